@@ -1,0 +1,48 @@
+package legacy
+
+import (
+	"context"
+	"time"
+)
+
+// Authenticator verifies a login and password against the AMS. On success it returns the
+// member with roles filled in. On failure it returns one of the typed errors of this package:
+// ErrBadCredentials when the login is unknown or the password is wrong (indistinguishable, and
+// taking the same time), a status failure (ErrDisabled, ...) only after the password verified,
+// ErrUnsupportedHash, or an error wrapping ErrUnavailable.
+type Authenticator interface {
+	Authenticate(ctx context.Context, login, password string) (*Member, error)
+}
+
+// MemberLookup finds members without a password. Lookups return ErrNotFound for unknown
+// members; the Member's Standing tells whether they may sign in.
+type MemberLookup interface {
+	MemberByLogin(ctx context.Context, login string) (*Member, error)
+	MemberByKey(ctx context.Context, key string) (*Member, error)
+	MemberByID(ctx context.Context, memberID string) (*Member, error)
+}
+
+// RoleLister lists the role names of a member by contact key.
+type RoleLister interface {
+	Roles(ctx context.Context, key string) ([]string, error)
+}
+
+// ChangeLister lists members changed after a watermark, oldest first, at most limit of them.
+// The returned watermark is the value to pass next time (the input when nothing changed).
+type ChangeLister interface {
+	ChangedSince(ctx context.Context, since time.Time, limit int) (members []*Member, next time.Time, err error)
+}
+
+// Pinger checks that the AMS can be reached.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Directory is the whole member directory the bridge uses.
+type Directory interface {
+	Authenticator
+	MemberLookup
+	RoleLister
+	ChangeLister
+	Pinger
+}

@@ -1,0 +1,7 @@
+// Package legacy is everything ssobridge knows about the association-management system (AMS):
+// the member directory contract (small capability interfaces in the style of Dex's connectors),
+// the typed sign-in failures, and, in sub-packages, the SQL Server (iMIS) and demo directories,
+// the password hash formats, the AMS token-endpoint client and an AMS simulator.
+//
+// legacy never imports bridge or sso: a Member from here becomes an OIDC subject in bridge.
+package legacy

@@ -1,0 +1,74 @@
+package legacy
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sign-in failures. Directories return these (possibly wrapped); callers test with errors.Is.
+// The login page shows ErrBadCredentials' message for every failure whose password was not
+// verified, so that it never reveals whether a login exists.
+var (
+	ErrBadCredentials  = errors.New("legacy: unknown login or wrong password")
+	ErrDisabled        = errors.New("legacy: account is disabled")
+	ErrLockedOut       = errors.New("legacy: account is locked out")
+	ErrNotApproved     = errors.New("legacy: account is not approved")
+	ErrAccountExpired  = errors.New("legacy: account is not in its effective period")
+	ErrPasswordExpired = errors.New("legacy: password has expired")
+	ErrNotMember       = errors.New("legacy: contact is no longer a member (deleted)")
+	// ErrUnsupportedHash means the stored password uses a format we cannot verify
+	// (ASP.NET format 2, or unknown): we fail closed.
+	ErrUnsupportedHash = errors.New("legacy: password format cannot be verified")
+	// ErrNotFound is returned by lookups for an unknown login, key or member id.
+	ErrNotFound = errors.New("legacy: member not found")
+	// ErrUnavailable wraps every infrastructure failure: the AMS could not be asked.
+	ErrUnavailable = errors.New("legacy: membership system unavailable")
+)
+
+// Unavailable wraps cause so that errors.Is(err, ErrUnavailable) holds and the cause is kept
+// for the log.
+func Unavailable(op string, cause error) error {
+	return &unavailableError{op: op, cause: cause}
+}
+
+type unavailableError struct {
+	op    string
+	cause error
+}
+
+func (e *unavailableError) Error() string {
+	return fmt.Sprintf("%s: %s: %v", ErrUnavailable.Error(), e.op, e.cause)
+}
+
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
+func (e *unavailableError) Unwrap() error        { return e.cause }
+
+// Reason returns a short, stable, machine-readable name for a sign-in failure, for the audit
+// log and metrics ("bad_credentials", "disabled", ...). Unknown errors give "error".
+func Reason(err error) string {
+	for _, r := range reasons {
+		if errors.Is(err, r.err) {
+			return r.name
+		}
+	}
+	if err == nil {
+		return "ok"
+	}
+	return "error"
+}
+
+var reasons = []struct {
+	err  error
+	name string
+}{
+	{ErrBadCredentials, "bad_credentials"},
+	{ErrDisabled, "disabled"},
+	{ErrLockedOut, "locked_out"},
+	{ErrNotApproved, "not_approved"},
+	{ErrAccountExpired, "account_expired"},
+	{ErrPasswordExpired, "password_expired"},
+	{ErrNotMember, "not_member"},
+	{ErrUnsupportedHash, "unsupported_hash"},
+	{ErrNotFound, "not_found"},
+	{ErrUnavailable, "ams_unavailable"},
+}

@@ -1,0 +1,252 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store errors. Implementations return them (possibly wrapped); callers test with errors.Is.
+var (
+	// ErrNotFound: no such row, or it has expired.
+	ErrNotFound = errors.New("sso store: not found")
+	// ErrCodeConsumed: the authorization code was already exchanged (a replay).
+	ErrCodeConsumed = errors.New("sso store: authorization code already used")
+	// ErrTokenRevoked: the refresh token (or its family) was revoked.
+	ErrTokenRevoked = errors.New("sso store: token revoked")
+	// ErrRefreshReused: a rotated refresh token was presented again outside the grace window;
+	// the store has revoked the whole family in the same transaction.
+	ErrRefreshReused = errors.New("sso store: rotated refresh token reused; family revoked")
+	// ErrConflict: a unique key already exists (e.g. a client id, a device user code).
+	ErrConflict = errors.New("sso store: already exists")
+)
+
+// AuthRequest is a pending or completed authorization request. Its ID is random (256 bits)
+// and appears in the login page URL; it is not a credential by itself.
+type AuthRequest struct {
+	ID                  string
+	ClientID            string
+	RedirectURI         string
+	State               string
+	Nonce               string
+	Scopes              []string
+	ResponseType        string
+	ResponseMode        string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              []string
+	MaxAge              *time.Duration // nil when the client sent none
+	LoginHint           string
+	UILocales           []string
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+
+	// Set by CompleteAuthRequest when the member has signed in (and consented).
+	Done      bool
+	Subject   string
+	AuthTime  time.Time
+	AMR       []string
+	SessionID string
+
+	// Set by SaveCode; CodeConsumed is set by IssueTokens when the code is exchanged.
+	CodeHash      string
+	CodeExpiresAt time.Time
+	CodeConsumed  bool
+}
+
+// Completion is what a finished sign-in records on an auth request.
+type Completion struct {
+	Subject   string
+	AuthTime  time.Time
+	AMR       []string
+	SessionID string
+}
+
+// AuthRequestStore keeps authorization requests and their codes.
+type AuthRequestStore interface {
+	CreateAuthRequest(ctx context.Context, r *AuthRequest) error
+	// AuthRequest returns the request by id; ErrNotFound when unknown or expired.
+	AuthRequest(ctx context.Context, id string) (*AuthRequest, error)
+	// CompleteAuthRequest marks the request done with the member's session data.
+	CompleteAuthRequest(ctx context.Context, id string, c Completion) error
+	// SaveCode attaches the SHA-256 of a fresh authorization code to a done request.
+	SaveCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
+	// AuthRequestByCode finds the request by code hash, including consumed ones (CodeConsumed
+	// tells): the caller detects replays. ErrNotFound when unknown or the code has expired.
+	AuthRequestByCode(ctx context.Context, codeHash string) (*AuthRequest, error)
+	DeleteAuthRequest(ctx context.Context, id string) error
+}
+
+// AccessToken is an issued access token. Only the SHA-256 of its id is stored.
+type AccessToken struct {
+	IDHash    string
+	ClientID  string
+	Subject   string // empty for client_credentials tokens
+	Audience  []string
+	Scopes    []string
+	FamilyID  string // refresh-token family it was issued with, if any
+	SessionID string
+	AuthTime  time.Time
+	AMR       []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Revoked   bool
+}
+
+// RefreshToken is one member of a rotation family. Only its SHA-256 is stored.
+type RefreshToken struct {
+	Hash      string
+	FamilyID  string
+	ClientID  string
+	Subject   string
+	Audience  []string
+	Scopes    []string
+	SessionID string
+	AuthTime  time.Time
+	AMR       []string
+	CreatedAt time.Time
+	// ExpiresAt is the absolute end of the family: rotation never extends it.
+	ExpiresAt     time.Time
+	RotatedAt     time.Time // zero while current
+	SuccessorHash string
+	Revoked       bool
+}
+
+// Issue is everything one token grant writes, applied by IssueTokens in one transaction.
+type Issue struct {
+	// ConsumeCodeHash, when set, marks that code consumed first; if it already was,
+	// IssueTokens writes nothing else and returns ErrCodeConsumed.
+	ConsumeCodeHash string
+	// Rotate, when set, rotates that refresh token to Refresh.Hash (see RotateFrom).
+	Rotate *RotateFrom
+	Access AccessToken
+	// Refresh, when set, is inserted (unless Rotate found it already there, see RotateFrom).
+	Refresh *RefreshToken
+}
+
+// RotateFrom describes the refresh token being rotated by this grant.
+//
+// In the transaction: the old token must exist and not be revoked (else ErrTokenRevoked) nor
+// expired (ErrNotFound). If it is current, it is marked rotated at Now with successor
+// Refresh.Hash, and Refresh is inserted. If it was already rotated to the same successor within
+// Grace of Now (a concurrent retry), Refresh is not inserted again and the grant succeeds. Any
+// other already-rotated case revokes the whole family (refresh and access tokens), commits that
+// revocation, and returns ErrRefreshReused.
+type RotateFrom struct {
+	OldHash string
+	Now     time.Time
+	Grace   time.Duration
+}
+
+// TokenStore keeps access and refresh tokens.
+type TokenStore interface {
+	IssueTokens(ctx context.Context, in Issue) error
+	// AccessToken returns the token by id hash; ErrNotFound when unknown or expired,
+	// ErrTokenRevoked when revoked.
+	AccessToken(ctx context.Context, idHash string) (*AccessToken, error)
+	// RefreshToken returns the token by hash whatever its state (rotated, revoked);
+	// ErrNotFound when unknown or expired.
+	RefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
+	RevokeAccessToken(ctx context.Context, idHash string) error
+	// RevokeFamily revokes every refresh token of the family and the access tokens issued with it.
+	RevokeFamily(ctx context.Context, familyID string) error
+	// RevokeGrants revokes every refresh and access token of a subject, for one client when
+	// clientID is not empty; it returns how many refresh-token families it revoked.
+	RevokeGrants(ctx context.Context, subject, clientID string) (int, error)
+	// ListRefreshFamilies lists the live (not revoked, not expired) current refresh tokens,
+	// filtered by subject and/or client when not empty.
+	ListRefreshTokens(ctx context.Context, subject, clientID string) ([]*RefreshToken, error)
+}
+
+// Session is a member's single sign-on session at the bridge.
+type Session struct {
+	ID        string
+	Subject   string
+	AuthTime  time.Time
+	AMR       []string
+	CreatedAt time.Time
+	LastSeen  time.Time
+	ExpiresAt time.Time
+	Ended     bool
+	// Clients are the client ids this session signed into, in first-sign-in order.
+	Clients []string
+}
+
+// SessionStore keeps SSO sessions and the clients each one signed into.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *Session) error
+	// Session returns a live session; ErrNotFound when unknown, expired or ended.
+	Session(ctx context.Context, id string) (*Session, error)
+	// AddSessionClient records that the session signed into a client (idempotent) and
+	// updates LastSeen.
+	AddSessionClient(ctx context.Context, id, clientID string, at time.Time) error
+	// EndSession ends one session (idempotent).
+	EndSession(ctx context.Context, id string) error
+	// Sessions lists live sessions, filtered by subject when not empty.
+	Sessions(ctx context.Context, subject string) ([]*Session, error)
+	// EndSubjectSessions ends every live session of a subject and returns them.
+	EndSubjectSessions(ctx context.Context, subject string) ([]*Session, error)
+}
+
+// StoredKey is a signing key. The private key is encrypted by the caller before it is stored.
+type StoredKey struct {
+	ID         string
+	Algorithm  string // RS256, ES256, EdDSA
+	PublicJWK  []byte // JSON
+	PrivateEnc []byte // encrypted PKCS#8
+	CreatedAt  time.Time
+	// SignUntil is when the key stops signing (rotation); it stays published until ExpiresAt.
+	SignUntil time.Time
+	ExpiresAt time.Time
+}
+
+// KeyStore keeps signing keys.
+type KeyStore interface {
+	// SigningKeys returns every key not yet past ExpiresAt, oldest first.
+	SigningKeys(ctx context.Context) ([]*StoredKey, error)
+	AddSigningKey(ctx context.Context, k *StoredKey) error
+}
+
+// StoredClient is a dynamically registered client: Config is the JSON of ClientConfig.
+type StoredClient struct {
+	ID        string
+	Config    []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ClientStore keeps dynamic clients (static ones come from the config file).
+type ClientStore interface {
+	Client(ctx context.Context, id string) (*StoredClient, error)
+	Clients(ctx context.Context) ([]*StoredClient, error)
+	// CreateClient returns ErrConflict when the id exists.
+	CreateClient(ctx context.Context, c *StoredClient) error
+	// UpdateClient returns ErrNotFound when the id does not exist.
+	UpdateClient(ctx context.Context, c *StoredClient) error
+	DeleteClient(ctx context.Context, id string) error
+	// ClientsVersion changes whenever a client is created, updated or deleted, so that
+	// readers can cache clients and reload only on change (also across processes).
+	ClientsVersion(ctx context.Context) (int64, error)
+}
+
+// SecretStore keeps installation secrets that are generated once and must never change
+// (the subject HMAC key, cookie keys, the token encryption key).
+type SecretStore interface {
+	// EnsureSecret returns the secret named name, storing value first if there is none yet.
+	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+}
+
+// Store is all the persistence the provider needs.
+type Store interface {
+	AuthRequestStore
+	TokenStore
+	SessionStore
+	KeyStore
+	ClientStore
+	SecretStore
+	// Purge deletes rows expired before now (auth requests, codes, tokens, sessions, keys)
+	// and returns how many it deleted.
+	Purge(ctx context.Context, now time.Time) (int64, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
