@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Subject maps an opaque OIDC subject to the AMS contact key it was derived from, so that the
+// bridge can look the member up again (refresh, userinfo, change sync).
+type Subject struct {
+	Subject   string
+	MemberKey string
+	Login     string // last seen login, for admin listings only
+	FirstSeen time.Time
+	LastSeen  time.Time
+}
+
+// SubjectStore keeps the subject -> member key map.
+type SubjectStore interface {
+	// PutSubject inserts or updates (login, last seen) the mapping.
+	PutSubject(ctx context.Context, s *Subject) error
+	// SubjectByID returns sso.ErrNotFound when unknown.
+	SubjectByID(ctx context.Context, subject string) (*Subject, error)
+	SubjectByMemberKey(ctx context.Context, memberKey string) (*Subject, error)
+}
+
+// Consent is what a member agreed a client may receive.
+type Consent struct {
+	Subject   string
+	ClientID  string
+	Scopes    []string // sorted, de-duplicated
+	GrantedAt time.Time
+}
+
+// ConsentStore keeps consents per member and client.
+type ConsentStore interface {
+	// PutConsent replaces the consent of (subject, client).
+	PutConsent(ctx context.Context, c *Consent) error
+	// Consent returns sso.ErrNotFound when none.
+	Consent(ctx context.Context, subject, clientID string) (*Consent, error)
+	Consents(ctx context.Context, subject string) ([]*Consent, error)
+	DeleteConsent(ctx context.Context, subject, clientID string) error
+}
+
+// AuditEvent is one line of the audit log. Detail never holds passwords, tokens or secrets.
+type AuditEvent struct {
+	ID       int64
+	Time     time.Time
+	Event    string // e.g. login.success, login.failure, token.refresh_reuse, admin.client_add
+	Subject  string
+	Login    string
+	ClientID string
+	IP       string
+	Detail   string // a short reason, e.g. "locked_out"
+}
+
+// AuditFilter selects audit events; zero fields do not filter. Newest first.
+type AuditFilter struct {
+	Event    string
+	Subject  string
+	ClientID string
+	Since    time.Time
+	Limit    int // default 100
+}
+
+// AuditLog appends and reads audit events.
+type AuditLog interface {
+	Audit(ctx context.Context, e *AuditEvent) error
+	AuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+}
+
+// Store is the bridge's whole store.
+type Store interface {
+	sso.Store
+	SubjectStore
+	ConsentStore
+	AuditLog
+}
