@@ -1,0 +1,129 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func scanAuthRequest(row scanner) (*sso.AuthRequest, error) {
+	var (
+		r                                   sso.AuthRequest
+		scopes, prompt, uiLocales, amr      string
+		maxAge                              sql.NullInt64
+		createdAt, expiresAt, authTime, cex int64
+		done, consumed                      int
+	)
+	err := row.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.State, &r.Nonce, &scopes, &r.ResponseType,
+		&r.ResponseMode, &r.CodeChallenge, &r.CodeChallengeMethod, &prompt, &maxAge, &r.LoginHint,
+		&uiLocales, &createdAt, &expiresAt, &done, &r.Subject, &authTime, &amr, &r.SessionID,
+		&r.CodeHash, &cex, &consumed)
+	if err != nil {
+		return nil, err
+	}
+	if r.Scopes, err = decList(scopes); err != nil {
+		return nil, err
+	}
+	if r.Prompt, err = decList(prompt); err != nil {
+		return nil, err
+	}
+	if r.UILocales, err = decList(uiLocales); err != nil {
+		return nil, err
+	}
+	if r.AMR, err = decList(amr); err != nil {
+		return nil, err
+	}
+	if maxAge.Valid {
+		d := time.Duration(maxAge.Int64)
+		r.MaxAge = &d
+	}
+	r.CreatedAt, r.ExpiresAt, r.AuthTime, r.CodeExpiresAt = tm(createdAt), tm(expiresAt), tm(authTime), tm(cex)
+	r.Done, r.CodeConsumed = done != 0, consumed != 0
+	return &r, nil
+}
+
+// CreateAuthRequest stores a new auth request; ErrConflict when the id exists. Code fields are
+// ignored: a code is attached by SaveCode.
+func (s *Store) CreateAuthRequest(ctx context.Context, r *sso.AuthRequest) error {
+	if r == nil || r.ID == "" {
+		return errors.New("sqlite: create auth request: empty id")
+	}
+	var maxAge any
+	if r.MaxAge != nil {
+		maxAge = int64(*r.MaxAge)
+	}
+	createdAt := r.CreatedAt
+	if createdAt.IsZero() {
+		createdAt = s.clock()
+	}
+	_, err := s.st.createAuthRequest.ExecContext(ctx, r.ID, r.ClientID, r.RedirectURI, r.State, r.Nonce,
+		encList(r.Scopes), r.ResponseType, r.ResponseMode, r.CodeChallenge, r.CodeChallengeMethod,
+		encList(r.Prompt), maxAge, r.LoginHint, encList(r.UILocales), ts(createdAt), ts(r.ExpiresAt),
+		b2i(r.Done), r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID)
+	return wrap("create auth request", err)
+}
+
+// AuthRequest returns the request by id; ErrNotFound when unknown or expired.
+func (s *Store) AuthRequest(ctx context.Context, id string) (*sso.AuthRequest, error) {
+	r, err := scanAuthRequest(s.st.authRequest.QueryRowContext(ctx, id, ts(s.clock())))
+	if err != nil {
+		return nil, wrap("auth request", err)
+	}
+	return r, nil
+}
+
+// CompleteAuthRequest marks the request done; ErrNotFound when unknown or expired.
+func (s *Store) CompleteAuthRequest(ctx context.Context, id string, c sso.Completion) error {
+	res, err := s.st.completeAuthRequest.ExecContext(ctx, c.Subject, ts(c.AuthTime), encList(c.AMR),
+		c.SessionID, id, ts(s.clock()))
+	return wrap("complete auth request", affectedOne(res, err))
+}
+
+// SaveCode attaches a code hash to a done request. ErrNotFound when the request is unknown,
+// expired or not done; ErrConflict when the hash is already in use.
+func (s *Store) SaveCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error {
+	if codeHash == "" {
+		return errors.New("sqlite: save code: empty code hash")
+	}
+	res, err := s.st.saveCode.ExecContext(ctx, codeHash, ts(expiresAt), id, ts(s.clock()))
+	return wrap("save code", affectedOne(res, err))
+}
+
+// AuthRequestByCode finds the request by code hash, consumed or not; ErrNotFound when unknown or
+// the code has expired.
+func (s *Store) AuthRequestByCode(ctx context.Context, codeHash string) (*sso.AuthRequest, error) {
+	r, err := scanAuthRequest(s.st.authRequestByCode.QueryRowContext(ctx, codeHash, ts(s.clock())))
+	if err != nil {
+		return nil, wrap("auth request by code", err)
+	}
+	return r, nil
+}
+
+// DeleteAuthRequest deletes the request and its code (idempotent).
+func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
+	_, err := s.w.ExecContext(ctx, `DELETE FROM auth_requests WHERE id = ?`, id)
+	return wrap("delete auth request", err)
+}
+
+// affectedOne turns "no row changed" into sql.ErrNoRows.
+func affectedOne(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("rows affected: %w", err)
+	}
+	if n == 0 {
+		return sql.ErrNoRows
+	}
+	return nil
+}

@@ -1,0 +1,32 @@
+// Package sqlite is the SQLite backend of the bridge store (store.Store, which embeds sso.Store),
+// built on the pure-Go driver modernc.org/sqlite.
+//
+// # Connections
+//
+// SQLite allows one writer at a time. A file database is therefore opened twice: a write pool of
+// exactly one connection, whose transactions begin IMMEDIATE (the write lock is taken at BEGIN,
+// so a transaction never fails half-way with SQLITE_BUSY when it upgrades from read to write),
+// and a read-only pool of several connections that run in parallel thanks to WAL mode. Writes
+// from this process queue on the single write connection instead of spinning in the busy
+// handler; busy_timeout covers other processes (an admin CLI) sharing the file.
+//
+// ":memory:" uses a single database with a single connection for both reads and writes: an
+// in-memory database lives and dies with its connection. It is meant for tests and development.
+//
+// # Encoding
+//
+// Times are stored as INTEGER unix nanoseconds (UTC); the zero time.Time is stored as 0 and read
+// back as the zero value. String lists are stored as JSON arrays in TEXT columns (an empty list is
+// stored as the empty string and read back as nil). Hashes are TEXT. Booleans are INTEGER 0/1.
+//
+// # Expiry
+//
+// Expired rows count as not found everywhere, compared against the store's clock (time.Now unless
+// WithClock is given) or, for refresh-token rotation, against RotateFrom.Now. Purge deletes them.
+//
+// # Schema
+//
+// The schema is versioned: migrations (migrations.go) are applied in order, all in one
+// transaction at Open, and recorded in schema_migrations. A database written by a newer binary
+// (an unknown version) is refused rather than used.
+package sqlite

@@ -1,0 +1,197 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order; migrations[i] is schema version i+1. Never edit a migration
+// that has shipped: append a new one.
+var migrations = []string{
+	// 1: initial schema.
+	`
+CREATE TABLE auth_requests (
+	id                    TEXT PRIMARY KEY,
+	client_id             TEXT NOT NULL,
+	redirect_uri          TEXT NOT NULL DEFAULT '',
+	state                 TEXT NOT NULL DEFAULT '',
+	nonce                 TEXT NOT NULL DEFAULT '',
+	scopes                TEXT NOT NULL DEFAULT '',
+	response_type         TEXT NOT NULL DEFAULT '',
+	response_mode         TEXT NOT NULL DEFAULT '',
+	code_challenge        TEXT NOT NULL DEFAULT '',
+	code_challenge_method TEXT NOT NULL DEFAULT '',
+	prompt                TEXT NOT NULL DEFAULT '',
+	max_age               INTEGER,
+	login_hint            TEXT NOT NULL DEFAULT '',
+	ui_locales            TEXT NOT NULL DEFAULT '',
+	created_at            INTEGER NOT NULL,
+	expires_at            INTEGER NOT NULL,
+	done                  INTEGER NOT NULL DEFAULT 0,
+	subject               TEXT NOT NULL DEFAULT '',
+	auth_time             INTEGER NOT NULL DEFAULT 0,
+	amr                   TEXT NOT NULL DEFAULT '',
+	session_id            TEXT NOT NULL DEFAULT '',
+	code_hash             TEXT UNIQUE,
+	code_expires          INTEGER NOT NULL DEFAULT 0,
+	code_consumed         INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX auth_requests_expires ON auth_requests (expires_at);
+
+CREATE TABLE access_tokens (
+	id_hash    TEXT PRIMARY KEY,
+	client_id  TEXT NOT NULL,
+	subject    TEXT NOT NULL DEFAULT '',
+	audience   TEXT NOT NULL DEFAULT '',
+	scopes     TEXT NOT NULL DEFAULT '',
+	family_id  TEXT NOT NULL DEFAULT '',
+	session_id TEXT NOT NULL DEFAULT '',
+	auth_time  INTEGER NOT NULL DEFAULT 0,
+	amr        TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	revoked    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX access_tokens_family ON access_tokens (family_id);
+CREATE INDEX access_tokens_subject ON access_tokens (subject, client_id);
+CREATE INDEX access_tokens_expires ON access_tokens (expires_at);
+
+CREATE TABLE refresh_tokens (
+	hash           TEXT PRIMARY KEY,
+	family_id      TEXT NOT NULL,
+	client_id      TEXT NOT NULL,
+	subject        TEXT NOT NULL DEFAULT '',
+	audience       TEXT NOT NULL DEFAULT '',
+	scopes         TEXT NOT NULL DEFAULT '',
+	session_id     TEXT NOT NULL DEFAULT '',
+	auth_time      INTEGER NOT NULL DEFAULT 0,
+	amr            TEXT NOT NULL DEFAULT '',
+	created_at     INTEGER NOT NULL,
+	expires_at     INTEGER NOT NULL,
+	rotated_at     INTEGER NOT NULL DEFAULT 0,
+	successor_hash TEXT NOT NULL DEFAULT '',
+	revoked        INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+CREATE INDEX refresh_tokens_subject ON refresh_tokens (subject, client_id);
+CREATE INDEX refresh_tokens_client ON refresh_tokens (client_id);
+CREATE INDEX refresh_tokens_expires ON refresh_tokens (expires_at);
+
+CREATE TABLE sessions (
+	id         TEXT PRIMARY KEY,
+	subject    TEXT NOT NULL,
+	auth_time  INTEGER NOT NULL DEFAULT 0,
+	amr        TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL,
+	last_seen  INTEGER NOT NULL DEFAULT 0,
+	expires_at INTEGER NOT NULL,
+	ended      INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_subject ON sessions (subject);
+CREATE INDEX sessions_expires ON sessions (expires_at);
+
+CREATE TABLE session_clients (
+	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+	client_id  TEXT NOT NULL,
+	UNIQUE (session_id, client_id)
+);
+
+CREATE TABLE signing_keys (
+	id          TEXT PRIMARY KEY,
+	algorithm   TEXT NOT NULL,
+	public_jwk  BLOB NOT NULL,
+	private_enc BLOB NOT NULL,
+	created_at  INTEGER NOT NULL,
+	sign_until  INTEGER NOT NULL DEFAULT 0,
+	expires_at  INTEGER NOT NULL
+);
+
+CREATE TABLE clients (
+	id         TEXT PRIMARY KEY,
+	config     BLOB NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE counters (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('clients_version', 1);
+
+CREATE TABLE secrets (
+	name       TEXT PRIMARY KEY,
+	value      BLOB NOT NULL,
+	created_at INTEGER NOT NULL
+);
+
+CREATE TABLE subjects (
+	subject    TEXT PRIMARY KEY,
+	member_key TEXT NOT NULL UNIQUE,
+	login      TEXT NOT NULL DEFAULT '',
+	first_seen INTEGER NOT NULL,
+	last_seen  INTEGER NOT NULL
+);
+
+CREATE TABLE consents (
+	subject    TEXT NOT NULL,
+	client_id  TEXT NOT NULL,
+	scopes     TEXT NOT NULL DEFAULT '',
+	granted_at INTEGER NOT NULL,
+	PRIMARY KEY (subject, client_id)
+);
+
+CREATE TABLE audit_log (
+	id        INTEGER PRIMARY KEY AUTOINCREMENT,
+	time      INTEGER NOT NULL,
+	event     TEXT NOT NULL,
+	subject   TEXT NOT NULL DEFAULT '',
+	login     TEXT NOT NULL DEFAULT '',
+	client_id TEXT NOT NULL DEFAULT '',
+	ip        TEXT NOT NULL DEFAULT '',
+	detail    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_log_time ON audit_log (time);
+CREATE INDEX audit_log_event ON audit_log (event, time);
+CREATE INDEX audit_log_subject ON audit_log (subject, time);
+CREATE INDEX audit_log_client ON audit_log (client_id, time);
+`,
+}
+
+// migrate brings the schema up to date in one IMMEDIATE transaction on the write pool, so that
+// two processes opening the same new file cannot both apply a migration.
+func migrate(ctx context.Context, db *sql.DB, now int64) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	applied_at INTEGER NOT NULL
+)`); err != nil {
+		return fmt.Errorf("sqlite: migrate: create schema_migrations: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("sqlite: migrate: read version: %w", err)
+	}
+	if current > len(migrations) {
+		return fmt.Errorf("sqlite: migrate: database schema version %d is newer than this binary knows (%d)", current, len(migrations))
+	}
+	for v := current + 1; v <= len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+			return fmt.Errorf("sqlite: migrate: apply version %d: %w", v, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, now); err != nil {
+			return fmt.Errorf("sqlite: migrate: record version %d: %w", v, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: migrate: commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,238 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+func orNow(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return t
+}
+
+// ---- signing keys ----
+
+// SigningKeys returns every key not yet past ExpiresAt, oldest first.
+func (s *Store) SigningKeys(ctx context.Context) ([]*sso.StoredKey, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, algorithm, public_jwk, private_enc, created_at, sign_until,
+		expires_at FROM signing_keys WHERE expires_at > ? ORDER BY created_at, id`, ts(s.clock()))
+	if err != nil {
+		return nil, wrap("signing keys", err)
+	}
+	defer rows.Close()
+	var out []*sso.StoredKey
+	for rows.Next() {
+		var (
+			k                             sso.StoredKey
+			created, signUntil, expiresAt int64
+		)
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PublicJWK, &k.PrivateEnc, &created, &signUntil, &expiresAt); err != nil {
+			return nil, wrap("signing keys", err)
+		}
+		k.CreatedAt, k.SignUntil, k.ExpiresAt = tm(created), tm(signUntil), tm(expiresAt)
+		out = append(out, &k)
+	}
+	return out, wrap("signing keys", rows.Err())
+}
+
+// AddSigningKey stores a key; ErrConflict when the id exists.
+func (s *Store) AddSigningKey(ctx context.Context, k *sso.StoredKey) error {
+	if k == nil || k.ID == "" {
+		return errors.New("sqlite: add signing key: empty id")
+	}
+	if len(k.PublicJWK) == 0 || len(k.PrivateEnc) == 0 {
+		return errors.New("sqlite: add signing key: missing key material")
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, public_jwk, private_enc,
+		created_at, sign_until, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.Algorithm, k.PublicJWK, k.PrivateEnc, ts(orNow(k.CreatedAt, s.clock())), ts(k.SignUntil), ts(k.ExpiresAt))
+	return wrap("add signing key", err)
+}
+
+// ---- clients ----
+
+const bumpClientsVersion = `UPDATE counters SET value = value + 1 WHERE name = 'clients_version'`
+
+func scanClient(row scanner) (*sso.StoredClient, error) {
+	var (
+		c                sso.StoredClient
+		created, updated int64
+	)
+	if err := row.Scan(&c.ID, &c.Config, &created, &updated); err != nil {
+		return nil, err
+	}
+	c.CreatedAt, c.UpdatedAt = tm(created), tm(updated)
+	return &c, nil
+}
+
+// Client returns a dynamic client; ErrNotFound when unknown.
+func (s *Store) Client(ctx context.Context, id string) (*sso.StoredClient, error) {
+	c, err := scanClient(s.r.QueryRowContext(ctx, `SELECT id, config, created_at, updated_at FROM clients WHERE id = ?`, id))
+	if err != nil {
+		return nil, wrap("client", err)
+	}
+	return c, nil
+}
+
+// Clients returns every dynamic client ordered by id.
+func (s *Store) Clients(ctx context.Context) ([]*sso.StoredClient, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, config, created_at, updated_at FROM clients ORDER BY id`)
+	if err != nil {
+		return nil, wrap("clients", err)
+	}
+	defer rows.Close()
+	var out []*sso.StoredClient
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, wrap("clients", err)
+		}
+		out = append(out, c)
+	}
+	return out, wrap("clients", rows.Err())
+}
+
+// CreateClient stores a client and bumps ClientsVersion; ErrConflict when the id exists.
+func (s *Store) CreateClient(ctx context.Context, c *sso.StoredClient) error {
+	if c == nil || c.ID == "" {
+		return errors.New("sqlite: create client: empty id")
+	}
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		now := s.clock()
+		created := orNow(c.CreatedAt, now)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO clients (id, config, created_at, updated_at) VALUES (?, ?, ?, ?)`,
+			c.ID, nonNil(c.Config), ts(created), ts(orNow(c.UpdatedAt, created))); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, bumpClientsVersion)
+		return err
+	})
+	return wrap("create client", err)
+}
+
+// UpdateClient replaces a client's config (CreatedAt is kept) and bumps ClientsVersion;
+// ErrNotFound when the id does not exist.
+func (s *Store) UpdateClient(ctx context.Context, c *sso.StoredClient) error {
+	if c == nil {
+		return errors.New("sqlite: update client: nil client")
+	}
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE clients SET config = ?, updated_at = ? WHERE id = ?`,
+			nonNil(c.Config), ts(orNow(c.UpdatedAt, s.clock())), c.ID)
+		if err := affectedOne(res, err); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, bumpClientsVersion)
+		return err
+	})
+	return wrap("update client", err)
+}
+
+// DeleteClient deletes a client (idempotent) and bumps ClientsVersion when it existed.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
+		if err := affectedOne(res, err); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			return err
+		}
+		_, err = tx.ExecContext(ctx, bumpClientsVersion)
+		return err
+	})
+	return wrap("delete client", err)
+}
+
+// ClientsVersion returns a counter bumped in the same transaction as every client change.
+func (s *Store) ClientsVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'clients_version'`).Scan(&v)
+	if err != nil {
+		return 0, wrap("clients version", err)
+	}
+	return v, nil
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// ---- secrets ----
+
+// EnsureSecret returns the secret named name, storing value first if there is none yet. The
+// first stored value wins forever, also across processes racing to create it.
+func (s *Store) EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
+	if name == "" || len(value) == 0 {
+		return nil, errors.New("sqlite: ensure secret: empty name or value")
+	}
+	var stored []byte
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?)
+			ON CONFLICT (name) DO NOTHING`, name, value, ts(s.clock())); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&stored)
+	})
+	if err != nil {
+		return nil, wrap("ensure secret "+name, err)
+	}
+	return bytes.Clone(stored), nil
+}
+
+// ---- purge ----
+
+// purgeBatch bounds how many rows one purge statement deletes, so that the write lock is never
+// held for long.
+const purgeBatch = 1000
+
+// Purge deletes rows expired before now: auth requests (with their codes, once the code has
+// expired too), access tokens, refresh tokens past their family's end, ended or expired sessions
+// (with their clients) and expired signing keys. It deletes in bounded batches, each in its own
+// transaction, and returns how many rows it deleted.
+func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
+	n := ts(now)
+	queries := []struct {
+		what, q string
+	}{
+		{"auth requests", `DELETE FROM auth_requests WHERE rowid IN (SELECT rowid FROM auth_requests
+			WHERE expires_at <= ?1 AND code_expires <= ?1 LIMIT ?2)`},
+		{"access tokens", `DELETE FROM access_tokens WHERE rowid IN (SELECT rowid FROM access_tokens
+			WHERE expires_at <= ?1 LIMIT ?2)`},
+		{"refresh tokens", `DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens
+			WHERE expires_at <= ?1 LIMIT ?2)`},
+		{"sessions", `DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions
+			WHERE expires_at <= ?1 LIMIT ?2) OR rowid IN (SELECT rowid FROM sessions WHERE ended = 1 LIMIT ?2)`},
+		{"signing keys", `DELETE FROM signing_keys WHERE rowid IN (SELECT rowid FROM signing_keys
+			WHERE expires_at <= ?1 LIMIT ?2)`},
+	}
+	var total int64
+	for _, q := range queries {
+		for {
+			res, err := s.w.ExecContext(ctx, q.q, n, purgeBatch)
+			if err != nil {
+				return total, fmt.Errorf("sqlite: purge %s: %w", q.what, err)
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return total, fmt.Errorf("sqlite: purge %s: %w", q.what, err)
+			}
+			total += k
+			if k < purgeBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}

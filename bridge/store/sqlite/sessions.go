@@ -1,0 +1,161 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// scanSessions reads rows of sessionCols (one row per session client, ordered by session then
+// sign-in order) into sessions, in the order they first appear.
+func scanSessions(rows *sql.Rows) ([]*sso.Session, error) {
+	defer rows.Close()
+	var (
+		out  []*sso.Session
+		last *sso.Session
+	)
+	for rows.Next() {
+		var (
+			id, subject, amr, client                string
+			authTime, created, seen, expires, ended int64
+		)
+		if err := rows.Scan(&id, &subject, &authTime, &amr, &created, &seen, &expires, &ended, &client); err != nil {
+			return nil, err
+		}
+		if last == nil || last.ID != id {
+			l, err := decList(amr)
+			if err != nil {
+				return nil, err
+			}
+			last = &sso.Session{
+				ID: id, Subject: subject, AuthTime: tm(authTime), AMR: l, CreatedAt: tm(created),
+				LastSeen: tm(seen), ExpiresAt: tm(expires), Ended: ended != 0,
+			}
+			out = append(out, last)
+		}
+		if client != "" {
+			last.Clients = append(last.Clients, client)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CreateSession stores a new session and its clients; ErrConflict when the id exists.
+func (s *Store) CreateSession(ctx context.Context, ss *sso.Session) error {
+	if ss == nil || ss.ID == "" {
+		return errors.New("sqlite: create session: empty id")
+	}
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		now := s.clock()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, subject, auth_time, amr, created_at,
+			last_seen, expires_at, ended) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			ss.ID, ss.Subject, ts(ss.AuthTime), encList(ss.AMR), ts(orNow(ss.CreatedAt, now)),
+			ts(orNow(ss.LastSeen, now)), ts(ss.ExpiresAt), b2i(ss.Ended)); err != nil {
+			return err
+		}
+		for _, c := range ss.Clients {
+			if _, err := tx.StmtContext(ctx, s.st.addSessionClient).ExecContext(ctx, ss.ID, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrap("create session", err)
+}
+
+// Session returns a live session; ErrNotFound when unknown, expired or ended.
+func (s *Store) Session(ctx context.Context, id string) (*sso.Session, error) {
+	rows, err := s.st.session.QueryContext(ctx, id, ts(s.clock()))
+	if err != nil {
+		return nil, wrap("session", err)
+	}
+	l, err := scanSessions(rows)
+	if err != nil {
+		return nil, wrap("session", err)
+	}
+	if len(l) == 0 {
+		return nil, fmt.Errorf("sqlite: session: %w", sso.ErrNotFound)
+	}
+	return l[0], nil
+}
+
+// AddSessionClient records that the live session signed into clientID (idempotent: the first
+// sign-in keeps its place) and moves LastSeen forward to at. ErrNotFound when the session is
+// unknown, expired or ended.
+func (s *Store) AddSessionClient(ctx context.Context, id, clientID string, at time.Time) error {
+	if clientID == "" {
+		return errors.New("sqlite: add session client: empty client id")
+	}
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.st.touchSession).ExecContext(ctx, ts(at), id, ts(s.clock()))
+		if err := affectedOne(res, err); err != nil {
+			return err
+		}
+		_, err = tx.StmtContext(ctx, s.st.addSessionClient).ExecContext(ctx, id, clientID)
+		return err
+	})
+	return wrap("add session client", err)
+}
+
+// EndSession ends one session (idempotent).
+func (s *Store) EndSession(ctx context.Context, id string) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE sessions SET ended = 1 WHERE id = ? AND ended = 0`, id)
+	return wrap("end session", err)
+}
+
+// Sessions lists live sessions, oldest first, filtered by subject when not empty.
+func (s *Store) Sessions(ctx context.Context, subject string) ([]*sso.Session, error) {
+	q := `SELECT ` + sessionCols + ` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id
+		WHERE s.ended = 0 AND s.expires_at > ?`
+	args := []any{ts(s.clock())}
+	if subject != "" {
+		q += ` AND s.subject = ?`
+		args = append(args, subject)
+	}
+	q += ` ORDER BY s.created_at, s.id, c.seq`
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, wrap("sessions", err)
+	}
+	l, err := scanSessions(rows)
+	return l, wrap("sessions", err)
+}
+
+// EndSubjectSessions ends every live session of subject and returns them (Ended set), oldest
+// first, with their clients, so that the caller can log the clients out.
+func (s *Store) EndSubjectSessions(ctx context.Context, subject string) ([]*sso.Session, error) {
+	if subject == "" {
+		return nil, errors.New("sqlite: end subject sessions: empty subject")
+	}
+	var out []*sso.Session
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		now := ts(s.clock())
+		rows, err := tx.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions s
+			LEFT JOIN session_clients c ON c.session_id = s.id
+			WHERE s.subject = ? AND s.ended = 0 AND s.expires_at > ?
+			ORDER BY s.created_at, s.id, c.seq`, subject, now)
+		if err != nil {
+			return err
+		}
+		if out, err = scanSessions(rows); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sessions SET ended = 1
+			WHERE subject = ? AND ended = 0 AND expires_at > ?`, subject, now)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("end subject sessions", err)
+	}
+	for _, ss := range out {
+		ss.Ended = true
+	}
+	return out, nil
+}

@@ -1,0 +1,383 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	sqlite3 "modernc.org/sqlite"
+	sqlite3lib "modernc.org/sqlite/lib"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Memory is the path of a private in-memory database.
+const Memory = ":memory:"
+
+// Store is the SQLite store. It is safe for concurrent use.
+type Store struct {
+	w     *sql.DB // write pool: exactly one connection, BEGIN IMMEDIATE
+	r     *sql.DB // read pool: query_only connections (== w for ":memory:")
+	clock func() time.Time
+	st    stmts
+}
+
+var (
+	_ store.Store = (*Store)(nil)
+	_ sso.Store   = (*Store)(nil)
+)
+
+type options struct {
+	clock       func() time.Time
+	readConns   int
+	busyTimeout time.Duration
+}
+
+// Option configures Open.
+type Option func(*options)
+
+// WithClock sets the clock used for expiry checks and default timestamps (tests). The default is
+// time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) {
+		if now != nil {
+			o.clock = now
+		}
+	}
+}
+
+// WithReadConns sets the size of the read pool of a file database (default: max(4, GOMAXPROCS)).
+// It has no effect on ":memory:".
+func WithReadConns(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.readConns = n
+		}
+	}
+}
+
+// WithBusyTimeout sets how long a connection waits for a lock held by another process before it
+// fails with SQLITE_BUSY (default 5s).
+func WithBusyTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.busyTimeout = d
+		}
+	}
+}
+
+// Open opens (creating if needed, mode 0600) the SQLite database at path, or a private
+// in-memory database when path is ":memory:", and applies pending schema migrations.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	o := options{
+		clock:       time.Now,
+		readConns:   max(4, runtime.GOMAXPROCS(0)),
+		busyTimeout: 5 * time.Second,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if path == "" {
+		return nil, errors.New("sqlite: open: empty path")
+	}
+
+	s := &Store{clock: o.clock}
+	common := url.Values{}
+	common.Add("_pragma", "busy_timeout("+strconv.FormatInt(o.busyTimeout.Milliseconds(), 10)+")")
+	common.Add("_pragma", "foreign_keys(1)")
+	common.Add("_pragma", "synchronous(NORMAL)")
+	common.Add("_pragma", "temp_store(MEMORY)")
+
+	if path == Memory {
+		q := cloneValues(common)
+		q.Set("_txlock", "immediate")
+		db, err := sql.Open("sqlite", ":memory:?"+q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+		// An in-memory database lives only as long as its connection: keep exactly one, forever.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+		s.w, s.r = db, db
+	} else {
+		if strings.ContainsAny(path, "?#") {
+			return nil, fmt.Errorf("sqlite: open: path %q must not contain '?' or '#'", path)
+		}
+		if strings.HasPrefix(path, "file:") {
+			return nil, fmt.Errorf("sqlite: open: path %q must be a file path, not a URI", path)
+		}
+		// Create the file ourselves so that it (and the -wal/-shm files SQLite derives from it)
+		// is private to the service user.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+
+		wq := cloneValues(common)
+		wq.Set("_txlock", "immediate")
+		wq.Add("_pragma", "journal_mode(WAL)")
+		w, err := sql.Open("sqlite", path+"?"+wq.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxLifetime(0)
+		w.SetConnMaxIdleTime(0)
+		s.w = w
+		// Switch to WAL (persistent) before any reader connects.
+		if err := w.PingContext(ctx); err != nil {
+			w.Close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+
+		rq := cloneValues(common)
+		rq.Add("_pragma", "query_only(1)")
+		r, err := sql.Open("sqlite", path+"?"+rq.Encode())
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+		r.SetMaxOpenConns(o.readConns)
+		r.SetMaxIdleConns(o.readConns)
+		r.SetConnMaxLifetime(0)
+		r.SetConnMaxIdleTime(5 * time.Minute)
+		s.r = r
+	}
+
+	if err := s.w.PingContext(ctx); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := migrate(ctx, s.w, ts(s.clock())); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	if err := s.st.prepare(ctx, s.w, s.r); err != nil {
+		s.st.close()
+		s.closeDBs()
+		return nil, err
+	}
+	return s, nil
+}
+
+func cloneValues(v url.Values) url.Values {
+	c := make(url.Values, len(v))
+	for k, vs := range v {
+		c[k] = append([]string(nil), vs...)
+	}
+	return c
+}
+
+func (s *Store) closeDBs() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+// Close closes the prepared statements and both pools.
+func (s *Store) Close() error {
+	err := s.st.close()
+	err = errors.Join(err, s.closeDBs())
+	if err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// Ping checks both pools.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if s.r != s.w {
+		if err := s.r.PingContext(ctx); err != nil {
+			return fmt.Errorf("sqlite: ping: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeTx runs fn in an IMMEDIATE transaction on the write connection and commits it when fn
+// returns nil.
+func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// ---- encoding ----
+
+// ts encodes a time as unix nanoseconds; the zero time is 0. Times outside the int64 range
+// (years before 1678 or after 2262) are clamped.
+func ts(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	if y := t.Year(); y >= 2262 {
+		if t.After(maxTime) {
+			return math.MaxInt64
+		}
+	} else if y <= 1678 && t.Before(minTime) {
+		return math.MinInt64 + 1
+	}
+	return t.UnixNano()
+}
+
+var (
+	maxTime = time.Unix(0, math.MaxInt64)
+	minTime = time.Unix(0, math.MinInt64+1)
+)
+
+// tm decodes ts.
+func tm(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// encList stores a string list as a JSON array; an empty list is "".
+func encList(l []string) string {
+	if len(l) == 0 {
+		return ""
+	}
+	// Fast path for the common case: no character that needs escaping.
+	n := 2 + len(l) - 1
+	plain := true
+	for _, v := range l {
+		n += len(v) + 2
+		for i := 0; i < len(v) && plain; i++ {
+			if c := v[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f || c == '<' || c == '>' || c == '&' {
+				plain = false
+			}
+		}
+	}
+	if plain {
+		var b strings.Builder
+		b.Grow(n)
+		b.WriteByte('[')
+		for i, v := range l {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('"')
+			b.WriteString(v)
+			b.WriteByte('"')
+		}
+		b.WriteByte(']')
+		return b.String()
+	}
+	j, err := json.Marshal(l)
+	if err != nil { // cannot happen for []string
+		panic(err)
+	}
+	return string(j)
+}
+
+// decList decodes encList.
+func decList(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	// Fast path: a list written by the fast path of encList.
+	if len(s) >= 4 && s[0] == '[' && s[len(s)-1] == ']' && !strings.ContainsRune(s, '\\') {
+		inner := s[1 : len(s)-1]
+		parts := strings.Split(inner, `","`)
+		ok := true
+		for i, p := range parts {
+			if i == 0 {
+				if !strings.HasPrefix(p, `"`) {
+					ok = false
+					break
+				}
+				p = p[1:]
+			}
+			if i == len(parts)-1 {
+				if !strings.HasSuffix(p, `"`) {
+					ok = false
+					break
+				}
+				p = p[:len(p)-1]
+			}
+			if strings.ContainsRune(p, '"') {
+				ok = false
+				break
+			}
+			parts[i] = p
+		}
+		if ok {
+			return parts, nil
+		}
+	}
+	var l []string
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return nil, fmt.Errorf("decode list %q: %w", s, err)
+	}
+	if len(l) == 0 {
+		return nil, nil
+	}
+	return l, nil
+}
+
+// ---- errors ----
+
+func sqliteCode(err error) int {
+	var e *sqlite3.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
+}
+
+// isConflict reports a primary-key or unique constraint violation.
+func isConflict(err error) bool {
+	c := sqliteCode(err)
+	return c == sqlite3lib.SQLITE_CONSTRAINT_PRIMARYKEY || c == sqlite3lib.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// wrap adds the operation to err, mapping driver errors to the sso sentinels.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlite: %s: %w", op, sso.ErrNotFound)
+	case isConflict(err):
+		return fmt.Errorf("sqlite: %s: %w: %w", op, sso.ErrConflict, err)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -1,0 +1,114 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Column lists shared by the queries and their scan functions.
+const (
+	authRequestCols = `id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode,
+	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales, created_at,
+	expires_at, done, subject, auth_time, amr, session_id, COALESCE(code_hash, ''), code_expires,
+	code_consumed`
+	accessTokenCols = `id_hash, client_id, subject, audience, scopes, family_id, session_id,
+	auth_time, amr, created_at, expires_at, revoked`
+	refreshTokenCols = `hash, family_id, client_id, subject, audience, scopes, session_id,
+	auth_time, amr, created_at, expires_at, rotated_at, successor_hash, revoked`
+	// sessionCols is used with the alias s and a LEFT JOIN of session_clients c.
+	sessionCols = `s.id, s.subject, s.auth_time, s.amr, s.created_at, s.last_seen, s.expires_at,
+	s.ended, COALESCE(c.client_id, '')`
+)
+
+// stmts are the hot-path statements, prepared once at Open. Read statements are prepared on the
+// read pool, write statements on the write pool (used in transactions through tx.StmtContext).
+type stmts struct {
+	// reads
+	authRequest       *sql.Stmt
+	authRequestByCode *sql.Stmt
+	accessToken       *sql.Stmt
+	refreshToken      *sql.Stmt
+	session           *sql.Stmt
+
+	// writes (IssueTokens and friends)
+	consumeCode         *sql.Stmt
+	codeState           *sql.Stmt
+	rotateState         *sql.Stmt
+	markRotated         *sql.Stmt
+	insertAccess        *sql.Stmt
+	insertRefresh       *sql.Stmt
+	revokeFamilyRefresh *sql.Stmt
+	revokeFamilyAccess  *sql.Stmt
+	completeAuthRequest *sql.Stmt
+	saveCode            *sql.Stmt
+	createAuthRequest   *sql.Stmt
+	addSessionClient    *sql.Stmt
+	touchSession        *sql.Stmt
+}
+
+func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
+	list := []struct {
+		dst   **sql.Stmt
+		db    *sql.DB
+		query string
+	}{
+		{&st.authRequest, r, `SELECT ` + authRequestCols + ` FROM auth_requests WHERE id = ? AND expires_at > ?`},
+		{&st.authRequestByCode, r, `SELECT ` + authRequestCols + ` FROM auth_requests WHERE code_hash = ? AND code_expires > ?`},
+		{&st.accessToken, r, `SELECT ` + accessTokenCols + ` FROM access_tokens WHERE id_hash = ? AND expires_at > ?`},
+		{&st.refreshToken, r, `SELECT ` + refreshTokenCols + ` FROM refresh_tokens WHERE hash = ? AND expires_at > ?`},
+		{&st.session, r, `SELECT ` + sessionCols + ` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id
+			WHERE s.id = ? AND s.ended = 0 AND s.expires_at > ? ORDER BY c.seq`},
+
+		{&st.consumeCode, w, `UPDATE auth_requests SET code_consumed = 1
+			WHERE code_hash = ? AND code_consumed = 0 AND code_expires > ?`},
+		{&st.codeState, w, `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = ?`},
+		{&st.rotateState, w, `SELECT family_id, expires_at, revoked, rotated_at, successor_hash
+			FROM refresh_tokens WHERE hash = ?`},
+		{&st.markRotated, w, `UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ?
+			WHERE hash = ? AND rotated_at = 0`},
+		{&st.insertAccess, w, `INSERT INTO access_tokens (` + accessTokenCols + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insertRefresh, w, `INSERT INTO refresh_tokens (` + refreshTokenCols + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.revokeFamilyRefresh, w, `UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0`},
+		{&st.revokeFamilyAccess, w, `UPDATE access_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0`},
+		{&st.completeAuthRequest, w, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?
+			WHERE id = ? AND expires_at > ?`},
+		{&st.saveCode, w, `UPDATE auth_requests SET code_hash = ?, code_expires = ?, code_consumed = 0
+			WHERE id = ? AND done = 1 AND expires_at > ?`},
+		{&st.createAuthRequest, w, `INSERT INTO auth_requests (id, client_id, redirect_uri, state, nonce,
+			scopes, response_type, response_mode, code_challenge, code_challenge_method, prompt, max_age,
+			login_hint, ui_locales, created_at, expires_at, done, subject, auth_time, amr, session_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.addSessionClient, w, `INSERT INTO session_clients (session_id, client_id) VALUES (?, ?)
+			ON CONFLICT (session_id, client_id) DO NOTHING`},
+		{&st.touchSession, w, `UPDATE sessions SET last_seen = MAX(last_seen, ?)
+			WHERE id = ? AND ended = 0 AND expires_at > ?`},
+	}
+	for _, p := range list {
+		stmt, err := p.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare %q: %w", p.query, err)
+		}
+		*p.dst = stmt
+	}
+	return nil
+}
+
+func (st *stmts) close() error {
+	var errs []error
+	for _, p := range []**sql.Stmt{
+		&st.authRequest, &st.authRequestByCode, &st.accessToken, &st.refreshToken, &st.session,
+		&st.consumeCode, &st.codeState, &st.rotateState, &st.markRotated, &st.insertAccess,
+		&st.insertRefresh, &st.revokeFamilyRefresh, &st.revokeFamilyAccess, &st.completeAuthRequest,
+		&st.saveCode, &st.createAuthRequest, &st.addSessionClient, &st.touchSession,
+	} {
+		if *p != nil {
+			errs = append(errs, (*p).Close())
+			*p = nil
+		}
+	}
+	return errors.Join(errs...)
+}

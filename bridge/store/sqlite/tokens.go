@@ -1,0 +1,287 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+func scanAccessToken(row scanner) (*sso.AccessToken, error) {
+	var (
+		t                                       sso.AccessToken
+		aud, scopes, amr                        string
+		authTime, createdAt, expiresAt, revoked int64
+	)
+	err := row.Scan(&t.IDHash, &t.ClientID, &t.Subject, &aud, &scopes, &t.FamilyID, &t.SessionID,
+		&authTime, &amr, &createdAt, &expiresAt, &revoked)
+	if err != nil {
+		return nil, err
+	}
+	if t.Audience, err = decList(aud); err != nil {
+		return nil, err
+	}
+	if t.Scopes, err = decList(scopes); err != nil {
+		return nil, err
+	}
+	if t.AMR, err = decList(amr); err != nil {
+		return nil, err
+	}
+	t.AuthTime, t.CreatedAt, t.ExpiresAt, t.Revoked = tm(authTime), tm(createdAt), tm(expiresAt), revoked != 0
+	return &t, nil
+}
+
+func scanRefreshToken(row scanner) (*sso.RefreshToken, error) {
+	var (
+		t                                                  sso.RefreshToken
+		aud, scopes, amr                                   string
+		authTime, createdAt, expiresAt, rotatedAt, revoked int64
+	)
+	err := row.Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.Subject, &aud, &scopes, &t.SessionID,
+		&authTime, &amr, &createdAt, &expiresAt, &rotatedAt, &t.SuccessorHash, &revoked)
+	if err != nil {
+		return nil, err
+	}
+	if t.Audience, err = decList(aud); err != nil {
+		return nil, err
+	}
+	if t.Scopes, err = decList(scopes); err != nil {
+		return nil, err
+	}
+	if t.AMR, err = decList(amr); err != nil {
+		return nil, err
+	}
+	t.AuthTime, t.CreatedAt, t.ExpiresAt = tm(authTime), tm(createdAt), tm(expiresAt)
+	t.RotatedAt, t.Revoked = tm(rotatedAt), revoked != 0
+	return &t, nil
+}
+
+// IssueTokens applies one token grant in one IMMEDIATE transaction: consume the code, rotate the
+// old refresh token, insert the access token and the new refresh token. See sso.Issue and
+// sso.RotateFrom for the semantics; ErrRefreshReused is returned after the family revocation has
+// been committed.
+func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
+	if in.Access.IDHash == "" {
+		return errors.New("sqlite: issue tokens: empty access token hash")
+	}
+	if in.Refresh != nil && (in.Refresh.Hash == "" || in.Refresh.FamilyID == "") {
+		return errors.New("sqlite: issue tokens: refresh token without hash or family")
+	}
+	if in.Rotate != nil && in.Refresh == nil {
+		return errors.New("sqlite: issue tokens: rotation without a successor refresh token")
+	}
+	now := s.clock()
+
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap("issue tokens: begin", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback()
+		}
+	}()
+
+	if in.ConsumeCodeHash != "" {
+		if err := s.consumeCode(ctx, tx, in.ConsumeCodeHash, ts(now)); err != nil {
+			return fmt.Errorf("sqlite: issue tokens: %w", err)
+		}
+	}
+
+	insertRefresh := in.Refresh != nil
+	if rot := in.Rotate; rot != nil {
+		rnow := rot.Now
+		if rnow.IsZero() {
+			rnow = now
+		}
+		var (
+			familyID, successor         string
+			expiresAt, revoked, rotated int64
+		)
+		err := tx.StmtContext(ctx, s.st.rotateState).QueryRowContext(ctx, rot.OldHash).
+			Scan(&familyID, &expiresAt, &revoked, &rotated, &successor)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
+		case err != nil:
+			return wrap("issue tokens: rotate", err)
+		case expiresAt <= ts(rnow):
+			return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
+		case revoked != 0:
+			return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrTokenRevoked)
+		case rotated == 0:
+			res, err := tx.StmtContext(ctx, s.st.markRotated).ExecContext(ctx, ts(rnow), in.Refresh.Hash, rot.OldHash)
+			if err := affectedOne(res, err); err != nil {
+				return wrap("issue tokens: mark rotated", err)
+			}
+		case successor == in.Refresh.Hash && ts(rnow)-rotated <= int64(rot.Grace):
+			// A concurrent retry of the same rotation: the successor is already stored.
+			insertRefresh = false
+		default:
+			// Reuse of a rotated token: kill the family and make that stick.
+			if err := s.revokeFamily(ctx, tx, familyID); err != nil {
+				return wrap("issue tokens: revoke reused family", err)
+			}
+			if err := tx.Commit(); err != nil {
+				return wrap("issue tokens: commit family revocation", err)
+			}
+			committed = true
+			return fmt.Errorf("sqlite: issue tokens: family %s: %w", familyID, sso.ErrRefreshReused)
+		}
+	}
+
+	a := &in.Access
+	if _, err := tx.StmtContext(ctx, s.st.insertAccess).ExecContext(ctx, a.IDHash, a.ClientID, a.Subject,
+		encList(a.Audience), encList(a.Scopes), a.FamilyID, a.SessionID, ts(a.AuthTime), encList(a.AMR),
+		ts(orNow(a.CreatedAt, now)), ts(a.ExpiresAt), b2i(a.Revoked)); err != nil {
+		return wrap("issue tokens: insert access token", err)
+	}
+	if insertRefresh {
+		r := in.Refresh
+		if _, err := tx.StmtContext(ctx, s.st.insertRefresh).ExecContext(ctx, r.Hash, r.FamilyID, r.ClientID,
+			r.Subject, encList(r.Audience), encList(r.Scopes), r.SessionID, ts(r.AuthTime), encList(r.AMR),
+			ts(orNow(r.CreatedAt, now)), ts(r.ExpiresAt), ts(r.RotatedAt), r.SuccessorHash, b2i(r.Revoked)); err != nil {
+			return wrap("issue tokens: insert refresh token", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap("issue tokens: commit", err)
+	}
+	committed = true
+	return nil
+}
+
+// consumeCode marks the code consumed, or says why it cannot be.
+func (s *Store) consumeCode(ctx context.Context, tx *sql.Tx, hash string, now int64) error {
+	res, err := tx.StmtContext(ctx, s.st.consumeCode).ExecContext(ctx, hash, now)
+	err = affectedOne(res, err)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("consume code: %w", err)
+	}
+	var consumed, expires int64
+	err = tx.StmtContext(ctx, s.st.codeState).QueryRowContext(ctx, hash).Scan(&consumed, &expires)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || (err == nil && expires <= now):
+		return fmt.Errorf("consume code: %w", sso.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("consume code: %w", err)
+	default:
+		return fmt.Errorf("consume code: %w", sso.ErrCodeConsumed)
+	}
+}
+
+func (s *Store) revokeFamily(ctx context.Context, tx *sql.Tx, familyID string) error {
+	if _, err := tx.StmtContext(ctx, s.st.revokeFamilyRefresh).ExecContext(ctx, familyID); err != nil {
+		return err
+	}
+	_, err := tx.StmtContext(ctx, s.st.revokeFamilyAccess).ExecContext(ctx, familyID)
+	return err
+}
+
+// AccessToken returns the token by id hash; ErrNotFound when unknown or expired, ErrTokenRevoked
+// when revoked.
+func (s *Store) AccessToken(ctx context.Context, idHash string) (*sso.AccessToken, error) {
+	t, err := scanAccessToken(s.st.accessToken.QueryRowContext(ctx, idHash, ts(s.clock())))
+	if err != nil {
+		return nil, wrap("access token", err)
+	}
+	if t.Revoked {
+		return nil, fmt.Errorf("sqlite: access token: %w", sso.ErrTokenRevoked)
+	}
+	return t, nil
+}
+
+// RefreshToken returns the token by hash whatever its state; ErrNotFound when unknown or expired.
+func (s *Store) RefreshToken(ctx context.Context, hash string) (*sso.RefreshToken, error) {
+	t, err := scanRefreshToken(s.st.refreshToken.QueryRowContext(ctx, hash, ts(s.clock())))
+	if err != nil {
+		return nil, wrap("refresh token", err)
+	}
+	return t, nil
+}
+
+// RevokeAccessToken revokes one access token (idempotent; unknown ids are not an error, as token
+// revocation must not reveal whether a token exists).
+func (s *Store) RevokeAccessToken(ctx context.Context, idHash string) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE id_hash = ? AND revoked = 0`, idHash)
+	return wrap("revoke access token", err)
+}
+
+// RevokeFamily revokes every refresh token of the family and the access tokens issued with it.
+func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
+	if familyID == "" {
+		return errors.New("sqlite: revoke family: empty family id")
+	}
+	err := s.writeTx(ctx, func(tx *sql.Tx) error { return s.revokeFamily(ctx, tx, familyID) })
+	return wrap("revoke family", err)
+}
+
+// RevokeGrants revokes every refresh and access token of a subject (for one client when clientID
+// is not empty) and returns how many live refresh-token families it revoked.
+func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int, error) {
+	if subject == "" {
+		return 0, errors.New("sqlite: revoke grants: empty subject")
+	}
+	var families int
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		where, args := "subject = ?", []any{subject}
+		if clientID != "" {
+			where, args = where+" AND client_id = ?", append(args, clientID)
+		}
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT family_id) FROM refresh_tokens
+			WHERE `+where+` AND revoked = 0 AND expires_at > ?`, append(args, ts(s.clock()))...).Scan(&families)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE `+where+` AND revoked = 0`, args...); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE `+where+` AND revoked = 0`, args...)
+		return err
+	})
+	if err != nil {
+		return 0, wrap("revoke grants", err)
+	}
+	return families, nil
+}
+
+// ListRefreshTokens lists the live current refresh tokens (one per live family), oldest first,
+// filtered by subject and/or client when not empty.
+func (s *Store) ListRefreshTokens(ctx context.Context, subject, clientID string) ([]*sso.RefreshToken, error) {
+	var (
+		q    strings.Builder
+		args = []any{ts(s.clock())}
+	)
+	q.WriteString(`SELECT ` + refreshTokenCols + ` FROM refresh_tokens
+		WHERE revoked = 0 AND rotated_at = 0 AND expires_at > ?`)
+	if subject != "" {
+		q.WriteString(` AND subject = ?`)
+		args = append(args, subject)
+	}
+	if clientID != "" {
+		q.WriteString(` AND client_id = ?`)
+		args = append(args, clientID)
+	}
+	q.WriteString(` ORDER BY created_at, hash`)
+	rows, err := s.r.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, wrap("list refresh tokens", err)
+	}
+	defer rows.Close()
+	var out []*sso.RefreshToken
+	for rows.Next() {
+		t, err := scanRefreshToken(rows)
+		if err != nil {
+			return nil, wrap("list refresh tokens", err)
+		}
+		out = append(out, t)
+	}
+	return out, wrap("list refresh tokens", rows.Err())
+}
