@@ -1,0 +1,272 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// ClientConfig is one relying party, from the config file (static) or the store (dynamic).
+type ClientConfig struct {
+	ID   string `yaml:"id" json:"id"`
+	Name string `yaml:"name" json:"name"`
+	// Secret is a plain secret (config files, via ${ENV}); it is hashed at load and never kept.
+	Secret string `yaml:"secret,omitempty" json:"-"`
+	// SecretHash is "sha256:<hex>" or a bcrypt hash ("$2a$..."); dynamic clients store sha256.
+	SecretHash string `yaml:"secret_hash,omitempty" json:"secret_hash,omitempty"`
+	// Public clients (SPAs, mobile apps) have no secret and must use PKCE S256.
+	Public                 bool     `yaml:"public" json:"public"`
+	RedirectURIs           []string `yaml:"redirect_uris" json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris" json:"post_logout_redirect_uris,omitempty"`
+	GrantTypes             []string `yaml:"grant_types" json:"grant_types,omitempty"`
+	Scopes                 []string `yaml:"scopes" json:"scopes,omitempty"`
+	// Trusted (first-party) clients skip the consent page.
+	Trusted bool `yaml:"trusted" json:"trusted"`
+	// IDTokenSigningAlg is RS256 (default), ES256 or EdDSA.
+	IDTokenSigningAlg string `yaml:"id_token_signing_alg" json:"id_token_signing_alg,omitempty"`
+	// WebOrigins are the origins allowed by CORS on the token, userinfo and revocation
+	// endpoints (SPAs). Never a wildcard.
+	WebOrigins []string `yaml:"web_origins" json:"web_origins,omitempty"`
+	// AccessTokenFormat is "opaque" (default) or "jwt" (RFC 9068).
+	AccessTokenFormat string `yaml:"access_token_format" json:"access_token_format,omitempty"`
+	// BackchannelLogoutURI / FrontchannelLogoutURI for single sign-out.
+	BackchannelLogoutURI  string `yaml:"backchannel_logout_uri" json:"backchannel_logout_uri,omitempty"`
+	FrontchannelLogoutURI string `yaml:"frontchannel_logout_uri" json:"frontchannel_logout_uri,omitempty"`
+	// Static is true for clients from the config file (read-only for the CLI).
+	Static bool `yaml:"-" json:"-"`
+}
+
+// Grant types a client may be given.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
+	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+	GrantPassword          = "password"
+)
+
+var knownGrants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode, GrantTokenExchange, GrantPassword}
+
+// Normalize fills defaults and hashes a plain secret. Call before Validate.
+func (c *ClientConfig) Normalize() {
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+	}
+	if c.IDTokenSigningAlg == "" {
+		c.IDTokenSigningAlg = "RS256"
+	}
+	if c.AccessTokenFormat == "" {
+		c.AccessTokenFormat = "opaque"
+	}
+	if c.Secret != "" && c.SecretHash == "" {
+		c.SecretHash = "sha256:" + HashToken(c.Secret)
+	}
+	c.Secret = ""
+}
+
+// Validate checks the client; errors name the field as "clients[<id>].<field>".
+func (c *ClientConfig) Validate() error {
+	field := func(name, msg string, args ...any) error {
+		return fmt.Errorf("clients[%s].%s: %s", c.ID, name, fmt.Sprintf(msg, args...))
+	}
+	if c.ID == "" || len(c.ID) > 128 || strings.ContainsAny(c.ID, " \t\r\n:") {
+		return fmt.Errorf("clients[%q].id: must be 1-128 characters without spaces or colons", c.ID)
+	}
+	if c.Public && c.SecretHash != "" {
+		return field("secret", "a public client must not have a secret")
+	}
+	if !c.Public && c.SecretHash == "" {
+		return field("secret", "required for a confidential client (or set public: true)")
+	}
+	if c.SecretHash != "" && !strings.HasPrefix(c.SecretHash, "sha256:") && !strings.HasPrefix(c.SecretHash, "$2") {
+		return field("secret_hash", `must be "sha256:<hex>" or a bcrypt hash`)
+	}
+	for _, g := range c.GrantTypes {
+		if !slices.Contains(knownGrants, g) {
+			return field("grant_types", "unknown grant type %q", g)
+		}
+	}
+	if c.Public && slices.Contains(c.GrantTypes, GrantClientCredentials) {
+		return field("grant_types", "a public client cannot use client_credentials")
+	}
+	if c.Public && slices.Contains(c.GrantTypes, GrantPassword) {
+		return field("grant_types", "a public client cannot use the password grant")
+	}
+	needsRedirect := slices.Contains(c.GrantTypes, GrantAuthorizationCode)
+	if needsRedirect && len(c.RedirectURIs) == 0 {
+		return field("redirect_uris", "at least one is required for authorization_code")
+	}
+	for _, u := range c.RedirectURIs {
+		if err := validateRedirectURI(u); err != nil {
+			return field("redirect_uris", "%q: %v", u, err)
+		}
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if err := validateRedirectURI(u); err != nil {
+			return field("post_logout_redirect_uris", "%q: %v", u, err)
+		}
+	}
+	for _, o := range c.WebOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || o == "*" {
+			return field("web_origins", "%q: must be an origin such as https://app.example.org", o)
+		}
+	}
+	switch c.IDTokenSigningAlg {
+	case "RS256", "ES256", "EdDSA":
+	default:
+		return field("id_token_signing_alg", "must be RS256, ES256 or EdDSA")
+	}
+	switch c.AccessTokenFormat {
+	case "opaque", "jwt":
+	default:
+		return field("access_token_format", `must be "opaque" or "jwt"`)
+	}
+	for _, u := range []string{c.BackchannelLogoutURI, c.FrontchannelLogoutURI} {
+		if u == "" {
+			continue
+		}
+		if p, err := url.Parse(u); err != nil || !p.IsAbs() || (p.Scheme != "https" && p.Scheme != "http") || p.Fragment != "" {
+			return field("backchannel_logout_uri", "%q: must be an absolute http(s) URL without fragment", u)
+		}
+	}
+	return nil
+}
+
+func validateRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if !u.IsAbs() {
+		return errors.New("must be absolute")
+	}
+	if u.Fragment != "" {
+		return errors.New("must not have a fragment")
+	}
+	if strings.Contains(raw, "*") {
+		return errors.New("wildcards are not allowed")
+	}
+	if u.Scheme == "http" {
+		if _, loop := op.HTTPLoopbackOrLocalhost(raw); !loop {
+			return errors.New("http is allowed only for loopback addresses; use https")
+		}
+	}
+	return nil
+}
+
+// appType derives op's application type: confidential -> web; public with only loopback or
+// private-use-scheme redirects -> native (RFC 8252); other public -> user agent (SPA).
+func (c *ClientConfig) appType() op.ApplicationType {
+	if !c.Public {
+		return op.ApplicationTypeWeb
+	}
+	for _, u := range c.RedirectURIs {
+		_, loop := op.HTTPLoopbackOrLocalhost(u)
+		custom := !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://")
+		if !loop && !custom {
+			return op.ApplicationTypeUserAgent
+		}
+	}
+	return op.ApplicationTypeNative
+}
+
+// VerifySecret checks a presented secret against the stored hash in constant time.
+func (c *ClientConfig) VerifySecret(secret string) bool {
+	if c.Public || c.SecretHash == "" || secret == "" || len(secret) > 512 {
+		return false
+	}
+	if h, ok := strings.CutPrefix(c.SecretHash, "sha256:"); ok {
+		return equalHashes(h, HashToken(secret))
+	}
+	return bcrypt.CompareHashAndPassword([]byte(c.SecretHash), []byte(secret)) == nil
+}
+
+// AllowsGrant reports whether the client registered the grant type.
+func (c *ClientConfig) AllowsGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }
+
+// client adapts a ClientConfig to op.Client.
+type client struct {
+	cfg        *ClientConfig
+	loginURL   func(authRequestID string) string
+	idLifetime time.Duration
+	skew       time.Duration
+}
+
+var _ op.Client = (*client)(nil)
+
+func (c *client) GetID() string                    { return c.cfg.ID }
+func (c *client) RedirectURIs() []string           { return c.cfg.RedirectURIs }
+func (c *client) PostLogoutRedirectURIs() []string { return c.cfg.PostLogoutRedirectURIs }
+func (c *client) ApplicationType() op.ApplicationType {
+	return c.cfg.appType()
+}
+func (c *client) AuthMethod() oidc.AuthMethod {
+	if c.cfg.Public {
+		return oidc.AuthMethodNone
+	}
+	// Basic is the declared method; op accepts client_secret_post too when enabled.
+	return oidc.AuthMethodBasic
+}
+func (c *client) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
+func (c *client) GrantTypes() []oidc.GrantType {
+	out := make([]oidc.GrantType, 0, len(c.cfg.GrantTypes))
+	for _, g := range c.cfg.GrantTypes {
+		out = append(out, oidc.GrantType(g))
+	}
+	return out
+}
+func (c *client) LoginURL(id string) string { return c.loginURL(id) }
+func (c *client) AccessTokenType() op.AccessTokenType {
+	if c.cfg.AccessTokenFormat == "jwt" {
+		return op.AccessTokenTypeJWT
+	}
+	return op.AccessTokenTypeBearer
+}
+func (c *client) IDTokenLifetime() time.Duration { return c.idLifetime }
+
+// DevMode lifts op's "no http redirect for public web clients" rule; we allow it only when every
+// redirect URI is loopback (validateRedirectURI already refuses other http URIs).
+func (c *client) DevMode() bool {
+	for _, u := range c.cfg.RedirectURIs {
+		if strings.HasPrefix(u, "https://") {
+			return false
+		}
+	}
+	return len(c.cfg.RedirectURIs) > 0
+}
+func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+
+// IsScopeAllowed is asked for scopes beyond the standard OIDC ones.
+func (c *client) IsScopeAllowed(scope string) bool {
+	return len(c.cfg.Scopes) == 0 || slices.Contains(c.cfg.Scopes, scope)
+}
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return false }
+func (c *client) ClockSkew() time.Duration             { return c.skew }
+
+// ClientSource resolves client configs by id (static config merged with the store).
+type ClientSource interface {
+	ClientConfig(ctx context.Context, id string) (*ClientConfig, error)
+}
+
+// originAllowed reports whether a browser origin is registered for the client (CORS).
+func originAllowed(c *ClientConfig, origin string) bool {
+	return slices.Contains(c.WebOrigins, strings.TrimSuffix(origin, "/"))
+}

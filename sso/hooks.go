@@ -1,0 +1,37 @@
+package sso
+
+import (
+	"context"
+	"errors"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// ClaimTarget says where claims go: each client's policy may differ per target.
+type ClaimTarget string
+
+const (
+	TargetIDToken     ClaimTarget = "id_token"
+	TargetUserinfo    ClaimTarget = "userinfo"
+	TargetAccessToken ClaimTarget = "access_token"
+)
+
+// ErrAccessDenied is returned by Hooks.CheckGrant when a member may no longer use a client
+// (locked out, lapsed for a members-only app, deleted...). Wrap it with the reason.
+var ErrAccessDenied = errors.New("sso: access denied")
+
+// Hooks is what the provider asks of the product around it (the bridge).
+type Hooks interface {
+	// Claims returns the claims of subject for client and the granted scopes, for target.
+	// It must never return claims of scopes that were not granted.
+	Claims(ctx context.Context, subject, clientID string, scopes []string, target ClaimTarget) (map[string]any, error)
+	// CheckGrant re-checks, without a fresh sign-in (refresh grant), that the member may still
+	// use the client. It returns an error wrapping ErrAccessDenied to refuse.
+	CheckGrant(ctx context.Context, subject, clientID string) error
+	// EndSession is called by end_session after op validated the request (the redirect is a
+	// registered post_logout_redirect_uri with state appended, or the default); it returns
+	// where to send the browser (the bridge's logout page).
+	EndSession(ctx context.Context, req *op.EndSessionRequest) (string, error)
+	// Event records an audit event (token reuse, revocations...). Detail holds no secrets.
+	Event(ctx context.Context, event, subject, clientID, detail string)
+}

@@ -1,0 +1,353 @@
+package sso
+
+import (
+	"context"
+	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// KeyConfig says which algorithms to keep keys for and how to rotate them.
+type KeyConfig struct {
+	// Algorithms to keep a current key for; RS256 is always included.
+	Algorithms []string
+	// RotateEvery is how long a key signs (default 30 days).
+	RotateEvery time.Duration
+	// Prepublish is how long before use a new key appears in JWKS (default 24 h).
+	Prepublish time.Duration
+	// MaxTokenLifetime is the longest lifetime of anything signed (ID tokens, JWT access
+	// tokens, logout tokens): a retired key stays in JWKS that long after it stops signing.
+	MaxTokenLifetime time.Duration
+	// EncryptionKey (32 bytes) encrypts private keys at rest (AES-256-GCM).
+	EncryptionKey []byte
+}
+
+// signingKey is a decrypted key ready to sign.
+type signingKey struct {
+	id        string
+	alg       jose.SignatureAlgorithm
+	private   crypto.Signer
+	signUntil time.Time
+	expiresAt time.Time
+	createdAt time.Time
+	signer    jose.Signer
+}
+
+func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
+func (k *signingKey) Key() any                                    { return k.private }
+func (k *signingKey) ID() string                                  { return k.id }
+
+// publicKey is a published verification key.
+type publicKey struct {
+	id  string
+	alg jose.SignatureAlgorithm
+	pub any
+}
+
+func (k *publicKey) ID() string                         { return k.id }
+func (k *publicKey) Algorithm() jose.SignatureAlgorithm { return k.alg }
+func (k *publicKey) Use() string                        { return "sig" }
+func (k *publicKey) Key() any                           { return k.pub }
+
+// KeyManager keeps the signing keys in memory, backed by a KeyStore, and rotates them.
+type KeyManager struct {
+	store KeyStore
+	cfg   KeyConfig
+	now   func() time.Time
+
+	mu      sync.RWMutex
+	keys    []*signingKey // every key not yet expired, oldest first
+	jwks    []byte        // cached JWKS document
+	version int64         // bumped whenever keys change
+}
+
+// NewKeyManager loads keys from the store and creates any that are missing.
+func NewKeyManager(ctx context.Context, store KeyStore, cfg KeyConfig) (*KeyManager, error) {
+	if len(cfg.EncryptionKey) != 32 {
+		return nil, errors.New("keys: encryption key must be 32 bytes")
+	}
+	if cfg.RotateEvery <= 0 {
+		cfg.RotateEvery = 30 * 24 * time.Hour
+	}
+	if cfg.Prepublish <= 0 {
+		cfg.Prepublish = 24 * time.Hour
+	}
+	if cfg.MaxTokenLifetime <= 0 {
+		cfg.MaxTokenLifetime = 24 * time.Hour
+	}
+	if !slices.Contains(cfg.Algorithms, "RS256") {
+		cfg.Algorithms = append([]string{"RS256"}, cfg.Algorithms...)
+	}
+	for _, a := range cfg.Algorithms {
+		if _, err := parseAlg(a); err != nil {
+			return nil, err
+		}
+	}
+	m := &KeyManager{store: store, cfg: cfg, now: time.Now}
+	if err := m.Rotate(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func parseAlg(a string) (jose.SignatureAlgorithm, error) {
+	switch a {
+	case "RS256":
+		return jose.RS256, nil
+	case "ES256":
+		return jose.ES256, nil
+	case "EdDSA":
+		return jose.EdDSA, nil
+	}
+	return "", fmt.Errorf("keys: unsupported algorithm %q (use RS256, ES256 or EdDSA)", a)
+}
+
+// Rotate reloads keys from the store and generates a new key for every algorithm whose
+// current key stops signing within the prepublish window. Safe to call periodically.
+func (m *KeyManager) Rotate(ctx context.Context) error {
+	stored, err := m.store.SigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("keys: load: %w", err)
+	}
+	now := m.now()
+	var keys []*signingKey
+	for _, sk := range stored {
+		k, err := m.decode(sk)
+		if err != nil {
+			return fmt.Errorf("keys: key %s: %w", sk.ID, err)
+		}
+		if now.Before(k.expiresAt) {
+			keys = append(keys, k)
+		}
+	}
+	for _, a := range m.cfg.Algorithms {
+		alg, _ := parseAlg(a)
+		var latest *signingKey
+		for _, k := range keys {
+			if k.alg == alg && (latest == nil || k.signUntil.After(latest.signUntil)) {
+				latest = k
+			}
+		}
+		if latest != nil && latest.signUntil.Sub(now) > m.cfg.Prepublish {
+			continue
+		}
+		k, err := m.generate(ctx, alg, now, latest == nil)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+		slog.InfoContext(ctx, "signing key created", "kid", k.id, "alg", string(alg), "sign_until", k.signUntil)
+	}
+	return m.install(keys)
+}
+
+func (m *KeyManager) install(keys []*signingKey) error {
+	set := jose.JSONWebKeySet{}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.private.Public(), KeyID: k.id, Algorithm: string(k.alg), Use: "sig"})
+	}
+	doc, err := json.Marshal(set)
+	if err != nil {
+		return fmt.Errorf("keys: jwks: %w", err)
+	}
+	m.mu.Lock()
+	changed := len(keys) != len(m.keys)
+	if !changed {
+		for i := range keys {
+			if keys[i].id != m.keys[i].id {
+				changed = true
+			}
+		}
+	}
+	m.keys = keys
+	m.jwks = doc
+	if changed {
+		m.version++
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *KeyManager) generate(ctx context.Context, alg jose.SignatureAlgorithm, now time.Time, first bool) (*signingKey, error) {
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case jose.RS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jose.EdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: generate %s: %w", alg, err)
+	}
+	// A new key normally waits Prepublish before it signs (the previous key still signs);
+	// the very first key of an algorithm signs at once.
+	start := now.Add(m.cfg.Prepublish)
+	if first {
+		start = now
+	}
+	k := &signingKey{
+		id:        RandomToken()[:16],
+		alg:       alg,
+		private:   priv,
+		createdAt: start,
+		signUntil: start.Add(m.cfg.RotateEvery),
+	}
+	k.expiresAt = k.signUntil.Add(m.cfg.MaxTokenLifetime)
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("keys: marshal: %w", err)
+	}
+	enc, err := seal(m.cfg.EncryptionKey, der, []byte(k.id))
+	if err != nil {
+		return nil, err
+	}
+	pub, err := json.Marshal(jose.JSONWebKey{Key: priv.Public(), KeyID: k.id, Algorithm: string(alg), Use: "sig"})
+	if err != nil {
+		return nil, fmt.Errorf("keys: marshal public: %w", err)
+	}
+	if err := m.store.AddSigningKey(ctx, &StoredKey{
+		ID: k.id, Algorithm: string(alg), PublicJWK: pub, PrivateEnc: enc,
+		CreatedAt: k.createdAt, SignUntil: k.signUntil, ExpiresAt: k.expiresAt,
+	}); err != nil {
+		return nil, fmt.Errorf("keys: store: %w", err)
+	}
+	return k, nil
+}
+
+func (m *KeyManager) decode(sk *StoredKey) (*signingKey, error) {
+	alg, err := parseAlg(sk.Algorithm)
+	if err != nil {
+		return nil, err
+	}
+	der, err := open(m.cfg.EncryptionKey, sk.PrivateEnc, []byte(sk.ID))
+	if err != nil {
+		return nil, fmt.Errorf("decrypt private key (is keys.encryption_key the one it was created with?): %w", err)
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse private key: %w", err)
+	}
+	priv, ok := parsed.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("private key cannot sign")
+	}
+	return &signingKey{id: sk.ID, alg: alg, private: priv, createdAt: sk.CreatedAt, signUntil: sk.SignUntil, expiresAt: sk.ExpiresAt}, nil
+}
+
+// SigningKey returns the key that signs now for alg (falls back to RS256).
+func (m *KeyManager) SigningKey(alg string) (op.SigningKey, error) {
+	want, err := parseAlg(alg)
+	if err != nil {
+		want = jose.RS256
+	}
+	now := m.now()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var best *signingKey
+	for _, k := range m.keys {
+		if k.alg != want || now.Before(k.createdAt) || !now.Before(k.signUntil) {
+			continue
+		}
+		if best == nil || k.createdAt.After(best.createdAt) {
+			best = k
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("keys: no current %s signing key", want)
+	}
+	return best, nil
+}
+
+// Algorithms lists the algorithms that have keys.
+func (m *KeyManager) Algorithms() []jose.SignatureAlgorithm {
+	out := make([]jose.SignatureAlgorithm, 0, len(m.cfg.Algorithms))
+	for _, a := range m.cfg.Algorithms {
+		alg, _ := parseAlg(a)
+		out = append(out, alg)
+	}
+	return out
+}
+
+// PublicKeys returns every published key (current, next and retiring).
+func (m *KeyManager) PublicKeys() []op.Key {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]op.Key, 0, len(m.keys))
+	for _, k := range m.keys {
+		out = append(out, &publicKey{id: k.id, alg: k.alg, pub: k.private.Public()})
+	}
+	return out
+}
+
+// JWKS returns the cached JSON Web Key Set document and its version.
+func (m *KeyManager) JWKS() ([]byte, int64) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.jwks, m.version
+}
+
+// Run rotates keys every interval until ctx ends.
+func (m *KeyManager) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.Rotate(ctx); err != nil {
+				slog.ErrorContext(ctx, "key rotation failed", "err", err)
+			}
+		}
+	}
+}
+
+func seal(key, plaintext, aad []byte) ([]byte, error) {
+	gcm, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return gcm.Seal(nonce, nonce, plaintext, aad), nil
+}
+
+func open(key, sealed, aad []byte) ([]byte, error) {
+	gcm, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < gcm.NonceSize() {
+		return nil, errors.New("ciphertext too short")
+	}
+	return gcm.Open(nil, sealed[:gcm.NonceSize()], sealed[gcm.NonceSize():], aad)
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}

@@ -1,0 +1,452 @@
+package sso
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
+)
+
+// Config configures the provider.
+type Config struct {
+	Issuer    string
+	Lifetimes Lifetimes
+	Keys      KeyConfig
+	// CryptoKey encrypts opaque access tokens and authorization codes (op's AES-GCM crypto).
+	CryptoKey [32]byte
+	// RotateKey is the HMAC key that derives refresh-token successors.
+	RotateKey []byte
+	// LoginURL maps an auth request id to the bridge's login page.
+	LoginURL func(authRequestID string) string
+	// DefaultLogoutRedirect is where end_session goes without a post_logout_redirect_uri.
+	DefaultLogoutRedirect string
+	// SupportedScopes and SupportedClaims are advertised in discovery.
+	SupportedScopes []string
+	SupportedClaims []string
+	// ErrorPage renders a person-facing error (unknown client, bad redirect_uri) instead of
+	// op's plain-text answer. Optional.
+	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, message string)
+	// AllOrigins returns every web origin registered by any client (CORS preflight).
+	AllOrigins func() []string
+}
+
+// Provider is the OpenID provider: op's handlers on our storage, plus caching and hygiene.
+type Provider struct {
+	op      *op.Provider
+	storage *storage
+	keys    *KeyManager
+	cfg     Config
+	handler http.Handler
+
+	discoveryOnce sync.Once
+	discovery     []byte
+}
+
+// New builds the provider. Keys must already be loaded.
+func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks Hooks) (*Provider, error) {
+	cfg.Lifetimes.defaults()
+	if cfg.LoginURL == nil {
+		return nil, errors.New("sso: LoginURL is required")
+	}
+	if len(cfg.RotateKey) < 32 {
+		return nil, errors.New("sso: RotateKey must be at least 32 bytes")
+	}
+	st := &storage{
+		store: store, keys: keys, clients: clients, hooks: hooks, life: cfg.Lifetimes,
+		loginURL: cfg.LoginURL, rotateKey: cfg.RotateKey, now: time.Now,
+	}
+	opCfg := &op.Config{
+		CryptoKey:                cfg.CryptoKey,
+		DefaultLogoutRedirectURI: cfg.DefaultLogoutRedirect,
+		CodeMethodS256:           true,
+		AuthMethodPost:           true,
+		GrantTypeRefreshToken:    true,
+		SupportedUILocales:       []language.Tag{language.English},
+		SupportedScopes:          cfg.SupportedScopes,
+		SupportedClaims:          cfg.SupportedClaims,
+	}
+	opts := []op.Option{op.WithCORSOptions(nil)}
+	if strings.HasPrefix(cfg.Issuer, "http://") {
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	o, err := op.NewOpenIDProvider(cfg.Issuer, opCfg, st, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sso: provider: %w", err)
+	}
+	p := &Provider{op: o, storage: st, keys: keys, cfg: cfg}
+	p.handler = p.routes(o)
+	return p, nil
+}
+
+// Endpoint paths (op's defaults).
+const (
+	PathDiscovery     = "/.well-known/openid-configuration"
+	PathAuthorize     = "/authorize"
+	PathAuthCallback  = "/authorize/callback"
+	PathToken         = "/oauth/token"
+	PathIntrospect    = "/oauth/introspect"
+	PathUserinfo      = "/userinfo"
+	PathRevoke        = "/revoke"
+	PathEndSession    = "/end_session"
+	PathKeys          = "/keys"
+	PathDeviceAuthzEP = "/device_authorization"
+)
+
+// Paths lists every path the provider serves, for mounting.
+func Paths() []string {
+	return []string{PathDiscovery, PathAuthorize, PathAuthCallback, PathToken, PathIntrospect, PathUserinfo,
+		PathRevoke, PathEndSession, PathKeys, PathDeviceAuthzEP, "/healthz", "/ready"}
+}
+
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
+
+func (p *Provider) routes(o http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case PathDiscovery:
+			p.serveDiscovery(w, r, o)
+		case PathKeys:
+			p.serveJWKS(w, r)
+		case PathToken, PathRevoke, PathIntrospect, PathDeviceAuthzEP:
+			p.serveAPI(w, r, o)
+		case PathUserinfo:
+			if !p.cors(w, r, nil) {
+				return
+			}
+			o.ServeHTTP(w, r)
+		case PathAuthorize, PathAuthCallback, PathEndSession:
+			p.servePage(w, r, o)
+		default:
+			o.ServeHTTP(w, r)
+		}
+	})
+}
+
+func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request, o http.Handler) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
+		return
+	}
+	p.discoveryOnce.Do(func() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, PathDiscovery, nil).WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer))
+		o.ServeHTTP(rec, req)
+		p.discovery = rec.Body.Bytes()
+	})
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Cache-Control", "public, max-age=3600")
+	w.Write(p.discovery)
+}
+
+func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
+		return
+	}
+	doc, _ := p.keys.JWKS()
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Cache-Control", "public, max-age=300")
+	w.Write(doc)
+}
+
+// maxFormBytes bounds request bodies on the API endpoints.
+const maxFormBytes = 64 << 10
+
+// serveAPI checks the request shape before op sees it: method, content type, size, duplicated
+// parameters (RFC 6749 3.1), and CORS; it also tells SigningKey the client's algorithm.
+func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, o http.Handler) {
+	if r.Method == http.MethodOptions {
+		p.cors(w, r, nil)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST")
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	if !strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded") {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "malformed or oversized form body")
+		return
+	}
+	for k, v := range r.PostForm {
+		if len(v) > 1 {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "parameter "+safeParam(k)+" repeated")
+			return
+		}
+	}
+	for k, v := range r.URL.Query() {
+		if _, dup := r.PostForm[k]; dup || len(v) > 1 {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "parameter "+safeParam(k)+" repeated")
+			return
+		}
+	}
+	clientID := r.PostForm.Get("client_id")
+	if id, _, ok := r.BasicAuth(); ok {
+		if clientID != "" && clientID != id {
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "client_id does not match the authenticated client")
+			return
+		}
+		clientID = id
+	} else if strings.HasPrefix(r.Header.Get("Authorization"), "Basic ") {
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "malformed Basic authorization header")
+		return
+	}
+	var cfg *ClientConfig
+	if clientID != "" {
+		c, err := p.storage.clientConfig(r.Context(), clientID)
+		if err == nil {
+			cfg = c
+		} else if !errors.Is(err, ErrNotFound) {
+			writeOAuthError(w, http.StatusInternalServerError, "server_error", "client lookup failed")
+			return
+		}
+	}
+	if cfg == nil && r.URL.Path != PathIntrospect {
+		w.Header().Set("WWW-Authenticate", `Basic realm="ssobridge"`)
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "unknown client or missing client authentication")
+		return
+	}
+	if cfg != nil && r.URL.Path == PathToken && !cfg.AllowsGrant(r.PostForm.Get("grant_type")) && r.PostForm.Get("grant_type") != "" {
+		if !isKnownGrant(r.PostForm.Get("grant_type")) {
+			writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "unsupported grant_type")
+			return
+		}
+		writeOAuthError(w, http.StatusBadRequest, "unauthorized_client", "this client may not use this grant type")
+		return
+	}
+	if !p.cors(w, r, cfg) {
+		return
+	}
+	ctx := r.Context()
+	if cfg != nil {
+		ctx = withSigningAlg(ctx, cfg.IDTokenSigningAlg)
+	}
+	o.ServeHTTP(w, r.WithContext(ctx))
+}
+
+func isKnownGrant(g string) bool {
+	for _, k := range knownGrants {
+		if k == g {
+			return true
+		}
+	}
+	return false
+}
+
+// cors applies the CORS policy for the API endpoints: an Origin is allowed only when it is
+// registered for the requesting client (or, for preflights and userinfo, for some client; the
+// per-client check then happens in storage). Credentials are never allowed. It returns false
+// when it has answered the request itself.
+func (p *Provider) cors(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return r.Method != http.MethodOptions || writeNoContent(w)
+	}
+	allowed := false
+	if cfg != nil {
+		allowed = originAllowed(cfg, origin)
+	} else if p.cfg.AllOrigins != nil {
+		for _, o := range p.cfg.AllOrigins() {
+			allowed = allowed || o == origin
+		}
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	if allowed {
+		h.Set("Access-Control-Allow-Origin", origin)
+	}
+	if r.Method == http.MethodOptions {
+		if allowed {
+			h.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP")
+			h.Set("Access-Control-Max-Age", "600")
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return false
+	}
+	if !allowed && cfg != nil {
+		writeOAuthError(w, http.StatusForbidden, "invalid_request", "origin not allowed for this client")
+		return false
+	}
+	return true
+}
+
+func writeNoContent(w http.ResponseWriter) bool {
+	w.WriteHeader(http.StatusNoContent)
+	return false
+}
+
+func safeParam(k string) string {
+	if len(k) > 40 {
+		k = k[:40]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return '?'
+		}
+		return r
+	}, k)
+}
+
+// writeOAuthError writes RFC 6749 section 5.2 error JSON.
+func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"error":%q,"error_description":%q}`, code, desc)
+}
+
+// servePage runs the browser-facing endpoints and turns op's plain-text failures (which never
+// redirect: unknown client, unregistered redirect_uri) into the bridge's error page.
+func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Handler) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	}
+	if p.cfg.ErrorPage == nil {
+		o.ServeHTTP(w, r)
+		return
+	}
+	if len(r.URL.RawQuery) > 16<<10 {
+		p.cfg.ErrorPage(w, r, http.StatusBadRequest, "The sign-in request is too large.")
+		return
+	}
+	for k, v := range r.URL.Query() {
+		if len(v) > 1 {
+			p.cfg.ErrorPage(w, r, http.StatusBadRequest, "The sign-in request repeats the parameter "+safeParam(k)+".")
+			return
+		}
+	}
+	cw := &captureWriter{ResponseWriter: w}
+	o.ServeHTTP(cw, r)
+	if cw.captured {
+		msg := strings.TrimSpace(cw.buf.String())
+		if msg == "" || len(msg) > 500 {
+			msg = "The request could not be processed."
+		}
+		p.cfg.ErrorPage(w, r, cw.status, msg)
+	}
+}
+
+// captureWriter holds back a plain-text error response so it can be replaced by a page.
+type captureWriter struct {
+	http.ResponseWriter
+	status   int
+	captured bool
+	wrote    bool
+	buf      bytes.Buffer
+}
+
+func (c *captureWriter) WriteHeader(status int) {
+	if c.wrote || c.captured {
+		return
+	}
+	if status >= 400 && strings.HasPrefix(c.Header().Get("Content-Type"), "text/plain") {
+		c.captured, c.status = true, status
+		c.Header().Del("Content-Type")
+		c.Header().Del("X-Content-Type-Options")
+		return
+	}
+	c.wrote = true
+	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *captureWriter) Write(b []byte) (int, error) {
+	if !c.wrote && !c.captured {
+		c.WriteHeader(http.StatusOK)
+	}
+	if c.captured {
+		if c.buf.Len() < 4096 {
+			c.buf.Write(b)
+		}
+		return len(b), nil
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+// ---- used by the bridge's pages ----
+
+// AuthRequest returns a pending auth request for the login page.
+func (p *Provider) AuthRequest(ctx context.Context, id string) (*AuthRequest, error) {
+	if id == "" || len(id) > 128 {
+		return nil, ErrNotFound
+	}
+	return p.storage.store.AuthRequest(ctx, id)
+}
+
+// Client returns a client's configuration.
+func (p *Provider) Client(ctx context.Context, id string) (*ClientConfig, error) {
+	return p.storage.clientConfig(ctx, id)
+}
+
+// Complete marks an auth request done and returns the URL that finishes it (op's callback,
+// which issues the code and redirects to the client).
+func (p *Provider) Complete(ctx context.Context, id string, c Completion) (string, error) {
+	if err := p.storage.store.CompleteAuthRequest(ctx, id, c); err != nil {
+		return "", fmt.Errorf("complete auth request: %w", err)
+	}
+	return p.CallbackURL(id), nil
+}
+
+// CallbackURL is op's authorize callback for an auth request (relative to the issuer).
+func (p *Provider) CallbackURL(id string) string {
+	return PathAuthCallback + "?id=" + id
+}
+
+// ErrorRedirect returns the client redirect carrying an OAuth error (access_denied,
+// login_required, consent_required...) for a pending auth request, with its state. The
+// redirect_uri was validated by op when the request was created.
+func (p *Provider) ErrorRedirect(ar *AuthRequest, e *oidc.Error) (string, error) {
+	e.State = ar.State
+	return op.AuthResponseURL(ar.RedirectURI, oidc.ResponseType(ar.ResponseType), oidc.ResponseMode(ar.ResponseMode), e, p.op.Encoder())
+}
+
+// VerifyIDTokenHint verifies an ID token we issued (signature, issuer; expiry is tolerated,
+// as end_session allows), for the logout page.
+func (p *Provider) VerifyIDTokenHint(ctx context.Context, token string) (*oidc.IDTokenClaims, error) {
+	claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, token, p.op.IDTokenHintVerifier(ctx))
+	if err != nil && !errors.Is(err, oidc.ErrExpired) {
+		return nil, err
+	}
+	return claims, nil
+}
+
+// Crypto is op's symmetric crypto (AES-GCM) for sealing small values in URLs.
+func (p *Provider) Crypto() op.Crypto { return p.op.Crypto() }
+
+// RevokeGrants revokes a subject's tokens (for one client when clientID is not empty).
+func (p *Provider) RevokeGrants(ctx context.Context, subject, clientID string) (int, error) {
+	return p.storage.store.RevokeGrants(ctx, subject, clientID)
+}
+
+// Keys returns the key manager.
+func (p *Provider) Keys() *KeyManager { return p.keys }

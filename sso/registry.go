@@ -1,0 +1,176 @@
+package sso
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Registry resolves clients: static ones from the config file, merged in memory with dynamic
+// ones from the ClientStore. Dynamic clients are cached and reloaded when the store's
+// ClientsVersion changes (checked at most every checkEvery), so the CLI can change clients
+// while the server runs.
+type Registry struct {
+	store      ClientStore
+	static     map[string]*ClientConfig
+	checkEvery time.Duration
+
+	mu        sync.RWMutex
+	dynamic   map[string]*ClientConfig
+	version   int64
+	checkedAt atomic.Int64 // unix nanos of the last version check
+	origins   atomic.Pointer[[]string]
+}
+
+// NewRegistry validates the static clients and loads the dynamic ones.
+func NewRegistry(ctx context.Context, store ClientStore, static []ClientConfig, checkEvery time.Duration) (*Registry, error) {
+	r := &Registry{store: store, static: map[string]*ClientConfig{}, dynamic: map[string]*ClientConfig{}, checkEvery: checkEvery}
+	for i := range static {
+		c := static[i]
+		c.Normalize()
+		c.Static = true
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		if _, dup := r.static[c.ID]; dup {
+			return nil, fmt.Errorf("clients[%s].id: duplicate client id", c.ID)
+		}
+		r.static[c.ID] = &c
+	}
+	if err := r.reload(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Registry) reload(ctx context.Context) error {
+	v, err := r.store.ClientsVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("clients: version: %w", err)
+	}
+	r.checkedAt.Store(time.Now().UnixNano())
+	r.mu.RLock()
+	same := v == r.version && r.version != 0
+	r.mu.RUnlock()
+	if same {
+		return nil
+	}
+	stored, err := r.store.Clients(ctx)
+	if err != nil {
+		return fmt.Errorf("clients: load: %w", err)
+	}
+	dyn := make(map[string]*ClientConfig, len(stored))
+	for _, sc := range stored {
+		c, err := DecodeClient(sc)
+		if err != nil {
+			return err
+		}
+		if _, clash := r.static[c.ID]; clash {
+			continue // the config file wins
+		}
+		dyn[c.ID] = c
+	}
+	r.mu.Lock()
+	r.dynamic, r.version = dyn, v
+	r.mu.Unlock()
+	r.computeOrigins()
+	return nil
+}
+
+func (r *Registry) computeOrigins() {
+	var out []string
+	r.mu.RLock()
+	for _, m := range []map[string]*ClientConfig{r.static, r.dynamic} {
+		for _, c := range m {
+			for _, o := range c.WebOrigins {
+				if !slices.Contains(out, o) {
+					out = append(out, o)
+				}
+			}
+		}
+	}
+	r.mu.RUnlock()
+	r.origins.Store(&out)
+}
+
+// DecodeClient reads a stored dynamic client.
+func DecodeClient(sc *StoredClient) (*ClientConfig, error) {
+	var c ClientConfig
+	if err := json.Unmarshal(sc.Config, &c); err != nil {
+		return nil, fmt.Errorf("clients: decode %s: %w", sc.ID, err)
+	}
+	c.ID = sc.ID
+	return &c, nil
+}
+
+// EncodeClient prepares a dynamic client for the store.
+func EncodeClient(c *ClientConfig, now time.Time) (*StoredClient, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	return &StoredClient{ID: c.ID, Config: b, CreatedAt: now, UpdatedAt: now}, nil
+}
+
+func (r *Registry) maybeReload(ctx context.Context) {
+	if time.Since(time.Unix(0, r.checkedAt.Load())) < r.checkEvery {
+		return
+	}
+	_ = r.reload(ctx) // on failure keep serving the cached clients
+}
+
+// ClientConfig implements ClientSource.
+func (r *Registry) ClientConfig(ctx context.Context, id string) (*ClientConfig, error) {
+	if c, ok := r.static[id]; ok {
+		return c, nil
+	}
+	r.maybeReload(ctx)
+	r.mu.RLock()
+	c, ok := r.dynamic[id]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return c, nil
+}
+
+// All lists every client, static first, sorted by id within each group.
+func (r *Registry) All(ctx context.Context) []*ClientConfig {
+	r.maybeReload(ctx)
+	var st, dy []*ClientConfig
+	r.mu.RLock()
+	for _, c := range r.static {
+		st = append(st, c)
+	}
+	for _, c := range r.dynamic {
+		dy = append(dy, c)
+	}
+	r.mu.RUnlock()
+	byID := func(a, b *ClientConfig) int {
+		if a.ID < b.ID {
+			return -1
+		}
+		if a.ID > b.ID {
+			return 1
+		}
+		return 0
+	}
+	slices.SortFunc(st, byID)
+	slices.SortFunc(dy, byID)
+	return append(st, dy...)
+}
+
+// Origins returns every registered web origin.
+func (r *Registry) Origins() []string {
+	if p := r.origins.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// IsStatic reports whether id comes from the config file.
+func (r *Registry) IsStatic(id string) bool { _, ok := r.static[id]; return ok }

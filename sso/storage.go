@@ -1,0 +1,575 @@
+package sso
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// Lifetimes configures how long things live.
+type Lifetimes struct {
+	AuthRequest   time.Duration // pending login (default 30 min)
+	Code          time.Duration // authorization code (default 60 s)
+	AccessToken   time.Duration // default 15 min
+	IDToken       time.Duration // default 15 min
+	RefreshToken  time.Duration // absolute family lifetime, confidential clients (default 30 days)
+	RefreshPublic time.Duration // absolute family lifetime, public clients (default 24 h)
+	RefreshGrace  time.Duration // concurrent-retry window for rotation (default 5 s)
+	ClockSkew     time.Duration // allowed skew for RPs (default 0)
+}
+
+func (l *Lifetimes) defaults() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	set(&l.AuthRequest, 30*time.Minute)
+	set(&l.Code, 60*time.Second)
+	set(&l.AccessToken, 15*time.Minute)
+	set(&l.IDToken, 15*time.Minute)
+	set(&l.RefreshToken, 30*24*time.Hour)
+	set(&l.RefreshPublic, 24*time.Hour)
+	set(&l.RefreshGrace, 5*time.Second)
+}
+
+// storage implements op.Storage on top of Store, KeyManager, ClientSource and Hooks.
+type storage struct {
+	store     Store
+	keys      *KeyManager
+	clients   ClientSource
+	hooks     Hooks
+	life      Lifetimes
+	loginURL  func(string) string
+	rotateKey []byte // HMAC key deriving refresh-token successors
+	now       func() time.Time
+}
+
+var (
+	_ op.Storage                        = (*storage)(nil)
+	_ op.CanSetUserinfoFromRequest      = (*storage)(nil)
+	_ op.CanTerminateSessionFromRequest = (*storage)(nil)
+)
+
+// ---- clients ----
+
+func (s *storage) clientConfig(ctx context.Context, id string) (*ClientConfig, error) {
+	if id == "" {
+		return nil, ErrNotFound
+	}
+	return s.clients.ClientConfig(ctx, id)
+}
+
+func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
+	cfg, err := s.clientConfig(ctx, clientID)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("unknown client %q", clientID)
+		}
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	return s.opClient(cfg), nil
+}
+
+func (s *storage) opClient(cfg *ClientConfig) *client {
+	return &client{cfg: cfg, loginURL: s.loginURL, idLifetime: s.life.IDToken, skew: s.life.ClockSkew}
+}
+
+// dummySecretHash equalizes the work for unknown clients.
+var dummySecretHash = "sha256:" + HashToken("no such client")
+
+func (s *storage) AuthorizeClientIDSecret(ctx context.Context, clientID, clientSecret string) error {
+	cfg, err := s.clientConfig(ctx, clientID)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			return oidc.ErrServerError().WithParent(err)
+		}
+		(&ClientConfig{SecretHash: dummySecretHash}).VerifySecret(clientSecret)
+		return errors.New("invalid client credentials")
+	}
+	if !cfg.VerifySecret(clientSecret) {
+		s.hooks.Event(ctx, "client.auth_failure", "", clientID, "wrong secret")
+		return errors.New("invalid client credentials")
+	}
+	return nil
+}
+
+// ---- auth requests ----
+
+// authRequest adapts *AuthRequest to op.AuthRequest.
+type authRequest struct{ *AuthRequest }
+
+func (a authRequest) GetID() string          { return a.ID }
+func (a authRequest) GetACR() string         { return "" }
+func (a authRequest) GetAMR() []string       { return a.AMR }
+func (a authRequest) GetAudience() []string  { return []string{a.ClientID} }
+func (a authRequest) GetAuthTime() time.Time { return a.AuthTime }
+func (a authRequest) GetClientID() string    { return a.ClientID }
+func (a authRequest) GetCodeChallenge() *oidc.CodeChallenge {
+	if a.CodeChallenge == "" {
+		return nil
+	}
+	return &oidc.CodeChallenge{Challenge: a.CodeChallenge, Method: oidc.CodeChallengeMethod(a.CodeChallengeMethod)}
+}
+func (a authRequest) GetNonce() string                   { return a.Nonce }
+func (a authRequest) GetRedirectURI() string             { return a.RedirectURI }
+func (a authRequest) GetResponseType() oidc.ResponseType { return oidc.ResponseType(a.ResponseType) }
+func (a authRequest) GetResponseMode() oidc.ResponseMode { return oidc.ResponseMode(a.ResponseMode) }
+func (a authRequest) GetScopes() []string                { return a.Scopes }
+func (a authRequest) GetState() string                   { return a.State }
+func (a authRequest) GetSubject() string                 { return a.Subject }
+func (a authRequest) Done() bool                         { return a.AuthRequest.Done }
+func (a authRequest) sessionID() string                  { return a.SessionID }
+
+type sessionIDer interface{ sessionID() string }
+
+func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	cfg, err := s.clientConfig(ctx, req.ClientID)
+	if err != nil {
+		return nil, oidc.ErrInvalidRequest().WithDescription("unknown client")
+	}
+	if req.ResponseType != oidc.ResponseTypeCode {
+		return nil, oidc.ErrUnauthorizedClient().WithDescription("only response_type=code is supported")
+	}
+	if !cfg.AllowsGrant(GrantAuthorizationCode) {
+		return nil, oidc.ErrUnauthorizedClient().WithDescription("this client may not use the authorization code flow")
+	}
+	if req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
+		return nil, oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+	}
+	if cfg.Public && req.CodeChallenge == "" {
+		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE with code_challenge_method=S256 is required for this client")
+	}
+	if len(req.State) > 2048 || len(req.Nonce) > 2048 || len(req.LoginHint) > 512 {
+		return nil, oidc.ErrInvalidRequest().WithDescription("state, nonce or login_hint too long")
+	}
+	now := s.now()
+	ar := &AuthRequest{
+		ID:                  RandomToken(),
+		ClientID:            req.ClientID,
+		RedirectURI:         req.RedirectURI,
+		State:               req.State,
+		Nonce:               req.Nonce,
+		Scopes:              req.Scopes,
+		ResponseType:        string(req.ResponseType),
+		ResponseMode:        string(req.ResponseMode),
+		CodeChallenge:       req.CodeChallenge,
+		CodeChallengeMethod: string(req.CodeChallengeMethod),
+		Prompt:              req.Prompt,
+		LoginHint:           req.LoginHint,
+		CreatedAt:           now,
+		ExpiresAt:           now.Add(s.life.AuthRequest),
+	}
+	if req.MaxAge != nil {
+		d := time.Duration(*req.MaxAge) * time.Second
+		ar.MaxAge = &d
+	}
+	for _, t := range req.UILocales {
+		ar.UILocales = append(ar.UILocales, t.String())
+	}
+	if err := s.store.CreateAuthRequest(ctx, ar); err != nil {
+		return nil, fmt.Errorf("create auth request: %w", err)
+	}
+	return authRequest{ar}, nil
+}
+
+func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	ar, err := s.store.AuthRequest(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("auth request: %w", err)
+	}
+	return authRequest{ar}, nil
+}
+
+// codeRequest is an auth request found by its code: exchanging it consumes the code in the
+// same transaction that issues the tokens.
+type codeRequest struct {
+	authRequest
+	codeHash string
+}
+
+func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	if len(code) > 1024 {
+		return nil, oidc.ErrInvalidGrant().WithDescription("invalid code")
+	}
+	h := HashToken(code)
+	ar, err := s.store.AuthRequestByCode(ctx, h)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, oidc.ErrInvalidGrant().WithDescription("invalid or expired code")
+		}
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	if ar.CodeConsumed {
+		// RFC 6749 4.1.2: a code used twice revokes what it issued.
+		if err := s.store.RevokeFamily(ctx, ar.ID); err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+		s.hooks.Event(ctx, "token.code_replay", ar.Subject, ar.ClientID, "tokens issued from this code revoked")
+		return nil, oidc.ErrInvalidGrant().WithDescription("code already used")
+	}
+	return codeRequest{authRequest{ar}, h}, nil
+}
+
+func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	return s.store.SaveCode(ctx, id, HashToken(code), s.now().Add(s.life.Code))
+}
+
+// DeleteAuthRequest is called by op right after a code exchange. The exchange already consumed
+// the code in its transaction and the row is purged at expiry, so there is nothing to write.
+func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
+
+// ---- tokens ----
+
+// refreshRequest adapts *RefreshToken to op.RefreshTokenRequest.
+type refreshRequest struct {
+	rt     *RefreshToken
+	token  string
+	scopes []string
+}
+
+func (r *refreshRequest) GetAMR() []string            { return r.rt.AMR }
+func (r *refreshRequest) GetAudience() []string       { return r.rt.Audience }
+func (r *refreshRequest) GetAuthTime() time.Time      { return r.rt.AuthTime }
+func (r *refreshRequest) GetClientID() string         { return r.rt.ClientID }
+func (r *refreshRequest) GetScopes() []string         { return r.scopes }
+func (r *refreshRequest) GetSubject() string          { return r.rt.Subject }
+func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
+func (r *refreshRequest) sessionID() string           { return r.rt.SessionID }
+
+// grantOf extracts what a token request carries.
+type grantInfo struct {
+	clientID  string
+	subject   string
+	audience  []string
+	scopes    []string
+	sessionID string
+	authTime  time.Time
+	amr       []string
+	familyID  string
+	codeHash  string
+}
+
+func grantOf(req op.TokenRequest) grantInfo {
+	g := grantInfo{subject: req.GetSubject(), audience: req.GetAudience(), scopes: req.GetScopes()}
+	switch r := req.(type) {
+	case codeRequest:
+		g.clientID, g.sessionID, g.authTime, g.amr, g.familyID, g.codeHash = r.ClientID, r.SessionID, r.AuthTime, r.AMR, r.ID, r.codeHash
+	case authRequest:
+		g.clientID, g.sessionID, g.authTime, g.amr, g.familyID = r.ClientID, r.SessionID, r.AuthTime, r.AMR, r.ID
+	case *refreshRequest:
+		g.clientID, g.sessionID, g.authTime, g.amr, g.familyID = r.rt.ClientID, r.rt.SessionID, r.rt.AuthTime, r.rt.AMR, r.rt.FamilyID
+	case interface{ GetClientID() string }:
+		g.clientID = r.GetClientID()
+	}
+	if g.clientID == "" && len(g.audience) > 0 {
+		g.clientID = g.audience[0]
+	}
+	return g
+}
+
+func (s *storage) accessRecord(g grantInfo, tokenID string, now time.Time) AccessToken {
+	return AccessToken{
+		IDHash: HashToken(tokenID), ClientID: g.clientID, Subject: g.subject, Audience: g.audience,
+		Scopes: g.scopes, FamilyID: g.familyID, SessionID: g.sessionID, AuthTime: g.authTime, AMR: g.amr,
+		CreatedAt: now, ExpiresAt: now.Add(s.life.AccessToken),
+	}
+}
+
+func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	g := grantOf(req)
+	now := s.now()
+	id := RandomToken()
+	in := Issue{ConsumeCodeHash: g.codeHash, Access: s.accessRecord(g, id, now)}
+	if err := s.issue(ctx, in, g); err != nil {
+		return "", time.Time{}, err
+	}
+	return id, in.Access.ExpiresAt, nil
+}
+
+func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	g := grantOf(req)
+	now := s.now()
+	id := RandomToken()
+	in := Issue{ConsumeCodeHash: g.codeHash, Access: s.accessRecord(g, id, now)}
+	var newToken string
+	if rr, ok := req.(*refreshRequest); ok && current != "" {
+		newToken = s.successor(current)
+		in.Rotate = &RotateFrom{OldHash: HashToken(current), Now: now, Grace: s.life.RefreshGrace}
+		in.Refresh = &RefreshToken{
+			Hash: HashToken(newToken), FamilyID: rr.rt.FamilyID, ClientID: rr.rt.ClientID, Subject: rr.rt.Subject,
+			Audience: rr.rt.Audience, Scopes: rr.scopes, SessionID: rr.rt.SessionID, AuthTime: rr.rt.AuthTime,
+			AMR: rr.rt.AMR, CreatedAt: now, ExpiresAt: rr.rt.ExpiresAt,
+		}
+	} else {
+		newToken = RandomToken()
+		if g.familyID == "" {
+			g.familyID = RandomToken()
+			in.Access.FamilyID = g.familyID
+		}
+		life := s.life.RefreshToken
+		if cfg, err := s.clientConfig(ctx, g.clientID); err == nil && cfg.Public {
+			life = s.life.RefreshPublic
+		}
+		in.Refresh = &RefreshToken{
+			Hash: HashToken(newToken), FamilyID: g.familyID, ClientID: g.clientID, Subject: g.subject,
+			Audience: g.audience, Scopes: g.scopes, SessionID: g.sessionID, AuthTime: g.authTime, AMR: g.amr,
+			CreatedAt: now, ExpiresAt: now.Add(life),
+		}
+	}
+	if err := s.issue(ctx, in, g); err != nil {
+		return "", "", time.Time{}, err
+	}
+	return id, newToken, in.Access.ExpiresAt, nil
+}
+
+// successor derives the next refresh token from the current one: a concurrent retry inside the
+// grace window computes the same value, so it can be answered without storing plaintext.
+func (s *storage) successor(current string) string {
+	m := hmac.New(sha256.New, s.rotateKey)
+	m.Write([]byte(current))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
+	err := s.store.IssueTokens(ctx, in)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrCodeConsumed), errors.Is(err, ErrNotFound) && in.ConsumeCodeHash != "":
+		s.hooks.Event(ctx, "token.code_replay", g.subject, g.clientID, "concurrent or repeated code exchange refused")
+		return oidc.ErrInvalidGrant().WithDescription("code already used or expired")
+	case errors.Is(err, ErrRefreshReused):
+		s.hooks.Event(ctx, "token.refresh_reuse", g.subject, g.clientID, "rotated refresh token reused; family revoked")
+		return oidc.ErrInvalidGrant().WithDescription("refresh token already used; the grant has been revoked")
+	case errors.Is(err, ErrTokenRevoked), errors.Is(err, ErrNotFound):
+		return oidc.ErrInvalidGrant().WithDescription("refresh token revoked or expired")
+	}
+	return oidc.ErrServerError().WithParent(fmt.Errorf("issue tokens: %w", err))
+}
+
+func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+	if len(token) > 1024 {
+		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
+	}
+	rt, err := s.store.RefreshToken(ctx, HashToken(token))
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, oidc.ErrInvalidGrant().WithDescription("invalid or expired refresh token")
+		}
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	if rt.Revoked {
+		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token revoked")
+	}
+	if !rt.RotatedAt.IsZero() && s.now().Sub(rt.RotatedAt) > s.life.RefreshGrace {
+		if err := s.store.RevokeFamily(ctx, rt.FamilyID); err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+		s.hooks.Event(ctx, "token.refresh_reuse", rt.Subject, rt.ClientID, "rotated refresh token reused; family revoked")
+		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token already used; the grant has been revoked")
+	}
+	if err := s.hooks.CheckGrant(ctx, rt.Subject, rt.ClientID); err != nil {
+		if errors.Is(err, ErrAccessDenied) {
+			s.hooks.Event(ctx, "token.refresh_denied", rt.Subject, rt.ClientID, err.Error())
+			return nil, oidc.ErrInvalidGrant().WithDescription("the member may no longer use this app")
+		}
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	return &refreshRequest{rt: rt, token: token, scopes: rt.Scopes}, nil
+}
+
+func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
+	_, err := s.hooks.EndSession(ctx, &op.EndSessionRequest{UserID: userID, ClientID: clientID})
+	return err
+}
+
+func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
+	return s.hooks.EndSession(ctx, req)
+}
+
+func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
+	if userID != "" { // an access token id
+		at, err := s.store.AccessToken(ctx, HashToken(tokenOrID))
+		if err != nil {
+			return nil // RFC 7009 2.2: invalid tokens do not cause an error
+		}
+		if at.ClientID != clientID {
+			return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
+		}
+		if err := s.store.RevokeAccessToken(ctx, at.IDHash); err != nil {
+			return oidc.ErrServerError().WithParent(err)
+		}
+		s.hooks.Event(ctx, "token.revoke", at.Subject, clientID, "access token")
+		return nil
+	}
+	rt, err := s.store.RefreshToken(ctx, HashToken(tokenOrID))
+	if err != nil {
+		return nil
+	}
+	if rt.ClientID != clientID {
+		return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
+	}
+	if err := s.store.RevokeFamily(ctx, rt.FamilyID); err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	s.hooks.Event(ctx, "token.revoke", rt.Subject, clientID, "refresh token family")
+	return nil
+}
+
+func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
+	rt, err := s.store.RefreshToken(ctx, HashToken(token))
+	if err != nil {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	return rt.Subject, token, nil
+}
+
+// ---- keys ----
+
+type algKey struct{}
+
+// withSigningAlg tells SigningKey which algorithm the requesting client wants.
+func withSigningAlg(ctx context.Context, alg string) context.Context {
+	return context.WithValue(ctx, algKey{}, alg)
+}
+
+func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	alg, _ := ctx.Value(algKey{}).(string)
+	return s.keys.SigningKey(alg)
+}
+
+func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return s.keys.Algorithms(), nil
+}
+
+func (s *storage) KeySet(context.Context) ([]op.Key, error) { return s.keys.PublicKeys(), nil }
+
+// ---- claims ----
+
+// SetUserinfoFromScopes is deprecated in op; SetUserinfoFromRequest does the work.
+func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
+	return nil
+}
+
+func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	claims, err := s.hooks.Claims(ctx, req.GetSubject(), req.GetClientID(), scopes, TargetIDToken)
+	if err != nil {
+		return err
+	}
+	applyClaims(ui, claims)
+	if sid, ok := req.(sessionIDer); ok && sid.sessionID() != "" {
+		ui.AppendClaims("sid", sid.sessionID())
+	}
+	return nil
+}
+
+func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, origin string) error {
+	at, err := s.store.AccessToken(ctx, HashToken(tokenID))
+	if err != nil {
+		return fmt.Errorf("access token invalid: %w", err)
+	}
+	if at.Subject != subject || at.Subject == "" {
+		return errors.New("access token invalid: subject mismatch")
+	}
+	if origin != "" {
+		cfg, err := s.clientConfig(ctx, at.ClientID)
+		if err != nil || !originAllowed(cfg, origin) {
+			return errors.New("origin not allowed for this client")
+		}
+	}
+	claims, err := s.hooks.Claims(ctx, at.Subject, at.ClientID, at.Scopes, TargetUserinfo)
+	if err != nil {
+		return err
+	}
+	ui.Subject = at.Subject
+	applyClaims(ui, claims)
+	return nil
+}
+
+func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	at, err := s.store.AccessToken(ctx, HashToken(tokenID))
+	if err != nil || at.Subject != subject {
+		return errors.New("token inactive")
+	}
+	allowed := at.ClientID == clientID
+	for _, a := range at.Audience {
+		allowed = allowed || a == clientID
+	}
+	if !allowed {
+		return errors.New("token not issued to or for the introspecting client")
+	}
+	resp.Active = true
+	resp.Scope = at.Scopes
+	resp.ClientID = at.ClientID
+	resp.Subject = at.Subject
+	resp.Audience = at.Audience
+	resp.Expiration = oidc.FromTime(at.ExpiresAt)
+	resp.IssuedAt = oidc.FromTime(at.CreatedAt)
+	resp.TokenType = oidc.BearerToken
+	if at.Subject != "" {
+		claims, err := s.hooks.Claims(ctx, at.Subject, at.ClientID, at.Scopes, TargetAccessToken)
+		if err != nil {
+			return err
+		}
+		if resp.Claims == nil {
+			resp.Claims = make(map[string]any, len(claims))
+		}
+		for k, v := range claims {
+			resp.Claims[k] = v
+		}
+	}
+	return nil
+}
+
+func (s *storage) GetPrivateClaimsFromScopes(ctx context.Context, subject, clientID string, scopes []string) (map[string]any, error) {
+	if subject == "" || subject == clientID {
+		return nil, nil
+	}
+	return s.hooks.Claims(ctx, subject, clientID, scopes, TargetAccessToken)
+}
+
+func (s *storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errors.New("JWT profile client authentication is not supported")
+}
+
+func (s *storage) ValidateJWTProfileScopes(_ context.Context, _ string, scopes []string) ([]string, error) {
+	return scopes, nil
+}
+
+func (s *storage) Health(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// applyClaims copies standard claims into their typed fields and the rest into Claims.
+func applyClaims(ui *oidc.UserInfo, claims map[string]any) {
+	for k, v := range claims {
+		switch k {
+		case "sub":
+			continue
+		case "name":
+			ui.Name, _ = v.(string)
+		case "given_name":
+			ui.GivenName, _ = v.(string)
+		case "family_name":
+			ui.FamilyName, _ = v.(string)
+		case "preferred_username":
+			ui.PreferredUsername, _ = v.(string)
+		case "email":
+			ui.Email, _ = v.(string)
+		case "email_verified":
+			b, _ := v.(bool)
+			ui.EmailVerified = oidc.Bool(b)
+		case "picture":
+			ui.Picture, _ = v.(string)
+		default:
+			ui.AppendClaims(k, v)
+		}
+	}
+}
