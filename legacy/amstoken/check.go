@@ -65,7 +65,7 @@ func (c *Client) Check(ctx context.Context, w io.Writer) error {
 	bogus := "ssobridge-check-" + hex.EncodeToString(probe)
 	p("Sending a refresh grant with a deliberately invalid refresh token...")
 	_, a := c.once(ctx, grantRefresh, c.refreshParams(bogus), []string{bogus, c.cfg.ClientSecret})
-	elapsed := a.elapsed.Round(time.Millisecond)
+	elapsed := a.elapsed.Round(100 * time.Microsecond)
 
 	fail := func(err error, format string, args ...any) error {
 		p("FAIL "+format, args...)
@@ -111,6 +111,8 @@ func (c *Client) Check(ctx context.Context, w io.Writer) error {
 		return fail(a.err, "the AMS says the request is malformed (invalid_request). iMIS wants form encoding: check ams.body_encoding (now %q).", c.cfg.BodyEncoding)
 	case a.code != "":
 		return fail(a.err, "unexpected answer HTTP %d %s.", a.status, a.code)
+	case a.status == http.StatusBadRequest && strings.HasPrefix(strings.ToLower(c.tokenURL), "http:"):
+		return fail(a.err, "HTTP 400 without an OAuth error: is ams.base_url http:// pointing at an https port? (servers answer plain HTTP on a TLS port with 400)")
 	default:
 		return fail(a.err, "unexpected answer HTTP %d (content-type %q), not an OAuth error: is ams.token_url the token endpoint?", a.status, a.contentType)
 	}
@@ -148,8 +150,10 @@ func diagnoseTransport(err error, timeout time.Duration) string {
 		return "TLS: the server does not speak TLS on this port: is ams.base_url https:// pointing at a plain http port?"
 	case errors.As(err, &opErr) && opErr.Op == "remote error":
 		return fmt.Sprintf("TLS handshake refused by the AMS (%v). If the AMS only offers TLS 1.0/1.1, it must be upgraded: ssobridge requires TLS 1.2 or later.", err)
-	case strings.Contains(err.Error(), "malformed HTTP response") || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		return fmt.Sprintf("the server did not answer plain HTTP as expected (%v): check http:// vs https:// in ams.base_url.", err)
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return fmt.Sprintf("ams.base_url is https:// but the server answers plain http on that port (%v): check http:// vs https:// and the port.", err)
+	case strings.Contains(err.Error(), "malformed HTTP response"):
+		return fmt.Sprintf("the server did not answer HTTP (%v): check http:// vs https:// and the port in ams.base_url.", err)
 	case isTimeout(err):
 		return fmt.Sprintf("no answer within %s (ams.timeout): the AMS is slow or down, or a firewall drops the traffic: %v.", timeout, err)
 	case errors.As(err, &dnsErr):
