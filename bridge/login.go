@@ -1,0 +1,254 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+type loginData struct {
+	pageData
+	CSRF, RequestID, ClientName, Login, Error, AMSName string
+}
+
+// pendingRequest loads the auth request of a login/consent page, or renders the error page.
+func (s *Server) pendingRequest(c echo.Context, id string) (*sso.AuthRequest, *sso.ClientConfig, error) {
+	ctx := c.Request().Context()
+	ar, err := s.provider.AuthRequest(ctx, id)
+	if err != nil {
+		if errors.Is(err, sso.ErrNotFound) {
+			return nil, nil, s.errorPage(c, http.StatusBadRequest, "This sign-in has expired",
+				"The sign-in link is no longer valid: it was used already or is too old.",
+				"Go back to the app and start signing in again.")
+		}
+		return nil, nil, fmt.Errorf("load auth request: %w", err)
+	}
+	client, err := s.provider.Client(ctx, ar.ClientID)
+	if err != nil {
+		return nil, nil, s.errorPage(c, http.StatusBadRequest, "This app is not registered",
+			"The app that sent you here is no longer registered with this sign-in service.", "")
+	}
+	return ar, client, nil
+}
+
+// loginPage is where op sends the browser with a new auth request.
+func (s *Server) loginPage(c echo.Context) error {
+	ar, client, err := s.pendingRequest(c, c.QueryParam("id"))
+	if ar == nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	sess, serr := s.currentSession(c)
+	if serr != nil && !errors.Is(serr, sso.ErrNotFound) {
+		return serr
+	}
+	forceLogin := slices.Contains(ar.Prompt, oidc.PromptLogin) ||
+		(ar.MaxAge != nil && sess != nil && s.now().Sub(sess.AuthTime) > *ar.MaxAge)
+	if sess != nil && !forceLogin {
+		m, err := s.sessionMember(ctx, sess)
+		if err == nil {
+			return s.finish(c, ar, client, sess, m)
+		}
+		if !errors.Is(err, sso.ErrAccessDenied) {
+			return s.amsError(c, err)
+		}
+		// The member behind the session may no longer sign in: end it and ask again.
+		_ = s.store.EndSession(ctx, sess.ID)
+		sess = nil
+	}
+	if slices.Contains(ar.Prompt, oidc.PromptNone) {
+		return s.redirectError(c, ar, oidc.ErrLoginRequired().WithDescription("the member is not signed in"))
+	}
+	return s.showLogin(c, ar, client, ar.LoginHint, "", http.StatusOK)
+}
+
+func (s *Server) showLogin(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, login, msg string, status int) error {
+	csrf, err := s.csrfToken(c)
+	if err != nil {
+		return err
+	}
+	return s.render(c, status, "login", loginData{
+		pageData: s.base("Sign in"), CSRF: csrf, RequestID: ar.ID, ClientName: client.Name,
+		Login: login, Error: msg, AMSName: s.amsName(),
+	})
+}
+
+// amsName is the AMS website's name for the hand-off button ("" when no hand-off is set up).
+func (s *Server) amsName() string { return "" }
+
+// Messages shown on the login page. A status message is only shown after the password was
+// verified, so no message reveals whether a login exists.
+const msgBadCredentials = "The username or password is not right. Check them and try again."
+
+func loginMessage(err error) string {
+	switch {
+	case errors.Is(err, legacy.ErrDisabled):
+		return "Your account is disabled. Please contact the association to have it enabled."
+	case errors.Is(err, legacy.ErrLockedOut):
+		return "Your account is locked after too many failed sign-ins. Please reset your password on the association's website or contact the association."
+	case errors.Is(err, legacy.ErrNotApproved):
+		return "Your account has not been approved yet. Please contact the association."
+	case errors.Is(err, legacy.ErrAccountExpired):
+		return "Your account is not active at the moment. Please contact the association."
+	case errors.Is(err, legacy.ErrPasswordExpired):
+		return "Your password has expired. Please change it on the association's website, then sign in again."
+	case errors.Is(err, legacy.ErrNotMember):
+		return "This account is no longer active. Please contact the association."
+	case errors.Is(err, legacy.ErrUnavailable):
+		return "The membership system cannot be reached right now, so we cannot check your password. Please try again in a few minutes."
+	}
+	return msgBadCredentials
+}
+
+// loginSubmit checks the password against the AMS.
+func (s *Server) loginSubmit(c echo.Context) error {
+	if err := s.checkCSRF(c); err != nil {
+		return s.csrfFailed(c)
+	}
+	ar, client, err := s.pendingRequest(c, c.FormValue("id"))
+	if ar == nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	login, password, ip := c.FormValue("login"), c.FormValue("password"), c.RealIP()
+	if len(login) > 256 || len(password) > 1024 {
+		return s.showLogin(c, ar, client, "", msgBadCredentials, http.StatusBadRequest)
+	}
+	delay, retryAfter := s.throttle.Check(login, ip)
+	if retryAfter > 0 {
+		s.audit(ctx, &store.AuditEvent{Event: "login.throttled", Login: login, ClientID: client.ID, IP: ip})
+		c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
+		return s.showLogin(c, ar, client, login, fmt.Sprintf(
+			"Too many sign-in attempts. For your security, please wait %s and try again.", humanDuration(retryAfter)),
+			http.StatusTooManyRequests)
+	}
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	m, err := s.dir.Authenticate(ctx, login, password)
+	if err != nil {
+		reason := legacy.Reason(err)
+		if !errors.Is(err, legacy.ErrUnavailable) {
+			s.throttle.Fail(login, ip)
+		} else {
+			s.log.ErrorContext(ctx, "membership system unavailable", "err", err)
+		}
+		s.audit(ctx, &store.AuditEvent{Event: "login.failure", Login: login, ClientID: client.ID, IP: ip, Detail: reason})
+		status := http.StatusUnauthorized
+		if errors.Is(err, legacy.ErrUnavailable) {
+			status = http.StatusServiceUnavailable
+		}
+		return s.showLogin(c, ar, client, login, loginMessage(err), status)
+	}
+	s.throttle.Succeed(login)
+	sess, err := s.startSession(c, m, []string{"pwd"})
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, ClientID: client.ID, IP: ip, Detail: "pwd"})
+	return s.finish(c, ar, client, sess, m)
+}
+
+// startSession opens a new SSO session (always a new id: no session fixation).
+func (s *Server) startSession(c echo.Context, m *legacy.Member, amr []string) (*sso.Session, error) {
+	ctx := c.Request().Context()
+	now := s.now()
+	sub, err := s.subjects.Remember(ctx, m.Key, m.Login, now)
+	if err != nil {
+		return nil, err
+	}
+	if old, err := s.currentSession(c); err == nil {
+		_ = s.store.EndSession(ctx, old.ID)
+	}
+	sess := &sso.Session{ID: sso.RandomToken(), Subject: sub, AuthTime: now, AMR: amr, CreatedAt: now, LastSeen: now,
+		ExpiresAt: now.Add(s.cfg.Session.Lifetime)}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	if err := s.setSession(c, sess.ID); err != nil {
+		return nil, fmt.Errorf("save cookie: %w", err)
+	}
+	return sess, nil
+}
+
+// sessionMember re-reads the member behind a session and checks they may still sign in.
+func (s *Server) sessionMember(ctx context.Context, sess *sso.Session) (*legacy.Member, error) {
+	key, err := s.subjects.MemberKey(ctx, sess.Subject)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", sso.ErrAccessDenied, err)
+	}
+	m, err := s.dir.MemberByKey(ctx, key)
+	if err != nil {
+		if errors.Is(err, legacy.ErrNotFound) {
+			return nil, fmt.Errorf("%w: member gone", sso.ErrAccessDenied)
+		}
+		return nil, err
+	}
+	if err := m.Standing.Check(s.now(), 0); err != nil {
+		return nil, fmt.Errorf("%w: %s", sso.ErrAccessDenied, legacy.Reason(err))
+	}
+	return m, nil
+}
+
+// finish runs the steps after authentication: consent, then completion of the auth request.
+func (s *Server) finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {
+	ctx := c.Request().Context()
+	if need, err := s.needsConsent(ctx, ar, client, sess.Subject); err != nil {
+		return err
+	} else if need {
+		if slices.Contains(ar.Prompt, oidc.PromptNone) {
+			return s.redirectError(c, ar, &oidc.Error{ErrorType: "consent_required", Description: "the member has not consented to this app"})
+		}
+		return c.Redirect(http.StatusSeeOther, "/consent?id="+ar.ID)
+	}
+	return s.complete(c, ar, sess)
+}
+
+func (s *Server) complete(c echo.Context, ar *sso.AuthRequest, sess *sso.Session) error {
+	ctx := c.Request().Context()
+	if err := s.store.AddSessionClient(ctx, sess.ID, ar.ClientID, s.now()); err != nil {
+		return fmt.Errorf("record session client: %w", err)
+	}
+	next, err := s.provider.Complete(ctx, ar.ID, sso.Completion{Subject: sess.Subject, AuthTime: sess.AuthTime, AMR: sess.AMR, SessionID: sess.ID})
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// redirectError sends an OAuth error back to the client's validated redirect_uri.
+func (s *Server) redirectError(c echo.Context, ar *sso.AuthRequest, e *oidc.Error) error {
+	u, err := s.provider.ErrorRedirect(ar, e)
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, u)
+}
+
+func (s *Server) amsError(c echo.Context, err error) error {
+	s.log.ErrorContext(c.Request().Context(), "membership system error", "err", err)
+	return s.errorPage(c, http.StatusServiceUnavailable, "Membership system unavailable",
+		"We cannot reach the membership system right now, so we cannot sign you in.",
+		"Please try again in a few minutes.")
+}
+
+func humanDuration(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%d seconds", int(d.Seconds())+1)
+	}
+	return fmt.Sprintf("%d minutes", int(d.Minutes())+1)
+}

@@ -1,0 +1,259 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Deps are what a Server is built from.
+type Deps struct {
+	Config    Config
+	Store     store.Store
+	Directory legacy.Directory
+	// SigningKeyEncryption is the 32-byte key that encrypts signing keys at rest.
+	SigningKeyEncryption []byte
+	Logger               *slog.Logger
+}
+
+// Server is the running bridge.
+type Server struct {
+	cfg      Config
+	store    store.Store
+	dir      legacy.Directory
+	log      *slog.Logger
+	provider *sso.Provider
+	registry *sso.Registry
+	keys     *sso.KeyManager
+	pages    *pages
+	cookies  *cookieSessions
+	throttle *Throttle
+	subjects *subjectMapper
+	issuer   *url.URL
+	echo     *echo.Echo
+	now      func() time.Time
+}
+
+// Secrets generated once per installation and kept in the store.
+const (
+	secretSubject   = "subject_hmac_v1"
+	secretCookieMAC = "cookie_hash_v1"
+	secretCookieEnc = "cookie_block_v1"
+	secretOpCrypto  = "op_crypto_v1"
+	secretRotate    = "refresh_rotate_v1"
+	secretCSRF      = "csrf_v1"
+)
+
+// New builds the server: keys, clients, provider and routes.
+func New(ctx context.Context, d Deps) (*Server, error) {
+	cfg := d.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := d.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	issuer, _ := url.Parse(cfg.Issuer)
+	secrets := map[string][]byte{}
+	for _, name := range []string{secretSubject, secretCookieMAC, secretCookieEnc, secretOpCrypto, secretRotate, secretCSRF} {
+		v, err := d.Store.EnsureSecret(ctx, name, randomBytes(32))
+		if err != nil {
+			return nil, fmt.Errorf("bridge: secret %s: %w", name, err)
+		}
+		secrets[name] = v
+	}
+	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, issuer: issuer, now: time.Now}
+
+	clients := cfg.Clients
+	if cfg.PlaygroundEnabled() {
+		clients = append(clients, s.playgroundClient())
+	}
+	reg, err := sso.NewRegistry(ctx, d.Store, clients, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	s.registry = reg
+	maxLife := max(cfg.Tokens.IDToken, cfg.Tokens.AccessToken) + time.Hour
+	keys, err := sso.NewKeyManager(ctx, d.Store, sso.KeyConfig{
+		Algorithms: cfg.Keys.Algorithms, RotateEvery: cfg.Keys.RotateEvery,
+		MaxTokenLifetime: maxLife, EncryptionKey: d.SigningKeyEncryption,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.keys = keys
+	s.pages, err = newPages(cfg.Organisation)
+	if err != nil {
+		return nil, err
+	}
+	s.cookies = newCookieSessions(secrets[secretCookieMAC], secrets[secretCookieEnc], secrets[secretCSRF],
+		issuer.Scheme == "https", cfg.Session.Lifetime)
+	s.throttle = NewThrottle(cfg.Throttle)
+	s.subjects = newSubjectMapper(secrets[secretSubject], d.Store)
+
+	var opKey [32]byte
+	copy(opKey[:], secrets[secretOpCrypto])
+	s.provider, err = sso.New(sso.Config{
+		Issuer: cfg.Issuer,
+		Lifetimes: sso.Lifetimes{
+			Code: cfg.Tokens.Code, AccessToken: cfg.Tokens.AccessToken, IDToken: cfg.Tokens.IDToken,
+			RefreshToken: cfg.Tokens.RefreshToken, RefreshPublic: cfg.Tokens.RefreshPublic,
+		},
+		CryptoKey:             opKey,
+		RotateKey:             secrets[secretRotate],
+		LoginURL:              func(id string) string { return "/login?id=" + url.QueryEscape(id) },
+		DefaultLogoutRedirect: cfg.Issuer + "/logout/done",
+		SupportedScopes:       supportedScopes,
+		SupportedClaims:       supportedClaims,
+		ErrorPage:             s.protocolErrorPage,
+		AllOrigins:            reg.Origins,
+	}, d.Store, keys, reg, &hooks{s: s})
+	if err != nil {
+		return nil, err
+	}
+	s.echo = s.routes()
+	return s, nil
+}
+
+// Handler is the bridge's whole HTTP surface.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Provider exposes the OpenID provider (for tests and the CLI).
+func (s *Server) Provider() *sso.Provider { return s.provider }
+
+// Registry exposes the client registry.
+func (s *Server) Registry() *sso.Registry { return s.registry }
+
+// Run does the background work until ctx ends: purging expired rows, rotating keys.
+func (s *Server) Run(ctx context.Context) {
+	go s.keys.Run(ctx, time.Hour)
+	go s.throttle.Run(ctx)
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.store.Purge(ctx, s.now())
+			if err != nil {
+				s.log.ErrorContext(ctx, "purge failed", "err", err)
+			} else if n > 0 {
+				s.log.DebugContext(ctx, "purged expired rows", "rows", n)
+			}
+		}
+	}
+}
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.httpError
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: func() string { return sso.RandomToken()[:16] }}))
+	e.Use(s.requestLog)
+	e.Use(middleware.Recover())
+	e.Use(s.securityHeaders)
+
+	// Protocol endpoints: op behind sso.Provider.
+	proto := echo.WrapHandler(s.provider)
+	for _, p := range sso.Paths() {
+		e.Any(p, proto)
+	}
+	e.GET("/", s.home)
+	e.GET("/login", s.loginPage)
+	e.POST("/login", s.loginSubmit)
+	e.GET("/consent", s.consentPage)
+	e.POST("/consent", s.consentSubmit)
+	e.GET("/logout", s.logoutPage)
+	e.POST("/logout", s.logoutSubmit)
+	e.GET("/logout/done", s.logoutDone)
+	e.GET("/theme.css", s.themeCSS)
+	e.GET("/static/*", staticHandler())
+	if s.cfg.PlaygroundEnabled() {
+		e.GET("/playground", s.playground)
+	}
+	return e
+}
+
+func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		r := c.Request()
+		status := c.Response().Status
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		// Only the path is logged: query strings carry codes, tokens and hints.
+		s.log.LogAttrs(r.Context(), level, "http",
+			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)), slog.String("ip", c.RealIP()))
+		return nil
+	}
+}
+
+// securityHeaders sets the page security headers on every response.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+		if s.issuer.Scheme == "https" {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		return next(c)
+	}
+}
+
+// httpError renders echo's errors (404, 405, ...) as pages or JSON.
+func (s *Server) httpError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code := http.StatusInternalServerError
+	msg := "Something went wrong on our side. Please try again."
+	if he, ok := err.(*echo.HTTPError); ok {
+		code = he.Code
+		switch code {
+		case http.StatusNotFound:
+			msg = "There is no page at this address."
+		case http.StatusMethodNotAllowed:
+			msg = "This page does not accept that kind of request."
+		case http.StatusRequestEntityTooLarge:
+			msg = "The request is too large."
+		default:
+			if code < 500 {
+				msg = fmt.Sprint(he.Message)
+			}
+		}
+	}
+	if code >= 500 {
+		s.log.ErrorContext(c.Request().Context(), "request failed", "err", err, "path", c.Request().URL.Path,
+			"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+	}
+	if strings.Contains(c.Request().Header.Get("Accept"), "application/json") {
+		_ = c.JSON(code, map[string]string{"error": http.StatusText(code), "error_description": msg})
+		return
+	}
+	s.errorPage(c, code, http.StatusText(code), msg, "")
+}

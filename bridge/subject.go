@@ -1,0 +1,71 @@
+package bridge
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+)
+
+// subjectMapper derives opaque, stable subjects from the AMS's immutable contact key (an HMAC
+// under a per-installation secret, so subjects neither leak the AMS's keys nor change when a
+// login or e-mail changes) and maps them back through the store.
+type subjectMapper struct {
+	key   []byte
+	store store.SubjectStore
+
+	mu    sync.RWMutex
+	cache map[string]string // subject -> member key
+}
+
+func newSubjectMapper(key []byte, st store.SubjectStore) *subjectMapper {
+	return &subjectMapper{key: key, store: st, cache: map[string]string{}}
+}
+
+// Subject returns the subject for a member key (case-insensitive GUID text).
+func (m *subjectMapper) Subject(memberKey string) string {
+	h := hmac.New(sha256.New, m.key)
+	h.Write([]byte("sub:" + strings.ToUpper(strings.TrimSpace(memberKey))))
+	return hex.EncodeToString(h.Sum(nil)[:20])
+}
+
+// Remember stores the mapping (and the login for admin listings).
+func (m *subjectMapper) Remember(ctx context.Context, memberKey, login string, now time.Time) (string, error) {
+	sub := m.Subject(memberKey)
+	if err := m.store.PutSubject(ctx, &store.Subject{Subject: sub, MemberKey: memberKey, Login: login, FirstSeen: now, LastSeen: now}); err != nil {
+		return "", fmt.Errorf("remember subject: %w", err)
+	}
+	m.put(sub, memberKey)
+	return sub, nil
+}
+
+func (m *subjectMapper) put(sub, key string) {
+	m.mu.Lock()
+	if len(m.cache) > 100_000 {
+		m.cache = map[string]string{}
+	}
+	m.cache[sub] = key
+	m.mu.Unlock()
+}
+
+// MemberKey maps a subject back to the AMS contact key.
+func (m *subjectMapper) MemberKey(ctx context.Context, sub string) (string, error) {
+	m.mu.RLock()
+	k, ok := m.cache[sub]
+	m.mu.RUnlock()
+	if ok {
+		return k, nil
+	}
+	rec, err := m.store.SubjectByID(ctx, sub)
+	if err != nil {
+		return "", fmt.Errorf("subject %s: %w", sub, err)
+	}
+	m.put(sub, rec.MemberKey)
+	return rec.MemberKey, nil
+}
