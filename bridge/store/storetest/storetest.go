@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -47,11 +48,6 @@ type test struct {
 type H struct {
 	T   *testing.T
 	S   store.Store
-	Ctx interface {
-		Deadline() (time.Time, bool)
-		Done() <-chan struct{}
-		Err() error
-		Value(any) any
-	}
+	Ctx context.Context
 	Now time.Time
 }

@@ -1,0 +1,214 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+var authRequestTests = []test{
+	{"CreateGet", testAuthRequestCreateGet},
+	{"Minimal", testAuthRequestMinimal},
+	{"CreateConflict", testAuthRequestConflict},
+	{"Unknown", testAuthRequestUnknown},
+	{"Expired", testAuthRequestExpired},
+	{"Complete", testAuthRequestComplete},
+	{"SaveCodeAndByCode", testAuthRequestCode},
+	{"SaveCodeRequiresDone", testSaveCodeRequiresDone},
+	{"CodeExpired", testCodeExpired},
+	{"CodeConflict", testCodeConflict},
+	{"Delete", testAuthRequestDelete},
+}
+
+// NewAuthRequest returns a fully populated, pending auth request expiring in an hour.
+func (h *H) NewAuthRequest() *sso.AuthRequest {
+	maxAge := 300 * time.Second
+	return &sso.AuthRequest{
+		ID:                  RandomID(),
+		ClientID:            "client-" + RandomID()[:8],
+		RedirectURI:         "https://app.example.org/callback?x=1&y=\"2\"",
+		State:               "state-ÄÖÜ-" + RandomID()[:6],
+		Nonce:               RandomID(),
+		Scopes:              []string{"openid", "profile", "email", "offline_access"},
+		ResponseType:        "code",
+		ResponseMode:        "query",
+		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		CodeChallengeMethod: "S256",
+		Prompt:              []string{"login", "consent"},
+		MaxAge:              &maxAge,
+		LoginHint:           "jane@example.org",
+		UILocales:           []string{"de-CH", "en"},
+		CreatedAt:           h.Now,
+		ExpiresAt:           h.Now.Add(time.Hour),
+	}
+}
+
+// CreateDoneAuthRequest creates an auth request and completes it.
+func (h *H) CreateDoneAuthRequest() *sso.AuthRequest {
+	h.T.Helper()
+	r := h.NewAuthRequest()
+	NoErr(h.T, h.S.CreateAuthRequest(h.Ctx, r), "CreateAuthRequest")
+	c := sso.Completion{Subject: "sub-" + RandomID()[:12], AuthTime: h.Now, AMR: []string{"pwd"}, SessionID: RandomID()}
+	NoErr(h.T, h.S.CompleteAuthRequest(h.Ctx, r.ID, c), "CompleteAuthRequest")
+	r.Done, r.Subject, r.AuthTime, r.AMR, r.SessionID = true, c.Subject, c.AuthTime, c.AMR, c.SessionID
+	return r
+}
+
+// CreateCode creates a done auth request with a code expiring in ten minutes and returns the
+// request as the store should now return it, and the code hash.
+func (h *H) CreateCode() (*sso.AuthRequest, string) {
+	h.T.Helper()
+	r := h.CreateDoneAuthRequest()
+	codeHash := RandomID()
+	exp := h.Now.Add(10 * time.Minute)
+	NoErr(h.T, h.S.SaveCode(h.Ctx, r.ID, codeHash, exp), "SaveCode")
+	r.CodeHash, r.CodeExpiresAt = codeHash, exp
+	return r, codeHash
+}
+
+func testAuthRequestCreateGet(t *testing.T, h *H) {
+	want := h.NewAuthRequest()
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, want), "CreateAuthRequest")
+	got, err := h.S.AuthRequest(h.Ctx, want.ID)
+	NoErr(t, err, "AuthRequest")
+	Equal(t, got, want, "AuthRequest after create")
+
+	// A zero max_age is not "none".
+	zero := time.Duration(0)
+	want = h.NewAuthRequest()
+	want.MaxAge = &zero
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, want), "CreateAuthRequest max_age=0")
+	got, err = h.S.AuthRequest(h.Ctx, want.ID)
+	NoErr(t, err, "AuthRequest")
+	if got.MaxAge == nil || *got.MaxAge != 0 {
+		t.Fatalf("MaxAge = %v, want pointer to 0", got.MaxAge)
+	}
+}
+
+func testAuthRequestMinimal(t *testing.T, h *H) {
+	want := &sso.AuthRequest{ID: RandomID(), ClientID: "c", RedirectURI: "https://x/cb", ResponseType: "code",
+		Scopes: []string{"openid"}, CreatedAt: h.Now, ExpiresAt: h.Now.Add(time.Minute)}
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, want), "CreateAuthRequest")
+	got, err := h.S.AuthRequest(h.Ctx, want.ID)
+	NoErr(t, err, "AuthRequest")
+	Equal(t, got, want, "minimal AuthRequest")
+	if got.MaxAge != nil {
+		t.Fatalf("MaxAge = %v, want nil", *got.MaxAge)
+	}
+}
+
+func testAuthRequestConflict(t *testing.T, h *H) {
+	r := h.NewAuthRequest()
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, r), "CreateAuthRequest")
+	r2 := h.NewAuthRequest()
+	r2.ID = r.ID
+	IsErr(t, h.S.CreateAuthRequest(h.Ctx, r2), sso.ErrConflict, "CreateAuthRequest with an existing id")
+	got, err := h.S.AuthRequest(h.Ctx, r.ID)
+	NoErr(t, err, "AuthRequest")
+	Equal(t, got, r, "the first request is unchanged")
+}
+
+func testAuthRequestUnknown(t *testing.T, h *H) {
+	_, err := h.S.AuthRequest(h.Ctx, RandomID())
+	IsErr(t, err, sso.ErrNotFound, "AuthRequest(unknown)")
+	_, err = h.S.AuthRequestByCode(h.Ctx, RandomID())
+	IsErr(t, err, sso.ErrNotFound, "AuthRequestByCode(unknown)")
+	IsErr(t, h.S.CompleteAuthRequest(h.Ctx, RandomID(), sso.Completion{Subject: "s", AuthTime: h.Now}),
+		sso.ErrNotFound, "CompleteAuthRequest(unknown)")
+	IsErr(t, h.S.SaveCode(h.Ctx, RandomID(), RandomID(), h.Now.Add(time.Minute)), sso.ErrNotFound, "SaveCode(unknown)")
+}
+
+func testAuthRequestExpired(t *testing.T, h *H) {
+	r := h.NewAuthRequest()
+	r.CreatedAt = h.Now.Add(-time.Hour)
+	r.ExpiresAt = h.Now.Add(-time.Second)
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, r), "CreateAuthRequest(expired)")
+	_, err := h.S.AuthRequest(h.Ctx, r.ID)
+	IsErr(t, err, sso.ErrNotFound, "AuthRequest(expired)")
+	IsErr(t, h.S.CompleteAuthRequest(h.Ctx, r.ID, sso.Completion{Subject: "s", AuthTime: h.Now}),
+		sso.ErrNotFound, "CompleteAuthRequest(expired)")
+	IsErr(t, h.S.SaveCode(h.Ctx, r.ID, RandomID(), h.Now.Add(time.Minute)), sso.ErrNotFound, "SaveCode(expired)")
+}
+
+func testAuthRequestComplete(t *testing.T, h *H) {
+	r := h.NewAuthRequest()
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, r), "CreateAuthRequest")
+	c := sso.Completion{Subject: "subject-1", AuthTime: h.Now.Add(-time.Minute), AMR: []string{"pwd", "otp"}, SessionID: RandomID()}
+	NoErr(t, h.S.CompleteAuthRequest(h.Ctx, r.ID, c), "CompleteAuthRequest")
+	got, err := h.S.AuthRequest(h.Ctx, r.ID)
+	NoErr(t, err, "AuthRequest")
+	r.Done, r.Subject, r.AuthTime, r.AMR, r.SessionID = true, c.Subject, c.AuthTime, c.AMR, c.SessionID
+	Equal(t, got, r, "AuthRequest after completion")
+
+	// Completing again (a fresh sign-in on the same request) overwrites.
+	c = sso.Completion{Subject: "subject-1", AuthTime: h.Now, AMR: []string{"hwk"}, SessionID: RandomID()}
+	NoErr(t, h.S.CompleteAuthRequest(h.Ctx, r.ID, c), "CompleteAuthRequest again")
+	got, err = h.S.AuthRequest(h.Ctx, r.ID)
+	NoErr(t, err, "AuthRequest")
+	r.AuthTime, r.AMR, r.SessionID = c.AuthTime, c.AMR, c.SessionID
+	Equal(t, got, r, "AuthRequest after second completion")
+}
+
+func testAuthRequestCode(t *testing.T, h *H) {
+	want, codeHash := h.CreateCode()
+	got, err := h.S.AuthRequestByCode(h.Ctx, codeHash)
+	NoErr(t, err, "AuthRequestByCode")
+	Equal(t, got, want, "AuthRequestByCode")
+	got, err = h.S.AuthRequest(h.Ctx, want.ID)
+	NoErr(t, err, "AuthRequest")
+	Equal(t, got, want, "AuthRequest after SaveCode")
+
+	// A consumed code is still found, and says so.
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Access: h.NewAccessToken("")}), "IssueTokens")
+	got, err = h.S.AuthRequestByCode(h.Ctx, codeHash)
+	NoErr(t, err, "AuthRequestByCode after consumption")
+	if !got.CodeConsumed {
+		t.Fatal("CodeConsumed = false after IssueTokens consumed the code")
+	}
+	want.CodeConsumed = true
+	Equal(t, got, want, "AuthRequestByCode after consumption")
+}
+
+func testSaveCodeRequiresDone(t *testing.T, h *H) {
+	r := h.NewAuthRequest()
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, r), "CreateAuthRequest")
+	codeHash := RandomID()
+	SomeErr(t, h.S.SaveCode(h.Ctx, r.ID, codeHash, h.Now.Add(time.Minute)), "SaveCode on a pending request")
+	_, err := h.S.AuthRequestByCode(h.Ctx, codeHash)
+	IsErr(t, err, sso.ErrNotFound, "AuthRequestByCode after a refused SaveCode")
+}
+
+func testCodeExpired(t *testing.T, h *H) {
+	r := h.CreateDoneAuthRequest()
+	codeHash := RandomID()
+	NoErr(t, h.S.SaveCode(h.Ctx, r.ID, codeHash, h.Now.Add(-time.Second)), "SaveCode(expired)")
+	_, err := h.S.AuthRequestByCode(h.Ctx, codeHash)
+	IsErr(t, err, sso.ErrNotFound, "AuthRequestByCode(expired code)")
+	a := h.NewAccessToken("")
+	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Access: a}), sso.ErrNotFound,
+		"IssueTokens with an expired code")
+	_, err = h.S.AccessToken(h.Ctx, a.IDHash)
+	IsErr(t, err, sso.ErrNotFound, "the access token of a refused grant")
+}
+
+func testCodeConflict(t *testing.T, h *H) {
+	_, codeHash := h.CreateCode()
+	r := h.CreateDoneAuthRequest()
+	IsErr(t, h.S.SaveCode(h.Ctx, r.ID, codeHash, h.Now.Add(time.Minute)), sso.ErrConflict, "SaveCode with a code hash in use")
+}
+
+func testAuthRequestDelete(t *testing.T, h *H) {
+	r, codeHash := h.CreateCode()
+	other := h.NewAuthRequest()
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, other), "CreateAuthRequest")
+	NoErr(t, h.S.DeleteAuthRequest(h.Ctx, r.ID), "DeleteAuthRequest")
+	_, err := h.S.AuthRequest(h.Ctx, r.ID)
+	IsErr(t, err, sso.ErrNotFound, "AuthRequest after delete")
+	_, err = h.S.AuthRequestByCode(h.Ctx, codeHash)
+	IsErr(t, err, sso.ErrNotFound, "AuthRequestByCode after delete")
+	_, err = h.S.AuthRequest(h.Ctx, other.ID)
+	NoErr(t, err, "another AuthRequest after delete")
+	NoErr(t, h.S.DeleteAuthRequest(h.Ctx, r.ID), "DeleteAuthRequest again (idempotent)")
+	NoErr(t, h.S.DeleteAuthRequest(h.Ctx, RandomID()), "DeleteAuthRequest(unknown)")
+}

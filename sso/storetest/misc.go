@@ -1,0 +1,366 @@
+package storetest
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+var keyTests = []test{
+	{"AddList", testKeysAddList},
+	{"Conflict", testKeysConflict},
+}
+
+var clientTests = []test{
+	{"CRUD", testClientsCRUD},
+	{"Version", testClientsVersion},
+}
+
+var secretTests = []test{
+	{"Ensure", testEnsureSecret},
+	{"EnsureConcurrently", testEnsureSecretConcurrently},
+}
+
+var purgeTests = []test{
+	{"Empty", testPurgeEmpty},
+	{"AuthRequests", testPurgeAuthRequests},
+	{"Tokens", testPurgeTokens},
+	{"Sessions", testPurgeSessions},
+	{"Keys", testPurgeKeys},
+	{"Everything", testPurgeEverything},
+}
+
+// NewKey returns a key created at created that signs for a day and is published for two.
+func NewKey(created time.Time) *sso.StoredKey {
+	return &sso.StoredKey{
+		ID:         RandomID()[:16],
+		Algorithm:  "ES256",
+		PublicJWK:  []byte(`{"kty":"EC","crv":"P-256","x":"` + RandomID() + `"}`),
+		PrivateEnc: append([]byte{0, 1, 2, 0xff}, []byte(RandomID())...),
+		CreatedAt:  created,
+		SignUntil:  created.Add(24 * time.Hour),
+		ExpiresAt:  created.Add(48 * time.Hour),
+	}
+}
+
+func testKeysAddList(t *testing.T, h *H) {
+	l, err := h.S.SigningKeys(h.Ctx)
+	NoErr(t, err, "SigningKeys(empty)")
+	if len(l) != 0 {
+		t.Fatalf("SigningKeys on an empty store = %d keys", len(l))
+	}
+	k2 := NewKey(h.Now.Add(-time.Hour))
+	k1 := NewKey(h.Now.Add(-30 * time.Hour)) // no longer signs, still published
+	k2.Algorithm = "RS256"
+	expired := NewKey(h.Now.Add(-72 * time.Hour))
+	k3 := NewKey(h.Now)
+	k3.Algorithm = "EdDSA"
+	for _, k := range []*sso.StoredKey{k2, expired, k1, k3} {
+		NoErr(t, h.S.AddSigningKey(h.Ctx, k), "AddSigningKey")
+	}
+	l, err = h.S.SigningKeys(h.Ctx)
+	NoErr(t, err, "SigningKeys")
+	Equal(t, l, []*sso.StoredKey{k1, k2, k3}, "SigningKeys (oldest first, expired left out)")
+}
+
+func testKeysConflict(t *testing.T, h *H) {
+	k := NewKey(h.Now)
+	NoErr(t, h.S.AddSigningKey(h.Ctx, k), "AddSigningKey")
+	k2 := NewKey(h.Now)
+	k2.ID = k.ID
+	IsErr(t, h.S.AddSigningKey(h.Ctx, k2), sso.ErrConflict, "AddSigningKey with an existing id")
+	l, err := h.S.SigningKeys(h.Ctx)
+	NoErr(t, err, "SigningKeys")
+	Equal(t, l, []*sso.StoredKey{k}, "SigningKeys after a conflict")
+}
+
+func newClient(id string, created time.Time) *sso.StoredClient {
+	return &sso.StoredClient{ID: id, Config: []byte(`{"id":"` + id + `","redirect_uris":["https://app/cb"]}`),
+		CreatedAt: created, UpdatedAt: created}
+}
+
+func testClientsCRUD(t *testing.T, h *H) {
+	l, err := h.S.Clients(h.Ctx)
+	NoErr(t, err, "Clients(empty)")
+	if len(l) != 0 {
+		t.Fatalf("Clients on an empty store = %d", len(l))
+	}
+	_, err = h.S.Client(h.Ctx, "nope")
+	IsErr(t, err, sso.ErrNotFound, "Client(unknown)")
+
+	a, b := newClient("app-a", h.Now), newClient("app-b", h.Now)
+	NoErr(t, h.S.CreateClient(h.Ctx, b), "CreateClient")
+	NoErr(t, h.S.CreateClient(h.Ctx, a), "CreateClient")
+	got, err := h.S.Client(h.Ctx, "app-a")
+	NoErr(t, err, "Client")
+	Equal(t, got, a, "Client")
+	IsErr(t, h.S.CreateClient(h.Ctx, newClient("app-a", h.Now)), sso.ErrConflict, "CreateClient with an existing id")
+
+	l, err = h.S.Clients(h.Ctx)
+	NoErr(t, err, "Clients")
+	if len(l) != 2 {
+		t.Fatalf("Clients = %d, want 2", len(l))
+	}
+	for _, c := range l {
+		want := a
+		if c.ID == "app-b" {
+			want = b
+		}
+		Equal(t, c, want, "listed client")
+	}
+
+	upd := newClient("app-a", h.Now)
+	upd.Config = []byte(`{"id":"app-a","redirect_uris":["https://new/cb"]}`)
+	upd.UpdatedAt = h.Now.Add(time.Minute)
+	NoErr(t, h.S.UpdateClient(h.Ctx, upd), "UpdateClient")
+	got, err = h.S.Client(h.Ctx, "app-a")
+	NoErr(t, err, "Client after update")
+	if !bytes.Equal(got.Config, upd.Config) || !got.UpdatedAt.Equal(upd.UpdatedAt) || !got.CreatedAt.Equal(a.CreatedAt) {
+		t.Fatalf("Client after update = %s (created %v, updated %v); want %s (created %v, updated %v)",
+			got.Config, got.CreatedAt, got.UpdatedAt, upd.Config, a.CreatedAt, upd.UpdatedAt)
+	}
+	IsErr(t, h.S.UpdateClient(h.Ctx, newClient("ghost", h.Now)), sso.ErrNotFound, "UpdateClient(unknown)")
+	_, err = h.S.Client(h.Ctx, "ghost")
+	IsErr(t, err, sso.ErrNotFound, "UpdateClient(unknown) must not create")
+
+	NoErr(t, h.S.DeleteClient(h.Ctx, "app-a"), "DeleteClient")
+	_, err = h.S.Client(h.Ctx, "app-a")
+	IsErr(t, err, sso.ErrNotFound, "Client after delete")
+	NoErr(t, h.S.DeleteClient(h.Ctx, "app-a"), "DeleteClient again (idempotent)")
+	l, err = h.S.Clients(h.Ctx)
+	NoErr(t, err, "Clients")
+	if len(l) != 1 || l[0].ID != "app-b" {
+		t.Fatalf("Clients after delete = %d", len(l))
+	}
+}
+
+func testClientsVersion(t *testing.T, h *H) {
+	version := func() int64 {
+		t.Helper()
+		v, err := h.S.ClientsVersion(h.Ctx)
+		NoErr(t, err, "ClientsVersion")
+		return v
+	}
+	seen := map[int64]string{}
+	changed := func(what string) {
+		t.Helper()
+		v := version()
+		if prev, ok := seen[v]; ok {
+			t.Fatalf("ClientsVersion %d after %s was already seen after %s", v, what, prev)
+		}
+		seen[v] = what
+	}
+	same := func(v int64, what string) {
+		t.Helper()
+		if got := version(); got != v {
+			t.Fatalf("ClientsVersion changed from %d to %d after %s", v, got, what)
+		}
+	}
+	changed("open")
+	same(version(), "nothing")
+	NoErr(t, h.S.CreateClient(h.Ctx, newClient("c1", h.Now)), "CreateClient")
+	changed("create")
+	v := version()
+	_ = h.S.CreateClient(h.Ctx, newClient("c1", h.Now))
+	same(v, "a refused create")
+	_ = h.S.UpdateClient(h.Ctx, newClient("ghost", h.Now))
+	same(v, "a refused update")
+	_, _ = h.S.Clients(h.Ctx)
+	same(v, "a read")
+	NoErr(t, h.S.UpdateClient(h.Ctx, newClient("c1", h.Now)), "UpdateClient")
+	changed("update")
+	NoErr(t, h.S.DeleteClient(h.Ctx, "c1"), "DeleteClient")
+	changed("delete")
+}
+
+func testEnsureSecret(t *testing.T, h *H) {
+	v1 := []byte("first secret \x00\xff value 0123456789abcdef")
+	got, err := h.S.EnsureSecret(h.Ctx, "subject-hmac", v1)
+	NoErr(t, err, "EnsureSecret(new)")
+	if !bytes.Equal(got, v1) {
+		t.Fatalf("EnsureSecret(new) = %x, want %x", got, v1)
+	}
+	got, err = h.S.EnsureSecret(h.Ctx, "subject-hmac", []byte("another value"))
+	NoErr(t, err, "EnsureSecret(existing)")
+	if !bytes.Equal(got, v1) {
+		t.Fatalf("EnsureSecret(existing) = %q, want the first value %q", got, v1)
+	}
+	v2 := []byte("cookie key")
+	got, err = h.S.EnsureSecret(h.Ctx, "cookie", v2)
+	NoErr(t, err, "EnsureSecret(other name)")
+	if !bytes.Equal(got, v2) {
+		t.Fatalf("EnsureSecret(other name) = %q, want %q", got, v2)
+	}
+}
+
+func testEnsureSecretConcurrently(t *testing.T, h *H) {
+	const n = 10
+	got := make([][]byte, n)
+	errs := Parallel(n, func(i int) error {
+		var err error
+		got[i], err = h.S.EnsureSecret(h.Ctx, "race", []byte(fmt.Sprintf("value-%d", i)))
+		return err
+	})
+	for i := range n {
+		NoErr(t, errs[i], "EnsureSecret %d", i)
+		if !bytes.Equal(got[i], got[0]) {
+			t.Fatalf("EnsureSecret returned %q and %q for the same name", got[0], got[i])
+		}
+	}
+}
+
+func testPing(t *testing.T, h *H) {
+	NoErr(t, h.S.Ping(h.Ctx), "Ping")
+}
+
+// purge runs Purge at 'at' and checks it deleted at least min rows, then that a second run
+// deletes nothing.
+func (h *H) purge(at time.Time, min int64) {
+	h.T.Helper()
+	n, err := h.S.Purge(h.Ctx, at)
+	NoErr(h.T, err, "Purge")
+	if n < min {
+		h.T.Fatalf("Purge deleted %d rows, want at least %d", n, min)
+	}
+	n, err = h.S.Purge(h.Ctx, at)
+	NoErr(h.T, err, "Purge again")
+	if n != 0 {
+		h.T.Fatalf("Purge again deleted %d rows, want 0", n)
+	}
+}
+
+func testPurgeEmpty(t *testing.T, h *H) {
+	n, err := h.S.Purge(h.Ctx, h.Now)
+	NoErr(t, err, "Purge")
+	if n != 0 {
+		t.Fatalf("Purge on an empty store = %d", n)
+	}
+}
+
+// The purge tests write rows that expire at Now+1h (doomed) and Now+3h (kept), purge at Now+2h,
+// and check through the ordinary getters (which use the real clock) that exactly the doomed
+// ones are gone.
+func testPurgeAuthRequests(t *testing.T, h *H) {
+	cut := h.Now.Add(2 * time.Hour)
+	doomed := h.NewAuthRequest()
+	doomed.ExpiresAt = h.Now.Add(time.Hour)
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, doomed), "CreateAuthRequest")
+	NoErr(t, h.S.CompleteAuthRequest(h.Ctx, doomed.ID, sso.Completion{Subject: "s", AuthTime: h.Now}), "CompleteAuthRequest")
+	code := RandomID()
+	NoErr(t, h.S.SaveCode(h.Ctx, doomed.ID, code, h.Now.Add(time.Minute)), "SaveCode")
+	kept := h.NewAuthRequest()
+	kept.ExpiresAt = h.Now.Add(3 * time.Hour)
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, kept), "CreateAuthRequest")
+
+	h.purge(cut, 1)
+	_, err := h.S.AuthRequest(h.Ctx, doomed.ID)
+	IsErr(t, err, sso.ErrNotFound, "purged AuthRequest")
+	_, err = h.S.AuthRequestByCode(h.Ctx, code)
+	IsErr(t, err, sso.ErrNotFound, "code of a purged AuthRequest")
+	_, err = h.S.AuthRequest(h.Ctx, kept.ID)
+	NoErr(t, err, "kept AuthRequest")
+}
+
+func testPurgeTokens(t *testing.T, h *H) {
+	cut := h.Now.Add(2 * time.Hour)
+	doomedAT := h.NewAccessToken("")
+	doomedAT.ExpiresAt = h.Now.Add(time.Hour)
+	keptAT := h.NewAccessToken("")
+	keptAT.ExpiresAt = h.Now.Add(3 * time.Hour)
+	doomedRT := h.NewRefreshToken()
+	doomedRT.ExpiresAt = h.Now.Add(time.Hour)
+	keptRT := h.NewRefreshToken()
+	keptRT.ExpiresAt = h.Now.Add(3 * time.Hour)
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Access: doomedAT, Refresh: doomedRT}), "IssueTokens")
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Access: keptAT, Refresh: keptRT}), "IssueTokens")
+	// A rotated family: every member shares the family's end.
+	next, _, err := h.Rotate(doomedRT, h.Now)
+	NoErr(t, err, "rotate")
+
+	h.purge(cut, 4)
+	IsErr(t, h.AccessState(doomedAT.IDHash), sso.ErrNotFound, "purged AccessToken")
+	NoErr(t, h.AccessState(keptAT.IDHash), "kept AccessToken")
+	for _, hash := range []string{doomedRT.Hash, next.Hash} {
+		_, err := h.S.RefreshToken(h.Ctx, hash)
+		IsErr(t, err, sso.ErrNotFound, "purged RefreshToken")
+	}
+	h.MustRefresh(keptRT.Hash)
+}
+
+func testPurgeSessions(t *testing.T, h *H) {
+	cut := h.Now.Add(2 * time.Hour)
+	doomed := h.NewSession("alice")
+	doomed.ExpiresAt = h.Now.Add(time.Hour)
+	doomed.Clients = []string{"client-1"}
+	NoErr(t, h.S.CreateSession(h.Ctx, doomed), "CreateSession")
+	ended := h.CreateSession("alice", "client-1")
+	NoErr(t, h.S.EndSession(h.Ctx, ended.ID), "EndSession")
+	kept := h.NewSession("alice")
+	kept.ExpiresAt = h.Now.Add(3 * time.Hour)
+	kept.Clients = []string{"client-1"}
+	NoErr(t, h.S.CreateSession(h.Ctx, kept), "CreateSession")
+
+	h.purge(cut, 2)
+	_, err := h.S.Session(h.Ctx, doomed.ID)
+	IsErr(t, err, sso.ErrNotFound, "purged Session")
+	got, err := h.S.Session(h.Ctx, kept.ID)
+	NoErr(t, err, "kept Session")
+	Equal(t, got, kept, "kept Session")
+	// The id of a purged session can be reused without inheriting its clients.
+	again := h.NewSession("bob")
+	again.ID = doomed.ID
+	NoErr(t, h.S.CreateSession(h.Ctx, again), "CreateSession with a purged id")
+	got, err = h.S.Session(h.Ctx, again.ID)
+	NoErr(t, err, "Session")
+	Equal(t, got, again, "a new session under a purged id")
+}
+
+func testPurgeKeys(t *testing.T, h *H) {
+	cut := h.Now.Add(2 * time.Hour)
+	doomed := NewKey(h.Now.Add(-47 * time.Hour)) // published until Now+1h
+
+	kept := NewKey(h.Now)
+	NoErr(t, h.S.AddSigningKey(h.Ctx, doomed), "AddSigningKey")
+	NoErr(t, h.S.AddSigningKey(h.Ctx, kept), "AddSigningKey")
+	h.purge(cut, 1)
+	l, err := h.S.SigningKeys(h.Ctx)
+	NoErr(t, err, "SigningKeys")
+	Equal(t, l, []*sso.StoredKey{kept}, "SigningKeys after Purge")
+}
+
+// testPurgeEverything checks that Purge far in the future empties the store of expiring rows
+// and keeps clients and secrets.
+func testPurgeEverything(t *testing.T, h *H) {
+	_, code := h.CreateCode()
+	h.Grant("alice", "client-1")
+	h.CreateSession("alice", "client-1")
+	NoErr(t, h.S.AddSigningKey(h.Ctx, NewKey(h.Now)), "AddSigningKey")
+	NoErr(t, h.S.CreateClient(h.Ctx, newClient("app", h.Now)), "CreateClient")
+	_, err := h.S.EnsureSecret(h.Ctx, "s", []byte("v"))
+	NoErr(t, err, "EnsureSecret")
+
+	h.purge(h.Now.Add(365*24*time.Hour), 5)
+	_, err = h.S.AuthRequestByCode(h.Ctx, code)
+	IsErr(t, err, sso.ErrNotFound, "purged code")
+	for _, check := range []func() (int, error){
+		func() (int, error) { l, err := h.S.ListRefreshTokens(h.Ctx, "", ""); return len(l), err },
+		func() (int, error) { l, err := h.S.Sessions(h.Ctx, ""); return len(l), err },
+		func() (int, error) { l, err := h.S.SigningKeys(h.Ctx); return len(l), err },
+	} {
+		n, err := check()
+		NoErr(t, err, "listing after Purge")
+		if n != 0 {
+			t.Fatalf("a listing after a full Purge has %d rows", n)
+		}
+	}
+	_, err = h.S.Client(h.Ctx, "app")
+	NoErr(t, err, "Client after Purge")
+	got, err := h.S.EnsureSecret(h.Ctx, "s", []byte("other"))
+	NoErr(t, err, "EnsureSecret after Purge")
+	if string(got) != "v" {
+		t.Fatalf("secret after Purge = %q", got)
+	}
+}
