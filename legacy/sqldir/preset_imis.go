@@ -75,7 +75,9 @@ func QueryNames() []string {
 //   - Deleted: Name.STATUS LIKE 'D%', ContactMain status 'Delete' (ContactStatusRef), or
 //     ContactMain/UserMain marked for delete.
 //   - UserMain.EffectiveDate/ExpirationDate, aspnet_Membership dates: wall clock datetime.
-//   - The SQLite preset (preset_sqlite.go) has exactly the same result columns.
+//   - The SQLite preset (preset_sqlite.go) shares the column list and the change-time
+//     expression (imisMemberColumns, imisChangedAt: portable SQL) and differs only in FROM
+//     (no dbo., no NOLOCK hints), TOP → LIMIT and @pN → ?N.
 
 const imisMemberColumns = `
 	um.UserKey AS user_key,
@@ -103,7 +105,7 @@ const imisMemberColumns = `
 	um.ExpirationDate AS expiration_date,
 	m.IsApproved AS is_approved,
 	m.IsLockedOut AS is_locked_out,
-	CASE WHEN n.STATUS LIKE 'D%' OR csr.ContactStatusDesc = N'Delete' OR cm.MarkedForDeleteOn IS NOT NULL OR um.MarkedForDeleteOn IS NOT NULL THEN 1 ELSE 0 END AS is_deleted,
+	CASE WHEN n.STATUS LIKE 'D%' OR csr.ContactStatusDesc = 'Delete' OR cm.MarkedForDeleteOn IS NOT NULL OR um.MarkedForDeleteOn IS NOT NULL THEN 1 ELSE 0 END AS is_deleted,
 	m.LastPasswordChangedDate AS password_changed_at,
 	um.UpdatedOn AS updated_at,
 	n.LAST_UPDATED AS updated_at_name,

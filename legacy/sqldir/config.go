@@ -1,0 +1,260 @@
+package sqldir
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	_ "time/tzdata" // the AMS's zone must load even on hosts without a zoneinfo database
+
+	"github.com/ssobridge/ssobridge/legacy/password"
+)
+
+// Drivers and presets.
+const (
+	DriverSQLServer = "sqlserver" // github.com/microsoft/go-mssqldb
+	DriverSQLite    = "sqlite"    // modernc.org/sqlite (the demo AMS)
+
+	PresetNameIMIS       = "imis"        // iMIS on SQL Server (preset_imis.go)
+	PresetNameIMISSQLite = "imis-sqlite" // the same tables in SQLite (preset_sqlite.go, the demo)
+	PresetNameNone       = "none"        // every query comes from Config.Queries
+)
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultQueryTimeout    = 5 * time.Second
+	DefaultMaxOpenConns    = 10
+	DefaultMaxIdleConns    = 5
+	DefaultConnMaxLifetime = 30 * time.Minute
+	DefaultCacheTTL        = 2 * time.Minute
+	DefaultCacheSize       = 10_000
+)
+
+// DefaultRefusedLogins are iMIS's built-in accounts, which never sign in through the bridge.
+func DefaultRefusedLogins() []string {
+	return []string{"SYSTEM", "GUEST", "MANAGER", "ADMINISTRATOR", "IMISLOG", "NUNIT1"}
+}
+
+// Config is the legacy directory's configuration; the bridge embeds it under "legacy:" in its
+// YAML file (and expands ${ENV} references, e.g. in dsn, before decoding). Zero values take
+// the defaults above.
+//
+//	legacy:
+//	  driver: sqlserver
+//	  dsn: sqlserver://ssobridge:${AMS_DB_PASSWORD}@ams-sql:1433?database=iMIS&encrypt=true
+//	  query_timeout: 5s
+//	  password_max_age: 2160h   # PCI.PasswordExpireDays = 90
+//	  timezone: America/Chicago
+//	  hash_algorithm: sha256
+//	  extra_columns: [chapter, title]
+type Config struct {
+	// Driver is "sqlserver" (SQL Server through go-mssqldb) or "sqlite".
+	Driver string `yaml:"driver"`
+	// DSN is the driver's data source name. Use a read-only database login.
+	DSN string `yaml:"dsn"`
+	// Preset names the built-in query set: "imis" (default for sqlserver), "imis-sqlite"
+	// (default for sqlite) or "none" (every query in Queries).
+	Preset string `yaml:"preset"`
+	// Queries overrides single named queries of the preset (see QueryNames and the column
+	// contract in preset_imis.go).
+	Queries map[string]string `yaml:"queries"`
+	// ExtraColumns are additional result columns copied into Member.Extra (the iMIS preset
+	// offers title, chapter, category, company_id, member_status, city, state_province, country).
+	ExtraColumns []string `yaml:"extra_columns"`
+
+	MaxOpenConns    int           `yaml:"max_open_conns"`
+	MaxIdleConns    int           `yaml:"max_idle_conns"`
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
+	// QueryTimeout bounds every query (default 5s).
+	QueryTimeout time.Duration `yaml:"query_timeout"`
+
+	// PasswordMaxAge expires passwords not changed for this long (iMIS
+	// PCI.PasswordExpireDays × 24h). Zero means passwords never expire.
+	PasswordMaxAge time.Duration `yaml:"password_max_age"`
+	// HashAlgorithm is the site's Membership hashAlgorithmType: sha256 (iMIS default), sha1,
+	// sha384, sha512, or a keyed hmacsha1/hmacsha256/hmacsha384/hmacsha512.
+	HashAlgorithm string `yaml:"hash_algorithm"`
+	// Timezone is the AMS's wall-clock zone (IANA name, "UTC" or "Local"; default Local):
+	// datetime columns are read, and datetime parameters written, in it.
+	Timezone string `yaml:"timezone"`
+	// KeyFormat is "guid" (default: keys are GUIDs, rendered upper-case) or "text" (keys are
+	// opaque strings, for an AMS whose contact keys are not GUIDs).
+	KeyFormat string `yaml:"key_format"`
+	// EmailUnique says the AMS guarantees unique e-mail addresses (iMIS does not).
+	EmailUnique bool `yaml:"email_unique"`
+	// RefusedLogins never sign in and are not found by lookups (default: iMIS's SYSTEM,
+	// GUEST, MANAGER, ADMINISTRATOR, IMISLOG and NUNIT1). Compared case-insensitively.
+	RefusedLogins []string `yaml:"refused_logins"`
+
+	// CacheTTL is how long the profile cache (package legacy/cache) keeps members and roles
+	// (default 2m). CacheSize bounds it (default 10000 entries; negative disables it).
+	CacheTTL  time.Duration `yaml:"cache_ttl"`
+	CacheSize int           `yaml:"cache_size"`
+}
+
+// fieldPrefix is where the bridge's YAML puts this configuration.
+const fieldPrefix = "legacy."
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Validate checks the configuration. Each problem names the offending field
+// ("legacy.query_timeout: must be positive"); all problems are joined.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf(fieldPrefix+field+": "+format, args...))
+	}
+	switch c.Driver {
+	case DriverSQLServer, DriverSQLite:
+	case "":
+		bad("driver", "required (%s or %s)", DriverSQLServer, DriverSQLite)
+	default:
+		bad("driver", "unknown driver %q (want %s or %s)", c.Driver, DriverSQLServer, DriverSQLite)
+	}
+	if strings.TrimSpace(c.DSN) == "" {
+		bad("dsn", "required")
+	}
+	preset := c.preset()
+	switch preset {
+	case PresetNameIMIS, PresetNameIMISSQLite, PresetNameNone:
+	default:
+		bad("preset", "unknown preset %q (want %s, %s or %s)", c.Preset, PresetNameIMIS, PresetNameIMISSQLite, PresetNameNone)
+	}
+	if c.MaxOpenConns < 0 {
+		bad("max_open_conns", "must not be negative")
+	}
+	if c.MaxIdleConns < 0 {
+		bad("max_idle_conns", "must not be negative")
+	}
+	if c.ConnMaxLifetime < 0 {
+		bad("conn_max_lifetime", "must not be negative")
+	}
+	if c.QueryTimeout < 0 {
+		bad("query_timeout", "must be positive")
+	}
+	if c.PasswordMaxAge < 0 {
+		bad("password_max_age", "must not be negative (0 = passwords never expire)")
+	}
+	if c.CacheTTL < 0 {
+		bad("cache_ttl", "must be positive")
+	}
+	if _, err := password.ParseAlgorithm(c.HashAlgorithm); err != nil {
+		bad("hash_algorithm", "%v", err)
+	}
+	if _, err := c.location(); err != nil {
+		bad("timezone", "%v", err)
+	}
+	switch c.KeyFormat {
+	case "", "guid", "text":
+	default:
+		bad("key_format", "unknown key format %q (want guid or text)", c.KeyFormat)
+	}
+	names := QueryNames()
+	for _, name := range sortedKeys(c.Queries) {
+		if !slices.Contains(names, name) {
+			bad("queries."+name, "unknown query (want one of %s)", strings.Join(names, ", "))
+		} else if strings.TrimSpace(c.Queries[name]) == "" {
+			bad("queries."+name, "must not be empty")
+		}
+	}
+	if preset == PresetNameNone {
+		for _, name := range names {
+			if _, ok := c.Queries[name]; !ok {
+				bad("queries."+name, "required with preset %q", PresetNameNone)
+			}
+		}
+	}
+	for i, col := range c.ExtraColumns {
+		switch {
+		case !identifier.MatchString(col):
+			bad(fmt.Sprintf("extra_columns[%d]", i), "%q is not a column name", col)
+		case contractColumns[strings.ToLower(col)] || strings.HasPrefix(strings.ToLower(col), "updated_at"):
+			bad(fmt.Sprintf("extra_columns[%d]", i), "%q is a contract column", col)
+		}
+	}
+	for i, l := range c.RefusedLogins {
+		if strings.TrimSpace(l) == "" {
+			bad(fmt.Sprintf("refused_logins[%d]", i), "must not be empty")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) preset() string {
+	if c.Preset != "" {
+		return c.Preset
+	}
+	if c.Driver == DriverSQLite {
+		return PresetNameIMISSQLite
+	}
+	return PresetNameIMIS
+}
+
+// queries returns the effective query set: the preset with the overrides applied.
+func (c Config) queries() map[string]string {
+	var q map[string]string
+	switch c.preset() {
+	case PresetNameIMIS:
+		q = PresetIMIS()
+	case PresetNameIMISSQLite:
+		q = PresetIMISSQLite()
+	default:
+		q = map[string]string{}
+	}
+	for name, text := range c.Queries {
+		q[name] = text
+	}
+	return q
+}
+
+func (c Config) location() (*time.Location, error) {
+	switch c.Timezone {
+	case "", "Local":
+		return time.Local, nil
+	case "UTC":
+		return time.UTC, nil
+	}
+	return time.LoadLocation(c.Timezone)
+}
+
+// withDefaults fills zero fields.
+func (c Config) withDefaults() Config {
+	if c.QueryTimeout == 0 {
+		c.QueryTimeout = DefaultQueryTimeout
+	}
+	if c.MaxOpenConns == 0 {
+		c.MaxOpenConns = DefaultMaxOpenConns
+	}
+	if c.MaxIdleConns == 0 {
+		c.MaxIdleConns = min(DefaultMaxIdleConns, c.MaxOpenConns)
+	}
+	if c.ConnMaxLifetime == 0 {
+		c.ConnMaxLifetime = DefaultConnMaxLifetime
+	}
+	if c.CacheTTL == 0 {
+		c.CacheTTL = DefaultCacheTTL
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	if c.KeyFormat == "" {
+		c.KeyFormat = "guid"
+	}
+	if c.RefusedLogins == nil {
+		c.RefusedLogins = DefaultRefusedLogins()
+	}
+	c.Preset = c.preset()
+	return c
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,448 @@
+package sqldir
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/microsoft/go-mssqldb" // driver "sqlserver"
+	_ "modernc.org/sqlite"              // driver "sqlite"
+
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/password"
+)
+
+// ErrContract is wrapped (inside legacy.ErrUnavailable) when a query's result does not follow
+// the column contract: a required column is missing or holds a value of the wrong kind.
+var ErrContract = errors.New("sqldir: query result breaks the column contract")
+
+// PasswordVerifier checks a password against a stored value; *password.Verifier implements it.
+type PasswordVerifier interface {
+	Verify(format int, stored, salt, password string) (bool, error)
+}
+
+// Directory is the legacy.Directory over a database/sql connection pool, driven by named
+// queries that follow the column contract (see preset_imis.go). It is safe for concurrent use.
+type Directory struct {
+	db       *sql.DB
+	ownDB    bool
+	cfg      Config // with defaults
+	queries  map[string]string
+	dialect  dialect
+	loc      *time.Location
+	verifier PasswordVerifier
+	dummy    password.Hash
+	describe *password.Verifier
+	refused  map[string]bool
+	log      *slog.Logger
+	now      func() time.Time
+
+	// warned remembers the members whose unsupported hash was already logged.
+	warned     sync.Map
+	warnedSize atomic.Int64
+}
+
+var _ legacy.Directory = (*Directory)(nil)
+
+// Option configures a Directory.
+type Option func(*Directory)
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(d *Directory) { d.log = l } }
+
+// WithVerifier replaces the password verifier (default: password.New with the configured
+// hash algorithm). The dummy verification for unknown logins goes through it too.
+func WithVerifier(v PasswordVerifier) Option { return func(d *Directory) { d.verifier = v } }
+
+// WithClock sets the clock the status rules use (default time.Now).
+func WithClock(now func() time.Time) Option { return func(d *Directory) { d.now = now } }
+
+// WithOwnedDB makes Close close the database handle given to New.
+func WithOwnedDB() Option { return func(d *Directory) { d.ownDB = true } }
+
+// Open validates cfg, opens the connection pool and returns the directory; Close closes the
+// pool. It does not contact the AMS: call Ping (or Diagnose) for that.
+func Open(cfg Config, opts ...Option) (*Directory, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := cfg.withDefaults()
+	db, err := sql.Open(c.Driver, c.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("sqldir: open %s database: %w", c.Driver, err)
+	}
+	db.SetMaxOpenConns(c.MaxOpenConns)
+	db.SetMaxIdleConns(c.MaxIdleConns)
+	db.SetConnMaxLifetime(c.ConnMaxLifetime)
+	d, err := New(db, cfg, append(opts, WithOwnedDB())...)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// New returns a directory over an open database handle (whose pool settings the caller owns).
+func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
+	if db == nil {
+		return nil, errors.New("sqldir: nil database")
+	}
+	if cfg.DSN == "" {
+		cfg.DSN = "(handle)" // a handle needs no DSN
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := cfg.withDefaults()
+	loc, _ := c.location() // validated
+	alg, _ := password.ParseAlgorithm(c.HashAlgorithm)
+	pv, err := password.New(password.Options{Algorithm: alg})
+	if err != nil {
+		return nil, fmt.Errorf("sqldir: %w", err)
+	}
+	d := &Directory{
+		db:       db,
+		cfg:      c,
+		queries:  c.queries(),
+		dialect:  dialectFor(c.Driver),
+		loc:      loc,
+		verifier: pv,
+		dummy:    pv.Dummy(),
+		describe: pv,
+		refused:  map[string]bool{},
+		log:      slog.Default(),
+		now:      time.Now,
+	}
+	for _, l := range c.RefusedLogins {
+		d.refused[strings.ToUpper(strings.TrimSpace(l))] = true
+	}
+	for _, o := range opts {
+		o(d)
+	}
+	return d, nil
+}
+
+// Close closes the database handle if the directory owns it (Open, WithOwnedDB).
+func (d *Directory) Close() error {
+	if d.ownDB {
+		return d.db.Close()
+	}
+	return nil
+}
+
+// Config returns the effective configuration (defaults applied).
+func (d *Directory) Config() Config { return d.cfg }
+
+// Location returns the AMS's wall-clock zone.
+func (d *Directory) Location() *time.Location { return d.loc }
+
+// Authenticate verifies login and password with at most two queries (member_by_login, then
+// roles_by_key) and returns the member with roles. See legacy.Authenticator for the errors.
+func (d *Directory) Authenticate(ctx context.Context, login, pw string) (*legacy.Member, error) {
+	m, err := d.AuthenticateWithoutRoles(ctx, login, pw)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := d.Roles(ctx, m.Key)
+	if err != nil {
+		return nil, err
+	}
+	m.Roles = roles
+	return m, nil
+}
+
+// AuthenticateWithoutRoles is Authenticate in one query, leaving Member.Roles nil: a caller
+// holding the member's roles in a cache (package legacy/cache) saves the second round trip.
+func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw string) (*legacy.Member, error) {
+	name, ok := normalizeLogin(login)
+	if !ok || !validPassword(pw) {
+		// Refused without asking the AMS: nothing about any member is learned from it.
+		return nil, legacy.ErrBadCredentials
+	}
+	if d.refused[strings.ToUpper(name)] {
+		d.dummyVerify(pw)
+		return nil, legacy.ErrBadCredentials
+	}
+	rs, err := d.run(ctx, QueryMemberByLogin, 2, strings.ToLower(name))
+	if err != nil {
+		return nil, err
+	}
+	switch len(rs.rows) {
+	case 0:
+		d.dummyVerify(pw)
+		return nil, legacy.ErrBadCredentials
+	case 1:
+	default:
+		d.dummyVerify(pw)
+		d.log.WarnContext(ctx, "legacy: login matches several members; refusing sign-in", "login", name, "query", QueryMemberByLogin)
+		return nil, legacy.ErrBadCredentials
+	}
+	row, err := d.toMember(rs, rs.rows[0], true)
+	if err != nil {
+		d.dummyVerify(pw)
+		return nil, err
+	}
+	if d.refused[strings.ToUpper(strings.TrimSpace(row.m.Login))] {
+		d.dummyVerify(pw)
+		return nil, legacy.ErrBadCredentials
+	}
+	ok, err = d.verifier.Verify(row.format, row.stored, row.salt, pw)
+	row.stored, row.salt = "", ""
+	if err != nil {
+		if errors.Is(err, legacy.ErrUnsupportedHash) {
+			d.warnUnsupported(ctx, row.m.Key, row.format, err)
+			return nil, fmt.Errorf("sqldir: member %s: %w", row.m.Key, err)
+		}
+		return nil, fmt.Errorf("sqldir: member %s: verify password: %w", row.m.Key, err)
+	}
+	if !ok {
+		return nil, legacy.ErrBadCredentials
+	}
+	if err := row.m.Standing.Check(d.now(), d.cfg.PasswordMaxAge); err != nil {
+		return nil, fmt.Errorf("sqldir: member %s: %w", row.m.Key, err)
+	}
+	return row.m, nil
+}
+
+// dummyVerify spends the time a real verification would, so that an unknown login cannot be
+// told from a known one by timing.
+func (d *Directory) dummyVerify(pw string) {
+	_, _ = d.verifier.Verify(d.dummy.Format, d.dummy.Stored, d.dummy.Salt, pw)
+}
+
+const maxWarned = 10_000
+
+func (d *Directory) warnUnsupported(ctx context.Context, key string, format int, err error) {
+	if _, seen := d.warned.Load(key); seen {
+		return
+	}
+	if d.warnedSize.Load() < maxWarned {
+		if _, seen := d.warned.LoadOrStore(key, struct{}{}); seen {
+			return
+		}
+		d.warnedSize.Add(1)
+	}
+	// err never contains the stored value (package password guarantees it).
+	d.log.WarnContext(ctx, "legacy: member's password cannot be verified (stored format unsupported); the member cannot sign in through the bridge",
+		"member_key", key, "password_format", format, "reason", err.Error())
+}
+
+// MemberByLogin finds a member by sign-in name (case-insensitive, NFC).
+func (d *Directory) MemberByLogin(ctx context.Context, login string) (*legacy.Member, error) {
+	name, ok := normalizeLogin(login)
+	if !ok || d.refused[strings.ToUpper(name)] {
+		return nil, legacy.ErrNotFound
+	}
+	return d.lookup(ctx, QueryMemberByLogin, "login", name, strings.ToLower(name))
+}
+
+// MemberByKey finds a member by contact key.
+func (d *Directory) MemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
+	arg, ok := d.keyArg(key)
+	if !ok {
+		return nil, legacy.ErrNotFound
+	}
+	return d.lookup(ctx, QueryMemberByKey, "key", key, arg)
+}
+
+// MemberByID finds a member by member number.
+func (d *Directory) MemberByID(ctx context.Context, memberID string) (*legacy.Member, error) {
+	id, ok := normalizeLogin(memberID)
+	if !ok {
+		return nil, legacy.ErrNotFound
+	}
+	return d.lookup(ctx, QueryMemberByID, "member id", id, id)
+}
+
+func (d *Directory) lookup(ctx context.Context, query, what, value string, arg any) (*legacy.Member, error) {
+	rs, err := d.run(ctx, query, 2, arg)
+	if err != nil {
+		return nil, err
+	}
+	switch len(rs.rows) {
+	case 0:
+		return nil, legacy.ErrNotFound
+	case 1:
+	default:
+		d.log.WarnContext(ctx, "legacy: lookup matches several members", "query", query, what, value)
+		return nil, fmt.Errorf("sqldir: %s %q matches several members: %w", what, value, legacy.ErrNotFound)
+	}
+	row, err := d.toMember(rs, rs.rows[0], false)
+	if err != nil {
+		return nil, err
+	}
+	if d.refused[strings.ToUpper(strings.TrimSpace(row.m.Login))] {
+		return nil, legacy.ErrNotFound
+	}
+	return row.m, nil
+}
+
+// keyArg turns a key into the query argument; false when it cannot be a key.
+func (d *Directory) keyArg(key string) (any, bool) {
+	if d.cfg.KeyFormat == "text" {
+		k, ok := normalizeLogin(key)
+		return k, ok
+	}
+	g, err := ParseGUID(key)
+	if err != nil {
+		return nil, false
+	}
+	return d.dialect.guidArg(g), true
+}
+
+// maxRoles bounds the roles read for one member.
+const maxRoles = 1000
+
+// Roles lists the member's role names, sorted by the query (an empty, non-nil slice when the
+// member has none). A key that cannot exist gives legacy.ErrNotFound.
+func (d *Directory) Roles(ctx context.Context, key string) ([]string, error) {
+	arg, ok := d.keyArg(key)
+	if !ok {
+		return nil, legacy.ErrNotFound
+	}
+	rs, err := d.run(ctx, QueryRolesByKey, maxRoles, arg)
+	if err != nil {
+		return nil, err
+	}
+	col, ok := rs.cols["role"]
+	if !ok {
+		return nil, legacy.Unavailable(QueryRolesByKey, fmt.Errorf("%w: no column named role", ErrContract))
+	}
+	roles := make([]string, 0, len(rs.rows))
+	for _, r := range rs.rows {
+		s, err := asString(r[col])
+		if err != nil {
+			return nil, legacy.Unavailable(QueryRolesByKey, fmt.Errorf("%w: role: %v", ErrContract, err))
+		}
+		if s = strings.TrimSpace(s); s != "" && !slices.Contains(roles, s) {
+			roles = append(roles, s)
+		}
+	}
+	return roles, nil
+}
+
+// MaxChangesLimit caps the limit of ChangedSince.
+const MaxChangesLimit = 10_000
+
+// ChangedSince lists members whose latest change time is after since, oldest first, at most
+// limit (capped at MaxChangesLimit) of them, without roles. The returned watermark is the
+// latest change time returned. When more members changed than fit, the trailing members
+// that share the page's last change time are left for the next call (unless the whole page
+// shares one time), so that no change is skipped by a "greater than" watermark.
+func (d *Directory) ChangedSince(ctx context.Context, since time.Time, limit int) ([]*legacy.Member, time.Time, error) {
+	if limit <= 0 {
+		return nil, since, fmt.Errorf("sqldir: ChangedSince: limit %d must be positive", limit)
+	}
+	limit = min(limit, MaxChangesLimit)
+	arg := d.dialect.timeArg(since.In(d.loc))
+	rs, err := d.run(ctx, QueryChangedSince, limit+1, arg, int64(limit+1))
+	if err != nil {
+		return nil, since, err
+	}
+	members := make([]*legacy.Member, 0, len(rs.rows))
+	for _, r := range rs.rows {
+		row, err := d.toMember(rs, r, false)
+		if err != nil {
+			return nil, since, err
+		}
+		if row.m.UpdatedAt.IsZero() {
+			return nil, since, legacy.Unavailable(QueryChangedSince, fmt.Errorf("%w: member %s has no change time (updated_at)", ErrContract, row.m.Key))
+		}
+		members = append(members, row.m)
+	}
+	if len(members) > limit {
+		last := members[limit-1].UpdatedAt
+		more := members[limit].UpdatedAt
+		members = members[:limit]
+		if more.Equal(last) {
+			i := limit
+			for i > 0 && members[i-1].UpdatedAt.Equal(last) {
+				i--
+			}
+			if i > 0 {
+				members = members[:i]
+			}
+		}
+	}
+	next := since
+	for _, m := range members {
+		if m.UpdatedAt.After(next) {
+			next = m.UpdatedAt
+		}
+	}
+	// Refused accounts are not members the bridge knows.
+	members = slices.DeleteFunc(members, func(m *legacy.Member) bool {
+		return d.refused[strings.ToUpper(strings.TrimSpace(m.Login))]
+	})
+	return members, next, nil
+}
+
+// Ping runs the ping query; it fails unless the AMS answers with at least one row.
+func (d *Directory) Ping(ctx context.Context) error {
+	rs, err := d.run(ctx, QueryPing, 1)
+	if err != nil {
+		return err
+	}
+	if len(rs.rows) == 0 {
+		return legacy.Unavailable(QueryPing, errors.New("ping query returned no row"))
+	}
+	return nil
+}
+
+// resultSet is a fully read, small query result.
+type resultSet struct {
+	names []string
+	cols  map[string]int // lower-cased column name → index
+	rows  [][]any
+}
+
+// run executes a named query with the query timeout and reads at most maxRows rows.
+// Every failure is wrapped by legacy.Unavailable.
+func (d *Directory) run(ctx context.Context, name string, maxRows int, args ...any) (*resultSet, error) {
+	q, ok := d.queries[name]
+	if !ok {
+		return nil, legacy.Unavailable(name, errors.New("query not configured"))
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.QueryTimeout)
+	defer cancel()
+	rows, err := d.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, legacy.Unavailable(name, err)
+	}
+	defer rows.Close()
+	names, err := rows.Columns()
+	if err != nil {
+		return nil, legacy.Unavailable(name, err)
+	}
+	rs := &resultSet{names: names, cols: make(map[string]int, len(names))}
+	for i, n := range names {
+		if _, dup := rs.cols[strings.ToLower(n)]; !dup {
+			rs.cols[strings.ToLower(n)] = i
+		}
+	}
+	for len(rs.rows) < maxRows && rows.Next() {
+		vals := make([]any, len(names))
+		ptrs := make([]any, len(names))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, legacy.Unavailable(name, err)
+		}
+		rs.rows = append(rs.rows, vals)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, legacy.Unavailable(name, err)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, legacy.Unavailable(name, err)
+	}
+	return rs, nil
+}

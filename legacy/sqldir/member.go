@@ -1,0 +1,226 @@
+package sqldir
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/password"
+)
+
+// Input limits.
+const (
+	// MaxLoginRunes is the longest login (after trimming and NFC) looked up at all.
+	MaxLoginRunes = 256
+	// MaxPasswordBytes is the longest password verified at all.
+	MaxPasswordBytes = password.DefaultMaxPasswordBytes
+)
+
+// normalizeLogin trims and NFC-normalises a login (or member id). It refuses invalid UTF-8,
+// NUL and other control characters, empty and over-long values.
+func normalizeLogin(s string) (string, bool) {
+	if len(s) > 4*MaxLoginRunes+64 || !utf8.ValidString(s) {
+		return "", false
+	}
+	s = norm.NFC.String(strings.TrimSpace(s))
+	if s == "" || utf8.RuneCountInString(s) > MaxLoginRunes {
+		return "", false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// validPassword refuses, before any query, passwords that can never verify.
+func validPassword(pw string) bool {
+	return pw != "" && len(pw) <= MaxPasswordBytes && utf8.ValidString(pw) && !strings.ContainsRune(pw, 0)
+}
+
+// Column names of the contract.
+const (
+	colKey            = "user_key"
+	colLogin          = "login"
+	colDisabled       = "is_disabled"
+	colApproved       = "is_approved"
+	colLockedOut      = "is_locked_out"
+	colDeleted        = "is_deleted"
+	colEffective      = "effective_date"
+	colExpiration     = "expiration_date"
+	colPasswordChange = "password_changed_at"
+	colMemberID       = "member_id"
+	colEmail          = "email"
+	colGivenName      = "given_name"
+	colFamilyName     = "family_name"
+	colFullName       = "full_name"
+	colCompany        = "company"
+	colMemberType     = "member_type"
+	colStatus         = "status"
+	colPicture        = "picture_url"
+	colJoinDate       = "join_date"
+	colPaidThrough    = "paid_through"
+	colUpdatedAt      = "updated_at"
+	colPassword       = "password"
+	colSalt           = "password_salt"
+	colFormat         = "password_format"
+)
+
+// requiredColumns must be in every member query; hashColumns in member_by_login.
+var (
+	requiredColumns = []string{colKey, colLogin, colDisabled, colApproved, colLockedOut, colDeleted}
+	hashColumns     = []string{colPassword, colSalt, colFormat}
+	optionalColumns = []string{colEffective, colExpiration, colPasswordChange, colMemberID, colEmail,
+		colGivenName, colFamilyName, colFullName, colCompany, colMemberType, colStatus, colPicture,
+		colJoinDate, colPaidThrough, colUpdatedAt}
+)
+
+// contractColumns are the names extra_columns may not use.
+var contractColumns = func() map[string]bool {
+	m := map[string]bool{}
+	for _, l := range [][]string{requiredColumns, hashColumns, optionalColumns} {
+		for _, c := range l {
+			m[c] = true
+		}
+	}
+	return m
+}()
+
+// memberRow is a member as read, with the stored password when asked for.
+type memberRow struct {
+	m            *legacy.Member
+	format       int
+	stored, salt string
+}
+
+func contractErr(query, format string, args ...any) error {
+	return legacy.Unavailable(query, fmt.Errorf("%w: "+format, append([]any{ErrContract}, args...)...))
+}
+
+// toMember maps one row by column name. Missing required columns, and values of the wrong
+// kind, are contract errors (wrapped in legacy.ErrUnavailable): the directory fails closed.
+func (d *Directory) toMember(rs *resultSet, row []any, withHash bool) (*memberRow, error) {
+	query := "member query"
+	need := requiredColumns
+	if withHash {
+		query = QueryMemberByLogin
+		need = append(append([]string(nil), requiredColumns...), hashColumns...)
+	}
+	for _, c := range need {
+		if _, ok := rs.cols[c]; !ok {
+			return nil, contractErr(query, "missing column %s", c)
+		}
+	}
+	var firstErr error
+	get := func(c string) any {
+		if i, ok := rs.cols[c]; ok {
+			return row[i]
+		}
+		return nil
+	}
+	str := func(c string) string {
+		s, err := asString(get(c))
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("column %s: %v", c, err)
+		}
+		return strings.TrimSpace(s)
+	}
+	tm := func(c string) time.Time {
+		t, err := asTime(get(c), d.loc)
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("column %s: %v", c, err)
+		}
+		return t
+	}
+	// flag reads a boolean; NULL gives nullValue (the restrictive answer).
+	flag := func(c string, nullValue bool) bool {
+		b, null, err := asBool(get(c))
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("column %s: %v", c, err)
+		}
+		if null {
+			return nullValue
+		}
+		return b
+	}
+
+	key, err := d.dialect.asKey(get(colKey), d.cfg.KeyFormat == "text")
+	if err != nil {
+		return nil, contractErr(query, "column %s: %v", colKey, err)
+	}
+	m := &legacy.Member{
+		Key:         key,
+		MemberID:    str(colMemberID),
+		Login:       str(colLogin),
+		Email:       str(colEmail),
+		EmailUnique: d.cfg.EmailUnique,
+		GivenName:   str(colGivenName),
+		FamilyName:  str(colFamilyName),
+		FullName:    str(colFullName),
+		Company:     str(colCompany),
+		MemberType:  str(colMemberType),
+		Status:      str(colStatus),
+		JoinDate:    tm(colJoinDate),
+		PaidThrough: tm(colPaidThrough),
+		PictureURL:  str(colPicture),
+		Standing: legacy.Standing{
+			Disabled:          flag(colDisabled, true),
+			EffectiveDate:     tm(colEffective),
+			ExpirationDate:    tm(colExpiration),
+			Approved:          flag(colApproved, false),
+			LockedOut:         flag(colLockedOut, true),
+			Deleted:           flag(colDeleted, true),
+			PasswordChangedAt: tm(colPasswordChange),
+		},
+	}
+	if m.FullName == "" {
+		m.FullName = strings.TrimSpace(m.GivenName + " " + m.FamilyName)
+	}
+	for i, name := range rs.names {
+		if n := strings.ToLower(name); n == colUpdatedAt || strings.HasPrefix(n, colUpdatedAt+"_") {
+			t, err := asTime(row[i], d.loc)
+			if err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("column %s: %v", name, err)
+			}
+			if t.After(m.UpdatedAt) {
+				m.UpdatedAt = t
+			}
+		}
+	}
+	for _, c := range d.cfg.ExtraColumns {
+		if i, ok := rs.cols[strings.ToLower(c)]; ok && row[i] != nil {
+			if m.Extra == nil {
+				m.Extra = map[string]string{}
+			}
+			m.Extra[c] = str(strings.ToLower(c))
+		}
+	}
+	r := &memberRow{m: m}
+	if withHash {
+		r.stored, _ = asString(get(colPassword))
+		r.salt, _ = asString(get(colSalt))
+		f, null, err := asInt(get(colFormat))
+		switch {
+		case err != nil:
+			if firstErr == nil {
+				firstErr = fmt.Errorf("column %s: %v", colFormat, err)
+			}
+		case null:
+			r.format = password.FormatHashed
+		case f < -1<<31 || f > 1<<31-1:
+			r.format = -1 // unknown format: fails closed in the verifier
+		default:
+			r.format = int(f)
+		}
+	}
+	if firstErr != nil {
+		return nil, contractErr(query, "member %s: %v", key, firstErr)
+	}
+	return r, nil
+}

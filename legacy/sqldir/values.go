@@ -1,0 +1,266 @@
+package sqldir
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	mssql "github.com/microsoft/go-mssqldb"
+)
+
+// dialect holds the few driver-specific conversions.
+type dialect struct {
+	name string
+	// guidArg turns a canonical GUID into a query argument.
+	guidArg func(g GUID) any
+	// timeArg turns a wall-clock time (already in the AMS's location) into a query argument.
+	timeArg func(t time.Time) any
+	// guidBytes reads a 16-byte uniqueidentifier column value.
+	guidBytes func(b []byte) (GUID, error)
+}
+
+// sqliteTimeLayout is how the demo database stores datetimes (text, wall clock).
+const sqliteTimeLayout = "2006-01-02 15:04:05.000"
+
+func dialectFor(driver string) dialect {
+	if driver == DriverSQLServer {
+		return dialect{
+			name: DriverSQLServer,
+			// With go-mssqldb's default DSN (no "guid conversion"), mssql.UniqueIdentifier
+			// holds the canonical byte order and swaps to the wire's mixed-endian order itself.
+			guidArg: func(g GUID) any { return mssql.UniqueIdentifier(g) },
+			// datetime columns hold wall-clock times; a time.Time parameter would travel as
+			// datetimeoffset and be compared as UTC, so send a datetime (DateTime1) built from
+			// the wall clock fields of t.
+			timeArg: func(t time.Time) any { return mssql.DateTime1(t) },
+			guidBytes: func(b []byte) (GUID, error) {
+				var u mssql.UniqueIdentifier
+				if err := u.Scan(b); err != nil {
+					return GUID{}, err
+				}
+				return GUID(u), nil
+			},
+		}
+	}
+	return dialect{
+		name:    driver,
+		guidArg: func(g GUID) any { return g.String() },
+		timeArg: func(t time.Time) any { return t.Format(sqliteTimeLayout) },
+		guidBytes: func(b []byte) (GUID, error) {
+			var g GUID
+			if len(b) != 16 {
+				return g, errors.New("uniqueidentifier is not 16 bytes")
+			}
+			copy(g[:], b)
+			return g, nil
+		},
+	}
+}
+
+// GUID is a uniqueidentifier in canonical (RFC 4122 text) byte order.
+type GUID [16]byte
+
+// String renders the canonical upper-case form, as iMIS shows keys.
+func (g GUID) String() string {
+	var b [36]byte
+	const hexdigits = "0123456789ABCDEF"
+	j := 0
+	for i, c := range g {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b[j] = '-'
+			j++
+		}
+		b[j], b[j+1] = hexdigits[c>>4], hexdigits[c&0xF]
+		j += 2
+	}
+	return string(b[:])
+}
+
+// ParseGUID reads a GUID in canonical text form, with or without braces, any case.
+func ParseGUID(s string) (GUID, error) {
+	var g GUID
+	s = strings.TrimSpace(s)
+	if len(s) == 38 && s[0] == '{' && s[37] == '}' {
+		s = s[1:37]
+	}
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return g, errors.New("not a GUID")
+	}
+	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+	if _, err := hex.Decode(g[:], []byte(h)); err != nil {
+		return g, errors.New("not a GUID")
+	}
+	return g, nil
+}
+
+// --- column value conversions (from what database/sql hands to *any) ---
+
+func asString(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case []byte:
+		return string(x), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64), nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case time.Time:
+		return x.Format(sqliteTimeLayout), nil
+	}
+	return "", fmt.Errorf("unexpected %T", v)
+}
+
+// asBool reads bit/int/text booleans; null reports a NULL.
+func asBool(v any) (b, null bool, err error) {
+	switch x := v.(type) {
+	case nil:
+		return false, true, nil
+	case bool:
+		return x, false, nil
+	case int64:
+		return x != 0, false, nil
+	case float64:
+		return x != 0, false, nil
+	case string, []byte:
+		s, _ := asString(x)
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "1", "true", "y", "yes":
+			return true, false, nil
+		case "0", "false", "n", "no":
+			return false, false, nil
+		}
+		return false, false, fmt.Errorf("%q is not a boolean", s)
+	}
+	return false, false, fmt.Errorf("unexpected %T for a boolean", v)
+}
+
+func asInt(v any) (n int64, null bool, err error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, true, nil
+	case int64:
+		return x, false, nil
+	case float64:
+		return int64(x), false, nil
+	case bool:
+		if x {
+			return 1, false, nil
+		}
+		return 0, false, nil
+	case string, []byte:
+		s, _ := asString(x)
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		return n, false, err
+	}
+	return 0, false, fmt.Errorf("unexpected %T for an integer", v)
+}
+
+var textTimeLayouts = []string{
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04",
+	"2006-01-02",
+}
+
+var zonedTimeLayouts = []string{
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999 -0700 MST",
+}
+
+// sentinelBefore: ASP.NET writes 1754-01-01 for "never"; any date before 1800 reads as NULL.
+var sentinelBefore = time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// asTime reads a datetime column as wall clock in loc. A time.Time in UTC (SQL Server
+// datetime, SQLite text without zone) is wall clock; one with another zone (datetimeoffset)
+// is an instant and is converted.
+func asTime(v any, loc *time.Location) (time.Time, error) {
+	var t time.Time
+	switch x := v.(type) {
+	case nil:
+		return time.Time{}, nil
+	case time.Time:
+		if x.Location() == time.UTC {
+			t = wallClock(x, loc)
+		} else {
+			t = x.In(loc)
+		}
+	case string, []byte:
+		s, _ := asString(x)
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return time.Time{}, nil
+		}
+		var err error
+		t, err = parseTextTime(s, loc)
+		if err != nil {
+			return time.Time{}, err
+		}
+	default:
+		return time.Time{}, fmt.Errorf("unexpected %T for a datetime", v)
+	}
+	if t.Before(sentinelBefore) {
+		return time.Time{}, nil
+	}
+	return t, nil
+}
+
+func parseTextTime(s string, loc *time.Location) (time.Time, error) {
+	for _, layout := range textTimeLayouts {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	for _, layout := range zonedTimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.In(loc), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a datetime", s)
+}
+
+func wallClock(t time.Time, loc *time.Location) time.Time {
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	return time.Date(y, mo, d, h, mi, s, t.Nanosecond(), loc)
+}
+
+// asKey reads a contact key: GUIDs (16 bytes or text) become canonical upper-case text;
+// other values (keyFormat "text") are kept as trimmed text.
+func (d dialect) asKey(v any, textKeys bool) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", errors.New("key is NULL")
+	case []byte:
+		if len(x) == 16 && !textKeys {
+			g, err := d.guidBytes(x)
+			if err != nil {
+				return "", err
+			}
+			return g.String(), nil
+		}
+	}
+	s, err := asString(v)
+	if err != nil {
+		return "", err
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", errors.New("key is empty")
+	}
+	if g, err := ParseGUID(s); err == nil {
+		return g.String(), nil
+	}
+	if !textKeys {
+		return "", fmt.Errorf("key %q is not a GUID (set key_format: text for an AMS with other keys)", s)
+	}
+	return s, nil
+}
