@@ -465,6 +465,7 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo,
 	if err != nil {
 		return err
 	}
+	ui.Subject = req.GetSubject() // op copies the userinfo over the ID token claims
 	applyClaims(ui, claims)
 	if sid, ok := req.(sessionIDer); ok && sid.sessionID() != "" {
 		ui.AppendClaims("sid", sid.sessionID())

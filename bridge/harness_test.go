@@ -1,0 +1,137 @@
+package bridge_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// env is one running bridge on 127.0.0.1 with a confidential, a second confidential and a
+// public client, over a temp-file SQLite store and an in-memory directory.
+type env struct {
+	t      *testing.T
+	srv    *httptest.Server
+	bridge *bridge.Server
+	store  *sqlite.Store
+	dir    *bridgetest.Directory
+	issuer string
+	rp     string // the apps' redirect base (nothing listens: the browser stops there)
+}
+
+const (
+	webSecret   = "web-secret-0123456789abcdef0123456789"
+	otherSecret = "other-secret-0123456789abcdef012345678"
+)
+
+func newEnv(t *testing.T, mutate ...func(*bridge.Config)) *env {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + ln.Addr().String()
+	rp := "http://127.0.0.1:9/app"
+	cfg := bridge.Defaults()
+	cfg.Issuer = issuer
+	cfg.Listen = ln.Addr().String()
+	cfg.DataDir = t.TempDir()
+	cfg.Keys.Algorithms = []string{"RS256", "ES256"}
+	cfg.Clients = []sso.ClientConfig{
+		{ID: "web", Name: "Member Portal", Secret: webSecret, Trusted: true,
+			RedirectURIs: []string{rp + "/callback"}, PostLogoutRedirectURIs: []string{rp + "/signed-out"}},
+		{ID: "other", Name: "Events App", Secret: otherSecret, Trusted: true, IDTokenSigningAlg: "ES256",
+			RedirectURIs: []string{rp + "/other"}},
+		{ID: "third", Name: "Third Party Journal", Secret: otherSecret,
+			RedirectURIs: []string{rp + "/third"}},
+		{ID: "mobile", Name: "Mobile App", Public: true, Trusted: true,
+			RedirectURIs: []string{"http://127.0.0.1/mobile/cb", "org.example.app:/cb"}},
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ssobridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	dir := bridgetest.NewDirectory()
+	b, err := bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: dir,
+		SigningKeyEncryption: make([]byte, 32), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(b.Handler())
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &env{t: t, srv: srv, bridge: b, store: st, dir: dir, issuer: issuer, rp: rp}
+}
+
+func (e *env) ctx() context.Context {
+	return oidc.ClientContext(context.Background(), e.srv.Client())
+}
+
+// oauth returns an x/oauth2 config and a go-oidc verifier for a client.
+func (e *env) oauth(clientID, secret, redirect string, style oauth2.AuthStyle, scopes ...string) (*oauth2.Config, *oidc.IDTokenVerifier) {
+	e.t.Helper()
+	p, err := oidc.NewProvider(e.ctx(), e.issuer)
+	if err != nil {
+		e.t.Fatalf("discovery: %v", err)
+	}
+	if len(scopes) == 0 {
+		scopes = []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess}
+	}
+	ep := p.Endpoint()
+	ep.AuthStyle = style
+	cfg := &oauth2.Config{ClientID: clientID, ClientSecret: secret, Endpoint: ep, RedirectURL: redirect, Scopes: scopes}
+	v := p.Verifier(&oidc.Config{ClientID: clientID, SupportedSigningAlgs: []string{"RS256", "ES256", "EdDSA"}})
+	return cfg, v
+}
+
+// signIn runs the browser through authorize and the login form and returns the code.
+func (e *env) signIn(b *bridgetest.Browser, authURL, login, password string) string {
+	e.t.Helper()
+	p := b.Get(authURL)
+	if p.Location == "" {
+		p = b.Login(p, login, password)
+	}
+	q := p.Redirected(e.t)
+	if q.Get("error") != "" {
+		e.t.Fatalf("authorize error: %s: %s", q.Get("error"), q.Get("error_description"))
+	}
+	return q.Get("code")
+}
+
+func (e *env) browser() *bridgetest.Browser { return bridgetest.NewBrowser(e.t, e.issuer) }
+
+func postForm(t *testing.T, u string, form map[string]string, basic ...string) (*http.Response, map[string]any) {
+	t.Helper()
+	vals := make([]string, 0)
+	for k, v := range form {
+		vals = append(vals, k+"="+urlEscape(v))
+	}
+	req, _ := http.NewRequest(http.MethodPost, u, stringsReader(join(vals, "&")))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if len(basic) == 2 {
+		req.SetBasicAuth(basic[0], basic[1])
+	}
+	return doJSON(t, req)
+}
+
+var _ = time.Second

@@ -1,0 +1,135 @@
+package sqlite
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
+)
+
+// benchStores runs fn against a file database (the production set-up) and ":memory:".
+func benchStores(b *testing.B, fn func(b *testing.B, s *Store)) {
+	b.Run("file", func(b *testing.B) { fn(b, openTest(b, filepath.Join(b.TempDir(), "bench.db"))) })
+	b.Run("memory", func(b *testing.B) { fn(b, openTest(b, Memory)) })
+}
+
+func benchIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = ssotest.RandomID()
+	}
+	return ids
+}
+
+func benchAccess(id, family string, now time.Time) sso.AccessToken {
+	return sso.AccessToken{IDHash: id, ClientID: "client-a", Subject: "subject-a",
+		Audience: []string{"client-a"}, Scopes: []string{"openid", "profile", "email", "offline_access"},
+		FamilyID: family, SessionID: "0123456789abcdef0123456789abcdef", AuthTime: now, AMR: []string{"pwd"},
+		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+}
+
+// BenchmarkIssueTokensRotate measures one refresh grant's write: rotate the current token of a
+// family to a successor and insert the new access token, in one transaction.
+func BenchmarkIssueTokensRotate(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *Store) {
+		ctx := b.Context()
+		now := time.Now()
+		rt := &sso.RefreshToken{Hash: ssotest.RandomID(), FamilyID: ssotest.RandomID(), ClientID: "client-a",
+			Subject: "subject-a", Audience: []string{"client-a"}, Scopes: []string{"openid", "offline_access"},
+			SessionID: "0123456789abcdef0123456789abcdef", AuthTime: now, AMR: []string{"pwd"},
+			CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+		if err := s.IssueTokens(ctx, sso.Issue{Access: benchAccess(ssotest.RandomID(), rt.FamilyID, now), Refresh: rt}); err != nil {
+			b.Fatal(err)
+		}
+		ids := benchIDs(2 * b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			next := *rt
+			next.Hash, next.CreatedAt = ids[2*i], now
+			err := s.IssueTokens(ctx, sso.Issue{
+				Rotate: &sso.RotateFrom{OldHash: rt.Hash, Now: now, Grace: 5 * time.Second},
+				Access: benchAccess(ids[2*i+1], rt.FamilyID, now), Refresh: &next,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			rt = &next
+		}
+	})
+}
+
+// BenchmarkAccessTokenGet measures the userinfo/introspection lookup among 10,000 tokens.
+func BenchmarkAccessTokenGet(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *Store) {
+		ctx := b.Context()
+		now := time.Now()
+		ids := benchIDs(10000)
+		for _, id := range ids {
+			if err := s.IssueTokens(ctx, sso.Issue{Access: benchAccess(id, "", now)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := s.AccessToken(ctx, ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		b.Run("parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if _, err := s.AccessToken(ctx, ids[i%len(ids)]); err != nil {
+						b.Error(err)
+						return
+					}
+					i += 7
+				}
+			})
+		})
+	})
+}
+
+// BenchmarkAuthRequestByCode measures the code lookup of the token endpoint among 10,000
+// requests.
+func BenchmarkAuthRequestByCode(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *Store) {
+		ctx := b.Context()
+		now := time.Now()
+		maxAge := time.Hour
+		codes := make([]string, 10000)
+		for i := range codes {
+			r := &sso.AuthRequest{ID: ssotest.RandomID(), ClientID: "client-a", RedirectURI: "https://app.example.org/cb",
+				State: ssotest.RandomID()[:22], Nonce: ssotest.RandomID()[:22], Scopes: []string{"openid", "profile", "email"},
+				ResponseType: "code", CodeChallenge: ssotest.RandomID()[:43], CodeChallengeMethod: "S256",
+				MaxAge: &maxAge, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := s.CreateAuthRequest(ctx, r); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.CompleteAuthRequest(ctx, r.ID, sso.Completion{Subject: "subject", AuthTime: now,
+				AMR: []string{"pwd"}, SessionID: ssotest.RandomID()}); err != nil {
+				b.Fatal(err)
+			}
+			codes[i] = ssotest.RandomID()
+			if err := s.SaveCode(ctx, r.ID, codes[i], now.Add(time.Hour)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := s.AuthRequestByCode(ctx, codes[i%len(codes)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+var _ = fmt.Sprint
