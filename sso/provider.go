@@ -122,7 +122,7 @@ func (p *Provider) routes(o http.Handler) http.Handler {
 			if !p.cors(w, r, nil) {
 				return
 			}
-			o.ServeHTTP(w, r)
+			p.serveUserinfo(w, r, o)
 		case PathAuthorize, PathAuthCallback, PathEndSession:
 			p.servePage(w, r, o)
 		default:
@@ -361,6 +361,7 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 type captureWriter struct {
 	http.ResponseWriter
 	status   int
+	all      bool // capture every error, not only plain-text ones
 	captured bool
 	wrote    bool
 	buf      bytes.Buffer
@@ -370,7 +371,7 @@ func (c *captureWriter) WriteHeader(status int) {
 	if c.wrote || c.captured {
 		return
 	}
-	if status >= 400 && strings.HasPrefix(c.Header().Get("Content-Type"), "text/plain") {
+	if status >= 400 && (c.all || strings.HasPrefix(c.Header().Get("Content-Type"), "text/plain")) {
 		c.captured, c.status = true, status
 		c.Header().Del("Content-Type")
 		c.Header().Del("X-Content-Type-Options")
@@ -391,6 +392,31 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return c.ResponseWriter.Write(b)
+}
+
+// serveUserinfo answers token failures as RFC 6750 section 3 says: 401 with a
+// WWW-Authenticate challenge (op answers 403 for a revoked or expired token).
+func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.Handler) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET or POST")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	cw := &captureWriter{ResponseWriter: w, all: true}
+	o.ServeHTTP(cw, r)
+	if !cw.captured {
+		return
+	}
+	w.Header().Del("Content-Type")
+	hasToken := r.Header.Get("Authorization") != "" || r.FormValue("access_token") != ""
+	if !hasToken {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge"`)
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_request", "access token missing")
+		return
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge", error="invalid_token"`)
+	writeOAuthError(w, http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked")
 }
 
 // ---- used by the bridge's pages ----

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -396,7 +397,14 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 	return s.hooks.EndSession(ctx, req)
 }
 
+// refreshIDPrefix marks the token ids GetRefreshTokenInfo hands back to op, which passes them
+// to RevokeToken together with a user id, just like access token ids.
+const refreshIDPrefix = "rt:"
+
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
+	if rt, ok := strings.CutPrefix(tokenOrID, refreshIDPrefix); ok {
+		return s.revokeRefresh(ctx, rt, clientID)
+	}
 	if userID != "" { // an access token id
 		at, err := s.store.AccessToken(ctx, HashToken(tokenOrID))
 		if err != nil {
@@ -411,7 +419,11 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 		s.hooks.Event(ctx, "token.revoke", at.Subject, clientID, "access token")
 		return nil
 	}
-	rt, err := s.store.RefreshToken(ctx, HashToken(tokenOrID))
+	return s.revokeRefresh(ctx, tokenOrID, clientID)
+}
+
+func (s *storage) revokeRefresh(ctx context.Context, token, clientID string) *oidc.Error {
+	rt, err := s.store.RefreshToken(ctx, HashToken(token))
 	if err != nil {
 		return nil
 	}
@@ -430,7 +442,7 @@ func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token strin
 	if err != nil {
 		return "", "", op.ErrInvalidRefreshToken
 	}
-	return rt.Subject, token, nil
+	return rt.Subject, refreshIDPrefix + token, nil
 }
 
 // ---- keys ----
