@@ -194,11 +194,14 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool) (*memberRo
 		}
 	}
 	for _, c := range d.cfg.ExtraColumns {
-		if i, ok := rs.cols[strings.ToLower(c)]; ok && row[i] != nil {
+		if _, ok := rs.cols[strings.ToLower(c)]; !ok {
+			continue
+		}
+		if v := str(strings.ToLower(c)); v != "" {
 			if m.Extra == nil {
 				m.Extra = map[string]string{}
 			}
-			m.Extra[c] = str(strings.ToLower(c))
+			m.Extra[c] = v
 		}
 	}
 	r := &memberRow{m: m}

@@ -1,0 +1,141 @@
+package demo
+
+// schema creates the iMIS-shaped tables the demo needs, in SQLite, with SQL Server's column
+// type names (SQLite keeps them as declared types). uniqueidentifier columns hold canonical
+// GUID text and are declared COLLATE NOCASE, since iMIS writes UserMain.ProviderKey in lower
+// case; datetime columns hold wall-clock text "YYYY-MM-DD hh:mm:ss.fff"; bit columns hold 0/1.
+// Differences from SQL Server are noted inline.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS aspnet_Applications (
+	ApplicationName nvarchar(256) NOT NULL,
+	LoweredApplicationName nvarchar(256) NOT NULL,
+	ApplicationId uniqueidentifier NOT NULL COLLATE NOCASE PRIMARY KEY,
+	Description nvarchar(256) NULL
+)`,
+	`CREATE TABLE IF NOT EXISTS aspnet_Users (
+	ApplicationId uniqueidentifier NOT NULL COLLATE NOCASE,
+	UserId uniqueidentifier NOT NULL COLLATE NOCASE PRIMARY KEY,
+	UserName nvarchar(256) NOT NULL,
+	LoweredUserName nvarchar(256) NOT NULL,
+	MobileAlias nvarchar(16) NULL,
+	IsAnonymous bit NOT NULL DEFAULT 0,
+	LastActivityDate datetime NOT NULL
+)`,
+	`CREATE UNIQUE INDEX IF NOT EXISTS aspnet_Users_Index ON aspnet_Users (ApplicationId, LoweredUserName)`,
+	`CREATE TABLE IF NOT EXISTS aspnet_Membership (
+	ApplicationId uniqueidentifier NOT NULL COLLATE NOCASE,
+	UserId uniqueidentifier NOT NULL COLLATE NOCASE PRIMARY KEY,
+	Password nvarchar(128) NOT NULL,
+	PasswordFormat int NOT NULL DEFAULT 0,
+	PasswordSalt nvarchar(128) NOT NULL,
+	MobilePIN nvarchar(16) NULL,
+	Email nvarchar(256) NULL,
+	LoweredEmail nvarchar(256) NULL,
+	PasswordQuestion nvarchar(256) NULL,
+	PasswordAnswer nvarchar(128) NULL,
+	IsApproved bit NOT NULL,
+	IsLockedOut bit NOT NULL,
+	CreateDate datetime NOT NULL,
+	LastLoginDate datetime NOT NULL,
+	LastPasswordChangedDate datetime NOT NULL,
+	LastLockoutDate datetime NOT NULL,
+	FailedPasswordAttemptCount int NOT NULL DEFAULT 0,
+	FailedPasswordAttemptWindowStart datetime NOT NULL,
+	FailedPasswordAnswerAttemptCount int NOT NULL DEFAULT 0,
+	FailedPasswordAnswerAttemptWindowStart datetime NOT NULL,
+	Comment ntext NULL
+)`,
+	`CREATE TABLE IF NOT EXISTS UserMain (
+	UserKey uniqueidentifier NOT NULL COLLATE NOCASE PRIMARY KEY,
+	ContactMaster varchar(50) NULL DEFAULT '',
+	UserId varchar(60) NOT NULL DEFAULT '',
+	IsDisabled bit NOT NULL DEFAULT 1,
+	EffectiveDate datetime NOT NULL,
+	ExpirationDate datetime NULL,
+	UpdatedByUserKey uniqueidentifier NULL COLLATE NOCASE,
+	UpdatedOn datetime NOT NULL,
+	CreatedByUserKey uniqueidentifier NULL COLLATE NOCASE,
+	CreatedOn datetime NOT NULL,
+	MarkedForDeleteOn datetime NULL,
+	DefaultDepartmentGroupKey uniqueidentifier NULL COLLATE NOCASE,
+	DefaultPerspectiveKey uniqueidentifier NULL COLLATE NOCASE, -- NOT NULL in iMIS
+	ProviderKey nvarchar(100) NULL COLLATE NOCASE,
+	MultiFactorInfo nvarchar NULL -- nvarchar(max) in SQL Server
+)`,
+	`CREATE INDEX IF NOT EXISTS UserMain_ProviderKey ON UserMain (ProviderKey)`,
+	`CREATE INDEX IF NOT EXISTS UserMain_ContactMaster ON UserMain (ContactMaster)`,
+	`CREATE TABLE IF NOT EXISTS ContactStatusRef (
+	ContactStatusCode nvarchar(2) NOT NULL PRIMARY KEY,
+	ContactStatusDesc nvarchar(50) NOT NULL,
+	IsSystem bit NOT NULL DEFAULT 0
+)`,
+	`CREATE TABLE IF NOT EXISTS ContactMain (
+	ContactKey uniqueidentifier NOT NULL COLLATE NOCASE PRIMARY KEY,
+	ContactStatusCode nvarchar(2) NOT NULL,
+	FullName nvarchar(110) NOT NULL DEFAULT '',
+	SortName nvarchar(110) NOT NULL DEFAULT '',
+	IsInstitute bit NOT NULL DEFAULT 0,
+	SyncContactID varchar(20) NULL,
+	ID nvarchar(12) NULL,
+	PrimaryMembershipGroupKey uniqueidentifier NULL COLLATE NOCASE,
+	MajorKey nvarchar(30) NOT NULL DEFAULT '',
+	OptOutFlag bit NOT NULL DEFAULT 0,
+	UpdatedOn datetime NULL,
+	MarkedForDeleteOn datetime NULL
+)`,
+	// Name: the legacy contact master. varchar columns, NOT NULL ones default to ''.
+	`CREATE TABLE IF NOT EXISTS Name (
+	ID varchar(10) NOT NULL PRIMARY KEY,
+	ORG_CODE varchar(5) NOT NULL DEFAULT '',
+	MEMBER_TYPE varchar(5) NOT NULL DEFAULT '',
+	CATEGORY varchar(5) NOT NULL DEFAULT '',
+	STATUS varchar(5) NOT NULL DEFAULT '',
+	CO_ID varchar(10) NOT NULL DEFAULT '',
+	LAST_FIRST varchar(70) NOT NULL DEFAULT '',
+	FULL_NAME varchar(70) NOT NULL DEFAULT '',
+	TITLE varchar(80) NOT NULL DEFAULT '',
+	COMPANY varchar(80) NOT NULL DEFAULT '',
+	PREFIX varchar(25) NOT NULL DEFAULT '',
+	FIRST_NAME varchar(20) NOT NULL DEFAULT '',
+	MIDDLE_NAME varchar(20) NOT NULL DEFAULT '',
+	LAST_NAME varchar(30) NOT NULL DEFAULT '',
+	SUFFIX varchar(10) NOT NULL DEFAULT '',
+	DESIGNATION varchar(20) NOT NULL DEFAULT '',
+	INFORMAL varchar(20) NOT NULL DEFAULT '',
+	WORK_PHONE varchar(25) NOT NULL DEFAULT '',
+	CITY varchar(40) NOT NULL DEFAULT '',
+	STATE_PROVINCE varchar(15) NOT NULL DEFAULT '',
+	ZIP varchar(10) NOT NULL DEFAULT '',
+	COUNTRY varchar(25) NOT NULL DEFAULT '',
+	CHAPTER varchar(15) NOT NULL DEFAULT '',
+	MEMBER_RECORD bit NOT NULL DEFAULT 0,
+	COMPANY_RECORD bit NOT NULL DEFAULT 0,
+	JOIN_DATE datetime NULL,
+	PAID_THRU datetime NULL,
+	MEMBER_STATUS varchar(5) NOT NULL DEFAULT '',
+	EMAIL varchar(100) NOT NULL DEFAULT '',
+	WEBSITE varchar(255) NOT NULL DEFAULT '',
+	DATE_ADDED datetime NULL,
+	LAST_UPDATED datetime NULL,
+	UPDATED_BY varchar(60) NOT NULL DEFAULT ''
+)`,
+	`CREATE TABLE IF NOT EXISTS RoleMain (
+	RoleKey uniqueidentifier NOT NULL COLLATE NOCASE PRIMARY KEY,
+	Name nvarchar(50) NOT NULL,
+	Description nvarchar(250) NOT NULL DEFAULT '',
+	IsSystem bit NOT NULL DEFAULT 0,
+	UpdatedByUserKey uniqueidentifier NULL COLLATE NOCASE,
+	UpdatedOn datetime NOT NULL,
+	MarkedForDeleteOn datetime NULL
+)`,
+	`CREATE TABLE IF NOT EXISTS UserRole (
+	UserKey uniqueidentifier NOT NULL COLLATE NOCASE,
+	RoleKey uniqueidentifier NOT NULL COLLATE NOCASE,
+	MarkedForDeleteOn datetime NULL,
+	PRIMARY KEY (UserKey, RoleKey)
+)`,
+}
+
+// tables lists the demo tables, children first (for emptying before a reseed).
+var tables = []string{"UserRole", "RoleMain", "Name", "ContactMain", "ContactStatusRef", "UserMain",
+	"aspnet_Membership", "aspnet_Users", "aspnet_Applications"}
