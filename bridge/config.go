@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ssobridge/ssobridge/legacy/sqldir"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -30,6 +31,8 @@ type Config struct {
 	Session      SessionConfig      `yaml:"session"`
 	Throttle     ThrottleConfig     `yaml:"throttle"`
 	Clients      []sso.ClientConfig `yaml:"clients"`
+	// Legacy is the AMS database; with no dsn the embedded demo database is used.
+	Legacy sqldir.Config `yaml:"legacy"`
 	// Playground enables /playground and its built-in public client (on by default).
 	Playground *bool     `yaml:"playground"`
 	Log        LogConfig `yaml:"log"`
@@ -202,6 +205,11 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log.format: %q must be text or json", c.Log.Format)
+	}
+	if c.Legacy.DSN != "" {
+		if err := c.Legacy.Validate(); err != nil {
+			return err
+		}
 	}
 	seen := map[string]bool{}
 	for i := range c.Clients {

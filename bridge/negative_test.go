@@ -242,11 +242,11 @@ func TestAuthorizeErrorsNeverRedirect(t *testing.T) {
 	e := newEnv(t)
 	b := e.browser()
 	for name, q := range map[string]url.Values{
-		"unknown client":      {"client_id": {"nobody"}, "redirect_uri": {e.rp + "/callback"}, "response_type": {"code"}, "scope": {"openid"}},
-		"unregistered uri":    {"client_id": {"web"}, "redirect_uri": {"https://evil.example/cb"}, "response_type": {"code"}, "scope": {"openid"}},
-		"prefix of a uri":     {"client_id": {"web"}, "redirect_uri": {e.rp + "/callback/x"}, "response_type": {"code"}, "scope": {"openid"}},
-		"duplicated param":    {"client_id": {"web", "web"}, "redirect_uri": {e.rp + "/callback"}, "response_type": {"code"}, "scope": {"openid"}},
-		"missing redirect":    {"client_id": {"web"}, "response_type": {"code"}, "scope": {"openid"}},
+		"unknown client":   {"client_id": {"nobody"}, "redirect_uri": {e.rp + "/callback"}, "response_type": {"code"}, "scope": {"openid"}},
+		"unregistered uri": {"client_id": {"web"}, "redirect_uri": {"https://evil.example/cb"}, "response_type": {"code"}, "scope": {"openid"}},
+		"prefix of a uri":  {"client_id": {"web"}, "redirect_uri": {e.rp + "/callback/x"}, "response_type": {"code"}, "scope": {"openid"}},
+		"duplicated param": {"client_id": {"web", "web"}, "redirect_uri": {e.rp + "/callback"}, "response_type": {"code"}, "scope": {"openid"}},
+		"missing redirect": {"client_id": {"web"}, "response_type": {"code"}, "scope": {"openid"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := b.Get(e.issuer + "/authorize?" + q.Encode())

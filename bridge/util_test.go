@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-func urlEscape(s string) string            { return url.QueryEscape(s) }
-func stringsReader(s string) io.Reader      { return strings.NewReader(s) }
+func urlEscape(s string) string              { return url.QueryEscape(s) }
+func stringsReader(s string) io.Reader       { return strings.NewReader(s) }
 func join(parts []string, sep string) string { return strings.Join(parts, sep) }
 
 // doJSON sends a request and decodes a JSON body (nil when the body is not JSON).

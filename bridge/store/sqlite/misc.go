@@ -208,10 +208,6 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 	}{
 		{"auth requests", `DELETE FROM auth_requests WHERE rowid IN (SELECT rowid FROM auth_requests
 			WHERE expires_at <= ?1 AND code_expires <= ?1 LIMIT ?2)`},
-		{"access tokens", `DELETE FROM access_tokens WHERE rowid IN (SELECT rowid FROM access_tokens
-			WHERE expires_at <= ?1 LIMIT ?2)`},
-		{"refresh tokens", `DELETE FROM refresh_tokens WHERE rowid IN (SELECT rowid FROM refresh_tokens
-			WHERE expires_at <= ?1 LIMIT ?2)`},
 		{"sessions", `DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions
 			WHERE expires_at <= ?1 LIMIT ?2) OR rowid IN (SELECT rowid FROM sessions WHERE ended = 1 LIMIT ?2)`},
 		{"signing keys", `DELETE FROM signing_keys WHERE rowid IN (SELECT rowid FROM signing_keys
@@ -234,5 +230,73 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 			}
 		}
 	}
+	// The token tables have no expiry index (it would cost a page write per grant): walk them
+	// in key order on the read pool and delete what expired by key, a batch per transaction.
+	for _, tbl := range []struct{ what, table, key string }{
+		{"access tokens", "access_tokens", "id_hash"},
+		{"refresh tokens", "refresh_tokens", "hash"},
+	} {
+		k, err := s.purgeByKey(ctx, tbl.table, tbl.key, n)
+		total += k
+		if err != nil {
+			return total, fmt.Errorf("sqlite: purge %s: %w", tbl.what, err)
+		}
+	}
 	return total, nil
+}
+
+func (s *Store) purgeByKey(ctx context.Context, table, key string, now int64) (int64, error) {
+	var (
+		total int64
+		after string
+		batch = make([]string, 0, purgeBatch)
+	)
+	sel := `SELECT ` + key + ` FROM ` + table + ` WHERE ` + key + ` > ? AND expires_at <= ? ORDER BY ` + key + ` LIMIT ?`
+	del := `DELETE FROM ` + table + ` WHERE ` + key + ` = ? AND expires_at <= ?`
+	for {
+		batch = batch[:0]
+		rows, err := s.r.QueryContext(ctx, sel, after, now, purgeBatch)
+		if err != nil {
+			return total, err
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return total, err
+			}
+			batch = append(batch, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return total, err
+		}
+		if len(batch) == 0 {
+			return total, nil
+		}
+		err = s.writeTx(ctx, func(tx *sql.Tx) error {
+			stmt, err := tx.PrepareContext(ctx, del)
+			if err != nil {
+				return err
+			}
+			defer stmt.Close()
+			for _, k := range batch {
+				res, err := stmt.ExecContext(ctx, k, now)
+				if err != nil {
+					return err
+				}
+				if n, err := res.RowsAffected(); err == nil {
+					total += n
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		if len(batch) < purgeBatch {
+			return total, nil
+		}
+		after = batch[len(batch)-1]
+	}
 }

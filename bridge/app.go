@@ -1,0 +1,116 @@
+package bridge
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/legacy"
+)
+
+// App is a bridge opened from its configuration: store, directory and server.
+type App struct {
+	Config    Config
+	Store     *sqlite.Store
+	Directory legacy.Directory
+	Server    *Server
+	// Demo is true when members come from the embedded demo database.
+	Demo    bool
+	closers []func() error
+}
+
+// OpenStore opens the bridge's own store in the data dir (creating the dir, mode 0700).
+func OpenStore(ctx context.Context, cfg Config) (*sqlite.Store, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ssobridge.db"))
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return st, nil
+}
+
+// Open validates the configuration and opens everything the server needs.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg}
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close()
+		}
+	}()
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.Store = st
+	a.closers = append(a.closers, st.Close)
+	encKey, err := signingKeyEncryption(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	dir, demo, closeDir, err := OpenDirectory(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a.Directory, a.Demo = dir, demo
+	a.closers = append(a.closers, closeDir)
+	a.Server, err = New(ctx, Deps{Config: cfg, Store: st, Directory: dir, SigningKeyEncryption: encKey, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return a, nil
+}
+
+// Close releases everything, newest first.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// keyFileName holds the generated signing-key encryption key on embedded defaults.
+const keyFileName = "signing-key-encryption.key"
+
+// signingKeyEncryption returns the 32-byte key that encrypts signing keys at rest: from
+// keys.encryption_key, or generated once into the data dir with a warning.
+func signingKeyEncryption(cfg Config, log *slog.Logger) ([]byte, error) {
+	if cfg.Keys.EncryptionKey != "" {
+		return base64.StdEncoding.DecodeString(cfg.Keys.EncryptionKey)
+	}
+	path := filepath.Join(cfg.DataDir, keyFileName)
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key := randomBytes(32)
+		if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("keys.encryption_key: generate %s: %w", path, err)
+		}
+		log.Warn("keys.encryption_key is not set: generated one into the data dir; set it in the config (from a secret store) for production",
+			"file", path)
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys.encryption_key: read %s: %w", path, err)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil || len(key) != 32 {
+		return nil, fmt.Errorf("keys.encryption_key: %s does not hold base64 of 32 bytes", path)
+	}
+	log.Warn("using the signing-key encryption key generated into the data dir; set keys.encryption_key for production", "file", path)
+	return key, nil
+}

@@ -1,0 +1,80 @@
+// Command ssobridge is the single binary of ssobridge: an OpenID Connect provider in front of an
+// association's membership system. `ssobridge serve` runs it; the other subcommands administer
+// clients, tokens, sessions and the connection to the AMS.
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ssobridge/ssobridge/bridge"
+)
+
+func main() {
+	if err := rootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "ssobridge:", err)
+		os.Exit(1)
+	}
+}
+
+// globals are the flags every subcommand shares.
+type globals struct {
+	configPath string
+	listen     string
+	issuer     string
+	dataDir    string
+}
+
+func rootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "ssobridge",
+		Short:         "OpenID Connect single sign-on for apps, on top of the association's membership system",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&g.configPath, "config", os.Getenv("SSOBRIDGE_CONFIG"), "YAML configuration file (or SSOBRIDGE_CONFIG); none runs the demo on embedded defaults")
+	f.StringVar(&g.listen, "listen", "", "listen address host:port (overrides the config)")
+	f.StringVar(&g.issuer, "issuer", "", "issuer URL (overrides the config)")
+	f.StringVar(&g.dataDir, "data-dir", "", "data directory (overrides the config)")
+	root.AddCommand(serveCmd(g), clientsCmd(g))
+	return root
+}
+
+// load reads, overrides and validates the configuration.
+func (g *globals) load() (bridge.Config, error) {
+	cfg, err := bridge.LoadConfig(g.configPath)
+	if err != nil {
+		return cfg, err
+	}
+	if g.listen != "" {
+		cfg.Listen = g.listen
+	}
+	if g.issuer != "" {
+		cfg.Issuer = g.issuer
+	}
+	if g.dataDir != "" {
+		cfg.DataDir = g.dataDir
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("invalid configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+func newLogger(cfg bridge.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if cfg.Log.Format == "json" {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	l := slog.New(h)
+	slog.SetDefault(l)
+	return l
+}

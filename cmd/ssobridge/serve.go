@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ssobridge/ssobridge/bridge"
+)
+
+func serveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the OpenID provider (embedded demo defaults when no config is given)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			log := newLogger(cfg)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			app, err := bridge.Open(ctx, cfg, log)
+			if err != nil {
+				return err
+			}
+			defer app.Close()
+			ln, err := net.Listen("tcp", cfg.Listen)
+			if err != nil {
+				return fmt.Errorf("listen: %w", err)
+			}
+			srv := &http.Server{
+				Handler:           app.Server.Handler(),
+				ReadHeaderTimeout: 10 * time.Second,
+				ReadTimeout:       30 * time.Second,
+				WriteTimeout:      30 * time.Second,
+				IdleTimeout:       120 * time.Second,
+				MaxHeaderBytes:    64 << 10,
+			}
+			go app.Server.Run(ctx)
+			banner(cmd.OutOrStdout(), app)
+			log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+			}
+			log.Info("shutting down")
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+}
+
+// banner tells a newcomer what to open.
+func banner(w io.Writer, app *bridge.App) {
+	cfg := app.Config
+	fmt.Fprintf(w, "\nssobridge is running: %s\n", cfg.Issuer)
+	fmt.Fprintf(w, "  discovery   %s/.well-known/openid-configuration\n", cfg.Issuer)
+	if cfg.PlaygroundEnabled() {
+		fmt.Fprintf(w, "  playground  %s/playground   (sign in as an app would)\n", cfg.Issuer)
+	}
+	for _, l := range app.Links() {
+		fmt.Fprintf(w, "  %-11s %s\n", l[0], l[1])
+	}
+	if app.Demo {
+		fmt.Fprintln(w, "\nDemo members (embedded demo AMS database):")
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  LOGIN\tPASSWORD\tWHAT IT SHOWS")
+		for _, d := range bridge.DemoLogins() {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", d.Login, d.Password, d.Description)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+}
