@@ -258,7 +258,10 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 func (c *client) IsScopeAllowed(scope string) bool {
 	return len(c.cfg.Scopes) == 0 || slices.Contains(c.cfg.Scopes, scope)
 }
-func (c *client) IDTokenUserinfoClaimsAssertion() bool { return false }
+
+// IDTokenUserinfoClaimsAssertion puts the granted scopes' claims into ID tokens too (as Dex and
+// Keycloak do); a client's claim policy can still restrict what each token carries.
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *client) ClockSkew() time.Duration             { return c.skew }
 
 // ClientSource resolves client configs by id (static config merged with the store).

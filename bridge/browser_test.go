@@ -1,0 +1,188 @@
+package bridge_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// newChrome starts headless Chromium, or skips when it is not installed (CI installs it and
+// sets SSOBRIDGE_REQUIRE_BROWSER=1, which turns the skip into a failure).
+func newChrome(t *testing.T) context.Context {
+	t.Helper()
+	path := ""
+	for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if found, err := exec.LookPath(p); err == nil {
+			path = found
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv("SSOBRIDGE_REQUIRE_BROWSER") != "" {
+			t.Fatal("chromium is required (SSOBRIDGE_REQUIRE_BROWSER is set) but not installed")
+		}
+		t.Skip("chromium not installed")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	return ctx
+}
+
+// relyingParty is a tiny server-side app: it starts sign-in, takes the code at /callback,
+// exchanges it with x/oauth2 and verifies the ID token with go-oidc.
+type relyingParty struct {
+	srv      *httptest.Server
+	cfg      *oauth2.Config
+	verifier *oidc.IDTokenVerifier
+	ctx      context.Context
+}
+
+func newRelyingParty(t *testing.T) (*relyingParty, func(*bridge.Config)) {
+	rp := &relyingParty{}
+	rp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/start":
+			http.Redirect(w, r, rp.cfg.AuthCodeURL("browser-state", oidc.Nonce("browser-nonce")), http.StatusFound)
+		case "/callback":
+			if r.URL.Query().Get("state") != "browser-state" {
+				http.Error(w, "bad state", 400)
+				return
+			}
+			tok, err := rp.cfg.Exchange(rp.ctx, r.URL.Query().Get("code"))
+			if err != nil {
+				http.Error(w, "exchange: "+err.Error(), 500)
+				return
+			}
+			idt, err := rp.verifier.Verify(rp.ctx, tok.Extra("id_token").(string))
+			if err != nil || idt.Nonce != "browser-nonce" {
+				http.Error(w, fmt.Sprintf("verify: %v", err), 500)
+				return
+			}
+			var c struct {
+				Name string `json:"name"`
+			}
+			_ = idt.Claims(&c)
+			fmt.Fprintf(w, "<!doctype html><title>app</title><p id=result>signed in: %s (%s)</p>", c.Name, idt.Subject)
+		}
+	}))
+	t.Cleanup(rp.srv.Close)
+	return rp, func(c *bridge.Config) {
+		c.Clients = append(c.Clients, sso.ClientConfig{ID: "browserapp", Name: "Browser App", Secret: webSecret, Trusted: true,
+			RedirectURIs: []string{rp.srv.URL + "/callback"}})
+	}
+}
+
+func (rp *relyingParty) connect(e *env) {
+	rp.ctx = e.ctx()
+	rp.cfg, rp.verifier = e.oauth("browserapp", webSecret, rp.srv.URL+"/callback", oauth2.AuthStyleInHeader, oidc.ScopeOpenID, "profile")
+}
+
+// css is shorthand for a CSS selector.
+type css = chromedp.CSS
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return v
+}
+
+func TestBrowserLogin(t *testing.T) {
+	rp, addClient := newRelyingParty(t)
+	e := newEnv(t, addClient)
+	rp.connect(e)
+	ctx := newChrome(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(rp.srv.URL+"/start"),
+		chromedp.WaitVisible(css("#login")),
+	)
+	if err != nil {
+		t.Fatalf("open login page: %v", err)
+	}
+	title, _ := chromedp.Run(ctx, chromedp.Title())
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(css("#login"), "alice"),
+		chromedp.SendKeys(css("#password"), "alice-password"),
+		chromedp.Click(css("button[type=submit].primary")),
+		chromedp.WaitVisible(css("#result")),
+	)
+	if err != nil {
+		t.Fatalf("browser flow: %v", err)
+	}
+	result := text(t, ctx, "#result")
+	if !strings.Contains(title, "Sign in") || !strings.HasPrefix(result, "signed in: Alice Archer") {
+		t.Fatalf("title %q, result %q", title, result)
+	}
+	// Sign out through the confirmation page, then a wrong password shows the message.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(e.issuer+"/logout"),
+		chromedp.Click(css("button[type=submit].primary")),
+		chromedp.WaitVisible(css("h1")),
+		chromedp.Navigate(rp.srv.URL+"/start"),
+		chromedp.WaitVisible(css("#login")),
+		chromedp.SendKeys(css("#login"), "alice"),
+		chromedp.SendKeys(css("#password"), "wrong"),
+		chromedp.Click(css("button[type=submit].primary")),
+		chromedp.WaitVisible(css("#login-error")),
+	)
+	if msg := text(t, ctx, "#login-error"); err != nil || !strings.Contains(msg, "not right") {
+		t.Fatalf("wrong password page: %v %q", err, msg)
+	}
+}
+
+func TestBrowserPlayground(t *testing.T) {
+	e := newEnv(t)
+	ctx := newChrome(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(e.issuer+"/playground"),
+		chromedp.Click(css("#pg-login")),
+		chromedp.WaitVisible(css("#login")),
+		chromedp.SendKeys(css("#login"), "alice"),
+		chromedp.SendKeys(css("#password"), "alice-password"),
+		chromedp.Click(css("button[type=submit].primary")),
+		chromedp.WaitEnabled(css("#pg-refresh")),
+	)
+	if err != nil {
+		t.Fatalf("playground sign-in: %v (status %q)", err, text(t, ctx, "#pg-status"))
+	}
+	idToken := text(t, ctx, "#pg-idtoken")
+	err = chromedp.Do(ctx, chromedp.Click(css("#pg-refresh")))
+	if err == nil {
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById("pg-status").textContent.startsWith("Refreshed")`, chromedp.WithPollingTimeout(10*time.Second)))
+	}
+	status := text(t, ctx, "#pg-status")
+	if err != nil || !strings.HasPrefix(status, "Refreshed") {
+		t.Fatalf("playground refresh: %v (status %q)", err, status)
+	}
+	userinfo := text(t, ctx, "#pg-userinfo")
+	for _, want := range []string{`"iss": "` + e.issuer + `"`, `"aud"`, `"sid"`, `"at_hash"`, `"nonce"`} {
+		if !strings.Contains(idToken, want) {
+			t.Fatalf("id token view lacks %s:\n%s", want, idToken)
+		}
+	}
+	if !strings.Contains(userinfo, `"email": "alice@example.org"`) || !strings.Contains(userinfo, `"roles"`) {
+		t.Fatalf("userinfo view:\n%s", userinfo)
+	}
+}
