@@ -1,0 +1,383 @@
+package cache
+
+import (
+	"container/list"
+	"context"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/ssobridge/ssobridge/legacy"
+)
+
+// Defaults for zero Options.
+const (
+	DefaultTTL          = 2 * time.Minute
+	DefaultSize         = 10_000
+	DefaultFetchTimeout = 30 * time.Second
+)
+
+// RolelessAuthenticator is implemented by directories that can verify a password without
+// loading roles (sqldir.Directory): the cache then supplies roles it holds and saves a query.
+type RolelessAuthenticator interface {
+	AuthenticateWithoutRoles(ctx context.Context, login, password string) (*legacy.Member, error)
+}
+
+// Options configure a Directory.
+type Options struct {
+	// TTL is how long a member or role list stays fresh (default 2m).
+	TTL time.Duration
+	// Size bounds each index (members by key, login and member id; role lists) to this many
+	// entries, least recently used evicted first (default 10000).
+	Size int
+	// FetchTimeout bounds a fetch shared by concurrent callers, which runs detached from any
+	// single caller's cancellation (default 30s).
+	FetchTimeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Directory is a legacy.Directory that caches member profiles and roles of another one.
+// Authenticate always asks the wrapped directory (passwords are never checked from the
+// cache), then fills the cache; ChangedSince is never cached, and refreshes the members it
+// returns. Concurrent misses for the same member share one fetch. Errors are not cached.
+type Directory struct {
+	next         legacy.Directory
+	ttl          time.Duration
+	fetchTimeout time.Duration
+	now          func() time.Time
+
+	byKey   *lru[*legacy.Member]
+	byLogin *lru[string] // normalised login → key
+	byID    *lru[string] // member id → key
+	roles   *lru[[]string]
+
+	members flight[*legacy.Member]
+	roleSF  flight[[]string]
+
+	hits, misses atomic.Int64
+}
+
+var _ legacy.Directory = (*Directory)(nil)
+
+// New wraps next.
+func New(next legacy.Directory, opts Options) *Directory {
+	if opts.TTL <= 0 {
+		opts.TTL = DefaultTTL
+	}
+	if opts.Size <= 0 {
+		opts.Size = DefaultSize
+	}
+	if opts.FetchTimeout <= 0 {
+		opts.FetchTimeout = DefaultFetchTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Directory{
+		next: next, ttl: opts.TTL, fetchTimeout: opts.FetchTimeout, now: opts.Now,
+		byKey: newLRU[*legacy.Member](opts.Size), byLogin: newLRU[string](opts.Size),
+		byID: newLRU[string](opts.Size), roles: newLRU[[]string](opts.Size),
+	}
+}
+
+// Unwrap returns the wrapped directory.
+func (c *Directory) Unwrap() legacy.Directory { return c.next }
+
+// Stats reports cache hits and misses since New.
+func (c *Directory) Stats() (hits, misses int64) { return c.hits.Load(), c.misses.Load() }
+
+// Authenticate verifies the password with the wrapped directory, every time. When that
+// directory can skip roles (RolelessAuthenticator), roles come from the cache when fresh.
+func (c *Directory) Authenticate(ctx context.Context, login, password string) (*legacy.Member, error) {
+	if ra, ok := c.next.(RolelessAuthenticator); ok {
+		m, err := ra.AuthenticateWithoutRoles(ctx, login, password)
+		if err != nil {
+			return nil, err
+		}
+		roles, err := c.Roles(ctx, m.Key)
+		if err != nil {
+			return nil, err
+		}
+		m.Roles = roles
+		c.putMember(m)
+		return m, nil
+	}
+	m, err := c.next.Authenticate(ctx, login, password)
+	if err != nil {
+		return nil, err
+	}
+	c.putMember(m)
+	c.roles.put(m.Key, slices.Clone(m.Roles), c.now().Add(c.ttl))
+	return m, nil
+}
+
+// MemberByLogin returns the cached member or asks the wrapped directory.
+func (c *Directory) MemberByLogin(ctx context.Context, login string) (*legacy.Member, error) {
+	nl := normLogin(login)
+	if key, ok := c.byLogin.get(nl, c.now()); ok {
+		if m, ok := c.byKey.get(key, c.now()); ok && normLogin(m.Login) == nl {
+			c.hits.Add(1)
+			return clone(m), nil
+		}
+	}
+	c.misses.Add(1)
+	return c.fetchMember(ctx, "login\x00"+nl, func(ctx context.Context) (*legacy.Member, error) {
+		return c.next.MemberByLogin(ctx, login)
+	})
+}
+
+// MemberByKey returns the cached member or asks the wrapped directory.
+func (c *Directory) MemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
+	k := normKey(key)
+	if m, ok := c.byKey.get(k, c.now()); ok {
+		c.hits.Add(1)
+		return clone(m), nil
+	}
+	c.misses.Add(1)
+	return c.fetchMember(ctx, "key\x00"+k, func(ctx context.Context) (*legacy.Member, error) {
+		return c.next.MemberByKey(ctx, key)
+	})
+}
+
+// MemberByID returns the cached member or asks the wrapped directory.
+func (c *Directory) MemberByID(ctx context.Context, memberID string) (*legacy.Member, error) {
+	id := strings.TrimSpace(memberID)
+	if key, ok := c.byID.get(id, c.now()); ok {
+		if m, ok := c.byKey.get(key, c.now()); ok && m.MemberID == id {
+			c.hits.Add(1)
+			return clone(m), nil
+		}
+	}
+	c.misses.Add(1)
+	return c.fetchMember(ctx, "id\x00"+id, func(ctx context.Context) (*legacy.Member, error) {
+		return c.next.MemberByID(ctx, memberID)
+	})
+}
+
+func (c *Directory) fetchMember(ctx context.Context, flightKey string, fetch func(context.Context) (*legacy.Member, error)) (*legacy.Member, error) {
+	m, err := c.members.do(ctx, flightKey, c.fetchTimeout, func(ctx context.Context) (*legacy.Member, error) {
+		m, err := fetch(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.putMember(m)
+		return m, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return clone(m), nil
+}
+
+// Roles returns the cached role names or asks the wrapped directory.
+func (c *Directory) Roles(ctx context.Context, key string) ([]string, error) {
+	k := normKey(key)
+	if r, ok := c.roles.get(k, c.now()); ok {
+		c.hits.Add(1)
+		return slices.Clone(r), nil
+	}
+	c.misses.Add(1)
+	r, err := c.roleSF.do(ctx, k, c.fetchTimeout, func(ctx context.Context) ([]string, error) {
+		r, err := c.next.Roles(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		c.roles.put(k, slices.Clone(r), c.now().Add(c.ttl))
+		return r, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(r), nil
+}
+
+// ChangedSince always asks the wrapped directory. The members it returns replace cached
+// ones, and their cached roles are dropped (a change may have been a role change).
+func (c *Directory) ChangedSince(ctx context.Context, since time.Time, limit int) ([]*legacy.Member, time.Time, error) {
+	ms, next, err := c.next.ChangedSince(ctx, since, limit)
+	if err != nil {
+		return ms, next, err
+	}
+	for _, m := range ms {
+		c.putMember(m)
+		c.roles.remove(normKey(m.Key))
+	}
+	return ms, next, nil
+}
+
+// Ping asks the wrapped directory.
+func (c *Directory) Ping(ctx context.Context) error { return c.next.Ping(ctx) }
+
+// Invalidate drops everything cached about the member with this key.
+func (c *Directory) Invalidate(key string) {
+	k := normKey(key)
+	c.byKey.remove(k)
+	c.roles.remove(k)
+}
+
+// Purge empties the cache.
+func (c *Directory) Purge() {
+	c.byKey.purge()
+	c.byLogin.purge()
+	c.byID.purge()
+	c.roles.purge()
+}
+
+// putMember stores a copy of m (without roles, which are cached separately) under its key,
+// login and member id.
+func (c *Directory) putMember(m *legacy.Member) {
+	if m == nil || m.Key == "" {
+		return
+	}
+	exp := c.now().Add(c.ttl)
+	cp := clone(m)
+	cp.Roles = nil
+	k := normKey(m.Key)
+	c.byKey.put(k, cp, exp)
+	if m.Login != "" {
+		c.byLogin.put(normLogin(m.Login), k, exp)
+	}
+	if m.MemberID != "" {
+		c.byID.put(m.MemberID, k, exp)
+	}
+}
+
+func clone(m *legacy.Member) *legacy.Member {
+	cp := *m
+	cp.Roles = slices.Clone(m.Roles)
+	cp.Extra = maps.Clone(m.Extra)
+	return &cp
+}
+
+func normLogin(s string) string { return strings.ToLower(norm.NFC.String(strings.TrimSpace(s))) }
+
+func normKey(s string) string {
+	return strings.ToUpper(strings.Trim(strings.TrimSpace(s), "{}"))
+}
+
+// --- a small LRU with per-entry expiry ---
+
+type lruEntry[V any] struct {
+	key     string
+	val     V
+	expires time.Time
+}
+
+type lru[V any] struct {
+	mu   sync.Mutex
+	size int
+	ll   *list.List
+	m    map[string]*list.Element
+}
+
+func newLRU[V any](size int) *lru[V] {
+	return &lru[V]{size: size, ll: list.New(), m: make(map[string]*list.Element)}
+}
+
+func (l *lru[V]) get(key string, now time.Time) (V, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var zero V
+	e, ok := l.m[key]
+	if !ok {
+		return zero, false
+	}
+	ent := e.Value.(*lruEntry[V])
+	if !now.Before(ent.expires) {
+		l.ll.Remove(e)
+		delete(l.m, key)
+		return zero, false
+	}
+	l.ll.MoveToFront(e)
+	return ent.val, true
+}
+
+func (l *lru[V]) put(key string, v V, expires time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.m[key]; ok {
+		ent := e.Value.(*lruEntry[V])
+		ent.val, ent.expires = v, expires
+		l.ll.MoveToFront(e)
+		return
+	}
+	l.m[key] = l.ll.PushFront(&lruEntry[V]{key: key, val: v, expires: expires})
+	for l.ll.Len() > l.size {
+		last := l.ll.Back()
+		l.ll.Remove(last)
+		delete(l.m, last.Value.(*lruEntry[V]).key)
+	}
+}
+
+func (l *lru[V]) remove(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.m[key]; ok {
+		l.ll.Remove(e)
+		delete(l.m, key)
+	}
+}
+
+func (l *lru[V]) purge() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ll.Init()
+	clear(l.m)
+}
+
+func (l *lru[V]) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ll.Len()
+}
+
+// --- de-duplication of concurrent fetches (a small singleflight) ---
+
+type flightCall[V any] struct {
+	done chan struct{}
+	val  V
+	err  error
+}
+
+type flight[V any] struct {
+	mu    sync.Mutex
+	calls map[string]*flightCall[V]
+}
+
+// do runs fn once for concurrent callers with the same key. fn runs detached from the
+// callers' cancellation (bounded by timeout) so that one caller giving up does not fail the
+// others; each caller stops waiting when its own context ends.
+func (f *flight[V]) do(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (V, error)) (V, error) {
+	f.mu.Lock()
+	if f.calls == nil {
+		f.calls = make(map[string]*flightCall[V])
+	}
+	call, ok := f.calls[key]
+	if !ok {
+		call = &flightCall[V]{done: make(chan struct{})}
+		f.calls[key] = call
+		go func() {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+			defer cancel()
+			call.val, call.err = fn(fctx)
+			f.mu.Lock()
+			delete(f.calls, key)
+			f.mu.Unlock()
+			close(call.done)
+		}()
+	}
+	f.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.val, call.err
+	case <-ctx.Done():
+		var zero V
+		return zero, legacy.Unavailable("cache: waiting for the directory", ctx.Err())
+	}
+}

@@ -1,0 +1,413 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/legacy"
+)
+
+// fake is a directory that counts calls.
+type fake struct {
+	mu       sync.Mutex
+	members  map[string]*legacy.Member // by key
+	roles    map[string][]string
+	password string
+	calls    map[string]int
+	block    chan struct{} // when set, lookups wait on it
+	fail     error
+	roleless bool
+}
+
+func newFake() *fake {
+	return &fake{
+		members: map[string]*legacy.Member{
+			"K1": {Key: "K1", Login: "Alice", MemberID: "1001", FullName: "Alice A", Extra: map[string]string{"chapter": "N"}},
+			"K2": {Key: "K2", Login: "zoë", MemberID: "1002"},
+		},
+		roles:    map[string][]string{"K1": {"Member"}, "K2": {}},
+		password: "pw",
+		calls:    map[string]int{},
+	}
+}
+
+func (f *fake) count(op string) {
+	f.mu.Lock()
+	f.calls[op]++
+	f.mu.Unlock()
+}
+
+func (f *fake) n(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[op]
+}
+
+func (f *fake) find(pred func(*legacy.Member) bool) (*legacy.Member, error) {
+	if f.block != nil {
+		<-f.block
+	}
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, m := range f.members {
+		if pred(m) {
+			cp := *m
+			return &cp, nil
+		}
+	}
+	return nil, legacy.ErrNotFound
+}
+
+func (f *fake) Authenticate(ctx context.Context, login, pw string) (*legacy.Member, error) {
+	f.count("auth")
+	m, err := f.find(func(m *legacy.Member) bool { return normLogin(m.Login) == normLogin(login) })
+	if err != nil || pw != f.password {
+		return nil, legacy.ErrBadCredentials
+	}
+	f.mu.Lock()
+	m.Roles = append([]string{}, f.roles[m.Key]...)
+	f.mu.Unlock()
+	return m, nil
+}
+
+func (f *fake) AuthenticateWithoutRoles(ctx context.Context, login, pw string) (*legacy.Member, error) {
+	f.count("auth-noroles")
+	m, err := f.find(func(m *legacy.Member) bool { return normLogin(m.Login) == normLogin(login) })
+	if err != nil || pw != f.password {
+		return nil, legacy.ErrBadCredentials
+	}
+	return m, nil
+}
+
+func (f *fake) MemberByLogin(ctx context.Context, login string) (*legacy.Member, error) {
+	f.count("login")
+	return f.find(func(m *legacy.Member) bool { return normLogin(m.Login) == normLogin(login) })
+}
+
+func (f *fake) MemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
+	f.count("key")
+	return f.find(func(m *legacy.Member) bool { return m.Key == key })
+}
+
+func (f *fake) MemberByID(ctx context.Context, id string) (*legacy.Member, error) {
+	f.count("id")
+	return f.find(func(m *legacy.Member) bool { return m.MemberID == id })
+}
+
+func (f *fake) Roles(ctx context.Context, key string) ([]string, error) {
+	f.count("roles")
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string{}, f.roles[key]...), nil
+}
+
+func (f *fake) ChangedSince(ctx context.Context, since time.Time, limit int) ([]*legacy.Member, time.Time, error) {
+	f.count("changes")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cp := *f.members["K1"]
+	return []*legacy.Member{&cp}, since.Add(time.Second), nil
+}
+
+func (f *fake) Ping(ctx context.Context) error { f.count("ping"); return nil }
+
+// plain is the fake without the RolelessAuthenticator method: the method below, of another
+// signature, shadows the promoted one.
+type plain struct{ *fake }
+
+func (p plain) AuthenticateWithoutRoles() {}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time      { return c.t }
+func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
+
+func setup(t *testing.T) (*fake, *Directory, *clock) {
+	t.Helper()
+	f := newFake()
+	clk := &clock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	return f, New(f, Options{TTL: time.Minute, Size: 100, Now: clk.now}), clk
+}
+
+var ctx = context.Background()
+
+func TestLookupsAreCachedAcrossIndexes(t *testing.T) {
+	f, c, clk := setup(t)
+	m, err := c.MemberByLogin(ctx, "alice")
+	if err != nil || m.Key != "K1" {
+		t.Fatalf("MemberByLogin = %v, %v", m, err)
+	}
+	// same member under another spelling, by key and (not yet) by id
+	for _, login := range []string{"ALICE", " Alice "} {
+		if _, err := c.MemberByLogin(ctx, login); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.MemberByKey(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.MemberByID(ctx, "1001"); err != nil {
+		t.Fatal(err)
+	}
+	if f.n("login") != 1 || f.n("key") != 0 || f.n("id") != 0 {
+		t.Fatalf("calls = %v", f.calls)
+	}
+	// NFC: "zoe\u0308" is "zoë"
+	if _, err := c.MemberByLogin(ctx, "zoë"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.MemberByLogin(ctx, "zoe\u0308"); err != nil {
+		t.Fatal(err)
+	}
+	if f.n("login") != 2 {
+		t.Fatalf("NFC forms not shared: %v", f.calls)
+	}
+	hits, misses := c.Stats()
+	if hits != 5 || misses != 2 {
+		t.Fatalf("stats = %d hits %d misses", hits, misses)
+	}
+	clk.add(time.Minute)
+	if _, err := c.MemberByKey(ctx, "K1"); err != nil {
+		t.Fatal(err)
+	}
+	if f.n("key") != 1 {
+		t.Fatal("expired entry served")
+	}
+}
+
+func TestReturnedMembersAreCopies(t *testing.T) {
+	_, c, _ := setup(t)
+	m, _ := c.MemberByKey(ctx, "K1")
+	m.FullName = "mutated"
+	m.Extra["chapter"] = "mutated"
+	again, _ := c.MemberByKey(ctx, "K1")
+	if again.FullName != "Alice A" || again.Extra["chapter"] != "N" {
+		t.Fatalf("cache entry was mutated through a returned member: %+v", again)
+	}
+	r, _ := c.Roles(ctx, "K1")
+	r[0] = "mutated"
+	if r2, _ := c.Roles(ctx, "K1"); r2[0] != "Member" {
+		t.Fatal("roles mutated")
+	}
+}
+
+func TestErrorsAreNotCached(t *testing.T) {
+	f, c, _ := setup(t)
+	if _, err := c.MemberByLogin(ctx, "nobody"); !errors.Is(err, legacy.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if _, err := c.MemberByLogin(ctx, "nobody"); !errors.Is(err, legacy.ErrNotFound) {
+		t.Fatal(err)
+	}
+	f.fail = legacy.Unavailable("test", errors.New("down"))
+	if _, err := c.MemberByKey(ctx, "K1"); !errors.Is(err, legacy.ErrUnavailable) {
+		t.Fatal(err)
+	}
+	f.fail = nil
+	if _, err := c.MemberByKey(ctx, "K1"); err != nil {
+		t.Fatal(err)
+	}
+	if f.n("login") != 2 || f.n("key") != 2 {
+		t.Fatalf("calls = %v", f.calls)
+	}
+}
+
+func TestAuthenticateAlwaysAsksAndSkipsCachedRoles(t *testing.T) {
+	f, c, _ := setup(t)
+	for i := 0; i < 3; i++ {
+		m, err := c.Authenticate(ctx, "alice", "pw")
+		if err != nil || len(m.Roles) != 1 || m.Roles[0] != "Member" {
+			t.Fatalf("Authenticate = %+v, %v", m, err)
+		}
+	}
+	if _, err := c.Authenticate(ctx, "alice", "wrong"); !errors.Is(err, legacy.ErrBadCredentials) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	if f.n("auth-noroles") != 4 {
+		t.Fatalf("password checks = %d, want 4 (never cached)", f.n("auth-noroles"))
+	}
+	if f.n("roles") != 1 {
+		t.Fatalf("roles queries = %d, want 1 (cached after the first)", f.n("roles"))
+	}
+	// Authenticate filled the member cache.
+	if _, err := c.MemberByKey(ctx, "K1"); err != nil || f.n("key") != 0 {
+		t.Fatalf("member not cached by Authenticate: %v %v", err, f.calls)
+	}
+	// Cached lookups do not carry roles (as the wrapped lookups do not).
+	if m, _ := c.MemberByKey(ctx, "K1"); m.Roles != nil {
+		t.Fatalf("roles leaked into lookups: %v", m.Roles)
+	}
+}
+
+func TestAuthenticateWithoutRolelessDirectory(t *testing.T) {
+	f := newFake()
+	c := New(plain{f}, Options{})
+	for i := 0; i < 2; i++ {
+		if m, err := c.Authenticate(ctx, "alice", "pw"); err != nil || len(m.Roles) != 1 {
+			t.Fatalf("Authenticate = %+v, %v", m, err)
+		}
+	}
+	if f.n("auth") != 2 {
+		t.Fatalf("auth calls = %d", f.n("auth"))
+	}
+	if r, err := c.Roles(ctx, "K1"); err != nil || len(r) != 1 || f.n("roles") != 0 {
+		t.Fatalf("roles not filled from Authenticate: %v %v %v", r, err, f.calls)
+	}
+}
+
+func TestChangedSinceRefreshesAndDropsRoles(t *testing.T) {
+	f, c, _ := setup(t)
+	c.Roles(ctx, "K1")
+	c.MemberByKey(ctx, "K1")
+	f.mu.Lock()
+	f.members["K1"].FullName = "Alice Changed"
+	f.roles["K1"] = []string{"Board"}
+	f.mu.Unlock()
+	for i := 0; i < 2; i++ {
+		if _, _, err := c.ChangedSince(ctx, time.Time{}, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.n("changes") != 2 {
+		t.Fatal("ChangedSince cached")
+	}
+	m, _ := c.MemberByKey(ctx, "K1")
+	if m.FullName != "Alice Changed" || f.n("key") != 1 {
+		t.Fatalf("member not refreshed: %+v %v", m, f.calls)
+	}
+	if r, _ := c.Roles(ctx, "K1"); len(r) != 1 || r[0] != "Board" {
+		t.Fatalf("roles not dropped: %v", r)
+	}
+}
+
+func TestInvalidateAndPurge(t *testing.T) {
+	f, c, _ := setup(t)
+	c.MemberByLogin(ctx, "alice")
+	c.Roles(ctx, "K1")
+	c.Invalidate("k1")
+	c.MemberByLogin(ctx, "alice")
+	c.Roles(ctx, "K1")
+	if f.n("login") != 2 || f.n("roles") != 2 {
+		t.Fatalf("Invalidate: %v", f.calls)
+	}
+	c.Purge()
+	c.MemberByKey(ctx, "K1")
+	if f.n("key") != 1 {
+		t.Fatalf("Purge: %v", f.calls)
+	}
+}
+
+func TestRenamedLoginIsNotServedStale(t *testing.T) {
+	f, c, _ := setup(t)
+	c.MemberByLogin(ctx, "alice")
+	f.mu.Lock()
+	f.members["K1"].Login = "alice2"
+	f.mu.Unlock()
+	c.MemberByKey(ctx, "K1") // cached: still alice
+	c.Invalidate("K1")
+	if _, err := c.MemberByKey(ctx, "K1"); err != nil { // refetched as alice2
+		t.Fatal(err)
+	}
+	if _, err := c.MemberByLogin(ctx, "alice"); !errors.Is(err, legacy.ErrNotFound) {
+		t.Fatalf("old login served from cache: %v", err)
+	}
+}
+
+func TestSizeBound(t *testing.T) {
+	l := newLRU[int](3)
+	now := time.Now()
+	for i, k := range []string{"a", "b", "c", "d"} {
+		l.put(k, i, now.Add(time.Hour))
+	}
+	if l.len() != 3 {
+		t.Fatalf("len = %d", l.len())
+	}
+	if _, ok := l.get("a", now); ok {
+		t.Fatal("oldest entry kept")
+	}
+	l.get("b", now) // b becomes most recent
+	l.put("e", 5, now.Add(time.Hour))
+	if _, ok := l.get("b", now); !ok {
+		t.Fatal("recently used entry evicted")
+	}
+	if _, ok := l.get("c", now); ok {
+		t.Fatal("least recently used entry kept")
+	}
+}
+
+func TestConcurrentMissesShareOneFetch(t *testing.T) {
+	f, c, _ := setup(t)
+	f.block = make(chan struct{})
+	var wg sync.WaitGroup
+	var errs atomic.Int32
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.MemberByKey(ctx, "K1"); err != nil {
+				errs.Add(1)
+			}
+		}()
+	}
+	// let the goroutines pile up on the one in-flight fetch
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if _, misses := c.Stats(); misses == 20 {
+			break
+		}
+	}
+	close(f.block)
+	wg.Wait()
+	if errs.Load() != 0 {
+		t.Fatal("errors")
+	}
+	if n := f.n("key"); n != 1 {
+		t.Fatalf("fetches = %d, want 1", n)
+	}
+}
+
+func TestCancelledWaiterDoesNotFailOthers(t *testing.T) {
+	f, c, _ := setup(t)
+	f.block = make(chan struct{})
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.MemberByKey(cctx, "K1")
+		done <- err
+	}()
+	for f.n("key") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	other := make(chan error, 1)
+	go func() {
+		_, err := c.MemberByKey(ctx, "K1")
+		other <- err
+	}()
+	cancel()
+	if err := <-done; !errors.Is(err, legacy.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller: %v", err)
+	}
+	close(f.block)
+	if err := <-other; err != nil {
+		t.Fatalf("other caller failed: %v", err)
+	}
+}
+
+func TestPing(t *testing.T) {
+	f, c, _ := setup(t)
+	if err := c.Ping(ctx); err != nil || f.n("ping") != 1 {
+		t.Fatal(err)
+	}
+	if c.Unwrap() != legacy.Directory(f) {
+		t.Fatal("Unwrap")
+	}
+}
