@@ -167,7 +167,8 @@ func (s *Simulator) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	m, err := s.cfg.Authenticator.Authenticate(ctx, username, password)
 	if err != nil {
 		status, msg := loginFailure(err)
-		s.log.InfoContext(ctx, "sign-in failed", slog.String("login", username), slog.String("reason", legacy.Reason(err)))
+		// The typed login is not logged: people type passwords into the user name field.
+		s.log.InfoContext(ctx, "sign-in failed", slog.String("reason", legacy.Reason(err)))
 		s.renderLogin(w, r, status, returnURL, username, msg)
 		return
 	}
@@ -186,6 +187,9 @@ func (s *Simulator) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.renderMessage(w, r, http.StatusServiceUnavailable, "Sign In", "The site is busy. Please try again later.")
 		return
+	}
+	if old, err := r.Cookie(SessionCookie); err == nil {
+		s.store.endSession(old.Value) // a new sign-in replaces the previous session
 	}
 	http.SetCookie(w, s.cookie(SessionCookie, id, s.cfg.SessionLifetime, http.SameSiteLaxMode))
 	s.log.InfoContext(ctx, "signed in", slog.String("login", login))

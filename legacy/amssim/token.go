@@ -1,6 +1,7 @@
 package amssim
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -100,7 +101,7 @@ func (s *Simulator) token(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, http.StatusServiceUnavailable, "server_error", descUnavailable)
 			return
 		case err != nil:
-			s.log.InfoContext(ctx, "token: password grant rejected", slog.String("login", username), slog.String("reason", legacy.Reason(err)))
+			s.log.InfoContext(ctx, "token: password grant rejected", slog.String("reason", legacy.Reason(err)))
 			oauthError(w, http.StatusBadRequest, "invalid_grant", descBadPassword)
 			return
 		}
@@ -121,6 +122,13 @@ func (s *Simulator) token(w http.ResponseWriter, r *http.Request) {
 func (s *Simulator) applyFaults(w http.ResponseWriter, r *http.Request) bool {
 	f := s.currentFaults()
 	if f.Delay > 0 {
+		// Read the body first: only then does the server notice a client that gives up.
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFormBytes))
+		if err != nil {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "The request body could not be read.")
+			return false
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		t := time.NewTimer(f.Delay)
 		select {
 		case <-t.C:
