@@ -178,6 +178,10 @@ func (b *backend) columnType(name, decl string, rows [][]any, i int) sqlType {
 	return widen(t, rows, i)
 }
 
+// storedDateTime matches the form the fake stores date/time values in, so that expressions
+// over datetime columns (CASE, COALESCE) come back as datetime as they would from SQL Server.
+var storedDateTime = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$`)
+
 // inferType picks a type from the values of an expression column.
 func inferType(rows [][]any, i int) sqlType {
 	var seenInt, seenFloat, seenString, seenBytes, seenTime, seenBool, bigInt bool
@@ -191,7 +195,11 @@ func inferType(rows [][]any, i int) sqlType {
 		case float64:
 			seenFloat = true
 		case string:
-			seenString = true
+			if storedDateTime.MatchString(v) {
+				seenTime = true
+			} else {
+				seenString = true
+			}
 		case []byte:
 			seenBytes = true
 		case time.Time:

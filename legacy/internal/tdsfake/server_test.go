@@ -530,3 +530,40 @@ func TestRequestCountsAndParams(t *testing.T) {
 		t.Fatalf("params\n got %s\nwant %s", strings.Join(got, "|"), want)
 	}
 }
+
+func TestExpressionColumnTypes(t *testing.T) {
+	e := start(t, tdsfake.Config{})
+	ctx := ctxT(t)
+	if err := e.srv.DeclareColumn("declared", "bit"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := e.db.QueryContext(ctx, `SELECT CASE WHEN Flag = 1 THEN ExpiresOn END AS latest, ISNULL(Name, N'') AS Name,
+		COALESCE(Note, N'') AS other, 1 AS one, 9000000000 AS big, 1 AS declared
+		FROM Thing ORDER BY Flag DESC`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cts, _ := rows.ColumnTypes()
+	var types []string
+	for _, ct := range cts {
+		types = append(types, ct.DatabaseTypeName())
+	}
+	// datetime text from CASE is datetime again; Name keeps its table type; other values infer
+	if got := strings.Join(types, ","); got != "DATETIME,NVARCHAR,NVARCHAR,INT,BIGINT,BIT" {
+		t.Fatalf("types %s", got)
+	}
+	if !rows.Next() {
+		t.Fatal(rows.Err())
+	}
+	var latest time.Time
+	var name, other string
+	var one, big int64
+	var declared bool
+	if err := rows.Scan(&latest, &name, &other, &one, &big, &declared); err != nil {
+		t.Fatal(err)
+	}
+	if latest.Format(time.DateTime) != "2024-03-01 10:00:00" || !declared || big != 9000000000 {
+		t.Fatalf("got %v %v %v", latest, declared, big)
+	}
+}
