@@ -51,6 +51,8 @@ type Config struct {
 	SessionLifetime time.Duration `yaml:"session_lifetime"`
 	// AccessTokenLifetime is the token endpoint's expires_in; default 20 minutes.
 	AccessTokenLifetime time.Duration `yaml:"access_token_lifetime"`
+	// LoginHint is plain text shown under the login form, e.g. the demo accounts.
+	LoginHint string `yaml:"login_hint"`
 	// SecureCookies sets the Secure attribute on the simulator's cookies (serve over https).
 	SecureCookies bool `yaml:"secure_cookies"`
 

@@ -32,6 +32,7 @@ type page struct {
 	// login
 	Action    string
 	CSRF      string
+	Hint      string
 	ReturnURL string
 	Username  string
 
@@ -136,6 +137,7 @@ func (s *Simulator) renderLogin(w http.ResponseWriter, r *http.Request, status i
 	}
 	p.Username = username
 	p.Error = errMsg
+	p.Hint = s.cfg.LoginHint
 	s.render(w, r, status, "login", p)
 }
 

@@ -100,6 +100,7 @@ func newEnv(t *testing.T, basePath string, mutate ...func(*amssim.Config)) *env 
 			{ClientID: otherID, ClientSecret: otherSecret, LoginRedirectURL: "https://other.example.org/sso"},
 		},
 		AllowedReturnOrigins: []string{"https://allowed.example.org"},
+		LoginHint:            "Demo accounts: jsmith / Pa55word!",
 		Now:                  e.clk.Now,
 	}
 	for _, m := range mutate {
@@ -234,7 +235,7 @@ func TestSSOHandOffEndToEnd(t *testing.T) {
 
 	// Sign in.
 	page := do(t, b, "GET", e.srv.URL+loginURL.String(), nil)
-	for _, want := range []string{`<label for="username">`, `<label for="password">`, `name="viewport"`, `action="` + base + amssim.LoginPath + `"`} {
+	for _, want := range []string{`<label for="username">`, `<label for="password">`, `name="viewport"`, `action="` + base + amssim.LoginPath + `"`, "Demo accounts: jsmith"} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("login page lacks %q", want)
 		}

@@ -58,6 +58,7 @@ const loginHTML = `{{define "content"}}
 <input type="password" id="password" name="password" autocomplete="current-password" required {{if .Username}}autofocus{{end}}>
 <button type="submit">Sign In</button>
 </form>
+{{if .Hint}}<p><small>{{.Hint}}</small></p>{{end}}
 {{end}}`
 
 const homeHTML = `{{define "content"}}
