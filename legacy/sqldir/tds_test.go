@@ -606,6 +606,29 @@ func runIMISDirectorySuite(t *testing.T, tg *tdsTarget) {
 		healthy(t)
 	})
 
+	t.Run("server hangs before PRELOGIN", func(t *testing.T) {
+		// go-mssqldb reads the PRELOGIN reply without watching the context: only the DSN's
+		// "connection timeout" (seconds, a deadline on every read) bounds a hung server. It
+		// must exceed the query timeout, or slow queries fail on it instead of the context.
+		db, err := sql.Open("sqlserver", srv.DSN("connection timeout=1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		hung := newTDSDirectory(t, db, tdsConfig())
+		srv.Stall(true)
+		began := time.Now()
+		_, err = hung.Authenticate(ctx, "jdoe", goodPass)
+		srv.Stall(false)
+		unavailable(t, err, "hung server")
+		if el := time.Since(began); el > 3*time.Second {
+			t.Fatalf("hung server held Authenticate for %v", el)
+		}
+		if _, err := hung.Authenticate(ctx, "jdoe", goodPass); err != nil {
+			t.Fatalf("after the hang: %v", err)
+		}
+	})
+
 	t.Run("connection dropped mid-query", func(t *testing.T) {
 		healthy(t)
 		srv.SetHook(tdsfake.Once(tdsfake.OnSQL("UserRole", tdsfake.Action{Drop: true})))

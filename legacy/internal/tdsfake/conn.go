@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -46,6 +47,12 @@ func (c *conn) serve() {
 	}
 	if msg.typ != pktPrelogin {
 		s.logf("conn %d: expected PRELOGIN, got packet type %#x", c.id, msg.typ)
+		return
+	}
+	if s.stalled.Load() {
+		// a hung server: never answer; hold the connection until the client gives up
+		s.logf("conn %d: stalling before the PRELOGIN reply", c.id)
+		_, _ = io.Copy(io.Discard, c.nc)
 		return
 	}
 	if err := c.send(preloginReply()); err != nil {

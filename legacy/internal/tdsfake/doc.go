@@ -54,6 +54,8 @@
 // A Hook sees every request (Kind, SQL, decoded Params) and may return an Action: a Delay
 // (a client context deadline then sends ATTENTION), a ServerError, a scripted Result, or Drop
 // (close the connection mid-request: the driver reports "Read: EOF"). Refuse/Resume close
-// and reopen the listener (connection refused), DropConnections cuts every open connection,
-// SetCredentials changes the accepted login, and Stats counts logins and round trips.
+// and reopen the listener (connection refused), Stall makes new connections hang before the
+// PRELOGIN reply (go-mssqldb then waits for the DSN's "connection timeout", not the context),
+// DropConnections cuts every open connection, SetCredentials changes the accepted login, and
+// Stats counts logins and round trips.
 package tdsfake

@@ -47,6 +47,7 @@ type Server struct {
 	addr    string
 	backend *backend
 	hook    atomic.Pointer[Hook]
+	stalled atomic.Bool
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -229,6 +230,10 @@ func (s *Server) Resume() error {
 	go s.acceptLoop(ln)
 	return nil
 }
+
+// Stall makes the server hang: new connections are accepted and their PRELOGIN read, but
+// never answered, until Stall(false). Open connections are not affected.
+func (s *Server) Stall(on bool) { s.stalled.Store(on) }
 
 // DropConnections closes every open client connection.
 func (s *Server) DropConnections() {

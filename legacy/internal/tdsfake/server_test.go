@@ -567,3 +567,52 @@ func TestExpressionColumnTypes(t *testing.T) {
 		t.Fatalf("got %v %v %v", latest, declared, big)
 	}
 }
+
+// A server that never answers PRELOGIN: go-mssqldb reads the PRELOGIN reply without watching
+// the context, so only the DSN's "connection timeout" bounds the wait.
+func TestStalledServerNeedsConnectionTimeout(t *testing.T) {
+	e := start(t, tdsfake.Config{})
+	e.srv.Stall(true)
+	db, err := sql.Open("sqlserver", e.srv.DSN("connection timeout=1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	began := time.Now()
+	err = db.PingContext(ctxT(t))
+	if err == nil || time.Since(began) > 3*time.Second {
+		t.Fatalf("ping against a stalled server: %v after %v", err, time.Since(began))
+	}
+
+	// Without a connection timeout, a context deadline alone does not end the wait.
+	db2, err := sql.Open("sqlserver", e.srv.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- db2.PingContext(ctx) }()
+	select {
+	case err := <-done:
+		t.Logf("ping ended with the context this time: %v", err)
+	case <-time.After(400 * time.Millisecond):
+		t.Log("ping still blocked 300ms after its context deadline: set \"connection timeout\" in production DSNs")
+	}
+	e.srv.DropConnections() // release the blocked dial
+	<-done
+	db2.Close()
+
+	e.srv.Stall(false)
+	if err := db.PingContext(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	// The price: "connection timeout" is a deadline on every read, so a query slower than it
+	// fails with a read timeout even when its context allows more. Keep it above the query
+	// timeout.
+	e.srv.SetHook(tdsfake.Once(tdsfake.OnSQL("Thing", tdsfake.Action{Delay: 1500 * time.Millisecond})))
+	_, err = db.QueryContext(ctxT(t), "SELECT Name FROM Thing WHERE Flag = @p1", true)
+	if err == nil || !strings.Contains(err.Error(), "timeout") {
+		t.Fatalf("slow query under connection timeout=1: %v", err)
+	}
+}
