@@ -97,6 +97,9 @@ func (b *backend) execute(ctx context.Context, text string, params []Param, now 
 		if err != nil {
 			return nil, err
 		}
+		if first.is("DROP") {
+			b.forgetDroppedTables(ctx)
+		}
 		sets = append(sets, set)
 	}
 	return sets, nil
@@ -390,6 +393,29 @@ func (b *backend) createTable(ctx context.Context, rw *rewriter, stmt []sqlToken
 		b.byColumn[k][c.typ] = true
 	}
 	return nil
+}
+
+// forgetDroppedTables removes the recorded types of tables that no longer exist.
+func (b *backend) forgetDroppedTables(ctx context.Context) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for name := range b.tables {
+		var n int
+		err := b.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE", name).Scan(&n)
+		if err == nil && n == 0 {
+			delete(b.tables, name)
+		}
+	}
+	b.byColumn = map[string]map[sqlType]bool{}
+	for _, cols := range b.tables {
+		for _, c := range cols {
+			k := strings.ToLower(c.name)
+			if b.byColumn[k] == nil {
+				b.byColumn[k] = map[sqlType]bool{}
+			}
+			b.byColumn[k][c.typ] = true
+		}
+	}
 }
 
 // dropWords removes the given keywords.

@@ -616,3 +616,34 @@ func TestStalledServerNeedsConnectionTimeout(t *testing.T) {
 		t.Fatalf("slow query under connection timeout=1: %v", err)
 	}
 }
+
+func TestBatchWithSeveralStatements(t *testing.T) {
+	e := start(t, tdsfake.Config{})
+	ctx := ctxT(t)
+	rows, err := e.db.QueryContext(ctx, "SET NOCOUNT ON; SELECT COUNT(*) AS n FROM Thing; SELECT N'second' AS s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var n int
+	var s string
+	if !rows.Next() || rows.Scan(&n) != nil || n != 2 || rows.Next() {
+		t.Fatalf("first result: %d %v", n, rows.Err())
+	}
+	if !rows.NextResultSet() || !rows.Next() || rows.Scan(&s) != nil || s != "second" || rows.Next() {
+		t.Fatalf("second result: %q %v", s, rows.Err())
+	}
+	if rows.NextResultSet() {
+		t.Fatal("a third result set")
+	}
+	// DDL through TDS, and DROP forgets the table's types.
+	if _, err := e.db.ExecContext(ctx, "CREATE TABLE dbo.Tmp ([Id] int NOT NULL); INSERT INTO Tmp VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.ExecContext(ctx, "DROP TABLE dbo.Tmp"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.QueryContext(ctx, "SELECT Id FROM Tmp"); serverErrorNumber(err) != 208 {
+		t.Fatalf("dropped table: %v", err)
+	}
+}
