@@ -1,0 +1,332 @@
+package sqldir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	mssql "github.com/microsoft/go-mssqldb"
+
+	"github.com/ssobridge/ssobridge/legacy"
+)
+
+// ErrDiagnosis is returned by Diagnose when it found at least one problem.
+var ErrDiagnosis = errors.New("sqldir: the legacy directory check found problems")
+
+// Diagnose runs every configured query for one login and writes to w what the bridge would
+// see and what is missing or wrong, for "ssobridge legacy check --login NAME". It never
+// writes a password hash or salt (only the stored format, scheme and length) and never
+// checks a password. It returns an error wrapping ErrDiagnosis when it found problems, or
+// the error of writing to w.
+func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) error {
+	g := &diag{w: w}
+	c := d.cfg
+	g.printf("legacy directory check\n")
+	g.printf("  driver %s, preset %s, timezone %s, query timeout %s\n", c.Driver, c.Preset, d.loc, c.QueryTimeout)
+	maxAge := "never"
+	if c.PasswordMaxAge > 0 {
+		maxAge = fmt.Sprintf("%s (%.0f days)", c.PasswordMaxAge, c.PasswordMaxAge.Hours()/24)
+	}
+	g.printf("  hash algorithm %s, password max age %s, key format %s\n", d.describe.Algorithm(), maxAge, c.KeyFormat)
+	if len(c.Queries) > 0 {
+		g.printf("  queries overridden by the configuration: %s\n", strings.Join(sortedKeys(c.Queries), ", "))
+	}
+	if len(c.ExtraColumns) > 0 {
+		g.printf("  extra columns: %s\n", strings.Join(c.ExtraColumns, ", "))
+	}
+
+	// ping
+	start := time.Now()
+	rs, err := d.run(ctx, QueryPing, 1)
+	switch {
+	case err != nil:
+		g.queryFailed(QueryPing, err)
+	case len(rs.rows) == 0:
+		g.problem("[%s] returned no row: the database answered but the check found nothing", QueryPing)
+	default:
+		g.printf("\n[%s] ok in %s: %s\n", QueryPing, since(start), rowText(rs, rs.rows[0]))
+		if c.Preset != PresetNameNone && len(rs.names) == 1 {
+			if n, _, err := asInt(rs.rows[0][0]); err == nil && n == 0 {
+				g.problem("[%s] no aspnet_Applications row named 'iMIS': this does not look like an iMIS database, or the DSN names the wrong database", QueryPing)
+			}
+		}
+	}
+
+	// member_by_login
+	name, ok := normalizeLogin(login)
+	if !ok {
+		g.problem("login %q is refused before any query: empty, longer than %d characters, invalid UTF-8 or containing control characters", login, MaxLoginRunes)
+		return g.result()
+	}
+	if name != login {
+		g.printf("\nlogin normalised to %q (trimmed, NFC)\n", name)
+	}
+	if d.refused[strings.ToUpper(name)] {
+		g.problem("login %q is a built-in account (refused_logins): it never signs in through the bridge", name)
+	}
+	start = time.Now()
+	rs, err = d.run(ctx, QueryMemberByLogin, 2, strings.ToLower(name))
+	if err != nil {
+		g.queryFailed(QueryMemberByLogin, err)
+		return g.result()
+	}
+	g.printf("\n[%s] %d row(s) in %s\n", QueryMemberByLogin, len(rs.rows), since(start))
+	g.columns(QueryMemberByLogin, rs, true, c.ExtraColumns)
+	switch len(rs.rows) {
+	case 0:
+		g.problem("[%s] no member has the login %q. For iMIS: aspnet_Users.LoweredUserName must equal the lower-cased login in application 'iMIS', with an aspnet_Membership row, a UserMain row whose ProviderKey is the aspnet UserId, and a ContactMain row for the UserKey", QueryMemberByLogin, name)
+		return g.result()
+	case 1:
+	default:
+		g.problem("[%s] the login matches several members: sign-in is refused until the AMS data is fixed", QueryMemberByLogin)
+	}
+	row, err := d.toMember(rs, rs.rows[0], true)
+	if err != nil {
+		g.problem("[%s] %v", QueryMemberByLogin, errors.Unwrap(err))
+		return g.result()
+	}
+	m := row.m
+	now := d.now()
+	g.member(m, now)
+	info := d.describe.Describe(row.format, row.stored, row.salt)
+	saltText := "no salt"
+	if row.salt != "" {
+		saltText = fmt.Sprintf("salt of %d characters", len(row.salt))
+	}
+	row.stored, row.salt = "", ""
+	detail := ""
+	if info.Detail != "" {
+		detail = ", " + info.Detail
+	}
+	g.printf("  password:       format %d, %s, %d characters (%d bytes decoded)%s, %s; not shown\n",
+		row.format, info.Scheme, info.Length, info.Bytes, detail, saltText)
+	if !info.Supported {
+		g.problem("the stored password cannot be verified (%s): this member cannot sign in through the bridge", info.Detail)
+	}
+	s := m.Standing
+	g.printf("  standing:       disabled=%s approved=%s locked_out=%s deleted=%s\n", yesNo(s.Disabled), yesNo(s.Approved), yesNo(s.LockedOut), yesNo(s.Deleted))
+	g.printf("                  effective %s, expires %s, password changed %s\n", dateText(s.EffectiveDate, "no lower bound"), dateText(s.ExpirationDate, "never"), dateText(s.PasswordChangedAt, "unknown"))
+	if err := s.Check(now, c.PasswordMaxAge); err != nil {
+		g.problem("the status rules refuse this member: %s (%s)", err.Error(), legacy.Reason(err))
+	} else {
+		g.printf("  status rules:   pass\n")
+	}
+
+	// member_by_key, member_by_id
+	g.sameMember(ctx, d, QueryMemberByKey, m.Key, m)
+	if m.MemberID != "" {
+		g.sameMember(ctx, d, QueryMemberByID, m.MemberID, m)
+	} else {
+		g.printf("\n[%s] skipped: the member has no member_id\n", QueryMemberByID)
+	}
+
+	// roles_by_key
+	start = time.Now()
+	roles, err := d.Roles(ctx, m.Key)
+	if err != nil {
+		g.queryFailed(QueryRolesByKey, err)
+	} else {
+		g.printf("\n[%s] %d role(s) in %s: %s\n", QueryRolesByKey, len(roles), since(start), strings.Join(roles, ", "))
+	}
+
+	// changed_since
+	if m.UpdatedAt.IsZero() {
+		g.problem("[%s] the member has no change time (updated_at columns): change polling cannot see it", QueryChangedSince)
+	} else {
+		from := m.UpdatedAt.Add(-time.Second)
+		start = time.Now()
+		ms, next, err := d.ChangedSince(ctx, from, 50)
+		if err != nil {
+			g.queryFailed(QueryChangedSince, err)
+		} else {
+			found := slices.ContainsFunc(ms, func(x *legacy.Member) bool { return x.Key == m.Key })
+			g.printf("\n[%s] since %s: %d member(s) in %s, next watermark %s, this member %s\n", QueryChangedSince,
+				from.Format(time.DateTime), len(ms), since(start), next.Format(time.DateTime+".000"), map[bool]string{true: "included", false: "NOT included"}[found])
+			if !found && len(ms) < 50 {
+				g.problem("[%s] the member changed at %s but is not listed after %s", QueryChangedSince, m.UpdatedAt.Format(time.DateTime), from.Format(time.DateTime))
+			}
+		}
+	}
+	return g.result()
+}
+
+type diag struct {
+	w        io.Writer
+	problems []string
+	err      error
+}
+
+func (g *diag) printf(format string, args ...any) {
+	if g.err == nil {
+		_, g.err = fmt.Fprintf(g.w, format, args...)
+	}
+}
+
+func (g *diag) problem(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	g.problems = append(g.problems, msg)
+	g.printf("  PROBLEM: %s\n", msg)
+}
+
+func (g *diag) result() error {
+	g.printf("\n")
+	if len(g.problems) == 0 {
+		g.printf("Diagnosis: no problem found; the member can sign in with the right password.\n")
+	} else {
+		g.printf("Diagnosis: %d problem(s):\n", len(g.problems))
+		for _, p := range g.problems {
+			g.printf("  - %s\n", p)
+		}
+	}
+	if g.err != nil {
+		return fmt.Errorf("sqldir: writing the diagnosis: %w", g.err)
+	}
+	if len(g.problems) > 0 {
+		return fmt.Errorf("%w: %d problem(s)", ErrDiagnosis, len(g.problems))
+	}
+	return nil
+}
+
+// queryFailed explains a failed query with the server's message and, for well-known SQL
+// Server error numbers, a hint.
+func (g *diag) queryFailed(query string, err error) {
+	if errors.Is(err, ErrContract) {
+		g.printf("\n[%s] failed\n", query)
+		g.problem("[%s] %v", query, errors.Unwrap(err))
+		return
+	}
+	cause := err
+	if u := errors.Unwrap(err); u != nil {
+		cause = u
+	}
+	hint := ""
+	var se mssql.Error
+	if errors.As(err, &se) {
+		switch se.Number {
+		case 208:
+			hint = " (a table or view does not exist: wrong database, or not an iMIS schema)"
+		case 207:
+			hint = " (a column does not exist: check the query against this iMIS version)"
+		case 102, 156:
+			hint = " (SQL syntax error in the configured query)"
+		case 229, 230:
+			hint = " (permission denied: grant SELECT on the iMIS tables to the bridge's login)"
+		case 18456:
+			hint = " (SQL login failed: check the user and password in the DSN)"
+		case 4060:
+			hint = " (cannot open the database named in the DSN)"
+		}
+		cause = fmt.Errorf("SQL Server error %d: %s", se.Number, se.Message)
+	} else if msg := cause.Error(); strings.Contains(msg, "no such table") {
+		hint = " (a table does not exist in this database)"
+	} else if errors.Is(err, context.DeadlineExceeded) {
+		hint = " (the query timed out: raise query_timeout or check the server's load and indexes)"
+	}
+	g.printf("\n[%s] failed\n", query)
+	g.problem("[%s] %v%s", query, cause, hint)
+}
+
+func (g *diag) columns(query string, rs *resultSet, withHash bool, extra []string) {
+	var missingOpt, missingExtra []string
+	for _, c := range optionalColumns {
+		if _, ok := rs.cols[c]; !ok {
+			missingOpt = append(missingOpt, c)
+		}
+	}
+	for _, c := range extra {
+		if _, ok := rs.cols[strings.ToLower(c)]; !ok {
+			missingExtra = append(missingExtra, c)
+		}
+	}
+	g.printf("  %d columns", len(rs.names))
+	if len(missingOpt) > 0 {
+		g.printf("; optional columns absent: %s", strings.Join(missingOpt, ", "))
+	}
+	g.printf("\n")
+	if len(missingExtra) > 0 {
+		g.problem("[%s] configured extra_columns not returned by the query: %s", query, strings.Join(missingExtra, ", "))
+	}
+}
+
+func (g *diag) member(m *legacy.Member, now time.Time) {
+	g.printf("  key:            %s\n", m.Key)
+	g.printf("  member id:      %s\n", m.MemberID)
+	g.printf("  login:          %s\n", m.Login)
+	g.printf("  name:           %s (given %q, family %q)\n", m.FullName, m.GivenName, m.FamilyName)
+	g.printf("  email:          %s\n", m.Email)
+	g.printf("  company:        %s\n", m.Company)
+	g.printf("  member type:    %s, status %s\n", m.MemberType, m.Status)
+	current := "not current"
+	if m.IsCurrent(now) {
+		current = "current"
+	}
+	g.printf("  paid through:   %s (%s)\n", dateText(m.PaidThrough, "none"), current)
+	g.printf("  join date:      %s\n", dateText(m.JoinDate, "none"))
+	g.printf("  updated at:     %s\n", dateText(m.UpdatedAt, "none"))
+	if len(m.Extra) > 0 {
+		keys := make([]string, 0, len(m.Extra))
+		for k := range m.Extra {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + m.Extra[k]
+		}
+		g.printf("  extra:          %s\n", strings.Join(parts, ", "))
+	}
+}
+
+func (g *diag) sameMember(ctx context.Context, d *Directory, query, arg string, want *legacy.Member) {
+	start := time.Now()
+	var (
+		got *legacy.Member
+		err error
+	)
+	if query == QueryMemberByKey {
+		got, err = d.MemberByKey(ctx, arg)
+	} else {
+		got, err = d.MemberByID(ctx, arg)
+	}
+	switch {
+	case errors.Is(err, legacy.ErrNotFound):
+		g.printf("\n[%s] %q: not found\n", query, arg)
+		g.problem("[%s] does not find the member by %q (member_by_login did)", query, arg)
+	case err != nil:
+		g.queryFailed(query, err)
+	case got.Key != want.Key:
+		g.printf("\n[%s] %q: another member\n", query, arg)
+		g.problem("[%s] finds member %s, member_by_login found %s", query, got.Key, want.Key)
+	default:
+		g.printf("\n[%s] %q: same member in %s\n", query, arg, since(start))
+	}
+}
+
+func rowText(rs *resultSet, row []any) string {
+	parts := make([]string, len(rs.names))
+	for i, n := range rs.names {
+		s, _ := asString(row[i])
+		parts[i] = n + "=" + s
+	}
+	return strings.Join(parts, ", ")
+}
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Microsecond) }
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func dateText(t time.Time, zero string) string {
+	if t.IsZero() {
+		return zero
+	}
+	return t.Format("2006-01-02 15:04:05")
+}
