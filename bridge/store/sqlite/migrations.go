@@ -52,9 +52,10 @@ CREATE TABLE access_tokens (
 	created_at INTEGER NOT NULL,
 	expires_at INTEGER NOT NULL,
 	revoked    INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
--- Revocation by subject (and client), and by family through the family's subject and client.
--- Deliberately no family and no expiry index: every index is one more page written per grant.
+);
+-- Token tables have no expiry index: every index is one more page written per grant, and Purge
+-- can walk the primary key instead.
+CREATE INDEX access_tokens_family ON access_tokens (family_id);
 CREATE INDEX access_tokens_subject ON access_tokens (subject, client_id);
 
 CREATE TABLE refresh_tokens (
@@ -72,7 +73,7 @@ CREATE TABLE refresh_tokens (
 	rotated_at     INTEGER NOT NULL DEFAULT 0,
 	successor_hash TEXT NOT NULL DEFAULT '',
 	revoked        INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
+);
 CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
 CREATE INDEX refresh_tokens_subject ON refresh_tokens (subject, client_id);
 

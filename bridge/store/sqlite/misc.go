@@ -274,6 +274,7 @@ func (s *Store) purgeByKey(ctx context.Context, table, key string, now int64) (i
 		if len(batch) == 0 {
 			return total, nil
 		}
+		var deleted int64
 		err = s.writeTx(ctx, func(tx *sql.Tx) error {
 			stmt, err := tx.PrepareContext(ctx, del)
 			if err != nil {
@@ -285,15 +286,18 @@ func (s *Store) purgeByKey(ctx context.Context, table, key string, now int64) (i
 				if err != nil {
 					return err
 				}
-				if n, err := res.RowsAffected(); err == nil {
-					total += n
+				n, err := res.RowsAffected()
+				if err != nil {
+					return err
 				}
+				deleted += n
 			}
 			return nil
 		})
 		if err != nil {
 			return total, err
 		}
+		total += deleted
 		if len(batch) < purgeBatch {
 			return total, nil
 		}

@@ -30,6 +30,8 @@ type Store struct {
 	r     *sql.DB // read pool: query_only connections (== w for ":memory:")
 	clock func() time.Time
 	st    stmts
+
+	stopCheckpoints func() // stops the background checkpointer; nil when there is none
 }
 
 var (
@@ -41,6 +43,7 @@ type options struct {
 	clock       func() time.Time
 	readConns   int
 	busyTimeout time.Duration
+	checkpoint  time.Duration
 }
 
 // Option configures Open.
@@ -76,6 +79,15 @@ func WithBusyTimeout(d time.Duration) Option {
 	}
 }
 
+// WithCheckpointInterval sets how often a background goroutine checkpoints the WAL of a file
+// database into the main file (default 1s). Checkpointing in the background keeps that work off
+// the commit path of token grants and writes each page once per interval, however often it
+// changed. With d <= 0 there is no background checkpointer and SQLite checkpoints on commit
+// every 1000 pages. It has no effect on ":memory:".
+func WithCheckpointInterval(d time.Duration) Option {
+	return func(o *options) { o.checkpoint = d }
+}
+
 // Open opens (creating if needed, mode 0600) the SQLite database at path, or a private
 // in-memory database when path is ":memory:", and applies pending schema migrations.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
@@ -83,6 +95,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		clock:       time.Now,
 		readConns:   max(4, runtime.GOMAXPROCS(0)),
 		busyTimeout: 5 * time.Second,
+		checkpoint:  time.Second,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -131,6 +144,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		wq := cloneValues(common)
 		wq.Set("_txlock", "immediate")
 		wq.Add("_pragma", "journal_mode(WAL)")
+		// Keep the WAL file from staying huge after a burst once it has been reset.
+		wq.Add("_pragma", "journal_size_limit(67108864)")
+		if o.checkpoint > 0 {
+			// The background checkpointer does the work; this is only a backstop for when it
+			// cannot keep up (or readers keep it from completing).
+			wq.Add("_pragma", "wal_autocheckpoint(20000)")
+		}
 		w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -173,7 +193,36 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
+	if path != Memory && o.checkpoint > 0 {
+		s.startCheckpoints(o.checkpoint)
+	}
 	return s, nil
+}
+
+// startCheckpoints runs PASSIVE checkpoints every interval on a read-pool connection: a passive
+// checkpoint takes no write lock, so grants keep committing while it copies pages.
+func (s *Store) startCheckpoints(interval time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				// Errors (SQLITE_BUSY while another checkpoint runs, a closing pool) are not
+				// fatal: the next tick, or the writer's auto-checkpoint, catches up.
+				_, _ = s.r.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+			}
+		}
+	}()
+	s.stopCheckpoints = func() {
+		cancel()
+		<-done
+	}
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -192,8 +241,12 @@ func (s *Store) closeDBs() error {
 	return err
 }
 
-// Close closes the prepared statements and both pools.
+// Close stops the background checkpointer and closes the prepared statements and both pools.
 func (s *Store) Close() error {
+	if s.stopCheckpoints != nil {
+		s.stopCheckpoints()
+		s.stopCheckpoints = nil
+	}
 	err := s.st.close()
 	err = errors.Join(err, s.closeDBs())
 	if err != nil {

@@ -40,7 +40,6 @@ type stmts struct {
 	insertAccess        *sql.Stmt
 	insertRefresh       *sql.Stmt
 	revokeFamilyRefresh *sql.Stmt
-	familyOwners        *sql.Stmt
 	revokeFamilyAccess  *sql.Stmt
 	completeAuthRequest *sql.Stmt
 	saveCode            *sql.Stmt
@@ -74,9 +73,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.insertRefresh, w, `INSERT INTO refresh_tokens (` + refreshTokenCols + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.revokeFamilyRefresh, w, `UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0`},
-		{&st.familyOwners, w, `SELECT DISTINCT subject, client_id FROM refresh_tokens WHERE family_id = ?`},
-		{&st.revokeFamilyAccess, w, `UPDATE access_tokens SET revoked = 1
-			WHERE subject = ? AND client_id = ? AND family_id = ? AND revoked = 0`},
+		{&st.revokeFamilyAccess, w, `UPDATE access_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0`},
 		{&st.completeAuthRequest, w, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?
 			WHERE id = ? AND expires_at > ?`},
 		{&st.saveCode, w, `UPDATE auth_requests SET code_hash = ?, code_expires = ?, code_consumed = 0
@@ -105,7 +102,7 @@ func (st *stmts) close() error {
 	for _, p := range []**sql.Stmt{
 		&st.authRequest, &st.authRequestByCode, &st.accessToken, &st.refreshToken, &st.session,
 		&st.consumeCode, &st.codeState, &st.rotateState, &st.markRotated, &st.insertAccess,
-		&st.insertRefresh, &st.revokeFamilyRefresh, &st.familyOwners, &st.revokeFamilyAccess, &st.completeAuthRequest,
+		&st.insertRefresh, &st.revokeFamilyRefresh, &st.revokeFamilyAccess, &st.completeAuthRequest,
 		&st.saveCode, &st.createAuthRequest, &st.addSessionClient, &st.touchSession,
 	} {
 		if *p != nil {

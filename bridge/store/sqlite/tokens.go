@@ -177,42 +177,12 @@ func (s *Store) consumeCode(ctx context.Context, tx *sql.Tx, hash string, now in
 	}
 }
 
-// revokeFamily revokes the family's refresh tokens, then its access tokens. Access tokens have no
-// family index (one page less to write per grant): they are found through the family's subject
-// and client, which the subject index covers. Only when no refresh token of the family is left
-// (purged) does it fall back to a scan.
 func (s *Store) revokeFamily(ctx context.Context, tx *sql.Tx, familyID string) error {
 	if _, err := tx.StmtContext(ctx, s.st.revokeFamilyRefresh).ExecContext(ctx, familyID); err != nil {
 		return err
 	}
-	rows, err := tx.StmtContext(ctx, s.st.familyOwners).QueryContext(ctx, familyID)
-	if err != nil {
-		return err
-	}
-	type owner struct{ subject, client string }
-	var owners []owner
-	for rows.Next() {
-		var o owner
-		if err := rows.Scan(&o.subject, &o.client); err != nil {
-			rows.Close()
-			return err
-		}
-		owners = append(owners, o)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(owners) == 0 {
-		_, err := tx.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0`, familyID)
-		return err
-	}
-	for _, o := range owners {
-		if _, err := tx.StmtContext(ctx, s.st.revokeFamilyAccess).ExecContext(ctx, o.subject, o.client, familyID); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := tx.StmtContext(ctx, s.st.revokeFamilyAccess).ExecContext(ctx, familyID)
+	return err
 }
 
 // AccessToken returns the token by id hash; ErrNotFound when unknown or expired, ErrTokenRevoked
