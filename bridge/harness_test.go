@@ -23,7 +23,7 @@ import (
 // env is one running bridge on 127.0.0.1 with a confidential, a second confidential and a
 // public client, over a temp-file SQLite store and an in-memory directory.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	bridge *bridge.Server
 	store  *sqlite.Store
@@ -37,7 +37,7 @@ const (
 	otherSecret = "other-secret-0123456789abcdef012345678"
 )
 
-func newEnv(t *testing.T, mutate ...func(*bridge.Config)) *env {
+func newEnv(t testing.TB, mutate ...func(*bridge.Config)) *env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -120,7 +120,7 @@ func (e *env) signIn(b *bridgetest.Browser, authURL, login, password string) str
 
 func (e *env) browser() *bridgetest.Browser { return bridgetest.NewBrowser(e.t, e.issuer) }
 
-func postForm(t *testing.T, u string, form map[string]string, basic ...string) (*http.Response, map[string]any) {
+func postForm(t testing.TB, u string, form map[string]string, basic ...string) (*http.Response, map[string]any) {
 	t.Helper()
 	vals := make([]string, 0)
 	for k, v := range form {

@@ -88,7 +88,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	maxLife := max(cfg.Tokens.IDToken, cfg.Tokens.AccessToken) + time.Hour
 	keys, err := sso.NewKeyManager(ctx, d.Store, sso.KeyConfig{
 		Algorithms: cfg.Keys.Algorithms, RotateEvery: cfg.Keys.RotateEvery,
-		MaxTokenLifetime: maxLife, EncryptionKey: d.SigningKeyEncryption,
+		MaxTokenLifetime: maxLife, EncryptionKey: d.SigningKeyEncryption, Logger: log,
 	})
 	if err != nil {
 		return nil, err

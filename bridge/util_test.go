@@ -14,7 +14,7 @@ func stringsReader(s string) io.Reader       { return strings.NewReader(s) }
 func join(parts []string, sep string) string { return strings.Join(parts, sep) }
 
 // doJSON sends a request and decodes a JSON body (nil when the body is not JSON).
-func doJSON(t *testing.T, req *http.Request) (*http.Response, map[string]any) {
+func doJSON(t testing.TB, req *http.Request) (*http.Response, map[string]any) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

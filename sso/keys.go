@@ -36,6 +36,8 @@ type KeyConfig struct {
 	MaxTokenLifetime time.Duration
 	// EncryptionKey (32 bytes) encrypts private keys at rest (AES-256-GCM).
 	EncryptionKey []byte
+	// Logger receives key lifecycle events (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // signingKey is a decrypted key ready to sign.
@@ -90,6 +92,9 @@ func NewKeyManager(ctx context.Context, store KeyStore, cfg KeyConfig) (*KeyMana
 	}
 	if cfg.MaxTokenLifetime <= 0 {
 		cfg.MaxTokenLifetime = 24 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	if !slices.Contains(cfg.Algorithms, "RS256") {
 		cfg.Algorithms = append([]string{"RS256"}, cfg.Algorithms...)
@@ -152,7 +157,7 @@ func (m *KeyManager) Rotate(ctx context.Context) error {
 			return err
 		}
 		keys = append(keys, k)
-		slog.InfoContext(ctx, "signing key created", "kid", k.id, "alg", string(alg), "sign_until", k.signUntil)
+		m.cfg.Logger.InfoContext(ctx, "signing key created", "kid", k.id, "alg", string(alg), "sign_until", k.signUntil)
 	}
 	return m.install(keys)
 }
@@ -315,7 +320,7 @@ func (m *KeyManager) Run(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 			if err := m.Rotate(ctx); err != nil {
-				slog.ErrorContext(ctx, "key rotation failed", "err", err)
+				m.cfg.Logger.ErrorContext(ctx, "key rotation failed", "err", err)
 			}
 		}
 	}
