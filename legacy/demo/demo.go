@@ -26,6 +26,9 @@ const PasswordMaxAge = 365 * 24 * time.Hour
 // timeLayout is how datetimes are stored (wall clock text, the layout sqldir writes too).
 const timeLayout = "2006-01-02 15:04:05.000"
 
+// datetimeStep is the finest step the demo writes (a whole number of SQL Server datetime ticks).
+const datetimeStep = 10 * time.Millisecond
+
 // never is ASP.NET Membership's "never" date.
 const never = "1754-01-01 00:00:00.000"
 
@@ -222,7 +225,9 @@ const appID = "4B0AE3F1-5C2E-4E0E-9E51-6A7C5D0F1A01"
 
 // seed empties the demo tables and fills them.
 func seed(ctx context.Context, db *sql.DB, now time.Time) error {
-	now = now.In(Location()).Truncate(time.Millisecond)
+	// Whole seconds: exactly representable in SQL Server's datetime (1/300 s), so that the
+	// same data loaded into SQL Server reads back identically.
+	now = now.In(Location()).Truncate(time.Second)
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("demo: seed: %w", err)
@@ -493,7 +498,7 @@ func Touch(ctx context.Context, db *sql.DB, login string) error {
 type user struct{ key, userID, id, updated string }
 
 // change runs fn in a transaction for the member, then bumps UserMain.UpdatedOn to now
-// (strictly after its previous value).
+// (strictly after its previous value, in 10 ms steps).
 func change(ctx context.Context, db *sql.DB, login string, fn func(*sql.Tx, user, time.Time) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -510,9 +515,10 @@ func change(ctx context.Context, db *sql.DB, login string, fn func(*sql.Tx, user
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	now := time.Now().In(Location()).Truncate(time.Millisecond)
+	// 10 ms steps: exactly representable in SQL Server's datetime (3/300 s).
+	now := time.Now().In(Location()).Truncate(datetimeStep)
 	if prev, perr := time.ParseInLocation(timeLayout, u.updated, Location()); perr == nil && !now.After(prev) {
-		now = prev.Add(time.Millisecond)
+		now = prev.Truncate(datetimeStep).Add(datetimeStep)
 	}
 	if err := fn(tx, u, now); err != nil {
 		return fmt.Errorf("demo: change %q: %w", login, err)
