@@ -8,6 +8,7 @@ import (
 	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
+	"gopkg.in/yaml.v3"
 )
 
 func TestValidateNamesTheField(t *testing.T) {
@@ -246,5 +247,41 @@ func TestNormalizeLogin(t *testing.T) {
 	}
 	if _, ok := normalizeLogin(strings.Repeat("é", MaxLoginRunes)); !ok {
 		t.Error("a login of exactly MaxLoginRunes refused")
+	}
+}
+
+func TestConfigFromYAML(t *testing.T) {
+	var doc struct {
+		Legacy Config `yaml:"legacy"`
+	}
+	src := `
+legacy:
+  driver: sqlserver
+  dsn: sqlserver://bridge:secret@ams:1433?database=iMIS
+  max_open_conns: 20
+  max_idle_conns: 4
+  conn_max_lifetime: 1h
+  query_timeout: 3s
+  password_max_age: 2160h
+  hash_algorithm: HMACSHA256
+  timezone: America/Chicago
+  cache_ttl: 90s
+  cache_size: 500
+  key_format: guid
+  queries:
+    ping: SELECT 1 AS ok
+  extra_columns: [chapter, title]
+`
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatal(err)
+	}
+	c := doc.Legacy
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.QueryTimeout != 3*time.Second || c.PasswordMaxAge != 90*24*time.Hour || c.ConnMaxLifetime != time.Hour ||
+		c.CacheTTL != 90*time.Second || c.MaxOpenConns != 20 || c.Queries[QueryPing] != "SELECT 1 AS ok" ||
+		!slices.Equal(c.ExtraColumns, []string{"chapter", "title"}) {
+		t.Fatalf("decoded %+v", c)
 	}
 }
