@@ -21,6 +21,7 @@ import (
 	mssql "github.com/microsoft/go-mssqldb"
 
 	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/legacy/internal/tdsfake"
 	"github.com/ssobridge/ssobridge/legacy/password"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
@@ -640,6 +641,167 @@ func runIMISDirectorySuite(t *testing.T, tg *tdsTarget) {
 		}
 		healthy(t)
 	})
+}
+
+// TestDemoSeedThroughTDS copies the demo AMS (legacy/demo: its schema, declared with SQL
+// Server type names, and its seed with a login for every sign-in rule) into the fake, and
+// checks that the SQL Server preset through go-mssqldb gives every demo login its documented
+// outcome and the same member as the SQLite preset on the demo database.
+func TestDemoSeedThroughTDS(t *testing.T) {
+	ctx := testCtx(t)
+	src, err := demo.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	srv, err := tdsfake.Start(tdsfake.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	copySQLite(t, ctx, src, srv)
+	db, err := sql.Open("sqlserver", srv.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+
+	cfg := demo.Config()
+	cfg.Driver, cfg.Preset = sqldir.DriverSQLServer, sqldir.PresetNameIMIS
+	quiet := sqldir.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	viaTDS, err := sqldir.New(db, cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaSQLite, err := sqldir.New(src, demo.Config(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logins := demo.Logins()
+	if len(logins) < 10 {
+		t.Fatalf("only %d demo logins", len(logins))
+	}
+	for _, l := range logins {
+		m, err := viaTDS.Authenticate(ctx, l.Login, l.Password)
+		if got := legacy.Reason(err); got != l.Outcome {
+			t.Errorf("%s (%s): %s (%v), want %s", l.Login, l.Description, got, err, l.Outcome)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		want, err := viaSQLite.Authenticate(ctx, l.Login, l.Password)
+		if err != nil {
+			t.Errorf("%s via SQLite: %v", l.Login, err)
+			continue
+		}
+		if m.Key != l.Key || l.MemberID != "" && m.MemberID != l.MemberID {
+			t.Errorf("%s: key %s member id %s, want %s %s", l.Login, m.Key, m.MemberID, l.Key, l.MemberID)
+		}
+		if diff := memberDiff(m, want); diff != "" {
+			t.Errorf("%s: SQL Server preset via TDS and SQLite preset differ: %s", l.Login, diff)
+		}
+	}
+}
+
+// memberDiff compares two members field by field, times by instant within SQL Server's
+// datetime precision (1/300 s: the demo's .468 comes back from a datetime column as .467).
+func memberDiff(a, b *legacy.Member) string {
+	var diffs []string
+	str := func(name, x, y string) {
+		if x != y {
+			diffs = append(diffs, fmt.Sprintf("%s %q != %q", name, x, y))
+		}
+	}
+	tm := func(name string, x, y time.Time) {
+		if d := x.Sub(y); d < -2*time.Millisecond || d > 2*time.Millisecond || x.IsZero() != y.IsZero() {
+			diffs = append(diffs, fmt.Sprintf("%s %v != %v", name, x, y))
+		}
+	}
+	str("Key", a.Key, b.Key)
+	str("MemberID", a.MemberID, b.MemberID)
+	str("Login", a.Login, b.Login)
+	str("Email", a.Email, b.Email)
+	str("GivenName", a.GivenName, b.GivenName)
+	str("FamilyName", a.FamilyName, b.FamilyName)
+	str("FullName", a.FullName, b.FullName)
+	str("Company", a.Company, b.Company)
+	str("MemberType", a.MemberType, b.MemberType)
+	str("Status", a.Status, b.Status)
+	str("Roles", strings.Join(a.Roles, ","), strings.Join(b.Roles, ","))
+	str("Extra", fmt.Sprint(a.Extra), fmt.Sprint(b.Extra))
+	tm("JoinDate", a.JoinDate, b.JoinDate)
+	tm("PaidThrough", a.PaidThrough, b.PaidThrough)
+	tm("UpdatedAt", a.UpdatedAt, b.UpdatedAt)
+	tm("EffectiveDate", a.Standing.EffectiveDate, b.Standing.EffectiveDate)
+	tm("ExpirationDate", a.Standing.ExpirationDate, b.Standing.ExpirationDate)
+	tm("PasswordChangedAt", a.Standing.PasswordChangedAt, b.Standing.PasswordChangedAt)
+	if a.Standing.Disabled != b.Standing.Disabled || a.Standing.Approved != b.Standing.Approved ||
+		a.Standing.LockedOut != b.Standing.LockedOut || a.Standing.Deleted != b.Standing.Deleted {
+		diffs = append(diffs, fmt.Sprintf("Standing %+v != %+v", a.Standing, b.Standing))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+// copySQLite recreates the tables and indexes of a SQLite database in the fake (their DDL
+// uses SQL Server type names) and copies every row.
+func copySQLite(t *testing.T, ctx context.Context, src *sql.DB, srv *tdsfake.Server) {
+	t.Helper()
+	rows, err := src.QueryContext(ctx, `SELECT type, name, sql FROM sqlite_master
+		WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables, ddl []string
+	for rows.Next() {
+		var typ, name, stmt string
+		if err := rows.Scan(&typ, &name, &stmt); err != nil {
+			t.Fatal(err)
+		}
+		if typ == "table" {
+			tables = append(tables, name)
+		}
+		ddl = append(ddl, stmt)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	for _, stmt := range ddl {
+		if err := srv.Exec(stmt); err != nil {
+			t.Fatalf("%v\n%s", err, stmt)
+		}
+	}
+	for _, table := range tables {
+		rows, err := src.QueryContext(ctx, `SELECT * FROM "`+table+`"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rows.Columns()
+		ph := make([]string, len(cols))
+		for i := range cols {
+			ph[i] = fmt.Sprintf("@p%d", i+1)
+			cols[i] = "[" + cols[i] + "]"
+		}
+		insert := fmt.Sprintf("INSERT INTO dbo.[%s] (%s) VALUES (%s)", table, strings.Join(cols, ", "), strings.Join(ph, ", "))
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			if err := srv.Exec(insert, vals...); err != nil {
+				t.Fatalf("%s: %v", table, err)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
 }
 
 // TestIMISDirectoryRealSQLServer runs the same suite against a real SQL Server when

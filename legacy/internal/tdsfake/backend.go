@@ -41,6 +41,9 @@ type backend struct {
 var dbSeq atomic.Int64
 
 func newBackend() (*backend, error) {
+	if err := registerSQLiteExtensions(); err != nil {
+		return nil, err
+	}
 	// A named shared-cache memory database, so that every pooled SQLite connection sees the
 	// same data; one connection is enough and keeps the fake deterministic.
 	dsn := fmt.Sprintf("file:tdsfake%d?mode=memory&cache=shared", dbSeq.Add(1))
@@ -297,7 +300,8 @@ func bindValue(p Param) any {
 // createTable records the SQL Server column types of a CREATE TABLE and creates the SQLite
 // table with the same type names (so SQLite reports them back), case-insensitive text
 // columns (SQL Server's default collation is case-insensitive) and triggers that keep
-// date/time values in one fixed-width text form.
+// date/time values in one fixed-width text form, rounded to the type's precision (datetime
+// keeps 1/300 s, so .468 is stored as .467 as SQL Server does).
 func (b *backend) createTable(ctx context.Context, rw *rewriter, stmt []sqlToken) error {
 	i := nextMeaningful(stmt, nextMeaningful(stmt, 1)+1) // after CREATE TABLE
 	var nameParts []string
@@ -318,7 +322,7 @@ func (b *backend) createTable(ctx context.Context, rw *rewriter, stmt []sqlToken
 	}
 	var defs []string
 	var cols []column
-	var dateCols []string
+	var dateCols []column
 	for _, def := range splitArgs(stmt[i+1 : end]) {
 		if len(def) == 0 {
 			continue
@@ -358,21 +362,22 @@ func (b *backend) createTable(ctx context.Context, rw *rewriter, stmt []sqlToken
 		decl := strings.ReplaceAll(strings.ToLower(typeText), "(max)", "(-1)")
 		d := sqlToken{kind: tkQuoted, text: colName}.render() + " " + decl
 		if st.isText() {
-			d += " COLLATE NOCASE"
+			d += " COLLATE " + collationCI
 		}
 		defs = append(defs, strings.TrimSpace(d+" "+render(rest)))
 		cols = append(cols, column{name: colName, typ: st})
 		if st.isDateTime() {
-			dateCols = append(dateCols, colName)
+			dateCols = append(dateCols, column{name: colName, typ: st})
 		}
 	}
 	q := sqlToken{kind: tkQuoted, text: table}.render()
 	ddl := []string{"CREATE TABLE " + q + " (" + strings.Join(defs, ", ") + ")"}
 	for _, c := range dateCols {
-		qc := sqlToken{kind: tkQuoted, text: c}.render()
-		norm := fmt.Sprintf("UPDATE %s SET %s = COALESCE(strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s), %s) WHERE rowid = NEW.rowid AND %s IS NOT NULL;", q, qc, qc, qc, qc)
+		qc := sqlToken{kind: tkQuoted, text: c.name}.render()
+		kind := map[typeKind]string{kindDateTime: "datetime", kindSmallDateTime: "smalldatetime", kindDate: "date"}[c.typ.kind]
+		norm := fmt.Sprintf("UPDATE %s SET %s = %s(%s, '%s') WHERE rowid = NEW.rowid AND %s IS NOT NULL;", q, qc, funcDateTime, qc, kind, qc)
 		trig := func(suffix, event string) string {
-			name := sqlToken{kind: tkQuoted, text: "tdsfake_" + table + "_" + c + "_" + suffix}.render()
+			name := sqlToken{kind: tkQuoted, text: "tdsfake_" + table + "_" + c.name + "_" + suffix}.render()
 			return fmt.Sprintf("CREATE TRIGGER %s AFTER %s ON %s BEGIN %s END", name, event, q, norm)
 		}
 		ddl = append(ddl, trig("ins", "INSERT"), trig("upd", "UPDATE OF "+qc))

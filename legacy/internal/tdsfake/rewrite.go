@@ -15,7 +15,8 @@ import (
 //   - ISNULL -> IFNULL, LEN(x) -> LENGTH(RTRIM(x)), NEWID()
 //   - CAST(x AS type) and CONVERT(type, x[, style]) by target type
 //   - DATEADD(unit, n, date) for year, month, day, hour, minute, second
-//   - COLLATE <SQL Server collation> -> NOCASE or BINARY
+//   - LOWER/UPPER -> Unicode-aware functions (SQLite's fold ASCII only)
+//   - COLLATE <SQL Server collation> -> the fake's case-insensitive collation, or BINARY
 //   - SET ... statements (SET NOCOUNT ON) are dropped
 //
 // Not covered: '+' as string concatenation, DATEDIFF, OUTER/CROSS APPLY, TOP ... PERCENT.
@@ -377,6 +378,12 @@ func (rw *rewriter) rewrite(toks []sqlToken) ([]sqlToken, error) {
 		case t.is("CURRENT_TIMESTAMP"):
 			out = append(out, rw.literal(formatDateTime(rw.now)))
 
+		case t.is("LOWER") && callOpen:
+			out = append(out, sqlToken{tkWord, funcLower})
+
+		case t.is("UPPER") && callOpen:
+			out = append(out, sqlToken{tkWord, funcUpper})
+
 		case t.is("ISNULL") && callOpen:
 			out = append(out, sqlToken{tkWord, "IFNULL"})
 
@@ -420,7 +427,7 @@ func (rw *rewriter) rewrite(toks []sqlToken) ([]sqlToken, error) {
 
 		case t.is("COLLATE"):
 			if next < len(toks) {
-				coll := "NOCASE"
+				coll := collationCI
 				if strings.Contains(strings.ToUpper(toks[next].text), "_CS") || strings.Contains(strings.ToUpper(toks[next].text), "_BIN") {
 					coll = "BINARY"
 				}

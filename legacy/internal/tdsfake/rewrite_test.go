@@ -20,6 +20,8 @@ func TestRewrite(t *testing.T) {
 			"SELECT UPPER(CAST(x.ProviderKey AS TEXT)), CAST(k AS TEXT), (CASE WHEN (n) IS NULL THEN NULL WHEN (n) <> 0 THEN 1 ELSE 0 END) FROM x"},
 		{"SELECT a FROM T WHERE n COLLATE SQL_Latin1_General_CP1_CS_AS = 'X' -- comment\n",
 			"SELECT a FROM T WHERE n COLLATE BINARY = 'X'"},
+		{"SELECT a FROM T WHERE LoweredUserName = LOWER(@p1) COLLATE Latin1_General_CI_AS",
+			"SELECT a FROM T WHERE LoweredUserName = tdsfake_lower(@p1) COLLATE TDSFAKE_CI"},
 		{"WITH c AS (SELECT 1 AS x) SELECT x FROM c", "WITH c AS (SELECT 1 AS x) SELECT x FROM c"},
 		{"SELECT 'it''s [not] dbo.x' AS s", "SELECT 'it''s [not] dbo.x' AS s"},
 		{"SELECT DATEADD(dd, -1, d) FROM T", "SELECT strftime('%Y-%m-%d %H:%M:%f', d, (-1) || ' days') FROM T"},

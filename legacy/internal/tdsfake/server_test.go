@@ -647,3 +647,33 @@ func TestBatchWithSeveralStatements(t *testing.T) {
 		t.Fatalf("dropped table: %v", err)
 	}
 }
+
+func TestCollationAndDatetimePrecision(t *testing.T) {
+	e := start(t, tdsfake.Config{})
+	ctx := ctxT(t)
+	if err := e.srv.Exec(`CREATE TABLE P (Name nvarchar(40) NOT NULL, Code char(5) NOT NULL, At datetime NOT NULL, Day date NULL);
+		INSERT INTO P VALUES (N'José Müller', 'ab', '2024-05-06 07:08:09.468', '2024-05-06 23:59:59')`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	// case-insensitive beyond ASCII, trailing spaces ignored, Unicode LOWER/UPPER
+	if err := e.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM P WHERE Name = @p1 AND Code = 'AB   ' AND LOWER(Name) = N'josé müller' AND UPPER(Name) = N'JOSÉ MÜLLER'", "JOSÉ MÜLLER").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("collation: %d %v", n, err)
+	}
+	// datetime keeps 1/300 s: .468 is stored as .467, and a DateTime1 parameter of the value
+	// read back matches it exactly
+	var at, day time.Time
+	var code string
+	if err := e.db.QueryRowContext(ctx, "SELECT At, Day, Code FROM P").Scan(&at, &day, &code); err != nil {
+		t.Fatal(err)
+	}
+	if at.Format("15:04:05.000") != "07:08:09.467" || day.Format(time.DateTime) != "2024-05-06 00:00:00" || code != "ab   " {
+		t.Fatalf("at %v day %v code %q", at, day, code)
+	}
+	if err := e.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM P WHERE At = @p1", mssql.DateTime1(at)).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("datetime equality: %d %v", n, err)
+	}
+	if err := e.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM P WHERE At > @p1", mssql.DateTime1(at)).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("datetime watermark: %d %v", n, err)
+	}
+}

@@ -138,7 +138,7 @@ func (t sqlType) String() string {
 	return "?"
 }
 
-// isText reports whether the type compares as text (and gets COLLATE NOCASE in SQLite, like
+// isText reports whether the type compares as text (and gets the case-insensitive collation, like
 // SQL Server's default case-insensitive collation).
 func (t sqlType) isText() bool {
 	switch t.kind {
