@@ -33,7 +33,7 @@ type Options struct {
 	// TTL is how long a member or role list stays fresh (default 2m).
 	TTL time.Duration
 	// Size bounds each index (members by key, login and member id; role lists) to this many
-	// entries, least recently used evicted first (default 10000).
+	// entries, least recently used evicted first (default 10000; see Wrap for negative).
 	Size int
 	// FetchTimeout bounds a fetch shared by concurrent callers, which runs detached from any
 	// single caller's cancellation (default 30s).
@@ -84,6 +84,15 @@ func New(next legacy.Directory, opts Options) *Directory {
 		byKey: newLRU[*legacy.Member](opts.Size), byLogin: newLRU[string](opts.Size),
 		byID: newLRU[string](opts.Size), roles: newLRU[[]string](opts.Size),
 	}
+}
+
+// Wrap returns New(next, opts), or next itself when opts.Size is negative (caching disabled,
+// as sqldir's cache_size: -1 asks).
+func Wrap(next legacy.Directory, opts Options) legacy.Directory {
+	if opts.Size < 0 {
+		return next
+	}
+	return New(next, opts)
 }
 
 // Unwrap returns the wrapped directory.

@@ -411,3 +411,13 @@ func TestPing(t *testing.T) {
 		t.Fatal("Unwrap")
 	}
 }
+
+func TestWrap(t *testing.T) {
+	f := newFake()
+	if d := Wrap(f, Options{Size: -1}); d != legacy.Directory(f) {
+		t.Fatal("negative size did not disable the cache")
+	}
+	if _, ok := Wrap(f, Options{}).(*Directory); !ok {
+		t.Fatal("Wrap did not cache")
+	}
+}

@@ -7,6 +7,6 @@
 // the cache to save the second round trip), then fills the cache. ChangedSince is never
 // cached; the members it returns refresh the cache. Errors are never cached.
 //
-// Wiring: cache.New(dir, cache.Options{TTL: cfg.CacheTTL, Size: cfg.CacheSize}) with the
-// sqldir configuration's cache_ttl and cache_size.
+// Wiring: cache.Wrap(dir, cache.Options{TTL: cfg.CacheTTL, Size: cfg.CacheSize}) with the
+// sqldir configuration's cache_ttl and cache_size (a negative size disables the cache).
 package cache

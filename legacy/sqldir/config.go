@@ -102,7 +102,10 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Validate checks the configuration. Each problem names the offending field
 // ("legacy.query_timeout: must be positive"); all problems are joined.
-func (c Config) Validate() error {
+func (c Config) Validate() error { return c.validate(true) }
+
+// validate checks the configuration; New, given an open handle, needs no DSN.
+func (c Config) validate(needDSN bool) error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf(fieldPrefix+field+": "+format, args...))
@@ -114,7 +117,7 @@ func (c Config) Validate() error {
 	default:
 		bad("driver", "unknown driver %q (want %s or %s)", c.Driver, DriverSQLServer, DriverSQLite)
 	}
-	if strings.TrimSpace(c.DSN) == "" {
+	if needDSN && strings.TrimSpace(c.DSN) == "" {
 		bad("dsn", "required")
 	}
 	preset := c.preset()

@@ -94,10 +94,7 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 	if db == nil {
 		return nil, errors.New("sqldir: nil database")
 	}
-	if cfg.DSN == "" {
-		cfg.DSN = "(handle)" // a handle needs no DSN
-	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(false); err != nil {
 		return nil, err
 	}
 	c := cfg.withDefaults()
@@ -137,7 +134,7 @@ func (d *Directory) Close() error {
 	return nil
 }
 
-// Config returns the effective configuration (defaults applied).
+// Config returns the effective configuration (defaults applied). Its DSN may hold secrets.
 func (d *Directory) Config() Config { return d.cfg }
 
 // Location returns the AMS's wall-clock zone.
