@@ -106,8 +106,7 @@ func (st *stmts) close() error {
 		&st.saveCode, &st.createAuthRequest, &st.addSessionClient, &st.touchSession,
 	} {
 		if *p != nil {
-			errs = append(errs, (*p).Close())
-			*p = nil
+			errs = append(errs, (*p).Close()) // idempotent; later use fails with "statement is closed"
 		}
 	}
 	return errors.Join(errs...)
