@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -14,13 +15,19 @@ const PlaygroundClientID = "playground"
 
 func (s *Server) playgroundRedirect() string { return s.cfg.Issuer + "/playground" }
 
-func (s *Server) playgroundClient() sso.ClientConfig {
-	origin := s.issuer.Scheme + "://" + s.issuer.Host
-	return sso.ClientConfig{
-		ID: PlaygroundClientID, Name: "Playground", Public: true, Trusted: true,
-		RedirectURIs: []string{s.playgroundRedirect()}, PostLogoutRedirectURIs: []string{s.playgroundRedirect()},
-		GrantTypes: []string{sso.GrantAuthorizationCode, sso.GrantRefreshToken}, WebOrigins: []string{origin},
+// StaticClients are the clients from the config file plus the built-in ones (the playground).
+func StaticClients(cfg Config) []sso.ClientConfig {
+	out := append([]sso.ClientConfig(nil), cfg.Clients...)
+	if cfg.PlaygroundEnabled() {
+		u, _ := url.Parse(cfg.Issuer)
+		redirect := cfg.Issuer + "/playground"
+		out = append(out, sso.ClientConfig{
+			ID: PlaygroundClientID, Name: "Playground", Public: true, Trusted: true,
+			RedirectURIs: []string{redirect}, PostLogoutRedirectURIs: []string{redirect},
+			GrantTypes: []string{sso.GrantAuthorizationCode, sso.GrantRefreshToken}, WebOrigins: []string{u.Scheme + "://" + u.Host},
+		})
 	}
+	return out
 }
 
 type playgroundData struct {

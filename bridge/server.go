@@ -76,11 +76,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, issuer: issuer, now: time.Now}
 
-	clients := cfg.Clients
-	if cfg.PlaygroundEnabled() {
-		clients = append(clients, s.playgroundClient())
-	}
-	reg, err := sso.NewRegistry(ctx, d.Store, clients, 2*time.Second)
+	reg, err := sso.NewRegistry(ctx, d.Store, StaticClients(cfg), 2*time.Second)
 	if err != nil {
 		return nil, err
 	}

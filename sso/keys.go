@@ -152,7 +152,12 @@ func (m *KeyManager) Rotate(ctx context.Context) error {
 		if latest != nil && latest.signUntil.Sub(now) > m.cfg.Prepublish {
 			continue
 		}
-		k, err := m.generate(ctx, alg, now, latest == nil)
+		// The successor signs from the moment its predecessor stops (it is published from now).
+		start := now
+		if latest != nil && latest.signUntil.After(now) {
+			start = latest.signUntil
+		}
+		k, err := m.generate(ctx, alg, start)
 		if err != nil {
 			return err
 		}
@@ -189,7 +194,7 @@ func (m *KeyManager) install(keys []*signingKey) error {
 	return nil
 }
 
-func (m *KeyManager) generate(ctx context.Context, alg jose.SignatureAlgorithm, now time.Time, first bool) (*signingKey, error) {
+func (m *KeyManager) generate(ctx context.Context, alg jose.SignatureAlgorithm, start time.Time) (*signingKey, error) {
 	var priv crypto.Signer
 	var err error
 	switch alg {
@@ -202,12 +207,6 @@ func (m *KeyManager) generate(ctx context.Context, alg jose.SignatureAlgorithm, 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keys: generate %s: %w", alg, err)
-	}
-	// A new key normally waits Prepublish before it signs (the previous key still signs);
-	// the very first key of an algorithm signs at once.
-	start := now.Add(m.cfg.Prepublish)
-	if first {
-		start = now
 	}
 	k := &signingKey{
 		id:        RandomToken()[:16],

@@ -59,7 +59,7 @@ func clientsAddCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			return g.withStore(ctx, func(cfg bridge.Config, st *sqlite.Store) error {
-				for _, s := range cfg.Clients {
+				for _, s := range bridge.StaticClients(cfg) {
 					if s.ID == c.ID {
 						return fmt.Errorf("clients[%s].id: already defined in the config file", c.ID)
 					}
@@ -119,7 +119,7 @@ func clientsListCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			return g.withStore(ctx, func(cfg bridge.Config, st *sqlite.Store) error {
-				reg, err := sso.NewRegistry(ctx, st, cfg.Clients, time.Second)
+				reg, err := sso.NewRegistry(ctx, st, bridge.StaticClients(cfg), time.Second)
 				if err != nil {
 					return err
 				}
@@ -149,7 +149,7 @@ func clientsShowCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			return g.withStore(ctx, func(cfg bridge.Config, st *sqlite.Store) error {
-				reg, err := sso.NewRegistry(ctx, st, cfg.Clients, time.Second)
+				reg, err := sso.NewRegistry(ctx, st, bridge.StaticClients(cfg), time.Second)
 				if err != nil {
 					return err
 				}

@@ -1,0 +1,95 @@
+package sso_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+func TestKeyManagerRotation(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	kek := make([]byte, 32)
+	cfg := sso.KeyConfig{Algorithms: []string{"RS256", "ES256", "EdDSA"}, RotateEvery: 48 * time.Hour,
+		Prepublish: 24 * time.Hour, MaxTokenLifetime: time.Hour, EncryptionKey: kek}
+	m, err := sso.NewKeyManager(ctx, st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := func(alg string) string {
+		k, err := m.SigningKey(alg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.ID()
+	}
+	first := map[string]string{"RS256": kid("RS256"), "ES256": kid("ES256"), "EdDSA": kid("EdDSA")}
+	if len(m.PublicKeys()) != 3 {
+		t.Fatalf("want 3 published keys, got %d", len(m.PublicKeys()))
+	}
+	// Private keys are encrypted at rest: the wrong key-encryption key fails loudly.
+	bad := cfg
+	bad.EncryptionKey = []byte("0123456789abcdef0123456789abcdef")
+	if _, err := sso.NewKeyManager(ctx, st, bad); err == nil {
+		t.Fatal("keys decrypted with the wrong key-encryption key")
+	}
+	stored, _ := st.SigningKeys(ctx)
+	for _, k := range stored {
+		if json.Valid(k.PrivateEnc) || len(k.PrivateEnc) < 32 {
+			t.Fatal("private key does not look encrypted")
+		}
+	}
+
+	// 25 hours later the current keys are inside the prepublish window: new keys appear in
+	// JWKS, but the old ones keep signing until their sign-until.
+	clock := time.Now().Add(25 * time.Hour)
+	sso.SetKeyClock(m, func() time.Time { return clock })
+	if err := m.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.PublicKeys()); n != 6 {
+		t.Fatalf("want 6 published keys after prepublish, got %d", n)
+	}
+	if kid("RS256") != first["RS256"] {
+		t.Fatal("the new key signs before its time")
+	}
+	// After the old keys stop signing, the new ones sign; the old stay published until every
+	// token they signed has expired.
+	clock = clock.Add(23*time.Hour + 30*time.Minute)
+	if err := m.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if kid("RS256") == first["RS256"] {
+		t.Fatal("the retiring key still signs")
+	}
+	jwks, _ := m.JWKS()
+	var set struct{ Keys []struct{ Kid string } }
+	_ = json.Unmarshal(jwks, &set)
+	found := false
+	for _, k := range set.Keys {
+		found = found || k.Kid == first["RS256"]
+	}
+	if !found {
+		t.Fatal("the retired key left JWKS before its tokens expired")
+	}
+	clock = clock.Add(2 * time.Hour)
+	if err := m.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	jwks, _ = m.JWKS()
+	set.Keys = nil
+	_ = json.Unmarshal(jwks, &set)
+	for _, k := range set.Keys {
+		if k.Kid == first["RS256"] {
+			t.Fatal("the retired key is still in JWKS after MaxTokenLifetime")
+		}
+	}
+}
