@@ -78,7 +78,7 @@ func (b *backend) execute(ctx context.Context, text string, params []Param, now 
 	for _, p := range params {
 		args = append(args, sql.Named(strings.TrimPrefix(strings.ToLower(p.Name), "@"), bindValue(p)))
 	}
-	rw := &rewriter{now: now}
+	rw := &rewriter{now: now, isTextColumn: b.isTextColumn}
 	var sets []resultSet
 	for _, stmt := range splitStatements(toks) {
 		first := stmt[0]
@@ -106,6 +106,23 @@ func (b *backend) execute(ctx context.Context, text string, params []Param, now 
 		sets = append(sets, set)
 	}
 	return sets, nil
+}
+
+// isTextColumn reports whether name (a column, possibly qualified) is a character column in
+// every table that has a column of that name.
+func (b *backend) isTextColumn(name string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	types := b.byColumn[strings.ToLower(name)]
+	if len(types) == 0 {
+		return false
+	}
+	for t := range types {
+		if !t.isText() || t.kind == kindGUID {
+			return false
+		}
+	}
+	return true
 }
 
 // run executes one rewritten statement.
@@ -469,8 +486,9 @@ const (
 	ErrNumGeneric       = 50000 // anything else the backend reports
 )
 
+// syntaxError reports T-SQL the fake cannot read or translate to SQLite.
 func syntaxError(detail string) *ServerError {
-	return &ServerError{Number: ErrNumSyntax, Class: 15, Message: "Incorrect syntax: " + detail + "."}
+	return &ServerError{Number: ErrNumSyntax, Class: 15, Message: "Incorrect syntax (tdsfake cannot translate this T-SQL): " + detail + "."}
 }
 
 var (

@@ -19,7 +19,11 @@ import (
 //   - COLLATE <SQL Server collation> -> the fake's case-insensitive collation, or BINARY
 //   - SET ... statements (SET NOCOUNT ON) are dropped
 //
-// Not covered: '+' as string concatenation, DATEDIFF, OUTER/CROSS APPLY, TOP ... PERCENT.
+//   - '+' next to a string literal or a character column -> || (string concatenation)
+//
+// Not covered: '+' between two expressions of unknown type (CAST(..) + CAST(..)), DATEDIFF,
+// OUTER/CROSS APPLY, OFFSET/FETCH, TOP ... PERCENT. Statements the rewrite cannot translate
+// fail with error 102 and a message naming the fake.
 
 type tokKind int
 
@@ -282,6 +286,20 @@ func isHintList(toks []sqlToken) bool {
 // rewriter turns T-SQL tokens into SQLite tokens.
 type rewriter struct {
 	now time.Time // server clock for GETDATE()
+	// isTextColumn reports whether a column name is a character column in every table that
+	// has it (for '+' as string concatenation); nil knows no columns.
+	isTextColumn func(name string) bool
+}
+
+// isTextOperand reports whether t is a string literal or a known character column.
+func (rw *rewriter) isTextOperand(t sqlToken) bool {
+	switch t.kind {
+	case tkString:
+		return true
+	case tkWord, tkQuoted:
+		return rw.isTextColumn != nil && rw.isTextColumn(t.text)
+	}
+	return false
 }
 
 func (rw *rewriter) literal(s string) sqlToken {
@@ -424,6 +442,14 @@ func (rw *rewriter) rewrite(toks []sqlToken) ([]sqlToken, error) {
 			}
 			out = append(out, repl...)
 			i = end
+
+		case t.kind == tkPunct && t.text == "+":
+			// T-SQL's + concatenates strings; SQLite's would add them as numbers (to 0)
+			if next < len(toks) && (rw.isTextOperand(lastMeaningful(out)) || rw.isTextOperand(toks[next])) {
+				out = append(out, sqlToken{tkPunct, "||"})
+			} else {
+				out = append(out, t)
+			}
 
 		case t.is("COLLATE"):
 			if next < len(toks) {

@@ -22,6 +22,8 @@ func TestRewrite(t *testing.T) {
 			"SELECT a FROM T WHERE n COLLATE BINARY = 'X'"},
 		{"SELECT a FROM T WHERE LoweredUserName = LOWER(@p1) COLLATE Latin1_General_CI_AS",
 			"SELECT a FROM T WHERE LoweredUserName = tdsfake_lower(@p1) COLLATE TDSFAKE_CI"},
+		{"SELECT n.FIRST_NAME + ' ' + n.LAST_NAME AS full_name, n.Count + 1, [LAST_NAME]+@p1 FROM Name n",
+			`SELECT n.FIRST_NAME || ' ' || n.LAST_NAME AS full_name, n.Count + 1, "LAST_NAME"||@p1 FROM Name n`},
 		{"WITH c AS (SELECT 1 AS x) SELECT x FROM c", "WITH c AS (SELECT 1 AS x) SELECT x FROM c"},
 		{"SELECT 'it''s [not] dbo.x' AS s", "SELECT 'it''s [not] dbo.x' AS s"},
 		{"SELECT DATEADD(dd, -1, d) FROM T", "SELECT strftime('%Y-%m-%d %H:%M:%f', d, (-1) || ' days') FROM T"},
@@ -35,7 +37,9 @@ func TestRewrite(t *testing.T) {
 		if len(stmts) != 1 {
 			t.Fatalf("%q: %d statements", c.in, len(stmts))
 		}
-		out, err := (&rewriter{now: now}).rewrite(stmts[0])
+		textColumns := map[string]bool{"FIRST_NAME": true, "LAST_NAME": true}
+		rw := &rewriter{now: now, isTextColumn: func(n string) bool { return textColumns[n] }}
+		out, err := rw.rewrite(stmts[0])
 		if err != nil {
 			t.Fatalf("%q: %v", c.in, err)
 		}

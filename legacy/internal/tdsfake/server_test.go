@@ -413,6 +413,7 @@ func TestScriptedErrorsAndResults(t *testing.T) {
 }
 
 func TestQueryTimeoutSendsAttention(t *testing.T) {
+	t.Parallel()
 	e := start(t, tdsfake.Config{})
 	e.srv.SetHook(tdsfake.Once(tdsfake.OnSQL("Thing", tdsfake.Action{Delay: 10 * time.Second})))
 	if err := e.db.PingContext(ctxT(t)); err != nil {
@@ -571,6 +572,7 @@ func TestExpressionColumnTypes(t *testing.T) {
 // A server that never answers PRELOGIN: go-mssqldb reads the PRELOGIN reply without watching
 // the context, so only the DSN's "connection timeout" bounds the wait.
 func TestStalledServerNeedsConnectionTimeout(t *testing.T) {
+	t.Parallel()
 	e := start(t, tdsfake.Config{})
 	e.srv.Stall(true)
 	db, err := sql.Open("sqlserver", e.srv.DSN("connection timeout=1"))
@@ -659,6 +661,11 @@ func TestCollationAndDatetimePrecision(t *testing.T) {
 	// case-insensitive beyond ASCII, trailing spaces ignored, Unicode LOWER/UPPER
 	if err := e.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM P WHERE Name = @p1 AND Code = 'AB   ' AND LOWER(Name) = N'josé müller' AND UPPER(Name) = N'JOSÉ MÜLLER'", "JOSÉ MÜLLER").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("collation: %d %v", n, err)
+	}
+	// + concatenates strings
+	var s string
+	if err := e.db.QueryRowContext(ctx, "SELECT Name + N' (' + RTRIM(Code) + ')' AS label FROM P").Scan(&s); err != nil || s != "José Müller (ab)" {
+		t.Fatalf("concatenation: %q %v", s, err)
 	}
 	// datetime keeps 1/300 s: .468 is stored as .467, and a DateTime1 parameter of the value
 	// read back matches it exactly
