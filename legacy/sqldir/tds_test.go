@@ -21,6 +21,7 @@ import (
 	mssql "github.com/microsoft/go-mssqldb"
 
 	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/cache"
 	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/legacy/internal/tdsfake"
 	"github.com/ssobridge/ssobridge/legacy/password"
@@ -520,6 +521,22 @@ func runIMISDirectorySuite(t *testing.T, tg *tdsTarget) {
 		}); n != 1 {
 			t.Errorf("AuthenticateWithoutRoles (roles cached): %d round trips, want 1", n)
 		}
+		// Behind the profile cache (legacy/cache), a roles cache hit saves the second query;
+		// the password is still checked against the AMS every time.
+		cached := cache.New(d, cache.Options{})
+		for i, want := range []int64{2, 1, 1} {
+			if n := count(func() {
+				m, err := cached.Authenticate(ctx, "jdoe", goodPass)
+				if err != nil || !slices.Equal(m.Roles, []string{"Member", "RemoteService"}) {
+					t.Errorf("cached Authenticate: %v %v", m, err)
+				}
+			}); n != want {
+				t.Errorf("cached Authenticate #%d: %d round trips, want %d", i+1, n, want)
+			}
+		}
+		if n := count(func() { _, _ = cached.Authenticate(ctx, "jdoe", "wrong") }); n != 1 {
+			t.Errorf("cached, wrong password: %d round trips, want 1", n)
+		}
 		if n := count(func() { _, _ = d.Authenticate(ctx, "jdoe", "wrong") }); n != 1 {
 			t.Errorf("wrong password: %d round trips, want 1", n)
 		}
@@ -875,4 +892,25 @@ func BenchmarkAuthenticateTDS(b *testing.B) {
 	b.StopTimer()
 	st := tg.fake.Stats()
 	b.ReportMetric(float64(st.Requests())/float64(b.N), "roundtrips/op")
+}
+
+// BenchmarkAuthenticateTDSCached is Authenticate behind the profile cache (legacy/cache):
+// the password query every time, roles from the cache.
+func BenchmarkAuthenticateTDSCached(b *testing.B) {
+	tg := startFake(b)
+	d := cache.New(newTDSDirectory(b, tg.db, tdsConfig()), cache.Options{TTL: time.Hour})
+	ctx := context.Background()
+	if _, err := d.Authenticate(ctx, "jdoe", goodPass); err != nil {
+		b.Fatal(err)
+	}
+	tg.fake.ResetStats()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := d.Authenticate(ctx, "jdoe", goodPass); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(tg.fake.Stats().Requests())/float64(b.N), "roundtrips/op")
 }
