@@ -67,9 +67,12 @@ func QueryNames() []string {
 
 // iMIS (SQL Server) preset. Notes for readers of these queries:
 //   - The login chain is aspnet_Users (LoweredUserName, application 'iMIS') → aspnet_Membership
-//     (hash, salt, format, IsApproved, IsLockedOut) → UserMain via UserMain.ProviderKey (the
-//     aspnet user id as lower-case nvarchar text; SQL Server converts it for the comparison
-//     with the uniqueidentifier) → ContactMain (same key) → Name (UserMain.ContactMaster = Name.ID).
+//     (hash, salt, format, IsApproved, IsLockedOut) → UserMain via UserMain.ProviderKey, the
+//     aspnet user id as lower-case nvarchar text (iMIS writes LOWER(guid)). The aspnet id is
+//     converted to that text (as ASI's own triggers compare, CAST(UserId AS nvarchar)), not the
+//     column to a uniqueidentifier: an index on ProviderKey stays usable and a malformed
+//     ProviderKey elsewhere in the table cannot fail the query with a conversion error.
+//     → ContactMain (same key) → Name (UserMain.ContactMaster = Name.ID).
 //   - Name columns are varchar; member ids are compared as varchar so the index on Name.ID and
 //     UserMain.ContactMaster can be used with an nvarchar parameter.
 //   - Deleted: Name.STATUS LIKE 'D%', ContactMain status 'Delete' (ContactStatusRef), or
@@ -116,7 +119,7 @@ const imisMemberFrom = `
 FROM dbo.aspnet_Users AS au WITH (NOLOCK)
 	JOIN dbo.aspnet_Applications AS a WITH (NOLOCK) ON a.ApplicationId = au.ApplicationId AND a.LoweredApplicationName = N'imis'
 	JOIN dbo.aspnet_Membership AS m WITH (NOLOCK) ON m.UserId = au.UserId
-	JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ProviderKey = au.UserId
+	JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100)))
 	JOIN dbo.ContactMain AS cm WITH (NOLOCK) ON cm.ContactKey = um.UserKey
 	LEFT JOIN dbo.ContactStatusRef AS csr WITH (NOLOCK) ON csr.ContactStatusCode = cm.ContactStatusCode
 	LEFT JOIN dbo.Name AS n WITH (NOLOCK) ON n.ID = um.ContactMaster`

@@ -3,14 +3,14 @@ package sqldir
 // The iMIS preset for SQLite (the demo AMS, package legacy/demo): the same tables, the same
 // column list and change-time expression as the SQL Server preset, so the behaviour, status
 // rules and column contract are identical. SQLite differences: no schema prefix or table
-// hints, LIMIT instead of TOP, ?N parameters, and GUID columns declared COLLATE NOCASE so that
-// UserMain.ProviderKey (lower-case text) matches aspnet_Users.UserId (upper-case).
+// hints, LIMIT instead of TOP, ?N parameters. GUID columns hold canonical text and are declared
+// COLLATE NOCASE in the demo schema.
 
 const imisSQLiteMemberFrom = `
 FROM aspnet_Users AS au
 	JOIN aspnet_Applications AS a ON a.ApplicationId = au.ApplicationId AND a.LoweredApplicationName = 'imis'
 	JOIN aspnet_Membership AS m ON m.UserId = au.UserId
-	JOIN UserMain AS um ON um.ProviderKey = au.UserId
+	JOIN UserMain AS um ON um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100)))
 	JOIN ContactMain AS cm ON cm.ContactKey = um.UserKey
 	LEFT JOIN ContactStatusRef AS csr ON csr.ContactStatusCode = cm.ContactStatusCode
 	LEFT JOIN Name AS n ON n.ID = um.ContactMaster`
