@@ -139,7 +139,7 @@ func TestBrowserLogin(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(e.issuer+"/logout"),
 		chromedp.Click(css("button[type=submit].primary")),
-		chromedp.WaitVisible(css("h1")),
+		chromedp.WaitVisible(css("#signed-out")),
 		chromedp.Navigate(rp.srv.URL+"/start"),
 		chromedp.WaitVisible(css("#login")),
 		chromedp.SendKeys(css("#login"), "alice"),
