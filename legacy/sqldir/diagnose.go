@@ -29,7 +29,7 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 	g.printf("  driver %s, preset %s, timezone %s, query timeout %s\n", c.Driver, c.Preset, d.loc, c.QueryTimeout)
 	maxAge := "never"
 	if c.PasswordMaxAge > 0 {
-		maxAge = fmt.Sprintf("%s (%.0f days)", c.PasswordMaxAge, c.PasswordMaxAge.Hours()/24)
+		maxAge = fmt.Sprintf("%.4g days", c.PasswordMaxAge.Hours()/24)
 	}
 	g.printf("  hash algorithm %s, password max age %s, key format %s\n", d.describe.Algorithm(), maxAge, c.KeyFormat)
 	if len(c.Queries) > 0 {
@@ -78,7 +78,8 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 	g.columns(QueryMemberByLogin, rs, true, c.ExtraColumns)
 	switch len(rs.rows) {
 	case 0:
-		g.problem("[%s] no member has the login %q. For iMIS: aspnet_Users.LoweredUserName must equal the lower-cased login in application 'iMIS', with an aspnet_Membership row, a UserMain row whose ProviderKey is the aspnet UserId, and a ContactMain row for the UserKey", QueryMemberByLogin, name)
+		g.problem("[%s] no member has the login %q", QueryMemberByLogin, name)
+		g.probe(ctx, d, strings.ToLower(name))
 		return g.result()
 	case 1:
 	default:
@@ -102,9 +103,11 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 	if info.Detail != "" {
 		detail = ", " + info.Detail
 	}
-	g.printf("  password:       format %d, %s, %d characters (%d bytes decoded)%s, %s; not shown\n",
-		row.format, info.Scheme, info.Length, info.Bytes, detail, saltText)
-	if !info.Supported {
+	if info.Supported {
+		g.printf("  password:       format %d, %s, %d characters (%d bytes decoded)%s, %s; not shown\n",
+			row.format, info.Scheme, info.Length, info.Bytes, detail, saltText)
+	} else {
+		g.printf("  password:       format %d, %s, %d characters, %s; not shown\n", row.format, info.Scheme, info.Length, saltText)
 		g.problem("the stored password cannot be verified (%s): this member cannot sign in through the bridge", info.Detail)
 	}
 	s := m.Standing
@@ -130,7 +133,11 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 	if err != nil {
 		g.queryFailed(QueryRolesByKey, err)
 	} else {
-		g.printf("\n[%s] %d role(s) in %s: %s\n", QueryRolesByKey, len(roles), since(start), strings.Join(roles, ", "))
+		list := strings.Join(roles, ", ")
+		if list == "" {
+			list = "(none)"
+		}
+		g.printf("\n[%s] %d role(s) in %s: %s\n", QueryRolesByKey, len(roles), since(start), list)
 	}
 
 	// changed_since
@@ -228,6 +235,37 @@ func (g *diag) queryFailed(query string, err error) {
 	}
 	g.printf("\n[%s] failed\n", query)
 	g.problem("[%s] %v%s", query, cause, hint)
+}
+
+// probe runs the preset's login-chain probes (only when member_by_login is the preset's) and
+// names the first missing link.
+func (g *diag) probe(ctx context.Context, d *Directory, lowered string) {
+	var probes []probe
+	switch {
+	case d.cfg.Queries[QueryMemberByLogin] != "":
+		return // a custom query: its chain is unknown
+	case d.cfg.Preset == PresetNameIMIS:
+		probes = imisProbes()
+	case d.cfg.Preset == PresetNameIMISSQLite:
+		probes = imisSQLiteProbes()
+	}
+	for _, p := range probes {
+		qctx, cancel := context.WithTimeout(ctx, d.cfg.QueryTimeout)
+		var n int64
+		err := d.db.QueryRowContext(qctx, p.query, lowered).Scan(&n)
+		cancel()
+		if err != nil {
+			g.printf("  probe failed: %v\n", err)
+			return
+		}
+		if n == 0 {
+			g.problem("login chain: %s", p.what)
+			return
+		}
+	}
+	if len(probes) > 0 {
+		g.printf("  login chain: every link exists; check the remaining joins of %s\n", QueryMemberByLogin)
+	}
 }
 
 func (g *diag) columns(query string, rs *resultSet, withHash bool, extra []string) {

@@ -577,13 +577,17 @@ func TestDiagnose(t *testing.T) {
 		t.Fatalf("output contains the hash or salt:\n%s", text)
 	}
 
+	if _, err := db.ExecContext(ctx, `DELETE FROM ContactMain WHERE ContactKey = ?1`, login(t, "sam").Key); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		d     *sqldir.Directory
 		login string
 		want  []string
 	}{
 		{d, "olga", []string{"locked_out=yes", "account is locked out"}},
-		{d, "nobody", []string{"0 row(s)", "no member has the login"}},
+		{d, "nobody", []string{"0 row(s)", "no member has the login", "login chain: no aspnet_Users row has this LoweredUserName"}},
+		{d, "sam", []string{"login chain: the UserMain row has no ContactMain row with the same key"}},
 		{d, "enzo", []string{"format 2", "encrypted", "cannot be verified"}},
 		{d, "guest", []string{"built-in account"}},
 		{d, "bad\x00login", []string{"refused before any query"}},

@@ -166,3 +166,26 @@ ORDER BY updated_at_latest, user_key`,
 		QueryPing: `SELECT COUNT(*) AS applications FROM dbo.aspnet_Applications WITH (NOLOCK) WHERE LoweredApplicationName = N'imis'`,
 	}
 }
+
+// probe is a diagnostic count query Diagnose runs when member_by_login finds nothing, to say
+// which link of the iMIS login chain is missing. @p1 = the lower-cased login.
+type probe struct {
+	what  string // what a count of zero means
+	query string
+}
+
+// imisProbes are the login-chain probes for the iMIS preset on SQL Server.
+func imisProbes() []probe {
+	return []probe{
+		{"no aspnet_Users row has this LoweredUserName (in any application)",
+			`SELECT COUNT(*) AS n FROM dbo.aspnet_Users WITH (NOLOCK) WHERE LoweredUserName = LOWER(@p1)`},
+		{"the aspnet_Users row is not in application 'iMIS'",
+			`SELECT COUNT(*) AS n FROM dbo.aspnet_Users AS au WITH (NOLOCK) JOIN dbo.aspnet_Applications AS a WITH (NOLOCK) ON a.ApplicationId = au.ApplicationId WHERE au.LoweredUserName = LOWER(@p1) AND a.LoweredApplicationName = N'imis'`},
+		{"the aspnet user has no aspnet_Membership row (no password)",
+			`SELECT COUNT(*) AS n FROM dbo.aspnet_Users AS au WITH (NOLOCK) JOIN dbo.aspnet_Membership AS m WITH (NOLOCK) ON m.UserId = au.UserId WHERE au.LoweredUserName = LOWER(@p1)`},
+		{"no UserMain row has ProviderKey = the aspnet UserId (lower-case text)",
+			`SELECT COUNT(*) AS n FROM dbo.aspnet_Users AS au WITH (NOLOCK) JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100))) WHERE au.LoweredUserName = LOWER(@p1)`},
+		{"the UserMain row has no ContactMain row with the same key",
+			`SELECT COUNT(*) AS n FROM dbo.aspnet_Users AS au WITH (NOLOCK) JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100))) JOIN dbo.ContactMain AS cm WITH (NOLOCK) ON cm.ContactKey = um.UserKey WHERE au.LoweredUserName = LOWER(@p1)`},
+	}
+}

@@ -1,5 +1,7 @@
 package sqldir
 
+import "strings"
+
 // The iMIS preset for SQLite (the demo AMS, package legacy/demo): the same tables, the same
 // column list and change-time expression as the SQL Server preset, so the behaviour, status
 // rules and column contract are identical. SQLite differences: no schema prefix or table
@@ -51,4 +53,14 @@ LIMIT ?2`,
 
 		QueryPing: `SELECT COUNT(*) AS applications FROM aspnet_Applications WHERE LoweredApplicationName = 'imis'`,
 	}
+}
+
+// imisSQLiteProbes are imisProbes for the SQLite schema.
+func imisSQLiteProbes() []probe {
+	ps := imisProbes()
+	r := strings.NewReplacer("dbo.", "", " WITH (NOLOCK)", "", "N'", "'", "@p1", "?1")
+	for i := range ps {
+		ps[i].query = r.Replace(ps[i].query)
+	}
+	return ps
 }
