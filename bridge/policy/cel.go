@@ -131,10 +131,10 @@ var (
 	_ types.StructTypeDescriptor = memberType{}
 )
 
-func (memberType) HasTrait(t int) bool               { return memberCELType.HasTrait(t) }
-func (memberType) TypeName() string                  { return memberTypeName }
-func (memberType) ReflectType() reflect.Type         { return reflect.TypeFor[*memberVal]() }
-func (memberType) FieldNames() []string              { return slices.Clone(memberFieldNames) }
+func (memberType) HasTrait(t int) bool       { return memberCELType.HasTrait(t) }
+func (memberType) TypeName() string          { return memberTypeName }
+func (memberType) ReflectType() reflect.Type { return reflect.TypeFor[*memberVal]() }
+func (memberType) FieldNames() []string      { return slices.Clone(memberFieldNames) }
 func (memberType) NewValue(types.Adapter, map[string]ref.Val) ref.Val {
 	return types.NewErr("%s values cannot be created in expressions", memberTypeName)
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/ssobridge/ssobridge/sso"
 )
 
+// errNoMember is returned when a nil member is passed.
+var errNoMember = errors.New("policy: no member")
+
 // maxScopes bounds the number of scopes (standard and custom): grants are bit sets.
 const maxScopes = 64
 
@@ -104,8 +107,8 @@ type namespaceDef struct {
 
 type clientPolicy struct {
 	id        string
-	custom    bool     // configured, rather than the defaults
-	entries   []entry  // in output order
+	custom    bool    // configured, rather than the defaults
+	entries   []entry // in output order
 	ns        *namespaceDef
 	roles     []string // allowed roles; nil means all
 	access    cel.Program
@@ -171,7 +174,9 @@ type compiler struct {
 	errs    []error
 }
 
-func (c *compiler) errf(format string, args ...any) { c.errs = append(c.errs, fmt.Errorf(format, args...)) }
+func (c *compiler) errf(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf(format, args...))
+}
 
 // scopes assigns every scope its bit: the standard ones, then custom ones by name.
 func (c *compiler) scopes() {
@@ -464,7 +469,6 @@ func (c *compiler) discovery() {
 	names := map[string]bool{}
 	for _, p := range c.clients {
 		for _, en := range p.entries {
-			names[en.def.name] = true
 			names[en.out] = true
 		}
 		if p.ns != nil {
@@ -571,7 +575,7 @@ func (e *Engine) Claims(m *legacy.Member, subject, clientID string, scopes []str
 		return nil, fmt.Errorf("policy: unknown claim target %q", target)
 	}
 	if m == nil {
-		return nil, errors.New("policy: no member")
+		return nil, errNoMember
 	}
 	return e.newCall(m, subject, clientID, now).claims(e.grant(scopes), t), nil
 }
@@ -611,7 +615,7 @@ func (e *Engine) Allowed(m *legacy.Member, subject, clientID string, now time.Ti
 		return true, nil
 	}
 	if m == nil {
-		return false, errors.New("policy: no member")
+		return false, errNoMember
 	}
 	return e.newCall(m, subject, clientID, now).allowed()
 }
