@@ -640,3 +640,31 @@ func BenchmarkAuthenticate(b *testing.B) {
 		}
 	})
 }
+
+// FuzzAuthenticate: whatever the input, Authenticate answers with a member or a typed
+// failure, never panics, and only signs in demo logins with their password.
+func FuzzAuthenticate(f *testing.F) {
+	for _, l := range demo.Logins() {
+		f.Add(l.Login, l.Password)
+	}
+	f.Add("alice' OR '1'='1", "x")
+	f.Add("zoe\u0308", "zoe-demo-1")
+	f.Add("\x00", "\xff")
+	d, _ := openDemo(f)
+	passwords := map[string]string{}
+	for _, l := range demo.Logins() {
+		passwords[l.Key] = l.Password
+	}
+	f.Fuzz(func(t *testing.T, login, pw string) {
+		m, err := d.Authenticate(ctx, login, pw)
+		if err != nil {
+			if legacy.Reason(err) == "error" || errors.Is(err, legacy.ErrUnavailable) || m != nil {
+				t.Fatalf("Authenticate(%q, %q) = %v, %v", login, pw, m, err)
+			}
+			return
+		}
+		if passwords[m.Key] != pw {
+			t.Fatalf("Authenticate(%q, %q) signed in %s", login, pw, m.Key)
+		}
+	})
+}
