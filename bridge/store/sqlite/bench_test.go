@@ -81,6 +81,47 @@ func BenchmarkIssueTokensRotate(b *testing.B) {
 	})
 }
 
+// BenchmarkIssueTokensRotateParallel is BenchmarkIssueTokensRotate from GOMAXPROCS*4
+// goroutines, each rotating its own family, as a loaded token endpoint does: concurrent grants
+// share transactions (group commit), reported as grants/tx.
+func BenchmarkIssueTokensRotateParallel(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *Store) {
+		ctx := b.Context()
+		now := time.Now()
+		b.SetParallelism(4)
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu, batches := cpuTime(), s.issues.batches.Load()
+		defer func() {
+			reportCPU(b, cpu)
+			b.ReportMetric(float64(b.N)/float64(s.issues.batches.Load()-batches), "grants/tx")
+		}()
+		b.RunParallel(func(pb *testing.PB) {
+			rt := &sso.RefreshToken{Hash: ssotest.RandomID(), FamilyID: ssotest.RandomID(), ClientID: "client-a",
+				Subject: "subject-a", Audience: []string{"client-a"}, Scopes: []string{"openid", "offline_access"},
+				SessionID: "0123456789abcdef0123456789abcdef", AuthTime: now, AMR: []string{"pwd"},
+				CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+			if err := s.IssueTokens(ctx, sso.Issue{Access: benchAccess(ssotest.RandomID(), rt.FamilyID, now), Refresh: rt}); err != nil {
+				b.Error(err)
+				return
+			}
+			for pb.Next() {
+				next := *rt
+				next.Hash = ssotest.RandomID()
+				err := s.IssueTokens(ctx, sso.Issue{
+					Rotate: &sso.RotateFrom{OldHash: rt.Hash, Now: now, Grace: 5 * time.Second},
+					Access: benchAccess(ssotest.RandomID(), rt.FamilyID, now), Refresh: &next,
+				})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				rt = &next
+			}
+		})
+	})
+}
+
 // BenchmarkAccessTokenGet measures the userinfo/introspection lookup among 10,000 tokens, from
 // one goroutine and from GOMAXPROCS goroutines (the read pool serves them in parallel).
 func BenchmarkAccessTokenGet(b *testing.B) {

@@ -157,6 +157,14 @@ CREATE INDEX audit_log_event ON audit_log (event, time);
 CREATE INDEX audit_log_subject ON audit_log (subject, time);
 CREATE INDEX audit_log_client ON audit_log (client_id, time);
 `,
+	// 2: AMS hand-off replay guard (hashes of AMS tokens and hand-off tickets already used).
+	`
+CREATE TABLE handoff_tokens (
+	hash       TEXT PRIMARY KEY,
+	used_at    INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL
+);
+`,
 }
 
 // migrate brings the schema up to date in one IMMEDIATE transaction on the write pool, so that

@@ -31,6 +31,8 @@ type Store struct {
 	clock func() time.Time
 	st    stmts
 
+	issues *issueQueue // group commit of IssueTokens
+
 	stopCheckpoints func() // stops the background checkpointer; nil when there is none
 }
 
@@ -104,7 +106,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, errors.New("sqlite: open: empty path")
 	}
 
-	s := &Store{clock: o.clock}
+	s := &Store{clock: o.clock, issues: newIssueQueue()}
 	common := url.Values{}
 	common.Add("_pragma", "busy_timeout("+strconv.FormatInt(o.busyTimeout.Milliseconds(), 10)+")")
 	common.Add("_pragma", "foreign_keys(1)")

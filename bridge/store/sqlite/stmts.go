@@ -46,6 +46,9 @@ type stmts struct {
 	createAuthRequest   *sql.Stmt
 	addSessionClient    *sql.Stmt
 	touchSession        *sql.Stmt
+	savepoint           *sql.Stmt
+	release             *sql.Stmt
+	rollbackTo          *sql.Stmt
 }
 
 func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
@@ -84,6 +87,9 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.addSessionClient, w, `INSERT INTO session_clients (session_id, client_id) VALUES (?, ?)
 			ON CONFLICT (session_id, client_id) DO NOTHING`},
+		{&st.savepoint, w, `SAVEPOINT issue_grant`},
+		{&st.release, w, `RELEASE issue_grant`},
+		{&st.rollbackTo, w, `ROLLBACK TO issue_grant`},
 		{&st.touchSession, w, `UPDATE sessions SET last_seen = MAX(last_seen, ?)
 			WHERE id = ? AND ended = 0 AND expires_at > ?`},
 	}
@@ -103,7 +109,7 @@ func (st *stmts) close() error {
 		&st.authRequest, &st.authRequestByCode, &st.accessToken, &st.refreshToken, &st.session,
 		&st.consumeCode, &st.codeState, &st.rotateState, &st.markRotated, &st.insertAccess,
 		&st.insertRefresh, &st.revokeFamilyRefresh, &st.revokeFamilyAccess, &st.completeAuthRequest,
-		&st.saveCode, &st.createAuthRequest, &st.addSessionClient, &st.touchSession,
+		&st.saveCode, &st.createAuthRequest, &st.addSessionClient, &st.touchSession, &st.savepoint, &st.release, &st.rollbackTo,
 	} {
 		if *p != nil {
 			errs = append(errs, (*p).Close()) // idempotent; later use fails with "statement is closed"

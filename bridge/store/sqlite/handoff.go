@@ -1,0 +1,27 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// UseHandoffToken records an AMS token hash as used; a second use before it expires is
+// sso.ErrConflict. Expired rows are replaced, so the table stays small without a purge.
+func (s *Store) UseHandoffToken(ctx context.Context, hash string, expires time.Time) error {
+	now := ts(s.clock())
+	return wrap("use hand-off token", s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO handoff_tokens (hash, used_at, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (hash) DO UPDATE SET used_at = excluded.used_at, expires_at = excluded.expires_at
+			WHERE handoff_tokens.expires_at <= ?`, hash, now, ts(expires), now)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return sso.ErrConflict
+		}
+		return nil
+	}))
+}

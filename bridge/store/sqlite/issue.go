@@ -1,0 +1,278 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Token grants are the hot write path. SQLite has one writer, so under load every grant waits for
+// the write connection; instead of running one transaction each, the grants waiting at a given
+// moment are committed together (group commit): the first waiter becomes the leader, takes every
+// queued grant, applies each inside its own SAVEPOINT (a failing grant rolls back alone) and
+// commits once. Each grant keeps all-or-nothing semantics; what they share is the BEGIN/COMMIT
+// cost and the pages several grants touch (table tails, page 1), which is most of a commit. With
+// no concurrency the batch is one grant and no savepoint is used.
+
+// maxIssueBatch bounds how many grants one transaction applies, and so how long it holds the
+// write lock.
+const maxIssueBatch = 64
+
+type issueReq struct {
+	ctx   context.Context
+	in    *sso.Issue
+	state atomic.Int32 // reqQueued, reqTaken or reqAbandoned
+	err   error        // the outcome, valid once done is closed
+	done  chan struct{}
+}
+
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+// issueQueue is the group-commit queue of a Store.
+type issueQueue struct {
+	mu      sync.Mutex
+	pending []*issueReq
+	leader  chan struct{} // capacity 1: held by the goroutine running batches
+	batches atomic.Int64  // transactions run, for tests and benchmarks
+}
+
+func newIssueQueue() *issueQueue { return &issueQueue{leader: make(chan struct{}, 1)} }
+
+// reuseError is what applyIssue returns for a reused rotated token: its writes (the family
+// revocation) must be committed, and the caller gets ErrRefreshReused.
+type reuseError struct{ familyID string }
+
+func (e *reuseError) Error() string {
+	return fmt.Sprintf("sqlite: issue tokens: family %s: %v", e.familyID, sso.ErrRefreshReused)
+}
+
+func (e *reuseError) Unwrap() error { return sso.ErrRefreshReused }
+
+// IssueTokens applies one token grant atomically: consume the code, rotate the old refresh
+// token, insert the access token and the new refresh token. See sso.Issue and sso.RotateFrom for
+// the semantics; ErrRefreshReused is returned after the family revocation has been committed.
+func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
+	if in.Access.IDHash == "" {
+		return errors.New("sqlite: issue tokens: empty access token hash")
+	}
+	if in.Refresh != nil && (in.Refresh.Hash == "" || in.Refresh.FamilyID == "") {
+		return errors.New("sqlite: issue tokens: refresh token without hash or family")
+	}
+	if in.Rotate != nil && in.Refresh == nil {
+		return errors.New("sqlite: issue tokens: rotation without a successor refresh token")
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlite: issue tokens: %w", err)
+	}
+
+	r := &issueReq{ctx: ctx, in: &in, done: make(chan struct{})}
+	q := s.issues
+	q.mu.Lock()
+	q.pending = append(q.pending, r)
+	q.mu.Unlock()
+
+	select {
+	case <-r.done:
+	case q.leader <- struct{}{}:
+		s.lead(r)
+		<-q.leader
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return fmt.Errorf("sqlite: issue tokens: %w", ctx.Err())
+		}
+		<-r.done // a leader is applying it: its outcome is the truth
+	}
+	return r.err
+}
+
+// lead runs batches until r is done. The caller holds q.leader, so no other batch is running:
+// r is either done or still pending.
+func (s *Store) lead(r *issueReq) {
+	q := s.issues
+	for {
+		select {
+		case <-r.done:
+			return
+		default:
+		}
+		q.mu.Lock()
+		n := min(len(q.pending), maxIssueBatch)
+		batch := make([]*issueReq, 0, n)
+		for _, p := range q.pending[:n] {
+			if p.state.CompareAndSwap(reqQueued, reqTaken) {
+				batch = append(batch, p)
+			}
+		}
+		q.pending = slices.Delete(q.pending, 0, n)
+		q.mu.Unlock()
+		if len(batch) > 0 {
+			s.runBatch(batch)
+		}
+	}
+}
+
+// runBatch applies batch in one transaction and reports every outcome.
+func (s *Store) runBatch(batch []*issueReq) {
+	s.issues.batches.Add(1)
+	finished := false
+	defer func() {
+		if !finished { // a panic: do not leave the other callers waiting forever
+			for _, r := range batch {
+				if r.err == nil {
+					r.err = errors.New("sqlite: issue tokens: batch aborted")
+				}
+			}
+		}
+		for _, r := range batch {
+			close(r.done)
+		}
+	}()
+
+	// One caller's cancelled context must not abort the others' grants.
+	ctx := context.WithoutCancel(batch[0].ctx)
+	now := s.clock()
+	fail := func(err error) {
+		for _, r := range batch {
+			r.err = err
+		}
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		fail(wrap("issue tokens: begin", err))
+		finished = true
+		return
+	}
+
+	if len(batch) == 1 {
+		r := batch[0]
+		if err := r.ctx.Err(); err != nil {
+			r.err = fmt.Errorf("sqlite: issue tokens: %w", err)
+		} else {
+			r.err = s.applyIssue(ctx, tx, r.in, now)
+		}
+		var reuse *reuseError
+		if r.err != nil && !errors.As(r.err, &reuse) {
+			_ = tx.Rollback()
+			finished = true
+			return
+		}
+		if err := tx.Commit(); err != nil {
+			r.err = wrap("issue tokens: commit", err)
+		}
+		finished = true
+		return
+	}
+
+	applied := make([]bool, len(batch))
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = fmt.Errorf("sqlite: issue tokens: %w", err)
+			continue
+		}
+		if _, err := tx.StmtContext(ctx, s.st.savepoint).ExecContext(ctx); err != nil {
+			_ = tx.Rollback()
+			fail(wrap("issue tokens: savepoint", err))
+			finished = true
+			return
+		}
+		r.err = s.applyIssue(ctx, tx, r.in, now)
+		var reuse *reuseError
+		keep := r.err == nil || errors.As(r.err, &reuse)
+		if !keep {
+			if _, err := tx.StmtContext(ctx, s.st.rollbackTo).ExecContext(ctx); err != nil {
+				_ = tx.Rollback()
+				fail(wrap("issue tokens: rollback to savepoint", err))
+				finished = true
+				return
+			}
+		}
+		if _, err := tx.StmtContext(ctx, s.st.release).ExecContext(ctx); err != nil {
+			_ = tx.Rollback()
+			fail(wrap("issue tokens: release savepoint", err))
+			finished = true
+			return
+		}
+		applied[i] = keep
+	}
+	if err := tx.Commit(); err != nil {
+		err = wrap("issue tokens: commit", err)
+		for i, r := range batch {
+			if applied[i] {
+				r.err = err
+			}
+		}
+	}
+	finished = true
+}
+
+// applyIssue writes one grant in tx. On error other than *reuseError the caller rolls its writes
+// back.
+func (s *Store) applyIssue(ctx context.Context, tx *sql.Tx, in *sso.Issue, now time.Time) error {
+	if in.ConsumeCodeHash != "" {
+		if err := s.consumeCode(ctx, tx, in.ConsumeCodeHash, ts(now)); err != nil {
+			return fmt.Errorf("sqlite: issue tokens: %w", err)
+		}
+	}
+
+	insertRefresh := in.Refresh != nil
+	if rot := in.Rotate; rot != nil {
+		rnow := orNow(rot.Now, now)
+		var (
+			familyID, successor         string
+			expiresAt, revoked, rotated int64
+		)
+		err := tx.StmtContext(ctx, s.st.rotateState).QueryRowContext(ctx, rot.OldHash).
+			Scan(&familyID, &expiresAt, &revoked, &rotated, &successor)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
+		case err != nil:
+			return wrap("issue tokens: rotate", err)
+		case expiresAt <= ts(rnow):
+			return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
+		case revoked != 0:
+			return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrTokenRevoked)
+		case rotated == 0:
+			res, err := tx.StmtContext(ctx, s.st.markRotated).ExecContext(ctx, ts(rnow), in.Refresh.Hash, rot.OldHash)
+			if err := affectedOne(res, err); err != nil {
+				return wrap("issue tokens: mark rotated", err)
+			}
+		case successor == in.Refresh.Hash && ts(rnow)-rotated <= int64(rot.Grace):
+			// A concurrent retry of the same rotation: the successor is already stored.
+			insertRefresh = false
+		default:
+			// Reuse of a rotated token: kill the family, and make that stick.
+			if err := s.revokeFamily(ctx, tx, familyID); err != nil {
+				return wrap("issue tokens: revoke reused family", err)
+			}
+			return &reuseError{familyID: familyID}
+		}
+	}
+
+	a := &in.Access
+	if _, err := tx.StmtContext(ctx, s.st.insertAccess).ExecContext(ctx, a.IDHash, a.ClientID, a.Subject,
+		encList(a.Audience), encList(a.Scopes), a.FamilyID, a.SessionID, ts(a.AuthTime), encList(a.AMR),
+		ts(orNow(a.CreatedAt, now)), ts(a.ExpiresAt), b2i(a.Revoked)); err != nil {
+		return wrap("issue tokens: insert access token", err)
+	}
+	if insertRefresh {
+		r := in.Refresh
+		if _, err := tx.StmtContext(ctx, s.st.insertRefresh).ExecContext(ctx, r.Hash, r.FamilyID, r.ClientID,
+			r.Subject, encList(r.Audience), encList(r.Scopes), r.SessionID, ts(r.AuthTime), encList(r.AMR),
+			ts(orNow(r.CreatedAt, now)), ts(r.ExpiresAt), ts(r.RotatedAt), r.SuccessorHash, b2i(r.Revoked)); err != nil {
+			return wrap("issue tokens: insert refresh token", err)
+		}
+	}
+	return nil
+}
