@@ -66,7 +66,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	a.Directory, a.Demo = dir, demo
 	a.closers = append(a.closers, closeDir)
-	a.Server, err = New(ctx, Deps{Config: cfg, Store: st, Directory: dir, SigningKeyEncryption: encKey, Logger: log})
+	a.Server, err = New(ctx, Deps{Config: cfg, Store: st, Directory: dir, SigningKeyEncryption: encKey, Logger: log, Demo: demo})
 	if err != nil {
 		return nil, err
 	}

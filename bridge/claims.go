@@ -112,6 +112,14 @@ func (h *hooks) EndSession(ctx context.Context, req *op.EndSessionRequest) (stri
 	return h.s.logoutTicket(req)
 }
 
+// ExternalTokenTypes lists the RFC 8693 subject token types the bridge redeems.
+func (h *hooks) ExternalTokenTypes() []string {
+	if h.s.ams == nil {
+		return nil
+	}
+	return []string{ExchangeTokenTypeAMS}
+}
+
 func (h *hooks) Event(ctx context.Context, event, subject, clientID, detail string) {
 	h.s.audit(ctx, &store.AuditEvent{Event: event, Subject: subject, ClientID: clientID, Detail: detail})
 }

@@ -33,6 +33,9 @@ type Config struct {
 	Clients      []sso.ClientConfig `yaml:"clients"`
 	// Legacy is the AMS database; with no dsn the embedded demo database is used.
 	Legacy sqldir.Config `yaml:"legacy"`
+	// AMS is the AMS website (token endpoint, SSO page, logout URL) for the hand-off and single
+	// sign-off; on embedded defaults a simulator is mounted under /demo-ams.
+	AMS AMSConfig `yaml:"ams"`
 	// Playground enables /playground and its built-in public client (on by default).
 	Playground *bool     `yaml:"playground"`
 	Log        LogConfig `yaml:"log"`
@@ -210,6 +213,9 @@ func (c *Config) Validate() error {
 		if err := c.Legacy.Validate(); err != nil {
 			return err
 		}
+	}
+	if err := c.AMS.validate(); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for i := range c.Clients {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/cache"
 	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
@@ -19,7 +20,8 @@ func OpenDirectory(ctx context.Context, cfg Config, log *slog.Logger) (dir legac
 			return nil, false, nil, fmt.Errorf("demo directory: %w", err)
 		}
 		log.Warn("legacy.dsn is not set: members come from the embedded demo database")
-		return d, true, d.Close, nil
+		c := demo.Config()
+		return cache.Wrap(d, cache.Options{TTL: c.CacheTTL, Size: c.CacheSize}), true, d.Close, nil
 	}
 	d, err := sqldir.Open(cfg.Legacy, sqldir.WithLogger(log))
 	if err != nil {
@@ -29,7 +31,7 @@ func OpenDirectory(ctx context.Context, cfg Config, log *slog.Logger) (dir legac
 		// Start anyway: sign-ins fail closed with "membership system unavailable" until it is back.
 		log.Error("the AMS database is not reachable at start-up", "err", err)
 	}
-	return d, false, d.Close, nil
+	return cache.Wrap(d, cache.Options{TTL: cfg.Legacy.CacheTTL, Size: cfg.Legacy.CacheSize}), false, d.Close, nil
 }
 
 // DemoLogin is one demo sign-in for the banner and README.
@@ -45,4 +47,9 @@ func DemoLogins() []DemoLogin {
 }
 
 // Links lists extra places to open, for the start-up banner.
-func (a *App) Links() [][2]string { return nil }
+func (a *App) Links() [][2]string {
+	if a.Server.sim == nil {
+		return nil
+	}
+	return [][2]string{{"demo AMS", a.Config.Issuer + demoAMSPath + "/   (the member website; its SSO page hands off to the bridge)"}}
+}

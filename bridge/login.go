@@ -84,7 +84,15 @@ func (s *Server) showLogin(c echo.Context, ar *sso.AuthRequest, client *sso.Clie
 }
 
 // amsName is the AMS website's name for the hand-off button ("" when no hand-off is set up).
-func (s *Server) amsName() string { return "" }
+func (s *Server) amsName() string {
+	if s.ams == nil {
+		return ""
+	}
+	if s.cfg.AMS.Name != "" {
+		return s.cfg.AMS.Name
+	}
+	return "the member website"
+}
 
 // Messages shown on the login page. A status message is only shown after the password was
 // verified, so no message reveals whether a login exists.

@@ -140,7 +140,8 @@ func (s *Server) signOut(c echo.Context, sess *sso.Session, t *logoutTicket) err
 	if t != nil && t.Redirect != "" {
 		next = t.Redirect
 	}
-	return c.Redirect(http.StatusSeeOther, next)
+	// Single sign-off: through the AMS website's sign-out, which returns to next.
+	return c.Redirect(http.StatusSeeOther, s.amsSignOff(next))
 }
 
 func (s *Server) logoutDone(c echo.Context) error {

@@ -20,7 +20,7 @@ type pages struct {
 
 func newPages(org Organisation) (*pages, error) {
 	p := &pages{org: org, tmpl: map[string]*template.Template{}}
-	for _, name := range []string{"login", "consent", "logout", "error", "home", "playground"} {
+	for _, name := range []string{"login", "consent", "logout", "error", "home", "playground", "handoff", "account"} {
 		t, err := template.ParseFS(templates.FS, "layout.html", name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", name, err)

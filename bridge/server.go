@@ -14,6 +14,8 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/amssim"
+	"github.com/ssobridge/ssobridge/legacy/amstoken"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -22,6 +24,8 @@ type Deps struct {
 	Config    Config
 	Store     store.Store
 	Directory legacy.Directory
+	// Demo is true when Directory is the embedded demo database (mounts the AMS simulator).
+	Demo bool
 	// SigningKeyEncryption is the 32-byte key that encrypts signing keys at rest.
 	SigningKeyEncryption []byte
 	Logger               *slog.Logger
@@ -42,6 +46,9 @@ type Server struct {
 	subjects *subjectMapper
 	issuer   *url.URL
 	echo     *echo.Echo
+	demo     bool
+	ams      *amstoken.Client
+	sim      *amssim.Simulator
 	now      func() time.Time
 }
 
@@ -74,7 +81,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		}
 		secrets[name] = v
 	}
-	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, issuer: issuer, now: time.Now}
+	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, issuer: issuer, now: time.Now, demo: d.Demo}
 
 	reg, err := sso.NewRegistry(ctx, d.Store, StaticClients(cfg), 2*time.Second)
 	if err != nil {
@@ -117,6 +124,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		AllOrigins:            reg.Origins,
 	}, d.Store, keys, reg, &hooks{s: s})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.setupAMS(ctx); err != nil {
 		return nil, err
 	}
 	s.echo = s.routes()
@@ -179,6 +189,17 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/static/*", staticHandler())
 	if s.cfg.PlaygroundEnabled() {
 		e.GET("/playground", s.playground)
+	}
+	e.POST(PathHandoff, s.handoff)
+	e.GET(PathHandoffContinue, s.handoffContinue)
+	e.POST(PathHandoffConfirm, s.handoffConfirm)
+	e.POST(PathHandoffStart, s.handoffStart)
+	e.GET(PathAMSLogout, s.amsLogout)
+	e.GET("/account", s.account)
+	if s.sim != nil {
+		sim := echo.WrapHandler(s.sim)
+		e.Any(demoAMSPath, sim)
+		e.Any(demoAMSPath+"/*", sim)
 	}
 	return e
 }

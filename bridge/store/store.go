@@ -71,10 +71,19 @@ type AuditLog interface {
 	AuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
 }
 
+// HandoffGuard remembers AMS tokens (by hash) already redeemed, so a replayed hand-off is
+// refused even though the AMS may not say so itself.
+type HandoffGuard interface {
+	// UseHandoffToken records the hash as used until expires; sso.ErrConflict when it was
+	// already used (and has not expired).
+	UseHandoffToken(ctx context.Context, hash string, expires time.Time) error
+}
+
 // Store is the bridge's whole store.
 type Store interface {
 	sso.Store
 	SubjectStore
 	ConsentStore
 	AuditLog
+	HandoffGuard
 }

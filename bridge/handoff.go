@@ -1,0 +1,439 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/amssim"
+	"github.com/ssobridge/ssobridge/legacy/amstoken"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// AMSConfig connects the bridge to the AMS website: its token endpoint (to exchange the SSO
+// iPart's refresh token), its SSO page and its logout URL (single sign-off).
+type AMSConfig struct {
+	amstoken.Config `yaml:",inline"`
+	// Name is the AMS website's name on the login page ("Continue with your member account on ...").
+	Name string `yaml:"name"`
+	// SSOURL is the AMS page holding the SSO iPart (where "Continue with..." sends members).
+	SSOURL string `yaml:"sso_url"`
+	// LogoutURL is the AMS sign-out URL; the bridge appends returnurl
+	// (iMIS: {base}/AsiCommon/Controls/Shared/FormsAuthentication/logout.aspx).
+	LogoutURL string `yaml:"logout_url"`
+	// DefaultClient is where a hand-off goes when no app is waiting: the client's
+	// initiate_login_uri (OIDC third-party initiated login). Empty: the member's account page.
+	DefaultClient string `yaml:"default_client"`
+}
+
+// Enabled reports whether an AMS website is configured.
+func (a *AMSConfig) Enabled() bool { return a.BaseURL != "" }
+
+func (a *AMSConfig) validate() error {
+	if !a.Enabled() {
+		return nil
+	}
+	if err := a.Config.Validate(); err != nil {
+		return err
+	}
+	for name, v := range map[string]string{"ams.sso_url": a.SSOURL, "ams.logout_url": a.LogoutURL} {
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http") {
+			return fmt.Errorf("%s: %q must be an absolute http(s) URL", name, v)
+		}
+	}
+	if a.SSOURL == "" {
+		return errors.New("ams.sso_url: required when ams.base_url is set (the page with the SSO iPart)")
+	}
+	return nil
+}
+
+// Paths of the hand-off.
+const (
+	PathHandoff         = "/handoff/imis"
+	PathHandoffContinue = "/handoff/continue"
+	PathHandoffStart    = "/handoff/start"
+	PathHandoffConfirm  = "/handoff/confirm"
+	PathAMSLogout       = "/logout/ams"
+	demoAMSPath         = "/demo-ams"
+	demoAMSClientID     = "ssobridge"
+	// ExchangeTokenTypeAMS is the RFC 8693 subject_token_type for an AMS refresh token.
+	ExchangeTokenTypeAMS = "urn:ssobridge:params:oauth:token-type:ams_refresh_token"
+)
+
+// setupAMS connects the token client; on embedded defaults (demo directory, no AMS configured)
+// it mounts the AMS simulator under /demo-ams and talks to it in-process.
+func (s *Server) setupAMS(ctx context.Context) error {
+	if !s.cfg.AMS.Enabled() && s.demo {
+		secret := sso.RandomToken()
+		names := []string{}
+		for _, l := range DemoLogins() {
+			if len(names) < 3 {
+				names = append(names, l.Login+" / "+l.Password)
+			}
+		}
+		s.sim = amssim.New(amssim.Config{
+			BasePath: demoAMSPath, SiteName: s.cfg.Organisation.Name + " (demo AMS website)",
+			Clients: []amssim.ClientApp{{ClientID: demoAMSClientID, ClientSecret: secret, Name: "ssobridge",
+				LoginRedirectURL: s.cfg.Issuer + PathHandoff}},
+			LoginHint:     "Demo members: " + strings.Join(names, ", ") + " (see the README for all).",
+			SecureCookies: s.issuer.Scheme == "https",
+			Authenticator: s.dir, Logger: s.log,
+		})
+		base := s.cfg.Issuer + demoAMSPath
+		s.cfg.AMS = AMSConfig{
+			Config: amstoken.Config{BaseURL: base, ClientID: demoAMSClientID, ClientSecret: secret},
+			Name:   "the demo AMS website", SSOURL: s.sim.SSOURL(demoAMSClientID),
+			LogoutURL: base + amssim.LogoutPath, DefaultClient: s.cfg.AMS.DefaultClient,
+		}
+	}
+	if !s.cfg.AMS.Enabled() {
+		return nil
+	}
+	var opts []amstoken.Option
+	opts = append(opts, amstoken.WithLogger(s.log))
+	if s.sim != nil {
+		opts = append(opts, amstoken.WithHTTPClient(&http.Client{Transport: inProcess{s.sim}, Timeout: 10 * time.Second}))
+	}
+	c, err := amstoken.New(s.cfg.AMS.Config, opts...)
+	if err != nil {
+		return err
+	}
+	s.ams = c
+	return nil
+}
+
+// inProcess is an http.RoundTripper that serves requests with a handler (the simulator).
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// handoffTicket is the exchanged AMS identity between the iPart POST and the same-site GET
+// that can read this browser's cookie. It is sealed (AES-GCM) and single-use.
+type handoffTicket struct {
+	MemberKey string    `json:"k"`
+	UserName  string    `json:"u"`
+	Nonce     string    `json:"n"`
+	Expires   time.Time `json:"e"`
+}
+
+// maxAMSToken bounds the refresh_token field (iMIS sends 32 hex characters).
+const maxAMSToken = 512
+
+// handoff receives the SSO iPart's POST. The POST is cross-site, so the browser's SameSite=Lax
+// cookie is not sent with it: the token is exchanged here, once, and the browser continues with
+// a same-site GET that carries the cookie.
+func (s *Server) handoff(c echo.Context) error {
+	ctx := c.Request().Context()
+	ip := c.RealIP()
+	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, 16<<10)
+	token := c.FormValue("refresh_token")
+	fail := func(status int, reason, heading, msg string) error {
+		s.audit(ctx, &store.AuditEvent{Event: "handoff.failure", IP: ip, Detail: reason})
+		return s.errorPage(c, status, heading, msg, "Go back to the member website and try again, or sign in here with your username and password.")
+	}
+	if s.ams == nil {
+		return fail(http.StatusNotFound, "not_configured", "Sign-in from the member website is not set up", "This sign-in service is not connected to a member website.")
+	}
+	if token == "" || len(token) > maxAMSToken || strings.ContainsAny(token, " \t\r\n\x00") {
+		return fail(http.StatusBadRequest, "bad_request", "This sign-in link is not valid", "The member website did not send a usable sign-in token.")
+	}
+	m, err := s.exchangeAMSToken(ctx, token)
+	if err != nil {
+		return s.handoffError(c, err, ip)
+	}
+	t := handoffTicket{MemberKey: m.Key, UserName: m.Login, Nonce: sso.RandomToken(), Expires: s.now().Add(2 * time.Minute)}
+	b, _ := json.Marshal(t)
+	sealed, err := s.provider.Crypto().Encrypt(string(b))
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, PathHandoffContinue+"?h="+url.QueryEscape(sealed))
+}
+
+// exchangeAMSToken redeems an AMS refresh token exactly once and returns the member, who must
+// be allowed to sign in.
+func (s *Server) exchangeAMSToken(ctx context.Context, token string) (*legacy.Member, error) {
+	if err := s.store.UseHandoffToken(ctx, sso.HashToken(token), s.now().Add(24*time.Hour)); err != nil {
+		if errors.Is(err, sso.ErrConflict) {
+			return nil, errHandoffReplay
+		}
+		return nil, err
+	}
+	tok, err := s.ams.RefreshGrant(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.dir.MemberByLogin(ctx, tok.UserName)
+	if err != nil {
+		if errors.Is(err, legacy.ErrNotFound) {
+			return nil, fmt.Errorf("%w: AMS user %q is not in the directory", errHandoffUnknownUser, tok.UserName)
+		}
+		return nil, err
+	}
+	if err := m.Standing.Check(s.now(), 0); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+var (
+	errHandoffReplay      = errors.New("hand-off token already used")
+	errHandoffUnknownUser = errors.New("hand-off user unknown to the directory")
+)
+
+func (s *Server) handoffError(c echo.Context, err error, ip string) error {
+	ctx := c.Request().Context()
+	reason, status := "error", http.StatusBadGateway
+	heading, msg := "We could not sign you in from the member website", "Something went wrong while checking your sign-in with the member website."
+	switch {
+	case errors.Is(err, errHandoffReplay):
+		reason, status, msg = "replayed", http.StatusBadRequest, "This sign-in link was already used. Each link from the member website works once."
+	case errors.Is(err, amstoken.ErrInvalidGrant):
+		reason, status, msg = "invalid_grant", http.StatusBadRequest, "Your sign-in on the member website has expired or is not valid any more."
+	case errors.Is(err, amstoken.ErrInvalidClient):
+		reason, status, msg = "invalid_client", http.StatusBadGateway, "This sign-in service is not registered correctly with the member website. Please tell the association."
+	case errors.Is(err, errHandoffUnknownUser):
+		reason, status, msg = "unknown_user", http.StatusForbidden, "Your member website account is not linked to a member record we can use."
+	case errors.Is(err, legacy.ErrUnavailable):
+		reason, status, heading, msg = "ams_unavailable", http.StatusServiceUnavailable, "Membership system unavailable", "We cannot reach the member website or the membership system right now. Please try again in a few minutes."
+	default:
+		if r := legacy.Reason(err); r != "error" {
+			reason, status, msg = r, http.StatusForbidden, loginMessage(err)
+		}
+	}
+	s.log.WarnContext(ctx, "hand-off failed", "reason", reason, "err", err)
+	s.audit(ctx, &store.AuditEvent{Event: "handoff.failure", IP: ip, Detail: reason})
+	return s.errorPage(c, status, heading, msg, "Go back to the member website and try again, or sign in here with your username and password.")
+}
+
+func (s *Server) openHandoff(raw string) (*handoffTicket, error) {
+	if raw == "" || len(raw) > 4096 {
+		return nil, errors.New("no ticket")
+	}
+	plain, err := s.provider.Crypto().Decrypt(raw)
+	if err != nil {
+		return nil, err
+	}
+	var t handoffTicket
+	if err := json.Unmarshal([]byte(plain), &t); err != nil {
+		return nil, err
+	}
+	if s.now().After(t.Expires) {
+		return nil, errors.New("expired")
+	}
+	return &t, nil
+}
+
+type handoffConfirmData struct {
+	pageData
+	CSRF, Ticket, Current, Next string
+}
+
+// handoffContinue runs in the browser's own site context: it sees the SSO session and the
+// pending auth request. A hand-off never silently replaces another member's session.
+func (s *Server) handoffContinue(c echo.Context) error {
+	t, err := s.openHandoff(c.QueryParam("h"))
+	if err != nil {
+		return s.errorPage(c, http.StatusBadRequest, "This sign-in link has expired", "The sign-in from the member website took too long or was already used.", "Go back to the member website and try again.")
+	}
+	ctx := c.Request().Context()
+	sub := s.subjects.Subject(t.MemberKey)
+	if cur, err := s.currentSession(c); err == nil && cur.Subject != sub {
+		csrf, err := s.csrfToken(c)
+		if err != nil {
+			return err
+		}
+		curName := "another member"
+		if key, err := s.subjects.MemberKey(ctx, cur.Subject); err == nil {
+			if m, err := s.dir.MemberByKey(ctx, key); err == nil {
+				curName = m.FullName + " (" + m.Login + ")"
+			}
+		}
+		return s.render(c, http.StatusOK, "handoff", handoffConfirmData{pageData: s.base("Switch member?"), CSRF: csrf,
+			Ticket: c.QueryParam("h"), Current: curName, Next: t.UserName})
+	}
+	return s.completeHandoff(c, t)
+}
+
+func (s *Server) handoffConfirm(c echo.Context) error {
+	if err := s.checkCSRF(c); err != nil {
+		return s.csrfFailed(c)
+	}
+	t, err := s.openHandoff(c.FormValue("t"))
+	if err != nil {
+		return s.errorPage(c, http.StatusBadRequest, "This sign-in link has expired", "The sign-in from the member website took too long or was already used.", "Go back to the member website and try again.")
+	}
+	if c.FormValue("decision") != "switch" {
+		return s.continueAfterSignIn(c, nil)
+	}
+	return s.completeHandoff(c, t)
+}
+
+// completeHandoff consumes the ticket and opens (or keeps) the member's session.
+func (s *Server) completeHandoff(c echo.Context, t *handoffTicket) error {
+	ctx := c.Request().Context()
+	if err := s.store.UseHandoffToken(ctx, sso.HashToken("ticket:"+t.Nonce), t.Expires.Add(time.Hour)); err != nil {
+		if errors.Is(err, sso.ErrConflict) {
+			return s.handoffError(c, errHandoffReplay, c.RealIP())
+		}
+		return err
+	}
+	m, err := s.dir.MemberByKey(ctx, t.MemberKey)
+	if err != nil {
+		return s.handoffError(c, err, c.RealIP())
+	}
+	sess, err := s.currentSession(c)
+	if err != nil || sess.Subject != s.subjects.Subject(m.Key) {
+		if sess, err = s.startSession(c, m, []string{"ams"}); err != nil {
+			return err
+		}
+	}
+	s.audit(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, IP: c.RealIP(), Detail: "ams hand-off"})
+	return s.continueAfterSignIn(c, sess)
+}
+
+// continueAfterSignIn resumes the browser's pending auth request, else the default app, else
+// the account page.
+func (s *Server) continueAfterSignIn(c echo.Context, sess *sso.Session) error {
+	cookie := s.cookies.get(c.Request())
+	pending := str(cookie, "pending")
+	if pending != "" {
+		delete(cookie.Values, "pending")
+		if err := cookie.Save(c.Request(), c.Response()); err != nil {
+			return err
+		}
+		if ar, client, _ := s.pendingRequestQuiet(c.Request().Context(), pending); ar != nil && sess != nil {
+			m, err := s.sessionMember(c.Request().Context(), sess)
+			if err != nil {
+				return s.amsError(c, err)
+			}
+			return s.finish(c, ar, client, sess, m)
+		}
+	}
+	if id := s.cfg.AMS.DefaultClient; id != "" {
+		if cl, err := s.provider.Client(c.Request().Context(), id); err == nil && cl.InitiateLoginURI != "" {
+			return c.Redirect(http.StatusSeeOther, cl.InitiateLoginURI+"?iss="+url.QueryEscape(s.cfg.Issuer))
+		}
+	}
+	return c.Redirect(http.StatusSeeOther, "/account")
+}
+
+func (s *Server) pendingRequestQuiet(ctx context.Context, id string) (*sso.AuthRequest, *sso.ClientConfig, error) {
+	ar, err := s.provider.AuthRequest(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := s.provider.Client(ctx, ar.ClientID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ar, cl, nil
+}
+
+// handoffStart remembers the pending auth request and sends the member to the AMS SSO page.
+func (s *Server) handoffStart(c echo.Context) error {
+	if err := s.checkCSRF(c); err != nil {
+		return s.csrfFailed(c)
+	}
+	if s.ams == nil {
+		return s.errorPage(c, http.StatusNotFound, "Not available", "Sign-in with the member website is not set up.", "")
+	}
+	ar, _, err := s.pendingRequest(c, c.FormValue("id"))
+	if ar == nil {
+		return err
+	}
+	cookie := s.cookies.get(c.Request())
+	cookie.Values["pending"] = ar.ID
+	if err := cookie.Save(c.Request(), c.Response()); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, s.cfg.AMS.SSOURL)
+}
+
+// amsLogout is the link back from the AMS website's sign-out: it ends the bridge session.
+func (s *Server) amsLogout(c echo.Context) error {
+	if sess, err := s.currentSession(c); err == nil {
+		if err := s.store.EndSession(c.Request().Context(), sess.ID); err != nil {
+			return err
+		}
+		s.audit(c.Request().Context(), &store.AuditEvent{Event: "logout", Subject: sess.Subject, IP: c.RealIP(), Detail: "from the AMS website"})
+	}
+	if err := s.clearSession(c); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/logout/done")
+}
+
+// amsSignOff wraps the final logout redirect in the AMS's sign-out URL (single sign-off).
+// returnurl is the already validated post-logout target, made absolute.
+func (s *Server) amsSignOff(next string) string {
+	if s.cfg.AMS.LogoutURL == "" {
+		return next
+	}
+	if strings.HasPrefix(next, "/") {
+		next = s.cfg.Issuer + next
+	}
+	u, err := url.Parse(s.cfg.AMS.LogoutURL)
+	if err != nil {
+		return next
+	}
+	q := u.Query()
+	q.Set("returnurl", next)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// exchangeAMS implements RFC 8693 token exchange of an AMS refresh token (sso.ExternalExchanger).
+func (h *hooks) ExchangeExternal(ctx context.Context, clientID, subjectToken, tokenType string) (string, []string, error) {
+	s := h.s
+	if tokenType != ExchangeTokenTypeAMS || s.ams == nil {
+		return "", nil, sso.ErrUnsupportedTokenType
+	}
+	if subjectToken == "" || len(subjectToken) > maxAMSToken {
+		return "", nil, fmt.Errorf("%w: bad subject_token", sso.ErrAccessDenied)
+	}
+	m, err := s.exchangeAMSToken(ctx, subjectToken)
+	if err != nil {
+		s.audit(ctx, &store.AuditEvent{Event: "token.exchange_failure", ClientID: clientID, Detail: legacy.Reason(err) + ": " + errReason(err)})
+		if errors.Is(err, legacy.ErrUnavailable) {
+			return "", nil, err
+		}
+		return "", nil, fmt.Errorf("%w: %v", sso.ErrAccessDenied, errReason(err))
+	}
+	sub, err := s.subjects.Remember(ctx, m.Key, m.Login, s.now())
+	if err != nil {
+		return "", nil, err
+	}
+	s.audit(ctx, &store.AuditEvent{Event: "token.exchange", Subject: sub, Login: m.Login, ClientID: clientID, Detail: "ams refresh token"})
+	return sub, []string{"ams"}, nil
+}
+
+func errReason(err error) string {
+	switch {
+	case errors.Is(err, errHandoffReplay):
+		return "token already used"
+	case errors.Is(err, amstoken.ErrInvalidGrant):
+		return "AMS token invalid or expired"
+	case errors.Is(err, errHandoffUnknownUser):
+		return "AMS user unknown to the directory"
+	}
+	return legacy.Reason(err)
+}
