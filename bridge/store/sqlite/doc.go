@@ -10,8 +10,21 @@
 // from this process queue on the single write connection instead of spinning in the busy
 // handler; busy_timeout covers other processes (an admin CLI) sharing the file.
 //
+// A background goroutine checkpoints the WAL into the main file every second (passive checkpoints
+// take no write lock), so that commits never pay for it and a page changed many times in that
+// second is copied once (WithCheckpointInterval).
+//
 // ":memory:" uses a single database with a single connection for both reads and writes: an
 // in-memory database lives and dies with its connection. It is meant for tests and development.
+//
+// # Token grants
+//
+// IssueTokens is the hot write path (one call per code or refresh grant). Its statements are
+// prepared once at Open, and concurrent calls are group-committed: the grants waiting for the
+// writer are applied in one transaction, each inside its own SAVEPOINT so that a failing grant
+// rolls back alone (see issue.go). The token tables carry only the indexes revocation needs (no
+// expiry index: Purge walks their primary key), because every index is one more page written by
+// every grant.
 //
 // # Encoding
 //
