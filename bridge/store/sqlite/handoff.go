@@ -9,7 +9,7 @@ import (
 )
 
 // UseHandoffToken records an AMS token hash as used; a second use before it expires is
-// sso.ErrConflict. Expired rows are replaced, so the table stays small without a purge.
+// sso.ErrConflict. An expired row is replaced in place; Purge deletes the others.
 func (s *Store) UseHandoffToken(ctx context.Context, hash string, expires time.Time) error {
 	now := ts(s.clock())
 	return wrap("use hand-off token", s.writeTx(ctx, func(tx *sql.Tx) error {

@@ -199,8 +199,8 @@ const purgeBatch = 1000
 
 // Purge deletes rows expired before now: auth requests (with their codes, once the code has
 // expired too), access tokens, refresh tokens past their family's end, ended or expired sessions
-// (with their clients) and expired signing keys. It deletes in bounded batches, each in its own
-// transaction, and returns how many rows it deleted.
+// (with their clients), expired signing keys and expired hand-off replay guards. It deletes in
+// bounded batches, each in its own transaction, and returns how many rows it deleted.
 func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 	n := ts(now)
 	queries := []struct {
@@ -235,6 +235,7 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 	for _, tbl := range []struct{ what, table, key string }{
 		{"access tokens", "access_tokens", "id_hash"},
 		{"refresh tokens", "refresh_tokens", "hash"},
+		{"hand-off tokens", "handoff_tokens", "hash"},
 	} {
 		k, err := s.purgeByKey(ctx, tbl.table, tbl.key, n)
 		total += k

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -22,6 +23,13 @@ var consentTests = []test{
 	{"Replace", testConsentReplace},
 	{"List", testConsentList},
 	{"Delete", testConsentDelete},
+}
+
+var handoffTests = []test{
+	{"UseOnce", testHandoffUseOnce},
+	{"Expired", testHandoffExpired},
+	{"Concurrent", testHandoffConcurrent},
+	{"Purge", testHandoffPurge},
 }
 
 var auditTests = []test{
@@ -237,4 +245,51 @@ func testAuditLimit(t *testing.T, h *H) {
 		t.Fatalf("AuditEvents with the default limit = %d, want 100", len(l))
 	}
 	ssotest.Equal(t, l[0], evs[len(evs)-1], "newest event")
+}
+
+func testHandoffUseOnce(t *testing.T, h *H) {
+	a, b := ssotest.RandomID(), ssotest.RandomID()
+	ssotest.NoErr(t, h.S.UseHandoffToken(h.Ctx, a, h.Now.Add(time.Hour)), "UseHandoffToken")
+	ssotest.IsErr(t, h.S.UseHandoffToken(h.Ctx, a, h.Now.Add(time.Hour)), sso.ErrConflict, "UseHandoffToken again")
+	ssotest.IsErr(t, h.S.UseHandoffToken(h.Ctx, a, h.Now.Add(2*time.Hour)), sso.ErrConflict, "UseHandoffToken again, later expiry")
+	ssotest.NoErr(t, h.S.UseHandoffToken(h.Ctx, b, h.Now.Add(time.Hour)), "UseHandoffToken(another hash)")
+}
+
+// testHandoffExpired: once the guard has expired, the hash may be used again (and is guarded
+// again).
+func testHandoffExpired(t *testing.T, h *H) {
+	a := ssotest.RandomID()
+	ssotest.NoErr(t, h.S.UseHandoffToken(h.Ctx, a, h.Now.Add(-time.Second)), "UseHandoffToken(expired)")
+	ssotest.NoErr(t, h.S.UseHandoffToken(h.Ctx, a, h.Now.Add(time.Hour)), "UseHandoffToken after expiry")
+	ssotest.IsErr(t, h.S.UseHandoffToken(h.Ctx, a, h.Now.Add(time.Hour)), sso.ErrConflict, "UseHandoffToken again")
+}
+
+func testHandoffConcurrent(t *testing.T, h *H) {
+	a := ssotest.RandomID()
+	errs := ssotest.Parallel(20, func(int) error { return h.S.UseHandoffToken(h.Ctx, a, h.Now.Add(time.Hour)) })
+	ok := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, sso.ErrConflict):
+			t.Fatalf("UseHandoffToken %d: %v", i, err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d concurrent uses of one hand-off token succeeded, want 1", ok)
+	}
+}
+
+func testHandoffPurge(t *testing.T, h *H) {
+	doomed, kept := ssotest.RandomID(), ssotest.RandomID()
+	ssotest.NoErr(t, h.S.UseHandoffToken(h.Ctx, doomed, h.Now.Add(time.Hour)), "UseHandoffToken")
+	ssotest.NoErr(t, h.S.UseHandoffToken(h.Ctx, kept, h.Now.Add(3*time.Hour)), "UseHandoffToken")
+	n, err := h.S.Purge(h.Ctx, h.Now.Add(2*time.Hour))
+	ssotest.NoErr(t, err, "Purge")
+	if n < 1 {
+		t.Fatalf("Purge deleted %d rows, want at least 1", n)
+	}
+	ssotest.IsErr(t, h.S.UseHandoffToken(h.Ctx, kept, h.Now.Add(time.Hour)), sso.ErrConflict, "a kept guard after Purge")
+	ssotest.NoErr(t, h.S.UseHandoffToken(h.Ctx, doomed, h.Now.Add(time.Hour)), "a purged guard is gone")
 }

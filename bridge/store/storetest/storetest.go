@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Subjects", subjectTests},
 		{"Consents", consentTests},
 		{"Audit", auditTests},
+		{"Handoff", handoffTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
