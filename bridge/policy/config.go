@@ -30,8 +30,9 @@ type Scope struct {
 	// standard wording for standard scopes, the scope name and its claims for custom ones).
 	Title  string `yaml:"title" json:"title,omitempty"`
 	Detail string `yaml:"detail" json:"detail,omitempty"`
-	// Claims names the claims the scope releases: member claims (such as member_id, company
-	// or roles), extra columns (their value, as a string) and computed claims of any scope.
+	// Claims names the claims the scope releases: member claims (such as member_id or
+	// company; roles only in the roles scope), extra columns (their value, as a string) and
+	// computed claims of any scope.
 	Claims []string `yaml:"claims" json:"claims,omitempty"`
 	// Computed defines claims computed by CEL expressions (claim name to expression), released
 	// by this scope (and by any other scope that lists them in Claims).

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -51,12 +52,7 @@ func (e *Engine) describe(p *clientPolicy, name string) ScopeDescription {
 	if !ok {
 		return ScopeDescription{Scope: name, Title: name, Detail: "Information this app asks for under the name “" + name + "”."}
 	}
-	var s *scopeDef
-	for _, sd := range e.scopes {
-		if sd.bit == bit {
-			s = sd
-		}
-	}
+	s := e.scopes[bits.TrailingZeros64(uint64(bit))]
 	d := ScopeDescription{Scope: name, Title: s.title, Detail: s.detail, Known: true}
 	for _, en := range p.entries {
 		if en.def.mask&bit != 0 && en.targets != 0 {
@@ -85,7 +81,8 @@ type Preview struct {
 	ClientID string `json:"client_id"`
 	// Policy is true when the client has its own policy (otherwise the defaults apply).
 	Policy bool `json:"policy"`
-	// Scopes are the granted scopes that release claims or are standard; Unknown the others.
+	// Scopes are the granted scopes the server defines (duplicates dropped); Unknown the
+	// others, which release nothing.
 	Scopes  []string `json:"scopes"`
 	Unknown []string `json:"unknown_scopes,omitempty"`
 

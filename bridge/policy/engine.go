@@ -280,6 +280,10 @@ func (c *compiler) globalClaims() {
 					field, name, strings.Join(memberClaimNames(), ", "))
 				continue
 			}
+			if name == "roles" && sn != ScopeRoles {
+				c.errf("%s: the roles claim is only ever released by the roles scope", field)
+				continue
+			}
 			d.mask |= bit
 		}
 	}

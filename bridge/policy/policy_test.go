@@ -319,6 +319,7 @@ func TestComputedValueTypes(t *testing.T) {
 		"subj":   {Scope: "openid", Expr: `member.subject + "@" + client_id`},
 		"failed": {Scope: "openid", Expr: `member.extra["nope"]`},
 		"nested": {Scope: "openid", Expr: `{"a": [1, {"b": true}]}`},
+		"whole":  {Scope: "openid", Expr: `[dyn(member)][0]`},
 	}}}}
 	var logs bytes.Buffer
 	e, err := Compile(cfg, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
@@ -408,6 +409,10 @@ func TestCompileErrors(t *testing.T) {
 			[]string{"policies[portal].computed[x].expr: a claim cannot be a duration"}},
 		{"computed optional", portal(ClientPolicy{Computed: map[string]Computed{"x": {Scope: "roles", Expr: `member.extra.?title`}}}),
 			[]string{"policies[portal].computed[x].expr: a claim cannot be an optional"}},
+		{"computed whole member", portal(ClientPolicy{Computed: map[string]Computed{"x": {Scope: "roles", Expr: `member`}}}),
+			[]string{"policies[portal].computed[x].expr: a claim cannot be of type ssobridge.Member"}},
+		{"roles in another scope", Config{Scopes: map[string]Scope{"chapter": {Claims: []string{"roles"}}}},
+			[]string{"scopes[chapter].claims[0]: the roles claim is only ever released by the roles scope"}},
 		{"computed empty", portal(ClientPolicy{Computed: map[string]Computed{"x": {Scope: "roles"}}}),
 			[]string{"policies[portal].computed[x].expr: empty expression"}},
 		{"computed shadows member claim", portal(ClientPolicy{Computed: map[string]Computed{"email": {Scope: "roles", Expr: `"x"`}}}),
