@@ -77,9 +77,9 @@
 // Expressions see three variables:
 //
 //	member     ssobridge.Member, with fields
-//	             subject string (the subject this client knows the member by; "" in some
-//	             access-rule checks), member_id, login, email, given_name, family_name,
-//	             name, company, member_type, status string, join_date, paid_thru timestamp
+//	             subject string (the subject this client knows the member by),
+//	             member_id, login, email, given_name, family_name, name, company,
+//	             member_type, status string, join_date, paid_thru timestamp
 //	             (0001-01-01T00:00:00Z when unknown; has(member.paid_thru) tests it),
 //	             is_current bool (paid through the end of paid_thru's day),
 //	             roles list(string) (all of them: allowed_roles filters the claim only),

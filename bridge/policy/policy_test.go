@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"maps"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -650,4 +651,37 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestDocExample compiles the configuration example of doc.go.
+func TestDocExample(t *testing.T) {
+	src, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var y strings.Builder
+	in := false
+	for line := range strings.Lines(string(src)) {
+		switch {
+		case strings.HasPrefix(line, "//\tscopes:"):
+			in = true
+		case in && !strings.HasPrefix(line, "//\t") && strings.TrimSpace(line) != "//":
+			in = false
+		}
+		if in {
+			y.WriteString(strings.TrimPrefix(strings.TrimPrefix(line, "//"), "\t"))
+		}
+	}
+	if !strings.Contains(y.String(), "access_rule:") {
+		t.Fatalf("example not found in doc.go:\n%s", y.String())
+	}
+	e, err := Compile(decodeConfig(t, y.String()))
+	if err != nil {
+		t.Fatalf("doc example: %v\n%s", err, y.String())
+	}
+	c := claimsOf(t, e, ada(), "portal", []string{"openid", "membership", "roles"}, sso.TargetIDToken)
+	ns, _ := c["https://portal.example.org/membership"].(map[string]any)
+	if c["membership_level"] != "REG" || ns["is_staff"] != true {
+		t.Fatalf("doc example claims: %v", c)
+	}
 }
