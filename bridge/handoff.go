@@ -383,22 +383,36 @@ func (s *Server) amsLogout(c echo.Context) error {
 }
 
 // amsSignOff wraps the final logout redirect in the AMS's sign-out URL (single sign-off).
-// returnurl is the already validated post-logout target, made absolute.
+// The AMS returns to the bridge's /logout/return with the already validated target sealed, so
+// neither hop can be turned into an open redirect (iMIS does not validate returnurl itself).
 func (s *Server) amsSignOff(next string) string {
 	if s.cfg.AMS.LogoutURL == "" {
 		return next
-	}
-	if strings.HasPrefix(next, "/") {
-		next = s.cfg.Issuer + next
 	}
 	u, err := url.Parse(s.cfg.AMS.LogoutURL)
 	if err != nil {
 		return next
 	}
+	sealed, err := s.sealTicket(logoutTicket{Redirect: next, Expires: s.now().Add(10 * time.Minute)})
+	if err != nil {
+		return next
+	}
 	q := u.Query()
-	q.Set("returnurl", next)
+	q.Set("returnurl", s.cfg.Issuer+PathLogoutReturn+"?t="+url.QueryEscape(sealed))
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// PathLogoutReturn is where the AMS's sign-out returns to.
+const PathLogoutReturn = "/logout/return"
+
+// logoutReturn finishes single sign-off: back from the AMS, on to the sealed target.
+func (s *Server) logoutReturn(c echo.Context) error {
+	t, err := s.openTicket(c.QueryParam("t"))
+	if err != nil || t.Redirect == "" {
+		return c.Redirect(http.StatusSeeOther, "/logout/done")
+	}
+	return c.Redirect(http.StatusSeeOther, t.Redirect)
 }
 
 // exchangeAMS implements RFC 8693 token exchange of an AMS refresh token (sso.ExternalExchanger).
@@ -437,3 +451,6 @@ func errReason(err error) string {
 	}
 	return legacy.Reason(err)
 }
+
+// AMSSimulator returns the mounted AMS simulator (embedded defaults only), for tests and demos.
+func (s *Server) AMSSimulator() *amssim.Simulator { return s.sim }

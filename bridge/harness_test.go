@@ -39,6 +39,13 @@ const (
 
 func newEnv(t testing.TB, mutate ...func(*bridge.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, false, mutate...)
+}
+
+// newEnvWith can run the bridge as on embedded defaults (demo true): the AMS simulator is
+// mounted under /demo-ams and wired to the hand-off (members still come from the test directory).
+func newEnvWith(t testing.TB, demo bool, mutate ...func(*bridge.Config)) *env {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +66,8 @@ func newEnv(t testing.TB, mutate ...func(*bridge.Config)) *env {
 			RedirectURIs: []string{rp + "/third"}},
 		{ID: "mobile", Name: "Mobile App", Public: true, Trusted: true,
 			RedirectURIs: []string{"http://127.0.0.1/mobile/cb", "org.example.app:/cb"}},
+		{ID: "exchanger", Name: "Server App", Secret: webSecret, Trusted: true, RedirectURIs: []string{rp + "/exchanger"},
+			GrantTypes: []string{sso.GrantAuthorizationCode, sso.GrantRefreshToken, sso.GrantTokenExchange}},
 	}
 	for _, m := range mutate {
 		m(&cfg)
@@ -71,7 +80,7 @@ func newEnv(t testing.TB, mutate ...func(*bridge.Config)) *env {
 	t.Cleanup(func() { st.Close() })
 	dir := bridgetest.NewDirectory()
 	b, err := bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: dir,
-		SigningKeyEncryption: make([]byte, 32), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		SigningKeyEncryption: make([]byte, 32), Demo: demo, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

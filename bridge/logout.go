@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -25,7 +26,14 @@ type logoutTicket struct {
 
 // logoutTicket is called by end_session (through sso.Hooks) after op validated the request.
 func (s *Server) logoutTicket(req *op.EndSessionRequest) (string, error) {
-	t := logoutTicket{Redirect: req.RedirectURI, ClientID: req.ClientID, Subject: req.UserID, Expires: s.now().Add(10 * time.Minute)}
+	sealed, err := s.sealTicket(logoutTicket{Redirect: req.RedirectURI, ClientID: req.ClientID, Subject: req.UserID, Expires: s.now().Add(10 * time.Minute)})
+	if err != nil {
+		return "", err
+	}
+	return "/logout?t=" + url.QueryEscape(sealed), nil
+}
+
+func (s *Server) sealTicket(t logoutTicket) (string, error) {
 	b, err := json.Marshal(t)
 	if err != nil {
 		return "", err
@@ -34,7 +42,7 @@ func (s *Server) logoutTicket(req *op.EndSessionRequest) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("seal logout ticket: %w", err)
 	}
-	return "/logout?t=" + sealed, nil
+	return sealed, nil
 }
 
 func (s *Server) openTicket(raw string) (*logoutTicket, error) {

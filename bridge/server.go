@@ -195,6 +195,7 @@ func (s *Server) routes() *echo.Echo {
 	e.POST(PathHandoffConfirm, s.handoffConfirm)
 	e.POST(PathHandoffStart, s.handoffStart)
 	e.GET(PathAMSLogout, s.amsLogout)
+	e.GET(PathLogoutReturn, s.logoutReturn)
 	e.GET("/account", s.account)
 	if s.sim != nil {
 		sim := echo.WrapHandler(s.sim)

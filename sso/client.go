@@ -41,6 +41,9 @@ type ClientConfig struct {
 	// BackchannelLogoutURI / FrontchannelLogoutURI for single sign-out.
 	BackchannelLogoutURI  string `yaml:"backchannel_logout_uri" json:"backchannel_logout_uri,omitempty"`
 	FrontchannelLogoutURI string `yaml:"frontchannel_logout_uri" json:"frontchannel_logout_uri,omitempty"`
+	// InitiateLoginURI is the app's OIDC third-party-initiated login endpoint, used when a
+	// member arrives from the AMS website with no app waiting.
+	InitiateLoginURI string `yaml:"initiate_login_uri" json:"initiate_login_uri,omitempty"`
 	// Static is true for clients from the config file (read-only for the CLI).
 	Static bool `yaml:"-" json:"-"`
 }

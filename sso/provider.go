@@ -241,6 +241,12 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, o http.Handl
 	if !p.cors(w, r, cfg) {
 		return
 	}
+	if cfg != nil && r.URL.Path == PathToken {
+		if ex, ok := p.handlesExternal(r); ok {
+			p.exchangeExternal(w, r, cfg, ex)
+			return
+		}
+	}
 	ctx := r.Context()
 	if cfg != nil {
 		ctx = withSigningAlg(ctx, cfg.IDTokenSigningAlg)

@@ -268,6 +268,8 @@ func grantOf(req op.TokenRequest) grantInfo {
 		g.clientID, g.sessionID, g.authTime, g.amr, g.familyID = r.ClientID, r.SessionID, r.AuthTime, r.AMR, r.ID
 	case *refreshRequest:
 		g.clientID, g.sessionID, g.authTime, g.amr, g.familyID = r.rt.ClientID, r.rt.SessionID, r.rt.AuthTime, r.rt.AMR, r.rt.FamilyID
+	case *exchangeRequest:
+		g.clientID, g.authTime, g.amr = r.clientID, r.authTime, r.amr
 	case interface{ GetClientID() string }:
 		g.clientID = r.GetClientID()
 	}
@@ -345,9 +347,16 @@ func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrCodeConsumed), errors.Is(err, ErrNotFound) && in.ConsumeCodeHash != "":
-		s.hooks.Event(ctx, "token.code_replay", g.subject, g.clientID, "concurrent or repeated code exchange refused")
-		return oidc.ErrInvalidGrant().WithDescription("code already used or expired")
+	case errors.Is(err, ErrCodeConsumed):
+		// RFC 6749 4.1.2: a code used more than once revokes what it issued, also when the
+		// exchanges raced.
+		if rerr := s.store.RevokeFamily(ctx, g.familyID); rerr != nil {
+			return oidc.ErrServerError().WithParent(rerr)
+		}
+		s.hooks.Event(ctx, "token.code_replay", g.subject, g.clientID, "code exchanged twice; tokens issued from it revoked")
+		return oidc.ErrInvalidGrant().WithDescription("code already used")
+	case errors.Is(err, ErrNotFound) && in.ConsumeCodeHash != "":
+		return oidc.ErrInvalidGrant().WithDescription("code expired")
 	case errors.Is(err, ErrRefreshReused):
 		s.hooks.Event(ctx, "token.refresh_reuse", g.subject, g.clientID, "rotated refresh token reused; family revoked")
 		return oidc.ErrInvalidGrant().WithDescription("refresh token already used; the grant has been revoked")

@@ -1,0 +1,133 @@
+package sso
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// ErrUnsupportedTokenType is returned by an ExternalExchanger for a subject_token_type it does
+// not handle.
+var ErrUnsupportedTokenType = errors.New("sso: unsupported subject_token_type")
+
+// ExternalExchanger is an optional Hooks capability: RFC 8693 token exchange of a token issued
+// by someone else (the AMS) for our tokens. op only knows its own token types, so the provider
+// handles these requests itself and issues through op's CreateTokenResponse.
+type ExternalExchanger interface {
+	// ExternalTokenTypes lists the subject_token_type values handled.
+	ExternalTokenTypes() []string
+	// ExchangeExternal redeems the subject token and returns the subject it stands for.
+	// Errors wrapping ErrAccessDenied become invalid_grant.
+	ExchangeExternal(ctx context.Context, clientID, subjectToken, tokenType string) (subject string, amr []string, err error)
+}
+
+// exchangeRequest is a validated external token exchange: it issues an access token, a refresh
+// token (it is an op.RefreshTokenRequest for op's purposes) and an ID token.
+type exchangeRequest struct {
+	subject, clientID string
+	scopes, amr       []string
+	authTime          time.Time
+}
+
+func (r *exchangeRequest) GetAMR() []string            { return r.amr }
+func (r *exchangeRequest) GetAudience() []string       { return []string{r.clientID} }
+func (r *exchangeRequest) GetAuthTime() time.Time      { return r.authTime }
+func (r *exchangeRequest) GetClientID() string         { return r.clientID }
+func (r *exchangeRequest) GetScopes() []string         { return r.scopes }
+func (r *exchangeRequest) GetSubject() string          { return r.subject }
+func (r *exchangeRequest) SetCurrentScopes(s []string) { r.scopes = s }
+
+// handlesExternal reports whether the token request is an external token exchange.
+func (p *Provider) handlesExternal(r *http.Request) (ExternalExchanger, bool) {
+	if r.PostForm.Get("grant_type") != GrantTokenExchange {
+		return nil, false
+	}
+	ex, ok := p.storage.hooks.(ExternalExchanger)
+	if !ok || len(ex.ExternalTokenTypes()) == 0 {
+		return nil, false
+	}
+	// Every exchange is ours (op has no token-exchange storage); unknown types are refused there.
+	return ex, true
+}
+
+const tokenTypeAccess = "urn:ietf:params:oauth:token-type:access_token"
+
+func (p *Provider) exchangeExternal(w http.ResponseWriter, r *http.Request, cfg *ClientConfig, ex ExternalExchanger) {
+	ctx := op.ContextWithIssuer(r.Context(), p.cfg.Issuer)
+	if !cfg.Public {
+		_, secret, ok := r.BasicAuth()
+		if !ok {
+			secret = r.PostForm.Get("client_secret")
+		}
+		if !cfg.VerifySecret(secret) {
+			writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+			return
+		}
+	}
+	subjectToken := r.PostForm.Get("subject_token")
+	if !slices.Contains(ex.ExternalTokenTypes(), r.PostForm.Get("subject_token_type")) {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "unsupported subject_token_type")
+		return
+	}
+	if subjectToken == "" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "subject_token is required")
+		return
+	}
+	if r.PostForm.Get("actor_token") != "" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "actor_token is not supported for this subject_token_type")
+		return
+	}
+	if rt := r.PostForm.Get("requested_token_type"); rt != "" && rt != tokenTypeAccess && rt != string(oidc.RefreshTokenType) {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "requested_token_type must be access_token or refresh_token")
+		return
+	}
+	scopes := strings.Fields(r.PostForm.Get("scope"))
+	if len(scopes) == 0 {
+		scopes = []string{oidc.ScopeOpenID}
+	}
+	opc := p.storage.opClient(cfg)
+	scopes, err := op.ValidateAuthReqScopes(opc, scopes)
+	if err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_scope", "scope not allowed for this client")
+		return
+	}
+	sub, amr, err := ex.ExchangeExternal(ctx, cfg.ID, subjectToken, r.PostForm.Get("subject_token_type"))
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrUnsupportedTokenType):
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "unsupported subject_token_type")
+		return
+	case errors.Is(err, ErrAccessDenied):
+		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "the subject_token was refused")
+		return
+	default:
+		w.Header().Set("Retry-After", "30")
+		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the membership system could not be reached")
+		return
+	}
+	if err := p.storage.hooks.CheckGrant(ctx, sub, cfg.ID); err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "the member may not use this app")
+		return
+	}
+	req := &exchangeRequest{subject: sub, clientID: cfg.ID, scopes: scopes, amr: amr, authTime: time.Now()}
+	resp, err := op.CreateTokenResponse(withSigningAlg(ctx, cfg.IDTokenSigningAlg), req, opc, p.op, true, "", "")
+	if err != nil {
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "could not issue tokens")
+		return
+	}
+	out := struct {
+		*oidc.AccessTokenResponse
+		IssuedTokenType string `json:"issued_token_type"`
+	}{resp, tokenTypeAccess}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(out)
+}
