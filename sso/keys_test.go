@@ -6,17 +6,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
+// memKeys is an in-memory sso.KeyStore (sso's tests never import a bridge backend).
+type memKeys struct{ keys []*sso.StoredKey }
+
+func (m *memKeys) SigningKeys(context.Context) ([]*sso.StoredKey, error) { return m.keys, nil }
+func (m *memKeys) AddSigningKey(_ context.Context, k *sso.StoredKey) error {
+	m.keys = append(m.keys, k)
+	return nil
+}
+
 func TestKeyManagerRotation(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, ":memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := &memKeys{}
 	kek := make([]byte, 32)
 	cfg := sso.KeyConfig{Algorithms: []string{"RS256", "ES256", "EdDSA"}, RotateEvery: 48 * time.Hour,
 		Prepublish: 24 * time.Hour, MaxTokenLifetime: time.Hour, EncryptionKey: kek}

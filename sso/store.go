@@ -149,11 +149,13 @@ type TokenStore interface {
 	RefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
 	RevokeAccessToken(ctx context.Context, idHash string) error
 	// RevokeFamily revokes every refresh token of the family and the access tokens issued with it.
+	// A family may have access tokens only (a code grant without offline_access uses the auth
+	// request id as its family, so a replayed code can revoke what it issued).
 	RevokeFamily(ctx context.Context, familyID string) error
 	// RevokeGrants revokes every refresh and access token of a subject, for one client when
 	// clientID is not empty; it returns how many refresh-token families it revoked.
 	RevokeGrants(ctx context.Context, subject, clientID string) (int, error)
-	// ListRefreshFamilies lists the live (not revoked, not expired) current refresh tokens,
+	// ListRefreshTokens lists the live (not revoked, not expired) current refresh tokens,
 	// filtered by subject and/or client when not empty.
 	ListRefreshTokens(ctx context.Context, subject, clientID string) ([]*RefreshToken, error)
 }

@@ -64,3 +64,25 @@ func TestClientsCLI(t *testing.T) {
 		t.Fatalf("invalid config must name the field: %v", err)
 	}
 }
+
+func TestLegacyCheck(t *testing.T) {
+	dd := "--data-dir=" + t.TempDir()
+	out, err := run(t, "legacy", "check", dd, "--login", "alice")
+	if err != nil || !strings.Contains(out, "alice") || strings.Contains(out, "Wcds") {
+		t.Fatalf("check alice: %v\n%s", err, out)
+	}
+	out, err = run(t, "legacy", "check", dd, "--login", "olga")
+	if err == nil || !strings.Contains(strings.ToLower(out), "locked") {
+		t.Fatalf("check olga should report the lock: %v\n%s", err, out)
+	}
+	out, err = run(t, "legacy", "check", dd, "--login", "enzo")
+	if err == nil {
+		t.Fatalf("check enzo should report the unverifiable hash:\n%s", out)
+	}
+	if _, err := run(t, "legacy", "check", dd); err == nil {
+		t.Fatal("check without --login/--token accepted")
+	}
+	if _, err := run(t, "legacy", "check", dd, "--token"); err == nil || !strings.Contains(err.Error(), "ams.base_url") {
+		t.Fatalf("token check without AMS: %v", err)
+	}
+}

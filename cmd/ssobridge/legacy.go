@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ssobridge/ssobridge/legacy/amstoken"
+	"github.com/ssobridge/ssobridge/legacy/demo"
+	"github.com/ssobridge/ssobridge/legacy/sqldir"
+)
+
+func legacyCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "legacy", Short: "Check the connection to the AMS (database and token endpoint)"}
+	var login string
+	var token bool
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Run every configured query for a login, or test the AMS token endpoint, and explain what is wrong",
+		Example: `  ssobridge legacy check --config ssobridge.yaml --login jsmith
+  ssobridge legacy check --config ssobridge.yaml --token`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if login == "" && !token {
+				return errors.New("give --login NAME, --token, or both")
+			}
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+			defer cancel()
+			out := cmd.OutOrStdout()
+			var errs []error
+			if login != "" {
+				var d *sqldir.Directory
+				if cfg.Legacy.DSN == "" {
+					fmt.Fprintln(out, "legacy.dsn is not set: checking the embedded demo database.")
+					d, _, err = demo.OpenDirectory(ctx, "")
+				} else {
+					fmt.Fprintf(out, "Checking the AMS database (driver %s).\n", cfg.Legacy.Driver)
+					d, err = sqldir.Open(cfg.Legacy)
+				}
+				if err != nil {
+					return err
+				}
+				defer d.Close()
+				errs = append(errs, d.Diagnose(ctx, login, out))
+			}
+			if token {
+				if !cfg.AMS.Enabled() {
+					errs = append(errs, errors.New("ams.base_url is not set: there is no AMS token endpoint to check (the demo uses the built-in simulator)"))
+				} else {
+					fmt.Fprintf(out, "\nChecking the AMS token endpoint with client %q.\n", cfg.AMS.ClientID)
+					errs = append(errs, amstoken.Check(ctx, cfg.AMS.Config, out))
+				}
+			}
+			if err := errors.Join(errs...); err != nil {
+				return fmt.Errorf("check failed: %w", err)
+			}
+			fmt.Fprintln(out, "\nNo problems found.")
+			return nil
+		},
+	}
+	check.Flags().StringVar(&login, "login", "", "the login to look up (its password is never asked for)")
+	check.Flags().BoolVar(&token, "token", false, "test the AMS token endpoint with the configured client")
+	cmd.AddCommand(check)
+	return cmd
+}
