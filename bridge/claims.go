@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -16,64 +15,9 @@ import (
 
 // Scopes beyond the standard OpenID ones.
 const (
-	ScopeMembership = "membership"
-	ScopeRoles      = "roles"
+	ScopeMembership = policy.ScopeMembership
+	ScopeRoles      = policy.ScopeRoles
 )
-
-var supportedScopes = []string{"openid", "profile", "email", "phone", "address", "offline_access", ScopeMembership, ScopeRoles}
-
-var supportedClaims = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "azp", "amr",
-	"name", "given_name", "family_name", "preferred_username", "picture", "updated_at", "email", "email_verified",
-	"member_id", "member_type", "member_status", "join_date", "paid_through", "is_current", "company", "roles"}
-
-// memberClaims returns the claims of a member for the granted scopes. Claims of a scope that
-// was not granted are never added.
-func memberClaims(m *legacy.Member, scopes []string, now time.Time) map[string]any {
-	out := map[string]any{}
-	has := func(s string) bool { return slices.Contains(scopes, s) }
-	if has("profile") {
-		set(out, "name", m.FullName)
-		set(out, "given_name", m.GivenName)
-		set(out, "family_name", m.FamilyName)
-		set(out, "preferred_username", m.Login)
-		set(out, "picture", m.PictureURL)
-		if !m.UpdatedAt.IsZero() {
-			out["updated_at"] = m.UpdatedAt.Unix()
-		}
-	}
-	if has("email") && m.Email != "" {
-		out["email"] = m.Email
-		// The AMS does not verify addresses (iMIS has no such flag), so we never claim it.
-		out["email_verified"] = false
-	}
-	if has(ScopeMembership) {
-		set(out, "member_id", m.MemberID)
-		set(out, "member_type", m.MemberType)
-		set(out, "member_status", m.Status)
-		set(out, "company", m.Company)
-		if !m.JoinDate.IsZero() {
-			out["join_date"] = m.JoinDate.Format("2006-01-02")
-		}
-		if !m.PaidThrough.IsZero() {
-			out["paid_through"] = m.PaidThrough.Format("2006-01-02")
-		}
-		out["is_current"] = m.IsCurrent(now)
-	}
-	if has(ScopeRoles) {
-		roles := m.Roles
-		if roles == nil {
-			roles = []string{}
-		}
-		out["roles"] = roles
-	}
-	return out
-}
-
-func set(m map[string]any, k, v string) {
-	if v != "" {
-		m[k] = v
-	}
-}
 
 // hooks implements sso.Hooks for the server.
 type hooks struct{ s *Server }
@@ -91,7 +35,7 @@ func (h *hooks) Claims(ctx context.Context, subject, clientID string, scopes []s
 	if err != nil {
 		return nil, fmt.Errorf("claims: %w", err)
 	}
-	return memberClaims(m, scopes, h.s.now()), nil
+	return h.s.policy.Claims(m, subject, clientID, scopes, target, h.s.now())
 }
 
 func (h *hooks) CheckGrant(ctx context.Context, subject, clientID string) error {
@@ -104,6 +48,18 @@ func (h *hooks) CheckGrant(ctx context.Context, subject, clientID string) error 
 	}
 	if err := m.Standing.Check(h.s.now(), 0); err != nil {
 		return fmt.Errorf("%w: %s", sso.ErrAccessDenied, legacy.Reason(err))
+	}
+	return h.s.accessRule(ctx, m, subject, clientID)
+}
+
+// accessRule applies the client's access rule (policies[client].access_rule) to the member.
+func (s *Server) accessRule(ctx context.Context, m *legacy.Member, subject, clientID string) error {
+	ok, err := s.policy.Allowed(m, subject, clientID, s.now())
+	if err != nil {
+		s.log.WarnContext(ctx, "access rule failed to evaluate; access refused", "client", clientID, "err", err)
+	}
+	if !ok {
+		return fmt.Errorf("%w: the app's access rule does not admit this member", sso.ErrAccessDenied)
 	}
 	return nil
 }

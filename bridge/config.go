@@ -14,6 +14,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/ssobridge/ssobridge/bridge/policy"
+	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -33,6 +35,9 @@ type Config struct {
 	Clients      []sso.ClientConfig `yaml:"clients"`
 	// Legacy is the AMS database; with no dsn the embedded demo database is used.
 	Legacy sqldir.Config `yaml:"legacy"`
+	// Policy holds custom scopes (scopes:) and per-client claim policies and access rules
+	// (policies:), compiled and type-checked at start-up.
+	Policy policy.Config `yaml:",inline"`
 	// AMS is the AMS website (token endpoint, SSO page, logout URL) for the hand-off and single
 	// sign-off; on embedded defaults a simulator is mounted under /demo-ams.
 	AMS AMSConfig `yaml:"ams"`
@@ -217,6 +222,9 @@ func (c *Config) Validate() error {
 	if err := c.AMS.validate(); err != nil {
 		return err
 	}
+	if _, err := policy.Compile(c.PolicyConfig()); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for i := range c.Clients {
 		cl := c.Clients[i]
@@ -230,6 +238,17 @@ func (c *Config) Validate() error {
 		seen[cl.ID] = true
 	}
 	return nil
+}
+
+// PolicyConfig is the claim policy configuration with the directory's extra columns filled in.
+func (c *Config) PolicyConfig() policy.Config {
+	p := c.Policy
+	if c.Legacy.DSN == "" {
+		p.ExtraColumns = demo.Config().ExtraColumns
+	} else {
+		p.ExtraColumns = c.Legacy.ExtraColumns
+	}
+	return p
 }
 
 func loopbackHost(h string) (string, bool) {

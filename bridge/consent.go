@@ -14,18 +14,6 @@ import (
 	"github.com/ssobridge/ssobridge/sso"
 )
 
-// scopeText describes scopes in plain words for the consent page.
-var scopeText = map[string][2]string{
-	"openid":         {"Your identity", "A private identifier for your account, so the app recognises you."},
-	"profile":        {"Your name and username", "Your full name, given and family name and username."},
-	"email":          {"Your e-mail address", "The e-mail address on your member record."},
-	"phone":          {"Your phone number", "The phone number on your member record."},
-	"address":        {"Your postal address", "The address on your member record."},
-	"offline_access": {"Stay signed in", "The app can keep access while you are away, until you sign out or withdraw it."},
-	ScopeMembership:  {"Your membership", "Member number, membership type and status, join and paid-through dates."},
-	ScopeRoles:       {"Your roles", "The roles you hold in the association that this app may see."},
-}
-
 type scopeLine struct{ Title, Detail string }
 
 type consentData struct {
@@ -70,12 +58,8 @@ func (s *Server) consentPage(c echo.Context) error {
 		return err
 	}
 	var lines []scopeLine
-	for _, sc := range ar.Scopes {
-		if t, ok := scopeText[sc]; ok {
-			lines = append(lines, scopeLine{t[0], t[1]})
-		} else {
-			lines = append(lines, scopeLine{sc, "Information this app asks for under the name “" + sc + "”."})
-		}
+	for _, d := range s.policy.DescribeScopes(client.ID, ar.Scopes) {
+		lines = append(lines, scopeLine{d.Title, d.Detail})
 	}
 	return s.render(c, http.StatusOK, "consent", consentData{pageData: s.base("Allow access"), CSRF: csrf, RequestID: ar.ID, ClientName: client.Name, Scopes: lines})
 }
@@ -92,6 +76,17 @@ func (s *Server) consentSubmit(c echo.Context) error {
 	sess, err := s.currentSession(c)
 	if err != nil {
 		return c.Redirect(http.StatusSeeOther, "/login?id="+ar.ID)
+	}
+	// The access rule is checked again here: consent must never be a way around it.
+	m, err := s.sessionMember(ctx, sess)
+	if err != nil {
+		if errors.Is(err, sso.ErrAccessDenied) {
+			return s.accessDenied(c, ar, client, sess.Subject)
+		}
+		return s.amsError(c, err)
+	}
+	if err := s.accessRule(ctx, m, sess.Subject, client.ID); err != nil {
+		return s.accessDenied(c, ar, client, sess.Subject)
 	}
 	if c.FormValue("decision") != "allow" {
 		s.audit(ctx, &store.AuditEvent{Event: "consent.denied", Subject: sess.Subject, ClientID: client.ID, IP: c.RealIP()})

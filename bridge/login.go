@@ -215,6 +215,9 @@ func (s *Server) sessionMember(ctx context.Context, sess *sso.Session) (*legacy.
 // finish runs the steps after authentication: consent, then completion of the auth request.
 func (s *Server) finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {
 	ctx := c.Request().Context()
+	if err := s.accessRule(ctx, m, sess.Subject, client.ID); err != nil {
+		return s.accessDenied(c, ar, client, sess.Subject)
+	}
 	if need, err := s.needsConsent(ctx, ar, client, sess.Subject); err != nil {
 		return err
 	} else if need {
@@ -236,6 +239,18 @@ func (s *Server) complete(c echo.Context, ar *sso.AuthRequest, sess *sso.Session
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// accessDenied answers a member whom the client's access rule does not admit: a clear page and
+// no code; with prompt=none the client gets access_denied.
+func (s *Server) accessDenied(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, subject string) error {
+	s.audit(c.Request().Context(), &store.AuditEvent{Event: "access.denied", Subject: subject, ClientID: client.ID, IP: c.RealIP(), Detail: "access rule"})
+	if slices.Contains(ar.Prompt, oidc.PromptNone) {
+		return s.redirectError(c, ar, oidc.ErrAccessDenied().WithDescription("the member may not use this app"))
+	}
+	return s.errorPage(c, http.StatusForbidden, "This app is not available with your membership",
+		client.Name+" is only open to members whose membership allows it, and yours does not at the moment.",
+		"If you think this is wrong, for example because you have just renewed, please contact the association.")
 }
 
 // redirectError sends an OAuth error back to the client's validated redirect_uri.

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/amssim"
@@ -44,6 +45,7 @@ type Server struct {
 	cookies  *cookieSessions
 	throttle *Throttle
 	subjects *subjectMapper
+	policy   *policy.Engine
 	issuer   *url.URL
 	echo     *echo.Echo
 	demo     bool
@@ -105,6 +107,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		issuer.Scheme == "https", cfg.Session.Lifetime)
 	s.throttle = NewThrottle(cfg.Throttle)
 	s.subjects = newSubjectMapper(secrets[secretSubject], d.Store)
+	if s.policy, err = policy.Compile(cfg.PolicyConfig(), policy.WithLogger(log)); err != nil {
+		return nil, err
+	}
 
 	var opKey [32]byte
 	copy(opKey[:], secrets[secretOpCrypto])
@@ -118,8 +123,8 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		RotateKey:             secrets[secretRotate],
 		LoginURL:              func(id string) string { return "/login?id=" + url.QueryEscape(id) },
 		DefaultLogoutRedirect: cfg.Issuer + "/logout/done",
-		SupportedScopes:       supportedScopes,
-		SupportedClaims:       supportedClaims,
+		SupportedScopes:       s.policy.SupportedScopes(),
+		SupportedClaims:       s.policy.SupportedClaims(),
 		ErrorPage:             s.protocolErrorPage,
 		AllOrigins:            reg.Origins,
 	}, d.Store, keys, reg, &hooks{s: s})
