@@ -202,6 +202,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET(PathAMSLogout, s.amsLogout)
 	e.GET(PathLogoutReturn, s.logoutReturn)
 	e.GET("/account", s.account)
+	e.POST("/account", s.accountAction)
 	if s.sim != nil {
 		sim := echo.WrapHandler(s.sim)
 		e.Any(demoAMSPath, sim)

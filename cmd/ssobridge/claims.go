@@ -1,0 +1,47 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ssobridge/ssobridge/bridge"
+)
+
+func claimsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "claims", Short: "Inspect what each app receives"}
+	var client, login string
+	var scopes []string
+	preview := &cobra.Command{
+		Use:     "preview",
+		Short:   "Print exactly the ID token, userinfo and access-token claims a client would get for a member, and whether its access rule admits them",
+		Example: "  ssobridge claims preview --client portal --login alice --scope openid --scope membership",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load()
+			if err != nil {
+				return err
+			}
+			app, err := bridge.Open(cmd.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				return err
+			}
+			defer app.Close()
+			p, err := app.Server.ClaimsPreview(cmd.Context(), client, login, scopes)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(p)
+		},
+	}
+	preview.Flags().StringVar(&client, "client", "", "client id (required)")
+	preview.Flags().StringVar(&login, "login", "", "member login (required)")
+	preview.Flags().StringArrayVar(&scopes, "scope", nil, "granted scope (repeatable; default: every scope the client may request)")
+	_ = preview.MarkFlagRequired("client")
+	_ = preview.MarkFlagRequired("login")
+	cmd.AddCommand(preview)
+	return cmd
+}
