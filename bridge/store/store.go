@@ -86,4 +86,6 @@ type Store interface {
 	ConsentStore
 	AuditLog
 	HandoffGuard
+	ShadowStore
+	Outbox
 }

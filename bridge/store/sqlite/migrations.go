@@ -165,6 +165,48 @@ CREATE TABLE handoff_tokens (
 	expires_at INTEGER NOT NULL
 );
 `,
+	// 3: shadow users, the outbox of provisioning and logout events, watermarks.
+	`
+CREATE TABLE shadow_users (
+	client_id   TEXT NOT NULL,
+	subject     TEXT NOT NULL,
+	digest      TEXT NOT NULL,
+	active      INTEGER NOT NULL,
+	view        BLOB,
+	external_id TEXT NOT NULL DEFAULT '',
+	created_at  INTEGER NOT NULL,
+	updated_at  INTEGER NOT NULL,
+	PRIMARY KEY (client_id, subject)
+);
+CREATE INDEX shadow_users_subject ON shadow_users (subject);
+
+CREATE TABLE outbox (
+	seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+	id           TEXT NOT NULL UNIQUE,
+	key          TEXT NOT NULL,
+	type         TEXT NOT NULL,
+	channel      TEXT NOT NULL,
+	client_id    TEXT NOT NULL DEFAULT '',
+	subject      TEXT NOT NULL DEFAULT '',
+	payload      BLOB,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt INTEGER NOT NULL,
+	lease_until  INTEGER NOT NULL DEFAULT 0,
+	created_at   INTEGER NOT NULL,
+	delivered_at INTEGER NOT NULL DEFAULT 0,
+	state        TEXT NOT NULL DEFAULT 'pending',
+	last_error   TEXT NOT NULL DEFAULT ''
+);
+-- Pending events only: the claim query walks this, delivered rows cost nothing.
+CREATE INDEX outbox_pending ON outbox (next_attempt, seq) WHERE state = 'pending';
+CREATE INDEX outbox_key ON outbox (key, seq) WHERE state = 'pending';
+CREATE INDEX outbox_state ON outbox (state, seq);
+
+CREATE TABLE watermarks (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+);
+`,
 }
 
 // migrate brings the schema up to date in one IMMEDIATE transaction on the write pool, so that

@@ -28,6 +28,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Consents", consentTests},
 		{"Audit", auditTests},
 		{"Handoff", handoffTests},
+		{"Shadow", shadowTests},
+		{"Outbox", outboxTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

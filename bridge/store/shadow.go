@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// ShadowUser is what the bridge last provisioned of one member at one client ("shadow" user in
+// the client's own database): the digest of the payload sent, so that only real changes are
+// sent again, and the id the client's SCIM server gave the user.
+type ShadowUser struct {
+	ClientID string
+	Subject  string
+	// Digest is the SHA-256 (hex) of the member's view for this client as last queued.
+	Digest string
+	Active bool
+	// View is the payload data last queued (JSON), kept to compute differences (removed roles).
+	View []byte
+	// ExternalID is the resource id the target returned (SCIM "id"); empty until known.
+	ExternalID string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Outbox event states.
+const (
+	OutboxPending   = "pending"
+	OutboxDelivered = "delivered"
+	OutboxDead      = "dead"
+)
+
+// OutboxEvent is one message to deliver to a client (a SCIM push, a webhook, a back-channel
+// logout). Events of the same Key are delivered one at a time, in the order they were written.
+type OutboxEvent struct {
+	// ID is random and unique; receivers de-duplicate by it (webhook-id).
+	ID string
+	// Seq orders events; set by the store when the event is written.
+	Seq int64
+	// Key groups events that must be delivered in order, e.g. "scim|portal|<subject>".
+	Key      string
+	Type     string // user.created, user.updated, user.deactivated, logout.backchannel
+	Channel  string // scim, webhook, backchannel
+	ClientID string
+	Subject  string
+	Payload  []byte // JSON; never secrets (the channel's credentials come from the config)
+	// Attempts counts delivery attempts started (a claim counts, so a crash mid-delivery does too).
+	Attempts    int
+	NextAttempt time.Time
+	LeaseUntil  time.Time
+	CreatedAt   time.Time
+	DeliveredAt time.Time
+	State       string // pending, delivered or dead
+	LastError   string
+}
+
+// Claim asks for due events.
+type Claim struct {
+	Now time.Time
+	// Lease is how long the claimed events are reserved for the caller; an event whose lease
+	// runs out undelivered (a crash) is claimed again.
+	Lease time.Duration
+	Limit int
+	// Key, when set, claims only that key's pending events, due or not (synchronous delivery).
+	Key string
+}
+
+// OutboxFilter selects events for listings; zero fields do not filter. Oldest first.
+type OutboxFilter struct {
+	State    string
+	ClientID string
+	Subject  string
+	Limit    int // default 100
+}
+
+// Deactivation is what ending a member's access writes in one transaction.
+type Deactivation struct {
+	Subject string
+	// EndSessions ends every live session of the subject.
+	EndSessions bool
+	// RevokeClient revokes the subject's grants at that client only; with EndSessions and
+	// RevokeClient empty, every grant of the subject is revoked.
+	RevokeClient string
+	// Users are shadow-user states to write (Digest/Active/View), each with its events in Events.
+	Users  []*ShadowUser
+	Events []*OutboxEvent
+	// Logout builds the back-channel logout events for the sessions that were ended.
+	Logout func(ended []*sso.Session) []*OutboxEvent
+}
+
+// ShadowStore keeps shadow users and the change-detection watermark.
+type ShadowStore interface {
+	// ShadowUser returns sso.ErrNotFound when the member was never provisioned to the client.
+	ShadowUser(ctx context.Context, clientID, subject string) (*ShadowUser, error)
+	// ShadowUsers lists shadow users, filtered by client and/or subject when not empty.
+	ShadowUsers(ctx context.Context, clientID, subject string) ([]*ShadowUser, error)
+	// PutShadowUser writes u and its events in one transaction, only when u's Digest or Active
+	// differ from what is stored (or nothing is); it reports whether it wrote. ExternalID and
+	// CreatedAt are kept.
+	PutShadowUser(ctx context.Context, u *ShadowUser, events ...*OutboxEvent) (bool, error)
+	// SetShadowExternalID records the target's id for the user (idempotent);
+	// sso.ErrNotFound when there is no such shadow user.
+	SetShadowExternalID(ctx context.Context, clientID, subject, externalID string) error
+	// Deactivate applies d in one transaction and returns the sessions it ended.
+	Deactivate(ctx context.Context, d *Deactivation) ([]*sso.Session, error)
+	// Watermark returns the named watermark (zero when never set).
+	Watermark(ctx context.Context, name string) (time.Time, error)
+	SetWatermark(ctx context.Context, name string, t time.Time) error
+}
+
+// Outbox is the durable queue of events to deliver, at least once.
+type Outbox interface {
+	// Enqueue writes events (pending, due at NextAttempt or now); ID, Key and Channel required.
+	Enqueue(ctx context.Context, events ...*OutboxEvent) error
+	// EndSessionWithEvents ends the session and writes its logout events in one transaction.
+	EndSessionWithEvents(ctx context.Context, sessionID string, events ...*OutboxEvent) error
+	// ClaimEvents leases due pending events whose lease is free, the oldest of each key only
+	// (never two of one key at once), and counts an attempt on each.
+	ClaimEvents(ctx context.Context, c Claim) ([]*OutboxEvent, error)
+	// MarkDelivered records a delivery (idempotent).
+	MarkDelivered(ctx context.Context, id string, at time.Time) error
+	// MarkFailed records a failed attempt: the event is retried at next, or goes to the
+	// dead-letter state when dead is true. The lease is released.
+	MarkFailed(ctx context.Context, id string, next time.Time, lastError string, dead bool) error
+	// OutboxEvent returns one event; sso.ErrNotFound when unknown.
+	OutboxEvent(ctx context.Context, id string) (*OutboxEvent, error)
+	OutboxEvents(ctx context.Context, f OutboxFilter) ([]*OutboxEvent, error)
+	// OutboxCounts returns how many events are in each state.
+	OutboxCounts(ctx context.Context) (map[string]int, error)
+	// RetryEvents re-queues dead events (one by id, or all when id is empty) with a fresh
+	// attempt count, due now; it returns how many.
+	RetryEvents(ctx context.Context, id string, now time.Time) (int, error)
+	// PurgeDelivered deletes events delivered before t; it returns how many.
+	PurgeDelivered(ctx context.Context, before time.Time) (int64, error)
+}

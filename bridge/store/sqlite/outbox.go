@@ -1,0 +1,272 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+)
+
+const outboxCols = `seq, id, key, type, channel, client_id, subject, payload, attempts, next_attempt,
+	lease_until, created_at, delivered_at, state, last_error`
+
+func scanOutbox(row scanner) (*store.OutboxEvent, error) {
+	var (
+		e                               store.OutboxEvent
+		next, lease, created, delivered int64
+	)
+	if err := row.Scan(&e.Seq, &e.ID, &e.Key, &e.Type, &e.Channel, &e.ClientID, &e.Subject, &e.Payload, &e.Attempts,
+		&next, &lease, &created, &delivered, &e.State, &e.LastError); err != nil {
+		return nil, err
+	}
+	e.NextAttempt, e.LeaseUntil, e.CreatedAt, e.DeliveredAt = tm(next), tm(lease), tm(created), tm(delivered)
+	return &e, nil
+}
+
+func scanOutboxRows(rows *sql.Rows) ([]*store.OutboxEvent, error) {
+	defer rows.Close()
+	var out []*store.OutboxEvent
+	for rows.Next() {
+		e, err := scanOutbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// enqueue inserts events in tx (pending), setting their Seq, State and times.
+func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, events []*store.OutboxEvent) error {
+	now := s.clock()
+	for _, e := range events {
+		if e == nil || e.ID == "" || e.Key == "" || e.Channel == "" || e.Type == "" {
+			return errors.New("outbox event needs an id, key, type and channel")
+		}
+		e.CreatedAt = orNow(e.CreatedAt, now)
+		e.NextAttempt = orNow(e.NextAttempt, now)
+		e.State, e.Attempts, e.LeaseUntil, e.DeliveredAt, e.LastError = store.OutboxPending, 0, time.Time{}, time.Time{}, ""
+		res, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, key, type, channel, client_id, subject, payload,
+			next_attempt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.Key, e.Type, e.Channel, e.ClientID, e.Subject, e.Payload, ts(e.NextAttempt), ts(e.CreatedAt))
+		if err != nil {
+			return err
+		}
+		if e.Seq, err = res.LastInsertId(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Enqueue writes pending events in one transaction.
+func (s *Store) Enqueue(ctx context.Context, events ...*store.OutboxEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return wrap("enqueue", s.writeTx(ctx, func(tx *sql.Tx) error { return s.enqueue(ctx, tx, events) }))
+}
+
+// EndSessionWithEvents ends one session (idempotent) and writes events in the same transaction.
+func (s *Store) EndSessionWithEvents(ctx context.Context, sessionID string, events ...*store.OutboxEvent) error {
+	return wrap("end session with events", s.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET ended = 1 WHERE id = ? AND ended = 0`, sessionID); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, events)
+	}))
+}
+
+// ClaimEvents leases the due head event of each key (see store.Outbox).
+func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.OutboxEvent, error) {
+	if c.Limit <= 0 {
+		c.Limit = 16
+	}
+	if c.Lease <= 0 {
+		return nil, errors.New("sqlite: claim events: lease must be positive")
+	}
+	now := ts(c.Now)
+	var out []*store.OutboxEvent
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		// The head of a key is its oldest pending event: later ones wait behind it, even while
+		// it backs off, so a receiver sees a member's changes in order.
+		q := `SELECT o.seq FROM outbox o WHERE o.state = 'pending' AND o.lease_until <= ?1`
+		args := []any{now}
+		if c.Key != "" {
+			q += ` AND o.key = ?3`
+		} else {
+			q += ` AND o.next_attempt <= ?1`
+		}
+		q += ` AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
+			ORDER BY o.seq LIMIT ?2`
+		args = append(args, c.Limit)
+		if c.Key != "" {
+			args = append(args, c.Key)
+		}
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		var seqs []any
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				rows.Close()
+				return err
+			}
+			seqs = append(seqs, seq)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(seqs) == 0 {
+			return nil
+		}
+		in := "?" + strings.Repeat(", ?", len(seqs)-1)
+		args = append([]any{ts(c.Now.Add(c.Lease))}, seqs...)
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE seq IN (`+in+`)`, args...); err != nil {
+			return err
+		}
+		rows, err = tx.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE seq IN (`+in+`) ORDER BY seq`, seqs...)
+		if err != nil {
+			return err
+		}
+		out, err = scanOutboxRows(rows)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("claim events", err)
+	}
+	return out, nil
+}
+
+// MarkDelivered records a delivery; ErrNotFound when the event is unknown.
+func (s *Store) MarkDelivered(ctx context.Context, id string, at time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE outbox SET state = 'delivered', delivered_at = ?, lease_until = 0, last_error = ''
+		WHERE id = ?`, ts(at), id)
+	return wrap("mark delivered", affectedOne(res, err))
+}
+
+// MarkFailed records a failed attempt (see store.Outbox). A delivered event stays delivered.
+func (s *Store) MarkFailed(ctx context.Context, id string, next time.Time, lastError string, dead bool) error {
+	state := store.OutboxPending
+	if dead {
+		state = store.OutboxDead
+	}
+	if len(lastError) > 1000 {
+		lastError = lastError[:1000]
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE outbox SET state = ?, next_attempt = ?, lease_until = 0, last_error = ?
+		WHERE id = ? AND state != 'delivered'`, state, ts(next), lastError, id)
+	if err := affectedOne(res, err); err != nil {
+		if isNoRows(err) {
+			if _, gerr := s.OutboxEvent(ctx, id); gerr == nil {
+				return nil // already delivered
+			}
+		}
+		return wrap("mark failed", err)
+	}
+	return nil
+}
+
+// OutboxEvent returns one event by id.
+func (s *Store) OutboxEvent(ctx context.Context, id string) (*store.OutboxEvent, error) {
+	e, err := scanOutbox(s.r.QueryRowContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE id = ?`, id))
+	if err != nil {
+		return nil, wrap("outbox event", err)
+	}
+	return e, nil
+}
+
+// OutboxEvents lists events matching f, oldest first.
+func (s *Store) OutboxEvents(ctx context.Context, f store.OutboxFilter) ([]*store.OutboxEvent, error) {
+	q, args := `SELECT `+outboxCols+` FROM outbox WHERE 1 = 1`, []any{}
+	if f.State != "" {
+		q, args = q+` AND state = ?`, append(args, f.State)
+	}
+	if f.ClientID != "" {
+		q, args = q+` AND client_id = ?`, append(args, f.ClientID)
+	}
+	if f.Subject != "" {
+		q, args = q+` AND subject = ?`, append(args, f.Subject)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY seq LIMIT ?`, append(args, min(limit, 10000))...)
+	if err != nil {
+		return nil, wrap("outbox events", err)
+	}
+	out, err := scanOutboxRows(rows)
+	return out, wrap("outbox events", err)
+}
+
+// OutboxCounts counts events by state.
+func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT state, COUNT(*) FROM outbox GROUP BY state`)
+	if err != nil {
+		return nil, wrap("outbox counts", err)
+	}
+	defer rows.Close()
+	out := map[string]int{store.OutboxPending: 0, store.OutboxDelivered: 0, store.OutboxDead: 0}
+	for rows.Next() {
+		var (
+			state string
+			n     int
+		)
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, wrap("outbox counts", err)
+		}
+		out[state] = n
+	}
+	return out, wrap("outbox counts", rows.Err())
+}
+
+// RetryEvents re-queues dead events (one, or all when id is empty).
+func (s *Store) RetryEvents(ctx context.Context, id string, now time.Time) (int, error) {
+	q, args := `UPDATE outbox SET state = 'pending', attempts = 0, next_attempt = ?, lease_until = 0 WHERE state = 'dead'`, []any{ts(now)}
+	if id != "" {
+		q, args = q+` AND id = ?`, append(args, id)
+	}
+	res, err := s.w.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, wrap("retry events", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, wrap("retry events", err)
+	}
+	if id != "" && n == 0 {
+		if _, err := s.OutboxEvent(ctx, id); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("sqlite: retry events: event %s is not dead", id)
+	}
+	return int(n), nil
+}
+
+// PurgeDelivered deletes events delivered before t.
+func (s *Store) PurgeDelivered(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := s.w.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
+			WHERE state = 'delivered' AND delivered_at < ? LIMIT ?)`, ts(before), purgeBatch)
+		if err != nil {
+			return total, wrap("purge delivered", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, wrap("purge delivered", err)
+		}
+		total += n
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}

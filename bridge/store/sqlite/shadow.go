@@ -1,0 +1,193 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+const shadowCols = `client_id, subject, digest, active, view, external_id, created_at, updated_at`
+
+func scanShadow(row scanner) (*store.ShadowUser, error) {
+	var (
+		u                store.ShadowUser
+		active           int
+		created, updated int64
+	)
+	if err := row.Scan(&u.ClientID, &u.Subject, &u.Digest, &active, &u.View, &u.ExternalID, &created, &updated); err != nil {
+		return nil, err
+	}
+	u.Active, u.CreatedAt, u.UpdatedAt = active != 0, tm(created), tm(updated)
+	return &u, nil
+}
+
+// ShadowUser returns the shadow user of (client, subject); ErrNotFound when none.
+func (s *Store) ShadowUser(ctx context.Context, clientID, subject string) (*store.ShadowUser, error) {
+	u, err := scanShadow(s.r.QueryRowContext(ctx, `SELECT `+shadowCols+` FROM shadow_users
+		WHERE client_id = ? AND subject = ?`, clientID, subject))
+	if err != nil {
+		return nil, wrap("shadow user", err)
+	}
+	return u, nil
+}
+
+// ShadowUsers lists shadow users ordered by client and subject, filtered when not empty.
+func (s *Store) ShadowUsers(ctx context.Context, clientID, subject string) ([]*store.ShadowUser, error) {
+	q, args := `SELECT `+shadowCols+` FROM shadow_users WHERE 1 = 1`, []any{}
+	if clientID != "" {
+		q, args = q+` AND client_id = ?`, append(args, clientID)
+	}
+	if subject != "" {
+		q, args = q+` AND subject = ?`, append(args, subject)
+	}
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY client_id, subject`, args...)
+	if err != nil {
+		return nil, wrap("shadow users", err)
+	}
+	defer rows.Close()
+	var out []*store.ShadowUser
+	for rows.Next() {
+		u, err := scanShadow(rows)
+		if err != nil {
+			return nil, wrap("shadow users", err)
+		}
+		out = append(out, u)
+	}
+	return out, wrap("shadow users", rows.Err())
+}
+
+// putShadow writes u in tx when its digest or active flag changed; it reports whether it wrote.
+func (s *Store) putShadow(ctx context.Context, tx *sql.Tx, u *store.ShadowUser) (bool, error) {
+	if u == nil || u.ClientID == "" || u.Subject == "" {
+		return false, errors.New("empty client or subject")
+	}
+	now := s.clock()
+	var (
+		digest string
+		active int
+	)
+	err := tx.QueryRowContext(ctx, `SELECT digest, active FROM shadow_users WHERE client_id = ? AND subject = ?`,
+		u.ClientID, u.Subject).Scan(&digest, &active)
+	switch {
+	case isNoRows(err):
+		_, err = tx.ExecContext(ctx, `INSERT INTO shadow_users (`+shadowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			u.ClientID, u.Subject, u.Digest, b2i(u.Active), u.View, u.ExternalID,
+			ts(orNow(u.CreatedAt, now)), ts(orNow(u.UpdatedAt, now)))
+		return err == nil, err
+	case err != nil:
+		return false, err
+	case digest == u.Digest && (active != 0) == u.Active:
+		return false, nil
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE shadow_users SET digest = ?, active = ?, view = ?, updated_at = ?
+		WHERE client_id = ? AND subject = ?`, u.Digest, b2i(u.Active), u.View, ts(orNow(u.UpdatedAt, now)),
+		u.ClientID, u.Subject)
+	return err == nil, err
+}
+
+// PutShadowUser writes u and events in one transaction when u changed (see store.ShadowStore).
+func (s *Store) PutShadowUser(ctx context.Context, u *store.ShadowUser, events ...*store.OutboxEvent) (bool, error) {
+	var changed bool
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if changed, err = s.putShadow(ctx, tx, u); err != nil || !changed {
+			return err
+		}
+		return s.enqueue(ctx, tx, events)
+	})
+	if err != nil {
+		return false, wrap("put shadow user", err)
+	}
+	return changed, nil
+}
+
+// SetShadowExternalID records the target's id of a shadow user.
+func (s *Store) SetShadowExternalID(ctx context.Context, clientID, subject, externalID string) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE shadow_users SET external_id = ? WHERE client_id = ? AND subject = ?`,
+		externalID, clientID, subject)
+	if err := affectedOne(res, err); err != nil {
+		return wrap("set shadow external id", err)
+	}
+	return nil
+}
+
+// Deactivate ends sessions, revokes grants and writes shadow users and events in one transaction.
+func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.Session, error) {
+	if d == nil || d.Subject == "" {
+		return nil, errors.New("sqlite: deactivate: empty subject")
+	}
+	var ended []*sso.Session
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		now := ts(s.clock())
+		if d.EndSessions {
+			rows, err := tx.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions s
+				LEFT JOIN session_clients c ON c.session_id = s.id
+				WHERE s.subject = ? AND s.ended = 0 AND s.expires_at > ?
+				ORDER BY s.created_at, s.id, c.seq`, d.Subject, now)
+			if err != nil {
+				return err
+			}
+			if ended, err = scanSessions(rows); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE sessions SET ended = 1
+				WHERE subject = ? AND ended = 0 AND expires_at > ?`, d.Subject, now); err != nil {
+				return err
+			}
+			for _, ss := range ended {
+				ss.Ended = true
+			}
+		}
+		where, args := "subject = ?", []any{d.Subject}
+		if d.RevokeClient != "" {
+			where, args = where+" AND client_id = ?", append(args, d.RevokeClient)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE `+where+` AND revoked = 0`, args...); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE `+where+` AND revoked = 0`, args...); err != nil {
+			return err
+		}
+		for _, u := range d.Users {
+			if _, err := s.putShadow(ctx, tx, u); err != nil {
+				return err
+			}
+		}
+		events := d.Events
+		if d.Logout != nil {
+			events = append(events[:len(events):len(events)], d.Logout(ended)...)
+		}
+		return s.enqueue(ctx, tx, events)
+	})
+	if err != nil {
+		return nil, wrap("deactivate", err)
+	}
+	return ended, nil
+}
+
+// Watermark returns the named watermark; the zero time when never set.
+func (s *Store) Watermark(ctx context.Context, name string) (time.Time, error) {
+	var v int64
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM watermarks WHERE name = ?`, name).Scan(&v)
+	if isNoRows(err) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, wrap("watermark", err)
+	}
+	return tm(v), nil
+}
+
+// SetWatermark stores the named watermark.
+func (s *Store) SetWatermark(ctx context.Context, name string, t time.Time) error {
+	if name == "" {
+		return errors.New("sqlite: set watermark: empty name")
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO watermarks (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, ts(t))
+	return wrap("set watermark", err)
+}

@@ -1,0 +1,420 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
+)
+
+var shadowTests = []test{
+	{"PutOnlyOnChange", testShadowPutOnlyOnChange},
+	{"ExternalID", testShadowExternalID},
+	{"List", testShadowList},
+	{"Deactivate", testShadowDeactivate},
+	{"DeactivateOneClient", testShadowDeactivateOneClient},
+	{"Watermark", testShadowWatermark},
+}
+
+var outboxTests = []test{
+	{"ClaimOrderPerKey", testOutboxClaimOrder},
+	{"LeaseExpires", testOutboxLeaseExpires},
+	{"FailBackoffDead", testOutboxFailDead},
+	{"Retry", testOutboxRetry},
+	{"ClaimKey", testOutboxClaimKey},
+	{"ConcurrentClaims", testOutboxConcurrentClaims},
+	{"EndSessionWithEvents", testOutboxEndSession},
+	{"PurgeDelivered", testOutboxPurge},
+}
+
+// event returns a new pending event of key.
+func event(key string) *store.OutboxEvent {
+	return &store.OutboxEvent{ID: ssotest.RandomID(), Key: key, Type: "user.updated", Channel: "webhook",
+		ClientID: "portal", Subject: "sub", Payload: []byte(`{"a":1}`)}
+}
+
+func shadow(client, subject, digest string, active bool) *store.ShadowUser {
+	return &store.ShadowUser{ClientID: client, Subject: subject, Digest: digest, Active: active, View: []byte(`{"roles":["Member"]}`)}
+}
+
+func (h *H) claim(at time.Time, limit int) []*store.OutboxEvent {
+	h.T.Helper()
+	l, err := h.S.ClaimEvents(h.Ctx, store.Claim{Now: at, Lease: time.Minute, Limit: limit})
+	ssotest.NoErr(h.T, err, "ClaimEvents")
+	return l
+}
+
+func ids(l []*store.OutboxEvent) []string {
+	out := make([]string, len(l))
+	for i, e := range l {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func testShadowPutOnlyOnChange(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	_, err := h.S.ShadowUser(h.Ctx, "portal", sub)
+	ssotest.IsErr(t, err, sso.ErrNotFound, "ShadowUser(unknown)")
+
+	e1 := event("k1")
+	changed, err := h.S.PutShadowUser(h.Ctx, shadow("portal", sub, "d1", true), e1)
+	ssotest.NoErr(t, err, "PutShadowUser(new)")
+	if !changed {
+		t.Fatal("PutShadowUser(new) reported no change")
+	}
+	got, err := h.S.ShadowUser(h.Ctx, "portal", sub)
+	ssotest.NoErr(t, err, "ShadowUser")
+	if got.Digest != "d1" || !got.Active || string(got.View) != `{"roles":["Member"]}` || got.CreatedAt.IsZero() {
+		t.Fatalf("ShadowUser = %+v", got)
+	}
+	// Same digest and state: nothing written, the event is not queued.
+	e2 := event("k1")
+	changed, err = h.S.PutShadowUser(h.Ctx, shadow("portal", sub, "d1", true), e2)
+	ssotest.NoErr(t, err, "PutShadowUser(same)")
+	if changed {
+		t.Fatal("PutShadowUser(same digest) reported a change")
+	}
+	_, err = h.S.OutboxEvent(h.Ctx, e2.ID)
+	ssotest.IsErr(t, err, sso.ErrNotFound, "event of an unchanged shadow user")
+	// Active flips with the same digest: a change.
+	changed, err = h.S.PutShadowUser(h.Ctx, shadow("portal", sub, "d1", false), event("k1"))
+	ssotest.NoErr(t, err, "PutShadowUser(inactive)")
+	if !changed {
+		t.Fatal("deactivation not reported as a change")
+	}
+	ev, err := h.S.OutboxEvent(h.Ctx, e1.ID)
+	ssotest.NoErr(t, err, "OutboxEvent")
+	if ev.State != store.OutboxPending || ev.Attempts != 0 || string(ev.Payload) != `{"a":1}` || ev.Seq == 0 {
+		t.Fatalf("queued event = %+v", ev)
+	}
+	// A bad event rolls back the shadow user too (one transaction).
+	changed, err = h.S.PutShadowUser(h.Ctx, shadow("portal", sub, "d2", true), &store.OutboxEvent{ID: "x"})
+	ssotest.SomeErr(t, err, "PutShadowUser with an invalid event")
+	got, _ = h.S.ShadowUser(h.Ctx, "portal", sub)
+	if changed || got.Digest != "d1" {
+		t.Fatalf("shadow user written without its event: %+v", got)
+	}
+}
+
+func testShadowExternalID(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	ssotest.IsErr(t, h.S.SetShadowExternalID(h.Ctx, "portal", sub, "x"), sso.ErrNotFound, "SetShadowExternalID(unknown)")
+	_, err := h.S.PutShadowUser(h.Ctx, shadow("portal", sub, "d1", true))
+	ssotest.NoErr(t, err, "PutShadowUser")
+	ssotest.NoErr(t, h.S.SetShadowExternalID(h.Ctx, "portal", sub, "scim-42"), "SetShadowExternalID")
+	_, err = h.S.PutShadowUser(h.Ctx, shadow("portal", sub, "d2", true))
+	ssotest.NoErr(t, err, "PutShadowUser(update)")
+	got, _ := h.S.ShadowUser(h.Ctx, "portal", sub)
+	if got.ExternalID != "scim-42" || got.Digest != "d2" {
+		t.Fatalf("after update: %+v (external id must be kept)", got)
+	}
+}
+
+func testShadowList(t *testing.T, h *H) {
+	a, b := "a-"+ssotest.RandomID(), "b-"+ssotest.RandomID()
+	for _, u := range []*store.ShadowUser{shadow("portal", a, "1", true), shadow("portal", b, "1", true), shadow("events", a, "1", false)} {
+		_, err := h.S.PutShadowUser(h.Ctx, u)
+		ssotest.NoErr(t, err, "PutShadowUser")
+	}
+	l, err := h.S.ShadowUsers(h.Ctx, "portal", "")
+	ssotest.NoErr(t, err, "ShadowUsers(portal)")
+	if len(l) != 2 || l[0].Subject != a || l[1].Subject != b {
+		t.Fatalf("ShadowUsers(portal) = %d users", len(l))
+	}
+	l, _ = h.S.ShadowUsers(h.Ctx, "", a)
+	if len(l) != 2 || l[0].ClientID != "events" || l[1].ClientID != "portal" {
+		t.Fatalf("ShadowUsers(subject) = %d users", len(l))
+	}
+}
+
+func testShadowDeactivate(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	s1 := h.createSession(sub, "portal", "events")
+	s2 := h.createSession(sub, "portal")
+	other := h.createSession(ssotest.RandomID(), "portal")
+	rt, at := h.grant(sub, "portal")
+	rt2, _ := h.grant(sub, "events")
+	_, err := h.S.PutShadowUser(h.Ctx, shadow("portal", sub, "d1", true))
+	ssotest.NoErr(t, err, "PutShadowUser")
+
+	var seen []*sso.Session
+	up := event("k-" + sub)
+	ended, err := h.S.Deactivate(h.Ctx, &store.Deactivation{
+		Subject: sub, EndSessions: true,
+		Users:  []*store.ShadowUser{shadow("portal", sub, "d1", false)},
+		Events: []*store.OutboxEvent{up},
+		Logout: func(l []*sso.Session) []*store.OutboxEvent {
+			seen = l
+			var out []*store.OutboxEvent
+			for _, s := range l {
+				for _, c := range s.Clients {
+					e := event("bcl-" + c)
+					e.Type, e.Channel, e.Payload = "logout.backchannel", "backchannel", []byte(s.ID)
+					out = append(out, e)
+				}
+			}
+			return out
+		},
+	})
+	ssotest.NoErr(t, err, "Deactivate")
+	if len(ended) != 2 || len(seen) != 2 || !ended[0].Ended {
+		t.Fatalf("ended %d sessions, Logout saw %d", len(ended), len(seen))
+	}
+	byID := map[string]*sso.Session{ended[0].ID: ended[0], ended[1].ID: ended[1]}
+	if byID[s1.ID] == nil || byID[s2.ID] == nil || !slices.Equal(byID[s1.ID].Clients, []string{"portal", "events"}) {
+		t.Fatalf("ended sessions = %v, want %s and %s with their clients", slices.Collect(maps.Keys(byID)), s1.ID, s2.ID)
+	}
+	for _, id := range []string{s1.ID, s2.ID} {
+		_, err := h.S.Session(h.Ctx, id)
+		ssotest.IsErr(t, err, sso.ErrNotFound, "session after Deactivate")
+	}
+	_, err = h.S.Session(h.Ctx, other.ID)
+	ssotest.NoErr(t, err, "another member's session")
+	for _, hash := range []string{rt.Hash, rt2.Hash} {
+		got, err := h.S.RefreshToken(h.Ctx, hash)
+		ssotest.NoErr(t, err, "RefreshToken")
+		if !got.Revoked {
+			t.Fatal("refresh token not revoked by Deactivate")
+		}
+	}
+	ssotest.IsErr(t, h.accessState(at.IDHash), sso.ErrTokenRevoked, "access token after Deactivate")
+	u, _ := h.S.ShadowUser(h.Ctx, "portal", sub)
+	if u.Active {
+		t.Fatal("shadow user still active")
+	}
+	evs, err := h.S.OutboxEvents(h.Ctx, store.OutboxFilter{State: store.OutboxPending})
+	ssotest.NoErr(t, err, "OutboxEvents")
+	if len(evs) != 4 || evs[0].ID != up.ID || evs[1].Type != "logout.backchannel" {
+		t.Fatalf("queued %d events (want the update and 3 logouts)", len(evs))
+	}
+}
+
+func testShadowDeactivateOneClient(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	s := h.createSession(sub, "portal", "events")
+	rt, _ := h.grant(sub, "portal")
+	rt2, _ := h.grant(sub, "events")
+	ended, err := h.S.Deactivate(h.Ctx, &store.Deactivation{Subject: sub, RevokeClient: "portal",
+		Events: []*store.OutboxEvent{event("k")}})
+	ssotest.NoErr(t, err, "Deactivate(one client)")
+	if len(ended) != 0 {
+		t.Fatal("sessions ended without EndSessions")
+	}
+	_, err = h.S.Session(h.Ctx, s.ID)
+	ssotest.NoErr(t, err, "session after a one-client deactivation")
+	if got, _ := h.S.RefreshToken(h.Ctx, rt.Hash); !got.Revoked {
+		t.Fatal("portal token not revoked")
+	}
+	if got, _ := h.S.RefreshToken(h.Ctx, rt2.Hash); got.Revoked {
+		t.Fatal("events token revoked")
+	}
+}
+
+func testShadowWatermark(t *testing.T, h *H) {
+	w, err := h.S.Watermark(h.Ctx, "ams")
+	ssotest.NoErr(t, err, "Watermark(unset)")
+	if !w.IsZero() {
+		t.Fatalf("unset watermark = %v", w)
+	}
+	ssotest.NoErr(t, h.S.SetWatermark(h.Ctx, "ams", h.Now), "SetWatermark")
+	ssotest.NoErr(t, h.S.SetWatermark(h.Ctx, "ams", h.Now.Add(time.Second)), "SetWatermark(again)")
+	w, err = h.S.Watermark(h.Ctx, "ams")
+	ssotest.NoErr(t, err, "Watermark")
+	if !w.Equal(h.Now.Add(time.Second)) {
+		t.Fatalf("watermark = %v, want %v", w, h.Now.Add(time.Second))
+	}
+}
+
+func testOutboxClaimOrder(t *testing.T, h *H) {
+	a1, a2, b1 := event("a"), event("a"), event("b")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a1, a2, b1), "Enqueue")
+	got := h.claim(h.Now.Add(time.Second), 10)
+	ssotest.Equal(t, ids(got), []string{a1.ID, b1.ID}, "first claim: the head of each key")
+	if got[0].Attempts != 1 || !got[0].LeaseUntil.After(h.Now) {
+		t.Fatalf("claimed event = %+v", got[0])
+	}
+	if again := h.claim(h.Now.Add(2*time.Second), 10); len(again) != 0 {
+		t.Fatalf("claimed %d leased or blocked events", len(again))
+	}
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a1.ID, h.Now.Add(3*time.Second)), "MarkDelivered")
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a1.ID, h.Now.Add(3*time.Second)), "MarkDelivered(again)")
+	got = h.claim(h.Now.Add(4*time.Second), 10)
+	ssotest.Equal(t, ids(got), []string{a2.ID}, "after the head was delivered")
+	ev, _ := h.S.OutboxEvent(h.Ctx, a1.ID)
+	if ev.State != store.OutboxDelivered || !ev.DeliveredAt.Equal(h.Now.Add(3*time.Second)) {
+		t.Fatalf("delivered event = %+v", ev)
+	}
+}
+
+func testOutboxLeaseExpires(t *testing.T, h *H) {
+	e := event("a")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, e), "Enqueue")
+	if got := h.claim(h.Now.Add(time.Second), 1); len(got) != 1 {
+		t.Fatal("not claimed")
+	}
+	// The claimer crashed: after the lease the event is claimed again, its attempt counted.
+	got := h.claim(h.Now.Add(2*time.Minute), 1)
+	if len(got) != 1 || got[0].ID != e.ID || got[0].Attempts != 2 {
+		t.Fatalf("reclaim after the lease = %+v", got)
+	}
+}
+
+func testOutboxFailDead(t *testing.T, h *H) {
+	a1, a2 := event("a"), event("a")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a1, a2), "Enqueue")
+	h.claim(h.Now.Add(time.Second), 10)
+	next := h.Now.Add(time.Hour)
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, a1.ID, next, "503 Service Unavailable", false), "MarkFailed")
+	// Backing off: neither it nor the events behind it are due.
+	if got := h.claim(h.Now.Add(time.Minute), 10); len(got) != 0 {
+		t.Fatalf("claimed %d events during backoff", len(got))
+	}
+	got := h.claim(next, 10)
+	ssotest.Equal(t, ids(got), []string{a1.ID}, "after the backoff")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, a1.ID, next, "410 Gone", true), "MarkFailed(dead)")
+	ev, _ := h.S.OutboxEvent(h.Ctx, a1.ID)
+	if ev.State != store.OutboxDead || ev.LastError != "410 Gone" || ev.Attempts != 2 {
+		t.Fatalf("dead event = %+v", ev)
+	}
+	// A dead head no longer blocks its key.
+	got = h.claim(next.Add(time.Second), 10)
+	ssotest.Equal(t, ids(got), []string{a2.ID}, "behind a dead event")
+	dead, err := h.S.OutboxEvents(h.Ctx, store.OutboxFilter{State: store.OutboxDead})
+	ssotest.NoErr(t, err, "OutboxEvents(dead)")
+	ssotest.Equal(t, ids(dead), []string{a1.ID}, "dead letters")
+	counts, err := h.S.OutboxCounts(h.Ctx)
+	ssotest.NoErr(t, err, "OutboxCounts")
+	if counts[store.OutboxDead] != 1 || counts[store.OutboxPending] != 1 {
+		t.Fatalf("counts = %v", counts)
+	}
+	// Failing a delivered event does not resurrect it.
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a2.ID, next), "MarkDelivered")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, a2.ID, next, "late", false), "MarkFailed(delivered)")
+	if ev, _ := h.S.OutboxEvent(h.Ctx, a2.ID); ev.State != store.OutboxDelivered {
+		t.Fatalf("delivered event became %s", ev.State)
+	}
+	ssotest.IsErr(t, h.S.MarkDelivered(h.Ctx, ssotest.RandomID(), next), sso.ErrNotFound, "MarkDelivered(unknown)")
+}
+
+func testOutboxRetry(t *testing.T, h *H) {
+	a, b := event("a"), event("b")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a, b), "Enqueue")
+	h.claim(h.Now.Add(time.Second), 10)
+	for _, e := range []*store.OutboxEvent{a, b} {
+		ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, e.ID, h.Now, "x", true), "MarkFailed(dead)")
+	}
+	n, err := h.S.RetryEvents(h.Ctx, a.ID, h.Now.Add(time.Minute))
+	ssotest.NoErr(t, err, "RetryEvents(id)")
+	if n != 1 {
+		t.Fatalf("RetryEvents(id) = %d", n)
+	}
+	ev, _ := h.S.OutboxEvent(h.Ctx, a.ID)
+	if ev.State != store.OutboxPending || ev.Attempts != 0 {
+		t.Fatalf("retried event = %+v", ev)
+	}
+	if _, err := h.S.RetryEvents(h.Ctx, a.ID, h.Now); err == nil {
+		t.Fatal("RetryEvents of a pending event succeeded")
+	}
+	_, err = h.S.RetryEvents(h.Ctx, ssotest.RandomID(), h.Now)
+	ssotest.IsErr(t, err, sso.ErrNotFound, "RetryEvents(unknown)")
+	n, err = h.S.RetryEvents(h.Ctx, "", h.Now.Add(time.Minute))
+	ssotest.NoErr(t, err, "RetryEvents(all)")
+	if n != 1 {
+		t.Fatalf("RetryEvents(all) = %d", n)
+	}
+	got := h.claim(h.Now.Add(time.Minute), 10)
+	ssotest.Equal(t, ids(got), []string{a.ID, b.ID}, "claim after retry")
+}
+
+func testOutboxClaimKey(t *testing.T, h *H) {
+	a1, a2, b := event("a"), event("a"), event("b")
+	a1.NextAttempt = h.Now.Add(time.Hour) // not due: a synchronous delivery takes it anyway
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a1, a2, b), "Enqueue")
+	got, err := h.S.ClaimEvents(h.Ctx, store.Claim{Now: h.Now, Lease: time.Minute, Limit: 10, Key: "a"})
+	ssotest.NoErr(t, err, "ClaimEvents(key)")
+	ssotest.Equal(t, ids(got), []string{a1.ID}, "ClaimEvents(key)")
+}
+
+func testOutboxConcurrentClaims(t *testing.T, h *H) {
+	const n = 40
+	var all []*store.OutboxEvent
+	for i := range n {
+		all = append(all, event(fmt.Sprint("k", i)))
+	}
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, all...), "Enqueue")
+	var (
+		mu   sync.Mutex
+		seen = map[string]int{}
+	)
+	errs := ssotest.Parallel(8, func(int) error {
+		for {
+			l, err := h.S.ClaimEvents(h.Ctx, store.Claim{Now: h.Now.Add(time.Second), Lease: time.Minute, Limit: 3})
+			if err != nil {
+				return err
+			}
+			if len(l) == 0 {
+				return nil
+			}
+			mu.Lock()
+			for _, e := range l {
+				seen[e.ID]++
+			}
+			mu.Unlock()
+		}
+	})
+	ssotest.NoErr(t, errors.Join(errs...), "concurrent ClaimEvents")
+	if len(seen) != n {
+		t.Fatalf("claimed %d distinct events, want %d", len(seen), n)
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Fatalf("event %s claimed %d times", id, k)
+		}
+	}
+}
+
+func testOutboxEndSession(t *testing.T, h *H) {
+	s := h.createSession(ssotest.RandomID(), "portal")
+	e := event("bcl")
+	ssotest.NoErr(t, h.S.EndSessionWithEvents(h.Ctx, s.ID, e), "EndSessionWithEvents")
+	_, err := h.S.Session(h.Ctx, s.ID)
+	ssotest.IsErr(t, err, sso.ErrNotFound, "session after EndSessionWithEvents")
+	_, err = h.S.OutboxEvent(h.Ctx, e.ID)
+	ssotest.NoErr(t, err, "its event")
+}
+
+func testOutboxPurge(t *testing.T, h *H) {
+	a, b := event("a"), event("b")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a, b), "Enqueue")
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a.ID, h.Now), "MarkDelivered")
+	n, err := h.S.PurgeDelivered(h.Ctx, h.Now.Add(time.Second))
+	ssotest.NoErr(t, err, "PurgeDelivered")
+	if n != 1 {
+		t.Fatalf("PurgeDelivered = %d", n)
+	}
+	_, err = h.S.OutboxEvent(h.Ctx, b.ID)
+	ssotest.NoErr(t, err, "pending event after PurgeDelivered")
+}
+
+// createSession, grant and accessState reuse the sso suite's helpers on the bridge store.
+func (h *H) sso() *ssotest.H { return &ssotest.H{T: h.T, S: h.S, Ctx: h.Ctx, Now: h.Now} }
+
+func (h *H) createSession(subject string, clients ...string) *sso.Session {
+	h.T.Helper()
+	return h.sso().CreateSession(subject, clients...)
+}
+
+func (h *H) grant(subject, client string) (*sso.RefreshToken, sso.AccessToken) {
+	h.T.Helper()
+	return h.sso().Grant(subject, client)
+}
+
+func (h *H) accessState(idHash string) error { return h.sso().AccessState(idHash) }
