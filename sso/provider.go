@@ -73,6 +73,9 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 		SupportedUILocales:       []language.Tag{language.English},
 		SupportedScopes:          cfg.SupportedScopes,
 		SupportedClaims:          cfg.SupportedClaims,
+		// Logout tokens carry sid and sub (sso/logout_token.go); the bridge sends them.
+		BackChannelLogoutSupported:        true,
+		BackChannelLogoutSessionSupported: true,
 	}
 	opts := []op.Option{op.WithCORSOptions(nil)}
 	if strings.HasPrefix(cfg.Issuer, "http://") {
@@ -141,7 +144,7 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request, o http
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodGet, PathDiscovery, nil).WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer))
 		o.ServeHTTP(rec, req)
-		p.discovery = rec.Body.Bytes()
+		p.discovery = withFrontChannelLogout(rec.Body.Bytes())
 	})
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
