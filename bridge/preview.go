@@ -14,10 +14,10 @@ import (
 // ClaimsPreview is exactly what a client would get for a member: the ID token, userinfo and
 // access-token claims, and whether the member may sign in and the access rule lets them in.
 type ClaimsPreview struct {
-	Client   string   `json:"client"`
-	Login    string   `json:"login"`
-	Scopes   []string `json:"scopes"`
-	SignIn   string   `json:"sign_in"` // "ok" or the status failure (locked_out, ...)
+	Client string   `json:"client"`
+	Login  string   `json:"login"`
+	Scopes []string `json:"scopes"`
+	SignIn string   `json:"sign_in"` // "ok" or the status failure (locked_out, ...)
 	*policy.Preview
 }
 

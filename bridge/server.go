@@ -141,6 +141,13 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 // Handler is the bridge's whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.echo }
 
+// FlushMemberCache drops cached member profiles (after an AMS change the caller knows about).
+func (s *Server) FlushMemberCache() {
+	if p, ok := s.dir.(interface{ Purge() }); ok {
+		p.Purge()
+	}
+}
+
 // Provider exposes the OpenID provider (for tests and the CLI).
 func (s *Server) Provider() *sso.Provider { return s.provider }
 
