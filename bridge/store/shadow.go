@@ -82,11 +82,18 @@ type Deactivation struct {
 	// RevokeClient revokes the subject's grants at that client only; with EndSessions and
 	// RevokeClient empty, every grant of the subject is revoked.
 	RevokeClient string
-	// Users are shadow-user states to write (Digest/Active/View), each with its events in Events.
-	Users  []*ShadowUser
+	// Users are shadow-user states to write; each one's events are written only when it changed.
+	Users []ShadowUpdate
+	// Events are written in any case.
 	Events []*OutboxEvent
 	// Logout builds the back-channel logout events for the sessions that were ended.
 	Logout func(ended []*sso.Session) []*OutboxEvent
+}
+
+// ShadowUpdate is a new shadow-user state and the events it causes.
+type ShadowUpdate struct {
+	User   *ShadowUser
+	Events []*OutboxEvent
 }
 
 // ShadowStore keeps shadow users and the change-detection watermark.

@@ -153,8 +153,14 @@ func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.S
 			return err
 		}
 		for _, u := range d.Users {
-			if _, err := s.putShadow(ctx, tx, u); err != nil {
+			changed, err := s.putShadow(ctx, tx, u.User)
+			if err != nil {
 				return err
+			}
+			if changed {
+				if err := s.enqueue(ctx, tx, u.Events); err != nil {
+					return err
+				}
 			}
 		}
 		events := d.Events

@@ -144,13 +144,19 @@ func testShadowDeactivate(t *testing.T, h *H) {
 	rt2, _ := h.grant(sub, "events")
 	_, err := h.S.PutShadowUser(h.Ctx, shadow("portal", sub, "d1", true))
 	ssotest.NoErr(t, err, "PutShadowUser")
+	_, err = h.S.PutShadowUser(h.Ctx, shadow("events", sub, "d9", true))
+	ssotest.NoErr(t, err, "PutShadowUser")
+	unchanged := event("k-events")
 
 	var seen []*sso.Session
 	up := event("k-" + sub)
 	ended, err := h.S.Deactivate(h.Ctx, &store.Deactivation{
 		Subject: sub, EndSessions: true,
-		Users:  []*store.ShadowUser{shadow("portal", sub, "d1", false)},
-		Events: []*store.OutboxEvent{up},
+		Users: []store.ShadowUpdate{
+			{User: shadow("portal", sub, "d1", false), Events: []*store.OutboxEvent{up}},
+			// Unchanged: its event is not written.
+			{User: shadow("events", sub, "d9", true), Events: []*store.OutboxEvent{unchanged}},
+		},
 		Logout: func(l []*sso.Session) []*store.OutboxEvent {
 			seen = l
 			var out []*store.OutboxEvent
@@ -190,6 +196,8 @@ func testShadowDeactivate(t *testing.T, h *H) {
 	if u.Active {
 		t.Fatal("shadow user still active")
 	}
+	_, err = h.S.OutboxEvent(h.Ctx, unchanged.ID)
+	ssotest.IsErr(t, err, sso.ErrNotFound, "event of an unchanged shadow user")
 	evs, err := h.S.OutboxEvents(h.Ctx, store.OutboxFilter{State: store.OutboxPending})
 	ssotest.NoErr(t, err, "OutboxEvents")
 	if len(evs) != 4 || evs[0].ID != up.ID || evs[1].Type != "logout.backchannel" {
