@@ -1,0 +1,266 @@
+package shadow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// SCIM schema URNs (RFC 7643, RFC 7644).
+const (
+	SchemaUser       = "urn:ietf:params:scim:schemas:core:2.0:User"
+	SchemaGroup      = "urn:ietf:params:scim:schemas:core:2.0:Group"
+	SchemaPatchOp    = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+	SchemaListResp   = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+	SchemaMembership = "urn:ssobridge:params:scim:schemas:extension:membership:1.0:User"
+	scimContentType  = "application/scim+json"
+)
+
+type scimValue struct {
+	Value   string `json:"value"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
+}
+
+type scimName struct {
+	Formatted  string `json:"formatted,omitempty"`
+	GivenName  string `json:"givenName,omitempty"`
+	FamilyName string `json:"familyName,omitempty"`
+}
+
+type scimMembership struct {
+	MemberID     string `json:"memberId,omitempty"`
+	MemberType   string `json:"memberType,omitempty"`
+	MemberStatus string `json:"memberStatus,omitempty"`
+	Company      string `json:"company,omitempty"`
+	JoinDate     string `json:"joinDate,omitempty"`
+	PaidThrough  string `json:"paidThrough,omitempty"`
+	IsCurrent    bool   `json:"isCurrent"`
+}
+
+// scimUser is the User resource we send (RFC 7643 4.1), with our membership extension.
+type scimUser struct {
+	Schemas     []string        `json:"schemas,omitempty"`
+	ExternalID  string          `json:"externalId"`
+	UserName    string          `json:"userName"`
+	Name        *scimName       `json:"name,omitempty"`
+	DisplayName string          `json:"displayName,omitempty"`
+	Emails      []scimValue     `json:"emails,omitempty"`
+	Photos      []scimValue     `json:"photos,omitempty"`
+	Active      bool            `json:"active"`
+	Roles       []scimValue     `json:"roles"`
+	Membership  *scimMembership `json:"urn:ssobridge:params:scim:schemas:extension:membership:1.0:User,omitempty"`
+}
+
+// SCIMUser maps the payload to a SCIM User resource (exported for tests and docs).
+func SCIMUser(u User) any { return scimUserOf(u) }
+
+func scimUserOf(u User) scimUser {
+	r := scimUser{Schemas: []string{SchemaUser}, ExternalID: u.Subject, UserName: u.Login, DisplayName: u.Name,
+		Active: u.Active, Roles: []scimValue{}}
+	if r.UserName == "" {
+		r.UserName = u.Subject
+	}
+	if u.Name != "" || u.GivenName != "" || u.FamilyName != "" {
+		r.Name = &scimName{Formatted: u.Name, GivenName: u.GivenName, FamilyName: u.FamilyName}
+	}
+	if u.Email != "" {
+		r.Emails = []scimValue{{Value: u.Email, Type: "work", Primary: true}}
+	}
+	if u.Picture != "" {
+		r.Photos = []scimValue{{Value: u.Picture, Type: "photo"}}
+	}
+	for _, role := range u.Roles {
+		r.Roles = append(r.Roles, scimValue{Value: role})
+	}
+	if m := u.Membership; m != nil {
+		r.Schemas = append(r.Schemas, SchemaMembership)
+		r.Membership = &scimMembership{MemberID: m.MemberID, MemberType: m.MemberType, MemberStatus: m.MemberStatus,
+			Company: m.Company, JoinDate: m.JoinDate, PaidThrough: m.PaidThrough, IsCurrent: m.IsCurrent}
+	}
+	return r
+}
+
+type scimList struct {
+	TotalResults int `json:"totalResults"`
+	Resources    []struct {
+		ID string `json:"id"`
+	} `json:"Resources"`
+}
+
+type scimClient struct {
+	s *Service
+	t *SCIMTarget
+}
+
+func (c scimClient) url(path string) string { return strings.TrimSuffix(c.t.URL, "/") + path }
+
+func (c scimClient) send(ctx context.Context, method, u string, body any) (*http.Response, []byte, error) {
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+c.t.Token)
+	h.Set("Accept", scimContentType)
+	var b []byte
+	if body != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
+			return nil, nil, permanent("encode SCIM request: %v", err)
+		}
+		h.Set("Content-Type", scimContentType)
+	}
+	return c.s.do(ctx, method, u, h, b)
+}
+
+// find returns the id of the single resource matching filter, "" when none.
+func (c scimClient) find(ctx context.Context, resource, filter string) (string, error) {
+	resp, body, err := c.send(ctx, http.MethodGet, c.url("/"+resource+"?filter="+url.QueryEscape(filter)), nil)
+	if err != nil {
+		return "", err
+	}
+	if err := statusError("SCIM GET /"+resource, resp, body); err != nil {
+		return "", err
+	}
+	var l scimList
+	if err := json.Unmarshal(body, &l); err != nil {
+		return "", fmt.Errorf("SCIM GET /%s: bad list response: %w", resource, err)
+	}
+	if len(l.Resources) == 0 {
+		return "", nil
+	}
+	if len(l.Resources) > 1 {
+		return "", permanent("SCIM GET /%s: %d resources match %s", resource, len(l.Resources), filter)
+	}
+	return l.Resources[0].ID, nil
+}
+
+func scimString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// deliverSCIM brings the user to the state of the event: create when the server does not know
+// them (by externalId), else replace or patch; then group memberships when configured.
+func (s *Service) deliverSCIM(ctx context.Context, t *SCIMTarget, e *store.OutboxEvent) error {
+	var ev Event
+	if err := json.Unmarshal(e.Payload, &ev); err != nil {
+		return permanent("decode event: %v", err)
+	}
+	c := scimClient{s: s, t: t}
+	id := ""
+	if su, err := s.store.ShadowUser(ctx, e.ClientID, e.Subject); err == nil {
+		id = su.ExternalID
+	} else if !errors.Is(err, sso.ErrNotFound) {
+		return err
+	}
+	if id == "" {
+		var err error
+		if id, err = c.find(ctx, "Users", "externalId eq "+scimString(ev.Data.Subject)); err != nil {
+			return err
+		}
+	}
+	res := scimUserOf(ev.Data)
+	if id != "" {
+		var (
+			resp *http.Response
+			body []byte
+			err  error
+		)
+		if t.Update == "patch" {
+			val := res
+			val.Schemas = nil
+			resp, body, err = c.send(ctx, http.MethodPatch, c.url("/Users/"+url.PathEscape(id)), map[string]any{
+				"schemas": []string{SchemaPatchOp}, "Operations": []map[string]any{{"op": "replace", "value": val}},
+			})
+		} else {
+			resp, body, err = c.send(ctx, http.MethodPut, c.url("/Users/"+url.PathEscape(id)), res)
+		}
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode == http.StatusNotFound { // deleted on their side: create again
+			id = ""
+		} else if err := statusError("SCIM "+resp.Request.Method+" /Users", resp, body); err != nil {
+			return err
+		}
+	}
+	if id == "" {
+		resp, body, err := c.send(ctx, http.MethodPost, c.url("/Users"), res)
+		if err != nil {
+			return err
+		}
+		if err := statusError("SCIM POST /Users", resp, body); err != nil {
+			return err
+		}
+		var created struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(body, &created); err != nil || created.ID == "" {
+			return permanent("SCIM POST /Users: the answer has no id")
+		}
+		id = created.ID
+	}
+	if err := s.store.SetShadowExternalID(ctx, e.ClientID, e.Subject, id); err != nil && !errors.Is(err, sso.ErrNotFound) {
+		return err
+	}
+	if t.Groups {
+		return c.syncGroups(ctx, id, ev.Data.Roles, ev.RemovedRoles)
+	}
+	return nil
+}
+
+// syncGroups adds the user to the group of each role (creating groups as needed) and removes
+// them from the groups of removed roles.
+func (c scimClient) syncGroups(ctx context.Context, userID string, roles, removed []string) error {
+	member := func(op string, gid string) error {
+		var ops map[string]any
+		if op == "add" {
+			ops = map[string]any{"op": "add", "path": "members", "value": []map[string]string{{"value": userID}}}
+		} else {
+			ops = map[string]any{"op": "remove", "path": "members[value eq " + scimString(userID) + "]"}
+		}
+		resp, body, err := c.send(ctx, http.MethodPatch, c.url("/Groups/"+url.PathEscape(gid)), map[string]any{
+			"schemas": []string{SchemaPatchOp}, "Operations": []any{ops}})
+		if err != nil {
+			return err
+		}
+		return statusError("SCIM PATCH /Groups", resp, body)
+	}
+	for _, role := range roles {
+		gid, err := c.find(ctx, "Groups", "displayName eq "+scimString(role))
+		if err != nil {
+			return err
+		}
+		if gid == "" {
+			resp, body, err := c.send(ctx, http.MethodPost, c.url("/Groups"), map[string]any{
+				"schemas": []string{SchemaGroup}, "displayName": role,
+				"members": []map[string]string{{"value": userID}}})
+			if err != nil {
+				return err
+			}
+			if err := statusError("SCIM POST /Groups", resp, body); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := member("add", gid); err != nil {
+			return err
+		}
+	}
+	for _, role := range removed {
+		gid, err := c.find(ctx, "Groups", "displayName eq "+scimString(role))
+		if err != nil {
+			return err
+		}
+		if gid != "" {
+			if err := member("remove", gid); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

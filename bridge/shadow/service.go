@@ -1,0 +1,622 @@
+package shadow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Viewer is the member's view for one client: the claims the client may see (after its claim
+// policy) and whether the member may use the client (its access rule).
+type Viewer interface {
+	View(ctx context.Context, m *legacy.Member, subject, clientID string, now time.Time) (claims map[string]any, allowed bool, err error)
+}
+
+// ViewFunc adapts a function to Viewer.
+type ViewFunc func(ctx context.Context, m *legacy.Member, subject, clientID string, now time.Time) (map[string]any, bool, error)
+
+// View calls f.
+func (f ViewFunc) View(ctx context.Context, m *legacy.Member, subject, clientID string, now time.Time) (map[string]any, bool, error) {
+	return f(ctx, m, subject, clientID, now)
+}
+
+// ClientSource resolves client configurations (back-channel logout URIs, signing algorithms).
+type ClientSource interface {
+	Client(ctx context.Context, id string) (*sso.ClientConfig, error)
+}
+
+// Options build a Service.
+type Options struct {
+	Config    Config
+	Targets   map[string]Target
+	Store     store.Store
+	Directory legacy.Directory
+	Viewer    Viewer
+	Clients   ClientSource
+	Keys      *sso.KeyManager
+	Issuer    string
+	Logger    *slog.Logger
+	// HTTPClient sends deliveries (default: a client that never follows redirects).
+	HTTPClient *http.Client
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Service provisions shadow users and delivers the outbox.
+type Service struct {
+	cfg     Config
+	targets map[string]Target
+	store   store.Store
+	dir     legacy.Directory
+	view    Viewer
+	clients ClientSource
+	keys    *sso.KeyManager
+	issuer  string
+	log     *slog.Logger
+	http    *http.Client
+	now     func() time.Time
+	wake    chan struct{}
+	lease   time.Duration
+	batch   int
+	workers int
+	pollMu  sync.Mutex
+}
+
+// WatermarkName is the store watermark of the AMS change poller.
+const WatermarkName = "shadow.ams_changes"
+
+// New builds a Service. Config must be valid (Validate) and Targets too (ValidateTargets).
+func New(o Options) *Service {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	return &Service{
+		cfg: o.Config, targets: o.Targets, store: o.Store, dir: o.Directory, view: o.Viewer, clients: o.Clients,
+		keys: o.Keys, issuer: o.Issuer, log: o.Logger, http: o.HTTPClient, now: o.Now,
+		wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 32, workers: 4,
+	}
+}
+
+// Target returns the provisioning target of a client.
+func (s *Service) Target(clientID string) (Target, bool) {
+	t, ok := s.targets[clientID]
+	return t, ok
+}
+
+// Wake makes the deliverer look at the outbox now.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run polls the AMS and delivers the outbox until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		s.runDeliverer(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.runPoller(ctx)
+	}()
+	wg.Wait()
+}
+
+func (s *Service) runPoller(ctx context.Context) {
+	t := time.NewTicker(s.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		if n, err := s.Poll(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "shadow: poll failed", "err", err)
+		} else if n > 0 {
+			s.log.InfoContext(ctx, "shadow: poll", "changed_members", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Service) runDeliverer(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	purge := time.NewTicker(time.Hour)
+	defer purge.Stop()
+	for {
+		n, err := s.DeliverDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "shadow: claim failed", "err", err)
+		}
+		if n == s.batch {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-t.C:
+		case <-purge.C:
+			if n, err := s.store.PurgeDelivered(ctx, s.now().Add(-7*24*time.Hour)); err != nil {
+				s.log.ErrorContext(ctx, "shadow: purge delivered events failed", "err", err)
+			} else if n > 0 {
+				s.log.DebugContext(ctx, "shadow: purged delivered events", "rows", n)
+			}
+		}
+	}
+}
+
+// ---- change polling ----
+
+// changeBatch is how many changed members one directory query returns.
+const changeBatch = 500
+
+// Poll asks the directory for members changed since the stored watermark and brings their
+// shadow users (and, for members who may no longer sign in, their sessions and tokens) up to
+// date; it returns how many members it looked at. The watermark moves only past members that
+// were handled, so a failure is retried at the next poll.
+func (s *Service) Poll(ctx context.Context) (int, error) {
+	s.pollMu.Lock()
+	defer s.pollMu.Unlock()
+	total := 0
+	for {
+		since, err := s.store.Watermark(ctx, WatermarkName)
+		if err != nil {
+			return total, fmt.Errorf("shadow: poll: %w", err)
+		}
+		members, next, err := s.dir.ChangedSince(ctx, since, changeBatch)
+		if err != nil {
+			return total, fmt.Errorf("shadow: poll: changed since %s: %w", since.Format(time.RFC3339), err)
+		}
+		sort.SliceStable(members, func(i, j int) bool { return members[i].UpdatedAt.Before(members[j].UpdatedAt) })
+		mark := since
+		for _, m := range members {
+			if err := s.Sync(ctx, m); err != nil {
+				if mark.After(since) {
+					_ = s.store.SetWatermark(ctx, WatermarkName, mark)
+				}
+				return total, fmt.Errorf("shadow: poll: member %s: %w", m.Key, err)
+			}
+			total++
+			if m.UpdatedAt.After(mark) {
+				mark = m.UpdatedAt
+			}
+		}
+		if next.After(mark) {
+			mark = next
+		}
+		if mark.After(since) {
+			if err := s.store.SetWatermark(ctx, WatermarkName, mark); err != nil {
+				return total, fmt.Errorf("shadow: poll: %w", err)
+			}
+		}
+		if len(members) < changeBatch || !mark.After(since) {
+			if total > 0 {
+				s.Wake()
+			}
+			return total, nil
+		}
+	}
+}
+
+// Sync brings one member's shadow users, sessions and tokens in line with the directory. A
+// member who was never signed in has no subject and nothing to do.
+func (s *Service) Sync(ctx context.Context, m *legacy.Member) error {
+	sub, err := s.store.SubjectByMemberKey(ctx, m.Key)
+	if errors.Is(err, sso.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if m.Roles == nil {
+		if m.Roles, err = s.dir.Roles(ctx, m.Key); err != nil {
+			return fmt.Errorf("roles: %w", err)
+		}
+	}
+	now := s.now()
+	standing := m.Standing.Check(now, 0)
+	users, err := s.store.ShadowUsers(ctx, "", sub.Subject)
+	if err != nil {
+		return err
+	}
+	if standing != nil {
+		// The member may no longer sign in anywhere: end everything, in one transaction.
+		d := &store.Deactivation{Subject: sub.Subject, EndSessions: true, Logout: s.sessionLogouts(ctx)}
+		for _, su := range users {
+			if _, ok := s.targets[su.ClientID]; !ok {
+				continue
+			}
+			up, err := s.update(ctx, m, sub.Subject, su.ClientID, su, false)
+			if err != nil {
+				return err
+			}
+			d.Users = append(d.Users, up)
+		}
+		ended, err := s.store.Deactivate(ctx, d)
+		if err != nil {
+			return err
+		}
+		s.log.InfoContext(ctx, "shadow: member deactivated", "subject", sub.Subject, "reason", legacy.Reason(standing),
+			"sessions_ended", len(ended), "shadow_users", len(d.Users))
+		return nil
+	}
+	for _, su := range users {
+		t, ok := s.targets[su.ClientID]
+		if !ok {
+			continue
+		}
+		up, err := s.update(ctx, m, sub.Subject, su.ClientID, su, true)
+		if err != nil {
+			return err
+		}
+		if su.Active && !up.User.Active {
+			// Lapsed per this client's rule: revoke this client's grants and log it out there.
+			if ev, err := s.subjectLogout(ctx, su.ClientID, sub.Subject); err != nil {
+				return err
+			} else if ev != nil {
+				up.Events = append(up.Events, ev)
+			}
+			if _, err := s.store.Deactivate(ctx, &store.Deactivation{Subject: sub.Subject, RevokeClient: su.ClientID,
+				Users: []store.ShadowUpdate{up}}); err != nil {
+				return err
+			}
+			s.log.InfoContext(ctx, "shadow: member deactivated at client", "subject", sub.Subject, "client", su.ClientID,
+				"reason", reasonAt(t))
+			continue
+		}
+		if _, err := s.store.PutShadowUser(ctx, up.User, up.Events...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func reasonAt(t Target) string {
+	if t.RequireCurrent {
+		return "not_current_or_access_rule"
+	}
+	return "access_rule"
+}
+
+// update computes the member's new shadow-user state at a client and its event (written only
+// if the state changed). prev may be nil (first provisioning).
+func (s *Service) update(ctx context.Context, m *legacy.Member, subject, clientID string, prev *store.ShadowUser, mayBeActive bool) (store.ShadowUpdate, error) {
+	t := s.targets[clientID]
+	now := s.now()
+	claims, allowed, err := s.view.View(ctx, m, subject, clientID, now)
+	if err != nil {
+		return store.ShadowUpdate{}, fmt.Errorf("view for %s: %w", clientID, err)
+	}
+	active := mayBeActive && allowed && (!t.RequireCurrent || m.IsCurrent(now))
+	u := userFromClaims(subject, active, claims)
+	sum, view, err := digest(u)
+	if err != nil {
+		return store.ShadowUpdate{}, err
+	}
+	typ := TypeUpdated
+	switch {
+	case prev == nil:
+		typ = TypeCreated
+	case !active:
+		typ = TypeDeactivated
+	}
+	ev := Event{ID: newEventID(), Type: typ, Timestamp: now.UTC().Truncate(time.Second), ClientID: clientID, Data: u}
+	if prev != nil {
+		ev.RemovedRoles = removedRoles(prev.View, u.Roles)
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return store.ShadowUpdate{}, err
+	}
+	channel := ChannelWebhook
+	if t.SCIM != nil {
+		channel = ChannelSCIM
+	}
+	return store.ShadowUpdate{
+		User: &store.ShadowUser{ClientID: clientID, Subject: subject, Digest: sum, Active: active, View: view},
+		Events: []*store.OutboxEvent{{ID: ev.ID, Key: eventKey(channel, clientID, subject), Type: typ, Channel: channel,
+			ClientID: clientID, Subject: subject, Payload: payload}},
+	}, nil
+}
+
+// ---- just-in-time provisioning ----
+
+// ErrProvisioning is returned by Provision when a synchronous provisioning failed.
+var ErrProvisioning = errors.New("shadow: provisioning failed")
+
+// Provision brings the member's shadow user at the client up to date at sign-in. For a target
+// with sync: true the change is delivered before Provision returns (an error wraps
+// ErrProvisioning); otherwise it is queued and the deliverer woken. m may be nil (looked up).
+func (s *Service) Provision(ctx context.Context, clientID, subject string, m *legacy.Member) error {
+	t, ok := s.targets[clientID]
+	if !ok {
+		return nil
+	}
+	if m == nil {
+		sub, err := s.store.SubjectByID(ctx, subject)
+		if err != nil {
+			return s.provisionFailed(ctx, t, clientID, subject, fmt.Errorf("subject: %w", err))
+		}
+		if m, err = s.dir.MemberByKey(ctx, sub.MemberKey); err != nil {
+			return s.provisionFailed(ctx, t, clientID, subject, fmt.Errorf("member: %w", err))
+		}
+	}
+	if m.Roles == nil {
+		roles, err := s.dir.Roles(ctx, m.Key)
+		if err != nil {
+			return s.provisionFailed(ctx, t, clientID, subject, fmt.Errorf("roles: %w", err))
+		}
+		m.Roles = roles
+	}
+	prev, err := s.store.ShadowUser(ctx, clientID, subject)
+	if errors.Is(err, sso.ErrNotFound) {
+		prev = nil
+	} else if err != nil {
+		return s.provisionFailed(ctx, t, clientID, subject, err)
+	}
+	up, err := s.update(ctx, m, subject, clientID, prev, m.Standing.Check(s.now(), 0) == nil)
+	if err != nil {
+		return s.provisionFailed(ctx, t, clientID, subject, err)
+	}
+	changed, err := s.store.PutShadowUser(ctx, up.User, up.Events...)
+	if err != nil {
+		return s.provisionFailed(ctx, t, clientID, subject, err)
+	}
+	if changed {
+		s.log.InfoContext(ctx, "shadow: provisioning queued", "client", clientID, "subject", subject,
+			"event", up.Events[0].ID, "type", up.Events[0].Type, "sync", t.Sync)
+	}
+	if !t.Sync {
+		if changed {
+			s.Wake()
+		}
+		return nil
+	}
+	// Deliver everything pending for this member at this client, in order, now.
+	if err := s.deliverKey(ctx, up.Events[0].Key, clientID, subject); err != nil {
+		return s.provisionFailed(ctx, t, clientID, subject, err)
+	}
+	return nil
+}
+
+func (s *Service) provisionFailed(ctx context.Context, t Target, clientID, subject string, err error) error {
+	s.log.ErrorContext(ctx, "shadow: provisioning failed", "client", clientID, "subject", subject, "sync", t.Sync, "err", err)
+	if !t.Sync {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrProvisioning, err)
+}
+
+// deliverKey delivers the pending events of one key synchronously, oldest first. An event
+// leased by the background deliverer is waited for (bounded by ctx and the lease).
+func (s *Service) deliverKey(ctx context.Context, key, clientID, subject string) error {
+	deadline := s.now().Add(s.cfg.Timeout + 5*time.Second)
+	for {
+		evs, err := s.store.ClaimEvents(ctx, store.Claim{Now: s.now(), Lease: s.lease, Limit: 1, Key: key})
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			pending, err := s.store.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxPending, ClientID: clientID, Subject: subject})
+			if err != nil {
+				return err
+			}
+			busy := false
+			for _, e := range pending {
+				if e.Key == key {
+					busy = true
+					break
+				}
+			}
+			if !busy {
+				return nil
+			}
+			if s.now().After(deadline) {
+				return errors.New("an earlier delivery for this member is still in progress")
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		if err := s.deliverOne(ctx, evs[0]); err != nil {
+			return err
+		}
+	}
+}
+
+// ---- logout ----
+
+// LogoutEvents returns the back-channel logout events for an ended session: one per client of
+// the session that registered a backchannel_logout_uri.
+func (s *Service) LogoutEvents(ctx context.Context, sess *sso.Session) []*store.OutboxEvent {
+	var out []*store.OutboxEvent
+	for _, id := range sess.Clients {
+		c, err := s.clients.Client(ctx, id)
+		if err != nil || c.BackchannelLogoutURI == "" {
+			continue
+		}
+		out = append(out, s.logoutEvent(id, sess.Subject, sess.ID))
+	}
+	return out
+}
+
+func (s *Service) logoutEvent(clientID, subject, sid string) *store.OutboxEvent {
+	p, _ := json.Marshal(logoutPayload{ClientID: clientID, Subject: subject, SessionID: sid})
+	return &store.OutboxEvent{ID: newEventID(), Key: eventKey(ChannelBackchannel, clientID, subject), Type: TypeLogout,
+		Channel: ChannelBackchannel, ClientID: clientID, Subject: subject, Payload: p}
+}
+
+// sessionLogouts builds logout events for sessions ended by a deactivation.
+func (s *Service) sessionLogouts(ctx context.Context) func([]*sso.Session) []*store.OutboxEvent {
+	return func(ended []*sso.Session) []*store.OutboxEvent {
+		var out []*store.OutboxEvent
+		for _, ss := range ended {
+			out = append(out, s.LogoutEvents(ctx, ss)...)
+		}
+		return out
+	}
+}
+
+// subjectLogout is a sub-only logout event for a client (every session of the member there).
+func (s *Service) subjectLogout(ctx context.Context, clientID, subject string) (*store.OutboxEvent, error) {
+	c, err := s.clients.Client(ctx, clientID)
+	if err != nil {
+		if errors.Is(err, sso.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if c.BackchannelLogoutURI == "" {
+		return nil, nil
+	}
+	return s.logoutEvent(clientID, subject, ""), nil
+}
+
+// EndSession ends a session and queues its back-channel logouts in one transaction.
+func (s *Service) EndSession(ctx context.Context, sess *sso.Session) error {
+	evs := s.LogoutEvents(ctx, sess)
+	if err := s.store.EndSessionWithEvents(ctx, sess.ID, evs...); err != nil {
+		return err
+	}
+	if len(evs) > 0 {
+		s.Wake()
+	}
+	return nil
+}
+
+func (s *Service) deliverBackchannel(ctx context.Context, e *store.OutboxEvent) error {
+	var p logoutPayload
+	if err := json.Unmarshal(e.Payload, &p); err != nil {
+		return permanent("decode event: %v", err)
+	}
+	c, err := s.clients.Client(ctx, p.ClientID)
+	if err != nil {
+		if errors.Is(err, sso.ErrNotFound) {
+			return permanent("client %s is no longer registered", p.ClientID)
+		}
+		return err
+	}
+	if c.BackchannelLogoutURI == "" {
+		return permanent("client %s no longer has a backchannel_logout_uri", p.ClientID)
+	}
+	tok, err := s.keys.SignLogoutToken(c.IDTokenSigningAlg, sso.LogoutToken{Issuer: s.issuer, Audience: c.ID,
+		Subject: p.Subject, SessionID: p.SessionID, IssuedAt: s.now()})
+	if err != nil {
+		return err
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, body, err := s.do(ctx, http.MethodPost, c.BackchannelLogoutURI, h, []byte(url.Values{"logout_token": {tok}}.Encode()))
+	if err != nil {
+		return err
+	}
+	return statusError("back-channel logout", resp, body)
+}
+
+// ---- delivery ----
+
+// DeliverDue claims and delivers one batch of due events; it returns how many it claimed.
+func (s *Service) DeliverDue(ctx context.Context) (int, error) {
+	evs, err := s.store.ClaimEvents(ctx, store.Claim{Now: s.now(), Lease: s.lease, Limit: s.batch})
+	if err != nil {
+		return 0, err
+	}
+	sem := make(chan struct{}, s.workers)
+	var wg sync.WaitGroup
+	for _, e := range evs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_ = s.deliverOne(ctx, e)
+		}()
+	}
+	wg.Wait()
+	return len(evs), nil
+}
+
+// deliverOne delivers a claimed event and records the outcome.
+func (s *Service) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
+	start := s.now()
+	err := s.send(ctx, e)
+	if err == nil {
+		if merr := s.store.MarkDelivered(ctx, e.ID, s.now()); merr != nil {
+			s.log.ErrorContext(ctx, "shadow: mark delivered failed", "event", e.ID, "err", merr)
+			return merr
+		}
+		s.log.InfoContext(ctx, "shadow: delivered", "event", e.ID, "type", e.Type, "channel", e.Channel,
+			"client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts, "duration", s.now().Sub(start))
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err // shutting down: the lease runs out and the event is claimed again
+	}
+	dead := isPermanent(err) || e.Attempts >= s.cfg.MaxAttempts
+	next := s.now().Add(s.backoff(e.Attempts))
+	if merr := s.store.MarkFailed(ctx, e.ID, next, err.Error(), dead); merr != nil {
+		s.log.ErrorContext(ctx, "shadow: mark failed failed", "event", e.ID, "err", merr)
+	}
+	level := slog.LevelWarn
+	if dead {
+		level = slog.LevelError
+	}
+	s.log.Log(ctx, level, "shadow: delivery failed", "event", e.ID, "type", e.Type, "channel", e.Channel,
+		"client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts, "dead", dead, "next_attempt", next, "err", err)
+	return err
+}
+
+func (s *Service) send(ctx context.Context, e *store.OutboxEvent) error {
+	if e.Channel == ChannelBackchannel {
+		return s.deliverBackchannel(ctx, e)
+	}
+	t, ok := s.targets[e.ClientID]
+	if !ok {
+		return permanent("client %s has no provisioning target any more", e.ClientID)
+	}
+	switch {
+	case e.Channel == ChannelSCIM && t.SCIM != nil:
+		return s.deliverSCIM(ctx, t.SCIM, e)
+	case e.Channel == ChannelWebhook && t.Webhook != nil:
+		return s.deliverWebhook(ctx, t.Webhook, e)
+	}
+	return permanent("client %s is no longer provisioned by %s", e.ClientID, e.Channel)
+}
+
+// backoff is the delay after the n-th failed attempt: backoff_min doubled per attempt up to
+// backoff_max, with jitter in [d/2, d] so that receivers coming back are not stampeded.
+func (s *Service) backoff(n int) time.Duration {
+	d := s.cfg.BackoffMin
+	for i := 1; i < n && d < s.cfg.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, s.cfg.BackoffMax)
+	return d/2 + rand.N(d/2+1)
+}
