@@ -36,8 +36,11 @@ type ClientConfig struct {
 	// WebOrigins are the origins allowed by CORS on the token, userinfo and revocation
 	// endpoints (SPAs). Never a wildcard.
 	WebOrigins []string `yaml:"web_origins" json:"web_origins,omitempty"`
-	// AccessTokenFormat is "opaque" (default) or "jwt" (RFC 9068).
+	// AccessTokenFormat is "opaque" (default) or "jwt" (RFC 9068, header typ at+jwt).
 	AccessTokenFormat string `yaml:"access_token_format" json:"access_token_format,omitempty"`
+	// Audiences are the resource servers this client's access tokens are for (the aud of a
+	// JWT access token, and who may introspect it); empty means the client itself.
+	Audiences []string `yaml:"audiences" json:"audiences,omitempty"`
 	// BackchannelLogoutURI / FrontchannelLogoutURI for single sign-out.
 	BackchannelLogoutURI  string `yaml:"backchannel_logout_uri" json:"backchannel_logout_uri,omitempty"`
 	FrontchannelLogoutURI string `yaml:"frontchannel_logout_uri" json:"frontchannel_logout_uri,omitempty"`
@@ -134,6 +137,11 @@ func (c *ClientConfig) Validate() error {
 	case "opaque", "jwt":
 	default:
 		return field("access_token_format", `must be "opaque" or "jwt"`)
+	}
+	for _, a := range c.Audiences {
+		if a == "" || len(a) > 256 || strings.ContainsAny(a, " \t\r\n\"*") {
+			return field("audiences", "%q: must be a client id or URI of 1-256 characters without spaces, quotes or wildcards", a)
+		}
 	}
 	for _, u := range []string{c.BackchannelLogoutURI, c.FrontchannelLogoutURI} {
 		if u == "" {
@@ -232,10 +240,10 @@ func (c *client) GrantTypes() []oidc.GrantType {
 	return out
 }
 func (c *client) LoginURL(id string) string { return c.loginURL(id) }
+
+// AccessTokenType is always bearer for op: JWT access tokens are signed by the storage with
+// the RFC 9068 header typ at+jwt, which op cannot do (see access_token_jwt.go).
 func (c *client) AccessTokenType() op.AccessTokenType {
-	if c.cfg.AccessTokenFormat == "jwt" {
-		return op.AccessTokenTypeJWT
-	}
 	return op.AccessTokenTypeBearer
 }
 func (c *client) IDTokenLifetime() time.Duration { return c.idLifetime }

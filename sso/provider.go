@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -37,6 +38,11 @@ type Config struct {
 	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, message string)
 	// AllOrigins returns every web origin registered by any client (CORS preflight).
 	AllOrigins func() []string
+	// Device configures the device authorization grant, enabled when the store is also a
+	// DeviceStore (grant_device.go).
+	Device DeviceConfig
+	// Logger receives the provider's own errors (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Provider is the OpenID provider: op's handlers on our storage, plus caching and hygiene.
@@ -46,6 +52,7 @@ type Provider struct {
 	keys    *KeyManager
 	cfg     Config
 	handler http.Handler
+	devices DeviceStore // nil: no device flow
 
 	discoveryOnce sync.Once
 	discovery     []byte
@@ -63,7 +70,9 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 	st := &storage{
 		store: store, keys: keys, clients: clients, hooks: hooks, life: cfg.Lifetimes,
 		loginURL: cfg.LoginURL, rotateKey: cfg.RotateKey, now: time.Now,
+		issuer: cfg.Issuer, crypto: newTokenCrypto(cfg.CryptoKey),
 	}
+	cfg.Device.defaults()
 	opCfg := &op.Config{
 		CryptoKey:                cfg.CryptoKey,
 		DefaultLogoutRedirectURI: cfg.DefaultLogoutRedirect,
@@ -77,15 +86,25 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 		BackChannelLogoutSupported:        true,
 		BackChannelLogoutSessionSupported: true,
 	}
-	opts := []op.Option{op.WithCORSOptions(nil)}
+	// at+jwt access tokens reach op through its crypto (access_token_jwt.go).
+	opts := []op.Option{op.WithCORSOptions(nil), op.WithCrypto(st.crypto)}
 	if strings.HasPrefix(cfg.Issuer, "http://") {
 		opts = append(opts, op.WithAllowInsecure())
 	}
-	o, err := op.NewOpenIDProvider(cfg.Issuer, opCfg, st, opts...)
+	var opStorage op.Storage = st
+	devices, _ := store.(DeviceStore)
+	if devices != nil {
+		opCfg.DeviceAuthorization = op.DeviceAuthorizationConfig{
+			Lifetime: cfg.Device.Lifetime, PollInterval: cfg.Device.Interval,
+			UserFormPath: cfg.Device.UserPath, UserCode: op.UserCodeBase20,
+		}
+		opStorage = &deviceStorage{storage: st, devices: devices, cfg: cfg.Device}
+	}
+	o, err := op.NewOpenIDProvider(cfg.Issuer, opCfg, opStorage, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("sso: provider: %w", err)
 	}
-	p := &Provider{op: o, storage: st, keys: keys, cfg: cfg}
+	p := &Provider{op: o, storage: st, keys: keys, cfg: cfg, devices: devices}
 	p.handler = p.routes(o)
 	return p, nil
 }
@@ -144,7 +163,7 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request, o http
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodGet, PathDiscovery, nil).WithContext(op.ContextWithIssuer(r.Context(), p.cfg.Issuer))
 		o.ServeHTTP(rec, req)
-		p.discovery = withFrontChannelLogout(rec.Body.Bytes())
+		p.discovery = p.truthfulDiscovery(withFrontChannelLogout(rec.Body.Bytes()))
 	})
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -242,6 +261,9 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, o http.Handl
 		return
 	}
 	if !p.cors(w, r, cfg) {
+		return
+	}
+	if p.serveOwnGrants(w, r, cfg) {
 		return
 	}
 	if cfg != nil && r.URL.Path == PathToken {

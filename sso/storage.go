@@ -52,6 +52,8 @@ type storage struct {
 	loginURL  func(string) string
 	rotateKey []byte // HMAC key deriving refresh-token successors
 	now       func() time.Time
+	issuer    string
+	crypto    *tokenCrypto // parks at+jwt access tokens for op (access_token_jwt.go)
 }
 
 var (
@@ -270,6 +272,8 @@ func grantOf(req op.TokenRequest) grantInfo {
 		g.clientID, g.sessionID, g.authTime, g.amr, g.familyID = r.rt.ClientID, r.rt.SessionID, r.rt.AuthTime, r.rt.AMR, r.rt.FamilyID
 	case *exchangeRequest:
 		g.clientID, g.authTime, g.amr = r.clientID, r.authTime, r.amr
+	case granter:
+		g = r.grant()
 	case interface{ GetClientID() string }:
 		g.clientID = r.GetClientID()
 	}
@@ -292,8 +296,13 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	now := s.now()
 	id := RandomToken()
 	in := Issue{ConsumeCodeHash: g.codeHash, Access: s.accessRecord(g, id, now)}
+	cfg, _ := s.clientConfig(ctx, g.clientID)
+	in.Access.Audience = accessTokenAudience(cfg, in.Access.Audience)
 	if err := s.issue(ctx, in, g); err != nil {
 		return "", time.Time{}, err
+	}
+	if err := s.finishAccessToken(ctx, cfg, &in.Access, id); err != nil {
+		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
 	return id, in.Access.ExpiresAt, nil
 }
@@ -303,6 +312,8 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	now := s.now()
 	id := RandomToken()
 	in := Issue{ConsumeCodeHash: g.codeHash, Access: s.accessRecord(g, id, now)}
+	cfg, _ := s.clientConfig(ctx, g.clientID)
+	in.Access.Audience = accessTokenAudience(cfg, in.Access.Audience)
 	var newToken string
 	if rr, ok := req.(*refreshRequest); ok && current != "" {
 		newToken = s.successor(current)
@@ -319,7 +330,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			in.Access.FamilyID = g.familyID
 		}
 		life := s.life.RefreshToken
-		if cfg, err := s.clientConfig(ctx, g.clientID); err == nil && cfg.Public {
+		if cfg != nil && cfg.Public {
 			life = s.life.RefreshPublic
 		}
 		in.Refresh = &RefreshToken{
@@ -330,6 +341,9 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	}
 	if err := s.issue(ctx, in, g); err != nil {
 		return "", "", time.Time{}, err
+	}
+	if err := s.finishAccessToken(ctx, cfg, &in.Access, id); err != nil {
+		return "", "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
 	return id, newToken, in.Access.ExpiresAt, nil
 }
@@ -519,7 +533,14 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	at, err := s.store.AccessToken(ctx, HashToken(tokenID))
-	if err != nil || at.Subject != subject {
+	if err != nil {
+		return errors.New("token inactive")
+	}
+	owner := at.Subject
+	if owner == "" {
+		owner = at.ClientID // client_credentials: the client is the subject (RFC 9068 2.2)
+	}
+	if owner != subject {
 		return errors.New("token inactive")
 	}
 	allowed := at.ClientID == clientID
@@ -532,7 +553,7 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	resp.Active = true
 	resp.Scope = at.Scopes
 	resp.ClientID = at.ClientID
-	resp.Subject = at.Subject
+	resp.Subject = owner
 	resp.Audience = at.Audience
 	resp.Expiration = oidc.FromTime(at.ExpiresAt)
 	resp.IssuedAt = oidc.FromTime(at.CreatedAt)

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Clients", clientTests},
 		{"Secrets", secretTests},
 		{"Purge", purgeTests},
+		{"Device", deviceTests},
 		{"Ping", []test{{"Ping", testPing}}},
 	}
 	for _, g := range groups {

@@ -207,6 +207,25 @@ CREATE TABLE watermarks (
 	value INTEGER NOT NULL
 );
 `,
+	// 4: device authorizations (RFC 8628): device code hash, unique normalised user code.
+	`
+CREATE TABLE device_authorizations (
+	device_code_hash TEXT PRIMARY KEY,
+	user_code        TEXT NOT NULL UNIQUE,
+	client_id        TEXT NOT NULL,
+	scopes           TEXT NOT NULL DEFAULT '',
+	created_at       INTEGER NOT NULL,
+	expires_at       INTEGER NOT NULL,
+	interval_ns      INTEGER NOT NULL,
+	last_polled      INTEGER NOT NULL DEFAULT 0,
+	state            TEXT NOT NULL,
+	subject          TEXT NOT NULL DEFAULT '',
+	auth_time        INTEGER NOT NULL DEFAULT 0,
+	amr              TEXT NOT NULL DEFAULT '',
+	session_id       TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX device_authorizations_expires ON device_authorizations (expires_at);
+`,
 }
 
 // migrate brings the schema up to date in one IMMEDIATE transaction on the write pool, so that

@@ -1,0 +1,154 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+var _ sso.DeviceStore = (*Store)(nil)
+
+const deviceCols = `device_code_hash, user_code, client_id, scopes, created_at, expires_at, interval_ns,
+	last_polled, state, subject, auth_time, amr, session_id`
+
+// deviceSlowDownStep is what RFC 8628 section 3.5 adds to the interval on every slow_down.
+const deviceSlowDownStep = 5 * time.Second
+
+func scanDevice(row scanner) (*sso.DeviceAuthorization, error) {
+	var (
+		d                                                sso.DeviceAuthorization
+		scopes, amr, state                               string
+		createdAt, expiresAt, interval, polled, authTime int64
+	)
+	err := row.Scan(&d.DeviceCodeHash, &d.UserCode, &d.ClientID, &scopes, &createdAt, &expiresAt, &interval,
+		&polled, &state, &d.Subject, &authTime, &amr, &d.SessionID)
+	if err != nil {
+		return nil, err
+	}
+	if d.Scopes, err = decList(scopes); err != nil {
+		return nil, err
+	}
+	if d.AMR, err = decList(amr); err != nil {
+		return nil, err
+	}
+	d.CreatedAt, d.ExpiresAt, d.LastPolled, d.AuthTime = tm(createdAt), tm(expiresAt), tm(polled), tm(authTime)
+	d.Interval, d.State = time.Duration(interval), sso.DeviceState(state)
+	return &d, nil
+}
+
+// CreateDeviceAuthorization inserts a pending device authorization; an expired one holding the
+// same user code is replaced, a live one is sso.ErrConflict.
+func (s *Store) CreateDeviceAuthorization(ctx context.Context, d *sso.DeviceAuthorization) error {
+	if d.DeviceCodeHash == "" || d.UserCode == "" {
+		return errors.New("sqlite: create device authorization: empty device code hash or user code")
+	}
+	state := d.State
+	if state == "" {
+		state = sso.DevicePending
+	}
+	now := ts(s.clock())
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM device_authorizations WHERE user_code = ? AND expires_at <= ?`,
+			d.UserCode, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO device_authorizations (`+deviceCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.DeviceCodeHash, d.UserCode, d.ClientID, encList(d.Scopes), ts(orNow(d.CreatedAt, s.clock())), ts(d.ExpiresAt),
+			int64(d.Interval), ts(d.LastPolled), string(state), d.Subject, ts(d.AuthTime), encList(d.AMR), d.SessionID)
+		return err
+	})
+	return wrap("create device authorization", err)
+}
+
+// DeviceAuthorizationByUserCode returns the authorization by user code; sso.ErrNotFound when
+// unknown or expired.
+func (s *Store) DeviceAuthorizationByUserCode(ctx context.Context, userCode string) (*sso.DeviceAuthorization, error) {
+	d, err := scanDevice(s.r.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM device_authorizations
+		WHERE user_code = ? AND expires_at > ?`, userCode, ts(s.clock())))
+	if err != nil {
+		return nil, wrap("device authorization", err)
+	}
+	return d, nil
+}
+
+// DecideDeviceAuthorization approves or denies a pending, unexpired authorization.
+func (s *Store) DecideDeviceAuthorization(ctx context.Context, userCode string, approve bool, c sso.Completion, now time.Time) error {
+	var (
+		res sql.Result
+		err error
+	)
+	if approve {
+		res, err = s.w.ExecContext(ctx, `UPDATE device_authorizations
+			SET state = ?, subject = ?, auth_time = ?, amr = ?, session_id = ?
+			WHERE user_code = ? AND state = ? AND expires_at > ?`,
+			string(sso.DeviceApproved), c.Subject, ts(c.AuthTime), encList(c.AMR), c.SessionID,
+			userCode, string(sso.DevicePending), ts(now))
+	} else {
+		res, err = s.w.ExecContext(ctx, `UPDATE device_authorizations SET state = ?
+			WHERE user_code = ? AND state = ? AND expires_at > ?`,
+			string(sso.DeviceDenied), userCode, string(sso.DevicePending), ts(now))
+	}
+	if err := affectedOne(res, err); err != nil {
+		return wrap("decide device authorization", err)
+	}
+	return nil
+}
+
+// PollDeviceAuthorization records a poll (see sso.DeviceStore).
+func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash string, now time.Time) (*sso.DeviceAuthorization, error) {
+	var (
+		out     *sso.DeviceAuthorization
+		slowErr error
+	)
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		d, err := scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM device_authorizations
+			WHERE device_code_hash = ?`, deviceCodeHash))
+		if err != nil {
+			return err
+		}
+		out = d
+		if !d.LastPolled.IsZero() && now.Sub(d.LastPolled) < d.Interval {
+			d.Interval += deviceSlowDownStep
+			slowErr = fmt.Errorf("sqlite: poll device authorization: %w", sso.ErrSlowDown)
+			_, err := tx.ExecContext(ctx, `UPDATE device_authorizations SET interval_ns = ?, last_polled = ?
+				WHERE device_code_hash = ?`, int64(d.Interval), ts(now), deviceCodeHash)
+			return err
+		}
+		next := d.State
+		if d.State == sso.DeviceApproved && now.Before(d.ExpiresAt) {
+			next = sso.DeviceConsumed
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE device_authorizations SET last_polled = ?, state = ?
+			WHERE device_code_hash = ?`, ts(now), string(next), deviceCodeHash)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("poll device authorization", err)
+	}
+	return out, slowErr
+}
+
+// PurgeDeviceAuthorizations deletes authorizations that expired before before.
+func (s *Store) PurgeDeviceAuthorizations(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := s.w.ExecContext(ctx, `DELETE FROM device_authorizations WHERE rowid IN
+			(SELECT rowid FROM device_authorizations WHERE expires_at <= ? LIMIT ?)`, ts(before), purgeBatch)
+		if err != nil {
+			return total, wrap("purge device authorizations", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, wrap("purge device authorizations", err)
+		}
+		total += n
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}

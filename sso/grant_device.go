@@ -1,0 +1,384 @@
+package sso
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// Device authorization grant (RFC 8628). op has a device flow, but it answers every storage
+// error as access_denied, cannot say slow_down, does not retry a colliding user code and
+// issues tokens on every poll after approval; so the provider runs both endpoints itself,
+// on a DeviceStore, and issues through op's token creation. The member's part (user code
+// entry, then the normal login and consent on an internal auth request that returns to
+// DeviceConfig.DonePath) is the bridge's /device page, through DeviceLogin and DeviceDone.
+
+// DeviceConfig configures the device flow.
+type DeviceConfig struct {
+	Lifetime time.Duration // of a device code (default 10 min)
+	Interval time.Duration // minimum polling interval (default 5 s)
+	UserPath string        // the verification page (default /device)
+	DonePath string        // where the internal auth request returns (default /device/done)
+}
+
+func (c *DeviceConfig) defaults() {
+	if c.Lifetime <= 0 {
+		c.Lifetime = 10 * time.Minute
+	}
+	if c.Interval <= 0 {
+		c.Interval = 5 * time.Second
+	}
+	if c.UserPath == "" {
+		c.UserPath = "/device"
+	}
+	if c.DonePath == "" {
+		c.DonePath = "/device/done"
+	}
+}
+
+// User codes: 8 characters from 20 consonants (RFC 8628 section 6.1: no vowels, so no words;
+// no digits or letters that look alike), about 34.6 bits, shown as BCDF-GHJK. Input is
+// normalised by upper-casing and dropping everything but letters.
+const (
+	userCodeCharset = "BCDFGHJKLMNPQRSTVWXZ"
+	userCodeLen     = 8
+)
+
+// NormalizeUserCode returns the stored form of a typed user code, or false when it cannot be one.
+func NormalizeUserCode(s string) (string, bool) {
+	if len(s) > 64 {
+		return "", false
+	}
+	var b strings.Builder
+	for _, r := range strings.ToUpper(s) {
+		switch {
+		case r >= 'A' && r <= 'Z':
+			if !strings.ContainsRune(userCodeCharset, r) {
+				return "", false
+			}
+			b.WriteRune(r)
+		case r == '-' || r == ' ' || r == '\t':
+		default:
+			return "", false
+		}
+	}
+	if b.Len() != userCodeLen {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// FormatUserCode shows a normalised user code as the member types it (BCDF-GHJK).
+func FormatUserCode(code string) string {
+	if len(code) != userCodeLen {
+		return code
+	}
+	return code[:4] + "-" + code[4:]
+}
+
+func newUserCode() (string, error) {
+	b := make([]byte, userCodeLen)
+	max := big.NewInt(int64(len(userCodeCharset)))
+	for i := range b {
+		n, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			return "", fmt.Errorf("user code: %w", err)
+		}
+		b[i] = userCodeCharset[n.Int64()]
+	}
+	return string(b), nil
+}
+
+// deviceStorage adds op.DeviceAuthorizationStorage to the storage when the store keeps device
+// codes, so that discovery advertises the grant only then. The provider runs the endpoints
+// itself; these methods serve op's handlers should they ever be reached.
+type deviceStorage struct {
+	*storage
+	devices DeviceStore
+	cfg     DeviceConfig
+}
+
+var _ op.DeviceAuthorizationStorage = (*deviceStorage)(nil)
+
+func (d *deviceStorage) StoreDeviceAuthorization(ctx context.Context, clientID, deviceCode, userCode string, expires time.Time, scopes []string) error {
+	code, ok := NormalizeUserCode(userCode)
+	if !ok {
+		return fmt.Errorf("sso: device: malformed user code")
+	}
+	err := d.devices.CreateDeviceAuthorization(ctx, &DeviceAuthorization{
+		DeviceCodeHash: HashToken(deviceCode), UserCode: code, ClientID: clientID, Scopes: scopes,
+		CreatedAt: d.now(), ExpiresAt: expires, Interval: d.cfg.Interval, State: DevicePending,
+	})
+	if errors.Is(err, ErrConflict) {
+		return op.ErrDuplicateUserCode
+	}
+	return err
+}
+
+func (d *deviceStorage) GetDeviceAuthorizatonState(ctx context.Context, clientID, deviceCode string) (*op.DeviceAuthorizationState, error) {
+	a, err := d.devices.PollDeviceAuthorization(ctx, HashToken(deviceCode), d.now())
+	if errors.Is(err, ErrSlowDown) {
+		return nil, context.DeadlineExceeded // op's only way to say slow_down
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.ClientID != clientID {
+		return nil, ErrNotFound
+	}
+	return &op.DeviceAuthorizationState{
+		ClientID: a.ClientID, Scopes: a.Scopes, Expires: a.ExpiresAt,
+		Done: a.State == DeviceApproved, Denied: a.State == DeviceDenied || a.State == DeviceConsumed,
+		Subject: a.Subject, AMR: a.AMR, AuthTime: a.AuthTime,
+	}, nil
+}
+
+// DeviceEnabled reports whether the device authorization grant is available.
+func (p *Provider) DeviceEnabled() bool { return p.devices != nil }
+
+// deviceAuthorization is the device authorization endpoint (RFC 8628 section 3.1).
+func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
+	ctx := r.Context()
+	if p.devices == nil {
+		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "the device authorization grant is not enabled")
+		return
+	}
+	if !p.authenticateClient(w, r, cfg) {
+		return
+	}
+	if !cfg.AllowsGrant(GrantDeviceCode) {
+		writeOAuthError(w, http.StatusBadRequest, "unauthorized_client", "this client may not use the device authorization grant")
+		return
+	}
+	scopes, err := p.grantScopes(cfg, r.PostForm.Get("scope"))
+	if err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_scope", "scope not allowed for this client")
+		return
+	}
+	dc := p.cfg.Device
+	now := p.storage.now()
+	deviceCode := RandomToken()
+	var userCode string
+	for attempt := 0; ; attempt++ {
+		if userCode, err = newUserCode(); err != nil {
+			break
+		}
+		err = p.devices.CreateDeviceAuthorization(ctx, &DeviceAuthorization{
+			DeviceCodeHash: HashToken(deviceCode), UserCode: userCode, ClientID: cfg.ID, Scopes: scopes,
+			CreatedAt: now, ExpiresAt: now.Add(dc.Lifetime), Interval: dc.Interval, State: DevicePending,
+		})
+		if !errors.Is(err, ErrConflict) || attempt == 4 {
+			break
+		}
+	}
+	if err != nil {
+		p.log(ctx).ErrorContext(ctx, "device authorization failed", "client", cfg.ID, "err", err)
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "could not start the device authorization")
+		return
+	}
+	verify := p.cfg.Issuer + dc.UserPath
+	resp := map[string]any{
+		"device_code":               deviceCode,
+		"user_code":                 FormatUserCode(userCode),
+		"verification_uri":          verify,
+		"verification_uri_complete": verify + "?user_code=" + url.QueryEscape(FormatUserCode(userCode)),
+		"expires_in":                int(dc.Lifetime / time.Second),
+		"interval":                  int(dc.Interval / time.Second),
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// deviceToken is the device_code grant at the token endpoint (RFC 8628 section 3.4, 3.5).
+func (p *Provider) deviceToken(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
+	ctx := r.Context()
+	if p.devices == nil {
+		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "the device authorization grant is not enabled")
+		return
+	}
+	if !p.authenticateClient(w, r, cfg) {
+		return
+	}
+	code := r.PostForm.Get("device_code")
+	if code == "" || len(code) > 256 {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "device_code is required")
+		return
+	}
+	now := p.storage.now()
+	d, err := p.devices.PollDeviceAuthorization(ctx, HashToken(code), now)
+	switch {
+	case errors.Is(err, ErrSlowDown):
+		writeOAuthError(w, http.StatusBadRequest, "slow_down", fmt.Sprintf("poll at most every %d seconds", int(d.Interval/time.Second)))
+		return
+	case errors.Is(err, ErrNotFound):
+		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "unknown device_code")
+		return
+	case err != nil:
+		p.log(ctx).ErrorContext(ctx, "device poll failed", "client", cfg.ID, "err", err)
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "could not read the device authorization")
+		return
+	}
+	if d.ClientID != cfg.ID {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "the device_code was issued to another client")
+		return
+	}
+	if !now.Before(d.ExpiresAt) && d.State != DeviceConsumed {
+		writeOAuthError(w, http.StatusBadRequest, "expired_token", "the device_code has expired; start again")
+		return
+	}
+	switch d.State {
+	case DevicePending:
+		writeOAuthError(w, http.StatusBadRequest, "authorization_pending", "the member has not finished yet")
+		return
+	case DeviceDenied:
+		writeOAuthError(w, http.StatusBadRequest, "access_denied", "the member denied the authorization")
+		return
+	case DeviceConsumed:
+		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "the device_code was already used")
+		return
+	case DeviceApproved:
+	default:
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "unknown device authorization state")
+		return
+	}
+	if err := p.storage.hooks.CheckGrant(ctx, d.Subject, cfg.ID); err != nil {
+		if errors.Is(err, ErrAccessDenied) {
+			writeOAuthError(w, http.StatusBadRequest, "access_denied", "the member may not use this app")
+			return
+		}
+		p.log(ctx).ErrorContext(ctx, "device grant check failed", "client", cfg.ID, "err", err)
+		w.Header().Set("Retry-After", "30")
+		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the membership system could not be reached")
+		return
+	}
+	g := grantInfo{clientID: cfg.ID, subject: d.Subject, scopes: d.Scopes, amr: d.AMR, authTime: d.AuthTime, sessionID: d.SessionID}
+	p.issueGrant(ctx, w, cfg, newIssuedGrant(cfg, g))
+}
+
+// ---- the member's part (the bridge's /device page) ----
+
+const deviceStatePrefix = "device|"
+
+// DeviceLogin looks up a pending device authorization by the code the member typed and
+// returns it with the login URL of an internal auth request for its client and scopes, which
+// comes back to DonePath once the member has signed in and consented. The login URL is empty
+// when the authorization is no longer pending. ErrNotFound when unknown or expired.
+func (p *Provider) DeviceLogin(ctx context.Context, typed string) (*DeviceAuthorization, string, error) {
+	if p.devices == nil {
+		return nil, "", ErrNotFound
+	}
+	code, ok := NormalizeUserCode(typed)
+	if !ok {
+		return nil, "", ErrNotFound
+	}
+	d, err := p.devices.DeviceAuthorizationByUserCode(ctx, code)
+	if err != nil {
+		return nil, "", fmt.Errorf("device authorization: %w", err)
+	}
+	if d.State != DevicePending {
+		return d, "", nil
+	}
+	state, err := p.op.Crypto().Encrypt(deviceStatePrefix + d.UserCode + "|" + d.DeviceCodeHash)
+	if err != nil {
+		return nil, "", fmt.Errorf("device authorization: seal state: %w", err)
+	}
+	now := p.storage.now()
+	ar := &AuthRequest{
+		ID: RandomToken(), ClientID: d.ClientID, RedirectURI: p.cfg.Issuer + p.cfg.Device.DonePath,
+		State: state, Scopes: d.Scopes, ResponseType: string(oidc.ResponseTypeCode),
+		CreatedAt: now, ExpiresAt: now.Add(p.storage.life.AuthRequest),
+	}
+	if d.ExpiresAt.Before(ar.ExpiresAt) {
+		ar.ExpiresAt = d.ExpiresAt
+	}
+	if err := p.storage.store.CreateAuthRequest(ctx, ar); err != nil {
+		return nil, "", fmt.Errorf("device authorization: create auth request: %w", err)
+	}
+	return d, p.cfg.LoginURL(ar.ID), nil
+}
+
+// DeviceDone finishes the member's part from the query DonePath received: a code means the
+// member signed in and allowed the app (approved true); an error means they did not. It
+// returns the device authorization; ErrNotFound when the query does not belong to a pending
+// device authorization (replayed, expired or forged).
+func (p *Provider) DeviceDone(ctx context.Context, q url.Values) (*DeviceAuthorization, bool, error) {
+	if p.devices == nil {
+		return nil, false, ErrNotFound
+	}
+	state := q.Get("state")
+	if len(state) > 4096 {
+		return nil, false, ErrNotFound
+	}
+	userCode, devHash, err := p.openDeviceState(state)
+	if err != nil {
+		return nil, false, err
+	}
+	d, err := p.devices.DeviceAuthorizationByUserCode(ctx, userCode)
+	if err != nil {
+		return nil, false, fmt.Errorf("device authorization: %w", err)
+	}
+	if d.DeviceCodeHash != devHash {
+		return nil, false, ErrNotFound
+	}
+	now := p.storage.now()
+	if q.Get("error") != "" {
+		if err := p.devices.DecideDeviceAuthorization(ctx, userCode, false, Completion{}, now); err != nil {
+			return nil, false, fmt.Errorf("device authorization: deny: %w", err)
+		}
+		p.storage.hooks.Event(ctx, "device.denied", "", d.ClientID, safeParam(q.Get("error")))
+		d.State = DeviceDenied
+		return d, false, nil
+	}
+	code := q.Get("code")
+	if code == "" || len(code) > 1024 {
+		return nil, false, ErrNotFound
+	}
+	ar, err := p.storage.store.AuthRequestByCode(ctx, HashToken(code))
+	if err != nil {
+		return nil, false, fmt.Errorf("device authorization: code: %w", err)
+	}
+	if ar.CodeConsumed || !ar.Done || ar.State != state || ar.ClientID != d.ClientID || ar.RedirectURI != p.cfg.Issuer+p.cfg.Device.DonePath {
+		return nil, false, ErrNotFound
+	}
+	c := Completion{Subject: ar.Subject, AuthTime: ar.AuthTime, AMR: ar.AMR, SessionID: ar.SessionID}
+	if err := p.devices.DecideDeviceAuthorization(ctx, userCode, true, c, now); err != nil {
+		return nil, false, fmt.Errorf("device authorization: approve: %w", err)
+	}
+	if err := p.storage.store.DeleteAuthRequest(ctx, ar.ID); err != nil {
+		p.log(ctx).WarnContext(ctx, "device: delete internal auth request", "err", err)
+	}
+	p.storage.hooks.Event(ctx, "device.approved", ar.Subject, d.ClientID, "")
+	d.State, d.Subject, d.AuthTime, d.AMR, d.SessionID = DeviceApproved, c.Subject, c.AuthTime, c.AMR, c.SessionID
+	return d, true, nil
+}
+
+func (p *Provider) openDeviceState(state string) (userCode, devHash string, err error) {
+	if state == "" {
+		return "", "", ErrNotFound
+	}
+	plain, err := p.op.Crypto().Decrypt(state)
+	if err != nil {
+		return "", "", ErrNotFound
+	}
+	rest, ok := strings.CutPrefix(plain, deviceStatePrefix)
+	if !ok {
+		return "", "", ErrNotFound
+	}
+	userCode, devHash, ok = strings.Cut(rest, "|")
+	if !ok {
+		return "", "", ErrNotFound
+	}
+	return userCode, devHash, nil
+}

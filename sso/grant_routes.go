@@ -1,0 +1,78 @@
+package sso
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+)
+
+// serveOwnGrants runs, after serveAPI's request hygiene and CORS, what the provider does
+// itself rather than op: introspection client authentication, the device endpoints and the
+// password grant. It returns true when it has answered.
+func (p *Provider) serveOwnGrants(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) bool {
+	switch r.URL.Path {
+	case PathIntrospect:
+		// RFC 7662 section 2.1: only protected resources and confidential clients introspect.
+		if cfg == nil || cfg.Public {
+			w.Header().Set("WWW-Authenticate", `Basic realm="ssobridge"`)
+			writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "introspection requires an authenticated confidential client")
+			return true
+		}
+		return !p.authenticateClient(w, r, cfg)
+	case PathDeviceAuthzEP:
+		p.deviceAuthorization(w, r, cfg)
+		return true
+	case PathToken:
+		switch r.PostForm.Get("grant_type") {
+		case GrantDeviceCode:
+			p.deviceToken(w, r, cfg)
+			return true
+		case GrantPassword:
+			if pa, ok := p.handlesPassword(r); ok {
+				p.passwordGrant(w, r, cfg, pa)
+			} else {
+				writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "the password grant is not enabled")
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// truthfulDiscovery trims op's discovery document to what works here: op always lists the
+// device authorization endpoint, the implicit and JWT bearer grants, implicit response types
+// and private_key_jwt client authentication, none of which this provider serves (the device
+// endpoint only when the store keeps device codes). It adds the grants the provider runs
+// itself.
+func (p *Provider) truthfulDiscovery(doc []byte) []byte {
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return doc
+	}
+	grants := []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
+	if p.DeviceEnabled() {
+		grants = append(grants, GrantDeviceCode)
+		m["device_authorization_endpoint"] = p.cfg.Issuer + PathDeviceAuthzEP
+	} else {
+		delete(m, "device_authorization_endpoint")
+	}
+	if ex, ok := p.storage.hooks.(ExternalExchanger); ok && len(ex.ExternalTokenTypes()) > 0 {
+		grants = append(grants, GrantTokenExchange)
+	}
+	if _, ok := p.storage.hooks.(PasswordAuthenticator); ok {
+		grants = append(grants, GrantPassword)
+	}
+	m["grant_types_supported"] = grants
+	m["response_types_supported"] = []string{"code"}
+	for _, k := range []string{"token_endpoint", "introspection_endpoint", "revocation_endpoint"} {
+		methods, _ := m[k+"_auth_methods_supported"].([]any)
+		methods = slices.DeleteFunc(methods, func(v any) bool { return v == "private_key_jwt" })
+		m[k+"_auth_methods_supported"] = methods
+		delete(m, k+"_auth_signing_alg_values_supported")
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return doc
+	}
+	return out
+}

@@ -1,0 +1,72 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Device authorization grant (RFC 8628) persistence.
+
+// DeviceState is where a device authorization is in its life.
+type DeviceState string
+
+const (
+	DevicePending  DeviceState = "pending"  // waiting for the member at /device
+	DeviceApproved DeviceState = "approved" // the member signed in and allowed it; tokens not yet issued
+	DeviceDenied   DeviceState = "denied"   // the member denied it
+	DeviceConsumed DeviceState = "consumed" // tokens were issued: the device code is spent
+)
+
+// ErrSlowDown is returned by PollDeviceAuthorization when the device polled again before its
+// interval had passed (RFC 8628 section 3.5).
+var ErrSlowDown = errors.New("sso store: device polled too fast")
+
+// DeviceAuthorization is one device flow. Only the SHA-256 of the device code is stored; the
+// user code is stored normalised (NormalizeUserCode) and is unique among live authorizations.
+type DeviceAuthorization struct {
+	DeviceCodeHash string
+	UserCode       string
+	ClientID       string
+	Scopes         []string
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	// Interval is the minimum time between two polls; every slow_down adds 5 s.
+	Interval   time.Duration
+	LastPolled time.Time
+	State      DeviceState
+
+	// Set when the member approves.
+	Subject   string
+	AuthTime  time.Time
+	AMR       []string
+	SessionID string
+}
+
+// DeviceStore keeps device authorizations. A store that implements it enables the device
+// authorization grant.
+type DeviceStore interface {
+	// CreateDeviceAuthorization inserts a pending authorization. It returns ErrConflict when
+	// the user code is held by another authorization that has not expired (an expired one is
+	// replaced), or when the device code hash exists.
+	CreateDeviceAuthorization(ctx context.Context, d *DeviceAuthorization) error
+	// DeviceAuthorizationByUserCode returns the authorization by normalised user code, in any
+	// state; ErrNotFound when unknown or expired.
+	DeviceAuthorizationByUserCode(ctx context.Context, userCode string) (*DeviceAuthorization, error)
+	// DecideDeviceAuthorization moves a pending, unexpired authorization to approved (with the
+	// member's subject, auth time, amr and session from c) or denied. ErrNotFound when unknown,
+	// expired or no longer pending.
+	DecideDeviceAuthorization(ctx context.Context, userCode string, approve bool, c Completion, now time.Time) error
+	// PollDeviceAuthorization records a poll by the device at now and returns the
+	// authorization as it was before the poll, in one transaction:
+	//   - unknown device code hash: ErrNotFound (an expired one is still returned until purged,
+	//     so the caller can answer expired_token);
+	//   - polled less than Interval after the previous poll: Interval grows by 5 s, LastPolled
+	//     becomes now, and the error is ErrSlowDown (the returned value has the new interval);
+	//   - otherwise LastPolled becomes now and, when the state was approved and the
+	//     authorization has not expired, the state becomes consumed, so tokens are issued once.
+	PollDeviceAuthorization(ctx context.Context, deviceCodeHash string, now time.Time) (*DeviceAuthorization, error)
+	// PurgeDeviceAuthorizations deletes authorizations that expired before before and returns
+	// how many.
+	PurgeDeviceAuthorizations(ctx context.Context, before time.Time) (int64, error)
+}

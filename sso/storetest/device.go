@@ -1,0 +1,205 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// deviceTests run against stores that implement sso.DeviceStore (the device authorization
+// grant is enabled only for those); others skip them.
+var deviceTests = []test{
+	{"CreateAndFind", testDeviceCreateAndFind},
+	{"UserCodeUnique", testDeviceUserCodeUnique},
+	{"Decide", testDeviceDecide},
+	{"PollSlowDown", testDevicePollSlowDown},
+	{"PollConsumesOnce", testDevicePollConsumesOnce},
+	{"PollConcurrently", testDevicePollConcurrently},
+	{"Expiry", testDeviceExpiry},
+}
+
+func deviceStore(t *testing.T, h *H) sso.DeviceStore {
+	t.Helper()
+	ds, ok := h.S.(sso.DeviceStore)
+	if !ok {
+		t.Skip("store does not implement sso.DeviceStore")
+	}
+	return ds
+}
+
+// NewDevice returns a pending device authorization created at now, valid for 10 minutes,
+// with a 5 s interval and a random user code of 8 letters.
+func NewDevice(now time.Time) *sso.DeviceAuthorization {
+	return &sso.DeviceAuthorization{
+		DeviceCodeHash: RandomID(), UserCode: userCode(), ClientID: "tv", Scopes: []string{"openid", "profile"},
+		CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute), Interval: 5 * time.Second, State: sso.DevicePending,
+	}
+}
+
+func userCode() string {
+	const cs = "BCDFGHJKLMNPQRSTVWXZ"
+	id := RandomID()
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = cs[int(id[i])%len(cs)]
+	}
+	return string(b)
+}
+
+func testDeviceCreateAndFind(t *testing.T, h *H) {
+	ds := deviceStore(t, h)
+	d := NewDevice(h.Now)
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "CreateDeviceAuthorization")
+	got, err := ds.DeviceAuthorizationByUserCode(h.Ctx, d.UserCode)
+	NoErr(t, err, "DeviceAuthorizationByUserCode")
+	Equal(t, got, d, "device authorization round trip")
+	_, err = ds.DeviceAuthorizationByUserCode(h.Ctx, "BBBBCCCC")
+	IsErr(t, err, sso.ErrNotFound, "unknown user code")
+	dup := NewDevice(h.Now)
+	dup.DeviceCodeHash = d.DeviceCodeHash
+	IsErr(t, ds.CreateDeviceAuthorization(h.Ctx, dup), sso.ErrConflict, "same device code hash")
+}
+
+func testDeviceUserCodeUnique(t *testing.T, h *H) {
+	ds := deviceStore(t, h)
+	d := NewDevice(h.Now)
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "create")
+	other := NewDevice(h.Now)
+	other.UserCode = d.UserCode
+	IsErr(t, ds.CreateDeviceAuthorization(h.Ctx, other), sso.ErrConflict, "live user code reused")
+
+	// An expired authorization gives its user code up.
+	old := NewDevice(h.Now.Add(-time.Hour))
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, old), "create expired")
+	again := NewDevice(h.Now)
+	again.UserCode = old.UserCode
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, again), "user code of an expired authorization")
+	got, err := ds.DeviceAuthorizationByUserCode(h.Ctx, old.UserCode)
+	NoErr(t, err, "find reused user code")
+	if got.DeviceCodeHash != again.DeviceCodeHash {
+		t.Fatalf("user code %s finds %s, want the new authorization", old.UserCode, got.DeviceCodeHash)
+	}
+}
+
+func testDeviceDecide(t *testing.T, h *H) {
+	ds := deviceStore(t, h)
+	d := NewDevice(h.Now)
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "create")
+	c := sso.Completion{Subject: "sub-1", AuthTime: h.Now.Add(-time.Minute), AMR: []string{"pwd"}, SessionID: "sess-1"}
+	NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, c, h.Now), "approve")
+	IsErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, false, sso.Completion{}, h.Now), sso.ErrNotFound, "deny after approve")
+	IsErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, c, h.Now), sso.ErrNotFound, "approve twice")
+	got, err := ds.DeviceAuthorizationByUserCode(h.Ctx, d.UserCode)
+	NoErr(t, err, "find")
+	want := *d
+	want.State, want.Subject, want.AuthTime, want.AMR, want.SessionID = sso.DeviceApproved, c.Subject, c.AuthTime, c.AMR, c.SessionID
+	Equal(t, got, &want, "approved authorization")
+
+	denied := NewDevice(h.Now)
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, denied), "create")
+	NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, denied.UserCode, false, sso.Completion{}, h.Now), "deny")
+	got, err = ds.DeviceAuthorizationByUserCode(h.Ctx, denied.UserCode)
+	NoErr(t, err, "find denied")
+	if got.State != sso.DeviceDenied || got.Subject != "" {
+		t.Fatalf("denied authorization: %+v", got)
+	}
+	IsErr(t, ds.DecideDeviceAuthorization(h.Ctx, "BBBBCCCC", true, c, h.Now), sso.ErrNotFound, "unknown user code")
+}
+
+func testDevicePollSlowDown(t *testing.T, h *H) {
+	ds := deviceStore(t, h)
+	d := NewDevice(h.Now)
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "create")
+	got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now)
+	NoErr(t, err, "first poll")
+	if got.State != sso.DevicePending || !got.LastPolled.IsZero() {
+		t.Fatalf("first poll returns the state before it: %+v", got)
+	}
+	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now.Add(time.Second))
+	IsErr(t, err, sso.ErrSlowDown, "poll after 1 s of a 5 s interval")
+	if got == nil || got.Interval != 10*time.Second {
+		t.Fatalf("slow_down must add 5 s to the interval: %+v", got)
+	}
+	// The interval is now 10 s from the last (too fast) poll.
+	_, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now.Add(8*time.Second))
+	IsErr(t, err, sso.ErrSlowDown, "poll 7 s after the previous one, interval 10 s")
+	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now.Add(24*time.Second))
+	NoErr(t, err, "poll after the grown interval")
+	if got.Interval != 15*time.Second || got.State != sso.DevicePending {
+		t.Fatalf("after two slow_downs: %+v", got)
+	}
+	_, err = ds.PollDeviceAuthorization(h.Ctx, RandomID(), h.Now)
+	IsErr(t, err, sso.ErrNotFound, "unknown device code")
+}
+
+func testDevicePollConsumesOnce(t *testing.T, h *H) {
+	ds := deviceStore(t, h)
+	d := NewDevice(h.Now)
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "create")
+	NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, sso.Completion{Subject: "s"}, h.Now), "approve")
+	got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now)
+	NoErr(t, err, "poll approved")
+	if got.State != sso.DeviceApproved || got.Subject != "s" {
+		t.Fatalf("poll of an approved authorization: %+v", got)
+	}
+	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now.Add(time.Minute))
+	NoErr(t, err, "poll again")
+	if got.State != sso.DeviceConsumed {
+		t.Fatalf("second poll after approval must see consumed, got %q", got.State)
+	}
+}
+
+func testDevicePollConcurrently(t *testing.T, h *H) {
+	ds := deviceStore(t, h)
+	d := NewDevice(h.Now)
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "create")
+	NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, sso.Completion{Subject: "s"}, h.Now), "approve")
+	approved := make([]bool, 8)
+	errs := Parallel(8, func(i int) error {
+		got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now.Add(time.Duration(i)*time.Minute))
+		if err == nil && got.State == sso.DeviceApproved {
+			approved[i] = true
+		}
+		if errors.Is(err, sso.ErrSlowDown) {
+			return nil
+		}
+		return err
+	})
+	n := 0
+	for i, err := range errs {
+		NoErr(t, err, "poll %d", i)
+		if approved[i] {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d concurrent polls saw the approval, want exactly 1", n)
+	}
+}
+
+func testDeviceExpiry(t *testing.T, h *H) {
+	ds := deviceStore(t, h)
+	d := NewDevice(h.Now.Add(-20 * time.Minute)) // expired 10 minutes ago
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "create")
+	_, err := ds.DeviceAuthorizationByUserCode(h.Ctx, d.UserCode)
+	IsErr(t, err, sso.ErrNotFound, "expired user code")
+	IsErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, sso.Completion{Subject: "s"}, h.Now), sso.ErrNotFound, "approve expired")
+	got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now)
+	NoErr(t, err, "poll expired (kept until purged so the device learns expired_token)")
+	if !got.ExpiresAt.Before(h.Now) {
+		t.Fatalf("poll of an expired authorization: %+v", got)
+	}
+	live := NewDevice(h.Now)
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, live), "create live")
+	n, err := ds.PurgeDeviceAuthorizations(h.Ctx, h.Now)
+	NoErr(t, err, "purge")
+	if n != 1 {
+		t.Fatalf("purge deleted %d, want 1", n)
+	}
+	_, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now)
+	IsErr(t, err, sso.ErrNotFound, "poll purged")
+	_, err = ds.DeviceAuthorizationByUserCode(h.Ctx, live.UserCode)
+	NoErr(t, err, "live authorization survives the purge")
+}
