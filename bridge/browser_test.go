@@ -186,3 +186,28 @@ func TestBrowserPlayground(t *testing.T) {
 		t.Fatalf("userinfo view:\n%s", userinfo)
 	}
 }
+
+// TestBrowserHandoff: the member signs in on the (simulated) AMS website, whose SSO iPart posts
+// to the bridge, and arrives at the app with a valid ID token, in a real browser.
+func TestBrowserHandoff(t *testing.T) {
+	rp, addClient := newRelyingParty(t)
+	e := newEnvWith(t, true, addClient)
+	rp.connect(e)
+	ctx := newChrome(t)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(rp.srv.URL+"/start"),
+		chromedp.WaitVisible(css("#login")),
+		chromedp.Click(css(`form[action="/handoff/start"] button`)),
+		chromedp.WaitVisible(css("#username")),
+		chromedp.SendKeys(css("#username"), "alice"),
+		chromedp.SendKeys(css("#password"), "alice-password"),
+		chromedp.Click(css("button[type=submit]")),
+		chromedp.WaitVisible(css("#result")),
+	)
+	if err != nil {
+		t.Fatalf("hand-off in the browser: %v", err)
+	}
+	if r := text(t, ctx, "#result"); !strings.HasPrefix(r, "signed in: Alice Archer") {
+		t.Fatalf("result %q", r)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -45,6 +46,12 @@ func newEnv(t testing.TB, mutate ...func(*bridge.Config)) *env {
 // newEnvWith can run the bridge as on embedded defaults (demo true): the AMS simulator is
 // mounted under /demo-ams and wired to the hand-off (members still come from the test directory).
 func newEnvWith(t testing.TB, demo bool, mutate ...func(*bridge.Config)) *env {
+	t.Helper()
+	return newEnvDir(t, demo, nil, mutate...)
+}
+
+// newEnvDir runs the bridge over dir (nil: the in-memory test directory).
+func newEnvDir(t testing.TB, demo bool, dir legacy.Directory, mutate ...func(*bridge.Config)) *env {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,7 +85,10 @@ func newEnvWith(t testing.TB, demo bool, mutate ...func(*bridge.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	dir := bridgetest.NewDirectory()
+	testDir := bridgetest.NewDirectory()
+	if dir == nil {
+		dir = testDir
+	}
 	b, err := bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: dir,
 		SigningKeyEncryption: make([]byte, 32), Demo: demo, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -89,7 +99,7 @@ func newEnvWith(t testing.TB, demo bool, mutate ...func(*bridge.Config)) *env {
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, bridge: b, store: st, dir: dir, issuer: issuer, rp: rp}
+	return &env{t: t, srv: srv, bridge: b, store: st, dir: testDir, issuer: issuer, rp: rp}
 }
 
 func (e *env) ctx() context.Context {
