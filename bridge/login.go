@@ -231,6 +231,14 @@ func (s *Server) finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientC
 
 func (s *Server) complete(c echo.Context, ar *sso.AuthRequest, sess *sso.Session) error {
 	ctx := c.Request().Context()
+	// Shadow user at the client: delivered now when the client asks for synchronous
+	// provisioning (a failure issues no code), else queued.
+	if err := s.shadow.Provision(ctx, ar.ClientID, sess.Subject, nil); err != nil {
+		s.audit(ctx, &store.AuditEvent{Event: "provisioning.failure", Subject: sess.Subject, ClientID: ar.ClientID, IP: c.RealIP(), Detail: "sync"})
+		return s.errorPage(c, http.StatusBadGateway, "The app could not set up your account",
+			"You signed in, but the app could not create or update your account there, so it cannot let you in yet.",
+			"Please try again in a few minutes. If it keeps happening, contact the association.")
+	}
 	if err := s.store.AddSessionClient(ctx, sess.ID, ar.ClientID, s.now()); err != nil {
 		return fmt.Errorf("record session client: %w", err)
 	}

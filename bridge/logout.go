@@ -133,7 +133,8 @@ func (s *Server) logoutSubmit(c echo.Context) error {
 // signOut ends the SSO session and sends the browser on.
 func (s *Server) signOut(c echo.Context, sess *sso.Session, t *logoutTicket) error {
 	ctx := c.Request().Context()
-	if err := s.store.EndSession(ctx, sess.ID); err != nil {
+	// Ends the session and queues back-channel logouts in one transaction; delivery is async.
+	if err := s.shadow.EndSession(ctx, sess); err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}
 	if err := s.clearSession(c); err != nil {
@@ -149,7 +150,14 @@ func (s *Server) signOut(c echo.Context, sess *sso.Session, t *logoutTicket) err
 		next = t.Redirect
 	}
 	// Single sign-off: through the AMS website's sign-out, which returns to next.
-	return c.Redirect(http.StatusSeeOther, s.amsSignOff(next))
+	next = s.amsSignOff(next)
+	// Front-channel logout: the apps' logout pages in iframes, then a Continue link.
+	if urls, origins := s.frontChannelLogouts(ctx, sess.ID, sess.Clients); len(urls) > 0 {
+		allowFrames(c.Response().Header(), origins)
+		return s.render(c, http.StatusOK, "logout", logoutData{pageData: s.base("Signed out"), Done: true,
+			ClientName: s.clientName(c, clientID), FrontChannel: urls, Continue: next})
+	}
+	return c.Redirect(http.StatusSeeOther, next)
 }
 
 func (s *Server) logoutDone(c echo.Context) error {
