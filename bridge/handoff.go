@@ -95,7 +95,7 @@ func (s *Server) setupAMS(ctx context.Context) error {
 		})
 		base := s.cfg.Issuer + demoAMSPath
 		s.cfg.AMS = AMSConfig{
-			Config: amstoken.Config{BaseURL: base, ClientID: demoAMSClientID, ClientSecret: secret},
+			Config: amstoken.Config{BaseURL: base, ClientID: demoAMSClientID, ClientSecret: secret, Timeout: s.cfg.AMS.Timeout},
 			Name:   "the demo AMS website", SSOURL: s.sim.SSOURL(demoAMSClientID),
 			LogoutURL: base + amssim.LogoutPath, DefaultClient: s.cfg.AMS.DefaultClient,
 		}
@@ -106,7 +106,11 @@ func (s *Server) setupAMS(ctx context.Context) error {
 	var opts []amstoken.Option
 	opts = append(opts, amstoken.WithLogger(s.log))
 	if s.sim != nil {
-		opts = append(opts, amstoken.WithHTTPClient(&http.Client{Transport: inProcess{s.sim}, Timeout: 10 * time.Second}))
+		timeout := s.cfg.AMS.Timeout
+		if timeout <= 0 {
+			timeout = 10 * time.Second
+		}
+		opts = append(opts, amstoken.WithHTTPClient(&http.Client{Transport: inProcess{s.sim}, Timeout: timeout}))
 	}
 	c, err := amstoken.New(s.cfg.AMS.Config, opts...)
 	if err != nil {
@@ -121,8 +125,17 @@ type inProcess struct{ h http.Handler }
 
 func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, r)
-	return rec.Result(), nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t.h.ServeHTTP(rec, r)
+	}()
+	select {
+	case <-done:
+		return rec.Result(), nil
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
 }
 
 // handoffTicket is the exchanged AMS identity between the iPart POST and the same-site GET

@@ -93,7 +93,7 @@ func TestHandoffFromLoginPage(t *testing.T) {
 }
 
 func TestHandoffFailures(t *testing.T) {
-	e := newEnvWith(t, true)
+	e := newEnvWith(t, true, func(c *bridge.Config) { c.AMS.Timeout = time.Second })
 	sim := e.bridge.AMSSimulator()
 	post := func(b *bridgetest.Browser, form url.Values) *bridgetest.Page {
 		return b.Post(e.issuer+"/handoff/imis", form)
@@ -137,7 +137,7 @@ func TestHandoffFailures(t *testing.T) {
 		{"AMS too slow", func() url.Values {
 			tok, _ := sim.IssueRefreshToken("alice", "ssobridge")
 			return url.Values{"refresh_token": {tok}}
-		}, &amssim.Faults{Delay: 15 * time.Second}, 503, "ams_unavailable"},
+		}, &amssim.Faults{Delay: 3 * time.Second}, 503, "ams_unavailable"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
