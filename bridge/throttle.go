@@ -30,6 +30,16 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 	return &Throttle{cfg: cfg, now: time.Now, entries: map[string]*throttleEntry{}}
 }
 
+type throttleKey struct {
+	key   string
+	limit int
+}
+
+// keys are the counters one attempt touches: its login and its client IP.
+func (t *Throttle) keys(login, ip string) [2]throttleKey {
+	return [2]throttleKey{{loginKey(login), t.cfg.PerLogin}, {ipKey(ip), t.cfg.PerIP}}
+}
+
 func loginKey(login string) string {
 	return "login:" + strings.ToLower(norm.NFC.String(strings.TrimSpace(login)))
 }
@@ -41,10 +51,7 @@ func (t *Throttle) Check(login, ip string) (delay, retryAfter time.Duration) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, k := range []struct {
-		key   string
-		limit int
-	}{{loginKey(login), t.cfg.PerLogin}, {ipKey(ip), t.cfg.PerIP}} {
+	for _, k := range t.keys(login, ip) {
 		e := t.entries[k.key]
 		if e == nil {
 			continue
@@ -66,10 +73,7 @@ func (t *Throttle) Fail(login, ip string) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, k := range []struct {
-		key   string
-		limit int
-	}{{loginKey(login), t.cfg.PerLogin}, {ipKey(ip), t.cfg.PerIP}} {
+	for _, k := range t.keys(login, ip) {
 		e := t.entries[k.key]
 		if e == nil {
 			e = &throttleEntry{}
