@@ -45,6 +45,8 @@ type Config struct {
 	// Playground enables /playground and its built-in public client (on by default).
 	Playground *bool     `yaml:"playground"`
 	Log        LogConfig `yaml:"log"`
+	// Admin is the admin HTTP API on its own listener; off without a token (admin.go).
+	Admin AdminConfig `yaml:"admin"`
 	// Shadow tunes AMS change polling and outbox delivery; Provisioning maps client ids to
 	// their shadow-user targets (SCIM or webhook). See package bridge/shadow.
 	Shadow       shadow.Config            `yaml:"shadow"`
@@ -75,6 +77,9 @@ type TokensConfig struct {
 	RefreshToken  time.Duration `yaml:"refresh_token_lifetime"`
 	RefreshPublic time.Duration `yaml:"refresh_token_lifetime_public"`
 	Code          time.Duration `yaml:"code_lifetime"`
+	// Device codes (RFC 8628): how long a device code lives and the minimum polling interval.
+	DeviceCode     time.Duration `yaml:"device_code_lifetime"`
+	DeviceInterval time.Duration `yaml:"device_poll_interval"`
 }
 
 // SessionConfig sets the SSO session lifetime.
@@ -108,10 +113,11 @@ func Defaults() Config {
 		Organisation: Organisation{Name: "Demo Association", PrimaryColor: "#0b5cab"},
 		Keys:         KeysConfig{Algorithms: []string{"RS256", "ES256", "EdDSA"}, RotateEvery: 30 * 24 * time.Hour},
 		Tokens: TokensConfig{AccessToken: 15 * time.Minute, IDToken: 15 * time.Minute, RefreshToken: 30 * 24 * time.Hour,
-			RefreshPublic: 24 * time.Hour, Code: 60 * time.Second},
+			RefreshPublic: 24 * time.Hour, Code: 60 * time.Second, DeviceCode: 10 * time.Minute, DeviceInterval: 5 * time.Second},
 		Session:  SessionConfig{Lifetime: 12 * time.Hour},
 		Throttle: ThrottleConfig{PerLogin: 5, PerIP: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
 		Log:      LogConfig{Level: "info", Format: "text"},
+		Admin:    AdminConfig{Listen: "127.0.0.1:8081"},
 		Shadow:   shadow.Defaults(),
 	}
 }
@@ -198,6 +204,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Tokens.Code > 10*time.Minute {
 		return errors.New("tokens.code_lifetime: must be at most 10m (RFC 6749 4.1.2)")
+	}
+	if c.Tokens.DeviceCode <= 0 || c.Tokens.DeviceCode > time.Hour || c.Tokens.DeviceInterval < time.Second || c.Tokens.DeviceInterval > time.Minute {
+		return errors.New("tokens.device_code_lifetime and tokens.device_poll_interval: must be at most 1h and between 1s and 1m")
+	}
+	if err := c.Admin.validate(c.Listen); err != nil {
+		return err
 	}
 	if c.Throttle.PerLogin < 1 || c.Throttle.PerIP < 1 {
 		return errors.New("throttle.per_login and throttle.per_ip: must be at least 1")

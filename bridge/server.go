@@ -47,6 +47,7 @@ type Server struct {
 	throttle *Throttle
 	subjects *subjectMapper
 	policy   *policy.Engine
+	admin    *Admin // admin API and CLI operations (admin_ops.go)
 	shadow   *shadow.Service
 	issuer   *url.URL
 	echo     *echo.Echo
@@ -105,6 +106,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.pages.addDevicePages(); err != nil {
+		return nil, err
+	}
 	s.cookies = newCookieSessions(secrets[secretCookieMAC], secrets[secretCookieEnc], secrets[secretCSRF],
 		issuer.Scheme == "https", cfg.Session.Lifetime)
 	s.throttle = NewThrottle(cfg.Throttle)
@@ -129,8 +133,14 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		SupportedClaims:       s.policy.SupportedClaims(),
 		ErrorPage:             s.protocolErrorPage,
 		AllOrigins:            reg.Origins,
+		Device: sso.DeviceConfig{Lifetime: cfg.Tokens.DeviceCode, Interval: cfg.Tokens.DeviceInterval,
+			UserPath: PathDevice, DonePath: PathDeviceDone},
+		Logger: log,
 	}, d.Store, keys, reg, &hooks{s: s})
 	if err != nil {
+		return nil, err
+	}
+	if s.admin, err = NewAdmin(ctx, cfg, d.Store, d.Directory, s.audit); err != nil {
 		return nil, err
 	}
 	s.newShadow()
@@ -169,6 +179,7 @@ func (s *Server) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			s.purgeDevices(ctx)
 			n, err := s.store.Purge(ctx, s.now())
 			if err != nil {
 				s.log.ErrorContext(ctx, "purge failed", "err", err)
@@ -213,6 +224,11 @@ func (s *Server) routes() *echo.Echo {
 	e.GET(PathAMSLogout, s.amsLogout)
 	e.GET(PathLogoutReturn, s.logoutReturn)
 	e.GET("/account", s.account)
+	if s.provider.DeviceEnabled() {
+		e.GET(PathDevice, s.devicePage)
+		e.POST(PathDevice, s.deviceSubmit)
+		e.GET(PathDeviceDone, s.deviceDone)
+	}
 	e.POST("/account", s.accountAction)
 	if s.sim != nil {
 		sim := echo.WrapHandler(s.sim)

@@ -1,0 +1,68 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// The legacy resource owner password grant (grant_type=password). sso runs the grant only for
+// confidential clients that list "password" in their grant_types; the member check here is the
+// login page's: the same throttle, the AMS password check with its status rules, the same
+// audit events (detail says grant=password).
+
+var _ sso.PasswordAuthenticator = (*hooks)(nil)
+
+// AuthenticatePassword implements sso.PasswordAuthenticator.
+func (h *hooks) AuthenticatePassword(r *http.Request, clientID, login, password string) (string, []string, error) {
+	s := h.s
+	ctx := r.Context()
+	ip := s.echo.NewContext(r, nil).RealIP()
+	delay, retryAfter := s.throttle.Check(login, ip)
+	if retryAfter > 0 {
+		s.audit(ctx, &store.AuditEvent{Event: "login.throttled", Login: login, ClientID: clientID, IP: ip, Detail: "grant=password"})
+		return "", nil, &sso.GrantError{Code: "invalid_grant", RetryAfter: retryAfter,
+			Description: "too many failed sign-in attempts; try again later", Err: errors.New("throttled")}
+	}
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return "", nil, fmt.Errorf("password grant: %w", ctx.Err())
+		}
+	}
+	m, err := s.dir.Authenticate(ctx, login, password)
+	if err == nil {
+		if serr := m.Standing.Check(s.now(), 0); serr != nil {
+			err = serr
+		}
+	}
+	if err != nil {
+		reason := legacy.Reason(err)
+		unavailable := errors.Is(err, legacy.ErrUnavailable)
+		if unavailable {
+			s.log.ErrorContext(ctx, "membership system unavailable", "err", err)
+		} else {
+			s.throttle.Fail(login, ip)
+		}
+		s.audit(ctx, &store.AuditEvent{Event: "login.failure", Login: login, ClientID: clientID, IP: ip, Detail: reason + " grant=password"})
+		if unavailable {
+			return "", nil, &sso.GrantError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+				Description: "the membership system cannot be reached; try again in a few minutes", RetryAfter: 30 * time.Second, Err: err}
+		}
+		// Like the login page: a status message only once the password was right.
+		return "", nil, &sso.GrantError{Code: "invalid_grant", Description: loginMessage(err), Err: err}
+	}
+	s.throttle.Succeed(login)
+	sub, err := s.subjects.Remember(ctx, m.Key, m.Login, s.now())
+	if err != nil {
+		return "", nil, fmt.Errorf("password grant: %w", err)
+	}
+	s.audit(ctx, &store.AuditEvent{Event: "login.success", Subject: sub, Login: m.Login, ClientID: clientID, IP: ip, Detail: "pwd grant=password"})
+	return sub, []string{"pwd"}, nil
+}
