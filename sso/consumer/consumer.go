@@ -1,0 +1,409 @@
+package consumer
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+)
+
+// Config configures a Consumer.
+type Config struct {
+	// Issuer is the bridge's issuer URL; ClientID is this app's client id.
+	Issuer   string
+	ClientID string
+	// DB is the app's own database; Postgres switches placeholders to $1, $2...
+	DB       *sql.DB
+	Postgres bool
+	// WebhookSecret ("whsec_<base64>") enables WebhookHandler; SCIMToken enables SCIMHandler.
+	WebhookSecret string
+	SCIMToken     string
+	Logger        *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Consumer verifies the bridge's tokens and keeps the shadow users and local sessions.
+type Consumer struct {
+	cfg      Config
+	db       *sql.DB
+	log      *slog.Logger
+	now      func() time.Time
+	provider *oidc.Provider
+	verifier *oidc.IDTokenVerifier
+	keys     oidc.KeySet
+}
+
+// User is a shadow user.
+type User struct {
+	Subject    string
+	Login      string
+	Email      string
+	Name       string
+	GivenName  string
+	FamilyName string
+	Picture    string
+	Active     bool
+	Roles      []string
+	// Membership is the membership fields as the bridge sent them (JSON object), if any.
+	Membership json.RawMessage
+	UpdatedAt  time.Time
+}
+
+// Session is a local session of the app.
+type Session struct {
+	ID        string
+	Subject   string
+	SID       string // the bridge's session id
+	CreatedAt time.Time
+	Ended     bool
+}
+
+// ErrNotFound is returned for unknown or ended sessions and unknown users.
+var ErrNotFound = errors.New("consumer: not found")
+
+// New discovers the bridge (go-oidc) and returns a Consumer. ctx may carry an HTTP client
+// (oidc.ClientContext) that is used for discovery and for fetching keys.
+func New(ctx context.Context, cfg Config) (*Consumer, error) {
+	if cfg.DB == nil || cfg.Issuer == "" || cfg.ClientID == "" {
+		return nil, errors.New("consumer: Issuer, ClientID and DB are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p, err := oidc.NewProvider(ctx, cfg.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: discovery: %w", err)
+	}
+	var meta struct {
+		JWKS string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.JWKS == "" {
+		return nil, fmt.Errorf("consumer: discovery has no jwks_uri")
+	}
+	c := &Consumer{cfg: cfg, db: cfg.DB, log: cfg.Logger, now: cfg.Now, provider: p,
+		verifier: p.Verifier(&oidc.Config{ClientID: cfg.ClientID, SupportedSigningAlgs: []string{"RS256", "ES256", "EdDSA"}, Now: cfg.Now}),
+		keys:     oidc.NewRemoteKeySet(ctx, meta.JWKS)}
+	return c, nil
+}
+
+// Provider is the discovered bridge (endpoints for x/oauth2).
+func (c *Consumer) Provider() *oidc.Provider { return c.provider }
+
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS sso_users (
+	subject       TEXT PRIMARY KEY,
+	login         TEXT NOT NULL DEFAULT '',
+	email         TEXT NOT NULL DEFAULT '',
+	name          TEXT NOT NULL DEFAULT '',
+	given_name    TEXT NOT NULL DEFAULT '',
+	family_name   TEXT NOT NULL DEFAULT '',
+	picture       TEXT NOT NULL DEFAULT '',
+	active        INTEGER NOT NULL DEFAULT 1,
+	membership    TEXT NOT NULL DEFAULT '',
+	password_hash TEXT NOT NULL,
+	updated_at    BIGINT NOT NULL
+)`,
+	`CREATE TABLE IF NOT EXISTS sso_user_roles (
+	subject TEXT NOT NULL REFERENCES sso_users (subject) ON DELETE CASCADE,
+	role    TEXT NOT NULL,
+	PRIMARY KEY (subject, role)
+)`,
+	`CREATE TABLE IF NOT EXISTS sso_sessions (
+	id         TEXT PRIMARY KEY,
+	subject    TEXT NOT NULL REFERENCES sso_users (subject),
+	sid        TEXT NOT NULL DEFAULT '',
+	created_at BIGINT NOT NULL,
+	ended      INTEGER NOT NULL DEFAULT 0
+)`,
+	`CREATE INDEX IF NOT EXISTS sso_sessions_subject ON sso_sessions (subject)`,
+	`CREATE INDEX IF NOT EXISTS sso_sessions_sid ON sso_sessions (sid)`,
+	`CREATE TABLE IF NOT EXISTS sso_seen (
+	id      TEXT PRIMARY KEY,
+	seen_at BIGINT NOT NULL
+)`,
+}
+
+// Migrate creates the tables if they do not exist.
+func (c *Consumer) Migrate(ctx context.Context) error {
+	for _, q := range schema {
+		if _, err := c.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("consumer: migrate: %w", err)
+		}
+	}
+	return nil
+}
+
+// q rewrites ? placeholders for PostgreSQL.
+func (c *Consumer) q(query string) string {
+	if !c.cfg.Postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("consumer: crypto/rand: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+// unusablePassword is a value no password hash check accepts ("!" is not a hash format).
+func unusablePassword() string { return "!sso-only!" + randomHex(32) }
+
+// UpsertUser inserts or updates a shadow user and replaces its roles, in one transaction. A
+// change older than the stored one (an out-of-order push) is ignored. An inactive user's
+// local sessions are ended.
+func (c *Consumer) UpsertUser(ctx context.Context, u User) error {
+	if u.Subject == "" {
+		return errors.New("consumer: upsert user: empty subject")
+	}
+	if u.UpdatedAt.IsZero() {
+		u.UpdatedAt = c.now()
+	}
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("consumer: upsert user: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	var stored int64
+	err = tx.QueryRowContext(ctx, c.q(`SELECT updated_at FROM sso_users WHERE subject = ?`), u.Subject).Scan(&stored)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = tx.ExecContext(ctx, c.q(`INSERT INTO sso_users (subject, login, email, name, given_name, family_name, picture,
+			active, membership, password_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			u.Subject, u.Login, u.Email, u.Name, u.GivenName, u.FamilyName, u.Picture, b2i(u.Active), string(u.Membership),
+			unusablePassword(), u.UpdatedAt.UnixNano())
+	case err != nil:
+	case stored > u.UpdatedAt.UnixNano():
+		return nil
+	default:
+		_, err = tx.ExecContext(ctx, c.q(`UPDATE sso_users SET login = ?, email = ?, name = ?, given_name = ?, family_name = ?,
+			picture = ?, active = ?, membership = ?, updated_at = ? WHERE subject = ?`),
+			u.Login, u.Email, u.Name, u.GivenName, u.FamilyName, u.Picture, b2i(u.Active), string(u.Membership),
+			u.UpdatedAt.UnixNano(), u.Subject)
+	}
+	if err != nil {
+		return fmt.Errorf("consumer: upsert user: %w", err)
+	}
+	if u.Roles != nil {
+		if _, err := tx.ExecContext(ctx, c.q(`DELETE FROM sso_user_roles WHERE subject = ?`), u.Subject); err != nil {
+			return fmt.Errorf("consumer: upsert user roles: %w", err)
+		}
+		for _, r := range slices.Compact(slices.Sorted(slices.Values(u.Roles))) {
+			if _, err := tx.ExecContext(ctx, c.q(`INSERT INTO sso_user_roles (subject, role) VALUES (?, ?)`), u.Subject, r); err != nil {
+				return fmt.Errorf("consumer: upsert user roles: %w", err)
+			}
+		}
+	}
+	if !u.Active {
+		if _, err := tx.ExecContext(ctx, c.q(`UPDATE sso_sessions SET ended = 1 WHERE subject = ? AND ended = 0`), u.Subject); err != nil {
+			return fmt.Errorf("consumer: end sessions: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("consumer: upsert user: %w", err)
+	}
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// User returns one shadow user with roles.
+func (c *Consumer) User(ctx context.Context, subject string) (*User, error) {
+	l, err := c.users(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	if len(l) == 0 {
+		return nil, ErrNotFound
+	}
+	return &l[0], nil
+}
+
+// Users lists the shadow users with their roles, by login.
+func (c *Consumer) Users(ctx context.Context) ([]User, error) { return c.users(ctx, "") }
+
+func (c *Consumer) users(ctx context.Context, subject string) ([]User, error) {
+	q, args := `SELECT subject, login, email, name, given_name, family_name, picture, active, membership, updated_at FROM sso_users`, []any{}
+	if subject != "" {
+		q, args = q+` WHERE subject = ?`, append(args, subject)
+	}
+	rows, err := c.db.QueryContext(ctx, c.q(q+` ORDER BY login, subject`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: users: %w", err)
+	}
+	var out []User
+	for rows.Next() {
+		var (
+			u       User
+			active  int
+			m       string
+			updated int64
+		)
+		if err := rows.Scan(&u.Subject, &u.Login, &u.Email, &u.Name, &u.GivenName, &u.FamilyName, &u.Picture, &active, &m, &updated); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("consumer: users: %w", err)
+		}
+		u.Active, u.UpdatedAt = active != 0, time.Unix(0, updated)
+		if m != "" {
+			u.Membership = json.RawMessage(m)
+		}
+		out = append(out, u)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("consumer: users: %w", err)
+	}
+	for i := range out {
+		roles, err := c.roles(ctx, out[i].Subject)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Roles = roles
+	}
+	return out, nil
+}
+
+func (c *Consumer) roles(ctx context.Context, subject string) ([]string, error) {
+	rows, err := c.db.QueryContext(ctx, c.q(`SELECT role FROM sso_user_roles WHERE subject = ? ORDER BY role`), subject)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: roles: %w", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, fmt.Errorf("consumer: roles: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// idClaims are the ID token claims the shadow user is built from.
+type idClaims struct {
+	SID        string   `json:"sid"`
+	Login      string   `json:"preferred_username"`
+	Email      string   `json:"email"`
+	Name       string   `json:"name"`
+	GivenName  string   `json:"given_name"`
+	FamilyName string   `json:"family_name"`
+	Picture    string   `json:"picture"`
+	Roles      []string `json:"roles"`
+}
+
+// SignIn verifies an ID token, upserts its member (active, roles when the token has them) and
+// opens a local session. The nonce, if the app sent one, is the caller's to check (tok.Nonce).
+func (c *Consumer) SignIn(ctx context.Context, rawIDToken string) (*Session, *oidc.IDToken, error) {
+	tok, err := c.verifier.Verify(ctx, rawIDToken)
+	if err != nil {
+		return nil, nil, fmt.Errorf("consumer: id token: %w", err)
+	}
+	var cl idClaims
+	if err := tok.Claims(&cl); err != nil {
+		return nil, nil, fmt.Errorf("consumer: id token claims: %w", err)
+	}
+	u := User{Subject: tok.Subject, Login: cl.Login, Email: cl.Email, Name: cl.Name, GivenName: cl.GivenName,
+		FamilyName: cl.FamilyName, Picture: cl.Picture, Active: true, Roles: cl.Roles, UpdatedAt: c.now()}
+	if existing, err := c.User(ctx, tok.Subject); err == nil && u.Login == "" {
+		// Scopes without profile: keep what pushes told us.
+		u.Login, u.Email, u.Name, u.GivenName, u.FamilyName, u.Picture = existing.Login, existing.Email, existing.Name,
+			existing.GivenName, existing.FamilyName, existing.Picture
+	}
+	if err := c.UpsertUser(ctx, u); err != nil {
+		return nil, nil, err
+	}
+	s := &Session{ID: randomHex(32), Subject: tok.Subject, SID: cl.SID, CreatedAt: c.now()}
+	if _, err := c.db.ExecContext(ctx, c.q(`INSERT INTO sso_sessions (id, subject, sid, created_at) VALUES (?, ?, ?, ?)`),
+		s.ID, s.Subject, s.SID, s.CreatedAt.UnixNano()); err != nil {
+		return nil, nil, fmt.Errorf("consumer: create session: %w", err)
+	}
+	c.log.InfoContext(ctx, "consumer: signed in", "subject", s.Subject)
+	return s, tok, nil
+}
+
+// Session returns a live local session; ErrNotFound when unknown or ended.
+func (c *Consumer) Session(ctx context.Context, id string) (*Session, error) {
+	var (
+		s       Session
+		created int64
+	)
+	err := c.db.QueryRowContext(ctx, c.q(`SELECT id, subject, sid, created_at FROM sso_sessions WHERE id = ? AND ended = 0`), id).
+		Scan(&s.ID, &s.Subject, &s.SID, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("consumer: session: %w", err)
+	}
+	s.CreatedAt = time.Unix(0, created)
+	return &s, nil
+}
+
+// EndSession ends one local session (idempotent).
+func (c *Consumer) EndSession(ctx context.Context, id string) error {
+	_, err := c.db.ExecContext(ctx, c.q(`UPDATE sso_sessions SET ended = 1 WHERE id = ?`), id)
+	if err != nil {
+		return fmt.Errorf("consumer: end session: %w", err)
+	}
+	return nil
+}
+
+// endSessions ends the local sessions of a bridge session (sid) and/or member (sub).
+func (c *Consumer) endSessions(ctx context.Context, sub, sid string) (int64, error) {
+	q, args := `UPDATE sso_sessions SET ended = 1 WHERE ended = 0`, []any{}
+	if sid != "" {
+		q, args = q+` AND sid = ?`, append(args, sid)
+	}
+	if sub != "" {
+		q, args = q+` AND subject = ?`, append(args, sub)
+	}
+	res, err := c.db.ExecContext(ctx, c.q(q), args...)
+	if err != nil {
+		return 0, fmt.Errorf("consumer: end sessions: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// seen records an id (webhook id, jti) and reports whether it was already there.
+func (c *Consumer) seen(ctx context.Context, id string) (bool, error) {
+	res, err := c.db.ExecContext(ctx, c.q(`INSERT INTO sso_seen (id, seen_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`),
+		id, c.now().UnixNano())
+	if err != nil {
+		return false, fmt.Errorf("consumer: seen: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 0, err
+}

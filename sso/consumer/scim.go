@@ -1,0 +1,182 @@
+package consumer
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// scimUser is the part of a SCIM User resource (RFC 7643 4.1) the bridge sends.
+type scimUser struct {
+	ExternalID  string `json:"externalId"`
+	UserName    string `json:"userName"`
+	DisplayName string `json:"displayName"`
+	Name        *struct {
+		Formatted  string `json:"formatted"`
+		GivenName  string `json:"givenName"`
+		FamilyName string `json:"familyName"`
+	} `json:"name"`
+	Emails []struct {
+		Value string `json:"value"`
+	} `json:"emails"`
+	Photos []struct {
+		Value string `json:"value"`
+	} `json:"photos"`
+	Active *bool `json:"active"`
+	Roles  []struct {
+		Value string `json:"value"`
+	} `json:"roles"`
+	Membership json.RawMessage `json:"urn:ssobridge:params:scim:schemas:extension:membership:1.0:User"`
+}
+
+func (s scimUser) user() User {
+	u := User{Subject: s.ExternalID, Login: s.UserName, Name: s.DisplayName, Active: s.Active == nil || *s.Active,
+		Roles: []string{}, Membership: s.Membership}
+	if s.Name != nil {
+		u.GivenName, u.FamilyName = s.Name.GivenName, s.Name.FamilyName
+		if u.Name == "" {
+			u.Name = s.Name.Formatted
+		}
+	}
+	if len(s.Emails) > 0 {
+		u.Email = s.Emails[0].Value
+	}
+	if len(s.Photos) > 0 {
+		u.Picture = s.Photos[0].Value
+	}
+	for _, r := range s.Roles {
+		u.Roles = append(u.Roles, r.Value)
+	}
+	return u
+}
+
+func scimResource(u *User) map[string]any {
+	roles := []map[string]string{}
+	for _, r := range u.Roles {
+		roles = append(roles, map[string]string{"value": r})
+	}
+	return map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "id": u.Subject,
+		"externalId": u.Subject, "userName": u.Login, "displayName": u.Name, "active": u.Active, "roles": roles}
+}
+
+// SCIMHandler is a minimal SCIM 2.0 service provider for the bridge's pushes, mounted at the
+// app's SCIM base (use http.StripPrefix): POST /Users, GET /Users?filter=externalId eq "...",
+// GET, PUT, PATCH (replace) and DELETE (deactivates) /Users/{id}. The resource id is the
+// subject. Requests must carry the configured bearer token.
+func (c *Consumer) SCIMHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if c.cfg.SCIMToken == "" || !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(c.cfg.SCIMToken)) != 1 {
+			scimError(w, http.StatusUnauthorized, "invalid token")
+			return
+		}
+		rest, ok := strings.CutPrefix(r.URL.Path, "/Users")
+		if !ok {
+			scimError(w, http.StatusNotFound, "only /Users is served")
+			return
+		}
+		id, _ := url.PathUnescape(strings.TrimPrefix(rest, "/"))
+		var in scimUser
+		if r.Method == http.MethodPost || r.Method == http.MethodPut {
+			if err := json.NewDecoder(io.LimitReader(r.Body, 256<<10)).Decode(&in); err != nil || in.ExternalID == "" {
+				scimError(w, http.StatusBadRequest, "a User with externalId is required")
+				return
+			}
+		}
+		switch {
+		case r.Method == http.MethodGet && id == "":
+			sub, err := externalIDFilter(r.URL.Query().Get("filter"))
+			if err != nil {
+				scimError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			res := []any{}
+			if u, err := c.User(ctx, sub); err == nil {
+				res = append(res, scimResource(u))
+			}
+			writeSCIM(w, http.StatusOK, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:ListResponse"},
+				"totalResults": len(res), "Resources": res})
+		case r.Method == http.MethodGet:
+			u, err := c.User(ctx, id)
+			if err != nil {
+				scimError(w, http.StatusNotFound, "no such user")
+				return
+			}
+			writeSCIM(w, http.StatusOK, scimResource(u))
+		case r.Method == http.MethodPost && id == "", r.Method == http.MethodPut && id != "":
+			if id != "" && id != in.ExternalID {
+				scimError(w, http.StatusBadRequest, "id and externalId differ")
+				return
+			}
+			if err := c.UpsertUser(ctx, in.user()); err != nil {
+				scimError(w, http.StatusInternalServerError, "cannot store the user")
+				return
+			}
+			u, _ := c.User(ctx, in.ExternalID)
+			status := http.StatusOK
+			if r.Method == http.MethodPost {
+				status = http.StatusCreated
+			}
+			writeSCIM(w, status, scimResource(u))
+		case r.Method == http.MethodPatch && id != "":
+			var p struct {
+				Operations []struct {
+					Op    string   `json:"op"`
+					Path  string   `json:"path"`
+					Value scimUser `json:"value"`
+				} `json:"Operations"`
+			}
+			if err := json.NewDecoder(io.LimitReader(r.Body, 256<<10)).Decode(&p); err != nil || len(p.Operations) != 1 ||
+				!strings.EqualFold(p.Operations[0].Op, "replace") || p.Operations[0].Path != "" {
+				scimError(w, http.StatusBadRequest, "only a single replace operation without path is supported")
+				return
+			}
+			v := p.Operations[0].Value
+			v.ExternalID = id
+			if err := c.UpsertUser(ctx, v.user()); err != nil {
+				scimError(w, http.StatusInternalServerError, "cannot store the user")
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		case r.Method == http.MethodDelete && id != "":
+			u, err := c.User(ctx, id)
+			if err != nil {
+				scimError(w, http.StatusNotFound, "no such user")
+				return
+			}
+			u.Active, u.UpdatedAt = false, c.now()
+			if err := c.UpsertUser(ctx, *u); err != nil {
+				scimError(w, http.StatusInternalServerError, "cannot store the user")
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			scimError(w, http.StatusMethodNotAllowed, "not supported")
+		}
+	})
+}
+
+// externalIDFilter parses `externalId eq "..."`, the only filter supported.
+func externalIDFilter(f string) (string, error) {
+	v, ok := strings.CutPrefix(f, `externalId eq "`)
+	if !ok || !strings.HasSuffix(v, `"`) {
+		return "", errors.New(`only the filter externalId eq "..." is supported`)
+	}
+	return strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(strings.TrimSuffix(v, `"`)), nil
+}
+
+func writeSCIM(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/scim+json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func scimError(w http.ResponseWriter, status int, detail string) {
+	writeSCIM(w, status, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:Error"},
+		"status": http.StatusText(status), "detail": detail})
+}
