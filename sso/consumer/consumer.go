@@ -58,6 +58,9 @@ type User struct {
 	// Membership is the membership fields as the bridge sent them (JSON object), if any.
 	Membership json.RawMessage
 	UpdatedAt  time.Time
+	// PushedAt is the time of the bridge event that carried this state (zero for sign-ins); a
+	// push older than the last one applied is ignored (out-of-order delivery).
+	PushedAt time.Time
 }
 
 // Session is a local session of the app.
@@ -115,7 +118,8 @@ var schema = []string{
 	active        INTEGER NOT NULL DEFAULT 1,
 	membership    TEXT NOT NULL DEFAULT '',
 	password_hash TEXT NOT NULL,
-	updated_at    BIGINT NOT NULL
+	updated_at    BIGINT NOT NULL,
+	pushed_at     BIGINT NOT NULL DEFAULT 0
 )`,
 	`CREATE TABLE IF NOT EXISTS sso_user_roles (
 	subject TEXT NOT NULL REFERENCES sso_users (subject) ON DELETE CASCADE,
@@ -191,22 +195,23 @@ func (c *Consumer) UpsertUser(ctx context.Context, u User) error {
 		return fmt.Errorf("consumer: upsert user: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	var stored int64
-	err = tx.QueryRowContext(ctx, c.q(`SELECT updated_at FROM sso_users WHERE subject = ?`), u.Subject).Scan(&stored)
+	var pushed int64
+	err = tx.QueryRowContext(ctx, c.q(`SELECT pushed_at FROM sso_users WHERE subject = ?`), u.Subject).Scan(&pushed)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		_, err = tx.ExecContext(ctx, c.q(`INSERT INTO sso_users (subject, login, email, name, given_name, family_name, picture,
-			active, membership, password_hash, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			active, membership, password_hash, updated_at, pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			u.Subject, u.Login, u.Email, u.Name, u.GivenName, u.FamilyName, u.Picture, b2i(u.Active), string(u.Membership),
-			unusablePassword(), u.UpdatedAt.UnixNano())
+			unusablePassword(), u.UpdatedAt.UnixNano(), unixNano(u.PushedAt))
 	case err != nil:
-	case stored > u.UpdatedAt.UnixNano():
+	case !u.PushedAt.IsZero() && pushed > u.PushedAt.UnixNano():
 		return nil
 	default:
 		_, err = tx.ExecContext(ctx, c.q(`UPDATE sso_users SET login = ?, email = ?, name = ?, given_name = ?, family_name = ?,
-			picture = ?, active = ?, membership = ?, updated_at = ? WHERE subject = ?`),
+			picture = ?, active = ?, membership = ?, updated_at = ?, pushed_at = CASE WHEN ? > pushed_at THEN ? ELSE pushed_at END
+			WHERE subject = ?`),
 			u.Login, u.Email, u.Name, u.GivenName, u.FamilyName, u.Picture, b2i(u.Active), string(u.Membership),
-			u.UpdatedAt.UnixNano(), u.Subject)
+			u.UpdatedAt.UnixNano(), unixNano(u.PushedAt), unixNano(u.PushedAt), u.Subject)
 	}
 	if err != nil {
 		return fmt.Errorf("consumer: upsert user: %w", err)
@@ -230,6 +235,13 @@ func (c *Consumer) UpsertUser(ctx context.Context, u User) error {
 		return fmt.Errorf("consumer: upsert user: %w", err)
 	}
 	return nil
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 func b2i(b bool) int {
@@ -337,10 +349,17 @@ func (c *Consumer) SignIn(ctx context.Context, rawIDToken string) (*Session, *oi
 	}
 	u := User{Subject: tok.Subject, Login: cl.Login, Email: cl.Email, Name: cl.Name, GivenName: cl.GivenName,
 		FamilyName: cl.FamilyName, Picture: cl.Picture, Active: true, Roles: cl.Roles, UpdatedAt: c.now()}
-	if existing, err := c.User(ctx, tok.Subject); err == nil && u.Login == "" {
-		// Scopes without profile: keep what pushes told us.
-		u.Login, u.Email, u.Name, u.GivenName, u.FamilyName, u.Picture = existing.Login, existing.Email, existing.Name,
-			existing.GivenName, existing.FamilyName, existing.Picture
+	if existing, err := c.User(ctx, tok.Subject); err == nil {
+		// The ID token has no membership object, and without the profile scope no names: keep
+		// what pushes told us.
+		u.Membership = existing.Membership
+		if u.Login == "" {
+			u.Login, u.Email, u.Name, u.GivenName, u.FamilyName, u.Picture = existing.Login, existing.Email, existing.Name,
+				existing.GivenName, existing.FamilyName, existing.Picture
+		}
+		if u.Roles == nil {
+			u.Roles = existing.Roles
+		}
 	}
 	if err := c.UpsertUser(ctx, u); err != nil {
 		return nil, nil, err

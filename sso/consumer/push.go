@@ -119,7 +119,7 @@ func (c *Consumer) applyPush(ctx context.Context, id string, ev pushEvent) error
 	u := ev.Data
 	if err := c.UpsertUser(ctx, User{Subject: u.Subject, Login: u.Login, Email: u.Email, Name: u.Name, GivenName: u.GivenName,
 		FamilyName: u.FamilyName, Picture: u.Picture, Active: u.Active, Roles: nonNil(u.Roles), Membership: u.Membership,
-		UpdatedAt: ev.Timestamp}); err != nil {
+		PushedAt: ev.Timestamp}); err != nil {
 		return err
 	}
 	dup, err := c.seen(ctx, "webhook:"+id)

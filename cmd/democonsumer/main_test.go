@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/shadow"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+const (
+	clientSecret = "demo-consumer-secret-0123456789abcdef"
+	pollInterval = time.Second
+)
+
+var webhookSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("democonsumer-webhook-secret-0123"))
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// waitFor polls cond until it holds or the bound passes.
+func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, bound)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDemoConsumer runs a bridge and the demo consumer on 127.0.0.1: a member signs in to the
+// app (shadow user pushed by webhook and upserted from the ID token), a role change in the AMS
+// reaches the app's table within one poll interval, and signing out at the bridge ends the
+// app's session by back-channel logout.
+func TestDemoConsumer(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lnB, lnC := listen(t), listen(t)
+	issuer, app := "http://"+lnB.Addr().String(), "http://"+lnC.Addr().String()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	cfg := bridge.Defaults()
+	cfg.Issuer, cfg.Listen, cfg.DataDir = issuer, lnB.Addr().String(), t.TempDir()
+	cfg.Keys.Algorithms = []string{"RS256"}
+	cfg.Clients = []sso.ClientConfig{{ID: "demo-consumer", Name: "Demo Consumer", Secret: clientSecret, Trusted: true,
+		RedirectURIs: []string{app + "/callback"}, BackchannelLogoutURI: app + "/backchannel-logout"}}
+	cfg.Shadow.PollInterval = pollInterval
+	cfg.Provisioning = map[string]shadow.Target{"demo-consumer": {Webhook: &shadow.WebhookTarget{URL: app + "/webhook", Secret: webhookSecret}}}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ssobridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	dir := bridgetest.NewDirectory()
+	b, err := bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: dir, SigningKeyEncryption: make([]byte, 32), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsrv := &http.Server{Handler: b.Handler()}
+	go bsrv.Serve(lnB)
+	defer bsrv.Close()
+	go b.Run(ctx)
+
+	a, err := newApp(ctx, config{Issuer: issuer, ClientID: "demo-consumer", ClientSecret: clientSecret, Base: app,
+		DB: filepath.Join(t.TempDir(), "democonsumer.db"), WebhookSecret: webhookSecret}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.db.Close()
+	csrv := &http.Server{Handler: a.handler()}
+	go csrv.Serve(lnC)
+	defer csrv.Close()
+
+	// Sign in to the app through the bridge.
+	br := bridgetest.NewBrowser(t, issuer)
+	p := br.Get(app + "/login")
+	p = br.Login(p, "alice", "alice-password")
+	if !strings.HasPrefix(p.Location, app+"/callback") {
+		t.Fatalf("after login: status %d location %q", p.Status, p.Location)
+	}
+	br.Get(p.Location)
+	home := br.Get(app + "/")
+	if !strings.Contains(home.Body, `id="signed-in"`) {
+		t.Fatalf("app home after sign-in:\n%s", home.Body)
+	}
+	users, _ := a.c.Users(ctx)
+	if len(users) != 1 || users[0].Login != "alice" || !users[0].Active {
+		t.Fatalf("shadow users after sign-in: %+v", users)
+	}
+	sub := users[0].Subject
+	// The webhook push of the first sign-in arrives too (it carries the membership fields).
+	defer func() {
+		if t.Failed() {
+			evs, _ := st.OutboxEvents(ctx, store.OutboxFilter{})
+			for _, e := range evs {
+				t.Logf("outbox: %s %s %s attempts=%d err=%s", e.Type, e.Channel, e.State, e.Attempts, e.LastError)
+			}
+		}
+	}()
+	waitFor(t, 5*time.Second, "provisioning push", func() bool {
+		u, err := a.c.User(ctx, sub)
+		return err == nil && len(u.Membership) > 0
+	})
+
+	// A role change in the AMS reaches the app's table within one poll interval (plus delivery).
+	dir.Update("alice", func(m *legacy.Member) { m.Roles = []string{"Member", "Board"} })
+	changed := time.Now()
+	waitFor(t, pollInterval+3*time.Second, "role change", func() bool {
+		u, err := a.c.User(ctx, sub)
+		return err == nil && slices.Equal(u.Roles, []string{"Board", "Member"})
+	})
+	t.Logf("role change reached the app %s after the AMS change (poll interval %s)", time.Since(changed).Round(time.Millisecond), pollInterval)
+
+	// Sign out at the bridge: the app's session ends by back-channel logout.
+	page := br.Get(issuer + "/logout")
+	out := br.Post(issuer+"/logout", url.Values{"csrf": {page.Hidden().Get("csrf")}, "t": {""}})
+	if out.Status >= 400 {
+		t.Fatalf("bridge logout: %d", out.Status)
+	}
+	waitFor(t, 5*time.Second, "back-channel logout", func() bool {
+		return strings.Contains(br.Get(app+"/").Body, `id="signed-out"`)
+	})
+	if c, _ := st.OutboxCounts(ctx); c["dead"] != 0 || c["pending"] != 0 {
+		t.Fatalf("outbox after the run: %v", c)
+	}
+}
