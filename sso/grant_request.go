@@ -83,7 +83,7 @@ func newIssuedGrant(cfg *ClientConfig, g grantInfo) op.TokenRequest {
 // public client is identified by its client_id only.
 func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) bool {
 	if cfg.Public {
-		if _, _, ok := r.BasicAuth(); ok || r.PostForm.Get("client_secret") != "" {
+		if _, secret, _ := r.BasicAuth(); secret != "" || r.PostForm.Get("client_secret") != "" {
 			writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "a public client has no secret")
 			return false
 		}

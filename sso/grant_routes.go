@@ -43,7 +43,7 @@ func (p *Provider) serveOwnGrants(w http.ResponseWriter, r *http.Request, cfg *C
 // device authorization endpoint, the implicit and JWT bearer grants, implicit response types
 // and private_key_jwt client authentication, none of which this provider serves (the device
 // endpoint only when the store keeps device codes). It adds the grants the provider runs
-// itself.
+// itself, except the legacy password grant.
 func (p *Provider) truthfulDiscovery(doc []byte) []byte {
 	var m map[string]any
 	if err := json.Unmarshal(doc, &m); err != nil {
@@ -59,9 +59,7 @@ func (p *Provider) truthfulDiscovery(doc []byte) []byte {
 	if ex, ok := p.storage.hooks.(ExternalExchanger); ok && len(ex.ExternalTokenTypes()) > 0 {
 		grants = append(grants, GrantTokenExchange)
 	}
-	if _, ok := p.storage.hooks.(PasswordAuthenticator); ok {
-		grants = append(grants, GrantPassword)
-	}
+	// The password grant is not advertised: it is a legacy, per-client opt-in (RFC 9700 2.4).
 	m["grant_types_supported"] = grants
 	m["response_types_supported"] = []string{"code"}
 	for _, k := range []string{"token_endpoint", "introspection_endpoint", "revocation_endpoint"} {

@@ -18,6 +18,11 @@ const (
 	DeviceConsumed DeviceState = "consumed" // tokens were issued: the device code is spent
 )
 
+// DevicePollTolerance: a poll counts as too fast when it comes less than Interval minus
+// Interval/DevicePollTolerance after the previous one, so that a device polling on time is not
+// told to slow down because one request travelled faster than the one before.
+const DevicePollTolerance = 5
+
 // ErrSlowDown is returned by PollDeviceAuthorization when the device polled again before its
 // interval had passed (RFC 8628 section 3.5).
 var ErrSlowDown = errors.New("sso store: device polled too fast")
@@ -61,8 +66,9 @@ type DeviceStore interface {
 	// authorization as it was before the poll, in one transaction:
 	//   - unknown device code hash: ErrNotFound (an expired one is still returned until purged,
 	//     so the caller can answer expired_token);
-	//   - polled less than Interval after the previous poll: Interval grows by 5 s, LastPolled
-	//     becomes now, and the error is ErrSlowDown (the returned value has the new interval);
+	//   - polled less than Interval after the previous poll (less a DevicePollTolerance-th of
+	//     it, for network jitter): Interval grows by 5 s, LastPolled becomes now, and the error
+	//     is ErrSlowDown (the returned value has the new interval);
 	//   - otherwise LastPolled becomes now and, when the state was approved and the
 	//     authorization has not expired, the state becomes consumed, so tokens are issued once.
 	PollDeviceAuthorization(ctx context.Context, deviceCodeHash string, now time.Time) (*DeviceAuthorization, error)
