@@ -50,8 +50,19 @@ func serveCmd(g *globals) *cobra.Command {
 			go app.Server.Run(ctx)
 			banner(cmd.OutOrStdout(), app)
 			log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
-			errc := make(chan error, 1)
+			errc := make(chan error, 2)
 			go func() { errc <- srv.Serve(ln) }()
+			var admin *http.Server
+			if h := app.Server.AdminHandler(); h != nil {
+				aln, err := net.Listen("tcp", cfg.Admin.Listen)
+				if err != nil {
+					return fmt.Errorf("admin.listen: %w", err)
+				}
+				admin = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+					WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+				log.Info("admin API listening", "addr", aln.Addr().String())
+				go func() { errc <- admin.Serve(aln) }()
+			}
 			select {
 			case err := <-errc:
 				return err
@@ -60,6 +71,11 @@ func serveCmd(g *globals) *cobra.Command {
 			log.Info("shutting down")
 			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
+			if admin != nil {
+				if err := admin.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("admin API shutdown", "err", err)
+				}
+			}
 			if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
