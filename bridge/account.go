@@ -42,7 +42,9 @@ func (s *Server) account(c echo.Context) error {
 	m, err := s.sessionMember(ctx, sess)
 	if err != nil {
 		if errors.Is(err, sso.ErrAccessDenied) {
-			_ = s.store.EndSession(ctx, sess.ID)
+			if err := s.shadow.EndSession(ctx, sess); err != nil {
+				return err
+			}
 			return s.errorPage(c, http.StatusForbidden, "Your account cannot be used", "Your membership account can no longer sign in. Please contact the association.", "")
 		}
 		return s.amsError(c, err)

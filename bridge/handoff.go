@@ -383,14 +383,24 @@ func (s *Server) handoffStart(c echo.Context) error {
 
 // amsLogout is the link back from the AMS website's sign-out: it ends the bridge session.
 func (s *Server) amsLogout(c echo.Context) error {
-	if sess, err := s.currentSession(c); err == nil {
-		if err := s.store.EndSession(c.Request().Context(), sess.ID); err != nil {
+	ctx := c.Request().Context()
+	sess, err := s.currentSession(c)
+	if err != nil {
+		if err := s.clearSession(c); err != nil {
 			return err
 		}
-		s.audit(c.Request().Context(), &store.AuditEvent{Event: "logout", Subject: sess.Subject, IP: c.RealIP(), Detail: "from the AMS website"})
+		return c.Redirect(http.StatusSeeOther, "/logout/done")
+	}
+	if err := s.shadow.EndSession(ctx, sess); err != nil {
+		return err
 	}
 	if err := s.clearSession(c); err != nil {
 		return err
+	}
+	s.audit(ctx, &store.AuditEvent{Event: "logout", Subject: sess.Subject, IP: c.RealIP(), Detail: "from the AMS website"})
+	if urls, origins := s.frontChannelLogouts(ctx, sess.ID, sess.Clients); len(urls) > 0 {
+		allowFrames(c.Response().Header(), origins)
+		return s.render(c, http.StatusOK, "logout", logoutData{pageData: s.base("Signed out"), Done: true, FrontChannel: urls})
 	}
 	return c.Redirect(http.StatusSeeOther, "/logout/done")
 }

@@ -62,8 +62,10 @@ func (s *Server) loginPage(c echo.Context) error {
 		if !errors.Is(err, sso.ErrAccessDenied) {
 			return s.amsError(c, err)
 		}
-		// The member behind the session may no longer sign in: end it and ask again.
-		_ = s.store.EndSession(ctx, sess.ID)
+		// The member behind the session may no longer sign in: end it (apps are told) and ask again.
+		if err := s.shadow.EndSession(ctx, sess); err != nil {
+			return err
+		}
 		sess = nil
 	}
 	if slices.Contains(ar.Prompt, oidc.PromptNone) {
@@ -180,7 +182,10 @@ func (s *Server) startSession(c echo.Context, m *legacy.Member, amr []string) (*
 		return nil, err
 	}
 	if old, err := s.currentSession(c); err == nil {
-		_ = s.store.EndSession(ctx, old.ID)
+		// The browser's previous session ends; its apps get back-channel logout.
+		if err := s.shadow.EndSession(ctx, old); err != nil {
+			return nil, err
+		}
 	}
 	sess := &sso.Session{ID: sso.RandomToken(), Subject: sub, AuthTime: now, AMR: amr, CreatedAt: now, LastSeen: now,
 		ExpiresAt: now.Add(s.cfg.Session.Lifetime)}
