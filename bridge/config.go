@@ -43,8 +43,12 @@ type Config struct {
 	// sign-off; on embedded defaults a simulator is mounted under /demo-ams.
 	AMS AMSConfig `yaml:"ams"`
 	// Playground enables /playground and its built-in public client (on by default).
-	Playground *bool     `yaml:"playground"`
-	Log        LogConfig `yaml:"log"`
+	Playground *bool `yaml:"playground"`
+	// TrustedProxies are the reverse proxies (CIDR ranges) whose X-Forwarded-For is believed for
+	// the client IP (throttling, audit). Empty: the TCP peer address is the client IP, and
+	// X-Forwarded-For is ignored (it would let anyone choose their IP).
+	TrustedProxies []string  `yaml:"trusted_proxies"`
+	Log            LogConfig `yaml:"log"`
 	// Admin is the admin HTTP API on its own listener; off without a token (admin.go).
 	Admin AdminConfig `yaml:"admin"`
 	// Shadow tunes AMS change polling and outbox delivery; Provisioning maps client ids to
@@ -231,6 +235,11 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log.format: %q must be text or json", c.Log.Format)
+	}
+	for _, p := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil {
+			return fmt.Errorf("trusted_proxies: %q is not a CIDR range such as 10.0.0.0/8", p)
+		}
 	}
 	if c.Legacy.DSN != "" {
 		if err := c.Legacy.Validate(); err != nil {

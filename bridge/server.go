@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -193,6 +194,7 @@ func (s *Server) Run(ctx context.Context) {
 func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	e.HTTPErrorHandler = s.httpError
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: func() string { return sso.RandomToken()[:16] }}))
 	e.Use(s.requestLog)
@@ -236,6 +238,21 @@ func (s *Server) routes() *echo.Echo {
 		e.Any(demoAMSPath+"/*", sim)
 	}
 	return e
+}
+
+// ipExtractor decides the client IP: the TCP peer, or with trusted proxies the first address in
+// X-Forwarded-For that is not one of them.
+func ipExtractor(trusted []string) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		if _, n, err := net.ParseCIDR(p); err == nil {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
