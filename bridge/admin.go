@@ -51,6 +51,7 @@ func (a *AdminConfig) validate(mainListen string) error {
 //	GET    /admin/clients          POST /admin/clients (the secret is in the answer, once)
 //	GET    /admin/clients/{id}     DELETE /admin/clients/{id}
 //	POST   /admin/clients/{id}/rotate-secret
+//	GET    /admin/claims-preview?client=&login=&scope=...   (HTML for browsers, JSON otherwise)
 //
 // Every call needs "Authorization: Bearer <admin.token>" and is written to the audit log.
 func (s *Server) AdminHandler() http.Handler {
@@ -67,6 +68,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /admin/clients/{id}", s.adminClient)
 	mux.HandleFunc("DELETE /admin/clients/{id}", s.adminDeleteClient)
 	mux.HandleFunc("POST /admin/clients/{id}/rotate-secret", s.adminRotateSecret)
+	mux.HandleFunc("GET /admin/claims-preview", s.adminClaimsPreview)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusNotFound, "not_found", "no such admin endpoint")
 	})

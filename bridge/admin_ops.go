@@ -22,6 +22,9 @@ type Admin struct {
 	static   map[string]bool
 	audit    func(ctx context.Context, e *store.AuditEvent)
 	now      func() time.Time
+	// endSession ends one session; the server sets it to the shadow service's EndSession so
+	// that the session's apps get back-channel logout (default: the store alone).
+	endSession func(ctx context.Context, sess *sso.Session) error
 }
 
 // Admin errors.
@@ -45,6 +48,7 @@ func NewAdmin(ctx context.Context, cfg Config, st store.Store, dir legacy.Direct
 	if a.audit == nil {
 		a.audit = func(ctx context.Context, e *store.AuditEvent) { _ = st.Audit(ctx, e) }
 	}
+	a.endSession = func(ctx context.Context, sess *sso.Session) error { return st.EndSession(ctx, sess.ID) }
 	return a, nil
 }
 
@@ -246,7 +250,7 @@ func (a *Admin) EndSessions(ctx context.Context, actor string, f Filter) (int, e
 		return 0, fmt.Errorf("%w: no live session %q", ErrAdminNotFound, f.ID)
 	}
 	for _, s := range list {
-		if err := a.st.EndSession(ctx, s.ID); err != nil {
+		if err := a.endSession(ctx, s); err != nil {
 			return 0, fmt.Errorf("admin: end session: %w", err)
 		}
 	}

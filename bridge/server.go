@@ -145,6 +145,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.newShadow()
+	s.admin.endSession = s.shadow.EndSession
 	if err := s.setupAMS(ctx); err != nil {
 		return nil, err
 	}
