@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os/user"
 	"strings"
@@ -45,8 +44,9 @@ func operator() string {
 	return "unknown"
 }
 
+// auditCLI records an administrative CLI action in the audit log.
 func auditCLI(ctx context.Context, st store.AuditLog, event, clientID, detail string) {
-	_ = st.Audit(ctx, &store.AuditEvent{Time: time.Now(), Event: event, ClientID: clientID, Detail: "cli user " + operator() + ": " + detail})
+	_ = st.Audit(ctx, &store.AuditEvent{Time: time.Now(), Event: event, ClientID: clientID, Detail: cliActor() + ": " + detail})
 }
 
 func clientsAddCmd(g *globals) *cobra.Command {
@@ -57,35 +57,13 @@ func clientsAddCmd(g *globals) *cobra.Command {
 		Example: `  ssobridge clients add --id portal --name "Member Portal" --redirect-uri https://portal.example.org/callback --trusted
   ssobridge clients add --id app --name "Mobile App" --public --redirect-uri org.example.app:/oauth --redirect-uri http://127.0.0.1/cb`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			return g.withStore(ctx, func(cfg bridge.Config, st *sqlite.Store) error {
-				for _, s := range bridge.StaticClients(cfg) {
-					if s.ID == c.ID {
-						return fmt.Errorf("clients[%s].id: already defined in the config file", c.ID)
-					}
-				}
-				secret := ""
-				if !c.Public {
-					secret = sso.RandomToken()
-					c.Secret = secret
-				}
-				c.Normalize()
-				if err := c.Validate(); err != nil {
-					return err
-				}
-				sc, err := sso.EncodeClient(&c, time.Now())
+			return g.withAdmin(cmd.Context(), bridge.Filter{}, func(a *bridge.Admin) error {
+				info, secret, err := a.CreateClient(cmd.Context(), cliActor(), c)
 				if err != nil {
 					return err
 				}
-				if err := st.CreateClient(ctx, sc); err != nil {
-					if errors.Is(err, sso.ErrConflict) {
-						return fmt.Errorf("a client with id %q exists already", c.ID)
-					}
-					return err
-				}
-				auditCLI(ctx, st, "admin.client_add", c.ID, "")
 				out := cmd.OutOrStdout()
-				fmt.Fprintf(out, "client_id:     %s\n", c.ID)
+				fmt.Fprintf(out, "client_id:     %s\n", info.ID)
 				if secret != "" {
 					fmt.Fprintf(out, "client_secret: %s\n\nStore the secret now: it is shown only once.\n", secret)
 				} else {
@@ -149,24 +127,30 @@ func clientsShowCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			return g.withStore(ctx, func(cfg bridge.Config, st *sqlite.Store) error {
-				reg, err := sso.NewRegistry(ctx, st, bridge.StaticClients(cfg), time.Second)
+				a, err := bridge.NewAdmin(ctx, cfg, st, nil, nil)
 				if err != nil {
 					return err
 				}
-				c, err := reg.ClientConfig(ctx, args[0])
+				info, err := a.Client(ctx, cliActor(), args[0], staticClients(cfg))
 				if err != nil {
-					return fmt.Errorf("no client %q", args[0])
+					return err
 				}
-				shown := *c
-				if shown.SecretHash != "" {
-					shown.SecretHash = "(set)"
-				}
-				b, _ := json.MarshalIndent(shown, "", "  ")
+				b, _ := json.MarshalIndent(info, "", "  ")
 				fmt.Fprintln(cmd.OutOrStdout(), string(b))
 				return nil
 			})
 		},
 	}
+}
+
+// staticClients are the clients of the configuration file (and the built-in playground).
+func staticClients(cfg bridge.Config) []*sso.ClientConfig {
+	var out []*sso.ClientConfig
+	for _, c := range bridge.StaticClients(cfg) {
+		c.Normalize()
+		out = append(out, &c)
+	}
+	return out
 }
 
 func clientsRemoveCmd(g *globals) *cobra.Command {
@@ -175,16 +159,11 @@ func clientsRemoveCmd(g *globals) *cobra.Command {
 		Short: "Remove a dynamic client and revoke its tokens",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return g.withStore(ctx, func(cfg bridge.Config, st *sqlite.Store) error {
-				if _, err := st.Client(ctx, args[0]); err != nil {
-					return fmt.Errorf("no dynamic client %q (clients from the config file are removed there)", args[0])
-				}
-				if err := st.DeleteClient(ctx, args[0]); err != nil {
+			return g.withAdmin(cmd.Context(), bridge.Filter{}, func(a *bridge.Admin) error {
+				if err := a.DeleteClient(cmd.Context(), cliActor(), args[0]); err != nil {
 					return err
 				}
-				auditCLI(ctx, st, "admin.client_remove", args[0], "")
-				fmt.Fprintf(cmd.OutOrStdout(), "removed client %s\n", args[0])
+				fmt.Fprintf(cmd.OutOrStdout(), "removed client %s and revoked its grants\n", args[0])
 				return nil
 			})
 		},
@@ -197,31 +176,12 @@ func clientsRotateCmd(g *globals) *cobra.Command {
 		Short: "Give a dynamic confidential client a new secret (printed once); the old one stops working",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			return g.withStore(ctx, func(cfg bridge.Config, st *sqlite.Store) error {
-				sc, err := st.Client(ctx, args[0])
-				if err != nil {
-					return fmt.Errorf("no dynamic client %q", args[0])
-				}
-				c, err := sso.DecodeClient(sc)
+			return g.withAdmin(cmd.Context(), bridge.Filter{}, func(a *bridge.Admin) error {
+				secret, err := a.RotateSecret(cmd.Context(), cliActor(), args[0])
 				if err != nil {
 					return err
 				}
-				if c.Public {
-					return fmt.Errorf("client %q is public and has no secret", c.ID)
-				}
-				secret := sso.RandomToken()
-				c.SecretHash = "sha256:" + sso.HashToken(secret)
-				nsc, err := sso.EncodeClient(c, time.Now())
-				if err != nil {
-					return err
-				}
-				nsc.CreatedAt = sc.CreatedAt
-				if err := st.UpdateClient(ctx, nsc); err != nil {
-					return err
-				}
-				auditCLI(ctx, st, "admin.client_rotate_secret", c.ID, "")
-				fmt.Fprintf(cmd.OutOrStdout(), "client_id:     %s\nclient_secret: %s\n\nStore the secret now: it is shown only once.\n", c.ID, secret)
+				fmt.Fprintf(cmd.OutOrStdout(), "client_id:     %s\nclient_secret: %s\n\nStore the secret now: it is shown only once.\n", args[0], secret)
 				return nil
 			})
 		},

@@ -44,7 +44,7 @@ func TestClientsCLI(t *testing.T) {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
 	out, err = run(t, "clients", "show", dd, "portal")
-	if err != nil || strings.Contains(out, secret) || !strings.Contains(out, `"secret_hash": "(set)"`) {
+	if err != nil || strings.Contains(out, secret) || strings.Contains(out, "sha256:") || !strings.Contains(out, `"has_secret": true`) {
 		t.Fatalf("show leaks or fails: %v\n%s", err, out)
 	}
 	out, err = run(t, "clients", "rotate-secret", dd, "portal")
