@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/shadow"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -48,7 +49,15 @@ func NewAdmin(ctx context.Context, cfg Config, st store.Store, dir legacy.Direct
 	if a.audit == nil {
 		a.audit = func(ctx context.Context, e *store.AuditEvent) { _ = st.Audit(ctx, e) }
 	}
-	a.endSession = func(ctx context.Context, sess *sso.Session) error { return st.EndSession(ctx, sess.ID) }
+	// Sessions end through a shadow service so that their apps get back-channel logout even
+	// when the CLI does it: the running server's deliverer sends what is queued in the outbox.
+	reg, err := sso.NewRegistry(ctx, st, StaticClients(cfg), time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("admin: clients: %w", err)
+	}
+	sh := shadow.New(shadow.Options{Config: cfg.Shadow, Targets: cfg.Provisioning, Store: st, Directory: dir,
+		Clients: registryClients{reg}, Issuer: cfg.Issuer})
+	a.endSession = sh.EndSession
 	return a, nil
 }
 
@@ -59,6 +68,13 @@ type Filter struct {
 	Login   string `json:"login,omitempty"`
 	Subject string `json:"subject,omitempty"`
 	Client  string `json:"client,omitempty"`
+}
+
+// registryClients adapts the client registry to shadow.ClientSource.
+type registryClients struct{ r *sso.Registry }
+
+func (c registryClients) Client(ctx context.Context, id string) (*sso.ClientConfig, error) {
+	return c.r.ClientConfig(ctx, id)
 }
 
 func (f Filter) empty() bool { return f.ID == "" && f.Login == "" && f.Subject == "" && f.Client == "" }
