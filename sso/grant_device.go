@@ -253,14 +253,7 @@ func (p *Provider) deviceToken(w http.ResponseWriter, r *http.Request, cfg *Clie
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "unknown device authorization state")
 		return
 	}
-	if err := p.storage.hooks.CheckGrant(ctx, d.Subject, cfg.ID); err != nil {
-		if errors.Is(err, ErrAccessDenied) {
-			writeOAuthError(w, http.StatusBadRequest, "access_denied", "the member may not use this app")
-			return
-		}
-		p.log(ctx).ErrorContext(ctx, "device grant check failed", "client", cfg.ID, "err", err)
-		w.Header().Set("Retry-After", "30")
-		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the membership system could not be reached")
+	if !p.memberAllowed(ctx, w, cfg, d.Subject, "access_denied", "device") {
 		return
 	}
 	g := grantInfo{clientID: cfg.ID, subject: d.Subject, scopes: d.Scopes, amr: d.AMR, authTime: d.AuthTime, sessionID: d.SessionID}

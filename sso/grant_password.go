@@ -60,14 +60,7 @@ func (p *Provider) passwordGrant(w http.ResponseWriter, r *http.Request, cfg *Cl
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "could not check the credentials")
 		return
 	}
-	if err := p.storage.hooks.CheckGrant(ctx, sub, cfg.ID); err != nil {
-		if errors.Is(err, ErrAccessDenied) {
-			writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "the member may not use this app")
-			return
-		}
-		p.log(ctx).ErrorContext(ctx, "password grant check failed", "client", cfg.ID, "err", err)
-		w.Header().Set("Retry-After", "30")
-		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the membership system could not be reached")
+	if !p.memberAllowed(ctx, w, cfg, sub, "invalid_grant", "password") {
 		return
 	}
 	g := grantInfo{clientID: cfg.ID, subject: sub, scopes: scopes, amr: amr, authTime: p.storage.now()}

@@ -103,6 +103,24 @@ func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, cf
 }
 
 // grantScopes parses and filters the scope parameter as authorize does (openid by default).
+// memberAllowed re-checks, for grants without a browser, that the member may use the client
+// (status rules and the client's access rule); on refusal it answers deniedCode (invalid_grant,
+// access_denied) and returns false. An unreachable AMS answers temporarily_unavailable.
+func (p *Provider) memberAllowed(ctx context.Context, w http.ResponseWriter, cfg *ClientConfig, subject, deniedCode, grant string) bool {
+	err := p.storage.hooks.CheckGrant(ctx, subject, cfg.ID)
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, ErrAccessDenied) {
+		writeOAuthError(w, http.StatusBadRequest, deniedCode, "the member may not use this app")
+		return false
+	}
+	p.log(ctx).ErrorContext(ctx, grant+" grant check failed", "client", cfg.ID, "err", err)
+	w.Header().Set("Retry-After", "30")
+	writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the membership system could not be reached")
+	return false
+}
+
 func (p *Provider) grantScopes(cfg *ClientConfig, raw string) ([]string, error) {
 	scopes := strings.Fields(raw)
 	if len(scopes) == 0 {

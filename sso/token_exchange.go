@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -61,15 +60,8 @@ const tokenTypeAccess = "urn:ietf:params:oauth:token-type:access_token"
 
 func (p *Provider) exchangeExternal(w http.ResponseWriter, r *http.Request, cfg *ClientConfig, ex ExternalExchanger) {
 	ctx := op.ContextWithIssuer(r.Context(), p.cfg.Issuer)
-	if !cfg.Public {
-		_, secret, ok := r.BasicAuth()
-		if !ok {
-			secret = r.PostForm.Get("client_secret")
-		}
-		if !cfg.VerifySecret(secret) {
-			writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
-			return
-		}
+	if !p.authenticateClient(w, r, cfg) {
+		return
 	}
 	subjectToken := r.PostForm.Get("subject_token")
 	if !slices.Contains(ex.ExternalTokenTypes(), r.PostForm.Get("subject_token_type")) {
@@ -88,12 +80,8 @@ func (p *Provider) exchangeExternal(w http.ResponseWriter, r *http.Request, cfg 
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "requested_token_type must be access_token or refresh_token")
 		return
 	}
-	scopes := strings.Fields(r.PostForm.Get("scope"))
-	if len(scopes) == 0 {
-		scopes = []string{oidc.ScopeOpenID}
-	}
 	opc := p.storage.opClient(cfg)
-	scopes, err := op.ValidateAuthReqScopes(opc, scopes)
+	scopes, err := p.grantScopes(cfg, r.PostForm.Get("scope"))
 	if err != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_scope", "scope not allowed for this client")
 		return
@@ -112,8 +100,7 @@ func (p *Provider) exchangeExternal(w http.ResponseWriter, r *http.Request, cfg 
 		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the membership system could not be reached")
 		return
 	}
-	if err := p.storage.hooks.CheckGrant(ctx, sub, cfg.ID); err != nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "the member may not use this app")
+	if !p.memberAllowed(ctx, w, cfg, sub, "invalid_grant", "token exchange") {
 		return
 	}
 	req := &exchangeRequest{subject: sub, clientID: cfg.ID, scopes: scopes, amr: amr, authTime: time.Now()}
