@@ -28,3 +28,14 @@ func doJSON(t testing.TB, req *http.Request) (*http.Response, map[string]any) {
 	}
 	return resp, m
 }
+
+func getJSON(t testing.TB, u string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	return doJSON(t, req)
+}
+
+func fmtAny(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
