@@ -40,12 +40,12 @@ type parkedToken struct {
 	at  time.Time
 }
 
-func newTokenCrypto(key [32]byte) *tokenCrypto {
-	gcm := op.NewAES256GCMCrypto(key, "")
-	return &tokenCrypto{
-		Crypto: op.NewCompositeCrypto(gcm, []op.Decrypter{gcm, op.NewAESDecrypter(key)}),
-		parked: map[string]parkedToken{},
+func newTokenCrypto(key [32]byte) (*tokenCrypto, error) {
+	c, err := newAEADCrypto(key)
+	if err != nil {
+		return nil, err
 	}
+	return &tokenCrypto{Crypto: c, parked: map[string]parkedToken{}}, nil
 }
 
 // park keeps a signed access token until op turns its id into the token string.

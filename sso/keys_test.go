@@ -97,3 +97,27 @@ func TestKeyManagerRotation(t *testing.T) {
 		}
 	}
 }
+
+func TestAEADCrypto(t *testing.T) {
+	c, err := sso.NewAEADCryptoForTest([32]byte{1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := c.Encrypt("token-id:subject")
+	b, _ := c.Encrypt("token-id:subject")
+	if a == b {
+		t.Fatal("encryption is deterministic")
+	}
+	if got, err := c.Decrypt(a); err != nil || got != "token-id:subject" {
+		t.Fatalf("round trip: %q %v", got, err)
+	}
+	other, _ := sso.NewAEADCryptoForTest([32]byte{9})
+	for _, bad := range []string{"", "x", a[:len(a)-2] + "AA", "a.b.c"} {
+		if _, err := c.Decrypt(bad); err == nil {
+			t.Fatalf("decrypted %q", bad)
+		}
+	}
+	if _, err := other.Decrypt(a); err == nil {
+		t.Fatal("decrypted with another key")
+	}
+}

@@ -67,10 +67,14 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 	if len(cfg.RotateKey) < 32 {
 		return nil, errors.New("sso: RotateKey must be at least 32 bytes")
 	}
+	tc, err := newTokenCrypto(cfg.CryptoKey)
+	if err != nil {
+		return nil, fmt.Errorf("sso: crypto: %w", err)
+	}
 	st := &storage{
 		store: store, keys: keys, clients: clients, hooks: hooks, life: cfg.Lifetimes,
 		loginURL: cfg.LoginURL, rotateKey: cfg.RotateKey, now: time.Now,
-		issuer: cfg.Issuer, crypto: newTokenCrypto(cfg.CryptoKey),
+		issuer: cfg.Issuer, crypto: tc,
 	}
 	cfg.Device.defaults()
 	opCfg := &op.Config{
