@@ -232,7 +232,10 @@ func (s *Server) handoffError(c echo.Context, err error, ip string) error {
 			reason, status, msg = r, http.StatusForbidden, loginMessage(err)
 		}
 	}
-	s.log.WarnContext(ctx, "hand-off failed", "reason", reason, "err", err)
+	if reason == "ams_unavailable" || reason == "invalid_client" || reason == "error" {
+		// Operator trouble: the cause goes to the log (the audit line has only the reason).
+		s.log.ErrorContext(ctx, "hand-off failed", "reason", reason, "err", err)
+	}
 	s.audit(ctx, &store.AuditEvent{Event: "handoff.failure", IP: ip, Detail: reason})
 	return s.errorPage(c, status, heading, msg, "Go back to the member website and try again, or sign in here with your username and password.")
 }
