@@ -24,6 +24,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -38,6 +40,8 @@ func main() {
 	password := flag.String("password", "alice-demo-1", "demo password")
 	n := flag.Int("n", 16, "refresh-token chains to mint")
 	sign := flag.Bool("sign", false, "print the raw signing rates instead")
+	logins := flag.Duration("logins", 0, "run full browser logins (authorize, login page, POST, code exchange) for this long with -c workers")
+	workers := flag.Int("c", 16, "concurrent workers for -logins")
 	flag.Parse()
 	if *sign {
 		signRates()
@@ -49,6 +53,10 @@ func main() {
 	}
 	cfg := &oauth2.Config{ClientID: *client, ClientSecret: *secret, RedirectURL: *redirect, Scopes: []string{"openid", "profile", "offline_access"},
 		Endpoint: oauth2.Endpoint{AuthURL: *issuer + "/authorize", TokenURL: *issuer + "/oauth/token", AuthStyle: oauth2.AuthStyleInHeader}}
+	if *logins > 0 {
+		loginRate(*issuer, cfg, *login, *password, *redirect, *workers, *logins)
+		return
+	}
 	for i := 0; i < *n; i++ {
 		code, err := signIn(*issuer, cfg.AuthCodeURL(fmt.Sprint("s", i)), *login, *password, *redirect)
 		if err != nil {
@@ -94,6 +102,33 @@ func signIn(issuer, authURL, login, password, redirect string) (string, error) {
 		return "", fmt.Errorf("no code (status %d, location %q)", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	return loc.Query().Get("code"), nil
+}
+
+// loginRate runs complete logins in a fresh cookie jar each (no SSO session reused) and prints
+// logins per second; each ends with the code exchanged for tokens.
+func loginRate(issuer string, cfg *oauth2.Config, login, password, redirect string, workers int, d time.Duration) {
+	var done, failed atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				code, err := signIn(issuer, cfg.AuthCodeURL("s"), login, password, redirect)
+				if err == nil {
+					_, err = cfg.Exchange(context.Background(), code)
+				}
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("full logins: %d in %s with %d workers = %.0f/s (%d failed)\n", done.Load(), d, workers, float64(done.Load())/d.Seconds(), failed.Load())
 }
 
 func signRates() {
