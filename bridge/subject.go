@@ -20,12 +20,13 @@ type subjectMapper struct {
 	key   []byte
 	store store.SubjectStore
 
-	mu    sync.RWMutex
-	cache map[string]string // subject -> member key
+	mu     sync.RWMutex
+	cache  map[string]string // subject -> member key
+	logins map[string]string // subject -> login last stored
 }
 
 func newSubjectMapper(key []byte, st store.SubjectStore) *subjectMapper {
-	return &subjectMapper{key: key, store: st, cache: map[string]string{}}
+	return &subjectMapper{key: key, store: st, cache: map[string]string{}, logins: map[string]string{}}
 }
 
 // Subject returns the subject for a member key (case-insensitive GUID text).
@@ -35,20 +36,30 @@ func (m *subjectMapper) Subject(memberKey string) string {
 	return hex.EncodeToString(h.Sum(nil)[:20])
 }
 
-// Remember stores the mapping (and the login for admin listings).
+// Remember stores the mapping (and the login for admin listings). The mapping never changes, so
+// it is written once per process and login; later sign-ins cost no write.
 func (m *subjectMapper) Remember(ctx context.Context, memberKey, login string, now time.Time) (string, error) {
 	sub := m.Subject(memberKey)
+	m.mu.RLock()
+	known := m.cache[sub] == memberKey && m.logins[sub] == login
+	m.mu.RUnlock()
+	if known {
+		return sub, nil
+	}
 	if err := m.store.PutSubject(ctx, &store.Subject{Subject: sub, MemberKey: memberKey, Login: login, FirstSeen: now, LastSeen: now}); err != nil {
 		return "", fmt.Errorf("remember subject: %w", err)
 	}
 	m.put(sub, memberKey)
+	m.mu.Lock()
+	m.logins[sub] = login
+	m.mu.Unlock()
 	return sub, nil
 }
 
 func (m *subjectMapper) put(sub, key string) {
 	m.mu.Lock()
 	if len(m.cache) > 100_000 {
-		m.cache = map[string]string{}
+		m.cache, m.logins = map[string]string{}, map[string]string{}
 	}
 	m.cache[sub] = key
 	m.mu.Unlock()
