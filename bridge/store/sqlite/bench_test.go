@@ -202,3 +202,37 @@ func BenchmarkAuthRequestByCode(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRefreshTokenGet measures the refresh grant's token lookup among 10,000 refresh
+// tokens (each of 5,000 families has one rotated and one current token).
+func BenchmarkRefreshTokenGet(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *Store) {
+		ctx := b.Context()
+		now := time.Now()
+		ids := benchIDs(10000)
+		for i := 0; i < len(ids); i += 2 {
+			rt := &sso.RefreshToken{Hash: ids[i], FamilyID: ssotest.RandomID(), ClientID: "client-a",
+				Subject: "subject-a", Audience: []string{"client-a"}, Scopes: []string{"openid", "offline_access"},
+				SessionID: "0123456789abcdef0123456789abcdef", AuthTime: now, AMR: []string{"pwd"},
+				CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+			if err := s.IssueTokens(ctx, sso.Issue{Access: benchAccess(ssotest.RandomID(), rt.FamilyID, now), Refresh: rt}); err != nil {
+				b.Fatal(err)
+			}
+			next := *rt
+			next.Hash = ids[i+1]
+			if err := s.IssueTokens(ctx, sso.Issue{Rotate: &sso.RotateFrom{OldHash: rt.Hash, Now: now, Grace: 5 * time.Second},
+				Access: benchAccess(ssotest.RandomID(), rt.FamilyID, now), Refresh: &next}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu := cpuTime()
+		defer reportCPU(b, cpu)
+		for i := range b.N {
+			if _, err := s.RefreshToken(ctx, ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

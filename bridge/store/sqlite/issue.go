@@ -261,6 +261,9 @@ func (s *Store) applyIssue(ctx context.Context, tx *sql.Tx, in *sso.Issue, now t
 	}
 
 	a := &in.Access
+	if err := s.addFamily(ctx, tx, a.FamilyID, a.Subject, a.ClientID); err != nil {
+		return wrap("issue tokens: record token family", err)
+	}
 	if _, err := tx.StmtContext(ctx, s.st.insertAccess).ExecContext(ctx, a.IDHash, a.ClientID, a.Subject,
 		encList(a.Audience), encList(a.Scopes), a.FamilyID, a.SessionID, ts(a.AuthTime), encList(a.AMR),
 		ts(orNow(a.CreatedAt, now)), ts(a.ExpiresAt), b2i(a.Revoked)); err != nil {
@@ -268,6 +271,11 @@ func (s *Store) applyIssue(ctx context.Context, tx *sql.Tx, in *sso.Issue, now t
 	}
 	if insertRefresh {
 		r := in.Refresh
+		if r.FamilyID != a.FamilyID || r.Subject != a.Subject || r.ClientID != a.ClientID {
+			if err := s.addFamily(ctx, tx, r.FamilyID, r.Subject, r.ClientID); err != nil {
+				return wrap("issue tokens: record token family", err)
+			}
+		}
 		if _, err := tx.StmtContext(ctx, s.st.insertRefresh).ExecContext(ctx, r.Hash, r.FamilyID, r.ClientID,
 			r.Subject, encList(r.Audience), encList(r.Scopes), r.SessionID, ts(r.AuthTime), encList(r.AMR),
 			ts(orNow(r.CreatedAt, now)), ts(r.ExpiresAt), ts(r.RotatedAt), r.SuccessorHash, b2i(r.Revoked)); err != nil {

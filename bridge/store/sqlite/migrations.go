@@ -226,6 +226,29 @@ CREATE TABLE device_authorizations (
 );
 CREATE INDEX device_authorizations_expires ON device_authorizations (expires_at);
 `,
+	// 5: cheaper token grants. Each token table has one secondary index, (subject, client_id,
+	// family_id), instead of one by family and one by subject: an insert writes one index page
+	// fewer. Revoking a family finds its (subject, client) pairs in token_families, which holds
+	// every (family, subject, client) that a stored token has; a rotation finds its row already
+	// there and writes nothing to it.
+	`
+DROP INDEX access_tokens_family;
+DROP INDEX access_tokens_subject;
+CREATE INDEX access_tokens_grant ON access_tokens (subject, client_id, family_id);
+DROP INDEX refresh_tokens_family;
+DROP INDEX refresh_tokens_subject;
+CREATE INDEX refresh_tokens_grant ON refresh_tokens (subject, client_id, family_id);
+
+CREATE TABLE token_families (
+	family_id TEXT NOT NULL,
+	subject   TEXT NOT NULL,
+	client_id TEXT NOT NULL,
+	PRIMARY KEY (family_id, subject, client_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO token_families (family_id, subject, client_id)
+SELECT family_id, subject, client_id FROM refresh_tokens WHERE family_id <> ''
+UNION SELECT family_id, subject, client_id FROM access_tokens WHERE family_id <> '';
+`,
 }
 
 // migrate brings the schema up to date in one IMMEDIATE transaction on the write pool, so that

@@ -39,6 +39,8 @@ type stmts struct {
 	markRotated         *sql.Stmt
 	insertAccess        *sql.Stmt
 	insertRefresh       *sql.Stmt
+	addFamily           *sql.Stmt
+	familyGrants        *sql.Stmt
 	revokeFamilyRefresh *sql.Stmt
 	revokeFamilyAccess  *sql.Stmt
 	completeAuthRequest *sql.Stmt
@@ -75,8 +77,13 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.insertRefresh, w, `INSERT INTO refresh_tokens (` + refreshTokenCols + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.revokeFamilyRefresh, w, `UPDATE refresh_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0`},
-		{&st.revokeFamilyAccess, w, `UPDATE access_tokens SET revoked = 1 WHERE family_id = ? AND revoked = 0`},
+		{&st.addFamily, w, `INSERT INTO token_families (family_id, subject, client_id) VALUES (?, ?, ?)
+			ON CONFLICT DO NOTHING`},
+		{&st.familyGrants, w, `SELECT subject, client_id FROM token_families WHERE family_id = ?`},
+		{&st.revokeFamilyRefresh, w, `UPDATE refresh_tokens SET revoked = 1
+			WHERE subject = ? AND client_id = ? AND family_id = ? AND revoked = 0`},
+		{&st.revokeFamilyAccess, w, `UPDATE access_tokens SET revoked = 1
+			WHERE subject = ? AND client_id = ? AND family_id = ? AND revoked = 0`},
 		{&st.completeAuthRequest, w, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?
 			WHERE id = ? AND expires_at > ?`},
 		{&st.saveCode, w, `UPDATE auth_requests SET code_hash = ?, code_expires = ?, code_consumed = 0
@@ -108,7 +115,7 @@ func (st *stmts) close() error {
 	for _, p := range []**sql.Stmt{
 		&st.authRequest, &st.authRequestByCode, &st.accessToken, &st.refreshToken, &st.session,
 		&st.consumeCode, &st.codeState, &st.rotateState, &st.markRotated, &st.insertAccess,
-		&st.insertRefresh, &st.revokeFamilyRefresh, &st.revokeFamilyAccess, &st.completeAuthRequest,
+		&st.insertRefresh, &st.addFamily, &st.familyGrants, &st.revokeFamilyRefresh, &st.revokeFamilyAccess, &st.completeAuthRequest,
 		&st.saveCode, &st.createAuthRequest, &st.addSessionClient, &st.touchSession, &st.savepoint, &st.release, &st.rollbackTo,
 	} {
 		if *p != nil {

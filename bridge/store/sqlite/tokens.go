@@ -81,12 +81,45 @@ func (s *Store) consumeCode(ctx context.Context, tx *sql.Tx, hash string, now in
 	}
 }
 
+// addFamily records that a token of (familyID, subject, clientID) is stored, so that revokeFamily
+// finds it through the token tables' (subject, client_id, family_id) index. A rotation finds its
+// row already there: a read, no write.
+func (s *Store) addFamily(ctx context.Context, tx *sql.Tx, familyID, subject, clientID string) error {
+	if familyID == "" {
+		return nil
+	}
+	_, err := tx.StmtContext(ctx, s.st.addFamily).ExecContext(ctx, familyID, subject, clientID)
+	return err
+}
+
+// revokeFamily revokes every refresh and access token whose family_id is familyID.
 func (s *Store) revokeFamily(ctx context.Context, tx *sql.Tx, familyID string) error {
-	if _, err := tx.StmtContext(ctx, s.st.revokeFamilyRefresh).ExecContext(ctx, familyID); err != nil {
+	rows, err := tx.StmtContext(ctx, s.st.familyGrants).QueryContext(ctx, familyID)
+	if err != nil {
 		return err
 	}
-	_, err := tx.StmtContext(ctx, s.st.revokeFamilyAccess).ExecContext(ctx, familyID)
-	return err
+	var pairs [][2]string
+	for rows.Next() {
+		var p [2]string
+		if err := rows.Scan(&p[0], &p[1]); err != nil {
+			rows.Close()
+			return err
+		}
+		pairs = append(pairs, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		if _, err := tx.StmtContext(ctx, s.st.revokeFamilyRefresh).ExecContext(ctx, p[0], p[1], familyID); err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, s.st.revokeFamilyAccess).ExecContext(ctx, p[0], p[1], familyID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AccessToken returns the token by id hash; ErrNotFound when unknown or expired, ErrTokenRevoked
