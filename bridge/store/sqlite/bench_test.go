@@ -236,3 +236,50 @@ func BenchmarkRefreshTokenGet(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRefreshGrantStore is the store's share of one refresh grant: read the presented
+// token (on the read pool, whose page cache the previous grant's commit invalidated), then
+// rotate it, among 5,000 other families.
+func BenchmarkRefreshGrantStore(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *Store) {
+		ctx := b.Context()
+		now := time.Now()
+		newRT := func() *sso.RefreshToken {
+			return &sso.RefreshToken{Hash: ssotest.RandomID(), FamilyID: ssotest.RandomID(), ClientID: "client-a",
+				Subject: "subject-" + ssotest.RandomID()[:8], Audience: []string{"client-a"}, Scopes: []string{"openid", "offline_access"},
+				SessionID: "0123456789abcdef0123456789abcdef", AuthTime: now, AMR: []string{"pwd"},
+				CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+		}
+		fams := make([]*sso.RefreshToken, 5000)
+		for i := range fams {
+			fams[i] = newRT()
+			if err := s.IssueTokens(ctx, sso.Issue{Access: benchAccess(ssotest.RandomID(), fams[i].FamilyID, now), Refresh: fams[i]}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ids := benchIDs(2 * b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu := cpuTime()
+		defer reportCPU(b, cpu)
+		for i := range b.N {
+			f := (i * 7919) % len(fams)
+			rt, err := s.RefreshToken(ctx, fams[f].Hash)
+			if err != nil {
+				b.Fatal(err)
+			}
+			next := *rt
+			next.Hash, next.CreatedAt = ids[2*i], now
+			a := benchAccess(ids[2*i+1], rt.FamilyID, now)
+			a.Subject = rt.Subject
+			err = s.IssueTokens(ctx, sso.Issue{
+				Rotate: &sso.RotateFrom{OldHash: rt.Hash, Now: now, Grace: 5 * time.Second},
+				Access: a, Refresh: &next,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			fams[f] = &next
+		}
+	})
+}

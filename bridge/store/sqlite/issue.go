@@ -226,14 +226,17 @@ func (s *Store) applyIssue(ctx context.Context, tx *sql.Tx, in *sso.Issue, now t
 	}
 
 	insertRefresh := in.Refresh != nil
+	// known is a (family, subject, client) that token_families already holds: that of the
+	// rotated token, which is stored.
+	var known [3]string
 	if rot := in.Rotate; rot != nil {
 		rnow := orNow(rot.Now, now)
 		var (
-			familyID, successor         string
-			expiresAt, revoked, rotated int64
+			familyID, subject, clientID, successor string
+			expiresAt, revoked, rotated            int64
 		)
 		err := tx.StmtContext(ctx, s.st.rotateState).QueryRowContext(ctx, rot.OldHash).
-			Scan(&familyID, &expiresAt, &revoked, &rotated, &successor)
+			Scan(&familyID, &subject, &clientID, &expiresAt, &revoked, &rotated, &successor)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
@@ -244,12 +247,14 @@ func (s *Store) applyIssue(ctx context.Context, tx *sql.Tx, in *sso.Issue, now t
 		case revoked != 0:
 			return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrTokenRevoked)
 		case rotated == 0:
+			known = [3]string{familyID, subject, clientID}
 			res, err := tx.StmtContext(ctx, s.st.markRotated).ExecContext(ctx, ts(rnow), in.Refresh.Hash, rot.OldHash)
 			if err := affectedOne(res, err); err != nil {
 				return wrap("issue tokens: mark rotated", err)
 			}
 		case successor == in.Refresh.Hash && ts(rnow)-rotated <= int64(rot.Grace):
 			// A concurrent retry of the same rotation: the successor is already stored.
+			known = [3]string{familyID, subject, clientID}
 			insertRefresh = false
 		default:
 			// Reuse of a rotated token: kill the family, and make that stick.
@@ -261,8 +266,10 @@ func (s *Store) applyIssue(ctx context.Context, tx *sql.Tx, in *sso.Issue, now t
 	}
 
 	a := &in.Access
-	if err := s.addFamily(ctx, tx, a.FamilyID, a.Subject, a.ClientID); err != nil {
-		return wrap("issue tokens: record token family", err)
+	if known != [3]string{a.FamilyID, a.Subject, a.ClientID} {
+		if err := s.addFamily(ctx, tx, a.FamilyID, a.Subject, a.ClientID); err != nil {
+			return wrap("issue tokens: record token family", err)
+		}
 	}
 	if _, err := tx.StmtContext(ctx, s.st.insertAccess).ExecContext(ctx, a.IDHash, a.ClientID, a.Subject,
 		encList(a.Audience), encList(a.Scopes), a.FamilyID, a.SessionID, ts(a.AuthTime), encList(a.AMR),
@@ -271,7 +278,7 @@ func (s *Store) applyIssue(ctx context.Context, tx *sql.Tx, in *sso.Issue, now t
 	}
 	if insertRefresh {
 		r := in.Refresh
-		if r.FamilyID != a.FamilyID || r.Subject != a.Subject || r.ClientID != a.ClientID {
+		if t := [3]string{r.FamilyID, r.Subject, r.ClientID}; t != known && t != [3]string{a.FamilyID, a.Subject, a.ClientID} {
 			if err := s.addFamily(ctx, tx, r.FamilyID, r.Subject, r.ClientID); err != nil {
 				return wrap("issue tokens: record token family", err)
 			}

@@ -69,7 +69,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.consumeCode, w, `UPDATE auth_requests SET code_consumed = 1
 			WHERE code_hash = ? AND code_consumed = 0 AND code_expires > ?`},
 		{&st.codeState, w, `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = ?`},
-		{&st.rotateState, w, `SELECT family_id, expires_at, revoked, rotated_at, successor_hash
+		{&st.rotateState, w, `SELECT family_id, subject, client_id, expires_at, revoked, rotated_at, successor_hash
 			FROM refresh_tokens WHERE hash = ?`},
 		{&st.markRotated, w, `UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ?
 			WHERE hash = ? AND rotated_at = 0`},
