@@ -91,7 +91,7 @@ func New(o Options) *Service {
 	return &Service{
 		cfg: o.Config, targets: o.Targets, store: o.Store, dir: o.Directory, view: o.Viewer, clients: o.Clients,
 		keys: o.Keys, issuer: o.Issuer, log: o.Logger, http: o.HTTPClient, now: o.Now,
-		wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 32, workers: 4,
+		wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 4, workers: 4, // batch = workers: no claimed event waits for a worker past its lease
 	}
 }
 
@@ -195,6 +195,11 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 		mark := since
 		for _, m := range members {
 			if err := s.Sync(ctx, m); err != nil {
+				// Keep the watermark strictly before the failing member's change time: members
+				// sharing that time are polled again (harmless: digests make it idempotent).
+				if safe := m.UpdatedAt.Add(-time.Millisecond); mark.After(safe) {
+					mark = safe
+				}
 				if mark.After(since) {
 					_ = s.store.SetWatermark(ctx, WatermarkName, mark)
 				}
@@ -324,7 +329,7 @@ func (s *Service) update(ctx context.Context, m *legacy.Member, subject, clientI
 	case !active:
 		typ = TypeDeactivated
 	}
-	ev := Event{ID: newEventID(), Type: typ, Timestamp: now.UTC().Truncate(time.Second), ClientID: clientID, Data: u}
+	ev := Event{ID: newEventID(), Type: typ, Timestamp: now.UTC(), ClientID: clientID, Data: u}
 	if prev != nil {
 		ev.RemovedRoles = removedRoles(prev.View, u.Roles)
 	}

@@ -333,6 +333,9 @@ const MaxChangesLimit = 10_000
 // latest change time returned. When more members changed than fit, the trailing members
 // that share the page's last change time are left for the next call (unless the whole page
 // shares one time), so that no change is skipped by a "greater than" watermark.
+// maxChangedPage bounds how many members ChangedSince returns when many share one change time.
+const maxChangedPage = 100_000
+
 func (d *Directory) ChangedSince(ctx context.Context, since time.Time, limit int) ([]*legacy.Member, time.Time, error) {
 	if limit <= 0 {
 		return nil, since, fmt.Errorf("sqldir: ChangedSince: limit %d must be positive", limit)
@@ -365,6 +368,13 @@ func (d *Directory) ChangedSince(ctx context.Context, since time.Time, limit int
 			}
 			if i > 0 {
 				members = members[:i]
+			} else {
+				// The whole page shares one change time: a time watermark cannot split it, so
+				// fetch a page large enough to hold the whole group.
+				if limit >= maxChangedPage {
+					return nil, since, legacy.Unavailable(QueryChangedSince, fmt.Errorf("more than %d members share the change time %s", maxChangedPage, last.Format(time.RFC3339Nano)))
+				}
+				return d.ChangedSince(ctx, since, min(limit*4, maxChangedPage))
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -334,11 +335,36 @@ type idClaims struct {
 	FamilyName string   `json:"family_name"`
 	Picture    string   `json:"picture"`
 	Roles      []string `json:"roles"`
+	// Events is set only in logout tokens: its presence refuses the token as an ID token.
+	Events map[string]any `json:"events"`
+}
+
+// ErrDeactivated is returned by SignIn for a member the bridge has deactivated at this app.
+var ErrDeactivated = errors.New("consumer: the member is deactivated at this app")
+
+// isLogoutToken reports whether a JWT's header says typ logout+jwt (Back-Channel Logout 2.4).
+func isLogoutToken(raw string) bool {
+	head, _, ok := strings.Cut(raw, ".")
+	if !ok {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Typ string `json:"typ"`
+	}
+	_ = json.Unmarshal(b, &h)
+	return strings.EqualFold(h.Typ, "logout+jwt") || strings.EqualFold(h.Typ, "application/logout+jwt")
 }
 
 // SignIn verifies an ID token, upserts its member (active, roles when the token has them) and
 // opens a local session. The nonce, if the app sent one, is the caller's to check (tok.Nonce).
 func (c *Consumer) SignIn(ctx context.Context, rawIDToken string) (*Session, *oidc.IDToken, error) {
+	if isLogoutToken(rawIDToken) {
+		return nil, nil, errors.New("consumer: id token: a logout token is not an ID token")
+	}
 	tok, err := c.verifier.Verify(ctx, rawIDToken)
 	if err != nil {
 		return nil, nil, fmt.Errorf("consumer: id token: %w", err)
@@ -347,9 +373,17 @@ func (c *Consumer) SignIn(ctx context.Context, rawIDToken string) (*Session, *oi
 	if err := tok.Claims(&cl); err != nil {
 		return nil, nil, fmt.Errorf("consumer: id token claims: %w", err)
 	}
+	if cl.Events != nil {
+		return nil, nil, errors.New("consumer: id token: a logout token (events claim) is not an ID token")
+	}
 	u := User{Subject: tok.Subject, Login: cl.Login, Email: cl.Email, Name: cl.Name, GivenName: cl.GivenName,
 		FamilyName: cl.FamilyName, Picture: cl.Picture, Active: true, Roles: cl.Roles, UpdatedAt: c.now()}
 	if existing, err := c.User(ctx, tok.Subject); err == nil {
+		// A deactivation pushed by the bridge stands until the bridge pushes the member active
+		// again: a sign-in never reactivates.
+		if !existing.Active {
+			return nil, nil, ErrDeactivated
+		}
 		// The ID token has no membership object, and without the profile scope no names: keep
 		// what pushes told us.
 		u.Membership = existing.Membership

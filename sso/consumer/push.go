@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -114,6 +115,16 @@ func (c *Consumer) WebhookHandler() http.Handler {
 }
 
 func (c *Consumer) applyPush(ctx context.Context, id string, ev pushEvent) error {
+	// An event already applied is not applied again (a redelivery, or a replay of a captured
+	// request inside the signature's time window).
+	var n int
+	if err := c.db.QueryRowContext(ctx, c.q(`SELECT COUNT(*) FROM sso_seen WHERE id = ?`), "webhook:"+id).Scan(&n); err != nil {
+		return fmt.Errorf("consumer: seen: %w", err)
+	}
+	if n > 0 {
+		c.log.InfoContext(ctx, "consumer: duplicate push ignored", "event", id)
+		return nil
+	}
 	// Upsert first, then remember the id: a crash in between makes a retry apply it again,
 	// which is harmless (the upsert is idempotent); the reverse order could lose it.
 	u := ev.Data

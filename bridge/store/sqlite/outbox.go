@@ -228,9 +228,12 @@ func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
 	return out, wrap("outbox counts", rows.Err())
 }
 
-// RetryEvents re-queues dead events (one, or all when id is empty).
+// RetryEvents re-queues dead events (one, or all when id is empty). A dead event that a later
+// event of the same key has superseded stays dead: re-sending it would deliver stale state after
+// newer state (a deactivated user could come back).
 func (s *Store) RetryEvents(ctx context.Context, id string, now time.Time) (int, error) {
-	q, args := `UPDATE outbox SET state = 'pending', attempts = 0, next_attempt = ?, lease_until = 0 WHERE state = 'dead'`, []any{ts(now)}
+	q, args := `UPDATE outbox SET state = 'pending', attempts = 0, next_attempt = ?, lease_until = 0 WHERE state = 'dead'
+		AND NOT EXISTS (SELECT 1 FROM outbox later WHERE later.key = outbox.key AND later.seq > outbox.seq)`, []any{ts(now)}
 	if id != "" {
 		q, args = q+` AND id = ?`, append(args, id)
 	}
@@ -246,7 +249,7 @@ func (s *Store) RetryEvents(ctx context.Context, id string, now time.Time) (int,
 		if _, err := s.OutboxEvent(ctx, id); err != nil {
 			return 0, err
 		}
-		return 0, fmt.Errorf("sqlite: retry events: event %s is not dead", id)
+		return 0, fmt.Errorf("sqlite: retry events: event %s is not dead, or a later event for the same member and app superseded it", id)
 	}
 	return int(n), nil
 }

@@ -28,6 +28,7 @@ var outboxTests = []test{
 	{"LeaseExpires", testOutboxLeaseExpires},
 	{"FailBackoffDead", testOutboxFailDead},
 	{"Retry", testOutboxRetry},
+	{"RetrySuperseded", testOutboxRetrySuperseded},
 	{"ClaimKey", testOutboxClaimKey},
 	{"ConcurrentClaims", testOutboxConcurrentClaims},
 	{"EndSessionWithEvents", testOutboxEndSession},
@@ -340,6 +341,28 @@ func testOutboxRetry(t *testing.T, h *H) {
 	}
 	got := h.claim(h.Now.Add(time.Minute), 10)
 	ssotest.Equal(t, ids(got), []string{a.ID, b.ID}, "claim after retry")
+}
+
+// testOutboxRetrySuperseded: a dead event is not re-queued once a later event of its key
+// exists (re-sending it would deliver stale state after newer state).
+func testOutboxRetrySuperseded(t *testing.T, h *H) {
+	old := event("k")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, old), "Enqueue(old)")
+	h.claim(h.Now.Add(time.Second), 10)
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, old.ID, h.Now, "x", true), "MarkFailed(dead)")
+	newer := event("k")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, newer), "Enqueue(newer)")
+	if _, err := h.S.RetryEvents(h.Ctx, old.ID, h.Now.Add(time.Minute)); err == nil {
+		t.Fatal("RetryEvents re-queued a superseded event")
+	}
+	n, err := h.S.RetryEvents(h.Ctx, "", h.Now.Add(time.Minute))
+	ssotest.NoErr(t, err, "RetryEvents(all)")
+	if n != 0 {
+		t.Fatalf("RetryEvents(all) re-queued %d superseded events", n)
+	}
+	if ev, _ := h.S.OutboxEvent(h.Ctx, old.ID); ev.State != store.OutboxDead {
+		t.Fatalf("superseded event became %s", ev.State)
+	}
 }
 
 func testOutboxClaimKey(t *testing.T, h *H) {
