@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -252,6 +253,27 @@ func (s *Server) complete(c echo.Context, ar *sso.AuthRequest, sess *sso.Session
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// authCallback guards op's authorize callback (which issues the code): only the browser whose
+// SSO session completed the auth request may collect its code, so a sign-in link completed in a
+// member's browser cannot be redeemed from another browser.
+func (s *Server) authCallback(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ar, err := s.provider.AuthRequest(c.Request().Context(), c.QueryParam("id"))
+		if err != nil {
+			return s.errorPage(c, http.StatusBadRequest, "This sign-in has expired",
+				"The sign-in link is no longer valid: it was used already or is too old.", "Go back to the app and start signing in again.")
+		}
+		sid := str(s.cookies.get(c.Request()), "sid")
+		if !ar.Done || ar.SessionID == "" || sid == "" || subtle.ConstantTimeCompare([]byte(sid), []byte(ar.SessionID)) != 1 {
+			s.audit(c.Request().Context(), &store.AuditEvent{Event: "authorize.callback_refused", ClientID: ar.ClientID, IP: c.RealIP(),
+				Detail: "callback from a browser that did not complete the sign-in"})
+			return s.errorPage(c, http.StatusForbidden, "This sign-in cannot be completed here",
+				"The sign-in was finished in another browser, or has not been finished yet.", "Go back to the app and start signing in again.")
+		}
+		return next(c)
+	}
 }
 
 // accessDenied answers a member whom the client's access rule does not admit: a clear page and

@@ -205,8 +205,12 @@ func (s *Server) routes() *echo.Echo {
 	// Protocol endpoints: op behind sso.Provider.
 	proto := echo.WrapHandler(s.provider)
 	for _, p := range sso.Paths() {
+		if p == sso.PathAuthCallback {
+			continue
+		}
 		e.Any(p, proto)
 	}
+	e.Any(sso.PathAuthCallback, s.authCallback(proto))
 	e.GET("/", s.home)
 	e.GET("/login", s.loginPage)
 	e.POST("/login", s.loginSubmit)

@@ -223,7 +223,13 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 }
 
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	return s.store.SaveCode(ctx, id, HashToken(code), s.now().Add(s.life.Code))
+	if err := s.store.SaveCode(ctx, id, HashToken(code), s.now().Add(s.life.Code)); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return oidc.ErrInvalidRequest().WithDescription("this sign-in was already completed")
+		}
+		return err
+	}
+	return nil
 }
 
 // DeleteAuthRequest is called by op right after a code exchange. The exchange already consumed

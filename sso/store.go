@@ -69,7 +69,8 @@ type AuthRequestStore interface {
 	AuthRequest(ctx context.Context, id string) (*AuthRequest, error)
 	// CompleteAuthRequest marks the request done with the member's session data.
 	CompleteAuthRequest(ctx context.Context, id string, c Completion) error
-	// SaveCode attaches the SHA-256 of a fresh authorization code to a done request.
+	// SaveCode attaches the SHA-256 of a fresh authorization code to a done request. A request
+	// gets one code only: ErrNotFound when it is not done, expired, or already has a code.
 	SaveCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error
 	// AuthRequestByCode finds the request by code hash, including consumed ones (CodeConsumed
 	// tells): the caller detects replays. ErrNotFound when unknown or the code has expired.

@@ -87,7 +87,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.completeAuthRequest, w, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?
 			WHERE id = ? AND expires_at > ?`},
 		{&st.saveCode, w, `UPDATE auth_requests SET code_hash = ?, code_expires = ?, code_consumed = 0
-			WHERE id = ? AND done = 1 AND expires_at > ?`},
+			WHERE id = ? AND done = 1 AND (code_hash IS NULL OR code_hash = '') AND expires_at > ?`},
 		{&st.createAuthRequest, w, `INSERT INTO auth_requests (id, client_id, redirect_uri, state, nonce,
 			scopes, response_type, response_mode, code_challenge, code_challenge_method, prompt, max_age,
 			login_hint, ui_locales, created_at, expires_at, done, subject, auth_time, amr, session_id)
