@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,6 +166,11 @@ func (s *Server) handoff(c echo.Context) error {
 	if s.ams == nil {
 		return fail(http.StatusNotFound, "not_configured", "Sign-in from the member website is not set up", "This sign-in service is not connected to a member website.")
 	}
+	// Login CSRF: the iPart's form posts from the AMS website. Browsers send Origin with a
+	// cross-site form POST; another site's (or an opaque "null") origin is refused.
+	if o := c.Request().Header.Get("Origin"); o != "" && !s.amsOrigin(o) {
+		return fail(http.StatusForbidden, "foreign_origin", "This sign-in did not come from the member website", "The sign-in request was sent from another site, so we did not act on it.")
+	}
 	if token == "" || len(token) > maxAMSToken || strings.ContainsAny(token, " \t\r\n\x00") {
 		return fail(http.StatusBadRequest, "bad_request", "This sign-in link is not valid", "The member website did not send a usable sign-in token.")
 	}
@@ -178,7 +184,29 @@ func (s *Server) handoff(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Bind the ticket to this browser: the continue link works only where the POST happened.
+	http.SetCookie(c.Response(), &http.Cookie{Name: handoffCookie, Value: t.Nonce, Path: "/handoff", MaxAge: 300,
+		HttpOnly: true, Secure: s.issuer.Scheme == "https", SameSite: http.SameSiteLaxMode})
 	return c.Redirect(http.StatusSeeOther, PathHandoffContinue+"?h="+url.QueryEscape(sealed))
+}
+
+// handoffCookie binds a hand-off ticket to the browser that received the iPart's POST.
+const handoffCookie = "ssobridge_handoff"
+
+// amsOrigin reports whether origin is the AMS website's (base URL or SSO page).
+func (s *Server) amsOrigin(origin string) bool {
+	for _, raw := range []string{s.cfg.AMS.BaseURL, s.cfg.AMS.SSOURL} {
+		if u, err := url.Parse(raw); err == nil && u.Host != "" && strings.EqualFold(origin, u.Scheme+"://"+u.Host) {
+			return true
+		}
+	}
+	return false
+}
+
+// handoffBrowser checks that this browser received the ticket's POST.
+func handoffBrowser(c echo.Context, t *handoffTicket) bool {
+	ck, err := c.Cookie(handoffCookie)
+	return err == nil && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(t.Nonce)) == 1
 }
 
 // exchangeAMSToken redeems an AMS refresh token exactly once and returns the member, who must
@@ -267,6 +295,10 @@ type handoffConfirmData struct {
 // pending auth request. A hand-off never silently replaces another member's session.
 func (s *Server) handoffContinue(c echo.Context) error {
 	t, err := s.openHandoff(c.QueryParam("h"))
+	if err == nil && !handoffBrowser(c, t) {
+		s.audit(c.Request().Context(), &store.AuditEvent{Event: "handoff.failure", IP: c.RealIP(), Detail: "other_browser"})
+		err = errors.New("hand-off ticket opened in another browser")
+	}
 	if err != nil {
 		return s.errorPage(c, http.StatusBadRequest, "This sign-in link has expired", "The sign-in from the member website took too long or was already used.", "Go back to the member website and try again.")
 	}
@@ -294,7 +326,7 @@ func (s *Server) handoffConfirm(c echo.Context) error {
 		return s.csrfFailed(c)
 	}
 	t, err := s.openHandoff(c.FormValue("t"))
-	if err != nil {
+	if err != nil || !handoffBrowser(c, t) {
 		return s.errorPage(c, http.StatusBadRequest, "This sign-in link has expired", "The sign-in from the member website took too long or was already used.", "Go back to the member website and try again.")
 	}
 	if c.FormValue("decision") != "switch" {

@@ -45,3 +45,30 @@ func TestSignInLinkCannotBeRedeemedElsewhere(t *testing.T) {
 		t.Fatalf("a second code was issued: %q", again.Location)
 	}
 }
+
+// TestHandoffLoginCSRF: a hand-off POST from another site is refused, and a continue link made
+// by one browser (the attacker's) does not sign in another (the victim's).
+func TestHandoffLoginCSRF(t *testing.T) {
+	e := newEnvWith(t, true)
+	sim := e.bridge.AMSSimulator()
+	tok, _ := sim.IssueRefreshToken("bob", "ssobridge")
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/handoff/imis", strings.NewReader(url.Values{"refresh_token": {tok}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, _ := doJSON(t, req)
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin: %d", resp.StatusCode)
+	}
+	attacker := e.browser()
+	attacker.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	tok, _ = sim.IssueRefreshToken("bob", "ssobridge")
+	p := attacker.Post(e.issuer+"/handoff/imis", url.Values{"refresh_token": {tok}})
+	if !strings.HasPrefix(p.Location, "/handoff/continue?h=") {
+		t.Fatalf("no continue link: %d %q", p.Status, p.Location)
+	}
+	victim := e.browser()
+	victim.Get(e.issuer + p.Location)
+	if victim.Get(e.issuer+"/account").Status != http.StatusUnauthorized {
+		t.Fatal("the victim's browser was signed in as the attacker")
+	}
+}
