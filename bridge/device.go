@@ -93,13 +93,14 @@ func (s *Server) deviceSubmit(c echo.Context) error {
 	}
 	d, loginURL, err := s.provider.DeviceLogin(ctx, typed)
 	if errors.Is(err, sso.ErrNotFound) {
-		s.throttle.Fail(key, ip)
 		s.audit(ctx, &store.AuditEvent{Event: "device.code_failure", IP: ip, Detail: "unknown or expired user code"})
 		return s.showDevice(c, http.StatusBadRequest, typed, msgDeviceCode)
 	}
 	if err != nil {
+		s.throttle.Release(key, ip)
 		return err
 	}
+	s.throttle.Succeed(key, ip)
 	if loginURL == "" {
 		return s.errorPage(c, http.StatusBadRequest, "This code was already used",
 			"The device sign-in with this code has already been approved or denied.",

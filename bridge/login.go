@@ -153,9 +153,8 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	m, err := s.dir.Authenticate(ctx, login, password)
 	if err != nil {
 		reason := legacy.Reason(err)
-		if !errors.Is(err, legacy.ErrUnavailable) {
-			s.throttle.Fail(login, ip)
-		} else {
+		if errors.Is(err, legacy.ErrUnavailable) {
+			s.throttle.Release(login, ip) // not the member's failure
 			s.log.ErrorContext(ctx, "membership system unavailable", "err", err)
 		}
 		s.audit(ctx, &store.AuditEvent{Event: "login.failure", Login: login, ClientID: client.ID, IP: ip, Detail: reason})
@@ -165,7 +164,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		}
 		return s.showLogin(c, ar, client, login, loginMessage(err), status)
 	}
-	s.throttle.Succeed(login)
+	s.throttle.Succeed(login, ip)
 	sess, err := s.startSession(c, m, []string{"pwd"})
 	if err != nil {
 		return err

@@ -46,9 +46,8 @@ func (h *hooks) AuthenticatePassword(r *http.Request, clientID, login, password 
 		reason := legacy.Reason(err)
 		unavailable := errors.Is(err, legacy.ErrUnavailable)
 		if unavailable {
+			s.throttle.Release(login, ip) // not the member's failure
 			s.log.ErrorContext(ctx, "membership system unavailable", "err", err)
-		} else {
-			s.throttle.Fail(login, ip)
 		}
 		s.audit(ctx, &store.AuditEvent{Event: "login.failure", Login: login, ClientID: clientID, IP: ip, Detail: reason + " grant=password"})
 		if unavailable {
@@ -58,7 +57,7 @@ func (h *hooks) AuthenticatePassword(r *http.Request, clientID, login, password 
 		// Like the login page: a status message only once the password was right.
 		return "", nil, &sso.GrantError{Code: "invalid_grant", Description: loginMessage(err), Err: err}
 	}
-	s.throttle.Succeed(login)
+	s.throttle.Succeed(login, ip)
 	sub, err := s.subjects.Remember(ctx, m.Key, m.Login, s.now())
 	if err != nil {
 		return "", nil, fmt.Errorf("password grant: %w", err)

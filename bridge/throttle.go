@@ -45,13 +45,17 @@ func loginKey(login string) string {
 }
 func ipKey(ip string) string { return "ip:" + ip }
 
-// Check returns a delay to apply before verifying (slowing), or a retryAfter > 0 when the
-// attempt must be refused outright.
+// Check reserves an attempt for the login and the IP. It returns a retryAfter > 0 when the
+// attempt must be refused outright (nothing is reserved then), else a delay to apply before
+// verifying (slowing). The reserved attempt counts as a failure from now on, until Succeed or
+// Release takes it back, so attempts running in parallel count against the limits before any of
+// them is verified.
 func (t *Throttle) Check(login, ip string) (delay, retryAfter time.Duration) {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, k := range t.keys(login, ip) {
+	keys := t.keys(login, ip)
+	for _, k := range keys {
 		e := t.entries[k.key]
 		if e == nil {
 			continue
@@ -61,37 +65,50 @@ func (t *Throttle) Check(login, ip string) (delay, retryAfter time.Duration) {
 			continue
 		}
 		n := e.recent(now, t.cfg.Window)
+		if n >= k.limit {
+			e.lockedUntil, e.failures = now.Add(t.cfg.Lockout), nil
+			retryAfter = max(retryAfter, t.cfg.Lockout)
+			continue
+		}
 		if slow := k.limit / 2; n >= slow && slow > 0 {
 			delay = max(delay, time.Duration(n-slow+1)*500*time.Millisecond)
 		}
 	}
-	return min(delay, 3*time.Second), retryAfter
-}
-
-// Fail records a failed attempt for the login and the IP.
-func (t *Throttle) Fail(login, ip string) {
-	now := t.now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, k := range t.keys(login, ip) {
+	if retryAfter > 0 {
+		return 0, retryAfter
+	}
+	for _, k := range keys {
 		e := t.entries[k.key]
 		if e == nil {
 			e = &throttleEntry{}
 			t.entries[k.key] = e
 		}
 		e.failures = append(e.failures, now)
-		if e.recent(now, t.cfg.Window) >= k.limit {
-			e.lockedUntil = now.Add(t.cfg.Lockout)
-			e.failures = nil
-		}
 	}
+	return min(delay, 3*time.Second), 0
 }
 
-// Succeed clears the login's failures (the IP keeps its record).
-func (t *Throttle) Succeed(login string) {
+// Succeed takes back a reserved attempt that verified: the login's failures are cleared and the
+// IP's reservation is removed.
+func (t *Throttle) Succeed(login, ip string) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	delete(t.entries, loginKey(login))
-	t.mu.Unlock()
+	t.unreserve(ipKey(ip))
+}
+
+// Release takes back a reserved attempt that could not be verified (the AMS was unavailable).
+func (t *Throttle) Release(login, ip string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.unreserve(loginKey(login))
+	t.unreserve(ipKey(ip))
+}
+
+func (t *Throttle) unreserve(key string) {
+	if e := t.entries[key]; e != nil && len(e.failures) > 0 {
+		e.failures = e.failures[:len(e.failures)-1]
+	}
 }
 
 func (e *throttleEntry) recent(now time.Time, window time.Duration) int {
