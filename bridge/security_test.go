@@ -72,3 +72,31 @@ func TestHandoffLoginCSRF(t *testing.T) {
 		t.Fatal("the victim's browser was signed in as the attacker")
 	}
 }
+
+// TestParametersOnlyInTheBody: the token endpoint refuses parameters in the URL (op would read
+// them and skip the grant routing and checks); userinfo refuses tokens in the URL; token
+// responses are not cacheable; end_session with an unknown client is a 400 page, not a 500.
+func TestParametersOnlyInTheBody(t *testing.T) {
+	e := newEnv(t)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	code := e.signIn(e.browser(), web.AuthCodeURL("s"), "alice", "alice-password")
+	req, _ := http.NewRequest(http.MethodPost, tokenURL(e)+"?grant_type=authorization_code",
+		strings.NewReader(url.Values{"code": {code}, "redirect_uri": {e.rp + "/callback"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("web", webSecret)
+	resp, body := doJSON(t, req)
+	wantOAuthError(t, resp, body, http.StatusBadRequest, "invalid_request")
+
+	resp, body = postForm(t, tokenURL(e), map[string]string{"grant_type": "authorization_code", "code": code, "redirect_uri": e.rp + "/callback"}, "web", webSecret)
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("token response: %d cache-control %q", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+	resp, _ = getJSON(t, e.issuer+"/userinfo?access_token="+url.QueryEscape(body["access_token"].(string)))
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("userinfo with the token in the URL: %d", resp.StatusCode)
+	}
+	p := e.browser().Get(e.issuer + "/end_session?client_id=nobody&post_logout_redirect_uri=https://evil.example/")
+	if p.Status != http.StatusBadRequest || p.Location != "" || !strings.Contains(p.Body, "<h1>") {
+		t.Fatalf("end_session with an unknown client: %d %q", p.Status, p.Location)
+	}
+}

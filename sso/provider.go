@@ -224,12 +224,15 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, o http.Handl
 			return
 		}
 	}
-	for k, v := range r.URL.Query() {
-		if _, dup := r.PostForm[k]; dup || len(v) > 1 {
-			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "parameter "+safeParam(k)+" repeated")
-			return
-		}
+	// Parameters belong in the body (RFC 6749 3.2): op would also read the query, which would
+	// get past the checks and routing below.
+	if r.URL.RawQuery != "" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the parameters in the request body, not the URL")
+		return
 	}
+	// Token responses must never be cached (RFC 6749 5.1); op does not say so itself.
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
 	clientID := r.PostForm.Get("client_id")
 	if id, _, ok := r.BasicAuth(); ok {
 		if clientID != "" && clientID != id {
@@ -381,10 +384,14 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 			return
 		}
 	}
-	cw := &captureWriter{ResponseWriter: w}
+	// end_session answers errors as JSON; a person sees them, so they become the page too.
+	cw := &captureWriter{ResponseWriter: w, all: r.URL.Path == PathEndSession}
 	o.ServeHTTP(cw, r)
 	if cw.captured {
 		msg := strings.TrimSpace(cw.buf.String())
+		if r.URL.Path == PathEndSession {
+			msg = "The app asked to sign you out with a request we cannot accept (an unknown app, or a return address it did not register)."
+		}
 		if msg == "" || len(msg) > 500 {
 			msg = "The request could not be processed."
 		}
@@ -438,6 +445,13 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	// Access tokens never travel in URLs (RFC 6750 2.3, RFC 9700).
+	if r.URL.Query().Has("access_token") {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge", error="invalid_request"`)
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token in the Authorization header")
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
 	cw := &captureWriter{ResponseWriter: w, all: true}
 	o.ServeHTTP(cw, r)
 	if !cw.captured {

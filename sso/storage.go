@@ -75,7 +75,8 @@ func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.
 	cfg, err := s.clientConfig(ctx, clientID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("unknown client %q", clientID)
+			// A client error, not a server fault (end_session would otherwise answer 500).
+			return nil, oidc.ErrInvalidRequest().WithDescription("unknown client")
 		}
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
