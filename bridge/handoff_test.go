@@ -210,7 +210,7 @@ func TestTokenExchangeAMSRefreshToken(t *testing.T) {
 	exchange := func(clientID, secret, token string) (*http.Response, map[string]any) {
 		return postForm(t, tokenURL(e), map[string]string{
 			"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token": token,
-			"subject_token_type": bridge.ExchangeTokenTypeAMS, "scope": "openid profile email",
+			"subject_token_type": bridge.ExchangeTokenTypeAMS, "scope": "openid profile email offline_access",
 		}, clientID, secret)
 	}
 	tok, _ := sim.IssueRefreshToken("alice", "ssobridge")
@@ -232,6 +232,15 @@ func TestTokenExchangeAMSRefreshToken(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("refresh after exchange: %v", body2)
 	}
+	t.Run("no refresh token without offline_access", func(t *testing.T) {
+		tok, _ := sim.IssueRefreshToken("alice", "ssobridge")
+		resp, body := postForm(t, tokenURL(e), map[string]string{
+			"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token": tok,
+			"subject_token_type": bridge.ExchangeTokenTypeAMS, "scope": "openid"}, "exchanger", webSecret)
+		if resp.StatusCode != 200 || body["refresh_token"] != nil || body["access_token"] == nil {
+			t.Fatalf("exchange without offline_access: %d %v", resp.StatusCode, body)
+		}
+	})
 	t.Run("replay", func(t *testing.T) {
 		resp, body := exchange("exchanger", webSecret, tok)
 		wantOAuthError(t, resp, body, 400, "invalid_grant")

@@ -277,8 +277,6 @@ func grantOf(req op.TokenRequest) grantInfo {
 		g.clientID, g.sessionID, g.authTime, g.amr, g.familyID = r.ClientID, r.SessionID, r.AuthTime, r.AMR, r.ID
 	case *refreshRequest:
 		g.clientID, g.sessionID, g.authTime, g.amr, g.familyID = r.rt.ClientID, r.rt.SessionID, r.rt.AuthTime, r.rt.AMR, r.rt.FamilyID
-	case *exchangeRequest:
-		g.clientID, g.authTime, g.amr = r.clientID, r.authTime, r.amr
 	case granter:
 		g = r.grant()
 	case interface{ GetClientID() string }:

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -26,22 +25,6 @@ type ExternalExchanger interface {
 	// Errors wrapping ErrAccessDenied become invalid_grant.
 	ExchangeExternal(ctx context.Context, clientID, subjectToken, tokenType string) (subject string, amr []string, err error)
 }
-
-// exchangeRequest is a validated external token exchange: it issues an access token, a refresh
-// token (it is an op.RefreshTokenRequest for op's purposes) and an ID token.
-type exchangeRequest struct {
-	subject, clientID string
-	scopes, amr       []string
-	authTime          time.Time
-}
-
-func (r *exchangeRequest) GetAMR() []string            { return r.amr }
-func (r *exchangeRequest) GetAudience() []string       { return []string{r.clientID} }
-func (r *exchangeRequest) GetAuthTime() time.Time      { return r.authTime }
-func (r *exchangeRequest) GetClientID() string         { return r.clientID }
-func (r *exchangeRequest) GetScopes() []string         { return r.scopes }
-func (r *exchangeRequest) GetSubject() string          { return r.subject }
-func (r *exchangeRequest) SetCurrentScopes(s []string) { r.scopes = s }
 
 // handlesExternal reports whether the token request is an external token exchange.
 func (p *Provider) handlesExternal(r *http.Request) (ExternalExchanger, bool) {
@@ -103,7 +86,13 @@ func (p *Provider) exchangeExternal(w http.ResponseWriter, r *http.Request, cfg 
 	if !p.memberAllowed(ctx, w, cfg, sub, "invalid_grant", "token exchange") {
 		return
 	}
-	req := &exchangeRequest{subject: sub, clientID: cfg.ID, scopes: scopes, amr: amr, authTime: time.Now()}
+	// A refresh token only with offline_access, for a client allowed to refresh, and not when
+	// the client asked for an access token alone.
+	g := grantInfo{clientID: cfg.ID, subject: sub, scopes: scopes, amr: amr, authTime: p.storage.now()}
+	if r.PostForm.Get("requested_token_type") == tokenTypeAccess {
+		g.scopes = slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == oidc.ScopeOfflineAccess })
+	}
+	req := newIssuedGrant(cfg, g).(op.IDTokenRequest)
 	resp, err := op.CreateTokenResponse(withSigningAlg(ctx, cfg.IDTokenSigningAlg), req, opc, p.op, true, "", "")
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "could not issue tokens")
