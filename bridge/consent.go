@@ -18,12 +18,23 @@ type scopeLine struct{ Title, Detail string }
 
 type consentData struct {
 	pageData
+	Device                      bool
 	CSRF, RequestID, ClientName string
 	Scopes                      []scopeLine
 }
 
+// isDeviceRequest reports whether ar is the internal auth request of a device approval.
+func (s *Server) isDeviceRequest(ar *sso.AuthRequest) bool {
+	return ar.RedirectURI == s.cfg.Issuer+PathDeviceDone
+}
+
 // needsConsent reports whether the member must be asked for these scopes.
 func (s *Server) needsConsent(ctx context.Context, ar *sso.AuthRequest, client *sso.ClientConfig, subject string) (bool, error) {
+	// A device approval always asks, naming the app, even for first-party apps and existing
+	// sessions: otherwise a phished user code is approved in one click (RFC 8628 5.4).
+	if s.isDeviceRequest(ar) {
+		return true, nil
+	}
 	if client.Trusted {
 		return false, nil
 	}
@@ -61,7 +72,8 @@ func (s *Server) consentPage(c echo.Context) error {
 	for _, d := range s.policy.DescribeScopes(client.ID, ar.Scopes) {
 		lines = append(lines, scopeLine{d.Title, d.Detail})
 	}
-	return s.render(c, http.StatusOK, "consent", consentData{pageData: s.base("Allow access"), CSRF: csrf, RequestID: ar.ID, ClientName: client.Name, Scopes: lines})
+	return s.render(c, http.StatusOK, "consent", consentData{pageData: s.base("Allow access"), Device: s.isDeviceRequest(ar),
+		CSRF: csrf, RequestID: ar.ID, ClientName: client.Name, Scopes: lines})
 }
 
 func (s *Server) consentSubmit(c echo.Context) error {

@@ -256,6 +256,14 @@ func deviceApprove(t *testing.T, e *env, userCode, login, password string) *brid
 		t.Fatalf("after the code: %s %d %.400s", p.URL, p.Status, p.Body)
 	}
 	p = b.Login(p, login, password)
+	// A device approval always confirms, naming the app (RFC 8628 5.4), even for trusted apps.
+	if p.URL.Path == "/consent" {
+		if !strings.Contains(p.Body, "on a device?") {
+			t.Fatalf("device confirmation page: %.400s", p.Body)
+		}
+		f := p.Hidden()
+		p = b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"allow"}})
+	}
 	return &bridgeDevicePage{status: p.Status, path: p.URL.Path, body: p.Body}
 }
 
