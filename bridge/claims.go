@@ -65,6 +65,17 @@ func (s *Server) accessRule(ctx context.Context, m *legacy.Member, subject, clie
 }
 
 func (h *hooks) EndSession(ctx context.Context, req *op.EndSessionRequest) (string, error) {
+	// op accepts any JWT we signed as id_token_hint. An at+jwt access token (scope) or a logout
+	// token (events) is not an ID token: without a real hint the member is asked to confirm.
+	if c := req.IDTokenHintClaims; c != nil {
+		_, scope := c.Claims["scope"]
+		_, events := c.Claims["events"]
+		if scope || events {
+			r := *req
+			r.UserID, r.IDTokenHintClaims = "", nil
+			req = &r
+		}
+	}
 	return h.s.logoutTicket(req)
 }
 

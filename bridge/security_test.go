@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/sso"
 	"golang.org/x/oauth2"
 )
 
@@ -98,5 +100,36 @@ func TestParametersOnlyInTheBody(t *testing.T) {
 	p := e.browser().Get(e.issuer + "/end_session?client_id=nobody&post_logout_redirect_uri=https://evil.example/")
 	if p.Status != http.StatusBadRequest || p.Location != "" || !strings.Contains(p.Body, "<h1>") {
 		t.Fatalf("end_session with an unknown client: %d %q", p.Status, p.Location)
+	}
+}
+
+// TestLogoutHintMustBeAnIDToken: an at+jwt access token given as id_token_hint does not sign
+// the member out silently (a resource server holding it could otherwise do so); the member is
+// asked to confirm.
+func TestLogoutHintMustBeAnIDToken(t *testing.T) {
+	e := newEnv(t, func(c *bridge.Config) {
+		c.Clients = append(c.Clients, sso.ClientConfig{ID: "jwtapp", Name: "JWT App", Secret: webSecret, Trusted: true,
+			AccessTokenFormat: "jwt", RedirectURIs: []string{"http://127.0.0.1:9/app/jwt"}})
+	})
+	cfg, _ := e.oauth("jwtapp", webSecret, "http://127.0.0.1:9/app/jwt", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	tok, err := cfg.Exchange(e.ctx(), e.signIn(b, cfg.AuthCodeURL("s"), "alice", "alice-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(tok.AccessToken, ".") != 2 {
+		t.Fatalf("not a JWT access token: %q", tok.AccessToken)
+	}
+	p := b.Get(e.issuer + "/end_session?id_token_hint=" + url.QueryEscape(tok.AccessToken))
+	if !strings.Contains(p.Body, "Sign out?") {
+		t.Fatalf("an access token as hint signed out without asking: %d %q", p.Status, p.Location)
+	}
+	if b.Get(e.issuer+"/account").Status != http.StatusOK {
+		t.Fatal("session ended without confirmation")
+	}
+	// A real ID token still signs out at once.
+	p = b.Get(e.issuer + "/end_session?id_token_hint=" + url.QueryEscape(tok.Extra("id_token").(string)))
+	if b.Get(e.issuer+"/account").Status != http.StatusUnauthorized {
+		t.Fatalf("ID token hint did not sign out: %d %.200s", p.Status, p.Body)
 	}
 }
