@@ -31,6 +31,13 @@ func OpenStore(ctx context.Context, cfg Config) (*sqlite.Store, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
+	// The directory holds the token store and possibly the key-encryption key: private to the
+	// service user even when it existed before with looser permissions.
+	if fi, err := os.Stat(cfg.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data_dir: make it private (0700): %w", err)
+		}
+	}
 	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ssobridge.db"))
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)

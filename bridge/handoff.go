@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -179,8 +178,7 @@ func (s *Server) handoff(c echo.Context) error {
 		return s.handoffError(c, err, ip)
 	}
 	t := handoffTicket{MemberKey: m.Key, UserName: m.Login, Nonce: sso.RandomToken(), Expires: s.now().Add(2 * time.Minute)}
-	b, _ := json.Marshal(t)
-	sealed, err := s.provider.Crypto().Encrypt(string(b))
+	sealed, err := s.seal(sealHandoff, t)
 	if err != nil {
 		return err
 	}
@@ -269,15 +267,8 @@ func (s *Server) handoffError(c echo.Context, err error, ip string) error {
 }
 
 func (s *Server) openHandoff(raw string) (*handoffTicket, error) {
-	if raw == "" || len(raw) > 4096 {
-		return nil, errors.New("no ticket")
-	}
-	plain, err := s.provider.Crypto().Decrypt(raw)
-	if err != nil {
-		return nil, err
-	}
 	var t handoffTicket
-	if err := json.Unmarshal([]byte(plain), &t); err != nil {
+	if err := s.unseal(sealHandoff, raw, &t); err != nil {
 		return nil, err
 	}
 	if s.now().After(t.Expires) {

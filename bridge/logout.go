@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -34,27 +33,12 @@ func (s *Server) logoutTicket(req *op.EndSessionRequest) (string, error) {
 }
 
 func (s *Server) sealTicket(t logoutTicket) (string, error) {
-	b, err := json.Marshal(t)
-	if err != nil {
-		return "", err
-	}
-	sealed, err := s.provider.Crypto().Encrypt(string(b))
-	if err != nil {
-		return "", fmt.Errorf("seal logout ticket: %w", err)
-	}
-	return sealed, nil
+	return s.seal(sealLogout, t)
 }
 
 func (s *Server) openTicket(raw string) (*logoutTicket, error) {
-	if raw == "" || len(raw) > 8192 {
-		return nil, errors.New("no ticket")
-	}
-	plain, err := s.provider.Crypto().Decrypt(raw)
-	if err != nil {
-		return nil, err
-	}
 	var t logoutTicket
-	if err := json.Unmarshal([]byte(plain), &t); err != nil {
+	if err := s.unseal(sealLogout, raw, &t); err != nil {
 		return nil, err
 	}
 	if s.now().After(t.Expires) {

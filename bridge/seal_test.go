@@ -1,0 +1,45 @@
+package bridge
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+)
+
+func TestSealedValuesKeepTheirPurpose(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := Defaults()
+	cfg.DataDir = t.TempDir()
+	s, err := New(context.Background(), Deps{Config: cfg, Store: st, Directory: bridgetest.NewDirectory(),
+		SigningKeyEncryption: make([]byte, 32), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logout, err := s.sealTicket(logoutTicket{Redirect: "/logout/done", Expires: time.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.openTicket(logout); err != nil {
+		t.Fatalf("logout ticket does not open as one: %v", err)
+	}
+	if _, err := s.openHandoff(logout); err == nil {
+		t.Fatal("a logout ticket opened as a hand-off ticket")
+	}
+	handoff, _ := s.seal(sealHandoff, handoffTicket{MemberKey: "K", Nonce: "n", Expires: time.Now().Add(time.Minute)})
+	if _, err := s.openTicket(handoff); err == nil {
+		t.Fatal("a hand-off ticket opened as a logout ticket")
+	}
+	code, _ := s.provider.Crypto().Encrypt("auth-request-id")
+	if _, err := s.openTicket(code); err == nil {
+		t.Fatal("an op ciphertext opened as a logout ticket")
+	}
+}
