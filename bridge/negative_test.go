@@ -36,6 +36,9 @@ func TestTokenEndpointRejects(t *testing.T) {
 	t.Run("wrong secret", func(t *testing.T) {
 		resp, body := postForm(t, tokenURL(e), form, "web", "wrong")
 		wantOAuthError(t, resp, body, http.StatusUnauthorized, "invalid_client")
+		if !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic") {
+			t.Fatalf("401 without a Basic challenge: %q", resp.Header.Get("WWW-Authenticate"))
+		}
 	})
 	t.Run("unknown client", func(t *testing.T) {
 		resp, body := postForm(t, tokenURL(e), form, "nobody", "x")

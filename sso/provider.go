@@ -283,7 +283,7 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, o http.Handl
 	if cfg != nil {
 		ctx = withSigningAlg(ctx, cfg.IDTokenSigningAlg)
 	}
-	o.ServeHTTP(w, r.WithContext(ctx))
+	o.ServeHTTP(&challengeWriter{ResponseWriter: w}, r.WithContext(ctx))
 }
 
 func isKnownGrant(g string) bool {
@@ -397,6 +397,17 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 		}
 		p.cfg.ErrorPage(w, r, cw.status, msg)
 	}
+}
+
+// challengeWriter adds the WWW-Authenticate challenge that RFC 6749 5.2 requires on op's 401
+// invalid_client answers.
+type challengeWriter struct{ http.ResponseWriter }
+
+func (c *challengeWriter) WriteHeader(status int) {
+	if status == http.StatusUnauthorized && c.Header().Get("WWW-Authenticate") == "" {
+		c.Header().Set("WWW-Authenticate", `Basic realm="ssobridge"`)
+	}
+	c.ResponseWriter.WriteHeader(status)
 }
 
 // captureWriter holds back a plain-text error response so it can be replaced by a page.

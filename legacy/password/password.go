@@ -448,6 +448,11 @@ func (v *Verifier) parseIdentityV3(raw []byte) (*storedValue, error) {
 	if len(subkey) < 16 {
 		return nil, unsupported("Identity v3 subkey of %d bytes too short", len(subkey))
 	}
+	// PBKDF2's cost grows with the output length (iterations x blocks): ASP.NET Identity writes
+	// 32 bytes; refuse absurd lengths that would multiply the work.
+	if len(subkey) > 64 {
+		return nil, unsupported("Identity v3 subkey of %d bytes too long", len(subkey))
+	}
 	return &storedValue{scheme: "identity-v3", detail: fmt.Sprintf("PBKDF2-%s, %d iterations", name, iter),
 		kind: kindPBKDF2, prf: h, iter: int(iter), salt: raw[header : header+int(saltLen)], want: subkey}, nil
 }
