@@ -54,6 +54,11 @@ func (h *hooks) CheckGrant(ctx context.Context, subject, clientID string) error 
 
 // accessRule applies the client's access rule (policies[client].access_rule) to the member.
 func (s *Server) accessRule(ctx context.Context, m *legacy.Member, subject, clientID string) error {
+	// A provisioning target that requires a current membership deactivates lapsed members at the
+	// app; signing them in there would contradict it.
+	if t, ok := s.cfg.Provisioning[clientID]; ok && t.RequireCurrent && !m.IsCurrent(s.now()) {
+		return fmt.Errorf("%w: the app requires a current membership", sso.ErrAccessDenied)
+	}
 	ok, err := s.policy.Allowed(m, subject, clientID, s.now())
 	if err != nil {
 		s.log.WarnContext(ctx, "access rule failed to evaluate; access refused", "client", clientID, "err", err)

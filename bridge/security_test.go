@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/shadow"
 	"github.com/ssobridge/ssobridge/sso"
 	"golang.org/x/oauth2"
 )
@@ -131,5 +132,21 @@ func TestLogoutHintMustBeAnIDToken(t *testing.T) {
 	p = b.Get(e.issuer + "/end_session?id_token_hint=" + url.QueryEscape(tok.Extra("id_token").(string)))
 	if b.Get(e.issuer+"/account").Status != http.StatusUnauthorized {
 		t.Fatalf("ID token hint did not sign out: %d %.200s", p.Status, p.Body)
+	}
+}
+
+// TestRequireCurrentBlocksSignIn: an app whose provisioning requires a current membership does
+// not get a code for a lapsed member (its shadow user would be deactivated at the same time).
+func TestRequireCurrentBlocksSignIn(t *testing.T) {
+	e := newEnv(t, func(c *bridge.Config) {
+		c.Provisioning = map[string]shadow.Target{"web": {RequireCurrent: true,
+			Webhook: &shadow.WebhookTarget{URL: "http://127.0.0.1:9/hook", Secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}
+	})
+	lapse(e, "alice")
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	p := b.Login(b.Get(web.AuthCodeURL("s")), "alice", "alice-password")
+	if p.Status != http.StatusForbidden || p.Location != "" {
+		t.Fatalf("lapsed member at a require_current app: %d %q", p.Status, p.Location)
 	}
 }
