@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -43,7 +44,12 @@ type Consumer struct {
 	provider *oidc.Provider
 	verifier *oidc.IDTokenVerifier
 	keys     oidc.KeySet
+	inserts  atomic.Int64 // ids recorded, to prune sso_seen now and then
 }
+
+// seenRetention is how long processed ids are remembered: far beyond the 5-minute windows in
+// which a webhook signature or a logout token's iat is accepted.
+const seenRetention = 7 * 24 * time.Hour
 
 // User is a shadow user.
 type User struct {
@@ -458,5 +464,11 @@ func (c *Consumer) seen(ctx context.Context, id string) (bool, error) {
 		return false, fmt.Errorf("consumer: seen: %w", err)
 	}
 	n, err := res.RowsAffected()
+	if err == nil && n > 0 && c.inserts.Add(1)%1000 == 1 {
+		cutoff := c.now().Add(-seenRetention).UnixNano()
+		if _, perr := c.db.ExecContext(ctx, c.q(`DELETE FROM sso_seen WHERE seen_at < ?`), cutoff); perr != nil {
+			c.log.WarnContext(ctx, "consumer: prune seen ids", "err", perr)
+		}
+	}
 	return n == 0, err
 }
