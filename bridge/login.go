@@ -54,7 +54,9 @@ func (s *Server) loginPage(c echo.Context) error {
 		return serr
 	}
 	forceLogin := slices.Contains(ar.Prompt, oidc.PromptLogin) ||
-		(ar.MaxAge != nil && sess != nil && s.now().Sub(sess.AuthTime) > *ar.MaxAge)
+		(ar.MaxAge != nil && sess != nil && s.now().Sub(sess.AuthTime) > *ar.MaxAge) ||
+		// The client expects another member (id_token_hint): never answer for this one silently.
+		(ar.HintSubject != "" && sess != nil && sess.Subject != ar.HintSubject)
 	if sess != nil && !forceLogin {
 		m, err := s.sessionMember(ctx, sess)
 		if err == nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/shadow"
 	"github.com/ssobridge/ssobridge/sso"
 	"golang.org/x/oauth2"
@@ -148,5 +149,31 @@ func TestRequireCurrentBlocksSignIn(t *testing.T) {
 	p := b.Login(b.Get(web.AuthCodeURL("s")), "alice", "alice-password")
 	if p.Status != http.StatusForbidden || p.Location != "" {
 		t.Fatalf("lapsed member at a require_current app: %d %q", p.Status, p.Location)
+	}
+}
+
+// TestPromptNoneWithHintForAnotherMember: a client that sends prompt=none with an ID token
+// hint for bob gets login_required from a browser where alice is signed in, never alice's code
+// (OIDC Core 3.1.2.1); with alice's own hint it gets a code.
+func TestPromptNoneWithHintForAnotherMember(t *testing.T) {
+	e := newEnv(t)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	idToken := func(b *bridgetest.Browser, login, password string) string {
+		tok, err := web.Exchange(e.ctx(), e.signIn(b, web.AuthCodeURL("s"), login, password))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.Extra("id_token").(string)
+	}
+	bobs := idToken(e.browser(), "bob", "bob-password")
+	alice := e.browser()
+	alices := idToken(alice, "alice", "alice-password")
+	q := alice.Get(web.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", bobs))).Redirected(t)
+	if q.Get("error") != "login_required" {
+		t.Fatalf("prompt=none with bob's hint in alice's browser: %v", q)
+	}
+	q = alice.Get(web.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none"), oauth2.SetAuthURLParam("id_token_hint", alices))).Redirected(t)
+	if q.Get("code") == "" {
+		t.Fatalf("prompt=none with alice's own hint: %v", q)
 	}
 }

@@ -135,7 +135,7 @@ func (a authRequest) sessionID() string                  { return a.SessionID }
 
 type sessionIDer interface{ sessionID() string }
 
-func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
 	cfg, err := s.clientConfig(ctx, req.ClientID)
 	if err != nil {
 		return nil, oidc.ErrInvalidRequest().WithDescription("unknown client")
@@ -172,6 +172,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		CodeChallengeMethod: string(req.CodeChallengeMethod),
 		Prompt:              req.Prompt,
 		LoginHint:           req.LoginHint,
+		HintSubject:         hintSubject,
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(s.life.AuthRequest),
 	}

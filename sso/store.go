@@ -37,9 +37,11 @@ type AuthRequest struct {
 	Prompt              []string
 	MaxAge              *time.Duration // nil when the client sent none
 	LoginHint           string
-	UILocales           []string
-	CreatedAt           time.Time
-	ExpiresAt           time.Time
+	// HintSubject is the subject of a verified id_token_hint: the member the client expects.
+	HintSubject string
+	UILocales   []string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
 
 	// Set by CompleteAuthRequest when the member has signed in (and consented).
 	Done      bool

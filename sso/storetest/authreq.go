@@ -38,6 +38,7 @@ func (h *H) NewAuthRequest() *sso.AuthRequest {
 		Prompt:              []string{"login", "consent"},
 		MaxAge:              &maxAge,
 		LoginHint:           "jane@example.org",
+		HintSubject:         "sub-expected",
 		UILocales:           []string{"de-CH", "en"},
 		CreatedAt:           h.Now,
 		ExpiresAt:           h.Now.Add(time.Hour),

@@ -25,7 +25,7 @@ func scanAuthRequest(row scanner) (*sso.AuthRequest, error) {
 	err := row.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.State, &r.Nonce, &scopes, &r.ResponseType,
 		&r.ResponseMode, &r.CodeChallenge, &r.CodeChallengeMethod, &prompt, &maxAge, &r.LoginHint,
 		&uiLocales, &createdAt, &expiresAt, &done, &r.Subject, &authTime, &amr, &r.SessionID,
-		&r.CodeHash, &cex, &consumed)
+		&r.CodeHash, &cex, &consumed, &r.HintSubject)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r *sso.AuthRequest) error
 	_, err := s.st.createAuthRequest.ExecContext(ctx, r.ID, r.ClientID, r.RedirectURI, r.State, r.Nonce,
 		encList(r.Scopes), r.ResponseType, r.ResponseMode, r.CodeChallenge, r.CodeChallengeMethod,
 		encList(r.Prompt), maxAge, r.LoginHint, encList(r.UILocales), ts(createdAt), ts(r.ExpiresAt),
-		b2i(r.Done), r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID)
+		b2i(r.Done), r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID, r.HintSubject)
 	return wrap("create auth request", err)
 }
 

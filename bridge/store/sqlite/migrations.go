@@ -249,6 +249,9 @@ INSERT OR IGNORE INTO token_families (family_id, subject, client_id)
 SELECT family_id, subject, client_id FROM refresh_tokens WHERE family_id <> ''
 UNION SELECT family_id, subject, client_id FROM access_tokens WHERE family_id <> '';
 `,
+	// 6: the subject of an id_token_hint sent with an auth request (prompt=none must not answer
+	// for another member).
+	`ALTER TABLE auth_requests ADD COLUMN hint_subject TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate brings the schema up to date in one IMMEDIATE transaction on the write pool, so that
