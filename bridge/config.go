@@ -49,6 +49,8 @@ type Config struct {
 	// X-Forwarded-For is ignored (it would let anyone choose their IP).
 	TrustedProxies []string  `yaml:"trusted_proxies"`
 	Log            LogConfig `yaml:"log"`
+	// Audit sets the audit log's retention.
+	Audit AuditConfig `yaml:"audit"`
 	// Admin is the admin HTTP API on its own listener; off without a token (admin.go).
 	Admin AdminConfig `yaml:"admin"`
 	// Shadow tunes AMS change polling and outbox delivery; Provisioning maps client ids to
@@ -102,6 +104,12 @@ type ThrottleConfig struct {
 	Lockout time.Duration `yaml:"lockout"`
 }
 
+// AuditConfig sets the audit log's retention.
+type AuditConfig struct {
+	// Retention is how long audit events are kept (default 90 days); 0 keeps them forever.
+	Retention time.Duration `yaml:"retention"`
+}
+
 // LogConfig sets logging.
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -121,6 +129,7 @@ func Defaults() Config {
 		Session:  SessionConfig{Lifetime: 12 * time.Hour},
 		Throttle: ThrottleConfig{PerLogin: 5, PerIP: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
 		Log:      LogConfig{Level: "info", Format: "text"},
+		Audit:    AuditConfig{Retention: 90 * 24 * time.Hour},
 		Admin:    AdminConfig{Listen: "127.0.0.1:8081"},
 		Shadow:   shadow.Defaults(),
 	}
@@ -205,6 +214,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			return fmt.Errorf("%s: must be a positive duration such as 15m", name)
 		}
+	}
+	if c.Audit.Retention < 0 || (c.Audit.Retention > 0 && c.Audit.Retention < 24*time.Hour) {
+		return errors.New("audit.retention: must be 0 (keep forever) or at least 24h")
 	}
 	if c.Tokens.Code > 10*time.Minute {
 		return errors.New("tokens.code_lifetime: must be at most 10m (RFC 6749 4.1.2)")

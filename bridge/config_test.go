@@ -30,6 +30,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"bad colour", func(c *Config) { c.Organisation.PrimaryColor = "blue" }, "organisation.primary_color:"},
 		{"http logo", func(c *Config) { c.Organisation.LogoURL = "http://example.org/logo.png" }, "organisation.logo_url:"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level:"},
+		{"audit retention", func(c *Config) { c.Audit.Retention = time.Hour }, "audit.retention:"},
 		{"client without secret", func(c *Config) {
 			c.Clients = []sso.ClientConfig{{ID: "app", RedirectURIs: []string{"https://app.example.org/cb"}}}
 		}, "clients[app].secret:"},

@@ -176,6 +176,7 @@ func (s *Server) Run(ctx context.Context) {
 	go s.shadow.Run(ctx)
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	var lastAuditPurge time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -187,6 +188,14 @@ func (s *Server) Run(ctx context.Context) {
 				s.log.ErrorContext(ctx, "purge failed", "err", err)
 			} else if n > 0 {
 				s.log.DebugContext(ctx, "purged expired rows", "rows", n)
+			}
+			if r := s.cfg.Audit.Retention; r > 0 && s.now().Sub(lastAuditPurge) >= time.Hour {
+				lastAuditPurge = s.now()
+				if n, err := s.store.PurgeAudit(ctx, s.now().Add(-r)); err != nil {
+					s.log.ErrorContext(ctx, "audit purge failed", "err", err)
+				} else if n > 0 {
+					s.log.InfoContext(ctx, "audit events past retention deleted", "rows", n, "retention", r)
+				}
 			}
 		}
 	}

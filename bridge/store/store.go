@@ -69,6 +69,8 @@ type AuditFilter struct {
 type AuditLog interface {
 	Audit(ctx context.Context, e *AuditEvent) error
 	AuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+	// PurgeAudit deletes events older than before (retention) and returns how many.
+	PurgeAudit(ctx context.Context, before time.Time) (int64, error)
 }
 
 // HandoffGuard remembers AMS tokens (by hash) already redeemed, so a replayed hand-off is

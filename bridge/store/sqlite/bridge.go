@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
@@ -169,6 +170,26 @@ func (s *Store) Audit(ctx context.Context, e *store.AuditEvent) error {
 
 // AuditEvents returns the events matching f, newest first, at most f.Limit (default 100, capped
 // at 10000).
+// PurgeAudit deletes audit events older than before, in bounded batches.
+func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := s.w.ExecContext(ctx, `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE time < ? ORDER BY id LIMIT ?)`,
+			ts(before), purgeBatch)
+		if err != nil {
+			return total, wrap("purge audit", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, wrap("purge audit", err)
+		}
+		total += n
+		if n < purgeBatch {
+			return total, nil
+		}
+	}
+}
+
 func (s *Store) AuditEvents(ctx context.Context, f store.AuditFilter) ([]*store.AuditEvent, error) {
 	var (
 		q    strings.Builder

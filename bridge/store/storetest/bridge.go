@@ -36,6 +36,22 @@ var auditTests = []test{
 	{"AppendList", testAuditAppendList},
 	{"Filters", testAuditFilters},
 	{"Limit", testAuditLimit},
+	{"Purge", testAuditPurge},
+}
+
+func testAuditPurge(t *testing.T, h *H) {
+	evs := h.appendEvents(store.AuditEvent{Event: "old", Time: h.Now.Add(-48 * time.Hour)},
+		store.AuditEvent{Event: "older", Time: h.Now.Add(-72 * time.Hour)}, store.AuditEvent{Event: "recent"})
+	n, err := h.S.PurgeAudit(h.Ctx, h.Now.Add(-24*time.Hour))
+	ssotest.NoErr(t, err, "PurgeAudit")
+	if n != 2 {
+		t.Fatalf("PurgeAudit deleted %d, want 2", n)
+	}
+	left, err := h.S.AuditEvents(h.Ctx, store.AuditFilter{Since: h.Now.Add(-100 * time.Hour)})
+	ssotest.NoErr(t, err, "AuditEvents")
+	if len(left) != 1 || left[0].ID != evs[2].ID {
+		t.Fatalf("after purge: %+v", left)
+	}
 }
 
 func testSubjectPutGet(t *testing.T, h *H) {
