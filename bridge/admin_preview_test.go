@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -42,5 +43,39 @@ func TestAdminClaimsPreview(t *testing.T) {
 	admin.ok(http.MethodPost, "/admin/sessions/revoke", map[string]any{"login": "alice"})
 	if b.Get(e.issuer+"/account").Status != http.StatusUnauthorized {
 		t.Fatal("session survived the admin revocation")
+	}
+}
+
+// TestDeletedClientTokensStop: after a dynamic client is removed, even its access tokens
+// without a refresh token stop working at userinfo.
+func TestDeletedClientTokensStop(t *testing.T) {
+	e, admin := adminEnv(t)
+	created := admin.ok(http.MethodPost, "/admin/clients", map[string]any{"id": "temp", "name": "Temp", "trusted": true,
+		"redirect_uris": []string{"http://127.0.0.1:9/app/temp"}})
+	secret, _ := created["client_secret"].(string)
+	if secret == "" {
+		t.Fatalf("create: %v", created)
+	}
+	time.Sleep(2100 * time.Millisecond) // the registry reloads dynamic clients every 2 s
+	cfg, _ := e.oauth("temp", secret, "http://127.0.0.1:9/app/temp", oauth2.AuthStyleInHeader, "openid", "profile")
+	tok, err := cfg.Exchange(e.ctx(), e.signIn(e.browser(), cfg.AuthCodeURL("s"), "alice", "alice-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	userinfo := func() int {
+		req, _ := http.NewRequest(http.MethodGet, e.issuer+"/userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, _ := doJSON(t, req)
+		return resp.StatusCode
+	}
+	if s := userinfo(); s != http.StatusOK {
+		t.Fatalf("userinfo before removal: %d", s)
+	}
+	if status, _, _ := admin.do(http.MethodDelete, "/admin/clients/temp", adminToken, nil); status >= 300 {
+		t.Fatalf("delete: %d", status)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	if s := userinfo(); s != http.StatusUnauthorized {
+		t.Fatalf("userinfo after the client was removed: %d", s)
 	}
 }

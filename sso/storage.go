@@ -525,6 +525,9 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 	if at.Subject != subject || at.Subject == "" {
 		return errors.New("access token invalid: subject mismatch")
 	}
+	if _, err := s.clientConfig(ctx, at.ClientID); err != nil {
+		return errors.New("access token invalid: its client is no longer registered")
+	}
 	if origin != "" {
 		cfg, err := s.clientConfig(ctx, at.ClientID)
 		if err != nil || !originAllowed(cfg, origin) {
@@ -558,6 +561,9 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	}
 	if !allowed {
 		return errors.New("token not issued to or for the introspecting client")
+	}
+	if _, err := s.clientConfig(ctx, at.ClientID); err != nil {
+		return errors.New("token inactive: its client is no longer registered")
 	}
 	resp.Active = true
 	resp.Scope = at.Scopes
