@@ -34,7 +34,7 @@ func TestSigningAlgorithmPerClient(t *testing.T) {
 				t.Fatal(err)
 			}
 			raw := tok.Extra("id_token").(string)
-			jws, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
+			jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
 			if err != nil || string(jws.Signatures[0].Header.Algorithm) != want {
 				t.Fatalf("alg: %v %v", err, jws.Signatures[0].Header.Algorithm)
 			}

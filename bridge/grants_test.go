@@ -60,7 +60,7 @@ func (e *env) endpoint() oauth2.Endpoint {
 // the published JWKS (go-oidc's remote key set and go-jose), and returns its claims.
 func verifyATJWT(t *testing.T, e *env, raw string) map[string]any {
 	t.Helper()
-	sig, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
+	sig, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
 	if err != nil {
 		t.Fatalf("access token is not a JWS: %v", err)
 	}

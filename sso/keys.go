@@ -48,7 +48,6 @@ type signingKey struct {
 	signUntil time.Time
 	expiresAt time.Time
 	createdAt time.Time
-	signer    jose.Signer
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }

@@ -104,7 +104,7 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 		}
 		opStorage = &deviceStorage{storage: st, devices: devices, cfg: cfg.Device}
 	}
-	o, err := op.NewOpenIDProvider(cfg.Issuer, opCfg, opStorage, opts...)
+	o, err := op.NewProvider(opCfg, opStorage, op.StaticIssuer(cfg.Issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("sso: provider: %w", err)
 	}

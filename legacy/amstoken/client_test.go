@@ -503,7 +503,7 @@ func TestRetries(t *testing.T) {
 		var n atomic.Int32
 		srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 			if n.Add(1) == 1 {
-				http.Error(w, "Service Unavailable", 503)
+				http.Error(w, "Service Unavailable", http.StatusServiceUnavailable)
 				return
 			}
 			io.WriteString(w, owinBody("svc"))
@@ -517,7 +517,7 @@ func TestRetries(t *testing.T) {
 		}
 	})
 	t.Run("refresh grant not retried on 503", func(t *testing.T) {
-		srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "busy", 503) })
+		srv := newServer(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "busy", http.StatusServiceUnavailable) })
 		_, err := newClient(t, testConfig(srv.URL)).RefreshGrant(context.Background(), testRefresh)
 		if !errors.Is(err, legacy.ErrUnavailable) || srv.hits.Load() != 1 {
 			t.Fatalf("err = %v, hits %d", err, srv.hits.Load())

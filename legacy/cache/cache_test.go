@@ -20,7 +20,6 @@ type fake struct {
 	calls    map[string]int
 	block    chan struct{} // when set, lookups wait on it
 	fail     error
-	roleless bool
 }
 
 func newFake() *fake {
