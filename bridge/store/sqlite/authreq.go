@@ -29,16 +29,7 @@ func scanAuthRequest(row scanner) (*sso.AuthRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Scopes, err = decList(scopes); err != nil {
-		return nil, err
-	}
-	if r.Prompt, err = decList(prompt); err != nil {
-		return nil, err
-	}
-	if r.UILocales, err = decList(uiLocales); err != nil {
-		return nil, err
-	}
-	if r.AMR, err = decList(amr); err != nil {
+	if err := decLists(listCol{&r.Scopes, scopes}, listCol{&r.Prompt, prompt}, listCol{&r.UILocales, uiLocales}, listCol{&r.AMR, amr}); err != nil {
 		return nil, err
 	}
 	if maxAge.Valid {

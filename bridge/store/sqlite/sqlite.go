@@ -361,6 +361,24 @@ func encList(l []string) string {
 }
 
 // decList decodes encList.
+// listCol is a list column read from a row and the field it decodes into.
+type listCol struct {
+	dst *[]string
+	src string
+}
+
+// decLists decodes several list columns into their fields.
+func decLists(cols ...listCol) error {
+	for _, c := range cols {
+		l, err := decList(c.src)
+		if err != nil {
+			return err
+		}
+		*c.dst = l
+	}
+	return nil
+}
+
 func decList(s string) ([]string, error) {
 	if s == "" {
 		return nil, nil

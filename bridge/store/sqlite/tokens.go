@@ -21,13 +21,7 @@ func scanAccessToken(row scanner) (*sso.AccessToken, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.Audience, err = decList(aud); err != nil {
-		return nil, err
-	}
-	if t.Scopes, err = decList(scopes); err != nil {
-		return nil, err
-	}
-	if t.AMR, err = decList(amr); err != nil {
+	if err := decLists(listCol{&t.Audience, aud}, listCol{&t.Scopes, scopes}, listCol{&t.AMR, amr}); err != nil {
 		return nil, err
 	}
 	t.AuthTime, t.CreatedAt, t.ExpiresAt, t.Revoked = tm(authTime), tm(createdAt), tm(expiresAt), revoked != 0
@@ -45,13 +39,7 @@ func scanRefreshToken(row scanner) (*sso.RefreshToken, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.Audience, err = decList(aud); err != nil {
-		return nil, err
-	}
-	if t.Scopes, err = decList(scopes); err != nil {
-		return nil, err
-	}
-	if t.AMR, err = decList(amr); err != nil {
+	if err := decLists(listCol{&t.Audience, aud}, listCol{&t.Scopes, scopes}, listCol{&t.AMR, amr}); err != nil {
 		return nil, err
 	}
 	t.AuthTime, t.CreatedAt, t.ExpiresAt = tm(authTime), tm(createdAt), tm(expiresAt)
