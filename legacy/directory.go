@@ -33,6 +33,15 @@ type ChangeLister interface {
 	ChangedSince(ctx context.Context, since time.Time, limit int) (members []*Member, next time.Time, err error)
 }
 
+// MemberLister pages over every live member of the AMS in ascending Key order, for the
+// periodic reconcile: it returns at most limit members whose Key sorts after afterKey (the
+// empty string starts at the beginning), each with roles filled in, exactly as MemberByKey
+// would return it. A contact that was deleted in the AMS (even when its login rows remain) is
+// not listed. An empty result means the listing is complete.
+type MemberLister interface {
+	ListMembers(ctx context.Context, afterKey string, limit int) ([]*Member, error)
+}
+
 // Pinger checks that the AMS can be reached.
 type Pinger interface {
 	Ping(ctx context.Context) error
