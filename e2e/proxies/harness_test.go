@@ -1,0 +1,430 @@
+package proxies
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// The demo member signed in by these tests: the staff user holds four roles (one with a space)
+// and had a fifth, Member, marked for delete in the AMS (it must not reach any app).
+const (
+	staffLogin    = "staff"
+	staffPassword = "staff-demo-1"
+	staffEmail    = "stacy.staff@demo.example"
+)
+
+// staffRoles are the staff user's live roles in the demo AMS database (legacy/demo).
+var staffRoles = []string{"Content Administrator", "Everyone", "RemoteService", "SysAdmin"}
+
+// ---- software lookup ----
+
+// requireRP reports a missing piece of RP software: a skip, or a failure when
+// SSOBRIDGE_REQUIRE_RP=1 (CI installs everything and must not skip silently).
+func requireRP(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("SSOBRIDGE_REQUIRE_RP") == "1" {
+		t.Fatalf("%s (SSOBRIDGE_REQUIRE_RP=1; .ci/install.d/30-rp-proxies.sh installs it)", msg)
+	}
+	t.Skipf("%s; set SSOBRIDGE_REQUIRE_RP=1 to make this a failure (see .ci/install.d/30-rp-proxies.sh)", msg)
+}
+
+// lookTool finds an executable: the path in the environment variable, else the first candidate
+// found on PATH or as an absolute path.
+func lookTool(envVar string, candidates ...string) string {
+	if p := os.Getenv(envVar); p != "" {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p
+		}
+		return ""
+	}
+	for _, c := range candidates {
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// Checks that fail today only because a bridge fix (issue 11) has not landed yet. Each is
+// skipped with its item named, never weakened; remove the waitingFor call once the fix is on main.
+const (
+	itemRoles         = "issue 11 item 1 (roles are empty: MemberByKey does not load them)"
+	itemEmailVerified = "issue 11 item 7 (email_verified is never sent)"
+)
+
+func waitingFor(t *testing.T, item string) {
+	t.Helper()
+	t.Skip("waiting for " + item)
+}
+
+// ---- the bridge ----
+
+// bridgeEnv is one bridge running in-process over the embedded demo AMS database.
+type bridgeEnv struct {
+	Issuer string
+	App    *bridge.App
+	log    *syncBuffer
+}
+
+// startBridge runs the bridge on an ephemeral 127.0.0.1 port with the given clients added to the
+// embedded defaults. mutate may change the config further before start-up.
+func startBridge(t *testing.T, clients []sso.ClientConfig, mutate ...func(*bridge.Config)) *bridgeEnv {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := bridge.Defaults()
+	cfg.Listen = ln.Addr().String()
+	cfg.Issuer = "http://" + ln.Addr().String()
+	cfg.DataDir = t.TempDir()
+	cfg.Keys.EncryptionKey = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" // 32 zero bytes: a test key
+	cfg.Clients = append(cfg.Clients, clients...)
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	app, err := bridge.Open(ctx, cfg, log)
+	if err != nil {
+		cancel()
+		ln.Close()
+		t.Fatalf("start the bridge: %v", err)
+	}
+	srv := &http.Server{Handler: app.Server.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go app.Server.Run(ctx) // back-channel logout delivery runs here
+	go srv.Serve(ln)
+	dumpOnFailure(t, "bridge log", logs)
+	t.Cleanup(func() {
+		cancel()
+		srv.Close()
+		app.Close()
+	})
+	return &bridgeEnv{Issuer: cfg.Issuer, App: app, log: logs}
+}
+
+// userinfo calls the bridge's userinfo endpoint with an access token.
+func (b *bridgeEnv) userinfo(t *testing.T, accessToken string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.Issuer+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("userinfo: %v", err)
+	}
+	defer resp.Body.Close()
+	var claims map[string]any
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(body, &claims); err != nil {
+			t.Fatalf("userinfo answer is not JSON: %v: %.300s", err, body)
+		}
+	}
+	return resp.StatusCode, claims
+}
+
+// ---- the upstream app behind a proxy ----
+
+// upstream is the protected app behind a reverse proxy: it records every request's headers and
+// answers with a page the browser can wait for.
+type upstream struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	seen []*http.Request
+}
+
+func startUpstream(t *testing.T) *upstream {
+	t.Helper()
+	u := &upstream{}
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/favicon.ico" { // the browser's own request: not the member's
+			http.NotFound(w, r)
+			return
+		}
+		u.mu.Lock()
+		u.seen = append(u.seen, r.Clone(context.Background()))
+		n := len(u.seen)
+		u.mu.Unlock()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprintf(w, "<!doctype html><title>upstream</title><p id=upstream data-n=%d>%s</p>", n, r.URL.Path)
+	}))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+// last returns the last request the upstream received (nil when none).
+func (u *upstream) last() *http.Request {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.seen) == 0 {
+		return nil
+	}
+	return u.seen[len(u.seen)-1]
+}
+
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.seen)
+}
+
+// headerList splits a header's values (several lines or comma-joined) into a sorted list.
+func headerList(h http.Header, name string) []string {
+	var out []string
+	for _, v := range h.Values(name) {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ---- processes ----
+
+// freePort returns a 127.0.0.1 port that was free a moment ago (for software that must be told
+// its port; the bridge and the upstreams keep their listeners instead).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// process is an RP server run in the foreground for one test.
+type process struct {
+	cmd    *exec.Cmd
+	output *syncBuffer
+	done   chan struct{}
+	err    error
+}
+
+// startProcess runs name with args, its output kept for failure reports, and stops it (SIGTERM,
+// then SIGKILL) when the test ends.
+func startProcess(t *testing.T, label, name string, args ...string) *process {
+	t.Helper()
+	p := &process{output: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(name, args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", label, err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	dumpOnFailure(t, label+" output", p.output)
+	t.Cleanup(func() {
+		// Only this process group (the server we started and any children it forked).
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+		}
+	})
+	return p
+}
+
+// waitHTTP waits until url answers (any status) or the process exits.
+func (p *process) waitHTTP(t *testing.T, label, url string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before serving: %v\n%s", label, p.err, p.output.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not answer at %s: %v", label, url, err)
+		}
+	}
+}
+
+// ---- the browser ----
+
+// newChrome starts headless Chromium for one test, or skips when it is not installed
+// (SSOBRIDGE_REQUIRE_BROWSER=1 or SSOBRIDGE_REQUIRE_RP=1 makes that a failure).
+func newChrome(t *testing.T) context.Context {
+	t.Helper()
+	path := lookTool("SSOBRIDGE_CHROMIUM", "chromium", "chromium-browser", "google-chrome")
+	if path == "" {
+		if os.Getenv("SSOBRIDGE_REQUIRE_BROWSER") != "" {
+			t.Fatal("chromium is required (SSOBRIDGE_REQUIRE_BROWSER is set) but not installed")
+		}
+		requireRP(t, "chromium is not installed")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
+	return ctx
+}
+
+// css is shorthand for a CSS selector.
+type css = chromedp.CSS
+
+// signInAt opens url, which must lead to the bridge's login page, and signs in there; it leaves
+// the browser wherever the RP sends it next.
+func signInAt(t *testing.T, ctx context.Context, b *bridgeEnv, url, login, password string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(css("#login"))); err != nil {
+		t.Fatalf("open %s: no login page: %v (browser at %s: %.300s)", url, err, location(ctx), bodyText(ctx))
+	}
+	loc, ttl := location(ctx), title(ctx)
+	if !strings.HasPrefix(loc, b.Issuer+"/") || !strings.Contains(ttl, "Sign in") {
+		t.Fatalf("%s led to %s (%q), not the bridge's login page", url, loc, ttl)
+	}
+	err := chromedp.Do(ctx,
+		chromedp.SendKeys(css("#login"), login),
+		chromedp.SendKeys(css("#password"), password),
+		chromedp.Click(css("button[type=submit].primary")),
+	)
+	if err != nil {
+		t.Fatalf("submit the login form: %v", err)
+	}
+}
+
+// waitUpstream waits for the upstream's page in the browser and returns the request it got.
+func waitUpstream(t *testing.T, ctx context.Context, up *upstream, what string) *http.Request {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(css("#upstream"))); err != nil {
+		t.Fatalf("%s: the upstream page never showed: %v (browser at %s: %.500s)", what, err, location(ctx), bodyText(ctx))
+	}
+	r := up.last()
+	if r == nil {
+		t.Fatalf("%s: upstream page shown but no request recorded", what)
+	}
+	return r
+}
+
+// location, title and bodyText read the current page for assertions and failure messages.
+func location(ctx context.Context) string { return quick(ctx, chromedp.Location()) }
+func title(ctx context.Context) string    { return quick(ctx, chromedp.Title()) }
+func bodyText(ctx context.Context) string { return quick(ctx, chromedp.Text(css("body"))) }
+
+func quick(ctx context.Context, a chromedp.Action[string]) string {
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	v, _ := chromedp.Run(c, a)
+	return v
+}
+
+// waitJS waits until the JavaScript expression is true on the current page, across navigations
+// (a page that navigates away while being polled is polled again on the next one).
+func waitJS(ctx context.Context, expr string) error {
+	for {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = errTimeout
+			}
+			return fmt.Errorf("waiting for %s: %w (%v)", expr, err, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// ---- small things ----
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// dumpOnFailure logs the tail of a log when the test fails.
+func dumpOnFailure(t *testing.T, label string, b interface{ String() string }) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		s := b.String()
+		if len(s) > 12000 {
+			s = "..." + s[len(s)-12000:]
+		}
+		t.Logf("---- %s ----\n%s", label, s)
+	})
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+var errTimeout = errors.New("timed out")
+
+// eventually polls cond every 100 ms for up to 20 s (for asynchronous effects such as a
+// back-channel logout; no assertion is made on how long it took).
+func eventually(cond func() bool) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return errTimeout
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return nil
+}

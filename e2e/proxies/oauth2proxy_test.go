@@ -1,0 +1,171 @@
+package proxies
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+const oauth2ProxySecret = "oauth2-proxy-secret-0123456789abcdef"
+
+// oauth2Proxy is one oauth2-proxy process in front of an upstream.
+type oauth2Proxy struct {
+	URL string
+	*process
+}
+
+// oauth2ProxyBinary finds oauth2-proxy, or skips (fails under SSOBRIDGE_REQUIRE_RP=1).
+func oauth2ProxyBinary(t *testing.T) string {
+	t.Helper()
+	bin := lookTool("SSOBRIDGE_OAUTH2_PROXY", "oauth2-proxy")
+	if bin == "" {
+		requireRP(t, "oauth2-proxy is not installed (SSOBRIDGE_OAUTH2_PROXY or PATH)")
+	}
+	return bin
+}
+
+// oauth2ProxyClient registers oauth2-proxy at the bridge as a confidential, first-party client.
+func oauth2ProxyClient(base string) sso.ClientConfig {
+	return sso.ClientConfig{ID: "oauth2-proxy", Name: "Intranet (oauth2-proxy)", Secret: oauth2ProxySecret, Trusted: true,
+		RedirectURIs: []string{base + "/oauth2/callback"}}
+}
+
+// startOAuth2Proxy runs oauth2-proxy on port in front of up, with the bridge as its OIDC
+// provider. extra flags are appended.
+func startOAuth2Proxy(t *testing.T, bin string, port int, b *bridgeEnv, up *upstream, extra ...string) *oauth2Proxy {
+	t.Helper()
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	args := []string{
+		"--http-address=127.0.0.1:" + strconv.Itoa(port),
+		"--provider=oidc",
+		"--oidc-issuer-url=" + b.Issuer,
+		"--client-id=oauth2-proxy",
+		"--client-secret=" + oauth2ProxySecret,
+		"--redirect-url=" + base + "/oauth2/callback",
+		"--upstream=" + up.srv.URL + "/",
+		"--scope=openid profile email roles",
+		// The bridge releases roles in the "roles" claim (scope roles); oauth2-proxy's default is
+		// "groups". This is what turns roles into X-Forwarded-Groups.
+		"--oidc-groups-claim=roles",
+		"--code-challenge-method=S256",
+		"--email-domain=*",
+		// Straight to the bridge's login page, without oauth2-proxy's own "Sign in with" page.
+		"--skip-provider-button=true",
+		"--pass-access-token=true",
+		"--cookie-secret=" + base64.RawURLEncoding.EncodeToString([]byte(randomHex(16))),
+		// Loopback testing only: the proxy is served over plain http on 127.0.0.1, so its session
+		// cookie cannot carry the Secure flag (a Secure cookie set over http is refused).
+		"--cookie-secure=false",
+		"--reverse-proxy=false",
+		"--request-logging=true",
+	}
+	p := startProcess(t, "oauth2-proxy", bin, append(args, extra...)...)
+	p.waitHTTP(t, "oauth2-proxy", base+"/ping")
+	return &oauth2Proxy{URL: base, process: p}
+}
+
+// TestOAuth2Proxy: oauth2-proxy (a real v7 release) in front of a tiny upstream, signed in
+// through the bridge's real login page in Chromium.
+func TestOAuth2Proxy(t *testing.T) {
+	bin := oauth2ProxyBinary(t)
+	up := startUpstream(t)
+	port := freePort(t)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	b := startBridge(t, []sso.ClientConfig{oauth2ProxyClient(base)})
+	// The bridge sends email_verified=false by default (iMIS does not verify addresses), which
+	// oauth2-proxy refuses unless told that unverified addresses are acceptable for this app.
+	proxy := startOAuth2Proxy(t, bin, port, b, up, "--insecure-oidc-allow-unverified-email=true")
+	ctx := newChrome(t)
+
+	// Proves: without a session the proxy lets nothing through; it sends the browser to the
+	// bridge's login page (checked in signInAt), and after the real login form the member lands
+	// on the upstream.
+	signInAt(t, ctx, b, proxy.URL+"/reports/q3", staffLogin, staffPassword)
+	r := waitUpstream(t, ctx, up, "sign-in through oauth2-proxy")
+	if r.URL.Path != "/reports/q3" {
+		t.Errorf("upstream got %s; oauth2-proxy should return to the page first asked for", r.URL.Path)
+	}
+
+	// Proves: the access token oauth2-proxy received from the code exchange is a live bridge
+	// token for this member, and X-Forwarded-User is the member's subject (sub) for this app.
+	at := r.Header.Get("X-Forwarded-Access-Token")
+	status, info := b.userinfo(t, at)
+	if status != http.StatusOK {
+		t.Fatalf("the access token passed to the upstream is refused at userinfo: %d", status)
+	}
+	if user := r.Header.Get("X-Forwarded-User"); user == "" || user != info["sub"] {
+		t.Errorf("X-Forwarded-User %q, want the member's sub %v", user, info["sub"])
+	}
+	// Proves: the email and login reached the upstream from the ID token claims.
+	if got := r.Header.Get("X-Forwarded-Email"); got != staffEmail {
+		t.Errorf("X-Forwarded-Email %q, want %q", got, staffEmail)
+	}
+	if got := r.Header.Get("X-Forwarded-Preferred-Username"); got != staffLogin {
+		t.Errorf("X-Forwarded-Preferred-Username %q, want %q", got, staffLogin)
+	}
+	// Proves: the member's live AMS roles (and not the one marked for delete) reach the upstream
+	// as X-Forwarded-Groups, which is what an app behind oauth2-proxy authorises on.
+	t.Run("X-Forwarded-Groups", func(t *testing.T) {
+		waitingFor(t, itemRoles)
+		if got := headerList(r.Header, "X-Forwarded-Groups"); !slices.Equal(got, staffRoles) {
+			t.Errorf("X-Forwarded-Groups %q, want the staff roles %q", got, staffRoles)
+		}
+	})
+
+	// Proves: a second page is served from oauth2-proxy's session (no new sign-in).
+	n := up.count()
+	if err := chromedp.Do(ctx, chromedp.Navigate(proxy.URL+"/second"), chromedp.WaitVisible(css("#upstream"))); err != nil {
+		t.Fatalf("second page: %v (at %s)", err, location(ctx))
+	}
+	if up.count() != n+1 || up.last().URL.Path != "/second" || up.last().Header.Get("X-Forwarded-Email") != staffEmail {
+		t.Errorf("second page not served from the session")
+	}
+
+	// Proves: a request without the session cookie is not let through (redirect to sign in).
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(proxy.URL + "/reports/q3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), b.Issuer+"/") {
+		t.Errorf("anonymous request: %d to %q, want a redirect to the bridge", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if up.count() != n+1 {
+		t.Errorf("the upstream was reached without a session")
+	}
+}
+
+// TestOAuth2ProxyRefusesUnverifiedEmail: with oauth2-proxy's defaults, the bridge's
+// email_verified=false (iMIS does not verify addresses) makes oauth2-proxy refuse the sign-in.
+// Proves that email_verified is sent, and as false, so an app cannot mistake an AMS address for
+// a verified one; README documents the flag such a deployment needs.
+func TestOAuth2ProxyRefusesUnverifiedEmail(t *testing.T) {
+	bin := oauth2ProxyBinary(t)
+	waitingFor(t, itemEmailVerified)
+	up := startUpstream(t)
+	port := freePort(t)
+	b := startBridge(t, []sso.ClientConfig{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))})
+	proxy := startOAuth2Proxy(t, bin, port, b, up)
+	ctx := newChrome(t)
+
+	signInAt(t, ctx, b, proxy.URL+"/", staffLogin, staffPassword)
+	// oauth2-proxy answers the callback with its error page (500) naming the reason.
+	if err := waitJS(ctx, `location.origin == "`+proxy.URL+`" && document.readyState == "complete"`); err != nil {
+		t.Fatalf("no answer from oauth2-proxy's callback: %v (at %s)", err, location(ctx))
+	}
+	if up.count() != 0 {
+		t.Fatalf("oauth2-proxy let a member with email_verified=false through (upstream got %d requests; is email_verified sent?)", up.count())
+	}
+	if !strings.Contains(proxy.output.String(), "isn't verified") {
+		t.Errorf("oauth2-proxy refused for another reason than the unverified email:\n%s", fmt.Sprint(bodyText(ctx)))
+	}
+}
