@@ -114,6 +114,25 @@ type ShadowStore interface {
 	// Watermark returns the named watermark (zero when never set).
 	Watermark(ctx context.Context, name string) (time.Time, error)
 	SetWatermark(ctx context.Context, name string, t time.Time) error
+	// SubjectsByKeyRange lists the subjects whose member key sorts (bytewise) after after and
+	// not after through, ascending by member key, at most limit of them (all when limit <= 0).
+	// An empty through sets no upper bound.
+	SubjectsByKeyRange(ctx context.Context, after, through string, limit int) ([]*Subject, error)
+	// ReconcileState returns the named reconcile progress (the zero value when never set).
+	ReconcileState(ctx context.Context, name string) (ReconcileState, error)
+	SetReconcileState(ctx context.Context, name string, st ReconcileState) error
+}
+
+// ReconcileState is the progress of a periodic pass over every member of the AMS, kept in the
+// store so that a restarted process resumes the pass where it stopped.
+type ReconcileState struct {
+	// StartedAt is when the pass in progress began; zero when no pass is in progress.
+	StartedAt time.Time
+	// Cursor is the member key up to which the pass in progress has handled everyone (the
+	// AMS listing continues after it); empty at the start of a pass.
+	Cursor string
+	// FinishedAt is when the last complete pass ended; zero when none ever did.
+	FinishedAt time.Time
 }
 
 // Outbox is the durable queue of events to deliver, at least once.

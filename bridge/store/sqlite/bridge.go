@@ -38,13 +38,17 @@ func (s *Store) PutSubject(ctx context.Context, sub *store.Subject) error {
 }
 
 func (s *Store) subjectBy(ctx context.Context, col, v string) (*store.Subject, error) {
+	return scanSubject(s.r.QueryRowContext(ctx, `SELECT `+subjectCols+` FROM subjects WHERE `+col+` = ?`, v))
+}
+
+const subjectCols = `subject, member_key, login, first_seen, last_seen`
+
+func scanSubject(row scanner) (*store.Subject, error) {
 	var (
 		sub         store.Subject
 		first, last int64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT subject, member_key, login, first_seen, last_seen
-		FROM subjects WHERE `+col+` = ?`, v).Scan(&sub.Subject, &sub.MemberKey, &sub.Login, &first, &last)
-	if err != nil {
+	if err := row.Scan(&sub.Subject, &sub.MemberKey, &sub.Login, &first, &last); err != nil {
 		return nil, err
 	}
 	sub.FirstSeen, sub.LastSeen = tm(first), tm(last)

@@ -252,6 +252,15 @@ UNION SELECT family_id, subject, client_id FROM access_tokens WHERE family_id <>
 	// 6: the subject of an id_token_hint sent with an auth request (prompt=none must not answer
 	// for another member).
 	`ALTER TABLE auth_requests ADD COLUMN hint_subject TEXT NOT NULL DEFAULT '';`,
+	// 7: progress of the periodic reconcile over every AMS member (resumed after a restart).
+	`
+CREATE TABLE reconcile_state (
+	name        TEXT PRIMARY KEY,
+	started_at  INTEGER NOT NULL,
+	cursor      TEXT NOT NULL,
+	finished_at INTEGER NOT NULL
+);
+`,
 }
 
 // migrate brings the schema up to date in one IMMEDIATE transaction on the write pool, so that

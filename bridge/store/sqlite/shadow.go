@@ -197,3 +197,60 @@ func (s *Store) SetWatermark(ctx context.Context, name string, t time.Time) erro
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, ts(t))
 	return wrap("set watermark", err)
 }
+
+// SubjectsByKeyRange lists subjects with after < member_key <= through (no upper bound when
+// through is empty), ascending by member key (SQLite's BINARY collation: bytewise, as Go
+// compares strings).
+func (s *Store) SubjectsByKeyRange(ctx context.Context, after, through string, limit int) ([]*store.Subject, error) {
+	q, args := `SELECT `+subjectCols+` FROM subjects WHERE member_key > ?`, []any{after}
+	if through != "" {
+		q, args = q+` AND member_key <= ?`, append(args, through)
+	}
+	q += ` ORDER BY member_key`
+	if limit > 0 {
+		q, args = q+` LIMIT ?`, append(args, limit)
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, wrap("subjects by key range", err)
+	}
+	defer rows.Close()
+	var out []*store.Subject
+	for rows.Next() {
+		sub, err := scanSubject(rows)
+		if err != nil {
+			return nil, wrap("subjects by key range", err)
+		}
+		out = append(out, sub)
+	}
+	return out, wrap("subjects by key range", rows.Err())
+}
+
+// ReconcileState returns the named reconcile progress; the zero value when never set.
+func (s *Store) ReconcileState(ctx context.Context, name string) (store.ReconcileState, error) {
+	var (
+		st                store.ReconcileState
+		started, finished int64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT started_at, cursor, finished_at FROM reconcile_state WHERE name = ?`, name).
+		Scan(&started, &st.Cursor, &finished)
+	if isNoRows(err) {
+		return store.ReconcileState{}, nil
+	}
+	if err != nil {
+		return store.ReconcileState{}, wrap("reconcile state", err)
+	}
+	st.StartedAt, st.FinishedAt = tm(started), tm(finished)
+	return st, nil
+}
+
+// SetReconcileState stores the named reconcile progress.
+func (s *Store) SetReconcileState(ctx context.Context, name string, st store.ReconcileState) error {
+	if name == "" {
+		return errors.New("sqlite: set reconcile state: empty name")
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO reconcile_state (name, started_at, cursor, finished_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at, cursor = excluded.cursor,
+		finished_at = excluded.finished_at`, name, ts(st.StartedAt), st.Cursor, ts(st.FinishedAt))
+	return wrap("set reconcile state", err)
+}

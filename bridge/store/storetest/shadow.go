@@ -21,6 +21,8 @@ var shadowTests = []test{
 	{"Deactivate", testShadowDeactivate},
 	{"DeactivateOneClient", testShadowDeactivateOneClient},
 	{"Watermark", testShadowWatermark},
+	{"SubjectsByKeyRange", testSubjectsByKeyRange},
+	{"ReconcileState", testReconcileState},
 }
 
 var outboxTests = []test{
@@ -239,6 +241,69 @@ func testShadowWatermark(t *testing.T, h *H) {
 	ssotest.NoErr(t, err, "Watermark")
 	if !w.Equal(h.Now.Add(time.Second)) {
 		t.Fatalf("watermark = %v, want %v", w, h.Now.Add(time.Second))
+	}
+}
+
+// testSubjectsByKeyRange: the reconcile walks subjects by member key in the ranges between
+// the keys the AMS listed: bounds are exclusive below and inclusive above, bytewise.
+func testSubjectsByKeyRange(t *testing.T, h *H) {
+	keys := []string{"B", "A", "b", "C-1", "C", "a"}
+	for i, k := range keys {
+		ssotest.NoErr(t, h.S.PutSubject(h.Ctx, &store.Subject{Subject: fmt.Sprintf("sub-%d", i), MemberKey: k, Login: "l" + k}),
+			"PutSubject")
+	}
+	memberKeys := func(l []*store.Subject) []string {
+		out := []string{}
+		for _, s := range l {
+			out = append(out, s.MemberKey)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		after, through string
+		limit          int
+		want           []string
+	}{
+		{"", "", 0, []string{"A", "B", "C", "C-1", "a", "b"}},
+		{"", "", 2, []string{"A", "B"}},
+		{"A", "C", 0, []string{"B", "C"}},
+		{"B", "B", 0, []string{}},
+		{"C", "", 0, []string{"C-1", "a", "b"}},
+		{"C-1", "a", 10, []string{"a"}},
+		{"b", "", 0, []string{}},
+		{"", "0", 0, []string{}},
+	} {
+		got, err := h.S.SubjectsByKeyRange(h.Ctx, tc.after, tc.through, tc.limit)
+		ssotest.NoErr(t, err, "SubjectsByKeyRange")
+		ssotest.Equal(t, memberKeys(got), tc.want, "SubjectsByKeyRange(%q, %q, %d)", tc.after, tc.through, tc.limit)
+	}
+	got, _ := h.S.SubjectsByKeyRange(h.Ctx, "B", "C", 1)
+	if len(got) != 1 || got[0].Subject != "sub-4" || got[0].Login != "lC" || got[0].FirstSeen.IsZero() {
+		t.Fatalf("subject row = %+v", got)
+	}
+}
+
+func testReconcileState(t *testing.T, h *H) {
+	st, err := h.S.ReconcileState(h.Ctx, "ams")
+	ssotest.NoErr(t, err, "ReconcileState(unset)")
+	if st != (store.ReconcileState{}) {
+		t.Fatalf("unset reconcile state = %+v", st)
+	}
+	for _, want := range []store.ReconcileState{
+		{StartedAt: h.Now},
+		{StartedAt: h.Now, Cursor: "0F3A-B"},
+		{FinishedAt: h.Now.Add(time.Minute)},
+		{StartedAt: h.Now.Add(time.Hour), FinishedAt: h.Now.Add(time.Minute)},
+	} {
+		ssotest.NoErr(t, h.S.SetReconcileState(h.Ctx, "ams", want), "SetReconcileState")
+		got, err := h.S.ReconcileState(h.Ctx, "ams")
+		ssotest.NoErr(t, err, "ReconcileState")
+		if !got.StartedAt.Equal(want.StartedAt) || got.Cursor != want.Cursor || !got.FinishedAt.Equal(want.FinishedAt) {
+			t.Fatalf("reconcile state = %+v, want %+v", got, want)
+		}
+	}
+	if other, _ := h.S.ReconcileState(h.Ctx, "other"); other != (store.ReconcileState{}) {
+		t.Fatalf("another name's state = %+v", other)
 	}
 }
 
