@@ -31,6 +31,10 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"http logo", func(c *Config) { c.Organisation.LogoURL = "http://example.org/logo.png" }, "organisation.logo_url:"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level:"},
 		{"audit retention", func(c *Config) { c.Audit.Retention = time.Hour }, "audit.retention:"},
+		{"reconcile every second", func(c *Config) { c.Shadow.ReconcileInterval = time.Second }, "shadow.reconcile_interval:"},
+		{"negative reconcile interval", func(c *Config) { c.Shadow.ReconcileInterval = -time.Minute }, "shadow.reconcile_interval:"},
+		{"reconcile rate 0", func(c *Config) { c.Shadow.ReconcileRate = 0 }, "shadow.reconcile_rate:"},
+		{"reconcile batch too big", func(c *Config) { c.Shadow.ReconcileBatch = 100000 }, "shadow.reconcile_batch:"},
 		{"client without secret", func(c *Config) {
 			c.Clients = []sso.ClientConfig{{ID: "app", RedirectURIs: []string{"https://app.example.org/cb"}}}
 		}, "clients[app].secret:"},

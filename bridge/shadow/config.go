@@ -11,19 +11,28 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// Config tunes polling and delivery.
+// Config tunes polling, the reconcile and delivery.
 type Config struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
-	MaxAttempts  int           `yaml:"max_attempts"`
-	BackoffMin   time.Duration `yaml:"backoff_min"`
-	BackoffMax   time.Duration `yaml:"backoff_max"`
-	Timeout      time.Duration `yaml:"timeout"`
+	// ReconcileInterval is the pause between the end of one reconcile pass over every member
+	// and the start of the next; 0 disables the reconcile.
+	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
+	// ReconcileRate bounds a pass: at most this many members read from the AMS per second.
+	ReconcileRate int `yaml:"reconcile_rate"`
+	// ReconcileBatch is how many members one AMS query of a pass lists (at most ReconcileRate).
+	ReconcileBatch int           `yaml:"reconcile_batch"`
+	MaxAttempts    int           `yaml:"max_attempts"`
+	BackoffMin     time.Duration `yaml:"backoff_min"`
+	BackoffMax     time.Duration `yaml:"backoff_max"`
+	Timeout        time.Duration `yaml:"timeout"`
 }
 
-// Defaults returns the defaults: poll every minute, 12 attempts from 10 s to 1 h apart.
+// Defaults returns the defaults: poll every minute, reconcile every member 15 minutes after
+// the previous pass at 500 members a second in queries of 500, 12 delivery attempts from
+// 10 s to 1 h apart.
 func Defaults() Config {
-	return Config{PollInterval: time.Minute, MaxAttempts: 12, BackoffMin: 10 * time.Second, BackoffMax: time.Hour,
-		Timeout: 10 * time.Second}
+	return Config{PollInterval: time.Minute, ReconcileInterval: 15 * time.Minute, ReconcileRate: 500, ReconcileBatch: 500,
+		MaxAttempts: 12, BackoffMin: 10 * time.Second, BackoffMax: time.Hour, Timeout: 10 * time.Second}
 }
 
 // Target is where one client's shadow users are provisioned.
@@ -57,6 +66,15 @@ type WebhookTarget struct {
 func (c *Config) Validate() error {
 	if c.PollInterval < time.Second {
 		return fmt.Errorf("shadow.poll_interval: must be at least 1s")
+	}
+	if c.ReconcileInterval != 0 && c.ReconcileInterval < time.Minute {
+		return fmt.Errorf("shadow.reconcile_interval: must be 0 (off) or at least 1m")
+	}
+	if c.ReconcileRate < 1 || c.ReconcileRate > 100000 {
+		return fmt.Errorf("shadow.reconcile_rate: must be between 1 and 100000 members per second")
+	}
+	if c.ReconcileBatch < 1 || c.ReconcileBatch > 5000 {
+		return fmt.Errorf("shadow.reconcile_batch: must be between 1 and 5000 members per query")
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > 100 {
 		return fmt.Errorf("shadow.max_attempts: must be between 1 and 100")

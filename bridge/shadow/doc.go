@@ -2,9 +2,10 @@
 // deactivation reach every app.
 //
 // A Service provisions a member to a client just in time at their sign-in (Provision), polls
-// the AMS for changed members (Poll) and, for every shadow user of theirs, compares a digest of
-// the member's view for that client with the stored one; a real change writes the new digest
-// and an outbox event in one transaction. A member who may no longer sign in (disabled, locked
+// the AMS for changed members (Poll), periodically reconciles every member the AMS lists
+// (Reconcile: what leaves no change timestamp, and members who disappeared) and, for every
+// shadow user of theirs, compares a digest of the member's view for that client with the
+// stored one; a real change writes the new digest and an outbox event in one transaction. A member who may no longer sign in (disabled, locked
 // out, deleted...) or, at a client whose target says require_current, whose membership lapsed,
 // is deactivated there: shadow user inactive, sessions ended, refresh and access tokens revoked,
 // back-channel logout queued, all in one transaction.
@@ -27,6 +28,9 @@
 //
 //	shadow:
 //	  poll_interval: 60s     # how often the AMS is asked for changed members
+//	  reconcile_interval: 15m   # pause between passes over every member (0: off)
+//	  reconcile_rate: 500    # members per second, at most, during a pass
+//	  reconcile_batch: 500   # members per AMS query of a pass
 //	  max_attempts: 12       # then the event is dead
 //	  backoff_min: 10s       # first retry delay; doubles per attempt, with jitter
 //	  backoff_max: 1h

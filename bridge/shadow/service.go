@@ -52,6 +52,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Lock lets one process at a time run the reconcile (default: a LocalLock of this Service).
+	Lock JobLock
 }
 
 // Service provisions shadow users and delivers the outbox.
@@ -67,6 +69,8 @@ type Service struct {
 	log     *slog.Logger
 	http    *http.Client
 	now     func() time.Time
+	sleep   func(context.Context, time.Duration) error
+	lock    JobLock
 	wake    chan struct{}
 	lease   time.Duration
 	batch   int
@@ -85,12 +89,15 @@ func New(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Lock == nil {
+		o.Lock = &LocalLock{}
+	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return &Service{
 		cfg: o.Config, targets: o.Targets, store: o.Store, dir: o.Directory, view: o.Viewer, clients: o.Clients,
-		keys: o.Keys, issuer: o.Issuer, log: o.Logger, http: o.HTTPClient, now: o.Now,
+		keys: o.Keys, issuer: o.Issuer, log: o.Logger, http: o.HTTPClient, now: o.Now, sleep: sleepCtx, lock: o.Lock,
 		wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 4, workers: 4, // batch = workers: no claimed event waits for a worker past its lease
 	}
 }
@@ -109,10 +116,11 @@ func (s *Service) Wake() {
 	}
 }
 
-// Run polls the AMS and delivers the outbox until ctx ends.
+// Run polls the AMS, reconciles every member periodically and delivers the outbox until ctx
+// ends.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		s.runDeliverer(ctx)
@@ -120,6 +128,10 @@ func (s *Service) Run(ctx context.Context) {
 	go func() {
 		defer wg.Done()
 		s.runPoller(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		s.runReconciler(ctx)
 	}()
 	wg.Wait()
 }
@@ -237,6 +249,12 @@ func (s *Service) Sync(ctx context.Context, m *legacy.Member) error {
 	if err != nil {
 		return err
 	}
+	return s.syncSubject(ctx, m, sub.Subject)
+}
+
+// syncSubject is Sync for a member whose subject is known (polling and the reconcile).
+func (s *Service) syncSubject(ctx context.Context, m *legacy.Member, subject string) error {
+	var err error
 	if m.Roles == nil {
 		if m.Roles, err = s.dir.Roles(ctx, m.Key); err != nil {
 			return fmt.Errorf("roles: %w", err)
@@ -244,29 +262,39 @@ func (s *Service) Sync(ctx context.Context, m *legacy.Member) error {
 	}
 	now := s.now()
 	standing := m.Standing.Check(now, 0)
-	users, err := s.store.ShadowUsers(ctx, "", sub.Subject)
+	users, err := s.store.ShadowUsers(ctx, "", subject)
 	if err != nil {
 		return err
 	}
 	if standing != nil {
 		// The member may no longer sign in anywhere: end everything, in one transaction.
-		d := &store.Deactivation{Subject: sub.Subject, EndSessions: true, Logout: s.sessionLogouts(ctx)}
+		d := &store.Deactivation{Subject: subject, EndSessions: true, Logout: s.sessionLogouts(ctx)}
+		wasActive := 0
 		for _, su := range users {
 			if _, ok := s.targets[su.ClientID]; !ok {
 				continue
 			}
-			up, err := s.update(ctx, m, sub.Subject, su.ClientID, su, false)
+			up, err := s.update(ctx, m, subject, su.ClientID, su, false)
 			if err != nil {
 				return err
 			}
 			d.Users = append(d.Users, up)
+			if su.Active {
+				wasActive++
+			}
 		}
 		ended, err := s.store.Deactivate(ctx, d)
 		if err != nil {
 			return err
 		}
-		s.log.InfoContext(ctx, "shadow: member deactivated", "subject", sub.Subject, "reason", legacy.Reason(standing),
-			"sessions_ended", len(ended), "shadow_users", len(d.Users))
+		// Logged at info when it ended something; a member who stays disabled is seen again
+		// by every reconcile pass.
+		level := s.log.DebugContext
+		if len(ended) > 0 || wasActive > 0 {
+			level = s.log.InfoContext
+		}
+		level(ctx, "shadow: member deactivated", "subject", subject, "reason", legacy.Reason(standing),
+			"sessions_ended", len(ended), "shadow_users", wasActive)
 		return nil
 	}
 	for _, su := range users {
@@ -274,22 +302,22 @@ func (s *Service) Sync(ctx context.Context, m *legacy.Member) error {
 		if !ok {
 			continue
 		}
-		up, err := s.update(ctx, m, sub.Subject, su.ClientID, su, true)
+		up, err := s.update(ctx, m, subject, su.ClientID, su, true)
 		if err != nil {
 			return err
 		}
 		if su.Active && !up.User.Active {
 			// Lapsed per this client's rule: revoke this client's grants and log it out there.
-			if ev, err := s.subjectLogout(ctx, su.ClientID, sub.Subject); err != nil {
+			if ev, err := s.subjectLogout(ctx, su.ClientID, subject); err != nil {
 				return err
 			} else if ev != nil {
 				up.Events = append(up.Events, ev)
 			}
-			if _, err := s.store.Deactivate(ctx, &store.Deactivation{Subject: sub.Subject, RevokeClient: su.ClientID,
+			if _, err := s.store.Deactivate(ctx, &store.Deactivation{Subject: subject, RevokeClient: su.ClientID,
 				Users: []store.ShadowUpdate{up}}); err != nil {
 				return err
 			}
-			s.log.InfoContext(ctx, "shadow: member deactivated at client", "subject", sub.Subject, "client", su.ClientID,
+			s.log.InfoContext(ctx, "shadow: member deactivated at client", "subject", subject, "client", su.ClientID,
 				"reason", reasonAt(t))
 			continue
 		}
@@ -317,7 +345,14 @@ func (s *Service) update(ctx context.Context, m *legacy.Member, subject, clientI
 		return store.ShadowUpdate{}, fmt.Errorf("view for %s: %w", clientID, err)
 	}
 	active := mayBeActive && allowed && (!t.RequireCurrent || m.IsCurrent(now))
-	u := userFromClaims(subject, active, claims)
+	return s.shadowUpdate(clientID, userFromClaims(subject, active, claims), prev, now)
+}
+
+// shadowUpdate is the shadow-user state for payload u at a client and its event (written only
+// if the state changed). prev may be nil (first provisioning).
+func (s *Service) shadowUpdate(clientID string, u User, prev *store.ShadowUser, now time.Time) (store.ShadowUpdate, error) {
+	t := s.targets[clientID]
+	subject, active := u.Subject, u.Active
 	sum, view, err := digest(u)
 	if err != nil {
 		return store.ShadowUpdate{}, err

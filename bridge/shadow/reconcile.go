@@ -1,0 +1,395 @@
+package shadow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/legacy"
+)
+
+// The periodic reconcile catches what change polling cannot see: in iMIS, password changes,
+// lock and unlock, role and group changes, a group window opening or closing and deleting a
+// contact leave no timestamp. A pass pages over every member the AMS lists (in ascending key
+// order, at a bounded rate) and brings each member the bridge knows (a subject) up to date
+// exactly as polling does: per client with provisioning, the member's view and its digest,
+// and an outbox event only where the digest changed, in the same transaction. Between two
+// listed keys (and after the last one) it walks the subjects whose member is no longer listed:
+// each is looked up by key to confirm, and one that the AMS does not know any more (a deleted
+// contact) is deactivated everywhere as a member who may no longer sign in is (sessions ended,
+// tokens revoked, back-channel logout queued, shadow users inactive). A listing that fails
+// part-way deactivates nobody past the last page that was listed; the pass resumes from its
+// cursor, kept in the store.
+
+// ReconcileName names the reconcile's progress in the store and its job lock.
+const ReconcileName = "shadow.reconcile"
+
+var (
+	// ErrReconcileBusy is returned by Reconcile while another reconcile holds the job lock.
+	ErrReconcileBusy = errors.New("shadow: reconcile: another reconcile is running")
+	// ErrNoMemberList is returned by Reconcile when the directory cannot list its members.
+	ErrNoMemberList = errors.New("shadow: reconcile: the directory cannot list its members")
+	// ErrEmptyListing is returned when the AMS lists no member at all: taken as a fault (a
+	// wrong database, a broken query) rather than as everybody having left.
+	ErrEmptyListing = errors.New("shadow: reconcile: the AMS listed no members at all")
+)
+
+// JobLock decides which process runs a singleton job now. One process uses LocalLock;
+// replicas sharing a database take a lock held there (a PostgreSQL advisory lock).
+type JobLock interface {
+	// TryLock takes the named lock without waiting: ok is false when another holder has it.
+	// release gives it back.
+	TryLock(ctx context.Context, name string) (release func(), ok bool, err error)
+}
+
+// LocalLock is a JobLock within one process. The zero value is ready to use.
+type LocalLock struct {
+	mu   sync.Mutex
+	held map[string]bool
+}
+
+// TryLock takes the named lock when nobody in this process holds it.
+func (l *LocalLock) TryLock(_ context.Context, name string) (func(), bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held[name] {
+		return nil, false, nil
+	}
+	if l.held == nil {
+		l.held = map[string]bool{}
+	}
+	l.held[name] = true
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			delete(l.held, name)
+		})
+	}, true, nil
+}
+
+// ReconcileResult counts what one call of Reconcile did.
+type ReconcileResult struct {
+	// Resumed is true when the call continued a pass that an earlier call (or process) began.
+	Resumed bool
+	// Finished is true when the pass reached the end of the listing.
+	Finished bool
+	// Pages is how many listing queries returned members.
+	Pages int
+	// Listed is how many members the AMS listed.
+	Listed int
+	// Compared is how many members known to the bridge (with a subject) were brought up to
+	// date, listed or found by key.
+	Compared int
+	// Gone is how many subjects whose member the AMS no longer knows were deactivated.
+	Gone int
+	// Failed is how many members could not be brought up to date (logged; the next pass
+	// tries again).
+	Failed int
+}
+
+// maxConsecutiveFailures stops a pass whose member updates keep failing: something is wrong
+// beyond one member (the store), and the pass resumes from its cursor later.
+const maxConsecutiveFailures = 10
+
+// subjectBatch is how many subjects one store query of a pass returns.
+const subjectBatch = 1000
+
+// Reconcile runs the reconcile pass in progress to its end, or begins one. It returns
+// ErrReconcileBusy when another reconcile holds the job lock. On an error (the AMS
+// unavailable, a listing out of order, ...) the pass stops after the last complete page and
+// the next call resumes it there.
+func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
+	var res ReconcileResult
+	lister, ok := s.dir.(legacy.MemberLister)
+	if !ok {
+		return res, ErrNoMemberList
+	}
+	release, ok, err := s.lock.TryLock(ctx, ReconcileName)
+	if err != nil {
+		return res, fmt.Errorf("shadow: reconcile: lock: %w", err)
+	}
+	if !ok {
+		return res, ErrReconcileBusy
+	}
+	defer release()
+
+	st, err := s.store.ReconcileState(ctx, ReconcileName)
+	if err != nil {
+		return res, fmt.Errorf("shadow: reconcile: %w", err)
+	}
+	if st.StartedAt.IsZero() {
+		st = store.ReconcileState{StartedAt: s.now().UTC(), FinishedAt: st.FinishedAt}
+		if err := s.store.SetReconcileState(ctx, ReconcileName, st); err != nil {
+			return res, fmt.Errorf("shadow: reconcile: %w", err)
+		}
+	} else {
+		res.Resumed = true
+	}
+	batch := max(1, min(s.cfg.ReconcileBatch, s.cfg.ReconcileRate))
+	pace := &pacer{rate: float64(max(1, s.cfg.ReconcileRate)), start: s.now(), now: s.now, sleep: s.sleep}
+	for {
+		if err := pace.wait(ctx); err != nil {
+			return res, fmt.Errorf("shadow: reconcile: %w", err)
+		}
+		next, done, cost, err := s.reconcilePage(ctx, lister, st.Cursor, batch, &res)
+		pace.add(cost)
+		if err != nil {
+			s.log.WarnContext(ctx, "shadow: reconcile stopped", "cursor", st.Cursor, "listed", res.Listed,
+				"compared", res.Compared, "gone", res.Gone, "failed", res.Failed, "err", err)
+			return res, fmt.Errorf("shadow: reconcile: %w", err)
+		}
+		if res.Compared > 0 || res.Gone > 0 {
+			s.Wake()
+		}
+		if done {
+			break
+		}
+		st.Cursor = next
+		if err := s.store.SetReconcileState(ctx, ReconcileName, st); err != nil {
+			return res, fmt.Errorf("shadow: reconcile: %w", err)
+		}
+	}
+	finished := s.now().UTC()
+	if err := s.store.SetReconcileState(ctx, ReconcileName, store.ReconcileState{FinishedAt: finished}); err != nil {
+		return res, fmt.Errorf("shadow: reconcile: %w", err)
+	}
+	res.Finished = true
+	s.log.InfoContext(ctx, "shadow: reconcile finished", "listed", res.Listed, "compared", res.Compared,
+		"gone", res.Gone, "failed", res.Failed, "resumed", res.Resumed, "duration", finished.Sub(st.StartedAt))
+	return res, nil
+}
+
+// reconcilePage lists the members after the cursor and handles them, and the subjects in the
+// same key range whose member was not listed. It returns the next cursor (the last key
+// listed), done when the listing is complete, and its cost for the rate: the members listed
+// and looked up. Change
+// polling waits while a page is handled, so that a page listed before a poll never writes
+// over what the poll wrote after it.
+func (s *Service) reconcilePage(ctx context.Context, lister legacy.MemberLister, after string, batch int, res *ReconcileResult) (next string, done bool, cost int, err error) {
+	s.pollMu.Lock()
+	defer s.pollMu.Unlock()
+	members, err := lister.ListMembers(ctx, after, batch)
+	cost = len(members)
+	if err != nil {
+		return "", false, cost, fmt.Errorf("list members after %q: %w", after, err)
+	}
+	if len(members) == 0 && after == "" {
+		return "", false, cost, ErrEmptyListing
+	}
+	// The listing's order bounds the key ranges in which an unlisted subject counts as gone:
+	// a listing out of order could make live members look gone, so it stops the pass.
+	prev := after
+	for _, m := range members {
+		if m.Key <= prev {
+			return "", false, cost, fmt.Errorf("listing after %q is not in ascending key order (%q after %q)", after, m.Key, prev)
+		}
+		prev = m.Key
+	}
+	through := ""
+	if len(members) > 0 {
+		through = members[len(members)-1].Key
+		res.Pages++
+		res.Listed += len(members)
+	}
+
+	fails := 0
+	outcome := func(err error, what, key string) error {
+		if err == nil {
+			fails = 0
+			return nil
+		}
+		if ctx.Err() != nil || errors.Is(err, legacy.ErrUnavailable) {
+			return fmt.Errorf("%s %s: %w", what, key, err)
+		}
+		res.Failed++
+		s.log.ErrorContext(ctx, "shadow: reconcile: member not updated", "member_key", key, "err", err)
+		if fails++; fails >= maxConsecutiveFailures {
+			return fmt.Errorf("%d members in a row failed, the last one %s: %w", fails, key, err)
+		}
+		return nil
+	}
+
+	listed := make(map[string]*legacy.Member, len(members))
+	for _, m := range members {
+		listed[m.Key] = m
+	}
+	for from := after; ; {
+		subs, err := s.store.SubjectsByKeyRange(ctx, from, through, subjectBatch)
+		if err != nil {
+			return "", false, cost, err
+		}
+		for _, sub := range subs {
+			if m, ok := listed[sub.MemberKey]; ok {
+				if err := outcome(s.syncSubject(ctx, m, sub.Subject), "member", sub.MemberKey); err != nil {
+					return "", false, cost, err
+				}
+				res.Compared++
+				continue
+			}
+			cost++
+			gone, err := s.reconcileUnlisted(ctx, sub)
+			switch {
+			case err != nil:
+				if err := outcome(err, "unlisted member", sub.MemberKey); err != nil {
+					return "", false, cost, err
+				}
+			case gone:
+				fails = 0
+				res.Gone++
+			default:
+				fails = 0
+				res.Compared++
+			}
+		}
+		if len(subs) < subjectBatch {
+			break
+		}
+		from = subs[len(subs)-1].MemberKey
+	}
+	return through, len(members) == 0, cost, nil
+}
+
+// reconcileUnlisted handles a subject whose member the listing skipped: it is looked up by
+// key, and deactivated when the AMS does not know it any more (a lookup that fails for any
+// other reason deactivates nothing). A member found after all (created or restored since
+// the listing) is brought up to date.
+func (s *Service) reconcileUnlisted(ctx context.Context, sub *store.Subject) (gone bool, err error) {
+	m, err := s.dir.MemberByKey(ctx, sub.MemberKey)
+	switch {
+	case err == nil:
+		return false, s.syncSubject(ctx, m, sub.Subject)
+	case errors.Is(err, legacy.ErrNotFound):
+		return true, s.deactivateGone(ctx, sub.Subject)
+	default:
+		return false, fmt.Errorf("look up: %w", err)
+	}
+}
+
+// deactivateGone ends everything of a member the AMS no longer knows, as for a member who may
+// no longer sign in: sessions ended (back-channel logout queued for their clients), every
+// grant revoked, shadow users deactivated with the data last sent (there is nothing newer).
+func (s *Service) deactivateGone(ctx context.Context, subject string) error {
+	users, err := s.store.ShadowUsers(ctx, "", subject)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	d := &store.Deactivation{Subject: subject, EndSessions: true, Logout: s.sessionLogouts(ctx)}
+	wasActive := 0
+	for _, su := range users {
+		if _, ok := s.targets[su.ClientID]; !ok {
+			continue
+		}
+		var u User
+		if len(su.View) > 0 {
+			if err := json.Unmarshal(su.View, &u); err != nil {
+				return fmt.Errorf("shadow user at %s: stored view: %w", su.ClientID, err)
+			}
+		}
+		u.Subject, u.Active = subject, false
+		if u.Roles == nil {
+			u.Roles = []string{}
+		}
+		up, err := s.shadowUpdate(su.ClientID, u, su, now)
+		if err != nil {
+			return err
+		}
+		d.Users = append(d.Users, up)
+		if su.Active {
+			wasActive++
+		}
+	}
+	ended, err := s.store.Deactivate(ctx, d)
+	if err != nil {
+		return err
+	}
+	level := s.log.DebugContext
+	if len(ended) > 0 || wasActive > 0 {
+		level = s.log.InfoContext
+	}
+	level(ctx, "shadow: member deactivated", "subject", subject, "reason", "not_in_ams",
+		"sessions_ended", len(ended), "shadow_users", wasActive)
+	return nil
+}
+
+// runReconciler runs a pass reconcile_interval after the previous one ended (at once when a
+// pass is in progress or none ever ended), and retries a failed one after poll_interval.
+func (s *Service) runReconciler(ctx context.Context) {
+	if s.cfg.ReconcileInterval <= 0 {
+		return
+	}
+	if _, ok := s.dir.(legacy.MemberLister); !ok {
+		s.log.WarnContext(ctx, "shadow: reconcile off: the directory cannot list its members")
+		return
+	}
+	for {
+		wait := time.Duration(0)
+		st, err := s.store.ReconcileState(ctx, ReconcileName)
+		switch {
+		case err != nil:
+			s.log.ErrorContext(ctx, "shadow: reconcile: read progress", "err", err)
+			wait = s.cfg.PollInterval
+		case st.StartedAt.IsZero() && !st.FinishedAt.IsZero():
+			wait = st.FinishedAt.Add(s.cfg.ReconcileInterval).Sub(s.now())
+		}
+		if wait <= 0 {
+			_, err := s.Reconcile(ctx)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case errors.Is(err, ErrReconcileBusy):
+				wait = s.cfg.PollInterval
+			case err != nil:
+				s.log.ErrorContext(ctx, "shadow: reconcile failed; resuming later", "retry_in", s.cfg.PollInterval, "err", err)
+				wait = s.cfg.PollInterval
+			default:
+				continue // the next pass is due reconcile_interval after this one ended
+			}
+		}
+		if s.sleep(ctx, wait) != nil {
+			return
+		}
+	}
+}
+
+// pacer keeps a pass at or under its rate: after n members, wait until n/rate seconds have
+// passed since the start.
+type pacer struct {
+	rate  float64 // members per second
+	start time.Time
+	n     int
+	now   func() time.Time
+	sleep func(context.Context, time.Duration) error
+}
+
+func (p *pacer) add(n int) { p.n += n }
+
+// minPause is the shortest pause worth a timer; a shorter one is caught up by a later wait
+// (the budget counts from the start of the pass).
+const minPause = 10 * time.Millisecond
+
+func (p *pacer) wait(ctx context.Context) error {
+	due := p.start.Add(time.Duration(float64(p.n) / p.rate * float64(time.Second)))
+	if d := due.Sub(p.now()); d >= minPause {
+		return p.sleep(ctx, d)
+	}
+	return ctx.Err()
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
