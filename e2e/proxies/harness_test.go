@@ -74,6 +74,7 @@ func lookTool(envVar string, candidates ...string) string {
 const (
 	itemRoles         = "issue 11 item 1 (roles are empty: MemberByKey does not load them)"
 	itemEmailVerified = "issue 11 item 7 (email_verified is never sent)"
+	itemIDTokenClaims = "issue 11 item 8 (code-flow ID tokens carry c_hash and client_id)"
 )
 
 func waitingFor(t *testing.T, item string) {

@@ -1,0 +1,270 @@
+package proxies
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"text/template"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+const apacheSecret = "apache-secret-0123456789abcdef0123456"
+
+// apacheRP is Apache httpd with mod_auth_openidc, run in the foreground with a generated config.
+type apacheRP struct {
+	URL      string // http://127.0.0.1:port
+	Redirect string // the module's redirect URI (also its hooks: logout, refresh, info)
+	*process
+}
+
+// apacheBinaries finds apache2 and its module directory (with mod_auth_openidc), or skips
+// (fails under SSOBRIDGE_REQUIRE_RP=1).
+func apacheBinaries(t *testing.T) (bin, modules string) {
+	t.Helper()
+	bin = lookTool("SSOBRIDGE_APACHE2", "apache2", "/usr/sbin/apache2", "httpd")
+	if bin == "" {
+		requireRP(t, "Apache httpd is not installed (SSOBRIDGE_APACHE2, apache2 or httpd)")
+	}
+	modules = os.Getenv("SSOBRIDGE_APACHE_MODULES")
+	if modules == "" {
+		modules = "/usr/lib/apache2/modules"
+	}
+	for _, m := range []string{"mod_auth_openidc.so", "mod_proxy_http.so", "mod_mpm_event.so"} {
+		if _, err := os.Stat(filepath.Join(modules, m)); err != nil {
+			requireRP(t, "%s is not installed in %s (SSOBRIDGE_APACHE_MODULES; Debian: libapache2-mod-auth-openidc)", m, modules)
+		}
+	}
+	return bin, modules
+}
+
+// apacheClient registers Apache at the bridge: a confidential first-party client with the
+// module's redirect URI, a signed-out page and its back-channel logout hook.
+func apacheClient(base string) sso.ClientConfig {
+	return sso.ClientConfig{ID: "apache", Name: "Members' area (Apache)", Secret: apacheSecret, Trusted: true,
+		RedirectURIs:           []string{base + "/secure/redirect_uri"},
+		PostLogoutRedirectURIs: []string{base + "/public/signed-out"},
+		BackchannelLogoutURI:   base + "/secure/redirect_uri?logout=backchannel"}
+}
+
+var apacheConf = template.Must(template.New("httpd.conf").Parse(`
+ServerRoot "{{.Dir}}"
+Listen 127.0.0.1:{{.Port}}
+ServerName 127.0.0.1:{{.Port}}
+PidFile "{{.Dir}}/httpd.pid"
+DefaultRuntimeDir "{{.Dir}}"
+ErrorLog /dev/stderr
+LogLevel warn auth_openidc:info
+LogFormat "access %m %U%q %>s" short
+CustomLog /dev/stdout short
+
+LoadModule mpm_event_module "{{.Modules}}/mod_mpm_event.so"
+LoadModule authn_core_module "{{.Modules}}/mod_authn_core.so"
+LoadModule authz_core_module "{{.Modules}}/mod_authz_core.so"
+LoadModule authz_user_module "{{.Modules}}/mod_authz_user.so"
+LoadModule proxy_module "{{.Modules}}/mod_proxy.so"
+LoadModule proxy_http_module "{{.Modules}}/mod_proxy_http.so"
+LoadModule auth_openidc_module "{{.Modules}}/mod_auth_openidc.so"
+
+# One small child: a test needs no more, and CI machines are shared.
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 16
+MinSpareThreads 1
+MaxSpareThreads 32
+MaxRequestWorkers 16
+{{if .Root}}
+# CI runs as root, and httpd refuses to serve as root: its child drops to nobody.
+User nobody
+Group nogroup
+{{end}}
+OIDCProviderMetadataURL {{.Issuer}}/.well-known/openid-configuration
+OIDCClientID apache
+OIDCClientSecret {{.Secret}}
+OIDCRedirectURI {{.Base}}/secure/redirect_uri
+OIDCCryptoPassphrase {{.Passphrase}}
+OIDCScope "openid profile email roles offline_access"
+# The refresh token is passed to the app as OIDC_refresh_token, so that the test can see rotation.
+OIDCPassRefreshToken On
+# The session info hook (<redirect_uri>?info=json), used to read the module's session.
+OIDCInfoHook iat access_token access_token_expires id_token userinfo refresh_token session
+
+# The module's redirect URI (callback, logout, refresh and info hooks) is answered by the module
+# itself, never proxied; everything else under /secure/ needs a session and goes to the app.
+ProxyPass /secure/redirect_uri !
+ProxyPass /secure/ {{.Upstream}}/secure/
+ProxyPass /public/ {{.Upstream}}/public/
+<Location /secure/>
+	AuthType openid-connect
+	Require valid-user
+</Location>
+`))
+
+// startApache runs httpd -DFOREGROUND with mod_auth_openidc on port, the bridge as provider,
+// in front of up.
+func startApache(t *testing.T, bin, modules string, port int, b *bridgeEnv, up *upstream) *apacheRP {
+	t.Helper()
+	// Not t.TempDir: httpd's child runs as nobody under root and must reach its runtime files.
+	dir, err := os.MkdirTemp("", "ssobridge-apache-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	var conf strings.Builder
+	err = apacheConf.Execute(&conf, map[string]any{"Dir": dir, "Port": port, "Modules": modules, "Root": os.Geteuid() == 0,
+		"Issuer": b.Issuer, "Secret": apacheSecret, "Base": base, "Passphrase": randomHex(16), "Upstream": up.srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read by the parent before it drops privileges: the secrets stay readable by the owner only.
+	confPath := filepath.Join(dir, "httpd.conf")
+	if err := os.WriteFile(confPath, []byte(conf.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startProcess(t, "apache2", bin, "-DFOREGROUND", "-d", dir, "-f", confPath)
+	p.waitHTTP(t, "apache2", base+"/ready")
+	return &apacheRP{URL: base, Redirect: base + "/secure/redirect_uri", process: p}
+}
+
+// TestApacheModAuthOpenIDC: Apache httpd with mod_auth_openidc (Debian) protects an app; the
+// member signs in through the bridge's real login page in Chromium; then refresh, RP-initiated
+// logout and back-channel logout.
+func TestApacheModAuthOpenIDC(t *testing.T) {
+	bin, modules := apacheBinaries(t)
+	up := startUpstream(t)
+	port := freePort(t)
+	b := startBridge(t, []sso.ClientConfig{apacheClient("http://127.0.0.1:" + strconv.Itoa(port))})
+	apache := startApache(t, bin, modules, port, b, up)
+	ctx := newChrome(t)
+
+	// Proves: the protected page sends an anonymous browser to the bridge's login page, and after
+	// the real login form mod_auth_openidc completes the code flow (token endpoint, ID token
+	// signature and nonce checks) and serves the page asked for.
+	signInAt(t, ctx, b, apache.URL+"/secure/page", staffLogin, staffPassword)
+	r := waitUpstream(t, ctx, up, "sign-in through mod_auth_openidc")
+	if r.URL.Path != "/secure/page" {
+		t.Errorf("upstream got %s, want /secure/page", r.URL.Path)
+	}
+	claim := func(name string) string { return r.Header.Get("OIDC_CLAIM_" + name) }
+	// Proves: the claims mod_auth_openidc passes to the app (OIDC_CLAIM_*) are the member's.
+	if claim("email") != staffEmail || claim("preferred_username") != staffLogin || claim("sub") == "" {
+		t.Errorf("claims: email %q, preferred_username %q, sub %q", claim("email"), claim("preferred_username"), claim("sub"))
+	}
+	// Proves: the access token the module holds is a live bridge token for the same subject.
+	at, rt := r.Header.Get("OIDC_access_token"), r.Header.Get("OIDC_refresh_token")
+	if status, info := b.userinfo(t, at); status != http.StatusOK || info["sub"] != claim("sub") {
+		t.Fatalf("the module's access token at userinfo: %d %v (sub %q)", status, info, claim("sub"))
+	}
+	if rt == "" {
+		t.Fatalf("no refresh token in the module's session (offline_access was asked for)")
+	}
+	t.Run("OIDC_CLAIM_roles", func(t *testing.T) {
+		// Proves: the member's live AMS roles reach the app as OIDC_CLAIM_roles (joined by ",").
+		waitingFor(t, itemRoles)
+		if got := headerList(r.Header, "OIDC_CLAIM_roles"); strings.Join(got, "|") != strings.Join(staffRoles, "|") {
+			t.Errorf("OIDC_CLAIM_roles %q, want %q", r.Header.Get("OIDC_CLAIM_roles"), staffRoles)
+		}
+	})
+	t.Run("no c_hash or client_id in the ID token", func(t *testing.T) {
+		// Proves: the code-flow ID token carries only what the flow defines (no c_hash, which
+		// belongs to the hybrid flow, and no client_id claim).
+		waitingFor(t, itemIDTokenClaims)
+		for _, c := range []string{"c_hash", "client_id"} {
+			if v, ok := r.Header["Oidc_claim_"+c]; ok {
+				t.Errorf("ID token has %s %q", c, v)
+			}
+		}
+	})
+	t.Run("OIDC_CLAIM_email_verified", func(t *testing.T) {
+		// Proves: email_verified is sent, as false (the AMS does not verify addresses).
+		waitingFor(t, itemEmailVerified)
+		if got, ok := r.Header["Oidc_claim_email_verified"]; !ok || (got[0] != "0" && got[0] != "false") {
+			t.Errorf("OIDC_CLAIM_email_verified %q, want false", got)
+		}
+	})
+
+	// Refresh through the module's refresh hook: it redeems the refresh token at the bridge and
+	// returns to the page. Proves: the refresh grant works for mod_auth_openidc; the bridge
+	// rotates the refresh token; the new access token is live for the same member; the app keeps
+	// getting the claims.
+	refresh := apache.Redirect + "?" + url.Values{"refresh": {apache.URL + "/secure/after-refresh"}, "access_token": {at}}.Encode()
+	n := up.count()
+	if err := chromedp.Do(ctx, chromedp.Navigate(refresh)); err != nil {
+		t.Fatal(err)
+	}
+	r2 := waitUpstream(t, ctx, up, "refresh hook")
+	if up.count() != n+1 || r2.URL.Path != "/secure/after-refresh" {
+		t.Fatalf("refresh hook did not return to the page (upstream at %s)", r2.URL.Path)
+	}
+	at2, rt2 := r2.Header.Get("OIDC_access_token"), r2.Header.Get("OIDC_refresh_token")
+	if at2 == at || rt2 == rt || at2 == "" || rt2 == "" {
+		t.Fatalf("refresh did not renew the tokens (access token renewed %v, refresh token rotated %v)", at2 != at, rt2 != rt)
+	}
+	if status, info := b.userinfo(t, at2); status != http.StatusOK || info["sub"] != claim("sub") {
+		t.Fatalf("refreshed access token at userinfo: %d %v", status, info)
+	}
+	if r2.Header.Get("OIDC_CLAIM_email") != staffEmail {
+		t.Errorf("after refresh the app lost the claims: email %q", r2.Header.Get("OIDC_CLAIM_email"))
+	}
+
+	// RP-initiated logout through the module's logout hook: it ends its own session, sends the
+	// browser to the bridge's end_session_endpoint with id_token_hint and
+	// post_logout_redirect_uri, and the bridge signs out at once and returns there.
+	// Proves: the whole round trip ends on the registered signed-out page, and both sessions
+	// are gone (the protected page asks for the password again: no silent sign-in).
+	signedOut := apache.URL + "/public/signed-out"
+	if err := chromedp.Do(ctx, chromedp.Navigate(apache.Redirect+"?"+url.Values{"logout": {signedOut}}.Encode())); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitJS(ctx, `location.href == "`+signedOut+`" && !!document.getElementById("upstream")`); err != nil {
+		t.Fatalf("RP-initiated logout did not end on %s: %v (browser at %s: %.300s)", signedOut, err, location(ctx), bodyText(ctx))
+	}
+
+	// Sign in again; then sign out at the bridge itself (not through Apache). The bridge sends a
+	// back-channel logout token to the module's hook. Proves: the module accepts the bridge's
+	// logout token (signature, iss, aud, events, sid) and ends its session, so the Apache
+	// session cookie the browser still holds no longer opens the app.
+	// (That this second visit shows the login form, checked by signInAt, proves that the
+	// RP-initiated logout also ended the bridge's session.)
+	signInAt(t, ctx, b, apache.URL+"/secure/again", staffLogin, staffPassword)
+	waitUpstream(t, ctx, up, "second sign-in")
+	n = up.count()
+	// mod_auth_openidc's revocation at RP-initiated logout already drew one back-channel logout
+	// (for a session it had ended itself): count from here.
+	const accepted = "access POST /secure/redirect_uri?logout=backchannel 200"
+	const notFound = "could not (or no longer) find a session"
+	before, notFoundBefore := strings.Count(apache.output.String(), accepted), strings.Count(apache.output.String(), notFound)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(b.Issuer+"/logout"),
+		chromedp.Click(css("button[type=submit].primary")),
+		chromedp.WaitVisible(css("#signed-out")),
+	)
+	if err != nil {
+		t.Fatalf("sign out at the bridge: %v (at %s)", err, location(ctx))
+	}
+	delivered := func() bool { return strings.Count(apache.output.String(), accepted) > before }
+	if err := eventually(delivered); err != nil {
+		t.Fatalf("no back-channel logout accepted by mod_auth_openidc: %v", err)
+	}
+	// The module answers 200 also when the logout token names no session it knows: it must
+	// have found this one (by the sid of the ID token it holds).
+	if strings.Count(apache.output.String(), notFound) != notFoundBefore {
+		t.Fatalf("mod_auth_openidc found no session for the bridge's logout token (sid/sub mismatch)")
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(apache.URL+"/secure/again"), chromedp.WaitVisible(css("#login"))); err != nil {
+		t.Fatalf("after back-channel logout the protected page did not ask for sign-in: %v (at %s)", err, location(ctx))
+	}
+	if up.count() != n {
+		t.Fatalf("the app was reached after back-channel logout")
+	}
+}
