@@ -93,7 +93,7 @@ func (h *hooks) ExternalTokenTypes() []string {
 }
 
 func (h *hooks) Event(ctx context.Context, event, subject, clientID, detail string) {
-	h.s.audit(ctx, &store.AuditEvent{Event: event, Subject: subject, ClientID: clientID, Detail: detail})
+	h.s.audit(ctx, &store.AuditEvent{Event: event, Subject: subject, ClientID: clientID, IP: requestIP(ctx), Detail: detail})
 }
 
 // audit writes an audit event and its log line; failures to write are logged, not fatal.

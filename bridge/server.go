@@ -46,16 +46,18 @@ type Server struct {
 	pages    *pages
 	cookies  *cookieSessions
 	throttle *Throttle
-	subjects *subjectMapper
-	policy   *policy.Engine
-	admin    *Admin // admin API and CLI operations (admin_ops.go)
-	shadow   *shadow.Service
-	issuer   *url.URL
-	echo     *echo.Echo
-	demo     bool
-	ams      *amstoken.Client
-	sim      *amssim.Simulator
-	now      func() time.Time
+	// clientThrottle counts failed client authentications (clientauth.go).
+	clientThrottle *Throttle
+	subjects       *subjectMapper
+	policy         *policy.Engine
+	admin          *Admin // admin API and CLI operations (admin_ops.go)
+	shadow         *shadow.Service
+	issuer         *url.URL
+	echo           *echo.Echo
+	demo           bool
+	ams            *amstoken.Client
+	sim            *amssim.Simulator
+	now            func() time.Time
 }
 
 // Secrets generated once per installation and kept in the store.
@@ -113,6 +115,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	s.cookies = newCookieSessions(secrets[secretCookieMAC], secrets[secretCookieEnc], secrets[secretCSRF],
 		issuer.Scheme == "https", cfg.Session.Lifetime)
 	s.throttle = NewThrottle(cfg.Throttle)
+	s.clientThrottle = NewThrottle(cfg.Throttle)
 	s.subjects = newSubjectMapper(secrets[secretSubject], d.Store)
 	if s.policy, err = policy.Compile(cfg.PolicyConfig(), policy.WithLogger(log)); err != nil {
 		return nil, err
@@ -173,6 +176,7 @@ func (s *Server) Registry() *sso.Registry { return s.registry }
 func (s *Server) Run(ctx context.Context) {
 	go s.keys.Run(ctx, time.Hour)
 	go s.throttle.Run(ctx)
+	go s.clientThrottle.Run(ctx)
 	go s.shadow.Run(ctx)
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -212,7 +216,7 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(s.securityHeaders)
 
 	// Protocol endpoints: op behind sso.Provider.
-	proto := echo.WrapHandler(s.provider)
+	proto := s.protocol()
 	for _, p := range sso.Paths() {
 		if p == sso.PathAuthCallback {
 			continue

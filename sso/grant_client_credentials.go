@@ -49,6 +49,9 @@ func (s *storage) ClientCredentials(ctx context.Context, clientID, clientSecret 
 	if cfg.Public {
 		return nil, errors.New("a public client cannot use client_credentials")
 	}
+	if id, ok := authenticatedClient(ctx); ok && id == clientID {
+		return s.opClient(cfg), nil
+	}
 	if !cfg.VerifySecret(clientSecret) {
 		s.hooks.Event(ctx, "client.auth_failure", "", clientID, "wrong secret")
 		return nil, errors.New("invalid client credentials")

@@ -153,9 +153,6 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request, c
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "the device authorization grant is not enabled")
 		return
 	}
-	if !p.authenticateClient(w, r, cfg) {
-		return
-	}
 	if !cfg.AllowsGrant(GrantDeviceCode) {
 		writeOAuthError(w, http.StatusBadRequest, "unauthorized_client", "this client may not use the device authorization grant")
 		return
@@ -206,9 +203,6 @@ func (p *Provider) deviceToken(w http.ResponseWriter, r *http.Request, cfg *Clie
 	ctx := r.Context()
 	if p.devices == nil {
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "the device authorization grant is not enabled")
-		return
-	}
-	if !p.authenticateClient(w, r, cfg) {
 		return
 	}
 	code := r.PostForm.Get("device_code")

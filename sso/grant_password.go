@@ -32,9 +32,6 @@ func (p *Provider) passwordGrant(w http.ResponseWriter, r *http.Request, cfg *Cl
 		writeOAuthError(w, http.StatusBadRequest, "unauthorized_client", "a public client may not use the password grant")
 		return
 	}
-	if !p.authenticateClient(w, r, cfg) {
-		return
-	}
 	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
 	if username == "" || password == "" {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "username and password are required")

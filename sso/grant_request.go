@@ -79,29 +79,6 @@ func newIssuedGrant(cfg *ClientConfig, g grantInfo) op.TokenRequest {
 	return &issuedGrant{info: g}
 }
 
-// authenticateClient checks a confidential client's secret (Basic or client_secret_post); a
-// public client is identified by its client_id only.
-func (p *Provider) authenticateClient(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) bool {
-	if cfg.Public {
-		if _, secret, _ := r.BasicAuth(); secret != "" || r.PostForm.Get("client_secret") != "" {
-			writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "a public client has no secret")
-			return false
-		}
-		return true
-	}
-	_, secret, ok := r.BasicAuth()
-	if !ok {
-		secret = r.PostForm.Get("client_secret")
-	}
-	if !cfg.VerifySecret(secret) {
-		p.storage.hooks.Event(r.Context(), "client.auth_failure", "", cfg.ID, "wrong or missing secret")
-		w.Header().Set("WWW-Authenticate", `Basic realm="ssobridge"`)
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
-		return false
-	}
-	return true
-}
-
 // grantScopes parses and filters the scope parameter as authorize does (openid by default).
 // memberAllowed re-checks, for grants without a browser, that the member may use the client
 // (status rules and the client's access rule); on refusal it answers deniedCode (invalid_grant,

@@ -3,22 +3,12 @@ package sso
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 )
 
-// serveOwnGrants runs, after serveAPI's request hygiene and CORS, what the provider does
-// itself rather than op: introspection client authentication, the device endpoints and the
-// password grant. It returns true when it has answered.
+// serveOwnGrants runs, after serveAPI's request hygiene, client authentication and CORS,
+// what the provider does itself rather than op: the device endpoints and the password grant. It returns true when it has answered.
 func (p *Provider) serveOwnGrants(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) bool {
 	switch r.URL.Path {
-	case PathIntrospect:
-		// RFC 7662 section 2.1: only protected resources and confidential clients introspect.
-		if cfg == nil || cfg.Public {
-			w.Header().Set("WWW-Authenticate", `Basic realm="ssobridge"`)
-			writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "introspection requires an authenticated confidential client")
-			return true
-		}
-		return !p.authenticateClient(w, r, cfg)
 	case PathDeviceAuthzEP:
 		p.deviceAuthorization(w, r, cfg)
 		return true
@@ -62,10 +52,12 @@ func (p *Provider) truthfulDiscovery(doc []byte) []byte {
 	// The password grant is not advertised: it is a legacy, per-client opt-in (RFC 9700 2.4).
 	m["grant_types_supported"] = grants
 	m["response_types_supported"] = []string{"code"}
+	// Exactly the client authentication methods the authenticator accepts (client_auth.go):
+	// public clients identify themselves (none) except at introspection (RFC 7662 2.1).
+	m["token_endpoint_auth_methods_supported"] = []string{AuthMethodBasic, AuthMethodPost, AuthMethodNone}
+	m["revocation_endpoint_auth_methods_supported"] = []string{AuthMethodBasic, AuthMethodPost, AuthMethodNone}
+	m["introspection_endpoint_auth_methods_supported"] = []string{AuthMethodBasic, AuthMethodPost}
 	for _, k := range []string{"token_endpoint", "introspection_endpoint", "revocation_endpoint"} {
-		methods, _ := m[k+"_auth_methods_supported"].([]any)
-		methods = slices.DeleteFunc(methods, func(v any) bool { return v == "private_key_jwt" })
-		m[k+"_auth_methods_supported"] = methods
 		delete(m, k+"_auth_signing_alg_values_supported")
 	}
 	out, err := json.Marshal(m)

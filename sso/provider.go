@@ -233,33 +233,13 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, o http.Handl
 	// Token responses must never be cached (RFC 6749 5.1); op does not say so itself.
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
-	clientID := r.PostForm.Get("client_id")
-	if id, _, ok := r.BasicAuth(); ok {
-		if clientID != "" && clientID != id {
-			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "client_id does not match the authenticated client")
-			return
-		}
-		clientID = id
-	} else if strings.HasPrefix(r.Header.Get("Authorization"), "Basic ") {
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "malformed Basic authorization header")
+	// The client authenticates first, before any grant is looked at (clientauth.go).
+	cfg, r, aerr := p.authenticate(r)
+	if aerr != nil {
+		aerr.write(w)
 		return
 	}
-	var cfg *ClientConfig
-	if clientID != "" {
-		c, err := p.storage.clientConfig(r.Context(), clientID)
-		if err == nil {
-			cfg = c
-		} else if !errors.Is(err, ErrNotFound) {
-			writeOAuthError(w, http.StatusInternalServerError, "server_error", "client lookup failed")
-			return
-		}
-	}
-	if cfg == nil && r.URL.Path != PathIntrospect {
-		w.Header().Set("WWW-Authenticate", `Basic realm="ssobridge"`)
-		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "unknown client or missing client authentication")
-		return
-	}
-	if cfg != nil && r.URL.Path == PathToken && !cfg.AllowsGrant(r.PostForm.Get("grant_type")) && r.PostForm.Get("grant_type") != "" {
+	if r.URL.Path == PathToken && !cfg.AllowsGrant(r.PostForm.Get("grant_type")) && r.PostForm.Get("grant_type") != "" {
 		if !isKnownGrant(r.PostForm.Get("grant_type")) {
 			writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "unsupported grant_type")
 			return
@@ -273,17 +253,16 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, o http.Handl
 	if p.serveOwnGrants(w, r, cfg) {
 		return
 	}
-	if cfg != nil && r.URL.Path == PathToken {
+	if r.URL.Path == PathToken {
 		if ex, ok := p.handlesExternal(r); ok {
 			p.exchangeExternal(w, r, cfg, ex)
 			return
 		}
 	}
-	ctx := r.Context()
-	if cfg != nil {
-		ctx = withSigningAlg(ctx, cfg.IDTokenSigningAlg)
-	}
-	o.ServeHTTP(&challengeWriter{ResponseWriter: w}, r.WithContext(ctx))
+	ctx := withSigningAlg(r.Context(), cfg.IDTokenSigningAlg)
+	cw := &challengeWriter{ResponseWriter: w}
+	o.ServeHTTP(cw, r.WithContext(ctx))
+	cw.finish()
 }
 
 func isKnownGrant(g string) bool {
@@ -400,14 +379,49 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 }
 
 // challengeWriter adds the WWW-Authenticate challenge that RFC 6749 5.2 requires on op's 401
-// invalid_client answers.
-type challengeWriter struct{ http.ResponseWriter }
+// invalid_client answers, and turns any error op answers in plain text into RFC 6749 JSON.
+type challengeWriter struct {
+	http.ResponseWriter
+	plain  bool // holding back a plain-text error
+	status int
+	buf    bytes.Buffer
+}
 
 func (c *challengeWriter) WriteHeader(status int) {
 	if status == http.StatusUnauthorized && c.Header().Get("WWW-Authenticate") == "" {
 		c.Header().Set("WWW-Authenticate", `Basic realm="ssobridge"`)
 	}
+	if status >= 400 && !strings.HasPrefix(c.Header().Get("Content-Type"), "application/json") {
+		c.plain, c.status = true, status
+		return
+	}
 	c.ResponseWriter.WriteHeader(status)
+}
+
+func (c *challengeWriter) Write(b []byte) (int, error) {
+	if c.plain {
+		if c.buf.Len() < 1024 {
+			c.buf.Write(b)
+		}
+		return len(b), nil
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+// finish writes a held-back plain-text error as JSON.
+func (c *challengeWriter) finish() {
+	if !c.plain {
+		return
+	}
+	code := "invalid_request"
+	switch {
+	case c.status == http.StatusUnauthorized:
+		code = "invalid_client"
+	case c.status >= 500:
+		code = "server_error"
+	}
+	c.Header().Del("X-Content-Type-Options")
+	writeOAuthError(c.ResponseWriter, c.status, code, "the request could not be processed")
 }
 
 // captureWriter holds back a plain-text error response so it can be replaced by a page.

@@ -43,9 +43,6 @@ const tokenTypeAccess = "urn:ietf:params:oauth:token-type:access_token"
 
 func (p *Provider) exchangeExternal(w http.ResponseWriter, r *http.Request, cfg *ClientConfig, ex ExternalExchanger) {
 	ctx := op.ContextWithIssuer(r.Context(), p.cfg.Issuer)
-	if !p.authenticateClient(w, r, cfg) {
-		return
-	}
 	subjectToken := r.PostForm.Get("subject_token")
 	if !slices.Contains(ex.ExternalTokenTypes(), r.PostForm.Get("subject_token_type")) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "unsupported subject_token_type")

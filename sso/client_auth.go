@@ -1,0 +1,205 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Client authentication (RFC 6749 2.3) for every API endpoint: token, revocation,
+// introspection and device authorization, and any endpoint added later through serveAPI. It
+// runs before any grant is looked at, so a wrong secret is always 401 invalid_client, and a
+// code or refresh token is never touched (nor its replay detection triggered) for a caller
+// who has not authenticated.
+
+// ClientAuthLimiter is an optional Hooks capability that throttles failed client
+// authentications per client and client IP.
+type ClientAuthLimiter interface {
+	// ClientAuthAttempt reserves an attempt by clientID from r's client IP; a retryAfter > 0
+	// refuses it (nothing is reserved then).
+	ClientAuthAttempt(r *http.Request, clientID string) (retryAfter time.Duration)
+	// ClientAuthResult reports a reserved attempt's outcome: a success takes the reservation
+	// back, a failure keeps it counted.
+	ClientAuthResult(r *http.Request, clientID string, ok bool)
+}
+
+// Client authentication methods (RFC 7591 2).
+const (
+	AuthMethodBasic = "client_secret_basic"
+	AuthMethodPost  = "client_secret_post"
+	AuthMethodNone  = "none"
+)
+
+type authenticatedKey struct{}
+
+// authenticatedClient returns the client id the authenticator verified for this request.
+func authenticatedClient(ctx context.Context) (string, bool) {
+	id, ok := ctx.Value(authenticatedKey{}).(string)
+	return id, ok && id != ""
+}
+
+// clientAuthError is a client authentication failure, answered as RFC 6749 5.2 JSON.
+type clientAuthError struct {
+	status     int
+	code, desc string
+	retryAfter time.Duration
+}
+
+func (e *clientAuthError) write(w http.ResponseWriter) {
+	if e.status == http.StatusUnauthorized {
+		// RFC 6749 5.2: 401 invalid_client carries a challenge for the scheme the client may use.
+		w.Header().Set("WWW-Authenticate", `Basic realm="ssobridge"`)
+	}
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int(e.retryAfter.Seconds())+1))
+	}
+	writeOAuthError(w, e.status, e.code, e.desc)
+}
+
+func invalidClient(desc string) *clientAuthError {
+	return &clientAuthError{status: http.StatusUnauthorized, code: "invalid_client", desc: desc}
+}
+
+// credentials are what a request presents to identify its client.
+type credentials struct {
+	id, secret string
+	method     string
+}
+
+// parseCredentials reads the client's credentials from the Basic header (both parts
+// form-urlencoded by the client, RFC 6749 2.3.1) or the body (client_secret_post, or a
+// public client's client_id). More than one method is refused (RFC 6749 2.3).
+func parseCredentials(r *http.Request) (credentials, *clientAuthError) {
+	form := r.PostForm
+	if form.Get("client_assertion") != "" || form.Get("client_assertion_type") != "" {
+		return credentials{}, invalidClient("private_key_jwt and client assertions are not supported")
+	}
+	authz := r.Header.Get("Authorization")
+	if authz == "" {
+		c := credentials{id: form.Get("client_id"), secret: form.Get("client_secret"), method: AuthMethodPost}
+		if c.secret == "" {
+			c.method = AuthMethodNone
+		}
+		if c.id == "" {
+			return c, invalidClient("client authentication is required")
+		}
+		return c, nil
+	}
+	rawID, rawSecret, ok := r.BasicAuth()
+	if !ok {
+		return credentials{}, invalidClient("malformed or unsupported Authorization header; use Basic")
+	}
+	id, err1 := url.QueryUnescape(rawID)
+	secret, err2 := url.QueryUnescape(rawSecret)
+	if err1 != nil || err2 != nil || id == "" {
+		return credentials{}, invalidClient("malformed Basic credentials (RFC 6749 2.3.1: form-urlencoded client id and secret)")
+	}
+	if form.Get("client_secret") != "" {
+		return credentials{}, &clientAuthError{status: http.StatusBadRequest, code: "invalid_request",
+			desc: "use one client authentication method, not Basic and client_secret together"}
+	}
+	if fid := form.Get("client_id"); fid != "" && fid != id {
+		return credentials{}, &clientAuthError{status: http.StatusBadRequest, code: "invalid_request",
+			desc: "client_id does not match the authenticated client"}
+	}
+	return credentials{id: id, secret: secret, method: AuthMethodBasic}, nil
+}
+
+// authenticate identifies and authenticates the caller of an API endpoint. A confidential
+// client must present its secret by client_secret_basic or client_secret_post; a public
+// client presents its client_id only (and may not introspect). On success the request is
+// rewritten into one form op reads (decoded credentials) and its context carries the
+// authenticated client, so op's own checks of the same credentials pass without a second
+// verification.
+func (p *Provider) authenticate(r *http.Request) (*ClientConfig, *http.Request, *clientAuthError) {
+	ctx := r.Context()
+	c, aerr := parseCredentials(r)
+	if aerr != nil {
+		if aerr.status == http.StatusUnauthorized && c.id == "" && r.Header.Get("Authorization") != "" {
+			p.storage.hooks.Event(ctx, "client.auth_failure", "", "", "malformed credentials")
+		}
+		return nil, nil, aerr
+	}
+	if len(c.id) > 128 || len(c.secret) > 512 {
+		return nil, nil, invalidClient("client authentication failed")
+	}
+	limiter, _ := p.storage.hooks.(ClientAuthLimiter)
+	cfg, err := p.storage.clientConfig(ctx, c.id)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		p.log(ctx).ErrorContext(ctx, "client lookup failed", "err", err)
+		return nil, nil, &clientAuthError{status: http.StatusInternalServerError, code: "server_error", desc: "client lookup failed"}
+	}
+	if cfg != nil && cfg.Public {
+		// Nothing to verify, nothing to guess: no throttling.
+		if c.secret != "" {
+			return nil, nil, invalidClient("a public client has no secret")
+		}
+		if r.URL.Path == PathIntrospect {
+			return nil, nil, invalidClient("introspection requires an authenticated confidential client")
+		}
+		return cfg, p.normalize(r, c), nil
+	}
+	if limiter != nil {
+		if ra := limiter.ClientAuthAttempt(r, c.id); ra > 0 {
+			p.storage.hooks.Event(ctx, "client.throttled", "", clientIDIfKnown(cfg, c.id), "too many failed client authentications")
+			e := &clientAuthError{status: http.StatusTooManyRequests, code: "invalid_client",
+				desc: "too many failed client authentications; try again later", retryAfter: ra}
+			return nil, nil, e
+		}
+	}
+	ok := false
+	if cfg == nil {
+		(&ClientConfig{SecretHash: dummySecretHash}).VerifySecret(c.secret) // same work as a known client
+	} else {
+		ok = cfg.VerifySecret(c.secret)
+	}
+	if limiter != nil {
+		limiter.ClientAuthResult(r, c.id, ok)
+	}
+	if !ok {
+		detail := "wrong secret (" + c.method + ")"
+		switch {
+		case cfg == nil:
+			detail = "unknown client"
+		case c.secret == "":
+			detail = "no secret presented"
+		}
+		p.storage.hooks.Event(ctx, "client.auth_failure", "", clientIDIfKnown(cfg, c.id), detail)
+		if cfg == nil {
+			return nil, nil, invalidClient("unknown client or wrong credentials")
+		}
+		return nil, nil, invalidClient("client authentication failed")
+	}
+	return cfg, p.normalize(r, c), nil
+}
+
+// clientIDIfKnown names the client in audit rows only when it exists (a typed id may be junk).
+func clientIDIfKnown(cfg *ClientConfig, _ string) string {
+	if cfg == nil {
+		return ""
+	}
+	return cfg.ID
+}
+
+// normalize rewrites an authenticated request into the form op reads: a confidential client's
+// decoded credentials in a Basic header op decodes again (op's introspection reads only Basic),
+// a public client's id in the body; the context carries the authenticated client id.
+func (p *Provider) normalize(r *http.Request, c credentials) *http.Request {
+	r = r.WithContext(context.WithValue(r.Context(), authenticatedKey{}, c.id))
+	r.Header = r.Header.Clone()
+	r.Header.Del("Authorization")
+	for _, f := range []url.Values{r.Form, r.PostForm} {
+		f.Del("client_secret")
+		f.Del("client_id")
+	}
+	if c.secret != "" {
+		r.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
+	} else {
+		r.Form.Set("client_id", c.id)
+		r.PostForm.Set("client_id", c.id)
+	}
+	return r
+}
