@@ -518,3 +518,42 @@ func TestPasswordGrant(t *testing.T) {
 		t.Fatal("throttled password grant not audited")
 	}
 }
+
+// TestDeviceCodeFinalAtOnce: a redeemed device_code answers invalid_grant on the very next poll,
+// however soon (it answered slow_down), and a denied one access_denied.
+func TestDeviceCodeFinalAtOnce(t *testing.T) {
+	e := grantEnv(t, func(c *bridge.Config) { c.Tokens.DeviceInterval = 5 * time.Second })
+	poll := func(code string) (*http.Response, map[string]any) {
+		return postForm(t, tokenURL(e), map[string]string{"grant_type": sso.GrantDeviceCode, "device_code": code, "client_id": "tv"})
+	}
+	start := func() map[string]any {
+		resp, da := postForm(t, e.issuer+"/device_authorization", map[string]string{"client_id": "tv", "scope": "openid"})
+		if resp.StatusCode != 200 {
+			t.Fatalf("device authorization: %d %v", resp.StatusCode, da)
+		}
+		return da
+	}
+	da := start()
+	if p := deviceApprove(t, e, da["user_code"].(string), "alice", "alice-password"); p.path != "/device/done" {
+		t.Fatalf("approval: %+v", p)
+	}
+	resp, tok := poll(da["device_code"].(string))
+	if resp.StatusCode != 200 || tok["access_token"] == nil {
+		t.Fatalf("first poll after approval: %d %v", resp.StatusCode, tok)
+	}
+	for i := 0; i < 2; i++ {
+		resp, body := poll(da["device_code"].(string))
+		wantOAuthError(t, resp, body, http.StatusBadRequest, "invalid_grant")
+	}
+	// Denied: access_denied on every poll, never slow_down.
+	da = start()
+	resp, body := poll(da["device_code"].(string))
+	wantOAuthError(t, resp, body, http.StatusBadRequest, "authorization_pending")
+	if err := e.store.DecideDeviceAuthorization(e.ctx(), strings.ReplaceAll(da["user_code"].(string), "-", ""), false, sso.Completion{}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		resp, body := poll(da["device_code"].(string))
+		wantOAuthError(t, resp, body, http.StatusBadRequest, "access_denied")
+	}
+}

@@ -212,7 +212,10 @@ func (p *Provider) deviceToken(w http.ResponseWriter, r *http.Request, cfg *Clie
 	}
 	now := p.storage.now()
 	d, err := p.devices.PollDeviceAuthorization(ctx, HashToken(code), now)
+	final := d != nil && (d.State == DeviceConsumed || d.State == DeviceDenied)
 	switch {
+	case errors.Is(err, ErrSlowDown) && final:
+		// A redeemed or denied code is answered at once, however fast the poll (RFC 8628 3.5).
 	case errors.Is(err, ErrSlowDown):
 		writeOAuthError(w, http.StatusBadRequest, "slow_down", fmt.Sprintf("poll at most every %d seconds", int(d.Interval/time.Second)))
 		return

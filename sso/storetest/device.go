@@ -144,10 +144,22 @@ func testDevicePollConsumesOnce(t *testing.T, h *H) {
 	if got.State != sso.DeviceApproved || got.Subject != "s" {
 		t.Fatalf("poll of an approved authorization: %+v", got)
 	}
-	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now.Add(time.Minute))
-	NoErr(t, err, "poll again")
+	// Consumed is final: however soon the next poll, no slow_down.
+	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now.Add(time.Second))
+	NoErr(t, err, "poll again at once")
 	if got.State != sso.DeviceConsumed {
 		t.Fatalf("second poll after approval must see consumed, got %q", got.State)
+	}
+	// Denied is final too.
+	d2 := NewDevice(h.Now)
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d2), "create")
+	_, err = ds.PollDeviceAuthorization(h.Ctx, d2.DeviceCodeHash, h.Now)
+	NoErr(t, err, "poll pending")
+	NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, d2.UserCode, false, sso.Completion{}, h.Now), "deny")
+	got, err = ds.PollDeviceAuthorization(h.Ctx, d2.DeviceCodeHash, h.Now.Add(time.Second))
+	NoErr(t, err, "poll a denied authorization at once")
+	if got.State != sso.DeviceDenied {
+		t.Fatalf("denied authorization: %q", got.State)
 	}
 }
 

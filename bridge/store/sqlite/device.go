@@ -112,7 +112,8 @@ func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash stri
 			return err
 		}
 		out = d
-		if !d.LastPolled.IsZero() && now.Sub(d.LastPolled) < d.Interval-d.Interval/sso.DevicePollTolerance {
+		final := d.State == sso.DeviceConsumed || d.State == sso.DeviceDenied
+		if !final && !d.LastPolled.IsZero() && now.Sub(d.LastPolled) < d.Interval-d.Interval/sso.DevicePollTolerance {
 			d.Interval += deviceSlowDownStep
 			slowErr = fmt.Errorf("sqlite: poll device authorization: %w", sso.ErrSlowDown)
 			_, err := tx.ExecContext(ctx, `UPDATE device_authorizations SET interval_ns = ?, last_polled = ?
