@@ -83,6 +83,11 @@ type TokensConfig struct {
 	RefreshToken  time.Duration `yaml:"refresh_token_lifetime"`
 	RefreshPublic time.Duration `yaml:"refresh_token_lifetime_public"`
 	Code          time.Duration `yaml:"code_lifetime"`
+	// RefreshReuseGrace (opt-in, at most 60s) lets a rotated refresh token be presented again
+	// for that long and get the same successor (a client that lost the response). Default 0:
+	// strict rotation, any reuse revokes the family. The trade-off: inside the window a thief
+	// who replays the stolen token gets the same live successor, and goes undetected.
+	RefreshReuseGrace time.Duration `yaml:"refresh_reuse_grace"`
 	// Device codes (RFC 8628): how long a device code lives and the minimum polling interval.
 	DeviceCode     time.Duration `yaml:"device_code_lifetime"`
 	DeviceInterval time.Duration `yaml:"device_poll_interval"`
@@ -217,6 +222,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.Retention < 0 || (c.Audit.Retention > 0 && c.Audit.Retention < 24*time.Hour) {
 		return errors.New("audit.retention: must be 0 (keep forever) or at least 24h")
+	}
+	if c.Tokens.RefreshReuseGrace < 0 || c.Tokens.RefreshReuseGrace > time.Minute {
+		return errors.New("tokens.refresh_reuse_grace: must be between 0 (strict rotation, the default) and 60s")
 	}
 	if c.Tokens.Code > 10*time.Minute {
 		return errors.New("tokens.code_lifetime: must be at most 10m (RFC 6749 4.1.2)")

@@ -27,6 +27,8 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"unknown alg", func(c *Config) { c.Keys.Algorithms = []string{"HS256"} }, "keys.algorithms:"},
 		{"zero access lifetime", func(c *Config) { c.Tokens.AccessToken = 0 }, "tokens.access_token_lifetime:"},
 		{"long code lifetime", func(c *Config) { c.Tokens.Code = time.Hour }, "tokens.code_lifetime:"},
+		{"refresh reuse grace over 60s", func(c *Config) { c.Tokens.RefreshReuseGrace = 61 * time.Second }, "tokens.refresh_reuse_grace:"},
+		{"negative refresh reuse grace", func(c *Config) { c.Tokens.RefreshReuseGrace = -time.Second }, "tokens.refresh_reuse_grace:"},
 		{"bad colour", func(c *Config) { c.Organisation.PrimaryColor = "blue" }, "organisation.primary_color:"},
 		{"http logo", func(c *Config) { c.Organisation.LogoURL = "http://example.org/logo.png" }, "organisation.logo_url:"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level:"},

@@ -128,6 +128,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		Lifetimes: sso.Lifetimes{
 			Code: cfg.Tokens.Code, AccessToken: cfg.Tokens.AccessToken, IDToken: cfg.Tokens.IDToken,
 			RefreshToken: cfg.Tokens.RefreshToken, RefreshPublic: cfg.Tokens.RefreshPublic,
+			RefreshGrace: cfg.Tokens.RefreshReuseGrace,
 		},
 		CryptoKey:             opKey,
 		RotateKey:             secrets[secretRotate],

@@ -45,6 +45,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// MaxRefreshGrace bounds Lifetimes.RefreshGrace.
+const MaxRefreshGrace = time.Minute
+
 // Provider is the OpenID provider: op's handlers on our storage, plus caching and hygiene.
 type Provider struct {
 	op      *op.Provider
@@ -63,6 +66,9 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 	cfg.Lifetimes.defaults()
 	if cfg.LoginURL == nil {
 		return nil, errors.New("sso: LoginURL is required")
+	}
+	if cfg.Lifetimes.RefreshGrace > MaxRefreshGrace {
+		return nil, fmt.Errorf("sso: the refresh reuse grace must be at most %s", MaxRefreshGrace)
 	}
 	if len(cfg.RotateKey) < 32 {
 		return nil, errors.New("sso: RotateKey must be at least 32 bytes")

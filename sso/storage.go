@@ -23,8 +23,11 @@ type Lifetimes struct {
 	IDToken       time.Duration // default 15 min
 	RefreshToken  time.Duration // absolute family lifetime, confidential clients (default 30 days)
 	RefreshPublic time.Duration // absolute family lifetime, public clients (default 24 h)
-	RefreshGrace  time.Duration // concurrent-retry window for rotation (default 5 s)
-	ClockSkew     time.Duration // allowed skew for RPs (default 0)
+	// RefreshGrace is the opt-in window (at most 60 s) in which a rotated refresh token may be
+	// presented again for the same successor; 0 (the default) is strict rotation: any reuse
+	// revokes the family.
+	RefreshGrace time.Duration
+	ClockSkew    time.Duration // allowed skew for RPs (default 0)
 }
 
 func (l *Lifetimes) defaults() {
@@ -39,7 +42,9 @@ func (l *Lifetimes) defaults() {
 	set(&l.IDToken, 15*time.Minute)
 	set(&l.RefreshToken, 30*24*time.Hour)
 	set(&l.RefreshPublic, 24*time.Hour)
-	set(&l.RefreshGrace, 5*time.Second)
+	if l.RefreshGrace < 0 {
+		l.RefreshGrace = 0
+	}
 }
 
 // storage implements op.Storage on top of Store, KeyManager, ClientSource and Hooks.
@@ -408,7 +413,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	if rt.Revoked {
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token revoked")
 	}
-	if !rt.RotatedAt.IsZero() && s.now().Sub(rt.RotatedAt) > s.life.RefreshGrace {
+	if !rt.RotatedAt.IsZero() && (s.life.RefreshGrace <= 0 || s.now().Sub(rt.RotatedAt) > s.life.RefreshGrace) {
 		if err := s.store.RevokeFamily(ctx, rt.FamilyID); err != nil {
 			return nil, oidc.ErrServerError().WithParent(err)
 		}

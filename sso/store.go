@@ -131,9 +131,10 @@ type Issue struct {
 //
 // In the transaction: the old token must exist and not be revoked (else ErrTokenRevoked) nor
 // expired (ErrNotFound). If it is current, it is marked rotated at Now with successor
-// Refresh.Hash, and Refresh is inserted. If it was already rotated to the same successor within
-// Grace of Now (a concurrent retry), Refresh is not inserted again and the grant succeeds. Any
-// other already-rotated case revokes the whole family (refresh and access tokens), commits that
+// Refresh.Hash, and Refresh is inserted. If Grace > 0 and it was already rotated to the same
+// successor within Grace of Now (a concurrent retry), Refresh is not inserted again and the grant
+// succeeds. With Grace 0 (strict rotation) there is no such case. Any other already-rotated case
+// revokes the whole family (refresh and access tokens), commits that
 // revocation, and returns ErrRefreshReused.
 type RotateFrom struct {
 	OldHash string

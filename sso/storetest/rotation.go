@@ -18,6 +18,7 @@ var rotationTests = []test{
 	{"RotateRevoked", testRotateRevoked},
 	{"RotateUnknownOrExpired", testRotateUnknownOrExpired},
 	{"RotateWithCode", testRotateWithCode},
+	{"StrictReuseAtOnce", testStrictReuseAtOnce},
 }
 
 const grace = 5 * time.Second
@@ -232,4 +233,17 @@ func testRotateWithCode(t *testing.T, h *H) {
 	if r.CodeConsumed {
 		t.Fatal("a failed grant consumed the code")
 	}
+}
+
+// testStrictReuseAtOnce: with Grace 0 (strict rotation), presenting a rotated token again, even
+// at the same instant and for the same successor, revokes the family.
+func testStrictReuseAtOnce(t *testing.T, h *H) {
+	rt, a0 := h.Grant("alice", "client-1")
+	next := Successor(rt, h.Now)
+	a1 := h.NewAccessToken(rt.FamilyID)
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Rotate: &sso.RotateFrom{OldHash: rt.Hash, Now: h.Now}, Access: a1, Refresh: next}), "rotation")
+	a2 := h.NewAccessToken(rt.FamilyID)
+	err := h.S.IssueTokens(h.Ctx, sso.Issue{Rotate: &sso.RotateFrom{OldHash: rt.Hash, Now: h.Now}, Access: a2, Refresh: next})
+	IsErr(t, err, sso.ErrRefreshReused, "strict: the same rotation again at once")
+	h.assertFamilyDead([]string{rt.Hash, next.Hash}, []string{a0.IDHash, a1.IDHash})
 }

@@ -252,7 +252,7 @@ func (s *Store) applyIssue(ctx context.Context, tx *sql.Tx, in *sso.Issue, now t
 			if err := affectedOne(res, err); err != nil {
 				return wrap("issue tokens: mark rotated", err)
 			}
-		case successor == in.Refresh.Hash && ts(rnow)-rotated <= int64(rot.Grace):
+		case rot.Grace > 0 && successor == in.Refresh.Hash && ts(rnow)-rotated <= int64(rot.Grace):
 			// A concurrent retry of the same rotation: the successor is already stored.
 			known = [3]string{familyID, subject, clientID}
 			insertRefresh = false
