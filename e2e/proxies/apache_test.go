@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ssobridge/ssobridge/e2e/rpharness"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -21,16 +22,16 @@ const apacheSecret = "apache-secret-0123456789abcdef0123456"
 type apacheRP struct {
 	URL      string // http://127.0.0.1:port
 	Redirect string // the module's redirect URI (also its hooks: logout, refresh, info)
-	*process
+	*rpharness.Process
 }
 
 // apacheBinaries finds apache2 and its module directory (with mod_auth_openidc), or skips
 // (fails under SSOBRIDGE_REQUIRE_RP=1).
 func apacheBinaries(t *testing.T) (bin, modules string) {
 	t.Helper()
-	bin = lookTool("SSOBRIDGE_APACHE2", "apache2", "/usr/sbin/apache2", "httpd")
+	bin = rpharness.LookTool("SSOBRIDGE_APACHE2", "apache2", "/usr/sbin/apache2", "httpd")
 	if bin == "" {
-		requireRP(t, "Apache httpd is not installed (SSOBRIDGE_APACHE2, apache2 or httpd)")
+		rpharness.Require(t, "Apache httpd is not installed (SSOBRIDGE_APACHE2, apache2 or httpd)")
 	}
 	modules = os.Getenv("SSOBRIDGE_APACHE_MODULES")
 	if modules == "" {
@@ -38,7 +39,7 @@ func apacheBinaries(t *testing.T) (bin, modules string) {
 	}
 	for _, m := range []string{"mod_auth_openidc.so", "mod_proxy_http.so", "mod_mpm_event.so"} {
 		if _, err := os.Stat(filepath.Join(modules, m)); err != nil {
-			requireRP(t, "%s is not installed in %s (SSOBRIDGE_APACHE_MODULES; Debian: libapache2-mod-auth-openidc)", m, modules)
+			rpharness.Require(t, "%s is not installed in %s (SSOBRIDGE_APACHE_MODULES; Debian: libapache2-mod-auth-openidc)", m, modules)
 		}
 	}
 	return bin, modules
@@ -108,7 +109,7 @@ ProxyPass /public/ {{.Upstream}}/public/
 
 // startApache runs httpd -DFOREGROUND with mod_auth_openidc on port, the bridge as provider,
 // in front of up.
-func startApache(t *testing.T, bin, modules string, port int, b *bridgeEnv, up *upstream) *apacheRP {
+func startApache(t *testing.T, bin, modules string, port int, b *rpharness.Bridge, up *rpharness.Upstream) *apacheRP {
 	t.Helper()
 	// Not t.TempDir: httpd's child runs as nobody under root and must reach its runtime files.
 	dir, err := os.MkdirTemp("", "ssobridge-apache-")
@@ -122,7 +123,7 @@ func startApache(t *testing.T, bin, modules string, port int, b *bridgeEnv, up *
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	var conf strings.Builder
 	err = apacheConf.Execute(&conf, map[string]any{"Dir": dir, "Port": port, "Modules": modules, "Root": os.Geteuid() == 0,
-		"Issuer": b.Issuer, "Secret": apacheSecret, "Base": base, "Passphrase": randomHex(16), "Upstream": up.srv.URL})
+		"Issuer": b.Issuer, "Secret": apacheSecret, "Base": base, "Passphrase": rpharness.RandomHex(16), "Upstream": up.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,9 +132,9 @@ func startApache(t *testing.T, bin, modules string, port int, b *bridgeEnv, up *
 	if err := os.WriteFile(confPath, []byte(conf.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := startProcess(t, "apache2", bin, "-DFOREGROUND", "-d", dir, "-f", confPath)
-	p.waitHTTP(t, "apache2", base+"/ready")
-	return &apacheRP{URL: base, Redirect: base + "/secure/redirect_uri", process: p}
+	p := rpharness.StartProcess(t, "apache2", bin, "-DFOREGROUND", "-d", dir, "-f", confPath)
+	p.WaitHTTP(t, "apache2", base+"/ready")
+	return &apacheRP{URL: base, Redirect: base + "/secure/redirect_uri", Process: p}
 }
 
 // TestApacheModAuthOpenIDC: Apache httpd with mod_auth_openidc (Debian) protects an app; the
@@ -141,28 +142,28 @@ func startApache(t *testing.T, bin, modules string, port int, b *bridgeEnv, up *
 // logout and back-channel logout.
 func TestApacheModAuthOpenIDC(t *testing.T) {
 	bin, modules := apacheBinaries(t)
-	up := startUpstream(t)
-	port := freePort(t)
-	b := startBridge(t, []sso.ClientConfig{apacheClient("http://127.0.0.1:" + strconv.Itoa(port))})
+	up := rpharness.StartUpstream(t)
+	port := rpharness.FreePort(t)
+	b := rpharness.StartBridge(t, []sso.ClientConfig{apacheClient("http://127.0.0.1:" + strconv.Itoa(port))})
 	apache := startApache(t, bin, modules, port, b, up)
-	ctx := newChrome(t)
+	ctx := rpharness.NewChrome(t)
 
 	// Proves: the protected page sends an anonymous browser to the bridge's login page, and after
 	// the real login form mod_auth_openidc completes the code flow (token endpoint, ID token
 	// signature and nonce checks) and serves the page asked for.
-	signInAt(t, ctx, b, apache.URL+"/secure/page", staffLogin, staffPassword)
-	r := waitUpstream(t, ctx, up, "sign-in through mod_auth_openidc")
+	rpharness.SignIn(t, ctx, b, apache.URL+"/secure/page", rpharness.StaffLogin, rpharness.StaffPassword)
+	r := rpharness.WaitUpstream(t, ctx, up, "sign-in through mod_auth_openidc")
 	if r.URL.Path != "/secure/page" {
 		t.Errorf("upstream got %s, want /secure/page", r.URL.Path)
 	}
 	claim := func(name string) string { return r.Header.Get("OIDC_CLAIM_" + name) }
 	// Proves: the claims mod_auth_openidc passes to the app (OIDC_CLAIM_*) are the member's.
-	if claim("email") != staffEmail || claim("preferred_username") != staffLogin || claim("sub") == "" {
+	if claim("email") != rpharness.StaffEmail || claim("preferred_username") != rpharness.StaffLogin || claim("sub") == "" {
 		t.Errorf("claims: email %q, preferred_username %q, sub %q", claim("email"), claim("preferred_username"), claim("sub"))
 	}
 	// Proves: the access token the module holds is a live bridge token for the same subject.
 	at, rt := r.Header.Get("OIDC_access_token"), r.Header.Get("OIDC_refresh_token")
-	if status, info := b.userinfo(t, at); status != http.StatusOK || info["sub"] != claim("sub") {
+	if status, info := b.Userinfo(t, at); status != http.StatusOK || info["sub"] != claim("sub") {
 		t.Fatalf("the module's access token at userinfo: %d %v (sub %q)", status, info, claim("sub"))
 	}
 	if rt == "" {
@@ -170,15 +171,15 @@ func TestApacheModAuthOpenIDC(t *testing.T) {
 	}
 	t.Run("OIDC_CLAIM_roles", func(t *testing.T) {
 		// Proves: the member's live AMS roles reach the app as OIDC_CLAIM_roles (joined by ",").
-		waitingFor(t, itemRoles)
-		if got := headerList(r.Header, "OIDC_CLAIM_roles"); strings.Join(got, "|") != strings.Join(staffRoles, "|") {
-			t.Errorf("OIDC_CLAIM_roles %q, want %q", r.Header.Get("OIDC_CLAIM_roles"), staffRoles)
+		rpharness.WaitingFor(t, itemRoles)
+		if got := rpharness.HeaderList(r.Header, "OIDC_CLAIM_roles"); strings.Join(got, "|") != strings.Join(rpharness.StaffRoles, "|") {
+			t.Errorf("OIDC_CLAIM_roles %q, want %q", r.Header.Get("OIDC_CLAIM_roles"), rpharness.StaffRoles)
 		}
 	})
 	t.Run("no c_hash or client_id in the ID token", func(t *testing.T) {
 		// Proves: the code-flow ID token carries only what the flow defines (no c_hash, which
 		// belongs to the hybrid flow, and no client_id claim).
-		waitingFor(t, itemIDTokenClaims)
+		rpharness.WaitingFor(t, itemIDTokenClaims)
 		for _, c := range []string{"c_hash", "client_id"} {
 			if v, ok := r.Header["Oidc_claim_"+c]; ok {
 				t.Errorf("ID token has %s %q", c, v)
@@ -187,7 +188,7 @@ func TestApacheModAuthOpenIDC(t *testing.T) {
 	})
 	t.Run("OIDC_CLAIM_email_verified", func(t *testing.T) {
 		// Proves: email_verified is sent, as false (the AMS does not verify addresses).
-		waitingFor(t, itemEmailVerified)
+		rpharness.WaitingFor(t, itemEmailVerified)
 		if got, ok := r.Header["Oidc_claim_email_verified"]; !ok || (got[0] != "0" && got[0] != "false") {
 			t.Errorf("OIDC_CLAIM_email_verified %q, want false", got)
 		}
@@ -198,22 +199,22 @@ func TestApacheModAuthOpenIDC(t *testing.T) {
 	// rotates the refresh token; the new access token is live for the same member; the app keeps
 	// getting the claims.
 	refresh := apache.Redirect + "?" + url.Values{"refresh": {apache.URL + "/secure/after-refresh"}, "access_token": {at}}.Encode()
-	n := up.count()
+	n := up.Count()
 	if err := chromedp.Do(ctx, chromedp.Navigate(refresh)); err != nil {
 		t.Fatal(err)
 	}
-	r2 := waitUpstream(t, ctx, up, "refresh hook")
-	if up.count() != n+1 || r2.URL.Path != "/secure/after-refresh" {
+	r2 := rpharness.WaitUpstream(t, ctx, up, "refresh hook")
+	if up.Count() != n+1 || r2.URL.Path != "/secure/after-refresh" {
 		t.Fatalf("refresh hook did not return to the page (upstream at %s)", r2.URL.Path)
 	}
 	at2, rt2 := r2.Header.Get("OIDC_access_token"), r2.Header.Get("OIDC_refresh_token")
 	if at2 == at || rt2 == rt || at2 == "" || rt2 == "" {
 		t.Fatalf("refresh did not renew the tokens (access token renewed %v, refresh token rotated %v)", at2 != at, rt2 != rt)
 	}
-	if status, info := b.userinfo(t, at2); status != http.StatusOK || info["sub"] != claim("sub") {
+	if status, info := b.Userinfo(t, at2); status != http.StatusOK || info["sub"] != claim("sub") {
 		t.Fatalf("refreshed access token at userinfo: %d %v", status, info)
 	}
-	if r2.Header.Get("OIDC_CLAIM_email") != staffEmail {
+	if r2.Header.Get("OIDC_CLAIM_email") != rpharness.StaffEmail {
 		t.Errorf("after refresh the app lost the claims: email %q", r2.Header.Get("OIDC_CLAIM_email"))
 	}
 
@@ -226,45 +227,45 @@ func TestApacheModAuthOpenIDC(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(apache.Redirect+"?"+url.Values{"logout": {signedOut}}.Encode())); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitJS(ctx, `location.href == "`+signedOut+`" && !!document.getElementById("upstream")`); err != nil {
-		t.Fatalf("RP-initiated logout did not end on %s: %v (browser at %s: %.300s)", signedOut, err, location(ctx), bodyText(ctx))
+	if err := rpharness.WaitJS(ctx, `location.href == "`+signedOut+`" && !!document.getElementById("upstream")`); err != nil {
+		t.Fatalf("RP-initiated logout did not end on %s: %v (browser at %s: %.300s)", signedOut, err, rpharness.Location(ctx), rpharness.BodyText(ctx))
 	}
 
 	// Sign in again; then sign out at the bridge itself (not through Apache). The bridge sends a
 	// back-channel logout token to the module's hook. Proves: the module accepts the bridge's
 	// logout token (signature, iss, aud, events, sid) and ends its session, so the Apache
 	// session cookie the browser still holds no longer opens the app.
-	// (That this second visit shows the login form, checked by signInAt, proves that the
+	// (That this second visit shows the login form, checked by rpharness.SignIn, proves that the
 	// RP-initiated logout also ended the bridge's session.)
-	signInAt(t, ctx, b, apache.URL+"/secure/again", staffLogin, staffPassword)
-	waitUpstream(t, ctx, up, "second sign-in")
-	n = up.count()
+	rpharness.SignIn(t, ctx, b, apache.URL+"/secure/again", rpharness.StaffLogin, rpharness.StaffPassword)
+	rpharness.WaitUpstream(t, ctx, up, "second sign-in")
+	n = up.Count()
 	// mod_auth_openidc's revocation at RP-initiated logout already drew one back-channel logout
 	// (for a session it had ended itself): count from here.
 	const accepted = "access POST /secure/redirect_uri?logout=backchannel 200"
 	const notFound = "could not (or no longer) find a session"
-	before, notFoundBefore := strings.Count(apache.output.String(), accepted), strings.Count(apache.output.String(), notFound)
+	before, notFoundBefore := strings.Count(apache.Output.String(), accepted), strings.Count(apache.Output.String(), notFound)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(b.Issuer+"/logout"),
 		chromedp.Click(css("button[type=submit].primary")),
 		chromedp.WaitVisible(css("#signed-out")),
 	)
 	if err != nil {
-		t.Fatalf("sign out at the bridge: %v (at %s)", err, location(ctx))
+		t.Fatalf("sign out at the bridge: %v (at %s)", err, rpharness.Location(ctx))
 	}
-	delivered := func() bool { return strings.Count(apache.output.String(), accepted) > before }
-	if err := eventually(delivered); err != nil {
+	delivered := func() bool { return strings.Count(apache.Output.String(), accepted) > before }
+	if err := rpharness.Eventually(delivered); err != nil {
 		t.Fatalf("no back-channel logout accepted by mod_auth_openidc: %v", err)
 	}
 	// The module answers 200 also when the logout token names no session it knows: it must
 	// have found this one (by the sid of the ID token it holds).
-	if strings.Count(apache.output.String(), notFound) != notFoundBefore {
+	if strings.Count(apache.Output.String(), notFound) != notFoundBefore {
 		t.Fatalf("mod_auth_openidc found no session for the bridge's logout token (sid/sub mismatch)")
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(apache.URL+"/secure/again"), chromedp.WaitVisible(css("#login"))); err != nil {
-		t.Fatalf("after back-channel logout the protected page did not ask for sign-in: %v (at %s)", err, location(ctx))
+		t.Fatalf("after back-channel logout the protected page did not ask for sign-in: %v (at %s)", err, rpharness.Location(ctx))
 	}
-	if up.count() != n {
+	if up.Count() != n {
 		t.Fatalf("the app was reached after back-channel logout")
 	}
 }

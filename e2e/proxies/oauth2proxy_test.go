@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ssobridge/ssobridge/e2e/rpharness"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -19,15 +20,15 @@ const oauth2ProxySecret = "oauth2-proxy-secret-0123456789abcdef"
 // oauth2Proxy is one oauth2-proxy process in front of an upstream.
 type oauth2Proxy struct {
 	URL string
-	*process
+	*rpharness.Process
 }
 
 // oauth2ProxyBinary finds oauth2-proxy, or skips (fails under SSOBRIDGE_REQUIRE_RP=1).
 func oauth2ProxyBinary(t *testing.T) string {
 	t.Helper()
-	bin := lookTool("SSOBRIDGE_OAUTH2_PROXY", "oauth2-proxy")
+	bin := rpharness.LookTool("SSOBRIDGE_OAUTH2_PROXY", "oauth2-proxy")
 	if bin == "" {
-		requireRP(t, "oauth2-proxy is not installed (SSOBRIDGE_OAUTH2_PROXY or PATH)")
+		rpharness.Require(t, "oauth2-proxy is not installed (SSOBRIDGE_OAUTH2_PROXY or PATH)")
 	}
 	return bin
 }
@@ -40,7 +41,7 @@ func oauth2ProxyClient(base string) sso.ClientConfig {
 
 // startOAuth2Proxy runs oauth2-proxy on port in front of up, with the bridge as its OIDC
 // provider. extra flags are appended.
-func startOAuth2Proxy(t *testing.T, bin string, port int, b *bridgeEnv, up *upstream, extra ...string) *oauth2Proxy {
+func startOAuth2Proxy(t *testing.T, bin string, port int, b *rpharness.Bridge, up *rpharness.Upstream, extra ...string) *oauth2Proxy {
 	t.Helper()
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	args := []string{
@@ -50,7 +51,7 @@ func startOAuth2Proxy(t *testing.T, bin string, port int, b *bridgeEnv, up *upst
 		"--client-id=oauth2-proxy",
 		"--client-secret=" + oauth2ProxySecret,
 		"--redirect-url=" + base + "/oauth2/callback",
-		"--upstream=" + up.srv.URL + "/",
+		"--upstream=" + up.URL + "/",
 		"--scope=openid profile email roles",
 		// The bridge releases roles in the "roles" claim (scope roles); oauth2-proxy's default is
 		// "groups". This is what turns roles into X-Forwarded-Groups.
@@ -60,36 +61,36 @@ func startOAuth2Proxy(t *testing.T, bin string, port int, b *bridgeEnv, up *upst
 		// Straight to the bridge's login page, without oauth2-proxy's own "Sign in with" page.
 		"--skip-provider-button=true",
 		"--pass-access-token=true",
-		"--cookie-secret=" + base64.RawURLEncoding.EncodeToString([]byte(randomHex(16))),
+		"--cookie-secret=" + base64.RawURLEncoding.EncodeToString([]byte(rpharness.RandomHex(16))),
 		// Loopback testing only: the proxy is served over plain http on 127.0.0.1, so its session
 		// cookie cannot carry the Secure flag (a Secure cookie set over http is refused).
 		"--cookie-secure=false",
 		"--reverse-proxy=false",
 		"--request-logging=true",
 	}
-	p := startProcess(t, "oauth2-proxy", bin, append(args, extra...)...)
-	p.waitHTTP(t, "oauth2-proxy", base+"/ping")
-	return &oauth2Proxy{URL: base, process: p}
+	p := rpharness.StartProcess(t, "oauth2-proxy", bin, append(args, extra...)...)
+	p.WaitHTTP(t, "oauth2-proxy", base+"/ping")
+	return &oauth2Proxy{URL: base, Process: p}
 }
 
 // TestOAuth2Proxy: oauth2-proxy (a real v7 release) in front of a tiny upstream, signed in
 // through the bridge's real login page in Chromium.
 func TestOAuth2Proxy(t *testing.T) {
 	bin := oauth2ProxyBinary(t)
-	up := startUpstream(t)
-	port := freePort(t)
+	up := rpharness.StartUpstream(t)
+	port := rpharness.FreePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	b := startBridge(t, []sso.ClientConfig{oauth2ProxyClient(base)})
+	b := rpharness.StartBridge(t, []sso.ClientConfig{oauth2ProxyClient(base)})
 	// The bridge sends email_verified=false by default (iMIS does not verify addresses), which
 	// oauth2-proxy refuses unless told that unverified addresses are acceptable for this app.
 	proxy := startOAuth2Proxy(t, bin, port, b, up, "--insecure-oidc-allow-unverified-email=true")
-	ctx := newChrome(t)
+	ctx := rpharness.NewChrome(t)
 
 	// Proves: without a session the proxy lets nothing through; it sends the browser to the
-	// bridge's login page (checked in signInAt), and after the real login form the member lands
+	// bridge's login page (checked in rpharness.SignIn), and after the real login form the member lands
 	// on the upstream.
-	signInAt(t, ctx, b, proxy.URL+"/reports/q3", staffLogin, staffPassword)
-	r := waitUpstream(t, ctx, up, "sign-in through oauth2-proxy")
+	rpharness.SignIn(t, ctx, b, proxy.URL+"/reports/q3", rpharness.StaffLogin, rpharness.StaffPassword)
+	r := rpharness.WaitUpstream(t, ctx, up, "sign-in through oauth2-proxy")
 	if r.URL.Path != "/reports/q3" {
 		t.Errorf("upstream got %s; oauth2-proxy should return to the page first asked for", r.URL.Path)
 	}
@@ -97,7 +98,7 @@ func TestOAuth2Proxy(t *testing.T) {
 	// Proves: the access token oauth2-proxy received from the code exchange is a live bridge
 	// token for this member, and X-Forwarded-User is the member's subject (sub) for this app.
 	at := r.Header.Get("X-Forwarded-Access-Token")
-	status, info := b.userinfo(t, at)
+	status, info := b.Userinfo(t, at)
 	if status != http.StatusOK {
 		t.Fatalf("the access token passed to the upstream is refused at userinfo: %d", status)
 	}
@@ -105,27 +106,27 @@ func TestOAuth2Proxy(t *testing.T) {
 		t.Errorf("X-Forwarded-User %q, want the member's sub %v", user, info["sub"])
 	}
 	// Proves: the email and login reached the upstream from the ID token claims.
-	if got := r.Header.Get("X-Forwarded-Email"); got != staffEmail {
-		t.Errorf("X-Forwarded-Email %q, want %q", got, staffEmail)
+	if got := r.Header.Get("X-Forwarded-Email"); got != rpharness.StaffEmail {
+		t.Errorf("X-Forwarded-Email %q, want %q", got, rpharness.StaffEmail)
 	}
-	if got := r.Header.Get("X-Forwarded-Preferred-Username"); got != staffLogin {
-		t.Errorf("X-Forwarded-Preferred-Username %q, want %q", got, staffLogin)
+	if got := r.Header.Get("X-Forwarded-Preferred-Username"); got != rpharness.StaffLogin {
+		t.Errorf("X-Forwarded-Preferred-Username %q, want %q", got, rpharness.StaffLogin)
 	}
 	// Proves: the member's live AMS roles (and not the one marked for delete) reach the upstream
 	// as X-Forwarded-Groups, which is what an app behind oauth2-proxy authorises on.
 	t.Run("X-Forwarded-Groups", func(t *testing.T) {
-		waitingFor(t, itemRoles)
-		if got := headerList(r.Header, "X-Forwarded-Groups"); !slices.Equal(got, staffRoles) {
-			t.Errorf("X-Forwarded-Groups %q, want the staff roles %q", got, staffRoles)
+		rpharness.WaitingFor(t, itemRoles)
+		if got := rpharness.HeaderList(r.Header, "X-Forwarded-Groups"); !slices.Equal(got, rpharness.StaffRoles) {
+			t.Errorf("X-Forwarded-Groups %q, want the staff roles %q", got, rpharness.StaffRoles)
 		}
 	})
 
 	// Proves: a second page is served from oauth2-proxy's session (no new sign-in).
-	n := up.count()
+	n := up.Count()
 	if err := chromedp.Do(ctx, chromedp.Navigate(proxy.URL+"/second"), chromedp.WaitVisible(css("#upstream"))); err != nil {
-		t.Fatalf("second page: %v (at %s)", err, location(ctx))
+		t.Fatalf("second page: %v (at %s)", err, rpharness.Location(ctx))
 	}
-	if up.count() != n+1 || up.last().URL.Path != "/second" || up.last().Header.Get("X-Forwarded-Email") != staffEmail {
+	if up.Count() != n+1 || up.Last().URL.Path != "/second" || up.Last().Header.Get("X-Forwarded-Email") != rpharness.StaffEmail {
 		t.Errorf("second page not served from the session")
 	}
 
@@ -139,7 +140,7 @@ func TestOAuth2Proxy(t *testing.T) {
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), b.Issuer+"/") {
 		t.Errorf("anonymous request: %d to %q, want a redirect to the bridge", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if up.count() != n+1 {
+	if up.Count() != n+1 {
 		t.Errorf("the upstream was reached without a session")
 	}
 }
@@ -150,22 +151,22 @@ func TestOAuth2Proxy(t *testing.T) {
 // a verified one; README documents the flag such a deployment needs.
 func TestOAuth2ProxyRefusesUnverifiedEmail(t *testing.T) {
 	bin := oauth2ProxyBinary(t)
-	waitingFor(t, itemEmailVerified)
-	up := startUpstream(t)
-	port := freePort(t)
-	b := startBridge(t, []sso.ClientConfig{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))})
+	rpharness.WaitingFor(t, itemEmailVerified)
+	up := rpharness.StartUpstream(t)
+	port := rpharness.FreePort(t)
+	b := rpharness.StartBridge(t, []sso.ClientConfig{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))})
 	proxy := startOAuth2Proxy(t, bin, port, b, up)
-	ctx := newChrome(t)
+	ctx := rpharness.NewChrome(t)
 
-	signInAt(t, ctx, b, proxy.URL+"/", staffLogin, staffPassword)
+	rpharness.SignIn(t, ctx, b, proxy.URL+"/", rpharness.StaffLogin, rpharness.StaffPassword)
 	// oauth2-proxy answers the callback with its error page (500) naming the reason.
-	if err := waitJS(ctx, `location.origin == "`+proxy.URL+`" && document.readyState == "complete"`); err != nil {
-		t.Fatalf("no answer from oauth2-proxy's callback: %v (at %s)", err, location(ctx))
+	if err := rpharness.WaitJS(ctx, `location.origin == "`+proxy.URL+`" && document.readyState == "complete"`); err != nil {
+		t.Fatalf("no answer from oauth2-proxy's callback: %v (at %s)", err, rpharness.Location(ctx))
 	}
-	if up.count() != 0 {
-		t.Fatalf("oauth2-proxy let a member with email_verified=false through (upstream got %d requests; is email_verified sent?)", up.count())
+	if up.Count() != 0 {
+		t.Fatalf("oauth2-proxy let a member with email_verified=false through (upstream got %d requests; is email_verified sent?)", up.Count())
 	}
-	if !strings.Contains(proxy.output.String(), "isn't verified") {
-		t.Errorf("oauth2-proxy refused for another reason than the unverified email:\n%s", fmt.Sprint(bodyText(ctx)))
+	if !strings.Contains(proxy.Output.String(), "isn't verified") {
+		t.Errorf("oauth2-proxy refused for another reason than the unverified email:\n%s", fmt.Sprint(rpharness.BodyText(ctx)))
 	}
 }

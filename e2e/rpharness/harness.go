@@ -1,4 +1,4 @@
-package proxies
+package rpharness
 
 import (
 	"bytes"
@@ -31,30 +31,30 @@ import (
 // The demo member signed in by these tests: the staff user holds four roles (one with a space)
 // and had a fifth, Member, marked for delete in the AMS (it must not reach any app).
 const (
-	staffLogin    = "staff"
-	staffPassword = "staff-demo-1"
-	staffEmail    = "stacy.staff@demo.example"
+	StaffLogin    = "staff"
+	StaffPassword = "staff-demo-1"
+	StaffEmail    = "stacy.staff@demo.example"
 )
 
-// staffRoles are the staff user's live roles in the demo AMS database (legacy/demo).
-var staffRoles = []string{"Content Administrator", "Everyone", "RemoteService", "SysAdmin"}
+// StaffRoles are the staff user's live roles in the demo AMS database (legacy/demo).
+var StaffRoles = []string{"Content Administrator", "Everyone", "RemoteService", "SysAdmin"}
 
 // ---- software lookup ----
 
-// requireRP reports a missing piece of RP software: a skip, or a failure when
+// Require reports a missing piece of RP software: a skip, or a failure when
 // SSOBRIDGE_REQUIRE_RP=1 (CI installs everything and must not skip silently).
-func requireRP(t *testing.T, format string, args ...any) {
+func Require(t *testing.T, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if os.Getenv("SSOBRIDGE_REQUIRE_RP") == "1" {
-		t.Fatalf("%s (SSOBRIDGE_REQUIRE_RP=1; .ci/install.d/30-rp-proxies.sh installs it)", msg)
+		t.Fatalf("%s (SSOBRIDGE_REQUIRE_RP=1: CI installs it, see .ci/install.d)", msg)
 	}
-	t.Skipf("%s; set SSOBRIDGE_REQUIRE_RP=1 to make this a failure (see .ci/install.d/30-rp-proxies.sh)", msg)
+	t.Skipf("%s; SSOBRIDGE_REQUIRE_RP=1 makes this a failure (.ci/install.d installs it)", msg)
 }
 
-// lookTool finds an executable: the path in the environment variable, else the first candidate
+// LookTool finds an executable: the path in the environment variable, else the first candidate
 // found on PATH or as an absolute path.
-func lookTool(envVar string, candidates ...string) string {
+func LookTool(envVar string, candidates ...string) string {
 	if p := os.Getenv(envVar); p != "" {
 		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
 			return p
@@ -69,31 +69,25 @@ func lookTool(envVar string, candidates ...string) string {
 	return ""
 }
 
-// Checks that fail today only because a bridge fix (issue 11) has not landed yet. Each is
-// skipped with its item named, never weakened; remove the waitingFor call once the fix is on main.
-const (
-	itemRoles         = "issue 11 item 1 (roles are empty: MemberByKey does not load them)"
-	itemEmailVerified = "issue 11 item 7 (email_verified is never sent)"
-	itemIDTokenClaims = "issue 11 item 8 (code-flow ID tokens carry c_hash and client_id)"
-)
-
-func waitingFor(t *testing.T, item string) {
+// WaitingFor skips a check that fails today only because a bridge fix has not landed yet, with
+// the item named; remove the call once the fix is on main (never weaken the check instead).
+func WaitingFor(t *testing.T, item string) {
 	t.Helper()
 	t.Skip("waiting for " + item)
 }
 
 // ---- the bridge ----
 
-// bridgeEnv is one bridge running in-process over the embedded demo AMS database.
-type bridgeEnv struct {
+// Bridge is one bridge running in-Process over the embedded demo AMS database.
+type Bridge struct {
 	Issuer string
 	App    *bridge.App
-	log    *syncBuffer
+	Log    *Buffer // the bridge's log (debug level)
 }
 
-// startBridge runs the bridge on an ephemeral 127.0.0.1 port with the given clients added to the
+// StartBridge runs the bridge on an ephemeral 127.0.0.1 port with the given clients added to the
 // embedded defaults. mutate may change the config further before start-up.
-func startBridge(t *testing.T, clients []sso.ClientConfig, mutate ...func(*bridge.Config)) *bridgeEnv {
+func StartBridge(t *testing.T, clients []sso.ClientConfig, mutate ...func(*bridge.Config)) *Bridge {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -108,7 +102,7 @@ func startBridge(t *testing.T, clients []sso.ClientConfig, mutate ...func(*bridg
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	logs := &syncBuffer{}
+	logs := &Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	app, err := bridge.Open(ctx, cfg, log)
@@ -120,17 +114,17 @@ func startBridge(t *testing.T, clients []sso.ClientConfig, mutate ...func(*bridg
 	srv := &http.Server{Handler: app.Server.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go app.Server.Run(ctx) // back-channel logout delivery runs here
 	go srv.Serve(ln)
-	dumpOnFailure(t, "bridge log", logs)
+	DumpOnFailure(t, "bridge log", logs)
 	t.Cleanup(func() {
 		cancel()
 		srv.Close()
 		app.Close()
 	})
-	return &bridgeEnv{Issuer: cfg.Issuer, App: app, log: logs}
+	return &Bridge{Issuer: cfg.Issuer, App: app, Log: logs}
 }
 
-// userinfo calls the bridge's userinfo endpoint with an access token.
-func (b *bridgeEnv) userinfo(t *testing.T, accessToken string) (int, map[string]any) {
+// Userinfo calls the bridge's userinfo endpoint with an access token.
+func (b *Bridge) Userinfo(t *testing.T, accessToken string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, b.Issuer+"/userinfo", nil)
 	req.Header.Set("Authorization", "Bearer "+accessToken)
@@ -151,17 +145,18 @@ func (b *bridgeEnv) userinfo(t *testing.T, accessToken string) (int, map[string]
 
 // ---- the upstream app behind a proxy ----
 
-// upstream is the protected app behind a reverse proxy: it records every request's headers and
+// Upstream is the protected app behind a reverse proxy: it records every request's headers and
 // answers with a page the browser can wait for.
-type upstream struct {
+type Upstream struct {
+	URL  string
 	srv  *httptest.Server
 	mu   sync.Mutex
 	seen []*http.Request
 }
 
-func startUpstream(t *testing.T) *upstream {
+func StartUpstream(t *testing.T) *Upstream {
 	t.Helper()
-	u := &upstream{}
+	u := &Upstream{}
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/favicon.ico" { // the browser's own request: not the member's
 			http.NotFound(w, r)
@@ -176,11 +171,12 @@ func startUpstream(t *testing.T) *upstream {
 		fmt.Fprintf(w, "<!doctype html><title>upstream</title><p id=upstream data-n=%d>%s</p>", n, r.URL.Path)
 	}))
 	t.Cleanup(u.srv.Close)
+	u.URL = u.srv.URL
 	return u
 }
 
-// last returns the last request the upstream received (nil when none).
-func (u *upstream) last() *http.Request {
+// Last returns the last request the upstream received (nil when none).
+func (u *Upstream) Last() *http.Request {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if len(u.seen) == 0 {
@@ -189,14 +185,15 @@ func (u *upstream) last() *http.Request {
 	return u.seen[len(u.seen)-1]
 }
 
-func (u *upstream) count() int {
+// Count is the number of requests the upstream received.
+func (u *Upstream) Count() int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return len(u.seen)
 }
 
-// headerList splits a header's values (several lines or comma-joined) into a sorted list.
-func headerList(h http.Header, name string) []string {
+// HeaderList splits a header's values (several lines or comma-joined) into a sorted list.
+func HeaderList(h http.Header, name string) []string {
 	var out []string
 	for _, v := range h.Values(name) {
 		for _, p := range strings.Split(v, ",") {
@@ -211,9 +208,9 @@ func headerList(h http.Header, name string) []string {
 
 // ---- processes ----
 
-// freePort returns a 127.0.0.1 port that was free a moment ago (for software that must be told
+// FreePort returns a 127.0.0.1 port that was free a moment ago (for software that must be told
 // its port; the bridge and the upstreams keep their listeners instead).
-func freePort(t *testing.T) int {
+func FreePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -223,29 +220,29 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// process is an RP server run in the foreground for one test.
-type process struct {
+// Process is an RP server run in the foreground for one test.
+type Process struct {
 	cmd    *exec.Cmd
-	output *syncBuffer
+	Output *Buffer
 	done   chan struct{}
 	err    error
 }
 
-// startProcess runs name with args, its output kept for failure reports, and stops it (SIGTERM,
+// StartProcess runs name with args, its output kept for failure reports, and stops it (SIGTERM,
 // then SIGKILL) when the test ends.
-func startProcess(t *testing.T, label, name string, args ...string) *process {
+func StartProcess(t *testing.T, label, name string, args ...string) *Process {
 	t.Helper()
-	p := &process{output: &syncBuffer{}, done: make(chan struct{})}
+	p := &Process{Output: &Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(name, args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
+	p.cmd.Stdout, p.cmd.Stderr = p.Output, p.Output
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", label, err)
 	}
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	dumpOnFailure(t, label+" output", p.output)
+	DumpOnFailure(t, label+" output", p.Output)
 	t.Cleanup(func() {
-		// Only this process group (the server we started and any children it forked).
+		// Only this Process group (the server we started and any children it forked).
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-p.done:
@@ -257,8 +254,8 @@ func startProcess(t *testing.T, label, name string, args ...string) *process {
 	return p
 }
 
-// waitHTTP waits until url answers (any status) or the process exits.
-func (p *process) waitHTTP(t *testing.T, label, url string) {
+// WaitHTTP waits until url answers (any status) or the Process exits.
+func (p *Process) WaitHTTP(t *testing.T, label, url string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -269,7 +266,7 @@ func (p *process) waitHTTP(t *testing.T, label, url string) {
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("%s exited before serving: %v\n%s", label, p.err, p.output.String())
+			t.Fatalf("%s exited before serving: %v\n%s", label, p.err, p.Output.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -280,16 +277,16 @@ func (p *process) waitHTTP(t *testing.T, label, url string) {
 
 // ---- the browser ----
 
-// newChrome starts headless Chromium for one test, or skips when it is not installed
+// NewChrome starts headless Chromium for one test, or skips when it is not installed
 // (SSOBRIDGE_REQUIRE_BROWSER=1 or SSOBRIDGE_REQUIRE_RP=1 makes that a failure).
-func newChrome(t *testing.T) context.Context {
+func NewChrome(t *testing.T) context.Context {
 	t.Helper()
-	path := lookTool("SSOBRIDGE_CHROMIUM", "chromium", "chromium-browser", "google-chrome")
+	path := LookTool("SSOBRIDGE_CHROMIUM", "chromium", "chromium-browser", "google-chrome")
 	if path == "" {
 		if os.Getenv("SSOBRIDGE_REQUIRE_BROWSER") != "" {
 			t.Fatal("chromium is required (SSOBRIDGE_REQUIRE_BROWSER is set) but not installed")
 		}
-		requireRP(t, "chromium is not installed")
+		Require(t, "chromium is not installed")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
@@ -306,14 +303,14 @@ func newChrome(t *testing.T) context.Context {
 // css is shorthand for a CSS selector.
 type css = chromedp.CSS
 
-// signInAt opens url, which must lead to the bridge's login page, and signs in there; it leaves
+// SignIn opens url, which must lead to the bridge's login page, and signs in there; it leaves
 // the browser wherever the RP sends it next.
-func signInAt(t *testing.T, ctx context.Context, b *bridgeEnv, url, login, password string) {
+func SignIn(t *testing.T, ctx context.Context, b *Bridge, url, login, password string) {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(css("#login"))); err != nil {
-		t.Fatalf("open %s: no login page: %v (browser at %s: %.300s)", url, err, location(ctx), bodyText(ctx))
+		t.Fatalf("open %s: no login page: %v (browser at %s: %.300s)", url, err, Location(ctx), BodyText(ctx))
 	}
-	loc, ttl := location(ctx), title(ctx)
+	loc, ttl := Location(ctx), Title(ctx)
 	if !strings.HasPrefix(loc, b.Issuer+"/") || !strings.Contains(ttl, "Sign in") {
 		t.Fatalf("%s led to %s (%q), not the bridge's login page", url, loc, ttl)
 	}
@@ -327,23 +324,23 @@ func signInAt(t *testing.T, ctx context.Context, b *bridgeEnv, url, login, passw
 	}
 }
 
-// waitUpstream waits for the upstream's page in the browser and returns the request it got.
-func waitUpstream(t *testing.T, ctx context.Context, up *upstream, what string) *http.Request {
+// WaitUpstream waits for the upstream's page in the browser and returns the request it got.
+func WaitUpstream(t *testing.T, ctx context.Context, up *Upstream, what string) *http.Request {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(css("#upstream"))); err != nil {
-		t.Fatalf("%s: the upstream page never showed: %v (browser at %s: %.500s)", what, err, location(ctx), bodyText(ctx))
+		t.Fatalf("%s: the upstream page never showed: %v (browser at %s: %.500s)", what, err, Location(ctx), BodyText(ctx))
 	}
-	r := up.last()
+	r := up.Last()
 	if r == nil {
 		t.Fatalf("%s: upstream page shown but no request recorded", what)
 	}
 	return r
 }
 
-// location, title and bodyText read the current page for assertions and failure messages.
-func location(ctx context.Context) string { return quick(ctx, chromedp.Location()) }
-func title(ctx context.Context) string    { return quick(ctx, chromedp.Title()) }
-func bodyText(ctx context.Context) string { return quick(ctx, chromedp.Text(css("body"))) }
+// Location, Title and BodyText read the current page for assertions and failure messages.
+func Location(ctx context.Context) string { return quick(ctx, chromedp.Location()) }
+func Title(ctx context.Context) string    { return quick(ctx, chromedp.Title()) }
+func BodyText(ctx context.Context) string { return quick(ctx, chromedp.Text(css("body"))) }
 
 func quick(ctx context.Context, a chromedp.Action[string]) string {
 	c, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -352,22 +349,24 @@ func quick(ctx context.Context, a chromedp.Action[string]) string {
 	return v
 }
 
-// waitJS waits until the JavaScript expression is true on the current page, across navigations
-// (a page that navigates away while being polled is polled again on the next one).
-func waitJS(ctx context.Context, expr string) error {
+// WaitJS waits up to 20 s until the JavaScript expression is true on the current page, across
+// navigations (a page that navigates away while being evaluated is evaluated again on the next).
+func WaitJS(ctx context.Context, expr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
 	for {
-		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		c, cancelEval := context.WithTimeout(ctx, 5*time.Second)
 		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](expr))
-		cancel()
+		cancelEval()
 		if err == nil && ok {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			if err == nil {
-				err = errTimeout
+				err = ErrTimeout
 			}
-			return fmt.Errorf("waiting for %s: %w (%v)", expr, err, ctx.Err())
+			return fmt.Errorf("waiting for %s: %w", expr, err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -375,26 +374,26 @@ func waitJS(ctx context.Context, expr string) error {
 
 // ---- small things ----
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
+// Buffer is a goroutine-safe log sink.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
 
-// dumpOnFailure logs the tail of a log when the test fails.
-func dumpOnFailure(t *testing.T, label string, b interface{ String() string }) {
+// DumpOnFailure logs the tail of a log when the test fails.
+func DumpOnFailure(t *testing.T, label string, b interface{ String() string }) {
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
@@ -407,7 +406,7 @@ func dumpOnFailure(t *testing.T, label string, b interface{ String() string }) {
 	})
 }
 
-func randomHex(n int) string {
+func RandomHex(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic(err)
@@ -415,15 +414,15 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-var errTimeout = errors.New("timed out")
+var ErrTimeout = errors.New("timed out")
 
-// eventually polls cond every 100 ms for up to 20 s (for asynchronous effects such as a
+// Eventually polls cond every 100 ms for up to 20 s (for asynchronous effects such as a
 // back-channel logout; no assertion is made on how long it took).
-func eventually(cond func() bool) error {
+func Eventually(cond func() bool) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			return errTimeout
+			return ErrTimeout
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
