@@ -224,9 +224,24 @@ func (s *Service) reconcilePage(ctx context.Context, lister legacy.MemberLister,
 		if err != nil {
 			return "", false, cost, err
 		}
+		// The shadow users of the listed ones, in one query.
+		var subjects []string
+		for _, sub := range subs {
+			if listed[sub.MemberKey] != nil {
+				subjects = append(subjects, sub.Subject)
+			}
+		}
+		users, err := s.store.ShadowUsersOf(ctx, subjects)
+		if err != nil {
+			return "", false, cost, err
+		}
+		usersOf := map[string][]*store.ShadowUser{}
+		for _, u := range users {
+			usersOf[u.Subject] = append(usersOf[u.Subject], u)
+		}
 		for _, sub := range subs {
 			if m, ok := listed[sub.MemberKey]; ok {
-				if err := outcome(s.syncSubject(ctx, m, sub.Subject), "member", sub.MemberKey); err != nil {
+				if err := outcome(s.syncUsers(ctx, m, sub.Subject, usersOf[sub.Subject]), "member", sub.MemberKey); err != nil {
 					return "", false, cost, err
 				}
 				res.Compared++

@@ -254,18 +254,23 @@ func (s *Service) Sync(ctx context.Context, m *legacy.Member) error {
 
 // syncSubject is Sync for a member whose subject is known (polling and the reconcile).
 func (s *Service) syncSubject(ctx context.Context, m *legacy.Member, subject string) error {
-	var err error
-	if m.Roles == nil {
-		if m.Roles, err = s.dir.Roles(ctx, m.Key); err != nil {
-			return fmt.Errorf("roles: %w", err)
-		}
-	}
-	now := s.now()
-	standing := m.Standing.Check(now, 0)
 	users, err := s.store.ShadowUsers(ctx, "", subject)
 	if err != nil {
 		return err
 	}
+	return s.syncUsers(ctx, m, subject, users)
+}
+
+// syncUsers is syncSubject with the member's shadow users already read.
+func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject string, users []*store.ShadowUser) error {
+	if m.Roles == nil {
+		roles, err := s.dir.Roles(ctx, m.Key)
+		if err != nil {
+			return fmt.Errorf("roles: %w", err)
+		}
+		m.Roles = roles
+	}
+	standing := m.Standing.Check(s.now(), 0)
 	if standing != nil {
 		// The member may no longer sign in anywhere: end everything, in one transaction.
 		d := &store.Deactivation{Subject: subject, EndSessions: true, Logout: s.sessionLogouts(ctx)}
@@ -320,6 +325,9 @@ func (s *Service) syncSubject(ctx context.Context, m *legacy.Member, subject str
 			s.log.InfoContext(ctx, "shadow: member deactivated at client", "subject", subject, "client", su.ClientID,
 				"reason", reasonAt(t))
 			continue
+		}
+		if up.User.Digest == su.Digest && up.User.Active == su.Active {
+			continue // nothing the client sees changed (PutShadowUser would write nothing)
 		}
 		if _, err := s.store.PutShadowUser(ctx, up.User, up.Events...); err != nil {
 			return err

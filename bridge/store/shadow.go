@@ -102,6 +102,9 @@ type ShadowStore interface {
 	ShadowUser(ctx context.Context, clientID, subject string) (*ShadowUser, error)
 	// ShadowUsers lists shadow users, filtered by client and/or subject when not empty.
 	ShadowUsers(ctx context.Context, clientID, subject string) ([]*ShadowUser, error)
+	// ShadowUsersOf lists the shadow users of the given subjects (at every client), ordered by
+	// subject and client.
+	ShadowUsersOf(ctx context.Context, subjects []string) ([]*ShadowUser, error)
 	// PutShadowUser writes u and its events in one transaction, only when u's Digest or Active
 	// differ from what is stored (or nothing is); it reports whether it wrote. ExternalID and
 	// CreatedAt are kept.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -58,6 +60,42 @@ func (s *Store) ShadowUsers(ctx context.Context, clientID, subject string) ([]*s
 		out = append(out, u)
 	}
 	return out, wrap("shadow users", rows.Err())
+}
+
+// shadowUsersChunk bounds the parameters of one ShadowUsersOf query.
+const shadowUsersChunk = 500
+
+// ShadowUsersOf lists the shadow users of subjects, ordered by subject and client.
+func (s *Store) ShadowUsersOf(ctx context.Context, subjects []string) ([]*store.ShadowUser, error) {
+	subjects = slices.Compact(slices.Sorted(slices.Values(subjects)))
+	var out []*store.ShadowUser
+	for len(subjects) > 0 {
+		chunk := subjects[:min(shadowUsersChunk, len(subjects))]
+		subjects = subjects[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, v := range chunk {
+			args[i] = v
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT `+shadowCols+` FROM shadow_users
+			WHERE subject IN (?`+strings.Repeat(", ?", len(chunk)-1)+`) ORDER BY subject, client_id`, args...)
+		if err != nil {
+			return nil, wrap("shadow users of subjects", err)
+		}
+		for rows.Next() {
+			u, err := scanShadow(rows)
+			if err != nil {
+				rows.Close()
+				return nil, wrap("shadow users of subjects", err)
+			}
+			out = append(out, u)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, wrap("shadow users of subjects", err)
+		}
+	}
+	return out, nil
 }
 
 // putShadow writes u in tx when its digest or active flag changed; it reports whether it wrote.

@@ -21,6 +21,7 @@ var shadowTests = []test{
 	{"Deactivate", testShadowDeactivate},
 	{"DeactivateOneClient", testShadowDeactivateOneClient},
 	{"Watermark", testShadowWatermark},
+	{"UsersOfSubjects", testShadowUsersOf},
 	{"SubjectsByKeyRange", testSubjectsByKeyRange},
 	{"ReconcileState", testReconcileState},
 }
@@ -241,6 +242,46 @@ func testShadowWatermark(t *testing.T, h *H) {
 	ssotest.NoErr(t, err, "Watermark")
 	if !w.Equal(h.Now.Add(time.Second)) {
 		t.Fatalf("watermark = %v, want %v", w, h.Now.Add(time.Second))
+	}
+}
+
+// testShadowUsersOf: the shadow users of many subjects at once (more than one query's worth),
+// each subject once however often it is asked for.
+func testShadowUsersOf(t *testing.T, h *H) {
+	var subjects, want []string
+	for i := range 1203 {
+		sub := fmt.Sprintf("sub-%04d", i)
+		subjects = append(subjects, sub)
+		if i%2 == 0 {
+			continue // no shadow user
+		}
+		for _, c := range []string{"portal", "events"}[:1+i%3/2] {
+			_, err := h.S.PutShadowUser(h.Ctx, shadow(c, sub, "d", true))
+			ssotest.NoErr(t, err, "PutShadowUser")
+		}
+	}
+	_, err := h.S.PutShadowUser(h.Ctx, shadow("portal", "someone-else", "d", true))
+	ssotest.NoErr(t, err, "PutShadowUser")
+	got, err := h.S.ShadowUsersOf(h.Ctx, append(slices.Clone(subjects), subjects[1], "unknown"))
+	ssotest.NoErr(t, err, "ShadowUsersOf")
+	for _, sub := range subjects {
+		l, err := h.S.ShadowUsers(h.Ctx, "", sub)
+		ssotest.NoErr(t, err, "ShadowUsers")
+		for _, u := range l {
+			want = append(want, u.Subject+" "+u.ClientID)
+		}
+	}
+	var gotKeys []string
+	for _, u := range got {
+		gotKeys = append(gotKeys, u.Subject+" "+u.ClientID)
+	}
+	slices.Sort(want)
+	ssotest.Equal(t, gotKeys, want, "ShadowUsersOf")
+	if len(want) < 700 || got[0].Digest != "d" || !got[0].Active {
+		t.Fatalf("%d shadow users, first %+v", len(want), got[0])
+	}
+	if none, err := h.S.ShadowUsersOf(h.Ctx, nil); err != nil || len(none) != 0 {
+		t.Fatalf("ShadowUsersOf(nil) = %v, %v", none, err)
 	}
 }
 
