@@ -360,6 +360,10 @@ func (s *Server) continueAfterSignIn(c echo.Context, sess *sso.Session) error {
 			return err
 		}
 		if ar, client, _ := s.pendingRequestQuiet(c.Request().Context(), pending); ar != nil && sess != nil {
+			// Only a request still pending, and bound to this browser, is finished here.
+			if err := s.claimRequest(c, ar); err != nil {
+				return s.requestStateError(c, ar, client, err)
+			}
 			m, err := s.sessionMember(c.Request().Context(), sess)
 			if err != nil {
 				return s.amsError(c, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -22,7 +23,9 @@ type loginData struct {
 	CSRF, RequestID, ClientName, Login, Error, AMSName string
 }
 
-// pendingRequest loads the auth request of a login/consent page, or renders the error page.
+// pendingRequest loads the auth request of a login/consent page for this browser, or renders
+// the error page (and returns a nil request). The request must be pending; the first browser to
+// open it binds it, and only that browser can go on with it.
 func (s *Server) pendingRequest(c echo.Context, id string) (*sso.AuthRequest, *sso.ClientConfig, error) {
 	ctx := c.Request().Context()
 	ar, err := s.provider.AuthRequest(ctx, id)
@@ -39,7 +42,59 @@ func (s *Server) pendingRequest(c echo.Context, id string) (*sso.AuthRequest, *s
 		return nil, nil, s.errorPage(c, http.StatusBadRequest, "This app is not registered",
 			"The app that sent you here is no longer registered with this sign-in service.", "")
 	}
+	if err := s.claimRequest(c, ar); err != nil {
+		return nil, nil, s.requestStateError(c, ar, client, err)
+	}
 	return ar, client, nil
+}
+
+// claimRequest checks that ar is pending and binds it to this browser (or checks that it is).
+func (s *Server) claimRequest(c echo.Context, ar *sso.AuthRequest) error {
+	if ar.Done {
+		return sso.ErrAuthRequestUsed
+	}
+	browser, err := s.requestBrowser(c)
+	if err != nil {
+		return fmt.Errorf("request browser: %w", err)
+	}
+	if ar.Browser == "" {
+		if err := s.store.BindAuthRequest(c.Request().Context(), ar.ID, browser); err != nil {
+			return err
+		}
+		ar.Browser = browser
+	}
+	if subtle.ConstantTimeCompare([]byte(ar.Browser), []byte(browser)) != 1 {
+		return sso.ErrAuthRequestElsewhere
+	}
+	return nil
+}
+
+// requestStateError answers a sign-in request that this browser may not go on with: already
+// used, bound to another browser (offering to start over), expired.
+func (s *Server) requestStateError(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, err error) error {
+	ctx := c.Request().Context()
+	switch {
+	case errors.Is(err, sso.ErrAuthRequestUsed):
+		s.audit(ctx, &store.AuditEvent{Event: "authorize.request_used", ClientID: ar.ClientID, IP: c.RealIP()})
+		return s.errorPage(c, http.StatusConflict, "This sign-in link was already used",
+			"The sign-in this link belongs to has been finished, so it cannot be used again.",
+			"Go back to the app and start signing in again.")
+	case errors.Is(err, sso.ErrAuthRequestElsewhere):
+		s.audit(ctx, &store.AuditEvent{Event: "authorize.request_elsewhere", ClientID: ar.ClientID, IP: c.RealIP()})
+		d := errorData{pageData: s.base("Start signing in again"), Heading: "This sign-in was started in another browser",
+			Message:    "For your safety, a sign-in can only be finished in the browser where it was first opened, and this is another browser.",
+			Hint:       "If you did not start it yourself, someone may have sent you this link: do not sign in through it. Otherwise start again from the app in this browser.",
+			RequestRef: c.Response().Header().Get(echo.HeaderXRequestID)}
+		if client != nil && client.InitiateLoginURI != "" {
+			d.Link, d.LinkText = client.InitiateLoginURI+"?iss="+url.QueryEscape(s.cfg.Issuer), "Start again at "+client.Name
+		}
+		return s.render(c, http.StatusForbidden, "error", d)
+	case errors.Is(err, sso.ErrNotFound):
+		return s.errorPage(c, http.StatusBadRequest, "This sign-in has expired",
+			"The sign-in link is no longer valid: it was used already or is too old.",
+			"Go back to the app and start signing in again.")
+	}
+	return err
 }
 
 // loginPage is where op sends the browser with a new auth request.
@@ -238,6 +293,9 @@ func (s *Server) finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientC
 
 func (s *Server) complete(c echo.Context, ar *sso.AuthRequest, sess *sso.Session) error {
 	ctx := c.Request().Context()
+	if ar.Done {
+		return s.requestStateError(c, ar, nil, sso.ErrAuthRequestUsed)
+	}
 	// Shadow user at the client: delivered now when the client asks for synchronous
 	// provisioning (a failure issues no code), else queued.
 	if err := s.shadow.Provision(ctx, ar.ClientID, sess.Subject, nil); err != nil {
@@ -246,12 +304,22 @@ func (s *Server) complete(c echo.Context, ar *sso.AuthRequest, sess *sso.Session
 			"You signed in, but the app could not create or update your account there, so it cannot let you in yet.",
 			"Please try again in a few minutes. If it keeps happening, contact the association.")
 	}
+	browser, err := s.requestBrowser(c)
+	if err != nil {
+		return fmt.Errorf("request browser: %w", err)
+	}
+	// pending -> completed, once, for this browser: the subject, session and auth time are
+	// fixed for good here.
+	next, err := s.provider.Complete(ctx, ar.ID, sso.Completion{Subject: sess.Subject, AuthTime: sess.AuthTime, AMR: sess.AMR,
+		SessionID: sess.ID, Browser: browser})
+	if err != nil {
+		if errors.Is(err, sso.ErrAuthRequestUsed) || errors.Is(err, sso.ErrAuthRequestElsewhere) || errors.Is(err, sso.ErrNotFound) {
+			return s.requestStateError(c, ar, nil, err)
+		}
+		return err
+	}
 	if err := s.store.AddSessionClient(ctx, sess.ID, ar.ClientID, s.now()); err != nil {
 		return fmt.Errorf("record session client: %w", err)
-	}
-	next, err := s.provider.Complete(ctx, ar.ID, sso.Completion{Subject: sess.Subject, AuthTime: sess.AuthTime, AMR: sess.AMR, SessionID: sess.ID})
-	if err != nil {
-		return err
 	}
 	return c.Redirect(http.StatusSeeOther, next)
 }
@@ -261,18 +329,33 @@ func (s *Server) complete(c echo.Context, ar *sso.AuthRequest, sess *sso.Session
 // member's browser cannot be redeemed from another browser.
 func (s *Server) authCallback(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ar, err := s.provider.AuthRequest(c.Request().Context(), c.QueryParam("id"))
+		r := c.Request()
+		// Exactly one id, in the query of a GET: op reads r.Form, so the request it sees is
+		// rebuilt to carry that id only (no body, no second id).
+		ids := r.URL.Query()["id"]
+		if r.Method != http.MethodGet || len(ids) != 1 || r.ContentLength > 0 {
+			return s.errorPage(c, http.StatusBadRequest, "This sign-in cannot be completed",
+				"The request to finish the sign-in was not in the expected form.", "Go back to the app and start signing in again.")
+		}
+		id := ids[0]
+		ar, err := s.provider.AuthRequest(r.Context(), id)
 		if err != nil {
 			return s.errorPage(c, http.StatusBadRequest, "This sign-in has expired",
 				"The sign-in link is no longer valid: it was used already or is too old.", "Go back to the app and start signing in again.")
 		}
-		sid := str(s.cookies.get(c.Request()), "sid")
+		sid := str(s.cookies.get(r), "sid")
 		if !ar.Done || ar.SessionID == "" || sid == "" || subtle.ConstantTimeCompare([]byte(sid), []byte(ar.SessionID)) != 1 {
-			s.audit(c.Request().Context(), &store.AuditEvent{Event: "authorize.callback_refused", ClientID: ar.ClientID, IP: c.RealIP(),
+			s.audit(r.Context(), &store.AuditEvent{Event: "authorize.callback_refused", ClientID: ar.ClientID, IP: c.RealIP(),
 				Detail: "callback from a browser that did not complete the sign-in"})
 			return s.errorPage(c, http.StatusForbidden, "This sign-in cannot be completed here",
 				"The sign-in was finished in another browser, or has not been finished yet.", "Go back to the app and start signing in again.")
 		}
+		r2 := r.Clone(r.Context())
+		u := *r.URL
+		u.RawQuery = url.Values{"id": {id}}.Encode()
+		r2.URL, r2.RequestURI = &u, u.RequestURI()
+		r2.Body, r2.ContentLength, r2.Form, r2.PostForm = http.NoBody, 0, nil, nil
+		c.SetRequest(r2)
 		return next(c)
 	}
 }

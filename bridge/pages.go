@@ -51,6 +51,8 @@ func (s *Server) base(title string) pageData { return pageData{Title: title, Org
 type errorData struct {
 	pageData
 	Heading, Message, Hint, RequestRef string
+	// Link, when set, is offered as a way on (LinkText names it).
+	Link, LinkText string
 }
 
 // errorPage renders a person-facing error with the request id as a reference.

@@ -224,7 +224,7 @@ func (s *Server) routes() *echo.Echo {
 		}
 		e.Any(p, proto)
 	}
-	e.Any(sso.PathAuthCallback, s.authCallback(proto))
+	e.GET(sso.PathAuthCallback, s.authCallback(proto))
 	e.GET("/", s.home)
 	e.GET("/login", s.loginPage)
 	e.POST("/login", s.loginSubmit)

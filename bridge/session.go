@@ -60,6 +60,22 @@ func (s *Server) browserID(c echo.Context) (string, error) {
 	return id, sess.Save(c.Request(), c.Response())
 }
 
+// requestBrowser returns what binds a sign-in request to this browser: the hash of a random
+// nonce kept in the (sealed) cookie, created and saved when needed. It does not change at
+// sign-in, so a request started before signing in is finished after it.
+func (s *Server) requestBrowser(c echo.Context) (string, error) {
+	sess := s.cookies.get(c.Request())
+	nonce := str(sess, "abk")
+	if nonce == "" {
+		nonce = sso.RandomToken()
+		sess.Values["abk"] = nonce
+		if err := sess.Save(c.Request(), c.Response()); err != nil {
+			return "", err
+		}
+	}
+	return sso.HashToken("auth-request-browser:" + nonce), nil
+}
+
 // csrfToken derives the form token from the browser id.
 func (s *Server) csrfToken(c echo.Context) (string, error) {
 	bid, err := s.browserID(c)

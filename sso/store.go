@@ -19,10 +19,23 @@ var (
 	ErrRefreshReused = errors.New("sso store: rotated refresh token reused; family revoked")
 	// ErrConflict: a unique key already exists (e.g. a client id, a device user code).
 	ErrConflict = errors.New("sso store: already exists")
+	// ErrAuthRequestUsed: the auth request is no longer pending (it was completed already).
+	ErrAuthRequestUsed = errors.New("sso store: sign-in request already completed")
+	// ErrAuthRequestElsewhere: the auth request is bound to another browser.
+	ErrAuthRequestElsewhere = errors.New("sso store: sign-in request belongs to another browser")
 )
 
 // AuthRequest is a pending or completed authorization request. Its ID is random (256 bits)
 // and appears in the login page URL; it is not a credential by itself.
+//
+// It is a state machine whose every transition is a compare-and-set in the store:
+//
+//	pending (Browser bound once by BindAuthRequest)
+//	  -> completed (CompleteAuthRequest: Subject, SessionID, AuthTime fixed for good)
+//	  -> code issued (SaveCode: one code only)
+//	  -> code redeemed (IssueTokens with ConsumeCodeHash: once)
+//
+// A transition from any other state changes nothing and fails.
 type AuthRequest struct {
 	ID                  string
 	ClientID            string
@@ -42,6 +55,9 @@ type AuthRequest struct {
 	UILocales   []string
 	CreatedAt   time.Time
 	ExpiresAt   time.Time
+	// Browser identifies (a hash of a cookie nonce) the browser that first opened the request's
+	// login page; empty until BindAuthRequest. Only that browser can complete the request.
+	Browser string
 
 	// Set by CompleteAuthRequest when the member has signed in (and consented).
 	Done      bool
@@ -62,6 +78,8 @@ type Completion struct {
 	AuthTime  time.Time
 	AMR       []string
 	SessionID string
+	// Browser must equal the request's binding (empty for a request never bound).
+	Browser string
 }
 
 // AuthRequestStore keeps authorization requests and their codes.
@@ -69,7 +87,14 @@ type AuthRequestStore interface {
 	CreateAuthRequest(ctx context.Context, r *AuthRequest) error
 	// AuthRequest returns the request by id; ErrNotFound when unknown or expired.
 	AuthRequest(ctx context.Context, id string) (*AuthRequest, error)
-	// CompleteAuthRequest marks the request done with the member's session data.
+	// BindAuthRequest binds a pending request to a browser, once: nil when it is now bound to
+	// browser (also when it already was); ErrAuthRequestElsewhere when it is bound to another;
+	// ErrAuthRequestUsed when it is not pending; ErrNotFound when unknown or expired.
+	BindAuthRequest(ctx context.Context, id, browser string) error
+	// CompleteAuthRequest moves a pending request to completed with the member's session data,
+	// once, for the browser it is bound to: ErrAuthRequestUsed when it is not pending (nothing is
+	// changed), ErrAuthRequestElsewhere when c.Browser is not its binding, ErrNotFound when
+	// unknown or expired.
 	CompleteAuthRequest(ctx context.Context, id string, c Completion) error
 	// SaveCode attaches the SHA-256 of a fresh authorization code to a done request. A request
 	// gets one code only: ErrNotFound when it is not done, expired, or already has a code.

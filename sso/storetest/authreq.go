@@ -14,6 +14,10 @@ var authRequestTests = []test{
 	{"Unknown", testAuthRequestUnknown},
 	{"Expired", testAuthRequestExpired},
 	{"Complete", testAuthRequestComplete},
+	{"CompleteOnce", testAuthRequestCompleteOnce},
+	{"Bind", testAuthRequestBind},
+	{"CompleteBoundBrowser", testAuthRequestCompleteBound},
+	{"TransitionsOutOfOrder", testAuthRequestOutOfOrder},
 	{"SaveCodeAndByCode", testAuthRequestCode},
 	{"SaveCodeRequiresDone", testSaveCodeRequiresDone},
 	{"CodeExpired", testCodeExpired},
@@ -142,13 +146,98 @@ func testAuthRequestComplete(t *testing.T, h *H) {
 	r.Done, r.Subject, r.AuthTime, r.AMR, r.SessionID = true, c.Subject, c.AuthTime, c.AMR, c.SessionID
 	Equal(t, got, r, "AuthRequest after completion")
 
-	// Completing again (a fresh sign-in on the same request) overwrites.
-	c = sso.Completion{Subject: "subject-1", AuthTime: h.Now, AMR: []string{"hwk"}, SessionID: RandomID()}
-	NoErr(t, h.S.CompleteAuthRequest(h.Ctx, r.ID, c), "CompleteAuthRequest again")
+}
+
+// testAuthRequestCompleteOnce: a completed request is never completed again (replay), and a
+// refused completion changes nothing.
+func testAuthRequestCompleteOnce(t *testing.T, h *H) {
+	r := h.CreateDoneAuthRequest()
+	again := sso.Completion{Subject: "another-member", AuthTime: h.Now.Add(time.Minute), AMR: []string{"hwk"}, SessionID: RandomID()}
+	IsErr(t, h.S.CompleteAuthRequest(h.Ctx, r.ID, again), sso.ErrAuthRequestUsed, "CompleteAuthRequest again")
+	got, err := h.S.AuthRequest(h.Ctx, r.ID)
+	NoErr(t, err, "AuthRequest")
+	Equal(t, got, r, "AuthRequest after a refused second completion")
+}
+
+func testAuthRequestBind(t *testing.T, h *H) {
+	r := h.NewAuthRequest()
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, r), "CreateAuthRequest")
+	NoErr(t, h.S.BindAuthRequest(h.Ctx, r.ID, "browser-1"), "BindAuthRequest")
+	NoErr(t, h.S.BindAuthRequest(h.Ctx, r.ID, "browser-1"), "BindAuthRequest again, same browser")
+	IsErr(t, h.S.BindAuthRequest(h.Ctx, r.ID, "browser-2"), sso.ErrAuthRequestElsewhere, "BindAuthRequest, another browser")
+	got, err := h.S.AuthRequest(h.Ctx, r.ID)
+	NoErr(t, err, "AuthRequest")
+	r.Browser = "browser-1"
+	Equal(t, got, r, "AuthRequest after binding")
+
+	IsErr(t, h.S.BindAuthRequest(h.Ctx, RandomID(), "browser-1"), sso.ErrNotFound, "BindAuthRequest(unknown)")
+	expired := h.NewAuthRequest()
+	expired.CreatedAt, expired.ExpiresAt = h.Now.Add(-time.Hour), h.Now.Add(-time.Second)
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, expired), "CreateAuthRequest(expired)")
+	IsErr(t, h.S.BindAuthRequest(h.Ctx, expired.ID, "browser-1"), sso.ErrNotFound, "BindAuthRequest(expired)")
+
+	// A completed request is not bound any more, not even by the browser that completed it.
+	done := h.CreateDoneAuthRequest()
+	IsErr(t, h.S.BindAuthRequest(h.Ctx, done.ID, "browser-3"), sso.ErrAuthRequestUsed, "BindAuthRequest(completed)")
+}
+
+func testAuthRequestCompleteBound(t *testing.T, h *H) {
+	r := h.NewAuthRequest()
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, r), "CreateAuthRequest")
+	NoErr(t, h.S.BindAuthRequest(h.Ctx, r.ID, "browser-1"), "BindAuthRequest")
+	for _, b := range []string{"", "browser-2"} {
+		c := sso.Completion{Subject: "intruder", AuthTime: h.Now, SessionID: RandomID(), Browser: b}
+		IsErr(t, h.S.CompleteAuthRequest(h.Ctx, r.ID, c), sso.ErrAuthRequestElsewhere, "CompleteAuthRequest from browser %q", b)
+	}
+	got, err := h.S.AuthRequest(h.Ctx, r.ID)
+	NoErr(t, err, "AuthRequest")
+	r.Browser = "browser-1"
+	Equal(t, got, r, "AuthRequest after refused completions")
+
+	c := sso.Completion{Subject: "member", AuthTime: h.Now, AMR: []string{"pwd"}, SessionID: RandomID(), Browser: "browser-1"}
+	NoErr(t, h.S.CompleteAuthRequest(h.Ctx, r.ID, c), "CompleteAuthRequest from the bound browser")
+	// Replayed from the same browser: refused as used.
+	c2 := c
+	c2.Subject = "member-2"
+	IsErr(t, h.S.CompleteAuthRequest(h.Ctx, r.ID, c2), sso.ErrAuthRequestUsed, "CompleteAuthRequest replayed")
 	got, err = h.S.AuthRequest(h.Ctx, r.ID)
 	NoErr(t, err, "AuthRequest")
-	r.AuthTime, r.AMR, r.SessionID = c.AuthTime, c.AMR, c.SessionID
-	Equal(t, got, r, "AuthRequest after second completion")
+	if got.Subject != "member" || !got.Done {
+		t.Fatalf("after a replayed completion: done %v subject %q, want the first member", got.Done, got.Subject)
+	}
+}
+
+// testAuthRequestOutOfOrder runs each transition from each later state: nothing moves back,
+// the subject behind an issued or redeemed code never changes, and the code stays the first one.
+func testAuthRequestOutOfOrder(t *testing.T, h *H) {
+	r, codeHash := h.CreateCode()
+	other := sso.Completion{Subject: "another-member", AuthTime: h.Now, SessionID: RandomID()}
+
+	// code issued: no second completion, bind or code.
+	IsErr(t, h.S.CompleteAuthRequest(h.Ctx, r.ID, other), sso.ErrAuthRequestUsed, "CompleteAuthRequest after SaveCode")
+	IsErr(t, h.S.BindAuthRequest(h.Ctx, r.ID, "browser-x"), sso.ErrAuthRequestUsed, "BindAuthRequest after SaveCode")
+	SomeErr(t, h.S.SaveCode(h.Ctx, r.ID, RandomID(), h.Now.Add(time.Minute)), "SaveCode twice")
+	got, err := h.S.AuthRequestByCode(h.Ctx, codeHash)
+	NoErr(t, err, "AuthRequestByCode")
+	Equal(t, got, r, "AuthRequestByCode after refused transitions")
+
+	// code redeemed: once; then no completion either.
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Access: h.NewAccessToken("")}), "IssueTokens")
+	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Access: h.NewAccessToken("")}),
+		sso.ErrCodeConsumed, "IssueTokens with the code again")
+	IsErr(t, h.S.CompleteAuthRequest(h.Ctx, r.ID, other), sso.ErrAuthRequestUsed, "CompleteAuthRequest after redemption")
+	got, err = h.S.AuthRequestByCode(h.Ctx, codeHash)
+	NoErr(t, err, "AuthRequestByCode")
+	if got.Subject != r.Subject || !got.CodeConsumed {
+		t.Fatalf("after redemption: subject %q consumed %v, want %q true", got.Subject, got.CodeConsumed, r.Subject)
+	}
+
+	// pending: a code cannot be redeemed before it exists, nor saved before completion.
+	p := h.NewAuthRequest()
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, p), "CreateAuthRequest")
+	SomeErr(t, h.S.SaveCode(h.Ctx, p.ID, RandomID(), h.Now.Add(time.Minute)), "SaveCode on a pending request")
+	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: RandomID(), Access: h.NewAccessToken("")}),
+		sso.ErrNotFound, "IssueTokens with a code never saved")
 }
 
 func testAuthRequestCode(t *testing.T, h *H) {

@@ -25,7 +25,7 @@ func scanAuthRequest(row scanner) (*sso.AuthRequest, error) {
 	err := row.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.State, &r.Nonce, &scopes, &r.ResponseType,
 		&r.ResponseMode, &r.CodeChallenge, &r.CodeChallengeMethod, &prompt, &maxAge, &r.LoginHint,
 		&uiLocales, &createdAt, &expiresAt, &done, &r.Subject, &authTime, &amr, &r.SessionID,
-		&r.CodeHash, &cex, &consumed, &r.HintSubject)
+		&r.CodeHash, &cex, &consumed, &r.HintSubject, &r.Browser)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r *sso.AuthRequest) error
 	_, err := s.st.createAuthRequest.ExecContext(ctx, r.ID, r.ClientID, r.RedirectURI, r.State, r.Nonce,
 		encList(r.Scopes), r.ResponseType, r.ResponseMode, r.CodeChallenge, r.CodeChallengeMethod,
 		encList(r.Prompt), maxAge, r.LoginHint, encList(r.UILocales), ts(createdAt), ts(r.ExpiresAt),
-		b2i(r.Done), r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID, r.HintSubject)
+		b2i(r.Done), r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID, r.HintSubject, r.Browser)
 	return wrap("create auth request", err)
 }
 
@@ -71,11 +71,57 @@ func (s *Store) AuthRequest(ctx context.Context, id string) (*sso.AuthRequest, e
 	return r, nil
 }
 
-// CompleteAuthRequest marks the request done; ErrNotFound when unknown or expired.
+// BindAuthRequest binds a pending request to a browser, once (compare-and-set).
+func (s *Store) BindAuthRequest(ctx context.Context, id, browser string) error {
+	if browser == "" {
+		return errors.New("sqlite: bind auth request: empty browser")
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE auth_requests SET browser = ?
+		WHERE id = ? AND done = 0 AND browser = '' AND expires_at > ?`, browser, id, ts(s.clock()))
+	if err := affectedOne(res, err); err != nil {
+		if !errors.Is(err, sql.ErrNoRows) {
+			return wrap("bind auth request", err)
+		}
+		return s.authRequestState(ctx, "bind auth request", id, browser, true)
+	}
+	return nil
+}
+
+// CompleteAuthRequest moves a pending request bound to c.Browser to completed (compare-and-set).
 func (s *Store) CompleteAuthRequest(ctx context.Context, id string, c sso.Completion) error {
 	res, err := s.st.completeAuthRequest.ExecContext(ctx, c.Subject, ts(c.AuthTime), encList(c.AMR),
-		c.SessionID, id, ts(s.clock()))
-	return wrap("complete auth request", affectedOne(res, err))
+		c.SessionID, id, c.Browser, ts(s.clock()))
+	if err := affectedOne(res, err); err != nil {
+		if !errors.Is(err, sql.ErrNoRows) {
+			return wrap("complete auth request", err)
+		}
+		return s.authRequestState(ctx, "complete auth request", id, c.Browser, false)
+	}
+	return nil
+}
+
+// authRequestState explains why a transition changed no row: unknown or expired, no longer
+// pending, or bound to another browser. With sameOK, a request pending and bound to browser is
+// not an error (a repeated bind).
+func (s *Store) authRequestState(ctx context.Context, op, id, browser string, sameOK bool) error {
+	var (
+		done  int
+		bound string
+	)
+	err := s.w.QueryRowContext(ctx, `SELECT done, browser FROM auth_requests WHERE id = ? AND expires_at > ?`,
+		id, ts(s.clock())).Scan(&done, &bound)
+	switch {
+	case err != nil:
+		return wrap(op, err)
+	case done != 0:
+		return fmt.Errorf("sqlite: %s: %w", op, sso.ErrAuthRequestUsed)
+	case bound != browser:
+		return fmt.Errorf("sqlite: %s: %w", op, sso.ErrAuthRequestElsewhere)
+	case sameOK:
+		return nil
+	}
+	// Pending, same binding, yet not updated: it changed in between; report it as used.
+	return fmt.Errorf("sqlite: %s: %w", op, sso.ErrAuthRequestUsed)
 }
 
 // SaveCode attaches a code hash to a done request. ErrNotFound when the request is unknown,

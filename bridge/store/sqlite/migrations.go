@@ -261,6 +261,8 @@ CREATE TABLE reconcile_state (
 	finished_at INTEGER NOT NULL
 );
 `,
+	// 8: a sign-in request is bound to the browser that first opened its login page.
+	`ALTER TABLE auth_requests ADD COLUMN browser TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrate brings the schema up to date in one IMMEDIATE transaction on the write pool, so that

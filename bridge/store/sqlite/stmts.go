@@ -12,7 +12,7 @@ const (
 	authRequestCols = `id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode,
 	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales, created_at,
 	expires_at, done, subject, auth_time, amr, session_id, COALESCE(code_hash, ''), code_expires,
-	code_consumed, hint_subject`
+	code_consumed, hint_subject, browser`
 	accessTokenCols = `id_hash, client_id, subject, audience, scopes, family_id, session_id,
 	auth_time, amr, created_at, expires_at, revoked`
 	refreshTokenCols = `hash, family_id, client_id, subject, audience, scopes, session_id,
@@ -85,13 +85,13 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.revokeFamilyAccess, w, `UPDATE access_tokens SET revoked = 1
 			WHERE subject = ? AND client_id = ? AND family_id = ? AND revoked = 0`},
 		{&st.completeAuthRequest, w, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?
-			WHERE id = ? AND expires_at > ?`},
+			WHERE id = ? AND done = 0 AND browser = ? AND expires_at > ?`},
 		{&st.saveCode, w, `UPDATE auth_requests SET code_hash = ?, code_expires = ?, code_consumed = 0
 			WHERE id = ? AND done = 1 AND (code_hash IS NULL OR code_hash = '') AND expires_at > ?`},
 		{&st.createAuthRequest, w, `INSERT INTO auth_requests (id, client_id, redirect_uri, state, nonce,
 			scopes, response_type, response_mode, code_challenge, code_challenge_method, prompt, max_age,
-			login_hint, ui_locales, created_at, expires_at, done, subject, auth_time, amr, session_id, hint_subject)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			login_hint, ui_locales, created_at, expires_at, done, subject, auth_time, amr, session_id, hint_subject, browser)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.addSessionClient, w, `INSERT INTO session_clients (session_id, client_id) VALUES (?, ?)
 			ON CONFLICT (session_id, client_id) DO NOTHING`},
 		{&st.savepoint, w, `SAVEPOINT issue_grant`},
