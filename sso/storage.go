@@ -632,8 +632,9 @@ func applyClaims(ui *oidc.UserInfo, claims map[string]any) {
 		case "email":
 			ui.Email, _ = v.(string)
 		case "email_verified":
+			// Always sent: the typed field would drop false (omitempty).
 			b, _ := v.(bool)
-			ui.EmailVerified = oidc.Bool(b)
+			ui.AppendClaims(k, b)
 		case "picture":
 			ui.Picture, _ = v.(string)
 		default:

@@ -62,8 +62,9 @@ var memberClaims = []memberClaim{
 		return c.m.UpdatedAt.Unix(), true
 	}},
 	{"email", ScopeEmail, func(c *call) (any, bool) { return str(c.m.Email) }},
-	// The AMS does not verify addresses (iMIS has no such flag), so we never claim it.
-	{"email_verified", ScopeEmail, func(c *call) (any, bool) { return false, c.m.Email != "" }},
+	// Sent with every address: false unless the configuration says the AMS's addresses are
+	// verified (iMIS has no such flag).
+	{"email_verified", ScopeEmail, func(c *call) (any, bool) { return c.emailVerified, c.m.Email != "" }},
 	{"member_id", ScopeMembership, func(c *call) (any, bool) { return str(c.m.MemberID) }},
 	{"member_type", ScopeMembership, func(c *call) (any, bool) { return str(c.m.MemberType) }},
 	{"member_status", ScopeMembership, func(c *call) (any, bool) { return str(c.m.Status) }},

@@ -16,6 +16,10 @@ type Config struct {
 	// Policies holds each client's claim policy and access rule, by client id. A client without
 	// an entry gets every claim of the scopes it was granted, in every token, and no access rule.
 	Policies map[string]ClientPolicy `yaml:"policies" json:"policies,omitempty"`
+	// EmailVerified is the email_verified claim sent with every e-mail address: false by
+	// default (iMIS does not verify addresses); true only for an association whose AMS holds
+	// verified addresses.
+	EmailVerified bool `yaml:"email_verified" json:"email_verified,omitempty"`
 
 	// ExtraColumns are the names of the directory's extra columns (legacy.extra_columns, or the
 	// demo directory's). They are the Member.Extra keys a scope may release as claims, and the

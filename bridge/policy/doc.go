@@ -20,7 +20,7 @@
 //
 //	openid          (none: the provider sets sub)
 //	profile         name given_name family_name preferred_username picture updated_at
-//	email           email email_verified (always false: the AMS does not verify addresses)
+//	email           email email_verified (false unless email_verified: true says the AMS verifies addresses)
 //	phone, address  (none until configured: the AMS record has no such fields)
 //	offline_access  (none: refresh tokens)
 //	membership      member_id member_type member_status join_date paid_through is_current company

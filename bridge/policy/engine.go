@@ -56,6 +56,7 @@ type Engine struct {
 	defaults        *clientPolicy // for clients without a policy
 	policies        map[string]*clientPolicy
 	extraCols       []string
+	emailVerified   bool
 	log             *slog.Logger
 }
 
@@ -141,7 +142,7 @@ func Compile(cfg Config, opts ...Option) (*Engine, error) {
 	c := &compiler{
 		env:    env,
 		cfg:    cfg,
-		e:      &Engine{bits: map[string]scopeMask{}, policies: map[string]*clientPolicy{}, log: o.log},
+		e:      &Engine{bits: map[string]scopeMask{}, policies: map[string]*clientPolicy{}, log: o.log, emailVerified: cfg.EmailVerified},
 		claims: map[string]*claimDef{},
 		extra:  map[string]bool{},
 	}
@@ -529,6 +530,7 @@ type call struct {
 	subject, clientID string
 	now               time.Time
 	extraCols         []string
+	emailVerified     bool
 	act               *activation
 	onErr             func(d *claimDef, err error)
 }
@@ -563,7 +565,7 @@ func (c *call) roles() []string {
 
 func (e *Engine) newCall(m *legacy.Member, subject, clientID string, now time.Time) *call {
 	p := e.policy(clientID)
-	return &call{p: p, m: m, subject: subject, clientID: clientID, now: now, extraCols: e.extraCols,
+	return &call{p: p, m: m, subject: subject, clientID: clientID, now: now, extraCols: e.extraCols, emailVerified: e.emailVerified,
 		onErr: func(d *claimDef, err error) {
 			e.log.Warn("computed claim failed; left out", "client", clientID, "claim", d.name, "field", d.field, "err", err)
 		}}
