@@ -170,3 +170,34 @@ func TestOAuth2ProxyRefusesUnverifiedEmail(t *testing.T) {
 		t.Errorf("oauth2-proxy refused for another reason than the unverified email:\n%s", fmt.Sprint(rpharness.BodyText(ctx)))
 	}
 }
+
+// TestOAuth2ProxyAllowedGroup: oauth2-proxy authorises on the member's AMS roles
+// (--allowed-group, matched against the roles claim). Proves: a member holding the role gets
+// through; a member without it is refused by oauth2-proxy after a successful sign-in, and the
+// upstream is never reached.
+func TestOAuth2ProxyAllowedGroup(t *testing.T) {
+	bin := oauth2ProxyBinary(t)
+	rpharness.WaitingFor(t, itemRoles)
+	up := rpharness.StartUpstream(t)
+	port := rpharness.FreePort(t)
+	b := rpharness.StartBridge(t, []sso.ClientConfig{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))})
+	proxy := startOAuth2Proxy(t, bin, port, b, up, "--insecure-oidc-allow-unverified-email=true", "--allowed-group=Content Administrator")
+
+	staff := rpharness.NewChrome(t)
+	rpharness.SignIn(t, staff, b, proxy.URL+"/admin", rpharness.StaffLogin, rpharness.StaffPassword)
+	if r := rpharness.WaitUpstream(t, staff, up, "staff (Content Administrator)"); r.URL.Path != "/admin" {
+		t.Fatalf("upstream got %s", r.URL.Path)
+	}
+
+	alice := rpharness.NewChrome(t) // a member whose only live role is Member
+	rpharness.SignIn(t, alice, b, proxy.URL+"/admin", "alice", "alice-demo-1")
+	if err := rpharness.WaitJS(alice, `location.origin == "`+proxy.URL+`" && document.readyState == "complete"`); err != nil {
+		t.Fatalf("no answer from oauth2-proxy: %v", err)
+	}
+	if up.Count() != 1 {
+		t.Fatalf("a member without the allowed group reached the upstream")
+	}
+	if !strings.Contains(rpharness.BodyText(alice), "Forbidden") && !strings.Contains(proxy.Output.String(), "403") {
+		t.Errorf("alice was not refused with 403: %.300s", rpharness.BodyText(alice))
+	}
+}

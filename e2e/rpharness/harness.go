@@ -327,7 +327,9 @@ func SignIn(t *testing.T, ctx context.Context, b *Bridge, url, login, password s
 // WaitUpstream waits for the upstream's page in the browser and returns the request it got.
 func WaitUpstream(t *testing.T, ctx context.Context, up *Upstream, what string) *http.Request {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(css("#upstream"))); err != nil {
+	c, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(c, chromedp.WaitVisible(css("#upstream"))); err != nil {
 		t.Fatalf("%s: the upstream page never showed: %v (browser at %s: %.500s)", what, err, Location(ctx), BodyText(ctx))
 	}
 	r := up.Last()
