@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -148,37 +149,52 @@ func TestApacheModAuthOpenIDC(t *testing.T) {
 	apache := startApache(t, bin, modules, port, b, up)
 	ctx := rpharness.NewChrome(t)
 
-	// Proves: the protected page sends an anonymous browser to the bridge's login page, and after
-	// the real login form mod_auth_openidc completes the code flow (token endpoint, ID token
-	// signature and nonce checks) and serves the page asked for.
-	rpharness.SignIn(t, ctx, b, apache.URL+"/secure/page", rpharness.StaffLogin, rpharness.StaffPassword)
-	r := rpharness.WaitUpstream(t, ctx, up, "sign-in through mod_auth_openidc")
-	if r.URL.Path != "/secure/page" {
-		t.Errorf("upstream got %s, want /secure/page", r.URL.Path)
-	}
+	// Each subtest's name says what it proved; a step that later ones depend on stops the test.
+	var r *http.Request
 	claim := func(name string) string { return r.Header.Get("OIDC_CLAIM_" + name) }
-	// Proves: the claims mod_auth_openidc passes to the app (OIDC_CLAIM_*) are the member's.
-	if claim("email") != rpharness.StaffEmail || claim("preferred_username") != rpharness.StaffLogin || claim("sub") == "" {
-		t.Errorf("claims: email %q, preferred_username %q, sub %q", claim("email"), claim("preferred_username"), claim("sub"))
+	// The code flow includes the module's token endpoint call and its ID token signature and
+	// nonce checks.
+	if !t.Run("anonymous visit goes to the bridge's login page, sign-in completes the code flow and serves the page", func(t *testing.T) {
+		rpharness.SignIn(t, ctx, b, apache.URL+"/secure/page", rpharness.StaffLogin, rpharness.StaffPassword)
+		r = rpharness.WaitUpstream(t, ctx, up, "sign-in through mod_auth_openidc")
+		if r.URL.Path != "/secure/page" {
+			t.Errorf("upstream got %s, want /secure/page", r.URL.Path)
+		}
+	}) {
+		return
 	}
-	// Proves: the access token the module holds is a live bridge token for the same subject.
+	t.Run("OIDC_CLAIM_email, preferred_username and sub are the member's", func(t *testing.T) {
+		if claim("email") != rpharness.StaffEmail || claim("preferred_username") != rpharness.StaffLogin || claim("sub") == "" {
+			t.Errorf("claims: email %q, preferred_username %q, sub %q", claim("email"), claim("preferred_username"), claim("sub"))
+		}
+	})
 	at, rt := r.Header.Get("OIDC_access_token"), r.Header.Get("OIDC_refresh_token")
-	if status, info := b.Userinfo(t, at); status != http.StatusOK || info["sub"] != claim("sub") {
-		t.Fatalf("the module's access token at userinfo: %d %v (sub %q)", status, info, claim("sub"))
+	if !t.Run("the module's access token is live for the same sub, and it holds a refresh token", func(t *testing.T) {
+		if status, info := b.Userinfo(t, at); status != http.StatusOK || info["sub"] != claim("sub") {
+			t.Errorf("the module's access token at userinfo: %d %v (sub %q)", status, info, claim("sub"))
+		}
+		if rt == "" {
+			t.Errorf("no refresh token in the module's session (offline_access was asked for)")
+		}
+	}) {
+		return
 	}
-	if rt == "" {
-		t.Fatalf("no refresh token in the module's session (offline_access was asked for)")
-	}
-	t.Run("OIDC_CLAIM_roles", func(t *testing.T) {
-		// Proves: the member's live AMS roles reach the app as OIDC_CLAIM_roles (joined by ",").
+	t.Run("OIDC_CLAIM_roles are the member's live AMS roles", func(t *testing.T) {
 		rpharness.WaitingFor(t, itemRoles)
-		if got := rpharness.HeaderList(r.Header, "OIDC_CLAIM_roles"); strings.Join(got, "|") != strings.Join(rpharness.StaffRoles, "|") {
+		// The module joins a JSON array with ",".
+		if got := rpharness.HeaderList(r.Header, "OIDC_CLAIM_roles"); !slices.Equal(got, rpharness.StaffRoles) {
 			t.Errorf("OIDC_CLAIM_roles %q, want %q", r.Header.Get("OIDC_CLAIM_roles"), rpharness.StaffRoles)
 		}
 	})
-	t.Run("no c_hash or client_id in the ID token", func(t *testing.T) {
-		// Proves: the code-flow ID token carries only what the flow defines (no c_hash, which
-		// belongs to the hybrid flow, and no client_id claim).
+	t.Run("OIDC_CLAIM_email_verified is sent, as false", func(t *testing.T) {
+		rpharness.WaitingFor(t, itemEmailVerified)
+		// The AMS does not verify addresses. mod_auth_openidc passes JSON booleans as "0"/"1".
+		if got, ok := r.Header["Oidc_claim_email_verified"]; !ok || got[0] != "0" {
+			t.Errorf("OIDC_CLAIM_email_verified %q, want false", got)
+		}
+	})
+	t.Run("the code-flow ID token has no c_hash and no client_id", func(t *testing.T) {
+		// c_hash belongs to ID tokens from the authorization endpoint; aud and azp name the app.
 		rpharness.WaitingFor(t, itemIDTokenClaims)
 		for _, c := range []string{"c_hash", "client_id"} {
 			if v, ok := r.Header["Oidc_claim_"+c]; ok {
@@ -186,87 +202,83 @@ func TestApacheModAuthOpenIDC(t *testing.T) {
 			}
 		}
 	})
-	t.Run("OIDC_CLAIM_email_verified", func(t *testing.T) {
-		// Proves: email_verified is sent, as false (the AMS does not verify addresses).
-		rpharness.WaitingFor(t, itemEmailVerified)
-		// mod_auth_openidc passes JSON booleans as "0" and "1".
-		if got, ok := r.Header["Oidc_claim_email_verified"]; !ok || got[0] != "0" {
-			t.Errorf("OIDC_CLAIM_email_verified %q, want false", got)
+
+	// The module's refresh hook redeems the refresh token at the bridge and returns to the page.
+	if !t.Run("refresh: tokens renewed and rotated, the new access token live, claims kept", func(t *testing.T) {
+		refresh := apache.Redirect + "?" + url.Values{"refresh": {apache.URL + "/secure/after-refresh"}, "access_token": {at}}.Encode()
+		n := up.Count()
+		if err := chromedp.Do(ctx, chromedp.Navigate(refresh)); err != nil {
+			t.Fatal(err)
+		}
+		r2 := rpharness.WaitUpstream(t, ctx, up, "refresh hook")
+		if up.Count() != n+1 || r2.URL.Path != "/secure/after-refresh" {
+			t.Fatalf("refresh hook did not return to the page (upstream at %s)", r2.URL.Path)
+		}
+		at2, rt2 := r2.Header.Get("OIDC_access_token"), r2.Header.Get("OIDC_refresh_token")
+		if at2 == at || rt2 == rt || at2 == "" || rt2 == "" {
+			t.Fatalf("refresh did not renew the tokens (access token renewed %v, refresh token rotated %v)", at2 != at, rt2 != rt)
+		}
+		if status, info := b.Userinfo(t, at2); status != http.StatusOK || info["sub"] != claim("sub") {
+			t.Fatalf("refreshed access token at userinfo: %d %v", status, info)
+		}
+		if r2.Header.Get("OIDC_CLAIM_email") != rpharness.StaffEmail {
+			t.Errorf("after refresh the app lost the claims: email %q", r2.Header.Get("OIDC_CLAIM_email"))
+		}
+	}) {
+		return
+	}
+
+	// The module's logout hook ends its own session and sends the browser to the bridge's
+	// end_session_endpoint with id_token_hint and post_logout_redirect_uri; the bridge signs out
+	// at once (no confirmation: the hint names this browser's member) and returns there.
+	if !t.Run("RP-initiated logout ends both sessions and returns to the registered page", func(t *testing.T) {
+		signedOut := apache.URL + "/public/signed-out"
+		if err := chromedp.Do(ctx, chromedp.Navigate(apache.Redirect+"?"+url.Values{"logout": {signedOut}}.Encode())); err != nil {
+			t.Fatal(err)
+		}
+		if err := rpharness.WaitJS(ctx, `location.href == "`+signedOut+`" && !!document.getElementById("upstream")`); err != nil {
+			t.Fatalf("RP-initiated logout did not end on %s: %v (browser at %s: %.300s)", signedOut, err, rpharness.Location(ctx), rpharness.BodyText(ctx))
+		}
+		// Both sessions gone: the protected page asks for the password again (SignIn checks
+		// that the login form shows), no silent sign-in.
+		rpharness.SignIn(t, ctx, b, apache.URL+"/secure/again", rpharness.StaffLogin, rpharness.StaffPassword)
+		rpharness.WaitUpstream(t, ctx, up, "second sign-in")
+	}) {
+		return
+	}
+
+	// Sign out at the bridge itself (not through Apache): the bridge POSTs a logout token to the
+	// module's back-channel hook, which checks it (signature, iss, aud, events, sid) and ends the
+	// session it names, so the Apache session cookie the browser still holds opens nothing.
+	t.Run("back-channel logout from the bridge ends the Apache session", func(t *testing.T) {
+		n := up.Count()
+		// mod_auth_openidc's own revocation at RP-initiated logout already drew one back-channel
+		// logout (for a session it had ended itself): count from here.
+		const accepted = "access POST /secure/redirect_uri?logout=backchannel 200"
+		const notFound = "could not (or no longer) find a session"
+		before, notFoundBefore := strings.Count(apache.Output.String(), accepted), strings.Count(apache.Output.String(), notFound)
+		err := chromedp.Do(ctx,
+			chromedp.Navigate(b.Issuer+"/logout"),
+			chromedp.Click(css("button[type=submit].primary")),
+			chromedp.WaitVisible(css("#signed-out")),
+		)
+		if err != nil {
+			t.Fatalf("sign out at the bridge: %v (at %s)", err, rpharness.Location(ctx))
+		}
+		delivered := func() bool { return strings.Count(apache.Output.String(), accepted) > before }
+		if err := rpharness.Eventually(delivered); err != nil {
+			t.Fatalf("no back-channel logout accepted by mod_auth_openidc: %v", err)
+		}
+		// The module answers 200 also to a logout token naming no session it knows: it must
+		// have found this one (by the sid of the ID token it holds).
+		if strings.Count(apache.Output.String(), notFound) != notFoundBefore {
+			t.Fatalf("mod_auth_openidc found no session for the bridge's logout token (sid/sub mismatch)")
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(apache.URL+"/secure/again"), chromedp.WaitVisible(css("#login"))); err != nil {
+			t.Fatalf("after back-channel logout the protected page did not ask for sign-in: %v (at %s)", err, rpharness.Location(ctx))
+		}
+		if up.Count() != n {
+			t.Fatalf("the app was reached after back-channel logout")
 		}
 	})
-
-	// Refresh through the module's refresh hook: it redeems the refresh token at the bridge and
-	// returns to the page. Proves: the refresh grant works for mod_auth_openidc; the bridge
-	// rotates the refresh token; the new access token is live for the same member; the app keeps
-	// getting the claims.
-	refresh := apache.Redirect + "?" + url.Values{"refresh": {apache.URL + "/secure/after-refresh"}, "access_token": {at}}.Encode()
-	n := up.Count()
-	if err := chromedp.Do(ctx, chromedp.Navigate(refresh)); err != nil {
-		t.Fatal(err)
-	}
-	r2 := rpharness.WaitUpstream(t, ctx, up, "refresh hook")
-	if up.Count() != n+1 || r2.URL.Path != "/secure/after-refresh" {
-		t.Fatalf("refresh hook did not return to the page (upstream at %s)", r2.URL.Path)
-	}
-	at2, rt2 := r2.Header.Get("OIDC_access_token"), r2.Header.Get("OIDC_refresh_token")
-	if at2 == at || rt2 == rt || at2 == "" || rt2 == "" {
-		t.Fatalf("refresh did not renew the tokens (access token renewed %v, refresh token rotated %v)", at2 != at, rt2 != rt)
-	}
-	if status, info := b.Userinfo(t, at2); status != http.StatusOK || info["sub"] != claim("sub") {
-		t.Fatalf("refreshed access token at userinfo: %d %v", status, info)
-	}
-	if r2.Header.Get("OIDC_CLAIM_email") != rpharness.StaffEmail {
-		t.Errorf("after refresh the app lost the claims: email %q", r2.Header.Get("OIDC_CLAIM_email"))
-	}
-
-	// RP-initiated logout through the module's logout hook: it ends its own session, sends the
-	// browser to the bridge's end_session_endpoint with id_token_hint and
-	// post_logout_redirect_uri, and the bridge signs out at once and returns there.
-	// Proves: the whole round trip ends on the registered signed-out page, and both sessions
-	// are gone (the protected page asks for the password again: no silent sign-in).
-	signedOut := apache.URL + "/public/signed-out"
-	if err := chromedp.Do(ctx, chromedp.Navigate(apache.Redirect+"?"+url.Values{"logout": {signedOut}}.Encode())); err != nil {
-		t.Fatal(err)
-	}
-	if err := rpharness.WaitJS(ctx, `location.href == "`+signedOut+`" && !!document.getElementById("upstream")`); err != nil {
-		t.Fatalf("RP-initiated logout did not end on %s: %v (browser at %s: %.300s)", signedOut, err, rpharness.Location(ctx), rpharness.BodyText(ctx))
-	}
-
-	// Sign in again; then sign out at the bridge itself (not through Apache). The bridge sends a
-	// back-channel logout token to the module's hook. Proves: the module accepts the bridge's
-	// logout token (signature, iss, aud, events, sid) and ends its session, so the Apache
-	// session cookie the browser still holds no longer opens the app.
-	// (That this second visit shows the login form, checked by rpharness.SignIn, proves that the
-	// RP-initiated logout also ended the bridge's session.)
-	rpharness.SignIn(t, ctx, b, apache.URL+"/secure/again", rpharness.StaffLogin, rpharness.StaffPassword)
-	rpharness.WaitUpstream(t, ctx, up, "second sign-in")
-	n = up.Count()
-	// mod_auth_openidc's revocation at RP-initiated logout already drew one back-channel logout
-	// (for a session it had ended itself): count from here.
-	const accepted = "access POST /secure/redirect_uri?logout=backchannel 200"
-	const notFound = "could not (or no longer) find a session"
-	before, notFoundBefore := strings.Count(apache.Output.String(), accepted), strings.Count(apache.Output.String(), notFound)
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(b.Issuer+"/logout"),
-		chromedp.Click(css("button[type=submit].primary")),
-		chromedp.WaitVisible(css("#signed-out")),
-	)
-	if err != nil {
-		t.Fatalf("sign out at the bridge: %v (at %s)", err, rpharness.Location(ctx))
-	}
-	delivered := func() bool { return strings.Count(apache.Output.String(), accepted) > before }
-	if err := rpharness.Eventually(delivered); err != nil {
-		t.Fatalf("no back-channel logout accepted by mod_auth_openidc: %v", err)
-	}
-	// The module answers 200 also when the logout token names no session it knows: it must
-	// have found this one (by the sid of the ID token it holds).
-	if strings.Count(apache.Output.String(), notFound) != notFoundBefore {
-		t.Fatalf("mod_auth_openidc found no session for the bridge's logout token (sid/sub mismatch)")
-	}
-	if err := chromedp.Do(ctx, chromedp.Navigate(apache.URL+"/secure/again"), chromedp.WaitVisible(css("#login"))); err != nil {
-		t.Fatalf("after back-channel logout the protected page did not ask for sign-in: %v (at %s)", err, rpharness.Location(ctx))
-	}
-	if up.Count() != n {
-		t.Fatalf("the app was reached after back-channel logout")
-	}
 }

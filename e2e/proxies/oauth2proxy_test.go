@@ -86,63 +86,66 @@ func TestOAuth2Proxy(t *testing.T) {
 	proxy := startOAuth2Proxy(t, bin, port, b, up, "--insecure-oidc-allow-unverified-email=true")
 	ctx := rpharness.NewChrome(t)
 
-	// Proves: without a session the proxy lets nothing through; it sends the browser to the
-	// bridge's login page (checked in rpharness.SignIn), and after the real login form the member lands
-	// on the upstream.
-	rpharness.SignIn(t, ctx, b, proxy.URL+"/reports/q3", rpharness.StaffLogin, rpharness.StaffPassword)
-	r := rpharness.WaitUpstream(t, ctx, up, "sign-in through oauth2-proxy")
-	if r.URL.Path != "/reports/q3" {
-		t.Errorf("upstream got %s; oauth2-proxy should return to the page first asked for", r.URL.Path)
+	// Each subtest's name says what it proved.
+	var r *http.Request
+	if !t.Run("anonymous visit goes to the bridge's login page, sign-in lands on the page asked for", func(t *testing.T) {
+		rpharness.SignIn(t, ctx, b, proxy.URL+"/reports/q3", rpharness.StaffLogin, rpharness.StaffPassword)
+		r = rpharness.WaitUpstream(t, ctx, up, "sign-in through oauth2-proxy")
+		if r.URL.Path != "/reports/q3" {
+			t.Errorf("upstream got %s; oauth2-proxy should return to the page first asked for", r.URL.Path)
+		}
+	}) {
+		return
 	}
-
-	// Proves: the access token oauth2-proxy received from the code exchange is a live bridge
-	// token for this member, and X-Forwarded-User is the member's subject (sub) for this app.
-	at := r.Header.Get("X-Forwarded-Access-Token")
-	status, info := b.Userinfo(t, at)
-	if status != http.StatusOK {
-		t.Fatalf("the access token passed to the upstream is refused at userinfo: %d", status)
-	}
-	if user := r.Header.Get("X-Forwarded-User"); user == "" || user != info["sub"] {
-		t.Errorf("X-Forwarded-User %q, want the member's sub %v", user, info["sub"])
-	}
-	// Proves: the email and login reached the upstream from the ID token claims.
-	if got := r.Header.Get("X-Forwarded-Email"); got != rpharness.StaffEmail {
-		t.Errorf("X-Forwarded-Email %q, want %q", got, rpharness.StaffEmail)
-	}
-	if got := r.Header.Get("X-Forwarded-Preferred-Username"); got != rpharness.StaffLogin {
-		t.Errorf("X-Forwarded-Preferred-Username %q, want %q", got, rpharness.StaffLogin)
-	}
-	// Proves: the member's live AMS roles (and not the one marked for delete) reach the upstream
-	// as X-Forwarded-Groups, which is what an app behind oauth2-proxy authorises on.
-	t.Run("X-Forwarded-Groups", func(t *testing.T) {
+	t.Run("the passed access token is live at userinfo and X-Forwarded-User is the member's sub", func(t *testing.T) {
+		status, info := b.Userinfo(t, r.Header.Get("X-Forwarded-Access-Token"))
+		if status != http.StatusOK {
+			t.Fatalf("the access token passed to the upstream is refused at userinfo: %d", status)
+		}
+		if user := r.Header.Get("X-Forwarded-User"); user == "" || user != info["sub"] {
+			t.Errorf("X-Forwarded-User %q, want the member's sub %v", user, info["sub"])
+		}
+	})
+	t.Run("X-Forwarded-Email and X-Forwarded-Preferred-Username are the member's", func(t *testing.T) {
+		if got := r.Header.Get("X-Forwarded-Email"); got != rpharness.StaffEmail {
+			t.Errorf("X-Forwarded-Email %q, want %q", got, rpharness.StaffEmail)
+		}
+		if got := r.Header.Get("X-Forwarded-Preferred-Username"); got != rpharness.StaffLogin {
+			t.Errorf("X-Forwarded-Preferred-Username %q, want %q", got, rpharness.StaffLogin)
+		}
+	})
+	// The roles claim (oauth2-proxy --oidc-groups-claim=roles) is what an app behind oauth2-proxy
+	// authorises on; the role marked for delete in the AMS must not appear.
+	t.Run("X-Forwarded-Groups are the member's live AMS roles", func(t *testing.T) {
 		rpharness.WaitingFor(t, itemRoles)
 		if got := rpharness.HeaderList(r.Header, "X-Forwarded-Groups"); !slices.Equal(got, rpharness.StaffRoles) {
 			t.Errorf("X-Forwarded-Groups %q, want the staff roles %q", got, rpharness.StaffRoles)
 		}
 	})
-
-	// Proves: a second page is served from oauth2-proxy's session (no new sign-in).
 	n := up.Count()
-	if err := chromedp.Do(ctx, chromedp.Navigate(proxy.URL+"/second"), chromedp.WaitVisible(css("#upstream"))); err != nil {
-		t.Fatalf("second page: %v (at %s)", err, rpharness.Location(ctx))
-	}
-	if up.Count() != n+1 || up.Last().URL.Path != "/second" || up.Last().Header.Get("X-Forwarded-Email") != rpharness.StaffEmail {
-		t.Errorf("second page not served from the session")
-	}
-
-	// Proves: a request without the session cookie is not let through (redirect to sign in).
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get(proxy.URL + "/reports/q3")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), b.Issuer+"/") {
-		t.Errorf("anonymous request: %d to %q, want a redirect to the bridge", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	if up.Count() != n+1 {
-		t.Errorf("the upstream was reached without a session")
-	}
+	t.Run("the next page is served from oauth2-proxy's session", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.Navigate(proxy.URL+"/second"), chromedp.WaitVisible(css("#upstream"))); err != nil {
+			t.Fatalf("second page: %v (at %s)", err, rpharness.Location(ctx))
+		}
+		if up.Count() != n+1 || up.Last().URL.Path != "/second" || up.Last().Header.Get("X-Forwarded-Email") != rpharness.StaffEmail {
+			t.Errorf("second page not served from the session")
+		}
+	})
+	t.Run("a request without the session cookie is redirected to the bridge, never let through", func(t *testing.T) {
+		n := up.Count()
+		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := c.Get(proxy.URL + "/reports/q3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), b.Issuer+"/") {
+			t.Errorf("anonymous request: %d to %q, want a redirect to the bridge", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if up.Count() != n {
+			t.Errorf("the upstream was reached without a session")
+		}
+	})
 }
 
 // TestOAuth2ProxyRefusesUnverifiedEmail: with oauth2-proxy's defaults, the bridge's
