@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/e2e/rpharness"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -154,7 +155,6 @@ func TestOAuth2Proxy(t *testing.T) {
 // a verified one; README documents the flag such a deployment needs.
 func TestOAuth2ProxyRefusesUnverifiedEmail(t *testing.T) {
 	bin := oauth2ProxyBinary(t)
-	rpharness.WaitingFor(t, itemEmailVerified)
 	up := rpharness.StartUpstream(t)
 	port := rpharness.FreePort(t)
 	b := rpharness.StartBridge(t, []sso.ClientConfig{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))})
@@ -202,5 +202,24 @@ func TestOAuth2ProxyAllowedGroup(t *testing.T) {
 	}
 	if !strings.Contains(rpharness.BodyText(alice), "Forbidden") && !strings.Contains(proxy.Output.String(), "403") {
 		t.Errorf("alice was not refused with 403: %.300s", rpharness.BodyText(alice))
+	}
+}
+
+// TestOAuth2ProxyVerifiedEmails: an association whose AMS holds only verified addresses sets
+// email_verified: true, and oauth2-proxy then signs members in with its defaults (no
+// --insecure-oidc-allow-unverified-email). Proves that the setting reaches the ID token.
+func TestOAuth2ProxyVerifiedEmails(t *testing.T) {
+	bin := oauth2ProxyBinary(t)
+	up := rpharness.StartUpstream(t)
+	port := rpharness.FreePort(t)
+	b := rpharness.StartBridge(t, []sso.ClientConfig{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))},
+		func(c *bridge.Config) { c.Policy.EmailVerified = true })
+	proxy := startOAuth2Proxy(t, bin, port, b, up)
+	ctx := rpharness.NewChrome(t)
+
+	rpharness.SignIn(t, ctx, b, proxy.URL+"/", rpharness.StaffLogin, rpharness.StaffPassword)
+	r := rpharness.WaitUpstream(t, ctx, up, "sign-in with verified e-mails")
+	if got := r.Header.Get("X-Forwarded-Email"); got != rpharness.StaffEmail {
+		t.Errorf("X-Forwarded-Email %q, want %q", got, rpharness.StaffEmail)
 	}
 }
