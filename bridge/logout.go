@@ -138,6 +138,9 @@ func (s *Server) signOut(c echo.Context, sess *sso.Session, t *logoutTicket) err
 	// Front-channel logout: the apps' logout pages in iframes, then a Continue link.
 	if urls, origins := s.frontChannelLogouts(ctx, sess.ID, sess.Clients); len(urls) > 0 {
 		allowFrames(c.Response().Header(), origins)
+		// Go on by itself: static/logout.js once the frames have loaded, this header after a
+		// few seconds for browsers without scripts (neither is an inline script).
+		c.Response().Header().Set("Refresh", "5; url="+next)
 		return s.render(c, http.StatusOK, "logout", logoutData{pageData: s.base("Signed out"), Done: true,
 			ClientName: s.clientName(c, clientID), FrontChannel: urls, Continue: next})
 	}
