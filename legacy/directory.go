@@ -15,7 +15,8 @@ type Authenticator interface {
 }
 
 // MemberLookup finds members without a password. Lookups return ErrNotFound for unknown
-// members; the Member's Standing tells whether they may sign in.
+// members; the Member's Standing tells whether they may sign in. Like every method that
+// returns a member, they fill Roles and Grants (the claims path reads roles from them).
 type MemberLookup interface {
 	MemberByLogin(ctx context.Context, login string) (*Member, error)
 	MemberByKey(ctx context.Context, key string) (*Member, error)
@@ -27,8 +28,12 @@ type RoleLister interface {
 	Roles(ctx context.Context, key string) ([]string, error)
 }
 
-// ChangeLister lists members changed after a watermark, oldest first, at most limit of them.
-// The returned watermark is the value to pass next time (the input when nothing changed).
+// ChangeLister lists members changed after a watermark, oldest first (ties in a stable order),
+// at most limit of them, each with roles filled in. Watermarks are instants (compare them in
+// UTC); the returned one is the value to pass next time (the input when nothing changed).
+// Members that share the last change time of a full page are all returned or all left for
+// the next call, so a "later than" watermark never skips one. Changes that leave no
+// timestamp in the AMS are found by the reconcile (MemberLister), not here.
 type ChangeLister interface {
 	ChangedSince(ctx context.Context, since time.Time, limit int) (members []*Member, next time.Time, err error)
 }
@@ -47,11 +52,14 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// Directory is the whole member directory the bridge uses.
+// Directory is the whole member directory the bridge uses. Its contract, for every
+// implementation (the SQL Server directory, the demo, the cache and every test fake), is
+// checked by the conformance suite in legacy/directorytest.
 type Directory interface {
 	Authenticator
 	MemberLookup
 	RoleLister
 	ChangeLister
+	MemberLister
 	Pinger
 }

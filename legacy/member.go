@@ -1,6 +1,8 @@
 package legacy
 
 import (
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -21,13 +23,30 @@ type Member struct {
 	FamilyName  string
 	FullName    string
 	Company     string
-	MemberType  string
-	// Status is the AMS's contact status code (iMIS Name.STATUS: 'A' active, 'D...' deleted).
-	Status      string
-	JoinDate    time.Time // zero when unknown
-	PaidThrough time.Time // zero when unknown
-	Roles       []string
-	PictureURL  string
+	// MemberType is the member type code (iMIS Name.MEMBER_TYPE).
+	MemberType string
+	// MemberRecord is true when the member type counts as a membership (iMIS
+	// Member_Types.MEMBER_RECORD = 1, the rule iMIS's own login procedure uses).
+	MemberRecord bool
+	// Status is the contact's record status (iMIS Name.STATUS: 'A' active, 'I' inactive,
+	// 'S' suspended, 'D...' deleted). Released as the claim contact_status.
+	Status string
+	// MemberStatus is the membership status iMIS maintains (iMIS Name.MEMBER_STATUS: 'N' new,
+	// 'R' renewed, 'D' dropped, 'S' reinstated). Released as the claim membership_status.
+	MemberStatus string
+	// JoinDate and PaidThrough are dates of the AMS's application clock (their Location is
+	// that clock's fixed offset, so Format("2006-01-02") gives the AMS's date); zero when unknown.
+	JoinDate    time.Time
+	PaidThrough time.Time
+	// Roles are the distinct role names the member holds, sorted; every directory lookup that
+	// returns a member fills them (an empty, non-nil slice when there are none).
+	Roles []string
+	// Grants are the roles with the source each comes from (see RoleSources); a role held
+	// through two sources appears twice.
+	Grants []Grant
+	// Staff is true when the user is iMIS staff (a row in the legacy Users table).
+	Staff      bool
+	PictureURL string
 	// Extra holds additional configured columns by name.
 	Extra map[string]string
 
@@ -72,16 +91,74 @@ func (s Standing) Check(now time.Time, passwordMaxAge time.Duration) error {
 	return nil
 }
 
-// IsCurrent reports whether the membership is paid through now (or has no paid-through date
-// and a member type at all). It is profile data for claims and access rules, not a sign-in rule.
+// IsCurrent reports whether the member is in good standing at now with no grace period:
+// MembershipAt(now, 0).Current(). Directories and the bridge use MembershipAt with the
+// configured grace period (and the association's rule, if any).
 func (m *Member) IsCurrent(now time.Time) bool {
-	if m.PaidThrough.IsZero() {
-		return false
-	}
-	return !now.After(endOfDay(m.PaidThrough))
+	return m.MembershipAt(now, 0).Current()
 }
 
+// Membership standings.
+const (
+	// StandingCurrent: a member record type, an active status, paid through today (or no
+	// paid-through date: lifetime and honorary memberships).
+	StandingCurrent = "current"
+	// StandingGrace: paid-through date passed, but within the grace period. Counts as current.
+	StandingGrace = "grace"
+	// StandingLapsed: paid-through date (plus grace) passed. iMIS itself changes nothing when
+	// PAID_THRU passes; staff run a lapse process that changes member type and status later.
+	StandingLapsed = "lapsed"
+	// StandingInactive: the record status is inactive, suspended or deleted (Name.STATUS
+	// starting with I, S or D), whatever the member type says.
+	StandingInactive = "inactive"
+	// StandingNotMember: the member type is not a membership (Member_Types.MEMBER_RECORD = 0),
+	// e.g. staff, non-member customers, or no member type.
+	StandingNotMember = "not_member"
+)
+
+// Membership is a member's standing at one moment, and why.
+type Membership struct {
+	Standing string // one of the Standing* constants
+	Reason   string // how it was decided, for people ("member type REG is a member record; paid through 2026-05-31")
+}
+
+// Current reports whether the standing counts as a current membership (current or grace).
+func (s Membership) Current() bool {
+	return s.Standing == StandingCurrent || s.Standing == StandingGrace
+}
+
+// MembershipAt decides the membership standing at now, iMIS's way: a contact is a member when
+// its member type is a member record (Member_Types.MEMBER_RECORD = 1) and its record status
+// (Name.STATUS) does not start with I, S or D (asi_ManageExpiredMembers' "active member"
+// rule). A member is current through the end of the paid-through date (in the AMS's clock),
+// or always when there is no paid-through date; then in grace for the grace period; then
+// lapsed. The association may replace this rule with a CEL expression (bridge policy).
+func (m *Member) MembershipAt(now time.Time, grace time.Duration) Membership {
+	status := strings.ToUpper(strings.TrimSpace(m.Status))
+	switch {
+	case !m.MemberRecord:
+		if m.MemberType == "" {
+			return Membership{StandingNotMember, "no member type"}
+		}
+		return Membership{StandingNotMember, fmt.Sprintf("member type %s is not a member record", m.MemberType)}
+	case status != "" && strings.ContainsRune("ISD", rune(status[0])):
+		return Membership{StandingInactive, fmt.Sprintf("record status %s (inactive, suspended or deleted)", m.Status)}
+	case m.PaidThrough.IsZero():
+		return Membership{StandingCurrent, fmt.Sprintf("member type %s is a member record; no paid-through date", m.MemberType)}
+	}
+	paid := m.PaidThrough.Format("2006-01-02")
+	end := endOfDay(m.PaidThrough)
+	switch {
+	case now.Before(end):
+		return Membership{StandingCurrent, fmt.Sprintf("member type %s is a member record; paid through %s", m.MemberType, paid)}
+	case grace > 0 && now.Before(end.Add(grace)):
+		return Membership{StandingGrace, fmt.Sprintf("paid through %s; in the grace period of %s", paid, grace)}
+	}
+	return Membership{StandingLapsed, fmt.Sprintf("paid through %s, passed%s", paid, map[bool]string{true: " with the grace period of " + grace.String(), false: ""}[grace > 0])}
+}
+
+// endOfDay is the first instant after t's date, in t's location (the AMS's clock).
 func endOfDay(t time.Time) time.Time {
 	y, mo, d := t.Date()
-	return time.Date(y, mo, d, 23, 59, 59, 0, t.Location())
+	return time.Date(y, mo, d+1, 0, 0, 0, 0, t.Location())
 }

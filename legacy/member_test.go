@@ -53,19 +53,43 @@ func TestReasonAndUnavailable(t *testing.T) {
 	}
 }
 
-func TestIsCurrent(t *testing.T) {
+func TestMembershipAt(t *testing.T) {
+	west := time.FixedZone("app", -6*3600) // iMIS application clock UTC-06:00
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	day := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, west) }
+	reg := func(paid time.Time, status string) *Member {
+		return &Member{MemberType: "REG", MemberRecord: true, Status: status, PaidThrough: paid}
+	}
 	for _, tc := range []struct {
-		paid time.Time
-		want bool
+		name  string
+		m     *Member
+		now   time.Time
+		grace time.Duration
+		want  string
 	}{
-		{time.Time{}, false},
-		{time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), true}, // paid through today
-		{time.Date(2026, 5, 31, 0, 0, 0, 0, time.UTC), false},
-		{time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), true},
+		{"no member type", &Member{}, now, 0, StandingNotMember},
+		{"staff type is no member record", &Member{MemberType: "STAFF", Status: "A", PaidThrough: day(2030, 1, 1)}, now, 0, StandingNotMember},
+		{"no paid-through date: current", reg(time.Time{}, "A"), now, 0, StandingCurrent},
+		{"paid through today (app clock)", reg(day(2026, 6, 1), "A"), now, 0, StandingCurrent},
+		// 2026-06-01 23:59 in UTC-6 is 2026-06-02 05:59 UTC: still paid through that day.
+		{"last minute of the app day", reg(day(2026, 6, 1), "A"), time.Date(2026, 6, 2, 5, 59, 0, 0, time.UTC), 0, StandingCurrent},
+		{"first minute after the app day", reg(day(2026, 6, 1), "A"), time.Date(2026, 6, 2, 6, 0, 0, 0, time.UTC), 0, StandingLapsed},
+		{"yesterday, no grace", reg(day(2026, 5, 31), "A"), now, 0, StandingLapsed},
+		{"yesterday, in grace", reg(day(2026, 5, 31), "A"), now, 30 * 24 * time.Hour, StandingGrace},
+		{"grace over", reg(day(2026, 4, 1), "A"), now, 30 * 24 * time.Hour, StandingLapsed},
+		{"inactive status", reg(day(2030, 1, 1), "I"), now, 0, StandingInactive},
+		{"suspended status", reg(day(2030, 1, 1), "S"), now, 0, StandingInactive},
+		{"deleted status", reg(day(2030, 1, 1), "D"), now, 0, StandingInactive},
+		{"blank status counts as active", reg(day(2030, 1, 1), ""), now, 0, StandingCurrent},
 	} {
-		if got := (&Member{PaidThrough: tc.paid}).IsCurrent(now); got != tc.want {
-			t.Fatalf("paid through %v: %v", tc.paid, got)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.m.MembershipAt(tc.now, tc.grace)
+			if got.Standing != tc.want || got.Reason == "" {
+				t.Fatalf("got %+v, want %s", got, tc.want)
+			}
+			if tc.m.IsCurrent(tc.now) != (tc.m.MembershipAt(tc.now, 0).Current()) {
+				t.Fatal("IsCurrent disagrees with MembershipAt(now, 0)")
+			}
+		})
 	}
 }

@@ -3,57 +3,108 @@
 package bridgetest
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ssobridge/ssobridge/legacy"
 )
 
-// Directory is an in-memory legacy.Directory for tests.
+// Directory is an in-memory legacy.Directory for tests. It passes the same conformance suite
+// as the real directories (legacy/directorytest): every lookup returns the member's roles,
+// unknown logins and wrong passwords cost the same comparison, status is checked only after
+// the right password, ChangedSince orders by change time then key, ListMembers pages by key.
 type Directory struct {
 	mu        sync.Mutex
 	members   map[string]*legacy.Member // by lower-case login
 	passwords map[string]string
 	// Down makes every call fail with legacy.ErrUnavailable.
 	Down bool
+	// Comparisons counts password comparisons (the work Authenticate does).
+	Comparisons atomic.Int64
 }
+
+var _ legacy.Directory = (*Directory)(nil)
 
 // NewDirectory returns a directory with alice (active member), bob (staff) and locked.
 func NewDirectory() *Directory {
 	d := &Directory{members: map[string]*legacy.Member{}, passwords: map[string]string{}}
 	now := time.Now()
 	d.Add(&legacy.Member{Key: "11111111-1111-1111-1111-111111111111", MemberID: "1001", Login: "alice", Email: "alice@example.org",
-		GivenName: "Alice", FamilyName: "Archer", FullName: "Alice Archer", MemberType: "REG", Status: "A",
-		PaidThrough: now.AddDate(0, 6, 0), JoinDate: now.AddDate(-3, 0, 0), Roles: []string{"Member"},
+		GivenName: "Alice", FamilyName: "Archer", FullName: "Alice Archer", MemberType: "REG", MemberRecord: true, Status: "A",
+		MemberStatus: "R", PaidThrough: now.AddDate(0, 6, 0), JoinDate: now.AddDate(-3, 0, 0), Roles: []string{"Member"},
 		Standing: legacy.Standing{Approved: true}}, "alice-password")
 	d.Add(&legacy.Member{Key: "22222222-2222-2222-2222-222222222222", MemberID: "1002", Login: "bob", Email: "bob@example.org",
-		FullName: "Bob Staff", MemberType: "STAFF", Status: "A", Roles: []string{"SysAdmin", "Staff"},
+		FullName: "Bob Staff", MemberType: "STAFF", Status: "A", Roles: []string{"SysAdmin", "Staff"}, Staff: true,
 		Standing: legacy.Standing{Approved: true}}, "bob-password")
 	d.Add(&legacy.Member{Key: "33333333-3333-3333-3333-333333333333", MemberID: "1003", Login: "locked", FullName: "Locked Out",
 		Standing: legacy.Standing{Approved: true, LockedOut: true}}, "locked-password")
 	return d
 }
 
+// normalize fills Roles and Grants consistently (a member given only Roles gets grants from
+// the user_roles source).
+func normalize(m *legacy.Member) {
+	if m.Grants == nil {
+		g := make([]legacy.Grant, 0, len(m.Roles))
+		for _, r := range m.Roles {
+			g = append(g, legacy.Grant{Role: r, Source: legacy.RoleSourceUserRoles})
+		}
+		m.Grants = g
+	}
+	m.SetGrants(m.Grants)
+}
+
 // Add inserts or replaces a member with a password.
 func (d *Directory) Add(m *legacy.Member, password string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.members[strings.ToLower(m.Login)] = m
+	c := clone(m)
+	normalize(c)
+	d.members[strings.ToLower(m.Login)] = c
 	d.passwords[strings.ToLower(m.Login)] = password
 }
 
-// Update changes a member in place.
+// Update changes a member in place and sets its change time to now.
 func (d *Directory) Update(login string, f func(m *legacy.Member)) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	m := *d.members[strings.ToLower(login)]
-	f(&m)
+	m := clone(d.members[strings.ToLower(login)])
+	rolesBefore := slices.Clone(m.Roles)
+	f(m)
+	if !slices.Equal(rolesBefore, m.Roles) {
+		m.Grants = nil // roles set directly: grants follow them
+	}
+	normalize(m)
 	m.UpdatedAt = time.Now()
-	d.members[strings.ToLower(login)] = &m
+	d.members[strings.ToLower(login)] = m
 }
+
+// Remove deletes a member (as a deleted contact: no lookup finds it any more).
+func (d *Directory) Remove(login string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.members, strings.ToLower(login))
+	delete(d.passwords, strings.ToLower(login))
+}
+
+func clone(m *legacy.Member) *legacy.Member {
+	c := *m
+	c.Roles = slices.Clone(m.Roles)
+	c.Grants = slices.Clone(m.Grants)
+	c.Extra = maps.Clone(m.Extra)
+	return &c
+}
+
+// dummyPassword is compared against when the login is unknown, so that an unknown login does
+// the same work as a wrong password.
+const dummyPassword = "\x00bridgetest-dummy-password"
 
 func (d *Directory) Authenticate(_ context.Context, login, password string) (*legacy.Member, error) {
 	d.mu.Lock()
@@ -61,16 +112,20 @@ func (d *Directory) Authenticate(_ context.Context, login, password string) (*le
 	if d.Down {
 		return nil, legacy.Unavailable("authenticate", context.DeadlineExceeded)
 	}
-	m, ok := d.members[strings.ToLower(login)]
-	want := d.passwords[strings.ToLower(login)]
-	if !ok || subtle.ConstantTimeCompare([]byte(want), []byte(password)) != 1 {
+	m, ok := d.members[strings.ToLower(strings.TrimSpace(login))]
+	want, known := d.passwords[strings.ToLower(strings.TrimSpace(login))]
+	if !known {
+		want = dummyPassword
+	}
+	d.Comparisons.Add(1)
+	match := subtle.ConstantTimeCompare([]byte(want), []byte(password)) == 1
+	if !ok || !known || !match {
 		return nil, legacy.ErrBadCredentials
 	}
 	if err := m.Standing.Check(time.Now(), 0); err != nil {
 		return nil, err
 	}
-	c := *m
-	return &c, nil
+	return clone(m), nil
 }
 
 func (d *Directory) find(f func(*legacy.Member) bool) (*legacy.Member, error) {
@@ -81,20 +136,22 @@ func (d *Directory) find(f func(*legacy.Member) bool) (*legacy.Member, error) {
 	}
 	for _, m := range d.members {
 		if f(m) {
-			c := *m
-			return &c, nil
+			return clone(m), nil
 		}
 	}
 	return nil, legacy.ErrNotFound
 }
 
 func (d *Directory) MemberByLogin(_ context.Context, login string) (*legacy.Member, error) {
+	login = strings.TrimSpace(login)
 	return d.find(func(m *legacy.Member) bool { return strings.EqualFold(m.Login, login) })
 }
 func (d *Directory) MemberByKey(_ context.Context, key string) (*legacy.Member, error) {
+	key = strings.Trim(strings.TrimSpace(key), "{}")
 	return d.find(func(m *legacy.Member) bool { return strings.EqualFold(m.Key, key) })
 }
 func (d *Directory) MemberByID(_ context.Context, id string) (*legacy.Member, error) {
+	id = strings.TrimSpace(id)
 	return d.find(func(m *legacy.Member) bool { return m.MemberID == id })
 }
 func (d *Directory) Roles(ctx context.Context, key string) ([]string, error) {
@@ -104,22 +161,79 @@ func (d *Directory) Roles(ctx context.Context, key string) ([]string, error) {
 	}
 	return m.Roles, nil
 }
+
+// Grants returns the member's roles with their sources.
+func (d *Directory) Grants(ctx context.Context, key string) ([]legacy.Grant, error) {
+	m, err := d.MemberByKey(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return m.Grants, nil
+}
+
+// ChangedSince returns the members changed after since, by change time then key, at most
+// limit; members sharing the last change time of a full page are left for the next call.
 func (d *Directory) ChangedSince(_ context.Context, since time.Time, limit int) ([]*legacy.Member, time.Time, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.Down {
+		return nil, since, legacy.Unavailable("changed since", context.DeadlineExceeded)
+	}
 	var out []*legacy.Member
-	next := since
 	for _, m := range d.members {
 		if m.UpdatedAt.After(since) {
-			c := *m
-			out = append(out, &c)
-			if m.UpdatedAt.After(next) {
-				next = m.UpdatedAt
+			out = append(out, clone(m))
+		}
+	}
+	slices.SortFunc(out, func(a, b *legacy.Member) int {
+		return cmp.Or(a.UpdatedAt.Compare(b.UpdatedAt), strings.Compare(strings.ToUpper(a.Key), strings.ToUpper(b.Key)))
+	})
+	if limit > 0 && len(out) > limit {
+		last := out[limit-1].UpdatedAt
+		cut := limit
+		if out[limit].UpdatedAt.Equal(last) {
+			for cut > 0 && out[cut-1].UpdatedAt.Equal(last) {
+				cut--
 			}
+			if cut == 0 { // the whole page shares one time: return the whole group
+				cut = limit
+				for cut < len(out) && out[cut].UpdatedAt.Equal(last) {
+					cut++
+				}
+			}
+		}
+		out = out[:cut]
+	}
+	next := since
+	for _, m := range out {
+		if m.UpdatedAt.After(next) {
+			next = m.UpdatedAt
 		}
 	}
 	return out, next, nil
 }
+
+// ListMembers pages over the members by key (canonical upper-case text).
+func (d *Directory) ListMembers(_ context.Context, afterKey string, limit int) ([]*legacy.Member, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.Down {
+		return nil, legacy.Unavailable("list members", context.DeadlineExceeded)
+	}
+	after := strings.ToUpper(strings.TrimSpace(afterKey))
+	var out []*legacy.Member
+	for _, m := range d.members {
+		if k := strings.ToUpper(m.Key); k > after && !m.Standing.Deleted {
+			out = append(out, clone(m))
+		}
+	}
+	slices.SortFunc(out, func(a, b *legacy.Member) int { return strings.Compare(strings.ToUpper(a.Key), strings.ToUpper(b.Key)) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
 func (d *Directory) Ping(context.Context) error {
 	if d.Down {
 		return legacy.Unavailable("ping", context.DeadlineExceeded)

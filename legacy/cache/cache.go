@@ -28,6 +28,12 @@ type RolelessAuthenticator interface {
 	AuthenticateWithoutRoles(ctx context.Context, login, password string) (*legacy.Member, error)
 }
 
+// GrantLister is implemented by directories that report the source of each role
+// (sqldir.Directory); the cache keeps the grants, not only the role names.
+type GrantLister interface {
+	Grants(ctx context.Context, key string) ([]legacy.Grant, error)
+}
+
 // Options configure a Directory.
 type Options struct {
 	// TTL is how long a member or role list stays fresh (default 2m).
@@ -44,8 +50,10 @@ type Options struct {
 
 // Directory is a legacy.Directory that caches member profiles and roles of another one.
 // Authenticate always asks the wrapped directory (passwords are never checked from the
-// cache), then fills the cache; ChangedSince is never cached, and refreshes the members it
-// returns. Concurrent misses for the same member share one fetch. Errors are not cached.
+// cache), then fills the cache; ChangedSince and ListMembers are never cached, and refresh
+// the members they return. A cached member keeps its roles and grants: every lookup returns
+// them, as the wrapped directory does. Concurrent misses for the same member share one fetch.
+// Errors are not cached.
 type Directory struct {
 	next         legacy.Directory
 	ttl          time.Duration
@@ -55,10 +63,10 @@ type Directory struct {
 	byKey   *lru[*legacy.Member]
 	byLogin *lru[string] // normalised login → key
 	byID    *lru[string] // member id → key
-	roles   *lru[[]string]
+	grants  *lru[[]legacy.Grant]
 
 	members flight[*legacy.Member]
-	roleSF  flight[[]string]
+	roleSF  flight[[]legacy.Grant]
 
 	hits, misses atomic.Int64
 }
@@ -82,7 +90,7 @@ func New(next legacy.Directory, opts Options) *Directory {
 	return &Directory{
 		next: next, ttl: opts.TTL, fetchTimeout: opts.FetchTimeout, now: opts.Now,
 		byKey: newLRU[*legacy.Member](opts.Size), byLogin: newLRU[string](opts.Size),
-		byID: newLRU[string](opts.Size), roles: newLRU[[]string](opts.Size),
+		byID: newLRU[string](opts.Size), grants: newLRU[[]legacy.Grant](opts.Size),
 	}
 }
 
@@ -109,11 +117,11 @@ func (c *Directory) Authenticate(ctx context.Context, login, password string) (*
 		if err != nil {
 			return nil, err
 		}
-		roles, err := c.Roles(ctx, m.Key)
+		g, err := c.Grants(ctx, m.Key)
 		if err != nil {
 			return nil, err
 		}
-		m.Roles = roles
+		m.SetGrants(g)
 		c.putMember(m)
 		return m, nil
 	}
@@ -122,7 +130,6 @@ func (c *Directory) Authenticate(ctx context.Context, login, password string) (*
 		return nil, err
 	}
 	c.putMember(m)
-	c.roles.put(m.Key, slices.Clone(m.Roles), c.now().Add(c.ttl))
 	return m, nil
 }
 
@@ -186,28 +193,52 @@ func (c *Directory) fetchMember(ctx context.Context, flightKey string, fetch fun
 
 // Roles returns the cached role names or asks the wrapped directory.
 func (c *Directory) Roles(ctx context.Context, key string) ([]string, error) {
+	g, err := c.Grants(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return legacy.RolesOf(g), nil
+}
+
+// Grants returns the cached grants (roles with their sources) or asks the wrapped directory
+// (its Grants when it has them, else its Roles, with no source).
+func (c *Directory) Grants(ctx context.Context, key string) ([]legacy.Grant, error) {
 	k := normKey(key)
-	if r, ok := c.roles.get(k, c.now()); ok {
+	if g, ok := c.grants.get(k, c.now()); ok {
 		c.hits.Add(1)
-		return slices.Clone(r), nil
+		return slices.Clone(g), nil
 	}
 	c.misses.Add(1)
-	r, err := c.roleSF.do(ctx, k, c.fetchTimeout, func(ctx context.Context) ([]string, error) {
-		r, err := c.next.Roles(ctx, key)
-		if err != nil {
-			return nil, err
+	g, err := c.roleSF.do(ctx, k, c.fetchTimeout, func(ctx context.Context) ([]legacy.Grant, error) {
+		var g []legacy.Grant
+		if gl, ok := c.next.(GrantLister); ok {
+			var err error
+			if g, err = gl.Grants(ctx, key); err != nil {
+				return nil, err
+			}
+		} else {
+			roles, err := c.next.Roles(ctx, key)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range roles {
+				g = append(g, legacy.Grant{Role: r})
+			}
 		}
-		c.roles.put(k, slices.Clone(r), c.now().Add(c.ttl))
-		return r, nil
+		if g == nil {
+			g = []legacy.Grant{}
+		}
+		c.grants.put(k, slices.Clone(g), c.now().Add(c.ttl))
+		return g, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return slices.Clone(r), nil
+	return slices.Clone(g), nil
 }
 
-// ChangedSince always asks the wrapped directory. The members it returns replace cached
-// ones, and their cached roles are dropped (a change may have been a role change).
+// ChangedSince always asks the wrapped directory. The members it returns (with their roles)
+// replace cached ones.
 func (c *Directory) ChangedSince(ctx context.Context, since time.Time, limit int) ([]*legacy.Member, time.Time, error) {
 	ms, next, err := c.next.ChangedSince(ctx, since, limit)
 	if err != nil {
@@ -215,9 +246,20 @@ func (c *Directory) ChangedSince(ctx context.Context, since time.Time, limit int
 	}
 	for _, m := range ms {
 		c.putMember(m)
-		c.roles.remove(normKey(m.Key))
 	}
 	return ms, next, nil
+}
+
+// ListMembers always asks the wrapped directory. The members it returns replace cached ones.
+func (c *Directory) ListMembers(ctx context.Context, afterKey string, limit int) ([]*legacy.Member, error) {
+	ms, err := c.next.ListMembers(ctx, afterKey, limit)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		c.putMember(m)
+	}
+	return ms, nil
 }
 
 // Ping asks the wrapped directory.
@@ -227,7 +269,7 @@ func (c *Directory) Ping(ctx context.Context) error { return c.next.Ping(ctx) }
 func (c *Directory) Invalidate(key string) {
 	k := normKey(key)
 	c.byKey.remove(k)
-	c.roles.remove(k)
+	c.grants.remove(k)
 }
 
 // Purge empties the cache.
@@ -235,20 +277,28 @@ func (c *Directory) Purge() {
 	c.byKey.purge()
 	c.byLogin.purge()
 	c.byID.purge()
-	c.roles.purge()
+	c.grants.purge()
 }
 
-// putMember stores a copy of m (without roles, which are cached separately) under its key,
-// login and member id.
+// putMember stores a copy of m, with its roles and grants, under its key, login and member
+// id; its grants also answer Roles and Grants. A member without roles (Roles nil: a wrapped
+// directory that breaks the contract) is not cached.
 func (c *Directory) putMember(m *legacy.Member) {
-	if m == nil || m.Key == "" {
+	if m == nil || m.Key == "" || m.Roles == nil {
 		return
 	}
 	exp := c.now().Add(c.ttl)
 	cp := clone(m)
-	cp.Roles = nil
 	k := normKey(m.Key)
 	c.byKey.put(k, cp, exp)
+	g := slices.Clone(m.Grants)
+	if g == nil {
+		g = make([]legacy.Grant, 0, len(m.Roles))
+		for _, r := range m.Roles {
+			g = append(g, legacy.Grant{Role: r})
+		}
+	}
+	c.grants.put(k, g, exp)
 	if m.Login != "" {
 		c.byLogin.put(normLogin(m.Login), k, exp)
 	}
@@ -260,6 +310,7 @@ func (c *Directory) putMember(m *legacy.Member) {
 func clone(m *legacy.Member) *legacy.Member {
 	cp := *m
 	cp.Roles = slices.Clone(m.Roles)
+	cp.Grants = slices.Clone(m.Grants)
 	cp.Extra = maps.Clone(m.Extra)
 	return &cp
 }

@@ -58,6 +58,7 @@ func (f *fake) find(pred func(*legacy.Member) bool) (*legacy.Member, error) {
 	for _, m := range f.members {
 		if pred(m) {
 			cp := *m
+			cp.Roles = append([]string{}, f.roles[m.Key]...)
 			return &cp, nil
 		}
 	}
@@ -82,6 +83,7 @@ func (f *fake) AuthenticateWithoutRoles(ctx context.Context, login, pw string) (
 	if err != nil || pw != f.password {
 		return nil, legacy.ErrBadCredentials
 	}
+	m.Roles = nil
 	return m, nil
 }
 
@@ -115,7 +117,20 @@ func (f *fake) ChangedSince(ctx context.Context, since time.Time, limit int) ([]
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	cp := *f.members["K1"]
+	cp.Roles = append([]string{}, f.roles["K1"]...)
 	return []*legacy.Member{&cp}, since.Add(time.Second), nil
+}
+
+func (f *fake) ListMembers(ctx context.Context, after string, limit int) ([]*legacy.Member, error) {
+	f.count("list")
+	var out []*legacy.Member
+	for _, k := range []string{"K1", "K2"} {
+		if k > after && len(out) < limit {
+			m, _ := f.find(func(m *legacy.Member) bool { return m.Key == k })
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 func (f *fake) Ping(ctx context.Context) error { f.count("ping"); return nil }
@@ -242,9 +257,10 @@ func TestAuthenticateAlwaysAsksAndSkipsCachedRoles(t *testing.T) {
 	if _, err := c.MemberByKey(ctx, "K1"); err != nil || f.n("key") != 0 {
 		t.Fatalf("member not cached by Authenticate: %v %v", err, f.calls)
 	}
-	// Cached lookups do not carry roles (as the wrapped lookups do not).
-	if m, _ := c.MemberByKey(ctx, "K1"); m.Roles != nil {
-		t.Fatalf("roles leaked into lookups: %v", m.Roles)
+	// Cached lookups carry the roles, as the wrapped lookups do (issue 11: the cache used to
+	// strip them, and every app got roles: []).
+	if m, _ := c.MemberByKey(ctx, "K1"); len(m.Roles) != 1 || m.Roles[0] != "Member" {
+		t.Fatalf("cached lookup lost the roles: %v", m.Roles)
 	}
 }
 
@@ -296,7 +312,8 @@ func TestInvalidateAndPurge(t *testing.T) {
 	c.Invalidate("k1")
 	c.MemberByLogin(ctx, "alice")
 	c.Roles(ctx, "K1")
-	if f.n("login") != 2 || f.n("roles") != 2 {
+	// The lookups bring the roles: Roles is answered from them.
+	if f.n("login") != 2 || f.n("roles") != 0 {
 		t.Fatalf("Invalidate: %v", f.calls)
 	}
 	c.Purge()

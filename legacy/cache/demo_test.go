@@ -25,7 +25,8 @@ func TestCacheOverDemoDirectory(t *testing.T) {
 	c := cache.New(d, cache.Options{TTL: time.Minute, Now: func() time.Time { return now }})
 
 	m, err := c.Authenticate(ctx, "alice", "alice-demo-1")
-	if err != nil || !slices.Equal(m.Roles, []string{"Member"}) {
+	aliceRoles := []string{"Board of Directors", "Member", "REG", "Regular Member"}
+	if err != nil || !slices.Equal(m.Roles, aliceRoles) {
 		t.Fatalf("Authenticate = %+v, %v", m, err)
 	}
 	if err := demo.SetRoles(ctx, db, "alice", "Member", "Volunteer"); err != nil {
@@ -43,14 +44,18 @@ func TestCacheOverDemoDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	// ... the roles come from the cache until a change poll or the TTL.
-	if !slices.Equal(m.Roles, []string{"Member"}) {
+	if !slices.Equal(m.Roles, aliceRoles) {
 		t.Fatalf("roles not served from the cache: %v", m.Roles)
+	}
+	// ... and so do lookups, with the roles (issue 11: lookups used to come back without).
+	if l, err := c.MemberByKey(ctx, m.Key); err != nil || !slices.Equal(l.Roles, aliceRoles) {
+		t.Fatalf("MemberByKey from the cache: %v, %v", l, err)
 	}
 	if _, _, err := c.ChangedSince(ctx, now.Add(-time.Minute), 100); err != nil {
 		t.Fatal(err)
 	}
 	m, err = c.Authenticate(ctx, "alice", "rotated-1")
-	if err != nil || !slices.Equal(m.Roles, []string{"Member", "Volunteer"}) {
+	if err != nil || !slices.Equal(m.Roles, []string{"Board of Directors", "Member", "REG", "Regular Member", "Volunteer"}) {
 		t.Fatalf("after the change poll: %v, %v", m, err)
 	}
 	hits, misses := c.Stats()

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,8 +18,17 @@ import (
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
-// Location is the demo AMS's wall-clock zone: every datetime in the demo database is UTC.
+// Location is UTC: the zone of the demo's aspnet_Membership dates.
 func Location() *time.Location { return time.UTC }
+
+// AppTimeOffset is the demo AMS's application clock (SystemConfig
+// System.Database.TimeZoneOffset): UTC-06:00, as an iMIS upgraded in a Chicago winter would
+// store it. iMIS's own dates (UserMain, ContactMain, Name, GroupMember) are written in it;
+// aspnet_Membership dates in UTC.
+const AppTimeOffset = -6 * time.Hour
+
+// MembershipGrace is the demo's grace period after the paid-through date.
+const MembershipGrace = 30 * 24 * time.Hour
 
 // PasswordMaxAge is the demo's password expiry (iMIS PCI.PasswordExpireDays = 365).
 const PasswordMaxAge = 365 * 24 * time.Hour
@@ -33,7 +43,8 @@ const datetimeStep = 10 * time.Millisecond
 const never = "1754-01-01 00:00:00.000"
 
 // Config returns the directory configuration for the demo database: driver sqlite, the
-// iMIS-on-SQLite preset, UTC, passwords expiring after a year, and a few extra columns.
+// iMIS-on-SQLite preset, the application clock read from SystemConfig (UTC-06:00), passwords
+// expiring after a year, a grace period of 30 days, and a few extra columns.
 // Use it with sqldir.New on the handle from Open (OpenDirectory does both).
 func Config() sqldir.Config {
 	return sqldir.Config{
@@ -43,6 +54,8 @@ func Config() sqldir.Config {
 		PasswordMaxAge: PasswordMaxAge,
 		HashAlgorithm:  string(password.SHA256),
 		ExtraColumns:   []string{"title", "chapter", "city", "country"},
+		// The application clock comes from SystemConfig (as on a real iMIS).
+		MembershipGrace: MembershipGrace,
 	}
 }
 
@@ -103,6 +116,13 @@ type Login struct {
 	Outcome  string
 	Key      string // UserMain.UserKey = ContactMain.ContactKey
 	MemberID string // Name.ID
+	// Roles are the roles the member's tokens carry (default role sources), sorted.
+	Roles []string
+	// Staff is true for iMIS staff (a row in the legacy Users table).
+	Staff bool
+	// Standing is the membership standing the tokens carry (legacy.Standing*), with the demo's
+	// grace period.
+	Standing string
 }
 
 // Logins lists the demo sign-ins, in a fresh slice.
@@ -113,7 +133,7 @@ func Logins() []Login {
 			continue
 		}
 		out = append(out, Login{Login: m.login, Password: m.password, Description: m.desc,
-			Outcome: m.outcome, Key: m.key, MemberID: m.id})
+			Outcome: m.outcome, Key: m.key, MemberID: m.id, Roles: m.wantRoles(), Staff: m.staff, Standing: m.standing})
 	}
 	return out
 }
@@ -125,6 +145,7 @@ type member struct {
 	first, last, company, mtype    string
 	title, chapter, city, country  string
 	status                         string // Name.STATUS (default "A")
+	memberStatus                   string // Name.MEMBER_STATUS (default "R" for member types)
 	contactStatus                  string // ContactMain.ContactStatusCode (default "A")
 	hash                           string // "sha256" (default), "sha1", "clear", "encrypted"
 	disabled, locked, unapproved   bool
@@ -132,8 +153,13 @@ type member struct {
 	expiration                     time.Duration // ExpirationDate = now + expiration; 0 = NULL
 	paidThru                       time.Duration // Name.PAID_THRU = now + paidThru; 0 = NULL
 	passwordAge                    time.Duration // LastPasswordChangedDate = now - passwordAge (default 30 days)
-	roles                          []string
-	deletedRoles                   []string // UserRole rows marked for delete (ignored)
+	roles                          []string      // UserRole rows
+	deletedRoles                   []string      // UserRole rows marked for delete (ignored)
+	groups                         []string      // GroupMember rows (see groupDefs), inside or outside their window
+	securityGroups                 []string      // Name_Security_Groups rows (besides iMIS's blank one)
+	staff                          bool          // a row in the legacy Users table
+
+	standing string // the membership standing the tokens carry
 }
 
 const day = 24 * time.Hour
@@ -150,6 +176,43 @@ var roleKeys = []struct{ name, key, desc string }{
 
 const deletedRole = "Board"
 
+// Member types: MEMBER_RECORD decides membership; each has iMIS's member-type security group,
+// named after its DESCRIPTION.
+var memberTypes = []struct {
+	code, desc string
+	record     bool
+	groupKey   string
+}{
+	{"REG", "Regular Member", true, "6B1D0A10-0000-4000-8000-000000000001"},
+	{"HON", "Honorary Member", true, "6B1D0A10-0000-4000-8000-000000000002"},
+	{"STAFF", "Staff", false, "6B1D0A10-0000-4000-8000-000000000003"},
+	{"NM", "Non-member", false, "6B1D0A10-0000-4000-8000-000000000004"},
+}
+
+// Group types (GroupTypeRef); 'Member Type Security' has iMIS's fixed key.
+const (
+	groupTypeMemberType = "636A1E55-38BC-4A8F-AC8D-A6873D697F18"
+	groupTypeCommittee  = "6B1D0A20-0000-4000-8000-000000000001"
+	groupTypeStaff      = "6B1D0A20-0000-4000-8000-000000000002"
+	groupTypeSystem     = "6B1D0A20-0000-4000-8000-000000000003"
+)
+
+// groupDefs are the demo's other groups. A member's membership window (JoinDate/DropDate,
+// relative to now) decides whether the group is a role now.
+var groupDefs = []struct {
+	name, key, typ string
+	join, drop     time.Duration // 0 = NULL
+}{
+	{"Board of Directors", "6B1D0A30-0000-4000-8000-000000000001", groupTypeCommittee, -400 * day, 0},
+	{"Finance Committee", "6B1D0A30-0000-4000-8000-000000000002", groupTypeCommittee, -700 * day, -30 * day}, // dropped
+	{"Awards Committee", "6B1D0A30-0000-4000-8000-000000000003", groupTypeCommittee, 10 * day, 0},            // joins later
+	{"All Staff", "3BAF4ED8-ADA2-4F8E-913D-82C6BC809A63", groupTypeStaff, 0, 0},
+	{"Member", "6B1D0A30-0000-4000-8000-000000000004", groupTypeSystem, 0, 0}, // CM.MemberGroupKey
+}
+
+// memberGroupKey is SystemConfig CM.MemberGroupKey: the Member group of member-record types.
+const memberGroupKey = "6B1D0A30-0000-4000-8000-000000000004"
+
 // Fixed keys so that tests and the README can name members. aspnet user ids differ from the
 // contact keys, as in iMIS.
 func keys(n int) (key, userID string) {
@@ -158,23 +221,29 @@ func keys(n int) (key, userID string) {
 
 var members = func() []member {
 	ms := []member{
-		{login: "alice", desc: "active member, SHA-256 hash (iMIS default), paid through next year, role Member",
+		{login: "alice", desc: "active member, SHA-256 hash (iMIS default), paid through next year; roles from her member type, the Member group and a committee",
 			outcome: "ok", first: "Alice", last: "Anders", company: "Example Widgets Ltd", mtype: "REG",
 			title: "Engineer", chapter: "NORTH", city: "Leeds", country: "United Kingdom",
-			paidThru: 365 * day, roles: []string{"Member", "Board"}},
-		{login: "staff", desc: "staff user: SysAdmin, RemoteService and Content Administrator roles",
-			outcome: "ok", first: "Stacy", last: "Staff", company: "Demo Association", mtype: "STAFF",
-			roles: []string{"SysAdmin", "RemoteService", "Content Administrator", "Everyone"}, deletedRoles: []string{"Member"}},
-		{login: "larry", desc: "lapsed member: paid through three months ago, account still active (signs in; not current)",
+			paidThru: 365 * day, deletedRoles: []string{"Board"},
+			groups: []string{"Board of Directors", "Finance Committee", "Awards Committee"}, standing: "current"},
+		{login: "staff", desc: "staff user (legacy Users row): SysAdmin, RemoteService and Content Administrator roles, All Staff group",
+			outcome: "ok", first: "Stacy", last: "Staff", company: "Demo Association", mtype: "STAFF", memberStatus: "-",
+			roles: []string{"SysAdmin", "RemoteService", "Content Administrator", "Everyone"}, deletedRoles: []string{"Member"},
+			groups: []string{"All Staff"}, staff: true, standing: "not_member"},
+		{login: "larry", desc: "lapsed member: paid through three months ago, account and member type unchanged (signs in; lapsed)",
 			outcome: "ok", first: "Larry", last: "Lapsed", company: "Old Firm Inc", mtype: "REG",
-			paidThru: -90 * day, roles: []string{"Member"}},
-		{login: "sam", desc: "member with an old SHA-1 Membership hash",
-			outcome: "ok", first: "Sam", last: "Sha", mtype: "REG", hash: "sha1", paidThru: 200 * day},
-		{login: "zoë", password: "zoe-demo-1", desc: "non-ASCII login and name (José Müller); 'zoe\u0308' (decomposed) finds it too",
+			paidThru: -90 * day, standing: "lapsed"},
+		{login: "sam", desc: "member paid through ten days ago, in the 30-day grace period; old SHA-1 Membership hash",
+			outcome: "ok", first: "Sam", last: "Sha", mtype: "REG", hash: "sha1", paidThru: -10 * day, standing: "grace"},
+		{login: "zoë", password: "zoe-demo-1", desc: "non-ASCII login and name (José Müller), legacy web security group CHAPTERLEAD; 'zoe\u0308' (decomposed) finds it too",
 			outcome: "ok", first: "José", last: "Müller", company: "Société Générale de Démo", mtype: "REG",
-			city: "Zürich", country: "Schweiz", paidThru: 30 * day},
-		{login: "clara", desc: "password stored in clear (Membership format 0)",
-			outcome: "ok", first: "Clara", last: "Clear", mtype: "REG", hash: "clear"},
+			city: "Zürich", country: "Schweiz", paidThru: 30 * day, securityGroups: []string{"CHAPTERLEAD"}, standing: "current"},
+		{login: "hank", desc: "honorary member: member type HON has no paid-through date (current while the type is a member record)",
+			outcome: "ok", first: "Hank", last: "Honorary", mtype: "HON", memberStatus: "N", standing: "current"},
+		{login: "ines", desc: "inactive record (Name.STATUS 'I'), still paid through next year: signs in, not current",
+			outcome: "ok", first: "Ines", last: "Inactive", mtype: "REG", status: "I", memberStatus: "D", paidThru: 300 * day, standing: "inactive"},
+		{login: "clara", desc: "non-member customer (member type NM); password stored in clear (Membership format 0)",
+			outcome: "ok", first: "Clara", last: "Clear", mtype: "NM", memberStatus: "-", hash: "clear", standing: "not_member"},
 		{login: "olga", desc: "locked out after too many failed attempts",
 			outcome: "locked_out", first: "Olga", last: "Locked", mtype: "REG", locked: true, paidThru: 100 * day},
 		{login: "dave", desc: "disabled account (UserMain.IsDisabled)",
@@ -212,14 +281,50 @@ var members = func() []member {
 	return ms
 }()
 
-func ts(t time.Time) string { return t.In(Location()).Format(timeLayout) }
+// wantRoles are the roles the member holds with the default role sources, sorted: UserRole
+// rows (not marked for delete, not the system Everyone role), groups inside their window,
+// the member-type group and code, the Member group for member-record types, and the legacy
+// security groups.
+func (m member) wantRoles() []string {
+	var r []string
+	for _, role := range m.roles {
+		if role != "Everyone" {
+			r = append(r, role)
+		}
+	}
+	for _, g := range m.groups {
+		for _, d := range groupDefs {
+			if d.name == g && d.join <= 0 && d.drop >= 0 {
+				r = append(r, g)
+			}
+		}
+	}
+	for _, t := range memberTypes {
+		if t.code == m.mtype {
+			r = append(r, t.code, t.desc)
+			if t.record {
+				r = append(r, "Member")
+			}
+		}
+	}
+	r = append(r, m.securityGroups...)
+	slices.Sort(r)
+	return slices.Compact(r)
+}
 
-func nullTS(now time.Time, off time.Duration) any {
+// appTS renders an instant as the demo AMS's application clock (UTC-06:00), the clock of
+// iMIS's own dates.
+func appTS(t time.Time) string { return t.UTC().Add(AppTimeOffset).Format(timeLayout) }
+
+func nullAppTS(now time.Time, off time.Duration) any {
 	if off == 0 {
 		return nil
 	}
-	return ts(now.Add(off))
+	return appTS(now.Add(off))
 }
+
+// ts renders an instant in UTC, the clock of aspnet_Membership dates.
+func ts(t time.Time) string { return t.In(Location()).Format(timeLayout) }
 
 const appID = "4B0AE3F1-5C2E-4E0E-9E51-6A7C5D0F1A01"
 
@@ -241,21 +346,44 @@ func seed(ctx context.Context, db *sql.DB, now time.Time) error {
 			err = fmt.Errorf("demo: seed: %w", e)
 		}
 	}
+	for _, t := range tables {
+		exec("DROP TABLE IF EXISTS " + t) // constant table names; re-created with today's schema
+	}
 	for _, s := range schema {
 		exec(s)
 	}
-	for _, t := range tables {
-		exec("DELETE FROM " + t) // constant table names
+	orgKey := "6B1D0A40-0000-4000-8000-000000000001"
+	for _, c := range []struct{ key, name, value string }{
+		{"08D28564-232E-408F-A17F-065E8ED55E04", "System.Database.TimeZoneOffset", fmt.Sprint(int(AppTimeOffset / time.Minute))},
+		{"6B1D0A40-0000-4000-8000-000000000002", "System.Database.TimeZoneId", "Central Standard Time"},
+		{"6B1D0A40-0000-4000-8000-000000000003", "CM.MemberGroupKey", strings.ToLower(memberGroupKey)},
+	} {
+		exec(`INSERT INTO SystemConfig (SystemConfigKey, ParameterName, ParameterValue, CreatedOn, UpdatedOn, OrganizationKey) VALUES (?1, ?2, ?3, ?4, ?4, ?5)`,
+			c.key, c.name, c.value, appTS(now.Add(-400*day)), orgKey)
+	}
+	for _, gt := range []struct{ key, name string }{
+		{groupTypeMemberType, "Member Type Security"}, {groupTypeCommittee, "Committee"}, {groupTypeStaff, "Staff"}, {groupTypeSystem, "System"},
+	} {
+		exec(`INSERT INTO GroupTypeRef (GroupTypeKey, GroupTypeName, IsSystem) VALUES (?1, ?2, 1)`, gt.key, gt.name)
+	}
+	for _, t := range memberTypes {
+		exec(`INSERT INTO Member_Types (MEMBER_TYPE, DESCRIPTION, MEMBER_RECORD) VALUES (?1, ?2, ?3)`, t.code, t.desc, t.record)
+		exec(`INSERT INTO GroupMain (GroupKey, Name, UpdatedOn, IsSystem, IsAutoGenerated, GroupTypeKey, CreatedOn) VALUES (?1, ?2, ?3, 1, 1, ?4, ?3)`,
+			t.groupKey, t.desc, appTS(now.Add(-400*day)), groupTypeMemberType)
+	}
+	for _, g := range groupDefs {
+		exec(`INSERT INTO GroupMain (GroupKey, Name, UpdatedOn, GroupTypeKey, CreatedOn) VALUES (?1, ?2, ?3, ?4, ?3)`,
+			g.key, g.name, appTS(now.Add(-400*day)), g.typ)
 	}
 	exec(`INSERT INTO aspnet_Applications (ApplicationName, LoweredApplicationName, ApplicationId, Description) VALUES ('iMIS', 'imis', ?1, 'iMIS')`, appID)
 	exec(`INSERT INTO ContactStatusRef (ContactStatusCode, ContactStatusDesc, IsSystem) VALUES ('A', 'Active', 1), ('I', 'Inactive', 1), ('D', 'Delete', 1)`)
 	for _, r := range roleKeys {
 		var deleted any
 		if r.name == deletedRole {
-			deleted = ts(now.Add(-10 * day))
+			deleted = appTS(now.Add(-10 * day))
 		}
 		exec(`INSERT INTO RoleMain (RoleKey, Name, Description, IsSystem, UpdatedOn, MarkedForDeleteOn) VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
-			r.key, r.name, r.desc, r.name == "Everyone" || r.name == "SysAdmin" || r.name == "RemoteService", ts(now.Add(-400*day)), deleted)
+			r.key, r.name, r.desc, r.name == "Everyone" || r.name == "SysAdmin" || r.name == "RemoteService", appTS(now.Add(-400*day)), deleted)
 	}
 	for i, m := range members {
 		if err != nil {
@@ -280,6 +408,13 @@ func insertMember(ctx context.Context, tx *sql.Tx, now time.Time, i int, m membe
 	// Distinct, increasing change times so that change polling has an order.
 	updated := now.Add(-time.Duration(len(members)-i) * time.Hour)
 	status, cstatus := or(m.status, "A"), or(m.contactStatus, "A")
+	memberStatus := m.memberStatus
+	switch {
+	case memberStatus == "-" || m.mtype == "":
+		memberStatus = ""
+	case memberStatus == "":
+		memberStatus = "R"
+	}
 	effective := now.Add(-2 * 365 * day)
 	if m.effective != 0 {
 		effective = now.Add(m.effective)
@@ -299,6 +434,13 @@ func insertMember(ctx context.Context, tx *sql.Tx, now time.Time, i int, m membe
 		email = asciiOnly(email)
 	}
 	lower := strings.ToLower(norm.NFC.String(m.login))
+	record := false
+	for _, t := range memberTypes {
+		if t.code == m.mtype {
+			record = t.record
+		}
+	}
+	// Clocks: aspnet_* dates in UTC (ts), iMIS's own dates in application time (appTS).
 	stmts := []struct {
 		q    string
 		args []any
@@ -314,17 +456,26 @@ func insertMember(ctx context.Context, tx *sql.Tx, now time.Time, i int, m membe
 				map[bool]int{true: 5, false: 0}[m.locked], never, never}},
 		{`INSERT INTO UserMain (UserKey, ContactMaster, UserId, IsDisabled, EffectiveDate, ExpirationDate, UpdatedOn, CreatedOn, MarkedForDeleteOn, ProviderKey)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
-			[]any{m.key, m.id, strings.ToUpper(m.login), m.disabled, ts(effective), nullTS(now, m.expiration),
-				ts(updated), ts(now.Add(-3 * 365 * day)), nil, strings.ToLower(m.userID)}},
-		{`INSERT INTO ContactMain (ContactKey, ContactStatusCode, FullName, SortName, SyncContactID, ID, MajorKey, UpdatedOn)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, ?6)`,
-			[]any{m.key, cstatus, full, strings.TrimSpace(m.last + ", " + m.first), m.id, ts(updated)}},
+			[]any{m.key, m.id, strings.ToUpper(m.login), m.disabled, appTS(effective), nullAppTS(now, m.expiration),
+				appTS(updated), appTS(now.Add(-3 * 365 * day)), nil, strings.ToLower(m.userID)}},
+		{`INSERT INTO ContactMain (ContactKey, ContactStatusCode, FullName, SortName, SyncContactID, ID, MajorKey, UpdatedOn, CreatedOn)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5, ?6, ?7)`,
+			[]any{m.key, cstatus, full, strings.TrimSpace(m.last + ", " + m.first), m.id, appTS(updated.Add(-2 * time.Minute)), appTS(now.Add(-3 * 365 * day))}},
 		{`INSERT INTO Name (ID, MEMBER_TYPE, CATEGORY, STATUS, LAST_FIRST, FULL_NAME, TITLE, COMPANY, FIRST_NAME, LAST_NAME,
 			CITY, COUNTRY, CHAPTER, MEMBER_RECORD, JOIN_DATE, PAID_THRU, MEMBER_STATUS, EMAIL, DATE_ADDED, LAST_UPDATED, UPDATED_BY)
 			VALUES (?1, ?2, '', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 'DEMO')`,
 			[]any{m.id, m.mtype, status, strings.TrimSpace(m.last + ", " + m.first), full, m.title, m.company, m.first, m.last,
-				m.city, m.country, m.chapter, m.mtype != "" && m.mtype != "STAFF", nullTS(now, -3*365*day), paidThru(now, m.paidThru),
-				status, email, ts(now.Add(-3 * 365 * day)), ts(updated.Add(-time.Minute))}},
+				m.city, m.country, m.chapter, record, appDate(now, -3*365*day), appDate(now, m.paidThru),
+				memberStatus, email, appTS(now.Add(-3 * 365 * day)), appTS(updated.Add(-time.Minute))}},
+		// iMIS ensures one Name_Security and one blank Name_Security_Groups row per contact.
+		{`INSERT INTO Name_Security (ID, LOGIN_DISABLED, WEB_LOGIN) VALUES (?1, ?2, ?3)`, []any{m.id, m.disabled, strings.ToUpper(m.login)}},
+		{`INSERT INTO Name_Security_Groups (ID, SECURITY_GROUP) VALUES (?1, '')`, []any{m.id}},
+	}
+	if m.staff {
+		stmts = append(stmts, struct {
+			q    string
+			args []any
+		}{`INSERT INTO Users (UserId, UserName, LevelSystem) VALUES (?1, ?2, 8)`, []any{strings.ToUpper(m.login), full}})
 	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {
@@ -337,20 +488,51 @@ func insertMember(ctx context.Context, tx *sql.Tx, now time.Time, i int, m membe
 		}
 	}
 	for _, r := range m.deletedRoles {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO UserRole (UserKey, RoleKey, MarkedForDeleteOn) VALUES (?1, ?2, ?3)`, m.key, roleKey(r), ts(now.Add(-5*day))); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO UserRole (UserKey, RoleKey, MarkedForDeleteOn) VALUES (?1, ?2, ?3)`, m.key, roleKey(r), appTS(now.Add(-5*day))); err != nil {
 			return fmt.Errorf("demo: seed %s roles: %w", m.login, err)
+		}
+	}
+	for _, g := range m.securityGroups {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO Name_Security_Groups (ID, SECURITY_GROUP) VALUES (?1, ?2)`, m.id, g); err != nil {
+			return fmt.Errorf("demo: seed %s security groups: %w", m.login, err)
+		}
+	}
+	// Group memberships: the member-type security group (kept by iMIS's triggers for every
+	// user of the type), then the member's other groups with their windows.
+	type gm struct {
+		key        string
+		join, drop any
+	}
+	var gms []gm
+	for _, t := range memberTypes {
+		if t.code == m.mtype {
+			gms = append(gms, gm{t.groupKey, appDate(now, -3*365*day), nil})
+		}
+	}
+	for _, name := range m.groups {
+		for _, d := range groupDefs {
+			if d.name == name {
+				gms = append(gms, gm{d.key, nullAppTS(now, d.join), nullAppTS(now, d.drop)})
+			}
+		}
+	}
+	for j, g := range gms {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO GroupMember (GroupMemberKey, GroupKey, MemberContactKey, CreatedOn, UpdatedOn, JoinDate, DropDate)
+			VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)`, fmt.Sprintf("6B1D%04X-0000-4000-8000-0000000000%02X", i, j), g.key, m.key,
+			appTS(now.Add(-400*day)), g.join, g.drop); err != nil {
+			return fmt.Errorf("demo: seed %s groups: %w", m.login, err)
 		}
 	}
 	return nil
 }
 
-// paidThru is a date (midnight) off from now; 0 gives NULL.
-func paidThru(now time.Time, off time.Duration) any {
+// appDate is a date (midnight of the application clock) off from now; 0 gives NULL.
+func appDate(now time.Time, off time.Duration) any {
 	if off == 0 {
 		return nil
 	}
-	y, mo, d := now.Add(off).Date()
-	return ts(time.Date(y, mo, d, 0, 0, 0, 0, Location()))
+	y, mo, d := now.Add(off).UTC().Add(AppTimeOffset).Date()
+	return time.Date(y, mo, d, 0, 0, 0, 0, time.UTC).Format(timeLayout)
 }
 
 func roleKey(name string) string {
@@ -421,7 +603,7 @@ func SetRoles(ctx context.Context, db *sql.DB, login string, roles ...string) er
 			err := tx.QueryRowContext(ctx, `SELECT RoleKey FROM RoleMain WHERE Name = ?1 AND MarkedForDeleteOn IS NULL`, r).Scan(&key)
 			if errors.Is(err, sql.ErrNoRows) {
 				key = newGUID()
-				_, err = tx.ExecContext(ctx, `INSERT INTO RoleMain (RoleKey, Name, Description, UpdatedOn) VALUES (?1, ?2, ?2, ?3)`, key, r, ts(now))
+				_, err = tx.ExecContext(ctx, `INSERT INTO RoleMain (RoleKey, Name, Description, UpdatedOn) VALUES (?1, ?2, ?2, ?3)`, key, r, appTS(now))
 			}
 			if err != nil {
 				return err
@@ -434,14 +616,15 @@ func SetRoles(ctx context.Context, db *sql.DB, login string, roles ...string) er
 	})
 }
 
-// SetPaidThrough sets Name.PAID_THRU to t's wall-clock date and time (zero t: NULL).
+// SetPaidThrough sets Name.PAID_THRU to t's wall-clock date and time (zero t: NULL); t's
+// wall clock is taken as the AMS's application clock.
 func SetPaidThrough(ctx context.Context, db *sql.DB, login string, t time.Time) error {
 	return change(ctx, db, login, func(tx *sql.Tx, u user, now time.Time) error {
 		var v any
 		if !t.IsZero() {
 			v = t.Format(timeLayout)
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE Name SET PAID_THRU = ?1, LAST_UPDATED = ?2 WHERE ID = ?3`, v, ts(now), u.id)
+		_, err := tx.ExecContext(ctx, `UPDATE Name SET PAID_THRU = ?1, LAST_UPDATED = ?2 WHERE ID = ?3`, v, appTS(now), u.id)
 		return err
 	})
 }
@@ -469,7 +652,7 @@ func SetDisabled(ctx context.Context, db *sql.DB, login string, disabled bool) e
 // SetEmail changes the member's e-mail address (Name.EMAIL and the Membership copy).
 func SetEmail(ctx context.Context, db *sql.DB, login, email string) error {
 	return change(ctx, db, login, func(tx *sql.Tx, u user, now time.Time) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE Name SET EMAIL = ?1, LAST_UPDATED = ?2 WHERE ID = ?3`, email, ts(now), u.id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE Name SET EMAIL = ?1, LAST_UPDATED = ?2 WHERE ID = ?3`, email, appTS(now), u.id); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE aspnet_Membership SET Email = ?1, LoweredEmail = ?2 WHERE UserId = ?3`, email, strings.ToLower(email), u.userID)
@@ -515,15 +698,18 @@ func change(ctx context.Context, db *sql.DB, login string, fn func(*sql.Tx, user
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	// 10 ms steps: exactly representable in SQL Server's datetime (3/300 s).
-	now := time.Now().In(Location()).Truncate(datetimeStep)
-	if prev, perr := time.ParseInLocation(timeLayout, u.updated, Location()); perr == nil && !now.After(prev) {
-		now = prev.Truncate(datetimeStep).Add(datetimeStep)
+	// 10 ms steps: exactly representable in SQL Server's datetime (3/300 s). UpdatedOn is
+	// application time: read back as an instant to keep the bump strictly increasing.
+	now := time.Now().UTC().Truncate(datetimeStep)
+	if prev, perr := time.ParseInLocation(timeLayout, u.updated, time.UTC); perr == nil {
+		if prev = prev.Add(-AppTimeOffset); !now.After(prev) {
+			now = prev.Truncate(datetimeStep).Add(datetimeStep)
+		}
 	}
 	if err := fn(tx, u, now); err != nil {
 		return fmt.Errorf("demo: change %q: %w", login, err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE UserMain SET UpdatedOn = ?1 WHERE UserKey = ?2`, ts(now), u.key); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE UserMain SET UpdatedOn = ?1 WHERE UserKey = ?2`, appTS(now), u.key); err != nil {
 		return fmt.Errorf("demo: change %q: %w", login, err)
 	}
 	if err := tx.Commit(); err != nil {

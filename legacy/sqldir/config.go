@@ -10,6 +10,7 @@ import (
 	"time"
 	_ "time/tzdata" // the AMS's zone must load even on hosts without a zoneinfo database
 
+	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/password"
 )
 
@@ -77,9 +78,28 @@ type Config struct {
 	// HashAlgorithm is the site's Membership hashAlgorithmType: sha256 (iMIS default), sha1,
 	// sha384, sha512, or a keyed hmacsha1/hmacsha256/hmacsha384/hmacsha512.
 	HashAlgorithm string `yaml:"hash_algorithm"`
-	// Timezone is the AMS's wall-clock zone (IANA name, "UTC" or "Local"; default Local):
-	// datetime columns are read, and datetime parameters written, in it.
+	// AppTimeOffset is the AMS's application clock: iMIS stores its own dates (UserMain,
+	// ContactMain, Name, GroupMember) in UTC plus a fixed offset, kept in SystemConfig
+	// System.Database.TimeZoneOffset (no daylight saving). "auto" (default) reads it from the
+	// AMS (query app_clock, re-read every AppClockRefresh); "+HH:MM" or "-HH:MM" fixes it.
+	// aspnet_Membership dates are always read as UTC.
+	AppTimeOffset string `yaml:"app_time_offset"`
+	// Timezone is the zone of the AMS's database server (IANA name, "UTC" or "Local"; default
+	// Local). It is used only when AppTimeOffset is "auto" and the AMS stores no offset: then,
+	// as iMIS's asi_GetAppDatetime does, the zone's offset at the current moment is the
+	// application clock's.
 	Timezone string `yaml:"timezone"`
+	// RoleSources lists where members' roles come from (see legacy.RoleSources): default all
+	// that iMIS uses for authorisation (user_roles, groups, member_type_groups,
+	// security_groups, member_type, member_group), without everyone and authenticated_users.
+	RoleSources []string `yaml:"role_sources"`
+	// MembershipGrace is the grace period after the paid-through date during which a member
+	// still counts as current (membership standing "grace"; default 0).
+	MembershipGrace time.Duration `yaml:"membership_grace"`
+	// StandingRule, when set, replaces the built-in membership rule: a CEL expression over
+	// member (the same variables as access rules, with member.standing the built-in answer)
+	// that returns true when the member is current. Evaluated by the bridge.
+	StandingRule string `yaml:"standing_rule"`
 	// KeyFormat is "guid" (default: keys are GUIDs, rendered upper-case) or "text" (keys are
 	// opaque strings, for an AMS whose contact keys are not GUIDs).
 	KeyFormat string `yaml:"key_format"`
@@ -149,6 +169,15 @@ func (c Config) validate(needDSN bool) error {
 	}
 	if _, err := c.location(); err != nil {
 		bad("timezone", "%v", err)
+	}
+	if _, _, err := ParseAppTimeOffset(c.AppTimeOffset); err != nil {
+		bad("app_time_offset", "%v", err)
+	}
+	if err := legacy.CheckRoleSources(c.RoleSources); err != nil {
+		bad("role_sources"+strings.SplitN(err.Error(), ":", 2)[0], "%s", strings.TrimSpace(strings.SplitN(err.Error(), ":", 2)[1]))
+	}
+	if c.MembershipGrace < 0 {
+		bad("membership_grace", "must not be negative")
 	}
 	switch c.KeyFormat {
 	case "", "guid", "text":
@@ -249,6 +278,12 @@ func (c Config) withDefaults() Config {
 	if c.RefusedLogins == nil {
 		c.RefusedLogins = DefaultRefusedLogins()
 	}
+	if c.RoleSources == nil {
+		c.RoleSources = legacy.DefaultRoleSources()
+	}
+	if c.AppTimeOffset == "" {
+		c.AppTimeOffset = "auto"
+	}
 	c.Preset = c.preset()
 	return c
 }
@@ -260,4 +295,22 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// ParseAppTimeOffset reads app_time_offset: "" or "auto" (auto true), or a fixed offset
+// "+HH:MM" / "-HH:MM" (at most 14 hours), returned in minutes east of UTC.
+func ParseAppTimeOffset(s string) (minutes int, auto bool, err error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "auto" {
+		return 0, true, nil
+	}
+	t, perr := time.Parse("-07:00", s)
+	if perr != nil || (s[0] != '+' && s[0] != '-') {
+		return 0, false, fmt.Errorf("%q is neither auto nor an offset like +01:00 or -06:00", s)
+	}
+	_, off := t.Zone()
+	if off > 14*3600 || off < -14*3600 {
+		return 0, false, fmt.Errorf("%q is more than 14 hours from UTC", s)
+	}
+	return off / 60, false, nil
 }

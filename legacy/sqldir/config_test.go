@@ -82,7 +82,7 @@ var aliasRE = regexp.MustCompile(`(?i)\bAS\s+([a-z_][a-z0-9_]*)\s*(,|\n|$)`)
 
 // aliases lists the result column aliases of a query's select list.
 func aliases(q string) []string {
-	if i := regexp.MustCompile(`\sFROM\s`).FindStringIndex(q); i != nil {
+	if i := regexp.MustCompile(`\nFROM\s`).FindStringIndex(q); i != nil {
 		q = q[:i[0]] + "\n"
 	}
 	var out []string
@@ -103,12 +103,12 @@ func TestPresetsHaveTheSameColumns(t *testing.T) {
 	}
 	login := aliases(ms[QueryMemberByLogin])
 	for _, c := range append(append([]string{}, requiredColumns...), hashColumns...) {
-		if !slices.Contains(login, c) {
+		if !slices.Contains(login, c) && !slices.Contains(login, c+utcSuffix) {
 			t.Errorf("member_by_login lacks %s", c)
 		}
 	}
 	for _, c := range optionalColumns {
-		if c != colPicture && !slices.Contains(login, c) {
+		if c != colPicture && !slices.Contains(login, c) && !slices.Contains(login, c+utcSuffix) {
 			t.Errorf("member_by_login lacks %s", c)
 		}
 	}
@@ -134,7 +134,7 @@ func TestIMISPresetIsSimpleTSQL(t *testing.T) {
 				t.Errorf("%s uses %s", name, banned)
 			}
 		}
-		if name != QueryPing && !strings.Contains(q, "@p1") {
+		if name != QueryPing && name != QueryAppClock && !strings.Contains(q, "@p1") {
 			t.Errorf("%s has no @p1 parameter", name)
 		}
 	}

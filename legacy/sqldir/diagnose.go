@@ -23,10 +23,11 @@ var ErrDiagnosis = errors.New("sqldir: the legacy directory check found problems
 // checks a password. It returns an error wrapping ErrDiagnosis when it found problems, or
 // the error of writing to w.
 func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) error {
-	g := &diag{w: w}
+	g := &diag{w: w, grace: d.cfg.MembershipGrace, rule: d.cfg.StandingRule}
 	c := d.cfg
 	g.printf("legacy directory check\n")
-	g.printf("  driver %s, preset %s, timezone %s, query timeout %s\n", c.Driver, c.Preset, d.loc, c.QueryTimeout)
+	g.printf("  driver %s, preset %s, app_time_offset %s, server timezone %s, query timeout %s\n", c.Driver, c.Preset, c.AppTimeOffset, d.loc, c.QueryTimeout)
+	g.printf("  role sources %s; membership grace %s\n", strings.Join(c.RoleSources, ", "), c.MembershipGrace)
 	maxAge := "never"
 	if c.PasswordMaxAge > 0 {
 		maxAge = fmt.Sprintf("%.4g days", c.PasswordMaxAge.Hours()/24)
@@ -56,6 +57,18 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 		}
 	}
 
+	// app_clock
+	start = time.Now()
+	if clk, err := d.Clock(ctx); err != nil {
+		g.queryFailed(QueryAppClock, err)
+	} else {
+		g.printf("\n[%s] ok in %s: two clocks\n", QueryAppClock, since(start))
+		g.printf("  UTC now:        %s  (aspnet_Membership dates are read in UTC)\n", clk.UTC.Format("2006-01-02 15:04:05"))
+		g.printf("  iMIS app time:  %s  (UTC%s, from %s; UserMain, ContactMain, Name, GroupMember dates)\n",
+			clk.App.Format("2006-01-02 15:04:05"), clk.App.Format("-07:00"), clk.Source)
+		g.printf("  change watermarks are kept in UTC\n")
+	}
+
 	// member_by_login
 	name, ok := normalizeLogin(login)
 	if !ok {
@@ -67,6 +80,11 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 	}
 	if d.refused[strings.ToUpper(name)] {
 		g.problem("login %q is a built-in account (refused_logins): it never signs in through the bridge", name)
+	}
+	loc, err := d.appLocation(ctx)
+	if err != nil {
+		g.queryFailed(QueryAppClock, err)
+		return g.result()
 	}
 	start = time.Now()
 	rs, err = d.run(ctx, QueryMemberByLogin, 2, strings.ToLower(name))
@@ -85,7 +103,7 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 	default:
 		g.problem("[%s] the login matches several members: sign-in is refused until the AMS data is fixed", QueryMemberByLogin)
 	}
-	row, err := d.toMember(rs, rs.rows[0], true)
+	row, err := d.toMember(rs, rs.rows[0], true, loc)
 	if err != nil {
 		g.problem("[%s] %v", QueryMemberByLogin, errors.Unwrap(err))
 		return g.result()
@@ -129,15 +147,33 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 
 	// roles_by_key
 	start = time.Now()
-	roles, err := d.Roles(ctx, m.Key)
+	grants, err := d.Grants(ctx, m.Key)
 	if err != nil {
 		g.queryFailed(QueryRolesByKey, err)
 	} else {
+		roles := legacy.RolesOf(grants)
 		list := strings.Join(roles, ", ")
 		if list == "" {
 			list = "(none)"
 		}
 		g.printf("\n[%s] %d role(s) in %s: %s\n", QueryRolesByKey, len(roles), since(start), list)
+		for _, src := range legacy.RoleSources() {
+			var names []string
+			for _, gr := range grants {
+				if gr.Source == src {
+					names = append(names, gr.Role)
+				}
+			}
+			text := strings.Join(names, ", ")
+			switch {
+			case !slices.Contains(c.RoleSources, src):
+				text = "(source off)"
+			case text == "":
+				text = "(none)"
+			}
+			g.printf("  %-20s %s\n", src+":", text)
+		}
+		g.printf("  staff:               %s (legacy Users row; released as the claim staff)\n", yesNo(m.Staff))
 	}
 
 	// changed_since
@@ -162,6 +198,8 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 }
 
 type diag struct {
+	grace    time.Duration
+	rule     string
 	w        io.Writer
 	problems []string
 	err      error
@@ -297,14 +335,16 @@ func (g *diag) member(m *legacy.Member, now time.Time) {
 	g.printf("  name:           %s (given %q, family %q)\n", m.FullName, m.GivenName, m.FamilyName)
 	g.printf("  email:          %s\n", m.Email)
 	g.printf("  company:        %s\n", m.Company)
-	g.printf("  member type:    %s, status %s\n", m.MemberType, m.Status)
-	current := "not current"
-	if m.IsCurrent(now) {
-		current = "current"
+	g.printf("  member type:    %s (member record: %s), record status (Name.STATUS) %q, membership status (Name.MEMBER_STATUS) %q\n",
+		m.MemberType, yesNo(m.MemberRecord), m.Status, m.MemberStatus)
+	g.printf("  paid through:   %s\n", dateText(m.PaidThrough, "none"))
+	ms := m.MembershipAt(now, g.grace)
+	g.printf("  membership:     %s: %s\n", ms.Standing, ms.Reason)
+	if g.rule != "" {
+		g.printf("                  (the bridge's standing_rule decides whether this counts as current)\n")
 	}
-	g.printf("  paid through:   %s (%s)\n", dateText(m.PaidThrough, "none"), current)
 	g.printf("  join date:      %s\n", dateText(m.JoinDate, "none"))
-	g.printf("  updated at:     %s\n", dateText(m.UpdatedAt, "none"))
+	g.printf("  updated at:     %s UTC\n", dateText(m.UpdatedAt.UTC(), "none"))
 	if len(m.Extra) > 0 {
 		keys := make([]string, 0, len(m.Extra))
 		for k := range m.Extra {

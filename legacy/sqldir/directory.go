@@ -44,6 +44,12 @@ type Directory struct {
 	log      *slog.Logger
 	now      func() time.Time
 
+	clockMu    sync.Mutex
+	clockAt    time.Time // when the application clock was last read from the AMS
+	clockOff   int       // its offset, minutes east of UTC
+	clockKnown bool      // the AMS stores an offset (else the server zone's current offset)
+	fixedClock bool      // app_time_offset fixes the offset
+
 	// warned remembers the members whose unsupported hash was already logged.
 	warned     sync.Map
 	warnedSize atomic.Int64
@@ -120,6 +126,9 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 	for _, l := range c.RefusedLogins {
 		d.refused[strings.ToUpper(strings.TrimSpace(l))] = true
 	}
+	if off, auto, _ := ParseAppTimeOffset(c.AppTimeOffset); !auto {
+		d.fixedClock, d.clockOff, d.clockKnown = true, off, true
+	}
 	for _, o := range opts {
 		o(d)
 	}
@@ -147,11 +156,9 @@ func (d *Directory) Authenticate(ctx context.Context, login, pw string) (*legacy
 	if err != nil {
 		return nil, err
 	}
-	roles, err := d.Roles(ctx, m.Key)
-	if err != nil {
+	if err := d.fillGrants(ctx, m); err != nil {
 		return nil, err
 	}
-	m.Roles = roles
 	return m, nil
 }
 
@@ -167,6 +174,10 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		d.dummyVerify(pw)
 		return nil, legacy.ErrBadCredentials
 	}
+	loc, err := d.appLocation(ctx)
+	if err != nil {
+		return nil, err
+	}
 	rs, err := d.run(ctx, QueryMemberByLogin, 2, strings.ToLower(name))
 	if err != nil {
 		return nil, err
@@ -181,12 +192,12 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		d.log.WarnContext(ctx, "legacy: login matches several members; refusing sign-in", "login", name, "query", QueryMemberByLogin)
 		return nil, legacy.ErrBadCredentials
 	}
-	row, err := d.toMember(rs, rs.rows[0], true)
+	row, err := d.toMember(rs, rs.rows[0], true, loc)
 	if err != nil {
 		d.dummyVerify(pw)
 		return nil, err
 	}
-	if d.refused[strings.ToUpper(strings.TrimSpace(row.m.Login))] {
+	if d.refused[strings.ToUpper(strings.TrimSpace(row.m.Login))] || !row.sameLogin {
 		d.dummyVerify(pw)
 		return nil, legacy.ErrBadCredentials
 	}
@@ -259,6 +270,10 @@ func (d *Directory) MemberByID(ctx context.Context, memberID string) (*legacy.Me
 }
 
 func (d *Directory) lookup(ctx context.Context, query, what, value string, arg any) (*legacy.Member, error) {
+	loc, err := d.appLocation(ctx)
+	if err != nil {
+		return nil, err
+	}
 	rs, err := d.run(ctx, query, 2, arg)
 	if err != nil {
 		return nil, err
@@ -271,12 +286,15 @@ func (d *Directory) lookup(ctx context.Context, query, what, value string, arg a
 		d.log.WarnContext(ctx, "legacy: lookup matches several members", "query", query, what, value)
 		return nil, fmt.Errorf("sqldir: %s %q matches several members: %w", what, value, legacy.ErrNotFound)
 	}
-	row, err := d.toMember(rs, rs.rows[0], false)
+	row, err := d.toMember(rs, rs.rows[0], false, loc)
 	if err != nil {
 		return nil, err
 	}
-	if d.refused[strings.ToUpper(strings.TrimSpace(row.m.Login))] {
+	if d.refused[strings.ToUpper(strings.TrimSpace(row.m.Login))] || !row.sameLogin {
 		return nil, legacy.ErrNotFound
+	}
+	if err := d.fillGrants(ctx, row.m); err != nil {
+		return nil, err
 	}
 	return row.m, nil
 }
@@ -297,14 +315,32 @@ func (d *Directory) keyArg(key string) (any, bool) {
 // maxRoles bounds the roles read for one member.
 const maxRoles = 1000
 
-// Roles lists the member's role names, sorted by the query (an empty, non-nil slice when the
+// Roles lists the member's distinct role names, sorted (an empty, non-nil slice when the
 // member has none). A key that cannot exist gives legacy.ErrNotFound.
 func (d *Directory) Roles(ctx context.Context, key string) ([]string, error) {
+	g, err := d.Grants(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return legacy.RolesOf(g), nil
+}
+
+// Grants lists the member's roles with their sources (role_sources decides which sources are
+// asked), sorted by source order then role.
+func (d *Directory) Grants(ctx context.Context, key string) ([]legacy.Grant, error) {
 	arg, ok := d.keyArg(key)
 	if !ok {
 		return nil, legacy.ErrNotFound
 	}
-	rs, err := d.run(ctx, QueryRolesByKey, maxRoles, arg)
+	now, err := d.appNow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	args := []any{arg, d.dialect.timeArg(now)}
+	for _, src := range legacy.RoleSources() {
+		args = append(args, int64(map[bool]int{true: 1}[slices.Contains(d.cfg.RoleSources, src)]))
+	}
+	rs, err := d.run(ctx, QueryRolesByKey, maxRoles, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -312,83 +348,200 @@ func (d *Directory) Roles(ctx context.Context, key string) ([]string, error) {
 	if !ok {
 		return nil, legacy.Unavailable(QueryRolesByKey, fmt.Errorf("%w: no column named role", ErrContract))
 	}
-	roles := make([]string, 0, len(rs.rows))
+	srcCol, hasSource := rs.cols["source"]
+	order := legacy.RoleSources()
+	grants := make([]legacy.Grant, 0, len(rs.rows))
 	for _, r := range rs.rows {
-		s, err := asString(r[col])
+		name, err := asString(r[col])
 		if err != nil {
 			return nil, legacy.Unavailable(QueryRolesByKey, fmt.Errorf("%w: role: %v", ErrContract, err))
 		}
-		if s = strings.TrimSpace(s); s != "" && !slices.Contains(roles, s) {
-			roles = append(roles, s)
+		src := legacy.RoleSourceUserRoles
+		if hasSource {
+			if src, err = asString(r[srcCol]); err != nil {
+				return nil, legacy.Unavailable(QueryRolesByKey, fmt.Errorf("%w: source: %v", ErrContract, err))
+			}
+			src = strings.TrimSpace(src)
+		}
+		g := legacy.Grant{Role: strings.TrimSpace(name), Source: src}
+		if g.Role != "" && !slices.Contains(grants, g) {
+			grants = append(grants, g)
 		}
 	}
-	return roles, nil
+	slices.SortStableFunc(grants, func(a, b legacy.Grant) int {
+		if c := cmpInt(slices.Index(order, a.Source), slices.Index(order, b.Source)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Role, b.Role)
+	})
+	return grants, nil
 }
 
-// MaxChangesLimit caps the limit of ChangedSince.
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// fillGrants sets m's roles and grants.
+func (d *Directory) fillGrants(ctx context.Context, m *legacy.Member) error {
+	g, err := d.Grants(ctx, m.Key)
+	if err != nil {
+		return err
+	}
+	m.SetGrants(g)
+	return nil
+}
+
+// MaxChangesLimit caps the limit of ChangedSince and ListMembers.
 const MaxChangesLimit = 10_000
 
-// ChangedSince lists members whose latest change time is after since, oldest first, at most
-// limit (capped at MaxChangesLimit) of them, without roles. The returned watermark is the
-// latest change time returned. When more members changed than fit, the trailing members
-// that share the page's last change time are left for the next call (unless the whole page
-// shares one time), so that no change is skipped by a "greater than" watermark.
 // maxChangedPage bounds how many members ChangedSince returns when many share one change time.
 const maxChangedPage = 100_000
 
+// ChangedSince lists members with a change after since (an instant), oldest first, at most
+// limit (capped at MaxChangesLimit) of them, with roles. Each member's UpdatedAt is its latest
+// change time (UTC) among the timestamps the AMS keeps: iMIS's UserMain, ContactMain, Name
+// and GroupMember dates (application clock, converted) and aspnet_Membership's password and
+// lockout dates (UTC). The returned watermark is the latest change time returned. When more
+// members changed than fit, the trailing members that share the page's last change time are
+// left for the next call (unless the whole page shares one time), so that no change is
+// skipped by a "greater than" watermark. Members that are gone by the time they are read are
+// left out (the reconcile notices them).
 func (d *Directory) ChangedSince(ctx context.Context, since time.Time, limit int) ([]*legacy.Member, time.Time, error) {
 	if limit <= 0 {
 		return nil, since, fmt.Errorf("sqldir: ChangedSince: limit %d must be positive", limit)
 	}
 	limit = min(limit, MaxChangesLimit)
-	arg := d.dialect.timeArg(since.In(d.loc))
-	rs, err := d.run(ctx, QueryChangedSince, limit+1, arg, int64(limit+1))
-	if err != nil {
-		return nil, since, err
+	type change struct {
+		key string
+		at  time.Time
 	}
-	members := make([]*legacy.Member, 0, len(rs.rows))
-	for _, r := range rs.rows {
-		row, err := d.toMember(rs, r, false)
+	var changes []change
+	for {
+		off, err := d.appOffset(ctx)
 		if err != nil {
 			return nil, since, err
 		}
-		if row.m.UpdatedAt.IsZero() {
-			return nil, since, legacy.Unavailable(QueryChangedSince, fmt.Errorf("%w: member %s has no change time (updated_at)", ErrContract, row.m.Key))
+		app := since.In(time.FixedZone("app", off*60))
+		rs, err := d.run(ctx, QueryChangedSince, limit+1,
+			d.dialect.timeArg(app), int64(limit+1), d.dialect.timeArg(since.UTC()), int64(off))
+		if err != nil {
+			return nil, since, err
 		}
-		members = append(members, row.m)
-	}
-	if len(members) > limit {
-		last := members[limit-1].UpdatedAt
-		more := members[limit].UpdatedAt
-		members = members[:limit]
-		if more.Equal(last) {
-			i := limit
-			for i > 0 && members[i-1].UpdatedAt.Equal(last) {
-				i--
-			}
-			if i > 0 {
-				members = members[:i]
-			} else {
-				// The whole page shares one change time: a time watermark cannot split it, so
-				// fetch a page large enough to hold the whole group.
-				if limit >= maxChangedPage {
-					return nil, since, legacy.Unavailable(QueryChangedSince, fmt.Errorf("more than %d members share the change time %s", maxChangedPage, last.Format(time.RFC3339Nano)))
-				}
-				return d.ChangedSince(ctx, since, min(limit*4, maxChangedPage))
-			}
+		kc, ok1 := rs.cols[colKey]
+		tc, ok2 := rs.cols["updated_at_utc"]
+		if !ok1 || !ok2 {
+			return nil, since, contractErr(QueryChangedSince, "want columns user_key and updated_at_utc")
 		}
+		changes = changes[:0]
+		for _, r := range rs.rows {
+			key, err := d.dialect.asKey(r[kc], d.cfg.KeyFormat == "text")
+			if err != nil {
+				return nil, since, contractErr(QueryChangedSince, "column %s: %v", colKey, err)
+			}
+			at, err := asTime(r[tc], time.UTC)
+			if err != nil || at.IsZero() {
+				return nil, since, contractErr(QueryChangedSince, "member %s: no change time (updated_at_utc): %v", key, err)
+			}
+			changes = append(changes, change{key, at})
+		}
+		if len(changes) <= limit {
+			break
+		}
+		last, more := changes[limit-1].at, changes[limit].at
+		changes = changes[:limit]
+		if !more.Equal(last) {
+			break
+		}
+		i := limit
+		for i > 0 && changes[i-1].at.Equal(last) {
+			i--
+		}
+		if i > 0 {
+			changes = changes[:i]
+			break
+		}
+		// The whole page shares one change time: a time watermark cannot split it, so fetch a
+		// page large enough to hold the whole group.
+		if limit >= maxChangedPage {
+			return nil, since, legacy.Unavailable(QueryChangedSince, fmt.Errorf("more than %d members share the change time %s", maxChangedPage, last.Format(time.RFC3339Nano)))
+		}
+		limit = min(limit*4, maxChangedPage)
 	}
 	next := since
-	for _, m := range members {
-		if m.UpdatedAt.After(next) {
-			next = m.UpdatedAt
+	members := make([]*legacy.Member, 0, len(changes))
+	for _, c := range changes {
+		if c.at.After(next) {
+			next = c.at
+		}
+		m, err := d.MemberByKey(ctx, c.key)
+		if errors.Is(err, legacy.ErrNotFound) {
+			continue // gone, refused, or not a sign-in capable member
+		}
+		if err != nil {
+			return nil, since, err
+		}
+		m.UpdatedAt = c.at
+		members = append(members, m)
+	}
+	return members, next, nil
+}
+
+// ListMembers pages over the live members (legacy.MemberLister): at most limit (capped at
+// MaxChangesLimit) members whose key's canonical text sorts after afterKey, ascending, with
+// roles. Deleted contacts (also those whose login rows remain) and refused logins are not
+// listed.
+func (d *Directory) ListMembers(ctx context.Context, afterKey string, limit int) ([]*legacy.Member, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("sqldir: ListMembers: limit %d must be positive", limit)
+	}
+	limit = min(limit, MaxChangesLimit)
+	after := strings.TrimSpace(afterKey)
+	if after != "" && d.cfg.KeyFormat != "text" {
+		if g, err := ParseGUID(after); err == nil {
+			after = g.String()
 		}
 	}
-	// Refused accounts are not members the bridge knows.
-	members = slices.DeleteFunc(members, func(m *legacy.Member) bool {
-		return d.refused[strings.ToUpper(strings.TrimSpace(m.Login))]
-	})
-	return members, next, nil
+	loc, err := d.appLocation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := d.run(ctx, QueryListMembers, limit, after, int64(limit))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*legacy.Member, 0, len(rs.rows))
+	for _, r := range rs.rows {
+		row, err := d.toMember(rs, r, false, loc)
+		if err != nil {
+			return nil, err
+		}
+		if d.cfg.KeyFormat != "text" && after != "" && row.m.Key <= after {
+			return nil, contractErr(QueryListMembers, "key %s does not sort after %s", row.m.Key, after)
+		}
+		if d.refused[strings.ToUpper(strings.TrimSpace(row.m.Login))] || !row.sameLogin || row.m.Standing.Deleted {
+			continue
+		}
+		if err := d.fillGrants(ctx, row.m); err != nil {
+			return nil, err
+		}
+		out = append(out, row.m)
+	}
+	if len(rs.rows) == limit && len(out) == 0 {
+		// A whole page of refused rows: go on after its last key, so that an empty result
+		// still means the end of the listing.
+		last, err := d.dialect.asKey(rs.rows[len(rs.rows)-1][rs.cols[colKey]], d.cfg.KeyFormat == "text")
+		if err != nil {
+			return nil, contractErr(QueryListMembers, "column %s: %v", colKey, err)
+		}
+		return d.ListMembers(ctx, last, limit)
+	}
+	return out, nil
 }
 
 // Ping runs the ping query; it fails unless the AMS answers with at least one row.

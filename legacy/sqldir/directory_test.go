@@ -119,8 +119,8 @@ func TestDemoMemberProfiles(t *testing.T) {
 	if !alice.IsCurrent(now) || alice.JoinDate.IsZero() || alice.UpdatedAt.IsZero() {
 		t.Errorf("alice dates: paid %v join %v updated %v", alice.PaidThrough, alice.JoinDate, alice.UpdatedAt)
 	}
-	if !slices.Equal(alice.Roles, []string{"Member"}) {
-		t.Errorf("alice roles = %v (the Board role is marked for delete)", alice.Roles)
+	if want := []string{"Board of Directors", "Member", "REG", "Regular Member"}; !slices.Equal(alice.Roles, want) {
+		t.Errorf("alice roles = %v, want %v (the Board role is marked for delete; the Finance Committee was dropped, the Awards Committee starts later)", alice.Roles, want)
 	}
 	if alice.Extra["chapter"] != "NORTH" || alice.Extra["city"] != "Leeds" {
 		t.Errorf("alice extra = %v", alice.Extra)
@@ -129,8 +129,8 @@ func TestDemoMemberProfiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"Content Administrator", "Everyone", "RemoteService", "SysAdmin"}; !slices.Equal(staff.Roles, want) {
-		t.Errorf("staff roles = %v, want %v (a UserRole row marked for delete is ignored)", staff.Roles, want)
+	if want := []string{"All Staff", "Content Administrator", "RemoteService", "STAFF", "Staff", "SysAdmin"}; !slices.Equal(staff.Roles, want) || !staff.Staff {
+		t.Errorf("staff roles = %v, want %v (a UserRole row marked for delete and the system Everyone role are left out); staff %v", staff.Roles, want, staff.Staff)
 	}
 	larry, err := d.Authenticate(ctx, "larry", "larry-demo-1")
 	if err != nil {
@@ -146,8 +146,8 @@ func TestDemoMemberProfiles(t *testing.T) {
 	if zoe.FullName != "José Müller" || zoe.Extra["city"] != "Zürich" {
 		t.Errorf("zoë = %+v", zoe)
 	}
-	if zoe.PaidThrough.Location() != time.UTC || zoe.PaidThrough.Hour() != 0 {
-		t.Errorf("paid-through not read as the demo's wall clock: %v", zoe.PaidThrough)
+	if _, off := zoe.PaidThrough.Zone(); off != int(demo.AppTimeOffset/time.Second) || zoe.PaidThrough.Hour() != 0 {
+		t.Errorf("paid-through not read in the demo's application clock: %v", zoe.PaidThrough)
 	}
 }
 
@@ -408,7 +408,7 @@ func TestChangedSince(t *testing.T) {
 	if !slices.Equal(logins, []string{"alice", "larry", "olga"}) || !next2.After(next) {
 		t.Fatalf("changes = %v (watermark %v → %v)", logins, next, next2)
 	}
-	if roles, _ := d.Roles(ctx, login(t, "alice").Key); !slices.Equal(roles, []string{"Member", "Volunteer"}) {
+	if roles, _ := d.Roles(ctx, login(t, "alice").Key); !slices.Equal(roles, []string{"Board of Directors", "Member", "REG", "Regular Member", "Volunteer"}) {
 		t.Fatalf("roles after SetRoles = %v", roles)
 	}
 	if _, err := d.Authenticate(ctx, "olga", "olga-demo-1"); err != nil {
@@ -427,10 +427,15 @@ func TestChangedSince(t *testing.T) {
 
 func TestChangedSinceKeepsTiesTogether(t *testing.T) {
 	d, db := openDemo(t)
+	// UserMain.UpdatedOn is application time (the demo's UTC-06:00); UpdatedAt comes back in UTC.
 	t1 := time.Now().Add(time.Hour).UTC().Format("2006-01-02 15:04:05.000")
 	t2 := time.Now().Add(2 * time.Hour).UTC().Format("2006-01-02 15:04:05.000")
+	app := func(s string) string {
+		t, _ := time.Parse("2006-01-02 15:04:05.000", s)
+		return t.Add(demo.AppTimeOffset).Format("2006-01-02 15:04:05.000")
+	}
 	for login, ts := range map[string]string{"alice": t1, "staff": t1, "larry": t2, "sam": t2, "clara": t2} {
-		if _, err := db.ExecContext(ctx, `UPDATE UserMain SET UpdatedOn = ?1 WHERE UserId = UPPER(?2)`, ts, login); err != nil {
+		if _, err := db.ExecContext(ctx, `UPDATE UserMain SET UpdatedOn = ?1 WHERE UserId = UPPER(?2)`, app(ts), login); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -440,7 +445,7 @@ func TestChangedSinceKeepsTiesTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Page of 3 would split the t2 group: only the t1 group is returned.
-	if len(ms) != 2 || ms[0].UpdatedAt.Format("2006-01-02 15:04:05.000") != t1 {
+	if len(ms) != 2 || ms[0].UpdatedAt.UTC().Format("2006-01-02 15:04:05.000") != t1 {
 		t.Fatalf("first page = %d members, next %v", len(ms), next)
 	}
 	ms, _, err = d.ChangedSince(ctx, next, 3)
@@ -517,7 +522,7 @@ func TestColumnContractViolationFailsClosed(t *testing.T) {
 func TestAmbiguousLoginIsRefused(t *testing.T) {
 	q := sqldir.PresetIMISSQLite()[sqldir.QueryMemberByLogin]
 	// a broken join that returns every member for any login
-	dup := strings.Replace(q, "WHERE au.LoweredUserName = LOWER(?1)", "WHERE au.LoweredUserName = LOWER(?1) OR au.LoweredUserName = 'staff'", 1)
+	dup := strings.Replace(q, "AND au.LoweredUserName = ?1", "AND (au.LoweredUserName = ?1 OR au.LoweredUserName = 'staff')", 1)
 	d := withQueries(t, map[string]string{sqldir.QueryMemberByLogin: dup}, sqldir.WithLogger(slog.New(slog.DiscardHandler)))
 	if _, err := d.Authenticate(ctx, "alice", "alice-demo-1"); !errors.Is(err, legacy.ErrBadCredentials) {
 		t.Fatalf("ambiguous login: %v", err)
@@ -568,7 +573,9 @@ func TestDiagnose(t *testing.T) {
 	}
 	text := out.String()
 	for _, want := range []string{"[ping] ok", "[member_by_login] 1 row", "membership-sha256", "44 characters (32 bytes decoded)",
-		"status rules:   pass", "[member_by_key]", "same member", "[roles_by_key] 1 role(s)", "Member", "this member included", "no problem found"} {
+		"status rules:   pass", "[member_by_key]", "same member", "[roles_by_key] 4 role(s)", "Board of Directors, Member, REG, Regular Member",
+		"groups:              Board of Directors", "member_type_groups:  Regular Member", "member_group:        Member", "everyone:            (source off)",
+		"staff:               no", "membership:     current", "iMIS app time:", "UTC-06:00, from SystemConfig", "this member included", "no problem found"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}

@@ -67,6 +67,11 @@ const (
 	colJoinDate       = "join_date"
 	colPaidThrough    = "paid_through"
 	colUpdatedAt      = "updated_at"
+	colMemberRecord   = "member_record"
+	colMemberStatus   = "member_status"
+	colStaff          = "is_staff"
+	colAMSUserID      = "ams_user_id"
+	colProviderKey    = "provider_key"
 	colPassword       = "password"
 	colSalt           = "password_salt"
 	colFormat         = "password_format"
@@ -78,7 +83,7 @@ var (
 	hashColumns     = []string{colPassword, colSalt, colFormat}
 	optionalColumns = []string{colEffective, colExpiration, colPasswordChange, colMemberID, colEmail,
 		colGivenName, colFamilyName, colFullName, colCompany, colMemberType, colStatus, colPicture,
-		colJoinDate, colPaidThrough, colUpdatedAt}
+		colJoinDate, colPaidThrough, colUpdatedAt, colMemberRecord, colMemberStatus, colStaff, colAMSUserID, colProviderKey}
 )
 
 // contractColumns are the names extra_columns may not use.
@@ -87,16 +92,23 @@ var contractColumns = func() map[string]bool {
 	for _, l := range [][]string{requiredColumns, hashColumns, optionalColumns} {
 		for _, c := range l {
 			m[c] = true
+			m[c+utcSuffix] = true
 		}
 	}
 	return m
 }()
+
+// utcSuffix marks a datetime column that holds UTC (else: the application clock).
+const utcSuffix = "_utc"
 
 // memberRow is a member as read, with the stored password when asked for.
 type memberRow struct {
 	m            *legacy.Member
 	format       int
 	stored, salt string
+	// sameLogin is false when the AMS's own copy of the login (ams_user_id) differs from the
+	// login: the row is refused (fail closed).
+	sameLogin bool
 }
 
 func contractErr(query, format string, args ...any) error {
@@ -105,7 +117,9 @@ func contractErr(query, format string, args ...any) error {
 
 // toMember maps one row by column name. Missing required columns, and values of the wrong
 // kind, are contract errors (wrapped in legacy.ErrUnavailable): the directory fails closed.
-func (d *Directory) toMember(rs *resultSet, row []any, withHash bool) (*memberRow, error) {
+// Datetime columns are read in app (the application clock), or in UTC when their name ends
+// in _utc.
+func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.Location) (*memberRow, error) {
 	query := "member query"
 	need := requiredColumns
 	if withHash {
@@ -132,7 +146,11 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool) (*memberRo
 		return strings.TrimSpace(s)
 	}
 	tm := func(c string) time.Time {
-		t, err := asTime(get(c), d.loc)
+		loc := app
+		if _, ok := rs.cols[c+utcSuffix]; ok {
+			c, loc = c+utcSuffix, time.UTC
+		}
+		t, err := asTime(get(c), loc)
 		if err != nil && firstErr == nil {
 			firstErr = fmt.Errorf("column %s: %v", c, err)
 		}
@@ -155,20 +173,23 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool) (*memberRo
 		return nil, contractErr(query, "column %s: %v", colKey, err)
 	}
 	m := &legacy.Member{
-		Key:         key,
-		MemberID:    str(colMemberID),
-		Login:       str(colLogin),
-		Email:       str(colEmail),
-		EmailUnique: d.cfg.EmailUnique,
-		GivenName:   str(colGivenName),
-		FamilyName:  str(colFamilyName),
-		FullName:    str(colFullName),
-		Company:     str(colCompany),
-		MemberType:  str(colMemberType),
-		Status:      str(colStatus),
-		JoinDate:    tm(colJoinDate),
-		PaidThrough: tm(colPaidThrough),
-		PictureURL:  str(colPicture),
+		Key:          key,
+		MemberID:     str(colMemberID),
+		Login:        str(colLogin),
+		Email:        str(colEmail),
+		EmailUnique:  d.cfg.EmailUnique,
+		GivenName:    str(colGivenName),
+		FamilyName:   str(colFamilyName),
+		FullName:     str(colFullName),
+		Company:      str(colCompany),
+		MemberType:   str(colMemberType),
+		MemberRecord: flag(colMemberRecord, false),
+		Status:       str(colStatus),
+		MemberStatus: str(colMemberStatus),
+		Staff:        flag(colStaff, false),
+		JoinDate:     tm(colJoinDate),
+		PaidThrough:  tm(colPaidThrough),
+		PictureURL:   str(colPicture),
 		Standing: legacy.Standing{
 			Disabled:          flag(colDisabled, true),
 			EffectiveDate:     tm(colEffective),
@@ -184,7 +205,11 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool) (*memberRo
 	}
 	for i, name := range rs.names {
 		if n := strings.ToLower(name); n == colUpdatedAt || strings.HasPrefix(n, colUpdatedAt+"_") {
-			t, err := asTime(row[i], d.loc)
+			loc := app
+			if strings.HasSuffix(n, utcSuffix) {
+				loc = time.UTC
+			}
+			t, err := asTime(row[i], loc)
 			if err != nil && firstErr == nil {
 				firstErr = fmt.Errorf("column %s: %v", name, err)
 			}
@@ -204,7 +229,10 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool) (*memberRo
 			m.Extra[c] = v
 		}
 	}
-	r := &memberRow{m: m}
+	r := &memberRow{m: m, sameLogin: true}
+	if _, ok := rs.cols[colAMSUserID]; ok {
+		r.sameLogin = strings.EqualFold(str(colAMSUserID), m.Login)
+	}
 	if withHash {
 		r.stored, _ = asString(get(colPassword))
 		r.salt, _ = asString(get(colSalt))

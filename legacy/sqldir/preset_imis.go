@@ -1,5 +1,10 @@
 package sqldir
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Named queries. A preset supplies all of them; Config.Queries overrides single ones.
 const (
 	// QueryMemberByLogin finds the member for a sign-in name, with the password hash.
@@ -10,23 +15,38 @@ const (
 	QueryMemberByKey = "member_by_key"
 	// QueryMemberByID finds a member by member number. @p1 = the member id (string).
 	QueryMemberByID = "member_by_id"
-	// QueryRolesByKey lists the role names of a member. @p1 = the key, as for member_by_key.
+	// QueryRolesByKey lists the roles of a member with their sources (columns role, source).
+	// @p1 = the key, as for member_by_key; @p2 = the AMS's application time now (datetime);
+	// @p3..@p10 = 1 or 0: whether each role source is on, in the order of legacy.RoleSources
+	// (user_roles, groups, member_type_groups, security_groups, member_type, member_group,
+	// everyone, authenticated_users).
 	QueryRolesByKey = "roles_by_key"
-	// QueryChangedSince lists members changed after a time, oldest first.
-	// @p1 = the watermark (datetime, AMS wall clock), @p2 = the maximum number of rows.
+	// QueryChangedSince lists the keys of members with a change after a watermark, with the
+	// latest such change time in UTC (columns user_key, updated_at_utc), oldest first, then by
+	// key. @p1 = the watermark in application time (datetime), @p2 = the maximum number of
+	// rows, @p3 = the watermark in UTC (datetime), @p4 = the application clock's offset from UTC
+	// in minutes (int; application time = UTC + offset).
 	QueryChangedSince = "changed_since"
+	// QueryListMembers pages over the live (not deleted) members in ascending order of their
+	// key's canonical upper-case text, with the member columns. @p1 = the key text to start
+	// after ('' for the first page), @p2 = the maximum number of rows.
+	QueryListMembers = "list_members"
+	// QueryAppClock returns the AMS's application clock: its offset from UTC in minutes (a
+	// column named offset_minutes; no row or NULL when the AMS does not store one).
+	QueryAppClock = "app_clock"
 	// QueryPing checks that the AMS database answers; it must return at least one row.
 	QueryPing = "ping"
 )
 
 // QueryNames lists every named query, in the order Diagnose runs them.
 func QueryNames() []string {
-	return []string{QueryPing, QueryMemberByLogin, QueryMemberByKey, QueryMemberByID, QueryRolesByKey, QueryChangedSince}
+	return []string{QueryPing, QueryAppClock, QueryMemberByLogin, QueryMemberByKey, QueryMemberByID, QueryRolesByKey,
+		QueryChangedSince, QueryListMembers}
 }
 
 // Column contract
 //
-// Member queries (member_by_login, member_by_key, member_by_id, changed_since) return one row
+// Member queries (member_by_login, member_by_key, member_by_id, list_members) return one row
 // per member. Columns are found by name (case-insensitive), so their order does not matter and
 // another AMS can supply its own queries with the same aliases:
 //
@@ -41,131 +61,263 @@ func QueryNames() []string {
 //	expiration_date      optional  datetime; NULL = never expires
 //	password_changed_at  optional  datetime; NULL = unknown (no password expiry)
 //	member_id            optional  human-facing member number
-//	email, given_name, family_name, full_name, company, member_type, status, picture_url
-//	                     optional  text profile data
+//	email, given_name, family_name, full_name, company, member_type, status, member_status,
+//	picture_url          optional  text profile data (status = Name.STATUS, member_status =
+//	                               Name.MEMBER_STATUS)
+//	member_record        optional  bit: the member type counts as a membership
+//	is_staff             optional  bit: the user is staff
+//	ams_user_id          optional  the AMS's own copy of the login (iMIS UserMain.UserId); when
+//	                               present it must equal login ignoring case, or the row is refused
+//	provider_key         optional  the login's key in the password store (iMIS
+//	                               UserMain.ProviderKey = aspnet_Users.UserId as text)
 //	join_date, paid_through
 //	                     optional  datetime profile data
-//	updated_at           optional  datetime, a change time; required by changed_since
+//	updated_at           optional  datetime, a change time
 //	updated_at_*         optional  further change times; the member's UpdatedAt is the latest
-//	                               non-NULL value of updated_at and all updated_at_* columns.
-//	                               changed_since must ORDER BY that latest value ascending (the
-//	                               presets compute it as updated_at_latest), then user_key
+//	                               non-NULL value of updated_at and all updated_at_* columns
 //	password             member_by_login only: the stored password (hash)
 //	password_salt        member_by_login only: base64 salt ('' or NULL when none)
 //	password_format      member_by_login only: 0 clear, 1 hashed, 2 encrypted (NULL = 1)
 //	any other column     copied to Member.Extra when named in Config.ExtraColumns
 //
-// Datetime columns hold the AMS's wall clock (no zone); the directory reads them in
-// Config.Timezone. ASP.NET's "never" sentinel (1754-01-01) and any date before 1800 read as
-// NULL. A query that returns more than one row for a login, key or member id is refused.
+// Two clocks. A datetime column whose name ends in _utc holds UTC (iMIS: the aspnet_*
+// columns, written by ASP.NET's membership provider); every other datetime column holds the
+// AMS's application clock, UTC plus a fixed offset (iMIS: SystemConfig
+// System.Database.TimeZoneOffset, see app_clock). A contract column may carry the suffix
+// (password_changed_at_utc). ASP.NET's "never" sentinel (1754-01-01) and any date before 1800
+// read as NULL. A query that returns more than one row for a login, key or member id is refused.
 //
-// roles_by_key returns one row per role with the role name in a column named role.
-// ping returns any row. changed_since takes @p1 (datetime, exclusive lower bound) and
-// @p2 (row limit; the directory asks for one row more than it returns).
+// roles_by_key returns one row per role and source (columns role, source). changed_since
+// returns user_key and updated_at_utc. app_clock returns offset_minutes. ping returns any row.
 //
-// Every value from outside is a parameter (@p1, @p2); no query is ever built from input.
+// Every value from outside is a parameter (@p1, @p2, ...); no query is ever built from input.
 
 // iMIS (SQL Server) preset. Notes for readers of these queries:
-//   - The login chain is aspnet_Users (LoweredUserName, application 'iMIS') → aspnet_Membership
-//     (hash, salt, format, IsApproved, IsLockedOut) → UserMain via UserMain.ProviderKey, the
-//     aspnet user id as lower-case nvarchar text (iMIS writes LOWER(guid)). The aspnet id is
-//     converted to that text (as ASI's own triggers compare, CAST(UserId AS nvarchar)), not the
-//     column to a uniqueidentifier: an index on ProviderKey stays usable and a malformed
-//     ProviderKey elsewhere in the table cannot fail the query with a conversion error.
-//     → ContactMain (same key) → Name (UserMain.ContactMaster = Name.ID).
+//   - The login chain is aspnet_Users (looked up by (ApplicationId, LoweredUserName), the
+//     unique clustered index, with the application 'iMIS') → aspnet_Membership (hash, salt,
+//     format, IsApproved, IsLockedOut) → UserMain via UserMain.ProviderKey, the aspnet user id
+//     as lower-case nvarchar text (iMIS writes LOWER(guid)). The aspnet id is converted to that
+//     text, not the column to a uniqueidentifier: IX_UserMain_ProviderKey stays usable, a
+//     malformed ProviderKey elsewhere cannot fail the query, and the comparison holds under a
+//     case-sensitive collation too (both sides are lower case; no collation is assumed).
+//     → ContactMain (same key) → Name (UserMain.ContactMaster = Name.ID) → Member_Types.
 //   - Name columns are varchar; member ids are compared as varchar so the index on Name.ID and
 //     UserMain.ContactMaster can be used with an nvarchar parameter.
-//   - Deleted: Name.STATUS LIKE 'D%', ContactMain status 'Delete' (ContactStatusRef), or
-//     ContactMain/UserMain marked for delete.
-//   - UserMain.EffectiveDate/ExpirationDate, aspnet_Membership dates: wall clock datetime.
-//   - The SQLite preset (preset_sqlite.go) shares the column list and the change-time
-//     expression (imisMemberColumns, imisChangedAt: portable SQL) and differs only in FROM
-//     (no dbo., no NOLOCK hints), TOP → LIMIT and @pN → ?N.
+//   - Deleted: Name.STATUS LIKE 'D%', ContactMain status 'Delete' (ContactStatusRef),
+//     ContactMain/UserMain marked for delete, or what iMIS's Name delete trigger leaves
+//     behind (ContactMain.SyncContactID NULL, UserMain.UserId or ContactMaster blanked).
+//   - Clocks: UserMain, ContactMain, Name and GroupMember dates are application time;
+//     aspnet_Membership dates are UTC (aliases ending in _utc).
+//   - Roles: the sources of iMIS's own login procedure (asi_UserTokenUpdate), read-only;
+//     iMIS's login procedures are never called (they write UserToken).
+//   - The SQLite preset (the demo) is generated from the same text (imisQueries).
+
+// imisDialect holds the few spelling differences between SQL Server and SQLite.
+type imisDialect struct {
+	sqlite bool
+}
+
+// t rewrites the SQL Server text of the preset for the dialect: schema prefix, table hints,
+// N” literals and @pN parameters.
+func (d imisDialect) t(s string) string {
+	if !d.sqlite {
+		return s
+	}
+	r := strings.NewReplacer("dbo.", "", " WITH (NOLOCK)", "", "N'", "'",
+		"TRY_CONVERT(uniqueidentifier, sc.ParameterValue)", "sc.ParameterValue",
+		"CONVERT(nchar(36), um.UserKey)", "UPPER(um.UserKey)",
+		"TRY_CONVERT(int, sc.ParameterValue)", "CAST(sc.ParameterValue AS INTEGER)")
+	s = r.Replace(s)
+	for i := 10; i >= 1; i-- {
+		s = strings.ReplaceAll(s, fmt.Sprintf("@p%d", i), fmt.Sprintf("?%d", i))
+	}
+	return s
+}
+
+// toUTC converts an application-time expression to UTC; @p4 is the offset in minutes.
+func (d imisDialect) toUTC(expr string) string {
+	if d.sqlite {
+		return "strftime('%Y-%m-%d %H:%M:%f', " + expr + ", (-?4) || ' minutes')"
+	}
+	return "DATEADD(minute, -@p4, " + expr + ")"
+}
+
+// top limits a query to n rows (a literal or a parameter): SQL Server spells it after
+// SELECT, SQLite at the end.
+func (d imisDialect) top(n string) (head, tail string) {
+	if d.sqlite {
+		return "SELECT", "\nLIMIT " + strings.ReplaceAll(n, "@p", "?")
+	}
+	return "SELECT TOP (" + n + ")", ""
+}
+
+// memberTypeSecurity is GroupTypeRef 'Member Type Security' (CreateProcedures.sql:29529).
+const memberTypeSecurity = "636A1E55-38BC-4A8F-AC8D-A6873D697F18"
 
 const imisMemberColumns = `
 	um.UserKey AS user_key,
 	um.ContactMaster AS member_id,
 	au.UserName AS login,
+	um.UserId AS ams_user_id,
+	um.ProviderKey AS provider_key,
 	COALESCE(NULLIF(n.EMAIL, ''), m.Email) AS email,
 	n.FIRST_NAME AS given_name,
 	n.LAST_NAME AS family_name,
 	COALESCE(NULLIF(n.FULL_NAME, ''), cm.FullName) AS full_name,
 	n.COMPANY AS company,
 	n.MEMBER_TYPE AS member_type,
+	mt.MEMBER_RECORD AS member_record,
 	n.STATUS AS status,
+	n.MEMBER_STATUS AS member_status,
 	n.JOIN_DATE AS join_date,
 	n.PAID_THRU AS paid_through,
 	n.TITLE AS title,
 	n.CHAPTER AS chapter,
 	n.CATEGORY AS category,
 	n.CO_ID AS company_id,
-	n.MEMBER_STATUS AS member_status,
 	n.CITY AS city,
 	n.STATE_PROVINCE AS state_province,
 	n.COUNTRY AS country,
+	CASE WHEN EXISTS (SELECT 1 FROM dbo.Users AS su WITH (NOLOCK) WHERE su.UserId = um.UserId) THEN 1 ELSE 0 END AS is_staff,
 	um.IsDisabled AS is_disabled,
 	um.EffectiveDate AS effective_date,
 	um.ExpirationDate AS expiration_date,
 	m.IsApproved AS is_approved,
 	m.IsLockedOut AS is_locked_out,
-	CASE WHEN n.STATUS LIKE 'D%' OR csr.ContactStatusDesc = 'Delete' OR cm.MarkedForDeleteOn IS NOT NULL OR um.MarkedForDeleteOn IS NOT NULL THEN 1 ELSE 0 END AS is_deleted,
-	m.LastPasswordChangedDate AS password_changed_at,
+	CASE WHEN ` + imisDeleted + ` THEN 1 ELSE 0 END AS is_deleted,
+	m.LastPasswordChangedDate AS password_changed_at_utc,
 	um.UpdatedOn AS updated_at,
+	cm.UpdatedOn AS updated_at_contact,
 	n.LAST_UPDATED AS updated_at_name,
-	m.LastPasswordChangedDate AS updated_at_password,
-	m.LastLockoutDate AS updated_at_lockout`
+	m.LastPasswordChangedDate AS updated_at_password_utc,
+	m.LastLockoutDate AS updated_at_lockout_utc`
+
+// imisDeleted holds when the contact is deleted (see the notes above).
+const imisDeleted = `n.STATUS LIKE 'D%' OR n.ID IS NULL OR csr.ContactStatusDesc = N'Delete' OR cm.MarkedForDeleteOn IS NOT NULL OR um.MarkedForDeleteOn IS NOT NULL OR cm.SyncContactID IS NULL OR um.UserId = '' OR um.ContactMaster = ''`
 
 const imisMemberFrom = `
-FROM dbo.aspnet_Users AS au WITH (NOLOCK)
-	JOIN dbo.aspnet_Applications AS a WITH (NOLOCK) ON a.ApplicationId = au.ApplicationId AND a.LoweredApplicationName = N'imis'
+FROM dbo.aspnet_Applications AS a WITH (NOLOCK)
+	JOIN dbo.aspnet_Users AS au WITH (NOLOCK) ON au.ApplicationId = a.ApplicationId
 	JOIN dbo.aspnet_Membership AS m WITH (NOLOCK) ON m.UserId = au.UserId
 	JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100)))
 	JOIN dbo.ContactMain AS cm WITH (NOLOCK) ON cm.ContactKey = um.UserKey
 	LEFT JOIN dbo.ContactStatusRef AS csr WITH (NOLOCK) ON csr.ContactStatusCode = cm.ContactStatusCode
-	LEFT JOIN dbo.Name AS n WITH (NOLOCK) ON n.ID = um.ContactMaster`
+	LEFT JOIN dbo.Name AS n WITH (NOLOCK) ON n.ID = um.ContactMaster
+	LEFT JOIN dbo.Member_Types AS mt WITH (NOLOCK) ON mt.MEMBER_TYPE = n.MEMBER_TYPE
+WHERE a.LoweredApplicationName = N'imis'`
 
-// imisChangedAt is the latest of the four change times of a member (updated_at and the
-// updated_at_* columns above), NULL-safe, for ordering change polls. UpdatedOn is NOT NULL.
-const imisChangedAt = `CASE
-		WHEN um.UpdatedOn >= COALESCE(n.LAST_UPDATED, um.UpdatedOn) AND um.UpdatedOn >= COALESCE(m.LastPasswordChangedDate, um.UpdatedOn) AND um.UpdatedOn >= COALESCE(m.LastLockoutDate, um.UpdatedOn) THEN um.UpdatedOn
-		WHEN n.LAST_UPDATED >= COALESCE(m.LastPasswordChangedDate, n.LAST_UPDATED) AND n.LAST_UPDATED >= COALESCE(m.LastLockoutDate, n.LAST_UPDATED) THEN n.LAST_UPDATED
-		WHEN m.LastPasswordChangedDate >= COALESCE(m.LastLockoutDate, m.LastPasswordChangedDate) THEN m.LastPasswordChangedDate
-		ELSE m.LastLockoutDate
-	END`
+// imisRoles is roles_by_key: iMIS's asi_UserTokenUpdate steps 2-8, read-only (see
+// imis-schema.md §3). Deliberate differences: rows marked for delete are ignored (iMIS
+// keeps them), and a role named Everyone that is a system role comes only from the everyone
+// source.
+const imisRoles = `SELECT r.Name AS role, N'user_roles' AS source
+FROM dbo.UserRole AS ur WITH (NOLOCK)
+	JOIN dbo.RoleMain AS r WITH (NOLOCK) ON r.RoleKey = ur.RoleKey
+WHERE @p3 = 1 AND ur.UserKey = @p1 AND ur.MarkedForDeleteOn IS NULL AND r.MarkedForDeleteOn IS NULL
+	AND NOT (r.Name = N'Everyone' AND r.IsSystem = 1)
+UNION ALL
+SELECT g.Name AS role, CASE WHEN g.GroupTypeKey = '` + memberTypeSecurity + `' THEN N'member_type_groups' ELSE N'groups' END AS source
+FROM dbo.GroupMember AS gm WITH (NOLOCK)
+	JOIN dbo.GroupMain AS g WITH (NOLOCK) ON g.GroupKey = gm.GroupKey
+WHERE gm.MemberContactKey = @p1
+	AND (gm.JoinDate IS NULL OR gm.JoinDate <= @p2) AND (gm.DropDate IS NULL OR gm.DropDate >= @p2)
+	AND gm.MarkedForDeleteOn IS NULL AND g.MarkedForDeleteOn IS NULL
+	AND ((@p4 = 1 AND g.GroupTypeKey <> '` + memberTypeSecurity + `') OR (@p5 = 1 AND g.GroupTypeKey = '` + memberTypeSecurity + `'))
+UNION ALL
+SELECT nsg.SECURITY_GROUP AS role, N'security_groups' AS source
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Name_Security AS ns WITH (NOLOCK) ON ns.ID = um.ContactMaster
+	JOIN dbo.Name_Security_Groups AS nsg WITH (NOLOCK) ON nsg.ID = ns.ID
+WHERE @p6 = 1 AND um.UserKey = @p1 AND LTRIM(RTRIM(nsg.SECURITY_GROUP)) <> ''
+UNION ALL
+SELECT n.MEMBER_TYPE AS role, N'member_type' AS source
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Name AS n WITH (NOLOCK) ON n.ID = um.ContactMaster
+WHERE @p7 = 1 AND um.UserKey = @p1 AND LTRIM(RTRIM(n.MEMBER_TYPE)) <> ''
+UNION ALL
+SELECT g.Name AS role, N'member_group' AS source
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Name AS n WITH (NOLOCK) ON n.ID = um.ContactMaster
+	JOIN dbo.Member_Types AS mt WITH (NOLOCK) ON mt.MEMBER_TYPE = n.MEMBER_TYPE
+	JOIN dbo.SystemConfig AS sc WITH (NOLOCK) ON sc.ParameterName = N'CM.MemberGroupKey'
+	JOIN dbo.GroupMain AS g WITH (NOLOCK) ON g.GroupKey = TRY_CONVERT(uniqueidentifier, sc.ParameterValue)
+WHERE @p8 = 1 AND um.UserKey = @p1 AND mt.MEMBER_RECORD = 1
+UNION ALL
+SELECT N'Everyone' AS role, N'everyone' AS source WHERE @p9 = 1
+UNION ALL
+SELECT N'AuthenticatedUsers' AS role, N'authenticated_users' AS source WHERE @p10 = 1`
 
-// PresetIMIS returns the iMIS queries for SQL Server (driver "sqlserver"), keyed by query
-// name. The map is a fresh copy.
-func PresetIMIS() map[string]string {
+// imisQueries returns the iMIS preset in a dialect.
+func imisQueries(d imisDialect) map[string]string {
+	top2, tail2 := d.top("2")
+	topN, tailN := d.top("@p2")
+	utc := d.toUTC
+	changed := topN + ` c.user_key AS user_key, MAX(c.changed_at) AS updated_at_utc
+FROM (
+	SELECT um.UserKey AS user_key, ` + utc("um.UpdatedOn") + ` AS changed_at
+	FROM dbo.UserMain AS um WITH (NOLOCK) WHERE um.UpdatedOn > @p1
+	UNION ALL
+	SELECT um.UserKey, ` + utc("cm.UpdatedOn") + `
+	FROM dbo.ContactMain AS cm WITH (NOLOCK) JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.UserKey = cm.ContactKey
+	WHERE cm.UpdatedOn > @p1
+	UNION ALL
+	SELECT um.UserKey, ` + utc("n.LAST_UPDATED") + `
+	FROM dbo.Name AS n WITH (NOLOCK) JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ContactMaster = n.ID
+	WHERE n.LAST_UPDATED > @p1
+	UNION ALL
+	SELECT um.UserKey, ` + utc("gm.UpdatedOn") + `
+	FROM dbo.GroupMember AS gm WITH (NOLOCK) JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.UserKey = gm.MemberContactKey
+	WHERE gm.UpdatedOn > @p1
+	UNION ALL
+	SELECT um.UserKey, m.LastPasswordChangedDate
+	FROM dbo.aspnet_Membership AS m WITH (NOLOCK)
+		JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ProviderKey = LOWER(CAST(m.UserId AS nvarchar(100)))
+	WHERE m.LastPasswordChangedDate > @p3
+	UNION ALL
+	SELECT um.UserKey, m.LastLockoutDate
+	FROM dbo.aspnet_Membership AS m WITH (NOLOCK)
+		JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ProviderKey = LOWER(CAST(m.UserId AS nvarchar(100)))
+	WHERE m.LastLockoutDate > @p3
+) AS c
+GROUP BY c.user_key
+ORDER BY updated_at_utc, user_key` + tailN
 	return map[string]string{
-		QueryMemberByLogin: `SELECT TOP 2` + imisMemberColumns + `,
+		QueryMemberByLogin: d.t(top2 + imisMemberColumns + `,
 	m.Password AS password,
 	m.PasswordSalt AS password_salt,
 	m.PasswordFormat AS password_format` + imisMemberFrom + `
-WHERE au.LoweredUserName = LOWER(@p1)
-ORDER BY um.UserKey`,
+	AND au.LoweredUserName = @p1
+ORDER BY um.UserKey` + tail2),
 
-		QueryMemberByKey: `SELECT TOP 2` + imisMemberColumns + imisMemberFrom + `
-WHERE um.UserKey = @p1
-ORDER BY um.UserKey`,
+		QueryMemberByKey: d.t(top2 + imisMemberColumns + imisMemberFrom + `
+	AND um.UserKey = @p1
+ORDER BY um.UserKey` + tail2),
 
-		QueryMemberByID: `SELECT TOP 2` + imisMemberColumns + imisMemberFrom + `
-WHERE um.ContactMaster = CAST(@p1 AS varchar(50))
-ORDER BY um.UserKey`,
+		QueryMemberByID: d.t(top2 + imisMemberColumns + imisMemberFrom + `
+	AND um.ContactMaster = CAST(@p1 AS varchar(50))
+ORDER BY um.UserKey` + tail2),
 
-		QueryRolesByKey: `SELECT r.Name AS role
-FROM dbo.UserRole AS ur WITH (NOLOCK)
-	JOIN dbo.RoleMain AS r WITH (NOLOCK) ON r.RoleKey = ur.RoleKey
-WHERE ur.UserKey = @p1 AND ur.MarkedForDeleteOn IS NULL AND r.MarkedForDeleteOn IS NULL
-ORDER BY r.Name`,
+		QueryRolesByKey: d.t(imisRoles),
 
-		QueryChangedSince: `SELECT TOP (@p2)` + imisMemberColumns + `,
-	` + imisChangedAt + ` AS updated_at_latest` + imisMemberFrom + `
-WHERE um.UpdatedOn > @p1 OR n.LAST_UPDATED > @p1 OR m.LastPasswordChangedDate > @p1 OR m.LastLockoutDate > @p1
-ORDER BY updated_at_latest, user_key`,
+		QueryChangedSince: d.t(changed),
 
-		QueryPing: `SELECT COUNT(*) AS applications FROM dbo.aspnet_Applications WITH (NOLOCK) WHERE LoweredApplicationName = N'imis'`,
+		QueryListMembers: d.t(topN + imisMemberColumns + imisMemberFrom + `
+	AND CONVERT(nchar(36), um.UserKey) > @p1
+	AND NOT (` + imisDeleted + `)
+ORDER BY CONVERT(nchar(36), um.UserKey)` + tailN),
+
+		QueryAppClock: d.t(`SELECT TRY_CONVERT(int, sc.ParameterValue) AS offset_minutes
+FROM dbo.SystemConfig AS sc WITH (NOLOCK)
+WHERE sc.ParameterName = N'System.Database.TimeZoneOffset'`),
+
+		QueryPing: d.t(`SELECT COUNT(*) AS applications
+FROM dbo.aspnet_Applications WITH (NOLOCK) WHERE LoweredApplicationName = N'imis'`),
 	}
 }
+
+// PresetIMIS returns the iMIS queries for SQL Server (driver "sqlserver"), keyed by query
+// name. The map is a fresh copy.
+func PresetIMIS() map[string]string { return imisQueries(imisDialect{}) }
 
 // probe is a diagnostic count query Diagnose runs when member_by_login finds nothing, to say
 // which link of the iMIS login chain is missing. @p1 = the lower-cased login.

@@ -31,7 +31,8 @@ import (
 // The fixture: an iMIS-shaped database in SQL Server types, valid T-SQL for the fake and for
 // a real server alike.
 
-var tdsTables = []string{"UserRole", "RoleMain", "Name", "ContactMain", "ContactStatusRef", "UserMain",
+var tdsTables = []string{"SystemConfig", "Users", "Name_Security_Groups", "Name_Security", "GroupMember", "GroupMain",
+	"Member_Types", "UserRole", "RoleMain", "Name", "ContactMain", "ContactStatusRef", "UserMain",
 	"aspnet_Membership", "aspnet_Users", "aspnet_Applications"}
 
 var tdsSchema = []string{
@@ -86,6 +87,7 @@ var tdsSchema = []string{
 	[FullName] nvarchar(110) NOT NULL,
 	[SyncContactID] varchar(20) NULL,
 	[ID] nvarchar(12) NULL,
+	[UpdatedOn] datetime NOT NULL,
 	[MarkedForDeleteOn] datetime NULL)`,
 	`CREATE TABLE [dbo].[Name] (
 	[ID] varchar(10) NOT NULL PRIMARY KEY,
@@ -118,6 +120,47 @@ var tdsSchema = []string{
 	[RoleKey] uniqueidentifier NOT NULL,
 	[MarkedForDeleteOn] datetime NULL,
 	PRIMARY KEY ([UserKey], [RoleKey]))`,
+	`CREATE TABLE [dbo].[Member_Types] (
+	[MEMBER_TYPE] varchar(5) NOT NULL PRIMARY KEY,
+	[DESCRIPTION] varchar(20) NOT NULL,
+	[MEMBER_RECORD] bit NOT NULL,
+	[COMPANY_RECORD] bit NOT NULL)`,
+	`CREATE TABLE [dbo].[GroupMain] (
+	[GroupKey] uniqueidentifier NOT NULL PRIMARY KEY,
+	[Name] nvarchar(65) NOT NULL,
+	[UpdatedOn] datetime NOT NULL,
+	[GroupTypeKey] uniqueidentifier NOT NULL,
+	[MarkedForDeleteOn] datetime NULL)`,
+	`CREATE TABLE [dbo].[GroupMember] (
+	[GroupMemberKey] uniqueidentifier NOT NULL PRIMARY KEY,
+	[GroupKey] uniqueidentifier NOT NULL,
+	[MemberContactKey] uniqueidentifier NOT NULL,
+	[IsActive] bit NOT NULL,
+	[CreatedOn] datetime NOT NULL,
+	[UpdatedOn] datetime NOT NULL,
+	[DropDate] datetime NULL,
+	[JoinDate] datetime NULL,
+	[MarkedForDeleteOn] datetime NULL)`,
+	`CREATE TABLE [dbo].[Name_Security] (
+	[ID] varchar(10) NOT NULL PRIMARY KEY,
+	[LOGIN_DISABLED] bit NOT NULL,
+	[WEB_LOGIN] varchar(60) NOT NULL,
+	[EXPIRATION_DATE] datetime NULL)`,
+	`CREATE TABLE [dbo].[Name_Security_Groups] (
+	[ID] varchar(10) NOT NULL,
+	[SECURITY_GROUP] varchar(30) NOT NULL,
+	PRIMARY KEY ([ID], [SECURITY_GROUP]))`,
+	`CREATE TABLE [dbo].[Users] (
+	[UserId] varchar(60) NOT NULL PRIMARY KEY,
+	[UserName] varchar(30) NOT NULL,
+	[Disabled] bit NOT NULL)`,
+	`CREATE TABLE [dbo].[SystemConfig] (
+	[SystemConfigKey] uniqueidentifier NOT NULL PRIMARY KEY,
+	[ParameterName] nvarchar(255) NOT NULL,
+	[ParameterValue] nvarchar(2500) NULL,
+	[CreatedOn] datetime NOT NULL,
+	[UpdatedOn] datetime NOT NULL,
+	[OrganizationKey] uniqueidentifier NOT NULL)`,
 }
 
 // The fixture's clock and zone: iMIS stores wall-clock times of the AMS's zone.
@@ -201,13 +244,22 @@ func tdsMembers() []tdsMember {
 	return []tdsMember{jdoe, disabled, locked, pending, expired, future, deleted, stale, admin}
 }
 
-// wall renders a time as a datetime literal of the AMS's wall clock (ISO 8601, which SQL
-// Server reads the same under every language setting).
+// wall renders a time as a datetime literal of the AMS's application clock (ISO 8601, which
+// SQL Server reads the same under every language setting): UTC-06:00 (SystemConfig), the
+// offset of America/Chicago in January.
 func wall(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return t.In(amsZone).Format("2006-01-02T15:04:05")
+	return t.UTC().Add(-6 * time.Hour).Format("2006-01-02T15:04:05")
+}
+
+// utcWall renders a time as a UTC datetime literal (aspnet_* columns).
+func utcWall(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format("2006-01-02T15:04:05")
 }
 
 func bit(b bool) int64 {
@@ -233,6 +285,9 @@ func loadFixture(t testing.TB, exec func(q string, args ...any) error) {
 	created := wall(tdsNow.Add(-2 * 365 * 24 * time.Hour))
 	run(`INSERT INTO dbo.aspnet_Applications (ApplicationName, LoweredApplicationName, ApplicationId) VALUES (N'iMIS', N'imis', @p1)`, appID)
 	run(`INSERT INTO dbo.ContactStatusRef (ContactStatusCode, ContactStatusDesc, IsSystem) VALUES (N'A', N'Active', 1), (N'D', N'Delete', 1)`)
+	run(`INSERT INTO dbo.SystemConfig (SystemConfigKey, ParameterName, ParameterValue, CreatedOn, UpdatedOn, OrganizationKey)
+		VALUES ('08D28564-232E-408F-A17F-065E8ED55E04', N'System.Database.TimeZoneOffset', N'-360', @p1, @p1, @p2)`, created, appID)
+	run(`INSERT INTO dbo.Member_Types (MEMBER_TYPE, DESCRIPTION, MEMBER_RECORD, COMPANY_RECORD) VALUES ('M', 'Member', 1, 0)`)
 	for name, key := range roleKeys {
 		var marked any
 		if name == "Board" {
@@ -253,13 +308,13 @@ func loadFixture(t testing.TB, exec func(q string, args ...any) error) {
 				IsApproved, IsLockedOut, CreateDate, LastLoginDate, LastPasswordChangedDate, LastLockoutDate, FailedPasswordAttemptCount)
 			VALUES (@p1, @p2, @p3, 1, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, 0)`,
 			appID, m.aspnetID, stored, base64.StdEncoding.EncodeToString(salt), m.email, strings.ToLower(m.email),
-			bit(m.approved), bit(m.locked), created, never, wall(m.pwChanged), never)
+			bit(m.approved), bit(m.locked), created, never, utcWall(m.pwChanged), never)
 		// ProviderKey holds the aspnet user id as lower-case text, as iMIS writes it.
 		run(`INSERT INTO dbo.UserMain (UserKey, ContactMaster, UserId, IsDisabled, EffectiveDate, ExpirationDate, UpdatedOn, CreatedOn, ProviderKey)
 			VALUES (@p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9)`,
 			m.key, m.memberID, strings.ToUpper(m.login), bit(m.disabled), wall(m.effective), wall(m.expiration), wall(m.updated), created, strings.ToLower(m.aspnetID))
-		run(`INSERT INTO dbo.ContactMain (ContactKey, ContactStatusCode, FullName, SyncContactID, ID) VALUES (@p1, @p2, @p3, @p4, @p4)`,
-			m.key, map[bool]string{true: "D", false: "A"}[m.status == "D"], m.given+" "+m.family, m.memberID)
+		run(`INSERT INTO dbo.ContactMain (ContactKey, ContactStatusCode, FullName, SyncContactID, ID, UpdatedOn) VALUES (@p1, @p2, @p3, @p4, @p4, @p5)`,
+			m.key, map[bool]string{true: "D", false: "A"}[m.status == "D"], m.given+" "+m.family, m.memberID, created)
 		run(`INSERT INTO dbo.Name (ID, MEMBER_TYPE, CATEGORY, STATUS, CO_ID, FULL_NAME, TITLE, COMPANY, FIRST_NAME, LAST_NAME, CITY,
 				STATE_PROVINCE, COUNTRY, CHAPTER, MEMBER_STATUS, EMAIL, JOIN_DATE, PAID_THRU, LAST_UPDATED)
 			VALUES (@p1, 'M', '', @p2, '', @p3, '', @p4, @p5, @p6, 'Chicago', 'IL', 'USA', 'North', 'A', @p7, @p8, @p9, @p10)`,
@@ -340,7 +395,7 @@ func runIMISDirectorySuite(t *testing.T, tg *tdsTarget) {
 		if m.Key != knownKey {
 			t.Errorf("Key %q, want %q (canonical GUID; a byte-order mistake swaps the first three groups)", m.Key, knownKey)
 		}
-		want := []string{"Member", "RemoteService"} // Board is marked for delete
+		want := []string{"M", "Member", "RemoteService"} // Board is marked for delete; M is the member type
 		if !slices.Equal(m.Roles, want) {
 			t.Errorf("Roles %q, want %q", m.Roles, want)
 		}
@@ -349,7 +404,7 @@ func runIMISDirectorySuite(t *testing.T, tg *tdsTarget) {
 			m.MemberType != "M" || m.Status != "A" {
 			t.Errorf("member fields %+v", m)
 		}
-		if got := m.JoinDate.Format("2006-01-02 15:04 MST"); got != "2019-03-01 00:00 CST" {
+		if got := m.JoinDate.Format("2006-01-02 15:04 -07:00"); got != "2019-03-01 00:00 -06:00" {
 			t.Errorf("JoinDate %s", got)
 		}
 		if got := m.Standing.ExpirationDate; !got.Equal(tdsNow.Add(time.Hour)) {
@@ -385,7 +440,7 @@ func runIMISDirectorySuite(t *testing.T, tg *tdsTarget) {
 				t.Errorf("%s: %v, want %v", login, err, want)
 			}
 		}
-		if m, err := d.Authenticate(ctx, "admin", goodPass); err != nil || !slices.Equal(m.Roles, []string{"SysAdmin"}) {
+		if m, err := d.Authenticate(ctx, "admin", goodPass); err != nil || !slices.Equal(m.Roles, []string{"M", "SysAdmin"}) {
 			t.Errorf("admin: %v %v", m, err)
 		}
 	})
@@ -405,7 +460,7 @@ func runIMISDirectorySuite(t *testing.T, tg *tdsTarget) {
 			t.Fatalf("swapped key: %v", err)
 		}
 		roles, err := d.Roles(ctx, knownKey)
-		if err != nil || !slices.Equal(roles, []string{"Member", "RemoteService"}) {
+		if err != nil || !slices.Equal(roles, []string{"M", "Member", "RemoteService"}) {
 			t.Fatalf("Roles: %q %v", roles, err)
 		}
 		// Raw driver check of the convention: mssql.UniqueIdentifier scans the canonical text.
@@ -527,7 +582,7 @@ func runIMISDirectorySuite(t *testing.T, tg *tdsTarget) {
 		for i, want := range []int64{2, 1, 1} {
 			if n := count(func() {
 				m, err := cached.Authenticate(ctx, "jdoe", goodPass)
-				if err != nil || !slices.Equal(m.Roles, []string{"Member", "RemoteService"}) {
+				if err != nil || !slices.Equal(m.Roles, []string{"M", "Member", "RemoteService"}) {
 					t.Errorf("cached Authenticate: %v %v", m, err)
 				}
 			}); n != want {

@@ -1,0 +1,118 @@
+package sqldir
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ssobridge/ssobridge/legacy"
+)
+
+// AppClockRefresh is how often the directory re-reads the AMS's application clock offset.
+const AppClockRefresh = 10 * time.Minute
+
+// Clock describes the AMS's two clocks as the directory reads them.
+type Clock struct {
+	// OffsetMinutes is the application clock's offset east of UTC: application time = UTC +
+	// offset (iMIS SystemConfig System.Database.TimeZoneOffset).
+	OffsetMinutes int
+	// Source says where the offset comes from: "app_time_offset" (configured), "SystemConfig"
+	// (read from the AMS), or "timezone <zone>" (the AMS stores none: the server zone's
+	// current offset, as iMIS's asi_GetAppDatetime falls back to).
+	Source string
+	// UTC is now; App is now in application time.
+	UTC, App time.Time
+}
+
+// Clock returns the AMS's clocks now, reading the offset from the AMS if due.
+func (d *Directory) Clock(ctx context.Context) (Clock, error) {
+	off, err := d.appOffset(ctx)
+	if err != nil {
+		return Clock{}, err
+	}
+	d.clockMu.Lock()
+	src := "SystemConfig"
+	switch {
+	case d.fixedClock:
+		src = "app_time_offset"
+	case !d.clockKnown:
+		src = "timezone " + d.loc.String()
+	}
+	d.clockMu.Unlock()
+	now := d.now()
+	return Clock{OffsetMinutes: off, Source: src, UTC: now.UTC(), App: now.In(appZone(off))}, nil
+}
+
+// appZone is the fixed zone of an application clock offset.
+func appZone(off int) *time.Location {
+	sign, m := '+', off
+	if m < 0 {
+		sign, m = '-', -m
+	}
+	return time.FixedZone(fmt.Sprintf("app%c%02d:%02d", sign, m/60, m%60), off*60)
+}
+
+// appOffset returns the application clock's offset in minutes east of UTC.
+func (d *Directory) appOffset(ctx context.Context) (int, error) {
+	d.clockMu.Lock()
+	defer d.clockMu.Unlock()
+	now := d.now()
+	if d.fixedClock {
+		return d.clockOff, nil
+	}
+	if !d.clockAt.IsZero() && now.Sub(d.clockAt) < AppClockRefresh && now.Sub(d.clockAt) >= 0 {
+		if !d.clockKnown {
+			return zoneOffset(now, d.loc), nil
+		}
+		return d.clockOff, nil
+	}
+	rs, err := d.run(ctx, QueryAppClock, 2)
+	if err != nil {
+		return 0, err
+	}
+	d.clockKnown = false
+	if len(rs.rows) > 0 {
+		i, ok := rs.cols["offset_minutes"]
+		if !ok {
+			return 0, contractErr(QueryAppClock, "no column named offset_minutes")
+		}
+		n, null, err := asInt(rs.rows[0][i])
+		switch {
+		case err != nil:
+			return 0, contractErr(QueryAppClock, "offset_minutes: %v", err)
+		case null:
+		case n < -14*60 || n > 14*60:
+			return 0, legacy.Unavailable(QueryAppClock, fmt.Errorf("%w: offset %d minutes is more than 14 hours", ErrContract, n))
+		default:
+			d.clockOff, d.clockKnown = int(n), true
+		}
+	}
+	d.clockAt = now
+	if !d.clockKnown {
+		return zoneOffset(now, d.loc), nil
+	}
+	return d.clockOff, nil
+}
+
+func zoneOffset(t time.Time, loc *time.Location) int {
+	_, off := t.In(loc).Zone()
+	return off / 60
+}
+
+// appLocation is the application clock as a fixed zone: application-time columns are read in it.
+func (d *Directory) appLocation(ctx context.Context) (*time.Location, error) {
+	off, err := d.appOffset(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return appZone(off), nil
+}
+
+// appNow is now in application time.
+func (d *Directory) appNow(ctx context.Context) (time.Time, error) {
+	loc, err := d.appLocation(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return d.now().In(loc), nil
+}
