@@ -56,7 +56,7 @@ func (h *hooks) CheckGrant(ctx context.Context, subject, clientID string) error 
 func (s *Server) accessRule(ctx context.Context, m *legacy.Member, subject, clientID string) error {
 	// A provisioning target that requires a current membership deactivates lapsed members at the
 	// app; signing them in there would contradict it.
-	if t, ok := s.cfg.Provisioning[clientID]; ok && t.RequireCurrent && !m.IsCurrent(s.now()) {
+	if t, ok := s.cfg.Provisioning[clientID]; ok && t.RequireCurrent && !s.policy.Membership(m, subject, clientID, s.now()).Current() {
 		return fmt.Errorf("%w: the app requires a current membership", sso.ErrAccessDenied)
 	}
 	ok, err := s.policy.Allowed(m, subject, clientID, s.now())

@@ -293,13 +293,15 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// PolicyConfig is the claim policy configuration with the directory's extra columns filled in.
+// PolicyConfig is the claim policy configuration with the directory's extra columns and
+// membership rule (legacy.membership_grace, legacy.standing_rule) filled in.
 func (c *Config) PolicyConfig() policy.Config {
 	p := c.Policy
 	if c.Legacy.DSN == "" {
-		p.ExtraColumns = demo.Config().ExtraColumns
+		d := demo.Config()
+		p.ExtraColumns, p.MembershipGrace, p.StandingRule = d.ExtraColumns, d.MembershipGrace, c.Legacy.StandingRule
 	} else {
-		p.ExtraColumns = c.Legacy.ExtraColumns
+		p.ExtraColumns, p.MembershipGrace, p.StandingRule = c.Legacy.ExtraColumns, c.Legacy.MembershipGrace, c.Legacy.StandingRule
 	}
 	return p
 }

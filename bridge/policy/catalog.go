@@ -67,7 +67,10 @@ var memberClaims = []memberClaim{
 	{"email_verified", ScopeEmail, func(c *call) (any, bool) { return c.emailVerified, c.m.Email != "" }},
 	{"member_id", ScopeMembership, func(c *call) (any, bool) { return str(c.m.MemberID) }},
 	{"member_type", ScopeMembership, func(c *call) (any, bool) { return str(c.m.MemberType) }},
-	{"member_status", ScopeMembership, func(c *call) (any, bool) { return str(c.m.Status) }},
+	// Name.STATUS and Name.MEMBER_STATUS are different iMIS fields (record status; automatic
+	// membership status N/R/D/S): released under names that do not collide.
+	{"contact_status", ScopeMembership, func(c *call) (any, bool) { return str(c.m.Status) }},
+	{"membership_status", ScopeMembership, func(c *call) (any, bool) { return str(c.m.MemberStatus) }},
 	{"company", ScopeMembership, func(c *call) (any, bool) { return str(c.m.Company) }},
 	{"join_date", ScopeMembership, func(c *call) (any, bool) {
 		if c.m.JoinDate.IsZero() {
@@ -81,8 +84,10 @@ var memberClaims = []memberClaim{
 		}
 		return c.m.PaidThrough.Format("2006-01-02"), true
 	}},
-	{"is_current", ScopeMembership, func(c *call) (any, bool) { return c.m.IsCurrent(c.now), true }},
+	{"is_current", ScopeMembership, func(c *call) (any, bool) { return c.membership().Current(), true }},
+	{"membership_standing", ScopeMembership, func(c *call) (any, bool) { return c.membership().Standing, true }},
 	{"roles", ScopeRoles, func(c *call) (any, bool) { return c.roles(), true }},
+	{"staff", ScopeRoles, func(c *call) (any, bool) { return c.m.Staff, true }},
 }
 
 // ProtocolClaims are the claims the provider itself puts in tokens (never from a policy).

@@ -59,20 +59,36 @@ var memberFields = map[string]memberField{
 		get: func(v *memberVal) ref.Val { return types.String(v.subject) },
 		set: func(v *memberVal) bool { return v.subject != "" },
 	},
-	"member_id":   stringField(func(m *legacy.Member) string { return m.MemberID }),
-	"login":       stringField(func(m *legacy.Member) string { return m.Login }),
-	"email":       stringField(func(m *legacy.Member) string { return m.Email }),
-	"given_name":  stringField(func(m *legacy.Member) string { return m.GivenName }),
-	"family_name": stringField(func(m *legacy.Member) string { return m.FamilyName }),
-	"name":        stringField(func(m *legacy.Member) string { return m.FullName }),
-	"company":     stringField(func(m *legacy.Member) string { return m.Company }),
-	"member_type": stringField(func(m *legacy.Member) string { return m.MemberType }),
-	"status":      stringField(func(m *legacy.Member) string { return m.Status }),
-	"join_date":   timeField(func(m *legacy.Member) time.Time { return m.JoinDate }),
-	"paid_thru":   timeField(func(m *legacy.Member) time.Time { return m.PaidThrough }),
+	"member_id":     stringField(func(m *legacy.Member) string { return m.MemberID }),
+	"login":         stringField(func(m *legacy.Member) string { return m.Login }),
+	"email":         stringField(func(m *legacy.Member) string { return m.Email }),
+	"given_name":    stringField(func(m *legacy.Member) string { return m.GivenName }),
+	"family_name":   stringField(func(m *legacy.Member) string { return m.FamilyName }),
+	"name":          stringField(func(m *legacy.Member) string { return m.FullName }),
+	"company":       stringField(func(m *legacy.Member) string { return m.Company }),
+	"member_type":   stringField(func(m *legacy.Member) string { return m.MemberType }),
+	"status":        stringField(func(m *legacy.Member) string { return m.Status }),
+	"join_date":     timeField(func(m *legacy.Member) time.Time { return m.JoinDate }),
+	"paid_thru":     timeField(func(m *legacy.Member) time.Time { return m.PaidThrough }),
+	"member_status": stringField(func(m *legacy.Member) string { return m.MemberStatus }),
+	"member_record": {
+		typ: types.BoolType,
+		get: func(v *memberVal) ref.Val { return types.Bool(v.m.MemberRecord) },
+		set: func(*memberVal) bool { return true },
+	},
+	"staff": {
+		typ: types.BoolType,
+		get: func(v *memberVal) ref.Val { return types.Bool(v.m.Staff) },
+		set: func(*memberVal) bool { return true },
+	},
 	"is_current": {
 		typ: types.BoolType,
-		get: func(v *memberVal) ref.Val { return types.Bool(v.m.IsCurrent(v.now)) },
+		get: func(v *memberVal) ref.Val { return types.Bool(v.standing().Current()) },
+		set: func(*memberVal) bool { return true },
+	},
+	"standing": {
+		typ: types.StringType,
+		get: func(v *memberVal) ref.Val { return types.String(v.standing().Standing) },
 		set: func(*memberVal) bool { return true },
 	},
 	"roles": {
@@ -156,6 +172,9 @@ type memberVal struct {
 	now       time.Time
 	extraCols []string // configured extra columns, always present in extra
 	extraMap  map[string]string
+	// membership is the member's standing under the engine's rule (the built-in one inside
+	// the standing rule itself).
+	membership func() legacy.Membership
 }
 
 var (
@@ -163,6 +182,14 @@ var (
 	_ traits.Indexer     = (*memberVal)(nil)
 	_ traits.FieldTester = (*memberVal)(nil)
 )
+
+// standing is the member's membership standing.
+func (v *memberVal) standing() legacy.Membership {
+	if v.membership == nil {
+		return v.m.MembershipAt(v.now, 0)
+	}
+	return v.membership()
+}
 
 // extra returns Member.Extra with every configured column present (copying only when the
 // AMS left one out), so that member.extra["chapter"] is "" rather than an error.

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -26,6 +27,12 @@ type Config struct {
 	// keys member.extra always has in expressions (the empty string when the AMS has no value).
 	// Not read from YAML: the server fills it in from the directory's configuration.
 	ExtraColumns []string `yaml:"-" json:"-"`
+	// MembershipGrace and StandingRule decide the membership standing (legacy.membership_grace
+	// and legacy.standing_rule; not read from YAML here). StandingRule, when set, is a CEL
+	// expression of type bool that says whether the member is current; inside it
+	// member.standing and member.is_current are the built-in answer (legacy.Member.MembershipAt).
+	MembershipGrace time.Duration `yaml:"-" json:"-"`
+	StandingRule    string        `yaml:"-" json:"-"`
 }
 
 // Scope configures one scope.

@@ -57,6 +57,8 @@ type Engine struct {
 	policies        map[string]*clientPolicy
 	extraCols       []string
 	emailVerified   bool
+	grace           time.Duration
+	standingRule    cel.Program // nil: the built-in rule
 	log             *slog.Logger
 }
 
@@ -145,6 +147,17 @@ func Compile(cfg Config, opts ...Option) (*Engine, error) {
 		e:      &Engine{bits: map[string]scopeMask{}, policies: map[string]*clientPolicy{}, log: o.log, emailVerified: cfg.EmailVerified},
 		claims: map[string]*claimDef{},
 		extra:  map[string]bool{},
+	}
+	c.e.grace = cfg.MembershipGrace
+	if cfg.MembershipGrace < 0 {
+		c.errf("legacy.membership_grace: must not be negative")
+	}
+	if strings.TrimSpace(cfg.StandingRule) != "" {
+		prog, err := compileExpr(env, cfg.StandingRule, cel.BoolType)
+		if err != nil {
+			c.errf("legacy.standing_rule: %v", err)
+		}
+		c.e.standingRule = prog
 	}
 	c.scopes()
 	c.globalClaims()
@@ -533,17 +546,59 @@ type call struct {
 	emailVerified     bool
 	act               *activation
 	onErr             func(d *claimDef, err error)
+	e                 *Engine
+	ms                *legacy.Membership
 }
 
 func (c *call) activation() *activation {
 	if c.act == nil {
 		c.act = &activation{
-			member:   memberVal{m: c.m, subject: c.subject, now: c.now, extraCols: c.extraCols},
+			member:   memberVal{m: c.m, subject: c.subject, now: c.now, extraCols: c.extraCols, membership: c.membership},
 			now:      types.Timestamp{Time: c.now},
 			clientID: types.String(c.clientID),
 		}
 	}
 	return c.act
+}
+
+// membership is the member's standing under the engine's rule, computed once per call.
+func (c *call) membership() legacy.Membership {
+	if c.ms == nil {
+		ms := c.e.Membership(c.m, c.subject, c.clientID, c.now)
+		c.ms = &ms
+	}
+	return *c.ms
+}
+
+// Membership decides member m's standing at now: the built-in rule (legacy.Member.MembershipAt
+// with the grace period), or the association's standing_rule when configured. A rule that
+// fails to evaluate keeps the built-in answer (and is logged).
+func (e *Engine) Membership(m *legacy.Member, subject, clientID string, now time.Time) legacy.Membership {
+	ms := m.MembershipAt(now, e.grace)
+	if e.standingRule == nil {
+		return ms
+	}
+	builtin := ms
+	act := &activation{
+		member:   memberVal{m: m, subject: subject, now: now, extraCols: e.extraCols, membership: func() legacy.Membership { return builtin }},
+		now:      types.Timestamp{Time: now},
+		clientID: types.String(clientID),
+	}
+	v, _, err := e.standingRule.Eval(act)
+	b, ok := v.(types.Bool)
+	if err != nil || !ok {
+		e.log.Warn("legacy.standing_rule failed to evaluate; the built-in rule decides", "err", err)
+		return ms
+	}
+	switch {
+	case bool(b) == ms.Current():
+		ms.Reason += "; standing_rule agrees"
+	case bool(b):
+		ms = legacy.Membership{Standing: legacy.StandingCurrent, Reason: "standing_rule says current (built-in rule: " + builtin.Standing + ", " + builtin.Reason + ")"}
+	default:
+		ms = legacy.Membership{Standing: legacy.StandingLapsed, Reason: "standing_rule says not current (built-in rule: " + builtin.Standing + ", " + builtin.Reason + ")"}
+	}
+	return ms
 }
 
 func (c *call) fail(d *claimDef, err error) {
@@ -565,7 +620,7 @@ func (c *call) roles() []string {
 
 func (e *Engine) newCall(m *legacy.Member, subject, clientID string, now time.Time) *call {
 	p := e.policy(clientID)
-	return &call{p: p, m: m, subject: subject, clientID: clientID, now: now, extraCols: e.extraCols, emailVerified: e.emailVerified,
+	return &call{p: p, m: m, subject: subject, clientID: clientID, now: now, extraCols: e.extraCols, emailVerified: e.emailVerified, e: e,
 		onErr: func(d *claimDef, err error) {
 			e.log.Warn("computed claim failed; left out", "client", clientID, "claim", d.name, "field", d.field, "err", err)
 		}}

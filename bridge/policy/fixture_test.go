@@ -88,7 +88,7 @@ func ada() *legacy.Member {
 	return &legacy.Member{
 		Key: "6F1D6C2E-0000-4000-8000-000000000001", MemberID: "10042", Login: "ada", Email: "ada@example.org",
 		GivenName: "Ada", FamilyName: "Lovelace", FullName: "Ada Lovelace", Company: "Analytical Engines Ltd",
-		MemberType: "REG", Status: "A", JoinDate: day(2015, 5, 1), PaidThrough: day(2026, 3, 31),
+		MemberType: "REG", MemberRecord: true, Status: "A", JoinDate: day(2015, 5, 1), PaidThrough: day(2026, 3, 31),
 		Roles: []string{"Staff", "Board", "Member"}, PictureURL: "https://example.org/ada.png",
 		Extra:     map[string]string{"title": "Dr", "chapter": "North", "city": "Oslo", "country": "NO"},
 		UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
@@ -99,7 +99,7 @@ func ada() *legacy.Member {
 func lapsed() *legacy.Member {
 	return &legacy.Member{
 		Key: "6F1D6C2E-0000-4000-8000-000000000002", MemberID: "10043", Login: "bob", Email: "bob@example.org",
-		FullName: "Bob Lapsed", MemberType: "REG", Status: "A", JoinDate: day(2010, 1, 1), PaidThrough: day(2025, 12, 31),
+		FullName: "Bob Lapsed", MemberType: "REG", MemberRecord: true, Status: "A", JoinDate: day(2010, 1, 1), PaidThrough: day(2025, 12, 31),
 		Roles: []string{"Member"},
 	}
 }
@@ -115,7 +115,7 @@ var canonicalScopes = map[string][]string{
 	"name": {"profile"}, "given_name": {"profile"}, "family_name": {"profile"}, "preferred_username": {"profile"},
 	"picture": {"profile"}, "updated_at": {"profile"},
 	"email": {"email"}, "email_verified": {"email"},
-	"member_id": {"membership"}, "member_type": {"membership"}, "member_status": {"membership"},
+	"member_id": {"membership"}, "member_type": {"membership"}, "contact_status": {"membership"}, "membership_status": {"membership"}, "membership_standing": {"membership"}, "staff": {"roles"},
 	"company": {"membership", "chapter"}, "join_date": {"membership"}, "paid_through": {"membership"},
 	"is_current": {"membership"}, "title": {"membership"},
 	"roles":   {"roles"},

@@ -204,7 +204,8 @@ func formerMemberClaims(m *legacy.Member, scopes []string, now time.Time) map[st
 	if has("membership") {
 		set("member_id", m.MemberID)
 		set("member_type", m.MemberType)
-		set("member_status", m.Status)
+		set("contact_status", m.Status)
+		set("membership_status", m.MemberStatus)
 		set("company", m.Company)
 		if !m.JoinDate.IsZero() {
 			out["join_date"] = m.JoinDate.Format("2006-01-02")
@@ -213,6 +214,7 @@ func formerMemberClaims(m *legacy.Member, scopes []string, now time.Time) map[st
 			out["paid_through"] = m.PaidThrough.Format("2006-01-02")
 		}
 		out["is_current"] = m.IsCurrent(now)
+		out["membership_standing"] = m.MembershipAt(now, 0).Standing
 	}
 	if has("roles") {
 		roles := m.Roles
@@ -220,6 +222,7 @@ func formerMemberClaims(m *legacy.Member, scopes []string, now time.Time) map[st
 			roles = []string{}
 		}
 		out["roles"] = roles
+		out["staff"] = m.Staff
 	}
 	return out
 }
@@ -245,16 +248,16 @@ func TestPortalPolicy(t *testing.T) {
 			"name": "Ada Lovelace", "given_name": "Ada", "family_name": "Lovelace", "preferred_username": "ada",
 			"picture": "https://example.org/ada.png", "updated_at": int64(1767323045),
 			"email": "ada@example.org", "email_verified": false,
-			"member_id": "10042", "membership_level": "REG", "member_status": "A", "company": "Analytical Engines Ltd",
-			"join_date": "2015-05-01", "paid_through": "2026-03-31", "is_current": true, "title": "Dr",
-			"roles": []string{"Board", "Member"}, "is_staff": true, "renewal_due": true, ns: wantNS,
+			"member_id": "10042", "membership_level": "REG", "contact_status": "A", "company": "Analytical Engines Ltd",
+			"join_date": "2015-05-01", "paid_through": "2026-03-31", "is_current": true, "membership_standing": "current", "title": "Dr",
+			"roles": []string{"Board", "Member"}, "staff": false, "is_staff": true, "renewal_due": true, ns: wantNS,
 		}},
 		{"namespace without roles: roles and is_staff stay out", sso.TargetIDToken, []string{"openid", "membership"}, map[string]any{
 			"membership_level": "REG",
 			ns:                 map[string]any{"member_id": "10042", "paid_through": "2026-03-31", "is_current": true, "membership_level": "REG"},
 		}},
 		{"namespace needs its scope", sso.TargetUserinfo, []string{"openid", "roles"}, map[string]any{
-			"roles": []string{"Board", "Member"}, "is_staff": true,
+			"roles": []string{"Board", "Member"}, "staff": false, "is_staff": true,
 		}},
 	}
 	for _, tt := range tests {
@@ -505,8 +508,8 @@ func TestSupportedScopesAndClaims(t *testing.T) {
 		t.Fatalf("default scopes = %v, want %v (phone and address have no claims)", got, wantScopes)
 	}
 	wantClaims := []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "azp", "amr",
-		"company", "email", "email_verified", "family_name", "given_name", "is_current", "join_date", "member_id",
-		"member_status", "member_type", "name", "paid_through", "picture", "preferred_username", "roles", "updated_at"}
+		"company", "contact_status", "email", "email_verified", "family_name", "given_name", "is_current", "join_date", "member_id",
+		"member_type", "membership_standing", "membership_status", "name", "paid_through", "picture", "preferred_username", "roles", "staff", "updated_at"}
 	if got := def.SupportedClaims(); !slices.Equal(got, wantClaims) {
 		t.Fatalf("default claims = %v\nwant %v", got, wantClaims)
 	}
@@ -576,7 +579,7 @@ func TestScopeDescriptions(t *testing.T) {
 		!slices.Contains(got[1].Claims, "https://portal.example.org/membership") || slices.Contains(got[1].Claims, "member_type") {
 		t.Fatalf("portal membership: %+v", got[1])
 	}
-	if !slices.Equal(got[2].Claims, []string{"roles", "is_staff"}) {
+	if !slices.Equal(got[2].Claims, []string{"roles", "staff", "is_staff"}) {
 		t.Fatalf("portal roles: %+v", got[2])
 	}
 	if got[3].Known || !strings.Contains(got[3].Detail, "x-unknown") {

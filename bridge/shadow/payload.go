@@ -44,13 +44,16 @@ type User struct {
 
 // Membership holds the membership fields the client may see.
 type Membership struct {
-	MemberID     string `json:"member_id,omitempty"`
-	MemberType   string `json:"member_type,omitempty"`
-	MemberStatus string `json:"member_status,omitempty"`
-	Company      string `json:"company,omitempty"`
-	JoinDate     string `json:"join_date,omitempty"`
-	PaidThrough  string `json:"paid_through,omitempty"`
-	IsCurrent    bool   `json:"is_current"`
+	MemberID   string `json:"member_id,omitempty"`
+	MemberType string `json:"member_type,omitempty"`
+	// ContactStatus is iMIS Name.STATUS, MembershipStatus Name.MEMBER_STATUS (two fields).
+	ContactStatus    string `json:"contact_status,omitempty"`
+	MembershipStatus string `json:"membership_status,omitempty"`
+	Standing         string `json:"membership_standing,omitempty"`
+	Company          string `json:"company,omitempty"`
+	JoinDate         string `json:"join_date,omitempty"`
+	PaidThrough      string `json:"paid_through,omitempty"`
+	IsCurrent        bool   `json:"is_current"`
 }
 
 // Event is the JSON body of a webhook (and the stored payload of every provisioning event).
@@ -90,7 +93,8 @@ func userFromClaims(subject string, active bool, c map[string]any) User {
 	}
 	slices.Sort(u.Roles)
 	u.Roles = slices.Compact(u.Roles)
-	m := Membership{MemberID: str("member_id"), MemberType: str("member_type"), MemberStatus: str("member_status"),
+	m := Membership{MemberID: str("member_id"), MemberType: str("member_type"), ContactStatus: str("contact_status"),
+		MembershipStatus: str("membership_status"), Standing: str("membership_standing"),
 		Company: str("company"), JoinDate: str("join_date"), PaidThrough: str("paid_through")}
 	m.IsCurrent, _ = c["is_current"].(bool)
 	if _, ok := c["is_current"]; ok || m != (Membership{}) {

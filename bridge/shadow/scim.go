@@ -36,13 +36,15 @@ type scimName struct {
 }
 
 type scimMembership struct {
-	MemberID     string `json:"memberId,omitempty"`
-	MemberType   string `json:"memberType,omitempty"`
-	MemberStatus string `json:"memberStatus,omitempty"`
-	Company      string `json:"company,omitempty"`
-	JoinDate     string `json:"joinDate,omitempty"`
-	PaidThrough  string `json:"paidThrough,omitempty"`
-	IsCurrent    bool   `json:"isCurrent"`
+	MemberID         string `json:"memberId,omitempty"`
+	MemberType       string `json:"memberType,omitempty"`
+	ContactStatus    string `json:"contactStatus,omitempty"`
+	MembershipStatus string `json:"membershipStatus,omitempty"`
+	Standing         string `json:"membershipStanding,omitempty"`
+	Company          string `json:"company,omitempty"`
+	JoinDate         string `json:"joinDate,omitempty"`
+	PaidThrough      string `json:"paidThrough,omitempty"`
+	IsCurrent        bool   `json:"isCurrent"`
 }
 
 // scimUser is the User resource we send (RFC 7643 4.1), with our membership extension.
@@ -82,7 +84,8 @@ func scimUserOf(u User) scimUser {
 	}
 	if m := u.Membership; m != nil {
 		r.Schemas = append(r.Schemas, SchemaMembership)
-		r.Membership = &scimMembership{MemberID: m.MemberID, MemberType: m.MemberType, MemberStatus: m.MemberStatus,
+		r.Membership = &scimMembership{MemberID: m.MemberID, MemberType: m.MemberType, ContactStatus: m.ContactStatus,
+			MembershipStatus: m.MembershipStatus, Standing: m.Standing,
 			Company: m.Company, JoinDate: m.JoinDate, PaidThrough: m.PaidThrough, IsCurrent: m.IsCurrent}
 	}
 	return r
