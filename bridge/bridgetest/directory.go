@@ -86,6 +86,15 @@ func (d *Directory) Update(login string, f func(m *legacy.Member)) {
 	d.members[strings.ToLower(login)] = m
 }
 
+// Touch sets a member's change time (for change-polling tests).
+func (d *Directory) Touch(login string, at time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := clone(d.members[strings.ToLower(login)])
+	m.UpdatedAt = at
+	d.members[strings.ToLower(login)] = m
+}
+
 // Remove deletes a member (as a deleted contact: no lookup finds it any more).
 func (d *Directory) Remove(login string) {
 	d.mu.Lock()

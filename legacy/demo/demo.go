@@ -673,6 +673,24 @@ func SetPassword(ctx context.Context, db *sql.DB, login, pw string) error {
 	})
 }
 
+// SetUpdatedAt sets the member's UserMain.UpdatedOn (application time) to the instant at,
+// making it the member's latest change (for change-polling tests).
+func SetUpdatedAt(ctx context.Context, db *sql.DB, login string, at time.Time) error {
+	res, err := db.ExecContext(ctx, `UPDATE UserMain SET UpdatedOn = ?1 WHERE UserKey = (SELECT um.UserKey FROM aspnet_Users au
+		JOIN UserMain um ON um.ProviderKey = au.UserId WHERE au.LoweredUserName = ?2)`, appTS(at), strings.ToLower(norm.NFC.String(strings.TrimSpace(login))))
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: %q", ErrNoSuchLogin, login)
+	}
+	return nil
+}
+
+// AppTime renders an instant as the demo AMS's application clock text (for tests that write
+// iMIS dates directly).
+func AppTime(t time.Time) string { return appTS(t) }
+
 // Touch bumps the member's UserMain.UpdatedOn only.
 func Touch(ctx context.Context, db *sql.DB, login string) error {
 	return change(ctx, db, login, func(*sql.Tx, user, time.Time) error { return nil })

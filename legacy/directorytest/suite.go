@@ -1,0 +1,353 @@
+package directorytest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/legacy"
+)
+
+// Account is a member that signs in with Password.
+type Account struct {
+	Login, Password string
+	Key, MemberID   string
+	// Roles are the member's roles, exactly (sorted).
+	Roles []string
+	Staff bool
+}
+
+// Refused is a member whose right Password gives a sign-in failure: Reason is legacy.Reason of
+// the error ("disabled", "locked_out", "not_member", ...).
+type Refused struct {
+	Login, Password string
+	Reason          string
+}
+
+// Target is one directory under test, with what the suite needs to know about its data.
+type Target struct {
+	Dir legacy.Directory
+	// Members sign in (at least three); Refused fail after the right password.
+	Members []Account
+	Refused []Refused
+	// Work returns how many password verifications the directory has run so far; nil when
+	// it cannot be observed (the work check is then skipped).
+	Work func() int64
+	// SetDown makes the directory's backend unavailable (true) or available again (false);
+	// nil skips the unavailability checks.
+	SetDown func(down bool)
+	// Touch sets a member's latest change time to at (whole seconds, in the future of every
+	// seeded change); nil skips the change-ordering checks.
+	Touch func(ctx context.Context, login string, at time.Time) error
+}
+
+// Run runs the suite; newTarget is called once per subtest for a fresh directory.
+func Run(t *testing.T, newTarget func(t *testing.T) *Target) {
+	t.Run("authenticate returns the member with roles", func(t *testing.T) { testAuthenticate(t, newTarget(t)) })
+	t.Run("unknown login and wrong password are indistinguishable", func(t *testing.T) { testIndistinguishable(t, newTarget(t)) })
+	t.Run("status only after the right password", func(t *testing.T) { testStatus(t, newTarget(t)) })
+	t.Run("every lookup returns roles", func(t *testing.T) { testLookups(t, newTarget(t)) })
+	t.Run("unknown members are not found", func(t *testing.T) { testNotFound(t, newTarget(t)) })
+	t.Run("unavailability is its own error", func(t *testing.T) { testUnavailable(t, newTarget(t)) })
+	t.Run("changed since: ordered, ties together", func(t *testing.T) { testChangedSince(t, newTarget(t)) })
+	t.Run("list members: every live member once, by key", func(t *testing.T) { testListMembers(t, newTarget(t)) })
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// checkRoles checks the roles contract of a returned member.
+func checkRoles(t *testing.T, what string, m *legacy.Member, want []string) {
+	t.Helper()
+	if m.Roles == nil {
+		t.Errorf("%s: Roles is nil (every member returned carries its roles, [] when none)", what)
+		return
+	}
+	if want != nil && !slices.Equal(m.Roles, want) {
+		t.Errorf("%s: roles %q, want %q", what, m.Roles, want)
+	}
+	if m.Grants != nil && !slices.Equal(legacy.RolesOf(m.Grants), m.Roles) {
+		t.Errorf("%s: grants %v disagree with roles %q", what, m.Grants, m.Roles)
+	}
+}
+
+func testAuthenticate(t *testing.T, tg *Target) {
+	ctx := ctxFor(t)
+	if len(tg.Members) < 3 {
+		t.Fatalf("the target gives %d members; the suite needs at least 3", len(tg.Members))
+	}
+	for _, a := range tg.Members {
+		m, err := tg.Dir.Authenticate(ctx, a.Login, a.Password)
+		if err != nil {
+			t.Errorf("Authenticate(%s): %v", a.Login, err)
+			continue
+		}
+		if !strings.EqualFold(m.Key, a.Key) || (a.MemberID != "" && m.MemberID != a.MemberID) {
+			t.Errorf("Authenticate(%s): key %s member id %s, want %s %s", a.Login, m.Key, m.MemberID, a.Key, a.MemberID)
+		}
+		checkRoles(t, "Authenticate("+a.Login+")", m, a.Roles)
+		if m.Staff != a.Staff {
+			t.Errorf("Authenticate(%s): staff %v, want %v", a.Login, m.Staff, a.Staff)
+		}
+		// Surrounding spaces and case do not matter.
+		if m2, err := tg.Dir.Authenticate(ctx, " "+strings.ToUpper(a.Login)+" ", a.Password); err != nil || !strings.EqualFold(m2.Key, a.Key) {
+			t.Errorf("Authenticate(%q upper-cased, spaced): %v", a.Login, err)
+		}
+	}
+}
+
+func testIndistinguishable(t *testing.T, tg *Target) {
+	ctx := ctxFor(t)
+	a := tg.Members[0]
+	work := func(f func() error) (error, int64) {
+		var before int64
+		if tg.Work != nil {
+			before = tg.Work()
+		}
+		err := f()
+		if tg.Work != nil {
+			return err, tg.Work() - before
+		}
+		return err, 0
+	}
+	errWrong, wWrong := work(func() error { _, err := tg.Dir.Authenticate(ctx, a.Login, a.Password+"x"); return err })
+	errUnknown, wUnknown := work(func() error {
+		_, err := tg.Dir.Authenticate(ctx, "no-such-login-"+a.Login, a.Password)
+		return err
+	})
+	if !errors.Is(errWrong, legacy.ErrBadCredentials) || !errors.Is(errUnknown, legacy.ErrBadCredentials) {
+		t.Fatalf("wrong password: %v; unknown login: %v; want ErrBadCredentials for both", errWrong, errUnknown)
+	}
+	if errWrong.Error() != errUnknown.Error() {
+		t.Errorf("messages differ: wrong password %q, unknown login %q", errWrong, errUnknown)
+	}
+	if tg.Work != nil && (wWrong != wUnknown || wWrong == 0) {
+		t.Errorf("password verifications: wrong password %d, unknown login %d (want the same, non-zero)", wWrong, wUnknown)
+	}
+	for _, r := range tg.Refused {
+		err, w := work(func() error { _, err := tg.Dir.Authenticate(ctx, r.Login, r.Password+"x"); return err })
+		if !errors.Is(err, legacy.ErrBadCredentials) || err.Error() != errUnknown.Error() {
+			t.Errorf("%s with a wrong password: %v, want the unknown-login error %q", r.Login, err, errUnknown)
+		}
+		if tg.Work != nil && w != wUnknown {
+			t.Errorf("%s with a wrong password: %d verifications, unknown login %d", r.Login, w, wUnknown)
+		}
+	}
+}
+
+func testStatus(t *testing.T, tg *Target) {
+	ctx := ctxFor(t)
+	if len(tg.Refused) == 0 {
+		t.Skip("the target gives no refused account")
+	}
+	for _, r := range tg.Refused {
+		_, err := tg.Dir.Authenticate(ctx, r.Login, r.Password)
+		if err == nil || legacy.Reason(err) != r.Reason {
+			t.Errorf("%s with the right password: %v (%s), want %s", r.Login, err, legacy.Reason(err), r.Reason)
+		}
+	}
+}
+
+func testLookups(t *testing.T, tg *Target) {
+	ctx := ctxFor(t)
+	for _, a := range tg.Members {
+		byLogin, err := tg.Dir.MemberByLogin(ctx, a.Login)
+		if err != nil {
+			t.Errorf("MemberByLogin(%s): %v", a.Login, err)
+			continue
+		}
+		checkRoles(t, "MemberByLogin("+a.Login+")", byLogin, a.Roles)
+		for i := 0; i < 2; i++ { // twice: a cache answers the second
+			byKey, err := tg.Dir.MemberByKey(ctx, a.Key)
+			if err != nil || !strings.EqualFold(byKey.Key, a.Key) {
+				t.Errorf("MemberByKey(%s): %v", a.Key, err)
+				continue
+			}
+			checkRoles(t, "MemberByKey("+a.Login+")", byKey, a.Roles)
+			if byKey.Staff != a.Staff {
+				t.Errorf("MemberByKey(%s): staff %v, want %v", a.Login, byKey.Staff, a.Staff)
+			}
+		}
+		if a.MemberID != "" {
+			byID, err := tg.Dir.MemberByID(ctx, a.MemberID)
+			if err != nil || !strings.EqualFold(byID.Key, a.Key) {
+				t.Errorf("MemberByID(%s): %v", a.MemberID, err)
+			} else {
+				checkRoles(t, "MemberByID("+a.Login+")", byID, a.Roles)
+			}
+		}
+		roles, err := tg.Dir.Roles(ctx, a.Key)
+		if err != nil || roles == nil || (a.Roles != nil && !slices.Equal(roles, a.Roles)) {
+			t.Errorf("Roles(%s) = %q, %v; want %q", a.Login, roles, err, a.Roles)
+		}
+	}
+}
+
+func testNotFound(t *testing.T, tg *Target) {
+	ctx := ctxFor(t)
+	const unknownKey = "0BADC0DE-0000-4000-8000-00000000DEAD"
+	if _, err := tg.Dir.MemberByLogin(ctx, "no-such-login"); !errors.Is(err, legacy.ErrNotFound) {
+		t.Errorf("MemberByLogin(unknown): %v", err)
+	}
+	if _, err := tg.Dir.MemberByKey(ctx, unknownKey); !errors.Is(err, legacy.ErrNotFound) {
+		t.Errorf("MemberByKey(unknown): %v", err)
+	}
+	if _, err := tg.Dir.MemberByID(ctx, "no-such-id"); !errors.Is(err, legacy.ErrNotFound) {
+		t.Errorf("MemberByID(unknown): %v", err)
+	}
+}
+
+func testUnavailable(t *testing.T, tg *Target) {
+	if tg.SetDown == nil {
+		t.Skip("the target cannot be made unavailable")
+	}
+	ctx := ctxFor(t)
+	a := tg.Members[0]
+	// A cache may answer lookups it holds: ask for members it has not seen.
+	tg.SetDown(true)
+	checks := map[string]error{}
+	_, checks["Authenticate"] = tg.Dir.Authenticate(ctx, a.Login, a.Password)
+	_, checks["Authenticate(unknown)"] = tg.Dir.Authenticate(ctx, "no-such-login", "pw-1")
+	_, checks["MemberByLogin"] = tg.Dir.MemberByLogin(ctx, tg.Members[1].Login)
+	_, checks["MemberByKey"] = tg.Dir.MemberByKey(ctx, tg.Members[2].Key)
+	_, checks["MemberByID"] = tg.Dir.MemberByID(ctx, "no-such-id")
+	_, _, checks["ChangedSince"] = tg.Dir.ChangedSince(ctx, time.Time{}, 5)
+	_, checks["ListMembers"] = tg.Dir.ListMembers(ctx, "", 5)
+	checks["Ping"] = tg.Dir.Ping(ctx)
+	for op, err := range checks {
+		if !errors.Is(err, legacy.ErrUnavailable) {
+			t.Errorf("%s while unavailable: %v, want ErrUnavailable", op, err)
+		}
+		if errors.Is(err, legacy.ErrBadCredentials) || errors.Is(err, legacy.ErrNotFound) {
+			t.Errorf("%s while unavailable: %v looks like a wrong login or an unknown member", op, err)
+		}
+	}
+	tg.SetDown(false)
+	if _, err := tg.Dir.Authenticate(ctx, a.Login, a.Password); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+	if err := tg.Dir.Ping(ctx); err != nil {
+		t.Fatalf("Ping after recovery: %v", err)
+	}
+}
+
+func testChangedSince(t *testing.T, tg *Target) {
+	if tg.Touch == nil {
+		t.Skip("the target cannot set change times")
+	}
+	ctx := ctxFor(t)
+	base := time.Now().Add(24 * time.Hour).Truncate(time.Second).UTC()
+	t1, t2 := base.Add(time.Hour), base.Add(2*time.Hour)
+	a, b, c := tg.Members[0], tg.Members[1], tg.Members[2]
+	for _, x := range []struct {
+		login string
+		at    time.Time
+	}{{a.Login, t1}, {b.Login, t2}, {c.Login, t2}} {
+		if err := tg.Touch(ctx, x.login, x.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A page of 2 would split the t2 group: only a comes back, and the watermark is t1.
+	ms, next, err := tg.Dir.ChangedSince(ctx, base, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 1 || !strings.EqualFold(ms[0].Key, a.Key) || !next.Equal(t1) || !ms[0].UpdatedAt.Equal(t1) {
+		t.Fatalf("first page: %s, next %v; want only %s changed at %v", keysOf(ms), next, a.Login, t1)
+	}
+	checkRoles(t, "ChangedSince", ms[0], a.Roles)
+	ms, next, err = tg.Dir.ChangedSince(ctx, next, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{strings.ToUpper(b.Key), strings.ToUpper(c.Key)}
+	slices.Sort(want)
+	if got := keysOf(ms); !slices.Equal(got, want) || !next.Equal(t2) {
+		t.Fatalf("second page: %v, next %v; want %v (by key), next %v", got, next, want, t2)
+	}
+	for _, m := range ms {
+		checkRoles(t, "ChangedSince", m, nil)
+		if !m.UpdatedAt.Equal(t2) {
+			t.Errorf("%s: UpdatedAt %v, want %v", m.Login, m.UpdatedAt, t2)
+		}
+	}
+	// A page of one whose time a whole group shares returns the whole group.
+	ms, _, err = tg.Dir.ChangedSince(ctx, t1, 1)
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("page of 1 on a tie: %v, %v; want both members of the tie", keysOf(ms), err)
+	}
+	ms, next2, err := tg.Dir.ChangedSince(ctx, next, 10)
+	if err != nil || len(ms) != 0 || !next2.Equal(next) {
+		t.Fatalf("after the last change: %v, next %v, %v", keysOf(ms), next2, err)
+	}
+}
+
+func keysOf(ms []*legacy.Member) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = strings.ToUpper(m.Key)
+	}
+	return out
+}
+
+func testListMembers(t *testing.T, tg *Target) {
+	ctx := ctxFor(t)
+	seen := map[string]int{}
+	after := ""
+	for i := 0; ; i++ {
+		if i > 10_000 {
+			t.Fatal("ListMembers never ends")
+		}
+		page, err := tg.Dir.ListMembers(ctx, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > 2 {
+			t.Fatalf("page of %d members with limit 2", len(page))
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, m := range page {
+			k := strings.ToUpper(m.Key)
+			if k <= strings.ToUpper(after) {
+				t.Fatalf("key %s does not sort after %s", k, after)
+			}
+			after = m.Key
+			seen[k]++
+			checkRoles(t, "ListMembers", m, nil)
+		}
+	}
+	for _, a := range tg.Members {
+		if seen[strings.ToUpper(a.Key)] != 1 {
+			t.Errorf("%s listed %d times, want once", a.Login, seen[strings.ToUpper(a.Key)])
+		}
+	}
+	for _, r := range tg.Refused {
+		if r.Reason != "not_member" {
+			continue
+		}
+		if m, err := tg.Dir.MemberByLogin(ctx, r.Login); err == nil && seen[strings.ToUpper(m.Key)] != 0 {
+			t.Errorf("deleted contact %s is listed", r.Login)
+		}
+	}
+	// The listing's members are those of MemberByKey, roles included.
+	for _, a := range tg.Members {
+		page, err := tg.Dir.ListMembers(ctx, "", 10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(page, func(m *legacy.Member) bool { return strings.EqualFold(m.Key, a.Key) })
+		if i < 0 {
+			t.Errorf("%s missing from one big page", a.Login)
+			continue
+		}
+		checkRoles(t, "ListMembers("+a.Login+")", page[i], a.Roles)
+	}
+}

@@ -1,0 +1,82 @@
+package sqldir_test
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/ssobridge/ssobridge/legacy/cache"
+	"github.com/ssobridge/ssobridge/legacy/demo"
+	"github.com/ssobridge/ssobridge/legacy/directorytest"
+	"github.com/ssobridge/ssobridge/legacy/internal/tdsfake"
+	"github.com/ssobridge/ssobridge/legacy/password"
+	"github.com/ssobridge/ssobridge/legacy/sqldir"
+)
+
+// tdsDemoTarget is the demo database copied into the fake TDS server, read by the SQL Server
+// preset through go-mssqldb.
+func tdsDemoTarget(t *testing.T, wrap func(*sqldir.Directory) *directorytest.Target) *directorytest.Target {
+	ctx := context.Background()
+	src, err := demo.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	srv, err := tdsfake.Start(tdsfake.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	copySQLite(t, ctx, src, srv)
+	db, err := sql.Open("sqlserver", srv.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cfg := demo.Config()
+	cfg.Driver, cfg.Preset = sqldir.DriverSQLServer, sqldir.PresetNameIMIS
+	cv := &countingVerifier{next: password.Default()}
+	d, err := sqldir.New(db, cfg, sqldir.WithVerifier(cv), sqldir.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := wrap(d)
+	tg.Members, tg.Refused = directorytest.DemoAccounts()
+	tg.Work = cv.calls.Load
+	tg.SetDown = func(down bool) {
+		if !down {
+			srv.SetHook(nil)
+			return
+		}
+		srv.SetHook(func(*tdsfake.Request) *tdsfake.Action {
+			return &tdsfake.Action{Error: &tdsfake.ServerError{Number: 4060, Message: "Cannot open database \"iMIS\" requested by the login."}}
+		})
+	}
+	tg.Touch = func(ctx context.Context, login string, at time.Time) error {
+		return srv.Exec(`UPDATE dbo.UserMain SET UpdatedOn = @p1 WHERE ProviderKey = (SELECT LOWER(CAST(UserId AS nvarchar(100))) FROM dbo.aspnet_Users WHERE LoweredUserName = @p2)`,
+			demo.AppTime(at), strings.ToLower(norm.NFC.String(login)))
+	}
+	return tg
+}
+
+// The SQL Server directory, through go-mssqldb and the fake TDS server, passes the directory
+// contract on the demo data.
+func TestSQLServerDirectoryConformance(t *testing.T) {
+	directorytest.Run(t, func(t *testing.T) *directorytest.Target {
+		return tdsDemoTarget(t, func(d *sqldir.Directory) *directorytest.Target { return &directorytest.Target{Dir: d} })
+	})
+}
+
+// The cache decorator over it passes it too (unavailability included).
+func TestCachedSQLServerDirectoryConformance(t *testing.T) {
+	directorytest.Run(t, func(t *testing.T) *directorytest.Target {
+		return tdsDemoTarget(t, func(d *sqldir.Directory) *directorytest.Target {
+			return &directorytest.Target{Dir: cache.New(d, cache.Options{})}
+		})
+	})
+}
