@@ -437,14 +437,6 @@ func TestReconcileOneAtATime(t *testing.T) {
 	}
 }
 
-// TestReconcileWithoutListing: a directory that cannot list makes Reconcile say so.
-func TestReconcileWithoutListing(t *testing.T) {
-	f := newFixture(t, nil, clients{})
-	if _, err := f.svc.Reconcile(t.Context()); !errors.Is(err, shadow.ErrNoMemberList) {
-		t.Fatalf("Reconcile = %v", err)
-	}
-}
-
 func TestReconcileConfig(t *testing.T) {
 	for _, tc := range []struct {
 		mutate func(*shadow.Config)

@@ -2,7 +2,6 @@ package demo_test
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -35,8 +34,9 @@ func demoTarget(t *testing.T, wrap func(*sqldir.Directory) *directorytest.Target
 	tg := wrap(d)
 	tg.Members, tg.Refused = directorytest.DemoAccounts()
 	tg.Work = cv.calls.Load
-	tg.Touch = func(ctx context.Context, login string, at time.Time) error { return demo.SetUpdatedAt(ctx, db, login, at) }
-	_ = (*sql.DB)(nil)
+	tg.Touch = func(ctx context.Context, login string, at time.Time) error {
+		return demo.SetUpdatedAt(ctx, db, login, at)
+	}
 	return tg
 }
 
