@@ -232,8 +232,16 @@ type Process struct {
 // then SIGKILL) when the test ends.
 func StartProcess(t *testing.T, label, name string, args ...string) *Process {
 	t.Helper()
+	return StartCmd(t, label, exec.Command(name, args...))
+}
+
+// StartCmd is StartProcess for a command the caller prepared (its Env, Dir or ExtraFiles, such
+// as a listener handed over so that the RP needs no port chosen in advance); its Stdout, Stderr
+// and SysProcAttr are set here.
+func StartCmd(t *testing.T, label string, cmd *exec.Cmd) *Process {
+	t.Helper()
 	p := &Process{Output: &Buffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(name, args...)
+	p.cmd = cmd
 	p.cmd.Stdout, p.cmd.Stderr = p.Output, p.Output
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := p.cmd.Start(); err != nil {

@@ -1,0 +1,17 @@
+// Package rp drives real JavaScript relying-party libraries through the bridge's real login page
+// in headless Chromium and asserts what each one received:
+//
+//   - openid-client v6 (npm; the library under Auth.js/NextAuth), a server-side RP run by node,
+//     with a client id and secret holding '-', '_', '.' and '~' (which its Basic encoding
+//     form-urlencodes): client_secret_basic and client_secret_post code flow with PKCE, userinfo,
+//     refresh, introspection, revocation and RP-initiated logout;
+//   - oidc-client-ts (npm) in a single-page app served from another origin than the bridge: code
+//     flow with PKCE, silent renew with a refresh token and logout, all through CORS.
+//
+// The bridge runs in-process on 127.0.0.1 over the embedded demo AMS database; every RP listens on
+// an ephemeral 127.0.0.1 port. The npm packages are pinned exactly in node/package.json and
+// node/package-lock.json and installed with `npm ci` in node/ (node_modules is not committed).
+// When node or the packages are missing the tests skip, unless SSOBRIDGE_REQUIRE_RP=1 (set by
+// .ci/install.d/20-rp-node.sh in CI), which makes them fail instead. SSOBRIDGE_NODE points at
+// node when it is not on PATH. The package has only tests.
+package rp

@@ -1,0 +1,187 @@
+// A server-side relying party built on openid-client (the library under Auth.js/NextAuth), run
+// by e2e/rp (go test). It listens on the TCP socket passed as file descriptor 3, signs in with the
+// authorization code flow and PKCE, then exercises refresh, introspection and revocation with the
+// configured client authentication, and reports everything it received as JSON in the page
+// (<pre id="result">). The Go test drives it in Chromium and asserts on that report.
+//
+// Environment:
+//   RP_ISSUER         the bridge's issuer
+//   RP_BASE           this RP's own origin (http://127.0.0.1:port, the socket on fd 3)
+//   RP_CLIENT_ID      the client id
+//   RP_CLIENT_SECRET  the client secret
+//   RP_AUTH_METHOD    client_secret_basic or client_secret_post
+//   RP_SCOPE          the scopes to ask for
+import http from 'node:http';
+import * as client from 'openid-client';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) {
+    console.error(`openid-client-rp: ${name} is not set`);
+    process.exit(2);
+  }
+  return v;
+};
+const issuer = new URL(env('RP_ISSUER'));
+const base = env('RP_BASE');
+const clientId = env('RP_CLIENT_ID');
+const clientSecret = env('RP_CLIENT_SECRET');
+const method = env('RP_AUTH_METHOD');
+const scope = env('RP_SCOPE');
+const redirectUri = `${base}/callback`;
+const postLogoutRedirectUri = `${base}/signed-out`;
+
+let auth;
+switch (method) {
+  case 'client_secret_basic':
+    auth = client.ClientSecretBasic(clientSecret);
+    break;
+  case 'client_secret_post':
+    auth = client.ClientSecretPost(clientSecret);
+    break;
+  default:
+    console.error(`openid-client-rp: unknown RP_AUTH_METHOD ${method}`);
+    process.exit(2);
+}
+
+// The issuer is plain http on 127.0.0.1 in tests: openid-client refuses that unless told.
+const config = await client.discovery(issuer, clientId, undefined, auth, {
+  execute: [client.allowInsecureRequests],
+});
+
+// One sign-in at a time: the pending request's PKCE verifier, state and nonce.
+let pending = null;
+
+const errorReport = (e) => ({
+  name: e?.name,
+  message: String(e?.message ?? e),
+  code: e?.code,
+  error: e?.error,
+  status: e?.status,
+  error_description: e?.error_description,
+});
+
+// step runs one protocol call and records its outcome; a failure is reported, not thrown, so
+// that the Go test sees every step.
+async function step(report, name, fn) {
+  try {
+    const v = await fn();
+    report[name] = { ok: true, value: v ?? null };
+    return v;
+  } catch (e) {
+    report[name] = { ok: false, error: errorReport(e) };
+    return undefined;
+  }
+}
+
+const tokenReport = (t) =>
+  t && {
+    access_token: t.access_token,
+    refresh_token: t.refresh_token,
+    id_token: t.id_token,
+    token_type: t.token_type,
+    expires_in: t.expiresIn(),
+    scope: t.scope,
+    claims: t.claims() ?? null,
+  };
+
+async function callback(url) {
+  const report = { client_id: clientId, auth_method: method };
+  if (!pending) {
+    report.error = 'no sign-in pending';
+    return report;
+  }
+  const { verifier, state, nonce } = pending;
+  pending = null;
+  const tokens = await step(report, 'code', async () =>
+    tokenReport(
+      await client.authorizationCodeGrant(config, url, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+        expectedNonce: nonce,
+        idTokenExpected: true,
+      }),
+    ),
+  );
+  if (!tokens) return report;
+  await step(report, 'userinfo', () => client.fetchUserInfo(config, tokens.access_token, tokens.claims.sub));
+  const refreshed = await step(report, 'refresh', async () =>
+    tokenReport(await client.refreshTokenGrant(config, tokens.refresh_token)),
+  );
+  // With strict rotation the first refresh token is spent: it must not work again (and using it
+  // would revoke the family, so it is tried only after the successor has been used below).
+  const live = refreshed ?? tokens;
+  await step(report, 'introspect_access', () => client.tokenIntrospection(config, live.access_token));
+  await step(report, 'revoke_access', () =>
+    client.tokenRevocation(config, live.access_token, { token_type_hint: 'access_token' }),
+  );
+  await step(report, 'introspect_revoked_access', () => client.tokenIntrospection(config, live.access_token));
+  await step(report, 'revoke_refresh', () =>
+    client.tokenRevocation(config, live.refresh_token, { token_type_hint: 'refresh_token' }),
+  );
+  await step(report, 'refresh_after_revoke', async () =>
+    tokenReport(await client.refreshTokenGrant(config, live.refresh_token)),
+  );
+  if (refreshed) {
+    await step(report, 'refresh_reuse', async () =>
+      tokenReport(await client.refreshTokenGrant(config, tokens.refresh_token)),
+    );
+  }
+  await step(report, 'end_session_url', async () =>
+    client
+      .buildEndSessionUrl(config, {
+        id_token_hint: live.id_token ?? tokens.id_token,
+        post_logout_redirect_uri: postLogoutRedirectUri,
+        state: 'rp-logout-state',
+      })
+      .toString(),
+  );
+  return report;
+}
+
+const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const page = (res, status, body) => {
+  res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.end(`<!doctype html><title>openid-client RP</title>${body}`);
+};
+
+const server = http.createServer(async (req, res) => {
+  const url = new URL(req.url, base);
+  try {
+    switch (url.pathname) {
+      case '/start': {
+        const verifier = client.randomPKCECodeVerifier();
+        pending = { verifier, state: client.randomState(), nonce: client.randomNonce() };
+        const to = client.buildAuthorizationUrl(config, {
+          redirect_uri: redirectUri,
+          scope,
+          code_challenge: await client.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+          state: pending.state,
+          nonce: pending.nonce,
+        });
+        res.writeHead(302, { Location: to.href, 'Cache-Control': 'no-store' });
+        res.end();
+        return;
+      }
+      case '/callback': {
+        const report = await callback(url);
+        page(res, 200, `<pre id="result">${esc(JSON.stringify(report))}</pre>`);
+        return;
+      }
+      case '/signed-out':
+        page(res, 200, `<p id="signed-out">${esc(url.searchParams.get('state') ?? '')}</p>`);
+        return;
+      case '/healthz':
+        page(res, 200, 'ok');
+        return;
+      default:
+        page(res, 404, 'not found');
+    }
+  } catch (e) {
+    page(res, 500, `<pre id="error">${esc(JSON.stringify(errorReport(e)))}</pre>`);
+  }
+});
+server.listen({ fd: 3 }, () => console.log(`openid-client-rp (${method}) listening at ${base}`));
+// Stop at once: the browser's keep-alive connections would hold server.close() open.
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,267 @@
+package rp
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/ssobridge/ssobridge/e2e/rpharness"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// The openid-client RPs' credentials hold '-', '_', '.' and '~': oauth4webapi form-urlencodes
+// all four in the Basic header (RFC 6749 2.3.1), so "next_auth-app.v2~basic" travels as
+// "next%5Fauth%2Dapp%2Ev2%7Ebasic".
+const (
+	ocSecret = "next_auth-secret.0123456789~abcdefABCDEF-xyz_"
+	ocScope  = "openid profile email roles offline_access"
+)
+
+var ocMethods = []struct{ method, clientID string }{
+	{"client_secret_basic", "next_auth-app.v2~basic"},
+	{"client_secret_post", "next_auth-app.v2~post"},
+}
+
+// ocStep is one protocol call of the RP: its value, or the error openid-client raised.
+type ocStep[T any] struct {
+	OK    bool     `json:"ok"`
+	Value T        `json:"value"`
+	Error *ocError `json:"error"`
+}
+
+type ocError struct {
+	Name             string `json:"name"`
+	Message          string `json:"message"`
+	Code             string `json:"code"`
+	Error            string `json:"error"`
+	Status           int    `json:"status"`
+	ErrorDescription string `json:"error_description"`
+}
+
+func (s ocStep[T]) failure() string {
+	if s.Error == nil {
+		return "not run"
+	}
+	b, _ := json.Marshal(s.Error)
+	return string(b)
+}
+
+type ocTokens struct {
+	AccessToken  string         `json:"access_token"`
+	RefreshToken string         `json:"refresh_token"`
+	IDToken      string         `json:"id_token"`
+	TokenType    string         `json:"token_type"`
+	ExpiresIn    *float64       `json:"expires_in"`
+	Scope        string         `json:"scope"`
+	Claims       map[string]any `json:"claims"`
+}
+
+// ocReport is what the openid-client RP received (node/openid-client-rp.mjs).
+type ocReport struct {
+	ClientID                string                  `json:"client_id"`
+	AuthMethod              string                  `json:"auth_method"`
+	Error                   string                  `json:"error"`
+	Code                    ocStep[ocTokens]        `json:"code"`
+	Userinfo                ocStep[map[string]any]  `json:"userinfo"`
+	Refresh                 ocStep[ocTokens]        `json:"refresh"`
+	IntrospectAccess        ocStep[map[string]any]  `json:"introspect_access"`
+	IntrospectRefresh       ocStep[map[string]any]  `json:"introspect_refresh"`
+	RevokeAccess            ocStep[json.RawMessage] `json:"revoke_access"`
+	IntrospectRevokedAccess ocStep[map[string]any]  `json:"introspect_revoked_access"`
+	RevokeRefresh           ocStep[json.RawMessage] `json:"revoke_refresh"`
+	RefreshAfterRevoke      ocStep[ocTokens]        `json:"refresh_after_revoke"`
+	RefreshReuse            ocStep[ocTokens]        `json:"refresh_reuse"`
+	EndSessionURL           ocStep[string]          `json:"end_session_url"`
+}
+
+// TestOpenIDClient: openid-client 6 (node), a server-side RP such as an Auth.js/NextAuth portal,
+// signs the demo staff member in through the real login page with each client authentication
+// method, and reports every token and answer it received.
+func TestOpenIDClient(t *testing.T) {
+	node, dir := nodePackages(t)
+	ctx := rpharness.NewChrome(t)
+
+	var clients []sso.ClientConfig
+	origins := map[string]string{}
+	listeners := map[string]*net.TCPListener{}
+	for _, m := range ocMethods {
+		ln, origin := listen(t)
+		origins[m.method], listeners[m.method] = origin, ln
+		clients = append(clients, sso.ClientConfig{ID: m.clientID, Name: "Portal (openid-client, " + m.method + ")",
+			Secret: ocSecret, Trusted: true,
+			RedirectURIs: []string{origin + "/callback"}, PostLogoutRedirectURIs: []string{origin + "/signed-out"}})
+	}
+	b := rpharness.StartBridge(t, clients)
+
+	for _, m := range ocMethods {
+		t.Run(m.method, func(t *testing.T) {
+			origin := origins[m.method]
+			startNode(t, "openid-client RP ("+m.method+")", node, dir, "openid-client-rp.mjs", listeners[m.method], origin,
+				"RP_ISSUER="+b.Issuer, "RP_BASE="+origin, "RP_CLIENT_ID="+m.clientID, "RP_CLIENT_SECRET="+ocSecret,
+				"RP_AUTH_METHOD="+m.method, "RP_SCOPE="+ocScope)
+			rpharness.SignIn(t, ctx, b, origin+"/start", rpharness.StaffLogin, rpharness.StaffPassword)
+			r := readOCReport(t, ctx)
+			checkOpenIDClient(t, ctx, b, m.clientID, origin, r)
+		})
+	}
+}
+
+// readOCReport waits for the RP's callback page and decodes its report.
+func readOCReport(t *testing.T, ctx context.Context) *ocReport {
+	t.Helper()
+	if err := rpharness.WaitJS(ctx, `!!document.querySelector("#result, #error")`); err != nil {
+		t.Fatalf("the RP's callback page never showed: %v (browser at %s: %.500s)", err, rpharness.Location(ctx), rpharness.BodyText(ctx))
+	}
+	text := rpharness.BodyText(ctx)
+	if failed, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector("#error")`)); failed {
+		t.Fatalf("the RP failed at its callback: %s", text)
+	}
+	r := &ocReport{}
+	if err := json.Unmarshal([]byte(text), r); err != nil {
+		t.Fatalf("the RP's report is not JSON: %v: %.500s", err, text)
+	}
+	if r.Error != "" {
+		t.Fatalf("the RP: %s", r.Error)
+	}
+	return r
+}
+
+// checkOpenIDClient asserts what the openid-client RP received, one subtest per proof.
+func checkOpenIDClient(t *testing.T, ctx context.Context, b *rpharness.Bridge, clientID, origin string, r *ocReport) {
+	if !r.Code.OK {
+		t.Fatalf("code flow with PKCE failed in openid-client (%s): %s", r.AuthMethod, r.Code.failure())
+	}
+	code := r.Code.Value
+	idt := code.Claims
+	t.Run("code flow with PKCE: openid-client validated the ID token (signature, iss, aud, nonce, state) and got access and refresh tokens", func(t *testing.T) {
+		if code.AccessToken == "" || code.RefreshToken == "" || code.IDToken == "" {
+			t.Fatalf("tokens missing: access %t, refresh %t, id %t", code.AccessToken != "", code.RefreshToken != "", code.IDToken != "")
+		}
+		if !strings.EqualFold(code.TokenType, "bearer") || code.ExpiresIn == nil || *code.ExpiresIn <= 0 {
+			t.Fatalf("token_type %q, expires_in %v", code.TokenType, code.ExpiresIn)
+		}
+		if idt["iss"] != b.Issuer || !audHas(idt["aud"], clientID) || idt["sub"] == "" || idt["sub"] == nil {
+			t.Fatalf("ID token iss %v, aud %v, sub %v", idt["iss"], idt["aud"], idt["sub"])
+		}
+		for _, s := range strings.Fields(ocScope) {
+			if !slices.Contains(strings.Fields(code.Scope), s) {
+				t.Fatalf("granted scope %q lacks %s", code.Scope, s)
+			}
+		}
+		t.Logf("%s with client id %q: the token endpoint accepted openid-client's credentials", r.AuthMethod, clientID)
+	})
+	t.Run("ID token: the member's email", func(t *testing.T) {
+		if idt["email"] != rpharness.StaffEmail {
+			t.Fatalf("email %v, want %s", idt["email"], rpharness.StaffEmail)
+		}
+	})
+	t.Run("ID token: email_verified is sent, false (the AMS does not verify addresses)", func(t *testing.T) {
+		rpharness.WaitingFor(t, itemEmailVerified)
+		if v, ok := idt["email_verified"]; !ok || v != false {
+			t.Fatalf("email_verified %v (present %t), want false", v, ok)
+		}
+	})
+	t.Run("ID token and userinfo: the member's live roles from the AMS", func(t *testing.T) {
+		rpharness.WaitingFor(t, itemRoles)
+		if got := strList(idt["roles"]); !slices.Equal(got, rpharness.StaffRoles) {
+			t.Fatalf("ID token roles %v, want %v", idt["roles"], rpharness.StaffRoles)
+		}
+		if got := strList(r.Userinfo.Value["roles"]); !slices.Equal(got, rpharness.StaffRoles) {
+			t.Fatalf("userinfo roles %v, want %v", r.Userinfo.Value["roles"], rpharness.StaffRoles)
+		}
+	})
+	t.Run("ID token from the code flow: no c_hash, no client_id claim", func(t *testing.T) {
+		rpharness.WaitingFor(t, itemIDTokenClaims)
+		for _, c := range []string{"c_hash", "client_id"} {
+			if v, ok := idt[c]; ok {
+				t.Fatalf("ID token carries %s = %v", c, v)
+			}
+		}
+	})
+	t.Run("userinfo (bearer access token): same subject, email and name", func(t *testing.T) {
+		if !r.Userinfo.OK {
+			t.Fatalf("userinfo: %s", r.Userinfo.failure())
+		}
+		u := r.Userinfo.Value
+		if u["sub"] != idt["sub"] || u["email"] != rpharness.StaffEmail || u["name"] != "Stacy Staff" {
+			t.Fatalf("userinfo %v", u)
+		}
+	})
+	t.Run("refresh: new access token and a rotated refresh token for the same member", func(t *testing.T) {
+		if !r.Refresh.OK {
+			t.Fatalf("refresh: %s", r.Refresh.failure())
+		}
+		n := r.Refresh.Value
+		if n.AccessToken == "" || n.AccessToken == code.AccessToken || n.RefreshToken == "" || n.RefreshToken == code.RefreshToken {
+			t.Fatalf("refresh did not issue new tokens (access new %t, refresh rotated %t)",
+				n.AccessToken != code.AccessToken, n.RefreshToken != "" && n.RefreshToken != code.RefreshToken)
+		}
+		if n.Claims != nil && n.Claims["sub"] != idt["sub"] {
+			t.Fatalf("refreshed ID token sub %v, want %v", n.Claims["sub"], idt["sub"])
+		}
+	})
+	t.Run("introspection (RFC 7662): the live access token is active, for this client, member and scope", func(t *testing.T) {
+		if !r.IntrospectAccess.OK {
+			t.Fatalf("introspect: %s", r.IntrospectAccess.failure())
+		}
+		v := r.IntrospectAccess.Value
+		if v["active"] != true || v["client_id"] != clientID || v["sub"] != idt["sub"] ||
+			!slices.Contains(strings.Fields(str(v["scope"])), "openid") {
+			t.Fatalf("introspection answer %v", v)
+		}
+	})
+	t.Run("revocation (RFC 7009): a revoked access token introspects inactive", func(t *testing.T) {
+		if !r.RevokeAccess.OK {
+			t.Fatalf("revoke access token: %s", r.RevokeAccess.failure())
+		}
+		if !r.IntrospectRevokedAccess.OK || r.IntrospectRevokedAccess.Value["active"] != false {
+			t.Fatalf("introspect revoked access token: %v %s", r.IntrospectRevokedAccess.Value, r.IntrospectRevokedAccess.failure())
+		}
+	})
+	t.Run("revocation (RFC 7009): a revoked refresh token is refused with invalid_grant", func(t *testing.T) {
+		if !r.RevokeRefresh.OK {
+			t.Fatalf("revoke refresh token: %s", r.RevokeRefresh.failure())
+		}
+		if r.RefreshAfterRevoke.OK || r.RefreshAfterRevoke.Error == nil || r.RefreshAfterRevoke.Error.Error != "invalid_grant" {
+			t.Fatalf("refresh with the revoked token: ok %t, %s", r.RefreshAfterRevoke.OK, r.RefreshAfterRevoke.failure())
+		}
+	})
+	t.Run("rotation: the spent first refresh token is refused with invalid_grant", func(t *testing.T) {
+		if r.RefreshReuse.OK || r.RefreshReuse.Error == nil || r.RefreshReuse.Error.Error != "invalid_grant" {
+			t.Fatalf("refresh with the spent token: ok %t, %s", r.RefreshReuse.OK, r.RefreshReuse.failure())
+		}
+	})
+	t.Run("RP-initiated logout: openid-client's end_session URL returns to the registered post_logout_redirect_uri with state, and the bridge session is over", func(t *testing.T) {
+		if !r.EndSessionURL.OK {
+			t.Fatalf("buildEndSessionUrl: %s", r.EndSessionURL.failure())
+		}
+		u, err := url.Parse(r.EndSessionURL.Value)
+		if err != nil || !strings.HasPrefix(u.String(), b.Issuer+"/") || u.Query().Get("id_token_hint") == "" {
+			t.Fatalf("end_session URL %q", r.EndSessionURL.Value)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(u.String())); err != nil {
+			t.Fatal(err)
+		}
+		if err := rpharness.WaitJS(ctx, `!!document.querySelector("#signed-out")`); err != nil {
+			t.Fatalf("logout did not come back to the RP: %v (browser at %s: %.500s)", err, rpharness.Location(ctx), rpharness.BodyText(ctx))
+		}
+		if loc := rpharness.Location(ctx); !strings.HasPrefix(loc, origin+"/signed-out?") {
+			t.Fatalf("logout came back to %s", loc)
+		}
+		if st := rpharness.BodyText(ctx); strings.TrimSpace(st) != "rp-logout-state" {
+			t.Fatalf("state after logout %q", st)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(origin+"/start")); err != nil {
+			t.Fatal(err)
+		}
+		if err := rpharness.WaitJS(ctx, `!!document.querySelector("#login")`); err != nil {
+			t.Fatalf("after logout a new sign-in did not ask for the password: %v (browser at %s)", err, rpharness.Location(ctx))
+		}
+	})
+}
