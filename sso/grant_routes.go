@@ -52,6 +52,8 @@ func (p *Provider) truthfulDiscovery(doc []byte) []byte {
 	// The password grant is not advertised: it is a legacy, per-client opt-in (RFC 9700 2.4).
 	m["grant_types_supported"] = grants
 	m["response_types_supported"] = []string{"code"}
+	// RFC 9207: every authorization response carries iss (provider.go, issWriter).
+	m["authorization_response_iss_parameter_supported"] = true
 	// Exactly the client authentication methods the authenticator accepts (client_auth.go):
 	// public clients identify themselves (none) except at introspection (RFC 7662 2.1).
 	m["token_endpoint_auth_methods_supported"] = []string{AuthMethodBasic, AuthMethodPost, AuthMethodNone}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -360,6 +361,9 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	}
+	if r.URL.Path != PathEndSession {
+		w = &issWriter{ResponseWriter: w, issuer: p.cfg.Issuer}
+	}
 	if p.cfg.ErrorPage == nil {
 		o.ServeHTTP(w, r)
 		return
@@ -387,6 +391,40 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 		}
 		p.cfg.ErrorPage(w, r, cw.status, msg)
 	}
+}
+
+// issWriter adds RFC 9207's iss to every authorization response op sends to a client's
+// redirect_uri (a redirect carrying code or error), success and error alike.
+type issWriter struct {
+	http.ResponseWriter
+	issuer string
+}
+
+func (i *issWriter) WriteHeader(status int) {
+	if status >= 300 && status < 400 {
+		if loc := i.Header().Get("Location"); loc != "" {
+			i.Header().Set("Location", withIss(loc, i.issuer))
+		}
+	}
+	i.ResponseWriter.WriteHeader(status)
+}
+
+func (i *issWriter) Write(b []byte) (int, error) { return i.ResponseWriter.Write(b) }
+
+// withIss adds iss to an authorization response URL (one whose query has code or error);
+// other URLs (the login page) are returned as they are.
+func withIss(loc, issuer string) string {
+	u, err := url.Parse(loc)
+	if err != nil || !u.IsAbs() {
+		return loc
+	}
+	q := u.Query()
+	if (!q.Has("code") && !q.Has("error")) || q.Has("iss") {
+		return loc
+	}
+	q.Set("iss", issuer)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // challengeWriter adds the WWW-Authenticate challenge that RFC 6749 5.2 requires on op's 401
@@ -538,7 +576,11 @@ func (p *Provider) CallbackURL(id string) string {
 // redirect_uri was validated by op when the request was created.
 func (p *Provider) ErrorRedirect(ar *AuthRequest, e *oidc.Error) (string, error) {
 	e.State = ar.State
-	return op.AuthResponseURL(ar.RedirectURI, oidc.ResponseType(ar.ResponseType), oidc.ResponseMode(ar.ResponseMode), e, p.op.Encoder())
+	u, err := op.AuthResponseURL(ar.RedirectURI, oidc.ResponseType(ar.ResponseType), oidc.ResponseMode(ar.ResponseMode), e, p.op.Encoder())
+	if err != nil {
+		return "", err
+	}
+	return withIss(u, p.cfg.Issuer), nil // RFC 9207
 }
 
 // VerifyIDTokenHint verifies an ID token we issued (signature, issuer; expiry is tolerated,
