@@ -3,7 +3,12 @@ package rp
 import (
 	"fmt"
 	"slices"
+
+	"github.com/chromedp/chromedp"
 )
+
+// css is shorthand for a CSS selector.
+type css = chromedp.CSS
 
 // audHas reports whether an aud claim (a string or a list) names clientID.
 func audHas(aud any, clientID string) bool {

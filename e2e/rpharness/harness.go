@@ -123,6 +123,24 @@ func StartBridge(t *testing.T, clients []sso.ClientConfig, mutate ...func(*bridg
 	return &Bridge{Issuer: cfg.Issuer, App: app, Log: logs}
 }
 
+// LiveRoles returns a member's roles as the AMS directory reports them for a sign-in
+// (MemberByLogin), sorted: what every app must receive in the roles claim (no allowed_roles).
+// It fails the test when the member has none, so that a comparison cannot pass on two empty
+// lists.
+func (b *Bridge) LiveRoles(t *testing.T, login string) []string {
+	t.Helper()
+	m, err := b.App.Directory.MemberByLogin(context.Background(), login)
+	if err != nil {
+		t.Fatalf("the demo AMS does not find %s: %v", login, err)
+	}
+	roles := slices.Clone(m.Roles)
+	slices.Sort(roles)
+	if len(roles) == 0 {
+		t.Fatalf("the demo AMS lists no roles for %s", login)
+	}
+	return roles
+}
+
 // Userinfo calls the bridge's userinfo endpoint with an access token.
 func (b *Bridge) Userinfo(t *testing.T, accessToken string) (int, map[string]any) {
 	t.Helper()
