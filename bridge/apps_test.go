@@ -194,3 +194,25 @@ func TestNativeRedirects(t *testing.T) {
 		}
 	})
 }
+
+// TestLoopbackOnlyPortVaries (RFC 8252 7.3): for a registered loopback redirect only the port
+// may vary; another scheme, another loopback host (localhost, [::1], 127.0.0.2), user info or
+// another path is refused on a page, never redirected to.
+func TestLoopbackOnlyPortVaries(t *testing.T) {
+	e := grantEnv(t)
+	for _, redirect := range []string{
+		"https://127.0.0.1:5/mobile/cb",
+		"http://localhost:5/mobile/cb",
+		"http://[::1]:5/mobile/cb",
+		"http://127.0.0.2:5/mobile/cb",
+		"http://evil@127.0.0.1:5/mobile/cb",
+		"http://127.0.0.1:5/mobile/cb/",
+		"http://127.0.0.1:5/mobile/cb?x=1",
+	} {
+		cfg, _ := e.oauth("mobile", "", redirect, oauth2.AuthStyleInParams)
+		p := e.browser().Get(cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		if p.Location != "" || p.Status != http.StatusBadRequest {
+			t.Fatalf("%s: %d %q", redirect, p.Status, p.Location)
+		}
+	}
+}

@@ -364,6 +364,9 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	if r.URL.Path != PathEndSession {
 		w = &issWriter{ResponseWriter: w, issuer: p.cfg.Issuer}
 	}
+	if r.URL.Path == PathAuthorize && !p.checkLoopbackRedirect(w, r) {
+		return
+	}
 	if p.cfg.ErrorPage == nil {
 		o.ServeHTTP(w, r)
 		return

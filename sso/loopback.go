@@ -1,0 +1,62 @@
+package sso
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// RFC 8252 7.3: a native app's loopback redirect may differ from the registered one in its
+// port only. op ignores the scheme and host too (any loopback URI with the registered path
+// would match), so the provider checks before op sees the request.
+
+// loopbackRedirectAllowed reports whether uri is registered for the client, exactly or as a
+// registered loopback redirect on another port (same scheme, same host as registered, no user
+// info, same path and query).
+func loopbackRedirectAllowed(cfg *ClientConfig, uri string) bool {
+	if slices.Contains(cfg.RedirectURIs, uri) {
+		return true
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.User != nil || u.Fragment != "" || u.Opaque != "" {
+		return false
+	}
+	for _, reg := range cfg.RedirectURIs {
+		r, loop := op.HTTPLoopbackOrLocalhost(reg)
+		if !loop {
+			continue
+		}
+		if r.Scheme == u.Scheme && strings.EqualFold(r.Hostname(), u.Hostname()) &&
+			r.Path == u.Path && r.RawQuery == u.RawQuery {
+			return true
+		}
+	}
+	return false
+}
+
+// checkLoopbackRedirect refuses, before op, an authorization request whose redirect_uri is a
+// loopback URI that matches a registered one only by op's looser rule. It returns false when
+// it has answered.
+func (p *Provider) checkLoopbackRedirect(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		return true // op answers malformed requests
+	}
+	uri := r.Form.Get("redirect_uri")
+	if _, loop := op.HTTPLoopbackOrLocalhost(uri); !loop {
+		return true
+	}
+	cfg, err := p.storage.clientConfig(r.Context(), r.Form.Get("client_id"))
+	if err != nil || loopbackRedirectAllowed(cfg, uri) {
+		return true // op answers unknown clients
+	}
+	const msg = "The app asked to return to an address it did not register (RFC 8252: only the port of a loopback address may change)."
+	if p.cfg.ErrorPage != nil {
+		p.cfg.ErrorPage(w, r, http.StatusBadRequest, msg)
+	} else {
+		http.Error(w, msg, http.StatusBadRequest)
+	}
+	return false
+}
