@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -37,11 +39,22 @@ var (
 
 // NewAdmin builds the administration on a store and (optionally) the member directory. audit
 // may be nil: events then go to the store's audit log only.
+//
+// The subject key is opened with the key-encryption key of cfg (keys.encryption_key, or the
+// data dir's key file).
 func NewAdmin(ctx context.Context, cfg Config, st store.Store, dir legacy.Directory, audit func(context.Context, *store.AuditEvent)) (*Admin, error) {
-	key, err := st.EnsureSecret(ctx, secretSubject, randomBytes(32))
+	kek, err := signingKeyEncryption(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
-		return nil, fmt.Errorf("admin: subject key: %w", err)
+		return nil, fmt.Errorf("admin: %w", err)
 	}
+	secrets, err := openSecrets(ctx, st, kek, secretSubject, secretSID)
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	return newAdmin(ctx, cfg, st, dir, audit, secrets[secretSubject], secrets[secretSID])
+}
+
+func newAdmin(ctx context.Context, cfg Config, st store.Store, dir legacy.Directory, audit func(context.Context, *store.AuditEvent), key, sidKey []byte) (*Admin, error) {
 	a := &Admin{st: st, dir: dir, subjects: newSubjectMapper(key, st), static: map[string]bool{}, audit: audit, now: time.Now}
 	for _, c := range StaticClients(cfg) {
 		a.static[c.ID] = true
@@ -56,7 +69,8 @@ func NewAdmin(ctx context.Context, cfg Config, st store.Store, dir legacy.Direct
 		return nil, fmt.Errorf("admin: clients: %w", err)
 	}
 	sh := shadow.New(shadow.Options{Config: cfg.Shadow, Targets: cfg.Provisioning, Store: st, Directory: dir,
-		Clients: registryClients{reg}, Issuer: cfg.Issuer})
+		Clients: registryClients{reg}, Issuer: cfg.Issuer,
+		PublicSID: func(id string) string { return sso.PublicSID(sidKey, id) }})
 	a.endSession = sh.EndSession
 	return a, nil
 }

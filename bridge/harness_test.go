@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net"
@@ -31,6 +32,7 @@ type env struct {
 	dir    *bridgetest.Directory
 	issuer string
 	rp     string // the apps' redirect base (nothing listens: the browser stops there)
+	dbPath string // the SQLite file
 }
 
 const (
@@ -64,6 +66,7 @@ func newEnvDir(t testing.TB, demo bool, dir legacy.Directory, mutate ...func(*br
 	cfg.Listen = ln.Addr().String()
 	cfg.DataDir = t.TempDir()
 	cfg.Keys.Algorithms = []string{"RS256", "ES256"}
+	cfg.Keys.EncryptionKey = base64.StdEncoding.EncodeToString(make([]byte, 32)) // what Deps passes
 	cfg.Clients = []sso.ClientConfig{
 		{ID: "web", Name: "Member Portal", Secret: webSecret, Trusted: true,
 			RedirectURIs: []string{rp + "/callback"}, PostLogoutRedirectURIs: []string{rp + "/signed-out"}},
@@ -99,7 +102,8 @@ func newEnvDir(t testing.TB, demo bool, dir legacy.Directory, mutate ...func(*br
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, bridge: b, store: st, dir: testDir, issuer: issuer, rp: rp}
+	return &env{t: t, srv: srv, bridge: b, store: st, dir: testDir, issuer: issuer, rp: rp,
+		dbPath: filepath.Join(cfg.DataDir, "ssobridge.db")}
 }
 
 func (e *env) ctx() context.Context {

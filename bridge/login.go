@@ -244,12 +244,13 @@ func (s *Server) startSession(c echo.Context, m *legacy.Member, amr []string) (*
 			return nil, err
 		}
 	}
-	sess := &sso.Session{ID: sso.RandomToken(), Subject: sub, AuthTime: now, AMR: amr, CreatedAt: now, LastSeen: now,
+	raw := sso.RandomToken()
+	sess := &sso.Session{ID: sessionKey(raw), Subject: sub, AuthTime: now, AMR: amr, CreatedAt: now, LastSeen: now,
 		ExpiresAt: now.Add(s.cfg.Session.Lifetime)}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
-	if err := s.setSession(c, sess.ID); err != nil {
+	if err := s.setSession(c, raw); err != nil {
 		return nil, fmt.Errorf("save cookie: %w", err)
 	}
 	return sess, nil
@@ -344,7 +345,7 @@ func (s *Server) authCallback(next echo.HandlerFunc) echo.HandlerFunc {
 				"The sign-in link is no longer valid: it was used already or is too old.", "Go back to the app and start signing in again.")
 		}
 		sid := str(s.cookies.get(r), "sid")
-		if !ar.Done || ar.SessionID == "" || sid == "" || subtle.ConstantTimeCompare([]byte(sid), []byte(ar.SessionID)) != 1 {
+		if !ar.Done || ar.SessionID == "" || sid == "" || subtle.ConstantTimeCompare([]byte(sessionKey(sid)), []byte(ar.SessionID)) != 1 {
 			s.audit(r.Context(), &store.AuditEvent{Event: "authorize.callback_refused", ClientID: ar.ClientID, IP: c.RealIP(),
 				Detail: "callback from a browser that did not complete the sign-in"})
 			return s.errorPage(c, http.StatusForbidden, "This sign-in cannot be completed here",

@@ -36,6 +36,7 @@ func (s *Server) newShadow() {
 	s.shadow = shadow.New(shadow.Options{
 		Config: s.cfg.Shadow, Targets: s.cfg.Provisioning, Store: s.store, Directory: s.dir,
 		Viewer: shadow.ViewFunc(s.memberView), Clients: s.provider, Keys: s.keys, Issuer: s.cfg.Issuer, Logger: s.log,
+		PublicSID: s.provider.PublicSID,
 	})
 }
 
@@ -56,7 +57,7 @@ func (s *Server) frontChannelLogouts(ctx context.Context, sid string, clients []
 		}
 		q := u.Query()
 		q.Set("iss", s.cfg.Issuer)
-		q.Set("sid", sid)
+		q.Set("sid", s.provider.PublicSID(sid))
 		u.RawQuery = q.Encode()
 		urls = append(urls, u.String())
 		if o := u.Scheme + "://" + u.Host; !slices.Contains(origins, o) {

@@ -29,7 +29,8 @@ type Deps struct {
 	Directory legacy.Directory
 	// Demo is true when Directory is the embedded demo database (mounts the AMS simulator).
 	Demo bool
-	// SigningKeyEncryption is the 32-byte key that encrypts signing keys at rest.
+	// SigningKeyEncryption is the 32-byte key-encryption key: it seals signing keys and the
+	// installation secrets at rest. Nil: from keys.encryption_key (or the data dir's key file).
 	SigningKeyEncryption []byte
 	Logger               *slog.Logger
 }
@@ -68,6 +69,7 @@ const (
 	secretOpCrypto  = "op_crypto_v1"
 	secretRotate    = "refresh_rotate_v1"
 	secretCSRF      = "csrf_v1"
+	secretSID       = "sid_hmac_v1"
 )
 
 // New builds the server: keys, clients, provider and routes.
@@ -81,13 +83,16 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		log = slog.Default()
 	}
 	issuer, _ := url.Parse(cfg.Issuer)
-	secrets := map[string][]byte{}
-	for _, name := range []string{secretSubject, secretCookieMAC, secretCookieEnc, secretOpCrypto, secretRotate, secretCSRF} {
-		v, err := d.Store.EnsureSecret(ctx, name, randomBytes(32))
-		if err != nil {
-			return nil, fmt.Errorf("bridge: secret %s: %w", name, err)
+	kek := d.SigningKeyEncryption
+	if kek == nil {
+		var err error
+		if kek, err = signingKeyEncryption(cfg, log); err != nil {
+			return nil, err
 		}
-		secrets[name] = v
+	}
+	secrets, err := openSecrets(ctx, d.Store, kek, secretSubject, secretCookieMAC, secretCookieEnc, secretOpCrypto, secretRotate, secretCSRF, secretSID)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, issuer: issuer, now: time.Now, demo: d.Demo}
 
@@ -132,6 +137,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		},
 		CryptoKey:             opKey,
 		RotateKey:             secrets[secretRotate],
+		SIDKey:                secrets[secretSID],
 		LoginURL:              func(id string) string { return "/login?id=" + url.QueryEscape(id) },
 		DefaultLogoutRedirect: cfg.Issuer + "/logout/done",
 		SupportedScopes:       s.policy.SupportedScopes(),
@@ -145,7 +151,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.admin, err = NewAdmin(ctx, cfg, d.Store, d.Directory, s.audit); err != nil {
+	if s.admin, err = newAdmin(ctx, cfg, d.Store, d.Directory, s.audit, secrets[secretSubject], secrets[secretSID]); err != nil {
 		return nil, err
 	}
 	s.newShadow()

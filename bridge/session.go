@@ -111,16 +111,21 @@ func (s *Server) csrfFailed(c echo.Context) error {
 		"Go back, reload the page and submit it again. Cookies must be enabled for this site.")
 }
 
-// currentSession returns the live SSO session of this browser.
+// currentSession returns the live SSO session of this browser. The cookie holds the session's
+// random id; the store knows the session only by the SHA-256 of it (sessionKey).
 func (s *Server) currentSession(c echo.Context) (*sso.Session, error) {
 	sid := str(s.cookies.get(c.Request()), "sid")
 	if sid == "" {
 		return nil, sso.ErrNotFound
 	}
-	return s.store.Session(c.Request().Context(), sid)
+	return s.store.Session(c.Request().Context(), sessionKey(sid))
 }
 
-// setSession records the SSO session id in the cookie.
+// sessionKey is what the store keeps a session under: the SHA-256 of the cookie's session id,
+// so that the database alone holds no usable session id.
+func sessionKey(cookieID string) string { return sso.HashToken(cookieID) }
+
+// setSession records the SSO session's (unhashed) id in the cookie.
 func (s *Server) setSession(c echo.Context, sid string) error {
 	sess := s.cookies.get(c.Request())
 	if str(sess, "bid") == "" {

@@ -157,7 +157,7 @@ func TestFrontChannelLogoutPage(t *testing.T) {
 		t.Fatalf("frame-src on the confirmation page: %s", csp)
 	}
 	out := b.Post(e.issuer+"/logout", url.Values{"csrf": {page.Hidden().Get("csrf")}, "t": {""}})
-	want := "https://portal.example.org/fcl?iss=" + url.QueryEscape(e.issuer) + "&amp;sid=" + sessions[0].ID + "&amp;x=1"
+	want := "https://portal.example.org/fcl?iss=" + url.QueryEscape(e.issuer) + "&amp;sid=" + e.bridge.Provider().PublicSID(sessions[0].ID) + "&amp;x=1"
 	if out.Status != http.StatusOK || !strings.Contains(out.Body, `src="`+want+`"`) || !strings.Contains(out.Body, `id="continue"`) {
 		t.Fatalf("logout page: status %d, want iframe %s in\n%s", out.Status, want, out.Body)
 	}

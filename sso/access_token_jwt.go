@@ -112,7 +112,7 @@ func (s *storage) signAccessToken(ctx context.Context, cfg *ClientConfig, at *Ac
 			claims["amr"] = at.AMR
 		}
 		if at.SessionID != "" {
-			claims["sid"] = at.SessionID
+			claims["sid"] = s.publicSID(at.SessionID)
 		}
 	}
 	sub := at.Subject

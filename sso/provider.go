@@ -27,6 +27,9 @@ type Config struct {
 	CryptoKey [32]byte
 	// RotateKey is the HMAC key that derives refresh-token successors.
 	RotateKey []byte
+	// SIDKey is the HMAC key that turns a stored session id into the sid published in tokens
+	// and logout messages (PublicSID). At least 32 bytes.
+	SIDKey []byte
 	// LoginURL maps an auth request id to the bridge's login page.
 	LoginURL func(authRequestID string) string
 	// DefaultLogoutRedirect is where end_session goes without a post_logout_redirect_uri.
@@ -74,13 +77,16 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 	if len(cfg.RotateKey) < 32 {
 		return nil, errors.New("sso: RotateKey must be at least 32 bytes")
 	}
+	if len(cfg.SIDKey) < 32 {
+		return nil, errors.New("sso: SIDKey must be at least 32 bytes")
+	}
 	tc, err := newTokenCrypto(cfg.CryptoKey)
 	if err != nil {
 		return nil, fmt.Errorf("sso: crypto: %w", err)
 	}
 	st := &storage{
 		store: store, keys: keys, clients: clients, hooks: hooks, life: cfg.Lifetimes,
-		loginURL: cfg.LoginURL, rotateKey: cfg.RotateKey, now: time.Now,
+		loginURL: cfg.LoginURL, rotateKey: cfg.RotateKey, sidKey: cfg.SIDKey, now: time.Now,
 		issuer: cfg.Issuer, crypto: tc,
 	}
 	cfg.Device.defaults()
@@ -603,6 +609,10 @@ func (p *Provider) Crypto() op.Crypto { return p.op.Crypto() }
 func (p *Provider) RevokeGrants(ctx context.Context, subject, clientID string) (int, error) {
 	return p.storage.store.RevokeGrants(ctx, subject, clientID)
 }
+
+// PublicSID is the sid published for a stored session id (ID and access tokens, logout tokens,
+// front-channel logout): a keyed hash, never the id itself.
+func (p *Provider) PublicSID(sessionID string) string { return p.storage.publicSID(sessionID) }
 
 // Keys returns the key manager.
 func (p *Provider) Keys() *KeyManager { return p.keys }

@@ -56,6 +56,7 @@ type storage struct {
 	life      Lifetimes
 	loginURL  func(string) string
 	rotateKey []byte // HMAC key deriving refresh-token successors
+	sidKey    []byte // HMAC key deriving published sids
 	now       func() time.Time
 	issuer    string
 	crypto    *tokenCrypto // parks at+jwt access tokens for op (access_token_jwt.go)
@@ -367,6 +368,20 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	return id, newToken, in.Access.ExpiresAt, nil
 }
 
+// publicSID is the sid published for a stored session id: a keyed hash of it.
+func (s *storage) publicSID(sessionID string) string { return PublicSID(s.sidKey, sessionID) }
+
+// PublicSID is the sid published for a stored session id under key (Config.SIDKey): a keyed
+// hash of it, never the id itself ("" for "").
+func PublicSID(key []byte, sessionID string) string {
+	if sessionID == "" {
+		return ""
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("sid:" + sessionID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
 // successor derives the next refresh token from the current one: a concurrent retry inside the
 // grace window computes the same value, so it can be answered without storing plaintext.
 func (s *storage) successor(current string) string {
@@ -522,7 +537,7 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo,
 	ui.Subject = req.GetSubject() // op copies the userinfo over the ID token claims
 	applyClaims(ui, claims)
 	if sid, ok := req.(sessionIDer); ok && sid.sessionID() != "" {
-		ui.AppendClaims("sid", sid.sessionID())
+		ui.AppendClaims("sid", s.publicSID(sid.sessionID()))
 	}
 	return nil
 }

@@ -265,6 +265,9 @@ type ClientStore interface {
 type SecretStore interface {
 	// EnsureSecret returns the secret named name, storing value first if there is none yet.
 	EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+	// ReplaceSecret sets the secret to value when it is old (compare-and-set: sealing a
+	// plaintext secret in place); ErrNotFound when it is absent or not old.
+	ReplaceSecret(ctx context.Context, name string, old, value []byte) error
 }
 
 // Store is all the persistence the provider needs.

@@ -54,6 +54,8 @@ type Options struct {
 	Now func() time.Time
 	// Lock lets one process at a time run the reconcile (default: a LocalLock of this Service).
 	Lock JobLock
+	// PublicSID turns a stored session id into the sid that logout tokens carry (default: as is).
+	PublicSID func(sessionID string) string
 }
 
 // Service provisions shadow users and delivers the outbox.
@@ -71,11 +73,13 @@ type Service struct {
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration) error
 	lock    JobLock
-	wake    chan struct{}
-	lease   time.Duration
-	batch   int
-	workers int
-	pollMu  sync.Mutex
+	// publicSID: see Options.PublicSID.
+	publicSID func(string) string
+	wake      chan struct{}
+	lease     time.Duration
+	batch     int
+	workers   int
+	pollMu    sync.Mutex
 }
 
 // WatermarkName is the store watermark of the AMS change poller.
@@ -98,7 +102,8 @@ func New(o Options) *Service {
 	return &Service{
 		cfg: o.Config, targets: o.Targets, store: o.Store, dir: o.Directory, view: o.Viewer, clients: o.Clients,
 		keys: o.Keys, issuer: o.Issuer, log: o.Logger, http: o.HTTPClient, now: o.Now, sleep: sleepCtx, lock: o.Lock,
-		wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 4, workers: 4, // batch = workers: no claimed event waits for a worker past its lease
+		publicSID: o.PublicSID,
+		wake:      make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 4, workers: 4, // batch = workers: no claimed event waits for a worker past its lease
 	}
 }
 
@@ -510,7 +515,11 @@ func (s *Service) LogoutEvents(ctx context.Context, sess *sso.Session) []*store.
 		if err != nil || c.BackchannelLogoutURI == "" {
 			continue
 		}
-		out = append(out, s.logoutEvent(id, sess.Subject, sess.ID))
+		sid := sess.ID
+		if s.publicSID != nil {
+			sid = s.publicSID(sid)
+		}
+		out = append(out, s.logoutEvent(id, sess.Subject, sid))
 	}
 	return out
 }

@@ -21,6 +21,7 @@ var clientTests = []test{
 
 var secretTests = []test{
 	{"Ensure", testEnsureSecret},
+	{"Replace", testReplaceSecret},
 	{"EnsureConcurrently", testEnsureSecretConcurrently},
 }
 
@@ -193,6 +194,21 @@ func testEnsureSecret(t *testing.T, h *H) {
 	NoErr(t, err, "EnsureSecret(other name)")
 	if !bytes.Equal(got, v2) {
 		t.Fatalf("EnsureSecret(other name) = %q, want %q", got, v2)
+	}
+}
+
+func testReplaceSecret(t *testing.T, h *H) {
+	v1 := []byte("plaintext secret")
+	_, err := h.S.EnsureSecret(h.Ctx, "s1", v1)
+	NoErr(t, err, "EnsureSecret")
+	IsErr(t, h.S.ReplaceSecret(h.Ctx, "s1", []byte("not the value"), []byte("sealed")), sso.ErrNotFound, "ReplaceSecret with a wrong old value")
+	IsErr(t, h.S.ReplaceSecret(h.Ctx, "absent", v1, []byte("sealed")), sso.ErrNotFound, "ReplaceSecret of an absent secret")
+	NoErr(t, h.S.ReplaceSecret(h.Ctx, "s1", v1, []byte("sealed")), "ReplaceSecret")
+	IsErr(t, h.S.ReplaceSecret(h.Ctx, "s1", v1, []byte("again")), sso.ErrNotFound, "ReplaceSecret replayed")
+	got, err := h.S.EnsureSecret(h.Ctx, "s1", []byte("other"))
+	NoErr(t, err, "EnsureSecret after replace")
+	if string(got) != "sealed" {
+		t.Fatalf("secret after replace = %q, want %q", got, "sealed")
 	}
 }
 

@@ -172,3 +172,72 @@ func TestTokenQueryPlans(t *testing.T) {
 		t.Logf("%q", plan)
 	}
 }
+
+// TestMigrateSessionIDsHashed opens a database of schema version 8, whose session ids are the
+// cookie values, and checks that version 9 stores every session (and every reference to it)
+// under the SHA-256 of its id, losing nothing.
+func TestMigrateSessionIDsHashed(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v8.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	for v := 1; v <= 8; v++ {
+		exec(migrations[v-1])
+		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, v)
+	}
+	now := time.Now().Truncate(time.Second)
+	exp := ts(now.Add(time.Hour))
+	for _, id := range []string{"raw-session-1", "raw-session-2"} {
+		exec(`INSERT INTO sessions (id, subject, auth_time, amr, created_at, last_seen, expires_at) VALUES (?, 'alice', ?, '["pwd"]', ?, ?, ?)`,
+			id, ts(now), ts(now), ts(now), exp)
+		exec(`INSERT INTO session_clients (session_id, client_id) VALUES (?, 'app')`, id)
+	}
+	exec(`INSERT INTO auth_requests (id, client_id, created_at, expires_at, done, subject, session_id) VALUES ('ar', 'app', ?, ?, 1, 'alice', 'raw-session-1')`, ts(now), exp)
+	exec(`INSERT INTO auth_requests (id, client_id, created_at, expires_at) VALUES ('pending', 'app', ?, ?)`, ts(now), exp)
+	exec(`INSERT INTO access_tokens (id_hash, client_id, subject, family_id, session_id, created_at, expires_at) VALUES ('a1', 'app', 'alice', 'f1', 'raw-session-1', ?, ?)`, ts(now), exp)
+	exec(`INSERT INTO refresh_tokens (hash, family_id, client_id, subject, session_id, created_at, expires_at) VALUES ('r1', 'f1', 'app', 'alice', 'raw-session-2', ?, ?)`, ts(now), exp)
+	exec(`INSERT INTO device_authorizations (device_code_hash, user_code, client_id, created_at, expires_at, interval_ns, state, session_id) VALUES ('d1', 'BBBBCCCC', 'tv', ?, ?, 1, 'approved', 'raw-session-2')`, ts(now), exp)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openTest(t, path, WithClock(func() time.Time { return now }))
+	for _, id := range []string{"raw-session-1", "raw-session-2"} {
+		if _, err := s.Session(ctx, id); !errors.Is(err, sso.ErrNotFound) {
+			t.Fatalf("session under its raw id: %v", err)
+		}
+		got, err := s.Session(ctx, sso.HashToken(id))
+		if err != nil || got.Subject != "alice" || len(got.Clients) != 1 || got.Clients[0] != "app" {
+			t.Fatalf("session under its hash: %+v %v", got, err)
+		}
+	}
+	if ar, err := s.AuthRequest(ctx, "ar"); err != nil || ar.SessionID != sso.HashToken("raw-session-1") {
+		t.Fatalf("auth request: %+v %v", ar, err)
+	}
+	if ar, err := s.AuthRequest(ctx, "pending"); err != nil || ar.SessionID != "" {
+		t.Fatalf("pending auth request: %+v %v", ar, err)
+	}
+	if at, err := s.AccessToken(ctx, "a1"); err != nil || at.SessionID != sso.HashToken("raw-session-1") {
+		t.Fatalf("access token: %+v %v", at, err)
+	}
+	if rt, err := s.RefreshToken(ctx, "r1"); err != nil || rt.SessionID != sso.HashToken("raw-session-2") {
+		t.Fatalf("refresh token: %+v %v", rt, err)
+	}
+	var dsid string
+	if err := s.r.QueryRowContext(ctx, `SELECT session_id FROM device_authorizations WHERE device_code_hash = 'd1'`).Scan(&dsid); err != nil || dsid != sso.HashToken("raw-session-2") {
+		t.Fatalf("device authorization session: %q %v", dsid, err)
+	}
+	var fkErrors int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_foreign_key_check`).Scan(&fkErrors); err != nil || fkErrors != 0 {
+		t.Fatalf("foreign key check: %d %v", fkErrors, err)
+	}
+}

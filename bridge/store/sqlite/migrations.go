@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
+
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // migrations are applied in order; migrations[i] is schema version i+1. Never edit a migration
@@ -263,6 +266,68 @@ CREATE TABLE reconcile_state (
 `,
 	// 8: a sign-in request is bound to the browser that first opened its login page.
 	`ALTER TABLE auth_requests ADD COLUMN browser TEXT NOT NULL DEFAULT '';`,
+	// 9: sessions are stored under the SHA-256 of their id (the cookie's value): the session ids
+	// of sessions and of everything that refers to them are replaced by their hash (goMigrations).
+	`CREATE TEMP TABLE session_id_map (old TEXT PRIMARY KEY, new TEXT NOT NULL);`,
+}
+
+// goMigrations run after the SQL of their version, in the same transaction.
+var goMigrations = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	9: hashSessionIDs,
+}
+
+// sessionIDColumns are the columns that hold a session id.
+var sessionIDColumns = []struct{ table, column string }{
+	{"sessions", "id"}, {"session_clients", "session_id"}, {"auth_requests", "session_id"},
+	{"access_tokens", "session_id"}, {"refresh_tokens", "session_id"}, {"device_authorizations", "session_id"},
+}
+
+// hashSessionIDs replaces every stored session id by its SHA-256 (sso.HashToken). Pending
+// outbox events keep the sid they were queued with (what the apps were told).
+func hashSessionIDs(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
+		return err
+	}
+	var union []string
+	for _, c := range sessionIDColumns {
+		union = append(union, `SELECT `+c.column+` FROM `+c.table+` WHERE `+c.column+` <> ''`)
+	}
+	rows, err := tx.QueryContext(ctx, strings.Join(union, " UNION "))
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO temp.session_id_map (old, new) VALUES (?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	for _, id := range ids {
+		if _, err := ins.ExecContext(ctx, id, sso.HashToken(id)); err != nil {
+			return err
+		}
+	}
+	for _, c := range sessionIDColumns {
+		if _, err := tx.ExecContext(ctx, `UPDATE `+c.table+` SET `+c.column+` =
+			(SELECT new FROM temp.session_id_map WHERE old = `+c.table+`.`+c.column+`)
+			WHERE `+c.column+` IN (SELECT old FROM temp.session_id_map)`); err != nil {
+			return fmt.Errorf("%s.%s: %w", c.table, c.column, err)
+		}
+	}
+	_, err = tx.ExecContext(ctx, `DROP TABLE temp.session_id_map`)
+	return err
 }
 
 // migrate brings the schema up to date in one IMMEDIATE transaction on the write pool, so that
@@ -290,6 +355,11 @@ func migrate(ctx context.Context, db *sql.DB, now int64) error {
 	for v := current + 1; v <= len(migrations); v++ {
 		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
 			return fmt.Errorf("sqlite: migrate: apply version %d: %w", v, err)
+		}
+		if f := goMigrations[v]; f != nil {
+			if err := f(ctx, tx); err != nil {
+				return fmt.Errorf("sqlite: migrate: apply version %d: %w", v, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, now); err != nil {
 			return fmt.Errorf("sqlite: migrate: record version %d: %w", v, err)

@@ -191,6 +191,15 @@ func (s *Store) EnsureSecret(ctx context.Context, name string, value []byte) ([]
 	return bytes.Clone(stored), nil
 }
 
+// ReplaceSecret sets the secret to value when it is old (compare-and-set).
+func (s *Store) ReplaceSecret(ctx context.Context, name string, old, value []byte) error {
+	if name == "" || len(value) == 0 {
+		return errors.New("sqlite: replace secret: empty name or value")
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE secrets SET value = ? WHERE name = ? AND value = ?`, value, name, old)
+	return wrap("replace secret "+name, affectedOne(res, err))
+}
+
 // ---- purge ----
 
 // purgeBatch bounds how many rows one purge statement deletes, so that the write lock is never

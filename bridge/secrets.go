@@ -1,0 +1,107 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Installation secrets (subject HMAC key, cookie keys, the provider's crypto key, the CSRF and
+// rotation keys) are stored sealed with AES-256-GCM under the key-encryption key
+// (keys.encryption_key), bound to their name: a copy of the database alone opens none of them.
+// A secret stored in plaintext by an earlier version is sealed in place the first time it is
+// read, keeping its value (subjects, cookies and tickets stay valid).
+
+// sealedSecretPrefix marks a sealed secret in the store.
+var sealedSecretPrefix = []byte("ssobridge-sealed-secret-v1:")
+
+// errSecretKey: the key-encryption key does not open the stored secrets.
+var errSecretKey = errors.New("keys.encryption_key does not open this database's secrets (was it changed?)")
+
+// openSecrets returns the named installation secrets (32 random bytes each, created on first
+// use), sealed at rest under kek.
+func openSecrets(ctx context.Context, st sso.SecretStore, kek []byte, names ...string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(names))
+	for _, name := range names {
+		v, err := openSecret(ctx, st, kek, name)
+		if err != nil {
+			return nil, fmt.Errorf("secret %s: %w", name, err)
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+func openSecret(ctx context.Context, st sso.SecretStore, kek []byte, name string) ([]byte, error) {
+	for range 5 {
+		fresh, err := sealSecret(kek, name, randomBytes(32))
+		if err != nil {
+			return nil, err
+		}
+		stored, err := st.EnsureSecret(ctx, name, fresh)
+		if err != nil {
+			return nil, err
+		}
+		if body, ok := bytes.CutPrefix(stored, sealedSecretPrefix); ok {
+			return openSealedSecret(kek, name, body)
+		}
+		// Plaintext from an earlier version: seal it in place (compare-and-set; another process
+		// may do the same at the same time, then the loop reads its result).
+		sealed, err := sealSecret(kek, name, stored)
+		if err != nil {
+			return nil, err
+		}
+		switch err := st.ReplaceSecret(ctx, name, stored, sealed); {
+		case err == nil:
+			return stored, nil
+		case !errors.Is(err, sso.ErrNotFound):
+			return nil, fmt.Errorf("seal in place: %w", err)
+		}
+	}
+	return nil, errors.New("the stored secret keeps changing")
+}
+
+func secretAEAD(kek []byte) (cipher.AEAD, error) {
+	if len(kek) != 32 {
+		return nil, fmt.Errorf("key-encryption key: %d bytes, want 32", len(kek))
+	}
+	block, err := aes.NewCipher(kek)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+func sealSecret(kek []byte, name string, value []byte) ([]byte, error) {
+	gcm, err := secretAEAD(kek)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, gcm.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	out := append(bytes.Clone(sealedSecretPrefix), nonce...)
+	return gcm.Seal(out, nonce, value, []byte("ssobridge secret "+name)), nil
+}
+
+func openSealedSecret(kek []byte, name string, body []byte) ([]byte, error) {
+	gcm, err := secretAEAD(kek)
+	if err != nil {
+		return nil, err
+	}
+	if len(body) < gcm.NonceSize() {
+		return nil, errSecretKey
+	}
+	v, err := gcm.Open(nil, body[:gcm.NonceSize()], body[gcm.NonceSize():], []byte("ssobridge secret "+name))
+	if err != nil {
+		return nil, errSecretKey
+	}
+	return v, nil
+}
