@@ -2,7 +2,9 @@ package bridge_test
 
 import (
 	"context"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -93,5 +95,45 @@ func testDemoTokens(t *testing.T, cached bool) {
 	}
 	if signedIn < 8 {
 		t.Fatalf("only %d demo members sign in", signedIn)
+	}
+}
+
+// TestREADMEDemoTable checks the README's demo table against the demo data whose tokens
+// TestDemoMembersTokensCarryRolesAndStanding reads: each member's roles, staff flag and standing.
+func TestREADMEDemoTable(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) != 7 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		rows[strings.Trim(cells[1], "`")] = cells[2:6]
+	}
+	for _, l := range demo.Logins() {
+		row, ok := rows[l.Login]
+		if !ok {
+			t.Errorf("README's demo table lacks %s", l.Login)
+			continue
+		}
+		if row[0] != "`"+l.Password+"`" {
+			t.Errorf("%s: password %s, want %s", l.Login, row[0], l.Password)
+		}
+		roles, standing := "—", "—"
+		if l.Outcome == "ok" {
+			roles, standing = strings.Join(l.Roles, ", "), "`"+l.Standing+"`"
+			if l.Staff {
+				roles += "; `staff: true`"
+			}
+		}
+		if row[1] != roles || row[2] != standing {
+			t.Errorf("%s: README says roles %q standing %s; the tokens carry %q %s", l.Login, row[1], row[2], roles, standing)
+		}
 	}
 }

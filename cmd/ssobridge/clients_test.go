@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -70,6 +72,33 @@ func TestLegacyCheck(t *testing.T) {
 	out, err := run(t, "legacy", "check", dd, "--login", "alice")
 	if err != nil || !strings.Contains(out, "alice") || strings.Contains(out, "Wcds") {
 		t.Fatalf("check alice: %v\n%s", err, out)
+	}
+	// Roles per source, standing and how it was decided, and the two clocks.
+	for _, want := range []string{"user_roles:          (none)", "groups:              Board of Directors",
+		"member_type_groups:  Regular Member", "member_type:         REG", "member_group:        Member",
+		"security_groups:     (none)", "everyone:            (source off)", "staff:               no",
+		"membership:     current (is_current true): member type REG is a member record; paid through",
+		"UTC now:", "iMIS app time:", "UTC-06:00, from SystemConfig"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check alice lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = run(t, "legacy", "check", dd, "--login", "sam")
+	if err != nil || !strings.Contains(out, "membership:     grace (is_current true): paid through") {
+		t.Fatalf("check sam: %v\n%s", err, out)
+	}
+	// The association's standing_rule decides, as in the tokens.
+	conf := filepath.Join(t.TempDir(), "ssobridge.yaml")
+	if err := os.WriteFile(conf, []byte("legacy:\n  standing_rule: 'member.member_type == \"NM\"'\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = run(t, "legacy", "check", dd, "--config", conf, "--login", "clara")
+	if err != nil || !strings.Contains(out, "membership:     current (is_current true): standing_rule says current (built-in rule: not_member") {
+		t.Fatalf("check clara with a standing rule: %v\n%s", err, out)
+	}
+	out, err = run(t, "legacy", "check", dd, "--login", "staff")
+	if err != nil || !strings.Contains(out, "staff:               yes") || !strings.Contains(out, "user_roles:          Content Administrator, RemoteService, SysAdmin") {
+		t.Fatalf("check staff: %v\n%s", err, out)
 	}
 	out, err = run(t, "legacy", "check", dd, "--login", "olga")
 	if err == nil || !strings.Contains(strings.ToLower(out), "locked") {

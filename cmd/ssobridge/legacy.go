@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ssobridge/ssobridge/bridge/policy"
+	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/amstoken"
 	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
@@ -19,7 +21,7 @@ func legacyCmd(g *globals) *cobra.Command {
 	var token bool
 	check := &cobra.Command{
 		Use:   "check",
-		Short: "Run every configured query for a login, or test the AMS token endpoint, and explain what is wrong",
+		Short: "Run every configured query for a login (roles per source, membership standing, the AMS's two clocks), or test the AMS token endpoint, and explain what is wrong",
 		Example: `  ssobridge legacy check --config ssobridge.yaml --login jsmith
   ssobridge legacy check --config ssobridge.yaml --token`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -35,13 +37,22 @@ func legacyCmd(g *globals) *cobra.Command {
 			out := cmd.OutOrStdout()
 			var errs []error
 			if login != "" {
+				// The standing is shown as the tokens carry it: the policy's grace period and
+				// standing_rule.
+				eng, err := policy.Compile(cfg.PolicyConfig())
+				if err != nil {
+					return err
+				}
+				rule := sqldir.WithStandingRule(func(m *legacy.Member, now time.Time) legacy.Membership {
+					return eng.Membership(m, "", "", now)
+				})
 				var d *sqldir.Directory
 				if cfg.Legacy.DSN == "" {
 					fmt.Fprintln(out, "legacy.dsn is not set: checking the embedded demo database.")
-					d, _, err = demo.OpenDirectory(ctx, "")
+					d, _, err = demo.OpenDirectory(ctx, "", rule)
 				} else {
 					fmt.Fprintf(out, "Checking the AMS database (driver %s).\n", cfg.Legacy.Driver)
-					d, err = sqldir.Open(cfg.Legacy)
+					d, err = sqldir.Open(cfg.Legacy, rule)
 				}
 				if err != nil {
 					return err

@@ -40,6 +40,12 @@ func TestValidateNamesTheField(t *testing.T) {
 		{func(c *Config) { c.ExtraColumns = []string{"title", "password"} }, "legacy.extra_columns[1]: \"password\" is a contract column"},
 		{func(c *Config) { c.ExtraColumns = []string{"updated_at_name"} }, "is a contract column"},
 		{func(c *Config) { c.RefusedLogins = []string{""} }, "legacy.refused_logins[0]: must not be empty"},
+		{func(c *Config) { c.RoleSources = []string{"user_roles", "aspnet_roles"} }, "legacy.role_sources[1]: unknown role source \"aspnet_roles\""},
+		{func(c *Config) { c.AppTimeOffset = "CST" }, "legacy.app_time_offset: \"CST\" is neither auto nor an offset"},
+		{func(c *Config) { c.AppTimeOffset = "+15:00" }, "legacy.app_time_offset: \"+15:00\" is more than 14 hours"},
+		{func(c *Config) { c.MembershipGrace = -time.Hour }, "legacy.membership_grace: must not be negative"},
+		{func(c *Config) { c.ExtraColumns = []string{"member_status"} }, "is a contract column"},
+		{func(c *Config) { c.ExtraColumns = []string{"password_changed_at_utc"} }, "is a contract column"},
 	} {
 		c := ok
 		tc.mut(&c)

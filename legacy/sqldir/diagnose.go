@@ -23,7 +23,7 @@ var ErrDiagnosis = errors.New("sqldir: the legacy directory check found problems
 // checks a password. It returns an error wrapping ErrDiagnosis when it found problems, or
 // the error of writing to w.
 func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) error {
-	g := &diag{w: w, grace: d.cfg.MembershipGrace, rule: d.cfg.StandingRule}
+	g := &diag{w: w, grace: d.cfg.MembershipGrace, rule: d.cfg.StandingRule, standing: d.standing}
 	c := d.cfg
 	g.printf("legacy directory check\n")
 	g.printf("  driver %s, preset %s, app_time_offset %s, server timezone %s, query timeout %s\n", c.Driver, c.Preset, c.AppTimeOffset, d.loc, c.QueryTimeout)
@@ -200,6 +200,7 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 type diag struct {
 	grace    time.Duration
 	rule     string
+	standing func(m *legacy.Member, now time.Time) legacy.Membership
 	w        io.Writer
 	problems []string
 	err      error
@@ -339,8 +340,11 @@ func (g *diag) member(m *legacy.Member, now time.Time) {
 		m.MemberType, yesNo(m.MemberRecord), m.Status, m.MemberStatus)
 	g.printf("  paid through:   %s\n", dateText(m.PaidThrough, "none"))
 	ms := m.MembershipAt(now, g.grace)
-	g.printf("  membership:     %s: %s\n", ms.Standing, ms.Reason)
-	if g.rule != "" {
+	if g.standing != nil {
+		ms = g.standing(m, now)
+	}
+	g.printf("  membership:     %s (is_current %v): %s\n", ms.Standing, ms.Current(), ms.Reason)
+	if g.rule != "" && g.standing == nil {
 		g.printf("                  (the bridge's standing_rule decides whether this counts as current)\n")
 	}
 	g.printf("  join date:      %s\n", dateText(m.JoinDate, "none"))

@@ -43,6 +43,7 @@ type Directory struct {
 	refused  map[string]bool
 	log      *slog.Logger
 	now      func() time.Time
+	standing func(m *legacy.Member, now time.Time) legacy.Membership
 
 	clockMu    sync.Mutex
 	clockAt    time.Time // when the application clock was last read from the AMS
@@ -69,6 +70,12 @@ func WithVerifier(v PasswordVerifier) Option { return func(d *Directory) { d.ver
 
 // WithClock sets the clock the status rules use (default time.Now).
 func WithClock(now func() time.Time) Option { return func(d *Directory) { d.now = now } }
+
+// WithStandingRule sets how Diagnose reports the membership standing the tokens carry (the
+// bridge's rule: grace period and standing_rule); without it Diagnose shows the built-in rule.
+func WithStandingRule(f func(m *legacy.Member, now time.Time) legacy.Membership) Option {
+	return func(d *Directory) { d.standing = f }
+}
 
 // WithOwnedDB makes Close close the database handle given to New.
 func WithOwnedDB() Option { return func(d *Directory) { d.ownDB = true } }
