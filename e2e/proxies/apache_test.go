@@ -280,3 +280,62 @@ func TestApacheModAuthOpenIDC(t *testing.T) {
 		}
 	})
 }
+
+// TestApacheFrontChannelLogout: Apache registered with a front-channel logout URI (the module's
+// redirect URI with logout=get) and no back-channel one.
+func TestApacheFrontChannelLogout(t *testing.T) {
+	bin, modules := apacheBinaries(t)
+	up := rpharness.StartUpstream(t)
+	port := rpharness.FreePort(t)
+	client := apacheClient("http://127.0.0.1:" + strconv.Itoa(port))
+	client.BackchannelLogoutURI = ""
+	client.FrontchannelLogoutURI = client.RedirectURIs[0] + "?logout=get"
+	b := rpharness.StartBridge(t, []sso.ClientConfig{client})
+	apache := startApache(t, bin, modules, port, b, up)
+	ctx := rpharness.NewChrome(t)
+	frontChannel := func() int { return strings.Count(apache.Output.String(), "&logout=get&") }
+
+	// The bridge's signed-out page loads the module's front-channel URI (with iss and sid) in a
+	// frame; the module ends the session of the browser's cookie.
+	if !t.Run("signing out at the bridge ends the Apache session through the front-channel frame", func(t *testing.T) {
+		rpharness.SignIn(t, ctx, b, apache.URL+"/secure/page", rpharness.StaffLogin, rpharness.StaffPassword)
+		rpharness.WaitUpstream(t, ctx, up, "sign-in")
+		n, before := up.Count(), frontChannel()
+		err := chromedp.Do(ctx,
+			chromedp.Navigate(b.Issuer+"/logout"),
+			chromedp.Click(css("button[type=submit].primary")),
+		)
+		if err != nil {
+			t.Fatalf("sign out at the bridge: %v (at %s)", err, rpharness.Location(ctx))
+		}
+		if err := rpharness.Eventually(func() bool { return frontChannel() > before }); err != nil {
+			t.Fatalf("the signed-out page never loaded the module's front-channel logout URI")
+		}
+		// The signed-out page goes on by itself once its frames have loaded: let it finish.
+		if err := rpharness.WaitJS(ctx, `location.href == "`+b.Issuer+`/logout/done"`); err != nil {
+			t.Fatalf("the bridge's signed-out page did not go on to /logout/done: %v (at %s)", err, rpharness.Location(ctx))
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(apache.URL+"/secure/page"), chromedp.WaitVisible(css("#login"))); err != nil {
+			t.Fatalf("after front-channel logout the protected page did not ask for sign-in: %v (at %s)", err, rpharness.Location(ctx))
+		}
+		if up.Count() != n {
+			t.Fatalf("the app was reached after front-channel logout")
+		}
+	}) {
+		return
+	}
+
+	// Issue 11 item 9: with front-channel frames to load, the bridge's signed-out page goes on
+	// to the validated post_logout_redirect_uri by itself (no Continue click).
+	t.Run("RP-initiated logout with a front-channel URI returns to the registered page by itself", func(t *testing.T) {
+		rpharness.SignIn(t, ctx, b, apache.URL+"/secure/page", rpharness.StaffLogin, rpharness.StaffPassword)
+		rpharness.WaitUpstream(t, ctx, up, "sign-in")
+		signedOut := apache.URL + "/public/signed-out"
+		if err := chromedp.Do(ctx, chromedp.Navigate(apache.Redirect+"?"+url.Values{"logout": {signedOut}}.Encode())); err != nil {
+			t.Fatal(err)
+		}
+		if err := rpharness.WaitJS(ctx, `location.href == "`+signedOut+`" && !!document.getElementById("upstream")`); err != nil {
+			t.Fatalf("RP-initiated logout did not end on %s: %v (browser at %s: %.300s)", signedOut, err, rpharness.Location(ctx), rpharness.BodyText(ctx))
+		}
+	})
+}
