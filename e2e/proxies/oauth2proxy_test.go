@@ -118,9 +118,8 @@ func TestOAuth2Proxy(t *testing.T) {
 	// The roles claim (oauth2-proxy --oidc-groups-claim=roles) is what an app behind oauth2-proxy
 	// authorises on; the role marked for delete in the AMS must not appear.
 	t.Run("X-Forwarded-Groups are the member's live AMS roles", func(t *testing.T) {
-		rpharness.WaitingFor(t, itemRoles)
-		if got := rpharness.HeaderList(r.Header, "X-Forwarded-Groups"); !slices.Equal(got, rpharness.StaffRoles) {
-			t.Errorf("X-Forwarded-Groups %q, want the staff roles %q", got, rpharness.StaffRoles)
+		if got, want := rpharness.HeaderList(r.Header, "X-Forwarded-Groups"), staffRoles(t, b); !slices.Equal(got, want) {
+			t.Errorf("X-Forwarded-Groups %q, want the staff roles %q", got, want)
 		}
 	})
 	n := up.Count()
@@ -180,7 +179,6 @@ func TestOAuth2ProxyRefusesUnverifiedEmail(t *testing.T) {
 // upstream is never reached.
 func TestOAuth2ProxyAllowedGroup(t *testing.T) {
 	bin := oauth2ProxyBinary(t)
-	rpharness.WaitingFor(t, itemRoles)
 	up := rpharness.StartUpstream(t)
 	port := rpharness.FreePort(t)
 	b := rpharness.StartBridge(t, []sso.ClientConfig{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))})

@@ -28,16 +28,14 @@ import (
 	"github.com/ssobridge/ssobridge/sso"
 )
 
-// The demo member signed in by these tests: the staff user holds four roles (one with a space)
-// and had a fifth, Member, marked for delete in the AMS (it must not reach any app).
+// The demo member signed in by these tests: the staff user holds several roles (some with a
+// space) and had one more, Member, marked for delete in the AMS (it must not reach any app); see
+// Bridge.LiveRoles.
 const (
 	StaffLogin    = "staff"
 	StaffPassword = "staff-demo-1"
 	StaffEmail    = "stacy.staff@demo.example"
 )
-
-// StaffRoles are the staff user's live roles in the demo AMS database (legacy/demo).
-var StaffRoles = []string{"Content Administrator", "Everyone", "RemoteService", "SysAdmin"}
 
 // ---- software lookup ----
 
