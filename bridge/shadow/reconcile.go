@@ -31,8 +31,6 @@ const ReconcileName = "shadow.reconcile"
 var (
 	// ErrReconcileBusy is returned by Reconcile while another reconcile holds the job lock.
 	ErrReconcileBusy = errors.New("shadow: reconcile: another reconcile is running")
-	// ErrNoMemberList is returned by Reconcile when the directory cannot list its members.
-	ErrNoMemberList = errors.New("shadow: reconcile: the directory cannot list its members")
 	// ErrEmptyListing is returned when the AMS lists no member at all: taken as a fault (a
 	// wrong database, a broken query) rather than as everybody having left.
 	ErrEmptyListing = errors.New("shadow: reconcile: the AMS listed no members at all")
@@ -106,10 +104,6 @@ const subjectBatch = 1000
 // the next call resumes it there.
 func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	var res ReconcileResult
-	lister, ok := s.dir.(legacy.MemberLister)
-	if !ok {
-		return res, ErrNoMemberList
-	}
 	release, ok, err := s.lock.TryLock(ctx, ReconcileName)
 	if err != nil {
 		return res, fmt.Errorf("shadow: reconcile: lock: %w", err)
@@ -137,7 +131,7 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		if err := pace.wait(ctx); err != nil {
 			return res, fmt.Errorf("shadow: reconcile: %w", err)
 		}
-		next, done, cost, err := s.reconcilePage(ctx, lister, st.Cursor, batch, &res)
+		next, done, cost, err := s.reconcilePage(ctx, st.Cursor, batch, &res)
 		pace.add(cost)
 		if err != nil {
 			s.log.WarnContext(ctx, "shadow: reconcile stopped", "cursor", st.Cursor, "listed", res.Listed,
@@ -171,10 +165,10 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 // and looked up. Change
 // polling waits while a page is handled, so that a page listed before a poll never writes
 // over what the poll wrote after it.
-func (s *Service) reconcilePage(ctx context.Context, lister legacy.MemberLister, after string, batch int, res *ReconcileResult) (next string, done bool, cost int, err error) {
+func (s *Service) reconcilePage(ctx context.Context, after string, batch int, res *ReconcileResult) (next string, done bool, cost int, err error) {
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
-	members, err := lister.ListMembers(ctx, after, batch)
+	members, err := s.dir.ListMembers(ctx, after, batch)
 	cost = len(members)
 	if err != nil {
 		return "", false, cost, fmt.Errorf("list members after %q: %w", after, err)
@@ -337,10 +331,6 @@ func (s *Service) deactivateGone(ctx context.Context, subject string) error {
 // pass is in progress or none ever ended), and retries a failed one after poll_interval.
 func (s *Service) runReconciler(ctx context.Context) {
 	if s.cfg.ReconcileInterval <= 0 {
-		return
-	}
-	if _, ok := s.dir.(legacy.MemberLister); !ok {
-		s.log.WarnContext(ctx, "shadow: reconcile off: the directory cannot list its members")
 		return
 	}
 	for {

@@ -18,68 +18,38 @@ import (
 	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
 )
 
-// listing adds the reconcile listing (legacy.MemberLister) to the test directory, with
-// deletion and injected failures.
+// listing injects faults into the test directory's reconcile listing: it records where each
+// listing call starts, and fails a chosen call, or every key lookup, as unavailable, or lists
+// nobody at all.
 type listing struct {
 	*bridgetest.Directory
 	mu         sync.Mutex
-	gone       map[string]bool // deleted contacts: neither listed nor found
-	calls      []string        // afterKey of each ListMembers call
-	failList   int             // this ListMembers call (1-based) fails as unavailable
-	failLookup bool            // MemberByKey fails as unavailable
-	lookups    int
-}
-
-func newListing(d *bridgetest.Directory) *listing {
-	return &listing{Directory: d, gone: map[string]bool{}}
-}
-
-func (l *listing) remove(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.gone[key] = true
-}
-
-// all returns every member of the test directory (each one changed after the zero time).
-func (l *listing) all(ctx context.Context) []*legacy.Member {
-	ms, _, _ := l.Directory.ChangedSince(ctx, time.Time{}.Add(-time.Nanosecond), 0)
-	return ms
+	calls      []string // afterKey of each ListMembers call
+	failList   int      // this ListMembers call (1-based) fails as unavailable
+	failLookup bool     // MemberByKey fails as unavailable
+	empty      bool     // ListMembers lists nobody (a wrong database, a broken query)
 }
 
 func (l *listing) ListMembers(ctx context.Context, afterKey string, limit int) ([]*legacy.Member, error) {
 	l.mu.Lock()
 	l.calls = append(l.calls, afterKey)
-	n := len(l.calls)
+	n, empty := len(l.calls), l.empty
 	l.mu.Unlock()
-	if err := l.Ping(ctx); err != nil {
-		return nil, err
-	}
 	if n == l.failList {
 		return nil, legacy.Unavailable("list members", errors.New("connection reset by peer"))
 	}
-	var out []*legacy.Member
-	for _, m := range l.all(ctx) {
-		l.mu.Lock()
-		gone := l.gone[m.Key]
-		l.mu.Unlock()
-		if !gone && !m.Standing.Deleted && m.Key > afterKey {
-			out = append(out, m)
-		}
+	if empty {
+		return nil, nil
 	}
-	slices.SortFunc(out, func(a, b *legacy.Member) int { return strings.Compare(a.Key, b.Key) })
-	return out[:min(limit, len(out))], nil
+	return l.Directory.ListMembers(ctx, afterKey, limit)
 }
 
 func (l *listing) MemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
 	l.mu.Lock()
-	gone, fail := l.gone[key], l.failLookup
-	l.lookups++
+	fail := l.failLookup
 	l.mu.Unlock()
 	if fail {
 		return nil, legacy.Unavailable("lookup", errors.New("connection reset by peer"))
-	}
-	if gone {
-		return nil, legacy.ErrNotFound
 	}
 	return l.Directory.MemberByKey(ctx, key)
 }
@@ -106,7 +76,7 @@ func newReconcileFixture(t *testing.T) *reconcileFixture {
 	t.Helper()
 	f := newFixture(t, map[string]shadow.Target{"portal": {Webhook: &shadow.WebhookTarget{URL: "https://portal.example.org/hook", Secret: webhookSecret}}},
 		clients{"portal": {ID: "portal", BackchannelLogoutURI: "https://portal.example.org/bcl"}, "events": {ID: "events"}})
-	r := &reconcileFixture{fixture: f, list: newListing(f.dir), initial: map[string]bool{}}
+	r := &reconcileFixture{fixture: f, list: &listing{Directory: f.dir}, initial: map[string]bool{}}
 	f.dir.Add(&legacy.Member{Key: carolKey, MemberID: "1004", Login: "carol", Email: "carol@example.org", FullName: "Carol Chen",
 		MemberType: "REG", Status: "A", PaidThrough: time.Now().AddDate(1, 0, 0), Roles: []string{"Member", "Board"},
 		Standing: legacy.Standing{Approved: true}}, "carol-password")
@@ -221,7 +191,7 @@ func TestReconcileTransitions(t *testing.T) {
 				t.Fatal("stored view not updated with the event")
 			}
 		}},
-		{name: "disappeared (contact deleted)", change: func(r *reconcileFixture) { r.list.remove(aliceKey) },
+		{name: "disappeared (contact deleted)", change: func(r *reconcileFixture) { r.dir.Remove("alice") },
 			queued: gone, compared: 2, goneN: 1, ended: true, check: func(t *testing.T, r *reconcileFixture) {
 				var ev shadow.Event
 				for _, e := range r.events() {
@@ -244,8 +214,8 @@ func TestReconcileTransitions(t *testing.T) {
 			r.dir.Update("alice", func(m *legacy.Member) { m.Standing.Disabled = true })
 		}, queued: gone, compared: 3, ended: true},
 		{name: "the last member disappeared (tail after the last listed key)", change: func(r *reconcileFixture) {
-			r.list.remove(carolKey)
-			r.list.remove(daveKey)
+			r.dir.Remove("carol")
+			r.dir.Remove("dave")
 		}, queued: []string{"user.deactivated portal sub-carol"}, compared: 2, goneN: 1},
 	}
 	for _, tc := range cases {
@@ -304,28 +274,25 @@ func TestReconcileFailures(t *testing.T) {
 	}{
 		{name: "AMS error on the second page", arrange: func(r *reconcileFixture) {
 			r.list.failList = 2
-			r.list.remove(carolKey) // on the third page: must survive the failed pass
+			r.dir.Remove("carol") // on the third page: must survive the failed pass
 		}, firstCalls: []string{"", "22222222-2222-2222-2222-222222222222"}, resumeAt: "22222222-2222-2222-2222-222222222222",
 			wantErr: legacy.ErrUnavailable, thenQueued: []string{"user.deactivated portal sub-carol"}},
 		{name: "AMS error on the first page", arrange: func(r *reconcileFixture) {
 			r.list.failList = 1
-			r.list.remove(aliceKey)
+			r.dir.Remove("alice")
 		}, firstCalls: []string{""}, resumeAt: "", wantErr: legacy.ErrUnavailable, thenQueued: []string{"user.deactivated portal sub-alice", "logout.backchannel portal sub-alice"}},
 		{name: "AMS down", arrange: func(r *reconcileFixture) {
 			r.dir.Down = true
-			r.list.remove(aliceKey)
+			r.dir.Remove("alice")
 		}, between: func(r *reconcileFixture) { r.dir.Down = false },
 			firstCalls: []string{""}, resumeAt: "", wantErr: legacy.ErrUnavailable, thenQueued: []string{"user.deactivated portal sub-alice", "logout.backchannel portal sub-alice"}},
 		{name: "lookup of an unlisted member fails", arrange: func(r *reconcileFixture) {
 			r.list.failLookup = true
-			r.list.remove(aliceKey)
+			r.dir.Remove("alice")
 		}, between: func(r *reconcileFixture) { r.list.failLookup = false },
 			firstCalls: []string{""}, resumeAt: "", wantErr: legacy.ErrUnavailable, thenQueued: []string{"user.deactivated portal sub-alice", "logout.backchannel portal sub-alice"}},
-		{name: "AMS lists nobody", arrange: func(r *reconcileFixture) {
-			for _, k := range []string{aliceKey, "22222222-2222-2222-2222-222222222222", "33333333-3333-3333-3333-333333333333", carolKey, daveKey} {
-				r.list.remove(k)
-			}
-		}, between: func(r *reconcileFixture) { clear(r.list.gone) },
+		{name: "AMS lists nobody", arrange: func(r *reconcileFixture) { r.list.empty = true },
+			between:    func(r *reconcileFixture) { r.list.empty = false },
 			firstCalls: []string{""}, resumeAt: "", wantErr: shadow.ErrEmptyListing},
 		{name: "restart after the second page", arrange: func(r *reconcileFixture) {
 			r.list.failList = 3
@@ -384,7 +351,7 @@ func TestReconcileFailures(t *testing.T) {
 func TestReconcileRestartFinishesWhatWasLeft(t *testing.T) {
 	r := newReconcileFixture(t)
 	r.list.failList = 2
-	r.list.remove(carolKey)
+	r.dir.Remove("carol")
 	if _, err := r.svc.Reconcile(t.Context()); !errors.Is(err, legacy.ErrUnavailable) {
 		t.Fatalf("first pass: %v", err)
 	}
@@ -420,7 +387,7 @@ func TestReconcileOneAtATime(t *testing.T) {
 	if _, ok, _ := lock.TryLock(t.Context(), "another job"); !ok {
 		t.Fatal("another job's lock is not free")
 	}
-	r.list.remove(aliceKey)
+	r.dir.Remove("alice")
 	if _, err := r.svc.Reconcile(t.Context()); !errors.Is(err, shadow.ErrReconcileBusy) {
 		t.Fatalf("Reconcile under a held lock: %v", err)
 	}
