@@ -107,6 +107,10 @@ type ThrottleConfig struct {
 	Window time.Duration `yaml:"window"`
 	// Lockout is how long refusal lasts once a limit is reached.
 	Lockout time.Duration `yaml:"lockout"`
+	// AnonymousWrites is how many writing requests one client IP may make per minute to each
+	// endpoint that writes for an anonymous caller (authorize, the hand-off POST, device
+	// authorization, sign-in and device-code forms); beyond it 429 with Retry-After.
+	AnonymousWrites int `yaml:"anonymous_writes"`
 }
 
 // AuditConfig sets the audit log's retention.
@@ -132,7 +136,8 @@ func Defaults() Config {
 		Tokens: TokensConfig{AccessToken: 15 * time.Minute, IDToken: 15 * time.Minute, RefreshToken: 30 * 24 * time.Hour,
 			RefreshPublic: 24 * time.Hour, Code: 60 * time.Second, DeviceCode: 10 * time.Minute, DeviceInterval: 5 * time.Second},
 		Session:  SessionConfig{Lifetime: 12 * time.Hour},
-		Throttle: ThrottleConfig{PerLogin: 5, PerIP: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute},
+		Throttle: ThrottleConfig{PerLogin: 5, PerIP: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute,
+			AnonymousWrites: 60},
 		Log:      LogConfig{Level: "info", Format: "text"},
 		Audit:    AuditConfig{Retention: 90 * 24 * time.Hour},
 		Admin:    AdminConfig{Listen: "127.0.0.1:8081"},
@@ -237,6 +242,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Throttle.PerLogin < 1 || c.Throttle.PerIP < 1 {
 		return errors.New("throttle.per_login and throttle.per_ip: must be at least 1")
+	}
+	if c.Throttle.AnonymousWrites < 1 {
+		return errors.New("throttle.anonymous_writes: must be at least 1 (requests per client IP and minute)")
 	}
 	if c.Organisation.PrimaryColor != "" && !regexp.MustCompile(`^#[0-9a-fA-F]{6}$`).MatchString(c.Organisation.PrimaryColor) {
 		return fmt.Errorf("organisation.primary_color: %q must look like #0b5cab", c.Organisation.PrimaryColor)

@@ -147,6 +147,9 @@ type handoffTicket struct {
 	Expires   time.Time `json:"e"`
 }
 
+// handoffReplayWindow is how long the hash of an AMS token the AMS refused is kept.
+const handoffReplayWindow = 5 * time.Minute
+
 // maxAMSToken bounds the refresh_token field (iMIS sends 32 hex characters).
 const maxAMSToken = 512
 
@@ -218,6 +221,11 @@ func (s *Server) exchangeAMSToken(ctx context.Context, token string) (*legacy.Me
 	}
 	tok, err := s.ams.RefreshGrant(ctx, token)
 	if err != nil {
+		// The AMS did not take it: keep its hash only for the replay window (a double submit),
+		// not for a day, so junk tokens do not pile up.
+		if serr := s.store.ShortenHandoffToken(ctx, sso.HashToken(token), s.now().Add(handoffReplayWindow)); serr != nil {
+			s.log.WarnContext(ctx, "shorten hand-off token guard", "err", serr)
+		}
 		return nil, err
 	}
 	m, err := s.dir.MemberByLogin(ctx, tok.UserName)

@@ -47,6 +47,8 @@ type Server struct {
 	pages    *pages
 	cookies  *cookieSessions
 	throttle *Throttle
+	// anonLimit rate-limits anonymous writes per client IP (ratelimit.go).
+	anonLimit *rateLimiter
 	// clientThrottle counts failed client authentications (clientauth.go).
 	clientThrottle *Throttle
 	subjects       *subjectMapper
@@ -120,6 +122,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	s.cookies = newCookieSessions(secrets[secretCookieMAC], secrets[secretCookieEnc], secrets[secretCSRF],
 		issuer.Scheme == "https", cfg.Session.Lifetime)
 	s.throttle = NewThrottle(cfg.Throttle)
+	s.anonLimit = newRateLimiter(cfg.Throttle.AnonymousWrites)
 	s.clientThrottle = NewThrottle(cfg.Throttle)
 	s.subjects = newSubjectMapper(secrets[secretSubject], d.Store)
 	if s.policy, err = policy.Compile(cfg.PolicyConfig(), policy.WithLogger(log)); err != nil {
@@ -193,6 +196,7 @@ func (s *Server) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			s.anonLimit.Prune()
 			s.purgeDevices(ctx)
 			n, err := s.store.Purge(ctx, s.now())
 			if err != nil {
@@ -225,15 +229,22 @@ func (s *Server) routes() *echo.Echo {
 	// Protocol endpoints: op behind sso.Provider.
 	proto := s.protocol()
 	for _, p := range sso.Paths() {
-		if p == sso.PathAuthCallback {
+		switch p {
+		case sso.PathAuthCallback:
 			continue
+		case sso.PathAuthorize:
+			// Each authorize request stores an auth request for an anonymous caller.
+			e.Any(p, s.limitAnonymous("authorize", false, proto))
+		case sso.PathDeviceAuthzEP:
+			e.Any(p, s.limitAnonymous("device_authorization", true, proto))
+		default:
+			e.Any(p, proto)
 		}
-		e.Any(p, proto)
 	}
 	e.GET(sso.PathAuthCallback, s.authCallback(proto))
 	e.GET("/", s.home)
 	e.GET("/login", s.loginPage)
-	e.POST("/login", s.loginSubmit)
+	e.POST("/login", s.limitAnonymous("login", false, s.loginSubmit))
 	e.GET("/consent", s.consentPage)
 	e.POST("/consent", s.consentSubmit)
 	e.GET("/logout", s.logoutPage)
@@ -244,7 +255,7 @@ func (s *Server) routes() *echo.Echo {
 	if s.cfg.PlaygroundEnabled() {
 		e.GET("/playground", s.playground)
 	}
-	e.POST(PathHandoff, s.handoff)
+	e.POST(PathHandoff, s.limitAnonymous("handoff", false, s.handoff))
 	e.GET(PathHandoffContinue, s.handoffContinue)
 	e.POST(PathHandoffConfirm, s.handoffConfirm)
 	e.POST(PathHandoffStart, s.handoffStart)
@@ -253,7 +264,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/account", s.account)
 	if s.provider.DeviceEnabled() {
 		e.GET(PathDevice, s.devicePage)
-		e.POST(PathDevice, s.deviceSubmit)
+		e.POST(PathDevice, s.limitAnonymous("device", false, s.deviceSubmit))
 		e.GET(PathDeviceDone, s.deviceDone)
 	}
 	e.POST("/account", s.accountAction)

@@ -86,7 +86,7 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 	}
 	st := &storage{
 		store: store, keys: keys, clients: clients, hooks: hooks, life: cfg.Lifetimes,
-		loginURL: cfg.LoginURL, rotateKey: cfg.RotateKey, sidKey: cfg.SIDKey, now: time.Now,
+		loginURL: cfg.LoginURL, rotateKey: cfg.RotateKey, sidKey: cfg.SIDKey, supported: cfg.SupportedScopes, now: time.Now,
 		issuer: cfg.Issuer, crypto: tc,
 	}
 	cfg.Device.defaults()

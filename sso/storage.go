@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 
 // Lifetimes configures how long things live.
 type Lifetimes struct {
-	AuthRequest   time.Duration // pending login (default 30 min)
+	AuthRequest   time.Duration // unfinished sign-in request (default 10 min)
 	Code          time.Duration // authorization code (default 60 s)
 	AccessToken   time.Duration // default 15 min
 	IDToken       time.Duration // default 15 min
@@ -36,7 +37,7 @@ func (l *Lifetimes) defaults() {
 			*d = v
 		}
 	}
-	set(&l.AuthRequest, 30*time.Minute)
+	set(&l.AuthRequest, 10*time.Minute)
 	set(&l.Code, 60*time.Second)
 	set(&l.AccessToken, 15*time.Minute)
 	set(&l.IDToken, 15*time.Minute)
@@ -57,6 +58,9 @@ type storage struct {
 	loginURL  func(string) string
 	rotateKey []byte // HMAC key deriving refresh-token successors
 	sidKey    []byte // HMAC key deriving published sids
+	// supported are the scopes the provider serves (Config.SupportedScopes): an auth request
+	// keeps only these and the client's own (ClientConfig.Scopes).
+	supported []string
 	now       func() time.Time
 	issuer    string
 	crypto    *tokenCrypto // parks at+jwt access tokens for op (access_token_jwt.go)
@@ -169,6 +173,10 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if len(req.State) > 2048 || len(req.Nonce) > 2048 || len(req.LoginHint) > 512 {
 		return nil, oidc.ErrInvalidRequest().WithDescription("state, nonce or login_hint too long")
 	}
+	scopes, err := s.requestScopes(cfg, req.Scopes)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	ar := &AuthRequest{
 		ID:                  RandomToken(),
@@ -176,7 +184,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		RedirectURI:         req.RedirectURI,
 		State:               req.State,
 		Nonce:               req.Nonce,
-		Scopes:              req.Scopes,
+		Scopes:              scopes,
 		ResponseType:        string(req.ResponseType),
 		ResponseMode:        string(req.ResponseMode),
 		CodeChallenge:       req.CodeChallenge,
@@ -198,6 +206,35 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		return nil, fmt.Errorf("create auth request: %w", err)
 	}
 	return authRequest{ar}, nil
+}
+
+// Bounds of what an anonymous authorize request may make the store keep.
+const (
+	maxRequestedScopes = 100 // in the request, before dropping
+	maxScopeLength     = 128
+	maxKeptScopes      = 32
+)
+
+// requestScopes keeps the requested scopes the client may ask for (the provider's supported
+// scopes and the client's own), once each, in order; too many or too long ones are refused.
+func (s *storage) requestScopes(cfg *ClientConfig, requested []string) ([]string, error) {
+	if len(requested) > maxRequestedScopes {
+		return nil, oidc.ErrInvalidScope().WithDescription("too many scopes")
+	}
+	var kept []string
+	for _, sc := range requested {
+		if len(sc) > maxScopeLength {
+			return nil, oidc.ErrInvalidScope().WithDescription("scope too long")
+		}
+		if slices.Contains(kept, sc) || !(slices.Contains(s.supported, sc) || slices.Contains(cfg.Scopes, sc) || sc == oidc.ScopeOpenID) {
+			continue
+		}
+		kept = append(kept, sc)
+	}
+	if len(kept) > maxKeptScopes {
+		return nil, oidc.ErrInvalidScope().WithDescription("too many scopes")
+	}
+	return kept, nil
 }
 
 func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {

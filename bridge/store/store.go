@@ -79,6 +79,9 @@ type HandoffGuard interface {
 	// UseHandoffToken records the hash as used until expires; sso.ErrConflict when it was
 	// already used (and has not expired).
 	UseHandoffToken(ctx context.Context, hash string, expires time.Time) error
+	// ShortenHandoffToken brings the guard of hash forward to until when it ends later (a
+	// failed hand-off is kept only as long as its replay window); unknown hashes are ignored.
+	ShortenHandoffToken(ctx context.Context, hash string, until time.Time) error
 }
 
 // Store is the bridge's whole store.

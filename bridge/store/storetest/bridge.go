@@ -28,6 +28,7 @@ var consentTests = []test{
 var handoffTests = []test{
 	{"UseOnce", testHandoffUseOnce},
 	{"Expired", testHandoffExpired},
+	{"Shorten", testHandoffShorten},
 	{"Concurrent", testHandoffConcurrent},
 	{"Purge", testHandoffPurge},
 }
@@ -278,6 +279,21 @@ func testHandoffExpired(t *testing.T, h *H) {
 	ssotest.NoErr(t, h.S.UseHandoffToken(h.Ctx, a, h.Now.Add(-time.Second)), "UseHandoffToken(expired)")
 	ssotest.NoErr(t, h.S.UseHandoffToken(h.Ctx, a, h.Now.Add(time.Hour)), "UseHandoffToken after expiry")
 	ssotest.IsErr(t, h.S.UseHandoffToken(h.Ctx, a, h.Now.Add(time.Hour)), sso.ErrConflict, "UseHandoffToken again")
+}
+
+// testHandoffShorten: a shortened guard still refuses a replay until its new end, then lets
+// the hash go; shortening never lengthens and ignores unknown hashes.
+func testHandoffShorten(t *testing.T, h *H) {
+	a, b := ssotest.RandomID(), ssotest.RandomID()
+	ssotest.NoErr(t, h.S.UseHandoffToken(h.Ctx, a, h.Now.Add(24*time.Hour)), "UseHandoffToken")
+	ssotest.NoErr(t, h.S.ShortenHandoffToken(h.Ctx, a, h.Now.Add(time.Minute)), "ShortenHandoffToken")
+	ssotest.IsErr(t, h.S.UseHandoffToken(h.Ctx, a, h.Now.Add(time.Hour)), sso.ErrConflict, "UseHandoffToken within the shortened guard")
+	ssotest.NoErr(t, h.S.ShortenHandoffToken(h.Ctx, a, h.Now.Add(-time.Second)), "ShortenHandoffToken to the past")
+	ssotest.NoErr(t, h.S.UseHandoffToken(h.Ctx, a, h.Now.Add(time.Hour)), "UseHandoffToken after the shortened guard")
+	ssotest.NoErr(t, h.S.UseHandoffToken(h.Ctx, b, h.Now.Add(time.Minute)), "UseHandoffToken(b)")
+	ssotest.NoErr(t, h.S.ShortenHandoffToken(h.Ctx, b, h.Now.Add(time.Hour)), "ShortenHandoffToken later (no-op)")
+	ssotest.IsErr(t, h.S.UseHandoffToken(h.Ctx, b, h.Now.Add(time.Hour)), sso.ErrConflict, "UseHandoffToken(b) again")
+	ssotest.NoErr(t, h.S.ShortenHandoffToken(h.Ctx, ssotest.RandomID(), h.Now), "ShortenHandoffToken(unknown)")
 }
 
 func testHandoffConcurrent(t *testing.T, h *H) {

@@ -1,0 +1,108 @@
+package bridge
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+)
+
+// rateLimiter counts the writes an anonymous caller makes (auth requests, hand-off POSTs,
+// device authorizations, failed sign-ins' audit rows) per client IP in fixed one-minute windows.
+// State is in memory, like the throttle.
+type rateLimiter struct {
+	limit  int
+	window time.Duration
+	now    func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]*rateEntry
+}
+
+type rateEntry struct {
+	start time.Time
+	n     int
+}
+
+func newRateLimiter(perMinute int) *rateLimiter {
+	return &rateLimiter{limit: perMinute, window: time.Minute, now: time.Now, entries: map[string]*rateEntry{}}
+}
+
+// Allow counts one write for key; when the window's limit is used up it returns false and how
+// long until the next window.
+func (l *rateLimiter) Allow(key string) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.entries[key]
+	if e == nil || now.Sub(e.start) >= l.window {
+		e = &rateEntry{start: now}
+		l.entries[key] = e
+	}
+	if e.n >= l.limit {
+		return false, e.start.Add(l.window).Sub(now)
+	}
+	e.n++
+	return true, 0
+}
+
+// Prune forgets finished windows.
+func (l *rateLimiter) Prune() {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, e := range l.entries {
+		if now.Sub(e.start) >= l.window {
+			delete(l.entries, k)
+		}
+	}
+}
+
+// retryAfterSeconds is a Retry-After value (whole seconds, at least 1).
+func retryAfterSeconds(d time.Duration) string { return fmt.Sprint(int(d.Seconds()) + 1) }
+
+// limitAnonymous rate-limits an endpoint that writes for an anonymous caller, per client IP:
+// 429 with Retry-After (JSON for API endpoints, a page for the browser's).
+func (s *Server) limitAnonymous(name string, api bool, next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ok, wait := s.anonLimit.Allow(name + "|" + c.RealIP())
+		if ok {
+			return next(c)
+		}
+		c.Response().Header().Set("Retry-After", retryAfterSeconds(wait))
+		s.auditLimited(c, name)
+		if api || strings.Contains(c.Request().Header.Get("Accept"), "application/json") {
+			c.Response().Header().Set("Cache-Control", "no-store")
+			return c.JSON(http.StatusTooManyRequests, map[string]string{"error": "slow_down",
+				"error_description": "too many requests from this address; retry later"})
+		}
+		return s.errorPage(c, http.StatusTooManyRequests, "Too many requests",
+			"We received too many requests from your network in a short time, so we did not act on this one.",
+			"Please wait a minute and try again.")
+	}
+}
+
+// auditLimited writes one audit row per limited endpoint, address and window (the first
+// refusal), so that refusals cannot fill the audit log themselves.
+func (s *Server) auditLimited(c echo.Context, name string) {
+	if s.anonLimit.First("refused|" + name + "|" + c.RealIP()) {
+		s.audit(c.Request().Context(), &store.AuditEvent{Event: "ratelimit.refused", IP: c.RealIP(), Detail: name})
+	}
+}
+
+// First reports whether this is the first call for key in its window.
+func (l *rateLimiter) First(key string) bool {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.entries[key]; e != nil && now.Sub(e.start) < l.window {
+		return false
+	}
+	l.entries[key] = &rateEntry{start: now, n: 1}
+	return true
+}
