@@ -135,13 +135,13 @@ func Defaults() Config {
 		Keys:         KeysConfig{Algorithms: []string{"RS256", "ES256", "EdDSA"}, RotateEvery: 30 * 24 * time.Hour},
 		Tokens: TokensConfig{AccessToken: 15 * time.Minute, IDToken: 15 * time.Minute, RefreshToken: 30 * 24 * time.Hour,
 			RefreshPublic: 24 * time.Hour, Code: 60 * time.Second, DeviceCode: 10 * time.Minute, DeviceInterval: 5 * time.Second},
-		Session:  SessionConfig{Lifetime: 12 * time.Hour},
+		Session: SessionConfig{Lifetime: 12 * time.Hour},
 		Throttle: ThrottleConfig{PerLogin: 5, PerIP: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute,
 			AnonymousWrites: 60},
-		Log:      LogConfig{Level: "info", Format: "text"},
-		Audit:    AuditConfig{Retention: 90 * 24 * time.Hour},
-		Admin:    AdminConfig{Listen: "127.0.0.1:8081"},
-		Shadow:   shadow.Defaults(),
+		Log:    LogConfig{Level: "info", Format: "text"},
+		Audit:  AuditConfig{Retention: 90 * 24 * time.Hour},
+		Admin:  AdminConfig{Listen: "127.0.0.1:8081"},
+		Shadow: shadow.Defaults(),
 	}
 }
 
