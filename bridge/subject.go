@@ -13,7 +13,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
-// subjectMapper derives opaque, stable subjects from the AMS's immutable contact key (an HMAC
+// subjectMapper derives opaque, stable subjects from the AMS's immutable member key (legacy.Member.Key) (an HMAC
 // under a per-installation secret, so subjects neither leak the AMS's keys nor change when a
 // login or e-mail changes) and maps them back through the store.
 type subjectMapper struct {

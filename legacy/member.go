@@ -8,9 +8,14 @@ import (
 
 // Member is one person as the AMS sees them. It never carries a password hash.
 type Member struct {
-	// Key is the AMS's immutable contact key (iMIS UserMain.UserKey = ContactMain.ContactKey),
-	// canonical upper-case GUID text for iMIS. Subjects are derived from it, never from Login.
+	// Key is the AMS's immutable member key, canonical upper-case GUID text for iMIS: by
+	// default the login's aspnet user id (UserMain.ProviderKey), which survives a contact merge
+	// that re-creates the login under the surviving contact; with member_key: contact_key the
+	// contact key (UserMain.UserKey = ContactMain.ContactKey). Subjects are derived from it,
+	// never from Login.
 	Key string
+	// ContactKey is the AMS's contact key (iMIS ContactMain.ContactKey), for reference.
+	ContactKey string
 	// MemberID is the AMS's human-facing member number (iMIS Name.ID / UserMain.ContactMaster).
 	MemberID string
 	// Login is the sign-in name as stored (iMIS UserMain.UserId / aspnet_Users.UserName).

@@ -113,9 +113,13 @@ type Login struct {
 	Description string
 	// Outcome is legacy.Reason of what Authenticate returns: "ok" or the failure's name
 	// ("locked_out", "disabled", ...).
-	Outcome  string
-	Key      string // UserMain.UserKey = ContactMain.ContactKey
-	MemberID string // Name.ID
+	Outcome string
+	// Key is the member key (the default member_key provider_key: the aspnet user id,
+	// UserMain.ProviderKey, canonical upper-case text); ContactKey is UserMain.UserKey =
+	// ContactMain.ContactKey.
+	Key        string
+	ContactKey string
+	MemberID   string // Name.ID
 	// Roles are the roles the member's tokens carry (default role sources), sorted.
 	Roles []string
 	// Staff is true for iMIS staff (a row in the legacy Users table).
@@ -133,7 +137,7 @@ func Logins() []Login {
 			continue
 		}
 		out = append(out, Login{Login: m.login, Password: m.password, Description: m.desc,
-			Outcome: m.outcome, Key: m.key, MemberID: m.id, Roles: m.wantRoles(), Staff: m.staff, Standing: m.standing})
+			Outcome: m.outcome, Key: m.userID, ContactKey: m.key, MemberID: m.id, Roles: m.wantRoles(), Staff: m.staff, Standing: m.standing})
 	}
 	return out
 }

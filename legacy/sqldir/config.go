@@ -22,6 +22,9 @@ const (
 	PresetNameIMIS       = "imis"        // iMIS on SQL Server (preset_imis.go)
 	PresetNameIMISSQLite = "imis-sqlite" // the same tables in SQLite (preset_sqlite.go, the demo)
 	PresetNameNone       = "none"        // every query comes from Config.Queries
+
+	MemberKeyProvider = "provider_key" // UserMain.ProviderKey, the aspnet user id (default)
+	MemberKeyContact  = "contact_key"  // UserMain.UserKey = ContactMain.ContactKey
 )
 
 // Defaults applied to zero Config fields.
@@ -100,6 +103,12 @@ type Config struct {
 	// member (the same variables as access rules, with member.standing the built-in answer)
 	// that returns true when the member is current. Evaluated by the bridge.
 	StandingRule string `yaml:"standing_rule"`
+	// MemberKey chooses the iMIS presets' member key, from which subjects are derived:
+	// "provider_key" (default: the login's aspnet user id, UserMain.ProviderKey, which survives
+	// a contact merge that re-creates the login under the surviving contact) or "contact_key"
+	// (UserMain.UserKey = ContactMain.ContactKey, which such a merge changes; the key of
+	// installations set up before issue 12, whose subjects it keeps).
+	MemberKey string `yaml:"member_key"`
 	// KeyFormat is "guid" (default: keys are GUIDs, rendered upper-case) or "text" (keys are
 	// opaque strings, for an AMS whose contact keys are not GUIDs).
 	KeyFormat string `yaml:"key_format"`
@@ -179,6 +188,11 @@ func (c Config) validate(needDSN bool) error {
 	if c.MembershipGrace < 0 {
 		bad("membership_grace", "must not be negative")
 	}
+	switch c.MemberKey {
+	case "", MemberKeyProvider, MemberKeyContact:
+	default:
+		bad("member_key", "unknown member key %q (want %s or %s)", c.MemberKey, MemberKeyProvider, MemberKeyContact)
+	}
 	switch c.KeyFormat {
 	case "", "guid", "text":
 	default:
@@ -228,11 +242,12 @@ func (c Config) preset() string {
 // queries returns the effective query set: the preset with the overrides applied.
 func (c Config) queries() map[string]string {
 	var q map[string]string
+	contact := c.MemberKey == MemberKeyContact
 	switch c.preset() {
 	case PresetNameIMIS:
-		q = PresetIMIS()
+		q = imisQueries(imisDialect{contactKey: contact})
 	case PresetNameIMISSQLite:
-		q = PresetIMISSQLite()
+		q = imisQueries(imisDialect{sqlite: true, contactKey: contact})
 	default:
 		q = map[string]string{}
 	}
@@ -283,6 +298,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AppTimeOffset == "" {
 		c.AppTimeOffset = "auto"
+	}
+	if c.MemberKey == "" {
+		c.MemberKey = MemberKeyProvider
 	}
 	c.Preset = c.preset()
 	return c

@@ -18,6 +18,13 @@ import (
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
+// lastFake and lastDB are the fake server and handle of the latest tdsDemoTarget (tests that
+// need to change the data or watch requests).
+var (
+	lastFake *tdsfake.Server
+	lastDB   *sql.DB
+)
+
 // tdsDemoTarget is the demo database copied into the fake TDS server, read by the SQL Server
 // preset through go-mssqldb.
 func tdsDemoTarget(t *testing.T, wrap func(*sqldir.Directory) *directorytest.Target) *directorytest.Target {
@@ -45,6 +52,7 @@ func tdsDemoTarget(t *testing.T, wrap func(*sqldir.Directory) *directorytest.Tar
 	if err != nil {
 		t.Fatal(err)
 	}
+	lastFake, lastDB = srv, db
 	tg := wrap(d)
 	tg.Members, tg.Refused = directorytest.DemoAccounts()
 	tg.Work = cv.calls.Load

@@ -316,7 +316,16 @@ func (d *Directory) keyArg(key string) (any, bool) {
 	if err != nil {
 		return nil, false
 	}
+	if d.providerKeys() {
+		// UserMain.ProviderKey: lower-case nvarchar text, as iMIS writes it.
+		return strings.ToLower(g.String()), true
+	}
 	return d.dialect.guidArg(g), true
+}
+
+// providerKeys reports whether member keys are iMIS ProviderKeys (text), not uniqueidentifiers.
+func (d *Directory) providerKeys() bool {
+	return d.cfg.Preset != PresetNameNone && d.cfg.MemberKey == MemberKeyProvider
 }
 
 // maxRoles bounds the roles read for one member.
@@ -518,7 +527,11 @@ func (d *Directory) ListMembers(ctx context.Context, afterKey string, limit int)
 	if err != nil {
 		return nil, err
 	}
-	rs, err := d.run(ctx, QueryListMembers, limit, after, int64(limit))
+	arg := after
+	if d.providerKeys() {
+		arg = strings.ToLower(after)
+	}
+	rs, err := d.run(ctx, QueryListMembers, limit, arg, int64(limit))
 	if err != nil {
 		return nil, err
 	}

@@ -584,7 +584,7 @@ func TestDiagnose(t *testing.T) {
 		t.Fatalf("output contains the hash or salt:\n%s", text)
 	}
 
-	if _, err := db.ExecContext(ctx, `DELETE FROM ContactMain WHERE ContactKey = ?1`, login(t, "sam").Key); err != nil {
+	if _, err := db.ExecContext(ctx, `DELETE FROM ContactMain WHERE ContactKey = ?1`, login(t, "sam").ContactKey); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

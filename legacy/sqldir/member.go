@@ -72,6 +72,7 @@ const (
 	colStaff          = "is_staff"
 	colAMSUserID      = "ams_user_id"
 	colProviderKey    = "provider_key"
+	colContactKey     = "contact_key"
 	colPassword       = "password"
 	colSalt           = "password_salt"
 	colFormat         = "password_format"
@@ -83,7 +84,7 @@ var (
 	hashColumns     = []string{colPassword, colSalt, colFormat}
 	optionalColumns = []string{colEffective, colExpiration, colPasswordChange, colMemberID, colEmail,
 		colGivenName, colFamilyName, colFullName, colCompany, colMemberType, colStatus, colPicture,
-		colJoinDate, colPaidThrough, colUpdatedAt, colMemberRecord, colMemberStatus, colStaff, colAMSUserID, colProviderKey}
+		colJoinDate, colPaidThrough, colUpdatedAt, colMemberRecord, colMemberStatus, colStaff, colAMSUserID, colProviderKey, colContactKey}
 )
 
 // contractColumns are the names extra_columns may not use.
@@ -199,6 +200,13 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.
 			Deleted:           flag(colDeleted, true),
 			PasswordChangedAt: tm(colPasswordChange),
 		},
+	}
+	if ck, ok := rs.cols[colContactKey]; ok && row[ck] != nil {
+		if k, err := d.dialect.asKey(row[ck], d.cfg.KeyFormat == "text"); err == nil {
+			m.ContactKey = k
+		}
+	} else {
+		m.ContactKey = key
 	}
 	if m.FullName == "" {
 		m.FullName = strings.TrimSpace(m.GivenName + " " + m.FamilyName)

@@ -115,6 +115,9 @@ func QueryNames() []string {
 // imisDialect holds the few spelling differences between SQL Server and SQLite.
 type imisDialect struct {
 	sqlite bool
+	// contactKey makes UserMain.UserKey the member key (member_key: contact_key) instead of
+	// UserMain.ProviderKey.
+	contactKey bool
 }
 
 // t rewrites the SQL Server text of the preset for the dialect: schema prefix, table hints,
@@ -282,29 +285,29 @@ FROM (
 GROUP BY c.user_key
 ORDER BY updated_at_utc, user_key` + tailN
 	return map[string]string{
-		QueryMemberByLogin: d.t(top2 + imisMemberColumns + `,
+		QueryMemberByLogin: d.t(d.keyed(top2 + imisMemberColumns + `,
 	m.Password AS password,
 	m.PasswordSalt AS password_salt,
 	m.PasswordFormat AS password_format` + imisMemberFrom + `
 	AND au.LoweredUserName = @p1
-ORDER BY um.UserKey` + tail2),
+ORDER BY um.UserKey` + tail2)),
 
-		QueryMemberByKey: d.t(top2 + imisMemberColumns + imisMemberFrom + `
+		QueryMemberByKey: d.t(d.keyed(top2 + imisMemberColumns + imisMemberFrom + `
 	AND um.UserKey = @p1
-ORDER BY um.UserKey` + tail2),
+ORDER BY um.UserKey` + tail2)),
 
-		QueryMemberByID: d.t(top2 + imisMemberColumns + imisMemberFrom + `
+		QueryMemberByID: d.t(d.keyed(top2 + imisMemberColumns + imisMemberFrom + `
 	AND um.ContactMaster = CAST(@p1 AS varchar(50))
-ORDER BY um.UserKey` + tail2),
+ORDER BY um.UserKey` + tail2)),
 
-		QueryRolesByKey: d.t(imisRoles),
+		QueryRolesByKey: d.t(d.keyed(imisRoles)),
 
-		QueryChangedSince: d.t(changed),
+		QueryChangedSince: d.t(d.keyed(changed)),
 
-		QueryListMembers: d.t(topN + imisMemberColumns + imisMemberFrom + `
+		QueryListMembers: d.t(d.keyed(topN + imisMemberColumns + imisMemberFrom + `
 	AND CONVERT(nchar(36), um.UserKey) > @p1
 	AND NOT (` + imisDeleted + `)
-ORDER BY CONVERT(nchar(36), um.UserKey)` + tailN),
+ORDER BY CONVERT(nchar(36), um.UserKey)` + tailN)),
 
 		QueryAppClock: d.t(`SELECT TRY_CONVERT(int, sc.ParameterValue) AS offset_minutes
 FROM dbo.SystemConfig AS sc WITH (NOLOCK)
@@ -316,8 +319,31 @@ FROM dbo.aspnet_Applications WITH (NOLOCK) WHERE LoweredApplicationName = N'imis
 }
 
 // PresetIMIS returns the iMIS queries for SQL Server (driver "sqlserver"), keyed by query
-// name. The map is a fresh copy.
+// name, with the default member key (provider_key). The map is a fresh copy.
 func PresetIMIS() map[string]string { return imisQueries(imisDialect{}) }
+
+// keyed rewrites the preset's text, written for member_key contact_key (the member key is
+// um.UserKey, compared with a uniqueidentifier parameter), for member_key provider_key: the
+// member key is UserMain.ProviderKey, the aspnet user id as lower-case nvarchar text, compared
+// with a lower-case nvarchar parameter (IX_UserMain_ProviderKey; no collation assumed), and
+// rows keyed by contact (UserRole, GroupMember) are reached through it.
+func (d imisDialect) keyed(s string) string {
+	if d.contactKey {
+		return s
+	}
+	byProvider := "IN (SELECT pk.UserKey FROM dbo.UserMain AS pk WITH (NOLOCK) WHERE pk.ProviderKey = @p1)"
+	return strings.NewReplacer(
+		"um.UserKey AS user_key,", "um.ProviderKey AS user_key,\n\tum.UserKey AS contact_key,",
+		"SELECT um.UserKey AS user_key,", "SELECT um.ProviderKey AS user_key,",
+		"SELECT um.UserKey, ", "SELECT um.ProviderKey, ",
+		"um.UserKey = @p1", "um.ProviderKey = @p1",
+		"ur.UserKey = @p1", "ur.UserKey "+byProvider,
+		"gm.MemberContactKey = @p1", "gm.MemberContactKey "+byProvider,
+		"CONVERT(nchar(36), um.UserKey) > @p1", "um.ProviderKey > @p1",
+		"ORDER BY CONVERT(nchar(36), um.UserKey)", "ORDER BY um.ProviderKey",
+		"ORDER BY um.UserKey", "ORDER BY um.ProviderKey",
+	).Replace(s)
+}
 
 // probe is a diagnostic count query Diagnose runs when member_by_login finds nothing, to say
 // which link of the iMIS login chain is missing. @p1 = the lower-cased login.

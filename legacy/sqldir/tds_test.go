@@ -353,6 +353,7 @@ func tdsConfig() sqldir.Config {
 	return sqldir.Config{
 		Driver:         sqldir.DriverSQLServer,
 		Preset:         sqldir.PresetNameIMIS,
+		MemberKey:      sqldir.MemberKeyContact, // keys are uniqueidentifiers: the GUID byte order is tested
 		Timezone:       "America/Chicago",
 		HashAlgorithm:  "sha256",
 		PasswordMaxAge: passwordAge,
