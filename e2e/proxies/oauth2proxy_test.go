@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -219,5 +220,59 @@ func TestOAuth2ProxyVerifiedEmails(t *testing.T) {
 	r := rpharness.WaitUpstream(t, ctx, up, "sign-in with verified e-mails")
 	if got := r.Header.Get("X-Forwarded-Email"); got != rpharness.StaffEmail {
 		t.Errorf("X-Forwarded-Email %q, want %q", got, rpharness.StaffEmail)
+	}
+}
+
+// TestOAuth2ProxyRefresh: oauth2-proxy with offline_access refreshes its session once it is older
+// than --cookie-refresh, through the bridge's refresh grant.
+func TestOAuth2ProxyRefresh(t *testing.T) {
+	bin := oauth2ProxyBinary(t)
+	up := rpharness.StartUpstream(t)
+	port := rpharness.FreePort(t)
+	b := rpharness.StartBridge(t, []sso.ClientConfig{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))})
+	proxy := startOAuth2Proxy(t, bin, port, b, up, "--insecure-oidc-allow-unverified-email=true",
+		"--scope=openid profile email roles offline_access", "--cookie-refresh=1s")
+	ctx := rpharness.NewChrome(t)
+
+	rpharness.SignIn(t, ctx, b, proxy.URL+"/start", rpharness.StaffLogin, rpharness.StaffPassword)
+	r := rpharness.WaitUpstream(t, ctx, up, "sign-in")
+	sub, at := r.Header.Get("X-Forwarded-User"), r.Header.Get("X-Forwarded-Access-Token")
+	// Twice: the second refresh works only if oauth2-proxy kept the rotated refresh token, and
+	// the bridge's strict rotation would end the family if it replayed the first one.
+	for i := 1; i <= 2; i++ {
+		t.Run(fmt.Sprintf("refresh %d: a new live access token for the same member, roles kept", i), func(t *testing.T) {
+			// Visit pages until the session is older than --cookie-refresh and oauth2-proxy
+			// refreshes it (it logs each refresh).
+			refreshes := func() int { return strings.Count(proxy.Output.String(), "Refreshing session") }
+			before, page := refreshes(), ""
+			for k := 0; refreshes() == before; k++ {
+				if k == 50 {
+					t.Fatalf("oauth2-proxy never refreshed its session")
+				}
+				time.Sleep(200 * time.Millisecond)
+				page = fmt.Sprintf("/after-refresh-%d-%d", i, k)
+				if err := chromedp.Do(ctx, chromedp.Navigate(proxy.URL+page), chromedp.WaitVisible(css("#upstream"))); err != nil {
+					t.Fatalf("page: %v (at %s)", err, rpharness.Location(ctx))
+				}
+			}
+			r := up.Last()
+			if r.URL.Path != page {
+				t.Fatalf("upstream got %s, want %s", r.URL.Path, page)
+			}
+			if strings.Contains(proxy.Output.String(), "Unable to refresh session") {
+				t.Fatalf("oauth2-proxy could not refresh its session")
+			}
+			at2 := r.Header.Get("X-Forwarded-Access-Token")
+			if at2 == at || at2 == "" {
+				t.Fatalf("the access token was not renewed")
+			}
+			if status, info := b.Userinfo(t, at2); status != http.StatusOK || info["sub"] != sub {
+				t.Fatalf("refreshed access token at userinfo: %d %v", status, info)
+			}
+			if got, want := rpharness.HeaderList(r.Header, "X-Forwarded-Groups"), staffRoles(t, b); !slices.Equal(got, want) {
+				t.Errorf("X-Forwarded-Groups after refresh %q, want %q", got, want)
+			}
+			at = at2
+		})
 	}
 }
