@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/e2e/rpharness"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -78,6 +79,7 @@ type ocReport struct {
 	RefreshAfterRevoke      ocStep[ocTokens]        `json:"refresh_after_revoke"`
 	RefreshReuse            ocStep[ocTokens]        `json:"refresh_reuse"`
 	EndSessionURL           ocStep[string]          `json:"end_session_url"`
+	EndSessionUnregistered  ocStep[string]          `json:"end_session_url_unregistered"`
 }
 
 // TestOpenIDClient: openid-client 6 (node), a server-side RP such as an Auth.js/NextAuth portal,
@@ -262,5 +264,18 @@ func checkOpenIDClient(t *testing.T, ctx context.Context, b *rpharness.Bridge, c
 		if err := rpharness.WaitJS(ctx, `!!document.querySelector("#login")`); err != nil {
 			t.Fatalf("after logout a new sign-in did not ask for the password: %v (browser at %s)", err, rpharness.Location(ctx))
 		}
+	})
+	t.Run("RP-initiated logout with a post_logout_redirect_uri the client did not register: the bridge does not send the browser there", func(t *testing.T) {
+		if !r.EndSessionUnregistered.OK {
+			t.Fatalf("buildEndSessionUrl: %s", r.EndSessionUnregistered.failure())
+		}
+		bad := origin + "/not-registered"
+		p := bridgetest.NewBrowser(t, b.Issuer).Get(r.EndSessionUnregistered.Value)
+		for what, v := range map[string]string{"Location": p.Location, "Refresh": p.Header.Get("Refresh"), "page": p.Body} {
+			if strings.Contains(v, bad) || strings.Contains(v, url.QueryEscape(bad)) {
+				t.Fatalf("the bridge points the browser at the unregistered %s (%s, status %d): %.300s", bad, what, p.Status, v)
+			}
+		}
+		t.Logf("end_session with an unregistered post_logout_redirect_uri: status %d at %s, no redirect to it", p.Status, p.URL.Path)
 	})
 }

@@ -136,6 +136,17 @@ async function callback(url) {
       })
       .toString(),
   );
+  // The same request with a post_logout_redirect_uri the client never registered: the bridge
+  // must not send the browser there (no open redirect).
+  await step(report, 'end_session_url_unregistered', async () =>
+    client
+      .buildEndSessionUrl(config, {
+        id_token_hint: live.id_token ?? tokens.id_token,
+        post_logout_redirect_uri: `${base}/not-registered`,
+        state: 'rp-logout-state',
+      })
+      .toString(),
+  );
   return report;
 }
 
