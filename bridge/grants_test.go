@@ -501,7 +501,7 @@ func TestPasswordGrant(t *testing.T) {
 		t.Fatalf("locked-out message: %v", err)
 	}
 	ev, _ := e.store.AuditEvents(e.ctx(), store.AuditFilter{Event: "login.failure"})
-	if len(ev) == 0 || ev[0].Login != "locked" || ev[0].ClientID != "legacy" || !strings.Contains(ev[0].Detail, "grant=password") {
+	if len(ev) == 0 || !strings.HasPrefix(ev[0].Login, "hmac:") || ev[0].Subject == "" || ev[0].ClientID != "legacy" || !strings.Contains(ev[0].Detail, "grant=password") {
 		t.Fatalf("audit of the locked-out attempt: %+v", ev)
 	}
 	// Throttled like the login page: after per_login failures, refused with Retry-After.

@@ -194,7 +194,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	}
 	delay, retryAfter := s.throttle.Check(login, ip)
 	if retryAfter > 0 {
-		s.audit(ctx, &store.AuditEvent{Event: "login.throttled", Login: login, ClientID: client.ID, IP: ip})
+		s.audit(ctx, &store.AuditEvent{Event: "login.throttled", Login: s.loginHash(login), ClientID: client.ID, IP: ip})
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
 		return s.showLogin(c, ar, client, login, fmt.Sprintf(
 			"Too many sign-in attempts. For your security, please wait %s and try again.", humanDuration(retryAfter)),
@@ -207,14 +207,30 @@ func (s *Server) loginSubmit(c echo.Context) error {
 			return ctx.Err()
 		}
 	}
-	m, err := s.dir.Authenticate(ctx, login, password)
+	memberChecked := s.throttle.KnowsMember(login)
+	m, err := s.authenticate(ctx, login, password)
+	memberWait := time.Duration(0)
+	if err == nil && !memberChecked {
+		memberWait = s.throttle.MemberRetryAfter(m.Key)
+	}
+	if memberWait > 0 {
+		// The member's own counter (reached through other spellings of the login) refuses, as
+		// it does after a wrong password: the answer tells nothing about the password.
+		err = legacy.ErrBadCredentials
+	}
 	if err != nil {
 		reason := legacy.Reason(err)
 		if errors.Is(err, legacy.ErrUnavailable) {
 			s.throttle.Release(login, ip) // not the member's failure
 			s.log.ErrorContext(ctx, "membership system unavailable", "err", err)
 		}
-		s.audit(ctx, &store.AuditEvent{Event: "login.failure", Login: login, ClientID: client.ID, IP: ip, Detail: reason})
+		if wait := max(memberWait, s.failedSignIn(ctx, login, client.ID, ip, reason, err, memberChecked || memberWait > 0)); wait > 0 {
+			s.audit(ctx, &store.AuditEvent{Event: "login.throttled", Login: s.loginHash(login), ClientID: client.ID, IP: ip, Detail: "member"})
+			c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+			return s.showLogin(c, ar, client, login, fmt.Sprintf(
+				"Too many sign-in attempts. For your security, please wait %s and try again.", humanDuration(wait)),
+				http.StatusTooManyRequests)
+		}
 		status := http.StatusUnauthorized
 		if errors.Is(err, legacy.ErrUnavailable) {
 			status = http.StatusServiceUnavailable

@@ -25,7 +25,7 @@ func (h *hooks) AuthenticatePassword(r *http.Request, clientID, login, password 
 	ip := s.echo.NewContext(r, nil).RealIP()
 	delay, retryAfter := s.throttle.Check(login, ip)
 	if retryAfter > 0 {
-		s.audit(ctx, &store.AuditEvent{Event: "login.throttled", Login: login, ClientID: clientID, IP: ip, Detail: "grant=password"})
+		s.audit(ctx, &store.AuditEvent{Event: "login.throttled", Login: s.loginHash(login), ClientID: clientID, IP: ip, Detail: "grant=password"})
 		return "", nil, &sso.GrantError{Code: "invalid_grant", RetryAfter: retryAfter,
 			Description: "too many failed sign-in attempts; try again later", Err: errors.New("throttled")}
 	}
@@ -36,9 +36,16 @@ func (h *hooks) AuthenticatePassword(r *http.Request, clientID, login, password 
 			return "", nil, fmt.Errorf("password grant: %w", ctx.Err())
 		}
 	}
-	m, err := s.dir.Authenticate(ctx, login, password)
+	memberChecked := s.throttle.KnowsMember(login)
+	m, err := s.authenticate(ctx, login, password)
+	memberWait := time.Duration(0)
 	if err == nil {
-		if serr := m.Standing.Check(s.now(), 0); serr != nil {
+		if !memberChecked {
+			memberWait = s.throttle.MemberRetryAfter(m.Key)
+		}
+		if memberWait > 0 {
+			err = legacy.ErrBadCredentials // as after a wrong password: nothing said about it
+		} else if serr := m.Standing.Check(s.now(), 0); serr != nil {
 			err = serr
 		}
 	}
@@ -49,7 +56,10 @@ func (h *hooks) AuthenticatePassword(r *http.Request, clientID, login, password 
 			s.throttle.Release(login, ip) // not the member's failure
 			s.log.ErrorContext(ctx, "membership system unavailable", "err", err)
 		}
-		s.audit(ctx, &store.AuditEvent{Event: "login.failure", Login: login, ClientID: clientID, IP: ip, Detail: reason + " grant=password"})
+		if wait := max(memberWait, s.failedSignIn(ctx, login, clientID, ip, reason+" grant=password", err, memberChecked || memberWait > 0)); wait > 0 {
+			return "", nil, &sso.GrantError{Code: "invalid_grant", RetryAfter: wait,
+				Description: "too many failed sign-in attempts; try again later", Err: errors.New("throttled")}
+		}
 		if unavailable {
 			return "", nil, &sso.GrantError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
 				Description: "the membership system cannot be reached; try again in a few minutes", RetryAfter: 30 * time.Second, Err: err}

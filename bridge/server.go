@@ -47,6 +47,8 @@ type Server struct {
 	pages    *pages
 	cookies  *cookieSessions
 	throttle *Throttle
+	// auditKey keys the hashes of typed logins in the audit log (loginkey.go).
+	auditKey []byte
 	// anonLimit rate-limits anonymous writes per client IP (ratelimit.go).
 	anonLimit *rateLimiter
 	// clientThrottle counts failed client authentications (clientauth.go).
@@ -72,6 +74,7 @@ const (
 	secretRotate    = "refresh_rotate_v1"
 	secretCSRF      = "csrf_v1"
 	secretSID       = "sid_hmac_v1"
+	secretAudit     = "audit_login_v1"
 )
 
 // New builds the server: keys, clients, provider and routes.
@@ -92,7 +95,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
-	secrets, err := openSecrets(ctx, d.Store, kek, secretSubject, secretCookieMAC, secretCookieEnc, secretOpCrypto, secretRotate, secretCSRF, secretSID)
+	secrets, err := openSecrets(ctx, d.Store, kek, secretSubject, secretCookieMAC, secretCookieEnc, secretOpCrypto, secretRotate, secretCSRF, secretSID, secretAudit)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
@@ -122,6 +125,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	s.cookies = newCookieSessions(secrets[secretCookieMAC], secrets[secretCookieEnc], secrets[secretCSRF],
 		issuer.Scheme == "https", cfg.Session.Lifetime)
 	s.throttle = NewThrottle(cfg.Throttle)
+	s.auditKey = secrets[secretAudit]
 	s.anonLimit = newRateLimiter(cfg.Throttle.AnonymousWrites)
 	s.clientThrottle = NewThrottle(cfg.Throttle)
 	s.subjects = newSubjectMapper(secrets[secretSubject], d.Store)

@@ -2,11 +2,8 @@ package bridge
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/text/unicode/norm"
 )
 
 // Throttle slows and then refuses sign-in attempts after repeated failures, per login and per
@@ -18,6 +15,9 @@ type Throttle struct {
 
 	mu      sync.Mutex
 	entries map[string]*throttleEntry
+	// members maps a login key to the member it resolved to on a failure, so that the member's
+	// own counter is checked for every login that reaches it.
+	members map[string]string
 }
 
 type throttleEntry struct {
@@ -27,7 +27,7 @@ type throttleEntry struct {
 
 // NewThrottle builds a throttle from the config.
 func NewThrottle(cfg ThrottleConfig) *Throttle {
-	return &Throttle{cfg: cfg, now: time.Now, entries: map[string]*throttleEntry{}}
+	return &Throttle{cfg: cfg, now: time.Now, entries: map[string]*throttleEntry{}, members: map[string]string{}}
 }
 
 type throttleKey struct {
@@ -35,13 +35,69 @@ type throttleKey struct {
 	limit int
 }
 
-// keys are the counters one attempt touches: its login and its client IP.
-func (t *Throttle) keys(login, ip string) [2]throttleKey {
-	return [2]throttleKey{{loginKey(login), t.cfg.PerLogin}, {ipKey(ip), t.cfg.PerIP}}
+// keys are the counters one attempt touches: its login, its client IP, and the member the
+// login resolved to before (when known).
+func (t *Throttle) keys(login, ip string) []throttleKey {
+	lk := loginKey(login)
+	keys := []throttleKey{{lk, t.cfg.PerLogin}, {ipKey(ip), t.cfg.PerIP}}
+	if m, ok := t.members[lk]; ok {
+		keys = append(keys, throttleKey{memberKey(m), t.cfg.PerLogin})
+	}
+	return keys
 }
 
-func loginKey(login string) string {
-	return "login:" + strings.ToLower(norm.NFC.String(strings.TrimSpace(login)))
+// loginKey is the login's counter: its canonical form (NFKC, case folded).
+func loginKey(login string) string { return "login:" + canonicalLogin(login) }
+
+func memberKey(key string) string { return "member:" + key }
+
+// FailMember counts a failed attempt of login against the member it resolved to (the attempt
+// already counts for the login and IP); the next attempts of login check the member's counter.
+func (t *Throttle) FailMember(login, member string) {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lk := loginKey(login)
+	if m, known := t.members[lk]; known && m == member {
+		return // reserved by Check already
+	}
+	t.members[lk] = member
+	e := t.entries[memberKey(member)]
+	if e == nil {
+		e = &throttleEntry{}
+		t.entries[memberKey(member)] = e
+	}
+	e.failures = append(e.failures, now)
+}
+
+// KnowsMember reports whether Check of login also checks a member's counter (the login
+// resolved to a member on an earlier failure).
+func (t *Throttle) KnowsMember(login string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.members[loginKey(login)]
+	return ok
+}
+
+// MemberRetryAfter reports whether the member's own counter refuses attempts now (> 0: for how
+// long), whatever login reached it. Asked after the password check, for right and wrong
+// passwords alike, so the answer says nothing about the password.
+func (t *Throttle) MemberRetryAfter(member string) time.Duration {
+	now := t.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.entries[memberKey(member)]
+	if e == nil {
+		return 0
+	}
+	if now.Before(e.lockedUntil) {
+		return e.lockedUntil.Sub(now)
+	}
+	if e.recent(now, t.cfg.Window) >= t.cfg.PerLogin {
+		e.lockedUntil, e.failures = now.Add(t.cfg.Lockout), nil
+		return t.cfg.Lockout
+	}
+	return 0
 }
 func ipKey(ip string) string { return "ip:" + ip }
 
@@ -93,7 +149,12 @@ func (t *Throttle) Check(login, ip string) (delay, retryAfter time.Duration) {
 func (t *Throttle) Succeed(login, ip string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.entries, loginKey(login))
+	lk := loginKey(login)
+	delete(t.entries, lk)
+	if m, ok := t.members[lk]; ok {
+		delete(t.entries, memberKey(m))
+		delete(t.members, lk)
+	}
 	t.unreserve(ipKey(ip))
 }
 
@@ -101,7 +162,11 @@ func (t *Throttle) Succeed(login, ip string) {
 func (t *Throttle) Release(login, ip string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.unreserve(loginKey(login))
+	lk := loginKey(login)
+	t.unreserve(lk)
+	if m, ok := t.members[lk]; ok {
+		t.unreserve(memberKey(m))
+	}
 	t.unreserve(ipKey(ip))
 }
 
@@ -134,6 +199,11 @@ func (t *Throttle) Run(ctx context.Context) {
 			for k, e := range t.entries {
 				if e.recent(now, t.cfg.Window) == 0 && now.After(e.lockedUntil) {
 					delete(t.entries, k)
+				}
+			}
+			for lk, m := range t.members {
+				if t.entries[lk] == nil && t.entries[memberKey(m)] == nil {
+					delete(t.members, lk)
 				}
 			}
 			t.mu.Unlock()

@@ -32,7 +32,8 @@ func TestLoginThrottledPerLogin(t *testing.T) {
 		t.Fatalf("want refusal, got %d %q", p.Status, p.Location)
 	}
 	ev, _ := e.store.AuditEvents(context.Background(), store.AuditFilter{Event: "login.throttled", Limit: 1})
-	if len(ev) != 1 || ev[0].Login != "alice" {
+	// The typed login is kept as a keyed hash only (it may be a password typed in the wrong field).
+	if len(ev) != 1 || !strings.HasPrefix(ev[0].Login, "hmac:") || strings.Contains(ev[0].Login, "alice") {
 		t.Fatalf("audit: %+v", ev)
 	}
 	if q := b.Login(b.Get(web.AuthCodeURL("s")), "bob", "bob-password").Redirected(t); q.Get("code") == "" {
