@@ -63,6 +63,23 @@ type ocTokens struct {
 	Claims       map[string]any `json:"claims"`
 }
 
+// ocRequest is one request openid-client sent to the bridge, with the client credentials as
+// they went on the wire (the Basic header's parts only base64-decoded).
+type ocRequest struct {
+	Method           string  `json:"method"`
+	Path             string  `json:"path"`
+	BasicID          *string `json:"basic_id"`
+	BasicSecret      *string `json:"basic_secret"`
+	FormClientID     *string `json:"form_client_id"`
+	FormClientSecret *string `json:"form_client_secret"`
+}
+
+// formURLEncode is RFC 6749 2.3.1's encoding of a Basic credential (application/
+// x-www-form-urlencoded, as oauth4webapi does it: '-', '_', '.' and '~' too).
+func formURLEncode(s string) string {
+	return strings.NewReplacer("-", "%2D", "_", "%5F", ".", "%2E", "~", "%7E").Replace(url.QueryEscape(s))
+}
+
 // ocReport is what the openid-client RP received (node/openid-client-rp.mjs).
 type ocReport struct {
 	ClientID                string                  `json:"client_id"`
@@ -80,6 +97,7 @@ type ocReport struct {
 	RefreshReuse            ocStep[ocTokens]        `json:"refresh_reuse"`
 	EndSessionURL           ocStep[string]          `json:"end_session_url"`
 	EndSessionUnregistered  ocStep[string]          `json:"end_session_url_unregistered"`
+	Requests                []ocRequest             `json:"requests"`
 }
 
 // TestOpenIDClient: openid-client 6 (node), a server-side RP such as an Auth.js/NextAuth portal,
@@ -157,6 +175,44 @@ func checkOpenIDClient(t *testing.T, ctx context.Context, b *rpharness.Bridge, c
 			}
 		}
 		t.Logf("%s with client id %q: the token endpoint accepted openid-client's credentials", r.AuthMethod, clientID)
+	})
+	authCheck := map[string]string{
+		"client_secret_basic": "client authentication: every token, introspection and revocation request sent client_secret_basic alone, id and secret form-urlencoded (RFC 6749 2.3.1), and the bridge accepted it",
+		"client_secret_post":  "client authentication: every token, introspection and revocation request sent client_secret_post alone (form fields, no Authorization header), and the bridge accepted it",
+	}[r.AuthMethod]
+	t.Run(authCheck, func(t *testing.T) {
+		seen := map[string]int{}
+		for _, q := range r.Requests {
+			if q.Method != "POST" {
+				continue
+			}
+			seen[q.Path]++
+			switch r.AuthMethod {
+			case "client_secret_basic":
+				if q.BasicID == nil || *q.BasicID != formURLEncode(clientID) || *q.BasicSecret != formURLEncode(ocSecret) ||
+					q.FormClientSecret != nil {
+					t.Fatalf("%s: Basic %v, form client_secret present %t; want Basic %s:<encoded secret> only", q.Path, deref(q.BasicID), q.FormClientSecret != nil, formURLEncode(clientID))
+				}
+			case "client_secret_post":
+				if q.BasicID != nil || deref(q.FormClientID) != clientID || deref(q.FormClientSecret) != ocSecret {
+					t.Fatalf("%s: Basic present %t, form client_id %q; want the form fields only", q.Path, q.BasicID != nil, deref(q.FormClientID))
+				}
+			}
+		}
+		for name, ok := range map[string]bool{"refresh": r.Refresh.OK, "introspection": r.IntrospectAccess.OK,
+			"revocation": r.RevokeAccess.OK && r.RevokeRefresh.OK} {
+			if !ok {
+				t.Fatalf("the %s request failed", name)
+			}
+		}
+		for _, p := range []string{"/oauth/token", "/oauth/introspect", "/revoke"} {
+			if seen[p] == 0 {
+				t.Fatalf("no request to %s recorded (saw %v)", p, seen)
+			}
+		}
+		if r.AuthMethod == "client_secret_basic" {
+			t.Logf("the Basic header carried the client id as %s", formURLEncode(clientID))
+		}
 	})
 	t.Run("ID token: the member's email", func(t *testing.T) {
 		if idt["email"] != rpharness.StaffEmail {

@@ -42,3 +42,11 @@ func str(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// deref is *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -49,6 +49,26 @@ const config = await client.discovery(issuer, clientId, undefined, auth, {
   execute: [client.allowInsecureRequests],
 });
 
+// Every request openid-client makes to the bridge, with the client credentials as they went on
+// the wire: the Basic header's two parts (base64-decoded only, so still form-urlencoded as RFC
+// 6749 2.3.1 has the client do) or the client_id and client_secret form fields.
+const requests = [];
+config[client.customFetch] = async (url, options) => {
+  const headers = new Headers(options.headers);
+  const auth = headers.get('authorization') ?? '';
+  const body = options.body instanceof URLSearchParams ? options.body : new URLSearchParams(typeof options.body === 'string' ? options.body : '');
+  const basic = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString('latin1') : null;
+  requests.push({
+    method: options.method ?? 'GET',
+    path: new URL(url).pathname,
+    basic_id: basic === null ? null : basic.slice(0, basic.indexOf(':')),
+    basic_secret: basic === null ? null : basic.slice(basic.indexOf(':') + 1),
+    form_client_id: body.get('client_id'),
+    form_client_secret: body.get('client_secret'),
+  });
+  return fetch(url, options);
+};
+
 // One sign-in at a time: the pending request's PKCE verifier, state and nonce.
 let pending = null;
 
@@ -147,6 +167,7 @@ async function callback(url) {
       })
       .toString(),
   );
+  report.requests = requests.splice(0);
   return report;
 }
 
