@@ -66,11 +66,15 @@ func (d *Directory) appOffset(ctx context.Context) (int, error) {
 		}
 		return d.clockOff, nil
 	}
+	d.clockKnown = false
+	if _, ok := d.queries[QueryAppClock]; !ok {
+		d.clockAt = now
+		return zoneOffset(now, d.loc), nil
+	}
 	rs, err := d.run(ctx, QueryAppClock, 2)
 	if err != nil {
 		return 0, err
 	}
-	d.clockKnown = false
 	if len(rs.rows) > 0 {
 		i, ok := rs.cols["offset_minutes"]
 		if !ok {

@@ -208,6 +208,9 @@ func (c Config) validate(needDSN bool) error {
 	}
 	if preset == PresetNameNone {
 		for _, name := range names {
+			if name == QueryAppClock || name == QueryRolesInRange {
+				continue // optional: the timezone's offset; roles per member
+			}
 			if _, ok := c.Queries[name]; !ok {
 				bad("queries."+name, "required with preset %q", PresetNameNone)
 			}

@@ -365,7 +365,6 @@ func (d *Directory) Grants(ctx context.Context, key string) ([]legacy.Grant, err
 		return nil, legacy.Unavailable(QueryRolesByKey, fmt.Errorf("%w: no column named role", ErrContract))
 	}
 	srcCol, hasSource := rs.cols["source"]
-	order := legacy.RoleSources()
 	grants := make([]legacy.Grant, 0, len(rs.rows))
 	for _, r := range rs.rows {
 		name, err := asString(r[col])
@@ -384,12 +383,7 @@ func (d *Directory) Grants(ctx context.Context, key string) ([]legacy.Grant, err
 			grants = append(grants, g)
 		}
 	}
-	slices.SortStableFunc(grants, func(a, b legacy.Grant) int {
-		if c := cmpInt(slices.Index(order, a.Source), slices.Index(order, b.Source)); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Role, b.Role)
-	})
+	sortGrants(grants)
 	return grants, nil
 }
 
@@ -411,6 +405,78 @@ func (d *Directory) fillGrants(ctx context.Context, m *legacy.Member) error {
 	}
 	m.SetGrants(g)
 	return nil
+}
+
+// fillPageGrants fills the roles of a page of ListMembers: with one roles_in_range query for
+// the page's key range when the preset has it, else one roles_by_key query per member.
+func (d *Directory) fillPageGrants(ctx context.Context, page []*legacy.Member, after string, rs *resultSet, _ *time.Location) error {
+	if len(page) == 0 {
+		return nil
+	}
+	if _, ok := d.queries[QueryRolesInRange]; !ok || d.cfg.KeyFormat == "text" {
+		for _, m := range page {
+			if err := d.fillGrants(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	now, err := d.appNow(ctx)
+	if err != nil {
+		return err
+	}
+	last := page[len(page)-1].Key
+	from, through := after, last
+	if d.providerKeys() {
+		from, through = strings.ToLower(from), strings.ToLower(through)
+	}
+	args := []any{from, through, d.dialect.timeArg(now)}
+	for _, src := range legacy.RoleSources() {
+		args = append(args, int64(map[bool]int{true: 1}[slices.Contains(d.cfg.RoleSources, src)]))
+	}
+	roles, err := d.run(ctx, QueryRolesInRange, maxRoles*len(page), args...)
+	if err != nil {
+		return err
+	}
+	kc, ok1 := roles.cols[colKey]
+	rc, ok2 := roles.cols["role"]
+	sc, ok3 := roles.cols["source"]
+	if !ok1 || !ok2 || !ok3 {
+		return contractErr(QueryRolesInRange, "want columns user_key, role and source")
+	}
+	byKey := make(map[string][]legacy.Grant, len(page))
+	for _, r := range roles.rows {
+		key, err := d.dialect.asKey(r[kc], false)
+		if err != nil {
+			return contractErr(QueryRolesInRange, "column %s: %v", colKey, err)
+		}
+		role, err1 := asString(r[rc])
+		src, err2 := asString(r[sc])
+		if err1 != nil || err2 != nil {
+			return contractErr(QueryRolesInRange, "role or source of %s is not text", key)
+		}
+		g := legacy.Grant{Role: strings.TrimSpace(role), Source: strings.TrimSpace(src)}
+		if g.Role != "" && !slices.Contains(byKey[key], g) {
+			byKey[key] = append(byKey[key], g)
+		}
+	}
+	for _, m := range page {
+		g := byKey[m.Key]
+		sortGrants(g)
+		m.SetGrants(g)
+	}
+	return nil
+}
+
+// sortGrants orders grants by source (legacy.RoleSources order), then role.
+func sortGrants(g []legacy.Grant) {
+	order := legacy.RoleSources()
+	slices.SortStableFunc(g, func(a, b legacy.Grant) int {
+		if c := cmpInt(slices.Index(order, a.Source), slices.Index(order, b.Source)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Role, b.Role)
+	})
 }
 
 // MaxChangesLimit caps the limit of ChangedSince and ListMembers.
@@ -547,10 +613,10 @@ func (d *Directory) ListMembers(ctx context.Context, afterKey string, limit int)
 		if d.refused[strings.ToUpper(strings.TrimSpace(row.m.Login))] || !row.sameLogin || row.m.Standing.Deleted {
 			continue
 		}
-		if err := d.fillGrants(ctx, row.m); err != nil {
-			return nil, err
-		}
 		out = append(out, row.m)
+	}
+	if err := d.fillPageGrants(ctx, out, after, rs, loc); err != nil {
+		return nil, err
 	}
 	if len(rs.rows) == limit && len(out) == 0 {
 		// A whole page of refused rows: go on after its last key, so that an empty result

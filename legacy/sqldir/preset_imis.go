@@ -21,6 +21,10 @@ const (
 	// (user_roles, groups, member_type_groups, security_groups, member_type, member_group,
 	// everyone, authenticated_users).
 	QueryRolesByKey = "roles_by_key"
+	// QueryRolesInRange lists the roles of every member whose key's canonical text sorts
+	// after @p1 and up to @p2 (columns user_key, role, source), for a page of list_members;
+	// @p3 = application time now, @p4..@p11 = the role source switches as for roles_by_key.
+	QueryRolesInRange = "roles_in_range"
 	// QueryChangedSince lists the keys of members with a change after a watermark, with the
 	// latest such change time in UTC (columns user_key, updated_at_utc), oldest first, then by
 	// key. @p1 = the watermark in application time (datetime), @p2 = the maximum number of
@@ -41,7 +45,7 @@ const (
 // QueryNames lists every named query, in the order Diagnose runs them.
 func QueryNames() []string {
 	return []string{QueryPing, QueryAppClock, QueryMemberByLogin, QueryMemberByKey, QueryMemberByID, QueryRolesByKey,
-		QueryChangedSince, QueryListMembers}
+		QueryChangedSince, QueryListMembers, QueryRolesInRange}
 }
 
 // Column contract
@@ -131,7 +135,7 @@ func (d imisDialect) t(s string) string {
 		"CONVERT(nchar(36), um.UserKey)", "UPPER(um.UserKey)",
 		"TRY_CONVERT(int, sc.ParameterValue)", "CAST(sc.ParameterValue AS INTEGER)")
 	s = r.Replace(s)
-	for i := 10; i >= 1; i-- {
+	for i := 12; i >= 1; i-- {
 		s = strings.ReplaceAll(s, fmt.Sprintf("@p%d", i), fmt.Sprintf("?%d", i))
 	}
 	return s
@@ -209,46 +213,64 @@ FROM dbo.aspnet_Applications AS a WITH (NOLOCK)
 	LEFT JOIN dbo.Member_Types AS mt WITH (NOLOCK) ON mt.MEMBER_TYPE = n.MEMBER_TYPE
 WHERE a.LoweredApplicationName = N'imis'`
 
-// imisRoles is roles_by_key: iMIS's asi_UserTokenUpdate steps 2-8, read-only (see
-// imis-schema.md §3). Deliberate differences: rows marked for delete are ignored (iMIS
-// keeps them), and a role named Everyone that is a system role comes only from the everyone
-// source.
-const imisRoles = `SELECT r.Name AS role, N'user_roles' AS source
-FROM dbo.UserRole AS ur WITH (NOLOCK)
+// imisRoles builds roles_by_key and roles_in_range: iMIS's asi_UserTokenUpdate steps 2-8,
+// read-only (see imis-schema.md §3), for the UserMain rows um that match umCond, with the
+// application time now and the source switches flag(i) (i = 0..7, legacy.RoleSources order).
+// keyCol, when not empty, is selected as user_key (the range query). Deliberate differences
+// from iMIS: rows marked for delete are ignored (iMIS keeps them), and a role named Everyone
+// that is a system role comes only from the everyone source.
+func imisRoles(keyCol, umCond, now string, flag func(i int) string) string {
+	sel := func(role, source string) string {
+		if keyCol != "" {
+			return "SELECT " + keyCol + " AS user_key, " + role + " AS role, " + source + " AS source"
+		}
+		return "SELECT " + role + " AS role, " + source + " AS source"
+	}
+	return sel("r.Name", "N'user_roles'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.UserRole AS ur WITH (NOLOCK) ON ur.UserKey = um.UserKey
 	JOIN dbo.RoleMain AS r WITH (NOLOCK) ON r.RoleKey = ur.RoleKey
-WHERE @p3 = 1 AND ur.UserKey = @p1 AND ur.MarkedForDeleteOn IS NULL AND r.MarkedForDeleteOn IS NULL
+WHERE ` + flag(0) + ` = 1 AND ` + umCond + ` AND ur.MarkedForDeleteOn IS NULL AND r.MarkedForDeleteOn IS NULL
 	AND NOT (r.Name = N'Everyone' AND r.IsSystem = 1)
 UNION ALL
-SELECT g.Name AS role, CASE WHEN g.GroupTypeKey = '` + memberTypeSecurity + `' THEN N'member_type_groups' ELSE N'groups' END AS source
-FROM dbo.GroupMember AS gm WITH (NOLOCK)
+` + sel("g.Name", "CASE WHEN g.GroupTypeKey = '"+memberTypeSecurity+"' THEN N'member_type_groups' ELSE N'groups' END") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.GroupMember AS gm WITH (NOLOCK) ON gm.MemberContactKey = um.UserKey
 	JOIN dbo.GroupMain AS g WITH (NOLOCK) ON g.GroupKey = gm.GroupKey
-WHERE gm.MemberContactKey = @p1
-	AND (gm.JoinDate IS NULL OR gm.JoinDate <= @p2) AND (gm.DropDate IS NULL OR gm.DropDate >= @p2)
+WHERE ` + umCond + `
+	AND (gm.JoinDate IS NULL OR gm.JoinDate <= ` + now + `) AND (gm.DropDate IS NULL OR gm.DropDate >= ` + now + `)
 	AND gm.MarkedForDeleteOn IS NULL AND g.MarkedForDeleteOn IS NULL
-	AND ((@p4 = 1 AND g.GroupTypeKey <> '` + memberTypeSecurity + `') OR (@p5 = 1 AND g.GroupTypeKey = '` + memberTypeSecurity + `'))
+	AND ((` + flag(1) + ` = 1 AND g.GroupTypeKey <> '` + memberTypeSecurity + `') OR (` + flag(2) + ` = 1 AND g.GroupTypeKey = '` + memberTypeSecurity + `'))
 UNION ALL
-SELECT nsg.SECURITY_GROUP AS role, N'security_groups' AS source
+` + sel("nsg.SECURITY_GROUP", "N'security_groups'") + `
 FROM dbo.UserMain AS um WITH (NOLOCK)
 	JOIN dbo.Name_Security AS ns WITH (NOLOCK) ON ns.ID = um.ContactMaster
 	JOIN dbo.Name_Security_Groups AS nsg WITH (NOLOCK) ON nsg.ID = ns.ID
-WHERE @p6 = 1 AND um.UserKey = @p1 AND LTRIM(RTRIM(nsg.SECURITY_GROUP)) <> ''
+WHERE ` + flag(3) + ` = 1 AND ` + umCond + ` AND LTRIM(RTRIM(nsg.SECURITY_GROUP)) <> ''
 UNION ALL
-SELECT n.MEMBER_TYPE AS role, N'member_type' AS source
+` + sel("n.MEMBER_TYPE", "N'member_type'") + `
 FROM dbo.UserMain AS um WITH (NOLOCK)
 	JOIN dbo.Name AS n WITH (NOLOCK) ON n.ID = um.ContactMaster
-WHERE @p7 = 1 AND um.UserKey = @p1 AND LTRIM(RTRIM(n.MEMBER_TYPE)) <> ''
+WHERE ` + flag(4) + ` = 1 AND ` + umCond + ` AND LTRIM(RTRIM(n.MEMBER_TYPE)) <> ''
 UNION ALL
-SELECT g.Name AS role, N'member_group' AS source
+` + sel("g.Name", "N'member_group'") + `
 FROM dbo.UserMain AS um WITH (NOLOCK)
 	JOIN dbo.Name AS n WITH (NOLOCK) ON n.ID = um.ContactMaster
 	JOIN dbo.Member_Types AS mt WITH (NOLOCK) ON mt.MEMBER_TYPE = n.MEMBER_TYPE
 	JOIN dbo.SystemConfig AS sc WITH (NOLOCK) ON sc.ParameterName = N'CM.MemberGroupKey'
 	JOIN dbo.GroupMain AS g WITH (NOLOCK) ON g.GroupKey = TRY_CONVERT(uniqueidentifier, sc.ParameterValue)
-WHERE @p8 = 1 AND um.UserKey = @p1 AND mt.MEMBER_RECORD = 1
+WHERE ` + flag(5) + ` = 1 AND ` + umCond + ` AND mt.MEMBER_RECORD = 1
 UNION ALL
-SELECT N'Everyone' AS role, N'everyone' AS source WHERE @p9 = 1
+` + sel("N'Everyone'", "N'everyone'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
 UNION ALL
-SELECT N'AuthenticatedUsers' AS role, N'authenticated_users' AS source WHERE @p10 = 1`
+` + sel("N'AuthenticatedUsers'", "N'authenticated_users'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+WHERE ` + flag(7) + ` = 1 AND ` + umCond
+}
+
+func param(n int) string { return fmt.Sprintf("@p%d", n) }
 
 // imisQueries returns the iMIS preset in a dialect.
 func imisQueries(d imisDialect) map[string]string {
@@ -300,7 +322,10 @@ ORDER BY um.UserKey` + tail2)),
 	AND um.ContactMaster = CAST(@p1 AS varchar(50))
 ORDER BY um.UserKey` + tail2)),
 
-		QueryRolesByKey: d.t(d.keyed(imisRoles)),
+		QueryRolesByKey: d.t(d.keyed(imisRoles("", "um.UserKey = @p1", "@p2", func(i int) string { return param(3 + i) }))),
+
+		QueryRolesInRange: d.t(d.keyed(imisRoles("um.UserKey", "CONVERT(nchar(36), um.UserKey) > @p1 AND CONVERT(nchar(36), um.UserKey) <= @p2", "@p3",
+			func(i int) string { return param(4 + i) }))),
 
 		QueryChangedSince: d.t(d.keyed(changed)),
 
@@ -339,6 +364,8 @@ func (d imisDialect) keyed(s string) string {
 		"um.UserKey = @p1", "um.ProviderKey = @p1",
 		"ur.UserKey = @p1", "ur.UserKey "+byProvider,
 		"gm.MemberContactKey = @p1", "gm.MemberContactKey "+byProvider,
+		"SELECT um.UserKey AS user_key, ", "SELECT um.ProviderKey AS user_key, ",
+		"CONVERT(nchar(36), um.UserKey) <= @p2", "um.ProviderKey <= @p2",
 		"CONVERT(nchar(36), um.UserKey) > @p1", "um.ProviderKey > @p1",
 		"ORDER BY CONVERT(nchar(36), um.UserKey)", "ORDER BY um.ProviderKey",
 		"ORDER BY um.UserKey", "ORDER BY um.ProviderKey",

@@ -120,6 +120,12 @@ var tdsSchema = []string{
 	[RoleKey] uniqueidentifier NOT NULL,
 	[MarkedForDeleteOn] datetime NULL,
 	PRIMARY KEY ([UserKey], [RoleKey]))`,
+	// The indexes of iMIS (CreateIndexes.sql) and of the stock aspnet schema that the preset's
+	// lookups rely on.
+	`CREATE UNIQUE INDEX aspnet_Users_Index ON dbo.aspnet_Users (ApplicationId, LoweredUserName)`,
+	`CREATE INDEX IX_UserMain_ProviderKey ON dbo.UserMain (ProviderKey)`,
+	`CREATE INDEX IX_UserMain_UserId ON dbo.UserMain (UserId)`,
+	`CREATE INDEX IX_ContactMaster ON dbo.UserMain (ContactMaster)`,
 	`CREATE TABLE [dbo].[Member_Types] (
 	[MEMBER_TYPE] varchar(5) NOT NULL PRIMARY KEY,
 	[DESCRIPTION] varchar(20) NOT NULL,
@@ -141,6 +147,7 @@ var tdsSchema = []string{
 	[DropDate] datetime NULL,
 	[JoinDate] datetime NULL,
 	[MarkedForDeleteOn] datetime NULL)`,
+	`CREATE INDEX IX_GroupMember_MemberContactKey ON dbo.GroupMember (MemberContactKey)`,
 	`CREATE TABLE [dbo].[Name_Security] (
 	[ID] varchar(10) NOT NULL PRIMARY KEY,
 	[LOGIN_DISABLED] bit NOT NULL,
