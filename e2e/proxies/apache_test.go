@@ -94,8 +94,8 @@ OIDCCryptoPassphrase {{.Passphrase}}
 OIDCScope "openid profile email roles offline_access"
 # The refresh token is passed to the app as OIDC_refresh_token, so that the test can see rotation.
 OIDCPassRefreshToken On
-# The session info hook (<redirect_uri>?info=json), used to read the module's session.
-OIDCInfoHook iat access_token access_token_expires id_token userinfo refresh_token session
+# Nothing else is needed for the plain-http loopback issuer and redirect URI: the module only
+# warns that they SHOULD be https, and marks its cookies Secure only on https requests.
 
 # The module's redirect URI (callback, logout, refresh and info hooks) is answered by the module
 # itself, never proxied; everything else under /secure/ needs a session and goes to the app.

@@ -42,7 +42,7 @@ func oauth2ProxyClient(base string) sso.ClientConfig {
 }
 
 // startOAuth2Proxy runs oauth2-proxy on port in front of up, with the bridge as its OIDC
-// provider. extra flags are appended.
+// provider. extra flags are appended (a repeated flag overrides the one above).
 func startOAuth2Proxy(t *testing.T, bin string, port int, b *rpharness.Bridge, up *rpharness.Upstream, extra ...string) *oauth2Proxy {
 	t.Helper()
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
@@ -67,7 +67,8 @@ func startOAuth2Proxy(t *testing.T, bin string, port int, b *rpharness.Bridge, u
 		// Loopback testing only: the proxy is served over plain http on 127.0.0.1, so its session
 		// cookie cannot carry the Secure flag (a Secure cookie set over http is refused).
 		"--cookie-secure=false",
-		"--reverse-proxy=false",
+		// Nothing else is needed for the plain-http loopback issuer (discovery, JWKS and token
+		// calls work over http as they are). The tests read oauth2-proxy's request and auth log.
 		"--request-logging=true",
 	}
 	p := rpharness.StartProcess(t, "oauth2-proxy", bin, append(args, extra...)...)
