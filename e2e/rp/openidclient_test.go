@@ -84,6 +84,7 @@ func formURLEncode(s string) string {
 type ocReport struct {
 	ClientID                string                  `json:"client_id"`
 	AuthMethod              string                  `json:"auth_method"`
+	CallbackIss             string                  `json:"callback_iss"`
 	Error                   string                  `json:"error"`
 	Code                    ocStep[ocTokens]        `json:"code"`
 	Userinfo                ocStep[map[string]any]  `json:"userinfo"`
@@ -125,8 +126,17 @@ func TestOpenIDClient(t *testing.T) {
 			startNode(t, "openid-client RP ("+m.method+")", node, dir, "openid-client-rp.mjs", listeners[m.method], origin,
 				"RP_ISSUER="+b.Issuer, "RP_BASE="+origin, "RP_CLIENT_ID="+m.clientID, "RP_CLIENT_SECRET="+ocSecret,
 				"RP_AUTH_METHOD="+m.method, "RP_SCOPE="+ocScope)
+			authz := recordAuthorize(t, ctx, b.Issuer)
 			rpharness.SignIn(t, ctx, b, origin+"/start", rpharness.StaffLogin, rpharness.StaffPassword)
 			r := readOCReport(t, ctx)
+			t.Run("authorization request: response_type code with an S256 PKCE challenge, as openid-client built it", func(t *testing.T) {
+				authz.checkPKCE(t, m.clientID)
+			})
+			t.Run("authorization response (RFC 9207): iss names the bridge", func(t *testing.T) {
+				if r.CallbackIss != b.Issuer {
+					t.Fatalf("iss in the authorization response %q, want %q", r.CallbackIss, b.Issuer)
+				}
+			})
 			checkOpenIDClient(t, ctx, b, m.clientID, origin, r)
 		})
 	}

@@ -134,11 +134,17 @@ func TestSPA(t *testing.T) {
 	}
 	ctx := rpharness.NewChrome(t)
 
+	authz := recordAuthorize(t, ctx, b.Issuer)
 	rpharness.SignIn(t, ctx, b, spa.URL+"/?login=1", rpharness.StaffLogin, rpharness.StaffPassword)
 	r := spaWait(t, ctx, "signed-in")
 	if r.Stage != "signed-in" || r.User == nil {
 		t.Fatalf("sign-in in the SPA failed at stage %s: %+v", r.Stage, r.Error)
 	}
+	t.Run("authorization request: response_type code with an S256 PKCE challenge, as oidc-client-ts built it", func(t *testing.T) {
+		if q := authz.checkPKCE(t, spaClientID); q.Get("redirect_uri") != spa.URL+"/callback" {
+			t.Fatalf("redirect_uri %q", q.Get("redirect_uri"))
+		}
+	})
 	u := r.User
 	t.Run("code flow with PKCE from another origin: oidc-client-ts exchanged the code by a cross-origin fetch and validated the ID token", func(t *testing.T) {
 		if r.Origin != spa.URL {

@@ -106,7 +106,9 @@ const tokenReport = (t) =>
   };
 
 async function callback(url) {
-  const report = { client_id: clientId, auth_method: method };
+  // RFC 9207: the authorization response names the issuer (openid-client checks it too when
+  // discovery advertises authorization_response_iss_parameter_supported).
+  const report = { client_id: clientId, auth_method: method, callback_iss: url.searchParams.get('iss') };
   if (!pending) {
     report.error = 'no sign-in pending';
     return report;
