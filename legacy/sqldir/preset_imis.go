@@ -132,6 +132,7 @@ func (d imisDialect) t(s string) string {
 	}
 	r := strings.NewReplacer("dbo.", "", " WITH (NOLOCK)", "", "N'", "'",
 		"TRY_CONVERT(uniqueidentifier, sc.ParameterValue)", "sc.ParameterValue",
+		"TRY_CONVERT(uniqueidentifier, um.ProviderKey)", "um.ProviderKey",
 		"CONVERT(nchar(36), um.UserKey)", "UPPER(um.UserKey)",
 		"TRY_CONVERT(int, sc.ParameterValue)", "CAST(sc.ParameterValue AS INTEGER)")
 	s = r.Replace(s)
@@ -207,6 +208,23 @@ FROM dbo.aspnet_Applications AS a WITH (NOLOCK)
 	JOIN dbo.aspnet_Users AS au WITH (NOLOCK) ON au.ApplicationId = a.ApplicationId
 	JOIN dbo.aspnet_Membership AS m WITH (NOLOCK) ON m.UserId = au.UserId
 	JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100)))
+	JOIN dbo.ContactMain AS cm WITH (NOLOCK) ON cm.ContactKey = um.UserKey
+	LEFT JOIN dbo.ContactStatusRef AS csr WITH (NOLOCK) ON csr.ContactStatusCode = cm.ContactStatusCode
+	LEFT JOIN dbo.Name AS n WITH (NOLOCK) ON n.ID = um.ContactMaster
+	LEFT JOIN dbo.Member_Types AS mt WITH (NOLOCK) ON mt.MEMBER_TYPE = n.MEMBER_TYPE
+WHERE a.LoweredApplicationName = N'imis'`
+
+// imisListFrom is imisMemberFrom driven from UserMain, for list_members: its pages are ranges
+// of IX_UserMain_ProviderKey (member_key provider_key), so each page is a seek, not a scan and
+// sort of every login. The aspnet user is found by converting the ProviderKey (TRY_CONVERT: a
+// malformed one matches nothing instead of failing the query); the residual condition keeps
+// the lookups' rule that ProviderKey is the lower-case text of the aspnet user id.
+const imisListFrom = `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.aspnet_Users AS au WITH (NOLOCK) ON au.UserId = TRY_CONVERT(uniqueidentifier, um.ProviderKey)
+		AND um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100)))
+	JOIN dbo.aspnet_Applications AS a WITH (NOLOCK) ON a.ApplicationId = au.ApplicationId
+	JOIN dbo.aspnet_Membership AS m WITH (NOLOCK) ON m.UserId = au.UserId
 	JOIN dbo.ContactMain AS cm WITH (NOLOCK) ON cm.ContactKey = um.UserKey
 	LEFT JOIN dbo.ContactStatusRef AS csr WITH (NOLOCK) ON csr.ContactStatusCode = cm.ContactStatusCode
 	LEFT JOIN dbo.Name AS n WITH (NOLOCK) ON n.ID = um.ContactMaster
@@ -329,7 +347,7 @@ ORDER BY um.UserKey` + tail2)),
 
 		QueryChangedSince: d.t(d.keyed(changed)),
 
-		QueryListMembers: d.t(d.keyed(topN + imisMemberColumns + imisMemberFrom + `
+		QueryListMembers: d.t(d.keyed(topN + imisMemberColumns + imisListFrom + `
 	AND CONVERT(nchar(36), um.UserKey) > @p1
 	AND NOT (` + imisDeleted + `)
 ORDER BY CONVERT(nchar(36), um.UserKey)` + tailN)),
