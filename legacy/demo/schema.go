@@ -52,13 +52,13 @@ var schema = []string{
 	IsDisabled bit NOT NULL DEFAULT 1,
 	EffectiveDate datetime NOT NULL,
 	ExpirationDate datetime NULL,
-	UpdatedByUserKey uniqueidentifier NULL COLLATE NOCASE,
+	UpdatedByUserKey uniqueidentifier NOT NULL COLLATE NOCASE DEFAULT '00000000-0000-0000-0000-000000000000', -- no default in iMIS (below too)
 	UpdatedOn datetime NOT NULL,
-	CreatedByUserKey uniqueidentifier NULL COLLATE NOCASE,
+	CreatedByUserKey uniqueidentifier NOT NULL COLLATE NOCASE DEFAULT '00000000-0000-0000-0000-000000000000',
 	CreatedOn datetime NOT NULL,
 	MarkedForDeleteOn datetime NULL,
-	DefaultDepartmentGroupKey uniqueidentifier NULL COLLATE NOCASE,
-	DefaultPerspectiveKey uniqueidentifier NULL COLLATE NOCASE, -- NOT NULL in iMIS
+	DefaultDepartmentGroupKey uniqueidentifier NOT NULL COLLATE NOCASE DEFAULT '00000000-0000-0000-0000-000000000000',
+	DefaultPerspectiveKey uniqueidentifier NOT NULL COLLATE NOCASE DEFAULT '00000000-0000-0000-0000-000000000000',
 	ProviderKey nvarchar(100) NULL COLLATE NOCASE,
 	MultiFactorInfo nvarchar NULL -- nvarchar(max) in SQL Server
 )`,
@@ -80,9 +80,12 @@ var schema = []string{
 	PrimaryMembershipGroupKey uniqueidentifier NULL COLLATE NOCASE,
 	MajorKey nvarchar(30) NOT NULL DEFAULT '',
 	OptOutFlag bit NOT NULL DEFAULT 0,
+	AccessKey uniqueidentifier NOT NULL COLLATE NOCASE DEFAULT '00000000-0000-0000-0000-000000000000', -- no default in iMIS (below too)
+	ContactTypeKey uniqueidentifier NOT NULL COLLATE NOCASE DEFAULT '00000000-0000-0000-0000-000000000000',
 	UpdatedOn datetime NOT NULL,
-	UpdatedByUserKey uniqueidentifier NULL COLLATE NOCASE, -- NOT NULL in iMIS
-	CreatedOn datetime NULL, -- NOT NULL in iMIS
+	UpdatedByUserKey uniqueidentifier NOT NULL COLLATE NOCASE DEFAULT '00000000-0000-0000-0000-000000000000',
+	CreatedByUserKey uniqueidentifier NOT NULL COLLATE NOCASE DEFAULT '00000000-0000-0000-0000-000000000000',
+	CreatedOn datetime NOT NULL,
 	MarkedForDeleteOn datetime NULL
 )`,
 	// Name: the legacy contact master. varchar columns, NOT NULL ones default to ''.
@@ -129,7 +132,7 @@ var schema = []string{
 	Name nvarchar(50) NOT NULL,
 	Description nvarchar(250) NOT NULL DEFAULT '',
 	IsSystem bit NOT NULL DEFAULT 0,
-	UpdatedByUserKey uniqueidentifier NULL COLLATE NOCASE,
+	UpdatedByUserKey uniqueidentifier NOT NULL COLLATE NOCASE DEFAULT '00000000-0000-0000-0000-000000000000', -- no default in iMIS
 	UpdatedOn datetime NOT NULL,
 	MarkedForDeleteOn datetime NULL
 )`,

@@ -19,8 +19,8 @@ import (
 func mergeLogin(t *testing.T, srv *tdsfake.Server, login, survivorKey, survivorID string) {
 	t.Helper()
 	for _, q := range []string{
-		`INSERT INTO dbo.ContactMain (ContactKey, ContactStatusCode, FullName, SortName, IsInstitute, SyncContactID, ID, MajorKey, OptOutFlag, UpdatedOn)
-			SELECT @p1, cm.ContactStatusCode, cm.FullName, cm.SortName, 0, @p2, @p2, @p2, 0, cm.UpdatedOn
+		`INSERT INTO dbo.ContactMain (ContactKey, ContactStatusCode, FullName, SortName, IsInstitute, SyncContactID, ID, MajorKey, OptOutFlag, UpdatedOn, CreatedOn)
+			SELECT @p1, cm.ContactStatusCode, cm.FullName, cm.SortName, 0, @p2, @p2, @p2, 0, cm.UpdatedOn, cm.CreatedOn
 			FROM dbo.ContactMain AS cm JOIN dbo.UserMain AS um ON um.UserKey = cm.ContactKey WHERE um.UserId = UPPER(@p3)`,
 		`INSERT INTO dbo.Name (ID, MEMBER_TYPE, STATUS, FULL_NAME, FIRST_NAME, LAST_NAME, EMAIL, MEMBER_RECORD, MEMBER_STATUS)
 			SELECT @p2, n.MEMBER_TYPE, n.STATUS, n.FULL_NAME, n.FIRST_NAME, n.LAST_NAME, n.EMAIL, n.MEMBER_RECORD, n.MEMBER_STATUS
