@@ -145,6 +145,10 @@ type handoffTicket struct {
 	UserName  string    `json:"u"`
 	Nonce     string    `json:"n"`
 	Expires   time.Time `json:"e"`
+	// Confirm: the POST's origin was opaque (Origin: null, a page with Referrer-Policy
+	// no-referrer), so the member confirms on a page naming the account (Name) first.
+	Confirm bool   `json:"c,omitempty"`
+	Name    string `json:"f,omitempty"`
 }
 
 // handoffReplayWindow is how long the hash of an AMS token the AMS refused is kept.
@@ -169,8 +173,11 @@ func (s *Server) handoff(c echo.Context) error {
 		return fail(http.StatusNotFound, "not_configured", "Sign-in from the member website is not set up", "This sign-in service is not connected to a member website.")
 	}
 	// Login CSRF: the iPart's form posts from the AMS website. Browsers send Origin with a
-	// cross-site form POST; another site's (or an opaque "null") origin is refused.
-	if o := c.Request().Header.Get("Origin"); o != "" && !s.amsOrigin(o) {
+	// cross-site form POST; another site's origin is refused. An opaque origin ("null": the AMS
+	// page may have Referrer-Policy no-referrer) is not refused, but the member confirms on a
+	// page naming the account before any session is created.
+	origin := c.Request().Header.Get("Origin")
+	if origin != "" && origin != "null" && !s.amsOrigin(origin) {
 		return fail(http.StatusForbidden, "foreign_origin", "This sign-in did not come from the member website", "The sign-in request was sent from another site, so we did not act on it.")
 	}
 	if token == "" || len(token) > maxAMSToken || strings.ContainsAny(token, " \t\r\n\x00") {
@@ -180,7 +187,8 @@ func (s *Server) handoff(c echo.Context) error {
 	if err != nil {
 		return s.handoffError(c, err, ip)
 	}
-	t := handoffTicket{MemberKey: m.Key, UserName: m.Login, Nonce: sso.RandomToken(), Expires: s.now().Add(2 * time.Minute)}
+	t := handoffTicket{MemberKey: m.Key, UserName: m.Login, Nonce: sso.RandomToken(), Expires: s.now().Add(2 * time.Minute),
+		Confirm: origin == "null", Name: memberLabel(m)}
 	sealed, err := s.seal(sealHandoff, t)
 	if err != nil {
 		return err
@@ -193,6 +201,19 @@ func (s *Server) handoff(c echo.Context) error {
 
 // handoffCookie binds a hand-off ticket to the browser that received the iPart's POST.
 const handoffCookie = "ssobridge_handoff"
+
+// fromAMS reports whether a request came from a page of the AMS website: its Origin, or else
+// the origin of its Referer.
+func (s *Server) fromAMS(r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		return s.amsOrigin(o)
+	}
+	ref, err := url.Parse(r.Header.Get("Referer"))
+	if err != nil || ref.Host == "" {
+		return false
+	}
+	return s.amsOrigin(ref.Scheme + "://" + ref.Host)
+}
 
 // amsOrigin reports whether origin is the AMS website's (base URL or SSO page).
 func (s *Server) amsOrigin(origin string) bool {
@@ -317,7 +338,34 @@ func (s *Server) handoffContinue(c echo.Context) error {
 		return s.render(c, http.StatusOK, "handoff", handoffConfirmData{pageData: s.base("Switch member?"), CSRF: csrf,
 			Ticket: c.QueryParam("h"), Current: curName, Next: t.UserName})
 	}
+	if t.Confirm {
+		if cur, err := s.currentSession(c); err != nil || cur.Subject != sub {
+			csrf, err := s.csrfToken(c)
+			if err != nil {
+				return err
+			}
+			return s.render(c, http.StatusOK, "handoff", handoffConfirmData{pageData: s.base("Continue as " + t.Name + "?"), CSRF: csrf,
+				Ticket: c.QueryParam("h"), Next: t.Name})
+		}
+	}
 	return s.completeHandoff(c, t)
+}
+
+// memberLabel names a member on confirmation pages: "Alice Anders (alice)".
+func memberLabel(m *legacy.Member) string {
+	if m.FullName == "" {
+		return m.Login
+	}
+	return m.FullName + " (" + m.Login + ")"
+}
+
+// handoffInfo answers a GET or HEAD of the hand-off URL (iMIS may probe it when the content
+// item is saved): 200 with a short explanation.
+func (s *Server) handoffInfo(c echo.Context) error {
+	return s.render(c, http.StatusOK, "error", errorData{pageData: s.base("Sign-in from the member website"),
+		Heading: "Sign-in from the member website",
+		Message: "This address receives sign-ins from the member website (its single sign-on part sends them here). There is nothing to see when it is opened directly.",
+		Hint:    "To sign in, open the app you want to use, or sign in on the member website."})
 }
 
 func (s *Server) handoffConfirm(c echo.Context) error {
@@ -329,6 +377,11 @@ func (s *Server) handoffConfirm(c echo.Context) error {
 		return s.errorPage(c, http.StatusBadRequest, "This sign-in link has expired", "The sign-in from the member website took too long or was already used.", "Go back to the member website and try again.")
 	}
 	if c.FormValue("decision") != "switch" {
+		if _, err := s.currentSession(c); err != nil {
+			return s.render(c, http.StatusOK, "error", errorData{pageData: s.base("Not signed in"), Heading: "You were not signed in",
+				Message: "Nothing was changed: the sign-in from the member website was cancelled.",
+				Hint:    "To sign in, open the app you want to use, or sign in on the member website."})
+		}
 		return s.continueAfterSignIn(c, nil)
 	}
 	return s.completeHandoff(c, t)
@@ -419,10 +472,19 @@ func (s *Server) handoffStart(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, s.cfg.AMS.SSOURL)
 }
 
-// amsLogout is the link back from the AMS website's sign-out: it ends the bridge session.
+// amsLogout is the link back from the AMS website's sign-out: it ends the bridge session. A GET
+// from anywhere but the AMS website (judged by Origin or Referer) is confirmed on a page first,
+// so a cross-site link cannot sign the member out.
 func (s *Server) amsLogout(c echo.Context) error {
 	ctx := c.Request().Context()
 	sess, err := s.currentSession(c)
+	if err == nil && !s.fromAMS(c.Request()) {
+		csrf, err := s.csrfToken(c)
+		if err != nil {
+			return err
+		}
+		return s.render(c, http.StatusOK, "logout", logoutData{pageData: s.base("Sign out"), CSRF: csrf})
+	}
 	if err != nil {
 		if err := s.clearSession(c); err != nil {
 			return err

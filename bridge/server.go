@@ -260,6 +260,8 @@ func (s *Server) routes() *echo.Echo {
 		e.GET("/playground", s.playground)
 	}
 	e.POST(PathHandoff, s.limitAnonymous("handoff", false, s.handoff))
+	e.GET(PathHandoff, s.handoffInfo)
+	e.HEAD(PathHandoff, s.handoffInfo)
 	e.GET(PathHandoffContinue, s.handoffContinue)
 	e.POST(PathHandoffConfirm, s.handoffConfirm)
 	e.POST(PathHandoffStart, s.handoffStart)

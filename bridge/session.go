@@ -16,7 +16,12 @@ import (
 	"github.com/ssobridge/ssobridge/sso"
 )
 
-const cookieName = "ssobridge"
+// cookieName is the cookie's name on http; on https it is cookieNameHost, which browsers accept
+// only with Secure, Path=/ and no Domain (no subdomain can set or shadow it).
+const (
+	cookieName     = "ssobridge"
+	cookieNameHost = "__Host-ssobridge"
+)
 
 // cookieSessions keeps the browser cookie. It holds only identifiers: a random browser id
 // (for CSRF tokens), the SSO session id once signed in, and the pending auth request id
@@ -24,6 +29,7 @@ const cookieName = "ssobridge"
 type cookieSessions struct {
 	store   *sessions.CookieStore
 	csrfKey []byte
+	name    string
 }
 
 func newCookieSessions(hashKey, blockKey, csrfKey []byte, secure bool, lifetime time.Duration) *cookieSessions {
@@ -31,15 +37,27 @@ func newCookieSessions(hashKey, blockKey, csrfKey []byte, secure bool, lifetime 
 	cs.Options = &sessions.Options{
 		Path: "/", MaxAge: int(lifetime.Seconds()), HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 	}
-	return &cookieSessions{store: cs, csrfKey: csrfKey}
+	name := cookieName
+	if secure {
+		name = cookieNameHost
+	}
+	return &cookieSessions{store: cs, csrfKey: csrfKey, name: name}
 }
 
 // get returns the cookie session (a new one when absent or tampered with).
 func (cs *cookieSessions) get(r *http.Request) *sessions.Session {
-	sess, err := cs.store.Get(r, cookieName)
+	sess, err := cs.store.Get(r, cs.name)
 	if err != nil {
-		sess, _ = cs.store.New(r, cookieName)
+		sess, _ = cs.store.New(r, cs.name)
 		sess.IsNew = true
+	}
+	if sess.IsNew && cs.name != cookieName {
+		// A cookie from before the __Host- prefix: carried over (saved under the new name).
+		if old, err := cs.store.Get(r, cookieName); err == nil && !old.IsNew {
+			for k, v := range old.Values {
+				sess.Values[k] = v
+			}
+		}
 	}
 	return sess
 }
@@ -125,12 +143,11 @@ func (s *Server) currentSession(c echo.Context) (*sso.Session, error) {
 // so that the database alone holds no usable session id.
 func sessionKey(cookieID string) string { return sso.HashToken(cookieID) }
 
-// setSession records the SSO session's (unhashed) id in the cookie.
+// setSession records the SSO session's (unhashed) id in the cookie, with a new browser id: CSRF
+// tokens handed out before the sign-in stop working with it.
 func (s *Server) setSession(c echo.Context, sid string) error {
 	sess := s.cookies.get(c.Request())
-	if str(sess, "bid") == "" {
-		sess.Values["bid"] = sso.RandomToken()
-	}
+	sess.Values["bid"] = sso.RandomToken()
 	sess.Values["sid"] = sid
 	return sess.Save(c.Request(), c.Response())
 }
