@@ -287,8 +287,10 @@ func (c *Config) Validate() error {
 		return err
 	}
 	seen := map[string]bool{}
+	var shortSecret error
 	for i := range c.Clients {
 		cl := c.Clients[i]
+		secretErr := cl.ValidateSecret()
 		cl.Normalize()
 		if err := cl.Validate(); err != nil {
 			return err
@@ -297,8 +299,13 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("clients[%s].id: duplicate client id", cl.ID)
 		}
 		seen[cl.ID] = true
+		if secretErr != nil && shortSecret == nil {
+			shortSecret = secretErr
+		}
 	}
-	return nil
+	// Static secrets under 32 characters are guessable; reported after the clients' other
+	// mistakes so each names its own field.
+	return shortSecret
 }
 
 // PolicyConfig is the claim policy configuration with the directory's extra columns and

@@ -40,6 +40,9 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"client without secret", func(c *Config) {
 			c.Clients = []sso.ClientConfig{{ID: "app", RedirectURIs: []string{"https://app.example.org/cb"}}}
 		}, "clients[app].secret:"},
+		{"short client secret", func(c *Config) {
+			c.Clients = []sso.ClientConfig{{ID: "app", Secret: "only-31-characters-long-secret!", RedirectURIs: []string{"https://app.example.org/cb"}}}
+		}, "clients[app].secret: must be at least 32 characters"},
 		{"public client with secret", func(c *Config) {
 			c.Clients = []sso.ClientConfig{{ID: "spa", Public: true, Secret: "x", RedirectURIs: []string{"https://app.example.org/cb"}}}
 		}, "clients[spa].secret:"},
@@ -88,12 +91,12 @@ func TestLoadConfigEnvAndUnknownKeys(t *testing.T) {
 		}
 		return p
 	}
-	t.Setenv("SSOB_TEST_SECRET", "from-the-environment-123")
+	t.Setenv("SSOB_TEST_SECRET", "from-the-environment-0123456789abcdef")
 	cfg, err := LoadConfig(write("issuer: https://sso.example.org\nclients:\n  - id: app\n    secret: ${SSOB_TEST_SECRET}\n    redirect_uris: [https://app.example.org/cb]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Clients[0].Secret != "from-the-environment-123" || cfg.Issuer != "https://sso.example.org" || cfg.Listen != "127.0.0.1:8080" {
+	if cfg.Clients[0].Secret != "from-the-environment-0123456789abcdef" || cfg.Issuer != "https://sso.example.org" || cfg.Listen != "127.0.0.1:8080" {
 		t.Fatalf("loaded %+v", cfg)
 	}
 	if err := cfg.Validate(); err != nil {

@@ -63,6 +63,19 @@ const (
 
 var knownGrants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode, GrantTokenExchange, GrantPassword}
 
+// MinSecretLength is the shortest plain client secret accepted (static clients; generated
+// secrets are longer).
+const MinSecretLength = 32
+
+// ValidateSecret checks a plain secret's length; call it before Normalize, which hashes the
+// secret and forgets it. A pre-hashed secret_hash cannot be checked.
+func (c *ClientConfig) ValidateSecret() error {
+	if c.Secret != "" && len(c.Secret) < MinSecretLength {
+		return fmt.Errorf("clients[%s].secret: must be at least %d characters (openssl rand -base64 32)", c.ID, MinSecretLength)
+	}
+	return nil
+}
+
 // Normalize fills defaults and hashes a plain secret. Call before Validate.
 func (c *ClientConfig) Normalize() {
 	if len(c.GrantTypes) == 0 {

@@ -31,6 +31,9 @@ func NewRegistry(ctx context.Context, store ClientStore, static []ClientConfig, 
 	r := &Registry{store: store, static: map[string]*ClientConfig{}, dynamic: map[string]*ClientConfig{}, checkEvery: checkEvery}
 	for i := range static {
 		c := static[i]
+		if err := c.ValidateSecret(); err != nil {
+			return nil, err
+		}
 		c.Normalize()
 		c.Static = true
 		if err := c.Validate(); err != nil {
