@@ -313,8 +313,12 @@ func (c *Config) Validate() error {
 func (c *Config) PolicyConfig() policy.Config {
 	p := c.Policy
 	if c.Legacy.DSN == "" {
+		// The demo's grace period (30 days) unless the configuration sets one.
 		d := demo.Config()
 		p.ExtraColumns, p.MembershipGrace, p.StandingRule = d.ExtraColumns, d.MembershipGrace, c.Legacy.StandingRule
+		if c.Legacy.MembershipGrace != 0 {
+			p.MembershipGrace = c.Legacy.MembershipGrace
+		}
 	} else {
 		p.ExtraColumns, p.MembershipGrace, p.StandingRule = c.Legacy.ExtraColumns, c.Legacy.MembershipGrace, c.Legacy.StandingRule
 	}

@@ -37,6 +37,9 @@ func (s *Server) newShadow() {
 		Config: s.cfg.Shadow, Targets: s.cfg.Provisioning, Store: s.store, Directory: s.dir,
 		Viewer: shadow.ViewFunc(s.memberView), Clients: s.provider, Keys: s.keys, Issuer: s.cfg.Issuer, Logger: s.log,
 		PublicSID: s.provider.PublicSID,
+		Current: func(m *legacy.Member, subject, clientID string, now time.Time) bool {
+			return s.policy.Membership(m, subject, clientID, now).Current()
+		},
 	})
 }
 

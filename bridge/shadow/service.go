@@ -56,6 +56,10 @@ type Options struct {
 	Lock JobLock
 	// PublicSID turns a stored session id into the sid that logout tokens carry (default: as is).
 	PublicSID func(sessionID string) string
+	// Current says whether the member's membership is current for a require_current target
+	// (default legacy.Member.IsCurrent; the bridge passes its rule: grace period and
+	// standing_rule, the same as the tokens' is_current).
+	Current func(m *legacy.Member, subject, clientID string, now time.Time) bool
 }
 
 // Service provisions shadow users and delivers the outbox.
@@ -75,6 +79,7 @@ type Service struct {
 	lock    JobLock
 	// publicSID: see Options.PublicSID.
 	publicSID func(string) string
+	current   func(m *legacy.Member, subject, clientID string, now time.Time) bool
 	wake      chan struct{}
 	lease     time.Duration
 	batch     int
@@ -96,14 +101,17 @@ func New(o Options) *Service {
 	if o.Lock == nil {
 		o.Lock = &LocalLock{}
 	}
+	if o.Current == nil {
+		o.Current = func(m *legacy.Member, _, _ string, now time.Time) bool { return m.IsCurrent(now) }
+	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return &Service{
 		cfg: o.Config, targets: o.Targets, store: o.Store, dir: o.Directory, view: o.Viewer, clients: o.Clients,
 		keys: o.Keys, issuer: o.Issuer, log: o.Logger, http: o.HTTPClient, now: o.Now, sleep: sleepCtx, lock: o.Lock,
-		publicSID: o.PublicSID,
-		wake:      make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 4, workers: 4, // batch = workers: no claimed event waits for a worker past its lease
+		publicSID: o.PublicSID, current: o.Current,
+		wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 4, workers: 4, // batch = workers: no claimed event waits for a worker past its lease
 	}
 }
 
@@ -357,7 +365,7 @@ func (s *Service) update(ctx context.Context, m *legacy.Member, subject, clientI
 	if err != nil {
 		return store.ShadowUpdate{}, fmt.Errorf("view for %s: %w", clientID, err)
 	}
-	active := mayBeActive && allowed && (!t.RequireCurrent || m.IsCurrent(now))
+	active := mayBeActive && allowed && (!t.RequireCurrent || s.current(m, subject, clientID, now))
 	return s.shadowUpdate(clientID, userFromClaims(subject, active, claims), prev, now)
 }
 
