@@ -56,7 +56,6 @@ func TestAnonymousWritesLimited(t *testing.T) {
 			return post("/device_authorization", url.Values{"client_id": {"tv"}, "scope": {"openid"}})
 		}, "device_authorizations"},
 		{"handoff", func() *http.Response { return post("/handoff/imis", url.Values{"refresh_token": {"junk"}}) }, "handoff_tokens"},
-		{"login", func() *http.Response { return post("/login", url.Values{"id": {"x"}, "login": {"a"}}) }, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -87,6 +86,33 @@ func TestAnonymousWritesLimited(t *testing.T) {
 	if n := countRows(t, e, "SELECT COUNT(*) FROM audit_log WHERE event = 'ratelimit.refused' AND detail = 'authorize'"); n != 1 {
 		t.Fatalf("%d ratelimit audit rows for authorize, want 1", n)
 	}
+}
+
+// TestFailedSignInAuditLimited: failed sign-ins are not refused by the write limit (the throttle
+// does that), but past it their audit rows are not written: one "ratelimit.refused" row
+// stands for them.
+func TestFailedSignInAuditLimited(t *testing.T) {
+	const limit = 5
+	e := newEnv(t, func(c *bridge.Config) {
+		c.Throttle.AnonymousWrites, c.Throttle.PerLogin, c.Throttle.PerIP = limit, 100, 100
+	})
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	f := b.Get(web.AuthCodeURL("s")).Hidden()
+	if f.Get("csrf") == "" {
+		t.Fatal("no login form (authorize limited?)")
+	}
+	before := countRows(t, e, "SELECT COUNT(*) FROM audit_log WHERE event = 'login.failure'")
+	for range limit + 3 {
+		b.Post(e.issuer+"/login", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "login": {"nobody"}, "password": {"x"}})
+	}
+	if n := countRows(t, e, "SELECT COUNT(*) FROM audit_log WHERE event = 'login.failure'") - before; n > limit {
+		t.Fatalf("%d audit rows of failed sign-ins, want at most %d", n, limit)
+	}
+	if n := countRows(t, e, "SELECT COUNT(*) FROM audit_log WHERE event = 'ratelimit.refused' AND detail = 'audit rows of failed sign-ins'"); n != 1 {
+		t.Fatalf("%d ratelimit rows for audit rows", n)
+	}
+
 }
 
 func flatten(v url.Values) map[string]string {

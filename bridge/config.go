@@ -137,7 +137,7 @@ func Defaults() Config {
 			RefreshPublic: 24 * time.Hour, Code: 60 * time.Second, DeviceCode: 10 * time.Minute, DeviceInterval: 5 * time.Second},
 		Session: SessionConfig{Lifetime: 12 * time.Hour},
 		Throttle: ThrottleConfig{PerLogin: 5, PerIP: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute,
-			AnonymousWrites: 60},
+			AnonymousWrites: 120},
 		Log:    LogConfig{Level: "info", Format: "text"},
 		Audit:  AuditConfig{Retention: 90 * 24 * time.Hour},
 		Admin:  AdminConfig{Listen: "127.0.0.1:8081"},

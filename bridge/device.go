@@ -86,14 +86,14 @@ func (s *Server) deviceSubmit(c echo.Context) error {
 	}
 	key := deviceThrottleKey(ip)
 	if _, retryAfter := s.throttle.Check(key, ip); retryAfter > 0 {
-		s.audit(ctx, &store.AuditEvent{Event: "device.throttled", IP: ip})
+		s.auditAnonymous(ctx, &store.AuditEvent{Event: "device.throttled", IP: ip})
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
 		return s.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(
 			"Too many wrong codes. For your security, please wait %s and try again.", humanDuration(retryAfter)))
 	}
 	d, loginURL, err := s.provider.DeviceLogin(ctx, typed)
 	if errors.Is(err, sso.ErrNotFound) {
-		s.audit(ctx, &store.AuditEvent{Event: "device.code_failure", IP: ip, Detail: "unknown or expired user code"})
+		s.auditAnonymous(ctx, &store.AuditEvent{Event: "device.code_failure", IP: ip, Detail: "unknown or expired user code"})
 		return s.showDevice(c, http.StatusBadRequest, typed, msgDeviceCode)
 	}
 	if err != nil {

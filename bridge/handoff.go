@@ -166,7 +166,7 @@ func (s *Server) handoff(c echo.Context) error {
 	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, 16<<10)
 	token := c.FormValue("refresh_token")
 	fail := func(status int, reason, heading, msg string) error {
-		s.audit(ctx, &store.AuditEvent{Event: "handoff.failure", IP: ip, Detail: reason})
+		s.auditAnonymous(ctx, &store.AuditEvent{Event: "handoff.failure", IP: ip, Detail: reason})
 		return s.errorPage(c, status, heading, msg, "Go back to the member website and try again, or sign in here with your username and password.")
 	}
 	if s.ams == nil {
@@ -291,7 +291,7 @@ func (s *Server) handoffError(c echo.Context, err error, ip string) error {
 		// Operator trouble: the cause goes to the log (the audit line has only the reason).
 		s.log.ErrorContext(ctx, "hand-off failed", "reason", reason, "err", err)
 	}
-	s.audit(ctx, &store.AuditEvent{Event: "handoff.failure", IP: ip, Detail: reason})
+	s.auditAnonymous(ctx, &store.AuditEvent{Event: "handoff.failure", IP: ip, Detail: reason})
 	return s.errorPage(c, status, heading, msg, "Go back to the member website and try again, or sign in here with your username and password.")
 }
 

@@ -86,7 +86,12 @@ func (s *Server) requestStateError(c echo.Context, ar *sso.AuthRequest, client *
 			Hint:       "If you did not start it yourself, someone may have sent you this link: do not sign in through it. Otherwise start again from the app in this browser.",
 			RequestRef: c.Response().Header().Get(echo.HeaderXRequestID)}
 		if client != nil && client.InitiateLoginURI != "" {
-			d.Link, d.LinkText = client.InitiateLoginURI+"?iss="+url.QueryEscape(s.cfg.Issuer), "Start again at "+client.Name
+			if u, err := url.Parse(client.InitiateLoginURI); err == nil && (u.Scheme == "https" || u.Scheme == "http") {
+				q := u.Query()
+				q.Set("iss", s.cfg.Issuer)
+				u.RawQuery = q.Encode()
+				d.Link, d.LinkText = u.String(), "Start again at "+client.Name
+			}
 		}
 		return s.render(c, http.StatusForbidden, "error", d)
 	case errors.Is(err, sso.ErrNotFound):
@@ -194,7 +199,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	}
 	delay, retryAfter := s.throttle.Check(login, ip)
 	if retryAfter > 0 {
-		s.audit(ctx, &store.AuditEvent{Event: "login.throttled", Login: s.loginHash(login), ClientID: client.ID, IP: ip})
+		s.auditAnonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: s.loginHash(login), ClientID: client.ID, IP: ip})
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
 		return s.showLogin(c, ar, client, login, fmt.Sprintf(
 			"Too many sign-in attempts. For your security, please wait %s and try again.", humanDuration(retryAfter)),
@@ -225,7 +230,7 @@ func (s *Server) loginSubmit(c echo.Context) error {
 			s.log.ErrorContext(ctx, "membership system unavailable", "err", err)
 		}
 		if wait := max(memberWait, s.failedSignIn(ctx, login, client.ID, ip, reason, err, memberChecked || memberWait > 0)); wait > 0 {
-			s.audit(ctx, &store.AuditEvent{Event: "login.throttled", Login: s.loginHash(login), ClientID: client.ID, IP: ip, Detail: "member"})
+			s.auditAnonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: s.loginHash(login), ClientID: client.ID, IP: ip, Detail: "member"})
 			c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 			return s.showLogin(c, ar, client, login, fmt.Sprintf(
 				"Too many sign-in attempts. For your security, please wait %s and try again.", humanDuration(wait)),

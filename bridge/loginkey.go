@@ -72,6 +72,6 @@ func (s *Server) failedSignIn(ctx context.Context, login, clientID, ip, detail s
 			ev.Subject = s.subjects.Subject(m.Key)
 		}
 	}
-	s.audit(ctx, ev)
+	s.auditAnonymous(ctx, ev)
 	return retryAfter
 }

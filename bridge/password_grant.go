@@ -25,7 +25,7 @@ func (h *hooks) AuthenticatePassword(r *http.Request, clientID, login, password 
 	ip := s.echo.NewContext(r, nil).RealIP()
 	delay, retryAfter := s.throttle.Check(login, ip)
 	if retryAfter > 0 {
-		s.audit(ctx, &store.AuditEvent{Event: "login.throttled", Login: s.loginHash(login), ClientID: clientID, IP: ip, Detail: "grant=password"})
+		s.auditAnonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: s.loginHash(login), ClientID: clientID, IP: ip, Detail: "grant=password"})
 		return "", nil, &sso.GrantError{Code: "invalid_grant", RetryAfter: retryAfter,
 			Description: "too many failed sign-in attempts; try again later", Err: errors.New("throttled")}
 	}

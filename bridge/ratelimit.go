@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -84,6 +85,19 @@ func (s *Server) limitAnonymous(name string, api bool, next echo.HandlerFunc) ec
 		return s.errorPage(c, http.StatusTooManyRequests, "Too many requests",
 			"We received too many requests from your network in a short time, so we did not act on this one.",
 			"Please wait a minute and try again.")
+	}
+}
+
+// auditAnonymous writes an audit row caused by an anonymous caller (a failed or throttled
+// sign-in) within the client IP's budget of anonymous writes; past it, one "ratelimit.refused"
+// row per minute stands for the rows not written.
+func (s *Server) auditAnonymous(ctx context.Context, ev *store.AuditEvent) {
+	if ok, _ := s.anonLimit.Allow("audit|" + ev.IP); ok {
+		s.audit(ctx, ev)
+		return
+	}
+	if s.anonLimit.First("audit-dropped|" + ev.IP) {
+		s.audit(ctx, &store.AuditEvent{Event: "ratelimit.refused", IP: ev.IP, Detail: "audit rows of failed sign-ins"})
 	}
 }
 

