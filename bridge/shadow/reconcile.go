@@ -162,9 +162,8 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 // reconcilePage lists the members after the cursor and handles them, and the subjects in the
 // same key range whose member was not listed. It returns the next cursor (the last key
 // listed), done when the listing is complete, and its cost for the rate: the members listed
-// and looked up. Change
-// polling waits while a page is handled, so that a page listed before a poll never writes
-// over what the poll wrote after it.
+// and looked up. Change polling waits while a page is handled, so that a page listed before
+// a poll never writes over what the poll wrote after it.
 func (s *Service) reconcilePage(ctx context.Context, after string, batch int, res *ReconcileResult) (next string, done bool, cost int, err error) {
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
@@ -235,10 +234,13 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, re
 		}
 		for _, sub := range subs {
 			if m, ok := listed[sub.MemberKey]; ok {
-				if err := outcome(s.syncUsers(ctx, m, sub.Subject, usersOf[sub.Subject]), "member", sub.MemberKey); err != nil {
+				err := s.syncUsers(ctx, m, sub.Subject, usersOf[sub.Subject])
+				if err == nil {
+					res.Compared++
+				}
+				if err := outcome(err, "member", sub.MemberKey); err != nil {
 					return "", false, cost, err
 				}
-				res.Compared++
 				continue
 			}
 			cost++

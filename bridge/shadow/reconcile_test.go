@@ -426,3 +426,25 @@ func TestReconcileConfig(t *testing.T) {
 		t.Fatalf("default reconcile_interval = %v", d.ReconcileInterval)
 	}
 }
+
+// TestReconcileMemberFailure: a member whose view cannot be computed (not an AMS failure) is
+// logged and counted, and the pass goes on to the others and finishes.
+func TestReconcileMemberFailure(t *testing.T) {
+	r := newReconcileFixture(t)
+	r.opts.Viewer = shadow.ViewFunc(func(ctx context.Context, m *legacy.Member, sub, client string, now time.Time) (map[string]any, bool, error) {
+		if sub == carolSub {
+			return nil, false, errors.New("claim policy: no such attribute")
+		}
+		return viewer(ctx, m, sub, client, now)
+	})
+	r.start()
+	r.dir.Update("alice", func(m *legacy.Member) { m.Roles = []string{"Board"} })
+	r.dir.Update("carol", func(m *legacy.Member) { m.Roles = []string{"Member"} })
+	res, err := r.svc.Reconcile(t.Context())
+	if err != nil || !res.Finished || res.Failed != 1 || res.Compared != 2 {
+		t.Fatalf("pass = %+v, %v; want finished with carol failed", res, err)
+	}
+	if got := r.queued(); !slices.Equal(got, []string{"user.updated portal sub-alice"}) {
+		t.Fatalf("queued %v", got)
+	}
+}
