@@ -34,6 +34,9 @@ type AMSConfig struct {
 	// DefaultClient is where a hand-off goes when no app is waiting: the client's
 	// initiate_login_uri (OIDC third-party initiated login). Empty: the member's account page.
 	DefaultClient string `yaml:"default_client"`
+	// ExchangeClients lists the clients allowed to exchange AMS tokens (RFC 8693, subject_token_type
+	// ExchangeTokenTypeAMS); each also needs the token-exchange grant type. Empty: none may.
+	ExchangeClients []string `yaml:"exchange_clients"`
 }
 
 // Enabled reports whether an AMS website is configured.
@@ -98,6 +101,7 @@ func (s *Server) setupAMS(ctx context.Context) error {
 			Config: amstoken.Config{BaseURL: base, ClientID: demoAMSClientID, ClientSecret: secret, Timeout: s.cfg.AMS.Timeout},
 			Name:   "the demo AMS website", SSOURL: s.sim.SSOURL(demoAMSClientID),
 			LogoutURL: base + amssim.LogoutPath, DefaultClient: s.cfg.AMS.DefaultClient,
+			ExchangeClients: s.cfg.AMS.ExchangeClients,
 		}
 	}
 	if !s.cfg.AMS.Enabled() {

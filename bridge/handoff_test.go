@@ -206,7 +206,7 @@ func TestHandoffNeverReplacesAnotherMember(t *testing.T) {
 }
 
 func TestTokenExchangeAMSRefreshToken(t *testing.T) {
-	e := newEnvWith(t, true)
+	e := newEnvWith(t, true, func(c *bridge.Config) { c.AMS.ExchangeClients = []string{"exchanger"} })
 	sim := e.bridge.AMSSimulator()
 	_, verifier := e.oauth("exchanger", webSecret, e.rp+"/exchanger", oauth2.AuthStyleInHeader)
 	exchange := func(clientID, secret, token string) (*http.Response, map[string]any) {

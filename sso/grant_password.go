@@ -60,6 +60,9 @@ func (p *Provider) passwordGrant(w http.ResponseWriter, r *http.Request, cfg *Cl
 	if !p.memberAllowed(ctx, w, cfg, sub, "invalid_grant", "password") {
 		return
 	}
+	if !p.consentGiven(ctx, w, cfg, sub, scopes, "password") {
+		return
+	}
 	g := grantInfo{clientID: cfg.ID, subject: sub, scopes: scopes, amr: amr, authTime: p.storage.now()}
 	p.issueGrant(ctx, w, cfg, newIssuedGrant(cfg, g))
 }

@@ -66,6 +66,11 @@ func (p *Provider) exchangeExternal(w http.ResponseWriter, r *http.Request, cfg 
 		writeOAuthError(w, http.StatusBadRequest, "invalid_scope", "scope not allowed for this client")
 		return
 	}
+	// Checked before the subject token is redeemed (redeeming spends it).
+	if az, ok := ex.(ExternalExchangeAuthorizer); ok && !az.MayExchangeExternal(cfg.ID, r.PostForm.Get("subject_token_type")) {
+		writeOAuthError(w, http.StatusBadRequest, "unauthorized_client", "this client may not exchange this subject_token_type")
+		return
+	}
 	sub, amr, err := ex.ExchangeExternal(ctx, cfg.ID, subjectToken, r.PostForm.Get("subject_token_type"))
 	switch {
 	case err == nil:
@@ -81,6 +86,9 @@ func (p *Provider) exchangeExternal(w http.ResponseWriter, r *http.Request, cfg 
 		return
 	}
 	if !p.memberAllowed(ctx, w, cfg, sub, "invalid_grant", "token exchange") {
+		return
+	}
+	if !p.consentGiven(ctx, w, cfg, sub, scopes, "token_exchange") {
 		return
 	}
 	// A refresh token only with offline_access, for a client allowed to refresh, and not when
