@@ -210,6 +210,11 @@ func TestSPA(t *testing.T) {
 		if r.Stage != "callback-failed" || r.Origin != stranger.URL {
 			t.Fatalf("at %s the SPA reached %s, want callback-failed (the token response must be unreadable there)", r.Origin, r.Stage)
 		}
+		// A fetch the browser blocks is a TypeError; a protocol error would be oidc-client-ts's
+		// ErrorResponse and prove nothing about CORS.
+		if r.Error == nil || r.Error.Name != "TypeError" {
+			t.Fatalf("at %s the callback failed with %+v, want the browser's fetch TypeError (CORS)", r.Origin, r.Error)
+		}
 		t.Logf("oidc-client-ts at the unregistered origin %s: %s", stranger.URL, r.Error.Message)
 	})
 
