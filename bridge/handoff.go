@@ -320,7 +320,7 @@ type handoffConfirmData struct {
 func (s *Server) handoffContinue(c echo.Context) error {
 	t, err := s.openHandoff(c.QueryParam("h"))
 	if err == nil && !handoffBrowser(c, t) {
-		s.audit(c.Request().Context(), &store.AuditEvent{Event: "handoff.failure", IP: c.RealIP(), Detail: "other_browser"})
+		s.auditAnonymous(c.Request().Context(), &store.AuditEvent{Event: "handoff.failure", IP: c.RealIP(), Detail: "other_browser"})
 		err = errors.New("hand-off ticket opened in another browser")
 	}
 	if err != nil {

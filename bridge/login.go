@@ -75,12 +75,12 @@ func (s *Server) requestStateError(c echo.Context, ar *sso.AuthRequest, client *
 	ctx := c.Request().Context()
 	switch {
 	case errors.Is(err, sso.ErrAuthRequestUsed):
-		s.audit(ctx, &store.AuditEvent{Event: "authorize.request_used", ClientID: ar.ClientID, IP: c.RealIP()})
+		s.auditAnonymous(ctx, &store.AuditEvent{Event: "authorize.request_used", ClientID: ar.ClientID, IP: c.RealIP()})
 		return s.errorPage(c, http.StatusConflict, "This sign-in link was already used",
 			"The sign-in this link belongs to has been finished, so it cannot be used again.",
 			"Go back to the app and start signing in again.")
 	case errors.Is(err, sso.ErrAuthRequestElsewhere):
-		s.audit(ctx, &store.AuditEvent{Event: "authorize.request_elsewhere", ClientID: ar.ClientID, IP: c.RealIP()})
+		s.auditAnonymous(ctx, &store.AuditEvent{Event: "authorize.request_elsewhere", ClientID: ar.ClientID, IP: c.RealIP()})
 		d := errorData{pageData: s.base("Start signing in again"), Heading: "This sign-in was started in another browser",
 			Message:    "For your safety, a sign-in can only be finished in the browser where it was first opened, and this is another browser.",
 			Hint:       "If you did not start it yourself, someone may have sent you this link: do not sign in through it. Otherwise start again from the app in this browser.",
@@ -367,7 +367,7 @@ func (s *Server) authCallback(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		sid := str(s.cookies.get(r), "sid")
 		if !ar.Done || ar.SessionID == "" || sid == "" || subtle.ConstantTimeCompare([]byte(sessionKey(sid)), []byte(ar.SessionID)) != 1 {
-			s.audit(r.Context(), &store.AuditEvent{Event: "authorize.callback_refused", ClientID: ar.ClientID, IP: c.RealIP(),
+			s.auditAnonymous(r.Context(), &store.AuditEvent{Event: "authorize.callback_refused", ClientID: ar.ClientID, IP: c.RealIP(),
 				Detail: "callback from a browser that did not complete the sign-in"})
 			return s.errorPage(c, http.StatusForbidden, "This sign-in cannot be completed here",
 				"The sign-in was finished in another browser, or has not been finished yet.", "Go back to the app and start signing in again.")

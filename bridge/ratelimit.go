@@ -89,8 +89,8 @@ func (s *Server) limitAnonymous(name string, api bool, next echo.HandlerFunc) ec
 }
 
 // auditAnonymous writes an audit row caused by an anonymous caller (a failed or throttled
-// sign-in) within the client IP's budget of anonymous writes; past it, one "ratelimit.refused"
-// row per minute stands for the rows not written.
+// sign-in, a refused sign-in link or hand-off) within the client IP's budget of anonymous
+// writes; past it, one "ratelimit.refused" row per minute stands for the rows not written.
 func (s *Server) auditAnonymous(ctx context.Context, ev *store.AuditEvent) {
 	if ok, _ := s.anonLimit.Allow("audit|" + ev.IP); ok {
 		s.audit(ctx, ev)
