@@ -28,6 +28,10 @@ const (
 	// RoleSourceMemberGroup: the Member group (SystemConfig CM.MemberGroupKey) for a member
 	// type whose Member_Types.MEMBER_RECORD is 1.
 	RoleSourceMemberGroup = "member_group"
+	// RoleSourceStaffRoles: iMIS's legacy staff roles (view vLegacySecurityRole): for a user
+	// with a row in the legacy Users table, CustomerLevelN, BillingLevelN, ... up to each
+	// module's Users.Level* column, and SysAdmin when LevelSystem is 8 or more.
+	RoleSourceStaffRoles = "staff_roles"
 	// RoleSourceEveryone: iMIS's "Everyone" pseudo-role, held by every user (off by default:
 	// it says nothing about the member).
 	RoleSourceEveryone = "everyone"
@@ -39,14 +43,14 @@ const (
 // RoleSources lists every role source, in the order they are reported.
 func RoleSources() []string {
 	return []string{RoleSourceUserRoles, RoleSourceGroups, RoleSourceMemberTypeGroups, RoleSourceSecurityGroups,
-		RoleSourceMemberType, RoleSourceMemberGroup, RoleSourceEveryone, RoleSourceAuthenticatedUsers}
+		RoleSourceMemberType, RoleSourceMemberGroup, RoleSourceStaffRoles, RoleSourceEveryone, RoleSourceAuthenticatedUsers}
 }
 
 // DefaultRoleSources are the sources a real iMIS uses for authorisation, without the
 // Everyone and AuthenticatedUsers pseudo-roles that every signed-in user holds.
 func DefaultRoleSources() []string {
 	return []string{RoleSourceUserRoles, RoleSourceGroups, RoleSourceMemberTypeGroups, RoleSourceSecurityGroups,
-		RoleSourceMemberType, RoleSourceMemberGroup}
+		RoleSourceMemberType, RoleSourceMemberGroup, RoleSourceStaffRoles}
 }
 
 // CheckRoleSources validates a list of role source names.

@@ -230,7 +230,7 @@ var members = func() []member {
 			title: "Engineer", chapter: "NORTH", city: "Leeds", country: "United Kingdom",
 			paidThru: 365 * day, deletedRoles: []string{"Board"},
 			groups: []string{"Board of Directors", "Finance Committee", "Awards Committee"}, standing: "current"},
-		{login: "staff", desc: "staff user (legacy Users row): SysAdmin, RemoteService and Content Administrator roles, All Staff group",
+		{login: "staff", desc: "staff user (legacy Users row, customer level 2, system level 8): SysAdmin, RemoteService and Content Administrator roles, All Staff group",
 			outcome: "ok", first: "Stacy", last: "Staff", company: "Demo Association", mtype: "STAFF", memberStatus: "-",
 			roles: []string{"SysAdmin", "RemoteService", "Content Administrator", "Everyone"}, deletedRoles: []string{"Member"},
 			groups: []string{"All Staff"}, staff: true, standing: "not_member"},
@@ -312,6 +312,9 @@ func (m member) wantRoles() []string {
 		}
 	}
 	r = append(r, m.securityGroups...)
+	if m.staff { // Users.LevelMembership 2 and LevelSystem 8
+		r = append(r, "CustomerLevel1", "CustomerLevel2", "SysAdmin")
+	}
 	slices.Sort(r)
 	return slices.Compact(r)
 }
@@ -369,6 +372,9 @@ func seed(ctx context.Context, db *sql.DB, now time.Time) error {
 		{groupTypeMemberType, "Member Type Security"}, {groupTypeCommittee, "Committee"}, {groupTypeStaff, "Staff"}, {groupTypeSystem, "System"},
 	} {
 		exec(`INSERT INTO GroupTypeRef (GroupTypeKey, GroupTypeName, IsSystem) VALUES (?1, ?2, 1)`, gt.key, gt.name)
+	}
+	for level := 1; level <= 8; level++ {
+		exec(`INSERT INTO LegacySecurityLevelRef (LevelCode, Description) VALUES (?1, ?2)`, level, fmt.Sprintf("Level %d", level))
 	}
 	for _, t := range memberTypes {
 		exec(`INSERT INTO Member_Types (MEMBER_TYPE, DESCRIPTION, MEMBER_RECORD) VALUES (?1, ?2, ?3)`, t.code, t.desc, t.record)
@@ -479,7 +485,7 @@ func insertMember(ctx context.Context, tx *sql.Tx, now time.Time, i int, m membe
 		stmts = append(stmts, struct {
 			q    string
 			args []any
-		}{`INSERT INTO Users (UserId, UserName, LevelSystem) VALUES (?1, ?2, 8)`, []any{strings.ToUpper(m.login), full}})
+		}{`INSERT INTO Users (UserId, UserName, LevelMembership, LevelSystem) VALUES (?1, ?2, 2, 8)`, []any{strings.ToUpper(m.login), full}})
 	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s.q, s.args...); err != nil {

@@ -208,8 +208,24 @@ var schema = []string{
 	LastLogin datetime NULL,
 	ExpirationDate datetime NULL,
 	Department varchar(30) NOT NULL DEFAULT '',
+	LevelMembership tinyint NOT NULL DEFAULT 0,
+	LevelDues tinyint NOT NULL DEFAULT 0,
+	LevelCashAR tinyint NOT NULL DEFAULT 0,
+	LevelMeeting tinyint NOT NULL DEFAULT 0,
+	LevelOrderEntry tinyint NOT NULL DEFAULT 0,
+	LevelReferral tinyint NOT NULL DEFAULT 0,
+	LevelCert tinyint NOT NULL DEFAULT 0,
+	LevelFundRaising tinyint NOT NULL DEFAULT 0,
+	LevelSC tinyint NOT NULL DEFAULT 0,
+	LevelExpo tinyint NOT NULL DEFAULT 0,
 	LevelSystem tinyint NOT NULL DEFAULT 0,
 	IsCasualUser bit NOT NULL DEFAULT 0
+)`,
+	// The legacy staff security levels (read by the view vLegacySecurityRole); the column
+	// types are not in the scripts this fixture follows (derived: an integer code).
+	`CREATE TABLE IF NOT EXISTS LegacySecurityLevelRef (
+	LevelCode int NOT NULL PRIMARY KEY,
+	Description varchar(60) NOT NULL DEFAULT ''
 )`,
 	// SystemConfig (S06 CreateTables.sql:17904-17916): every value is text.
 	`CREATE TABLE IF NOT EXISTS SystemConfig (
@@ -226,6 +242,6 @@ var schema = []string{
 }
 
 // tables lists the demo tables, children first (for emptying before a reseed).
-var tables = []string{"SystemConfig", "Users", "Name_Security_Groups", "Name_Security", "GroupMember", "GroupMain",
+var tables = []string{"LegacySecurityLevelRef", "SystemConfig", "Users", "Name_Security_Groups", "Name_Security", "GroupMember", "GroupMain",
 	"GroupTypeRef", "Member_Types", "UserRole", "RoleMain", "Name", "ContactMain", "ContactStatusRef", "UserMain",
 	"aspnet_Membership", "aspnet_Users", "aspnet_Applications"}

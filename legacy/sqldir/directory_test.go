@@ -129,7 +129,7 @@ func TestDemoMemberProfiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"All Staff", "Content Administrator", "RemoteService", "STAFF", "Staff", "SysAdmin"}; !slices.Equal(staff.Roles, want) || !staff.Staff {
+	if want := []string{"All Staff", "Content Administrator", "CustomerLevel1", "CustomerLevel2", "RemoteService", "STAFF", "Staff", "SysAdmin"}; !slices.Equal(staff.Roles, want) || !staff.Staff {
 		t.Errorf("staff roles = %v, want %v (a UserRole row marked for delete and the system Everyone role are left out); staff %v", staff.Roles, want, staff.Staff)
 	}
 	larry, err := d.Authenticate(ctx, "larry", "larry-demo-1")

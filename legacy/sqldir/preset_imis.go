@@ -17,13 +17,13 @@ const (
 	QueryMemberByID = "member_by_id"
 	// QueryRolesByKey lists the roles of a member with their sources (columns role, source).
 	// @p1 = the key, as for member_by_key; @p2 = the AMS's application time now (datetime);
-	// @p3..@p10 = 1 or 0: whether each role source is on, in the order of legacy.RoleSources
+	// @p3..@p11 = 1 or 0: whether each role source is on, in the order of legacy.RoleSources
 	// (user_roles, groups, member_type_groups, security_groups, member_type, member_group,
-	// everyone, authenticated_users).
+	// staff_roles, everyone, authenticated_users).
 	QueryRolesByKey = "roles_by_key"
 	// QueryRolesInRange lists the roles of every member whose key's canonical text sorts
 	// after @p1 and up to @p2 (columns user_key, role, source), for a page of list_members;
-	// @p3 = application time now, @p4..@p11 = the role source switches as for roles_by_key.
+	// @p3 = application time now, @p4..@p12 = the role source switches as for roles_by_key.
 	QueryRolesInRange = "roles_in_range"
 	// QueryChangedSince lists the keys of members with a change after a watermark, with the
 	// latest such change time in UTC (columns user_key, updated_at_utc), oldest first, then by
@@ -233,7 +233,7 @@ WHERE a.LoweredApplicationName = N'imis'`
 
 // imisRoles builds roles_by_key and roles_in_range: iMIS's asi_UserTokenUpdate steps 2-8,
 // read-only (see imis-schema.md §3), for the UserMain rows um that match umCond, with the
-// application time now and the source switches flag(i) (i = 0..7, legacy.RoleSources order).
+// application time now and the source switches flag(i) (i = 0..8, legacy.RoleSources order).
 // keyCol, when not empty, is selected as user_key (the range query). Deliberate differences
 // from iMIS: rows marked for delete are ignored (iMIS keeps them), and a role named Everyone
 // that is a system role comes only from the everyone source.
@@ -279,13 +279,78 @@ FROM dbo.UserMain AS um WITH (NOLOCK)
 	JOIN dbo.GroupMain AS g WITH (NOLOCK) ON g.GroupKey = TRY_CONVERT(uniqueidentifier, sc.ParameterValue)
 WHERE ` + flag(5) + ` = 1 AND ` + umCond + ` AND mt.MEMBER_RECORD = 1
 UNION ALL
+` + sel("CONCAT(N'CustomerLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelMembership >= lv.LevelCode
+WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
+UNION ALL
+` + sel("CONCAT(N'BillingLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelDues >= lv.LevelCode
+WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
+UNION ALL
+` + sel("CONCAT(N'CashARLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelCashAR >= lv.LevelCode
+WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
+UNION ALL
+` + sel("CONCAT(N'EventsLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelMeeting >= lv.LevelCode
+WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
+UNION ALL
+` + sel("CONCAT(N'OrdersLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelOrderEntry >= lv.LevelCode
+WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
+UNION ALL
+` + sel("CONCAT(N'ReferralLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelReferral >= lv.LevelCode
+WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
+UNION ALL
+` + sel("CONCAT(N'CertificationLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelCert >= lv.LevelCode
+WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
+UNION ALL
+` + sel("CONCAT(N'FundraisingLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelFundRaising >= lv.LevelCode
+WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
+UNION ALL
+` + sel("CONCAT(N'ServiceCentralLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelSC >= lv.LevelCode
+WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
+UNION ALL
+` + sel("CONCAT(N'ExpoLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelExpo >= lv.LevelCode
+WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
+UNION ALL
+` + sel("N'SysAdmin'", "N'staff_roles'") + `
+FROM dbo.UserMain AS um WITH (NOLOCK)
+	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
+WHERE ` + flag(6) + ` = 1 AND ` + umCond + ` AND su.LevelSystem >= 8
+UNION ALL
 ` + sel("N'Everyone'", "N'everyone'") + `
 FROM dbo.UserMain AS um WITH (NOLOCK)
-WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
+WHERE ` + flag(7) + ` = 1 AND ` + umCond + `
 UNION ALL
 ` + sel("N'AuthenticatedUsers'", "N'authenticated_users'") + `
 FROM dbo.UserMain AS um WITH (NOLOCK)
-WHERE ` + flag(7) + ` = 1 AND ` + umCond
+WHERE ` + flag(8) + ` = 1 AND ` + umCond
 }
 
 func param(n int) string { return fmt.Sprintf("@p%d", n) }

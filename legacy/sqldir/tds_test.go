@@ -31,7 +31,7 @@ import (
 // The fixture: an iMIS-shaped database in SQL Server types, valid T-SQL for the fake and for
 // a real server alike.
 
-var tdsTables = []string{"SystemConfig", "Users", "Name_Security_Groups", "Name_Security", "GroupMember", "GroupMain",
+var tdsTables = []string{"LegacySecurityLevelRef", "SystemConfig", "Users", "Name_Security_Groups", "Name_Security", "GroupMember", "GroupMain",
 	"Member_Types", "UserRole", "RoleMain", "Name", "ContactMain", "ContactStatusRef", "UserMain",
 	"aspnet_Membership", "aspnet_Users", "aspnet_Applications"}
 
@@ -160,7 +160,22 @@ var tdsSchema = []string{
 	`CREATE TABLE [dbo].[Users] (
 	[UserId] varchar(60) NOT NULL PRIMARY KEY,
 	[UserName] varchar(30) NOT NULL,
-	[Disabled] bit NOT NULL)`,
+	[Disabled] bit NOT NULL,
+	[LevelMembership] tinyint NOT NULL DEFAULT 0,
+	[LevelDues] tinyint NOT NULL DEFAULT 0,
+	[LevelCashAR] tinyint NOT NULL DEFAULT 0,
+	[LevelMeeting] tinyint NOT NULL DEFAULT 0,
+	[LevelOrderEntry] tinyint NOT NULL DEFAULT 0,
+	[LevelReferral] tinyint NOT NULL DEFAULT 0,
+	[LevelCert] tinyint NOT NULL DEFAULT 0,
+	[LevelFundRaising] tinyint NOT NULL DEFAULT 0,
+	[LevelSC] tinyint NOT NULL DEFAULT 0,
+	[LevelExpo] tinyint NOT NULL DEFAULT 0,
+	[LevelSystem] tinyint NOT NULL DEFAULT 0,
+	[IsCasualUser] bit NOT NULL DEFAULT 0)`,
+	`CREATE TABLE [dbo].[LegacySecurityLevelRef] (
+	[LevelCode] int NOT NULL PRIMARY KEY,
+	[Description] varchar(60) NOT NULL)`,
 	`CREATE TABLE [dbo].[SystemConfig] (
 	[SystemConfigKey] uniqueidentifier NOT NULL PRIMARY KEY,
 	[ParameterName] nvarchar(255) NOT NULL,
@@ -906,7 +921,11 @@ func TestIMISDirectoryRealSQLServer(t *testing.T) {
 	defer db.Close()
 	ctx := testCtx(t)
 	var existing int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sys.tables WHERE name IN (@p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9)`,
+	ph := make([]string, len(tdsTables))
+	for i := range ph {
+		ph[i] = fmt.Sprintf("@p%d", i+1)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sys.tables WHERE name IN (`+strings.Join(ph, ", ")+`)`,
 		anySlice(tdsTables)...).Scan(&existing); err != nil {
 		t.Fatal(err)
 	}
