@@ -144,7 +144,7 @@ func (p *Provider) authenticate(r *http.Request) (*ClientConfig, *http.Request, 
 	}
 	if limiter != nil {
 		if ra := limiter.ClientAuthAttempt(r, c.id); ra > 0 {
-			p.storage.hooks.Event(ctx, "client.throttled", "", clientIDIfKnown(cfg, c.id), "too many failed client authentications")
+			p.storage.hooks.Event(ctx, "client.throttled", "", clientIDIfKnown(cfg), "too many failed client authentications")
 			e := &clientAuthError{status: http.StatusTooManyRequests, code: "invalid_client",
 				desc: "too many failed client authentications; try again later", retryAfter: ra}
 			return nil, nil, e
@@ -167,7 +167,7 @@ func (p *Provider) authenticate(r *http.Request) (*ClientConfig, *http.Request, 
 		case c.secret == "":
 			detail = "no secret presented"
 		}
-		p.storage.hooks.Event(ctx, "client.auth_failure", "", clientIDIfKnown(cfg, c.id), detail)
+		p.storage.hooks.Event(ctx, "client.auth_failure", "", clientIDIfKnown(cfg), detail)
 		if cfg == nil {
 			return nil, nil, invalidClient("unknown client or wrong credentials")
 		}
@@ -177,7 +177,7 @@ func (p *Provider) authenticate(r *http.Request) (*ClientConfig, *http.Request, 
 }
 
 // clientIDIfKnown names the client in audit rows only when it exists (a typed id may be junk).
-func clientIDIfKnown(cfg *ClientConfig, _ string) string {
+func clientIDIfKnown(cfg *ClientConfig) string {
 	if cfg == nil {
 		return ""
 	}

@@ -1,0 +1,95 @@
+package sso
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// formEncodeStrict is oauth4webapi's formUrlEncode: only ASCII letters and digits stay.
+func formEncodeStrict(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ':
+			b.WriteByte('+')
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+func basicRequest(header string, form url.Values) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/oauth/token", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if header != "" {
+		r.Header.Set("Authorization", header)
+	}
+	_ = r.ParseForm()
+	return r
+}
+
+// FuzzParseCredentials: whatever the id and secret, both clients' Basic encodings (RFC 6749
+// 2.3.1) decode to them; an arbitrary Authorization header never panics and never yields an
+// empty client id without an error.
+func FuzzParseCredentials(f *testing.F) {
+	f.Add("next_auth-app.v1~x", "s3cr3t-_.~!*'()+/=%&: x", "Basic !!!")
+	f.Add("web", "", "Bearer x")
+	f.Add("a:b", "c%zz", "Basic "+base64.StdEncoding.EncodeToString([]byte("%zz:x")))
+	f.Fuzz(func(t *testing.T, id, secret, raw string) {
+		if id != "" && utf8.ValidString(id) && utf8.ValidString(secret) {
+			for _, enc := range []func(string) string{formEncodeStrict, url.QueryEscape} {
+				h := "Basic " + base64.StdEncoding.EncodeToString([]byte(enc(id)+":"+enc(secret)))
+				c, err := parseCredentials(basicRequest(h, nil))
+				if err != nil || c.id != id || c.secret != secret || c.method != AuthMethodBasic {
+					t.Fatalf("%q/%q via %q: %+v %v", id, secret, h, c, err)
+				}
+			}
+		}
+		c, err := parseCredentials(basicRequest(raw, nil))
+		if err == nil && c.id == "" {
+			t.Fatalf("header %q: no client id and no error", raw)
+		}
+	})
+}
+
+// FuzzLoopbackRedirect: a redirect accepted without being registered differs from a
+// registered loopback redirect in its port only.
+func FuzzLoopbackRedirect(f *testing.F) {
+	for _, s := range []string{"http://127.0.0.1:5/cb", "https://127.0.0.1/cb", "http://localhost:1/cb", "http://[::1]:2/cb",
+		"http://a@127.0.0.1:3/cb", "http://127.0.0.1:4/cb?x", "http://127.0.0.1:4/cb#f", "http:127.0.0.1/cb"} {
+		f.Add(s)
+	}
+	cfg := &ClientConfig{RedirectURIs: []string{"http://127.0.0.1/cb", "http://[::1]:8080/native", "org.example.app:/cb"}}
+	f.Fuzz(func(t *testing.T, uri string) {
+		if !loopbackRedirectAllowed(cfg, uri) {
+			return
+		}
+		for _, r := range cfg.RedirectURIs {
+			if r == uri {
+				return
+			}
+		}
+		u, err := url.Parse(uri)
+		if err != nil {
+			t.Fatalf("accepted unparsable %q", uri)
+		}
+		for _, reg := range cfg.RedirectURIs {
+			ru, _ := url.Parse(reg)
+			if ru.Scheme == u.Scheme && ru.Hostname() == u.Hostname() && ru.Path == u.Path && ru.RawQuery == u.RawQuery &&
+				u.User == nil && u.Fragment == "" {
+				return
+			}
+		}
+		t.Fatalf("accepted %q, which is not a registered redirect on another port", uri)
+	})
+}
