@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -64,6 +65,21 @@ func (l *rateLimiter) Prune() {
 	}
 }
 
+// addressKey is what the write budget counts per: the IPv4 address, or the /64 of an IPv6
+// address (one host usually holds a whole /64, and could otherwise take a fresh address for
+// every request).
+func addressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
 // retryAfterSeconds is a Retry-After value (whole seconds, at least 1).
 func retryAfterSeconds(d time.Duration) string { return fmt.Sprint(int(d.Seconds()) + 1) }
 
@@ -71,7 +87,7 @@ func retryAfterSeconds(d time.Duration) string { return fmt.Sprint(int(d.Seconds
 // 429 with Retry-After (JSON for API endpoints, a page for the browser's).
 func (s *Server) limitAnonymous(name string, api bool, next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ok, wait := s.anonLimit.Allow(name + "|" + c.RealIP())
+		ok, wait := s.anonLimit.Allow(name + "|" + addressKey(c.RealIP()))
 		if ok {
 			return next(c)
 		}
@@ -92,11 +108,11 @@ func (s *Server) limitAnonymous(name string, api bool, next echo.HandlerFunc) ec
 // sign-in, a refused sign-in link or hand-off) within the client IP's budget of anonymous
 // writes; past it, one "ratelimit.refused" row per minute stands for the rows not written.
 func (s *Server) auditAnonymous(ctx context.Context, ev *store.AuditEvent) {
-	if ok, _ := s.anonLimit.Allow("audit|" + ev.IP); ok {
+	if ok, _ := s.anonLimit.Allow("audit|" + addressKey(ev.IP)); ok {
 		s.audit(ctx, ev)
 		return
 	}
-	if s.anonLimit.First("audit-dropped|" + ev.IP) {
+	if s.anonLimit.First("audit-dropped|" + addressKey(ev.IP)) {
 		s.audit(ctx, &store.AuditEvent{Event: "ratelimit.refused", IP: ev.IP, Detail: "audit rows of failed sign-ins"})
 	}
 }
@@ -104,7 +120,7 @@ func (s *Server) auditAnonymous(ctx context.Context, ev *store.AuditEvent) {
 // auditLimited writes one audit row per limited endpoint, address and window (the first
 // refusal), so that refusals cannot fill the audit log themselves.
 func (s *Server) auditLimited(c echo.Context, name string) {
-	if s.anonLimit.First("refused|" + name + "|" + c.RealIP()) {
+	if s.anonLimit.First("refused|" + name + "|" + addressKey(c.RealIP())) {
 		s.audit(c.Request().Context(), &store.AuditEvent{Event: "ratelimit.refused", IP: c.RealIP(), Detail: name})
 	}
 }
