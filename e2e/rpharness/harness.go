@@ -259,7 +259,7 @@ func StartCmd(t *testing.T, label string, cmd *exec.Cmd) *Process {
 	p := &Process{Output: &Buffer{}, done: make(chan struct{})}
 	p.cmd = cmd
 	p.cmd.Stdout, p.cmd.Stderr = p.Output, p.Output
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p.cmd.SysProcAttr = procAttr()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", label, err)
 	}
