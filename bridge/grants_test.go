@@ -393,6 +393,9 @@ func TestDeviceFlowFailures(t *testing.T) {
 		if !asRetrieve(err, &re) || re.ErrorCode != "expired_token" {
 			t.Fatalf("expired device code: %v", err)
 		}
+		// Expired is final: polled again at once, still expired_token, never slow_down.
+		resp, body := poll(code, "tv")
+		wantOAuthError(t, resp, body, http.StatusBadRequest, "expired_token")
 		// Its user code is refused at /device.
 		b := e.browser()
 		p := b.Get(e.issuer + "/device")

@@ -212,7 +212,7 @@ func (p *Provider) deviceToken(w http.ResponseWriter, r *http.Request, cfg *Clie
 	}
 	now := p.storage.now()
 	d, err := p.devices.PollDeviceAuthorization(ctx, HashToken(code), now)
-	final := d != nil && (d.State == DeviceConsumed || d.State == DeviceDenied)
+	final := d != nil && (d.State == DeviceConsumed || d.State == DeviceDenied || !now.Before(d.ExpiresAt))
 	switch {
 	case errors.Is(err, ErrSlowDown) && final:
 		// A redeemed or denied code is answered at once, however fast the poll (RFC 8628 3.5).

@@ -69,7 +69,7 @@ type DeviceStore interface {
 	//   - pending or approved, polled less than Interval after the previous poll (less a
 	//     DevicePollTolerance-th of it, for network jitter): Interval grows by 5 s, LastPolled
 	//     becomes now, and the error is ErrSlowDown (the returned value has the new interval);
-	//     a consumed or denied authorization is final and never answers ErrSlowDown;
+	//     a consumed, denied or expired authorization is final and never answers ErrSlowDown;
 	//   - otherwise LastPolled becomes now and, when the state was approved and the
 	//     authorization has not expired, the state becomes consumed, so tokens are issued once.
 	PollDeviceAuthorization(ctx context.Context, deviceCodeHash string, now time.Time) (*DeviceAuthorization, error)

@@ -112,7 +112,7 @@ func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash stri
 			return err
 		}
 		out = d
-		final := d.State == sso.DeviceConsumed || d.State == sso.DeviceDenied
+		final := d.State == sso.DeviceConsumed || d.State == sso.DeviceDenied || !now.Before(d.ExpiresAt)
 		if !final && !d.LastPolled.IsZero() && now.Sub(d.LastPolled) < d.Interval-d.Interval/sso.DevicePollTolerance {
 			d.Interval += deviceSlowDownStep
 			slowErr = fmt.Errorf("sqlite: poll device authorization: %w", sso.ErrSlowDown)
