@@ -67,6 +67,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Legacy.DSN != "" {
+		if cfg.Legacy, err = settleMemberKey(ctx, st, encKey, cfg.Legacy, log); err != nil {
+			return nil, err
+		}
+		a.Config = cfg
+	}
 	dir, demo, closeDir, err := OpenDirectory(ctx, cfg, log)
 	if err != nil {
 		return nil, err

@@ -39,8 +39,14 @@ func openSecrets(ctx context.Context, st sso.SecretStore, kek []byte, names ...s
 }
 
 func openSecret(ctx context.Context, st sso.SecretStore, kek []byte, name string) ([]byte, error) {
+	return ensureSealed(ctx, st, kek, name, func() []byte { return randomBytes(32) })
+}
+
+// ensureSealed returns the value stored sealed under name, storing initial() first when there
+// is none yet (insert-if-absent: concurrent starts agree on one value).
+func ensureSealed(ctx context.Context, st sso.SecretStore, kek []byte, name string, initial func() []byte) ([]byte, error) {
 	for range 5 {
-		fresh, err := sealSecret(kek, name, randomBytes(32))
+		fresh, err := sealSecret(kek, name, initial())
 		if err != nil {
 			return nil, err
 		}
