@@ -370,22 +370,35 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	if r.URL.Path != PathEndSession {
 		w = &issWriter{ResponseWriter: w, issuer: p.cfg.Issuer}
 	}
+	refuse := func(msg string) {
+		if p.cfg.ErrorPage != nil {
+			p.cfg.ErrorPage(w, r, http.StatusBadRequest, msg)
+		} else {
+			http.Error(w, msg, http.StatusBadRequest)
+		}
+	}
+	if len(r.URL.RawQuery) > 16<<10 {
+		refuse("The sign-in request is too large.")
+		return
+	}
+	// One value per parameter, in the query and the body together: the checks below and the
+	// bridge read the first value, op's decoder the last, so a repeated parameter (twice in a
+	// POST body, or in both the query and the body) would pass a check with one value and be
+	// used with the other.
+	if err := r.ParseForm(); err == nil {
+		for k, v := range r.Form {
+			if len(v) > 1 {
+				refuse("The sign-in request repeats the parameter " + safeParam(k) + ".")
+				return
+			}
+		}
+	}
 	if r.URL.Path == PathAuthorize && !p.checkLoopbackRedirect(w, r) {
 		return
 	}
 	if p.cfg.ErrorPage == nil {
 		o.ServeHTTP(w, r)
 		return
-	}
-	if len(r.URL.RawQuery) > 16<<10 {
-		p.cfg.ErrorPage(w, r, http.StatusBadRequest, "The sign-in request is too large.")
-		return
-	}
-	for k, v := range r.URL.Query() {
-		if len(v) > 1 {
-			p.cfg.ErrorPage(w, r, http.StatusBadRequest, "The sign-in request repeats the parameter "+safeParam(k)+".")
-			return
-		}
 	}
 	// end_session answers errors as JSON; a person sees them, so they become the page too.
 	cw := &captureWriter{ResponseWriter: w, all: r.URL.Path == PathEndSession}
