@@ -196,7 +196,10 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 	case 1:
 	default:
 		d.dummyVerify(pw)
-		d.log.WarnContext(ctx, "legacy: login matches several members; refusing sign-in", "login", name, "query", QueryMemberByLogin)
+		// A failed sign-in: the typed login is never logged (it may be a password typed in the
+		// wrong field, or name someone else). The row count (the fetch stops at 2) and the query name
+		// are enough to find the broken query.
+		d.log.WarnContext(ctx, "legacy: login matches several members; refusing sign-in", "matches", len(rs.rows), "query", QueryMemberByLogin)
 		return nil, legacy.ErrBadCredentials
 	}
 	row, err := d.toMember(rs, rs.rows[0], true, loc)

@@ -523,9 +523,16 @@ func TestAmbiguousLoginIsRefused(t *testing.T) {
 	q := sqldir.PresetIMISSQLite()[sqldir.QueryMemberByLogin]
 	// a broken join that returns every member for any login
 	dup := strings.Replace(q, "AND au.LoweredUserName = ?1", "AND (au.LoweredUserName = ?1 OR au.LoweredUserName = 'staff')", 1)
-	d := withQueries(t, map[string]string{sqldir.QueryMemberByLogin: dup}, sqldir.WithLogger(slog.New(slog.DiscardHandler)))
-	if _, err := d.Authenticate(ctx, "alice", "alice-demo-1"); !errors.Is(err, legacy.ErrBadCredentials) {
+	var buf bytes.Buffer
+	d := withQueries(t, map[string]string{sqldir.QueryMemberByLogin: dup}, sqldir.WithLogger(slog.New(slog.NewTextHandler(&buf, nil))))
+	if _, err := d.Authenticate(ctx, "Alice", "alice-demo-1"); !errors.Is(err, legacy.ErrBadCredentials) {
 		t.Fatalf("ambiguous login: %v", err)
+	}
+	// The operator learns that the query is broken (and how many rows came back), never the
+	// typed login of this failed attempt.
+	out := buf.String()
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "matches=2") || strings.Contains(strings.ToLower(out), "alice") {
+		t.Fatalf("ambiguous login log line lacks the count or leaks the typed login:\n%s", out)
 	}
 	if _, err := d.MemberByLogin(ctx, "alice"); !errors.Is(err, legacy.ErrNotFound) {
 		t.Fatalf("ambiguous lookup: %v", err)
