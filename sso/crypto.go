@@ -6,11 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"strings"
 )
 
 // aeadCrypto is op's symmetric crypto (opaque access tokens, authorization codes, and the
 // bridge's sealed logout and hand-off tickets): AES-256-GCM with a random 96-bit nonce,
-// base64url without padding. It replaces op's JWE-based default, which spends most of its time
+// base64url without padding, decoded strictly (non-zero padding bits are refused, so exactly one
+// string opens to a given ciphertext). It replaces op's JWE-based default, which spends most of its time
 // on JOSE JSON, on the hot path of every grant.
 type aeadCrypto struct{ aead cipher.AEAD }
 
@@ -41,10 +43,12 @@ func (c *aeadCrypto) Encrypt(s string) (string, error) {
 var errCiphertext = errors.New("sso: invalid ciphertext")
 
 func (c *aeadCrypto) Decrypt(s string) (string, error) {
-	if len(s) > 16<<10 {
+	// The decoder skips CR and LF even in strict mode: refuse them, so that no other string
+	// opens to the same ciphertext.
+	if len(s) > 16<<10 || strings.ContainsAny(s, "\r\n") {
 		return "", errCiphertext
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(raw) < c.aead.NonceSize()+c.aead.Overhead() {
 		return "", errCiphertext
 	}

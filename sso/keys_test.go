@@ -112,9 +112,28 @@ func TestAEADCrypto(t *testing.T) {
 		t.Fatalf("round trip: %q %v", got, err)
 	}
 	other, _ := sso.NewAEADCryptoForTest([32]byte{9})
-	for _, bad := range []string{"", "x", a[:len(a)-2] + "AA", "a.b.c"} {
+	for _, bad := range []string{"", "x", "a.b.c", a + "A", a[:len(a)-1], a[:8] + "\n" + a[8:], a + "\r\n"} {
 		if _, err := c.Decrypt(bad); err == nil {
 			t.Fatalf("decrypted %q", bad)
+		}
+	}
+	// Every one-character change must be refused, the last character included: its low bits
+	// are padding in base64 and a lenient decoder ignores them, which would let several
+	// strings open to one token. (The old "tampered" input a[:len(a)-2]+"AA" was a itself
+	// whenever a ended in "AA", about once in a thousand runs.)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := range len(a) {
+		for _, ch := range alphabet {
+			if byte(ch) == a[i] {
+				continue
+			}
+			bad := a[:i] + string(ch) + a[i+1:]
+			if bad == a {
+				t.Fatal("tampered input equals the original")
+			}
+			if _, err := c.Decrypt(bad); err == nil {
+				t.Fatalf("decrypted %q (position %d changed)", bad, i)
+			}
 		}
 	}
 	if _, err := other.Decrypt(a); err == nil {
