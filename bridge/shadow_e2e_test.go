@@ -1,12 +1,14 @@
 package bridge_test
 
 import (
+	"crypto/hmac"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +24,11 @@ import (
 	"github.com/ssobridge/ssobridge/sso"
 )
 
-// hookSink accepts webhooks and keeps their event types.
+// hookSink accepts webhooks and keeps the event types of those signed with testWebhookSecret.
+// Anything else is refused and not recorded: the sink listens on an ephemeral port of a shared
+// machine, where a request meant for an earlier owner of the port can arrive (seen: a
+// back-channel logout form from another bridge instance, recorded as an event with an empty
+// type before the real ones). A real receiver verifies the signature; so does this one.
 type hookSink struct {
 	mu    sync.Mutex
 	types []string
@@ -31,11 +37,21 @@ type hookSink struct {
 
 func newHookSink(t *testing.T) *hookSink {
 	h := &hookSink{}
+	key, err := shadow.WebhookKey(testWebhookSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		ts, err := strconv.ParseInt(r.Header.Get("webhook-timestamp"), 10, 64)
+		want := shadow.SignWebhook(key, r.Header.Get("webhook-id"), time.Unix(ts, 0), b)
+		if err != nil || r.Header.Get("webhook-id") == "" || !hmac.Equal([]byte(r.Header.Get("webhook-signature")), []byte(want)) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
 		var ev struct {
 			Type string `json:"type"`
 		}
-		b, _ := io.ReadAll(r.Body)
 		json.Unmarshal(b, &ev)
 		h.mu.Lock()
 		h.types = append(h.types, ev.Type)
@@ -44,6 +60,22 @@ func newHookSink(t *testing.T) *hookSink {
 	}))
 	t.Cleanup(h.srv.Close)
 	return h
+}
+
+// TestHookSinkIgnoresStrayRequests: a request that is not a webhook signed with the test
+// secret (another process's back-channel logout reaching a reused port) is not an event.
+func TestHookSinkIgnoresStrayRequests(t *testing.T) {
+	sink := newHookSink(t)
+	resp, err := http.Post(sink.srv.URL, "application/x-www-form-urlencoded", strings.NewReader("logout_token=x.y.z"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if len(sink.types) != 0 {
+		t.Fatalf("stray request recorded as events %q", sink.types)
+	}
 }
 
 var testWebhookSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("bridge-test-webhook-secret-01234"))
