@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -186,12 +187,17 @@ func (s *Server) Provider() *sso.Provider { return s.provider }
 // Registry exposes the client registry.
 func (s *Server) Registry() *sso.Registry { return s.registry }
 
-// Run does the background work until ctx ends: purging expired rows, rotating keys.
+// Run does the background work until ctx ends: purging expired rows, rotating keys, shadow
+// provisioning and its outbox. It returns when all of it has stopped (deliveries in flight are
+// finished and recorded), so the caller may close the store then.
 func (s *Server) Run(ctx context.Context) {
-	go s.keys.Run(ctx, time.Hour)
-	go s.throttle.Run(ctx)
-	go s.clientThrottle.Run(ctx)
-	go s.shadow.Run(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(4)
+	go func() { defer wg.Done(); s.keys.Run(ctx, time.Hour) }()
+	go func() { defer wg.Done(); s.throttle.Run(ctx) }()
+	go func() { defer wg.Done(); s.clientThrottle.Run(ctx) }()
+	go func() { defer wg.Done(); s.shadow.Run(ctx) }()
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	var lastAuditPurge time.Time

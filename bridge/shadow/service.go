@@ -629,7 +629,13 @@ func (s *Service) DeliverDue(ctx context.Context) (int, error) {
 }
 
 // deliverOne delivers a claimed event and records the outcome.
+//
+// A claimed delivery runs to its end even when ctx ends (shutdown, a sign-in request gone): the
+// receiver may already have acted on it, and only the recorded outcome keeps it from being sent
+// again after the lease. Each request is bounded by the configured timeout, and Run returns
+// once the deliveries in flight are recorded.
 func (s *Service) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
+	ctx = context.WithoutCancel(ctx)
 	start := s.now()
 	err := s.send(ctx, e)
 	if err == nil {
@@ -640,9 +646,6 @@ func (s *Service) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 		s.log.InfoContext(ctx, "shadow: delivered", "event", e.ID, "type", e.Type, "channel", e.Channel,
 			"client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts, "duration", s.now().Sub(start))
 		return nil
-	}
-	if ctx.Err() != nil {
-		return err // shutting down: the lease runs out and the event is claimed again
 	}
 	dead := isPermanent(err) || e.Attempts >= s.cfg.MaxAttempts
 	next := s.now().Add(s.backoff(e.Attempts))

@@ -546,7 +546,10 @@ func TestCrashMidDelivery(t *testing.T) {
 	for range 4 {
 		<-rcv.received
 	}
+	// A crash: the answers of the deliveries in flight are lost (the connections drop), and
+	// the process stops (Run lets in-flight deliveries end, and records them as failed).
 	kill()
+	rcv.srv.CloseClientConnections()
 	<-done
 	if err := f.st.Close(); err != nil {
 		t.Fatal(err)
@@ -635,5 +638,29 @@ func TestBackchannelLogoutDelivery(t *testing.T) {
 	if h["typ"] != "logout+jwt" || h["alg"] != "RS256" || c["iss"] != "https://sso.example.org" || c["aud"] != "portal" ||
 		c["sub"] != aliceSub || c["sid"] != "sid-1" || c["events"] == nil {
 		t.Fatalf("logout token header %v claims %v", h, c)
+	}
+}
+
+// TestShutdownFinishesDeliveriesInFlight: when Run's context ends while a delivery is in
+// flight, Run waits for its answer and records it, so that the receiver, which has already
+// acted on the event, does not get it again after a restart (and the caller may close the store
+// once Run returns). Before, the request was aborted and the event left pending.
+func TestShutdownFinishesDeliveriesInFlight(t *testing.T) {
+	rcv := newWebhookReceiver(t)
+	rcv.hold = make(chan struct{})
+	f := newFixture(t, map[string]shadow.Target{"events": {Webhook: &shadow.WebhookTarget{URL: rcv.srv.URL, Secret: webhookSecret}}}, clients{})
+	ctx := t.Context()
+	if err := f.svc.Provision(ctx, "events", aliceSub, nil); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { f.svc.Run(runCtx); close(done) }()
+	<-rcv.received // the receiver has acted on the event; its answer is held
+	stop()
+	close(rcv.hold) // the answer comes after the shutdown began
+	<-done
+	if c, _ := f.st.OutboxCounts(ctx); c[store.OutboxDelivered] != 1 || c[store.OutboxPending] != 0 {
+		t.Fatalf("outbox after shutdown: %v", c)
 	}
 }

@@ -47,7 +47,11 @@ func serveCmd(g *globals) *cobra.Command {
 				IdleTimeout:       120 * time.Second,
 				MaxHeaderBytes:    64 << 10,
 			}
-			go app.Server.Run(ctx)
+			// The background work stops (deliveries in flight recorded) before the store closes.
+			runCtx, stopRun := context.WithCancel(ctx)
+			runDone := make(chan struct{})
+			go func() { app.Server.Run(runCtx); close(runDone) }()
+			defer func() { stopRun(); <-runDone }()
 			banner(cmd.OutOrStdout(), app)
 			log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
 			errc := make(chan error, 2)
