@@ -61,7 +61,7 @@ func (s *Server) consentPage(c echo.Context) error {
 	if ar == nil {
 		return err
 	}
-	if _, err := s.currentSession(c); err != nil {
+	if sess, err := s.currentSession(c); err != nil || !s.sessionAnswers(ar, sess) {
 		return c.Redirect(http.StatusSeeOther, "/login?id="+ar.ID)
 	}
 	csrf, err := s.csrfToken(c)
@@ -86,7 +86,7 @@ func (s *Server) consentSubmit(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	sess, err := s.currentSession(c)
-	if err != nil {
+	if err != nil || !s.sessionAnswers(ar, sess) {
 		return c.Redirect(http.StatusSeeOther, "/login?id="+ar.ID)
 	}
 	// The access rule is checked again here: consent must never be a way around it.

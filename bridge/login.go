@@ -113,11 +113,7 @@ func (s *Server) loginPage(c echo.Context) error {
 	if serr != nil && !errors.Is(serr, sso.ErrNotFound) {
 		return serr
 	}
-	forceLogin := slices.Contains(ar.Prompt, oidc.PromptLogin) ||
-		(ar.MaxAge != nil && sess != nil && s.now().Sub(sess.AuthTime) > *ar.MaxAge) ||
-		// The client expects another member (id_token_hint): never answer for this one silently.
-		(ar.HintSubject != "" && sess != nil && sess.Subject != ar.HintSubject)
-	if sess != nil && !forceLogin {
+	if sess != nil && s.sessionAnswers(ar, sess) {
 		m, err := s.sessionMember(ctx, sess)
 		if err == nil {
 			return s.finish(c, ar, client, sess, m)
@@ -135,6 +131,21 @@ func (s *Server) loginPage(c echo.Context) error {
 		return s.redirectError(c, ar, oidc.ErrLoginRequired().WithDescription("the member is not signed in"))
 	}
 	return s.showLogin(c, ar, client, ar.LoginHint, "", http.StatusOK)
+}
+
+// sessionAnswers reports whether sess may complete ar without asking for the password again.
+// prompt=login, a max_age older than the session's sign-in, or an id_token_hint naming another
+// member (the client expects someone else: never answer for this one silently) ask for a new
+// sign-in, which only a session signed in after the request was made has given. Every path
+// that completes a request checks it (complete), not only the login page: the consent page
+// and the hand-off are entry points too.
+func (s *Server) sessionAnswers(ar *sso.AuthRequest, sess *sso.Session) bool {
+	if !ar.CreatedAt.IsZero() && !sess.AuthTime.Before(ar.CreatedAt) {
+		return true
+	}
+	return !slices.Contains(ar.Prompt, oidc.PromptLogin) &&
+		(ar.MaxAge == nil || s.now().Sub(sess.AuthTime) <= *ar.MaxAge) &&
+		(ar.HintSubject == "" || sess.Subject == ar.HintSubject)
 }
 
 func (s *Server) showLogin(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, login, msg string, status int) error {
@@ -317,6 +328,10 @@ func (s *Server) complete(c echo.Context, ar *sso.AuthRequest, sess *sso.Session
 	ctx := c.Request().Context()
 	if ar.Done {
 		return s.requestStateError(c, ar, nil, sso.ErrAuthRequestUsed)
+	}
+	if !s.sessionAnswers(ar, sess) {
+		// The request asks for a new sign-in this session has not given: the login page asks.
+		return c.Redirect(http.StatusSeeOther, "/login?id="+url.QueryEscape(ar.ID))
 	}
 	// Shadow user at the client: delivered now when the client asks for synchronous
 	// provisioning (a failure issues no code), else queued.

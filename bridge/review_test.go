@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -55,4 +56,61 @@ func with(v url.Values, k string, vals ...string) url.Values {
 	}
 	out[k] = vals
 	return out
+}
+
+// TestConsentDoesNotSkipFreshLogin: prompt=login, max_age and an id_token_hint naming another
+// member make the login page ask for the password although the browser has a session. The
+// consent page is another entry point that completes the request: going there directly (GET
+// or POST, with the page's own CSRF token) must not complete it with the old session.
+func TestConsentDoesNotSkipFreshLogin(t *testing.T) {
+	e := newEnv(t)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	// bob signs in; his ID token is the hint of the third case (naming him while alice is in).
+	code := e.signIn(b, web.AuthCodeURL("s0"), "bob", "bob-password")
+	tok, err := web.Exchange(e.ctx(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobHint := tok.Extra("id_token").(string)
+	cases := []struct {
+		name string
+		opts []oauth2.AuthCodeOption
+	}{
+		{"prompt=login", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("prompt", "login")}},
+		{"max_age=0", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("max_age", "0")}},
+		{"id_token_hint of another member", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("id_token_hint", bobHint)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := e.browser()
+			e.signIn(b, web.AuthCodeURL("s1"), "alice", "alice-password")
+			time.Sleep(time.Millisecond) // max_age=0: the session is older than "now"
+			p := b.Get(web.AuthCodeURL("s2", tc.opts...))
+			f := p.Hidden()
+			if p.Location != "" || f.Get("id") == "" || !strings.Contains(p.Body, `name="password"`) {
+				t.Fatalf("expected the login form: status %d location %q", p.Status, p.Location)
+			}
+			id, csrf := f.Get("id"), f.Get("csrf")
+			if g := b.Get(e.issuer + "/consent?id=" + url.QueryEscape(id)); g.Location != "" || strings.Contains(g.Body, `value="allow"`) {
+				t.Errorf("GET /consent offered to complete with the old session: status %d location %q", g.Status, g.Location)
+			}
+			p = b.Post(e.issuer+"/consent", url.Values{"csrf": {csrf}, "id": {id}, "decision": {"allow"}})
+			if p.Location != "" {
+				t.Fatalf("POST /consent completed the request with the old session: %s", p.Location)
+			}
+			// The password still finishes it.
+			if !strings.Contains(p.Body, `name="password"`) {
+				t.Fatalf("expected to be sent to the login form, got %d at %s", p.Status, p.URL)
+			}
+			who := "alice"
+			if strings.Contains(tc.name, "hint") {
+				who = "bob"
+			}
+			p = b.Login(p, who, who+"-password")
+			if q := p.Redirected(t); q.Get("code") == "" {
+				t.Fatalf("no code after signing in again: %v", q)
+			}
+		})
+	}
 }
