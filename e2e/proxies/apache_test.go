@@ -1,6 +1,8 @@
 package proxies
 
 import (
+	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -99,6 +101,11 @@ OIDCPassRefreshToken On
 
 # The module's redirect URI (callback, logout, refresh and info hooks) is answered by the module
 # itself, never proxied; everything else under /secure/ needs a session and goes to the app.
+# The harness's readiness probe: an answer carrying this start's marker comes from this httpd.
+<Location /ready>
+	ErrorDocument 404 "ready {{.Ready}}"
+</Location>
+
 ProxyPass /secure/redirect_uri !
 ProxyPass /secure/ {{.Upstream}}/secure/
 ProxyPass /public/ {{.Upstream}}/public/
@@ -108,9 +115,33 @@ ProxyPass /public/ {{.Upstream}}/public/
 </Location>
 `))
 
+// startBridgeAndApache starts a bridge with client(base) registered and httpd at base, on a
+// port from FreePort. httpd must be told its port, which is free only until someone takes it:
+// when another process got it first (seen on shared machines: the test then talked to that
+// process, or to nothing once it went, "connection refused"), it starts over on a new port.
+func startBridgeAndApache(t *testing.T, bin, modules string, up *rpharness.Upstream, client func(base string) sso.ClientConfig) (*rpharness.Bridge, *apacheRP) {
+	t.Helper()
+	var err error
+	for range 3 {
+		port := rpharness.FreePort(t)
+		b := rpharness.StartBridge(t, []sso.ClientConfig{client("http://127.0.0.1:" + strconv.Itoa(port))})
+		var a *apacheRP
+		if a, err = startApache(t, bin, modules, port, b, up); err == nil {
+			return b, a
+		}
+		if !errors.Is(err, rpharness.ErrPortTaken) {
+			t.Fatal(err)
+		}
+		t.Logf("port %d: %v; starting over on another port", port, err)
+	}
+	t.Fatal(err)
+	return nil, nil
+}
+
 // startApache runs httpd -DFOREGROUND with mod_auth_openidc on port, the bridge as provider,
-// in front of up.
-func startApache(t *testing.T, bin, modules string, port int, b *rpharness.Bridge, up *rpharness.Upstream) *apacheRP {
+// in front of up, and waits until it serves; rpharness.ErrPortTaken if another process holds
+// the port.
+func startApache(t *testing.T, bin, modules string, port int, b *rpharness.Bridge, up *rpharness.Upstream) (*apacheRP, error) {
 	t.Helper()
 	// Not t.TempDir: httpd's child runs as nobody under root and must reach its runtime files.
 	dir, err := os.MkdirTemp("", "ssobridge-apache-")
@@ -122,9 +153,10 @@ func startApache(t *testing.T, bin, modules string, port int, b *rpharness.Bridg
 		t.Fatal(err)
 	}
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	ready := rpharness.RandomHex(8)
 	var conf strings.Builder
 	err = apacheConf.Execute(&conf, map[string]any{"Dir": dir, "Port": port, "Modules": modules, "Root": os.Geteuid() == 0,
-		"Issuer": b.Issuer, "Secret": apacheSecret, "Base": base, "Passphrase": rpharness.RandomHex(16), "Upstream": up.URL})
+		"Issuer": b.Issuer, "Secret": apacheSecret, "Base": base, "Passphrase": rpharness.RandomHex(16), "Upstream": up.URL, "Ready": ready})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +166,10 @@ func startApache(t *testing.T, bin, modules string, port int, b *rpharness.Bridg
 		t.Fatal(err)
 	}
 	p := rpharness.StartProcess(t, "apache2", bin, "-DFOREGROUND", "-d", dir, "-f", confPath)
-	p.WaitHTTP(t, "apache2", base+"/ready")
-	return &apacheRP{URL: base, Redirect: base + "/secure/redirect_uri", Process: p}
+	if err := p.Ready("apache2", base+"/ready", "ready "+ready); err != nil {
+		return nil, err
+	}
+	return &apacheRP{URL: base, Redirect: base + "/secure/redirect_uri", Process: p}, nil
 }
 
 // TestApacheModAuthOpenIDC: Apache httpd with mod_auth_openidc (Debian) protects an app; the
@@ -144,9 +178,7 @@ func startApache(t *testing.T, bin, modules string, port int, b *rpharness.Bridg
 func TestApacheModAuthOpenIDC(t *testing.T) {
 	bin, modules := apacheBinaries(t)
 	up := rpharness.StartUpstream(t)
-	port := rpharness.FreePort(t)
-	b := rpharness.StartBridge(t, []sso.ClientConfig{apacheClient("http://127.0.0.1:" + strconv.Itoa(port))})
-	apache := startApache(t, bin, modules, port, b, up)
+	b, apache := startBridgeAndApache(t, bin, modules, up, apacheClient)
 	ctx := rpharness.NewChrome(t)
 
 	// Each subtest's name says what it proved; a step that later ones depend on stops the test.
@@ -285,12 +317,12 @@ func TestApacheModAuthOpenIDC(t *testing.T) {
 func TestApacheFrontChannelLogout(t *testing.T) {
 	bin, modules := apacheBinaries(t)
 	up := rpharness.StartUpstream(t)
-	port := rpharness.FreePort(t)
-	client := apacheClient("http://127.0.0.1:" + strconv.Itoa(port))
-	client.BackchannelLogoutURI = ""
-	client.FrontchannelLogoutURI = client.RedirectURIs[0] + "?logout=get"
-	b := rpharness.StartBridge(t, []sso.ClientConfig{client})
-	apache := startApache(t, bin, modules, port, b, up)
+	b, apache := startBridgeAndApache(t, bin, modules, up, func(base string) sso.ClientConfig {
+		client := apacheClient(base)
+		client.BackchannelLogoutURI = ""
+		client.FrontchannelLogoutURI = client.RedirectURIs[0] + "?logout=get"
+		return client
+	})
 	ctx := rpharness.NewChrome(t)
 	frontChannel := func() int { return strings.Count(apache.Output.String(), "&logout=get&") }
 
@@ -337,4 +369,24 @@ func TestApacheFrontChannelLogout(t *testing.T) {
 			t.Fatalf("RP-initiated logout did not end on %s: %v (browser at %s: %.300s)", signedOut, err, rpharness.Location(ctx), rpharness.BodyText(ctx))
 		}
 	})
+}
+
+// TestApachePortTakenIsDetected: when another process holds the port httpd was told (a port
+// from FreePort is free only until someone takes it), its answer does not pass for httpd's
+// readiness: startApache reports rpharness.ErrPortTaken, and the tests start over on a new port.
+func TestApachePortTakenIsDetected(t *testing.T) {
+	bin, modules := apacheBinaries(t)
+	up := rpharness.StartUpstream(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &http.Server{Handler: http.NotFoundHandler()}
+	go other.Serve(ln)
+	t.Cleanup(func() { other.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+	b := rpharness.StartBridge(t, []sso.ClientConfig{apacheClient("http://127.0.0.1:" + strconv.Itoa(port))})
+	if _, err := startApache(t, bin, modules, port, b, up); !errors.Is(err, rpharness.ErrPortTaken) {
+		t.Fatalf("httpd on a port another process holds: %v, want ErrPortTaken", err)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -260,10 +261,24 @@ func StartCmd(t *testing.T, label string, cmd *exec.Cmd) *Process {
 	p.cmd = cmd
 	p.cmd.Stdout, p.cmd.Stderr = p.Output, p.Output
 	p.cmd.SysProcAttr = procAttr()
-	if err := p.cmd.Start(); err != nil {
+	// The kernel sends Pdeathsig when the thread that forked the process ends, not the test
+	// binary (go.dev/issue/27505): fork from a goroutine locked to its thread, which stays
+	// there, blocked in Wait, for as long as the process runs.
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := p.cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
 		t.Fatalf("start %s: %v", label, err)
 	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
 	DumpOnFailure(t, label+" output", p.Output)
 	t.Cleanup(func() {
 		// Only this Process group (the server we started and any children it forked).
@@ -278,23 +293,82 @@ func StartCmd(t *testing.T, label string, cmd *exec.Cmd) *Process {
 	return p
 }
 
+// ErrPortTaken is the answer of Ready when another process holds the server's port (a port
+// from FreePort is only free until someone takes it): start over on a new port.
+var ErrPortTaken = errors.New("another process holds the port")
+
 // WaitHTTP waits until url answers (any status) or the Process exits.
 func (p *Process) WaitHTTP(t *testing.T, label, url string) {
 	t.Helper()
+	if err := p.ready(label, url, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WaitReady is Ready, failing the test on an error.
+func (p *Process) WaitReady(t *testing.T, label, url, marker string) {
+	t.Helper()
+	if err := p.Ready(label, url, marker); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Ready waits (30 s at most) until url answers with a body containing marker, a value unique
+// to this start, and the Process still runs. An answer without the marker, or the Process
+// exiting while the port answers or over an address in use, is ErrPortTaken: another process
+// holds the port, and an answer from it must not pass for this server's.
+func (p *Process) Ready(label, url, marker string) error {
+	if marker == "" {
+		return errors.New("rpharness: Ready needs a marker")
+	}
+	return p.ready(label, url, marker)
+}
+
+func (p *Process) ready(label, url, marker string) error {
+	// Each attempt is bounded: a port whose owner accepts but never answers must not hang the
+	// test past its own deadline.
+	client := &http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(30 * time.Second)
+	exited := func(answered bool) error {
+		out := p.Output.String()
+		if answered || strings.Contains(strings.ToLower(out), "address already in use") {
+			return fmt.Errorf("%s exited (%v) and %s is another process's: %w\n%s", label, p.err, url, ErrPortTaken, out)
+		}
+		return fmt.Errorf("%s exited before serving: %v\n%s", label, p.err, out)
+	}
 	for {
-		resp, err := http.Get(url)
+		resp, err := client.Get(url)
+		answered := false
 		if err == nil {
+			answered = true
+			body, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
-			return
+			switch {
+			case rerr != nil:
+				err = rerr
+			case marker != "" && !strings.Contains(string(body), marker):
+				select {
+				case <-p.done:
+					return exited(true)
+				default:
+				}
+				return fmt.Errorf("%s answered without %s's start marker: %w (%d %.200s)", url, label, ErrPortTaken, resp.StatusCode, body)
+			default:
+				select {
+				case <-p.done:
+					return exited(true)
+				default:
+				}
+				return nil
+			}
 		}
 		select {
 		case <-p.done:
-			t.Fatalf("%s exited before serving: %v\n%s", label, p.err, p.Output.String())
+			return exited(answered)
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s does not answer at %s: %v", label, url, err)
+			return fmt.Errorf("%s does not answer at %s: %v\n%s", label, url, err, p.Output.String())
 		}
 	}
 }
