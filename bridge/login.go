@@ -409,11 +409,16 @@ func (s *Server) accessDenied(c echo.Context, ar *sso.AuthRequest, client *sso.C
 		"If you think this is wrong, for example because you have just renewed, please contact the association.")
 }
 
-// redirectError sends an OAuth error back to the client's validated redirect_uri.
+// redirectError sends an OAuth error back to the client's validated redirect_uri. That is the
+// request's one authorization response: the request ends first (nothing can complete it
+// afterwards, and a completion that raced it gets no code).
 func (s *Server) redirectError(c echo.Context, ar *sso.AuthRequest, e *oidc.Error) error {
 	u, err := s.provider.ErrorRedirect(ar, e)
 	if err != nil {
 		return err
+	}
+	if err := s.store.DeleteAuthRequest(c.Request().Context(), ar.ID); err != nil {
+		return fmt.Errorf("end answered auth request: %w", err)
 	}
 	return c.Redirect(http.StatusSeeOther, u)
 }

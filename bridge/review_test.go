@@ -114,3 +114,46 @@ func TestConsentDoesNotSkipFreshLogin(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorResponseEndsRequest: a sign-in request gets one authorization response. Once the
+// client was sent an error for it (the member denied consent; prompt=none without a session),
+// the same request cannot go on to a code.
+func TestErrorResponseEndsRequest(t *testing.T) {
+	e := newEnv(t)
+	t.Run("consent denied, then allowed", func(t *testing.T) {
+		third, _ := e.oauth("third", otherSecret, e.rp+"/third", oauth2.AuthStyleInHeader)
+		b := e.browser()
+		p := b.Login(b.Get(third.AuthCodeURL("st")), "alice", "alice-password")
+		f := p.Hidden()
+		if f.Get("id") == "" || !strings.Contains(p.Body, `value="allow"`) {
+			t.Fatalf("expected the consent page: %d at %s", p.Status, p.URL)
+		}
+		d := b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"deny"}})
+		if q := d.Redirected(t); q.Get("error") != "access_denied" {
+			t.Fatalf("deny: %v", q)
+		}
+		a := b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"allow"}})
+		if a.Location != "" {
+			t.Fatalf("a denied request went on to %s", a.Location)
+		}
+	})
+	t.Run("prompt=none answered, then signed in", func(t *testing.T) {
+		web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+		b := e.browser()
+		p := b.Get(web.AuthCodeURL("none", oauth2.SetAuthURLParam("prompt", "none")))
+		q := p.Redirected(t)
+		if q.Get("error") != "login_required" {
+			t.Fatalf("prompt=none: %v", q)
+		}
+		u, _ := url.Parse(p.URL.String())
+		id := u.Query().Get("id")
+		if u.Path != "/login" || id == "" {
+			t.Fatalf("answered from %s", p.URL)
+		}
+		e.signIn(b, web.AuthCodeURL("other"), "alice", "alice-password")
+		again := b.Get(e.issuer + "/login?id=" + url.QueryEscape(id))
+		if again.Location != "" {
+			t.Fatalf("the answered prompt=none request went on to %s", again.Location)
+		}
+	})
+}
