@@ -293,7 +293,9 @@ func (d *Directory) lookup(ctx context.Context, query, what, value string, arg a
 		return nil, legacy.ErrNotFound
 	case 1:
 	default:
-		d.log.WarnContext(ctx, "legacy: lookup matches several members", "query", query, what, value)
+		// Not the value: a login looked up may be the typed login of a failed sign-in (the
+		// bridge resolves it to throttle the member). The caller gets it in the error.
+		d.log.WarnContext(ctx, "legacy: lookup matches several members", "query", query, "by", what, "matches", len(rs.rows))
 		return nil, fmt.Errorf("sqldir: %s %q matches several members: %w", what, value, legacy.ErrNotFound)
 	}
 	row, err := d.toMember(rs, rs.rows[0], false, loc)
