@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"golang.org/x/oauth2"
+
+	"github.com/ssobridge/ssobridge/bridge"
 )
 
 // serve runs one request in-process against the bridge's handler.
@@ -59,7 +61,8 @@ func tokenReq(e *env, form url.Values, id, secret string) *http.Request {
 // BenchmarkCodeExchange measures the token endpoint's authorization_code grant (codes are
 // minted by the real login flow outside the timer, in batches).
 func BenchmarkCodeExchange(b *testing.B) {
-	e := newEnv(b)
+	// Every code is minted from one address: lift the anonymous-write budget.
+	e := newEnv(b, func(c *bridge.Config) { c.Throttle.AnonymousWrites = 1 << 30 })
 	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
 	br := e.browser()
 	e.signIn(br, web.AuthCodeURL("s"), "alice", "alice-password")

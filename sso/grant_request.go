@@ -2,7 +2,6 @@ package sso
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,8 +107,8 @@ func (p *Provider) grantScopes(cfg *ClientConfig, raw string) ([]string, error) 
 
 // issueGrant creates the token response for a grant the provider ran itself.
 func (p *Provider) issueGrant(ctx context.Context, w http.ResponseWriter, cfg *ClientConfig, req op.TokenRequest) {
-	ctx = withSigningAlg(op.ContextWithIssuer(ctx, p.cfg.Issuer), cfg.IDTokenSigningAlg)
-	resp, err := op.CreateDeviceTokenResponse(ctx, req, p.op, p.storage.opClient(cfg))
+	ctx = p.tokenContext(ctx, cfg)
+	resp, err := p.tokenResponse(ctx, req, p.storage.opClient(cfg), "")
 	if err != nil {
 		var oe *oidc.Error
 		if errors.As(err, &oe) && oe.ErrorType != oidc.ServerError {
@@ -120,11 +119,7 @@ func (p *Provider) issueGrant(ctx context.Context, w http.ResponseWriter, cfg *C
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "could not issue tokens")
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	_ = json.NewEncoder(w).Encode(resp)
+	writeTokenResponse(w, resp)
 }
 
 func (p *Provider) log(context.Context) *slog.Logger {

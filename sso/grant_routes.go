@@ -14,6 +14,12 @@ func (p *Provider) serveOwnGrants(w http.ResponseWriter, r *http.Request, cfg *C
 		return true
 	case PathToken:
 		switch r.PostForm.Get("grant_type") {
+		case GrantAuthorizationCode:
+			p.exchangeCode(w, r, cfg)
+			return true
+		case GrantRefreshToken:
+			p.exchangeRefresh(w, r, cfg)
+			return true
 		case GrantDeviceCode:
 			p.deviceToken(w, r, cfg)
 			return true

@@ -263,11 +263,6 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, o http.Handl
 	if !p.cors(w, r, cfg) {
 		return
 	}
-	if r.URL.Path == PathToken {
-		tw := &tokenResponseWriter{ResponseWriter: w}
-		defer p.flushTokenResponse(r.Context(), tw)
-		w = tw
-	}
 	if p.serveOwnGrants(w, r, cfg) {
 		return
 	}

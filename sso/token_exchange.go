@@ -17,7 +17,7 @@ var ErrUnsupportedTokenType = errors.New("sso: unsupported subject_token_type")
 
 // ExternalExchanger is an optional Hooks capability: RFC 8693 token exchange of a token issued
 // by someone else (the AMS) for our tokens. op only knows its own token types, so the provider
-// handles these requests itself and issues through op's CreateTokenResponse.
+// handles these requests itself and issues through tokenResponse.
 type ExternalExchanger interface {
 	// ExternalTokenTypes lists the subject_token_type values handled.
 	ExternalTokenTypes() []string
@@ -98,7 +98,7 @@ func (p *Provider) exchangeExternal(w http.ResponseWriter, r *http.Request, cfg 
 		g.scopes = slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == oidc.ScopeOfflineAccess })
 	}
 	req := newIssuedGrant(cfg, g).(op.IDTokenRequest)
-	resp, err := op.CreateTokenResponse(withSigningAlg(ctx, cfg.IDTokenSigningAlg), req, opc, p.op, true, "", "")
+	resp, err := p.tokenResponse(p.tokenContext(ctx, cfg), req, opc, "")
 	if err != nil {
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "could not issue tokens")
 		return

@@ -1,0 +1,187 @@
+package sso
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/crypto"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// The token endpoint's responses are built here, not by op: op's CreateIDToken puts c_hash
+// (defined only for ID tokens from the authorization endpoint, OIDC Core 3.3.2.11) and a
+// client_id claim (not an ID token claim: aud and azp name the client) into every ID token.
+// The authorization code and refresh grants keep op's request validation (code or refresh
+// token, client, PKCE, redirect URI, scopes); every grant then issues through tokenResponse,
+// which signs each ID token once.
+
+// exchangeCode runs the authorization_code grant (RFC 6749 4.1.3).
+func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
+	ctx := p.tokenContext(r.Context(), cfg)
+	tokenReq, err := op.ParseAccessTokenRequest(r, p.op.Decoder())
+	if err != nil {
+		p.writeOpError(ctx, w, err)
+		return
+	}
+	if tokenReq.Code == "" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "code missing")
+		return
+	}
+	authReq, client, err := op.ValidateAccessTokenRequest(ctx, tokenReq, p.op)
+	if err != nil {
+		p.writeOpError(ctx, w, err)
+		return
+	}
+	resp, err := p.tokenResponse(ctx, authReq, client, "")
+	if err != nil {
+		p.writeOpError(ctx, w, err)
+		return
+	}
+	// A code is single-use: its request goes once the tokens exist (as op does).
+	if err := p.op.Storage().DeleteAuthRequest(ctx, authReq.GetID()); err != nil {
+		p.writeOpError(ctx, w, err)
+		return
+	}
+	writeTokenResponse(w, resp)
+}
+
+// exchangeRefresh runs the refresh_token grant (RFC 6749 6).
+func (p *Provider) exchangeRefresh(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
+	ctx := p.tokenContext(r.Context(), cfg)
+	tokenReq, err := op.ParseRefreshTokenRequest(r, p.op.Decoder())
+	if err != nil {
+		p.writeOpError(ctx, w, err)
+		return
+	}
+	req, client, err := op.ValidateRefreshTokenRequest(ctx, tokenReq, p.op)
+	if err != nil {
+		p.writeOpError(ctx, w, err)
+		return
+	}
+	resp, err := p.tokenResponse(ctx, req, client, tokenReq.RefreshToken)
+	if err != nil {
+		p.writeOpError(ctx, w, err)
+		return
+	}
+	writeTokenResponse(w, resp)
+}
+
+// tokenContext carries the issuer and the client's ID token algorithm to op's helpers.
+func (p *Provider) tokenContext(ctx context.Context, cfg *ClientConfig) context.Context {
+	return withSigningAlg(op.ContextWithIssuer(ctx, p.cfg.Issuer), cfg.IDTokenSigningAlg)
+}
+
+// tokenResponse creates the access token (and the rotated or new refresh token) through the
+// storage, and the ID token when the grant has the openid scope.
+func (p *Provider) tokenResponse(ctx context.Context, req op.TokenRequest, client op.Client, refreshToken string) (*oidc.AccessTokenResponse, error) {
+	accessToken, newRefresh, validity, err := op.CreateAccessToken(ctx, req, client.AccessTokenType(), p.op, client, refreshToken)
+	if err != nil {
+		return nil, err
+	}
+	resp := &oidc.AccessTokenResponse{
+		AccessToken:  accessToken,
+		RefreshToken: newRefresh,
+		TokenType:    oidc.BearerToken,
+		ExpiresIn:    uint64(validity.Seconds()),
+		Scope:        req.GetScopes(),
+	}
+	if idReq, ok := req.(op.IDTokenRequest); ok && slices.Contains(req.GetScopes(), oidc.ScopeOpenID) {
+		if resp.IDToken, err = p.idToken(ctx, idReq, client, accessToken); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// idToken builds and signs (once) an ID token for the token endpoint: the claims OIDC Core 2
+// defines, at_hash for the access token issued with it (3.1.3.6), and the member's claims for
+// the granted scopes from the storage (only when no access token lets the client ask
+// userinfo, or the client asked for them in the ID token).
+func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op.Client, accessToken string) (string, error) {
+	st := p.op.Storage()
+	exp := time.Now().UTC().Add(client.ClockSkew()).Add(client.IDTokenLifetime())
+	var acr, nonce string
+	if ar, ok := req.(op.AuthRequest); ok {
+		acr, nonce = ar.GetACR(), ar.GetNonce()
+	}
+	claims := oidc.NewIDTokenClaims(p.cfg.Issuer, req.GetSubject(), req.GetAudience(), exp, req.GetAuthTime(),
+		nonce, acr, req.GetAMR(), req.GetClientID(), client.ClockSkew())
+	claims.ClientID = "" // not an ID token claim
+	if actor, ok := req.(op.TokenActorRequest); ok {
+		claims.Actor = actor.GetActor()
+	}
+	key, err := st.SigningKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	scopes := client.RestrictAdditionalIdTokenScopes()(req.GetScopes())
+	if accessToken != "" {
+		if claims.AccessTokenHash, err = oidc.ClaimHash(accessToken, key.SignatureAlgorithm()); err != nil {
+			return "", err
+		}
+		if !client.IDTokenUserinfoClaimsAssertion() {
+			scopes = withoutUserinfoScopes(scopes)
+		}
+	}
+	if len(scopes) > 0 {
+		info := new(oidc.UserInfo)
+		if err := st.SetUserinfoFromScopes(ctx, info, req.GetSubject(), req.GetClientID(), scopes); err != nil {
+			return "", err
+		}
+		if fromReq, ok := st.(op.CanSetUserinfoFromRequest); ok {
+			if err := fromReq.SetUserinfoFromRequest(ctx, info, req, scopes); err != nil {
+				return "", err
+			}
+		}
+		claims.SetUserInfo(info)
+	}
+	signer, err := op.SignerFromKey(key)
+	if err != nil {
+		return "", err
+	}
+	return crypto.Sign(claims, signer)
+}
+
+// withoutUserinfoScopes leaves out the scopes whose claims userinfo answers (OIDC Core 5.4:
+// with an access token, the client asks userinfo for them).
+func withoutUserinfoScopes(scopes []string) []string {
+	out := make([]string, 0, len(scopes))
+	for _, s := range scopes {
+		switch s {
+		case oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeAddress, oidc.ScopePhone:
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// writeOpError answers an error from op's validation or the storage as RFC 6749 JSON:
+// invalid_client is 401 with a challenge (5.2), a server error is 500 and logged, others 400.
+func (p *Provider) writeOpError(ctx context.Context, w http.ResponseWriter, err error) {
+	e := oidc.DefaultToServerError(err, "could not issue tokens")
+	status := http.StatusBadRequest
+	switch e.ErrorType {
+	case oidc.InvalidClient:
+		status = http.StatusUnauthorized
+		w.Header().Set("WWW-Authenticate", `Basic realm="ssobridge"`)
+	case oidc.ServerError:
+		status = http.StatusInternalServerError
+		p.log(ctx).ErrorContext(ctx, "token endpoint", "err", err)
+		e.Description = "could not issue tokens"
+	}
+	writeOAuthError(w, status, string(e.ErrorType), e.Description)
+}
+
+// writeTokenResponse writes a successful token response (RFC 6749 5.1).
+func writeTokenResponse(w http.ResponseWriter, resp any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	_ = json.NewEncoder(w).Encode(resp)
+}
