@@ -380,8 +380,13 @@ func (s *Server) authCallback(next echo.HandlerFunc) echo.HandlerFunc {
 			return s.errorPage(c, http.StatusBadRequest, "This sign-in has expired",
 				"The sign-in link is no longer valid: it was used already or is too old.", "Go back to the app and start signing in again.")
 		}
-		sid := str(s.cookies.get(r), "sid")
-		if !ar.Done || ar.SessionID == "" || sid == "" || subtle.ConstantTimeCompare([]byte(sessionKey(sid)), []byte(ar.SessionID)) != 1 {
+		// The session must still be live: one ended since it completed the request (signed out
+		// elsewhere, by an administrator, the member disabled) gets no code.
+		sess, serr := s.currentSession(c)
+		if serr != nil && !errors.Is(serr, sso.ErrNotFound) {
+			return fmt.Errorf("callback session: %w", serr)
+		}
+		if !ar.Done || ar.SessionID == "" || sess == nil || subtle.ConstantTimeCompare([]byte(sess.ID), []byte(ar.SessionID)) != 1 {
 			s.auditAnonymous(r.Context(), &store.AuditEvent{Event: "authorize.callback_refused", ClientID: ar.ClientID, IP: c.RealIP(),
 				Detail: "callback from a browser that did not complete the sign-in"})
 			return s.errorPage(c, http.StatusForbidden, "This sign-in cannot be completed here",

@@ -157,3 +157,37 @@ func TestErrorResponseEndsRequest(t *testing.T) {
 		}
 	})
 }
+
+// TestCallbackNeedsLiveSession: the code is issued only to the browser whose session completed
+// the request while that session is still live; a session ended in between (signed out
+// elsewhere, ended by an administrator, member disabled) gets no code.
+func TestCallbackNeedsLiveSession(t *testing.T) {
+	e := newEnv(t)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	e.signIn(b, web.AuthCodeURL("s1"), "alice", "alice-password")
+	follow := b.Client.CheckRedirect
+	b.Client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Path == "/authorize/callback" {
+			return http.ErrUseLastResponse
+		}
+		return follow(req, via)
+	}
+	p := b.Get(web.AuthCodeURL("s2"))
+	if !strings.HasPrefix(p.Location, "/authorize/callback?") {
+		t.Fatalf("expected the callback, got %d %q", p.Status, p.Location)
+	}
+	sessions, err := e.store.Sessions(e.ctx(), "")
+	if err != nil || len(sessions) == 0 {
+		t.Fatalf("sessions: %v %d", err, len(sessions))
+	}
+	for _, s := range sessions {
+		if err := e.store.EndSession(e.ctx(), s.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Client.CheckRedirect = follow
+	if p := b.Get(e.issuer + p.Location); p.Location != "" {
+		t.Fatalf("code issued for an ended session: %s", p.Location)
+	}
+}
