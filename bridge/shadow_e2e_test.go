@@ -133,6 +133,12 @@ func TestDisabledMemberLoggedOutEverywhere(t *testing.T) {
 	got := make(chan url.Values, 4)
 	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
+		// Only back-channel logouts at this path: a stray request reaching the ephemeral port
+		// (see hookSink) is not one.
+		if r.URL.Path != "/bcl" || r.PostForm.Get("logout_token") == "" {
+			http.NotFound(w, r)
+			return
+		}
 		got <- r.PostForm
 	}))
 	defer rp.Close()
