@@ -191,3 +191,27 @@ func TestCallbackNeedsLiveSession(t *testing.T) {
 		t.Fatalf("code issued for an ended session: %s", p.Location)
 	}
 }
+
+// TestCodeNeedsLiveSession: a code whose session ended before it was redeemed (the member signed
+// out, or was signed out, in the code's lifetime) gives no tokens: the client would otherwise
+// start a session for a sid already logged out (its back-channel logout came before the tokens).
+func TestCodeNeedsLiveSession(t *testing.T) {
+	e := newEnv(t)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	code := e.signIn(b, web.AuthCodeURL("s1"), "alice", "alice-password")
+	sessions, err := e.store.Sessions(e.ctx(), "")
+	if err != nil || len(sessions) == 0 {
+		t.Fatalf("sessions: %v %d", err, len(sessions))
+	}
+	for _, s := range sessions {
+		if err := e.store.EndSession(e.ctx(), s.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tok, err := web.Exchange(e.ctx(), code); err == nil {
+		t.Fatalf("tokens issued for an ended session: %v", tok.AccessToken != "")
+	} else if !strings.Contains(err.Error(), "invalid_grant") {
+		t.Fatalf("want invalid_grant: %v", err)
+	}
+}

@@ -272,6 +272,17 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		s.hooks.Event(ctx, "token.code_replay", ar.Subject, ar.ClientID, "tokens issued from this code revoked")
 		return nil, oidc.ErrInvalidGrant().WithDescription("code already used")
 	}
+	if ar.SessionID != "" {
+		// The session that signed in must still be live: one ended since (signed out, ended by
+		// an administrator) has had its back-channel logouts already, so its code gives nothing.
+		if _, err := s.store.Session(ctx, ar.SessionID); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				s.hooks.Event(ctx, "token.code_session_ended", ar.Subject, ar.ClientID, "code of an ended session refused")
+				return nil, oidc.ErrInvalidGrant().WithDescription("the sign-in session of this code has ended")
+			}
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+	}
 	return codeRequest{authRequest{ar}, h}, nil
 }
 
