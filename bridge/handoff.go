@@ -198,7 +198,13 @@ func (s *Server) handoff(c echo.Context) error {
 		return err
 	}
 	// Bind the ticket to this browser: the continue link works only where the POST happened.
-	http.SetCookie(c.Response(), &http.Cookie{Name: handoffCookie, Value: t.Nonce, Path: "/handoff", MaxAge: 300,
+	// On https the name is __Host- prefixed (Secure, Path=/, no Domain), as the session cookie:
+	// a sibling subdomain cannot plant the nonce of its own ticket in a member's browser.
+	name, path := s.handoffCookieName(), "/handoff"
+	if s.issuer.Scheme == "https" {
+		path = "/"
+	}
+	http.SetCookie(c.Response(), &http.Cookie{Name: name, Value: t.Nonce, Path: path, MaxAge: 300,
 		HttpOnly: true, Secure: s.issuer.Scheme == "https", SameSite: http.SameSiteLaxMode})
 	return c.Redirect(http.StatusSeeOther, PathHandoffContinue+"?h="+url.QueryEscape(sealed))
 }
@@ -229,9 +235,17 @@ func (s *Server) amsOrigin(origin string) bool {
 	return false
 }
 
+// handoffCookieName is the hand-off cookie's name: __Host- prefixed on https.
+func (s *Server) handoffCookieName() string {
+	if s.issuer.Scheme == "https" {
+		return "__Host-" + handoffCookie
+	}
+	return handoffCookie
+}
+
 // handoffBrowser checks that this browser received the ticket's POST.
-func handoffBrowser(c echo.Context, t *handoffTicket) bool {
-	ck, err := c.Cookie(handoffCookie)
+func (s *Server) handoffBrowser(c echo.Context, t *handoffTicket) bool {
+	ck, err := c.Cookie(s.handoffCookieName())
 	return err == nil && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(t.Nonce)) == 1
 }
 
@@ -319,7 +333,7 @@ type handoffConfirmData struct {
 // pending auth request. A hand-off never silently replaces another member's session.
 func (s *Server) handoffContinue(c echo.Context) error {
 	t, err := s.openHandoff(c.QueryParam("h"))
-	if err == nil && !handoffBrowser(c, t) {
+	if err == nil && !s.handoffBrowser(c, t) {
 		s.auditAnonymous(c.Request().Context(), &store.AuditEvent{Event: "handoff.failure", IP: c.RealIP(), Detail: "other_browser"})
 		err = errors.New("hand-off ticket opened in another browser")
 	}
@@ -377,7 +391,7 @@ func (s *Server) handoffConfirm(c echo.Context) error {
 		return s.csrfFailed(c)
 	}
 	t, err := s.openHandoff(c.FormValue("t"))
-	if err != nil || !handoffBrowser(c, t) {
+	if err != nil || !s.handoffBrowser(c, t) {
 		return s.errorPage(c, http.StatusBadRequest, "This sign-in link has expired", "The sign-in from the member website took too long or was already used.", "Go back to the member website and try again.")
 	}
 	if c.FormValue("decision") != "switch" {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/ssobridge/ssobridge/bridge"
 )
 
 // TestAuthorizeParameterPollution: the provider's own checks before op (the RFC 8252 loopback
@@ -213,5 +215,38 @@ func TestCodeNeedsLiveSession(t *testing.T) {
 		t.Fatalf("tokens issued for an ended session: %v", tok.AccessToken != "")
 	} else if !strings.Contains(err.Error(), "invalid_grant") {
 		t.Fatalf("want invalid_grant: %v", err)
+	}
+}
+
+// TestHandoffCookieHostPrefix: on https the cookie binding a hand-off ticket to the browser is
+// __Host- prefixed like the session cookie (Secure, Path=/, no Domain): a sibling subdomain
+// cannot plant its own ticket's nonce in a member's browser and sign her in as someone else
+// through a plain /handoff/continue link.
+func TestHandoffCookieHostPrefix(t *testing.T) {
+	e := newEnvWith(t, true, func(c *bridge.Config) { c.Issuer = strings.Replace(c.Issuer, "http://", "https://", 1) })
+	tok, _ := e.bridge.AMSSimulator().IssueRefreshToken("alice", "ssobridge")
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/handoff/imis", strings.NewReader(url.Values{"refresh_token": {tok}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("hand-off: %d", resp.StatusCode)
+	}
+	found := false
+	for _, set := range resp.Header.Values("Set-Cookie") {
+		if !strings.Contains(set, "handoff") {
+			continue
+		}
+		found = true
+		if !strings.HasPrefix(set, "__Host-") || !strings.Contains(set, "Secure") || !strings.Contains(set, "Path=/;") ||
+			strings.Contains(strings.ToLower(set), "domain=") {
+			t.Fatalf("hand-off cookie on https: %s", set)
+		}
+	}
+	if !found {
+		t.Fatal("no hand-off cookie set")
 	}
 }
