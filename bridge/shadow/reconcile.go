@@ -291,42 +291,19 @@ func (s *Service) deactivateGone(ctx context.Context, subject string) error {
 		return err
 	}
 	now := s.now()
-	d := &store.Deactivation{Subject: subject, EndSessions: true, Logout: s.sessionLogouts(ctx)}
-	wasActive := 0
-	for _, su := range users {
-		if _, ok := s.targets[su.ClientID]; !ok {
-			continue
-		}
+	return s.deactivate(ctx, subject, "not_in_ams", users, func(su *store.ShadowUser) (store.ShadowUpdate, error) {
 		var u User
 		if len(su.View) > 0 {
 			if err := json.Unmarshal(su.View, &u); err != nil {
-				return fmt.Errorf("shadow user at %s: stored view: %w", su.ClientID, err)
+				return store.ShadowUpdate{}, fmt.Errorf("shadow user at %s: stored view: %w", su.ClientID, err)
 			}
 		}
 		u.Subject, u.Active = subject, false
 		if u.Roles == nil {
 			u.Roles = []string{}
 		}
-		up, err := s.shadowUpdate(su.ClientID, u, su, now)
-		if err != nil {
-			return err
-		}
-		d.Users = append(d.Users, up)
-		if su.Active {
-			wasActive++
-		}
-	}
-	ended, err := s.store.Deactivate(ctx, d)
-	if err != nil {
-		return err
-	}
-	level := s.log.DebugContext
-	if len(ended) > 0 || wasActive > 0 {
-		level = s.log.InfoContext
-	}
-	level(ctx, "shadow: member deactivated", "subject", subject, "reason", "not_in_ams",
-		"sessions_ended", len(ended), "shadow_users", wasActive)
-	return nil
+		return s.shadowUpdate(su.ClientID, u, su, now)
+	})
 }
 
 // runReconciler runs a pass reconcile_interval after the previous one ended (at once when a

@@ -286,34 +286,9 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 	standing := m.Standing.Check(s.now(), 0)
 	if standing != nil {
 		// The member may no longer sign in anywhere: end everything, in one transaction.
-		d := &store.Deactivation{Subject: subject, EndSessions: true, Logout: s.sessionLogouts(ctx)}
-		wasActive := 0
-		for _, su := range users {
-			if _, ok := s.targets[su.ClientID]; !ok {
-				continue
-			}
-			up, err := s.update(ctx, m, subject, su.ClientID, su, false)
-			if err != nil {
-				return err
-			}
-			d.Users = append(d.Users, up)
-			if su.Active {
-				wasActive++
-			}
-		}
-		ended, err := s.store.Deactivate(ctx, d)
-		if err != nil {
-			return err
-		}
-		// Logged at info when it ended something; a member who stays disabled is seen again
-		// by every reconcile pass.
-		level := s.log.DebugContext
-		if len(ended) > 0 || wasActive > 0 {
-			level = s.log.InfoContext
-		}
-		level(ctx, "shadow: member deactivated", "subject", subject, "reason", legacy.Reason(standing),
-			"sessions_ended", len(ended), "shadow_users", wasActive)
-		return nil
+		return s.deactivate(ctx, subject, legacy.Reason(standing), users, func(su *store.ShadowUser) (store.ShadowUpdate, error) {
+			return s.update(ctx, m, subject, su.ClientID, su, false)
+		})
 	}
 	for _, su := range users {
 		t, ok := s.targets[su.ClientID]
@@ -687,4 +662,39 @@ func (s *Service) backoff(n int) time.Duration {
 	}
 	d = min(d, s.cfg.BackoffMax)
 	return d/2 + rand.N(d/2+1)
+}
+
+// deactivate ends everything of a member who may no longer sign in, in one transaction:
+// sessions ended (back-channel logout queued for their clients), every grant revoked, and each
+// shadow user at a provisioning target deactivated with the update build makes for it. It is
+// logged at info when it ended something; a member who stays disabled is seen again by every
+// reconcile pass, at debug.
+func (s *Service) deactivate(ctx context.Context, subject, reason string, users []*store.ShadowUser,
+	build func(*store.ShadowUser) (store.ShadowUpdate, error)) error {
+	d := &store.Deactivation{Subject: subject, EndSessions: true, Logout: s.sessionLogouts(ctx)}
+	wasActive := 0
+	for _, su := range users {
+		if _, ok := s.targets[su.ClientID]; !ok {
+			continue
+		}
+		up, err := build(su)
+		if err != nil {
+			return err
+		}
+		d.Users = append(d.Users, up)
+		if su.Active {
+			wasActive++
+		}
+	}
+	ended, err := s.store.Deactivate(ctx, d)
+	if err != nil {
+		return err
+	}
+	level := s.log.DebugContext
+	if len(ended) > 0 || wasActive > 0 {
+		level = s.log.InfoContext
+	}
+	level(ctx, "shadow: member deactivated", "subject", subject, "reason", reason,
+		"sessions_ended", len(ended), "shadow_users", wasActive)
+	return nil
 }
