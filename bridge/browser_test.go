@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -16,36 +14,14 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
-// newChrome starts headless Chromium, or skips when it is not installed (CI installs it and
-// sets SSOBRIDGE_REQUIRE_BROWSER=1, which turns the skip into a failure).
+// newChrome starts headless Chromium for one test (bridgetest.Chrome).
 func newChrome(t *testing.T) context.Context {
 	t.Helper()
-	path := ""
-	for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if found, err := exec.LookPath(p); err == nil {
-			path = found
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("SSOBRIDGE_REQUIRE_BROWSER") != "" {
-			t.Fatal("chromium is required (SSOBRIDGE_REQUIRE_BROWSER is set) but not installed")
-		}
-		t.Skip("chromium not installed")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
-	return ctx
+	return bridgetest.Chrome(t, 60*time.Second)
 }
 
 // relyingParty is a tiny server-side app: it starts sign-in, takes the code at /callback,

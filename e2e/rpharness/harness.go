@@ -26,6 +26,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -379,23 +380,14 @@ func (p *Process) ready(label, url, marker string) error {
 // (SSOBRIDGE_REQUIRE_BROWSER=1 or SSOBRIDGE_REQUIRE_RP=1 makes that a failure).
 func NewChrome(t *testing.T) context.Context {
 	t.Helper()
-	path := LookTool("SSOBRIDGE_CHROMIUM", "chromium", "chromium-browser", "google-chrome")
+	path := bridgetest.ChromiumPath()
 	if path == "" {
 		if os.Getenv("SSOBRIDGE_REQUIRE_BROWSER") != "" {
 			t.Fatal("chromium is required (SSOBRIDGE_REQUIRE_BROWSER is set) but not installed")
 		}
 		Require(t, "chromium is not installed")
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
-	return ctx
+	return bridgetest.ChromeAt(t, path, 90*time.Second)
 }
 
 // css is shorthand for a CSS selector.
