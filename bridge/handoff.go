@@ -15,15 +15,15 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
-	"github.com/ssobridge/ssobridge/legacy/amssim"
-	"github.com/ssobridge/ssobridge/legacy/amstoken"
+	"github.com/ssobridge/ssobridge/legacy/imis/sim"
+	"github.com/ssobridge/ssobridge/legacy/imis/token"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
 // AMSConfig connects the bridge to the AMS website: its token endpoint (to exchange the SSO
 // iPart's refresh token), its SSO page and its logout URL (single sign-off).
 type AMSConfig struct {
-	amstoken.Config `yaml:",inline"`
+	token.Config `yaml:",inline"`
 	// Name is the AMS website's name on the login page ("Continue with your member account on ...").
 	Name string `yaml:"name"`
 	// SSOURL is the AMS page holding the SSO iPart (where "Continue with..." sends members).
@@ -88,9 +88,9 @@ func (s *Server) setupAMS(ctx context.Context) error {
 				names = append(names, l.Login+" / "+l.Password)
 			}
 		}
-		s.sim = amssim.New(amssim.Config{
+		s.sim = sim.New(sim.Config{
 			BasePath: demoAMSPath, SiteName: s.cfg.Organisation.Name + " (demo AMS website)",
-			Clients: []amssim.ClientApp{{ClientID: demoAMSClientID, ClientSecret: secret, Name: "ssobridge",
+			Clients: []sim.ClientApp{{ClientID: demoAMSClientID, ClientSecret: secret, Name: "ssobridge",
 				LoginRedirectURL: s.cfg.Issuer + PathHandoff}},
 			LoginHint:     "Demo members: " + strings.Join(names, ", ") + " (see the README for all).",
 			SecureCookies: s.issuer.Scheme == "https",
@@ -98,25 +98,25 @@ func (s *Server) setupAMS(ctx context.Context) error {
 		})
 		base := s.cfg.Issuer + demoAMSPath
 		s.cfg.AMS = AMSConfig{
-			Config: amstoken.Config{BaseURL: base, ClientID: demoAMSClientID, ClientSecret: secret, Timeout: s.cfg.AMS.Timeout},
+			Config: token.Config{BaseURL: base, ClientID: demoAMSClientID, ClientSecret: secret, Timeout: s.cfg.AMS.Timeout},
 			Name:   "the demo AMS website", SSOURL: s.sim.SSOURL(demoAMSClientID),
-			LogoutURL: base + amssim.LogoutPath, DefaultClient: s.cfg.AMS.DefaultClient,
+			LogoutURL: base + sim.LogoutPath, DefaultClient: s.cfg.AMS.DefaultClient,
 			ExchangeClients: s.cfg.AMS.ExchangeClients,
 		}
 	}
 	if !s.cfg.AMS.Enabled() {
 		return nil
 	}
-	var opts []amstoken.Option
-	opts = append(opts, amstoken.WithLogger(s.log))
+	var opts []token.Option
+	opts = append(opts, token.WithLogger(s.log))
 	if s.sim != nil {
 		timeout := s.cfg.AMS.Timeout
 		if timeout <= 0 {
 			timeout = 10 * time.Second
 		}
-		opts = append(opts, amstoken.WithHTTPClient(&http.Client{Transport: inProcess{s.sim}, Timeout: timeout}))
+		opts = append(opts, token.WithHTTPClient(&http.Client{Transport: inProcess{s.sim}, Timeout: timeout}))
 	}
-	c, err := amstoken.New(s.cfg.AMS.Config, opts...)
+	c, err := token.New(s.cfg.AMS.Config, opts...)
 	if err != nil {
 		return err
 	}
@@ -292,9 +292,9 @@ func (s *Server) handoffError(c echo.Context, err error, ip string) error {
 	switch {
 	case errors.Is(err, errHandoffReplay):
 		reason, status, msg = "replayed", http.StatusBadRequest, "This sign-in link was already used. Each link from the member website works once."
-	case errors.Is(err, amstoken.ErrInvalidGrant):
+	case errors.Is(err, token.ErrInvalidGrant):
 		reason, status, msg = "invalid_grant", http.StatusBadRequest, "Your sign-in on the member website has expired or is not valid any more."
-	case errors.Is(err, amstoken.ErrInvalidClient):
+	case errors.Is(err, token.ErrInvalidClient):
 		reason, status, msg = "invalid_client", http.StatusBadGateway, "This sign-in service is not registered correctly with the member website. Please tell the association."
 	case errors.Is(err, errHandoffUnknownUser):
 		reason, status, msg = "unknown_user", http.StatusForbidden, "Your member website account is not linked to a member record we can use."
@@ -585,7 +585,7 @@ func errReason(err error) string {
 	switch {
 	case errors.Is(err, errHandoffReplay):
 		return "token already used"
-	case errors.Is(err, amstoken.ErrInvalidGrant):
+	case errors.Is(err, token.ErrInvalidGrant):
 		return "AMS token invalid or expired"
 	case errors.Is(err, errHandoffUnknownUser):
 		return "AMS user unknown to the directory"
@@ -594,4 +594,4 @@ func errReason(err error) string {
 }
 
 // AMSSimulator returns the mounted AMS simulator (embedded defaults only), for tests and demos.
-func (s *Server) AMSSimulator() *amssim.Simulator { return s.sim }
+func (s *Server) AMSSimulator() *sim.Simulator { return s.sim }

@@ -16,7 +16,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/legacy/amssim"
+	imissim "github.com/ssobridge/ssobridge/legacy/imis/sim"
 )
 
 var (
@@ -28,12 +28,12 @@ var (
 // amsLogin signs the browser in on the simulated AMS website.
 func amsLogin(t *testing.T, e *env, b *bridgetest.Browser, login, password string) {
 	t.Helper()
-	p := b.Get(e.issuer + "/demo-ams" + amssim.LoginPath)
+	p := b.Get(e.issuer + "/demo-ams" + imissim.LoginPath)
 	m := amsCSRF.FindStringSubmatch(p.Body)
 	if m == nil {
 		t.Fatalf("no AMS login form: %d %.300s", p.Status, p.Body)
 	}
-	out := b.Post(e.issuer+"/demo-ams"+amssim.LoginPath, url.Values{"__RequestVerificationToken": {m[1]}, "username": {login}, "password": {password}})
+	out := b.Post(e.issuer+"/demo-ams"+imissim.LoginPath, url.Values{"__RequestVerificationToken": {m[1]}, "username": {login}, "password": {password}})
 	if out.Status >= 400 {
 		t.Fatalf("AMS login: %d %.300s", out.Status, out.Body)
 	}
@@ -112,7 +112,7 @@ func TestHandoffFailures(t *testing.T) {
 	cases := []struct {
 		name   string
 		form   func() url.Values
-		faults *amssim.Faults
+		faults *imissim.Faults
 		status int
 		reason string
 	}{
@@ -130,21 +130,21 @@ func TestHandoffFailures(t *testing.T) {
 		{"AMS returns 500", func() url.Values {
 			tok, _ := sim.IssueRefreshToken("alice", "ssobridge")
 			return url.Values{"refresh_token": {tok}}
-		}, &amssim.Faults{Status: 500}, 503, "ams_unavailable"},
+		}, &imissim.Faults{Status: 500}, 503, "ams_unavailable"},
 		{"AMS returns garbage", func() url.Values {
 			tok, _ := sim.IssueRefreshToken("alice", "ssobridge")
 			return url.Values{"refresh_token": {tok}}
-		}, &amssim.Faults{Garbage: true}, 503, "ams_unavailable"},
+		}, &imissim.Faults{Garbage: true}, 503, "ams_unavailable"},
 		{"AMS too slow", func() url.Values {
 			tok, _ := sim.IssueRefreshToken("alice", "ssobridge")
 			return url.Values{"refresh_token": {tok}}
-		}, &amssim.Faults{Delay: 3 * time.Second}, 503, "ams_unavailable"},
+		}, &imissim.Faults{Delay: 3 * time.Second}, 503, "ams_unavailable"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.faults != nil {
 				sim.SetFaults(*tc.faults)
-				defer sim.SetFaults(amssim.Faults{})
+				defer sim.SetFaults(imissim.Faults{})
 			}
 			b := e.browser()
 			p := post(b, tc.form())

@@ -18,8 +18,8 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/shadow"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
-	"github.com/ssobridge/ssobridge/legacy/amssim"
-	"github.com/ssobridge/ssobridge/legacy/amstoken"
+	"github.com/ssobridge/ssobridge/legacy/imis/sim"
+	"github.com/ssobridge/ssobridge/legacy/imis/token"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -61,8 +61,8 @@ type Server struct {
 	issuer         *url.URL
 	echo           *echo.Echo
 	demo           bool
-	ams            *amstoken.Client
-	sim            *amssim.Simulator
+	ams            *token.Client
+	sim            *sim.Simulator
 	now            func() time.Time
 }
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/legacy"
-	"github.com/ssobridge/ssobridge/legacy/amstoken"
 	"github.com/ssobridge/ssobridge/legacy/demo"
+	imistoken "github.com/ssobridge/ssobridge/legacy/imis/token"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
@@ -65,7 +65,7 @@ func legacyCmd(g *globals) *cobra.Command {
 					errs = append(errs, errors.New("ams.base_url is not set: there is no AMS token endpoint to check (the demo uses the built-in simulator)"))
 				} else {
 					fmt.Fprintf(out, "\nChecking the AMS token endpoint with client %q.\n", cfg.AMS.ClientID)
-					errs = append(errs, amstoken.Check(ctx, cfg.AMS.Config, out))
+					errs = append(errs, imistoken.Check(ctx, cfg.AMS.Config, out))
 				}
 			}
 			if err := errors.Join(errs...); err != nil {

@@ -1,4 +1,4 @@
-package amssim_test
+package sim_test
 
 import (
 	"context"
@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/legacy"
-	"github.com/ssobridge/ssobridge/legacy/amssim"
-	"github.com/ssobridge/ssobridge/legacy/amstoken"
+	"github.com/ssobridge/ssobridge/legacy/imis/sim"
+	"github.com/ssobridge/ssobridge/legacy/imis/token"
 )
 
 // fakeDir is an in-test legacy.Authenticator: login (case-insensitive) -> password -> member.
@@ -76,26 +76,26 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // env is a test site: the simulator under base, and a hand-off endpoint (/handoff/imis) that
-// plays the bridge: it exchanges the posted refresh_token with amstoken.
+// plays the bridge: it exchanges the posted refresh_token with token.
 type env struct {
 	srv   *httptest.Server
-	sim   *amssim.Simulator
+	sim   *sim.Simulator
 	clk   *clock
-	ams   *amstoken.Client
-	other *amstoken.Client
+	ams   *token.Client
+	other *token.Client
 }
 
-func newEnv(t *testing.T, basePath string, mutate ...func(*amssim.Config)) *env {
+func newEnv(t *testing.T, basePath string, mutate ...func(*sim.Config)) *env {
 	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	e := &env{srv: srv, clk: &clock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}}
-	cfg := amssim.Config{
+	cfg := sim.Config{
 		BasePath:      basePath,
 		SiteName:      "Test Association",
 		Authenticator: testDir,
-		Clients: []amssim.ClientApp{
+		Clients: []sim.ClientApp{
 			{ClientID: clientID, ClientSecret: clientSecret, LoginRedirectURL: srv.URL + "/handoff/imis", Name: "Member Portal", RefreshTokenLifetime: 10 * time.Minute},
 			{ClientID: otherID, ClientSecret: otherSecret, LoginRedirectURL: "https://other.example.org/sso"},
 		},
@@ -106,14 +106,14 @@ func newEnv(t *testing.T, basePath string, mutate ...func(*amssim.Config)) *env 
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	e.sim = amssim.New(cfg)
+	e.sim = sim.New(cfg)
 	mux.Handle(basePath+"/", e.sim)
 	var err error
-	e.ams, err = amstoken.New(amstoken.Config{BaseURL: srv.URL + basePath, ClientID: clientID, ClientSecret: clientSecret, Timeout: 2 * time.Second})
+	e.ams, err = token.New(token.Config{BaseURL: srv.URL + basePath, ClientID: clientID, ClientSecret: clientSecret, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.other, err = amstoken.New(amstoken.Config{BaseURL: srv.URL + basePath, ClientID: otherID, ClientSecret: otherSecret, Timeout: 2 * time.Second})
+	e.other, err = token.New(token.Config{BaseURL: srv.URL + basePath, ClientID: otherID, ClientSecret: otherSecret, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,13 +229,13 @@ func TestSSOHandOffEndToEnd(t *testing.T) {
 		t.Fatalf("sso before login: %d", r.status)
 	}
 	loginURL, _ := url.Parse(r.header.Get("Location"))
-	if loginURL.Path != base+amssim.LoginPath || loginURL.Query().Get("ReturnUrl") != base+"/sso?client="+clientID {
+	if loginURL.Path != base+sim.LoginPath || loginURL.Query().Get("ReturnUrl") != base+"/sso?client="+clientID {
 		t.Fatalf("redirected to %s", loginURL)
 	}
 
 	// Sign in.
 	page := do(t, b, "GET", e.srv.URL+loginURL.String(), nil)
-	for _, want := range []string{`<label for="username">`, `<label for="password">`, `name="viewport"`, `action="` + base + amssim.LoginPath + `"`, "Demo accounts: jsmith"} {
+	for _, want := range []string{`<label for="username">`, `<label for="password">`, `name="viewport"`, `action="` + base + sim.LoginPath + `"`, "Demo accounts: jsmith"} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("login page lacks %q", want)
 		}
@@ -270,20 +270,20 @@ func TestSSOHandOffEndToEnd(t *testing.T) {
 		t.Error("sso page is cacheable")
 	}
 
-	// The "browser" submits the form: the bridge exchanges the token with amstoken.
+	// The "browser" submits the form: the bridge exchanges the token with token.
 	r = do(t, b, "POST", action, url.Values{"refresh_token": {rt}})
 	if r.body != "bridge: signed in as JSmith" {
 		t.Fatalf("hand-off: %d %q", r.status, r.body)
 	}
 	// Single use.
-	if _, err := e.ams.RefreshGrant(context.Background(), rt); !errors.Is(err, amstoken.ErrInvalidGrant) {
+	if _, err := e.ams.RefreshGrant(context.Background(), rt); !errors.Is(err, token.ErrInvalidGrant) {
 		t.Fatalf("second use: %v", err)
 	}
 
 	// Home shows who is signed in and the apps.
 	r = do(t, b, "GET", e.srv.URL+base+"/", nil)
 	if !strings.Contains(r.body, "Jane Smith") || !strings.Contains(r.body, "JSmith") || !strings.Contains(r.body, "Member Portal") ||
-		!strings.Contains(r.body, base+amssim.LogoutPath) {
+		!strings.Contains(r.body, base+sim.LogoutPath) {
 		t.Errorf("home:\n%s", r.body)
 	}
 
@@ -318,14 +318,14 @@ func TestSessionCookieReplayAfterLogout(t *testing.T) {
 	if resp := get(base + "/sso"); resp.StatusCode != 200 {
 		t.Fatalf("sso: %d", resp.StatusCode)
 	}
-	get(base + amssim.LogoutPath)
+	get(base + sim.LogoutPath)
 	if resp := get(base + "/sso"); resp.StatusCode != http.StatusFound {
 		t.Errorf("the server-side session survived logout: %d", resp.StatusCode)
 	}
 }
 
 func TestSessionExpiry(t *testing.T) {
-	e := newEnv(t, base, func(c *amssim.Config) { c.SessionLifetime = 5 * time.Minute })
+	e := newEnv(t, base, func(c *sim.Config) { c.SessionLifetime = 5 * time.Minute })
 	b := browser(t)
 	e.signIn(t, b, e.srv.URL+e.sim.LoginURL(""), "jsmith", "Pa55word!")
 	if r := do(t, b, "GET", e.srv.URL+e.sim.SSOURL(""), nil); r.status != 200 {
@@ -359,7 +359,7 @@ func TestTokenEndpoint(t *testing.T) {
 			t.Fatalf("rotated token: %v %v", tok2, err)
 		}
 		for _, used := range []string{rt, tok.RefreshToken} {
-			if _, err := e.ams.RefreshGrant(ctx, used); !errors.Is(err, amstoken.ErrInvalidGrant) {
+			if _, err := e.ams.RefreshGrant(ctx, used); !errors.Is(err, token.ErrInvalidGrant) {
 				t.Errorf("reuse: %v", err)
 			}
 		}
@@ -368,21 +368,21 @@ func TestTokenEndpoint(t *testing.T) {
 		rt, _ := e.sim.IssueRefreshToken("JSmith", clientID)
 		e.clk.Advance(10 * time.Minute) // the client's lifetime
 		_, err := e.ams.RefreshGrant(ctx, rt)
-		if !errors.Is(err, amstoken.ErrInvalidGrant) || !strings.Contains(err.Error(), "invalid or has expired") {
+		if !errors.Is(err, token.ErrInvalidGrant) || !strings.Contains(err.Error(), "invalid or has expired") {
 			t.Fatalf("expired: %v", err)
 		}
 	})
 	t.Run("another client's token", func(t *testing.T) {
 		rt, _ := e.sim.IssueRefreshToken("JSmith", otherID)
-		if _, err := e.ams.RefreshGrant(ctx, rt); !errors.Is(err, amstoken.ErrInvalidGrant) {
+		if _, err := e.ams.RefreshGrant(ctx, rt); !errors.Is(err, token.ErrInvalidGrant) {
 			t.Fatalf("cross-client: %v", err)
 		}
 	})
 	t.Run("wrong client secret", func(t *testing.T) {
-		bad, _ := amstoken.New(amstoken.Config{BaseURL: e.srv.URL + base, ClientID: clientID, ClientSecret: "wrong"})
+		bad, _ := token.New(token.Config{BaseURL: e.srv.URL + base, ClientID: clientID, ClientSecret: "wrong"})
 		rt, _ := e.sim.IssueRefreshToken("JSmith", clientID)
 		_, err := bad.RefreshGrant(ctx, rt)
-		if !errors.Is(err, amstoken.ErrInvalidClient) {
+		if !errors.Is(err, token.ErrInvalidClient) {
 			t.Fatalf("wrong secret: %v", err)
 		}
 		// The client was checked first: the token is still good.
@@ -391,8 +391,8 @@ func TestTokenEndpoint(t *testing.T) {
 		}
 	})
 	t.Run("unknown client", func(t *testing.T) {
-		bad, _ := amstoken.New(amstoken.Config{BaseURL: e.srv.URL + base, ClientID: "nobody", ClientSecret: clientSecret})
-		if _, err := bad.RefreshGrant(ctx, "0123456789abcdef0123456789abcdef"); !errors.Is(err, amstoken.ErrInvalidClient) {
+		bad, _ := token.New(token.Config{BaseURL: e.srv.URL + base, ClientID: "nobody", ClientSecret: clientSecret})
+		if _, err := bad.RefreshGrant(ctx, "0123456789abcdef0123456789abcdef"); !errors.Is(err, token.ErrInvalidClient) {
 			t.Fatalf("unknown client: %v", err)
 		}
 	})
@@ -403,8 +403,8 @@ func TestTokenEndpoint(t *testing.T) {
 		}
 		for _, creds := range [][2]string{{"jsmith", "wrong"}, {"nobody", "Pa55word!"}, {"locked", "Pa55word!"}} {
 			_, err := e.ams.PasswordGrant(ctx, creds[0], creds[1])
-			var ae *amstoken.Error
-			if !errors.Is(err, amstoken.ErrInvalidGrant) || !errors.As(err, &ae) || ae.Description != "The user name or password is incorrect." {
+			var ae *token.Error
+			if !errors.Is(err, token.ErrInvalidGrant) || !errors.As(err, &ae) || ae.Description != "The user name or password is incorrect." {
 				t.Errorf("%v: %v", creds, err)
 			}
 		}
@@ -459,17 +459,17 @@ func TestFaults(t *testing.T) {
 	e := newEnv(t, base)
 	ctx := context.Background()
 	rt, _ := e.sim.IssueRefreshToken("JSmith", clientID)
-	quick, _ := amstoken.New(amstoken.Config{BaseURL: e.srv.URL + base, ClientID: clientID, ClientSecret: clientSecret, Timeout: 100 * time.Millisecond})
+	quick, _ := token.New(token.Config{BaseURL: e.srv.URL + base, ClientID: clientID, ClientSecret: clientSecret, Timeout: 100 * time.Millisecond})
 	for _, tc := range []struct {
 		name   string
-		faults amssim.Faults
+		faults sim.Faults
 		want   string
 	}{
-		{"delay beyond the timeout", amssim.Faults{Delay: 2 * time.Second}, "Timeout"},
-		{"status 500", amssim.Faults{Status: 500}, "HTTP 500"},
-		{"status 503", amssim.Faults{Status: 503}, "HTTP 503"},
-		{"garbage", amssim.Faults{Garbage: true}, "not a JSON object"},
-		{"hang up", amssim.Faults{HangUp: true}, "EOF"},
+		{"delay beyond the timeout", sim.Faults{Delay: 2 * time.Second}, "Timeout"},
+		{"status 500", sim.Faults{Status: 500}, "HTTP 500"},
+		{"status 503", sim.Faults{Status: 503}, "HTTP 503"},
+		{"garbage", sim.Faults{Garbage: true}, "not a JSON object"},
+		{"hang up", sim.Faults{HangUp: true}, "EOF"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e.sim.SetFaults(tc.faults)
@@ -482,12 +482,12 @@ func TestFaults(t *testing.T) {
 			}
 		})
 	}
-	e.sim.SetFaults(amssim.Faults{})
+	e.sim.SetFaults(sim.Faults{})
 	// Faults strike before the token is looked at: it is still valid.
 	if tok, err := e.ams.RefreshGrant(ctx, rt); err != nil || tok.UserName != "JSmith" {
 		t.Fatalf("after healing: %v %v", tok, err)
 	}
-	e.sim.SetFaults(amssim.Faults{Delay: 50 * time.Millisecond})
+	e.sim.SetFaults(sim.Faults{Delay: 50 * time.Millisecond})
 	if _, err := e.ams.PasswordGrant(ctx, "jsmith", "Pa55word!"); err != nil {
 		t.Fatalf("a short delay: %v", err)
 	}
@@ -495,7 +495,7 @@ func TestFaults(t *testing.T) {
 
 func TestLoginForm(t *testing.T) {
 	e := newEnv(t, base)
-	loginURL := e.srv.URL + base + amssim.LoginPath
+	loginURL := e.srv.URL + base + sim.LoginPath
 
 	t.Run("CSRF: no token", func(t *testing.T) {
 		b := browser(t)
@@ -589,7 +589,7 @@ func TestLogout(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := browser(t)
 			e.signIn(t, b, e.srv.URL+e.sim.LoginURL(""), "jsmith", "Pa55word!")
-			r := do(t, b, "GET", e.srv.URL+base+amssim.LogoutPath+tc.query, nil)
+			r := do(t, b, "GET", e.srv.URL+base+sim.LogoutPath+tc.query, nil)
 			if tc.location != "" {
 				if r.status != http.StatusFound || r.header.Get("Location") != tc.location {
 					t.Fatalf("%d to %q", r.status, r.header.Get("Location"))
@@ -621,9 +621,9 @@ func TestRoutingAndPages(t *testing.T) {
 		{"GET", base + "/nope", 404, ""},
 		{"GET", base + "x/", 404, ""},
 		{"GET", base + "/sso?client=nope", 404, ""},
-		{"GET", base + "/sso", http.StatusFound, base + amssim.LoginPath + "?ReturnUrl=%2Fdemo-ams%2Fsso"},
+		{"GET", base + "/sso", http.StatusFound, base + sim.LoginPath + "?ReturnUrl=%2Fdemo-ams%2Fsso"},
 		{"POST", base + "/sso", 405, ""},
-		{"DELETE", base + amssim.LoginPath, 405, ""},
+		{"DELETE", base + sim.LoginPath, 405, ""},
 	} {
 		r := do(t, b, tc.method, e.srv.URL+tc.path, nil)
 		if r.status != tc.status || r.header.Get("Location") != tc.location {
@@ -659,7 +659,7 @@ func TestRoutingAndPages(t *testing.T) {
 func TestMountedAtRoot(t *testing.T) {
 	e := newEnv(t, "")
 	b := browser(t)
-	r := e.signIn(t, b, e.srv.URL+amssim.LoginPath+"?ReturnUrl=%2Fsso", "jsmith", "Pa55word!")
+	r := e.signIn(t, b, e.srv.URL+sim.LoginPath+"?ReturnUrl=%2Fsso", "jsmith", "Pa55word!")
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/sso" || !strings.Contains(r.header.Get("Set-Cookie"), "Path=/;") {
 		t.Fatalf("%d %q %q", r.status, r.header.Get("Location"), r.header.Get("Set-Cookie"))
 	}
@@ -690,7 +690,7 @@ func TestConcurrentTokens(t *testing.T) {
 			// Everyone races for the same token: exactly one wins.
 			if _, err := e.ams.RefreshGrant(ctx, rt); err == nil {
 				wins.Store(i, true)
-			} else if !errors.Is(err, amstoken.ErrInvalidGrant) {
+			} else if !errors.Is(err, token.ErrInvalidGrant) {
 				errs <- err
 			}
 		})
@@ -708,25 +708,25 @@ func TestConcurrentTokens(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	good := amssim.Config{Authenticator: testDir, Clients: []amssim.ClientApp{{ClientID: "a", ClientSecret: "s", LoginRedirectURL: "http://localhost:8080/handoff/imis"}}}
+	good := sim.Config{Authenticator: testDir, Clients: []sim.ClientApp{{ClientID: "a", ClientSecret: "s", LoginRedirectURL: "http://localhost:8080/handoff/imis"}}}
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		name   string
-		mutate func(*amssim.Config)
+		mutate func(*sim.Config)
 		want   string
 	}{
-		{"no authenticator", func(c *amssim.Config) { c.Authenticator = nil }, "amssim.authenticator"},
-		{"trailing slash", func(c *amssim.Config) { c.BasePath = "/demo-ams/" }, "amssim.base_path"},
-		{"pattern chars", func(c *amssim.Config) { c.BasePath = "/{x}" }, "amssim.base_path"},
-		{"no clients", func(c *amssim.Config) { c.Clients = nil }, "amssim.clients"},
-		{"duplicate", func(c *amssim.Config) { c.Clients = append(c.Clients, c.Clients[0]) }, "duplicate"},
-		{"relative redirect", func(c *amssim.Config) { c.Clients[0].LoginRedirectURL = "/handoff" }, "login_redirect_url"},
-		{"origin with path", func(c *amssim.Config) { c.AllowedReturnOrigins = []string{"https://a.example/x"} }, "allowed_return_origins[0]"},
+		{"no authenticator", func(c *sim.Config) { c.Authenticator = nil }, "sim.authenticator"},
+		{"trailing slash", func(c *sim.Config) { c.BasePath = "/demo-ams/" }, "sim.base_path"},
+		{"pattern chars", func(c *sim.Config) { c.BasePath = "/{x}" }, "sim.base_path"},
+		{"no clients", func(c *sim.Config) { c.Clients = nil }, "sim.clients"},
+		{"duplicate", func(c *sim.Config) { c.Clients = append(c.Clients, c.Clients[0]) }, "duplicate"},
+		{"relative redirect", func(c *sim.Config) { c.Clients[0].LoginRedirectURL = "/handoff" }, "login_redirect_url"},
+		{"origin with path", func(c *sim.Config) { c.AllowedReturnOrigins = []string{"https://a.example/x"} }, "allowed_return_origins[0]"},
 	} {
 		c := good
-		c.Clients = append([]amssim.ClientApp(nil), good.Clients...)
+		c.Clients = append([]sim.ClientApp(nil), good.Clients...)
 		tc.mutate(&c)
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v", tc.name, err)
@@ -737,5 +737,5 @@ func TestConfig(t *testing.T) {
 			t.Error("New did not panic on an invalid configuration")
 		}
 	}()
-	amssim.New(amssim.Config{})
+	sim.New(sim.Config{})
 }

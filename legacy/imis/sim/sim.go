@@ -1,4 +1,4 @@
-package amssim
+package sim
 
 import (
 	"errors"
@@ -44,7 +44,7 @@ type Simulator struct {
 // configuration is the program's, not a member's input.
 func New(cfg Config) *Simulator {
 	if err := cfg.Validate(); err != nil {
-		panic(fmt.Sprintf("amssim.New: invalid configuration: %v", err))
+		panic(fmt.Sprintf("sim.New: invalid configuration: %v", err))
 	}
 	cfg = cfg.withDefaults()
 	s := &Simulator{
@@ -53,7 +53,7 @@ func New(cfg Config) *Simulator {
 		clients: map[string]*ClientApp{},
 		origins: map[string]bool{},
 		store:   newStore(cfg.Now),
-		log:     cfg.Logger.With(slog.String("component", "amssim")),
+		log:     cfg.Logger.With(slog.String("component", "imis/sim")),
 		pages:   parsePages(),
 	}
 	for i := range s.cfg.Clients {
@@ -87,10 +87,10 @@ func (s *Simulator) currentFaults() Faults {
 func (s *Simulator) IssueRefreshToken(login, clientID string) (string, error) {
 	c, ok := s.clients[clientID]
 	if !ok {
-		return "", fmt.Errorf("amssim: unknown client application %q", clientID)
+		return "", fmt.Errorf("imis/sim: unknown client application %q", clientID)
 	}
 	if strings.TrimSpace(login) == "" {
-		return "", errors.New("amssim: empty login")
+		return "", errors.New("imis/sim: empty login")
 	}
 	tok, _, err := s.store.newGrant(login, c.ClientID, c.RefreshTokenLifetime)
 	return tok, err
@@ -100,7 +100,7 @@ func (s *Simulator) IssueRefreshToken(login, clientID string) (string, error) {
 // session cookie to send.
 func (s *Simulator) NewSessionCookie(login string) (*http.Cookie, error) {
 	if strings.TrimSpace(login) == "" {
-		return nil, errors.New("amssim: empty login")
+		return nil, errors.New("imis/sim: empty login")
 	}
 	id, err := s.store.newSession(login, login, s.cfg.SessionLifetime)
 	if err != nil {

@@ -1,4 +1,4 @@
-package amstoken
+package token
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 )
 
 // ErrCheckFailed is returned (wrapped) by Check when the diagnosis found a problem.
-var ErrCheckFailed = errors.New("amstoken: token endpoint check failed")
+var ErrCheckFailed = errors.New("imis/token: token endpoint check failed")
 
 // Check validates cfg, builds a client and runs Client.Check: the implementation of
 // `ssobridge legacy check --token`. Configuration errors are printed too.

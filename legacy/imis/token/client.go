@@ -1,4 +1,4 @@
-package amstoken
+package token
 
 import (
 	"bytes"
@@ -131,10 +131,10 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // it never left this process.
 func (c *Client) RefreshGrant(ctx context.Context, refreshToken string) (*Token, error) {
 	if refreshToken == "" {
-		return nil, fmt.Errorf("amstoken: refresh_token grant: empty refresh token: %w", ErrInvalidGrant)
+		return nil, fmt.Errorf("imis/token: refresh_token grant: empty refresh token: %w", ErrInvalidGrant)
 	}
 	if len(refreshToken) > maxGrantInput {
-		return nil, fmt.Errorf("amstoken: refresh_token grant: refresh token longer than %d bytes: %w", maxGrantInput, ErrInvalidGrant)
+		return nil, fmt.Errorf("imis/token: refresh_token grant: refresh token longer than %d bytes: %w", maxGrantInput, ErrInvalidGrant)
 	}
 	return c.exchange(ctx, grantRefresh, c.refreshParams(refreshToken), []string{refreshToken, c.cfg.ClientSecret})
 }
@@ -144,10 +144,10 @@ func (c *Client) RefreshGrant(ctx context.Context, refreshToken string) (*Token,
 // client credentials). Wrong credentials give ErrInvalidGrant.
 func (c *Client) PasswordGrant(ctx context.Context, username, password string) (*Token, error) {
 	if username == "" || password == "" {
-		return nil, fmt.Errorf("amstoken: password grant: empty user name or password: %w", ErrInvalidGrant)
+		return nil, fmt.Errorf("imis/token: password grant: empty user name or password: %w", ErrInvalidGrant)
 	}
 	if len(username) > maxGrantInput || len(password) > maxGrantInput {
-		return nil, fmt.Errorf("amstoken: password grant: user name or password longer than %d bytes: %w", maxGrantInput, ErrInvalidGrant)
+		return nil, fmt.Errorf("imis/token: password grant: user name or password longer than %d bytes: %w", maxGrantInput, ErrInvalidGrant)
 	}
 	params := []param{{"grant_type", "password"}, {"username", username}, {"password", password}}
 	return c.exchange(ctx, grantPassword, params, []string{password, c.cfg.ClientSecret})
@@ -207,7 +207,7 @@ type attempt struct {
 }
 
 func (c *Client) once(ctx context.Context, grant string, params []param, secrets []string) (*Token, attempt) {
-	op := "amstoken " + grant + " grant"
+	op := "imis/token " + grant + " grant"
 	var a attempt
 	body, ctype, err := c.encode(params)
 	if err != nil {

@@ -1,4 +1,4 @@
-package amstoken
+package token
 
 import (
 	"errors"
@@ -12,10 +12,10 @@ var (
 	// ErrInvalidGrant: the AMS answered HTTP 400 invalid_grant. The refresh token is invalid,
 	// expired or already used, or the user name or password is wrong. The member must sign
 	// in to the AMS again; it is not an outage.
-	ErrInvalidGrant = errors.New("amstoken: the AMS rejected the grant (token invalid, expired or already used, or wrong password)")
+	ErrInvalidGrant = errors.New("imis/token: the AMS rejected the grant (token invalid, expired or already used, or wrong password)")
 	// ErrInvalidClient: the AMS answered invalid_client (HTTP 400 or 401). Our client
 	// registration (client_id / client_secret) is wrong; an operator must fix it.
-	ErrInvalidClient = errors.New("amstoken: the AMS rejected our client credentials (invalid_client)")
+	ErrInvalidClient = errors.New("imis/token: the AMS rejected our client credentials (invalid_client)")
 )
 
 // Error is an OAuth error answer of the token endpoint. Invalid-grant and invalid-client
@@ -35,7 +35,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "amstoken: %s grant: the AMS answered HTTP %d", e.Grant, e.StatusCode)
+	fmt.Fprintf(&b, "imis/token: %s grant: the AMS answered HTTP %d", e.Grant, e.StatusCode)
 	if e.Code != "" {
 		fmt.Fprintf(&b, " %s", e.Code)
 	}

@@ -1,4 +1,4 @@
-package amstoken_test
+package token_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"net/http/httptest"
 
 	"github.com/ssobridge/ssobridge/legacy"
-	"github.com/ssobridge/ssobridge/legacy/amssim"
-	"github.com/ssobridge/ssobridge/legacy/amstoken"
+	"github.com/ssobridge/ssobridge/legacy/imis/sim"
+	"github.com/ssobridge/ssobridge/legacy/imis/token"
 )
 
 type oneMember struct{}
@@ -27,16 +27,16 @@ func ExampleClient_RefreshGrant() {
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	sim := amssim.New(amssim.Config{
+	sim := sim.New(sim.Config{
 		BasePath:      "/demo-ams",
 		Authenticator: oneMember{},
-		Clients: []amssim.ClientApp{{
+		Clients: []sim.ClientApp{{
 			ClientID: "ssobridge", ClientSecret: "s3cret", LoginRedirectURL: srv.URL + "/handoff/imis",
 		}},
 	})
 	mux.Handle("/demo-ams/", sim)
 
-	client, err := amstoken.New(amstoken.Config{
+	client, err := token.New(token.Config{
 		BaseURL:      srv.URL + "/demo-ams",
 		ClientID:     "ssobridge",
 		ClientSecret: "s3cret",
@@ -49,7 +49,7 @@ func ExampleClient_RefreshGrant() {
 	tok, err := client.RefreshGrant(context.Background(), refreshToken)
 	fmt.Println(tok.UserName, err)
 	_, err = client.RefreshGrant(context.Background(), refreshToken)
-	fmt.Println("used twice:", errors.Is(err, amstoken.ErrInvalidGrant))
+	fmt.Println("used twice:", errors.Is(err, token.ErrInvalidGrant))
 	// Output:
 	// JSmith <nil>
 	// used twice: true

@@ -1,4 +1,4 @@
-package amssim
+package sim
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package amssim
+package sim
 
 // The pages: plain server-rendered HTML, no external assets, readable on a phone. Styles
 // and the one script carry the per-response CSP nonce.

@@ -1,4 +1,4 @@
-package amstoken
+package token
 
 import (
 	"bytes"
@@ -34,7 +34,7 @@ type Token struct {
 }
 
 func (t Token) String() string {
-	return fmt.Sprintf("amstoken.Token{UserName:%q TokenType:%q ExpiresIn:%s AccessToken:%s RefreshToken:%s}",
+	return fmt.Sprintf("token.Token{UserName:%q TokenType:%q ExpiresIn:%s AccessToken:%s RefreshToken:%s}",
 		t.UserName, t.TokenType, t.ExpiresIn, redacted(t.AccessToken), redacted(t.RefreshToken))
 }
 

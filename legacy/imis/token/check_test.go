@@ -1,4 +1,4 @@
-package amstoken
+package token
 
 import (
 	"bytes"

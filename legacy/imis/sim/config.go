@@ -1,4 +1,4 @@
-package amssim
+package sim
 
 import (
 	"errors"
@@ -85,7 +85,7 @@ var basePathRE = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)*$`)
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("amssim.%s: %s", field, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("sim.%s: %s", field, fmt.Sprintf(format, args...)))
 	}
 	if c.Authenticator == nil {
 		bad("authenticator", "required")

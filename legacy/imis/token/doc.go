@@ -1,4 +1,4 @@
-// Package amstoken is the client for the AMS's OAuth2 token endpoint (iMIS: the OWIN
+// Package token is the client for the AMS's OAuth2 token endpoint (iMIS: the OWIN
 // endpoint at https://<site>/token).
 //
 // It is how the bridge turns the refresh_token that the iMIS Single Sign-On iPart POSTs to our
@@ -27,4 +27,4 @@
 //
 // Check diagnoses the configuration for `ssobridge legacy check --token`: it sends a refresh
 // grant with a deliberately invalid token and explains the answer.
-package amstoken
+package token

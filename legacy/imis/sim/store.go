@@ -1,4 +1,4 @@
-package amssim
+package sim
 
 import (
 	"crypto/rand"
@@ -16,7 +16,7 @@ const maxEntries = 10000
 // purgeEvery is how often expired entries are swept (on the next write).
 const purgeEvery = time.Minute
 
-var errFull = errors.New("amssim: too many outstanding sessions or tokens; try again later")
+var errFull = errors.New("imis/sim: too many outstanding sessions or tokens; try again later")
 
 // session is an AMS sign-in.
 type session struct {

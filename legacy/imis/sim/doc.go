@@ -1,4 +1,4 @@
-// Package amssim simulates the parts of an iMIS website that ssobridge talks to, so that tests
+// Package sim simulates the parts of an iMIS website that ssobridge talks to, so that tests
 // and newcomers can run the whole iMIS-first Single Sign-On hand-off on one machine:
 //
 //   - the forms-authentication login page
@@ -23,4 +23,4 @@
 // stripping the prefix, e.g. mux.Handle(cfg.BasePath+"/", sim). Paths below the base are
 // matched case-insensitively, as IIS does. Tests can inject token-endpoint faults with
 // SetFaults and obtain refresh tokens without a browser with IssueRefreshToken.
-package amssim
+package sim
