@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ssobridge/ssobridge/bridge/shadow"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -68,7 +68,7 @@ func newAdmin(ctx context.Context, cfg Config, st store.Store, dir legacy.Direct
 	if err != nil {
 		return nil, fmt.Errorf("admin: clients: %w", err)
 	}
-	sh := shadow.New(shadow.Options{Config: cfg.Shadow, Targets: cfg.Provisioning, Store: st, Directory: dir,
+	sh := provisioning.New(provisioning.Options{Config: cfg.Shadow, Targets: cfg.Provisioning, Store: st, Directory: dir,
 		Clients: registryClients{reg}, Issuer: cfg.Issuer,
 		PublicSID: func(id string) string { return sso.PublicSID(sidKey, id) }})
 	a.endSession = sh.EndSession
@@ -84,7 +84,7 @@ type Filter struct {
 	Client  string `json:"client,omitempty"`
 }
 
-// registryClients adapts the client registry to shadow.ClientSource.
+// registryClients adapts the client registry to provisioning.ClientSource.
 type registryClients struct{ r *sso.Registry }
 
 func (c registryClients) Client(ctx context.Context, id string) (*sso.ClientConfig, error) {

@@ -15,7 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ssobridge/ssobridge/bridge/policy"
-	"github.com/ssobridge/ssobridge/bridge/shadow"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 	"github.com/ssobridge/ssobridge/sso"
@@ -54,9 +54,9 @@ type Config struct {
 	// Admin is the admin HTTP API on its own listener; off without a token (admin.go).
 	Admin AdminConfig `yaml:"admin"`
 	// Shadow tunes AMS change polling and outbox delivery; Provisioning maps client ids to
-	// their shadow-user targets (SCIM or webhook). See package bridge/shadow.
-	Shadow       shadow.Config            `yaml:"shadow"`
-	Provisioning map[string]shadow.Target `yaml:"provisioning"`
+	// their shadow-user targets (SCIM or webhook). See package bridge/provisioning.
+	Shadow       provisioning.Config            `yaml:"shadow"`
+	Provisioning map[string]provisioning.Target `yaml:"provisioning"`
 }
 
 // Organisation brands the pages.
@@ -141,7 +141,7 @@ func Defaults() Config {
 		Log:    LogConfig{Level: "info", Format: "text"},
 		Audit:  AuditConfig{Retention: 90 * 24 * time.Hour},
 		Admin:  AdminConfig{Listen: "127.0.0.1:8081"},
-		Shadow: shadow.Defaults(),
+		Shadow: provisioning.Defaults(),
 	}
 }
 
@@ -283,7 +283,7 @@ func (c *Config) Validate() error {
 	if err := c.Shadow.Validate(); err != nil {
 		return err
 	}
-	if err := shadow.ValidateTargets(c.Provisioning); err != nil {
+	if err := provisioning.ValidateTargets(c.Provisioning); err != nil {
 		return err
 	}
 	seen := map[string]bool{}

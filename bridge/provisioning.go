@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ssobridge/ssobridge/bridge/shadow"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -33,9 +33,9 @@ func (s *Server) memberView(_ context.Context, m *legacy.Member, subject, client
 
 // newShadow builds the shadow-user service.
 func (s *Server) newShadow() {
-	s.shadow = shadow.New(shadow.Options{
+	s.shadow = provisioning.New(provisioning.Options{
 		Config: s.cfg.Shadow, Targets: s.cfg.Provisioning, Store: s.store, Directory: s.dir,
-		Viewer: shadow.ViewFunc(s.memberView), Clients: s.provider, Keys: s.keys, Issuer: s.cfg.Issuer, Logger: s.log,
+		Viewer: provisioning.ViewFunc(s.memberView), Clients: s.provider, Keys: s.keys, Issuer: s.cfg.Issuer, Logger: s.log,
 		PublicSID: s.provider.PublicSID,
 		Current: func(m *legacy.Member, subject, clientID string, now time.Time) bool {
 			return s.policy.Membership(m, subject, clientID, now).Current()
@@ -44,7 +44,7 @@ func (s *Server) newShadow() {
 }
 
 // Shadow exposes the shadow-user service (tests and the CLI).
-func (s *Server) Shadow() *shadow.Service { return s.shadow }
+func (s *Server) Shadow() *provisioning.Service { return s.shadow }
 
 // frontChannelLogouts returns the Front-Channel Logout 1.0 URLs (with iss and sid) of the
 // session's clients that registered one, and their origins for the page's frame-src.

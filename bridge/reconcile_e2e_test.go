@@ -11,7 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/shadow"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/legacy/demo"
 )
 
@@ -29,7 +29,7 @@ func TestReconcileSeesWhatPollingCannot(t *testing.T) {
 	t.Cleanup(func() { d.Close() })
 	sink := newHookSink(t)
 	e := newEnvDir(t, true, d, func(c *bridge.Config) {
-		c.Provisioning = map[string]shadow.Target{"web": {Webhook: &shadow.WebhookTarget{URL: sink.srv.URL, Secret: testWebhookSecret}}}
+		c.Provisioning = map[string]provisioning.Target{"web": {Webhook: &provisioning.WebhookTarget{URL: sink.srv.URL, Secret: testWebhookSecret}}}
 	})
 	var alice demo.Login
 	for _, l := range demo.Logins() {
@@ -63,7 +63,7 @@ func TestReconcileSeesWhatPollingCannot(t *testing.T) {
 		sink.types = nil
 		return out
 	}
-	if got := deliver(); !slices.Equal(got, []string{shadow.TypeCreated}) {
+	if got := deliver(); !slices.Equal(got, []string{provisioning.TypeCreated}) {
 		t.Fatalf("after sign-in: %v", got)
 	}
 	view := func() string {
@@ -93,7 +93,7 @@ func TestReconcileSeesWhatPollingCannot(t *testing.T) {
 	if err != nil || !res.Finished || res.Gone != 0 {
 		t.Fatalf("Reconcile = %+v, %v", res, err)
 	}
-	if got := deliver(); !slices.Equal(got, []string{shadow.TypeUpdated}) || !strings.Contains(view(), `"Reconciled"`) {
+	if got := deliver(); !slices.Equal(got, []string{provisioning.TypeUpdated}) || !strings.Contains(view(), `"Reconciled"`) {
 		t.Fatalf("after the role grant: %v, view %s", got, view())
 	}
 
@@ -107,7 +107,7 @@ func TestReconcileSeesWhatPollingCannot(t *testing.T) {
 	if res, err = svc.Reconcile(ctx); err != nil || !res.Finished {
 		t.Fatalf("Reconcile = %+v, %v", res, err)
 	}
-	if got := deliver(); !slices.Equal(got, []string{shadow.TypeDeactivated}) {
+	if got := deliver(); !slices.Equal(got, []string{provisioning.TypeDeactivated}) {
 		t.Fatalf("after the deletion: %v", got)
 	}
 	tok.Expiry = time.Now().Add(-time.Hour)

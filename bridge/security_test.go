@@ -8,7 +8,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
-	"github.com/ssobridge/ssobridge/bridge/shadow"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/sso"
 	"golang.org/x/oauth2"
 )
@@ -140,8 +140,8 @@ func TestLogoutHintMustBeAnIDToken(t *testing.T) {
 // not get a code for a lapsed member (its shadow user would be deactivated at the same time).
 func TestRequireCurrentBlocksSignIn(t *testing.T) {
 	e := newEnv(t, func(c *bridge.Config) {
-		c.Provisioning = map[string]shadow.Target{"web": {RequireCurrent: true,
-			Webhook: &shadow.WebhookTarget{URL: "http://127.0.0.1:9/hook", Secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}
+		c.Provisioning = map[string]provisioning.Target{"web": {RequireCurrent: true,
+			Webhook: &provisioning.WebhookTarget{URL: "http://127.0.0.1:9/hook", Secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}
 	})
 	lapse(e, "alice")
 	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)

@@ -15,7 +15,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/ssobridge/ssobridge/bridge/policy"
-	"github.com/ssobridge/ssobridge/bridge/shadow"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/imis/sim"
@@ -57,7 +57,7 @@ type Server struct {
 	subjects       *subjectMapper
 	policy         *policy.Engine
 	admin          *Admin // admin API and CLI operations (admin_ops.go)
-	shadow         *shadow.Service
+	shadow         *provisioning.Service
 	issuer         *url.URL
 	echo           *echo.Echo
 	demo           bool

@@ -18,7 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/shadow"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -37,14 +37,14 @@ type hookSink struct {
 
 func newHookSink(t *testing.T) *hookSink {
 	h := &hookSink{}
-	key, err := shadow.WebhookKey(testWebhookSecret)
+	key, err := provisioning.WebhookKey(testWebhookSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		ts, err := strconv.ParseInt(r.Header.Get("webhook-timestamp"), 10, 64)
-		want := shadow.SignWebhook(key, r.Header.Get("webhook-id"), time.Unix(ts, 0), b)
+		want := provisioning.SignWebhook(key, r.Header.Get("webhook-id"), time.Unix(ts, 0), b)
 		if err != nil || r.Header.Get("webhook-id") == "" || !hmac.Equal([]byte(r.Header.Get("webhook-signature")), []byte(want)) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -87,8 +87,8 @@ var testWebhookSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("bri
 func TestLapsedMemberDeactivated(t *testing.T) {
 	sink := newHookSink(t)
 	e := newEnv(t, func(c *bridge.Config) {
-		c.Provisioning = map[string]shadow.Target{"web": {RequireCurrent: true,
-			Webhook: &shadow.WebhookTarget{URL: sink.srv.URL, Secret: testWebhookSecret}}}
+		c.Provisioning = map[string]provisioning.Target{"web": {RequireCurrent: true,
+			Webhook: &provisioning.WebhookTarget{URL: sink.srv.URL, Secret: testWebhookSecret}}}
 	})
 	ctx := t.Context()
 	cfg, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
@@ -110,7 +110,7 @@ func TestLapsedMemberDeactivated(t *testing.T) {
 	sink.mu.Lock()
 	types := strings.Join(sink.types, ",")
 	sink.mu.Unlock()
-	if types != shadow.TypeCreated+","+shadow.TypeDeactivated {
+	if types != provisioning.TypeCreated+","+provisioning.TypeDeactivated {
 		t.Fatalf("webhook events: %s", types)
 	}
 	users, _ := e.store.ShadowUsers(ctx, "web", "")
@@ -220,17 +220,17 @@ func TestFrontChannelLogoutPage(t *testing.T) {
 // TestProvisioningConfigErrors: mistakes name the field.
 func TestProvisioningConfigErrors(t *testing.T) {
 	for _, tc := range []struct {
-		target shadow.Target
+		target provisioning.Target
 		want   string
 	}{
-		{shadow.Target{}, "provisioning[web].scim: set exactly one of scim or webhook"},
-		{shadow.Target{SCIM: &shadow.SCIMTarget{URL: "http://scim.example.org", Token: "x"}}, "provisioning[web].scim.url:"},
-		{shadow.Target{SCIM: &shadow.SCIMTarget{URL: "https://scim.example.org"}}, "provisioning[web].scim.token:"},
-		{shadow.Target{SCIM: &shadow.SCIMTarget{URL: "https://scim.example.org", Token: "x", Update: "merge"}}, "provisioning[web].scim.update:"},
-		{shadow.Target{Webhook: &shadow.WebhookTarget{URL: "https://h.example.org", Secret: "plain"}}, "provisioning[web].webhook.secret:"},
+		{provisioning.Target{}, "provisioning[web].scim: set exactly one of scim or webhook"},
+		{provisioning.Target{SCIM: &provisioning.SCIMTarget{URL: "http://scim.example.org", Token: "x"}}, "provisioning[web].scim.url:"},
+		{provisioning.Target{SCIM: &provisioning.SCIMTarget{URL: "https://scim.example.org"}}, "provisioning[web].scim.token:"},
+		{provisioning.Target{SCIM: &provisioning.SCIMTarget{URL: "https://scim.example.org", Token: "x", Update: "merge"}}, "provisioning[web].scim.update:"},
+		{provisioning.Target{Webhook: &provisioning.WebhookTarget{URL: "https://h.example.org", Secret: "plain"}}, "provisioning[web].webhook.secret:"},
 	} {
 		cfg := bridge.Defaults()
-		cfg.Provisioning = map[string]shadow.Target{"web": tc.target}
+		cfg.Provisioning = map[string]provisioning.Target{"web": tc.target}
 		if err := cfg.Validate(); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("Validate(%+v) = %v, want %q", tc.target, err, tc.want)
 		}

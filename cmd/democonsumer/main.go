@@ -28,7 +28,7 @@ import (
 	"golang.org/x/oauth2"
 	_ "modernc.org/sqlite"
 
-	"github.com/ssobridge/ssobridge/sso/consumer"
+	"github.com/ssobridge/ssobridge/consumer"
 )
 
 // config is the demo app's settings.

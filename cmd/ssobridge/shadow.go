@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/shadow"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 )
@@ -34,7 +34,7 @@ func shadowStatusCmd(g *globals) *cobra.Command {
 				}
 				w := cmd.OutOrStdout()
 				fmt.Fprintf(w, "pending %d, delivered %d, dead %d\n", counts[store.OutboxPending], counts[store.OutboxDelivered], counts[store.OutboxDead])
-				wm, err := st.Watermark(ctx, shadow.WatermarkName)
+				wm, err := st.Watermark(ctx, provisioning.WatermarkName)
 				if err != nil {
 					return err
 				}

@@ -1,4 +1,4 @@
-package shadow_test
+package provisioning_test
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
-	"github.com/ssobridge/ssobridge/bridge/shadow"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/legacy"
@@ -35,7 +35,7 @@ const (
 var webhookSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
 
 // viewer is the test's claim policy: every claim, allowed.
-var viewer = shadow.ViewFunc(func(_ context.Context, m *legacy.Member, _, _ string, now time.Time) (map[string]any, bool, error) {
+var viewer = provisioning.ViewFunc(func(_ context.Context, m *legacy.Member, _, _ string, now time.Time) (map[string]any, bool, error) {
 	return map[string]any{"preferred_username": m.Login, "email": m.Email, "name": m.FullName, "given_name": m.GivenName,
 		"family_name": m.FamilyName, "roles": m.Roles, "member_id": m.MemberID, "member_type": m.MemberType,
 		"is_current": m.IsCurrent(now)}, true, nil
@@ -56,11 +56,11 @@ type fixture struct {
 	st   *sqlite.Store
 	dir  *bridgetest.Directory
 	keys *sso.KeyManager
-	svc  *shadow.Service
-	opts shadow.Options
+	svc  *provisioning.Service
+	opts provisioning.Options
 }
 
-func newFixture(t *testing.T, targets map[string]shadow.Target, cls clients) *fixture {
+func newFixture(t *testing.T, targets map[string]provisioning.Target, cls clients) *fixture {
 	t.Helper()
 	f := &fixture{t: t, path: filepath.Join(t.TempDir(), "ssobridge.db"), dir: bridgetest.NewDirectory()}
 	f.open()
@@ -68,9 +68,9 @@ func newFixture(t *testing.T, targets map[string]shadow.Target, cls clients) *fi
 	if err := f.st.PutSubject(ctx, &store.Subject{Subject: aliceSub, MemberKey: aliceKey, Login: "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := shadow.Defaults()
+	cfg := provisioning.Defaults()
 	cfg.BackoffMin, cfg.BackoffMax, cfg.MaxAttempts, cfg.Timeout = time.Millisecond, 4*time.Millisecond, 3, 5*time.Second
-	f.opts = shadow.Options{Config: cfg, Targets: targets, Directory: f.dir, Viewer: viewer, Clients: cls,
+	f.opts = provisioning.Options{Config: cfg, Targets: targets, Directory: f.dir, Viewer: viewer, Clients: cls,
 		Issuer: "https://sso.example.org", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	f.start()
 	return f
@@ -92,7 +92,7 @@ func (f *fixture) open() {
 func (f *fixture) start() {
 	o := f.opts
 	o.Store, o.Keys = f.st, f.keys
-	f.svc = shadow.New(o)
+	f.svc = provisioning.New(o)
 }
 
 // request is one request a test double received.
@@ -156,7 +156,7 @@ func (s *scimServer) serve(w http.ResponseWriter, r *http.Request) {
 				found = append(found, res)
 			}
 		}
-		json.NewEncoder(w).Encode(map[string]any{"schemas": []string{shadow.SchemaListResp}, "totalResults": len(found), "Resources": found})
+		json.NewEncoder(w).Encode(map[string]any{"schemas": []string{provisioning.SchemaListResp}, "totalResults": len(found), "Resources": found})
 	case r.Method == http.MethodPost && rest == "":
 		s.n++
 		in["id"] = fmt.Sprintf("%s-%d", strings.ToLower(coll[:1]), s.n)
@@ -220,8 +220,8 @@ func jsonEq(t *testing.T, got string, want any, what string) {
 // a poll without changes sends nothing; a lapsed member (require_current) is deactivated.
 func TestSCIMExactRequests(t *testing.T) {
 	scim := newSCIMServer(t)
-	f := newFixture(t, map[string]shadow.Target{"portal": {Sync: true, RequireCurrent: true,
-		SCIM: &shadow.SCIMTarget{URL: scim.srv.URL + "/scim/v2", Token: scimTok, Groups: true}}}, clients{})
+	f := newFixture(t, map[string]provisioning.Target{"portal": {Sync: true, RequireCurrent: true,
+		SCIM: &provisioning.SCIMTarget{URL: scim.srv.URL + "/scim/v2", Token: scimTok, Groups: true}}}, clients{})
 	ctx := t.Context()
 
 	if err := f.svc.Provision(ctx, "portal", aliceSub, nil); err != nil {
@@ -243,15 +243,15 @@ func TestSCIMExactRequests(t *testing.T) {
 	}
 	alice, _ := f.dir.MemberByLogin(ctx, "alice")
 	wantUser := map[string]any{
-		"schemas":    []string{shadow.SchemaUser, shadow.SchemaMembership},
+		"schemas":    []string{provisioning.SchemaUser, provisioning.SchemaMembership},
 		"externalId": aliceSub, "userName": "alice", "displayName": "Alice Archer", "active": true,
 		"name":                  map[string]any{"formatted": "Alice Archer", "givenName": "Alice", "familyName": "Archer"},
 		"emails":                []any{map[string]any{"value": "alice@example.org", "type": "work", "primary": true}},
 		"roles":                 []any{map[string]any{"value": "Member"}},
-		shadow.SchemaMembership: map[string]any{"memberId": "1001", "memberType": "REG", "isCurrent": alice.IsCurrent(time.Now())},
+		provisioning.SchemaMembership: map[string]any{"memberId": "1001", "memberType": "REG", "isCurrent": alice.IsCurrent(time.Now())},
 	}
 	jsonEq(t, reqs[1].Body, wantUser, "POST /Users body")
-	jsonEq(t, reqs[3].Body, map[string]any{"schemas": []string{shadow.SchemaGroup}, "displayName": "Member",
+	jsonEq(t, reqs[3].Body, map[string]any{"schemas": []string{provisioning.SchemaGroup}, "displayName": "Member",
 		"members": []any{map[string]any{"value": "u-1"}}}, "POST /Groups body")
 	if su, err := f.st.ShadowUser(ctx, "portal", aliceSub); err != nil || su.ExternalID != "u-1" || !su.Active {
 		t.Fatalf("shadow user after provisioning: %+v, %v", su, err)
@@ -280,7 +280,7 @@ func TestSCIMExactRequests(t *testing.T) {
 		`PATCH /scim/v2/Groups/g-2`)
 	wantUser["roles"] = []any{map[string]any{"value": "Board"}}
 	jsonEq(t, reqs[0].Body, wantUser, "PUT /Users body")
-	jsonEq(t, reqs[4].Body, map[string]any{"schemas": []string{shadow.SchemaPatchOp},
+	jsonEq(t, reqs[4].Body, map[string]any{"schemas": []string{provisioning.SchemaPatchOp},
 		"Operations": []any{map[string]any{"op": "remove", "path": `members[value eq "u-1"]`}}}, "PATCH /Groups body")
 
 	// Nothing changed since: the poll sends nothing.
@@ -316,8 +316,8 @@ func TestSCIMExactRequests(t *testing.T) {
 // side is created again; the user is found by externalId when its id was never stored.
 func TestSCIMPatchAndRecovery(t *testing.T) {
 	scim := newSCIMServer(t)
-	f := newFixture(t, map[string]shadow.Target{"portal": {Sync: true,
-		SCIM: &shadow.SCIMTarget{URL: scim.srv.URL + "/scim/v2", Token: scimTok, Update: "patch"}}}, clients{})
+	f := newFixture(t, map[string]provisioning.Target{"portal": {Sync: true,
+		SCIM: &provisioning.SCIMTarget{URL: scim.srv.URL + "/scim/v2", Token: scimTok, Update: "patch"}}}, clients{})
 	ctx := t.Context()
 	// The SCIM server already knows alice (provisioned by hand): found by externalId, patched.
 	scim.users["pre-1"] = map[string]any{"id": "pre-1", "externalId": aliceSub}
@@ -335,7 +335,7 @@ func TestSCIMPatchAndRecovery(t *testing.T) {
 		}
 	}
 	json.Unmarshal([]byte(reqs[1].Body), &patch)
-	if patch.Schemas[0] != shadow.SchemaPatchOp || len(patch.Operations) != 1 || patch.Operations[0].Op != "replace" ||
+	if patch.Schemas[0] != provisioning.SchemaPatchOp || len(patch.Operations) != 1 || patch.Operations[0].Op != "replace" ||
 		patch.Operations[0].Path != "" || patch.Operations[0].Value["externalId"] != aliceSub || patch.Operations[0].Value["active"] != true {
 		t.Fatalf("PATCH body %s", reqs[1].Body)
 	}
@@ -354,8 +354,8 @@ func TestSCIMPatchAndRecovery(t *testing.T) {
 // ErrProvisioning; a permanent refusal goes to the dead letters at once and is re-queued by
 // RetryEvents.
 func TestSyncProvisioningFailure(t *testing.T) {
-	f := newFixture(t, map[string]shadow.Target{"portal": {Sync: true,
-		SCIM: &shadow.SCIMTarget{URL: "http://127.0.0.1:1/scim/v2", Token: "wrong"}}}, clients{})
+	f := newFixture(t, map[string]provisioning.Target{"portal": {Sync: true,
+		SCIM: &provisioning.SCIMTarget{URL: "http://127.0.0.1:1/scim/v2", Token: "wrong"}}}, clients{})
 	scim := newSCIMServer(t)
 	f.opts.Targets["portal"].SCIM.URL = scim.srv.URL + "/scim/v2"
 	err := f.svc.Provision(t.Context(), "portal", aliceSub, nil)
@@ -455,13 +455,13 @@ func (w *webhookReceiver) serve(rw http.ResponseWriter, r *http.Request) {
 func TestWebhookSignedAndRetried(t *testing.T) {
 	rcv := newWebhookReceiver(t)
 	rcv.fail = 1
-	f := newFixture(t, map[string]shadow.Target{"events": {Webhook: &shadow.WebhookTarget{URL: rcv.srv.URL + "/hook", Secret: webhookSecret}}}, clients{})
+	f := newFixture(t, map[string]provisioning.Target{"events": {Webhook: &provisioning.WebhookTarget{URL: rcv.srv.URL + "/hook", Secret: webhookSecret}}}, clients{})
 	ctx := t.Context()
 	if err := f.svc.Provision(ctx, "events", aliceSub, nil); err != nil {
 		t.Fatal(err)
 	}
 	evs, _ := f.st.OutboxEvents(ctx, store.OutboxFilter{})
-	if len(evs) != 1 || evs[0].Type != shadow.TypeCreated || evs[0].Channel != shadow.ChannelWebhook {
+	if len(evs) != 1 || evs[0].Type != provisioning.TypeCreated || evs[0].Channel != provisioning.ChannelWebhook {
 		t.Fatalf("queued: %+v", evs)
 	}
 	f.svc.DeliverDue(ctx) // 503
@@ -474,9 +474,9 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 		t.Fatalf("after the retry: %+v", e)
 	}
 	ev := rcv.bodies[evs[0].ID]
-	var data shadow.User
+	var data provisioning.User
 	json.Unmarshal(ev.Data, &data)
-	if ev.Type != shadow.TypeCreated || ev.ClientID != "events" || ev.Timestamp.IsZero() || data.Subject != aliceSub ||
+	if ev.Type != provisioning.TypeCreated || ev.ClientID != "events" || ev.Timestamp.IsZero() || data.Subject != aliceSub ||
 		!data.Active || data.Login != "alice" || data.Email != "alice@example.org" || len(data.Roles) != 1 ||
 		data.Membership == nil || data.Membership.MemberID != "1001" {
 		t.Fatalf("webhook event: %+v data %+v", ev, data)
@@ -488,7 +488,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 	rcv := newWebhookReceiver(t)
 	rcv.fail = 3
-	f := newFixture(t, map[string]shadow.Target{"events": {Webhook: &shadow.WebhookTarget{URL: rcv.srv.URL, Secret: webhookSecret}}}, clients{})
+	f := newFixture(t, map[string]provisioning.Target{"events": {Webhook: &provisioning.WebhookTarget{URL: rcv.srv.URL, Secret: webhookSecret}}}, clients{})
 	ctx := t.Context()
 	f.svc.Provision(ctx, "events", aliceSub, nil)
 	f.dir.Update("alice", func(m *legacy.Member) { m.Roles = []string{"Board"} })
@@ -500,7 +500,7 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 		}
 	}
 	dead, _ := f.st.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxDead})
-	if len(dead) != 1 || dead[0].Attempts != 3 || dead[0].Type != shadow.TypeCreated {
+	if len(dead) != 1 || dead[0].Attempts != 3 || dead[0].Type != provisioning.TypeCreated {
 		t.Fatalf("dead letters: %+v", dead)
 	}
 	time.Sleep(10 * time.Millisecond)
@@ -516,7 +516,7 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 func TestCrashMidDelivery(t *testing.T) {
 	rcv := newWebhookReceiver(t)
 	rcv.hold = make(chan struct{})
-	targets := map[string]shadow.Target{"events": {Webhook: &shadow.WebhookTarget{URL: rcv.srv.URL, Secret: webhookSecret}}}
+	targets := map[string]provisioning.Target{"events": {Webhook: &provisioning.WebhookTarget{URL: rcv.srv.URL, Secret: webhookSecret}}}
 	f := newFixture(t, targets, clients{})
 	ctx := t.Context()
 	const n = 30
@@ -648,7 +648,7 @@ func TestBackchannelLogoutDelivery(t *testing.T) {
 func TestShutdownFinishesDeliveriesInFlight(t *testing.T) {
 	rcv := newWebhookReceiver(t)
 	rcv.hold = make(chan struct{})
-	f := newFixture(t, map[string]shadow.Target{"events": {Webhook: &shadow.WebhookTarget{URL: rcv.srv.URL, Secret: webhookSecret}}}, clients{})
+	f := newFixture(t, map[string]provisioning.Target{"events": {Webhook: &provisioning.WebhookTarget{URL: rcv.srv.URL, Secret: webhookSecret}}}, clients{})
 	ctx := t.Context()
 	if err := f.svc.Provision(ctx, "events", aliceSub, nil); err != nil {
 		t.Fatal(err)

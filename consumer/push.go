@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// pushUser is the user of the bridge's webhook events (bridge/shadow.User on the wire).
+// pushUser is the user of the bridge's webhook events (bridge/provisioning.User on the wire).
 type pushUser struct {
 	Subject    string          `json:"subject"`
 	Active     bool            `json:"active"`

@@ -20,7 +20,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	_ "modernc.org/sqlite"
 
-	"github.com/ssobridge/ssobridge/sso/consumer"
+	"github.com/ssobridge/ssobridge/consumer"
 )
 
 // op is a minimal OpenID provider: discovery and JWKS, and a signer for tokens.

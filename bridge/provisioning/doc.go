@@ -1,4 +1,4 @@
-// Package shadow keeps the "shadow" users of consumer apps right and makes sign-out and
+// Package provisioning keeps the "shadow" users of consumer apps right and makes sign-out and
 // deactivation reach every app.
 //
 // A Service provisions a member to a client just in time at their sign-in (Provision), polls
@@ -48,4 +48,4 @@
 //	    webhook:
 //	      url: https://events.example.org/hooks/ssobridge
 //	      secret: ${EVENTS_WEBHOOK_SECRET}   # whsec_<base64>
-package shadow
+package provisioning

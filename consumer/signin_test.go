@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssobridge/ssobridge/sso/consumer"
+	"github.com/ssobridge/ssobridge/consumer"
 )
 
 func idClaimsFor(o *op, sub string) map[string]any {

@@ -1,4 +1,4 @@
-package shadow_test
+package provisioning_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
-	"github.com/ssobridge/ssobridge/bridge/shadow"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -74,7 +74,7 @@ type reconcileFixture struct {
 
 func newReconcileFixture(t *testing.T) *reconcileFixture {
 	t.Helper()
-	f := newFixture(t, map[string]shadow.Target{"portal": {Webhook: &shadow.WebhookTarget{URL: "https://portal.example.org/hook", Secret: webhookSecret}}},
+	f := newFixture(t, map[string]provisioning.Target{"portal": {Webhook: &provisioning.WebhookTarget{URL: "https://portal.example.org/hook", Secret: webhookSecret}}},
 		clients{"portal": {ID: "portal", BackchannelLogoutURI: "https://portal.example.org/bcl"}, "events": {ID: "events"}})
 	r := &reconcileFixture{fixture: f, list: &listing{Directory: f.dir}, initial: map[string]bool{}}
 	f.dir.Add(&legacy.Member{Key: carolKey, MemberID: "1004", Login: "carol", Email: "carol@example.org", FullName: "Carol Chen",
@@ -179,7 +179,7 @@ func TestReconcileTransitions(t *testing.T) {
 		{name: "changed digest (roles, no timestamp)", change: func(r *reconcileFixture) {
 			r.dir.Update("alice", func(m *legacy.Member) { m.Roles = []string{"Board"} })
 		}, queued: []string{"user.updated portal sub-alice"}, compared: 3, check: func(t *testing.T, r *reconcileFixture) {
-			var ev shadow.Event
+			var ev provisioning.Event
 			evs := r.events()
 			if err := json.Unmarshal(evs[len(evs)-1].Payload, &ev); err != nil {
 				t.Fatal(err)
@@ -193,9 +193,9 @@ func TestReconcileTransitions(t *testing.T) {
 		}},
 		{name: "disappeared (contact deleted)", change: func(r *reconcileFixture) { r.dir.Remove("alice") },
 			queued: gone, compared: 2, goneN: 1, ended: true, check: func(t *testing.T, r *reconcileFixture) {
-				var ev shadow.Event
+				var ev provisioning.Event
 				for _, e := range r.events() {
-					if e.Type == shadow.TypeDeactivated {
+					if e.Type == provisioning.TypeDeactivated {
 						json.Unmarshal(e.Payload, &ev)
 					}
 				}
@@ -246,7 +246,7 @@ func TestReconcileTransitions(t *testing.T) {
 			if after := len(r.events()); after != before {
 				t.Fatalf("a second pass without changes queued %d events", after-before)
 			}
-			st, _ := r.st.ReconcileState(t.Context(), shadow.ReconcileName)
+			st, _ := r.st.ReconcileState(t.Context(), provisioning.ReconcileName)
 			if !st.StartedAt.IsZero() || st.Cursor != "" || st.FinishedAt.IsZero() {
 				t.Fatalf("state after complete passes = %+v", st)
 			}
@@ -293,7 +293,7 @@ func TestReconcileFailures(t *testing.T) {
 			firstCalls: []string{""}, resumeAt: "", wantErr: legacy.ErrUnavailable, thenQueued: []string{"user.deactivated portal sub-alice", "logout.backchannel portal sub-alice"}},
 		{name: "AMS lists nobody", arrange: func(r *reconcileFixture) { r.list.empty = true },
 			between:    func(r *reconcileFixture) { r.list.empty = false },
-			firstCalls: []string{""}, resumeAt: "", wantErr: shadow.ErrEmptyListing},
+			firstCalls: []string{""}, resumeAt: "", wantErr: provisioning.ErrEmptyListing},
 		{name: "restart after the second page", arrange: func(r *reconcileFixture) {
 			r.list.failList = 3
 			r.dir.Update("carol", func(m *legacy.Member) { m.Roles = []string{"Member"} })
@@ -317,7 +317,7 @@ func TestReconcileFailures(t *testing.T) {
 			if r.aliceEnded() || !r.shadowUser(aliceSub).Active || !r.shadowUser(carolSub).Active {
 				t.Fatal("a partial listing deactivated a member")
 			}
-			st, _ := r.st.ReconcileState(t.Context(), shadow.ReconcileName)
+			st, _ := r.st.ReconcileState(t.Context(), provisioning.ReconcileName)
 			if st.StartedAt.IsZero() || st.Cursor != tc.resumeAt {
 				t.Fatalf("progress after the failure = %+v, want cursor %q", st, tc.resumeAt)
 			}
@@ -374,21 +374,21 @@ func TestReconcileRestartFinishesWhatWasLeft(t *testing.T) {
 // TestReconcileOneAtATime: while the job lock is held elsewhere, Reconcile does nothing.
 func TestReconcileOneAtATime(t *testing.T) {
 	r := newReconcileFixture(t)
-	lock := &shadow.LocalLock{}
+	lock := &provisioning.LocalLock{}
 	r.opts.Lock = lock
 	r.start()
-	release, ok, err := lock.TryLock(t.Context(), shadow.ReconcileName)
+	release, ok, err := lock.TryLock(t.Context(), provisioning.ReconcileName)
 	if !ok || err != nil {
 		t.Fatalf("TryLock = %v, %v", ok, err)
 	}
-	if _, ok, _ := lock.TryLock(t.Context(), shadow.ReconcileName); ok {
+	if _, ok, _ := lock.TryLock(t.Context(), provisioning.ReconcileName); ok {
 		t.Fatal("the lock was taken twice")
 	}
 	if _, ok, _ := lock.TryLock(t.Context(), "another job"); !ok {
 		t.Fatal("another job's lock is not free")
 	}
 	r.dir.Remove("alice")
-	if _, err := r.svc.Reconcile(t.Context()); !errors.Is(err, shadow.ErrReconcileBusy) {
+	if _, err := r.svc.Reconcile(t.Context()); !errors.Is(err, provisioning.ErrReconcileBusy) {
 		t.Fatalf("Reconcile under a held lock: %v", err)
 	}
 	if len(r.list.calls) != 0 || r.aliceEnded() {
@@ -399,30 +399,30 @@ func TestReconcileOneAtATime(t *testing.T) {
 	if res, err := r.svc.Reconcile(t.Context()); err != nil || res.Gone != 1 {
 		t.Fatalf("Reconcile after release = %+v, %v", res, err)
 	}
-	if _, ok, _ := lock.TryLock(t.Context(), shadow.ReconcileName); !ok {
+	if _, ok, _ := lock.TryLock(t.Context(), provisioning.ReconcileName); !ok {
 		t.Fatal("Reconcile did not release its lock")
 	}
 }
 
 func TestReconcileConfig(t *testing.T) {
 	for _, tc := range []struct {
-		mutate func(*shadow.Config)
+		mutate func(*provisioning.Config)
 		want   string
 	}{
-		{func(c *shadow.Config) {}, ""},
-		{func(c *shadow.Config) { c.ReconcileInterval = 0 }, ""},
-		{func(c *shadow.Config) { c.ReconcileInterval = 30 * time.Second }, "shadow.reconcile_interval:"},
-		{func(c *shadow.Config) { c.ReconcileRate = -1 }, "shadow.reconcile_rate:"},
-		{func(c *shadow.Config) { c.ReconcileBatch = 0 }, "shadow.reconcile_batch:"},
+		{func(c *provisioning.Config) {}, ""},
+		{func(c *provisioning.Config) { c.ReconcileInterval = 0 }, ""},
+		{func(c *provisioning.Config) { c.ReconcileInterval = 30 * time.Second }, "shadow.reconcile_interval:"},
+		{func(c *provisioning.Config) { c.ReconcileRate = -1 }, "shadow.reconcile_rate:"},
+		{func(c *provisioning.Config) { c.ReconcileBatch = 0 }, "shadow.reconcile_batch:"},
 	} {
-		c := shadow.Defaults()
+		c := provisioning.Defaults()
 		tc.mutate(&c)
 		err := c.Validate()
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.HasPrefix(err.Error(), tc.want)) {
 			t.Errorf("Validate(%+v) = %v, want %q", c, err, tc.want)
 		}
 	}
-	if d := shadow.Defaults(); d.ReconcileInterval != 15*time.Minute {
+	if d := provisioning.Defaults(); d.ReconcileInterval != 15*time.Minute {
 		t.Fatalf("default reconcile_interval = %v", d.ReconcileInterval)
 	}
 }
@@ -431,7 +431,7 @@ func TestReconcileConfig(t *testing.T) {
 // logged and counted, and the pass goes on to the others and finishes.
 func TestReconcileMemberFailure(t *testing.T) {
 	r := newReconcileFixture(t)
-	r.opts.Viewer = shadow.ViewFunc(func(ctx context.Context, m *legacy.Member, sub, client string, now time.Time) (map[string]any, bool, error) {
+	r.opts.Viewer = provisioning.ViewFunc(func(ctx context.Context, m *legacy.Member, sub, client string, now time.Time) (map[string]any, bool, error) {
 		if sub == carolSub {
 			return nil, false, errors.New("claim policy: no such attribute")
 		}

@@ -1,4 +1,4 @@
-package shadow_test
+package provisioning_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssobridge/ssobridge/bridge/shadow"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -56,7 +56,7 @@ func TestPollFailureDoesNotSkipTiedMembers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := f.st.SetWatermark(ctx, shadow.WatermarkName, at.Add(-time.Second)); err != nil {
+	if err := f.st.SetWatermark(ctx, provisioning.WatermarkName, at.Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	dir := &flakyRoles{Directory: f.dir}

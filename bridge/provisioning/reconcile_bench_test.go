@@ -1,4 +1,4 @@
-package shadow_test
+package provisioning_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
-	"github.com/ssobridge/ssobridge/bridge/shadow"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/legacy"
@@ -56,10 +56,10 @@ func BenchmarkReconcile100k(b *testing.B) {
 					Login: fmt.Sprintf("member%06d", i), Email: fmt.Sprintf("member%06d@example.org", i), FullName: fmt.Sprintf("Member %d", i),
 					MemberType: "REG", Status: "A", PaidThrough: paid, Roles: []string{"Member"}, Standing: legacy.Standing{Approved: true}})
 			}
-			targets := map[string]shadow.Target{"portal": {Webhook: &shadow.WebhookTarget{URL: "https://portal.example.org/hook", Secret: webhookSecret}}}
-			cfg := shadow.Defaults()
+			targets := map[string]provisioning.Target{"portal": {Webhook: &provisioning.WebhookTarget{URL: "https://portal.example.org/hook", Secret: webhookSecret}}}
+			cfg := provisioning.Defaults()
 			cfg.ReconcileRate = 1 << 30
-			svc := shadow.New(shadow.Options{Config: cfg, Targets: targets, Store: st, Directory: l, Viewer: viewer,
+			svc := provisioning.New(provisioning.Options{Config: cfg, Targets: targets, Store: st, Directory: l, Viewer: viewer,
 				Clients: clients{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			step := n / signedIn
 			for i := 0; i < n; i += step {
