@@ -245,9 +245,9 @@ func TestSCIMExactRequests(t *testing.T) {
 	wantUser := map[string]any{
 		"schemas":    []string{provisioning.SchemaUser, provisioning.SchemaMembership},
 		"externalId": aliceSub, "userName": "alice", "displayName": "Alice Archer", "active": true,
-		"name":                  map[string]any{"formatted": "Alice Archer", "givenName": "Alice", "familyName": "Archer"},
-		"emails":                []any{map[string]any{"value": "alice@example.org", "type": "work", "primary": true}},
-		"roles":                 []any{map[string]any{"value": "Member"}},
+		"name":                        map[string]any{"formatted": "Alice Archer", "givenName": "Alice", "familyName": "Archer"},
+		"emails":                      []any{map[string]any{"value": "alice@example.org", "type": "work", "primary": true}},
+		"roles":                       []any{map[string]any{"value": "Member"}},
 		provisioning.SchemaMembership: map[string]any{"memberId": "1001", "memberType": "REG", "isCurrent": alice.IsCurrent(time.Now())},
 	}
 	jsonEq(t, reqs[1].Body, wantUser, "POST /Users body")
