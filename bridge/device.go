@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
-	"github.com/ssobridge/ssobridge/templates"
 )
 
 // The member's part of the device authorization grant (RFC 8628): /device takes the user code
@@ -35,18 +33,6 @@ type deviceDoneData struct {
 	pageData
 	ClientName string
 	Approved   bool
-}
-
-// addDevicePages parses the device templates into the page set.
-func (p *pages) addDevicePages() error {
-	for _, name := range []string{"device", "device_done"} {
-		t, err := template.ParseFS(templates.FS, "layout.html", name+".html")
-		if err != nil {
-			return fmt.Errorf("templates: %s: %w", name, err)
-		}
-		p.tmpl[name] = t
-	}
-	return nil
 }
 
 // deviceThrottleKey counts wrong user codes per client IP in the login throttle.

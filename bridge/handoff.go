@@ -380,7 +380,7 @@ func memberLabel(m *legacy.Member) string {
 // handoffInfo answers a GET or HEAD of the hand-off URL (iMIS may probe it when the content
 // item is saved): 200 with a short explanation.
 func (s *Server) handoffInfo(c echo.Context) error {
-	return s.render(c, http.StatusOK, "error", errorData{pageData: s.base("Sign-in from the member website"),
+	return s.render(c, http.StatusOK, "error", errorData{Page: s.base("Sign-in from the member website"),
 		Heading: "Sign-in from the member website",
 		Message: "This address receives sign-ins from the member website (its single sign-on part sends them here). There is nothing to see when it is opened directly.",
 		Hint:    "To sign in, open the app you want to use, or sign in on the member website."})
@@ -396,7 +396,7 @@ func (s *Server) handoffConfirm(c echo.Context) error {
 	}
 	if c.FormValue("decision") != "switch" {
 		if _, err := s.currentSession(c); err != nil {
-			return s.render(c, http.StatusOK, "error", errorData{pageData: s.base("Not signed in"), Heading: "You were not signed in",
+			return s.render(c, http.StatusOK, "error", errorData{Page: s.base("Not signed in"), Heading: "You were not signed in",
 				Message: "Nothing was changed: the sign-in from the member website was cancelled.",
 				Hint:    "To sign in, open the app you want to use, or sign in on the member website."})
 		}

@@ -81,7 +81,7 @@ func (s *Server) requestStateError(c echo.Context, ar *sso.AuthRequest, client *
 			"Go back to the app and start signing in again.")
 	case errors.Is(err, sso.ErrAuthRequestElsewhere):
 		s.auditAnonymous(ctx, &store.AuditEvent{Event: "authorize.request_elsewhere", ClientID: ar.ClientID, IP: c.RealIP()})
-		d := errorData{pageData: s.base("Start signing in again"), Heading: "This sign-in was started in another browser",
+		d := errorData{Page: s.base("Start signing in again"), Heading: "This sign-in was started in another browser",
 			Message:    "For your safety, a sign-in can only be finished in the browser where it was first opened, and this is another browser.",
 			Hint:       "If you did not start it yourself, someone may have sent you this link: do not sign in through it. Otherwise start again from the app in this browser.",
 			RequestRef: c.Response().Header().Get(echo.HeaderXRequestID)}

@@ -4,19 +4,17 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/imis/sim"
 	"github.com/ssobridge/ssobridge/legacy/imis/token"
@@ -45,7 +43,7 @@ type Server struct {
 	provider *sso.Provider
 	registry *sso.Registry
 	keys     *sso.KeyManager
-	pages    *pages
+	pages    *web.Renderer
 	cookies  *cookieSessions
 	throttle *Throttle
 	// auditKey keys the hashes of typed logins in the audit log (loginkey.go).
@@ -116,11 +114,8 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.keys = keys
-	s.pages, err = newPages(cfg.Organisation)
+	s.pages, err = web.NewRenderer(web.Brand(cfg.Organisation))
 	if err != nil {
-		return nil, err
-	}
-	if err := s.pages.addDevicePages(); err != nil {
 		return nil, err
 	}
 	s.cookies = newCookieSessions(secrets[secretCookieMAC], secrets[secretCookieEnc], secrets[secretCSRF],
@@ -150,7 +145,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		DefaultLogoutRedirect: cfg.Issuer + "/logout/done",
 		SupportedScopes:       s.policy.SupportedScopes(),
 		SupportedClaims:       s.policy.SupportedClaims(),
-		ErrorPage:             s.protocolErrorPage,
+		ErrorPage:             s.pages.ProtocolErrorPage,
 		AllOrigins:            reg.Origins,
 		Device: sso.DeviceConfig{Lifetime: cfg.Tokens.DeviceCode, Interval: cfg.Tokens.DeviceInterval,
 			UserPath: PathDevice, DonePath: PathDeviceDone},
@@ -227,14 +222,9 @@ func (s *Server) Run(ctx context.Context) {
 }
 
 func (s *Server) routes() *echo.Echo {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
-	e.HTTPErrorHandler = s.httpError
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: func() string { return sso.RandomToken()[:16] }}))
-	e.Use(s.requestLog)
-	e.Use(middleware.Recover())
-	e.Use(s.securityHeaders)
+	e := web.NewRouter(web.RouterConfig{TrustedProxies: s.cfg.TrustedProxies, HTTPS: s.issuer.Scheme == "https",
+		Renderer: s.pages, Logger: s.log})
+	s.pages.Mount(e)
 
 	// Protocol endpoints: op behind sso.Provider.
 	proto := s.protocol()
@@ -260,8 +250,6 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/logout", s.logoutPage)
 	e.POST("/logout", s.logoutSubmit)
 	e.GET("/logout/done", s.logoutDone)
-	e.GET("/theme.css", s.themeCSS)
-	e.GET("/static/*", staticHandler())
 	if s.cfg.PlaygroundEnabled() {
 		e.GET("/playground", s.playground)
 	}
@@ -286,90 +274,4 @@ func (s *Server) routes() *echo.Echo {
 		e.Any(demoAMSPath+"/*", sim)
 	}
 	return e
-}
-
-// ipExtractor decides the client IP: the TCP peer, or with trusted proxies the first address in
-// X-Forwarded-For that is not one of them.
-func ipExtractor(trusted []string) echo.IPExtractor {
-	if len(trusted) == 0 {
-		return echo.ExtractIPDirect()
-	}
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, p := range trusted {
-		if _, n, err := net.ParseCIDR(p); err == nil {
-			opts = append(opts, echo.TrustIPRange(n))
-		}
-	}
-	return echo.ExtractIPFromXFFHeader(opts...)
-}
-
-func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		if err != nil {
-			c.Error(err)
-		}
-		r := c.Request()
-		status := c.Response().Status
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelError
-		}
-		// Only the path is logged: query strings carry codes, tokens and hints.
-		s.log.LogAttrs(r.Context(), level, "http",
-			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)), slog.String("ip", c.RealIP()))
-		return nil
-	}
-}
-
-// securityHeaders sets the page security headers on every response.
-func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
-		if s.issuer.Scheme == "https" {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		return next(c)
-	}
-}
-
-// httpError renders echo's errors (404, 405, ...) as pages or JSON.
-func (s *Server) httpError(err error, c echo.Context) {
-	if c.Response().Committed {
-		return
-	}
-	code := http.StatusInternalServerError
-	msg := "Something went wrong on our side. Please try again."
-	if he, ok := err.(*echo.HTTPError); ok {
-		code = he.Code
-		switch code {
-		case http.StatusNotFound:
-			msg = "There is no page at this address."
-		case http.StatusMethodNotAllowed:
-			msg = "This page does not accept that kind of request."
-		case http.StatusRequestEntityTooLarge:
-			msg = "The request is too large."
-		default:
-			if code < 500 {
-				msg = fmt.Sprint(he.Message)
-			}
-		}
-	}
-	if code >= 500 {
-		s.log.ErrorContext(c.Request().Context(), "request failed", "err", err, "path", c.Request().URL.Path,
-			"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
-	}
-	if strings.Contains(c.Request().Header.Get("Accept"), "application/json") {
-		_ = c.JSON(code, map[string]string{"error": http.StatusText(code), "error_description": msg})
-		return
-	}
-	s.errorPage(c, code, http.StatusText(code), msg, "")
 }

@@ -1,0 +1,122 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/static"
+	"github.com/ssobridge/ssobridge/templates"
+)
+
+// Brand is what the pages show of the organisation (config: organisation).
+type Brand struct {
+	Name         string
+	LogoURL      string
+	PrimaryColor string
+	SupportURL   string
+}
+
+// Page is the data every template gets; page-specific data embeds it.
+type Page struct {
+	Title string
+	Org   Brand
+}
+
+// ErrorData is the data of the error page.
+type ErrorData struct {
+	Page
+	Heading, Message, Hint, RequestRef string
+	// Link, when set, is offered as a way on (LinkText names it).
+	Link, LinkText string
+}
+
+// pageNames are the templates, each rendered within layout.html.
+var pageNames = [...]string{"login", "consent", "logout", "error", "home", "playground", "handoff", "account", "device", "device_done"}
+
+// Renderer renders the embedded pages.
+type Renderer struct {
+	org  Brand
+	tmpl map[string]*template.Template
+	// echo builds contexts for pages rendered outside the router (ProtocolErrorPage).
+	echo *echo.Echo
+}
+
+// NewRenderer parses the page templates.
+func NewRenderer(org Brand) (*Renderer, error) {
+	r := &Renderer{org: org, tmpl: map[string]*template.Template{}, echo: echo.New()}
+	for _, name := range pageNames {
+		t, err := template.ParseFS(templates.FS, "layout.html", name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("templates: %s: %w", name, err)
+		}
+		r.tmpl[name] = t
+	}
+	return r, nil
+}
+
+// Base is the data every page carries, with its title.
+func (r *Renderer) Base(title string) Page { return Page{Title: title, Org: r.org} }
+
+// Render renders page name with data (never cached by the browser).
+func (r *Renderer) Render(c echo.Context, status int, name string, data any) error {
+	t, ok := r.tmpl[name]
+	if !ok {
+		return fmt.Errorf("render %s: no such page", name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name+".html", data); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// Error renders a person-facing error with the request id as a reference.
+func (r *Renderer) Error(c echo.Context, status int, heading, message, hint string) error {
+	return r.Render(c, status, "error", r.ErrorData(c, heading, message, hint))
+}
+
+// ErrorData is the error page's data, for callers that add a link.
+func (r *Renderer) ErrorData(c echo.Context, heading, message, hint string) ErrorData {
+	return ErrorData{Page: r.Base(heading), Heading: heading, Message: message, Hint: hint,
+		RequestRef: c.Response().Header().Get(echo.HeaderXRequestID)}
+}
+
+// ProtocolErrorPage renders op's non-redirecting authorize/end_session errors (sso.Config.ErrorPage).
+func (r *Renderer) ProtocolErrorPage(w http.ResponseWriter, req *http.Request, status int, message string) {
+	c := r.echo.NewContext(req, echo.NewResponse(w, r.echo))
+	c.Response().Header().Set(echo.HeaderXRequestID, w.Header().Get(echo.HeaderXRequestID))
+	_ = r.Error(c, status, "This sign-in request cannot be used",
+		"The app that sent you here made a request we cannot accept: "+message,
+		"Go back to the app and try again. If it keeps happening, tell the app's support team.")
+}
+
+// Mount adds the static files and the theme stylesheet.
+func (r *Renderer) Mount(e *echo.Echo) {
+	e.GET("/theme.css", r.themeCSS)
+	e.GET("/static/*", staticHandler())
+}
+
+func staticHandler() echo.HandlerFunc {
+	sub, _ := fs.Sub(static.FS, ".")
+	h := http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}
+
+func (r *Renderer) themeCSS(c echo.Context) error {
+	color := r.org.PrimaryColor
+	if color == "" {
+		color = "#0b5cab"
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	return c.Blob(http.StatusOK, "text/css; charset=utf-8", []byte(":root { --primary: "+color+"; }\n"))
+}

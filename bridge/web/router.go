@@ -1,0 +1,147 @@
+package web
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Mounter is a part of the web side: it adds its routes to the router.
+type Mounter interface {
+	Mount(e *echo.Echo)
+}
+
+// RouterConfig is what the router is built from.
+type RouterConfig struct {
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed (none: the TCP peer is the client).
+	TrustedProxies []string
+	// HTTPS adds Strict-Transport-Security.
+	HTTPS    bool
+	Renderer *Renderer
+	Logger   *slog.Logger
+}
+
+// NewRouter builds the echo router with the shared middleware and error handling; the parts
+// are mounted on it afterwards.
+func NewRouter(cfg RouterConfig) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
+	e.HTTPErrorHandler = errorHandler(cfg.Renderer, cfg.Logger)
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: func() string { return sso.RandomToken()[:16] }}))
+	e.Use(requestLog(cfg.Logger))
+	e.Use(middleware.Recover())
+	e.Use(securityHeaders(cfg.HTTPS))
+	return e
+}
+
+// IPExtractor decides the client IP: the TCP peer, or with trusted proxies the first address in
+// X-Forwarded-For that is not one of them.
+func IPExtractor(trusted []string) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		if _, n, err := net.ParseCIDR(p); err == nil {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			r := c.Request()
+			status := c.Response().Status
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			// Only the path is logged: query strings carry codes, tokens and hints.
+			log.LogAttrs(r.Context(), level, "http",
+				slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+				slog.Duration("duration", time.Since(start)), slog.String("ip", c.RealIP()))
+			return nil
+		}
+	}
+}
+
+// securityHeaders sets the page security headers on every response.
+func securityHeaders(https bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Response().Header()
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "no-referrer")
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("Cross-Origin-Opener-Policy", "same-origin")
+			h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+			if https {
+				h.Set("Strict-Transport-Security", "max-age=31536000")
+			}
+			return next(c)
+		}
+	}
+}
+
+// WantsJSON reports whether the caller asked for JSON rather than a page.
+func WantsJSON(c echo.Context) bool {
+	return strings.Contains(c.Request().Header.Get("Accept"), "application/json")
+}
+
+// JSONError writes an RFC 6749 style error body (never cached).
+func JSONError(c echo.Context, status int, code, description string) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(status, map[string]string{"error": code, "error_description": description})
+}
+
+// errorHandler renders echo's errors (404, 405, ...) as pages or JSON.
+func errorHandler(pages *Renderer, log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		code := http.StatusInternalServerError
+		msg := "Something went wrong on our side. Please try again."
+		if he, ok := err.(*echo.HTTPError); ok {
+			code = he.Code
+			switch code {
+			case http.StatusNotFound:
+				msg = "There is no page at this address."
+			case http.StatusMethodNotAllowed:
+				msg = "This page does not accept that kind of request."
+			case http.StatusRequestEntityTooLarge:
+				msg = "The request is too large."
+			default:
+				if code < 500 {
+					msg = fmt.Sprint(he.Message)
+				}
+			}
+		}
+		if code >= 500 {
+			log.ErrorContext(c.Request().Context(), "request failed", "err", err, "path", c.Request().URL.Path,
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		}
+		if WantsJSON(c) {
+			_ = c.JSON(code, map[string]string{"error": http.StatusText(code), "error_description": msg})
+			return
+		}
+		_ = pages.Error(c, code, http.StatusText(code), msg, "")
+	}
+}
