@@ -13,6 +13,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/legacy/demo"
+	"github.com/ssobridge/ssobridge/wire"
 )
 
 // TestReconcileSeesWhatPollingCannot runs over the demo AMS (sqldir, iMIS preset on SQLite)
@@ -63,7 +64,7 @@ func TestReconcileSeesWhatPollingCannot(t *testing.T) {
 		sink.types = nil
 		return out
 	}
-	if got := deliver(); !slices.Equal(got, []string{provisioning.TypeCreated}) {
+	if got := deliver(); !slices.Equal(got, []string{wire.TypeCreated}) {
 		t.Fatalf("after sign-in: %v", got)
 	}
 	view := func() string {
@@ -93,7 +94,7 @@ func TestReconcileSeesWhatPollingCannot(t *testing.T) {
 	if err != nil || !res.Finished || res.Gone != 0 {
 		t.Fatalf("Reconcile = %+v, %v", res, err)
 	}
-	if got := deliver(); !slices.Equal(got, []string{provisioning.TypeUpdated}) || !strings.Contains(view(), `"Reconciled"`) {
+	if got := deliver(); !slices.Equal(got, []string{wire.TypeUpdated}) || !strings.Contains(view(), `"Reconciled"`) {
 		t.Fatalf("after the role grant: %v, view %s", got, view())
 	}
 
@@ -107,7 +108,7 @@ func TestReconcileSeesWhatPollingCannot(t *testing.T) {
 	if res, err = svc.Reconcile(ctx); err != nil || !res.Finished {
 		t.Fatalf("Reconcile = %+v, %v", res, err)
 	}
-	if got := deliver(); !slices.Equal(got, []string{provisioning.TypeDeactivated}) {
+	if got := deliver(); !slices.Equal(got, []string{wire.TypeDeactivated}) {
 		t.Fatalf("after the deletion: %v", got)
 	}
 	tok.Expiry = time.Now().Add(-time.Hour)

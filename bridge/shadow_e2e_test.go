@@ -22,6 +22,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
+	"github.com/ssobridge/ssobridge/wire"
 )
 
 // hookSink accepts webhooks and keeps the event types of those signed with testWebhookSecret.
@@ -37,14 +38,14 @@ type hookSink struct {
 
 func newHookSink(t *testing.T) *hookSink {
 	h := &hookSink{}
-	key, err := provisioning.WebhookKey(testWebhookSecret)
+	key, err := wire.ParseSecret(testWebhookSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		ts, err := strconv.ParseInt(r.Header.Get("webhook-timestamp"), 10, 64)
-		want := provisioning.SignWebhook(key, r.Header.Get("webhook-id"), time.Unix(ts, 0), b)
+		want := wire.Sign(key, r.Header.Get("webhook-id"), time.Unix(ts, 0), b)
 		if err != nil || r.Header.Get("webhook-id") == "" || !hmac.Equal([]byte(r.Header.Get("webhook-signature")), []byte(want)) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
@@ -110,7 +111,7 @@ func TestLapsedMemberDeactivated(t *testing.T) {
 	sink.mu.Lock()
 	types := strings.Join(sink.types, ",")
 	sink.mu.Unlock()
-	if types != provisioning.TypeCreated+","+provisioning.TypeDeactivated {
+	if types != wire.TypeCreated+","+wire.TypeDeactivated {
 		t.Fatalf("webhook events: %s", types)
 	}
 	users, _ := e.store.ShadowUsers(ctx, "web", "")

@@ -13,6 +13,9 @@
 //     checked, de-duplicated by webhook-id) and SCIMHandler its SCIM 2.0 pushes (/Users); both
 //     upsert into the same table, and a deactivation ends the member's local sessions.
 //
+// The message format (events, the SCIM User resource, webhook signatures) is package wire,
+// the one the bridge writes; this package imports nothing else of the project.
+//
 // Tables (created by Migrate; portable SQL for SQLite and PostgreSQL):
 //
 //	sso_users       subject (primary key), login, email, name, given_name, family_name,

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -8,59 +9,27 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/ssobridge/ssobridge/wire"
 )
 
-// scimUser is the part of a SCIM User resource (RFC 7643 4.1) the bridge sends.
-type scimUser struct {
-	ExternalID  string `json:"externalId"`
-	UserName    string `json:"userName"`
-	DisplayName string `json:"displayName"`
-	Name        *struct {
-		Formatted  string `json:"formatted"`
-		GivenName  string `json:"givenName"`
-		FamilyName string `json:"familyName"`
-	} `json:"name"`
-	Emails []struct {
-		Value string `json:"value"`
-	} `json:"emails"`
-	Photos []struct {
-		Value string `json:"value"`
-	} `json:"photos"`
-	Active *bool `json:"active"`
-	Roles  []struct {
-		Value string `json:"value"`
-	} `json:"roles"`
-	Membership json.RawMessage `json:"urn:ssobridge:params:scim:schemas:extension:membership:1.0:User"`
+// scimResource is the User resource the app answers with; its id is the subject.
+func scimResource(u *User) wire.SCIMUser {
+	r := wire.SCIMUser{Schemas: []string{wire.SchemaUser}, ID: u.Subject, ExternalID: u.Subject, UserName: u.Login,
+		DisplayName: u.Name, Active: &u.Active, Roles: []wire.SCIMValue{}}
+	for _, role := range u.Roles {
+		r.Roles = append(r.Roles, wire.SCIMValue{Value: role})
+	}
+	return r
 }
 
-func (s scimUser) user() User {
-	u := User{Subject: s.ExternalID, Login: s.UserName, Name: s.DisplayName, Active: s.Active == nil || *s.Active,
-		Roles: []string{}, Membership: s.Membership}
-	if s.Name != nil {
-		u.GivenName, u.FamilyName = s.Name.GivenName, s.Name.FamilyName
-		if u.Name == "" {
-			u.Name = s.Name.Formatted
-		}
+// storeSCIM upserts a received User resource.
+func (c *Consumer) storeSCIM(ctx context.Context, in wire.SCIMUser) error {
+	u, err := userOf(in.User())
+	if err != nil {
+		return err
 	}
-	if len(s.Emails) > 0 {
-		u.Email = s.Emails[0].Value
-	}
-	if len(s.Photos) > 0 {
-		u.Picture = s.Photos[0].Value
-	}
-	for _, r := range s.Roles {
-		u.Roles = append(u.Roles, r.Value)
-	}
-	return u
-}
-
-func scimResource(u *User) map[string]any {
-	roles := []map[string]string{}
-	for _, r := range u.Roles {
-		roles = append(roles, map[string]string{"value": r})
-	}
-	return map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "id": u.Subject,
-		"externalId": u.Subject, "userName": u.Login, "displayName": u.Name, "active": u.Active, "roles": roles}
+	return c.UpsertUser(ctx, u)
 }
 
 // SCIMHandler is a minimal SCIM 2.0 service provider for the bridge's pushes, mounted at the
@@ -81,7 +50,7 @@ func (c *Consumer) SCIMHandler() http.Handler {
 			return
 		}
 		id, _ := url.PathUnescape(strings.TrimPrefix(rest, "/"))
-		var in scimUser
+		var in wire.SCIMUser
 		if r.Method == http.MethodPost || r.Method == http.MethodPut {
 			if err := json.NewDecoder(io.LimitReader(r.Body, 256<<10)).Decode(&in); err != nil || in.ExternalID == "" {
 				scimError(w, http.StatusBadRequest, "a User with externalId is required")
@@ -99,7 +68,7 @@ func (c *Consumer) SCIMHandler() http.Handler {
 			if u, err := c.User(ctx, sub); err == nil {
 				res = append(res, scimResource(u))
 			}
-			writeSCIM(w, http.StatusOK, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:ListResponse"},
+			writeSCIM(w, http.StatusOK, map[string]any{"schemas": []string{wire.SchemaListResp},
 				"totalResults": len(res), "Resources": res})
 		case r.Method == http.MethodGet:
 			u, err := c.User(ctx, id)
@@ -113,7 +82,7 @@ func (c *Consumer) SCIMHandler() http.Handler {
 				scimError(w, http.StatusBadRequest, "id and externalId differ")
 				return
 			}
-			if err := c.UpsertUser(ctx, in.user()); err != nil {
+			if err := c.storeSCIM(ctx, in); err != nil {
 				scimError(w, http.StatusInternalServerError, "cannot store the user")
 				return
 			}
@@ -126,9 +95,9 @@ func (c *Consumer) SCIMHandler() http.Handler {
 		case r.Method == http.MethodPatch && id != "":
 			var p struct {
 				Operations []struct {
-					Op    string   `json:"op"`
-					Path  string   `json:"path"`
-					Value scimUser `json:"value"`
+					Op    string        `json:"op"`
+					Path  string        `json:"path"`
+					Value wire.SCIMUser `json:"value"`
 				} `json:"Operations"`
 			}
 			if err := json.NewDecoder(io.LimitReader(r.Body, 256<<10)).Decode(&p); err != nil || len(p.Operations) != 1 ||
@@ -138,7 +107,7 @@ func (c *Consumer) SCIMHandler() http.Handler {
 			}
 			v := p.Operations[0].Value
 			v.ExternalID = id
-			if err := c.UpsertUser(ctx, v.user()); err != nil {
+			if err := c.storeSCIM(ctx, v); err != nil {
 				scimError(w, http.StatusInternalServerError, "cannot store the user")
 				return
 			}
@@ -171,12 +140,12 @@ func externalIDFilter(f string) (string, error) {
 }
 
 func writeSCIM(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/scim+json")
+	w.Header().Set("Content-Type", wire.SCIMContentType)
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }
 
 func scimError(w http.ResponseWriter, status int, detail string) {
-	writeSCIM(w, status, map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:Error"},
+	writeSCIM(w, status, map[string]any{"schemas": []string{wire.SchemaError},
 		"status": http.StatusText(status), "detail": detail})
 }

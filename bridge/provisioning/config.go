@@ -1,13 +1,12 @@
 package provisioning
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/ssobridge/ssobridge/wire"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
@@ -124,7 +123,7 @@ func ValidateTargets(targets map[string]Target) error {
 			if err := checkURL(t.Webhook.URL); err != nil {
 				return field("webhook.url", "%q: %v", t.Webhook.URL, err)
 			}
-			if _, err := WebhookKey(t.Webhook.Secret); err != nil {
+			if _, err := wire.ParseSecret(t.Webhook.Secret); err != nil {
 				return field("webhook.secret", "%v", err)
 			}
 		}
@@ -144,17 +143,4 @@ func checkURL(raw string) error {
 		return nil
 	}
 	return fmt.Errorf("must use https (http only for localhost)")
-}
-
-// WebhookKey decodes a Standard Webhooks secret "whsec_<base64>".
-func WebhookKey(secret string) ([]byte, error) {
-	raw, ok := strings.CutPrefix(secret, "whsec_")
-	if !ok {
-		return nil, fmt.Errorf(`must look like "whsec_<base64>"`)
-	}
-	key, err := base64.StdEncoding.DecodeString(raw)
-	if err != nil || len(key) < 24 {
-		return nil, fmt.Errorf(`must be "whsec_" and the base64 of at least 24 random bytes`)
-	}
-	return key, nil
 }

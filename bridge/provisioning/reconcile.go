@@ -10,6 +10,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/wire"
 )
 
 // The periodic reconcile catches what change polling cannot see: in iMIS, password changes,
@@ -292,7 +293,7 @@ func (s *Service) deactivateGone(ctx context.Context, subject string) error {
 	}
 	now := s.now()
 	return s.deactivate(ctx, subject, "not_in_ams", users, func(su *store.ShadowUser) (store.ShadowUpdate, error) {
-		var u User
+		var u wire.User
 		if len(su.View) > 0 {
 			if err := json.Unmarshal(su.View, &u); err != nil {
 				return store.ShadowUpdate{}, fmt.Errorf("shadow user at %s: stored view: %w", su.ClientID, err)

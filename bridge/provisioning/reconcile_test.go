@@ -16,6 +16,7 @@ import (
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
+	"github.com/ssobridge/ssobridge/wire"
 )
 
 // listing injects faults into the test directory's reconcile listing: it records where each
@@ -179,7 +180,7 @@ func TestReconcileTransitions(t *testing.T) {
 		{name: "changed digest (roles, no timestamp)", change: func(r *reconcileFixture) {
 			r.dir.Update("alice", func(m *legacy.Member) { m.Roles = []string{"Board"} })
 		}, queued: []string{"user.updated portal sub-alice"}, compared: 3, check: func(t *testing.T, r *reconcileFixture) {
-			var ev provisioning.Event
+			var ev wire.Event
 			evs := r.events()
 			if err := json.Unmarshal(evs[len(evs)-1].Payload, &ev); err != nil {
 				t.Fatal(err)
@@ -193,9 +194,9 @@ func TestReconcileTransitions(t *testing.T) {
 		}},
 		{name: "disappeared (contact deleted)", change: func(r *reconcileFixture) { r.dir.Remove("alice") },
 			queued: gone, compared: 2, goneN: 1, ended: true, check: func(t *testing.T, r *reconcileFixture) {
-				var ev provisioning.Event
+				var ev wire.Event
 				for _, e := range r.events() {
-					if e.Type == provisioning.TypeDeactivated {
+					if e.Type == wire.TypeDeactivated {
 						json.Unmarshal(e.Payload, &ev)
 					}
 				}

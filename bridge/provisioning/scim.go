@@ -11,85 +11,8 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
+	"github.com/ssobridge/ssobridge/wire"
 )
-
-// SCIM schema URNs (RFC 7643, RFC 7644).
-const (
-	SchemaUser       = "urn:ietf:params:scim:schemas:core:2.0:User"
-	SchemaGroup      = "urn:ietf:params:scim:schemas:core:2.0:Group"
-	SchemaPatchOp    = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-	SchemaListResp   = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
-	SchemaMembership = "urn:ssobridge:params:scim:schemas:extension:membership:1.0:User"
-	scimContentType  = "application/scim+json"
-)
-
-type scimValue struct {
-	Value   string `json:"value"`
-	Type    string `json:"type,omitempty"`
-	Primary bool   `json:"primary,omitempty"`
-}
-
-type scimName struct {
-	Formatted  string `json:"formatted,omitempty"`
-	GivenName  string `json:"givenName,omitempty"`
-	FamilyName string `json:"familyName,omitempty"`
-}
-
-type scimMembership struct {
-	MemberID         string `json:"memberId,omitempty"`
-	MemberType       string `json:"memberType,omitempty"`
-	ContactStatus    string `json:"contactStatus,omitempty"`
-	MembershipStatus string `json:"membershipStatus,omitempty"`
-	Standing         string `json:"membershipStanding,omitempty"`
-	Company          string `json:"company,omitempty"`
-	JoinDate         string `json:"joinDate,omitempty"`
-	PaidThrough      string `json:"paidThrough,omitempty"`
-	IsCurrent        bool   `json:"isCurrent"`
-}
-
-// scimUser is the User resource we send (RFC 7643 4.1), with our membership extension.
-type scimUser struct {
-	Schemas     []string        `json:"schemas,omitempty"`
-	ExternalID  string          `json:"externalId"`
-	UserName    string          `json:"userName"`
-	Name        *scimName       `json:"name,omitempty"`
-	DisplayName string          `json:"displayName,omitempty"`
-	Emails      []scimValue     `json:"emails,omitempty"`
-	Photos      []scimValue     `json:"photos,omitempty"`
-	Active      bool            `json:"active"`
-	Roles       []scimValue     `json:"roles"`
-	Membership  *scimMembership `json:"urn:ssobridge:params:scim:schemas:extension:membership:1.0:User,omitempty"`
-}
-
-// SCIMUser maps the payload to a SCIM User resource (exported for tests and docs).
-func SCIMUser(u User) any { return scimUserOf(u) }
-
-func scimUserOf(u User) scimUser {
-	r := scimUser{Schemas: []string{SchemaUser}, ExternalID: u.Subject, UserName: u.Login, DisplayName: u.Name,
-		Active: u.Active, Roles: []scimValue{}}
-	if r.UserName == "" {
-		r.UserName = u.Subject
-	}
-	if u.Name != "" || u.GivenName != "" || u.FamilyName != "" {
-		r.Name = &scimName{Formatted: u.Name, GivenName: u.GivenName, FamilyName: u.FamilyName}
-	}
-	if u.Email != "" {
-		r.Emails = []scimValue{{Value: u.Email, Type: "work", Primary: true}}
-	}
-	if u.Picture != "" {
-		r.Photos = []scimValue{{Value: u.Picture, Type: "photo"}}
-	}
-	for _, role := range u.Roles {
-		r.Roles = append(r.Roles, scimValue{Value: role})
-	}
-	if m := u.Membership; m != nil {
-		r.Schemas = append(r.Schemas, SchemaMembership)
-		r.Membership = &scimMembership{MemberID: m.MemberID, MemberType: m.MemberType, ContactStatus: m.ContactStatus,
-			MembershipStatus: m.MembershipStatus, Standing: m.Standing,
-			Company: m.Company, JoinDate: m.JoinDate, PaidThrough: m.PaidThrough, IsCurrent: m.IsCurrent}
-	}
-	return r
-}
 
 type scimList struct {
 	TotalResults int `json:"totalResults"`
@@ -108,14 +31,14 @@ func (c scimClient) url(path string) string { return strings.TrimSuffix(c.t.URL,
 func (c scimClient) send(ctx context.Context, method, u string, body any) (*http.Response, []byte, error) {
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+c.t.Token)
-	h.Set("Accept", scimContentType)
+	h.Set("Accept", wire.SCIMContentType)
 	var b []byte
 	if body != nil {
 		var err error
 		if b, err = json.Marshal(body); err != nil {
 			return nil, nil, permanent("encode SCIM request: %v", err)
 		}
-		h.Set("Content-Type", scimContentType)
+		h.Set("Content-Type", wire.SCIMContentType)
 	}
 	return c.s.do(ctx, method, u, h, b)
 }
@@ -149,7 +72,7 @@ func scimString(s string) string {
 // deliverSCIM brings the user to the state of the event: create when the server does not know
 // them (by externalId), else replace or patch; then group memberships when configured.
 func (s *Service) deliverSCIM(ctx context.Context, t *SCIMTarget, e *store.OutboxEvent) error {
-	var ev Event
+	var ev wire.Event
 	if err := json.Unmarshal(e.Payload, &ev); err != nil {
 		return permanent("decode event: %v", err)
 	}
@@ -166,7 +89,7 @@ func (s *Service) deliverSCIM(ctx context.Context, t *SCIMTarget, e *store.Outbo
 			return err
 		}
 	}
-	res := scimUserOf(ev.Data)
+	res := wire.SCIMUserOf(ev.Data)
 	if id != "" {
 		var (
 			resp *http.Response
@@ -177,7 +100,7 @@ func (s *Service) deliverSCIM(ctx context.Context, t *SCIMTarget, e *store.Outbo
 			val := res
 			val.Schemas = nil
 			resp, body, err = c.send(ctx, http.MethodPatch, c.url("/Users/"+url.PathEscape(id)), map[string]any{
-				"schemas": []string{SchemaPatchOp}, "Operations": []map[string]any{{"op": "replace", "value": val}},
+				"schemas": []string{wire.SchemaPatchOp}, "Operations": []map[string]any{{"op": "replace", "value": val}},
 			})
 		} else {
 			resp, body, err = c.send(ctx, http.MethodPut, c.url("/Users/"+url.PathEscape(id)), res)
@@ -227,7 +150,7 @@ func (c scimClient) syncGroups(ctx context.Context, userID string, roles, remove
 			ops = map[string]any{"op": "remove", "path": "members[value eq " + scimString(userID) + "]"}
 		}
 		resp, body, err := c.send(ctx, http.MethodPatch, c.url("/Groups/"+url.PathEscape(gid)), map[string]any{
-			"schemas": []string{SchemaPatchOp}, "Operations": []any{ops}})
+			"schemas": []string{wire.SchemaPatchOp}, "Operations": []any{ops}})
 		if err != nil {
 			return err
 		}
@@ -240,7 +163,7 @@ func (c scimClient) syncGroups(ctx context.Context, userID string, roles, remove
 		}
 		if gid == "" {
 			resp, body, err := c.send(ctx, http.MethodPost, c.url("/Groups"), map[string]any{
-				"schemas": []string{SchemaGroup}, "displayName": role,
+				"schemas": []string{wire.SchemaGroup}, "displayName": role,
 				"members": []map[string]string{{"value": userID}}})
 			if err != nil {
 				return err

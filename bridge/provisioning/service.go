@@ -16,6 +16,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
+	"github.com/ssobridge/ssobridge/wire"
 )
 
 // Viewer is the member's view for one client: the claims the client may see (after its claim
@@ -346,21 +347,21 @@ func (s *Service) update(ctx context.Context, m *legacy.Member, subject, clientI
 
 // shadowUpdate is the shadow-user state for payload u at a client and its event (written only
 // if the state changed). prev may be nil (first provisioning).
-func (s *Service) shadowUpdate(clientID string, u User, prev *store.ShadowUser, now time.Time) (store.ShadowUpdate, error) {
+func (s *Service) shadowUpdate(clientID string, u wire.User, prev *store.ShadowUser, now time.Time) (store.ShadowUpdate, error) {
 	t := s.targets[clientID]
 	subject, active := u.Subject, u.Active
 	sum, view, err := digest(u)
 	if err != nil {
 		return store.ShadowUpdate{}, err
 	}
-	typ := TypeUpdated
+	typ := wire.TypeUpdated
 	switch {
 	case prev == nil:
-		typ = TypeCreated
+		typ = wire.TypeCreated
 	case !active:
-		typ = TypeDeactivated
+		typ = wire.TypeDeactivated
 	}
-	ev := Event{ID: newEventID(), Type: typ, Timestamp: now.UTC(), ClientID: clientID, Data: u}
+	ev := wire.Event{ID: newEventID(), Type: typ, Timestamp: now.UTC(), ClientID: clientID, Data: u}
 	if prev != nil {
 		ev.RemovedRoles = removedRoles(prev.View, u.Roles)
 	}

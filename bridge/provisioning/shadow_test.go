@@ -24,6 +24,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
+	"github.com/ssobridge/ssobridge/wire"
 )
 
 const (
@@ -156,7 +157,7 @@ func (s *scimServer) serve(w http.ResponseWriter, r *http.Request) {
 				found = append(found, res)
 			}
 		}
-		json.NewEncoder(w).Encode(map[string]any{"schemas": []string{provisioning.SchemaListResp}, "totalResults": len(found), "Resources": found})
+		json.NewEncoder(w).Encode(map[string]any{"schemas": []string{wire.SchemaListResp}, "totalResults": len(found), "Resources": found})
 	case r.Method == http.MethodPost && rest == "":
 		s.n++
 		in["id"] = fmt.Sprintf("%s-%d", strings.ToLower(coll[:1]), s.n)
@@ -243,15 +244,15 @@ func TestSCIMExactRequests(t *testing.T) {
 	}
 	alice, _ := f.dir.MemberByLogin(ctx, "alice")
 	wantUser := map[string]any{
-		"schemas":    []string{provisioning.SchemaUser, provisioning.SchemaMembership},
+		"schemas":    []string{wire.SchemaUser, wire.SchemaMembership},
 		"externalId": aliceSub, "userName": "alice", "displayName": "Alice Archer", "active": true,
-		"name":                        map[string]any{"formatted": "Alice Archer", "givenName": "Alice", "familyName": "Archer"},
-		"emails":                      []any{map[string]any{"value": "alice@example.org", "type": "work", "primary": true}},
-		"roles":                       []any{map[string]any{"value": "Member"}},
-		provisioning.SchemaMembership: map[string]any{"memberId": "1001", "memberType": "REG", "isCurrent": alice.IsCurrent(time.Now())},
+		"name":                map[string]any{"formatted": "Alice Archer", "givenName": "Alice", "familyName": "Archer"},
+		"emails":              []any{map[string]any{"value": "alice@example.org", "type": "work", "primary": true}},
+		"roles":               []any{map[string]any{"value": "Member"}},
+		wire.SchemaMembership: map[string]any{"memberId": "1001", "memberType": "REG", "isCurrent": alice.IsCurrent(time.Now())},
 	}
 	jsonEq(t, reqs[1].Body, wantUser, "POST /Users body")
-	jsonEq(t, reqs[3].Body, map[string]any{"schemas": []string{provisioning.SchemaGroup}, "displayName": "Member",
+	jsonEq(t, reqs[3].Body, map[string]any{"schemas": []string{wire.SchemaGroup}, "displayName": "Member",
 		"members": []any{map[string]any{"value": "u-1"}}}, "POST /Groups body")
 	if su, err := f.st.ShadowUser(ctx, "portal", aliceSub); err != nil || su.ExternalID != "u-1" || !su.Active {
 		t.Fatalf("shadow user after provisioning: %+v, %v", su, err)
@@ -280,7 +281,7 @@ func TestSCIMExactRequests(t *testing.T) {
 		`PATCH /scim/v2/Groups/g-2`)
 	wantUser["roles"] = []any{map[string]any{"value": "Board"}}
 	jsonEq(t, reqs[0].Body, wantUser, "PUT /Users body")
-	jsonEq(t, reqs[4].Body, map[string]any{"schemas": []string{provisioning.SchemaPatchOp},
+	jsonEq(t, reqs[4].Body, map[string]any{"schemas": []string{wire.SchemaPatchOp},
 		"Operations": []any{map[string]any{"op": "remove", "path": `members[value eq "u-1"]`}}}, "PATCH /Groups body")
 
 	// Nothing changed since: the poll sends nothing.
@@ -335,7 +336,7 @@ func TestSCIMPatchAndRecovery(t *testing.T) {
 		}
 	}
 	json.Unmarshal([]byte(reqs[1].Body), &patch)
-	if patch.Schemas[0] != provisioning.SchemaPatchOp || len(patch.Operations) != 1 || patch.Operations[0].Op != "replace" ||
+	if patch.Schemas[0] != wire.SchemaPatchOp || len(patch.Operations) != 1 || patch.Operations[0].Op != "replace" ||
 		patch.Operations[0].Path != "" || patch.Operations[0].Value["externalId"] != aliceSub || patch.Operations[0].Value["active"] != true {
 		t.Fatalf("PATCH body %s", reqs[1].Body)
 	}
@@ -461,7 +462,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs, _ := f.st.OutboxEvents(ctx, store.OutboxFilter{})
-	if len(evs) != 1 || evs[0].Type != provisioning.TypeCreated || evs[0].Channel != provisioning.ChannelWebhook {
+	if len(evs) != 1 || evs[0].Type != wire.TypeCreated || evs[0].Channel != provisioning.ChannelWebhook {
 		t.Fatalf("queued: %+v", evs)
 	}
 	f.svc.DeliverDue(ctx) // 503
@@ -474,9 +475,9 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 		t.Fatalf("after the retry: %+v", e)
 	}
 	ev := rcv.bodies[evs[0].ID]
-	var data provisioning.User
+	var data wire.User
 	json.Unmarshal(ev.Data, &data)
-	if ev.Type != provisioning.TypeCreated || ev.ClientID != "events" || ev.Timestamp.IsZero() || data.Subject != aliceSub ||
+	if ev.Type != wire.TypeCreated || ev.ClientID != "events" || ev.Timestamp.IsZero() || data.Subject != aliceSub ||
 		!data.Active || data.Login != "alice" || data.Email != "alice@example.org" || len(data.Roles) != 1 ||
 		data.Membership == nil || data.Membership.MemberID != "1001" {
 		t.Fatalf("webhook event: %+v data %+v", ev, data)
@@ -500,7 +501,7 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 		}
 	}
 	dead, _ := f.st.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxDead})
-	if len(dead) != 1 || dead[0].Attempts != 3 || dead[0].Type != provisioning.TypeCreated {
+	if len(dead) != 1 || dead[0].Attempts != 3 || dead[0].Type != wire.TypeCreated {
 		t.Fatalf("dead letters: %+v", dead)
 	}
 	time.Sleep(10 * time.Millisecond)
