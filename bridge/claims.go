@@ -46,27 +46,7 @@ func (h *hooks) CheckGrant(ctx context.Context, subject, clientID string) error 
 		}
 		return err // unavailable: a server error, the token stays valid
 	}
-	if err := m.Standing.Check(h.s.now(), 0); err != nil {
-		return fmt.Errorf("%w: %s", sso.ErrAccessDenied, legacy.Reason(err))
-	}
-	return h.s.accessRule(ctx, m, subject, clientID)
-}
-
-// accessRule applies the client's access rule (policies[client].access_rule) to the member.
-func (s *Server) accessRule(ctx context.Context, m *legacy.Member, subject, clientID string) error {
-	// A provisioning target that requires a current membership deactivates lapsed members at the
-	// app; signing them in there would contradict it.
-	if t, ok := s.cfg.Provisioning[clientID]; ok && t.RequireCurrent && !s.policy.Membership(m, subject, clientID, s.now()).Current() {
-		return fmt.Errorf("%w: the app requires a current membership", sso.ErrAccessDenied)
-	}
-	ok, err := s.policy.Allowed(m, subject, clientID, s.now())
-	if err != nil {
-		s.log.WarnContext(ctx, "access rule failed to evaluate; access refused", "client", clientID, "err", err)
-	}
-	if !ok {
-		return fmt.Errorf("%w: the app's access rule does not admit this member", sso.ErrAccessDenied)
-	}
-	return nil
+	return h.s.access.Decide(ctx, m, subject, clientID, h.s.now()).Err()
 }
 
 func (h *hooks) EndSession(ctx context.Context, req *op.EndSessionRequest) (string, error) {

@@ -97,7 +97,7 @@ func (s *Server) consentSubmit(c echo.Context) error {
 		}
 		return s.amsError(c, err)
 	}
-	if err := s.accessRule(ctx, m, sess.Subject, client.ID); err != nil {
+	if !s.access.Decide(ctx, m, sess.Subject, client.ID, s.now()).Allowed() {
 		return s.accessDenied(c, ar, client, sess.Subject)
 	}
 	if c.FormValue("decision") != "allow" {

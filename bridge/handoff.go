@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/imis/sim"
@@ -274,8 +275,8 @@ func (s *Server) exchangeAMSToken(ctx context.Context, token string) (*legacy.Me
 		}
 		return nil, err
 	}
-	if err := m.Standing.Check(s.now(), 0); err != nil {
-		return nil, err
+	if d := s.access.Decide(ctx, m, "", access.AnyClient, s.now()); !d.Allowed() {
+		return nil, d.Cause
 	}
 	return m, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -175,19 +176,10 @@ func (s *Server) amsName() string {
 const msgBadCredentials = "The username or password is not right. Check them and try again."
 
 func loginMessage(err error) string {
+	if msg := access.StandingMessage(err); msg != "" {
+		return msg
+	}
 	switch {
-	case errors.Is(err, legacy.ErrDisabled):
-		return "Your account is disabled. Please contact the association to have it enabled."
-	case errors.Is(err, legacy.ErrLockedOut):
-		return "Your account is locked after too many failed sign-ins. Please reset your password on the association's website or contact the association."
-	case errors.Is(err, legacy.ErrNotApproved):
-		return "Your account has not been approved yet. Please contact the association."
-	case errors.Is(err, legacy.ErrAccountExpired):
-		return "Your account is not active at the moment. Please contact the association."
-	case errors.Is(err, legacy.ErrPasswordExpired):
-		return "Your password has expired. Please change it on the association's website, then sign in again."
-	case errors.Is(err, legacy.ErrNotMember):
-		return "This account is no longer active. Please contact the association."
 	case errors.Is(err, legacy.ErrUnavailable):
 		return "The membership system cannot be reached right now, so we cannot check your password. Please try again in a few minutes."
 	}
@@ -301,8 +293,8 @@ func (s *Server) sessionMember(ctx context.Context, sess *sso.Session) (*legacy.
 		}
 		return nil, err
 	}
-	if err := m.Standing.Check(s.now(), 0); err != nil {
-		return nil, fmt.Errorf("%w: %s", sso.ErrAccessDenied, legacy.Reason(err))
+	if err := s.access.Decide(ctx, m, sess.Subject, access.AnyClient, s.now()).Err(); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -310,7 +302,7 @@ func (s *Server) sessionMember(ctx context.Context, sess *sso.Session) (*legacy.
 // finish runs the steps after authentication: consent, then completion of the auth request.
 func (s *Server) finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {
 	ctx := c.Request().Context()
-	if err := s.accessRule(ctx, m, sess.Subject, client.ID); err != nil {
+	if !s.access.Decide(ctx, m, sess.Subject, client.ID, s.now()).Allowed() {
 		return s.accessDenied(c, ar, client, sess.Subject)
 	}
 	if need, err := s.needsConsent(ctx, ar, client, sess.Subject); err != nil {

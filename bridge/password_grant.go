@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -45,8 +46,8 @@ func (h *hooks) AuthenticatePassword(r *http.Request, clientID, login, password 
 		}
 		if memberWait > 0 {
 			err = legacy.ErrBadCredentials // as after a wrong password: nothing said about it
-		} else if serr := m.Standing.Check(s.now(), 0); serr != nil {
-			err = serr
+		} else if d := s.access.Decide(ctx, m, "", access.AnyClient, s.now()); !d.Allowed() {
+			err = d.Cause // the standing's sentinel: its reason and message, as on the login page
 		}
 	}
 	if err != nil {

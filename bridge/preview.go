@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -51,5 +52,5 @@ func (s *Server) ClaimsPreview(ctx context.Context, clientID, login string, scop
 	if err != nil {
 		return nil, err
 	}
-	return &ClaimsPreview{Client: clientID, Login: m.Login, Scopes: scopes, SignIn: legacy.Reason(m.Standing.Check(s.now(), 0)), Preview: p}, nil
+	return &ClaimsPreview{Client: clientID, Login: m.Login, Scopes: scopes, SignIn: s.access.Decide(ctx, m, sub, access.AnyClient, s.now()).Reason, Preview: p}, nil
 }

@@ -18,28 +18,18 @@ import (
 var provisioningScopes = []string{"openid", "profile", "email", ScopeMembership, ScopeRoles}
 
 // memberView is the member's view for one client, as shadow provisioning sends it: the
-// client's claim policy (userinfo target) over the provisioning scopes, and its access rule.
-func (s *Server) memberView(_ context.Context, m *legacy.Member, subject, clientID string, now time.Time) (map[string]any, bool, error) {
-	claims, err := s.policy.Claims(m, subject, clientID, provisioningScopes, sso.TargetUserinfo, now)
-	if err != nil {
-		return nil, false, err
-	}
-	ok, err := s.policy.Allowed(m, subject, clientID, now)
-	if err != nil {
-		return nil, false, err
-	}
-	return claims, ok, nil
+// client's claim policy (userinfo target) over the provisioning scopes. Whether the member is
+// active there is access.Decide's answer (Options.Access).
+func (s *Server) memberView(_ context.Context, m *legacy.Member, subject, clientID string, now time.Time) (map[string]any, error) {
+	return s.policy.Claims(m, subject, clientID, provisioningScopes, sso.TargetUserinfo, now)
 }
 
 // newShadow builds the shadow-user service.
 func (s *Server) newShadow() {
 	s.shadow = provisioning.New(provisioning.Options{
 		Config: s.cfg.Shadow, Targets: s.cfg.Provisioning, Store: s.store, Directory: s.dir,
-		Viewer: provisioning.ViewFunc(s.memberView), Clients: s.provider, Keys: s.keys, Issuer: s.cfg.Issuer, Logger: s.log,
-		PublicSID: s.provider.PublicSID,
-		Current: func(m *legacy.Member, subject, clientID string, now time.Time) bool {
-			return s.policy.Membership(m, subject, clientID, now).Current()
-		},
+		Viewer: provisioning.ViewFunc(s.memberView), Access: s.access, Clients: s.provider, Keys: s.keys, Issuer: s.cfg.Issuer,
+		Logger: s.log, PublicSID: s.provider.PublicSID,
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -54,14 +55,16 @@ type Server struct {
 	clientThrottle *Throttle
 	subjects       *subjectMapper
 	policy         *policy.Engine
-	admin          *Admin // admin API and CLI operations (admin_ops.go)
-	shadow         *provisioning.Service
-	issuer         *url.URL
-	echo           *echo.Echo
-	demo           bool
-	ams            *token.Client
-	sim            *sim.Simulator
-	now            func() time.Time
+	// access decides whether a member may use a client now (every path asks it).
+	access *access.Checker
+	admin  *Admin // admin API and CLI operations (admin_ops.go)
+	shadow *provisioning.Service
+	issuer *url.URL
+	echo   *echo.Echo
+	demo   bool
+	ams    *token.Client
+	sim    *sim.Simulator
+	now    func() time.Time
 }
 
 // Secrets generated once per installation and kept in the store.
@@ -128,6 +131,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if s.policy, err = policy.Compile(cfg.PolicyConfig(), policy.WithLogger(log)); err != nil {
 		return nil, err
 	}
+	s.access = access.New(s.policy, provisioning.RequireCurrentClients(cfg.Provisioning), log)
 
 	var opKey [32]byte
 	copy(opKey[:], secrets[secretOpCrypto])

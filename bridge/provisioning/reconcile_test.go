@@ -432,9 +432,9 @@ func TestReconcileConfig(t *testing.T) {
 // logged and counted, and the pass goes on to the others and finishes.
 func TestReconcileMemberFailure(t *testing.T) {
 	r := newReconcileFixture(t)
-	r.opts.Viewer = provisioning.ViewFunc(func(ctx context.Context, m *legacy.Member, sub, client string, now time.Time) (map[string]any, bool, error) {
+	r.opts.Viewer = provisioning.ViewFunc(func(ctx context.Context, m *legacy.Member, sub, client string, now time.Time) (map[string]any, error) {
 		if sub == carolSub {
-			return nil, false, errors.New("claim policy: no such attribute")
+			return nil, errors.New("claim policy: no such attribute")
 		}
 		return viewer(ctx, m, sub, client, now)
 	})

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -20,16 +21,16 @@ import (
 )
 
 // Viewer is the member's view for one client: the claims the client may see (after its claim
-// policy) and whether the member may use the client (its access rule).
+// policy). Whether the member may use the client is Options.Access's decision.
 type Viewer interface {
-	View(ctx context.Context, m *legacy.Member, subject, clientID string, now time.Time) (claims map[string]any, allowed bool, err error)
+	View(ctx context.Context, m *legacy.Member, subject, clientID string, now time.Time) (claims map[string]any, err error)
 }
 
 // ViewFunc adapts a function to Viewer.
-type ViewFunc func(ctx context.Context, m *legacy.Member, subject, clientID string, now time.Time) (map[string]any, bool, error)
+type ViewFunc func(ctx context.Context, m *legacy.Member, subject, clientID string, now time.Time) (map[string]any, error)
 
 // View calls f.
-func (f ViewFunc) View(ctx context.Context, m *legacy.Member, subject, clientID string, now time.Time) (map[string]any, bool, error) {
+func (f ViewFunc) View(ctx context.Context, m *legacy.Member, subject, clientID string, now time.Time) (map[string]any, error) {
 	return f(ctx, m, subject, clientID, now)
 }
 
@@ -57,10 +58,11 @@ type Options struct {
 	Lock JobLock
 	// PublicSID turns a stored session id into the sid that logout tokens carry (default: as is).
 	PublicSID func(sessionID string) string
-	// Current says whether the member's membership is current for a require_current target
-	// (default legacy.Member.IsCurrent; the bridge passes its rule: grace period and
-	// standing_rule, the same as the tokens' is_current).
-	Current func(m *legacy.Member, subject, clientID string, now time.Time) bool
+	// Access decides whether the member may be active at a client (and, with
+	// access.AnyClient, whether they may sign in at all). Default: access.New(nil, the
+	// require_current targets, Logger): standing, and legacy.Member.IsCurrent for
+	// require_current; the bridge passes its Decider (grace period, standing_rule, access rules).
+	Access access.Decider
 }
 
 // Service provisions shadow users and delivers the outbox.
@@ -80,7 +82,7 @@ type Service struct {
 	lock    JobLock
 	// publicSID: see Options.PublicSID.
 	publicSID func(string) string
-	current   func(m *legacy.Member, subject, clientID string, now time.Time) bool
+	access    access.Decider
 	wake      chan struct{}
 	lease     time.Duration
 	batch     int
@@ -102,8 +104,8 @@ func New(o Options) *Service {
 	if o.Lock == nil {
 		o.Lock = &LocalLock{}
 	}
-	if o.Current == nil {
-		o.Current = func(m *legacy.Member, _, _ string, now time.Time) bool { return m.IsCurrent(now) }
+	if o.Access == nil {
+		o.Access = access.New(nil, RequireCurrentClients(o.Targets), o.Logger)
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -111,9 +113,21 @@ func New(o Options) *Service {
 	return &Service{
 		cfg: o.Config, targets: o.Targets, store: o.Store, dir: o.Directory, view: o.Viewer, clients: o.Clients,
 		keys: o.Keys, issuer: o.Issuer, log: o.Logger, http: o.HTTPClient, now: o.Now, sleep: sleepCtx, lock: o.Lock,
-		publicSID: o.PublicSID, current: o.Current,
+		publicSID: o.PublicSID, access: o.Access,
 		wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 4, workers: 4, // batch = workers: no claimed event waits for a worker past its lease
 	}
+}
+
+// RequireCurrentClients lists the clients whose target requires a current membership (for
+// access.New).
+func RequireCurrentClients(targets map[string]Target) []string {
+	var ids []string
+	for id, t := range targets {
+		if t.RequireCurrent {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // Target returns the provisioning target of a client.
@@ -284,10 +298,9 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 		}
 		m.Roles = roles
 	}
-	standing := m.Standing.Check(s.now(), 0)
-	if standing != nil {
+	if d := s.access.Decide(ctx, m, subject, access.AnyClient, s.now()); !d.Allowed() {
 		// The member may no longer sign in anywhere: end everything, in one transaction.
-		return s.deactivate(ctx, subject, legacy.Reason(standing), users, func(su *store.ShadowUser) (store.ShadowUpdate, error) {
+		return s.deactivate(ctx, subject, d.Reason, users, func(su *store.ShadowUser) (store.ShadowUpdate, error) {
 			return s.update(ctx, m, subject, su.ClientID, su, false)
 		})
 	}
@@ -335,13 +348,16 @@ func reasonAt(t Target) string {
 // update computes the member's new shadow-user state at a client and its event (written only
 // if the state changed). prev may be nil (first provisioning).
 func (s *Service) update(ctx context.Context, m *legacy.Member, subject, clientID string, prev *store.ShadowUser, mayBeActive bool) (store.ShadowUpdate, error) {
-	t := s.targets[clientID]
 	now := s.now()
-	claims, allowed, err := s.view.View(ctx, m, subject, clientID, now)
+	claims, err := s.view.View(ctx, m, subject, clientID, now)
 	if err != nil {
 		return store.ShadowUpdate{}, fmt.Errorf("view for %s: %w", clientID, err)
 	}
-	active := mayBeActive && allowed && (!t.RequireCurrent || s.current(m, subject, clientID, now))
+	d := s.access.Decide(ctx, m, subject, clientID, now)
+	if d.Reason == access.ReasonRuleError {
+		return store.ShadowUpdate{}, fmt.Errorf("view for %s: %w", clientID, d.Cause)
+	}
+	active := mayBeActive && d.Allowed()
 	return s.shadowUpdate(clientID, userFromClaims(subject, active, claims), prev, now)
 }
 
@@ -415,7 +431,7 @@ func (s *Service) Provision(ctx context.Context, clientID, subject string, m *le
 	} else if err != nil {
 		return s.provisionFailed(ctx, t, clientID, subject, err)
 	}
-	up, err := s.update(ctx, m, subject, clientID, prev, m.Standing.Check(s.now(), 0) == nil)
+	up, err := s.update(ctx, m, subject, clientID, prev, true) // update asks access.Decide
 	if err != nil {
 		return s.provisionFailed(ctx, t, clientID, subject, err)
 	}

@@ -35,11 +35,11 @@ const (
 
 var webhookSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
 
-// viewer is the test's claim policy: every claim, allowed.
-var viewer = provisioning.ViewFunc(func(_ context.Context, m *legacy.Member, _, _ string, now time.Time) (map[string]any, bool, error) {
+// viewer is the test's claim policy: every claim.
+var viewer = provisioning.ViewFunc(func(_ context.Context, m *legacy.Member, _, _ string, now time.Time) (map[string]any, error) {
 	return map[string]any{"preferred_username": m.Login, "email": m.Email, "name": m.FullName, "given_name": m.GivenName,
 		"family_name": m.FamilyName, "roles": m.Roles, "member_id": m.MemberID, "member_type": m.MemberType,
-		"is_current": m.IsCurrent(now)}, true, nil
+		"is_current": m.IsCurrent(now)}, nil
 })
 
 type clients map[string]*sso.ClientConfig

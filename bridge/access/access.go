@@ -1,0 +1,190 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// AnyClient as Decide's clientID decides the member's standing only.
+const AnyClient = ""
+
+// Rule names the rule behind a Decision.
+type Rule int
+
+// The rules, in the order Decide applies them.
+const (
+	Allow          Rule = iota // no rule refused
+	Standing                   // the AMS account may not sign in
+	RequireCurrent             // the client requires a current membership
+	AccessRule                 // the client's access rule does not admit the member
+)
+
+func (r Rule) String() string {
+	switch r {
+	case Allow:
+		return "allow"
+	case Standing:
+		return "standing"
+	case RequireCurrent:
+		return "require_current"
+	case AccessRule:
+		return "access_rule"
+	}
+	return fmt.Sprintf("Rule(%d)", int(r))
+}
+
+// Reason codes of the client rules (a Standing refusal has legacy.Reason's code: locked_out...).
+const (
+	ReasonOK         = "ok"
+	ReasonNotCurrent = "not_current"
+	ReasonAccessRule = "access_rule"
+	ReasonRuleError  = "access_rule_error"
+)
+
+// Decision is Decide's answer: allow (Rule Allow, Reason "ok"), or the rule that refused.
+type Decision struct {
+	Rule Rule
+	// Reason is a short code for logs and audit rows: legacy.Reason's for Standing
+	// (locked_out, disabled...), ReasonNotCurrent, ReasonAccessRule or ReasonRuleError.
+	Reason string
+	// Message tells the member, in plain words, why (empty when allowed).
+	Message string
+	// Cause is the standing's sentinel error (legacy.ErrLockedOut...) or the access rule's
+	// evaluation error; nil otherwise.
+	Cause error
+}
+
+// Allowed reports whether the member may go on.
+func (d Decision) Allowed() bool { return d.Rule == Allow }
+
+// Err is nil when allowed, else an error wrapping sso.ErrAccessDenied and Cause: errors.Is
+// finds both (a standing's sentinel keeps its member message and reason code).
+func (d Decision) Err() error {
+	var detail string
+	switch d.Rule {
+	case Allow:
+		return nil
+	case Standing:
+		detail = d.Reason
+	case RequireCurrent:
+		detail = "the app requires a current membership"
+	default:
+		detail = "the app's access rule does not admit this member"
+	}
+	return &deniedError{msg: sso.ErrAccessDenied.Error() + ": " + detail, cause: d.Cause}
+}
+
+// deniedError is Decision.Err's error.
+type deniedError struct {
+	msg   string
+	cause error
+}
+
+func (e *deniedError) Error() string { return e.msg }
+
+func (e *deniedError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{sso.ErrAccessDenied}
+	}
+	return []error{sso.ErrAccessDenied, e.cause}
+}
+
+// Decider decides whether member m (whose subject is subject) may use client clientID at now.
+type Decider interface {
+	Decide(ctx context.Context, m *legacy.Member, subject, clientID string, now time.Time) Decision
+}
+
+// Rules is the policy engine's part of the decision (*policy.Engine implements it).
+type Rules interface {
+	// Allowed evaluates the client's access rule (true for clients without one).
+	Allowed(m *legacy.Member, subject, clientID string, now time.Time) (bool, error)
+	// Membership is the member's standing under the association's rule.
+	Membership(m *legacy.Member, subject, clientID string, now time.Time) legacy.Membership
+}
+
+// Checker is the Decider of the bridge.
+type Checker struct {
+	rules          Rules
+	requireCurrent map[string]bool
+	log            *slog.Logger
+}
+
+// New builds the Checker. rules nil: no access rules, and the built-in membership rule with no
+// grace period (legacy.Member.IsCurrent). requireCurrent lists the clients whose provisioning
+// target requires a current membership. log nil: slog.Default.
+func New(rules Rules, requireCurrent []string, log *slog.Logger) *Checker {
+	if log == nil {
+		log = slog.Default()
+	}
+	rc := make(map[string]bool, len(requireCurrent))
+	for _, id := range requireCurrent {
+		rc[id] = true
+	}
+	return &Checker{rules: rules, requireCurrent: rc, log: log}
+}
+
+// Decide applies the rules in order (see the package documentation); the first that refuses
+// decides. m must not be nil.
+func (c *Checker) Decide(ctx context.Context, m *legacy.Member, subject, clientID string, now time.Time) Decision {
+	if err := m.Standing.Check(now, 0); err != nil {
+		return Decision{Rule: Standing, Reason: legacy.Reason(err), Message: StandingMessage(err), Cause: err}
+	}
+	if clientID == AnyClient {
+		return Decision{Rule: Allow, Reason: ReasonOK}
+	}
+	if c.requireCurrent[clientID] && !c.current(m, subject, clientID, now) {
+		return Decision{Rule: RequireCurrent, Reason: ReasonNotCurrent, Message: msgNotCurrent}
+	}
+	if c.rules == nil {
+		return Decision{Rule: Allow, Reason: ReasonOK}
+	}
+	ok, err := c.rules.Allowed(m, subject, clientID, now)
+	if err != nil {
+		c.log.WarnContext(ctx, "access rule failed to evaluate; access refused", "client", clientID, "err", err)
+		return Decision{Rule: AccessRule, Reason: ReasonRuleError, Message: msgAccessRule, Cause: err}
+	}
+	if !ok {
+		return Decision{Rule: AccessRule, Reason: ReasonAccessRule, Message: msgAccessRule}
+	}
+	return Decision{Rule: Allow, Reason: ReasonOK}
+}
+
+func (c *Checker) current(m *legacy.Member, subject, clientID string, now time.Time) bool {
+	if c.rules == nil {
+		return m.IsCurrent(now)
+	}
+	return c.rules.Membership(m, subject, clientID, now).Current()
+}
+
+// Member-facing messages of the client rules.
+const (
+	msgNotCurrent = "This app is only open to members whose membership is current, and yours is not at the moment. If you have just renewed, please contact the association."
+	msgAccessRule = "This app is only open to members whose membership allows it, and yours does not at the moment. If you think this is wrong, please contact the association."
+)
+
+// StandingMessage is the member-facing sentence for a standing failure (legacy.ErrDisabled,
+// ...), or "" when err is none of them. Show it only once the member proved who they are (a
+// verified password, a session, the AMS's hand-off): it says the account exists.
+func StandingMessage(err error) string {
+	switch {
+	case errors.Is(err, legacy.ErrDisabled):
+		return "Your account is disabled. Please contact the association to have it enabled."
+	case errors.Is(err, legacy.ErrLockedOut):
+		return "Your account is locked after too many failed sign-ins. Please reset your password on the association's website or contact the association."
+	case errors.Is(err, legacy.ErrNotApproved):
+		return "Your account has not been approved yet. Please contact the association."
+	case errors.Is(err, legacy.ErrAccountExpired):
+		return "Your account is not active at the moment. Please contact the association."
+	case errors.Is(err, legacy.ErrPasswordExpired):
+		return "Your password has expired. Please change it on the association's website, then sign in again."
+	case errors.Is(err, legacy.ErrNotMember):
+		return "This account is no longer active. Please contact the association."
+	}
+	return ""
+}
