@@ -31,7 +31,7 @@ type accountData struct {
 // and the apps they consented to, with sign-out per app or everywhere and consent withdrawal.
 func (s *Server) account(c echo.Context) error {
 	ctx := c.Request().Context()
-	sess, err := s.currentSession(c)
+	sess, err := s.cookies.Current(c)
 	if errors.Is(err, sso.ErrNotFound) {
 		return s.errorPage(c, http.StatusUnauthorized, "You are not signed in",
 			"Open one of the association's apps or the member website to sign in.", "")
@@ -49,7 +49,7 @@ func (s *Server) account(c echo.Context) error {
 		}
 		return s.amsError(c, err)
 	}
-	csrf, err := s.csrfToken(c)
+	csrf, err := s.cookies.CSRFToken(c)
 	if err != nil {
 		return err
 	}
@@ -85,11 +85,11 @@ func (s *Server) account(c echo.Context) error {
 
 // accountAction handles the account page's forms: withdraw a consent, sign out of one app.
 func (s *Server) accountAction(c echo.Context) error {
-	if err := s.checkCSRF(c); err != nil {
-		return s.csrfFailed(c)
+	if err := s.cookies.CheckCSRF(c); err != nil {
+		return s.cookies.CSRFFailed(c)
 	}
 	ctx := c.Request().Context()
-	sess, err := s.currentSession(c)
+	sess, err := s.cookies.Current(c)
 	if err != nil {
 		return c.Redirect(http.StatusSeeOther, "/account")
 	}

@@ -61,10 +61,10 @@ func (s *Server) consentPage(c echo.Context) error {
 	if ar == nil {
 		return err
 	}
-	if sess, err := s.currentSession(c); err != nil || !s.sessionAnswers(ar, sess) {
+	if sess, err := s.cookies.Current(c); err != nil || !s.sessionAnswers(ar, sess) {
 		return c.Redirect(http.StatusSeeOther, "/login?id="+ar.ID)
 	}
-	csrf, err := s.csrfToken(c)
+	csrf, err := s.cookies.CSRFToken(c)
 	if err != nil {
 		return err
 	}
@@ -77,15 +77,15 @@ func (s *Server) consentPage(c echo.Context) error {
 }
 
 func (s *Server) consentSubmit(c echo.Context) error {
-	if err := s.checkCSRF(c); err != nil {
-		return s.csrfFailed(c)
+	if err := s.cookies.CheckCSRF(c); err != nil {
+		return s.cookies.CSRFFailed(c)
 	}
 	ar, client, err := s.pendingRequest(c, c.FormValue("id"))
 	if ar == nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	sess, err := s.currentSession(c)
+	sess, err := s.cookies.Current(c)
 	if err != nil || !s.sessionAnswers(ar, sess) {
 		return c.Redirect(http.StatusSeeOther, "/login?id="+ar.ID)
 	}

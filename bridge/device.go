@@ -39,7 +39,7 @@ type deviceDoneData struct {
 func deviceThrottleKey(ip string) string { return "\x00device:" + ip }
 
 func (s *Server) showDevice(c echo.Context, status int, code, msg string) error {
-	csrf, err := s.csrfToken(c)
+	csrf, err := s.cookies.CSRFToken(c)
 	if err != nil {
 		return err
 	}
@@ -61,8 +61,8 @@ func (s *Server) devicePage(c echo.Context) error {
 const msgDeviceCode = "That code is not valid or has expired. Check the code on your device and try again."
 
 func (s *Server) deviceSubmit(c echo.Context) error {
-	if err := s.checkCSRF(c); err != nil {
-		return s.csrfFailed(c)
+	if err := s.cookies.CheckCSRF(c); err != nil {
+		return s.cookies.CSRFFailed(c)
 	}
 	ctx := c.Request().Context()
 	ip := c.RealIP()

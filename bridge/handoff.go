@@ -343,8 +343,8 @@ func (s *Server) handoffContinue(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	sub := s.subjects.Subject(t.MemberKey)
-	if cur, err := s.currentSession(c); err == nil && cur.Subject != sub {
-		csrf, err := s.csrfToken(c)
+	if cur, err := s.cookies.Current(c); err == nil && cur.Subject != sub {
+		csrf, err := s.cookies.CSRFToken(c)
 		if err != nil {
 			return err
 		}
@@ -358,8 +358,8 @@ func (s *Server) handoffContinue(c echo.Context) error {
 			Ticket: c.QueryParam("h"), Current: curName, Next: t.UserName})
 	}
 	if t.Confirm {
-		if cur, err := s.currentSession(c); err != nil || cur.Subject != sub {
-			csrf, err := s.csrfToken(c)
+		if cur, err := s.cookies.Current(c); err != nil || cur.Subject != sub {
+			csrf, err := s.cookies.CSRFToken(c)
 			if err != nil {
 				return err
 			}
@@ -388,15 +388,15 @@ func (s *Server) handoffInfo(c echo.Context) error {
 }
 
 func (s *Server) handoffConfirm(c echo.Context) error {
-	if err := s.checkCSRF(c); err != nil {
-		return s.csrfFailed(c)
+	if err := s.cookies.CheckCSRF(c); err != nil {
+		return s.cookies.CSRFFailed(c)
 	}
 	t, err := s.openHandoff(c.FormValue("t"))
 	if err != nil || !s.handoffBrowser(c, t) {
 		return s.errorPage(c, http.StatusBadRequest, "This sign-in link has expired", "The sign-in from the member website took too long or was already used.", "Go back to the member website and try again.")
 	}
 	if c.FormValue("decision") != "switch" {
-		if _, err := s.currentSession(c); err != nil {
+		if _, err := s.cookies.Current(c); err != nil {
 			return s.render(c, http.StatusOK, "error", errorData{Page: s.base("Not signed in"), Heading: "You were not signed in",
 				Message: "Nothing was changed: the sign-in from the member website was cancelled.",
 				Hint:    "To sign in, open the app you want to use, or sign in on the member website."})
@@ -419,7 +419,7 @@ func (s *Server) completeHandoff(c echo.Context, t *handoffTicket) error {
 	if err != nil {
 		return s.handoffError(c, err, c.RealIP())
 	}
-	sess, err := s.currentSession(c)
+	sess, err := s.cookies.Current(c)
 	if err != nil || sess.Subject != s.subjects.Subject(m.Key) {
 		if sess, err = s.startSession(c, m, []string{"ams"}); err != nil {
 			return err
@@ -432,13 +432,11 @@ func (s *Server) completeHandoff(c echo.Context, t *handoffTicket) error {
 // continueAfterSignIn resumes the browser's pending auth request, else the default app, else
 // the account page.
 func (s *Server) continueAfterSignIn(c echo.Context, sess *sso.Session) error {
-	cookie := s.cookies.get(c.Request())
-	pending := str(cookie, "pending")
+	pending, err := s.cookies.TakePending(c)
+	if err != nil {
+		return err
+	}
 	if pending != "" {
-		delete(cookie.Values, "pending")
-		if err := cookie.Save(c.Request(), c.Response()); err != nil {
-			return err
-		}
 		if ar, client, _ := s.pendingRequestQuiet(c.Request().Context(), pending); ar != nil && sess != nil {
 			// Only a request still pending, and bound to this browser, is finished here.
 			if err := s.claimRequest(c, ar); err != nil {
@@ -473,8 +471,8 @@ func (s *Server) pendingRequestQuiet(ctx context.Context, id string) (*sso.AuthR
 
 // handoffStart remembers the pending auth request and sends the member to the AMS SSO page.
 func (s *Server) handoffStart(c echo.Context) error {
-	if err := s.checkCSRF(c); err != nil {
-		return s.csrfFailed(c)
+	if err := s.cookies.CheckCSRF(c); err != nil {
+		return s.cookies.CSRFFailed(c)
 	}
 	if s.ams == nil {
 		return s.errorPage(c, http.StatusNotFound, "Not available", "Sign-in with the member website is not set up.", "")
@@ -483,9 +481,7 @@ func (s *Server) handoffStart(c echo.Context) error {
 	if ar == nil {
 		return err
 	}
-	cookie := s.cookies.get(c.Request())
-	cookie.Values["pending"] = ar.ID
-	if err := cookie.Save(c.Request(), c.Response()); err != nil {
+	if err := s.cookies.SetPending(c, ar.ID); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, s.cfg.AMS.SSOURL)
@@ -496,16 +492,16 @@ func (s *Server) handoffStart(c echo.Context) error {
 // so a cross-site link cannot sign the member out.
 func (s *Server) amsLogout(c echo.Context) error {
 	ctx := c.Request().Context()
-	sess, err := s.currentSession(c)
+	sess, err := s.cookies.Current(c)
 	if err == nil && !s.fromAMS(c.Request()) {
-		csrf, err := s.csrfToken(c)
+		csrf, err := s.cookies.CSRFToken(c)
 		if err != nil {
 			return err
 		}
 		return s.render(c, http.StatusOK, "logout", logoutData{pageData: s.base("Sign out"), CSRF: csrf})
 	}
 	if err != nil {
-		if err := s.clearSession(c); err != nil {
+		if err := s.cookies.Clear(c); err != nil {
 			return err
 		}
 		return c.Redirect(http.StatusSeeOther, "/logout/done")
@@ -513,7 +509,7 @@ func (s *Server) amsLogout(c echo.Context) error {
 	if err := s.shadow.EndSession(ctx, sess); err != nil {
 		return err
 	}
-	if err := s.clearSession(c); err != nil {
+	if err := s.cookies.Clear(c); err != nil {
 		return err
 	}
 	s.audit(ctx, &store.AuditEvent{Event: "logout", Subject: sess.Subject, IP: c.RealIP(), Detail: "from the AMS website"})

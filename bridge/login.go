@@ -15,6 +15,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web/session"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -54,7 +55,7 @@ func (s *Server) claimRequest(c echo.Context, ar *sso.AuthRequest) error {
 	if ar.Done {
 		return sso.ErrAuthRequestUsed
 	}
-	browser, err := s.requestBrowser(c)
+	browser, err := s.cookies.RequestBrowser(c)
 	if err != nil {
 		return fmt.Errorf("request browser: %w", err)
 	}
@@ -110,7 +111,7 @@ func (s *Server) loginPage(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	sess, serr := s.currentSession(c)
+	sess, serr := s.cookies.Current(c)
 	if serr != nil && !errors.Is(serr, sso.ErrNotFound) {
 		return serr
 	}
@@ -150,7 +151,7 @@ func (s *Server) sessionAnswers(ar *sso.AuthRequest, sess *sso.Session) bool {
 }
 
 func (s *Server) showLogin(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, login, msg string, status int) error {
-	csrf, err := s.csrfToken(c)
+	csrf, err := s.cookies.CSRFToken(c)
 	if err != nil {
 		return err
 	}
@@ -188,8 +189,8 @@ func loginMessage(err error) string {
 
 // loginSubmit checks the password against the AMS.
 func (s *Server) loginSubmit(c echo.Context) error {
-	if err := s.checkCSRF(c); err != nil {
-		return s.csrfFailed(c)
+	if err := s.cookies.CheckCSRF(c); err != nil {
+		return s.cookies.CSRFFailed(c)
 	}
 	ar, client, err := s.pendingRequest(c, c.FormValue("id"))
 	if ar == nil {
@@ -262,19 +263,19 @@ func (s *Server) startSession(c echo.Context, m *legacy.Member, amr []string) (*
 	if err != nil {
 		return nil, err
 	}
-	if old, err := s.currentSession(c); err == nil {
+	if old, err := s.cookies.Current(c); err == nil {
 		// The browser's previous session ends; its apps get back-channel logout.
 		if err := s.shadow.EndSession(ctx, old); err != nil {
 			return nil, err
 		}
 	}
 	raw := sso.RandomToken()
-	sess := &sso.Session{ID: sessionKey(raw), Subject: sub, AuthTime: now, AMR: amr, CreatedAt: now, LastSeen: now,
+	sess := &sso.Session{ID: session.Key(raw), Subject: sub, AuthTime: now, AMR: amr, CreatedAt: now, LastSeen: now,
 		ExpiresAt: now.Add(s.cfg.Session.Lifetime)}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
-	if err := s.setSession(c, raw); err != nil {
+	if err := s.cookies.Set(c, raw); err != nil {
 		return nil, fmt.Errorf("save cookie: %w", err)
 	}
 	return sess, nil
@@ -333,7 +334,7 @@ func (s *Server) complete(c echo.Context, ar *sso.AuthRequest, sess *sso.Session
 			"You signed in, but the app could not create or update your account there, so it cannot let you in yet.",
 			"Please try again in a few minutes. If it keeps happening, contact the association.")
 	}
-	browser, err := s.requestBrowser(c)
+	browser, err := s.cookies.RequestBrowser(c)
 	if err != nil {
 		return fmt.Errorf("request browser: %w", err)
 	}
@@ -374,7 +375,7 @@ func (s *Server) authCallback(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		// The session must still be live: one ended since it completed the request (signed out
 		// elsewhere, by an administrator, the member disabled) gets no code.
-		sess, serr := s.currentSession(c)
+		sess, serr := s.cookies.Current(c)
 		if serr != nil && !errors.Is(serr, sso.ErrNotFound) {
 			return fmt.Errorf("callback session: %w", serr)
 		}

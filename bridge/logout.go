@@ -75,7 +75,7 @@ func (s *Server) logoutPage(c echo.Context) error {
 		return s.errorPage(c, http.StatusBadRequest, "This sign-out link has expired",
 			"The sign-out link is no longer valid.", "If you want to sign out, go back to the app and sign out again.")
 	}
-	sess, err := s.currentSession(c)
+	sess, err := s.cookies.Current(c)
 	if err != nil && !errors.Is(err, sso.ErrNotFound) {
 		return err
 	}
@@ -88,7 +88,7 @@ func (s *Server) logoutPage(c echo.Context) error {
 	if t != nil && t.Subject != "" && t.Subject == sess.Subject {
 		return s.signOut(c, sess, t)
 	}
-	csrf, err := s.csrfToken(c)
+	csrf, err := s.cookies.CSRFToken(c)
 	if err != nil {
 		return err
 	}
@@ -100,11 +100,11 @@ func (s *Server) logoutPage(c echo.Context) error {
 }
 
 func (s *Server) logoutSubmit(c echo.Context) error {
-	if err := s.checkCSRF(c); err != nil {
-		return s.csrfFailed(c)
+	if err := s.cookies.CheckCSRF(c); err != nil {
+		return s.cookies.CSRFFailed(c)
 	}
 	t, _ := s.openTicket(c.FormValue("t"))
-	sess, err := s.currentSession(c)
+	sess, err := s.cookies.Current(c)
 	if err != nil {
 		if t != nil {
 			return c.Redirect(http.StatusSeeOther, t.Redirect)
@@ -121,7 +121,7 @@ func (s *Server) signOut(c echo.Context, sess *sso.Session, t *logoutTicket) err
 	if err := s.shadow.EndSession(ctx, sess); err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}
-	if err := s.clearSession(c); err != nil {
+	if err := s.cookies.Clear(c); err != nil {
 		return err
 	}
 	clientID := ""

@@ -32,6 +32,6 @@ type homeData struct {
 }
 
 func (s *Server) home(c echo.Context) error {
-	_, err := s.currentSession(c)
+	_, err := s.cookies.Current(c)
 	return s.render(c, http.StatusOK, "home", homeData{pageData: s.base("Sign-in service"), Playground: s.cfg.PlaygroundEnabled(), SignedIn: err == nil})
 }

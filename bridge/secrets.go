@@ -111,3 +111,11 @@ func openSealedSecret(kek []byte, name string, body []byte) ([]byte, error) {
 	}
 	return v, nil
 }
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand: " + err.Error())
+	}
+	return b
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/bridge/web/session"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/imis/sim"
 	"github.com/ssobridge/ssobridge/legacy/imis/token"
@@ -45,7 +46,7 @@ type Server struct {
 	registry *sso.Registry
 	keys     *sso.KeyManager
 	pages    *web.Renderer
-	cookies  *cookieSessions
+	cookies  *session.Cookies
 	throttle *Throttle
 	// auditKey keys the hashes of typed logins in the audit log (loginkey.go).
 	auditKey []byte
@@ -121,8 +122,8 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.cookies = newCookieSessions(secrets[secretCookieMAC], secrets[secretCookieEnc], secrets[secretCSRF],
-		issuer.Scheme == "https", cfg.Session.Lifetime)
+	s.cookies = session.New(session.Config{HashKey: secrets[secretCookieMAC], BlockKey: secrets[secretCookieEnc],
+		CSRFKey: secrets[secretCSRF], Secure: issuer.Scheme == "https", Lifetime: cfg.Session.Lifetime}, d.Store, s.pages)
 	s.throttle = NewThrottle(cfg.Throttle)
 	s.auditKey = secrets[secretAudit]
 	s.anonLimit = newRateLimiter(cfg.Throttle.AnonymousWrites)

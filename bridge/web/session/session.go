@@ -1,0 +1,208 @@
+package session
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// cookieName is the cookie's name on http; on https it is cookieNameHost, which browsers accept
+// only with Secure, Path=/ and no Domain (no subdomain can set or shadow it).
+const (
+	cookieName     = "ssobridge"
+	cookieNameHost = "__Host-ssobridge"
+)
+
+// Values kept in the cookie.
+const (
+	keyBrowser = "bid"     // random browser id: CSRF tokens derive from it
+	keySession = "sid"     // the SSO session's random id (the store knows only its hash)
+	keyBinding = "abk"     // nonce binding sign-in requests to this browser
+	keyPending = "pending" // the auth request waiting for a hand-off from the AMS website
+)
+
+// Config is what the cookie sessions are built from.
+type Config struct {
+	// HashKey and BlockKey authenticate and encrypt the cookie; CSRFKey keys the form tokens.
+	HashKey, BlockKey, CSRFKey []byte
+	// Secure marks the cookie Secure and __Host- prefixed (an https issuer).
+	Secure   bool
+	Lifetime time.Duration
+}
+
+// Store finds SSO sessions by the key they are stored under.
+type Store interface {
+	Session(ctx context.Context, id string) (*sso.Session, error)
+}
+
+// Cookies keeps the browser cookie. It holds only identifiers: a random browser id (for CSRF
+// tokens), the SSO session id once signed in, and the pending auth request id during an AMS
+// hand-off.
+type Cookies struct {
+	store    *sessions.CookieStore
+	csrfKey  []byte
+	name     string
+	sessions Store
+	pages    *web.Renderer
+}
+
+// New builds the cookie sessions; st looks up SSO sessions, pages renders the CSRF failure page.
+func New(cfg Config, st Store, pages *web.Renderer) *Cookies {
+	cs := sessions.NewCookieStore(cfg.HashKey, cfg.BlockKey)
+	cs.Options = &sessions.Options{
+		Path: "/", MaxAge: int(cfg.Lifetime.Seconds()), HttpOnly: true, Secure: cfg.Secure, SameSite: http.SameSiteLaxMode,
+	}
+	name := cookieName
+	if cfg.Secure {
+		name = cookieNameHost
+	}
+	return &Cookies{store: cs, csrfKey: cfg.CSRFKey, name: name, sessions: st, pages: pages}
+}
+
+// get returns the cookie session (a new one when absent or tampered with).
+func (cs *Cookies) get(r *http.Request) *sessions.Session {
+	sess, err := cs.store.Get(r, cs.name)
+	if err != nil {
+		sess, _ = cs.store.New(r, cs.name)
+		sess.IsNew = true
+	}
+	if sess.IsNew && cs.name != cookieName {
+		// A cookie from before the __Host- prefix: carried over (saved under the new name).
+		if old, err := cs.store.Get(r, cookieName); err == nil && !old.IsNew {
+			for k, v := range old.Values {
+				sess.Values[k] = v
+			}
+		}
+	}
+	return sess
+}
+
+func str(sess *sessions.Session, k string) string {
+	v, _ := sess.Values[k].(string)
+	return v
+}
+
+// BrowserID returns the cookie's browser id, creating and saving one when needed.
+func (cs *Cookies) BrowserID(c echo.Context) (string, error) {
+	sess := cs.get(c.Request())
+	if id := str(sess, keyBrowser); id != "" {
+		return id, nil
+	}
+	id := sso.RandomToken()
+	sess.Values[keyBrowser] = id
+	return id, sess.Save(c.Request(), c.Response())
+}
+
+// RequestBrowser returns what binds a sign-in request to this browser: the hash of a random
+// nonce kept in the (sealed) cookie, created and saved when needed. It does not change at
+// sign-in, so a request started before signing in is finished after it.
+func (cs *Cookies) RequestBrowser(c echo.Context) (string, error) {
+	sess := cs.get(c.Request())
+	nonce := str(sess, keyBinding)
+	if nonce == "" {
+		nonce = sso.RandomToken()
+		sess.Values[keyBinding] = nonce
+		if err := sess.Save(c.Request(), c.Response()); err != nil {
+			return "", err
+		}
+	}
+	return sso.HashToken("auth-request-browser:" + nonce), nil
+}
+
+// csrfFor derives the form token from a browser id.
+func (cs *Cookies) csrfFor(bid string) string {
+	m := hmac.New(sha256.New, cs.csrfKey)
+	m.Write([]byte("csrf:" + bid))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// CSRFToken is the form token of this browser.
+func (cs *Cookies) CSRFToken(c echo.Context) (string, error) {
+	bid, err := cs.BrowserID(c)
+	if err != nil {
+		return "", err
+	}
+	return cs.csrfFor(bid), nil
+}
+
+// ErrCSRF is a form whose CSRF token is missing or wrong.
+var ErrCSRF = errors.New("csrf token missing or wrong")
+
+// CheckCSRF verifies the form's csrf field against the browser cookie in constant time.
+func (cs *Cookies) CheckCSRF(c echo.Context) error {
+	bid := str(cs.get(c.Request()), keyBrowser)
+	if bid == "" {
+		return ErrCSRF
+	}
+	if subtle.ConstantTimeCompare([]byte(cs.csrfFor(bid)), []byte(c.FormValue("csrf"))) != 1 {
+		return ErrCSRF
+	}
+	return nil
+}
+
+// CSRFFailed is the page for a form that failed CheckCSRF.
+func (cs *Cookies) CSRFFailed(c echo.Context) error {
+	return cs.pages.Error(c, http.StatusForbidden, "Please try again",
+		"This form had expired or was not sent from this site, so we did not act on it.",
+		"Go back, reload the page and submit it again. Cookies must be enabled for this site.")
+}
+
+// Current returns the live SSO session of this browser (sso.ErrNotFound when there is none).
+// The cookie holds the session's random id; the store knows the session only by its hash (Key).
+func (cs *Cookies) Current(c echo.Context) (*sso.Session, error) {
+	sid := str(cs.get(c.Request()), keySession)
+	if sid == "" {
+		return nil, sso.ErrNotFound
+	}
+	return cs.sessions.Session(c.Request().Context(), Key(sid))
+}
+
+// Key is what the store keeps a session under: the SHA-256 of the cookie's session id, so that
+// the database alone holds no usable session id.
+func Key(cookieID string) string { return sso.HashToken(cookieID) }
+
+// Set records the SSO session's (unhashed) id in the cookie, with a new browser id: CSRF tokens
+// handed out before the sign-in stop working with it.
+func (cs *Cookies) Set(c echo.Context, sid string) error {
+	sess := cs.get(c.Request())
+	sess.Values[keyBrowser] = sso.RandomToken()
+	sess.Values[keySession] = sid
+	return sess.Save(c.Request(), c.Response())
+}
+
+// Clear removes the SSO session id (and a pending hand-off) from the cookie, keeping the browser id.
+func (cs *Cookies) Clear(c echo.Context) error {
+	sess := cs.get(c.Request())
+	delete(sess.Values, keySession)
+	delete(sess.Values, keyPending)
+	return sess.Save(c.Request(), c.Response())
+}
+
+// SetPending remembers the auth request to go on with after a hand-off from the AMS website.
+func (cs *Cookies) SetPending(c echo.Context, authRequestID string) error {
+	sess := cs.get(c.Request())
+	sess.Values[keyPending] = authRequestID
+	return sess.Save(c.Request(), c.Response())
+}
+
+// TakePending returns the auth request remembered by SetPending ("" when none) and forgets it.
+func (cs *Cookies) TakePending(c echo.Context) (string, error) {
+	sess := cs.get(c.Request())
+	id := str(sess, keyPending)
+	if id == "" {
+		return "", nil
+	}
+	delete(sess.Values, keyPending)
+	return id, sess.Save(c.Request(), c.Response())
+}

@@ -1,0 +1,99 @@
+package session
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// TestCookieHostPrefix: on https the cookie is __Host- prefixed (Secure, Path=/, no Domain),
+// and a cookie set under the old name before the upgrade is carried over.
+func TestCookieHostPrefix(t *testing.T) {
+	k := func(b byte) []byte { return []byte(strings.Repeat(string(rune(b)), 32)) }
+	old := New(Config{HashKey: k('a'), BlockKey: k('b'), CSRFKey: k('c'), Lifetime: time.Hour}, nil, nil)
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "https://sso.example.org/", nil)
+	s := old.get(req)
+	s.Values["sid"] = "session-1"
+	if err := s.Save(req, rec); err != nil {
+		t.Fatal(err)
+	}
+	oldCookie := rec.Result().Cookies()[0]
+	if oldCookie.Name != "ssobridge" {
+		t.Fatalf("http cookie name %q", oldCookie.Name)
+	}
+
+	cs := New(Config{HashKey: k('a'), BlockKey: k('b'), CSRFKey: k('c'), Secure: true, Lifetime: time.Hour}, nil, nil)
+	req = httptest.NewRequest(http.MethodGet, "https://sso.example.org/", nil)
+	req.AddCookie(oldCookie)
+	s = cs.get(req)
+	if str(s, "sid") != "session-1" {
+		t.Fatalf("old cookie not carried over: %v", s.Values)
+	}
+	rec = httptest.NewRecorder()
+	if err := s.Save(req, rec); err != nil {
+		t.Fatal(err)
+	}
+	set := rec.Header().Get("Set-Cookie")
+	if !strings.HasPrefix(set, "__Host-ssobridge=") || !strings.Contains(set, "Secure") || !strings.Contains(set, "Path=/") ||
+		strings.Contains(strings.ToLower(set), "domain=") {
+		t.Fatalf("https cookie: %s", set)
+	}
+}
+
+// TestCSRF: a form passes only with the token of this browser's cookie, and signing in (Set)
+// changes the browser id, so tokens handed out before no longer pass.
+func TestCSRF(t *testing.T) {
+	k := func(b byte) []byte { return []byte(strings.Repeat(string(rune(b)), 32)) }
+	cs := New(Config{HashKey: k('a'), BlockKey: k('b'), CSRFKey: k('c'), Lifetime: time.Hour}, nil, nil)
+	e := echo.New()
+	call := func(cookies []*http.Cookie, form url.Values, f func(echo.Context) error) (*httptest.ResponseRecorder, error) {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		return rec, f(e.NewContext(req, rec))
+	}
+	var token string
+	rec, err := call(nil, nil, func(c echo.Context) (err error) { token, err = cs.CSRFToken(c); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie := rec.Result().Cookies()
+	rec, err = call(cookie, nil, func(c echo.Context) error { return cs.Set(c, "session-1") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedIn := rec.Result().Cookies()
+	var fresh string
+	if _, err := call(signedIn, nil, func(c echo.Context) (err error) { fresh, err = cs.CSRFToken(c); return err }); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		cookies []*http.Cookie
+		token   string
+		ok      bool
+	}{
+		{"no cookie", nil, token, false},
+		{"no token", cookie, "", false},
+		{"wrong token", cookie, token + "x", false},
+		{"right token", cookie, token, true},
+		{"token from before sign-in", signedIn, token, false},
+		{"token after sign-in", signedIn, fresh, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := call(tc.cookies, url.Values{"csrf": {tc.token}}, cs.CheckCSRF)
+			if (err == nil) != tc.ok {
+				t.Fatalf("CheckCSRF: %v", err)
+			}
+		})
+	}
+}
