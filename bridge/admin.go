@@ -16,31 +16,6 @@ import (
 	"github.com/ssobridge/ssobridge/sso"
 )
 
-// AdminConfig is the admin HTTP API, on its own listener. It is off when Token is empty.
-type AdminConfig struct {
-	Listen string `yaml:"listen"` // host:port; default 127.0.0.1:8081
-	Token  string `yaml:"token"`  // bearer token, e.g. ${ADMIN_TOKEN}; at least 32 characters
-}
-
-// Enabled reports whether the admin API runs.
-func (a *AdminConfig) Enabled() bool { return a.Token != "" }
-
-func (a *AdminConfig) validate(mainListen string) error {
-	if !a.Enabled() {
-		return nil
-	}
-	if len(a.Token) < 32 {
-		return errors.New("admin.token: must be at least 32 characters (openssl rand -base64 32)")
-	}
-	if _, _, err := net.SplitHostPort(a.Listen); err != nil {
-		return fmt.Errorf("admin.listen: %q is not host:port: %v", a.Listen, err)
-	}
-	if a.Listen == mainListen {
-		return errors.New("admin.listen: must differ from listen (the admin API has its own listener)")
-	}
-	return nil
-}
-
 // AdminHandler is the admin HTTP API (JSON), or nil when the admin API is off. Serve it on
 // Config.Admin.Listen, never on the public listener:
 //

@@ -14,56 +14,13 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/imis/sim"
 	"github.com/ssobridge/ssobridge/legacy/imis/token"
 	"github.com/ssobridge/ssobridge/sso"
 )
-
-// AMSConfig connects the bridge to the AMS website: its token endpoint (to exchange the SSO
-// iPart's refresh token), its SSO page and its logout URL (single sign-off).
-type AMSConfig struct {
-	token.Config `yaml:",inline"`
-	// Name is the AMS website's name on the login page ("Continue with your member account on ...").
-	Name string `yaml:"name"`
-	// SSOURL is the AMS page holding the SSO iPart (where "Continue with..." sends members).
-	SSOURL string `yaml:"sso_url"`
-	// LogoutURL is the AMS sign-out URL; the bridge appends returnurl
-	// (iMIS: {base}/AsiCommon/Controls/Shared/FormsAuthentication/logout.aspx).
-	LogoutURL string `yaml:"logout_url"`
-	// DefaultClient is where a hand-off goes when no app is waiting: the client's
-	// initiate_login_uri (OIDC third-party initiated login). Empty: the member's account page.
-	DefaultClient string `yaml:"default_client"`
-	// ExchangeClients lists the clients allowed to exchange AMS tokens (RFC 8693, subject_token_type
-	// ExchangeTokenTypeAMS); each also needs the token-exchange grant type. Empty: none may.
-	ExchangeClients []string `yaml:"exchange_clients"`
-}
-
-// Enabled reports whether an AMS website is configured.
-func (a *AMSConfig) Enabled() bool { return a.BaseURL != "" }
-
-func (a *AMSConfig) validate() error {
-	if !a.Enabled() {
-		return nil
-	}
-	if err := a.Config.Validate(); err != nil {
-		return err
-	}
-	for name, v := range map[string]string{"ams.sso_url": a.SSOURL, "ams.logout_url": a.LogoutURL} {
-		if v == "" {
-			continue
-		}
-		u, err := url.Parse(v)
-		if err != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http") {
-			return fmt.Errorf("%s: %q must be an absolute http(s) URL", name, v)
-		}
-	}
-	if a.SSOURL == "" {
-		return errors.New("ams.sso_url: required when ams.base_url is set (the page with the SSO iPart)")
-	}
-	return nil
-}
 
 // Paths of the hand-off.
 const (
@@ -98,7 +55,7 @@ func (s *Server) setupAMS(ctx context.Context) error {
 			Authenticator: s.dir, Logger: s.log,
 		})
 		base := s.cfg.Issuer + demoAMSPath
-		s.cfg.AMS = AMSConfig{
+		s.cfg.AMS = config.AMSConfig{
 			Config: token.Config{BaseURL: base, ClientID: demoAMSClientID, ClientSecret: secret, Timeout: s.cfg.AMS.Timeout},
 			Name:   "the demo AMS website", SSOURL: s.sim.SSOURL(demoAMSClientID),
 			LogoutURL: base + sim.LogoutPath, DefaultClient: s.cfg.AMS.DefaultClient,

@@ -4,13 +4,15 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/config"
 )
 
 // Throttle slows and then refuses sign-in attempts after repeated failures, per login and per
 // client IP, within a sliding window. It never touches the AMS account (read-only): the bridge
 // rate-limits itself. State is in memory, which fits the single-binary sidecar.
 type Throttle struct {
-	cfg ThrottleConfig
+	cfg config.ThrottleConfig
 	now func() time.Time
 
 	mu      sync.Mutex
@@ -26,7 +28,7 @@ type throttleEntry struct {
 }
 
 // NewThrottle builds a throttle from the config.
-func NewThrottle(cfg ThrottleConfig) *Throttle {
+func NewThrottle(cfg config.ThrottleConfig) *Throttle {
 	return &Throttle{cfg: cfg, now: time.Now, entries: map[string]*throttleEntry{}, members: map[string]string{}}
 }
 

@@ -1,0 +1,187 @@
+package config
+
+import (
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/policy"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
+	"github.com/ssobridge/ssobridge/legacy/demo"
+	"github.com/ssobridge/ssobridge/legacy/imis/token"
+	"github.com/ssobridge/ssobridge/legacy/sqldir"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Config is the whole configuration file. Every field has an embedded default, so an empty
+// file (or none) runs the demo.
+type Config struct {
+	Listen  string `yaml:"listen"`
+	Issuer  string `yaml:"issuer"`
+	DataDir string `yaml:"data_dir"`
+
+	Organisation Organisation       `yaml:"organisation"`
+	Keys         KeysConfig         `yaml:"keys"`
+	Tokens       TokensConfig       `yaml:"tokens"`
+	Session      SessionConfig      `yaml:"session"`
+	Throttle     ThrottleConfig     `yaml:"throttle"`
+	Clients      []sso.ClientConfig `yaml:"clients"`
+	// Legacy is the AMS database; with no dsn the embedded demo database is used.
+	Legacy sqldir.Config `yaml:"legacy"`
+	// Policy holds custom scopes (scopes:) and per-client claim policies and access rules
+	// (policies:), compiled and type-checked at start-up.
+	Policy policy.Config `yaml:",inline"`
+	// AMS is the AMS website (token endpoint, SSO page, logout URL) for the hand-off and single
+	// sign-off; on embedded defaults a simulator is mounted under /demo-ams.
+	AMS AMSConfig `yaml:"ams"`
+	// Playground enables /playground and its built-in public client (on by default).
+	Playground *bool `yaml:"playground"`
+	// TrustedProxies are the reverse proxies (CIDR ranges) whose X-Forwarded-For is believed for
+	// the client IP (throttling, audit). Empty: the TCP peer address is the client IP, and
+	// X-Forwarded-For is ignored (it would let anyone choose their IP).
+	TrustedProxies []string  `yaml:"trusted_proxies"`
+	Log            LogConfig `yaml:"log"`
+	// Audit sets the audit log's retention.
+	Audit AuditConfig `yaml:"audit"`
+	// Admin is the admin HTTP API on its own listener; off without a token (admin.go).
+	Admin AdminConfig `yaml:"admin"`
+	// Shadow tunes AMS change polling and outbox delivery; Provisioning maps client ids to
+	// their shadow-user targets (SCIM or webhook). See package bridge/shadow.
+	Shadow       provisioning.Config            `yaml:"shadow"`
+	Provisioning map[string]provisioning.Target `yaml:"provisioning"`
+}
+
+// Organisation brands the pages.
+type Organisation struct {
+	Name         string `yaml:"name"`
+	LogoURL      string `yaml:"logo_url"`
+	PrimaryColor string `yaml:"primary_color"`
+	SupportURL   string `yaml:"support_url"`
+}
+
+// KeysConfig configures signing keys.
+type KeysConfig struct {
+	// EncryptionKey is base64 of 32 bytes; it encrypts private signing keys at rest. When empty
+	// it is generated into the data dir with a warning.
+	EncryptionKey string        `yaml:"encryption_key"`
+	Algorithms    []string      `yaml:"algorithms"`
+	RotateEvery   time.Duration `yaml:"rotate_every"`
+}
+
+// TokensConfig sets lifetimes.
+type TokensConfig struct {
+	AccessToken   time.Duration `yaml:"access_token_lifetime"`
+	IDToken       time.Duration `yaml:"id_token_lifetime"`
+	RefreshToken  time.Duration `yaml:"refresh_token_lifetime"`
+	RefreshPublic time.Duration `yaml:"refresh_token_lifetime_public"`
+	Code          time.Duration `yaml:"code_lifetime"`
+	// RefreshReuseGrace (opt-in, at most 60s) lets a rotated refresh token be presented again
+	// for that long and get the same successor (a client that lost the response). Default 0:
+	// strict rotation, any reuse revokes the family. The trade-off: inside the window a thief
+	// who replays the stolen token gets the same live successor, and goes undetected.
+	RefreshReuseGrace time.Duration `yaml:"refresh_reuse_grace"`
+	// Device codes (RFC 8628): how long a device code lives and the minimum polling interval.
+	DeviceCode     time.Duration `yaml:"device_code_lifetime"`
+	DeviceInterval time.Duration `yaml:"device_poll_interval"`
+}
+
+// SessionConfig sets the SSO session lifetime.
+type SessionConfig struct {
+	Lifetime time.Duration `yaml:"lifetime"`
+}
+
+// ThrottleConfig sets login throttling.
+type ThrottleConfig struct {
+	// PerLogin failures within Window before a login is slowed, then refused.
+	PerLogin int `yaml:"per_login"`
+	// PerIP failures within Window before an address is slowed, then refused.
+	PerIP  int           `yaml:"per_ip"`
+	Window time.Duration `yaml:"window"`
+	// Lockout is how long refusal lasts once a limit is reached.
+	Lockout time.Duration `yaml:"lockout"`
+	// AnonymousWrites is how many writing requests one client IP may make per minute to each
+	// endpoint that writes for an anonymous caller (authorize, the hand-off POST, device
+	// authorization, sign-in and device-code forms); beyond it 429 with Retry-After.
+	AnonymousWrites int `yaml:"anonymous_writes"`
+}
+
+// AuditConfig sets the audit log's retention.
+type AuditConfig struct {
+	// Retention is how long audit events are kept (default 90 days); 0 keeps them forever.
+	Retention time.Duration `yaml:"retention"`
+}
+
+// LogConfig sets logging.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Defaults returns the embedded defaults.
+func Defaults() Config {
+	return Config{
+		Listen:       "127.0.0.1:8080",
+		Issuer:       "http://localhost:8080",
+		DataDir:      "./ssobridge-data",
+		Organisation: Organisation{Name: "Demo Association", PrimaryColor: "#0b5cab"},
+		Keys:         KeysConfig{Algorithms: []string{"RS256", "ES256", "EdDSA"}, RotateEvery: 30 * 24 * time.Hour},
+		Tokens: TokensConfig{AccessToken: 15 * time.Minute, IDToken: 15 * time.Minute, RefreshToken: 30 * 24 * time.Hour,
+			RefreshPublic: 24 * time.Hour, Code: 60 * time.Second, DeviceCode: 10 * time.Minute, DeviceInterval: 5 * time.Second},
+		Session: SessionConfig{Lifetime: 12 * time.Hour},
+		Throttle: ThrottleConfig{PerLogin: 5, PerIP: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute,
+			AnonymousWrites: 120},
+		Log:    LogConfig{Level: "info", Format: "text"},
+		Audit:  AuditConfig{Retention: 90 * 24 * time.Hour},
+		Admin:  AdminConfig{Listen: "127.0.0.1:8081"},
+		Shadow: provisioning.Defaults(),
+	}
+}
+
+// PlaygroundEnabled reports whether the playground is on.
+func (c *Config) PlaygroundEnabled() bool { return c.Playground == nil || *c.Playground }
+
+// PolicyConfig is the claim policy configuration with the directory's extra columns and
+// membership rule (legacy.membership_grace, legacy.standing_rule) filled in.
+func (c *Config) PolicyConfig() policy.Config {
+	p := c.Policy
+	if c.Legacy.DSN == "" {
+		// The demo's grace period (30 days) unless the configuration sets one.
+		d := demo.Config()
+		p.ExtraColumns, p.MembershipGrace, p.StandingRule = d.ExtraColumns, d.MembershipGrace, c.Legacy.StandingRule
+		if c.Legacy.MembershipGrace != 0 {
+			p.MembershipGrace = c.Legacy.MembershipGrace
+		}
+	} else {
+		p.ExtraColumns, p.MembershipGrace, p.StandingRule = c.Legacy.ExtraColumns, c.Legacy.MembershipGrace, c.Legacy.StandingRule
+	}
+	return p
+}
+
+// AMSConfig connects the bridge to the AMS website: its token endpoint (to exchange the SSO
+// iPart's refresh token), its SSO page and its logout URL (single sign-off).
+type AMSConfig struct {
+	token.Config `yaml:",inline"`
+	// Name is the AMS website's name on the login page ("Continue with your member account on ...").
+	Name string `yaml:"name"`
+	// SSOURL is the AMS page holding the SSO iPart (where "Continue with..." sends members).
+	SSOURL string `yaml:"sso_url"`
+	// LogoutURL is the AMS sign-out URL; the bridge appends returnurl
+	// (iMIS: {base}/AsiCommon/Controls/Shared/FormsAuthentication/logout.aspx).
+	LogoutURL string `yaml:"logout_url"`
+	// DefaultClient is where a hand-off goes when no app is waiting: the client's
+	// initiate_login_uri (OIDC third-party initiated login). Empty: the member's account page.
+	DefaultClient string `yaml:"default_client"`
+	// ExchangeClients lists the clients allowed to exchange AMS tokens (RFC 8693, subject_token_type
+	// ExchangeTokenTypeAMS); each also needs the token-exchange grant type. Empty: none may.
+	ExchangeClients []string `yaml:"exchange_clients"`
+}
+
+// Enabled reports whether an AMS website is configured.
+func (a *AMSConfig) Enabled() bool { return a.BaseURL != "" }
+
+// AdminConfig is the admin HTTP API, on its own listener. It is off when Token is empty.
+type AdminConfig struct {
+	Listen string `yaml:"listen"` // host:port; default 127.0.0.1:8081
+	Token  string `yaml:"token"`  // bearer token, e.g. ${ADMIN_TOKEN}; at least 32 characters
+}
+
+// Enabled reports whether the admin API runs.
+func (a *AdminConfig) Enabled() bool { return a.Token != "" }

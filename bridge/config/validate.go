@@ -1,0 +1,290 @@
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/policy"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
+)
+
+// Problems are every error found in a configuration, each naming its field. Its Error lists
+// them one per line.
+type Problems []error
+
+func (p Problems) Error() string {
+	lines := make([]string, len(p))
+	for i, e := range p {
+		lines[i] = e.Error()
+	}
+	if len(p) == 1 {
+		return lines[0]
+	}
+	return fmt.Sprintf("%d problems in the configuration:\n  %s", len(p), strings.Join(lines, "\n  "))
+}
+
+// Unwrap lets errors.Is and errors.As look at each problem.
+func (p Problems) Unwrap() []error { return p }
+
+// problems collects errors while checking.
+type problems struct{ errs Problems }
+
+func (p *problems) addf(field, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+}
+
+// add records err as it is (validators of other packages already name their fields); a
+// Problems value is flattened.
+func (p *problems) add(err error) {
+	if err == nil {
+		return
+	}
+	var many Problems
+	if errors.As(err, &many) {
+		p.errs = append(p.errs, many...)
+		return
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		p.errs = append(p.errs, j.Unwrap()...)
+		return
+	}
+	p.errs = append(p.errs, err)
+}
+
+func (p *problems) err() error {
+	if len(p.errs) == 0 {
+		return nil
+	}
+	return p.errs
+}
+
+// Checked is a configuration that passed Check, with what checking had to build anyway: the
+// runtime is built from it, so nothing is validated or compiled twice per start.
+type Checked struct {
+	Config
+	// IssuerURL is Issuer parsed.
+	IssuerURL *url.URL
+	// EncryptionKey is keys.encryption_key decoded (32 bytes), or nil when it is not set.
+	EncryptionKey []byte
+	// Policy is the claim policy and access rules, compiled.
+	Policy *policy.Engine
+}
+
+// Validate checks the configuration and reports every problem at once (a Problems error);
+// each names the offending field.
+func (c *Config) Validate() error {
+	_, err := c.check(nil)
+	return err
+}
+
+// Check validates the configuration once and returns what the runtime is built from. log is
+// given to the compiled policy (nil: slog.Default()).
+func (c *Config) Check(log *slog.Logger) (*Checked, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	return c.check(log)
+}
+
+var colour = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+func (c *Config) check(log *slog.Logger) (*Checked, error) {
+	var p problems
+	out := &Checked{Config: *c}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		p.addf("listen", "%q is not host:port: %v", c.Listen, err)
+	}
+	out.IssuerURL = checkIssuer(&p, c.Issuer)
+	if c.DataDir == "" {
+		p.addf("data_dir", "must not be empty")
+	}
+	if c.Keys.EncryptionKey != "" {
+		k, err := base64.StdEncoding.DecodeString(c.Keys.EncryptionKey)
+		if err != nil || len(k) != 32 {
+			p.addf("keys.encryption_key", "must be base64 of exactly 32 bytes (openssl rand -base64 32)")
+		} else {
+			out.EncryptionKey = k
+		}
+	}
+	for _, a := range c.Keys.Algorithms {
+		if a != "RS256" && a != "ES256" && a != "EdDSA" {
+			p.addf("keys.algorithms", "%q is not RS256, ES256 or EdDSA", a)
+		}
+	}
+	if c.Keys.RotateEvery < time.Hour {
+		p.addf("keys.rotate_every", "must be at least 1h")
+	}
+	c.checkLifetimes(&p)
+	c.Admin.check(&p, c.Listen)
+	if c.Throttle.PerLogin < 1 {
+		p.addf("throttle.per_login", "must be at least 1")
+	}
+	if c.Throttle.PerIP < 1 {
+		p.addf("throttle.per_ip", "must be at least 1")
+	}
+	if c.Throttle.AnonymousWrites < 1 {
+		p.addf("throttle.anonymous_writes", "must be at least 1 (requests per client IP and minute)")
+	}
+	if c.Organisation.PrimaryColor != "" && !colour.MatchString(c.Organisation.PrimaryColor) {
+		p.addf("organisation.primary_color", "%q must look like #0b5cab", c.Organisation.PrimaryColor)
+	}
+	if c.Organisation.LogoURL != "" {
+		if lu, err := url.Parse(c.Organisation.LogoURL); err != nil || (lu.IsAbs() && lu.Scheme != "https") || (!lu.IsAbs() && !strings.HasPrefix(lu.Path, "/")) {
+			p.addf("organisation.logo_url", "%q must be an https URL or a path on this server", c.Organisation.LogoURL)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.addf("log.level", "%q must be debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		p.addf("log.format", "%q must be text or json", c.Log.Format)
+	}
+	for _, cidr := range c.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			p.addf("trusted_proxies", "%q is not a CIDR range such as 10.0.0.0/8", cidr)
+		}
+	}
+	if c.Legacy.DSN != "" {
+		p.add(c.Legacy.Validate())
+	}
+	c.AMS.check(&p)
+	opts := []policy.Option{}
+	if log != nil {
+		opts = append(opts, policy.WithLogger(log))
+	}
+	eng, err := policy.Compile(c.PolicyConfig(), opts...)
+	p.add(err)
+	out.Policy = eng
+	p.add(c.Shadow.Validate())
+	p.add(provisioning.ValidateTargets(c.Provisioning))
+	c.checkClients(&p)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func checkIssuer(p *problems, issuer string) *url.URL {
+	u, err := url.Parse(issuer)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		p.addf("issuer", "%q must be an absolute URL without query or fragment", issuer)
+		return nil
+	}
+	if u.Scheme != "https" {
+		if u.Scheme != "http" || !loopbackHost(u.Hostname()) {
+			p.addf("issuer", "%q must use https (http is allowed only for localhost)", issuer)
+			return nil
+		}
+	}
+	if strings.HasSuffix(issuer, "/") {
+		p.addf("issuer", "%q must not end with a slash", issuer)
+		return nil
+	}
+	return u
+}
+
+func (c *Config) checkLifetimes(p *problems) {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"tokens.access_token_lifetime", c.Tokens.AccessToken}, {"tokens.id_token_lifetime", c.Tokens.IDToken},
+		{"tokens.refresh_token_lifetime", c.Tokens.RefreshToken}, {"tokens.refresh_token_lifetime_public", c.Tokens.RefreshPublic},
+		{"tokens.code_lifetime", c.Tokens.Code}, {"session.lifetime", c.Session.Lifetime},
+		{"throttle.window", c.Throttle.Window}, {"throttle.lockout", c.Throttle.Lockout},
+	} {
+		if d.v <= 0 {
+			p.addf(d.name, "must be a positive duration such as 15m")
+		}
+	}
+	if c.Audit.Retention < 0 || (c.Audit.Retention > 0 && c.Audit.Retention < 24*time.Hour) {
+		p.addf("audit.retention", "must be 0 (keep forever) or at least 24h")
+	}
+	if c.Tokens.RefreshReuseGrace < 0 || c.Tokens.RefreshReuseGrace > time.Minute {
+		p.addf("tokens.refresh_reuse_grace", "must be between 0 (strict rotation, the default) and 60s")
+	}
+	if c.Tokens.Code > 10*time.Minute {
+		p.addf("tokens.code_lifetime", "must be at most 10m (RFC 6749 4.1.2)")
+	}
+	if c.Tokens.DeviceCode <= 0 || c.Tokens.DeviceCode > time.Hour {
+		p.addf("tokens.device_code_lifetime", "must be positive and at most 1h")
+	}
+	if c.Tokens.DeviceInterval < time.Second || c.Tokens.DeviceInterval > time.Minute {
+		p.addf("tokens.device_poll_interval", "must be between 1s and 1m")
+	}
+}
+
+func (c *Config) checkClients(p *problems) {
+	seen := map[string]bool{}
+	var shortSecrets []error
+	for i := range c.Clients {
+		cl := c.Clients[i]
+		secretErr := cl.ValidateSecret()
+		cl.Normalize()
+		p.add(cl.Validate())
+		if seen[cl.ID] {
+			p.addf(fmt.Sprintf("clients[%s].id", cl.ID), "duplicate client id")
+		}
+		seen[cl.ID] = true
+		if secretErr != nil {
+			shortSecrets = append(shortSecrets, secretErr)
+		}
+	}
+	// Static secrets under 32 characters are guessable; listed after the clients' other
+	// mistakes so each names its own field.
+	for _, e := range shortSecrets {
+		p.add(e)
+	}
+}
+
+func (a *AMSConfig) check(p *problems) {
+	if !a.Enabled() {
+		return
+	}
+	p.add(a.Config.Validate())
+	for _, f := range []struct{ name, v string }{{"ams.sso_url", a.SSOURL}, {"ams.logout_url", a.LogoutURL}} {
+		if f.v == "" {
+			continue
+		}
+		u, err := url.Parse(f.v)
+		if err != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http") {
+			p.addf(f.name, "%q must be an absolute http(s) URL", f.v)
+		}
+	}
+	if a.SSOURL == "" {
+		p.addf("ams.sso_url", "required when ams.base_url is set (the page with the SSO iPart)")
+	}
+}
+
+func (a *AdminConfig) check(p *problems, mainListen string) {
+	if !a.Enabled() {
+		return
+	}
+	if len(a.Token) < 32 {
+		p.addf("admin.token", "must be at least 32 characters (openssl rand -base64 32)")
+	}
+	if _, _, err := net.SplitHostPort(a.Listen); err != nil {
+		p.addf("admin.listen", "%q is not host:port: %v", a.Listen, err)
+	} else if a.Listen == mainListen {
+		p.addf("admin.listen", "must differ from listen (the admin API has its own listener)")
+	}
+}
+
+func loopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
