@@ -11,14 +11,16 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/backends"
 	"github.com/ssobridge/ssobridge/legacy"
 )
 
 // App is a bridge opened from its configuration: store, directory and server.
 type App struct {
 	Config    Config
-	Store     *sqlite.Store
+	Store     store.Backend
 	Directory legacy.Directory
 	Server    *Server
 	// Demo is true when members come from the embedded demo database.
@@ -26,8 +28,9 @@ type App struct {
 	closers []func() error
 }
 
-// OpenStore opens the bridge's own store in the data dir (creating the dir, mode 0700).
-func OpenStore(ctx context.Context, cfg Config) (*sqlite.Store, error) {
+// OpenStore opens the bridge's own store that store.type names (sqlite in the data dir by
+// default), after creating the data dir (mode 0700).
+func OpenStore(ctx context.Context, cfg Config) (store.Backend, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err)
 	}
@@ -38,18 +41,12 @@ func OpenStore(ctx context.Context, cfg Config) (*sqlite.Store, error) {
 			return nil, fmt.Errorf("data_dir: make it private (0700): %w", err)
 		}
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ssobridge.db"))
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	return st, nil
+	return backends.Open(ctx, cfg.StoreConfig())
 }
 
-// Open validates the configuration and opens everything the server needs.
-func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
+// Open opens everything the server needs from a checked configuration (Config.Check).
+func Open(ctx context.Context, chk *config.Checked, log *slog.Logger) (*App, error) {
+	cfg := chk.Config
 	a := &App{Config: cfg}
 	ok := false
 	defer func() {
@@ -79,7 +76,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	a.Directory, a.Demo = dir, demo
 	a.closers = append(a.closers, closeDir)
-	a.Server, err = New(ctx, Deps{Config: cfg, Store: st, Directory: dir, SigningKeyEncryption: encKey, Logger: log, Demo: demo})
+	chk.Config = cfg // settleMemberKey may have filled in legacy.member_key
+	a.Server, err = newServer(ctx, chk, Deps{Store: st, Directory: dir, SigningKeyEncryption: encKey, Demo: demo}, log)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -80,17 +81,23 @@ const (
 	secretAudit     = "audit_login_v1"
 )
 
-// New builds the server: keys, clients, provider and routes.
+// New checks d.Config and builds the server: keys, clients, provider and routes.
 func New(ctx context.Context, d Deps) (*Server, error) {
-	cfg := d.Config
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	log := d.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	issuer, _ := url.Parse(cfg.Issuer)
+	chk, err := d.Config.Check(log)
+	if err != nil {
+		return nil, err
+	}
+	return newServer(ctx, chk, d, log)
+}
+
+// newServer builds the server from a checked configuration (d.Config is not read).
+func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logger) (*Server, error) {
+	cfg := chk.Config
+	issuer := chk.IssuerURL
 	kek := d.SigningKeyEncryption
 	if kek == nil {
 		var err error
@@ -129,9 +136,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	s.anonLimit = newRateLimiter(cfg.Throttle.AnonymousWrites)
 	s.clientThrottle = NewThrottle(cfg.Throttle)
 	s.subjects = newSubjectMapper(secrets[secretSubject], d.Store)
-	if s.policy, err = policy.Compile(cfg.PolicyConfig(), policy.WithLogger(log)); err != nil {
-		return nil, err
-	}
+	s.policy = chk.Policy
 	s.access = access.New(s.policy, provisioning.RequireCurrentClients(cfg.Provisioning), log)
 
 	var opKey [32]byte

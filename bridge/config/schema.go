@@ -5,6 +5,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/legacy/imis/token"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
@@ -18,6 +19,9 @@ type Config struct {
 	Issuer  string `yaml:"issuer"`
 	DataDir string `yaml:"data_dir"`
 
+	// Store is the bridge's own data (sessions, tokens, clients, keys ...): store.type picks the
+	// backend (sqlite, the embedded default, in data_dir).
+	Store        store.Config       `yaml:"store"`
 	Organisation Organisation       `yaml:"organisation"`
 	Keys         KeysConfig         `yaml:"keys"`
 	Tokens       TokensConfig       `yaml:"tokens"`
@@ -137,6 +141,13 @@ func Defaults() Config {
 
 // PlaygroundEnabled reports whether the playground is on.
 func (c *Config) PlaygroundEnabled() bool { return c.Playground == nil || *c.Playground }
+
+// StoreConfig is the store section with the data dir filled in.
+func (c *Config) StoreConfig() store.Config {
+	s := c.Store
+	s.DataDir = c.DataDir
+	return s
+}
 
 // PolicyConfig is the claim policy configuration with the directory's extra columns and
 // membership rule (legacy.membership_grace, legacy.standing_rule) filled in.

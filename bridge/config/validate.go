@@ -13,6 +13,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
+	"github.com/ssobridge/ssobridge/bridge/store/backends"
 )
 
 // Problems are every error found in a configuration, each naming its field. Its Error lists
@@ -154,6 +155,9 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
 			p.addf("trusted_proxies", "%q is not a CIDR range such as 10.0.0.0/8", cidr)
 		}
+	}
+	for _, err := range backends.Check(c.StoreConfig()) {
+		p.add(err)
 	}
 	if c.Legacy.DSN != "" {
 		p.add(c.Legacy.Validate())

@@ -19,11 +19,11 @@ func claimsCmd(g *globals) *cobra.Command {
 		Short:   "Print exactly the ID token, userinfo and access-token claims a client would get for a member, and whether its access rule admits them",
 		Example: "  ssobridge claims preview --client portal --login alice --scope openid --scope membership",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load()
+			chk, err := g.load()
 			if err != nil {
 				return err
 			}
-			app, err := bridge.Open(cmd.Context(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			app, err := bridge.Open(cmd.Context(), chk, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
 				return err
 			}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -24,11 +23,12 @@ func clientsCmd(g *globals) *cobra.Command {
 }
 
 // withStore opens the configuration and the store for one CLI action.
-func (g *globals) withStore(ctx context.Context, f func(cfg bridge.Config, st *sqlite.Store) error) error {
-	cfg, err := g.load()
+func (g *globals) withStore(ctx context.Context, f func(cfg bridge.Config, st store.Store) error) error {
+	chk, err := g.load()
 	if err != nil {
 		return err
 	}
+	cfg := chk.Config
 	st, err := bridge.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -96,7 +96,7 @@ func clientsListCmd(g *globals) *cobra.Command {
 		Short: "List every client (static from the config and dynamic from the store)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return g.withStore(ctx, func(cfg bridge.Config, st *sqlite.Store) error {
+			return g.withStore(ctx, func(cfg bridge.Config, st store.Store) error {
 				reg, err := sso.NewRegistry(ctx, st, bridge.StaticClients(cfg), time.Second)
 				if err != nil {
 					return err
@@ -126,7 +126,7 @@ func clientsShowCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return g.withStore(ctx, func(cfg bridge.Config, st *sqlite.Store) error {
+			return g.withStore(ctx, func(cfg bridge.Config, st store.Store) error {
 				a, err := bridge.NewAdmin(ctx, cfg, st, nil, nil)
 				if err != nil {
 					return err

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/demo"
 	imistoken "github.com/ssobridge/ssobridge/legacy/imis/token"
@@ -28,10 +27,11 @@ func legacyCmd(g *globals) *cobra.Command {
 			if login == "" && !token {
 				return errors.New("give --login NAME, --token, or both")
 			}
-			cfg, err := g.load()
+			chk, err := g.load()
 			if err != nil {
 				return err
 			}
+			cfg := chk.Config
 			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
 			out := cmd.OutOrStdout()
@@ -39,10 +39,7 @@ func legacyCmd(g *globals) *cobra.Command {
 			if login != "" {
 				// The standing is shown as the tokens carry it: the policy's grace period and
 				// standing_rule.
-				eng, err := policy.Compile(cfg.PolicyConfig())
-				if err != nil {
-					return err
-				}
+				eng := chk.Policy
 				rule := sqldir.WithStandingRule(func(m *legacy.Member, now time.Time) legacy.Membership {
 					return eng.Membership(m, "", "", now)
 				})

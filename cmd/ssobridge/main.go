@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/config"
 )
 
 func main() {
@@ -22,6 +23,8 @@ func main() {
 
 // globals are the flags every subcommand shares.
 type globals struct {
+	// log is the logger built from the loaded configuration (load sets it).
+	log        *slog.Logger
 	configPath string
 	listen     string
 	issuer     string
@@ -45,11 +48,12 @@ func rootCmd() *cobra.Command {
 	return root
 }
 
-// load reads, overrides and validates the configuration.
-func (g *globals) load() (bridge.Config, error) {
-	cfg, err := bridge.LoadConfig(g.configPath)
+// load reads, overrides and checks the configuration (once: the result is what the runtime is
+// built from).
+func (g *globals) load() (*config.Checked, error) {
+	cfg, err := config.Load(g.configPath)
 	if err != nil {
-		return cfg, err
+		return nil, err
 	}
 	if g.listen != "" {
 		cfg.Listen = g.listen
@@ -60,10 +64,12 @@ func (g *globals) load() (bridge.Config, error) {
 	if g.dataDir != "" {
 		cfg.DataDir = g.dataDir
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("invalid configuration: %w", err)
+	g.log = newLogger(cfg)
+	chk, err := cfg.Check(g.log)
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}
-	return cfg, nil
+	return chk, nil
 }
 
 func newLogger(cfg bridge.Config) *slog.Logger {

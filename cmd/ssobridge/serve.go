@@ -23,14 +23,14 @@ func serveCmd(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the OpenID provider (embedded demo defaults when no config is given)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.load()
+			chk, err := g.load()
 			if err != nil {
 				return err
 			}
-			log := newLogger(cfg)
+			cfg, log := chk.Config, g.log
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			app, err := bridge.Open(ctx, cfg, log)
+			app, err := bridge.Open(ctx, chk, log)
 			if err != nil {
 				return err
 			}

@@ -11,7 +11,6 @@ import (
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 )
 
 func shadowCmd(g *globals) *cobra.Command {
@@ -27,7 +26,7 @@ func shadowStatusCmd(g *globals) *cobra.Command {
 		Short: "Count outbox events by state and list the pending and dead ones",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return g.withStore(ctx, func(cfg bridge.Config, st *sqlite.Store) error {
+			return g.withStore(ctx, func(cfg bridge.Config, st store.Store) error {
 				counts, err := st.OutboxCounts(ctx)
 				if err != nil {
 					return err
@@ -83,7 +82,7 @@ func shadowRetryCmd(g *globals) *cobra.Command {
 				return errors.New("give --id ID or --all")
 			}
 			ctx := cmd.Context()
-			return g.withStore(ctx, func(cfg bridge.Config, st *sqlite.Store) error {
+			return g.withStore(ctx, func(cfg bridge.Config, st store.Store) error {
 				n, err := st.RetryEvents(ctx, id, time.Now())
 				if err != nil {
 					return err

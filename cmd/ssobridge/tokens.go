@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 )
 
@@ -33,7 +33,7 @@ func filterFlags(cmd *cobra.Command, f *bridge.Filter, idHelp string) {
 
 // withAdmin opens the store and, when a login must be resolved, the member directory.
 func (g *globals) withAdmin(ctx context.Context, f bridge.Filter, fn func(a *bridge.Admin) error) error {
-	return g.withStore(ctx, func(cfg bridge.Config, st *sqlite.Store) error {
+	return g.withStore(ctx, func(cfg bridge.Config, st store.Store) error {
 		var dir legacy.Directory
 		if f.Login != "" {
 			d, _, closeDir, err := bridge.OpenDirectory(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))

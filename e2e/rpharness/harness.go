@@ -105,7 +105,13 @@ func StartBridge(t *testing.T, clients []sso.ClientConfig, mutate ...func(*bridg
 	logs := &Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	app, err := bridge.Open(ctx, cfg, log)
+	chk, err := cfg.Check(log)
+	if err != nil {
+		cancel()
+		ln.Close()
+		t.Fatalf("bridge config: %v", err)
+	}
+	app, err := bridge.Open(ctx, chk, log)
 	if err != nil {
 		cancel()
 		ln.Close()

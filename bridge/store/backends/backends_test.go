@@ -1,0 +1,57 @@
+package backends_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/backends"
+)
+
+func TestCheckNamesTheField(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    store.Config
+		want string // "" for no problem
+	}{
+		{"default", store.Config{DataDir: "/var/lib/ssobridge"}, ""},
+		{"sqlite by name", store.Config{Type: "sqlite", DSN: "/srv/bridge.db"}, ""},
+		{"unknown type", store.Config{Type: "oracle", DataDir: "d"}, `store.type: "oracle" is not one of sqlite`},
+		{"sqlite in memory", store.Config{Type: "sqlite", DSN: ":memory:"}, "store.dsn:"},
+		{"sqlite with options", store.Config{DSN: "x.db?mode=ro"}, "store.dsn:"},
+		{"sqlite nowhere", store.Config{}, "store.dsn:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := backends.Check(tc.c)
+			if tc.want == "" {
+				if len(errs) != 0 {
+					t.Fatalf("want no problem, got %v", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) {
+				t.Fatalf("want %q, got %v", tc.want, errs)
+			}
+		})
+	}
+}
+
+func TestOpenDefaultIsSQLiteInTheDataDir(t *testing.T) {
+	dir := t.TempDir()
+	st, err := backends.Open(context.Background(), store.Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ssobridge.db")); err != nil {
+		t.Fatalf("no database in the data dir: %v", err)
+	}
+	if _, err := backends.Open(context.Background(), store.Config{Type: "nope", DataDir: dir}); err == nil || !strings.Contains(err.Error(), "store.type") {
+		t.Fatalf("unknown type opened: %v", err)
+	}
+}
