@@ -46,14 +46,34 @@ func OpenStore(ctx context.Context, cfg Config) (store.Backend, error) {
 
 // Open opens everything the server needs from a checked configuration (Config.Check).
 func Open(ctx context.Context, chk *config.Checked, log *slog.Logger) (*App, error) {
-	cfg := chk.Config
-	a := &App{Config: cfg}
+	a := &App{Config: chk.Config}
 	ok := false
 	defer func() {
 		if !ok {
 			a.Close()
 		}
 	}()
+	encKey, err := a.open(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.openDirectory(ctx, log); err != nil {
+		return nil, err
+	}
+	chk.Config = a.Config // settleMemberKey may have filled in legacy.member_key
+	a.Server, err = newServer(ctx, chk, Deps{Store: a.Store, Directory: a.Directory, SigningKeyEncryption: encKey, Demo: a.Demo}, log)
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return a, nil
+}
+
+// open opens what the server and the administration (OpenAdmin) run on: the store, the
+// key-encryption key and legacy.member_key settled against the store. It returns the
+// key-encryption key; a.Config is the settled configuration (for openDirectory).
+func (a *App) open(ctx context.Context, log *slog.Logger) ([]byte, error) {
+	cfg := a.Config
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -70,19 +90,18 @@ func Open(ctx context.Context, chk *config.Checked, log *slog.Logger) (*App, err
 		}
 		a.Config = cfg
 	}
-	dir, demo, closeDir, err := OpenDirectory(ctx, cfg, log)
+	return encKey, nil
+}
+
+// openDirectory opens the member directory of the settled configuration.
+func (a *App) openDirectory(ctx context.Context, log *slog.Logger) error {
+	dir, demo, closeDir, err := OpenDirectory(ctx, a.Config, log)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.Directory, a.Demo = dir, demo
 	a.closers = append(a.closers, closeDir)
-	chk.Config = cfg // settleMemberKey may have filled in legacy.member_key
-	a.Server, err = newServer(ctx, chk, Deps{Store: st, Directory: dir, SigningKeyEncryption: encKey, Demo: demo}, log)
-	if err != nil {
-		return nil, err
-	}
-	ok = true
-	return a, nil
+	return nil
 }
 
 // Close releases everything, newest first.

@@ -5,34 +5,41 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
-// ClaimsPreview is exactly what a client would get for a member: the ID token, userinfo and
-// access-token claims, and whether the member may sign in and the access rule lets them in.
-type ClaimsPreview struct {
-	Client string   `json:"client"`
-	Login  string   `json:"login"`
-	Scopes []string `json:"scopes"`
-	SignIn string   `json:"sign_in"` // "ok" or the status failure (locked_out, ...)
-	*policy.Preview
+// claimsPreviewer computes what a client would get for a member (admin.Previewer): the same
+// policy, access decision, directory and subjects the sign-in uses.
+type claimsPreviewer struct {
+	clients interface {
+		ClientConfig(ctx context.Context, id string) (*sso.ClientConfig, error)
+	}
+	members interface {
+		MemberByLogin(ctx context.Context, login string) (*legacy.Member, error)
+	}
+	policy   *policy.Engine
+	access   *access.Checker
+	subjects interface{ Subject(memberKey string) string }
+	now      func() time.Time
 }
 
 // ClaimsPreview computes the preview for a client and a member login. With no scopes, every
 // scope the client may request is used.
-func (s *Server) ClaimsPreview(ctx context.Context, clientID, login string, scopes []string) (*ClaimsPreview, error) {
-	client, err := s.provider.Client(ctx, clientID)
+func (p *claimsPreviewer) ClaimsPreview(ctx context.Context, clientID, login string, scopes []string) (*admin.ClaimsPreview, error) {
+	client, err := p.clients.ClientConfig(ctx, clientID)
 	if err != nil {
 		if errors.Is(err, sso.ErrNotFound) {
 			return nil, fmt.Errorf("no client %q", clientID)
 		}
 		return nil, err
 	}
-	m, err := s.dir.MemberByLogin(ctx, login)
+	m, err := p.members.MemberByLogin(ctx, login)
 	if err != nil {
 		if errors.Is(err, legacy.ErrNotFound) {
 			return nil, fmt.Errorf("no member with login %q in the directory", login)
@@ -40,17 +47,18 @@ func (s *Server) ClaimsPreview(ctx context.Context, clientID, login string, scop
 		return nil, err
 	}
 	if len(scopes) == 0 {
-		for _, sc := range s.policy.SupportedScopes() {
+		for _, sc := range p.policy.SupportedScopes() {
 			if slices.Contains([]string{"openid", "profile", "email", "phone", "address", "offline_access"}, sc) ||
 				len(client.Scopes) == 0 || slices.Contains(client.Scopes, sc) {
 				scopes = append(scopes, sc)
 			}
 		}
 	}
-	sub := s.subjects.Subject(m.Key)
-	p, err := s.policy.Preview(m, sub, clientID, scopes, s.now())
+	now := p.now()
+	sub := p.subjects.Subject(m.Key)
+	pv, err := p.policy.Preview(m, sub, clientID, scopes, now)
 	if err != nil {
 		return nil, err
 	}
-	return &ClaimsPreview{Client: clientID, Login: m.Login, Scopes: scopes, SignIn: s.access.Decide(ctx, m, sub, access.AnyClient, s.now()).Reason, Preview: p}, nil
+	return &admin.ClaimsPreview{Client: clientID, Login: m.Login, Scopes: scopes, SignIn: p.access.Decide(ctx, m, sub, access.AnyClient, now).Reason, Preview: pv}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
@@ -59,7 +60,7 @@ type Server struct {
 	policy         *policy.Engine
 	// access decides whether a member may use a client now (every path asks it).
 	access *access.Checker
-	admin  *Admin // admin API and CLI operations (admin_ops.go)
+	admin  *admin.Service // the admin API's administration (admin.go)
 	shadow *provisioning.Service
 	issuer *url.URL
 	echo   *echo.Echo
@@ -164,11 +165,9 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	if s.admin, err = newAdmin(ctx, cfg, d.Store, d.Directory, s.audit, secrets[secretSubject], secrets[secretSID]); err != nil {
-		return nil, err
-	}
 	s.newShadow()
-	s.admin.endSession = s.shadow.EndSession
+	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: s.shadow, policy: s.policy, access: s.access, audit: s.audit,
+		subjects: s.subjects, dir: d.Directory, log: log, now: s.now})
 	if err := s.setupAMS(ctx); err != nil {
 		return nil, err
 	}

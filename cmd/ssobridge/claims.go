@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -23,12 +21,12 @@ func claimsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			app, err := bridge.Open(cmd.Context(), chk, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			a, closeAdmin, err := bridge.OpenAdmin(cmd.Context(), chk)
 			if err != nil {
 				return err
 			}
-			defer app.Close()
-			p, err := app.Server.ClaimsPreview(cmd.Context(), client, login, scopes)
+			defer closeAdmin()
+			p, err := a.ClaimsPreview(cmd.Context(), client, login, scopes)
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -57,7 +58,7 @@ func clientsAddCmd(g *globals) *cobra.Command {
 		Example: `  ssobridge clients add --id portal --name "Member Portal" --redirect-uri https://portal.example.org/callback --trusted
   ssobridge clients add --id app --name "Mobile App" --public --redirect-uri org.example.app:/oauth --redirect-uri http://127.0.0.1/cb`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return g.withAdmin(cmd.Context(), bridge.Filter{}, func(a *bridge.Admin) error {
+			return g.withAdmin(cmd.Context(), func(a *admin.Service) error {
 				info, secret, err := a.CreateClient(cmd.Context(), cliActor(), c)
 				if err != nil {
 					return err
@@ -96,22 +97,19 @@ func clientsListCmd(g *globals) *cobra.Command {
 		Short: "List every client (static from the config and dynamic from the store)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return g.withStore(ctx, func(cfg bridge.Config, st store.Store) error {
-				reg, err := sso.NewRegistry(ctx, st, bridge.StaticClients(cfg), time.Second)
+			return g.withAdmin(ctx, func(a *admin.Service) error {
+				list, err := a.Clients(ctx, cliActor())
 				if err != nil {
 					return err
 				}
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSOURCE\tREDIRECT URIS")
-				for _, c := range reg.All(ctx) {
-					typ, src := "confidential", "store"
+				for _, c := range list {
+					typ := "confidential"
 					if c.Public {
 						typ = "public"
 					}
-					if reg.IsStatic(c.ID) {
-						src = "config"
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, typ, src, strings.Join(c.RedirectURIs, " "))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, typ, c.Source, strings.Join(c.RedirectURIs, " "))
 				}
 				return tw.Flush()
 			})
@@ -126,12 +124,8 @@ func clientsShowCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return g.withStore(ctx, func(cfg bridge.Config, st store.Store) error {
-				a, err := bridge.NewAdmin(ctx, cfg, st, nil, nil)
-				if err != nil {
-					return err
-				}
-				info, err := a.Client(ctx, cliActor(), args[0], staticClients(cfg))
+			return g.withAdmin(ctx, func(a *admin.Service) error {
+				info, err := a.Client(ctx, cliActor(), args[0])
 				if err != nil {
 					return err
 				}
@@ -143,23 +137,13 @@ func clientsShowCmd(g *globals) *cobra.Command {
 	}
 }
 
-// staticClients are the clients of the configuration file (and the built-in playground).
-func staticClients(cfg bridge.Config) []*sso.ClientConfig {
-	var out []*sso.ClientConfig
-	for _, c := range bridge.StaticClients(cfg) {
-		c.Normalize()
-		out = append(out, &c)
-	}
-	return out
-}
-
 func clientsRemoveCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "remove ID",
 		Short: "Remove a dynamic client and revoke its tokens",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withAdmin(cmd.Context(), bridge.Filter{}, func(a *bridge.Admin) error {
+			return g.withAdmin(cmd.Context(), func(a *admin.Service) error {
 				if err := a.DeleteClient(cmd.Context(), cliActor(), args[0]); err != nil {
 					return err
 				}
@@ -176,7 +160,7 @@ func clientsRotateCmd(g *globals) *cobra.Command {
 		Short: "Give a dynamic confidential client a new secret (printed once); the old one stops working",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withAdmin(cmd.Context(), bridge.Filter{}, func(a *bridge.Admin) error {
+			return g.withAdmin(cmd.Context(), func(a *admin.Service) error {
 				secret, err := a.RotateSecret(cmd.Context(), cliActor(), args[0])
 				if err != nil {
 					return err

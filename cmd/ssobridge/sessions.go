@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/admin"
 )
 
 func sessionsCmd(g *globals) *cobra.Command {
@@ -18,14 +18,14 @@ func sessionsCmd(g *globals) *cobra.Command {
 }
 
 func sessionsListCmd(g *globals) *cobra.Command {
-	var f bridge.Filter
+	var f admin.Filter
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List live sessions, optionally of one member, client or session id",
 		Example: "  ssobridge sessions list --login alice",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return g.withAdmin(ctx, f, func(a *bridge.Admin) error {
+			return g.withAdmin(ctx, func(a *admin.Service) error {
 				list, err := a.Sessions(ctx, cliActor(), f)
 				if err != nil {
 					return err
@@ -45,14 +45,14 @@ func sessionsListCmd(g *globals) *cobra.Command {
 }
 
 func sessionsRevokeCmd(g *globals) *cobra.Command {
-	var f bridge.Filter
+	var f admin.Filter
 	cmd := &cobra.Command{
 		Use:     "revoke",
 		Short:   "End sessions by member, client or id (issued tokens stay until `tokens revoke`)",
 		Example: "  ssobridge sessions revoke --login alice\n  ssobridge sessions revoke --id <session id>",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return g.withAdmin(ctx, f, func(a *bridge.Admin) error {
+			return g.withAdmin(ctx, func(a *admin.Service) error {
 				n, err := a.EndSessions(ctx, cliActor(), f)
 				if err != nil {
 					return err

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,8 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/bridge/admin"
 )
 
 func tokensCmd(g *globals) *cobra.Command {
@@ -23,7 +20,7 @@ func tokensCmd(g *globals) *cobra.Command {
 }
 
 // filterFlags adds --login, --subject, --client and --id.
-func filterFlags(cmd *cobra.Command, f *bridge.Filter, idHelp string) {
+func filterFlags(cmd *cobra.Command, f *admin.Filter, idHelp string) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.Login, "login", "", "the member's login (looked up in the AMS)")
 	fl.StringVar(&f.Subject, "subject", "", "the member's subject (sub claim)")
@@ -31,37 +28,31 @@ func filterFlags(cmd *cobra.Command, f *bridge.Filter, idHelp string) {
 	fl.StringVar(&f.ID, "id", "", idHelp)
 }
 
-// withAdmin opens the store and, when a login must be resolved, the member directory.
-func (g *globals) withAdmin(ctx context.Context, f bridge.Filter, fn func(a *bridge.Admin) error) error {
-	return g.withStore(ctx, func(cfg bridge.Config, st store.Store) error {
-		var dir legacy.Directory
-		if f.Login != "" {
-			d, _, closeDir, err := bridge.OpenDirectory(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err != nil {
-				return fmt.Errorf("member directory (to resolve --login; or give --subject): %w", err)
-			}
-			defer closeDir()
-			dir = d
-		}
-		a, err := bridge.NewAdmin(ctx, cfg, st, dir, nil)
-		if err != nil {
-			return err
-		}
-		return fn(a)
-	})
+// withAdmin opens the administration (bridge.OpenAdmin) for one CLI action.
+func (g *globals) withAdmin(ctx context.Context, fn func(a *admin.Service) error) error {
+	chk, err := g.load()
+	if err != nil {
+		return err
+	}
+	a, closeAdmin, err := bridge.OpenAdmin(ctx, chk)
+	if err != nil {
+		return err
+	}
+	defer closeAdmin()
+	return fn(a)
 }
 
 func cliActor() string { return "cli user " + operator() }
 
 func tokensListCmd(g *globals) *cobra.Command {
-	var f bridge.Filter
+	var f admin.Filter
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List live grants, optionally of one member, client or grant id",
 		Example: "  ssobridge tokens list --login alice\n  ssobridge tokens list --client portal",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return g.withAdmin(ctx, f, func(a *bridge.Admin) error {
+			return g.withAdmin(ctx, func(a *admin.Service) error {
 				list, err := a.Tokens(ctx, cliActor(), f)
 				if err != nil {
 					return err
@@ -81,14 +72,14 @@ func tokensListCmd(g *globals) *cobra.Command {
 }
 
 func tokensRevokeCmd(g *globals) *cobra.Command {
-	var f bridge.Filter
+	var f admin.Filter
 	cmd := &cobra.Command{
 		Use:     "revoke",
 		Short:   "Revoke grants (refresh tokens and the access tokens issued with them) by member, client or id",
 		Example: "  ssobridge tokens revoke --login alice\n  ssobridge tokens revoke --login alice --client portal\n  ssobridge tokens revoke --id <grant id>",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return g.withAdmin(ctx, f, func(a *bridge.Admin) error {
+			return g.withAdmin(ctx, func(a *admin.Service) error {
 				n, err := a.RevokeTokens(ctx, cliActor(), f)
 				if err != nil {
 					return err

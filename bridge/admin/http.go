@@ -1,0 +1,281 @@
+package admin
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Handler is the admin HTTP API (JSON) of the service, guarded by the bearer token. Serve it on
+// its own listener, never on the public one:
+//
+//	GET    /admin/tokens?login=&subject=&client=&id=   live grants (refresh-token families)
+//	POST   /admin/tokens/revoke    {"id"|"login"|"subject", "client"}
+//	GET    /admin/sessions?login=&subject=&client=&id=
+//	POST   /admin/sessions/revoke  {"id"|"login"|"subject", "client"}
+//	GET    /admin/clients          POST /admin/clients (the secret is in the answer, once)
+//	GET    /admin/clients/{id}     DELETE /admin/clients/{id}
+//	POST   /admin/clients/{id}/rotate-secret
+//	GET    /admin/claims-preview?client=&login=&scope=...   (HTML for browsers, JSON otherwise)
+//
+// Every call needs "Authorization: Bearer <token>" and is written to the audit log.
+func (a *Service) Handler(token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /admin/tokens", a.httpTokens)
+	mux.HandleFunc("POST /admin/tokens/revoke", a.httpRevokeTokens)
+	mux.HandleFunc("GET /admin/sessions", a.httpSessions)
+	mux.HandleFunc("POST /admin/sessions/revoke", a.httpEndSessions)
+	mux.HandleFunc("GET /admin/clients", a.httpClients)
+	mux.HandleFunc("POST /admin/clients", a.httpCreateClient)
+	mux.HandleFunc("GET /admin/clients/{id}", a.httpClient)
+	mux.HandleFunc("DELETE /admin/clients/{id}", a.httpDeleteClient)
+	mux.HandleFunc("POST /admin/clients/{id}/rotate-secret", a.httpRotateSecret)
+	mux.HandleFunc("GET /admin/claims-preview", a.httpClaimsPreview)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such admin endpoint")
+	})
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			h.Set("WWW-Authenticate", `Bearer realm="ssobridge-admin"`)
+			writeError(w, http.StatusUnauthorized, "invalid_request", "admin bearer token required")
+			return
+		}
+		// Compare digests in constant time: neither the content nor the length leaks.
+		got := sha256.Sum256([]byte(token))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			a.Audit(r.Context(), &store.AuditEvent{Event: "admin.auth_failure", IP: clientIP(r), Detail: r.Method + " " + r.URL.Path})
+			h.Set("WWW-Authenticate", `Bearer realm="ssobridge-admin", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "invalid_token", "wrong admin token")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// actor names the caller in the audit log.
+func actor(r *http.Request) string { return "admin-api@" + clientIP(r) }
+
+func writeError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// fail answers an error of the service with its status.
+func (a *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, ErrInvalid):
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.Is(err, ErrStatic):
+		writeError(w, http.StatusConflict, "static_client", err.Error())
+	default:
+		a.log().ErrorContext(r.Context(), "admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "server_error", "the request failed; see the server log")
+	}
+}
+
+func filterFromQuery(r *http.Request) Filter {
+	q := r.URL.Query()
+	return Filter{ID: q.Get("id"), Login: q.Get("login"), Subject: q.Get("subject"), Client: q.Get("client")}
+}
+
+func decodeBody(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return fmt.Errorf("%w: Content-Type must be application/json", ErrInvalid)
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: body: %v", ErrInvalid, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: body: one JSON object expected", ErrInvalid)
+	}
+	return nil
+}
+
+func (a *Service) httpTokens(w http.ResponseWriter, r *http.Request) {
+	out, err := a.Tokens(r.Context(), actor(r), filterFromQuery(r))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+}
+
+func (a *Service) httpRevokeTokens(w http.ResponseWriter, r *http.Request) {
+	var f Filter
+	if err := decodeBody(r, &f); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	n, err := a.RevokeTokens(r.Context(), actor(r), f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
+}
+
+func (a *Service) httpSessions(w http.ResponseWriter, r *http.Request) {
+	out, err := a.Sessions(r.Context(), actor(r), filterFromQuery(r))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
+}
+
+func (a *Service) httpEndSessions(w http.ResponseWriter, r *http.Request) {
+	var f Filter
+	if err := decodeBody(r, &f); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	n, err := a.EndSessions(r.Context(), actor(r), f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"ended": n})
+}
+
+func (a *Service) httpClients(w http.ResponseWriter, r *http.Request) {
+	out, err := a.Clients(r.Context(), actor(r))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
+}
+
+func (a *Service) httpClient(w http.ResponseWriter, r *http.Request) {
+	c, err := a.Client(r.Context(), actor(r), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (a *Service) httpCreateClient(w http.ResponseWriter, r *http.Request) {
+	var c sso.ClientConfig
+	if err := decodeBody(r, &c); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	info, secret, err := a.CreateClient(r.Context(), actor(r), c)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, struct {
+		*ClientInfo
+		ClientSecret string `json:"client_secret,omitempty"`
+	}{info, secret})
+}
+
+func (a *Service) httpDeleteClient(w http.ResponseWriter, r *http.Request) {
+	if err := a.DeleteClient(r.Context(), actor(r), r.PathValue("id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("id")})
+}
+
+func (a *Service) httpRotateSecret(w http.ResponseWriter, r *http.Request) {
+	secret, err := a.RotateSecret(r.Context(), actor(r), r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"client_id": r.PathValue("id"), "client_secret": secret})
+}
+
+// previewPage renders a claims preview for an administrator's browser.
+var previewPage = template.Must(template.New("preview").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Claims preview · {{.Client}} · {{.Login}}</title></head>
+<body>
+<h1>What {{.Client}} receives for {{.Login}}</h1>
+<p>Scopes: {{range $i, $s := .Scopes}}{{if $i}}, {{end}}{{$s}}{{end}}</p>
+<p>Sign-in: <strong>{{.SignIn}}</strong>. Access rule: <strong>{{if .Access.Allowed}}admits the member{{else}}refuses the member{{end}}</strong>{{if .Access.Error}} ({{.Access.Error}}){{end}}.</p>
+<h2>ID token</h2><pre>{{.IDTokenJSON}}</pre>
+<h2>Userinfo</h2><pre>{{.UserinfoJSON}}</pre>
+<h2>Access token</h2><pre>{{.AccessTokenJSON}}</pre>
+</body></html>`))
+
+// httpClaimsPreview answers GET /admin/claims-preview?client=&login=&scope=... with exactly
+// the claims the client would get for the member (HTML for browsers, JSON otherwise).
+func (a *Service) httpClaimsPreview(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	client, login := q.Get("client"), q.Get("login")
+	if client == "" || login == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "client and login are required")
+		return
+	}
+	var scopes []string
+	for _, sc := range q["scope"] {
+		scopes = append(scopes, strings.Fields(sc)...)
+	}
+	p, err := a.ClaimsPreview(r.Context(), client, login, scopes)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "not_found", err.Error())
+		return
+	}
+	a.Audit(r.Context(), &store.AuditEvent{Event: "admin.claims_preview", Login: login, ClientID: client, Detail: actor(r)})
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		writeJSON(w, http.StatusOK, p)
+		return
+	}
+	js := func(v any) string {
+		b, _ := json.MarshalIndent(v, "", "  ")
+		return string(b)
+	}
+	var buf bytes.Buffer
+	err = previewPage.Execute(&buf, struct {
+		*ClaimsPreview
+		IDTokenJSON, UserinfoJSON, AccessTokenJSON string
+	}{p, js(p.IDToken), js(p.Userinfo), js(p.AccessToken)})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(buf.Bytes())
+}

@@ -1,0 +1,143 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Store is what the administration reads and changes in the bridge's store.
+type Store interface {
+	SubjectByID(ctx context.Context, subject string) (*store.Subject, error)
+	ListRefreshTokens(ctx context.Context, subject, clientID string) ([]*sso.RefreshToken, error)
+	RevokeFamily(ctx context.Context, familyID string) error
+	RevokeGrants(ctx context.Context, subject, clientID string) (int, error)
+	Session(ctx context.Context, id string) (*sso.Session, error)
+	Sessions(ctx context.Context, subject string) ([]*sso.Session, error)
+	sso.ClientStore
+}
+
+// ClientRegistry is the running client registry: the static clients (from the configuration
+// file) are read-only to the administration.
+type ClientRegistry interface {
+	All(ctx context.Context) []*sso.ClientConfig
+	IsStatic(id string) bool
+}
+
+// SessionEnder ends one session and tells its apps (back-channel logout through the outbox).
+type SessionEnder interface {
+	EndSession(ctx context.Context, sess *sso.Session) error
+}
+
+// SubjectMapper derives a member's subject from the AMS member key.
+type SubjectMapper interface {
+	Subject(memberKey string) string
+}
+
+// Members resolves a login to a member (the AMS directory).
+type Members interface {
+	MemberByLogin(ctx context.Context, login string) (*legacy.Member, error)
+}
+
+// AuditFunc writes one audit event (its time set when zero).
+type AuditFunc func(ctx context.Context, e *store.AuditEvent)
+
+// Service is the administration. Its fields are its dependencies; the composition root sets
+// them once. Directory may be nil (then only subjects are accepted, not logins); Now and Log
+// default to time.Now and a logger that discards.
+type Service struct {
+	Store        Store
+	Registry     ClientRegistry
+	SessionEnder SessionEnder
+	Previewer    Previewer
+	Audit        AuditFunc
+	Subjects     SubjectMapper
+	Directory    Members
+	Log          *slog.Logger
+	Now          func() time.Time
+}
+
+// Errors of the administration (the HTTP API answers them 404, 400 and 409).
+var (
+	ErrNotFound = errors.New("not found")
+	ErrInvalid  = errors.New("invalid request")
+	ErrStatic   = errors.New("the client is defined in the configuration file; change it there")
+)
+
+func (a *Service) now() time.Time {
+	if a.Now == nil {
+		return time.Now()
+	}
+	return a.Now()
+}
+
+func (a *Service) log() *slog.Logger {
+	if a.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return a.Log
+}
+
+func (a *Service) record(ctx context.Context, actor, event, subject, clientID, detail string) {
+	a.Audit(ctx, &store.AuditEvent{Time: a.now(), Event: event, Subject: subject, ClientID: clientID,
+		Detail: "by " + actor + ": " + detail})
+}
+
+// Filter selects tokens or sessions: by id (a refresh-token family or session id), by member
+// (login or subject) and/or by client. At least one field must be set to revoke.
+type Filter struct {
+	ID      string `json:"id,omitempty"`
+	Login   string `json:"login,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Client  string `json:"client,omitempty"`
+}
+
+func (f Filter) empty() bool { return f.ID == "" && f.Login == "" && f.Subject == "" && f.Client == "" }
+
+func (f Filter) String() string {
+	s := ""
+	for _, kv := range [][2]string{{"id", f.ID}, {"login", f.Login}, {"subject", f.Subject}, {"client", f.Client}} {
+		if kv[1] != "" {
+			if s != "" {
+				s += " "
+			}
+			s += kv[0] + "=" + kv[1]
+		}
+	}
+	return s
+}
+
+// subject resolves the filter's member to a subject ("" when the filter names none).
+func (a *Service) subject(ctx context.Context, f Filter) (string, error) {
+	if f.Subject != "" {
+		return f.Subject, nil
+	}
+	if f.Login == "" {
+		return "", nil
+	}
+	if a.Directory == nil {
+		return "", fmt.Errorf("%w: no member directory to resolve a login; give the subject", ErrInvalid)
+	}
+	m, err := a.Directory.MemberByLogin(ctx, f.Login)
+	if errors.Is(err, legacy.ErrNotFound) {
+		return "", fmt.Errorf("%w: no member with login %q", ErrNotFound, f.Login)
+	}
+	if err != nil {
+		return "", fmt.Errorf("admin: resolve login: %w", err)
+	}
+	return a.Subjects.Subject(m.Key), nil
+}
+
+// login is the login last stored for a subject ("" when unknown).
+func (a *Service) login(ctx context.Context, subject string) string {
+	if rec, err := a.Store.SubjectByID(ctx, subject); err == nil {
+		return rec.Login
+	}
+	return ""
+}
