@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/wire"
@@ -30,7 +31,7 @@ func TestReconcileSeesWhatPollingCannot(t *testing.T) {
 	t.Cleanup(func() { d.Close() })
 	sink := newHookSink(t)
 	e := newEnvDir(t, true, d, func(c *bridge.Config) {
-		c.Provisioning = map[string]provisioning.Target{"web": {Webhook: &provisioning.WebhookTarget{URL: sink.srv.URL, Secret: testWebhookSecret}}}
+		c.Provisioning = map[string]provisioning.Target{"web": {Settings: &webhook.Config{URL: sink.srv.URL, Secret: testWebhookSecret}}}
 	})
 	var alice demo.Login
 	for _, l := range demo.Logins() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/sso"
 	"golang.org/x/oauth2"
@@ -141,7 +142,7 @@ func TestLogoutHintMustBeAnIDToken(t *testing.T) {
 func TestRequireCurrentBlocksSignIn(t *testing.T) {
 	e := newEnv(t, func(c *bridge.Config) {
 		c.Provisioning = map[string]provisioning.Target{"web": {RequireCurrent: true,
-			Webhook: &provisioning.WebhookTarget{URL: "http://127.0.0.1:9/hook", Secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}
+			Settings: &webhook.Config{URL: "http://127.0.0.1:9/hook", Secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}
 	})
 	lapse(e, "alice")
 	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)

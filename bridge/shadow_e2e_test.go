@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	scimtarget "github.com/ssobridge/ssobridge/bridge/outbox/scim"
+	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
+
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
@@ -89,7 +92,7 @@ func TestLapsedMemberDeactivated(t *testing.T) {
 	sink := newHookSink(t)
 	e := newEnv(t, func(c *bridge.Config) {
 		c.Provisioning = map[string]provisioning.Target{"web": {RequireCurrent: true,
-			Webhook: &provisioning.WebhookTarget{URL: sink.srv.URL, Secret: testWebhookSecret}}}
+			Settings: &webhook.Config{URL: sink.srv.URL, Secret: testWebhookSecret}}}
 	})
 	ctx := t.Context()
 	cfg, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
@@ -224,11 +227,11 @@ func TestProvisioningConfigErrors(t *testing.T) {
 		target provisioning.Target
 		want   string
 	}{
-		{provisioning.Target{}, "provisioning[web].scim: set exactly one of scim or webhook"},
-		{provisioning.Target{SCIM: &provisioning.SCIMTarget{URL: "http://scim.example.org", Token: "x"}}, "provisioning[web].scim.url:"},
-		{provisioning.Target{SCIM: &provisioning.SCIMTarget{URL: "https://scim.example.org"}}, "provisioning[web].scim.token:"},
-		{provisioning.Target{SCIM: &provisioning.SCIMTarget{URL: "https://scim.example.org", Token: "x", Update: "merge"}}, "provisioning[web].scim.update:"},
-		{provisioning.Target{Webhook: &provisioning.WebhookTarget{URL: "https://h.example.org", Secret: "plain"}}, "provisioning[web].webhook.secret:"},
+		{provisioning.Target{}, "provisioning.web: set exactly one of scim or webhook"},
+		{provisioning.Target{Settings: &scimtarget.Config{URL: "http://scim.example.org", Token: "x"}}, "provisioning.web.scim.url:"},
+		{provisioning.Target{Settings: &scimtarget.Config{URL: "https://scim.example.org"}}, "provisioning.web.scim.token:"},
+		{provisioning.Target{Settings: &scimtarget.Config{URL: "https://scim.example.org", Token: "x", Update: "merge"}}, "provisioning.web.scim.update:"},
+		{provisioning.Target{Settings: &webhook.Config{URL: "https://h.example.org", Secret: "plain"}}, "provisioning.web.webhook.secret:"},
 	} {
 		cfg := bridge.Defaults()
 		cfg.Provisioning = map[string]provisioning.Target{"web": tc.target}

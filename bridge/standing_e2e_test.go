@@ -7,6 +7,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/legacy"
 )
@@ -31,7 +32,7 @@ func TestRequireCurrentUsesTheStandingRule(t *testing.T) {
 			e := newEnv(t, func(c *bridge.Config) {
 				c.Legacy.MembershipGrace, c.Legacy.StandingRule = tc.grace, tc.rule
 				c.Provisioning = map[string]provisioning.Target{"web": {RequireCurrent: true,
-					Webhook: &provisioning.WebhookTarget{URL: "http://127.0.0.1:9/hook", Secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}
+					Settings: &webhook.Config{URL: "http://127.0.0.1:9/hook", Secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}
 			})
 			e.dir.Update("alice", func(m *legacy.Member) { m.PaidThrough = tc.paid })
 			web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)

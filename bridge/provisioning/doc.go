@@ -10,19 +10,14 @@
 // is deactivated there: shadow user inactive, sessions ended, refresh and access tokens revoked,
 // back-channel logout queued, all in one transaction.
 //
-// A deliverer (Run) claims due events from the outbox with a lease and delivers them at least
-// once, in order per member and client, with exponential backoff and jitter, to:
+// Whether a member may be active at a client is one injected decision (Options.Access, the
+// bridge's access.Decide); provisioning does not derive it itself.
 //
-//   - SCIM 2.0 (RFC 7643/7644): the user is upserted to its current state, POST /Users when the
-//     server does not know it yet (found by externalId = subject), else PUT or PATCH
-//     /Users/{id}; deactivation sends active=false; roles go in the user's roles attribute and,
-//     with groups: true, as /Groups memberships. The id the server returns is remembered.
-//   - a webhook: the JSON event (id, type, timestamp, data) signed per Standard Webhooks
-//     (webhook-id, webhook-timestamp, webhook-signature "v1,<base64 HMAC-SHA256>").
-//   - OIDC Back-Channel Logout 1.0: a logout token, signed at delivery, POSTed as logout_token.
-//
-// After max_attempts failures, or at once on a permanent refusal (a 4xx other than 408, 409
-// and 429), an event goes to the dead-letter state; `ssobridge shadow retry` re-queues it.
+// The events go to an outbox.Queue (package bridge/outbox), which Run runs beside polling and
+// the reconcile and waits for: each client's target is a registered kind (Kinds: scim, webhook;
+// packages bridge/outbox/scim and bridge/outbox/webhook) whose Settings validate themselves and
+// build the target's deliverer; back-channel logout events (bridge/outbox/backchannel) are
+// delivered for every client. The payloads are package wire's.
 //
 // Configuration (top level of the server's file):
 //
@@ -37,6 +32,7 @@
 //	  timeout: 10s           # per delivery request
 //	provisioning:
 //	  portal:                # a client id
+//	    type: scim           # the kind (optional when the target has one kind's section)
 //	    sync: true           # provision before the code is issued; a failure stops the sign-in
 //	    require_current: true   # a lapsed member is deactivated at this client
 //	    scim:

@@ -6,28 +6,8 @@ import (
 	"encoding/json"
 	"slices"
 
-	"github.com/ssobridge/ssobridge/sso"
 	"github.com/ssobridge/ssobridge/wire"
 )
-
-// TypeLogout is the type of a back-channel logout event (stored only: the receiver gets a
-// logout token).
-const TypeLogout = "logout.backchannel"
-
-// Channels.
-const (
-	ChannelSCIM        = "scim"
-	ChannelWebhook     = "webhook"
-	ChannelBackchannel = "backchannel"
-)
-
-// logoutPayload is the stored payload of a back-channel logout event; the token is signed
-// at delivery so that a retry carries a fresh one.
-type logoutPayload struct {
-	ClientID  string `json:"client_id"`
-	Subject   string `json:"sub,omitempty"`
-	SessionID string `json:"sid,omitempty"`
-}
 
 // userFromClaims builds the payload from the claims the client may see (its claim policy has
 // been applied: what the policy withholds is not sent).
@@ -80,10 +60,4 @@ func removedRoles(prev []byte, now []string) []string {
 		}
 	}
 	return out
-}
-
-func newEventID() string { return "evt_" + sso.RandomToken()[:32] }
-
-func eventKey(channel, clientID, subject string) string {
-	return channel + "|" + clientID + "|" + subject
 }

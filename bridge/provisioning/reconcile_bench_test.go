@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
@@ -56,7 +57,7 @@ func BenchmarkReconcile100k(b *testing.B) {
 					Login: fmt.Sprintf("member%06d", i), Email: fmt.Sprintf("member%06d@example.org", i), FullName: fmt.Sprintf("Member %d", i),
 					MemberType: "REG", Status: "A", PaidThrough: paid, Roles: []string{"Member"}, Standing: legacy.Standing{Approved: true}})
 			}
-			targets := map[string]provisioning.Target{"portal": {Webhook: &provisioning.WebhookTarget{URL: "https://portal.example.org/hook", Secret: webhookSecret}}}
+			targets := map[string]provisioning.Target{"portal": {Settings: &webhook.Config{URL: "https://portal.example.org/hook", Secret: webhookSecret}}}
 			cfg := provisioning.Defaults()
 			cfg.ReconcileRate = 1 << 30
 			svc := provisioning.New(provisioning.Options{Config: cfg, Targets: targets, Store: st, Directory: l, Viewer: viewer,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
@@ -75,7 +76,7 @@ type reconcileFixture struct {
 
 func newReconcileFixture(t *testing.T) *reconcileFixture {
 	t.Helper()
-	f := newFixture(t, map[string]provisioning.Target{"portal": {Webhook: &provisioning.WebhookTarget{URL: "https://portal.example.org/hook", Secret: webhookSecret}}},
+	f := newFixture(t, map[string]provisioning.Target{"portal": {Settings: &webhook.Config{URL: "https://portal.example.org/hook", Secret: webhookSecret}}},
 		clients{"portal": {ID: "portal", BackchannelLogoutURI: "https://portal.example.org/bcl"}, "events": {ID: "events"}})
 	r := &reconcileFixture{fixture: f, list: &listing{Directory: f.dir}, initial: map[string]bool{}}
 	f.dir.Add(&legacy.Member{Key: carolKey, MemberID: "1004", Login: "carol", Email: "carol@example.org", FullName: "Carol Chen",

@@ -6,14 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/outbox"
+	"github.com/ssobridge/ssobridge/bridge/outbox/backchannel"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -65,29 +65,21 @@ type Options struct {
 	Access access.Decider
 }
 
-// Service provisions shadow users and delivers the outbox.
+// Service provisions shadow users; its outbox delivers what it queues.
 type Service struct {
 	cfg     Config
 	targets map[string]Target
 	store   store.Store
 	dir     legacy.Directory
 	view    Viewer
-	clients ClientSource
-	keys    *sso.KeyManager
-	issuer  string
 	log     *slog.Logger
-	http    *http.Client
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration) error
 	lock    JobLock
-	// publicSID: see Options.PublicSID.
-	publicSID func(string) string
-	access    access.Decider
-	wake      chan struct{}
-	lease     time.Duration
-	batch     int
-	workers   int
-	pollMu    sync.Mutex
+	access  access.Decider
+	outbox  *outbox.Queue
+	logouts *backchannel.Logouts
+	pollMu  sync.Mutex
 }
 
 // WatermarkName is the store watermark of the AMS change poller.
@@ -107,14 +99,20 @@ func New(o Options) *Service {
 	if o.Access == nil {
 		o.Access = access.New(nil, RequireCurrentClients(o.Targets), o.Logger)
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	sender := outbox.NewSender(o.HTTPClient, o.Config.Timeout)
+	deps := outbox.Deps{Store: o.Store, HTTP: sender, Now: o.Now}
+	routes := make(map[string]outbox.Route, len(o.Targets))
+	for id, t := range o.Targets {
+		routes[id] = outbox.Route{Kind: t.Kind(), Deliverer: t.Settings.Deliverer(deps)}
 	}
+	q := outbox.New(outbox.Options{Config: o.Config.Config, Store: o.Store, Targets: routes, Logger: o.Logger, Now: o.Now,
+		Channels: map[string]outbox.Deliverer{
+			backchannel.Channel: &backchannel.Deliverer{Clients: o.Clients, Keys: o.Keys, Issuer: o.Issuer, HTTP: sender, Now: o.Now},
+		}})
 	return &Service{
-		cfg: o.Config, targets: o.Targets, store: o.Store, dir: o.Directory, view: o.Viewer, clients: o.Clients,
-		keys: o.Keys, issuer: o.Issuer, log: o.Logger, http: o.HTTPClient, now: o.Now, sleep: sleepCtx, lock: o.Lock,
-		publicSID: o.PublicSID, access: o.Access,
-		wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 4, workers: 4, // batch = workers: no claimed event waits for a worker past its lease
+		cfg: o.Config, targets: o.Targets, store: o.Store, dir: o.Directory, view: o.Viewer,
+		log: o.Logger, now: o.Now, sleep: sleepCtx, lock: o.Lock, access: o.Access, outbox: q,
+		logouts: &backchannel.Logouts{Store: o.Store, Clients: o.Clients, PublicSID: o.PublicSID, Wake: q.Wake},
 	}
 }
 
@@ -136,22 +134,32 @@ func (s *Service) Target(clientID string) (Target, bool) {
 	return t, ok
 }
 
-// Wake makes the deliverer look at the outbox now.
-func (s *Service) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
+// Wake makes the outbox look for due events now.
+func (s *Service) Wake() { s.outbox.Wake() }
+
+// Outbox is the queue that delivers the events the service queues.
+func (s *Service) Outbox() *outbox.Queue { return s.outbox }
+
+// Logouts builds back-channel logout events and ends sessions with them.
+func (s *Service) Logouts() *backchannel.Logouts { return s.logouts }
+
+// DeliverDue delivers one batch of due events (Outbox().DeliverDue).
+func (s *Service) DeliverDue(ctx context.Context) (int, error) { return s.outbox.DeliverDue(ctx) }
+
+// EndSession ends a session and queues its back-channel logouts in one transaction
+// (Logouts().EndSession).
+func (s *Service) EndSession(ctx context.Context, sess *sso.Session) error {
+	return s.logouts.EndSession(ctx, sess)
 }
 
 // Run polls the AMS, reconciles every member periodically and delivers the outbox until ctx
-// ends.
+// ends; it returns once all three have stopped (deliveries in flight recorded).
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		s.runDeliverer(ctx)
+		s.outbox.Run(ctx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -177,34 +185,6 @@ func (s *Service) runPoller(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-	}
-}
-
-func (s *Service) runDeliverer(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	purge := time.NewTicker(time.Hour)
-	defer purge.Stop()
-	for {
-		n, err := s.DeliverDue(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "shadow: claim failed", "err", err)
-		}
-		if n == s.batch {
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.wake:
-		case <-t.C:
-		case <-purge.C:
-			if n, err := s.store.PurgeDelivered(ctx, s.now().Add(-7*24*time.Hour)); err != nil {
-				s.log.ErrorContext(ctx, "shadow: purge delivered events failed", "err", err)
-			} else if n > 0 {
-				s.log.DebugContext(ctx, "shadow: purged delivered events", "rows", n)
-			}
 		}
 	}
 }
@@ -315,7 +295,7 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 		}
 		if su.Active && !up.User.Active {
 			// Lapsed per this client's rule: revoke this client's grants and log it out there.
-			if ev, err := s.subjectLogout(ctx, su.ClientID, subject); err != nil {
+			if ev, err := s.logouts.SubjectEvent(ctx, su.ClientID, subject); err != nil {
 				return err
 			} else if ev != nil {
 				up.Events = append(up.Events, ev)
@@ -377,7 +357,7 @@ func (s *Service) shadowUpdate(clientID string, u wire.User, prev *store.ShadowU
 	case !active:
 		typ = wire.TypeDeactivated
 	}
-	ev := wire.Event{ID: newEventID(), Type: typ, Timestamp: now.UTC(), ClientID: clientID, Data: u}
+	ev := wire.Event{ID: outbox.NewEventID(), Type: typ, Timestamp: now.UTC(), ClientID: clientID, Data: u}
 	if prev != nil {
 		ev.RemovedRoles = removedRoles(prev.View, u.Roles)
 	}
@@ -385,13 +365,10 @@ func (s *Service) shadowUpdate(clientID string, u wire.User, prev *store.ShadowU
 	if err != nil {
 		return store.ShadowUpdate{}, err
 	}
-	channel := ChannelWebhook
-	if t.SCIM != nil {
-		channel = ChannelSCIM
-	}
+	channel := t.Kind()
 	return store.ShadowUpdate{
 		User: &store.ShadowUser{ClientID: clientID, Subject: subject, Digest: sum, Active: active, View: view},
-		Events: []*store.OutboxEvent{{ID: ev.ID, Key: eventKey(channel, clientID, subject), Type: typ, Channel: channel,
+		Events: []*store.OutboxEvent{{ID: ev.ID, Key: outbox.Key(channel, clientID, subject), Type: typ, Channel: channel,
 			ClientID: clientID, Subject: subject, Payload: payload}},
 	}, nil
 }
@@ -450,7 +427,7 @@ func (s *Service) Provision(ctx context.Context, clientID, subject string, m *le
 		return nil
 	}
 	// Deliver everything pending for this member at this client, in order, now.
-	if err := s.deliverKey(ctx, up.Events[0].Key, clientID, subject); err != nil {
+	if err := s.outbox.DeliverKey(ctx, up.Events[0].Key, clientID, subject); err != nil {
 		return s.provisionFailed(ctx, t, clientID, subject, err)
 	}
 	return nil
@@ -464,223 +441,6 @@ func (s *Service) provisionFailed(ctx context.Context, t Target, clientID, subje
 	return fmt.Errorf("%w: %w", ErrProvisioning, err)
 }
 
-// deliverKey delivers the pending events of one key synchronously, oldest first. An event
-// leased by the background deliverer is waited for (bounded by ctx and the lease).
-func (s *Service) deliverKey(ctx context.Context, key, clientID, subject string) error {
-	deadline := s.now().Add(s.cfg.Timeout + 5*time.Second)
-	for {
-		evs, err := s.store.ClaimEvents(ctx, store.Claim{Now: s.now(), Lease: s.lease, Limit: 1, Key: key})
-		if err != nil {
-			return err
-		}
-		if len(evs) == 0 {
-			pending, err := s.store.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxPending, ClientID: clientID, Subject: subject})
-			if err != nil {
-				return err
-			}
-			busy := false
-			for _, e := range pending {
-				if e.Key == key {
-					busy = true
-					break
-				}
-			}
-			if !busy {
-				return nil
-			}
-			if s.now().After(deadline) {
-				return errors.New("an earlier delivery for this member is still in progress")
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(100 * time.Millisecond):
-			}
-			continue
-		}
-		if err := s.deliverOne(ctx, evs[0]); err != nil {
-			return err
-		}
-	}
-}
-
-// ---- logout ----
-
-// LogoutEvents returns the back-channel logout events for an ended session: one per client of
-// the session that registered a backchannel_logout_uri.
-func (s *Service) LogoutEvents(ctx context.Context, sess *sso.Session) []*store.OutboxEvent {
-	var out []*store.OutboxEvent
-	for _, id := range sess.Clients {
-		c, err := s.clients.Client(ctx, id)
-		if err != nil || c.BackchannelLogoutURI == "" {
-			continue
-		}
-		sid := sess.ID
-		if s.publicSID != nil {
-			sid = s.publicSID(sid)
-		}
-		out = append(out, s.logoutEvent(id, sess.Subject, sid))
-	}
-	return out
-}
-
-func (s *Service) logoutEvent(clientID, subject, sid string) *store.OutboxEvent {
-	p, _ := json.Marshal(logoutPayload{ClientID: clientID, Subject: subject, SessionID: sid})
-	return &store.OutboxEvent{ID: newEventID(), Key: eventKey(ChannelBackchannel, clientID, subject), Type: TypeLogout,
-		Channel: ChannelBackchannel, ClientID: clientID, Subject: subject, Payload: p}
-}
-
-// sessionLogouts builds logout events for sessions ended by a deactivation.
-func (s *Service) sessionLogouts(ctx context.Context) func([]*sso.Session) []*store.OutboxEvent {
-	return func(ended []*sso.Session) []*store.OutboxEvent {
-		var out []*store.OutboxEvent
-		for _, ss := range ended {
-			out = append(out, s.LogoutEvents(ctx, ss)...)
-		}
-		return out
-	}
-}
-
-// subjectLogout is a sub-only logout event for a client (every session of the member there).
-func (s *Service) subjectLogout(ctx context.Context, clientID, subject string) (*store.OutboxEvent, error) {
-	c, err := s.clients.Client(ctx, clientID)
-	if err != nil {
-		if errors.Is(err, sso.ErrNotFound) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	if c.BackchannelLogoutURI == "" {
-		return nil, nil
-	}
-	return s.logoutEvent(clientID, subject, ""), nil
-}
-
-// EndSession ends a session and queues its back-channel logouts in one transaction.
-func (s *Service) EndSession(ctx context.Context, sess *sso.Session) error {
-	evs := s.LogoutEvents(ctx, sess)
-	if err := s.store.EndSessionWithEvents(ctx, sess.ID, evs...); err != nil {
-		return err
-	}
-	if len(evs) > 0 {
-		s.Wake()
-	}
-	return nil
-}
-
-func (s *Service) deliverBackchannel(ctx context.Context, e *store.OutboxEvent) error {
-	var p logoutPayload
-	if err := json.Unmarshal(e.Payload, &p); err != nil {
-		return permanent("decode event: %v", err)
-	}
-	c, err := s.clients.Client(ctx, p.ClientID)
-	if err != nil {
-		if errors.Is(err, sso.ErrNotFound) {
-			return permanent("client %s is no longer registered", p.ClientID)
-		}
-		return err
-	}
-	if c.BackchannelLogoutURI == "" {
-		return permanent("client %s no longer has a backchannel_logout_uri", p.ClientID)
-	}
-	tok, err := s.keys.SignLogoutToken(c.IDTokenSigningAlg, sso.LogoutToken{Issuer: s.issuer, Audience: c.ID,
-		Subject: p.Subject, SessionID: p.SessionID, IssuedAt: s.now()})
-	if err != nil {
-		return err
-	}
-	h := http.Header{}
-	h.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, body, err := s.do(ctx, http.MethodPost, c.BackchannelLogoutURI, h, []byte(url.Values{"logout_token": {tok}}.Encode()))
-	if err != nil {
-		return err
-	}
-	return statusError("back-channel logout", resp, body)
-}
-
-// ---- delivery ----
-
-// DeliverDue claims and delivers one batch of due events; it returns how many it claimed.
-func (s *Service) DeliverDue(ctx context.Context) (int, error) {
-	evs, err := s.store.ClaimEvents(ctx, store.Claim{Now: s.now(), Lease: s.lease, Limit: s.batch})
-	if err != nil {
-		return 0, err
-	}
-	sem := make(chan struct{}, s.workers)
-	var wg sync.WaitGroup
-	for _, e := range evs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			_ = s.deliverOne(ctx, e)
-		}()
-	}
-	wg.Wait()
-	return len(evs), nil
-}
-
-// deliverOne delivers a claimed event and records the outcome.
-//
-// A claimed delivery runs to its end even when ctx ends (shutdown, a sign-in request gone): the
-// receiver may already have acted on it, and only the recorded outcome keeps it from being sent
-// again after the lease. Each request is bounded by the configured timeout, and Run returns
-// once the deliveries in flight are recorded.
-func (s *Service) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
-	ctx = context.WithoutCancel(ctx)
-	start := s.now()
-	err := s.send(ctx, e)
-	if err == nil {
-		if merr := s.store.MarkDelivered(ctx, e.ID, s.now()); merr != nil {
-			s.log.ErrorContext(ctx, "shadow: mark delivered failed", "event", e.ID, "err", merr)
-			return merr
-		}
-		s.log.InfoContext(ctx, "shadow: delivered", "event", e.ID, "type", e.Type, "channel", e.Channel,
-			"client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts, "duration", s.now().Sub(start))
-		return nil
-	}
-	dead := isPermanent(err) || e.Attempts >= s.cfg.MaxAttempts
-	next := s.now().Add(s.backoff(e.Attempts))
-	if merr := s.store.MarkFailed(ctx, e.ID, next, err.Error(), dead); merr != nil {
-		s.log.ErrorContext(ctx, "shadow: mark failed failed", "event", e.ID, "err", merr)
-	}
-	level := slog.LevelWarn
-	if dead {
-		level = slog.LevelError
-	}
-	s.log.Log(ctx, level, "shadow: delivery failed", "event", e.ID, "type", e.Type, "channel", e.Channel,
-		"client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts, "dead", dead, "next_attempt", next, "err", err)
-	return err
-}
-
-func (s *Service) send(ctx context.Context, e *store.OutboxEvent) error {
-	if e.Channel == ChannelBackchannel {
-		return s.deliverBackchannel(ctx, e)
-	}
-	t, ok := s.targets[e.ClientID]
-	if !ok {
-		return permanent("client %s has no provisioning target any more", e.ClientID)
-	}
-	switch {
-	case e.Channel == ChannelSCIM && t.SCIM != nil:
-		return s.deliverSCIM(ctx, t.SCIM, e)
-	case e.Channel == ChannelWebhook && t.Webhook != nil:
-		return s.deliverWebhook(ctx, t.Webhook, e)
-	}
-	return permanent("client %s is no longer provisioned by %s", e.ClientID, e.Channel)
-}
-
-// backoff is the delay after the n-th failed attempt: backoff_min doubled per attempt up to
-// backoff_max, with jitter in [d/2, d] so that receivers coming back are not stampeded.
-func (s *Service) backoff(n int) time.Duration {
-	d := s.cfg.BackoffMin
-	for i := 1; i < n && d < s.cfg.BackoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, s.cfg.BackoffMax)
-	return d/2 + rand.N(d/2+1)
-}
-
 // deactivate ends everything of a member who may no longer sign in, in one transaction:
 // sessions ended (back-channel logout queued for their clients), every grant revoked, and each
 // shadow user at a provisioning target deactivated with the update build makes for it. It is
@@ -688,7 +448,7 @@ func (s *Service) backoff(n int) time.Duration {
 // reconcile pass, at debug.
 func (s *Service) deactivate(ctx context.Context, subject, reason string, users []*store.ShadowUser,
 	build func(*store.ShadowUser) (store.ShadowUpdate, error)) error {
-	d := &store.Deactivation{Subject: subject, EndSessions: true, Logout: s.sessionLogouts(ctx)}
+	d := &store.Deactivation{Subject: subject, EndSessions: true, Logout: s.logouts.EndedSessions(ctx)}
 	wasActive := 0
 	for _, su := range users {
 		if _, ok := s.targets[su.ClientID]; !ok {

@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	scimtarget "github.com/ssobridge/ssobridge/bridge/outbox/scim"
+	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
+
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -222,7 +225,7 @@ func jsonEq(t *testing.T, got string, want any, what string) {
 func TestSCIMExactRequests(t *testing.T) {
 	scim := newSCIMServer(t)
 	f := newFixture(t, map[string]provisioning.Target{"portal": {Sync: true, RequireCurrent: true,
-		SCIM: &provisioning.SCIMTarget{URL: scim.srv.URL + "/scim/v2", Token: scimTok, Groups: true}}}, clients{})
+		Settings: &scimtarget.Config{URL: scim.srv.URL + "/scim/v2", Token: scimTok, Groups: true}}}, clients{})
 	ctx := t.Context()
 
 	if err := f.svc.Provision(ctx, "portal", aliceSub, nil); err != nil {
@@ -318,7 +321,7 @@ func TestSCIMExactRequests(t *testing.T) {
 func TestSCIMPatchAndRecovery(t *testing.T) {
 	scim := newSCIMServer(t)
 	f := newFixture(t, map[string]provisioning.Target{"portal": {Sync: true,
-		SCIM: &provisioning.SCIMTarget{URL: scim.srv.URL + "/scim/v2", Token: scimTok, Update: "patch"}}}, clients{})
+		Settings: &scimtarget.Config{URL: scim.srv.URL + "/scim/v2", Token: scimTok, Update: "patch"}}}, clients{})
 	ctx := t.Context()
 	// The SCIM server already knows alice (provisioned by hand): found by externalId, patched.
 	scim.users["pre-1"] = map[string]any{"id": "pre-1", "externalId": aliceSub}
@@ -356,9 +359,9 @@ func TestSCIMPatchAndRecovery(t *testing.T) {
 // RetryEvents.
 func TestSyncProvisioningFailure(t *testing.T) {
 	f := newFixture(t, map[string]provisioning.Target{"portal": {Sync: true,
-		SCIM: &provisioning.SCIMTarget{URL: "http://127.0.0.1:1/scim/v2", Token: "wrong"}}}, clients{})
+		Settings: &scimtarget.Config{URL: "http://127.0.0.1:1/scim/v2", Token: "wrong"}}}, clients{})
 	scim := newSCIMServer(t)
-	f.opts.Targets["portal"].SCIM.URL = scim.srv.URL + "/scim/v2"
+	f.opts.Targets["portal"].Settings.(*scimtarget.Config).URL = scim.srv.URL + "/scim/v2"
 	err := f.svc.Provision(t.Context(), "portal", aliceSub, nil)
 	if err == nil || !strings.Contains(err.Error(), "HTTP 401") {
 		t.Fatalf("Provision against a refusing server: %v", err)
@@ -367,7 +370,7 @@ func TestSyncProvisioningFailure(t *testing.T) {
 	if len(dead) != 1 || dead[0].Attempts != 1 {
 		t.Fatalf("dead letters: %+v", dead)
 	}
-	f.opts.Targets["portal"].SCIM.Token = scimTok
+	f.opts.Targets["portal"].Settings.(*scimtarget.Config).Token = scimTok
 	if n, err := f.st.RetryEvents(t.Context(), "", time.Now()); err != nil || n != 1 {
 		t.Fatalf("RetryEvents = %d, %v", n, err)
 	}
@@ -456,13 +459,13 @@ func (w *webhookReceiver) serve(rw http.ResponseWriter, r *http.Request) {
 func TestWebhookSignedAndRetried(t *testing.T) {
 	rcv := newWebhookReceiver(t)
 	rcv.fail = 1
-	f := newFixture(t, map[string]provisioning.Target{"events": {Webhook: &provisioning.WebhookTarget{URL: rcv.srv.URL + "/hook", Secret: webhookSecret}}}, clients{})
+	f := newFixture(t, map[string]provisioning.Target{"events": {Settings: &webhook.Config{URL: rcv.srv.URL + "/hook", Secret: webhookSecret}}}, clients{})
 	ctx := t.Context()
 	if err := f.svc.Provision(ctx, "events", aliceSub, nil); err != nil {
 		t.Fatal(err)
 	}
 	evs, _ := f.st.OutboxEvents(ctx, store.OutboxFilter{})
-	if len(evs) != 1 || evs[0].Type != wire.TypeCreated || evs[0].Channel != provisioning.ChannelWebhook {
+	if len(evs) != 1 || evs[0].Type != wire.TypeCreated || evs[0].Channel != webhook.Kind {
 		t.Fatalf("queued: %+v", evs)
 	}
 	f.svc.DeliverDue(ctx) // 503
@@ -489,7 +492,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 	rcv := newWebhookReceiver(t)
 	rcv.fail = 3
-	f := newFixture(t, map[string]provisioning.Target{"events": {Webhook: &provisioning.WebhookTarget{URL: rcv.srv.URL, Secret: webhookSecret}}}, clients{})
+	f := newFixture(t, map[string]provisioning.Target{"events": {Settings: &webhook.Config{URL: rcv.srv.URL, Secret: webhookSecret}}}, clients{})
 	ctx := t.Context()
 	f.svc.Provision(ctx, "events", aliceSub, nil)
 	f.dir.Update("alice", func(m *legacy.Member) { m.Roles = []string{"Board"} })
@@ -517,7 +520,7 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 func TestCrashMidDelivery(t *testing.T) {
 	rcv := newWebhookReceiver(t)
 	rcv.hold = make(chan struct{})
-	targets := map[string]provisioning.Target{"events": {Webhook: &provisioning.WebhookTarget{URL: rcv.srv.URL, Secret: webhookSecret}}}
+	targets := map[string]provisioning.Target{"events": {Settings: &webhook.Config{URL: rcv.srv.URL, Secret: webhookSecret}}}
 	f := newFixture(t, targets, clients{})
 	ctx := t.Context()
 	const n = 30
@@ -649,7 +652,7 @@ func TestBackchannelLogoutDelivery(t *testing.T) {
 func TestShutdownFinishesDeliveriesInFlight(t *testing.T) {
 	rcv := newWebhookReceiver(t)
 	rcv.hold = make(chan struct{})
-	f := newFixture(t, map[string]provisioning.Target{"events": {Webhook: &provisioning.WebhookTarget{URL: rcv.srv.URL, Secret: webhookSecret}}}, clients{})
+	f := newFixture(t, map[string]provisioning.Target{"events": {Settings: &webhook.Config{URL: rcv.srv.URL, Secret: webhookSecret}}}, clients{})
 	ctx := t.Context()
 	if err := f.svc.Provision(ctx, "events", aliceSub, nil); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
@@ -68,7 +69,7 @@ func TestDemoConsumer(t *testing.T) {
 	cfg.Clients = []sso.ClientConfig{{ID: "demo-consumer", Name: "Demo Consumer", Secret: clientSecret, Trusted: true,
 		RedirectURIs: []string{app + "/callback"}, BackchannelLogoutURI: app + "/backchannel-logout"}}
 	cfg.Shadow.PollInterval = pollInterval
-	cfg.Provisioning = map[string]provisioning.Target{"demo-consumer": {Webhook: &provisioning.WebhookTarget{URL: app + "/webhook", Secret: webhookSecret}}}
+	cfg.Provisioning = map[string]provisioning.Target{"demo-consumer": {Settings: &webhook.Config{URL: app + "/webhook", Secret: webhookSecret}}}
 	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ssobridge.db"))
 	if err != nil {
 		t.Fatal(err)

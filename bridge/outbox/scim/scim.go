@@ -1,4 +1,4 @@
-package provisioning
+package scim
 
 import (
 	"context"
@@ -9,10 +9,58 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/ssobridge/ssobridge/bridge/outbox"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 	"github.com/ssobridge/ssobridge/wire"
 )
+
+// Kind is the kind's name.
+const Kind = "scim"
+
+// Config is a SCIM 2.0 service provider.
+type Config struct {
+	// URL is the base URL (…/scim/v2); /Users and /Groups are below it.
+	URL   string `yaml:"url"`
+	Token string `yaml:"token"` // bearer token, from ${ENV}
+	// Update is "put" (replace, default) or "patch" (RFC 7644 3.5.2 replace operation).
+	Update string `yaml:"update"`
+	// Groups keeps one /Groups group per role with the member in it.
+	Groups bool `yaml:"groups"`
+}
+
+// NewConfig is the outbox.Kind of SCIM targets.
+func NewConfig() outbox.Settings { return &Config{} }
+
+// Kind returns "scim".
+func (c *Config) Kind() string { return Kind }
+
+// Validate checks url, token and update.
+func (c *Config) Validate(prefix string) error {
+	if err := outbox.CheckURL(c.URL); err != nil {
+		return fmt.Errorf("%s.url: %q: %w", prefix, c.URL, err)
+	}
+	if c.Token == "" {
+		return fmt.Errorf("%s.token: required (a bearer token, e.g. ${PORTAL_SCIM_TOKEN})", prefix)
+	}
+	switch c.Update {
+	case "", "put", "patch":
+	default:
+		return fmt.Errorf("%s.update: %q must be put or patch", prefix, c.Update)
+	}
+	return nil
+}
+
+// Deliverer upserts each event's user (and group memberships) at the service provider.
+func (c *Config) Deliverer(d outbox.Deps) outbox.Deliverer {
+	return &deliverer{cfg: c, http: d.HTTP, store: d.Store}
+}
+
+type deliverer struct {
+	cfg   *Config
+	http  *outbox.Sender
+	store store.Store
+}
 
 type scimList struct {
 	TotalResults int `json:"totalResults"`
@@ -22,8 +70,8 @@ type scimList struct {
 }
 
 type scimClient struct {
-	s *Service
-	t *SCIMTarget
+	http *outbox.Sender
+	t    *Config
 }
 
 func (c scimClient) url(path string) string { return strings.TrimSuffix(c.t.URL, "/") + path }
@@ -36,11 +84,11 @@ func (c scimClient) send(ctx context.Context, method, u string, body any) (*http
 	if body != nil {
 		var err error
 		if b, err = json.Marshal(body); err != nil {
-			return nil, nil, permanent("encode SCIM request: %v", err)
+			return nil, nil, outbox.Permanent("encode SCIM request: %v", err)
 		}
 		h.Set("Content-Type", wire.SCIMContentType)
 	}
-	return c.s.do(ctx, method, u, h, b)
+	return c.http.Do(ctx, method, u, h, b)
 }
 
 // find returns the id of the single resource matching filter, "" when none.
@@ -49,7 +97,7 @@ func (c scimClient) find(ctx context.Context, resource, filter string) (string, 
 	if err != nil {
 		return "", err
 	}
-	if err := statusError("SCIM GET /"+resource, resp, body); err != nil {
+	if err := outbox.Status("SCIM GET /"+resource, resp, body); err != nil {
 		return "", err
 	}
 	var l scimList
@@ -60,7 +108,7 @@ func (c scimClient) find(ctx context.Context, resource, filter string) (string, 
 		return "", nil
 	}
 	if len(l.Resources) > 1 {
-		return "", permanent("SCIM GET /%s: %d resources match %s", resource, len(l.Resources), filter)
+		return "", outbox.Permanent("SCIM GET /%s: %d resources match %s", resource, len(l.Resources), filter)
 	}
 	return l.Resources[0].ID, nil
 }
@@ -69,16 +117,17 @@ func scimString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
 }
 
-// deliverSCIM brings the user to the state of the event: create when the server does not know
+// Deliver brings the user to the state of the event: create when the server does not know
 // them (by externalId), else replace or patch; then group memberships when configured.
-func (s *Service) deliverSCIM(ctx context.Context, t *SCIMTarget, e *store.OutboxEvent) error {
+func (d *deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
+	t := d.cfg
 	var ev wire.Event
 	if err := json.Unmarshal(e.Payload, &ev); err != nil {
-		return permanent("decode event: %v", err)
+		return outbox.Permanent("decode event: %v", err)
 	}
-	c := scimClient{s: s, t: t}
+	c := scimClient{http: d.http, t: t}
 	id := ""
-	if su, err := s.store.ShadowUser(ctx, e.ClientID, e.Subject); err == nil {
+	if su, err := d.store.ShadowUser(ctx, e.ClientID, e.Subject); err == nil {
 		id = su.ExternalID
 	} else if !errors.Is(err, sso.ErrNotFound) {
 		return err
@@ -110,7 +159,7 @@ func (s *Service) deliverSCIM(ctx context.Context, t *SCIMTarget, e *store.Outbo
 		}
 		if resp.StatusCode == http.StatusNotFound { // deleted on their side: create again
 			id = ""
-		} else if err := statusError("SCIM "+resp.Request.Method+" /Users", resp, body); err != nil {
+		} else if err := outbox.Status("SCIM "+resp.Request.Method+" /Users", resp, body); err != nil {
 			return err
 		}
 	}
@@ -119,18 +168,18 @@ func (s *Service) deliverSCIM(ctx context.Context, t *SCIMTarget, e *store.Outbo
 		if err != nil {
 			return err
 		}
-		if err := statusError("SCIM POST /Users", resp, body); err != nil {
+		if err := outbox.Status("SCIM POST /Users", resp, body); err != nil {
 			return err
 		}
 		var created struct {
 			ID string `json:"id"`
 		}
 		if err := json.Unmarshal(body, &created); err != nil || created.ID == "" {
-			return permanent("SCIM POST /Users: the answer has no id")
+			return outbox.Permanent("SCIM POST /Users: the answer has no id")
 		}
 		id = created.ID
 	}
-	if err := s.store.SetShadowExternalID(ctx, e.ClientID, e.Subject, id); err != nil && !errors.Is(err, sso.ErrNotFound) {
+	if err := d.store.SetShadowExternalID(ctx, e.ClientID, e.Subject, id); err != nil && !errors.Is(err, sso.ErrNotFound) {
 		return err
 	}
 	if t.Groups {
@@ -154,7 +203,7 @@ func (c scimClient) syncGroups(ctx context.Context, userID string, roles, remove
 		if err != nil {
 			return err
 		}
-		return statusError("SCIM PATCH /Groups", resp, body)
+		return outbox.Status("SCIM PATCH /Groups", resp, body)
 	}
 	for _, role := range roles {
 		gid, err := c.find(ctx, "Groups", "displayName eq "+scimString(role))
@@ -168,7 +217,7 @@ func (c scimClient) syncGroups(ctx context.Context, userID string, roles, remove
 			if err != nil {
 				return err
 			}
-			if err := statusError("SCIM POST /Groups", resp, body); err != nil {
+			if err := outbox.Status("SCIM POST /Groups", resp, body); err != nil {
 				return err
 			}
 			continue

@@ -1,0 +1,8 @@
+// Package backchannel makes sign-out reach every app: OIDC Back-Channel Logout 1.0.
+//
+// Logouts builds the outbox events for an ended session (one per client of the session that
+// registered a backchannel_logout_uri) or for every session of a member at one client (sub
+// only), and ends a session together with its events in one transaction. The Deliverer signs a
+// fresh logout token at each attempt and POSTs it as logout_token to the client's
+// backchannel_logout_uri.
+package backchannel

@@ -1,0 +1,17 @@
+// Package outbox delivers the events that state changes queue in the store's outbox, at
+// least once, in order per key (channel, client, member), to registered deliverers.
+//
+// A Queue claims due events with a lease and hands each to the Deliverer of its route: a
+// deliverer of the event's channel for every client (back-channel logout), or the deliverer
+// of the client's provisioning target when the target's kind is the event's channel. A
+// failure is retried with exponential backoff and jitter; after max_attempts, or at once on a
+// permanent refusal (Permanent, or a 4xx other than 408, 409, 425 and 429: Status), the event
+// goes to the dead-letter state (`ssobridge shadow retry` re-queues it). A claimed delivery
+// runs to its end even when the queue stops, and Run returns once it is recorded.
+//
+// A kind of provisioning target (Kind) is a function returning the empty config section of
+// the kind (Settings): decoded from the target's YAML, it validates itself naming its fields
+// and builds the target's Deliverer. The kinds live in their own packages (outbox/scim,
+// outbox/webhook); the registry is a map literal returned by provisioning.Kinds. Package
+// outbox/backchannel builds and delivers OIDC Back-Channel Logout events.
+package outbox

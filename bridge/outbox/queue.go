@@ -1,0 +1,218 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+)
+
+// Route is the deliverer of one client's provisioning target and its kind (the channel of
+// the target's events).
+type Route struct {
+	Kind      string
+	Deliverer Deliverer
+}
+
+// Options build a Queue.
+type Options struct {
+	Config Config
+	Store  store.Store
+	// Channels deliver the events of a channel for every client (back-channel logout).
+	Channels map[string]Deliverer
+	// Targets deliver each provisioning client's events of its target's kind.
+	Targets map[string]Route
+	Logger  *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Queue claims due events and delivers them.
+type Queue struct {
+	cfg      Config
+	store    store.Store
+	channels map[string]Deliverer
+	targets  map[string]Route
+	log      *slog.Logger
+	now      func() time.Time
+	wake     chan struct{}
+	lease    time.Duration
+	batch    int
+	workers  int
+}
+
+// New builds a Queue; Config must be valid.
+func New(o Options) *Queue {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Queue{cfg: o.Config, store: o.Store, channels: o.Channels, targets: o.Targets, log: o.Logger, now: o.Now,
+		wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 4, workers: 4, // batch = workers: no claimed event waits for a worker past its lease
+	}
+}
+
+// Wake makes the queue look at the outbox now.
+func (q *Queue) Wake() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers due events until ctx ends, and purges delivered ones older than a week
+// hourly. It returns once the deliveries in flight are recorded.
+func (q *Queue) Run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	purge := time.NewTicker(time.Hour)
+	defer purge.Stop()
+	for {
+		n, err := q.DeliverDue(ctx)
+		if err != nil && ctx.Err() == nil {
+			q.log.ErrorContext(ctx, "shadow: claim failed", "err", err)
+		}
+		if n == q.batch {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-q.wake:
+		case <-t.C:
+		case <-purge.C:
+			if n, err := q.store.PurgeDelivered(ctx, q.now().Add(-7*24*time.Hour)); err != nil {
+				q.log.ErrorContext(ctx, "shadow: purge delivered events failed", "err", err)
+			} else if n > 0 {
+				q.log.DebugContext(ctx, "shadow: purged delivered events", "rows", n)
+			}
+		}
+	}
+}
+
+// DeliverDue claims and delivers one batch of due events; it returns how many it claimed.
+func (q *Queue) DeliverDue(ctx context.Context) (int, error) {
+	evs, err := q.store.ClaimEvents(ctx, store.Claim{Now: q.now(), Lease: q.lease, Limit: q.batch})
+	if err != nil {
+		return 0, err
+	}
+	sem := make(chan struct{}, q.workers)
+	var wg sync.WaitGroup
+	for _, e := range evs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_ = q.deliverOne(ctx, e)
+		}()
+	}
+	wg.Wait()
+	return len(evs), nil
+}
+
+// DeliverKey delivers the pending events of one key synchronously, oldest first (a
+// synchronous provisioning at sign-in). An event leased by Run is waited for (bounded by
+// ctx and the per-request timeout); the first failure is returned.
+func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) error {
+	deadline := q.now().Add(q.cfg.Timeout + 5*time.Second)
+	for {
+		evs, err := q.store.ClaimEvents(ctx, store.Claim{Now: q.now(), Lease: q.lease, Limit: 1, Key: key})
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			pending, err := q.store.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxPending, ClientID: clientID, Subject: subject})
+			if err != nil {
+				return err
+			}
+			busy := false
+			for _, e := range pending {
+				if e.Key == key {
+					busy = true
+					break
+				}
+			}
+			if !busy {
+				return nil
+			}
+			if q.now().After(deadline) {
+				return errors.New("an earlier delivery for this member is still in progress")
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		if err := q.deliverOne(ctx, evs[0]); err != nil {
+			return err
+		}
+	}
+}
+
+// deliverOne delivers a claimed event and records the outcome.
+//
+// A claimed delivery runs to its end even when ctx ends (shutdown, a sign-in request gone): the
+// receiver may already have acted on it, and only the recorded outcome keeps it from being sent
+// again after the lease. Each request is bounded by the configured timeout, and Run returns
+// once the deliveries in flight are recorded.
+func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
+	ctx = context.WithoutCancel(ctx)
+	start := q.now()
+	err := q.send(ctx, e)
+	if err == nil {
+		if merr := q.store.MarkDelivered(ctx, e.ID, q.now()); merr != nil {
+			q.log.ErrorContext(ctx, "shadow: mark delivered failed", "event", e.ID, "err", merr)
+			return merr
+		}
+		q.log.InfoContext(ctx, "shadow: delivered", "event", e.ID, "type", e.Type, "channel", e.Channel,
+			"client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts, "duration", q.now().Sub(start))
+		return nil
+	}
+	dead := IsPermanent(err) || e.Attempts >= q.cfg.MaxAttempts
+	next := q.now().Add(q.backoff(e.Attempts))
+	if merr := q.store.MarkFailed(ctx, e.ID, next, err.Error(), dead); merr != nil {
+		q.log.ErrorContext(ctx, "shadow: mark failed failed", "event", e.ID, "err", merr)
+	}
+	level := slog.LevelWarn
+	if dead {
+		level = slog.LevelError
+	}
+	q.log.Log(ctx, level, "shadow: delivery failed", "event", e.ID, "type", e.Type, "channel", e.Channel,
+		"client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts, "dead", dead, "next_attempt", next, "err", err)
+	return err
+}
+
+// send routes the event: a deliverer of its channel, else its client's target of that kind.
+func (q *Queue) send(ctx context.Context, e *store.OutboxEvent) error {
+	if d, ok := q.channels[e.Channel]; ok {
+		return d.Deliver(ctx, e)
+	}
+	r, ok := q.targets[e.ClientID]
+	if !ok {
+		return Permanent("client %s has no provisioning target any more", e.ClientID)
+	}
+	if r.Kind != e.Channel {
+		return Permanent("client %s is no longer provisioned by %s", e.ClientID, e.Channel)
+	}
+	return r.Deliverer.Deliver(ctx, e)
+}
+
+// backoff is the delay after the n-th failed attempt: backoff_min doubled per attempt up to
+// backoff_max, with jitter in [d/2, d] so that receivers coming back are not stampeded.
+func (q *Queue) backoff(n int) time.Duration {
+	d := q.cfg.BackoffMin
+	for i := 1; i < n && d < q.cfg.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, q.cfg.BackoffMax)
+	return d/2 + rand.N(d/2+1)
+}

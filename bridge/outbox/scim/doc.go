@@ -1,0 +1,16 @@
+// Package scim is the provisioning target kind "scim": a SCIM 2.0 service provider (RFC
+// 7643/7644). The user is upserted to the state of each event: POST /Users when the server
+// does not know it yet (found by externalId = subject), else PUT or PATCH /Users/{id};
+// deactivation sends active=false; roles go in the user's roles attribute and, with
+// groups: true, as /Groups memberships. The id the server returns is remembered with the
+// shadow user.
+//
+//	provisioning:
+//	  portal:
+//	    type: scim             # optional when the scim section is the only one
+//	    scim:
+//	      url: https://portal.example.org/scim/v2
+//	      token: ${PORTAL_SCIM_TOKEN}
+//	      update: put          # put (default) or patch
+//	      groups: true         # also keep /Groups memberships (one group per role)
+package scim
