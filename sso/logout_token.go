@@ -82,19 +82,3 @@ func (m *KeyManager) SignLogoutToken(alg string, t LogoutToken) (string, error) 
 	}
 	return jws.CompactSerialize()
 }
-
-// withFrontChannelLogout adds the Front-Channel Logout 1.0 metadata (section 3), which op's
-// discovery document does not know, to the cached document.
-func withFrontChannelLogout(doc []byte) []byte {
-	var m map[string]any
-	if err := json.Unmarshal(doc, &m); err != nil {
-		return doc
-	}
-	m["frontchannel_logout_supported"] = true
-	m["frontchannel_logout_session_supported"] = true
-	out, err := json.Marshal(m)
-	if err != nil {
-		return doc
-	}
-	return out
-}
