@@ -21,21 +21,21 @@ type discoveryDoc struct {
 // discoveryDocument builds the document from op's configuration and trims it to what works
 // here: op always lists the device authorization endpoint, the implicit and JWT bearer grants,
 // implicit response types and private_key_jwt client authentication, none of which this
-// provider serves (the device endpoint only when the store keeps device codes). It adds the
-// grants the provider runs itself, except the legacy password grant.
+// provider serves (the device endpoint only when the store keeps device codes). The grants are
+// those the token endpoint runs, except the legacy password grant.
 func (p *Provider) discoveryDocument(ctx context.Context) *discoveryDoc {
 	d := op.CreateDiscoveryConfig(op.ContextWithIssuer(ctx, p.cfg.Issuer), p.op, p.op.Storage())
-	grants := []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials}
 	d.DeviceAuthorizationEndpoint = ""
 	if p.DeviceEnabled() {
-		grants = append(grants, oidc.GrantTypeDeviceCode)
 		d.DeviceAuthorizationEndpoint = p.cfg.Issuer + PathDeviceAuthzEP
 	}
-	if ex, ok := p.storage.hooks.(ExternalExchanger); ok && len(ex.ExternalTokenTypes()) > 0 {
-		grants = append(grants, oidc.GrantTypeTokenExchange)
+	d.GrantTypesSupported = nil
+	for _, g := range p.grants {
+		// The password grant is not advertised: it is a legacy, per-client opt-in (RFC 9700 2.4).
+		if g.grantType() != GrantPassword && grantEnabled(g) {
+			d.GrantTypesSupported = append(d.GrantTypesSupported, oidc.GrantType(g.grantType()))
+		}
 	}
-	// The password grant is not advertised: it is a legacy, per-client opt-in (RFC 9700 2.4).
-	d.GrantTypesSupported = grants
 	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
 	// Exactly the client authentication methods the authenticator accepts (client_auth.go):
 	// public clients identify themselves (none) except at introspection (RFC 7662 2.1).

@@ -2,18 +2,29 @@ package sso
 
 import (
 	"context"
-	"errors"
-	"slices"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// Client credentials grant (RFC 6749 section 4.4): a service acting for itself. op runs the
-// grant through ClientCredentialsStorage; the access token has no member subject (its JWT
-// form carries the client id as sub, RFC 9068 section 2.2) and no refresh token.
+// Client credentials grant (RFC 6749 section 4.4): a service acting for itself. The access
+// token has no member subject (its JWT form carries the client id as sub, RFC 9068 section
+// 2.2) and no refresh token; the scopes are the client's own (scopesClient).
 
-var _ op.ClientCredentialsStorage = (*storage)(nil)
+// clientCredentialsGrant is the client_credentials grant.
+type clientCredentialsGrant struct{ p *Provider }
+
+func (clientCredentialsGrant) grantType() string { return GrantClientCredentials }
+func (clientCredentialsGrant) scopes() scopeRule { return scopesClient }
+
+func (g clientCredentialsGrant) exchange(ctx context.Context, req *tokenRequest) (any, error) {
+	cfg := req.client
+	if cfg.Public {
+		return nil, oidc.ErrInvalidClient().WithDescription("a public client cannot use client_credentials")
+	}
+	tr := &clientCredentialsRequest{clientID: cfg.ID, scopes: req.scopes, audience: accessTokenAudience(cfg, []string{cfg.ID})}
+	return op.CreateClientCredentialsTokenResponse(ctx, tr, g.p.op, g.p.storage.opClient(cfg))
+}
 
 // clientCredentialsRequest is a validated client_credentials grant.
 type clientCredentialsRequest struct {
@@ -35,49 +46,3 @@ func (r *clientCredentialsRequest) grant() grantInfo {
 
 // granter is a token request of a grant op does not know, describing what it issues.
 type granter interface{ grant() grantInfo }
-
-// ClientCredentials authenticates a confidential client for the client_credentials grant.
-func (s *storage) ClientCredentials(ctx context.Context, clientID, clientSecret string) (op.Client, error) {
-	cfg, err := s.clientConfig(ctx, clientID)
-	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			return nil, oidc.ErrServerError().WithParent(err)
-		}
-		(&ClientConfig{SecretHash: dummySecretHash}).VerifySecret(clientSecret)
-		return nil, errors.New("invalid client credentials")
-	}
-	if cfg.Public {
-		return nil, errors.New("a public client cannot use client_credentials")
-	}
-	if id, ok := authenticatedClient(ctx); ok && id == clientID {
-		return s.opClient(cfg), nil
-	}
-	if !cfg.VerifySecret(clientSecret) {
-		s.hooks.Event(ctx, "client.auth_failure", "", clientID, "wrong secret")
-		return nil, errors.New("invalid client credentials")
-	}
-	return s.opClient(cfg), nil
-}
-
-// ClientCredentialsTokenRequest grants the requested scopes when every one is among the
-// client's configured scopes (all of them when none is requested); the audience is the
-// client's configured audiences, else the client itself.
-func (s *storage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
-	cfg, err := s.clientConfig(ctx, clientID)
-	if err != nil {
-		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
-	}
-	if !cfg.AllowsGrant(GrantClientCredentials) {
-		return nil, oidc.ErrUnauthorizedClient().WithDescription("this client may not use client_credentials")
-	}
-	granted := scopes
-	if len(granted) == 0 {
-		granted = slices.Clone(cfg.Scopes)
-	}
-	for _, sc := range granted {
-		if !slices.Contains(cfg.Scopes, sc) {
-			return nil, oidc.ErrInvalidScope().WithDescription("scope not allowed for this client")
-		}
-	}
-	return &clientCredentialsRequest{clientID: clientID, scopes: granted, audience: accessTokenAudience(cfg, []string{clientID})}, nil
-}

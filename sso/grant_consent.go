@@ -3,6 +3,8 @@ package sso
 import (
 	"context"
 	"net/http"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
 // Grants without a browser (the password grant, token exchange) never show the consent page,
@@ -22,25 +24,22 @@ type ExternalExchangeAuthorizer interface {
 }
 
 // consentGiven answers invalid_scope (RFC 6749 5.2: the scope exceeds what the resource owner
-// granted) and returns false when a third-party client has no consent for scopes.
-func (p *Provider) consentGiven(ctx context.Context, w http.ResponseWriter, cfg *ClientConfig, subject string, scopes []string, grant string) bool {
+// granted) when a third-party client has no consent for scopes.
+func (p *Provider) consentGiven(ctx context.Context, cfg *ClientConfig, subject string, scopes []string, grant string) error {
 	if cfg.Trusted {
-		return true
+		return nil
 	}
 	ok := false
 	if cc, has := p.storage.hooks.(ConsentChecker); has {
 		var err error
 		if ok, err = cc.HasConsent(ctx, subject, cfg.ID, scopes); err != nil {
-			p.log(ctx).ErrorContext(ctx, grant+": consent lookup failed", "client", cfg.ID, "err", err)
-			writeOAuthError(w, http.StatusInternalServerError, "server_error", "could not check the member's consent")
-			return false
+			return &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
+				Description: "could not check the member's consent", Err: err}
 		}
 	}
 	if !ok {
 		p.storage.hooks.Event(ctx, "token.consent_required", subject, cfg.ID, "grant="+grant+": no recorded consent for the requested scopes")
-		writeOAuthError(w, http.StatusBadRequest, "invalid_scope",
-			"the member has not allowed this app these scopes; sign in through the browser once to give consent")
-		return false
+		return oidc.ErrInvalidScope().WithDescription("the member has not allowed this app these scopes; sign in through the browser once to give consent")
 	}
-	return true
+	return nil
 }

@@ -198,17 +198,18 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request, c
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-// deviceToken is the device_code grant at the token endpoint (RFC 8628 section 3.4, 3.5).
-func (p *Provider) deviceToken(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
-	ctx := r.Context()
-	if p.devices == nil {
-		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "the device authorization grant is not enabled")
-		return
-	}
-	code := r.PostForm.Get("device_code")
+// deviceCodeGrant is the device_code grant at the token endpoint (RFC 8628 section 3.4, 3.5),
+// registered when the store is a DeviceStore.
+type deviceCodeGrant struct{ p *Provider }
+
+func (deviceCodeGrant) grantType() string { return GrantDeviceCode }
+func (deviceCodeGrant) scopes() scopeRule { return scopesOwn }
+
+func (g deviceCodeGrant) exchange(ctx context.Context, req *tokenRequest) (any, error) {
+	p, cfg := g.p, req.client
+	code := req.form.Get("device_code")
 	if code == "" || len(code) > 256 {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "device_code is required")
-		return
+		return nil, oidc.ErrInvalidRequest().WithDescription("device_code is required")
 	}
 	now := p.storage.now()
 	d, err := p.devices.PollDeviceAuthorization(ctx, HashToken(code), now)
@@ -217,44 +218,33 @@ func (p *Provider) deviceToken(w http.ResponseWriter, r *http.Request, cfg *Clie
 	case errors.Is(err, ErrSlowDown) && final:
 		// A redeemed or denied code is answered at once, however fast the poll (RFC 8628 3.5).
 	case errors.Is(err, ErrSlowDown):
-		writeOAuthError(w, http.StatusBadRequest, "slow_down", fmt.Sprintf("poll at most every %d seconds", int(d.Interval/time.Second)))
-		return
+		return nil, oidc.ErrSlowDown().WithDescription("poll at most every %d seconds", int(d.Interval/time.Second))
 	case errors.Is(err, ErrNotFound):
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "unknown device_code")
-		return
+		return nil, oidc.ErrInvalidGrant().WithDescription("unknown device_code")
 	case err != nil:
-		p.log(ctx).ErrorContext(ctx, "device poll failed", "client", cfg.ID, "err", err)
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "could not read the device authorization")
-		return
+		return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
+			Description: "could not read the device authorization", Err: err}
 	}
 	if d.ClientID != cfg.ID {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "the device_code was issued to another client")
-		return
+		return nil, oidc.ErrInvalidGrant().WithDescription("the device_code was issued to another client")
 	}
 	if !now.Before(d.ExpiresAt) && d.State != DeviceConsumed {
-		writeOAuthError(w, http.StatusBadRequest, "expired_token", "the device_code has expired; start again")
-		return
+		return nil, oidc.ErrExpiredDeviceCode().WithDescription("the device_code has expired; start again")
 	}
 	switch d.State {
 	case DevicePending:
-		writeOAuthError(w, http.StatusBadRequest, "authorization_pending", "the member has not finished yet")
-		return
+		return nil, oidc.ErrAuthorizationPending().WithDescription("the member has not finished yet")
 	case DeviceDenied:
-		writeOAuthError(w, http.StatusBadRequest, "access_denied", "the member denied the authorization")
-		return
+		return nil, oidc.ErrAccessDenied().WithDescription("the member denied the authorization")
 	case DeviceConsumed:
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "the device_code was already used")
-		return
+		return nil, oidc.ErrInvalidGrant().WithDescription("the device_code was already used")
 	case DeviceApproved:
 	default:
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "unknown device authorization state")
-		return
+		return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
+			Description: "unknown device authorization state", Err: fmt.Errorf("device state %q", d.State)}
 	}
-	if !p.memberAllowed(ctx, w, cfg, d.Subject, "access_denied", "device") {
-		return
-	}
-	g := grantInfo{clientID: cfg.ID, subject: d.Subject, scopes: d.Scopes, amr: d.AMR, authTime: d.AuthTime, sessionID: d.SessionID}
-	p.issueGrant(ctx, w, cfg, newIssuedGrant(cfg, g))
+	info := grantInfo{clientID: cfg.ID, subject: d.Subject, scopes: d.Scopes, amr: d.AMR, authTime: d.AuthTime, sessionID: d.SessionID}
+	return p.issueMember(ctx, cfg, "device", memberGrant{info: info, deniedCode: "access_denied"})
 }
 
 // ---- the member's part (the bridge's /device page) ----

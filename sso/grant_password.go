@@ -1,8 +1,11 @@
 package sso
 
 import (
+	"context"
 	"errors"
 	"net/http"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
 // Resource owner password credentials grant (RFC 6749 section 4.3), for legacy integrations
@@ -17,52 +20,35 @@ type PasswordAuthenticator interface {
 	AuthenticatePassword(r *http.Request, clientID, username, password string) (subject string, amr []string, err error)
 }
 
-// handlesPassword reports whether the token request is a password grant the hooks handle.
-func (p *Provider) handlesPassword(r *http.Request) (PasswordAuthenticator, bool) {
-	if r.PostForm.Get("grant_type") != GrantPassword {
-		return nil, false
-	}
-	pa, ok := p.storage.hooks.(PasswordAuthenticator)
-	return pa, ok
+// passwordGrant is the password grant, registered when the hooks are a PasswordAuthenticator.
+type passwordGrant struct {
+	p  *Provider
+	pa PasswordAuthenticator
 }
 
-func (p *Provider) passwordGrant(w http.ResponseWriter, r *http.Request, cfg *ClientConfig, pa PasswordAuthenticator) {
-	ctx := r.Context()
+func (passwordGrant) grantType() string { return GrantPassword }
+func (passwordGrant) scopes() scopeRule { return scopesMember }
+
+func (g passwordGrant) exchange(ctx context.Context, req *tokenRequest) (any, error) {
+	cfg := req.client
 	if cfg.Public {
-		writeOAuthError(w, http.StatusBadRequest, "unauthorized_client", "a public client may not use the password grant")
-		return
+		return nil, oidc.ErrUnauthorizedClient().WithDescription("a public client may not use the password grant")
 	}
-	username, password := r.PostForm.Get("username"), r.PostForm.Get("password")
+	username, password := req.form.Get("username"), req.form.Get("password")
 	if username == "" || password == "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "username and password are required")
-		return
+		return nil, oidc.ErrInvalidRequest().WithDescription("username and password are required")
 	}
 	if len(username) > 256 || len(password) > 1024 {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "the username or password is not right")
-		return
+		return nil, oidc.ErrInvalidGrant().WithDescription("the username or password is not right")
 	}
-	scopes, err := p.grantScopes(cfg, r.PostForm.Get("scope"))
-	if err != nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_scope", "scope not allowed for this client")
-		return
-	}
-	sub, amr, err := pa.AuthenticatePassword(r, cfg.ID, username, password)
+	sub, amr, err := g.pa.AuthenticatePassword(req.r, cfg.ID, username, password)
 	if err != nil {
 		var ge *GrantError
 		if errors.As(err, &ge) {
-			ge.write(w)
-			return
+			return nil, ge
 		}
-		p.log(ctx).ErrorContext(ctx, "password grant failed", "client", cfg.ID, "err", err)
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "could not check the credentials")
-		return
+		return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error", Description: "could not check the credentials", Err: err}
 	}
-	if !p.memberAllowed(ctx, w, cfg, sub, "invalid_grant", "password") {
-		return
-	}
-	if !p.consentGiven(ctx, w, cfg, sub, scopes, "password") {
-		return
-	}
-	g := grantInfo{clientID: cfg.ID, subject: sub, scopes: scopes, amr: amr, authTime: p.storage.now()}
-	p.issueGrant(ctx, w, cfg, newIssuedGrant(cfg, g))
+	info := grantInfo{clientID: cfg.ID, subject: sub, scopes: req.scopes, amr: amr, authTime: g.p.storage.now()}
+	return g.p.issueMember(ctx, cfg, "password", memberGrant{info: info, deniedCode: "invalid_grant", consent: true})
 }

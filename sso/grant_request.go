@@ -7,15 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// Grants the provider runs itself (device code, password), issuing through op's token
-// creation so that tokens, ID tokens and storage are the same as for op's own grants.
+// What the grants the provider runs without op's validation (device code, password, token
+// exchange) share: their error type and their token request, issued through op's token
+// creation so that tokens, ID tokens and storage are the same as for the code and refresh grants.
 
 // GrantError is an expected failure decided by a hook (wrong password, locked out, throttled,
 // AMS down): the provider answers it as RFC 6749 section 5.2 error JSON.
@@ -78,48 +78,22 @@ func newIssuedGrant(cfg *ClientConfig, g grantInfo) op.TokenRequest {
 	return &issuedGrant{info: g}
 }
 
-// grantScopes parses and filters the scope parameter as authorize does (openid by default).
+// amsRetryAfter is the Retry-After of temporarily_unavailable: "30".
+const amsRetryAfter = 29 * time.Second
+
 // memberAllowed re-checks, for grants without a browser, that the member may use the client
-// (status rules and the client's access rule); on refusal it answers deniedCode (invalid_grant,
-// access_denied) and returns false. An unreachable AMS answers temporarily_unavailable.
-func (p *Provider) memberAllowed(ctx context.Context, w http.ResponseWriter, cfg *ClientConfig, subject, deniedCode, grant string) bool {
+// (status rules and the client's access rule); a refusal is deniedCode (invalid_grant,
+// access_denied), an unreachable AMS temporarily_unavailable.
+func (p *Provider) memberAllowed(ctx context.Context, cfg *ClientConfig, subject, deniedCode string) error {
 	err := p.storage.hooks.CheckGrant(ctx, subject, cfg.ID)
-	if err == nil {
-		return true
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrAccessDenied):
+		return &GrantError{Code: deniedCode, Description: "the member may not use this app", Err: err}
 	}
-	if errors.Is(err, ErrAccessDenied) {
-		writeOAuthError(w, http.StatusBadRequest, deniedCode, "the member may not use this app")
-		return false
-	}
-	p.log(ctx).ErrorContext(ctx, grant+" grant check failed", "client", cfg.ID, "err", err)
-	w.Header().Set("Retry-After", "30")
-	writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the membership system could not be reached")
-	return false
-}
-
-func (p *Provider) grantScopes(cfg *ClientConfig, raw string) ([]string, error) {
-	scopes := strings.Fields(raw)
-	if len(scopes) == 0 {
-		scopes = []string{oidc.ScopeOpenID}
-	}
-	return op.ValidateAuthReqScopes(p.storage.opClient(cfg), scopes)
-}
-
-// issueGrant creates the token response for a grant the provider ran itself.
-func (p *Provider) issueGrant(ctx context.Context, w http.ResponseWriter, cfg *ClientConfig, req op.TokenRequest) {
-	ctx = p.tokenContext(ctx, cfg)
-	resp, err := p.tokenResponse(ctx, req, p.storage.opClient(cfg), "")
-	if err != nil {
-		var oe *oidc.Error
-		if errors.As(err, &oe) && oe.ErrorType != oidc.ServerError {
-			writeOAuthError(w, http.StatusBadRequest, string(oe.ErrorType), oe.Description)
-			return
-		}
-		p.log(ctx).ErrorContext(ctx, "token issue failed", "client", cfg.ID, "err", err)
-		writeOAuthError(w, http.StatusInternalServerError, "server_error", "could not issue tokens")
-		return
-	}
-	writeTokenResponse(w, resp)
+	return &GrantError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+		Description: "the membership system could not be reached", RetryAfter: amsRetryAfter, Err: err}
 }
 
 func (p *Provider) log(context.Context) *slog.Logger {

@@ -59,7 +59,8 @@ type Provider struct {
 	keys    *KeyManager
 	cfg     Config
 	handler http.Handler
-	devices DeviceStore // nil: no device flow
+	devices DeviceStore  // nil: no device flow
+	grants  []tokenGrant // the token endpoint's grants (tokenGrants)
 
 	discoveryOnce sync.Once
 	discovery     []byte // discoveryDocument, rendered once
@@ -122,6 +123,7 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 		return nil, fmt.Errorf("sso: provider: %w", err)
 	}
 	p := &Provider{op: o, storage: st, keys: keys, cfg: cfg, devices: devices}
+	p.grants = p.tokenGrants(hooks)
 	p.handler = p.routes(o)
 	return p, nil
 }
@@ -253,39 +255,22 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, o http.Handl
 		aerr.write(w)
 		return
 	}
-	if r.URL.Path == PathToken && !cfg.AllowsGrant(r.PostForm.Get("grant_type")) && r.PostForm.Get("grant_type") != "" {
-		if !isKnownGrant(r.PostForm.Get("grant_type")) {
-			writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "unsupported grant_type")
-			return
-		}
-		writeOAuthError(w, http.StatusBadRequest, "unauthorized_client", "this client may not use this grant type")
+	if r.URL.Path == PathToken {
+		p.serveToken(w, r, cfg) // token_endpoint.go
 		return
 	}
 	if !p.cors(w, r, cfg) {
 		return
 	}
-	if p.serveOwnGrants(w, r, cfg) {
+	if r.URL.Path == PathDeviceAuthzEP {
+		p.deviceAuthorization(w, r, cfg)
 		return
 	}
-	if r.URL.Path == PathToken {
-		if ex, ok := p.handlesExternal(r); ok {
-			p.exchangeExternal(w, r, cfg, ex)
-			return
-		}
-	}
+	// Introspection and revocation are op's.
 	ctx := withSigningAlg(r.Context(), cfg.IDTokenSigningAlg)
 	cw := &challengeWriter{ResponseWriter: w}
 	o.ServeHTTP(cw, r.WithContext(ctx))
 	cw.finish()
-}
-
-func isKnownGrant(g string) bool {
-	for _, k := range knownGrants {
-		if k == g {
-			return true
-		}
-	}
-	return false
 }
 
 // cors applies the CORS policy for the API endpoints: an Origin is allowed only when it is

@@ -17,58 +17,7 @@ import (
 // client_id claim (not an ID token claim: aud and azp name the client) into every ID token.
 // The authorization code and refresh grants keep op's request validation (code or refresh
 // token, client, PKCE, redirect URI, scopes); every grant then issues through tokenResponse,
-// which signs each ID token once.
-
-// exchangeCode runs the authorization_code grant (RFC 6749 4.1.3).
-func (p *Provider) exchangeCode(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
-	ctx := p.tokenContext(r.Context(), cfg)
-	tokenReq, err := op.ParseAccessTokenRequest(r, p.op.Decoder())
-	if err != nil {
-		p.writeOpError(ctx, w, err)
-		return
-	}
-	if tokenReq.Code == "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "code missing")
-		return
-	}
-	authReq, client, err := op.ValidateAccessTokenRequest(ctx, tokenReq, p.op)
-	if err != nil {
-		p.writeOpError(ctx, w, err)
-		return
-	}
-	resp, err := p.tokenResponse(ctx, authReq, client, "")
-	if err != nil {
-		p.writeOpError(ctx, w, err)
-		return
-	}
-	// A code is single-use: its request goes once the tokens exist (as op does).
-	if err := p.op.Storage().DeleteAuthRequest(ctx, authReq.GetID()); err != nil {
-		p.writeOpError(ctx, w, err)
-		return
-	}
-	writeTokenResponse(w, resp)
-}
-
-// exchangeRefresh runs the refresh_token grant (RFC 6749 6).
-func (p *Provider) exchangeRefresh(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
-	ctx := p.tokenContext(r.Context(), cfg)
-	tokenReq, err := op.ParseRefreshTokenRequest(r, p.op.Decoder())
-	if err != nil {
-		p.writeOpError(ctx, w, err)
-		return
-	}
-	req, client, err := op.ValidateRefreshTokenRequest(ctx, tokenReq, p.op)
-	if err != nil {
-		p.writeOpError(ctx, w, err)
-		return
-	}
-	resp, err := p.tokenResponse(ctx, req, client, tokenReq.RefreshToken)
-	if err != nil {
-		p.writeOpError(ctx, w, err)
-		return
-	}
-	writeTokenResponse(w, resp)
-}
+// which signs each ID token once (token_endpoint.go runs the grants).
 
 // tokenContext carries the issuer and the client's ID token algorithm to op's helpers.
 func (p *Provider) tokenContext(ctx context.Context, cfg *ClientConfig) context.Context {

@@ -1,0 +1,197 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// The token endpoint (RFC 6749 3.2) is the provider's own, in the style of Dex's grants: the
+// shared part below runs once for every grant (serveAPI's request hygiene and client
+// authentication before it; then the grant_type lookup, whether the client may use it, the
+// scope parameter, and every error answer as RFC 6749 5.2 JSON), and each grant, one file
+// grant_*.go, does only its own part. A new grant is one file implementing tokenGrant and one
+// line in tokenGrants.
+
+// tokenGrant is one grant_type at the token endpoint.
+type tokenGrant interface {
+	// grantType is the grant_type value.
+	grantType() string
+	// scopes says how the shared handler reads the scope parameter for this grant.
+	scopes() scopeRule
+	// exchange runs the grant for an authenticated client that may use it and returns the
+	// token response. Errors are *GrantError, *oidc.Error (op's validation) or a server fault.
+	exchange(ctx context.Context, req *tokenRequest) (any, error)
+}
+
+// switchedGrant is a tokenGrant that can be off at times (token exchange: the hooks' token types
+// are known only once the AMS is set up).
+type switchedGrant interface {
+	enabled() bool
+}
+
+// grantEnabled reports whether g runs now.
+func grantEnabled(g tokenGrant) bool {
+	s, ok := g.(switchedGrant)
+	return !ok || s.enabled()
+}
+
+// scopeRule is how a grant takes its scopes.
+type scopeRule int
+
+const (
+	// scopesOwn: the grant has no scope parameter of its own to check here (the code's, the
+	// device authorization's) or op checks it (refresh narrowing).
+	scopesOwn scopeRule = iota
+	// scopesMember: a member's scopes, parsed as authorize does (openid by default), kept to
+	// what the client and the provider allow.
+	scopesMember
+	// scopesClient: a client acting for itself: every requested scope must be one of the
+	// client's configured scopes; none requested means all of them.
+	scopesClient
+)
+
+// tokenRequest is what the shared handler gives a grant.
+type tokenRequest struct {
+	r      *http.Request // normalised by authenticate (op reads it)
+	form   url.Values
+	client *ClientConfig
+	scopes []string // by the grant's scopeRule (nil for scopesOwn)
+}
+
+// tokenGrants lists the grants this provider runs, in the order discovery lists them: the
+// device grant only with a DeviceStore, the password grant and token exchange only when the
+// hooks implement them (token exchange runs while they have token types).
+func (p *Provider) tokenGrants(hooks Hooks) []tokenGrant {
+	grants := []tokenGrant{codeGrant{p}, refreshGrant{p}, clientCredentialsGrant{p}}
+	if p.devices != nil {
+		grants = append(grants, deviceCodeGrant{p})
+	}
+	if ex, ok := hooks.(ExternalExchanger); ok {
+		grants = append(grants, tokenExchangeGrant{p, ex})
+	}
+	if pa, ok := hooks.(PasswordAuthenticator); ok {
+		grants = append(grants, passwordGrant{p, pa})
+	}
+	return grants
+}
+
+// serveToken is the token endpoint after serveAPI's hygiene and client authentication.
+func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
+	ctx := p.tokenContext(r.Context(), cfg)
+	gt := r.PostForm.Get("grant_type")
+	if gt == "" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "grant_type missing")
+		return
+	}
+	i := slices.IndexFunc(p.grants, func(g tokenGrant) bool { return g.grantType() == gt && grantEnabled(g) })
+	switch {
+	case !cfg.AllowsGrant(gt) && !slices.Contains(knownGrants, gt):
+		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "unsupported grant_type")
+		return
+	case !cfg.AllowsGrant(gt):
+		writeOAuthError(w, http.StatusBadRequest, "unauthorized_client", "this client may not use this grant type")
+		return
+	case i < 0:
+		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "the "+gt+" grant is not enabled")
+		return
+	}
+	if !p.cors(w, r, cfg) {
+		return
+	}
+	g := p.grants[i]
+	req := &tokenRequest{r: r.WithContext(ctx), form: r.PostForm, client: cfg}
+	var err error
+	switch g.scopes() {
+	case scopesMember:
+		req.scopes, err = p.grantScopes(cfg, r.PostForm.Get("scope"))
+	case scopesClient:
+		req.scopes, err = clientScopes(cfg, r.PostForm.Get("scope"))
+	}
+	if err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_scope", "scope not allowed for this client")
+		return
+	}
+	resp, err := g.exchange(ctx, req)
+	if err != nil {
+		p.writeGrantError(ctx, w, cfg, gt, err)
+		return
+	}
+	writeTokenResponse(w, resp)
+}
+
+// grantScopes parses and filters the scope parameter as authorize does (openid by default).
+func (p *Provider) grantScopes(cfg *ClientConfig, raw string) ([]string, error) {
+	scopes := strings.Fields(raw)
+	if len(scopes) == 0 {
+		scopes = []string{oidc.ScopeOpenID}
+	}
+	return op.ValidateAuthReqScopes(p.storage.opClient(cfg), scopes)
+}
+
+// clientScopes grants the requested scopes when every one is among the client's configured
+// scopes (all of them when none is requested).
+func clientScopes(cfg *ClientConfig, raw string) ([]string, error) {
+	scopes := strings.Fields(raw)
+	if len(scopes) == 0 {
+		return slices.Clone(cfg.Scopes), nil
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(cfg.Scopes, sc) {
+			return nil, errors.New("scope not allowed for this client")
+		}
+	}
+	return scopes, nil
+}
+
+// writeGrantError answers a grant's failure as RFC 6749 5.2 JSON: a *GrantError as it says, an
+// op error with its type (invalid_client is 401 with a challenge), anything else as a logged
+// server error.
+func (p *Provider) writeGrantError(ctx context.Context, w http.ResponseWriter, cfg *ClientConfig, grant string, err error) {
+	var ge *GrantError
+	if errors.As(err, &ge) {
+		if ge.Status >= 500 {
+			p.log(ctx).ErrorContext(ctx, grant+" grant failed", "client", cfg.ID, "err", err)
+		}
+		ge.write(w)
+		return
+	}
+	p.writeOpError(ctx, w, err)
+}
+
+// memberGrant is what a grant without a browser (password, token exchange, device code) asks
+// the provider to issue for a member, once the shared checks in issueMember pass.
+type memberGrant struct {
+	info grantInfo
+	// deniedCode answers a member who may no longer use the client (invalid_grant,
+	// access_denied).
+	deniedCode string
+	// consent: a third-party client needs the member's recorded consent for consentScopes
+	// (info.scopes when nil): no consent page was shown.
+	consent       bool
+	consentScopes []string
+}
+
+// issueMember re-checks that the member may use the client, and the member's consent where
+// the grant needs it, then issues the tokens.
+func (p *Provider) issueMember(ctx context.Context, cfg *ClientConfig, grant string, m memberGrant) (*oidc.AccessTokenResponse, error) {
+	if err := p.memberAllowed(ctx, cfg, m.info.subject, m.deniedCode); err != nil {
+		return nil, err
+	}
+	if m.consent {
+		scopes := m.consentScopes
+		if scopes == nil {
+			scopes = m.info.scopes
+		}
+		if err := p.consentGiven(ctx, cfg, m.info.subject, scopes, grant); err != nil {
+			return nil, err
+		}
+	}
+	return p.tokenResponse(ctx, newIssuedGrant(cfg, m.info), p.storage.opClient(cfg), "")
+}
