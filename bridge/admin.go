@@ -11,6 +11,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -38,7 +39,7 @@ type adminParts struct {
 	policy   *policy.Engine
 	access   *access.Checker
 	audit    admin.AuditFunc
-	subjects *subjectMapper
+	subjects *identity.SubjectMapper
 	dir      admin.Members
 	log      *slog.Logger
 	now      func() time.Time
@@ -73,7 +74,7 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 		return nil, nil, err
 	}
 	cfg := a.Config
-	secrets, err := openSecrets(ctx, a.Store, kek, secretSubject, secretSID)
+	secrets, err := identity.OpenSecrets(ctx, a.Store, kek, secretSubject, secretSID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("admin: %w", err)
 	}
@@ -95,7 +96,7 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 			}
 			_ = st.Audit(ctx, e)
 		},
-		subjects: newSubjectMapper(secrets[secretSubject], st), dir: &lazyMembers{app: a, log: log}, log: log, now: time.Now})
+		subjects: identity.NewSubjectMapper(secrets[secretSubject], st), dir: &lazyMembers{app: a, log: log}, log: log, now: time.Now})
 	return svc, a.Close, nil
 }
 

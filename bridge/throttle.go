@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/identity"
 )
 
 // Throttle slows and then refuses sign-in attempts after repeated failures, per login and per
@@ -49,7 +50,7 @@ func (t *Throttle) keys(login, ip string) []throttleKey {
 }
 
 // loginKey is the login's counter: its canonical form (NFKC, case folded).
-func loginKey(login string) string { return "login:" + canonicalLogin(login) }
+func loginKey(login string) string { return "login:" + identity.CanonicalLogin(login) }
 
 func memberKey(key string) string { return "member:" + key }
 

@@ -1,4 +1,4 @@
-package bridge
+package identity
 
 import (
 	"context"
@@ -13,10 +13,10 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
-// subjectMapper derives opaque, stable subjects from the AMS's immutable member key (legacy.Member.Key) (an HMAC
+// SubjectMapper derives opaque, stable subjects from the AMS's immutable member key (legacy.Member.Key) (an HMAC
 // under a per-installation secret, so subjects neither leak the AMS's keys nor change when a
 // login or e-mail changes) and maps them back through the store.
-type subjectMapper struct {
+type SubjectMapper struct {
 	key   []byte
 	store store.SubjectStore
 
@@ -25,12 +25,13 @@ type subjectMapper struct {
 	logins map[string]string // subject -> login last stored
 }
 
-func newSubjectMapper(key []byte, st store.SubjectStore) *subjectMapper {
-	return &subjectMapper{key: key, store: st, cache: map[string]string{}, logins: map[string]string{}}
+// NewSubjectMapper derives subjects under key and stores them in st.
+func NewSubjectMapper(key []byte, st store.SubjectStore) *SubjectMapper {
+	return &SubjectMapper{key: key, store: st, cache: map[string]string{}, logins: map[string]string{}}
 }
 
 // Subject returns the subject for a member key (case-insensitive GUID text).
-func (m *subjectMapper) Subject(memberKey string) string {
+func (m *SubjectMapper) Subject(memberKey string) string {
 	h := hmac.New(sha256.New, m.key)
 	h.Write([]byte("sub:" + strings.ToUpper(strings.TrimSpace(memberKey))))
 	return hex.EncodeToString(h.Sum(nil)[:20])
@@ -38,7 +39,7 @@ func (m *subjectMapper) Subject(memberKey string) string {
 
 // Remember stores the mapping (and the login for admin listings). The mapping never changes, so
 // it is written once per process and login; later sign-ins cost no write.
-func (m *subjectMapper) Remember(ctx context.Context, memberKey, login string, now time.Time) (string, error) {
+func (m *SubjectMapper) Remember(ctx context.Context, memberKey, login string, now time.Time) (string, error) {
 	sub := m.Subject(memberKey)
 	m.mu.RLock()
 	known := m.cache[sub] == memberKey && m.logins[sub] == login
@@ -56,7 +57,7 @@ func (m *subjectMapper) Remember(ctx context.Context, memberKey, login string, n
 	return sub, nil
 }
 
-func (m *subjectMapper) put(sub, key string) {
+func (m *SubjectMapper) put(sub, key string) {
 	m.mu.Lock()
 	if len(m.cache) > 100_000 {
 		m.cache, m.logins = map[string]string{}, map[string]string{}
@@ -66,7 +67,7 @@ func (m *subjectMapper) put(sub, key string) {
 }
 
 // MemberKey maps a subject back to the AMS contact key.
-func (m *subjectMapper) MemberKey(ctx context.Context, sub string) (string, error) {
+func (m *SubjectMapper) MemberKey(ctx context.Context, sub string) (string, error) {
 	m.mu.RLock()
 	k, ok := m.cache[sub]
 	m.mu.RUnlock()

@@ -1,4 +1,4 @@
-package bridge
+package identity
 
 import (
 	"bytes"
@@ -21,15 +21,15 @@ import (
 // sealedSecretPrefix marks a sealed secret in the store.
 var sealedSecretPrefix = []byte("ssobridge-sealed-secret-v1:")
 
-// errSecretKey: the key-encryption key does not open the stored secrets.
-var errSecretKey = errors.New("keys.encryption_key does not open this database's secrets (was it changed?)")
+// ErrSecretKey: the key-encryption key does not open the stored secrets.
+var ErrSecretKey = errors.New("keys.encryption_key does not open this database's secrets (was it changed?)")
 
-// openSecrets returns the named installation secrets (32 random bytes each, created on first
+// OpenSecrets returns the named installation secrets (32 random bytes each, created on first
 // use), sealed at rest under kek.
-func openSecrets(ctx context.Context, st sso.SecretStore, kek []byte, names ...string) (map[string][]byte, error) {
+func OpenSecrets(ctx context.Context, st sso.SecretStore, kek []byte, names ...string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(names))
 	for _, name := range names {
-		v, err := openSecret(ctx, st, kek, name)
+		v, err := OpenSecret(ctx, st, kek, name)
 		if err != nil {
 			return nil, fmt.Errorf("secret %s: %w", name, err)
 		}
@@ -38,13 +38,14 @@ func openSecrets(ctx context.Context, st sso.SecretStore, kek []byte, names ...s
 	return out, nil
 }
 
-func openSecret(ctx context.Context, st sso.SecretStore, kek []byte, name string) ([]byte, error) {
-	return ensureSealed(ctx, st, kek, name, func() []byte { return randomBytes(32) })
+// OpenSecret returns one installation secret (see OpenSecrets).
+func OpenSecret(ctx context.Context, st sso.SecretStore, kek []byte, name string) ([]byte, error) {
+	return EnsureSealed(ctx, st, kek, name, func() []byte { return RandomBytes(32) })
 }
 
-// ensureSealed returns the value stored sealed under name, storing initial() first when there
+// EnsureSealed returns the value stored sealed under name, storing initial() first when there
 // is none yet (insert-if-absent: concurrent starts agree on one value).
-func ensureSealed(ctx context.Context, st sso.SecretStore, kek []byte, name string, initial func() []byte) ([]byte, error) {
+func EnsureSealed(ctx context.Context, st sso.SecretStore, kek []byte, name string, initial func() []byte) ([]byte, error) {
 	for range 5 {
 		fresh, err := sealSecret(kek, name, initial())
 		if err != nil {
@@ -103,16 +104,17 @@ func openSealedSecret(kek []byte, name string, body []byte) ([]byte, error) {
 		return nil, err
 	}
 	if len(body) < gcm.NonceSize() {
-		return nil, errSecretKey
+		return nil, ErrSecretKey
 	}
 	v, err := gcm.Open(nil, body[:gcm.NonceSize()], body[gcm.NonceSize():], []byte("ssobridge secret "+name))
 	if err != nil {
-		return nil, errSecretKey
+		return nil, ErrSecretKey
 	}
 	return v, nil
 }
 
-func randomBytes(n int) []byte {
+// RandomBytes returns n bytes from crypto/rand (it panics if the system has none).
+func RandomBytes(n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic("crypto/rand: " + err.Error())
