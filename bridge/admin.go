@@ -28,9 +28,6 @@ func (s *Server) AdminHandler() http.Handler {
 	return s.admin.Handler(s.cfg.Admin.Token)
 }
 
-// Admin is the administration the admin API serves.
-func (s *Server) Admin() *admin.Service { return s.admin }
-
 // adminParts are what the administration is built from, in the server and in OpenAdmin.
 type adminParts struct {
 	store    store.Store

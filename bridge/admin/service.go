@@ -20,7 +20,11 @@ type Store interface {
 	RevokeGrants(ctx context.Context, subject, clientID string) (int, error)
 	Session(ctx context.Context, id string) (*sso.Session, error)
 	Sessions(ctx context.Context, subject string) ([]*sso.Session, error)
-	sso.ClientStore
+	Client(ctx context.Context, id string) (*sso.StoredClient, error)
+	Clients(ctx context.Context) ([]*sso.StoredClient, error)
+	CreateClient(ctx context.Context, c *sso.StoredClient) error
+	UpdateClient(ctx context.Context, c *sso.StoredClient) error
+	DeleteClient(ctx context.Context, id string) error
 }
 
 // ClientRegistry is the running client registry: the static clients (from the configuration
