@@ -18,6 +18,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
 	"github.com/ssobridge/ssobridge/legacy"
@@ -50,15 +51,15 @@ type Server struct {
 	keys     *sso.KeyManager
 	pages    *web.Renderer
 	cookies  *session.Cookies
-	throttle *Throttle
+	throttle *throttle.Throttle
 	// logins hashes typed logins for the audit log (loginkey.go).
 	logins *identity.LoginHasher
 	// sealer seals logout and hand-off tickets (seal.go).
 	sealer *identity.Sealer
 	// anonLimit rate-limits anonymous writes per client IP (ratelimit.go).
-	anonLimit *rateLimiter
+	anonLimit *throttle.Limiter
 	// clientThrottle counts failed client authentications (clientauth.go).
-	clientThrottle *Throttle
+	clientThrottle *throttle.Throttle
 	subjects       *identity.SubjectMapper
 	policy         *policy.Engine
 	// access decides whether a member may use a client now (every path asks it).
@@ -135,10 +136,10 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	}
 	s.cookies = session.New(session.Config{HashKey: secrets[secretCookieMAC], BlockKey: secrets[secretCookieEnc],
 		CSRFKey: secrets[secretCSRF], Secure: issuer.Scheme == "https", Lifetime: cfg.Session.Lifetime}, d.Store, s.pages)
-	s.throttle = NewThrottle(cfg.Throttle)
+	s.throttle = throttle.New(cfg.Throttle)
 	s.logins = identity.NewLoginHasher(secrets[secretAudit])
-	s.anonLimit = newRateLimiter(cfg.Throttle.AnonymousWrites)
-	s.clientThrottle = NewThrottle(cfg.Throttle)
+	s.anonLimit = throttle.NewLimiter(cfg.Throttle.AnonymousWrites)
+	s.clientThrottle = throttle.New(cfg.Throttle)
 	s.subjects = identity.NewSubjectMapper(secrets[secretSubject], d.Store)
 	s.policy = chk.Policy
 	s.access = access.New(s.policy, provisioning.RequireCurrentClients(cfg.Provisioning), log)

@@ -1,4 +1,4 @@
-package bridge
+package throttle
 
 import (
 	"testing"
@@ -13,8 +13,8 @@ func TestAddressKey(t *testing.T) {
 		{"::ffff:192.0.2.7", "::ffff:192.0.2.7"},
 		{"not an ip", "not an ip"},
 	} {
-		if got := addressKey(c.in); got != c.want {
-			t.Errorf("addressKey(%q) = %q, want %q", c.in, got, c.want)
+		if got := AddressKey(c.in); got != c.want {
+			t.Errorf("AddressKey(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
@@ -22,7 +22,7 @@ func TestAddressKey(t *testing.T) {
 // TestRateLimiterWindow: the limit holds within a window and a new window starts afresh.
 func TestRateLimiterWindow(t *testing.T) {
 	now := time.Unix(1000, 0)
-	l := newRateLimiter(2)
+	l := NewLimiter(2)
 	l.now = func() time.Time { return now }
 	for i := range 2 {
 		if ok, _ := l.Allow("k"); !ok {

@@ -1,4 +1,4 @@
-package bridge
+package throttle
 
 import (
 	"context"
@@ -28,8 +28,8 @@ type throttleEntry struct {
 	lockedUntil time.Time
 }
 
-// NewThrottle builds a throttle from the config.
-func NewThrottle(cfg config.ThrottleConfig) *Throttle {
+// New builds a throttle from the config.
+func New(cfg config.ThrottleConfig) *Throttle {
 	return &Throttle{cfg: cfg, now: time.Now, entries: map[string]*throttleEntry{}, members: map[string]string{}}
 }
 

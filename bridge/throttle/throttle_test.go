@@ -1,4 +1,4 @@
-package bridge
+package throttle
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 
 func TestThrottle(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	th := NewThrottle(config.ThrottleConfig{PerLogin: 4, PerIP: 10, Window: time.Minute, Lockout: 5 * time.Minute})
+	th := New(config.ThrottleConfig{PerLogin: 4, PerIP: 10, Window: time.Minute, Lockout: 5 * time.Minute})
 	th.now = func() time.Time { return now }
 	fail := func(login, ip string) time.Duration { _, r := th.Check(login, ip); return r }
 	if d, r := th.Check("alice", "1.2.3.4"); d != 0 || r != 0 {
@@ -60,7 +60,7 @@ func TestThrottle(t *testing.T) {
 // TestThrottleParallelAttempts: attempts in flight count before they are verified, so parallel
 // guesses cannot all pass the check.
 func TestThrottleParallelAttempts(t *testing.T) {
-	th := NewThrottle(config.ThrottleConfig{PerLogin: 5, PerIP: 1000, Window: time.Minute, Lockout: time.Minute})
+	th := New(config.ThrottleConfig{PerLogin: 5, PerIP: 1000, Window: time.Minute, Lockout: time.Minute})
 	var passed atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 40 {
