@@ -16,6 +16,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/backends"
 	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/imis"
 )
 
 // App is a bridge opened from its configuration: store, directory and server.
@@ -25,8 +26,10 @@ type App struct {
 	Directory legacy.Directory
 	Server    *Server
 	// Demo is true when members come from the embedded demo database.
-	Demo    bool
-	closers []func() error
+	Demo bool
+	// Connector is the AMS connector Directory comes from (its optional capabilities).
+	Connector legacy.Connector
+	closers   []func() error
 }
 
 // OpenStore opens the bridge's own store that store.type names (sqlite in the data dir by
@@ -62,7 +65,7 @@ func Open(ctx context.Context, chk *config.Checked, log *slog.Logger) (*App, err
 		return nil, err
 	}
 	chk.Config = a.Config // settleMemberKey may have filled in legacy.member_key
-	a.Server, err = newServer(ctx, chk, Deps{Store: a.Store, Directory: a.Directory, SigningKeyEncryption: encKey, Demo: a.Demo}, log)
+	a.Server, err = newServer(ctx, chk, Deps{Store: a.Store, Directory: a.Directory, Connector: a.Connector, SigningKeyEncryption: encKey}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -85,23 +88,26 @@ func (a *App) open(ctx context.Context, log *slog.Logger) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Legacy.DSN != "" {
-		if cfg.Legacy, err = settleMemberKey(ctx, st, encKey, cfg.Legacy, log); err != nil {
+	if ic, ok := cfg.Legacy.Config.(*imis.Config); ok {
+		// Subjects derive from the iMIS member key: the one recorded at first start is kept.
+		x := *ic
+		if x.Config, err = settleMemberKey(ctx, st, encKey, x.Config, log); err != nil {
 			return nil, err
 		}
+		cfg.Legacy.Config = &x
 		a.Config = cfg
 	}
 	return encKey, nil
 }
 
-// openDirectory opens the member directory of the settled configuration.
+// openDirectory opens the AMS connector of the settled configuration.
 func (a *App) openDirectory(ctx context.Context, log *slog.Logger) error {
-	dir, demo, closeDir, err := OpenDirectory(ctx, a.Config, log)
+	conn, err := OpenConnector(ctx, a.Config, legacy.OpenOptions{Logger: log})
 	if err != nil {
 		return err
 	}
-	a.Directory, a.Demo = dir, demo
-	a.closers = append(a.closers, closeDir)
+	a.Connector, a.Directory, a.Demo = conn, conn.Directory(), a.Config.Legacy.IsDemo()
+	a.closers = append(a.closers, conn.Close)
 	return nil
 }
 

@@ -66,7 +66,7 @@ func (h *hooks) EndSession(ctx context.Context, req *op.EndSessionRequest) (stri
 
 // ExternalTokenTypes lists the RFC 8693 subject token types the bridge redeems.
 func (h *hooks) ExternalTokenTypes() []string {
-	if h.s.ams == nil {
+	if h.s.exchanger == nil {
 		return nil
 	}
 	return []string{ExchangeTokenTypeAMS}

@@ -26,7 +26,7 @@ func TestGrantsWithoutBrowserNeedConsent(t *testing.T) {
 		)
 		c.AMS.ExchangeClients = []string{"exchanger", "exchanger3p"}
 	})
-	sim := e.bridge.AMSSimulator()
+	sim := e.amsSim
 	scope := "openid profile email"
 	password := func(client string) (*http.Response, map[string]any) {
 		return postForm(t, tokenURL(e), map[string]string{"grant_type": "password", "username": "alice",

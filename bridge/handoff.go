@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"time"
@@ -14,11 +13,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
-	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
-	"github.com/ssobridge/ssobridge/legacy/imis/sim"
-	"github.com/ssobridge/ssobridge/legacy/imis/token"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -29,74 +25,25 @@ const (
 	PathHandoffStart    = "/handoff/start"
 	PathHandoffConfirm  = "/handoff/confirm"
 	PathAMSLogout       = "/logout/ams"
-	demoAMSPath         = "/demo-ams"
-	demoAMSClientID     = "ssobridge"
 	// ExchangeTokenTypeAMS is the RFC 8693 subject_token_type for an AMS refresh token.
 	ExchangeTokenTypeAMS = "urn:ssobridge:params:oauth:token-type:ams_refresh_token"
 )
 
-// setupAMS connects the token client; on embedded defaults (demo directory, no AMS configured)
-// it mounts the AMS simulator under /demo-ams and talks to it in-process.
-func (s *Server) setupAMS(ctx context.Context) error {
-	if !s.cfg.AMS.Enabled() && s.demo {
-		secret := sso.RandomToken()
-		names := []string{}
-		for _, l := range DemoLogins() {
-			if len(names) < 3 {
-				names = append(names, l.Login+" / "+l.Password)
-			}
-		}
-		s.sim = sim.New(sim.Config{
-			BasePath: demoAMSPath, SiteName: s.cfg.Organisation.Name + " (demo AMS website)",
-			Clients: []sim.ClientApp{{ClientID: demoAMSClientID, ClientSecret: secret, Name: "ssobridge",
-				LoginRedirectURL: s.cfg.Issuer + PathHandoff}},
-			LoginHint:     "Demo members: " + strings.Join(names, ", ") + " (see the README for all).",
-			SecureCookies: s.issuer.Scheme == "https",
-			Authenticator: s.dir, Logger: s.log,
-		})
-		base := s.cfg.Issuer + demoAMSPath
-		s.cfg.AMS = config.AMSConfig{
-			Config: token.Config{BaseURL: base, ClientID: demoAMSClientID, ClientSecret: secret, Timeout: s.cfg.AMS.Timeout},
-			Name:   "the demo AMS website", SSOURL: s.sim.SSOURL(demoAMSClientID),
-			LogoutURL: base + sim.LogoutPath, DefaultClient: s.cfg.AMS.DefaultClient,
-			ExchangeClients: s.cfg.AMS.ExchangeClients,
-		}
+// setupAMS takes the AMS connector's optional capabilities: the website's hand-off (also RFC
+// 8693 token exchange), its sign-out URL (single sign-off) and pages of its own to mount (the
+// demo's simulated website under /demo-ams).
+func (s *Server) setupAMS(conn legacy.Connector) {
+	if conn == nil {
+		return
 	}
-	if !s.cfg.AMS.Enabled() {
-		return nil
+	if h, ok := conn.(legacy.HandoffExchanger); ok {
+		s.exchanger, s.website = h, h.Website()
 	}
-	var opts []token.Option
-	opts = append(opts, token.WithLogger(s.log))
-	if s.sim != nil {
-		timeout := s.cfg.AMS.Timeout
-		if timeout <= 0 {
-			timeout = 10 * time.Second
-		}
-		opts = append(opts, token.WithHTTPClient(&http.Client{Transport: inProcess{s.sim}, Timeout: timeout}))
+	if l, ok := conn.(legacy.LogoutURLer); ok {
+		s.signOff = l
 	}
-	c, err := token.New(s.cfg.AMS.Config, opts...)
-	if err != nil {
-		return err
-	}
-	s.ams = c
-	return nil
-}
-
-// inProcess is an http.RoundTripper that serves requests with a handler (the simulator).
-type inProcess struct{ h http.Handler }
-
-func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t.h.ServeHTTP(rec, r)
-	}()
-	select {
-	case <-done:
-		return rec.Result(), nil
-	case <-r.Context().Done():
-		return nil, r.Context().Err()
+	if p, ok := conn.(legacy.PageServer); ok {
+		s.pagesPrefix, s.amsPages = p.Pages()
 	}
 }
 
@@ -131,7 +78,7 @@ func (s *Server) handoff(c echo.Context) error {
 		s.auditAnonymous(ctx, &store.AuditEvent{Event: "handoff.failure", IP: ip, Detail: reason})
 		return s.errorPage(c, status, heading, msg, "Go back to the member website and try again, or sign in here with your username and password.")
 	}
-	if s.ams == nil {
+	if s.exchanger == nil {
 		return fail(http.StatusNotFound, "not_configured", "Sign-in from the member website is not set up", "This sign-in service is not connected to a member website.")
 	}
 	// Login CSRF: the iPart's form posts from the AMS website. Browsers send Origin with a
@@ -185,8 +132,8 @@ func (s *Server) fromAMS(r *http.Request) bool {
 
 // amsOrigin reports whether origin is the AMS website's (base URL or SSO page).
 func (s *Server) amsOrigin(origin string) bool {
-	for _, raw := range []string{s.cfg.AMS.BaseURL, s.cfg.AMS.SSOURL} {
-		if u, err := url.Parse(raw); err == nil && u.Host != "" && strings.EqualFold(origin, u.Scheme+"://"+u.Host) {
+	for _, o := range s.website.Origins {
+		if strings.EqualFold(origin, o) {
 			return true
 		}
 	}
@@ -216,7 +163,7 @@ func (s *Server) exchangeAMSToken(ctx context.Context, token string) (*legacy.Me
 		}
 		return nil, err
 	}
-	tok, err := s.ams.RefreshGrant(ctx, token)
+	login, err := s.exchanger.ExchangeHandoff(ctx, token)
 	if err != nil {
 		// The AMS did not take it: keep its hash only for the replay window (a double submit),
 		// not for a day, so junk tokens do not pile up.
@@ -225,10 +172,10 @@ func (s *Server) exchangeAMSToken(ctx context.Context, token string) (*legacy.Me
 		}
 		return nil, err
 	}
-	m, err := s.dir.MemberByLogin(ctx, tok.UserName)
+	m, err := s.dir.MemberByLogin(ctx, login)
 	if err != nil {
 		if errors.Is(err, legacy.ErrNotFound) {
-			return nil, fmt.Errorf("%w: AMS user %q is not in the directory", errHandoffUnknownUser, tok.UserName)
+			return nil, fmt.Errorf("%w: AMS user %q is not in the directory", errHandoffUnknownUser, login)
 		}
 		return nil, err
 	}
@@ -250,9 +197,9 @@ func (s *Server) handoffError(c echo.Context, err error, ip string) error {
 	switch {
 	case errors.Is(err, errHandoffReplay):
 		reason, status, msg = "replayed", http.StatusBadRequest, "This sign-in link was already used. Each link from the member website works once."
-	case errors.Is(err, token.ErrInvalidGrant):
+	case errors.Is(err, legacy.ErrHandoffRefused):
 		reason, status, msg = "invalid_grant", http.StatusBadRequest, "Your sign-in on the member website has expired or is not valid any more."
-	case errors.Is(err, token.ErrInvalidClient):
+	case errors.Is(err, legacy.ErrHandoffClient):
 		reason, status, msg = "invalid_client", http.StatusBadGateway, "This sign-in service is not registered correctly with the member website. Please tell the association."
 	case errors.Is(err, errHandoffUnknownUser):
 		reason, status, msg = "unknown_user", http.StatusForbidden, "Your member website account is not linked to a member record we can use."
@@ -431,7 +378,7 @@ func (s *Server) handoffStart(c echo.Context) error {
 	if err := s.cookies.CheckCSRF(c); err != nil {
 		return s.cookies.CSRFFailed(c)
 	}
-	if s.ams == nil {
+	if s.exchanger == nil {
 		return s.errorPage(c, http.StatusNotFound, "Not available", "Sign-in with the member website is not set up.", "")
 	}
 	ar, _, err := s.pendingRequest(c, c.FormValue("id"))
@@ -441,7 +388,7 @@ func (s *Server) handoffStart(c echo.Context) error {
 	if err := s.cookies.SetPending(c, ar.ID); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, s.cfg.AMS.SSOURL)
+	return c.Redirect(http.StatusSeeOther, s.website.SSOURL)
 }
 
 // amsLogout is the link back from the AMS website's sign-out: it ends the bridge session. A GET
@@ -481,21 +428,17 @@ func (s *Server) amsLogout(c echo.Context) error {
 // The AMS returns to the bridge's /logout/return with the already validated target sealed, so
 // neither hop can be turned into an open redirect (iMIS does not validate returnurl itself).
 func (s *Server) amsSignOff(next string) string {
-	if s.cfg.AMS.LogoutURL == "" {
-		return next
-	}
-	u, err := url.Parse(s.cfg.AMS.LogoutURL)
-	if err != nil {
+	if s.signOff == nil {
 		return next
 	}
 	sealed, err := s.sealTicket(logoutTicket{Redirect: next, Expires: s.now().Add(10 * time.Minute)})
 	if err != nil {
 		return next
 	}
-	q := u.Query()
-	q.Set("returnurl", s.cfg.Issuer+PathLogoutReturn+"?t="+url.QueryEscape(sealed))
-	u.RawQuery = q.Encode()
-	return u.String()
+	if u, ok := s.signOff.LogoutURL(s.cfg.Issuer + PathLogoutReturn + "?t=" + url.QueryEscape(sealed)); ok {
+		return u
+	}
+	return next
 }
 
 // PathLogoutReturn is where the AMS's sign-out returns to.
@@ -513,7 +456,7 @@ func (s *Server) logoutReturn(c echo.Context) error {
 // exchangeAMS implements RFC 8693 token exchange of an AMS refresh token (sso.ExternalExchanger).
 func (h *hooks) ExchangeExternal(ctx context.Context, clientID, subjectToken, tokenType string) (string, []string, error) {
 	s := h.s
-	if tokenType != ExchangeTokenTypeAMS || s.ams == nil {
+	if tokenType != ExchangeTokenTypeAMS || s.exchanger == nil {
 		return "", nil, sso.ErrUnsupportedTokenType
 	}
 	if subjectToken == "" || len(subjectToken) > maxAMSToken {
@@ -539,13 +482,10 @@ func errReason(err error) string {
 	switch {
 	case errors.Is(err, errHandoffReplay):
 		return "token already used"
-	case errors.Is(err, token.ErrInvalidGrant):
+	case errors.Is(err, legacy.ErrHandoffRefused):
 		return "AMS token invalid or expired"
 	case errors.Is(err, errHandoffUnknownUser):
 		return "AMS user unknown to the directory"
 	}
 	return legacy.Reason(err)
 }
-
-// AMSSimulator returns the mounted AMS simulator (embedded defaults only), for tests and demos.
-func (s *Server) AMSSimulator() *sim.Simulator { return s.sim }

@@ -95,7 +95,7 @@ func TestHandoffFromLoginPage(t *testing.T) {
 
 func TestHandoffFailures(t *testing.T) {
 	e := newEnvWith(t, true, func(c *bridge.Config) { c.AMS.Timeout = time.Second })
-	sim := e.bridge.AMSSimulator()
+	sim := e.amsSim
 	post := func(b *bridgetest.Browser, form url.Values) *bridgetest.Page {
 		return b.Post(e.issuer+"/handoff/imis", form)
 	}
@@ -179,7 +179,7 @@ func TestHandoffNeverReplacesAnotherMember(t *testing.T) {
 	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
 	b := e.browser()
 	e.signIn(b, web.AuthCodeURL("s"), "bob", "bob-password")
-	tok, _ := e.bridge.AMSSimulator().IssueRefreshToken("alice", "ssobridge")
+	tok, _ := e.amsSim.IssueRefreshToken("alice", "ssobridge")
 	p := b.Post(e.issuer+"/handoff/imis", url.Values{"refresh_token": {tok}})
 	if !strings.Contains(p.Body, "Switch member?") || !strings.Contains(p.Body, "Bob Staff") {
 		t.Fatalf("no confirmation page: %d %.300s", p.Status, p.Body)
@@ -207,7 +207,7 @@ func TestHandoffNeverReplacesAnotherMember(t *testing.T) {
 
 func TestTokenExchangeAMSRefreshToken(t *testing.T) {
 	e := newEnvWith(t, true, func(c *bridge.Config) { c.AMS.ExchangeClients = []string{"exchanger"} })
-	sim := e.bridge.AMSSimulator()
+	sim := e.amsSim
 	_, verifier := e.oauth("exchanger", webSecret, e.rp+"/exchanger", oauth2.AuthStyleInHeader)
 	exchange := func(clientID, secret, token string) (*http.Response, map[string]any) {
 		return postForm(t, tokenURL(e), map[string]string{

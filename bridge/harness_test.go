@@ -19,6 +19,8 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/legacy"
+	legacydemo "github.com/ssobridge/ssobridge/legacy/demo"
+	imissim "github.com/ssobridge/ssobridge/legacy/imis/sim"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -33,6 +35,8 @@ type env struct {
 	issuer string
 	rp     string // the apps' redirect base (nothing listens: the browser stops there)
 	dbPath string // the SQLite file
+	// amsSim is the demo's simulated AMS website (newEnvWith demo true), mounted under /demo-ams.
+	amsSim *imissim.Simulator
 }
 
 const (
@@ -92,8 +96,20 @@ func newEnvDir(t testing.TB, demo bool, dir legacy.Directory, mutate ...func(*br
 	if dir == nil {
 		dir = testDir
 	}
-	b, err := bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: dir,
-		SigningKeyEncryption: make([]byte, 32), Demo: demo, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var conn legacy.Connector
+	var amsSim *imissim.Simulator
+	if demo {
+		// The demo connector's simulated AMS website, over this directory.
+		sim, err := legacydemo.Simulate(legacy.DirectoryConnector(dir), legacy.OpenOptions{Logger: quiet, Issuer: issuer,
+			HandoffURL: issuer + bridge.PathHandoff, SiteName: cfg.Organisation.Name}, cfg.AMS.Timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, amsSim = sim, sim.Simulator()
+	}
+	b, err := bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: dir, Connector: conn,
+		SigningKeyEncryption: make([]byte, 32), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +119,7 @@ func newEnvDir(t testing.TB, demo bool, dir legacy.Directory, mutate ...func(*br
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, bridge: b, store: st, dir: testDir, issuer: issuer, rp: rp,
-		dbPath: filepath.Join(cfg.DataDir, "ssobridge.db")}
+		dbPath: filepath.Join(cfg.DataDir, "ssobridge.db"), amsSim: amsSim}
 }
 
 func (e *env) ctx() context.Context {

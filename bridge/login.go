@@ -163,11 +163,11 @@ func (s *Server) showLogin(c echo.Context, ar *sso.AuthRequest, client *sso.Clie
 
 // amsName is the AMS website's name for the hand-off button ("" when no hand-off is set up).
 func (s *Server) amsName() string {
-	if s.ams == nil {
+	if s.exchanger == nil {
 		return ""
 	}
-	if s.cfg.AMS.Name != "" {
-		return s.cfg.AMS.Name
+	if s.website.Name != "" {
+		return s.website.Name
 	}
 	return "the member website"
 }

@@ -14,7 +14,7 @@ import (
 // account before any session exists; cancelling signs nobody in.
 func TestHandoffOpaqueOrigin(t *testing.T) {
 	e := newEnvWith(t, true)
-	sim := e.bridge.AMSSimulator()
+	sim := e.amsSim
 	post := func(b interface {
 		Do(*http.Request) (*http.Response, error)
 	}) *http.Response {

@@ -224,7 +224,7 @@ func TestCodeNeedsLiveSession(t *testing.T) {
 // through a plain /handoff/continue link.
 func TestHandoffCookieHostPrefix(t *testing.T) {
 	e := newEnvWith(t, true, func(c *bridge.Config) { c.Issuer = strings.Replace(c.Issuer, "http://", "https://", 1) })
-	tok, _ := e.bridge.AMSSimulator().IssueRefreshToken("alice", "ssobridge")
+	tok, _ := e.amsSim.IssueRefreshToken("alice", "ssobridge")
 	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/handoff/imis", strings.NewReader(url.Values{"refresh_token": {tok}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)

@@ -55,7 +55,7 @@ func TestSignInLinkCannotBeRedeemedElsewhere(t *testing.T) {
 // by one browser (the attacker's) does not sign in another (the victim's).
 func TestHandoffLoginCSRF(t *testing.T) {
 	e := newEnvWith(t, true)
-	sim := e.bridge.AMSSimulator()
+	sim := e.amsSim
 	tok, _ := sim.IssueRefreshToken("bob", "ssobridge")
 	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/handoff/imis", strings.NewReader(url.Values{"refresh_token": {tok}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

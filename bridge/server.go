@@ -22,8 +22,6 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
 	"github.com/ssobridge/ssobridge/legacy"
-	"github.com/ssobridge/ssobridge/legacy/imis/sim"
-	"github.com/ssobridge/ssobridge/legacy/imis/token"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -32,8 +30,9 @@ type Deps struct {
 	Config    Config
 	Store     store.Store
 	Directory legacy.Directory
-	// Demo is true when Directory is the embedded demo database (mounts the AMS simulator).
-	Demo bool
+	// Connector is the AMS connector Directory comes from: the bridge uses its optional
+	// capabilities (hand-off, sign-off URL, pages to mount). Nil: none.
+	Connector legacy.Connector
 	// SigningKeyEncryption is the 32-byte key-encryption key: it seals signing keys and the
 	// installation secrets at rest. Nil: from keys.encryption_key (or the data dir's key file).
 	SigningKeyEncryption []byte
@@ -68,10 +67,13 @@ type Server struct {
 	shadow *provisioning.Service
 	issuer *url.URL
 	echo   *echo.Echo
-	demo   bool
-	ams    *token.Client
-	sim    *sim.Simulator
-	now    func() time.Time
+	// The AMS connector's optional capabilities (handoff.go: setupAMS); nil when it has none.
+	exchanger   legacy.HandoffExchanger
+	website     legacy.Website
+	signOff     legacy.LogoutURLer
+	amsPages    http.Handler
+	pagesPrefix string
+	now         func() time.Time
 }
 
 // Secrets generated once per installation and kept in the store.
@@ -114,7 +116,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
-	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, issuer: issuer, now: time.Now, demo: d.Demo}
+	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, issuer: issuer, now: time.Now}
 
 	reg, err := sso.NewRegistry(ctx, d.Store, StaticClients(cfg), 2*time.Second)
 	if err != nil {
@@ -173,9 +175,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	s.newShadow()
 	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: s.shadow, policy: s.policy, access: s.access, audit: s.audit,
 		subjects: s.subjects, dir: d.Directory, log: log, now: s.now})
-	if err := s.setupAMS(ctx); err != nil {
-		return nil, err
-	}
+	s.setupAMS(d.Connector)
 	s.echo = s.routes()
 	return s, nil
 }
@@ -282,10 +282,10 @@ func (s *Server) routes() *echo.Echo {
 		e.GET(PathDeviceDone, s.deviceDone)
 	}
 	e.POST("/account", s.accountAction)
-	if s.sim != nil {
-		sim := echo.WrapHandler(s.sim)
-		e.Any(demoAMSPath, sim)
-		e.Any(demoAMSPath+"/*", sim)
+	if s.amsPages != nil {
+		h := echo.WrapHandler(s.amsPages)
+		e.Any(s.pagesPrefix, h)
+		e.Any(s.pagesPrefix+"/*", h)
 	}
 	return e
 }

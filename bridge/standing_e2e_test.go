@@ -7,9 +7,12 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/directories"
 	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/legacy"
+	legacydemo "github.com/ssobridge/ssobridge/legacy/demo"
+	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
 // TestRequireCurrentUsesTheStandingRule: require_current follows the same membership rule as
@@ -30,7 +33,8 @@ func TestRequireCurrentUsesTheStandingRule(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, func(c *bridge.Config) {
-				c.Legacy.MembershipGrace, c.Legacy.StandingRule = tc.grace, tc.rule
+				c.Legacy = directories.LegacyConfig{Type: "demo", Config: &legacydemo.Config{
+					Config: sqldir.Config{MembershipGrace: tc.grace, StandingRule: tc.rule}}}
 				c.Provisioning = map[string]provisioning.Target{"web": {RequireCurrent: true,
 					Settings: &webhook.Config{URL: "http://127.0.0.1:9/hook", Secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}
 			})

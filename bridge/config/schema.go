@@ -3,12 +3,11 @@ package config
 import (
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/directories"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/legacy/demo"
-	"github.com/ssobridge/ssobridge/legacy/imis/token"
-	"github.com/ssobridge/ssobridge/legacy/sqldir"
+	"github.com/ssobridge/ssobridge/legacy/imis"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -28,13 +27,16 @@ type Config struct {
 	Session      SessionConfig      `yaml:"session"`
 	Throttle     ThrottleConfig     `yaml:"throttle"`
 	Clients      []sso.ClientConfig `yaml:"clients"`
-	// Legacy is the AMS database; with no dsn the embedded demo database is used.
-	Legacy sqldir.Config `yaml:"legacy"`
+	// Legacy is the AMS connector, chosen by legacy.type through the registry in package
+	// bridge/directories: imis (the iMIS database; the default with a dsn) or demo (the
+	// embedded demo database; the default without one).
+	Legacy directories.LegacyConfig `yaml:"legacy"`
 	// Policy holds custom scopes (scopes:) and per-client claim policies and access rules
 	// (policies:), compiled and type-checked at start-up.
 	Policy policy.Config `yaml:",inline"`
-	// AMS is the AMS website (token endpoint, SSO page, logout URL) for the hand-off and single
-	// sign-off; on embedded defaults a simulator is mounted under /demo-ams.
+	// AMS is the iMIS website (token endpoint, SSO page, logout URL) for the hand-off and single
+	// sign-off, handed to the imis and demo connectors (Directory); on embedded defaults the
+	// demo connector mounts a simulated website under /demo-ams.
 	AMS AMSConfig `yaml:"ams"`
 	// Playground enables /playground and its built-in public client (on by default).
 	Playground *bool `yaml:"playground"`
@@ -153,30 +155,22 @@ func (c *Config) StoreConfig() store.Config {
 // membership rule (legacy.membership_grace, legacy.standing_rule) filled in.
 func (c *Config) PolicyConfig() policy.Config {
 	p := c.Policy
-	if c.Legacy.DSN == "" {
-		// The demo's grace period (30 days) unless the configuration sets one.
-		d := demo.Config()
-		p.ExtraColumns, p.MembershipGrace, p.StandingRule = d.ExtraColumns, d.MembershipGrace, c.Legacy.StandingRule
-		if c.Legacy.MembershipGrace != 0 {
-			p.MembershipGrace = c.Legacy.MembershipGrace
-		}
-	} else {
-		p.ExtraColumns, p.MembershipGrace, p.StandingRule = c.Legacy.ExtraColumns, c.Legacy.MembershipGrace, c.Legacy.StandingRule
-	}
+	r := c.Legacy.MemberRules()
+	p.ExtraColumns, p.MembershipGrace, p.StandingRule = r.ExtraColumns, r.MembershipGrace, r.StandingRule
 	return p
 }
 
-// AMSConfig connects the bridge to the AMS website: its token endpoint (to exchange the SSO
-// iPart's refresh token), its SSO page and its logout URL (single sign-off).
+// Directory is the AMS connector's configuration: the legacy: section's type, with the iMIS
+// website of the top-level ams: section.
+func (c *Config) Directory() (directories.Config, error) {
+	return c.Legacy.Resolve(c.AMS.WebsiteConfig)
+}
+
+// AMSConfig is the top-level ams: section: the iMIS website (its token endpoint, SSO page and
+// logout URL; package legacy/imis owns and validates it) and what the bridge does with
+// hand-offs.
 type AMSConfig struct {
-	token.Config `yaml:",inline"`
-	// Name is the AMS website's name on the login page ("Continue with your member account on ...").
-	Name string `yaml:"name"`
-	// SSOURL is the AMS page holding the SSO iPart (where "Continue with..." sends members).
-	SSOURL string `yaml:"sso_url"`
-	// LogoutURL is the AMS sign-out URL; the bridge appends returnurl
-	// (iMIS: {base}/AsiCommon/Controls/Shared/FormsAuthentication/logout.aspx).
-	LogoutURL string `yaml:"logout_url"`
+	imis.WebsiteConfig `yaml:",inline"`
 	// DefaultClient is where a hand-off goes when no app is waiting: the client's
 	// initiate_login_uri (OIDC third-party initiated login). Empty: the member's account page.
 	DefaultClient string `yaml:"default_client"`
@@ -184,9 +178,6 @@ type AMSConfig struct {
 	// ExchangeTokenTypeAMS); each also needs the token-exchange grant type. Empty: none may.
 	ExchangeClients []string `yaml:"exchange_clients"`
 }
-
-// Enabled reports whether an AMS website is configured.
-func (a *AMSConfig) Enabled() bool { return a.BaseURL != "" }
 
 // AdminConfig is the admin HTTP API, on its own listener. It is off when Token is empty.
 type AdminConfig struct {

@@ -159,10 +159,11 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	for _, err := range backends.Check(c.StoreConfig()) {
 		p.add(err)
 	}
-	if c.Legacy.DSN != "" {
-		p.add(c.Legacy.Validate())
+	if dir, err := c.Directory(); err != nil {
+		p.add(err)
+	} else {
+		p.add(dir.Validate())
 	}
-	c.AMS.check(&p)
 	opts := []policy.Option{}
 	if log != nil {
 		opts = append(opts, policy.WithLogger(log))
@@ -249,25 +250,6 @@ func (c *Config) checkClients(p *problems) {
 	// mistakes so each names its own field.
 	for _, e := range shortSecrets {
 		p.add(e)
-	}
-}
-
-func (a *AMSConfig) check(p *problems) {
-	if !a.Enabled() {
-		return
-	}
-	p.add(a.Config.Validate())
-	for _, f := range []struct{ name, v string }{{"ams.sso_url", a.SSOURL}, {"ams.logout_url", a.LogoutURL}} {
-		if f.v == "" {
-			continue
-		}
-		u, err := url.Parse(f.v)
-		if err != nil || !u.IsAbs() || (u.Scheme != "https" && u.Scheme != "http") {
-			p.addf(f.name, "%q must be an absolute http(s) URL", f.v)
-		}
-	}
-	if a.SSOURL == "" {
-		p.addf("ams.sso_url", "required when ams.base_url is set (the page with the SSO iPart)")
 	}
 }
 

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/directories"
+	"github.com/ssobridge/ssobridge/legacy/imis"
+	"github.com/ssobridge/ssobridge/legacy/sqldir"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -62,7 +65,12 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"duplicate client", func(c *Config) {
 			c.Clients = []sso.ClientConfig{{ID: "a", Secret: "s", RedirectURIs: []string{"https://a.example/cb"}}, {ID: "a", Secret: "s", RedirectURIs: []string{"https://a.example/cb"}}}
 		}, "clients[a].id:"},
-		{"bad legacy driver", func(c *Config) { c.Legacy.DSN = "x"; c.Legacy.Driver = "oracle" }, "legacy.driver:"},
+		{"bad legacy driver", func(c *Config) {
+			c.Legacy = directories.LegacyConfig{Type: "imis", Config: &imis.Config{Config: sqldir.Config{DSN: "x", Driver: "oracle"}}}
+		}, "legacy.driver:"},
+		{"bad ams website", func(c *Config) {
+			c.AMS.BaseURL, c.AMS.ClientID, c.AMS.ClientSecret = "https://members.example.org", "c", "s"
+		}, "ams.sso_url:"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,10 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/legacy"
-	"github.com/ssobridge/ssobridge/legacy/demo"
 	imistoken "github.com/ssobridge/ssobridge/legacy/imis/token"
-	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
 func legacyCmd(g *globals) *cobra.Command {
@@ -40,21 +39,23 @@ func legacyCmd(g *globals) *cobra.Command {
 				// The standing is shown as the tokens carry it: the policy's grace period and
 				// standing_rule.
 				eng := chk.Policy
-				rule := sqldir.WithStandingRule(func(m *legacy.Member, now time.Time) legacy.Membership {
+				standing := func(m *legacy.Member, now time.Time) legacy.Membership {
 					return eng.Membership(m, "", "", now)
-				})
-				var d *sqldir.Directory
-				if cfg.Legacy.DSN == "" {
-					fmt.Fprintln(out, "legacy.dsn is not set: checking the embedded demo database.")
-					d, _, err = demo.OpenDirectory(ctx, "", rule)
-				} else {
-					fmt.Fprintf(out, "Checking the AMS database (driver %s).\n", cfg.Legacy.Driver)
-					d, err = sqldir.Open(cfg.Legacy, rule)
 				}
+				if cfg.Legacy.IsDemo() {
+					fmt.Fprintln(out, "legacy.dsn is not set: checking the embedded demo database.")
+				} else {
+					fmt.Fprintf(out, "Checking the AMS directory (legacy.type %s).\n", cfg.Legacy.Type)
+				}
+				conn, err := bridge.OpenConnector(ctx, cfg, legacy.OpenOptions{Standing: standing})
 				if err != nil {
 					return err
 				}
-				defer d.Close()
+				defer conn.Close()
+				d, ok := conn.(legacy.Diagnoser)
+				if !ok {
+					return fmt.Errorf("legacy.type %s: this directory cannot be checked", cfg.Legacy.Type)
+				}
 				errs = append(errs, d.Diagnose(ctx, login, out))
 			}
 			if token {

@@ -42,11 +42,11 @@ const datetimeStep = 10 * time.Millisecond
 // never is ASP.NET Membership's "never" date.
 const never = "1754-01-01 00:00:00.000"
 
-// Config returns the directory configuration for the demo database: driver sqlite, the
+// SQLConfig returns the directory configuration for the demo database: driver sqlite, the
 // iMIS-on-SQLite preset, the application clock read from SystemConfig (UTC-06:00), passwords
 // expiring after a year, a grace period of 30 days, and a few extra columns.
 // Use it with sqldir.New on the handle from Open (OpenDirectory does both).
-func Config() sqldir.Config {
+func SQLConfig() sqldir.Config {
 	return sqldir.Config{
 		Driver:         sqldir.DriverSQLite,
 		Preset:         sqldir.PresetNameIMISSQLite,
@@ -98,7 +98,7 @@ func OpenDirectory(ctx context.Context, path string, opts ...sqldir.Option) (*sq
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := sqldir.New(db, Config(), append(opts, sqldir.WithOwnedDB())...)
+	d, err := sqldir.New(db, SQLConfig(), append(opts, sqldir.WithOwnedDB())...)
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("demo: %w", err)

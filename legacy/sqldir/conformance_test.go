@@ -45,7 +45,7 @@ func tdsDemoTarget(t *testing.T, wrap func(*sqldir.Directory) *directorytest.Tar
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	cfg := demo.Config()
+	cfg := demo.SQLConfig()
 	cfg.Driver, cfg.Preset = sqldir.DriverSQLServer, sqldir.PresetNameIMIS
 	cv := &countingVerifier{next: password.Default()}
 	d, err := sqldir.New(db, cfg, sqldir.WithVerifier(cv), sqldir.WithLogger(slog.New(slog.DiscardHandler)))

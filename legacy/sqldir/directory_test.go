@@ -49,7 +49,7 @@ func withQueries(t testing.TB, queries map[string]string, opts ...sqldir.Option)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := demo.Config()
+	cfg := demo.SQLConfig()
 	cfg.Queries = queries
 	d, err := sqldir.New(db, cfg, append(opts, sqldir.WithOwnedDB())...)
 	if err != nil {
@@ -269,7 +269,7 @@ func TestDummyVerificationCostsTheSame(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := demo.Config()
+		cfg := demo.SQLConfig()
 		cfg.HashAlgorithm = alg
 		d, err := sqldir.New(db, cfg, sqldir.WithVerifier(rec), sqldir.WithOwnedDB())
 		if err != nil {
@@ -479,7 +479,7 @@ func TestQueryTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := demo.Config()
+	cfg := demo.SQLConfig()
 	cfg.QueryTimeout = 50 * time.Millisecond
 	cfg.Queries = map[string]string{sqldir.QueryPing: slow}
 	d, err := sqldir.New(db, cfg, sqldir.WithOwnedDB())

@@ -761,14 +761,14 @@ func TestDemoSeedThroughTDS(t *testing.T) {
 	}
 	defer db.Close()
 
-	cfg := demo.Config()
+	cfg := demo.SQLConfig()
 	cfg.Driver, cfg.Preset = sqldir.DriverSQLServer, sqldir.PresetNameIMIS
 	quiet := sqldir.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	viaTDS, err := sqldir.New(db, cfg, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	viaSQLite, err := sqldir.New(src, demo.Config(), quiet)
+	viaSQLite, err := sqldir.New(src, demo.SQLConfig(), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
