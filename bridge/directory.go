@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/demo"
@@ -26,16 +25,6 @@ func OpenConnector(ctx context.Context, cfg Config, o legacy.OpenOptions) (legac
 		o.SiteName = cfg.Organisation.Name
 	}
 	return d.Open(ctx, o)
-}
-
-// OpenDirectory opens the member directory (see OpenConnector); demo is true for the embedded
-// demo database.
-func OpenDirectory(ctx context.Context, cfg Config, log *slog.Logger) (dir legacy.Directory, isDemo bool, closeFn func() error, err error) {
-	conn, err := OpenConnector(ctx, cfg, legacy.OpenOptions{Logger: log})
-	if err != nil {
-		return nil, false, nil, err
-	}
-	return conn.Directory(), cfg.Legacy.IsDemo(), conn.Close, nil
 }
 
 // DemoLogin is one demo sign-in for the banner and README.
