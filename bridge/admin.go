@@ -12,6 +12,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/outbox/backchannel"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -82,9 +83,9 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 	pol := chk.Policy
 	decide := access.New(pol, provisioning.RequireCurrentClients(cfg.Provisioning), log)
 	sidKey := secrets[secretSID]
-	ender := provisioning.New(provisioning.Options{Config: cfg.Shadow, Targets: cfg.Provisioning, Store: a.Store, Access: decide,
-		Clients: registryClients{reg}, Issuer: cfg.Issuer, Logger: log,
-		PublicSID: func(id string) string { return sso.PublicSID(sidKey, id) }})
+	// Sessions end with their back-channel logouts queued; the running server's outbox sends them.
+	ender := &backchannel.Logouts{Store: a.Store, Clients: registryClients{reg},
+		PublicSID: func(id string) string { return sso.PublicSID(sidKey, id) }}
 	st := a.Store
 	svc = newAdmin(adminParts{store: st, registry: reg, ender: ender, policy: pol, access: decide,
 		audit: func(ctx context.Context, e *store.AuditEvent) {

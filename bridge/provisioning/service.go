@@ -281,15 +281,15 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 	if d := s.access.Decide(ctx, m, subject, access.AnyClient, s.now()); !d.Allowed() {
 		// The member may no longer sign in anywhere: end everything, in one transaction.
 		return s.deactivate(ctx, subject, d.Reason, users, func(su *store.ShadowUser) (store.ShadowUpdate, error) {
-			return s.update(ctx, m, subject, su.ClientID, su, false)
+			up, _, err := s.update(ctx, m, subject, su.ClientID, su, false)
+			return up, err
 		})
 	}
 	for _, su := range users {
-		t, ok := s.targets[su.ClientID]
-		if !ok {
+		if _, ok := s.targets[su.ClientID]; !ok {
 			continue
 		}
-		up, err := s.update(ctx, m, subject, su.ClientID, su, true)
+		up, d, err := s.update(ctx, m, subject, su.ClientID, su, true)
 		if err != nil {
 			return err
 		}
@@ -305,7 +305,7 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 				return err
 			}
 			s.log.InfoContext(ctx, "shadow: member deactivated at client", "subject", subject, "client", su.ClientID,
-				"reason", reasonAt(t))
+				"reason", d.Reason)
 			continue
 		}
 		if up.User.Digest == su.Digest && up.User.Active == su.Active {
@@ -318,27 +318,22 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 	return nil
 }
 
-func reasonAt(t Target) string {
-	if t.RequireCurrent {
-		return "not_current_or_access_rule"
-	}
-	return "access_rule"
-}
-
 // update computes the member's new shadow-user state at a client and its event (written only
-// if the state changed). prev may be nil (first provisioning).
-func (s *Service) update(ctx context.Context, m *legacy.Member, subject, clientID string, prev *store.ShadowUser, mayBeActive bool) (store.ShadowUpdate, error) {
+// if the state changed), and access's decision for the client. prev may be nil (first
+// provisioning).
+func (s *Service) update(ctx context.Context, m *legacy.Member, subject, clientID string, prev *store.ShadowUser, mayBeActive bool) (store.ShadowUpdate, access.Decision, error) {
 	now := s.now()
 	claims, err := s.view.View(ctx, m, subject, clientID, now)
 	if err != nil {
-		return store.ShadowUpdate{}, fmt.Errorf("view for %s: %w", clientID, err)
+		return store.ShadowUpdate{}, access.Decision{}, fmt.Errorf("view for %s: %w", clientID, err)
 	}
 	d := s.access.Decide(ctx, m, subject, clientID, now)
 	if d.Reason == access.ReasonRuleError {
-		return store.ShadowUpdate{}, fmt.Errorf("view for %s: %w", clientID, d.Cause)
+		return store.ShadowUpdate{}, d, fmt.Errorf("view for %s: %w", clientID, d.Cause)
 	}
 	active := mayBeActive && d.Allowed()
-	return s.shadowUpdate(clientID, userFromClaims(subject, active, claims), prev, now)
+	up, err := s.shadowUpdate(clientID, userFromClaims(subject, active, claims), prev, now)
+	return up, d, err
 }
 
 // shadowUpdate is the shadow-user state for payload u at a client and its event (written only
@@ -408,7 +403,7 @@ func (s *Service) Provision(ctx context.Context, clientID, subject string, m *le
 	} else if err != nil {
 		return s.provisionFailed(ctx, t, clientID, subject, err)
 	}
-	up, err := s.update(ctx, m, subject, clientID, prev, true) // update asks access.Decide
+	up, _, err := s.update(ctx, m, subject, clientID, prev, true) // update asks access.Decide
 	if err != nil {
 		return s.provisionFailed(ctx, t, clientID, subject, err)
 	}
