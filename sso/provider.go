@@ -150,26 +150,24 @@ func Paths() []string {
 
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
 
+// routes is the provider's HTTP surface, one line per endpoint: op's handler serves the
+// authorization flow, end_session, userinfo, introspection and revocation behind the checks op
+// does not make (api, page, userinfo); the provider serves discovery, JWKS, the token
+// endpoint and device authorization itself; anything else goes to op (health, readiness).
 func (p *Provider) routes(o http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case PathDiscovery:
-			p.serveDiscovery(w, r)
-		case PathKeys:
-			p.serveJWKS(w, r)
-		case PathToken, PathRevoke, PathIntrospect, PathDeviceAuthzEP:
-			p.serveAPI(w, r, o)
-		case PathUserinfo:
-			if !p.cors(w, r, nil) {
-				return
-			}
-			p.serveUserinfo(w, r, o)
-		case PathAuthorize, PathAuthCallback, PathEndSession:
-			p.servePage(w, r, o)
-		default:
-			o.ServeHTTP(w, r)
-		}
-	})
+	mux := http.NewServeMux()
+	mux.HandleFunc(PathDiscovery, p.serveDiscovery)
+	mux.HandleFunc(PathKeys, p.serveJWKS)
+	mux.Handle(PathToken, p.api(p.serveToken)) // token_endpoint.go; CORS after the grant checks
+	mux.Handle(PathDeviceAuthzEP, p.api(p.withCORS(p.deviceAuthorization)))
+	mux.Handle(PathIntrospect, p.api(p.withCORS(p.opAPI(o))))
+	mux.Handle(PathRevoke, p.api(p.withCORS(p.opAPI(o))))
+	mux.Handle(PathUserinfo, p.userinfo(o))
+	mux.Handle(PathAuthorize, p.page(o, pageAuthorize))
+	mux.Handle(PathAuthCallback, p.page(o, pageCallback))
+	mux.Handle(PathEndSession, p.page(o, pageEndSession))
+	mux.Handle("/", o)
+	return mux
 }
 
 func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
@@ -209,9 +207,16 @@ func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
 // maxFormBytes bounds request bodies on the API endpoints.
 const maxFormBytes = 64 << 10
 
-// serveAPI checks the request shape before op sees it: method, content type, size, duplicated
-// parameters (RFC 6749 3.1), and CORS; it also tells SigningKey the client's algorithm.
-func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, o http.Handler) {
+// apiHandler is an API endpoint for an authenticated client.
+type apiHandler func(w http.ResponseWriter, r *http.Request, cfg *ClientConfig)
+
+// api checks the request shape of an API endpoint (method, content type, size, duplicated
+// parameters, RFC 6749 3.1) and authenticates the client before next sees the request.
+func (p *Provider) api(next apiHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serveAPI(w, r, next) })
+}
+
+func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHandler) {
 	if r.Method == http.MethodOptions {
 		p.cors(w, r, nil)
 		return
@@ -255,22 +260,28 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, o http.Handl
 		aerr.write(w)
 		return
 	}
-	if r.URL.Path == PathToken {
-		p.serveToken(w, r, cfg) // token_endpoint.go
-		return
+	next(w, r, cfg)
+}
+
+// withCORS applies the client's CORS policy before next.
+func (p *Provider) withCORS(next apiHandler) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
+		if p.cors(w, r, cfg) {
+			next(w, r, cfg)
+		}
 	}
-	if !p.cors(w, r, cfg) {
-		return
+}
+
+// opAPI hands an authenticated request to op (introspection, revocation), telling SigningKey
+// the client's algorithm. op answers some failures in plain text and its 401 without the
+// challenge RFC 6749 5.2 requires, and offers no hook for either: challengeWriter fixes both.
+func (p *Provider) opAPI(o http.Handler) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
+		ctx := withSigningAlg(r.Context(), cfg.IDTokenSigningAlg)
+		cw := &challengeWriter{ResponseWriter: w}
+		o.ServeHTTP(cw, r.WithContext(ctx))
+		cw.finish()
 	}
-	if r.URL.Path == PathDeviceAuthzEP {
-		p.deviceAuthorization(w, r, cfg)
-		return
-	}
-	// Introspection and revocation are op's.
-	ctx := withSigningAlg(r.Context(), cfg.IDTokenSigningAlg)
-	cw := &challengeWriter{ResponseWriter: w}
-	o.ServeHTTP(cw, r.WithContext(ctx))
-	cw.finish()
 }
 
 // cors applies the CORS policy for the API endpoints: an Origin is allowed only when it is
@@ -337,9 +348,27 @@ func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	fmt.Fprintf(w, `{"error":%q,"error_description":%q}`, code, desc)
 }
 
-// servePage runs the browser-facing endpoints and turns op's plain-text failures (which never
-// redirect: unknown client, unregistered redirect_uri) into the bridge's error page.
-func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Handler) {
+// pageKind is one of op's browser-facing endpoints.
+type pageKind int
+
+const (
+	pageAuthorize pageKind = iota
+	pageCallback
+	pageEndSession
+)
+
+// page serves one of op's browser-facing endpoints.
+func (p *Provider) page(o http.Handler, kind pageKind) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.servePage(w, r, o, kind) })
+}
+
+// servePage runs a browser-facing endpoint and turns op's failures that never redirect
+// (unknown client, unregistered redirect_uri; end_session's JSON errors) into the bridge's
+// error page. op writes them itself (plain text, or JSON) and has no error renderer to
+// override, in its legacy Provider or its Server API (op.WriteError), so captureWriter holds
+// them back; likewise op builds every authorization response URL itself (AuthResponseURL,
+// TryErrorRedirect) with no hook for RFC 9207's iss, so issWriter adds it to the Location.
+func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Handler, kind pageKind) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -348,7 +377,7 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	}
-	if r.URL.Path != PathEndSession {
+	if kind != pageEndSession {
 		w = &issWriter{ResponseWriter: w, issuer: p.cfg.Issuer}
 	}
 	refuse := func(msg string) {
@@ -374,7 +403,7 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 			}
 		}
 	}
-	if r.URL.Path == PathAuthorize && !p.checkLoopbackRedirect(w, r) {
+	if kind == pageAuthorize && !p.checkLoopbackRedirect(w, r) {
 		return
 	}
 	if p.cfg.ErrorPage == nil {
@@ -382,11 +411,11 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 		return
 	}
 	// end_session answers errors as JSON; a person sees them, so they become the page too.
-	cw := &captureWriter{ResponseWriter: w, all: r.URL.Path == PathEndSession}
+	cw := &captureWriter{ResponseWriter: w, all: kind == pageEndSession}
 	o.ServeHTTP(cw, r)
 	if cw.captured {
 		msg := strings.TrimSpace(cw.buf.String())
-		if r.URL.Path == PathEndSession {
+		if kind == pageEndSession {
 			msg = "The app asked to sign you out with a request we cannot accept (an unknown app, or a return address it did not register)."
 		}
 		if msg == "" || len(msg) > 500 {
@@ -513,8 +542,20 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 	return c.ResponseWriter.Write(b)
 }
 
+// userinfo is op's userinfo endpoint behind the CORS policy (any registered origin; storage
+// checks the token's client).
+func (p *Provider) userinfo(o http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p.cors(w, r, nil) {
+			p.serveUserinfo(w, r, o)
+		}
+	})
+}
+
 // serveUserinfo answers token failures as RFC 6750 section 3 says: 401 with a
-// WWW-Authenticate challenge (op answers 403 for a revoked or expired token).
+// WWW-Authenticate challenge (op answers 403 for a revoked or expired token, and neither its
+// legacy Provider nor its Server API can set that header on an error), so captureWriter holds
+// op's error back.
 func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.Handler) {
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST")

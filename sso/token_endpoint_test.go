@@ -171,3 +171,36 @@ func TestClientCredentialsGrant(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryGrantSharesTheChecks: whatever the grant, the shared token handler authenticates
+// the client before the grant runs (a wrong secret is 401 invalid_client, and the code it
+// carried is still good), and refuses a grant the client was not given.
+func TestEveryGrantSharesTheChecks(t *testing.T) {
+	h := newHarness(t)
+	grants := []string{sso.GrantAuthorizationCode, sso.GrantRefreshToken, sso.GrantClientCredentials,
+		sso.GrantDeviceCode, sso.GrantTokenExchange, sso.GrantPassword}
+	for _, gt := range grants {
+		t.Run(gt, func(t *testing.T) {
+			code, verifier := h.code("alice", "openid")
+			form := url.Values{"grant_type": {gt}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}
+			status, body, hdr := h.token(form, "web:wrong")
+			if status != 401 || body["error"] != "invalid_client" || hdr.Get("WWW-Authenticate") == "" {
+				t.Fatalf("wrong secret: %d %v", status, body)
+			}
+			// A client without this grant ("svc" has client_credentials only, "tv" has no
+			// client_credentials).
+			client := "svc:" + svcSecret
+			if gt == sso.GrantClientCredentials {
+				client = "tv:" + webSecret
+			}
+			if status, body, _ = h.token(form, client); status != 400 || body["error"] != "unauthorized_client" {
+				t.Fatalf("client without the grant: %d %v", status, body)
+			}
+			// The code survived both refusals.
+			form.Set("grant_type", sso.GrantAuthorizationCode)
+			if status, body, _ = h.token(form, "web:"+webSecret); status != 200 {
+				t.Fatalf("the code after the refusals: %d %v", status, body)
+			}
+		})
+	}
+}
