@@ -20,6 +20,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/bridge/web/playground"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -265,7 +266,8 @@ func (s *Server) routes() *echo.Echo {
 	e.POST("/logout", s.logoutSubmit)
 	e.GET("/logout/done", s.logoutDone)
 	if s.cfg.PlaygroundEnabled() {
-		e.GET("/playground", s.playground)
+		(&playground.Handler{Pages: s.pages, Issuer: s.cfg.Issuer,
+			Scopes: []string{"openid", "profile", "email", "offline_access", ScopeMembership, ScopeRoles}}).Mount(e)
 	}
 	e.POST(PathHandoff, s.limitAnonymous("handoff", false, s.handoff))
 	e.GET(PathHandoff, s.handoffInfo)

@@ -2,13 +2,16 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ssobridge/ssobridge/sso"
 	"github.com/ssobridge/ssobridge/static"
 	"github.com/ssobridge/ssobridge/templates"
 )
@@ -119,4 +122,29 @@ func (r *Renderer) themeCSS(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
 	return c.Blob(http.StatusOK, "text/css; charset=utf-8", []byte(":root { --primary: "+color+"; }\n"))
+}
+
+// MembershipUnavailable answers a sign-in the AMS could not serve (it is logged; the page says to retry).
+func (r *Renderer) MembershipUnavailable(c echo.Context, log *slog.Logger, err error) error {
+	log.ErrorContext(c.Request().Context(), "membership system error", "err", err)
+	return r.Error(c, http.StatusServiceUnavailable, "Membership system unavailable",
+		"We cannot reach the membership system right now, so we cannot sign you in.",
+		"Please try again in a few minutes.")
+}
+
+// Clients finds registered clients.
+type Clients interface {
+	Client(ctx context.Context, id string) (*sso.ClientConfig, error)
+}
+
+// ClientName is the display name of client id ("" when id is empty or not registered).
+func ClientName(ctx context.Context, clients Clients, id string) string {
+	if id == "" {
+		return ""
+	}
+	cl, err := clients.Client(ctx, id)
+	if err != nil {
+		return ""
+	}
+	return cl.Name
 }
