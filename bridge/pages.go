@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"net/http"
-
 	"github.com/labstack/echo/v4"
 
 	"github.com/ssobridge/ssobridge/bridge/web"
@@ -23,15 +21,4 @@ func (s *Server) base(title string) pageData { return s.pages.Base(title) }
 // errorPage renders a person-facing error with the request id as a reference.
 func (s *Server) errorPage(c echo.Context, status int, heading, message, hint string) error {
 	return s.pages.Error(c, status, heading, message, hint)
-}
-
-type homeData struct {
-	pageData
-	Playground bool
-	SignedIn   bool
-}
-
-func (s *Server) home(c echo.Context) error {
-	_, err := s.cookies.Current(c)
-	return s.render(c, http.StatusOK, "home", homeData{pageData: s.base("Sign-in service"), Playground: s.cfg.PlaygroundEnabled(), SignedIn: err == nil})
 }

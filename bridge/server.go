@@ -20,6 +20,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/bridge/web/account"
 	"github.com/ssobridge/ssobridge/bridge/web/playground"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
 	"github.com/ssobridge/ssobridge/legacy"
@@ -257,7 +258,6 @@ func (s *Server) routes() *echo.Echo {
 		}
 	}
 	e.GET(sso.PathAuthCallback, s.authCallback(proto))
-	e.GET("/", s.home)
 	e.GET("/login", s.loginPage)
 	e.POST("/login", s.loginSubmit) // failures are throttled; their audit rows are rate-limited
 	e.GET("/consent", s.consentPage)
@@ -265,6 +265,9 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/logout", s.logoutPage)
 	e.POST("/logout", s.logoutSubmit)
 	e.GET("/logout/done", s.logoutDone)
+	(&account.Handler{Pages: s.pages, Cookies: s.cookies, Provider: s.provider, Consents: s.store,
+		Scopes: s.policy.DescribeScopes, Member: s.sessionMember, EndSession: s.shadow.EndSession, Audit: s.audit,
+		Playground: s.cfg.PlaygroundEnabled(), Logger: s.log}).Mount(e)
 	if s.cfg.PlaygroundEnabled() {
 		(&playground.Handler{Pages: s.pages, Issuer: s.cfg.Issuer,
 			Scopes: []string{"openid", "profile", "email", "offline_access", ScopeMembership, ScopeRoles}}).Mount(e)
@@ -277,13 +280,11 @@ func (s *Server) routes() *echo.Echo {
 	e.POST(PathHandoffStart, s.handoffStart)
 	e.GET(PathAMSLogout, s.amsLogout)
 	e.GET(PathLogoutReturn, s.logoutReturn)
-	e.GET("/account", s.account)
 	if s.provider.DeviceEnabled() {
 		e.GET(PathDevice, s.devicePage)
 		e.POST(PathDevice, s.limitAnonymous("device", false, s.deviceSubmit))
 		e.GET(PathDeviceDone, s.deviceDone)
 	}
-	e.POST("/account", s.accountAction)
 	if s.amsPages != nil {
 		h := echo.WrapHandler(s.amsPages)
 		e.Any(s.pagesPrefix, h)

@@ -1,0 +1,184 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/bridge/policy"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/bridge/web/session"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Path is the account page.
+const Path = "/account"
+
+// Consents are the member's stored consents.
+type Consents interface {
+	Consents(ctx context.Context, subject string) ([]*store.Consent, error)
+	DeleteConsent(ctx context.Context, subject, clientID string) error
+}
+
+// Provider is what the account page needs of the OpenID provider.
+type Provider interface {
+	web.Clients
+	// RevokeGrants revokes the member's refresh-token families at a client.
+	RevokeGrants(ctx context.Context, subject, clientID string) (int, error)
+}
+
+// Handler serves / and /account.
+type Handler struct {
+	Pages    *web.Renderer
+	Cookies  *session.Cookies
+	Provider Provider
+	Consents Consents
+	// Scopes describes scopes as the consent page does.
+	Scopes func(clientID string, scopes []string) []policy.ScopeDescription
+	// Member is the member behind a session, when they may still sign in (sso.ErrAccessDenied
+	// when not).
+	Member func(context.Context, *sso.Session) (*legacy.Member, error)
+	// EndSession ends an SSO session and queues its back-channel logouts.
+	EndSession func(context.Context, *sso.Session) error
+	Audit      func(context.Context, *store.AuditEvent)
+	// Playground links the playground from the home page.
+	Playground bool
+	Logger     *slog.Logger
+}
+
+// Mount adds the home and account pages.
+func (h *Handler) Mount(e *echo.Echo) {
+	e.GET("/", h.home)
+	e.GET(Path, h.account)
+	e.POST(Path, h.action)
+}
+
+type homeData struct {
+	web.Page
+	Playground bool
+	SignedIn   bool
+}
+
+func (h *Handler) home(c echo.Context) error {
+	_, err := h.Cookies.Current(c)
+	return h.Pages.Render(c, http.StatusOK, "home", homeData{Page: h.Pages.Base("Sign-in service"), Playground: h.Playground, SignedIn: err == nil})
+}
+
+type accountApp struct{ ID, Name string }
+
+type accountConsent struct {
+	ID, Name string
+	Scopes   []string
+}
+
+type accountData struct {
+	web.Page
+	CSRF, Name, Login, Email, MemberID, SignedInAt, Method, Notice string
+	Apps                                                           []accountApp
+	Consents                                                       []accountConsent
+}
+
+// clientName is the client's name, or its id when it has none (no longer registered).
+func (h *Handler) clientName(ctx context.Context, id string) string {
+	if name := web.ClientName(ctx, h.Provider, id); name != "" {
+		return name
+	}
+	return id
+}
+
+// account shows members who they are, as the bridge sees them, the apps they are signed into
+// and the apps they consented to, with sign-out per app or everywhere and consent withdrawal.
+func (h *Handler) account(c echo.Context) error {
+	ctx := c.Request().Context()
+	sess, err := h.Cookies.Current(c)
+	if errors.Is(err, sso.ErrNotFound) {
+		return h.Pages.Error(c, http.StatusUnauthorized, "You are not signed in",
+			"Open one of the association's apps or the member website to sign in.", "")
+	}
+	if err != nil {
+		return err
+	}
+	m, err := h.Member(ctx, sess)
+	if err != nil {
+		if errors.Is(err, sso.ErrAccessDenied) {
+			if err := h.EndSession(ctx, sess); err != nil {
+				return err
+			}
+			return h.Pages.Error(c, http.StatusForbidden, "Your account cannot be used", "Your membership account can no longer sign in. Please contact the association.", "")
+		}
+		return h.Pages.MembershipUnavailable(c, h.Logger, err)
+	}
+	csrf, err := h.Cookies.CSRFToken(c)
+	if err != nil {
+		return err
+	}
+	d := accountData{Page: h.Pages.Base("Your account"), CSRF: csrf, Name: m.FullName, Login: m.Login, Email: m.Email, MemberID: m.MemberID,
+		SignedInAt: sess.AuthTime.Format("2 Jan 2006 15:04 MST"), Method: "password", Notice: c.QueryParam("done")}
+	if strings.Join(sess.AMR, ",") == "ams" {
+		d.Method = "from the member website"
+	}
+	for _, id := range sess.Clients {
+		d.Apps = append(d.Apps, accountApp{id, h.clientName(ctx, id)})
+	}
+	consents, err := h.Consents.Consents(ctx, sess.Subject)
+	if err != nil {
+		return fmt.Errorf("list consents: %w", err)
+	}
+	for _, cs := range consents {
+		var titles []string
+		for _, sd := range h.Scopes(cs.ClientID, cs.Scopes) {
+			titles = append(titles, sd.Title)
+		}
+		d.Consents = append(d.Consents, accountConsent{cs.ClientID, h.clientName(ctx, cs.ClientID), titles})
+	}
+	return h.Pages.Render(c, http.StatusOK, "account", d)
+}
+
+// action handles the account page's forms: withdraw a consent, sign out of one app.
+func (h *Handler) action(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return h.Cookies.CSRFFailed(c)
+	}
+	ctx := c.Request().Context()
+	sess, err := h.Cookies.Current(c)
+	if err != nil {
+		return c.Redirect(http.StatusSeeOther, Path)
+	}
+	clientID := c.FormValue("client")
+	if clientID == "" || len(clientID) > 128 {
+		return h.Pages.Error(c, http.StatusBadRequest, "Nothing to do", "No app was chosen.", "")
+	}
+	switch c.FormValue("action") {
+	case "withdraw":
+		if err := h.Consents.DeleteConsent(ctx, sess.Subject, clientID); err != nil {
+			return fmt.Errorf("withdraw consent: %w", err)
+		}
+		n, err := h.Provider.RevokeGrants(ctx, sess.Subject, clientID)
+		if err != nil {
+			return fmt.Errorf("revoke grants: %w", err)
+		}
+		h.Audit(ctx, &store.AuditEvent{Event: "consent.withdrawn", Subject: sess.Subject, ClientID: clientID, IP: c.RealIP(),
+			Detail: fmt.Sprintf("%d token families revoked", n)})
+		return c.Redirect(http.StatusSeeOther, Path+"?done=withdrawn")
+	case "signout":
+		if !slices.Contains(sess.Clients, clientID) {
+			return c.Redirect(http.StatusSeeOther, Path)
+		}
+		n, err := h.Provider.RevokeGrants(ctx, sess.Subject, clientID)
+		if err != nil {
+			return fmt.Errorf("revoke grants: %w", err)
+		}
+		h.Audit(ctx, &store.AuditEvent{Event: "logout.app", Subject: sess.Subject, ClientID: clientID, IP: c.RealIP(),
+			Detail: fmt.Sprintf("%d token families revoked", n)})
+		return c.Redirect(http.StatusSeeOther, Path+"?done=signedout")
+	}
+	return h.Pages.Error(c, http.StatusBadRequest, "Nothing to do", "That action is not known.", "")
+}

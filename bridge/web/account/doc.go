@@ -1,0 +1,4 @@
+// Package account serves the member's own pages: the home page and /account, which shows who
+// the member is as the bridge sees them, the apps they are signed into and the apps they
+// consented to, with sign-out per app and consent withdrawal.
+package account
