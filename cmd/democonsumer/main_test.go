@@ -16,6 +16,8 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/outbox"
+	"github.com/ssobridge/ssobridge/bridge/outbox/scim"
 	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -28,6 +30,8 @@ const (
 	clientSecret = "demo-consumer-secret-0123456789abcdef"
 	pollInterval = time.Second
 )
+
+const scimToken = "democonsumer-scim-token-0123456789"
 
 var webhookSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("democonsumer-webhook-secret-0123"))
 
@@ -53,10 +57,26 @@ func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {
 }
 
 // TestDemoConsumer runs a bridge and the demo consumer on 127.0.0.1: a member signs in to the
-// app (shadow user pushed by webhook and upserted from the ID token), a role change in the AMS
-// reaches the app's table within one poll interval, and signing out at the bridge ends the
-// app's session by back-channel logout.
+// app (shadow user pushed by webhook or SCIM, and upserted from the ID token), a role change in
+// the AMS reaches the app's table within one poll interval, and signing out at the bridge ends
+// the app's session by back-channel logout. The bridge's deliverers and the consumer's
+// handlers read and write one format (package wire), by either kind of target.
 func TestDemoConsumer(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		target func(app string) outbox.Settings
+	}{
+		{"webhook", func(app string) outbox.Settings { return &webhook.Config{URL: app + "/webhook", Secret: webhookSecret} }},
+		{"scim put", func(app string) outbox.Settings { return &scim.Config{URL: app + "/scim/v2", Token: scimToken} }},
+		{"scim patch", func(app string) outbox.Settings {
+			return &scim.Config{URL: app + "/scim/v2", Token: scimToken, Update: "patch"}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testDemoConsumer(t, tc.target) })
+	}
+}
+
+func testDemoConsumer(t *testing.T, target func(app string) outbox.Settings) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	lnB, lnC := listen(t), listen(t)
@@ -69,7 +89,7 @@ func TestDemoConsumer(t *testing.T) {
 	cfg.Clients = []sso.ClientConfig{{ID: "demo-consumer", Name: "Demo Consumer", Secret: clientSecret, Trusted: true,
 		RedirectURIs: []string{app + "/callback"}, BackchannelLogoutURI: app + "/backchannel-logout"}}
 	cfg.Shadow.PollInterval = pollInterval
-	cfg.Provisioning = map[string]provisioning.Target{"demo-consumer": {Settings: &webhook.Config{URL: app + "/webhook", Secret: webhookSecret}}}
+	cfg.Provisioning = map[string]provisioning.Target{"demo-consumer": {Settings: target(app)}}
 	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ssobridge.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +110,7 @@ func TestDemoConsumer(t *testing.T) {
 	defer stopBridge() // before the store closes
 
 	a, err := newApp(ctx, config{Issuer: issuer, ClientID: "demo-consumer", ClientSecret: clientSecret, Base: app,
-		DB: filepath.Join(t.TempDir(), "democonsumer.db"), WebhookSecret: webhookSecret}, quiet)
+		DB: filepath.Join(t.TempDir(), "democonsumer.db"), WebhookSecret: webhookSecret, SCIMToken: scimToken}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
