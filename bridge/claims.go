@@ -76,13 +76,5 @@ func (h *hooks) Event(ctx context.Context, event, subject, clientID, detail stri
 	h.s.audit(ctx, &store.AuditEvent{Event: event, Subject: subject, ClientID: clientID, IP: requestIP(ctx), Detail: detail})
 }
 
-// audit writes an audit event and its log line; failures to write are logged, not fatal.
-func (s *Server) audit(ctx context.Context, e *store.AuditEvent) {
-	if e.Time.IsZero() {
-		e.Time = s.now()
-	}
-	s.log.InfoContext(ctx, "audit", "event", e.Event, "subject", e.Subject, "login", e.Login, "client", e.ClientID, "ip", e.IP, "detail", e.Detail)
-	if err := s.store.Audit(ctx, e); err != nil {
-		s.log.ErrorContext(ctx, "audit write failed", "event", e.Event, "err", err)
-	}
-}
+// audit writes an audit event and its log line (audit.Log.Write).
+func (s *Server) audit(ctx context.Context, e *store.AuditEvent) { s.auditLog.Write(ctx, e) }

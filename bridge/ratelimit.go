@@ -20,7 +20,7 @@ func (s *Server) limitAnonymous(name string, api bool, next echo.HandlerFunc) ec
 			return next(c)
 		}
 		c.Response().Header().Set("Retry-After", throttle.RetryAfterSeconds(wait))
-		s.auditLimited(c, name)
+		s.auditLog.Refused(c.Request().Context(), name, c.RealIP())
 		if api || strings.Contains(c.Request().Header.Get("Accept"), "application/json") {
 			c.Response().Header().Set("Cache-Control", "no-store")
 			return c.JSON(http.StatusTooManyRequests, map[string]string{"error": "slow_down",
@@ -32,23 +32,8 @@ func (s *Server) limitAnonymous(name string, api bool, next echo.HandlerFunc) ec
 	}
 }
 
-// auditAnonymous writes an audit row caused by an anonymous caller (a failed or throttled
-// sign-in, a refused sign-in link or hand-off) within the client IP's budget of anonymous
-// writes; past it, one "ratelimit.refused" row per minute stands for the rows not written.
+// auditAnonymous writes an audit row caused by an anonymous caller within the client IP's
+// budget of anonymous writes (audit.Log.Anonymous).
 func (s *Server) auditAnonymous(ctx context.Context, ev *store.AuditEvent) {
-	if ok, _ := s.anonLimit.Allow("audit|" + throttle.AddressKey(ev.IP)); ok {
-		s.audit(ctx, ev)
-		return
-	}
-	if s.anonLimit.First("audit-dropped|" + throttle.AddressKey(ev.IP)) {
-		s.audit(ctx, &store.AuditEvent{Event: "ratelimit.refused", IP: ev.IP, Detail: "audit rows of failed sign-ins"})
-	}
-}
-
-// auditLimited writes one audit row per limited endpoint, address and window (the first
-// refusal), so that refusals cannot fill the audit log themselves.
-func (s *Server) auditLimited(c echo.Context, name string) {
-	if s.anonLimit.First("refused|" + name + "|" + throttle.AddressKey(c.RealIP())) {
-		s.audit(c.Request().Context(), &store.AuditEvent{Event: "ratelimit.refused", IP: c.RealIP(), Detail: name})
-	}
+	s.auditLog.Anonymous(ctx, ev)
 }

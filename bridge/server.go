@@ -13,6 +13,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/admin"
+	"github.com/ssobridge/ssobridge/bridge/audit"
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/policy"
@@ -59,6 +60,8 @@ type Server struct {
 	sealer *identity.Sealer
 	// anonLimit rate-limits anonymous writes per client IP (ratelimit.go).
 	anonLimit *throttle.Limiter
+	// auditLog writes the audit log (audit(), auditAnonymous()).
+	auditLog *audit.Log
 	// clientThrottle counts failed client authentications (clientauth.go).
 	clientThrottle *throttle.Throttle
 	subjects       *identity.SubjectMapper
@@ -143,6 +146,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	s.throttle = throttle.New(cfg.Throttle)
 	s.logins = identity.NewLoginHasher(secrets[secretAudit])
 	s.anonLimit = throttle.NewLimiter(cfg.Throttle.AnonymousWrites)
+	s.auditLog = audit.New(d.Store, log, s.now, s.anonLimit)
 	s.clientThrottle = throttle.New(cfg.Throttle)
 	s.subjects = identity.NewSubjectMapper(secrets[secretSubject], d.Store)
 	s.policy = chk.Policy

@@ -1,0 +1,73 @@
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/throttle"
+)
+
+// Appender is where events are kept (the store's AuditLog).
+type Appender interface {
+	Audit(ctx context.Context, e *store.AuditEvent) error
+}
+
+// Log writes audit events.
+type Log struct {
+	store Appender
+	log   *slog.Logger
+	now   func() time.Time
+	limit *throttle.Limiter
+}
+
+// New builds the Log. limit is the anonymous-write budget per client address (shared with the
+// endpoints' rate limits); nil writes anonymous rows without a budget. log nil: slog.Default;
+// now nil: time.Now.
+func New(st Appender, log *slog.Logger, now func() time.Time, limit *throttle.Limiter) *Log {
+	if log == nil {
+		log = slog.Default()
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Log{store: st, log: log, now: now, limit: limit}
+}
+
+// Write appends an event (its Time set when zero) and logs its line; a failure to append is
+// logged, not returned.
+func (l *Log) Write(ctx context.Context, e *store.AuditEvent) {
+	if e.Time.IsZero() {
+		e.Time = l.now()
+	}
+	l.log.InfoContext(ctx, "audit", "event", e.Event, "subject", e.Subject, "login", e.Login, "client", e.ClientID, "ip", e.IP, "detail", e.Detail)
+	if err := l.store.Audit(ctx, e); err != nil {
+		l.log.ErrorContext(ctx, "audit write failed", "event", e.Event, "err", err)
+	}
+}
+
+// Anonymous writes an event caused by an anonymous caller (a failed or throttled sign-in, a
+// refused sign-in link or hand-off) within the address's budget of anonymous writes (e.IP);
+// past it, one "ratelimit.refused" row per window stands for the rows not written.
+func (l *Log) Anonymous(ctx context.Context, e *store.AuditEvent) {
+	if l.limit == nil {
+		l.Write(ctx, e)
+		return
+	}
+	if ok, _ := l.limit.Allow("audit|" + throttle.AddressKey(e.IP)); ok {
+		l.Write(ctx, e)
+		return
+	}
+	if l.limit.First("audit-dropped|" + throttle.AddressKey(e.IP)) {
+		l.Write(ctx, &store.AuditEvent{Event: "ratelimit.refused", IP: e.IP, Detail: "audit rows of failed sign-ins"})
+	}
+}
+
+// Refused records that the rate limit of endpoint name refused the address ip: one row per
+// endpoint, address and window (the first refusal), so refusals cannot fill the log themselves.
+func (l *Log) Refused(ctx context.Context, name, ip string) {
+	if l.limit == nil || l.limit.First("refused|"+name+"|"+throttle.AddressKey(ip)) {
+		l.Write(ctx, &store.AuditEvent{Event: "ratelimit.refused", IP: ip, Detail: name})
+	}
+}
