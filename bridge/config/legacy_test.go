@@ -9,6 +9,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/legacy/imis"
+	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
 // TestLegacyType: the legacy: section is opened by its type through the registry; without a
@@ -25,11 +26,14 @@ func TestLegacyType(t *testing.T) {
 		{"dsn without type", "legacy:\n  driver: sqlserver\n  dsn: sqlserver://u:p@db:1433?database=iMIS\n", "imis", ""},
 		{"type imis", "legacy:\n  type: imis\n  driver: sqlserver\n  dsn: sqlserver://u:p@db:1433?database=iMIS\n", "imis", ""},
 		{"type demo", "legacy:\n  type: demo\n", "demo", ""},
-		{"unknown type", "legacy:\n  type: oracle\n", "", "legacy.type: unknown type \"oracle\" (want demo, imis)"},
+		{"unknown type", "legacy:\n  type: oracle\n", "", "legacy.type: unknown type \"oracle\" (want demo, imis, sql)"},
 		{"unknown field", "legacy:\n  type: imis\n  dsn: x\n  driver: sqlserver\n  colour: red\n", "", "field colour not found"},
 		{"imis without dsn", "legacy:\n  type: imis\n  driver: sqlserver\n", "", "legacy.dsn: required"},
 		{"imis: every bad field", "legacy:\n  type: imis\n  driver: oracle\n  dsn: x\n  query_timeout: -1s\n", "",
 			"2 problems in the configuration:\n  legacy.driver: unknown driver \"oracle\" (want sqlserver or sqlite)\n  legacy.query_timeout: must be positive"},
+		{"type sql needs every query", "legacy:\n  type: sql\n  driver: sqlserver\n  dsn: x\n", "", "legacy.queries.member_by_login: required with preset \"none\""},
+		{"type sql takes no preset", "legacy:\n  type: sql\n  driver: sqlserver\n  dsn: x\n  preset: imis\n", "", "legacy.preset: type sql takes no preset"},
+		{"type sql and the iMIS website", "legacy:\n  type: sql\n  preset: none\nams:\n  base_url: https://members.example.org\n", "", "legacy.type sql takes none"},
 		{"ams website validated by the connector", "ams:\n  base_url: https://members.example.org\n  client_id: c\n  client_secret: s\n", "demo",
 			"ams.sso_url: required"},
 		{"ams website with imis", "legacy:\n  dsn: x\n  driver: sqlserver\nams:\n  base_url: https://members.example.org\n  client_id: c\n  client_secret: s\n  sso_url: https://members.example.org/sso\n", "imis", ""},
@@ -64,6 +68,10 @@ func TestLegacyType(t *testing.T) {
 			case *demo.Config:
 				if tc.wantType != "demo" {
 					t.Fatalf("demo config, want %s", tc.wantType)
+				}
+			case *sqldir.Generic:
+				if tc.wantType != "sql" {
+					t.Fatalf("sql config, want %s", tc.wantType)
 				}
 			default:
 				t.Fatalf("config %T", d)

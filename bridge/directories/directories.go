@@ -12,6 +12,7 @@ import (
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/legacy/imis"
+	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
 // Config is the `legacy:` section of one connector type: each connector package exports one
@@ -31,6 +32,7 @@ func Types() map[string]func() Config {
 	return map[string]func() Config{
 		"demo": func() Config { return &demo.Config{} },
 		"imis": func() Config { return &imis.Config{} },
+		"sql":  func() Config { return &sqldir.Generic{} },
 	}
 }
 

@@ -59,7 +59,7 @@ func (c Config) Open(ctx context.Context, o legacy.OpenOptions) (legacy.Connecto
 		return nil, fmt.Errorf("demo directory: %w", err)
 	}
 	sc := SQLConfig()
-	conn := imis.NewConnector(d, cache.Options{TTL: sc.CacheTTL, Size: sc.CacheSize})
+	conn := sqldir.NewConnector(d, cache.Options{TTL: sc.CacheTTL, Size: sc.CacheSize})
 	if c.AMS.Enabled() {
 		w, err := imis.NewSite(c.AMS, token.WithLogger(o.Logger))
 		if err != nil {

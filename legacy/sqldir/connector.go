@@ -1,0 +1,91 @@
+package sqldir
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/cache"
+)
+
+// Generic is the `legacy:` section of type sql: the SQL directory with no preset, every query
+// from legacy.queries (for an AMS whose database the column contract in preset_imis.go can
+// describe). The iMIS connector (package legacy/imis) is the same directory with the iMIS
+// preset.
+type Generic struct {
+	Config `yaml:",inline"`
+}
+
+func (g Generic) config() Config {
+	c := g.Config
+	if c.Preset == "" {
+		c.Preset = PresetNameNone
+	}
+	return c
+}
+
+// Validate reports every problem at once, each naming its field (legacy.<field>).
+func (g Generic) Validate() error {
+	if g.Preset != "" && g.Preset != PresetNameNone {
+		return fmt.Errorf(fieldPrefix+"preset: type sql takes no preset (its queries come from legacy.queries); for %q use type imis", g.Preset)
+	}
+	return g.config().Validate()
+}
+
+// MemberRules are the settings the bridge's policy engine reads.
+func (g Generic) MemberRules() legacy.MemberRules {
+	return legacy.MemberRules{ExtraColumns: g.ExtraColumns, MembershipGrace: g.MembershipGrace, StandingRule: g.StandingRule}
+}
+
+// Open connects (see OpenConnector).
+func (g Generic) Open(ctx context.Context, o legacy.OpenOptions) (legacy.Connector, error) {
+	return OpenConnector(ctx, g.config(), o)
+}
+
+// OpenConnector opens the directory with the profile cache in front. An unreachable database
+// is logged, not fatal: sign-ins fail closed until it is back.
+func OpenConnector(ctx context.Context, c Config, o legacy.OpenOptions) (*Connector, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := []Option{WithLogger(log)}
+	if o.Standing != nil {
+		opts = append(opts, WithStandingRule(o.Standing))
+	}
+	d, err := Open(c, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("legacy: %w", err)
+	}
+	if err := d.Ping(ctx); err != nil {
+		log.Error("the AMS database is not reachable at start-up", "err", err)
+	}
+	return NewConnector(d, cache.Options{TTL: c.CacheTTL, Size: c.CacheSize}), nil
+}
+
+// Connector is an SQL directory behind the profile cache (a legacy.Connector and
+// legacy.Diagnoser).
+type Connector struct {
+	db  *Directory
+	dir legacy.Directory
+}
+
+// NewConnector puts the profile cache in front of an open directory; Close closes it.
+func NewConnector(db *Directory, opts cache.Options) *Connector {
+	return &Connector{db: db, dir: cache.Wrap(db, opts)}
+}
+
+// Directory is the cached member directory.
+func (c *Connector) Directory() legacy.Directory { return c.dir }
+
+// Close closes the database.
+func (c *Connector) Close() error { return c.db.Close() }
+
+// Diagnose runs every query for a login and explains what is wrong (legacy.Diagnoser).
+func (c *Connector) Diagnose(ctx context.Context, login string, w io.Writer) error {
+	return c.db.Diagnose(ctx, login, w)
+}
+
+var _ legacy.Diagnoser = (*Connector)(nil)

@@ -1,0 +1,42 @@
+package sqldir_test
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/demo"
+	"github.com/ssobridge/ssobridge/legacy/directorytest"
+	"github.com/ssobridge/ssobridge/legacy/sqldir"
+)
+
+// The sql connector type (no preset, every query from legacy.queries), opened as the bridge
+// opens it (its Config.Open, with the profile cache in front), passes the directory contract
+// on the demo data when given the iMIS-on-SQLite queries.
+func TestGenericConnectorConformance(t *testing.T) {
+	directorytest.Run(t, func(t *testing.T) *directorytest.Target {
+		ctx := context.Background()
+		path := filepath.Join(t.TempDir(), "ams.db")
+		db, err := demo.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		c := demo.SQLConfig()
+		c.DSN, c.Preset, c.Queries = path, "", sqldir.PresetIMISSQLite()
+		g := sqldir.Generic{Config: c}
+		if err := g.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := g.Open(ctx, legacy.OpenOptions{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		tg := &directorytest.Target{Dir: conn.Directory()}
+		tg.Members, tg.Refused = directorytest.DemoAccounts()
+		return tg
+	})
+}
