@@ -61,7 +61,7 @@ func (h *hooks) EndSession(ctx context.Context, req *op.EndSessionRequest) (stri
 			req = &r
 		}
 	}
-	return h.s.logoutTicket(req)
+	return h.s.logout.TicketURL(req)
 }
 
 // ExternalTokenTypes lists the RFC 8693 subject token types the bridge redeems.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web/logout"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -24,7 +25,7 @@ const (
 	PathHandoffContinue = "/handoff/continue"
 	PathHandoffStart    = "/handoff/start"
 	PathHandoffConfirm  = "/handoff/confirm"
-	PathAMSLogout       = "/logout/ams"
+	PathAMSLogout       = logout.PathAMS
 	// ExchangeTokenTypeAMS is the RFC 8693 subject_token_type for an AMS refresh token.
 	ExchangeTokenTypeAMS = "urn:ssobridge:params:oauth:token-type:ams_refresh_token"
 )
@@ -389,68 +390,6 @@ func (s *Server) handoffStart(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, s.website.SSOURL)
-}
-
-// amsLogout is the link back from the AMS website's sign-out: it ends the bridge session. A GET
-// from anywhere but the AMS website (judged by Origin or Referer) is confirmed on a page first,
-// so a cross-site link cannot sign the member out.
-func (s *Server) amsLogout(c echo.Context) error {
-	ctx := c.Request().Context()
-	sess, err := s.cookies.Current(c)
-	if err == nil && !s.fromAMS(c.Request()) {
-		csrf, err := s.cookies.CSRFToken(c)
-		if err != nil {
-			return err
-		}
-		return s.render(c, http.StatusOK, "logout", logoutData{pageData: s.base("Sign out"), CSRF: csrf})
-	}
-	if err != nil {
-		if err := s.cookies.Clear(c); err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, "/logout/done")
-	}
-	if err := s.shadow.EndSession(ctx, sess); err != nil {
-		return err
-	}
-	if err := s.cookies.Clear(c); err != nil {
-		return err
-	}
-	s.audit(ctx, &store.AuditEvent{Event: "logout", Subject: sess.Subject, IP: c.RealIP(), Detail: "from the AMS website"})
-	if urls, origins := s.frontChannelLogouts(ctx, sess.ID, sess.Clients); len(urls) > 0 {
-		allowFrames(c.Response().Header(), origins)
-		return s.render(c, http.StatusOK, "logout", logoutData{pageData: s.base("Signed out"), Done: true, FrontChannel: urls})
-	}
-	return c.Redirect(http.StatusSeeOther, "/logout/done")
-}
-
-// amsSignOff wraps the final logout redirect in the AMS's sign-out URL (single sign-off).
-// The AMS returns to the bridge's /logout/return with the already validated target sealed, so
-// neither hop can be turned into an open redirect (iMIS does not validate returnurl itself).
-func (s *Server) amsSignOff(next string) string {
-	if s.signOff == nil {
-		return next
-	}
-	sealed, err := s.sealTicket(logoutTicket{Redirect: next, Expires: s.now().Add(10 * time.Minute)})
-	if err != nil {
-		return next
-	}
-	if u, ok := s.signOff.LogoutURL(s.cfg.Issuer + PathLogoutReturn + "?t=" + url.QueryEscape(sealed)); ok {
-		return u
-	}
-	return next
-}
-
-// PathLogoutReturn is where the AMS's sign-out returns to.
-const PathLogoutReturn = "/logout/return"
-
-// logoutReturn finishes single sign-off: back from the AMS, on to the sealed target.
-func (s *Server) logoutReturn(c echo.Context) error {
-	t, err := s.openTicket(c.QueryParam("t"))
-	if err != nil || t.Redirect == "" {
-		return c.Redirect(http.StatusSeeOther, "/logout/done")
-	}
-	return c.Redirect(http.StatusSeeOther, t.Redirect)
 }
 
 // exchangeAMS implements RFC 8693 token exchange of an AMS refresh token (sso.ExternalExchanger).

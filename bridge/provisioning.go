@@ -2,10 +2,6 @@ package bridge
 
 import (
 	"context"
-	"net/http"
-	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
@@ -35,35 +31,3 @@ func (s *Server) newShadow() {
 
 // Shadow exposes the shadow-user service (tests and the CLI).
 func (s *Server) Shadow() *provisioning.Service { return s.shadow }
-
-// frontChannelLogouts returns the Front-Channel Logout 1.0 URLs (with iss and sid) of the
-// session's clients that registered one, and their origins for the page's frame-src.
-func (s *Server) frontChannelLogouts(ctx context.Context, sid string, clients []string) (urls, origins []string) {
-	for _, id := range clients {
-		c, err := s.provider.Client(ctx, id)
-		if err != nil || c.FrontchannelLogoutURI == "" {
-			continue
-		}
-		u, err := url.Parse(c.FrontchannelLogoutURI)
-		if err != nil {
-			continue
-		}
-		q := u.Query()
-		q.Set("iss", s.cfg.Issuer)
-		q.Set("sid", s.provider.PublicSID(sid))
-		u.RawQuery = q.Encode()
-		urls = append(urls, u.String())
-		if o := u.Scheme + "://" + u.Host; !slices.Contains(origins, o) {
-			origins = append(origins, o)
-		}
-	}
-	return urls, origins
-}
-
-// allowFrames widens this response's Content-Security-Policy to frame the given origins (the
-// front-channel logout page only).
-func allowFrames(h http.Header, origins []string) {
-	csp := h.Get("Content-Security-Policy")
-	h.Set("Content-Security-Policy", strings.Replace(csp, "default-src 'none';",
-		"default-src 'none'; frame-src "+strings.Join(origins, " ")+";", 1))
-}

@@ -2,11 +2,8 @@ package bridge
 
 import "github.com/ssobridge/ssobridge/bridge/identity"
 
-// Purposes of sealed values (identity.Sealer).
-const (
-	sealLogout  = identity.PurposeLogout
-	sealHandoff = identity.PurposeHandoff
-)
+// sealHandoff is the purpose of sealed hand-off tickets (identity.Sealer).
+const sealHandoff = identity.PurposeHandoff
 
 // seal encrypts v (JSON) for one purpose, for use in URLs and forms.
 func (s *Server) seal(purpose string, v any) (string, error) { return s.sealer.Seal(purpose, v) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/bridge/web/logout"
 )
 
 func TestSealedValuesKeepTheirPurpose(t *testing.T) {
@@ -24,22 +25,22 @@ func TestSealedValuesKeepTheirPurpose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logout, err := s.sealTicket(logoutTicket{Redirect: "/logout/done", Expires: time.Now().Add(time.Minute)})
+	ticket, err := s.logout.SealTicket(logout.Ticket{Redirect: "/logout/done"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.openTicket(logout); err != nil {
+	if _, err := s.logout.OpenTicket(ticket); err != nil {
 		t.Fatalf("logout ticket does not open as one: %v", err)
 	}
-	if _, err := s.openHandoff(logout); err == nil {
+	if _, err := s.openHandoff(ticket); err == nil {
 		t.Fatal("a logout ticket opened as a hand-off ticket")
 	}
 	handoff, _ := s.seal(sealHandoff, handoffTicket{MemberKey: "K", Nonce: "n", Expires: time.Now().Add(time.Minute)})
-	if _, err := s.openTicket(handoff); err == nil {
+	if _, err := s.logout.OpenTicket(handoff); err == nil {
 		t.Fatal("a hand-off ticket opened as a logout ticket")
 	}
 	code, _ := s.provider.Crypto().Encrypt("auth-request-id")
-	if _, err := s.openTicket(code); err == nil {
+	if _, err := s.logout.OpenTicket(code); err == nil {
 		t.Fatal("an op ciphertext opened as a logout ticket")
 	}
 }

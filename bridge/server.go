@@ -22,6 +22,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/bridge/web/account"
+	"github.com/ssobridge/ssobridge/bridge/web/logout"
 	"github.com/ssobridge/ssobridge/bridge/web/playground"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
 	"github.com/ssobridge/ssobridge/legacy"
@@ -58,6 +59,8 @@ type Server struct {
 	logins *identity.LoginHasher
 	// sealer seals logout and hand-off tickets (seal.go).
 	sealer *identity.Sealer
+	// logout serves sign-out; end_session's hook seals its tickets.
+	logout *logout.Handler
 	// anonLimit rate-limits anonymous writes per client IP (ratelimit.go).
 	anonLimit *throttle.Limiter
 	// auditLog writes the audit log (audit(), auditAnonymous()).
@@ -182,6 +185,9 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: s.shadow, policy: s.policy, access: s.access, audit: s.audit,
 		subjects: s.subjects, dir: d.Directory, log: log, now: s.now})
 	s.setupAMS(d.Connector)
+	s.logout = &logout.Handler{Pages: s.pages, Cookies: s.cookies, Sealer: s.sealer, Clients: s.provider, Issuer: cfg.Issuer,
+		EndSession: s.shadow.EndSession, PublicSID: s.provider.PublicSID, Audit: s.audit, SignOff: s.signOff,
+		FromAMS: s.fromAMS, Now: s.now}
 	s.echo = s.routes()
 	return s, nil
 }
@@ -266,9 +272,7 @@ func (s *Server) routes() *echo.Echo {
 	e.POST("/login", s.loginSubmit) // failures are throttled; their audit rows are rate-limited
 	e.GET("/consent", s.consentPage)
 	e.POST("/consent", s.consentSubmit)
-	e.GET("/logout", s.logoutPage)
-	e.POST("/logout", s.logoutSubmit)
-	e.GET("/logout/done", s.logoutDone)
+	s.logout.Mount(e)
 	(&account.Handler{Pages: s.pages, Cookies: s.cookies, Provider: s.provider, Consents: s.store,
 		Scopes: s.policy.DescribeScopes, Member: s.sessionMember, EndSession: s.shadow.EndSession, Audit: s.audit,
 		Playground: s.cfg.PlaygroundEnabled(), Logger: s.log}).Mount(e)
@@ -282,8 +286,6 @@ func (s *Server) routes() *echo.Echo {
 	e.GET(PathHandoffContinue, s.handoffContinue)
 	e.POST(PathHandoffConfirm, s.handoffConfirm)
 	e.POST(PathHandoffStart, s.handoffStart)
-	e.GET(PathAMSLogout, s.amsLogout)
-	e.GET(PathLogoutReturn, s.logoutReturn)
 	if s.provider.DeviceEnabled() {
 		e.GET(PathDevice, s.devicePage)
 		e.POST(PathDevice, s.limitAnonymous("device", false, s.deviceSubmit))

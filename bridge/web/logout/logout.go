@@ -1,0 +1,306 @@
+package logout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/bridge/web/session"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Paths of sign-out.
+const (
+	Path       = "/logout"
+	PathDone   = "/logout/done"
+	PathReturn = "/logout/return" // where the AMS website's sign-out returns to
+	PathAMS    = "/logout/ams"    // the link back from the AMS website's sign-out
+)
+
+// sealPurpose keeps logout tickets apart from every other sealed value.
+const sealPurpose = identity.PurposeLogout
+
+// ticketLifetime bounds how long a logout ticket opens.
+const ticketLifetime = 10 * time.Minute
+
+// Ticket carries a validated end_session request to the logout page. It is sealed, so the
+// redirect inside cannot be forged (no open redirect).
+type Ticket struct {
+	Redirect string    `json:"r"`
+	ClientID string    `json:"c,omitempty"`
+	Subject  string    `json:"s,omitempty"` // from a verified id_token_hint
+	Expires  time.Time `json:"e"`
+}
+
+// SignOff is the AMS website's sign-out page (single sign-off): the URL that signs the member
+// out there and sends the browser on to returnURL; ok is false when there is none.
+type SignOff interface {
+	LogoutURL(returnURL string) (u string, ok bool)
+}
+
+// Clients finds registered clients.
+type Clients interface {
+	Client(ctx context.Context, id string) (*sso.ClientConfig, error)
+}
+
+// Handler serves /logout, /logout/done and /logout/return.
+type Handler struct {
+	Pages   *web.Renderer
+	Cookies *session.Cookies
+	Sealer  *identity.Sealer
+	Clients Clients
+	Issuer  string
+	// EndSession ends an SSO session and queues its back-channel logouts in one transaction.
+	EndSession func(context.Context, *sso.Session) error
+	// PublicSID is the sid the session's apps know it by.
+	PublicSID func(sessionID string) string
+	Audit     func(context.Context, *store.AuditEvent)
+	// SignOff, when set, is the AMS website's sign-out, through which sign-out goes on.
+	SignOff SignOff
+	// FromAMS reports whether a request came from a page of the AMS website (nil: none does).
+	FromAMS func(*http.Request) bool
+	Now     func() time.Time
+}
+
+// Mount adds the sign-out routes.
+func (h *Handler) Mount(e *echo.Echo) {
+	e.GET(Path, h.page)
+	e.POST(Path, h.submit)
+	e.GET(PathDone, h.done)
+	e.GET(PathReturn, h.returned)
+	e.GET(PathAMS, h.fromAMS)
+}
+
+// TicketURL is where end_session sends the browser after op validated the request (sso.Hooks).
+func (h *Handler) TicketURL(req *op.EndSessionRequest) (string, error) {
+	sealed, err := h.SealTicket(Ticket{Redirect: req.RedirectURI, ClientID: req.ClientID, Subject: req.UserID})
+	if err != nil {
+		return "", err
+	}
+	return Path + "?t=" + url.QueryEscape(sealed), nil
+}
+
+// SealTicket seals t, expiring after ticketLifetime (t.Expires is set).
+func (h *Handler) SealTicket(t Ticket) (string, error) {
+	t.Expires = h.Now().Add(ticketLifetime)
+	return h.Sealer.Seal(sealPurpose, t)
+}
+
+// OpenTicket opens a ticket sealed by SealTicket that has not expired.
+func (h *Handler) OpenTicket(raw string) (*Ticket, error) {
+	var t Ticket
+	if err := h.Sealer.Unseal(sealPurpose, raw, &t); err != nil {
+		return nil, err
+	}
+	if h.Now().After(t.Expires) {
+		return nil, errors.New("ticket expired")
+	}
+	return &t, nil
+}
+
+// Data is the logout page's data.
+type Data struct {
+	web.Page
+	Done                     bool
+	CSRF, Ticket, ClientName string
+	Cancel, Continue         string
+	FrontChannel             []string
+}
+
+// page: with a ticket whose verified subject owns this browser's session, sign out at once;
+// otherwise ask for confirmation (RP-initiated logout without id_token_hint).
+func (h *Handler) page(c echo.Context) error {
+	raw := c.QueryParam("t")
+	t, terr := h.OpenTicket(raw)
+	if raw != "" && terr != nil {
+		return h.Pages.Error(c, http.StatusBadRequest, "This sign-out link has expired",
+			"The sign-out link is no longer valid.", "If you want to sign out, go back to the app and sign out again.")
+	}
+	sess, err := h.Cookies.Current(c)
+	if err != nil && !errors.Is(err, sso.ErrNotFound) {
+		return err
+	}
+	if sess == nil {
+		if t != nil {
+			return c.Redirect(http.StatusSeeOther, t.Redirect)
+		}
+		return c.Redirect(http.StatusSeeOther, PathDone)
+	}
+	if t != nil && t.Subject != "" && t.Subject == sess.Subject {
+		return h.signOut(c, sess, t)
+	}
+	csrf, err := h.Cookies.CSRFToken(c)
+	if err != nil {
+		return err
+	}
+	d := Data{Page: h.Pages.Base("Sign out"), CSRF: csrf, Ticket: raw}
+	if t != nil {
+		d.ClientName = web.ClientName(c.Request().Context(), h.Clients, t.ClientID)
+	}
+	return h.Pages.Render(c, http.StatusOK, "logout", d)
+}
+
+func (h *Handler) submit(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return h.Cookies.CSRFFailed(c)
+	}
+	t, _ := h.OpenTicket(c.FormValue("t"))
+	sess, err := h.Cookies.Current(c)
+	if err != nil {
+		if t != nil {
+			return c.Redirect(http.StatusSeeOther, t.Redirect)
+		}
+		return c.Redirect(http.StatusSeeOther, PathDone)
+	}
+	return h.signOut(c, sess, t)
+}
+
+// signOut ends the SSO session and sends the browser on.
+func (h *Handler) signOut(c echo.Context, sess *sso.Session, t *Ticket) error {
+	ctx := c.Request().Context()
+	// Ends the session and queues back-channel logouts in one transaction; delivery is async.
+	if err := h.EndSession(ctx, sess); err != nil {
+		return fmt.Errorf("end session: %w", err)
+	}
+	if err := h.Cookies.Clear(c); err != nil {
+		return err
+	}
+	clientID := ""
+	if t != nil {
+		clientID = t.ClientID
+	}
+	h.Audit(ctx, &store.AuditEvent{Event: "logout", Subject: sess.Subject, ClientID: clientID, IP: c.RealIP(), Detail: fmt.Sprintf("%d apps", len(sess.Clients))})
+	next := PathDone
+	if t != nil && t.Redirect != "" {
+		next = t.Redirect
+	}
+	// Single sign-off: through the AMS website's sign-out, which returns to next.
+	next = h.signOffURL(next)
+	return h.SignedOut(c, sess, clientID, next)
+}
+
+// SignedOut sends the browser of an ended session on to next: at once, or when some of the
+// session's clients registered Front-Channel Logout 1.0, through the signed-out page that loads
+// their logout pages in frames and then goes on (next "" stays on that page).
+func (h *Handler) SignedOut(c echo.Context, sess *sso.Session, clientID, next string) error {
+	urls, origins := h.frontChannelLogouts(c.Request().Context(), sess.ID, sess.Clients)
+	if len(urls) == 0 {
+		if next == "" {
+			next = PathDone
+		}
+		return c.Redirect(http.StatusSeeOther, next)
+	}
+	allowFrames(c.Response().Header(), origins)
+	d := Data{Page: h.Pages.Base("Signed out"), Done: true, FrontChannel: urls,
+		ClientName: web.ClientName(c.Request().Context(), h.Clients, clientID)}
+	if next != "" {
+		// Go on by itself: static/logout.js once the frames have loaded, this header after a
+		// few seconds for browsers without scripts (neither is an inline script).
+		c.Response().Header().Set("Refresh", "5; url="+next)
+		d.Continue = next
+	}
+	return h.Pages.Render(c, http.StatusOK, "logout", d)
+}
+
+// fromAMS is the link back from the AMS website's sign-out: it ends the bridge session. A GET
+// from anywhere but the AMS website (judged by Origin or Referer) is confirmed on a page first,
+// so a cross-site link cannot sign the member out.
+func (h *Handler) fromAMS(c echo.Context) error {
+	ctx := c.Request().Context()
+	sess, err := h.Cookies.Current(c)
+	if err == nil && (h.FromAMS == nil || !h.FromAMS(c.Request())) {
+		csrf, err := h.Cookies.CSRFToken(c)
+		if err != nil {
+			return err
+		}
+		return h.Pages.Render(c, http.StatusOK, "logout", Data{Page: h.Pages.Base("Sign out"), CSRF: csrf})
+	}
+	if err != nil {
+		if err := h.Cookies.Clear(c); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, PathDone)
+	}
+	if err := h.EndSession(ctx, sess); err != nil {
+		return err
+	}
+	if err := h.Cookies.Clear(c); err != nil {
+		return err
+	}
+	h.Audit(ctx, &store.AuditEvent{Event: "logout", Subject: sess.Subject, IP: c.RealIP(), Detail: "from the AMS website"})
+	return h.SignedOut(c, sess, "", "")
+}
+
+func (h *Handler) done(c echo.Context) error {
+	return h.Pages.Render(c, http.StatusOK, "logout", Data{Page: h.Pages.Base("Signed out"), Done: true})
+}
+
+// signOffURL wraps the final logout redirect in the AMS's sign-out URL (single sign-off). The
+// AMS returns to /logout/return with the already validated target sealed, so neither hop can be
+// turned into an open redirect (iMIS does not validate returnurl itself).
+func (h *Handler) signOffURL(next string) string {
+	if h.SignOff == nil {
+		return next
+	}
+	sealed, err := h.SealTicket(Ticket{Redirect: next})
+	if err != nil {
+		return next
+	}
+	u, ok := h.SignOff.LogoutURL(h.Issuer + PathReturn + "?t=" + url.QueryEscape(sealed))
+	if !ok {
+		return next
+	}
+	return u
+}
+
+// returned finishes single sign-off: back from the AMS, on to the sealed target.
+func (h *Handler) returned(c echo.Context) error {
+	t, err := h.OpenTicket(c.QueryParam("t"))
+	if err != nil || t.Redirect == "" {
+		return c.Redirect(http.StatusSeeOther, PathDone)
+	}
+	return c.Redirect(http.StatusSeeOther, t.Redirect)
+}
+
+// frontChannelLogouts returns the Front-Channel Logout 1.0 URLs (with iss and sid) of the
+// session's clients that registered one, and their origins for the page's frame-src.
+func (h *Handler) frontChannelLogouts(ctx context.Context, sid string, clients []string) (urls, origins []string) {
+	for _, id := range clients {
+		c, err := h.Clients.Client(ctx, id)
+		if err != nil || c.FrontchannelLogoutURI == "" {
+			continue
+		}
+		u, err := url.Parse(c.FrontchannelLogoutURI)
+		if err != nil {
+			continue
+		}
+		q := u.Query()
+		q.Set("iss", h.Issuer)
+		q.Set("sid", h.PublicSID(sid))
+		u.RawQuery = q.Encode()
+		urls = append(urls, u.String())
+		if o := u.Scheme + "://" + u.Host; !slices.Contains(origins, o) {
+			origins = append(origins, o)
+		}
+	}
+	return urls, origins
+}
+
+// allowFrames widens this response's Content-Security-Policy to frame the given origins (the
+// front-channel logout page only).
+func allowFrames(h http.Header, origins []string) {
+	csp := h.Get("Content-Security-Policy")
+	h.Set("Content-Security-Policy", strings.Replace(csp, "default-src 'none';",
+		"default-src 'none'; frame-src "+strings.Join(origins, " ")+";", 1))
+}
