@@ -1,8 +1,18 @@
-// Package sso is ssobridge's OpenID Connect provider: it implements the storage, keys, clients
-// and claims contracts of github.com/zitadel/oidc/v3/pkg/op and leaves the protocol itself
-// (discovery, authorize, token, userinfo, introspection, revocation, end_session) to op.
+// Package sso is ssobridge's OpenID Connect provider, built on github.com/zitadel/oidc/v3/pkg/op:
+// it implements op's storage, keys, clients and claims contracts, lets op run the authorization
+// flow, end_session, userinfo, introspection and revocation, and runs the rest itself.
 //
-// Persistence is behind Store (store.go); the bridge supplies the implementation (SQLite now)
-// and the member-facing parts (login pages, claims policy) through the interfaces in
-// provider.go. sso never imports bridge or legacy.
+//   - provider.go: New and the HTTP surface (routes, one line per endpoint), with the request
+//     checks op does not make and the few wrappers of op's answers it offers no hook for.
+//   - token_endpoint.go: the token endpoint. Client authentication (client_auth.go), the
+//     grant_type lookup, whether the client may use it, the scope parameter and the RFC 6749
+//     error answers happen there once; each grant is one grant_*.go file implementing
+//     tokenGrant, registered in tokenGrants. Tokens are issued through op's token creation
+//     (token_response.go) on the storage (storage.go).
+//   - discovery.go: the discovery document, a typed value rendered once.
+//
+// Persistence is behind Store (store.go), with its conformance suite in sso/storetest; the
+// bridge supplies the production implementation (SQLite), sso/memstore an in-memory one for
+// tests. The member-facing parts (login pages, claims policy) come from the bridge through Hooks
+// and its optional capabilities. sso never imports bridge or legacy.
 package sso
