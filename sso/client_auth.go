@@ -110,11 +110,11 @@ func parseCredentials(r *http.Request) (credentials, *clientAuthError) {
 
 // authenticate identifies and authenticates the caller of an API endpoint. A confidential
 // client must present its secret by client_secret_basic or client_secret_post; a public
-// client presents its client_id only (and may not introspect). On success the request is
-// rewritten into one form op reads (decoded credentials) and its context carries the
-// authenticated client, so op's own checks of the same credentials pass without a second
-// verification.
-func (p *Provider) authenticate(r *http.Request) (*ClientConfig, *http.Request, *clientAuthError) {
+// client presents its client_id only, and not at a confidential endpoint (introspection). On
+// success the request is rewritten into one form op reads (decoded credentials) and its
+// context carries the authenticated client, so op's own checks of the same credentials pass
+// without a second verification.
+func (p *Provider) authenticate(r *http.Request, confidential bool) (*ClientConfig, *http.Request, *clientAuthError) {
 	ctx := r.Context()
 	c, aerr := parseCredentials(r)
 	if aerr != nil {
@@ -137,7 +137,7 @@ func (p *Provider) authenticate(r *http.Request) (*ClientConfig, *http.Request, 
 		if c.secret != "" {
 			return nil, nil, invalidClient("a public client has no secret")
 		}
-		if r.URL.Path == PathIntrospect {
+		if confidential {
 			return nil, nil, invalidClient("introspection requires an authenticated confidential client")
 		}
 		return cfg, p.normalize(r, c), nil

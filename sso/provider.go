@@ -160,7 +160,7 @@ func (p *Provider) routes(o http.Handler) http.Handler {
 	mux.HandleFunc(PathKeys, p.serveJWKS)
 	mux.Handle(PathToken, p.api(p.serveToken)) // token_endpoint.go; CORS after the grant checks
 	mux.Handle(PathDeviceAuthzEP, p.api(p.withCORS(p.deviceAuthorization)))
-	mux.Handle(PathIntrospect, p.api(p.withCORS(p.opAPI(o))))
+	mux.Handle(PathIntrospect, p.confidentialAPI(p.withCORS(p.opAPI(o))))
 	mux.Handle(PathRevoke, p.api(p.withCORS(p.opAPI(o))))
 	mux.Handle(PathUserinfo, p.userinfo(o))
 	mux.Handle(PathAuthorize, p.page(o, pageAuthorize))
@@ -213,10 +213,16 @@ type apiHandler func(w http.ResponseWriter, r *http.Request, cfg *ClientConfig)
 // api checks the request shape of an API endpoint (method, content type, size, duplicated
 // parameters, RFC 6749 3.1) and authenticates the client before next sees the request.
 func (p *Provider) api(next apiHandler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serveAPI(w, r, next) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serveAPI(w, r, next, false) })
 }
 
-func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHandler) {
+// confidentialAPI is api for an endpoint public clients may not use (introspection, RFC 7662
+// 2.1).
+func (p *Provider) confidentialAPI(next apiHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serveAPI(w, r, next, true) })
+}
+
+func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHandler, confidential bool) {
 	if r.Method == http.MethodOptions {
 		p.cors(w, r, nil)
 		return
@@ -255,7 +261,7 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHand
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	// The client authenticates first, before any grant is looked at (clientauth.go).
-	cfg, r, aerr := p.authenticate(r)
+	cfg, r, aerr := p.authenticate(r, confidential)
 	if aerr != nil {
 		aerr.write(w)
 		return
