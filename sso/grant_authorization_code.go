@@ -14,7 +14,7 @@ type codeGrant struct{ p *Provider }
 func (codeGrant) grantType() string { return GrantAuthorizationCode }
 func (codeGrant) scopes() scopeRule { return scopesOwn }
 
-func (g codeGrant) exchange(ctx context.Context, req *tokenRequest) (any, error) {
+func (g codeGrant) exchange(ctx context.Context, req tokenRequest) (any, error) {
 	tokenReq, err := op.ParseAccessTokenRequest(req.r, g.p.op.Decoder())
 	if err != nil {
 		return nil, err

@@ -17,7 +17,7 @@ type clientCredentialsGrant struct{ p *Provider }
 func (clientCredentialsGrant) grantType() string { return GrantClientCredentials }
 func (clientCredentialsGrant) scopes() scopeRule { return scopesClient }
 
-func (g clientCredentialsGrant) exchange(ctx context.Context, req *tokenRequest) (any, error) {
+func (g clientCredentialsGrant) exchange(ctx context.Context, req tokenRequest) (any, error) {
 	cfg := req.client
 	if cfg.Public {
 		return nil, oidc.ErrInvalidClient().WithDescription("a public client cannot use client_credentials")

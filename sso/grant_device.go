@@ -205,7 +205,7 @@ type deviceCodeGrant struct{ p *Provider }
 func (deviceCodeGrant) grantType() string { return GrantDeviceCode }
 func (deviceCodeGrant) scopes() scopeRule { return scopesOwn }
 
-func (g deviceCodeGrant) exchange(ctx context.Context, req *tokenRequest) (any, error) {
+func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, error) {
 	p, cfg := g.p, req.client
 	code := req.form.Get("device_code")
 	if code == "" || len(code) > 256 {

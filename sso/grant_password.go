@@ -29,7 +29,7 @@ type passwordGrant struct {
 func (passwordGrant) grantType() string { return GrantPassword }
 func (passwordGrant) scopes() scopeRule { return scopesMember }
 
-func (g passwordGrant) exchange(ctx context.Context, req *tokenRequest) (any, error) {
+func (g passwordGrant) exchange(ctx context.Context, req tokenRequest) (any, error) {
 	cfg := req.client
 	if cfg.Public {
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("a public client may not use the password grant")

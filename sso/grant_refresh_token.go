@@ -14,7 +14,7 @@ type refreshGrant struct{ p *Provider }
 func (refreshGrant) grantType() string { return GrantRefreshToken }
 func (refreshGrant) scopes() scopeRule { return scopesOwn }
 
-func (g refreshGrant) exchange(ctx context.Context, req *tokenRequest) (any, error) {
+func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, error) {
 	tokenReq, err := op.ParseRefreshTokenRequest(req.r, g.p.op.Decoder())
 	if err != nil {
 		return nil, err

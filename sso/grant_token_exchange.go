@@ -37,7 +37,7 @@ func (tokenExchangeGrant) grantType() string { return GrantTokenExchange }
 func (tokenExchangeGrant) scopes() scopeRule { return scopesMember }
 func (g tokenExchangeGrant) enabled() bool   { return len(g.ex.ExternalTokenTypes()) > 0 }
 
-func (g tokenExchangeGrant) exchange(ctx context.Context, req *tokenRequest) (any, error) {
+func (g tokenExchangeGrant) exchange(ctx context.Context, req tokenRequest) (any, error) {
 	cfg, form := req.client, req.form
 	tokenType, subjectToken := form.Get("subject_token_type"), form.Get("subject_token")
 	if !slices.Contains(g.ex.ExternalTokenTypes(), tokenType) {

@@ -27,7 +27,7 @@ type tokenGrant interface {
 	scopes() scopeRule
 	// exchange runs the grant for an authenticated client that may use it and returns the
 	// token response. Errors are *GrantError, *oidc.Error (op's validation) or a server fault.
-	exchange(ctx context.Context, req *tokenRequest) (any, error)
+	exchange(ctx context.Context, req tokenRequest) (any, error)
 }
 
 // switchedGrant is a tokenGrant that can be off at times (token exchange: the hooks' token types
@@ -59,7 +59,7 @@ const (
 
 // tokenRequest is what the shared handler gives a grant.
 type tokenRequest struct {
-	r      *http.Request // normalised by authenticate (op reads it)
+	r      *http.Request // normalised by authenticate (op reads it); ctx is the grant's context
 	form   url.Values
 	client *ClientConfig
 	scopes []string // by the grant's scopeRule (nil for scopesOwn)
@@ -106,7 +106,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, cfg *Clien
 		return
 	}
 	g := p.grants[i]
-	req := &tokenRequest{r: r.WithContext(ctx), form: r.PostForm, client: cfg}
+	req := tokenRequest{r: r, form: r.PostForm, client: cfg}
 	var err error
 	switch g.scopes() {
 	case scopesMember:
