@@ -155,7 +155,6 @@ var quiet = slog.New(slog.DiscardHandler)
 
 func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	t.Helper()
-	ctx := t.Context()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -165,28 +164,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	srv.Listener = ln
 	issuer := "http://" + ln.Addr().String()
 
-	st := memstore.New()
-	keys, err := sso.NewKeyManager(ctx, st, sso.KeyConfig{Algorithms: []string{"RS256", "ES256"}, EncryptionKey: make([]byte, 32), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := sso.NewRegistry(ctx, st, testClients(), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hooks := newFakeHooks()
-	cfg := sso.Config{
-		Issuer:                issuer,
-		CryptoKey:             [32]byte{1, 2, 3},
-		RotateKey:             []byte(strings.Repeat("r", 32)),
-		SIDKey:                []byte(strings.Repeat("s", 32)),
-		LoginURL:              func(id string) string { return "/login?id=" + url.QueryEscape(id) },
-		DefaultLogoutRedirect: issuer + "/logout/done",
-		SupportedScopes:       []string{"openid", "profile", "email", "offline_access"},
-		SupportedClaims:       []string{"sub", "email", "name"},
-		AllOrigins:            reg.Origins,
-		Logger:                quiet,
-	}
+	st, keys, reg, hooks, cfg := harnessParts(t, issuer)
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -202,6 +180,45 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 		http: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	}
 }
+
+// harnessParts builds what sso.New takes, for a provider at issuer.
+func harnessParts(t *testing.T, issuer string) (*memstore.Store, *sso.KeyManager, *sso.Registry, *fakeHooks, sso.Config) {
+	t.Helper()
+	ctx := t.Context()
+	st := memstore.New()
+	keys, err := sso.NewKeyManager(ctx, st, sso.KeyConfig{Algorithms: []string{"RS256", "ES256"}, EncryptionKey: make([]byte, 32), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := sso.NewRegistry(ctx, st, testClients(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sso.Config{
+		Issuer:                issuer,
+		CryptoKey:             [32]byte{1, 2, 3},
+		RotateKey:             []byte(strings.Repeat("r", 32)),
+		SIDKey:                []byte(strings.Repeat("s", 32)),
+		LoginURL:              func(id string) string { return "/login?id=" + url.QueryEscape(id) },
+		DefaultLogoutRedirect: issuer + "/logout/done",
+		SupportedScopes:       []string{"openid", "profile", "email", "offline_access"},
+		SupportedClaims:       []string{"sub", "email", "name"},
+		AllOrigins:            reg.Origins,
+		Logger:                quiet,
+	}
+	return st, keys, reg, newFakeHooks(), cfg
+}
+
+// newProviderErr is sso.New's error for the harness configuration changed by mod.
+func newProviderErr(t *testing.T, mod func(*sso.Config)) error {
+	st, keys, reg, hooks, cfg := harnessParts(t, "http://127.0.0.1:1")
+	mod(&cfg)
+	_, err := sso.New(cfg, st, keys, reg, hooks)
+	return err
+}
+
+// oauthParam is an extra authorization request parameter.
+func oauthParam(k, v string) oauth2.AuthCodeOption { return oauth2.SetAuthURLParam(k, v) }
 
 // oauth2Config is x/oauth2's view of a client of the harness.
 func (h *harness) oauth2Config(clientID, secret, redirect string, scopes ...string) *oauth2.Config {
