@@ -103,7 +103,9 @@ func New(o Options) *Service {
 	deps := outbox.Deps{Store: o.Store, HTTP: sender, Now: o.Now}
 	routes := make(map[string]outbox.Route, len(o.Targets))
 	for id, t := range o.Targets {
-		routes[id] = outbox.Route{Kind: t.Kind(), Deliverer: t.Settings.Deliverer(deps)}
+		if t.Settings != nil { // ValidateTargets refuses a target without; its events would be dead letters
+			routes[id] = outbox.Route{Kind: t.Kind(), Deliverer: t.Settings.Deliverer(deps)}
+		}
 	}
 	q := outbox.New(outbox.Options{Config: o.Config.Config, Store: o.Store, Targets: routes, Logger: o.Logger, Now: o.Now,
 		Channels: map[string]outbox.Deliverer{

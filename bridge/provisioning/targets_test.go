@@ -103,3 +103,31 @@ func TestValidateTargetsReportsAll(t *testing.T) {
 		t.Fatalf("ValidateTargets = %v, want both targets' errors", err)
 	}
 }
+
+// FuzzTargetYAML: any provisioning section decodes or fails without a panic, and one that
+// decodes and validates has every target's kind settings.
+func FuzzTargetYAML(f *testing.F) {
+	for _, s := range []string{
+		"portal:\n  scim: {url: https://p.example.org/scim/v2, token: t}\n",
+		"events:\n  type: webhook\n  webhook: {url: https://e.example.org/hook, secret: whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=}\n",
+		"events:\n  type: webhook\n  scim: {}\n", "x: {type: ldap}\n", "x: 1\n", "x:\n  scim: [1]\n", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, src string) {
+		var out map[string]provisioning.Target
+		dec := yaml.NewDecoder(strings.NewReader(src))
+		dec.KnownFields(true)
+		if dec.Decode(&out) != nil {
+			return
+		}
+		if provisioning.ValidateTargets(out) != nil {
+			return
+		}
+		for id, tg := range out {
+			if tg.Settings == nil || tg.Kind() == "" {
+				t.Fatalf("target %q valid without settings: %+v", id, tg)
+			}
+		}
+	})
+}
