@@ -34,10 +34,9 @@ func (f ViewFunc) View(ctx context.Context, m *legacy.Member, subject, clientID 
 	return f(ctx, m, subject, clientID, now)
 }
 
-// ClientSource resolves client configurations (back-channel logout URIs, signing algorithms).
-type ClientSource interface {
-	Client(ctx context.Context, id string) (*sso.ClientConfig, error)
-}
+// ClientSource resolves client configurations (back-channel logout URIs, signing algorithms):
+// what back-channel logout needs.
+type ClientSource = backchannel.Clients
 
 // Options build a Service.
 type Options struct {
