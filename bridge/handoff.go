@@ -392,8 +392,8 @@ func (s *Server) handoffStart(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, s.website.SSOURL)
 }
 
-// exchangeAMS implements RFC 8693 token exchange of an AMS refresh token (sso.ExternalExchanger).
-func (h *hooks) ExchangeExternal(ctx context.Context, clientID, subjectToken, tokenType string) (string, []string, error) {
+// ExchangeExternal implements RFC 8693 token exchange of an AMS refresh token (sso.ExternalExchanger).
+func (h amsExchange) ExchangeExternal(ctx context.Context, clientID, subjectToken, tokenType string) (string, []string, error) {
 	s := h.s
 	if tokenType != ExchangeTokenTypeAMS || s.exchanger == nil {
 		return "", nil, sso.ErrUnsupportedTokenType

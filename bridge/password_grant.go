@@ -17,11 +17,9 @@ import (
 // login page's: the same throttle, the AMS password check with its status rules, the same
 // audit events (detail says grant=password).
 
-var _ sso.PasswordAuthenticator = (*hooks)(nil)
-
-// AuthenticatePassword implements sso.PasswordAuthenticator.
-func (h *hooks) AuthenticatePassword(r *http.Request, clientID, login, password string) (string, []string, error) {
-	s := h.s
+// passwordGrant checks a login and password for the password grant (hooks.Hooks.Password:
+// sso.PasswordAuthenticator).
+func (s *Server) passwordGrant(r *http.Request, clientID, login, password string) (string, []string, error) {
 	ctx := r.Context()
 	ip := s.echo.NewContext(r, nil).RealIP()
 	delay, retryAfter := s.throttle.Check(login, ip)

@@ -176,7 +176,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Device: sso.DeviceConfig{Lifetime: cfg.Tokens.DeviceCode, Interval: cfg.Tokens.DeviceInterval,
 			UserPath: PathDevice, DonePath: PathDeviceDone},
 		Logger: log,
-	}, d.Store, keys, reg, &hooks{s: s})
+	}, d.Store, keys, reg, s.newHooks(cfg))
 	if err != nil {
 		return nil, err
 	}

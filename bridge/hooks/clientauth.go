@@ -1,0 +1,59 @@
+package hooks
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+)
+
+// The protocol endpoints run in sso, which does not know the bridge's idea of the client IP
+// (trusted proxies): the router puts it in the request context, where the audit hook and the
+// client-authentication throttle find it.
+
+type clientIPKey struct{}
+
+// WithClientIP returns ctx carrying the request's client IP.
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey{}, ip)
+}
+
+// ClientIP is the client IP of the protocol request behind ctx ("" outside one).
+func ClientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey{}).(string)
+	return ip
+}
+
+// clientThrottleKey counts failures per client and IP together: a client's own servers keep
+// working while someone elsewhere guesses its secret (per IP counts every client).
+func clientThrottleKey(clientID, ip string) string { return "client:" + clientID + "|" + ip }
+
+// ClientAuthAttempt implements sso.ClientAuthLimiter with the login throttle's limits
+// (throttle.per_login per client and IP, throttle.per_ip per IP) on its own counters.
+func (h *Hooks) ClientAuthAttempt(r *http.Request, clientID string) time.Duration {
+	ip := h.ip(r)
+	_, retryAfter := h.ClientThrottle.Check(clientThrottleKey(clientID, ip), ip)
+	return retryAfter
+}
+
+// ClientAuthResult implements sso.ClientAuthLimiter: a success takes its reservation back.
+func (h *Hooks) ClientAuthResult(r *http.Request, clientID string, ok bool) {
+	if ok {
+		ip := h.ip(r)
+		h.ClientThrottle.Release(clientThrottleKey(clientID, ip), ip)
+	}
+}
+
+func (h *Hooks) ip(r *http.Request) string {
+	if ip := ClientIP(r.Context()); ip != "" {
+		return ip
+	}
+	if h.RequestIP != nil {
+		return h.RequestIP(r)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

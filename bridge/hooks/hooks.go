@@ -1,0 +1,179 @@
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/throttle"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Members finds a member by the AMS's member key (the directory).
+type Members interface {
+	MemberByKey(ctx context.Context, key string) (*legacy.Member, error)
+}
+
+// Subjects maps a subject back to its member key (identity.SubjectMapper).
+type Subjects interface {
+	MemberKey(ctx context.Context, subject string) (string, error)
+}
+
+// ClaimPolicy computes a member's claims for a client (policy.Engine).
+type ClaimPolicy interface {
+	Claims(m *legacy.Member, subject, clientID string, scopes []string, target sso.ClaimTarget, now time.Time) (map[string]any, error)
+}
+
+// Consents reads a member's recorded consent (the store).
+type Consents interface {
+	Consent(ctx context.Context, subject, clientID string) (*store.Consent, error)
+}
+
+// Hooks implements sso.Hooks, sso.ConsentChecker, sso.ClientAuthLimiter,
+// sso.PasswordAuthenticator, sso.ExternalExchanger and sso.ExternalExchangeAuthorizer. Every
+// field is required unless its comment says otherwise.
+type Hooks struct {
+	Members  Members
+	Subjects Subjects
+	Policy   ClaimPolicy
+	Access   access.Decider
+	Consents Consents
+	// Audit writes an audit event (audit.Log.Write).
+	Audit func(ctx context.Context, e *store.AuditEvent)
+	// ClientThrottle counts failed client authentications (per client and IP, and per IP).
+	ClientThrottle *throttle.Throttle
+	// RequestIP is the client IP of a request that did not come through the bridge's router
+	// (nil: the remote address); requests that did carry it in their context (WithClientIP).
+	RequestIP func(*http.Request) string
+	// LogoutPage returns where end_session sends the browser (the logout page's ticket).
+	LogoutPage func(req *op.EndSessionRequest) (string, error)
+	// Password checks a login and password for the password grant (the sign-in flow's check).
+	Password func(r *http.Request, clientID, login, password string) (subject string, amr []string, err error)
+	// Exchanger redeems external tokens (the AMS hand-off's token exchange); ExchangeClients
+	// are the clients that may use it (ams.exchange_clients).
+	Exchanger       sso.ExternalExchanger
+	ExchangeClients []string
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+var (
+	_ sso.Hooks                      = (*Hooks)(nil)
+	_ sso.ConsentChecker             = (*Hooks)(nil)
+	_ sso.ClientAuthLimiter          = (*Hooks)(nil)
+	_ sso.PasswordAuthenticator      = (*Hooks)(nil)
+	_ sso.ExternalExchanger          = (*Hooks)(nil)
+	_ sso.ExternalExchangeAuthorizer = (*Hooks)(nil)
+)
+
+func (h *Hooks) now() time.Time {
+	if h.Now == nil {
+		return time.Now()
+	}
+	return h.Now()
+}
+
+func (h *Hooks) member(ctx context.Context, subject string) (*legacy.Member, error) {
+	key, err := h.Subjects.MemberKey(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	return h.Members.MemberByKey(ctx, key)
+}
+
+// Claims implements sso.Hooks.
+func (h *Hooks) Claims(ctx context.Context, subject, clientID string, scopes []string, target sso.ClaimTarget) (map[string]any, error) {
+	m, err := h.member(ctx, subject)
+	if err != nil {
+		return nil, fmt.Errorf("claims: %w", err)
+	}
+	return h.Policy.Claims(m, subject, clientID, scopes, target, h.now())
+}
+
+// CheckGrant implements sso.Hooks: the member must still be in the directory and
+// access.Decide must allow them at the client. An unreachable AMS is a server error (the
+// grant stays valid).
+func (h *Hooks) CheckGrant(ctx context.Context, subject, clientID string) error {
+	m, err := h.member(ctx, subject)
+	if err != nil {
+		if errors.Is(err, legacy.ErrNotFound) || errors.Is(err, sso.ErrNotFound) {
+			return fmt.Errorf("%w: member no longer in the directory", sso.ErrAccessDenied)
+		}
+		return err
+	}
+	return h.Access.Decide(ctx, m, subject, clientID, h.now()).Err()
+}
+
+// EndSession implements sso.Hooks.
+func (h *Hooks) EndSession(_ context.Context, req *op.EndSessionRequest) (string, error) {
+	// op accepts any JWT we signed as id_token_hint. An at+jwt access token (scope) or a logout
+	// token (events) is not an ID token: without a real hint the member is asked to confirm.
+	if c := req.IDTokenHintClaims; c != nil {
+		_, scope := c.Claims["scope"]
+		_, events := c.Claims["events"]
+		if scope || events {
+			r := *req
+			r.UserID, r.IDTokenHintClaims = "", nil
+			req = &r
+		}
+	}
+	return h.LogoutPage(req)
+}
+
+// Event implements sso.Hooks: an audit row with the request's client IP.
+func (h *Hooks) Event(ctx context.Context, event, subject, clientID, detail string) {
+	h.Audit(ctx, &store.AuditEvent{Event: event, Subject: subject, ClientID: clientID, IP: ClientIP(ctx), Detail: detail})
+}
+
+// HasConsent implements sso.ConsentChecker: the member's recorded consent (from the consent
+// page) covers every scope, as the consent page judges it for a browser sign-in.
+func (h *Hooks) HasConsent(ctx context.Context, subject, clientID string, scopes []string) (bool, error) {
+	given, err := h.Consents.Consent(ctx, subject, clientID)
+	if errors.Is(err, sso.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("load consent: %w", err)
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(given.Scopes, sc) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// AuthenticatePassword implements sso.PasswordAuthenticator (Password).
+func (h *Hooks) AuthenticatePassword(r *http.Request, clientID, login, password string) (string, []string, error) {
+	return h.Password(r, clientID, login, password)
+}
+
+// ExternalTokenTypes implements sso.ExternalExchanger: none without an Exchanger.
+func (h *Hooks) ExternalTokenTypes() []string {
+	if h.Exchanger == nil {
+		return nil
+	}
+	return h.Exchanger.ExternalTokenTypes()
+}
+
+// ExchangeExternal implements sso.ExternalExchanger (Exchanger).
+func (h *Hooks) ExchangeExternal(ctx context.Context, clientID, subjectToken, tokenType string) (string, []string, error) {
+	if h.Exchanger == nil {
+		return "", nil, sso.ErrUnsupportedTokenType
+	}
+	return h.Exchanger.ExchangeExternal(ctx, clientID, subjectToken, tokenType)
+}
+
+// MayExchangeExternal implements sso.ExternalExchangeAuthorizer: only the ExchangeClients
+// exchange, and only the token types the Exchanger handles.
+func (h *Hooks) MayExchangeExternal(clientID, tokenType string) bool {
+	return slices.Contains(h.ExchangeClients, clientID) && slices.Contains(h.ExternalTokenTypes(), tokenType)
+}
