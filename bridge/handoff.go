@@ -14,6 +14,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web/authflow"
 	"github.com/ssobridge/ssobridge/bridge/web/logout"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -208,7 +209,7 @@ func (s *Server) handoffError(c echo.Context, err error, ip string) error {
 		reason, status, heading, msg = "ams_unavailable", http.StatusServiceUnavailable, "Membership system unavailable", "We cannot reach the member website or the membership system right now. Please try again in a few minutes."
 	default:
 		if r := legacy.Reason(err); r != "error" {
-			reason, status, msg = r, http.StatusForbidden, loginMessage(err)
+			reason, status, msg = r, http.StatusForbidden, authflow.LoginMessage(err)
 		}
 	}
 	if reason == "ams_unavailable" || reason == "invalid_client" || reason == "error" {
@@ -326,7 +327,7 @@ func (s *Server) completeHandoff(c echo.Context, t *handoffTicket) error {
 	}
 	sess, err := s.cookies.Current(c)
 	if err != nil || sess.Subject != s.subjects.Subject(m.Key) {
-		if sess, err = s.startSession(c, m, []string{"ams"}); err != nil {
+		if sess, err = s.flow.StartSession(c, m, []string{"ams"}); err != nil {
 			return err
 		}
 	}
@@ -344,14 +345,14 @@ func (s *Server) continueAfterSignIn(c echo.Context, sess *sso.Session) error {
 	if pending != "" {
 		if ar, client, _ := s.pendingRequestQuiet(c.Request().Context(), pending); ar != nil && sess != nil {
 			// Only a request still pending, and bound to this browser, is finished here.
-			if err := s.claimRequest(c, ar); err != nil {
-				return s.requestStateError(c, ar, client, err)
+			if err := s.flow.ClaimRequest(c, ar); err != nil {
+				return s.flow.RequestStateError(c, ar, client, err)
 			}
-			m, err := s.sessionMember(c.Request().Context(), sess)
+			m, err := s.flow.Member(c.Request().Context(), sess)
 			if err != nil {
-				return s.amsError(c, err)
+				return s.pages.MembershipUnavailable(c, s.log, err)
 			}
-			return s.finish(c, ar, client, sess, m)
+			return s.flow.Finish(c, ar, client, sess, m)
 		}
 	}
 	if id := s.cfg.AMS.DefaultClient; id != "" {
@@ -382,7 +383,7 @@ func (s *Server) handoffStart(c echo.Context) error {
 	if s.exchanger == nil {
 		return s.errorPage(c, http.StatusNotFound, "Not available", "Sign-in with the member website is not set up.", "")
 	}
-	ar, _, err := s.pendingRequest(c, c.FormValue("id"))
+	ar, _, err := s.flow.PendingRequest(c, c.FormValue("id"))
 	if ar == nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web/authflow"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -64,7 +65,7 @@ func (s *Server) passwordGrant(r *http.Request, clientID, login, password string
 				Description: "the membership system cannot be reached; try again in a few minutes", RetryAfter: 30 * time.Second, Err: err}
 		}
 		// Like the login page: a status message only once the password was right.
-		return "", nil, &sso.GrantError{Code: "invalid_grant", Description: loginMessage(err), Err: err}
+		return "", nil, &sso.GrantError{Code: "invalid_grant", Description: authflow.LoginMessage(err), Err: err}
 	}
 	s.throttle.Succeed(login, ip)
 	sub, err := s.subjects.Remember(ctx, m.Key, m.Login, s.now())

@@ -22,11 +22,18 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/bridge/web/account"
+	"github.com/ssobridge/ssobridge/bridge/web/authflow"
 	"github.com/ssobridge/ssobridge/bridge/web/logout"
 	"github.com/ssobridge/ssobridge/bridge/web/playground"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Device flow paths (authflow).
+const (
+	PathDevice     = authflow.PathDevice
+	PathDeviceDone = authflow.PathDeviceDone
 )
 
 // Deps are what a Server is built from.
@@ -59,6 +66,8 @@ type Server struct {
 	logins *identity.LoginHasher
 	// sealer seals logout and hand-off tickets (seal.go).
 	sealer *identity.Sealer
+	// flow is the sign-in flow (login, consent, device); the hand-off finishes through it.
+	flow *authflow.Handler
 	// logout serves sign-out; end_session's hook seals its tickets.
 	logout *logout.Handler
 	// anonLimit rate-limits anonymous writes per client IP (ratelimit.go).
@@ -185,6 +194,12 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: s.shadow, policy: s.policy, access: s.access, audit: s.audit,
 		subjects: s.subjects, dir: d.Directory, log: log, now: s.now})
 	s.setupAMS(d.Connector)
+	s.flow = &authflow.Handler{Pages: s.pages, Cookies: s.cookies, Provider: s.provider, Store: s.store, Directory: s.dir,
+		Subjects: s.subjects, Access: s.access, Throttle: s.throttle, Audit: s.auditLog, Scopes: s.policy.DescribeScopes,
+		Authenticate: s.authenticate, FailedSignIn: s.failedSignIn, LoginHash: s.loginHash,
+		Provision: s.shadow.Provision, EndSession: s.shadow.EndSession, LimitAnonymous: s.limitAnonymous,
+		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(s.exchanger, s.website),
+		Logger: log, Now: s.now}
 	s.logout = &logout.Handler{Pages: s.pages, Cookies: s.cookies, Sealer: s.sealer, Clients: s.provider, Issuer: cfg.Issuer,
 		EndSession: s.shadow.EndSession, PublicSID: s.provider.PublicSID, Audit: s.audit, SignOff: s.signOff,
 		FromAMS: s.fromAMS, Now: s.now}
@@ -267,14 +282,11 @@ func (s *Server) routes() *echo.Echo {
 			e.Any(p, proto)
 		}
 	}
-	e.GET(sso.PathAuthCallback, s.authCallback(proto))
-	e.GET("/login", s.loginPage)
-	e.POST("/login", s.loginSubmit) // failures are throttled; their audit rows are rate-limited
-	e.GET("/consent", s.consentPage)
-	e.POST("/consent", s.consentSubmit)
+	e.GET(sso.PathAuthCallback, s.flow.Callback(proto))
+	s.flow.Mount(e)
 	s.logout.Mount(e)
 	(&account.Handler{Pages: s.pages, Cookies: s.cookies, Provider: s.provider, Consents: s.store,
-		Scopes: s.policy.DescribeScopes, Member: s.sessionMember, EndSession: s.shadow.EndSession, Audit: s.audit,
+		Scopes: s.policy.DescribeScopes, Member: s.flow.Member, EndSession: s.shadow.EndSession, Audit: s.audit,
 		Playground: s.cfg.PlaygroundEnabled(), Logger: s.log}).Mount(e)
 	if s.cfg.PlaygroundEnabled() {
 		(&playground.Handler{Pages: s.pages, Issuer: s.cfg.Issuer,
@@ -286,15 +298,35 @@ func (s *Server) routes() *echo.Echo {
 	e.GET(PathHandoffContinue, s.handoffContinue)
 	e.POST(PathHandoffConfirm, s.handoffConfirm)
 	e.POST(PathHandoffStart, s.handoffStart)
-	if s.provider.DeviceEnabled() {
-		e.GET(PathDevice, s.devicePage)
-		e.POST(PathDevice, s.limitAnonymous("device", false, s.deviceSubmit))
-		e.GET(PathDeviceDone, s.deviceDone)
-	}
 	if s.amsPages != nil {
 		h := echo.WrapHandler(s.amsPages)
 		e.Any(s.pagesPrefix, h)
 		e.Any(s.pagesPrefix+"/*", h)
 	}
 	return e
+}
+
+// purgeDevices deletes device authorizations an hour after they expired (until then a late
+// poll still learns expired_token rather than invalid_grant).
+func (s *Server) purgeDevices(ctx context.Context) {
+	ds, ok := s.store.(sso.DeviceStore)
+	if !ok {
+		return
+	}
+	if n, err := ds.PurgeDeviceAuthorizations(ctx, s.now().Add(-time.Hour)); err != nil {
+		s.log.ErrorContext(ctx, "purge device authorizations failed", "err", err)
+	} else if n > 0 {
+		s.log.DebugContext(ctx, "purged device authorizations", "rows", n)
+	}
+}
+
+// amsName is the AMS website's name for the hand-off button ("" when no hand-off is set up).
+func amsName(ex legacy.HandoffExchanger, w legacy.Website) string {
+	if ex == nil {
+		return ""
+	}
+	if w.Name != "" {
+		return w.Name
+	}
+	return "the member website"
 }

@@ -1,4 +1,4 @@
-package bridge
+package authflow
 
 import (
 	"context"
@@ -15,52 +15,53 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
 type loginData struct {
-	pageData
+	web.Page
 	CSRF, RequestID, ClientName, Login, Error, AMSName string
 }
 
 // pendingRequest loads the auth request of a login/consent page for this browser, or renders
 // the error page (and returns a nil request). The request must be pending; the first browser to
 // open it binds it, and only that browser can go on with it.
-func (s *Server) pendingRequest(c echo.Context, id string) (*sso.AuthRequest, *sso.ClientConfig, error) {
+func (h *Handler) PendingRequest(c echo.Context, id string) (*sso.AuthRequest, *sso.ClientConfig, error) {
 	ctx := c.Request().Context()
-	ar, err := s.provider.AuthRequest(ctx, id)
+	ar, err := h.Provider.AuthRequest(ctx, id)
 	if err != nil {
 		if errors.Is(err, sso.ErrNotFound) {
-			return nil, nil, s.errorPage(c, http.StatusBadRequest, "This sign-in has expired",
+			return nil, nil, h.Pages.Error(c, http.StatusBadRequest, "This sign-in has expired",
 				"The sign-in link is no longer valid: it was used already or is too old.",
 				"Go back to the app and start signing in again.")
 		}
 		return nil, nil, fmt.Errorf("load auth request: %w", err)
 	}
-	client, err := s.provider.Client(ctx, ar.ClientID)
+	client, err := h.Provider.Client(ctx, ar.ClientID)
 	if err != nil {
-		return nil, nil, s.errorPage(c, http.StatusBadRequest, "This app is not registered",
+		return nil, nil, h.Pages.Error(c, http.StatusBadRequest, "This app is not registered",
 			"The app that sent you here is no longer registered with this sign-in service.", "")
 	}
-	if err := s.claimRequest(c, ar); err != nil {
-		return nil, nil, s.requestStateError(c, ar, client, err)
+	if err := h.ClaimRequest(c, ar); err != nil {
+		return nil, nil, h.RequestStateError(c, ar, client, err)
 	}
 	return ar, client, nil
 }
 
 // claimRequest checks that ar is pending and binds it to this browser (or checks that it is).
-func (s *Server) claimRequest(c echo.Context, ar *sso.AuthRequest) error {
+func (h *Handler) ClaimRequest(c echo.Context, ar *sso.AuthRequest) error {
 	if ar.Done {
 		return sso.ErrAuthRequestUsed
 	}
-	browser, err := s.cookies.RequestBrowser(c)
+	browser, err := h.Cookies.RequestBrowser(c)
 	if err != nil {
 		return fmt.Errorf("request browser: %w", err)
 	}
 	if ar.Browser == "" {
-		if err := s.store.BindAuthRequest(c.Request().Context(), ar.ID, browser); err != nil {
+		if err := h.Store.BindAuthRequest(c.Request().Context(), ar.ID, browser); err != nil {
 			return err
 		}
 		ar.Browser = browser
@@ -73,31 +74,31 @@ func (s *Server) claimRequest(c echo.Context, ar *sso.AuthRequest) error {
 
 // requestStateError answers a sign-in request that this browser may not go on with: already
 // used, bound to another browser (offering to start over), expired.
-func (s *Server) requestStateError(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, err error) error {
+func (h *Handler) RequestStateError(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, err error) error {
 	ctx := c.Request().Context()
 	switch {
 	case errors.Is(err, sso.ErrAuthRequestUsed):
-		s.auditAnonymous(ctx, &store.AuditEvent{Event: "authorize.request_used", ClientID: ar.ClientID, IP: c.RealIP()})
-		return s.errorPage(c, http.StatusConflict, "This sign-in link was already used",
+		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "authorize.request_used", ClientID: ar.ClientID, IP: c.RealIP()})
+		return h.Pages.Error(c, http.StatusConflict, "This sign-in link was already used",
 			"The sign-in this link belongs to has been finished, so it cannot be used again.",
 			"Go back to the app and start signing in again.")
 	case errors.Is(err, sso.ErrAuthRequestElsewhere):
-		s.auditAnonymous(ctx, &store.AuditEvent{Event: "authorize.request_elsewhere", ClientID: ar.ClientID, IP: c.RealIP()})
-		d := errorData{Page: s.base("Start signing in again"), Heading: "This sign-in was started in another browser",
+		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "authorize.request_elsewhere", ClientID: ar.ClientID, IP: c.RealIP()})
+		d := web.ErrorData{Page: h.Pages.Base("Start signing in again"), Heading: "This sign-in was started in another browser",
 			Message:    "For your safety, a sign-in can only be finished in the browser where it was first opened, and this is another browser.",
 			Hint:       "If you did not start it yourself, someone may have sent you this link: do not sign in through it. Otherwise start again from the app in this browser.",
 			RequestRef: c.Response().Header().Get(echo.HeaderXRequestID)}
 		if client != nil && client.InitiateLoginURI != "" {
 			if u, err := url.Parse(client.InitiateLoginURI); err == nil && (u.Scheme == "https" || u.Scheme == "http") {
 				q := u.Query()
-				q.Set("iss", s.cfg.Issuer)
+				q.Set("iss", h.Issuer)
 				u.RawQuery = q.Encode()
 				d.Link, d.LinkText = u.String(), "Start again at "+client.Name
 			}
 		}
-		return s.render(c, http.StatusForbidden, "error", d)
+		return h.Pages.Render(c, http.StatusForbidden, "error", d)
 	case errors.Is(err, sso.ErrNotFound):
-		return s.errorPage(c, http.StatusBadRequest, "This sign-in has expired",
+		return h.Pages.Error(c, http.StatusBadRequest, "This sign-in has expired",
 			"The sign-in link is no longer valid: it was used already or is too old.",
 			"Go back to the app and start signing in again.")
 	}
@@ -105,34 +106,34 @@ func (s *Server) requestStateError(c echo.Context, ar *sso.AuthRequest, client *
 }
 
 // loginPage is where op sends the browser with a new auth request.
-func (s *Server) loginPage(c echo.Context) error {
-	ar, client, err := s.pendingRequest(c, c.QueryParam("id"))
+func (h *Handler) loginPage(c echo.Context) error {
+	ar, client, err := h.PendingRequest(c, c.QueryParam("id"))
 	if ar == nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	sess, serr := s.cookies.Current(c)
+	sess, serr := h.Cookies.Current(c)
 	if serr != nil && !errors.Is(serr, sso.ErrNotFound) {
 		return serr
 	}
-	if sess != nil && s.sessionAnswers(ar, sess) {
-		m, err := s.sessionMember(ctx, sess)
+	if sess != nil && h.sessionAnswers(ar, sess) {
+		m, err := h.Member(ctx, sess)
 		if err == nil {
-			return s.finish(c, ar, client, sess, m)
+			return h.Finish(c, ar, client, sess, m)
 		}
 		if !errors.Is(err, sso.ErrAccessDenied) {
-			return s.amsError(c, err)
+			return h.Pages.MembershipUnavailable(c, h.Logger, err)
 		}
 		// The member behind the session may no longer sign in: end it (apps are told) and ask again.
-		if err := s.shadow.EndSession(ctx, sess); err != nil {
+		if err := h.EndSession(ctx, sess); err != nil {
 			return err
 		}
 		sess = nil
 	}
 	if slices.Contains(ar.Prompt, oidc.PromptNone) {
-		return s.redirectError(c, ar, oidc.ErrLoginRequired().WithDescription("the member is not signed in"))
+		return h.redirectError(c, ar, oidc.ErrLoginRequired().WithDescription("the member is not signed in"))
 	}
-	return s.showLogin(c, ar, client, ar.LoginHint, "", http.StatusOK)
+	return h.showLogin(c, ar, client, ar.LoginHint, "", http.StatusOK)
 }
 
 // sessionAnswers reports whether sess may complete ar without asking for the password again.
@@ -141,42 +142,32 @@ func (s *Server) loginPage(c echo.Context) error {
 // sign-in, which only a session signed in after the request was made has given. Every path
 // that completes a request checks it (complete), not only the login page: the consent page
 // and the hand-off are entry points too.
-func (s *Server) sessionAnswers(ar *sso.AuthRequest, sess *sso.Session) bool {
+func (h *Handler) sessionAnswers(ar *sso.AuthRequest, sess *sso.Session) bool {
 	if !ar.CreatedAt.IsZero() && !sess.AuthTime.Before(ar.CreatedAt) {
 		return true
 	}
 	return !slices.Contains(ar.Prompt, oidc.PromptLogin) &&
-		(ar.MaxAge == nil || s.now().Sub(sess.AuthTime) <= *ar.MaxAge) &&
+		(ar.MaxAge == nil || h.Now().Sub(sess.AuthTime) <= *ar.MaxAge) &&
 		(ar.HintSubject == "" || sess.Subject == ar.HintSubject)
 }
 
-func (s *Server) showLogin(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, login, msg string, status int) error {
-	csrf, err := s.cookies.CSRFToken(c)
+func (h *Handler) showLogin(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, login, msg string, status int) error {
+	csrf, err := h.Cookies.CSRFToken(c)
 	if err != nil {
 		return err
 	}
-	return s.render(c, status, "login", loginData{
-		pageData: s.base("Sign in"), CSRF: csrf, RequestID: ar.ID, ClientName: client.Name,
-		Login: login, Error: msg, AMSName: s.amsName(),
+	return h.Pages.Render(c, status, "login", loginData{
+		Page: h.Pages.Base("Sign in"), CSRF: csrf, RequestID: ar.ID, ClientName: client.Name,
+		Login: login, Error: msg, AMSName: h.AMSName,
 	})
-}
-
-// amsName is the AMS website's name for the hand-off button ("" when no hand-off is set up).
-func (s *Server) amsName() string {
-	if s.exchanger == nil {
-		return ""
-	}
-	if s.website.Name != "" {
-		return s.website.Name
-	}
-	return "the member website"
 }
 
 // Messages shown on the login page. A status message is only shown after the password was
 // verified, so no message reveals whether a login exists.
 const msgBadCredentials = "The username or password is not right. Check them and try again."
 
-func loginMessage(err error) string {
+// LoginMessage is what the login page says about a failed sign-in.
+func LoginMessage(err error) string {
 	if msg := access.StandingMessage(err); msg != "" {
 		return msg
 	}
@@ -188,24 +179,24 @@ func loginMessage(err error) string {
 }
 
 // loginSubmit checks the password against the AMS.
-func (s *Server) loginSubmit(c echo.Context) error {
-	if err := s.cookies.CheckCSRF(c); err != nil {
-		return s.cookies.CSRFFailed(c)
+func (h *Handler) loginSubmit(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return h.Cookies.CSRFFailed(c)
 	}
-	ar, client, err := s.pendingRequest(c, c.FormValue("id"))
+	ar, client, err := h.PendingRequest(c, c.FormValue("id"))
 	if ar == nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	login, password, ip := c.FormValue("login"), c.FormValue("password"), c.RealIP()
 	if len(login) > 256 || len(password) > 1024 {
-		return s.showLogin(c, ar, client, "", msgBadCredentials, http.StatusBadRequest)
+		return h.showLogin(c, ar, client, "", msgBadCredentials, http.StatusBadRequest)
 	}
-	delay, retryAfter := s.throttle.Check(login, ip)
+	delay, retryAfter := h.Throttle.Check(login, ip)
 	if retryAfter > 0 {
-		s.auditAnonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: s.loginHash(login), ClientID: client.ID, IP: ip})
+		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: h.LoginHash(login), ClientID: client.ID, IP: ip})
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
-		return s.showLogin(c, ar, client, login, fmt.Sprintf(
+		return h.showLogin(c, ar, client, login, fmt.Sprintf(
 			"Too many sign-in attempts. For your security, please wait %s and try again.", humanDuration(retryAfter)),
 			http.StatusTooManyRequests)
 	}
@@ -216,11 +207,11 @@ func (s *Server) loginSubmit(c echo.Context) error {
 			return ctx.Err()
 		}
 	}
-	memberChecked := s.throttle.KnowsMember(login)
-	m, err := s.authenticate(ctx, login, password)
+	memberChecked := h.Throttle.KnowsMember(login)
+	m, err := h.Authenticate(ctx, login, password)
 	memberWait := time.Duration(0)
 	if err == nil && !memberChecked {
-		memberWait = s.throttle.MemberRetryAfter(m.Key)
+		memberWait = h.Throttle.MemberRetryAfter(m.Key)
 	}
 	if memberWait > 0 {
 		// The member's own counter (reached through other spellings of the login) refuses, as
@@ -230,13 +221,13 @@ func (s *Server) loginSubmit(c echo.Context) error {
 	if err != nil {
 		reason := legacy.Reason(err)
 		if errors.Is(err, legacy.ErrUnavailable) {
-			s.throttle.Release(login, ip) // not the member's failure
-			s.log.ErrorContext(ctx, "membership system unavailable", "err", err)
+			h.Throttle.Release(login, ip) // not the member's failure
+			h.Logger.ErrorContext(ctx, "membership system unavailable", "err", err)
 		}
-		if wait := max(memberWait, s.failedSignIn(ctx, login, client.ID, ip, reason, err, memberChecked || memberWait > 0)); wait > 0 {
-			s.auditAnonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: s.loginHash(login), ClientID: client.ID, IP: ip, Detail: "member"})
+		if wait := max(memberWait, h.FailedSignIn(ctx, login, client.ID, ip, reason, err, memberChecked || memberWait > 0)); wait > 0 {
+			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: h.LoginHash(login), ClientID: client.ID, IP: ip, Detail: "member"})
 			c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-			return s.showLogin(c, ar, client, login, fmt.Sprintf(
+			return h.showLogin(c, ar, client, login, fmt.Sprintf(
 				"Too many sign-in attempts. For your security, please wait %s and try again.", humanDuration(wait)),
 				http.StatusTooManyRequests)
 		}
@@ -244,145 +235,145 @@ func (s *Server) loginSubmit(c echo.Context) error {
 		if errors.Is(err, legacy.ErrUnavailable) {
 			status = http.StatusServiceUnavailable
 		}
-		return s.showLogin(c, ar, client, login, loginMessage(err), status)
+		return h.showLogin(c, ar, client, login, LoginMessage(err), status)
 	}
-	s.throttle.Succeed(login, ip)
-	sess, err := s.startSession(c, m, []string{"pwd"})
+	h.Throttle.Succeed(login, ip)
+	sess, err := h.StartSession(c, m, []string{"pwd"})
 	if err != nil {
 		return err
 	}
-	s.audit(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, ClientID: client.ID, IP: ip, Detail: "pwd"})
-	return s.finish(c, ar, client, sess, m)
+	h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, ClientID: client.ID, IP: ip, Detail: "pwd"})
+	return h.Finish(c, ar, client, sess, m)
 }
 
 // startSession opens a new SSO session (always a new id: no session fixation).
-func (s *Server) startSession(c echo.Context, m *legacy.Member, amr []string) (*sso.Session, error) {
+func (h *Handler) StartSession(c echo.Context, m *legacy.Member, amr []string) (*sso.Session, error) {
 	ctx := c.Request().Context()
-	now := s.now()
-	sub, err := s.subjects.Remember(ctx, m.Key, m.Login, now)
+	now := h.Now()
+	sub, err := h.Subjects.Remember(ctx, m.Key, m.Login, now)
 	if err != nil {
 		return nil, err
 	}
-	if old, err := s.cookies.Current(c); err == nil {
+	if old, err := h.Cookies.Current(c); err == nil {
 		// The browser's previous session ends; its apps get back-channel logout.
-		if err := s.shadow.EndSession(ctx, old); err != nil {
+		if err := h.EndSession(ctx, old); err != nil {
 			return nil, err
 		}
 	}
 	raw := sso.RandomToken()
 	sess := &sso.Session{ID: session.Key(raw), Subject: sub, AuthTime: now, AMR: amr, CreatedAt: now, LastSeen: now,
-		ExpiresAt: now.Add(s.cfg.Session.Lifetime)}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+		ExpiresAt: now.Add(h.SessionLifetime)}
+	if err := h.Store.CreateSession(ctx, sess); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
-	if err := s.cookies.Set(c, raw); err != nil {
+	if err := h.Cookies.Set(c, raw); err != nil {
 		return nil, fmt.Errorf("save cookie: %w", err)
 	}
 	return sess, nil
 }
 
 // sessionMember re-reads the member behind a session and checks they may still sign in.
-func (s *Server) sessionMember(ctx context.Context, sess *sso.Session) (*legacy.Member, error) {
-	key, err := s.subjects.MemberKey(ctx, sess.Subject)
+func (h *Handler) Member(ctx context.Context, sess *sso.Session) (*legacy.Member, error) {
+	key, err := h.Subjects.MemberKey(ctx, sess.Subject)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", sso.ErrAccessDenied, err)
 	}
-	m, err := s.dir.MemberByKey(ctx, key)
+	m, err := h.Directory.MemberByKey(ctx, key)
 	if err != nil {
 		if errors.Is(err, legacy.ErrNotFound) {
 			return nil, fmt.Errorf("%w: member gone", sso.ErrAccessDenied)
 		}
 		return nil, err
 	}
-	if err := s.access.Decide(ctx, m, sess.Subject, access.AnyClient, s.now()).Err(); err != nil {
+	if err := h.Access.Decide(ctx, m, sess.Subject, access.AnyClient, h.Now()).Err(); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
 // finish runs the steps after authentication: consent, then completion of the auth request.
-func (s *Server) finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {
+func (h *Handler) Finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {
 	ctx := c.Request().Context()
-	if !s.access.Decide(ctx, m, sess.Subject, client.ID, s.now()).Allowed() {
-		return s.accessDenied(c, ar, client, sess.Subject)
+	if !h.Access.Decide(ctx, m, sess.Subject, client.ID, h.Now()).Allowed() {
+		return h.accessDenied(c, ar, client, sess.Subject)
 	}
-	if need, err := s.needsConsent(ctx, ar, client, sess.Subject); err != nil {
+	if need, err := h.needsConsent(ctx, ar, client, sess.Subject); err != nil {
 		return err
 	} else if need {
 		if slices.Contains(ar.Prompt, oidc.PromptNone) {
-			return s.redirectError(c, ar, &oidc.Error{ErrorType: "consent_required", Description: "the member has not consented to this app"})
+			return h.redirectError(c, ar, &oidc.Error{ErrorType: "consent_required", Description: "the member has not consented to this app"})
 		}
 		return c.Redirect(http.StatusSeeOther, "/consent?id="+ar.ID)
 	}
-	return s.complete(c, ar, sess)
+	return h.complete(c, ar, sess)
 }
 
-func (s *Server) complete(c echo.Context, ar *sso.AuthRequest, sess *sso.Session) error {
+func (h *Handler) complete(c echo.Context, ar *sso.AuthRequest, sess *sso.Session) error {
 	ctx := c.Request().Context()
 	if ar.Done {
-		return s.requestStateError(c, ar, nil, sso.ErrAuthRequestUsed)
+		return h.RequestStateError(c, ar, nil, sso.ErrAuthRequestUsed)
 	}
-	if !s.sessionAnswers(ar, sess) {
+	if !h.sessionAnswers(ar, sess) {
 		// The request asks for a new sign-in this session has not given: the login page asks.
 		return c.Redirect(http.StatusSeeOther, "/login?id="+url.QueryEscape(ar.ID))
 	}
 	// Shadow user at the client: delivered now when the client asks for synchronous
 	// provisioning (a failure issues no code), else queued.
-	if err := s.shadow.Provision(ctx, ar.ClientID, sess.Subject, nil); err != nil {
-		s.audit(ctx, &store.AuditEvent{Event: "provisioning.failure", Subject: sess.Subject, ClientID: ar.ClientID, IP: c.RealIP(), Detail: "sync"})
-		return s.errorPage(c, http.StatusBadGateway, "The app could not set up your account",
+	if err := h.Provision(ctx, ar.ClientID, sess.Subject, nil); err != nil {
+		h.Audit.Write(ctx, &store.AuditEvent{Event: "provisioning.failure", Subject: sess.Subject, ClientID: ar.ClientID, IP: c.RealIP(), Detail: "sync"})
+		return h.Pages.Error(c, http.StatusBadGateway, "The app could not set up your account",
 			"You signed in, but the app could not create or update your account there, so it cannot let you in yet.",
 			"Please try again in a few minutes. If it keeps happening, contact the association.")
 	}
-	browser, err := s.cookies.RequestBrowser(c)
+	browser, err := h.Cookies.RequestBrowser(c)
 	if err != nil {
 		return fmt.Errorf("request browser: %w", err)
 	}
 	// pending -> completed, once, for this browser: the subject, session and auth time are
 	// fixed for good here.
-	next, err := s.provider.Complete(ctx, ar.ID, sso.Completion{Subject: sess.Subject, AuthTime: sess.AuthTime, AMR: sess.AMR,
+	next, err := h.Provider.Complete(ctx, ar.ID, sso.Completion{Subject: sess.Subject, AuthTime: sess.AuthTime, AMR: sess.AMR,
 		SessionID: sess.ID, Browser: browser})
 	if err != nil {
 		if errors.Is(err, sso.ErrAuthRequestUsed) || errors.Is(err, sso.ErrAuthRequestElsewhere) || errors.Is(err, sso.ErrNotFound) {
-			return s.requestStateError(c, ar, nil, err)
+			return h.RequestStateError(c, ar, nil, err)
 		}
 		return err
 	}
-	if err := s.store.AddSessionClient(ctx, sess.ID, ar.ClientID, s.now()); err != nil {
+	if err := h.Store.AddSessionClient(ctx, sess.ID, ar.ClientID, h.Now()); err != nil {
 		return fmt.Errorf("record session client: %w", err)
 	}
 	return c.Redirect(http.StatusSeeOther, next)
 }
 
-// authCallback guards op's authorize callback (which issues the code): only the browser whose
+// Callback guards op's authorize callback (which issues the code): only the browser whose
 // SSO session completed the auth request may collect its code, so a sign-in link completed in a
 // member's browser cannot be redeemed from another browser.
-func (s *Server) authCallback(next echo.HandlerFunc) echo.HandlerFunc {
+func (h *Handler) Callback(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		// Exactly one id, in the query of a GET: op reads r.Form, so the request it sees is
 		// rebuilt to carry that id only (no body, no second id).
 		ids := r.URL.Query()["id"]
 		if r.Method != http.MethodGet || len(ids) != 1 || r.ContentLength > 0 {
-			return s.errorPage(c, http.StatusBadRequest, "This sign-in cannot be completed",
+			return h.Pages.Error(c, http.StatusBadRequest, "This sign-in cannot be completed",
 				"The request to finish the sign-in was not in the expected form.", "Go back to the app and start signing in again.")
 		}
 		id := ids[0]
-		ar, err := s.provider.AuthRequest(r.Context(), id)
+		ar, err := h.Provider.AuthRequest(r.Context(), id)
 		if err != nil {
-			return s.errorPage(c, http.StatusBadRequest, "This sign-in has expired",
+			return h.Pages.Error(c, http.StatusBadRequest, "This sign-in has expired",
 				"The sign-in link is no longer valid: it was used already or is too old.", "Go back to the app and start signing in again.")
 		}
 		// The session must still be live: one ended since it completed the request (signed out
 		// elsewhere, by an administrator, the member disabled) gets no code.
-		sess, serr := s.cookies.Current(c)
+		sess, serr := h.Cookies.Current(c)
 		if serr != nil && !errors.Is(serr, sso.ErrNotFound) {
 			return fmt.Errorf("callback session: %w", serr)
 		}
 		if !ar.Done || ar.SessionID == "" || sess == nil || subtle.ConstantTimeCompare([]byte(sess.ID), []byte(ar.SessionID)) != 1 {
-			s.auditAnonymous(r.Context(), &store.AuditEvent{Event: "authorize.callback_refused", ClientID: ar.ClientID, IP: c.RealIP(),
+			h.Audit.Anonymous(r.Context(), &store.AuditEvent{Event: "authorize.callback_refused", ClientID: ar.ClientID, IP: c.RealIP(),
 				Detail: "callback from a browser that did not complete the sign-in"})
-			return s.errorPage(c, http.StatusForbidden, "This sign-in cannot be completed here",
+			return h.Pages.Error(c, http.StatusForbidden, "This sign-in cannot be completed here",
 				"The sign-in was finished in another browser, or has not been finished yet.", "Go back to the app and start signing in again.")
 		}
 		r2 := r.Clone(r.Context())
@@ -397,12 +388,12 @@ func (s *Server) authCallback(next echo.HandlerFunc) echo.HandlerFunc {
 
 // accessDenied answers a member whom the client's access rule does not admit: a clear page and
 // no code; with prompt=none the client gets access_denied.
-func (s *Server) accessDenied(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, subject string) error {
-	s.audit(c.Request().Context(), &store.AuditEvent{Event: "access.denied", Subject: subject, ClientID: client.ID, IP: c.RealIP(), Detail: "access rule"})
+func (h *Handler) accessDenied(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, subject string) error {
+	h.Audit.Write(c.Request().Context(), &store.AuditEvent{Event: "access.denied", Subject: subject, ClientID: client.ID, IP: c.RealIP(), Detail: "access rule"})
 	if slices.Contains(ar.Prompt, oidc.PromptNone) {
-		return s.redirectError(c, ar, oidc.ErrAccessDenied().WithDescription("the member may not use this app"))
+		return h.redirectError(c, ar, oidc.ErrAccessDenied().WithDescription("the member may not use this app"))
 	}
-	return s.errorPage(c, http.StatusForbidden, "This app is not available with your membership",
+	return h.Pages.Error(c, http.StatusForbidden, "This app is not available with your membership",
 		client.Name+" is only open to members whose membership allows it, and yours does not at the moment.",
 		"If you think this is wrong, for example because you have just renewed, please contact the association.")
 }
@@ -410,22 +401,15 @@ func (s *Server) accessDenied(c echo.Context, ar *sso.AuthRequest, client *sso.C
 // redirectError sends an OAuth error back to the client's validated redirect_uri. That is the
 // request's one authorization response: the request ends first (nothing can complete it
 // afterwards, and a completion that raced it gets no code).
-func (s *Server) redirectError(c echo.Context, ar *sso.AuthRequest, e *oidc.Error) error {
-	u, err := s.provider.ErrorRedirect(ar, e)
+func (h *Handler) redirectError(c echo.Context, ar *sso.AuthRequest, e *oidc.Error) error {
+	u, err := h.Provider.ErrorRedirect(ar, e)
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteAuthRequest(c.Request().Context(), ar.ID); err != nil {
+	if err := h.Store.DeleteAuthRequest(c.Request().Context(), ar.ID); err != nil {
 		return fmt.Errorf("end answered auth request: %w", err)
 	}
 	return c.Redirect(http.StatusSeeOther, u)
-}
-
-func (s *Server) amsError(c echo.Context, err error) error {
-	s.log.ErrorContext(c.Request().Context(), "membership system error", "err", err)
-	return s.errorPage(c, http.StatusServiceUnavailable, "Membership system unavailable",
-		"We cannot reach the membership system right now, so we cannot sign you in.",
-		"Please try again in a few minutes.")
 }
 
 func humanDuration(d time.Duration) string {

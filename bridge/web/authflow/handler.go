@@ -1,0 +1,90 @@
+package authflow
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/audit"
+	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/policy"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/throttle"
+	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/bridge/web/session"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Paths of the sign-in flow.
+const (
+	PathLogin      = "/login"
+	PathConsent    = "/consent"
+	PathDevice     = "/device"
+	PathDeviceDone = "/device/done"
+)
+
+// Store is what the flow writes: request binding and ending, sessions, consents.
+type Store interface {
+	BindAuthRequest(ctx context.Context, id, browser string) error
+	DeleteAuthRequest(ctx context.Context, id string) error
+	CreateSession(ctx context.Context, s *sso.Session) error
+	AddSessionClient(ctx context.Context, id, clientID string, at time.Time) error
+	Consent(ctx context.Context, subject, clientID string) (*store.Consent, error)
+	PutConsent(ctx context.Context, c *store.Consent) error
+}
+
+// Handler serves the sign-in flow. Its fields are what it depends on; all are required unless
+// said otherwise.
+type Handler struct {
+	Pages    *web.Renderer
+	Cookies  *session.Cookies
+	Provider *sso.Provider
+	Store    Store
+	// Directory re-reads the member behind a session.
+	Directory legacy.MemberLookup
+	Subjects  *identity.SubjectMapper
+	// Access decides whether a member may use a client now.
+	Access   *access.Checker
+	Throttle *throttle.Throttle
+	Audit    *audit.Log
+	// Scopes describes scopes for the consent page.
+	Scopes func(clientID string, scopes []string) []policy.ScopeDescription
+	// Authenticate checks a typed login and password against the AMS.
+	Authenticate func(ctx context.Context, login, password string) (*legacy.Member, error)
+	// FailedSignIn records a failed password check (throttle and audit) and returns how long
+	// the member's own counter refuses (0: not).
+	FailedSignIn func(ctx context.Context, login, clientID, ip, detail string, err error, memberChecked bool) time.Duration
+	// LoginHash is what the audit log keeps of a typed login.
+	LoginHash func(login string) string
+	// Provision sets up the member's shadow user at a client before its code is issued.
+	Provision func(ctx context.Context, clientID, subject string, m *legacy.Member) error
+	// EndSession ends an SSO session and queues its back-channel logouts.
+	EndSession func(context.Context, *sso.Session) error
+	// LimitAnonymous rate-limits an endpoint that writes for an anonymous caller.
+	LimitAnonymous func(name string, api bool, next echo.HandlerFunc) echo.HandlerFunc
+	Issuer         string
+	// SessionLifetime is how long an SSO session lives.
+	SessionLifetime time.Duration
+	// AMSName names the AMS website on the login page's hand-off button ("" : no hand-off).
+	AMSName string
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Mount adds the login, consent and (when the provider runs the device flow) device routes.
+// op's authorize callback is mounted by the caller through Callback.
+func (h *Handler) Mount(e *echo.Echo) {
+	e.GET(PathLogin, h.loginPage)
+	e.POST(PathLogin, h.loginSubmit) // failures are throttled; their audit rows are rate-limited
+	e.GET(PathConsent, h.consentPage)
+	e.POST(PathConsent, h.consentSubmit)
+	if h.Provider.DeviceEnabled() {
+		e.GET(PathDevice, h.devicePage)
+		e.POST(PathDevice, h.LimitAnonymous("device", false, h.deviceSubmit))
+		e.GET(PathDeviceDone, h.deviceDone)
+	}
+}
