@@ -3,7 +3,6 @@ package sso
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -41,26 +40,8 @@ func authenticatedClient(ctx context.Context) (string, bool) {
 	return id, ok && id != ""
 }
 
-// clientAuthError is a client authentication failure, answered as RFC 6749 5.2 JSON.
-type clientAuthError struct {
-	status     int
-	code, desc string
-	retryAfter time.Duration
-}
-
-func (e *clientAuthError) write(w http.ResponseWriter) {
-	if e.status == http.StatusUnauthorized {
-		// RFC 6749 5.2: 401 invalid_client carries a challenge for the scheme the client may use.
-		w.Header().Set("WWW-Authenticate", `Basic realm="ssobridge"`)
-	}
-	if e.retryAfter > 0 {
-		w.Header().Set("Retry-After", fmt.Sprint(int(e.retryAfter.Seconds())+1))
-	}
-	writeOAuthError(w, e.status, e.code, e.desc)
-}
-
-func invalidClient(desc string) *clientAuthError {
-	return &clientAuthError{status: http.StatusUnauthorized, code: "invalid_client", desc: desc}
+func invalidClient(desc string) *GrantError {
+	return &GrantError{Status: http.StatusUnauthorized, Code: "invalid_client", Description: desc}
 }
 
 // credentials are what a request presents to identify its client.
@@ -72,7 +53,7 @@ type credentials struct {
 // parseCredentials reads the client's credentials from the Basic header (both parts
 // form-urlencoded by the client, RFC 6749 2.3.1) or the body (client_secret_post, or a
 // public client's client_id). More than one method is refused (RFC 6749 2.3).
-func parseCredentials(r *http.Request) (credentials, *clientAuthError) {
+func parseCredentials(r *http.Request) (credentials, *GrantError) {
 	form := r.PostForm
 	if form.Get("client_assertion") != "" || form.Get("client_assertion_type") != "" {
 		return credentials{}, invalidClient("private_key_jwt and client assertions are not supported")
@@ -98,12 +79,12 @@ func parseCredentials(r *http.Request) (credentials, *clientAuthError) {
 		return credentials{}, invalidClient("malformed Basic credentials (RFC 6749 2.3.1: form-urlencoded client id and secret)")
 	}
 	if form.Get("client_secret") != "" {
-		return credentials{}, &clientAuthError{status: http.StatusBadRequest, code: "invalid_request",
-			desc: "use one client authentication method, not Basic and client_secret together"}
+		return credentials{}, &GrantError{Status: http.StatusBadRequest, Code: "invalid_request",
+			Description: "use one client authentication method, not Basic and client_secret together"}
 	}
 	if fid := form.Get("client_id"); fid != "" && fid != id {
-		return credentials{}, &clientAuthError{status: http.StatusBadRequest, code: "invalid_request",
-			desc: "client_id does not match the authenticated client"}
+		return credentials{}, &GrantError{Status: http.StatusBadRequest, Code: "invalid_request",
+			Description: "client_id does not match the authenticated client"}
 	}
 	return credentials{id: id, secret: secret, method: AuthMethodBasic}, nil
 }
@@ -114,11 +95,11 @@ func parseCredentials(r *http.Request) (credentials, *clientAuthError) {
 // success the request is rewritten into one form op reads (decoded credentials) and its
 // context carries the authenticated client, so op's own checks of the same credentials pass
 // without a second verification.
-func (p *Provider) authenticate(r *http.Request, confidential bool) (*ClientConfig, *http.Request, *clientAuthError) {
+func (p *Provider) authenticate(r *http.Request, confidential bool) (*ClientConfig, *http.Request, *GrantError) {
 	ctx := r.Context()
 	c, aerr := parseCredentials(r)
 	if aerr != nil {
-		if aerr.status == http.StatusUnauthorized && c.id == "" && r.Header.Get("Authorization") != "" {
+		if aerr.Status == http.StatusUnauthorized && c.id == "" && r.Header.Get("Authorization") != "" {
 			p.storage.hooks.Event(ctx, "client.auth_failure", "", "", "malformed credentials")
 		}
 		return nil, nil, aerr
@@ -130,7 +111,7 @@ func (p *Provider) authenticate(r *http.Request, confidential bool) (*ClientConf
 	cfg, err := p.storage.clientConfig(ctx, c.id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		p.log(ctx).ErrorContext(ctx, "client lookup failed", "err", err)
-		return nil, nil, &clientAuthError{status: http.StatusInternalServerError, code: "server_error", desc: "client lookup failed"}
+		return nil, nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error", Description: "client lookup failed"}
 	}
 	if cfg != nil && cfg.Public {
 		// Nothing to verify, nothing to guess: no throttling.
@@ -145,8 +126,8 @@ func (p *Provider) authenticate(r *http.Request, confidential bool) (*ClientConf
 	if limiter != nil {
 		if ra := limiter.ClientAuthAttempt(r, c.id); ra > 0 {
 			p.storage.hooks.Event(ctx, "client.throttled", "", clientIDIfKnown(cfg), "too many failed client authentications")
-			e := &clientAuthError{status: http.StatusTooManyRequests, code: "invalid_client",
-				desc: "too many failed client authentications; try again later", retryAfter: ra}
+			e := &GrantError{Status: http.StatusTooManyRequests, Code: "invalid_client",
+				Description: "too many failed client authentications; try again later", RetryAfter: ra}
 			return nil, nil, e
 		}
 	}

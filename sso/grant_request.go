@@ -17,8 +17,9 @@ import (
 // exchange) share: their error type and their token request, issued through op's token
 // creation so that tokens, ID tokens and storage are the same as for the code and refresh grants.
 
-// GrantError is an expected failure decided by a hook (wrong password, locked out, throttled,
-// AMS down): the provider answers it as RFC 6749 section 5.2 error JSON.
+// GrantError is an expected failure at the token endpoint or another API endpoint: decided by
+// a hook (wrong password, locked out, throttled, AMS down), by client authentication or by a
+// grant. The provider answers it as RFC 6749 section 5.2 error JSON.
 type GrantError struct {
 	Status      int    // HTTP status; 400 when 0
 	Code        string // invalid_grant, temporarily_unavailable...
@@ -36,7 +37,12 @@ func (e *GrantError) Error() string {
 
 func (e *GrantError) Unwrap() error { return e.Err }
 
+// write answers e as RFC 6749 5.2 JSON; a 401 invalid_client carries the challenge for the
+// scheme the client may use.
 func (e *GrantError) write(w http.ResponseWriter) {
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="ssobridge"`)
+	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(int(e.RetryAfter.Seconds())+1))
 	}
