@@ -7,6 +7,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/legacy/imis"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -34,7 +35,7 @@ func settleMemberKey(ctx context.Context, st memberKeyStore, kek []byte, lc sqld
 	configured := lc.MemberKey
 	initial := configured
 	if initial == "" {
-		initial = sqldir.MemberKeyProvider
+		initial = imis.MemberKeyProvider
 	}
 	existing, err := st.SubjectsByKeyRange(ctx, "", "", 1)
 	if err != nil {
@@ -45,7 +46,7 @@ func settleMemberKey(ctx context.Context, st memberKeyStore, kek []byte, lc sqld
 		recordedFirst = true
 		if len(existing) > 0 {
 			// Subjects issued before the member key was recorded came from the contact key.
-			return []byte(sqldir.MemberKeyContact)
+			return []byte(imis.MemberKeyContact)
 		}
 		return []byte(initial)
 	})

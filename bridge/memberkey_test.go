@@ -11,6 +11,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/legacy/imis"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
@@ -28,13 +29,13 @@ func TestSettleMemberKey(t *testing.T) {
 		existingSubjects bool // subjects issued by a version that recorded no member key
 		starts           []start
 	}{
-		{"new installation, default", false, []start{{"", "", false}, {"", "", false}, {sqldir.MemberKeyProvider, sqldir.MemberKeyProvider, false}}},
+		{"new installation, default", false, []start{{"", "", false}, {"", "", false}, {imis.MemberKeyProvider, imis.MemberKeyProvider, false}}},
 		{"new installation, contact key chosen, later left unset", false, []start{
-			{sqldir.MemberKeyContact, sqldir.MemberKeyContact, false}, {"", sqldir.MemberKeyContact, false}}},
-		{"new installation, key changed later", false, []start{{"", "", false}, {sqldir.MemberKeyContact, "", true}}},
-		{"upgraded installation keeps the contact key", true, []start{{"", sqldir.MemberKeyContact, false}, {"", sqldir.MemberKeyContact, false}}},
-		{"upgraded installation, provider key asked for", true, []start{{sqldir.MemberKeyProvider, "", true}}},
-		{"upgraded installation, contact key set", true, []start{{sqldir.MemberKeyContact, sqldir.MemberKeyContact, false}}},
+			{imis.MemberKeyContact, imis.MemberKeyContact, false}, {"", imis.MemberKeyContact, false}}},
+		{"new installation, key changed later", false, []start{{"", "", false}, {imis.MemberKeyContact, "", true}}},
+		{"upgraded installation keeps the contact key", true, []start{{"", imis.MemberKeyContact, false}, {"", imis.MemberKeyContact, false}}},
+		{"upgraded installation, provider key asked for", true, []start{{imis.MemberKeyProvider, "", true}}},
+		{"upgraded installation, contact key set", true, []start{{imis.MemberKeyContact, imis.MemberKeyContact, false}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 	_ "modernc.org/sqlite" // driver "sqlite"
 
+	"github.com/ssobridge/ssobridge/legacy/imis"
 	"github.com/ssobridge/ssobridge/legacy/password"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
@@ -47,16 +48,16 @@ const never = "1754-01-01 00:00:00.000"
 // expiring after a year, a grace period of 30 days, and a few extra columns.
 // Use it with sqldir.New on the handle from Open (OpenDirectory does both).
 func SQLConfig() sqldir.Config {
-	return sqldir.Config{
+	return imis.SQLConfig(sqldir.Config{
 		Driver:         sqldir.DriverSQLite,
-		Preset:         sqldir.PresetNameIMISSQLite,
+		Preset:         imis.PresetNameIMISSQLite,
 		Timezone:       "UTC",
 		PasswordMaxAge: PasswordMaxAge,
 		HashAlgorithm:  string(password.SHA256),
 		ExtraColumns:   []string{"title", "chapter", "city", "country"},
 		// The application clock comes from SystemConfig (as on a real iMIS).
 		MembershipGrace: MembershipGrace,
-	}
+	})
 }
 
 // Open creates (or re-creates) the demo AMS database and seeds it. path "" or ":memory:"

@@ -9,8 +9,8 @@ import (
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
-// Config is the `legacy:` section of type imis: the iMIS database (see sqldir.Config; the
-// preset defaults to iMIS's) and the iMIS website (AMS), which the bridge fills from its
+// Config is the `legacy:` section of type imis: the iMIS database (see sqldir.Config; with the
+// iMIS presets, Presets) and the iMIS website (AMS), which the bridge fills from its
 // top-level `ams:` section.
 type Config struct {
 	sqldir.Config `yaml:",inline"`
@@ -21,7 +21,7 @@ type Config struct {
 // Validate reports every problem at once, each naming its field (legacy.<field>, ams.<field>).
 func (c Config) Validate() error {
 	var errs []error
-	for _, err := range []error{c.Config.Validate(), c.AMS.Validate()} {
+	for _, err := range []error{SQLConfig(c.Config).Validate(), c.AMS.Validate()} {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
 			errs = append(errs, j.Unwrap()...)
 		} else if err != nil {
@@ -39,7 +39,7 @@ func (c Config) MemberRules() legacy.MemberRules {
 // Open connects to the iMIS database (an unreachable database is logged, not fatal: sign-ins
 // fail closed until it is back) and, when configured, to the website.
 func (c Config) Open(ctx context.Context, o legacy.OpenOptions) (legacy.Connector, error) {
-	conn, err := sqldir.OpenConnector(ctx, c.Config, o)
+	conn, err := sqldir.OpenConnector(ctx, SQLConfig(c.Config), o)
 	if err != nil {
 		return nil, err
 	}

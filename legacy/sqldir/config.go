@@ -14,17 +14,10 @@ import (
 	"github.com/ssobridge/ssobridge/legacy/password"
 )
 
-// Drivers and presets.
+// Drivers.
 const (
 	DriverSQLServer = "sqlserver" // github.com/microsoft/go-mssqldb
 	DriverSQLite    = "sqlite"    // modernc.org/sqlite (the demo AMS)
-
-	PresetNameIMIS       = "imis"        // iMIS on SQL Server (preset_imis.go)
-	PresetNameIMISSQLite = "imis-sqlite" // the same tables in SQLite (preset_sqlite.go, the demo)
-	PresetNameNone       = "none"        // every query comes from Config.Queries
-
-	MemberKeyProvider = "provider_key" // UserMain.ProviderKey, the aspnet user id (default)
-	MemberKeyContact  = "contact_key"  // UserMain.UserKey = ContactMain.ContactKey
 )
 
 // Defaults applied to zero Config fields.
@@ -36,11 +29,6 @@ const (
 	DefaultCacheTTL        = 2 * time.Minute
 	DefaultCacheSize       = 10_000
 )
-
-// DefaultRefusedLogins are iMIS's built-in accounts, which never sign in through the bridge.
-func DefaultRefusedLogins() []string {
-	return []string{"SYSTEM", "GUEST", "MANAGER", "ADMINISTRATOR", "IMISLOG", "NUNIT1"}
-}
 
 // Config is the legacy directory's configuration; the bridge embeds it under "legacy:" in its
 // YAML file (and expands ${ENV} references, e.g. in dsn, before decoding). Zero values take
@@ -59,11 +47,15 @@ type Config struct {
 	Driver string `yaml:"driver"`
 	// DSN is the driver's data source name. Use a read-only database login.
 	DSN string `yaml:"dsn"`
-	// Preset names the built-in query set: "imis" (default for sqlserver), "imis-sqlite"
-	// (default for sqlite) or "none" (every query in Queries).
+	// Preset names the built-in query set, one of Presets (default: the first for the
+	// driver, e.g. the iMIS connector's "imis" for sqlserver and "imis-sqlite" for sqlite), or
+	// "none" (every query in Queries).
 	Preset string `yaml:"preset"`
+	// Presets are the built-in query sets the connector offers (set by the connector
+	// package, e.g. legacy/imis; none for type sql).
+	Presets []Preset `yaml:"-"`
 	// Queries overrides single named queries of the preset (see QueryNames and the column
-	// contract in preset_imis.go).
+	// contract in queries.go).
 	Queries map[string]string `yaml:"queries"`
 	// ExtraColumns are additional result columns copied into Member.Extra (the iMIS preset
 	// offers title, chapter, category, company_id, member_status, city, state_province, country).
@@ -103,19 +95,18 @@ type Config struct {
 	// member (the same variables as access rules, with member.standing the built-in answer)
 	// that returns true when the member is current. Evaluated by the bridge.
 	StandingRule string `yaml:"standing_rule"`
-	// MemberKey chooses the iMIS presets' member key, from which subjects are derived:
-	// "provider_key" (default: the login's aspnet user id, UserMain.ProviderKey, which survives
-	// a contact merge that re-creates the login under the surviving contact) or "contact_key"
-	// (UserMain.UserKey = ContactMain.ContactKey, which such a merge changes; the key of
-	// installations set up before issue 12, whose subjects it keeps).
+	// MemberKey chooses the preset's member key mode (Preset.MemberKeys; default its first),
+	// from which subjects are derived. The iMIS presets offer "provider_key" (default) and
+	// "contact_key" (see package legacy/imis).
 	MemberKey string `yaml:"member_key"`
 	// KeyFormat is "guid" (default: keys are GUIDs, rendered upper-case) or "text" (keys are
 	// opaque strings, for an AMS whose contact keys are not GUIDs).
 	KeyFormat string `yaml:"key_format"`
 	// EmailUnique says the AMS guarantees unique e-mail addresses (iMIS does not).
 	EmailUnique bool `yaml:"email_unique"`
-	// RefusedLogins never sign in and are not found by lookups (default: iMIS's SYSTEM,
-	// GUEST, MANAGER, ADMINISTRATOR, IMISLOG and NUNIT1). Compared case-insensitively.
+	// RefusedLogins never sign in and are not found by lookups (default: the presets'
+	// built-in accounts, Preset.RefusedLogins; none without presets). Compared
+	// case-insensitively.
 	RefusedLogins []string `yaml:"refused_logins"`
 
 	// CacheTTL is how long the profile cache (package legacy/cache) keeps members and roles
@@ -150,10 +141,8 @@ func (c Config) validate(needDSN bool) error {
 		bad("dsn", "required")
 	}
 	preset := c.preset()
-	switch preset {
-	case PresetNameIMIS, PresetNameIMISSQLite, PresetNameNone:
-	default:
-		bad("preset", "unknown preset %q (want %s, %s or %s)", c.Preset, PresetNameIMIS, PresetNameIMISSQLite, PresetNameNone)
+	if names := c.presetNames(); !slices.Contains(names, preset) {
+		bad("preset", "unknown preset %q (want %s)", c.Preset, orList(names))
 	}
 	if c.MaxOpenConns < 0 {
 		bad("max_open_conns", "must not be negative")
@@ -188,10 +177,12 @@ func (c Config) validate(needDSN bool) error {
 	if c.MembershipGrace < 0 {
 		bad("membership_grace", "must not be negative")
 	}
-	switch c.MemberKey {
-	case "", MemberKeyProvider, MemberKeyContact:
-	default:
-		bad("member_key", "unknown member key %q (want %s or %s)", c.MemberKey, MemberKeyProvider, MemberKeyContact)
+	if keys := c.memberKeys(); c.MemberKey != "" && !slices.Contains(keys, c.MemberKey) {
+		if len(keys) == 0 {
+			bad("member_key", "unknown member key %q (this connector has no member key modes: the key is the queries' user_key)", c.MemberKey)
+		} else {
+			bad("member_key", "unknown member key %q (want %s)", c.MemberKey, orList(keys))
+		}
 	}
 	switch c.KeyFormat {
 	case "", "guid", "text":
@@ -232,27 +223,28 @@ func (c Config) validate(needDSN bool) error {
 	return errors.Join(errs...)
 }
 
+// preset is the preset's name: the configured one, or the first preset for the driver (the
+// first preset for an unknown driver, whose error is the driver's alone), or none.
 func (c Config) preset() string {
 	if c.Preset != "" {
 		return c.Preset
 	}
-	if c.Driver == DriverSQLite {
-		return PresetNameIMISSQLite
+	for _, p := range c.Presets {
+		if p.Driver == c.Driver {
+			return p.Name
+		}
 	}
-	return PresetNameIMIS
+	if len(c.Presets) > 0 {
+		return c.Presets[0].Name
+	}
+	return PresetNameNone
 }
 
 // queries returns the effective query set: the preset with the overrides applied.
 func (c Config) queries() map[string]string {
-	var q map[string]string
-	contact := c.MemberKey == MemberKeyContact
-	switch c.preset() {
-	case PresetNameIMIS:
-		q = imisQueries(imisDialect{contactKey: contact})
-	case PresetNameIMISSQLite:
-		q = imisQueries(imisDialect{sqlite: true, contactKey: contact})
-	default:
-		q = map[string]string{}
+	q := map[string]string{}
+	if p := c.presetValue(); p != nil {
+		q = p.Queries(c.MemberKey)
 	}
 	for name, text := range c.Queries {
 		q[name] = text
@@ -294,7 +286,7 @@ func (c Config) withDefaults() Config {
 		c.KeyFormat = "guid"
 	}
 	if c.RefusedLogins == nil {
-		c.RefusedLogins = DefaultRefusedLogins()
+		c.RefusedLogins = c.defaultRefusedLogins()
 	}
 	if c.RoleSources == nil {
 		c.RoleSources = legacy.DefaultRoleSources()
@@ -302,11 +294,22 @@ func (c Config) withDefaults() Config {
 	if c.AppTimeOffset == "" {
 		c.AppTimeOffset = "auto"
 	}
-	if c.MemberKey == "" {
-		c.MemberKey = MemberKeyProvider
+	if keys := c.memberKeys(); c.MemberKey == "" && len(keys) > 0 {
+		c.MemberKey = keys[0]
+		if p := c.presetValue(); p != nil && len(p.MemberKeys) > 0 {
+			c.MemberKey = p.MemberKeys[0]
+		}
 	}
 	c.Preset = c.preset()
 	return c
+}
+
+// orList renders "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -1,7 +1,6 @@
 package sqldir
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +11,7 @@ import (
 )
 
 func TestValidateNamesTheField(t *testing.T) {
-	ok := Config{Driver: DriverSQLServer, DSN: "sqlserver://u:p@h?database=iMIS"}
+	ok := Config{Driver: DriverSQLServer, DSN: "sqlserver://u:p@h?database=ams", Presets: testPresets()}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("minimal config: %v", err)
 	}
@@ -23,7 +22,9 @@ func TestValidateNamesTheField(t *testing.T) {
 		{func(c *Config) { c.Driver = "" }, "legacy.driver: required"},
 		{func(c *Config) { c.Driver = "postgres" }, "legacy.driver: unknown driver"},
 		{func(c *Config) { c.DSN = " " }, "legacy.dsn: required"},
-		{func(c *Config) { c.Preset = "netforum" }, "legacy.preset: unknown preset"},
+		{func(c *Config) { c.Preset = "netforum" }, `legacy.preset: unknown preset "netforum" (want t-mssql, t-lite or none)`},
+		{func(c *Config) { c.MemberKey = "email" }, `legacy.member_key: unknown member key "email" (want row or text)`},
+		{func(c *Config) { c.Presets = nil; c.MemberKey = "row" }, "legacy.member_key: unknown member key \"row\" (this connector has no member key modes"},
 		{func(c *Config) { c.QueryTimeout = -time.Second }, "legacy.query_timeout: must be positive"},
 		{func(c *Config) { c.MaxOpenConns = -1 }, "legacy.max_open_conns: must not be negative"},
 		{func(c *Config) { c.MaxIdleConns = -1 }, "legacy.max_idle_conns: must not be negative"},
@@ -64,84 +65,46 @@ func TestValidateNamesTheField(t *testing.T) {
 	}
 }
 
+// testPresets are two presets of a made-up AMS: one a driver, with two member key modes.
+func testPresets() []Preset {
+	preset := func(name, driver string) Preset {
+		return Preset{Name: name, Driver: driver, MemberKeys: []string{"row", "text"}, TextKeys: []string{"text"},
+			RefusedLogins: []string{"ROOT"},
+			Queries: func(memberKey string) map[string]string {
+				q := map[string]string{}
+				for _, n := range QueryNames() {
+					q[n] = "SELECT '" + name + "', '" + memberKey + "'"
+				}
+				return q
+			}}
+	}
+	return []Preset{preset("t-mssql", DriverSQLServer), preset("t-lite", DriverSQLite)}
+}
+
 func TestDefaults(t *testing.T) {
-	c := Config{Driver: DriverSQLServer, DSN: "x"}.withDefaults()
-	if c.QueryTimeout != 5*time.Second || c.Preset != PresetNameIMIS || c.KeyFormat != "guid" ||
-		c.CacheTTL != DefaultCacheTTL || c.MaxOpenConns != DefaultMaxOpenConns || !slices.Contains(c.RefusedLogins, "IMISLOG") {
+	c := Config{Driver: DriverSQLServer, DSN: "x", Presets: testPresets()}.withDefaults()
+	if c.QueryTimeout != 5*time.Second || c.Preset != "t-mssql" || c.KeyFormat != "guid" || c.MemberKey != "row" ||
+		c.CacheTTL != DefaultCacheTTL || c.MaxOpenConns != DefaultMaxOpenConns || !slices.Equal(c.RefusedLogins, []string{"ROOT"}) {
 		t.Fatalf("defaults = %+v", c)
 	}
-	if p := (Config{Driver: DriverSQLite}).withDefaults().Preset; p != PresetNameIMISSQLite {
+	if p := (Config{Driver: DriverSQLite, Presets: testPresets()}).withDefaults().Preset; p != "t-lite" {
 		t.Fatalf("sqlite default preset = %s", p)
 	}
-	q := Config{Driver: DriverSQLServer, Queries: map[string]string{QueryPing: "SELECT 1"}}.queries()
-	if q[QueryPing] != "SELECT 1" || q[QueryMemberByLogin] != PresetIMIS()[QueryMemberByLogin] {
-		t.Fatal("override not applied on top of the preset")
+	// An unknown driver is its own error only: not also every query missing.
+	if err := (Config{Driver: "oracle", DSN: "x", Presets: testPresets()}).Validate(); err == nil || strings.Contains(err.Error(), "queries") {
+		t.Fatalf("unknown driver: %v", err)
+	}
+	q := Config{Driver: DriverSQLServer, MemberKey: "text", Presets: testPresets(), Queries: map[string]string{QueryPing: "SELECT 1"}}.queries()
+	if q[QueryPing] != "SELECT 1" || q[QueryMemberByLogin] != "SELECT 't-mssql', 'text'" {
+		t.Fatalf("override not applied on top of the preset's member key mode: %v", q)
+	}
+	// Without presets (type sql): preset none, no member key, no built-in accounts.
+	if c := (Config{Driver: DriverSQLServer}).withDefaults(); c.Preset != PresetNameNone || c.MemberKey != "" || len(c.RefusedLogins) != 0 {
+		t.Fatalf("defaults without presets = %+v", c)
 	}
 	for _, tz := range []string{"", "Local", "UTC", "America/Chicago", "Europe/Berlin"} {
 		if _, err := (Config{Timezone: tz}).location(); err != nil {
 			t.Errorf("timezone %q: %v", tz, err)
-		}
-	}
-}
-
-var aliasRE = regexp.MustCompile(`(?i)\bAS\s+([a-z_][a-z0-9_]*)\s*(,|\n|$)`)
-
-// aliases lists the result column aliases of a query's select list.
-func aliases(q string) []string {
-	if i := regexp.MustCompile(`\nFROM\s`).FindStringIndex(q); i != nil {
-		q = q[:i[0]] + "\n"
-	}
-	var out []string
-	for _, m := range aliasRE.FindAllStringSubmatch(q, -1) {
-		out = append(out, strings.ToLower(m[1]))
-	}
-	return out
-}
-
-// The SQLite preset must return exactly the columns of the SQL Server one.
-func TestPresetsHaveTheSameColumns(t *testing.T) {
-	ms, lite := PresetIMIS(), PresetIMISSQLite()
-	for _, name := range QueryNames() {
-		a, b := aliases(ms[name]), aliases(lite[name])
-		if len(a) == 0 || !slices.Equal(a, b) {
-			t.Errorf("%s: columns differ:\n sqlserver %v\n sqlite    %v", name, a, b)
-		}
-	}
-	login := aliases(ms[QueryMemberByLogin])
-	for _, c := range append(append([]string{}, requiredColumns...), hashColumns...) {
-		if !slices.Contains(login, c) && !slices.Contains(login, c+utcSuffix) {
-			t.Errorf("member_by_login lacks %s", c)
-		}
-	}
-	for _, c := range optionalColumns {
-		if c != colPicture && !slices.Contains(login, c) && !slices.Contains(login, c+utcSuffix) {
-			t.Errorf("member_by_login lacks %s", c)
-		}
-	}
-	for _, name := range []string{QueryMemberByKey, QueryMemberByID, QueryChangedSince} {
-		cols := aliases(ms[name])
-		for _, c := range hashColumns {
-			if slices.Contains(cols, c) {
-				t.Errorf("%s returns %s: only member_by_login reads passwords", name, c)
-			}
-		}
-	}
-}
-
-// The T-SQL preset stays in the subset the fake TDS server rewrites: parameters, no string
-// building, no vendor functions beyond the listed ones.
-func TestIMISPresetIsSimpleTSQL(t *testing.T) {
-	for name, q := range PresetIMIS() {
-		if strings.Contains(q, "?") || strings.Contains(q, "%s") || strings.Contains(q, "+ @") {
-			t.Errorf("%s: placeholder or string building in %q", name, q)
-		}
-		for _, banned := range []string{"GREATEST(", "CROSS APPLY", "OUTER APPLY", "FOR JSON", "STRING_AGG", "IIF("} {
-			if strings.Contains(strings.ToUpper(q), banned) {
-				t.Errorf("%s uses %s", name, banned)
-			}
-		}
-		if name != QueryPing && name != QueryAppClock && !strings.Contains(q, "@p1") {
-			t.Errorf("%s has no @p1 parameter", name)
 		}
 	}
 }
@@ -282,6 +245,7 @@ legacy:
 		t.Fatal(err)
 	}
 	c := doc.Legacy
+	c.Presets = testPresets()
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/ssobridge/ssobridge/legacy/cache"
 	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/legacy/directorytest"
+	"github.com/ssobridge/ssobridge/legacy/imis"
 	"github.com/ssobridge/ssobridge/legacy/internal/tdsfake"
 	"github.com/ssobridge/ssobridge/legacy/password"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
@@ -46,7 +47,7 @@ func tdsDemoTarget(t *testing.T, wrap func(*sqldir.Directory) *directorytest.Tar
 	}
 	t.Cleanup(func() { db.Close() })
 	cfg := demo.SQLConfig()
-	cfg.Driver, cfg.Preset = sqldir.DriverSQLServer, sqldir.PresetNameIMIS
+	cfg.Driver, cfg.Preset = sqldir.DriverSQLServer, imis.PresetNameIMIS
 	cv := &countingVerifier{next: password.Default()}
 	d, err := sqldir.New(db, cfg, sqldir.WithVerifier(cv), sqldir.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {

@@ -11,15 +11,16 @@ import (
 )
 
 // Generic is the `legacy:` section of type sql: the SQL directory with no preset, every query
-// from legacy.queries (for an AMS whose database the column contract in preset_imis.go can
-// describe). The iMIS connector (package legacy/imis) is the same directory with the iMIS
-// preset.
+// from legacy.queries (for an AMS whose database the column contract in queries.go can
+// describe), and no built-in accounts refused unless legacy.refused_logins names them. The
+// iMIS connector (package legacy/imis) is the same directory with the iMIS presets.
 type Generic struct {
 	Config `yaml:",inline"`
 }
 
 func (g Generic) config() Config {
 	c := g.Config
+	c.Presets = nil // type sql has no built-in query sets
 	if c.Preset == "" {
 		c.Preset = PresetNameNone
 	}

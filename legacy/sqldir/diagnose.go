@@ -50,9 +50,9 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 		g.problem("[%s] returned no row: the database answered but the check found nothing", QueryPing)
 	default:
 		g.printf("\n[%s] ok in %s: %s\n", QueryPing, since(start), rowText(rs, rs.rows[0]))
-		if c.Preset != PresetNameNone && len(rs.names) == 1 {
+		if d.preset != nil && d.preset.EmptyPing != "" && len(rs.names) == 1 {
 			if n, _, err := asInt(rs.rows[0][0]); err == nil && n == 0 {
-				g.problem("[%s] no aspnet_Applications row named 'iMIS': this does not look like an iMIS database, or the DSN names the wrong database", QueryPing)
+				g.problem("[%s] %s", QueryPing, d.preset.EmptyPing)
 			}
 		}
 	}
@@ -279,26 +279,21 @@ func (g *diag) queryFailed(query string, err error) {
 // probe runs the preset's login-chain probes (only when member_by_login is the preset's) and
 // names the first missing link.
 func (g *diag) probe(ctx context.Context, d *Directory, lowered string) {
-	var probes []probe
-	switch {
-	case d.cfg.Queries[QueryMemberByLogin] != "":
+	if d.cfg.Queries[QueryMemberByLogin] != "" || d.preset == nil {
 		return // a custom query: its chain is unknown
-	case d.cfg.Preset == PresetNameIMIS:
-		probes = imisProbes()
-	case d.cfg.Preset == PresetNameIMISSQLite:
-		probes = imisSQLiteProbes()
 	}
+	probes := d.preset.Probes
 	for _, p := range probes {
 		qctx, cancel := context.WithTimeout(ctx, d.cfg.QueryTimeout)
 		var n int64
-		err := d.db.QueryRowContext(qctx, p.query, lowered).Scan(&n)
+		err := d.db.QueryRowContext(qctx, p.Query, lowered).Scan(&n)
 		cancel()
 		if err != nil {
 			g.printf("  probe failed: %v\n", err)
 			return
 		}
 		if n == 0 {
-			g.problem("login chain: %s", p.what)
+			g.problem("login chain: %s", p.What)
 			return
 		}
 	}

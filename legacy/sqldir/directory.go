@@ -29,12 +29,14 @@ type PasswordVerifier interface {
 }
 
 // Directory is the legacy.Directory over a database/sql connection pool, driven by named
-// queries that follow the column contract (see preset_imis.go). It is safe for concurrent use.
+// queries that follow the column contract (see queries.go). It is safe for concurrent use.
 type Directory struct {
 	db       *sql.DB
 	ownDB    bool
 	cfg      Config // with defaults
 	queries  map[string]string
+	preset   *Preset // nil: preset none
+	textKeys bool    // the member key mode's keys are lower-case text (Preset.TextKeys)
 	dialect  dialect
 	loc      *time.Location
 	verifier PasswordVerifier
@@ -121,6 +123,7 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 		db:       db,
 		cfg:      c,
 		queries:  c.queries(),
+		preset:   c.presetValue(),
 		dialect:  dialectFor(c.Driver),
 		loc:      loc,
 		verifier: pv,
@@ -130,6 +133,7 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 		log:      slog.Default(),
 		now:      time.Now,
 	}
+	d.textKeys = d.preset != nil && slices.Contains(d.preset.TextKeys, c.MemberKey)
 	for _, l := range c.RefusedLogins {
 		d.refused[strings.ToUpper(strings.TrimSpace(l))] = true
 	}
@@ -321,16 +325,11 @@ func (d *Directory) keyArg(key string) (any, bool) {
 	if err != nil {
 		return nil, false
 	}
-	if d.providerKeys() {
-		// UserMain.ProviderKey: lower-case nvarchar text, as iMIS writes it.
+	if d.textKeys {
+		// Text keys (iMIS's UserMain.ProviderKey): lower-case text.
 		return strings.ToLower(g.String()), true
 	}
 	return d.dialect.guidArg(g), true
-}
-
-// providerKeys reports whether member keys are iMIS ProviderKeys (text), not uniqueidentifiers.
-func (d *Directory) providerKeys() bool {
-	return d.cfg.Preset != PresetNameNone && d.cfg.MemberKey == MemberKeyProvider
 }
 
 // maxRoles bounds the roles read for one member.
@@ -432,7 +431,7 @@ func (d *Directory) fillPageGrants(ctx context.Context, page []*legacy.Member, a
 	}
 	last := page[len(page)-1].Key
 	from, through := after, last
-	if d.providerKeys() {
+	if d.textKeys {
 		from, through = strings.ToLower(from), strings.ToLower(through)
 	}
 	args := []any{from, through, d.dialect.timeArg(now)}
@@ -599,7 +598,7 @@ func (d *Directory) ListMembers(ctx context.Context, afterKey string, limit int)
 		return nil, err
 	}
 	arg := after
-	if d.providerKeys() {
+	if d.textKeys {
 		arg = strings.ToLower(after)
 	}
 	rs, err := d.run(ctx, QueryListMembers, limit, arg, int64(limit))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/demo"
+	"github.com/ssobridge/ssobridge/legacy/imis"
 	"github.com/ssobridge/ssobridge/legacy/password"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
@@ -498,7 +499,7 @@ func TestQueryTimeout(t *testing.T) {
 }
 
 func TestColumnContractViolationFailsClosed(t *testing.T) {
-	q := sqldir.PresetIMISSQLite()[sqldir.QueryMemberByLogin]
+	q := imis.PresetIMISSQLite()[sqldir.QueryMemberByLogin]
 	broken := strings.Replace(q, "m.IsLockedOut AS is_locked_out,", "", 1)
 	d := withQueries(t, map[string]string{sqldir.QueryMemberByLogin: broken})
 	_, err := d.Authenticate(ctx, "alice", "alice-demo-1")
@@ -520,7 +521,7 @@ func TestColumnContractViolationFailsClosed(t *testing.T) {
 }
 
 func TestAmbiguousLoginIsRefused(t *testing.T) {
-	q := sqldir.PresetIMISSQLite()[sqldir.QueryMemberByLogin]
+	q := imis.PresetIMISSQLite()[sqldir.QueryMemberByLogin]
 	// a broken join that returns every member for any login
 	dup := strings.Replace(q, "AND au.LoweredUserName = ?1", "AND (au.LoweredUserName = ?1 OR au.LoweredUserName = 'staff')", 1)
 	var buf bytes.Buffer
@@ -610,7 +611,7 @@ func TestDiagnose(t *testing.T) {
 		{d, "enzo", []string{"format 2", "encrypted", "cannot be verified"}},
 		{d, "guest", []string{"built-in account"}},
 		{d, "bad\x00login", []string{"refused before any query"}},
-		{withQueries(t, map[string]string{sqldir.QueryMemberByKey: strings.Replace(sqldir.PresetIMISSQLite()[sqldir.QueryMemberByKey], "JOIN Name AS n", "JOIN NoSuchTable AS n", 1)}),
+		{withQueries(t, map[string]string{sqldir.QueryMemberByKey: strings.Replace(imis.PresetIMISSQLite()[sqldir.QueryMemberByKey], "JOIN Name AS n", "JOIN NoSuchTable AS n", 1)}),
 			"alice", []string{"[member_by_key] failed", "no such table", "a table does not exist"}},
 		{withQueries(t, map[string]string{sqldir.QueryRolesByKey: "SELECT 'x' AS rolename"}),
 			"alice", []string{"[roles_by_key] failed", "no column named role"}},

@@ -1,7 +1,10 @@
 // Package sqldir is the member directory (legacy.Directory) over a SQL database: one
-// implementation, driven by a set of named queries and a column contract (see
-// preset_imis.go), used for iMIS on SQL Server (driver "sqlserver", github.com/microsoft/go-mssqldb)
-// and for the demo AMS in SQLite (driver "sqlite", package legacy/demo).
+// implementation, driven by a set of named queries and a column contract (see queries.go), on
+// SQL Server (driver "sqlserver", github.com/microsoft/go-mssqldb) or SQLite (driver "sqlite").
+// It knows no AMS: a connector package hands it its built-in query sets as Preset values
+// (Config.Presets: queries per member key mode, built-in accounts, diagnostic probes); package
+// legacy/imis does so for iMIS on SQL Server and for the demo AMS in SQLite (package
+// legacy/demo). Type sql (Generic) is the directory with no preset.
 //
 // The directory only reads (it never calls iMIS's login procedures, which write). Authenticate
 // costs at most two round trips (member, hash and status in one query; roles in a second), and
@@ -17,9 +20,8 @@
 // aspnet_Membership columns hold UTC (column aliases ending in _utc). Each column is read in its
 // own clock, so members' times are instants; change watermarks are UTC.
 //
-// The member key is by default iMIS's UserMain.ProviderKey (the aspnet user id, compared as
-// lower-case nvarchar text, which survives a contact merge), or UserMain.UserKey with
-// member_key: contact_key.
+// The member key is the queries' user_key column; a preset may offer modes of it
+// (legacy.member_key, Preset.MemberKeys), some of them lower-case text (Preset.TextKeys).
 //
 // Driver-specific details are kept small (values.go): on SQL Server, GUID parameters and
 // columns use mssql.UniqueIdentifier with the default DSN (no "guid conversion"), and

@@ -9,12 +9,14 @@ import (
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/legacy/directorytest"
+	"github.com/ssobridge/ssobridge/legacy/imis"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
 // The sql connector type (no preset, every query from legacy.queries), opened as the bridge
 // opens it (its Config.Open, with the profile cache in front), passes the directory contract
-// on the demo data when given the iMIS-on-SQLite queries.
+// on the demo data when given the iMIS-on-SQLite queries and iMIS's built-in accounts (type
+// sql knows no AMS's built-in accounts: legacy.refused_logins names them).
 func TestGenericConnectorConformance(t *testing.T) {
 	directorytest.Run(t, func(t *testing.T) *directorytest.Target {
 		ctx := context.Background()
@@ -25,7 +27,8 @@ func TestGenericConnectorConformance(t *testing.T) {
 		}
 		db.Close()
 		c := demo.SQLConfig()
-		c.DSN, c.Preset, c.Queries = path, "", sqldir.PresetIMISSQLite()
+		c.DSN, c.Preset, c.Queries = path, "", imis.PresetIMISSQLite()
+		c.RefusedLogins = imis.DefaultRefusedLogins()
 		g := sqldir.Generic{Config: c}
 		if err := g.Validate(); err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/legacy/directorytest"
+	"github.com/ssobridge/ssobridge/legacy/imis"
 	"github.com/ssobridge/ssobridge/legacy/internal/tdsfake"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
@@ -42,7 +43,7 @@ func mergeLogin(t *testing.T, srv *tdsfake.Server, login, survivorKey, survivorI
 // member_key (provider_key) her member key, and so her subject, does not change; with
 // contact_key it does (the trade-off README documents).
 func TestMemberKeySurvivesContactMerge(t *testing.T) {
-	for _, mode := range []string{sqldir.MemberKeyProvider, sqldir.MemberKeyContact} {
+	for _, mode := range []string{imis.MemberKeyProvider, imis.MemberKeyContact} {
 		t.Run(mode, func(t *testing.T) {
 			var d *sqldir.Directory
 			var srv *tdsfake.Server
@@ -70,14 +71,14 @@ func TestMemberKeySurvivesContactMerge(t *testing.T) {
 			}
 			_, errOld := d2.MemberByKey(ctx, before.Key)
 			switch mode {
-			case sqldir.MemberKeyProvider:
+			case imis.MemberKeyProvider:
 				if after.Key != before.Key || errOld != nil {
 					t.Fatalf("member key changed by the merge: %s -> %s (old key lookup: %v)", before.Key, after.Key, errOld)
 				}
 				if before.Key != strings.ToUpper(demoLogin(t, "alice").Key) {
 					t.Fatalf("key %s is not alice's aspnet user id", before.Key)
 				}
-			case sqldir.MemberKeyContact:
+			case imis.MemberKeyContact:
 				if after.Key == before.Key || !errors.Is(errOld, legacy.ErrNotFound) {
 					t.Fatalf("contact key mode: %s -> %s, old key lookup %v", before.Key, after.Key, errOld)
 				}

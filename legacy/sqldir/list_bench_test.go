@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssobridge/ssobridge/legacy/imis"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
@@ -50,7 +51,7 @@ func BenchmarkListMembersTDS(b *testing.B) {
 	tg := startFake(b)
 	seedMany(b, tg, n)
 	cfg := tdsConfig()
-	cfg.MemberKey = sqldir.MemberKeyProvider
+	cfg.MemberKey = imis.MemberKeyProvider
 	d, err := sqldir.New(tg.db, cfg, sqldir.WithClock(func() time.Time { return tdsNow }))
 	if err != nil {
 		b.Fatal(err)

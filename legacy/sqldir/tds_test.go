@@ -23,6 +23,7 @@ import (
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/cache"
 	"github.com/ssobridge/ssobridge/legacy/demo"
+	"github.com/ssobridge/ssobridge/legacy/imis"
 	"github.com/ssobridge/ssobridge/legacy/internal/tdsfake"
 	"github.com/ssobridge/ssobridge/legacy/password"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
@@ -372,15 +373,15 @@ func startFake(t testing.TB) *tdsTarget {
 }
 
 func tdsConfig() sqldir.Config {
-	return sqldir.Config{
+	return imis.SQLConfig(sqldir.Config{
 		Driver:         sqldir.DriverSQLServer,
-		Preset:         sqldir.PresetNameIMIS,
-		MemberKey:      sqldir.MemberKeyContact, // keys are uniqueidentifiers: the GUID byte order is tested
+		Preset:         imis.PresetNameIMIS,
+		MemberKey:      imis.MemberKeyContact, // keys are uniqueidentifiers: the GUID byte order is tested
 		Timezone:       "America/Chicago",
 		HashAlgorithm:  "sha256",
 		PasswordMaxAge: passwordAge,
 		QueryTimeout:   2 * time.Second,
-	}
+	})
 }
 
 func newTDSDirectory(t testing.TB, db *sql.DB, cfg sqldir.Config) *sqldir.Directory {
@@ -762,7 +763,7 @@ func TestDemoSeedThroughTDS(t *testing.T) {
 	defer db.Close()
 
 	cfg := demo.SQLConfig()
-	cfg.Driver, cfg.Preset = sqldir.DriverSQLServer, sqldir.PresetNameIMIS
+	cfg.Driver, cfg.Preset = sqldir.DriverSQLServer, imis.PresetNameIMIS
 	quiet := sqldir.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	viaTDS, err := sqldir.New(db, cfg, quiet)
 	if err != nil {

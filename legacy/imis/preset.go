@@ -1,100 +1,11 @@
-package sqldir
+package imis
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
-
-// Named queries. A preset supplies all of them; Config.Queries overrides single ones.
-const (
-	// QueryMemberByLogin finds the member for a sign-in name, with the password hash.
-	// @p1 = the login, NFC-normalised, trimmed and lower-cased by the directory.
-	QueryMemberByLogin = "member_by_login"
-	// QueryMemberByKey finds a member by contact key. @p1 = the key (a uniqueidentifier on
-	// SQL Server, canonical upper-case GUID text elsewhere).
-	QueryMemberByKey = "member_by_key"
-	// QueryMemberByID finds a member by member number. @p1 = the member id (string).
-	QueryMemberByID = "member_by_id"
-	// QueryRolesByKey lists the roles of a member with their sources (columns role, source).
-	// @p1 = the key, as for member_by_key; @p2 = the AMS's application time now (datetime);
-	// @p3..@p11 = 1 or 0: whether each role source is on, in the order of legacy.RoleSources
-	// (user_roles, groups, member_type_groups, security_groups, member_type, member_group,
-	// staff_roles, everyone, authenticated_users).
-	QueryRolesByKey = "roles_by_key"
-	// QueryRolesInRange lists the roles of every member whose key's canonical text sorts
-	// after @p1 and up to @p2 (columns user_key, role, source), for a page of list_members;
-	// @p3 = application time now, @p4..@p12 = the role source switches as for roles_by_key.
-	QueryRolesInRange = "roles_in_range"
-	// QueryChangedSince lists the keys of members with a change after a watermark, with the
-	// latest such change time in UTC (columns user_key, updated_at_utc), oldest first, then by
-	// key. @p1 = the watermark in application time (datetime), @p2 = the maximum number of
-	// rows, @p3 = the watermark in UTC (datetime), @p4 = the application clock's offset from UTC
-	// in minutes (int; application time = UTC + offset).
-	QueryChangedSince = "changed_since"
-	// QueryListMembers pages over the live (not deleted) members in ascending order of their
-	// key's canonical upper-case text, with the member columns. @p1 = the key text to start
-	// after ('' for the first page), @p2 = the maximum number of rows.
-	QueryListMembers = "list_members"
-	// QueryAppClock returns the AMS's application clock: its offset from UTC in minutes (a
-	// column named offset_minutes; no row or NULL when the AMS does not store one).
-	QueryAppClock = "app_clock"
-	// QueryPing checks that the AMS database answers; it must return at least one row.
-	QueryPing = "ping"
-)
-
-// QueryNames lists every named query, in the order Diagnose runs them.
-func QueryNames() []string {
-	return []string{QueryPing, QueryAppClock, QueryMemberByLogin, QueryMemberByKey, QueryMemberByID, QueryRolesByKey,
-		QueryChangedSince, QueryListMembers, QueryRolesInRange}
-}
-
-// Column contract
-//
-// Member queries (member_by_login, member_by_key, member_by_id, list_members) return one row
-// per member. Columns are found by name (case-insensitive), so their order does not matter and
-// another AMS can supply its own queries with the same aliases:
-//
-//	user_key             required  immutable contact key: uniqueidentifier, or text (GUID or not)
-//	login                required  sign-in name as stored
-//	is_disabled          required  bit/int; NULL counts as disabled
-//	is_approved          required  bit/int; NULL counts as not approved
-//	is_locked_out        required  bit/int; NULL counts as locked out
-//	is_deleted           required  bit/int; 1 when the contact is deleted or no longer a member;
-//	                               NULL counts as deleted
-//	effective_date       optional  datetime; NULL = no lower bound
-//	expiration_date      optional  datetime; NULL = never expires
-//	password_changed_at  optional  datetime; NULL = unknown (no password expiry)
-//	member_id            optional  human-facing member number
-//	email, given_name, family_name, full_name, company, member_type, status, member_status,
-//	picture_url          optional  text profile data (status = Name.STATUS, member_status =
-//	                               Name.MEMBER_STATUS)
-//	member_record        optional  bit: the member type counts as a membership
-//	is_staff             optional  bit: the user is staff
-//	ams_user_id          optional  the AMS's own copy of the login (iMIS UserMain.UserId); when
-//	                               present it must equal login ignoring case, or the row is refused
-//	provider_key         optional  the login's key in the password store (iMIS
-//	                               UserMain.ProviderKey = aspnet_Users.UserId as text)
-//	join_date, paid_through
-//	                     optional  datetime profile data
-//	updated_at           optional  datetime, a change time
-//	updated_at_*         optional  further change times; the member's UpdatedAt is the latest
-//	                               non-NULL value of updated_at and all updated_at_* columns
-//	password             member_by_login only: the stored password (hash)
-//	password_salt        member_by_login only: base64 salt ('' or NULL when none)
-//	password_format      member_by_login only: 0 clear, 1 hashed, 2 encrypted (NULL = 1)
-//	any other column     copied to Member.Extra when named in Config.ExtraColumns
-//
-// Two clocks. A datetime column whose name ends in _utc holds UTC (iMIS: the aspnet_*
-// columns, written by ASP.NET's membership provider); every other datetime column holds the
-// AMS's application clock, UTC plus a fixed offset (iMIS: SystemConfig
-// System.Database.TimeZoneOffset, see app_clock). A contract column may carry the suffix
-// (password_changed_at_utc). ASP.NET's "never" sentinel (1754-01-01) and any date before 1800
-// read as NULL. A query that returns more than one row for a login, key or member id is refused.
-//
-// roles_by_key returns one row per role and source (columns role, source). changed_since
-// returns user_key and updated_at_utc. app_clock returns offset_minutes. ping returns any row.
-//
-// Every value from outside is a parameter (@p1, @p2, ...); no query is ever built from input.
 
 // iMIS (SQL Server) preset. Notes for readers of these queries:
 //   - The login chain is aspnet_Users (looked up by (ApplicationId, LoweredUserName), the
@@ -390,45 +301,41 @@ FROM (
 GROUP BY c.user_key
 ORDER BY updated_at_utc, user_key` + tailN
 	return map[string]string{
-		QueryMemberByLogin: d.t(d.keyed(top2 + imisMemberColumns + `,
+		sqldir.QueryMemberByLogin: d.t(d.keyed(top2 + imisMemberColumns + `,
 	m.Password AS password,
 	m.PasswordSalt AS password_salt,
 	m.PasswordFormat AS password_format` + imisMemberFrom + `
 	AND au.LoweredUserName = @p1
 ORDER BY um.UserKey` + tail2)),
 
-		QueryMemberByKey: d.t(d.keyed(top2 + imisMemberColumns + imisMemberFrom + `
+		sqldir.QueryMemberByKey: d.t(d.keyed(top2 + imisMemberColumns + imisMemberFrom + `
 	AND um.UserKey = @p1
 ORDER BY um.UserKey` + tail2)),
 
-		QueryMemberByID: d.t(d.keyed(top2 + imisMemberColumns + imisMemberFrom + `
+		sqldir.QueryMemberByID: d.t(d.keyed(top2 + imisMemberColumns + imisMemberFrom + `
 	AND um.ContactMaster = CAST(@p1 AS varchar(50))
 ORDER BY um.UserKey` + tail2)),
 
-		QueryRolesByKey: d.t(d.keyed(imisRoles("", "um.UserKey = @p1", "@p2", func(i int) string { return param(3 + i) }))),
+		sqldir.QueryRolesByKey: d.t(d.keyed(imisRoles("", "um.UserKey = @p1", "@p2", func(i int) string { return param(3 + i) }))),
 
-		QueryRolesInRange: d.t(d.keyed(imisRoles("um.UserKey", "CONVERT(nchar(36), um.UserKey) > @p1 AND CONVERT(nchar(36), um.UserKey) <= @p2", "@p3",
+		sqldir.QueryRolesInRange: d.t(d.keyed(imisRoles("um.UserKey", "CONVERT(nchar(36), um.UserKey) > @p1 AND CONVERT(nchar(36), um.UserKey) <= @p2", "@p3",
 			func(i int) string { return param(4 + i) }))),
 
-		QueryChangedSince: d.t(d.keyed(changed)),
+		sqldir.QueryChangedSince: d.t(d.keyed(changed)),
 
-		QueryListMembers: d.t(d.keyed(topN + imisMemberColumns + imisListFrom + `
+		sqldir.QueryListMembers: d.t(d.keyed(topN + imisMemberColumns + imisListFrom + `
 	AND CONVERT(nchar(36), um.UserKey) > @p1
 	AND NOT (` + imisDeleted + `)
 ORDER BY CONVERT(nchar(36), um.UserKey)` + tailN)),
 
-		QueryAppClock: d.t(`SELECT TRY_CONVERT(int, sc.ParameterValue) AS offset_minutes
+		sqldir.QueryAppClock: d.t(`SELECT TRY_CONVERT(int, sc.ParameterValue) AS offset_minutes
 FROM dbo.SystemConfig AS sc WITH (NOLOCK)
 WHERE sc.ParameterName = N'System.Database.TimeZoneOffset'`),
 
-		QueryPing: d.t(`SELECT COUNT(*) AS applications
+		sqldir.QueryPing: d.t(`SELECT COUNT(*) AS applications
 FROM dbo.aspnet_Applications WITH (NOLOCK) WHERE LoweredApplicationName = N'imis'`),
 	}
 }
-
-// PresetIMIS returns the iMIS queries for SQL Server (driver "sqlserver"), keyed by query
-// name, with the default member key (provider_key). The map is a fresh copy.
-func PresetIMIS() map[string]string { return imisQueries(imisDialect{}) }
 
 // keyed rewrites the preset's text, written for member_key contact_key (the member key is
 // um.UserKey, compared with a uniqueidentifier parameter), for member_key provider_key: the
@@ -455,25 +362,18 @@ func (d imisDialect) keyed(s string) string {
 	).Replace(s)
 }
 
-// probe is a diagnostic count query Diagnose runs when member_by_login finds nothing, to say
-// which link of the iMIS login chain is missing. @p1 = the lower-cased login.
-type probe struct {
-	what  string // what a count of zero means
-	query string
-}
-
-// imisProbes are the login-chain probes for the iMIS preset on SQL Server.
-func imisProbes() []probe {
-	return []probe{
-		{"no aspnet_Users row has this LoweredUserName (in any application)",
-			`SELECT COUNT(*) AS n FROM dbo.aspnet_Users WITH (NOLOCK) WHERE LoweredUserName = LOWER(@p1)`},
-		{"the aspnet_Users row is not in application 'iMIS'",
-			`SELECT COUNT(*) AS n FROM dbo.aspnet_Users AS au WITH (NOLOCK) JOIN dbo.aspnet_Applications AS a WITH (NOLOCK) ON a.ApplicationId = au.ApplicationId WHERE au.LoweredUserName = LOWER(@p1) AND a.LoweredApplicationName = N'imis'`},
-		{"the aspnet user has no aspnet_Membership row (no password)",
-			`SELECT COUNT(*) AS n FROM dbo.aspnet_Users AS au WITH (NOLOCK) JOIN dbo.aspnet_Membership AS m WITH (NOLOCK) ON m.UserId = au.UserId WHERE au.LoweredUserName = LOWER(@p1)`},
-		{"no UserMain row has ProviderKey = the aspnet UserId (lower-case text)",
-			`SELECT COUNT(*) AS n FROM dbo.aspnet_Users AS au WITH (NOLOCK) JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100))) WHERE au.LoweredUserName = LOWER(@p1)`},
-		{"the UserMain row has no ContactMain row with the same key",
-			`SELECT COUNT(*) AS n FROM dbo.aspnet_Users AS au WITH (NOLOCK) JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100))) JOIN dbo.ContactMain AS cm WITH (NOLOCK) ON cm.ContactKey = um.UserKey WHERE au.LoweredUserName = LOWER(@p1)`},
+// imisProbes are the login-chain probes for the iMIS preset on SQL Server (sqldir.Preset.Probes).
+func imisProbes() []sqldir.Probe {
+	return []sqldir.Probe{
+		{What: "no aspnet_Users row has this LoweredUserName (in any application)",
+			Query: `SELECT COUNT(*) AS n FROM dbo.aspnet_Users WITH (NOLOCK) WHERE LoweredUserName = LOWER(@p1)`},
+		{What: "the aspnet_Users row is not in application 'iMIS'",
+			Query: `SELECT COUNT(*) AS n FROM dbo.aspnet_Users AS au WITH (NOLOCK) JOIN dbo.aspnet_Applications AS a WITH (NOLOCK) ON a.ApplicationId = au.ApplicationId WHERE au.LoweredUserName = LOWER(@p1) AND a.LoweredApplicationName = N'imis'`},
+		{What: "the aspnet user has no aspnet_Membership row (no password)",
+			Query: `SELECT COUNT(*) AS n FROM dbo.aspnet_Users AS au WITH (NOLOCK) JOIN dbo.aspnet_Membership AS m WITH (NOLOCK) ON m.UserId = au.UserId WHERE au.LoweredUserName = LOWER(@p1)`},
+		{What: "no UserMain row has ProviderKey = the aspnet UserId (lower-case text)",
+			Query: `SELECT COUNT(*) AS n FROM dbo.aspnet_Users AS au WITH (NOLOCK) JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100))) WHERE au.LoweredUserName = LOWER(@p1)`},
+		{What: "the UserMain row has no ContactMain row with the same key",
+			Query: `SELECT COUNT(*) AS n FROM dbo.aspnet_Users AS au WITH (NOLOCK) JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100))) JOIN dbo.ContactMain AS cm WITH (NOLOCK) ON cm.ContactKey = um.UserKey WHERE au.LoweredUserName = LOWER(@p1)`},
 	}
 }

@@ -1,0 +1,92 @@
+package sqldir
+
+// Named queries. A preset supplies all of them; Config.Queries overrides single ones.
+const (
+	// QueryMemberByLogin finds the member for a sign-in name, with the password hash.
+	// @p1 = the login, NFC-normalised, trimmed and lower-cased by the directory.
+	QueryMemberByLogin = "member_by_login"
+	// QueryMemberByKey finds a member by contact key. @p1 = the key (a uniqueidentifier on
+	// SQL Server, canonical upper-case GUID text elsewhere).
+	QueryMemberByKey = "member_by_key"
+	// QueryMemberByID finds a member by member number. @p1 = the member id (string).
+	QueryMemberByID = "member_by_id"
+	// QueryRolesByKey lists the roles of a member with their sources (columns role, source).
+	// @p1 = the key, as for member_by_key; @p2 = the AMS's application time now (datetime);
+	// @p3..@p11 = 1 or 0: whether each role source is on, in the order of legacy.RoleSources
+	// (user_roles, groups, member_type_groups, security_groups, member_type, member_group,
+	// staff_roles, everyone, authenticated_users).
+	QueryRolesByKey = "roles_by_key"
+	// QueryRolesInRange lists the roles of every member whose key's canonical text sorts
+	// after @p1 and up to @p2 (columns user_key, role, source), for a page of list_members;
+	// @p3 = application time now, @p4..@p12 = the role source switches as for roles_by_key.
+	QueryRolesInRange = "roles_in_range"
+	// QueryChangedSince lists the keys of members with a change after a watermark, with the
+	// latest such change time in UTC (columns user_key, updated_at_utc), oldest first, then by
+	// key. @p1 = the watermark in application time (datetime), @p2 = the maximum number of
+	// rows, @p3 = the watermark in UTC (datetime), @p4 = the application clock's offset from UTC
+	// in minutes (int; application time = UTC + offset).
+	QueryChangedSince = "changed_since"
+	// QueryListMembers pages over the live (not deleted) members in ascending order of their
+	// key's canonical upper-case text, with the member columns. @p1 = the key text to start
+	// after ('' for the first page), @p2 = the maximum number of rows.
+	QueryListMembers = "list_members"
+	// QueryAppClock returns the AMS's application clock: its offset from UTC in minutes (a
+	// column named offset_minutes; no row or NULL when the AMS does not store one).
+	QueryAppClock = "app_clock"
+	// QueryPing checks that the AMS database answers; it must return at least one row.
+	QueryPing = "ping"
+)
+
+// QueryNames lists every named query, in the order Diagnose runs them.
+func QueryNames() []string {
+	return []string{QueryPing, QueryAppClock, QueryMemberByLogin, QueryMemberByKey, QueryMemberByID, QueryRolesByKey,
+		QueryChangedSince, QueryListMembers, QueryRolesInRange}
+}
+
+// Column contract
+//
+// Member queries (member_by_login, member_by_key, member_by_id, list_members) return one row
+// per member. Columns are found by name (case-insensitive), so their order does not matter and
+// another AMS can supply its own queries with the same aliases:
+//
+//	user_key             required  immutable contact key: uniqueidentifier, or text (GUID or not)
+//	login                required  sign-in name as stored
+//	is_disabled          required  bit/int; NULL counts as disabled
+//	is_approved          required  bit/int; NULL counts as not approved
+//	is_locked_out        required  bit/int; NULL counts as locked out
+//	is_deleted           required  bit/int; 1 when the contact is deleted or no longer a member;
+//	                               NULL counts as deleted
+//	effective_date       optional  datetime; NULL = no lower bound
+//	expiration_date      optional  datetime; NULL = never expires
+//	password_changed_at  optional  datetime; NULL = unknown (no password expiry)
+//	member_id            optional  human-facing member number
+//	email, given_name, family_name, full_name, company, member_type, status, member_status,
+//	picture_url          optional  text profile data (status = Name.STATUS, member_status =
+//	                               Name.MEMBER_STATUS)
+//	member_record        optional  bit: the member type counts as a membership
+//	is_staff             optional  bit: the user is staff
+//	ams_user_id          optional  the AMS's own copy of the login (iMIS UserMain.UserId); when
+//	                               present it must equal login ignoring case, or the row is refused
+//	provider_key         optional  the login's key in the password store (iMIS
+//	                               UserMain.ProviderKey = aspnet_Users.UserId as text)
+//	join_date, paid_through
+//	                     optional  datetime profile data
+//	updated_at           optional  datetime, a change time
+//	updated_at_*         optional  further change times; the member's UpdatedAt is the latest
+//	                               non-NULL value of updated_at and all updated_at_* columns
+//	password             member_by_login only: the stored password (hash)
+//	password_salt        member_by_login only: base64 salt ('' or NULL when none)
+//	password_format      member_by_login only: 0 clear, 1 hashed, 2 encrypted (NULL = 1)
+//	any other column     copied to Member.Extra when named in Config.ExtraColumns
+//
+// Two clocks. A datetime column whose name ends in _utc holds UTC (iMIS: the aspnet_*
+// columns, written by ASP.NET's membership provider); every other datetime column holds the
+// AMS's application clock, UTC plus a fixed offset (iMIS: SystemConfig
+// System.Database.TimeZoneOffset, see app_clock). A contract column may carry the suffix
+// (password_changed_at_utc). ASP.NET's "never" sentinel (1754-01-01) and any date before 1800
+// read as NULL. A query that returns more than one row for a login, key or member id is refused.
+//
+// roles_by_key returns one row per role and source (columns role, source). changed_since
+// returns user_key and updated_at_utc. app_clock returns offset_minutes. ping returns any row.
+//
+// Every value from outside is a parameter (@p1, @p2, ...); no query is ever built from input.
