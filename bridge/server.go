@@ -23,6 +23,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/bridge/web/account"
 	"github.com/ssobridge/ssobridge/bridge/web/authflow"
+	"github.com/ssobridge/ssobridge/bridge/web/handoff"
 	"github.com/ssobridge/ssobridge/bridge/web/logout"
 	"github.com/ssobridge/ssobridge/bridge/web/playground"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
@@ -68,6 +69,8 @@ type Server struct {
 	sealer *identity.Sealer
 	// flow is the sign-in flow (login, consent, device); the hand-off finishes through it.
 	flow *authflow.Handler
+	// handoff signs members in from the AMS website; token exchange redeems through it.
+	handoff *handoff.Handler
 	// logout serves sign-out; end_session's hook seals its tickets.
 	logout *logout.Handler
 	// anonLimit rate-limits anonymous writes per client IP (ratelimit.go).
@@ -200,9 +203,13 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Provision: s.shadow.Provision, EndSession: s.shadow.EndSession, LimitAnonymous: s.limitAnonymous,
 		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(s.exchanger, s.website),
 		Logger: log, Now: s.now}
+	s.handoff = &handoff.Handler{Pages: s.pages, Cookies: s.cookies, Flow: s.flow, Provider: s.provider, Store: s.store,
+		Directory: s.dir, Subjects: s.subjects, Access: s.access, Audit: s.auditLog, Sealer: s.sealer,
+		Exchanger: s.exchanger, Website: s.website, DefaultClient: cfg.AMS.DefaultClient, Issuer: cfg.Issuer,
+		HTTPS: issuer.Scheme == "https", LimitAnonymous: s.limitAnonymous, Logger: log, Now: s.now}
 	s.logout = &logout.Handler{Pages: s.pages, Cookies: s.cookies, Sealer: s.sealer, Clients: s.provider, Issuer: cfg.Issuer,
 		EndSession: s.shadow.EndSession, PublicSID: s.provider.PublicSID, Audit: s.audit, SignOff: s.signOff,
-		FromAMS: s.fromAMS, Now: s.now}
+		FromAMS: s.handoff.FromAMS, Now: s.now}
 	s.echo = s.routes()
 	return s, nil
 }
@@ -292,12 +299,7 @@ func (s *Server) routes() *echo.Echo {
 		(&playground.Handler{Pages: s.pages, Issuer: s.cfg.Issuer,
 			Scopes: []string{"openid", "profile", "email", "offline_access", ScopeMembership, ScopeRoles}}).Mount(e)
 	}
-	e.POST(PathHandoff, s.limitAnonymous("handoff", false, s.handoff))
-	e.GET(PathHandoff, s.handoffInfo)
-	e.HEAD(PathHandoff, s.handoffInfo)
-	e.GET(PathHandoffContinue, s.handoffContinue)
-	e.POST(PathHandoffConfirm, s.handoffConfirm)
-	e.POST(PathHandoffStart, s.handoffStart)
+	s.handoff.Mount(e)
 	if s.amsPages != nil {
 		h := echo.WrapHandler(s.amsPages)
 		e.Any(s.pagesPrefix, h)

@@ -1,0 +1,435 @@
+package handoff
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/audit"
+	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/bridge/web/authflow"
+	"github.com/ssobridge/ssobridge/bridge/web/session"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Paths of the hand-off.
+const (
+	Path         = "/handoff/imis"
+	PathContinue = "/handoff/continue"
+	PathStart    = "/handoff/start"
+	PathConfirm  = "/handoff/confirm"
+)
+
+// Store is the replay guard of hand-off tokens and tickets.
+type Store interface {
+	// UseHandoffToken records the hash as used until expires; sso.ErrConflict when it was.
+	UseHandoffToken(ctx context.Context, hash string, expires time.Time) error
+	// ShortenHandoffToken brings the guard of hash forward to until.
+	ShortenHandoffToken(ctx context.Context, hash string, until time.Time) error
+}
+
+// Handler serves the hand-off from the AMS website. Its fields are what it depends on.
+type Handler struct {
+	Pages   *web.Renderer
+	Cookies *session.Cookies
+	// Flow finishes the browser's pending sign-in request after the hand-off.
+	Flow      *authflow.Handler
+	Provider  *sso.Provider
+	Store     Store
+	Directory legacy.MemberLookup
+	Subjects  *identity.SubjectMapper
+	Access    *access.Checker
+	Audit     *audit.Log
+	Sealer    *identity.Sealer
+	// Exchanger redeems the website's tokens (nil: the AMS connector has no hand-off).
+	Exchanger legacy.HandoffExchanger
+	Website   legacy.Website
+	// DefaultClient is the app a hand-off without a pending request goes on to ("": the account page).
+	DefaultClient string
+	Issuer        string
+	// HTTPS: the issuer is https (the hand-off cookie is __Host- prefixed and Secure).
+	HTTPS bool
+	// LimitAnonymous rate-limits an endpoint that writes for an anonymous caller.
+	LimitAnonymous func(name string, api bool, next echo.HandlerFunc) echo.HandlerFunc
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// Mount adds the hand-off routes.
+func (h *Handler) Mount(e *echo.Echo) {
+	e.POST(Path, h.LimitAnonymous("handoff", false, h.post))
+	e.GET(Path, h.info)
+	e.HEAD(Path, h.info)
+	e.GET(PathContinue, h.continued)
+	e.POST(PathConfirm, h.confirm)
+	e.POST(PathStart, h.start)
+}
+
+// handoffTicket is the exchanged AMS identity between the iPart POST and the same-site GET
+// that can read this browser's cookie. It is sealed (AES-GCM) and single-use.
+type handoffTicket struct {
+	MemberKey string    `json:"k"`
+	UserName  string    `json:"u"`
+	Nonce     string    `json:"n"`
+	Expires   time.Time `json:"e"`
+	// Confirm: the POST's origin was opaque (Origin: null, a page with Referrer-Policy
+	// no-referrer), so the member confirms on a page naming the account (Name) first.
+	Confirm bool   `json:"c,omitempty"`
+	Name    string `json:"f,omitempty"`
+}
+
+// handoffReplayWindow is how long the hash of an AMS token the AMS refused is kept.
+const handoffReplayWindow = 5 * time.Minute
+
+// MaxToken bounds the refresh_token field (iMIS sends 32 hex characters).
+const MaxToken = 512
+
+// post receives the SSO iPart's POST. The POST is cross-site, so the browser's SameSite=Lax
+// cookie is not sent with it: the token is exchanged here, once, and the browser continues with
+// a same-site GET that carries the cookie.
+func (h *Handler) post(c echo.Context) error {
+	ctx := c.Request().Context()
+	ip := c.RealIP()
+	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, 16<<10)
+	token := c.FormValue("refresh_token")
+	fail := func(status int, reason, heading, msg string) error {
+		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "handoff.failure", IP: ip, Detail: reason})
+		return h.Pages.Error(c, status, heading, msg, "Go back to the member website and try again, or sign in here with your username and password.")
+	}
+	if h.Exchanger == nil {
+		return fail(http.StatusNotFound, "not_configured", "Sign-in from the member website is not set up", "This sign-in service is not connected to a member website.")
+	}
+	// Login CSRF: the iPart's form posts from the AMS website. Browsers send Origin with a
+	// cross-site form POST; another site's origin is refused. An opaque origin ("null": the AMS
+	// page may have Referrer-Policy no-referrer) is not refused, but the member confirms on a
+	// page naming the account before any session is created.
+	origin := c.Request().Header.Get("Origin")
+	if origin != "" && origin != "null" && !h.amsOrigin(origin) {
+		return fail(http.StatusForbidden, "foreign_origin", "This sign-in did not come from the member website", "The sign-in request was sent from another site, so we did not act on it.")
+	}
+	if token == "" || len(token) > MaxToken || strings.ContainsAny(token, " \t\r\n\x00") {
+		return fail(http.StatusBadRequest, "bad_request", "This sign-in link is not valid", "The member website did not send a usable sign-in token.")
+	}
+	m, err := h.Redeem(ctx, token)
+	if err != nil {
+		return h.handoffError(c, err, ip)
+	}
+	t := handoffTicket{MemberKey: m.Key, UserName: m.Login, Nonce: sso.RandomToken(), Expires: h.Now().Add(2 * time.Minute),
+		Confirm: origin == "null", Name: memberLabel(m)}
+	sealed, err := h.Sealer.Seal(identity.PurposeHandoff, t)
+	if err != nil {
+		return err
+	}
+	// Bind the ticket to this browser: the continue link works only where the POST happened.
+	// On https the name is __Host- prefixed (Secure, Path=/, no Domain), as the session cookie:
+	// a sibling subdomain cannot plant the nonce of its own ticket in a member's browser.
+	name, path := h.handoffCookieName(), "/handoff"
+	if h.HTTPS {
+		path = "/"
+	}
+	http.SetCookie(c.Response(), &http.Cookie{Name: name, Value: t.Nonce, Path: path, MaxAge: 300,
+		HttpOnly: true, Secure: h.HTTPS, SameSite: http.SameSiteLaxMode})
+	return c.Redirect(http.StatusSeeOther, PathContinue+"?h="+url.QueryEscape(sealed))
+}
+
+// handoffCookie binds a hand-off ticket to the browser that received the iPart's POST.
+const handoffCookie = "ssobridge_handoff"
+
+// FromAMS reports whether a request came from a page of the AMS website: its Origin, or else
+// the origin of its Referer.
+func (h *Handler) FromAMS(r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		return h.amsOrigin(o)
+	}
+	ref, err := url.Parse(r.Header.Get("Referer"))
+	if err != nil || ref.Host == "" {
+		return false
+	}
+	return h.amsOrigin(ref.Scheme + "://" + ref.Host)
+}
+
+// amsOrigin reports whether origin is the AMS website's (base URL or SSO page).
+func (h *Handler) amsOrigin(origin string) bool {
+	for _, o := range h.Website.Origins {
+		if strings.EqualFold(origin, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// handoffCookieName is the hand-off cookie's name: __Host- prefixed on https.
+func (h *Handler) handoffCookieName() string {
+	if h.HTTPS {
+		return "__Host-" + handoffCookie
+	}
+	return handoffCookie
+}
+
+// handoffBrowser checks that this browser received the ticket's POST.
+func (h *Handler) handoffBrowser(c echo.Context, t *handoffTicket) bool {
+	ck, err := c.Cookie(h.handoffCookieName())
+	return err == nil && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(t.Nonce)) == 1
+}
+
+// Redeem redeems an AMS refresh token exactly once and returns the member, who must
+// be allowed to sign in.
+func (h *Handler) Redeem(ctx context.Context, token string) (*legacy.Member, error) {
+	if err := h.Store.UseHandoffToken(ctx, sso.HashToken(token), h.Now().Add(24*time.Hour)); err != nil {
+		if errors.Is(err, sso.ErrConflict) {
+			return nil, errHandoffReplay
+		}
+		return nil, err
+	}
+	login, err := h.Exchanger.ExchangeHandoff(ctx, token)
+	if err != nil {
+		// The AMS did not take it: keep its hash only for the replay window (a double submit),
+		// not for a day, so junk tokens do not pile up.
+		if serr := h.Store.ShortenHandoffToken(ctx, sso.HashToken(token), h.Now().Add(handoffReplayWindow)); serr != nil {
+			h.Logger.WarnContext(ctx, "shorten hand-off token guard", "err", serr)
+		}
+		return nil, err
+	}
+	m, err := h.Directory.MemberByLogin(ctx, login)
+	if err != nil {
+		if errors.Is(err, legacy.ErrNotFound) {
+			return nil, fmt.Errorf("%w: AMS user %q is not in the directory", errHandoffUnknownUser, login)
+		}
+		return nil, err
+	}
+	if d := h.Access.Decide(ctx, m, "", access.AnyClient, h.Now()); !d.Allowed() {
+		return nil, d.Cause
+	}
+	return m, nil
+}
+
+var (
+	errHandoffReplay      = errors.New("hand-off token already used")
+	errHandoffUnknownUser = errors.New("hand-off user unknown to the directory")
+)
+
+func (h *Handler) handoffError(c echo.Context, err error, ip string) error {
+	ctx := c.Request().Context()
+	reason, status := "error", http.StatusBadGateway
+	heading, msg := "We could not sign you in from the member website", "Something went wrong while checking your sign-in with the member website."
+	switch {
+	case errors.Is(err, errHandoffReplay):
+		reason, status, msg = "replayed", http.StatusBadRequest, "This sign-in link was already used. Each link from the member website works once."
+	case errors.Is(err, legacy.ErrHandoffRefused):
+		reason, status, msg = "invalid_grant", http.StatusBadRequest, "Your sign-in on the member website has expired or is not valid any more."
+	case errors.Is(err, legacy.ErrHandoffClient):
+		reason, status, msg = "invalid_client", http.StatusBadGateway, "This sign-in service is not registered correctly with the member website. Please tell the association."
+	case errors.Is(err, errHandoffUnknownUser):
+		reason, status, msg = "unknown_user", http.StatusForbidden, "Your member website account is not linked to a member record we can use."
+	case errors.Is(err, legacy.ErrUnavailable):
+		reason, status, heading, msg = "ams_unavailable", http.StatusServiceUnavailable, "Membership system unavailable", "We cannot reach the member website or the membership system right now. Please try again in a few minutes."
+	default:
+		if r := legacy.Reason(err); r != "error" {
+			reason, status, msg = r, http.StatusForbidden, authflow.LoginMessage(err)
+		}
+	}
+	if reason == "ams_unavailable" || reason == "invalid_client" || reason == "error" {
+		// Operator trouble: the cause goes to the log (the audit line has only the reason).
+		h.Logger.ErrorContext(ctx, "hand-off failed", "reason", reason, "err", err)
+	}
+	h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "handoff.failure", IP: ip, Detail: reason})
+	return h.Pages.Error(c, status, heading, msg, "Go back to the member website and try again, or sign in here with your username and password.")
+}
+
+func (h *Handler) openHandoff(raw string) (*handoffTicket, error) {
+	var t handoffTicket
+	if err := h.Sealer.Unseal(identity.PurposeHandoff, raw, &t); err != nil {
+		return nil, err
+	}
+	if h.Now().After(t.Expires) {
+		return nil, errors.New("expired")
+	}
+	return &t, nil
+}
+
+type handoffConfirmData struct {
+	web.Page
+	CSRF, Ticket, Current, Next string
+}
+
+// continued runs in the browser's own site context: it sees the SSO session and the
+// pending auth request. A hand-off never silently replaces another member's session.
+func (h *Handler) continued(c echo.Context) error {
+	t, err := h.openHandoff(c.QueryParam("h"))
+	if err == nil && !h.handoffBrowser(c, t) {
+		h.Audit.Anonymous(c.Request().Context(), &store.AuditEvent{Event: "handoff.failure", IP: c.RealIP(), Detail: "other_browser"})
+		err = errors.New("hand-off ticket opened in another browser")
+	}
+	if err != nil {
+		return h.Pages.Error(c, http.StatusBadRequest, "This sign-in link has expired", "The sign-in from the member website took too long or was already used.", "Go back to the member website and try again.")
+	}
+	ctx := c.Request().Context()
+	sub := h.Subjects.Subject(t.MemberKey)
+	if cur, err := h.Cookies.Current(c); err == nil && cur.Subject != sub {
+		csrf, err := h.Cookies.CSRFToken(c)
+		if err != nil {
+			return err
+		}
+		curName := "another member"
+		if key, err := h.Subjects.MemberKey(ctx, cur.Subject); err == nil {
+			if m, err := h.Directory.MemberByKey(ctx, key); err == nil {
+				curName = m.FullName + " (" + m.Login + ")"
+			}
+		}
+		return h.Pages.Render(c, http.StatusOK, "handoff", handoffConfirmData{Page: h.Pages.Base("Switch member?"), CSRF: csrf,
+			Ticket: c.QueryParam("h"), Current: curName, Next: t.UserName})
+	}
+	if t.Confirm {
+		if cur, err := h.Cookies.Current(c); err != nil || cur.Subject != sub {
+			csrf, err := h.Cookies.CSRFToken(c)
+			if err != nil {
+				return err
+			}
+			return h.Pages.Render(c, http.StatusOK, "handoff", handoffConfirmData{Page: h.Pages.Base("Continue as " + t.Name + "?"), CSRF: csrf,
+				Ticket: c.QueryParam("h"), Next: t.Name})
+		}
+	}
+	return h.completeHandoff(c, t)
+}
+
+// memberLabel names a member on confirmation pages: "Alice Anders (alice)".
+func memberLabel(m *legacy.Member) string {
+	if m.FullName == "" {
+		return m.Login
+	}
+	return m.FullName + " (" + m.Login + ")"
+}
+
+// info answers a GET or HEAD of the hand-off URL (iMIS may probe it when the content
+// item is saved): 200 with a short explanation.
+func (h *Handler) info(c echo.Context) error {
+	return h.Pages.Render(c, http.StatusOK, "error", web.ErrorData{Page: h.Pages.Base("Sign-in from the member website"),
+		Heading: "Sign-in from the member website",
+		Message: "This address receives sign-ins from the member website (its single sign-on part sends them here). There is nothing to see when it is opened directly.",
+		Hint:    "To sign in, open the app you want to use, or sign in on the member website."})
+}
+
+func (h *Handler) confirm(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return h.Cookies.CSRFFailed(c)
+	}
+	t, err := h.openHandoff(c.FormValue("t"))
+	if err != nil || !h.handoffBrowser(c, t) {
+		return h.Pages.Error(c, http.StatusBadRequest, "This sign-in link has expired", "The sign-in from the member website took too long or was already used.", "Go back to the member website and try again.")
+	}
+	if c.FormValue("decision") != "switch" {
+		if _, err := h.Cookies.Current(c); err != nil {
+			return h.Pages.Render(c, http.StatusOK, "error", web.ErrorData{Page: h.Pages.Base("Not signed in"), Heading: "You were not signed in",
+				Message: "Nothing was changed: the sign-in from the member website was cancelled.",
+				Hint:    "To sign in, open the app you want to use, or sign in on the member website."})
+		}
+		return h.continueAfterSignIn(c, nil)
+	}
+	return h.completeHandoff(c, t)
+}
+
+// completeHandoff consumes the ticket and opens (or keeps) the member's session.
+func (h *Handler) completeHandoff(c echo.Context, t *handoffTicket) error {
+	ctx := c.Request().Context()
+	if err := h.Store.UseHandoffToken(ctx, sso.HashToken("ticket:"+t.Nonce), t.Expires.Add(time.Hour)); err != nil {
+		if errors.Is(err, sso.ErrConflict) {
+			return h.handoffError(c, errHandoffReplay, c.RealIP())
+		}
+		return err
+	}
+	m, err := h.Directory.MemberByKey(ctx, t.MemberKey)
+	if err != nil {
+		return h.handoffError(c, err, c.RealIP())
+	}
+	sess, err := h.Cookies.Current(c)
+	if err != nil || sess.Subject != h.Subjects.Subject(m.Key) {
+		if sess, err = h.Flow.StartSession(c, m, []string{"ams"}); err != nil {
+			return err
+		}
+	}
+	h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, IP: c.RealIP(), Detail: "ams hand-off"})
+	return h.continueAfterSignIn(c, sess)
+}
+
+// continueAfterSignIn resumes the browser's pending auth request, else the default app, else
+// the account page.
+func (h *Handler) continueAfterSignIn(c echo.Context, sess *sso.Session) error {
+	pending, err := h.Cookies.TakePending(c)
+	if err != nil {
+		return err
+	}
+	if pending != "" {
+		if ar, client, _ := h.pendingRequestQuiet(c.Request().Context(), pending); ar != nil && sess != nil {
+			// Only a request still pending, and bound to this browser, is finished here.
+			if err := h.Flow.ClaimRequest(c, ar); err != nil {
+				return h.Flow.RequestStateError(c, ar, client, err)
+			}
+			m, err := h.Flow.Member(c.Request().Context(), sess)
+			if err != nil {
+				return h.Pages.MembershipUnavailable(c, h.Logger, err)
+			}
+			return h.Flow.Finish(c, ar, client, sess, m)
+		}
+	}
+	if id := h.DefaultClient; id != "" {
+		if cl, err := h.Provider.Client(c.Request().Context(), id); err == nil && cl.InitiateLoginURI != "" {
+			return c.Redirect(http.StatusSeeOther, cl.InitiateLoginURI+"?iss="+url.QueryEscape(h.Issuer))
+		}
+	}
+	return c.Redirect(http.StatusSeeOther, "/account")
+}
+
+func (h *Handler) pendingRequestQuiet(ctx context.Context, id string) (*sso.AuthRequest, *sso.ClientConfig, error) {
+	ar, err := h.Provider.AuthRequest(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := h.Provider.Client(ctx, ar.ClientID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ar, cl, nil
+}
+
+// start remembers the pending auth request and sends the member to the AMS SSO page.
+func (h *Handler) start(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return h.Cookies.CSRFFailed(c)
+	}
+	if h.Exchanger == nil {
+		return h.Pages.Error(c, http.StatusNotFound, "Not available", "Sign-in with the member website is not set up.", "")
+	}
+	ar, _, err := h.Flow.PendingRequest(c, c.FormValue("id"))
+	if ar == nil {
+		return err
+	}
+	if err := h.Cookies.SetPending(c, ar.ID); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, h.Website.SSOURL)
+}
+
+// Reason says in a few words why a hand-off token was not redeemed (for audit rows).
+func Reason(err error) string {
+	switch {
+	case errors.Is(err, errHandoffReplay):
+		return "token already used"
+	case errors.Is(err, legacy.ErrHandoffRefused):
+		return "AMS token invalid or expired"
+	case errors.Is(err, errHandoffUnknownUser):
+		return "AMS user unknown to the directory"
+	}
+	return legacy.Reason(err)
+}
