@@ -124,7 +124,7 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 	}
 	p := &Provider{op: o, storage: st, keys: keys, cfg: cfg, devices: devices}
 	p.grants = p.tokenGrants(hooks)
-	p.handler = p.routes(o)
+	p.handler = p.routes(newOPServer(p, o))
 	return p, nil
 }
 
@@ -150,14 +150,15 @@ func Paths() []string {
 
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
 
-// routes is the provider's HTTP surface, one line per endpoint: op's handler serves the
-// authorization flow, end_session, userinfo, introspection and revocation behind the checks op
-// does not make (api, page, userinfo); the provider serves discovery, JWKS, the token
-// endpoint and device authorization itself; anything else goes to op (health, readiness).
+// routes is the provider's HTTP surface, one line per endpoint. o is op's server extended by
+// opServer (discovery and JWKS are its overrides); it serves the authorization flow,
+// end_session, userinfo, introspection and revocation behind the checks op does not make (api,
+// page, userinfo), and health and readiness. The provider serves the token endpoint and device
+// authorization itself.
 func (p *Provider) routes(o http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc(PathDiscovery, p.serveDiscovery)
-	mux.HandleFunc(PathKeys, p.serveJWKS)
+	mux.Handle(PathDiscovery, readOnly(o))     // opServer.Discovery
+	mux.Handle(PathKeys, readOnly(o))          // opServer.Keys
 	mux.Handle(PathToken, p.api(p.serveToken)) // token_endpoint.go; CORS after the grant checks
 	mux.Handle(PathDeviceAuthzEP, p.api(p.withCORS(p.deviceAuthorization)))
 	mux.Handle(PathIntrospect, p.confidentialAPI(p.withCORS(p.opAPI(o))))
@@ -170,38 +171,16 @@ func (p *Provider) routes(o http.Handler) http.Handler {
 	return mux
 }
 
-func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
-		return
-	}
-	p.discoveryOnce.Do(func() {
-		doc, err := json.Marshal(p.discoveryDocument(r.Context()))
-		if err != nil {
-			panic(fmt.Sprintf("sso: discovery document: %v", err)) // a plain struct always marshals
+// readOnly lets only GET and HEAD through to next (discovery, JWKS).
+func readOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
+			return
 		}
-		p.discovery = doc
+		next.ServeHTTP(w, r)
 	})
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Cache-Control", "public, max-age=3600")
-	w.Write(p.discovery)
-}
-
-func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
-		return
-	}
-	doc, _ := p.keys.JWKS()
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Cache-Control", "public, max-age=300")
-	w.Write(doc)
 }
 
 // maxFormBytes bounds request bodies on the API endpoints.
@@ -417,10 +396,17 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 		return
 	}
 	// end_session answers errors as JSON; a person sees them, so they become the page too.
-	cw := &captureWriter{ResponseWriter: w, all: kind == pageEndSession}
+	// op's server answers these errors as RFC 6749 JSON; a person sees them, so they become the page.
+	cw := &captureWriter{ResponseWriter: w, all: true}
 	o.ServeHTTP(cw, r)
 	if cw.captured {
+		var e struct {
+			Description string `json:"error_description"`
+		}
 		msg := strings.TrimSpace(cw.buf.String())
+		if json.Unmarshal(cw.buf.Bytes(), &e) == nil {
+			msg = e.Description
+		}
 		if kind == pageEndSession {
 			msg = "The app asked to sign you out with a request we cannot accept (an unknown app, or a return address it did not register)."
 		}
