@@ -4,6 +4,8 @@
 //
 //   - provider.go: New and the HTTP surface (routes, one line per endpoint), with the request
 //     checks op does not make and the few wrappers of op's answers it offers no hook for.
+//   - opserver.go: op's server (op.LegacyServer) extended by embedding; single methods
+//     overridden (discovery, JWKS).
 //   - token_endpoint.go: the token endpoint. Client authentication (client_auth.go), the
 //     grant_type lookup, whether the client may use it, the scope parameter and the RFC 6749
 //     error answers happen there once; each grant is one grant_*.go file implementing
