@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -33,9 +34,9 @@ import (
 func (a *Service) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/tokens", a.httpTokens)
-	mux.HandleFunc("POST /admin/tokens/revoke", a.httpRevokeTokens)
+	mux.HandleFunc("POST /admin/tokens/revoke", a.httpRevoke("revoked", a.RevokeTokens))
 	mux.HandleFunc("GET /admin/sessions", a.httpSessions)
-	mux.HandleFunc("POST /admin/sessions/revoke", a.httpEndSessions)
+	mux.HandleFunc("POST /admin/sessions/revoke", a.httpRevoke("ended", a.EndSessions))
 	mux.HandleFunc("GET /admin/clients", a.httpClients)
 	mux.HandleFunc("POST /admin/clients", a.httpCreateClient)
 	mux.HandleFunc("GET /admin/clients/{id}", a.httpClient)
@@ -127,102 +128,76 @@ func decodeBody(r *http.Request, v any) error {
 	return nil
 }
 
-func (a *Service) httpTokens(w http.ResponseWriter, r *http.Request) {
-	out, err := a.Tokens(r.Context(), actor(r), filterFromQuery(r))
+// answer writes v with status, or the error's answer when err is set.
+func (a *Service) answer(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	writeJSON(w, status, v)
 }
 
-func (a *Service) httpRevokeTokens(w http.ResponseWriter, r *http.Request) {
+// bodyFilter decodes the JSON body of a revoke call.
+func bodyFilter(r *http.Request) (Filter, error) {
 	var f Filter
-	if err := decodeBody(r, &f); err != nil {
-		a.fail(w, r, err)
-		return
+	err := decodeBody(r, &f)
+	return f, err
+}
+
+func (a *Service) httpTokens(w http.ResponseWriter, r *http.Request) {
+	out, err := a.Tokens(r.Context(), actor(r), filterFromQuery(r))
+	a.answer(w, r, http.StatusOK, map[string]any{"tokens": out}, err)
+}
+
+// httpRevoke answers a revoke call: the filter in the body, the count under key.
+func (a *Service) httpRevoke(key string, revoke func(ctx context.Context, actor string, f Filter) (int, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		f, err := bodyFilter(r)
+		n := 0
+		if err == nil {
+			n, err = revoke(r.Context(), actor(r), f)
+		}
+		a.answer(w, r, http.StatusOK, map[string]int{key: n}, err)
 	}
-	n, err := a.RevokeTokens(r.Context(), actor(r), f)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
 }
 
 func (a *Service) httpSessions(w http.ResponseWriter, r *http.Request) {
 	out, err := a.Sessions(r.Context(), actor(r), filterFromQuery(r))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": out})
-}
-
-func (a *Service) httpEndSessions(w http.ResponseWriter, r *http.Request) {
-	var f Filter
-	if err := decodeBody(r, &f); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	n, err := a.EndSessions(r.Context(), actor(r), f)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"ended": n})
+	a.answer(w, r, http.StatusOK, map[string]any{"sessions": out}, err)
 }
 
 func (a *Service) httpClients(w http.ResponseWriter, r *http.Request) {
 	out, err := a.Clients(r.Context(), actor(r))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
+	a.answer(w, r, http.StatusOK, map[string]any{"clients": out}, err)
 }
 
 func (a *Service) httpClient(w http.ResponseWriter, r *http.Request) {
 	c, err := a.Client(r.Context(), actor(r), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, c)
+	a.answer(w, r, http.StatusOK, c, err)
 }
 
 func (a *Service) httpCreateClient(w http.ResponseWriter, r *http.Request) {
 	var c sso.ClientConfig
-	if err := decodeBody(r, &c); err != nil {
-		a.fail(w, r, err)
-		return
+	var info *ClientInfo
+	secret := ""
+	err := decodeBody(r, &c)
+	if err == nil {
+		info, secret, err = a.CreateClient(r.Context(), actor(r), c)
 	}
-	info, secret, err := a.CreateClient(r.Context(), actor(r), c)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, struct {
+	a.answer(w, r, http.StatusCreated, struct {
 		*ClientInfo
 		ClientSecret string `json:"client_secret,omitempty"`
-	}{info, secret})
+	}{info, secret}, err)
 }
 
 func (a *Service) httpDeleteClient(w http.ResponseWriter, r *http.Request) {
-	if err := a.DeleteClient(r.Context(), actor(r), r.PathValue("id")); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"deleted": r.PathValue("id")})
+	err := a.DeleteClient(r.Context(), actor(r), r.PathValue("id"))
+	a.answer(w, r, http.StatusOK, map[string]string{"deleted": r.PathValue("id")}, err)
 }
 
 func (a *Service) httpRotateSecret(w http.ResponseWriter, r *http.Request) {
 	secret, err := a.RotateSecret(r.Context(), actor(r), r.PathValue("id"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"client_id": r.PathValue("id"), "client_secret": secret})
+	a.answer(w, r, http.StatusOK, map[string]string{"client_id": r.PathValue("id"), "client_secret": secret}, err)
 }
 
 // previewPage renders a claims preview for an administrator's browser.
