@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"net/http"
-
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
@@ -16,7 +14,7 @@ func (s *Server) newHooks(cfg config.Config) *hooks.Hooks {
 	return &hooks.Hooks{
 		Members: s.dir, Subjects: s.subjects, Policy: s.policy, Access: s.access, Consents: s.store,
 		Audit: s.audit, ClientThrottle: s.clientThrottle,
-		RequestIP: func(r *http.Request) string { return s.echo.NewContext(r, nil).RealIP() },
+		RequestIP: s.clientIP,
 		// The logout handler is built after the provider (it needs its clients): read when called.
 		LogoutPage: func(req *op.EndSessionRequest) (string, error) { return s.logout.TicketURL(req) },
 		Password:   s.passwordGrant,

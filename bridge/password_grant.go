@@ -22,7 +22,7 @@ import (
 // sso.PasswordAuthenticator).
 func (s *Server) passwordGrant(r *http.Request, clientID, login, password string) (string, []string, error) {
 	ctx := r.Context()
-	ip := s.echo.NewContext(r, nil).RealIP()
+	ip := s.clientIP(r)
 	delay, retryAfter := s.throttle.Check(login, ip)
 	if retryAfter > 0 {
 		s.auditAnonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: s.loginHash(login), ClientID: clientID, IP: ip, Detail: "grant=password"})

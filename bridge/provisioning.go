@@ -28,6 +28,3 @@ func (s *Server) newShadow() {
 		Logger: s.log, PublicSID: s.provider.PublicSID,
 	})
 }
-
-// Shadow exposes the shadow-user service (tests and the CLI).
-func (s *Server) Shadow() *provisioning.Service { return s.shadow }

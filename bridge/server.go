@@ -75,6 +75,10 @@ type Server struct {
 	logout *logout.Handler
 	// anonLimit rate-limits anonymous writes per client IP (ratelimit.go).
 	anonLimit *throttle.Limiter
+	// limit wraps the endpoints that write for anonymous callers in anonLimit.
+	limit *web.AnonymousLimit
+	// clientIP is the client IP of a request (the router's rule, trusted proxies included).
+	clientIP func(*http.Request) string
 	// auditLog writes the audit log (audit(), auditAnonymous()).
 	auditLog *audit.Log
 	// clientThrottle counts failed client authentications (clientauth.go).
@@ -162,6 +166,8 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	s.logins = identity.NewLoginHasher(secrets[secretAudit])
 	s.anonLimit = throttle.NewLimiter(cfg.Throttle.AnonymousWrites)
 	s.auditLog = audit.New(d.Store, log, s.now, s.anonLimit)
+	s.limit = &web.AnonymousLimit{Limiter: s.anonLimit, Refused: s.auditLog.Refused, Pages: s.pages}
+	s.clientIP = web.IPExtractor(cfg.TrustedProxies)
 	s.clientThrottle = throttle.New(cfg.Throttle)
 	s.subjects = identity.NewSubjectMapper(secrets[secretSubject], d.Store)
 	s.policy = chk.Policy
@@ -200,13 +206,13 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	s.flow = &authflow.Handler{Pages: s.pages, Cookies: s.cookies, Provider: s.provider, Store: s.store, Directory: s.dir,
 		Subjects: s.subjects, Access: s.access, Throttle: s.throttle, Audit: s.auditLog, Scopes: s.policy.DescribeScopes,
 		Authenticate: s.authenticate, FailedSignIn: s.failedSignIn, LoginHash: s.loginHash,
-		Provision: s.shadow.Provision, EndSession: s.shadow.EndSession, LimitAnonymous: s.limitAnonymous,
+		Provision: s.shadow.Provision, EndSession: s.shadow.EndSession, LimitAnonymous: s.limit.Wrap,
 		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(s.exchanger, s.website),
 		Logger: log, Now: s.now}
 	s.handoff = &handoff.Handler{Pages: s.pages, Cookies: s.cookies, Flow: s.flow, Provider: s.provider, Store: s.store,
 		Directory: s.dir, Subjects: s.subjects, Access: s.access, Audit: s.auditLog, Sealer: s.sealer,
 		Exchanger: s.exchanger, Website: s.website, DefaultClient: cfg.AMS.DefaultClient, Issuer: cfg.Issuer,
-		HTTPS: issuer.Scheme == "https", LimitAnonymous: s.limitAnonymous, Logger: log, Now: s.now}
+		HTTPS: issuer.Scheme == "https", LimitAnonymous: s.limit.Wrap, Logger: log, Now: s.now}
 	s.logout = &logout.Handler{Pages: s.pages, Cookies: s.cookies, Sealer: s.sealer, Clients: s.provider, Issuer: cfg.Issuer,
 		EndSession: s.shadow.EndSession, PublicSID: s.provider.PublicSID, Audit: s.audit, SignOff: s.signOff,
 		FromAMS: s.handoff.FromAMS, Now: s.now}
@@ -216,19 +222,6 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 
 // Handler is the bridge's whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.echo }
-
-// FlushMemberCache drops cached member profiles (after an AMS change the caller knows about).
-func (s *Server) FlushMemberCache() {
-	if p, ok := s.dir.(interface{ Purge() }); ok {
-		p.Purge()
-	}
-}
-
-// Provider exposes the OpenID provider (for tests and the CLI).
-func (s *Server) Provider() *sso.Provider { return s.provider }
-
-// Registry exposes the client registry.
-func (s *Server) Registry() *sso.Registry { return s.registry }
 
 // Run does the background work until ctx ends: purging expired rows, rotating keys, shadow
 // provisioning and its outbox. It returns when all of it has stopped (deliveries in flight are
@@ -282,9 +275,9 @@ func (s *Server) routes() *echo.Echo {
 			continue
 		case sso.PathAuthorize:
 			// Each authorize request stores an auth request for an anonymous caller.
-			e.Any(p, s.limitAnonymous("authorize", false, proto))
+			e.Any(p, s.limit.Wrap("authorize", false, proto))
 		case sso.PathDeviceAuthzEP:
-			e.Any(p, s.limitAnonymous("device_authorization", true, proto))
+			e.Any(p, s.limit.Wrap("device_authorization", true, proto))
 		default:
 			e.Any(p, proto)
 		}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -143,5 +145,32 @@ func errorHandler(pages *Renderer, log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		_ = pages.Error(c, code, http.StatusText(code), msg, "")
+	}
+}
+
+// AnonymousLimit rate-limits endpoints that write for an anonymous caller, per client IP (or
+// IPv6 /64): 429 with Retry-After, JSON for API endpoints and JSON callers, else a page.
+type AnonymousLimit struct {
+	Limiter *throttle.Limiter
+	// Refused records a refusal (one audit row per endpoint, address and window).
+	Refused func(ctx context.Context, name, ip string)
+	Pages   *Renderer
+}
+
+// Wrap limits next, counted under name.
+func (l *AnonymousLimit) Wrap(name string, api bool, next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ok, wait := l.Limiter.Allow(name + "|" + throttle.AddressKey(c.RealIP()))
+		if ok {
+			return next(c)
+		}
+		c.Response().Header().Set("Retry-After", throttle.RetryAfterSeconds(wait))
+		l.Refused(c.Request().Context(), name, c.RealIP())
+		if api || WantsJSON(c) {
+			return JSONError(c, http.StatusTooManyRequests, "slow_down", "too many requests from this address; retry later")
+		}
+		return l.Pages.Error(c, http.StatusTooManyRequests, "Too many requests",
+			"We received too many requests from your network in a short time, so we did not act on this one.",
+			"Please wait a minute and try again.")
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/bridge/throttle"
 )
 
 func newTestRouter(t *testing.T, https bool, trusted ...string) *echo.Echo {
@@ -89,5 +92,46 @@ func TestThemeCSS(t *testing.T) {
 	newTestRouter(t, false).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/theme.css", nil))
 	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "#123456") {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestAnonymousLimit: past the address's budget an endpoint answers 429 with Retry-After,
+// JSON for API endpoints and JSON callers, a page for browsers, and the refusal is recorded.
+func TestAnonymousLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		api      bool
+		accept   string
+		wantType string
+	}{
+		{"browser page", false, "text/html", "text/html"},
+		{"json caller", false, "application/json", "application/json"},
+		{"api endpoint", true, "", "application/json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTestRouter(t, false)
+			var refused []string
+			pages, _ := NewRenderer(Brand{})
+			l := &AnonymousLimit{Limiter: throttle.NewLimiter(1), Pages: pages,
+				Refused: func(_ context.Context, name, ip string) { refused = append(refused, name+"|"+ip) }}
+			e.POST("/write", l.Wrap("write", tc.api, func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }))
+			for i, want := range []int{http.StatusNoContent, http.StatusTooManyRequests} {
+				req := httptest.NewRequest(http.MethodPost, "/write", nil)
+				req.RemoteAddr = "192.0.2.1:5555"
+				req.Header.Set("Accept", tc.accept)
+				rec := httptest.NewRecorder()
+				e.ServeHTTP(rec, req)
+				if rec.Code != want {
+					t.Fatalf("request %d: status %d, want %d", i, rec.Code, want)
+				}
+				if want == http.StatusTooManyRequests && (rec.Header().Get("Retry-After") == "" ||
+					!strings.HasPrefix(rec.Header().Get("Content-Type"), tc.wantType)) {
+					t.Fatalf("refusal: %v %s", rec.Header(), rec.Body)
+				}
+			}
+			if len(refused) != 1 || refused[0] != "write|192.0.2.1" {
+				t.Fatalf("refusals recorded: %v", refused)
+			}
+		})
 	}
 }

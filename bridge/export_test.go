@@ -1,0 +1,24 @@
+package bridge
+
+import (
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Test-only access to the parts a Server is built from.
+
+// FlushMemberCache drops cached member profiles (after an AMS change the test made).
+func (s *Server) FlushMemberCache() {
+	if p, ok := s.dir.(interface{ Purge() }); ok {
+		p.Purge()
+	}
+}
+
+// Provider is the OpenID provider.
+func (s *Server) Provider() *sso.Provider { return s.provider }
+
+// Registry is the client registry.
+func (s *Server) Registry() *sso.Registry { return s.registry }
+
+// Shadow is the shadow-user service.
+func (s *Server) Shadow() *provisioning.Service { return s.shadow }
