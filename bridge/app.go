@@ -16,7 +16,6 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/backends"
 	"github.com/ssobridge/ssobridge/legacy"
-	"github.com/ssobridge/ssobridge/legacy/imis"
 )
 
 // App is a bridge opened from its configuration: store, directory and server.
@@ -88,13 +87,15 @@ func (a *App) open(ctx context.Context, log *slog.Logger) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ic, ok := cfg.Legacy.Config.(*imis.Config); ok {
-		// Subjects derive from the iMIS member key: the one recorded at first start is kept.
-		x := *ic
-		if x.Config, err = settleMemberKey(ctx, st, encKey, x.Config, log); err != nil {
+	lc := cfg.Legacy.Clone()
+	if mk, ok := lc.Config.(legacy.MemberKeyChooser); ok {
+		// Subjects derive from the member key: the mode recorded at first start is kept.
+		mode, err := settleMemberKey(ctx, st, encKey, mk.MemberKeyModes(), log)
+		if err != nil {
 			return nil, err
 		}
-		cfg.Legacy.Config = &x
+		mk.SetMemberKey(mode)
+		cfg.Legacy = lc
 		a.Config = cfg
 	}
 	return encKey, nil

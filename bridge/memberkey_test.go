@@ -52,7 +52,8 @@ func TestSettleMemberKey(t *testing.T) {
 				}
 			}
 			for i, s := range tt.starts {
-				got, err := settleMemberKey(ctx, st, kek, sqldir.Config{MemberKey: s.configured}, slog.New(slog.DiscardHandler))
+				lc := &imis.Config{Config: sqldir.Config{MemberKey: s.configured}}
+				got, err := settleMemberKey(ctx, st, kek, lc.MemberKeyModes(), slog.New(slog.DiscardHandler))
 				if s.wantErr {
 					if err == nil || !strings.Contains(err.Error(), "legacy.member_key") {
 						t.Fatalf("start %d (%q): err = %v, want one naming legacy.member_key", i, s.configured, err)
@@ -62,8 +63,8 @@ func TestSettleMemberKey(t *testing.T) {
 				if err != nil {
 					t.Fatalf("start %d (%q): %v", i, s.configured, err)
 				}
-				if got.MemberKey != s.want {
-					t.Fatalf("start %d (%q): member key %q, want %q", i, s.configured, got.MemberKey, s.want)
+				if got != s.want {
+					t.Fatalf("start %d (%q): member key %q, want %q", i, s.configured, got, s.want)
 				}
 			}
 		})

@@ -90,6 +90,36 @@ type Diagnoser interface {
 	Diagnose(ctx context.Context, login string, w io.Writer) error
 }
 
+// Capabilities of a connector's configuration (the `legacy:` section of one type), found by
+// type assertion before the connector is opened.
+
+// MemberKeyModes are the member key modes of a connector's configuration (legacy.member_key).
+type MemberKeyModes struct {
+	// Configured is the mode the configuration names ("": not set).
+	Configured string
+	// Default is a new installation's mode.
+	Default string
+	// Unrecorded is the mode of an installation that issued subjects before the bridge
+	// recorded the mode in use.
+	Unrecorded string
+}
+
+// MemberKeyChooser is a configuration whose member key, from which the bridge derives
+// subjects, has modes. The bridge records the mode in use at first start and keeps it
+// (SetMemberKey before opening), so that no upgrade changes every subject.
+type MemberKeyChooser interface {
+	MemberKeyModes() MemberKeyModes
+	// SetMemberKey sets the mode to open with ("": the configured one or the default).
+	SetMemberKey(mode string)
+}
+
+// TokenChecker is a configuration with an AMS token endpoint that the CLI's
+// `legacy check --token` can test: it writes what it does and finds to w and returns an error
+// when the endpoint is not configured or does not work.
+type TokenChecker interface {
+	CheckToken(ctx context.Context, w io.Writer) error
+}
+
 // Hand-off failures (HandoffExchanger).
 var (
 	ErrHandoffRefused = errors.New("legacy: the AMS refused the hand-off token (invalid, expired or already used)")

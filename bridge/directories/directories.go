@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -103,28 +104,39 @@ func typeNames() []string {
 	return names
 }
 
-// Resolve returns the section's configuration (the demo for the zero value) with the iMIS
-// website of the top-level `ams:` section handed to the connectors that take one (it was
-// configured there before legacy.type existed).
+// WebsiteTaker is a Config that takes the AMS website of the top-level `ams:` section (the
+// iMIS website's configuration; it was configured there before legacy.type existed).
+type WebsiteTaker interface {
+	SetWebsite(imis.WebsiteConfig)
+}
+
+// Resolve returns a copy of the section's configuration (the demo for the zero value), handed
+// the website of the top-level `ams:` section if it takes one (WebsiteTaker).
 func (l LegacyConfig) Resolve(website imis.WebsiteConfig) (Config, error) {
-	d := l.Config
+	d := l.Clone().Config
 	if d == nil {
 		d = Types()[DefaultType]()
 	}
-	switch d := d.(type) {
-	case *imis.Config:
-		x := *d
-		x.AMS = website
-		return &x, nil
-	case *demo.Config:
-		x := *d
-		x.AMS = website
-		return &x, nil
-	}
-	if website.Enabled() {
+	if w, ok := d.(WebsiteTaker); ok {
+		w.SetWebsite(website)
+	} else if website.Enabled() {
 		return nil, fmt.Errorf("ams.base_url: the top-level ams: section is the iMIS website; legacy.type %s takes none", l.Type)
 	}
 	return d, nil
+}
+
+// Clone returns the section with a shallow copy of its configuration (every registered
+// Config is a pointer to a struct), for setting a capability's value (WebsiteTaker,
+// legacy.MemberKeyChooser) without changing the section it came from.
+func (l LegacyConfig) Clone() LegacyConfig {
+	if l.Config == nil {
+		return l
+	}
+	v := reflect.ValueOf(l.Config)
+	c := reflect.New(v.Elem().Type())
+	c.Elem().Set(v.Elem())
+	l.Config = c.Interface().(Config)
+	return l
 }
 
 // IsDemo reports whether members come from the embedded demo database.

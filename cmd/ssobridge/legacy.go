@@ -10,7 +10,6 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/legacy"
-	imistoken "github.com/ssobridge/ssobridge/legacy/imis/token"
 )
 
 func legacyCmd(g *globals) *cobra.Command {
@@ -59,11 +58,14 @@ func legacyCmd(g *globals) *cobra.Command {
 				errs = append(errs, d.Diagnose(ctx, login, out))
 			}
 			if token {
-				if !cfg.AMS.Enabled() {
-					errs = append(errs, errors.New("ams.base_url is not set: there is no AMS token endpoint to check (the demo uses the built-in simulator)"))
+				// The connector's configuration tests its AMS token endpoint (legacy.TokenChecker).
+				d, err := cfg.Directory()
+				if tc, ok := d.(legacy.TokenChecker); err == nil && ok {
+					errs = append(errs, tc.CheckToken(ctx, out))
+				} else if err == nil {
+					errs = append(errs, fmt.Errorf("legacy.type %s has no AMS token endpoint to check", cfg.Legacy.Type))
 				} else {
-					fmt.Fprintf(out, "\nChecking the AMS token endpoint with client %q.\n", cfg.AMS.ClientID)
-					errs = append(errs, imistoken.Check(ctx, cfg.AMS.Config, out))
+					errs = append(errs, err)
 				}
 			}
 			if err := errors.Join(errs...); err != nil {

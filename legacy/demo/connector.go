@@ -30,6 +30,16 @@ type Config struct {
 	AMS           imis.WebsiteConfig `yaml:"-"`
 }
 
+// SetWebsite takes the iMIS website of the bridge's top-level `ams:` section (a real one
+// replaces the simulated website).
+func (c *Config) SetWebsite(w imis.WebsiteConfig) { c.AMS = w }
+
+// CheckToken tests the configured website's token endpoint (legacy.TokenChecker); the
+// simulated website has none to check.
+func (c *Config) CheckToken(ctx context.Context, w io.Writer) error { return c.AMS.CheckToken(ctx, w) }
+
+var _ legacy.TokenChecker = (*Config)(nil)
+
 // Validate checks the website, if one is configured.
 func (c Config) Validate() error { return c.AMS.Validate() }
 

@@ -3,6 +3,7 @@ package imis
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/imis/token"
@@ -53,6 +54,26 @@ func (c Config) Open(ctx context.Context, o legacy.OpenOptions) (legacy.Connecto
 	}
 	return WithWebsite(conn, w), nil
 }
+
+// MemberKeyModes are iMIS's member keys (legacy.MemberKeyChooser): provider_key for a new
+// installation, contact_key for one that issued subjects before the mode was recorded.
+func (c *Config) MemberKeyModes() legacy.MemberKeyModes {
+	return legacy.MemberKeyModes{Configured: c.MemberKey, Default: MemberKeyProvider, Unrecorded: MemberKeyContact}
+}
+
+// SetMemberKey sets legacy.member_key (legacy.MemberKeyChooser).
+func (c *Config) SetMemberKey(mode string) { c.MemberKey = mode }
+
+// SetWebsite takes the iMIS website of the bridge's top-level `ams:` section.
+func (c *Config) SetWebsite(w WebsiteConfig) { c.AMS = w }
+
+// CheckToken tests the website's token endpoint (legacy.TokenChecker).
+func (c *Config) CheckToken(ctx context.Context, w io.Writer) error { return c.AMS.CheckToken(ctx, w) }
+
+var (
+	_ legacy.MemberKeyChooser = (*Config)(nil)
+	_ legacy.TokenChecker     = (*Config)(nil)
+)
 
 // withWebsite is a connector with the iMIS website's hand-off and single sign-off.
 type withWebsite struct {

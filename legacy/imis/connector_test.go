@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ssobridge/ssobridge/legacy"
@@ -65,5 +66,27 @@ func TestConnectorCapabilities(t *testing.T) {
 	}
 	if _, ok := conn.(legacy.Diagnoser); !ok {
 		t.Fatal("no diagnosis with a website")
+	}
+}
+
+// The imis configuration's member key modes: provider_key for a new installation, contact_key
+// for one whose subjects predate the record; SetMemberKey sets legacy.member_key.
+func TestMemberKeyModes(t *testing.T) {
+	c := &imis.Config{}
+	if m := c.MemberKeyModes(); m != (legacy.MemberKeyModes{Default: imis.MemberKeyProvider, Unrecorded: imis.MemberKeyContact}) {
+		t.Fatalf("modes %+v", m)
+	}
+	c.SetMemberKey(imis.MemberKeyContact)
+	if m := c.MemberKeyModes(); m.Configured != imis.MemberKeyContact || c.MemberKey != imis.MemberKeyContact {
+		t.Fatalf("after SetMemberKey: %+v", m)
+	}
+}
+
+// legacy check --token without a website names ams.base_url and sends nothing.
+func TestCheckTokenWithoutWebsite(t *testing.T) {
+	var out strings.Builder
+	err := (&imis.Config{}).CheckToken(context.Background(), &out)
+	if err == nil || !strings.Contains(err.Error(), "ams.base_url is not set") || out.Len() != 0 {
+		t.Fatalf("err %v, output %q", err, out.String())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 
@@ -48,6 +49,16 @@ func (w WebsiteConfig) Validate() error {
 		errs = append(errs, errors.New("ams.sso_url: required when ams.base_url is set (the page with the SSO iPart)"))
 	}
 	return errors.Join(errs...)
+}
+
+// CheckToken tests the website's token endpoint with the configured client, for the CLI's
+// `legacy check --token` (see token.Check).
+func (w WebsiteConfig) CheckToken(ctx context.Context, out io.Writer) error {
+	if !w.Enabled() {
+		return errors.New("ams.base_url is not set: there is no AMS token endpoint to check (the demo uses the built-in simulator)")
+	}
+	fmt.Fprintf(out, "\nChecking the AMS token endpoint with client %q.\n", w.ClientID)
+	return token.Check(ctx, w.Config, out)
 }
 
 // Site is a connected iMIS website: it redeems hand-off tokens (legacy.HandoffExchanger)
