@@ -14,7 +14,7 @@ import (
 
 // Paths of the hand-off.
 const (
-	PathHandoff         = handoff.Path
+	PathHandoff         = handoff.Path // "/handoff/imis", kept for every AMS: installed AMS websites post to it
 	PathHandoffContinue = handoff.PathContinue
 	PathHandoffStart    = handoff.PathStart
 	PathHandoffConfirm  = handoff.PathConfirm

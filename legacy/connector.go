@@ -30,7 +30,7 @@ type OpenOptions struct {
 	// Issuer is the bridge's public URL.
 	Issuer string
 	// HandoffURL is where an AMS website posts its single sign-on hand-off (the bridge's
-	// /handoff/imis).
+	// /handoff/imis, the URL installed iMIS websites post to, for any AMS).
 	HandoffURL string
 	// SiteName is the organisation's name (the demo's simulated website is named after it).
 	SiteName string

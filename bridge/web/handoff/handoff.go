@@ -26,6 +26,8 @@ import (
 
 // Paths of the hand-off.
 const (
+	// Path is where the AMS website posts a hand-off, for any AMS: "imis" in it is history
+	// (installed iMIS SSO iParts post to this URL), not a sign of an iMIS-only endpoint.
 	Path         = "/handoff/imis"
 	PathContinue = "/handoff/continue"
 	PathStart    = "/handoff/start"
