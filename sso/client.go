@@ -33,6 +33,9 @@ type ClientConfig struct {
 	Trusted bool `yaml:"trusted" json:"trusted"`
 	// IDTokenSigningAlg is RS256 (default), ES256 or EdDSA.
 	IDTokenSigningAlg string `yaml:"id_token_signing_alg" json:"id_token_signing_alg,omitempty"`
+	// OmitIDTokenOnRefresh leaves the ID token out of refresh responses (OIDC Core 12.2 makes it
+	// optional there); by default a refresh with the openid scope returns one.
+	OmitIDTokenOnRefresh bool `yaml:"omit_id_token_on_refresh" json:"omit_id_token_on_refresh,omitempty"`
 	// WebOrigins are the origins allowed by CORS on the token, userinfo and revocation
 	// endpoints (SPAs). Never a wildcard.
 	WebOrigins []string `yaml:"web_origins" json:"web_origins,omitempty"`

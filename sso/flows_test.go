@@ -155,6 +155,29 @@ func TestPKCE(t *testing.T) {
 	})
 }
 
+// TestRefreshIDTokenOmitted: a client with OmitIDTokenOnRefresh gets an ID token from the code
+// exchange but none from a refresh (OIDC Core 12.2); other clients get one (TestRefreshRotation).
+func TestRefreshIDTokenOmitted(t *testing.T) {
+	h := newHarness(t)
+	verifier, challenge := pkce()
+	cfg := h.oauth2Config("quiet", webSecret, webRedirect, "openid", "offline_access")
+	u := h.signIn(cfg.AuthCodeURL("st", oauthParam("code_challenge", challenge), oauthParam("code_challenge_method", "S256")), "alice")
+	tok, err := cfg.Exchange(t.Context(), u.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Extra("id_token") == nil {
+		t.Fatal("the code exchange gave no ID token")
+	}
+	status, body, _ := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, "quiet:"+webSecret)
+	if status != 200 || body["access_token"] == nil || body["refresh_token"] == nil {
+		t.Fatalf("refresh: %d %v", status, body)
+	}
+	if _, ok := body["id_token"]; ok {
+		t.Fatalf("refresh response of a client that omits it has an ID token: %v", body)
+	}
+}
+
 // TestRefreshRotation: every refresh rotates the token; presenting a rotated one again revokes
 // the whole family (RFC 9700 4.14.2), and a member who may no longer use the app gets nothing.
 func TestRefreshRotation(t *testing.T) {

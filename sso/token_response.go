@@ -25,7 +25,8 @@ func (p *Provider) tokenContext(ctx context.Context, cfg *ClientConfig) context.
 }
 
 // tokenResponse creates the access token (and the rotated or new refresh token) through the
-// storage, and the ID token when the grant has the openid scope.
+// storage, and the ID token when the grant has the openid scope (for a refresh, refreshToken is
+// the presented token, unless the client's OmitIDTokenOnRefresh leaves the ID token out).
 func (p *Provider) tokenResponse(ctx context.Context, req op.TokenRequest, client op.Client, refreshToken string) (*oidc.AccessTokenResponse, error) {
 	accessToken, newRefresh, validity, err := op.CreateAccessToken(ctx, req, client.AccessTokenType(), p.op, client, refreshToken)
 	if err != nil {
@@ -38,12 +39,18 @@ func (p *Provider) tokenResponse(ctx context.Context, req op.TokenRequest, clien
 		ExpiresIn:    uint64(validity.Seconds()),
 		Scope:        req.GetScopes(),
 	}
-	if idReq, ok := req.(op.IDTokenRequest); ok && slices.Contains(req.GetScopes(), oidc.ScopeOpenID) {
+	if idReq, ok := req.(op.IDTokenRequest); ok && slices.Contains(req.GetScopes(), oidc.ScopeOpenID) && !omitIDToken(client, refreshToken) {
 		if resp.IDToken, err = p.idToken(ctx, idReq, client, accessToken); err != nil {
 			return nil, err
 		}
 	}
 	return resp, nil
+}
+
+// omitIDToken tells whether a refresh response (refreshToken set) leaves the ID token out.
+func omitIDToken(c op.Client, refreshToken string) bool {
+	cl, ok := c.(*client)
+	return ok && refreshToken != "" && cl.cfg.OmitIDTokenOnRefresh
 }
 
 // idToken builds and signs (once) an ID token for the token endpoint: the claims OIDC Core 2
