@@ -39,6 +39,9 @@ func Presets() []sqldir.Preset {
 			RefusedLogins: DefaultRefusedLogins(),
 			Probes:        probes,
 			EmptyPing:     emptyPing,
+			AMS:           "iMIS",
+			UTCDates:      "aspnet_Membership dates",
+			AppDates:      "UserMain, ContactMain, Name, GroupMember dates",
 		}
 	}
 	return []sqldir.Preset{

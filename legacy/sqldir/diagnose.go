@@ -24,6 +24,7 @@ var ErrDiagnosis = errors.New("sqldir: the legacy directory check found problems
 // the error of writing to w.
 func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) error {
 	g := &diag{w: w, grace: d.cfg.MembershipGrace, rule: d.cfg.StandingRule, standing: d.standing}
+	g.ams, _, _ = d.words().diagnosis()
 	c := d.cfg
 	g.printf("legacy directory check\n")
 	g.printf("  driver %s, preset %s, app_time_offset %s, server timezone %s, query timeout %s\n", c.Driver, c.Preset, c.AppTimeOffset, d.loc, c.QueryTimeout)
@@ -63,9 +64,10 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 		g.queryFailed(QueryAppClock, err)
 	} else {
 		g.printf("\n[%s] ok in %s: two clocks\n", QueryAppClock, since(start))
-		g.printf("  UTC now:        %s  (aspnet_Membership dates are read in UTC)\n", clk.UTC.Format("2006-01-02 15:04:05"))
-		g.printf("  iMIS app time:  %s  (UTC%s, from %s; UserMain, ContactMain, Name, GroupMember dates)\n",
-			clk.App.Format("2006-01-02 15:04:05"), clk.App.Format("-07:00"), clk.Source)
+		ams, utcDates, appDates := d.words().diagnosis()
+		g.printf("  UTC now:        %s  (%s are read in UTC)\n", clk.UTC.Format("2006-01-02 15:04:05"), utcDates)
+		g.printf("  %-15s %s  (UTC%s, from %s; %s)\n", ams+" app time:",
+			clk.App.Format("2006-01-02 15:04:05"), clk.App.Format("-07:00"), clk.Source, appDates)
 		g.printf("  change watermarks are kept in UTC\n")
 	}
 
@@ -197,7 +199,20 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 	return g.result()
 }
 
+// words is the preset whose words the diagnosis uses: the configured one, or with preset none
+// the connector's first (its AMS is still the same); nil without presets.
+func (d *Directory) words() *Preset {
+	if d.preset != nil {
+		return d.preset
+	}
+	if len(d.cfg.Presets) > 0 {
+		return &d.cfg.Presets[0]
+	}
+	return nil
+}
+
 type diag struct {
+	ams      string // the AMS's name (Preset.AMS)
 	grace    time.Duration
 	rule     string
 	standing func(m *legacy.Member, now time.Time) legacy.Membership
@@ -254,13 +269,13 @@ func (g *diag) queryFailed(query string, err error) {
 	if errors.As(err, &se) {
 		switch se.Number {
 		case 208:
-			hint = " (a table or view does not exist: wrong database, or not an iMIS schema)"
+			hint = " (a table or view does not exist: wrong database, or not an " + g.ams + " schema)"
 		case 207:
-			hint = " (a column does not exist: check the query against this iMIS version)"
+			hint = " (a column does not exist: check the query against this " + g.ams + " version)"
 		case 102, 156:
 			hint = " (SQL syntax error in the configured query)"
 		case 229, 230:
-			hint = " (permission denied: grant SELECT on the iMIS tables to the bridge's login)"
+			hint = " (permission denied: grant SELECT on the " + g.ams + " tables to the bridge's login)"
 		case 18456:
 			hint = " (SQL login failed: check the user and password in the DSN)"
 		case 4060:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ssobridge/ssobridge/legacy"
@@ -42,4 +43,36 @@ func TestGenericConnectorConformance(t *testing.T) {
 		tg.Members, tg.Refused = directorytest.DemoAccounts()
 		return tg
 	})
+}
+
+// The diagnosis of a directory without presets speaks of the AMS, not of iMIS: its two clocks
+// follow the column contract's rule.
+func TestGenericDiagnosisNamesNoAMS(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ams.db")
+	db, err := demo.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	c := demo.SQLConfig()
+	c.DSN, c.Preset, c.Queries = path, "", imis.PresetIMISSQLite()
+	conn, err := sqldir.Generic{Config: c}.Open(ctx, legacy.OpenOptions{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var out strings.Builder
+	if err := conn.(legacy.Diagnoser).Diagnose(ctx, "alice", &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	text := out.String()
+	for _, want := range []string{"AMS app time:", "(columns ending in _utc are read in UTC)", "; every other date column)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("diagnosis lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "iMIS") {
+		t.Errorf("the generic diagnosis names iMIS:\n%s", text)
+	}
 }

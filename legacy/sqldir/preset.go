@@ -33,6 +33,28 @@ type Preset struct {
 	// EmptyPing, when set, is the problem Diagnose reports when the preset's ping returns a
 	// single count of zero (the database answers but is not this AMS's).
 	EmptyPing string
+	// AMS names the AMS in Diagnose's explanations (default "AMS"); UTCDates and AppDates say
+	// which of its date columns are read in UTC and which in its application clock (defaults:
+	// the column contract's rule).
+	AMS, UTCDates, AppDates string
+}
+
+// diagnosis are the preset's words for Diagnose, with the defaults of a directory without one.
+func (p *Preset) diagnosis() (ams, utcDates, appDates string) {
+	ams, utcDates, appDates = "AMS", "columns ending in _utc", "every other date column"
+	if p == nil {
+		return ams, utcDates, appDates
+	}
+	if p.AMS != "" {
+		ams = p.AMS
+	}
+	if p.UTCDates != "" {
+		utcDates = p.UTCDates
+	}
+	if p.AppDates != "" {
+		appDates = p.AppDates
+	}
+	return ams, utcDates, appDates
 }
 
 // Probe is one diagnostic count query of a preset: @p1 (?1 in SQLite) is the lower-cased
