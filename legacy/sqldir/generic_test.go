@@ -14,40 +14,12 @@ import (
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
-// The sql connector type (no preset, every query from legacy.queries), opened as the bridge
-// opens it (its Config.Open, with the profile cache in front), passes the directory contract
-// on the demo data when given the iMIS-on-SQLite queries and iMIS's built-in accounts (type
-// sql knows no AMS's built-in accounts: legacy.refused_logins names them).
-func TestGenericConnectorConformance(t *testing.T) {
-	directorytest.Run(t, func(t *testing.T) *directorytest.Target {
-		ctx := context.Background()
-		path := filepath.Join(t.TempDir(), "ams.db")
-		db, err := demo.Open(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
-		c := demo.SQLConfig()
-		c.DSN, c.Preset, c.Queries = path, "", imis.PresetIMISSQLite()
-		c.RefusedLogins = imis.DefaultRefusedLogins()
-		g := sqldir.Generic{Config: c}
-		if err := g.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		conn, err := g.Open(ctx, legacy.OpenOptions{Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		tg := &directorytest.Target{Dir: conn.Directory()}
-		tg.Members, tg.Refused = directorytest.DemoAccounts()
-		return tg
-	})
-}
-
-// The diagnosis of a directory without presets speaks of the AMS, not of iMIS: its two clocks
-// follow the column contract's rule.
-func TestGenericDiagnosisNamesNoAMS(t *testing.T) {
+// openGeneric opens the sql connector type as the bridge does (its Config.Open, with the
+// profile cache in front) over a demo database file, with the iMIS-on-SQLite queries and iMIS's
+// built-in accounts (type sql knows no AMS's built-in accounts: legacy.refused_logins names
+// them).
+func openGeneric(t *testing.T) legacy.Connector {
+	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ams.db")
 	db, err := demo.Open(ctx, path)
@@ -57,11 +29,34 @@ func TestGenericDiagnosisNamesNoAMS(t *testing.T) {
 	db.Close()
 	c := demo.SQLConfig()
 	c.DSN, c.Preset, c.Queries = path, "", imis.PresetIMISSQLite()
-	conn, err := sqldir.Generic{Config: c}.Open(ctx, legacy.OpenOptions{Logger: slog.New(slog.DiscardHandler)})
+	c.RefusedLogins = imis.DefaultRefusedLogins()
+	g := sqldir.Generic{Config: c}
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := g.Open(ctx, legacy.OpenOptions{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// The sql connector type (no preset, every query from legacy.queries) passes the directory
+// contract on the demo data (openGeneric).
+func TestGenericConnectorConformance(t *testing.T) {
+	directorytest.Run(t, func(t *testing.T) *directorytest.Target {
+		tg := &directorytest.Target{Dir: openGeneric(t).Directory()}
+		tg.Members, tg.Refused = directorytest.DemoAccounts()
+		return tg
+	})
+}
+
+// The diagnosis of a directory without presets speaks of the AMS, not of iMIS: its two clocks
+// follow the column contract's rule.
+func TestGenericDiagnosisNamesNoAMS(t *testing.T) {
+	ctx := context.Background()
+	conn := openGeneric(t)
 	var out strings.Builder
 	if err := conn.(legacy.Diagnoser).Diagnose(ctx, "alice", &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
