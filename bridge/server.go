@@ -60,23 +60,16 @@ type Server struct {
 	provider *sso.Provider
 	registry *sso.Registry
 	keys     *sso.KeyManager
-	pages    *web.Renderer
-	cookies  *session.Cookies
 	throttle *throttle.Throttle
 	// logins hashes typed logins for the audit log (loginkey.go).
 	logins *identity.LoginHasher
-	// sealer seals logout and hand-off tickets (seal.go).
-	sealer *identity.Sealer
-	// flow is the sign-in flow (login, consent, device); the hand-off finishes through it.
-	flow *authflow.Handler
-	// handoff signs members in from the AMS website; token exchange redeems through it.
+	// handoff and logout are web parts the provider's hooks call (token exchange redeems
+	// through the hand-off, end_session seals a logout ticket); they are built after the
+	// provider, whose clients and crypto they use, and read by the hooks when called.
 	handoff *handoff.Handler
-	// logout serves sign-out; end_session's hook seals its tickets.
-	logout *logout.Handler
+	logout  *logout.Handler
 	// anonLimit rate-limits anonymous writes per client IP (ratelimit.go).
 	anonLimit *throttle.Limiter
-	// limit wraps the endpoints that write for anonymous callers in anonLimit.
-	limit *web.AnonymousLimit
 	// clientIP is the client IP of a request (the router's rule, trusted proxies included).
 	clientIP func(*http.Request) string
 	// auditLog writes the audit log (audit(), auditAnonymous()).
@@ -89,7 +82,6 @@ type Server struct {
 	access *access.Checker
 	admin  *admin.Service // the admin API's administration (admin.go)
 	shadow *provisioning.Service
-	issuer *url.URL
 	echo   *echo.Echo
 	// The AMS connector's optional capabilities (handoff.go: setupAMS); nil when it has none.
 	exchanger   legacy.HandoffExchanger
@@ -140,7 +132,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
-	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, issuer: issuer, now: time.Now}
+	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, now: time.Now}
 
 	reg, err := sso.NewRegistry(ctx, d.Store, StaticClients(cfg), 2*time.Second)
 	if err != nil {
@@ -156,17 +148,18 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		return nil, err
 	}
 	s.keys = keys
-	s.pages, err = web.NewRenderer(web.Brand(cfg.Organisation))
+	pages, err := web.NewRenderer(web.Brand(cfg.Organisation))
 	if err != nil {
 		return nil, err
 	}
-	s.cookies = session.New(session.Config{HashKey: secrets[secretCookieMAC], BlockKey: secrets[secretCookieEnc],
-		CSRFKey: secrets[secretCSRF], Secure: issuer.Scheme == "https", Lifetime: cfg.Session.Lifetime}, d.Store, s.pages)
+	https := issuer.Scheme == "https"
+	cookies := session.New(session.Config{HashKey: secrets[secretCookieMAC], BlockKey: secrets[secretCookieEnc],
+		CSRFKey: secrets[secretCSRF], Secure: https, Lifetime: cfg.Session.Lifetime}, d.Store, pages)
 	s.throttle = throttle.New(cfg.Throttle)
 	s.logins = identity.NewLoginHasher(secrets[secretAudit])
 	s.anonLimit = throttle.NewLimiter(cfg.Throttle.AnonymousWrites)
 	s.auditLog = audit.New(d.Store, log, s.now, s.anonLimit)
-	s.limit = &web.AnonymousLimit{Limiter: s.anonLimit, Refused: s.auditLog.Refused, Pages: s.pages}
+	limit := &web.AnonymousLimit{Limiter: s.anonLimit, Refused: s.auditLog.Refused, Pages: pages}
 	s.clientIP = web.IPExtractor(cfg.TrustedProxies)
 	s.clientThrottle = throttle.New(cfg.Throttle)
 	s.subjects = identity.NewSubjectMapper(secrets[secretSubject], d.Store)
@@ -189,7 +182,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		DefaultLogoutRedirect: cfg.Issuer + "/logout/done",
 		SupportedScopes:       s.policy.SupportedScopes(),
 		SupportedClaims:       s.policy.SupportedClaims(),
-		ErrorPage:             s.pages.ProtocolErrorPage,
+		ErrorPage:             pages.ProtocolErrorPage,
 		AllOrigins:            reg.Origins,
 		Device: sso.DeviceConfig{Lifetime: cfg.Tokens.DeviceCode, Interval: cfg.Tokens.DeviceInterval,
 			UserPath: PathDevice, DonePath: PathDeviceDone},
@@ -198,25 +191,46 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	s.sealer = identity.NewSealer(s.provider.Crypto())
+	sealer := identity.NewSealer(s.provider.Crypto())
 	s.newShadow()
 	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: s.shadow, policy: s.policy, access: s.access, audit: s.audit,
 		subjects: s.subjects, dir: d.Directory, log: log, now: s.now})
 	s.setupAMS(d.Connector)
-	s.flow = &authflow.Handler{Pages: s.pages, Cookies: s.cookies, Provider: s.provider, Store: s.store, Directory: s.dir,
+	// The web side: each part built once from its dependencies, then mounted on one router.
+	flow := &authflow.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Store: s.store, Directory: s.dir,
 		Subjects: s.subjects, Access: s.access, Throttle: s.throttle, Audit: s.auditLog, Scopes: s.policy.DescribeScopes,
 		Authenticate: s.authenticate, FailedSignIn: s.failedSignIn, LoginHash: s.loginHash,
-		Provision: s.shadow.Provision, EndSession: s.shadow.EndSession, LimitAnonymous: s.limit.Wrap,
+		Provision: s.shadow.Provision, EndSession: s.shadow.EndSession, LimitAnonymous: limit.Wrap,
 		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(s.exchanger, s.website),
 		Logger: log, Now: s.now}
-	s.handoff = &handoff.Handler{Pages: s.pages, Cookies: s.cookies, Flow: s.flow, Provider: s.provider, Store: s.store,
-		Directory: s.dir, Subjects: s.subjects, Access: s.access, Audit: s.auditLog, Sealer: s.sealer,
+	s.handoff = &handoff.Handler{Pages: pages, Cookies: cookies, Flow: flow, Provider: s.provider, Store: s.store,
+		Directory: s.dir, Subjects: s.subjects, Access: s.access, Audit: s.auditLog, Sealer: sealer,
 		Exchanger: s.exchanger, Website: s.website, DefaultClient: cfg.AMS.DefaultClient, Issuer: cfg.Issuer,
-		HTTPS: issuer.Scheme == "https", LimitAnonymous: s.limit.Wrap, Logger: log, Now: s.now}
-	s.logout = &logout.Handler{Pages: s.pages, Cookies: s.cookies, Sealer: s.sealer, Clients: s.provider, Issuer: cfg.Issuer,
+		HTTPS: https, LimitAnonymous: limit.Wrap, Logger: log, Now: s.now}
+	s.logout = &logout.Handler{Pages: pages, Cookies: cookies, Sealer: sealer, Clients: s.provider, Issuer: cfg.Issuer,
 		EndSession: s.shadow.EndSession, PublicSID: s.provider.PublicSID, Audit: s.audit, SignOff: s.signOff,
 		FromAMS: s.handoff.FromAMS, Now: s.now}
-	s.echo = s.routes()
+	parts := []web.Mounter{
+		pages,
+		protocolRoutes{provider: s.provider, limit: limit, callback: flow.Callback},
+		flow,
+		s.logout,
+		&account.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Consents: s.store,
+			Scopes: s.policy.DescribeScopes, Member: flow.Member, EndSession: s.shadow.EndSession, Audit: s.audit,
+			Playground: cfg.PlaygroundEnabled(), Logger: log},
+		s.handoff,
+	}
+	if cfg.PlaygroundEnabled() {
+		parts = append(parts, &playground.Handler{Pages: pages, Issuer: cfg.Issuer,
+			Scopes: []string{"openid", "profile", "email", "offline_access", ScopeMembership, ScopeRoles}})
+	}
+	if s.amsPages != nil {
+		parts = append(parts, web.Prefix{Path: s.pagesPrefix, Handler: s.amsPages})
+	}
+	s.echo = web.NewRouter(web.RouterConfig{TrustedProxies: cfg.TrustedProxies, HTTPS: https, Renderer: pages, Logger: log})
+	for _, p := range parts {
+		p.Mount(s.echo)
+	}
 	return s, nil
 }
 
@@ -260,45 +274,6 @@ func (s *Server) Run(ctx context.Context) {
 			}
 		}
 	}
-}
-
-func (s *Server) routes() *echo.Echo {
-	e := web.NewRouter(web.RouterConfig{TrustedProxies: s.cfg.TrustedProxies, HTTPS: s.issuer.Scheme == "https",
-		Renderer: s.pages, Logger: s.log})
-	s.pages.Mount(e)
-
-	// Protocol endpoints: op behind sso.Provider.
-	proto := s.protocol()
-	for _, p := range sso.Paths() {
-		switch p {
-		case sso.PathAuthCallback:
-			continue
-		case sso.PathAuthorize:
-			// Each authorize request stores an auth request for an anonymous caller.
-			e.Any(p, s.limit.Wrap("authorize", false, proto))
-		case sso.PathDeviceAuthzEP:
-			e.Any(p, s.limit.Wrap("device_authorization", true, proto))
-		default:
-			e.Any(p, proto)
-		}
-	}
-	e.GET(sso.PathAuthCallback, s.flow.Callback(proto))
-	s.flow.Mount(e)
-	s.logout.Mount(e)
-	(&account.Handler{Pages: s.pages, Cookies: s.cookies, Provider: s.provider, Consents: s.store,
-		Scopes: s.policy.DescribeScopes, Member: s.flow.Member, EndSession: s.shadow.EndSession, Audit: s.audit,
-		Playground: s.cfg.PlaygroundEnabled(), Logger: s.log}).Mount(e)
-	if s.cfg.PlaygroundEnabled() {
-		(&playground.Handler{Pages: s.pages, Issuer: s.cfg.Issuer,
-			Scopes: []string{"openid", "profile", "email", "offline_access", ScopeMembership, ScopeRoles}}).Mount(e)
-	}
-	s.handoff.Mount(e)
-	if s.amsPages != nil {
-		h := echo.WrapHandler(s.amsPages)
-		e.Any(s.pagesPrefix, h)
-		e.Any(s.pagesPrefix+"/*", h)
-	}
-	return e
 }
 
 // purgeDevices deletes device authorizations an hour after they expired (until then a late

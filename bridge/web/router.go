@@ -174,3 +174,17 @@ func (l *AnonymousLimit) Wrap(name string, api bool, next echo.HandlerFunc) echo
 			"Please wait a minute and try again.")
 	}
 }
+
+// Prefix mounts a plain http.Handler at Path and everything below it (an AMS connector's own
+// pages, such as the demo's simulated website).
+type Prefix struct {
+	Path    string
+	Handler http.Handler
+}
+
+// Mount adds the prefix's routes.
+func (p Prefix) Mount(e *echo.Echo) {
+	h := echo.WrapHandler(p.Handler)
+	e.Any(p.Path, h)
+	e.Any(p.Path+"/*", h)
+}

@@ -1,0 +1,47 @@
+package bridge
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/bridge/hooks"
+	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// protocolRoutes mounts the OpenID provider's endpoints (op behind sso.Provider).
+type protocolRoutes struct {
+	provider http.Handler
+	// limit counts the endpoints that store something for an anonymous caller.
+	limit *web.AnonymousLimit
+	// callback guards op's authorize callback (authflow.Handler.Callback).
+	callback func(echo.HandlerFunc) echo.HandlerFunc
+}
+
+// Mount adds every protocol path.
+func (p protocolRoutes) Mount(e *echo.Echo) {
+	proto := p.serve
+	for _, path := range sso.Paths() {
+		switch path {
+		case sso.PathAuthCallback:
+			e.GET(path, p.callback(proto))
+		case sso.PathAuthorize:
+			// Each authorize request stores an auth request for an anonymous caller.
+			e.Any(path, p.limit.Wrap("authorize", false, proto))
+		case sso.PathDeviceAuthzEP:
+			e.Any(path, p.limit.Wrap("device_authorization", true, proto))
+		default:
+			e.Any(path, proto)
+		}
+	}
+}
+
+// serve runs the provider with the client IP in the request context (hooks.ClientIP: sso does
+// not know the bridge's idea of it, trusted proxies).
+func (p protocolRoutes) serve(c echo.Context) error {
+	r := c.Request()
+	r = r.WithContext(hooks.WithClientIP(r.Context(), c.RealIP()))
+	p.provider.ServeHTTP(c.Response(), r)
+	return nil
+}
