@@ -41,8 +41,9 @@ func DemoLogins() []DemoLogin {
 
 // Links lists extra places to open, for the start-up banner.
 func (a *App) Links() [][2]string {
-	if a.Server.amsPages == nil {
+	pages := capabilities(a.Connector).pages
+	if pages.Handler == nil {
 		return nil
 	}
-	return [][2]string{{"demo AMS", a.Config.Issuer + a.Server.pagesPrefix + "/   (the member website; its SSO page hands off to the bridge)"}}
+	return [][2]string{{"demo AMS", a.Config.Issuer + pages.Path + "/   (the member website; its SSO page hands off to the bridge)"}}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/bridge/web/handoff"
 	"github.com/ssobridge/ssobridge/bridge/web/logout"
 	"github.com/ssobridge/ssobridge/legacy"
@@ -23,28 +24,38 @@ const (
 	ExchangeTokenTypeAMS = "urn:ssobridge:params:oauth:token-type:ams_refresh_token"
 )
 
-// setupAMS takes the AMS connector's optional capabilities: the website's hand-off (also RFC
-// 8693 token exchange), its sign-out URL (single sign-off) and pages of its own to mount (the
-// demo's simulated website under /demo-ams).
-func (s *Server) setupAMS(conn legacy.Connector) {
+// amsCapabilities are the AMS connector's optional capabilities: the website's hand-off (also
+// RFC 8693 token exchange), its sign-out URL (single sign-off) and pages of its own to mount
+// (the demo's simulated website under /demo-ams). Each is nil (or zero) when it has none.
+type amsCapabilities struct {
+	exchanger legacy.HandoffExchanger
+	website   legacy.Website
+	signOff   legacy.LogoutURLer
+	pages     web.Prefix // Handler nil: none
+}
+
+// capabilities finds the optional capabilities of conn (nil: no connector).
+func capabilities(conn legacy.Connector) amsCapabilities {
+	var c amsCapabilities
 	if conn == nil {
-		return
+		return c
 	}
 	if h, ok := conn.(legacy.HandoffExchanger); ok {
-		s.exchanger, s.website = h, h.Website()
+		c.exchanger, c.website = h, h.Website()
 	}
 	if l, ok := conn.(legacy.LogoutURLer); ok {
-		s.signOff = l
+		c.signOff = l
 	}
 	if p, ok := conn.(legacy.PageServer); ok {
-		s.pagesPrefix, s.amsPages = p.Pages()
+		c.pages.Path, c.pages.Handler = p.Pages()
 	}
+	return c
 }
 
 // ExchangeExternal implements RFC 8693 token exchange of an AMS refresh token (sso.ExternalExchanger).
 func (h amsExchange) ExchangeExternal(ctx context.Context, clientID, subjectToken, tokenType string) (string, []string, error) {
 	s := h.s
-	if tokenType != ExchangeTokenTypeAMS || s.exchanger == nil {
+	if tokenType != ExchangeTokenTypeAMS || s.handoff.Exchanger == nil {
 		return "", nil, sso.ErrUnsupportedTokenType
 	}
 	if subjectToken == "" || len(subjectToken) > handoff.MaxToken {

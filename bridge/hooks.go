@@ -9,7 +9,8 @@ import (
 
 // newHooks builds the provider's hooks (bridge/hooks) from the server's parts. The password
 // check is the sign-in flow's (passwordGrant) and the token exchange the hand-off's
-// (amsExchange); both read the server when called, since the AMS is set up after the provider.
+// (amsExchange, through the hand-off part); both read the server when called, since the web
+// parts are built after the provider.
 func (s *Server) newHooks(cfg config.Config) *hooks.Hooks {
 	return &hooks.Hooks{
 		Members: s.dir, Subjects: s.subjects, Policy: s.policy, Access: s.access, Consents: s.store,
@@ -27,7 +28,7 @@ type amsExchange struct{ s *Server }
 
 // ExternalTokenTypes is the AMS refresh token's type when the hand-off is set up.
 func (h amsExchange) ExternalTokenTypes() []string {
-	if h.s.exchanger == nil {
+	if h.s.handoff.Exchanger == nil {
 		return nil
 	}
 	return []string{ExchangeTokenTypeAMS}

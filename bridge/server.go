@@ -83,13 +83,7 @@ type Server struct {
 	admin  *admin.Service // the admin API's administration (admin.go)
 	shadow *provisioning.Service
 	echo   *echo.Echo
-	// The AMS connector's optional capabilities (handoff.go: setupAMS); nil when it has none.
-	exchanger   legacy.HandoffExchanger
-	website     legacy.Website
-	signOff     legacy.LogoutURLer
-	amsPages    http.Handler
-	pagesPrefix string
-	now         func() time.Time
+	now    func() time.Time
 }
 
 // Secrets generated once per installation and kept in the store.
@@ -195,20 +189,20 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	s.newShadow()
 	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: s.shadow, policy: s.policy, access: s.access, audit: s.audit,
 		subjects: s.subjects, dir: d.Directory, log: log, now: s.now})
-	s.setupAMS(d.Connector)
+	ams := capabilities(d.Connector)
 	// The web side: each part built once from its dependencies, then mounted on one router.
 	flow := &authflow.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Store: s.store, Directory: s.dir,
 		Subjects: s.subjects, Access: s.access, Throttle: s.throttle, Audit: s.auditLog, Scopes: s.policy.DescribeScopes,
 		Authenticate: s.authenticate, FailedSignIn: s.failedSignIn, LoginHash: s.loginHash,
 		Provision: s.shadow.Provision, EndSession: s.shadow.EndSession, LimitAnonymous: limit.Wrap,
-		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(s.exchanger, s.website),
+		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(ams.exchanger, ams.website),
 		Logger: log, Now: s.now}
 	s.handoff = &handoff.Handler{Pages: pages, Cookies: cookies, Flow: flow, Provider: s.provider, Store: s.store,
 		Directory: s.dir, Subjects: s.subjects, Access: s.access, Audit: s.auditLog, Sealer: sealer,
-		Exchanger: s.exchanger, Website: s.website, DefaultClient: cfg.AMS.DefaultClient, Issuer: cfg.Issuer,
+		Exchanger: ams.exchanger, Website: ams.website, DefaultClient: cfg.AMS.DefaultClient, Issuer: cfg.Issuer,
 		HTTPS: https, LimitAnonymous: limit.Wrap, Logger: log, Now: s.now}
 	s.logout = &logout.Handler{Pages: pages, Cookies: cookies, Sealer: sealer, Clients: s.provider, Issuer: cfg.Issuer,
-		EndSession: s.shadow.EndSession, PublicSID: s.provider.PublicSID, Audit: s.audit, SignOff: s.signOff,
+		EndSession: s.shadow.EndSession, PublicSID: s.provider.PublicSID, Audit: s.audit, SignOff: ams.signOff,
 		FromAMS: s.handoff.FromAMS, Now: s.now}
 	parts := []web.Mounter{
 		pages,
@@ -224,8 +218,8 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		parts = append(parts, &playground.Handler{Pages: pages, Issuer: cfg.Issuer,
 			Scopes: []string{"openid", "profile", "email", "offline_access", ScopeMembership, ScopeRoles}})
 	}
-	if s.amsPages != nil {
-		parts = append(parts, web.Prefix{Path: s.pagesPrefix, Handler: s.amsPages})
+	if ams.pages.Handler != nil {
+		parts = append(parts, ams.pages)
 	}
 	s.echo = web.NewRouter(web.RouterConfig{TrustedProxies: cfg.TrustedProxies, HTTPS: https, Renderer: pages, Logger: log})
 	for _, p := range parts {
