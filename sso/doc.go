@@ -10,7 +10,9 @@
 //     grant_type lookup, whether the client may use it, the scope parameter and the RFC 6749
 //     error answers happen there once; each grant is one grant_*.go file implementing
 //     tokenGrant, registered in tokenGrants. Tokens are issued through op's token creation
-//     (token_response.go) on the storage (storage.go).
+//     (token_response.go) on the storage (storage.go): a grant's family is one stored row;
+//     refresh tokens name their family and generation, access tokens describe themselves
+//     (access_token_id.go) and are checked against their family.
 //   - discovery.go: the discovery document, a typed value rendered once.
 //
 // Persistence is behind Store (store.go), with its conformance suite in sso/storetest; the

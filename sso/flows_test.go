@@ -1,12 +1,14 @@
 package sso_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/sso"
+	"github.com/ssobridge/ssobridge/sso/memstore"
 )
 
 // TestCodeFlow runs the authorization code flow with x/oauth2 and verifies the ID token with
@@ -224,6 +227,137 @@ func TestRefreshRotation(t *testing.T) {
 		}
 	})
 	_ = ctx
+}
+
+// TestRefreshFamilyGenerations: a family is one stored row; its tokens name it and their
+// generation. A token several generations old is recognised as the family's (reuse: the family
+// is revoked), a made-up token naming the family is not (nothing happens to the family), and an
+// access token revoked on its own leaves the family's refresh token working.
+func TestRefreshFamilyGenerations(t *testing.T) {
+	h := newHarness(t)
+	refresh := func(rt string) (int, map[string]any) {
+		status, body, _ := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, "web:"+webSecret)
+		return status, body
+	}
+	tok := h.tokens("alice", "openid", "offline_access")
+	family, _, _ := strings.Cut(tok.RefreshToken, ".")
+	chain := []string{tok.RefreshToken}
+	var last map[string]any
+	for range 3 {
+		status, body := refresh(chain[len(chain)-1])
+		if status != 200 {
+			t.Fatalf("refresh: %d %v", status, body)
+		}
+		chain, last = append(chain, body["refresh_token"].(string)), body
+	}
+	for i, rt := range chain {
+		if !strings.HasPrefix(rt, family+"."+strconv.Itoa(i)+".") {
+			t.Fatalf("refresh token %d = %q, want family %s generation %d", i, rt, family, i)
+		}
+	}
+	if rows := familyRows(t, h, "alice"); rows != 1 {
+		t.Fatalf("%d stored families after three rotations, want 1", rows)
+	}
+
+	// A made-up token of the family, current or old generation: refused, family untouched.
+	for _, forged := range []string{family + ".3." + sso.RandomToken(), family + ".1." + sso.RandomToken(), family + ".9." + sso.RandomToken()} {
+		if status, body := refresh(forged); status != 400 || body["error"] != "invalid_grant" {
+			t.Fatalf("forged token %q: %d %v", forged, status, body)
+		}
+	}
+	if h.introspect(last["access_token"].(string))["active"] != true {
+		t.Fatal("a forged token revoked the family")
+	}
+
+	// An access token revoked on its own (RFC 7009): inactive, and the family still refreshes.
+	resp := h.post(sso.PathRevoke, url.Values{"token": {last["access_token"].(string)}, "token_type_hint": {"access_token"}}, "web:"+webSecret)
+	if resp.StatusCode != 200 {
+		t.Fatalf("revoke access token: %d", resp.StatusCode)
+	}
+	if h.introspect(last["access_token"].(string))["active"] != false {
+		t.Fatal("a revoked access token is active")
+	}
+	status, next := refresh(chain[3])
+	if status != 200 || h.introspect(next["access_token"].(string))["active"] != true {
+		t.Fatalf("refresh after an access token revocation: %d %v", status, next)
+	}
+
+	// The first token, four generations back: reuse, the family is revoked.
+	if status, body := refresh(chain[0]); status != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("reused old token: %d %v", status, body)
+	}
+	if h.introspect(next["access_token"].(string))["active"] != false {
+		t.Fatal("an access token of a family revoked for reuse is active")
+	}
+	if status, _ := refresh(next["refresh_token"].(string)); status != 400 {
+		t.Fatal("the current token of a family revoked for reuse refreshed")
+	}
+
+	// Revoking a member's grants (sign-out everywhere, deactivation) kills access tokens issued
+	// without a refresh token too.
+	plain := h.tokens("bob", "openid")
+	if h.introspect(plain.AccessToken)["active"] != true {
+		t.Fatal("access token without a refresh token inactive")
+	}
+	if _, err := h.p.RevokeGrants(t.Context(), "bob", ""); err != nil {
+		t.Fatal(err)
+	}
+	if h.introspect(plain.AccessToken)["active"] != false {
+		t.Fatal("access token of a revoked member active")
+	}
+}
+
+// familyRows counts the families stored for subject, with or without a refresh token.
+func familyRows(t *testing.T, h *harness, subject string) int {
+	t.Helper()
+	l, err := h.store.ListRefreshTokens(t.Context(), subject, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(l)
+}
+
+// legacyStore answers LegacyRefreshToken for one token, as a store migrated from the layout
+// before families does for the refresh tokens it held.
+type legacyStore struct {
+	*memstore.Store
+	hash, family string
+}
+
+func (s legacyStore) LegacyRefreshToken(ctx context.Context, hash string) (*sso.RefreshToken, error) {
+	if hash != s.hash {
+		return nil, sso.ErrNotFound
+	}
+	return s.Family(ctx, s.family)
+}
+
+// TestLegacyRefreshToken: a refresh token issued before families (no family in it) still
+// refreshes once migrated, into the family's generation 1, and is reuse afterwards.
+func TestLegacyRefreshToken(t *testing.T) {
+	legacy := sso.RandomToken()
+	h := newHarnessWith(t, func(st *memstore.Store) sso.Store {
+		return legacyStore{Store: st, hash: sso.HashToken(legacy), family: "fam-legacy"}
+	})
+	now := time.Now()
+	if err := h.store.IssueTokens(t.Context(), sso.Issue{Family: &sso.RefreshToken{Hash: sso.HashToken(legacy), FamilyID: "fam-legacy",
+		ClientID: "web", Subject: "alice", Audience: []string{"web"}, Scopes: []string{"openid", "offline_access"},
+		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	status, body, _ := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {legacy}}, "web:"+webSecret)
+	if status != 200 || !strings.HasPrefix(body["refresh_token"].(string), "fam-legacy.1.") || body["id_token"] == nil {
+		t.Fatalf("refresh with a legacy token: %d %v", status, body)
+	}
+	if h.introspect(body["access_token"].(string))["sub"] != "alice" {
+		t.Fatal("access token of a migrated family inactive")
+	}
+	status, again, _ := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {legacy}}, "web:"+webSecret)
+	if status != 400 || again["error"] != "invalid_grant" {
+		t.Fatalf("legacy token reused: %d %v", status, again)
+	}
+	if f, err := h.store.Family(t.Context(), "fam-legacy"); err != nil || !f.Revoked {
+		t.Fatalf("family after the legacy token's reuse: %+v %v", f, err)
+	}
 }
 
 func (h *harness) introspect(token string) map[string]any {

@@ -158,6 +158,12 @@ var quiet = slog.New(slog.DiscardHandler)
 
 func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil, opts...)
+}
+
+// newHarnessWith is newHarness with the provider's store wrapped by wrap (when not nil).
+func newHarnessWith(t *testing.T, wrap func(*memstore.Store) sso.Store, opts ...harnessOpt) *harness {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +177,11 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	p, err := sso.New(cfg, st, keys, reg, hooks)
+	var store sso.Store = st
+	if wrap != nil {
+		store = wrap(st)
+	}
+	p, err := sso.New(cfg, store, keys, reg, hooks)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -302,9 +303,10 @@ func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil 
 
 // ---- tokens ----
 
-// refreshRequest adapts *RefreshToken to op.RefreshTokenRequest.
+// refreshRequest adapts a family found by a presented refresh token to op.RefreshTokenRequest.
 type refreshRequest struct {
 	rt     *RefreshToken
+	gen    int64 // the presented token's generation
 	token  string
 	scopes []string
 }
@@ -351,69 +353,101 @@ func grantOf(req op.TokenRequest) grantInfo {
 	return g
 }
 
-func (s *storage) accessRecord(g grantInfo, tokenID string, now time.Time) AccessToken {
+func (s *storage) accessRecord(g grantInfo, now time.Time) AccessToken {
 	return AccessToken{
-		IDHash: HashToken(tokenID), ClientID: g.clientID, Subject: g.subject, Audience: g.audience,
+		ClientID: g.clientID, Subject: g.subject, Audience: g.audience,
 		Scopes: g.scopes, FamilyID: g.familyID, SessionID: g.sessionID, AuthTime: g.authTime, AMR: g.amr,
 		CreatedAt: now, ExpiresAt: now.Add(s.life.AccessToken),
+	}
+}
+
+// newFamily is the family a grant starts: refreshHash is empty when it issues no refresh token
+// (the family then lives as long as the access token).
+func (s *storage) newFamily(g grantInfo, refreshHash string, now, expires time.Time) *RefreshToken {
+	return &RefreshToken{
+		Hash: refreshHash, FamilyID: g.familyID, ClientID: g.clientID, Subject: g.subject,
+		Audience: g.audience, Scopes: g.scopes, SessionID: g.sessionID, AuthTime: g.authTime, AMR: g.amr,
+		CreatedAt: now, ExpiresAt: expires,
 	}
 }
 
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	g := grantOf(req)
 	now := s.now()
-	id := RandomToken()
-	in := Issue{ConsumeCodeHash: g.codeHash, Access: s.accessRecord(g, id, now)}
 	cfg, _ := s.clientConfig(ctx, g.clientID)
-	in.Access.Audience = accessTokenAudience(cfg, in.Access.Audience)
-	if err := s.issue(ctx, in, g); err != nil {
-		return "", time.Time{}, err
+	var in Issue
+	if rr, ok := req.(*refreshRequest); ok {
+		// op asks for an access token only for a refresh when it issues no refresh token: the
+		// family stays as it is.
+		g.familyID = rr.rt.FamilyID
+	} else if g.subject != "" {
+		// A user's token always has a family, so that revocations reach it.
+		if g.familyID == "" {
+			g.familyID = RandomToken()
+		}
+		in.Family = s.newFamily(g, "", now, now.Add(s.life.AccessToken))
 	}
-	if err := s.finishAccessToken(ctx, cfg, &in.Access, id); err != nil {
+	at := s.accessRecord(g, now)
+	in.ConsumeCodeHash = g.codeHash
+	at.Audience = accessTokenAudience(cfg, at.Audience)
+	id, err := encodeAccessID(&at)
+	if err != nil {
 		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
-	return id, in.Access.ExpiresAt, nil
+	if in.Family != nil || in.ConsumeCodeHash != "" {
+		if err := s.issue(ctx, in, g); err != nil {
+			return "", time.Time{}, err
+		}
+	}
+	if err := s.finishAccessToken(ctx, cfg, &at, id); err != nil {
+		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
+	}
+	return id, at.ExpiresAt, nil
 }
 
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
 	g := grantOf(req)
 	now := s.now()
-	id := RandomToken()
-	in := Issue{ConsumeCodeHash: g.codeHash, Access: s.accessRecord(g, id, now)}
 	cfg, _ := s.clientConfig(ctx, g.clientID)
-	in.Access.Audience = accessTokenAudience(cfg, in.Access.Audience)
-	var newToken string
+	at := s.accessRecord(g, now)
+	var (
+		in       Issue
+		newToken string
+	)
 	if rr, ok := req.(*refreshRequest); ok && current != "" {
-		newToken = s.successor(current)
-		in.Rotate = &RotateFrom{OldHash: HashToken(current), Now: now, Grace: s.life.RefreshGrace}
-		in.Refresh = &RefreshToken{
-			Hash: HashToken(newToken), FamilyID: rr.rt.FamilyID, ClientID: rr.rt.ClientID, Subject: rr.rt.Subject,
-			Audience: rr.rt.Audience, Scopes: rr.scopes, SessionID: rr.rt.SessionID, AuthTime: rr.rt.AuthTime,
-			AMR: rr.rt.AMR, CreatedAt: now, ExpiresAt: rr.rt.ExpiresAt,
+		newToken = s.successor(current, rr.rt.FamilyID, rr.gen+1)
+		in.Rotate = &Rotation{FamilyID: rr.rt.FamilyID, Generation: rr.gen, OldHash: HashToken(current),
+			NewHash: HashToken(newToken), Now: now, Grace: s.life.RefreshGrace}
+		at.Generation = rr.gen + 1
+		at.Scopes = rr.scopes
+		if at.ExpiresAt.After(rr.rt.ExpiresAt) {
+			at.ExpiresAt = rr.rt.ExpiresAt
 		}
 	} else {
-		newToken = RandomToken()
 		if g.familyID == "" {
 			g.familyID = RandomToken()
-			in.Access.FamilyID = g.familyID
+			at.FamilyID = g.familyID
 		}
 		life := s.life.RefreshToken
 		if cfg != nil && cfg.Public {
 			life = s.life.RefreshPublic
 		}
-		in.Refresh = &RefreshToken{
-			Hash: HashToken(newToken), FamilyID: g.familyID, ClientID: g.clientID, Subject: g.subject,
-			Audience: g.audience, Scopes: g.scopes, SessionID: g.sessionID, AuthTime: g.authTime, AMR: g.amr,
-			CreatedAt: now, ExpiresAt: now.Add(life),
-		}
+		newToken = newRefreshToken(g.familyID)
+		in.ConsumeCodeHash = g.codeHash
+		in.Family = s.newFamily(g, HashToken(newToken), now, now.Add(life))
+	}
+	at.Audience = accessTokenAudience(cfg, at.Audience)
+	id, err := encodeAccessID(&at)
+	if err != nil {
+		return "", "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
 	if err := s.issue(ctx, in, g); err != nil {
 		return "", "", time.Time{}, err
 	}
-	if err := s.finishAccessToken(ctx, cfg, &in.Access, id); err != nil {
+	if err := s.finishAccessToken(ctx, cfg, &at, id); err != nil {
 		return "", "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
-	return id, newToken, in.Access.ExpiresAt, nil
+	return id, newToken, at.ExpiresAt, nil
 }
 
 // publicSID is the sid published for a stored session id: a keyed hash of it.
@@ -430,12 +464,62 @@ func PublicSID(key []byte, sessionID string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// successor derives the next refresh token from the current one: a concurrent retry inside the
-// grace window computes the same value, so it can be answered without storing plaintext.
-func (s *storage) successor(current string) string {
+// successor derives the token of generation gen of family from the one before it: a concurrent
+// retry inside the grace window computes the same value, and a rotated token presented again can
+// be recognised as the family's own (familyToken), without storing plaintext or old hashes.
+func (s *storage) successor(current, family string, gen int64) string {
 	m := hmac.New(sha256.New, s.rotateKey)
 	m.Write([]byte(current))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return family + "." + strconv.FormatInt(gen, 10) + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// maxReuseSteps bounds how many generations back a presented token is followed to recognise it
+// as a rotated token of its family; an older one is treated as unknown.
+const maxReuseSteps = 4096
+
+// Results of familyToken.
+const (
+	tokenUnknown = iota // not a token of the family (or too old to tell)
+	tokenCurrent        // the family's current token
+	tokenRotated        // a token the family has rotated away from
+)
+
+// familyToken finds the family of a presented refresh token and tells what the token is to it.
+func (s *storage) familyToken(ctx context.Context, token string) (*RefreshToken, int64, int, error) {
+	if len(token) > 1024 {
+		return nil, 0, tokenUnknown, ErrNotFound
+	}
+	var (
+		rt  *RefreshToken
+		gen int64
+		err error
+	)
+	if family, g, ok := parseRefreshToken(token); ok {
+		gen = g
+		rt, err = s.store.Family(ctx, family)
+	} else {
+		rt, err = s.store.LegacyRefreshToken(ctx, HashToken(token))
+	}
+	if err != nil {
+		return nil, 0, tokenUnknown, err
+	}
+	switch {
+	case rt.Hash == "" || gen > rt.Generation || rt.Generation-gen > maxReuseSteps:
+		return rt, gen, tokenUnknown, nil
+	case gen == rt.Generation:
+		if hmac.Equal([]byte(HashToken(token)), []byte(rt.Hash)) {
+			return rt, gen, tokenCurrent, nil
+		}
+		return rt, gen, tokenUnknown, nil
+	}
+	t := token
+	for g := gen + 1; g <= rt.Generation; g++ {
+		t = s.successor(t, rt.FamilyID, g)
+	}
+	if hmac.Equal([]byte(HashToken(t)), []byte(rt.Hash)) {
+		return rt, gen, tokenRotated, nil
+	}
+	return rt, gen, tokenUnknown, nil
 }
 
 func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
@@ -463,25 +547,24 @@ func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
 }
 
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
-	if len(token) > 1024 {
-		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
-	}
-	rt, err := s.store.RefreshToken(ctx, HashToken(token))
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, oidc.ErrInvalidGrant().WithDescription("invalid or expired refresh token")
-		}
+	rt, gen, kind, err := s.familyToken(ctx, token)
+	switch {
+	case errors.Is(err, ErrNotFound) || (err == nil && kind == tokenUnknown):
+		return nil, oidc.ErrInvalidGrant().WithDescription("invalid or expired refresh token")
+	case err != nil:
 		return nil, oidc.ErrServerError().WithParent(err)
-	}
-	if rt.Revoked {
+	case rt.Revoked:
 		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token revoked")
-	}
-	if !rt.RotatedAt.IsZero() && (s.life.RefreshGrace <= 0 || s.now().Sub(rt.RotatedAt) > s.life.RefreshGrace) {
-		if err := s.store.RevokeFamily(ctx, rt.FamilyID); err != nil {
-			return nil, oidc.ErrServerError().WithParent(err)
+	case kind == tokenRotated:
+		// A retry of the last rotation within the opt-in grace window gets the same successor
+		// (IssueTokens finds it already there); any other rotated token is reuse.
+		if gen+1 != rt.Generation || s.life.RefreshGrace <= 0 || s.now().Sub(rt.RotatedAt) > s.life.RefreshGrace {
+			if err := s.store.RevokeFamily(ctx, rt.FamilyID); err != nil {
+				return nil, oidc.ErrServerError().WithParent(err)
+			}
+			s.hooks.Event(ctx, "token.refresh_reuse", rt.Subject, rt.ClientID, "rotated refresh token reused; family revoked")
+			return nil, oidc.ErrInvalidGrant().WithDescription("refresh token already used; the grant has been revoked")
 		}
-		s.hooks.Event(ctx, "token.refresh_reuse", rt.Subject, rt.ClientID, "rotated refresh token reused; family revoked")
-		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token already used; the grant has been revoked")
 	}
 	if err := s.hooks.CheckGrant(ctx, rt.Subject, rt.ClientID); err != nil {
 		if errors.Is(err, ErrAccessDenied) {
@@ -490,7 +573,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 		}
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	return &refreshRequest{rt: rt, token: token, scopes: rt.Scopes}, nil
+	return &refreshRequest{rt: rt, gen: gen, token: token, scopes: rt.Scopes}, nil
 }
 
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
@@ -511,14 +594,14 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 		return s.revokeRefresh(ctx, rt, clientID)
 	}
 	if userID != "" { // an access token id
-		at, err := s.store.AccessToken(ctx, HashToken(tokenOrID))
+		at, err := s.accessToken(ctx, tokenOrID)
 		if err != nil {
 			return nil // RFC 7009 2.2: invalid tokens do not cause an error
 		}
 		if at.ClientID != clientID {
 			return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
 		}
-		if err := s.store.RevokeAccessToken(ctx, at.IDHash); err != nil {
+		if err := s.store.RevokeAccessToken(ctx, at.IDHash, at.ExpiresAt); err != nil {
 			return oidc.ErrServerError().WithParent(err)
 		}
 		s.hooks.Event(ctx, "token.revoke", at.Subject, clientID, "access token")
@@ -528,8 +611,8 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 }
 
 func (s *storage) revokeRefresh(ctx context.Context, token, clientID string) *oidc.Error {
-	rt, err := s.store.RefreshToken(ctx, HashToken(token))
-	if err != nil {
+	rt, _, kind, err := s.familyToken(ctx, token)
+	if err != nil || kind == tokenUnknown {
 		return nil
 	}
 	if rt.ClientID != clientID {
@@ -543,11 +626,48 @@ func (s *storage) revokeRefresh(ctx context.Context, token, clientID string) *oi
 }
 
 func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
-	rt, err := s.store.RefreshToken(ctx, HashToken(token))
-	if err != nil {
+	rt, _, kind, err := s.familyToken(ctx, token)
+	if err != nil || kind == tokenUnknown {
 		return "", "", op.ErrInvalidRefreshToken
 	}
 	return rt.Subject, refreshIDPrefix + token, nil
+}
+
+// errTokenInactive: an access token that is expired, revoked, or of a revoked or expired family.
+var errTokenInactive = errors.New("access token inactive")
+
+// accessToken decodes an access token id and checks it is live: not expired, not revoked on its
+// own, and its family (if any) live and not revoked.
+func (s *storage) accessToken(ctx context.Context, id string) (*AccessToken, error) {
+	at, err := decodeAccessID(id)
+	if err != nil {
+		return nil, errTokenInactive
+	}
+	if !s.now().Before(at.ExpiresAt) {
+		return nil, errTokenInactive
+	}
+	if at.FamilyID != "" {
+		f, err := s.store.Family(ctx, at.FamilyID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil, errTokenInactive
+		case err != nil:
+			return nil, err
+		case f.Revoked || f.Subject != at.Subject || f.ClientID != at.ClientID:
+			return nil, errTokenInactive
+		}
+		at.SessionID, at.AuthTime, at.AMR = f.SessionID, f.AuthTime, f.AMR
+	} else if at.Subject != "" {
+		return nil, errTokenInactive // a user's token always has a family
+	}
+	revoked, err := s.store.AccessTokenRevoked(ctx, at.IDHash)
+	if err != nil {
+		return nil, err
+	}
+	if revoked {
+		return nil, errTokenInactive
+	}
+	return at, nil
 }
 
 // ---- keys ----
@@ -591,7 +711,7 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo,
 }
 
 func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, origin string) error {
-	at, err := s.store.AccessToken(ctx, HashToken(tokenID))
+	at, err := s.accessToken(ctx, tokenID)
 	if err != nil {
 		return fmt.Errorf("access token invalid: %w", err)
 	}
@@ -617,7 +737,7 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 }
 
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	at, err := s.store.AccessToken(ctx, HashToken(tokenID))
+	at, err := s.accessToken(ctx, tokenID)
 	if err != nil {
 		return errors.New("token inactive")
 	}

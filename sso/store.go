@@ -105,87 +105,105 @@ type AuthRequestStore interface {
 	DeleteAuthRequest(ctx context.Context, id string) error
 }
 
-// AccessToken is an issued access token. Only the SHA-256 of its id is stored.
+// AccessToken is what an access token says about itself. Nothing is stored per access token:
+// the token's id (sealed into the opaque token string by the provider's crypto, or the jti of a
+// signed JWT access token) encodes the fields below (accesstoken.go), and the token is checked
+// against its family (revoked, signed out, member deactivated) and the list of access tokens
+// revoked one by one (RevokeAccessToken). A user's token always has a family; a
+// client_credentials token has none.
 type AccessToken struct {
-	IDHash    string
-	ClientID  string
-	Subject   string // empty for client_credentials tokens
-	Audience  []string
-	Scopes    []string
-	FamilyID  string // refresh-token family it was issued with, if any
+	IDHash     string // SHA-256 of the token id: what RevokeAccessToken records
+	ClientID   string
+	Subject    string // empty for client_credentials tokens
+	Audience   []string
+	Scopes     []string
+	FamilyID   string // the grant family it was issued with; empty for client_credentials
+	Generation int64  // the family's generation it was issued at
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+
+	// Known when the token is issued (for a JWT access token's claims), not encoded in its id.
 	SessionID string
 	AuthTime  time.Time
 	AMR       []string
-	CreatedAt time.Time
+}
+
+// RefreshToken is a refresh-token family: one row per grant, whatever the number of rotations.
+// Rotation replaces Hash (the SHA-256 of the current refresh token) and increments Generation in
+// place, with a compare-and-set on Generation. A grant that issued access tokens only (no
+// offline_access) has a family too, with an empty Hash, so that revocations reach its tokens.
+type RefreshToken struct {
+	Hash       string // SHA-256 of the current refresh token; empty when none was issued
+	FamilyID   string
+	Generation int64 // 0 for the first token, +1 per rotation
+	ClientID   string
+	Subject    string
+	Audience   []string
+	Scopes     []string
+	SessionID  string
+	AuthTime   time.Time
+	AMR        []string
+	CreatedAt  time.Time
+	// ExpiresAt is the absolute end of the family: rotation never extends it.
 	ExpiresAt time.Time
+	RotatedAt time.Time // last rotation; zero before the first
 	Revoked   bool
 }
 
-// RefreshToken is one member of a rotation family. Only its SHA-256 is stored.
-type RefreshToken struct {
-	Hash      string
-	FamilyID  string
-	ClientID  string
-	Subject   string
-	Audience  []string
-	Scopes    []string
-	SessionID string
-	AuthTime  time.Time
-	AMR       []string
-	CreatedAt time.Time
-	// ExpiresAt is the absolute end of the family: rotation never extends it.
-	ExpiresAt     time.Time
-	RotatedAt     time.Time // zero while current
-	SuccessorHash string
-	Revoked       bool
-}
-
-// Issue is everything one token grant writes, applied by IssueTokens in one transaction.
+// Issue is everything one token grant writes, applied by IssueTokens in one transaction. A grant
+// that writes nothing (client_credentials) need not call IssueTokens.
 type Issue struct {
 	// ConsumeCodeHash, when set, marks that code consumed first; if it already was,
 	// IssueTokens writes nothing else and returns ErrCodeConsumed.
 	ConsumeCodeHash string
-	// Rotate, when set, rotates that refresh token to Refresh.Hash (see RotateFrom).
-	Rotate *RotateFrom
-	Access AccessToken
-	// Refresh, when set, is inserted (unless Rotate found it already there, see RotateFrom).
-	Refresh *RefreshToken
+	// Family, when set, is a new family to insert (ErrConflict when its id exists).
+	Family *RefreshToken
+	// Rotate, when set, rotates an existing family (see Rotation).
+	Rotate *Rotation
 }
 
-// RotateFrom describes the refresh token being rotated by this grant.
+// Rotation moves a family from the presented token to its successor.
 //
-// In the transaction: the old token must exist and not be revoked (else ErrTokenRevoked) nor
-// expired (ErrNotFound). If it is current, it is marked rotated at Now with successor
-// Refresh.Hash, and Refresh is inserted. If Grace > 0 and it was already rotated to the same
-// successor within Grace of Now (a concurrent retry), Refresh is not inserted again and the grant
-// succeeds. With Grace 0 (strict rotation) there is no such case. Any other already-rotated case
-// revokes the whole family (refresh and access tokens), commits that
-// revocation, and returns ErrRefreshReused.
-type RotateFrom struct {
-	OldHash string
-	Now     time.Time
-	Grace   time.Duration
+// In the transaction: the family must exist and not be expired at Now (else ErrNotFound) nor
+// revoked (ErrTokenRevoked). If it is at Generation with Hash OldHash, it moves to Generation+1
+// with Hash NewHash and RotatedAt Now (compare-and-set). If it is at Generation+1 with Hash
+// NewHash and Grace > 0 and RotatedAt is within Grace of Now (a concurrent retry of the same
+// rotation), nothing is written and the grant succeeds. With Grace 0 (strict rotation) there is
+// no such case. If it is past Generation otherwise, the presented token was rotated already: the
+// family is revoked, that revocation committed, and ErrRefreshReused returned. The caller has
+// checked that the presented token belongs to the family at Generation; any other state is
+// ErrNotFound.
+type Rotation struct {
+	FamilyID   string
+	Generation int64
+	OldHash    string
+	NewHash    string
+	Now        time.Time
+	Grace      time.Duration
 }
 
-// TokenStore keeps access and refresh tokens.
+// TokenStore keeps refresh-token families and the access tokens revoked one by one.
 type TokenStore interface {
 	IssueTokens(ctx context.Context, in Issue) error
-	// AccessToken returns the token by id hash; ErrNotFound when unknown or expired,
-	// ErrTokenRevoked when revoked.
-	AccessToken(ctx context.Context, idHash string) (*AccessToken, error)
-	// RefreshToken returns the token by hash whatever its state (rotated, revoked);
-	// ErrNotFound when unknown or expired.
-	RefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
-	RevokeAccessToken(ctx context.Context, idHash string) error
-	// RevokeFamily revokes every refresh token of the family and the access tokens issued with it.
-	// A family may have access tokens only (a code grant without offline_access uses the auth
-	// request id as its family, so a replayed code can revoke what it issued).
+	// Family returns a family by id whatever its state (rotated, revoked); ErrNotFound when
+	// unknown or expired.
+	Family(ctx context.Context, familyID string) (*RefreshToken, error)
+	// LegacyRefreshToken returns the family whose generation-0 token hashes to hash: refresh
+	// tokens issued before families were stored (they do not name their family). ErrNotFound
+	// when unknown or expired; a store that never held such tokens always answers ErrNotFound.
+	LegacyRefreshToken(ctx context.Context, hash string) (*RefreshToken, error)
+	// RevokeAccessToken records one access token revoked until it expires (idempotent).
+	RevokeAccessToken(ctx context.Context, idHash string, expiresAt time.Time) error
+	// AccessTokenRevoked tells whether RevokeAccessToken recorded idHash (and it has not expired).
+	AccessTokenRevoked(ctx context.Context, idHash string) (bool, error)
+	// RevokeFamily revokes a family: its refresh token and every access token issued with it
+	// (unknown ids are not an error).
 	RevokeFamily(ctx context.Context, familyID string) error
-	// RevokeGrants revokes every refresh and access token of a subject, for one client when
-	// clientID is not empty; it returns how many refresh-token families it revoked.
+	// RevokeGrants revokes every family of a subject, for one client when clientID is not empty;
+	// it returns how many live families with a refresh token it revoked.
 	RevokeGrants(ctx context.Context, subject, clientID string) (int, error)
-	// ListRefreshTokens lists the live (not revoked, not expired) current refresh tokens,
-	// filtered by subject and/or client when not empty.
+	// ListRefreshTokens lists the live (not revoked, not expired) families that have a refresh
+	// token, oldest first, filtered by subject and/or client when not empty.
 	ListRefreshTokens(ctx context.Context, subject, clientID string) ([]*RefreshToken, error)
 }
 
@@ -278,8 +296,8 @@ type Store interface {
 	KeyStore
 	ClientStore
 	SecretStore
-	// Purge deletes rows expired before now (auth requests, codes, tokens, sessions, keys)
-	// and returns how many it deleted.
+	// Purge deletes rows expired before now (auth requests, codes, token families, revoked
+	// access tokens, sessions, keys), in bounded batches, and returns how many it deleted.
 	Purge(ctx context.Context, now time.Time) (int64, error)
 	Ping(ctx context.Context) error
 	Close() error

@@ -102,8 +102,7 @@ func newReconcileFixture(t *testing.T) *reconcileFixture {
 	h := &ssotest.H{T: t, S: f.st, Ctx: ctx, Now: ssotest.Now()}
 	r.sess = h.CreateSession(aliceSub, "portal", "events")
 	for _, c := range []string{"portal", "events"} {
-		rt, _ := h.Grant(aliceSub, c)
-		r.rts = append(r.rts, rt)
+		r.rts = append(r.rts, h.Grant(aliceSub, c))
 	}
 	for _, e := range r.events() {
 		r.initial[e.ID] = true
@@ -139,7 +138,7 @@ func (r *reconcileFixture) aliceEnded() bool {
 		return false
 	}
 	for _, rt := range r.rts {
-		if got, err := r.st.RefreshToken(ctx, rt.Hash); err != nil || !got.Revoked {
+		if got, err := r.st.Family(ctx, rt.FamilyID); err != nil || !got.Revoked {
 			return false
 		}
 	}

@@ -29,9 +29,7 @@ func TestTokensAndSessionsCLI(t *testing.T) {
 	for _, client := range []string{"portal", "events"} {
 		fam := sso.RandomToken()
 		err := st.IssueTokens(ctx, sso.Issue{
-			Access: sso.AccessToken{IDHash: sso.HashToken(sso.RandomToken()), ClientID: client, Subject: "sub-1", FamilyID: fam,
-				CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-			Refresh: &sso.RefreshToken{Hash: sso.HashToken(sso.RandomToken()), FamilyID: fam, ClientID: client, Subject: "sub-1",
+			Family: &sso.RefreshToken{Hash: sso.HashToken(sso.RandomToken()), FamilyID: fam, ClientID: client, Subject: "sub-1",
 				Scopes: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)},
 		})
 		if err != nil {

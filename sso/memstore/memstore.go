@@ -22,10 +22,10 @@ type Store struct {
 	clock func() time.Time
 
 	mu         sync.Mutex
-	authReqs   map[string]*sso.AuthRequest // by id
-	codes      map[string]string           // code hash -> auth request id
-	access     map[string]*sso.AccessToken // by id hash
-	refresh    map[string]*sso.RefreshToken
+	authReqs   map[string]*sso.AuthRequest  // by id
+	codes      map[string]string            // code hash -> auth request id
+	revoked    map[string]time.Time         // revoked access token id hash -> its expiry
+	families   map[string]*sso.RefreshToken // by family id
 	sessions   map[string]*sso.Session
 	keys       map[string]*sso.StoredKey
 	clients    map[string]*sso.StoredClient
@@ -46,7 +46,7 @@ func New(opts ...Option) *Store {
 	s := &Store{
 		clock:    time.Now,
 		authReqs: map[string]*sso.AuthRequest{}, codes: map[string]string{},
-		access: map[string]*sso.AccessToken{}, refresh: map[string]*sso.RefreshToken{},
+		revoked: map[string]time.Time{}, families: map[string]*sso.RefreshToken{},
 		sessions: map[string]*sso.Session{}, keys: map[string]*sso.StoredKey{},
 		clients: map[string]*sso.StoredClient{}, secrets: map[string][]byte{},
 		devices: map[string]*sso.DeviceAuthorization{}, userCodes: map[string]string{},

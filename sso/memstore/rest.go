@@ -297,8 +297,8 @@ func (s *Store) Purge(_ context.Context, now time.Time) (int64, error) {
 			n++
 		}
 	}
-	n += purgeMap(s.access, func(t *sso.AccessToken) bool { return !live(t.ExpiresAt, now) })
-	n += purgeMap(s.refresh, func(t *sso.RefreshToken) bool { return !live(t.ExpiresAt, now) })
+	n += purgeMap(s.revoked, func(exp time.Time) bool { return !live(exp, now) })
+	n += purgeMap(s.families, func(t *sso.RefreshToken) bool { return !live(t.ExpiresAt, now) })
 	n += purgeMap(s.sessions, func(ss *sso.Session) bool { return ss.Ended || !live(ss.ExpiresAt, now) })
 	n += purgeMap(s.keys, func(k *sso.StoredKey) bool { return !live(k.ExpiresAt, now) })
 	return n, nil

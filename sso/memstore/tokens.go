@@ -9,30 +9,18 @@ import (
 	"github.com/ssobridge/ssobridge/sso"
 )
 
-func cloneAccess(t *sso.AccessToken) *sso.AccessToken {
+func cloneFamily(t *sso.RefreshToken) *sso.RefreshToken {
 	c := *t
 	c.Audience, c.Scopes, c.AMR = slices.Clone(t.Audience), slices.Clone(t.Scopes), slices.Clone(t.AMR)
 	return &c
 }
 
-func cloneRefresh(t *sso.RefreshToken) *sso.RefreshToken {
-	c := *t
-	c.Audience, c.Scopes, c.AMR = slices.Clone(t.Audience), slices.Clone(t.Scopes), slices.Clone(t.AMR)
-	return &c
-}
-
-// IssueTokens applies one token grant atomically (see sso.Issue and sso.RotateFrom): every
-// check runs before anything is written, so a failing grant writes nothing, except a reused
-// rotated token, whose family revocation is kept and ErrRefreshReused returned.
+// IssueTokens applies one token grant atomically (see sso.Issue and sso.Rotation): every check
+// runs before anything is written, so a failing grant writes nothing, except a reused rotated
+// token, whose family revocation is kept and ErrRefreshReused returned.
 func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
-	if in.Access.IDHash == "" {
-		return errors.New("memstore: issue tokens: empty access token hash")
-	}
-	if in.Refresh != nil && (in.Refresh.Hash == "" || in.Refresh.FamilyID == "") {
-		return errors.New("memstore: issue tokens: refresh token without hash or family")
-	}
-	if in.Rotate != nil && in.Refresh == nil {
-		return errors.New("memstore: issue tokens: rotation without a successor refresh token")
+	if in.Family != nil && in.Family.FamilyID == "" {
+		return errors.New("memstore: issue tokens: family without id")
 	}
 	if err := ctx.Err(); err != nil {
 		return errf("issue tokens", err)
@@ -53,37 +41,34 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 		code = r
 	}
 
-	insertRefresh := in.Refresh != nil
 	var rotate *sso.RefreshToken
 	if rot := in.Rotate; rot != nil {
 		rnow := orNow(rot.Now, now)
-		old, ok := s.refresh[rot.OldHash]
+		f, ok := s.families[rot.FamilyID]
 		switch {
-		case !ok || !live(old.ExpiresAt, rnow):
+		case !ok || !live(f.ExpiresAt, rnow):
 			return errf("issue tokens: rotate", sso.ErrNotFound)
-		case old.Revoked:
+		case f.Revoked:
 			return errf("issue tokens: rotate", sso.ErrTokenRevoked)
-		case old.RotatedAt.IsZero():
-			rotate = old
-		case rot.Grace > 0 && old.SuccessorHash == in.Refresh.Hash && rnow.Sub(old.RotatedAt) <= rot.Grace:
-			// A concurrent retry of the same rotation: the successor is already stored.
-			insertRefresh = false
-		default:
+		case f.Generation == rot.Generation && f.Hash == rot.OldHash && rot.OldHash != "":
+			rotate = f
+		case f.Generation == rot.Generation+1 && f.Hash == rot.NewHash && rot.Grace > 0 && rnow.Sub(f.RotatedAt) <= rot.Grace:
+			// A concurrent retry of the same rotation: the family is there already.
+		case f.Generation > rot.Generation:
 			// Reuse of a rotated token: kill the family, and make that stick (as the SQL
 			// store commits what the grant wrote before it).
 			if code != nil {
 				code.CodeConsumed = true
 			}
-			s.revokeFamily(old.FamilyID)
-			return errf("issue tokens: family "+old.FamilyID, sso.ErrRefreshReused)
+			f.Revoked = true
+			return errf("issue tokens: family "+f.FamilyID, sso.ErrRefreshReused)
+		default:
+			return errf("issue tokens: rotate", sso.ErrNotFound)
 		}
 	}
-	if _, ok := s.access[in.Access.IDHash]; ok {
-		return errf("issue tokens: insert access token", sso.ErrConflict)
-	}
-	if insertRefresh {
-		if _, ok := s.refresh[in.Refresh.Hash]; ok {
-			return errf("issue tokens: insert refresh token", sso.ErrConflict)
+	if in.Family != nil {
+		if _, ok := s.families[in.Family.FamilyID]; ok {
+			return errf("issue tokens: insert family", sso.ErrConflict)
 		}
 	}
 
@@ -91,81 +76,65 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 		code.CodeConsumed = true
 	}
 	if rotate != nil {
-		rotate.RotatedAt, rotate.SuccessorHash = orNow(in.Rotate.Now, now), in.Refresh.Hash
+		rotate.Generation, rotate.Hash, rotate.RotatedAt = rotate.Generation+1, in.Rotate.NewHash, orNow(in.Rotate.Now, now)
 	}
-	a := cloneAccess(&in.Access)
-	a.CreatedAt = orNow(a.CreatedAt, now)
-	s.access[a.IDHash] = a
-	if insertRefresh {
-		r := cloneRefresh(in.Refresh)
-		r.CreatedAt = orNow(r.CreatedAt, now)
-		s.refresh[r.Hash] = r
+	if in.Family != nil {
+		f := cloneFamily(in.Family)
+		f.CreatedAt = orNow(f.CreatedAt, now)
+		s.families[f.FamilyID] = f
 	}
 	return nil
 }
 
-// AccessToken returns the token by id hash; ErrNotFound when unknown or expired, ErrTokenRevoked
-// when revoked.
-func (s *Store) AccessToken(_ context.Context, idHash string) (*sso.AccessToken, error) {
+// Family returns a family by id whatever its state; ErrNotFound when unknown or expired.
+func (s *Store) Family(_ context.Context, familyID string) (*sso.RefreshToken, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.access[idHash]
-	switch {
-	case !ok || !live(t.ExpiresAt, s.clock()):
-		return nil, errf("access token", sso.ErrNotFound)
-	case t.Revoked:
-		return nil, errf("access token", sso.ErrTokenRevoked)
+	f, ok := s.families[familyID]
+	if !ok || !live(f.ExpiresAt, s.clock()) {
+		return nil, errf("family", sso.ErrNotFound)
 	}
-	return cloneAccess(t), nil
+	return cloneFamily(f), nil
 }
 
-// RefreshToken returns the token by hash whatever its state; ErrNotFound when unknown or expired.
-func (s *Store) RefreshToken(_ context.Context, hash string) (*sso.RefreshToken, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.refresh[hash]
-	if !ok || !live(t.ExpiresAt, s.clock()) {
-		return nil, errf("refresh token", sso.ErrNotFound)
-	}
-	return cloneRefresh(t), nil
+// LegacyRefreshToken: a memory store never held refresh tokens of the old layout.
+func (s *Store) LegacyRefreshToken(context.Context, string) (*sso.RefreshToken, error) {
+	return nil, errf("legacy refresh token", sso.ErrNotFound)
 }
 
-// RevokeAccessToken revokes one access token (idempotent; unknown ids are not an error).
-func (s *Store) RevokeAccessToken(_ context.Context, idHash string) error {
+// RevokeAccessToken records one access token revoked until expiresAt (idempotent).
+func (s *Store) RevokeAccessToken(_ context.Context, idHash string, expiresAt time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t, ok := s.access[idHash]; ok {
-		t.Revoked = true
+	if exp, ok := s.revoked[idHash]; !ok || expiresAt.After(exp) {
+		s.revoked[idHash] = expiresAt
 	}
 	return nil
 }
 
-// RevokeFamily revokes every refresh token of the family and the access tokens issued with it.
+// AccessTokenRevoked tells whether RevokeAccessToken recorded idHash (and it has not expired).
+func (s *Store) AccessTokenRevoked(_ context.Context, idHash string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.revoked[idHash]
+	return ok && live(exp, s.clock()), nil
+}
+
+// RevokeFamily revokes a family (unknown ids are not an error).
 func (s *Store) RevokeFamily(_ context.Context, familyID string) error {
 	if familyID == "" {
 		return errors.New("memstore: revoke family: empty family id")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.revokeFamily(familyID)
+	if f, ok := s.families[familyID]; ok {
+		f.Revoked = true
+	}
 	return nil
 }
 
-func (s *Store) revokeFamily(familyID string) {
-	for _, t := range s.refresh {
-		if t.FamilyID == familyID {
-			t.Revoked = true
-		}
-	}
-	for _, t := range s.access {
-		if t.FamilyID == familyID {
-			t.Revoked = true
-		}
-	}
-}
-
-// RevokeGrants revokes every refresh and access token of a subject (for one client when clientID
-// is not empty) and returns how many live refresh-token families it revoked.
+// RevokeGrants revokes every family of a subject (for one client when clientID is not empty) and
+// returns how many live families with a refresh token it revoked.
 func (s *Store) RevokeGrants(_ context.Context, subject, clientID string) (int, error) {
 	if subject == "" {
 		return 0, errors.New("memstore: revoke grants: empty subject")
@@ -173,39 +142,33 @@ func (s *Store) RevokeGrants(_ context.Context, subject, clientID string) (int, 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock()
-	match := func(sub, client string) bool { return sub == subject && (clientID == "" || client == clientID) }
-	families := map[string]bool{}
-	for _, t := range s.refresh {
-		if !match(t.Subject, t.ClientID) {
+	n := 0
+	for _, f := range s.families {
+		if f.Subject != subject || (clientID != "" && f.ClientID != clientID) {
 			continue
 		}
-		if !t.Revoked && live(t.ExpiresAt, now) {
-			families[t.FamilyID] = true
+		if !f.Revoked && f.Hash != "" && live(f.ExpiresAt, now) {
+			n++
 		}
-		t.Revoked = true
+		f.Revoked = true
 	}
-	for _, t := range s.access {
-		if match(t.Subject, t.ClientID) {
-			t.Revoked = true
-		}
-	}
-	return len(families), nil
+	return n, nil
 }
 
-// ListRefreshTokens lists the live current refresh tokens (one per live family), oldest first,
-// filtered by subject and/or client when not empty.
+// ListRefreshTokens lists the live families with a refresh token, oldest first, filtered by
+// subject and/or client when not empty.
 func (s *Store) ListRefreshTokens(_ context.Context, subject, clientID string) ([]*sso.RefreshToken, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock()
 	var out []*sso.RefreshToken
-	for _, t := range s.refresh {
-		if t.Revoked || !t.RotatedAt.IsZero() || !live(t.ExpiresAt, now) ||
-			(subject != "" && t.Subject != subject) || (clientID != "" && t.ClientID != clientID) {
+	for _, f := range s.families {
+		if f.Revoked || f.Hash == "" || !live(f.ExpiresAt, now) ||
+			(subject != "" && f.Subject != subject) || (clientID != "" && f.ClientID != clientID) {
 			continue
 		}
-		out = append(out, cloneRefresh(t))
+		out = append(out, cloneFamily(f))
 	}
-	oldestFirst(out, func(t *sso.RefreshToken) (time.Time, string) { return t.CreatedAt, t.Hash })
+	oldestFirst(out, func(t *sso.RefreshToken) (time.Time, string) { return t.CreatedAt, t.FamilyID })
 	return out, nil
 }

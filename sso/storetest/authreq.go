@@ -222,8 +222,8 @@ func testAuthRequestOutOfOrder(t *testing.T, h *H) {
 	Equal(t, got, r, "AuthRequestByCode after refused transitions")
 
 	// code redeemed: once; then no completion either.
-	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Access: h.NewAccessToken("")}), "IssueTokens")
-	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Access: h.NewAccessToken("")}),
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Family: h.NewAccessFamily()}), "IssueTokens")
+	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Family: h.NewAccessFamily()}),
 		sso.ErrCodeConsumed, "IssueTokens with the code again")
 	IsErr(t, h.S.CompleteAuthRequest(h.Ctx, r.ID, other), sso.ErrAuthRequestUsed, "CompleteAuthRequest after redemption")
 	got, err = h.S.AuthRequestByCode(h.Ctx, codeHash)
@@ -236,7 +236,7 @@ func testAuthRequestOutOfOrder(t *testing.T, h *H) {
 	p := h.NewAuthRequest()
 	NoErr(t, h.S.CreateAuthRequest(h.Ctx, p), "CreateAuthRequest")
 	SomeErr(t, h.S.SaveCode(h.Ctx, p.ID, RandomID(), h.Now.Add(time.Minute)), "SaveCode on a pending request")
-	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: RandomID(), Access: h.NewAccessToken("")}),
+	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: RandomID(), Family: h.NewAccessFamily()}),
 		sso.ErrNotFound, "IssueTokens with a code never saved")
 }
 
@@ -250,7 +250,7 @@ func testAuthRequestCode(t *testing.T, h *H) {
 	Equal(t, got, want, "AuthRequest after SaveCode")
 
 	// A consumed code is still found, and says so.
-	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Access: h.NewAccessToken("")}), "IssueTokens")
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Family: h.NewAccessFamily()}), "IssueTokens")
 	got, err = h.S.AuthRequestByCode(h.Ctx, codeHash)
 	NoErr(t, err, "AuthRequestByCode after consumption")
 	if !got.CodeConsumed {
@@ -275,11 +275,11 @@ func testCodeExpired(t *testing.T, h *H) {
 	NoErr(t, h.S.SaveCode(h.Ctx, r.ID, codeHash, h.Now.Add(-time.Second)), "SaveCode(expired)")
 	_, err := h.S.AuthRequestByCode(h.Ctx, codeHash)
 	IsErr(t, err, sso.ErrNotFound, "AuthRequestByCode(expired code)")
-	a := h.NewAccessToken("")
-	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Access: a}), sso.ErrNotFound,
+	a := h.NewAccessFamily()
+	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Family: a}), sso.ErrNotFound,
 		"IssueTokens with an expired code")
-	_, err = h.S.AccessToken(h.Ctx, a.IDHash)
-	IsErr(t, err, sso.ErrNotFound, "the access token of a refused grant")
+	_, err = h.S.Family(h.Ctx, a.FamilyID)
+	IsErr(t, err, sso.ErrNotFound, "the family of a refused grant")
 }
 
 func testCodeConflict(t *testing.T, h *H) {

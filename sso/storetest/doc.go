@@ -12,7 +12,7 @@
 //
 // The suite uses only the sso.Store interface. It never controls the store's clock: rows are made
 // live or expired by the times written into them (an ExpiresAt in the past is expired now), and
-// refresh-token rotation uses RotateFrom.Now. Times are written with millisecond precision, so a
+// refresh-token rotation uses Rotation.Now. Times are written with millisecond precision, so a
 // backend must keep at least that much. The suite starts goroutines (concurrent code exchange,
 // concurrent rotation retries); a backend must be safe for concurrent use.
 //

@@ -282,28 +282,34 @@ func testPurgeAuthRequests(t *testing.T, h *H) {
 
 func testPurgeTokens(t *testing.T, h *H) {
 	cut := h.Now.Add(2 * time.Hour)
-	doomedAT := h.NewAccessToken("")
-	doomedAT.ExpiresAt = h.Now.Add(time.Hour)
-	keptAT := h.NewAccessToken("")
-	keptAT.ExpiresAt = h.Now.Add(3 * time.Hour)
+	doomed := h.NewAccessFamily()
+	doomed.ExpiresAt = h.Now.Add(time.Hour)
+	kept := h.NewAccessFamily()
+	kept.ExpiresAt = h.Now.Add(3 * time.Hour)
 	doomedRT := h.NewRefreshToken()
 	doomedRT.ExpiresAt = h.Now.Add(time.Hour)
 	keptRT := h.NewRefreshToken()
 	keptRT.ExpiresAt = h.Now.Add(3 * time.Hour)
-	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Access: doomedAT, Refresh: doomedRT}), "IssueTokens")
-	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Access: keptAT, Refresh: keptRT}), "IssueTokens")
-	// A rotated family: every member shares the family's end.
-	next, _, err := h.Rotate(doomedRT, h.Now)
-	NoErr(t, err, "rotate")
-
-	h.purge(cut, 4)
-	IsErr(t, h.AccessState(doomedAT.IDHash), sso.ErrNotFound, "purged AccessToken")
-	NoErr(t, h.AccessState(keptAT.IDHash), "kept AccessToken")
-	for _, hash := range []string{doomedRT.Hash, next.Hash} {
-		_, err := h.S.RefreshToken(h.Ctx, hash)
-		IsErr(t, err, sso.ErrNotFound, "purged RefreshToken")
+	for _, f := range []*sso.RefreshToken{doomed, kept, doomedRT, keptRT} {
+		NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Family: f}), "IssueTokens")
 	}
-	h.MustRefresh(keptRT.Hash)
+	// A rotated family is still one row.
+	_, err := h.Rotate(doomedRT, h.Now, 0)
+	NoErr(t, err, "rotate")
+	doomedID, keptID := RandomID(), RandomID()
+	NoErr(t, h.S.RevokeAccessToken(h.Ctx, doomedID, h.Now.Add(time.Hour)), "RevokeAccessToken")
+	NoErr(t, h.S.RevokeAccessToken(h.Ctx, keptID, h.Now.Add(3*time.Hour)), "RevokeAccessToken")
+
+	h.purge(cut, 3)
+	for _, f := range []*sso.RefreshToken{doomed, doomedRT} {
+		_, err := h.S.Family(h.Ctx, f.FamilyID)
+		IsErr(t, err, sso.ErrNotFound, "purged Family")
+	}
+	h.MustFamily(kept.FamilyID)
+	h.MustFamily(keptRT.FamilyID)
+	if r, err := h.S.AccessTokenRevoked(h.Ctx, keptID); err != nil || !r {
+		t.Fatalf("a revocation not yet expired was purged: %v %v", r, err)
+	}
 }
 
 func testPurgeSessions(t *testing.T, h *H) {
@@ -358,7 +364,7 @@ func testPurgeEverything(t *testing.T, h *H) {
 	_, err := h.S.EnsureSecret(h.Ctx, "s", []byte("v"))
 	NoErr(t, err, "EnsureSecret")
 
-	h.purge(h.Now.Add(365*24*time.Hour), 5)
+	h.purge(h.Now.Add(365*24*time.Hour), 4)
 	_, err = h.S.AuthRequestByCode(h.Ctx, code)
 	IsErr(t, err, sso.ErrNotFound, "purged code")
 	for _, check := range []func() (int, error){

@@ -41,42 +41,41 @@ func benchIDs(n int) []string {
 	return ids
 }
 
-func benchAccess(id, family string, now time.Time) sso.AccessToken {
-	return sso.AccessToken{IDHash: id, ClientID: "client-a", Subject: "subject-a",
-		Audience: []string{"client-a"}, Scopes: []string{"openid", "profile", "email", "offline_access"},
-		FamilyID: family, SessionID: "0123456789abcdef0123456789abcdef", AuthTime: now, AMR: []string{"pwd"},
-		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+func benchFamily(now time.Time) *sso.RefreshToken {
+	return &sso.RefreshToken{Hash: ssotest.RandomID(), FamilyID: ssotest.RandomID(), ClientID: "client-a",
+		Subject: "subject-" + ssotest.RandomID()[:8], Audience: []string{"client-a"}, Scopes: []string{"openid", "offline_access"},
+		SessionID: "0123456789abcdef0123456789abcdef", AuthTime: now, AMR: []string{"pwd"},
+		CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
 }
 
-// BenchmarkIssueTokensRotate measures one refresh grant's write: rotate the current token of a
-// family to a successor and insert the new access token, in one transaction.
+// benchRotate rotates f to newHash and returns it as stored.
+func benchRotate(b *testing.B, s *Store, f *sso.RefreshToken, newHash string, now time.Time) *sso.RefreshToken {
+	r := &sso.Rotation{FamilyID: f.FamilyID, Generation: f.Generation, OldHash: f.Hash, NewHash: newHash, Now: now, Grace: 5 * time.Second}
+	if err := s.IssueTokens(b.Context(), sso.Issue{Rotate: r}); err != nil {
+		b.Error(err)
+		return nil
+	}
+	return ssotest.Applied(f, r)
+}
+
+// BenchmarkIssueTokensRotate measures one refresh grant's write: rotate a family in place.
 func BenchmarkIssueTokensRotate(b *testing.B) {
 	benchStores(b, func(b *testing.B, s *Store) {
 		ctx := b.Context()
 		now := time.Now()
-		rt := &sso.RefreshToken{Hash: ssotest.RandomID(), FamilyID: ssotest.RandomID(), ClientID: "client-a",
-			Subject: "subject-a", Audience: []string{"client-a"}, Scopes: []string{"openid", "offline_access"},
-			SessionID: "0123456789abcdef0123456789abcdef", AuthTime: now, AMR: []string{"pwd"},
-			CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
-		if err := s.IssueTokens(ctx, sso.Issue{Access: benchAccess(ssotest.RandomID(), rt.FamilyID, now), Refresh: rt}); err != nil {
+		rt := benchFamily(now)
+		if err := s.IssueTokens(ctx, sso.Issue{Family: rt}); err != nil {
 			b.Fatal(err)
 		}
-		ids := benchIDs(2 * b.N)
+		ids := benchIDs(b.N)
 		b.ReportAllocs()
 		b.ResetTimer()
 		cpu := cpuTime()
 		defer reportCPU(b, cpu)
 		for i := range b.N {
-			next := *rt
-			next.Hash, next.CreatedAt = ids[2*i], now
-			err := s.IssueTokens(ctx, sso.Issue{
-				Rotate: &sso.RotateFrom{OldHash: rt.Hash, Now: now, Grace: 5 * time.Second},
-				Access: benchAccess(ids[2*i+1], rt.FamilyID, now), Refresh: &next,
-			})
-			if err != nil {
-				b.Fatal(err)
+			if rt = benchRotate(b, s, rt, ids[i], now); rt == nil {
+				return
 			}
-			rt = &next
 		}
 	})
 }
@@ -97,34 +96,24 @@ func BenchmarkIssueTokensRotateParallel(b *testing.B) {
 			b.ReportMetric(float64(b.N)/float64(s.issues.batches.Load()-batches), "grants/tx")
 		}()
 		b.RunParallel(func(pb *testing.PB) {
-			rt := &sso.RefreshToken{Hash: ssotest.RandomID(), FamilyID: ssotest.RandomID(), ClientID: "client-a",
-				Subject: "subject-a", Audience: []string{"client-a"}, Scopes: []string{"openid", "offline_access"},
-				SessionID: "0123456789abcdef0123456789abcdef", AuthTime: now, AMR: []string{"pwd"},
-				CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
-			if err := s.IssueTokens(ctx, sso.Issue{Access: benchAccess(ssotest.RandomID(), rt.FamilyID, now), Refresh: rt}); err != nil {
+			rt := benchFamily(now)
+			if err := s.IssueTokens(ctx, sso.Issue{Family: rt}); err != nil {
 				b.Error(err)
 				return
 			}
 			for pb.Next() {
-				next := *rt
-				next.Hash = ssotest.RandomID()
-				err := s.IssueTokens(ctx, sso.Issue{
-					Rotate: &sso.RotateFrom{OldHash: rt.Hash, Now: now, Grace: 5 * time.Second},
-					Access: benchAccess(ssotest.RandomID(), rt.FamilyID, now), Refresh: &next,
-				})
-				if err != nil {
-					b.Error(err)
+				if rt = benchRotate(b, s, rt, ssotest.RandomID(), now); rt == nil {
 					return
 				}
-				rt = &next
 			}
 		})
 	})
 }
 
-// BenchmarkAccessTokenGet measures the userinfo/introspection lookup among 10,000 tokens, from
-// one goroutine and from GOMAXPROCS goroutines (the read pool serves them in parallel).
-func BenchmarkAccessTokenGet(b *testing.B) {
+// BenchmarkFamilyGet measures the lookup behind every refresh, userinfo and introspection among
+// 10,000 families, from one goroutine and from GOMAXPROCS goroutines (the read pool serves them
+// in parallel).
+func BenchmarkFamilyGet(b *testing.B) {
 	for _, parallel := range []bool{false, true} {
 		name := "serial"
 		if parallel {
@@ -134,9 +123,11 @@ func BenchmarkAccessTokenGet(b *testing.B) {
 			benchStores(b, func(b *testing.B, s *Store) {
 				ctx := b.Context()
 				now := time.Now()
-				ids := benchIDs(10000)
-				for _, id := range ids {
-					if err := s.IssueTokens(ctx, sso.Issue{Access: benchAccess(id, "", now)}); err != nil {
+				ids := make([]string, 10000)
+				for i := range ids {
+					f := benchFamily(now)
+					ids[i] = f.FamilyID
+					if err := s.IssueTokens(ctx, sso.Issue{Family: f}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -146,7 +137,7 @@ func BenchmarkAccessTokenGet(b *testing.B) {
 				defer reportCPU(b, cpu)
 				if !parallel {
 					for i := range b.N {
-						if _, err := s.AccessToken(ctx, ids[i%len(ids)]); err != nil {
+						if _, err := s.Family(ctx, ids[i%len(ids)]); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -155,7 +146,7 @@ func BenchmarkAccessTokenGet(b *testing.B) {
 				var next atomic.Int64
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						if _, err := s.AccessToken(ctx, ids[int(next.Add(1))%len(ids)]); err != nil {
+						if _, err := s.Family(ctx, ids[int(next.Add(1))%len(ids)]); err != nil {
 							b.Error(err)
 							return
 						}
@@ -203,83 +194,34 @@ func BenchmarkAuthRequestByCode(b *testing.B) {
 	})
 }
 
-// BenchmarkRefreshTokenGet measures the refresh grant's token lookup among 10,000 refresh
-// tokens (each of 5,000 families has one rotated and one current token).
-func BenchmarkRefreshTokenGet(b *testing.B) {
-	benchStores(b, func(b *testing.B, s *Store) {
-		ctx := b.Context()
-		now := time.Now()
-		ids := benchIDs(10000)
-		for i := 0; i < len(ids); i += 2 {
-			rt := &sso.RefreshToken{Hash: ids[i], FamilyID: ssotest.RandomID(), ClientID: "client-a",
-				Subject: "subject-a", Audience: []string{"client-a"}, Scopes: []string{"openid", "offline_access"},
-				SessionID: "0123456789abcdef0123456789abcdef", AuthTime: now, AMR: []string{"pwd"},
-				CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
-			if err := s.IssueTokens(ctx, sso.Issue{Access: benchAccess(ssotest.RandomID(), rt.FamilyID, now), Refresh: rt}); err != nil {
-				b.Fatal(err)
-			}
-			next := *rt
-			next.Hash = ids[i+1]
-			if err := s.IssueTokens(ctx, sso.Issue{Rotate: &sso.RotateFrom{OldHash: rt.Hash, Now: now, Grace: 5 * time.Second},
-				Access: benchAccess(ssotest.RandomID(), rt.FamilyID, now), Refresh: &next}); err != nil {
-				b.Fatal(err)
-			}
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		cpu := cpuTime()
-		defer reportCPU(b, cpu)
-		for i := range b.N {
-			if _, err := s.RefreshToken(ctx, ids[i%len(ids)]); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
-
-// BenchmarkRefreshGrantStore is the store's share of one refresh grant: read the presented
-// token (on the read pool, whose page cache the previous grant's commit invalidated), then
-// rotate it, among 5,000 other families.
+// BenchmarkRefreshGrantStore is the store's share of one refresh grant: read the family (on
+// the read pool, whose page cache the previous grant's commit invalidated), then rotate it,
+// among 5,000 other families.
 func BenchmarkRefreshGrantStore(b *testing.B) {
 	benchStores(b, func(b *testing.B, s *Store) {
 		ctx := b.Context()
 		now := time.Now()
-		newRT := func() *sso.RefreshToken {
-			return &sso.RefreshToken{Hash: ssotest.RandomID(), FamilyID: ssotest.RandomID(), ClientID: "client-a",
-				Subject: "subject-" + ssotest.RandomID()[:8], Audience: []string{"client-a"}, Scopes: []string{"openid", "offline_access"},
-				SessionID: "0123456789abcdef0123456789abcdef", AuthTime: now, AMR: []string{"pwd"},
-				CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
-		}
 		fams := make([]*sso.RefreshToken, 5000)
 		for i := range fams {
-			fams[i] = newRT()
-			if err := s.IssueTokens(ctx, sso.Issue{Access: benchAccess(ssotest.RandomID(), fams[i].FamilyID, now), Refresh: fams[i]}); err != nil {
+			fams[i] = benchFamily(now)
+			if err := s.IssueTokens(ctx, sso.Issue{Family: fams[i]}); err != nil {
 				b.Fatal(err)
 			}
 		}
-		ids := benchIDs(2 * b.N)
+		ids := benchIDs(b.N)
 		b.ReportAllocs()
 		b.ResetTimer()
 		cpu := cpuTime()
 		defer reportCPU(b, cpu)
 		for i := range b.N {
 			f := (i * 7919) % len(fams)
-			rt, err := s.RefreshToken(ctx, fams[f].Hash)
+			rt, err := s.Family(ctx, fams[f].FamilyID)
 			if err != nil {
 				b.Fatal(err)
 			}
-			next := *rt
-			next.Hash, next.CreatedAt = ids[2*i], now
-			a := benchAccess(ids[2*i+1], rt.FamilyID, now)
-			a.Subject = rt.Subject
-			err = s.IssueTokens(ctx, sso.Issue{
-				Rotate: &sso.RotateFrom{OldHash: rt.Hash, Now: now, Grace: 5 * time.Second},
-				Access: a, Refresh: &next,
-			})
-			if err != nil {
-				b.Fatal(err)
+			if fams[f] = benchRotate(b, s, rt, ids[i], now); fams[f] == nil {
+				return
 			}
-			fams[f] = &next
 		}
 	})
 }

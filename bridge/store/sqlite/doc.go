@@ -22,9 +22,11 @@
 // IssueTokens is the hot write path (one call per code or refresh grant). Its statements are
 // prepared once at Open, and concurrent calls are group-committed: the grants waiting for the
 // writer are applied in one transaction, each inside its own SAVEPOINT so that a failing grant
-// rolls back alone (see issue.go). The token tables carry only the indexes revocation needs (no
-// expiry index: Purge walks their primary key), because every index is one more page written by
-// every grant.
+// rolls back alone (see issue.go). Tokens are stored per family (the families table: one row per
+// grant, rotated in place with a compare-and-set on its generation); access tokens are not stored
+// (revoked_access_tokens lists those revoked one by one). The families table carries only the
+// index revocation needs (no expiry index: Purge walks its primary key), because every index is
+// one more page written by every new grant.
 //
 // # Encoding
 //
@@ -35,7 +37,7 @@
 // # Expiry
 //
 // Expired rows count as not found everywhere, compared against the store's clock (time.Now unless
-// WithClock is given) or, for refresh-token rotation, against RotateFrom.Now. Purge deletes them.
+// WithClock is given) or, for refresh-token rotation, against Rotation.Now. Purge deletes them.
 //
 // # Schema
 //

@@ -59,18 +59,12 @@ func (e *reuseError) Error() string {
 
 func (e *reuseError) Unwrap() error { return sso.ErrRefreshReused }
 
-// IssueTokens applies one token grant atomically: consume the code, rotate the old refresh
-// token, insert the access token and the new refresh token. See sso.Issue and sso.RotateFrom for
-// the semantics; ErrRefreshReused is returned after the family revocation has been committed.
+// IssueTokens applies one token grant atomically: consume the code, then insert a new family or
+// rotate one in place. See sso.Issue and sso.Rotation for the semantics; ErrRefreshReused is
+// returned after the family revocation has been committed.
 func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
-	if in.Access.IDHash == "" {
-		return errors.New("sqlite: issue tokens: empty access token hash")
-	}
-	if in.Refresh != nil && (in.Refresh.Hash == "" || in.Refresh.FamilyID == "") {
-		return errors.New("sqlite: issue tokens: refresh token without hash or family")
-	}
-	if in.Rotate != nil && in.Refresh == nil {
-		return errors.New("sqlite: issue tokens: rotation without a successor refresh token")
+	if in.Family != nil && in.Family.FamilyID == "" {
+		return errors.New("sqlite: issue tokens: family without id")
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: issue tokens: %w", err)
@@ -225,69 +219,53 @@ func (s *Store) applyIssue(ctx context.Context, tx *sql.Tx, in *sso.Issue, now t
 		}
 	}
 
-	insertRefresh := in.Refresh != nil
-	// known is a (family, subject, client) that token_families already holds: that of the
-	// rotated token, which is stored.
-	var known [3]string
 	if rot := in.Rotate; rot != nil {
-		rnow := orNow(rot.Now, now)
-		var (
-			familyID, subject, clientID, successor string
-			expiresAt, revoked, rotated            int64
-		)
-		err := tx.StmtContext(ctx, s.st.rotateState).QueryRowContext(ctx, rot.OldHash).
-			Scan(&familyID, &subject, &clientID, &expiresAt, &revoked, &rotated, &successor)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
-		case err != nil:
-			return wrap("issue tokens: rotate", err)
-		case expiresAt <= ts(rnow):
-			return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
-		case revoked != 0:
-			return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrTokenRevoked)
-		case rotated == 0:
-			known = [3]string{familyID, subject, clientID}
-			res, err := tx.StmtContext(ctx, s.st.markRotated).ExecContext(ctx, ts(rnow), in.Refresh.Hash, rot.OldHash)
-			if err := affectedOne(res, err); err != nil {
-				return wrap("issue tokens: mark rotated", err)
-			}
-		case rot.Grace > 0 && successor == in.Refresh.Hash && ts(rnow)-rotated <= int64(rot.Grace):
-			// A concurrent retry of the same rotation: the successor is already stored.
-			known = [3]string{familyID, subject, clientID}
-			insertRefresh = false
-		default:
-			// Reuse of a rotated token: kill the family, and make that stick.
-			if err := s.revokeFamily(ctx, tx, familyID); err != nil {
-				return wrap("issue tokens: revoke reused family", err)
-			}
-			return &reuseError{familyID: familyID}
+		if err := s.applyRotation(ctx, tx, rot, orNow(rot.Now, now)); err != nil {
+			return err
 		}
 	}
-
-	a := &in.Access
-	if known != [3]string{a.FamilyID, a.Subject, a.ClientID} {
-		if err := s.addFamily(ctx, tx, a.FamilyID, a.Subject, a.ClientID); err != nil {
-			return wrap("issue tokens: record token family", err)
-		}
-	}
-	if _, err := tx.StmtContext(ctx, s.st.insertAccess).ExecContext(ctx, a.IDHash, a.ClientID, a.Subject,
-		encList(a.Audience), encList(a.Scopes), a.FamilyID, a.SessionID, ts(a.AuthTime), encList(a.AMR),
-		ts(orNow(a.CreatedAt, now)), ts(a.ExpiresAt), b2i(a.Revoked)); err != nil {
-		return wrap("issue tokens: insert access token", err)
-	}
-	if insertRefresh {
-		r := in.Refresh
-		if t := [3]string{r.FamilyID, r.Subject, r.ClientID}; t != known && t != [3]string{a.FamilyID, a.Subject, a.ClientID} {
-			if err := s.addFamily(ctx, tx, r.FamilyID, r.Subject, r.ClientID); err != nil {
-				return wrap("issue tokens: record token family", err)
-			}
-		}
-		if _, err := tx.StmtContext(ctx, s.st.insertRefresh).ExecContext(ctx, r.Hash, r.FamilyID, r.ClientID,
-			r.Subject, encList(r.Audience), encList(r.Scopes), r.SessionID, ts(r.AuthTime), encList(r.AMR),
-			ts(orNow(r.CreatedAt, now)), ts(r.ExpiresAt), ts(r.RotatedAt), r.SuccessorHash, b2i(r.Revoked)); err != nil {
-			return wrap("issue tokens: insert refresh token", err)
+	if f := in.Family; f != nil {
+		if _, err := tx.StmtContext(ctx, s.st.insertFamily).ExecContext(ctx, f.FamilyID, f.Hash, f.Generation,
+			f.ClientID, f.Subject, encList(f.Audience), encList(f.Scopes), f.SessionID, ts(f.AuthTime), encList(f.AMR),
+			ts(orNow(f.CreatedAt, now)), ts(f.ExpiresAt), ts(f.RotatedAt), b2i(f.Revoked)); err != nil {
+			return wrap("issue tokens: insert family", err)
 		}
 	}
 	return nil
+}
+
+// applyRotation rotates a family in place with a compare-and-set on its generation and current
+// hash; when that changes nothing, the family's state says why (sso.Rotation).
+func (s *Store) applyRotation(ctx context.Context, tx *sql.Tx, rot *sso.Rotation, now time.Time) error {
+	res, err := tx.StmtContext(ctx, s.st.rotate).ExecContext(ctx, rot.NewHash, ts(now), rot.FamilyID,
+		rot.Generation, rot.OldHash, ts(now))
+	if err = affectedOne(res, err); err == nil {
+		return nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return wrap("issue tokens: rotate", err)
+	}
+	var (
+		gen, expiresAt, rotatedAt, revoked int64
+		hash                               string
+	)
+	err = tx.StmtContext(ctx, s.st.familyState).QueryRowContext(ctx, rot.FamilyID).Scan(&gen, &hash, &expiresAt, &rotatedAt, &revoked)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
+	case err != nil:
+		return wrap("issue tokens: rotate", err)
+	case expiresAt <= ts(now):
+		return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
+	case revoked != 0:
+		return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrTokenRevoked)
+	case gen == rot.Generation+1 && hash == rot.NewHash && rot.Grace > 0 && ts(now)-rotatedAt <= int64(rot.Grace):
+		return nil // a concurrent retry of the same rotation: the family is there already
+	case gen > rot.Generation:
+		// Reuse of a rotated token: kill the family, and make that stick.
+		if _, err := tx.StmtContext(ctx, s.st.revokeFamily).ExecContext(ctx, rot.FamilyID); err != nil {
+			return wrap("issue tokens: revoke reused family", err)
+		}
+		return &reuseError{familyID: rot.FamilyID}
+	}
+	return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
 }

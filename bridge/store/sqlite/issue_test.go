@@ -54,9 +54,11 @@ func inOneBatch(t *testing.T, s *Store, ctxs []context.Context, ins []sso.Issue,
 	return errs
 }
 
-func access(now time.Time, family string) sso.AccessToken {
-	return sso.AccessToken{IDHash: ssotest.RandomID(), ClientID: "c", Subject: "u", FamilyID: family,
-		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+func family(now time.Time, id string) *sso.RefreshToken {
+	if id == "" {
+		id = ssotest.RandomID()
+	}
+	return &sso.RefreshToken{FamilyID: id, ClientID: "c", Subject: "u", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 }
 
 func TestGroupCommit(t *testing.T) {
@@ -69,57 +71,44 @@ func TestGroupCommit(t *testing.T) {
 			ctx := t.Context()
 			now := ssotest.Now()
 
-			// A code, used by two grants of the batch.
-			ar := &sso.AuthRequest{ID: "ar", ClientID: "c", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-			if err := s.CreateAuthRequest(ctx, ar); err != nil {
-				t.Fatal(err)
+			// Two codes: "code" used by two grants of the batch; "code2" by a grant that fails
+			// late (duplicate family id): its consumption must be rolled back without touching
+			// the rest of the batch.
+			for _, c := range []struct{ id, code string }{{"ar", "code"}, {"ar2", "code2"}} {
+				ar := &sso.AuthRequest{ID: c.id, ClientID: "c", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+				if err := s.CreateAuthRequest(ctx, ar); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.CompleteAuthRequest(ctx, c.id, sso.Completion{Subject: "u", AuthTime: now}); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.SaveCode(ctx, c.id, c.code, now.Add(time.Minute)); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if err := s.CompleteAuthRequest(ctx, "ar", sso.Completion{Subject: "u", AuthTime: now}); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.SaveCode(ctx, "ar", "code", now.Add(time.Minute)); err != nil {
-				t.Fatal(err)
-			}
-			// A second code, whose grant fails late (duplicate access id): its consumption must
-			// be rolled back without touching the rest of the batch.
-			ar2 := &sso.AuthRequest{ID: "ar2", ClientID: "c", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-			if err := s.CreateAuthRequest(ctx, ar2); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.CompleteAuthRequest(ctx, "ar2", sso.Completion{Subject: "u", AuthTime: now}); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.SaveCode(ctx, "ar2", "code2", now.Add(time.Minute)); err != nil {
-				t.Fatal(err)
-			}
-			existing := access(now, "")
-			if err := s.IssueTokens(ctx, sso.Issue{Access: existing}); err != nil {
+			existing := family(now, "")
+			if err := s.IssueTokens(ctx, sso.Issue{Family: existing}); err != nil {
 				t.Fatal(err)
 			}
 			// A family rotated once, whose old token is reused in the batch.
-			old := &sso.RefreshToken{Hash: "old", FamilyID: "fam", ClientID: "c", Subject: "u", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-			if err := s.IssueTokens(ctx, sso.Issue{Access: access(now, "fam"), Refresh: old}); err != nil {
+			fam := family(now, "fam")
+			fam.Hash = "old"
+			if err := s.IssueTokens(ctx, sso.Issue{Family: fam}); err != nil {
 				t.Fatal(err)
 			}
-			next := *old
-			next.Hash = "next"
-			if err := s.IssueTokens(ctx, sso.Issue{Rotate: &sso.RotateFrom{OldHash: "old", Now: now, Grace: time.Second},
-				Access: access(now, "fam"), Refresh: &next}); err != nil {
+			if err := s.IssueTokens(ctx, sso.Issue{Rotate: &sso.Rotation{FamilyID: "fam", OldHash: "old", NewHash: "next",
+				Now: now, Grace: time.Second}}); err != nil {
 				t.Fatal(err)
 			}
 			cancelled, cancel := context.WithCancel(ctx)
 
-			dup := access(now, "")
-			dup.IDHash = existing.IDHash
 			ins := []sso.Issue{
-				{ConsumeCodeHash: "code", Access: access(now, "")},
-				{ConsumeCodeHash: "code", Access: access(now, "")},
-				{ConsumeCodeHash: "code2", Access: dup},
-				{Rotate: &sso.RotateFrom{OldHash: "old", Now: now.Add(time.Minute), Grace: time.Second},
-					Access: access(now, "fam"), Refresh: &sso.RefreshToken{Hash: "other", FamilyID: "fam", ClientID: "c",
-						Subject: "u", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}},
-				{Access: access(now, "")},
-				{Access: access(now, "")}, // cancelled before it is applied
+				{ConsumeCodeHash: "code", Family: family(now, "")},
+				{ConsumeCodeHash: "code", Family: family(now, "")},
+				{ConsumeCodeHash: "code2", Family: family(now, existing.FamilyID)},
+				{Rotate: &sso.Rotation{FamilyID: "fam", OldHash: "old", NewHash: "other", Now: now.Add(time.Minute), Grace: time.Second}},
+				{Family: family(now, "")},
+				{Family: family(now, "")}, // cancelled before it is applied
 			}
 			ctxs := make([]context.Context, len(ins))
 			ctxs[5] = cancelled
@@ -135,7 +124,7 @@ func TestGroupCommit(t *testing.T) {
 				}
 			}
 			if !errors.Is(errs[2], sso.ErrConflict) {
-				t.Fatalf("duplicate access grant: %v", errs[2])
+				t.Fatalf("duplicate family grant: %v", errs[2])
 			}
 			if r, err := s.AuthRequestByCode(ctx, "code2"); err != nil || r.CodeConsumed {
 				t.Fatalf("code of the failed grant: %+v, %v; want unconsumed", r, err)
@@ -143,21 +132,72 @@ func TestGroupCommit(t *testing.T) {
 			if !errors.Is(errs[3], sso.ErrRefreshReused) {
 				t.Fatalf("reuse grant: %v", errs[3])
 			}
-			if rt, err := s.RefreshToken(ctx, "next"); err != nil || !rt.Revoked {
-				t.Fatalf("successor after reuse in a batch: %+v, %v; want revoked", rt, err)
+			if f, err := s.Family(ctx, "fam"); err != nil || !f.Revoked || f.Hash != "next" {
+				t.Fatalf("family after reuse in a batch: %+v, %v; want revoked at next", f, err)
 			}
 			if errs[4] != nil {
 				t.Fatalf("plain grant: %v", errs[4])
 			}
-			if _, err := s.AccessToken(ctx, ins[4].Access.IDHash); err != nil {
-				t.Fatalf("plain grant's token: %v", err)
+			if _, err := s.Family(ctx, ins[4].Family.FamilyID); err != nil {
+				t.Fatalf("plain grant's family: %v", err)
 			}
 			if !errors.Is(errs[5], context.Canceled) {
 				t.Fatalf("cancelled grant: %v", errs[5])
 			}
-			if _, err := s.AccessToken(ctx, ins[5].Access.IDHash); !errors.Is(err, sso.ErrNotFound) {
-				t.Fatalf("cancelled grant's token: %v", err)
+			if _, err := s.Family(ctx, ins[5].Family.FamilyID); !errors.Is(err, sso.ErrNotFound) {
+				t.Fatalf("cancelled grant's family: %v", err)
 			}
 		})
+	}
+}
+
+// TestOneRowPerFamily: a family rotated a hundred times is still one row, and no other table
+// grows with its grants.
+func TestOneRowPerFamily(t *testing.T) {
+	s := openTest(t, Memory)
+	ctx := t.Context()
+	now := ssotest.Now()
+	f := family(now, "")
+	f.Hash = ssotest.RandomID()
+	if err := s.IssueTokens(ctx, sso.Issue{Family: f}); err != nil {
+		t.Fatal(err)
+	}
+	rows := func() (n int) {
+		t.Helper()
+		tables, err := s.r.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for tables.Next() {
+			var name string
+			if err := tables.Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, name)
+		}
+		tables.Close()
+		for _, name := range names {
+			var k int
+			if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM "`+name+`"`).Scan(&k); err != nil {
+				t.Fatal(err)
+			}
+			n += k
+		}
+		return n
+	}
+	before := rows()
+	for range 100 {
+		r := &sso.Rotation{FamilyID: f.FamilyID, Generation: f.Generation, OldHash: f.Hash, NewHash: ssotest.RandomID(), Now: now}
+		if err := s.IssueTokens(ctx, sso.Issue{Rotate: r}); err != nil {
+			t.Fatal(err)
+		}
+		f = ssotest.Applied(f, r)
+	}
+	if after := rows(); after != before {
+		t.Fatalf("rows after 100 rotations: %d, before: %d", after, before)
+	}
+	if got, err := s.Family(ctx, f.FamilyID); err != nil || got.Generation != 100 || got.Hash != f.Hash {
+		t.Fatalf("Family after 100 rotations = %+v, %v", got, err)
 	}
 }

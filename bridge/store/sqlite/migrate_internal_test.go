@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -11,13 +12,14 @@ import (
 	"github.com/ssobridge/ssobridge/sso"
 )
 
-// TestMigrateTokenFamilies opens a database created with schema version 4 (token tables with
-// family and subject indexes, no token_families), holding tokens, and checks that version 5
-// keeps them readable and revocable by family and by subject.
+// TestMigrateTokenFamilies opens a database created with schema version 9 (a row per refresh and
+// access token), holding tokens, and checks that version 10 keeps every live refresh token valid
+// as a family at generation 0 (found by its hash, revocable by family and by subject), drops the
+// rotated, revoked and expired ones, and that Purge removes the expired families.
 func TestMigrateTokenFamilies(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "v4.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)")
+	path := filepath.Join(t.TempDir(), "v9.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,28 +30,39 @@ func TestMigrateTokenFamilies(t *testing.T) {
 		}
 	}
 	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
-	for v := 1; v <= 4; v++ {
+	for v := 1; v <= 9; v++ {
 		exec(migrations[v-1])
+		if f := goMigrations[v]; f != nil {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f(ctx, tx); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, v)
 	}
 	now := time.Now().Truncate(time.Second)
 	exp := ts(now.Add(time.Hour))
 	refresh := `INSERT INTO refresh_tokens (hash, family_id, client_id, subject, audience, scopes, session_id,
 		auth_time, amr, created_at, expires_at, rotated_at, successor_hash, revoked)
-		VALUES (?, ?, ?, ?, '["app"]', '["openid","offline_access"]', 'sess', ?, '["pwd"]', ?, ?, ?, ?, 0)`
+		VALUES (?, ?, ?, ?, '["app"]', '["openid","offline_access"]', 'sess', ?, '["pwd"]', ?, ?, ?, ?, ?)`
 	access := `INSERT INTO access_tokens (id_hash, client_id, subject, audience, scopes, family_id, session_id,
 		auth_time, amr, created_at, expires_at, revoked)
 		VALUES (?, ?, ?, '["app"]', '["openid"]', ?, 'sess', ?, '["pwd"]', ?, ?, 0)`
-	// Family f1 of alice at app (rotated once), f2 of alice at other, f3 of bob at app; an
-	// access token without a family; an expired family f4 of bob.
-	exec(refresh, "r1a", "f1", "app", "alice", ts(now), ts(now), exp, ts(now), "r1b")
-	exec(refresh, "r1b", "f1", "app", "alice", ts(now), ts(now), exp, 0, "")
-	exec(refresh, "r2", "f2", "other", "alice", ts(now), ts(now), exp, 0, "")
-	exec(refresh, "r3", "f3", "app", "bob", ts(now), ts(now), exp, 0, "")
-	exec(refresh, "r4", "f4", "app", "bob", ts(now), ts(now), ts(now.Add(-time.Minute)), 0, "")
+	// Family f1 of alice at app (rotated once: r1a -> r1b), f2 of alice at other, f3 of bob at
+	// app, f4 of bob expired, f5 of carol revoked; access tokens with and without a family.
+	exec(refresh, "r1a", "f1", "app", "alice", ts(now), ts(now), exp, ts(now), "r1b", 0)
+	exec(refresh, "r1b", "f1", "app", "alice", ts(now), ts(now), exp, 0, "", 0)
+	exec(refresh, "r2", "f2", "other", "alice", ts(now), ts(now), exp, 0, "", 0)
+	exec(refresh, "r3", "f3", "app", "bob", ts(now), ts(now), exp, 0, "", 0)
+	exec(refresh, "r4", "f4", "app", "bob", ts(now), ts(now), ts(now.Add(-time.Minute)), 0, "", 0)
+	exec(refresh, "r5", "f5", "app", "carol", ts(now), ts(now), exp, 0, "", 1)
 	exec(access, "a1", "app", "alice", "f1", ts(now), ts(now), exp)
-	exec(access, "a2", "other", "alice", "f2", ts(now), ts(now), exp)
-	exec(access, "a3", "app", "bob", "f3", ts(now), ts(now), exp)
 	exec(access, "a0", "app", "bob", "", ts(now), ts(now), exp)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -60,90 +73,89 @@ func TestMigrateTokenFamilies(t *testing.T) {
 	if err := s.r.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&version); err != nil || version != len(migrations) {
 		t.Fatalf("schema version %d, %v; want %d", version, err, len(migrations))
 	}
-	rt, err := s.RefreshToken(ctx, "r1a")
+	rt, err := s.LegacyRefreshToken(ctx, "r1b")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &sso.RefreshToken{Hash: "r1a", FamilyID: "f1", ClientID: "app", Subject: "alice", Audience: []string{"app"},
+	want := &sso.RefreshToken{Hash: "r1b", FamilyID: "f1", ClientID: "app", Subject: "alice", Audience: []string{"app"},
 		Scopes: []string{"openid", "offline_access"}, SessionID: "sess", AuthTime: now.UTC(), AMR: []string{"pwd"},
-		CreatedAt: now.UTC(), ExpiresAt: tm(exp), RotatedAt: now.UTC(), SuccessorHash: "r1b"}
-	if !rt.AuthTime.Equal(want.AuthTime) || rt.Hash != want.Hash || rt.FamilyID != want.FamilyID || rt.Subject != want.Subject ||
-		rt.SuccessorHash != want.SuccessorHash || !rt.RotatedAt.Equal(want.RotatedAt) || strings.Join(rt.Scopes, " ") != "openid offline_access" {
-		t.Fatalf("RefreshToken after migration = %+v, want %+v", rt, want)
+		CreatedAt: now.UTC(), ExpiresAt: tm(exp)}
+	if !reflect.DeepEqual(rt, want) {
+		t.Fatalf("LegacyRefreshToken(r1b) after migration = %+v, want %+v", rt, want)
 	}
-	if at, err := s.AccessToken(ctx, "a0"); err != nil || at.Subject != "bob" || at.FamilyID != "" {
-		t.Fatalf("AccessToken a0 = %+v, %v", at, err)
+	if f, err := s.Family(ctx, "f1"); err != nil || !reflect.DeepEqual(f, want) {
+		t.Fatalf("Family(f1) = %+v, %v", f, err)
+	}
+	for _, h := range []string{"r1a", "r4", "r5"} { // rotated, expired, revoked
+		if _, err := s.LegacyRefreshToken(ctx, h); !errors.Is(err, sso.ErrNotFound) {
+			t.Fatalf("LegacyRefreshToken(%s): %v, want ErrNotFound", h, err)
+		}
 	}
 	list, err := s.ListRefreshTokens(ctx, "alice", "")
 	if err != nil || len(list) != 2 {
-		t.Fatalf("ListRefreshTokens(alice) = %d tokens, %v; want 2", len(list), err)
+		t.Fatalf("ListRefreshTokens(alice) = %d families, %v; want 2", len(list), err)
 	}
-
-	// Family revocation reaches the migrated tokens.
-	if err := s.RevokeFamily(ctx, "f1"); err != nil {
+	// The migrated family rotates like any other.
+	if err := s.IssueTokens(ctx, sso.Issue{Rotate: &sso.Rotation{FamilyID: "f1", OldHash: "r1b", NewHash: "n1", Now: now}}); err != nil {
+		t.Fatalf("rotating a migrated family: %v", err)
+	}
+	if f, err := s.Family(ctx, "f1"); err != nil || f.Generation != 1 || f.Hash != "n1" {
+		t.Fatalf("Family(f1) after rotation = %+v, %v", f, err)
+	}
+	// Revocation by family and by subject.
+	if err := s.RevokeFamily(ctx, "f2"); err != nil {
 		t.Fatal(err)
 	}
-	for _, h := range []string{"r1a", "r1b"} {
-		if rt, err := s.RefreshToken(ctx, h); err != nil || !rt.Revoked {
-			t.Fatalf("RefreshToken(%s) after RevokeFamily = %+v, %v; want revoked", h, rt, err)
-		}
+	if rt, err := s.LegacyRefreshToken(ctx, "r2"); err != nil || !rt.Revoked {
+		t.Fatalf("LegacyRefreshToken(r2) after RevokeFamily = %+v, %v; want revoked", rt, err)
 	}
-	if _, err := s.AccessToken(ctx, "a1"); !errors.Is(err, sso.ErrTokenRevoked) {
-		t.Fatalf("AccessToken(a1) after RevokeFamily: %v, want ErrTokenRevoked", err)
-	}
-	if rt, err := s.RefreshToken(ctx, "r2"); err != nil || rt.Revoked {
-		t.Fatalf("RefreshToken(r2) = %+v, %v; want live", rt, err)
-	}
-	// Revocation by subject too, including the access token without a family.
 	n, err := s.RevokeGrants(ctx, "bob", "")
 	if err != nil || n != 1 {
 		t.Fatalf("RevokeGrants(bob) = %d, %v; want 1", n, err)
 	}
-	if _, err := s.AccessToken(ctx, "a0"); !errors.Is(err, sso.ErrTokenRevoked) {
-		t.Fatalf("AccessToken(a0) after RevokeGrants: %v, want ErrTokenRevoked", err)
-	}
-	if _, err := s.AccessToken(ctx, "a2"); err != nil {
-		t.Fatalf("AccessToken(a2): %v", err)
-	}
-
-	// Purge drops the expired family's token and its bookkeeping row.
-	families := func() int {
+	// The old token tables are gone; Purge removes the expired family and its legacy hash.
+	for _, tbl := range []string{"access_tokens", "refresh_tokens", "token_families"} {
 		var n int
-		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM token_families`).Scan(&n); err != nil {
+		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = ?`, tbl).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("table %s after migration: %d, %v", tbl, n, err)
+		}
+	}
+	count := func(tbl string) int {
+		var n int
+		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+tbl).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
-	if got := families(); got != 4 {
-		t.Fatalf("token_families has %d rows after migration, want 4", got)
+	if f, l := count("families"), count("legacy_refresh_tokens"); f != 4 || l != 4 {
+		t.Fatalf("after migration: %d families, %d legacy hashes; want 4 and 4", f, l)
 	}
 	if _, err := s.Purge(ctx, now); err != nil {
 		t.Fatal(err)
 	}
-	if got := families(); got != 3 {
-		t.Fatalf("token_families has %d rows after Purge, want 3", got)
+	if f, l := count("families"), count("legacy_refresh_tokens"); f != 3 || l != 3 {
+		t.Fatalf("after Purge: %d families, %d legacy hashes; want 3 and 3", f, l)
 	}
 }
 
 // TestTokenQueryPlans checks that the token queries that must stay cheap search an index (or
-// the primary key) rather than scanning a token table.
+// the primary key) rather than scanning the families table.
 func TestTokenQueryPlans(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "plans.db"))
 	ctx := t.Context()
 	for _, q := range []string{
-		`SELECT ` + refreshTokenCols + ` FROM refresh_tokens WHERE hash = ? AND expires_at > ?`,
-		`SELECT ` + accessTokenCols + ` FROM access_tokens WHERE id_hash = ? AND expires_at > ?`,
-		`SELECT subject, client_id FROM token_families WHERE family_id = ?`,
-		`UPDATE refresh_tokens SET revoked = 1 WHERE subject = ? AND client_id = ? AND family_id = ? AND revoked = 0`,
-		`UPDATE access_tokens SET revoked = 1 WHERE subject = ? AND client_id = ? AND family_id = ? AND revoked = 0`,
-		`UPDATE refresh_tokens SET revoked = 1 WHERE subject = ? AND revoked = 0`,
-		`UPDATE access_tokens SET revoked = 1 WHERE subject = ? AND client_id = ? AND revoked = 0`,
-		`SELECT COUNT(DISTINCT family_id) FROM refresh_tokens WHERE subject = ? AND revoked = 0 AND expires_at > ?`,
-		`SELECT ` + refreshTokenCols + ` FROM refresh_tokens WHERE revoked = 0 AND rotated_at = 0 AND expires_at > ?
-			AND subject = ? ORDER BY created_at, hash`,
-		`SELECT hash FROM refresh_tokens WHERE hash > ? AND expires_at <= ? ORDER BY hash LIMIT ?`,
-		`SELECT 1 FROM token_families f WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens r
-			WHERE r.subject = f.subject AND r.client_id = f.client_id AND r.family_id = f.family_id)`,
+		`SELECT ` + familyCols + ` FROM families WHERE family_id = ? AND expires_at > ?`,
+		`SELECT ` + familyCols + ` FROM families WHERE family_id = (SELECT family_id FROM legacy_refresh_tokens WHERE hash = ?) AND expires_at > ?`,
+		`UPDATE families SET generation = generation + 1, token_hash = ?, rotated_at = ?
+			WHERE family_id = ? AND generation = ? AND token_hash = ? AND token_hash <> '' AND revoked = 0 AND expires_at > ?`,
+		`UPDATE families SET revoked = 1 WHERE family_id = ? AND revoked = 0`,
+		`UPDATE families SET revoked = 1 WHERE subject = ? AND revoked = 0`,
+		`UPDATE families SET revoked = 1 WHERE subject = ? AND client_id = ? AND revoked = 0`,
+		`SELECT COUNT(*) FROM families WHERE subject = ? AND revoked = 0 AND token_hash <> '' AND expires_at > ?`,
+		`SELECT ` + familyCols + ` FROM families WHERE revoked = 0 AND token_hash <> '' AND expires_at > ?
+			AND subject = ? ORDER BY created_at, family_id`,
+		`SELECT family_id FROM families WHERE family_id > ? AND expires_at <= ? ORDER BY family_id LIMIT ?`,
+		`SELECT 1 FROM revoked_access_tokens WHERE id_hash = ? AND expires_at > ?`,
 	} {
 		args := make([]any, strings.Count(q, "?"))
 		for i := range args {
@@ -164,8 +176,8 @@ func TestTokenQueryPlans(t *testing.T) {
 		}
 		rows.Close()
 		for _, d := range plan {
-			if strings.HasPrefix(d, "SCAN refresh_tokens") || strings.HasPrefix(d, "SCAN access_tokens") ||
-				strings.HasPrefix(d, "SCAN r") && !strings.Contains(d, "USING") {
+			if strings.HasPrefix(d, "SCAN families") && !strings.Contains(d, "USING") ||
+				strings.HasPrefix(d, "SCAN legacy_refresh_tokens") || strings.HasPrefix(d, "SCAN revoked_access_tokens") {
 				t.Errorf("%s\nplan: %q", q, plan)
 			}
 		}
@@ -226,10 +238,7 @@ func TestMigrateSessionIDsHashed(t *testing.T) {
 	if ar, err := s.AuthRequest(ctx, "pending"); err != nil || ar.SessionID != "" {
 		t.Fatalf("pending auth request: %+v %v", ar, err)
 	}
-	if at, err := s.AccessToken(ctx, "a1"); err != nil || at.SessionID != sso.HashToken("raw-session-1") {
-		t.Fatalf("access token: %+v %v", at, err)
-	}
-	if rt, err := s.RefreshToken(ctx, "r1"); err != nil || rt.SessionID != sso.HashToken("raw-session-2") {
+	if rt, err := s.LegacyRefreshToken(ctx, "r1"); err != nil || rt.SessionID != sso.HashToken("raw-session-2") {
 		t.Fatalf("refresh token: %+v %v", rt, err)
 	}
 	var dsid string

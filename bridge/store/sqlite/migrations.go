@@ -269,6 +269,58 @@ CREATE TABLE reconcile_state (
 	// 9: sessions are stored under the SHA-256 of their id (the cookie's value): the session ids
 	// of sessions and of everything that refers to them are replaced by their hash (goMigrations).
 	`CREATE TEMP TABLE session_id_map (old TEXT PRIMARY KEY, new TEXT NOT NULL);`,
+	// 10: one row per refresh-token family instead of one per refresh and access token. Rotation
+	// updates the family in place (generation, current token hash); access tokens describe
+	// themselves and are checked against their family, and only those revoked one by one are
+	// kept. Every live current refresh token becomes a family at generation 0, and its hash is
+	// kept in legacy_refresh_tokens (such tokens do not name their family), so nobody is signed
+	// out; access tokens of the old layout are not carried over (they live minutes; clients
+	// refresh).
+	`
+CREATE TABLE families (
+	family_id  TEXT PRIMARY KEY,
+	token_hash TEXT NOT NULL DEFAULT '',
+	generation INTEGER NOT NULL DEFAULT 0,
+	client_id  TEXT NOT NULL,
+	subject    TEXT NOT NULL DEFAULT '',
+	audience   TEXT NOT NULL DEFAULT '',
+	scopes     TEXT NOT NULL DEFAULT '',
+	session_id TEXT NOT NULL DEFAULT '',
+	auth_time  INTEGER NOT NULL DEFAULT 0,
+	amr        TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	rotated_at INTEGER NOT NULL DEFAULT 0,
+	revoked    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+-- One secondary index (revocation by subject and client, listings); Purge walks the key.
+CREATE INDEX families_grant ON families (subject, client_id);
+
+CREATE TABLE legacy_refresh_tokens (
+	hash       TEXT PRIMARY KEY,
+	family_id  TEXT NOT NULL,
+	expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE revoked_access_tokens (
+	id_hash    TEXT PRIMARY KEY,
+	expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+INSERT OR IGNORE INTO families (family_id, token_hash, generation, client_id, subject, audience, scopes,
+	session_id, auth_time, amr, created_at, expires_at, rotated_at, revoked)
+SELECT family_id, hash, 0, client_id, subject, audience, scopes, session_id, auth_time, amr, created_at,
+	expires_at, 0, 0
+FROM refresh_tokens WHERE rotated_at = 0 AND revoked = 0 AND family_id <> ''
+ORDER BY created_at DESC;
+INSERT OR IGNORE INTO legacy_refresh_tokens (hash, family_id, expires_at)
+SELECT r.hash, r.family_id, r.expires_at FROM refresh_tokens r JOIN families f
+	ON f.family_id = r.family_id AND f.token_hash = r.hash;
+
+DROP TABLE access_tokens;
+DROP TABLE refresh_tokens;
+DROP TABLE token_families;
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

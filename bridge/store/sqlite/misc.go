@@ -207,7 +207,8 @@ func (s *Store) ReplaceSecret(ctx context.Context, name string, old, value []byt
 const purgeBatch = 1000
 
 // Purge deletes rows expired before now: auth requests (with their codes, once the code has
-// expired too), access tokens, refresh tokens past their family's end, ended or expired sessions
+// expired too), token families past their end (with their legacy token hashes), access-token
+// revocations past the token's expiry, ended or expired sessions
 // (with their clients), expired signing keys and expired hand-off replay guards. It deletes in
 // bounded batches, each in its own transaction, and returns how many rows it deleted.
 func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
@@ -242,8 +243,9 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 	// The token tables have no expiry index (it would cost a page write per grant): walk them
 	// in key order on the read pool and delete what expired by key, a batch per transaction.
 	for _, tbl := range []struct{ what, table, key string }{
-		{"access tokens", "access_tokens", "id_hash"},
-		{"refresh tokens", "refresh_tokens", "hash"},
+		{"token families", "families", "family_id"},
+		{"legacy refresh tokens", "legacy_refresh_tokens", "hash"},
+		{"revoked access tokens", "revoked_access_tokens", "id_hash"},
 		{"hand-off tokens", "handoff_tokens", "hash"},
 	} {
 		k, err := s.purgeByKey(ctx, tbl.table, tbl.key, n)
@@ -252,68 +254,7 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 			return total, fmt.Errorf("sqlite: purge %s: %w", tbl.what, err)
 		}
 	}
-	// token_families rows whose tokens are all gone are bookkeeping, not counted.
-	if err := s.purgeFamilies(ctx); err != nil {
-		return total, fmt.Errorf("sqlite: purge token families: %w", err)
-	}
 	return total, nil
-}
-
-// purgeFamilies deletes the token_families rows no token refers to any more, walking the table
-// in key order on the read pool and deleting (after checking again) a batch per transaction.
-func (s *Store) purgeFamilies(ctx context.Context) error {
-	const orphan = `NOT EXISTS (SELECT 1 FROM refresh_tokens r
-			WHERE r.subject = f.subject AND r.client_id = f.client_id AND r.family_id = f.family_id)
-		AND NOT EXISTS (SELECT 1 FROM access_tokens a
-			WHERE a.subject = f.subject AND a.client_id = f.client_id AND a.family_id = f.family_id)`
-	sel := `SELECT family_id, subject, client_id FROM token_families f
-		WHERE (family_id, subject, client_id) > (?, ?, ?) AND ` + orphan + `
-		ORDER BY family_id, subject, client_id LIMIT ?`
-	del := `DELETE FROM token_families AS f WHERE family_id = ? AND subject = ? AND client_id = ? AND ` + orphan
-	var after [3]string
-	batch := make([][3]string, 0, purgeBatch)
-	for {
-		batch = batch[:0]
-		rows, err := s.r.QueryContext(ctx, sel, after[0], after[1], after[2], purgeBatch)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var k [3]string
-			if err := rows.Scan(&k[0], &k[1], &k[2]); err != nil {
-				rows.Close()
-				return err
-			}
-			batch = append(batch, k)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(batch) == 0 {
-			return nil
-		}
-		err = s.writeTx(ctx, func(tx *sql.Tx) error {
-			stmt, err := tx.PrepareContext(ctx, del)
-			if err != nil {
-				return err
-			}
-			defer stmt.Close()
-			for _, k := range batch {
-				if _, err := stmt.ExecContext(ctx, k[0], k[1], k[2]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if len(batch) < purgeBatch {
-			return nil
-		}
-		after = batch[len(batch)-1]
-	}
 }
 
 func (s *Store) purgeByKey(ctx context.Context, table, key string, now int64) (int64, error) {

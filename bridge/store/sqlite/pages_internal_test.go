@@ -21,16 +21,10 @@ func TestWALFramesPerGrant(t *testing.T) {
 	s := openTest(t, path, WithCheckpointInterval(time.Hour))
 	ctx := t.Context()
 	now := time.Now()
-	newRT := func() *sso.RefreshToken {
-		return &sso.RefreshToken{Hash: ssotest.RandomID(), FamilyID: ssotest.RandomID(), ClientID: "client-a",
-			Subject: "subject-" + ssotest.RandomID()[:6], Audience: []string{"client-a"}, Scopes: []string{"openid", "offline_access"},
-			SessionID: "0123456789abcdef0123456789abcdef", AuthTime: now, AMR: []string{"pwd"},
-			CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
-	}
 	fams := make([]*sso.RefreshToken, 20000)
 	for i := range fams {
-		fams[i] = newRT()
-		if err := s.IssueTokens(ctx, sso.Issue{Access: benchAccess(ssotest.RandomID(), fams[i].FamilyID, now), Refresh: fams[i]}); err != nil {
+		fams[i] = benchFamily(now)
+		if err := s.IssueTokens(ctx, sso.Issue{Family: fams[i]}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -44,16 +38,12 @@ func TestWALFramesPerGrant(t *testing.T) {
 	const n = 1000
 	for i := range n {
 		rt := fams[(i*7919)%len(fams)]
-		next := *rt
-		next.Hash = ssotest.RandomID()
-		err := s.IssueTokens(ctx, sso.Issue{
-			Rotate: &sso.RotateFrom{OldHash: rt.Hash, Now: now, Grace: 5 * time.Second},
-			Access: benchAccess(ssotest.RandomID(), rt.FamilyID, now), Refresh: &next,
-		})
-		if err != nil {
+		r := &sso.Rotation{FamilyID: rt.FamilyID, Generation: rt.Generation, OldHash: rt.Hash, NewHash: ssotest.RandomID(),
+			Now: now, Grace: 5 * time.Second}
+		if err := s.IssueTokens(ctx, sso.Issue{Rotate: r}); err != nil {
 			t.Fatal(err)
 		}
-		fams[(i*7919)%len(fams)] = &next
+		fams[(i*7919)%len(fams)] = ssotest.Applied(rt, r)
 	}
 	fi, err := os.Stat(path + "-wal")
 	if err != nil {

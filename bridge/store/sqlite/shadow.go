@@ -180,14 +180,7 @@ func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.S
 				ss.Ended = true
 			}
 		}
-		where, args := "subject = ?", []any{d.Subject}
-		if d.RevokeClient != "" {
-			where, args = where+" AND client_id = ?", append(args, d.RevokeClient)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE `+where+` AND revoked = 0`, args...); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE `+where+` AND revoked = 0`, args...); err != nil {
+		if err := revokeGrants(ctx, tx, d.Subject, d.RevokeClient); err != nil {
 			return err
 		}
 		for _, u := range d.Users {

@@ -132,8 +132,8 @@ func TestClock(t *testing.T) {
 	if got, err := s.AuthRequest(ctx, "ar"); err != nil || !got.CreatedAt.Equal(base) {
 		t.Fatalf("AuthRequest = %v, %v; want CreatedAt from the clock", got, err)
 	}
-	a := sso.AccessToken{IDHash: "at", ClientID: "c", ExpiresAt: base.Add(2 * time.Minute)}
-	if err := s.IssueTokens(ctx, sso.Issue{Access: a}); err != nil {
+	a := &sso.RefreshToken{FamilyID: "at", ClientID: "c", ExpiresAt: base.Add(2 * time.Minute)}
+	if err := s.IssueTokens(ctx, sso.Issue{Family: a}); err != nil {
 		t.Fatal(err)
 	}
 	sess := &sso.Session{ID: "s", Subject: "u", ExpiresAt: base.Add(3 * time.Minute)}
@@ -144,12 +144,12 @@ func TestClock(t *testing.T) {
 	if _, err := s.AuthRequest(ctx, "ar"); !errors.Is(err, sso.ErrNotFound) {
 		t.Fatalf("AuthRequest after expiry: %v", err)
 	}
-	if _, err := s.AccessToken(ctx, "at"); err != nil {
-		t.Fatalf("AccessToken before expiry: %v", err)
+	if _, err := s.Family(ctx, "at"); err != nil {
+		t.Fatalf("Family before expiry: %v", err)
 	}
 	advance(time.Minute)
-	if _, err := s.AccessToken(ctx, "at"); !errors.Is(err, sso.ErrNotFound) {
-		t.Fatalf("AccessToken after expiry: %v", err)
+	if _, err := s.Family(ctx, "at"); !errors.Is(err, sso.ErrNotFound) {
+		t.Fatalf("Family after expiry: %v", err)
 	}
 	if _, err := s.Session(ctx, "s"); err != nil {
 		t.Fatalf("Session before expiry: %v", err)
@@ -184,8 +184,7 @@ func TestTwoProcesses(t *testing.T) {
 			for i := range 100 {
 				rt := &sso.RefreshToken{Hash: fmt.Sprint(w, "-", i), FamilyID: fmt.Sprint("f", w, "-", i), ClientID: "c",
 					Subject: "u", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-				err := s.IssueTokens(ctx, sso.Issue{Access: sso.AccessToken{IDHash: "a" + rt.Hash, ClientID: "c",
-					FamilyID: rt.FamilyID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, Refresh: rt})
+				err := s.IssueTokens(ctx, sso.Issue{Family: rt})
 				if err != nil {
 					errs <- err
 				}
@@ -222,7 +221,7 @@ func TestPurgeManyBatches(t *testing.T) {
 			if i%10 == 0 {
 				exp = now.Add(time.Hour)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO access_tokens (id_hash, client_id, created_at, expires_at)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO families (family_id, client_id, created_at, expires_at)
 				VALUES (?, 'c', 0, ?)`, fmt.Sprintf("%08d", i), ts(exp)); err != nil {
 				return err
 			}
@@ -242,8 +241,8 @@ func TestPurgeManyBatches(t *testing.T) {
 		t.Fatalf("Purge = %d, %v; want %d", got, err, 2*expired)
 	}
 	var left int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM access_tokens`).Scan(&left); err != nil || left != (n+9)/10 {
-		t.Fatalf("access tokens left = %d, %v", left, err)
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM families`).Scan(&left); err != nil || left != (n+9)/10 {
+		t.Fatalf("families left = %d, %v", left, err)
 	}
 }
 
@@ -304,7 +303,7 @@ func TestClosed(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AccessToken(t.Context(), "x"); err == nil {
+	if _, err := s.Family(t.Context(), "x"); err == nil {
 		t.Fatal("a closed store answered")
 	}
 	if err := s.Ping(t.Context()); err == nil {
@@ -314,8 +313,8 @@ func TestClosed(t *testing.T) {
 
 func TestErrorsWrapped(t *testing.T) {
 	s := openTest(t, Memory)
-	_, err := s.RefreshToken(t.Context(), "nope")
-	if !errors.Is(err, sso.ErrNotFound) || err.Error() != "sqlite: refresh token: sso store: not found" {
+	_, err := s.Family(t.Context(), "nope")
+	if !errors.Is(err, sso.ErrNotFound) || err.Error() != "sqlite: family: sso store: not found" {
 		t.Fatalf("error = %q", err)
 	}
 }

@@ -13,10 +13,8 @@ const (
 	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales, created_at,
 	expires_at, done, subject, auth_time, amr, session_id, COALESCE(code_hash, ''), code_expires,
 	code_consumed, hint_subject, browser`
-	accessTokenCols = `id_hash, client_id, subject, audience, scopes, family_id, session_id,
-	auth_time, amr, created_at, expires_at, revoked`
-	refreshTokenCols = `hash, family_id, client_id, subject, audience, scopes, session_id,
-	auth_time, amr, created_at, expires_at, rotated_at, successor_hash, revoked`
+	familyCols = `family_id, token_hash, generation, client_id, subject, audience, scopes, session_id,
+	auth_time, amr, created_at, expires_at, rotated_at, revoked`
 	// sessionCols is used with the alias s and a LEFT JOIN of session_clients c.
 	sessionCols = `s.id, s.subject, s.auth_time, s.amr, s.created_at, s.last_seen, s.expires_at,
 	s.ended, COALESCE(c.client_id, '')`
@@ -28,21 +26,18 @@ type stmts struct {
 	// reads
 	authRequest       *sql.Stmt
 	authRequestByCode *sql.Stmt
-	accessToken       *sql.Stmt
-	refreshToken      *sql.Stmt
+	family            *sql.Stmt
+	legacyRefresh     *sql.Stmt
+	accessRevoked     *sql.Stmt
 	session           *sql.Stmt
 
 	// writes (IssueTokens and friends)
 	consumeCode         *sql.Stmt
 	codeState           *sql.Stmt
-	rotateState         *sql.Stmt
-	markRotated         *sql.Stmt
-	insertAccess        *sql.Stmt
-	insertRefresh       *sql.Stmt
-	addFamily           *sql.Stmt
-	familyGrants        *sql.Stmt
-	revokeFamilyRefresh *sql.Stmt
-	revokeFamilyAccess  *sql.Stmt
+	rotate              *sql.Stmt
+	familyState         *sql.Stmt
+	insertFamily        *sql.Stmt
+	revokeFamily        *sql.Stmt
 	completeAuthRequest *sql.Stmt
 	saveCode            *sql.Stmt
 	createAuthRequest   *sql.Stmt
@@ -61,29 +56,22 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 	}{
 		{&st.authRequest, r, `SELECT ` + authRequestCols + ` FROM auth_requests WHERE id = ? AND expires_at > ?`},
 		{&st.authRequestByCode, r, `SELECT ` + authRequestCols + ` FROM auth_requests WHERE code_hash = ? AND code_expires > ?`},
-		{&st.accessToken, r, `SELECT ` + accessTokenCols + ` FROM access_tokens WHERE id_hash = ? AND expires_at > ?`},
-		{&st.refreshToken, r, `SELECT ` + refreshTokenCols + ` FROM refresh_tokens WHERE hash = ? AND expires_at > ?`},
+		{&st.family, r, `SELECT ` + familyCols + ` FROM families WHERE family_id = ? AND expires_at > ?`},
+		{&st.legacyRefresh, r, `SELECT ` + familyCols + ` FROM families WHERE family_id =
+			(SELECT family_id FROM legacy_refresh_tokens WHERE hash = ?) AND expires_at > ?`},
+		{&st.accessRevoked, r, `SELECT 1 FROM revoked_access_tokens WHERE id_hash = ? AND expires_at > ?`},
 		{&st.session, r, `SELECT ` + sessionCols + ` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id
 			WHERE s.id = ? AND s.ended = 0 AND s.expires_at > ? ORDER BY c.seq`},
 
 		{&st.consumeCode, w, `UPDATE auth_requests SET code_consumed = 1
 			WHERE code_hash = ? AND code_consumed = 0 AND code_expires > ?`},
 		{&st.codeState, w, `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = ?`},
-		{&st.rotateState, w, `SELECT family_id, subject, client_id, expires_at, revoked, rotated_at, successor_hash
-			FROM refresh_tokens WHERE hash = ?`},
-		{&st.markRotated, w, `UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ?
-			WHERE hash = ? AND rotated_at = 0`},
-		{&st.insertAccess, w, `INSERT INTO access_tokens (` + accessTokenCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.insertRefresh, w, `INSERT INTO refresh_tokens (` + refreshTokenCols + `)
+		{&st.rotate, w, `UPDATE families SET generation = generation + 1, token_hash = ?, rotated_at = ?
+			WHERE family_id = ? AND generation = ? AND token_hash = ? AND token_hash <> '' AND revoked = 0 AND expires_at > ?`},
+		{&st.familyState, w, `SELECT generation, token_hash, expires_at, rotated_at, revoked FROM families WHERE family_id = ?`},
+		{&st.insertFamily, w, `INSERT INTO families (` + familyCols + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.addFamily, w, `INSERT INTO token_families (family_id, subject, client_id) VALUES (?, ?, ?)
-			ON CONFLICT DO NOTHING`},
-		{&st.familyGrants, w, `SELECT subject, client_id FROM token_families WHERE family_id = ?`},
-		{&st.revokeFamilyRefresh, w, `UPDATE refresh_tokens SET revoked = 1
-			WHERE subject = ? AND client_id = ? AND family_id = ? AND revoked = 0`},
-		{&st.revokeFamilyAccess, w, `UPDATE access_tokens SET revoked = 1
-			WHERE subject = ? AND client_id = ? AND family_id = ? AND revoked = 0`},
+		{&st.revokeFamily, w, `UPDATE families SET revoked = 1 WHERE family_id = ? AND revoked = 0`},
 		{&st.completeAuthRequest, w, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?
 			WHERE id = ? AND done = 0 AND browser = ? AND expires_at > ?`},
 		{&st.saveCode, w, `UPDATE auth_requests SET code_hash = ?, code_expires = ?, code_consumed = 0
@@ -113,9 +101,8 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 func (st *stmts) close() error {
 	var errs []error
 	for _, p := range []**sql.Stmt{
-		&st.authRequest, &st.authRequestByCode, &st.accessToken, &st.refreshToken, &st.session,
-		&st.consumeCode, &st.codeState, &st.rotateState, &st.markRotated, &st.insertAccess,
-		&st.insertRefresh, &st.addFamily, &st.familyGrants, &st.revokeFamilyRefresh, &st.revokeFamilyAccess, &st.completeAuthRequest,
+		&st.authRequest, &st.authRequestByCode, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session,
+		&st.consumeCode, &st.codeState, &st.rotate, &st.familyState, &st.insertFamily, &st.revokeFamily, &st.completeAuthRequest,
 		&st.saveCode, &st.createAuthRequest, &st.addSessionClient, &st.touchSession, &st.savepoint, &st.release, &st.rollbackTo,
 	} {
 		if *p != nil {

@@ -6,36 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ssobridge/ssobridge/sso"
 )
 
-func scanAccessToken(row scanner) (*sso.AccessToken, error) {
-	var (
-		t                                       sso.AccessToken
-		aud, scopes, amr                        string
-		authTime, createdAt, expiresAt, revoked int64
-	)
-	err := row.Scan(&t.IDHash, &t.ClientID, &t.Subject, &aud, &scopes, &t.FamilyID, &t.SessionID,
-		&authTime, &amr, &createdAt, &expiresAt, &revoked)
-	if err != nil {
-		return nil, err
-	}
-	if err := decLists(listCol{&t.Audience, aud}, listCol{&t.Scopes, scopes}, listCol{&t.AMR, amr}); err != nil {
-		return nil, err
-	}
-	t.AuthTime, t.CreatedAt, t.ExpiresAt, t.Revoked = tm(authTime), tm(createdAt), tm(expiresAt), revoked != 0
-	return &t, nil
-}
-
-func scanRefreshToken(row scanner) (*sso.RefreshToken, error) {
+func scanFamily(row scanner) (*sso.RefreshToken, error) {
 	var (
 		t                                                  sso.RefreshToken
 		aud, scopes, amr                                   string
 		authTime, createdAt, expiresAt, rotatedAt, revoked int64
 	)
-	err := row.Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.Subject, &aud, &scopes, &t.SessionID,
-		&authTime, &amr, &createdAt, &expiresAt, &rotatedAt, &t.SuccessorHash, &revoked)
+	err := row.Scan(&t.FamilyID, &t.Hash, &t.Generation, &t.ClientID, &t.Subject, &aud, &scopes, &t.SessionID,
+		&authTime, &amr, &createdAt, &expiresAt, &rotatedAt, &revoked)
 	if err != nil {
 		return nil, err
 	}
@@ -69,107 +52,85 @@ func (s *Store) consumeCode(ctx context.Context, tx *sql.Tx, hash string, now in
 	}
 }
 
-// addFamily records that a token of (familyID, subject, clientID) is stored, so that revokeFamily
-// finds it through the token tables' (subject, client_id, family_id) index. A rotation finds its
-// row already there: a read, no write.
-func (s *Store) addFamily(ctx context.Context, tx *sql.Tx, familyID, subject, clientID string) error {
-	if familyID == "" {
-		return nil
-	}
-	_, err := tx.StmtContext(ctx, s.st.addFamily).ExecContext(ctx, familyID, subject, clientID)
-	return err
-}
-
-// revokeFamily revokes every refresh and access token whose family_id is familyID.
-func (s *Store) revokeFamily(ctx context.Context, tx *sql.Tx, familyID string) error {
-	rows, err := tx.StmtContext(ctx, s.st.familyGrants).QueryContext(ctx, familyID)
+// Family returns a family by id whatever its state; ErrNotFound when unknown or expired.
+func (s *Store) Family(ctx context.Context, familyID string) (*sso.RefreshToken, error) {
+	t, err := scanFamily(s.st.family.QueryRowContext(ctx, familyID, ts(s.clock())))
 	if err != nil {
-		return err
-	}
-	var pairs [][2]string
-	for rows.Next() {
-		var p [2]string
-		if err := rows.Scan(&p[0], &p[1]); err != nil {
-			rows.Close()
-			return err
-		}
-		pairs = append(pairs, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, p := range pairs {
-		if _, err := tx.StmtContext(ctx, s.st.revokeFamilyRefresh).ExecContext(ctx, p[0], p[1], familyID); err != nil {
-			return err
-		}
-		if _, err := tx.StmtContext(ctx, s.st.revokeFamilyAccess).ExecContext(ctx, p[0], p[1], familyID); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// AccessToken returns the token by id hash; ErrNotFound when unknown or expired, ErrTokenRevoked
-// when revoked.
-func (s *Store) AccessToken(ctx context.Context, idHash string) (*sso.AccessToken, error) {
-	t, err := scanAccessToken(s.st.accessToken.QueryRowContext(ctx, idHash, ts(s.clock())))
-	if err != nil {
-		return nil, wrap("access token", err)
-	}
-	if t.Revoked {
-		return nil, fmt.Errorf("sqlite: access token: %w", sso.ErrTokenRevoked)
+		return nil, wrap("family", err)
 	}
 	return t, nil
 }
 
-// RefreshToken returns the token by hash whatever its state; ErrNotFound when unknown or expired.
-func (s *Store) RefreshToken(ctx context.Context, hash string) (*sso.RefreshToken, error) {
-	t, err := scanRefreshToken(s.st.refreshToken.QueryRowContext(ctx, hash, ts(s.clock())))
+// LegacyRefreshToken returns the family whose generation-0 token, issued before schema version
+// 10, hashes to hash; ErrNotFound when unknown or expired.
+func (s *Store) LegacyRefreshToken(ctx context.Context, hash string) (*sso.RefreshToken, error) {
+	t, err := scanFamily(s.st.legacyRefresh.QueryRowContext(ctx, hash, ts(s.clock())))
 	if err != nil {
-		return nil, wrap("refresh token", err)
+		return nil, wrap("legacy refresh token", err)
 	}
 	return t, nil
 }
 
-// RevokeAccessToken revokes one access token (idempotent; unknown ids are not an error, as token
-// revocation must not reveal whether a token exists).
-func (s *Store) RevokeAccessToken(ctx context.Context, idHash string) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE id_hash = ? AND revoked = 0`, idHash)
+// RevokeAccessToken records one access token revoked until expiresAt (idempotent; unknown ids
+// are not an error, as token revocation must not reveal whether a token exists).
+func (s *Store) RevokeAccessToken(ctx context.Context, idHash string, expiresAt time.Time) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO revoked_access_tokens (id_hash, expires_at) VALUES (?, ?)
+		ON CONFLICT (id_hash) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)`, idHash, ts(expiresAt))
 	return wrap("revoke access token", err)
 }
 
-// RevokeFamily revokes every refresh token of the family and the access tokens issued with it.
+// AccessTokenRevoked tells whether RevokeAccessToken recorded idHash (and it has not expired).
+func (s *Store) AccessTokenRevoked(ctx context.Context, idHash string) (bool, error) {
+	var one int
+	err := s.st.accessRevoked.QueryRowContext(ctx, idHash, ts(s.clock())).Scan(&one)
+	if isNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, wrap("access token revoked", err)
+	}
+	return true, nil
+}
+
+// RevokeFamily revokes a family (unknown ids are not an error).
 func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 	if familyID == "" {
 		return errors.New("sqlite: revoke family: empty family id")
 	}
-	err := s.writeTx(ctx, func(tx *sql.Tx) error { return s.revokeFamily(ctx, tx, familyID) })
+	_, err := s.st.revokeFamily.ExecContext(ctx, familyID)
 	return wrap("revoke family", err)
 }
 
-// RevokeGrants revokes every refresh and access token of a subject (for one client when clientID
-// is not empty) and returns how many live refresh-token families it revoked.
+// grantWhere is the condition selecting a subject's families, for one client when not empty.
+func grantWhere(subject, clientID string) (string, []any) {
+	if clientID != "" {
+		return "subject = ? AND client_id = ?", []any{subject, clientID}
+	}
+	return "subject = ?", []any{subject}
+}
+
+// revokeGrants revokes every family of a subject (for one client when clientID is not empty).
+func revokeGrants(ctx context.Context, tx *sql.Tx, subject, clientID string) error {
+	where, args := grantWhere(subject, clientID)
+	_, err := tx.ExecContext(ctx, `UPDATE families SET revoked = 1 WHERE `+where+` AND revoked = 0`, args...)
+	return err
+}
+
+// RevokeGrants revokes every family of a subject (for one client when clientID is not empty) and
+// returns how many live families with a refresh token it revoked.
 func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int, error) {
 	if subject == "" {
 		return 0, errors.New("sqlite: revoke grants: empty subject")
 	}
 	var families int
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		where, args := "subject = ?", []any{subject}
-		if clientID != "" {
-			where, args = where+" AND client_id = ?", append(args, clientID)
-		}
-		err := tx.QueryRowContext(ctx, `SELECT COUNT(DISTINCT family_id) FROM refresh_tokens
-			WHERE `+where+` AND revoked = 0 AND expires_at > ?`, append(args, ts(s.clock()))...).Scan(&families)
+		where, args := grantWhere(subject, clientID)
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM families
+			WHERE `+where+` AND revoked = 0 AND token_hash <> '' AND expires_at > ?`, append(args, ts(s.clock()))...).Scan(&families)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked = 1 WHERE `+where+` AND revoked = 0`, args...); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE access_tokens SET revoked = 1 WHERE `+where+` AND revoked = 0`, args...)
-		return err
+		return revokeGrants(ctx, tx, subject, clientID)
 	})
 	if err != nil {
 		return 0, wrap("revoke grants", err)
@@ -177,15 +138,15 @@ func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int
 	return families, nil
 }
 
-// ListRefreshTokens lists the live current refresh tokens (one per live family), oldest first,
-// filtered by subject and/or client when not empty.
+// ListRefreshTokens lists the live families with a refresh token, oldest first, filtered by
+// subject and/or client when not empty.
 func (s *Store) ListRefreshTokens(ctx context.Context, subject, clientID string) ([]*sso.RefreshToken, error) {
 	var (
 		q    strings.Builder
 		args = []any{ts(s.clock())}
 	)
-	q.WriteString(`SELECT ` + refreshTokenCols + ` FROM refresh_tokens
-		WHERE revoked = 0 AND rotated_at = 0 AND expires_at > ?`)
+	q.WriteString(`SELECT ` + familyCols + ` FROM families
+		WHERE revoked = 0 AND token_hash <> '' AND expires_at > ?`)
 	if subject != "" {
 		q.WriteString(` AND subject = ?`)
 		args = append(args, subject)
@@ -194,7 +155,7 @@ func (s *Store) ListRefreshTokens(ctx context.Context, subject, clientID string)
 		q.WriteString(` AND client_id = ?`)
 		args = append(args, clientID)
 	}
-	q.WriteString(` ORDER BY created_at, hash`)
+	q.WriteString(` ORDER BY created_at, family_id`)
 	rows, err := s.r.QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return nil, wrap("list refresh tokens", err)
@@ -202,7 +163,7 @@ func (s *Store) ListRefreshTokens(ctx context.Context, subject, clientID string)
 	defer rows.Close()
 	var out []*sso.RefreshToken
 	for rows.Next() {
-		t, err := scanRefreshToken(rows)
+		t, err := scanFamily(rows)
 		if err != nil {
 			return nil, wrap("list refresh tokens", err)
 		}

@@ -144,8 +144,11 @@ func testShadowDeactivate(t *testing.T, h *H) {
 	s1 := h.createSession(sub, "portal", "events")
 	s2 := h.createSession(sub, "portal")
 	other := h.createSession(ssotest.RandomID(), "portal")
-	rt, at := h.grant(sub, "portal")
-	rt2, _ := h.grant(sub, "events")
+	rt := h.grant(sub, "portal")
+	rt2 := h.grant(sub, "events")
+	access := h.sso().NewAccessFamily()
+	access.Subject, access.ClientID = sub, "portal"
+	ssotest.NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Family: access}), "IssueTokens(access only)")
 	_, err := h.S.PutShadowUser(h.Ctx, shadow("portal", sub, "d1", true))
 	ssotest.NoErr(t, err, "PutShadowUser")
 	_, err = h.S.PutShadowUser(h.Ctx, shadow("events", sub, "d9", true))
@@ -188,14 +191,11 @@ func testShadowDeactivate(t *testing.T, h *H) {
 	}
 	_, err = h.S.Session(h.Ctx, other.ID)
 	ssotest.NoErr(t, err, "another member's session")
-	for _, hash := range []string{rt.Hash, rt2.Hash} {
-		got, err := h.S.RefreshToken(h.Ctx, hash)
-		ssotest.NoErr(t, err, "RefreshToken")
-		if !got.Revoked {
-			t.Fatal("refresh token not revoked by Deactivate")
+	for _, f := range []*sso.RefreshToken{rt, rt2, access} {
+		if !h.sso().Revoked(f.FamilyID) {
+			t.Fatal("family not revoked by Deactivate")
 		}
 	}
-	ssotest.IsErr(t, h.accessState(at.IDHash), sso.ErrTokenRevoked, "access token after Deactivate")
 	u, _ := h.S.ShadowUser(h.Ctx, "portal", sub)
 	if u.Active {
 		t.Fatal("shadow user still active")
@@ -212,8 +212,8 @@ func testShadowDeactivate(t *testing.T, h *H) {
 func testShadowDeactivateOneClient(t *testing.T, h *H) {
 	sub := ssotest.RandomID()
 	s := h.createSession(sub, "portal", "events")
-	rt, _ := h.grant(sub, "portal")
-	rt2, _ := h.grant(sub, "events")
+	rt := h.grant(sub, "portal")
+	rt2 := h.grant(sub, "events")
 	ended, err := h.S.Deactivate(h.Ctx, &store.Deactivation{Subject: sub, RevokeClient: "portal",
 		Events: []*store.OutboxEvent{event("k")}})
 	ssotest.NoErr(t, err, "Deactivate(one client)")
@@ -222,11 +222,11 @@ func testShadowDeactivateOneClient(t *testing.T, h *H) {
 	}
 	_, err = h.S.Session(h.Ctx, s.ID)
 	ssotest.NoErr(t, err, "session after a one-client deactivation")
-	if got, _ := h.S.RefreshToken(h.Ctx, rt.Hash); !got.Revoked {
-		t.Fatal("portal token not revoked")
+	if !h.sso().Revoked(rt.FamilyID) {
+		t.Fatal("portal family not revoked")
 	}
-	if got, _ := h.S.RefreshToken(h.Ctx, rt2.Hash); got.Revoked {
-		t.Fatal("events token revoked")
+	if h.sso().Revoked(rt2.FamilyID) {
+		t.Fatal("events family revoked")
 	}
 }
 
@@ -541,7 +541,7 @@ func testOutboxPurge(t *testing.T, h *H) {
 	ssotest.NoErr(t, err, "pending event after PurgeDelivered")
 }
 
-// createSession, grant and accessState reuse the sso suite's helpers on the bridge store.
+// createSession and grant reuse the sso suite's helpers on the bridge store.
 func (h *H) sso() *ssotest.H { return &ssotest.H{T: h.T, S: h.S, Ctx: h.Ctx, Now: h.Now} }
 
 func (h *H) createSession(subject string, clients ...string) *sso.Session {
@@ -549,9 +549,7 @@ func (h *H) createSession(subject string, clients ...string) *sso.Session {
 	return h.sso().CreateSession(subject, clients...)
 }
 
-func (h *H) grant(subject, client string) (*sso.RefreshToken, sso.AccessToken) {
+func (h *H) grant(subject, client string) *sso.RefreshToken {
 	h.T.Helper()
 	return h.sso().Grant(subject, client)
 }
-
-func (h *H) accessState(idHash string) error { return h.sso().AccessState(idHash) }

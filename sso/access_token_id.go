@@ -1,0 +1,121 @@
+package sso
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Access token ids are self-describing: nothing is stored per access token. The id op seals
+// into the opaque token ("<id>:<subject>", AES-GCM under the provider's crypto key) or signs as
+// the jti of a JWT access token is the base64url of its fields separated by unit separators:
+//
+//	"a1" nonce family generation client subject audience scopes created expires
+//
+// (audience and scopes space-separated, times in Unix seconds). Only an id that came out of the
+// provider's crypto or a verified JWT is ever decoded, so its fields are the provider's own. The
+// token is then checked against its family (accessToken in storage.go).
+
+const (
+	accessIDVersion = "a1"
+	accessIDSep     = "\x1f"
+	accessIDFields  = 10
+)
+
+var errAccessID = errors.New("sso: invalid access token id")
+
+// encodeAccessID returns the id of at and sets at.IDHash.
+func encodeAccessID(at *AccessToken) (string, error) {
+	var nonce [8]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return "", err
+	}
+	aud, scopes := strings.Join(at.Audience, " "), strings.Join(at.Scopes, " ")
+	for _, f := range []string{at.FamilyID, at.ClientID, at.Subject, aud, scopes} {
+		if strings.Contains(f, accessIDSep) {
+			return "", errAccessID
+		}
+	}
+	for _, l := range [][]string{at.Audience, at.Scopes} {
+		for _, v := range l {
+			if v == "" || strings.Contains(v, " ") {
+				return "", errAccessID
+			}
+		}
+	}
+	var b strings.Builder
+	for i, f := range []string{accessIDVersion, base64.RawURLEncoding.EncodeToString(nonce[:]), at.FamilyID,
+		strconv.FormatInt(at.Generation, 10), at.ClientID, at.Subject, aud, scopes,
+		strconv.FormatInt(at.CreatedAt.Unix(), 10), strconv.FormatInt(at.ExpiresAt.Unix(), 10)} {
+		if i > 0 {
+			b.WriteString(accessIDSep)
+		}
+		b.WriteString(f)
+	}
+	id := base64.RawURLEncoding.EncodeToString([]byte(b.String()))
+	at.IDHash = HashToken(id)
+	return id, nil
+}
+
+// decodeAccessID returns what an access token id says (ErrNotFound-free: the caller checks
+// expiry and the family).
+func decodeAccessID(id string) (*AccessToken, error) {
+	if len(id) > 8<<10 {
+		return nil, errAccessID
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(id)
+	if err != nil {
+		return nil, errAccessID
+	}
+	f := strings.Split(string(raw), accessIDSep)
+	if len(f) != accessIDFields || f[0] != accessIDVersion {
+		return nil, errAccessID
+	}
+	gen, err1 := strconv.ParseInt(f[3], 10, 64)
+	created, err2 := strconv.ParseInt(f[8], 10, 64)
+	expires, err3 := strconv.ParseInt(f[9], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || gen < 0 {
+		return nil, errAccessID
+	}
+	return &AccessToken{
+		IDHash: HashToken(id), FamilyID: f[2], Generation: gen, ClientID: f[4], Subject: f[5],
+		Audience: splitList(f[6]), Scopes: splitList(f[7]),
+		CreatedAt: time.Unix(created, 0).UTC(), ExpiresAt: time.Unix(expires, 0).UTC(),
+	}, nil
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, " ")
+}
+
+// Refresh tokens name their family and generation: "<family>.<generation>.<secret>". The first
+// token of a family has a random secret; each rotation derives the next token from the presented
+// one (successor in storage.go), so that a rotated token can be recognised as the family's own
+// (reuse) without storing any but the current token's hash. Tokens issued before families were
+// stored have no dots (LegacyRefreshToken finds their family, at generation 0).
+
+// parseRefreshToken splits a refresh token; ok is false for a legacy token.
+func parseRefreshToken(token string) (family string, gen int64, ok bool) {
+	family, rest, found := strings.Cut(token, ".")
+	if !found {
+		return "", 0, false
+	}
+	g, secret, found := strings.Cut(rest, ".")
+	if !found || family == "" || secret == "" {
+		return "", 0, false
+	}
+	n, err := strconv.ParseInt(g, 10, 64)
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != g {
+		return "", 0, false
+	}
+	return family, n, true
+}
+
+// newRefreshToken is the first token of a family.
+func newRefreshToken(family string) string { return family + ".0." + RandomToken() }
