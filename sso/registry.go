@@ -2,7 +2,6 @@ package sso
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -98,25 +97,6 @@ func (r *Registry) computeOrigins() {
 	}
 	r.mu.RUnlock()
 	r.origins.Store(&out)
-}
-
-// DecodeClient reads a stored dynamic client.
-func DecodeClient(sc *StoredClient) (*ClientConfig, error) {
-	var c ClientConfig
-	if err := json.Unmarshal(sc.Config, &c); err != nil {
-		return nil, fmt.Errorf("clients: decode %s: %w", sc.ID, err)
-	}
-	c.ID = sc.ID
-	return &c, nil
-}
-
-// EncodeClient prepares a dynamic client for the store.
-func EncodeClient(c *ClientConfig, now time.Time) (*StoredClient, error) {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return nil, err
-	}
-	return &StoredClient{ID: c.ID, Config: b, CreatedAt: now, UpdatedAt: now}, nil
 }
 
 func (r *Registry) maybeReload(ctx context.Context) {

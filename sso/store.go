@@ -256,7 +256,7 @@ type KeyStore interface {
 	AddSigningKey(ctx context.Context, k *StoredKey) error
 }
 
-// StoredClient is a dynamically registered client: Config is the JSON of ClientConfig.
+// StoredClient is a dynamically registered client: Config is its JSON record (client_record.go).
 type StoredClient struct {
 	ID        string
 	Config    []byte
