@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
 // aeadCrypto is op's symmetric crypto (opaque access tokens, authorization codes, and the
@@ -27,6 +29,11 @@ func newAEADCrypto(key [32]byte) (*aeadCrypto, error) {
 	}
 	return &aeadCrypto{aead: aead}, nil
 }
+
+// NewCrypto is the provider's symmetric crypto (Provider.Crypto) under key, without a
+// provider: AES-256-GCM, so a changed ciphertext never opens. What seals values with it (the
+// bridge's tickets) relies on that.
+func NewCrypto(key [32]byte) (op.Crypto, error) { return newAEADCrypto(key) }
 
 // aeadAD binds ciphertexts to this use, so they cannot be confused with other sealed data.
 var aeadAD = []byte("ssobridge/op-crypto/v1")

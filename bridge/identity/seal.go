@@ -26,7 +26,8 @@ type Crypto interface {
 // Sealer seals values (JSON) for one purpose, for use in URLs and forms.
 type Sealer struct{ crypto Crypto }
 
-// NewSealer seals with crypto.
+// NewSealer seals with crypto, which must be authenticated encryption (the provider's,
+// sso.NewCrypto): a sealed value is trusted as it opens, and only an AEAD refuses a changed one.
 func NewSealer(crypto Crypto) *Sealer { return &Sealer{crypto: crypto} }
 
 // Seal encrypts v (JSON) for purpose.

@@ -4,10 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zitadel/oidc/v3/pkg/op"
-
 	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/web/logout"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // TestTicketPurpose: a hand-off ticket opens as one until it expires; a logout ticket sealed
@@ -15,7 +14,11 @@ import (
 func TestTicketPurpose(t *testing.T) {
 	now := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
 	clock := func() time.Time { return now }
-	sealer := identity.NewSealer(op.NewAESCrypto([32]byte{3}))
+	crypto, err := sso.NewCrypto([32]byte{3}) // the provider's: authenticated
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer := identity.NewSealer(crypto)
 	h := &Handler{Sealer: sealer, Now: clock}
 	out := &logout.Handler{Sealer: sealer, Now: clock}
 
