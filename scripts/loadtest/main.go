@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,7 +43,8 @@ func main() {
 	n := flag.Int("n", 16, "refresh-token chains to mint")
 	sign := flag.Bool("sign", false, "print the raw signing rates instead")
 	logins := flag.Duration("logins", 0, "run full browser logins (authorize, login page, POST, code exchange) for this long with -c workers")
-	workers := flag.Int("c", 16, "concurrent workers for -logins")
+	workers := flag.Int("c", 16, "concurrent workers for -logins and -refresh")
+	refreshes := flag.Int("refresh", 0, "mint -n chains, then run this many refresh grants over them with -c workers and print rate and latency percentiles")
 	flag.Parse()
 	if *sign {
 		signRates()
@@ -57,7 +60,8 @@ func main() {
 		loginRate(*issuer, cfg, *login, *password, *redirect, *workers, *logins)
 		return
 	}
-	for i := 0; i < *n; i++ {
+	chains := make([]string, *n)
+	for i := range chains {
 		code, err := signIn(*issuer, cfg.AuthCodeURL(fmt.Sprint("s", i)), *login, *password, *redirect)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -68,8 +72,84 @@ func main() {
 			fmt.Fprintln(os.Stderr, "loadtest: exchange:", err)
 			os.Exit(1)
 		}
-		fmt.Println(tok.RefreshToken)
+		chains[i] = tok.RefreshToken
 	}
+	if *refreshes > 0 {
+		refreshRun(cfg, chains, *refreshes, *workers)
+		return
+	}
+	for _, t := range chains {
+		fmt.Println(t)
+	}
+}
+
+// refreshRun runs total refresh grants over the chains, worker w rotating the chains i with
+// i % workers == w in turn, and prints the rate, the latency percentiles and the failures.
+func refreshRun(cfg *oauth2.Config, chains []string, total, workers int) {
+	workers = min(workers, len(chains))
+	var (
+		next    atomic.Int64
+		failed  atomic.Int64
+		mu      sync.Mutex
+		latency = make([]time.Duration, 0, total)
+		wg      sync.WaitGroup
+	)
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	start := time.Now()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mine := []int{}
+			for i := w; i < len(chains); i += workers {
+				mine = append(mine, i)
+			}
+			local := make([]time.Duration, 0, total/workers+1)
+			for k := 0; next.Add(1) <= int64(total); k++ {
+				i := mine[k%len(mine)]
+				t0 := time.Now()
+				tok, err := refreshOnce(hc, cfg, chains[i])
+				local = append(local, time.Since(t0))
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				chains[i] = tok
+			}
+			mu.Lock()
+			latency = append(latency, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	d := time.Since(start)
+	slices.Sort(latency)
+	pct := func(p float64) time.Duration { return latency[int(p*float64(len(latency)-1))] }
+	fmt.Printf("refreshes: %d in %s with %d workers over %d chains = %.0f/s, p50 %s, p99 %s, max %s (%d failed)\n",
+		len(latency), d.Round(time.Millisecond), workers, len(chains), float64(len(latency))/d.Seconds(),
+		pct(0.5).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), latency[len(latency)-1].Round(10*time.Microsecond), failed.Load())
+}
+
+func refreshOnce(hc *http.Client, cfg *oauth2.Config, token string) (string, error) {
+	req, err := http.NewRequest(http.MethodPost, cfg.Endpoint.TokenURL,
+		strings.NewReader(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}}.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(cfg.ClientID), url.QueryEscape(cfg.ClientSecret))
+	resp, err := hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.RefreshToken == "" {
+		return "", fmt.Errorf("refresh: status %d", resp.StatusCode)
+	}
+	return body.RefreshToken, nil
 }
 
 var hidden = regexp.MustCompile(`name="(csrf|id)" value="([^"]+)"`)

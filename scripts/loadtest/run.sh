@@ -1,0 +1,46 @@
+#!/bin/sh
+# One load run of an ssobridge binary on 127.0.0.1 (see README.md): the server on core 0 with
+# GOMAXPROCS=1, the load on core 1. Prints refresh rates and latencies (wrk) for ES256 and RS256
+# at c=16 and c=64, 100k refreshes of 100 families (rate, p50/p99, database size after) and the
+# server's peak RSS. Run it for each binary to compare, in the same session.
+#
+#   go build -o /tmp/loadtest ./scripts/loadtest
+#   scripts/loadtest/run.sh /tmp/ssobridge-before before
+#   scripts/loadtest/run.sh /tmp/ssobridge-after after
+set -eu
+bin=$1
+label=${2:-run}
+here=$(cd "$(dirname "$0")" && pwd)
+tool=${LOADTEST:-/tmp/loadtest}
+dur=${DURATION:-10s}
+refreshes=${REFRESHES:-100000}
+port=${PORT:-18080}
+work=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+sed "s/18080/$port/g" "$here/loadtest.yaml" >"$work/loadtest.yaml"
+cp "$here/refresh.lua" "$work/"
+cd "$work"
+GOMAXPROCS=1 taskset -c 0 "$bin" serve --config loadtest.yaml >server.log 2>&1 &
+pid=$!
+issuer=http://127.0.0.1:$port
+for _ in $(seq 100); do
+	curl -fs "$issuer/.well-known/openid-configuration" >/dev/null && break
+	sleep 0.1
+done
+load() { taskset -c 1 "$@"; }
+for alg in es rs; do
+	secret=load-secret-$alg-0123456789abcdef0123
+	basic=$(printf 'load-%s:%s' "$alg" "$secret" | base64 -w0)
+	for c in 16 64; do
+		load "$tool" -issuer $issuer -client load-$alg -secret $secret -n $c >tokens.txt
+		printf '%s refresh %s c=%s: ' "$label" "$(echo $alg | tr a-z A-Z)256" $c
+		TOKENS=tokens.txt BASIC=$basic load wrk -t$c -c$c -d"$dur" --latency -s refresh.lua $issuer |
+			awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /failed/ {f=f" "$0}
+				END {printf "%s/s p50 %s p99 %s%s\n", rps, p50, p99, f}'
+	done
+done
+printf '%s ' "$label"
+load "$tool" -issuer $issuer -client load-es -secret load-secret-es-0123456789abcdef0123 -n 100 -c 100 -refresh "$refreshes"
+sleep 1
+printf '%s database after: %s\n' "$label" "$(du -cb loadtest-data/*.db* | tail -1 | cut -f1) bytes ($(ls -l loadtest-data/ | awk '/\.db/ {printf "%s %s; ", $9, $5}'))"
+printf '%s peak RSS: %s\n' "$label" "$(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status)"
