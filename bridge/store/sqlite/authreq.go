@@ -55,7 +55,7 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r *sso.AuthRequest) error
 	if createdAt.IsZero() {
 		createdAt = s.clock()
 	}
-	_, err := s.st.createAuthRequest.ExecContext(ctx, r.ID, r.ClientID, r.RedirectURI, r.State, r.Nonce,
+	_, err := s.wexecStmt(ctx, s.st.createAuthRequest, r.ID, r.ClientID, r.RedirectURI, r.State, r.Nonce,
 		encList(r.Scopes), r.ResponseType, r.ResponseMode, r.CodeChallenge, r.CodeChallengeMethod,
 		encList(r.Prompt), maxAge, r.LoginHint, encList(r.UILocales), ts(createdAt), ts(r.ExpiresAt),
 		b2i(r.Done), r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID, r.HintSubject, r.Browser)
@@ -64,7 +64,7 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r *sso.AuthRequest) error
 
 // AuthRequest returns the request by id; ErrNotFound when unknown or expired.
 func (s *Store) AuthRequest(ctx context.Context, id string) (*sso.AuthRequest, error) {
-	r, err := scanAuthRequest(s.st.authRequest.QueryRowContext(ctx, id, ts(s.clock())))
+	r, err := readRow(ctx, s, s.st.authRequest, scanAuthRequest, id, ts(s.clock()))
 	if err != nil {
 		return nil, wrap("auth request", err)
 	}
@@ -76,7 +76,7 @@ func (s *Store) BindAuthRequest(ctx context.Context, id, browser string) error {
 	if browser == "" {
 		return errors.New("sqlite: bind auth request: empty browser")
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE auth_requests SET browser = ?
+	res, err := s.wexec(ctx, `UPDATE auth_requests SET browser = ?
 		WHERE id = ? AND done = 0 AND browser = '' AND expires_at > ?`, browser, id, ts(s.clock()))
 	if err := affectedOne(res, err); err != nil {
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -89,7 +89,7 @@ func (s *Store) BindAuthRequest(ctx context.Context, id, browser string) error {
 
 // CompleteAuthRequest moves a pending request bound to c.Browser to completed (compare-and-set).
 func (s *Store) CompleteAuthRequest(ctx context.Context, id string, c sso.Completion) error {
-	res, err := s.st.completeAuthRequest.ExecContext(ctx, c.Subject, ts(c.AuthTime), encList(c.AMR),
+	res, err := s.wexecStmt(ctx, s.st.completeAuthRequest, c.Subject, ts(c.AuthTime), encList(c.AMR),
 		c.SessionID, id, c.Browser, ts(s.clock()))
 	if err := affectedOne(res, err); err != nil {
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -130,14 +130,14 @@ func (s *Store) SaveCode(ctx context.Context, id, codeHash string, expiresAt tim
 	if codeHash == "" {
 		return errors.New("sqlite: save code: empty code hash")
 	}
-	res, err := s.st.saveCode.ExecContext(ctx, codeHash, ts(expiresAt), id, ts(s.clock()))
+	res, err := s.wexecStmt(ctx, s.st.saveCode, codeHash, ts(expiresAt), id, ts(s.clock()))
 	return wrap("save code", affectedOne(res, err))
 }
 
 // AuthRequestByCode finds the request by code hash, consumed or not; ErrNotFound when unknown or
 // the code has expired.
 func (s *Store) AuthRequestByCode(ctx context.Context, codeHash string) (*sso.AuthRequest, error) {
-	r, err := scanAuthRequest(s.st.authRequestByCode.QueryRowContext(ctx, codeHash, ts(s.clock())))
+	r, err := readRow(ctx, s, s.st.authRequestByCode, scanAuthRequest, codeHash, ts(s.clock()))
 	if err != nil {
 		return nil, wrap("auth request by code", err)
 	}
@@ -146,7 +146,7 @@ func (s *Store) AuthRequestByCode(ctx context.Context, codeHash string) (*sso.Au
 
 // DeleteAuthRequest deletes the request and its code (idempotent).
 func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM auth_requests WHERE id = ?`, id)
+	_, err := s.wexec(ctx, `DELETE FROM auth_requests WHERE id = ?`, id)
 	return wrap("delete auth request", err)
 }
 

@@ -23,7 +23,7 @@ func (s *Store) PutSubject(ctx context.Context, sub *store.Subject) error {
 	}
 	now := s.clock()
 	first := orNow(sub.FirstSeen, now)
-	res, err := s.w.ExecContext(ctx, `INSERT INTO subjects (subject, member_key, login, first_seen, last_seen)
+	res, err := s.wexec(ctx, `INSERT INTO subjects (subject, member_key, login, first_seen, last_seen)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (subject) DO UPDATE SET login = excluded.login, last_seen = excluded.last_seen
 		WHERE subjects.member_key = excluded.member_key`,
@@ -88,7 +88,7 @@ func (s *Store) PutConsent(ctx context.Context, c *store.Consent) error {
 	if c == nil || c.Subject == "" || c.ClientID == "" {
 		return errors.New("sqlite: put consent: empty subject or client")
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO consents (subject, client_id, scopes, granted_at) VALUES (?, ?, ?, ?)
+	_, err := s.wexec(ctx, `INSERT INTO consents (subject, client_id, scopes, granted_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (subject, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`,
 		c.Subject, c.ClientID, encList(normScopes(c.Scopes)), ts(orNow(c.GrantedAt, s.clock())))
 	return wrap("put consent", err)
@@ -142,7 +142,7 @@ func (s *Store) Consents(ctx context.Context, subject string) ([]*store.Consent,
 
 // DeleteConsent deletes the consent of (subject, client) (idempotent).
 func (s *Store) DeleteConsent(ctx context.Context, subject, clientID string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM consents WHERE subject = ? AND client_id = ?`, subject, clientID)
+	_, err := s.wexec(ctx, `DELETE FROM consents WHERE subject = ? AND client_id = ?`, subject, clientID)
 	return wrap("delete consent", err)
 }
 
@@ -159,7 +159,7 @@ func (s *Store) Audit(ctx context.Context, e *store.AuditEvent) error {
 		return errors.New("sqlite: audit: empty event")
 	}
 	t := orNow(e.Time, s.clock())
-	res, err := s.w.ExecContext(ctx, `INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
+	res, err := s.wexec(ctx, `INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, ts(t), e.Event, e.Subject, e.Login, e.ClientID, e.IP, e.Detail)
 	if err != nil {
 		return wrap("audit", err)
@@ -178,7 +178,7 @@ func (s *Store) Audit(ctx context.Context, e *store.AuditEvent) error {
 func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
-		res, err := s.w.ExecContext(ctx, `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE time < ? ORDER BY id LIMIT ?)`,
+		res, err := s.wexec(ctx, `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE time < ? ORDER BY id LIMIT ?)`,
 			ts(before), purgeBatch)
 		if err != nil {
 			return total, wrap("purge audit", err)

@@ -83,13 +83,13 @@ func (s *Store) DecideDeviceAuthorization(ctx context.Context, userCode string, 
 		err error
 	)
 	if approve {
-		res, err = s.w.ExecContext(ctx, `UPDATE device_authorizations
+		res, err = s.wexec(ctx, `UPDATE device_authorizations
 			SET state = ?, subject = ?, auth_time = ?, amr = ?, session_id = ?
 			WHERE user_code = ? AND state = ? AND expires_at > ?`,
 			string(sso.DeviceApproved), c.Subject, ts(c.AuthTime), encList(c.AMR), c.SessionID,
 			userCode, string(sso.DevicePending), ts(now))
 	} else {
-		res, err = s.w.ExecContext(ctx, `UPDATE device_authorizations SET state = ?
+		res, err = s.wexec(ctx, `UPDATE device_authorizations SET state = ?
 			WHERE user_code = ? AND state = ? AND expires_at > ?`,
 			string(sso.DeviceDenied), userCode, string(sso.DevicePending), ts(now))
 	}
@@ -138,7 +138,7 @@ func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash stri
 func (s *Store) PurgeDeviceAuthorizations(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
-		res, err := s.w.ExecContext(ctx, `DELETE FROM device_authorizations WHERE rowid IN
+		res, err := s.wexec(ctx, `DELETE FROM device_authorizations WHERE rowid IN
 			(SELECT rowid FROM device_authorizations WHERE expires_at <= ? LIMIT ?)`, ts(before), purgeBatch)
 		if err != nil {
 			return total, wrap("purge device authorizations", err)

@@ -28,7 +28,7 @@ func (s *Store) UseHandoffToken(ctx context.Context, hash string, expires time.T
 
 // ShortenHandoffToken brings the guard's expiry forward to until (never later).
 func (s *Store) ShortenHandoffToken(ctx context.Context, hash string, until time.Time) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE handoff_tokens SET expires_at = ? WHERE hash = ? AND expires_at > ?`,
+	_, err := s.wexec(ctx, `UPDATE handoff_tokens SET expires_at = ? WHERE hash = ? AND expires_at > ?`,
 		ts(until), hash, ts(until))
 	return wrap("shorten hand-off token", err)
 }

@@ -141,6 +141,12 @@ func (s *Store) runBatch(batch []*issueReq) {
 			r.err = err
 		}
 	}
+	if err := s.wgate.acquire(ctx); err != nil {
+		fail(wrap("issue tokens: begin", err))
+		finished = true
+		return
+	}
+	defer s.wgate.release()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		fail(wrap("issue tokens: begin", err))

@@ -51,7 +51,7 @@ func (s *Store) AddSigningKey(ctx context.Context, k *sso.StoredKey) error {
 	if len(k.PublicJWK) == 0 || len(k.PrivateEnc) == 0 {
 		return errors.New("sqlite: add signing key: missing key material")
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, public_jwk, private_enc,
+	_, err := s.wexec(ctx, `INSERT INTO signing_keys (id, algorithm, public_jwk, private_enc,
 		created_at, sign_until, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.Algorithm, k.PublicJWK, k.PrivateEnc, ts(orNow(k.CreatedAt, s.clock())), ts(k.SignUntil), ts(k.ExpiresAt))
 	return wrap("add signing key", err)
@@ -196,7 +196,7 @@ func (s *Store) ReplaceSecret(ctx context.Context, name string, old, value []byt
 	if name == "" || len(value) == 0 {
 		return errors.New("sqlite: replace secret: empty name or value")
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE secrets SET value = ? WHERE name = ? AND value = ?`, value, name, old)
+	res, err := s.wexec(ctx, `UPDATE secrets SET value = ? WHERE name = ? AND value = ?`, value, name, old)
 	return wrap("replace secret "+name, affectedOne(res, err))
 }
 
@@ -226,7 +226,7 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	for _, q := range queries {
 		for {
-			res, err := s.w.ExecContext(ctx, q.q, n, purgeBatch)
+			res, err := s.wexec(ctx, q.q, n, purgeBatch)
 			if err != nil {
 				return total, fmt.Errorf("sqlite: purge %s: %w", q.what, err)
 			}

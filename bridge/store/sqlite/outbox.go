@@ -147,7 +147,7 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 
 // MarkDelivered records a delivery; ErrNotFound when the event is unknown.
 func (s *Store) MarkDelivered(ctx context.Context, id string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE outbox SET state = 'delivered', delivered_at = ?, lease_until = 0, last_error = ''
+	res, err := s.wexec(ctx, `UPDATE outbox SET state = 'delivered', delivered_at = ?, lease_until = 0, last_error = ''
 		WHERE id = ?`, ts(at), id)
 	return wrap("mark delivered", affectedOne(res, err))
 }
@@ -161,7 +161,7 @@ func (s *Store) MarkFailed(ctx context.Context, id string, next time.Time, lastE
 	if len(lastError) > 1000 {
 		lastError = lastError[:1000]
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE outbox SET state = ?, next_attempt = ?, lease_until = 0, last_error = ?
+	res, err := s.wexec(ctx, `UPDATE outbox SET state = ?, next_attempt = ?, lease_until = 0, last_error = ?
 		WHERE id = ? AND state != 'delivered'`, state, ts(next), lastError, id)
 	if err := affectedOne(res, err); err != nil {
 		if isNoRows(err) {
@@ -237,7 +237,7 @@ func (s *Store) RetryEvents(ctx context.Context, id string, now time.Time) (int,
 	if id != "" {
 		q, args = q+` AND id = ?`, append(args, id)
 	}
-	res, err := s.w.ExecContext(ctx, q, args...)
+	res, err := s.wexec(ctx, q, args...)
 	if err != nil {
 		return 0, wrap("retry events", err)
 	}
@@ -258,7 +258,7 @@ func (s *Store) RetryEvents(ctx context.Context, id string, now time.Time) (int,
 func (s *Store) PurgeDelivered(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
-		res, err := s.w.ExecContext(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
+		res, err := s.wexec(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
 			WHERE state = 'delivered' AND delivered_at < ? LIMIT ?)`, ts(before), purgeBatch)
 		if err != nil {
 			return total, wrap("purge delivered", err)

@@ -72,11 +72,16 @@ func (s *Store) CreateSession(ctx context.Context, ss *sso.Session) error {
 
 // Session returns a live session; ErrNotFound when unknown, expired or ended.
 func (s *Store) Session(ctx context.Context, id string) (*sso.Session, error) {
+	if err := s.rgate.acquire(ctx); err != nil {
+		return nil, wrap("session", err)
+	}
 	rows, err := s.st.session.QueryContext(ctx, id, ts(s.clock()))
 	if err != nil {
+		s.rgate.release()
 		return nil, wrap("session", err)
 	}
 	l, err := scanSessions(rows)
+	s.rgate.release()
 	if err != nil {
 		return nil, wrap("session", err)
 	}
@@ -106,7 +111,7 @@ func (s *Store) AddSessionClient(ctx context.Context, id, clientID string, at ti
 
 // EndSession ends one session (idempotent).
 func (s *Store) EndSession(ctx context.Context, id string) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE sessions SET ended = 1 WHERE id = ? AND ended = 0`, id)
+	_, err := s.wexec(ctx, `UPDATE sessions SET ended = 1 WHERE id = ? AND ended = 0`, id)
 	return wrap("end session", err)
 }
 

@@ -145,7 +145,7 @@ func (s *Store) PutShadowUser(ctx context.Context, u *store.ShadowUser, events .
 
 // SetShadowExternalID records the target's id of a shadow user.
 func (s *Store) SetShadowExternalID(ctx context.Context, clientID, subject, externalID string) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE shadow_users SET external_id = ? WHERE client_id = ? AND subject = ?`,
+	res, err := s.wexec(ctx, `UPDATE shadow_users SET external_id = ? WHERE client_id = ? AND subject = ?`,
 		externalID, clientID, subject)
 	if err := affectedOne(res, err); err != nil {
 		return wrap("set shadow external id", err)
@@ -224,7 +224,7 @@ func (s *Store) SetWatermark(ctx context.Context, name string, t time.Time) erro
 	if name == "" {
 		return errors.New("sqlite: set watermark: empty name")
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO watermarks (name, value) VALUES (?, ?)
+	_, err := s.wexec(ctx, `INSERT INTO watermarks (name, value) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, ts(t))
 	return wrap("set watermark", err)
 }
@@ -280,7 +280,7 @@ func (s *Store) SetReconcileState(ctx context.Context, name string, st store.Rec
 	if name == "" {
 		return errors.New("sqlite: set reconcile state: empty name")
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO reconcile_state (name, started_at, cursor, finished_at) VALUES (?, ?, ?, ?)
+	_, err := s.wexec(ctx, `INSERT INTO reconcile_state (name, started_at, cursor, finished_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at, cursor = excluded.cursor,
 		finished_at = excluded.finished_at`, name, ts(st.StartedAt), st.Cursor, ts(st.FinishedAt))
 	return wrap("set reconcile state", err)

@@ -32,6 +32,9 @@ type Store struct {
 	st    stmts
 
 	issues *issueQueue // group commit of IssueTokens
+	// wgate and rgate take turns at the write connection and the read pool in arrival order
+	// (fifo.go); for ":memory:" they are one gate, as the pools are one connection.
+	wgate, rgate *fifoGate
 
 	stopCheckpoints func() // stops the background checkpointer; nil when there is none
 }
@@ -126,6 +129,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
 		s.w, s.r = db, db
+		s.wgate = newFIFOGate(1)
+		s.rgate = s.wgate
 	} else {
 		if strings.ContainsAny(path, "?#") {
 			return nil, fmt.Errorf("sqlite: open: path %q must not contain '?' or '#'", path)
@@ -176,6 +181,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: open: %w", err)
 		}
 		r.SetMaxOpenConns(o.readConns)
+		s.wgate, s.rgate = newFIFOGate(1), newFIFOGate(o.readConns)
 		r.SetMaxIdleConns(o.readConns)
 		r.SetConnMaxLifetime(0)
 		r.SetConnMaxIdleTime(5 * time.Minute)
@@ -273,6 +279,10 @@ func (s *Store) Ping(ctx context.Context) error {
 // writeTx runs fn in an IMMEDIATE transaction on the write connection and commits it when fn
 // returns nil.
 func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := s.wgate.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.wgate.release()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -54,7 +54,7 @@ func (s *Store) consumeCode(ctx context.Context, tx *sql.Tx, hash string, now in
 
 // Family returns a family by id whatever its state; ErrNotFound when unknown or expired.
 func (s *Store) Family(ctx context.Context, familyID string) (*sso.RefreshToken, error) {
-	t, err := scanFamily(s.st.family.QueryRowContext(ctx, familyID, ts(s.clock())))
+	t, err := readRow(ctx, s, s.st.family, scanFamily, familyID, ts(s.clock()))
 	if err != nil {
 		return nil, wrap("family", err)
 	}
@@ -64,7 +64,7 @@ func (s *Store) Family(ctx context.Context, familyID string) (*sso.RefreshToken,
 // LegacyRefreshToken returns the family whose generation-0 token, issued before schema version
 // 10, hashes to hash; ErrNotFound when unknown or expired.
 func (s *Store) LegacyRefreshToken(ctx context.Context, hash string) (*sso.RefreshToken, error) {
-	t, err := scanFamily(s.st.legacyRefresh.QueryRowContext(ctx, hash, ts(s.clock())))
+	t, err := readRow(ctx, s, s.st.legacyRefresh, scanFamily, hash, ts(s.clock()))
 	if err != nil {
 		return nil, wrap("legacy refresh token", err)
 	}
@@ -74,15 +74,17 @@ func (s *Store) LegacyRefreshToken(ctx context.Context, hash string) (*sso.Refre
 // RevokeAccessToken records one access token revoked until expiresAt (idempotent; unknown ids
 // are not an error, as token revocation must not reveal whether a token exists).
 func (s *Store) RevokeAccessToken(ctx context.Context, idHash string, expiresAt time.Time) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO revoked_access_tokens (id_hash, expires_at) VALUES (?, ?)
+	_, err := s.wexec(ctx, `INSERT INTO revoked_access_tokens (id_hash, expires_at) VALUES (?, ?)
 		ON CONFLICT (id_hash) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)`, idHash, ts(expiresAt))
 	return wrap("revoke access token", err)
 }
 
 // AccessTokenRevoked tells whether RevokeAccessToken recorded idHash (and it has not expired).
 func (s *Store) AccessTokenRevoked(ctx context.Context, idHash string) (bool, error) {
-	var one int
-	err := s.st.accessRevoked.QueryRowContext(ctx, idHash, ts(s.clock())).Scan(&one)
+	_, err := readRow(ctx, s, s.st.accessRevoked, func(r scanner) (int, error) {
+		var one int
+		return one, r.Scan(&one)
+	}, idHash, ts(s.clock()))
 	if isNoRows(err) {
 		return false, nil
 	}
@@ -97,7 +99,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 	if familyID == "" {
 		return errors.New("sqlite: revoke family: empty family id")
 	}
-	_, err := s.st.revokeFamily.ExecContext(ctx, familyID)
+	_, err := s.wexecStmt(ctx, s.st.revokeFamily, familyID)
 	return wrap("revoke family", err)
 }
 
