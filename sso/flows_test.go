@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -667,4 +668,93 @@ func TestDeviceFlow(t *testing.T) {
 			t.Fatalf("DeviceLogin(unknown) = %v", err)
 		}
 	})
+}
+
+// writeCounter counts the store writes the provider makes.
+type writeCounter struct {
+	*memstore.Store
+	mu     sync.Mutex
+	writes []string
+}
+
+func (c *writeCounter) note(w string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes = append(c.writes, w)
+}
+
+func (c *writeCounter) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.writes
+	c.writes = nil
+	return w
+}
+
+func (c *writeCounter) IssueTokens(ctx context.Context, in sso.Issue) error {
+	c.note("IssueTokens")
+	return c.Store.IssueTokens(ctx, in)
+}
+
+func (c *writeCounter) RevokeFamily(ctx context.Context, id string) error {
+	c.note("RevokeFamily")
+	return c.Store.RevokeFamily(ctx, id)
+}
+
+func (c *writeCounter) RevokeAccessToken(ctx context.Context, idHash string, exp time.Time) error {
+	c.note("RevokeAccessToken")
+	return c.Store.RevokeAccessToken(ctx, idHash, exp)
+}
+
+func (c *writeCounter) SaveCode(ctx context.Context, id, codeHash string, exp time.Time) error {
+	c.note("SaveCode")
+	return c.Store.SaveCode(ctx, id, codeHash, exp)
+}
+
+func (c *writeCounter) DeleteAuthRequest(ctx context.Context, id string) error {
+	c.note("DeleteAuthRequest")
+	return c.Store.DeleteAuthRequest(ctx, id)
+}
+
+func (c *writeCounter) AddSessionClient(ctx context.Context, id, clientID string, at time.Time) error {
+	c.note("AddSessionClient")
+	return c.Store.AddSessionClient(ctx, id, clientID, at)
+}
+
+// TestOneWritePerGrant: the code exchange and every refresh commit one store write each (the
+// grant's IssueTokens); client_credentials writes nothing.
+func TestOneWritePerGrant(t *testing.T) {
+	var counter *writeCounter
+	h := newHarnessWith(t, func(st *memstore.Store) sso.Store {
+		counter = &writeCounter{Store: st}
+		return counter
+	})
+	code, verifier := h.code("alice", "openid", "offline_access")
+	counter.take()
+	status, body, _ := h.token(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier},
+		"redirect_uri": {webRedirect}}, "web:"+webSecret)
+	if status != 200 {
+		t.Fatalf("code exchange: %d %v", status, body)
+	}
+	if w := counter.take(); !slices.Equal(w, []string{"IssueTokens"}) {
+		t.Fatalf("code exchange wrote %v, want one IssueTokens", w)
+	}
+	rt := body["refresh_token"].(string)
+	for range 3 {
+		status, body, _ = h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, "web:"+webSecret)
+		if status != 200 {
+			t.Fatalf("refresh: %d %v", status, body)
+		}
+		if w := counter.take(); !slices.Equal(w, []string{"IssueTokens"}) {
+			t.Fatalf("refresh wrote %v, want one IssueTokens", w)
+		}
+		rt = body["refresh_token"].(string)
+	}
+	status, body, _ = h.token(url.Values{"grant_type": {"client_credentials"}}, "svc:"+svcSecret)
+	if status != 200 {
+		t.Fatalf("client_credentials: %d %v", status, body)
+	}
+	if w := counter.take(); len(w) != 0 {
+		t.Fatalf("client_credentials wrote %v, want nothing", w)
+	}
 }
