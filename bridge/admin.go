@@ -76,7 +76,7 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 	if err != nil {
 		return nil, nil, fmt.Errorf("admin: %w", err)
 	}
-	reg, err := sso.NewRegistry(ctx, a.Store, StaticClients(cfg), time.Second)
+	reg, err := sso.NewRegistry(ctx, a.Store, StaticClients(chk), time.Second)
 	if err != nil {
 		return nil, nil, fmt.Errorf("admin: clients: %w", err)
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/admin"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/sso"
 )
 
 // TestOfflineAdminQueuesBackchannelLogout: the administration the CLI opens (OpenAdmin, no
@@ -19,7 +19,7 @@ import (
 func TestOfflineAdminQueuesBackchannelLogout(t *testing.T) {
 	var cfg bridge.Config
 	e := newEnv(t, func(c *bridge.Config) {
-		c.Clients = append(c.Clients, sso.ClientConfig{ID: "bcl", Name: "BCL App", Secret: webSecret, Trusted: true,
+		c.Clients = append(c.Clients, config.Client{ID: "bcl", Name: "BCL App", Secret: webSecret, Trusted: true,
 			RedirectURIs: []string{"http://127.0.0.1:9/app/bcl"}, BackchannelLogoutURI: "http://127.0.0.1:9/app/bcl/logout"})
 		cfg = *c
 	})

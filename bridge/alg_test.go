@@ -8,7 +8,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/sso"
+	"github.com/ssobridge/ssobridge/bridge/config"
 )
 
 // TestSigningAlgorithmPerClient: each client's ID tokens are signed with the algorithm it
@@ -16,7 +16,7 @@ import (
 func TestSigningAlgorithmPerClient(t *testing.T) {
 	e := newEnv(t, func(c *bridge.Config) {
 		c.Keys.Algorithms = []string{"RS256", "ES256", "EdDSA"}
-		c.Clients = append(c.Clients, sso.ClientConfig{ID: "ed", Name: "EdDSA App", Secret: webSecret, Trusted: true,
+		c.Clients = append(c.Clients, config.Client{ID: "ed", Name: "EdDSA App", Secret: webSecret, Trusted: true,
 			IDTokenSigningAlg: "EdDSA", RedirectURIs: []string{"http://127.0.0.1:9/app/ed"}})
 	})
 	for client, want := range map[string]string{"web": "RS256", "other": "ES256", "ed": "EdDSA"} {

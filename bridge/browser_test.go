@@ -15,7 +15,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
-	"github.com/ssobridge/ssobridge/sso"
+	"github.com/ssobridge/ssobridge/bridge/config"
 )
 
 // newChrome starts headless Chromium for one test (bridgetest.Chrome).
@@ -63,7 +63,7 @@ func newRelyingParty(t *testing.T) (*relyingParty, func(*bridge.Config)) {
 	}))
 	t.Cleanup(rp.srv.Close)
 	return rp, func(c *bridge.Config) {
-		c.Clients = append(c.Clients, sso.ClientConfig{ID: "browserapp", Name: "Browser App", Secret: webSecret, Trusted: true,
+		c.Clients = append(c.Clients, config.Client{ID: "browserapp", Name: "Browser App", Secret: webSecret, Trusted: true,
 			RedirectURIs: []string{rp.srv.URL + "/callback"}})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -56,7 +57,7 @@ func lenientThrottle(c *bridge.Config) { c.Throttle.PerLogin, c.Throttle.PerIP =
 
 func withNextAuthClient(cfg *bridge.Config) {
 	cfg.Tokens.DeviceInterval = 1e9
-	cfg.Clients = append(cfg.Clients, sso.ClientConfig{ID: nextID, Name: "Next Portal", Secret: nextSecret, Trusted: true,
+	cfg.Clients = append(cfg.Clients, config.Client{ID: nextID, Name: "Next Portal", Secret: nextSecret, Trusted: true,
 		RedirectURIs: []string{"http://127.0.0.1:9/app/next"},
 		GrantTypes:   []string{sso.GrantAuthorizationCode, sso.GrantRefreshToken, sso.GrantDeviceCode}})
 }

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -17,11 +18,11 @@ import (
 func TestGrantsWithoutBrowserNeedConsent(t *testing.T) {
 	e := newEnvWith(t, true, withGrantClients, func(c *bridge.Config) {
 		c.Clients = append(c.Clients,
-			sso.ClientConfig{ID: "legacy3p", Name: "Third-party Forum", Secret: legacySecret,
+			config.Client{ID: "legacy3p", Name: "Third-party Forum", Secret: legacySecret,
 				GrantTypes: []string{sso.GrantPassword}},
-			sso.ClientConfig{ID: "exchanger3p", Name: "Third-party Server App", Secret: webSecret,
+			config.Client{ID: "exchanger3p", Name: "Third-party Server App", Secret: webSecret,
 				GrantTypes: []string{sso.GrantTokenExchange}},
-			sso.ClientConfig{ID: "unlisted", Name: "Unlisted Server App", Secret: webSecret, Trusted: true,
+			config.Client{ID: "unlisted", Name: "Unlisted Server App", Secret: webSecret, Trusted: true,
 				GrantTypes: []string{sso.GrantTokenExchange}},
 		)
 		c.AMS.ExchangeClients = []string{"exchanger", "exchanger3p"}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -31,18 +32,18 @@ const (
 func withGrantClients(cfg *bridge.Config) {
 	cfg.Tokens.DeviceInterval = time.Second
 	cfg.Clients = append(cfg.Clients,
-		sso.ClientConfig{ID: "service", Name: "Billing Service", Secret: serviceSecret,
+		config.Client{ID: "service", Name: "Billing Service", Secret: serviceSecret,
 			GrantTypes: []string{sso.GrantClientCredentials}, Scopes: []string{"orders.read", "orders.write"},
 			Audiences: []string{"orders-api"}, AccessTokenFormat: "jwt"},
-		sso.ClientConfig{ID: "orders-api", Name: "Orders API", Secret: apiSecret,
+		config.Client{ID: "orders-api", Name: "Orders API", Secret: apiSecret,
 			GrantTypes: []string{sso.GrantClientCredentials}, Scopes: []string{"introspect"}},
-		sso.ClientConfig{ID: "tv", Name: "Member TV", Public: true, Trusted: true,
+		config.Client{ID: "tv", Name: "Member TV", Public: true, Trusted: true,
 			GrantTypes: []string{sso.GrantDeviceCode, sso.GrantRefreshToken}, AccessTokenFormat: "jwt"},
-		sso.ClientConfig{ID: "kiosk", Name: "Kiosk", Public: true,
+		config.Client{ID: "kiosk", Name: "Kiosk", Public: true,
 			GrantTypes: []string{sso.GrantDeviceCode}},
-		sso.ClientConfig{ID: "legacy", Name: "Old Forum", Secret: legacySecret, Trusted: true,
+		config.Client{ID: "legacy", Name: "Old Forum", Secret: legacySecret, Trusted: true,
 			GrantTypes: []string{sso.GrantPassword, sso.GrantRefreshToken}},
-		sso.ClientConfig{ID: "spa", Name: "Events SPA", Public: true, Trusted: true,
+		config.Client{ID: "spa", Name: "Events SPA", Public: true, Trusted: true,
 			RedirectURIs: []string{"https://spa.example.org/cb"}, WebOrigins: []string{"https://spa.example.org"}},
 	)
 }

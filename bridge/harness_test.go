@@ -17,6 +17,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/legacy"
 	legacydemo "github.com/ssobridge/ssobridge/legacy/demo"
@@ -71,7 +72,7 @@ func newEnvDir(t testing.TB, demo bool, dir legacy.Directory, mutate ...func(*br
 	cfg.DataDir = t.TempDir()
 	cfg.Keys.Algorithms = []string{"RS256", "ES256"}
 	cfg.Keys.EncryptionKey = base64.StdEncoding.EncodeToString(make([]byte, 32)) // what Deps passes
-	cfg.Clients = []sso.ClientConfig{
+	cfg.Clients = []config.Client{
 		{ID: "web", Name: "Member Portal", Secret: webSecret, Trusted: true,
 			RedirectURIs: []string{rp + "/callback"}, PostLogoutRedirectURIs: []string{rp + "/signed-out"}},
 		{ID: "other", Name: "Events App", Secret: otherSecret, Trusted: true, IDTokenSigningAlg: "ES256",

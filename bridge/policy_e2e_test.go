@@ -16,10 +16,10 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/legacy"
-	"github.com/ssobridge/ssobridge/sso"
 )
 
 // policyEnv: "members" admits only current members (or Staff) and sees only the Member role;
@@ -27,9 +27,9 @@ import (
 func policyEnv(t *testing.T) *env {
 	return newEnv(t, func(c *bridge.Config) {
 		c.Clients = append(c.Clients,
-			sso.ClientConfig{ID: "members", Name: "Members Area", Secret: webSecret, Trusted: true, RedirectURIs: []string{"http://127.0.0.1:9/app/members"}},
-			sso.ClientConfig{ID: "public", Name: "Public Events", Secret: webSecret, Trusted: true, RedirectURIs: []string{"http://127.0.0.1:9/app/public"}},
-			sso.ClientConfig{ID: "journal", Name: "Journal", Secret: webSecret, RedirectURIs: []string{"http://127.0.0.1:9/app/journal"}},
+			config.Client{ID: "members", Name: "Members Area", Secret: webSecret, Trusted: true, RedirectURIs: []string{"http://127.0.0.1:9/app/members"}},
+			config.Client{ID: "public", Name: "Public Events", Secret: webSecret, Trusted: true, RedirectURIs: []string{"http://127.0.0.1:9/app/public"}},
+			config.Client{ID: "journal", Name: "Journal", Secret: webSecret, RedirectURIs: []string{"http://127.0.0.1:9/app/journal"}},
 		)
 		c.Policy.Policies = map[string]policy.ClientPolicy{
 			"members": {AccessRule: `member.is_current || "Staff" in member.roles`, AllowedRoles: []string{"Member"}},

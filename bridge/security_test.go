@@ -8,9 +8,9 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
-	"github.com/ssobridge/ssobridge/sso"
 	"golang.org/x/oauth2"
 )
 
@@ -111,7 +111,7 @@ func TestParametersOnlyInTheBody(t *testing.T) {
 // asked to confirm.
 func TestLogoutHintMustBeAnIDToken(t *testing.T) {
 	e := newEnv(t, func(c *bridge.Config) {
-		c.Clients = append(c.Clients, sso.ClientConfig{ID: "jwtapp", Name: "JWT App", Secret: webSecret, Trusted: true,
+		c.Clients = append(c.Clients, config.Client{ID: "jwtapp", Name: "JWT App", Secret: webSecret, Trusted: true,
 			AccessTokenFormat: "jwt", RedirectURIs: []string{"http://127.0.0.1:9/app/jwt"}})
 	})
 	cfg, _ := e.oauth("jwtapp", webSecret, "http://127.0.0.1:9/app/jwt", oauth2.AuthStyleInHeader)

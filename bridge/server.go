@@ -128,7 +128,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	}
 	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, now: time.Now}
 
-	reg, err := sso.NewRegistry(ctx, d.Store, StaticClients(cfg), 2*time.Second)
+	reg, err := sso.NewRegistry(ctx, d.Store, StaticClients(chk), 2*time.Second)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -24,7 +25,7 @@ const pubThirdRedirect = "http://127.0.0.1:9/pubthird/cb"
 
 // withPublicThirdParty adds an untrusted public client (consent is asked).
 func withPublicThirdParty(cfg *bridge.Config) {
-	cfg.Clients = append(cfg.Clients, sso.ClientConfig{ID: "pubthird", Name: "Public Third Party", Public: true,
+	cfg.Clients = append(cfg.Clients, config.Client{ID: "pubthird", Name: "Public Third Party", Public: true,
 		RedirectURIs: []string{pubThirdRedirect}})
 }
 

@@ -15,43 +15,40 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// ClientConfig is one relying party, from the config file (static) or the store (dynamic).
+// ClientConfig is one relying party at run time, built from the config file (static clients,
+// bridge/config) or from the store (dynamic clients, clientRecord). It has no plain secret:
+// SecretHash is "sha256:<hex>" (HashSecret) or a bcrypt hash ("$2a$...").
 type ClientConfig struct {
-	ID   string `yaml:"id" json:"id"`
-	Name string `yaml:"name" json:"name"`
-	// Secret is a plain secret (config files, via ${ENV}); it is hashed at load and never kept.
-	Secret string `yaml:"secret,omitempty" json:"-"`
-	// SecretHash is "sha256:<hex>" or a bcrypt hash ("$2a$..."); dynamic clients store sha256.
-	SecretHash string `yaml:"secret_hash,omitempty" json:"secret_hash,omitempty"`
+	ID         string
+	Name       string
+	SecretHash string
 	// Public clients (SPAs, mobile apps) have no secret and must use PKCE S256.
-	Public                 bool     `yaml:"public" json:"public"`
-	RedirectURIs           []string `yaml:"redirect_uris" json:"redirect_uris"`
-	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris" json:"post_logout_redirect_uris,omitempty"`
-	GrantTypes             []string `yaml:"grant_types" json:"grant_types,omitempty"`
-	Scopes                 []string `yaml:"scopes" json:"scopes,omitempty"`
+	Public                 bool
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	GrantTypes             []string
+	Scopes                 []string
 	// Trusted (first-party) clients skip the consent page.
-	Trusted bool `yaml:"trusted" json:"trusted"`
+	Trusted bool
 	// IDTokenSigningAlg is RS256 (default), ES256 or EdDSA.
-	IDTokenSigningAlg string `yaml:"id_token_signing_alg" json:"id_token_signing_alg,omitempty"`
+	IDTokenSigningAlg string
 	// OmitIDTokenOnRefresh leaves the ID token out of refresh responses (OIDC Core 12.2 makes it
 	// optional there); by default a refresh with the openid scope returns one.
-	OmitIDTokenOnRefresh bool `yaml:"omit_id_token_on_refresh" json:"omit_id_token_on_refresh,omitempty"`
+	OmitIDTokenOnRefresh bool
 	// WebOrigins are the origins allowed by CORS on the token, userinfo and revocation
 	// endpoints (SPAs). Never a wildcard.
-	WebOrigins []string `yaml:"web_origins" json:"web_origins,omitempty"`
+	WebOrigins []string
 	// AccessTokenFormat is "opaque" (default) or "jwt" (RFC 9068, header typ at+jwt).
-	AccessTokenFormat string `yaml:"access_token_format" json:"access_token_format,omitempty"`
+	AccessTokenFormat string
 	// Audiences are the resource servers this client's access tokens are for (the aud of a
 	// JWT access token, and who may introspect it); empty means the client itself.
-	Audiences []string `yaml:"audiences" json:"audiences,omitempty"`
+	Audiences []string
 	// BackchannelLogoutURI / FrontchannelLogoutURI for single sign-out.
-	BackchannelLogoutURI  string `yaml:"backchannel_logout_uri" json:"backchannel_logout_uri,omitempty"`
-	FrontchannelLogoutURI string `yaml:"frontchannel_logout_uri" json:"frontchannel_logout_uri,omitempty"`
+	BackchannelLogoutURI  string
+	FrontchannelLogoutURI string
 	// InitiateLoginURI is the app's OIDC third-party-initiated login endpoint, used when a
 	// member arrives from the AMS website with no app waiting.
-	InitiateLoginURI string `yaml:"initiate_login_uri" json:"initiate_login_uri,omitempty"`
-	// Static is true for clients from the config file (read-only for the CLI).
-	Static bool `yaml:"-" json:"-"`
+	InitiateLoginURI string
 }
 
 // Grant types a client may be given.
@@ -66,21 +63,12 @@ const (
 
 var knownGrants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode, GrantTokenExchange, GrantPassword}
 
-// MinSecretLength is the shortest plain client secret accepted (static clients; generated
-// secrets are longer).
-const MinSecretLength = 32
+// HashSecret is the SecretHash of a plain client secret.
+func HashSecret(secret string) string { return "sha256:" + HashToken(secret) }
 
-// ValidateSecret checks a plain secret's length; call it before Normalize, which hashes the
-// secret and forgets it. A pre-hashed secret_hash cannot be checked.
-func (c *ClientConfig) ValidateSecret() error {
-	if c.Secret != "" && len(c.Secret) < MinSecretLength {
-		return fmt.Errorf("clients[%s].secret: must be at least %d characters (openssl rand -base64 32)", c.ID, MinSecretLength)
-	}
-	return nil
-}
-
-// Normalize fills defaults and hashes a plain secret. Call before Validate.
-func (c *ClientConfig) Normalize() {
+// FillDefaults sets what a client leaves out: the authorization_code and refresh_token grants,
+// RS256 ID tokens and opaque access tokens.
+func (c *ClientConfig) FillDefaults() {
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
 	}
@@ -90,84 +78,83 @@ func (c *ClientConfig) Normalize() {
 	if c.AccessTokenFormat == "" {
 		c.AccessTokenFormat = "opaque"
 	}
-	if c.Secret != "" && c.SecretHash == "" {
-		c.SecretHash = "sha256:" + HashToken(c.Secret)
-	}
-	c.Secret = ""
 }
 
-// Validate checks the client; errors name the field as "clients[<id>].<field>".
+// Validate checks the client (after FillDefaults) and reports every problem at once (joined
+// errors), each naming its field as "clients[<id>].<field>".
 func (c *ClientConfig) Validate() error {
-	field := func(name, msg string, args ...any) error {
-		return fmt.Errorf("clients[%s].%s: %s", c.ID, name, fmt.Sprintf(msg, args...))
-	}
 	if c.ID == "" || len(c.ID) > 128 || strings.ContainsAny(c.ID, " \t\r\n:") {
 		return fmt.Errorf("clients[%q].id: must be 1-128 characters without spaces or colons", c.ID)
 	}
+	var errs []error
+	field := func(name, msg string, args ...any) {
+		errs = append(errs, fmt.Errorf("clients[%s].%s: %s", c.ID, name, fmt.Sprintf(msg, args...)))
+	}
 	if c.Public && c.SecretHash != "" {
-		return field("secret", "a public client must not have a secret")
+		field("secret", "a public client must not have a secret")
 	}
 	if !c.Public && c.SecretHash == "" {
-		return field("secret", "required for a confidential client (or set public: true)")
+		field("secret", "required for a confidential client (or set public: true)")
 	}
 	if c.SecretHash != "" && !strings.HasPrefix(c.SecretHash, "sha256:") && !strings.HasPrefix(c.SecretHash, "$2") {
-		return field("secret_hash", `must be "sha256:<hex>" or a bcrypt hash`)
+		field("secret_hash", `must be "sha256:<hex>" or a bcrypt hash`)
 	}
 	for _, g := range c.GrantTypes {
 		if !slices.Contains(knownGrants, g) {
-			return field("grant_types", "unknown grant type %q", g)
+			field("grant_types", "unknown grant type %q", g)
 		}
 	}
 	if c.Public && slices.Contains(c.GrantTypes, GrantClientCredentials) {
-		return field("grant_types", "a public client cannot use client_credentials")
+		field("grant_types", "a public client cannot use client_credentials")
 	}
 	if c.Public && slices.Contains(c.GrantTypes, GrantPassword) {
-		return field("grant_types", "a public client cannot use the password grant")
+		field("grant_types", "a public client cannot use the password grant")
 	}
 	needsRedirect := slices.Contains(c.GrantTypes, GrantAuthorizationCode)
 	if needsRedirect && len(c.RedirectURIs) == 0 {
-		return field("redirect_uris", "at least one is required for authorization_code")
+		field("redirect_uris", "at least one is required for authorization_code")
 	}
 	for _, u := range c.RedirectURIs {
 		if err := validateRedirectURI(u); err != nil {
-			return field("redirect_uris", "%q: %v", u, err)
+			field("redirect_uris", "%q: %v", u, err)
 		}
 	}
 	for _, u := range c.PostLogoutRedirectURIs {
 		if err := validateRedirectURI(u); err != nil {
-			return field("post_logout_redirect_uris", "%q: %v", u, err)
+			field("post_logout_redirect_uris", "%q: %v", u, err)
 		}
 	}
 	for _, o := range c.WebOrigins {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || o == "*" {
-			return field("web_origins", "%q: must be an origin such as https://app.example.org", o)
+			field("web_origins", "%q: must be an origin such as https://app.example.org", o)
 		}
 	}
 	switch c.IDTokenSigningAlg {
 	case "RS256", "ES256", "EdDSA":
 	default:
-		return field("id_token_signing_alg", "must be RS256, ES256 or EdDSA")
+		field("id_token_signing_alg", "must be RS256, ES256 or EdDSA")
 	}
 	switch c.AccessTokenFormat {
 	case "opaque", "jwt":
 	default:
-		return field("access_token_format", `must be "opaque" or "jwt"`)
+		field("access_token_format", `must be "opaque" or "jwt"`)
 	}
 	for _, a := range c.Audiences {
 		if a == "" || len(a) > 256 || strings.ContainsAny(a, " \t\r\n\"*") {
-			return field("audiences", "%q: must be a client id or URI of 1-256 characters without spaces, quotes or wildcards", a)
+			field("audiences", "%q: must be a client id or URI of 1-256 characters without spaces, quotes or wildcards", a)
 		}
 	}
-	for _, u := range []string{c.BackchannelLogoutURI, c.FrontchannelLogoutURI} {
+	for _, l := range []struct{ name, uri string }{{"backchannel_logout_uri", c.BackchannelLogoutURI}, {"frontchannel_logout_uri", c.FrontchannelLogoutURI}} {
+		name, u := l.name, l.uri
 		if u == "" {
 			continue
 		}
 		if p, err := url.Parse(u); err != nil || !p.IsAbs() || (p.Scheme != "https" && p.Scheme != "http") || p.Fragment != "" {
-			return field("backchannel_logout_uri", "%q: must be an absolute http(s) URL without fragment", u)
+			field(name, "%q: must be an absolute http(s) URL without fragment", u)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func validateRedirectURI(raw string) error {

@@ -8,7 +8,9 @@ import (
 
 // clientRecord is the stored JSON of a dynamic client (StoredClient.Config). Its tags are the
 // on-disk format: rows written by earlier versions (which marshalled ClientConfig itself) must
-// keep loading, so a field is only ever added, never renamed.
+// keep loading, so a field is only ever added, never renamed. It has ClientConfig's fields in
+// ClientConfig's order, so that each converts to the other (a field added to one and not the
+// other does not compile).
 type clientRecord struct {
 	ID                     string   `json:"id"`
 	Name                   string   `json:"name"`
@@ -29,44 +31,20 @@ type clientRecord struct {
 	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
 }
 
-func recordOf(c *ClientConfig) clientRecord {
-	return clientRecord{
-		ID: c.ID, Name: c.Name, SecretHash: c.SecretHash, Public: c.Public,
-		RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-		GrantTypes: c.GrantTypes, Scopes: c.Scopes, Trusted: c.Trusted,
-		IDTokenSigningAlg: c.IDTokenSigningAlg, OmitIDTokenOnRefresh: c.OmitIDTokenOnRefresh,
-		WebOrigins: c.WebOrigins, AccessTokenFormat: c.AccessTokenFormat, Audiences: c.Audiences,
-		BackchannelLogoutURI: c.BackchannelLogoutURI, FrontchannelLogoutURI: c.FrontchannelLogoutURI,
-		InitiateLoginURI: c.InitiateLoginURI,
-	}
-}
-
-func (r *clientRecord) client() *ClientConfig {
-	return &ClientConfig{
-		ID: r.ID, Name: r.Name, SecretHash: r.SecretHash, Public: r.Public,
-		RedirectURIs: r.RedirectURIs, PostLogoutRedirectURIs: r.PostLogoutRedirectURIs,
-		GrantTypes: r.GrantTypes, Scopes: r.Scopes, Trusted: r.Trusted,
-		IDTokenSigningAlg: r.IDTokenSigningAlg, OmitIDTokenOnRefresh: r.OmitIDTokenOnRefresh,
-		WebOrigins: r.WebOrigins, AccessTokenFormat: r.AccessTokenFormat, Audiences: r.Audiences,
-		BackchannelLogoutURI: r.BackchannelLogoutURI, FrontchannelLogoutURI: r.FrontchannelLogoutURI,
-		InitiateLoginURI: r.InitiateLoginURI,
-	}
-}
-
 // DecodeClient reads a stored dynamic client.
 func DecodeClient(sc *StoredClient) (*ClientConfig, error) {
 	var r clientRecord
 	if err := json.Unmarshal(sc.Config, &r); err != nil {
 		return nil, fmt.Errorf("clients: decode %s: %w", sc.ID, err)
 	}
-	c := r.client()
+	c := ClientConfig(r)
 	c.ID = sc.ID
-	return c, nil
+	return &c, nil
 }
 
 // EncodeClient prepares a dynamic client for the store.
 func EncodeClient(c *ClientConfig, now time.Time) (*StoredClient, error) {
-	b, err := json.Marshal(recordOf(c))
+	b, err := json.Marshal(clientRecord(*c))
 	if err != nil {
 		return nil, err
 	}

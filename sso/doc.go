@@ -14,6 +14,9 @@
 //     refresh tokens name their family and generation, access tokens describe themselves
 //     (access_token_id.go) and are checked against their family.
 //   - discovery.go: the discovery document, a typed value rendered once.
+//   - client.go: ClientConfig, a relying party at run time (no YAML or JSON shape: the bridge's
+//     config file and admin API have their own types), validated when the Registry
+//     (registry.go) takes it; client_record.go is a dynamic client's stored JSON.
 //
 // Persistence is behind Store (store.go), with its conformance suite in sso/storetest; the
 // bridge supplies the production implementation (SQLite), sso/memstore an in-memory one for

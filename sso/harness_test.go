@@ -40,22 +40,22 @@ const (
 
 func testClients() []sso.ClientConfig {
 	return []sso.ClientConfig{
-		{ID: "web", Name: "Web", Secret: webSecret, RedirectURIs: []string{webRedirect},
+		{ID: "web", Name: "Web", SecretHash: sso.HashSecret(webSecret), RedirectURIs: []string{webRedirect},
 			PostLogoutRedirectURIs: []string{"https://rp.example/bye"},
 			GrantTypes:             []string{sso.GrantAuthorizationCode, sso.GrantRefreshToken, sso.GrantPassword, sso.GrantTokenExchange},
 			Scopes:                 []string{"openid", "profile", "email", "offline_access"}, Trusted: true},
 		{ID: "spa", Name: "SPA", Public: true, RedirectURIs: []string{"https://spa.example/cb"},
 			GrantTypes: []string{sso.GrantAuthorizationCode, sso.GrantRefreshToken},
 			Scopes:     []string{"openid", "profile", "offline_access"}, WebOrigins: []string{"https://spa.example"}},
-		{ID: "svc", Name: "Service", Secret: svcSecret, GrantTypes: []string{sso.GrantClientCredentials},
+		{ID: "svc", Name: "Service", SecretHash: sso.HashSecret(svcSecret), GrantTypes: []string{sso.GrantClientCredentials},
 			Scopes: []string{"api.read", "api.write"}},
-		{ID: "odd", Secret: odd, GrantTypes: []string{sso.GrantClientCredentials}, Scopes: []string{"api.read"}},
-		{ID: "tv", Name: "TV", Secret: webSecret, GrantTypes: []string{sso.GrantDeviceCode, sso.GrantRefreshToken},
+		{ID: "odd", SecretHash: sso.HashSecret(odd), GrantTypes: []string{sso.GrantClientCredentials}, Scopes: []string{"api.read"}},
+		{ID: "tv", Name: "TV", SecretHash: sso.HashSecret(webSecret), GrantTypes: []string{sso.GrantDeviceCode, sso.GrantRefreshToken},
 			Scopes: []string{"openid", "profile", "offline_access"}, Trusted: true},
-		{ID: "quiet", Name: "No ID token on refresh", Secret: webSecret, RedirectURIs: []string{webRedirect},
+		{ID: "quiet", Name: "No ID token on refresh", SecretHash: sso.HashSecret(webSecret), RedirectURIs: []string{webRedirect},
 			GrantTypes: []string{sso.GrantAuthorizationCode, sso.GrantRefreshToken},
 			Scopes:     []string{"openid", "profile", "offline_access"}, Trusted: true, OmitIDTokenOnRefresh: true},
-		{ID: "third", Name: "Third party", Secret: webSecret, RedirectURIs: []string{webRedirect},
+		{ID: "third", Name: "Third party", SecretHash: sso.HashSecret(webSecret), RedirectURIs: []string{webRedirect},
 			GrantTypes: []string{sso.GrantAuthorizationCode, sso.GrantPassword, sso.GrantDeviceCode},
 			Scopes:     []string{"openid", "profile"}},
 	}

@@ -25,16 +25,12 @@ type Registry struct {
 	origins   atomic.Pointer[[]string]
 }
 
-// NewRegistry validates the static clients and loads the dynamic ones.
+// NewRegistry validates the static clients (filling their defaults) and loads the dynamic ones.
 func NewRegistry(ctx context.Context, store ClientStore, static []ClientConfig, checkEvery time.Duration) (*Registry, error) {
 	r := &Registry{store: store, static: map[string]*ClientConfig{}, dynamic: map[string]*ClientConfig{}, checkEvery: checkEvery}
 	for i := range static {
 		c := static[i]
-		if err := c.ValidateSecret(); err != nil {
-			return nil, err
-		}
-		c.Normalize()
-		c.Static = true
+		c.FillDefaults()
 		if err := c.Validate(); err != nil {
 			return nil, err
 		}

@@ -8,10 +8,34 @@ import (
 	"github.com/ssobridge/ssobridge/sso"
 )
 
+// Client is a client registration as the admin API reads and writes it (the request body of
+// POST /admin/clients, and the body of ClientInfo). It has sso.ClientConfig's fields in the same
+// order, so each converts to the other; a secret_hash sent in a request is ignored (a new client
+// gets a generated secret).
+type Client struct {
+	ID                     string   `json:"id"`
+	Name                   string   `json:"name"`
+	SecretHash             string   `json:"secret_hash,omitempty"`
+	Public                 bool     `json:"public"`
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	GrantTypes             []string `json:"grant_types,omitempty"`
+	Scopes                 []string `json:"scopes,omitempty"`
+	Trusted                bool     `json:"trusted"`
+	IDTokenSigningAlg      string   `json:"id_token_signing_alg,omitempty"`
+	OmitIDTokenOnRefresh   bool     `json:"omit_id_token_on_refresh,omitempty"`
+	WebOrigins             []string `json:"web_origins,omitempty"`
+	AccessTokenFormat      string   `json:"access_token_format,omitempty"`
+	Audiences              []string `json:"audiences,omitempty"`
+	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
+	FrontchannelLogoutURI  string   `json:"frontchannel_logout_uri,omitempty"`
+	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
+}
+
 // ClientInfo is a client as the admin sees it: never the secret or its hash.
 type ClientInfo struct {
-	sso.ClientConfig
-	SecretHash string `json:"secret_hash,omitempty"` // hides the embedded field
+	Client
+	SecretHash string `json:"secret_hash,omitempty"` // hides Client's, and is never set
 	HasSecret  bool   `json:"has_secret"`
 	Source     string `json:"source"` // config or store
 }
@@ -21,7 +45,7 @@ func (a *Service) clientInfo(c *sso.ClientConfig) ClientInfo {
 	if a.Registry.IsStatic(c.ID) {
 		src = "config"
 	}
-	return ClientInfo{ClientConfig: *c, HasSecret: c.SecretHash != "", Source: src}
+	return ClientInfo{Client: Client(*c), HasSecret: c.SecretHash != "", Source: src}
 }
 
 // static lists the clients of the configuration file, sorted by id.
@@ -86,17 +110,18 @@ func (a *Service) Client(ctx context.Context, actor, id string) (*ClientInfo, er
 
 // CreateClient registers a dynamic client and returns its secret (empty for a public client),
 // which is never stored or shown again.
-func (a *Service) CreateClient(ctx context.Context, actor string, c sso.ClientConfig) (*ClientInfo, string, error) {
-	if a.Registry.IsStatic(c.ID) {
-		return nil, "", fmt.Errorf("%w: clients[%s].id: already defined in the config file", ErrInvalid, c.ID)
+func (a *Service) CreateClient(ctx context.Context, actor string, reg Client) (*ClientInfo, string, error) {
+	if a.Registry.IsStatic(reg.ID) {
+		return nil, "", fmt.Errorf("%w: clients[%s].id: already defined in the config file", ErrInvalid, reg.ID)
 	}
-	c.Secret, c.SecretHash, c.Static = "", "", false
+	c := sso.ClientConfig(reg)
+	c.SecretHash = ""
 	secret := ""
 	if !c.Public {
 		secret = sso.RandomToken()
-		c.Secret = secret
+		c.SecretHash = sso.HashSecret(secret)
 	}
-	c.Normalize()
+	c.FillDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, "", fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
@@ -161,7 +186,7 @@ func (a *Service) RotateSecret(ctx context.Context, actor, id string) (string, e
 		return "", fmt.Errorf("%w: client %q is public and has no secret", ErrInvalid, id)
 	}
 	secret := sso.RandomToken()
-	c.SecretHash = "sha256:" + sso.HashToken(secret)
+	c.SecretHash = sso.HashSecret(secret)
 	nsc, err := sso.EncodeClient(c, a.now())
 	if err != nil {
 		return "", err

@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/sso"
 )
 
 // Handler is the admin HTTP API (JSON) of the service, guarded by the bearer token. Serve it on
@@ -177,7 +176,7 @@ func (a *Service) httpClient(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Service) httpCreateClient(w http.ResponseWriter, r *http.Request) {
-	var c sso.ClientConfig
+	var c Client
 	var info *ClientInfo
 	secret := ""
 	err := decodeBody(r, &c)

@@ -8,7 +8,6 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy/imis"
-	"github.com/ssobridge/ssobridge/sso"
 )
 
 // Config is the whole configuration file. Every field has an embedded default, so an empty
@@ -20,13 +19,13 @@ type Config struct {
 
 	// Store is the bridge's own data (sessions, tokens, clients, keys ...): store.type picks the
 	// backend (sqlite, the embedded default, in data_dir).
-	Store        store.Config       `yaml:"store"`
-	Organisation Organisation       `yaml:"organisation"`
-	Keys         KeysConfig         `yaml:"keys"`
-	Tokens       TokensConfig       `yaml:"tokens"`
-	Session      SessionConfig      `yaml:"session"`
-	Throttle     ThrottleConfig     `yaml:"throttle"`
-	Clients      []sso.ClientConfig `yaml:"clients"`
+	Store        store.Config   `yaml:"store"`
+	Organisation Organisation   `yaml:"organisation"`
+	Keys         KeysConfig     `yaml:"keys"`
+	Tokens       TokensConfig   `yaml:"tokens"`
+	Session      SessionConfig  `yaml:"session"`
+	Throttle     ThrottleConfig `yaml:"throttle"`
+	Clients      []Client       `yaml:"clients"`
 	// Legacy is the AMS connector, chosen by legacy.type through the registry in package
 	// bridge/directories: imis (the iMIS database; the default with a dsn) or demo (the
 	// embedded demo database; the default without one).

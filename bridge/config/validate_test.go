@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,31 +40,31 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"reconcile rate 0", func(c *Config) { c.Shadow.ReconcileRate = 0 }, "shadow.reconcile_rate:"},
 		{"reconcile batch too big", func(c *Config) { c.Shadow.ReconcileBatch = 100000 }, "shadow.reconcile_batch:"},
 		{"client without secret", func(c *Config) {
-			c.Clients = []sso.ClientConfig{{ID: "app", RedirectURIs: []string{"https://app.example.org/cb"}}}
+			c.Clients = []Client{{ID: "app", RedirectURIs: []string{"https://app.example.org/cb"}}}
 		}, "clients[app].secret:"},
 		{"short client secret", func(c *Config) {
-			c.Clients = []sso.ClientConfig{{ID: "app", Secret: "only-31-characters-long-secret!", RedirectURIs: []string{"https://app.example.org/cb"}}}
+			c.Clients = []Client{{ID: "app", Secret: "only-31-characters-long-secret!", RedirectURIs: []string{"https://app.example.org/cb"}}}
 		}, "clients[app].secret: must be at least 32 characters"},
 		{"public client with secret", func(c *Config) {
-			c.Clients = []sso.ClientConfig{{ID: "spa", Public: true, Secret: "x", RedirectURIs: []string{"https://app.example.org/cb"}}}
+			c.Clients = []Client{{ID: "spa", Public: true, Secret: "x", RedirectURIs: []string{"https://app.example.org/cb"}}}
 		}, "clients[spa].secret:"},
 		{"wildcard redirect", func(c *Config) {
-			c.Clients = []sso.ClientConfig{{ID: "app", Secret: "s", RedirectURIs: []string{"https://*.example.org/cb"}}}
+			c.Clients = []Client{{ID: "app", Secret: "s", RedirectURIs: []string{"https://*.example.org/cb"}}}
 		}, "clients[app].redirect_uris:"},
 		{"http redirect", func(c *Config) {
-			c.Clients = []sso.ClientConfig{{ID: "app", Secret: "s", RedirectURIs: []string{"http://app.example.org/cb"}}}
+			c.Clients = []Client{{ID: "app", Secret: "s", RedirectURIs: []string{"http://app.example.org/cb"}}}
 		}, "clients[app].redirect_uris:"},
 		{"unknown grant", func(c *Config) {
-			c.Clients = []sso.ClientConfig{{ID: "app", Secret: "s", GrantTypes: []string{"implicit"}, RedirectURIs: []string{"https://a.example/cb"}}}
+			c.Clients = []Client{{ID: "app", Secret: "s", GrantTypes: []string{"implicit"}, RedirectURIs: []string{"https://a.example/cb"}}}
 		}, "clients[app].grant_types:"},
 		{"public client credentials", func(c *Config) {
-			c.Clients = []sso.ClientConfig{{ID: "spa", Public: true, GrantTypes: []string{"client_credentials"}}}
+			c.Clients = []Client{{ID: "spa", Public: true, GrantTypes: []string{"client_credentials"}}}
 		}, "clients[spa].grant_types:"},
 		{"wildcard origin", func(c *Config) {
-			c.Clients = []sso.ClientConfig{{ID: "spa", Public: true, RedirectURIs: []string{"https://a.example/cb"}, WebOrigins: []string{"*"}}}
+			c.Clients = []Client{{ID: "spa", Public: true, RedirectURIs: []string{"https://a.example/cb"}, WebOrigins: []string{"*"}}}
 		}, "clients[spa].web_origins:"},
 		{"duplicate client", func(c *Config) {
-			c.Clients = []sso.ClientConfig{{ID: "a", Secret: "s", RedirectURIs: []string{"https://a.example/cb"}}, {ID: "a", Secret: "s", RedirectURIs: []string{"https://a.example/cb"}}}
+			c.Clients = []Client{{ID: "a", Secret: "s", RedirectURIs: []string{"https://a.example/cb"}}, {ID: "a", Secret: "s", RedirectURIs: []string{"https://a.example/cb"}}}
 		}, "clients[a].id:"},
 		{"bad legacy driver", func(c *Config) {
 			c.Legacy = directories.LegacyConfig{Type: "imis", Config: &imis.Config{Config: sqldir.Config{DSN: "x", Driver: "oracle"}}}
@@ -125,7 +126,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	c.Listen = "8080"
 	c.Tokens.Code = time.Hour
 	c.Log.Level = "loud"
-	c.Clients = []sso.ClientConfig{{ID: "app", RedirectURIs: []string{"http://app.example.org/cb"}}}
+	c.Clients = []Client{{ID: "app", RedirectURIs: []string{"http://app.example.org/cb"}}}
 	err := c.Validate()
 	var p Problems
 	if !errors.As(err, &p) {
@@ -150,5 +151,66 @@ func TestCheckCompilesThePolicyOnce(t *testing.T) {
 	}
 	if chk.Policy == nil || chk.IssuerURL == nil || chk.IssuerURL.Host != "localhost:8080" {
 		t.Fatalf("checked: %+v", chk)
+	}
+}
+
+// TestClientsReportEveryProblem: every bad field of every client is listed, each naming
+// clients[<id>].<field> (a client used to stop at its first mistake).
+func TestClientsReportEveryProblem(t *testing.T) {
+	c := Defaults()
+	c.Clients = []Client{
+		{ID: "app", Secret: "short", RedirectURIs: []string{"http://app.example.org/cb"}, IDTokenSigningAlg: "HS256",
+			FrontchannelLogoutURI: "/relative"},
+		{ID: "spa", Public: true, Secret: "x", GrantTypes: []string{"client_credentials"}, WebOrigins: []string{"*"}},
+	}
+	err := c.Validate()
+	var p Problems
+	if !errors.As(err, &p) {
+		t.Fatalf("want Problems, got %T %v", err, err)
+	}
+	want := []string{
+		"clients[app].redirect_uris:", "clients[app].id_token_signing_alg:", "clients[app].frontchannel_logout_uri:",
+		"clients[spa].secret:", "clients[spa].grant_types:", "clients[spa].web_origins:", "clients[app].secret: must be at least 32",
+		"clients[spa].secret: must be at least 32",
+	}
+	for _, field := range want {
+		if !strings.Contains(err.Error(), field) {
+			t.Errorf("missing %q in\n%v", field, err)
+		}
+	}
+	if len(p) != len(want) {
+		t.Errorf("want %d problems, got %d:\n%v", len(want), len(p), err)
+	}
+}
+
+// TestCheckedClients: Check builds the runtime clients once: the secret hashed, the defaults
+// filled, the file's order kept.
+func TestCheckedClients(t *testing.T) {
+	c := Defaults()
+	secret := "a-secret-of-at-least-32-characters-0123"
+	c.Clients = []Client{
+		{ID: "web", Secret: secret, RedirectURIs: []string{"https://web.example/cb"}},
+		{ID: "spa", Public: true, RedirectURIs: []string{"https://spa.example/cb"}, AccessTokenFormat: "jwt"},
+	}
+	chk, err := c.Check(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chk.Clients) != 2 || chk.Clients[0].ID != "web" || chk.Clients[1].ID != "spa" {
+		t.Fatalf("clients %+v", chk.Clients)
+	}
+	web, spa := chk.Clients[0], chk.Clients[1]
+	if web.SecretHash != sso.HashSecret(secret) || !web.VerifySecret(secret) || strings.Contains(web.SecretHash, secret) {
+		t.Errorf("web secret hash %q", web.SecretHash)
+	}
+	if !slices.Equal(web.GrantTypes, []string{sso.GrantAuthorizationCode, sso.GrantRefreshToken}) ||
+		web.IDTokenSigningAlg != "RS256" || web.AccessTokenFormat != "opaque" {
+		t.Errorf("web defaults %+v", web)
+	}
+	if spa.SecretHash != "" || spa.AccessTokenFormat != "jwt" {
+		t.Errorf("spa %+v", spa)
+	}
+	if c.Clients[0].GrantTypes != nil || c.Clients[0].SecretHash != "" {
+		t.Errorf("checking changed the schema: %+v", c.Clients[0])
 	}
 }

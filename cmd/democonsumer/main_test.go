@@ -16,6 +16,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	bridgeconfig "github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/outbox"
 	"github.com/ssobridge/ssobridge/bridge/outbox/scim"
 	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
@@ -23,7 +24,6 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/legacy"
-	"github.com/ssobridge/ssobridge/sso"
 )
 
 const (
@@ -86,7 +86,7 @@ func testDemoConsumer(t *testing.T, target func(app string) outbox.Settings) {
 	cfg := bridge.Defaults()
 	cfg.Issuer, cfg.Listen, cfg.DataDir = issuer, lnB.Addr().String(), t.TempDir()
 	cfg.Keys.Algorithms = []string{"RS256"}
-	cfg.Clients = []sso.ClientConfig{{ID: "demo-consumer", Name: "Demo Consumer", Secret: clientSecret, Trusted: true,
+	cfg.Clients = []bridgeconfig.Client{{ID: "demo-consumer", Name: "Demo Consumer", Secret: clientSecret, Trusted: true,
 		RedirectURIs: []string{app + "/callback"}, BackchannelLogoutURI: app + "/backchannel-logout"}}
 	cfg.Shadow.PollInterval = pollInterval
 	cfg.Provisioning = map[string]provisioning.Target{"demo-consumer": {Settings: target(app)}}

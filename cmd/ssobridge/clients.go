@@ -14,7 +14,6 @@ import (
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/sso"
 )
 
 func clientsCmd(g *globals) *cobra.Command {
@@ -51,7 +50,7 @@ func auditCLI(ctx context.Context, st store.AuditLog, event, clientID, detail st
 }
 
 func clientsAddCmd(g *globals) *cobra.Command {
-	var c sso.ClientConfig
+	var c admin.Client
 	cmd := &cobra.Command{
 		Use:   "add",
 		Short: "Register an app; prints its secret once (only a hash is stored)",

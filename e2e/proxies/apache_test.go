@@ -15,8 +15,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/e2e/rpharness"
-	"github.com/ssobridge/ssobridge/sso"
 )
 
 const apacheSecret = "apache-secret-0123456789abcdef0123456"
@@ -50,8 +50,8 @@ func apacheBinaries(t *testing.T) (bin, modules string) {
 
 // apacheClient registers Apache at the bridge: a confidential first-party client with the
 // module's redirect URI, a signed-out page and its back-channel logout hook.
-func apacheClient(base string) sso.ClientConfig {
-	return sso.ClientConfig{ID: "apache", Name: "Members' area (Apache)", Secret: apacheSecret, Trusted: true,
+func apacheClient(base string) config.Client {
+	return config.Client{ID: "apache", Name: "Members' area (Apache)", Secret: apacheSecret, Trusted: true,
 		RedirectURIs:           []string{base + "/secure/redirect_uri"},
 		PostLogoutRedirectURIs: []string{base + "/public/signed-out"},
 		BackchannelLogoutURI:   base + "/secure/redirect_uri?logout=backchannel"}
@@ -119,12 +119,12 @@ ProxyPass /public/ {{.Upstream}}/public/
 // port from FreePort. httpd must be told its port, which is free only until someone takes it:
 // when another process got it first (seen on shared machines: the test then talked to that
 // process, or to nothing once it went, "connection refused"), it starts over on a new port.
-func startBridgeAndApache(t *testing.T, bin, modules string, up *rpharness.Upstream, client func(base string) sso.ClientConfig) (*rpharness.Bridge, *apacheRP) {
+func startBridgeAndApache(t *testing.T, bin, modules string, up *rpharness.Upstream, client func(base string) config.Client) (*rpharness.Bridge, *apacheRP) {
 	t.Helper()
 	var err error
 	for range 3 {
 		port := rpharness.FreePort(t)
-		b := rpharness.StartBridge(t, []sso.ClientConfig{client("http://127.0.0.1:" + strconv.Itoa(port))})
+		b := rpharness.StartBridge(t, []config.Client{client("http://127.0.0.1:" + strconv.Itoa(port))})
 		var a *apacheRP
 		if a, err = startApache(t, bin, modules, port, b, up); err == nil {
 			return b, a
@@ -317,7 +317,7 @@ func TestApacheModAuthOpenIDC(t *testing.T) {
 func TestApacheFrontChannelLogout(t *testing.T) {
 	bin, modules := apacheBinaries(t)
 	up := rpharness.StartUpstream(t)
-	b, apache := startBridgeAndApache(t, bin, modules, up, func(base string) sso.ClientConfig {
+	b, apache := startBridgeAndApache(t, bin, modules, up, func(base string) config.Client {
 		client := apacheClient(base)
 		client.BackchannelLogoutURI = ""
 		client.FrontchannelLogoutURI = client.RedirectURIs[0] + "?logout=get"
@@ -385,7 +385,7 @@ func TestApachePortTakenIsDetected(t *testing.T) {
 	go other.Serve(ln)
 	t.Cleanup(func() { other.Close() })
 	port := ln.Addr().(*net.TCPAddr).Port
-	b := rpharness.StartBridge(t, []sso.ClientConfig{apacheClient("http://127.0.0.1:" + strconv.Itoa(port))})
+	b := rpharness.StartBridge(t, []config.Client{apacheClient("http://127.0.0.1:" + strconv.Itoa(port))})
 	if _, err := startApache(t, bin, modules, port, b, up); !errors.Is(err, rpharness.ErrPortTaken) {
 		t.Fatalf("httpd on a port another process holds: %v, want ErrPortTaken", err)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/e2e/rpharness"
-	"github.com/ssobridge/ssobridge/sso"
 )
 
 const oauth2ProxySecret = "oauth2-proxy-secret-0123456789abcdef"
@@ -36,8 +36,8 @@ func oauth2ProxyBinary(t *testing.T) string {
 }
 
 // oauth2ProxyClient registers oauth2-proxy at the bridge as a confidential, first-party client.
-func oauth2ProxyClient(base string) sso.ClientConfig {
-	return sso.ClientConfig{ID: "oauth2-proxy", Name: "Intranet (oauth2-proxy)", Secret: oauth2ProxySecret, Trusted: true,
+func oauth2ProxyClient(base string) config.Client {
+	return config.Client{ID: "oauth2-proxy", Name: "Intranet (oauth2-proxy)", Secret: oauth2ProxySecret, Trusted: true,
 		RedirectURIs: []string{base + "/oauth2/callback"}}
 }
 
@@ -83,7 +83,7 @@ func TestOAuth2Proxy(t *testing.T) {
 	up := rpharness.StartUpstream(t)
 	port := rpharness.FreePort(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	b := rpharness.StartBridge(t, []sso.ClientConfig{oauth2ProxyClient(base)})
+	b := rpharness.StartBridge(t, []config.Client{oauth2ProxyClient(base)})
 	// The bridge sends email_verified=false by default (iMIS does not verify addresses), which
 	// oauth2-proxy refuses unless told that unverified addresses are acceptable for this app.
 	proxy := startOAuth2Proxy(t, bin, port, b, up, "--insecure-oidc-allow-unverified-email=true")
@@ -158,7 +158,7 @@ func TestOAuth2ProxyRefusesUnverifiedEmail(t *testing.T) {
 	bin := oauth2ProxyBinary(t)
 	up := rpharness.StartUpstream(t)
 	port := rpharness.FreePort(t)
-	b := rpharness.StartBridge(t, []sso.ClientConfig{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))})
+	b := rpharness.StartBridge(t, []config.Client{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))})
 	proxy := startOAuth2Proxy(t, bin, port, b, up)
 	ctx := rpharness.NewChrome(t)
 
@@ -183,7 +183,7 @@ func TestOAuth2ProxyAllowedGroup(t *testing.T) {
 	bin := oauth2ProxyBinary(t)
 	up := rpharness.StartUpstream(t)
 	port := rpharness.FreePort(t)
-	b := rpharness.StartBridge(t, []sso.ClientConfig{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))})
+	b := rpharness.StartBridge(t, []config.Client{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))})
 	proxy := startOAuth2Proxy(t, bin, port, b, up, "--insecure-oidc-allow-unverified-email=true", "--allowed-group=Content Administrator")
 
 	staff := rpharness.NewChrome(t)
@@ -212,7 +212,7 @@ func TestOAuth2ProxyVerifiedEmails(t *testing.T) {
 	bin := oauth2ProxyBinary(t)
 	up := rpharness.StartUpstream(t)
 	port := rpharness.FreePort(t)
-	b := rpharness.StartBridge(t, []sso.ClientConfig{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))},
+	b := rpharness.StartBridge(t, []config.Client{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))},
 		func(c *bridge.Config) { c.Policy.EmailVerified = true })
 	proxy := startOAuth2Proxy(t, bin, port, b, up)
 	ctx := rpharness.NewChrome(t)
@@ -230,7 +230,7 @@ func TestOAuth2ProxyRefresh(t *testing.T) {
 	bin := oauth2ProxyBinary(t)
 	up := rpharness.StartUpstream(t)
 	port := rpharness.FreePort(t)
-	b := rpharness.StartBridge(t, []sso.ClientConfig{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))})
+	b := rpharness.StartBridge(t, []config.Client{oauth2ProxyClient("http://127.0.0.1:" + strconv.Itoa(port))})
 	proxy := startOAuth2Proxy(t, bin, port, b, up, "--insecure-oidc-allow-unverified-email=true",
 		"--scope=openid profile email roles offline_access", "--cookie-refresh=1s")
 	ctx := rpharness.NewChrome(t)

@@ -12,8 +12,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/e2e/rpharness"
-	"github.com/ssobridge/ssobridge/sso"
 )
 
 // The openid-client RPs' credentials hold '-', '_', '.' and '~': oauth4webapi form-urlencodes
@@ -108,13 +108,13 @@ func TestOpenIDClient(t *testing.T) {
 	node, dir := nodePackages(t)
 	ctx := rpharness.NewChrome(t)
 
-	var clients []sso.ClientConfig
+	var clients []config.Client
 	origins := map[string]string{}
 	listeners := map[string]*net.TCPListener{}
 	for _, m := range ocMethods {
 		ln, origin := listen(t)
 		origins[m.method], listeners[m.method] = origin, ln
-		clients = append(clients, sso.ClientConfig{ID: m.clientID, Name: "Portal (openid-client, " + m.method + ")",
+		clients = append(clients, config.Client{ID: m.clientID, Name: "Portal (openid-client, " + m.method + ")",
 			Secret: ocSecret, Trusted: true,
 			RedirectURIs: []string{origin + "/callback"}, PostLogoutRedirectURIs: []string{origin + "/signed-out"}})
 	}

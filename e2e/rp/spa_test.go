@@ -15,9 +15,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/e2e/rpharness"
-	"github.com/ssobridge/ssobridge/sso"
 )
 
 const (
@@ -122,7 +122,7 @@ func TestSPA(t *testing.T) {
 	var issuer atomic.Pointer[string]
 	spa := spaServer(t, dir, &issuer)      // the registered web origin
 	stranger := spaServer(t, dir, &issuer) // same app, an origin not in web_origins
-	b := rpharness.StartBridge(t, []sso.ClientConfig{{
+	b := rpharness.StartBridge(t, []config.Client{{
 		ID: spaClientID, Name: "Member SPA (oidc-client-ts)", Public: true, Trusted: true,
 		RedirectURIs:           []string{spa.URL + "/callback", stranger.URL + "/callback"},
 		PostLogoutRedirectURIs: []string{spa.URL + "/signed-out"},

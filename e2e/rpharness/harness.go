@@ -27,7 +27,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
-	"github.com/ssobridge/ssobridge/sso"
+	"github.com/ssobridge/ssobridge/bridge/config"
 )
 
 // The demo member signed in by these tests: the staff user holds several roles (some with a
@@ -87,7 +87,7 @@ type Bridge struct {
 
 // StartBridge runs the bridge on an ephemeral 127.0.0.1 port with the given clients added to the
 // embedded defaults. mutate may change the config further before start-up.
-func StartBridge(t *testing.T, clients []sso.ClientConfig, mutate ...func(*bridge.Config)) *Bridge {
+func StartBridge(t *testing.T, clients []config.Client, mutate ...func(*bridge.Config)) *Bridge {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
