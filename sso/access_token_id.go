@@ -77,7 +77,7 @@ func decodeAccessID(id string) (*AccessToken, error) {
 	gen, err1 := strconv.ParseInt(f[3], 10, 64)
 	created, err2 := strconv.ParseInt(f[8], 10, 64)
 	expires, err3 := strconv.ParseInt(f[9], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || gen < 0 {
+	if err1 != nil || err2 != nil || err3 != nil || gen < 0 || badList(f[6]) || badList(f[7]) {
 		return nil, errAccessID
 	}
 	return &AccessToken{
@@ -85,6 +85,11 @@ func decodeAccessID(id string) (*AccessToken, error) {
 		Audience: splitList(f[6]), Scopes: splitList(f[7]),
 		CreatedAt: time.Unix(created, 0).UTC(), ExpiresAt: time.Unix(expires, 0).UTC(),
 	}, nil
+}
+
+// badList: a list with an empty entry, which encodeAccessID never writes.
+func badList(s string) bool {
+	return s != "" && (strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") || strings.Contains(s, "  "))
 }
 
 func splitList(s string) []string {

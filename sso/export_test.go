@@ -12,3 +12,13 @@ func NewAEADCryptoForTest(key [32]byte) (interface {
 }, error) {
 	return newAEADCrypto(key)
 }
+
+// AccessID is what an access token id encodes, for the fuzz tests of the id parser.
+type AccessID = AccessToken
+
+// EncodeAccessID and DecodeAccessID expose the access token id codec to tests.
+func EncodeAccessID(at *AccessToken) (string, error) { return encodeAccessID(at) }
+func DecodeAccessID(id string) (*AccessToken, error) { return decodeAccessID(id) }
+
+// ParseRefreshToken exposes the refresh token parser to tests.
+func ParseRefreshToken(token string) (string, int64, bool) { return parseRefreshToken(token) }
