@@ -1,11 +1,13 @@
 package sso_test
 
 import (
+	"context"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/ssobridge/ssobridge/sso"
+	"github.com/ssobridge/ssobridge/sso/memstore"
 )
 
 // Rows written by the code before clientRecord existed (it marshalled ClientConfig itself):
@@ -44,6 +46,33 @@ func TestStoredClientOldRowsLoad(t *testing.T) {
 				t.Fatalf("re-encoded\n%s\nwant\n%s", sc.Config, row.json)
 			}
 		})
+	}
+}
+
+// TestRegistryLoadsOldRows: the registry serves dynamic clients from rows the old code wrote.
+func TestRegistryLoadsOldRows(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New()
+	for _, row := range oldRows {
+		if err := st.CreateClient(ctx, &sso.StoredClient{ID: row.id, Config: []byte(row.json), CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg, err := sso.NewRegistry(ctx, st, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range oldRows {
+		got, err := reg.ClientConfig(ctx, row.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(*got, row.want) {
+			t.Fatalf("%s: served\n%+v\nwant\n%+v", row.id, *got, row.want)
+		}
+		if err := got.Validate(); err != nil {
+			t.Fatalf("%s: %v", row.id, err)
+		}
 	}
 }
 
