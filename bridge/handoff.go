@@ -54,25 +54,24 @@ func capabilities(conn legacy.Connector) amsCapabilities {
 
 // ExchangeExternal implements RFC 8693 token exchange of an AMS refresh token (sso.ExternalExchanger).
 func (h amsExchange) ExchangeExternal(ctx context.Context, clientID, subjectToken, tokenType string) (string, []string, error) {
-	s := h.s
-	if tokenType != ExchangeTokenTypeAMS || s.handoff.Exchanger == nil {
+	if tokenType != ExchangeTokenTypeAMS || h.redeemer.Exchanger == nil {
 		return "", nil, sso.ErrUnsupportedTokenType
 	}
 	if subjectToken == "" || len(subjectToken) > handoff.MaxToken {
 		return "", nil, fmt.Errorf("%w: bad subject_token", sso.ErrAccessDenied)
 	}
-	m, err := s.handoff.Redeem(ctx, subjectToken)
+	m, err := h.redeemer.Redeem(ctx, subjectToken)
 	if err != nil {
-		s.audit(ctx, &store.AuditEvent{Event: "token.exchange_failure", ClientID: clientID, Detail: legacy.Reason(err) + ": " + handoff.Reason(err)})
+		h.audit(ctx, &store.AuditEvent{Event: "token.exchange_failure", ClientID: clientID, Detail: legacy.Reason(err) + ": " + handoff.Reason(err)})
 		if errors.Is(err, legacy.ErrUnavailable) {
 			return "", nil, err
 		}
 		return "", nil, fmt.Errorf("%w: %v", sso.ErrAccessDenied, handoff.Reason(err))
 	}
-	sub, err := s.subjects.Remember(ctx, m.Key, m.Login, s.now())
+	sub, err := h.subjects.Remember(ctx, m.Key, m.Login, h.now())
 	if err != nil {
 		return "", nil, err
 	}
-	s.audit(ctx, &store.AuditEvent{Event: "token.exchange", Subject: sub, Login: m.Login, ClientID: clientID, Detail: "ams refresh token"})
+	h.audit(ctx, &store.AuditEvent{Event: "token.exchange", Subject: sub, Login: m.Login, ClientID: clientID, Detail: "ams refresh token"})
 	return sub, []string{"ams"}, nil
 }

@@ -1,34 +1,43 @@
 package bridge
 
 import (
+	"context"
+	"time"
+
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/hooks"
+	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web/handoff"
 )
 
-// newHooks builds the provider's hooks (bridge/hooks) from the server's parts. The password
-// check is the sign-in flow's (passwordGrant) and the token exchange the hand-off's
-// (amsExchange, through the hand-off part); both read the server when called, since the web
-// parts are built after the provider.
-func (s *Server) newHooks(cfg config.Config) *hooks.Hooks {
+// newHooks builds the provider's hooks (bridge/hooks) from the server's parts, all built
+// before the provider: the password check is the sign-in flow's (passwordGrant), logoutPage
+// seals end_session's logout ticket and exchange is the hand-off's token exchange.
+func (s *Server) newHooks(cfg config.Config, logoutPage func(*op.EndSessionRequest) (string, error), exchange amsExchange) *hooks.Hooks {
 	return &hooks.Hooks{
 		Members: s.dir, Subjects: s.subjects, Policy: s.policy, Access: s.access, Consents: s.store,
 		Audit: s.audit, ClientThrottle: s.clientThrottle,
-		RequestIP: s.clientIP,
-		// The logout handler is built after the provider (it needs its clients): read when called.
-		LogoutPage: func(req *op.EndSessionRequest) (string, error) { return s.logout.TicketURL(req) },
+		RequestIP:  s.clientIP,
+		LogoutPage: logoutPage,
 		Password:   s.passwordGrant,
-		Exchanger:  amsExchange{s}, ExchangeClients: cfg.AMS.ExchangeClients, Now: s.now,
+		Exchanger:  exchange, ExchangeClients: cfg.AMS.ExchangeClients, Now: s.now,
 	}
 }
 
 // amsExchange is the hand-off's RFC 8693 token exchange of AMS refresh tokens.
-type amsExchange struct{ s *Server }
+type amsExchange struct {
+	redeemer *handoff.Redeemer
+	audit    func(context.Context, *store.AuditEvent)
+	subjects *identity.SubjectMapper
+	now      func() time.Time
+}
 
 // ExternalTokenTypes is the AMS refresh token's type when the hand-off is set up.
 func (h amsExchange) ExternalTokenTypes() []string {
-	if h.s.handoff.Exchanger == nil {
+	if h.redeemer.Exchanger == nil {
 		return nil
 	}
 	return []string{ExchangeTokenTypeAMS}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -18,13 +17,4 @@ var provisioningScopes = []string{"openid", "profile", "email", ScopeMembership,
 // active there is access.Decide's answer (Options.Access).
 func (s *Server) memberView(_ context.Context, m *legacy.Member, subject, clientID string, now time.Time) (map[string]any, error) {
 	return s.policy.Claims(m, subject, clientID, provisioningScopes, sso.TargetUserinfo, now)
-}
-
-// newShadow builds the shadow-user service.
-func (s *Server) newShadow() {
-	s.shadow = provisioning.New(provisioning.Options{
-		Config: s.cfg.Shadow, Targets: s.cfg.Provisioning, Store: s.store, Directory: s.dir,
-		Viewer: provisioning.ViewFunc(s.memberView), Access: s.access, Clients: s.provider, Keys: s.keys, Issuer: s.cfg.Issuer,
-		Logger: s.log, PublicSID: s.provider.PublicSID,
-	})
 }

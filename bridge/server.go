@@ -63,11 +63,8 @@ type Server struct {
 	throttle *throttle.Throttle
 	// logins hashes typed logins for the audit log (loginkey.go).
 	logins *identity.LoginHasher
-	// handoff and logout are web parts the provider's hooks call (token exchange redeems
-	// through the hand-off, end_session seals a logout ticket); they are built after the
-	// provider, whose clients and crypto they use, and read by the hooks when called.
-	handoff *handoff.Handler
-	logout  *logout.Handler
+	// logout is the sign-out part (end_session's hook seals its tickets).
+	logout *logout.Handler
 	// anonLimit rate-limits anonymous writes per client IP (ratelimit.go).
 	anonLimit *throttle.Limiter
 	// clientIP is the client IP of a request (the router's rule, trusted proxies included).
@@ -162,6 +159,27 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 
 	var opKey [32]byte
 	copy(opKey[:], secrets[secretOpCrypto])
+	// The parts the provider's hooks call are built before it, from what the provider is built
+	// from: its crypto's key seals the tickets, the client registry and the sid key are its own.
+	crypto, err := sso.NewCrypto(opKey)
+	if err != nil {
+		return nil, err
+	}
+	sealer := identity.NewSealer(crypto)
+	clients := registryClients{reg}
+	sidKey := secrets[secretSID]
+	publicSID := func(id string) string { return sso.PublicSID(sidKey, id) }
+	s.shadow = provisioning.New(provisioning.Options{
+		Config: cfg.Shadow, Targets: cfg.Provisioning, Store: d.Store, Directory: d.Directory,
+		Viewer: provisioning.ViewFunc(s.memberView), Access: s.access, Clients: clients, Keys: keys, Issuer: cfg.Issuer,
+		Logger: log, PublicSID: publicSID,
+	})
+	ams := capabilities(d.Connector)
+	s.logout = &logout.Handler{Pages: pages, Cookies: cookies, Sealer: sealer, Clients: clients, Issuer: cfg.Issuer,
+		EndSession: s.shadow.EndSession, PublicSID: publicSID, Audit: s.audit, SignOff: ams.signOff,
+		FromAMS: handoff.Origins(ams.website.Origins).FromAMS, Now: s.now}
+	redeemer := &handoff.Redeemer{Store: d.Store, Exchanger: ams.exchanger, Directory: d.Directory, Access: s.access,
+		Logger: log, Now: s.now}
 	s.provider, err = sso.New(sso.Config{
 		Issuer: cfg.Issuer,
 		Lifetimes: sso.Lifetimes{
@@ -181,15 +199,12 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Device: sso.DeviceConfig{Lifetime: cfg.Tokens.DeviceCode, Interval: cfg.Tokens.DeviceInterval,
 			UserPath: PathDevice, DonePath: PathDeviceDone},
 		Logger: log,
-	}, d.Store, keys, reg, s.newHooks(cfg))
+	}, d.Store, keys, reg, s.newHooks(cfg, s.logout.TicketURL, amsExchange{redeemer: redeemer, audit: s.audit, subjects: s.subjects, now: s.now}))
 	if err != nil {
 		return nil, err
 	}
-	sealer := identity.NewSealer(s.provider.Crypto())
-	s.newShadow()
 	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: s.shadow, policy: s.policy, access: s.access, audit: s.audit,
 		subjects: s.subjects, dir: d.Directory, log: log, now: s.now})
-	ams := capabilities(d.Connector)
 	// The web side: each part built once from its dependencies, then mounted on one router.
 	flow := &authflow.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Store: s.store, Directory: s.dir,
 		Subjects: s.subjects, Access: s.access, Throttle: s.throttle, Audit: s.auditLog, Scopes: s.policy.DescribeScopes,
@@ -197,13 +212,10 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Provision: s.shadow.Provision, EndSession: s.shadow.EndSession, LimitAnonymous: limit.Wrap,
 		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(ams.exchanger, ams.website),
 		Logger: log, Now: s.now}
-	s.handoff = &handoff.Handler{Pages: pages, Cookies: cookies, Flow: flow, Provider: s.provider, Store: s.store,
-		Directory: s.dir, Subjects: s.subjects, Access: s.access, Audit: s.auditLog, Sealer: sealer,
-		Exchanger: ams.exchanger, Website: ams.website, DefaultClient: cfg.AMS.DefaultClient, Issuer: cfg.Issuer,
+	handoffPart := &handoff.Handler{Pages: pages, Cookies: cookies, Flow: flow, Provider: s.provider, Store: s.store,
+		Directory: s.dir, Subjects: s.subjects, Redeemer: redeemer, Audit: s.auditLog, Sealer: sealer,
+		Website: ams.website, DefaultClient: cfg.AMS.DefaultClient, Issuer: cfg.Issuer,
 		HTTPS: https, LimitAnonymous: limit.Wrap, Logger: log, Now: s.now}
-	s.logout = &logout.Handler{Pages: pages, Cookies: cookies, Sealer: sealer, Clients: s.provider, Issuer: cfg.Issuer,
-		EndSession: s.shadow.EndSession, PublicSID: s.provider.PublicSID, Audit: s.audit, SignOff: ams.signOff,
-		FromAMS: s.handoff.FromAMS, Now: s.now}
 	parts := []web.Mounter{
 		pages,
 		protocolRoutes{provider: s.provider, limit: limit, callback: flow.Callback},
@@ -212,7 +224,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		&account.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Consents: s.store,
 			Scopes: s.policy.DescribeScopes, Member: flow.Member, EndSession: s.shadow.EndSession, Audit: s.audit,
 			Playground: cfg.PlaygroundEnabled(), Logger: log},
-		s.handoff,
+		handoffPart,
 	}
 	if cfg.PlaygroundEnabled() {
 		parts = append(parts, &playground.Handler{Pages: pages, Issuer: cfg.Issuer,

@@ -52,12 +52,12 @@ type Handler struct {
 	Store     Store
 	Directory legacy.MemberLookup
 	Subjects  *identity.SubjectMapper
-	Access    *access.Checker
-	Audit     *audit.Log
-	Sealer    *identity.Sealer
-	// Exchanger redeems the website's tokens (nil: the AMS connector has no hand-off).
-	Exchanger legacy.HandoffExchanger
-	Website   legacy.Website
+	// Redeemer redeems the website's tokens (the hand-off POST; its Exchanger nil: the AMS
+	// connector has no hand-off).
+	Redeemer *Redeemer
+	Audit    *audit.Log
+	Sealer   *identity.Sealer
+	Website  legacy.Website
 	// DefaultClient is the app a hand-off without a pending request goes on to ("": the account page).
 	DefaultClient string
 	Issuer        string
@@ -110,7 +110,7 @@ func (h *Handler) post(c echo.Context) error {
 		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "handoff.failure", IP: ip, Detail: reason})
 		return h.Pages.Error(c, status, heading, msg, "Go back to the member website and try again, or sign in here with your username and password.")
 	}
-	if h.Exchanger == nil {
+	if h.Redeemer.Exchanger == nil {
 		return fail(http.StatusNotFound, "not_configured", "Sign-in from the member website is not set up", "This sign-in service is not connected to a member website.")
 	}
 	// Login CSRF: the iPart's form posts from the AMS website. Browsers send Origin with a
@@ -118,13 +118,13 @@ func (h *Handler) post(c echo.Context) error {
 	// page may have Referrer-Policy no-referrer) is not refused, but the member confirms on a
 	// page naming the account before any session is created.
 	origin := c.Request().Header.Get("Origin")
-	if origin != "" && origin != "null" && !h.amsOrigin(origin) {
+	if origin != "" && origin != "null" && !Origins(h.Website.Origins).has(origin) {
 		return fail(http.StatusForbidden, "foreign_origin", "This sign-in did not come from the member website", "The sign-in request was sent from another site, so we did not act on it.")
 	}
 	if token == "" || len(token) > MaxToken || strings.ContainsAny(token, " \t\r\n\x00") {
 		return fail(http.StatusBadRequest, "bad_request", "This sign-in link is not valid", "The member website did not send a usable sign-in token.")
 	}
-	m, err := h.Redeem(ctx, token)
+	m, err := h.Redeemer.Redeem(ctx, token)
 	if err != nil {
 		return h.handoffError(c, err, ip)
 	}
@@ -149,23 +149,26 @@ func (h *Handler) post(c echo.Context) error {
 // handoffCookie binds a hand-off ticket to the browser that received the iPart's POST.
 const handoffCookie = "ssobridge_handoff"
 
+// Origins are the AMS website's origins (its base URL and SSO page).
+type Origins []string
+
 // FromAMS reports whether a request came from a page of the AMS website: its Origin, or else
 // the origin of its Referer.
-func (h *Handler) FromAMS(r *http.Request) bool {
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
-		return h.amsOrigin(o)
+func (o Origins) FromAMS(r *http.Request) bool {
+	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
+		return o.has(origin)
 	}
 	ref, err := url.Parse(r.Header.Get("Referer"))
 	if err != nil || ref.Host == "" {
 		return false
 	}
-	return h.amsOrigin(ref.Scheme + "://" + ref.Host)
+	return o.has(ref.Scheme + "://" + ref.Host)
 }
 
-// amsOrigin reports whether origin is the AMS website's (base URL or SSO page).
-func (h *Handler) amsOrigin(origin string) bool {
-	for _, o := range h.Website.Origins {
-		if strings.EqualFold(origin, o) {
+// has reports whether origin is one of the AMS website's.
+func (o Origins) has(origin string) bool {
+	for _, x := range o {
+		if strings.EqualFold(origin, x) {
 			return true
 		}
 	}
@@ -186,32 +189,45 @@ func (h *Handler) handoffBrowser(c echo.Context, t *handoffTicket) bool {
 	return err == nil && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(t.Nonce)) == 1
 }
 
+// Redeemer redeems the AMS website's hand-off tokens: for the hand-off POST and for RFC 8693
+// token exchange (the provider's hook, built before the provider and so before Handler).
+type Redeemer struct {
+	Store Store
+	// Exchanger redeems the website's tokens at the AMS (nil: the connector has no hand-off).
+	Exchanger legacy.HandoffExchanger
+	Directory legacy.MemberLookup
+	// Access decides whether the member may sign in.
+	Access *access.Checker
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
 // Redeem redeems an AMS refresh token exactly once and returns the member, who must
 // be allowed to sign in.
-func (h *Handler) Redeem(ctx context.Context, token string) (*legacy.Member, error) {
-	if err := h.Store.UseHandoffToken(ctx, sso.HashToken(token), h.Now().Add(24*time.Hour)); err != nil {
+func (r *Redeemer) Redeem(ctx context.Context, token string) (*legacy.Member, error) {
+	if err := r.Store.UseHandoffToken(ctx, sso.HashToken(token), r.Now().Add(24*time.Hour)); err != nil {
 		if errors.Is(err, sso.ErrConflict) {
 			return nil, errHandoffReplay
 		}
 		return nil, err
 	}
-	login, err := h.Exchanger.ExchangeHandoff(ctx, token)
+	login, err := r.Exchanger.ExchangeHandoff(ctx, token)
 	if err != nil {
 		// The AMS did not take it: keep its hash only for the replay window (a double submit),
 		// not for a day, so junk tokens do not pile up.
-		if serr := h.Store.ShortenHandoffToken(ctx, sso.HashToken(token), h.Now().Add(handoffReplayWindow)); serr != nil {
-			h.Logger.WarnContext(ctx, "shorten hand-off token guard", "err", serr)
+		if serr := r.Store.ShortenHandoffToken(ctx, sso.HashToken(token), r.Now().Add(handoffReplayWindow)); serr != nil {
+			r.Logger.WarnContext(ctx, "shorten hand-off token guard", "err", serr)
 		}
 		return nil, err
 	}
-	m, err := h.Directory.MemberByLogin(ctx, login)
+	m, err := r.Directory.MemberByLogin(ctx, login)
 	if err != nil {
 		if errors.Is(err, legacy.ErrNotFound) {
 			return nil, fmt.Errorf("%w: AMS user %q is not in the directory", errHandoffUnknownUser, login)
 		}
 		return nil, err
 	}
-	if d := h.Access.Decide(ctx, m, "", access.AnyClient, h.Now()); !d.Allowed() {
+	if d := r.Access.Decide(ctx, m, "", access.AnyClient, r.Now()); !d.Allowed() {
 		return nil, d.Cause
 	}
 	return m, nil
@@ -410,7 +426,7 @@ func (h *Handler) start(c echo.Context) error {
 	if err := h.Cookies.CheckCSRF(c); err != nil {
 		return h.Cookies.CSRFFailed(c)
 	}
-	if h.Exchanger == nil {
+	if h.Redeemer.Exchanger == nil {
 		return h.Pages.Error(c, http.StatusNotFound, "Not available", "Sign-in with the member website is not set up.", "")
 	}
 	ar, _, err := h.Flow.PendingRequest(c, c.FormValue("id"))
