@@ -5,14 +5,6 @@ import "time"
 // SetKeyClock replaces the key manager's clock in tests.
 func SetKeyClock(m *KeyManager, now func() time.Time) { m.now = now }
 
-// NewAEADCryptoForTest exposes the provider's symmetric crypto to tests.
-func NewAEADCryptoForTest(key [32]byte) (interface {
-	Encrypt(string) (string, error)
-	Decrypt(string) (string, error)
-}, error) {
-	return newAEADCrypto(key)
-}
-
 // AccessID is what an access token id encodes, for the fuzz tests of the id parser.
 type AccessID = AccessToken
 

@@ -99,7 +99,7 @@ func TestKeyManagerRotation(t *testing.T) {
 }
 
 func TestAEADCrypto(t *testing.T) {
-	c, err := sso.NewAEADCryptoForTest([32]byte{1, 2, 3})
+	c, err := sso.NewCrypto([32]byte{1, 2, 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestAEADCrypto(t *testing.T) {
 	if got, err := c.Decrypt(a); err != nil || got != "token-id:subject" {
 		t.Fatalf("round trip: %q %v", got, err)
 	}
-	other, _ := sso.NewAEADCryptoForTest([32]byte{9})
+	other, _ := sso.NewCrypto([32]byte{9})
 	for _, bad := range []string{"", "x", "a.b.c", a + "A", a[:len(a)-1], a[:8] + "\n" + a[8:], a + "\r\n"} {
 		if _, err := c.Decrypt(bad); err == nil {
 			t.Fatalf("decrypted %q", bad)
