@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web"
@@ -52,26 +53,41 @@ func capabilities(conn legacy.Connector) amsCapabilities {
 	return c
 }
 
-// ExchangeExternal implements RFC 8693 token exchange of an AMS refresh token (sso.ExternalExchanger).
-func (h amsExchange) ExchangeExternal(ctx context.Context, clientID, subjectToken, tokenType string) (string, []string, error) {
-	if tokenType != ExchangeTokenTypeAMS || h.redeemer.Exchanger == nil {
+// amsExchange is the hand-off's RFC 8693 token exchange of AMS refresh tokens
+// (sso.ExternalExchanger, through hooks.Hooks.Exchanger); set up only when the AMS connector
+// has a hand-off. Every field is required.
+type amsExchange struct {
+	redeemer *handoff.Redeemer
+	subjects interface {
+		Remember(ctx context.Context, memberKey, login string, now time.Time) (string, error)
+	}
+	audit func(context.Context, *store.AuditEvent)
+	now   func() time.Time
+}
+
+// ExternalTokenTypes is the AMS refresh token's type.
+func (x amsExchange) ExternalTokenTypes() []string { return []string{ExchangeTokenTypeAMS} }
+
+// ExchangeExternal implements RFC 8693 token exchange of an AMS refresh token.
+func (x amsExchange) ExchangeExternal(ctx context.Context, clientID, subjectToken, tokenType string) (string, []string, error) {
+	if tokenType != ExchangeTokenTypeAMS {
 		return "", nil, sso.ErrUnsupportedTokenType
 	}
 	if subjectToken == "" || len(subjectToken) > handoff.MaxToken {
 		return "", nil, fmt.Errorf("%w: bad subject_token", sso.ErrAccessDenied)
 	}
-	m, err := h.redeemer.Redeem(ctx, subjectToken)
+	m, err := x.redeemer.Redeem(ctx, subjectToken)
 	if err != nil {
-		h.audit(ctx, &store.AuditEvent{Event: "token.exchange_failure", ClientID: clientID, Detail: legacy.Reason(err) + ": " + handoff.Reason(err)})
+		x.audit(ctx, &store.AuditEvent{Event: "token.exchange_failure", ClientID: clientID, Detail: legacy.Reason(err) + ": " + handoff.Reason(err)})
 		if errors.Is(err, legacy.ErrUnavailable) {
 			return "", nil, err
 		}
 		return "", nil, fmt.Errorf("%w: %v", sso.ErrAccessDenied, handoff.Reason(err))
 	}
-	sub, err := h.subjects.Remember(ctx, m.Key, m.Login, h.now())
+	sub, err := x.subjects.Remember(ctx, m.Key, m.Login, x.now())
 	if err != nil {
 		return "", nil, err
 	}
-	h.audit(ctx, &store.AuditEvent{Event: "token.exchange", Subject: sub, Login: m.Login, ClientID: clientID, Detail: "ams refresh token"})
+	x.audit(ctx, &store.AuditEvent{Event: "token.exchange", Subject: sub, Login: m.Login, ClientID: clientID, Detail: "ams refresh token"})
 	return sub, []string{"ams"}, nil
 }

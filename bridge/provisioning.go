@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/policy"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -15,6 +17,8 @@ var provisioningScopes = []string{"openid", "profile", "email", ScopeMembership,
 // memberView is the member's view for one client, as shadow provisioning sends it: the
 // client's claim policy (userinfo target) over the provisioning scopes. Whether the member is
 // active there is access.Decide's answer (Options.Access).
-func (s *Server) memberView(_ context.Context, m *legacy.Member, subject, clientID string, now time.Time) (map[string]any, error) {
-	return s.policy.Claims(m, subject, clientID, provisioningScopes, sso.TargetUserinfo, now)
+func memberView(pol *policy.Engine) provisioning.ViewFunc {
+	return func(_ context.Context, m *legacy.Member, subject, clientID string, now time.Time) (map[string]any, error) {
+		return pol.Claims(m, subject, clientID, provisioningScopes, sso.TargetUserinfo, now)
+	}
 }

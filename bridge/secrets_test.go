@@ -58,7 +58,7 @@ func TestSecretsSealedInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second start: %v", err)
 	}
-	if got, want := s.subjects.Subject("K-1"), identity.NewSubjectMapper(old[secretSubject], st).Subject("K-1"); got != want {
+	if got, want := s.admin.Subjects.Subject("K-1"), identity.NewSubjectMapper(old[secretSubject], st).Subject("K-1"); got != want {
 		t.Fatalf("subject changed: %q, want %q", got, want)
 	}
 	if _, err := start(bytes.Repeat([]byte{8}, 32)); !errors.Is(err, identity.ErrSecretKey) {

@@ -15,9 +15,10 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/audit"
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/hooks"
 	"github.com/ssobridge/ssobridge/bridge/identity"
-	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
+	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/bridge/web"
@@ -51,7 +52,9 @@ type Deps struct {
 	Logger               *slog.Logger
 }
 
-// Server is the running bridge.
+// Server is the running bridge: its HTTP surface and the background work Run does. New builds
+// every part once, in dependency order, from what it needs; nothing here is read by a part
+// later.
 type Server struct {
 	cfg      Config
 	store    store.Store
@@ -60,27 +63,16 @@ type Server struct {
 	provider *sso.Provider
 	registry *sso.Registry
 	keys     *sso.KeyManager
-	throttle *throttle.Throttle
-	// logins hashes typed logins for the audit log (loginkey.go).
-	logins *identity.LoginHasher
-	// logout is the sign-out part (end_session's hook seals its tickets).
-	logout *logout.Handler
-	// anonLimit rate-limits anonymous writes per client IP (ratelimit.go).
-	anonLimit *throttle.Limiter
-	// clientIP is the client IP of a request (the router's rule, trusted proxies included).
-	clientIP func(*http.Request) string
-	// auditLog writes the audit log (audit(), auditAnonymous()).
-	auditLog *audit.Log
-	// clientThrottle counts failed client authentications (clientauth.go).
+	// throttle counts failed sign-ins, clientThrottle failed client authentications; Run
+	// prunes both.
+	throttle       *throttle.Throttle
 	clientThrottle *throttle.Throttle
-	subjects       *identity.SubjectMapper
-	policy         *policy.Engine
-	// access decides whether a member may use a client now (every path asks it).
-	access *access.Checker
-	admin  *admin.Service // the admin API's administration (admin.go)
-	shadow *provisioning.Service
-	echo   *echo.Echo
-	now    func() time.Time
+	// anonLimit rate-limits anonymous writes per client IP; Run prunes it.
+	anonLimit *throttle.Limiter
+	admin     *admin.Service // the admin API's administration (admin.go)
+	shadow    *provisioning.Service
+	echo      *echo.Echo
+	now       func() time.Time
 }
 
 // Secrets generated once per installation and kept in the store.
@@ -123,13 +115,18 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
-	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, now: time.Now}
+	now := time.Now
+	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, now: now}
 
+	// Clients, keys and the crypto every part shares with the provider, built from the store
+	// and the secrets before the provider: the parts that seal tickets, name clients or publish
+	// sids do not wait for it.
 	reg, err := sso.NewRegistry(ctx, d.Store, StaticClients(chk), 2*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	s.registry = reg
+	clients := registryClients{reg}
 	maxLife := max(cfg.Tokens.IDToken, cfg.Tokens.AccessToken) + time.Hour
 	keys, err := sso.NewKeyManager(ctx, d.Store, sso.KeyConfig{
 		Algorithms: cfg.Keys.Algorithms, RotateEvery: cfg.Keys.RotateEvery,
@@ -139,6 +136,16 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		return nil, err
 	}
 	s.keys = keys
+	var opKey [32]byte
+	copy(opKey[:], secrets[secretOpCrypto])
+	sealer, err := ticketSealer(opKey)
+	if err != nil {
+		return nil, err
+	}
+	sidKey := secrets[secretSID]
+	publicSID := func(id string) string { return sso.PublicSID(sidKey, id) } // Provider.PublicSID
+
+	// The member side: who a member is, whether they may sign in, the audit log.
 	pages, err := web.NewRenderer(web.Brand(cfg.Organisation))
 	if err != nil {
 		return nil, err
@@ -147,39 +154,44 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	cookies := session.New(session.Config{HashKey: secrets[secretCookieMAC], BlockKey: secrets[secretCookieEnc],
 		CSRFKey: secrets[secretCSRF], Secure: https, Lifetime: cfg.Session.Lifetime}, d.Store, pages)
 	s.throttle = throttle.New(cfg.Throttle)
-	s.logins = identity.NewLoginHasher(secrets[secretAudit])
 	s.anonLimit = throttle.NewLimiter(cfg.Throttle.AnonymousWrites)
-	s.auditLog = audit.New(d.Store, log, s.now, s.anonLimit)
-	limit := &web.AnonymousLimit{Limiter: s.anonLimit, Refused: s.auditLog.Refused, Pages: pages}
-	s.clientIP = web.IPExtractor(cfg.TrustedProxies)
+	auditLog := audit.New(d.Store, log, now, s.anonLimit)
+	limit := &web.AnonymousLimit{Limiter: s.anonLimit, Refused: auditLog.Refused, Pages: pages}
+	clientIP := web.IPExtractor(cfg.TrustedProxies)
 	s.clientThrottle = throttle.New(cfg.Throttle)
-	s.subjects = identity.NewSubjectMapper(secrets[secretSubject], d.Store)
-	s.policy = chk.Policy
-	s.access = access.New(s.policy, provisioning.RequireCurrentClients(cfg.Provisioning), log)
-
-	var opKey [32]byte
-	copy(opKey[:], secrets[secretOpCrypto])
-	// The parts the provider's hooks call are built before it, from what the provider is built
-	// from: its crypto's key seals the tickets, the client registry and the sid key are its own.
-	crypto, err := sso.NewCrypto(opKey)
-	if err != nil {
-		return nil, err
-	}
-	sealer := identity.NewSealer(crypto)
-	clients := registryClients{reg}
-	sidKey := secrets[secretSID]
-	publicSID := func(id string) string { return sso.PublicSID(sidKey, id) }
+	subjects := identity.NewSubjectMapper(secrets[secretSubject], d.Store)
+	pol := chk.Policy
+	decide := access.New(pol, provisioning.RequireCurrentClients(cfg.Provisioning), log)
+	signIn := &signin.Checker{Directory: d.Directory, Subjects: subjects, Throttle: s.throttle, Access: decide,
+		Anonymous: auditLog.Anonymous, Logins: identity.NewLoginHasher(secrets[secretAudit]), Logger: log, Now: now}
 	s.shadow = provisioning.New(provisioning.Options{
 		Config: cfg.Shadow, Targets: cfg.Provisioning, Store: d.Store, Directory: d.Directory,
-		Viewer: provisioning.ViewFunc(s.memberView), Access: s.access, Clients: clients, Keys: keys, Issuer: cfg.Issuer,
+		Viewer: memberView(pol), Access: decide, Clients: clients, Keys: keys, Issuer: cfg.Issuer,
 		Logger: log, PublicSID: publicSID,
 	})
+	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: s.shadow, policy: pol, access: decide, audit: auditLog.Write,
+		subjects: subjects, dir: d.Directory, log: log, now: now})
+
+	// The parts the provider's hooks call: end_session's logout ticket, the password grant's
+	// check, the hand-off's token exchange.
 	ams := capabilities(d.Connector)
-	s.logout = &logout.Handler{Pages: pages, Cookies: cookies, Sealer: sealer, Clients: clients, Issuer: cfg.Issuer,
-		EndSession: s.shadow.EndSession, PublicSID: publicSID, Audit: s.audit, SignOff: ams.signOff,
-		FromAMS: handoff.Origins(ams.website.Origins).FromAMS, Now: s.now}
-	redeemer := &handoff.Redeemer{Store: d.Store, Exchanger: ams.exchanger, Directory: d.Directory, Access: s.access,
-		Logger: log, Now: s.now}
+	out := &logout.Handler{Pages: pages, Cookies: cookies, Sealer: sealer, Clients: clients, Issuer: cfg.Issuer,
+		EndSession: s.shadow.EndSession, PublicSID: publicSID, Audit: auditLog.Write, SignOff: ams.signOff,
+		FromAMS: handoff.Origins(ams.website.Origins).FromAMS, Now: now}
+	redeemer := &handoff.Redeemer{Store: d.Store, Exchanger: ams.exchanger, Directory: d.Directory, Access: decide,
+		Logger: log, Now: now}
+	var exchange sso.ExternalExchanger // nil: the AMS connector has no hand-off
+	if ams.exchanger != nil {
+		exchange = amsExchange{redeemer: redeemer, subjects: subjects, audit: auditLog.Write, now: now}
+	}
+	h := &hooks.Hooks{
+		Members: d.Directory, Subjects: subjects, Policy: pol, Access: decide, Consents: d.Store,
+		Audit: auditLog.Write, ClientThrottle: s.clientThrottle, RequestIP: clientIP,
+		LogoutPage: out.TicketURL,
+		Password:   passwordGrant{signIn: signIn, subjects: subjects, audit: auditLog.Write, clientIP: clientIP, now: now}.check,
+		Exchanger:  exchange, ExchangeClients: cfg.AMS.ExchangeClients, Now: now,
+	}
+
 	s.provider, err = sso.New(sso.Config{
 		Issuer: cfg.Issuer,
 		Lifetimes: sso.Lifetimes{
@@ -189,42 +201,39 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		},
 		CryptoKey:             opKey,
 		RotateKey:             secrets[secretRotate],
-		SIDKey:                secrets[secretSID],
+		SIDKey:                sidKey,
 		LoginURL:              func(id string) string { return "/login?id=" + url.QueryEscape(id) },
 		DefaultLogoutRedirect: cfg.Issuer + "/logout/done",
-		SupportedScopes:       s.policy.SupportedScopes(),
-		SupportedClaims:       s.policy.SupportedClaims(),
+		SupportedScopes:       pol.SupportedScopes(),
+		SupportedClaims:       pol.SupportedClaims(),
 		ErrorPage:             pages.ProtocolErrorPage,
 		AllOrigins:            reg.Origins,
 		Device: sso.DeviceConfig{Lifetime: cfg.Tokens.DeviceCode, Interval: cfg.Tokens.DeviceInterval,
 			UserPath: PathDevice, DonePath: PathDeviceDone},
 		Logger: log,
-	}, d.Store, keys, reg, s.newHooks(cfg, s.logout.TicketURL, amsExchange{redeemer: redeemer, audit: s.audit, subjects: s.subjects, now: s.now}))
+	}, d.Store, keys, reg, h)
 	if err != nil {
 		return nil, err
 	}
-	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: s.shadow, policy: s.policy, access: s.access, audit: s.audit,
-		subjects: s.subjects, dir: d.Directory, log: log, now: s.now})
+
 	// The web side: each part built once from its dependencies, then mounted on one router.
-	flow := &authflow.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Store: s.store, Directory: s.dir,
-		Subjects: s.subjects, Access: s.access, Throttle: s.throttle, Audit: s.auditLog, Scopes: s.policy.DescribeScopes,
-		Authenticate: s.authenticate, FailedSignIn: s.failedSignIn, LoginHash: s.loginHash,
-		Provision: s.shadow.Provision, EndSession: s.shadow.EndSession, LimitAnonymous: limit.Wrap,
+	flow := &authflow.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Store: d.Store, Directory: d.Directory,
+		Subjects: subjects, Access: decide, Throttle: s.throttle, Audit: auditLog, Scopes: pol.DescribeScopes,
+		SignIn: signIn, Provision: s.shadow.Provision, EndSession: s.shadow.EndSession, LimitAnonymous: limit.Wrap,
 		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(ams.exchanger, ams.website),
-		Logger: log, Now: s.now}
-	handoffPart := &handoff.Handler{Pages: pages, Cookies: cookies, Flow: flow, Provider: s.provider, Store: s.store,
-		Directory: s.dir, Subjects: s.subjects, Redeemer: redeemer, Audit: s.auditLog, Sealer: sealer,
-		Website: ams.website, DefaultClient: cfg.AMS.DefaultClient, Issuer: cfg.Issuer,
-		HTTPS: https, LimitAnonymous: limit.Wrap, Logger: log, Now: s.now}
+		Logger: log, Now: now}
 	parts := []web.Mounter{
 		pages,
 		protocolRoutes{provider: s.provider, limit: limit, callback: flow.Callback},
 		flow,
-		s.logout,
-		&account.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Consents: s.store,
-			Scopes: s.policy.DescribeScopes, Member: flow.Member, EndSession: s.shadow.EndSession, Audit: s.audit,
+		out,
+		&account.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Consents: d.Store,
+			Scopes: pol.DescribeScopes, Member: flow.Member, EndSession: s.shadow.EndSession, Audit: auditLog.Write,
 			Playground: cfg.PlaygroundEnabled(), Logger: log},
-		handoffPart,
+		&handoff.Handler{Pages: pages, Cookies: cookies, Flow: flow, Provider: s.provider, Store: d.Store,
+			Directory: d.Directory, Subjects: subjects, Audit: auditLog, Sealer: sealer, Redeemer: redeemer,
+			Website: ams.website, DefaultClient: cfg.AMS.DefaultClient, Issuer: cfg.Issuer,
+			HTTPS: https, LimitAnonymous: limit.Wrap, Logger: log, Now: now},
 	}
 	if cfg.PlaygroundEnabled() {
 		parts = append(parts, &playground.Handler{Pages: pages, Issuer: cfg.Issuer,
@@ -238,6 +247,17 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		p.Mount(s.echo)
 	}
 	return s, nil
+}
+
+// ticketSealer seals the bridge's tickets (logout, hand-off) under the provider's crypto key:
+// sso.NewCrypto is what Provider.Crypto is, so the tickets and op's sealed values share one
+// key and stay apart by purpose.
+func ticketSealer(opKey [32]byte) (*identity.Sealer, error) {
+	crypto, err := sso.NewCrypto(opKey)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: ticket crypto: %w", err)
+	}
+	return identity.NewSealer(crypto), nil
 }
 
 // Handler is the bridge's whole HTTP surface.

@@ -78,10 +78,7 @@ func (h *Handler) consentPage(c echo.Context) error {
 }
 
 func (h *Handler) consentSubmit(c echo.Context) error {
-	if err := h.Cookies.CheckCSRF(c); err != nil {
-		return h.Cookies.CSRFFailed(c)
-	}
-	ar, client, err := h.PendingRequest(c, c.FormValue("id"))
+	ar, client, err := h.postedRequest(c)
 	if ar == nil {
 		return err
 	}

@@ -3,14 +3,17 @@ package authflow
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/audit"
 	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/policy"
+	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/bridge/web"
@@ -37,29 +40,47 @@ type Store interface {
 	PutConsent(ctx context.Context, c *store.Consent) error
 }
 
+// Provider is what the sign-in flow needs of the OpenID provider (sso.Provider): its pending
+// auth requests and clients, completing or refusing a request, and the device flow.
+type Provider interface {
+	AuthRequest(ctx context.Context, id string) (*sso.AuthRequest, error)
+	Client(ctx context.Context, id string) (*sso.ClientConfig, error)
+	// Complete marks a request completed and returns op's callback that issues the code.
+	Complete(ctx context.Context, id string, c sso.Completion) (string, error)
+	// ErrorRedirect is the client redirect that carries an OAuth error for a request.
+	ErrorRedirect(ar *sso.AuthRequest, e *oidc.Error) (string, error)
+	// DeviceEnabled reports whether the device flow runs; DeviceLogin and DeviceDone are its
+	// user code page's steps.
+	DeviceEnabled() bool
+	DeviceLogin(ctx context.Context, typed string) (*sso.DeviceAuthorization, string, error)
+	DeviceDone(ctx context.Context, q url.Values) (*sso.DeviceAuthorization, bool, error)
+}
+
+// PasswordChecker checks a typed login and password (signin.Checker).
+type PasswordChecker interface {
+	Check(ctx context.Context, a signin.Attempt) (*legacy.Member, error)
+	// Hash is what the audit log keeps of a typed login.
+	Hash(login string) string
+}
+
 // Handler serves the sign-in flow. Its fields are what it depends on; all are required unless
 // said otherwise.
 type Handler struct {
 	Pages    *web.Renderer
 	Cookies  *session.Cookies
-	Provider *sso.Provider
+	Provider Provider
 	Store    Store
 	// Directory re-reads the member behind a session.
 	Directory legacy.MemberLookup
 	Subjects  *identity.SubjectMapper
 	// Access decides whether a member may use a client now.
-	Access   *access.Checker
+	Access   access.Decider
 	Throttle *throttle.Throttle
 	Audit    *audit.Log
 	// Scopes describes scopes for the consent page.
 	Scopes func(clientID string, scopes []string) []policy.ScopeDescription
-	// Authenticate checks a typed login and password against the AMS.
-	Authenticate func(ctx context.Context, login, password string) (*legacy.Member, error)
-	// FailedSignIn records a failed password check (throttle and audit) and returns how long
-	// the member's own counter refuses (0: not).
-	FailedSignIn func(ctx context.Context, login, clientID, ip, detail string, err error, memberChecked bool) time.Duration
-	// LoginHash is what the audit log keeps of a typed login.
-	LoginHash func(login string) string
+	// SignIn checks typed logins and passwords (throttle, AMS, failure records).
+	SignIn PasswordChecker
 	// Provision sets up the member's shadow user at a client before its code is issued.
 	Provision func(ctx context.Context, clientID, subject string, m *legacy.Member) error
 	// EndSession ends an SSO session and queues its back-channel logouts.

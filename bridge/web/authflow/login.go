@@ -14,6 +14,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
@@ -26,7 +27,7 @@ type loginData struct {
 	CSRF, RequestID, ClientName, Login, Error, AMSName string
 }
 
-// pendingRequest loads the auth request of a login/consent page for this browser, or renders
+// PendingRequest loads the auth request of a login/consent page for this browser, or renders
 // the error page (and returns a nil request). The request must be pending; the first browser to
 // open it binds it, and only that browser can go on with it.
 func (h *Handler) PendingRequest(c echo.Context, id string) (*sso.AuthRequest, *sso.ClientConfig, error) {
@@ -51,7 +52,17 @@ func (h *Handler) PendingRequest(c echo.Context, id string) (*sso.AuthRequest, *
 	return ar, client, nil
 }
 
-// claimRequest checks that ar is pending and binds it to this browser (or checks that it is).
+// postedRequest checks a form post's CSRF token, then loads the pending auth request it names
+// (field id) as PendingRequest does. On a failure it renders the error page and returns a nil
+// request.
+func (h *Handler) postedRequest(c echo.Context) (*sso.AuthRequest, *sso.ClientConfig, error) {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return nil, nil, h.Cookies.CSRFFailed(c)
+	}
+	return h.PendingRequest(c, c.FormValue("id"))
+}
+
+// ClaimRequest checks that ar is pending and binds it to this browser (or checks that it is).
 func (h *Handler) ClaimRequest(c echo.Context, ar *sso.AuthRequest) error {
 	if ar.Done {
 		return sso.ErrAuthRequestUsed
@@ -72,7 +83,7 @@ func (h *Handler) ClaimRequest(c echo.Context, ar *sso.AuthRequest) error {
 	return nil
 }
 
-// requestStateError answers a sign-in request that this browser may not go on with: already
+// RequestStateError answers a sign-in request that this browser may not go on with: already
 // used, bound to another browser (offering to start over), expired.
 func (h *Handler) RequestStateError(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, err error) error {
 	ctx := c.Request().Context()
@@ -162,28 +173,12 @@ func (h *Handler) showLogin(c echo.Context, ar *sso.AuthRequest, client *sso.Cli
 	})
 }
 
-// Messages shown on the login page. A status message is only shown after the password was
-// verified, so no message reveals whether a login exists.
-const msgBadCredentials = "The username or password is not right. Check them and try again."
-
-// LoginMessage is what the login page says about a failed sign-in.
-func LoginMessage(err error) string {
-	if msg := access.StandingMessage(err); msg != "" {
-		return msg
-	}
-	switch {
-	case errors.Is(err, legacy.ErrUnavailable):
-		return "The membership system cannot be reached right now, so we cannot check your password. Please try again in a few minutes."
-	}
-	return msgBadCredentials
-}
+// msgBadCredentials is what the login page says after a wrong login or password.
+const msgBadCredentials = signin.BadCredentials
 
 // loginSubmit checks the password against the AMS.
 func (h *Handler) loginSubmit(c echo.Context) error {
-	if err := h.Cookies.CheckCSRF(c); err != nil {
-		return h.Cookies.CSRFFailed(c)
-	}
-	ar, client, err := h.PendingRequest(c, c.FormValue("id"))
+	ar, client, err := h.postedRequest(c)
 	if ar == nil {
 		return err
 	}
@@ -192,52 +187,26 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 	if len(login) > 256 || len(password) > 1024 {
 		return h.showLogin(c, ar, client, "", msgBadCredentials, http.StatusBadRequest)
 	}
-	delay, retryAfter := h.Throttle.Check(login, ip)
-	if retryAfter > 0 {
-		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: h.LoginHash(login), ClientID: client.ID, IP: ip})
-		c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
+	m, err := h.SignIn.Check(ctx, signin.Attempt{Login: login, Password: password, ClientID: client.ID, IP: ip})
+	var throttled *signin.ThrottledError
+	if errors.As(err, &throttled) {
+		if throttled.AfterFailure {
+			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: h.SignIn.Hash(login), ClientID: client.ID, IP: ip, Detail: "member"})
+		}
+		c.Response().Header().Set("Retry-After", fmt.Sprint(int(throttled.RetryAfter.Seconds())+1))
 		return h.showLogin(c, ar, client, login, fmt.Sprintf(
-			"Too many sign-in attempts. For your security, please wait %s and try again.", humanDuration(retryAfter)),
+			"Too many sign-in attempts. For your security, please wait %s and try again.", humanDuration(throttled.RetryAfter)),
 			http.StatusTooManyRequests)
 	}
-	if delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	memberChecked := h.Throttle.KnowsMember(login)
-	m, err := h.Authenticate(ctx, login, password)
-	memberWait := time.Duration(0)
-	if err == nil && !memberChecked {
-		memberWait = h.Throttle.MemberRetryAfter(m.Key)
-	}
-	if memberWait > 0 {
-		// The member's own counter (reached through other spellings of the login) refuses, as
-		// it does after a wrong password: the answer tells nothing about the password.
-		err = legacy.ErrBadCredentials
-	}
 	if err != nil {
-		reason := legacy.Reason(err)
-		if errors.Is(err, legacy.ErrUnavailable) {
-			h.Throttle.Release(login, ip) // not the member's failure
-			h.Logger.ErrorContext(ctx, "membership system unavailable", "err", err)
-		}
-		if wait := max(memberWait, h.FailedSignIn(ctx, login, client.ID, ip, reason, err, memberChecked || memberWait > 0)); wait > 0 {
-			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: h.LoginHash(login), ClientID: client.ID, IP: ip, Detail: "member"})
-			c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-			return h.showLogin(c, ar, client, login, fmt.Sprintf(
-				"Too many sign-in attempts. For your security, please wait %s and try again.", humanDuration(wait)),
-				http.StatusTooManyRequests)
-		}
 		status := http.StatusUnauthorized
 		if errors.Is(err, legacy.ErrUnavailable) {
 			status = http.StatusServiceUnavailable
+		} else if ctx.Err() != nil {
+			return err // the browser is gone
 		}
-		return h.showLogin(c, ar, client, login, LoginMessage(err), status)
+		return h.showLogin(c, ar, client, login, signin.Message(err), status)
 	}
-	h.Throttle.Succeed(login, ip)
 	sess, err := h.StartSession(c, m, []string{"pwd"})
 	if err != nil {
 		return err
@@ -246,7 +215,7 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 	return h.Finish(c, ar, client, sess, m)
 }
 
-// startSession opens a new SSO session (always a new id: no session fixation).
+// StartSession opens a new SSO session (always a new id: no session fixation).
 func (h *Handler) StartSession(c echo.Context, m *legacy.Member, amr []string) (*sso.Session, error) {
 	ctx := c.Request().Context()
 	now := h.Now()
@@ -272,7 +241,7 @@ func (h *Handler) StartSession(c echo.Context, m *legacy.Member, amr []string) (
 	return sess, nil
 }
 
-// sessionMember re-reads the member behind a session and checks they may still sign in.
+// Member re-reads the member behind a session and checks they may still sign in.
 func (h *Handler) Member(ctx context.Context, sess *sso.Session) (*legacy.Member, error) {
 	key, err := h.Subjects.MemberKey(ctx, sess.Subject)
 	if err != nil {
@@ -291,7 +260,7 @@ func (h *Handler) Member(ctx context.Context, sess *sso.Session) (*legacy.Member
 	return m, nil
 }
 
-// finish runs the steps after authentication: consent, then completion of the auth request.
+// Finish runs the steps after authentication: consent, then completion of the auth request.
 func (h *Handler) Finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {
 	ctx := c.Request().Context()
 	if !h.Access.Decide(ctx, m, sess.Subject, client.ID, h.Now()).Allowed() {

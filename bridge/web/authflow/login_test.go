@@ -1,13 +1,11 @@
 package authflow
 
 import (
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
-	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -40,16 +38,5 @@ func TestSessionAnswers(t *testing.T) {
 				t.Fatalf("sessionAnswers = %v, want %v", got, tc.want)
 			}
 		})
-	}
-}
-
-// TestLoginMessage: a wrong password and an unknown login read the same; an unreachable AMS
-// says so.
-func TestLoginMessage(t *testing.T) {
-	if LoginMessage(legacy.ErrBadCredentials) != LoginMessage(legacy.ErrNotFound) || LoginMessage(legacy.ErrBadCredentials) != msgBadCredentials {
-		t.Fatal("bad credentials and unknown login must read the same")
-	}
-	if LoginMessage(errors.Join(legacy.ErrUnavailable)) == msgBadCredentials {
-		t.Fatal("an unreachable AMS must not read as bad credentials")
 	}
 }

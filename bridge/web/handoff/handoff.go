@@ -16,6 +16,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/audit"
 	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/bridge/web/authflow"
@@ -42,13 +43,20 @@ type Store interface {
 	ShortenHandoffToken(ctx context.Context, hash string, until time.Time) error
 }
 
+// Provider is what the hand-off needs of the OpenID provider (sso.Provider): the pending auth
+// request it resumes and its clients.
+type Provider interface {
+	AuthRequest(ctx context.Context, id string) (*sso.AuthRequest, error)
+	Client(ctx context.Context, id string) (*sso.ClientConfig, error)
+}
+
 // Handler serves the hand-off from the AMS website. Its fields are what it depends on.
 type Handler struct {
 	Pages   *web.Renderer
 	Cookies *session.Cookies
 	// Flow finishes the browser's pending sign-in request after the hand-off.
 	Flow      *authflow.Handler
-	Provider  *sso.Provider
+	Provider  Provider
 	Store     Store
 	Directory legacy.MemberLookup
 	Subjects  *identity.SubjectMapper
@@ -255,7 +263,7 @@ func (h *Handler) handoffError(c echo.Context, err error, ip string) error {
 		reason, status, heading, msg = "ams_unavailable", http.StatusServiceUnavailable, "Membership system unavailable", "We cannot reach the member website or the membership system right now. Please try again in a few minutes."
 	default:
 		if r := legacy.Reason(err); r != "error" {
-			reason, status, msg = r, http.StatusForbidden, authflow.LoginMessage(err)
+			reason, status, msg = r, http.StatusForbidden, signin.Message(err)
 		}
 	}
 	if reason == "ams_unavailable" || reason == "invalid_client" || reason == "error" {

@@ -1,0 +1,165 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/throttle"
+	"github.com/ssobridge/ssobridge/legacy"
+)
+
+// Directory checks passwords and resolves typed logins (the AMS connector's directory).
+type Directory interface {
+	legacy.Authenticator
+	MemberByLogin(ctx context.Context, login string) (*legacy.Member, error)
+}
+
+// Subjects is a member's subject (identity.SubjectMapper).
+type Subjects interface {
+	Subject(memberKey string) string
+}
+
+// Checker runs password checks. Every field is required unless its comment says otherwise.
+type Checker struct {
+	Directory Directory
+	Subjects  Subjects
+	Throttle  *throttle.Throttle
+	// Access decides whether the member may sign in at all (Attempt.CheckAccess).
+	Access access.Decider
+	// Anonymous writes an audit row caused by an anonymous caller (audit.Log.Anonymous).
+	Anonymous func(ctx context.Context, e *store.AuditEvent)
+	// Logins hashes typed logins for the audit log.
+	Logins *identity.LoginHasher
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// Attempt is one typed login and password.
+type Attempt struct {
+	Login, Password string
+	ClientID, IP    string
+	// Detail is added to the audit rows' detail ("grant=password"; "": none).
+	Detail string
+	// CheckAccess also asks Access whether the member may sign in at all (access.AnyClient);
+	// a refusal counts as a failed sign-in (the password grant, which has no later step that
+	// asks).
+	CheckAccess bool
+}
+
+// ThrottledError: the throttle refuses the attempt for RetryAfter. AfterFailure: the refusal
+// came with this attempt's failure (the member's own counter), not before the password check.
+type ThrottledError struct {
+	RetryAfter   time.Duration
+	AfterFailure bool
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many failed sign-in attempts: retry after %s", e.RetryAfter)
+}
+
+// Check checks a typed login and password. It returns the member, or: a *ThrottledError; an
+// error wrapping legacy.ErrUnavailable (the throttle released: not the member's failure); the
+// AMS's or access's refusal (legacy.ErrBadCredentials, a standing sentinel). Every failure is
+// recorded (throttle and audit); a success clears the throttle's counters.
+func (c *Checker) Check(ctx context.Context, a Attempt) (*legacy.Member, error) {
+	delay, retryAfter := c.Throttle.Check(a.Login, a.IP)
+	if retryAfter > 0 {
+		c.Anonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: c.Logins.Hash(a.Login), ClientID: a.ClientID, IP: a.IP, Detail: a.Detail})
+		return nil, &ThrottledError{RetryAfter: retryAfter}
+	}
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("sign-in: %w", ctx.Err())
+		}
+	}
+	memberChecked := c.Throttle.KnowsMember(a.Login)
+	m, err := c.authenticate(ctx, a.Login, a.Password)
+	memberWait := time.Duration(0)
+	if err == nil {
+		if !memberChecked {
+			memberWait = c.Throttle.MemberRetryAfter(m.Key)
+		}
+		if memberWait > 0 {
+			// The member's own counter (reached through other spellings of the login) refuses,
+			// as it does after a wrong password: the answer tells nothing about the password.
+			err = legacy.ErrBadCredentials
+		} else if a.CheckAccess {
+			if d := c.Access.Decide(ctx, m, "", access.AnyClient, c.Now()); !d.Allowed() {
+				err = d.Cause // the standing's sentinel: its reason and message
+			}
+		}
+	}
+	if err == nil {
+		c.Throttle.Succeed(a.Login, a.IP)
+		return m, nil
+	}
+	if errors.Is(err, legacy.ErrUnavailable) {
+		c.Throttle.Release(a.Login, a.IP) // not the member's failure
+		c.Logger.ErrorContext(ctx, "membership system unavailable", "err", err)
+	}
+	if wait := max(memberWait, c.failed(ctx, a, err, memberChecked || memberWait > 0)); wait > 0 {
+		return nil, &ThrottledError{RetryAfter: wait, AfterFailure: true}
+	}
+	return nil, err
+}
+
+// Hash is what the audit log keeps of a typed login.
+func (c *Checker) Hash(login string) string { return c.Logins.Hash(login) }
+
+// authenticate checks a typed login and password against the AMS; a login with invisible code
+// points is refused as bad credentials without asking the AMS.
+func (c *Checker) authenticate(ctx context.Context, login, password string) (*legacy.Member, error) {
+	if !identity.LoginUsable(login) {
+		return nil, fmt.Errorf("%w: login has invisible characters", legacy.ErrBadCredentials)
+	}
+	return c.Directory.Authenticate(ctx, login, password)
+}
+
+// failed records a failed password check: the throttle counts it against the member the login
+// resolves to as well as the typed login (so variants of one login share a limit), and the
+// audit row has the login's keyed hash and the member's subject when resolved. It returns how
+// long the member's counter refused this attempt (0: not) when Check did not know the member
+// behind this login yet (memberChecked false).
+func (c *Checker) failed(ctx context.Context, a Attempt, err error, memberChecked bool) time.Duration {
+	detail := legacy.Reason(err)
+	if a.Detail != "" {
+		detail += " " + a.Detail
+	}
+	ev := &store.AuditEvent{Event: "login.failure", Login: c.Logins.Hash(a.Login), ClientID: a.ClientID, IP: a.IP, Detail: detail}
+	var retryAfter time.Duration
+	if !errors.Is(err, legacy.ErrUnavailable) && identity.LoginUsable(a.Login) {
+		if m, merr := c.Directory.MemberByLogin(ctx, a.Login); merr == nil {
+			if !memberChecked {
+				retryAfter = c.Throttle.MemberRetryAfter(m.Key)
+			}
+			c.Throttle.FailMember(a.Login, m.Key)
+			ev.Subject = c.Subjects.Subject(m.Key)
+		}
+	}
+	c.Anonymous(ctx, ev)
+	return retryAfter
+}
+
+// BadCredentials is what a person is told after a wrong login or password (and an unknown one:
+// the same words, so no message reveals whether a login exists).
+const BadCredentials = "The username or password is not right. Check them and try again."
+
+// Message is what a person is told about a failed sign-in. A status message is only given
+// after the password was verified (the AMS reports status only then).
+func Message(err error) string {
+	if msg := access.StandingMessage(err); msg != "" {
+		return msg
+	}
+	if errors.Is(err, legacy.ErrUnavailable) {
+		return "The membership system cannot be reached right now, so we cannot check your password. Please try again in a few minutes."
+	}
+	return BadCredentials
+}
