@@ -164,19 +164,20 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	decide := access.New(pol, provisioning.RequireCurrentClients(cfg.Provisioning), log)
 	signIn := &signin.Checker{Directory: d.Directory, Subjects: subjects, Throttle: s.throttle, Access: decide,
 		Anonymous: auditLog.Anonymous, Logins: identity.NewLoginHasher(secrets[secretAudit]), Logger: log, Now: now}
+	queue, logouts := newOutbox(outboxParts{cfg: cfg, store: d.Store, clients: clients, keys: keys, publicSID: publicSID,
+		log: log, now: now})
 	s.shadow = provisioning.New(provisioning.Options{
 		Config: cfg.Shadow, Targets: cfg.Provisioning, Store: d.Store, Directory: d.Directory,
-		Viewer: memberView(pol), Access: decide, Clients: clients, Keys: keys, Issuer: cfg.Issuer,
-		Logger: log, PublicSID: publicSID,
+		Viewer: memberView(pol), Access: decide, Outbox: queue, Logouts: logouts, Logger: log, Now: now,
 	})
-	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: s.shadow, policy: pol, access: decide, audit: auditLog.Write,
+	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: logouts, policy: pol, access: decide, audit: auditLog.Write,
 		subjects: subjects, dir: d.Directory, log: log, now: now})
 
 	// The parts the provider's hooks call: end_session's logout ticket, the password grant's
 	// check, the hand-off's token exchange.
 	ams := capabilities(d.Connector)
 	out := &logout.Handler{Pages: pages, Cookies: cookies, Sealer: sealer, Clients: clients, Issuer: cfg.Issuer,
-		EndSession: s.shadow.EndSession, PublicSID: publicSID, Audit: auditLog.Write, SignOff: ams.signOff,
+		EndSession: logouts.EndSession, PublicSID: publicSID, Audit: auditLog.Write, SignOff: ams.signOff,
 		FromAMS: handoff.Origins(ams.website.Origins).FromAMS, Now: now}
 	redeemer := &handoff.Redeemer{Store: d.Store, Exchanger: ams.exchanger, Directory: d.Directory, Access: decide,
 		Logger: log, Now: now}
@@ -219,7 +220,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	// The web side: each part built once from its dependencies, then mounted on one router.
 	flow := &authflow.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Store: d.Store, Directory: d.Directory,
 		Subjects: subjects, Access: decide, Throttle: s.throttle, Audit: auditLog, Scopes: pol.DescribeScopes,
-		SignIn: signIn, Provision: s.shadow.Provision, EndSession: s.shadow.EndSession, LimitAnonymous: limit.Wrap,
+		SignIn: signIn, Provision: s.shadow.Provision, EndSession: logouts.EndSession, LimitAnonymous: limit.Wrap,
 		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(ams.exchanger, ams.website),
 		Logger: log, Now: now}
 	parts := []web.Mounter{
@@ -228,7 +229,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		flow,
 		out,
 		&account.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Consents: d.Store,
-			Scopes: pol.DescribeScopes, Member: flow.Member, EndSession: s.shadow.EndSession, Audit: auditLog.Write,
+			Scopes: pol.DescribeScopes, Member: flow.Member, EndSession: logouts.EndSession, Audit: auditLog.Write,
 			Playground: cfg.PlaygroundEnabled(), Logger: log},
 		&handoff.Handler{Pages: pages, Cookies: cookies, Flow: flow, Provider: s.provider, Store: d.Store,
 			Directory: d.Directory, Subjects: subjects, Audit: auditLog, Sealer: sealer, Redeemer: redeemer,

@@ -13,11 +13,13 @@
 // Whether a member may be active at a client is one injected decision (Options.Access, the
 // bridge's access.Decide); provisioning does not derive it itself.
 //
-// The events go to an outbox.Queue (package bridge/outbox), which Run runs beside polling and
-// the reconcile and waits for: each client's target is a registered kind (Kinds: scim, webhook;
-// packages bridge/outbox/scim and bridge/outbox/webhook) whose Settings validate themselves and
-// build the target's deliverer; back-channel logout events (bridge/outbox/backchannel) are
-// delivered for every client. The payloads are package wire's.
+// The events go to an outbox.Queue (package bridge/outbox) that the composition root builds
+// once and hands in (Options.Outbox), with the back-channel logouts queued on it
+// (Options.Logouts); Run runs it beside polling and the reconcile and waits for it. Each
+// client's target is a registered kind (Kinds: scim, webhook; packages bridge/outbox/scim and
+// bridge/outbox/webhook) whose Settings validate themselves and build the target's deliverer
+// (Routes); back-channel logout events (bridge/outbox/backchannel) are delivered for every
+// client. The payloads are package wire's.
 //
 // Configuration (top level of the server's file):
 //

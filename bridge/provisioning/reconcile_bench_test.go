@@ -60,8 +60,8 @@ func BenchmarkReconcile100k(b *testing.B) {
 			targets := map[string]provisioning.Target{"portal": {Settings: &webhook.Config{URL: "https://portal.example.org/hook", Secret: webhookSecret}}}
 			cfg := provisioning.Defaults()
 			cfg.ReconcileRate = 1 << 30
-			svc := provisioning.New(provisioning.Options{Config: cfg, Targets: targets, Store: st, Directory: l, Viewer: viewer,
-				Clients: clients{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			svc := provisioning.New(withOutbox(provisioning.Options{Config: cfg, Targets: targets, Store: st, Directory: l, Viewer: viewer,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, clients{}, nil))
 			step := n / signedIn
 			for i := 0; i < n; i += step {
 				m := l.members[i]

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -34,10 +33,6 @@ func (f ViewFunc) View(ctx context.Context, m *legacy.Member, subject, clientID 
 	return f(ctx, m, subject, clientID, now)
 }
 
-// ClientSource resolves client configurations (back-channel logout URIs, signing algorithms):
-// what back-channel logout needs.
-type ClientSource = backchannel.Clients
-
 // Options build a Service.
 type Options struct {
 	Config    Config
@@ -45,18 +40,16 @@ type Options struct {
 	Store     store.Store
 	Directory legacy.Directory
 	Viewer    Viewer
-	Clients   ClientSource
-	Keys      *sso.KeyManager
-	Issuer    string
-	Logger    *slog.Logger
-	// HTTPClient sends deliveries (default: a client that never follows redirects).
-	HTTPClient *http.Client
+	// Outbox delivers what the service queues (built once by the composition root, with a
+	// route for each of Targets: Routes); Logouts queue the back-channel logouts of ended
+	// sessions on it.
+	Outbox  *outbox.Queue
+	Logouts *backchannel.Logouts
+	Logger  *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Lock lets one process at a time run the reconcile (default: a LocalLock of this Service).
 	Lock JobLock
-	// PublicSID turns a stored session id into the sid that logout tokens carry (default: as is).
-	PublicSID func(sessionID string) string
 	// Access decides whether the member may be active at a client (and, with
 	// access.AnyClient, whether they may sign in at all). Default: access.New(nil, the
 	// require_current targets, Logger): standing, and legacy.Member.IsCurrent for
@@ -98,23 +91,22 @@ func New(o Options) *Service {
 	if o.Access == nil {
 		o.Access = access.New(nil, RequireCurrentClients(o.Targets), o.Logger)
 	}
-	sender := outbox.NewSender(o.HTTPClient, o.Config.Timeout)
-	deps := outbox.Deps{Store: o.Store, HTTP: sender, Now: o.Now}
-	routes := make(map[string]outbox.Route, len(o.Targets))
-	for id, t := range o.Targets {
-		if t.Settings != nil { // ValidateTargets refuses a target without; its events would be dead letters
-			routes[id] = outbox.Route{Kind: t.Kind(), Deliverer: t.Settings.Deliverer(deps)}
-		}
-	}
-	q := outbox.New(outbox.Options{Config: o.Config.Config, Store: o.Store, Targets: routes, Logger: o.Logger, Now: o.Now,
-		Channels: map[string]outbox.Deliverer{
-			backchannel.Channel: &backchannel.Deliverer{Clients: o.Clients, Keys: o.Keys, Issuer: o.Issuer, HTTP: sender, Now: o.Now},
-		}})
 	return &Service{
 		cfg: o.Config, targets: o.Targets, store: o.Store, dir: o.Directory, view: o.Viewer,
-		log: o.Logger, now: o.Now, sleep: sleepCtx, lock: o.Lock, access: o.Access, outbox: q,
-		logouts: &backchannel.Logouts{Store: o.Store, Clients: o.Clients, PublicSID: o.PublicSID, Wake: q.Wake},
+		log: o.Logger, now: o.Now, sleep: sleepCtx, lock: o.Lock, access: o.Access, outbox: o.Outbox, logouts: o.Logouts,
 	}
+}
+
+// Routes are the outbox routes of the targets: each client's deliverer, built by its target's
+// kind from its settings (Kinds), for outbox.Options.Targets.
+func Routes(targets map[string]Target, d outbox.Deps) map[string]outbox.Route {
+	routes := make(map[string]outbox.Route, len(targets))
+	for id, t := range targets {
+		if t.Settings != nil { // ValidateTargets refuses a target without; its events would be dead letters
+			routes[id] = outbox.Route{Kind: t.Kind(), Deliverer: t.Settings.Deliverer(d)}
+		}
+	}
+	return routes
 }
 
 // RequireCurrentClients lists the clients whose target requires a current membership (for

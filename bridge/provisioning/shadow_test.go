@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/outbox"
+	"github.com/ssobridge/ssobridge/bridge/outbox/backchannel"
 	scimtarget "github.com/ssobridge/ssobridge/bridge/outbox/scim"
 	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
 
@@ -60,8 +62,10 @@ type fixture struct {
 	st   *sqlite.Store
 	dir  *bridgetest.Directory
 	keys *sso.KeyManager
-	svc  *provisioning.Service
-	opts provisioning.Options
+	// clients are the registered clients (back-channel logout URIs).
+	clients clients
+	svc     *provisioning.Service
+	opts    provisioning.Options
 }
 
 func newFixture(t *testing.T, targets map[string]provisioning.Target, cls clients) *fixture {
@@ -74,8 +78,9 @@ func newFixture(t *testing.T, targets map[string]provisioning.Target, cls client
 	}
 	cfg := provisioning.Defaults()
 	cfg.BackoffMin, cfg.BackoffMax, cfg.MaxAttempts, cfg.Timeout = time.Millisecond, 4*time.Millisecond, 3, 5*time.Second
-	f.opts = provisioning.Options{Config: cfg, Targets: targets, Directory: f.dir, Viewer: viewer, Clients: cls,
-		Issuer: "https://sso.example.org", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	f.clients = cls
+	f.opts = provisioning.Options{Config: cfg, Targets: targets, Directory: f.dir, Viewer: viewer,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	f.start()
 	return f
 }
@@ -95,8 +100,24 @@ func (f *fixture) open() {
 
 func (f *fixture) start() {
 	o := f.opts
-	o.Store, o.Keys = f.st, f.keys
-	f.svc = provisioning.New(o)
+	o.Store = f.st
+	f.svc = provisioning.New(withOutbox(o, f.clients, f.keys))
+}
+
+// withOutbox builds the outbox the composition root builds (bridge.newOutbox) for o: the
+// targets' routes and back-channel logout, on o.Store with o's clock.
+func withOutbox(o provisioning.Options, cls clients, keys *sso.KeyManager) provisioning.Options {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	sender := outbox.NewSender(nil, o.Config.Timeout)
+	o.Outbox = outbox.New(outbox.Options{Config: o.Config.Config, Store: o.Store, Logger: o.Logger, Now: now,
+		Targets: provisioning.Routes(o.Targets, outbox.Deps{Store: o.Store, HTTP: sender, Now: now}),
+		Channels: map[string]outbox.Deliverer{backchannel.Channel: &backchannel.Deliverer{Clients: cls, Keys: keys,
+			Issuer: "https://sso.example.org", HTTP: sender, Now: now}}})
+	o.Logouts = &backchannel.Logouts{Store: o.Store, Clients: cls, Wake: o.Outbox.Wake}
+	return o
 }
 
 // request is one request a test double received.

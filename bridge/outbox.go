@@ -1,0 +1,43 @@
+package bridge
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/outbox"
+	"github.com/ssobridge/ssobridge/bridge/outbox/backchannel"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// channels is the registry of the outbox's channels, one line each: deliverers that serve
+// every client. (A provisioning target kind, scim or webhook, serves the clients whose
+// target is of that kind: provisioning.Kinds, provisioning.Routes.)
+func channels(logout *backchannel.Deliverer) map[string]outbox.Deliverer {
+	return map[string]outbox.Deliverer{
+		backchannel.Channel: logout,
+	}
+}
+
+// outboxParts are what the outbox is built from.
+type outboxParts struct {
+	cfg       Config
+	store     store.Store
+	clients   backchannel.Clients
+	keys      *sso.KeyManager
+	publicSID func(sessionID string) string
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// newOutbox builds the one outbox queue with its deliverers (each provisioning target's, by
+// its kind, and the channels') and the back-channel logouts that queue on it.
+func newOutbox(p outboxParts) (*outbox.Queue, *backchannel.Logouts) {
+	sender := outbox.NewSender(nil, p.cfg.Shadow.Timeout)
+	q := outbox.New(outbox.Options{Config: p.cfg.Shadow.Config, Store: p.store, Logger: p.log, Now: p.now,
+		Targets: provisioning.Routes(p.cfg.Provisioning, outbox.Deps{Store: p.store, HTTP: sender, Now: p.now}),
+		Channels: channels(&backchannel.Deliverer{Clients: p.clients, Keys: p.keys, Issuer: p.cfg.Issuer,
+			HTTP: sender, Now: p.now})})
+	return q, &backchannel.Logouts{Store: p.store, Clients: p.clients, PublicSID: p.publicSID, Wake: q.Wake}
+}
