@@ -54,16 +54,21 @@ func serveCmd(g *globals) *cobra.Command {
 			defer func() { stopRun(); <-runDone }()
 			banner(cmd.OutOrStdout(), app)
 			log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
-			errc := make(chan error, 2)
-			go func() { errc <- srv.Serve(ln) }()
+			// Both listeners are open before either serves: a taken admin port stops start-up
+			// with nothing served.
 			var admin *http.Server
+			var aln net.Listener
 			if h := app.Server.AdminHandler(); h != nil {
-				aln, err := net.Listen("tcp", cfg.Admin.Listen)
-				if err != nil {
+				if aln, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+					ln.Close()
 					return fmt.Errorf("admin.listen: %w", err)
 				}
 				admin = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 					WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+			}
+			errc := make(chan error, 2)
+			go func() { errc <- srv.Serve(ln) }()
+			if admin != nil {
 				log.Info("admin API listening", "addr", aln.Addr().String())
 				go func() { errc <- admin.Serve(aln) }()
 			}
