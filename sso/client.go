@@ -61,8 +61,6 @@ const (
 	GrantPassword          = "password"
 )
 
-var knownGrants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode, GrantTokenExchange, GrantPassword}
-
 // HashSecret is the SecretHash of a plain client secret.
 func HashSecret(secret string) string { return "sha256:" + HashToken(secret) }
 
@@ -100,7 +98,7 @@ func (c *ClientConfig) Validate() error {
 		field("secret_hash", `must be "sha256:<hex>" or a bcrypt hash`)
 	}
 	for _, g := range c.GrantTypes {
-		if !slices.Contains(knownGrants, g) {
+		if !KnownGrant(g) {
 			field("grant_types", "unknown grant type %q", g)
 		}
 	}

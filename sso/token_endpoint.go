@@ -65,19 +65,64 @@ type tokenRequest struct {
 	scopes []string // by the grant's scopeRule (nil for scopesOwn)
 }
 
-// tokenGrants lists the grants this provider runs, in the order discovery lists them: the
-// device grant only with a DeviceStore, the password grant and token exchange only when the
-// hooks implement them (token exchange runs while they have token types).
+// grantKind is one grant the token endpoint knows: its grant_type and how a provider builds it.
+type grantKind struct {
+	grantType string
+	// build returns the grant, or nil when this provider cannot run it (no DeviceStore; hooks
+	// without the capability the grant needs).
+	build func(p *Provider, hooks Hooks) tokenGrant
+}
+
+// grantKinds are the grants the token endpoint knows, one line each, in the order discovery
+// lists them. Adding a grant is its file (a tokenGrant) and one line here: client validation
+// (KnownGrant) and discovery follow from this list.
+func grantKinds() []grantKind {
+	return []grantKind{
+		{GrantAuthorizationCode, func(p *Provider, _ Hooks) tokenGrant { return codeGrant{p} }},
+		{GrantRefreshToken, func(p *Provider, _ Hooks) tokenGrant { return refreshGrant{p} }},
+		{GrantClientCredentials, func(p *Provider, _ Hooks) tokenGrant { return clientCredentialsGrant{p} }},
+		{GrantDeviceCode, func(p *Provider, _ Hooks) tokenGrant {
+			if p.devices == nil {
+				return nil
+			}
+			return deviceCodeGrant{p}
+		}},
+		{GrantTokenExchange, func(p *Provider, h Hooks) tokenGrant {
+			if ex, ok := h.(ExternalExchanger); ok {
+				return tokenExchangeGrant{p, ex}
+			}
+			return nil
+		}},
+		{GrantPassword, func(p *Provider, h Hooks) tokenGrant {
+			if pa, ok := h.(PasswordAuthenticator); ok {
+				return passwordGrant{p, pa}
+			}
+			return nil
+		}},
+	}
+}
+
+// KnownGrant reports whether grantType is one of the token endpoint's grants.
+func KnownGrant(grantType string) bool {
+	return slices.ContainsFunc(grantKinds(), func(k grantKind) bool { return k.grantType == grantType })
+}
+
+// GrantTypes are the grant_type values of the token endpoint's grants, in discovery order.
+func GrantTypes() []string {
+	var out []string
+	for _, k := range grantKinds() {
+		out = append(out, k.grantType)
+	}
+	return out
+}
+
+// tokenGrants builds the grants this provider runs (grantKinds that it can run).
 func (p *Provider) tokenGrants(hooks Hooks) []tokenGrant {
-	grants := []tokenGrant{codeGrant{p}, refreshGrant{p}, clientCredentialsGrant{p}}
-	if p.devices != nil {
-		grants = append(grants, deviceCodeGrant{p})
-	}
-	if ex, ok := hooks.(ExternalExchanger); ok {
-		grants = append(grants, tokenExchangeGrant{p, ex})
-	}
-	if pa, ok := hooks.(PasswordAuthenticator); ok {
-		grants = append(grants, passwordGrant{p, pa})
+	var grants []tokenGrant
+	for _, k := range grantKinds() {
+		if g := k.build(p, hooks); g != nil {
+			grants = append(grants, g)
+		}
 	}
 	return grants
 }
@@ -92,7 +137,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, cfg *Clien
 	}
 	i := slices.IndexFunc(p.grants, func(g tokenGrant) bool { return g.grantType() == gt && grantEnabled(g) })
 	switch {
-	case !cfg.AllowsGrant(gt) && !slices.Contains(knownGrants, gt):
+	case !cfg.AllowsGrant(gt) && !KnownGrant(gt):
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "unsupported grant_type")
 		return
 	case !cfg.AllowsGrant(gt):

@@ -204,3 +204,23 @@ func TestEveryGrantSharesTheChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestKnownGrantIsTheGrantList: client validation and the token endpoint know exactly the
+// grants in grantKinds, so a new grant is one file plus one line there.
+func TestKnownGrantIsTheGrantList(t *testing.T) {
+	for _, k := range sso.GrantTypes() {
+		if !sso.KnownGrant(k) {
+			t.Errorf("%s not known", k)
+		}
+		c := sso.ClientConfig{ID: "c", SecretHash: sso.HashSecret("0123456789abcdef0123456789abcdef"), GrantTypes: []string{k},
+			RedirectURIs: []string{"https://app.example/cb"}}
+		if err := c.Validate(); err != nil && strings.Contains(err.Error(), "unknown grant type") {
+			t.Errorf("%s refused by client validation: %v", k, err)
+		}
+	}
+	for _, g := range []string{"implicit", "", "urn:ietf:params:oauth:grant-type:jwt-bearer"} {
+		if sso.KnownGrant(g) {
+			t.Errorf("%q known", g)
+		}
+	}
+}
