@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
@@ -145,7 +146,7 @@ func TestRunReconcilerSchedule(t *testing.T) {
 			cfg := Defaults()
 			cfg.ReconcileInterval = tc.interval
 			dir := &countingLister{Directory: bridgetest.NewDirectory(), fail: tc.fail}
-			s := New(Options{Config: cfg, Store: st, Directory: dir, Now: c.now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			s := New(Options{Config: cfg, Store: st, Directory: dir, Now: c.now, Access: access.New(nil, nil, nil), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			s.sleep = c.sleep
 			s.runReconciler(ctx) // returns when the third sleep ends ctx (or at once when off)
 			if len(c.sleeps) != len(tc.want) {

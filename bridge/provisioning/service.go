@@ -51,9 +51,9 @@ type Options struct {
 	// Lock lets one process at a time run the reconcile (default: a LocalLock of this Service).
 	Lock JobLock
 	// Access decides whether the member may be active at a client (and, with
-	// access.AnyClient, whether they may sign in at all). Default: access.New(nil, the
-	// require_current targets, Logger): standing, and legacy.Member.IsCurrent for
-	// require_current; the bridge passes its Decider (grace period, standing_rule, access rules).
+	// access.AnyClient, whether they may sign in at all): the bridge passes its Decider (standing,
+	// grace period, standing_rule, require_current, access rules). Required: without one every
+	// member is refused everywhere (fail closed) and New logs an error.
 	Access access.Decider
 }
 
@@ -89,7 +89,8 @@ func New(o Options) *Service {
 		o.Lock = &LocalLock{}
 	}
 	if o.Access == nil {
-		o.Access = access.New(nil, RequireCurrentClients(o.Targets), o.Logger)
+		o.Logger.Error("provisioning: built without an access decider; every member is treated as refused")
+		o.Access = refuseAll{}
 	}
 	return &Service{
 		cfg: o.Config, targets: o.Targets, store: o.Store, dir: o.Directory, view: o.Viewer,
@@ -462,4 +463,12 @@ func (s *Service) deactivate(ctx context.Context, subject, reason string, users 
 	level(ctx, "shadow: member deactivated", "subject", subject, "reason", reason,
 		"sessions_ended", len(ended), "shadow_users", wasActive)
 	return nil
+}
+
+// refuseAll is the decider of a Service built without one: nobody may be active anywhere.
+type refuseAll struct{}
+
+func (refuseAll) Decide(context.Context, *legacy.Member, string, string, time.Time) access.Decision {
+	return access.Decision{Rule: access.AccessRule, Reason: access.ReasonRuleError, Message: "Access cannot be decided.",
+		Cause: errors.New("provisioning built without an access decider")}
 }

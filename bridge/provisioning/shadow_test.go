@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/outbox"
 	"github.com/ssobridge/ssobridge/bridge/outbox/backchannel"
 	scimtarget "github.com/ssobridge/ssobridge/bridge/outbox/scim"
@@ -117,6 +118,9 @@ func withOutbox(o provisioning.Options, cls clients, keys *sso.KeyManager) provi
 		Channels: map[string]outbox.Deliverer{backchannel.Channel: &backchannel.Deliverer{Clients: cls, Keys: keys,
 			Issuer: "https://sso.example.org", HTTP: sender, Now: now}}})
 	o.Logouts = &backchannel.Logouts{Store: o.Store, Clients: cls, Wake: o.Outbox.Wake}
+	if o.Access == nil {
+		o.Access = access.New(nil, provisioning.RequireCurrentClients(o.Targets), o.Logger)
+	}
 	return o
 }
 
@@ -687,5 +691,28 @@ func TestShutdownFinishesDeliveriesInFlight(t *testing.T) {
 	<-done
 	if c, _ := f.st.OutboxCounts(ctx); c[store.OutboxDelivered] != 1 || c[store.OutboxPending] != 0 {
 		t.Fatalf("outbox after shutdown: %v", c)
+	}
+}
+
+// TestNoDeciderFailsClosed: a Service built without an access decider treats every member as
+// refused (it used to fall back to a decider without the access rules, admitting members the
+// bridge's rules refuse).
+func TestNoDeciderFailsClosed(t *testing.T) {
+	scim := newSCIMServer(t)
+	f := newFixture(t, map[string]provisioning.Target{"portal": {Sync: true,
+		Settings: &scimtarget.Config{URL: scim.srv.URL + "/scim/v2", Token: scimTok}}}, clients{})
+	o := f.opts
+	o.Store = f.st
+	o = withOutbox(o, f.clients, f.keys)
+	o.Access = nil
+	svc := provisioning.New(o)
+	_ = svc.Provision(t.Context(), "portal", aliceSub, nil)
+	if su, err := f.st.ShadowUser(t.Context(), "portal", aliceSub); err == nil && su.Active {
+		t.Fatalf("member provisioned as active without an access decider: %+v", su)
+	}
+	for _, r := range scim.take() {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/Users") && strings.Contains(r.Body, `"active":true`) {
+			t.Fatalf("active user created at the app: %s", r.Body)
+		}
 	}
 }
