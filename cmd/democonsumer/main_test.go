@@ -44,6 +44,11 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
+// liveness bounds waitFor: a limit for asynchronous delivery, generous so that a loaded
+// machine does not fail the test; never a performance assertion (how long a change took is
+// logged, not asserted).
+const liveness = 30 * time.Second
+
 // waitFor polls cond until it holds or the bound passes.
 func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -145,15 +150,15 @@ func testDemoConsumer(t *testing.T, target func(app string) outbox.Settings) {
 			}
 		}
 	}()
-	waitFor(t, 5*time.Second, "provisioning push", func() bool {
+	waitFor(t, liveness, "provisioning push", func() bool {
 		u, err := a.c.User(ctx, sub)
 		return err == nil && len(u.Membership) > 0
 	})
 
-	// A role change in the AMS reaches the app's table within one poll interval (plus delivery).
+	// A role change in the AMS reaches the app's table (the next poll, then delivery).
 	dir.Update("alice", func(m *legacy.Member) { m.Roles = []string{"Member", "Board"} })
 	changed := time.Now()
-	waitFor(t, pollInterval+3*time.Second, "role change", func() bool {
+	waitFor(t, liveness, "role change", func() bool {
 		u, err := a.c.User(ctx, sub)
 		return err == nil && slices.Equal(u.Roles, []string{"Board", "Member"})
 	})
@@ -165,7 +170,7 @@ func testDemoConsumer(t *testing.T, target func(app string) outbox.Settings) {
 	if out.Status >= 400 {
 		t.Fatalf("bridge logout: %d", out.Status)
 	}
-	waitFor(t, 5*time.Second, "back-channel logout", func() bool {
+	waitFor(t, liveness, "back-channel logout", func() bool {
 		return strings.Contains(br.Get(app+"/").Body, `id="signed-out"`)
 	})
 	// The app acts on the logout before it answers, and the bridge records the delivery only
