@@ -86,26 +86,23 @@ func (c Config) presetNames() []string {
 
 // memberKeys lists the member key modes the connector's presets accept (each once).
 func (c Config) memberKeys() []string {
-	var keys []string
-	for _, p := range c.Presets {
-		for _, k := range p.MemberKeys {
-			if !slices.Contains(keys, k) {
-				keys = append(keys, k)
-			}
-		}
-	}
-	return keys
+	return c.presetUnion(func(p Preset) []string { return p.MemberKeys })
 }
 
 // defaultRefusedLogins is the presets' built-in accounts (each once).
 func (c Config) defaultRefusedLogins() []string {
-	var logins []string
+	return c.presetUnion(func(p Preset) []string { return p.RefusedLogins })
+}
+
+// presetUnion is the union of one list of every preset, in order, each value once.
+func (c Config) presetUnion(list func(Preset) []string) []string {
+	var out []string
 	for _, p := range c.Presets {
-		for _, l := range p.RefusedLogins {
-			if !slices.Contains(logins, l) {
-				logins = append(logins, l)
+		for _, v := range list(p) {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
 			}
 		}
 	}
-	return logins
+	return out
 }
