@@ -48,6 +48,17 @@ type signingKey struct {
 	signUntil time.Time
 	expiresAt time.Time
 	createdAt time.Time
+
+	signerOnce sync.Once
+	signer     jose.Signer
+	signerErr  error
+}
+
+// Signer is the key's JWS signer (typ JWT, kid set), built once and shared: a jose.Signer is
+// safe for concurrent use, and building one per token showed in the refresh profile.
+func (k *signingKey) Signer() (jose.Signer, error) {
+	k.signerOnce.Do(func() { k.signer, k.signerErr = op.SignerFromKey(k) })
+	return k.signer, k.signerErr
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
