@@ -41,7 +41,7 @@ func (p protocolRoutes) Mount(e *echo.Echo) {
 // not know the bridge's idea of it, trusted proxies).
 func (p protocolRoutes) serve(c echo.Context) error {
 	r := c.Request()
-	r = r.WithContext(hooks.WithClientIP(r.Context(), c.RealIP()))
+	r = r.WithContext(hooks.WithMemberMemo(hooks.WithClientIP(r.Context(), c.RealIP())))
 	p.provider.ServeHTTP(c.Response(), r)
 	return nil
 }

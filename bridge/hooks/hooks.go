@@ -81,12 +81,26 @@ func (h *Hooks) now() time.Time {
 	return h.Now()
 }
 
+// member looks the subject's member up (once per request whose context has WithMemberMemo).
 func (h *Hooks) member(ctx context.Context, subject string) (*legacy.Member, error) {
+	memo := memoFrom(ctx)
+	if memo != nil {
+		if m := memo.get(subject); m != nil {
+			return m, nil
+		}
+	}
 	key, err := h.Subjects.MemberKey(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
-	return h.Members.MemberByKey(ctx, key)
+	m, err := h.Members.MemberByKey(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if memo != nil {
+		memo.put(subject, m)
+	}
+	return m, nil
 }
 
 // Claims implements sso.Hooks.
