@@ -201,11 +201,18 @@ func TestRefreshRotation(t *testing.T) {
 		t.Fatalf("second refresh: %d %v", status, third)
 	}
 	// The first token again: reuse.
-	if status, body := refresh(tok.RefreshToken); status != 400 || body["error"] != "invalid_grant" {
+	// Each answer says why (issue 14: op's wrapping left error_description empty).
+	if status, body := refresh(tok.RefreshToken); status != 400 || body["error"] != "invalid_grant" ||
+		body["error_description"] != "refresh token already used; the grant has been revoked" {
 		t.Fatalf("reused refresh token: %d %v", status, body)
 	}
-	if status, body := refresh(third["refresh_token"].(string)); status != 400 || body["error"] != "invalid_grant" {
+	if status, body := refresh(third["refresh_token"].(string)); status != 400 || body["error"] != "invalid_grant" ||
+		body["error_description"] != "refresh token revoked" {
 		t.Fatalf("current token of a revoked family: %d %v", status, body)
+	}
+	if status, body := refresh("not-a-refresh-token"); status != 400 || body["error"] != "invalid_grant" ||
+		body["error_description"] != "invalid or expired refresh token" {
+		t.Fatalf("unknown refresh token: %d %v", status, body)
 	}
 	if h.introspect(third["access_token"].(string))["active"] != false {
 		t.Fatal("an access token of a revoked family is active")

@@ -3,6 +3,7 @@ package sso
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -216,6 +217,15 @@ func withoutUserinfoScopes(scopes []string) []string {
 // invalid_client is 401 with a challenge (5.2), a server error is 500 and logged, others 400.
 func (p *Provider) writeOpError(ctx context.Context, w http.ResponseWriter, err error) {
 	e := oidc.DefaultToServerError(err, "could not issue tokens")
+	if e.Description == "" {
+		// op wraps the storage's answer in a fresh error of its own (RefreshTokenRequestByRefreshToken:
+		// invalid_grant with the storage's error as parent and no description): say why with
+		// the storage's description of the same error type.
+		var inner *oidc.Error
+		if errors.As(e.Unwrap(), &inner) && inner.ErrorType == e.ErrorType {
+			e.Description = inner.Description
+		}
+	}
 	status := http.StatusBadRequest
 	switch e.ErrorType {
 	case oidc.InvalidClient:
