@@ -43,4 +43,7 @@ printf '%s ' "$label"
 load "$tool" -issuer $issuer -client load-es -secret load-secret-es-0123456789abcdef0123 -n 100 -c 100 -refresh "$refreshes"
 sleep 1
 printf '%s database after: %s\n' "$label" "$(du -cb loadtest-data/*.db* | tail -1 | cut -f1) bytes ($(ls -l loadtest-data/ | awk '/\.db/ {printf "%s %s; ", $9, $5}'))"
-printf '%s peak RSS: %s\n' "$label" "$(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status)"
+# The split at the end of the run: RssFile is the binary's own pages (text, rodata, pclntab)
+# mapped from the page cache, RssAnon the Go heap, stacks, GC metadata and SQLite's caches.
+printf '%s peak RSS: %s (at the end: %s)\n' "$label" "$(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status)" \
+	"$(awk '/RssAnon|RssFile/ {printf "%s %s %s; ", $1, $2, $3}' /proc/$pid/status)"
