@@ -130,10 +130,10 @@ func idTokenPayload(c *oidc.IDTokenClaims) ([]byte, error) {
 	if len(extra) == 0 {
 		return out, nil
 	}
-	taken := topLevelKeys(out)
+	taken := topLevelKeys(out, make([][2]int, 0, 24))
 	names := make([]string, 0, len(extra))
 	for k := range extra {
-		if !slices.Contains(taken, k) {
+		if !slices.ContainsFunc(taken, func(r [2]int) bool { return string(out[r[0]:r[1]]) == k }) {
 			names = append(names, k)
 		}
 	}
@@ -160,10 +160,10 @@ func idTokenPayload(c *oidc.IDTokenClaims) ([]byte, error) {
 	return append(out, '}'), nil
 }
 
-// topLevelKeys lists the member names of the JSON object obj (as encoding/json writes it, so
-// without escapes in the names this package's claims use), skipping nested objects and arrays.
-func topLevelKeys(obj []byte) []string {
-	var keys []string
+// topLevelKeys appends to keys where the member names of the JSON object obj are (as
+// encoding/json writes them, so without escapes in the names this package's claims use),
+// skipping nested objects and arrays; ranges, not strings, so that nothing is allocated.
+func topLevelKeys(obj []byte, keys [][2]int) [][2]int {
 	depth, inStr, esc, start := 0, false, false, 0
 	for i := 0; i < len(obj); i++ {
 		b := obj[i]
@@ -181,7 +181,7 @@ func topLevelKeys(obj []byte) []string {
 						j++
 					}
 					if j < len(obj) && obj[j] == ':' {
-						keys = append(keys, string(obj[start+1:i]))
+						keys = append(keys, [2]int{start + 1, i})
 					}
 				}
 			}
