@@ -15,6 +15,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
+	"github.com/ssobridge/ssobridge/sso/ssotest"
 )
 
 // A client id and secret with every character RFC 6749 2.3.1 clients form-urlencode in Basic
@@ -23,30 +24,6 @@ const (
 	nextID     = "next_auth-app.v1~x"
 	nextSecret = "s3cr3t-_.~!*'()+/=%&: with space 0123456789abcdef"
 )
-
-// oauth4webapiEncode is oauth4webapi 3.x's formUrlEncode: encodeURIComponent, then also
-// -_.!~*'() percent-encoded and %20 as '+'.
-func oauth4webapiEncode(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ':
-			b.WriteByte('+')
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
-}
-
-// basicOAuth4WebAPI builds the Authorization header exactly as oauth4webapi's
-// client_secret_basic does.
-func basicOAuth4WebAPI(id, secret string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(oauth4webapiEncode(id)+":"+oauth4webapiEncode(secret)))
-}
 
 // basicXOAuth2 builds it as golang.org/x/oauth2's AuthStyleInHeader does.
 func basicXOAuth2(id, secret string) string {
@@ -81,7 +58,7 @@ func TestClientAuthFormEncodedBasic(t *testing.T) {
 		name  string
 		authz func(id, secret string) string
 	}{
-		{"oauth4webapi", basicOAuth4WebAPI},
+		{"oauth4webapi", ssotest.OAuth4WebAPIBasic},
 		{"x/oauth2", basicXOAuth2},
 		{"client_secret_post", nil},
 	} {

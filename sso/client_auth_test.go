@@ -2,31 +2,15 @@ package sso
 
 import (
 	"encoding/base64"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
-)
 
-// formEncodeStrict is oauth4webapi's formUrlEncode: only ASCII letters and digits stay.
-func formEncodeStrict(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ':
-			b.WriteByte('+')
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-			b.WriteByte(c)
-		default:
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return b.String()
-}
+	"github.com/ssobridge/ssobridge/sso/ssotest"
+)
 
 func basicRequest(header string, form url.Values) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/oauth/token", strings.NewReader(form.Encode()))
@@ -47,7 +31,7 @@ func FuzzParseCredentials(f *testing.F) {
 	f.Add("a:b", "c%zz", "Basic "+base64.StdEncoding.EncodeToString([]byte("%zz:x")))
 	f.Fuzz(func(t *testing.T, id, secret, raw string) {
 		if id != "" && utf8.ValidString(id) && utf8.ValidString(secret) {
-			for _, enc := range []func(string) string{formEncodeStrict, url.QueryEscape} {
+			for _, enc := range []func(string) string{ssotest.OAuth4WebAPIEncode, url.QueryEscape} {
 				h := "Basic " + base64.StdEncoding.EncodeToString([]byte(enc(id)+":"+enc(secret)))
 				c, err := parseCredentials(basicRequest(h, nil))
 				if err != nil || c.id != id || c.secret != secret || c.method != AuthMethodBasic {
