@@ -93,4 +93,5 @@ type Store interface {
 	HandoffGuard
 	ShadowStore
 	Outbox
+	UpstreamStore
 }

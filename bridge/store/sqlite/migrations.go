@@ -321,6 +321,48 @@ DROP TABLE access_tokens;
 DROP TABLE refresh_tokens;
 DROP TABLE token_families;
 `,
+	// 11: upstream OpenID providers: links of upstream identities to members, pending upstream
+	// sign-ins (a state machine, keyed by the state's hash) and the bridge sessions an upstream
+	// sign-in started (for the upstream's back-channel logout).
+	`
+CREATE TABLE upstream_links (
+	issuer           TEXT NOT NULL,
+	upstream_subject TEXT NOT NULL,
+	subject          TEXT NOT NULL,
+	provider         TEXT NOT NULL DEFAULT '',
+	email            TEXT NOT NULL DEFAULT '',
+	created_at       INTEGER NOT NULL,
+	PRIMARY KEY (issuer, upstream_subject)
+) WITHOUT ROWID;
+CREATE INDEX upstream_links_subject ON upstream_links (subject);
+
+CREATE TABLE upstream_logins (
+	id               TEXT PRIMARY KEY,
+	provider         TEXT NOT NULL,
+	state            TEXT NOT NULL,
+	auth_request_id  TEXT NOT NULL DEFAULT '',
+	browser          TEXT NOT NULL DEFAULT '',
+	link_subject     TEXT NOT NULL DEFAULT '',
+	issuer           TEXT NOT NULL DEFAULT '',
+	upstream_subject TEXT NOT NULL DEFAULT '',
+	email            TEXT NOT NULL DEFAULT '',
+	upstream_sid     TEXT NOT NULL DEFAULT '',
+	created_at       INTEGER NOT NULL,
+	expires_at       INTEGER NOT NULL
+);
+CREATE INDEX upstream_logins_expires ON upstream_logins (expires_at);
+
+CREATE TABLE upstream_sessions (
+	session_id       TEXT PRIMARY KEY,
+	issuer           TEXT NOT NULL,
+	upstream_subject TEXT NOT NULL,
+	upstream_sid     TEXT NOT NULL DEFAULT '',
+	expires_at       INTEGER NOT NULL
+);
+CREATE INDEX upstream_sessions_subject ON upstream_sessions (issuer, upstream_subject);
+CREATE INDEX upstream_sessions_sid ON upstream_sessions (issuer, upstream_sid);
+CREATE INDEX upstream_sessions_expires ON upstream_sessions (expires_at);
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

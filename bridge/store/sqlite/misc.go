@@ -209,7 +209,8 @@ const purgeBatch = 1000
 // Purge deletes rows expired before now: auth requests (with their codes, once the code has
 // expired too), token families past their end (with their legacy token hashes), access-token
 // revocations past the token's expiry, ended or expired sessions
-// (with their clients), expired signing keys and expired hand-off replay guards. It deletes in
+// (with their clients), expired signing keys, expired hand-off replay guards, pending upstream
+// sign-ins and upstream session records. It deletes in
 // bounded batches, each in its own transaction, and returns how many rows it deleted.
 func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 	n := ts(now)
@@ -221,6 +222,10 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 		{"sessions", `DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions
 			WHERE expires_at <= ?1 LIMIT ?2) OR rowid IN (SELECT rowid FROM sessions WHERE ended = 1 LIMIT ?2)`},
 		{"signing keys", `DELETE FROM signing_keys WHERE rowid IN (SELECT rowid FROM signing_keys
+			WHERE expires_at <= ?1 LIMIT ?2)`},
+		{"upstream logins", `DELETE FROM upstream_logins WHERE rowid IN (SELECT rowid FROM upstream_logins
+			WHERE expires_at <= ?1 LIMIT ?2)`},
+		{"upstream sessions", `DELETE FROM upstream_sessions WHERE rowid IN (SELECT rowid FROM upstream_sessions
 			WHERE expires_at <= ?1 LIMIT ?2)`},
 	}
 	var total int64

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Handoff", handoffTests},
 		{"Shadow", shadowTests},
 		{"Outbox", outboxTests},
+		{"Upstream", upstreamTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
