@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
@@ -104,6 +107,7 @@ func benchRefresh(b *testing.B, clientID, secret, redirect string) {
 // BenchmarkRefreshGrant is one full refresh grant: client auth, family check, member re-check,
 // rotation in one transaction, an opaque access token and one signed ID token.
 func BenchmarkRefreshGrant(b *testing.B) {
+	otel.SetTracerProvider(noop.NewTracerProvider()) // as cmd/ssobridge's main does
 	b.Run("RS256", func(b *testing.B) { benchRefresh(b, "web", webSecret, "http://127.0.0.1:9/app/callback") })
 	b.Run("ES256", func(b *testing.B) { benchRefresh(b, "other", otherSecret, "http://127.0.0.1:9/app/other") })
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
@@ -140,10 +139,7 @@ func (s *storage) signAccessToken(ctx context.Context, cfg *ClientConfig, at *Ac
 	if err != nil {
 		return "", fmt.Errorf("access token signing key: %w", err)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{
-		Algorithm: key.SignatureAlgorithm(),
-		Key:       &jose.JSONWebKey{Key: key.Key(), KeyID: key.ID()},
-	}, (&jose.SignerOptions{}).WithType(TypeAccessTokenJWT))
+	signer, err := signerFor(key, TypeAccessTokenJWT)
 	if err != nil {
 		return "", fmt.Errorf("access token signer: %w", err)
 	}

@@ -164,6 +164,22 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 // newHarnessWith is newHarness with the provider's store wrapped by wrap (when not nil).
 func newHarnessWith(t *testing.T, wrap func(*memstore.Store) sso.Store, opts ...harnessOpt) *harness {
 	t.Helper()
+	return newHarnessOn(t, nil, wrap, opts...)
+}
+
+// replica is a second provider, with its own caches and its own server, on h's store: what
+// another replica of the bridge is.
+func (h *harness) replica() *harness {
+	h.t.Helper()
+	return newHarnessOn(h.t, h.store, nil)
+}
+
+// newHarnessOn is newHarnessWith on st (a new in-memory store when nil).
+func newHarnessOn(t *testing.T, st0 *memstore.Store, wrap func(*memstore.Store) sso.Store, opts ...harnessOpt) *harness {
+	t.Helper()
+	if st0 == nil {
+		st0 = memstore.New()
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +189,7 @@ func newHarnessWith(t *testing.T, wrap func(*memstore.Store) sso.Store, opts ...
 	srv.Listener = ln
 	issuer := "http://" + ln.Addr().String()
 
-	st, keys, reg, hooks, cfg := harnessParts(t, issuer)
+	st, keys, reg, hooks, cfg := harnessPartsOn(t, issuer, st0)
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -197,8 +213,13 @@ func newHarnessWith(t *testing.T, wrap func(*memstore.Store) sso.Store, opts ...
 // harnessParts builds what sso.New takes, for a provider at issuer.
 func harnessParts(t *testing.T, issuer string) (*memstore.Store, *sso.KeyManager, *sso.Registry, *fakeHooks, sso.Config) {
 	t.Helper()
+	return harnessPartsOn(t, issuer, memstore.New())
+}
+
+// harnessPartsOn is harnessParts on an existing store (a replica of another harness).
+func harnessPartsOn(t *testing.T, issuer string, st *memstore.Store) (*memstore.Store, *sso.KeyManager, *sso.Registry, *fakeHooks, sso.Config) {
+	t.Helper()
 	ctx := t.Context()
-	st := memstore.New()
 	keys, err := sso.NewKeyManager(ctx, st, sso.KeyConfig{Algorithms: []string{"RS256", "ES256"}, EncryptionKey: make([]byte, 32), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

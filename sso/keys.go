@@ -52,6 +52,9 @@ type signingKey struct {
 	signerOnce sync.Once
 	signer     jose.Signer
 	signerErr  error
+
+	typedMu sync.Mutex
+	typed   map[jose.ContentType]jose.Signer // signers for other typ headers (at+jwt, logout+jwt)
 }
 
 // Signer is the key's JWS signer (typ JWT, kid set), built once and shared: a jose.Signer is
@@ -59,6 +62,38 @@ type signingKey struct {
 func (k *signingKey) Signer() (jose.Signer, error) {
 	k.signerOnce.Do(func() { k.signer, k.signerErr = op.SignerFromKey(k) })
 	return k.signer, k.signerErr
+}
+
+// typedSigner is the key's JWS signer with typ as the typ header and its kid, built once per
+// typ and shared like Signer.
+func (k *signingKey) typedSigner(typ jose.ContentType) (jose.Signer, error) {
+	k.typedMu.Lock()
+	defer k.typedMu.Unlock()
+	if s, ok := k.typed[typ]; ok {
+		return s, nil
+	}
+	s, err := newTypedSigner(k, typ)
+	if err != nil {
+		return nil, err
+	}
+	if k.typed == nil {
+		k.typed = map[jose.ContentType]jose.Signer{}
+	}
+	k.typed[typ] = s
+	return s, nil
+}
+
+// signerFor is key's signer for typ: the one built once when key is one of ours.
+func signerFor(key op.SigningKey, typ jose.ContentType) (jose.Signer, error) {
+	if k, ok := key.(*signingKey); ok {
+		return k.typedSigner(typ)
+	}
+	return newTypedSigner(key, typ)
+}
+
+func newTypedSigner(key op.SigningKey, typ jose.ContentType) (jose.Signer, error) {
+	opts := (&jose.SignerOptions{}).WithType(typ).WithHeader(jose.HeaderKey("kid"), key.ID())
+	return jose.NewSigner(jose.SigningKey{Algorithm: key.SignatureAlgorithm(), Key: key.Key()}, opts)
 }
 
 func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	jose "github.com/go-jose/go-jose/v4"
 )
 
 // BackChannelLogoutEvent is the member of a logout token's events claim (OIDC Back-Channel
@@ -63,8 +61,7 @@ func (m *KeyManager) SignLogoutToken(alg string, t LogoutToken) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("logout token: %w", err)
 	}
-	opts := (&jose.SignerOptions{}).WithType(LogoutTokenType).WithHeader(jose.HeaderKey("kid"), key.ID())
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: key.SignatureAlgorithm(), Key: key.Key()}, opts)
+	signer, err := signerFor(key, LogoutTokenType)
 	if err != nil {
 		return "", fmt.Errorf("logout token: signer: %w", err)
 	}

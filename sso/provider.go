@@ -88,7 +88,7 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 	st := &storage{
 		store: store, keys: keys, clients: clients, hooks: hooks, life: cfg.Lifetimes,
 		loginURL: cfg.LoginURL, rotateKey: cfg.RotateKey, sidKey: cfg.SIDKey, supported: cfg.SupportedScopes, now: time.Now,
-		issuer: cfg.Issuer, crypto: tc,
+		issuer: cfg.Issuer, crypto: tc, families: newFamilyCache(familyCacheSize),
 	}
 	cfg.Device.defaults()
 	opCfg := &op.Config{

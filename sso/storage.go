@@ -65,6 +65,7 @@ type storage struct {
 	now       func() time.Time
 	issuer    string
 	crypto    *tokenCrypto // parks at+jwt access tokens for op (access_token_jwt.go)
+	families  *familyCache // the refresh grant's fast path (family_cache.go)
 }
 
 var (
@@ -267,6 +268,7 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	}
 	if ar.CodeConsumed {
 		// RFC 6749 4.1.2: a code used twice revokes what it issued.
+		s.families.forget(ar.ID)
 		if err := s.store.RevokeFamily(ctx, ar.ID); err != nil {
 			return nil, oidc.ErrServerError().WithParent(err)
 		}
@@ -485,7 +487,7 @@ const (
 )
 
 // familyToken finds the family of a presented refresh token and tells what the token is to it.
-func (s *storage) familyToken(ctx context.Context, token string) (*RefreshToken, int64, int, error) {
+func (s *storage) familyToken(ctx context.Context, token string, cached bool) (*RefreshToken, int64, int, error) {
 	if len(token) > 1024 {
 		return nil, 0, tokenUnknown, ErrNotFound
 	}
@@ -496,7 +498,15 @@ func (s *storage) familyToken(ctx context.Context, token string) (*RefreshToken,
 	)
 	if family, g, ok := parseRefreshToken(token); ok {
 		gen = g
+		if cached {
+			if f, ok := s.families.current(family, g, HashToken(token), s.now()); ok {
+				return f, gen, tokenCurrent, nil
+			}
+		}
 		rt, err = s.store.Family(ctx, family)
+		if err == nil && cached {
+			s.families.put(rt)
+		}
 	} else {
 		rt, err = s.store.LegacyRefreshToken(ctx, HashToken(token))
 	}
@@ -529,10 +539,19 @@ func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
 	err := s.store.IssueTokens(ctx, in)
 	switch {
 	case err == nil:
+		if r := in.Rotate; r != nil {
+			s.families.rotated(r.FamilyID, r.Generation, r.NewHash, r.Now)
+		}
+		s.families.put(in.Family)
 		return nil
+	case in.Rotate != nil:
+		s.families.forget(in.Rotate.FamilyID)
+	}
+	switch {
 	case errors.Is(err, ErrCodeConsumed):
 		// RFC 6749 4.1.2: a code used more than once revokes what it issued, also when the
 		// exchanges raced.
+		s.families.forget(g.familyID)
 		if rerr := s.store.RevokeFamily(ctx, g.familyID); rerr != nil {
 			return oidc.ErrServerError().WithParent(rerr)
 		}
@@ -550,7 +569,7 @@ func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
 }
 
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
-	rt, gen, kind, err := s.familyToken(ctx, token)
+	rt, gen, kind, err := s.familyToken(ctx, token, true)
 	switch {
 	case errors.Is(err, ErrNotFound) || (err == nil && kind == tokenUnknown):
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid or expired refresh token")
@@ -562,6 +581,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 		// A retry of the last rotation within the opt-in grace window gets the same successor
 		// (IssueTokens finds it already there); any other rotated token is reuse.
 		if gen+1 != rt.Generation || s.life.RefreshGrace <= 0 || s.now().Sub(rt.RotatedAt) > s.life.RefreshGrace {
+			s.families.forget(rt.FamilyID)
 			if err := s.store.RevokeFamily(ctx, rt.FamilyID); err != nil {
 				return nil, oidc.ErrServerError().WithParent(err)
 			}
@@ -614,13 +634,14 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 }
 
 func (s *storage) revokeRefresh(ctx context.Context, token, clientID string) *oidc.Error {
-	rt, _, kind, err := s.familyToken(ctx, token)
+	rt, _, kind, err := s.familyToken(ctx, token, false)
 	if err != nil || kind == tokenUnknown {
 		return nil
 	}
 	if rt.ClientID != clientID {
 		return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
 	}
+	s.families.forget(rt.FamilyID)
 	if err := s.store.RevokeFamily(ctx, rt.FamilyID); err != nil {
 		return oidc.ErrServerError().WithParent(err)
 	}
@@ -629,7 +650,7 @@ func (s *storage) revokeRefresh(ctx context.Context, token, clientID string) *oi
 }
 
 func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
-	rt, _, kind, err := s.familyToken(ctx, token)
+	rt, _, kind, err := s.familyToken(ctx, token, false)
 	if err != nil || kind == tokenUnknown {
 		return "", "", op.ErrInvalidRefreshToken
 	}
