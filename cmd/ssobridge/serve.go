@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/procmem"
 )
 
 func serveCmd(g *globals) *cobra.Command {
@@ -71,6 +72,12 @@ func serveCmd(g *globals) *cobra.Command {
 			if admin != nil {
 				log.Info("admin API listening", "addr", aln.Addr().String())
 				go func() { errc <- admin.Serve(aln) }()
+			}
+			// Start-up is over: give back the binary's pages it touched (bridge/procmem).
+			if n, err := procmem.ReleaseStartupPages(); err != nil {
+				log.Warn("start-up pages not released", "err", err)
+			} else {
+				log.Debug("start-up pages released", "bytes", n)
 			}
 			select {
 			case err := <-errc:
