@@ -132,3 +132,28 @@ func BenchmarkSignBaseline(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkFullLogin is one complete sign-in as a new browser: /authorize, the login page, the
+// form POST (the password check against the directory), the redirect with a code, and the code
+// exchanged for tokens (one signed ID token). The client side (cookie jar, HTTP client on
+// 127.0.0.1) is inside the timer too: compare runs, not absolute figures.
+func BenchmarkFullLogin(b *testing.B) {
+	otel.SetTracerProvider(noop.NewTracerProvider()) // as cmd/ssobridge's main does
+	for _, c := range []struct{ name, id, secret, redirect string }{
+		{"RS256", "web", webSecret, "/callback"},
+		{"ES256", "other", otherSecret, "/other"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			e := newEnv(b, func(cfg *bridge.Config) { cfg.Throttle.AnonymousWrites = 1 << 30 })
+			cfg, _ := e.oauth(c.id, c.secret, e.rp+c.redirect, oauth2.AuthStyleInHeader)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				code := e.signIn(e.browser(), cfg.AuthCodeURL("s"), "alice", "alice-password")
+				if _, err := cfg.Exchange(e.ctx(), code); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
