@@ -20,13 +20,14 @@ import (
 	"github.com/ssobridge/ssobridge/sso"
 )
 
-// AdminHandler is the admin HTTP API (admin.Service.Handler), or nil when the admin API is
-// off. Serve it on Config.Admin.Listen, never on the public listener.
+// AdminHandler is the admin HTTP API (admin.Service.Handler) with /metrics, /healthz and
+// /readyz (opsHandler), or nil when the admin API is off. Serve it on Config.Admin.Listen,
+// never on the public listener.
 func (s *Server) AdminHandler() http.Handler {
 	if !s.cfg.Admin.Enabled() {
 		return nil
 	}
-	return s.admin.Handler(s.cfg.Admin.Token)
+	return s.opsHandler(s.admin.Handler(s.cfg.Admin.Token))
 }
 
 // adminParts are what the administration is built from, in the server and in OpenAdmin.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/metrics"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/backends"
 	"github.com/ssobridge/ssobridge/legacy"
@@ -28,7 +29,9 @@ type App struct {
 	Demo bool
 	// Connector is the AMS connector Directory comes from (its optional capabilities).
 	Connector legacy.Connector
-	closers   []func() error
+	// Metrics is the process's metrics registry (the connector's queries are observed).
+	Metrics *metrics.Metrics
+	closers []func() error
 }
 
 // OpenStore opens the bridge's own store that store.type names (sqlite in the data dir by
@@ -49,7 +52,7 @@ func OpenStore(ctx context.Context, cfg Config) (store.Backend, error) {
 
 // Open opens everything the server needs from a checked configuration (Config.Check).
 func Open(ctx context.Context, chk *config.Checked, log *slog.Logger) (*App, error) {
-	a := &App{Config: chk.Config}
+	a := &App{Config: chk.Config, Metrics: NewMetrics()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -64,7 +67,8 @@ func Open(ctx context.Context, chk *config.Checked, log *slog.Logger) (*App, err
 		return nil, err
 	}
 	chk.Config = a.Config // settleMemberKey may have filled in legacy.member_key
-	a.Server, err = newServer(ctx, chk, Deps{Store: a.Store, Directory: a.Directory, Connector: a.Connector, SigningKeyEncryption: encKey}, log)
+	a.Server, err = newServer(ctx, chk, Deps{Store: a.Store, Directory: a.Directory, Connector: a.Connector, SigningKeyEncryption: encKey,
+		Metrics: a.Metrics}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +107,11 @@ func (a *App) open(ctx context.Context, log *slog.Logger) ([]byte, error) {
 
 // openDirectory opens the AMS connector of the settled configuration.
 func (a *App) openDirectory(ctx context.Context, log *slog.Logger) error {
-	conn, err := OpenConnector(ctx, a.Config, legacy.OpenOptions{Logger: log})
+	o := legacy.OpenOptions{Logger: log}
+	if a.Metrics != nil {
+		o.Queries = a.Metrics
+	}
+	conn, err := OpenConnector(ctx, a.Config, o)
 	if err != nil {
 		return err
 	}

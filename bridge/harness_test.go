@@ -18,6 +18,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/metrics"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/legacy"
 	legacydemo "github.com/ssobridge/ssobridge/legacy/demo"
@@ -60,6 +61,18 @@ func newEnvWith(t testing.TB, demo bool, mutate ...func(*bridge.Config)) *env {
 // newEnvDir runs the bridge over dir (nil: the in-memory test directory).
 func newEnvDir(t testing.TB, demo bool, dir legacy.Directory, mutate ...func(*bridge.Config)) *env {
 	t.Helper()
+	return newEnvDeps(t, demo, dir, envDeps{}, mutate...)
+}
+
+// envDeps are optional parts of the bridge's Deps for newEnvDeps.
+type envDeps struct {
+	metrics *metrics.Metrics // nil: the server's own
+	logger  *slog.Logger     // nil: discarded
+}
+
+// newEnvDeps runs the bridge over dir with the given metrics registry and logger.
+func newEnvDeps(t testing.TB, demo bool, dir legacy.Directory, deps envDeps, mutate ...func(*bridge.Config)) *env {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +111,10 @@ func newEnvDir(t testing.TB, demo bool, dir legacy.Directory, mutate ...func(*br
 		dir = testDir
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := quiet
+	if deps.logger != nil {
+		log = deps.logger
+	}
 	var conn legacy.Connector
 	var amsSim *imissim.Simulator
 	if demo {
@@ -110,7 +127,7 @@ func newEnvDir(t testing.TB, demo bool, dir legacy.Directory, mutate ...func(*br
 		conn, amsSim = sim, sim.Simulator()
 	}
 	b, err := bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: dir, Connector: conn,
-		SigningKeyEncryption: make([]byte, 32), Logger: quiet})
+		SigningKeyEncryption: make([]byte, 32), Logger: log, Metrics: deps.metrics})
 	if err != nil {
 		t.Fatal(err)
 	}

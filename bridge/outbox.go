@@ -29,13 +29,14 @@ type outboxParts struct {
 	publicSID func(sessionID string) string
 	log       *slog.Logger
 	now       func() time.Time
+	observer  outbox.DeliveryObserver // metrics
 }
 
 // newOutbox builds the one outbox queue with its deliverers (each provisioning target's, by
 // its kind, and the channels') and the back-channel logouts that queue on it.
 func newOutbox(p outboxParts) (*outbox.Queue, *backchannel.Logouts) {
 	sender := outbox.NewSender(nil, p.cfg.Shadow.Timeout)
-	q := outbox.New(outbox.Options{Config: p.cfg.Shadow.Config, Store: p.store, Logger: p.log, Now: p.now,
+	q := outbox.New(outbox.Options{Config: p.cfg.Shadow.Config, Store: p.store, Logger: p.log, Now: p.now, Observer: p.observer,
 		Targets: provisioning.Routes(p.cfg.Provisioning, outbox.Deps{Store: p.store, HTTP: sender, Now: p.now}),
 		Channels: channels(&backchannel.Deliverer{Clients: p.clients, Keys: p.keys, Issuer: p.cfg.Issuer,
 			HTTP: sender, Now: p.now})})

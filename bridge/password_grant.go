@@ -34,7 +34,7 @@ type passwordGrant struct {
 func (g passwordGrant) check(r *http.Request, clientID, login, password string) (string, []string, error) {
 	ctx := r.Context()
 	ip := g.clientIP(r)
-	m, err := g.signIn.Check(ctx, signin.Attempt{Login: login, Password: password, ClientID: clientID, IP: ip,
+	m, err := g.signIn.Check(ctx, signin.Attempt{Login: login, Password: password, ClientID: clientID, IP: ip, Method: signin.MethodPasswordGrant,
 		Detail: "grant=password", CheckAccess: true})
 	var throttled *signin.ThrottledError
 	switch {

@@ -17,6 +17,8 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/hooks"
 	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/logging"
+	"github.com/ssobridge/ssobridge/bridge/metrics"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -50,6 +52,9 @@ type Deps struct {
 	// installation secrets at rest. Nil: from keys.encryption_key (or the data dir's key file).
 	SigningKeyEncryption []byte
 	Logger               *slog.Logger
+	// Metrics is the process's metrics registry (NewMetrics), given when the connector was
+	// opened with it as its query observer. Nil: the server builds its own.
+	Metrics *metrics.Metrics
 }
 
 // Server is the running bridge: its HTTP surface and the background work Run does. New builds
@@ -71,6 +76,8 @@ type Server struct {
 	anonLimit *throttle.Limiter
 	admin     *admin.Service // the admin API's administration (admin.go)
 	shadow    *provisioning.Service
+	metrics   *metrics.Metrics
+	ready     *readiness
 	echo      *echo.Echo
 	now       func() time.Time
 }
@@ -116,7 +123,10 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	now := time.Now
-	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, now: now}
+	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, now: now, metrics: d.Metrics}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
+	}
 
 	// Clients, keys and the crypto every part shares with the provider, built from the store
 	// and the secrets before the provider: the parts that seal tickets, name clients or publish
@@ -155,7 +165,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		CSRFKey: secrets[secretCSRF], Secure: https, Lifetime: cfg.Session.Lifetime}, d.Store, pages)
 	s.throttle = throttle.New(cfg.Throttle)
 	s.anonLimit = throttle.NewLimiter(cfg.Throttle.AnonymousWrites)
-	auditLog := audit.New(d.Store, log, now, s.anonLimit)
+	auditLog := audit.New(d.Store, log, now, s.anonLimit).Observe(observeAudit(s.metrics))
 	limit := &web.AnonymousLimit{Limiter: s.anonLimit, Refused: auditLog.Refused, Pages: pages}
 	clientIP := web.IPExtractor(cfg.TrustedProxies)
 	s.clientThrottle = throttle.New(cfg.Throttle)
@@ -163,15 +173,17 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	pol := chk.Policy
 	decide := access.New(pol, provisioning.RequireCurrentClients(cfg.Provisioning), log)
 	signIn := &signin.Checker{Directory: d.Directory, Subjects: subjects, Throttle: s.throttle, Access: decide,
-		Anonymous: auditLog.Anonymous, Logins: identity.NewLoginHasher(secrets[secretAudit]), Logger: log, Now: now}
+		Anonymous: auditLog.Anonymous, Logins: identity.NewLoginHasher(secrets[secretAudit]), Logger: log, Now: now,
+		Observer: s.metrics}
 	queue, logouts := newOutbox(outboxParts{cfg: cfg, store: d.Store, clients: clients, keys: keys, publicSID: publicSID,
-		log: log, now: now})
+		log: log, now: now, observer: s.metrics})
 	s.shadow = provisioning.New(provisioning.Options{
 		Config: cfg.Shadow, Targets: cfg.Provisioning, Store: d.Store, Directory: d.Directory,
 		Viewer: memberView(pol), Access: decide, Outbox: queue, Logouts: logouts, Logger: log, Now: now,
 	})
 	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: logouts, policy: pol, access: decide, audit: auditLog.Write,
 		subjects: subjects, dir: d.Directory, log: log, now: now})
+	s.admin.LogLevel = logging.LevelVar(log) // nil unless the logger is package logging's
 
 	// The parts the provider's hooks call: end_session's logout ticket, the password grant's
 	// check, the hand-off's token exchange.
@@ -211,7 +223,8 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		AllOrigins:            reg.Origins,
 		Device: sso.DeviceConfig{Lifetime: cfg.Tokens.DeviceCode, Interval: cfg.Tokens.DeviceInterval,
 			UserPath: PathDevice, DonePath: PathDeviceDone},
-		Logger: log,
+		Logger:   log,
+		Observer: tokenObserver{s.metrics},
 	}, d.Store, keys, reg, h)
 	if err != nil {
 		return nil, err
@@ -223,8 +236,10 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		SignIn: signIn, Provision: s.shadow.Provision, EndSession: logouts.EndSession, LimitAnonymous: limit.Wrap,
 		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(ams.exchanger, ams.website),
 		Logger: log, Now: now}
+	s.ready = &readiness{cfg: cfg.Health, store: d.Store, dir: d.Directory, keys: keys, now: now}
 	parts := []web.Mounter{
 		pages,
+		healthRoutes{s.ready},
 		protocolRoutes{provider: s.provider, limit: limit, callback: flow.Callback},
 		flow,
 		out,
@@ -243,10 +258,12 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if ams.pages.Handler != nil {
 		parts = append(parts, ams.pages)
 	}
-	s.echo = web.NewRouter(web.RouterConfig{TrustedProxies: cfg.TrustedProxies, HTTPS: https, Renderer: pages, Logger: log})
+	s.echo = web.NewRouter(web.RouterConfig{TrustedProxies: cfg.TrustedProxies, HTTPS: https, Renderer: pages, Logger: log,
+		Requests: s.metrics})
 	for _, p := range parts {
 		p.Mount(s.echo)
 	}
+	s.instrument(s.metrics)
 	return s, nil
 }
 

@@ -36,6 +36,16 @@ type OpenOptions struct {
 	SiteName string
 	// Standing, when set, replaces the connector's membership rule (the bridge's standing_rule).
 	Standing func(m *Member, now time.Time) Membership
+	// Queries, when set, is told about every query the connector runs against the AMS
+	// (metrics). Nil: none.
+	Queries QueryObserver
+}
+
+// QueryObserver is told about each named query a connector runs against the AMS: its name
+// (a fixed, configured name such as member_by_login, never a member's data), how long it took
+// and its error (nil on success). It must be cheap and safe for concurrent use.
+type QueryObserver interface {
+	ObserveQuery(name string, took time.Duration, err error)
 }
 
 // MemberRules are the settings of a connector's configuration that the bridge's policy engine

@@ -326,6 +326,30 @@ func (m *KeyManager) SigningKey(alg string) (op.SigningKey, error) {
 	return best, nil
 }
 
+// KeyStatus is the key that signs now for one algorithm: when it was created and when it
+// stops signing (the next rotation).
+type KeyStatus struct {
+	Algorithm string
+	ID        string
+	Created   time.Time
+	SignUntil time.Time
+}
+
+// Current lists, for each configured algorithm, the key that signs now (an algorithm without
+// one is left out: SigningKey fails for it).
+func (m *KeyManager) Current() []KeyStatus {
+	out := make([]KeyStatus, 0, len(m.cfg.Algorithms))
+	for _, a := range m.cfg.Algorithms {
+		k, err := m.SigningKey(a)
+		if err != nil {
+			continue
+		}
+		sk := k.(*signingKey)
+		out = append(out, KeyStatus{Algorithm: string(sk.alg), ID: sk.id, Created: sk.createdAt, SignUntil: sk.signUntil})
+	}
+	return out
+}
+
 // Algorithms lists the algorithms that have keys.
 func (m *KeyManager) Algorithms() []jose.SignatureAlgorithm {
 	out := make([]jose.SignatureAlgorithm, 0, len(m.cfg.Algorithms))

@@ -47,6 +47,15 @@ type Config struct {
 	Device DeviceConfig
 	// Logger receives the provider's own errors (default slog.Default()).
 	Logger *slog.Logger
+	// Observer is told about every token response the token endpoint sends (metrics).
+	// Optional.
+	Observer TokenObserver
+}
+
+// TokenObserver is told about each successful token response: its grant type (one of
+// GrantTypes) and the authenticated client. It must be cheap and safe for concurrent use.
+type TokenObserver interface {
+	TokenIssued(ctx context.Context, grantType, clientID string)
 }
 
 // MaxRefreshGrace bounds Lifetimes.RefreshGrace.

@@ -169,6 +169,9 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, cfg *Clien
 		return
 	}
 	writeTokenResponse(w, resp)
+	if o := p.cfg.Observer; o != nil {
+		o.TokenIssued(ctx, gt, cfg.ID)
+	}
 }
 
 // grantScopes parses and filters the scope parameter as authorize does (openid by default).

@@ -28,6 +28,7 @@ import (
 //	GET    /admin/clients/{id}     DELETE /admin/clients/{id}
 //	POST   /admin/clients/{id}/rotate-secret
 //	GET    /admin/claims-preview?client=&login=&scope=...   (HTML for browsers, JSON otherwise)
+//	GET    /admin/log-level        PUT /admin/log-level {"level": "debug"|"info"|"warn"|"error"}
 //
 // Every call needs "Authorization: Bearer <token>" and is written to the audit log.
 func (a *Service) Handler(token string) http.Handler {
@@ -42,6 +43,8 @@ func (a *Service) Handler(token string) http.Handler {
 	mux.HandleFunc("DELETE /admin/clients/{id}", a.httpDeleteClient)
 	mux.HandleFunc("POST /admin/clients/{id}/rotate-secret", a.httpRotateSecret)
 	mux.HandleFunc("GET /admin/claims-preview", a.httpClaimsPreview)
+	mux.HandleFunc("GET /admin/log-level", a.httpLogLevel)
+	mux.HandleFunc("PUT /admin/log-level", a.httpSetLogLevel)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such admin endpoint")
 	})

@@ -65,6 +65,9 @@ type Service struct {
 	Directory    Members
 	Log          *slog.Logger
 	Now          func() time.Time
+	// LogLevel is the process's run-time log level (GET/PUT /admin/log-level); nil: it
+	// cannot be changed (the endpoint answers 404).
+	LogLevel *slog.LevelVar
 }
 
 // Errors of the administration (the HTTP API answers them 404, 400 and 409).

@@ -20,6 +20,15 @@ type Log struct {
 	log   *slog.Logger
 	now   func() time.Time
 	limit *throttle.Limiter
+	// observe, when set, sees every event before it is written (metrics, log fields).
+	observe func(ctx context.Context, e *store.AuditEvent)
+}
+
+// Observe makes f see every event Write writes, before it is written (metrics; the request's
+// log fields). Call it once, before the Log is used.
+func (l *Log) Observe(f func(ctx context.Context, e *store.AuditEvent)) *Log {
+	l.observe = f
+	return l
 }
 
 // New builds the Log. limit is the anonymous-write budget per client address (shared with the
@@ -40,6 +49,9 @@ func New(st Appender, log *slog.Logger, now func() time.Time, limit *throttle.Li
 func (l *Log) Write(ctx context.Context, e *store.AuditEvent) {
 	if e.Time.IsZero() {
 		e.Time = l.now()
+	}
+	if l.observe != nil {
+		l.observe(ctx, e)
 	}
 	l.log.InfoContext(ctx, "audit", "event", e.Event, "subject", e.Subject, "login", e.Login, "client", e.ClientID, "ip", e.IP, "detail", e.Detail)
 	if err := l.store.Audit(ctx, e); err != nil {

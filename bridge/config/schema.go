@@ -44,6 +44,8 @@ type Config struct {
 	// X-Forwarded-For is ignored (it would let anyone choose their IP).
 	TrustedProxies []string  `yaml:"trusted_proxies"`
 	Log            LogConfig `yaml:"log"`
+	// Health sets what /readyz checks (health.go).
+	Health HealthConfig `yaml:"health"`
 	// Audit sets the audit log's retention.
 	Audit AuditConfig `yaml:"audit"`
 	// Admin is the admin HTTP API on its own listener; off without a token (admin.go).
@@ -136,6 +138,7 @@ func Defaults() Config {
 		Log:    LogConfig{Level: "info", Format: "text"},
 		Audit:  AuditConfig{Retention: 90 * 24 * time.Hour},
 		Admin:  AdminConfig{Listen: "127.0.0.1:8081"},
+		Health: HealthDefaults(),
 		Shadow: provisioning.Defaults(),
 	}
 }

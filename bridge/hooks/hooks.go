@@ -11,6 +11,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/logging"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/legacy"
@@ -105,6 +106,7 @@ func (h *Hooks) member(ctx context.Context, subject string) (*legacy.Member, err
 
 // Claims implements sso.Hooks.
 func (h *Hooks) Claims(ctx context.Context, subject, clientID string, scopes []string, target sso.ClaimTarget) (map[string]any, error) {
+	logging.Annotate(ctx, clientID, subject)
 	m, err := h.member(ctx, subject)
 	if err != nil {
 		return nil, fmt.Errorf("claims: %w", err)
@@ -116,6 +118,7 @@ func (h *Hooks) Claims(ctx context.Context, subject, clientID string, scopes []s
 // access.Decide must allow them at the client. An unreachable AMS is a server error (the
 // grant stays valid).
 func (h *Hooks) CheckGrant(ctx context.Context, subject, clientID string) error {
+	logging.Annotate(ctx, clientID, subject)
 	m, err := h.member(ctx, subject)
 	if err != nil {
 		if errors.Is(err, legacy.ErrNotFound) || errors.Is(err, sso.ErrNotFound) {

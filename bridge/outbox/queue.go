@@ -29,6 +29,21 @@ type Options struct {
 	Logger  *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Observer is told about each delivery attempt's outcome (metrics). Optional.
+	Observer DeliveryObserver
+}
+
+// Outcomes of a delivery attempt (DeliveryObserver).
+const (
+	OutcomeDelivered = "delivered"
+	OutcomeRetry     = "retry" // failed; retried later
+	OutcomeDead      = "dead"  // failed; moved to the dead-letter state
+)
+
+// DeliveryObserver is told about each delivery attempt: the event's channel, its client and
+// the outcome (OutcomeDelivered, OutcomeRetry, OutcomeDead).
+type DeliveryObserver interface {
+	Delivery(channel, clientID, outcome string)
 }
 
 // Queue claims due events and delivers them.
@@ -39,6 +54,7 @@ type Queue struct {
 	targets  map[string]Route
 	log      *slog.Logger
 	now      func() time.Time
+	observer DeliveryObserver
 	wake     chan struct{}
 	lease    time.Duration
 	batch    int
@@ -54,7 +70,7 @@ func New(o Options) *Queue {
 		o.Now = time.Now
 	}
 	return &Queue{cfg: o.Config, store: o.Store, channels: o.Channels, targets: o.Targets, log: o.Logger, now: o.Now,
-		wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 4, workers: 4, // batch = workers: no claimed event waits for a worker past its lease
+		observer: o.Observer, wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 4, workers: 4, // batch = workers: no claimed event waits for a worker past its lease
 	}
 }
 
@@ -173,6 +189,7 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 			q.log.ErrorContext(ctx, "shadow: mark delivered failed", "event", e.ID, "err", merr)
 			return merr
 		}
+		q.observe(e, OutcomeDelivered)
 		q.log.InfoContext(ctx, "shadow: delivered", "event", e.ID, "type", e.Type, "channel", e.Channel,
 			"client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts, "duration", q.now().Sub(start))
 		return nil
@@ -182,6 +199,11 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 	if merr := q.store.MarkFailed(ctx, e.ID, next, err.Error(), dead); merr != nil {
 		q.log.ErrorContext(ctx, "shadow: mark failed failed", "event", e.ID, "err", merr)
 	}
+	if dead {
+		q.observe(e, OutcomeDead)
+	} else {
+		q.observe(e, OutcomeRetry)
+	}
 	level := slog.LevelWarn
 	if dead {
 		level = slog.LevelError
@@ -189,6 +211,13 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 	q.log.Log(ctx, level, "shadow: delivery failed", "event", e.ID, "type", e.Type, "channel", e.Channel,
 		"client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts, "dead", dead, "next_attempt", next, "err", err)
 	return err
+}
+
+// observe tells the observer, if any, about a delivery attempt.
+func (q *Queue) observe(e *store.OutboxEvent, outcome string) {
+	if q.observer != nil {
+		q.observer.Delivery(e.Channel, e.ClientID, outcome)
+	}
 }
 
 // send routes the event: a deliverer of its channel, else its client's target of that kind.

@@ -38,6 +38,33 @@ type Checker struct {
 	Logins *identity.LoginHasher
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Observer is told about every check's method and outcome (metrics). Optional.
+	Observer Observer
+}
+
+// Observer is told about each password check: the sign-in method (Attempt.Method) and its
+// outcome (Outcome). It must be cheap and safe for concurrent use.
+type Observer interface {
+	SignIn(method, outcome string)
+}
+
+// Sign-in methods (Attempt.Method).
+const (
+	MethodPassword      = "password"       // the sign-in form
+	MethodPasswordGrant = "password_grant" // the token endpoint's password grant
+)
+
+// OutcomeThrottled is Outcome's answer for a refusal by the throttle.
+const OutcomeThrottled = "throttled"
+
+// Outcome names a check's result for metrics: "ok", OutcomeThrottled, or legacy.Reason's code
+// of the refusal (bad_credentials, locked_out ... ams_unavailable), a small fixed set.
+func Outcome(err error) string {
+	var te *ThrottledError
+	if errors.As(err, &te) {
+		return OutcomeThrottled
+	}
+	return legacy.Reason(err)
 }
 
 // Attempt is one typed login and password.
@@ -50,6 +77,8 @@ type Attempt struct {
 	// a refusal counts as a failed sign-in (the password grant, which has no later step that
 	// asks).
 	CheckAccess bool
+	// Method names the sign-in method for metrics (MethodPassword when empty).
+	Method string
 }
 
 // ThrottledError: the throttle refuses the attempt for RetryAfter. AfterFailure: the refusal
@@ -68,6 +97,19 @@ func (e *ThrottledError) Error() string {
 // AMS's or access's refusal (legacy.ErrBadCredentials, a standing sentinel). Every failure is
 // recorded (throttle and audit); a success clears the throttle's counters.
 func (c *Checker) Check(ctx context.Context, a Attempt) (*legacy.Member, error) {
+	m, err := c.check(ctx, a)
+	if c.Observer != nil {
+		method := a.Method
+		if method == "" {
+			method = MethodPassword
+		}
+		c.Observer.SignIn(method, Outcome(err))
+	}
+	return m, err
+}
+
+// check is Check without the observer.
+func (c *Checker) check(ctx context.Context, a Attempt) (*legacy.Member, error) {
 	delay, retryAfter := c.Throttle.Check(a.Login, a.IP)
 	if retryAfter > 0 {
 		c.Anonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: c.Logins.Hash(a.Login), ClientID: a.ClientID, IP: a.IP, Detail: a.Detail})

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/ssobridge/ssobridge/bridge/logging"
 	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -29,6 +30,14 @@ type RouterConfig struct {
 	HTTPS    bool
 	Renderer *Renderer
 	Logger   *slog.Logger
+	// Requests, when set, is told about every request (metrics).
+	Requests RequestObserver
+}
+
+// RequestObserver is told about each request: its route template (the registered path, such
+// as /oauth/token or /demo-ams/*; "" when no route matched), method, status and duration.
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, took time.Duration)
 }
 
 // NewRouter builds the echo router with the shared middleware and error handling; the parts
@@ -39,7 +48,7 @@ func NewRouter(cfg RouterConfig) *echo.Echo {
 	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = errorHandler(cfg.Renderer, cfg.Logger)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: func() string { return sso.RandomToken()[:16] }}))
-	e.Use(requestLog(cfg.Logger))
+	e.Use(requestLog(cfg.Logger, cfg.Requests))
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders(cfg.HTTPS))
 	return e
@@ -60,10 +69,14 @@ func IPExtractor(trusted []string) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+// requestLog logs one line per request and tells the observer (if any) about it. The
+// request's context carries its log fields (package logging) from here on.
+func requestLog(log *slog.Logger, obs RequestObserver) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
+			rid := c.Response().Header().Get(echo.HeaderXRequestID)
+			c.SetRequest(c.Request().WithContext(logging.WithRequest(c.Request().Context(), rid)))
 			err := next(c)
 			if err != nil {
 				c.Error(err)
@@ -74,11 +87,16 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 			if status >= 500 {
 				level = slog.LevelError
 			}
-			// Only the path is logged: query strings carry codes, tokens and hints.
+			took := time.Since(start)
+			if obs != nil {
+				obs.ObserveRequest(c.Path(), r.Method, status, took)
+			}
+			// Only the path is logged: query strings carry codes, tokens and hints. The
+			// request's client id and subject, once known, come from its log fields.
 			log.LogAttrs(r.Context(), level, "http",
-				slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+				slog.String(logging.KeyRequestID, rid),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
-				slog.Duration("duration", time.Since(start)), slog.String("ip", c.RealIP()))
+				slog.Duration("duration", took), slog.String("ip", c.RealIP()))
 			return nil
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/logging"
 )
 
 func main() {
@@ -51,7 +52,8 @@ func rootCmd() *cobra.Command {
 	f.StringVar(&g.listen, "listen", "", "listen address host:port (overrides the config)")
 	f.StringVar(&g.issuer, "issuer", "", "issuer URL (overrides the config)")
 	f.StringVar(&g.dataDir, "data-dir", "", "data directory (overrides the config)")
-	root.AddCommand(serveCmd(g), clientsCmd(g), legacyCmd(g), claimsCmd(g), shadowCmd(g), tokensCmd(g), sessionsCmd(g))
+	root.AddCommand(serveCmd(g), clientsCmd(g), legacyCmd(g), claimsCmd(g), shadowCmd(g), tokensCmd(g), sessionsCmd(g),
+		versionCmd(), configCmd())
 	return root
 }
 
@@ -79,15 +81,11 @@ func (g *globals) load() (*config.Checked, error) {
 	return chk, nil
 }
 
+// newLogger builds the process's logger (log.format, log.level): its level can be changed at
+// run time through the admin API, and its lines carry the request's id, client and subject.
 func newLogger(cfg bridge.Config) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Log.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
-	if cfg.Log.Format == "json" {
-		h = slog.NewJSONHandler(os.Stderr, opts)
-	}
-	l := slog.New(h)
+	level, _ := logging.ParseLevel(cfg.Log.Level) // validated by Check; info when not
+	l := logging.New(os.Stderr, cfg.Log.Format, level)
 	slog.SetDefault(l)
 	return l
 }

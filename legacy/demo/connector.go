@@ -64,6 +64,9 @@ func (c Config) Open(ctx context.Context, o legacy.OpenOptions) (legacy.Connecto
 	if o.Standing != nil {
 		opts = append(opts, sqldir.WithStandingRule(o.Standing))
 	}
+	if o.Queries != nil {
+		opts = append(opts, sqldir.WithQueryObserver(o.Queries))
+	}
 	d, _, err := OpenDirectory(ctx, "", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("demo directory: %w", err)

@@ -56,6 +56,9 @@ func OpenConnector(ctx context.Context, c Config, o legacy.OpenOptions) (*Connec
 	if o.Standing != nil {
 		opts = append(opts, WithStandingRule(o.Standing))
 	}
+	if o.Queries != nil {
+		opts = append(opts, WithQueryObserver(o.Queries))
+	}
 	d, err := Open(c, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("legacy: %w", err)

@@ -46,6 +46,7 @@ type Directory struct {
 	log      *slog.Logger
 	now      func() time.Time
 	standing func(m *legacy.Member, now time.Time) legacy.Membership
+	observer legacy.QueryObserver // nil: none
 
 	clockMu    sync.Mutex
 	clockAt    time.Time // when the application clock was last read from the AMS
@@ -78,6 +79,9 @@ func WithClock(now func() time.Time) Option { return func(d *Directory) { d.now 
 func WithStandingRule(f func(m *legacy.Member, now time.Time) legacy.Membership) Option {
 	return func(d *Directory) { d.standing = f }
 }
+
+// WithQueryObserver tells o about every query the directory runs (metrics).
+func WithQueryObserver(o legacy.QueryObserver) Option { return func(d *Directory) { d.observer = o } }
 
 // WithOwnedDB makes Close close the database handle given to New.
 func WithOwnedDB() Option { return func(d *Directory) { d.ownDB = true } }
@@ -656,6 +660,17 @@ type resultSet struct {
 // run executes a named query with the query timeout and reads at most maxRows rows.
 // Every failure is wrapped by legacy.Unavailable.
 func (d *Directory) run(ctx context.Context, name string, maxRows int, args ...any) (*resultSet, error) {
+	if d.observer == nil {
+		return d.runQuery(ctx, name, maxRows, args...)
+	}
+	start := time.Now()
+	rs, err := d.runQuery(ctx, name, maxRows, args...)
+	d.observer.ObserveQuery(name, time.Since(start), err)
+	return rs, err
+}
+
+// runQuery is run without the observer.
+func (d *Directory) runQuery(ctx context.Context, name string, maxRows int, args ...any) (*resultSet, error) {
 	q, ok := d.queries[name]
 	if !ok {
 		return nil, legacy.Unavailable(name, errors.New("query not configured"))

@@ -1,0 +1,173 @@
+package logging
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+)
+
+// Formats of the log lines (log.format).
+const (
+	FormatText = "text"
+	FormatJSON = "json"
+)
+
+// Attribute keys the Handler adds.
+const (
+	KeyRequestID = "request_id"
+	KeyClientID  = "client_id"
+	KeySubject   = "subject"
+)
+
+// New builds a logger writing format lines (FormatText or FormatJSON) to w from level on; its
+// level can be changed later through LevelVar.
+func New(w io.Writer, format string, level slog.Level) *slog.Logger {
+	lv := new(slog.LevelVar)
+	lv.Set(level)
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler
+	if format == FormatJSON {
+		h = slog.NewJSONHandler(w, opts)
+	} else {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(&Handler{next: h, level: lv})
+}
+
+// ParseLevel reads a level name (debug, info, warn, error; any case).
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.TrimSpace(s))); err != nil {
+		return 0, fmt.Errorf("unknown log level %q (want debug, info, warn or error)", s)
+	}
+	return l, nil
+}
+
+// LevelVar is the run-time level of a logger New built (nil for any other logger).
+func LevelVar(l *slog.Logger) *slog.LevelVar {
+	if l == nil {
+		return nil
+	}
+	if h, ok := l.Handler().(*Handler); ok {
+		return h.level
+	}
+	return nil
+}
+
+// Fields are what one request's log lines carry once known. Safe for concurrent use.
+type Fields struct {
+	mu                           sync.Mutex
+	requestID, clientID, subject string
+}
+
+type fieldsKey struct{}
+
+// fieldsCtx is a context holding Fields: one allocation per request for both.
+type fieldsCtx struct {
+	context.Context
+	f Fields
+}
+
+func (c *fieldsCtx) Value(key any) any {
+	if _, ok := key.(fieldsKey); ok {
+		return &c.f
+	}
+	return c.Context.Value(key)
+}
+
+// WithRequest returns ctx with fresh Fields for the request requestID.
+func WithRequest(ctx context.Context, requestID string) context.Context {
+	c := &fieldsCtx{Context: ctx}
+	c.f.requestID = requestID
+	return c
+}
+
+// fieldsOf is ctx's Fields, or nil.
+func fieldsOf(ctx context.Context) *Fields {
+	f, _ := ctx.Value(fieldsKey{}).(*Fields)
+	return f
+}
+
+// Annotate records the request's client id and member subject (each when not empty) for the
+// lines logged with ctx from now on. Without Fields in ctx it does nothing.
+func Annotate(ctx context.Context, clientID, subject string) {
+	f := fieldsOf(ctx)
+	if f == nil || (clientID == "" && subject == "") {
+		return
+	}
+	f.mu.Lock()
+	if clientID != "" {
+		f.clientID = clientID
+	}
+	if subject != "" {
+		f.subject = subject
+	}
+	f.mu.Unlock()
+}
+
+// Of returns the request id, client id and subject known for ctx's request.
+func Of(ctx context.Context) (requestID, clientID, subject string) {
+	f := fieldsOf(ctx)
+	if f == nil {
+		return "", "", ""
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requestID, f.clientID, f.subject
+}
+
+// Handler adds the request's Fields (request_id, client_id, subject) to each record that does
+// not carry that key itself.
+type Handler struct {
+	next  slog.Handler
+	level *slog.LevelVar
+}
+
+// Enabled reports whether the level is logged.
+func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+
+// Handle adds the fields and passes the record on.
+func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+	if ctx != nil {
+		if f := fieldsOf(ctx); f != nil {
+			f.mu.Lock()
+			rid, cid, sub := f.requestID, f.clientID, f.subject
+			f.mu.Unlock()
+			var has [3]bool
+			r.Attrs(func(a slog.Attr) bool {
+				switch a.Key {
+				case KeyRequestID:
+					has[0] = true
+				case KeyClientID, "client":
+					has[1] = true
+				case KeySubject:
+					has[2] = true
+				}
+				return true
+			})
+			if rid != "" && !has[0] {
+				r.AddAttrs(slog.String(KeyRequestID, rid))
+			}
+			if cid != "" && !has[1] {
+				r.AddAttrs(slog.String(KeyClientID, cid))
+			}
+			if sub != "" && !has[2] {
+				r.AddAttrs(slog.String(KeySubject, sub))
+			}
+		}
+	}
+	return h.next.Handle(ctx, r)
+}
+
+// WithAttrs keeps the fields and the level.
+func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &Handler{next: h.next.WithAttrs(as), level: h.level}
+}
+
+// WithGroup keeps the fields and the level.
+func (h *Handler) WithGroup(name string) slog.Handler {
+	return &Handler{next: h.next.WithGroup(name), level: h.level}
+}

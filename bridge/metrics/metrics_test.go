@@ -1,0 +1,96 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/ssobridge/ssobridge/bridge/metrics"
+)
+
+// TestClientLabelsAreBounded: past MaxClients distinct clients, further ones count as "other".
+func TestClientLabelsAreBounded(t *testing.T) {
+	m := metrics.New(metrics.BuildInfo{Version: "test"})
+	for i := range metrics.MaxClients + 10 {
+		m.TokenIssued(context.Background(), "client_credentials", fmt.Sprintf("c%d", i))
+	}
+	m.TokenIssued(context.Background(), "client_credentials", "c0") // seen before: its own label
+	body := scrape(t, m)
+	if n := strings.Count(body, "ssobridge_tokens_issued_total{"); n != metrics.MaxClients+1 {
+		t.Fatalf("%d token series, want %d", n, metrics.MaxClients+1)
+	}
+	if !strings.Contains(body, `ssobridge_tokens_issued_total{client="other",grant_type="client_credentials"} 10`) ||
+		!strings.Contains(body, `ssobridge_tokens_issued_total{client="c0",grant_type="client_credentials"} 2`) {
+		t.Fatal("other / c0 counts wrong")
+	}
+}
+
+// TestRequestLabels: unknown methods and unmatched routes fold into fixed values.
+func TestRequestLabels(t *testing.T) {
+	m := metrics.New(metrics.BuildInfo{})
+	m.ObserveRequest("", "BREW", 404, time.Millisecond)
+	m.ObserveRequest("/login", "POST", 200, time.Millisecond)
+	m.ObserveRequest("/login", "POST", 200, time.Millisecond)
+	body := scrape(t, m)
+	for _, want := range []string{
+		`ssobridge_http_requests_total{code="404",method="other",route="unmatched"} 1`,
+		`ssobridge_http_requests_total{code="200",method="POST",route="/login"} 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+}
+
+// TestScrapeTimeCollectors: cache counters, keys and the outbox are read at scrape time; an
+// outbox that cannot be read leaves its series out.
+func TestScrapeTimeCollectors(t *testing.T) {
+	m := metrics.New(metrics.BuildInfo{})
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	hits := int64(3)
+	m.CacheStats(func() (int64, int64) { return hits, 1 })
+	m.Keys(func() []metrics.Key {
+		return []metrics.Key{{Algorithm: "RS256", Created: now.Add(-time.Hour), SignUntil: now.Add(2 * time.Hour)}}
+	}, func() time.Time { return now })
+	fail := false
+	m.Outbox(func(context.Context) ([]metrics.OutboxTarget, error) {
+		if fail {
+			return nil, errors.New("store down")
+		}
+		return []metrics.OutboxTarget{{Channel: "scim", Client: "portal", Pending: 2, Oldest: now.Add(-time.Minute), DeadLetter: 1}}, nil
+	}, func() time.Time { return now }, time.Second, slog.New(slog.DiscardHandler))
+	if n, err := testutil.GatherAndCount(m.Registry(), "ssobridge_ams_cache_hits_total"); err != nil || n != 1 {
+		t.Fatal(n, err)
+	}
+	body := scrape(t, m)
+	for _, want := range []string{
+		"ssobridge_ams_cache_hits_total 3", "ssobridge_ams_cache_misses_total 1",
+		`ssobridge_signing_key_age_seconds{alg="RS256"} 3600`, `ssobridge_signing_key_next_rotation_seconds{alg="RS256"} 7200`,
+		`ssobridge_outbox_pending{channel="scim",client="portal"} 2`, `ssobridge_outbox_oldest_pending_age_seconds{channel="scim",client="portal"} 60`,
+		`ssobridge_outbox_dead_letters{channel="scim",client="portal"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+	fail = true
+	if strings.Contains(scrape(t, m), "ssobridge_outbox_pending") {
+		t.Error("outbox series despite the read failure")
+	}
+}
+
+func scrape(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	b, _ := io.ReadAll(rec.Body)
+	return string(b)
+}

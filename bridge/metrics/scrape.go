@@ -1,0 +1,138 @@
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// CacheStats registers the AMS profile cache's hit and miss counters, read at scrape time
+// from stats (legacy/cache's Directory.Stats). The hit ratio is
+// rate(hits) / (rate(hits) + rate(misses)).
+func (m *Metrics) CacheStats(stats func() (hits, misses int64)) {
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "ams_cache", Name: "hits_total",
+			Help: "Member lookups the AMS profile cache answered."}, func() float64 { h, _ := stats(); return float64(h) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "ams_cache", Name: "misses_total",
+			Help: "Member lookups the AMS profile cache passed to the AMS."}, func() float64 { _, mi := stats(); return float64(mi) }),
+	)
+}
+
+// Key is the key that signs now for one algorithm.
+type Key struct {
+	Algorithm          string
+	Created, SignUntil time.Time
+}
+
+// Keys registers the signing keys' age and time to the next rotation, per algorithm, read at
+// scrape time from current (sso.KeyManager.Current).
+func (m *Metrics) Keys(current func() []Key, now func() time.Time) {
+	m.reg.MustRegister(&keyCollector{current: current, now: now,
+		age: prometheus.NewDesc(Namespace+"_signing_key_age_seconds",
+			"Age of the key that signs now, per algorithm.", []string{"alg"}, nil),
+		next: prometheus.NewDesc(Namespace+"_signing_key_next_rotation_seconds",
+			"Seconds until the key that signs now is replaced, per algorithm (negative: overdue).", []string{"alg"}, nil),
+	})
+}
+
+type keyCollector struct {
+	current   func() []Key
+	now       func() time.Time
+	age, next *prometheus.Desc
+}
+
+func (c *keyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.age; ch <- c.next }
+
+func (c *keyCollector) Collect(ch chan<- prometheus.Metric) {
+	now := c.now()
+	for _, k := range c.current() {
+		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, now.Sub(k.Created).Seconds(), k.Algorithm)
+		ch <- prometheus.MustNewConstMetric(c.next, prometheus.GaugeValue, k.SignUntil.Sub(now).Seconds(), k.Algorithm)
+	}
+}
+
+// OutboxTarget is the outbox's state for one channel and client.
+type OutboxTarget struct {
+	Channel, Client string
+	// Pending events, the oldest pending one's creation time (zero: none), dead letters.
+	Pending    int
+	Oldest     time.Time
+	DeadLetter int
+}
+
+// Outbox registers the outbox's depth, oldest pending age and dead letters per target, read
+// at scrape time from read (bounded by timeout; a failure is logged and the series are left
+// out of that scrape).
+func (m *Metrics) Outbox(read func(ctx context.Context) ([]OutboxTarget, error), now func() time.Time, timeout time.Duration, log *slog.Logger) {
+	lbl := []string{"channel", "client"}
+	m.reg.MustRegister(&outboxCollector{read: read, now: now, timeout: timeout, log: log, m: m,
+		depth: prometheus.NewDesc(Namespace+"_outbox_pending",
+			"Outbox events waiting for delivery, per channel and client.", lbl, nil),
+		oldest: prometheus.NewDesc(Namespace+"_outbox_oldest_pending_age_seconds",
+			"Age of the oldest outbox event waiting for delivery, per channel and client.", lbl, nil),
+		dead: prometheus.NewDesc(Namespace+"_outbox_dead_letters",
+			"Outbox events in the dead-letter state (ssobridge shadow retry re-queues them), per channel and client.", lbl, nil),
+	})
+}
+
+type outboxCollector struct {
+	read                func(ctx context.Context) ([]OutboxTarget, error)
+	now                 func() time.Time
+	timeout             time.Duration
+	log                 *slog.Logger
+	m                   *Metrics
+	depth, oldest, dead *prometheus.Desc
+}
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.depth
+	ch <- c.oldest
+	ch <- c.dead
+}
+
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	ts, err := c.read(ctx)
+	if err != nil {
+		c.log.Error("metrics: read the outbox", "err", err)
+		return
+	}
+	now := c.now()
+	// Several clients past the bound fold into one "other" series.
+	type acc struct {
+		pending, dead int
+		oldest        time.Time
+	}
+	sum := map[pair]*acc{}
+	var order []pair
+	for _, t := range ts {
+		c.m.mu.Lock()
+		client := c.m.clientLabel(t.Client)
+		c.m.mu.Unlock()
+		k := pair{t.Channel, client}
+		a := sum[k]
+		if a == nil {
+			a = &acc{}
+			sum[k] = a
+			order = append(order, k)
+		}
+		a.pending += t.Pending
+		a.dead += t.DeadLetter
+		if !t.Oldest.IsZero() && (a.oldest.IsZero() || t.Oldest.Before(a.oldest)) {
+			a.oldest = t.Oldest
+		}
+	}
+	for _, k := range order {
+		a := sum[k]
+		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(a.pending), k.a, k.b)
+		age := 0.0
+		if !a.oldest.IsZero() {
+			age = now.Sub(a.oldest).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, k.a, k.b)
+		ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(a.dead), k.a, k.b)
+	}
+}

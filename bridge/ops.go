@@ -1,0 +1,136 @@
+package bridge
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/logging"
+	"github.com/ssobridge/ssobridge/bridge/metrics"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/version"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// PathMetrics is where the admin listener serves the Prometheus metrics.
+const PathMetrics = "/metrics"
+
+// NewMetrics builds the metrics registry of one process (Deps.Metrics), labelled with the
+// running build.
+func NewMetrics() *metrics.Metrics {
+	v := version.Get()
+	return metrics.New(metrics.BuildInfo{Version: v.Version, Revision: v.Commit, GoVersion: v.GoVersion})
+}
+
+// instrument registers what metrics reads at scrape time: the profile cache's counters (when
+// the directory has a cache in front), the signing keys and the outbox.
+func (s *Server) instrument(m *metrics.Metrics) {
+	if c := findCache(s.dir); c != nil {
+		m.CacheStats(c.Stats)
+	}
+	m.Keys(func() []metrics.Key {
+		cur := s.keys.Current()
+		out := make([]metrics.Key, len(cur))
+		for i, k := range cur {
+			out[i] = metrics.Key{Algorithm: k.Algorithm, Created: k.Created, SignUntil: k.SignUntil}
+		}
+		return out
+	}, s.now)
+	m.Outbox(func(ctx context.Context) ([]metrics.OutboxTarget, error) { return outboxTargets(ctx, s.store) },
+		s.now, 5*time.Second, s.log)
+}
+
+// outboxScan bounds the events read per state at each scrape.
+const outboxScan = 10000
+
+// outboxTargets groups the pending and dead outbox events (up to outboxScan of each) by
+// channel and client.
+func outboxTargets(ctx context.Context, st store.Outbox) ([]metrics.OutboxTarget, error) {
+	type key struct{ channel, client string }
+	idx := map[key]int{}
+	var out []metrics.OutboxTarget
+	at := func(e *store.OutboxEvent) *metrics.OutboxTarget {
+		k := key{e.Channel, e.ClientID}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, metrics.OutboxTarget{Channel: e.Channel, Client: e.ClientID})
+		}
+		return &out[i]
+	}
+	pending, err := st.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxPending, Limit: outboxScan})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range pending {
+		t := at(e)
+		t.Pending++
+		if t.Oldest.IsZero() || e.CreatedAt.Before(t.Oldest) {
+			t.Oldest = e.CreatedAt
+		}
+	}
+	dead, err := st.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxDead, Limit: outboxScan})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range dead {
+		at(e).DeadLetter++
+	}
+	return out, nil
+}
+
+// cacheStats is the profile cache's counters (legacy/cache.Directory).
+type cacheStats interface {
+	Stats() (hits, misses int64)
+}
+
+// findCache finds the profile cache in front of the directory, if any.
+func findCache(d legacy.Directory) cacheStats {
+	for d != nil {
+		if c, ok := d.(cacheStats); ok {
+			return c
+		}
+		u, ok := d.(interface{ Unwrap() legacy.Directory })
+		if !ok {
+			return nil
+		}
+		d = u.Unwrap()
+	}
+	return nil
+}
+
+// tokenObserver counts token responses and names the client in the request's log lines.
+type tokenObserver struct{ m *metrics.Metrics }
+
+func (o tokenObserver) TokenIssued(ctx context.Context, grantType, clientID string) {
+	logging.Annotate(ctx, clientID, "")
+	o.m.TokenIssued(ctx, grantType, clientID)
+}
+
+var _ sso.TokenObserver = tokenObserver{}
+
+// observeAudit counts each audit event and names its client and member in the request's log
+// lines (audit.Log.Observe).
+func observeAudit(m *metrics.Metrics) func(ctx context.Context, e *store.AuditEvent) {
+	return func(ctx context.Context, e *store.AuditEvent) {
+		m.AuditEvent(e.Event)
+		logging.Annotate(ctx, e.ClientID, e.Subject)
+	}
+}
+
+// opsHandler serves /metrics, /healthz and /readyz on the admin listener (without the admin
+// token: the listener is private, and none of them carries member data), and everything else
+// with next (the admin API).
+func (s *Server) opsHandler(next http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+PathMetrics, s.metrics.Handler())
+	mux.HandleFunc("GET "+PathHealthz, serveHealthz)
+	mux.HandleFunc("GET "+PathReadyz, func(w http.ResponseWriter, r *http.Request) { s.ready.serve(w, r, true) })
+	mux.Handle("/", next)
+	return mux
+}
+
+// Metrics is the server's metrics registry.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
