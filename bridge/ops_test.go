@@ -23,7 +23,6 @@ import (
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
-
 // withAdmin turns the admin listener on (its handler is served by the test).
 func withAdmin(c *bridge.Config) { c.Admin.Token = adminToken }
 
