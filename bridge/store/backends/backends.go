@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/postgres"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 )
 
@@ -16,7 +17,8 @@ const Default = "sqlite"
 // Kinds are the store backends by configuration type.
 func Kinds() map[string]store.Kind {
 	return map[string]store.Kind{
-		"sqlite": sqlite.Kind(),
+		"sqlite":   sqlite.Kind(),
+		"postgres": postgres.Kind(),
 	}
 }
 

@@ -19,10 +19,15 @@ func TestCheckNamesTheField(t *testing.T) {
 	}{
 		{"default", store.Config{DataDir: "/var/lib/ssobridge"}, ""},
 		{"sqlite by name", store.Config{Type: "sqlite", DSN: "/srv/bridge.db"}, ""},
-		{"unknown type", store.Config{Type: "oracle", DataDir: "d"}, `store.type: "oracle" is not one of sqlite`},
+		{"unknown type", store.Config{Type: "oracle", DataDir: "d"}, `store.type: "oracle" is not one of postgres, sqlite`},
 		{"sqlite in memory", store.Config{Type: "sqlite", DSN: ":memory:"}, "store.dsn:"},
 		{"sqlite with options", store.Config{DSN: "x.db?mode=ro"}, "store.dsn:"},
 		{"sqlite nowhere", store.Config{}, "store.dsn:"},
+		{"postgres URL", store.Config{Type: "postgres", DSN: "postgres://bridge:pw@db.example.org:5432/bridge?sslmode=verify-full"}, ""},
+		{"postgres pairs", store.Config{Type: "postgres", DSN: "host=/run/postgresql dbname=bridge user=bridge"}, ""},
+		{"postgres without dsn", store.Config{Type: "postgres", DataDir: "d"}, "store.dsn: required for postgres"},
+		{"postgres bad dsn", store.Config{Type: "postgres", DSN: "postgres://bridge:s3cret@db:notaport/bridge"}, "store.dsn: invalid DSN"},
+		{"postgres bad pairs", store.Config{Type: "postgres", DSN: "host=db dbname"}, "store.dsn: invalid DSN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			errs := backends.Check(tc.c)
@@ -34,6 +39,9 @@ func TestCheckNamesTheField(t *testing.T) {
 			}
 			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) {
 				t.Fatalf("want %q, got %v", tc.want, errs)
+			}
+			if strings.Contains(errs[0].Error(), "s3cret") {
+				t.Fatalf("the message repeats the password: %v", errs[0])
 			}
 		})
 	}

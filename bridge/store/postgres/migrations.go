@@ -1,0 +1,327 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migrations are applied in order; migrations[i] is schema version i+1. Never edit a migration
+// that has shipped: append a new one.
+//
+// Version 1 is the SQLite backend's schema 10 in PostgreSQL's types, column for column (times
+// as BIGINT unix nanoseconds, lists as JSON text, flags as BOOLEAN, blobs as BYTEA), so that
+// `ssobridge store copy` moves rows across unchanged.
+var migrations = []string{
+	// 1: initial schema.
+	`
+CREATE TABLE auth_requests (
+	id                    TEXT PRIMARY KEY,
+	client_id             TEXT NOT NULL,
+	redirect_uri          TEXT NOT NULL DEFAULT '',
+	state                 TEXT NOT NULL DEFAULT '',
+	nonce                 TEXT NOT NULL DEFAULT '',
+	scopes                TEXT NOT NULL DEFAULT '',
+	response_type         TEXT NOT NULL DEFAULT '',
+	response_mode         TEXT NOT NULL DEFAULT '',
+	code_challenge        TEXT NOT NULL DEFAULT '',
+	code_challenge_method TEXT NOT NULL DEFAULT '',
+	prompt                TEXT NOT NULL DEFAULT '',
+	max_age               BIGINT,
+	login_hint            TEXT NOT NULL DEFAULT '',
+	ui_locales            TEXT NOT NULL DEFAULT '',
+	created_at            BIGINT NOT NULL,
+	expires_at            BIGINT NOT NULL,
+	done                  BOOLEAN NOT NULL DEFAULT FALSE,
+	subject               TEXT NOT NULL DEFAULT '',
+	auth_time             BIGINT NOT NULL DEFAULT 0,
+	amr                   TEXT NOT NULL DEFAULT '',
+	session_id            TEXT NOT NULL DEFAULT '',
+	code_hash             TEXT UNIQUE,
+	code_expires          BIGINT NOT NULL DEFAULT 0,
+	code_consumed         BOOLEAN NOT NULL DEFAULT FALSE,
+	hint_subject          TEXT NOT NULL DEFAULT '',
+	browser               TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX auth_requests_expires ON auth_requests (expires_at);
+
+-- One row per refresh-token family, rotated in place: no indexed column changes on rotation,
+-- so with free space left in each page (fillfactor) a rotation is a HOT update that writes no
+-- index page.
+CREATE TABLE families (
+	family_id  TEXT PRIMARY KEY,
+	token_hash TEXT NOT NULL DEFAULT '',
+	generation BIGINT NOT NULL DEFAULT 0,
+	client_id  TEXT NOT NULL,
+	subject    TEXT NOT NULL DEFAULT '',
+	audience   TEXT NOT NULL DEFAULT '',
+	scopes     TEXT NOT NULL DEFAULT '',
+	session_id TEXT NOT NULL DEFAULT '',
+	auth_time  BIGINT NOT NULL DEFAULT 0,
+	amr        TEXT NOT NULL DEFAULT '',
+	created_at BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	rotated_at BIGINT NOT NULL DEFAULT 0,
+	revoked    BOOLEAN NOT NULL DEFAULT FALSE
+) WITH (fillfactor = 80);
+CREATE INDEX families_grant ON families (subject, client_id);
+CREATE INDEX families_expires ON families (expires_at);
+
+CREATE TABLE legacy_refresh_tokens (
+	hash       TEXT PRIMARY KEY,
+	family_id  TEXT NOT NULL,
+	expires_at BIGINT NOT NULL
+);
+CREATE INDEX legacy_refresh_tokens_expires ON legacy_refresh_tokens (expires_at);
+
+CREATE TABLE revoked_access_tokens (
+	id_hash    TEXT PRIMARY KEY,
+	expires_at BIGINT NOT NULL
+);
+CREATE INDEX revoked_access_tokens_expires ON revoked_access_tokens (expires_at);
+
+CREATE TABLE sessions (
+	id         TEXT PRIMARY KEY,
+	subject    TEXT NOT NULL,
+	auth_time  BIGINT NOT NULL DEFAULT 0,
+	amr        TEXT NOT NULL DEFAULT '',
+	created_at BIGINT NOT NULL,
+	last_seen  BIGINT NOT NULL DEFAULT 0,
+	expires_at BIGINT NOT NULL,
+	ended      BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX sessions_subject ON sessions (subject);
+CREATE INDEX sessions_expires ON sessions (expires_at);
+CREATE INDEX sessions_ended ON sessions (id) WHERE ended;
+
+CREATE TABLE session_clients (
+	seq        BIGSERIAL PRIMARY KEY,
+	session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+	client_id  TEXT NOT NULL,
+	UNIQUE (session_id, client_id)
+);
+
+CREATE TABLE signing_keys (
+	id          TEXT PRIMARY KEY,
+	algorithm   TEXT NOT NULL,
+	public_jwk  BYTEA NOT NULL,
+	private_enc BYTEA NOT NULL,
+	created_at  BIGINT NOT NULL,
+	sign_until  BIGINT NOT NULL DEFAULT 0,
+	expires_at  BIGINT NOT NULL
+);
+
+CREATE TABLE clients (
+	id         TEXT PRIMARY KEY,
+	config     BYTEA NOT NULL,
+	created_at BIGINT NOT NULL,
+	updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE counters (
+	name  TEXT PRIMARY KEY,
+	value BIGINT NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('clients_version', 1);
+
+CREATE TABLE secrets (
+	name       TEXT PRIMARY KEY,
+	value      BYTEA NOT NULL,
+	created_at BIGINT NOT NULL
+);
+
+CREATE TABLE subjects (
+	subject    TEXT PRIMARY KEY,
+	member_key TEXT NOT NULL UNIQUE,
+	login      TEXT NOT NULL DEFAULT '',
+	first_seen BIGINT NOT NULL,
+	last_seen  BIGINT NOT NULL
+);
+-- The reconcile walks member keys in bytewise order (SubjectsByKeyRange), whatever the
+-- database's collation.
+CREATE INDEX subjects_member_key_c ON subjects (member_key COLLATE "C");
+
+CREATE TABLE consents (
+	subject    TEXT NOT NULL,
+	client_id  TEXT NOT NULL,
+	scopes     TEXT NOT NULL DEFAULT '',
+	granted_at BIGINT NOT NULL,
+	PRIMARY KEY (subject, client_id)
+);
+
+CREATE TABLE audit_log (
+	id        BIGSERIAL PRIMARY KEY,
+	time      BIGINT NOT NULL,
+	event     TEXT NOT NULL,
+	subject   TEXT NOT NULL DEFAULT '',
+	login     TEXT NOT NULL DEFAULT '',
+	client_id TEXT NOT NULL DEFAULT '',
+	ip        TEXT NOT NULL DEFAULT '',
+	detail    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_log_time ON audit_log (time);
+CREATE INDEX audit_log_event ON audit_log (event, time);
+CREATE INDEX audit_log_subject ON audit_log (subject, time);
+CREATE INDEX audit_log_client ON audit_log (client_id, time);
+
+CREATE TABLE handoff_tokens (
+	hash       TEXT PRIMARY KEY,
+	used_at    BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL
+);
+CREATE INDEX handoff_tokens_expires ON handoff_tokens (expires_at);
+
+CREATE TABLE shadow_users (
+	client_id   TEXT NOT NULL,
+	subject     TEXT NOT NULL,
+	digest      TEXT NOT NULL,
+	active      BOOLEAN NOT NULL,
+	view        BYTEA,
+	external_id TEXT NOT NULL DEFAULT '',
+	created_at  BIGINT NOT NULL,
+	updated_at  BIGINT NOT NULL,
+	PRIMARY KEY (client_id, subject)
+);
+CREATE INDEX shadow_users_subject ON shadow_users (subject);
+
+CREATE TABLE outbox (
+	seq          BIGSERIAL PRIMARY KEY,
+	id           TEXT NOT NULL UNIQUE,
+	key          TEXT NOT NULL,
+	type         TEXT NOT NULL,
+	channel      TEXT NOT NULL,
+	client_id    TEXT NOT NULL DEFAULT '',
+	subject      TEXT NOT NULL DEFAULT '',
+	payload      BYTEA,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt BIGINT NOT NULL,
+	lease_until  BIGINT NOT NULL DEFAULT 0,
+	created_at   BIGINT NOT NULL,
+	delivered_at BIGINT NOT NULL DEFAULT 0,
+	state        TEXT NOT NULL DEFAULT 'pending',
+	last_error   TEXT NOT NULL DEFAULT ''
+);
+-- Pending events only: the claim query walks these, delivered rows cost nothing.
+CREATE INDEX outbox_pending ON outbox (next_attempt, seq) WHERE state = 'pending';
+CREATE INDEX outbox_key ON outbox (key, seq) WHERE state = 'pending';
+CREATE INDEX outbox_state ON outbox (state, seq);
+CREATE INDEX outbox_delivered ON outbox (delivered_at) WHERE state = 'delivered';
+
+CREATE TABLE watermarks (
+	name  TEXT PRIMARY KEY,
+	value BIGINT NOT NULL
+);
+
+CREATE TABLE device_authorizations (
+	device_code_hash TEXT PRIMARY KEY,
+	user_code        TEXT NOT NULL UNIQUE,
+	client_id        TEXT NOT NULL,
+	scopes           TEXT NOT NULL DEFAULT '',
+	created_at       BIGINT NOT NULL,
+	expires_at       BIGINT NOT NULL,
+	interval_ns      BIGINT NOT NULL,
+	last_polled      BIGINT NOT NULL DEFAULT 0,
+	state            TEXT NOT NULL,
+	subject          TEXT NOT NULL DEFAULT '',
+	auth_time        BIGINT NOT NULL DEFAULT 0,
+	amr              TEXT NOT NULL DEFAULT '',
+	session_id       TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX device_authorizations_expires ON device_authorizations (expires_at);
+
+CREATE TABLE reconcile_state (
+	name        TEXT PRIMARY KEY,
+	started_at  BIGINT NOT NULL,
+	cursor      TEXT NOT NULL,
+	finished_at BIGINT NOT NULL
+);
+`,
+	// 2: upstream OpenID providers (SQLite 11): links of upstream identities to members, pending
+	// upstream sign-ins (a state machine, keyed by the state's hash) and the bridge sessions an
+	// upstream sign-in started (for the upstream's back-channel logout).
+	`
+CREATE TABLE upstream_links (
+	issuer           TEXT NOT NULL,
+	upstream_subject TEXT NOT NULL,
+	subject          TEXT NOT NULL,
+	provider         TEXT NOT NULL DEFAULT '',
+	email            TEXT NOT NULL DEFAULT '',
+	created_at       BIGINT NOT NULL,
+	PRIMARY KEY (issuer, upstream_subject)
+);
+CREATE INDEX upstream_links_subject ON upstream_links (subject);
+
+CREATE TABLE upstream_logins (
+	id               TEXT PRIMARY KEY,
+	provider         TEXT NOT NULL,
+	state            TEXT NOT NULL,
+	auth_request_id  TEXT NOT NULL DEFAULT '',
+	browser          TEXT NOT NULL DEFAULT '',
+	link_subject     TEXT NOT NULL DEFAULT '',
+	issuer           TEXT NOT NULL DEFAULT '',
+	upstream_subject TEXT NOT NULL DEFAULT '',
+	email            TEXT NOT NULL DEFAULT '',
+	upstream_sid     TEXT NOT NULL DEFAULT '',
+	created_at       BIGINT NOT NULL,
+	expires_at       BIGINT NOT NULL
+);
+CREATE INDEX upstream_logins_expires ON upstream_logins (expires_at);
+
+CREATE TABLE upstream_sessions (
+	session_id       TEXT PRIMARY KEY,
+	issuer           TEXT NOT NULL,
+	upstream_subject TEXT NOT NULL,
+	upstream_sid     TEXT NOT NULL DEFAULT '',
+	expires_at       BIGINT NOT NULL
+);
+CREATE INDEX upstream_sessions_subject ON upstream_sessions (issuer, upstream_subject);
+CREATE INDEX upstream_sessions_sid ON upstream_sessions (issuer, upstream_sid);
+CREATE INDEX upstream_sessions_expires ON upstream_sessions (expires_at);
+`,
+}
+
+// migrateLock is the advisory lock key that serialises migrations of one database (the bytes of
+// "ssobrdg1"): two replicas starting together apply each migration once.
+const migrateLock int64 = 0x73736f6272646731
+
+// Version is the schema version this binary writes.
+func Version() int { return len(migrations) }
+
+// Migrate brings the schema up to date, in one transaction under an advisory lock, and returns
+// the version it is at. A database written by a newer binary (an unknown version) is refused.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	var version int
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		// Transaction-scoped: released at commit or rollback, also when the connection dies.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	applied_at BIGINT NOT NULL
+)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&version); err != nil {
+			return fmt.Errorf("read version: %w", err)
+		}
+		if version > len(migrations) {
+			return fmt.Errorf("database schema version %d is newer than this binary knows (%d)", version, len(migrations))
+		}
+		for v := version + 1; v <= len(migrations); v++ {
+			if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
+				return fmt.Errorf("apply version %d: %w", v, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, v, ts(s.clock())); err != nil {
+				return fmt.Errorf("record version %d: %w", v, err)
+			}
+			version = v
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return version, nil
+}

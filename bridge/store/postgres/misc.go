@@ -1,0 +1,258 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// ChangesChannel is the LISTEN/NOTIFY channel on which the store announces, in the transaction
+// that makes them, changes that other replicas cache: the payload is "clients" (a dynamic client
+// was created, updated or deleted) or "keys" (a signing key was added). A notification is sent
+// only when the transaction commits.
+const ChangesChannel = "ssobridge_changes"
+
+// Change payloads on ChangesChannel.
+const (
+	ChangedClients = "clients"
+	ChangedKeys    = "keys"
+)
+
+func notify(ctx context.Context, tx pgx.Tx, what string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, ChangesChannel, what)
+	return err
+}
+
+// ---- signing keys ----
+
+// SigningKeys returns every key not yet past ExpiresAt, oldest first.
+func (s *Store) SigningKeys(ctx context.Context) ([]*sso.StoredKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, algorithm, public_jwk, private_enc, created_at, sign_until,
+		expires_at FROM signing_keys WHERE expires_at > $1 ORDER BY created_at, id COLLATE "C"`, ts(s.clock()))
+	if err != nil {
+		return nil, wrap("signing keys", err)
+	}
+	out, err := collect(rows, func(row pgx.Row) (*sso.StoredKey, error) {
+		var (
+			k                             sso.StoredKey
+			created, signUntil, expiresAt int64
+		)
+		if err := row.Scan(&k.ID, &k.Algorithm, &k.PublicJWK, &k.PrivateEnc, &created, &signUntil, &expiresAt); err != nil {
+			return nil, err
+		}
+		k.CreatedAt, k.SignUntil, k.ExpiresAt = tm(created), tm(signUntil), tm(expiresAt)
+		return &k, nil
+	})
+	return out, wrap("signing keys", err)
+}
+
+// AddSigningKey stores a key; ErrConflict when the id exists. Other replicas hear of it on
+// ChangesChannel.
+func (s *Store) AddSigningKey(ctx context.Context, k *sso.StoredKey) error {
+	if k == nil || k.ID == "" {
+		return errors.New("postgres: add signing key: empty id")
+	}
+	if len(k.PublicJWK) == 0 || len(k.PrivateEnc) == 0 {
+		return errors.New("postgres: add signing key: missing key material")
+	}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, public_jwk, private_enc,
+			created_at, sign_until, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			k.ID, k.Algorithm, k.PublicJWK, k.PrivateEnc, ts(orNow(k.CreatedAt, s.clock())), ts(k.SignUntil), ts(k.ExpiresAt)); err != nil {
+			return err
+		}
+		return notify(ctx, tx, ChangedKeys)
+	})
+	return wrap("add signing key", err)
+}
+
+// ---- clients ----
+
+const bumpClientsVersion = `UPDATE counters SET value = value + 1 WHERE name = 'clients_version'`
+
+func scanClient(row pgx.Row) (*sso.StoredClient, error) {
+	var (
+		c                sso.StoredClient
+		created, updated int64
+	)
+	if err := row.Scan(&c.ID, &c.Config, &created, &updated); err != nil {
+		return nil, err
+	}
+	c.CreatedAt, c.UpdatedAt = tm(created), tm(updated)
+	return &c, nil
+}
+
+// Client returns a dynamic client; ErrNotFound when unknown.
+func (s *Store) Client(ctx context.Context, id string) (*sso.StoredClient, error) {
+	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT id, config, created_at, updated_at FROM clients WHERE id = $1`, id))
+	if err != nil {
+		return nil, wrap("client", err)
+	}
+	return c, nil
+}
+
+// Clients returns every dynamic client ordered by id.
+func (s *Store) Clients(ctx context.Context) ([]*sso.StoredClient, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, config, created_at, updated_at FROM clients ORDER BY id COLLATE "C"`)
+	if err != nil {
+		return nil, wrap("clients", err)
+	}
+	out, err := collect(rows, scanClient)
+	return out, wrap("clients", err)
+}
+
+// clientChanged bumps ClientsVersion and tells the other replicas, in tx.
+func clientChanged(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, bumpClientsVersion); err != nil {
+		return err
+	}
+	return notify(ctx, tx, ChangedClients)
+}
+
+// CreateClient stores a client and bumps ClientsVersion; ErrConflict when the id exists.
+func (s *Store) CreateClient(ctx context.Context, c *sso.StoredClient) error {
+	if c == nil || c.ID == "" {
+		return errors.New("postgres: create client: empty id")
+	}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		created := orNow(c.CreatedAt, s.clock())
+		if _, err := tx.Exec(ctx, `INSERT INTO clients (id, config, created_at, updated_at) VALUES ($1, $2, $3, $4)`,
+			c.ID, nonNil(c.Config), ts(created), ts(orNow(c.UpdatedAt, created))); err != nil {
+			return err
+		}
+		return clientChanged(ctx, tx)
+	})
+	return wrap("create client", err)
+}
+
+// UpdateClient replaces a client's config (CreatedAt is kept) and bumps ClientsVersion;
+// ErrNotFound when the id does not exist.
+func (s *Store) UpdateClient(ctx context.Context, c *sso.StoredClient) error {
+	if c == nil {
+		return errors.New("postgres: update client: nil client")
+	}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := execOne(ctx, tx, `UPDATE clients SET config = $1, updated_at = $2 WHERE id = $3`,
+			nonNil(c.Config), ts(orNow(c.UpdatedAt, s.clock())), c.ID); err != nil {
+			return err
+		}
+		return clientChanged(ctx, tx)
+	})
+	return wrap("update client", err)
+}
+
+// DeleteClient deletes a client (idempotent) and bumps ClientsVersion when it existed.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := execOne(ctx, tx, `DELETE FROM clients WHERE id = $1`, id); err != nil {
+			if isNoRows(err) {
+				return nil
+			}
+			return err
+		}
+		return clientChanged(ctx, tx)
+	})
+	return wrap("delete client", err)
+}
+
+// ClientsVersion returns a counter bumped in the same transaction as every client change.
+func (s *Store) ClientsVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.pool.QueryRow(ctx, `SELECT value FROM counters WHERE name = 'clients_version'`).Scan(&v); err != nil {
+		return 0, wrap("clients version", err)
+	}
+	return v, nil
+}
+
+// ---- secrets ----
+
+// EnsureSecret returns the secret named name, storing value first if there is none yet. The
+// first stored value wins forever, also across replicas racing to create it: the losers' INSERT
+// waits for the winner's commit and does nothing, and their SELECT (a new statement, so a new
+// snapshot under READ COMMITTED) reads the winner's value.
+func (s *Store) EnsureSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
+	if name == "" || len(value) == 0 {
+		return nil, errors.New("postgres: ensure secret: empty name or value")
+	}
+	var stored []byte
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (name) DO NOTHING`, name, value, ts(s.clock())); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&stored)
+	})
+	if err != nil {
+		return nil, wrap("ensure secret "+name, err)
+	}
+	return stored, nil
+}
+
+// ReplaceSecret sets the secret to value when it is old (compare-and-set).
+func (s *Store) ReplaceSecret(ctx context.Context, name string, old, value []byte) error {
+	if name == "" || len(value) == 0 {
+		return errors.New("postgres: replace secret: empty name or value")
+	}
+	err := execOne(ctx, s.pool, `UPDATE secrets SET value = $1 WHERE name = $2 AND value = $3`, value, name, nonNil(old))
+	return wrap("replace secret "+name, err)
+}
+
+// ---- purge ----
+
+// purgeBatch bounds how many rows one purge statement deletes, so that no statement holds many
+// row locks or runs for long.
+const purgeBatch = 1000
+
+// purgeBatches runs a DELETE whose $1 is the cut-off and $2 the batch size until a batch
+// deletes fewer than purgeBatch rows; it returns how many it deleted.
+func (s *Store) purgeBatches(ctx context.Context, sql string, cutoff int64) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, sql, cutoff, purgeBatch)
+		if err != nil {
+			return total, err
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < purgeBatch {
+			return total, nil
+		}
+	}
+}
+
+// Purge deletes rows expired before now: auth requests (with their codes, once the code has
+// expired too), token families past their end (with their legacy token hashes), access-token
+// revocations past the token's expiry, ended or expired sessions (with their clients), expired
+// signing keys, expired hand-off replay guards, pending upstream sign-ins and upstream session
+// records. It deletes in bounded batches, each its own transaction, and returns how many rows
+// it deleted.
+func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
+	queries := []struct{ what, q string }{
+		{"auth requests", `DELETE FROM auth_requests WHERE id IN (SELECT id FROM auth_requests
+			WHERE expires_at <= $1 AND code_expires <= $1 LIMIT $2)`},
+		{"sessions", `DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= $1 OR ended LIMIT $2)`},
+		{"signing keys", `DELETE FROM signing_keys WHERE id IN (SELECT id FROM signing_keys WHERE expires_at <= $1 LIMIT $2)`},
+		{"token families", `DELETE FROM families WHERE family_id IN (SELECT family_id FROM families WHERE expires_at <= $1 LIMIT $2)`},
+		{"legacy refresh tokens", `DELETE FROM legacy_refresh_tokens WHERE hash IN (SELECT hash FROM legacy_refresh_tokens
+			WHERE expires_at <= $1 LIMIT $2)`},
+		{"revoked access tokens", `DELETE FROM revoked_access_tokens WHERE id_hash IN (SELECT id_hash FROM revoked_access_tokens
+			WHERE expires_at <= $1 LIMIT $2)`},
+		{"hand-off tokens", `DELETE FROM handoff_tokens WHERE hash IN (SELECT hash FROM handoff_tokens WHERE expires_at <= $1 LIMIT $2)`},
+		{"upstream logins", `DELETE FROM upstream_logins WHERE id IN (SELECT id FROM upstream_logins WHERE expires_at <= $1 LIMIT $2)`},
+		{"upstream sessions", `DELETE FROM upstream_sessions WHERE session_id IN (SELECT session_id FROM upstream_sessions
+			WHERE expires_at <= $1 LIMIT $2)`},
+	}
+	var total int64
+	for _, q := range queries {
+		n, err := s.purgeBatches(ctx, q.q, ts(now))
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("postgres: purge %s: %w", q.what, err)
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,226 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+)
+
+const outboxCols = `seq, id, key, type, channel, client_id, subject, payload, attempts, next_attempt,
+	lease_until, created_at, delivered_at, state, last_error`
+
+func scanOutbox(row pgx.Row) (*store.OutboxEvent, error) {
+	var (
+		e                               store.OutboxEvent
+		next, lease, created, delivered int64
+	)
+	if err := row.Scan(&e.Seq, &e.ID, &e.Key, &e.Type, &e.Channel, &e.ClientID, &e.Subject, &e.Payload, &e.Attempts,
+		&next, &lease, &created, &delivered, &e.State, &e.LastError); err != nil {
+		return nil, err
+	}
+	e.NextAttempt, e.LeaseUntil, e.CreatedAt, e.DeliveredAt = tm(next), tm(lease), tm(created), tm(delivered)
+	return &e, nil
+}
+
+// enqueue inserts events in tx (pending), setting their Seq, State and times.
+func (s *Store) enqueue(ctx context.Context, tx pgx.Tx, events []*store.OutboxEvent) error {
+	now := s.clock()
+	for _, e := range events {
+		if e == nil || e.ID == "" || e.Key == "" || e.Channel == "" || e.Type == "" {
+			return errors.New("outbox event needs an id, key, type and channel")
+		}
+		e.CreatedAt = orNow(e.CreatedAt, now)
+		e.NextAttempt = orNow(e.NextAttempt, now)
+		e.State, e.Attempts, e.LeaseUntil, e.DeliveredAt, e.LastError = store.OutboxPending, 0, time.Time{}, time.Time{}, ""
+		if err := tx.QueryRow(ctx, `INSERT INTO outbox (id, key, type, channel, client_id, subject, payload,
+			next_attempt, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq`,
+			e.ID, e.Key, e.Type, e.Channel, e.ClientID, e.Subject, e.Payload, ts(e.NextAttempt), ts(e.CreatedAt)).Scan(&e.Seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Enqueue writes pending events in one transaction.
+func (s *Store) Enqueue(ctx context.Context, events ...*store.OutboxEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return wrap("enqueue", s.tx(ctx, func(tx pgx.Tx) error { return s.enqueue(ctx, tx, events) }))
+}
+
+// EndSessionWithEvents ends one session (idempotent) and writes events in the same transaction.
+func (s *Store) EndSessionWithEvents(ctx context.Context, sessionID string, events ...*store.OutboxEvent) error {
+	return wrap("end session with events", s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE sessions SET ended = TRUE WHERE id = $1 AND NOT ended`, sessionID); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, events)
+	}))
+}
+
+// ClaimEvents leases the due head event of each key (see store.Outbox). Replicas claim at the
+// same time without waiting for each other: the candidate rows are locked FOR UPDATE SKIP
+// LOCKED, so a row another replica is claiming right now is skipped, and a row whose lease
+// another replica has just committed fails the re-checked lease condition. A key's later events
+// wait behind its head while the head is pending, leased or not, so two replicas never deliver
+// two events of one key at once. A claimer that dies leaves its lease to run out; the next claim
+// after that takes the event again (its attempt counted).
+func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.OutboxEvent, error) {
+	if c.Limit <= 0 {
+		c.Limit = 16
+	}
+	if c.Lease <= 0 {
+		return nil, errors.New("postgres: claim events: lease must be positive")
+	}
+	now := ts(c.Now)
+	q := `WITH claimable AS (
+		SELECT o.seq FROM outbox o
+		WHERE o.state = 'pending' AND o.lease_until <= $1`
+	args := []any{now, c.Limit, ts(c.Now.Add(c.Lease))}
+	if c.Key != "" {
+		q += ` AND o.key = $4`
+		args = append(args, c.Key)
+	} else {
+		q += ` AND o.next_attempt <= $1`
+	}
+	q += ` AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
+		ORDER BY o.seq LIMIT $2
+		FOR UPDATE SKIP LOCKED)
+	UPDATE outbox SET lease_until = $3, attempts = attempts + 1
+	FROM claimable WHERE outbox.seq = claimable.seq
+	RETURNING ` + prefixed("outbox.", outboxCols)
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, wrap("claim events", err)
+	}
+	out, err := collect(rows, scanOutbox)
+	if err != nil {
+		return nil, wrap("claim events", err)
+	}
+	sortBySeq(out)
+	return out, nil
+}
+
+// MarkDelivered records a delivery; ErrNotFound when the event is unknown.
+func (s *Store) MarkDelivered(ctx context.Context, id string, at time.Time) error {
+	err := execOne(ctx, s.pool, `UPDATE outbox SET state = 'delivered', delivered_at = $1, lease_until = 0, last_error = ''
+		WHERE id = $2`, ts(at), id)
+	return wrap("mark delivered", err)
+}
+
+// MarkFailed records a failed attempt (see store.Outbox). A delivered event stays delivered.
+func (s *Store) MarkFailed(ctx context.Context, id string, next time.Time, lastError string, dead bool) error {
+	state := store.OutboxPending
+	if dead {
+		state = store.OutboxDead
+	}
+	if len(lastError) > 1000 {
+		lastError = lastError[:1000]
+	}
+	err := execOne(ctx, s.pool, `UPDATE outbox SET state = $1, next_attempt = $2, lease_until = 0, last_error = $3
+		WHERE id = $4 AND state <> 'delivered'`, state, ts(next), lastError, id)
+	if err != nil {
+		if isNoRows(err) {
+			if _, gerr := s.OutboxEvent(ctx, id); gerr == nil {
+				return nil // already delivered
+			}
+		}
+		return wrap("mark failed", err)
+	}
+	return nil
+}
+
+// OutboxEvent returns one event by id.
+func (s *Store) OutboxEvent(ctx context.Context, id string) (*store.OutboxEvent, error) {
+	e, err := scanOutbox(s.pool.QueryRow(ctx, `SELECT `+outboxCols+` FROM outbox WHERE id = $1`, id))
+	if err != nil {
+		return nil, wrap("outbox event", err)
+	}
+	return e, nil
+}
+
+// OutboxEvents lists events matching f, oldest first.
+func (s *Store) OutboxEvents(ctx context.Context, f store.OutboxFilter) ([]*store.OutboxEvent, error) {
+	q, args := `SELECT `+outboxCols+` FROM outbox WHERE TRUE`, []any{}
+	add := func(col string, v any) {
+		args = append(args, v)
+		q += fmt.Sprintf(` AND %s = $%d`, col, len(args))
+	}
+	if f.State != "" {
+		add("state", f.State)
+	}
+	if f.ClientID != "" {
+		add("client_id", f.ClientID)
+	}
+	if f.Subject != "" {
+		add("subject", f.Subject)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	args = append(args, min(limit, 10000))
+	rows, err := s.pool.Query(ctx, q+fmt.Sprintf(` ORDER BY seq LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, wrap("outbox events", err)
+	}
+	out, err := collect(rows, scanOutbox)
+	return out, wrap("outbox events", err)
+}
+
+// OutboxCounts counts events by state.
+func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT state, COUNT(*) FROM outbox GROUP BY state`)
+	if err != nil {
+		return nil, wrap("outbox counts", err)
+	}
+	defer rows.Close()
+	out := map[string]int{store.OutboxPending: 0, store.OutboxDelivered: 0, store.OutboxDead: 0}
+	for rows.Next() {
+		var (
+			state string
+			n     int
+		)
+		if err := rows.Scan(&state, &n); err != nil {
+			return nil, wrap("outbox counts", err)
+		}
+		out[state] = n
+	}
+	return out, wrap("outbox counts", rows.Err())
+}
+
+// RetryEvents re-queues dead events (one, or all when id is empty). A dead event that a later
+// event of the same key has superseded stays dead: re-sending it would deliver stale state after
+// newer state (a deactivated user could come back).
+func (s *Store) RetryEvents(ctx context.Context, id string, now time.Time) (int, error) {
+	q, args := `UPDATE outbox SET state = 'pending', attempts = 0, next_attempt = $1, lease_until = 0 WHERE state = 'dead'
+		AND NOT EXISTS (SELECT 1 FROM outbox later WHERE later.key = outbox.key AND later.seq > outbox.seq)`, []any{ts(now)}
+	if id != "" {
+		q, args = q+` AND id = $2`, append(args, id)
+	}
+	tag, err := s.pool.Exec(ctx, q, args...)
+	if err != nil {
+		return 0, wrap("retry events", err)
+	}
+	n := tag.RowsAffected()
+	if id != "" && n == 0 {
+		if _, err := s.OutboxEvent(ctx, id); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("postgres: retry events: event %s is not dead, or a later event for the same member and app superseded it", id)
+	}
+	return int(n), nil
+}
+
+// PurgeDelivered deletes events delivered before t.
+func (s *Store) PurgeDelivered(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.purgeBatches(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
+		WHERE state = 'delivered' AND delivered_at < $1 LIMIT $2)`, ts(before))
+	return n, wrap("purge delivered", err)
+}

@@ -1,0 +1,180 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// sessionCols is used with the alias s and a LEFT JOIN of session_clients c.
+const sessionCols = `s.id, s.subject, s.auth_time, s.amr, s.created_at, s.last_seen, s.expires_at,
+	s.ended, COALESCE(c.client_id, '')`
+
+// scanSessions reads rows of sessionCols (one row per session client, ordered by session then
+// sign-in order) into sessions, in the order they first appear, and closes rows.
+func scanSessions(rows pgx.Rows) ([]*sso.Session, error) {
+	defer rows.Close()
+	var (
+		out  []*sso.Session
+		last *sso.Session
+	)
+	for rows.Next() {
+		var (
+			id, subject, amr, client         string
+			authTime, created, seen, expires int64
+			ended                            bool
+		)
+		if err := rows.Scan(&id, &subject, &authTime, &amr, &created, &seen, &expires, &ended, &client); err != nil {
+			return nil, err
+		}
+		if last == nil || last.ID != id {
+			l, err := decList(amr)
+			if err != nil {
+				return nil, err
+			}
+			last = &sso.Session{
+				ID: id, Subject: subject, AuthTime: tm(authTime), AMR: l, CreatedAt: tm(created),
+				LastSeen: tm(seen), ExpiresAt: tm(expires), Ended: ended,
+			}
+			out = append(out, last)
+		}
+		if client != "" {
+			last.Clients = append(last.Clients, client)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+const addSessionClientSQL = `INSERT INTO session_clients (session_id, client_id) VALUES ($1, $2)
+	ON CONFLICT (session_id, client_id) DO NOTHING`
+
+// CreateSession stores a new session and its clients; ErrConflict when the id exists.
+func (s *Store) CreateSession(ctx context.Context, ss *sso.Session) error {
+	if ss == nil || ss.ID == "" {
+		return errors.New("postgres: create session: empty id")
+	}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		now := s.clock()
+		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, subject, auth_time, amr, created_at,
+			last_seen, expires_at, ended) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			ss.ID, ss.Subject, ts(ss.AuthTime), encList(ss.AMR), ts(orNow(ss.CreatedAt, now)),
+			ts(orNow(ss.LastSeen, now)), ts(ss.ExpiresAt), ss.Ended); err != nil {
+			return err
+		}
+		for _, c := range ss.Clients {
+			if _, err := tx.Exec(ctx, addSessionClientSQL, ss.ID, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrap("create session", err)
+}
+
+// Session returns a live session; ErrNotFound when unknown, expired or ended.
+func (s *Store) Session(ctx context.Context, id string) (*sso.Session, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+sessionCols+` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id
+		WHERE s.id = $1 AND NOT s.ended AND s.expires_at > $2 ORDER BY c.seq`, id, ts(s.clock()))
+	if err != nil {
+		return nil, wrap("session", err)
+	}
+	l, err := scanSessions(rows)
+	if err != nil {
+		return nil, wrap("session", err)
+	}
+	if len(l) == 0 {
+		return nil, fmt.Errorf("postgres: session: %w", sso.ErrNotFound)
+	}
+	return l[0], nil
+}
+
+// AddSessionClient records that the live session signed into clientID (idempotent: the first
+// sign-in keeps its place) and moves LastSeen forward to at. ErrNotFound when the session is
+// unknown, expired or ended.
+func (s *Store) AddSessionClient(ctx context.Context, id, clientID string, at time.Time) error {
+	if clientID == "" {
+		return errors.New("postgres: add session client: empty client id")
+	}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := execOne(ctx, tx, `UPDATE sessions SET last_seen = GREATEST(last_seen, $1)
+			WHERE id = $2 AND NOT ended AND expires_at > $3`, ts(at), id, ts(s.clock())); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, addSessionClientSQL, id, clientID)
+		return err
+	})
+	return wrap("add session client", err)
+}
+
+// EndSession ends one session (idempotent).
+func (s *Store) EndSession(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE sessions SET ended = TRUE WHERE id = $1 AND NOT ended`, id)
+	return wrap("end session", err)
+}
+
+// Sessions lists live sessions, oldest first, filtered by subject when not empty.
+func (s *Store) Sessions(ctx context.Context, subject string) ([]*sso.Session, error) {
+	q := `SELECT ` + sessionCols + ` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id
+		WHERE NOT s.ended AND s.expires_at > $1`
+	args := []any{ts(s.clock())}
+	if subject != "" {
+		q += ` AND s.subject = $2`
+		args = append(args, subject)
+	}
+	q += ` ORDER BY s.created_at, s.id COLLATE "C", c.seq`
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, wrap("sessions", err)
+	}
+	l, err := scanSessions(rows)
+	return l, wrap("sessions", err)
+}
+
+// endSubjectSessions ends every live session of subject in tx and returns them (Ended set),
+// oldest first, with their clients. The UPDATE is the compare-and-set: a session ended
+// concurrently (by another replica) is not returned twice, as the row lock makes this statement
+// re-check NOT ended against the committed row.
+func endSubjectSessions(ctx context.Context, tx pgx.Tx, subject string, now int64) ([]*sso.Session, error) {
+	rows, err := tx.Query(ctx, `UPDATE sessions SET ended = TRUE
+		WHERE subject = $1 AND NOT ended AND expires_at > $2 RETURNING id`, subject, now)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	rows, err = tx.Query(ctx, `SELECT `+sessionCols+` FROM sessions s
+		LEFT JOIN session_clients c ON c.session_id = s.id
+		WHERE s.id = ANY($1) ORDER BY s.created_at, s.id COLLATE "C", c.seq`, ids)
+	if err != nil {
+		return nil, err
+	}
+	return scanSessions(rows)
+}
+
+// EndSubjectSessions ends every live session of subject and returns them (Ended set), oldest
+// first, with their clients, so that the caller can log the clients out.
+func (s *Store) EndSubjectSessions(ctx context.Context, subject string) ([]*sso.Session, error) {
+	if subject == "" {
+		return nil, errors.New("postgres: end subject sessions: empty subject")
+	}
+	var out []*sso.Session
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = endSubjectSessions(ctx, tx, subject, ts(s.clock()))
+		return err
+	})
+	if err != nil {
+		return nil, wrap("end subject sessions", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,227 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+const shadowCols = `client_id, subject, digest, active, view, external_id, created_at, updated_at`
+
+func scanShadow(row pgx.Row) (*store.ShadowUser, error) {
+	var (
+		u                store.ShadowUser
+		created, updated int64
+	)
+	if err := row.Scan(&u.ClientID, &u.Subject, &u.Digest, &u.Active, &u.View, &u.ExternalID, &created, &updated); err != nil {
+		return nil, err
+	}
+	u.CreatedAt, u.UpdatedAt = tm(created), tm(updated)
+	return &u, nil
+}
+
+// ShadowUser returns the shadow user of (client, subject); ErrNotFound when none.
+func (s *Store) ShadowUser(ctx context.Context, clientID, subject string) (*store.ShadowUser, error) {
+	u, err := scanShadow(s.pool.QueryRow(ctx, `SELECT `+shadowCols+` FROM shadow_users
+		WHERE client_id = $1 AND subject = $2`, clientID, subject))
+	if err != nil {
+		return nil, wrap("shadow user", err)
+	}
+	return u, nil
+}
+
+// ShadowUsers lists shadow users ordered by client and subject, filtered when not empty.
+func (s *Store) ShadowUsers(ctx context.Context, clientID, subject string) ([]*store.ShadowUser, error) {
+	q, args := `SELECT `+shadowCols+` FROM shadow_users WHERE TRUE`, []any{}
+	if clientID != "" {
+		args = append(args, clientID)
+		q += ` AND client_id = $1`
+	}
+	if subject != "" {
+		args = append(args, subject)
+		q += fmt.Sprintf(` AND subject = $%d`, len(args))
+	}
+	rows, err := s.pool.Query(ctx, q+` ORDER BY client_id COLLATE "C", subject COLLATE "C"`, args...)
+	if err != nil {
+		return nil, wrap("shadow users", err)
+	}
+	out, err := collect(rows, scanShadow)
+	return out, wrap("shadow users", err)
+}
+
+// ShadowUsersOf lists the shadow users of subjects, ordered by subject and client.
+func (s *Store) ShadowUsersOf(ctx context.Context, subjects []string) ([]*store.ShadowUser, error) {
+	subjects = slices.Compact(slices.Sorted(slices.Values(subjects)))
+	if len(subjects) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+shadowCols+` FROM shadow_users
+		WHERE subject = ANY($1) ORDER BY subject COLLATE "C", client_id COLLATE "C"`, subjects)
+	if err != nil {
+		return nil, wrap("shadow users of subjects", err)
+	}
+	out, err := collect(rows, scanShadow)
+	return out, wrap("shadow users of subjects", err)
+}
+
+// putShadow writes u in tx when its digest or active flag changed; it reports whether it wrote.
+// The row is locked (FOR UPDATE) while compared, so of two replicas writing the same change
+// one writes (and queues its events) and the other sees the change already there.
+func (s *Store) putShadow(ctx context.Context, tx pgx.Tx, u *store.ShadowUser) (bool, error) {
+	if u == nil || u.ClientID == "" || u.Subject == "" {
+		return false, errors.New("empty client or subject")
+	}
+	now := s.clock()
+	// Insert when absent; a concurrent insert makes this one do nothing (and wait for it).
+	tag, err := tx.Exec(ctx, `INSERT INTO shadow_users (`+shadowCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (client_id, subject) DO NOTHING`,
+		u.ClientID, u.Subject, u.Digest, u.Active, u.View, u.ExternalID,
+		ts(orNow(u.CreatedAt, now)), ts(orNow(u.UpdatedAt, now)))
+	if err != nil || tag.RowsAffected() == 1 {
+		return err == nil, err
+	}
+	tag, err = tx.Exec(ctx, `UPDATE shadow_users SET digest = $1, active = $2, view = $3, updated_at = $4
+		WHERE client_id = $5 AND subject = $6 AND (digest <> $1 OR active <> $2)`,
+		u.Digest, u.Active, u.View, ts(orNow(u.UpdatedAt, now)), u.ClientID, u.Subject)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// PutShadowUser writes u and events in one transaction when u changed (see store.ShadowStore).
+func (s *Store) PutShadowUser(ctx context.Context, u *store.ShadowUser, events ...*store.OutboxEvent) (bool, error) {
+	var changed bool
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if changed, err = s.putShadow(ctx, tx, u); err != nil || !changed {
+			return err
+		}
+		return s.enqueue(ctx, tx, events)
+	})
+	if err != nil {
+		return false, wrap("put shadow user", err)
+	}
+	return changed, nil
+}
+
+// SetShadowExternalID records the target's id of a shadow user.
+func (s *Store) SetShadowExternalID(ctx context.Context, clientID, subject, externalID string) error {
+	err := execOne(ctx, s.pool, `UPDATE shadow_users SET external_id = $1 WHERE client_id = $2 AND subject = $3`,
+		externalID, clientID, subject)
+	return wrap("set shadow external id", err)
+}
+
+// Deactivate ends sessions, revokes grants and writes shadow users and events in one transaction.
+func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.Session, error) {
+	if d == nil || d.Subject == "" {
+		return nil, errors.New("postgres: deactivate: empty subject")
+	}
+	var ended []*sso.Session
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		ended = nil
+		if d.EndSessions {
+			var err error
+			if ended, err = endSubjectSessions(ctx, tx, d.Subject, ts(s.clock())); err != nil {
+				return err
+			}
+		}
+		if err := revokeGrants(ctx, tx, d.Subject, d.RevokeClient); err != nil {
+			return err
+		}
+		for _, u := range d.Users {
+			changed, err := s.putShadow(ctx, tx, u.User)
+			if err != nil {
+				return err
+			}
+			if changed {
+				if err := s.enqueue(ctx, tx, u.Events); err != nil {
+					return err
+				}
+			}
+		}
+		events := d.Events
+		if d.Logout != nil {
+			events = append(events[:len(events):len(events)], d.Logout(ended)...)
+		}
+		return s.enqueue(ctx, tx, events)
+	})
+	if err != nil {
+		return nil, wrap("deactivate", err)
+	}
+	return ended, nil
+}
+
+// Watermark returns the named watermark; the zero time when never set.
+func (s *Store) Watermark(ctx context.Context, name string) (time.Time, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT value FROM watermarks WHERE name = $1`, name).Scan(&v)
+	if isNoRows(err) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, wrap("watermark", err)
+	}
+	return tm(v), nil
+}
+
+// SetWatermark stores the named watermark.
+func (s *Store) SetWatermark(ctx context.Context, name string, t time.Time) error {
+	if name == "" {
+		return errors.New("postgres: set watermark: empty name")
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO watermarks (name, value) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, ts(t))
+	return wrap("set watermark", err)
+}
+
+// ReconcileState returns the named reconcile progress; the zero value when never set.
+func (s *Store) ReconcileState(ctx context.Context, name string) (store.ReconcileState, error) {
+	var (
+		st                store.ReconcileState
+		started, finished int64
+	)
+	err := s.pool.QueryRow(ctx, `SELECT started_at, cursor, finished_at FROM reconcile_state WHERE name = $1`, name).
+		Scan(&started, &st.Cursor, &finished)
+	if isNoRows(err) {
+		return store.ReconcileState{}, nil
+	}
+	if err != nil {
+		return store.ReconcileState{}, wrap("reconcile state", err)
+	}
+	st.StartedAt, st.FinishedAt = tm(started), tm(finished)
+	return st, nil
+}
+
+// SetReconcileState stores the named reconcile progress.
+func (s *Store) SetReconcileState(ctx context.Context, name string, st store.ReconcileState) error {
+	if name == "" {
+		return errors.New("postgres: set reconcile state: empty name")
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO reconcile_state (name, started_at, cursor, finished_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at, cursor = excluded.cursor,
+		finished_at = excluded.finished_at`, name, ts(st.StartedAt), st.Cursor, ts(st.FinishedAt))
+	return wrap("set reconcile state", err)
+}
+
+// prefixed qualifies each column of a column list with prefix.
+func prefixed(prefix, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = prefix + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortBySeq(l []*store.OutboxEvent) {
+	sort.Slice(l, func(i, j int) bool { return l[i].Seq < l[j].Seq })
+}

@@ -1,0 +1,285 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+const familyCols = `family_id, token_hash, generation, client_id, subject, audience, scopes, session_id,
+	auth_time, amr, created_at, expires_at, rotated_at, revoked`
+
+func scanFamily(row pgx.Row) (*sso.RefreshToken, error) {
+	var (
+		t                                         sso.RefreshToken
+		aud, scopes, amr                          string
+		authTime, createdAt, expiresAt, rotatedAt int64
+	)
+	err := row.Scan(&t.FamilyID, &t.Hash, &t.Generation, &t.ClientID, &t.Subject, &aud, &scopes, &t.SessionID,
+		&authTime, &amr, &createdAt, &expiresAt, &rotatedAt, &t.Revoked)
+	if err != nil {
+		return nil, err
+	}
+	if err := decLists(listCol{&t.Audience, aud}, listCol{&t.Scopes, scopes}, listCol{&t.AMR, amr}); err != nil {
+		return nil, err
+	}
+	t.AuthTime, t.CreatedAt, t.ExpiresAt, t.RotatedAt = tm(authTime), tm(createdAt), tm(expiresAt), tm(rotatedAt)
+	return &t, nil
+}
+
+// rotateSQL is the compare-and-set of a rotation: the family moves on only from the generation
+// and token the caller presented. Under READ COMMITTED a concurrent rotation of the same family
+// makes this statement wait for the row lock and then re-check the WHERE clause against the
+// committed row, so of two rotations from one generation exactly one changes the row.
+const rotateSQL = `UPDATE families SET generation = generation + 1, token_hash = $1, rotated_at = $2
+	WHERE family_id = $3 AND generation = $4 AND token_hash = $5 AND token_hash <> '' AND NOT revoked AND expires_at > $6`
+
+// IssueTokens applies one token grant atomically: consume the code, then insert a new family or
+// rotate one in place (sso.Issue, sso.Rotation). ErrRefreshReused is returned after the family
+// revocation has been committed.
+func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
+	if in.Family != nil && in.Family.FamilyID == "" {
+		return errors.New("postgres: issue tokens: family without id")
+	}
+	now := s.clock()
+	// A refresh grant is one statement when the compare-and-set succeeds (the common case): no
+	// transaction round trips. Anything else takes the transaction below.
+	if rot := in.Rotate; rot != nil && in.ConsumeCodeHash == "" && in.Family == nil {
+		at := orNow(rot.Now, now)
+		err := execOne(ctx, s.pool, rotateSQL, rot.NewHash, ts(at), rot.FamilyID, rot.Generation, rot.OldHash, ts(at))
+		if err == nil {
+			return nil
+		}
+		if !isNoRows(err) {
+			return wrap("issue tokens: rotate", err)
+		}
+	}
+	var reused bool
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if in.ConsumeCodeHash != "" {
+			if err := consumeCode(ctx, tx, in.ConsumeCodeHash, ts(now)); err != nil {
+				return err
+			}
+		}
+		if rot := in.Rotate; rot != nil {
+			var err error
+			if reused, err = applyRotation(ctx, tx, rot, orNow(rot.Now, now)); err != nil || reused {
+				return err // a reuse commits the revocation and writes nothing else
+			}
+		}
+		if f := in.Family; f != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO families (`+familyCols+`)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+				f.FamilyID, f.Hash, f.Generation, f.ClientID, f.Subject, encList(f.Audience), encList(f.Scopes),
+				f.SessionID, ts(f.AuthTime), encList(f.AMR), ts(orNow(f.CreatedAt, now)), ts(f.ExpiresAt),
+				ts(f.RotatedAt), f.Revoked); err != nil {
+				return fmt.Errorf("insert family: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return wrap("issue tokens", err)
+	}
+	if reused {
+		return fmt.Errorf("postgres: issue tokens: family %s: %w", in.Rotate.FamilyID, sso.ErrRefreshReused)
+	}
+	return nil
+}
+
+// consumeCode marks the code consumed (compare-and-set), or says why it cannot be.
+func consumeCode(ctx context.Context, tx pgx.Tx, hash string, now int64) error {
+	err := execOne(ctx, tx, `UPDATE auth_requests SET code_consumed = TRUE
+		WHERE code_hash = $1 AND NOT code_consumed AND code_expires > $2`, hash, now)
+	if err == nil {
+		return nil
+	}
+	if !isNoRows(err) {
+		return fmt.Errorf("consume code: %w", err)
+	}
+	var (
+		consumed bool
+		expires  int64
+	)
+	err = tx.QueryRow(ctx, `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = $1`, hash).Scan(&consumed, &expires)
+	switch {
+	case isNoRows(err) || (err == nil && expires <= now):
+		return fmt.Errorf("consume code: %w", sso.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("consume code: %w", err)
+	default:
+		return fmt.Errorf("consume code: %w", sso.ErrCodeConsumed)
+	}
+}
+
+// applyRotation rotates a family in place with a compare-and-set on its generation and current
+// hash; when that changes nothing, the family's state (read locked, FOR UPDATE) says why
+// (sso.Rotation). It reports a reuse, after revoking the family in tx.
+func applyRotation(ctx context.Context, tx pgx.Tx, rot *sso.Rotation, now time.Time) (reused bool, err error) {
+	err = execOne(ctx, tx, rotateSQL, rot.NewHash, ts(now), rot.FamilyID, rot.Generation, rot.OldHash, ts(now))
+	if err == nil {
+		return false, nil
+	} else if !isNoRows(err) {
+		return false, fmt.Errorf("rotate: %w", err)
+	}
+	var (
+		gen, expiresAt, rotatedAt int64
+		revoked                   bool
+		hash                      string
+	)
+	err = tx.QueryRow(ctx, `SELECT generation, token_hash, expires_at, rotated_at, revoked FROM families
+		WHERE family_id = $1 FOR UPDATE`, rot.FamilyID).Scan(&gen, &hash, &expiresAt, &rotatedAt, &revoked)
+	switch {
+	case isNoRows(err):
+		return false, fmt.Errorf("rotate: %w", sso.ErrNotFound)
+	case err != nil:
+		return false, fmt.Errorf("rotate: %w", err)
+	case expiresAt <= ts(now):
+		return false, fmt.Errorf("rotate: %w", sso.ErrNotFound)
+	case revoked:
+		return false, fmt.Errorf("rotate: %w", sso.ErrTokenRevoked)
+	case gen == rot.Generation+1 && hash == rot.NewHash && rot.Grace > 0 && ts(now)-rotatedAt <= int64(rot.Grace):
+		return false, nil // a concurrent retry of the same rotation: the family is there already
+	case gen > rot.Generation:
+		// Reuse of a rotated token: kill the family, and make that stick.
+		if _, err := tx.Exec(ctx, `UPDATE families SET revoked = TRUE WHERE family_id = $1 AND NOT revoked`, rot.FamilyID); err != nil {
+			return false, fmt.Errorf("revoke reused family: %w", err)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("rotate: %w", sso.ErrNotFound)
+}
+
+// Family returns a family by id whatever its state; ErrNotFound when unknown or expired.
+func (s *Store) Family(ctx context.Context, familyID string) (*sso.RefreshToken, error) {
+	t, err := scanFamily(s.pool.QueryRow(ctx, `SELECT `+familyCols+` FROM families
+		WHERE family_id = $1 AND expires_at > $2`, familyID, ts(s.clock())))
+	if err != nil {
+		return nil, wrap("family", err)
+	}
+	return t, nil
+}
+
+// LegacyRefreshToken returns the family whose generation-0 token was issued before families
+// named themselves in their tokens (SQLite schema 10, carried over by `store copy`);
+// ErrNotFound when unknown or expired.
+func (s *Store) LegacyRefreshToken(ctx context.Context, hash string) (*sso.RefreshToken, error) {
+	t, err := scanFamily(s.pool.QueryRow(ctx, `SELECT `+familyCols+` FROM families WHERE family_id =
+		(SELECT family_id FROM legacy_refresh_tokens WHERE hash = $1) AND expires_at > $2`, hash, ts(s.clock())))
+	if err != nil {
+		return nil, wrap("legacy refresh token", err)
+	}
+	return t, nil
+}
+
+// RevokeAccessToken records one access token revoked until expiresAt (idempotent; unknown ids
+// are not an error, as token revocation must not reveal whether a token exists).
+func (s *Store) RevokeAccessToken(ctx context.Context, idHash string, expiresAt time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO revoked_access_tokens (id_hash, expires_at) VALUES ($1, $2)
+		ON CONFLICT (id_hash) DO UPDATE SET expires_at = GREATEST(revoked_access_tokens.expires_at, excluded.expires_at)`,
+		idHash, ts(expiresAt))
+	return wrap("revoke access token", err)
+}
+
+// AccessTokenRevoked tells whether RevokeAccessToken recorded idHash (and it has not expired).
+func (s *Store) AccessTokenRevoked(ctx context.Context, idHash string) (bool, error) {
+	var one int
+	err := s.pool.QueryRow(ctx, `SELECT 1 FROM revoked_access_tokens WHERE id_hash = $1 AND expires_at > $2`,
+		idHash, ts(s.clock())).Scan(&one)
+	if isNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, wrap("access token revoked", err)
+	}
+	return true, nil
+}
+
+// RevokeFamily revokes a family (unknown ids are not an error).
+func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
+	if familyID == "" {
+		return errors.New("postgres: revoke family: empty family id")
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE families SET revoked = TRUE WHERE family_id = $1 AND NOT revoked`, familyID)
+	return wrap("revoke family", err)
+}
+
+// grantWhere is the condition selecting a subject's families (for one client when not empty),
+// its parameters numbered from $1.
+func grantWhere(subject, clientID string) (string, []any) {
+	if clientID != "" {
+		return "subject = $1 AND client_id = $2", []any{subject, clientID}
+	}
+	return "subject = $1", []any{subject}
+}
+
+// revokeGrants revokes every family of a subject (for one client when clientID is not empty).
+func revokeGrants(ctx context.Context, q querier, subject, clientID string) error {
+	where, args := grantWhere(subject, clientID)
+	_, err := q.Exec(ctx, `UPDATE families SET revoked = TRUE WHERE `+where+` AND NOT revoked`, args...)
+	return err
+}
+
+// RevokeGrants revokes every family of a subject (for one client when clientID is not empty) and
+// returns how many live families with a refresh token it revoked.
+func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int, error) {
+	if subject == "" {
+		return 0, errors.New("postgres: revoke grants: empty subject")
+	}
+	where, args := grantWhere(subject, clientID)
+	var families int
+	err := s.pool.QueryRow(ctx, `WITH r AS (UPDATE families SET revoked = TRUE WHERE `+where+` AND NOT revoked
+		RETURNING token_hash, expires_at)
+		SELECT COUNT(*) FROM r WHERE token_hash <> '' AND expires_at > $`+fmt.Sprint(len(args)+1),
+		append(args, ts(s.clock()))...).Scan(&families)
+	if err != nil {
+		return 0, wrap("revoke grants", err)
+	}
+	return families, nil
+}
+
+// ListRefreshTokens lists the live families with a refresh token, oldest first, filtered by
+// subject and/or client when not empty.
+func (s *Store) ListRefreshTokens(ctx context.Context, subject, clientID string) ([]*sso.RefreshToken, error) {
+	var (
+		q    strings.Builder
+		args = []any{ts(s.clock())}
+	)
+	q.WriteString(`SELECT ` + familyCols + ` FROM families
+		WHERE NOT revoked AND token_hash <> '' AND expires_at > $1`)
+	if subject != "" {
+		args = append(args, subject)
+		fmt.Fprintf(&q, ` AND subject = $%d`, len(args))
+	}
+	if clientID != "" {
+		args = append(args, clientID)
+		fmt.Fprintf(&q, ` AND client_id = $%d`, len(args))
+	}
+	q.WriteString(` ORDER BY created_at, family_id COLLATE "C"`)
+	rows, err := s.pool.Query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, wrap("list refresh tokens", err)
+	}
+	out, err := collect(rows, scanFamily)
+	return out, wrap("list refresh tokens", err)
+}
+
+// collect scans every row with scan and closes rows.
+func collect[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
