@@ -1,0 +1,346 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// PostgresOptions configure a Postgres node.
+type PostgresOptions struct {
+	// DSN is the store's PostgreSQL data source (a URL or key=value pairs, as pgx reads them).
+	DSN string
+	// Retry is how often a replica without a lease tries to take it and a holder confirms its
+	// session, and how long a failed connection waits before the next try; default 1 s. A
+	// dead holder's lease is taken over within about Retry of its session ending.
+	Retry time.Duration
+	// Fallback is how often subscribers are called without a notification; default 5 s.
+	Fallback time.Duration
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// channel is the LISTEN/NOTIFY channel; the payload is the topic.
+const channel = "ssobridge_changes"
+
+// Postgres is a node of replicas sharing one PostgreSQL database.
+type Postgres struct {
+	opt    PostgresOptions
+	cfg    *pgx.ConnConfig
+	pool   *pgxpool.Pool // Notify and TryLock
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	subs      map[int]*pgSub
+	next      int
+	listening bool
+}
+
+type pgSub struct {
+	topic string
+	fn    func(context.Context) error
+}
+
+// OpenPostgres connects to the database (and fails when it cannot).
+func OpenPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
+	if o.Retry <= 0 {
+		o.Retry = time.Second
+	}
+	if o.Fallback <= 0 {
+		o.Fallback = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	cfg, err := pgx.ParseConfig(o.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: store.dsn: %w", err)
+	}
+	pcfg, err := pgxpool.ParseConfig(o.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: store.dsn: %w", err)
+	}
+	pcfg.MaxConns = 4
+	pcfg.MinConns = 0
+	pcfg.ConnConfig.RuntimeParams["application_name"] = "ssobridge cluster"
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cluster: connect to PostgreSQL: %w", err)
+	}
+	c, cancel := context.WithCancel(context.Background())
+	return &Postgres{opt: o, cfg: cfg, pool: pool, ctx: c, cancel: cancel, subs: map[int]*pgSub{}}, nil
+}
+
+// lockKey is the advisory lock key of a lease name.
+func lockKey(name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("ssobridge lease:" + name))
+	return int64(h.Sum64())
+}
+
+// connect opens a dedicated connection named for what it does (pg_stat_activity shows it).
+func (p *Postgres) connect(ctx context.Context, what string) (*pgx.Conn, error) {
+	cfg := p.cfg.Copy()
+	cfg.RuntimeParams["application_name"] = "ssobridge " + what
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// TryLock implements Leases: the lock is held on a pooled connection until release, which
+// unlocks it (or closes the connection when it cannot).
+func (p *Postgres) TryLock(ctx context.Context, name string) (func(), bool, error) {
+	c, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("cluster: lease %s: %w", name, err)
+	}
+	var ok bool
+	if err := c.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, lockKey(name)).Scan(&ok); err != nil {
+		c.Release()
+		return nil, false, fmt.Errorf("cluster: lease %s: %w", name, err)
+	}
+	if !ok {
+		c.Release()
+		return nil, false, nil
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			var unlocked bool
+			if err := c.QueryRow(ctx, `SELECT pg_advisory_unlock($1)`, lockKey(name)).Scan(&unlocked); err != nil || !unlocked {
+				// Ending the session is what releases the lock for certain.
+				_ = c.Hijack().Close(ctx)
+				return
+			}
+			c.Release()
+		})
+	}, true, nil
+}
+
+// Lead implements Leases with a session advisory lock on a connection of its own.
+func (p *Postgres) Lead(ctx context.Context, name string, fn func(context.Context)) {
+	ctx, stop := mergeCancel(ctx, p.ctx)
+	defer stop()
+	log := p.opt.Logger.With("lease", name)
+	key := lockKey(name)
+	var conn *pgx.Conn
+	drop := func() {
+		if conn != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = conn.Close(cctx)
+			cancel()
+			conn = nil
+		}
+	}
+	defer drop()
+	for ctx.Err() == nil {
+		if conn == nil {
+			c, err := p.connect(ctx, "lease "+name)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.WarnContext(ctx, "cluster: lease: cannot connect; retrying", "err", err)
+				}
+				sleep(ctx, p.opt.Retry)
+				continue
+			}
+			conn = c
+		}
+		var got bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil {
+			if ctx.Err() == nil {
+				log.WarnContext(ctx, "cluster: lease: try lock failed; reconnecting", "err", err)
+			}
+			drop()
+			sleep(ctx, p.opt.Retry)
+			continue
+		}
+		if !got {
+			sleep(ctx, p.opt.Retry)
+			continue
+		}
+		log.InfoContext(ctx, "cluster: lease taken")
+		if lost := p.hold(ctx, conn, fn); lost {
+			log.WarnContext(ctx, "cluster: lease lost: the database session could not be confirmed")
+			drop() // the session, and with it the lock, may still live: end it
+		} else {
+			uctx, cancel := context.WithTimeout(context.Background(), p.opt.Retry)
+			var unlocked bool
+			if err := conn.QueryRow(uctx, `SELECT pg_advisory_unlock($1)`, key).Scan(&unlocked); err != nil || !unlocked {
+				drop()
+			}
+			cancel()
+		}
+		sleep(ctx, p.opt.Retry)
+	}
+}
+
+// hold runs fn while the lease's session is confirmed every Retry; it reports whether the
+// lease was lost (fn's context was cancelled for it).
+func (p *Postgres) hold(ctx context.Context, conn *pgx.Conn, fn func(context.Context)) (lost bool) {
+	leaseCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); fn(leaseCtx) }()
+	t := time.NewTicker(p.opt.Retry)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return lost
+		case <-ctx.Done():
+			cancel()
+			<-done
+			return false
+		case <-t.C:
+			if lost {
+				continue
+			}
+			pctx, pcancel := context.WithTimeout(ctx, 2*p.opt.Retry)
+			err := conn.Ping(pctx)
+			pcancel()
+			if err != nil && ctx.Err() == nil {
+				lost = true
+				cancel()
+			}
+		}
+	}
+}
+
+// Notify implements Notifier with pg_notify (it reaches every replica listening, this one
+// included, once the statement commits).
+func (p *Postgres) Notify(ctx context.Context, topic string) error {
+	if _, err := p.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, topic); err != nil {
+		return fmt.Errorf("cluster: notify %s: %w", topic, err)
+	}
+	return nil
+}
+
+// Subscribe implements Notifier; the first subscription starts the listener.
+func (p *Postgres) Subscribe(topic string, fn func(context.Context) error) func() {
+	p.mu.Lock()
+	id := p.next
+	p.next++
+	p.subs[id] = &pgSub{topic: topic, fn: fn}
+	start := !p.listening && p.ctx.Err() == nil
+	if start {
+		p.listening = true
+		p.wg.Add(1)
+	}
+	p.mu.Unlock()
+	if start {
+		go func() { defer p.wg.Done(); p.listen() }()
+	}
+	return func() {
+		p.mu.Lock()
+		delete(p.subs, id)
+		p.mu.Unlock()
+	}
+}
+
+// dispatch calls the subscribers of topic ("" for all).
+func (p *Postgres) dispatch(ctx context.Context, topic string) {
+	p.mu.Lock()
+	var subs []*pgSub
+	for _, s := range p.subs {
+		if topic == "" || s.topic == topic {
+			subs = append(subs, s)
+		}
+	}
+	p.mu.Unlock()
+	for _, s := range subs {
+		if err := s.fn(ctx); err != nil && ctx.Err() == nil {
+			p.opt.Logger.ErrorContext(ctx, "cluster: refresh after a change failed", "topic", s.topic, "err", err)
+		}
+	}
+}
+
+// listen keeps a LISTEN connection until Close, reconnecting after failures. After each
+// connection, and every Fallback without a notification, every subscriber is called.
+func (p *Postgres) listen() {
+	ctx := p.ctx
+	for ctx.Err() == nil {
+		err := p.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		p.opt.Logger.WarnContext(ctx, "cluster: change notifications interrupted; reconnecting", "err", err)
+		sleep(ctx, p.opt.Retry)
+	}
+}
+
+func (p *Postgres) listenOnce(ctx context.Context) error {
+	conn, err := p.connect(ctx, "listen")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = conn.Close(cctx)
+		cancel()
+	}()
+	if _, err := conn.Exec(ctx, `LISTEN `+channel); err != nil {
+		return err
+	}
+	p.dispatch(ctx, "") // whatever changed while nobody listened
+	last := time.Now()
+	for {
+		wctx, cancel := context.WithTimeout(ctx, p.opt.Fallback-time.Since(last))
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err == nil:
+			p.dispatch(ctx, n.Payload)
+		case errors.Is(err, context.DeadlineExceeded) || pgconnTimeout(err):
+			pctx, pcancel := context.WithTimeout(ctx, 2*p.opt.Retry)
+			err := conn.Ping(pctx)
+			pcancel()
+			if err != nil {
+				return err
+			}
+			p.dispatch(ctx, "")
+			last = time.Now()
+		default:
+			return err
+		}
+		if time.Since(last) >= p.opt.Fallback {
+			p.dispatch(ctx, "")
+			last = time.Now()
+		}
+	}
+}
+
+// pgconnTimeout reports a timeout error (WaitForNotification's deadline).
+func pgconnTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// Close implements Node: leases are lost, the listener stops.
+func (p *Postgres) Close() error {
+	p.cancel()
+	p.wg.Wait()
+	p.pool.Close()
+	return nil
+}
+
+// mergeCancel is a context done when either a or b is.
+func mergeCancel(a, b context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(a)
+	stop := context.AfterFunc(b, cancel)
+	return ctx, func() { stop(); cancel() }
+}
