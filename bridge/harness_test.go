@@ -77,7 +77,13 @@ func newEnvDeps(t testing.TB, demo bool, dir legacy.Directory, deps envDeps, mut
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer := "http://" + ln.Addr().String()
+	return newEnvAt(t, ln, "http://"+ln.Addr().String(), demo, dir, deps, mutate...)
+}
+
+// newEnvAt runs the bridge on ln under issuer (a name of ln's address: two bridges a browser
+// uses at once need two host names, as cookies do not tell ports apart).
+func newEnvAt(t testing.TB, ln net.Listener, issuer string, demo bool, dir legacy.Directory, deps envDeps, mutate ...func(*bridge.Config)) *env {
+	t.Helper()
 	rp := "http://127.0.0.1:9/app"
 	cfg := bridge.Defaults()
 	cfg.Issuer = issuer

@@ -30,6 +30,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/web/logout"
 	"github.com/ssobridge/ssobridge/bridge/web/playground"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
+	webupstream "github.com/ssobridge/ssobridge/bridge/web/upstream"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -118,7 +119,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 			return nil, err
 		}
 	}
-	secrets, err := identity.OpenSecrets(ctx, d.Store, kek, secretSubject, secretCookieMAC, secretCookieEnc, secretOpCrypto, secretRotate, secretCSRF, secretSID, secretAudit)
+	secrets, err := identity.OpenSecrets(ctx, d.Store, kek, secretSubject, secretCookieMAC, secretCookieEnc, secretOpCrypto, secretRotate, secretCSRF, secretSID, secretAudit, secretUpstream)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
@@ -231,11 +232,21 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	}
 
 	// The web side: each part built once from its dependencies, then mounted on one router.
+	ups := upstreamProviders(cfg, log, now)
 	flow := &authflow.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Store: d.Store, Directory: d.Directory,
 		Subjects: subjects, Access: decide, Throttle: s.throttle, Audit: auditLog, Scopes: pol.DescribeScopes,
 		SignIn: signIn, Provision: s.shadow.Provision, EndSession: logouts.EndSession, LimitAnonymous: limit.Wrap,
 		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(ams.exchanger, ams.website),
-		Logger: log, Now: now}
+		Upstreams: webupstream.Buttons(ups), Logger: log, Now: now}
+	upstreams := &webupstream.Handler{Pages: pages, Cookies: cookies, Flow: flow, Providers: ups, Store: d.Store,
+		Directory: d.Directory, Subjects: subjects, SignIn: signIn, Audit: auditLog, EndSession: logouts.EndSession,
+		Key: secrets[secretUpstream], LimitAnonymous: limit.Wrap, SessionLifetime: cfg.Session.Lifetime, Logger: log, Now: now}
+	acct := &account.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Consents: d.Store,
+		Scopes: pol.DescribeScopes, Member: flow.Member, EndSession: logouts.EndSession, Audit: auditLog.Write,
+		Playground: cfg.PlaygroundEnabled(), Logger: log}
+	if len(ups.List()) > 0 {
+		acct.Linked, acct.Upstreams = upstreams.Linked, flow.Upstreams
+	}
 	s.ready = &readiness{cfg: cfg.Health, store: d.Store, dir: d.Directory, keys: keys, now: now}
 	parts := []web.Mounter{
 		pages,
@@ -243,9 +254,8 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		protocolRoutes{provider: s.provider, limit: limit, callback: flow.Callback},
 		flow,
 		out,
-		&account.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Consents: d.Store,
-			Scopes: pol.DescribeScopes, Member: flow.Member, EndSession: logouts.EndSession, Audit: auditLog.Write,
-			Playground: cfg.PlaygroundEnabled(), Logger: log},
+		acct,
+		upstreams,
 		&handoff.Handler{Pages: pages, Cookies: cookies, Flow: flow, Provider: s.provider, Store: d.Store,
 			Directory: d.Directory, Subjects: subjects, Audit: auditLog, Sealer: sealer, Redeemer: redeemer,
 			Website: ams.website, DefaultClient: cfg.AMS.DefaultClient, Issuer: cfg.Issuer,

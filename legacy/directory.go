@@ -63,3 +63,14 @@ type Directory interface {
 	MemberLister
 	Pinger
 }
+
+// EmailFinder is a directory that can find members by e-mail address, for linking an upstream
+// identity whose provider vouches for its address (an optional capability, found by type
+// assertion: a directory without it never links by e-mail).
+type EmailFinder interface {
+	// MembersByEmail returns the members (deleted contacts excluded) whose e-mail address is
+	// email, compared case-insensitively after trimming, at most limit of them (all when
+	// limit <= 0), ordered by Key, each with roles filled. No match is an empty result, not
+	// ErrNotFound. A blank email matches nobody.
+	MembersByEmail(ctx context.Context, email string, limit int) ([]*Member, error)
+}

@@ -247,3 +247,30 @@ func (d *Directory) Ping(context.Context) error {
 	}
 	return nil
 }
+
+var _ legacy.EmailFinder = (*Directory)(nil)
+
+// MembersByEmail finds the members with an e-mail address, case-insensitively (deleted
+// contacts excluded), ordered by key.
+func (d *Directory) MembersByEmail(_ context.Context, email string, limit int) ([]*legacy.Member, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.Down {
+		return nil, legacy.Unavailable("members by email", context.DeadlineExceeded)
+	}
+	email = strings.TrimSpace(email)
+	out := []*legacy.Member{}
+	if email == "" {
+		return out, nil
+	}
+	for _, m := range d.members {
+		if strings.EqualFold(strings.TrimSpace(m.Email), email) && !m.Standing.Deleted {
+			out = append(out, clone(m))
+		}
+	}
+	slices.SortFunc(out, func(a, b *legacy.Member) int { return strings.Compare(strings.ToUpper(a.Key), strings.ToUpper(b.Key)) })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/upstream"
 	"github.com/ssobridge/ssobridge/legacy/imis"
 )
 
@@ -54,6 +55,8 @@ type Config struct {
 	// their shadow-user targets (SCIM or webhook). See package bridge/shadow.
 	Shadow       provisioning.Config            `yaml:"shadow"`
 	Provisioning map[string]provisioning.Target `yaml:"provisioning"`
+	// UpstreamProviders are the upstream OpenID providers members may sign in with (upstream.go).
+	UpstreamProviders []upstream.ProviderConfig `yaml:"upstream_providers"`
 }
 
 // Organisation brands the pages.

@@ -179,6 +179,7 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	p.add(c.Shadow.Validate())
 	p.add(provisioning.ValidateTargets(c.Provisioning))
 	out.Clients = c.checkClients(&p)
+	c.checkUpstream(&p)
 	if err := p.err(); err != nil {
 		return nil, err
 	}

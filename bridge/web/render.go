@@ -39,7 +39,7 @@ type ErrorData struct {
 }
 
 // pageNames are the templates, each rendered within layout.html.
-var pageNames = [...]string{"login", "consent", "logout", "error", "home", "playground", "handoff", "account", "device", "device_done"}
+var pageNames = [...]string{"login", "consent", "logout", "error", "home", "playground", "handoff", "account", "device", "device_done", "upstream_link"}
 
 // Renderer renders the embedded pages.
 type Renderer struct {
@@ -53,7 +53,8 @@ type Renderer struct {
 func NewRenderer(org Brand) (*Renderer, error) {
 	r := &Renderer{org: org, tmpl: map[string]*template.Template{}, echo: echo.New()}
 	for _, name := range pageNames {
-		t, err := template.ParseFS(templates.FS, "layout.html", name+".html")
+		// partial_*.html hold sections that several pages include (upstream sign-in buttons...).
+		t, err := template.ParseFS(templates.FS, "layout.html", "partial_*.html", name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", name, err)
 		}

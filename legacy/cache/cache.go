@@ -3,6 +3,8 @@ package cache
 import (
 	"container/list"
 	"context"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -440,4 +442,15 @@ func (f *flight[V]) do(ctx context.Context, key string, timeout time.Duration, f
 		var zero V
 		return zero, legacy.Unavailable("cache: waiting for the directory", ctx.Err())
 	}
+}
+
+// MembersByEmail asks the directory behind the cache (uncached: a sign-in through an upstream
+// provider that links by e-mail must see the AMS as it is); it fails when that directory cannot
+// find members by e-mail.
+func (c *Directory) MembersByEmail(ctx context.Context, email string, limit int) ([]*legacy.Member, error) {
+	f, ok := c.next.(legacy.EmailFinder)
+	if !ok {
+		return nil, fmt.Errorf("cache: the directory cannot find members by e-mail: %w", errors.ErrUnsupported)
+	}
+	return f.MembersByEmail(ctx, email, limit)
 }

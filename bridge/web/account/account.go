@@ -49,6 +49,10 @@ type Handler struct {
 	// EndSession ends an SSO session and queues its back-channel logouts.
 	EndSession func(context.Context, *sso.Session) error
 	Audit      func(context.Context, *store.AuditEvent)
+	// Linked lists the member's linked upstream identities (nil: no upstream providers);
+	// Upstreams are the providers an identity can be linked from.
+	Linked    func(ctx context.Context, subject string) ([]web.LinkedIdentity, error)
+	Upstreams []web.UpstreamButton
 	// Playground links the playground from the home page.
 	Playground bool
 	Logger     *slog.Logger
@@ -84,6 +88,8 @@ type accountData struct {
 	CSRF, Name, Login, Email, MemberID, SignedInAt, Method, Notice string
 	Apps                                                           []accountApp
 	Consents                                                       []accountConsent
+	Linked                                                         []web.LinkedIdentity
+	Upstreams                                                      []web.UpstreamButton
 }
 
 // clientName is the client's name, or its id when it has none (no longer registered).
@@ -124,6 +130,14 @@ func (h *Handler) account(c echo.Context) error {
 		SignedInAt: sess.AuthTime.Format("2 Jan 2006 15:04 MST"), Method: "password", Notice: c.QueryParam("done")}
 	if strings.Join(sess.AMR, ",") == "ams" {
 		d.Method = "from the member website"
+	} else if slices.Contains(sess.AMR, "fed") {
+		d.Method = "with a linked account"
+	}
+	if h.Linked != nil {
+		if d.Linked, err = h.Linked(ctx, sess.Subject); err != nil {
+			return fmt.Errorf("list linked identities: %w", err)
+		}
+		d.Upstreams = h.Upstreams
 	}
 	for _, id := range sess.Clients {
 		d.Apps = append(d.Apps, accountApp{id, h.clientName(ctx, id)})

@@ -92,8 +92,10 @@ type Handler struct {
 	SessionLifetime time.Duration
 	// AMSName names the AMS website on the login page's hand-off button ("" : no hand-off).
 	AMSName string
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Upstreams are the login page's buttons of upstream providers (none: no buttons).
+	Upstreams []web.UpstreamButton
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // Mount adds the login, consent and (when the provider runs the device flow) device routes.

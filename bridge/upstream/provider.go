@@ -1,0 +1,408 @@
+package upstream
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// Failures of an upstream sign-in, for the pages that explain them (errors.Is).
+var (
+	// ErrUnavailable: the provider could not be reached or answered nonsense (discovery, the
+	// token endpoint).
+	ErrUnavailable = errors.New("upstream: the provider cannot be reached")
+	// ErrWrongIssuer: the discovery document, the iss response parameter or the ID token names
+	// another issuer than the configured one (a mix-up or a misconfiguration).
+	ErrWrongIssuer = errors.New("upstream: the response comes from another issuer than the configured one")
+	// ErrInvalid: the code exchange or the ID token failed validation (signature, audience,
+	// expiry, nonce).
+	ErrInvalid = errors.New("upstream: the provider's answer failed validation")
+)
+
+// Identity is who the upstream says signed in.
+type Identity struct {
+	Issuer        string
+	Subject       string
+	Email         string
+	EmailVerified bool
+	// SID is the upstream session id (sid claim; "" when none).
+	SID string
+	// AMR are the upstream's authentication methods (amr claim).
+	AMR []string
+}
+
+// Provider is one configured upstream OpenID provider, discovered on first use (a provider
+// that is down at start-up does not stop the bridge; its button fails with a clear page until
+// it is back).
+type Provider struct {
+	cfg ProviderConfig
+	// redirectURL is the bridge's callback for this provider, registered at the provider.
+	redirectURL string
+	client      *http.Client
+	now         func() time.Time
+	log         *slog.Logger
+
+	mu   sync.Mutex
+	disc *discovered
+}
+
+type discovered struct {
+	op         *oidc.Provider
+	verifier   *oidc.IDTokenVerifier
+	oauth      oauth2.Config
+	issParam   bool   // authorization_response_iss_parameter_supported (RFC 9207)
+	issuer     string // the discovery document's issuer ({tenantid} for a multi-tenant Entra)
+	endSession string
+}
+
+// Options are what providers are built with.
+type Options struct {
+	// CallbackURL returns the bridge's callback URL for a provider name.
+	CallbackURL func(name string) string
+	// HTTPClient reaches the providers (nil: a client with a 10s timeout).
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Providers are the configured providers, in the config's order.
+type Providers struct {
+	list   []*Provider
+	byName map[string]*Provider
+}
+
+// New builds the providers of cfgs (validated by Validate). Nothing is fetched yet.
+func New(cfgs []ProviderConfig, o Options) *Providers {
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	ps := &Providers{byName: map[string]*Provider{}}
+	for _, c := range cfgs {
+		c = c.Resolved()
+		p := &Provider{cfg: c, redirectURL: o.CallbackURL(c.Name), client: o.HTTPClient, now: o.Now, log: o.Logger}
+		ps.list = append(ps.list, p)
+		ps.byName[c.Name] = p
+	}
+	return ps
+}
+
+// List returns the providers in the config's order.
+func (ps *Providers) List() []*Provider {
+	if ps == nil {
+		return nil
+	}
+	return ps.list
+}
+
+// Get returns the provider named name.
+func (ps *Providers) Get(name string) (*Provider, bool) {
+	if ps == nil {
+		return nil, false
+	}
+	p, ok := ps.byName[name]
+	return p, ok
+}
+
+// Name is the provider's configured name; DisplayName its button text.
+func (p *Provider) Name() string        { return p.cfg.Name }
+func (p *Provider) DisplayName() string { return p.cfg.DisplayName }
+
+// LinkByEmail reports whether unlinked identities are linked by verified e-mail address.
+func (p *Provider) LinkByEmail() bool { return p.cfg.LinkByEmail }
+
+// multiTenant reports whether the provider is a multi-tenant Entra endpoint, whose issuer
+// depends on the token's tenant.
+func (p *Provider) multiTenant() bool {
+	return p.cfg.Preset == PresetEntra && multiTenant(p.cfg.Tenant)
+}
+
+// discover fetches the discovery document once (a failure is retried at the next use).
+func (p *Provider) discover(ctx context.Context) (*discovered, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.disc != nil {
+		return p.disc, nil
+	}
+	cctx := oidc.ClientContext(ctx, p.client)
+	if p.multiTenant() {
+		// The multi-tenant documents name the issuer with {tenantid}; each token's issuer is
+		// checked against its own tid (checkIssuer).
+		cctx = oidc.InsecureIssuerURLContext(cctx, fmt.Sprintf(entraIssuerTemplate, entraTenantIDToken))
+	}
+	op, err := oidc.NewProvider(cctx, p.cfg.Issuer)
+	if err != nil {
+		var mismatch *oidc.IssuerMismatchError
+		if errors.As(err, &mismatch) {
+			return nil, fmt.Errorf("%w: discovery of %s names issuer %q", ErrWrongIssuer, p.cfg.Issuer, mismatch.Discovered)
+		}
+		return nil, fmt.Errorf("%w: discovery of %s: %v", ErrUnavailable, p.cfg.Issuer, err)
+	}
+	var meta struct {
+		Issuer     string `json:"issuer"`
+		IssParam   bool   `json:"authorization_response_iss_parameter_supported"`
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := op.Claims(&meta); err != nil {
+		return nil, fmt.Errorf("%w: discovery of %s: %v", ErrUnavailable, p.cfg.Issuer, err)
+	}
+	if p.multiTenant() && meta.Issuer != fmt.Sprintf(entraIssuerTemplate, entraTenantIDToken) {
+		return nil, fmt.Errorf("%w: discovery of %s names issuer %q", ErrWrongIssuer, p.cfg.Issuer, meta.Issuer)
+	}
+	keyCtx := oidc.ClientContext(context.Background(), p.client) // the key set outlives this request
+	d := &discovered{
+		op: op,
+		verifier: op.VerifierContext(keyCtx, &oidc.Config{ClientID: p.cfg.ClientID, Now: p.now,
+			SkipIssuerCheck: p.multiTenant()}),
+		oauth: oauth2.Config{ClientID: p.cfg.ClientID, ClientSecret: p.cfg.ClientSecret, Endpoint: op.Endpoint(),
+			RedirectURL: p.redirectURL, Scopes: p.cfg.Scopes},
+		issParam: meta.IssParam, issuer: meta.Issuer, endSession: meta.EndSession,
+	}
+	p.disc = d
+	return d, nil
+}
+
+// Secrets derived from a state: the nonce and the PKCE verifier are HMACs of the state under
+// the installation's key, so nothing stored could be used to forge a callback.
+func derive(key []byte, purpose, state string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("upstream:" + purpose + ":" + state))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Nonce and Verifier derive the nonce and PKCE code verifier of a state.
+func Nonce(key []byte, state string) string    { return derive(key, "nonce", state) }
+func Verifier(key []byte, state string) string { return derive(key, "pkce", state) }
+
+// AuthURL is where the browser goes to sign in at the provider, with state, nonce and the
+// PKCE S256 challenge of the verifier.
+func (p *Provider) AuthURL(ctx context.Context, state, nonce, verifier string) (string, error) {
+	d, err := p.discover(ctx)
+	if err != nil {
+		return "", err
+	}
+	return d.oauth.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), nil
+}
+
+// Callback is the provider's authorization response, as the browser brought it.
+type Callback struct {
+	Code string
+	// Iss is the iss parameter (RFC 9207); IssPresent tells an absent one from an empty one.
+	Iss        string
+	IssPresent bool
+}
+
+// Exchange checks the authorization response's issuer (RFC 9207), redeems the code with the
+// PKCE verifier and validates the ID token (signature, issuer, audience, azp, expiry, nonce).
+func (p *Provider) Exchange(ctx context.Context, cb Callback, nonce, verifier string) (*Identity, error) {
+	d, err := p.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// RFC 9207 2.4: a provider that advertises the parameter must send it; whenever it is
+	// present it must be the provider's issuer.
+	if d.issParam && !cb.IssPresent {
+		return nil, fmt.Errorf("%w: the authorization response has no iss parameter", ErrWrongIssuer)
+	}
+	if cb.IssPresent && !p.issuerMatches(d, cb.Iss, "") {
+		return nil, fmt.Errorf("%w: the authorization response's iss is %q", ErrWrongIssuer, cb.Iss)
+	}
+	if cb.Code == "" {
+		return nil, fmt.Errorf("%w: no code in the authorization response", ErrInvalid)
+	}
+	tok, err := d.oauth.Exchange(oidc.ClientContext(ctx, p.client), cb.Code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 {
+			return nil, fmt.Errorf("%w: token endpoint: %s", ErrInvalid, re.ErrorCode)
+		}
+		return nil, fmt.Errorf("%w: token endpoint: %v", ErrUnavailable, err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return nil, fmt.Errorf("%w: the token response has no ID token", ErrInvalid)
+	}
+	idt, err := d.verifier.Verify(ctx, raw)
+	if err != nil {
+		if strings.Contains(err.Error(), "issued by a different provider") {
+			return nil, fmt.Errorf("%w: %v", ErrWrongIssuer, err)
+		}
+		return nil, fmt.Errorf("%w: ID token: %v", ErrInvalid, err)
+	}
+	var c struct {
+		Email         string   `json:"email"`
+		EmailVerified any      `json:"email_verified"`
+		SID           string   `json:"sid"`
+		AMR           []string `json:"amr"`
+		AZP           string   `json:"azp"`
+		TID           string   `json:"tid"`
+	}
+	if err := idt.Claims(&c); err != nil {
+		return nil, fmt.Errorf("%w: ID token claims: %v", ErrInvalid, err)
+	}
+	if !p.issuerMatches(d, idt.Issuer, c.TID) {
+		return nil, fmt.Errorf("%w: the ID token's issuer is %q", ErrWrongIssuer, idt.Issuer)
+	}
+	// OIDC Core 3.1.3.7: several audiences need an azp, and an azp must be this client.
+	if (len(idt.Audience) > 1 && c.AZP == "") || (c.AZP != "" && c.AZP != p.cfg.ClientID) {
+		return nil, fmt.Errorf("%w: the ID token's authorized party is %q", ErrInvalid, c.AZP)
+	}
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
+		return nil, fmt.Errorf("%w: the ID token's nonce is not this sign-in's", ErrInvalid)
+	}
+	if idt.Subject == "" {
+		return nil, fmt.Errorf("%w: the ID token has no subject", ErrInvalid)
+	}
+	return &Identity{Issuer: idt.Issuer, Subject: idt.Subject, Email: c.Email, EmailVerified: truthy(c.EmailVerified),
+		SID: c.SID, AMR: c.AMR}, nil
+}
+
+// truthy reads email_verified, which some providers send as the string "true".
+func truthy(v any) bool {
+	switch b := v.(type) {
+	case bool:
+		return b
+	case string:
+		return b == "true"
+	}
+	return false
+}
+
+// issuerMatches checks an issuer named by the provider's answers against the configured one:
+// for a multi-tenant Entra endpoint, the template with the token's own tenant id (tid; when
+// empty, the tenant id the issuer names, which must be a GUID), within AllowedTenants.
+func (p *Provider) issuerMatches(d *discovered, iss, tid string) bool {
+	if !p.multiTenant() {
+		return iss == p.cfg.Issuer || (p.cfg.Issuer == GoogleIssuer && iss == "accounts.google.com")
+	}
+	prefix, suffix, _ := strings.Cut(d.issuer, entraTenantIDToken)
+	if !strings.HasPrefix(iss, prefix) || !strings.HasSuffix(iss, suffix) || len(iss) <= len(prefix)+len(suffix) {
+		return false
+	}
+	named := iss[len(prefix) : len(iss)-len(suffix)]
+	if tid != "" && named != tid {
+		return false
+	}
+	if !isGUID(named) {
+		return false
+	}
+	return len(p.cfg.AllowedTenants) == 0 || slices.ContainsFunc(p.cfg.AllowedTenants, func(t string) bool {
+		return strings.EqualFold(t, named)
+	})
+}
+
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if r != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// EndSessionURL is the provider's RP-initiated logout URL that returns to postLogout, when the
+// provider is configured to end its session and has an end_session_endpoint.
+func (p *Provider) EndSessionURL(ctx context.Context, postLogout, state string) (string, bool) {
+	if !p.cfg.EndSession {
+		return "", false
+	}
+	d, err := p.discover(ctx)
+	if err != nil || d.endSession == "" {
+		return "", false
+	}
+	u, err := url.Parse(d.endSession)
+	if err != nil {
+		return "", false
+	}
+	q := u.Query()
+	q.Set("client_id", p.cfg.ClientID)
+	if postLogout != "" {
+		q.Set("post_logout_redirect_uri", postLogout)
+		if state != "" {
+			q.Set("state", state)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), true
+}
+
+// LogoutToken is a validated upstream back-channel logout token.
+type LogoutToken struct {
+	Issuer, Subject, SID, JTI string
+}
+
+const backchannelEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+// VerifyLogoutToken validates a back-channel logout token as OpenID Connect Back-Channel Logout
+// 1.0 section 2.6 says: signature, issuer, audience, iat and exp as for an ID token; sub or sid
+// present; the back-channel logout event present with an object value; no nonce; a jti (for the
+// caller's replay check).
+func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToken, error) {
+	d, err := p.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t, err := d.verifier.Verify(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: logout token: %v", ErrInvalid, err)
+	}
+	var c struct {
+		SID    string                     `json:"sid"`
+		JTI    string                     `json:"jti"`
+		TID    string                     `json:"tid"`
+		Events map[string]json.RawMessage `json:"events"`
+		Nonce  *json.RawMessage           `json:"nonce"`
+		IAT    *json.Number               `json:"iat"`
+	}
+	if err := t.Claims(&c); err != nil {
+		return nil, fmt.Errorf("%w: logout token claims: %v", ErrInvalid, err)
+	}
+	if !p.issuerMatches(d, t.Issuer, c.TID) {
+		return nil, fmt.Errorf("%w: the logout token's issuer is %q", ErrWrongIssuer, t.Issuer)
+	}
+	switch {
+	case t.Subject == "" && c.SID == "":
+		return nil, fmt.Errorf("%w: logout token has neither sub nor sid", ErrInvalid)
+	case c.Nonce != nil:
+		return nil, fmt.Errorf("%w: logout token has a nonce (it is an ID token)", ErrInvalid)
+	case c.JTI == "":
+		return nil, fmt.Errorf("%w: logout token has no jti", ErrInvalid)
+	case c.IAT == nil:
+		return nil, fmt.Errorf("%w: logout token has no iat", ErrInvalid)
+	}
+	ev, ok := c.Events[backchannelEvent]
+	if !ok || len(ev) == 0 || ev[0] != '{' {
+		return nil, fmt.Errorf("%w: logout token has no back-channel logout event", ErrInvalid)
+	}
+	return &LogoutToken{Issuer: t.Issuer, Subject: t.Subject, SID: c.SID, JTI: c.JTI}, nil
+}
