@@ -76,8 +76,7 @@ func (s *Store) BindAuthRequest(ctx context.Context, id, browser string) error {
 	if browser == "" {
 		return errors.New("sqlite: bind auth request: empty browser")
 	}
-	res, err := s.wexec(ctx, `UPDATE auth_requests SET browser = ?
-		WHERE id = ? AND done = 0 AND browser = '' AND expires_at > ?`, browser, id, ts(s.clock()))
+	res, err := s.wexecStmt(ctx, s.st.bindAuthRequest, browser, id, ts(s.clock()))
 	if err := affectedOne(res, err); err != nil {
 		if !errors.Is(err, sql.ErrNoRows) {
 			return wrap("bind auth request", err)

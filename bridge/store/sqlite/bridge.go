@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -23,10 +24,7 @@ func (s *Store) PutSubject(ctx context.Context, sub *store.Subject) error {
 	}
 	now := s.clock()
 	first := orNow(sub.FirstSeen, now)
-	res, err := s.wexec(ctx, `INSERT INTO subjects (subject, member_key, login, first_seen, last_seen)
-		VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (subject) DO UPDATE SET login = excluded.login, last_seen = excluded.last_seen
-		WHERE subjects.member_key = excluded.member_key`,
+	res, err := s.wexecStmt(ctx, s.st.putSubject,
 		sub.Subject, sub.MemberKey, sub.Login, ts(first), ts(orNow(sub.LastSeen, now)))
 	if err := affectedOne(res, err); err != nil {
 		if isNoRows(err) {
@@ -37,8 +35,8 @@ func (s *Store) PutSubject(ctx context.Context, sub *store.Subject) error {
 	return nil
 }
 
-func (s *Store) subjectBy(ctx context.Context, col, v string) (*store.Subject, error) {
-	return scanSubject(s.r.QueryRowContext(ctx, `SELECT `+subjectCols+` FROM subjects WHERE `+col+` = ?`, v))
+func (s *Store) subjectBy(ctx context.Context, stmt *sql.Stmt, v string) (*store.Subject, error) {
+	return readRow(ctx, s, stmt, scanSubject, v)
 }
 
 const subjectCols = `subject, member_key, login, first_seen, last_seen`
@@ -57,7 +55,7 @@ func scanSubject(row scanner) (*store.Subject, error) {
 
 // SubjectByID returns the mapping of subject; ErrNotFound when unknown.
 func (s *Store) SubjectByID(ctx context.Context, subject string) (*store.Subject, error) {
-	sub, err := s.subjectBy(ctx, "subject", subject)
+	sub, err := s.subjectBy(ctx, s.st.subjectByID, subject)
 	if err != nil {
 		return nil, wrap("subject by id", err)
 	}
@@ -66,7 +64,7 @@ func (s *Store) SubjectByID(ctx context.Context, subject string) (*store.Subject
 
 // SubjectByMemberKey returns the mapping of memberKey; ErrNotFound when unknown.
 func (s *Store) SubjectByMemberKey(ctx context.Context, memberKey string) (*store.Subject, error) {
-	sub, err := s.subjectBy(ctx, "member_key", memberKey)
+	sub, err := s.subjectBy(ctx, s.st.subjectByKey, memberKey)
 	if err != nil {
 		return nil, wrap("subject by member key", err)
 	}
@@ -113,8 +111,7 @@ func scanConsent(row scanner) (*store.Consent, error) {
 
 // Consent returns the consent of (subject, client); ErrNotFound when none.
 func (s *Store) Consent(ctx context.Context, subject, clientID string) (*store.Consent, error) {
-	c, err := scanConsent(s.r.QueryRowContext(ctx, `SELECT subject, client_id, scopes, granted_at FROM consents
-		WHERE subject = ? AND client_id = ?`, subject, clientID))
+	c, err := readRow(ctx, s, s.st.consent, scanConsent, subject, clientID)
 	if err != nil {
 		return nil, wrap("consent", err)
 	}
@@ -159,8 +156,7 @@ func (s *Store) Audit(ctx context.Context, e *store.AuditEvent) error {
 		return errors.New("sqlite: audit: empty event")
 	}
 	t := orNow(e.Time, s.clock())
-	res, err := s.wexec(ctx, `INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, ts(t), e.Event, e.Subject, e.Login, e.ClientID, e.IP, e.Detail)
+	res, err := s.wexecStmt(ctx, s.st.insertAudit, ts(t), e.Event, e.Subject, e.Login, e.ClientID, e.IP, e.Detail)
 	if err != nil {
 		return wrap("audit", err)
 	}

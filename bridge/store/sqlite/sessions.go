@@ -52,12 +52,15 @@ func (s *Store) CreateSession(ctx context.Context, ss *sso.Session) error {
 	if ss == nil || ss.ID == "" {
 		return errors.New("sqlite: create session: empty id")
 	}
+	now := s.clock()
+	args := []any{ss.ID, ss.Subject, ts(ss.AuthTime), encList(ss.AMR), ts(orNow(ss.CreatedAt, now)),
+		ts(orNow(ss.LastSeen, now)), ts(ss.ExpiresAt), b2i(ss.Ended)}
+	if len(ss.Clients) == 0 { // a new sign-in's session: one statement, no transaction around it
+		_, err := s.wexecStmt(ctx, s.st.insertSession, args...)
+		return wrap("create session", err)
+	}
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		now := s.clock()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, subject, auth_time, amr, created_at,
-			last_seen, expires_at, ended) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			ss.ID, ss.Subject, ts(ss.AuthTime), encList(ss.AMR), ts(orNow(ss.CreatedAt, now)),
-			ts(orNow(ss.LastSeen, now)), ts(ss.ExpiresAt), b2i(ss.Ended)); err != nil {
+		if _, err := tx.StmtContext(ctx, s.st.insertSession).ExecContext(ctx, args...); err != nil {
 			return err
 		}
 		for _, c := range ss.Clients {

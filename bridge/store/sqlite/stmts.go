@@ -24,6 +24,9 @@ const (
 // read pool, write statements on the write pool (used in transactions through tx.StmtContext).
 type stmts struct {
 	// reads
+	subjectByID       *sql.Stmt
+	subjectByKey      *sql.Stmt
+	consent           *sql.Stmt
 	authRequest       *sql.Stmt
 	authRequestByCode *sql.Stmt
 	family            *sql.Stmt
@@ -43,6 +46,10 @@ type stmts struct {
 	createAuthRequest   *sql.Stmt
 	addSessionClient    *sql.Stmt
 	touchSession        *sql.Stmt
+	bindAuthRequest     *sql.Stmt
+	insertSession       *sql.Stmt
+	putSubject          *sql.Stmt
+	insertAudit         *sql.Stmt
 	savepoint           *sql.Stmt
 	release             *sql.Stmt
 	rollbackTo          *sql.Stmt
@@ -85,6 +92,19 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.savepoint, w, `SAVEPOINT issue_grant`},
 		{&st.release, w, `RELEASE issue_grant`},
 		{&st.rollbackTo, w, `ROLLBACK TO issue_grant`},
+		{&st.subjectByID, r, `SELECT ` + subjectCols + ` FROM subjects WHERE subject = ?`},
+		{&st.subjectByKey, r, `SELECT ` + subjectCols + ` FROM subjects WHERE member_key = ?`},
+		{&st.consent, r, `SELECT subject, client_id, scopes, granted_at FROM consents WHERE subject = ? AND client_id = ?`},
+		{&st.bindAuthRequest, w, `UPDATE auth_requests SET browser = ?
+			WHERE id = ? AND done = 0 AND browser = '' AND expires_at > ?`},
+		{&st.insertSession, w, `INSERT INTO sessions (id, subject, auth_time, amr, created_at,
+			last_seen, expires_at, ended) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.putSubject, w, `INSERT INTO subjects (subject, member_key, login, first_seen, last_seen)
+			VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (subject) DO UPDATE SET login = excluded.login, last_seen = excluded.last_seen
+			WHERE subjects.member_key = excluded.member_key`},
+		{&st.insertAudit, w, `INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`},
 		{&st.touchSession, w, `UPDATE sessions SET last_seen = MAX(last_seen, ?)
 			WHERE id = ? AND ended = 0 AND expires_at > ?`},
 	}
@@ -104,6 +124,7 @@ func (st *stmts) close() error {
 		&st.authRequest, &st.authRequestByCode, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session,
 		&st.consumeCode, &st.codeState, &st.rotate, &st.familyState, &st.insertFamily, &st.revokeFamily, &st.completeAuthRequest,
 		&st.saveCode, &st.createAuthRequest, &st.addSessionClient, &st.touchSession, &st.savepoint, &st.release, &st.rollbackTo,
+		&st.subjectByID, &st.subjectByKey, &st.consent, &st.bindAuthRequest, &st.insertSession, &st.putSubject, &st.insertAudit,
 	} {
 		if *p != nil {
 			errs = append(errs, (*p).Close()) // idempotent; later use fails with "statement is closed"
