@@ -57,7 +57,7 @@ func TestMemberPagesFit360(t *testing.T) {
 		c.Organisation.Name = "The Extraordinarily Long-Named Professional Association of Somewhere"
 	})
 	e.dir.Add(&legacy.Member{Key: "44444444-4444-4444-4444-444444444444", MemberID: "100000000004", Login: "maximilianalexandervonlongname",
-		Email: "maximilian.alexander.von.longname-hyphenated@membership-services.example-association.org",
+		Email:     "maximilian.alexander.von.longname-hyphenated@membership-services.example-association.org",
 		GivenName: "Maximilian-Alexander", FamilyName: "Von Longname-Hyphenated", FullName: "Maximilian-Alexander Wolfgang Von Longname-Hyphenated",
 		Status: "A", Standing: legacy.Standing{Approved: true}, Roles: []string{"Member"}}, "long-password")
 	ctx := newChrome(t)
