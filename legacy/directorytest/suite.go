@@ -54,6 +54,72 @@ func Run(t *testing.T, newTarget func(t *testing.T) *Target) {
 	t.Run("unavailability is its own error", func(t *testing.T) { testUnavailable(t, newTarget(t)) })
 	t.Run("changed since: ordered, ties together", func(t *testing.T) { testChangedSince(t, newTarget(t)) })
 	t.Run("list members: every live member once, by key", func(t *testing.T) { testListMembers(t, newTarget(t)) })
+	t.Run("members by e-mail: case-insensitive, with roles", func(t *testing.T) { testMembersByEmail(t, newTarget(t)) })
+}
+
+// testMembersByEmail checks legacy.EmailFinder, for directories that have it: every member
+// with an address is found by it in another case and with spaces around it, everyone found has
+// that address (case-insensitively) and their roles, unknown and blank addresses find nobody
+// (an empty result, no error), and an unavailable backend is legacy.ErrUnavailable.
+func testMembersByEmail(t *testing.T, tg *Target) {
+	f, ok := tg.Dir.(legacy.EmailFinder)
+	if !ok {
+		t.Skip("the directory cannot find members by e-mail")
+	}
+	ctx := ctxFor(t)
+	if _, err := f.MembersByEmail(ctx, "nobody@example.invalid", 10); errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("the directory's configuration cannot find members by e-mail")
+	}
+	checked := 0
+	for _, a := range tg.Members {
+		m, err := tg.Dir.MemberByLogin(ctx, a.Login)
+		if err != nil {
+			t.Fatalf("MemberByLogin(%q): %v", a.Login, err)
+		}
+		if m.Email == "" {
+			continue
+		}
+		checked++
+		found, err := f.MembersByEmail(ctx, "  "+strings.ToUpper(m.Email)+" ", 0)
+		if err != nil {
+			t.Fatalf("MembersByEmail(%q): %v", m.Email, err)
+		}
+		if !slices.ContainsFunc(found, func(x *legacy.Member) bool { return strings.EqualFold(x.Key, m.Key) }) {
+			t.Errorf("MembersByEmail(%q) = %v, want it to include %s", m.Email, keysOf(found), m.Key)
+		}
+		for _, x := range found {
+			if !strings.EqualFold(strings.TrimSpace(x.Email), strings.TrimSpace(m.Email)) {
+				t.Errorf("MembersByEmail(%q) returned %s with address %q", m.Email, x.Key, x.Email)
+			}
+			checked := x.Key == m.Key
+			var want []string
+			if checked {
+				want = a.Roles
+			}
+			checkRoles(t, "MembersByEmail "+x.Key, x, want)
+		}
+		if !slices.IsSortedFunc(found, func(a, b *legacy.Member) int {
+			return strings.Compare(strings.ToUpper(a.Key), strings.ToUpper(b.Key))
+		}) {
+			t.Errorf("MembersByEmail(%q) = %v: not ordered by key", m.Email, keysOf(found))
+		}
+	}
+	if checked == 0 {
+		t.Error("no member has an e-mail address: the look-up was not exercised")
+	}
+	for _, addr := range []string{"nobody-at-all@example.invalid", "", "   "} {
+		found, err := f.MembersByEmail(ctx, addr, 10)
+		if err != nil || found == nil || len(found) != 0 {
+			t.Errorf("MembersByEmail(%q) = %v, %v; want an empty result and no error", addr, keysOf(found), err)
+		}
+	}
+	if tg.SetDown != nil {
+		tg.SetDown(true)
+		defer tg.SetDown(false)
+		if _, err := f.MembersByEmail(ctx, "a@example.org", 10); !errors.Is(err, legacy.ErrUnavailable) {
+			t.Errorf("MembersByEmail with the backend down: %v, want legacy.ErrUnavailable", err)
+		}
+	}
 }
 
 func ctxFor(t *testing.T) context.Context {

@@ -328,6 +328,11 @@ ORDER BY um.UserKey` + tail2)),
 	AND NOT (` + imisDeleted + `)
 ORDER BY CONVERT(nchar(36), um.UserKey)` + tailN)),
 
+		sqldir.QueryMembersByEmail: d.t(d.keyed(topN + imisMemberColumns + imisMemberFrom + `
+	AND m.LoweredEmail = @p1
+	AND NOT (` + imisDeleted + `)
+ORDER BY um.UserKey` + tailN)),
+
 		sqldir.QueryAppClock: d.t(`SELECT TRY_CONVERT(int, sc.ParameterValue) AS offset_minutes
 FROM dbo.SystemConfig AS sc WITH (NOLOCK)
 WHERE sc.ParameterName = N'System.Database.TimeZoneOffset'`),

@@ -199,8 +199,8 @@ func (c Config) validate(needDSN bool) error {
 	}
 	if preset == PresetNameNone {
 		for _, name := range names {
-			if name == QueryAppClock || name == QueryRolesInRange {
-				continue // optional: the timezone's offset; roles per member
+			if name == QueryAppClock || name == QueryRolesInRange || name == QueryMembersByEmail {
+				continue // optional: the timezone's offset; roles per member; look-up by e-mail
 			}
 			if _, ok := c.Queries[name]; !ok {
 				bad("queries."+name, "required with preset %q", PresetNameNone)

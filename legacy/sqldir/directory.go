@@ -287,6 +287,48 @@ func (d *Directory) MemberByID(ctx context.Context, memberID string) (*legacy.Me
 	return d.lookup(ctx, QueryMemberByID, "member id", id, id)
 }
 
+var _ legacy.EmailFinder = (*Directory)(nil)
+
+// MembersByEmail finds the members with an e-mail address (case-insensitive, NFC), deleted
+// contacts and refused logins excluded, ordered by key. errors.ErrUnsupported when the
+// configuration has no members_by_email query.
+func (d *Directory) MembersByEmail(ctx context.Context, email string, limit int) ([]*legacy.Member, error) {
+	if _, ok := d.queries[QueryMembersByEmail]; !ok {
+		return nil, fmt.Errorf("sqldir: %s not configured: %w", QueryMembersByEmail, errors.ErrUnsupported)
+	}
+	out := []*legacy.Member{}
+	addr, ok := normalizeLogin(email)
+	if !ok {
+		return out, nil
+	}
+	if limit <= 0 || limit > MaxChangesLimit {
+		limit = MaxChangesLimit
+	}
+	loc, err := d.appLocation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := d.run(ctx, QueryMembersByEmail, limit, strings.ToLower(addr), int64(limit))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs.rows {
+		row, err := d.toMember(rs, r, false, loc)
+		if err != nil {
+			return nil, err
+		}
+		if d.refused[strings.ToUpper(strings.TrimSpace(row.m.Login))] || !row.sameLogin || row.m.Standing.Deleted ||
+			!strings.EqualFold(strings.TrimSpace(row.m.Email), addr) {
+			continue
+		}
+		if err := d.fillGrants(ctx, row.m); err != nil {
+			return nil, err
+		}
+		out = append(out, row.m)
+	}
+	return out, nil
+}
+
 func (d *Directory) lookup(ctx context.Context, query, what, value string, arg any) (*legacy.Member, error) {
 	loc, err := d.appLocation(ctx)
 	if err != nil {

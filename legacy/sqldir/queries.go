@@ -35,17 +35,24 @@ const (
 	QueryAppClock = "app_clock"
 	// QueryPing checks that the AMS database answers; it must return at least one row.
 	QueryPing = "ping"
+	// QueryMembersByEmail lists the members (deleted contacts excluded) whose e-mail address
+	// is @p1, with the member columns, ordered by key, at most @p2 rows. @p1 = the address,
+	// NFC-normalised, trimmed and lower-cased by the directory: compare it with a lower-cased
+	// column (iMIS: aspnet_Membership.LoweredEmail, which iMIS keeps equal to Name.EMAIL).
+	// Optional: without it the directory cannot find members by e-mail (no automatic linking of
+	// upstream identities).
+	QueryMembersByEmail = "members_by_email"
 )
 
 // QueryNames lists every named query, in the order Diagnose runs them.
 func QueryNames() []string {
 	return []string{QueryPing, QueryAppClock, QueryMemberByLogin, QueryMemberByKey, QueryMemberByID, QueryRolesByKey,
-		QueryChangedSince, QueryListMembers, QueryRolesInRange}
+		QueryChangedSince, QueryListMembers, QueryRolesInRange, QueryMembersByEmail}
 }
 
 // Column contract
 //
-// Member queries (member_by_login, member_by_key, member_by_id, list_members) return one row
+// Member queries (member_by_login, member_by_key, member_by_id, list_members, members_by_email) return one row
 // per member. Columns are found by name (case-insensitive), so their order does not matter and
 // another AMS can supply its own queries with the same aliases:
 //
