@@ -189,9 +189,10 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	// The parts the provider's hooks call: end_session's logout ticket, the password grant's
 	// check, the hand-off's token exchange.
 	ams := capabilities(d.Connector)
+	ups := upstreamProviders(cfg, log, now)
 	out := &logout.Handler{Pages: pages, Cookies: cookies, Sealer: sealer, Clients: clients, Issuer: cfg.Issuer,
 		EndSession: logouts.EndSession, PublicSID: publicSID, Audit: auditLog.Write, SignOff: ams.signOff,
-		FromAMS: handoff.Origins(ams.website.Origins).FromAMS, Now: now}
+		FromAMS: handoff.Origins(ams.website.Origins).FromAMS, UpstreamSignOff: ups.SignOff(d.Store), Now: now}
 	redeemer := &handoff.Redeemer{Store: d.Store, Exchanger: ams.exchanger, Directory: d.Directory, Access: decide,
 		Logger: log, Now: now}
 	var exchange sso.ExternalExchanger // nil: the AMS connector has no hand-off
@@ -232,7 +233,6 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	}
 
 	// The web side: each part built once from its dependencies, then mounted on one router.
-	ups := upstreamProviders(cfg, log, now)
 	flow := &authflow.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Store: d.Store, Directory: d.Directory,
 		Subjects: subjects, Access: decide, Throttle: s.throttle, Audit: auditLog, Scopes: pol.DescribeScopes,
 		SignIn: signIn, Provision: s.shadow.Provision, EndSession: logouts.EndSession, LimitAnonymous: limit.Wrap,

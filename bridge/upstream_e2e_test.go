@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -53,7 +54,7 @@ func newFederation(t *testing.T, verified bool, provider func(*upstream.Provider
 		c.Policy.EmailVerified = verified
 		c.Clients = append(c.Clients, config.Client{ID: "association", Name: "Association sign-in", Secret: upstreamClientSecret,
 			Trusted: true, RedirectURIs: []string{webupstream.CallbackURL(downIssuer, "corp"), webupstream.CallbackURL(downIssuer, "other")},
-			BackchannelLogoutURI: webupstream.BackchannelURL(downIssuer, "corp")})
+			BackchannelLogoutURI: webupstream.BackchannelURL(downIssuer, "corp"), PostLogoutRedirectURIs: []string{downIssuer + "/logout/return"}})
 	})
 	pc := upstream.ProviderConfig{Name: "corp", DisplayName: "Corp ID", Issuer: up.issuer, ClientID: "association",
 		ClientSecret: upstreamClientSecret}
@@ -514,4 +515,50 @@ func idTokenOf(t *testing.T, f *federation) string {
 		t.Fatal(err)
 	}
 	return tok.Extra("id_token").(string)
+}
+
+// TestUpstreamRPInitiatedLogout: with end_session on, signing out at the bridge goes on to the
+// upstream provider's end_session_endpoint and comes back to the bridge's signed-out page; both
+// sessions are ended. Without it, the upstream session is left alone.
+func TestUpstreamRPInitiatedLogout(t *testing.T) {
+	for _, endSession := range []bool{true, false} {
+		t.Run(fmt.Sprintf("end_session %v", endSession), func(t *testing.T) {
+			f := newFederation(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail, p.EndSession = true, endSession })
+			b := newHTTPFed(t, f)
+			if p := b.do(http.MethodGet, b.toCallback(f, "corp").String(), nil); !strings.HasPrefix(p.Location, f.rp.srv.URL) {
+				t.Fatalf("upstream sign-in: %d %q", p.Status, p.Location)
+			}
+			ctx := context.Background()
+			upSub := identitySubject(t, f.up, mustMember(t, f.up, "alice").Key)
+			if s, _ := f.up.store.Sessions(ctx, upSub); len(s) != 1 {
+				t.Fatalf("%d upstream sessions", len(s))
+			}
+			hid := b.do(http.MethodGet, f.down.issuer+"/logout", nil).Hidden()
+			p := b.do(http.MethodPost, f.down.issuer+"/logout", url.Values{"csrf": {hid.Get("csrf")}})
+			if !endSession {
+				if p.Status != http.StatusOK || !strings.Contains(p.Body, "signed-out") {
+					t.Fatalf("sign-out: %d %q %.300s", p.Status, p.Location, p.Body)
+				}
+				if s, _ := f.up.store.Sessions(ctx, upSub); len(s) != 1 {
+					t.Fatalf("%d upstream sessions after signing out at the bridge only", len(s))
+				}
+				return
+			}
+			// Through the upstream's end_session (it asks to confirm: no id_token_hint).
+			if !strings.Contains(p.URL.String(), f.up.issuer+"/logout") {
+				t.Fatalf("sign-out did not go on to the upstream: %d at %s", p.Status, p.URL)
+			}
+			hid = p.Hidden()
+			p = b.do(http.MethodPost, f.up.issuer+"/logout", url.Values{"csrf": {hid.Get("csrf")}, "t": {hid.Get("t")}})
+			if p.Status != http.StatusOK || !strings.HasPrefix(p.URL.String(), f.down.issuer+"/logout/done") {
+				t.Fatalf("back from the upstream: %d at %s %.300s", p.Status, p.URL, p.Body)
+			}
+			if s, _ := f.up.store.Sessions(ctx, upSub); len(s) != 0 {
+				t.Fatalf("upstream sessions after sign-out: %+v", s)
+			}
+			if s, _ := f.down.store.Sessions(ctx, f.subject("alice")); len(s) != 0 {
+				t.Fatalf("bridge sessions after sign-out: %+v", s)
+			}
+		})
+	}
 }

@@ -95,6 +95,9 @@ type UpstreamStore interface {
 
 	// PutUpstreamSession records which upstream sign-in started a bridge session.
 	PutUpstreamSession(ctx context.Context, s *UpstreamSession) error
+	// UpstreamSession returns the upstream sign-in behind a bridge session (also after the
+	// session ended, until the record expires); sso.ErrNotFound when none.
+	UpstreamSession(ctx context.Context, sessionID string) (*UpstreamSession, error)
 	// UpstreamSessions lists the ids of the unexpired bridge sessions started by the upstream
 	// identity (issuer, upstreamSubject), only those of the upstream session sid when sid is not
 	// empty; with upstreamSubject empty, those of sid whoever they are.

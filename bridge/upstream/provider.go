@@ -19,6 +19,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
 // Failures of an upstream sign-in, for the pages that explain them (errors.Is).
@@ -328,6 +330,39 @@ func isGUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// IsIssuer reports whether iss is an issuer of this provider (for a multi-tenant Entra
+// endpoint, of any allowed tenant).
+func (p *Provider) IsIssuer(ctx context.Context, iss string) bool {
+	if !p.multiTenant() {
+		return iss == p.cfg.Issuer
+	}
+	d, err := p.discover(ctx)
+	return err == nil && p.issuerMatches(d, iss, "")
+}
+
+// SessionLookup finds the upstream sign-in behind a bridge session (store.UpstreamStore).
+type SessionLookup interface {
+	UpstreamSession(ctx context.Context, sessionID string) (*store.UpstreamSession, error)
+}
+
+// SignOff is the RP-initiated logout URL at the provider that signed the bridge session in,
+// returning to returnURL with state, when that provider is set to end its sessions
+// (end_session) and has an end_session_endpoint; ok is false otherwise.
+func (ps *Providers) SignOff(st SessionLookup) func(ctx context.Context, sessionID, returnURL, state string) (string, bool) {
+	return func(ctx context.Context, sessionID, returnURL, state string) (string, bool) {
+		us, err := st.UpstreamSession(ctx, sessionID)
+		if err != nil {
+			return "", false
+		}
+		for _, p := range ps.List() {
+			if p.cfg.EndSession && p.IsIssuer(ctx, us.Issuer) {
+				return p.EndSessionURL(ctx, returnURL, state)
+			}
+		}
+		return "", false
+	}
 }
 
 // EndSessionURL is the provider's RP-initiated logout URL that returns to postLogout, when the

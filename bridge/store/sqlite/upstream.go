@@ -145,6 +145,21 @@ func (s *Store) PutUpstreamSession(ctx context.Context, u *store.UpstreamSession
 	return wrap("put upstream session", err)
 }
 
+// UpstreamSession returns the upstream sign-in behind a bridge session; ErrNotFound when none.
+func (s *Store) UpstreamSession(ctx context.Context, sessionID string) (*store.UpstreamSession, error) {
+	var (
+		u   store.UpstreamSession
+		exp int64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT session_id, issuer, upstream_subject, upstream_sid, expires_at FROM upstream_sessions
+		WHERE session_id = ? AND expires_at > ?`, sessionID, ts(s.clock())).Scan(&u.SessionID, &u.Issuer, &u.UpstreamSubject, &u.UpstreamSID, &exp)
+	if err != nil {
+		return nil, wrap("upstream session", err)
+	}
+	u.ExpiresAt = tm(exp)
+	return &u, nil
+}
+
 // UpstreamSessions lists the bridge sessions an upstream identity or upstream session started.
 func (s *Store) UpstreamSessions(ctx context.Context, issuer, upstreamSubject, sid string) ([]string, error) {
 	if upstreamSubject == "" && sid == "" {

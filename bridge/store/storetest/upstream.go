@@ -211,6 +211,14 @@ func testUpstreamSessions(t *testing.T, h *H) {
 			t.Errorf("UpstreamSessions(%s, %s, %s) = %v, want %v", tc.iss, tc.sub, tc.sid, got, tc.want)
 		}
 	}
+	got, err := h.S.UpstreamSession(h.Ctx, "s2")
+	ssotest.NoErr(t, err, "UpstreamSession")
+	ssotest.Equal(t, got, &store.UpstreamSession{SessionID: "s2", Issuer: "https://a", UpstreamSubject: "u1", UpstreamSID: "sidB",
+		ExpiresAt: later}, "UpstreamSession")
+	_, err = h.S.UpstreamSession(h.Ctx, "s5")
+	ssotest.IsErr(t, err, sso.ErrNotFound, "UpstreamSession of an expired record")
+	_, err = h.S.UpstreamSession(h.Ctx, "nobody")
+	ssotest.IsErr(t, err, sso.ErrNotFound, "UpstreamSession of a session not started upstream")
 	if _, err := h.S.UpstreamSessions(h.Ctx, "https://a", "", ""); err == nil {
 		t.Error("UpstreamSessions without subject or sid: no error (it would end every session of the issuer)")
 	}

@@ -70,7 +70,11 @@ type Handler struct {
 	SignOff SignOff
 	// FromAMS reports whether a request came from a page of the AMS website (nil: none does).
 	FromAMS func(*http.Request) bool
-	Now     func() time.Time
+	// UpstreamSignOff, when set, is the sign-out URL at the upstream provider the session was
+	// signed in through (RP-initiated logout there), returning to returnURL with state; ok is
+	// false when there is none (not signed in upstream, or the provider does not end sessions).
+	UpstreamSignOff func(ctx context.Context, sessionID, returnURL, state string) (u string, ok bool)
+	Now             func() time.Time
 }
 
 // Mount adds the sign-out routes.
@@ -185,8 +189,10 @@ func (h *Handler) signOut(c echo.Context, sess *sso.Session, t *Ticket) error {
 	if t != nil && t.Redirect != "" {
 		next = t.Redirect
 	}
-	// Single sign-off: through the AMS website's sign-out, which returns to next.
+	// Single sign-off: through the AMS website's sign-out, which returns to next, and through
+	// the upstream provider's when the session was signed in there.
 	next = h.signOffURL(next)
+	next = h.upstreamSignOffURL(ctx, sess.ID, next)
 	return h.SignedOut(c, sess, clientID, next)
 }
 
@@ -264,9 +270,31 @@ func (h *Handler) signOffURL(next string) string {
 	return u
 }
 
-// returned finishes single sign-off: back from the AMS, on to the sealed target.
+// upstreamSignOffURL wraps the logout redirect in the upstream provider's sign-out (see
+// UpstreamSignOff): the provider returns to /logout/return with the sealed target as its state.
+func (h *Handler) upstreamSignOffURL(ctx context.Context, sessionID, next string) string {
+	if h.UpstreamSignOff == nil {
+		return next
+	}
+	sealed, err := h.SealTicket(Ticket{Redirect: next})
+	if err != nil {
+		return next
+	}
+	u, ok := h.UpstreamSignOff(ctx, sessionID, h.Issuer+PathReturn, sealed)
+	if !ok {
+		return next
+	}
+	return u
+}
+
+// returned finishes single sign-off: back from the AMS (t) or from an upstream provider
+// (state, RP-initiated logout), on to the sealed target.
 func (h *Handler) returned(c echo.Context) error {
-	t, err := h.OpenTicket(c.QueryParam("t"))
+	raw := c.QueryParam("t")
+	if raw == "" {
+		raw = c.QueryParam("state")
+	}
+	t, err := h.OpenTicket(raw)
 	if err != nil || t.Redirect == "" {
 		return c.Redirect(http.StatusSeeOther, PathDone)
 	}
