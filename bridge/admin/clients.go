@@ -198,3 +198,43 @@ func (a *Service) RotateSecret(ctx context.Context, actor, id string) (string, e
 	a.record(ctx, actor, "admin.client_rotate_secret", "", id, "")
 	return secret, nil
 }
+
+// UpdateClient replaces a dynamic client's registration with reg, keeping its id, secret and
+// creation time (a client does not change between public and confidential here: remove it and
+// add it again).
+func (a *Service) UpdateClient(ctx context.Context, actor, id string, reg Client) (*ClientInfo, error) {
+	if a.Registry.IsStatic(id) {
+		return nil, ErrStatic
+	}
+	sc, err := a.Store.Client(ctx, id)
+	if errors.Is(err, sso.ErrNotFound) {
+		return nil, fmt.Errorf("%w: no client %q", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("admin: client: %w", err)
+	}
+	old, err := sso.DecodeClient(sc)
+	if err != nil {
+		return nil, err
+	}
+	if reg.Public != old.Public {
+		return nil, fmt.Errorf("%w: clients[%s].public: a client does not change between public and confidential; remove it and add it again", ErrInvalid, id)
+	}
+	c := sso.ClientConfig(reg)
+	c.ID, c.SecretHash = id, old.SecretHash
+	c.FillDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	nsc, err := sso.EncodeClient(&c, a.now())
+	if err != nil {
+		return nil, err
+	}
+	nsc.CreatedAt = sc.CreatedAt
+	if err := a.Store.UpdateClient(ctx, nsc); err != nil {
+		return nil, fmt.Errorf("admin: update client: %w", err)
+	}
+	a.record(ctx, actor, "admin.client_edit", "", id, "")
+	ci := a.clientInfo(&c)
+	return &ci, nil
+}

@@ -63,8 +63,13 @@ type Service struct {
 	Audit        AuditFunc
 	Subjects     SubjectMapper
 	Directory    Members
-	Log          *slog.Logger
-	Now          func() time.Time
+	// Keys reads a member by member key (MemberRoles); Records are consents, audit log and
+	// outbox (the console's pages); AMS are the connector's diagnostics. Each may be nil.
+	Keys    MemberKeys
+	Records Records
+	AMS     AMSChecks
+	Log     *slog.Logger
+	Now     func() time.Time
 	// LogLevel is the process's run-time log level (GET/PUT /admin/log-level); nil: it
 	// cannot be changed (the endpoint answers 404).
 	LogLevel *slog.LevelVar

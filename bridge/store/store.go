@@ -62,7 +62,9 @@ type AuditFilter struct {
 	Subject  string
 	ClientID string
 	Since    time.Time
-	Limit    int // default 100
+	// Until, when set, keeps events before it (Since <= time < Until).
+	Until time.Time
+	Limit int // default 100
 }
 
 // AuditLog appends and reads audit events.
@@ -94,4 +96,5 @@ type Store interface {
 	ShadowStore
 	Outbox
 	UpstreamStore
+	OutboxAdmin
 }

@@ -204,6 +204,9 @@ func (s *Store) AuditEvents(ctx context.Context, f store.AuditFilter) ([]*store.
 	if !f.Since.IsZero() {
 		add("time >=", ts(f.Since))
 	}
+	if !f.Until.IsZero() {
+		add("time <", ts(f.Until))
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultAuditLimit

@@ -212,6 +212,10 @@ func (s *Store) AuditEvents(ctx context.Context, f store.AuditFilter) ([]*store.
 		q.WriteString(` AND time >= ?`)
 		args = append(args, ts(f.Since))
 	}
+	if !f.Until.IsZero() {
+		q.WriteString(` AND time < ?`)
+		args = append(args, ts(f.Until))
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultAuditLimit

@@ -239,6 +239,9 @@ func testAuditFilters(t *testing.T, h *H) {
 		{store.AuditFilter{Event: "login.success", Subject: "alice", ClientID: "app-2"}, pick(4)},
 		{store.AuditFilter{Since: evs[3].Time}, pick(3, 4)},
 		{store.AuditFilter{Subject: "alice", Since: evs[1].Time}, pick(3, 4)},
+		{store.AuditFilter{Until: evs[2].Time}, pick(0, 1)},
+		{store.AuditFilter{Since: evs[1].Time, Until: evs[4].Time}, pick(1, 2, 3)},
+		{store.AuditFilter{Subject: "alice", Since: evs[0].Time, Until: evs[3].Time}, pick(0)},
 		{store.AuditFilter{Event: "nothing"}, nil},
 	} {
 		l, err := h.S.AuditEvents(h.Ctx, c.f)

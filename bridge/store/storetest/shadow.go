@@ -32,6 +32,7 @@ var outboxTests = []test{
 	{"FailBackoffDead", testOutboxFailDead},
 	{"Retry", testOutboxRetry},
 	{"RetrySuperseded", testOutboxRetrySuperseded},
+	{"Discard", testOutboxDiscard},
 	{"ClaimKey", testOutboxClaimKey},
 	{"ConcurrentClaims", testOutboxConcurrentClaims},
 	{"EndSessionWithEvents", testOutboxEndSession},

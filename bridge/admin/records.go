@@ -1,0 +1,361 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Records are the store's records the console reads and changes beyond tokens, sessions and
+// clients: consents, the audit log and the outbox.
+type Records interface {
+	Consents(ctx context.Context, subject string) ([]*store.Consent, error)
+	AuditEvents(ctx context.Context, f store.AuditFilter) ([]*store.AuditEvent, error)
+	OutboxCounts(ctx context.Context) (map[string]int, error)
+	OutboxEvents(ctx context.Context, f store.OutboxFilter) ([]*store.OutboxEvent, error)
+	RetryEvents(ctx context.Context, id string, now time.Time) (int, error)
+	DiscardEvent(ctx context.Context, id string) error
+}
+
+// MemberKeys finds a member by the AMS member key (the console's role check).
+type MemberKeys interface {
+	MemberByKey(ctx context.Context, key string) (*legacy.Member, error)
+}
+
+// AMSChecks are the AMS connector's diagnostics; each may be nil.
+type AMSChecks struct {
+	// Ping checks the AMS answers (the directory's cheapest query).
+	Ping legacy.Pinger
+	// Diagnoser runs every configured query for a login (legacy check --login).
+	Diagnoser legacy.Diagnoser
+	// Token tests the AMS token endpoint (legacy check --token).
+	Token legacy.TokenChecker
+}
+
+var errNoRecords = errors.New("admin: the store's records are not available to this administration")
+
+// MemberRoles returns the login and AMS roles of the member behind subject, read from the AMS
+// now (not from a token): the console admits an administrator by them.
+func (a *Service) MemberRoles(ctx context.Context, subject string) (login string, roles []string, err error) {
+	if a.Keys == nil {
+		return "", nil, fmt.Errorf("admin: no member directory to read roles from")
+	}
+	rec, err := a.Store.SubjectByID(ctx, subject)
+	if errors.Is(err, sso.ErrNotFound) {
+		return "", nil, fmt.Errorf("%w: unknown subject", ErrNotFound)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("admin: subject: %w", err)
+	}
+	m, err := a.Keys.MemberByKey(ctx, rec.MemberKey)
+	if errors.Is(err, legacy.ErrNotFound) {
+		return "", nil, fmt.Errorf("%w: the member is no longer in the AMS", ErrNotFound)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("admin: member: %w", err)
+	}
+	return m.Login, m.Roles, nil
+}
+
+// resolveMember turns what an administrator typed (a login, or a subject the bridge has seen)
+// into a subject; "" for "".
+func (a *Service) resolveMember(ctx context.Context, member string) (string, error) {
+	member = strings.TrimSpace(member)
+	if member == "" {
+		return "", nil
+	}
+	if _, err := a.Store.SubjectByID(ctx, member); err == nil {
+		return member, nil
+	}
+	return a.subject(ctx, Filter{Login: member})
+}
+
+// ConsentInfo is one consent a member gave a client.
+type ConsentInfo struct {
+	ClientID  string    `json:"client_id"`
+	Scopes    []string  `json:"scopes"`
+	GrantedAt time.Time `json:"granted_at"`
+}
+
+// Consents lists the consents of a member (a login or subject).
+func (a *Service) Consents(ctx context.Context, actor, member string) ([]ConsentInfo, error) {
+	if a.Records == nil {
+		return nil, errNoRecords
+	}
+	sub, err := a.resolveMember(ctx, member)
+	if err != nil {
+		return nil, err
+	}
+	if sub == "" {
+		return nil, fmt.Errorf("%w: say which member", ErrInvalid)
+	}
+	cs, err := a.Records.Consents(ctx, sub)
+	if err != nil {
+		return nil, fmt.Errorf("admin: consents: %w", err)
+	}
+	out := []ConsentInfo{}
+	for _, c := range cs {
+		out = append(out, ConsentInfo{ClientID: c.ClientID, Scopes: c.Scopes, GrantedAt: c.GrantedAt})
+	}
+	a.record(ctx, actor, "admin.consents_list", sub, "", fmt.Sprintf("(%d)", len(out)))
+	return out, nil
+}
+
+// CheckLogin runs every configured AMS query for a login and writes what the bridge sees to w
+// (`legacy check --login`). It never checks a password.
+func (a *Service) CheckLogin(ctx context.Context, actor, login string, w io.Writer) error {
+	if a.AMS.Diagnoser == nil {
+		return fmt.Errorf("%w: this AMS connector cannot be checked", ErrInvalid)
+	}
+	a.record(ctx, actor, "admin.legacy_check", "", "", "login check")
+	return a.AMS.Diagnoser.Diagnose(ctx, login, w)
+}
+
+// AMSStep is one step of an AMS connection test.
+type AMSStep struct {
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"duration"`
+	OK       bool          `json:"ok"`
+	Skipped  bool          `json:"skipped,omitempty"`
+	// Trace is what the step did and found, line by line (never a password, hash or token).
+	Trace string `json:"trace"`
+	Error string `json:"error,omitempty"`
+}
+
+// TestAMS tests the AMS connection: the ping, every configured query for login (when given)
+// and the AMS token request, each step timed.
+func (a *Service) TestAMS(ctx context.Context, actor, login string) []AMSStep {
+	run := func(name string, f func(w io.Writer) error) AMSStep {
+		var b strings.Builder
+		start := a.now()
+		err := f(&b)
+		st := AMSStep{Name: name, Duration: a.now().Sub(start), OK: err == nil, Trace: b.String()}
+		if err != nil {
+			st.Error = err.Error()
+		}
+		return st
+	}
+	skip := func(name, why string) AMSStep { return AMSStep{Name: name, Skipped: true, OK: true, Trace: why} }
+	var steps []AMSStep
+	if a.AMS.Ping != nil {
+		steps = append(steps, run("ping", func(w io.Writer) error {
+			err := a.AMS.Ping.Ping(ctx)
+			if err == nil {
+				fmt.Fprintln(w, "the AMS answered the ping query")
+			}
+			return err
+		}))
+	} else {
+		steps = append(steps, skip("ping", "this AMS connector has no ping"))
+	}
+	switch {
+	case a.AMS.Diagnoser == nil:
+		steps = append(steps, skip("queries", "this AMS connector cannot be checked"))
+	case strings.TrimSpace(login) == "":
+		steps = append(steps, skip("queries", "give a login to run every configured query for it"))
+	default:
+		steps = append(steps, run("queries for "+strings.TrimSpace(login), func(w io.Writer) error {
+			return a.AMS.Diagnoser.Diagnose(ctx, strings.TrimSpace(login), w)
+		}))
+	}
+	if a.AMS.Token != nil {
+		steps = append(steps, run("AMS token request", func(w io.Writer) error { return a.AMS.Token.CheckToken(ctx, w) }))
+	} else {
+		steps = append(steps, skip("AMS token request", "this AMS connector has no token endpoint"))
+	}
+	failed := 0
+	for _, s := range steps {
+		if !s.OK {
+			failed++
+		}
+	}
+	a.record(ctx, actor, "admin.ams_test", "", "", fmt.Sprintf("%d step(s), %d failed", len(steps), failed))
+	return steps
+}
+
+// AuditQuery searches the audit log; zero fields do not filter.
+type AuditQuery struct {
+	Member string // a login or a subject
+	Client string
+	Event  string
+	Since  time.Time
+	Until  time.Time
+	Limit  int
+}
+
+// AuditEvents searches the audit log, newest first.
+func (a *Service) AuditEvents(ctx context.Context, actor string, q AuditQuery) ([]*store.AuditEvent, error) {
+	if a.Records == nil {
+		return nil, errNoRecords
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		return nil, fmt.Errorf("%w: the time range's start must be before its end", ErrInvalid)
+	}
+	sub, err := a.resolveMember(ctx, q.Member)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := a.Records.AuditEvents(ctx, store.AuditFilter{Event: strings.TrimSpace(q.Event), Subject: sub,
+		ClientID: strings.TrimSpace(q.Client), Since: q.Since, Until: q.Until, Limit: q.Limit})
+	if err != nil {
+		return nil, fmt.Errorf("admin: audit events: %w", err)
+	}
+	a.record(ctx, actor, "admin.audit_search", sub, strings.TrimSpace(q.Client), fmt.Sprintf("event=%s (%d)", q.Event, len(evs)))
+	return evs, nil
+}
+
+// OutboxEventInfo is an outbox event as the administrator sees it (never its payload).
+type OutboxEventInfo struct {
+	ID          string    `json:"id"`
+	Type        string    `json:"type"`
+	Channel     string    `json:"channel"`
+	ClientID    string    `json:"client_id"`
+	Subject     string    `json:"subject"`
+	Attempts    int       `json:"attempts"`
+	CreatedAt   time.Time `json:"created_at"`
+	NextAttempt time.Time `json:"next_attempt"`
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// TargetDepth is the queue of one delivery target (client and channel).
+type TargetDepth struct {
+	ClientID string    `json:"client_id"`
+	Channel  string    `json:"channel"`
+	Pending  int       `json:"pending"`
+	Failing  int       `json:"failing"` // pending events whose last attempt failed
+	Dead     int       `json:"dead"`
+	Oldest   time.Time `json:"oldest"` // the oldest pending event's creation (zero: none)
+}
+
+// OutboxStatus is the provisioning and logout delivery queue.
+type OutboxStatus struct {
+	Counts  map[string]int    `json:"counts"`
+	Targets []TargetDepth     `json:"targets"`
+	Failing []OutboxEventInfo `json:"failing"`
+	Dead    []OutboxEventInfo `json:"dead"`
+	// Truncated is set when there were more events than were read (limit per state).
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// outboxListLimit bounds the events read per state for the status.
+const outboxListLimit = 2000
+
+func eventInfo(e *store.OutboxEvent) OutboxEventInfo {
+	return OutboxEventInfo{ID: e.ID, Type: e.Type, Channel: e.Channel, ClientID: e.ClientID, Subject: e.Subject,
+		Attempts: e.Attempts, CreatedAt: e.CreatedAt, NextAttempt: e.NextAttempt, LastError: e.LastError}
+}
+
+// Outbox reports the queue: counts per state, depth per target, failing and dead events.
+func (a *Service) Outbox(ctx context.Context, actor string) (*OutboxStatus, error) {
+	if a.Records == nil {
+		return nil, errNoRecords
+	}
+	counts, err := a.Records.OutboxCounts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("admin: outbox counts: %w", err)
+	}
+	st := &OutboxStatus{Counts: counts, Failing: []OutboxEventInfo{}, Dead: []OutboxEventInfo{}}
+	targets := map[[2]string]*TargetDepth{}
+	target := func(e *store.OutboxEvent) *TargetDepth {
+		k := [2]string{e.ClientID, e.Channel}
+		if targets[k] == nil {
+			targets[k] = &TargetDepth{ClientID: e.ClientID, Channel: e.Channel}
+		}
+		return targets[k]
+	}
+	for _, state := range []string{store.OutboxPending, store.OutboxDead} {
+		evs, err := a.Records.OutboxEvents(ctx, store.OutboxFilter{State: state, Limit: outboxListLimit})
+		if err != nil {
+			return nil, fmt.Errorf("admin: outbox events: %w", err)
+		}
+		if len(evs) == outboxListLimit && counts[state] > outboxListLimit {
+			st.Truncated = true
+		}
+		for _, e := range evs {
+			t := target(e)
+			if state == store.OutboxDead {
+				t.Dead++
+				st.Dead = append(st.Dead, eventInfo(e))
+				continue
+			}
+			t.Pending++
+			if t.Oldest.IsZero() || e.CreatedAt.Before(t.Oldest) {
+				t.Oldest = e.CreatedAt
+			}
+			if e.LastError != "" {
+				t.Failing++
+				st.Failing = append(st.Failing, eventInfo(e))
+			}
+		}
+	}
+	for _, t := range targets {
+		st.Targets = append(st.Targets, *t)
+	}
+	sort.Slice(st.Targets, func(i, j int) bool {
+		a, b := st.Targets[i], st.Targets[j]
+		return a.ClientID < b.ClientID || (a.ClientID == b.ClientID && a.Channel < b.Channel)
+	})
+	a.record(ctx, actor, "admin.outbox_status", "", "", fmt.Sprintf("pending %d, dead %d", counts[store.OutboxPending], counts[store.OutboxDead]))
+	return st, nil
+}
+
+// RetryEvents re-queues one dead event (by id) or all of them (id empty) and returns how many.
+func (a *Service) RetryEvents(ctx context.Context, actor, id string) (int, error) {
+	if a.Records == nil {
+		return 0, errNoRecords
+	}
+	n, err := a.Records.RetryEvents(ctx, id, a.now())
+	if errors.Is(err, sso.ErrNotFound) {
+		return 0, fmt.Errorf("%w: no outbox event %q", ErrNotFound, id)
+	}
+	if err != nil {
+		if id != "" {
+			return 0, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		return 0, fmt.Errorf("admin: retry events: %w", err)
+	}
+	what := "all dead events"
+	if id != "" {
+		what = "event " + id
+	}
+	a.record(ctx, actor, "admin.outbox_retry", "", "", fmt.Sprintf("%s (%d)", what, n))
+	return n, nil
+}
+
+// DiscardEvent deletes one dead event.
+func (a *Service) DiscardEvent(ctx context.Context, actor, id string) error {
+	if a.Records == nil {
+		return errNoRecords
+	}
+	if id == "" {
+		return fmt.Errorf("%w: say which event", ErrInvalid)
+	}
+	err := a.Records.DiscardEvent(ctx, id)
+	switch {
+	case errors.Is(err, sso.ErrNotFound):
+		return fmt.Errorf("%w: no outbox event %q", ErrNotFound, id)
+	case errors.Is(err, store.ErrNotDead):
+		return fmt.Errorf("%w: event %s is not a dead letter; only dead letters are discarded", ErrInvalid, id)
+	case err != nil:
+		return fmt.Errorf("admin: discard event: %w", err)
+	}
+	a.record(ctx, actor, "admin.outbox_discard", "", "", "event "+id)
+	return nil
+}
+
+// HasRole reports whether roles holds one of want (names compared as the AMS spells them,
+// ignoring case).
+func HasRole(roles, want []string) bool {
+	return slices.ContainsFunc(roles, func(r string) bool {
+		return slices.ContainsFunc(want, func(w string) bool { return strings.EqualFold(r, w) })
+	})
+}
