@@ -16,6 +16,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web/console"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -27,7 +28,16 @@ func (s *Server) AdminHandler() http.Handler {
 	if !s.cfg.Admin.Enabled() {
 		return nil
 	}
-	return s.opsHandler(s.admin.Handler(s.cfg.Admin.Token))
+	var h http.Handler = s.admin.Handler(s.cfg.Admin.Token)
+	if s.console != nil {
+		// The console and the API share the listener, not their credentials: the console reads
+		// only its own cookie, the API only its bearer token.
+		mux := http.NewServeMux()
+		mux.Handle(console.Path, s.console)
+		mux.Handle("/", h)
+		h = mux
+	}
+	return s.opsHandler(h)
 }
 
 // adminParts are what the administration is built from, in the server and in OpenAdmin.
@@ -40,17 +50,23 @@ type adminParts struct {
 	audit    admin.AuditFunc
 	subjects *identity.SubjectMapper
 	dir      admin.Members
+	records  admin.Records
+	ams      admin.AMSChecks
 	log      *slog.Logger
 	now      func() time.Time
 }
 
 // newAdmin builds the administration once from its parts.
 func newAdmin(p adminParts) *admin.Service {
-	return &admin.Service{
+	svc := &admin.Service{
 		Store: p.store, Registry: p.registry, SessionEnder: p.ender, Audit: p.audit,
-		Subjects: p.subjects, Directory: p.dir, Log: p.log, Now: p.now,
+		Subjects: p.subjects, Directory: p.dir, Records: p.records, AMS: p.ams, Log: p.log, Now: p.now,
 		Previewer: &claimsPreviewer{clients: p.registry, members: p.dir, policy: p.policy, access: p.access, subjects: p.subjects, now: p.now},
 	}
+	if k, ok := p.dir.(admin.MemberKeys); ok {
+		svc.Keys = k
+	}
+	return svc
 }
 
 // OpenAdmin opens the administration for the CLI from a checked configuration, on what the
@@ -77,7 +93,11 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 	if err != nil {
 		return nil, nil, fmt.Errorf("admin: %w", err)
 	}
-	reg, err := sso.NewRegistry(ctx, a.Store, StaticClients(chk), time.Second)
+	statics := StaticClients(chk)
+	if cl, _, ok := consoleClient(chk); ok { // its id is taken, its secret unused here
+		statics = append(statics, cl)
+	}
+	reg, err := sso.NewRegistry(ctx, a.Store, statics, time.Second)
 	if err != nil {
 		return nil, nil, fmt.Errorf("admin: clients: %w", err)
 	}
@@ -88,7 +108,7 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 	ender := &backchannel.Logouts{Store: a.Store, Clients: registryClients{reg},
 		PublicSID: func(id string) string { return sso.PublicSID(sidKey, id) }}
 	st := a.Store
-	svc = newAdmin(adminParts{store: st, registry: reg, ender: ender, policy: pol, access: decide,
+	svc = newAdmin(adminParts{store: st, registry: reg, ender: ender, policy: pol, access: decide, records: st,
 		audit: func(ctx context.Context, e *store.AuditEvent) {
 			if e.Time.IsZero() {
 				e.Time = time.Now()

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -22,3 +23,6 @@ func (s *Server) Registry() *sso.Registry { return s.registry }
 
 // Shadow is the shadow-user service.
 func (s *Server) Shadow() *provisioning.Service { return s.shadow }
+
+// Admin is the administration.
+func (s *Server) Admin() *admin.Service { return s.admin }

@@ -76,6 +76,7 @@ type Server struct {
 	// anonLimit rate-limits anonymous writes per client IP; Run prunes it.
 	anonLimit *throttle.Limiter
 	admin     *admin.Service // the admin API's administration (admin.go)
+	console   http.Handler   // the admin console (console.go); nil when off
 	shadow    *provisioning.Service
 	metrics   *metrics.Metrics
 	ready     *readiness
@@ -132,7 +133,12 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	// Clients, keys and the crypto every part shares with the provider, built from the store
 	// and the secrets before the provider: the parts that seal tickets, name clients or publish
 	// sids do not wait for it.
-	reg, err := sso.NewRegistry(ctx, d.Store, StaticClients(chk), 2*time.Second)
+	statics := StaticClients(chk)
+	consoleCl, consoleSecret, consoleOn := consoleClient(chk)
+	if consoleOn {
+		statics = append(statics, consoleCl)
+	}
+	reg, err := sso.NewRegistry(ctx, d.Store, statics, 2*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +189,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Viewer: memberView(pol), Access: decide, Outbox: queue, Logouts: logouts, Logger: log, Now: now,
 	})
 	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: logouts, policy: pol, access: decide, audit: auditLog.Write,
-		subjects: subjects, dir: d.Directory, log: log, now: now})
+		subjects: subjects, dir: d.Directory, records: d.Store, ams: amsChecks(cfg, d.Directory, d.Connector), log: log, now: now})
 	s.admin.LogLevel = logging.LevelVar(log) // nil unless the logger is package logging's
 
 	// The parts the provider's hooks call: end_session's logout ticket, the password grant's
@@ -274,6 +280,11 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		p.Mount(s.echo)
 	}
 	s.instrument(s.metrics)
+	if consoleOn {
+		if err := s.newConsole(chk, consoleSecret, secrets[secretCookieMAC], secrets[secretCookieEnc]); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 

@@ -188,6 +188,8 @@ type AMSConfig struct {
 type AdminConfig struct {
 	Listen string `yaml:"listen"` // host:port; default 127.0.0.1:8081
 	Token  string `yaml:"token"`  // bearer token, e.g. ${ADMIN_TOKEN}; at least 32 characters
+	// Console is the admin console on the same listener (console.go); off without roles.
+	Console ConsoleConfig `yaml:"console"`
 }
 
 // Enabled reports whether the admin API runs.

@@ -1,0 +1,82 @@
+package bridge
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/ssobridge/ssobridge/bridge/admin"
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/web/console"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// consoleClient is the console's internal client when the console is on, with its secret: a
+// fresh random one per process (the console is this process's own client; nothing else ever
+// holds it).
+func consoleClient(chk *config.Checked) (sso.ClientConfig, string, bool) {
+	if !chk.Admin.ConsoleEnabled() {
+		return sso.ClientConfig{}, "", false
+	}
+	secret := sso.RandomToken()
+	return console.Client(chk.Admin.ConsoleURL(), secret), secret, true
+}
+
+// amsChecks are the connector's diagnostics for the console's AMS page and member lookups.
+func amsChecks(cfg Config, dir legacy.Directory, conn legacy.Connector) admin.AMSChecks {
+	var c admin.AMSChecks
+	if dir != nil {
+		c.Ping = dir
+	}
+	if d, ok := conn.(legacy.Diagnoser); ok {
+		c.Diagnoser = d
+	}
+	if d, err := cfg.Directory(); err == nil {
+		if tc, ok := d.(legacy.TokenChecker); ok {
+			c.Token = tc
+		}
+	}
+	return c
+}
+
+// derive is a key for one purpose from an installation secret.
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+// inProcess is an http.RoundTripper that serves requests with the bridge's own handler: the
+// console reaches its issuer without the network (no hairpin through a proxy, no TLS to itself).
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	req := r.Clone(r.Context())
+	req.RemoteAddr = "127.0.0.1:0"
+	req.RequestURI = r.URL.RequestURI()
+	if req.Host == "" {
+		req.Host = r.URL.Host
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, req)
+	return rec.Result(), nil
+}
+
+// newConsole builds the admin console on the administration.
+func (s *Server) newConsole(chk *config.Checked, secret string, cookieMAC, cookieEnc []byte) error {
+	cfg := chk.Config
+	c, err := console.New(console.Config{
+		URL: cfg.Admin.ConsoleURL(), Issuer: cfg.Issuer, HTTP: &http.Client{Transport: inProcess{s.echo}},
+		ClientSecret: secret, Roles: cfg.Admin.Console.Roles, IdleTimeout: cfg.Admin.ConsoleIdleTimeout(),
+		HashKey: derive(cookieMAC, "console-cookie-hash-v1"), BlockKey: derive(cookieEnc, "console-cookie-block-v1"),
+		Admin: s.admin, Org: cfg.Organisation.Name, Logger: s.log, Now: s.now,
+	})
+	if err != nil {
+		return fmt.Errorf("admin.console: %w", err)
+	}
+	s.console = c.Handler()
+	return nil
+}
