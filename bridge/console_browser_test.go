@@ -413,4 +413,3 @@ func TestConsoleRefusals(t *testing.T) {
 func adminClientReg(id string) admin.Client {
 	return admin.Client{ID: id, Name: id, RedirectURIs: []string{"https://" + id + ".example.org/cb"}}
 }
-
