@@ -228,7 +228,13 @@ type session struct {
 	CSRF   string `json:"csrf"`
 	Issued int64  `json:"iat"`
 	Seen   int64  `json:"seen"`
+	// Checked is when the administrator's AMS roles were last read.
+	Checked int64 `json:"checked"`
 }
+
+// roleCheckEvery is how often a live console session reads the administrator's AMS roles
+// again: a member who lost the role loses the console within this time.
+const roleCheckEvery = 5 * time.Minute
 
 // actor names the administrator in the audit log.
 func (s *session) actor() string { return "console:" + s.Login + " sub=" + s.Sub }
@@ -297,6 +303,21 @@ func (c *Console) authenticated(h func(w http.ResponseWriter, r *http.Request, s
 			}
 		}
 		now := c.cfg.Now()
+		if now.Sub(time.Unix(s.Checked, 0)) > roleCheckEvery {
+			_, roles, err := c.cfg.Admin.MemberRoles(r.Context(), s.Sub)
+			if err != nil && !errors.Is(err, admin.ErrNotFound) {
+				c.fail(w, r, nil, err)
+				return
+			}
+			if err != nil || !admin.HasRole(roles, c.cfg.Roles) {
+				c.clearCookie(w, c.session, http.SameSiteStrictMode)
+				c.cfg.Admin.Audit(r.Context(), eventf("console.access_revoked", s, "no console role any more"))
+				c.errorPage(w, r, nil, http.StatusForbidden, "Not an administrator",
+					"Your membership account no longer holds a role that may use the admin console ("+strings.Join(c.cfg.Roles, ", ")+").")
+				return
+			}
+			s.Checked, s.Seen = now.Unix(), 0 // saved below
+		}
 		if now.Sub(time.Unix(s.Seen, 0)) > time.Minute {
 			s.Seen = now.Unix()
 			if err := c.setCookie(w, c.session, s, maxSession, http.SameSiteStrictMode); err != nil {

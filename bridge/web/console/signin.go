@@ -2,11 +2,9 @@ package console
 
 import (
 	"bytes"
-	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -111,7 +109,7 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := c.cfg.Now()
-	s := &session{Sub: idt.Subject, Login: login, CSRF: randomToken(), Issued: now.Unix(), Seen: now.Unix()}
+	s := &session{Sub: idt.Subject, Login: login, CSRF: randomToken(), Issued: now.Unix(), Seen: now.Unix(), Checked: now.Unix()}
 	if err := c.setCookie(w, c.session, s, maxSession, http.SameSiteStrictMode); err != nil {
 		c.fail(w, r, nil, err)
 		return
@@ -204,6 +202,3 @@ func peer(r *http.Request) string {
 	}
 	return host
 }
-
-var _ = url.QueryEscape
-var _ context.Context

@@ -1,0 +1,240 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/admin"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/legacy"
+)
+
+type fixture struct {
+	c      *Console
+	now    time.Time
+	events []string
+	roles  []string // what MemberRoles answers for the signed-in administrator
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), roles: []string{"SysAdmin"}}
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.PutSubject(context.Background(), &store.Subject{Subject: "sub-bob", MemberKey: "k-bob", Login: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &admin.Service{Store: st, Keys: keysFunc(func(key string) (*legacy.Member, error) {
+		if key != "k-bob" {
+			return nil, legacy.ErrNotFound
+		}
+		return &legacy.Member{Key: key, Login: "bob", Roles: f.roles}, nil
+	}), Audit: func(_ context.Context, e *store.AuditEvent) { f.events = append(f.events, e.Event) }}
+	key := make([]byte, 32)
+	c, err := New(Config{URL: "http://127.0.0.1:8081", Issuer: "http://127.0.0.1:8080", HTTP: http.DefaultClient,
+		ClientSecret: "secret", Roles: []string{"SysAdmin"}, IdleTimeout: 15 * time.Minute, HashKey: key, BlockKey: key,
+		Admin: svc, Now: func() time.Time { return f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c = c
+	return f
+}
+
+type keysFunc func(key string) (*legacy.Member, error)
+
+func (k keysFunc) MemberByKey(_ context.Context, key string) (*legacy.Member, error) { return k(key) }
+
+// cookie is a console session cookie issued and last seen at the given times, its roles
+// checked when last seen.
+func (f *fixture) cookie(t *testing.T, issued, seen time.Time) *http.Cookie {
+	t.Helper()
+	v, err := f.c.codec.Encode(f.c.session, &session{Sub: "sub-bob", Login: "bob", CSRF: "csrf-token", Issued: issued.Unix(),
+		Seen: seen.Unix(), Checked: seen.Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Cookie{Name: f.c.session, Value: v}
+}
+
+func (f *fixture) do(method, target string, form url.Values, cookie *http.Cookie, origin string) *httptest.ResponseRecorder {
+	var req *http.Request
+	if form != nil {
+		req = httptest.NewRequest(method, target, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		req = httptest.NewRequest(method, target, nil)
+	}
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	rec := httptest.NewRecorder()
+	f.c.Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+// TestSessionLifetime: a console session ends after the idle timeout and after the longest
+// session however active; a tampered cookie is no session; an active one is refreshed.
+func TestSessionLifetime(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name         string
+		issued, seen time.Duration // before now
+		tamper       bool
+		want         int
+	}{
+		{"fresh", 0, 0, false, http.StatusOK},
+		{"active", 2 * time.Hour, 14 * time.Minute, false, http.StatusOK},
+		{"idle", time.Hour, 16 * time.Minute, false, http.StatusSeeOther},
+		{"too old", 13 * time.Hour, 0, false, http.StatusSeeOther},
+		{"tampered", 0, 0, true, http.StatusSeeOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ck := f.cookie(t, f.now.Add(-tc.issued), f.now.Add(-tc.seen))
+			if tc.tamper {
+				ck.Value = ck.Value[:len(ck.Value)-2] + "xx"
+			}
+			rec := f.do("GET", "/console/", nil, ck, "")
+			if rec.Code != tc.want {
+				t.Fatalf("status %d, want %d", rec.Code, tc.want)
+			}
+			if tc.want == http.StatusSeeOther && rec.Header().Get("Location") != "/console/login?return=%2Fconsole%2F" {
+				t.Fatalf("location %q", rec.Header().Get("Location"))
+			}
+			refreshed := slices.ContainsFunc(rec.Result().Cookies(), func(c *http.Cookie) bool { return c.Name == f.c.session })
+			if refreshed != (tc.name == "active") {
+				t.Fatalf("cookie refreshed: %v", refreshed)
+			}
+			for _, c := range rec.Result().Cookies() {
+				if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" {
+					t.Fatalf("cookie flags: %+v", c)
+				}
+			}
+		})
+	}
+}
+
+// TestRolesReadAgain: a live session reads the administrator's AMS roles again every few
+// minutes; one who lost the role is signed out of the console with a 403 page.
+func TestRolesReadAgain(t *testing.T) {
+	f := newFixture(t)
+	ck := f.cookie(t, f.now.Add(-time.Hour), f.now.Add(-6*time.Minute)) // roles read 6 minutes ago
+	ck2 := *ck
+	f.now = f.now.Add(-2 * time.Minute) // seen 4 minutes ago: not read again yet
+	f.roles = nil
+	if rec := f.do("GET", "/console/", nil, ck, ""); rec.Code != http.StatusOK {
+		t.Fatalf("within the re-check period: %d", rec.Code)
+	}
+	f.now = f.now.Add(2 * time.Minute)
+	f.roles = []string{"SysAdmin"}
+	rec := f.do("GET", "/console/", nil, ck, "")
+	if rec.Code != http.StatusOK || len(rec.Result().Cookies()) != 1 {
+		t.Fatalf("roles kept: %d %v", rec.Code, rec.Result().Cookies())
+	}
+	f.roles = []string{"Member"}
+	rec = f.do("GET", "/console/", nil, &ck2, "")
+	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "no longer holds") || !slices.Equal(f.events, []string{"console.access_revoked"}) {
+		t.Fatalf("role lost: %d %v %s", rec.Code, f.events, rec.Body)
+	}
+	if c := rec.Result().Cookies(); len(c) != 1 || c[0].MaxAge >= 0 {
+		t.Fatalf("cookie not cleared: %v", c)
+	}
+}
+
+// TestFormsNeedTokenAndOrigin: a POST needs a session, the session's CSRF token and, when the
+// browser names one, the console's origin.
+func TestFormsNeedTokenAndOrigin(t *testing.T) {
+	f := newFixture(t)
+	ck := f.cookie(t, f.now, f.now)
+	for _, tc := range []struct {
+		name   string
+		form   url.Values
+		cookie *http.Cookie
+		origin string
+		want   int
+	}{
+		{"no session", url.Values{"csrf": {"csrf-token"}}, nil, "", http.StatusForbidden},
+		{"no token", url.Values{}, ck, "", http.StatusForbidden},
+		{"wrong token", url.Values{"csrf": {"csrf-tokem"}}, ck, "", http.StatusForbidden},
+		{"other origin", url.Values{"csrf": {"csrf-token"}}, ck, "http://evil.example", http.StatusForbidden},
+		{"ok", url.Values{"csrf": {"csrf-token"}}, ck, "http://127.0.0.1:8081", http.StatusSeeOther},
+		{"ok, origin null", url.Values{"csrf": {"csrf-token"}}, ck, "null", http.StatusSeeOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.events = nil
+			rec := f.do("POST", "/console/logout", tc.form, tc.cookie, tc.origin)
+			if rec.Code != tc.want {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.want, rec.Body)
+			}
+			if tc.want == http.StatusSeeOther && !slices.Equal(f.events, []string{"console.logout"}) {
+				t.Fatalf("audit %v", f.events)
+			}
+			if strings.Contains(tc.name, "token") && !slices.Equal(f.events, []string{"console.csrf_failure"}) {
+				t.Fatalf("audit %v", f.events)
+			}
+		})
+	}
+}
+
+// TestCallbackRefusals: a callback without the sign-in's cookie, with another state, or from
+// another issuer is refused before any code exchange.
+func TestCallbackRefusals(t *testing.T) {
+	f := newFixture(t)
+	login := func(state string, exp time.Time) *http.Cookie {
+		v, err := f.c.codec.Encode(f.c.login, &loginState{State: state, Nonce: "n", Verifier: "v", Return: "/console/", Exp: exp.Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &http.Cookie{Name: f.c.login, Value: v}
+	}
+	for _, tc := range []struct {
+		name   string
+		query  string
+		cookie *http.Cookie
+		want   string
+	}{
+		{"no cookie", "?code=c&state=s", nil, "Sign-in expired"},
+		{"other state", "?code=c&state=t", login("s", f.now.Add(time.Minute)), "Sign-in expired"},
+		{"expired", "?code=c&state=s", login("s", f.now.Add(-time.Second)), "Sign-in expired"},
+		{"other issuer", "?code=c&state=s&iss=http%3A%2F%2Fevil.example", login("s", f.now.Add(time.Minute)), "another issuer"},
+		{"error", "?error=access_denied&state=s", login("s", f.now.Add(time.Minute)), "access_denied"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := f.do("GET", "/console/callback"+tc.query, nil, tc.cookie, "")
+			if rec.Code < 400 || !strings.Contains(rec.Body.String(), tc.want) {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+		})
+	}
+}
+
+// TestSafeReturn: the page to return to after sign-in is a console path, never another site.
+func TestSafeReturn(t *testing.T) {
+	for in, want := range map[string]string{
+		"/console/clients?x=1":          "/console/clients?x=1",
+		"":                              "/console/",
+		"//evil.example/":               "/console/",
+		"https://evil.example":          "/console/",
+		"/console/\\evil":               "/console/",
+		"/admin/tokens":                 "/console/",
+		"/console/x\r\nSet-Cookie: a=b": "/console/",
+	} {
+		if got := safeReturn(in); got != want {
+			t.Errorf("safeReturn(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
