@@ -52,6 +52,7 @@ type adminParts struct {
 	dir      admin.Members
 	records  admin.Records
 	ams      admin.AMSChecks
+	changes  admin.Notifier
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -60,7 +61,7 @@ type adminParts struct {
 func newAdmin(p adminParts) *admin.Service {
 	svc := &admin.Service{
 		Store: p.store, Registry: p.registry, SessionEnder: p.ender, Audit: p.audit,
-		Subjects: p.subjects, Directory: p.dir, Records: p.records, AMS: p.ams, Log: p.log, Now: p.now,
+		Subjects: p.subjects, Directory: p.dir, Records: p.records, AMS: p.ams, Changes: p.changes, Log: p.log, Now: p.now,
 		Previewer: &claimsPreviewer{clients: p.registry, members: p.dir, policy: p.policy, access: p.access, subjects: p.subjects, now: p.now},
 	}
 	if k, ok := p.dir.(admin.MemberKeys); ok {
@@ -115,7 +116,8 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 			}
 			_ = st.Audit(ctx, e)
 		},
-		subjects: identity.NewSubjectMapper(secrets[secretSubject], st), dir: &lazyMembers{app: a, log: log}, log: log, now: time.Now})
+		subjects: identity.NewSubjectMapper(secrets[secretSubject], st), dir: &lazyMembers{app: a, log: log},
+		changes: a.Cluster, log: log, now: time.Now})
 	return svc, a.Close, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ssobridge/ssobridge/bridge/cluster"
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/metrics"
@@ -31,6 +32,9 @@ type App struct {
 	Connector legacy.Connector
 	// Metrics is the process's metrics registry (the connector's queries are observed).
 	Metrics *metrics.Metrics
+	// Cluster is this process's node of the installation's replicas (cluster.ForStore): on a
+	// PostgreSQL store, through its database; otherwise this process alone.
+	Cluster cluster.Node
 	closers []func() error
 }
 
@@ -68,7 +72,7 @@ func Open(ctx context.Context, chk *config.Checked, log *slog.Logger) (*App, err
 	}
 	chk.Config = a.Config // settleMemberKey may have filled in legacy.member_key
 	a.Server, err = newServer(ctx, chk, Deps{Store: a.Store, Directory: a.Directory, Connector: a.Connector, SigningKeyEncryption: encKey,
-		Metrics: a.Metrics}, log)
+		Metrics: a.Metrics, Cluster: a.Cluster}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +91,13 @@ func (a *App) open(ctx context.Context, log *slog.Logger) ([]byte, error) {
 	}
 	a.Store = st
 	a.closers = append(a.closers, st.Close)
+	sc := cfg.StoreConfig()
+	node, err := cluster.ForStore(ctx, sc.Type, sc.DSN, log)
+	if err != nil {
+		return nil, err
+	}
+	a.Cluster = node
+	a.closers = append(a.closers, node.Close)
 	encKey, err := signingKeyEncryption(cfg, log)
 	if err != nil {
 		return nil, err

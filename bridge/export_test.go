@@ -26,3 +26,6 @@ func (s *Server) Shadow() *provisioning.Service { return s.shadow }
 
 // Admin is the administration.
 func (s *Server) Admin() *admin.Service { return s.admin }
+
+// Keys is the signing key manager.
+func (s *Server) Keys() *sso.KeyManager { return s.keys }

@@ -14,6 +14,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/audit"
+	"github.com/ssobridge/ssobridge/bridge/cluster"
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/hooks"
 	"github.com/ssobridge/ssobridge/bridge/identity"
@@ -56,6 +57,11 @@ type Deps struct {
 	// Metrics is the process's metrics registry (NewMetrics), given when the connector was
 	// opened with it as its query observer. Nil: the server builds its own.
 	Metrics *metrics.Metrics
+	// Cluster coordinates this replica with the others on the same store (cluster.ForStore):
+	// leases for the singleton jobs, notifications that refresh the cached clients and keys.
+	// Nil: the server is alone (an in-process node), and its client cache checks the store's
+	// version on lookup every 2 s, as one process with a CLI beside it needs.
+	Cluster cluster.Node
 }
 
 // Server is the running bridge: its HTTP surface and the background work Run does. New builds
@@ -82,7 +88,15 @@ type Server struct {
 	ready     *readiness
 	echo      *echo.Echo
 	now       func() time.Time
+	// cluster runs the singleton jobs under leases and tells the replicas of key changes.
+	cluster cluster.Node
 }
+
+// Lease names of the server's singleton jobs (provisioning has its own).
+const (
+	leaseKeys  = "keys.rotation"
+	leasePurge = "store.purge"
+)
 
 // Secrets generated once per installation and kept in the store.
 const (
@@ -125,20 +139,25 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	now := time.Now
-	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, now: now, metrics: d.Metrics}
+	node, checkClients := d.Cluster, time.Duration(0)
+	if node == nil {
+		node, checkClients = cluster.NewLocal(cluster.LocalOptions{Fallback: -1, Logger: log}), 2*time.Second
+	}
+	s := &Server{cfg: cfg, store: d.Store, dir: d.Directory, log: log, now: now, metrics: d.Metrics, cluster: node}
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
 	}
 
 	// Clients, keys and the crypto every part shares with the provider, built from the store
 	// and the secrets before the provider: the parts that seal tickets, name clients or publish
-	// sids do not wait for it.
+	// sids do not wait for it. The replicas' notifications (and the cluster's periodic
+	// fallback) refresh the cached clients and keys; lookups read memory.
 	statics := StaticClients(chk)
 	consoleCl, consoleSecret, consoleOn := consoleClient(chk)
 	if consoleOn {
 		statics = append(statics, consoleCl)
 	}
-	reg, err := sso.NewRegistry(ctx, d.Store, statics, 2*time.Second)
+	reg, err := sso.NewRegistry(ctx, d.Store, statics, checkClients)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +172,13 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		return nil, err
 	}
 	s.keys = keys
+	node.Subscribe(cluster.TopicClients, reg.Refresh)
+	node.Subscribe(cluster.TopicKeys, keys.Reload)
+	// This replica may have created the first keys (or found another's): the others publish
+	// them at once.
+	if err := node.Notify(ctx, cluster.TopicKeys); err != nil {
+		log.WarnContext(ctx, "could not tell the other replicas about the signing keys; they reload at their next check", "err", err)
+	}
 	var opKey [32]byte
 	copy(opKey[:], secrets[secretOpCrypto])
 	sealer, err := ticketSealer(opKey)
@@ -187,9 +213,10 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	s.shadow = provisioning.New(provisioning.Options{
 		Config: cfg.Shadow, Targets: cfg.Provisioning, Store: d.Store, Directory: d.Directory,
 		Viewer: memberView(pol), Access: decide, Outbox: queue, Logouts: logouts, Logger: log, Now: now,
+		Lock: node, Leader: node,
 	})
 	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: logouts, policy: pol, access: decide, audit: auditLog.Write,
-		subjects: subjects, dir: d.Directory, records: d.Store, ams: amsChecks(cfg, d.Directory, d.Connector), log: log, now: now})
+		subjects: subjects, dir: d.Directory, records: d.Store, ams: amsChecks(cfg, d.Directory, d.Connector), changes: node, log: log, now: now})
 	s.admin.LogLevel = logging.LevelVar(log) // nil unless the logger is package logging's
 
 	// The parts the provider's hooks call: end_session's logout ticket, the password grant's
@@ -303,41 +330,91 @@ func ticketSealer(opKey [32]byte) (*identity.Sealer, error) {
 func (s *Server) Handler() http.Handler { return s.echo }
 
 // Run does the background work until ctx ends: purging expired rows, rotating keys, shadow
-// provisioning and its outbox. It returns when all of it has stopped (deliveries in flight are
-// finished and recorded), so the caller may close the store then.
+// provisioning and its outbox. Key rotation, purges, the AMS change poller and the reconcile
+// run on the replica holding their lease (Deps.Cluster); every replica delivers the outbox and
+// prunes its own in-memory limits. It returns when all of it has stopped (deliveries in flight
+// are finished and recorded), so the caller may close the store then.
 func (s *Server) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(4)
-	go func() { defer wg.Done(); s.keys.Run(ctx, time.Hour) }()
-	go func() { defer wg.Done(); s.throttle.Run(ctx) }()
-	go func() { defer wg.Done(); s.clientThrottle.Run(ctx) }()
-	go func() { defer wg.Done(); s.shadow.Run(ctx) }()
+	run := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	run(func(ctx context.Context) { s.cluster.Lead(ctx, leaseKeys, s.rotateKeys) })
+	run(func(ctx context.Context) { s.cluster.Lead(ctx, leasePurge, s.purge) })
+	run(s.throttle.Run)
+	run(s.clientThrottle.Run)
+	run(s.shadow.Run)
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
-	var lastAuditPurge time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			s.anonLimit.Prune()
-			s.purgeDevices(ctx)
-			n, err := s.store.Purge(ctx, s.now())
-			if err != nil {
-				s.log.ErrorContext(ctx, "purge failed", "err", err)
-			} else if n > 0 {
-				s.log.DebugContext(ctx, "purged expired rows", "rows", n)
+		}
+	}
+}
+
+// keyRotationEvery is how often the lease holder checks whether a key is due.
+const keyRotationEvery = time.Hour
+
+// rotateKeys rotates the signing keys while this replica holds the lease: at once (the
+// previous holder may have died before its check) and then every keyRotationEvery; when the
+// keys changed, every replica reloads them.
+func (s *Server) rotateKeys(ctx context.Context) {
+	for {
+		_, before := s.keys.JWKS()
+		if err := s.keys.Rotate(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
 			}
-			if r := s.cfg.Audit.Retention; r > 0 && s.now().Sub(lastAuditPurge) >= time.Hour {
-				lastAuditPurge = s.now()
-				if n, err := s.store.PurgeAudit(ctx, s.now().Add(-r)); err != nil {
-					s.log.ErrorContext(ctx, "audit purge failed", "err", err)
-				} else if n > 0 {
-					s.log.InfoContext(ctx, "audit events past retention deleted", "rows", n, "retention", r)
-				}
+			s.log.ErrorContext(ctx, "key rotation failed", "err", err)
+		} else if _, after := s.keys.JWKS(); after != before {
+			if err := s.cluster.Notify(ctx, cluster.TopicKeys); err != nil {
+				s.log.WarnContext(ctx, "keys rotated, but the other replicas could not be told; they reload at their next check", "err", err)
 			}
 		}
+		if !sleepCtx(ctx, keyRotationEvery) {
+			return
+		}
+	}
+}
+
+// purge deletes expired rows every minute while this replica holds the lease, and audit
+// events past retention every hour.
+func (s *Server) purge(ctx context.Context) {
+	var lastAuditPurge time.Time
+	for sleepCtx(ctx, time.Minute) {
+		s.purgeDevices(ctx)
+		n, err := s.store.Purge(ctx, s.now())
+		if err != nil {
+			s.log.ErrorContext(ctx, "purge failed", "err", err)
+		} else if n > 0 {
+			s.log.DebugContext(ctx, "purged expired rows", "rows", n)
+		}
+		if r := s.cfg.Audit.Retention; r > 0 && s.now().Sub(lastAuditPurge) >= time.Hour {
+			lastAuditPurge = s.now()
+			if n, err := s.store.PurgeAudit(ctx, s.now().Add(-r)); err != nil {
+				s.log.ErrorContext(ctx, "audit purge failed", "err", err)
+			} else if n > 0 {
+				s.log.InfoContext(ctx, "audit events past retention deleted", "rows", n, "retention", r)
+			}
+		}
+	}
+}
+
+// sleepCtx waits d or until ctx ends; it reports whether ctx is still live.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

@@ -169,23 +169,14 @@ func parseAlg(a string) (jose.SignatureAlgorithm, error) {
 }
 
 // Rotate reloads keys from the store and generates a new key for every algorithm whose
-// current key stops signing within the prepublish window. Safe to call periodically.
+// current key stops signing within the prepublish window. Safe to call periodically; with
+// replicas, one at a time (the bridge runs it under a leader lease) and the others Reload.
 func (m *KeyManager) Rotate(ctx context.Context) error {
-	stored, err := m.store.SigningKeys(ctx)
+	keys, err := m.load(ctx)
 	if err != nil {
-		return fmt.Errorf("keys: load: %w", err)
+		return err
 	}
 	now := m.now()
-	var keys []*signingKey
-	for _, sk := range stored {
-		k, err := m.decode(sk)
-		if err != nil {
-			return fmt.Errorf("keys: key %s: %w", sk.ID, err)
-		}
-		if now.Before(k.expiresAt) {
-			keys = append(keys, k)
-		}
-	}
 	for _, a := range m.cfg.Algorithms {
 		alg, _ := parseAlg(a)
 		var latest *signingKey
@@ -210,6 +201,45 @@ func (m *KeyManager) Rotate(ctx context.Context) error {
 		m.cfg.Logger.InfoContext(ctx, "signing key created", "kid", k.id, "alg", string(alg), "sign_until", k.signUntil)
 	}
 	return m.install(keys)
+}
+
+// Reload replaces the keys in memory with the store's (another replica rotated them),
+// generating none. Keys already known are kept as they are (their signers too).
+func (m *KeyManager) Reload(ctx context.Context) error {
+	keys, err := m.load(ctx)
+	if err != nil {
+		return err
+	}
+	return m.install(keys)
+}
+
+// load reads the keys that have not expired from the store, decoding only those not already
+// in memory.
+func (m *KeyManager) load(ctx context.Context) ([]*signingKey, error) {
+	stored, err := m.store.SigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("keys: load: %w", err)
+	}
+	m.mu.RLock()
+	known := make(map[string]*signingKey, len(m.keys))
+	for _, k := range m.keys {
+		known[k.id] = k
+	}
+	m.mu.RUnlock()
+	now := m.now()
+	var keys []*signingKey
+	for _, sk := range stored {
+		k := known[sk.ID]
+		if k == nil {
+			if k, err = m.decode(sk); err != nil {
+				return nil, fmt.Errorf("keys: key %s: %w", sk.ID, err)
+			}
+		}
+		if now.Before(k.expiresAt) {
+			keys = append(keys, k)
+		}
+	}
+	return keys, nil
 }
 
 func (m *KeyManager) install(keys []*signingKey) error {
@@ -316,7 +346,9 @@ func (m *KeyManager) SigningKey(alg string) (op.SigningKey, error) {
 		if k.alg != want || now.Before(k.createdAt) || !now.Before(k.signUntil) {
 			continue
 		}
-		if best == nil || k.createdAt.After(best.createdAt) {
+		// The newest; between two created at once (two replicas starting together on an
+		// empty store) the greater id, so that every replica signs with the same key.
+		if best == nil || k.createdAt.After(best.createdAt) || (k.createdAt.Equal(best.createdAt) && k.id > best.id) {
 			best = k
 		}
 	}

@@ -11,8 +11,9 @@ import (
 
 // Registry resolves clients: static ones from the config file, merged in memory with dynamic
 // ones from the ClientStore. Dynamic clients are cached and reloaded when the store's
-// ClientsVersion changes (checked at most every checkEvery), so the CLI can change clients
-// while the server runs.
+// ClientsVersion changes, so the CLI can change clients while the server runs: checked by a
+// lookup at most every checkEvery, or, with checkEvery 0, only when Refresh is called (the
+// bridge calls it on a change notification and periodically: lookups are memory reads).
 type Registry struct {
 	store      ClientStore
 	static     map[string]*ClientConfig
@@ -44,6 +45,9 @@ func NewRegistry(ctx context.Context, store ClientStore, static []ClientConfig, 
 	}
 	return r, nil
 }
+
+// Refresh reloads the dynamic clients when the store's ClientsVersion moved.
+func (r *Registry) Refresh(ctx context.Context) error { return r.reload(ctx) }
 
 func (r *Registry) reload(ctx context.Context) error {
 	v, err := r.store.ClientsVersion(ctx)
@@ -96,6 +100,9 @@ func (r *Registry) computeOrigins() {
 }
 
 func (r *Registry) maybeReload(ctx context.Context) {
+	if r.checkEvery <= 0 {
+		return
+	}
 	if time.Since(time.Unix(0, r.checkedAt.Load())) < r.checkEvery {
 		return
 	}

@@ -135,6 +135,7 @@ func (a *Service) CreateClient(ctx context.Context, actor string, reg Client) (*
 		}
 		return nil, "", fmt.Errorf("admin: create client: %w", err)
 	}
+	a.clientsChanged(ctx)
 	a.record(ctx, actor, "admin.client_add", "", c.ID, "")
 	ci := a.clientInfo(&c)
 	return &ci, secret, nil
@@ -153,6 +154,7 @@ func (a *Service) DeleteClient(ctx context.Context, actor, id string) error {
 	if err := a.Store.DeleteClient(ctx, id); err != nil {
 		return fmt.Errorf("admin: delete client: %w", err)
 	}
+	a.clientsChanged(ctx)
 	rts, err := a.Store.ListRefreshTokens(ctx, "", id)
 	if err != nil {
 		return fmt.Errorf("admin: revoke the client's tokens: %w", err)
@@ -195,6 +197,7 @@ func (a *Service) RotateSecret(ctx context.Context, actor, id string) (string, e
 	if err := a.Store.UpdateClient(ctx, nsc); err != nil {
 		return "", fmt.Errorf("admin: rotate secret: %w", err)
 	}
+	a.clientsChanged(ctx)
 	a.record(ctx, actor, "admin.client_rotate_secret", "", id, "")
 	return secret, nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/cluster"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -73,6 +74,25 @@ type Service struct {
 	// LogLevel is the process's run-time log level (GET/PUT /admin/log-level); nil: it
 	// cannot be changed (the endpoint answers 404).
 	LogLevel *slog.LevelVar
+	// Changes tells every replica (and this process) that clients changed, so that their
+	// client caches reload at once; nil: they find out at their next version check.
+	Changes Notifier
+}
+
+// Notifier tells the replicas that something they cache changed (cluster.Notifier).
+type Notifier interface {
+	Notify(ctx context.Context, topic string) error
+}
+
+// clientsChanged tells the replicas after a client change was committed. A failure is only
+// logged: the change is stored, and the replicas' periodic version check finds it.
+func (a *Service) clientsChanged(ctx context.Context) {
+	if a.Changes == nil {
+		return
+	}
+	if err := a.Changes.Notify(ctx, cluster.TopicClients); err != nil {
+		a.log().WarnContext(ctx, "admin: clients changed, but the replicas could not be told; they reload at their next check", "err", err)
+	}
 }
 
 // Errors of the administration (the HTTP API answers them 404, 400 and 409).

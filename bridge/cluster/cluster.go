@@ -45,11 +45,3 @@ const (
 	// TopicKeys: a signing key was created or retired.
 	TopicKeys = "keys"
 )
-
-// Lease names of the bridge's singleton jobs.
-const (
-	LeasePoller    = "shadow.poller"
-	LeaseReconcile = "shadow.reconciler"
-	LeaseKeys      = "keys.rotation"
-	LeasePurge     = "store.purge"
-)

@@ -50,6 +50,9 @@ type Options struct {
 	Now func() time.Time
 	// Lock lets one process at a time run the reconcile (default: a LocalLock of this Service).
 	Lock JobLock
+	// Leader runs the change poller and the reconciler on one replica at a time (a
+	// cluster.Leases); nil: this process runs them.
+	Leader Leader
 	// Access decides whether the member may be active at a client (and, with
 	// access.AnyClient, whether they may sign in at all): the bridge passes its Decider (standing,
 	// grace period, standing_rule, require_current, access rules). Required: without one every
@@ -68,6 +71,7 @@ type Service struct {
 	now     func() time.Time
 	sleep   func(context.Context, time.Duration) error
 	lock    JobLock
+	leader  Leader
 	access  access.Decider
 	outbox  *outbox.Queue
 	logouts *backchannel.Logouts
@@ -94,7 +98,7 @@ func New(o Options) *Service {
 	}
 	return &Service{
 		cfg: o.Config, targets: o.Targets, store: o.Store, dir: o.Directory, view: o.Viewer,
-		log: o.Logger, now: o.Now, sleep: sleepCtx, lock: o.Lock, access: o.Access, outbox: o.Outbox, logouts: o.Logouts,
+		log: o.Logger, now: o.Now, sleep: sleepCtx, lock: o.Lock, leader: o.Leader, access: o.Access, outbox: o.Outbox, logouts: o.Logouts,
 	}
 }
 
@@ -146,24 +150,49 @@ func (s *Service) EndSession(ctx context.Context, sess *sso.Session) error {
 	return s.logouts.EndSession(ctx, sess)
 }
 
+// Leader runs work on one replica at a time (cluster.Leases): fn runs while this replica
+// holds the named lease and its context ends when the lease is lost.
+type Leader interface {
+	Lead(ctx context.Context, name string, fn func(ctx context.Context))
+}
+
+// Lease names of the service's singleton jobs.
+const (
+	LeasePoller     = "shadow.poller"
+	LeaseReconciler = "shadow.reconciler"
+)
+
 // Run polls the AMS, reconciles every member periodically and delivers the outbox until ctx
-// ends; it returns once all three have stopped (deliveries in flight recorded).
+// ends; it returns once all three have stopped (deliveries in flight recorded). With a Leader,
+// polling and the reconciler run on the replica holding their lease; every replica delivers
+// the outbox (each event is claimed by one).
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		s.outbox.Run(ctx)
 	}()
 	go func() {
 		defer wg.Done()
-		s.runPoller(ctx)
+		s.lead(ctx, LeasePoller, s.runPoller)
 	}()
-	go func() {
-		defer wg.Done()
-		s.runReconciler(ctx)
-	}()
+	if s.cfg.ReconcileInterval > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.lead(ctx, LeaseReconciler, s.runReconciler)
+		}()
+	}
 	wg.Wait()
+}
+
+func (s *Service) lead(ctx context.Context, name string, fn func(context.Context)) {
+	if s.leader == nil {
+		fn(ctx)
+		return
+	}
+	s.leader.Lead(ctx, name, fn)
 }
 
 func (s *Service) runPoller(ctx context.Context) {
