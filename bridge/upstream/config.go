@@ -49,12 +49,19 @@ type ProviderConfig struct {
 	// address is verified and exactly one active AMS member has it (case-insensitive).
 	// Otherwise the member proves their AMS password once.
 	LinkByEmail bool `yaml:"link_by_email"`
+	// TrustedAMR are the upstream's amr values (RFC 8176: mfa, hwk, otp ...) that the bridge
+	// session's amr repeats after "fed" when the upstream's ID token carries them; the rest of
+	// the upstream's claims never reach the bridge's tokens. Empty: amr is "fed" only.
+	TrustedAMR []string `yaml:"trusted_amr"`
 	// EndSession also ends the upstream session when a member who signed in through it signs
 	// out at the bridge (RP-initiated logout at the provider's end_session_endpoint).
 	EndSession bool `yaml:"end_session"`
 }
 
-var nameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+var (
+	nameRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+	amrValue = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+)
 
 // multiTenant reports whether an Entra tenant is one of the multi-tenant endpoints.
 func multiTenant(tenant string) bool {
@@ -139,6 +146,11 @@ func Validate(list []ProviderConfig) []error {
 		}
 		if !contains(c.Scopes, "openid") {
 			add(i, "scopes", "must include openid")
+		}
+		for j, v := range c.TrustedAMR {
+			if !amrValue.MatchString(v) || v == "fed" || v == "pwd" {
+				add(i, fmt.Sprintf("trusted_amr[%d]", j), "%q must be an amr value such as mfa, hwk or otp (not fed or pwd)", v)
+			}
 		}
 		if c.LinkByEmail && !contains(c.Scopes, "email") {
 			add(i, "link_by_email", "needs the email scope")

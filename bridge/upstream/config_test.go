@@ -34,6 +34,10 @@ func TestValidate(t *testing.T) {
 		{"no client id", func(c *ProviderConfig) { c.ClientID = "" }, "upstream_providers[0].client_id"},
 		{"no secret", func(c *ProviderConfig) { c.ClientSecret = "" }, "upstream_providers[0].client_secret"},
 		{"no openid scope", func(c *ProviderConfig) { c.Scopes = []string{"email"} }, "upstream_providers[0].scopes"},
+		{"trusted amr", func(c *ProviderConfig) { c.TrustedAMR = []string{"mfa", "hwk"} }, ""},
+		{"trusted amr fed", func(c *ProviderConfig) { c.TrustedAMR = []string{"mfa", "fed"} }, "upstream_providers[0].trusted_amr[1]"},
+		{"trusted amr pwd", func(c *ProviderConfig) { c.TrustedAMR = []string{"pwd"} }, "upstream_providers[0].trusted_amr[0]"},
+		{"trusted amr not a value", func(c *ProviderConfig) { c.TrustedAMR = []string{"MFA please"} }, "upstream_providers[0].trusted_amr[0]"},
 		{"email link without email scope", func(c *ProviderConfig) { c.Scopes, c.LinkByEmail = []string{"openid"}, true },
 			"upstream_providers[0].link_by_email"},
 	} {

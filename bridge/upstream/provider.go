@@ -332,6 +332,18 @@ func isGUID(s string) bool {
 	return true
 }
 
+// AMR is the bridge session's amr after a sign-in with this identity: "fed", then the
+// upstream's amr values that the provider's trusted_amr lists, in the config's order.
+func (p *Provider) AMR(upstream []string) []string {
+	out := []string{"fed"}
+	for _, v := range p.cfg.TrustedAMR {
+		if slices.Contains(upstream, v) && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // IsIssuer reports whether iss is an issuer of this provider (for a multi-tenant Entra
 // endpoint, of any allowed tenant).
 func (p *Provider) IsIssuer(ctx context.Context, iss string) bool {

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -59,5 +60,26 @@ func TestDerivedSecretsDiffer(t *testing.T) {
 	}
 	if len(v1) < 43 {
 		t.Fatalf("PKCE verifier %q is shorter than 43 characters (RFC 7636 4.1)", v1)
+	}
+}
+
+// TestAMR: the session's amr is fed, plus only the upstream values the provider trusts.
+func TestAMR(t *testing.T) {
+	p := &Provider{cfg: ProviderConfig{TrustedAMR: []string{"mfa", "hwk"}}}
+	for _, tc := range []struct {
+		upstream []string
+		want     string
+	}{
+		{nil, "fed"},
+		{[]string{"pwd"}, "fed"},
+		{[]string{"pwd", "mfa", "otp"}, "fed mfa"},
+		{[]string{"hwk", "mfa", "mfa"}, "fed mfa hwk"},
+	} {
+		if got := strings.Join(p.AMR(tc.upstream), " "); got != tc.want {
+			t.Errorf("AMR(%v) = %q, want %q", tc.upstream, got, tc.want)
+		}
+	}
+	if got := strings.Join((&Provider{}).AMR([]string{"mfa"}), " "); got != "fed" {
+		t.Errorf("AMR without trusted_amr = %q, want fed", got)
 	}
 }

@@ -286,7 +286,7 @@ func (h *Handler) callback(c echo.Context) error {
 	link, err := h.Store.UpstreamLink(ctx, id.Issuer, id.Subject)
 	switch {
 	case err == nil:
-		return h.signInLinked(c, p, l, link.Subject)
+		return h.signInLinked(c, p, l, link.Subject, p.AMR(id.AMR))
 	case !errors.Is(err, sso.ErrNotFound):
 		return fmt.Errorf("upstream link: %w", err)
 	}
@@ -296,7 +296,7 @@ func (h *Handler) callback(c echo.Context) error {
 			return h.Pages.MembershipUnavailable(c, h.Logger, err)
 		}
 		if m != nil {
-			return h.linkAndSignIn(c, p, l, m, []string{AMR}, "email")
+			return h.linkAndSignIn(c, p, l, m, p.AMR(id.AMR), "email")
 		}
 	}
 	return h.askPassword(c, p, l, state, "", http.StatusOK)
@@ -421,7 +421,7 @@ func (h *Handler) linkAndSignIn(c echo.Context, p *up.Provider, l *store.Upstrea
 
 // signInLinked signs in the member a linked identity belongs to, after the same AMS checks as a
 // password sign-in (the member exists, may sign in, and the app admits them).
-func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.UpstreamLogin, subject string) error {
+func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.UpstreamLogin, subject string, amr []string) error {
 	ctx := c.Request().Context()
 	key, err := h.Subjects.MemberKey(ctx, subject)
 	if err != nil {
@@ -436,7 +436,7 @@ func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.Upstream
 	if err != nil {
 		return h.Pages.MembershipUnavailable(c, h.Logger, err)
 	}
-	return h.finish(c, p, l, store.UpstreamReturned, m, []string{AMR})
+	return h.finish(c, p, l, store.UpstreamReturned, m, amr)
 }
 
 // finish ends the pending upstream sign-in (from -> done, once), checks the member's standing
