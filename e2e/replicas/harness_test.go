@@ -1,0 +1,216 @@
+package replicas
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/cluster/clustertest"
+)
+
+const (
+	webSecret = "web-secret-0123456789abcdef0123456789"
+	rp        = "http://127.0.0.1:9/app"
+	login     = "staff"
+	password  = "staff-demo-1"
+	kek       = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" // 32 zero bytes: a test key
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds the ssobridge binary once per test run.
+func binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ssobridge-replicas-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "ssobridge")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/ssobridge/ssobridge/cmd/ssobridge").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// lockedBuffer is a replica's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// replica is one ssobridge serve process.
+type replica struct {
+	name string
+	url  string // http://127.0.0.1:port
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (r *replica) Kill() {
+	_ = r.cmd.Process.Signal(syscall.SIGKILL)
+	<-r.done
+}
+
+// env is a set of replicas behind a load balancer, on one database.
+type env struct {
+	t        *testing.T
+	dsn      string
+	config   string // the YAML every replica and the CLI read
+	issuer   string // the load balancer
+	replicas []*replica
+	target   atomic.Pointer[replica] // where the load balancer sends requests now
+}
+
+// newEnv starts n replicas on a fresh database; extraYAML is appended to their configuration.
+func newEnv(t *testing.T, n int, extraYAML string) *env {
+	t.Helper()
+	dsn := clustertest.PostgresDSN(t)
+	bin := binary(t)
+	e := &env{t: t, dsn: dsn}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.issuer = "http://" + ln.Addr().String()
+	lb := &http.Server{Handler: &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		u, _ := url.Parse(e.target.Load().url)
+		pr.SetURL(u)
+		pr.Out.Host = pr.In.Host // the issuer's host, as a load balancer keeps it
+	}}}
+	go lb.Serve(ln)
+	t.Cleanup(func() { lb.Close() })
+	dir := t.TempDir()
+	e.config = filepath.Join(dir, "ssobridge.yaml")
+	yaml := fmt.Sprintf(`issuer: %s
+store:
+  type: postgres
+  dsn: %q
+keys:
+  encryption_key: %s
+clients:
+  - id: web
+    name: Member Portal
+    secret: %s
+    trusted: true
+    redirect_uris: [%s/callback]
+    post_logout_redirect_uris: [%s/signed-out]
+%s`, e.issuer, dsn, kek, webSecret, rp, rp, extraYAML)
+	if err := os.WriteFile(e.config, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		e.replicas = append(e.replicas, e.start(t, bin, string(rune('A'+i)), filepath.Join(dir, fmt.Sprintf("data%d", i))))
+	}
+	e.target.Store(e.replicas[0])
+	return e
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// start runs one replica and waits until it serves discovery.
+func (e *env) start(t *testing.T, bin, name, dataDir string) *replica {
+	t.Helper()
+	addr := freeAddr(t)
+	out := &lockedBuffer{}
+	cmd := exec.Command(bin, "serve", "--config", e.config, "--data-dir", dataDir, "--listen", addr)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if runtime.GOOS == "linux" {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &replica{name: name, url: "http://" + addr, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(r.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-r.done:
+		case <-time.After(20 * time.Second):
+			r.Kill()
+		}
+		if t.Failed() {
+			t.Logf("replica %s output:\n%s", name, out.String())
+		}
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := http.Get(r.url + "/.well-known/openid-configuration")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return r
+			}
+		}
+		select {
+		case <-r.done:
+			t.Fatalf("replica %s exited at start-up:\n%s", name, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica %s not serving within 90s:\n%s", name, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// via sends the load balancer's requests to r from now on.
+func (e *env) via(r *replica) { e.target.Store(r) }
+
+// cli runs an ssobridge command against the replicas' configuration and database.
+func (e *env) cli(args ...string) string {
+	e.t.Helper()
+	cmd := exec.Command(binary(e.t), append(args, "--config", e.config, "--data-dir", e.t.TempDir())...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		e.t.Fatalf("ssobridge %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
