@@ -2,6 +2,7 @@ package replicas
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -213,4 +214,9 @@ func (e *env) cli(args ...string) string {
 		e.t.Fatalf("ssobridge %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// decodeJSON reads a JSON response body into v.
+func decodeJSON(resp *http.Response, v any) error {
+	return json.NewDecoder(resp.Body).Decode(v)
 }
