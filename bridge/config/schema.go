@@ -14,19 +14,30 @@ import (
 // Config is the whole configuration file. Every field has an embedded default, so an empty
 // file (or none) runs the demo.
 type Config struct {
-	Listen  string `yaml:"listen"`
-	Issuer  string `yaml:"issuer"`
+	// Listen is the public listener, host:port (the OpenID provider and the member pages).
+	Listen string `yaml:"listen"`
+	// Issuer is the public URL: https, or http only for localhost; no trailing slash.
+	Issuer string `yaml:"issuer"`
+	// DataDir holds the SQLite store and the generated key file (made private, mode 0700).
 	DataDir string `yaml:"data_dir"`
 
 	// Store is the bridge's own data (sessions, tokens, clients, keys ...): store.type picks the
 	// backend (sqlite, the embedded default, in data_dir).
-	Store        store.Config   `yaml:"store"`
-	Organisation Organisation   `yaml:"organisation"`
-	Keys         KeysConfig     `yaml:"keys"`
-	Tokens       TokensConfig   `yaml:"tokens"`
-	Session      SessionConfig  `yaml:"session"`
-	Throttle     ThrottleConfig `yaml:"throttle"`
-	Clients      []Client       `yaml:"clients"`
+	Store store.Config `yaml:"store"`
+	// Organisation brands every page.
+	Organisation Organisation `yaml:"organisation"`
+	// Keys are the signing keys and the key that seals them at rest.
+	Keys KeysConfig `yaml:"keys"`
+	// Tokens sets the lifetimes of codes and tokens.
+	Tokens TokensConfig `yaml:"tokens"`
+	// Session sets the SSO session.
+	Session SessionConfig `yaml:"session"`
+	// Throttle sets sign-in throttling and the rate limit of anonymous writes (the AMS
+	// account itself is never touched).
+	Throttle ThrottleConfig `yaml:"throttle"`
+	// Clients are the apps registered in this file (more can be added with `ssobridge
+	// clients` or the admin API, kept in the store).
+	Clients []Client `yaml:"clients"`
 	// Legacy is the AMS connector, chosen by legacy.type through the registry in package
 	// bridge/directories: imis (the iMIS database; the default with a dsn) or demo (the
 	// embedded demo database; the default without one).
@@ -43,8 +54,9 @@ type Config struct {
 	// TrustedProxies are the reverse proxies (CIDR ranges) whose X-Forwarded-For is believed for
 	// the client IP (throttling, audit). Empty: the TCP peer address is the client IP, and
 	// X-Forwarded-For is ignored (it would let anyone choose their IP).
-	TrustedProxies []string  `yaml:"trusted_proxies"`
-	Log            LogConfig `yaml:"log"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Log sets the log lines (slog, to standard error).
+	Log LogConfig `yaml:"log"`
 	// Health sets what /readyz checks (health.go).
 	Health HealthConfig `yaml:"health"`
 	// Audit sets the audit log's retention.
@@ -61,28 +73,38 @@ type Config struct {
 
 // Organisation brands the pages.
 type Organisation struct {
-	Name         string `yaml:"name"`
-	LogoURL      string `yaml:"logo_url"`
+	Name string `yaml:"name"`
+	// LogoURL is an https URL or a path on this server.
+	LogoURL string `yaml:"logo_url"`
+	// PrimaryColor is the buttons' and links' colour, #rrggbb.
 	PrimaryColor string `yaml:"primary_color"`
-	SupportURL   string `yaml:"support_url"`
+	// SupportURL is linked at the foot of every page ("Help and support").
+	SupportURL string `yaml:"support_url"`
 }
 
 // KeysConfig configures signing keys.
 type KeysConfig struct {
 	// EncryptionKey is base64 of 32 bytes; it encrypts private signing keys at rest. When empty
 	// it is generated into the data dir with a warning.
-	EncryptionKey string        `yaml:"encryption_key"`
-	Algorithms    []string      `yaml:"algorithms"`
-	RotateEvery   time.Duration `yaml:"rotate_every"`
+	EncryptionKey string `yaml:"encryption_key"`
+	// Algorithms to keep a signing key for: RS256 (always on), ES256, EdDSA; clients choose
+	// with id_token_signing_alg.
+	Algorithms []string `yaml:"algorithms"`
+	// RotateEvery is how long a key signs; a new key is published a day before it starts
+	// signing, and a retired key stays in JWKS until its tokens have expired.
+	RotateEvery time.Duration `yaml:"rotate_every"`
 }
 
 // TokensConfig sets lifetimes.
 type TokensConfig struct {
-	AccessToken   time.Duration `yaml:"access_token_lifetime"`
-	IDToken       time.Duration `yaml:"id_token_lifetime"`
+	AccessToken time.Duration `yaml:"access_token_lifetime"`
+	IDToken     time.Duration `yaml:"id_token_lifetime"`
+	// RefreshToken is the absolute lifetime of a refresh-token family (rotation never
+	// extends it); RefreshPublic the same for public clients.
 	RefreshToken  time.Duration `yaml:"refresh_token_lifetime"`
 	RefreshPublic time.Duration `yaml:"refresh_token_lifetime_public"`
-	Code          time.Duration `yaml:"code_lifetime"`
+	// Code is the lifetime of single-use authorization codes (at most 10m).
+	Code time.Duration `yaml:"code_lifetime"`
 	// RefreshReuseGrace (opt-in, at most 60s) lets a rotated refresh token be presented again
 	// for that long and get the same successor (a client that lost the response). Default 0:
 	// strict rotation, any reuse revokes the family. The trade-off: inside the window a thief
@@ -95,6 +117,7 @@ type TokensConfig struct {
 
 // SessionConfig sets the SSO session lifetime.
 type SessionConfig struct {
+	// Lifetime is how long a member stays signed in to the bridge (the SSO session).
 	Lifetime time.Duration `yaml:"lifetime"`
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/version"
 )
 
@@ -165,5 +166,19 @@ func TestSystemdUnitHardening(t *testing.T) {
 		if !strings.Contains(unit, want) {
 			t.Errorf("unit lacks %q", want)
 		}
+	}
+}
+
+// TestConfigExampleCommand: `ssobridge config example` prints config.Example.
+func TestConfigExampleCommand(t *testing.T) {
+	var out strings.Builder
+	root := rootCmd()
+	root.SetOut(&out)
+	root.SetArgs([]string{"config", "example"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != string(config.Example()) || !strings.Contains(out.String(), "ready_checks:") {
+		t.Fatalf("output %.200q", out.String())
 	}
 }
