@@ -7,6 +7,7 @@ package config
 var fieldDocs = map[string]string{
 	"github.com/ssobridge/ssobridge/bridge/config.AMSConfig.DefaultClient":         "DefaultClient is where a hand-off goes when no app is waiting: the client's\ninitiate_login_uri (OIDC third-party initiated login). Empty: the member's account page.",
 	"github.com/ssobridge/ssobridge/bridge/config.AMSConfig.ExchangeClients":       "ExchangeClients lists the clients allowed to exchange AMS tokens (RFC 8693, subject_token_type\nExchangeTokenTypeAMS); each also needs the token-exchange grant type. Empty: none may.",
+	"github.com/ssobridge/ssobridge/bridge/config.AdminConfig.Console":             "Console is the admin console on the same listener (console.go); off without roles.",
 	"github.com/ssobridge/ssobridge/bridge/config.AdminConfig.Listen":              "host:port; default 127.0.0.1:8081",
 	"github.com/ssobridge/ssobridge/bridge/config.AdminConfig.Token":               "bearer token, e.g. ${ADMIN_TOKEN}; at least 32 characters",
 	"github.com/ssobridge/ssobridge/bridge/config.AuditConfig.Retention":           "Retention is how long audit events are kept (default 90 days); 0 keeps them forever.",
@@ -42,6 +43,9 @@ var fieldDocs = map[string]string{
 	"github.com/ssobridge/ssobridge/bridge/config.Config.Tokens":                   "Tokens sets the lifetimes of codes and tokens.",
 	"github.com/ssobridge/ssobridge/bridge/config.Config.TrustedProxies":           "TrustedProxies are the reverse proxies (CIDR ranges) whose X-Forwarded-For is believed for\nthe client IP (throttling, audit). Empty: the TCP peer address is the client IP, and\nX-Forwarded-For is ignored (it would let anyone choose their IP).",
 	"github.com/ssobridge/ssobridge/bridge/config.Config.UpstreamProviders":        "UpstreamProviders are the upstream OpenID providers members may sign in with (upstream.go).",
+	"github.com/ssobridge/ssobridge/bridge/config.ConsoleConfig.IdleTimeout":       "IdleTimeout signs an administrator out after this long without a request (default 15m).",
+	"github.com/ssobridge/ssobridge/bridge/config.ConsoleConfig.Roles":             "Roles are the AMS roles that admit a member to the console (any one of them), e.g.\n[SysAdmin]. The console is off when empty.",
+	"github.com/ssobridge/ssobridge/bridge/config.ConsoleConfig.URL":               "URL is the console's origin as the administrators' browsers reach the admin listener\n(scheme://host[:port], no path); default http://<admin.listen>. https, or http for a\nloopback host only.",
 	"github.com/ssobridge/ssobridge/bridge/config.HealthConfig.CacheFor":           "CacheFor is how long one answer of /readyz is reused (default 1s), so that polling it,\non the public listener too, cannot load the store or the AMS.",
 	"github.com/ssobridge/ssobridge/bridge/config.HealthConfig.ReadyChecks":        "ReadyChecks are the checks that gate readiness: store, ams and keys (the default: all\nthree). Leave ams out to stay ready through an AMS outage: members with a session and\napps holding tokens keep working, new password sign-ins fail with a clear page.",
 	"github.com/ssobridge/ssobridge/bridge/config.HealthConfig.Timeout":            "Timeout bounds each check (default 2s).",
