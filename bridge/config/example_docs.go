@@ -113,6 +113,7 @@ var fieldDocs = map[string]string{
 	"github.com/ssobridge/ssobridge/bridge/upstream.ProviderConfig.Preset":         "Preset is google, entra or empty (any OpenID provider by Issuer).",
 	"github.com/ssobridge/ssobridge/bridge/upstream.ProviderConfig.Scopes":         "Scopes asked for; default openid email profile.",
 	"github.com/ssobridge/ssobridge/bridge/upstream.ProviderConfig.Tenant":         "Tenant is Entra ID's tenant: a tenant id or domain (tenant-specific), or common or\norganizations (multi-tenant: the ID token's issuer is checked against its tid).",
+	"github.com/ssobridge/ssobridge/bridge/upstream.ProviderConfig.TrustedAMR":     "TrustedAMR are the upstream's amr values (RFC 8176: mfa, hwk, otp ...) that the bridge\nsession's amr repeats after \"fed\" when the upstream's ID token carries them; the rest of\nthe upstream's claims never reach the bridge's tokens. Empty: amr is \"fed\" only.",
 	"github.com/ssobridge/ssobridge/legacy/imis.WebsiteConfig.LogoutURL":           "LogoutURL is the AMS sign-out URL; the connector appends returnurl\n(iMIS: {base}/AsiCommon/Controls/Shared/FormsAuthentication/logout.aspx).",
 	"github.com/ssobridge/ssobridge/legacy/imis.WebsiteConfig.Name":                "Name is the AMS website's name on the login page (\"Continue with your member account on ...\").",
 	"github.com/ssobridge/ssobridge/legacy/imis.WebsiteConfig.SSOURL":              "SSOURL is the AMS page holding the SSO iPart (where \"Continue with...\" sends members).",
