@@ -562,3 +562,69 @@ func TestUpstreamRPInitiatedLogout(t *testing.T) {
 		})
 	}
 }
+
+// TestUpstreamLinkFromAccountPage: a signed-in member links an upstream identity from the
+// account page (no password asked); a link whose member signed out before the callback links
+// nothing; an identity linked to one member cannot be linked to another.
+func TestUpstreamLinkFromAccountPage(t *testing.T) {
+	f := newFederation(t, false, nil)
+	b := newHTTPFed(t, f)
+	// Sign in with the password at the bridge.
+	web, _ := f.down.oauth("browserapp", webSecret, f.rp.srv.URL+"/callback", oauth2.AuthStyleInHeader)
+	hid := b.do(http.MethodGet, web.AuthCodeURL("s"), nil).Hidden()
+	if p := b.do(http.MethodPost, f.down.issuer+"/login", url.Values{"csrf": {hid.Get("csrf")}, "id": {hid.Get("id")},
+		"login": {"alice"}, "password": {"alice-password"}}); !strings.HasPrefix(p.Location, f.rp.srv.URL) {
+		t.Fatalf("password sign-in: %d %q", p.Status, p.Location)
+	}
+	link := func(b *httpFed) *url.URL {
+		t.Helper()
+		acct := b.do(http.MethodGet, f.down.issuer+"/account", nil)
+		if !strings.Contains(acct.Body, `id="link-corp"`) {
+			t.Fatalf("no link button on the account page: %d %.400s", acct.Status, acct.Body)
+		}
+		p := b.do(http.MethodPost, f.down.issuer+"/account/upstream", url.Values{"csrf": {acct.Hidden().Get("csrf")},
+			"action": {"link"}, "provider": {"corp"}})
+		if p.Location == "" {
+			hid := p.Hidden()
+			p = b.do(http.MethodPost, f.up.issuer+"/login", url.Values{"csrf": {hid.Get("csrf")}, "id": {hid.Get("id")},
+				"login": {"alice"}, "password": {"alice-password"}})
+		}
+		u, err := url.Parse(p.Location)
+		if err != nil || !strings.HasPrefix(p.Location, f.down.issuer+"/upstream/corp/callback") {
+			t.Fatalf("no callback: %d %q", p.Status, p.Location)
+		}
+		return u
+	}
+	// Signed out before the callback: nothing is linked.
+	cb := link(b)
+	hid = b.do(http.MethodGet, f.down.issuer+"/logout", nil).Hidden()
+	b.do(http.MethodPost, f.down.issuer+"/logout", url.Values{"csrf": {hid.Get("csrf")}})
+	if p := b.do(http.MethodGet, cb.String(), nil); p.Status != http.StatusForbidden || !strings.Contains(p.Body, "no longer signed in") {
+		t.Fatalf("callback after signing out: %d %.400s", p.Status, p.Body)
+	}
+	if n := f.links("alice"); n != 0 {
+		t.Fatalf("%d links after a link whose member signed out", n)
+	}
+	// Signed in again (through the password), the link is made without asking for it.
+	hid = b.do(http.MethodGet, web.AuthCodeURL("s"), nil).Hidden()
+	b.do(http.MethodPost, f.down.issuer+"/login", url.Values{"csrf": {hid.Get("csrf")}, "id": {hid.Get("id")},
+		"login": {"alice"}, "password": {"alice-password"}})
+	p := b.do(http.MethodGet, link(b).String(), nil)
+	if p.Status != http.StatusOK || !strings.Contains(p.URL.String(), "/account?done=linked") || !strings.Contains(p.Body, "Corp ID") {
+		t.Fatalf("link from the account page: %d at %s %.400s", p.Status, p.URL, p.Body)
+	}
+	if n := f.links("alice"); n != 1 {
+		t.Fatalf("%d links after linking from the account page", n)
+	}
+	// Bob, signed in in another browser, cannot link alice's upstream identity to himself.
+	bob := newHTTPFed(t, f)
+	hid = bob.do(http.MethodGet, web.AuthCodeURL("s"), nil).Hidden()
+	bob.do(http.MethodPost, f.down.issuer+"/login", url.Values{"csrf": {hid.Get("csrf")}, "id": {hid.Get("id")},
+		"login": {"bob"}, "password": {"bob-password"}})
+	if p := bob.do(http.MethodGet, link(bob).String(), nil); p.Status != http.StatusConflict || !strings.Contains(p.Body, "linked to another member") {
+		t.Fatalf("a second member links the same identity: %d %.400s", p.Status, p.Body)
+	}
+	if n := f.links("bob"); n != 0 {
+		t.Fatalf("bob got %d links", n)
+	}
+}
