@@ -92,7 +92,7 @@ func (r *replica) Kill() {
 
 // env is a set of replicas behind a load balancer, on one database.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	dsn      string
 	config   string // the YAML every replica and the CLI read
 	issuer   string // the load balancer
@@ -101,7 +101,7 @@ type env struct {
 }
 
 // newEnv starts n replicas on a fresh database; extraYAML is appended to their configuration.
-func newEnv(t *testing.T, n int, extraYAML string) *env {
+func newEnv(t testing.TB, n int, extraYAML string) *env {
 	t.Helper()
 	dsn := clustertest.PostgresDSN(t)
 	bin := binary(t)
@@ -144,7 +144,7 @@ clients:
 	return e
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -155,7 +155,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // start runs one replica and waits until it serves discovery.
-func (e *env) start(t *testing.T, bin, name, dataDir string) *replica {
+func (e *env) start(t testing.TB, bin, name, dataDir string) *replica {
 	t.Helper()
 	addr := freeAddr(t)
 	out := &lockedBuffer{}

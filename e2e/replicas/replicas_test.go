@@ -46,7 +46,7 @@ func (e *env) signIn(b *bridgetest.Browser, cfg *oauth2.Config) string {
 }
 
 // token posts a token request to one replica directly and returns the status and body.
-func token(t *testing.T, base string, form url.Values) (int, map[string]any) {
+func token(t testing.TB, base string, form url.Values) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, base+sso.PathToken, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
