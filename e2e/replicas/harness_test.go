@@ -101,8 +101,12 @@ type env struct {
 }
 
 // newEnv starts n replicas on a fresh database; extraYAML is appended to their configuration.
-func newEnv(t testing.TB, n int, extraYAML string) *env {
+func newEnv(t testing.TB, n int, extraYAML string, opts ...envOption) *env {
 	t.Helper()
+	var o envOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	dsn := clustertest.PostgresDSN(t)
 	bin := binary(t)
 	e := &env{t: t, dsn: dsn}
@@ -133,7 +137,7 @@ clients:
     trusted: true
     redirect_uris: [%s/callback]
     post_logout_redirect_uris: [%s/signed-out]
-%s`, e.issuer, dsn, kek, webSecret, rp, rp, extraYAML)
+%s%s`, e.issuer, dsn, kek, webSecret, rp, rp, o.clientYAML, extraYAML)
 	if err := os.WriteFile(e.config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +146,18 @@ clients:
 	}
 	e.target.Store(e.replicas[0])
 	return e
+}
+
+// envOptions change the replicas' configuration.
+type envOptions struct {
+	clientYAML string // more lines of the web client
+}
+
+type envOption func(*envOptions)
+
+// withBackchannel gives the web client a back-channel logout URI.
+func withBackchannel(uri string) envOption {
+	return func(o *envOptions) { o.clientYAML += "    backchannel_logout_uri: " + uri + "\n" }
 }
 
 func freeAddr(t testing.TB) string {
