@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
 )
 
 // serve runs one request in-process against the bridge's handler.
@@ -82,8 +84,8 @@ func BenchmarkCodeExchange(b *testing.B) {
 	}
 }
 
-func benchRefresh(b *testing.B, clientID, secret, redirect string) {
-	e := newEnv(b)
+func benchRefresh(b *testing.B, deps envDeps, clientID, secret, redirect string) {
+	e := newEnvDeps(b, false, nil, deps)
 	cfg, _ := e.oauth(clientID, secret, redirect, oauth2.AuthStyleInHeader)
 	br := e.browser()
 	tok, err := cfg.Exchange(e.ctx(), e.signIn(br, cfg.AuthCodeURL("s"), "alice", "alice-password"))
@@ -105,11 +107,22 @@ func benchRefresh(b *testing.B, clientID, secret, redirect string) {
 }
 
 // BenchmarkRefreshGrant is one full refresh grant: client auth, family check, member re-check,
-// rotation in one transaction, an opaque access token and one signed ID token.
+// rotation in one transaction, an opaque access token and one signed ID token. RS256 and ES256
+// run on SQLite; postgres/RS256 and postgres/ES256 on PostgreSQL when
+// SSOBRIDGE_TEST_POSTGRES_DSN is set (a fresh database each).
 func BenchmarkRefreshGrant(b *testing.B) {
 	otel.SetTracerProvider(noop.NewTracerProvider()) // as cmd/ssobridge's main does
-	b.Run("RS256", func(b *testing.B) { benchRefresh(b, "web", webSecret, "http://127.0.0.1:9/app/callback") })
-	b.Run("ES256", func(b *testing.B) { benchRefresh(b, "other", otherSecret, "http://127.0.0.1:9/app/other") })
+	stores := []struct {
+		prefix string
+		deps   envDeps
+	}{{"", envDeps{}}, {"postgres/", onPostgres("")}}
+	for _, st := range stores {
+		if st.deps.store != nil && os.Getenv(pgtest.EnvDSN) == "" {
+			continue
+		}
+		b.Run(st.prefix+"RS256", func(b *testing.B) { benchRefresh(b, st.deps, "web", webSecret, "http://127.0.0.1:9/app/callback") })
+		b.Run(st.prefix+"ES256", func(b *testing.B) { benchRefresh(b, st.deps, "other", otherSecret, "http://127.0.0.1:9/app/other") })
+	}
 }
 
 // BenchmarkSignBaseline is the raw signing cost the refresh grant cannot go below.
@@ -137,14 +150,24 @@ func BenchmarkSignBaseline(b *testing.B) {
 // form POST (the password check against the directory), the redirect with a code, and the code
 // exchanged for tokens (one signed ID token). The client side (cookie jar, HTTP client on
 // 127.0.0.1) is inside the timer too: compare runs, not absolute figures.
+// Like BenchmarkRefreshGrant, postgres/... runs on PostgreSQL when the DSN is set.
 func BenchmarkFullLogin(b *testing.B) {
 	otel.SetTracerProvider(noop.NewTracerProvider()) // as cmd/ssobridge's main does
-	for _, c := range []struct{ name, id, secret, redirect string }{
-		{"RS256", "web", webSecret, "/callback"},
-		{"ES256", "other", otherSecret, "/other"},
-	} {
+	type loginCase struct {
+		name, id, secret, redirect string
+		deps                       envDeps
+	}
+	cases := []loginCase{
+		{"RS256", "web", webSecret, "/callback", envDeps{}},
+		{"ES256", "other", otherSecret, "/other", envDeps{}},
+	}
+	if os.Getenv(pgtest.EnvDSN) != "" {
+		cases = append(cases, loginCase{"postgres/RS256", "web", webSecret, "/callback", onPostgres("")},
+			loginCase{"postgres/ES256", "other", otherSecret, "/other", onPostgres("")})
+	}
+	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			e := newEnv(b, func(cfg *bridge.Config) { cfg.Throttle.AnonymousWrites = 1 << 30 })
+			e := newEnvDeps(b, false, nil, c.deps, func(cfg *bridge.Config) { cfg.Throttle.AnonymousWrites = 1 << 30 })
 			cfg, _ := e.oauth(c.id, c.secret, e.rp+c.redirect, oauth2.AuthStyleInHeader)
 			b.ReportAllocs()
 			b.ResetTimer()

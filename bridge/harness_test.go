@@ -19,6 +19,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/metrics"
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/legacy"
 	legacydemo "github.com/ssobridge/ssobridge/legacy/demo"
@@ -68,6 +69,9 @@ func newEnvDir(t testing.TB, demo bool, dir legacy.Directory, mutate ...func(*br
 type envDeps struct {
 	metrics *metrics.Metrics // nil: the server's own
 	logger  *slog.Logger     // nil: discarded
+	// store opens the bridge's store (closing it when t ends); nil: SQLite in the data dir.
+	// With another store, env.store is nil.
+	store func(t testing.TB) store.Store
 }
 
 // newEnvDeps runs the bridge over dir with the given metrics registry and logger.
@@ -107,11 +111,21 @@ func newEnvAt(t testing.TB, ln net.Listener, issuer string, demo bool, dir legac
 		m(&cfg)
 	}
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ssobridge.db"))
-	if err != nil {
-		t.Fatal(err)
+	var (
+		st  *sqlite.Store
+		bst store.Store
+		err error
+	)
+	if deps.store != nil {
+		bst = deps.store(t)
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ssobridge.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		bst = st
 	}
-	t.Cleanup(func() { st.Close() })
 	testDir := bridgetest.NewDirectory()
 	if dir == nil {
 		dir = testDir
@@ -132,7 +146,7 @@ func newEnvAt(t testing.TB, ln net.Listener, issuer string, demo bool, dir legac
 		}
 		conn, amsSim = sim, sim.Simulator()
 	}
-	b, err := bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: dir, Connector: conn,
+	b, err := bridge.New(ctx, bridge.Deps{Config: cfg, Store: bst, Directory: dir, Connector: conn,
 		SigningKeyEncryption: make([]byte, 32), Logger: log, Metrics: deps.metrics})
 	if err != nil {
 		t.Fatal(err)
