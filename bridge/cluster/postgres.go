@@ -146,12 +146,13 @@ func (p *Postgres) Lead(ctx context.Context, name string, fn func(context.Contex
 		}
 	}
 	defer drop()
+	var down outage
 	for ctx.Err() == nil {
 		if conn == nil {
 			c, err := p.connect(ctx, "lease "+name)
 			if err != nil {
 				if ctx.Err() == nil {
-					log.WarnContext(ctx, "cluster: lease: cannot connect; retrying", "err", err)
+					down.fail(ctx, log, "cluster: lease: cannot reach the database; retrying every "+p.opt.Retry.String(), err)
 				}
 				sleep(ctx, p.opt.Retry)
 				continue
@@ -161,12 +162,13 @@ func (p *Postgres) Lead(ctx context.Context, name string, fn func(context.Contex
 		var got bool
 		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil {
 			if ctx.Err() == nil {
-				log.WarnContext(ctx, "cluster: lease: try lock failed; reconnecting", "err", err)
+				down.fail(ctx, log, "cluster: lease: cannot reach the database; retrying every "+p.opt.Retry.String(), err)
 			}
 			drop()
 			sleep(ctx, p.opt.Retry)
 			continue
 		}
+		down.ok(ctx, log, "cluster: lease: the database is reachable again")
 		if !got {
 			sleep(ctx, p.opt.Retry)
 			continue
@@ -271,17 +273,35 @@ func (p *Postgres) dispatch(ctx context.Context, topic string) {
 // connection, and every Fallback without a notification, every subscriber is called.
 func (p *Postgres) listen() {
 	ctx := p.ctx
+	var down outage
 	for ctx.Err() == nil {
-		err := p.listenOnce(ctx)
+		err := p.listenOnce(ctx, &down)
 		if ctx.Err() != nil {
 			return
 		}
-		p.opt.Logger.WarnContext(ctx, "cluster: change notifications interrupted; reconnecting", "err", err)
+		down.fail(ctx, p.opt.Logger, "cluster: change notifications interrupted; reconnecting every "+p.opt.Retry.String(), err)
 		sleep(ctx, p.opt.Retry)
 	}
 }
 
-func (p *Postgres) listenOnce(ctx context.Context) error {
+// outage logs the first failure of a retried connection and its recovery, not every retry.
+type outage struct{ failing bool }
+
+func (o *outage) fail(ctx context.Context, log *slog.Logger, msg string, err error) {
+	if !o.failing {
+		o.failing = true
+		log.WarnContext(ctx, msg, "err", err)
+	}
+}
+
+func (o *outage) ok(ctx context.Context, log *slog.Logger, msg string) {
+	if o.failing {
+		o.failing = false
+		log.InfoContext(ctx, msg)
+	}
+}
+
+func (p *Postgres) listenOnce(ctx context.Context, down *outage) error {
 	conn, err := p.connect(ctx, "listen")
 	if err != nil {
 		return err
@@ -294,6 +314,7 @@ func (p *Postgres) listenOnce(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, `LISTEN `+channel); err != nil {
 		return err
 	}
+	down.ok(ctx, p.opt.Logger, "cluster: change notifications resumed")
 	p.dispatch(ctx, "") // whatever changed while nobody listened
 	last := time.Now()
 	for {

@@ -2,6 +2,10 @@ package cluster_test
 
 import (
 	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,4 +117,93 @@ func TestOpenPostgresUnreachable(t *testing.T) {
 	if err == nil {
 		t.Fatal("opened a cluster on no database")
 	}
+}
+
+// countingHandler counts log records by message.
+type countingHandler struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n[r.Message]++
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+func (h *countingHandler) count(prefix string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for m, c := range h.n {
+		if strings.HasPrefix(m, prefix) {
+			n += c
+		}
+	}
+	return n
+}
+
+// While the database refuses connections, a lease and the listener log the outage once (not
+// at every retry) and its end once.
+func TestPostgresOutageLoggedOnce(t *testing.T) {
+	dsn := clustertest.PostgresDSN(t)
+	logs := &countingHandler{n: map[string]int{}}
+	n, err := cluster.OpenPostgres(context.Background(), cluster.PostgresOptions{DSN: dsn, Retry: 20 * time.Millisecond,
+		Fallback: time.Hour, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	in := make(chan struct{}, 8)
+	go n.Lead(ctx, "purge", func(ctx context.Context) { in <- struct{}{}; <-ctx.Done() })
+	<-in
+	db := databaseOf(t, dsn)
+	admin := os.Getenv(clustertest.EnvPostgresDSN)
+	exec := func(sql string) {
+		t.Helper()
+		c, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec(`ALTER DATABASE ` + db + ` ALLOW_CONNECTIONS false`)
+	exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '` + db + `' AND pid <> pg_backend_pid()`)
+	// Many retries fail (20 ms apart) ...
+	for start := time.Now(); logs.count("cluster: lease: cannot reach") == 0; {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the outage was not logged")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	exec(`ALTER DATABASE ` + db + ` ALLOW_CONNECTIONS true`)
+	select {
+	case <-in:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the lease was not taken again after the database came back")
+	}
+	if got := logs.count("cluster: lease: cannot reach"); got != 1 {
+		t.Fatalf("the outage was logged %d times, want once", got)
+	}
+	if got := logs.count("cluster: lease: the database is reachable again"); got != 1 {
+		t.Fatalf("the recovery was logged %d times, want once", got)
+	}
+}
+
+func databaseOf(t *testing.T, dsn string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Database
 }
