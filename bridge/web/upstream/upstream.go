@@ -427,6 +427,12 @@ func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.Upstream
 	if err != nil {
 		return fmt.Errorf("linked subject: %w", err)
 	}
+	// A new sign-in sees the member as the AMS has them now, as a password check does
+	// (Authenticate always asks the AMS): the profile cache may still hold a member the AMS
+	// disabled a minute ago. Dropping the entry makes this read go to the AMS and refresh it.
+	if c, ok := h.Directory.(interface{ Invalidate(key string) }); ok {
+		c.Invalidate(key)
+	}
 	m, err := h.Directory.MemberByKey(ctx, key)
 	if errors.Is(err, legacy.ErrNotFound) {
 		h.Audit.Write(ctx, &store.AuditEvent{Event: "login.failure", Subject: subject, IP: c.RealIP(), Detail: p.Name() + ": member gone"})

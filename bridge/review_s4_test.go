@@ -1,0 +1,88 @@
+package bridge_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/upstream"
+	webupstream "github.com/ssobridge/ssobridge/bridge/web/upstream"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/cache"
+)
+
+// newFederationOver is newFederation with the bridge's directory given (dir), as production
+// runs it: the AMS behind the profile cache.
+func newFederationOver(t *testing.T, dir legacy.Directory, provider func(*upstream.ProviderConfig)) *federation {
+	t.Helper()
+	downLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	downIssuer := "http://" + downLn.Addr().String()
+	upLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, upPort, _ := net.SplitHostPort(upLn.Addr().String())
+	up := newEnvAt(t, upLn, "http://localhost:"+upPort, false, nil, envDeps{}, func(c *bridge.Config) {
+		c.Policy.EmailVerified = true
+		c.Clients = append(c.Clients, config.Client{ID: "association", Name: "Association sign-in", Secret: upstreamClientSecret,
+			Trusted: true, RedirectURIs: []string{webupstream.CallbackURL(downIssuer, "corp")}})
+	})
+	pc := upstream.ProviderConfig{Name: "corp", DisplayName: "Corp ID", Issuer: up.issuer, ClientID: "association",
+		ClientSecret: upstreamClientSecret}
+	if provider != nil {
+		provider(&pc)
+	}
+	rp, addClient := newRelyingParty(t)
+	down := newEnvAt(t, downLn, downIssuer, false, dir, envDeps{}, addClient, func(c *bridge.Config) {
+		c.UpstreamProviders = append(c.UpstreamProviders, pc)
+	})
+	rp.connect(down)
+	return &federation{t: t, up: up, down: down, rp: rp}
+}
+
+// TestUpstreamSignInReadsStandingFromTheAMS (review s4): a sign-in through an upstream provider
+// is a new sign-in, and the AMS decides it as it is now, as a password check does: a member the
+// AMS has just disabled is refused even while the profile cache still holds them as active.
+func TestUpstreamSignInReadsStandingFromTheAMS(t *testing.T) {
+	ams := bridgetest.NewDirectory()
+	cached := cache.Wrap(ams, cache.Options{TTL: time.Hour})
+	f := newFederationOver(t, cached, func(p *upstream.ProviderConfig) { p.LinkByEmail = true })
+	ctx := context.Background()
+
+	b := newHTTPFed(t, f)
+	if p := b.do(http.MethodGet, b.toCallback(f, "corp").String(), nil); !strings.HasPrefix(p.Location, f.rp.srv.URL) {
+		t.Fatalf("first upstream sign-in did not reach the app: %d %q %.400s", p.Status, p.Location, p.Body)
+	}
+	alice, err := ams.MemberByLogin(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The cache holds alice as active (any read of her does this: a session re-check, a token).
+	if m, err := cached.MemberByKey(ctx, alice.Key); err != nil || m.Standing.Disabled {
+		t.Fatalf("cached alice: %+v %v", m, err)
+	}
+	ams.Update("alice", func(m *legacy.Member) { m.Standing.Disabled = true })
+	sub, err := f.down.store.SubjectByMemberKey(ctx, alice.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := f.down.store.Sessions(ctx, sub.Subject)
+
+	other := newHTTPFed(t, f)
+	p := other.do(http.MethodGet, other.toCallback(f, "corp").String(), nil)
+	if strings.HasPrefix(p.Location, f.rp.srv.URL) || p.Status != http.StatusForbidden || !strings.Contains(p.Body, "disabled") {
+		t.Fatalf("a member disabled in the AMS signed in through the upstream: %d %q %.600s", p.Status, p.Location, p.Body)
+	}
+	if after, _ := f.down.store.Sessions(ctx, sub.Subject); len(after) != len(before) {
+		t.Fatalf("a disabled member got a session: %d sessions, %d before", len(after), len(before))
+	}
+}
