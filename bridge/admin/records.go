@@ -44,7 +44,9 @@ type AMSChecks struct {
 var errNoRecords = errors.New("admin: the store's records are not available to this administration")
 
 // MemberRoles returns the login and AMS roles of the member behind subject, read from the AMS
-// now (not from a token): the console admits an administrator by them.
+// now (not from a token): the console admits an administrator by them. A member whose AMS
+// account may not sign in (disabled, locked, expired ...: legacy.Standing) has no roles here
+// (ErrNotFound): disabling an account ends its console access although its roles stay.
 func (a *Service) MemberRoles(ctx context.Context, subject string) (login string, roles []string, err error) {
 	if a.Keys == nil {
 		return "", nil, fmt.Errorf("admin: no member directory to read roles from")
@@ -62,6 +64,9 @@ func (a *Service) MemberRoles(ctx context.Context, subject string) (login string
 	}
 	if err != nil {
 		return "", nil, fmt.Errorf("admin: member: %w", err)
+	}
+	if err := m.Standing.Check(a.now(), 0); err != nil {
+		return "", nil, fmt.Errorf("%w: the member's AMS account may not sign in: %v", ErrNotFound, err)
 	}
 	return m.Login, m.Roles, nil
 }

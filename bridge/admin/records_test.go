@@ -80,7 +80,7 @@ func TestMemberRoles(t *testing.T) {
 	f := newFixture(t)
 	f.st.subjects["sub-k1"].MemberKey = "k1"
 	f.st.subjects["sub-gone"] = &store.Subject{Subject: "sub-gone", MemberKey: "k9"}
-	f.svc.Keys = keys{"k1": {Key: "k1", Login: "alice", Roles: []string{"Member", "SysAdmin"}}}
+	f.svc.Keys = keys{"k1": {Key: "k1", Login: "alice", Roles: []string{"Member", "SysAdmin"}, Standing: legacy.Standing{Approved: true}}}
 	login, roles, err := f.svc.MemberRoles(ctx, "sub-k1")
 	if err != nil || login != "alice" || !slices.Equal(roles, []string{"Member", "SysAdmin"}) {
 		t.Fatalf("MemberRoles = %q %v %v", login, roles, err)

@@ -22,6 +22,8 @@ type fixture struct {
 	now    time.Time
 	events []string
 	roles  []string // what MemberRoles answers for the signed-in administrator
+	// disabled: the administrator's AMS account is disabled (review s4).
+	disabled bool
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -39,7 +41,7 @@ func newFixture(t *testing.T) *fixture {
 		if key != "k-bob" {
 			return nil, legacy.ErrNotFound
 		}
-		return &legacy.Member{Key: key, Login: "bob", Roles: f.roles}, nil
+		return &legacy.Member{Key: key, Login: "bob", Roles: f.roles, Standing: legacy.Standing{Approved: true, Disabled: f.disabled}}, nil
 	}), Audit: func(_ context.Context, e *store.AuditEvent) { f.events = append(f.events, e.Event) }}
 	key := make([]byte, 32)
 	c, err := New(Config{URL: "http://127.0.0.1:8081", Issuer: "http://127.0.0.1:8080", HTTP: http.DefaultClient,
