@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -98,6 +99,31 @@ func (p *Postgres) connect(ctx context.Context, what string) (*pgx.Conn, error) 
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
+// connectLease opens the dedicated connection of the named lease. Its session ends on the
+// server's side when it stays idle for leaseIdle (idle_session_timeout, PostgreSQL 14 and
+// later): Lead uses it every Retry (a holder's ping, a waiter's try), so only a holder that went
+// silent loses it. That is what frees the lease of a replica whose host died or was cut off:
+// its socket stays open on the server, which would otherwise keep the session, and the lock,
+// until TCP keepalive gives up (two hours by default). An older server keeps the session as
+// before (logged once per connection).
+func (p *Postgres) connectLease(ctx context.Context, name string) (*pgx.Conn, error) {
+	conn, err := p.connect(ctx, "lease "+name)
+	if err != nil {
+		return nil, err
+	}
+	idle := max(leaseIdleRetries*p.opt.Retry, time.Second)
+	if _, err := conn.Exec(ctx, `SELECT set_config('idle_session_timeout', $1, false)`,
+		strconv.FormatInt(idle.Milliseconds(), 10)); err != nil {
+		p.opt.Logger.WarnContext(ctx, "cluster: lease: idle_session_timeout not set (PostgreSQL before 14?): "+
+			"a holder whose host dies keeps its lease until TCP keepalive ends its session", "lease", name, "err", err)
+	}
+	return conn, nil
+}
+
+// leaseIdleRetries is how many Retry intervals a lease connection may stay silent before the
+// server ends its session.
+const leaseIdleRetries = 10
+
 // TryLock implements Leases: the lock is held on a pooled connection until release, which
 // unlocks it (or closes the connection when it cannot).
 func (p *Postgres) TryLock(ctx context.Context, name string) (func(), bool, error) {
@@ -149,7 +175,7 @@ func (p *Postgres) Lead(ctx context.Context, name string, fn func(context.Contex
 	var down outage
 	for ctx.Err() == nil {
 		if conn == nil {
-			c, err := p.connect(ctx, "lease "+name)
+			c, err := p.connectLease(ctx, name)
 			if err != nil {
 				if ctx.Err() == nil {
 					down.fail(ctx, log, "cluster: lease: cannot reach the database; retrying every "+p.opt.Retry.String(), err)
