@@ -628,3 +628,79 @@ func TestUpstreamLinkFromAccountPage(t *testing.T) {
 		t.Fatalf("bob got %d links", n)
 	}
 }
+
+// mainText is the page's main text.
+func mainText(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	return text(t, ctx, "main")
+}
+
+// TestBrowserUpstreamReplayTamperAndLogout: in Chromium, the callback's page (the link form is
+// served at the callback URL) opened again is refused as used, with a tampered state as
+// expired; after linking, signing out at the upstream ends the bridge session through the
+// upstream's back-channel logout, so the app's next sign-in shows the login page again.
+func TestBrowserUpstreamReplayTamperAndLogout(t *testing.T) {
+	f := newFederation(t, false, nil)
+	ctx := newChrome(t)
+	f.upstreamSignIn(t, ctx, "alice", "alice-password", "#link-submit")
+	cbStr, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil || !strings.HasPrefix(cbStr, f.down.issuer+"/upstream/corp/callback?") {
+		t.Fatalf("the link page is not at the callback: %q %v", cbStr, err)
+	}
+	cb, _ := url.Parse(cbStr)
+	if err := chromedp.Do(ctx, chromedp.Navigate(withQuery(cb, map[string]string{"state": "x" + cb.Query().Get("state")})),
+		chromedp.WaitVisible(css("h1"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := mainText(t, ctx); !strings.Contains(got, "This sign-in has expired") {
+		t.Fatalf("tampered state: %q", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(cbStr), chromedp.WaitVisible(css("h1"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := mainText(t, ctx); !strings.Contains(got, "already used") {
+		t.Fatalf("replayed callback: %q", got)
+	}
+	// A fresh sign-in links alice; then she signs out at the upstream.
+	f.upstreamSignIn(t, ctx, "", "", "#link-submit")
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(css("#login"), "alice"),
+		chromedp.SendKeys(css("#password"), "alice-password"),
+		chromedp.Click(css("#link-submit")),
+		chromedp.WaitVisible(css("#result")),
+		chromedp.Navigate(f.up.issuer+"/logout"),
+		chromedp.Click(css("button[type=submit].primary")),
+		chromedp.WaitVisible(css("#signed-out")),
+	); err != nil {
+		t.Fatalf("link, then sign out at the upstream: %v", err)
+	}
+	if _, err := f.up.bridge.Shadow().DeliverDue(context.Background()); err != nil {
+		t.Fatalf("deliver the upstream's logout token: %v", err)
+	}
+	if s, _ := f.down.store.Sessions(context.Background(), f.subject("alice")); len(s) != 0 {
+		t.Fatalf("bridge sessions after the upstream's back-channel logout: %+v", s)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(f.rp.srv.URL+"/start"), chromedp.WaitVisible(css("#upstream-corp"))); err != nil {
+		t.Fatalf("the app's next sign-in does not ask again: %v", err)
+	}
+}
+
+// TestBrowserUpstreamWrongIssuer: the button of a provider whose discovery names another
+// issuer leads to a clear page, not to the provider.
+func TestBrowserUpstreamWrongIssuer(t *testing.T) {
+	f := newFederation(t, true, func(p *upstream.ProviderConfig) {
+		p.Issuer = strings.Replace(p.Issuer, "localhost", "127.0.0.1", 1)
+	})
+	ctx := newChrome(t)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(f.rp.srv.URL+"/start"),
+		chromedp.WaitVisible(css("#upstream-corp")),
+		chromedp.Click(css("#upstream-corp")),
+		chromedp.WaitVisible(css("main a[href^='/login?id=']")),
+	); err != nil {
+		t.Fatalf("wrong issuer: %v", err)
+	}
+	if got := mainText(t, ctx); !strings.Contains(got, "This sign-in cannot be trusted") || !strings.Contains(got, "Sign in another way") {
+		t.Fatalf("wrong issuer page: %q", got)
+	}
+}
