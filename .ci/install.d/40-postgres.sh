@@ -7,7 +7,7 @@
 #   - initdb and pg_ctl as the postgres user (initdb refuses to run as root) in a fresh temporary
 #     directory, listening on a unix socket in that directory only (no TCP port, so nothing can
 #     collide with another server on the machine), trust authentication for the local superuser.
-#   - The server is stopped when .ci/run exits.
+#   - The server is stopped and its directory removed when .ci/run exits.
 #
 # Exports SSOBRIDGE_TEST_POSTGRES_DSN (a superuser DSN: each test creates and drops its own
 # database) and CI=true (a missing PostgreSQL then fails the suites instead of skipping them).
@@ -47,6 +47,7 @@ pg_stop() {
   else
     "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -s stop || true
   fi
+  rm -rf "$pg_dir"
 }
 trap pg_stop EXIT
 "$pg_bin/postgres" --version

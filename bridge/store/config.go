@@ -8,9 +8,13 @@ import (
 // Config is the `store:` section of the configuration: which backend holds the bridge's own
 // data, and where.
 type Config struct {
-	// Type names the backend (package store/backends lists them); default sqlite.
+	// Type names the backend: sqlite (the default, embedded) or postgres (several replicas on
+	// one PostgreSQL database); package store/backends lists them.
 	Type string `yaml:"type"`
-	// DSN is the backend's data source: for sqlite a file path (default <data_dir>/ssobridge.db).
+	// DSN is the backend's data source: for sqlite a file path (default <data_dir>/ssobridge.db);
+	// for postgres a libpq connection string (postgres://user:password@host/db?sslmode=... or
+	// host=... dbname=... pairs), required; write it as ${ENV_VAR} to keep the password out of
+	// the file.
 	DSN string `yaml:"dsn"`
 	// DataDir is the bridge's data directory (from data_dir, not read from the section).
 	DataDir string `yaml:"-"`
