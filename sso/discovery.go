@@ -45,6 +45,7 @@ func (p *Provider) discoveryDocument(ctx context.Context) *discoveryDoc {
 	d.TokenEndpointAuthSigningAlgValuesSupported = nil
 	d.RevocationEndpointAuthSigningAlgValuesSupported = nil
 	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
+	d.ACRValuesSupported = []string{ACRMFA, ACRSingleFactor}
 	return &discoveryDoc{DiscoveryConfiguration: d, AuthorizationResponseIssParameterSupported: true,
 		FrontChannelLogoutSupported: true, FrontChannelLogoutSessionSupported: true}
 }

@@ -129,7 +129,7 @@ func (s *storage) AuthorizeClientIDSecret(ctx context.Context, clientID, clientS
 type authRequest struct{ *AuthRequest }
 
 func (a authRequest) GetID() string          { return a.ID }
-func (a authRequest) GetACR() string         { return "" }
+func (a authRequest) GetACR() string         { return ACR(a.AMR) }
 func (a authRequest) GetAMR() []string       { return a.AMR }
 func (a authRequest) GetAudience() []string  { return []string{a.ClientID} }
 func (a authRequest) GetAuthTime() time.Time { return a.AuthTime }
@@ -172,7 +172,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if cfg.Public && req.CodeChallenge == "" {
 		return nil, oidc.ErrInvalidRequest().WithDescription("PKCE with code_challenge_method=S256 is required for this client")
 	}
-	if len(req.State) > 2048 || len(req.Nonce) > 2048 || len(req.LoginHint) > 512 {
+	if len(req.State) > 2048 || len(req.Nonce) > 2048 || len(req.LoginHint) > 512 || len(req.ACRValues) > 8 {
 		return nil, oidc.ErrInvalidRequest().WithDescription("state, nonce or login_hint too long")
 	}
 	scopes, err := s.requestScopes(cfg, req.Scopes)
@@ -194,6 +194,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		Prompt:              req.Prompt,
 		LoginHint:           req.LoginHint,
 		HintSubject:         hintSubject,
+		ACRValues:           req.ACRValues,
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(s.life.AuthRequest),
 	}

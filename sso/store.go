@@ -53,8 +53,10 @@ type AuthRequest struct {
 	// HintSubject is the subject of a verified id_token_hint: the member the client expects.
 	HintSubject string
 	UILocales   []string
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
+	// ACRValues are the authentication context classes the client asked for (acr_values).
+	ACRValues []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 	// Browser identifies (a hash of a cookie nonce) the browser that first opened the request's
 	// login page; empty until BindAuthRequest. Only that browser can complete the request.
 	Browser string

@@ -63,10 +63,12 @@ func omitIDToken(c op.Client, refreshToken string) bool {
 func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op.Client, accessToken string) (string, error) {
 	st := p.op.Storage()
 	exp := time.Now().UTC().Add(client.ClockSkew()).Add(client.IDTokenLifetime())
-	var acr, nonce string
+	var nonce string
 	if ar, ok := req.(op.AuthRequest); ok {
-		acr, nonce = ar.GetACR(), ar.GetNonce()
+		nonce = ar.GetNonce()
 	}
+	// acr follows from amr on every grant (code, refresh, device...): what the sign-in did.
+	acr := ACR(req.GetAMR())
 	claims := oidc.NewIDTokenClaims(p.cfg.Issuer, req.GetSubject(), req.GetAudience(), exp, req.GetAuthTime(),
 		nonce, acr, req.GetAMR(), req.GetClientID(), client.ClockSkew())
 	claims.ClientID = "" // not an ID token claim

@@ -97,4 +97,5 @@ type Store interface {
 	Outbox
 	UpstreamStore
 	OutboxAdmin
+	FactorStore
 }

@@ -279,6 +279,61 @@ CREATE INDEX upstream_sessions_subject ON upstream_sessions (issuer, upstream_su
 CREATE INDEX upstream_sessions_sid ON upstream_sessions (issuer, upstream_sid);
 CREATE INDEX upstream_sessions_expires ON upstream_sessions (expires_at);
 `,
+	// 3: second factors (issue 16; SQLite 12): WebAuthn user handles and credentials, TOTP
+	// secrets (sealed) with their last used step, hashed recovery codes, the factor-reset
+	// notice, the multi-factor challenges, and the acr_values of a sign-in request.
+	`
+CREATE TABLE mfa_members (
+	subject      TEXT PRIMARY KEY,
+	user_handle  BYTEA NOT NULL UNIQUE,
+	reset_notice BOOLEAN NOT NULL DEFAULT FALSE
+);
+
+CREATE TABLE totp_factors (
+	subject       TEXT PRIMARY KEY,
+	secret_sealed BYTEA NOT NULL,
+	confirmed     BOOLEAN NOT NULL DEFAULT FALSE,
+	last_step     BIGINT NOT NULL DEFAULT 0,
+	created_at    BIGINT NOT NULL
+);
+
+CREATE TABLE recovery_codes (
+	subject TEXT NOT NULL,
+	hash    TEXT NOT NULL,
+	used_at BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (subject, hash)
+);
+
+CREATE TABLE webauthn_credentials (
+	id              BYTEA PRIMARY KEY,
+	subject         TEXT NOT NULL,
+	name            TEXT NOT NULL DEFAULT '',
+	data            BYTEA NOT NULL,
+	sign_count      BIGINT NOT NULL DEFAULT 0,
+	backup_eligible BOOLEAN NOT NULL DEFAULT FALSE,
+	backup_state    BOOLEAN NOT NULL DEFAULT FALSE,
+	created_at      BIGINT NOT NULL,
+	last_used_at    BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX webauthn_credentials_subject ON webauthn_credentials (subject);
+
+CREATE TABLE mfa_challenges (
+	id_hash         TEXT PRIMARY KEY,
+	kind            TEXT NOT NULL,
+	subject         TEXT NOT NULL DEFAULT '',
+	session_id      TEXT NOT NULL DEFAULT '',
+	auth_request_id TEXT NOT NULL DEFAULT '',
+	browser         TEXT NOT NULL DEFAULT '',
+	amr             TEXT NOT NULL DEFAULT '',
+	data            BYTEA,
+	passed          BOOLEAN NOT NULL DEFAULT FALSE,
+	created_at      BIGINT NOT NULL,
+	expires_at      BIGINT NOT NULL
+);
+CREATE INDEX mfa_challenges_expires ON mfa_challenges (expires_at);
+
+ALTER TABLE auth_requests ADD COLUMN acr_values TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

@@ -245,6 +245,8 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 		{"upstream logins", `DELETE FROM upstream_logins WHERE id IN (SELECT id FROM upstream_logins WHERE expires_at <= $1 LIMIT $2)`},
 		{"upstream sessions", `DELETE FROM upstream_sessions WHERE session_id IN (SELECT session_id FROM upstream_sessions
 			WHERE expires_at <= $1 LIMIT $2)`},
+		{"mfa challenges", `DELETE FROM mfa_challenges WHERE id_hash IN (SELECT id_hash FROM mfa_challenges
+			WHERE expires_at <= $1 LIMIT $2)`},
 	}
 	var total int64
 	for _, q := range queries {

@@ -17,7 +17,7 @@ type scanner interface {
 func scanAuthRequest(row scanner) (*sso.AuthRequest, error) {
 	var (
 		r                                   sso.AuthRequest
-		scopes, prompt, uiLocales, amr      string
+		scopes, prompt, uiLocales, amr, acr string
 		maxAge                              sql.NullInt64
 		createdAt, expiresAt, authTime, cex int64
 		done, consumed                      int
@@ -25,11 +25,11 @@ func scanAuthRequest(row scanner) (*sso.AuthRequest, error) {
 	err := row.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.State, &r.Nonce, &scopes, &r.ResponseType,
 		&r.ResponseMode, &r.CodeChallenge, &r.CodeChallengeMethod, &prompt, &maxAge, &r.LoginHint,
 		&uiLocales, &createdAt, &expiresAt, &done, &r.Subject, &authTime, &amr, &r.SessionID,
-		&r.CodeHash, &cex, &consumed, &r.HintSubject, &r.Browser)
+		&r.CodeHash, &cex, &consumed, &r.HintSubject, &r.Browser, &acr)
 	if err != nil {
 		return nil, err
 	}
-	if err := decLists(listCol{&r.Scopes, scopes}, listCol{&r.Prompt, prompt}, listCol{&r.UILocales, uiLocales}, listCol{&r.AMR, amr}); err != nil {
+	if err := decLists(listCol{&r.Scopes, scopes}, listCol{&r.Prompt, prompt}, listCol{&r.UILocales, uiLocales}, listCol{&r.AMR, amr}, listCol{&r.ACRValues, acr}); err != nil {
 		return nil, err
 	}
 	if maxAge.Valid {
@@ -58,7 +58,7 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r *sso.AuthRequest) error
 	_, err := s.wexecStmt(ctx, s.st.createAuthRequest, r.ID, r.ClientID, r.RedirectURI, r.State, r.Nonce,
 		encList(r.Scopes), r.ResponseType, r.ResponseMode, r.CodeChallenge, r.CodeChallengeMethod,
 		encList(r.Prompt), maxAge, r.LoginHint, encList(r.UILocales), ts(createdAt), ts(r.ExpiresAt),
-		b2i(r.Done), r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID, r.HintSubject, r.Browser)
+		b2i(r.Done), r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID, r.HintSubject, r.Browser, encList(r.ACRValues))
 	return wrap("create auth request", err)
 }
 

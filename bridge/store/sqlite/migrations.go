@@ -363,6 +363,60 @@ CREATE INDEX upstream_sessions_subject ON upstream_sessions (issuer, upstream_su
 CREATE INDEX upstream_sessions_sid ON upstream_sessions (issuer, upstream_sid);
 CREATE INDEX upstream_sessions_expires ON upstream_sessions (expires_at);
 `,
+	// 12: second factors (issue 16): WebAuthn user handles and credentials, TOTP secrets (sealed)
+	// with their last used step, hashed recovery codes, the factor-reset notice, the
+	// multi-factor challenges, and the acr_values of a sign-in request.
+	`
+CREATE TABLE mfa_members (
+	subject      TEXT PRIMARY KEY,
+	user_handle  BLOB NOT NULL UNIQUE,
+	reset_notice INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE totp_factors (
+	subject       TEXT PRIMARY KEY,
+	secret_sealed BLOB NOT NULL,
+	confirmed     INTEGER NOT NULL DEFAULT 0,
+	last_step     INTEGER NOT NULL DEFAULT 0,
+	created_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE recovery_codes (
+	subject TEXT NOT NULL,
+	hash    TEXT NOT NULL,
+	used_at INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (subject, hash)
+) WITHOUT ROWID;
+
+CREATE TABLE webauthn_credentials (
+	id              BLOB PRIMARY KEY,
+	subject         TEXT NOT NULL,
+	name            TEXT NOT NULL DEFAULT '',
+	data            BLOB NOT NULL,
+	sign_count      INTEGER NOT NULL DEFAULT 0,
+	backup_eligible INTEGER NOT NULL DEFAULT 0,
+	backup_state    INTEGER NOT NULL DEFAULT 0,
+	created_at      INTEGER NOT NULL,
+	last_used_at    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX webauthn_credentials_subject ON webauthn_credentials (subject);
+
+CREATE TABLE mfa_challenges (
+	id_hash         TEXT PRIMARY KEY,
+	kind            TEXT NOT NULL,
+	subject         TEXT NOT NULL DEFAULT '',
+	session_id      TEXT NOT NULL DEFAULT '',
+	auth_request_id TEXT NOT NULL DEFAULT '',
+	browser         TEXT NOT NULL DEFAULT '',
+	amr             TEXT NOT NULL DEFAULT '',
+	data            BLOB,
+	passed          INTEGER NOT NULL DEFAULT 0,
+	created_at      INTEGER NOT NULL,
+	expires_at      INTEGER NOT NULL
+) WITHOUT ROWID;
+
+ALTER TABLE auth_requests ADD COLUMN acr_values TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

@@ -12,7 +12,7 @@ const (
 	authRequestCols = `id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode,
 	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales, created_at,
 	expires_at, done, subject, auth_time, amr, session_id, COALESCE(code_hash, ''), code_expires,
-	code_consumed, hint_subject, browser`
+	code_consumed, hint_subject, browser, acr_values`
 	familyCols = `family_id, token_hash, generation, client_id, subject, audience, scopes, session_id,
 	auth_time, amr, created_at, expires_at, rotated_at, revoked`
 	// sessionCols is used with the alias s and a LEFT JOIN of session_clients c.
@@ -85,8 +85,9 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 			WHERE id = ? AND done = 1 AND (code_hash IS NULL OR code_hash = '') AND expires_at > ?`},
 		{&st.createAuthRequest, w, `INSERT INTO auth_requests (id, client_id, redirect_uri, state, nonce,
 			scopes, response_type, response_mode, code_challenge, code_challenge_method, prompt, max_age,
-			login_hint, ui_locales, created_at, expires_at, done, subject, auth_time, amr, session_id, hint_subject, browser)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			login_hint, ui_locales, created_at, expires_at, done, subject, auth_time, amr, session_id, hint_subject, browser,
+			acr_values)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.addSessionClient, w, `INSERT INTO session_clients (session_id, client_id) VALUES (?, ?)
 			ON CONFLICT (session_id, client_id) DO NOTHING`},
 		{&st.savepoint, w, `SAVEPOINT issue_grant`},

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Shadow", shadowTests},
 		{"Outbox", outboxTests},
 		{"Upstream", upstreamTests},
+		{"Factors", factorTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

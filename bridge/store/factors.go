@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// TOTPFactor is a member's authenticator app (RFC 6238). It is pending until the member has
+// typed a first code (ConfirmTOTP); only a confirmed one is a second factor.
+type TOTPFactor struct {
+	Subject string
+	// SecretSealed is the shared secret sealed with the key-encryption key (never plaintext).
+	SecretSealed []byte
+	Confirmed    bool
+	// LastStep is the last time step (unix time / 30 s) a code was accepted for: each step is
+	// usable once, and never one older than the last.
+	LastStep  int64
+	CreatedAt time.Time
+}
+
+// WebAuthnCredential is a member's passkey or security key.
+type WebAuthnCredential struct {
+	// ID is the credential id the authenticator chose (unique).
+	ID      []byte
+	Subject string
+	// Name is what the member calls it on the account page.
+	Name string
+	// Data is the library's credential record (JSON: public key, flags, transports, AAGUID).
+	Data      []byte
+	SignCount uint32
+	// BackupEligible and BackupState are the authenticator's BE and BS flags (a synced passkey).
+	BackupEligible, BackupState bool
+	CreatedAt                   time.Time
+	LastUsedAt                  time.Time
+}
+
+// MFAChallenge is one step of a multi-factor ceremony, single use: a sign-in that passed its
+// first factor and waits for the second, a step-up of a live session, an enrolment, or a
+// WebAuthn ceremony's server-side data. Its id is random; the store keeps its hash.
+//
+//	pending --PassMFAChallenge (once, by the browser that holds it, before it expires)--> passed
+type MFAChallenge struct {
+	IDHash string
+	// Kind is what it is for (the caller's names, e.g. "signin", "stepup", "passkey-login").
+	Kind    string
+	Subject string
+	// SessionID is the session a step-up upgrades (empty for a sign-in).
+	SessionID string
+	// AuthRequestID is the sign-in request it continues (empty on the account page).
+	AuthRequestID string
+	// Browser binds it to the browser that started it (the auth-request binding hash).
+	Browser string
+	// AMR are the methods already passed (e.g. ["pwd"]).
+	AMR []string
+	// Data is the ceremony's server-side state (WebAuthn session data, JSON).
+	Data      []byte
+	Passed    bool
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// FactorStore keeps second factors, their replay guards and the ceremonies that use them. Every
+// state change is a compare-and-set: a replayed or raced request changes nothing and fails.
+type FactorStore interface {
+	// MFAUserHandle returns the member's WebAuthn user handle, storing handle first when the
+	// member has none (the first caller wins; later callers get the stored one).
+	MFAUserHandle(ctx context.Context, subject string, handle []byte) ([]byte, error)
+	// SubjectByUserHandle finds the member of a user handle; sso.ErrNotFound when unknown.
+	SubjectByUserHandle(ctx context.Context, handle []byte) (string, error)
+
+	// PutTOTP stores a pending TOTP factor, replacing a pending one; sso.ErrConflict when the
+	// member has a confirmed one.
+	PutTOTP(ctx context.Context, f *TOTPFactor) error
+	// TOTP returns the member's TOTP factor (pending or confirmed); sso.ErrNotFound when none.
+	TOTP(ctx context.Context, subject string) (*TOTPFactor, error)
+	// ConfirmTOTP moves the pending factor to confirmed, records step as used and replaces the
+	// member's recovery codes with recoveryHashes, in one transaction; sso.ErrNotFound when
+	// there is no pending factor (none, or confirmed already).
+	ConfirmTOTP(ctx context.Context, subject string, step int64, recoveryHashes []string) error
+	// UseTOTPStep records step as used when it is after the last used one (compare-and-set);
+	// sso.ErrConflict when it is not (a replayed code), sso.ErrNotFound when the member has no
+	// confirmed factor.
+	UseTOTPStep(ctx context.Context, subject string, step int64) error
+	// DeleteTOTP removes the TOTP factor and the recovery codes (idempotent).
+	DeleteTOTP(ctx context.Context, subject string) error
+	// UseRecoveryCode spends one recovery code by hash, once; sso.ErrNotFound when it is unknown
+	// or spent.
+	UseRecoveryCode(ctx context.Context, subject, hash string, at time.Time) error
+	// RecoveryCodesLeft counts the member's unspent recovery codes.
+	RecoveryCodesLeft(ctx context.Context, subject string) (int, error)
+
+	// AddWebAuthnCredential stores a new credential; sso.ErrConflict when its id exists.
+	AddWebAuthnCredential(ctx context.Context, c *WebAuthnCredential) error
+	// WebAuthnCredentials lists the member's credentials, oldest first.
+	WebAuthnCredentials(ctx context.Context, subject string) ([]*WebAuthnCredential, error)
+	// UseWebAuthnCredential records a use: the sign count moves from old to c.SignCount and the
+	// flags, data and last use are replaced, only while the stored count is still old
+	// (compare-and-set); sso.ErrConflict when it is not, sso.ErrNotFound when unknown.
+	UseWebAuthnCredential(ctx context.Context, c *WebAuthnCredential, old uint32) error
+	// DeleteWebAuthnCredential removes one of the member's credentials; sso.ErrNotFound when the
+	// member has no such credential.
+	DeleteWebAuthnCredential(ctx context.Context, subject string, id []byte) error
+
+	// ResetFactors removes every factor of the member (TOTP, recovery codes, credentials) and
+	// sets the reset notice, in one transaction; it returns how many factors it removed.
+	ResetFactors(ctx context.Context, subject string, at time.Time) (int, error)
+	// TakeFactorResetNotice reports whether the reset notice was set, clearing it (once).
+	TakeFactorResetNotice(ctx context.Context, subject string) (bool, error)
+
+	// CreateMFAChallenge stores a pending challenge; sso.ErrConflict when its id exists.
+	CreateMFAChallenge(ctx context.Context, c *MFAChallenge) error
+	// MFAChallenge returns a challenge by id hash, pending or passed; sso.ErrNotFound when
+	// unknown or expired.
+	MFAChallenge(ctx context.Context, idHash string) (*MFAChallenge, error)
+	// PassMFAChallenge moves a pending challenge bound to browser to passed, once, before it
+	// expires at now: sso.ErrAuthRequestUsed when it is passed already, sso.ErrAuthRequestElsewhere
+	// when bound to another browser, sso.ErrNotFound when unknown or expired.
+	PassMFAChallenge(ctx context.Context, idHash, browser string, now time.Time) error
+	// UpgradeSession sets a live session's AMR and auth time, only while its AMR is still old
+	// (compare-and-set, a step-up); sso.ErrConflict when it changed, sso.ErrNotFound when the
+	// session is not live.
+	UpgradeSession(ctx context.Context, sessionID string, old, amr []string, authTime time.Time) error
+}

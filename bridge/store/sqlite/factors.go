@@ -1,0 +1,322 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// MFAUserHandle returns the member's WebAuthn user handle, storing handle when there is none.
+func (s *Store) MFAUserHandle(ctx context.Context, subject string, handle []byte) ([]byte, error) {
+	var out []byte
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO mfa_members (subject, user_handle) VALUES (?, ?)
+			ON CONFLICT (subject) DO NOTHING`, subject, handle); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT user_handle FROM mfa_members WHERE subject = ?`, subject).Scan(&out)
+	})
+	return out, wrap("mfa user handle", err)
+}
+
+// SubjectByUserHandle finds the member of a WebAuthn user handle.
+func (s *Store) SubjectByUserHandle(ctx context.Context, handle []byte) (string, error) {
+	var sub string
+	err := s.r.QueryRowContext(ctx, `SELECT subject FROM mfa_members WHERE user_handle = ?`, handle).Scan(&sub)
+	return sub, wrap("subject by user handle", err)
+}
+
+// PutTOTP stores a pending TOTP factor unless a confirmed one exists.
+func (s *Store) PutTOTP(ctx context.Context, f *store.TOTPFactor) error {
+	res, err := s.wexec(ctx, `INSERT INTO totp_factors (subject, secret_sealed, confirmed, last_step, created_at)
+		VALUES (?, ?, 0, 0, ?)
+		ON CONFLICT (subject) DO UPDATE SET secret_sealed = excluded.secret_sealed, last_step = 0,
+			created_at = excluded.created_at WHERE totp_factors.confirmed = 0`,
+		f.Subject, f.SecretSealed, ts(orNow(f.CreatedAt, s.clock())))
+	if err := affectedOne(res, err); err != nil {
+		if isNoRows(err) {
+			return fmt.Errorf("sqlite: put totp: %w", sso.ErrConflict)
+		}
+		return wrap("put totp", err)
+	}
+	return nil
+}
+
+// TOTP returns the member's TOTP factor.
+func (s *Store) TOTP(ctx context.Context, subject string) (*store.TOTPFactor, error) {
+	f := &store.TOTPFactor{Subject: subject}
+	var confirmed int
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT secret_sealed, confirmed, last_step, created_at FROM totp_factors
+		WHERE subject = ?`, subject).Scan(&f.SecretSealed, &confirmed, &f.LastStep, &created)
+	if err != nil {
+		return nil, wrap("totp", err)
+	}
+	f.Confirmed, f.CreatedAt = confirmed != 0, tm(created)
+	return f, nil
+}
+
+// ConfirmTOTP confirms the pending factor and replaces the recovery codes.
+func (s *Store) ConfirmTOTP(ctx context.Context, subject string, step int64, recoveryHashes []string) error {
+	return wrap("confirm totp", s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE totp_factors SET confirmed = 1, last_step = ?
+			WHERE subject = ? AND confirmed = 0`, step, subject)
+		if err := affectedOne(res, err); err != nil {
+			return err
+		}
+		return replaceRecoveryCodes(ctx, tx, subject, recoveryHashes)
+	}))
+}
+
+func replaceRecoveryCodes(ctx context.Context, tx *sql.Tx, subject string, hashes []string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE subject = ?`, subject); err != nil {
+		return err
+	}
+	for _, h := range hashes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO recovery_codes (subject, hash) VALUES (?, ?)`, subject, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UseTOTPStep records step as used when it is after the last one.
+func (s *Store) UseTOTPStep(ctx context.Context, subject string, step int64) error {
+	res, err := s.wexec(ctx, `UPDATE totp_factors SET last_step = ? WHERE subject = ? AND confirmed = 1 AND last_step < ?`,
+		step, subject, step)
+	if err := affectedOne(res, err); err != nil {
+		if !isNoRows(err) {
+			return wrap("use totp step", err)
+		}
+		if f, ferr := s.TOTP(ctx, subject); ferr == nil && f.Confirmed {
+			return fmt.Errorf("sqlite: use totp step: %w", sso.ErrConflict)
+		}
+		return fmt.Errorf("sqlite: use totp step: %w", sso.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteTOTP removes the TOTP factor and the recovery codes.
+func (s *Store) DeleteTOTP(ctx context.Context, subject string) error {
+	return wrap("delete totp", s.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM totp_factors WHERE subject = ?`, subject); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE subject = ?`, subject)
+		return err
+	}))
+}
+
+// UseRecoveryCode spends one recovery code, once.
+func (s *Store) UseRecoveryCode(ctx context.Context, subject, hash string, at time.Time) error {
+	res, err := s.wexec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE subject = ? AND hash = ? AND used_at = 0`,
+		ts(orNow(at, s.clock())), subject, hash)
+	return wrap("use recovery code", affectedOne(res, err))
+}
+
+// RecoveryCodesLeft counts the unspent recovery codes.
+func (s *Store) RecoveryCodesLeft(ctx context.Context, subject string) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE subject = ? AND used_at = 0`, subject).Scan(&n)
+	return n, wrap("recovery codes left", err)
+}
+
+// AddWebAuthnCredential stores a new credential.
+func (s *Store) AddWebAuthnCredential(ctx context.Context, c *store.WebAuthnCredential) error {
+	if len(c.ID) == 0 || c.Subject == "" {
+		return errors.New("sqlite: add webauthn credential: empty id or subject")
+	}
+	_, err := s.wexec(ctx, `INSERT INTO webauthn_credentials (id, subject, name, data, sign_count, backup_eligible,
+		backup_state, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Subject, c.Name, nonNil(c.Data), int64(c.SignCount), b2i(c.BackupEligible), b2i(c.BackupState),
+		ts(orNow(c.CreatedAt, s.clock())), ts(c.LastUsedAt))
+	return wrap("add webauthn credential", err)
+}
+
+// WebAuthnCredentials lists the member's credentials, oldest first.
+func (s *Store) WebAuthnCredentials(ctx context.Context, subject string) ([]*store.WebAuthnCredential, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, subject, name, data, sign_count, backup_eligible, backup_state,
+		created_at, last_used_at FROM webauthn_credentials WHERE subject = ? ORDER BY created_at, id`, subject)
+	if err != nil {
+		return nil, wrap("webauthn credentials", err)
+	}
+	defer rows.Close()
+	var out []*store.WebAuthnCredential
+	for rows.Next() {
+		var (
+			c               store.WebAuthnCredential
+			count           int64
+			be, bs          int
+			created, usedAt int64
+		)
+		if err := rows.Scan(&c.ID, &c.Subject, &c.Name, &c.Data, &count, &be, &bs, &created, &usedAt); err != nil {
+			return nil, wrap("webauthn credentials", err)
+		}
+		c.SignCount, c.BackupEligible, c.BackupState = uint32(count), be != 0, bs != 0
+		c.CreatedAt, c.LastUsedAt = tm(created), tm(usedAt)
+		out = append(out, &c)
+	}
+	return out, wrap("webauthn credentials", rows.Err())
+}
+
+// UseWebAuthnCredential records a use with a compare-and-set on the sign count.
+func (s *Store) UseWebAuthnCredential(ctx context.Context, c *store.WebAuthnCredential, old uint32) error {
+	res, err := s.wexec(ctx, `UPDATE webauthn_credentials SET sign_count = ?, backup_state = ?, data = ?, last_used_at = ?
+		WHERE id = ? AND subject = ? AND sign_count = ?`,
+		int64(c.SignCount), b2i(c.BackupState), nonNil(c.Data), ts(orNow(c.LastUsedAt, s.clock())), c.ID, c.Subject, int64(old))
+	if err := affectedOne(res, err); err != nil {
+		if !isNoRows(err) {
+			return wrap("use webauthn credential", err)
+		}
+		var n int
+		if err := s.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM webauthn_credentials WHERE id = ? AND subject = ?`,
+			c.ID, c.Subject).Scan(&n); err != nil {
+			return wrap("use webauthn credential", err)
+		}
+		if n > 0 {
+			return fmt.Errorf("sqlite: use webauthn credential: %w", sso.ErrConflict)
+		}
+		return fmt.Errorf("sqlite: use webauthn credential: %w", sso.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteWebAuthnCredential removes one of the member's credentials.
+func (s *Store) DeleteWebAuthnCredential(ctx context.Context, subject string, id []byte) error {
+	res, err := s.wexec(ctx, `DELETE FROM webauthn_credentials WHERE subject = ? AND id = ?`, subject, id)
+	return wrap("delete webauthn credential", affectedOne(res, err))
+}
+
+// ResetFactors removes every factor of the member and sets the reset notice.
+func (s *Store) ResetFactors(ctx context.Context, subject string, at time.Time) (int, error) {
+	var n int
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM totp_factors WHERE subject = ? AND confirmed = 1`,
+			`DELETE FROM webauthn_credentials WHERE subject = ?`,
+		} {
+			res, err := tx.ExecContext(ctx, q, subject)
+			if err != nil {
+				return err
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += int(k)
+		}
+		for _, q := range []string{`DELETE FROM totp_factors WHERE subject = ?`, `DELETE FROM recovery_codes WHERE subject = ?`} {
+			if _, err := tx.ExecContext(ctx, q, subject); err != nil {
+				return err
+			}
+		}
+		// The notice needs a member row; its user handle is kept (a new one would do as well).
+		_, err := tx.ExecContext(ctx, `INSERT INTO mfa_members (subject, user_handle, reset_notice) VALUES (?, ?, 1)
+			ON CONFLICT (subject) DO UPDATE SET reset_notice = 1`, subject, randomHandle())
+		return err
+	})
+	return n, wrap("reset factors", err)
+}
+
+// TakeFactorResetNotice reports and clears the reset notice.
+func (s *Store) TakeFactorResetNotice(ctx context.Context, subject string) (bool, error) {
+	res, err := s.wexec(ctx, `UPDATE mfa_members SET reset_notice = 0 WHERE subject = ? AND reset_notice = 1`, subject)
+	if err := affectedOne(res, err); err != nil {
+		if isNoRows(err) {
+			return false, nil
+		}
+		return false, wrap("take factor reset notice", err)
+	}
+	return true, nil
+}
+
+// CreateMFAChallenge stores a pending challenge.
+func (s *Store) CreateMFAChallenge(ctx context.Context, c *store.MFAChallenge) error {
+	if c.IDHash == "" {
+		return errors.New("sqlite: create mfa challenge: empty id")
+	}
+	_, err := s.wexec(ctx, `INSERT INTO mfa_challenges (id_hash, kind, subject, session_id, auth_request_id, browser,
+		amr, data, passed, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+		c.IDHash, c.Kind, c.Subject, c.SessionID, c.AuthRequestID, c.Browser, encList(c.AMR), c.Data,
+		ts(orNow(c.CreatedAt, s.clock())), ts(c.ExpiresAt))
+	return wrap("create mfa challenge", err)
+}
+
+// MFAChallenge returns a challenge by id hash.
+func (s *Store) MFAChallenge(ctx context.Context, idHash string) (*store.MFAChallenge, error) {
+	c := &store.MFAChallenge{IDHash: idHash}
+	var (
+		amr              string
+		passed           int
+		created, expires int64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT kind, subject, session_id, auth_request_id, browser, amr, data, passed,
+		created_at, expires_at FROM mfa_challenges WHERE id_hash = ? AND expires_at > ?`, idHash, ts(s.clock())).Scan(
+		&c.Kind, &c.Subject, &c.SessionID, &c.AuthRequestID, &c.Browser, &amr, &c.Data, &passed, &created, &expires)
+	if err != nil {
+		return nil, wrap("mfa challenge", err)
+	}
+	if c.AMR, err = decList(amr); err != nil {
+		return nil, wrap("mfa challenge", err)
+	}
+	c.Passed, c.CreatedAt, c.ExpiresAt = passed != 0, tm(created), tm(expires)
+	return c, nil
+}
+
+// PassMFAChallenge moves a pending challenge to passed, once, for its browser.
+func (s *Store) PassMFAChallenge(ctx context.Context, idHash, browser string, now time.Time) error {
+	res, err := s.wexec(ctx, `UPDATE mfa_challenges SET passed = 1 WHERE id_hash = ? AND passed = 0 AND browser = ?
+		AND expires_at > ?`, idHash, browser, ts(now))
+	if err := affectedOne(res, err); err != nil {
+		if !isNoRows(err) {
+			return wrap("pass mfa challenge", err)
+		}
+		var (
+			passed int
+			bound  string
+		)
+		err := s.w.QueryRowContext(ctx, `SELECT passed, browser FROM mfa_challenges WHERE id_hash = ? AND expires_at > ?`,
+			idHash, ts(now)).Scan(&passed, &bound)
+		switch {
+		case err != nil:
+			return wrap("pass mfa challenge", err)
+		case passed != 0:
+			return fmt.Errorf("sqlite: pass mfa challenge: %w", sso.ErrAuthRequestUsed)
+		case !bytes.Equal([]byte(bound), []byte(browser)):
+			return fmt.Errorf("sqlite: pass mfa challenge: %w", sso.ErrAuthRequestElsewhere)
+		}
+		return fmt.Errorf("sqlite: pass mfa challenge: %w", sso.ErrNotFound)
+	}
+	return nil
+}
+
+// UpgradeSession sets a live session's AMR and auth time while its AMR is still old.
+func (s *Store) UpgradeSession(ctx context.Context, sessionID string, old, amr []string, authTime time.Time) error {
+	res, err := s.wexec(ctx, `UPDATE sessions SET amr = ?, auth_time = ? WHERE id = ? AND amr = ? AND ended = 0
+		AND expires_at > ?`, encList(amr), ts(authTime), sessionID, encList(old), ts(s.clock()))
+	if err := affectedOne(res, err); err != nil {
+		if !isNoRows(err) {
+			return wrap("upgrade session", err)
+		}
+		if _, serr := s.Session(ctx, sessionID); serr == nil {
+			return fmt.Errorf("sqlite: upgrade session: %w", sso.ErrConflict)
+		}
+		return fmt.Errorf("sqlite: upgrade session: %w", sso.ErrNotFound)
+	}
+	return nil
+}
+
+// randomHandle is a fresh WebAuthn user handle (64 random bytes is the most WebAuthn allows;
+// 32 are plenty).
+func randomHandle() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand panics instead)
+	return b
+}

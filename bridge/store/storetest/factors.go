@@ -1,0 +1,291 @@
+package storetest
+
+import (
+	"bytes"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
+)
+
+var factorTests = []test{
+	{"UserHandle", testUserHandle},
+	{"TOTPLifecycle", testTOTPLifecycle},
+	{"TOTPStepReplay", testTOTPStepReplay},
+	{"TOTPStepConcurrent", testTOTPStepConcurrent},
+	{"RecoveryCodesOnce", testRecoveryCodesOnce},
+	{"WebAuthnCredentials", testWebAuthnCredentials},
+	{"WebAuthnSignCountCAS", testWebAuthnSignCountCAS},
+	{"ResetFactors", testResetFactors},
+	{"ChallengeStates", testChallengeStates},
+	{"ChallengeExpired", testChallengeExpired},
+	{"UpgradeSessionCAS", testUpgradeSessionCAS},
+	{"AuthRequestACRValues", testAuthRequestACRValues},
+}
+
+func testUserHandle(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	first, err := h.S.MFAUserHandle(h.Ctx, sub, []byte("handle-one"))
+	ssotest.NoErr(t, err, "MFAUserHandle")
+	again, err := h.S.MFAUserHandle(h.Ctx, sub, []byte("handle-two"))
+	ssotest.NoErr(t, err, "MFAUserHandle again")
+	if string(first) != "handle-one" || string(again) != "handle-one" {
+		t.Fatalf("handles %q, %q: the first one stored must stay", first, again)
+	}
+	got, err := h.S.SubjectByUserHandle(h.Ctx, []byte("handle-one"))
+	ssotest.NoErr(t, err, "SubjectByUserHandle")
+	if got != sub {
+		t.Fatalf("SubjectByUserHandle = %q, want %q", got, sub)
+	}
+	_, err = h.S.SubjectByUserHandle(h.Ctx, []byte("handle-two"))
+	ssotest.IsErr(t, err, sso.ErrNotFound, "unknown handle")
+}
+
+func testTOTPLifecycle(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	_, err := h.S.TOTP(h.Ctx, sub)
+	ssotest.IsErr(t, err, sso.ErrNotFound, "TOTP before enrolment")
+	ssotest.NoErr(t, h.S.PutTOTP(h.Ctx, &store.TOTPFactor{Subject: sub, SecretSealed: []byte("sealed-1"), CreatedAt: h.Now}), "PutTOTP")
+	// A pending factor is replaced by a new enrolment.
+	ssotest.NoErr(t, h.S.PutTOTP(h.Ctx, &store.TOTPFactor{Subject: sub, SecretSealed: []byte("sealed-2"), CreatedAt: h.Now}), "PutTOTP again")
+	f, err := h.S.TOTP(h.Ctx, sub)
+	ssotest.NoErr(t, err, "TOTP")
+	if f.Confirmed || string(f.SecretSealed) != "sealed-2" {
+		t.Fatalf("pending factor: %+v", f)
+	}
+	// A pending factor is no second factor: its steps cannot be used.
+	ssotest.IsErr(t, h.S.UseTOTPStep(h.Ctx, sub, 100), sso.ErrNotFound, "UseTOTPStep on a pending factor")
+	ssotest.NoErr(t, h.S.ConfirmTOTP(h.Ctx, sub, 100, []string{"r1", "r2"}), "ConfirmTOTP")
+	ssotest.IsErr(t, h.S.ConfirmTOTP(h.Ctx, sub, 101, []string{"r3"}), sso.ErrNotFound, "ConfirmTOTP twice")
+	f, err = h.S.TOTP(h.Ctx, sub)
+	ssotest.NoErr(t, err, "TOTP")
+	if !f.Confirmed || f.LastStep != 100 {
+		t.Fatalf("confirmed factor: %+v", f)
+	}
+	if n, err := h.S.RecoveryCodesLeft(h.Ctx, sub); err != nil || n != 2 {
+		t.Fatalf("RecoveryCodesLeft = %d, %v; want 2 (the second confirm wrote nothing)", n, err)
+	}
+	// A confirmed factor is not overwritten by a new enrolment.
+	ssotest.IsErr(t, h.S.PutTOTP(h.Ctx, &store.TOTPFactor{Subject: sub, SecretSealed: []byte("x")}), sso.ErrConflict, "PutTOTP over confirmed")
+	// The confirmation's step was used.
+	ssotest.IsErr(t, h.S.UseTOTPStep(h.Ctx, sub, 100), sso.ErrConflict, "the confirmation's step again")
+	ssotest.NoErr(t, h.S.DeleteTOTP(h.Ctx, sub), "DeleteTOTP")
+	_, err = h.S.TOTP(h.Ctx, sub)
+	ssotest.IsErr(t, err, sso.ErrNotFound, "TOTP after delete")
+	if n, err := h.S.RecoveryCodesLeft(h.Ctx, sub); err != nil || n != 0 {
+		t.Fatalf("RecoveryCodesLeft after delete = %d, %v", n, err)
+	}
+}
+
+func (h *H) confirmedTOTP(sub string, step int64, codes ...string) {
+	h.T.Helper()
+	ssotest.NoErr(h.T, h.S.PutTOTP(h.Ctx, &store.TOTPFactor{Subject: sub, SecretSealed: []byte("sealed"), CreatedAt: h.Now}), "PutTOTP")
+	ssotest.NoErr(h.T, h.S.ConfirmTOTP(h.Ctx, sub, step, codes), "ConfirmTOTP")
+}
+
+func testTOTPStepReplay(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	h.confirmedTOTP(sub, 10)
+	ssotest.NoErr(t, h.S.UseTOTPStep(h.Ctx, sub, 12), "step 12")
+	ssotest.IsErr(t, h.S.UseTOTPStep(h.Ctx, sub, 12), sso.ErrConflict, "step 12 replayed")
+	ssotest.IsErr(t, h.S.UseTOTPStep(h.Ctx, sub, 11), sso.ErrConflict, "an older step after a newer one")
+	ssotest.NoErr(t, h.S.UseTOTPStep(h.Ctx, sub, 13), "step 13")
+	ssotest.IsErr(t, h.S.UseTOTPStep(h.Ctx, ssotest.RandomID(), 13), sso.ErrNotFound, "no factor")
+}
+
+func testTOTPStepConcurrent(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	h.confirmedTOTP(sub, 1)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for range 8 {
+		wg.Go(func() {
+			if err := h.S.UseTOTPStep(h.Ctx, sub, 5); err == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Fatalf("%d concurrent uses of one step succeeded, want 1", ok)
+	}
+}
+
+func testRecoveryCodesOnce(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	h.confirmedTOTP(sub, 1, "hash-a", "hash-b")
+	ssotest.NoErr(t, h.S.UseRecoveryCode(h.Ctx, sub, "hash-a", h.Now), "use a")
+	ssotest.IsErr(t, h.S.UseRecoveryCode(h.Ctx, sub, "hash-a", h.Now), sso.ErrNotFound, "use a again")
+	ssotest.IsErr(t, h.S.UseRecoveryCode(h.Ctx, ssotest.RandomID(), "hash-b", h.Now), sso.ErrNotFound, "another member's code")
+	ssotest.IsErr(t, h.S.UseRecoveryCode(h.Ctx, sub, "hash-z", h.Now), sso.ErrNotFound, "unknown code")
+	if n, err := h.S.RecoveryCodesLeft(h.Ctx, sub); err != nil || n != 1 {
+		t.Fatalf("RecoveryCodesLeft = %d, %v; want 1", n, err)
+	}
+}
+
+func testWebAuthnCredentials(t *testing.T, h *H) {
+	sub, other := ssotest.RandomID(), ssotest.RandomID()
+	a := &store.WebAuthnCredential{ID: []byte("cred-a"), Subject: sub, Name: "Laptop", Data: []byte(`{"a":1}`), SignCount: 3,
+		BackupEligible: true, BackupState: true, CreatedAt: h.Now}
+	b := &store.WebAuthnCredential{ID: []byte("cred-b"), Subject: sub, Name: "Key", Data: []byte(`{"b":1}`), CreatedAt: h.Now.Add(time.Second)}
+	ssotest.NoErr(t, h.S.AddWebAuthnCredential(h.Ctx, a), "add a")
+	ssotest.NoErr(t, h.S.AddWebAuthnCredential(h.Ctx, b), "add b")
+	ssotest.IsErr(t, h.S.AddWebAuthnCredential(h.Ctx, &store.WebAuthnCredential{ID: []byte("cred-a"), Subject: other, Data: []byte("{}")}),
+		sso.ErrConflict, "same credential id for another member")
+	got, err := h.S.WebAuthnCredentials(h.Ctx, sub)
+	ssotest.NoErr(t, err, "WebAuthnCredentials")
+	if len(got) != 2 || !bytes.Equal(got[0].ID, a.ID) || got[0].Name != "Laptop" || got[0].SignCount != 3 ||
+		!got[0].BackupEligible || !got[0].BackupState || string(got[0].Data) != `{"a":1}` || !bytes.Equal(got[1].ID, b.ID) {
+		t.Fatalf("credentials: %+v", got)
+	}
+	ssotest.IsErr(t, h.S.DeleteWebAuthnCredential(h.Ctx, other, a.ID), sso.ErrNotFound, "delete another member's credential")
+	ssotest.NoErr(t, h.S.DeleteWebAuthnCredential(h.Ctx, sub, a.ID), "delete a")
+	ssotest.IsErr(t, h.S.DeleteWebAuthnCredential(h.Ctx, sub, a.ID), sso.ErrNotFound, "delete a twice")
+	got, _ = h.S.WebAuthnCredentials(h.Ctx, sub)
+	if len(got) != 1 || !bytes.Equal(got[0].ID, b.ID) {
+		t.Fatalf("after delete: %+v", got)
+	}
+}
+
+func testWebAuthnSignCountCAS(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	c := &store.WebAuthnCredential{ID: []byte("cred"), Subject: sub, Data: []byte("{}"), SignCount: 5, CreatedAt: h.Now}
+	ssotest.NoErr(t, h.S.AddWebAuthnCredential(h.Ctx, c), "add")
+	used := *c
+	used.SignCount, used.LastUsedAt, used.Data = 6, h.Now, []byte(`{"n":6}`)
+	ssotest.NoErr(t, h.S.UseWebAuthnCredential(h.Ctx, &used, 5), "use 5 -> 6")
+	again := used
+	again.SignCount = 7
+	ssotest.IsErr(t, h.S.UseWebAuthnCredential(h.Ctx, &again, 5), sso.ErrConflict, "use from a stale count")
+	unknown := used
+	unknown.ID = []byte("nope")
+	ssotest.IsErr(t, h.S.UseWebAuthnCredential(h.Ctx, &unknown, 6), sso.ErrNotFound, "unknown credential")
+	got, _ := h.S.WebAuthnCredentials(h.Ctx, sub)
+	if len(got) != 1 || got[0].SignCount != 6 || string(got[0].Data) != `{"n":6}` || got[0].LastUsedAt.IsZero() {
+		t.Fatalf("after use: %+v", got)
+	}
+}
+
+func testResetFactors(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	if n, err := h.S.TakeFactorResetNotice(h.Ctx, sub); err != nil || n {
+		t.Fatalf("notice before any reset: %v, %v", n, err)
+	}
+	h.confirmedTOTP(sub, 1, "code")
+	ssotest.NoErr(t, h.S.AddWebAuthnCredential(h.Ctx, &store.WebAuthnCredential{ID: []byte("c1"), Subject: sub, Data: []byte("{}")}), "add")
+	handle, err := h.S.MFAUserHandle(h.Ctx, sub, []byte("h"))
+	ssotest.NoErr(t, err, "MFAUserHandle")
+	n, err := h.S.ResetFactors(h.Ctx, sub, h.Now)
+	ssotest.NoErr(t, err, "ResetFactors")
+	if n != 2 {
+		t.Fatalf("ResetFactors removed %d factors, want 2", n)
+	}
+	if _, err := h.S.TOTP(h.Ctx, sub); err == nil {
+		t.Fatal("TOTP survived the reset")
+	}
+	if cs, _ := h.S.WebAuthnCredentials(h.Ctx, sub); len(cs) != 0 {
+		t.Fatalf("credentials survived the reset: %d", len(cs))
+	}
+	if left, _ := h.S.RecoveryCodesLeft(h.Ctx, sub); left != 0 {
+		t.Fatalf("recovery codes survived the reset: %d", left)
+	}
+	if again, _ := h.S.MFAUserHandle(h.Ctx, sub, []byte("other")); !bytes.Equal(again, handle) {
+		t.Fatal("the user handle changed with the reset")
+	}
+	for i, want := range []bool{true, false} {
+		got, err := h.S.TakeFactorResetNotice(h.Ctx, sub)
+		if err != nil || got != want {
+			t.Fatalf("TakeFactorResetNotice #%d = %v, %v; want %v (told once)", i+1, got, err, want)
+		}
+	}
+	// A reset of a member who never had a factor still leaves the notice.
+	fresh := ssotest.RandomID()
+	if n, err := h.S.ResetFactors(h.Ctx, fresh, h.Now); err != nil || n != 0 {
+		t.Fatalf("ResetFactors of a member without factors: %d, %v", n, err)
+	}
+	if got, _ := h.S.TakeFactorResetNotice(h.Ctx, fresh); !got {
+		t.Fatal("no notice after resetting a member without factors")
+	}
+}
+
+func testChallengeStates(t *testing.T, h *H) {
+	c := &store.MFAChallenge{IDHash: ssotest.RandomID(), Kind: "signin", Subject: "sub", AuthRequestID: "ar", Browser: "b1",
+		AMR: []string{"pwd"}, Data: []byte(`{"x":1}`), CreatedAt: h.Now, ExpiresAt: h.Now.Add(5 * time.Minute)}
+	ssotest.NoErr(t, h.S.CreateMFAChallenge(h.Ctx, c), "create")
+	ssotest.IsErr(t, h.S.CreateMFAChallenge(h.Ctx, c), sso.ErrConflict, "create twice")
+	got, err := h.S.MFAChallenge(h.Ctx, c.IDHash)
+	ssotest.NoErr(t, err, "MFAChallenge")
+	if got.Kind != "signin" || got.Subject != "sub" || got.AuthRequestID != "ar" || got.Browser != "b1" || got.Passed ||
+		!slices.Equal(got.AMR, []string{"pwd"}) || string(got.Data) != `{"x":1}` {
+		t.Fatalf("challenge: %+v", got)
+	}
+	ssotest.IsErr(t, h.S.PassMFAChallenge(h.Ctx, c.IDHash, "b2", h.Now), sso.ErrAuthRequestElsewhere, "pass from another browser")
+	ssotest.IsErr(t, h.S.PassMFAChallenge(h.Ctx, ssotest.RandomID(), "b1", h.Now), sso.ErrNotFound, "pass unknown")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for range 6 {
+		wg.Go(func() {
+			if h.S.PassMFAChallenge(h.Ctx, c.IDHash, "b1", h.Now) == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Fatalf("%d concurrent passes succeeded, want 1", ok)
+	}
+	ssotest.IsErr(t, h.S.PassMFAChallenge(h.Ctx, c.IDHash, "b1", h.Now), sso.ErrAuthRequestUsed, "pass replayed")
+	if got, _ := h.S.MFAChallenge(h.Ctx, c.IDHash); got == nil || !got.Passed {
+		t.Fatalf("after pass: %+v", got)
+	}
+}
+
+func testChallengeExpired(t *testing.T, h *H) {
+	c := &store.MFAChallenge{IDHash: ssotest.RandomID(), Kind: "stepup", Browser: "b", CreatedAt: h.Now.Add(-time.Hour),
+		ExpiresAt: h.Now.Add(-time.Minute)}
+	ssotest.NoErr(t, h.S.CreateMFAChallenge(h.Ctx, c), "create")
+	_, err := h.S.MFAChallenge(h.Ctx, c.IDHash)
+	ssotest.IsErr(t, err, sso.ErrNotFound, "expired challenge")
+	ssotest.IsErr(t, h.S.PassMFAChallenge(h.Ctx, c.IDHash, "b", h.Now), sso.ErrNotFound, "pass expired")
+	// Purge removes it.
+	if _, err := h.S.Purge(h.Ctx, h.Now); err != nil {
+		t.Fatalf("Purge: %v", err)
+	}
+	ssotest.NoErr(t, h.S.CreateMFAChallenge(h.Ctx, c), "the purged id is free again")
+}
+
+func testUpgradeSessionCAS(t *testing.T, h *H) {
+	sess := h.createSession(ssotest.RandomID())
+	later := h.Now.Add(time.Minute)
+	mfa := []string{"pwd", "otp", "mfa"}
+	ssotest.NoErr(t, h.S.UpgradeSession(h.Ctx, sess.ID, sess.AMR, mfa, later), "upgrade")
+	ssotest.IsErr(t, h.S.UpgradeSession(h.Ctx, sess.ID, sess.AMR, []string{"pwd", "hwk", "mfa"}, later), sso.ErrConflict, "upgrade from a stale amr")
+	got, err := h.S.Session(h.Ctx, sess.ID)
+	ssotest.NoErr(t, err, "Session")
+	if !slices.Equal(got.AMR, mfa) || !got.AuthTime.Equal(later) {
+		t.Fatalf("upgraded session: amr %v auth_time %v", got.AMR, got.AuthTime)
+	}
+	ssotest.NoErr(t, h.S.EndSession(h.Ctx, sess.ID), "EndSession")
+	ssotest.IsErr(t, h.S.UpgradeSession(h.Ctx, sess.ID, mfa, []string{"x"}, later), sso.ErrNotFound, "upgrade an ended session")
+}
+
+func testAuthRequestACRValues(t *testing.T, h *H) {
+	ar := h.sso().NewAuthRequest()
+	ar.ACRValues = []string{sso.ACRMFA, "other"}
+	ssotest.NoErr(t, h.S.CreateAuthRequest(h.Ctx, ar), "CreateAuthRequest")
+	got, err := h.S.AuthRequest(h.Ctx, ar.ID)
+	ssotest.NoErr(t, err, "AuthRequest")
+	if !slices.Equal(got.ACRValues, ar.ACRValues) {
+		t.Fatalf("acr_values %v, want %v", got.ACRValues, ar.ACRValues)
+	}
+}
