@@ -62,7 +62,10 @@ type amsExchange struct {
 		Remember(ctx context.Context, memberKey, login string, now time.Time) (string, error)
 	}
 	audit func(context.Context, *store.AuditEvent)
-	now   func() time.Time
+	// secondFactor reports whether the member must use a second factor at this client, which
+	// the exchange cannot ask for (mfa.Service.Needed).
+	secondFactor func(ctx context.Context, clientID, subject string, m *legacy.Member) (bool, error)
+	now          func() time.Time
 }
 
 // ExternalTokenTypes is the AMS refresh token's type.
@@ -87,6 +90,12 @@ func (x amsExchange) ExchangeExternal(ctx context.Context, clientID, subjectToke
 	sub, err := x.subjects.Remember(ctx, m.Key, m.Login, x.now())
 	if err != nil {
 		return "", nil, err
+	}
+	if need, err := x.secondFactor(ctx, clientID, sub, m); err != nil {
+		return "", nil, err
+	} else if need {
+		x.audit(ctx, &store.AuditEvent{Event: "token.exchange_failure", Subject: sub, ClientID: clientID, Detail: "second factor required"})
+		return "", nil, fmt.Errorf("%w: a second factor is required: sign in through the browser", sso.ErrAccessDenied)
 	}
 	x.audit(ctx, &store.AuditEvent{Event: "token.exchange", Subject: sub, Login: m.Login, ClientID: clientID, Detail: "ams refresh token"})
 	return sub, []string{"ams"}, nil

@@ -25,9 +25,12 @@ type passwordGrant struct {
 	subjects interface {
 		Remember(ctx context.Context, memberKey, login string, now time.Time) (string, error)
 	}
-	audit    func(context.Context, *store.AuditEvent)
-	clientIP func(*http.Request) string
-	now      func() time.Time
+	audit func(context.Context, *store.AuditEvent)
+	// secondFactor reports whether the member must use a second factor at this client, which
+	// this grant cannot ask for (mfa.Service.Needed).
+	secondFactor func(ctx context.Context, clientID, subject string, m *legacy.Member) (bool, error)
+	clientIP     func(*http.Request) string
+	now          func() time.Time
 }
 
 // check is hooks.Hooks.Password.
@@ -53,6 +56,14 @@ func (g passwordGrant) check(r *http.Request, clientID, login, password string) 
 	sub, err := g.subjects.Remember(ctx, m.Key, m.Login, g.now())
 	if err != nil {
 		return "", nil, fmt.Errorf("password grant: %w", err)
+	}
+	if need, err := g.secondFactor(ctx, clientID, sub, m); err != nil {
+		return "", nil, fmt.Errorf("password grant: %w", err)
+	} else if need {
+		g.audit(ctx, &store.AuditEvent{Event: "login.failure", Subject: sub, Login: m.Login, ClientID: clientID, IP: ip,
+			Detail: "second factor required grant=password"})
+		return "", nil, &sso.GrantError{Code: "invalid_grant",
+			Description: "a second factor is required for this member or app: sign in through the browser", Err: errors.New("second factor required")}
 	}
 	g.audit(ctx, &store.AuditEvent{Event: "login.success", Subject: sub, Login: m.Login, ClientID: clientID, IP: ip, Detail: "pwd grant=password"})
 	return sub, []string{"pwd"}, nil

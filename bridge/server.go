@@ -20,6 +20,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/logging"
 	"github.com/ssobridge/ssobridge/bridge/metrics"
+	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -29,6 +30,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/web/authflow"
 	"github.com/ssobridge/ssobridge/bridge/web/handoff"
 	"github.com/ssobridge/ssobridge/bridge/web/logout"
+	webmfa "github.com/ssobridge/ssobridge/bridge/web/mfa"
 	"github.com/ssobridge/ssobridge/bridge/web/playground"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
 	webupstream "github.com/ssobridge/ssobridge/bridge/web/upstream"
@@ -219,6 +221,12 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		subjects: subjects, dir: d.Directory, records: d.Store, ams: amsChecks(cfg, d.Directory, d.Connector), changes: node, log: log, now: now})
 	s.admin.LogLevel = logging.LevelVar(log) // nil unless the logger is package logging's
 
+	// Second factors (issue 16): kept in the store, checked by the sign-in's second step and
+	// by the grants that cannot ask for one.
+	factors := &mfa.Service{Store: d.Store, KEK: kek, Issuer: totpIssuer(cfg.Organisation.Name),
+		Policy:   mfa.Policy{RequiredClients: cfg.MFARequiredClients(), RequiredRoles: cfg.MFA.RequiredRoles},
+		Throttle: s.throttle, Audit: auditLog.Write, Now: now}
+
 	// The parts the provider's hooks call: end_session's logout ticket, the password grant's
 	// check, the hand-off's token exchange.
 	ams := capabilities(d.Connector)
@@ -230,14 +238,15 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Logger: log, Now: now}
 	var exchange sso.ExternalExchanger // nil: the AMS connector has no hand-off
 	if ams.exchanger != nil {
-		exchange = amsExchange{redeemer: redeemer, subjects: subjects, audit: auditLog.Write, now: now}
+		exchange = amsExchange{redeemer: redeemer, subjects: subjects, audit: auditLog.Write, secondFactor: factors.Needed, now: now}
 	}
 	h := &hooks.Hooks{
 		Members: d.Directory, Subjects: subjects, Policy: pol, Access: decide, Consents: d.Store,
 		Audit: auditLog.Write, ClientThrottle: s.clientThrottle, RequestIP: clientIP,
 		LogoutPage: out.TicketURL,
-		Password:   passwordGrant{signIn: signIn, subjects: subjects, audit: auditLog.Write, clientIP: clientIP, now: now}.check,
-		Exchanger:  exchange, ExchangeClients: cfg.AMS.ExchangeClients, Now: now,
+		Password: passwordGrant{signIn: signIn, subjects: subjects, audit: auditLog.Write, secondFactor: factors.Needed,
+			clientIP: clientIP, now: now}.check,
+		Exchanger: exchange, ExchangeClients: cfg.AMS.ExchangeClients, Now: now,
 	}
 
 	s.provider, err = sso.New(sso.Config{
@@ -281,6 +290,11 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		acct.Linked, acct.Upstreams = upstreams.Linked, flow.Upstreams
 	}
 	s.ready = &readiness{cfg: cfg.Health, store: d.Store, dir: d.Directory, keys: keys, now: now}
+	// The second-factor step is the flow's SecondFactor and finishes sign-ins through the flow
+	// (the one cycle between parts: set once, here).
+	second := &webmfa.Handler{Pages: pages, Cookies: cookies, Flow: flow, MFA: factors, Store: d.Store, Subjects: subjects,
+		Audit: auditLog.Write, Logger: log, Now: now}
+	flow.SecondFactor = second
 	parts := []web.Mounter{
 		pages,
 		healthRoutes{s.ready},
@@ -289,6 +303,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		out,
 		acct,
 		upstreams,
+		second,
 		&handoff.Handler{Pages: pages, Cookies: cookies, Flow: flow, Provider: s.provider, Store: d.Store,
 			Directory: d.Directory, Subjects: subjects, Audit: auditLog, Sealer: sealer, Redeemer: redeemer,
 			Website: ams.website, DefaultClient: cfg.AMS.DefaultClient, Issuer: cfg.Issuer,
@@ -441,4 +456,12 @@ func amsName(ex legacy.HandoffExchanger, w legacy.Website) string {
 		return w.Name
 	}
 	return "the member website"
+}
+
+// totpIssuer is the name authenticator apps show for the bridge's codes.
+func totpIssuer(org string) string {
+	if org == "" {
+		return "ssobridge"
+	}
+	return org
 }

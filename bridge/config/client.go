@@ -39,6 +39,8 @@ type Client struct {
 	FrontchannelLogoutURI string   `yaml:"frontchannel_logout_uri"`
 	// InitiateLoginURI is the app's OIDC third-party-initiated login endpoint.
 	InitiateLoginURI string `yaml:"initiate_login_uri"`
+	// MFA is the client's second-factor policy: optional (default) or required (mfa.go).
+	MFA string `yaml:"mfa,omitempty"`
 }
 
 // MinSecretLength is the shortest plain secret a client of the config file may have.
@@ -73,6 +75,7 @@ func (c *Config) checkClients(p *problems) []sso.ClientConfig {
 		cl := &c.Clients[i]
 		r := cl.Runtime()
 		p.add(r.Validate())
+		cl.checkMFA(p)
 		if seen[cl.ID] {
 			p.addf(fmt.Sprintf("clients[%s].id", cl.ID), "duplicate client id")
 		}

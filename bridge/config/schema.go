@@ -69,6 +69,8 @@ type Config struct {
 	Provisioning map[string]provisioning.Target `yaml:"provisioning"`
 	// UpstreamProviders are the upstream OpenID providers members may sign in with (upstream.go).
 	UpstreamProviders []upstream.ProviderConfig `yaml:"upstream_providers"`
+	// MFA is the association-wide second-factor policy (mfa.go).
+	MFA MFAConfig `yaml:"mfa"`
 }
 
 // Organisation brands the pages.

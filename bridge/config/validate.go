@@ -181,6 +181,7 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	p.add(provisioning.ValidateTargets(c.Provisioning))
 	out.Clients = c.checkClients(&p)
 	c.checkUpstream(&p)
+	c.MFA.check(&p)
 	if err := p.err(); err != nil {
 		return nil, err
 	}

@@ -112,5 +112,5 @@ func (h *Handler) consentSubmit(c echo.Context) error {
 		return fmt.Errorf("save consent: %w", err)
 	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "consent.granted", Subject: sess.Subject, ClientID: client.ID, IP: c.RealIP(), Detail: fmt.Sprint(scopes)})
-	return h.complete(c, ar, sess)
+	return h.complete(c, ar, client, sess, m)
 }

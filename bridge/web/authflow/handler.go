@@ -63,6 +63,19 @@ type PasswordChecker interface {
 	Hash(login string) string
 }
 
+// SecondFactor is the second-factor step of the sign-in (bridge/web/mfa).
+type SecondFactor interface {
+	// AfterPassword decides what follows a right password: "" to open a session now, or where
+	// to send the browser (the second-factor step, which opens the session itself once passed).
+	AfterPassword(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, m *legacy.Member) (string, error)
+	// NeedsStepUp reports whether sess lacks a second factor that completing ar for client
+	// needs (the member opted in, the client requires it or asked with acr_values, the
+	// member's role requires it).
+	NeedsStepUp(ctx context.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) (bool, error)
+	// StartStepUp opens a step-up of sess for ar and returns where to send the browser.
+	StartStepUp(c echo.Context, ar *sso.AuthRequest, sess *sso.Session) (string, error)
+}
+
 // Handler serves the sign-in flow. Its fields are what it depends on; all are required unless
 // said otherwise.
 type Handler struct {
@@ -90,6 +103,8 @@ type Handler struct {
 	Issuer         string
 	// SessionLifetime is how long an SSO session lives.
 	SessionLifetime time.Duration
+	// SecondFactor is the second-factor step (nil: passwords alone).
+	SecondFactor SecondFactor
 	// AMSName names the AMS website on the login page's hand-off button ("" : no hand-off).
 	AMSName string
 	// Upstreams are the login page's buttons of upstream providers (none: no buttons).

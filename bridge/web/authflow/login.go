@@ -208,6 +208,18 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 		}
 		return h.showLogin(c, ar, client, login, signin.Message(err), status)
 	}
+	if h.SecondFactor != nil {
+		next, err := h.SecondFactor.AfterPassword(c, ar, client, m)
+		if err != nil {
+			return err
+		}
+		if next != "" {
+			// No session yet: the second-factor step opens it once passed.
+			h.Audit.Write(ctx, &store.AuditEvent{Event: "login.password_ok", Subject: h.Subjects.Subject(m.Key), Login: m.Login,
+				ClientID: client.ID, IP: ip, Detail: "second factor next"})
+			return c.Redirect(http.StatusSeeOther, next)
+		}
+	}
 	sess, err := h.StartSession(c, m, []string{"pwd"})
 	if err != nil {
 		return err
@@ -275,10 +287,13 @@ func (h *Handler) Finish(c echo.Context, ar *sso.AuthRequest, client *sso.Client
 		}
 		return c.Redirect(http.StatusSeeOther, "/consent?id="+ar.ID)
 	}
-	return h.complete(c, ar, sess)
+	return h.complete(c, ar, client, sess, m)
 }
 
-func (h *Handler) complete(c echo.Context, ar *sso.AuthRequest, sess *sso.Session) error {
+// complete is every entry point's last step: the checks that do not depend on the entry point
+// (a pending request, a session that answers it, its second factor), then the transition
+// pending -> completed.
+func (h *Handler) complete(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {
 	ctx := c.Request().Context()
 	if ar.Done {
 		return h.RequestStateError(c, ar, nil, sso.ErrAuthRequestUsed)
@@ -286,6 +301,22 @@ func (h *Handler) complete(c echo.Context, ar *sso.AuthRequest, sess *sso.Sessio
 	if !h.sessionAnswers(ar, sess) {
 		// The request asks for a new sign-in this session has not given: the login page asks.
 		return c.Redirect(http.StatusSeeOther, "/login?id="+url.QueryEscape(ar.ID))
+	}
+	if h.SecondFactor != nil {
+		need, err := h.SecondFactor.NeedsStepUp(ctx, ar, client, sess, m)
+		if err != nil {
+			return err
+		}
+		if need {
+			if slices.Contains(ar.Prompt, oidc.PromptNone) {
+				return h.redirectError(c, ar, oidc.ErrInteractionRequired().WithDescription("a second factor is required"))
+			}
+			next, err := h.SecondFactor.StartStepUp(c, ar, sess)
+			if err != nil {
+				return err
+			}
+			return c.Redirect(http.StatusSeeOther, next)
+		}
 	}
 	// Shadow user at the client: delivered now when the client asks for synchronous
 	// provisioning (a failure issues no code), else queued.

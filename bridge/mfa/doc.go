@@ -1,0 +1,9 @@
+// Package mfa keeps members' second factors, in the bridge's own store (the AMS has none):
+// TOTP authenticator apps (RFC 6238: 30 s steps, 6 digits, one step either side, each step
+// usable once) with ten single-use recovery codes kept hashed, and passkeys (WebAuthn, with
+// go-webauthn) usable alone (discoverable credentials) or after the password. It decides when a
+// sign-in needs a second factor (the member opted in by enrolling, the app requires it, the app
+// asked with acr_values, the member's AMS role requires it), throttles wrong codes per member,
+// and writes the audit rows of enrolment, use, removal and reset. The pages are in
+// bridge/web/mfa.
+package mfa

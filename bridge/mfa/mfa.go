@@ -1,0 +1,407 @@
+package mfa
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/throttle"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Authentication method references (RFC 8176) the bridge records.
+const (
+	AMRPassword = "pwd" // the AMS password
+	AMROTP      = "otp" // a TOTP code or a recovery code
+	AMRHardware = "hwk" // a passkey bound to its device (not backup eligible)
+	AMRSoftware = "swk" // a synced passkey (backup eligible)
+	AMRMFA      = "mfa" // more than one factor
+)
+
+// TOTP parameters (RFC 6238 defaults, which every authenticator app supports).
+const (
+	totpPeriod = 30
+	totpDigits = otp.DigitsSix
+	// totpSkew is how many steps before and after now a code is accepted for.
+	totpSkew = 1
+	// RecoveryCodes is how many recovery codes an enrolment hands out.
+	RecoveryCodes = 10
+)
+
+// Errors of the second-factor checks. A person is told the same for a wrong and a reused code.
+var (
+	ErrWrongCode = errors.New("mfa: wrong or already used code")
+	// ErrNoFactor: the member has no factor of that kind.
+	ErrNoFactor = errors.New("mfa: no such factor")
+)
+
+// ThrottledError: too many wrong second-factor codes for the member; retry after RetryAfter.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("mfa: too many wrong codes: retry after %s", e.RetryAfter)
+}
+
+// Policy is when a second factor is required.
+type Policy struct {
+	// RequiredClients are client ids whose mfa is required.
+	RequiredClients map[string]bool
+	// RequiredRoles are AMS roles whose holders must use a second factor.
+	RequiredRoles []string
+}
+
+// Service keeps members' second factors and checks them. Every field is required.
+type Service struct {
+	Store store.FactorStore
+	// KEK is the key-encryption key: it seals TOTP secrets.
+	KEK []byte
+	// Issuer names the service in authenticator apps (the organisation's name).
+	Issuer string
+	Policy Policy
+	// Throttle counts wrong second-factor codes per member (and client IP).
+	Throttle *throttle.Throttle
+	Audit    func(ctx context.Context, e *store.AuditEvent)
+	// WebAuthn is the passkey relying party (nil: passkeys off).
+	WebAuthn *WebAuthn
+	Now      func() time.Time
+}
+
+// Factors are what a member has enrolled.
+type Factors struct {
+	TOTP bool
+	// Passkeys are the member's WebAuthn credentials.
+	Passkeys []*store.WebAuthnCredential
+	// RecoveryLeft counts unspent recovery codes.
+	RecoveryLeft int
+}
+
+// Any reports whether the member has a second factor (opted in).
+func (f Factors) Any() bool { return f.TOTP || len(f.Passkeys) > 0 }
+
+// Factors reads the member's factors.
+func (s *Service) Factors(ctx context.Context, subject string) (Factors, error) {
+	var f Factors
+	t, err := s.Store.TOTP(ctx, subject)
+	switch {
+	case err == nil:
+		f.TOTP = t.Confirmed
+	case !errors.Is(err, sso.ErrNotFound):
+		return f, fmt.Errorf("read totp: %w", err)
+	}
+	if f.Passkeys, err = s.Store.WebAuthnCredentials(ctx, subject); err != nil {
+		return f, fmt.Errorf("read passkeys: %w", err)
+	}
+	if f.TOTP {
+		if f.RecoveryLeft, err = s.Store.RecoveryCodesLeft(ctx, subject); err != nil {
+			return f, fmt.Errorf("read recovery codes: %w", err)
+		}
+	}
+	return f, nil
+}
+
+// Why a second factor is required.
+const (
+	ReasonEnrolled  = "enrolled"   // the member opted in
+	ReasonClient    = "client"     // the app requires it
+	ReasonACR       = "acr_values" // the app asked for it (acr_values)
+	ReasonRole      = "role"       // the member's role requires it
+	ReasonNotNeeded = ""
+)
+
+// Required tells whether completing ar (for clientID; ar may be nil outside a sign-in) needs a
+// second factor from the member m, and why.
+func (s *Service) Required(ar *sso.AuthRequest, clientID string, m *legacy.Member, f Factors) string {
+	switch {
+	case f.Any():
+		return ReasonEnrolled
+	case s.Policy.RequiredClients[clientID]:
+		return ReasonClient
+	case ar != nil && slices.Contains(ar.ACRValues, sso.ACRMFA):
+		return ReasonACR
+	case m != nil && slices.ContainsFunc(m.Roles, func(r string) bool { return slices.Contains(s.Policy.RequiredRoles, r) }):
+		return ReasonRole
+	}
+	return ReasonNotNeeded
+}
+
+// Needed reports whether a sign-in of m (subject) to clientID outside the browser (the
+// password grant, the AMS token exchange), which cannot ask for a second factor, must be
+// refused because one is required.
+func (s *Service) Needed(ctx context.Context, clientID, subject string, m *legacy.Member) (bool, error) {
+	f, err := s.Factors(ctx, subject)
+	if err != nil {
+		return false, err
+	}
+	return s.Required(nil, clientID, m, f) != ReasonNotNeeded, nil
+}
+
+// HasMFA reports whether a session's methods include a second factor.
+func HasMFA(amr []string) bool { return slices.Contains(amr, AMRMFA) }
+
+// WithFactor is amr after a second factor of method: the first factor's methods, the new one
+// and mfa, each once.
+func WithFactor(amr []string, method string) []string {
+	out := slices.Clone(amr)
+	for _, m := range []string{method, AMRMFA} {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// ---- TOTP ----
+
+// Enrolment is a pending TOTP enrolment as the member sees it.
+type Enrolment struct {
+	// Secret is the base32 secret, for typing into an app by hand.
+	Secret string
+	// QR is the otpauth:// URL as a PNG data URI (rendered here: no external service).
+	QR template.URL
+}
+
+func sealName(subject string) string { return "totp:" + subject }
+
+// BeginTOTP starts (or restarts) a TOTP enrolment: a fresh secret, stored sealed and pending
+// until ConfirmTOTP. account is what the app shows under the issuer (the member's login).
+func (s *Service) BeginTOTP(ctx context.Context, subject, account string) (*Enrolment, error) {
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: s.Issuer, AccountName: account, Period: totpPeriod,
+		Digits: totpDigits, Algorithm: otp.AlgorithmSHA1, SecretSize: 20})
+	if err != nil {
+		return nil, fmt.Errorf("totp secret: %w", err)
+	}
+	sealed, err := identity.SealValue(s.KEK, sealName(subject), []byte(key.Secret()))
+	if err != nil {
+		return nil, fmt.Errorf("seal totp secret: %w", err)
+	}
+	if err := s.Store.PutTOTP(ctx, &store.TOTPFactor{Subject: subject, SecretSealed: sealed, CreatedAt: s.Now()}); err != nil {
+		return nil, fmt.Errorf("store totp: %w", err)
+	}
+	return enrolment(otpauthURL(s.Issuer, account, key.Secret()), key.Secret())
+}
+
+// PendingTOTP returns the pending enrolment again (the page reloaded), or nil when there is none.
+func (s *Service) PendingTOTP(ctx context.Context, subject, account string) (*Enrolment, error) {
+	f, err := s.Store.TOTP(ctx, subject)
+	if errors.Is(err, sso.ErrNotFound) || (err == nil && f.Confirmed) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	secret, err := identity.OpenValue(s.KEK, sealName(subject), f.SecretSealed)
+	if err != nil {
+		return nil, fmt.Errorf("open totp secret: %w", err)
+	}
+	return enrolment(otpauthURL(s.Issuer, account, string(secret)), string(secret))
+}
+
+// otpauthURL is the key URI authenticator apps read (Google Authenticator's Key Uri Format).
+func otpauthURL(issuer, account, secret string) string {
+	q := url.Values{"secret": {secret}, "issuer": {issuer}, "algorithm": {"SHA1"}, "digits": {"6"},
+		"period": {strconv.Itoa(totpPeriod)}}
+	u := url.URL{Scheme: "otpauth", Host: "totp", Path: "/" + issuer + ":" + account, RawQuery: q.Encode()}
+	return u.String()
+}
+
+func enrolment(uri, secret string) (*Enrolment, error) {
+	png, err := qrcode.Encode(uri, qrcode.Medium, 240)
+	if err != nil {
+		return nil, fmt.Errorf("qr code: %w", err)
+	}
+	return &Enrolment{Secret: secret, QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))}, nil
+}
+
+// matchStep finds the time step within ±totpSkew of now whose code is code (-1: none).
+func (s *Service) matchStep(secret []byte, code string) int64 {
+	code = strings.Join(strings.Fields(code), "")
+	if len(code) != int(totpDigits) {
+		return -1
+	}
+	now := s.Now()
+	found := int64(-1)
+	for d := -totpSkew; d <= totpSkew; d++ {
+		t := now.Add(time.Duration(d*totpPeriod) * time.Second)
+		want, err := totp.GenerateCodeCustom(string(secret), t, totp.ValidateOpts{Period: totpPeriod, Digits: totpDigits, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			return -1
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			found = t.Unix() / totpPeriod
+		}
+	}
+	return found
+}
+
+// ConfirmTOTP finishes an enrolment with a first code and returns the recovery codes (shown
+// once; only their hashes are kept).
+func (s *Service) ConfirmTOTP(ctx context.Context, subject, code, ip string) ([]string, error) {
+	if err := s.throttle(subject, ip); err != nil {
+		return nil, err
+	}
+	f, err := s.Store.TOTP(ctx, subject)
+	if errors.Is(err, sso.ErrNotFound) || (err == nil && f.Confirmed) {
+		s.release(subject, ip)
+		return nil, ErrNoFactor
+	}
+	if err != nil {
+		s.release(subject, ip)
+		return nil, fmt.Errorf("read totp: %w", err)
+	}
+	secret, err := identity.OpenValue(s.KEK, sealName(subject), f.SecretSealed)
+	if err != nil {
+		s.release(subject, ip)
+		return nil, fmt.Errorf("open totp secret: %w", err)
+	}
+	step := s.matchStep(secret, code)
+	if step < 0 {
+		return nil, ErrWrongCode
+	}
+	codes, hashes := newRecoveryCodes(subject)
+	if err := s.Store.ConfirmTOTP(ctx, subject, step, hashes); err != nil {
+		if errors.Is(err, sso.ErrNotFound) {
+			return nil, ErrNoFactor // confirmed meanwhile
+		}
+		return nil, fmt.Errorf("confirm totp: %w", err)
+	}
+	s.succeed(subject, ip)
+	s.Audit(ctx, &store.AuditEvent{Event: "mfa.enrolled", Subject: subject, IP: ip, Detail: "totp"})
+	return codes, nil
+}
+
+// VerifyTOTP checks a code of the member's confirmed TOTP factor; each time step is accepted
+// once (a replayed code is ErrWrongCode).
+func (s *Service) VerifyTOTP(ctx context.Context, subject, code, ip string) error {
+	if err := s.throttle(subject, ip); err != nil {
+		return err
+	}
+	f, err := s.Store.TOTP(ctx, subject)
+	if errors.Is(err, sso.ErrNotFound) || (err == nil && !f.Confirmed) {
+		s.failed(ctx, subject, ip, "totp: none")
+		return ErrWrongCode
+	}
+	if err != nil {
+		s.release(subject, ip)
+		return fmt.Errorf("read totp: %w", err)
+	}
+	secret, err := identity.OpenValue(s.KEK, sealName(subject), f.SecretSealed)
+	if err != nil {
+		s.release(subject, ip)
+		return fmt.Errorf("open totp secret: %w", err)
+	}
+	step := s.matchStep(secret, code)
+	if step < 0 {
+		s.failed(ctx, subject, ip, "totp: wrong code")
+		return ErrWrongCode
+	}
+	if err := s.Store.UseTOTPStep(ctx, subject, step); err != nil {
+		if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
+			s.failed(ctx, subject, ip, "totp: code reused")
+			return ErrWrongCode
+		}
+		s.release(subject, ip)
+		return fmt.Errorf("use totp step: %w", err)
+	}
+	s.succeed(subject, ip)
+	s.Audit(ctx, &store.AuditEvent{Event: "mfa.used", Subject: subject, IP: ip, Detail: "totp"})
+	return nil
+}
+
+// UseRecoveryCode spends one of the member's recovery codes.
+func (s *Service) UseRecoveryCode(ctx context.Context, subject, code, ip string) error {
+	if err := s.throttle(subject, ip); err != nil {
+		return err
+	}
+	if err := s.Store.UseRecoveryCode(ctx, subject, recoveryHash(subject, code), s.Now()); err != nil {
+		if errors.Is(err, sso.ErrNotFound) {
+			s.failed(ctx, subject, ip, "recovery code: wrong or used")
+			return ErrWrongCode
+		}
+		s.release(subject, ip)
+		return fmt.Errorf("use recovery code: %w", err)
+	}
+	s.succeed(subject, ip)
+	s.Audit(ctx, &store.AuditEvent{Event: "mfa.used", Subject: subject, IP: ip, Detail: "recovery code"})
+	return nil
+}
+
+// RemoveTOTP removes the member's authenticator app and recovery codes.
+func (s *Service) RemoveTOTP(ctx context.Context, subject, ip string) error {
+	if err := s.Store.DeleteTOTP(ctx, subject); err != nil {
+		return fmt.Errorf("remove totp: %w", err)
+	}
+	s.Audit(ctx, &store.AuditEvent{Event: "mfa.removed", Subject: subject, IP: ip, Detail: "totp"})
+	return nil
+}
+
+// Reset removes every factor of a member (an administrator's act); the member is told at their
+// next sign-in. by names who reset (for the audit row).
+func (s *Service) Reset(ctx context.Context, subject, by string) (int, error) {
+	n, err := s.Store.ResetFactors(ctx, subject, s.Now())
+	if err != nil {
+		return 0, fmt.Errorf("reset factors: %w", err)
+	}
+	s.Audit(ctx, &store.AuditEvent{Event: "mfa.reset", Subject: subject, Detail: fmt.Sprintf("%d factors removed by %s", n, by)})
+	return n, nil
+}
+
+// ---- recovery codes ----
+
+var recoveryAlphabet = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)
+
+// newRecoveryCodes makes RecoveryCodes codes of 60 random bits each ("xxxx-xxxx-xxxx") and their
+// hashes.
+func newRecoveryCodes(subject string) (codes, hashes []string) {
+	for range RecoveryCodes {
+		raw := recoveryAlphabet.EncodeToString(identity.RandomBytes(8))[:12]
+		code := raw[:4] + "-" + raw[4:8] + "-" + raw[8:]
+		codes = append(codes, code)
+		hashes = append(hashes, recoveryHash(subject, code))
+	}
+	return codes, hashes
+}
+
+// recoveryHash is what the store keeps of a recovery code: SHA-256 of the member and the code
+// without separators or case.
+func recoveryHash(subject, code string) string {
+	norm := strings.ToLower(strings.NewReplacer("-", "", " ", "").Replace(code))
+	sum := sha256.Sum256([]byte("ssobridge recovery code\x00" + subject + "\x00" + norm))
+	return hex.EncodeToString(sum[:])
+}
+
+// ---- throttling ----
+
+// throttleKey counts a member's wrong second-factor codes in the login throttle (its own key).
+func throttleKey(subject string) string { return "\x00mfa:" + subject }
+
+func (s *Service) throttle(subject, ip string) error {
+	if _, retryAfter := s.Throttle.Check(throttleKey(subject), ip); retryAfter > 0 {
+		return &ThrottledError{RetryAfter: retryAfter}
+	}
+	return nil
+}
+
+func (s *Service) succeed(subject, ip string) { s.Throttle.Succeed(throttleKey(subject), ip) }
+func (s *Service) release(subject, ip string) { s.Throttle.Release(throttleKey(subject), ip) }
+
+func (s *Service) failed(ctx context.Context, subject, ip, detail string) {
+	s.Audit(ctx, &store.AuditEvent{Event: "mfa.failure", Subject: subject, IP: ip, Detail: detail})
+}

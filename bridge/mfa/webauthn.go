@@ -1,0 +1,4 @@
+package mfa
+
+// WebAuthn is the passkey relying party (webauthn.go).
+type WebAuthn struct{}

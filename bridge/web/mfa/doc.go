@@ -1,0 +1,7 @@
+// Package mfa is the web side of second factors: the second-factor step of a sign-in
+// (/login/mfa), which a sign-in that passed its password, or a session that must step up,
+// reaches through a single-use challenge bound to the browser (store.MFAChallenge: pending ->
+// passed, once); the member's security page (/account/security: authenticator app, recovery
+// codes, passkeys); and the WebAuthn ceremonies' JSON endpoints (passkeys.go). No session
+// exists for a sign-in until its second factor passed, so no other path can complete it.
+package mfa

@@ -1,0 +1,386 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/mfa"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/bridge/web/authflow"
+	"github.com/ssobridge/ssobridge/bridge/web/session"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Paths of the second-factor pages.
+const (
+	PathStep     = "/login/mfa"
+	PathSecurity = "/account/security"
+)
+
+// Challenge kinds.
+const (
+	kindSignIn = "signin" // the password was right; no session until the second factor
+	kindStepUp = "stepup" // a live session asks for a second factor
+)
+
+// noticeData marks a sign-in challenge that shows the factor-reset notice.
+const noticeData = "reset-notice"
+
+// challengeLifetime is how long a second-factor step may take.
+const challengeLifetime = 10 * time.Minute
+
+// Handler serves the second-factor step of the sign-in (/login/mfa) and the member's security
+// page (/account/security). It is the authflow's SecondFactor. Every field is required.
+type Handler struct {
+	Pages   *web.Renderer
+	Cookies *session.Cookies
+	Flow    *authflow.Handler
+	MFA     *mfa.Service
+	Store   store.FactorStore
+	// Subjects is the member's subject (identity.SubjectMapper).
+	Subjects *identity.SubjectMapper
+	Audit    func(context.Context, *store.AuditEvent)
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Mount adds the pages.
+func (h *Handler) Mount(e *echo.Echo) {
+	e.GET(PathStep, h.stepPage)
+	e.POST(PathStep, h.stepSubmit)
+	e.GET(PathSecurity, h.securityPage)
+	e.POST(PathSecurity, h.securitySubmit)
+	h.mountPasskeys(e)
+}
+
+func challengeHash(raw string) string { return sso.HashToken("mfa-challenge:" + raw) }
+
+// newChallenge stores a pending challenge for this browser and returns its raw id.
+func (h *Handler) newChallenge(c echo.Context, ch *store.MFAChallenge) (string, error) {
+	browser, err := h.Cookies.RequestBrowser(c)
+	if err != nil {
+		return "", fmt.Errorf("request browser: %w", err)
+	}
+	raw := sso.RandomToken()
+	now := h.Now()
+	ch.IDHash, ch.Browser, ch.CreatedAt, ch.ExpiresAt = challengeHash(raw), browser, now, now.Add(challengeLifetime)
+	if err := h.Store.CreateMFAChallenge(c.Request().Context(), ch); err != nil {
+		return "", fmt.Errorf("create mfa challenge: %w", err)
+	}
+	return raw, nil
+}
+
+func stepURL(raw string) string { return PathStep + "?c=" + url.QueryEscape(raw) }
+
+// AfterPassword is called when the password was right. It returns "" when the member goes on
+// with the password alone, or the second-factor step to send the browser to: the sign-in then
+// waits there, without a session, until a second factor (or enrolment) passes.
+func (h *Handler) AfterPassword(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, m *legacy.Member) (string, error) {
+	ctx := c.Request().Context()
+	// The subject is remembered now: the step looks the member up by it.
+	sub, err := h.Subjects.Remember(ctx, m.Key, m.Login, h.Now())
+	if err != nil {
+		return "", err
+	}
+	f, err := h.MFA.Factors(ctx, sub)
+	if err != nil {
+		return "", err
+	}
+	notice, err := h.Store.TakeFactorResetNotice(ctx, sub)
+	if err != nil {
+		return "", fmt.Errorf("reset notice: %w", err)
+	}
+	if h.MFA.Required(ar, client.ID, m, f) == mfa.ReasonNotNeeded && !notice {
+		return "", nil
+	}
+	ch := &store.MFAChallenge{Kind: kindSignIn, Subject: sub, AuthRequestID: ar.ID, AMR: []string{mfa.AMRPassword}}
+	if notice {
+		ch.Data = []byte(noticeData)
+	}
+	raw, err := h.newChallenge(c, ch)
+	if err != nil {
+		return "", err
+	}
+	return stepURL(raw), nil
+}
+
+// NeedsStepUp reports whether sess lacks a second factor that completing ar for client needs.
+func (h *Handler) NeedsStepUp(ctx context.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) (bool, error) {
+	if mfa.HasMFA(sess.AMR) {
+		return false, nil
+	}
+	f, err := h.MFA.Factors(ctx, sess.Subject)
+	if err != nil {
+		return false, err
+	}
+	return h.MFA.Required(ar, client.ID, m, f) != mfa.ReasonNotNeeded, nil
+}
+
+// StartStepUp opens a step-up challenge on sess (for ar; nil: the security page) and returns
+// where to send the browser.
+func (h *Handler) StartStepUp(c echo.Context, ar *sso.AuthRequest, sess *sso.Session) (string, error) {
+	ch := &store.MFAChallenge{Kind: kindStepUp, Subject: sess.Subject, SessionID: sess.ID, AMR: sess.AMR}
+	if ar != nil {
+		ch.AuthRequestID = ar.ID
+	}
+	raw, err := h.newChallenge(c, ch)
+	if err != nil {
+		return "", err
+	}
+	return stepURL(raw), nil
+}
+
+// ---- the second-factor step ----
+
+type stepData struct {
+	web.Page
+	CSRF, Challenge, ClientName, Error string
+	Notice                             bool
+	// TOTP and Passkeys: the member's factors to choose from; Enrol: a pending enrolment;
+	// Continue: nothing is needed (the notice only).
+	TOTP, Passkeys bool
+	Enrol          *mfa.Enrolment
+	Continue       bool
+	// Codes are fresh recovery codes (shown once) and Next where to go on.
+	Codes []string
+	Next  string
+}
+
+// loaded is a challenge with what it continues.
+type loaded struct {
+	raw    string
+	ch     *store.MFAChallenge
+	ar     *sso.AuthRequest
+	client *sso.ClientConfig
+	m      *legacy.Member
+	f      mfa.Factors
+	reason string
+}
+
+var errChallengeUsed = errors.New("mfa challenge used")
+
+// load finds the challenge raw names for this browser, the request it continues and the
+// member; on a failure it renders the error page and returns nil.
+func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
+	ctx := c.Request().Context()
+	ch, err := h.Store.MFAChallenge(ctx, challengeHash(raw))
+	if errors.Is(err, sso.ErrNotFound) || raw == "" || len(raw) > 128 {
+		return nil, h.Pages.Error(c, http.StatusBadRequest, "This step has expired",
+			"The sign-in step you came back to is no longer valid: it was finished already or is too old.",
+			"Go back to the app and start signing in again.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load mfa challenge: %w", err)
+	}
+	browser, err := h.Cookies.RequestBrowser(c)
+	if err != nil {
+		return nil, fmt.Errorf("request browser: %w", err)
+	}
+	if ch.Browser != browser {
+		return nil, h.Pages.Error(c, http.StatusForbidden, "This step was started in another browser",
+			"For your safety, a sign-in can only be finished in the browser where it was started.", "Start again from the app in this browser.")
+	}
+	if ch.Passed {
+		return nil, h.used(c)
+	}
+	l := &loaded{raw: raw, ch: ch}
+	if ch.Kind == kindStepUp {
+		sess, err := h.Cookies.Current(c)
+		if err != nil || sess.ID != ch.SessionID {
+			return nil, h.Pages.Error(c, http.StatusForbidden, "You are no longer signed in",
+				"The session this step belongs to has ended.", "Go back to the app and sign in again.")
+		}
+	}
+	if ch.AuthRequestID != "" {
+		ar, client, err := h.Flow.PendingRequest(c, ch.AuthRequestID)
+		if ar == nil {
+			return nil, err
+		}
+		l.ar, l.client = ar, client
+	}
+	if l.m, err = h.Flow.Member(ctx, &sso.Session{Subject: ch.Subject}); err != nil {
+		if errors.Is(err, sso.ErrAccessDenied) {
+			return nil, h.Pages.Error(c, http.StatusForbidden, "Your account cannot be used",
+				"Your membership account can no longer sign in. Please contact the association.", "")
+		}
+		return nil, h.Pages.MembershipUnavailable(c, h.Logger, err)
+	}
+	if l.f, err = h.MFA.Factors(ctx, ch.Subject); err != nil {
+		return nil, err
+	}
+	clientID := ""
+	if l.client != nil {
+		clientID = l.client.ID
+	}
+	l.reason = h.MFA.Required(l.ar, clientID, l.m, l.f)
+	return l, nil
+}
+
+func (h *Handler) used(c echo.Context) error {
+	return h.Pages.Error(c, http.StatusConflict, "This step was already finished",
+		"The second step of this sign-in has been done already, so it cannot be done again.",
+		"Go back to the app; if you are not signed in there, start signing in again.")
+}
+
+func (h *Handler) render(c echo.Context, status int, l *loaded, d stepData) error {
+	ctx := c.Request().Context()
+	csrf, err := h.Cookies.CSRFToken(c)
+	if err != nil {
+		return err
+	}
+	d.Page, d.CSRF, d.Challenge = h.Pages.Base("Confirm it's you"), csrf, l.raw
+	d.Notice = string(l.ch.Data) == noticeData
+	if l.client != nil {
+		d.ClientName = l.client.Name
+	}
+	if d.Codes != nil {
+		return h.Pages.Render(c, status, "mfa", d)
+	}
+	d.TOTP, d.Passkeys = l.f.TOTP, len(l.f.Passkeys) > 0 && h.MFA.WebAuthn != nil
+	switch {
+	case l.f.Any():
+	case l.reason != mfa.ReasonNotNeeded:
+		// A second factor is required and the member has none: enrol an authenticator app now.
+		if d.Enrol, err = h.MFA.PendingTOTP(ctx, l.ch.Subject, l.m.Login); err == nil && d.Enrol == nil {
+			d.Enrol, err = h.MFA.BeginTOTP(ctx, l.ch.Subject, l.m.Login)
+		}
+		if err != nil {
+			return err
+		}
+	default:
+		d.Continue = true
+	}
+	return h.Pages.Render(c, status, "mfa", d)
+}
+
+func (h *Handler) stepPage(c echo.Context) error {
+	l, err := h.load(c, c.QueryParam("c"))
+	if l == nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, l, stepData{})
+}
+
+// stepSubmit checks the second factor the member typed, then passes the challenge (once) and
+// opens or upgrades the session.
+func (h *Handler) stepSubmit(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return h.Cookies.CSRFFailed(c)
+	}
+	l, err := h.load(c, c.FormValue("c"))
+	if l == nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	sub, ip, code := l.ch.Subject, c.RealIP(), c.FormValue("code")
+	if len(code) > 64 {
+		code = code[:64]
+	}
+	var amr []string
+	var codes []string
+	switch c.FormValue("method") {
+	case "totp":
+		err = h.MFA.VerifyTOTP(ctx, sub, code, ip)
+		amr = mfa.WithFactor(l.ch.AMR, mfa.AMROTP)
+	case "recovery":
+		err = h.MFA.UseRecoveryCode(ctx, sub, code, ip)
+		amr = mfa.WithFactor(l.ch.AMR, mfa.AMROTP)
+	case "enrol":
+		if l.f.Any() {
+			return h.render(c, http.StatusBadRequest, l, stepData{Error: "You already have a second factor: use it."})
+		}
+		codes, err = h.MFA.ConfirmTOTP(ctx, sub, code, ip)
+		amr = mfa.WithFactor(l.ch.AMR, mfa.AMROTP)
+	case "continue":
+		if l.f.Any() || l.reason != mfa.ReasonNotNeeded {
+			return h.render(c, http.StatusBadRequest, l, stepData{Error: "A second factor is needed to go on."})
+		}
+		amr = l.ch.AMR
+	default:
+		return h.render(c, http.StatusBadRequest, l, stepData{Error: "Choose how to confirm it's you."})
+	}
+	if msg, status := codeError(err); msg != "" {
+		var te *mfa.ThrottledError
+		if errors.As(err, &te) {
+			c.Response().Header().Set("Retry-After", fmt.Sprint(int(te.RetryAfter.Seconds())+1))
+		}
+		return h.render(c, status, l, stepData{Error: msg})
+	} else if err != nil {
+		return err
+	}
+	next, err := h.pass(c, l, amr)
+	if next == "" {
+		return err
+	}
+	if codes != nil {
+		return h.render(c, http.StatusOK, l, stepData{Codes: codes, Next: next})
+	}
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// codeError is what a person is told about a failed code ("" when err is not about the code).
+func codeError(err error) (string, int) {
+	var te *mfa.ThrottledError
+	switch {
+	case err == nil:
+		return "", 0
+	case errors.As(err, &te):
+		return fmt.Sprintf("Too many wrong codes. For your security, please wait %d minutes and try again.", int(te.RetryAfter.Minutes())+1),
+			http.StatusTooManyRequests
+	case errors.Is(err, mfa.ErrWrongCode), errors.Is(err, mfa.ErrNoFactor):
+		return "That code is not right, or it was used already. Check it and try again.", http.StatusUnauthorized
+	}
+	return "", 0
+}
+
+// pass moves the challenge to passed (once) and opens the session (sign-in) or upgrades it
+// (step-up) with amr. It returns where the browser goes on, or "" after rendering an error.
+func (h *Handler) pass(c echo.Context, l *loaded, amr []string) (string, error) {
+	ctx := c.Request().Context()
+	if err := h.Store.PassMFAChallenge(ctx, l.ch.IDHash, l.ch.Browser, h.Now()); err != nil {
+		if errors.Is(err, sso.ErrAuthRequestUsed) || errors.Is(err, sso.ErrNotFound) || errors.Is(err, sso.ErrAuthRequestElsewhere) {
+			return "", h.used(c)
+		}
+		return "", fmt.Errorf("pass mfa challenge: %w", err)
+	}
+	detail := strings.Join(amr, "+")
+	next := PathSecurity
+	if l.ar != nil {
+		next = authflow.PathLogin + "?id=" + url.QueryEscape(l.ar.ID)
+	}
+	switch l.ch.Kind {
+	case kindSignIn:
+		if _, err := h.Flow.StartSession(c, l.m, amr); err != nil {
+			return "", err
+		}
+		clientID := ""
+		if l.client != nil {
+			clientID = l.client.ID
+		}
+		h.Audit(ctx, &store.AuditEvent{Event: "login.success", Subject: l.ch.Subject, Login: l.m.Login, ClientID: clientID, IP: c.RealIP(), Detail: detail})
+	case kindStepUp:
+		if err := h.Store.UpgradeSession(ctx, l.ch.SessionID, l.ch.AMR, amr, h.Now()); err != nil {
+			if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
+				return "", h.used(c)
+			}
+			return "", fmt.Errorf("upgrade session: %w", err)
+		}
+		h.Audit(ctx, &store.AuditEvent{Event: "login.step_up", Subject: l.ch.Subject, Login: l.m.Login, IP: c.RealIP(), Detail: detail})
+	default:
+		return "", fmt.Errorf("mfa challenge of kind %q at the second-factor step", l.ch.Kind)
+	}
+	// The login page finishes the request with the new (or upgraded) session: the same checks
+	// as any other entry point (access, consent, the second factor's own guard).
+	return next, nil
+}

@@ -1,0 +1,192 @@
+package mfa
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/bridge/mfa"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+type passkeyLine struct {
+	ID, Name, Added, LastUsed string
+	Synced                    bool
+}
+
+type securityData struct {
+	web.Page
+	CSRF, Error, Notice string
+	// Confirm: the member has factors but this session did not use one; changes wait for a
+	// step-up.
+	Confirm      bool
+	TOTP         bool
+	RecoveryLeft int
+	Passkeys     []passkeyLine
+	PasskeysOn   bool
+	Enrol        *mfa.Enrolment
+	Codes        []string
+}
+
+// signedIn is the member behind this browser's session, or nil after rendering a page.
+func (h *Handler) signedIn(c echo.Context) (*sso.Session, *legacy.Member, error) {
+	ctx := c.Request().Context()
+	sess, err := h.Cookies.Current(c)
+	if errors.Is(err, sso.ErrNotFound) {
+		return nil, nil, h.Pages.Error(c, http.StatusUnauthorized, "You are not signed in",
+			"Open one of the association's apps or the member website to sign in.", "")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := h.Flow.Member(ctx, sess)
+	if err != nil {
+		if errors.Is(err, sso.ErrAccessDenied) {
+			return nil, nil, h.Pages.Error(c, http.StatusForbidden, "Your account cannot be used",
+				"Your membership account can no longer sign in. Please contact the association.", "")
+		}
+		return nil, nil, h.Pages.MembershipUnavailable(c, h.Logger, err)
+	}
+	return sess, m, nil
+}
+
+func (h *Handler) securityData(c echo.Context, sess *sso.Session, f mfa.Factors) (securityData, error) {
+	csrf, err := h.Cookies.CSRFToken(c)
+	if err != nil {
+		return securityData{}, err
+	}
+	d := securityData{Page: h.Pages.Base("Sign-in security"), CSRF: csrf, Notice: c.QueryParam("done"),
+		Confirm: f.Any() && !mfa.HasMFA(sess.AMR), TOTP: f.TOTP, RecoveryLeft: f.RecoveryLeft, PasskeysOn: h.MFA.WebAuthn != nil}
+	for _, p := range f.Passkeys {
+		l := passkeyLine{ID: base64.RawURLEncoding.EncodeToString(p.ID), Name: p.Name, Added: p.CreatedAt.Format("2 Jan 2006"),
+			Synced: p.BackupEligible}
+		if !p.LastUsedAt.IsZero() {
+			l.LastUsed = p.LastUsedAt.Format("2 Jan 2006")
+		}
+		d.Passkeys = append(d.Passkeys, l)
+	}
+	return d, nil
+}
+
+func (h *Handler) securityPage(c echo.Context) error {
+	sess, _, err := h.signedIn(c)
+	if sess == nil {
+		return err
+	}
+	f, err := h.MFA.Factors(c.Request().Context(), sess.Subject)
+	if err != nil {
+		return err
+	}
+	d, err := h.securityData(c, sess, f)
+	if err != nil {
+		return err
+	}
+	return h.Pages.Render(c, http.StatusOK, "security", d)
+}
+
+// securitySubmit handles the security page's forms. A member who has a factor changes nothing
+// before this session has used one (step-up first).
+func (h *Handler) securitySubmit(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return h.Cookies.CSRFFailed(c)
+	}
+	sess, m, err := h.signedIn(c)
+	if sess == nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	f, err := h.MFA.Factors(ctx, sess.Subject)
+	if err != nil {
+		return err
+	}
+	action := c.FormValue("action")
+	if f.Any() && !mfa.HasMFA(sess.AMR) {
+		next, err := h.StartStepUp(c, nil, sess)
+		if err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, next)
+	}
+	show := func(status int, mod func(*securityData)) error {
+		f, err := h.MFA.Factors(ctx, sess.Subject)
+		if err != nil {
+			return err
+		}
+		d, err := h.securityData(c, sess, f)
+		if err != nil {
+			return err
+		}
+		mod(&d)
+		return h.Pages.Render(c, status, "security", d)
+	}
+	switch action {
+	case "stepup":
+		return c.Redirect(http.StatusSeeOther, PathSecurity)
+	case "totp-begin":
+		if f.TOTP {
+			return c.Redirect(http.StatusSeeOther, PathSecurity)
+		}
+		enrol, err := h.MFA.BeginTOTP(ctx, sess.Subject, m.Login)
+		if err != nil {
+			return err
+		}
+		return show(http.StatusOK, func(d *securityData) { d.Enrol = enrol })
+	case "totp-confirm":
+		codes, err := h.MFA.ConfirmTOTP(ctx, sess.Subject, c.FormValue("code"), c.RealIP())
+		if msg, status := codeError(err); msg != "" {
+			enrol, perr := h.MFA.PendingTOTP(ctx, sess.Subject, m.Login)
+			if perr != nil {
+				return perr
+			}
+			return show(status, func(d *securityData) { d.Error, d.Enrol = msg, enrol })
+		} else if err != nil {
+			return err
+		}
+		// The member just proved the new factor in this session: it counts as used.
+		if err := h.upgrade(c, sess, mfa.AMROTP); err != nil {
+			return err
+		}
+		return show(http.StatusOK, func(d *securityData) { d.Codes = codes })
+	case "totp-remove":
+		if err := h.MFA.RemoveTOTP(ctx, sess.Subject, c.RealIP()); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, PathSecurity+"?done=totp-removed")
+	case "passkey-remove":
+		id, err := base64.RawURLEncoding.DecodeString(c.FormValue("passkey"))
+		if err != nil || len(id) == 0 || len(id) > 1024 {
+			return h.Pages.Error(c, http.StatusBadRequest, "Nothing to do", "No passkey was chosen.", "")
+		}
+		if err := h.Store.DeleteWebAuthnCredential(ctx, sess.Subject, id); err != nil {
+			if errors.Is(err, sso.ErrNotFound) {
+				return c.Redirect(http.StatusSeeOther, PathSecurity)
+			}
+			return fmt.Errorf("remove passkey: %w", err)
+		}
+		h.Audit(ctx, &store.AuditEvent{Event: "mfa.removed", Subject: sess.Subject, IP: c.RealIP(), Detail: "passkey"})
+		return c.Redirect(http.StatusSeeOther, PathSecurity+"?done=passkey-removed")
+	}
+	return h.Pages.Error(c, http.StatusBadRequest, "Nothing to do", "That action is not known.", "")
+}
+
+// upgrade records a second factor of method on sess (compare-and-set on its methods).
+func (h *Handler) upgrade(c echo.Context, sess *sso.Session, method string) error {
+	if mfa.HasMFA(sess.AMR) {
+		return nil
+	}
+	amr := mfa.WithFactor(sess.AMR, method)
+	err := h.Store.UpgradeSession(c.Request().Context(), sess.ID, sess.AMR, amr, h.Now())
+	switch {
+	case err == nil:
+		sess.AMR = amr
+	case !errors.Is(err, sso.ErrConflict):
+		return fmt.Errorf("upgrade session: %w", err)
+	}
+	return nil
+}
