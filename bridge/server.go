@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -226,6 +227,12 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	factors := &mfa.Service{Store: d.Store, KEK: kek, Issuer: totpIssuer(cfg.Organisation.Name),
 		Policy:   mfa.Policy{RequiredClients: cfg.MFARequiredClients(), RequiredRoles: cfg.MFA.RequiredRoles},
 		Throttle: s.throttle, Audit: auditLog.Write, Now: now}
+	// Passkeys need a domain as their RP ID: an issuer on an IP address has none.
+	if net.ParseIP(issuer.Hostname()) != nil {
+		log.Warn("passkeys are off: the issuer's host is an IP address, and WebAuthn needs a domain name", "issuer", cfg.Issuer)
+	} else if factors.WebAuthn, err = mfa.NewWebAuthn(issuer, totpIssuer(cfg.Organisation.Name)); err != nil {
+		return nil, fmt.Errorf("bridge: passkeys: %w", err)
+	}
 
 	// The parts the provider's hooks call: end_session's logout ticket, the password grant's
 	// check, the hand-off's token exchange.

@@ -1,4 +1,333 @@
 package mfa
 
-// WebAuthn is the passkey relying party (webauthn.go).
-type WebAuthn struct{}
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// WebAuthn is the passkey relying party: its RP ID is the issuer's host and its one origin the
+// issuer's origin.
+type WebAuthn struct {
+	wa *webauthn.WebAuthn
+}
+
+// ErrPasskey: the passkey ceremony failed (unknown credential, bad signature, wrong origin, a
+// cloned authenticator ...). A person is told to try again; the log has the cause.
+var ErrPasskey = errors.New("mfa: passkey not accepted")
+
+// NewWebAuthn builds the relying party for issuer, shown to members as name.
+func NewWebAuthn(issuer *url.URL, name string) (*WebAuthn, error) {
+	wa, err := webauthn.New(&webauthn.Config{
+		RPID:          issuer.Hostname(),
+		RPDisplayName: name,
+		RPOrigins:     []string{issuer.Scheme + "://" + issuer.Host},
+		Timeouts: webauthn.TimeoutsConfig{
+			Login:        webauthn.TimeoutConfig{Enforce: true, Timeout: 5 * time.Minute, TimeoutUVD: 5 * time.Minute},
+			Registration: webauthn.TimeoutConfig{Enforce: true, Timeout: 5 * time.Minute, TimeoutUVD: 5 * time.Minute},
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("webauthn: %w", err)
+	}
+	return &WebAuthn{wa: wa}, nil
+}
+
+// member is a member as go-webauthn sees them.
+type member struct {
+	handle      []byte
+	name, shown string
+	creds       []webauthn.Credential
+}
+
+func (m *member) WebAuthnID() []byte                         { return m.handle }
+func (m *member) WebAuthnName() string                       { return m.name }
+func (m *member) WebAuthnDisplayName() string                { return m.shown }
+func (m *member) WebAuthnCredentials() []webauthn.Credential { return m.creds }
+
+// user loads a member's handle (created on first use) and credentials.
+func (s *Service) user(ctx context.Context, subject string, m *legacy.Member) (*member, []*store.WebAuthnCredential, error) {
+	handle, err := s.Store.MFAUserHandle(ctx, subject, identity.RandomBytes(32))
+	if err != nil {
+		return nil, nil, fmt.Errorf("user handle: %w", err)
+	}
+	stored, err := s.Store.WebAuthnCredentials(ctx, subject)
+	if err != nil {
+		return nil, nil, fmt.Errorf("passkeys: %w", err)
+	}
+	u := &member{handle: handle, name: subject, shown: subject}
+	if m != nil {
+		u.name, u.shown = m.Login, m.FullName
+		if u.shown == "" {
+			u.shown = m.Login
+		}
+	}
+	for _, c := range stored {
+		var wc webauthn.Credential
+		if err := json.Unmarshal(c.Data, &wc); err != nil {
+			return nil, nil, fmt.Errorf("passkey record: %w", err)
+		}
+		u.creds = append(u.creds, wc)
+	}
+	return u, stored, nil
+}
+
+// Ceremony is a WebAuthn ceremony's options for the browser and its server-side state.
+type Ceremony struct {
+	// Options is the JSON for navigator.credentials (publicKey and mediation).
+	Options json.RawMessage
+	// Session is the state FinishX checks the answer against (kept server-side only).
+	Session []byte
+}
+
+func ceremony(options any, session *webauthn.SessionData) (*Ceremony, error) {
+	o, err := json.Marshal(options)
+	if err != nil {
+		return nil, err
+	}
+	sd, err := json.Marshal(session)
+	if err != nil {
+		return nil, err
+	}
+	return &Ceremony{Options: o, Session: sd}, nil
+}
+
+func (s *Service) passkeys() (*webauthn.WebAuthn, error) {
+	if s.WebAuthn == nil {
+		return nil, errors.New("mfa: passkeys are off")
+	}
+	return s.WebAuthn.wa, nil
+}
+
+// BeginRegistration starts adding a passkey (a discoverable credential, so that it can sign in
+// alone) for the member; the member's existing passkeys are excluded.
+func (s *Service) BeginRegistration(ctx context.Context, subject string, m *legacy.Member) (*Ceremony, error) {
+	wa, err := s.passkeys()
+	if err != nil {
+		return nil, err
+	}
+	u, _, err := s.user(ctx, subject, m)
+	if err != nil {
+		return nil, err
+	}
+	opts, sd, err := wa.BeginRegistration(u,
+		webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired),
+		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
+			ResidentKey: protocol.ResidentKeyRequirementRequired, RequireResidentKey: protocol.ResidentKeyRequired(),
+			UserVerification: protocol.VerificationRequired}),
+		webauthn.WithExclusions(webauthn.Credentials(u.creds).CredentialDescriptors()))
+	if err != nil {
+		return nil, fmt.Errorf("begin passkey registration: %w", err)
+	}
+	return ceremony(opts, sd)
+}
+
+// FinishRegistration checks the browser's answer and stores the new passkey under name.
+func (s *Service) FinishRegistration(ctx context.Context, subject string, m *legacy.Member, session, answer []byte, name, ip string) (string, error) {
+	wa, err := s.passkeys()
+	if err != nil {
+		return "", err
+	}
+	var sd webauthn.SessionData
+	if err := json.Unmarshal(session, &sd); err != nil {
+		return "", fmt.Errorf("passkey session: %w", err)
+	}
+	u, _, err := s.user(ctx, subject, m)
+	if err != nil {
+		return "", err
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes(answer)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrPasskey, err)
+	}
+	cred, err := wa.CreateCredential(u, sd, parsed)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrPasskey, err)
+	}
+	data, err := json.Marshal(cred)
+	if err != nil {
+		return "", err
+	}
+	now := s.Now()
+	if err := s.Store.AddWebAuthnCredential(ctx, &store.WebAuthnCredential{ID: cred.ID, Subject: subject, Name: name, Data: data,
+		SignCount: cred.Authenticator.SignCount, BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState,
+		CreatedAt: now}); err != nil {
+		if errors.Is(err, sso.ErrConflict) {
+			return "", fmt.Errorf("%w: credential registered already", ErrPasskey)
+		}
+		return "", fmt.Errorf("store passkey: %w", err)
+	}
+	s.Audit(ctx, &store.AuditEvent{Event: "mfa.enrolled", Subject: subject, IP: ip, Detail: "passkey"})
+	return keyMethod(cred.Flags.BackupEligible), nil
+}
+
+// keyMethod is the amr of a passkey: swk for a synced one (backup eligible), hwk for one bound
+// to its device.
+func keyMethod(backupEligible bool) string {
+	if backupEligible {
+		return AMRSoftware
+	}
+	return AMRHardware
+}
+
+// BeginLogin starts using one of the member's passkeys as a second factor.
+func (s *Service) BeginLogin(ctx context.Context, subject string) (*Ceremony, error) {
+	wa, err := s.passkeys()
+	if err != nil {
+		return nil, err
+	}
+	u, _, err := s.user(ctx, subject, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(u.creds) == 0 {
+		return nil, ErrNoFactor
+	}
+	opts, sd, err := wa.BeginLogin(u, webauthn.WithUserVerification(protocol.VerificationPreferred))
+	if err != nil {
+		return nil, fmt.Errorf("begin passkey login: %w", err)
+	}
+	return ceremony(opts, sd)
+}
+
+// BeginDiscoverable starts a sign-in with a passkey alone (no login typed).
+func (s *Service) BeginDiscoverable() (*Ceremony, error) {
+	wa, err := s.passkeys()
+	if err != nil {
+		return nil, err
+	}
+	opts, sd, err := wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return nil, fmt.Errorf("begin passkey sign-in: %w", err)
+	}
+	return ceremony(opts, sd)
+}
+
+// FinishLogin checks a second-factor passkey answer of the member and returns its amr method.
+func (s *Service) FinishLogin(ctx context.Context, subject string, session, answer []byte, ip string) (string, error) {
+	wa, err := s.passkeys()
+	if err != nil {
+		return "", err
+	}
+	var sd webauthn.SessionData
+	if err := json.Unmarshal(session, &sd); err != nil {
+		return "", fmt.Errorf("passkey session: %w", err)
+	}
+	if err := s.throttle(subject, ip); err != nil {
+		return "", err
+	}
+	u, stored, err := s.user(ctx, subject, nil)
+	if err != nil {
+		s.release(subject, ip)
+		return "", err
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(answer)
+	if err != nil {
+		s.failed(ctx, subject, ip, "passkey: unreadable answer")
+		return "", fmt.Errorf("%w: %v", ErrPasskey, err)
+	}
+	cred, err := wa.ValidateLogin(u, sd, parsed)
+	if err != nil {
+		s.failed(ctx, subject, ip, "passkey: refused")
+		return "", fmt.Errorf("%w: %v", ErrPasskey, err)
+	}
+	method, err := s.used(ctx, subject, stored, cred, ip)
+	if err != nil {
+		return "", err
+	}
+	s.succeed(subject, ip)
+	return method, nil
+}
+
+// FinishDiscoverable checks a passkey sign-in answer and returns the member's subject and the
+// amr method. The member's AMS standing is the caller's to check, as after a password.
+func (s *Service) FinishDiscoverable(ctx context.Context, session, answer []byte, ip string) (string, string, error) {
+	wa, err := s.passkeys()
+	if err != nil {
+		return "", "", err
+	}
+	var sd webauthn.SessionData
+	if err := json.Unmarshal(session, &sd); err != nil {
+		return "", "", fmt.Errorf("passkey session: %w", err)
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(answer)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %v", ErrPasskey, err)
+	}
+	var (
+		subject string
+		stored  []*store.WebAuthnCredential
+	)
+	_, cred, err := wa.ValidatePasskeyLogin(func(_, handle []byte) (webauthn.User, error) {
+		sub, err := s.Store.SubjectByUserHandle(ctx, handle)
+		if err != nil {
+			return nil, err
+		}
+		u, st, err := s.user(ctx, sub, nil)
+		if err != nil {
+			return nil, err
+		}
+		subject, stored = sub, st
+		return u, nil
+	}, sd, parsed)
+	if err != nil {
+		if subject != "" {
+			s.failed(ctx, subject, ip, "passkey sign-in: refused")
+		}
+		return "", "", fmt.Errorf("%w: %v", ErrPasskey, err)
+	}
+	if err := s.throttle(subject, ip); err != nil {
+		return "", "", err
+	}
+	method, err := s.used(ctx, subject, stored, cred, ip)
+	if err != nil {
+		return "", "", err
+	}
+	s.succeed(subject, ip)
+	return subject, method, nil
+}
+
+// used records a verified assertion: the sign count moves by compare-and-set (a clone, whose
+// count went backwards, or a concurrent use of the same assertion is refused).
+func (s *Service) used(ctx context.Context, subject string, stored []*store.WebAuthnCredential, cred *webauthn.Credential, ip string) (string, error) {
+	var prev *store.WebAuthnCredential
+	for _, c := range stored {
+		if string(c.ID) == string(cred.ID) {
+			prev = c
+		}
+	}
+	if prev == nil {
+		return "", fmt.Errorf("%w: unknown credential", ErrPasskey)
+	}
+	if cred.Authenticator.CloneWarning {
+		s.failed(ctx, subject, ip, "passkey: sign count went backwards (cloned authenticator?)")
+		return "", fmt.Errorf("%w: clone warning", ErrPasskey)
+	}
+	data, err := json.Marshal(cred)
+	if err != nil {
+		return "", err
+	}
+	next := *prev
+	next.SignCount, next.BackupState, next.Data, next.LastUsedAt = cred.Authenticator.SignCount, cred.Flags.BackupState, data, s.Now()
+	if err := s.Store.UseWebAuthnCredential(ctx, &next, prev.SignCount); err != nil {
+		if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
+			s.failed(ctx, subject, ip, "passkey: used concurrently or removed")
+			return "", fmt.Errorf("%w: %v", ErrPasskey, err)
+		}
+		return "", fmt.Errorf("record passkey use: %w", err)
+	}
+	method := keyMethod(prev.BackupEligible)
+	s.Audit(ctx, &store.AuditEvent{Event: "mfa.used", Subject: subject, IP: ip, Detail: "passkey " + method})
+	return method, nil
+}

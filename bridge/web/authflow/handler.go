@@ -74,6 +74,8 @@ type SecondFactor interface {
 	NeedsStepUp(ctx context.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) (bool, error)
 	// StartStepUp opens a step-up of sess for ar and returns where to send the browser.
 	StartStepUp(c echo.Context, ar *sso.AuthRequest, sess *sso.Session) (string, error)
+	// PasskeyLogin reports whether the login page offers signing in with a passkey alone.
+	PasskeyLogin() bool
 }
 
 // Handler serves the sign-in flow. Its fields are what it depends on; all are required unless

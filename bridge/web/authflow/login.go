@@ -26,6 +26,8 @@ type loginData struct {
 	web.Page
 	CSRF, RequestID, ClientName, Login, Error, AMSName string
 	Upstreams                                          []web.UpstreamButton
+	// Passkeys offers signing in with a passkey alone.
+	Passkeys bool
 }
 
 // PendingRequest loads the auth request of a login/consent page for this browser, or renders
@@ -171,6 +173,7 @@ func (h *Handler) showLogin(c echo.Context, ar *sso.AuthRequest, client *sso.Cli
 	return h.Pages.Render(c, status, "login", loginData{
 		Page: h.Pages.Base("Sign in"), CSRF: csrf, RequestID: ar.ID, ClientName: client.Name,
 		Login: login, Error: msg, AMSName: h.AMSName, Upstreams: h.Upstreams,
+		Passkeys: h.SecondFactor != nil && h.SecondFactor.PasskeyLogin(),
 	})
 }
 

@@ -1,6 +1,297 @@
 package mfa
 
-import "github.com/labstack/echo/v4"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
 
-// mountPasskeys adds the WebAuthn endpoints (none yet).
-func (h *Handler) mountPasskeys(e *echo.Echo) {}
+	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/bridge/mfa"
+	"github.com/ssobridge/ssobridge/bridge/signin"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web/authflow"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// The WebAuthn ceremonies' JSON endpoints (static/passkeys.js calls them). Each ceremony's
+// server-side state is a challenge of its own kind (single use, bound to the browser): begin
+// stores it, finish passes it once before checking the answer.
+const (
+	PathPasskeyLoginBegin     = "/login/passkey/begin"
+	PathPasskeyLoginFinish    = "/login/passkey/finish"
+	PathPasskeyStepBegin      = "/login/mfa/passkey/begin"
+	PathPasskeyStepFinish     = "/login/mfa/passkey/finish"
+	PathPasskeyRegisterBegin  = "/account/security/passkey/begin"
+	PathPasskeyRegisterFinish = "/account/security/passkey/finish"
+)
+
+// Ceremony kinds.
+const (
+	kindPasskeyLogin    = "passkey-login"    // a sign-in with a passkey alone
+	kindPasskeyStep     = "passkey-step"     // a passkey as the second factor of a step challenge
+	kindPasskeyRegister = "passkey-register" // adding a passkey on the security page
+)
+
+// maxAnswer bounds a browser's WebAuthn answer (JSON).
+const maxAnswer = 64 << 10
+
+func (h *Handler) mountPasskeys(e *echo.Echo) {
+	if h.MFA.WebAuthn == nil {
+		return
+	}
+	e.POST(PathPasskeyLoginBegin, h.LimitAnonymous("passkey", true, h.passkeyLoginBegin))
+	e.POST(PathPasskeyLoginFinish, h.LimitAnonymous("passkey", true, h.passkeyLoginFinish))
+	e.POST(PathPasskeyStepBegin, h.passkeyStepBegin)
+	e.POST(PathPasskeyStepFinish, h.passkeyStepFinish)
+	e.POST(PathPasskeyRegisterBegin, h.passkeyRegisterBegin)
+	e.POST(PathPasskeyRegisterFinish, h.passkeyRegisterFinish)
+}
+
+// PasskeyLogin reports whether the login page offers a passkey sign-in.
+func (h *Handler) PasskeyLogin() bool { return h.MFA.WebAuthn != nil }
+
+func jsonError(c echo.Context, status int, msg string) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(status, map[string]string{"error": msg})
+}
+
+func jsonNext(c echo.Context, next string) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, map[string]string{"next": next})
+}
+
+const msgPasskeyFailed = "That passkey was not accepted. Try again, or use another way to sign in."
+
+// ceremonyData is a ceremony challenge's Data: the library's session and, for a second-factor
+// ceremony, the step challenge it answers.
+type ceremonyData struct {
+	Session json.RawMessage `json:"s"`
+	Step    string          `json:"step,omitempty"`
+}
+
+// beginCeremony stores a ceremony and answers the browser with its id and options.
+func (h *Handler) beginCeremony(c echo.Context, ch *store.MFAChallenge, cer *mfa.Ceremony, step string) error {
+	data, err := json.Marshal(ceremonyData{Session: cer.Session, Step: step})
+	if err != nil {
+		return err
+	}
+	ch.Data = data
+	raw, err := h.newChallenge(c, ch)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, map[string]any{"ceremony": raw, "options": cer.Options})
+}
+
+// takeCeremony passes (once) the ceremony the form names, of kind, for this browser.
+func (h *Handler) takeCeremony(c echo.Context, kind string) (*store.MFAChallenge, *ceremonyData, error) {
+	ctx := c.Request().Context()
+	raw := c.FormValue("ceremony")
+	if raw == "" || len(raw) > 128 {
+		return nil, nil, errors.New("no ceremony")
+	}
+	ch, err := h.Store.MFAChallenge(ctx, challengeHash(raw))
+	if err != nil {
+		return nil, nil, err
+	}
+	if ch.Kind != kind {
+		return nil, nil, fmt.Errorf("ceremony of kind %q, want %q", ch.Kind, kind)
+	}
+	browser, err := h.Cookies.RequestBrowser(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := h.Store.PassMFAChallenge(ctx, ch.IDHash, browser, h.Now()); err != nil {
+		return nil, nil, err
+	}
+	var d ceremonyData
+	if err := json.Unmarshal(ch.Data, &d); err != nil {
+		return nil, nil, err
+	}
+	return ch, &d, nil
+}
+
+func answer(c echo.Context) []byte {
+	a := c.FormValue("credential")
+	if len(a) > maxAnswer {
+		return nil
+	}
+	return []byte(a)
+}
+
+// ---- passkey alone ----
+
+func (h *Handler) passkeyLoginBegin(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return jsonError(c, http.StatusForbidden, "This page had expired. Reload it and try again.")
+	}
+	ar, _, err := h.Flow.PendingRequest(c, c.FormValue("id"))
+	if ar == nil {
+		if err != nil {
+			return err
+		}
+		return nil // the error page was written; the script shows its status
+	}
+	cer, err := h.MFA.BeginDiscoverable()
+	if err != nil {
+		return err
+	}
+	return h.beginCeremony(c, &store.MFAChallenge{Kind: kindPasskeyLogin, AuthRequestID: ar.ID}, cer, "")
+}
+
+// passkeyLoginFinish signs a member in with a passkey alone: the same AMS status rules as after
+// a password decide whether they may (Flow.Member), then the session opens and the login page
+// finishes the request as for any sign-in.
+func (h *Handler) passkeyLoginFinish(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return jsonError(c, http.StatusForbidden, "This page had expired. Reload it and try again.")
+	}
+	ctx := c.Request().Context()
+	ch, d, err := h.takeCeremony(c, kindPasskeyLogin)
+	if err != nil {
+		h.Logger.InfoContext(ctx, "passkey sign-in refused", "err", err)
+		return jsonError(c, http.StatusBadRequest, "This sign-in step had expired. Reload the page and try again.")
+	}
+	sub, method, err := h.MFA.FinishDiscoverable(ctx, d.Session, answer(c), c.RealIP())
+	if err != nil {
+		return h.passkeyError(c, err, "passkey sign-in")
+	}
+	m, err := h.Flow.Member(ctx, &sso.Session{Subject: sub})
+	if err != nil {
+		if errors.Is(err, sso.ErrAccessDenied) {
+			h.Audit(ctx, &store.AuditEvent{Event: "login.failure", Subject: sub, IP: c.RealIP(), Detail: "passkey: " + legacy.Reason(err)})
+			return jsonError(c, http.StatusForbidden, signin.Message(err))
+		}
+		return jsonError(c, http.StatusServiceUnavailable, "The membership system cannot be reached right now. Please try again in a few minutes.")
+	}
+	amr := []string{method, mfa.AMRMFA}
+	if _, err := h.Flow.StartSession(c, m, amr); err != nil {
+		return err
+	}
+	h.Audit(ctx, &store.AuditEvent{Event: "login.success", Subject: sub, Login: m.Login, IP: c.RealIP(), Detail: strings.Join(amr, "+")})
+	return jsonNext(c, authflow.PathLogin+"?id="+url.QueryEscape(ch.AuthRequestID))
+}
+
+// ---- passkey as the second factor ----
+
+func (h *Handler) passkeyStepBegin(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return jsonError(c, http.StatusForbidden, "This page had expired. Reload it and try again.")
+	}
+	l, err := h.load(c, c.FormValue("c"))
+	if l == nil {
+		return err
+	}
+	cer, err := h.MFA.BeginLogin(c.Request().Context(), l.ch.Subject)
+	if err != nil {
+		if errors.Is(err, mfa.ErrNoFactor) {
+			return jsonError(c, http.StatusBadRequest, "You have no passkey here: use another way.")
+		}
+		return err
+	}
+	return h.beginCeremony(c, &store.MFAChallenge{Kind: kindPasskeyStep, Subject: l.ch.Subject}, cer, l.ch.IDHash)
+}
+
+func (h *Handler) passkeyStepFinish(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return jsonError(c, http.StatusForbidden, "This page had expired. Reload it and try again.")
+	}
+	ctx := c.Request().Context()
+	l, err := h.load(c, c.FormValue("c"))
+	if l == nil {
+		return err
+	}
+	ch, d, err := h.takeCeremony(c, kindPasskeyStep)
+	if err != nil || d.Step != l.ch.IDHash || ch.Subject != l.ch.Subject {
+		h.Logger.InfoContext(ctx, "passkey step refused", "err", err)
+		return jsonError(c, http.StatusBadRequest, "This sign-in step had expired. Reload the page and try again.")
+	}
+	method, err := h.MFA.FinishLogin(ctx, l.ch.Subject, d.Session, answer(c), c.RealIP())
+	if err != nil {
+		return h.passkeyError(c, err, "passkey step")
+	}
+	next, err := h.pass(c, l, mfa.WithFactor(l.ch.AMR, method))
+	if next == "" {
+		return err
+	}
+	return jsonNext(c, next)
+}
+
+// ---- adding a passkey ----
+
+func (h *Handler) passkeyRegisterBegin(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return jsonError(c, http.StatusForbidden, "This page had expired. Reload it and try again.")
+	}
+	sess, m, err := h.signedIn(c)
+	if sess == nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	f, err := h.MFA.Factors(ctx, sess.Subject)
+	if err != nil {
+		return err
+	}
+	if f.Any() && !mfa.HasMFA(sess.AMR) {
+		return jsonError(c, http.StatusForbidden, "First confirm it's you with your second factor: reload the page.")
+	}
+	cer, err := h.MFA.BeginRegistration(ctx, sess.Subject, m)
+	if err != nil {
+		return err
+	}
+	return h.beginCeremony(c, &store.MFAChallenge{Kind: kindPasskeyRegister, Subject: sess.Subject, SessionID: sess.ID}, cer, "")
+}
+
+func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return jsonError(c, http.StatusForbidden, "This page had expired. Reload it and try again.")
+	}
+	sess, m, err := h.signedIn(c)
+	if sess == nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	ch, d, err := h.takeCeremony(c, kindPasskeyRegister)
+	if err != nil || ch.SessionID != sess.ID || ch.Subject != sess.Subject {
+		h.Logger.InfoContext(ctx, "passkey registration refused", "err", err)
+		return jsonError(c, http.StatusBadRequest, "This step had expired. Reload the page and try again.")
+	}
+	name := strings.TrimSpace(c.FormValue("name"))
+	if name == "" || len(name) > 64 {
+		name = "Passkey"
+	}
+	method, err := h.MFA.FinishRegistration(ctx, sess.Subject, m, d.Session, answer(c), name, c.RealIP())
+	if err != nil {
+		return h.passkeyError(c, err, "passkey registration")
+	}
+	// The member just used the new passkey in this session: it counts as its second factor.
+	if err := h.upgrade(c, sess, method); err != nil {
+		return err
+	}
+	return jsonNext(c, PathSecurity+"?done=passkey-added")
+}
+
+// passkeyError answers a failed ceremony.
+func (h *Handler) passkeyError(c echo.Context, err error, what string) error {
+	var te *mfa.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		c.Response().Header().Set("Retry-After", fmt.Sprint(int(te.RetryAfter.Seconds())+1))
+		return jsonError(c, http.StatusTooManyRequests, "Too many failed attempts. For your security, please wait a few minutes and try again.")
+	case errors.Is(err, mfa.ErrPasskey), errors.Is(err, mfa.ErrNoFactor):
+		h.Logger.InfoContext(c.Request().Context(), what+" refused", "err", err)
+		return jsonError(c, http.StatusUnauthorized, msgPasskeyFailed)
+	}
+	return err
+}
+
+// LimitAnonymous is set from the flow: passkey sign-ins are anonymous writes.
+func (h *Handler) LimitAnonymous(name string, api bool, next echo.HandlerFunc) echo.HandlerFunc {
+	return h.Flow.LimitAnonymous(name, api, next)
+}
