@@ -246,8 +246,19 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 	visit(t, ctx, console+"/console/sessions", "#search")
 
-	// Members: what the bridge sees, consents, claims preview for a client.
+	// Members: what the bridge sees, consents, linked identities, claims preview for a client.
+	alice, err := e.store.SubjectByMemberKey(bg, "11111111-1111-1111-1111-111111111111")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.PutUpstreamLink(bg, &store.UpstreamLink{Issuer: "https://accounts.google.com", UpstreamSubject: "g-alice",
+		Subject: alice.Subject, Provider: "google", Email: "alice@gmail.example", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
 	visit(t, ctx, console+"/console/members?login=alice&client=web", "#preview-idtoken")
+	if l := text(t, ctx, "#links"); !strings.Contains(l, "google") || !strings.Contains(l, "g-alice") {
+		t.Fatalf("linked identities: %q", l)
+	}
 	if p := text(t, ctx, "#preview-idtoken"); !strings.Contains(p, `"email": "alice@example.org"`) {
 		t.Fatalf("claims preview: %q", p)
 	}

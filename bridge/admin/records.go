@@ -24,6 +24,7 @@ type Records interface {
 	OutboxEvents(ctx context.Context, f store.OutboxFilter) ([]*store.OutboxEvent, error)
 	RetryEvents(ctx context.Context, id string, now time.Time) (int, error)
 	DiscardEvent(ctx context.Context, id string) error
+	UpstreamLinks(ctx context.Context, subject string) ([]*store.UpstreamLink, error)
 }
 
 // MemberKeys finds a member by the AMS member key (the console's role check).
@@ -112,6 +113,39 @@ func (a *Service) Consents(ctx context.Context, actor, member string) ([]Consent
 		out = append(out, ConsentInfo{ClientID: c.ClientID, Scopes: c.Scopes, GrantedAt: c.GrantedAt})
 	}
 	a.record(ctx, actor, "admin.consents_list", sub, "", fmt.Sprintf("(%d)", len(out)))
+	return out, nil
+}
+
+// LinkInfo is a member's link to an upstream identity (sign-in with another provider).
+type LinkInfo struct {
+	Provider        string    `json:"provider"`
+	Issuer          string    `json:"issuer"`
+	UpstreamSubject string    `json:"upstream_subject"`
+	Email           string    `json:"email,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+}
+
+// LinkedIdentities lists the upstream identities linked to a member (a login or subject).
+func (a *Service) LinkedIdentities(ctx context.Context, actor, member string) ([]LinkInfo, error) {
+	if a.Records == nil {
+		return nil, errNoRecords
+	}
+	sub, err := a.resolveMember(ctx, member)
+	if err != nil {
+		return nil, err
+	}
+	if sub == "" {
+		return nil, fmt.Errorf("%w: say which member", ErrInvalid)
+	}
+	ls, err := a.Records.UpstreamLinks(ctx, sub)
+	if err != nil {
+		return nil, fmt.Errorf("admin: linked identities: %w", err)
+	}
+	out := []LinkInfo{}
+	for _, l := range ls {
+		out = append(out, LinkInfo{Provider: l.Provider, Issuer: l.Issuer, UpstreamSubject: l.UpstreamSubject, Email: l.Email, CreatedAt: l.CreatedAt})
+	}
+	a.record(ctx, actor, "admin.links_list", sub, "", fmt.Sprintf("(%d)", len(out)))
 	return out, nil
 }
 

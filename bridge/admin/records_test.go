@@ -131,6 +131,15 @@ func TestConsentsAndAudit(t *testing.T) {
 	if _, err := f.svc.Consents(ctx, "tester", "nobody"); !errors.Is(err, admin.ErrNotFound) {
 		t.Fatalf("Consents(nobody) err %v", err)
 	}
+	must(st.PutUpstreamLink(ctx, &store.UpstreamLink{Issuer: "https://accounts.google.com", UpstreamSubject: "g-1", Subject: "sub-k1",
+		Provider: "google", Email: "alice@gmail.example", CreatedAt: now}))
+	links, err := f.svc.LinkedIdentities(ctx, "tester", "alice")
+	if err != nil || len(links) != 1 || links[0].Provider != "google" || links[0].UpstreamSubject != "g-1" {
+		t.Fatalf("LinkedIdentities = %+v %v", links, err)
+	}
+	if links, err := f.svc.LinkedIdentities(ctx, "tester", "sub-k2"); err != nil || len(links) != 0 {
+		t.Fatalf("LinkedIdentities(bob) = %+v %v", links, err)
+	}
 	for i, e := range []store.AuditEvent{
 		{Event: "login.success", Subject: "sub-k1", ClientID: "web"},
 		{Event: "login.success", Subject: "sub-k2", ClientID: "web"},
@@ -164,7 +173,7 @@ func TestConsentsAndAudit(t *testing.T) {
 			t.Fatalf("AuditEvents(%+v) = %q %v, want %q %v", tc.q, desc(evs), err, tc.want, tc.err)
 		}
 	}
-	if got := f.events(); !slices.Equal(got, []string{"admin.consents_list", "admin.consents_list", "admin.audit_search",
+	if got := f.events(); !slices.Equal(got, []string{"admin.consents_list", "admin.consents_list", "admin.links_list", "admin.links_list", "admin.audit_search",
 		"admin.audit_search", "admin.audit_search", "admin.audit_search"}) {
 		t.Fatalf("audit of the administration: %v", got)
 	}

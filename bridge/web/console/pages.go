@@ -262,6 +262,7 @@ func (c *Console) members(w http.ResponseWriter, r *http.Request, s *session) {
 		Check         string
 		CheckError    string
 		Consents      []admin.ConsentInfo
+		Links         []admin.LinkInfo
 		Preview       *admin.ClaimsPreview
 		PreviewError  string
 		IDToken       string
@@ -280,6 +281,10 @@ func (c *Console) members(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		data.Check = b.String()
 		if data.Consents, err = c.cfg.Admin.Consents(ctx, s.actor(), login); err != nil && !errors.Is(err, admin.ErrNotFound) {
+			c.fail(w, r, s, err)
+			return
+		}
+		if data.Links, err = c.cfg.Admin.LinkedIdentities(ctx, s.actor(), login); err != nil && !errors.Is(err, admin.ErrNotFound) {
 			c.fail(w, r, s, err)
 			return
 		}
