@@ -79,7 +79,7 @@ func newAdmin(p adminParts) *admin.Service {
 // releases all of it.
 func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, closeFn func() error, err error) {
 	log := slog.New(slog.DiscardHandler)
-	a := &App{Config: chk.Config}
+	a := &App{Config: chk.Config, standing: standingRule(chk)}
 	defer func() {
 		if err != nil {
 			a.Close()

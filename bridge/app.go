@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/cluster"
 	"github.com/ssobridge/ssobridge/bridge/config"
@@ -35,7 +36,9 @@ type App struct {
 	// Cluster is this process's node of the installation's replicas (cluster.ForStore): on a
 	// PostgreSQL store, through its database; otherwise this process alone.
 	Cluster cluster.Node
-	closers []func() error
+	// standing is the policy's membership rule, for the connector's diagnosis.
+	standing func(m *legacy.Member, now time.Time) legacy.Membership
+	closers  []func() error
 }
 
 // OpenStore opens the bridge's own store that store.type names (sqlite in the data dir by
@@ -67,6 +70,7 @@ func Open(ctx context.Context, chk *config.Checked, log *slog.Logger) (*App, err
 	if err != nil {
 		return nil, err
 	}
+	a.standing = standingRule(chk)
 	if err := a.openDirectory(ctx, log); err != nil {
 		return nil, err
 	}
@@ -116,9 +120,18 @@ func (a *App) open(ctx context.Context, log *slog.Logger) ([]byte, error) {
 	return encKey, nil
 }
 
+// standingRule is the membership standing as the tokens carry it (the policy's grace period and
+// standing_rule), for the connector's diagnosis (the console's and the CLI's legacy check).
+func standingRule(chk *config.Checked) func(m *legacy.Member, now time.Time) legacy.Membership {
+	if chk.Policy == nil {
+		return nil
+	}
+	return func(m *legacy.Member, now time.Time) legacy.Membership { return chk.Policy.Membership(m, "", "", now) }
+}
+
 // openDirectory opens the AMS connector of the settled configuration.
 func (a *App) openDirectory(ctx context.Context, log *slog.Logger) error {
-	o := legacy.OpenOptions{Logger: log}
+	o := legacy.OpenOptions{Logger: log, Standing: a.standing}
 	if a.Metrics != nil {
 		o.Queries = a.Metrics
 	}
