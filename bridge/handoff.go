@@ -79,7 +79,7 @@ func (x amsExchange) ExchangeExternal(ctx context.Context, clientID, subjectToke
 	if subjectToken == "" || len(subjectToken) > handoff.MaxToken {
 		return "", nil, fmt.Errorf("%w: bad subject_token", sso.ErrAccessDenied)
 	}
-	m, err := x.redeemer.Redeem(ctx, subjectToken)
+	m, err := x.redeemer.RedeemAs(ctx, subjectToken, handoff.MethodTokenExchange)
 	if err != nil {
 		x.audit(ctx, &store.AuditEvent{Event: "token.exchange_failure", ClientID: clientID, Detail: legacy.Reason(err) + ": " + handoff.Reason(err)})
 		if errors.Is(err, legacy.ErrUnavailable) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -264,5 +265,27 @@ func TestReadyzChecksAreConfigurable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMetricsCountHandoffs: a hand-off from the AMS website counts as a sign-in by method
+// ams_handoff (ok), its replay as replayed, and a token the AMS refuses as refused.
+func TestMetricsCountHandoffs(t *testing.T) {
+	e := newEnvWith(t, true, withAdmin)
+	admin := e.adminServer()
+	before, _ := scrapeMetrics(t, admin.URL)
+	tok, err := e.amsSim.IssueRefreshToken("alice", "ssobridge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, token := range []string{tok, tok, "0123456789abcdef0123456789abcdef"} {
+		e.browser().Post(e.issuer+"/handoff/imis", url.Values{"refresh_token": {token}})
+	}
+	after, _ := scrapeMetrics(t, admin.URL)
+	for _, outcome := range []string{"ok", "replayed", "refused"} {
+		s := `ssobridge_signins_total{method="ams_handoff",outcome="` + outcome + `"}`
+		if d := after[s] - before[s]; d != 1 {
+			t.Errorf("%s changed by %v, want 1", s, d)
+		}
 	}
 }

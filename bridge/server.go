@@ -242,7 +242,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		EndSession: logouts.EndSession, PublicSID: publicSID, Audit: auditLog.Write, SignOff: ams.signOff,
 		FromAMS: handoff.Origins(ams.website.Origins).FromAMS, UpstreamSignOff: ups.SignOff(d.Store), Now: now}
 	redeemer := &handoff.Redeemer{Store: d.Store, Exchanger: ams.exchanger, Directory: d.Directory, Access: decide,
-		Logger: log, Now: now}
+		Logger: log, Now: now, Observer: s.metrics}
 	var exchange sso.ExternalExchanger // nil: the AMS connector has no hand-off
 	if ams.exchanger != nil {
 		exchange = amsExchange{redeemer: redeemer, subjects: subjects, audit: auditLog.Write, secondFactor: factors.Needed, now: now}

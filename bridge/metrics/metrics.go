@@ -70,7 +70,7 @@ func New(build BuildInfo) *Metrics {
 			Help: "HTTP request latency on the public listener by route template and method.", Buckets: prometheus.DefBuckets},
 			[]string{"route", "method"}),
 		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "signins_total",
-			Help: "Password checks by method (password: the sign-in form; password_grant) and outcome (ok, bad_credentials, throttled, ams_unavailable, or the AMS status that refused: locked_out, disabled ...)."},
+			Help: "Sign-ins by method (password: the sign-in form; password_grant; ams_handoff; token_exchange) and outcome (ok, bad_credentials, throttled, ams_unavailable, the AMS status that refused: locked_out, disabled ...; for AMS tokens replayed, refused, unknown_user)."},
 			[]string{"method", "outcome"}),
 		amsDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Subsystem: "ams", Name: "query_duration_seconds",
 			Help: "Latency of the named queries run against the AMS database.", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}},

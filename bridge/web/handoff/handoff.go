@@ -208,11 +208,48 @@ type Redeemer struct {
 	Access *access.Checker
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Observer is told about each redemption as a sign-in (metrics). Optional.
+	Observer signin.Observer
 }
 
-// Redeem redeems an AMS refresh token exactly once and returns the member, who must
-// be allowed to sign in.
+// Sign-in methods of a redemption (signin.Observer).
+const (
+	MethodHandoff       = "ams_handoff"    // the AMS website's hand-off
+	MethodTokenExchange = "token_exchange" // RFC 8693 exchange of an AMS token
+)
+
+// Redeem redeems an AMS refresh token of the website's hand-off (RedeemAs MethodHandoff).
 func (r *Redeemer) Redeem(ctx context.Context, token string) (*legacy.Member, error) {
+	return r.RedeemAs(ctx, token, MethodHandoff)
+}
+
+// RedeemAs redeems an AMS refresh token exactly once and returns the member, who must be
+// allowed to sign in; the observer counts it as a sign-in by method.
+func (r *Redeemer) RedeemAs(ctx context.Context, token, method string) (*legacy.Member, error) {
+	m, err := r.redeem(ctx, token)
+	if r.Observer != nil {
+		r.Observer.SignIn(method, Outcome(err))
+	}
+	return m, err
+}
+
+// Outcome names a redemption's result for metrics: ok, replayed, refused (the AMS refused
+// the token), unknown_user, or legacy.Reason's code (ams_unavailable, a standing...).
+func Outcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, errHandoffReplay):
+		return "replayed"
+	case errors.Is(err, legacy.ErrHandoffRefused):
+		return "refused"
+	case errors.Is(err, errHandoffUnknownUser):
+		return "unknown_user"
+	}
+	return legacy.Reason(err)
+}
+
+func (r *Redeemer) redeem(ctx context.Context, token string) (*legacy.Member, error) {
 	if err := r.Store.UseHandoffToken(ctx, sso.HashToken(token), r.Now().Add(24*time.Hour)); err != nil {
 		if errors.Is(err, sso.ErrConflict) {
 			return nil, errHandoffReplay
