@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/admin"
@@ -115,4 +116,46 @@ func kids(t *testing.T, s *bridge.Server) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// On SQLite (one process, the default) a client added by the CLI (another process: its own
+// store handle and node) is served by the running bridge after the node's periodic version
+// check, as it was when lookups checked the version themselves.
+func TestAppServesClientAddedByCLIOnSQLite(t *testing.T) {
+	ctx := context.Background()
+	cfg := bridge.Defaults()
+	cfg.Issuer = "http://127.0.0.1:9"
+	cfg.DataDir = t.TempDir()
+	cfg.Keys.EncryptionKey = base64.StdEncoding.EncodeToString(make([]byte, 32))
+	quiet := slog.New(slog.DiscardHandler)
+	chk, err := cfg.Check(quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := bridge.Open(ctx, chk, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	chk2, err := cfg.Check(quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, closeCLI, err := bridge.OpenAdmin(ctx, chk2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeCLI()
+	if _, _, err := cli.CreateClient(ctx, "test", admin.Client{ID: "journal", Name: "Journal",
+		RedirectURIs: []string{"https://journal.example.org/cb"}}); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := app.Server.Registry().ClientConfig(ctx, "journal"); err == nil {
+			break
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the running bridge does not serve the client the CLI added")
+		}
+	}
 }
