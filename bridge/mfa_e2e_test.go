@@ -356,3 +356,37 @@ func TestPasswordGrantRefusesMFAMembers(t *testing.T) {
 		t.Fatalf("password grant of a member with a second factor: %d %v", status, body)
 	}
 }
+
+// TestAdminMFAResetNotice: the admin API resets a member's factors; the member's next sign-in
+// says so (once) and the password alone signs them in again.
+func TestAdminMFAResetNotice(t *testing.T) {
+	e, adm := adminEnv(t)
+	cfg, verifier := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	e.signIn(b, cfg.AuthCodeURL("s", oidc.Nonce("n")), "alice", "alice-password")
+	enrolTOTP(t, e, b)
+
+	if status, _, m := adm.do(http.MethodPost, "/admin/mfa/reset", adminToken, map[string]string{"client": "web"}); status != http.StatusBadRequest {
+		t.Fatalf("reset by client: %d %v", status, m)
+	}
+	if got := adm.ok(http.MethodPost, "/admin/mfa/reset", map[string]string{"login": "alice"}); fmtAny(got["reset"]) != "1" {
+		t.Fatalf("reset answer: %v", got)
+	}
+	b2 := e.browser()
+	step := mfaStep(t, e, b2, cfg.AuthCodeURL("s", oidc.Nonce("n")))
+	if !strings.Contains(step.Body, `id="mfa-reset-notice"`) || !strings.Contains(step.Body, `id="mfa-continue"`) {
+		t.Fatalf("no reset notice with a way on: %.800s", step.Body)
+	}
+	c := idTokenAuth(t, e, cfg, verifier, submitStep(b2, e, step, "continue", "").Redirected(t).Get("code"))
+	if !slices.Equal(c.AMR, []string{"pwd"}) {
+		t.Fatalf("after the reset: amr %v", c.AMR)
+	}
+	// Told once: the next sign-in goes straight through.
+	if code := e.signIn(e.browser(), cfg.AuthCodeURL("s", oidc.Nonce("n")), "alice", "alice-password"); code == "" {
+		t.Fatal("no code on the sign-in after the notice")
+	}
+	evs, _ := e.store.AuditEvents(e.ctx(), store.AuditFilter{Event: "mfa.reset"})
+	if len(evs) != 1 {
+		t.Fatalf("mfa.reset audit rows: %d", len(evs))
+	}
+}

@@ -28,6 +28,7 @@ import (
 //	GET    /admin/clients/{id}     DELETE /admin/clients/{id}
 //	POST   /admin/clients/{id}/rotate-secret
 //	GET    /admin/claims-preview?client=&login=&scope=...   (HTML for browsers, JSON otherwise)
+//	POST   /admin/mfa/reset        {"login"|"subject"}   a member's second factors removed
 //	GET    /admin/log-level        PUT /admin/log-level {"level": "debug"|"info"|"warn"|"error"}
 //
 // Every call needs "Authorization: Bearer <token>" and is written to the audit log.
@@ -43,6 +44,7 @@ func (a *Service) Handler(token string) http.Handler {
 	mux.HandleFunc("DELETE /admin/clients/{id}", a.httpDeleteClient)
 	mux.HandleFunc("POST /admin/clients/{id}/rotate-secret", a.httpRotateSecret)
 	mux.HandleFunc("GET /admin/claims-preview", a.httpClaimsPreview)
+	mux.HandleFunc("POST /admin/mfa/reset", a.httpRevoke("reset", a.ResetFactors))
 	mux.HandleFunc("GET /admin/log-level", a.httpLogLevel)
 	mux.HandleFunc("PUT /admin/log-level", a.httpSetLogLevel)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

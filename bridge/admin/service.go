@@ -74,6 +74,8 @@ type Service struct {
 	// LogLevel is the process's run-time log level (GET/PUT /admin/log-level); nil: it
 	// cannot be changed (the endpoint answers 404).
 	LogLevel *slog.LevelVar
+	// Factors resets members' second factors (mfa.go); nil: no reset.
+	Factors FactorResetter
 	// Changes tells every replica (and this process) that clients changed, so that their
 	// client caches reload at once; nil: they find out at their next version check.
 	Changes Notifier
