@@ -139,6 +139,9 @@ func TestTOTPSignIn(t *testing.T) {
 	if !slices.Equal(c.AMR, []string{"pwd", "otp", "mfa"}) || c.ACR != sso.ACRMFA {
 		t.Fatalf("TOTP sign-in: amr %v acr %q", c.AMR, c.ACR)
 	}
+	if acc := b2.Get(e.issuer + "/account"); !strings.Contains(acc.Body, "(password and a second factor)") {
+		t.Fatalf("account page does not say how the session signed in: %.800s", acc.Body)
+	}
 	// The same post again (a replay) finishes nothing: its CSRF token went with the sign-in,
 	// and with a fresh token the challenge has passed already.
 	if again := submitStep(b2, e, step, "totp", code); again.Location != "" || again.Status != http.StatusForbidden {

@@ -133,6 +133,13 @@ func (h *Handler) account(c echo.Context) error {
 	} else if slices.Contains(sess.AMR, "fed") {
 		d.Method = "with a linked account"
 	}
+	if slices.Contains(sess.AMR, "mfa") { // a second factor (bridge/mfa)
+		if d.Method == "password" && !slices.Contains(sess.AMR, "pwd") {
+			d.Method = "with a passkey"
+		} else {
+			d.Method += " and a second factor"
+		}
+	}
 	if h.Linked != nil {
 		if d.Linked, err = h.Linked(ctx, sess.Subject); err != nil {
 			return fmt.Errorf("list linked identities: %w", err)
