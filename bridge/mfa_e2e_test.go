@@ -393,3 +393,55 @@ func TestAdminMFAResetNotice(t *testing.T) {
 		t.Fatalf("mfa.reset audit rows: %d", len(evs))
 	}
 }
+
+// TestSecurityPageStepUp: a session that has not used the member's second factor changes
+// nothing on the security page: a removal is sent to the second-factor step first, and after
+// it the member is back on the page with the factor still there, then removes it.
+func TestSecurityPageStepUp(t *testing.T) {
+	e := newEnv(t)
+	cfg, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	e.signIn(b, cfg.AuthCodeURL("s", oidc.Nonce("n")), "alice", "alice-password")
+	sessions, err := e.store.Sessions(e.ctx(), "")
+	if err != nil || len(sessions) != 1 {
+		t.Fatalf("sessions: %v %d", err, len(sessions))
+	}
+	// alice set up an authenticator app in another browser; this session has not used it.
+	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	sub := sessions[0].Subject
+	sealed, err := identity.SealValue(make([]byte, 32), "totp:"+sub, []byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.PutTOTP(e.ctx(), &store.TOTPFactor{Subject: sub, SecretSealed: sealed}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.ConfirmTOTP(e.ctx(), sub, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	sec := b.Get(e.issuer + "/account/security")
+	if !strings.Contains(sec.Body, `id="security-stepup"`) || strings.Contains(sec.Body, `id="totp-remove"`) {
+		t.Fatalf("security page offers changes to a session without the second factor: %.600s", sec.Body)
+	}
+	step := b.Post(e.issuer+"/account/security", url.Values{"csrf": {sec.Hidden().Get("csrf")}, "action": {"totp-remove"}})
+	if !strings.HasPrefix(step.URL.Path, "/login/mfa") {
+		t.Fatalf("removal without the second factor went to %s (%d)", step.URL, step.Status)
+	}
+	if f, err := e.store.TOTP(e.ctx(), sub); err != nil || !f.Confirmed {
+		t.Fatalf("the factor was removed without a step-up: %v", err)
+	}
+	back := submitStep(b, e, step, "totp", totpCode(t, secret, 0))
+	if back.URL.Path != "/account/security" || !strings.Contains(back.Body, `id="totp-remove"`) {
+		t.Fatalf("after the step-up: %s (%d): %.500s", back.URL, back.Status, back.Body)
+	}
+	gone := b.Post(e.issuer+"/account/security", url.Values{"csrf": {back.Hidden().Get("csrf")}, "action": {"totp-remove"}})
+	if !strings.Contains(gone.Body, "were removed") {
+		t.Fatalf("removal after the step-up: %d %.500s", gone.Status, gone.Body)
+	}
+	if _, err := e.store.TOTP(e.ctx(), sub); err == nil {
+		t.Fatal("the factor is still there")
+	}
+	if evs, _ := e.store.AuditEvents(e.ctx(), store.AuditFilter{Event: "login.step_up"}); len(evs) != 1 {
+		t.Fatalf("login.step_up audit rows: %d", len(evs))
+	}
+}
