@@ -1,0 +1,131 @@
+package mfa
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+func TestRequired(t *testing.T) {
+	s := &Service{Policy: Policy{RequiredClients: map[string]bool{"finance": true}, RequiredRoles: []string{"Staff"}}}
+	member := &legacy.Member{Roles: []string{"Member"}}
+	staff := &legacy.Member{Roles: []string{"Member", "Staff"}}
+	enrolled := Factors{TOTP: true}
+	withKey := Factors{Passkeys: []*store.WebAuthnCredential{{ID: []byte("k")}}}
+	mfaAR := &sso.AuthRequest{ACRValues: []string{"other", sso.ACRMFA}}
+	for _, tc := range []struct {
+		name   string
+		ar     *sso.AuthRequest
+		client string
+		m      *legacy.Member
+		f      Factors
+		want   string
+	}{
+		{"nothing asks", &sso.AuthRequest{}, "portal", member, Factors{}, ReasonNotNeeded},
+		{"opted in with an app", nil, "portal", member, enrolled, ReasonEnrolled},
+		{"opted in with a passkey", nil, "portal", member, withKey, ReasonEnrolled},
+		{"required client", nil, "finance", member, Factors{}, ReasonClient},
+		{"acr_values", mfaAR, "portal", member, Factors{}, ReasonACR},
+		{"other acr_values", &sso.AuthRequest{ACRValues: []string{"urn:other"}}, "portal", member, Factors{}, ReasonNotNeeded},
+		{"required role", nil, "portal", staff, Factors{}, ReasonRole},
+		{"no member", nil, "portal", nil, Factors{}, ReasonNotNeeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := s.Required(tc.ar, tc.client, tc.m, tc.f); got != tc.want {
+				t.Fatalf("Required = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWithFactor(t *testing.T) {
+	for _, tc := range []struct {
+		amr    []string
+		method string
+		want   []string
+	}{
+		{[]string{"pwd"}, AMROTP, []string{"pwd", "otp", "mfa"}},
+		{[]string{"ams"}, AMRHardware, []string{"ams", "hwk", "mfa"}},
+		{[]string{"pwd", "otp", "mfa"}, AMROTP, []string{"pwd", "otp", "mfa"}},
+		{nil, AMRSoftware, []string{"swk", "mfa"}},
+	} {
+		in := slices.Clone(tc.amr)
+		if got := WithFactor(tc.amr, tc.method); !slices.Equal(got, tc.want) || !slices.Equal(tc.amr, in) {
+			t.Errorf("WithFactor(%v, %q) = %v (input now %v), want %v", in, tc.method, got, tc.amr, tc.want)
+		}
+	}
+}
+
+func TestRecoveryCodes(t *testing.T) {
+	codes, hashes := newRecoveryCodes("sub")
+	if len(codes) != RecoveryCodes || len(hashes) != RecoveryCodes {
+		t.Fatalf("%d codes, %d hashes", len(codes), len(hashes))
+	}
+	seen := map[string]bool{}
+	for i, c := range codes {
+		if len(c) != 14 || c[4] != '-' || c[9] != '-' || seen[c] {
+			t.Fatalf("code %q (seen before: %v)", c, seen[c])
+		}
+		seen[c] = true
+		// Typed in capitals, without dashes or with spaces: the same code.
+		for _, typed := range []string{c, " " + c + " ", upper(c), c[:4] + c[5:9] + c[10:]} {
+			if recoveryHash("sub", typed) != hashes[i] {
+				t.Fatalf("%q does not hash like %q", typed, c)
+			}
+		}
+		if recoveryHash("other-sub", c) == hashes[i] {
+			t.Fatal("a code hashes alike for another member")
+		}
+	}
+}
+
+func upper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 32
+		}
+	}
+	return string(b)
+}
+
+func TestMatchStep(t *testing.T) {
+	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	now := time.Unix(1_700_000_015, 0) // 15 s into a step
+	s := &Service{Now: func() time.Time { return now }}
+	code := func(at time.Time) string {
+		c, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	step := now.Unix() / 30
+	for _, tc := range []struct {
+		name string
+		code string
+		want int64
+	}{
+		{"now", code(now), step},
+		{"one step early", code(now.Add(-30 * time.Second)), step - 1},
+		{"one step late", code(now.Add(30 * time.Second)), step + 1},
+		{"two steps early", code(now.Add(-60 * time.Second)), -1},
+		{"two steps late", code(now.Add(60 * time.Second)), -1},
+		{"spaced", code(now)[:3] + " " + code(now)[3:], step},
+		{"short", code(now)[:5], -1},
+		{"empty", "", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := s.matchStep([]byte(secret), tc.code); got != tc.want {
+				t.Fatalf("matchStep(%q) = %d, want %d", tc.code, got, tc.want)
+			}
+		})
+	}
+}
