@@ -131,7 +131,11 @@ func (f *federation) upstreamSignIn(t *testing.T, ctx context.Context, login, pa
 		time.Sleep(20 * time.Millisecond)
 		loc, _ = chromedp.Run(ctx, chromedp.Location())
 	}
-	if err := chromedp.Do(ctx, chromedp.WaitReady(css("body"))); err != nil {
+	// The browser may still be going through redirects: wait for a finished document that is
+	// either the upstream's login form or the page the test waits for, polling by script (a
+	// node handle taken from a document that a redirect replaces is gone: "Could not find node
+	// with given id").
+	if err := pollSelector(ctx, "#login, "+sel); err != nil {
 		t.Fatalf("after the upstream button: %v", err)
 	}
 	loc, _ = chromedp.Run(ctx, chromedp.Location())
@@ -148,11 +152,27 @@ func (f *federation) upstreamSignIn(t *testing.T, ctx context.Context, login, pa
 			loc, _ = chromedp.Run(ctx, chromedp.Location())
 		}
 	}
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(css(sel))); err != nil {
+	if err := pollSelector(ctx, sel); err != nil {
 		body, _ := chromedp.Run(ctx, chromedp.Text(css("main")))
 		loc, _ = chromedp.Run(ctx, chromedp.Location())
 		t.Fatalf("waiting for %s at %s: %v: %.500s", sel, loc, err, body)
 	}
+}
+
+// pollSelector waits until the current document has finished loading and has an element
+// matching sel, asking by script so that a navigation in between only costs a retry.
+func pollSelector(ctx context.Context, sel string) error {
+	js := fmt.Sprintf(`document.readyState === "complete" && document.querySelector(%q) !== null`, sel)
+	var lastErr error
+	for ctx.Err() == nil {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		if err == nil && ok {
+			return nil
+		}
+		lastErr = err
+		time.Sleep(25 * time.Millisecond)
+	}
+	return fmt.Errorf("%s never appeared: %w (last: %v)", sel, ctx.Err(), lastErr)
 }
 
 // signOutDown signs the browser out of the bridge (not of the upstream).
