@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/web/console"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -63,6 +65,25 @@ func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	rec := httptest.NewRecorder()
 	t.h.ServeHTTP(rec, req)
 	return rec.Result(), nil
+}
+
+// mfaFactors shows members' second factors to the administration.
+type mfaFactors struct{ s *mfa.Service }
+
+func (m mfaFactors) Factors(ctx context.Context, subject string) (admin.FactorsInfo, error) {
+	f, err := m.s.Factors(ctx, subject)
+	if err != nil {
+		return admin.FactorsInfo{}, err
+	}
+	out := admin.FactorsInfo{TOTP: f.TOTP, RecoveryLeft: f.RecoveryLeft, Passkeys: []admin.PasskeyInfo{}}
+	for _, p := range f.Passkeys {
+		out.Passkeys = append(out.Passkeys, admin.PasskeyInfo{Name: p.Name, Synced: p.BackupState, CreatedAt: p.CreatedAt, LastUsedAt: p.LastUsedAt})
+	}
+	return out, nil
+}
+
+func (m mfaFactors) Reset(ctx context.Context, subject, by string) (int, error) {
+	return m.s.Reset(ctx, subject, by)
 }
 
 // newConsole builds the admin console on the administration.

@@ -255,15 +255,29 @@ func TestConsoleBrowser(t *testing.T) {
 		Subject: alice.Subject, Provider: "google", Email: "alice@gmail.example", CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.store.AddWebAuthnCredential(bg, &store.WebAuthnCredential{ID: []byte("cred-1"), Subject: alice.Subject,
+		Name: "Alice's phone", Data: []byte(`{}`), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
 	visit(t, ctx, console+"/console/members?login=alice&client=web", "#preview-idtoken")
 	if l := text(t, ctx, "#links"); !strings.Contains(l, "google") || !strings.Contains(l, "g-alice") {
 		t.Fatalf("linked identities: %q", l)
+	}
+	if f := text(t, ctx, "#factors"); !strings.Contains(f, "Alice's phone") {
+		t.Fatalf("second factors: %q", f)
 	}
 	if p := text(t, ctx, "#preview-idtoken"); !strings.Contains(p, `"email": "alice@example.org"`) {
 		t.Fatalf("claims preview: %q", p)
 	}
 	if s := text(t, ctx, "#preview-summary"); !strings.Contains(s, "admits the member") {
 		t.Fatalf("preview summary: %q", s)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(css("#confirm-reset"), "alice")); err != nil {
+		t.Fatal(err)
+	}
+	submit(t, ctx, "#reset-factors", "#notice")
+	if creds, _ := e.store.WebAuthnCredentials(bg, alice.Subject); len(creds) != 0 {
+		t.Fatalf("passkeys left after the reset: %d", len(creds))
 	}
 	visit(t, ctx, console+"/console/members", "#lookup")
 

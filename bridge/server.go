@@ -233,6 +233,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	} else if factors.WebAuthn, err = mfa.NewWebAuthn(issuer, totpIssuer(cfg.Organisation.Name)); err != nil {
 		return nil, fmt.Errorf("bridge: passkeys: %w", err)
 	}
+	s.admin.MFA = mfaFactors{factors} // the console shows them
 
 	// The parts the provider's hooks call: end_session's logout ticket, the password grant's
 	// check, the hand-off's token exchange.

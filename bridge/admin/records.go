@@ -398,3 +398,44 @@ func HasRole(roles, want []string) bool {
 		return slices.ContainsFunc(want, func(w string) bool { return strings.EqualFold(r, w) })
 	})
 }
+
+// FactorReader reads members' second factors (bridge/mfa) for an administrator (the reset is
+// ResetFactors, mfa.go).
+type FactorReader interface {
+	Factors(ctx context.Context, subject string) (FactorsInfo, error)
+}
+
+// PasskeyInfo is one passkey or security key of a member (never its key material).
+type PasskeyInfo struct {
+	Name       string    `json:"name"`
+	Synced     bool      `json:"synced"` // a synced passkey (backup state)
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+}
+
+// FactorsInfo is what second factors a member has.
+type FactorsInfo struct {
+	TOTP         bool          `json:"totp"`
+	RecoveryLeft int           `json:"recovery_codes_left"`
+	Passkeys     []PasskeyInfo `json:"passkeys"`
+}
+
+// MemberFactors reads a member's (a login or subject) second factors; nil without MFA.
+func (a *Service) MemberFactors(ctx context.Context, actor, member string) (*FactorsInfo, error) {
+	if a.MFA == nil {
+		return nil, nil
+	}
+	sub, err := a.resolveMember(ctx, member)
+	if err != nil {
+		return nil, err
+	}
+	if sub == "" {
+		return nil, fmt.Errorf("%w: say which member", ErrInvalid)
+	}
+	f, err := a.MFA.Factors(ctx, sub)
+	if err != nil {
+		return nil, fmt.Errorf("admin: factors: %w", err)
+	}
+	a.record(ctx, actor, "admin.factors_list", sub, "", fmt.Sprintf("totp %v, %d passkeys", f.TOTP, len(f.Passkeys)))
+	return &f, nil
+}

@@ -268,3 +268,30 @@ func TestAMSTest(t *testing.T) {
 		t.Fatalf("audit %v %+v", got, f.audit[0])
 	}
 }
+
+type mfaFake map[string]admin.FactorsInfo
+
+func (m mfaFake) Factors(_ context.Context, sub string) (admin.FactorsInfo, error) {
+	return m[sub], nil
+}
+
+// TestMemberFactors: a member's second factors by login, audited; without MFA there is nothing
+// to show.
+func TestMemberFactors(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	if fi, err := f.svc.MemberFactors(ctx, "tester", "alice"); err != nil || fi != nil {
+		t.Fatalf("without MFA: %+v %v", fi, err)
+	}
+	f.svc.MFA = mfaFake{"sub-k1": {TOTP: true, RecoveryLeft: 9, Passkeys: []admin.PasskeyInfo{{Name: "phone"}}}}
+	fi, err := f.svc.MemberFactors(ctx, "tester", "alice")
+	if err != nil || !fi.TOTP || fi.RecoveryLeft != 9 || len(fi.Passkeys) != 1 {
+		t.Fatalf("factors %+v %v", fi, err)
+	}
+	if _, err := f.svc.MemberFactors(ctx, "tester", "nobody"); !errors.Is(err, admin.ErrNotFound) {
+		t.Fatalf("factors of an unknown member: %v", err)
+	}
+	if got := f.events(); !slices.Equal(got, []string{"admin.factors_list"}) {
+		t.Fatalf("audit %v", got)
+	}
+}

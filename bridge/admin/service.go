@@ -69,8 +69,10 @@ type Service struct {
 	Keys    MemberKeys
 	Records Records
 	AMS     AMSChecks
-	Log     *slog.Logger
-	Now     func() time.Time
+	// MFA reads members' second factors (nil: none to show).
+	MFA FactorReader
+	Log *slog.Logger
+	Now func() time.Time
 	// LogLevel is the process's run-time log level (GET/PUT /admin/log-level); nil: it
 	// cannot be changed (the endpoint answers 404).
 	LogLevel *slog.LevelVar

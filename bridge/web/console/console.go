@@ -191,6 +191,7 @@ func (c *Console) Handler() http.Handler {
 	auth("POST "+Path+"sessions/revoke", c.revokeSessions)
 	auth("POST "+Path+"tokens/revoke", c.revokeTokens)
 	auth("GET "+Path+"members", c.members)
+	auth("POST "+Path+"members/reset-factors", c.resetFactors)
 	auth("GET "+Path+"provisioning", c.provisioning)
 	auth("POST "+Path+"provisioning/retry", c.retry)
 	auth("POST "+Path+"provisioning/discard", c.discard)

@@ -20,6 +20,7 @@ var notices = map[string]string{
 	"saved":   "The client was saved.",
 	"retried": "Re-queued; the outbox delivers at its next round.",
 	"discard": "The dead letter was discarded.",
+	"reset":   "Every second factor of the member was removed; they are told at their next sign-in.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }
@@ -263,12 +264,14 @@ func (c *Console) members(w http.ResponseWriter, r *http.Request, s *session) {
 		CheckError    string
 		Consents      []admin.ConsentInfo
 		Links         []admin.LinkInfo
+		Factors       *admin.FactorsInfo
 		Preview       *admin.ClaimsPreview
 		PreviewError  string
 		IDToken       string
 		Userinfo      string
 		AccessToken   string
 	}{base: c.base(s, "Members", "members"), Login: login, Client: client}
+	data.Notice = notice(r)
 	var err error
 	if data.Clients, err = c.cfg.Admin.Clients(ctx, s.actor()); err != nil {
 		c.fail(w, r, s, err)
@@ -288,6 +291,10 @@ func (c *Console) members(w http.ResponseWriter, r *http.Request, s *session) {
 			c.fail(w, r, s, err)
 			return
 		}
+		if data.Factors, err = c.cfg.Admin.MemberFactors(ctx, s.actor(), login); err != nil && !errors.Is(err, admin.ErrNotFound) {
+			c.fail(w, r, s, err)
+			return
+		}
 		if client != "" {
 			p, err := c.cfg.Admin.ClaimsPreview(ctx, client, login, nil)
 			if err != nil {
@@ -300,6 +307,19 @@ func (c *Console) members(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	}
 	c.render(w, r, s, http.StatusOK, "members", data)
+}
+
+func (c *Console) resetFactors(w http.ResponseWriter, r *http.Request, s *session) {
+	login := strings.TrimSpace(r.PostFormValue("login"))
+	if r.PostFormValue("confirm") != login || login == "" {
+		c.errorPage(w, r, s, http.StatusBadRequest, "Not reset", "Type the member's login in the confirmation field to remove their second factors.")
+		return
+	}
+	if _, err := c.cfg.Admin.ResetFactors(r.Context(), s.actor(), memberFilter(login, "")); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	seeOther(w, r, Path+"members", url.Values{"login": {login}, "done": {"reset"}})
 }
 
 // ---- provisioning
