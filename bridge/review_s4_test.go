@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -84,5 +85,24 @@ func TestUpstreamSignInReadsStandingFromTheAMS(t *testing.T) {
 	}
 	if after, _ := f.down.store.Sessions(ctx, sub.Subject); len(after) != len(before) {
 		t.Fatalf("a disabled member got a session: %d sessions, %d before", len(after), len(before))
+	}
+}
+
+// TestUpstreamEmailLinkSeesEveryMatch (review s4): automatic linking needs exactly one active
+// member with the address; a second active member is seen however many inactive records with
+// the same address sort before it (the lookup was cut at 10 rows).
+func TestUpstreamEmailLinkSeesEveryMatch(t *testing.T) {
+	ams := bridgetest.NewDirectory()
+	for i := range 9 { // inactive records sorting before alice's key
+		ams.Add(&legacy.Member{Key: fmt.Sprintf("0000000%d-old", i), MemberID: fmt.Sprintf("90%d", i), Login: fmt.Sprintf("old%d", i),
+			Email: "alice@example.org", Standing: legacy.Standing{Approved: true, Disabled: true}}, "x")
+	}
+	ams.Add(&legacy.Member{Key: "99999999-twin", MemberID: "999", Login: "twin", Email: "Alice@example.org",
+		Standing: legacy.Standing{Approved: true}}, "twin-password")
+	f := newFederationOver(t, ams, func(p *upstream.ProviderConfig) { p.LinkByEmail = true })
+	b := newHTTPFed(t, f)
+	p := b.do(http.MethodGet, b.toCallback(f, "corp").String(), nil)
+	if p.Status != http.StatusOK || !strings.Contains(p.Body, "Link your account") {
+		t.Fatalf("two active members share the address, yet no password was asked: %d %q %.400s", p.Status, p.Location, p.Body)
 	}
 }

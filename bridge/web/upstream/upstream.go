@@ -312,6 +312,11 @@ func (h *Handler) providerOr(name string, p *up.Provider) *up.Provider {
 
 var errNoUniqueMember = errors.New("no single active member has this e-mail address")
 
+// maxEmailMatches bounds the AMS records with one address that automatic linking looks
+// through (inactive ones included) to find the single active member; with more it asks for the
+// password.
+const maxEmailMatches = 50
+
 // memberByEmail is the one active AMS member with the address, or errNoUniqueMember (none,
 // several, or a directory that cannot look addresses up).
 func (h *Handler) memberByEmail(ctx context.Context, email string) (*legacy.Member, error) {
@@ -319,12 +324,16 @@ func (h *Handler) memberByEmail(ctx context.Context, email string) (*legacy.Memb
 	if !ok {
 		return nil, errNoUniqueMember
 	}
-	ms, err := f.MembersByEmail(ctx, email, 10)
+	ms, err := f.MembersByEmail(ctx, email, maxEmailMatches+1)
 	if errors.Is(err, errors.ErrUnsupported) {
 		return nil, errNoUniqueMember
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(ms) > maxEmailMatches {
+		// Not every record with the address was seen: another active one may be among them.
+		return nil, errNoUniqueMember
 	}
 	var found *legacy.Member
 	for _, m := range ms {
