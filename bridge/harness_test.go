@@ -22,6 +22,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/cache"
 	legacydemo "github.com/ssobridge/ssobridge/legacy/demo"
 	imissim "github.com/ssobridge/ssobridge/legacy/imis/sim"
 	"github.com/ssobridge/ssobridge/sso"
@@ -72,6 +73,9 @@ type envDeps struct {
 	// store opens the bridge's store (closing it when t ends); nil: SQLite in the data dir.
 	// With another store, env.store is nil.
 	store func(t testing.TB) store.Store
+	// profileCache puts the profile cache (legacy/cache, TTL an hour) in front of the test
+	// directory, as production runs every SQL directory; env.dir stays the directory behind it.
+	profileCache bool
 }
 
 // newEnvDeps runs the bridge over dir with the given metrics registry and logger.
@@ -129,6 +133,9 @@ func newEnvAt(t testing.TB, ln net.Listener, issuer string, demo bool, dir legac
 	testDir := bridgetest.NewDirectory()
 	if dir == nil {
 		dir = testDir
+		if deps.profileCache {
+			dir = cache.Wrap(testDir, cache.Options{TTL: time.Hour})
+		}
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	log := quiet

@@ -38,7 +38,9 @@ func lastLogin(t *testing.T, e *env) string {
 // like after a password once the AMS disables the account, and removes it.
 func TestBrowserPasskeys(t *testing.T) {
 	rp, addClient := newRelyingParty(t)
-	e := newEnv(t, addClient, localhostIssuer)
+	// With the profile cache in front of the AMS, as in production: a passkey sign-in must still
+	// see an account the AMS disabled a moment ago (review s4).
+	e := newEnvDeps(t, false, nil, envDeps{profileCache: true}, addClient, localhostIssuer)
 	e.issuer = strings.Replace(e.issuer, "127.0.0.1", "localhost", 1)
 	rp.connect(e)
 	ctx := bridgetest.Chrome(t, 3*time.Minute)

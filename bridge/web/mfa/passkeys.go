@@ -162,7 +162,8 @@ func (h *Handler) passkeyLoginFinish(c echo.Context) error {
 	if err != nil {
 		return h.passkeyError(c, err, "passkey sign-in")
 	}
-	m, err := h.Flow.Member(ctx, &sso.Session{Subject: sub})
+	// A new sign-in: the member as the AMS has them now, not as the profile cache last saw them.
+	m, err := h.Flow.SignInMember(ctx, sub)
 	if err != nil {
 		if errors.Is(err, sso.ErrAccessDenied) {
 			h.Audit(ctx, &store.AuditEvent{Event: "login.failure", Subject: sub, IP: c.RealIP(), Detail: "passkey: " + legacy.Reason(err)})
