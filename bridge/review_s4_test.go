@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/config"
@@ -104,5 +106,33 @@ func TestUpstreamEmailLinkSeesEveryMatch(t *testing.T) {
 	p := b.do(http.MethodGet, b.toCallback(f, "corp").String(), nil)
 	if p.Status != http.StatusOK || !strings.Contains(p.Body, "Link your account") {
 		t.Fatalf("two active members share the address, yet no password was asked: %d %q %.400s", p.Status, p.Location, p.Body)
+	}
+}
+
+// TestUpstreamSignInWithoutSecondFactorOpensNoAccount (review s4 F9b): for a member who uses a
+// second factor, an upstream sign-in alone is not a full sign-in: the session it opens waits for
+// the second factor, and the account page (member data, linking another identity, consents)
+// asks for it first, as every app does.
+func TestUpstreamSignInWithoutSecondFactorOpensNoAccount(t *testing.T) {
+	f := newFederation(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true })
+	// alice signs in with her password and sets up an authenticator app.
+	pw := f.down.browser()
+	web, _ := f.down.oauth("browserapp", webSecret, f.rp.srv.URL+"/callback", oauth2.AuthStyleInHeader)
+	f.down.signIn(pw, web.AuthCodeURL("s"), "alice", "alice-password")
+	enrolTOTP(t, f.down, pw)
+
+	// Another browser signs in through the upstream (alice's address links her): the apps get
+	// nothing before the second factor, and neither does the account page.
+	b := newHTTPFed(t, f)
+	p := b.do(http.MethodGet, b.toCallback(f, "corp").String(), nil)
+	if strings.HasPrefix(p.Location, f.rp.srv.URL) {
+		t.Fatalf("the upstream sign-in reached the app without the second factor: %q", p.Location)
+	}
+	acct := b.do(http.MethodGet, f.down.issuer+"/account", nil)
+	if acct.Status == http.StatusOK && strings.Contains(acct.Body, "alice@example.org") {
+		t.Fatalf("the account page opened without the second factor: %.400s", acct.Body)
+	}
+	if !strings.Contains(acct.Location, "/login/mfa") && acct.URL.Path != "/login/mfa" {
+		t.Fatalf("the account page did not ask for the second factor: %d %q %.300s", acct.Status, acct.Location, acct.Body)
 	}
 }

@@ -303,6 +303,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	second := &webmfa.Handler{Pages: pages, Cookies: cookies, Flow: flow, MFA: factors, Store: d.Store, Subjects: subjects,
 		Audit: auditLog.Write, Logger: log, Now: now}
 	flow.SecondFactor = second
+	acct.StepUp = flow.StepUpFirst
 	parts := []web.Mounter{
 		pages,
 		healthRoutes{s.ready},

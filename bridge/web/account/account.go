@@ -55,7 +55,12 @@ type Handler struct {
 	Upstreams []web.UpstreamButton
 	// Playground links the playground from the home page.
 	Playground bool
-	Logger     *slog.Logger
+	// StepUp, when set, is where a session must go first when it lacks a second factor the
+	// member uses ("" when it does not): a sign-in through an upstream provider or the AMS
+	// website opens the session before the second factor, and the account page, like every
+	// app, waits for it.
+	StepUp func(c echo.Context, sess *sso.Session, m *legacy.Member) (string, error)
+	Logger *slog.Logger
 }
 
 // Mount adds the home and account pages.
@@ -122,6 +127,9 @@ func (h *Handler) account(c echo.Context) error {
 		}
 		return h.Pages.MembershipUnavailable(c, h.Logger, err)
 	}
+	if next, err := h.stepUp(c, sess, m); err != nil || next != "" {
+		return err
+	}
 	csrf, err := h.Cookies.CSRFToken(c)
 	if err != nil {
 		return err
@@ -173,6 +181,15 @@ func (h *Handler) action(c echo.Context) error {
 	if err != nil {
 		return c.Redirect(http.StatusSeeOther, Path)
 	}
+	if h.StepUp != nil {
+		m, err := h.Member(ctx, sess)
+		if err != nil {
+			return c.Redirect(http.StatusSeeOther, Path) // the page says why
+		}
+		if next, err := h.stepUp(c, sess, m); err != nil || next != "" {
+			return err
+		}
+	}
 	clientID := c.FormValue("client")
 	if clientID == "" || len(clientID) > 128 {
 		return h.Pages.Error(c, http.StatusBadRequest, "Nothing to do", "No app was chosen.", "")
@@ -202,4 +219,17 @@ func (h *Handler) action(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, Path+"?done=signedout")
 	}
 	return h.Pages.Error(c, http.StatusBadRequest, "Nothing to do", "That action is not known.", "")
+}
+
+// stepUp sends the browser to the second factor when the session lacks one the member uses; it
+// returns where it sent it ("" when the page may go on).
+func (h *Handler) stepUp(c echo.Context, sess *sso.Session, m *legacy.Member) (string, error) {
+	if h.StepUp == nil {
+		return "", nil
+	}
+	next, err := h.StepUp(c, sess, m)
+	if err != nil || next == "" {
+		return "", err
+	}
+	return next, c.Redirect(http.StatusSeeOther, next)
 }

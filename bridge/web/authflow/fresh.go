@@ -3,6 +3,8 @@ package authflow
 import (
 	"context"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -18,4 +20,20 @@ func (h *Handler) SignInMember(ctx context.Context, subject string) (*legacy.Mem
 		}
 	}
 	return h.Member(ctx, &sso.Session{Subject: subject})
+}
+
+// StepUpFirst is where a session must go before the member's own pages (the account page and
+// its forms) when it lacks a second factor the member uses: a sign-in through an upstream
+// provider or the AMS website opens the session before the second factor, which every app asks
+// for at completion (complete), and so must those pages. "" when the session may go on (and
+// always without a SecondFactor).
+func (h *Handler) StepUpFirst(c echo.Context, sess *sso.Session, m *legacy.Member) (string, error) {
+	if h.SecondFactor == nil {
+		return "", nil
+	}
+	need, err := h.SecondFactor.NeedsStepUp(c.Request().Context(), nil, &sso.ClientConfig{}, sess, m)
+	if err != nil || !need {
+		return "", err
+	}
+	return h.SecondFactor.StartStepUp(c, nil, sess)
 }

@@ -527,6 +527,16 @@ func (h *Handler) account(c echo.Context) error {
 	if err != nil {
 		return c.Redirect(http.StatusSeeOther, "/account")
 	}
+	// A session still waiting for the member's second factor changes no link.
+	m, err := h.Flow.Member(ctx, sess)
+	if err != nil {
+		return c.Redirect(http.StatusSeeOther, "/account") // the page says why
+	}
+	if next, err := h.Flow.StepUpFirst(c, sess, m); err != nil {
+		return err
+	} else if next != "" {
+		return c.Redirect(http.StatusSeeOther, next)
+	}
 	switch c.FormValue("action") {
 	case "link":
 		p, ok := h.Providers.Get(c.FormValue("provider"))
