@@ -98,4 +98,5 @@ type Store interface {
 	UpstreamStore
 	OutboxAdmin
 	FactorStore
+	SAMLStore
 }

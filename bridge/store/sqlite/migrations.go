@@ -417,6 +417,54 @@ CREATE TABLE mfa_challenges (
 
 ALTER TABLE auth_requests ADD COLUMN acr_values TEXT NOT NULL DEFAULT '';
 `,
+	// 13: the SAML identity provider: SPs registered with the CLI, pending sign-ins, message ids
+	// already used, the SPs each SSO session signed into, and its signing keys (sealed).
+	`
+CREATE TABLE saml_service_providers (
+	entity_id  TEXT PRIMARY KEY,
+	settings   BLOB NOT NULL,
+	metadata   BLOB NOT NULL,
+	created_at INTEGER NOT NULL
+);
+CREATE TABLE saml_requests (
+	id          TEXT PRIMARY KEY,
+	sp          TEXT NOT NULL,
+	request_id  TEXT NOT NULL DEFAULT '',
+	acs_url     TEXT NOT NULL,
+	acs_binding TEXT NOT NULL,
+	acs_index   INTEGER NOT NULL DEFAULT 0,
+	relay_state TEXT NOT NULL DEFAULT '',
+	force_authn INTEGER NOT NULL DEFAULT 0,
+	is_passive  INTEGER NOT NULL DEFAULT 0,
+	browser     TEXT NOT NULL DEFAULT '',
+	done        INTEGER NOT NULL DEFAULT 0,
+	created_at  INTEGER NOT NULL,
+	expires_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE saml_message_ids (
+	key        TEXT PRIMARY KEY,
+	expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE saml_participants (
+	session_id     TEXT NOT NULL,
+	sp             TEXT NOT NULL,
+	seq            INTEGER NOT NULL,
+	name_id        TEXT NOT NULL,
+	name_id_format TEXT NOT NULL DEFAULT '',
+	session_index  TEXT NOT NULL DEFAULT '',
+	created_at     INTEGER NOT NULL,
+	expires_at     INTEGER NOT NULL,
+	PRIMARY KEY (session_id, sp)
+) WITHOUT ROWID;
+CREATE TABLE saml_keys (
+	id          TEXT PRIMARY KEY,
+	cert_der    BLOB NOT NULL,
+	private_enc BLOB NOT NULL,
+	created_at  INTEGER NOT NULL,
+	sign_until  INTEGER NOT NULL,
+	expires_at  INTEGER NOT NULL
+);
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

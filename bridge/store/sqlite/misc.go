@@ -261,6 +261,11 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 			return total, fmt.Errorf("sqlite: purge %s: %w", tbl.what, err)
 		}
 	}
+	k, err := s.purgeSAML(ctx, n)
+	total += k
+	if err != nil {
+		return total, fmt.Errorf("sqlite: purge saml: %w", err)
+	}
 	return total, nil
 }
 

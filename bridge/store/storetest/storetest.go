@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Outbox", outboxTests},
 		{"Upstream", upstreamTests},
 		{"Factors", factorTests},
+		{"SAML", samlTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

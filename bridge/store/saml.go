@@ -1,0 +1,99 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// SAMLServiceProvider is a SAML service provider registered with the CLI (those in the
+// configuration file are not stored). Settings is the bridge's own description of it (a JSON
+// document package bridge/saml reads and writes); Metadata is the SP's metadata as it was
+// read at registration (never fetched again per request).
+type SAMLServiceProvider struct {
+	EntityID  string
+	Settings  []byte
+	Metadata  []byte
+	CreatedAt time.Time
+}
+
+// SAMLRequest is a SAML sign-in waiting for the member: an SP's AuthnRequest that passed its
+// checks, or an IdP-initiated sign-in (RequestID empty). Its states: pending (unbound), bound
+// to the browser that first opened it (Browser), done (a response was sent, once).
+type SAMLRequest struct {
+	ID         string // random; the browser carries it, the store keys by it
+	SP         string // the SP's entity id
+	RequestID  string // the AuthnRequest's ID ("" for an IdP-initiated sign-in)
+	ACSURL     string // the assertion consumer service the response goes to (from metadata)
+	ACSBinding string
+	ACSIndex   int
+	RelayState string
+	ForceAuthn bool
+	IsPassive  bool
+	Browser    string
+	Done       bool
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+// SAMLParticipant records that an SSO session signed into a SAML SP, with what single logout
+// needs to name the member there.
+type SAMLParticipant struct {
+	SessionID    string
+	SP           string
+	NameID       string
+	NameIDFormat string
+	SessionIndex string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+}
+
+// SAMLKey is a SAML signing key pair: the self-signed certificate published in the metadata and
+// the private key sealed under the key-encryption key.
+type SAMLKey struct {
+	ID         string
+	CertDER    []byte
+	PrivateEnc []byte
+	CreatedAt  time.Time // signs from
+	SignUntil  time.Time
+	ExpiresAt  time.Time // published until
+}
+
+// SAMLStore keeps what the SAML identity provider needs beyond the SSO sessions. Purge deletes
+// expired requests, participants, message ids and keys.
+type SAMLStore interface {
+	// PutSAMLServiceProvider inserts or replaces an SP by entity id.
+	PutSAMLServiceProvider(ctx context.Context, sp *SAMLServiceProvider) error
+	// SAMLServiceProviders lists the registered SPs by entity id.
+	SAMLServiceProviders(ctx context.Context) ([]*SAMLServiceProvider, error)
+	// DeleteSAMLServiceProvider removes an SP; sso.ErrNotFound when unknown.
+	DeleteSAMLServiceProvider(ctx context.Context, entityID string) error
+
+	// CreateSAMLRequest stores a new pending request; sso.ErrConflict when the id exists.
+	CreateSAMLRequest(ctx context.Context, r *SAMLRequest) error
+	// SAMLRequest returns a request that has not expired; sso.ErrNotFound otherwise.
+	SAMLRequest(ctx context.Context, id string) (*SAMLRequest, error)
+	// BindSAMLRequest binds an unbound pending request to browser (a no-op when it is bound to
+	// it already); sso.ErrConflict when it is done or bound to another browser.
+	BindSAMLRequest(ctx context.Context, id, browser string) error
+	// CompleteSAMLRequest moves a pending request bound to browser to done, once;
+	// sso.ErrConflict when it is done already or bound elsewhere, sso.ErrNotFound when unknown
+	// or expired.
+	CompleteSAMLRequest(ctx context.Context, id, browser string) error
+
+	// UseSAMLMessageID records a message id (an AuthnRequest's or LogoutRequest's, qualified by
+	// its issuer) as used until expires; sso.ErrConflict when it was used and has not expired.
+	UseSAMLMessageID(ctx context.Context, key string, expires time.Time) error
+
+	// AddSAMLParticipant records (or refreshes) that a session signed into an SP.
+	AddSAMLParticipant(ctx context.Context, p *SAMLParticipant) error
+	// SAMLParticipants lists a session's SPs in first-sign-in order.
+	SAMLParticipants(ctx context.Context, sessionID string) ([]*SAMLParticipant, error)
+	// TakeSAMLParticipants returns a session's SPs and forgets them, in one step: two callers
+	// never both get the same participant.
+	TakeSAMLParticipants(ctx context.Context, sessionID string) ([]*SAMLParticipant, error)
+
+	// AddSAMLKey stores a new signing key; sso.ErrConflict when the id exists.
+	AddSAMLKey(ctx context.Context, k *SAMLKey) error
+	// SAMLKeys lists the keys that have not expired, oldest first.
+	SAMLKeys(ctx context.Context) ([]*SAMLKey, error)
+}

@@ -1,0 +1,258 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// ---- SAML service providers ----
+
+func (s *Store) PutSAMLServiceProvider(ctx context.Context, sp *store.SAMLServiceProvider) error {
+	created := sp.CreatedAt
+	if created.IsZero() {
+		created = s.clock()
+	}
+	_, err := s.wexec(ctx, `INSERT INTO saml_service_providers (entity_id, settings, metadata, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (entity_id) DO UPDATE SET settings = excluded.settings, metadata = excluded.metadata`,
+		sp.EntityID, nonNil(sp.Settings), nonNil(sp.Metadata), ts(created))
+	return wrap("put saml service provider", err)
+}
+
+func (s *Store) SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceProvider, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT entity_id, settings, metadata, created_at FROM saml_service_providers ORDER BY entity_id`)
+	if err != nil {
+		return nil, wrap("saml service providers", err)
+	}
+	defer rows.Close()
+	var out []*store.SAMLServiceProvider
+	for rows.Next() {
+		var (
+			sp store.SAMLServiceProvider
+			c  int64
+		)
+		if err := rows.Scan(&sp.EntityID, &sp.Settings, &sp.Metadata, &c); err != nil {
+			return nil, wrap("saml service providers", err)
+		}
+		sp.CreatedAt = tm(c)
+		out = append(out, &sp)
+	}
+	return out, wrap("saml service providers", rows.Err())
+}
+
+func (s *Store) DeleteSAMLServiceProvider(ctx context.Context, entityID string) error {
+	res, err := s.wexec(ctx, `DELETE FROM saml_service_providers WHERE entity_id = ?`, entityID)
+	if err != nil {
+		return wrap("delete saml service provider", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return wrap("delete saml service provider", sso.ErrNotFound)
+	}
+	return nil
+}
+
+// ---- pending sign-ins ----
+
+func (s *Store) CreateSAMLRequest(ctx context.Context, r *store.SAMLRequest) error {
+	_, err := s.wexec(ctx, `INSERT INTO saml_requests (id, sp, request_id, acs_url, acs_binding, acs_index, relay_state,
+		force_authn, is_passive, browser, done, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+		r.ID, r.SP, r.RequestID, r.ACSURL, r.ACSBinding, r.ACSIndex, r.RelayState, b2i(r.ForceAuthn), b2i(r.IsPassive),
+		r.Browser, ts(r.CreatedAt), ts(r.ExpiresAt))
+	return wrap("create saml request", err)
+}
+
+func (s *Store) SAMLRequest(ctx context.Context, id string) (*store.SAMLRequest, error) {
+	var (
+		r                    store.SAMLRequest
+		force, passive, done int
+		c, e                 int64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT id, sp, request_id, acs_url, acs_binding, acs_index, relay_state, force_authn,
+		is_passive, browser, done, created_at, expires_at FROM saml_requests WHERE id = ? AND expires_at > ?`, id, ts(s.clock())).
+		Scan(&r.ID, &r.SP, &r.RequestID, &r.ACSURL, &r.ACSBinding, &r.ACSIndex, &r.RelayState, &force, &passive, &r.Browser,
+			&done, &c, &e)
+	if err != nil {
+		return nil, wrap("saml request", err)
+	}
+	r.ForceAuthn, r.IsPassive, r.Done = force != 0, passive != 0, done != 0
+	r.CreatedAt, r.ExpiresAt = tm(c), tm(e)
+	return &r, nil
+}
+
+func (s *Store) BindSAMLRequest(ctx context.Context, id, browser string) error {
+	now := ts(s.clock())
+	return wrap("bind saml request", s.writeTx(ctx, func(tx *sql.Tx) error {
+		var (
+			bound string
+			done  int
+		)
+		err := tx.QueryRowContext(ctx, `SELECT browser, done FROM saml_requests WHERE id = ? AND expires_at > ?`, id, now).Scan(&bound, &done)
+		if err != nil {
+			return err
+		}
+		if done != 0 || (bound != "" && bound != browser) {
+			return sso.ErrConflict
+		}
+		if bound == browser {
+			return nil
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE saml_requests SET browser = ? WHERE id = ? AND browser = '' AND done = 0`, browser, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return sso.ErrConflict
+		}
+		return nil
+	}))
+}
+
+func (s *Store) CompleteSAMLRequest(ctx context.Context, id, browser string) error {
+	now := ts(s.clock())
+	res, err := s.wexec(ctx, `UPDATE saml_requests SET done = 1 WHERE id = ? AND expires_at > ? AND done = 0 AND browser = ? AND browser <> ''`,
+		id, now, browser)
+	if err != nil {
+		return wrap("complete saml request", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	if _, err := s.SAMLRequest(ctx, id); err != nil {
+		return err
+	}
+	return wrap("complete saml request", sso.ErrConflict)
+}
+
+// ---- message ids ----
+
+func (s *Store) UseSAMLMessageID(ctx context.Context, key string, expires time.Time) error {
+	now := ts(s.clock())
+	res, err := s.wexec(ctx, `INSERT INTO saml_message_ids (key, expires_at) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE saml_message_ids.expires_at <= ?`,
+		key, ts(expires), now)
+	if err != nil {
+		return wrap("use saml message id", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return wrap("use saml message id", sso.ErrConflict)
+	}
+	return nil
+}
+
+// ---- participants ----
+
+func (s *Store) AddSAMLParticipant(ctx context.Context, p *store.SAMLParticipant) error {
+	created := p.CreatedAt
+	if created.IsZero() {
+		created = s.clock()
+	}
+	_, err := s.wexec(ctx, `INSERT INTO saml_participants (session_id, sp, seq, name_id, name_id_format, session_index, created_at, expires_at)
+		VALUES (?1, ?2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM saml_participants WHERE session_id = ?1), ?3, ?4, ?5, ?6, ?7)
+		ON CONFLICT (session_id, sp) DO UPDATE SET name_id = excluded.name_id, name_id_format = excluded.name_id_format,
+			session_index = excluded.session_index, expires_at = excluded.expires_at`,
+		p.SessionID, p.SP, p.NameID, p.NameIDFormat, p.SessionIndex, ts(created), ts(p.ExpiresAt))
+	return wrap("add saml participant", err)
+}
+
+const participantCols = `session_id, sp, name_id, name_id_format, session_index, created_at, expires_at`
+
+func scanParticipants(rows *sql.Rows) ([]*store.SAMLParticipant, error) {
+	defer rows.Close()
+	var out []*store.SAMLParticipant
+	for rows.Next() {
+		var (
+			p    store.SAMLParticipant
+			c, e int64
+		)
+		if err := rows.Scan(&p.SessionID, &p.SP, &p.NameID, &p.NameIDFormat, &p.SessionIndex, &c, &e); err != nil {
+			return nil, err
+		}
+		p.CreatedAt, p.ExpiresAt = tm(c), tm(e)
+		out = append(out, &p)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) SAMLParticipants(ctx context.Context, sessionID string) ([]*store.SAMLParticipant, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+participantCols+` FROM saml_participants WHERE session_id = ? AND expires_at > ? ORDER BY seq`,
+		sessionID, ts(s.clock()))
+	if err != nil {
+		return nil, wrap("saml participants", err)
+	}
+	out, err := scanParticipants(rows)
+	return out, wrap("saml participants", err)
+}
+
+func (s *Store) TakeSAMLParticipants(ctx context.Context, sessionID string) ([]*store.SAMLParticipant, error) {
+	var out []*store.SAMLParticipant
+	now := ts(s.clock())
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+participantCols+` FROM saml_participants WHERE session_id = ? AND expires_at > ? ORDER BY seq`,
+			sessionID, now)
+		if err != nil {
+			return err
+		}
+		if out, err = scanParticipants(rows); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM saml_participants WHERE session_id = ?`, sessionID)
+		return err
+	})
+	return out, wrap("take saml participants", err)
+}
+
+// ---- keys ----
+
+func (s *Store) AddSAMLKey(ctx context.Context, k *store.SAMLKey) error {
+	_, err := s.wexec(ctx, `INSERT INTO saml_keys (id, cert_der, private_enc, created_at, sign_until, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.ID, k.CertDER, k.PrivateEnc, ts(k.CreatedAt), ts(k.SignUntil), ts(k.ExpiresAt))
+	return wrap("add saml key", err)
+}
+
+func (s *Store) SAMLKeys(ctx context.Context) ([]*store.SAMLKey, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, cert_der, private_enc, created_at, sign_until, expires_at FROM saml_keys
+		WHERE expires_at > ? ORDER BY created_at, id`, ts(s.clock()))
+	if err != nil {
+		return nil, wrap("saml keys", err)
+	}
+	defer rows.Close()
+	var out []*store.SAMLKey
+	for rows.Next() {
+		var (
+			k       store.SAMLKey
+			c, u, e int64
+		)
+		if err := rows.Scan(&k.ID, &k.CertDER, &k.PrivateEnc, &c, &u, &e); err != nil {
+			return nil, wrap("saml keys", err)
+		}
+		k.CreatedAt, k.SignUntil, k.ExpiresAt = tm(c), tm(u), tm(e)
+		out = append(out, &k)
+	}
+	return out, wrap("saml keys", rows.Err())
+}
+
+// purgeSAML deletes expired SAML rows (Purge).
+func (s *Store) purgeSAML(ctx context.Context, now int64) (int64, error) {
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM saml_requests WHERE expires_at <= ?`,
+		`DELETE FROM saml_message_ids WHERE expires_at <= ?`,
+		`DELETE FROM saml_participants WHERE expires_at <= ?`,
+		`DELETE FROM saml_keys WHERE expires_at <= ?`,
+	} {
+		res, err := s.wexec(ctx, q, now)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}

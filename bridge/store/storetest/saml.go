@@ -1,0 +1,205 @@
+package storetest
+
+import (
+	"bytes"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
+)
+
+var samlTests = []test{
+	{"ServiceProviders", testSAMLServiceProviders},
+	{"RequestStates", testSAMLRequestStates},
+	{"RequestOutOfOrder", testSAMLRequestOutOfOrder},
+	{"RequestExpired", testSAMLRequestExpired},
+	{"RequestCompleteConcurrent", testSAMLRequestCompleteConcurrent},
+	{"MessageIDOnce", testSAMLMessageIDOnce},
+	{"Participants", testSAMLParticipants},
+	{"Keys", testSAMLKeys},
+	{"Purge", testSAMLPurge},
+}
+
+func testSAMLServiceProviders(t *testing.T, h *H) {
+	a := &store.SAMLServiceProvider{EntityID: "https://b.example/sp", Settings: []byte(`{"id":"b"}`), Metadata: []byte("<md/>"), CreatedAt: h.Now}
+	ssotest.NoErr(t, h.S.PutSAMLServiceProvider(h.Ctx, a), "PutSAMLServiceProvider")
+	ssotest.NoErr(t, h.S.PutSAMLServiceProvider(h.Ctx, &store.SAMLServiceProvider{EntityID: "https://a.example/sp",
+		Settings: []byte(`{}`), Metadata: []byte("<a/>"), CreatedAt: h.Now}), "PutSAMLServiceProvider")
+	a.Settings = []byte(`{"id":"b2"}`)
+	ssotest.NoErr(t, h.S.PutSAMLServiceProvider(h.Ctx, a), "PutSAMLServiceProvider (replace)")
+	list, err := h.S.SAMLServiceProviders(h.Ctx)
+	ssotest.NoErr(t, err, "SAMLServiceProviders")
+	if len(list) != 2 || list[0].EntityID != "https://a.example/sp" || list[1].EntityID != a.EntityID ||
+		!bytes.Equal(list[1].Settings, a.Settings) || !bytes.Equal(list[1].Metadata, a.Metadata) {
+		t.Fatalf("SAMLServiceProviders = %+v", list)
+	}
+	ssotest.NoErr(t, h.S.DeleteSAMLServiceProvider(h.Ctx, a.EntityID), "DeleteSAMLServiceProvider")
+	ssotest.IsErr(t, h.S.DeleteSAMLServiceProvider(h.Ctx, a.EntityID), sso.ErrNotFound, "DeleteSAMLServiceProvider again")
+	list, err = h.S.SAMLServiceProviders(h.Ctx)
+	ssotest.NoErr(t, err, "SAMLServiceProviders")
+	if len(list) != 1 {
+		t.Fatalf("after delete: %d SPs", len(list))
+	}
+}
+
+func (h *H) newSAMLRequest(expires time.Time) *store.SAMLRequest {
+	h.T.Helper()
+	r := &store.SAMLRequest{ID: ssotest.RandomID(), SP: "https://sp.example/", RequestID: "id-123", ACSURL: "https://sp.example/acs",
+		ACSBinding: "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", ACSIndex: 1, RelayState: "rs", ForceAuthn: true,
+		CreatedAt: h.Now, ExpiresAt: expires}
+	ssotest.NoErr(h.T, h.S.CreateSAMLRequest(h.Ctx, r), "CreateSAMLRequest")
+	return r
+}
+
+// testSAMLRequestStates: pending -> bound (to the first browser; idempotent for it) -> done,
+// once; the fields round-trip.
+func testSAMLRequestStates(t *testing.T, h *H) {
+	r := h.newSAMLRequest(h.Now.Add(time.Hour))
+	ssotest.IsErr(t, h.S.CreateSAMLRequest(h.Ctx, r), sso.ErrConflict, "CreateSAMLRequest (same id)")
+	got, err := h.S.SAMLRequest(h.Ctx, r.ID)
+	ssotest.NoErr(t, err, "SAMLRequest")
+	if got.SP != r.SP || got.RequestID != r.RequestID || got.ACSURL != r.ACSURL || got.ACSBinding != r.ACSBinding ||
+		got.ACSIndex != 1 || got.RelayState != "rs" || !got.ForceAuthn || got.IsPassive || got.Done || got.Browser != "" ||
+		!got.CreatedAt.Equal(r.CreatedAt) || !got.ExpiresAt.Equal(r.ExpiresAt) {
+		t.Fatalf("SAMLRequest = %+v, want %+v", got, r)
+	}
+	ssotest.IsErr(t, h.S.CompleteSAMLRequest(h.Ctx, r.ID, "b1"), sso.ErrConflict, "CompleteSAMLRequest before binding")
+	ssotest.NoErr(t, h.S.BindSAMLRequest(h.Ctx, r.ID, "b1"), "BindSAMLRequest")
+	ssotest.NoErr(t, h.S.BindSAMLRequest(h.Ctx, r.ID, "b1"), "BindSAMLRequest (same browser)")
+	ssotest.IsErr(t, h.S.BindSAMLRequest(h.Ctx, r.ID, "b2"), sso.ErrConflict, "BindSAMLRequest (other browser)")
+	ssotest.IsErr(t, h.S.CompleteSAMLRequest(h.Ctx, r.ID, "b2"), sso.ErrConflict, "CompleteSAMLRequest (other browser)")
+	ssotest.NoErr(t, h.S.CompleteSAMLRequest(h.Ctx, r.ID, "b1"), "CompleteSAMLRequest")
+	ssotest.IsErr(t, h.S.CompleteSAMLRequest(h.Ctx, r.ID, "b1"), sso.ErrConflict, "CompleteSAMLRequest again")
+	ssotest.IsErr(t, h.S.BindSAMLRequest(h.Ctx, r.ID, "b1"), sso.ErrConflict, "BindSAMLRequest when done")
+	got, err = h.S.SAMLRequest(h.Ctx, r.ID)
+	ssotest.NoErr(t, err, "SAMLRequest")
+	if !got.Done || got.Browser != "b1" {
+		t.Fatalf("after completion: %+v", got)
+	}
+}
+
+// testSAMLRequestOutOfOrder: unknown requests are not found at every step.
+func testSAMLRequestOutOfOrder(t *testing.T, h *H) {
+	id := ssotest.RandomID()
+	_, err := h.S.SAMLRequest(h.Ctx, id)
+	ssotest.IsErr(t, err, sso.ErrNotFound, "SAMLRequest(unknown)")
+	ssotest.IsErr(t, h.S.BindSAMLRequest(h.Ctx, id, "b"), sso.ErrNotFound, "BindSAMLRequest(unknown)")
+	ssotest.IsErr(t, h.S.CompleteSAMLRequest(h.Ctx, id, "b"), sso.ErrNotFound, "CompleteSAMLRequest(unknown)")
+}
+
+func testSAMLRequestExpired(t *testing.T, h *H) {
+	r := h.newSAMLRequest(h.Now.Add(-time.Second))
+	_, err := h.S.SAMLRequest(h.Ctx, r.ID)
+	ssotest.IsErr(t, err, sso.ErrNotFound, "SAMLRequest(expired)")
+	ssotest.IsErr(t, h.S.BindSAMLRequest(h.Ctx, r.ID, "b"), sso.ErrNotFound, "BindSAMLRequest(expired)")
+	ssotest.IsErr(t, h.S.CompleteSAMLRequest(h.Ctx, r.ID, "b"), sso.ErrNotFound, "CompleteSAMLRequest(expired)")
+}
+
+// testSAMLRequestCompleteConcurrent: of many completions racing, exactly one wins.
+func testSAMLRequestCompleteConcurrent(t *testing.T, h *H) {
+	r := h.newSAMLRequest(h.Now.Add(time.Hour))
+	ssotest.NoErr(t, h.S.BindSAMLRequest(h.Ctx, r.ID, "b"), "BindSAMLRequest")
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		wins int
+	)
+	for range 8 {
+		wg.Go(func() {
+			if h.S.CompleteSAMLRequest(h.Ctx, r.ID, "b") == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Fatalf("%d completions won, want 1", wins)
+	}
+}
+
+func testSAMLMessageIDOnce(t *testing.T, h *H) {
+	ssotest.NoErr(t, h.S.UseSAMLMessageID(h.Ctx, "authn:sp id-1", h.Now.Add(time.Hour)), "UseSAMLMessageID")
+	ssotest.IsErr(t, h.S.UseSAMLMessageID(h.Ctx, "authn:sp id-1", h.Now.Add(time.Hour)), sso.ErrConflict, "UseSAMLMessageID again")
+	ssotest.NoErr(t, h.S.UseSAMLMessageID(h.Ctx, "authn:other id-1", h.Now.Add(time.Hour)), "UseSAMLMessageID (other issuer)")
+	ssotest.NoErr(t, h.S.UseSAMLMessageID(h.Ctx, "old", h.Now.Add(-time.Second)), "UseSAMLMessageID (expired)")
+	ssotest.NoErr(t, h.S.UseSAMLMessageID(h.Ctx, "old", h.Now.Add(time.Hour)), "UseSAMLMessageID after expiry")
+	ssotest.IsErr(t, h.S.UseSAMLMessageID(h.Ctx, "old", h.Now.Add(time.Hour)), sso.ErrConflict, "UseSAMLMessageID again")
+}
+
+// testSAMLParticipants: in first-sign-in order, refreshed in place, per session; Take returns
+// them once.
+func testSAMLParticipants(t *testing.T, h *H) {
+	exp := h.Now.Add(time.Hour)
+	add := func(sid, sp, nameID string) {
+		ssotest.NoErr(t, h.S.AddSAMLParticipant(h.Ctx, &store.SAMLParticipant{SessionID: sid, SP: sp, NameID: nameID,
+			NameIDFormat: "persistent", SessionIndex: "ix-" + sid, CreatedAt: h.Now, ExpiresAt: exp}), "AddSAMLParticipant")
+	}
+	add("s1", "https://b.example", "n1")
+	add("s1", "https://a.example", "n1")
+	add("s1", "https://b.example", "n1b") // refreshed, keeps its place
+	add("s2", "https://a.example", "n2")
+	add("s3", "https://gone.example", "n3")
+	ssotest.NoErr(t, h.S.AddSAMLParticipant(h.Ctx, &store.SAMLParticipant{SessionID: "s3", SP: "https://old.example", NameID: "n",
+		CreatedAt: h.Now, ExpiresAt: h.Now.Add(-time.Second)}), "AddSAMLParticipant(expired)")
+	ps, err := h.S.SAMLParticipants(h.Ctx, "s1")
+	ssotest.NoErr(t, err, "SAMLParticipants")
+	if len(ps) != 2 || ps[0].SP != "https://b.example" || ps[0].NameID != "n1b" || ps[1].SP != "https://a.example" ||
+		ps[0].SessionIndex != "ix-s1" || ps[0].NameIDFormat != "persistent" {
+		t.Fatalf("SAMLParticipants(s1) = %+v", ps)
+	}
+	taken, err := h.S.TakeSAMLParticipants(h.Ctx, "s1")
+	ssotest.NoErr(t, err, "TakeSAMLParticipants")
+	if len(taken) != 2 {
+		t.Fatalf("TakeSAMLParticipants = %+v", taken)
+	}
+	again, err := h.S.TakeSAMLParticipants(h.Ctx, "s1")
+	ssotest.NoErr(t, err, "TakeSAMLParticipants again")
+	if len(again) != 0 {
+		t.Fatalf("TakeSAMLParticipants again = %+v", again)
+	}
+	s2, err := h.S.SAMLParticipants(h.Ctx, "s2")
+	ssotest.NoErr(t, err, "SAMLParticipants(s2)")
+	if len(s2) != 1 {
+		t.Fatalf("SAMLParticipants(s2) = %+v", s2)
+	}
+	s3, err := h.S.TakeSAMLParticipants(h.Ctx, "s3")
+	ssotest.NoErr(t, err, "TakeSAMLParticipants(s3)")
+	if len(s3) != 1 || s3[0].SP != "https://gone.example" {
+		t.Fatalf("expired participant returned: %+v", s3)
+	}
+}
+
+func testSAMLKeys(t *testing.T, h *H) {
+	k1 := &store.SAMLKey{ID: "k1", CertDER: []byte{1}, PrivateEnc: []byte{2}, CreatedAt: h.Now.Add(-time.Hour),
+		SignUntil: h.Now.Add(time.Hour), ExpiresAt: h.Now.Add(2 * time.Hour)}
+	k2 := &store.SAMLKey{ID: "k2", CertDER: []byte{3}, PrivateEnc: []byte{4}, CreatedAt: h.Now.Add(time.Hour),
+		SignUntil: h.Now.Add(48 * time.Hour), ExpiresAt: h.Now.Add(49 * time.Hour)}
+	old := &store.SAMLKey{ID: "k0", CertDER: []byte{5}, PrivateEnc: []byte{6}, CreatedAt: h.Now.Add(-48 * time.Hour),
+		SignUntil: h.Now.Add(-2 * time.Hour), ExpiresAt: h.Now.Add(-time.Hour)}
+	for _, k := range []*store.SAMLKey{k2, k1, old} {
+		ssotest.NoErr(t, h.S.AddSAMLKey(h.Ctx, k), "AddSAMLKey")
+	}
+	ssotest.IsErr(t, h.S.AddSAMLKey(h.Ctx, k1), sso.ErrConflict, "AddSAMLKey (same id)")
+	keys, err := h.S.SAMLKeys(h.Ctx)
+	ssotest.NoErr(t, err, "SAMLKeys")
+	if len(keys) != 2 || keys[0].ID != "k1" || keys[1].ID != "k2" || !bytes.Equal(keys[0].PrivateEnc, []byte{2}) ||
+		!bytes.Equal(keys[1].CertDER, []byte{3}) || !keys[1].SignUntil.Equal(k2.SignUntil) {
+		t.Fatalf("SAMLKeys = %+v", keys)
+	}
+}
+
+func testSAMLPurge(t *testing.T, h *H) {
+	r := h.newSAMLRequest(h.Now.Add(time.Minute))
+	ssotest.NoErr(t, h.S.UseSAMLMessageID(h.Ctx, "m", h.Now.Add(time.Minute)), "UseSAMLMessageID")
+	n, err := h.S.Purge(h.Ctx, h.Now.Add(time.Hour))
+	ssotest.NoErr(t, err, "Purge")
+	if n < 2 {
+		t.Fatalf("Purge deleted %d rows, want at least 2", n)
+	}
+	_ = r
+}
