@@ -23,6 +23,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/metrics"
 	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
+	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/throttle"
@@ -89,6 +90,7 @@ type Server struct {
 	shadow    *provisioning.Service
 	metrics   *metrics.Metrics
 	ready     *readiness
+	samlKeys  *saml.KeyRing // the SAML IdP's signing keys; Run rotates them
 	echo      *echo.Echo
 	now       func() time.Time
 	// cluster runs the singleton jobs under leases and tells the replicas of key changes.
@@ -238,10 +240,21 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	// The parts the provider's hooks call: end_session's logout ticket, the password grant's
 	// check, the hand-off's token exchange.
 	ams := capabilities(d.Connector)
+	// The SAML IdP's service providers, keys and front-channel logouts (package saml).
+	samlSPs, err := saml.NewRegistry(cfg.SAML, d.Store, now)
+	if err != nil {
+		return nil, err
+	}
+	if s.samlKeys, err = saml.NewKeyRing(ctx, d.Store, kek, cfg.SAML, issuer.Hostname(), log, now); err != nil {
+		return nil, err
+	}
+	node.Subscribe(cluster.TopicKeys, s.samlKeys.Reload)
+	samlLogouts := &saml.Logouts{Store: d.Store, Registry: samlSPs, Keys: s.samlKeys, Issuer: cfg.Issuer, Logger: log, Now: now}
 	ups := upstreamProviders(cfg, log, now)
 	out := &logout.Handler{Pages: pages, Cookies: cookies, Sealer: sealer, Clients: clients, Issuer: cfg.Issuer,
 		EndSession: logouts.EndSession, PublicSID: publicSID, Audit: auditLog.Write, SignOff: ams.signOff,
-		FromAMS: handoff.Origins(ams.website.Origins).FromAMS, UpstreamSignOff: ups.SignOff(d.Store), Now: now}
+		FromAMS: handoff.Origins(ams.website.Origins).FromAMS, UpstreamSignOff: ups.SignOff(d.Store),
+		FrontChannel: samlLogouts.FrontChannel, Now: now}
 	redeemer := &handoff.Redeemer{Store: d.Store, Exchanger: ams.exchanger, Directory: d.Directory, Access: decide,
 		Logger: log, Now: now, Observer: s.metrics}
 	var exchange sso.ExternalExchanger // nil: the AMS connector has no hand-off
@@ -288,12 +301,16 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		SignIn: signIn, Provision: s.shadow.Provision, EndSession: logouts.EndSession, LimitAnonymous: limit.Wrap,
 		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(ams.exchanger, ams.website),
 		Upstreams: webupstream.Buttons(ups), Logger: log, Now: now}
+	samlIdP := &saml.Handler{Pages: pages, Cookies: cookies, Flow: flow, SignIn: signIn, Store: d.Store, Registry: samlSPs,
+		Keys: s.samlKeys, Claims: pol.Claims, Access: decide, Audit: auditLog, Issuer: cfg.Issuer, SessionIndex: publicSID,
+		EndSession: logouts.EndSession, SignedOut: out.SignedOutWith, Logouts: samlLogouts, LimitAnonymous: limit.Wrap,
+		WantAuthnRequestsSigned: cfg.SAML.WantAuthnRequestsSigned, Logger: log, Now: now}
 	upstreams := &webupstream.Handler{Pages: pages, Cookies: cookies, Flow: flow, Providers: ups, Store: d.Store,
 		Directory: d.Directory, Subjects: subjects, SignIn: signIn, Audit: auditLog, EndSession: logouts.EndSession,
 		Key: secrets[secretUpstream], LimitAnonymous: limit.Wrap, SessionLifetime: cfg.Session.Lifetime, Logger: log, Now: now}
 	acct := &account.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Consents: d.Store,
 		Scopes: pol.DescribeScopes, Member: flow.Member, EndSession: logouts.EndSession, Audit: auditLog.Write,
-		Playground: cfg.PlaygroundEnabled(), Logger: log}
+		Launch: samlIdP.Launch, Playground: cfg.PlaygroundEnabled(), Logger: log}
 	if len(ups.List()) > 0 {
 		acct.Linked, acct.Upstreams = upstreams.Linked, flow.Upstreams
 	}
@@ -304,6 +321,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Audit: auditLog.Write, Logger: log, Now: now}
 	flow.SecondFactor = second
 	acct.StepUp = flow.StepUpFirst
+	samlIdP.SecondFactor = second
 	parts := []web.Mounter{
 		pages,
 		healthRoutes{s.ready},
@@ -313,6 +331,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		acct,
 		upstreams,
 		second,
+		samlIdP,
 		&handoff.Handler{Pages: pages, Cookies: cookies, Flow: flow, Provider: s.provider, Store: d.Store,
 			Directory: d.Directory, Subjects: subjects, Audit: auditLog, Sealer: sealer, Redeemer: redeemer,
 			Website: ams.website, DefaultClient: cfg.AMS.DefaultClient, Issuer: cfg.Issuer,
@@ -391,12 +410,16 @@ const keyRotationEvery = time.Hour
 func (s *Server) rotateKeys(ctx context.Context) {
 	for {
 		_, before := s.keys.JWKS()
+		samlChanged, samlErr := s.samlKeys.Rotate(ctx)
+		if samlErr != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "saml key rotation failed", "err", samlErr)
+		}
 		if err := s.keys.Rotate(ctx); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			s.log.ErrorContext(ctx, "key rotation failed", "err", err)
-		} else if _, after := s.keys.JWKS(); after != before {
+		} else if _, after := s.keys.JWKS(); after != before || samlChanged {
 			if err := s.cluster.Notify(ctx, cluster.TopicKeys); err != nil {
 				s.log.WarnContext(ctx, "keys rotated, but the other replicas could not be told; they reload at their next check", "err", err)
 			}

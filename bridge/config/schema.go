@@ -71,6 +71,9 @@ type Config struct {
 	UpstreamProviders []upstream.ProviderConfig `yaml:"upstream_providers"`
 	// MFA is the association-wide second-factor policy (mfa.go).
 	MFA MFAConfig `yaml:"mfa"`
+	// SAML is the SAML 2.0 identity provider: its service providers entered by hand and its
+	// signing key rotation (saml.go; package bridge/saml).
+	SAML SAMLConfig `yaml:"saml"`
 }
 
 // Organisation brands the pages.

@@ -179,6 +179,7 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	out.Policy = eng
 	p.add(c.Shadow.Validate())
 	p.add(provisioning.ValidateTargets(c.Provisioning))
+	p.add(c.SAML.Validate())
 	out.Clients = c.checkClients(&p)
 	c.checkUpstream(&p)
 	c.MFA.check(&p)

@@ -39,7 +39,7 @@ type ErrorData struct {
 }
 
 // pageNames are the templates, each rendered within layout.html.
-var pageNames = [...]string{"login", "consent", "logout", "error", "home", "playground", "handoff", "account", "device", "device_done", "upstream_link", "mfa", "security"}
+var pageNames = [...]string{"login", "consent", "logout", "error", "home", "playground", "handoff", "account", "device", "device_done", "upstream_link", "mfa", "security", "saml_post"}
 
 // Renderer renders the embedded pages.
 type Renderer struct {
@@ -132,6 +132,9 @@ func (r *Renderer) MembershipUnavailable(c echo.Context, log *slog.Logger, err e
 		"We cannot reach the membership system right now, so we cannot sign you in.",
 		"Please try again in a few minutes.")
 }
+
+// AppLink is an app the member can open from the account page.
+type AppLink struct{ Name, URL string }
 
 // Clients finds registered clients.
 type Clients interface {

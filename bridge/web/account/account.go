@@ -53,6 +53,9 @@ type Handler struct {
 	// Upstreams are the providers an identity can be linked from.
 	Linked    func(ctx context.Context, subject string) ([]web.LinkedIdentity, error)
 	Upstreams []web.UpstreamButton
+	// Launch, when set, lists the apps the member can open from here (the SAML SPs'
+	// IdP-initiated sign-in links).
+	Launch func(context.Context) []web.AppLink
 	// Playground links the playground from the home page.
 	Playground bool
 	// StepUp, when set, is where a session must go first when it lacks a second factor the
@@ -95,6 +98,7 @@ type accountData struct {
 	Consents                                                       []accountConsent
 	Linked                                                         []web.LinkedIdentity
 	Upstreams                                                      []web.UpstreamButton
+	Launch                                                         []web.AppLink
 }
 
 // clientName is the client's name, or its id when it has none (no longer registered).
@@ -167,6 +171,9 @@ func (h *Handler) account(c echo.Context) error {
 			titles = append(titles, sd.Title)
 		}
 		d.Consents = append(d.Consents, accountConsent{cs.ClientID, h.clientName(ctx, cs.ClientID), titles})
+	}
+	if h.Launch != nil {
+		d.Launch = h.Launch(ctx)
 	}
 	return h.Pages.Render(c, http.StatusOK, "account", d)
 }

@@ -28,6 +28,8 @@ type loginData struct {
 	Upstreams                                          []web.UpstreamButton
 	// Passkeys offers signing in with a passkey alone.
 	Passkeys bool
+	// Action is where the form posts ("": /login; the SAML IdP's sign-in posts elsewhere).
+	Action string
 }
 
 // PendingRequest loads the auth request of a login/consent page for this browser, or renders

@@ -74,7 +74,10 @@ type Handler struct {
 	// signed in through (RP-initiated logout there), returning to returnURL with state; ok is
 	// false when there is none (not signed in upstream, or the provider does not end sessions).
 	UpstreamSignOff func(ctx context.Context, sessionID, returnURL, state string) (u string, ok bool)
-	Now             func() time.Time
+	// FrontChannel, when set, adds the front-channel logout URLs (and their origins) of other
+	// protocols' apps the ended session signed into (the SAML SPs' LogoutRequests).
+	FrontChannel func(ctx context.Context, sess *sso.Session) (urls, origins []string)
+	Now func() time.Time
 }
 
 // Mount adds the sign-out routes.
@@ -200,7 +203,23 @@ func (h *Handler) signOut(c echo.Context, sess *sso.Session, t *Ticket) error {
 // session's clients registered Front-Channel Logout 1.0, through the signed-out page that loads
 // their logout pages in frames and then goes on (next "" stays on that page).
 func (h *Handler) SignedOut(c echo.Context, sess *sso.Session, clientID, next string) error {
+	var urls, origins []string
+	if h.FrontChannel != nil {
+		urls, origins = h.FrontChannel(c.Request().Context(), sess)
+	}
+	return h.SignedOutWith(c, sess, clientID, next, urls, origins)
+}
+
+// SignedOutWith is SignedOut with the other protocols' front-channel logout URLs (and their
+// origins) given rather than asked of FrontChannel.
+func (h *Handler) SignedOutWith(c echo.Context, sess *sso.Session, clientID, next string, frames, frameOrigins []string) error {
 	urls, origins := h.frontChannelLogouts(c.Request().Context(), sess.ID, sess.Clients)
+	urls = append(urls, frames...)
+	for _, o := range frameOrigins {
+		if !slices.Contains(origins, o) {
+			origins = append(origins, o)
+		}
+	}
 	if len(urls) == 0 {
 		if next == "" {
 			next = PathDone

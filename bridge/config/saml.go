@@ -1,0 +1,197 @@
+package config
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// SAMLConfig is the saml: section: the SAML 2.0 identity provider (package bridge/saml).
+type SAMLConfig struct {
+	// ServiceProviders are the SPs entered by hand (more are registered with the CLI).
+	ServiceProviders []SAMLServiceProvider `yaml:"service_providers"`
+	// WantAuthnRequestsSigned refuses unsigned AuthnRequests from every SP (and says so in the
+	// metadata). Whatever it says, a signed request's signature is checked, and an SP whose
+	// authn_requests_signed is true must sign.
+	WantAuthnRequestsSigned bool `yaml:"want_authn_requests_signed"`
+	// KeyRotateEvery is how long a signing key signs (default 365 days); KeyOverlap is how long
+	// before that its successor is published in the metadata, and how long after it the old
+	// certificate stays there (default 30 days).
+	KeyRotateEvery time.Duration `yaml:"key_rotate_every"`
+	KeyOverlap     time.Duration `yaml:"key_overlap"`
+}
+
+// SAMLServiceProvider is one SAML service provider entered by hand (or, its settings only,
+// registered with the CLI from its metadata).
+type SAMLServiceProvider struct {
+	// ID names the SP in the bridge: its claim policy and access rule are policies.<id>, its
+	// link on the account page is /saml/start/<id>.
+	ID   string `yaml:"id" json:"id"`
+	Name string `yaml:"name" json:"name"`
+	// EntityID is the SP's SAML entity id (the Issuer of its requests, the assertion's audience).
+	EntityID string `yaml:"entity_id" json:"-"`
+	// ACSURLs are the SP's assertion consumer service URLs (HTTP-POST binding), matched exactly;
+	// the first is where IdP-initiated sign-ins go.
+	ACSURLs []string `yaml:"acs_urls" json:"-"`
+	// SLOURL is the SP's single logout service (HTTP-Redirect binding); empty: none.
+	SLOURL string `yaml:"slo_url" json:"-"`
+	// Certificate is the SP's signing certificate (PEM): AuthnRequest and LogoutRequest
+	// signatures are checked against it, and assertions encrypted to it when
+	// encrypt_assertions is on.
+	Certificate string `yaml:"certificate" json:"-"`
+	// NameIDFormat is persistent (the member's subject, as the OIDC apps know it; the default)
+	// or email (the member's e-mail address, for vendors that insist).
+	NameIDFormat string `yaml:"name_id_format" json:"name_id_format,omitempty"`
+	// EncryptAssertions encrypts assertions to the SP's certificate.
+	EncryptAssertions bool `yaml:"encrypt_assertions" json:"encrypt_assertions,omitempty"`
+	// AuthnRequestsSigned refuses the SP's unsigned AuthnRequests.
+	AuthnRequestsSigned bool `yaml:"authn_requests_signed" json:"authn_requests_signed,omitempty"`
+	// AllowedRoles limits the roles attribute to these roles (compared case-insensitively), on
+	// top of policies.<id>.allowed_roles. Empty: the policy decides alone.
+	AllowedRoles []string `yaml:"allowed_roles" json:"allowed_roles,omitempty"`
+	// Scopes are the claim scopes whose claims are released as attributes (default profile,
+	// email, membership and roles), under the claim policy policies.<id>.
+	Scopes []string `yaml:"scopes" json:"scopes,omitempty"`
+}
+
+// NameID formats of an SP.
+const (
+	SAMLNameIDPersistent = "persistent"
+	SAMLNameIDEmail      = "email"
+)
+
+// Defaults of the key rotation.
+const (
+	DefaultSAMLKeyRotateEvery = 365 * 24 * time.Hour
+	DefaultSAMLKeyOverlap     = 30 * 24 * time.Hour
+)
+
+var samlSPID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// Validate checks the section; each error names its field (saml.service_providers[i].field).
+func (c *SAMLConfig) Validate() error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("saml.%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.KeyRotateEvery != 0 && c.KeyRotateEvery < 24*time.Hour {
+		add("key_rotate_every", "must be at least 24h")
+	}
+	if c.KeyOverlap < 0 || (c.KeyOverlap != 0 && c.KeyOverlap >= c.RotateEvery()) {
+		add("key_overlap", "must be shorter than key_rotate_every")
+	}
+	ids, entities := map[string]bool{}, map[string]bool{}
+	for i, sp := range c.ServiceProviders {
+		f := fmt.Sprintf("service_providers[%d].", i)
+		if err := sp.Check(); err != nil {
+			var fe *samlFieldError
+			if errors.As(err, &fe) {
+				add(f+fe.field, "%s", fe.msg)
+			} else {
+				add(f[:len(f)-1], "%v", err)
+			}
+			continue
+		}
+		if ids[sp.ID] {
+			add(f+"id", "%q is used twice", sp.ID)
+		}
+		if entities[sp.EntityID] {
+			add(f+"entity_id", "%q is used twice", sp.EntityID)
+		}
+		ids[sp.ID], entities[sp.EntityID] = true, true
+	}
+	return errors.Join(errs...)
+}
+
+func (c *SAMLConfig) RotateEvery() time.Duration {
+	if c.KeyRotateEvery > 0 {
+		return c.KeyRotateEvery
+	}
+	return DefaultSAMLKeyRotateEvery
+}
+
+func (c *SAMLConfig) Overlap() time.Duration {
+	if c.KeyOverlap > 0 {
+		return c.KeyOverlap
+	}
+	return min(DefaultSAMLKeyOverlap, c.RotateEvery()/4)
+}
+
+type samlFieldError struct{ field, msg string }
+
+func (e *samlFieldError) Error() string { return e.field + ": " + e.msg }
+
+func samlFieldErr(field, format string, args ...any) error {
+	return &samlFieldError{field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+// Check validates one SP entered by hand.
+func (sp *SAMLServiceProvider) Check() error {
+	if err := sp.CheckSettings(); err != nil {
+		return err
+	}
+	if sp.EntityID == "" {
+		return samlFieldErr("entity_id", "must not be empty")
+	}
+	if len(sp.ACSURLs) == 0 {
+		return samlFieldErr("acs_urls", "must list at least one assertion consumer service URL")
+	}
+	for _, u := range sp.ACSURLs {
+		if err := checkSAMLEndpoint(u); err != nil {
+			return samlFieldErr("acs_urls", "%q %v", u, err)
+		}
+	}
+	if sp.SLOURL != "" {
+		if err := checkSAMLEndpoint(sp.SLOURL); err != nil {
+			return samlFieldErr("slo_url", "%q %v", sp.SLOURL, err)
+		}
+	}
+	if sp.Certificate != "" {
+		if _, err := ParseSAMLCertificate(sp.Certificate); err != nil {
+			return samlFieldErr("certificate", "%v", err)
+		}
+	}
+	if (sp.EncryptAssertions || sp.AuthnRequestsSigned) && sp.Certificate == "" {
+		return samlFieldErr("certificate", "is required with encrypt_assertions or authn_requests_signed")
+	}
+	return nil
+}
+
+// CheckSettings checks what an SP registered from metadata has too.
+func (sp *SAMLServiceProvider) CheckSettings() error {
+	if !samlSPID.MatchString(sp.ID) {
+		return samlFieldErr("id", "%q must be 1 to 63 lower-case letters, digits, - or _", sp.ID)
+	}
+	switch sp.NameIDFormat {
+	case "", SAMLNameIDPersistent, SAMLNameIDEmail:
+	default:
+		return samlFieldErr("name_id_format", "%q must be persistent or email", sp.NameIDFormat)
+	}
+	return nil
+}
+
+func checkSAMLEndpoint(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Fragment != "" {
+		return errors.New("must be an absolute http(s) URL without fragment")
+	}
+	return nil
+}
+
+// ParseCertificate reads a PEM certificate (or the base64 DER of one, as metadata holds it).
+func ParseSAMLCertificate(s string) (*x509.Certificate, error) {
+	if b, _ := pem.Decode([]byte(s)); b != nil {
+		return x509.ParseCertificate(b.Bytes)
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(s), ""))
+	if err != nil {
+		return nil, errors.New("is neither a PEM certificate nor base64 DER")
+	}
+	return x509.ParseCertificate(der)
+}

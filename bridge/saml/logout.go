@@ -1,0 +1,280 @@
+package saml
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	crewjam "github.com/crewjam/saml"
+	"github.com/labstack/echo/v4"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// slo is the IdP's single logout service. An SP's LogoutRequest (signed, HTTP-Redirect or
+// HTTP-POST binding) naming the member of this browser's session ends that session as
+// RP-initiated logout does: the OIDC apps get their back-channel and front-channel logouts, the
+// session's other SAML SPs a front-channel LogoutRequest, and the SP its LogoutResponse. An
+// SP's LogoutResponse (the answer to the front-channel LogoutRequest of the signed-out page)
+// needs nothing more.
+func (h *Handler) slo(c echo.Context) error {
+	r := c.Request()
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err != nil {
+			return h.sloRefused(c, "malformed request", err)
+		}
+	}
+	if params := r.URL.Query(); params.Get("SAMLResponse") != "" || r.PostForm.Get("SAMLResponse") != "" {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.NoContent(http.StatusNoContent)
+	}
+	ctx := r.Context()
+	idp, err := h.idp(ctx)
+	if err != nil {
+		return err
+	}
+	lreq, err := crewjam.NewIdpLogoutRequest(idp, r)
+	if err != nil {
+		return h.sloRefused(c, "malformed request", err)
+	}
+	if err := lreq.Validate(); err != nil {
+		return h.sloRefused(c, refusal(err), err)
+	}
+	if lreq.Request.Signature == nil && r.URL.Query().Get("Signature") == "" && r.PostForm.Get("Signature") == "" {
+		return h.sloRefused(c, "unsigned logout request", nil)
+	}
+	sp, err := h.Registry.ByEntityID(ctx, lreq.ServiceProviderMetadata.EntityID)
+	if err != nil {
+		return h.sloRefused(c, "unknown service provider", err)
+	}
+	preferRedirect(lreq)
+
+	sess, err := h.Cookies.Current(c)
+	if err != nil && !errors.Is(err, sso.ErrNotFound) {
+		return err
+	}
+	status := crewjam.StatusSuccess
+	if sess != nil {
+		ps, err := h.Store.SAMLParticipants(ctx, sess.ID)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(ps, func(p *store.SAMLParticipant) bool { return matches(lreq, sp, p) }) {
+			// Not this browser's member at that SP: nothing here is ended.
+			status, sess = crewjam.StatusRequester, nil
+		}
+	}
+	var frames, origins []string
+	if sess != nil {
+		if err := h.EndSession(ctx, sess); err != nil {
+			return fmt.Errorf("end session: %w", err)
+		}
+		if err := h.Cookies.Clear(c); err != nil {
+			return err
+		}
+		others, err := h.Store.TakeSAMLParticipants(ctx, sess.ID)
+		if err != nil {
+			return err
+		}
+		others = slices.DeleteFunc(others, func(p *store.SAMLParticipant) bool { return p.SP == sp.EntityID })
+		frames, origins = h.Logouts.frames(ctx, others)
+		h.Audit.Write(ctx, &store.AuditEvent{Event: "logout", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(),
+			Detail: fmt.Sprintf("saml single logout; %d apps", len(sess.Clients)+len(others)+1)})
+	}
+	var w captureWriter
+	if err := lreq.WriteLogoutResponse(&w, lreq.MakeLogoutResponse(status)); err != nil {
+		return fmt.Errorf("saml logout response: %w", err)
+	}
+	if loc := w.Header().Get("Location"); loc != "" {
+		if sess != nil {
+			return h.SignedOut(c, sess, "", loc, frames, origins)
+		}
+		return c.Redirect(http.StatusSeeOther, loc)
+	}
+	// HTTP-POST binding: the form page (the other SPs are not sent frames from it).
+	for k, v := range w.Header() {
+		c.Response().Header()[k] = v
+	}
+	return c.HTMLBlob(http.StatusOK, w.body.Bytes())
+}
+
+func (h *Handler) sloRefused(c echo.Context, reason string, err error) error {
+	ctx := c.Request().Context()
+	h.Logger.WarnContext(ctx, "saml logout request refused", "reason", reason, "err", err)
+	h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "saml.logout_refused", IP: c.RealIP(), Detail: reason})
+	return h.Pages.Error(c, http.StatusBadRequest, "This sign-out request cannot be used",
+		"The app that sent you here made a sign-out request we cannot accept ("+reason+"), so nothing was signed out.",
+		"To sign out, use the sign-out button of your account page.")
+}
+
+// matches reports whether a LogoutRequest from sp names participant p: the same SP, NameID
+// and, when the request names sessions, one of them.
+func matches(lreq *crewjam.IdpLogoutRequest, sp *SP, p *store.SAMLParticipant) bool {
+	if p.SP != sp.EntityID || lreq.Request.NameID == nil || lreq.Request.NameID.Value != p.NameID {
+		return false
+	}
+	idx := lreq.Request.AllSessionIndexes()
+	return len(idx) == 0 || slices.ContainsFunc(idx, func(s crewjam.SessionIndex) bool { return s.Value == p.SessionIndex })
+}
+
+// preferRedirect answers with the HTTP-Redirect binding when the SP has it: the response is
+// then a URL the signed-out page goes on to after its frames.
+func preferRedirect(lreq *crewjam.IdpLogoutRequest) {
+	if lreq.SLOEndpoint == nil || lreq.SLOEndpoint.Binding == crewjam.HTTPRedirectBinding {
+		return
+	}
+	for _, d := range lreq.ServiceProviderMetadata.SPSSODescriptors {
+		for _, ep := range d.SingleLogoutServices {
+			if ep.Binding == crewjam.HTTPRedirectBinding && ep.Location != "" {
+				ep := ep
+				lreq.SLOEndpoint = &ep
+				return
+			}
+		}
+	}
+}
+
+// Logouts sends the SAML SPs of an ended session their front-channel LogoutRequests. It is
+// built before the sign-out page (logout.Handler.FrontChannel) and the IdP's web part, which
+// both use it.
+type Logouts struct {
+	Store    Store
+	Registry *Registry
+	Keys     *KeyRing
+	// Issuer is the bridge's issuer URL (the IdP's entity id is Issuer + PathMetadata).
+	Issuer string
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+func (l *Logouts) entityID() string { return strings.TrimSuffix(l.Issuer, "/") + PathMetadata }
+
+// FrontChannel is the SAML part of every sign-out (logout.Handler): the signed-out page loads,
+// in frames, a signed LogoutRequest (HTTP-Redirect binding) for each SP the ended session
+// signed into. The participants are taken from the store, so each is sent one.
+func (l *Logouts) FrontChannel(ctx context.Context, sess *sso.Session) (urls, origins []string) {
+	ps, err := l.Store.TakeSAMLParticipants(ctx, sess.ID)
+	if err != nil {
+		l.Logger.ErrorContext(ctx, "saml participants of an ended session", "err", err)
+		return nil, nil
+	}
+	return l.frames(ctx, ps)
+}
+
+func (l *Logouts) frames(ctx context.Context, ps []*store.SAMLParticipant) (urls, origins []string) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	key, _, err := l.Keys.Signing()
+	if err != nil {
+		l.Logger.ErrorContext(ctx, "saml front-channel logout", "err", err)
+		return nil, nil
+	}
+	for _, p := range ps {
+		sp, err := l.Registry.ByEntityID(ctx, p.SP)
+		if err != nil {
+			continue
+		}
+		u, err := l.requestURL(key.private, sp, p)
+		if err != nil {
+			l.Logger.WarnContext(ctx, "saml front-channel logout", "sp", sp.Settings.ID, "err", err)
+			continue
+		}
+		if u == "" {
+			continue
+		}
+		urls = append(urls, u)
+		if pu, err := url.Parse(u); err == nil {
+			if o := pu.Scheme + "://" + pu.Host; !slices.Contains(origins, o) {
+				origins = append(origins, o)
+			}
+		}
+	}
+	return urls, origins
+}
+
+// requestURL is a signed HTTP-Redirect LogoutRequest naming participant p at the SP's single
+// logout service ("" when it has none with that binding).
+func (l *Logouts) requestURL(key *rsa.PrivateKey, sp *SP, p *store.SAMLParticipant) (string, error) {
+	var dest string
+	for _, d := range sp.Metadata.SPSSODescriptors {
+		for _, ep := range d.SingleLogoutServices {
+			if ep.Binding == crewjam.HTTPRedirectBinding && dest == "" {
+				dest = ep.Location
+			}
+		}
+	}
+	if dest == "" {
+		return "", nil
+	}
+	id := make([]byte, 20)
+	if _, err := rand.Read(id); err != nil {
+		return "", err
+	}
+	nameID := &crewjam.NameID{Format: p.NameIDFormat, Value: p.NameID}
+	if p.NameIDFormat == string(crewjam.PersistentNameIDFormat) {
+		nameID.NameQualifier, nameID.SPNameQualifier = l.entityID(), sp.EntityID
+	}
+	lr := &crewjam.LogoutRequest{ID: "id-" + hex.EncodeToString(id), Version: "2.0", IssueInstant: l.Now().UTC(), Destination: dest,
+		Issuer: &crewjam.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: l.entityID()}, NameID: nameID}
+	if p.SessionIndex != "" {
+		lr.SessionIndex = &crewjam.SessionIndex{Value: p.SessionIndex}
+	}
+	deflated, err := lr.Deflate()
+	if err != nil {
+		return "", err
+	}
+	q := "SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(deflated)) +
+		"&SigAlg=" + url.QueryEscape(dsig.RSASHA256SignatureMethod)
+	sum := sha256.Sum256([]byte(q))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		return "", err
+	}
+	sep := "?"
+	if strings.Contains(dest, "?") {
+		sep = "&"
+	}
+	return dest + sep + q + "&Signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig)), nil
+}
+
+// captureWriter keeps what the library writes (a redirect's Location, a form page).
+type captureWriter struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (w *captureWriter) Header() http.Header {
+	if w.header == nil {
+		w.header = http.Header{}
+	}
+	return w.header
+}
+func (w *captureWriter) Write(b []byte) (int, error) { return w.body.Write(b) }
+func (w *captureWriter) WriteHeader(code int)        { w.code = code }
+
+// postFormTemplate is the library's form for HTTP-POST LogoutResponses: static/saml.js submits
+// it (the pages' Content-Security-Policy allows no inline script).
+var postFormTemplate = template.Must(template.New("saml-post").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">` +
+	`<title>Continue</title><link rel="stylesheet" href="/static/style.css"></head><body><main class="card">` +
+	`<form method="post" action="{{.URL}}" id="saml-post"><input type="hidden" name="SAMLResponse" value="{{.SAMLResponse}}">` +
+	`{{if .RelayState}}<input type="hidden" name="RelayState" value="{{.RelayState}}">{{end}}` +
+	`<p>Signing you out of the app…</p><button type="submit" class="primary">Continue</button></form>` +
+	`<script src="/static/saml.js"></script></main></body></html>`))

@@ -1,0 +1,323 @@
+package saml
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	crewjam "github.com/crewjam/saml"
+	"github.com/crewjam/saml/samlsp"
+
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// SP is a service provider as the IdP uses it: the bridge's settings and the SAML metadata the
+// library checks requests against and sends responses by.
+type SP struct {
+	Settings config.SAMLServiceProvider
+	EntityID string
+	// Metadata is what the library sees: encryption keys only when assertions are encrypted,
+	// AuthnRequestsSigned set when the settings require signed requests.
+	Metadata *crewjam.EntityDescriptor
+	// FromConfig: entered in the configuration file (the CLI cannot remove it).
+	FromConfig bool
+}
+
+// Name is the SP's display name.
+func (sp *SP) Name() string {
+	if sp.Settings.Name != "" {
+		return sp.Settings.Name
+	}
+	return sp.Settings.ID
+}
+
+// SPStore keeps the SPs registered with the CLI.
+type SPStore interface {
+	PutSAMLServiceProvider(ctx context.Context, sp *store.SAMLServiceProvider) error
+	SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceProvider, error)
+	DeleteSAMLServiceProvider(ctx context.Context, entityID string) error
+}
+
+// Registry finds SPs: those of the configuration file, then those registered with the CLI
+// (read from the store, cached for a few seconds).
+type Registry struct {
+	static []*SP
+	store  SPStore
+	ttl    time.Duration
+	now    func() time.Time
+
+	mu      sync.Mutex
+	stored  []*SP
+	loaded  time.Time
+	loadErr error
+}
+
+// NewRegistry builds the registry from the configuration's SPs (checked) and the store.
+func NewRegistry(cfg config.SAMLConfig, st SPStore, now func() time.Time) (*Registry, error) {
+	if now == nil {
+		now = time.Now
+	}
+	r := &Registry{store: st, ttl: 2 * time.Second, now: now}
+	for i, c := range cfg.ServiceProviders {
+		sp, err := FromConfig(c)
+		if err != nil {
+			return nil, fmt.Errorf("saml.service_providers[%d]: %w", i, err)
+		}
+		r.static = append(r.static, sp)
+	}
+	return r, nil
+}
+
+// FromConfig builds an SP entered by hand, its metadata made from its fields.
+func FromConfig(c config.SAMLServiceProvider) (*SP, error) {
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
+	desc := crewjam.SPSSODescriptor{SSODescriptor: crewjam.SSODescriptor{RoleDescriptor: crewjam.RoleDescriptor{
+		ProtocolSupportEnumeration: "urn:oasis:names:tc:SAML:2.0:protocol"}}}
+	if c.Certificate != "" {
+		cert, _ := config.ParseSAMLCertificate(c.Certificate)
+		data := base64.StdEncoding.EncodeToString(cert.Raw)
+		desc.KeyDescriptors = append(desc.KeyDescriptors, crewjam.KeyDescriptor{Use: "signing",
+			KeyInfo: crewjam.KeyInfo{X509Data: crewjam.X509Data{X509Certificates: []crewjam.X509Certificate{{Data: data}}}}})
+		desc.KeyDescriptors = append(desc.KeyDescriptors, crewjam.KeyDescriptor{Use: "encryption",
+			KeyInfo: crewjam.KeyInfo{X509Data: crewjam.X509Data{X509Certificates: []crewjam.X509Certificate{{Data: data}}}}})
+	}
+	for i, u := range c.ACSURLs {
+		desc.AssertionConsumerServices = append(desc.AssertionConsumerServices,
+			crewjam.IndexedEndpoint{Binding: crewjam.HTTPPostBinding, Location: u, Index: i + 1})
+	}
+	if c.SLOURL != "" {
+		desc.SingleLogoutServices = []crewjam.Endpoint{{Binding: crewjam.HTTPRedirectBinding, Location: c.SLOURL}}
+	}
+	md := &crewjam.EntityDescriptor{EntityID: c.EntityID, SPSSODescriptors: []crewjam.SPSSODescriptor{desc}}
+	return newSP(c, md, true)
+}
+
+// FromMetadata builds an SP from its SAML metadata and the bridge's settings (registration).
+func FromMetadata(settings config.SAMLServiceProvider, metadata []byte) (*SP, error) {
+	if err := settings.CheckSettings(); err != nil {
+		return nil, err
+	}
+	md, err := samlsp.ParseMetadata(metadata)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	if len(md.SPSSODescriptors) == 0 {
+		return nil, errors.New("metadata: no SPSSODescriptor (is this an SP's metadata?)")
+	}
+	return newSP(settings, md, false)
+}
+
+// newSP checks the metadata against the settings and shapes what the library sees.
+func newSP(c config.SAMLServiceProvider, md *crewjam.EntityDescriptor, fromConfig bool) (*SP, error) {
+	if md.EntityID == "" {
+		return nil, errors.New("metadata: no entityID")
+	}
+	acs := 0
+	encryptable := false
+	for i := range md.SPSSODescriptors {
+		d := &md.SPSSODescriptors[i]
+		var keys []crewjam.KeyDescriptor
+		for _, k := range d.KeyDescriptors {
+			switch {
+			case k.Use == "encryption" || k.Use == "":
+				encryptable = true
+				if c.EncryptAssertions {
+					keys = append(keys, k)
+				}
+				if k.Use == "" {
+					k.Use = "signing"
+					keys = append(keys, k)
+				}
+			default:
+				keys = append(keys, k)
+			}
+		}
+		d.KeyDescriptors = keys
+		if c.AuthnRequestsSigned {
+			yes := true
+			d.AuthnRequestsSigned = &yes
+		}
+		for _, ep := range d.AssertionConsumerServices {
+			if ep.Binding == crewjam.HTTPPostBinding {
+				acs++
+			}
+		}
+	}
+	if acs == 0 {
+		return nil, errors.New("metadata: no assertion consumer service with the HTTP-POST binding")
+	}
+	if c.EncryptAssertions && !encryptable {
+		return nil, errors.New("encrypt_assertions: the SP's metadata has no encryption certificate")
+	}
+	if c.AuthnRequestsSigned && len(signingCerts(md)) == 0 {
+		return nil, errors.New("authn_requests_signed: the SP's metadata has no signing certificate")
+	}
+	return &SP{Settings: c, EntityID: md.EntityID, Metadata: md, FromConfig: fromConfig}, nil
+}
+
+func signingCerts(md *crewjam.EntityDescriptor) []string {
+	var out []string
+	for _, d := range md.SPSSODescriptors {
+		for _, k := range d.KeyDescriptors {
+			if k.Use == "signing" || k.Use == "" {
+				for _, c := range k.KeyInfo.X509Data.X509Certificates {
+					out = append(out, c.Data)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Record is what the store keeps of an SP registered from metadata.
+func Record(settings config.SAMLServiceProvider, metadata []byte, entityID string, now time.Time) (*store.SAMLServiceProvider, error) {
+	s, err := json.Marshal(settings)
+	if err != nil {
+		return nil, err
+	}
+	return &store.SAMLServiceProvider{EntityID: entityID, Settings: s, Metadata: metadata, CreatedAt: now}, nil
+}
+
+// All lists every SP: the configuration's, then the registered ones.
+func (r *Registry) All(ctx context.Context) ([]*SP, error) {
+	stored, err := r.loadStored(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(slices.Clone(r.static), stored...), nil
+}
+
+func (r *Registry) loadStored(ctx context.Context) ([]*SP, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.loaded.IsZero() && r.now().Sub(r.loaded) < r.ttl {
+		return r.stored, r.loadErr
+	}
+	recs, err := r.store.SAMLServiceProviders(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("saml service providers: %w", err)
+	}
+	var out []*SP
+	for _, rec := range recs {
+		var settings config.SAMLServiceProvider
+		if err := json.Unmarshal(rec.Settings, &settings); err != nil {
+			return nil, fmt.Errorf("saml service provider %s: settings: %w", rec.EntityID, err)
+		}
+		sp, err := FromMetadata(settings, rec.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("saml service provider %s: %w", rec.EntityID, err)
+		}
+		out = append(out, sp)
+	}
+	r.stored, r.loaded, r.loadErr = out, r.now(), nil
+	return out, nil
+}
+
+// ByEntityID finds an SP by entity id; sso.ErrNotFound when none.
+func (r *Registry) ByEntityID(ctx context.Context, entityID string) (*SP, error) {
+	return r.find(ctx, func(sp *SP) bool { return sp.EntityID == entityID })
+}
+
+// ByID finds an SP by the bridge's id for it; sso.ErrNotFound when none.
+func (r *Registry) ByID(ctx context.Context, id string) (*SP, error) {
+	return r.find(ctx, func(sp *SP) bool { return sp.Settings.ID == id })
+}
+
+func (r *Registry) find(ctx context.Context, match func(*SP) bool) (*SP, error) {
+	all, err := r.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, sp := range all {
+		if match(sp) {
+			return sp, nil
+		}
+	}
+	return nil, sso.ErrNotFound
+}
+
+// Register stores an SP registered from metadata: its id and entity id must be new.
+func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProvider, metadata []byte, now time.Time) (*SP, error) {
+	sp, err := FromMetadata(settings, metadata)
+	if err != nil {
+		return nil, err
+	}
+	all, err := r.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range all {
+		if o.Settings.ID == sp.Settings.ID {
+			return nil, fmt.Errorf("id %q is taken by %s", o.Settings.ID, o.EntityID)
+		}
+		if o.EntityID == sp.EntityID {
+			return nil, fmt.Errorf("entity id %s is registered already (as %q)", o.EntityID, o.Settings.ID)
+		}
+	}
+	rec, err := Record(settings, metadata, sp.EntityID, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.store.PutSAMLServiceProvider(ctx, rec); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.loaded = time.Time{}
+	r.mu.Unlock()
+	return sp, nil
+}
+
+// Remove deletes an SP registered with the CLI (by id or entity id).
+func (r *Registry) Remove(ctx context.Context, idOrEntity string) error {
+	all, err := r.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sp := range all {
+		if sp.Settings.ID != idOrEntity && sp.EntityID != idOrEntity {
+			continue
+		}
+		if sp.FromConfig {
+			return fmt.Errorf("%s is in the configuration file: remove it there", idOrEntity)
+		}
+		if err := r.store.DeleteSAMLServiceProvider(ctx, sp.EntityID); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		r.loaded = time.Time{}
+		r.mu.Unlock()
+		return nil
+	}
+	return fmt.Errorf("no SAML service provider %q: %w", idOrEntity, sso.ErrNotFound)
+}
+
+// libraryProvider is the library's ServiceProviderProvider over the registry.
+type libraryProvider struct{ r *Registry }
+
+func (p libraryProvider) GetServiceProvider(req *http.Request, id string) (*crewjam.EntityDescriptor, error) {
+	sp, err := p.r.ByEntityID(req.Context(), id)
+	if errors.Is(err, sso.ErrNotFound) {
+		return nil, os.ErrNotExist
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sp.Metadata, nil
+}
+
+// MetadataXML renders an SP's metadata (for the CLI's listing).
+func MetadataXML(md *crewjam.EntityDescriptor) ([]byte, error) {
+	return xml.MarshalIndent(md, "", "  ")
+}

@@ -1,0 +1,613 @@
+package saml
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	crewjam "github.com/crewjam/saml"
+	"github.com/labstack/echo/v4"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/audit"
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/signin"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/bridge/web/session"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// Paths of the IdP.
+const (
+	PathMetadata = "/saml/metadata"
+	PathSSO      = "/saml/sso"
+	PathContinue = "/saml/continue"
+	PathLogin    = "/saml/login"
+	PathStart    = "/saml/start/" // + the SP's id: IdP-initiated sign-in
+	PathSLO      = "/saml/slo"
+)
+
+// requestLifetime bounds how long a sign-in may wait for the member.
+const requestLifetime = 15 * time.Minute
+
+// maxRelayState bounds the RelayState kept for an SP (the bindings ask SPs for at most 80 bytes).
+const maxRelayState = 1024
+
+// Store is what the IdP keeps in the bridge's store.
+type Store interface {
+	CreateSAMLRequest(ctx context.Context, r *store.SAMLRequest) error
+	SAMLRequest(ctx context.Context, id string) (*store.SAMLRequest, error)
+	BindSAMLRequest(ctx context.Context, id, browser string) error
+	CompleteSAMLRequest(ctx context.Context, id, browser string) error
+	UseSAMLMessageID(ctx context.Context, key string, expires time.Time) error
+	AddSAMLParticipant(ctx context.Context, p *store.SAMLParticipant) error
+	SAMLParticipants(ctx context.Context, sessionID string) ([]*store.SAMLParticipant, error)
+	TakeSAMLParticipants(ctx context.Context, sessionID string) ([]*store.SAMLParticipant, error)
+}
+
+// Flow is what the IdP uses of the OIDC sign-in flow (authflow.Handler): the same member
+// session, opened and re-checked the same way.
+type Flow interface {
+	StartSession(c echo.Context, m *legacy.Member, amr []string) (*sso.Session, error)
+	Member(ctx context.Context, sess *sso.Session) (*legacy.Member, error)
+}
+
+// PasswordChecker checks a typed login and password (signin.Checker).
+type PasswordChecker interface {
+	Check(ctx context.Context, a signin.Attempt) (*legacy.Member, error)
+	Hash(login string) string
+}
+
+// ClaimsFunc is the claim policy (policy.Engine.Claims).
+type ClaimsFunc func(m *legacy.Member, subject, clientID string, scopes []string, target sso.ClaimTarget, now time.Time) (map[string]any, error)
+
+// Handler is the IdP's web part. All fields are required unless said otherwise.
+type Handler struct {
+	Pages    *web.Renderer
+	Cookies  *session.Cookies
+	Flow     Flow
+	SignIn   PasswordChecker
+	Store    Store
+	Registry *Registry
+	Keys     *KeyRing
+	Claims   ClaimsFunc
+	Access   access.Decider
+	Audit    *audit.Log
+	// Issuer is the bridge's issuer URL; the IdP's entity id is Issuer + PathMetadata.
+	Issuer string
+	// SessionIndex is the SessionIndex of an SSO session in assertions (its public sid).
+	SessionIndex func(sessionID string) string
+	// EndSession ends an SSO session and queues its OIDC back-channel logouts.
+	EndSession func(context.Context, *sso.Session) error
+	// SignedOut sends the browser of an ended session on to next through the signed-out page,
+	// which loads the OIDC apps' front-channel logout pages and the frames given (logout.Handler).
+	SignedOut func(c echo.Context, sess *sso.Session, clientID, next string, frames, origins []string) error
+	// Logouts sends the session's other SPs their front-channel LogoutRequests.
+	Logouts *Logouts
+	// LimitAnonymous rate-limits an endpoint that writes for an anonymous caller.
+	LimitAnonymous func(name string, api bool, next echo.HandlerFunc) echo.HandlerFunc
+	// SecondFactor, when set, says whether a member's session lacks a second factor the member
+	// needs (webmfa.Handler). The SAML sign-in cannot run the second-factor step yet, so such a
+	// member is refused here rather than let through on a password alone.
+	SecondFactor interface {
+		NeedsStepUp(ctx context.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) (bool, error)
+	}
+	// WantAuthnRequestsSigned refuses unsigned AuthnRequests from every SP.
+	WantAuthnRequestsSigned bool
+	Logger                  *slog.Logger
+	Now                     func() time.Time
+}
+
+// Mount adds the IdP's routes.
+func (h *Handler) Mount(e *echo.Echo) {
+	e.GET(PathMetadata, h.metadata)
+	e.GET(PathSSO, h.LimitAnonymous("saml_sso", false, h.sso))
+	e.POST(PathSSO, h.LimitAnonymous("saml_sso", false, h.sso))
+	e.GET(PathContinue, h.continueRequest)
+	e.POST(PathLogin, h.loginSubmit)
+	e.GET(PathStart+":sp", h.start)
+	e.GET(PathSLO, h.slo)
+	e.POST(PathSLO, h.slo)
+}
+
+// EntityID is the IdP's entity id (its metadata URL).
+func (h *Handler) EntityID() string { return strings.TrimSuffix(h.Issuer, "/") + PathMetadata }
+
+// idp is the library's IdP with the key that signs now (and the other published certificates).
+func (h *Handler) idp(ctx context.Context) (*crewjam.IdentityProvider, error) {
+	key, others, err := h.Keys.Signing()
+	if err != nil {
+		return nil, err
+	}
+	base, err := url.Parse(strings.TrimSuffix(h.Issuer, "/"))
+	if err != nil {
+		return nil, err
+	}
+	at := func(p string) url.URL { u := *base; u.Path += p; return u }
+	valid := 48 * time.Hour
+	return &crewjam.IdentityProvider{
+		Key: key.private, Certificate: key.cert, ExtraCertificates: others, Logger: slogPrinter{h.Logger},
+		MetadataURL: at(PathMetadata), SSOURL: at(PathSSO), LogoutURL: at(PathSLO),
+		ServiceProviderProvider: libraryProvider{h.Registry},
+		SignatureMethod:         dsig.RSASHA256SignatureMethod,
+		ValidDuration:           &valid,
+		NameIDFormats:           []crewjam.NameIDFormat{crewjam.PersistentNameIDFormat, crewjam.EmailAddressNameIDFormat},
+		WantAuthnRequestsSigned: h.WantAuthnRequestsSigned,
+		LogoutBindings:          []string{crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding},
+		SignMetadata:            true,
+		RejectSHA1Signatures:    true,
+		ReplayCache:             replayCache{ctx: ctx, store: h.Store},
+		ResponseFormTemplate:    postFormTemplate,
+	}, nil
+}
+
+// replayCache is the library's replay cache (LogoutRequest ids) over the store.
+type replayCache struct {
+	ctx   context.Context
+	store Store
+}
+
+func (r replayCache) Consume(key string, expires time.Time) error {
+	err := r.store.UseSAMLMessageID(r.ctx, key, expires)
+	if errors.Is(err, sso.ErrConflict) {
+		return crewjam.ErrAssertionReplayed
+	}
+	return err
+}
+
+type slogPrinter struct{ log *slog.Logger }
+
+func (p slogPrinter) Printf(format string, v ...any) {
+	p.log.Warn("saml: " + fmt.Sprintf(format, v...))
+}
+func (p slogPrinter) Print(v ...any)   { p.log.Warn("saml: " + fmt.Sprint(v...)) }
+func (p slogPrinter) Println(v ...any) { p.log.Warn("saml: " + fmt.Sprint(v...)) }
+func (p slogPrinter) Fatal(v ...any)   { p.log.Error("saml: " + fmt.Sprint(v...)) }
+func (p slogPrinter) Fatalf(format string, v ...any) {
+	p.log.Error("saml: " + fmt.Sprintf(format, v...))
+}
+func (p slogPrinter) Fatalln(v ...any) { p.log.Error("saml: " + fmt.Sprint(v...)) }
+func (p slogPrinter) Panic(v ...any)   { p.log.Error("saml: " + fmt.Sprint(v...)) }
+func (p slogPrinter) Panicf(format string, v ...any) {
+	p.log.Error("saml: " + fmt.Sprintf(format, v...))
+}
+func (p slogPrinter) Panicln(v ...any) { p.log.Error("saml: " + fmt.Sprint(v...)) }
+
+// metadata serves the IdP's signed metadata: every published certificate, the SSO and SLO
+// endpoints.
+func (h *Handler) metadata(c echo.Context) error {
+	idp, err := h.idp(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	el, err := idp.SignedMetadata()
+	if err != nil {
+		return fmt.Errorf("saml metadata: %w", err)
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(el)
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		return fmt.Errorf("saml metadata: %w", err)
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	return c.Blob(http.StatusOK, "application/samlmetadata+xml", b)
+}
+
+func (h *Handler) badRequest(c echo.Context, reason string, err error) error {
+	ctx := c.Request().Context()
+	h.Logger.WarnContext(ctx, "saml request refused", "reason", reason, "err", err)
+	h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "saml.request_refused", IP: c.RealIP(), Detail: reason})
+	return h.Pages.Error(c, http.StatusBadRequest, "This sign-in request cannot be used",
+		"The app that sent you here made a sign-in request we cannot accept ("+reason+").",
+		"Go back to the app and try again. If it keeps happening, tell the app's support team.")
+}
+
+// sso receives an SP's AuthnRequest (HTTP-Redirect or HTTP-POST binding). The library checks
+// it (issuer known, signature when signed or required, destination, issue instant, version,
+// ACS URL or index matched exactly against the metadata); its id is used once per SP; then it
+// waits in the store and the browser goes on with a GET (so that the SameSite=Lax session
+// cookie is sent even after a cross-site POST).
+func (h *Handler) sso(c echo.Context) error {
+	ctx := c.Request().Context()
+	idp, err := h.idp(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := crewjam.NewIdpAuthnRequest(idp, c.Request())
+	if err != nil {
+		return h.badRequest(c, "malformed request", err)
+	}
+	if err := req.Validate(); err != nil {
+		return h.badRequest(c, refusal(err), err)
+	}
+	if req.ACSEndpoint.Binding != crewjam.HTTPPostBinding {
+		return h.badRequest(c, "unsupported response binding", errors.New(req.ACSEndpoint.Binding))
+	}
+	if len(req.RelayState) > maxRelayState {
+		return h.badRequest(c, "relay state too long", nil)
+	}
+	sp, err := h.Registry.ByEntityID(ctx, req.ServiceProviderMetadata.EntityID)
+	if err != nil {
+		return h.badRequest(c, "unknown service provider", err)
+	}
+	// Each request id once per SP, signed or not, while the request could be accepted.
+	key := "authn " + sp.EntityID + " " + req.Request.ID
+	if err := h.Store.UseSAMLMessageID(ctx, key, req.Request.IssueInstant.Add(crewjam.MaxIssueDelay+crewjam.MaxClockSkew)); err != nil {
+		if errors.Is(err, sso.ErrConflict) {
+			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "saml.request_replayed", ClientID: sp.Settings.ID, IP: c.RealIP()})
+			return h.Pages.Error(c, http.StatusConflict, "This sign-in link was already used",
+				"The sign-in request this link carries has been used already, so it cannot be used again.",
+				"Go back to the app and start signing in again.")
+		}
+		return err
+	}
+	now := h.Now()
+	r := &store.SAMLRequest{ID: sso.RandomToken(), SP: sp.EntityID, RequestID: req.Request.ID, ACSURL: req.ACSEndpoint.Location,
+		ACSBinding: req.ACSEndpoint.Binding, ACSIndex: req.ACSEndpoint.Index, RelayState: req.RelayState,
+		ForceAuthn: req.Request.ForceAuthn != nil && *req.Request.ForceAuthn, IsPassive: req.Request.IsPassive != nil && *req.Request.IsPassive,
+		CreatedAt: now, ExpiresAt: now.Add(requestLifetime)}
+	if err := h.Store.CreateSAMLRequest(ctx, r); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, PathContinue+"?id="+url.QueryEscape(r.ID))
+}
+
+// refusal is a short reason for a refused request (shown and audited; no request content).
+func refusal(err error) string {
+	switch {
+	case errors.Is(err, crewjam.ErrUnknownServiceProvider):
+		return "unknown service provider"
+	case errors.Is(err, crewjam.ErrInvalidSignature):
+		return "signature missing or invalid"
+	case errors.Is(err, crewjam.ErrDestinationMismatch):
+		return "wrong destination"
+	case errors.Is(err, crewjam.ErrExpired), errors.Is(err, crewjam.ErrNotYetValid):
+		return "outside its validity window"
+	case errors.Is(err, crewjam.ErrUnknownAssertionConsumerService):
+		return "unregistered assertion consumer service"
+	case errors.Is(err, crewjam.ErrMalformedMessage):
+		return "malformed request"
+	}
+	return "invalid request"
+}
+
+// start is an IdP-initiated sign-in (the account page's link): an unsolicited response to the
+// SP's default assertion consumer service.
+func (h *Handler) start(c echo.Context) error {
+	ctx := c.Request().Context()
+	sp, err := h.Registry.ByID(ctx, c.Param("sp"))
+	if err != nil {
+		if errors.Is(err, sso.ErrNotFound) {
+			return h.Pages.Error(c, http.StatusNotFound, "This app is not registered",
+				"There is no app with this name here any more.", "Go back to your account page.")
+		}
+		return err
+	}
+	idp, err := h.idp(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := idp.NewIdpInitiatedRequest(c.Request(), sp.EntityID, "")
+	if err != nil {
+		return fmt.Errorf("saml: idp-initiated %s: %w", sp.Settings.ID, err)
+	}
+	now := h.Now()
+	r := &store.SAMLRequest{ID: sso.RandomToken(), SP: sp.EntityID, ACSURL: req.ACSEndpoint.Location, ACSBinding: req.ACSEndpoint.Binding,
+		ACSIndex: req.ACSEndpoint.Index, CreatedAt: now, ExpiresAt: now.Add(requestLifetime)}
+	if err := h.Store.CreateSAMLRequest(ctx, r); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, PathContinue+"?id="+url.QueryEscape(r.ID))
+}
+
+// pending loads a waiting sign-in for this browser and binds it to it (the first browser to
+// open it), or renders the error page and returns nil.
+func (h *Handler) pending(c echo.Context, id string) (*store.SAMLRequest, *SP, error) {
+	ctx := c.Request().Context()
+	expired := func() error {
+		return h.Pages.Error(c, http.StatusBadRequest, "This sign-in has expired",
+			"The sign-in link is no longer valid: it was used already or is too old.", "Go back to the app and start signing in again.")
+	}
+	r, err := h.Store.SAMLRequest(ctx, id)
+	if errors.Is(err, sso.ErrNotFound) {
+		return nil, nil, expired()
+	} else if err != nil {
+		return nil, nil, err
+	}
+	sp, err := h.Registry.ByEntityID(ctx, r.SP)
+	if errors.Is(err, sso.ErrNotFound) {
+		return nil, nil, h.Pages.Error(c, http.StatusBadRequest, "This app is not registered",
+			"The app that sent you here is no longer registered with this sign-in service.", "")
+	} else if err != nil {
+		return nil, nil, err
+	}
+	browser, err := h.Cookies.RequestBrowser(c)
+	if err != nil {
+		return nil, nil, fmt.Errorf("request browser: %w", err)
+	}
+	if !r.Done {
+		err = h.Store.BindSAMLRequest(ctx, r.ID, browser)
+	}
+	switch {
+	case r.Done || (errors.Is(err, sso.ErrConflict) && h.isDone(ctx, r.ID)):
+		return nil, nil, h.used(c, sp)
+	case errors.Is(err, sso.ErrConflict):
+		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "saml.request_elsewhere", ClientID: sp.Settings.ID, IP: c.RealIP()})
+		return nil, nil, h.Pages.Error(c, http.StatusForbidden, "This sign-in was started in another browser",
+			"For your safety, a sign-in can only be finished in the browser where it was first opened, and this is another browser.",
+			"If you did not start it yourself, someone may have sent you this link: do not sign in through it. Otherwise start again from the app in this browser.")
+	case errors.Is(err, sso.ErrNotFound):
+		return nil, nil, expired()
+	case err != nil:
+		return nil, nil, err
+	}
+	r.Browser = browser
+	return r, sp, nil
+}
+
+func (h *Handler) isDone(ctx context.Context, id string) bool {
+	r, err := h.Store.SAMLRequest(ctx, id)
+	return err == nil && r.Done
+}
+
+func (h *Handler) used(c echo.Context, sp *SP) error {
+	h.Audit.Anonymous(c.Request().Context(), &store.AuditEvent{Event: "saml.request_used", ClientID: sp.Settings.ID, IP: c.RealIP()})
+	return h.Pages.Error(c, http.StatusConflict, "This sign-in link was already used",
+		"The sign-in this link belongs to has been finished, so it cannot be used again.",
+		"Go back to the app and start signing in again.")
+}
+
+// answers reports whether sess may answer r without a new sign-in: ForceAuthn asks for one
+// made after the request.
+func answers(r *store.SAMLRequest, sess *sso.Session) bool {
+	return !r.ForceAuthn || !sess.AuthTime.Before(r.CreatedAt)
+}
+
+// continueRequest goes on with a waiting sign-in: through at once with a live member session
+// (the OIDC apps' session), else the login page.
+func (h *Handler) continueRequest(c echo.Context) error {
+	r, sp, err := h.pending(c, c.QueryParam("id"))
+	if r == nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	sess, serr := h.Cookies.Current(c)
+	if serr != nil && !errors.Is(serr, sso.ErrNotFound) {
+		return serr
+	}
+	if sess != nil && answers(r, sess) {
+		m, err := h.Flow.Member(ctx, sess)
+		if err == nil {
+			return h.finish(c, r, sp, sess, m)
+		}
+		if !errors.Is(err, sso.ErrAccessDenied) {
+			return h.Pages.MembershipUnavailable(c, h.Logger, err)
+		}
+		if err := h.EndSession(ctx, sess); err != nil {
+			return err
+		}
+	}
+	if r.IsPassive {
+		return h.sendStatus(c, r, sp, crewjam.StatusResponder, crewjam.StatusNoPassive, "the member is not signed in")
+	}
+	return h.showLogin(c, r, sp, "", "", http.StatusOK)
+}
+
+// loginData is the shared login page's data (authflow's fields; the AMS hand-off and upstream
+// buttons carry an OIDC request and stay off for a SAML sign-in).
+type loginData struct {
+	web.Page
+	CSRF, RequestID, ClientName, Login, Error, AMSName, Action string
+	Upstreams                                                  []web.UpstreamButton
+	Passkeys                                                   bool
+}
+
+func (h *Handler) showLogin(c echo.Context, r *store.SAMLRequest, sp *SP, login, msg string, status int) error {
+	csrf, err := h.Cookies.CSRFToken(c)
+	if err != nil {
+		return err
+	}
+	return h.Pages.Render(c, status, "login", loginData{Page: h.Pages.Base("Sign in"), CSRF: csrf, RequestID: r.ID,
+		ClientName: sp.Name(), Login: login, Error: msg, Action: PathLogin})
+}
+
+// loginSubmit checks the password against the AMS (the same check as the OIDC login page).
+func (h *Handler) loginSubmit(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return h.Cookies.CSRFFailed(c)
+	}
+	r, sp, err := h.pending(c, c.FormValue("id"))
+	if r == nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	login, password, ip := c.FormValue("login"), c.FormValue("password"), c.RealIP()
+	if len(login) > 256 || len(password) > 1024 {
+		return h.showLogin(c, r, sp, "", signin.BadCredentials, http.StatusBadRequest)
+	}
+	m, err := h.SignIn.Check(ctx, signin.Attempt{Login: login, Password: password, ClientID: sp.Settings.ID, IP: ip})
+	var throttled *signin.ThrottledError
+	if errors.As(err, &throttled) {
+		if throttled.AfterFailure {
+			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: h.SignIn.Hash(login), ClientID: sp.Settings.ID, IP: ip, Detail: "member"})
+		}
+		c.Response().Header().Set("Retry-After", fmt.Sprint(int(throttled.RetryAfter.Seconds())+1))
+		return h.showLogin(c, r, sp, login, "Too many sign-in attempts. For your security, please wait a few minutes and try again.",
+			http.StatusTooManyRequests)
+	}
+	if err != nil {
+		status := http.StatusUnauthorized
+		if errors.Is(err, legacy.ErrUnavailable) {
+			status = http.StatusServiceUnavailable
+		} else if ctx.Err() != nil {
+			return err
+		}
+		return h.showLogin(c, r, sp, login, signin.Message(err), status)
+	}
+	sess, err := h.Flow.StartSession(c, m, []string{"pwd"})
+	if err != nil {
+		return err
+	}
+	h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, ClientID: sp.Settings.ID, IP: ip, Detail: "pwd"})
+	return h.finish(c, r, sp, sess, m)
+}
+
+// finish answers the sign-in for a signed-in member: the SP's access rule, then (once) the
+// signed response with the signed assertion, posted to the SP's assertion consumer service.
+func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso.Session, m *legacy.Member) error {
+	ctx := c.Request().Context()
+	now := h.Now()
+	if !h.Access.Decide(ctx, m, sess.Subject, sp.Settings.ID, now).Allowed() {
+		h.Audit.Write(ctx, &store.AuditEvent{Event: "access.denied", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: "access rule"})
+		return h.Pages.Error(c, http.StatusForbidden, "This app is not available with your membership",
+			sp.Name()+" is only open to members whose membership allows it, and yours does not at the moment.",
+			"If you think this is wrong, for example because you have just renewed, please contact the association.")
+	}
+	if h.SecondFactor != nil {
+		need, err := h.SecondFactor.NeedsStepUp(ctx, &sso.AuthRequest{ClientID: sp.Settings.ID},
+			&sso.ClientConfig{ID: sp.Settings.ID, Name: sp.Name()}, sess, m)
+		if err != nil {
+			return fmt.Errorf("saml second factor: %w", err)
+		}
+		if need {
+			h.Audit.Write(ctx, &store.AuditEvent{Event: "access.denied", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: "second factor needed"})
+			return h.Pages.Error(c, http.StatusForbidden, "Please confirm it is you first",
+				"Your account is protected with a second factor, which signing in to "+sp.Name()+" cannot ask for yet.",
+				"Sign in to another of the association's apps with your second factor, then open "+sp.Name()+" again.")
+		}
+	}
+	nameID, format := sess.Subject, string(crewjam.PersistentNameIDFormat)
+	if sp.Settings.NameIDFormat == config.SAMLNameIDEmail {
+		if m.Email == "" {
+			return h.Pages.Error(c, http.StatusForbidden, "This app needs your e-mail address",
+				sp.Name()+" identifies members by e-mail address, and the membership system has none for you.",
+				"Please add an e-mail address to your member record, or contact the association.")
+		}
+		nameID, format = m.Email, string(crewjam.EmailAddressNameIDFormat)
+	}
+	scopes := sp.Settings.Scopes
+	if len(scopes) == 0 {
+		scopes = DefaultScopes
+	}
+	claims, err := h.Claims(m, sess.Subject, sp.Settings.ID, scopes, sso.TargetIDToken, now)
+	if err != nil {
+		return fmt.Errorf("saml claims: %w", err)
+	}
+	idp, err := h.idp(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := h.authnRequest(idp, c.Request(), r, sp, now)
+	if err != nil {
+		return h.Pages.Error(c, http.StatusBadRequest, "This app's registration has changed",
+			"The address the app asked us to answer at is no longer registered for it.", "Go back to the app and start signing in again.")
+	}
+	// pending -> done, once, for this browser.
+	if err := h.Store.CompleteSAMLRequest(ctx, r.ID, r.Browser); err != nil {
+		if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
+			return h.used(c, sp)
+		}
+		return err
+	}
+	index := h.SessionIndex(sess.ID)
+	session := &crewjam.Session{ID: index, CreateTime: sess.AuthTime, ExpireTime: sess.ExpiresAt, Index: index,
+		NameID: nameID, NameIDFormat: format, CustomAttributes: Attributes(claims, sp.Settings.AllowedRoles)}
+	if err := (crewjam.DefaultAssertionMaker{}).MakeAssertion(req, session); err != nil {
+		return fmt.Errorf("saml assertion: %w", err)
+	}
+	form, err := req.PostBinding()
+	if err != nil {
+		return fmt.Errorf("saml response: %w", err)
+	}
+	if err := h.Store.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: sess.ID, SP: sp.EntityID, NameID: nameID,
+		NameIDFormat: format, SessionIndex: index, CreatedAt: now, ExpiresAt: sess.ExpiresAt}); err != nil {
+		return fmt.Errorf("record saml participant: %w", err)
+	}
+	detail := "sp-initiated"
+	if r.RequestID == "" {
+		detail = "idp-initiated"
+	}
+	h.Audit.Write(ctx, &store.AuditEvent{Event: "saml.response", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: detail})
+	return h.post(c, form.URL, "SAMLResponse", form.SAMLResponse, form.RelayState)
+}
+
+// authnRequest is the library's request for a waiting sign-in, with its assertion consumer
+// service found again in the SP's metadata.
+func (h *Handler) authnRequest(idp *crewjam.IdentityProvider, hr *http.Request, r *store.SAMLRequest, sp *SP, now time.Time) (*crewjam.IdpAuthnRequest, error) {
+	req := &crewjam.IdpAuthnRequest{IDP: idp, HTTPRequest: hr, RelayState: r.RelayState, Now: now, ServiceProviderMetadata: sp.Metadata}
+	req.Request.ID = r.RequestID
+	for _, d := range sp.Metadata.SPSSODescriptors {
+		for _, ep := range d.AssertionConsumerServices {
+			if ep.Location == r.ACSURL && ep.Binding == r.ACSBinding {
+				d, ep := d, ep
+				req.SPSSODescriptor, req.ACSEndpoint = &d, &ep
+				return req, nil
+			}
+		}
+	}
+	return nil, errors.New("saml: assertion consumer service no longer registered")
+}
+
+// sendStatus answers a waiting sign-in with a SAML error status (no assertion).
+func (h *Handler) sendStatus(c echo.Context, r *store.SAMLRequest, sp *SP, top, second, msg string) error {
+	ctx := c.Request().Context()
+	idp, err := h.idp(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := h.authnRequest(idp, c.Request(), r, sp, h.Now())
+	if err != nil {
+		return err
+	}
+	if err := h.Store.CompleteSAMLRequest(ctx, r.ID, r.Browser); err != nil {
+		return h.used(c, sp)
+	}
+	if err := req.MakeErrorResponse(top, second, msg); err != nil {
+		return err
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(req.ResponseEl)
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		return err
+	}
+	return h.post(c, req.ACSEndpoint.Location, "SAMLResponse", base64.StdEncoding.EncodeToString(b), r.RelayState)
+}
+
+type postData struct {
+	web.Page
+	URL, Field, Value, RelayState string
+}
+
+// post renders the page that posts a SAML message to the SP (static/saml.js submits it; the
+// button does without scripts).
+func (h *Handler) post(c echo.Context, to, field, value, relayState string) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return h.Pages.Render(c, http.StatusOK, "saml_post", postData{Page: h.Pages.Base("Continue"), URL: to, Field: field,
+		Value: value, RelayState: relayState})
+}
+
+// Launch lists every SP's IdP-initiated sign-in link, for the account page.
+func (h *Handler) Launch(ctx context.Context) []web.AppLink {
+	sps, err := h.Registry.All(ctx)
+	if err != nil {
+		h.Logger.ErrorContext(ctx, "saml service providers", "err", err)
+		return nil
+	}
+	out := make([]web.AppLink, 0, len(sps))
+	for _, sp := range sps {
+		out = append(out, web.AppLink{Name: sp.Name(), URL: PathStart + url.PathEscape(sp.Settings.ID)})
+	}
+	return out
+}
