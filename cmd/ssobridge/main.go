@@ -54,7 +54,7 @@ func rootCmd() *cobra.Command {
 	f.StringVar(&g.dataDir, "data-dir", "", "data directory (overrides the config)")
 	root.AddCommand(serveCmd(g), clientsCmd(g), legacyCmd(g), claimsCmd(g), shadowCmd(g), tokensCmd(g), sessionsCmd(g),
 		mfaCmd(g),
-		storeCmd(g), versionCmd(), configCmd())
+		storeCmd(g), versionCmd(), configCmd(), samlCmd(g))
 	return root
 }
 

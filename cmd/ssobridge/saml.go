@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/saml"
+	"github.com/ssobridge/ssobridge/bridge/store"
+)
+
+func samlCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "saml", Short: "Register and manage SAML service providers (those entered by hand live in the config file)"}
+	cmd.AddCommand(samlRegisterCmd(g), samlListCmd(g), samlRemoveCmd(g))
+	return cmd
+}
+
+// withSAML opens the store and the SP registry (the config file's SPs and the stored ones).
+func (g *globals) withSAML(ctx context.Context, f func(cfg bridge.Config, st store.Store, reg *saml.Registry) error) error {
+	return g.withStore(ctx, func(cfg bridge.Config, st store.Store) error {
+		reg, err := saml.NewRegistry(cfg.SAML, st, nil)
+		if err != nil {
+			return err
+		}
+		return f(cfg, st, reg)
+	})
+}
+
+// maxMetadata bounds a metadata document read at registration.
+const maxMetadata = 1 << 20
+
+// readMetadata reads an SP's metadata from a file or, once, from a URL (https, or http on a
+// loopback address).
+func readMetadata(ctx context.Context, file, rawURL string) ([]byte, error) {
+	switch {
+	case file != "" && rawURL != "":
+		return nil, errors.New("give --metadata-file or --metadata-url, not both")
+	case file != "":
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return io.ReadAll(io.LimitReader(f, maxMetadata))
+	case rawURL != "":
+		u, err := url.Parse(rawURL)
+		if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+			return nil, fmt.Errorf("--metadata-url %q must be an https URL", rawURL)
+		}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("fetch metadata: %w", err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("fetch metadata: %s answered %s", u.Host, resp.Status)
+		}
+		return io.ReadAll(io.LimitReader(resp.Body, maxMetadata))
+	}
+	return nil, errors.New("give the SP's metadata with --metadata-file or --metadata-url")
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func samlRegisterCmd(g *globals) *cobra.Command {
+	var (
+		sp        config.SAMLServiceProvider
+		file, raw string
+	)
+	cmd := &cobra.Command{
+		Use:   "register",
+		Short: "Register a SAML SP from its metadata (read once, now: never fetched per request)",
+		Example: `  ssobridge saml register --id lms --name "Learning Portal" --metadata-url https://lms.example.org/saml/metadata
+  ssobridge saml register --id jobs --name "Job Board" --metadata-file jobs.xml --name-id-format email --encrypt-assertions`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			md, err := readMetadata(ctx, file, raw)
+			if err != nil {
+				return err
+			}
+			return g.withSAML(ctx, func(_ bridge.Config, st store.Store, reg *saml.Registry) error {
+				got, err := reg.Register(ctx, sp, md, time.Now())
+				if err != nil {
+					return fmt.Errorf("register: %w", err)
+				}
+				auditCLI(ctx, st, "admin.saml_sp_add", got.Settings.ID, got.EntityID)
+				fmt.Fprintf(cmd.OutOrStdout(), "registered %s (%s)\nits claim policy and access rule are policies.%s in the config file\n",
+					got.Settings.ID, got.EntityID, got.Settings.ID)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&sp.ID, "id", "", "the bridge's name for the SP (policies.<id>, /saml/start/<id>; required)")
+	f.StringVar(&sp.Name, "name", "", "name shown to members")
+	f.StringVar(&file, "metadata-file", "", "the SP's SAML metadata (XML file)")
+	f.StringVar(&raw, "metadata-url", "", "where to fetch the SP's SAML metadata from, once")
+	f.StringVar(&sp.NameIDFormat, "name-id-format", "persistent", "persistent (the member's subject) or email")
+	f.BoolVar(&sp.EncryptAssertions, "encrypt-assertions", false, "encrypt assertions to the SP's encryption certificate")
+	f.BoolVar(&sp.AuthnRequestsSigned, "authn-requests-signed", false, "refuse the SP's unsigned AuthnRequests")
+	f.StringSliceVar(&sp.AllowedRoles, "allowed-role", nil, "a role the SP may see (repeatable; none: the claim policy decides)")
+	f.StringSliceVar(&sp.Scopes, "scope", nil, "a claim scope released as attributes (repeatable; default openid, profile, email, membership, roles)")
+	return cmd
+}
+
+func samlListCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the SAML SPs (config file and registered)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.withSAML(cmd.Context(), func(_ bridge.Config, _ store.Store, reg *saml.Registry) error {
+				sps, err := reg.All(cmd.Context())
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "ID\tNAME\tENTITY ID\tNAMEID\tENCRYPTED\tFROM")
+				for _, sp := range sps {
+					from := "registered"
+					if sp.FromConfig {
+						from = "config"
+					}
+					format := sp.Settings.NameIDFormat
+					if format == "" {
+						format = config.SAMLNameIDPersistent
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\t%s\n", sp.Settings.ID, sp.Name(), sp.EntityID, format, sp.Settings.EncryptAssertions, from)
+				}
+				return w.Flush()
+			})
+		},
+	}
+}
+
+func samlRemoveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove <id or entity id>",
+		Short: "Remove a registered SAML SP",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return g.withSAML(ctx, func(_ bridge.Config, st store.Store, reg *saml.Registry) error {
+				if err := reg.Remove(ctx, strings.TrimSpace(args[0])); err != nil {
+					return err
+				}
+				auditCLI(ctx, st, "admin.saml_sp_remove", args[0], "removed")
+				fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", args[0])
+				return nil
+			})
+		},
+	}
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/xml"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	crewjam "github.com/crewjam/saml"
+)
+
+// spMetadata is a real SP's metadata (crewjam/saml's ServiceProvider) at base.
+func spMetadata(t *testing.T, base string) []byte {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sp"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	u, _ := url.Parse(base)
+	sp := crewjam.ServiceProvider{Key: key, Certificate: cert, MetadataURL: *u.JoinPath("saml/metadata"),
+		AcsURL: *u.JoinPath("saml/acs"), SloURL: *u.JoinPath("saml/slo")}
+	b, err := xml.Marshal(sp.Metadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSAMLCLI: register from a file and from a URL (fetched once, at registration), list,
+// refuse a second registration of the same id or entity, remove.
+func TestSAMLCLI(t *testing.T) {
+	dd := "--data-dir=" + t.TempDir()
+	file := filepath.Join(t.TempDir(), "lms.xml")
+	if err := os.WriteFile(file, spMetadata(t, "https://lms.example.org/"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "saml", "register", dd, "--id", "lms", "--name", "Learning Portal", "--metadata-file", file, "--allowed-role", "Member")
+	if err != nil || !strings.Contains(out, "registered lms (https://lms.example.org/saml/metadata)") {
+		t.Fatalf("register from file: %v\n%s", err, out)
+	}
+	var fetched atomic.Int32
+	jobs := spMetadata(t, "https://jobs.example.org/")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		_, _ = w.Write(jobs)
+	}))
+	defer srv.Close()
+	out, err = run(t, "saml", "register", dd, "--id", "jobs", "--metadata-url", srv.URL, "--name-id-format", "email", "--encrypt-assertions")
+	if err != nil || fetched.Load() != 1 {
+		t.Fatalf("register from URL: %v (fetched %d times)\n%s", err, fetched.Load(), out)
+	}
+	for _, args := range [][]string{
+		{"--id", "lms", "--metadata-url", srv.URL},             // id taken
+		{"--id", "lms2", "--metadata-file", file},              // entity taken
+		{"--id", "Bad Id", "--metadata-file", file},            // id malformed
+		{"--id", "x", "--metadata-url", "http://a.example/md"}, // not https
+	} {
+		if out, err := run(t, append([]string{"saml", "register", dd}, args...)...); err == nil {
+			t.Errorf("register %v accepted: %s", args, out)
+		}
+	}
+	out, err = run(t, "saml", "list", dd)
+	if err != nil || !strings.Contains(out, "lms ") || !strings.Contains(out, "Learning Portal") || !strings.Contains(out, "jobs ") ||
+		!strings.Contains(out, "email") || fetched.Load() != 2 {
+		t.Fatalf("list: %v (fetched %d)\n%s", err, fetched.Load(), out)
+	}
+	if _, err := run(t, "saml", "remove", dd, "lms"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "saml", "remove", dd, "lms"); err == nil {
+		t.Fatal("removed twice")
+	}
+	out, err = run(t, "saml", "list", dd)
+	if err != nil || strings.Contains(out, "lms ") || !strings.Contains(out, "jobs ") {
+		t.Fatalf("list after remove: %v\n%s", err, out)
+	}
+}
