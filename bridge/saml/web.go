@@ -115,7 +115,7 @@ func (h *Handler) Mount(e *echo.Echo) {
 	e.POST(PathSSO, h.LimitAnonymous("saml_sso", false, h.sso))
 	e.GET(PathContinue, h.continueRequest)
 	e.POST(PathLogin, h.loginSubmit)
-	e.GET(PathStart+":sp", h.start)
+	e.GET(PathStart+":sp", h.LimitAnonymous("saml_start", false, h.start))
 	e.GET(PathSLO, h.slo)
 	e.POST(PathSLO, h.slo)
 }

@@ -334,6 +334,57 @@ CREATE INDEX mfa_challenges_expires ON mfa_challenges (expires_at);
 
 ALTER TABLE auth_requests ADD COLUMN acr_values TEXT NOT NULL DEFAULT '';
 `,
+	// 4: the SAML identity provider (SQLite 13): SPs registered with the CLI, pending sign-ins,
+	// message ids already used, the SPs each SSO session signed into, its signing keys (sealed).
+	`
+CREATE TABLE saml_service_providers (
+	entity_id  TEXT PRIMARY KEY,
+	settings   BYTEA NOT NULL,
+	metadata   BYTEA NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE TABLE saml_requests (
+	id          TEXT PRIMARY KEY,
+	sp          TEXT NOT NULL,
+	request_id  TEXT NOT NULL DEFAULT '',
+	acs_url     TEXT NOT NULL,
+	acs_binding TEXT NOT NULL,
+	acs_index   INTEGER NOT NULL DEFAULT 0,
+	relay_state TEXT NOT NULL DEFAULT '',
+	force_authn BOOLEAN NOT NULL DEFAULT FALSE,
+	is_passive  BOOLEAN NOT NULL DEFAULT FALSE,
+	browser     TEXT NOT NULL DEFAULT '',
+	done        BOOLEAN NOT NULL DEFAULT FALSE,
+	created_at  BIGINT NOT NULL,
+	expires_at  BIGINT NOT NULL
+);
+CREATE INDEX saml_requests_expires ON saml_requests (expires_at);
+CREATE TABLE saml_message_ids (
+	key        TEXT PRIMARY KEY,
+	expires_at BIGINT NOT NULL
+);
+CREATE INDEX saml_message_ids_expires ON saml_message_ids (expires_at);
+CREATE TABLE saml_participants (
+	session_id     TEXT NOT NULL,
+	sp             TEXT NOT NULL,
+	seq            BIGSERIAL,
+	name_id        TEXT NOT NULL,
+	name_id_format TEXT NOT NULL DEFAULT '',
+	session_index  TEXT NOT NULL DEFAULT '',
+	created_at     BIGINT NOT NULL,
+	expires_at     BIGINT NOT NULL,
+	PRIMARY KEY (session_id, sp)
+);
+CREATE INDEX saml_participants_expires ON saml_participants (expires_at);
+CREATE TABLE saml_keys (
+	id          TEXT PRIMARY KEY,
+	cert_der    BYTEA NOT NULL,
+	private_enc BYTEA NOT NULL,
+	created_at  BIGINT NOT NULL,
+	sign_until  BIGINT NOT NULL,
+	expires_at  BIGINT NOT NULL
+);
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

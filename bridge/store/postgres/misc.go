@@ -247,6 +247,11 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 			WHERE expires_at <= $1 LIMIT $2)`},
 		{"mfa challenges", `DELETE FROM mfa_challenges WHERE id_hash IN (SELECT id_hash FROM mfa_challenges
 			WHERE expires_at <= $1 LIMIT $2)`},
+		{"saml requests", `DELETE FROM saml_requests WHERE id IN (SELECT id FROM saml_requests WHERE expires_at <= $1 LIMIT $2)`},
+		{"saml message ids", `DELETE FROM saml_message_ids WHERE key IN (SELECT key FROM saml_message_ids WHERE expires_at <= $1 LIMIT $2)`},
+		{"saml participants", `DELETE FROM saml_participants WHERE (session_id, sp) IN (SELECT session_id, sp FROM saml_participants
+			WHERE expires_at <= $1 LIMIT $2)`},
+		{"saml keys", `DELETE FROM saml_keys WHERE id IN (SELECT id FROM saml_keys WHERE expires_at <= $1 LIMIT $2)`},
 	}
 	var total int64
 	for _, q := range queries {

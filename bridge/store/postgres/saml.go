@@ -1,0 +1,193 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// ---- SAML service providers ----
+
+func (s *Store) PutSAMLServiceProvider(ctx context.Context, sp *store.SAMLServiceProvider) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO saml_service_providers (entity_id, settings, metadata, created_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (entity_id) DO UPDATE SET settings = excluded.settings, metadata = excluded.metadata`,
+		sp.EntityID, nonNil(sp.Settings), nonNil(sp.Metadata), ts(orNow(sp.CreatedAt, s.clock())))
+	return wrap("put saml service provider", err)
+}
+
+func (s *Store) SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceProvider, error) {
+	rows, err := s.pool.Query(ctx, `SELECT entity_id, settings, metadata, created_at FROM saml_service_providers ORDER BY entity_id COLLATE "C"`)
+	if err != nil {
+		return nil, wrap("saml service providers", err)
+	}
+	defer rows.Close()
+	var out []*store.SAMLServiceProvider
+	for rows.Next() {
+		var (
+			sp store.SAMLServiceProvider
+			c  int64
+		)
+		if err := rows.Scan(&sp.EntityID, &sp.Settings, &sp.Metadata, &c); err != nil {
+			return nil, wrap("saml service providers", err)
+		}
+		sp.CreatedAt = tm(c)
+		out = append(out, &sp)
+	}
+	return out, wrap("saml service providers", rows.Err())
+}
+
+func (s *Store) DeleteSAMLServiceProvider(ctx context.Context, entityID string) error {
+	err := execOne(ctx, s.pool, `DELETE FROM saml_service_providers WHERE entity_id = $1`, entityID)
+	return wrap("delete saml service provider", err)
+}
+
+// ---- pending sign-ins ----
+
+func (s *Store) CreateSAMLRequest(ctx context.Context, r *store.SAMLRequest) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO saml_requests (id, sp, request_id, acs_url, acs_binding, acs_index, relay_state,
+		force_authn, is_passive, browser, done, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $12)`,
+		r.ID, r.SP, r.RequestID, r.ACSURL, r.ACSBinding, r.ACSIndex, r.RelayState, r.ForceAuthn, r.IsPassive, r.Browser,
+		ts(orNow(r.CreatedAt, s.clock())), ts(r.ExpiresAt))
+	return wrap("create saml request", err)
+}
+
+func (s *Store) SAMLRequest(ctx context.Context, id string) (*store.SAMLRequest, error) {
+	var (
+		r    store.SAMLRequest
+		c, e int64
+	)
+	err := s.pool.QueryRow(ctx, `SELECT id, sp, request_id, acs_url, acs_binding, acs_index, relay_state, force_authn,
+		is_passive, browser, done, created_at, expires_at FROM saml_requests WHERE id = $1 AND expires_at > $2`, id, ts(s.clock())).
+		Scan(&r.ID, &r.SP, &r.RequestID, &r.ACSURL, &r.ACSBinding, &r.ACSIndex, &r.RelayState, &r.ForceAuthn, &r.IsPassive,
+			&r.Browser, &r.Done, &c, &e)
+	if err != nil {
+		return nil, wrap("saml request", err)
+	}
+	r.CreatedAt, r.ExpiresAt = tm(c), tm(e)
+	return &r, nil
+}
+
+// BindSAMLRequest: the UPDATE is the compare-and-set; when it changes nothing, the row says why.
+func (s *Store) BindSAMLRequest(ctx context.Context, id, browser string) error {
+	now := ts(s.clock())
+	err := execOne(ctx, s.pool, `UPDATE saml_requests SET browser = $1 WHERE id = $2 AND expires_at > $3 AND NOT done
+		AND (browser = '' OR browser = $1)`, browser, id, now)
+	if !isNoRows(err) {
+		return wrap("bind saml request", err)
+	}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT TRUE FROM saml_requests WHERE id = $1 AND expires_at > $2`, id, now).Scan(&exists); err != nil {
+		return wrap("bind saml request", err)
+	}
+	return wrap("bind saml request", sso.ErrConflict)
+}
+
+func (s *Store) CompleteSAMLRequest(ctx context.Context, id, browser string) error {
+	now := ts(s.clock())
+	err := execOne(ctx, s.pool, `UPDATE saml_requests SET done = TRUE WHERE id = $1 AND expires_at > $2 AND NOT done
+		AND browser = $3 AND browser <> ''`, id, now, browser)
+	if !isNoRows(err) {
+		return wrap("complete saml request", err)
+	}
+	if _, err := s.SAMLRequest(ctx, id); err != nil {
+		return err
+	}
+	return wrap("complete saml request", sso.ErrConflict)
+}
+
+// ---- message ids ----
+
+func (s *Store) UseSAMLMessageID(ctx context.Context, key string, expires time.Time) error {
+	err := execOne(ctx, s.pool, `INSERT INTO saml_message_ids (key, expires_at) VALUES ($1, $2)
+		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE saml_message_ids.expires_at <= $3`,
+		key, ts(expires), ts(s.clock()))
+	if isNoRows(err) {
+		return wrap("use saml message id", sso.ErrConflict)
+	}
+	return wrap("use saml message id", err)
+}
+
+// ---- participants ----
+
+func (s *Store) AddSAMLParticipant(ctx context.Context, p *store.SAMLParticipant) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO saml_participants (session_id, sp, name_id, name_id_format, session_index, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (session_id, sp) DO UPDATE SET name_id = excluded.name_id, name_id_format = excluded.name_id_format,
+			session_index = excluded.session_index, expires_at = excluded.expires_at`,
+		p.SessionID, p.SP, p.NameID, p.NameIDFormat, p.SessionIndex, ts(orNow(p.CreatedAt, s.clock())), ts(p.ExpiresAt))
+	return wrap("add saml participant", err)
+}
+
+const participantCols = `session_id, sp, name_id, name_id_format, session_index, created_at, expires_at`
+
+func scanParticipants(rows pgx.Rows) ([]*store.SAMLParticipant, error) {
+	defer rows.Close()
+	var out []*store.SAMLParticipant
+	for rows.Next() {
+		var (
+			p    store.SAMLParticipant
+			c, e int64
+		)
+		if err := rows.Scan(&p.SessionID, &p.SP, &p.NameID, &p.NameIDFormat, &p.SessionIndex, &c, &e); err != nil {
+			return nil, err
+		}
+		p.CreatedAt, p.ExpiresAt = tm(c), tm(e)
+		out = append(out, &p)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) SAMLParticipants(ctx context.Context, sessionID string) ([]*store.SAMLParticipant, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+participantCols+` FROM saml_participants WHERE session_id = $1 AND expires_at > $2 ORDER BY seq`,
+		sessionID, ts(s.clock()))
+	if err != nil {
+		return nil, wrap("saml participants", err)
+	}
+	out, err := scanParticipants(rows)
+	return out, wrap("saml participants", err)
+}
+
+// TakeSAMLParticipants deletes and returns in one statement: of two callers, one gets each row.
+func (s *Store) TakeSAMLParticipants(ctx context.Context, sessionID string) ([]*store.SAMLParticipant, error) {
+	rows, err := s.pool.Query(ctx, `WITH taken AS (DELETE FROM saml_participants WHERE session_id = $1 RETURNING `+participantCols+`, seq)
+		SELECT `+participantCols+` FROM taken WHERE expires_at > $2 ORDER BY seq`, sessionID, ts(s.clock()))
+	if err != nil {
+		return nil, wrap("take saml participants", err)
+	}
+	out, err := scanParticipants(rows)
+	return out, wrap("take saml participants", err)
+}
+
+// ---- keys ----
+
+func (s *Store) AddSAMLKey(ctx context.Context, k *store.SAMLKey) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO saml_keys (id, cert_der, private_enc, created_at, sign_until, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		k.ID, k.CertDER, k.PrivateEnc, ts(k.CreatedAt), ts(k.SignUntil), ts(k.ExpiresAt))
+	return wrap("add saml key", err)
+}
+
+func (s *Store) SAMLKeys(ctx context.Context) ([]*store.SAMLKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, cert_der, private_enc, created_at, sign_until, expires_at FROM saml_keys
+		WHERE expires_at > $1 ORDER BY created_at, id COLLATE "C"`, ts(s.clock()))
+	if err != nil {
+		return nil, wrap("saml keys", err)
+	}
+	defer rows.Close()
+	var out []*store.SAMLKey
+	for rows.Next() {
+		var (
+			k       store.SAMLKey
+			c, u, e int64
+		)
+		if err := rows.Scan(&k.ID, &k.CertDER, &k.PrivateEnc, &c, &u, &e); err != nil {
+			return nil, wrap("saml keys", err)
+		}
+		k.CreatedAt, k.SignUntil, k.ExpiresAt = tm(c), tm(u), tm(e)
+		out = append(out, &k)
+	}
+	return out, wrap("saml keys", rows.Err())
+}
