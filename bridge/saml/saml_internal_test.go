@@ -59,7 +59,7 @@ func TestKeyRingRotationOverlap(t *testing.T) {
 	step := func(d time.Duration) {
 		t.Helper()
 		now = now.Add(d)
-		if err := ring.Rotate(t.Context()); err != nil {
+		if _, err := ring.Rotate(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -157,7 +157,7 @@ func TestMetadataPublishesOverlap(t *testing.T) {
 	}
 	later := time.Now().Add(config.DefaultSAMLKeyRotateEvery - time.Hour)
 	ti.h.Keys.now = func() time.Time { return later }
-	if err := ti.h.Keys.Rotate(t.Context()); err != nil {
+	if _, err := ti.h.Keys.Rotate(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(); n != 2 {

@@ -77,7 +77,7 @@ type Handler struct {
 	// FrontChannel, when set, adds the front-channel logout URLs (and their origins) of other
 	// protocols' apps the ended session signed into (the SAML SPs' LogoutRequests).
 	FrontChannel func(ctx context.Context, sess *sso.Session) (urls, origins []string)
-	Now func() time.Time
+	Now          func() time.Time
 }
 
 // Mount adds the sign-out routes.
