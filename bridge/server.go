@@ -307,7 +307,8 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		WantAuthnRequestsSigned: cfg.SAML.WantAuthnRequestsSigned, Logger: log, Now: now}
 	upstreams := &webupstream.Handler{Pages: pages, Cookies: cookies, Flow: flow, Providers: ups, Store: d.Store,
 		Directory: d.Directory, Subjects: subjects, SignIn: signIn, Audit: auditLog, EndSession: logouts.EndSession,
-		Key: secrets[secretUpstream], LimitAnonymous: limit.Wrap, SessionLifetime: cfg.Session.Lifetime, Logger: log, Now: now}
+		Key: secrets[secretUpstream], LimitAnonymous: limit.Wrap, SessionLifetime: cfg.Session.Lifetime, Logger: log, Now: now,
+		Observer: s.metrics}
 	acct := &account.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Consents: d.Store,
 		Scopes: pol.DescribeScopes, Member: flow.Member, EndSession: logouts.EndSession, Audit: auditLog.Write,
 		Launch: samlIdP.Launch, Playground: cfg.PlaygroundEnabled(), Logger: log}

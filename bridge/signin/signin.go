@@ -42,8 +42,9 @@ type Checker struct {
 	Observer Observer
 }
 
-// Observer is told about each password check: the sign-in method (Attempt.Method) and its
-// outcome (Outcome). It must be cheap and safe for concurrent use.
+// Observer is told about each sign-in: its method (Attempt.Method for a password check,
+// MethodUpstream, the hand-off's) and its outcome (Outcome for a password check; "ok" or a short
+// fixed reason code for the others). It must be cheap and safe for concurrent use.
 type Observer interface {
 	SignIn(method, outcome string)
 }
@@ -52,7 +53,12 @@ type Observer interface {
 const (
 	MethodPassword      = "password"       // the sign-in form
 	MethodPasswordGrant = "password_grant" // the token endpoint's password grant
+	MethodUpstreamLink  = "upstream_link"  // the AMS password that links an upstream identity
+	MethodUpstream      = "upstream"       // a sign-in through an upstream provider (bridge/web/upstream)
 )
+
+// OutcomeOK is the outcome of a sign-in that succeeded.
+const OutcomeOK = "ok"
 
 // OutcomeThrottled is Outcome's answer for a refusal by the throttle.
 const OutcomeThrottled = "throttled"

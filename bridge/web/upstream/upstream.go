@@ -85,6 +85,15 @@ type Handler struct {
 	SessionLifetime time.Duration
 	Logger          *slog.Logger
 	Now             func() time.Time
+	// Observer counts upstream sign-ins by outcome (metrics; method signin.MethodUpstream). Optional.
+	Observer signin.Observer
+}
+
+// observe counts an upstream sign-in's outcome: signin.OutcomeOK, or a short fixed code.
+func (h *Handler) observe(outcome string) {
+	if h.Observer != nil {
+		h.Observer.SignIn(signin.MethodUpstream, outcome)
+	}
 }
 
 // Mount adds the upstream routes.
@@ -163,6 +172,7 @@ func (h *Handler) page(c echo.Context, status int, authRequestID, heading, msg, 
 func (h *Handler) providerError(c echo.Context, p *up.Provider, authRequestID string, err error) error {
 	ctx := c.Request().Context()
 	h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "upstream.failure", IP: c.RealIP(), Detail: p.Name() + ": " + reason(err)})
+	h.observe(strings.ReplaceAll(reason(err), " ", "_"))
 	h.Logger.WarnContext(ctx, "upstream sign-in failed", "provider", p.Name(), "err", err)
 	switch {
 	case errors.Is(err, up.ErrWrongIssuer):
@@ -193,6 +203,7 @@ func reason(err error) string {
 
 // expired is the page for a callback whose pending sign-in is unknown, expired or finished.
 func (h *Handler) expired(c echo.Context, detail string) error {
+	h.observe("expired")
 	h.Audit.Anonymous(c.Request().Context(), &store.AuditEvent{Event: "upstream.refused", IP: c.RealIP(), Detail: detail})
 	return h.Pages.Error(c, http.StatusBadRequest, "This sign-in has expired",
 		"This sign-in link is no longer valid: it was used already, is too old, or was not started in this browser.",
@@ -246,6 +257,7 @@ func (h *Handler) callback(c echo.Context) error {
 	}
 	if l.State != store.UpstreamStarted {
 		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "upstream.refused", IP: c.RealIP(), Detail: p.Name() + ": callback replayed"})
+		h.observe("replayed")
 		return h.Pages.Error(c, http.StatusConflict, "This sign-in was already used",
 			"The answer from "+p.DisplayName()+" was already used once, so it cannot be used again.",
 			"Go back to the app and start signing in again.")
@@ -253,6 +265,7 @@ func (h *Handler) callback(c echo.Context) error {
 	if e := q.Get("error"); e != "" {
 		_ = h.Store.AdvanceUpstreamLogin(ctx, l.ID, store.UpstreamStarted, &store.UpstreamLogin{State: store.UpstreamDone})
 		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "upstream.failure", IP: c.RealIP(), Detail: p.Name() + ": " + truncate(e, 64)})
+		h.observe("upstream_refused")
 		if e == "access_denied" {
 			return h.page(c, http.StatusForbidden, l.AuthRequestID, "You did not sign in with "+p.DisplayName(),
 				p.DisplayName()+" says the sign-in was cancelled or not allowed, so you are not signed in.",
@@ -293,6 +306,7 @@ func (h *Handler) callback(c echo.Context) error {
 	if p.LinkByEmail() && id.EmailVerified && id.Email != "" {
 		m, err := h.memberByEmail(ctx, id.Email)
 		if err != nil && !errors.Is(err, errNoUniqueMember) {
+			h.observe(legacy.Reason(err))
 			return h.Pages.MembershipUnavailable(c, h.Logger, err)
 		}
 		if m != nil {
@@ -387,7 +401,8 @@ func (h *Handler) link(c echo.Context) error {
 	if len(login) > 256 || len(password) > 1024 {
 		return h.askPassword(c, p, l, state, signin.BadCredentials, http.StatusBadRequest)
 	}
-	m, err := h.SignIn.Check(ctx, signin.Attempt{Login: login, Password: password, IP: ip, Detail: "upstream link"})
+	m, err := h.SignIn.Check(ctx, signin.Attempt{Login: login, Password: password, IP: ip, Detail: "upstream link",
+		Method: signin.MethodUpstreamLink})
 	var throttled *signin.ThrottledError
 	if errors.As(err, &throttled) {
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(throttled.RetryAfter.Seconds())+1))
@@ -416,6 +431,7 @@ func (h *Handler) linkAndSignIn(c echo.Context, p *up.Provider, l *store.Upstrea
 		// Linked meanwhile (another tab, or another member): only the same member goes on.
 		link, lerr := h.Store.UpstreamLink(ctx, l.Issuer, l.UpstreamSubject)
 		if lerr != nil || link.Subject != sub {
+			h.observe("linked_to_another")
 			return h.page(c, http.StatusConflict, l.AuthRequestID, "This account is linked to another member",
 				"Your "+p.DisplayName()+" account is already linked to another membership, so it cannot be linked to this one.",
 				"Sign in with your username and password, or contact the association.")
@@ -445,10 +461,12 @@ func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.Upstream
 	m, err := h.Directory.MemberByKey(ctx, key)
 	if errors.Is(err, legacy.ErrNotFound) {
 		h.Audit.Write(ctx, &store.AuditEvent{Event: "login.failure", Subject: subject, IP: c.RealIP(), Detail: p.Name() + ": member gone"})
+		h.observe(legacy.Reason(err))
 		return h.page(c, http.StatusForbidden, l.AuthRequestID, "Your account cannot be used",
 			"Your "+p.DisplayName()+" account is linked to a membership that no longer exists.", "Please contact the association.")
 	}
 	if err != nil {
+		h.observe(legacy.Reason(err))
 		return h.Pages.MembershipUnavailable(c, h.Logger, err)
 	}
 	return h.finish(c, p, l, store.UpstreamReturned, m, amr)
@@ -467,6 +485,7 @@ func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin,
 	sub := h.Subjects.Subject(m.Key)
 	if d := h.Flow.Access.Decide(ctx, m, sub, "", h.Now()); !d.Allowed() {
 		h.Audit.Write(ctx, &store.AuditEvent{Event: "login.failure", Subject: sub, Login: m.Login, IP: c.RealIP(), Detail: d.Reason + " via " + p.Name()})
+		h.observe(d.Reason)
 		return h.page(c, http.StatusForbidden, l.AuthRequestID, "You cannot sign in", d.Message, "")
 	}
 	sess, err := h.Flow.StartSession(c, m, amr)
@@ -479,6 +498,7 @@ func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin,
 	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, IP: c.RealIP(),
 		Detail: strings.Join(amr, " ") + " " + p.Name()})
+	h.observe(signin.OutcomeOK)
 	if l.AuthRequestID == "" {
 		return c.Redirect(http.StatusSeeOther, "/account")
 	}
