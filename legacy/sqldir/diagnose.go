@@ -60,8 +60,9 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 
 	// app_clock
 	start = time.Now()
-	if clk, err := d.Clock(ctx); err != nil {
-		g.queryFailed(QueryAppClock, err)
+	clk, clockErr := d.Clock(ctx)
+	if clockErr != nil {
+		g.queryFailed(QueryAppClock, clockErr)
 	} else {
 		g.printf("\n[%s] ok in %s: two clocks\n", QueryAppClock, since(start))
 		ams, utcDates, appDates := d.words().diagnosis()
@@ -85,7 +86,9 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 	}
 	loc, err := d.appLocation(ctx)
 	if err != nil {
-		g.queryFailed(QueryAppClock, err)
+		if clockErr == nil { // reported above otherwise
+			g.queryFailed(QueryAppClock, err)
+		}
 		return g.result()
 	}
 	start = time.Now()
@@ -178,6 +181,9 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 		g.printf("  staff:               %s (legacy Users row; released as the claim staff)\n", yesNo(m.Staff))
 	}
 
+	// members_by_email (legacy.EmailFinder: upstream sign-in links an identity by its address)
+	g.membersByEmail(ctx, d, m)
+
 	// changed_since
 	if m.UpdatedAt.IsZero() {
 		g.problem("[%s] the member has no change time (updated_at columns): change polling cannot see it", QueryChangedSince)
@@ -197,6 +203,34 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 		}
 	}
 	return g.result()
+}
+
+// membersByEmail runs members_by_email with the member's own address, as upstream sign-in does
+// to link an identity by e-mail: the member must be among the answers.
+func (g *diag) membersByEmail(ctx context.Context, d *Directory, m *legacy.Member) {
+	if _, ok := d.queries[QueryMembersByEmail]; !ok {
+		g.printf("\n[%s] skipped: not configured (upstream identities are linked by the AMS password, never by e-mail address)\n", QueryMembersByEmail)
+		return
+	}
+	if strings.TrimSpace(m.Email) == "" {
+		g.printf("\n[%s] skipped: the member has no e-mail address\n", QueryMembersByEmail)
+		return
+	}
+	start := time.Now()
+	ms, err := d.MembersByEmail(ctx, m.Email, 10)
+	if err != nil {
+		g.queryFailed(QueryMembersByEmail, err)
+		return
+	}
+	found := slices.ContainsFunc(ms, func(x *legacy.Member) bool { return x.Key == m.Key })
+	g.printf("\n[%s] %d member(s) in %s with %s: this member %s\n", QueryMembersByEmail, len(ms), since(start), m.Email,
+		map[bool]string{true: "included", false: "NOT included"}[found])
+	if !found {
+		g.problem("[%s] the member's own address %s does not find the member: upstream sign-in cannot link it by e-mail", QueryMembersByEmail, m.Email)
+	}
+	if len(ms) > 1 {
+		g.printf("  %d members share this address: upstream sign-in links by e-mail only when exactly one of them may sign in\n", len(ms))
+	}
 }
 
 // words is the preset whose words the diagnosis uses: the configured one, or with preset none
