@@ -230,12 +230,11 @@ func (a *Service) httpClaimsPreview(w http.ResponseWriter, r *http.Request) {
 	for _, sc := range q["scope"] {
 		scopes = append(scopes, strings.Fields(sc)...)
 	}
-	p, err := a.ClaimsPreview(r.Context(), client, login, scopes)
+	p, err := a.ClaimsPreview(r.Context(), actor(r), client, login, scopes)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
 		return
 	}
-	a.Audit(r.Context(), &store.AuditEvent{Event: "admin.claims_preview", Login: login, ClientID: client, Detail: actor(r)})
 	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
 		writeJSON(w, http.StatusOK, p)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/ssobridge/ssobridge/bridge/policy"
+	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
 // ClaimsPreview is exactly what a client would get for a member: the ID token, userinfo and
@@ -22,8 +23,14 @@ type Previewer interface {
 	ClaimsPreview(ctx context.Context, clientID, login string, scopes []string) (*ClaimsPreview, error)
 }
 
-// ClaimsPreview is what the client would get for the member (see Previewer). It is not
-// audited: the HTTP API records who asked.
-func (a *Service) ClaimsPreview(ctx context.Context, clientID, login string, scopes []string) (*ClaimsPreview, error) {
-	return a.Previewer.ClaimsPreview(ctx, clientID, login, scopes)
+// ClaimsPreview is what the client would get for the member (see Previewer). A preview is
+// audited (admin.claims_preview: the actor, the client and the login; never the claims).
+func (a *Service) ClaimsPreview(ctx context.Context, actor, clientID, login string, scopes []string) (*ClaimsPreview, error) {
+	p, err := a.Previewer.ClaimsPreview(ctx, clientID, login, scopes)
+	if err != nil {
+		return nil, err
+	}
+	a.Audit(ctx, &store.AuditEvent{Time: a.now(), Event: "admin.claims_preview", Login: login, ClientID: clientID,
+		Detail: "by " + actor})
+	return p, nil
 }

@@ -26,7 +26,7 @@ func claimsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer closeAdmin()
-			p, err := a.ClaimsPreview(cmd.Context(), client, login, scopes)
+			p, err := a.ClaimsPreview(cmd.Context(), cliActor(), client, login, scopes)
 			if err != nil {
 				return err
 			}

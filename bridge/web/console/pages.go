@@ -296,14 +296,13 @@ func (c *Console) members(w http.ResponseWriter, r *http.Request, s *session) {
 			return
 		}
 		if client != "" {
-			p, err := c.cfg.Admin.ClaimsPreview(ctx, client, login, nil)
+			p, err := c.cfg.Admin.ClaimsPreview(ctx, s.actor(), client, login, nil)
 			if err != nil {
 				data.PreviewError = err.Error()
 			} else {
 				data.Preview = p
 				data.IDToken, data.Userinfo, data.AccessToken = pretty(p.IDToken), pretty(p.Userinfo), pretty(p.AccessToken)
 			}
-			c.cfg.Admin.Audit(ctx, &store.AuditEvent{Event: "admin.claims_preview", Login: login, ClientID: client, Detail: s.actor()})
 		}
 	}
 	c.render(w, r, s, http.StatusOK, "members", data)
