@@ -88,6 +88,8 @@ func TestMemberPagesFit360(t *testing.T) {
 	// lists the app twice (signed in, allowed), with its long name.
 	step("account", chromedp.Click(css("button[value=allow]")), chromedp.Sleep(300*time.Millisecond),
 		chromedp.Navigate(e.issuer+"/account"), chromedp.WaitVisible(css("dl.facts")), chromedp.WaitVisible(css("ul.rows")))
+	step("security", chromedp.Navigate(e.issuer+"/account/security"), chromedp.WaitVisible(css("#totp-begin")))
+	step("authenticator app set-up", chromedp.Click(css("#totp-begin")), chromedp.WaitVisible(css("button[value=totp-confirm]")))
 	step("device", chromedp.Navigate(e.issuer+bridge.PathDevice), chromedp.WaitVisible(css("#user_code")))
 	step("device error",
 		chromedp.SendKeys(css("#user_code"), "WXYZ-WXYZ"),
