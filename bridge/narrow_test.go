@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/web/handoff"
+	"github.com/ssobridge/ssobridge/bridge/web/playground"
+
 	"github.com/chromedp/chromedp"
 
 	"github.com/ssobridge/ssobridge/bridge"
@@ -90,6 +93,14 @@ func TestMemberPagesFit360(t *testing.T) {
 		chromedp.Navigate(e.issuer+"/account"), chromedp.WaitVisible(css("dl.facts")), chromedp.WaitVisible(css("ul.rows")))
 	step("security", chromedp.Navigate(e.issuer+"/account/security"), chromedp.WaitVisible(css("#totp-begin")))
 	step("authenticator app set-up", chromedp.Click(css("#totp-begin")), chromedp.WaitVisible(css("button[value=totp-confirm]")))
+	secret, err := chromedp.Run(ctx, chromedp.Text(css("#totp-secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step("recovery codes",
+		chromedp.SendKeys(css("#code"), totpCode(t, strings.TrimSpace(secret), 0)),
+		chromedp.Click(css("button[value=totp-confirm]")),
+		chromedp.WaitVisible(css("#recovery-codes")))
 	step("device", chromedp.Navigate(e.issuer+bridge.PathDevice), chromedp.WaitVisible(css("#user_code")))
 	step("device error",
 		chromedp.SendKeys(css("#user_code"), "WXYZ-WXYZ"),
@@ -97,6 +108,14 @@ func TestMemberPagesFit360(t *testing.T) {
 		chromedp.WaitVisible(css("#device-error")))
 	step("sign-out", chromedp.Navigate(e.issuer+"/logout"), chromedp.WaitVisible(css("button[type=submit].primary")))
 	step("signed out", chromedp.Click(css("button[type=submit].primary")), chromedp.WaitVisible(css("#signed-out")))
+	step("second-factor step",
+		chromedp.Navigate(authorize), chromedp.WaitVisible(css("#login")),
+		chromedp.SetValue(css("#login"), "maximilianalexandervonlongname"),
+		chromedp.SendKeys(css("#password"), "long-password"),
+		chromedp.Click(css("button[type=submit].primary")),
+		chromedp.WaitVisible(css("#code")))
+	step("playground", chromedp.Navigate(e.issuer+playground.Path), chromedp.WaitReady(css("main")))
+	step("hand-off address opened directly", chromedp.Navigate(e.issuer+handoff.Path), chromedp.WaitReady(css("main")))
 	step("not found", chromedp.Navigate(e.issuer+"/no-such-page/"+strings.Repeat("x", 80)), chromedp.WaitReady(css("main")))
 	step("protocol error", chromedp.Navigate(e.issuer+"/authorize?client_id=no-such-client-"+strings.Repeat("y", 60)+
 		"&response_type=code&scope=openid"), chromedp.WaitReady(css("main")))
