@@ -285,8 +285,13 @@ func TestBrowserUpstreamLinkByEmail(t *testing.T) {
 			want := "#link-submit"
 			if tc.linked {
 				want = "#result"
+			} else if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 740)); err != nil {
+				t.Fatal(err)
 			}
 			f.upstreamSignIn(t, ctx, "alice", "alice-password", want)
+			if !tc.linked { // the link page, on a phone (issue 18 item 6)
+				fitsWidth(t, ctx, "upstream link page")
+			}
 			if got := f.links("alice"); (got == 1) != tc.linked {
 				t.Fatalf("%d links, want linked %v", got, tc.linked)
 			}
