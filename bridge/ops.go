@@ -129,8 +129,45 @@ func (s *Server) opsHandler(next http.Handler) http.Handler {
 	mux.HandleFunc("GET "+PathHealthz, serveHealthz)
 	mux.HandleFunc("GET "+PathReadyz, func(w http.ResponseWriter, r *http.Request) { s.ready.serve(w, r, true) })
 	mux.Handle("/", next)
-	return mux
+	return observeAdmin(mux, s.metrics)
 }
+
+// observeAdmin counts the admin listener's requests like the public ones, under the route
+// "admin:" + the pattern the serving mux matched (never the raw path: bounded labels).
+func observeAdmin(next http.Handler, m *metrics.Metrics) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := ""
+		if r.Pattern != "" {
+			route = "admin:" + r.Pattern
+		}
+		m.ObserveRequest(route, r.Method, sw.status, time.Since(start))
+	})
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer (flushes, deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Metrics is the server's metrics registry.
 func (s *Server) Metrics() *metrics.Metrics { return s.metrics }

@@ -289,3 +289,37 @@ func TestMetricsCountHandoffs(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsCountAdminRequests: the admin listener's requests are counted like the public
+// ones, under "admin:" and the pattern that served them (never the raw path).
+func TestMetricsCountAdminRequests(t *testing.T) {
+	e := newEnv(t, withAdmin)
+	admin := e.adminServer()
+	before, _ := scrapeMetrics(t, admin.URL)
+	for _, p := range []string{bridge.PathHealthz, "/admin/clients", "/admin/clients/web", "/admin/clients/web"} {
+		req, _ := http.NewRequest(http.MethodGet, admin.URL+p, nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	after, body := scrapeMetrics(t, admin.URL)
+	healthz := `ssobridge_http_requests_total{code="200",method="GET",route="admin:GET /healthz"}`
+	if d := after[healthz] - before[healthz]; d != 1 {
+		t.Fatalf("%s went up by %v, want 1:\n%s", healthz, d, body)
+	}
+	var api float64
+	for k, v := range after {
+		if strings.HasPrefix(k, "ssobridge_http_requests_total{") && strings.Contains(k, `route="admin:`) && strings.Contains(k, "/admin/clients") {
+			api += v - before[k]
+		}
+		if strings.Contains(k, "/admin/clients/web") {
+			t.Fatalf("a raw path in a label: %s", k)
+		}
+	}
+	if api != 3 {
+		t.Fatalf("admin API requests counted %v times, want 3:\n%s", api, body)
+	}
+}
