@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ssobridge/ssobridge/bridge/cluster"
@@ -27,7 +29,7 @@ func openPostgres(t *testing.T, dsn string, fallback time.Duration) *cluster.Pos
 
 func TestPostgresConformance(t *testing.T) {
 	clustertest.Run(t, func(t *testing.T, o clustertest.Options) clustertest.Join {
-		dsn := clustertest.PostgresDSN(t)
+		dsn := pgtest.NewDatabase(t)
 		return func(t *testing.T) cluster.Node { return openPostgres(t, dsn, o.Fallback) }
 	})
 }
@@ -52,7 +54,7 @@ func terminate(t *testing.T, dsn, app string) int {
 
 // A lease whose session ends is lost: the holder's fn is cancelled and another node takes it.
 func TestPostgresSessionLossIsLeaseLoss(t *testing.T) {
-	dsn := clustertest.PostgresDSN(t)
+	dsn := pgtest.NewDatabase(t)
 	a, b := openPostgres(t, dsn, time.Hour), openPostgres(t, dsn, time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -86,7 +88,7 @@ func TestPostgresSessionLossIsLeaseLoss(t *testing.T) {
 // A notification sent while a node's listener was cut off is not lost for the cache: the
 // listener reconnects and calls every subscriber (which checks its version).
 func TestPostgresListenerReconnects(t *testing.T) {
-	dsn := clustertest.PostgresDSN(t)
+	dsn := pgtest.NewDatabase(t)
 	a, b := openPostgres(t, dsn, time.Hour), openPostgres(t, dsn, time.Hour)
 	ctx := context.Background()
 	calls := make(chan struct{}, 64)
@@ -149,7 +151,7 @@ func (h *countingHandler) count(prefix string) int {
 // While the database refuses connections, a lease and the listener log the outage once (not
 // at every retry) and its end once.
 func TestPostgresOutageLoggedOnce(t *testing.T) {
-	dsn := clustertest.PostgresDSN(t)
+	dsn := pgtest.NewDatabase(t)
 	logs := &countingHandler{n: map[string]int{}}
 	n, err := cluster.OpenPostgres(context.Background(), cluster.PostgresOptions{DSN: dsn, Retry: 20 * time.Millisecond,
 		Fallback: time.Hour, Logger: slog.New(logs)})
@@ -163,7 +165,7 @@ func TestPostgresOutageLoggedOnce(t *testing.T) {
 	go n.Lead(ctx, "purge", func(ctx context.Context) { in <- struct{}{}; <-ctx.Done() })
 	<-in
 	db := databaseOf(t, dsn)
-	admin := os.Getenv(clustertest.EnvPostgresDSN)
+	admin := os.Getenv(pgtest.EnvDSN)
 	exec := func(sql string) {
 		t.Helper()
 		c, err := pgx.Connect(ctx, admin)

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssobridge/ssobridge/bridge/cluster/clustertest"
+	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
 )
 
 // TestPostgresSilentHolderLosesLease (review s4): a replica whose host dies or is cut off (not
@@ -14,7 +14,7 @@ import (
 // waiting for TCP keepalive (two hours by default) while no replica polls, reconciles, rotates
 // keys or purges.
 func TestPostgresSilentHolderLosesLease(t *testing.T) {
-	dsn := clustertest.PostgresDSN(t)
+	dsn := pgtest.NewDatabase(t)
 	a, b := openPostgres(t, dsn, time.Hour), openPostgres(t, dsn, time.Hour)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ssobridge/ssobridge/bridge/cluster/clustertest"
+	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
 )
 
 const (
@@ -107,7 +107,7 @@ func newEnv(t testing.TB, n int, extraYAML string, opts ...envOption) *env {
 	for _, f := range opts {
 		f(&o)
 	}
-	dsn := clustertest.PostgresDSN(t)
+	dsn := pgtest.NewDatabase(t)
 	bin := binary(t)
 	e := &env{t: t, dsn: dsn}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

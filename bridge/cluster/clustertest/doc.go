@@ -1,3 +1,3 @@
-// Package clustertest is the conformance suite of cluster.Node implementations (Run) and the
-// scratch PostgreSQL databases their tests and the replica tests use (PostgresDSN).
+// Package clustertest is the conformance suite of cluster.Node implementations (Run). The
+// PostgreSQL runs get their scratch databases from bridge/store/postgres/pgtest.
 package clustertest
