@@ -12,7 +12,9 @@
 //
 // A background goroutine checkpoints the WAL into the main file every second (passive checkpoints
 // take no write lock), so that commits never pay for it and a page changed many times in that
-// second is copied once (WithCheckpointInterval).
+// second is copied once (WithCheckpointInterval). When a tick finds the WAL wholly copied back
+// and unchanged since the previous one (nothing writing), it truncates it, so that an idle
+// database on disk is its main file alone.
 //
 // ":memory:" uses a single database with a single connection for both reads and writes: an
 // in-memory database lives and dies with its connection. It is meant for tests and development.

@@ -214,6 +214,7 @@ func (s *Store) startCheckpoints(interval time.Duration) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		var idle walIdle
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
@@ -221,9 +222,7 @@ func (s *Store) startCheckpoints(interval time.Duration) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				// Errors (SQLITE_BUSY while another checkpoint runs, a closing pool) are not
-				// fatal: the next tick, or the writer's auto-checkpoint, catches up.
-				_, _ = s.r.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+				s.checkpointTick(ctx, &idle)
 			}
 		}
 	}()
@@ -231,6 +230,36 @@ func (s *Store) startCheckpoints(interval time.Duration) {
 		cancel()
 		<-done
 	}
+}
+
+// walIdle is what the checkpointer saw at its last tick.
+type walIdle struct {
+	frames int64 // frames in the WAL after the last passive checkpoint, all of them copied back
+}
+
+// checkpointTick copies the WAL back into the main file with a PASSIVE checkpoint (no write lock:
+// grants keep committing meanwhile). When the WAL has stayed the same since the previous tick and
+// was wholly copied back, nothing is writing: it is then truncated to zero bytes (a TRUNCATE
+// checkpoint waits for readers and holds writers off while it runs; nothing is writing), so that after a burst the database on disk is
+// the main file alone instead of the main file plus up to journal_size_limit of spent WAL.
+// Errors (SQLITE_BUSY while another checkpoint runs, a closing pool) are not fatal: the next
+// tick, or the writer's auto-checkpoint, catches up.
+func (s *Store) checkpointTick(ctx context.Context, idle *walIdle) {
+	var busy, frames, copied int64
+	if err := s.r.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
+		idle.frames = 0
+		return
+	}
+	if busy != 0 || frames <= 0 || copied != frames {
+		idle.frames = 0
+		return
+	}
+	if frames != idle.frames {
+		idle.frames = frames // wholly copied; truncate next tick if nothing is written meanwhile
+		return
+	}
+	idle.frames = 0
+	_, _ = s.r.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 }
 
 func cloneValues(v url.Values) url.Values {

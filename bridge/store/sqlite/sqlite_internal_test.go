@@ -318,3 +318,42 @@ func TestErrorsWrapped(t *testing.T) {
 		t.Fatalf("error = %q", err)
 	}
 }
+
+// TestIdleWALTruncated: after a burst of writes the WAL is copied back and, once nothing writes
+// for a checkpoint interval, truncated, so the database on disk is the main file alone. Before,
+// the spent WAL stayed on disk up to journal_size_limit (64 MiB) until the next write.
+func TestIdleWALTruncated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ssobridge.db")
+	s, err := Open(t.Context(), path, WithCheckpointInterval(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for i := range 200 {
+		if _, err := s.EnsureSecret(t.Context(), fmt.Sprintf("k%d", i), make([]byte, 2000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("WAL still %d bytes after the writes stopped", fi.Size())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The data is all in the main file, and the store keeps working after the truncation.
+	if _, err := s.EnsureSecret(t.Context(), "after", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.EnsureSecret(t.Context(), "k199", []byte("other"))
+	if err != nil || len(got) != 2000 {
+		t.Fatalf("k199 after truncation: %d bytes, %v", len(got), err)
+	}
+}
