@@ -7,7 +7,7 @@
 #   - initdb and pg_ctl as the postgres user (initdb refuses to run as root) in a fresh temporary
 #     directory, listening on a unix socket in that directory only (no TCP port, so nothing can
 #     collide with another server on the machine), trust authentication for the local superuser.
-#   - The server is stopped and its directory removed when .ci/run exits.
+#   - The server is stopped and its directory removed when .ci/run exits (ci_cleanups).
 #
 # Exports SSOBRIDGE_TEST_POSTGRES_DSN (a superuser DSN: each test creates and drops its own
 # database) and CI=true (a missing PostgreSQL then fails the suites instead of skipping them).
@@ -49,7 +49,11 @@ pg_stop() {
   fi
   rm -rf "$pg_dir"
 }
-trap pg_stop EXIT
+if declare -p ci_cleanups >/dev/null 2>&1; then
+  ci_cleanups+=(pg_stop) # .ci/run's EXIT trap runs it
+else
+  trap pg_stop EXIT
+fi
 "$pg_bin/postgres" --version
 echo "PostgreSQL started in $(( $(date +%s) - pg_start_time ))s: SSOBRIDGE_TEST_POSTGRES_DSN=$SSOBRIDGE_TEST_POSTGRES_DSN"
 unset pg_start_time
