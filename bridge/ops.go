@@ -41,42 +41,17 @@ func (s *Server) instrument(m *metrics.Metrics) {
 		s.now, 5*time.Second, s.log)
 }
 
-// outboxScan bounds the events read per state at each scrape.
-const outboxScan = 10000
-
-// outboxTargets groups the pending and dead outbox events (up to outboxScan of each) by
-// channel and client.
-func outboxTargets(ctx context.Context, st store.Outbox) ([]metrics.OutboxTarget, error) {
-	type key struct{ channel, client string }
-	idx := map[key]int{}
-	var out []metrics.OutboxTarget
-	at := func(e *store.OutboxEvent) *metrics.OutboxTarget {
-		k := key{e.Channel, e.ClientID}
-		i, ok := idx[k]
-		if !ok {
-			i = len(out)
-			idx[k] = i
-			out = append(out, metrics.OutboxTarget{Channel: e.Channel, Client: e.ClientID})
-		}
-		return &out[i]
-	}
-	pending, err := st.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxPending, Limit: outboxScan})
+// outboxTargets is the outbox's backlog per channel and client, counted by the store in one
+// aggregate query (however many events wait, a scrape reads one row per target).
+func outboxTargets(ctx context.Context, st store.OutboxAdmin) ([]metrics.OutboxTarget, error) {
+	targets, err := st.OutboxTargets(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range pending {
-		t := at(e)
-		t.Pending++
-		if t.Oldest.IsZero() || e.CreatedAt.Before(t.Oldest) {
-			t.Oldest = e.CreatedAt
-		}
-	}
-	dead, err := st.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxDead, Limit: outboxScan})
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range dead {
-		at(e).DeadLetter++
+	out := make([]metrics.OutboxTarget, len(targets))
+	for i, t := range targets {
+		out[i] = metrics.OutboxTarget{Channel: t.Channel, Client: t.ClientID, Pending: t.Pending,
+			Oldest: t.OldestPending, DeadLetter: t.Dead}
 	}
 	return out, nil
 }

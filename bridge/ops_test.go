@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/imis"
 	"github.com/ssobridge/ssobridge/legacy/imis/imistest"
@@ -321,5 +323,33 @@ func TestMetricsCountAdminRequests(t *testing.T) {
 	}
 	if api != 3 {
 		t.Fatalf("admin API requests counted %v times, want 3:\n%s", api, body)
+	}
+}
+
+// TestMetricsOutboxBacklog: the outbox gauges count every waiting event of a target (counted by
+// the store, not by reading events into the process: a scrape used to read up to 10,000 events
+// per state).
+func TestMetricsOutboxBacklog(t *testing.T) {
+	e := newEnv(t, withAdmin)
+	admin := e.adminServer()
+	bg := context.Background()
+	now := time.Now()
+	for i := range 12 {
+		ev := &store.OutboxEvent{ID: fmt.Sprintf("wait-%d", i), Key: fmt.Sprintf("webhook|web|%d", i), Type: "user.updated",
+			Channel: "webhook", ClientID: "web", Subject: "sub-x", Payload: []byte(`{}`),
+			CreatedAt: now.Add(-time.Duration(i) * time.Minute), NextAttempt: now.Add(time.Hour)}
+		if err := e.store.Enqueue(bg, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, _ := scrapeMetrics(t, admin.URL)
+	if got := s[`ssobridge_outbox_pending{channel="webhook",client="web"}`]; got != 12 {
+		t.Errorf("outbox_pending = %v, want 12", got)
+	}
+	if got := s[`ssobridge_outbox_oldest_pending_age_seconds{channel="webhook",client="web"}`]; got < 11*60 || got > 13*60 {
+		t.Errorf("oldest pending age = %v s, want about 660", got)
+	}
+	if got := s[`ssobridge_outbox_dead_letters{channel="webhook",client="web"}`]; got != 0 {
+		t.Errorf("dead letters = %v, want 0", got)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // OutboxAdmin is what an administrator does to the outbox beyond retrying (Outbox.RetryEvents).
@@ -11,6 +12,17 @@ type OutboxAdmin interface {
 	// reports nothing else changed; sso.ErrNotFound when there is no such event, ErrNotDead
 	// (wrapped) when the event is pending or delivered, which is never discarded.
 	DiscardEvent(ctx context.Context, id string) error
+	// OutboxTargets counts the pending and dead events of each channel and client, with the
+	// creation time of the oldest pending one, aggregated in the store (the metrics read it at
+	// every scrape, whatever the backlog). Targets with neither are left out.
+	OutboxTargets(ctx context.Context) ([]OutboxTarget, error)
+}
+
+// OutboxTarget is the outbox's backlog for one channel and client.
+type OutboxTarget struct {
+	Channel, ClientID string
+	Pending, Dead     int
+	OldestPending     time.Time // zero when nothing is pending
 }
 
 // ErrNotDead is DiscardEvent's answer for an event that is not a dead letter.

@@ -34,3 +34,55 @@ func testOutboxDiscard(t *testing.T, h *H) {
 		t.Fatalf("counts after discard = %v", counts)
 	}
 }
+
+// testOutboxTargets: pending and dead events are counted per channel and client, with the oldest
+// pending creation time; delivered events and targets with nothing waiting are left out.
+func testOutboxTargets(t *testing.T, h *H) {
+	mk := func(key, channel, client string, created time.Time) *store.OutboxEvent {
+		e := event(key)
+		e.Channel, e.ClientID, e.CreatedAt = channel, client, created
+		return e
+	}
+	t0 := h.Now.Add(-time.Hour).Truncate(time.Millisecond)
+	p1 := mk("k1", "webhook", "portal", t0.Add(2*time.Minute))
+	p2 := mk("k2", "webhook", "portal", t0)
+	p3 := mk("k3", "webhook", "portal", t0.Add(time.Minute))
+	d1 := mk("k4", "webhook", "portal", t0.Add(-time.Hour))
+	d2 := mk("k5", "webhook", "crm", t0)
+	done := mk("k6", "scim", "portal", t0)
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, d1, d2, done), "Enqueue")
+	h.claim(h.Now.Add(time.Second), 10)
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, d1.ID, h.Now, "x", true), "MarkFailed(d1)")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, d2.ID, h.Now, "x", true), "MarkFailed(d2)")
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, done.ID, h.Now), "MarkDelivered")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, p1, p2, p3), "Enqueue(pending)")
+
+	got, err := h.S.OutboxTargets(h.Ctx)
+	ssotest.NoErr(t, err, "OutboxTargets")
+	want := []store.OutboxTarget{
+		{Channel: "webhook", ClientID: "crm", Dead: 1},
+		{Channel: "webhook", ClientID: "portal", Pending: 3, Dead: 1, OldestPending: t0},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("OutboxTargets = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Channel != w.Channel || g.ClientID != w.ClientID || g.Pending != w.Pending || g.Dead != w.Dead ||
+			!g.OldestPending.Equal(w.OldestPending) {
+			t.Errorf("OutboxTargets[%d] = %+v, want %+v", i, g, w)
+		}
+	}
+
+	// Nothing waiting: no targets at all.
+	ssotest.NoErr(t, h.S.DiscardEvent(h.Ctx, d1.ID), "DiscardEvent(d1)")
+	ssotest.NoErr(t, h.S.DiscardEvent(h.Ctx, d2.ID), "DiscardEvent(d2)")
+	for _, e := range h.claim(h.Now.Add(time.Second), 10) {
+		ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, e.ID, h.Now), "MarkDelivered")
+	}
+	got, err = h.S.OutboxTargets(h.Ctx)
+	ssotest.NoErr(t, err, "OutboxTargets (empty)")
+	if len(got) != 0 {
+		t.Fatalf("OutboxTargets with nothing waiting = %+v", got)
+	}
+}

@@ -33,6 +33,7 @@ var outboxTests = []test{
 	{"Retry", testOutboxRetry},
 	{"RetrySuperseded", testOutboxRetrySuperseded},
 	{"Discard", testOutboxDiscard},
+	{"Targets", testOutboxTargets},
 	{"ClaimKey", testOutboxClaimKey},
 	{"ConcurrentClaims", testOutboxConcurrentClaims},
 	{"EndSessionWithEvents", testOutboxEndSession},
