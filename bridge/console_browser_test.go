@@ -201,7 +201,7 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatalf("secret %q", secret)
 	}
 	visit(t, ctx, console+"/console/clients/newapp", "#client-form")
-	if err := chromedp.Do(ctx, chromedp.SetValue(css("#name"), "New App")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.SetValue(css("#name"), "New App"), chromedp.SetValue(css("#mfa"), "required")); err != nil {
 		t.Fatal(err)
 	}
 	submit(t, ctx, "#save", "#notice")
@@ -212,7 +212,7 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 		return sso.DecodeClient(sc)
 	}
-	if c, err := stored("newapp"); err != nil || c.Name != "New App" || !c.VerifySecret(secret) {
+	if c, err := stored("newapp"); err != nil || c.Name != "New App" || !c.VerifySecret(secret) || c.MFA != sso.MFARequired {
 		t.Fatalf("edited client: %+v %v", c, err)
 	}
 	submit(t, ctx, "#rotate", "#client-secret")

@@ -227,7 +227,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	// Second factors (issue 16): kept in the store, checked by the sign-in's second step and
 	// by the grants that cannot ask for one.
 	factors := &mfa.Service{Store: d.Store, KEK: kek, Issuer: totpIssuer(cfg.Organisation.Name),
-		Policy:   mfa.Policy{RequiredClients: cfg.MFARequiredClients(), RequiredRoles: cfg.MFA.RequiredRoles},
+		Policy: mfa.Policy{RequiredRoles: cfg.MFA.RequiredRoles}, Clients: reg,
 		Throttle: s.throttle, Audit: auditLog.Write, Now: now}
 	// Passkeys need a domain as their RP ID: an issuer on an IP address has none.
 	if net.ParseIP(issuer.Hostname()) != nil {

@@ -49,7 +49,20 @@ type ClientConfig struct {
 	// InitiateLoginURI is the app's OIDC third-party-initiated login endpoint, used when a
 	// member arrives from the AMS website with no app waiting.
 	InitiateLoginURI string
+	// MFA is the client's second-factor policy: "" or MFAOptional (members who use a second
+	// factor use it here; others sign in with a password alone), or MFARequired (no code is
+	// issued without a second factor; members without one enrol first).
+	MFA string
 }
+
+// Second-factor policies of a client (ClientConfig.MFA).
+const (
+	MFAOptional = "optional"
+	MFARequired = "required"
+)
+
+// RequiresMFA reports whether the client issues nothing without a second factor.
+func (c *ClientConfig) RequiresMFA() bool { return c != nil && c.MFA == MFARequired }
 
 // Grant types a client may be given.
 const (
@@ -137,6 +150,11 @@ func (c *ClientConfig) Validate() error {
 	case "opaque", "jwt":
 	default:
 		field("access_token_format", `must be "opaque" or "jwt"`)
+	}
+	switch c.MFA {
+	case "", MFAOptional, MFARequired:
+	default:
+		field("mfa", "%q must be optional or required", c.MFA)
 	}
 	for _, a := range c.Audiences {
 		if a == "" || len(a) > 256 || strings.ContainsAny(a, " \t\r\n\"*") {

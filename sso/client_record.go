@@ -29,6 +29,7 @@ type clientRecord struct {
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
 	FrontchannelLogoutURI  string   `json:"frontchannel_logout_uri,omitempty"`
 	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
+	MFA                    string   `json:"mfa,omitempty"`
 }
 
 // DecodeClient reads a stored dynamic client.

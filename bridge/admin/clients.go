@@ -30,6 +30,8 @@ type Client struct {
 	BackchannelLogoutURI   string   `json:"backchannel_logout_uri,omitempty"`
 	FrontchannelLogoutURI  string   `json:"frontchannel_logout_uri,omitempty"`
 	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
+	// MFA is "optional" (the default, also when left out) or "required".
+	MFA string `json:"mfa,omitempty"`
 }
 
 // ClientInfo is a client as the admin sees it: never the secret or its hash.
@@ -136,7 +138,7 @@ func (a *Service) CreateClient(ctx context.Context, actor string, reg Client) (*
 		return nil, "", fmt.Errorf("admin: create client: %w", err)
 	}
 	a.clientsChanged(ctx)
-	a.record(ctx, actor, "admin.client_add", "", c.ID, "")
+	a.record(ctx, actor, "admin.client_add", "", c.ID, "mfa "+mfaSetting(c.MFA))
 	ci := a.clientInfo(&c)
 	return &ci, secret, nil
 }
@@ -202,6 +204,14 @@ func (a *Service) RotateSecret(ctx context.Context, actor, id string) (string, e
 	return secret, nil
 }
 
+// mfaSetting names a client's mfa setting ("" is optional).
+func mfaSetting(s string) string {
+	if s == "" {
+		return sso.MFAOptional
+	}
+	return s
+}
+
 // UpdateClient replaces a dynamic client's registration with reg, keeping its id, secret and
 // creation time (a client does not change between public and confidential here: remove it and
 // add it again).
@@ -237,7 +247,8 @@ func (a *Service) UpdateClient(ctx context.Context, actor, id string, reg Client
 	if err := a.Store.UpdateClient(ctx, nsc); err != nil {
 		return nil, fmt.Errorf("admin: update client: %w", err)
 	}
-	a.record(ctx, actor, "admin.client_edit", "", id, "")
+	a.clientsChanged(ctx)
+	a.record(ctx, actor, "admin.client_edit", "", id, "mfa "+mfaSetting(c.MFA))
 	ci := a.clientInfo(&c)
 	return &ci, nil
 }

@@ -14,7 +14,7 @@ const fullClientBody = `{"id":"full","name":"Full App","secret_hash":"sha256:ign
 	`"grant_types":["authorization_code","refresh_token"],"scopes":["groups"],"trusted":true,` +
 	`"id_token_signing_alg":"ES256","omit_id_token_on_refresh":true,"web_origins":["https://a.example"],` +
 	`"access_token_format":"jwt","audiences":["api"],"backchannel_logout_uri":"https://a.example/bcl",` +
-	`"frontchannel_logout_uri":"https://a.example/fcl","initiate_login_uri":"https://a.example/login"}`
+	`"frontchannel_logout_uri":"https://a.example/fcl","initiate_login_uri":"https://a.example/login","mfa":"required"}`
 
 var generatedSecret = regexp.MustCompile(`"client_secret": "[^"]+"`)
 
@@ -72,6 +72,7 @@ const wantCreated = `{
   "backchannel_logout_uri": "https://a.example/bcl",
   "frontchannel_logout_uri": "https://a.example/fcl",
   "initiate_login_uri": "https://a.example/login",
+  "mfa": "required",
   "has_secret": true,
   "source": "store",
   "client_secret": "SECRET"
@@ -125,6 +126,7 @@ const wantShown = `{
   "backchannel_logout_uri": "https://a.example/bcl",
   "frontchannel_logout_uri": "https://a.example/fcl",
   "initiate_login_uri": "https://a.example/login",
+  "mfa": "required",
   "has_secret": true,
   "source": "store"
 }
@@ -181,6 +183,8 @@ const wantListed = `{
       "backchannel_logout_uri": "https://a.example/bcl",
       "frontchannel_logout_uri": "https://a.example/fcl",
       "initiate_login_uri": "https://a.example/login",
+      "mfa": "required",
+  "mfa": "required",
       "has_secret": true,
       "source": "store"
     },

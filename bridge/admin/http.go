@@ -26,6 +26,8 @@ import (
 //	POST   /admin/sessions/revoke  {"id"|"login"|"subject", "client"}
 //	GET    /admin/clients          POST /admin/clients (the secret is in the answer, once)
 //	GET    /admin/clients/{id}     DELETE /admin/clients/{id}
+//	PUT    /admin/clients/{id}     the whole registration replaced (a field left out takes its
+//	                               default: mfa optional); its id, secret and type stay
 //	POST   /admin/clients/{id}/rotate-secret
 //	GET    /admin/claims-preview?client=&login=&scope=...   (HTML for browsers, JSON otherwise)
 //	POST   /admin/mfa/reset        {"login"|"subject"}   a member's second factors removed
@@ -42,6 +44,7 @@ func (a *Service) Handler(token string) http.Handler {
 	mux.HandleFunc("POST /admin/clients", a.httpCreateClient)
 	mux.HandleFunc("GET /admin/clients/{id}", a.httpClient)
 	mux.HandleFunc("DELETE /admin/clients/{id}", a.httpDeleteClient)
+	mux.HandleFunc("PUT /admin/clients/{id}", a.httpUpdateClient)
 	mux.HandleFunc("POST /admin/clients/{id}/rotate-secret", a.httpRotateSecret)
 	mux.HandleFunc("GET /admin/claims-preview", a.httpClaimsPreview)
 	mux.HandleFunc("POST /admin/mfa/reset", a.httpRevoke("reset", a.ResetFactors))
@@ -192,6 +195,21 @@ func (a *Service) httpCreateClient(w http.ResponseWriter, r *http.Request) {
 		*ClientInfo
 		ClientSecret string `json:"client_secret,omitempty"`
 	}{info, secret}, err)
+}
+
+// httpUpdateClient replaces a dynamic client's registration (RFC 7592 style: what the body
+// leaves out takes its default); an id in the body must be the path's.
+func (a *Service) httpUpdateClient(w http.ResponseWriter, r *http.Request) {
+	var c Client
+	var info *ClientInfo
+	err := decodeBody(r, &c)
+	if err == nil && c.ID != "" && c.ID != r.PathValue("id") {
+		err = fmt.Errorf("%w: id %q in the body is not the client %q of the path", ErrInvalid, c.ID, r.PathValue("id"))
+	}
+	if err == nil {
+		info, err = a.UpdateClient(r.Context(), actor(r), r.PathValue("id"), c)
+	}
+	a.answer(w, r, http.StatusOK, info, err)
 }
 
 func (a *Service) httpDeleteClient(w http.ResponseWriter, r *http.Request) {

@@ -56,7 +56,7 @@ func (c *Client) Runtime() sso.ClientConfig {
 		IDTokenSigningAlg: c.IDTokenSigningAlg, OmitIDTokenOnRefresh: c.OmitIDTokenOnRefresh,
 		WebOrigins: c.WebOrigins, AccessTokenFormat: c.AccessTokenFormat, Audiences: c.Audiences,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, FrontchannelLogoutURI: c.FrontchannelLogoutURI,
-		InitiateLoginURI: c.InitiateLoginURI,
+		InitiateLoginURI: c.InitiateLoginURI, MFA: c.MFA,
 	}
 	if c.Secret != "" && r.SecretHash == "" {
 		r.SecretHash = sso.HashSecret(c.Secret)
@@ -75,7 +75,6 @@ func (c *Config) checkClients(p *problems) []sso.ClientConfig {
 		cl := &c.Clients[i]
 		r := cl.Runtime()
 		p.add(r.Validate())
-		cl.checkMFA(p)
 		if seen[cl.ID] {
 			p.addf(fmt.Sprintf("clients[%s].id", cl.ID), "duplicate client id")
 		}

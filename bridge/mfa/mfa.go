@@ -60,12 +60,16 @@ func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("mfa: too many wrong codes: retry after %s", e.RetryAfter)
 }
 
-// Policy is when a second factor is required.
+// Policy is when a second factor is required, besides the member's opt-in and the client's own
+// mfa setting (sso.ClientConfig.MFA).
 type Policy struct {
-	// RequiredClients are client ids whose mfa is required.
-	RequiredClients map[string]bool
 	// RequiredRoles are AMS roles whose holders must use a second factor.
 	RequiredRoles []string
+}
+
+// Clients finds a client by id (sso.Registry): its mfa setting is part of the policy.
+type Clients interface {
+	ClientConfig(ctx context.Context, id string) (*sso.ClientConfig, error)
 }
 
 // Service keeps members' second factors and checks them. Every field is required.
@@ -76,6 +80,9 @@ type Service struct {
 	// Issuer names the service in authenticator apps (the organisation's name).
 	Issuer string
 	Policy Policy
+	// Clients are the registered clients, whichever way they were added (config file, admin
+	// API, CLI, console): Needed reads their mfa setting.
+	Clients Clients
 	// Throttle counts wrong second-factor codes per member (and client IP).
 	Throttle *throttle.Throttle
 	Audit    func(ctx context.Context, e *store.AuditEvent)
@@ -126,13 +133,13 @@ const (
 	ReasonNotNeeded = ""
 )
 
-// Required tells whether completing ar (for clientID; ar may be nil outside a sign-in) needs a
-// second factor from the member m, and why.
-func (s *Service) Required(ar *sso.AuthRequest, clientID string, m *legacy.Member, f Factors) string {
+// Required tells whether completing ar for client (either may be nil outside a sign-in) needs
+// a second factor from the member m, and why.
+func (s *Service) Required(ar *sso.AuthRequest, client *sso.ClientConfig, m *legacy.Member, f Factors) string {
 	switch {
 	case f.Any():
 		return ReasonEnrolled
-	case s.Policy.RequiredClients[clientID]:
+	case client.RequiresMFA():
 		return ReasonClient
 	case ar != nil && slices.Contains(ar.ACRValues, sso.ACRMFA):
 		return ReasonACR
@@ -150,7 +157,13 @@ func (s *Service) Needed(ctx context.Context, clientID, subject string, m *legac
 	if err != nil {
 		return false, err
 	}
-	return s.Required(nil, clientID, m, f) != ReasonNotNeeded, nil
+	var client *sso.ClientConfig
+	if s.Clients != nil {
+		if client, err = s.Clients.ClientConfig(ctx, clientID); err != nil {
+			return false, fmt.Errorf("mfa policy of client %q: %w", clientID, err)
+		}
+	}
+	return s.Required(nil, client, m, f) != ReasonNotNeeded, nil
 }
 
 // HasMFA reports whether a session's methods include a second factor.

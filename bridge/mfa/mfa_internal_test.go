@@ -14,7 +14,9 @@ import (
 )
 
 func TestRequired(t *testing.T) {
-	s := &Service{Policy: Policy{RequiredClients: map[string]bool{"finance": true}, RequiredRoles: []string{"Staff"}}}
+	s := &Service{Policy: Policy{RequiredRoles: []string{"Staff"}}}
+	portal := &sso.ClientConfig{ID: "portal", MFA: sso.MFAOptional}
+	finance := &sso.ClientConfig{ID: "finance", MFA: sso.MFARequired}
 	member := &legacy.Member{Roles: []string{"Member"}}
 	staff := &legacy.Member{Roles: []string{"Member", "Staff"}}
 	enrolled := Factors{TOTP: true}
@@ -23,19 +25,21 @@ func TestRequired(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		ar     *sso.AuthRequest
-		client string
+		client *sso.ClientConfig
 		m      *legacy.Member
 		f      Factors
 		want   string
 	}{
-		{"nothing asks", &sso.AuthRequest{}, "portal", member, Factors{}, ReasonNotNeeded},
-		{"opted in with an app", nil, "portal", member, enrolled, ReasonEnrolled},
-		{"opted in with a passkey", nil, "portal", member, withKey, ReasonEnrolled},
-		{"required client", nil, "finance", member, Factors{}, ReasonClient},
-		{"acr_values", mfaAR, "portal", member, Factors{}, ReasonACR},
-		{"other acr_values", &sso.AuthRequest{ACRValues: []string{"urn:other"}}, "portal", member, Factors{}, ReasonNotNeeded},
-		{"required role", nil, "portal", staff, Factors{}, ReasonRole},
-		{"no member", nil, "portal", nil, Factors{}, ReasonNotNeeded},
+		{"nothing asks", &sso.AuthRequest{}, portal, member, Factors{}, ReasonNotNeeded},
+		{"opted in with an app", nil, portal, member, enrolled, ReasonEnrolled},
+		{"opted in with a passkey", nil, portal, member, withKey, ReasonEnrolled},
+		{"required client", nil, finance, member, Factors{}, ReasonClient},
+		{"acr_values", mfaAR, portal, member, Factors{}, ReasonACR},
+		{"other acr_values", &sso.AuthRequest{ACRValues: []string{"urn:other"}}, portal, member, Factors{}, ReasonNotNeeded},
+		{"required role", nil, portal, staff, Factors{}, ReasonRole},
+		{"no member", nil, portal, nil, Factors{}, ReasonNotNeeded},
+		{"no client", nil, nil, member, Factors{}, ReasonNotNeeded},
+		{"client without a setting", nil, &sso.ClientConfig{ID: "x"}, member, Factors{}, ReasonNotNeeded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := s.Required(tc.ar, tc.client, tc.m, tc.f); got != tc.want {

@@ -14,11 +14,12 @@ import (
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 func clientsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "clients", Short: "Register and manage apps (dynamic clients; static ones live in the config file)"}
-	cmd.AddCommand(clientsAddCmd(g), clientsListCmd(g), clientsShowCmd(g), clientsRemoveCmd(g), clientsRotateCmd(g))
+	cmd.AddCommand(clientsAddCmd(g), clientsUpdateCmd(g), clientsListCmd(g), clientsShowCmd(g), clientsRemoveCmd(g), clientsRotateCmd(g))
 	return cmd
 }
 
@@ -86,7 +87,66 @@ func clientsAddCmd(g *globals) *cobra.Command {
 	f.StringVar(&c.IDTokenSigningAlg, "alg", "RS256", "ID token signing algorithm: RS256, ES256 or EdDSA")
 	f.StringVar(&c.BackchannelLogoutURI, "backchannel-logout-uri", "", "OIDC back-channel logout URI")
 	f.StringVar(&c.FrontchannelLogoutURI, "frontchannel-logout-uri", "", "OIDC front-channel logout URI")
+	f.StringVar(&c.MFA, "mfa", sso.MFAOptional, "second factor: optional, or required (no code without one; members without one enrol first)")
 	_ = cmd.MarkFlagRequired("id")
+	return cmd
+}
+
+// clientsUpdateCmd changes the given settings of a dynamic client and keeps the others.
+func clientsUpdateCmd(g *globals) *cobra.Command {
+	var c admin.Client
+	cmd := &cobra.Command{
+		Use:     "update ID",
+		Short:   "Change settings of a dynamic client; settings not given are kept",
+		Example: `  ssobridge clients update portal --mfa required`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			return g.withAdmin(ctx, func(a *admin.Service) error {
+				cur, err := a.Client(ctx, cliActor(), args[0])
+				if err != nil {
+					return err
+				}
+				reg := cur.Client
+				f := cmd.Flags()
+				set := func(name string, apply func()) {
+					if f.Changed(name) {
+						apply()
+					}
+				}
+				set("name", func() { reg.Name = c.Name })
+				set("trusted", func() { reg.Trusted = c.Trusted })
+				set("redirect-uri", func() { reg.RedirectURIs = c.RedirectURIs })
+				set("post-logout-redirect-uri", func() { reg.PostLogoutRedirectURIs = c.PostLogoutRedirectURIs })
+				set("grant-type", func() { reg.GrantTypes = c.GrantTypes })
+				set("scope", func() { reg.Scopes = c.Scopes })
+				set("web-origin", func() { reg.WebOrigins = c.WebOrigins })
+				set("alg", func() { reg.IDTokenSigningAlg = c.IDTokenSigningAlg })
+				set("backchannel-logout-uri", func() { reg.BackchannelLogoutURI = c.BackchannelLogoutURI })
+				set("frontchannel-logout-uri", func() { reg.FrontchannelLogoutURI = c.FrontchannelLogoutURI })
+				set("mfa", func() { reg.MFA = c.MFA })
+				info, err := a.UpdateClient(ctx, cliActor(), args[0], reg)
+				if err != nil {
+					return err
+				}
+				b, _ := json.MarshalIndent(info, "", "  ")
+				fmt.Fprintln(cmd.OutOrStdout(), string(b))
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.Name, "name", "", "name shown to members")
+	f.BoolVar(&c.Trusted, "trusted", false, "first-party app: no consent page")
+	f.StringArrayVar(&c.RedirectURIs, "redirect-uri", nil, "redirect URI (repeatable; replaces the list)")
+	f.StringArrayVar(&c.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil, "post-logout redirect URI (repeatable; replaces the list)")
+	f.StringArrayVar(&c.GrantTypes, "grant-type", nil, "grant type (repeatable; replaces the list)")
+	f.StringArrayVar(&c.Scopes, "scope", nil, "scope the client may request (repeatable; replaces the list)")
+	f.StringArrayVar(&c.WebOrigins, "web-origin", nil, "browser origin allowed by CORS (repeatable; replaces the list)")
+	f.StringVar(&c.IDTokenSigningAlg, "alg", "", "ID token signing algorithm: RS256, ES256 or EdDSA")
+	f.StringVar(&c.BackchannelLogoutURI, "backchannel-logout-uri", "", "OIDC back-channel logout URI")
+	f.StringVar(&c.FrontchannelLogoutURI, "frontchannel-logout-uri", "", "OIDC front-channel logout URI")
+	f.StringVar(&c.MFA, "mfa", "", "second factor: optional or required")
 	return cmd
 }
 
@@ -102,13 +162,17 @@ func clientsListCmd(g *globals) *cobra.Command {
 					return err
 				}
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tNAME\tTYPE\tSOURCE\tREDIRECT URIS")
+				fmt.Fprintln(tw, "ID\tNAME\tTYPE\tMFA\tSOURCE\tREDIRECT URIS")
 				for _, c := range list {
 					typ := "confidential"
 					if c.Public {
 						typ = "public"
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, typ, c.Source, strings.Join(c.RedirectURIs, " "))
+					mfa := c.MFA
+					if mfa == "" {
+						mfa = sso.MFAOptional
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, typ, mfa, c.Source, strings.Join(c.RedirectURIs, " "))
 				}
 				return tw.Flush()
 			})

@@ -49,6 +49,30 @@ func TestClientsCLI(t *testing.T) {
 	if err != nil || strings.Contains(out, secret) || strings.Contains(out, "sha256:") || !strings.Contains(out, `"has_secret": true`) {
 		t.Fatalf("show leaks or fails: %v\n%s", err, out)
 	}
+	// The second-factor policy: set at add, changed by update, kept by an update that does not
+	// name it; a value other than optional or required is refused with the field named.
+	if _, err := run(t, "clients", "add", dd, "--id", "finance", "--redirect-uri", "https://finance.example.org/cb", "--mfa", "required"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err = run(t, "clients", "show", dd, "finance"); err != nil || !strings.Contains(out, `"mfa": "required"`) {
+		t.Fatalf("show after add --mfa required: %v\n%s", err, out)
+	}
+	if out, err = run(t, "clients", "update", dd, "finance", "--name", "Finance"); err != nil || !strings.Contains(out, `"mfa": "required"`) ||
+		!strings.Contains(out, `"name": "Finance"`) || !strings.Contains(out, "https://finance.example.org/cb") {
+		t.Fatalf("update without --mfa: %v\n%s", err, out)
+	}
+	if out, err = run(t, "clients", "update", dd, "finance", "--mfa", "optional"); err != nil || !strings.Contains(out, `"mfa": "optional"`) {
+		t.Fatalf("update --mfa optional: %v\n%s", err, out)
+	}
+	if _, err := run(t, "clients", "update", dd, "finance", "--mfa", "always"); err == nil || !strings.Contains(err.Error(), "clients[finance].mfa") {
+		t.Fatalf("update --mfa always: %v", err)
+	}
+	if _, err := run(t, "clients", "update", dd, "playground", "--mfa", "required"); err == nil {
+		t.Fatal("updated a config-file client")
+	}
+	if out, err = run(t, "clients", "list", dd); err != nil || !strings.Contains(out, "MFA") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
 	out, err = run(t, "clients", "rotate-secret", dd, "portal")
 	if err != nil || strings.Contains(out, secret) || !strings.Contains(out, "client_secret: ") {
 		t.Fatalf("rotate: %v\n%s", err, out)

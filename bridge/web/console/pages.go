@@ -107,7 +107,7 @@ func formClient(r *http.Request) admin.Client {
 		IDTokenSigningAlg: f.Get("id_token_signing_alg"), OmitIDTokenOnRefresh: f.Get("omit_id_token_on_refresh") == "on",
 		WebOrigins: fields(f.Get("web_origins")), AccessTokenFormat: f.Get("access_token_format"), Audiences: fields(f.Get("audiences")),
 		BackchannelLogoutURI: strings.TrimSpace(f.Get("backchannel_logout_uri")), FrontchannelLogoutURI: strings.TrimSpace(f.Get("frontchannel_logout_uri")),
-		InitiateLoginURI: strings.TrimSpace(f.Get("initiate_login_uri")),
+		InitiateLoginURI: strings.TrimSpace(f.Get("initiate_login_uri")), MFA: f.Get("mfa"),
 	}
 }
 

@@ -101,7 +101,7 @@ func (h *Handler) AfterPassword(c echo.Context, ar *sso.AuthRequest, client *sso
 	if err != nil {
 		return "", fmt.Errorf("reset notice: %w", err)
 	}
-	if h.MFA.Required(ar, client.ID, m, f) == mfa.ReasonNotNeeded && !notice {
+	if h.MFA.Required(ar, client, m, f) == mfa.ReasonNotNeeded && !notice {
 		return "", nil
 	}
 	ch := &store.MFAChallenge{Kind: kindSignIn, Subject: sub, AuthRequestID: ar.ID, AMR: []string{mfa.AMRPassword}}
@@ -124,7 +124,7 @@ func (h *Handler) NeedsStepUp(ctx context.Context, ar *sso.AuthRequest, client *
 	if err != nil {
 		return false, err
 	}
-	return h.MFA.Required(ar, client.ID, m, f) != mfa.ReasonNotNeeded, nil
+	return h.MFA.Required(ar, client, m, f) != mfa.ReasonNotNeeded, nil
 }
 
 // StartStepUp opens a step-up challenge on sess (for ar; nil: the security page) and returns
@@ -219,11 +219,7 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 	if l.f, err = h.MFA.Factors(ctx, ch.Subject); err != nil {
 		return nil, err
 	}
-	clientID := ""
-	if l.client != nil {
-		clientID = l.client.ID
-	}
-	l.reason = h.MFA.Required(l.ar, clientID, l.m, l.f)
+	l.reason = h.MFA.Required(l.ar, l.client, l.m, l.f)
 	return l, nil
 }
 
