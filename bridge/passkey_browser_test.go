@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,8 @@ func TestBrowserPasskeys(t *testing.T) {
 	rp, addClient := newRelyingParty(t)
 	// With the profile cache in front of the AMS, as in production: a passkey sign-in must still
 	// see an account the AMS disabled a moment ago (review s4).
-	e := newEnvDeps(t, false, nil, envDeps{profileCache: true}, addClient, localhostIssuer)
+	e := newEnvDeps(t, false, nil, envDeps{profileCache: true}, addClient, localhostIssuer,
+		func(c *bridge.Config) { c.Admin.Token = adminToken })
 	e.issuer = strings.Replace(e.issuer, "127.0.0.1", "localhost", 1)
 	rp.connect(e)
 	ctx := bridgetest.Chrome(t, 3*time.Minute)
@@ -70,12 +72,13 @@ func TestBrowserPasskeys(t *testing.T) {
 	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
 		t.Fatalf("WebAuthn.enable: %v", err)
 	}
-	if _, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+	authenticator, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
 		Options: &webauthn.VirtualAuthenticatorOptions{
 			Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21,
 			Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: true,
 			IsUserVerified: true, AutomaticPresenceSimulation: true,
-		}}); err != nil {
+		}})
+	if err != nil {
 		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
 	}
 
@@ -95,7 +98,10 @@ func TestBrowserPasskeys(t *testing.T) {
 		t.Fatalf("passkey list: %q", added)
 	}
 
-	// Sign in with the passkey alone: no login typed.
+	// Sign in with the passkey alone: no login typed. signins_total counts it (method passkey).
+	metricsSrv := httptest.NewServer(e.bridge.Metrics().Handler())
+	t.Cleanup(metricsSrv.Close)
+	metricsBefore, _ := scrapeMetrics(t, metricsSrv.URL)
 	signOut()
 	var result string
 	if err := chromedp.Do(ctx,
@@ -149,6 +155,15 @@ func TestBrowserPasskeys(t *testing.T) {
 		t.Fatalf("disabled member's passkey sign-in said %q", refused)
 	}
 	e.dir.Update("alice", func(m *legacy.Member) { m.Standing.Disabled = false })
+	metricsAfter, _ := scrapeMetrics(t, metricsSrv.URL)
+	for series, want := range map[string]float64{
+		`ssobridge_signins_total{method="passkey",outcome="ok"}`:       1,
+		`ssobridge_signins_total{method="passkey",outcome="disabled"}`: 1,
+	} {
+		if got := metricsAfter[series] - metricsBefore[series]; got != want {
+			t.Errorf("%s: changed by %v, want %v", series, got, want)
+		}
+	}
 
 	// Remove it (this session used it, so the security page lets the member change things).
 	if err := chromedp.Do(ctx,
@@ -173,6 +188,51 @@ func TestBrowserPasskeys(t *testing.T) {
 	evs, _ := e.store.AuditEvents(e.ctx(), store.AuditFilter{Event: "mfa.removed"})
 	if len(evs) != 1 || evs[0].Detail != "passkey" {
 		t.Fatalf("removal audit rows: %+v", evs)
+	}
+
+	// The reset notice on a passkey-only sign-in: an administrator resets alice's factors while
+	// this session lives on; she adds a new passkey in it, and her next sign-in (with that
+	// passkey alone) tells her about the reset once, before the session opens.
+	resetFactors(t, e, "alice")
+	if _, err := chromedp.Call(ctx, webauthn.ClearCredentials, webauthn.ClearCredentialsParams{AuthenticatorID: authenticator.AuthenticatorID}); err != nil {
+		t.Fatalf("WebAuthn.clearCredentials: %v", err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(e.issuer+"/account/security"),
+		chromedp.WaitVisible(css("#passkey-register")),
+		chromedp.SetValue(css("#passkey-name"), "New laptop"),
+		chromedp.Click(css("#passkey-register")),
+		chromedp.WaitVisible(css("#passkeys")),
+	); err != nil {
+		t.Fatalf("add a passkey after the reset: %v (page error %q)", err, pageText(ctx, "#passkey-error"))
+	}
+	signOut()
+	before, _ := e.store.Sessions(e.ctx(), subs[0].Subject)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(rp.srv.URL+"/start"),
+		chromedp.WaitVisible(css("#passkey-signin-button")),
+		chromedp.Click(css("#passkey-signin-button")),
+		chromedp.WaitVisible(css("#mfa-reset-notice")),
+	); err != nil {
+		t.Fatalf("passkey sign-in after a reset: %v (page error %q)", err, pageText(ctx, "#passkey-error"))
+	}
+	if during, _ := e.store.Sessions(e.ctx(), subs[0].Subject); len(during) != len(before) {
+		t.Fatalf("a session opened before the notice was seen: %d, %d before", len(during), len(before))
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(css("#mfa-continue")), chromedp.WaitVisible(css("#result"))); err != nil {
+		t.Fatalf("continue after the notice: %v", err)
+	}
+	if d := lastLogin(t, e); d != "hwk+mfa" {
+		t.Fatalf("passkey sign-in after the notice recorded %q, want hwk+mfa", d)
+	}
+	signOut()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(rp.srv.URL+"/start"),
+		chromedp.WaitVisible(css("#passkey-signin-button")),
+		chromedp.Click(css("#passkey-signin-button")),
+		chromedp.WaitVisible(css("#result")),
+	); err != nil {
+		t.Fatalf("the passkey sign-in after the notice was told: %v", err)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	webupstream "github.com/ssobridge/ssobridge/bridge/web/upstream"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/cache"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // newFederationOver is newFederation with the bridge's directory given (dir), as production
@@ -109,30 +112,89 @@ func TestUpstreamEmailLinkSeesEveryMatch(t *testing.T) {
 	}
 }
 
-// TestUpstreamSignInWithoutSecondFactorOpensNoAccount (review s4 F9b): for a member who uses a
-// second factor, an upstream sign-in alone is not a full sign-in: the session it opens waits for
-// the second factor, and the account page (member data, linking another identity, consents)
-// asks for it first, as every app does.
+// TestUpstreamSignInWithoutSecondFactorOpensNoAccount (review s4 F9, F9b): for a member who
+// uses a second factor, an upstream sign-in alone opens no session at all (no cookie, no session
+// row, no upstream-session record): it waits at the second-factor step exactly as a password
+// sign-in does, so no app and no account page sees it. The step opens the session, records the
+// upstream session with it (so the provider's back-channel logout still ends it), and is taken
+// once, by this browser, while it lasts.
 func TestUpstreamSignInWithoutSecondFactorOpensNoAccount(t *testing.T) {
 	f := newFederation(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true })
+	ctx := context.Background()
 	// alice signs in with her password and sets up an authenticator app.
 	pw := f.down.browser()
 	web, _ := f.down.oauth("browserapp", webSecret, f.rp.srv.URL+"/callback", oauth2.AuthStyleInHeader)
 	f.down.signIn(pw, web.AuthCodeURL("s"), "alice", "alice-password")
-	enrolTOTP(t, f.down, pw)
+	secret, _ := enrolTOTP(t, f.down, pw)
+	sub := f.subject("alice")
+	before, _ := f.down.store.Sessions(ctx, sub)
 
-	// Another browser signs in through the upstream (alice's address links her): the apps get
-	// nothing before the second factor, and neither does the account page.
+	// Another browser signs in through the upstream (alice's address links her): it is sent to
+	// the second-factor step, and nothing else exists yet.
 	b := newHTTPFed(t, f)
-	p := b.do(http.MethodGet, b.toCallback(f, "corp").String(), nil)
-	if strings.HasPrefix(p.Location, f.rp.srv.URL) {
-		t.Fatalf("the upstream sign-in reached the app without the second factor: %q", p.Location)
+	step := b.do(http.MethodGet, b.toCallback(f, "corp").String(), nil)
+	if strings.HasPrefix(step.Location, f.rp.srv.URL) || step.URL.Path != "/login/mfa" || step.Hidden().Get("c") == "" {
+		t.Fatalf("the upstream sign-in did not wait at the second-factor step: %d %s %q", step.Status, step.URL, step.Location)
 	}
-	acct := b.do(http.MethodGet, f.down.issuer+"/account", nil)
-	if acct.Status == http.StatusOK && strings.Contains(acct.Body, "alice@example.org") {
-		t.Fatalf("the account page opened without the second factor: %.400s", acct.Body)
+	if after, _ := f.down.store.Sessions(ctx, sub); len(after) != len(before) {
+		t.Fatalf("a session was opened before the second factor: %d sessions, %d before", len(after), len(before))
 	}
-	if !strings.Contains(acct.Location, "/login/mfa") && acct.URL.Path != "/login/mfa" {
-		t.Fatalf("the account page did not ask for the second factor: %d %q %.300s", acct.Status, acct.Location, acct.Body)
+	links, err := f.down.store.UpstreamLinks(ctx, sub)
+	if err != nil || len(links) != 1 {
+		t.Fatalf("upstream links: %v %d", err, len(links))
+	}
+	if ids, _ := f.down.store.UpstreamSessions(ctx, links[0].Issuer, links[0].UpstreamSubject, ""); len(ids) != 0 {
+		t.Fatalf("upstream sessions before the second factor: %v", ids)
+	}
+	if acct := b.do(http.MethodGet, f.down.issuer+"/account", nil); acct.Status != http.StatusUnauthorized || strings.Contains(acct.Body, "alice@example.org") {
+		t.Fatalf("the account page between the upstream and the second factor: %d %.300s", acct.Status, acct.Body)
+	}
+	// The step's URL in another browser, and a made-up one: refused, nothing opened.
+	other := newHTTPFed(t, f)
+	if p := other.do(http.MethodGet, step.URL.String(), nil); p.Status != http.StatusForbidden {
+		t.Fatalf("the step opened in another browser: %d", p.Status)
+	}
+	if p := b.do(http.MethodGet, f.down.issuer+"/login/mfa?c=made-up", nil); p.Status != http.StatusBadRequest {
+		t.Fatalf("a made-up step: %d", p.Status)
+	}
+	// "continue" without the factor is refused.
+	hid := step.Hidden()
+	post := func(h *httpFed, method, code string) *bridgetest.Page {
+		return h.do(http.MethodPost, f.down.issuer+"/login/mfa", url.Values{"csrf": {hid.Get("csrf")}, "c": {hid.Get("c")},
+			"method": {method}, "code": {code}})
+	}
+	if p := post(b, "continue", ""); p.Status != http.StatusBadRequest {
+		t.Fatalf("continue without the second factor: %d %q", p.Status, p.Location)
+	}
+	// The code: the session opens (fed + otp + mfa), the app gets its code.
+	done := post(b, "totp", totpCode(t, secret, 1))
+	if !strings.HasPrefix(done.Location, f.rp.srv.URL) {
+		t.Fatalf("after the second factor: %d %s %q %.300s", done.Status, done.URL, done.Location, done.Body)
+	}
+	after, _ := f.down.store.Sessions(ctx, sub)
+	if len(after) != len(before)+1 {
+		t.Fatalf("sessions after the second factor: %d, %d before", len(after), len(before))
+	}
+	var opened *sso.Session
+	for _, s := range after {
+		if !slices.ContainsFunc(before, func(o *sso.Session) bool { return o.ID == s.ID }) {
+			opened = s
+		}
+	}
+	if opened == nil || !slices.Equal(opened.AMR, []string{"fed", "otp", "mfa"}) {
+		t.Fatalf("the new session: %+v", opened)
+	}
+	if ids, _ := f.down.store.UpstreamSessions(ctx, links[0].Issuer, links[0].UpstreamSubject, ""); !slices.Equal(ids, []string{opened.ID}) {
+		t.Fatalf("upstream sessions after the second factor: %v, want [%s]", ids, opened.ID)
+	}
+	// Replayed: the step is done; nothing more opens.
+	fresh := b.do(http.MethodGet, f.down.issuer+"/account/security", nil).Hidden().Get("csrf")
+	replay := b.do(http.MethodPost, f.down.issuer+"/login/mfa", url.Values{"csrf": {fresh}, "c": {hid.Get("c")}, "method": {"totp"},
+		"code": {totpCode(t, secret, 1)}})
+	if replay.Status != http.StatusConflict {
+		t.Fatalf("replayed step: %d %q", replay.Status, replay.Location)
+	}
+	if again, _ := f.down.store.Sessions(ctx, sub); len(again) != len(after) {
+		t.Fatalf("a replayed step opened a session: %d", len(again))
 	}
 }

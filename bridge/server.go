@@ -303,7 +303,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Upstreams: webupstream.Buttons(ups), Logger: log, Now: now}
 	samlIdP := &saml.Handler{Pages: pages, Cookies: cookies, Flow: flow, SignIn: signIn, Store: d.Store, Registry: samlSPs,
 		Keys: s.samlKeys, Claims: pol.Claims, Access: decide, Audit: auditLog, Issuer: cfg.Issuer, SessionIndex: publicSID,
-		EndSession: logouts.EndSession, SignedOut: out.SignedOutWith, Logouts: samlLogouts, LimitAnonymous: limit.Wrap,
+		EndSession: logouts.EndSession, SignedOut: out.SignedOutWith, Logouts: samlLogouts, LimitAnonymous: limit.Wrap, Subjects: subjects.Subject,
 		WantAuthnRequestsSigned: cfg.SAML.WantAuthnRequestsSigned, Logger: log, Now: now}
 	upstreams := &webupstream.Handler{Pages: pages, Cookies: cookies, Flow: flow, Providers: ups, Store: d.Store,
 		Directory: d.Directory, Subjects: subjects, SignIn: signIn, Audit: auditLog, EndSession: logouts.EndSession,
@@ -318,8 +318,8 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	s.ready = &readiness{cfg: cfg.Health, store: d.Store, dir: d.Directory, keys: keys, now: now}
 	// The second-factor step is the flow's SecondFactor and finishes sign-ins through the flow
 	// (the one cycle between parts: set once, here).
-	second := &webmfa.Handler{Pages: pages, Cookies: cookies, Flow: flow, MFA: factors, Store: d.Store, Subjects: subjects,
-		Audit: auditLog.Write, Logger: log, Now: now}
+	second := &webmfa.Handler{Pages: pages, Cookies: cookies, Flow: flow, MFA: factors, Store: d.Store, Subjects: subjects, Upstreams: d.Store,
+		Audit: auditLog.Write, Observer: s.metrics, Logger: log, Now: now}
 	flow.SecondFactor = second
 	acct.StepUp = flow.StepUpFirst
 	samlIdP.SecondFactor = second

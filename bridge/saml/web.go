@@ -22,6 +22,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/bridge/web/authflow"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -96,11 +97,15 @@ type Handler struct {
 	Logouts *Logouts
 	// LimitAnonymous rate-limits an endpoint that writes for an anonymous caller.
 	LimitAnonymous func(name string, api bool, next echo.HandlerFunc) echo.HandlerFunc
-	// SecondFactor, when set, says whether a member's session lacks a second factor the member
-	// needs (webmfa.Handler). The SAML sign-in cannot run the second-factor step yet, so such a
-	// member is refused here rather than let through on a password alone.
+	// Subjects is a member's subject by member key (identity.SubjectMapper.Subject).
+	Subjects func(memberKey string) string
+	// SecondFactor, when set, is the second-factor step (webmfa.Handler): a sign-in waits for
+	// it before its session opens, and a session that lacks a second factor the member needs is
+	// stepped up before the SP gets an assertion; both come back to PathContinue.
 	SecondFactor interface {
+		AfterFirstFactor(c echo.Context, f *authflow.FirstFactor) (string, error)
 		NeedsStepUp(ctx context.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) (bool, error)
+		StepUpTo(c echo.Context, sess *sso.Session, next string) (string, error)
 	}
 	// WantAuthnRequestsSigned refuses unsigned AuthnRequests from every SP.
 	WantAuthnRequestsSigned bool
@@ -260,7 +265,15 @@ func (h *Handler) sso(c echo.Context) error {
 	if err := h.Store.CreateSAMLRequest(ctx, r); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, PathContinue+"?id="+url.QueryEscape(r.ID))
+	return c.Redirect(http.StatusSeeOther, continueURL(r.ID))
+}
+
+// continueURL is where a waiting sign-in goes on (after the second-factor step).
+func continueURL(id string) string { return PathContinue + "?id=" + url.QueryEscape(id) }
+
+// spClient is an SP as the second-factor policy sees a client.
+func spClient(sp *SP) *sso.ClientConfig {
+	return &sso.ClientConfig{ID: sp.Settings.ID, Name: sp.Name()}
 }
 
 // refusal is a short reason for a refused request (shown and audited; no request content).
@@ -308,7 +321,7 @@ func (h *Handler) start(c echo.Context) error {
 	if err := h.Store.CreateSAMLRequest(ctx, r); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, PathContinue+"?id="+url.QueryEscape(r.ID))
+	return c.Redirect(http.StatusSeeOther, continueURL(r.ID))
 }
 
 // pending loads a waiting sign-in for this browser and binds it to it (the first browser to
@@ -455,6 +468,19 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 		}
 		return h.showLogin(c, r, sp, login, signin.Message(err), status)
 	}
+	if h.SecondFactor != nil {
+		next, err := h.SecondFactor.AfterFirstFactor(c, &authflow.FirstFactor{Client: spClient(sp), Member: m, AMR: []string{"pwd"},
+			Next: continueURL(r.ID)})
+		if err != nil {
+			return err
+		}
+		if next != "" {
+			// No session yet: the second-factor step opens it, then comes back here.
+			h.Audit.Write(ctx, &store.AuditEvent{Event: "login.password_ok", Subject: h.Subjects(m.Key), Login: m.Login,
+				ClientID: sp.Settings.ID, IP: ip, Detail: "second factor next"})
+			return c.Redirect(http.StatusSeeOther, next)
+		}
+	}
 	sess, err := h.Flow.StartSession(c, m, []string{"pwd"})
 	if err != nil {
 		return err
@@ -475,16 +501,20 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 			"If you think this is wrong, for example because you have just renewed, please contact the association.")
 	}
 	if h.SecondFactor != nil {
-		need, err := h.SecondFactor.NeedsStepUp(ctx, &sso.AuthRequest{ClientID: sp.Settings.ID},
-			&sso.ClientConfig{ID: sp.Settings.ID, Name: sp.Name()}, sess, m)
+		need, err := h.SecondFactor.NeedsStepUp(ctx, &sso.AuthRequest{ClientID: sp.Settings.ID}, spClient(sp), sess, m)
 		if err != nil {
 			return fmt.Errorf("saml second factor: %w", err)
 		}
 		if need {
-			h.Audit.Write(ctx, &store.AuditEvent{Event: "access.denied", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: "second factor needed"})
-			return h.Pages.Error(c, http.StatusForbidden, "Please confirm it is you first",
-				"Your account is protected with a second factor, which signing in to "+sp.Name()+" cannot ask for yet.",
-				"Sign in to another of the association's apps with your second factor, then open "+sp.Name()+" again.")
+			if r.IsPassive {
+				return h.sendStatus(c, r, sp, crewjam.StatusResponder, crewjam.StatusNoPassive, "a second factor is required")
+			}
+			// The session steps up (same session), then the sign-in comes back here.
+			next, err := h.SecondFactor.StepUpTo(c, sess, continueURL(r.ID))
+			if err != nil {
+				return err
+			}
+			return c.Redirect(http.StatusSeeOther, next)
 		}
 	}
 	nameID, format := sess.Subject, string(crewjam.PersistentNameIDFormat)

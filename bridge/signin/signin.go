@@ -55,6 +55,7 @@ const (
 	MethodPasswordGrant = "password_grant" // the token endpoint's password grant
 	MethodUpstreamLink  = "upstream_link"  // the AMS password that links an upstream identity
 	MethodUpstream      = "upstream"       // a sign-in through an upstream provider (bridge/web/upstream)
+	MethodPasskey       = "passkey"        // a passkey alone, no login typed (bridge/web/mfa)
 )
 
 // OutcomeOK is the outcome of a sign-in that succeeded.

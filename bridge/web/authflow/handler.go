@@ -63,11 +63,32 @@ type PasswordChecker interface {
 	Hash(login string) string
 }
 
+// FirstFactor is a first factor that passed (the AMS password, a passkey alone, a linked
+// upstream identity, the AMS website's hand-off) and waits to become a session.
+type FirstFactor struct {
+	// AR is the sign-in request it continues and Client its client (nil: none, e.g. a hand-off
+	// with no app waiting).
+	AR     *sso.AuthRequest
+	Client *sso.ClientConfig
+	Member *legacy.Member
+	// AMR are the methods passed (e.g. ["pwd"], ["fed"], ["hwk", "mfa"]).
+	AMR []string
+	// Next is where the browser goes once the session is open when AR is nil ("": /account).
+	Next string
+	// Upstream is recorded with the new session (SessionID and ExpiresAt filled) for an upstream
+	// sign-in, so the provider's back-channel logout ends it.
+	Upstream *store.UpstreamSession
+	// Detail ends the login.success audit row (e.g. the upstream provider's name).
+	Detail string
+}
+
 // SecondFactor is the second-factor step of the sign-in (bridge/web/mfa).
 type SecondFactor interface {
-	// AfterPassword decides what follows a right password: "" to open a session now, or where
-	// to send the browser (the second-factor step, which opens the session itself once passed).
-	AfterPassword(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, m *legacy.Member) (string, error)
+	// AfterFirstFactor decides what follows a first factor: "" to open a session now, or where
+	// to send the browser (the second-factor step, or the one-time notice that the member's
+	// factors were reset), which opens the session itself once passed. Until then no session
+	// exists: every sign-in path calls it before StartSession.
+	AfterFirstFactor(c echo.Context, f *FirstFactor) (string, error)
 	// NeedsStepUp reports whether sess lacks a second factor that completing ar for client
 	// needs (the member opted in, the client requires it or asked with acr_values, the
 	// member's role requires it).

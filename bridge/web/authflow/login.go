@@ -214,7 +214,7 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 		return h.showLogin(c, ar, client, login, signin.Message(err), status)
 	}
 	if h.SecondFactor != nil {
-		next, err := h.SecondFactor.AfterPassword(c, ar, client, m)
+		next, err := h.SecondFactor.AfterFirstFactor(c, &FirstFactor{AR: ar, Client: client, Member: m, AMR: []string{"pwd"}})
 		if err != nil {
 			return err
 		}

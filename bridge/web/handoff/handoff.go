@@ -403,7 +403,9 @@ func (h *Handler) confirm(c echo.Context) error {
 	return h.completeHandoff(c, t)
 }
 
-// completeHandoff consumes the ticket and opens (or keeps) the member's session.
+// completeHandoff consumes the ticket and keeps the member's session, or signs the member in:
+// the second-factor step first when the member or the waiting app needs one (no session until
+// it passes), else a new session now.
 func (h *Handler) completeHandoff(c echo.Context, t *handoffTicket) error {
 	ctx := c.Request().Context()
 	if err := h.Store.UseHandoffToken(ctx, sso.HashToken("ticket:"+t.Nonce), t.Expires.Add(time.Hour)); err != nil {
@@ -416,14 +418,51 @@ func (h *Handler) completeHandoff(c echo.Context, t *handoffTicket) error {
 	if err != nil {
 		return h.handoffError(c, err, c.RealIP())
 	}
-	sess, err := h.Cookies.Current(c)
-	if err != nil || sess.Subject != h.Subjects.Subject(m.Key) {
-		if sess, err = h.Flow.StartSession(c, m, []string{"ams"}); err != nil {
-			return err
+	if sess, err := h.Cookies.Current(c); err == nil && sess.Subject == h.Subjects.Subject(m.Key) {
+		// Already this member's session: the waiting app's own checks (complete) ask for a
+		// second factor the session lacks.
+		h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, IP: c.RealIP(), Detail: "ams hand-off"})
+		return h.continueAfterSignIn(c, sess)
+	}
+	// A new sign-in: the browser's waiting request (if it is still pending and this browser's).
+	pending, err := h.Cookies.TakePending(c)
+	if err != nil {
+		return err
+	}
+	var (
+		ar     *sso.AuthRequest
+		client *sso.ClientConfig
+	)
+	if pending != "" {
+		if ar, client, _ = h.pendingRequestQuiet(ctx, pending); ar != nil {
+			if err := h.Flow.ClaimRequest(c, ar); err != nil {
+				return h.Flow.RequestStateError(c, ar, client, err)
+			}
 		}
 	}
+	amr := []string{"ams"}
+	if h.Flow.SecondFactor != nil {
+		next, err := h.Flow.SecondFactor.AfterFirstFactor(c, &authflow.FirstFactor{AR: ar, Client: client, Member: m, AMR: amr,
+			Next: h.defaultNext(ctx), Detail: "ams hand-off"})
+		if err != nil {
+			return err
+		}
+		if next != "" {
+			// No session yet: the second-factor step opens it once passed.
+			h.Audit.Write(ctx, &store.AuditEvent{Event: "login.first_factor_ok", Subject: h.Subjects.Subject(m.Key), Login: m.Login,
+				IP: c.RealIP(), Detail: "ams hand-off: second factor next"})
+			return c.Redirect(http.StatusSeeOther, next)
+		}
+	}
+	sess, err := h.Flow.StartSession(c, m, amr)
+	if err != nil {
+		return err
+	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, IP: c.RealIP(), Detail: "ams hand-off"})
-	return h.continueAfterSignIn(c, sess)
+	if ar != nil {
+		return h.Flow.Finish(c, ar, client, sess, m)
+	}
+	return c.Redirect(http.StatusSeeOther, h.defaultNext(ctx))
 }
 
 // continueAfterSignIn resumes the browser's pending auth request, else the default app, else
@@ -446,12 +485,18 @@ func (h *Handler) continueAfterSignIn(c echo.Context, sess *sso.Session) error {
 			return h.Flow.Finish(c, ar, client, sess, m)
 		}
 	}
+	return c.Redirect(http.StatusSeeOther, h.defaultNext(c.Request().Context()))
+}
+
+// defaultNext is where a hand-off with no waiting request goes: the default app's
+// third-party-initiated login, else the account page.
+func (h *Handler) defaultNext(ctx context.Context) string {
 	if id := h.DefaultClient; id != "" {
-		if cl, err := h.Provider.Client(c.Request().Context(), id); err == nil && cl.InitiateLoginURI != "" {
-			return c.Redirect(http.StatusSeeOther, cl.InitiateLoginURI+"?iss="+url.QueryEscape(h.Issuer))
+		if cl, err := h.Provider.Client(ctx, id); err == nil && cl.InitiateLoginURI != "" {
+			return cl.InitiateLoginURI + "?iss=" + url.QueryEscape(h.Issuer)
 		}
 	}
-	return c.Redirect(http.StatusSeeOther, "/account")
+	return "/account"
 }
 
 func (h *Handler) pendingRequestQuiet(ctx context.Context, id string) (*sso.AuthRequest, *sso.ClientConfig, error) {

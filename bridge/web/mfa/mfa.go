@@ -2,6 +2,7 @@ package mfa
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/mfa"
+	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/bridge/web/authflow"
@@ -34,8 +36,33 @@ const (
 	kindStepUp = "stepup" // a live session asks for a second factor
 )
 
-// noticeData marks a sign-in challenge that shows the factor-reset notice.
+// noticeData is the Data of a sign-in challenge that shows the factor-reset notice, as written
+// before challenges carried stepData (still read: a challenge lives ten minutes).
 const noticeData = "reset-notice"
+
+// challengeData is what a sign-in or step-up challenge carries besides its fields (its Data, JSON).
+type challengeData struct {
+	// Notice shows the one-time notice that an administrator reset the member's factors.
+	Notice bool `json:"notice,omitempty"`
+	// Next is where the browser goes once passed when there is no auth request ("": the
+	// account page for a sign-in, the security page for a step-up).
+	Next string `json:"next,omitempty"`
+	// Upstream is recorded with the session a sign-in opens (an upstream sign-in).
+	Upstream *store.UpstreamSession `json:"upstream,omitempty"`
+	// Detail ends the login.success audit row.
+	Detail string `json:"detail,omitempty"`
+}
+
+func readChallengeData(b []byte) challengeData {
+	var d challengeData
+	switch {
+	case string(b) == noticeData:
+		d.Notice = true
+	case len(b) > 0:
+		_ = json.Unmarshal(b, &d) // a ceremony's data is not read as this
+	}
+	return d
+}
 
 // challengeLifetime is how long a second-factor step may take.
 const challengeLifetime = 10 * time.Minute
@@ -50,7 +77,13 @@ type Handler struct {
 	Store   store.FactorStore
 	// Subjects is the member's subject (identity.SubjectMapper).
 	Subjects *identity.SubjectMapper
-	Audit    func(context.Context, *store.AuditEvent)
+	// Upstreams records the upstream session of an upstream sign-in once its session opens.
+	Upstreams interface {
+		PutUpstreamSession(ctx context.Context, s *store.UpstreamSession) error
+	}
+	Audit func(context.Context, *store.AuditEvent)
+	// Observer counts passkey sign-ins (metrics; nil: not counted).
+	Observer signin.Observer
 	Logger   *slog.Logger
 	Now      func() time.Time
 }
@@ -83,11 +116,13 @@ func (h *Handler) newChallenge(c echo.Context, ch *store.MFAChallenge) (string, 
 
 func stepURL(raw string) string { return PathStep + "?c=" + url.QueryEscape(raw) }
 
-// AfterPassword is called when the password was right. It returns "" when the member goes on
-// with the password alone, or the second-factor step to send the browser to: the sign-in then
-// waits there, without a session, until a second factor (or enrolment) passes.
-func (h *Handler) AfterPassword(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, m *legacy.Member) (string, error) {
+// AfterFirstFactor is called when a first factor passed (authflow.SecondFactor). It returns ""
+// when the member goes on without a second factor (and there is nothing to tell them), or the
+// second-factor step to send the browser to: the sign-in then waits there, without a session,
+// until a second factor (or enrolment, or the member's acknowledging the reset notice) passes.
+func (h *Handler) AfterFirstFactor(c echo.Context, ff *authflow.FirstFactor) (string, error) {
 	ctx := c.Request().Context()
+	m := ff.Member
 	// The subject is remembered now: the step looks the member up by it.
 	sub, err := h.Subjects.Remember(ctx, m.Key, m.Login, h.Now())
 	if err != nil {
@@ -101,12 +136,15 @@ func (h *Handler) AfterPassword(c echo.Context, ar *sso.AuthRequest, client *sso
 	if err != nil {
 		return "", fmt.Errorf("reset notice: %w", err)
 	}
-	if h.MFA.Required(ar, client, m, f) == mfa.ReasonNotNeeded && !notice {
+	if (mfa.HasMFA(ff.AMR) || h.MFA.Required(ff.AR, ff.Client, m, f) == mfa.ReasonNotNeeded) && !notice {
 		return "", nil
 	}
-	ch := &store.MFAChallenge{Kind: kindSignIn, Subject: sub, AuthRequestID: ar.ID, AMR: []string{mfa.AMRPassword}}
-	if notice {
-		ch.Data = []byte(noticeData)
+	ch := &store.MFAChallenge{Kind: kindSignIn, Subject: sub, AMR: ff.AMR}
+	if ff.AR != nil {
+		ch.AuthRequestID = ff.AR.ID
+	}
+	if ch.Data, err = json.Marshal(challengeData{Notice: notice, Next: ff.Next, Upstream: ff.Upstream, Detail: ff.Detail}); err != nil {
+		return "", err
 	}
 	raw, err := h.newChallenge(c, ch)
 	if err != nil {
@@ -130,9 +168,25 @@ func (h *Handler) NeedsStepUp(ctx context.Context, ar *sso.AuthRequest, client *
 // StartStepUp opens a step-up challenge on sess (for ar; nil: the security page) and returns
 // where to send the browser.
 func (h *Handler) StartStepUp(c echo.Context, ar *sso.AuthRequest, sess *sso.Session) (string, error) {
+	return h.stepUp(c, ar, sess, "")
+}
+
+// StepUpTo opens a step-up challenge on sess that goes on to next (a local path) once passed:
+// a sign-in that is not an OIDC request (a SAML app's) asks for the second factor this way.
+func (h *Handler) StepUpTo(c echo.Context, sess *sso.Session, next string) (string, error) {
+	return h.stepUp(c, nil, sess, next)
+}
+
+func (h *Handler) stepUp(c echo.Context, ar *sso.AuthRequest, sess *sso.Session, next string) (string, error) {
 	ch := &store.MFAChallenge{Kind: kindStepUp, Subject: sess.Subject, SessionID: sess.ID, AMR: sess.AMR}
 	if ar != nil {
 		ch.AuthRequestID = ar.ID
+	}
+	if next != "" {
+		var err error
+		if ch.Data, err = json.Marshal(challengeData{Next: next}); err != nil {
+			return "", err
+		}
 	}
 	raw, err := h.newChallenge(c, ch)
 	if err != nil {
@@ -166,6 +220,7 @@ type loaded struct {
 	m      *legacy.Member
 	f      mfa.Factors
 	reason string
+	data   challengeData
 }
 
 var errChallengeUsed = errors.New("mfa challenge used")
@@ -194,7 +249,13 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 	if ch.Passed {
 		return nil, h.used(c)
 	}
-	l := &loaded{raw: raw, ch: ch}
+	if ch.Kind != kindSignIn && ch.Kind != kindStepUp {
+		// A ceremony's id is not a step.
+		return nil, h.Pages.Error(c, http.StatusBadRequest, "This step has expired",
+			"The sign-in step you came back to is no longer valid: it was finished already or is too old.",
+			"Go back to the app and start signing in again.")
+	}
+	l := &loaded{raw: raw, ch: ch, data: readChallengeData(ch.Data)}
 	if ch.Kind == kindStepUp {
 		sess, err := h.Cookies.Current(c)
 		if err != nil || sess.ID != ch.SessionID {
@@ -223,6 +284,10 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 	return l, nil
 }
 
+// done reports whether the methods passed already include a second factor (a sign-in with a
+// passkey alone, or an upstream whose mfa is trusted, that stops here for the notice only).
+func (l *loaded) done() bool { return mfa.HasMFA(l.ch.AMR) }
+
 func (h *Handler) used(c echo.Context) error {
 	return h.Pages.Error(c, http.StatusConflict, "This step was already finished",
 		"The second step of this sign-in has been done already, so it cannot be done again.",
@@ -236,7 +301,7 @@ func (h *Handler) render(c echo.Context, status int, l *loaded, d stepData) erro
 		return err
 	}
 	d.Page, d.CSRF, d.Challenge = h.Pages.Base("Confirm it's you"), csrf, l.raw
-	d.Notice = string(l.ch.Data) == noticeData
+	d.Notice = l.data.Notice
 	if l.client != nil {
 		d.ClientName = l.client.Name
 	}
@@ -245,6 +310,9 @@ func (h *Handler) render(c echo.Context, status int, l *loaded, d stepData) erro
 	}
 	d.TOTP, d.Passkeys = l.f.TOTP, len(l.f.Passkeys) > 0 && h.MFA.WebAuthn != nil
 	switch {
+	case l.done():
+		// The first factor was a second factor too (a passkey): only the notice is left.
+		d.TOTP, d.Passkeys, d.Continue = false, false, true
 	case l.f.Any():
 	case l.reason != mfa.ReasonNotNeeded:
 		// A second factor is required and the member has none: enrol an authenticator app now.
@@ -299,7 +367,7 @@ func (h *Handler) stepSubmit(c echo.Context) error {
 		codes, err = h.MFA.ConfirmTOTP(ctx, sub, code, ip)
 		amr = mfa.WithFactor(l.ch.AMR, mfa.AMROTP)
 	case "continue":
-		if l.f.Any() || l.reason != mfa.ReasonNotNeeded {
+		if !l.done() && (l.f.Any() || l.reason != mfa.ReasonNotNeeded) {
 			return h.render(c, http.StatusBadRequest, l, stepData{Error: "A second factor is needed to go on."})
 		}
 		amr = l.ch.AMR
@@ -351,14 +419,30 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string) (string, error) 
 		return "", fmt.Errorf("pass mfa challenge: %w", err)
 	}
 	detail := strings.Join(amr, "+")
+	if l.data.Detail != "" {
+		detail += " " + l.data.Detail
+	}
 	next := PathSecurity
-	if l.ar != nil {
+	switch {
+	case l.ar != nil:
 		next = authflow.PathLogin + "?id=" + url.QueryEscape(l.ar.ID)
+	case l.data.Next != "":
+		next = l.data.Next
+	case l.ch.Kind == kindSignIn:
+		next = "/account"
 	}
 	switch l.ch.Kind {
 	case kindSignIn:
-		if _, err := h.Flow.StartSession(c, l.m, amr); err != nil {
+		sess, err := h.Flow.StartSession(c, l.m, amr)
+		if err != nil {
 			return "", err
+		}
+		if up := l.data.Upstream; up != nil {
+			rec := *up
+			rec.SessionID, rec.ExpiresAt = sess.ID, sess.ExpiresAt
+			if err := h.Upstreams.PutUpstreamSession(ctx, &rec); err != nil {
+				return "", fmt.Errorf("record upstream session: %w", err)
+			}
 		}
 		clientID := ""
 		if l.client != nil {

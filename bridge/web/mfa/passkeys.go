@@ -160,10 +160,12 @@ func (h *Handler) passkeyLoginFinish(c echo.Context) error {
 	}
 	sub, method, err := h.MFA.FinishDiscoverable(ctx, d.Session, answer(c), c.RealIP())
 	if err != nil {
+		h.observe(passkeyOutcome(err))
 		return h.passkeyError(c, err, "passkey sign-in")
 	}
 	// A new sign-in: the member as the AMS has them now, not as the profile cache last saw them.
 	m, err := h.Flow.SignInMember(ctx, sub)
+	h.observe(signin.Outcome(err))
 	if err != nil {
 		if errors.Is(err, sso.ErrAccessDenied) {
 			h.Audit(ctx, &store.AuditEvent{Event: "login.failure", Subject: sub, IP: c.RealIP(), Detail: "passkey: " + legacy.Reason(err)})
@@ -172,11 +174,44 @@ func (h *Handler) passkeyLoginFinish(c echo.Context) error {
 		return jsonError(c, http.StatusServiceUnavailable, "The membership system cannot be reached right now. Please try again in a few minutes.")
 	}
 	amr := []string{method, mfa.AMRMFA}
+	// The passkey is both factors; the step still shows the member a factor-reset notice first.
+	ff := &authflow.FirstFactor{Member: m, AMR: amr}
+	if ar, err := h.Flow.Provider.AuthRequest(ctx, ch.AuthRequestID); err == nil {
+		ff.AR = ar
+		ff.Client, _ = h.Flow.Provider.Client(ctx, ar.ClientID)
+	}
+	next, err := h.AfterFirstFactor(c, ff)
+	if err != nil {
+		return err
+	}
+	if next != "" {
+		return jsonNext(c, next)
+	}
 	if _, err := h.Flow.StartSession(c, m, amr); err != nil {
 		return err
 	}
 	h.Audit(ctx, &store.AuditEvent{Event: "login.success", Subject: sub, Login: m.Login, IP: c.RealIP(), Detail: strings.Join(amr, "+")})
 	return jsonNext(c, authflow.PathLogin+"?id="+url.QueryEscape(ch.AuthRequestID))
+}
+
+// observe counts a passkey sign-in by outcome (metrics).
+func (h *Handler) observe(outcome string) {
+	if h.Observer != nil {
+		h.Observer.SignIn(signin.MethodPasskey, outcome)
+	}
+}
+
+// passkeyOutcome names a failed passkey ceremony for metrics: throttled, or refused (an
+// unknown credential, a bad signature, a sign count going backwards).
+func passkeyOutcome(err error) string {
+	var te *mfa.ThrottledError
+	if errors.As(err, &te) {
+		return signin.OutcomeThrottled
+	}
+	if errors.Is(err, mfa.ErrPasskey) || errors.Is(err, mfa.ErrNoFactor) {
+		return "refused"
+	}
+	return "error"
 }
 
 // ---- passkey as the second factor ----

@@ -473,7 +473,9 @@ func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.Upstream
 }
 
 // finish ends the pending upstream sign-in (from -> done, once), checks the member's standing
-// in the AMS, opens the session and goes on with the sign-in request as a password sign-in does.
+// in the AMS, then goes on as a password sign-in does: the second-factor step first when the
+// member or the app needs one (no session until it passes; the step opens it and records the
+// upstream session with it), else the session now and the sign-in request.
 func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin, from string, m *legacy.Member, amr []string) error {
 	ctx := c.Request().Context()
 	if err := h.Store.AdvanceUpstreamLogin(ctx, l.ID, from, &store.UpstreamLogin{State: store.UpstreamDone}); err != nil {
@@ -488,23 +490,43 @@ func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin,
 		h.observe(d.Reason)
 		return h.page(c, http.StatusForbidden, l.AuthRequestID, "You cannot sign in", d.Message, "")
 	}
+	var (
+		ar     *sso.AuthRequest
+		client *sso.ClientConfig
+		err    error
+	)
+	if l.AuthRequestID != "" {
+		if ar, client, err = h.Flow.PendingRequest(c, l.AuthRequestID); ar == nil {
+			return err
+		}
+	}
+	ups := &store.UpstreamSession{Issuer: l.Issuer, UpstreamSubject: l.UpstreamSubject, UpstreamSID: l.UpstreamSID}
+	h.observe(signin.OutcomeOK)
+	if h.Flow.SecondFactor != nil {
+		next, err := h.Flow.SecondFactor.AfterFirstFactor(c, &authflow.FirstFactor{AR: ar, Client: client, Member: m, AMR: amr,
+			Upstream: ups, Detail: p.Name()})
+		if err != nil {
+			return err
+		}
+		if next != "" {
+			// No session yet: the second-factor step opens it once passed.
+			h.Audit.Write(ctx, &store.AuditEvent{Event: "login.first_factor_ok", Subject: sub, Login: m.Login, IP: c.RealIP(),
+				Detail: strings.Join(amr, " ") + " " + p.Name() + ": second factor next"})
+			return c.Redirect(http.StatusSeeOther, next)
+		}
+	}
 	sess, err := h.Flow.StartSession(c, m, amr)
 	if err != nil {
 		return err
 	}
-	if err := h.Store.PutUpstreamSession(ctx, &store.UpstreamSession{SessionID: sess.ID, Issuer: l.Issuer,
-		UpstreamSubject: l.UpstreamSubject, UpstreamSID: l.UpstreamSID, ExpiresAt: sess.ExpiresAt}); err != nil {
+	ups.SessionID, ups.ExpiresAt = sess.ID, sess.ExpiresAt
+	if err := h.Store.PutUpstreamSession(ctx, ups); err != nil {
 		return fmt.Errorf("record upstream session: %w", err)
 	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, IP: c.RealIP(),
 		Detail: strings.Join(amr, " ") + " " + p.Name()})
-	h.observe(signin.OutcomeOK)
-	if l.AuthRequestID == "" {
-		return c.Redirect(http.StatusSeeOther, "/account")
-	}
-	ar, client, err := h.Flow.PendingRequest(c, l.AuthRequestID)
 	if ar == nil {
-		return err
+		return c.Redirect(http.StatusSeeOther, "/account")
 	}
 	return h.Flow.Finish(c, ar, client, sess, m)
 }
