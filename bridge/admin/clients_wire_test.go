@@ -184,7 +184,6 @@ const wantListed = `{
       "frontchannel_logout_uri": "https://a.example/fcl",
       "initiate_login_uri": "https://a.example/login",
       "mfa": "required",
-  "mfa": "required",
       "has_secret": true,
       "source": "store"
     },

@@ -23,10 +23,10 @@ func (h *Handler) SignInMember(ctx context.Context, subject string) (*legacy.Mem
 }
 
 // StepUpFirst is where a session must go before the member's own pages (the account page and
-// its forms) when it lacks a second factor the member uses: a sign-in through an upstream
-// provider or the AMS website opens the session before the second factor, which every app asks
-// for at completion (complete), and so must those pages. "" when the session may go on (and
-// always without a SecondFactor).
+// its forms) when it lacks a second factor the member uses: no sign-in opens such a session
+// (each waits for the factor: AfterFirstFactor), but a session opened before the member
+// enrolled elsewhere lives on, and every app asks it for the factor at completion (complete), so
+// must those pages. "" when the session may go on (and always without a SecondFactor).
 func (h *Handler) StepUpFirst(c echo.Context, sess *sso.Session, m *legacy.Member) (string, error) {
 	if h.SecondFactor == nil {
 		return "", nil
