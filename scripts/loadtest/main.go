@@ -5,6 +5,11 @@
 // machine, the baseline the refresh-grant figures are compared with.
 //
 //	go run ./scripts/loadtest -issuer http://127.0.0.1:8080 -client load-es -secret ... -n 16 > tokens.txt
+//
+// With -peer dex or -peer oidc-provider it drives a peer OpenID provider the same way
+// (scripts/loadtest/peers): endpoints from its discovery document, and a browser-less login
+// that fills in and posts whatever login and consent forms the peer shows until it redirects
+// to the client with a code.
 package main
 
 import (
@@ -38,14 +43,17 @@ func main() {
 	client := flag.String("client", "", "confidential client id")
 	secret := flag.String("secret", "", "client secret")
 	redirect := flag.String("redirect", "http://127.0.0.1:9/cb", "registered redirect URI (never contacted)")
-	login := flag.String("login", "alice", "demo member")
+	login := flag.String("login", "alice", "demo member (with -peer: a %d in it is replaced by the chain or worker number)")
 	password := flag.String("password", "alice-demo-1", "demo password")
 	n := flag.Int("n", 16, "refresh-token chains to mint")
 	sign := flag.Bool("sign", false, "print the raw signing rates instead")
 	logins := flag.Duration("logins", 0, "run full browser logins (authorize, login page, POST, code exchange) for this long with -c workers")
 	workers := flag.Int("c", 16, "concurrent workers for -logins and -refresh")
 	refreshes := flag.Int("refresh", 0, "mint -n chains, then run this many refresh grants over them with -c workers and print rate and latency percentiles")
+	peer := flag.String("peer", "", "drive a peer provider instead of ssobridge: dex or oidc-provider (login and consent forms, endpoints from discovery)")
 	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *sign {
 		signRates()
 		return
@@ -56,13 +64,31 @@ func main() {
 	}
 	cfg := &oauth2.Config{ClientID: *client, ClientSecret: *secret, RedirectURL: *redirect, Scopes: []string{"openid", "profile", "offline_access"},
 		Endpoint: oauth2.Endpoint{AuthURL: *issuer + "/authorize", TokenURL: *issuer + "/oauth/token", AuthStyle: oauth2.AuthStyleInHeader}}
+	// authorize runs browser-less login number i (chain i, or worker i for -logins) and returns
+	// the authorization code.
+	authorize := func(i int) (string, error) {
+		return signIn(*issuer, cfg.AuthCodeURL(fmt.Sprint("s", i)), *login, *password, *redirect)
+	}
+	if *peer != "" {
+		p, err := newPeer(*peer, *issuer, cfg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			os.Exit(2)
+		}
+		if !set["login"] {
+			*login = p.login
+		}
+		authorize = func(i int) (string, error) {
+			return formSignIn(cfg.AuthCodeURL(fmt.Sprint("s", i), p.authOpts...), p.loginFor(*login, i), *password, *redirect)
+		}
+	}
 	if *logins > 0 {
-		loginRate(*issuer, cfg, *login, *password, *redirect, *workers, *logins)
+		loginRate(authorize, cfg, *workers, *logins)
 		return
 	}
 	chains := make([]string, *n)
 	for i := range chains {
-		code, err := signIn(*issuer, cfg.AuthCodeURL(fmt.Sprint("s", i)), *login, *password, *redirect)
+		code, err := authorize(i)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest:", err)
 			os.Exit(1)
@@ -88,11 +114,12 @@ func main() {
 func refreshRun(cfg *oauth2.Config, chains []string, total, workers int) {
 	workers = min(workers, len(chains))
 	var (
-		next    atomic.Int64
-		failed  atomic.Int64
-		mu      sync.Mutex
-		latency = make([]time.Duration, 0, total)
-		wg      sync.WaitGroup
+		next     atomic.Int64
+		failed   atomic.Int64
+		firstErr atomic.Value
+		mu       sync.Mutex
+		latency  = make([]time.Duration, 0, total)
+		wg       sync.WaitGroup
 	)
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	start := time.Now()
@@ -111,7 +138,9 @@ func refreshRun(cfg *oauth2.Config, chains []string, total, workers int) {
 				tok, err := refreshOnce(hc, cfg, chains[i])
 				local = append(local, time.Since(t0))
 				if err != nil {
-					failed.Add(1)
+					if failed.Add(1) == 1 {
+						firstErr.Store(err.Error())
+					}
 					continue
 				}
 				chains[i] = tok
@@ -128,6 +157,9 @@ func refreshRun(cfg *oauth2.Config, chains []string, total, workers int) {
 	fmt.Printf("refreshes: %d in %s with %d workers over %d chains = %.0f/s, p50 %s, p99 %s, max %s (%d failed)\n",
 		len(latency), d.Round(time.Millisecond), workers, len(chains), float64(len(latency))/d.Seconds(),
 		pct(0.5).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), latency[len(latency)-1].Round(10*time.Microsecond), failed.Load())
+	if e, ok := firstErr.Load().(string); ok {
+		fmt.Printf("first failure: %s\n", e)
+	}
 }
 
 func refreshOnce(hc *http.Client, cfg *oauth2.Config, token string) (string, error) {
@@ -145,9 +177,11 @@ func refreshOnce(hc *http.Client, cfg *oauth2.Config, token string) (string, err
 	defer resp.Body.Close()
 	var body struct {
 		RefreshToken string `json:"refresh_token"`
+		Error        string `json:"error"`
+		Description  string `json:"error_description"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK || body.RefreshToken == "" {
-		return "", fmt.Errorf("refresh: status %d", resp.StatusCode)
+		return "", fmt.Errorf("refresh: status %d %s %s", resp.StatusCode, body.Error, body.Description)
 	}
 	return body.RefreshToken, nil
 }
@@ -186,8 +220,9 @@ func signIn(issuer, authURL, login, password, redirect string) (string, error) {
 
 // loginRate runs complete logins in a fresh cookie jar each (no SSO session reused) and prints
 // logins per second; each ends with the code exchanged for tokens.
-func loginRate(issuer string, cfg *oauth2.Config, login, password, redirect string, workers int, d time.Duration) {
+func loginRate(authorize func(i int) (string, error), cfg *oauth2.Config, workers int, d time.Duration) {
 	var done, failed atomic.Int64
+	var firstErr atomic.Value
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -195,12 +230,14 @@ func loginRate(issuer string, cfg *oauth2.Config, login, password, redirect stri
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				code, err := signIn(issuer, cfg.AuthCodeURL("s"), login, password, redirect)
+				code, err := authorize(w)
 				if err == nil {
 					_, err = cfg.Exchange(context.Background(), code)
 				}
 				if err != nil {
-					failed.Add(1)
+					if failed.Add(1) == 1 {
+						firstErr.Store(err.Error())
+					}
 					continue
 				}
 				done.Add(1)
@@ -209,6 +246,9 @@ func loginRate(issuer string, cfg *oauth2.Config, login, password, redirect stri
 	}
 	wg.Wait()
 	fmt.Printf("full logins: %d in %s with %d workers = %.0f/s (%d failed)\n", done.Load(), d, workers, float64(done.Load())/d.Seconds(), failed.Load())
+	if e, ok := firstErr.Load().(string); ok {
+		fmt.Printf("first failure: %s\n", e)
+	}
 }
 
 func signRates() {

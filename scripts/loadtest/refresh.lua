@@ -1,5 +1,6 @@
 -- wrk script: one refresh-token rotation chain per thread (run with -t N -c N so each thread has
 -- one connection and its requests are sequential). Tokens come from tokens.txt, one per line.
+-- TOKEN_PATH is the token endpoint's path (default ssobridge's /oauth/token; the peers': /token).
 local threads = {}
 local counter = 1
 
@@ -17,11 +18,12 @@ function init(args)
   end
   f:close()
   auth = "Basic " .. os.getenv("BASIC")
+  path = os.getenv("TOKEN_PATH") or "/oauth/token"
   failures = 0
 end
 
 function request()
-  return wrk.format("POST", "/oauth/token",
+  return wrk.format("POST", path,
     {["Content-Type"] = "application/x-www-form-urlencoded", ["Authorization"] = auth},
     "grant_type=refresh_token&refresh_token=" .. token)
 end
