@@ -81,6 +81,7 @@ func formSignIn(authURL, login, password, redirect string) (string, error) {
 		return nil
 	}}
 	resp, err := hc.Get(authURL)
+	sentPassword := false
 	for step := 0; ; step++ {
 		if err != nil {
 			return "", err
@@ -100,28 +101,32 @@ func formSignIn(authURL, login, password, redirect string) (string, error) {
 		if resp.StatusCode != http.StatusOK || step == 5 {
 			return "", fmt.Errorf("step %d at %s: status %d, no code", step, resp.Request.URL.Path, resp.StatusCode)
 		}
-		action, form, err := fillForm(string(body), resp.Request.URL, login, password)
+		action, form, isLogin, err := fillForm(string(body), resp.Request.URL, login, password)
 		if err != nil {
 			return "", fmt.Errorf("step %d at %s: %w", step, resp.Request.URL.Path, err)
 		}
+		if isLogin && sentPassword {
+			return "", fmt.Errorf("step %d at %s: the login form again (login refused)", step, resp.Request.URL.Path)
+		}
+		sentPassword = sentPassword || isLogin
 		resp, err = hc.PostForm(action, form)
 	}
 }
 
 // fillForm finds the page's first POST form and returns its absolute action and the values to
 // post: hidden (and other valued) fields as they are, the password field and the login field
-// filled in.
-func fillForm(page string, base *url.URL, login, password string) (string, url.Values, error) {
+// filled in; isLogin says it has a password field.
+func fillForm(page string, base *url.URL, login, password string) (action string, form url.Values, isLogin bool, err error) {
 	for _, f := range formTag.FindAllStringSubmatch(page, -1) {
 		fa := attrs(f[1])
 		if !strings.EqualFold(fa["method"], "post") {
 			continue
 		}
-		action, err := base.Parse(fa["action"])
+		u, err := base.Parse(fa["action"])
 		if err != nil {
-			return "", nil, fmt.Errorf("form action %q: %w", fa["action"], err)
+			return "", nil, false, fmt.Errorf("form action %q: %w", fa["action"], err)
 		}
-		form := url.Values{}
+		form = url.Values{}
 		for _, in := range inputTag.FindAllStringSubmatch(f[2], -1) {
 			a := attrs(in[1])
 			name := a["name"]
@@ -129,6 +134,7 @@ func fillForm(page string, base *url.URL, login, password string) (string, url.V
 			case name == "":
 			case typ == "password":
 				form.Set(name, password)
+				isLogin = true
 			case typ == "hidden" || typ == "checkbox" || typ == "radio" || typ == "submit":
 				if _, seen := form[name]; !seen {
 					form.Set(name, a["value"])
@@ -137,9 +143,9 @@ func fillForm(page string, base *url.URL, login, password string) (string, url.V
 				form.Set(name, login)
 			}
 		}
-		return action.String(), form, nil
+		return u.String(), form, isLogin, nil
 	}
-	return "", nil, errors.New("no POST form on the page")
+	return "", nil, false, errors.New("no POST form on the page")
 }
 
 // attrs parses a tag's attributes (quoted or unquoted values, entities decoded).
