@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"database/sql"
 	"html"
 	"io"
 	"net/http"
@@ -280,4 +281,92 @@ func fetch2(t *testing.T, c *http.Client, u string) string {
 	t.Helper()
 	_, b := fetch(t, func() (*http.Response, error) { return c.Get(u) })
 	return b
+}
+
+// expireChallenges ends every pending second-factor step in e's store (as ten minutes would).
+func expireChallenges(t *testing.T, e *env) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+e.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE mfa_challenges SET expires_at = 1`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHeldSignInStepOutOfOrder (review s4 F9): the second-factor step of an upstream and of a
+// hand-off sign-in, taken out of order: no session before it, opened twice (the same step), and
+// after it expired (refused, with the right code: no session). Replays after it passed:
+// TestUpstreamSignInWithoutSecondFactorOpensNoAccount, TestHandoffWaitsForSecondFactor.
+func TestHeldSignInStepOutOfOrder(t *testing.T) {
+	type held struct {
+		e    *env
+		get  func(u string) *bridgetest.Page
+		post func(v url.Values) *bridgetest.Page
+		step *bridgetest.Page
+		// before counts alice's sessions before the sign-in.
+		before int
+	}
+	enrol := func(t *testing.T, e *env, web *oauth2.Config) string {
+		pw := e.browser()
+		e.signIn(pw, web.AuthCodeURL("s", oidc.Nonce("n")), "alice", "alice-password")
+		secret, _ := enrolTOTP(t, e, pw)
+		return secret
+	}
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) (held, string)
+	}{
+		{"upstream", func(t *testing.T) (held, string) {
+			f := newFederation(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true })
+			web, _ := f.down.oauth("browserapp", webSecret, f.rp.srv.URL+"/callback", oauth2.AuthStyleInHeader)
+			secret := enrol(t, f.down, web)
+			b := newHTTPFed(t, f)
+			h := held{e: f.down, get: func(u string) *bridgetest.Page { return b.do(http.MethodGet, u, nil) },
+				post:   func(v url.Values) *bridgetest.Page { return b.do(http.MethodPost, f.down.issuer+"/login/mfa", v) },
+				before: sessionsOf(t, f.down, "alice")}
+			h.step = h.get(b.toCallback(f, "corp").String())
+			return h, secret
+		}},
+		{"handoff", func(t *testing.T) (held, string) {
+			e := newEnvWith(t, true)
+			web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+			secret := enrol(t, e, web)
+			b := e.browser()
+			h := held{e: e, get: b.Get, post: func(v url.Values) *bridgetest.Page { return b.Post(e.issuer+"/login/mfa", v) },
+				before: sessionsOf(t, e, "alice")}
+			h.step = handoffSignIn(t, e, b, web.AuthCodeURL("st", oidc.Nonce("nn")))
+			return h, secret
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, secret := tc.start(t)
+			if h.step.URL.Path != "/login/mfa" {
+				t.Fatalf("no second-factor step: %d %s", h.step.Status, h.step.URL)
+			}
+			if n := sessionsOf(t, h.e, "alice"); n != h.before {
+				t.Fatalf("a session was opened before the second factor: %d, %d before", n, h.before)
+			}
+			// Opened again (a reload): the same step.
+			again := h.get(h.step.URL.String())
+			if again.Status != http.StatusOK || again.Hidden().Get("c") != h.step.Hidden().Get("c") {
+				t.Fatalf("the step opened twice: %d", again.Status)
+			}
+			// Expired: the right code opens nothing.
+			expireChallenges(t, h.e)
+			if p := h.get(h.step.URL.String()); p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "expired") {
+				t.Fatalf("an expired step opened: %d", p.Status)
+			}
+			hid := again.Hidden()
+			p := h.post(url.Values{"csrf": {hid.Get("csrf")}, "c": {hid.Get("c")}, "method": {"totp"}, "code": {totpCode(t, secret, 1)}})
+			if p.Status != http.StatusBadRequest || p.Location != "" {
+				t.Fatalf("an expired step took the code: %d %q", p.Status, p.Location)
+			}
+			if n := sessionsOf(t, h.e, "alice"); n != h.before {
+				t.Fatalf("an expired step opened a session: %d, %d before", n, h.before)
+			}
+		})
+	}
 }
