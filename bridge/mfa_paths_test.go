@@ -13,7 +13,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
@@ -368,5 +370,37 @@ func TestHeldSignInStepOutOfOrder(t *testing.T) {
 				t.Fatalf("an expired step opened a session: %d, %d before", n, h.before)
 			}
 		})
+	}
+}
+
+// TestSAMLBrowserSecondFactor drives a real SAML SP (samlsp) through Chromium for a member who
+// uses an authenticator app: SP-initiated sign-in, the password on the bridge's page, the
+// second-factor step naming the app, then the SP's page with the member's NameID.
+func TestSAMLBrowserSecondFactor(t *testing.T) {
+	e, lms, _, _ := samlEnv(t)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	pw := e.browser()
+	e.signIn(pw, web.AuthCodeURL("s", oidc.Nonce("n")), "alice", "alice-password")
+	secret, _ := enrolTOTP(t, e, pw)
+	ctx := bridgetest.Chrome(t, 2*time.Minute)
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(lms.srv.URL+"/app")); err != nil {
+		t.Fatal(err)
+	}
+	shows(t, ctx, "#login")
+	signInAt(t, ctx, "alice", "alice-password")
+	if got := shows(t, ctx, "#code", "#who"); got != "#code" {
+		t.Fatalf("the SAML sign-in did not ask for the second factor (%s)", got)
+	}
+	if lead := text(t, ctx, "p.lead"); !strings.Contains(lead, "Learning Portal") {
+		t.Fatalf("the step does not name the SAML app: %q", lead)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(css("#code"), totpCode(t, secret, 1)),
+		chromedp.Submit(css("#code"))); err != nil {
+		t.Fatal(err)
+	}
+	shows(t, ctx, "#who")
+	if who := text(t, ctx, "#who"); who != identitySubject(t, e, mustMember(t, e, "alice").Key) {
+		t.Fatalf("SAML NameID after the second factor: %q", who)
 	}
 }

@@ -51,6 +51,8 @@ type challengeData struct {
 	Upstream *store.UpstreamSession `json:"upstream,omitempty"`
 	// Detail ends the login.success audit row.
 	Detail string `json:"detail,omitempty"`
+	// App names the app the sign-in is for when it is not an OIDC request (a SAML app).
+	App string `json:"app,omitempty"`
 }
 
 func readChallengeData(b []byte) challengeData {
@@ -143,7 +145,11 @@ func (h *Handler) AfterFirstFactor(c echo.Context, ff *authflow.FirstFactor) (st
 	if ff.AR != nil {
 		ch.AuthRequestID = ff.AR.ID
 	}
-	if ch.Data, err = json.Marshal(challengeData{Notice: notice, Next: ff.Next, Upstream: ff.Upstream, Detail: ff.Detail}); err != nil {
+	cd := challengeData{Notice: notice, Next: ff.Next, Upstream: ff.Upstream, Detail: ff.Detail}
+	if ff.AR == nil && ff.Client != nil {
+		cd.App = ff.Client.Name
+	}
+	if ch.Data, err = json.Marshal(cd); err != nil {
 		return "", err
 	}
 	raw, err := h.newChallenge(c, ch)
@@ -304,6 +310,8 @@ func (h *Handler) render(c echo.Context, status int, l *loaded, d stepData) erro
 	d.Notice = l.data.Notice
 	if l.client != nil {
 		d.ClientName = l.client.Name
+	} else {
+		d.ClientName = l.data.App
 	}
 	if d.Codes != nil {
 		return h.Pages.Render(c, status, "mfa", d)
