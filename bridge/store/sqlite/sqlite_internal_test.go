@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,44 @@ func TestOpenFile(t *testing.T) {
 	// The read pool cannot write.
 	if _, err := s.r.ExecContext(ctx, `INSERT INTO secrets (name, value, created_at) VALUES ('r', x'00', 0)`); err == nil {
 		t.Error("the read pool accepted a write")
+	}
+}
+
+// TestPageCacheBounded: every connection of a file database has a bounded page cache (the
+// write connection writeCacheKiB, each read connection readCacheKiB), not SQLite's default of
+// 2000 KiB per connection, which made the resident set grow with the database in a long
+// sign-in run.
+func TestPageCacheBounded(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "cache.db"))
+	check := func(name string, c *sql.Conn, want int) {
+		t.Helper()
+		var got int
+		if err := c.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&got); err != nil {
+			t.Fatalf("%s: PRAGMA cache_size: %v", name, err)
+		}
+		if got != -want {
+			t.Errorf("%s: cache_size = %d, want %d (KiB)", name, got, -want)
+		}
+	}
+	w, err := s.w.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("write connection", w, writeCacheKiB)
+	w.Close()
+	// Hold as many read connections as the pool opens, so each one is checked.
+	var conns []*sql.Conn
+	for i := range max(4, runtime.GOMAXPROCS(0)) {
+		c, err := s.r.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		check(fmt.Sprintf("read connection %d", i), c, readCacheKiB)
+	}
+	for _, c := range conns {
+		c.Close()
 	}
 }
 
