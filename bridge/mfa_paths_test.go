@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"html"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
+	crewjam "github.com/crewjam/saml"
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
@@ -265,6 +267,22 @@ func TestSAMLAsksForTheSecondFactor(t *testing.T) {
 		return s
 	}
 	n := len(sessions())
+	// IsPassive cannot step up: NoPassive, no assertion.
+	passive := true
+	req, err := lms.mw.ServiceProvider.MakeAuthenticationRequest(e.issuer+saml.PathSSO, crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.IsPassive = &passive
+	u, err := req.Redirect("", &lms.mw.ServiceProvider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp := pwOnly.Get(u.String())
+	doc, _ := base64.StdEncoding.DecodeString(formFields(pp.Body).Get("SAMLResponse"))
+	if !strings.Contains(string(doc), crewjam.StatusNoPassive) || strings.Contains(string(doc), "Assertion") {
+		t.Fatalf("a passive request that needs a step-up: %d %s %.400s", pp.Status, pp.URL, doc)
+	}
 	p := pwOnly.Get(lms.srv.URL + "/app")
 	if p.URL.Path != "/login/mfa" {
 		t.Fatalf("a password session at the SAML app: %d %s", p.Status, p.URL)
