@@ -157,11 +157,11 @@ func TestConsoleBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"dead-1", "dead-2"} {
-		if err := e.store.MarkFailed(bg, id, now, "webhook answered 401 Unauthorized", true); err != nil {
+		if err := e.store.MarkFailed(bg, id, now.Add(time.Minute), now, "webhook answered 401 Unauthorized", true); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := e.store.MarkFailed(bg, "failing-1", now.Add(time.Hour), "webhook answered 503", false); err != nil {
+	if err := e.store.MarkFailed(bg, "failing-1", now.Add(time.Minute), now.Add(time.Hour), "webhook answered 503", false); err != nil {
 		t.Fatal(err)
 	}
 

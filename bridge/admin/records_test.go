@@ -198,10 +198,11 @@ func TestOutboxStatusRetryDiscard(t *testing.T) {
 	must(st.Enqueue(ctx, ev("ok", "portal", "scim"), ev("failing", "portal", "scim"), ev("dead", "lms", "webhook"), ev("dead2", "lms", "webhook")))
 	_, err := st.ClaimEvents(ctx, store.Claim{Now: now.Add(time.Second), Lease: time.Minute, Limit: 10})
 	must(err)
-	must(st.MarkFailed(ctx, "failing", now.Add(time.Hour), "503 from portal", false))
-	must(st.MarkFailed(ctx, "ok", now.Add(time.Hour), "", false))
-	must(st.MarkFailed(ctx, "dead", now, "401 from lms", true))
-	must(st.MarkFailed(ctx, "dead2", now, "401 from lms", true))
+	lease := now.Add(time.Second + time.Minute) // the claim's lease end
+	must(st.MarkFailed(ctx, "failing", lease, now.Add(time.Hour), "503 from portal", false))
+	must(st.MarkFailed(ctx, "ok", lease, now.Add(time.Hour), "", false))
+	must(st.MarkFailed(ctx, "dead", lease, now, "401 from lms", true))
+	must(st.MarkFailed(ctx, "dead2", lease, now, "401 from lms", true))
 	s, err := f.svc.Outbox(ctx, "tester")
 	must(err)
 	want := []admin.TargetDepth{{ClientID: "lms", Channel: "webhook", Dead: 2}, {ClientID: "portal", Channel: "scim", Pending: 2, Failing: 1, Oldest: s.Targets[1].Oldest}}

@@ -185,7 +185,15 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 	start := q.now()
 	err := q.send(ctx, e)
 	if err == nil {
-		if merr := q.store.MarkDelivered(ctx, e.ID, q.now()); merr != nil {
+		if merr := q.store.MarkDelivered(ctx, e.ID, e.LeaseUntil, q.now()); merr != nil {
+			if errors.Is(merr, store.ErrLeaseLost) {
+				// The delivery outlived its lease and another replica has claimed the event
+				// since: that replica records the outcome (the receiver de-duplicates by id).
+				q.log.WarnContext(ctx, "shadow: delivered after the lease ran out; another claim holds the event",
+					"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "attempt", e.Attempts,
+					"duration", q.now().Sub(start))
+				return nil
+			}
 			q.log.ErrorContext(ctx, "shadow: mark delivered failed", "event", e.ID, "err", merr)
 			return merr
 		}
@@ -196,7 +204,12 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 	}
 	dead := IsPermanent(err) || e.Attempts >= q.cfg.MaxAttempts
 	next := q.now().Add(q.backoff(e.Attempts))
-	if merr := q.store.MarkFailed(ctx, e.ID, next, err.Error(), dead); merr != nil {
+	if merr := q.store.MarkFailed(ctx, e.ID, e.LeaseUntil, next, err.Error(), dead); merr != nil {
+		if errors.Is(merr, store.ErrLeaseLost) {
+			q.log.WarnContext(ctx, "shadow: delivery failed after the lease ran out; another claim holds the event",
+				"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "attempt", e.Attempts, "err", err)
+			return err
+		}
 		q.log.ErrorContext(ctx, "shadow: mark failed failed", "event", e.ID, "err", merr)
 	}
 	if dead {

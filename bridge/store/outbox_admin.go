@@ -27,3 +27,9 @@ type OutboxTarget struct {
 
 // ErrNotDead is DiscardEvent's answer for an event that is not a dead letter.
 var ErrNotDead = errors.New("the event is not a dead letter")
+
+// ErrLeaseLost is MarkDelivered's and MarkFailed's answer to a claimer whose lease ran out and
+// whose event another claim has taken since (or whose outcome is already recorded): the outcome
+// is not recorded, so a late replica can neither release another replica's live lease nor mark
+// over its outcome.
+var ErrLeaseLost = errors.New("the event's lease is held by a later claim")

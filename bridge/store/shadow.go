@@ -147,11 +147,18 @@ type Outbox interface {
 	// ClaimEvents leases due pending events whose lease is free, the oldest of each key only
 	// (never two of one key at once), and counts an attempt on each.
 	ClaimEvents(ctx context.Context, c Claim) ([]*OutboxEvent, error)
-	// MarkDelivered records a delivery (idempotent).
-	MarkDelivered(ctx context.Context, id string, at time.Time) error
-	// MarkFailed records a failed attempt: the event is retried at next, or goes to the
-	// dead-letter state when dead is true. The lease is released.
-	MarkFailed(ctx context.Context, id string, next time.Time, lastError string, dead bool) error
+	// MarkDelivered records a delivery by the holder of the claim whose lease ends at lease
+	// (the claimed event's LeaseUntil; the zero time for an event never claimed). Each claim
+	// sets a later lease end than the one before it (an event is claimed again only once its
+	// lease has run out or was released), so the lease end names the claim: a replica whose
+	// lease ran out and was claimed by another gets ErrLeaseLost and records nothing. A
+	// delivered event stays delivered (idempotent); sso.ErrNotFound when unknown.
+	MarkDelivered(ctx context.Context, id string, lease, at time.Time) error
+	// MarkFailed records a failed attempt by the holder of the claim whose lease ends at lease
+	// (as MarkDelivered): the event is retried at next, or goes to the dead-letter state when
+	// dead is true. The lease is released. ErrLeaseLost when the claim is no longer the
+	// latest; nil for a delivered event, which stays delivered.
+	MarkFailed(ctx context.Context, id string, lease, next time.Time, lastError string, dead bool) error
 	// OutboxEvent returns one event; sso.ErrNotFound when unknown.
 	OutboxEvent(ctx context.Context, id string) (*OutboxEvent, error)
 	OutboxEvents(ctx context.Context, f OutboxFilter) ([]*OutboxEvent, error)

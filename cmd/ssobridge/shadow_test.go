@@ -22,8 +22,13 @@ func TestShadowCLI(t *testing.T) {
 	if err := st.Enqueue(ctx, ev); err != nil {
 		t.Fatal(err)
 	}
-	st.ClaimEvents(ctx, store.Claim{Now: time.Now(), Lease: time.Minute})
-	st.MarkFailed(ctx, ev.ID, time.Now(), "HTTP 410", true)
+	claimed, err := st.ClaimEvents(ctx, store.Claim{Now: time.Now(), Lease: time.Minute})
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claim: %v %v", claimed, err)
+	}
+	if err := st.MarkFailed(ctx, ev.ID, claimed[0].LeaseUntil, time.Now(), "HTTP 410", true); err != nil {
+		t.Fatal(err)
+	}
 	st.Close()
 
 	out, err := run(t, "--data-dir", dir, "shadow", "status")

@@ -107,15 +107,19 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 	return out, nil
 }
 
-// MarkDelivered records a delivery; ErrNotFound when the event is unknown.
-func (s *Store) MarkDelivered(ctx context.Context, id string, at time.Time) error {
+// MarkDelivered records a delivery by the claim whose lease ends at lease (see store.Outbox).
+func (s *Store) MarkDelivered(ctx context.Context, id string, lease, at time.Time) error {
 	err := execOne(ctx, s.pool, `UPDATE outbox SET state = 'delivered', delivered_at = $1, lease_until = 0, last_error = ''
-		WHERE id = $2`, ts(at), id)
+		WHERE id = $2 AND state = 'pending' AND lease_until = $3`, ts(at), id, ts(lease))
+	if isNoRows(err) {
+		err = s.notHeld(ctx, id)
+	}
 	return wrap("mark delivered", err)
 }
 
-// MarkFailed records a failed attempt (see store.Outbox). A delivered event stays delivered.
-func (s *Store) MarkFailed(ctx context.Context, id string, next time.Time, lastError string, dead bool) error {
+// MarkFailed records a failed attempt by the claim whose lease ends at lease (see store.Outbox).
+// A delivered event stays delivered.
+func (s *Store) MarkFailed(ctx context.Context, id string, lease, next time.Time, lastError string, dead bool) error {
 	state := store.OutboxPending
 	if dead {
 		state = store.OutboxDead
@@ -124,16 +128,25 @@ func (s *Store) MarkFailed(ctx context.Context, id string, next time.Time, lastE
 		lastError = lastError[:1000]
 	}
 	err := execOne(ctx, s.pool, `UPDATE outbox SET state = $1, next_attempt = $2, lease_until = 0, last_error = $3
-		WHERE id = $4 AND state <> 'delivered'`, state, ts(next), lastError, id)
-	if err != nil {
-		if isNoRows(err) {
-			if _, gerr := s.OutboxEvent(ctx, id); gerr == nil {
-				return nil // already delivered
-			}
-		}
-		return wrap("mark failed", err)
+		WHERE id = $4 AND state = 'pending' AND lease_until = $5`, state, ts(next), lastError, id, ts(lease))
+	if isNoRows(err) {
+		err = s.notHeld(ctx, id)
 	}
-	return nil
+	return wrap("mark failed", err)
+}
+
+// notHeld explains an outcome that matched no row: nil when the event is delivered (a late
+// outcome changes nothing), store.ErrLeaseLost when another claim holds it or its outcome is
+// recorded, pgx.ErrNoRows when there is no such event.
+func (s *Store) notHeld(ctx context.Context, id string) error {
+	var state string
+	if err := s.pool.QueryRow(ctx, `SELECT state FROM outbox WHERE id = $1`, id).Scan(&state); err != nil {
+		return err
+	}
+	if state == store.OutboxDelivered {
+		return nil
+	}
+	return store.ErrLeaseLost
 }
 
 // OutboxEvent returns one event by id.

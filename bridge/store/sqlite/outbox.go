@@ -145,15 +145,22 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 	return out, nil
 }
 
-// MarkDelivered records a delivery; ErrNotFound when the event is unknown.
-func (s *Store) MarkDelivered(ctx context.Context, id string, at time.Time) error {
+// MarkDelivered records a delivery by the claim whose lease ends at lease (see store.Outbox).
+func (s *Store) MarkDelivered(ctx context.Context, id string, lease, at time.Time) error {
 	res, err := s.wexec(ctx, `UPDATE outbox SET state = 'delivered', delivered_at = ?, lease_until = 0, last_error = ''
-		WHERE id = ?`, ts(at), id)
-	return wrap("mark delivered", affectedOne(res, err))
+		WHERE id = ? AND state = 'pending' AND lease_until = ?`, ts(at), id, ts(lease))
+	if err := affectedOne(res, err); err != nil {
+		if isNoRows(err) {
+			err = s.notHeld(ctx, id)
+		}
+		return wrap("mark delivered", err)
+	}
+	return nil
 }
 
-// MarkFailed records a failed attempt (see store.Outbox). A delivered event stays delivered.
-func (s *Store) MarkFailed(ctx context.Context, id string, next time.Time, lastError string, dead bool) error {
+// MarkFailed records a failed attempt by the claim whose lease ends at lease (see store.Outbox).
+// A delivered event stays delivered.
+func (s *Store) MarkFailed(ctx context.Context, id string, lease, next time.Time, lastError string, dead bool) error {
 	state := store.OutboxPending
 	if dead {
 		state = store.OutboxDead
@@ -162,16 +169,28 @@ func (s *Store) MarkFailed(ctx context.Context, id string, next time.Time, lastE
 		lastError = lastError[:1000]
 	}
 	res, err := s.wexec(ctx, `UPDATE outbox SET state = ?, next_attempt = ?, lease_until = 0, last_error = ?
-		WHERE id = ? AND state != 'delivered'`, state, ts(next), lastError, id)
+		WHERE id = ? AND state = 'pending' AND lease_until = ?`, state, ts(next), lastError, id, ts(lease))
 	if err := affectedOne(res, err); err != nil {
 		if isNoRows(err) {
-			if _, gerr := s.OutboxEvent(ctx, id); gerr == nil {
-				return nil // already delivered
-			}
+			err = s.notHeld(ctx, id)
 		}
 		return wrap("mark failed", err)
 	}
 	return nil
+}
+
+// notHeld explains an outcome that matched no row: nil when the event is delivered (a late
+// outcome changes nothing), store.ErrLeaseLost when another claim holds it or its outcome is
+// recorded, sql.ErrNoRows when there is no such event.
+func (s *Store) notHeld(ctx context.Context, id string) error {
+	var state string
+	if err := s.r.QueryRowContext(ctx, `SELECT state FROM outbox WHERE id = ?`, id).Scan(&state); err != nil {
+		return err
+	}
+	if state == store.OutboxDelivered {
+		return nil
+	}
+	return store.ErrLeaseLost
 }
 
 // OutboxEvent returns one event by id.

@@ -13,10 +13,13 @@ import (
 func testOutboxDiscard(t *testing.T, h *H) {
 	dead, pending, delivered := event("a"), event("b"), event("c")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dead, pending, delivered), "Enqueue")
-	h.claim(h.Now.Add(time.Second), 10)
-	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, dead.ID, h.Now, "x", true), "MarkFailed(dead)")
-	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, pending.ID, h.Now.Add(time.Hour), "y", false), "MarkFailed(retry)")
-	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, delivered.ID, h.Now), "MarkDelivered")
+	lease := map[string]time.Time{}
+	for _, e := range h.claim(h.Now.Add(time.Second), 10) {
+		lease[e.ID] = e.LeaseUntil
+	}
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, dead.ID, lease[dead.ID], h.Now, "x", true), "MarkFailed(dead)")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, pending.ID, lease[pending.ID], h.Now.Add(time.Hour), "y", false), "MarkFailed(retry)")
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, delivered.ID, lease[delivered.ID], h.Now), "MarkDelivered")
 	for _, e := range []*store.OutboxEvent{pending, delivered} {
 		ssotest.IsErr(t, h.S.DiscardEvent(h.Ctx, e.ID), store.ErrNotDead, "DiscardEvent(%s)", e.ID)
 		if _, err := h.S.OutboxEvent(h.Ctx, e.ID); err != nil {
@@ -51,10 +54,11 @@ func testOutboxTargets(t *testing.T, h *H) {
 	d2 := mk("k5", "webhook", "crm", t0)
 	done := mk("k6", "scim", "portal", t0)
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, d1, d2, done), "Enqueue")
+	lease := h.Now.Add(time.Second + time.Minute) // the claim's lease end
 	h.claim(h.Now.Add(time.Second), 10)
-	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, d1.ID, h.Now, "x", true), "MarkFailed(d1)")
-	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, d2.ID, h.Now, "x", true), "MarkFailed(d2)")
-	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, done.ID, h.Now), "MarkDelivered")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, d1.ID, lease, h.Now, "x", true), "MarkFailed(d1)")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, d2.ID, lease, h.Now, "x", true), "MarkFailed(d2)")
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, done.ID, lease, h.Now), "MarkDelivered")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, p1, p2, p3), "Enqueue(pending)")
 
 	got, err := h.S.OutboxTargets(h.Ctx)
@@ -78,7 +82,7 @@ func testOutboxTargets(t *testing.T, h *H) {
 	ssotest.NoErr(t, h.S.DiscardEvent(h.Ctx, d1.ID), "DiscardEvent(d1)")
 	ssotest.NoErr(t, h.S.DiscardEvent(h.Ctx, d2.ID), "DiscardEvent(d2)")
 	for _, e := range h.claim(h.Now.Add(time.Second), 10) {
-		ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, e.ID, h.Now), "MarkDelivered")
+		ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, e.ID, e.LeaseUntil, h.Now), "MarkDelivered")
 	}
 	got, err = h.S.OutboxTargets(h.Ctx)
 	ssotest.NoErr(t, err, "OutboxTargets (empty)")

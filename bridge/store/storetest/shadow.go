@@ -29,6 +29,7 @@ var shadowTests = []test{
 var outboxTests = []test{
 	{"ClaimOrderPerKey", testOutboxClaimOrder},
 	{"LeaseExpires", testOutboxLeaseExpires},
+	{"StaleClaimRecordsNothing", testOutboxStaleClaim},
 	{"FailBackoffDead", testOutboxFailDead},
 	{"Retry", testOutboxRetry},
 	{"RetrySuperseded", testOutboxRetrySuperseded},
@@ -361,8 +362,8 @@ func testOutboxClaimOrder(t *testing.T, h *H) {
 	if again := h.claim(h.Now.Add(2*time.Second), 10); len(again) != 0 {
 		t.Fatalf("claimed %d leased or blocked events", len(again))
 	}
-	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a1.ID, h.Now.Add(3*time.Second)), "MarkDelivered")
-	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a1.ID, h.Now.Add(3*time.Second)), "MarkDelivered(again)")
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a1.ID, got[0].LeaseUntil, h.Now.Add(3*time.Second)), "MarkDelivered")
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a1.ID, got[0].LeaseUntil, h.Now.Add(3*time.Second)), "MarkDelivered(again)")
 	got = h.claim(h.Now.Add(4*time.Second), 10)
 	ssotest.Equal(t, ids(got), []string{a2.ID}, "after the head was delivered")
 	ev, _ := h.S.OutboxEvent(h.Ctx, a1.ID)
@@ -384,19 +385,70 @@ func testOutboxLeaseExpires(t *testing.T, h *H) {
 	}
 }
 
+// testOutboxStaleClaim (review s4 F8): a claimer whose lease ran out while it delivered, and
+// whose event another replica has claimed since, records no outcome: its failure would release
+// the new holder's live lease (a third replica could then send the event again, or the next
+// event of the key before it), and its delivery would unblock the key's next event while the
+// new holder is still sending this one.
+func testOutboxStaleClaim(t *testing.T, h *H) {
+	a1, a2 := event("a"), event("a")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a1, a2), "Enqueue")
+	late := h.claim(h.Now.Add(time.Second), 1)
+	if len(late) != 1 || late[0].ID != a1.ID {
+		t.Fatalf("first claim = %v", ids(late))
+	}
+	// Its lease (a minute) runs out; another replica claims the event.
+	holder := h.claim(h.Now.Add(2*time.Minute), 1)
+	if len(holder) != 1 || holder[0].ID != a1.ID || !holder[0].LeaseUntil.After(late[0].LeaseUntil) {
+		t.Fatalf("second claim = %+v", holder)
+	}
+	during := h.Now.Add(2*time.Minute + time.Second) // within the holder's lease
+	ssotest.IsErr(t, h.S.MarkFailed(h.Ctx, a1.ID, late[0].LeaseUntil, during, "timeout", false), store.ErrLeaseLost, "MarkFailed(stale claim)")
+	if again := h.claim(during, 10); len(again) != 0 {
+		t.Fatalf("a stale claimer's failure released the holder's lease: claimed %v", ids(again))
+	}
+	ssotest.IsErr(t, h.S.MarkFailed(h.Ctx, a1.ID, late[0].LeaseUntil, during, "timeout", true), store.ErrLeaseLost, "MarkFailed(stale claim, dead)")
+	ssotest.IsErr(t, h.S.MarkDelivered(h.Ctx, a1.ID, late[0].LeaseUntil, during), store.ErrLeaseLost, "MarkDelivered(stale claim)")
+	ssotest.IsErr(t, h.S.MarkDelivered(h.Ctx, a1.ID, time.Time{}, during), store.ErrLeaseLost, "MarkDelivered(no claim)")
+	ev, err := h.S.OutboxEvent(h.Ctx, a1.ID)
+	ssotest.NoErr(t, err, "OutboxEvent")
+	if ev.State != store.OutboxPending || !ev.LeaseUntil.Equal(holder[0].LeaseUntil) || ev.LastError != "" {
+		t.Fatalf("after the stale claimer's outcomes: %+v", ev)
+	}
+	if again := h.claim(during, 10); len(again) != 0 {
+		t.Fatalf("a stale claimer's delivery unblocked the key: claimed %v", ids(again))
+	}
+	// The holder records its outcome; the key's next event follows.
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, a1.ID, holder[0].LeaseUntil, during, "503", false), "MarkFailed(holder)")
+	ssotest.IsErr(t, h.S.MarkFailed(h.Ctx, a1.ID, holder[0].LeaseUntil, during, "503", false), store.ErrLeaseLost, "MarkFailed(holder, released)")
+	third := h.claim(during, 10)
+	if len(third) != 1 || third[0].ID != a1.ID {
+		t.Fatalf("claim after the holder's failure = %v", ids(third))
+	}
+	ssotest.IsErr(t, h.S.MarkDelivered(h.Ctx, a1.ID, holder[0].LeaseUntil, during), store.ErrLeaseLost, "MarkDelivered(released claim)")
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a1.ID, third[0].LeaseUntil, during), "MarkDelivered(holder)")
+	// A delivered event answers every late outcome with nil and stays delivered.
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a1.ID, late[0].LeaseUntil, during), "MarkDelivered(stale claim, delivered)")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, a1.ID, late[0].LeaseUntil, during, "late", true), "MarkFailed(stale claim, delivered)")
+	if ev, _ := h.S.OutboxEvent(h.Ctx, a1.ID); ev.State != store.OutboxDelivered {
+		t.Fatalf("delivered event became %s", ev.State)
+	}
+	ssotest.Equal(t, ids(h.claim(during, 10)), []string{a2.ID}, "after the holder's delivery")
+}
+
 func testOutboxFailDead(t *testing.T, h *H) {
 	a1, a2 := event("a"), event("a")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a1, a2), "Enqueue")
-	h.claim(h.Now.Add(time.Second), 10)
+	first := h.claim(h.Now.Add(time.Second), 10)
 	next := h.Now.Add(time.Hour)
-	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, a1.ID, next, "503 Service Unavailable", false), "MarkFailed")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, a1.ID, first[0].LeaseUntil, next, "503 Service Unavailable", false), "MarkFailed")
 	// Backing off: neither it nor the events behind it are due.
 	if got := h.claim(h.Now.Add(time.Minute), 10); len(got) != 0 {
 		t.Fatalf("claimed %d events during backoff", len(got))
 	}
 	got := h.claim(next, 10)
 	ssotest.Equal(t, ids(got), []string{a1.ID}, "after the backoff")
-	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, a1.ID, next, "410 Gone", true), "MarkFailed(dead)")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, a1.ID, got[0].LeaseUntil, next, "410 Gone", true), "MarkFailed(dead)")
 	ev, _ := h.S.OutboxEvent(h.Ctx, a1.ID)
 	if ev.State != store.OutboxDead || ev.LastError != "410 Gone" || ev.Attempts != 2 {
 		t.Fatalf("dead event = %+v", ev)
@@ -413,20 +465,19 @@ func testOutboxFailDead(t *testing.T, h *H) {
 		t.Fatalf("counts = %v", counts)
 	}
 	// Failing a delivered event does not resurrect it.
-	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a2.ID, next), "MarkDelivered")
-	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, a2.ID, next, "late", false), "MarkFailed(delivered)")
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a2.ID, got[0].LeaseUntil, next), "MarkDelivered")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, a2.ID, got[0].LeaseUntil, next, "late", false), "MarkFailed(delivered)")
 	if ev, _ := h.S.OutboxEvent(h.Ctx, a2.ID); ev.State != store.OutboxDelivered {
 		t.Fatalf("delivered event became %s", ev.State)
 	}
-	ssotest.IsErr(t, h.S.MarkDelivered(h.Ctx, ssotest.RandomID(), next), sso.ErrNotFound, "MarkDelivered(unknown)")
+	ssotest.IsErr(t, h.S.MarkDelivered(h.Ctx, ssotest.RandomID(), time.Time{}, next), sso.ErrNotFound, "MarkDelivered(unknown)")
 }
 
 func testOutboxRetry(t *testing.T, h *H) {
 	a, b := event("a"), event("b")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a, b), "Enqueue")
-	h.claim(h.Now.Add(time.Second), 10)
-	for _, e := range []*store.OutboxEvent{a, b} {
-		ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, e.ID, h.Now, "x", true), "MarkFailed(dead)")
+	for _, e := range h.claim(h.Now.Add(time.Second), 10) {
+		ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, e.ID, e.LeaseUntil, h.Now, "x", true), "MarkFailed(dead)")
 	}
 	n, err := h.S.RetryEvents(h.Ctx, a.ID, h.Now.Add(time.Minute))
 	ssotest.NoErr(t, err, "RetryEvents(id)")
@@ -456,8 +507,8 @@ func testOutboxRetry(t *testing.T, h *H) {
 func testOutboxRetrySuperseded(t *testing.T, h *H) {
 	old := event("k")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, old), "Enqueue(old)")
-	h.claim(h.Now.Add(time.Second), 10)
-	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, old.ID, h.Now, "x", true), "MarkFailed(dead)")
+	claimed := h.claim(h.Now.Add(time.Second), 10)
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, old.ID, claimed[0].LeaseUntil, h.Now, "x", true), "MarkFailed(dead)")
 	newer := event("k")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, newer), "Enqueue(newer)")
 	if _, err := h.S.RetryEvents(h.Ctx, old.ID, h.Now.Add(time.Minute)); err == nil {
@@ -533,7 +584,7 @@ func testOutboxEndSession(t *testing.T, h *H) {
 func testOutboxPurge(t *testing.T, h *H) {
 	a, b := event("a"), event("b")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a, b), "Enqueue")
-	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a.ID, h.Now), "MarkDelivered")
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, a.ID, time.Time{}, h.Now), "MarkDelivered(never claimed)")
 	n, err := h.S.PurgeDelivered(h.Ctx, h.Now.Add(time.Second))
 	ssotest.NoErr(t, err, "PurgeDelivered")
 	if n != 1 {
