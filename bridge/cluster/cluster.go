@@ -44,4 +44,6 @@ const (
 	TopicClients = "clients"
 	// TopicKeys: a signing key was created or retired.
 	TopicKeys = "keys"
+	// TopicSAML: a SAML service provider was registered or removed (saml.Registry).
+	TopicSAML = "saml"
 )

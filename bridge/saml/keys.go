@@ -18,11 +18,14 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // KeyStore keeps the sealed signing keys.
 type KeyStore interface {
-	AddSAMLKey(ctx context.Context, k *store.SAMLKey) error
+	// AddSAMLSuccessor stores a key unless another already signs past its start (another
+	// replica made it first): sso.ErrConflict then.
+	AddSAMLSuccessor(ctx context.Context, k *store.SAMLKey) error
 	SAMLKeys(ctx context.Context) ([]*store.SAMLKey, error)
 }
 
@@ -105,8 +108,10 @@ func (k *KeyRing) load(ctx context.Context) ([]*signingKey, error) {
 
 // Rotate reloads the keys and makes the successor of the signing key once it stops signing
 // within the overlap; created reports whether it made one. The server calls it on the replica
-// that holds the key-rotation lease (a key made twice by two processes is published twice;
-// the newest signs).
+// that holds the key-rotation lease, and every replica calls it once at start-up (NewKeyRing):
+// the key is stored only when no other key signs past its start, so replicas racing (starting
+// together on an empty store, or a rotation during a lease handover) make one key, and the
+// others read it.
 func (k *KeyRing) Rotate(ctx context.Context) (created bool, err error) {
 	keys, err := k.load(ctx)
 	if err != nil {
@@ -125,12 +130,20 @@ func (k *KeyRing) Rotate(ctx context.Context) (created bool, err error) {
 			start = latest.signUntil
 		}
 		key, err := k.generate(ctx, now, start)
-		if err != nil {
+		switch {
+		case errors.Is(err, sso.ErrConflict):
+			// Another replica stored this key first: use its.
+			if keys, err = k.load(ctx); err != nil {
+				return false, err
+			}
+			k.log.InfoContext(ctx, "saml signing key made by another replica; using it")
+		case err != nil:
 			return false, err
+		default:
+			keys = append(keys, key)
+			created = true
+			k.log.InfoContext(ctx, "saml signing key created", "kid", key.id, "signs_from", key.createdAt, "sign_until", key.signUntil)
 		}
-		keys = append(keys, key)
-		created = true
-		k.log.InfoContext(ctx, "saml signing key created", "kid", key.id, "signs_from", key.createdAt, "sign_until", key.signUntil)
 	}
 	k.mu.Lock()
 	k.keys = keys
@@ -171,7 +184,7 @@ func (k *KeyRing) generate(ctx context.Context, now, start time.Time) (*signingK
 	if err != nil {
 		return nil, err
 	}
-	if err := k.store.AddSAMLKey(ctx, &store.SAMLKey{ID: key.id, CertDER: der, PrivateEnc: sealed, CreatedAt: key.createdAt,
+	if err := k.store.AddSAMLSuccessor(ctx, &store.SAMLKey{ID: key.id, CertDER: der, PrivateEnc: sealed, CreatedAt: key.createdAt,
 		SignUntil: key.signUntil, ExpiresAt: key.expiresAt}); err != nil {
 		return nil, fmt.Errorf("saml keys: store: %w", err)
 	}

@@ -2,6 +2,7 @@ package saml
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
@@ -48,18 +49,23 @@ type SPStore interface {
 	DeleteSAMLServiceProvider(ctx context.Context, entityID string) error
 }
 
-// Registry finds SPs: those of the configuration file, then those registered with the CLI
-// (read from the store, cached for a few seconds).
+// Registry finds SPs: those of the configuration file, then those registered with the CLI,
+// read from the store once and kept in memory. Refresh reads them again: the server subscribes
+// it to the replicas' change notifications (cluster.TopicSAML), which Register and Remove send
+// through Changes, so an SP registered on one replica (or with the CLI) is served by every
+// replica at once; the notifier's periodic fallback calls Refresh too.
 type Registry struct {
 	static []*SP
 	store  SPStore
-	ttl    time.Duration
 	now    func() time.Time
+	// Changed, when set, tells every replica after Register and Remove commit (a
+	// cluster.Notifier's Notify of cluster.TopicSAML).
+	Changed func(ctx context.Context) error
 
-	mu      sync.Mutex
-	stored  []*SP
-	loaded  time.Time
-	loadErr error
+	mu     sync.Mutex
+	loaded bool
+	stored []*SP
+	digest [sha256.Size]byte // of the records stored is built from
 }
 
 // NewRegistry builds the registry from the configuration's SPs (checked) and the store.
@@ -67,7 +73,7 @@ func NewRegistry(cfg config.SAMLConfig, st SPStore, now func() time.Time) (*Regi
 	if now == nil {
 		now = time.Now
 	}
-	r := &Registry{store: st, ttl: 2 * time.Second, now: now}
+	r := &Registry{store: st, now: now}
 	for i, c := range cfg.ServiceProviders {
 		sp, err := FromConfig(c)
 		if err != nil {
@@ -201,14 +207,73 @@ func (r *Registry) All(ctx context.Context) ([]*SP, error) {
 
 func (r *Registry) loadStored(ctx context.Context) ([]*SP, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.loaded.IsZero() && r.now().Sub(r.loaded) < r.ttl {
-		return r.stored, r.loadErr
+	loaded, stored := r.loaded, r.stored
+	r.mu.Unlock()
+	if loaded {
+		return stored, nil
 	}
+	if err := r.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stored, nil
+}
+
+// Refresh reads the registered SPs from the store, and rebuilds them when the records changed.
+func (r *Registry) Refresh(ctx context.Context) error {
 	recs, err := r.store.SAMLServiceProviders(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("saml service providers: %w", err)
+		return fmt.Errorf("saml service providers: %w", err)
 	}
+	h := sha256.New()
+	for _, rec := range recs {
+		for _, b := range [][]byte{[]byte(rec.EntityID), rec.Settings, rec.Metadata} {
+			fmt.Fprintf(h, "%d:", len(b))
+			h.Write(b)
+		}
+	}
+	var digest [sha256.Size]byte
+	h.Sum(digest[:0])
+	r.mu.Lock()
+	same := r.loaded && digest == r.digest
+	r.mu.Unlock()
+	if same {
+		return nil
+	}
+	out, err := buildStored(recs)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.stored, r.digest, r.loaded = out, digest, true
+	r.mu.Unlock()
+	return nil
+}
+
+// changed reads the SPs again after this process changed them and tells the other replicas.
+// The change is committed whatever the notification does: when it fails, the others find the
+// change at their next periodic check, and the error says so.
+func (r *Registry) changed(ctx context.Context) error {
+	if err := r.Refresh(ctx); err != nil {
+		r.mu.Lock()
+		r.loaded = false // read them at the next lookup
+		r.mu.Unlock()
+	}
+	if r.Changed == nil {
+		return nil
+	}
+	if err := r.Changed(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotNotified, err)
+	}
+	return nil
+}
+
+// ErrNotNotified is wrapped in Register's and Remove's error when the change is stored but the
+// other replicas could not be told at once (they read it at their next periodic check).
+var ErrNotNotified = errors.New("saved, but the other replicas could not be told at once; they pick the change up within seconds")
+
+func buildStored(recs []*store.SAMLServiceProvider) ([]*SP, error) {
 	var out []*SP
 	for _, rec := range recs {
 		var settings config.SAMLServiceProvider
@@ -221,7 +286,6 @@ func (r *Registry) loadStored(ctx context.Context) ([]*SP, error) {
 		}
 		out = append(out, sp)
 	}
-	r.stored, r.loaded, r.loadErr = out, r.now(), nil
 	return out, nil
 }
 
@@ -273,10 +337,7 @@ func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProv
 	if err := r.store.PutSAMLServiceProvider(ctx, rec); err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
-	r.loaded = time.Time{}
-	r.mu.Unlock()
-	return sp, nil
+	return sp, r.changed(ctx)
 }
 
 // Remove deletes an SP registered with the CLI (by id or entity id).
@@ -295,10 +356,7 @@ func (r *Registry) Remove(ctx context.Context, idOrEntity string) error {
 		if err := r.store.DeleteSAMLServiceProvider(ctx, sp.EntityID); err != nil {
 			return err
 		}
-		r.mu.Lock()
-		r.loaded = time.Time{}
-		r.mu.Unlock()
-		return nil
+		return r.changed(ctx)
 	}
 	return fmt.Errorf("no SAML service provider %q: %w", idOrEntity, sso.ErrNotFound)
 }

@@ -94,6 +94,11 @@ type SAMLStore interface {
 
 	// AddSAMLKey stores a new signing key; sso.ErrConflict when the id exists.
 	AddSAMLKey(ctx context.Context, k *SAMLKey) error
+	// AddSAMLSuccessor stores k, the key that signs from k.CreatedAt, unless a stored key
+	// already signs past that moment: then another replica made this key (the first one, or
+	// the same successor) first, and the answer is sso.ErrConflict. Atomic across processes, so
+	// replicas starting together on an empty store, or racing one rotation, make one key.
+	AddSAMLSuccessor(ctx context.Context, k *SAMLKey) error
 	// SAMLKeys lists the keys that have not expired, oldest first.
 	SAMLKeys(ctx context.Context) ([]*SAMLKey, error)
 }

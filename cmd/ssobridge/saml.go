@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/cluster"
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -27,15 +29,34 @@ func samlCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// withSAML opens the store and the SP registry (the config file's SPs and the stored ones).
+// withSAML opens the store and the SP registry (the config file's SPs and the stored ones),
+// whose changes are announced to the running replicas (cluster.TopicSAML) so that they serve
+// them at once.
 func (g *globals) withSAML(ctx context.Context, f func(cfg bridge.Config, st store.Store, reg *saml.Registry) error) error {
 	return g.withStore(ctx, func(cfg bridge.Config, st store.Store) error {
 		reg, err := saml.NewRegistry(cfg.SAML, st, nil)
 		if err != nil {
 			return err
 		}
+		sc := cfg.StoreConfig()
+		node, err := cluster.ForStore(ctx, sc.Type, sc.DSN, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		if err != nil {
+			return err
+		}
+		defer node.Close()
+		reg.Changed = func(ctx context.Context) error { return node.Notify(ctx, cluster.TopicSAML) }
 		return f(cfg, st, reg)
 	})
+}
+
+// notNotified reports a change stored but not announced (saml.ErrNotNotified) as a warning;
+// other errors are returned.
+func notNotified(w io.Writer, err error) error {
+	if errors.Is(err, saml.ErrNotNotified) {
+		fmt.Fprintf(w, "warning: %v\n", err)
+		return nil
+	}
+	return err
 }
 
 // maxMetadata bounds a metadata document read at registration.
@@ -104,7 +125,7 @@ func samlRegisterCmd(g *globals) *cobra.Command {
 			}
 			return g.withSAML(ctx, func(_ bridge.Config, st store.Store, reg *saml.Registry) error {
 				got, err := reg.Register(ctx, sp, md, time.Now())
-				if err != nil {
+				if err = notNotified(cmd.ErrOrStderr(), err); err != nil {
 					return fmt.Errorf("register: %w", err)
 				}
 				auditCLI(ctx, st, "admin.saml_sp_add", got.Settings.ID, got.EntityID)
@@ -164,7 +185,7 @@ func samlRemoveCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			return g.withSAML(ctx, func(_ bridge.Config, st store.Store, reg *saml.Registry) error {
-				if err := reg.Remove(ctx, strings.TrimSpace(args[0])); err != nil {
+				if err := notNotified(cmd.ErrOrStderr(), reg.Remove(ctx, strings.TrimSpace(args[0]))); err != nil {
 					return err
 				}
 				auditCLI(ctx, st, "admin.saml_sp_remove", args[0], "removed")

@@ -170,6 +170,27 @@ func (s *Store) AddSAMLKey(ctx context.Context, k *store.SAMLKey) error {
 	return wrap("add saml key", err)
 }
 
+// AddSAMLSuccessor stores k unless a key signs past k.CreatedAt (see store.SAMLStore). The
+// table is locked against other writers for the check and the insert (readers go on): at READ
+// COMMITTED two transactions would both see no such key and both insert.
+func (s *Store) AddSAMLSuccessor(ctx context.Context, k *store.SAMLKey) error {
+	return wrap("add saml successor", s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE saml_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO saml_keys (id, cert_der, private_enc, created_at, sign_until, expires_at)
+			SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM saml_keys WHERE sign_until > $4)`,
+			k.ID, k.CertDER, k.PrivateEnc, ts(k.CreatedAt), ts(k.SignUntil), ts(k.ExpiresAt))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return sso.ErrConflict
+		}
+		return nil
+	}))
+}
+
 func (s *Store) SAMLKeys(ctx context.Context) ([]*store.SAMLKey, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, cert_der, private_enc, created_at, sign_until, expires_at FROM saml_keys
 		WHERE expires_at > $1 ORDER BY created_at, id COLLATE "C"`, ts(s.clock()))

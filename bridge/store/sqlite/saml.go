@@ -213,6 +213,21 @@ func (s *Store) AddSAMLKey(ctx context.Context, k *store.SAMLKey) error {
 	return wrap("add saml key", err)
 }
 
+// AddSAMLSuccessor stores k unless a key signs past k.CreatedAt (see store.SAMLStore): one
+// statement on the write connection, which SQLite runs alone.
+func (s *Store) AddSAMLSuccessor(ctx context.Context, k *store.SAMLKey) error {
+	res, err := s.wexec(ctx, `INSERT INTO saml_keys (id, cert_der, private_enc, created_at, sign_until, expires_at)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS (SELECT 1 FROM saml_keys WHERE sign_until > ?4)`,
+		k.ID, k.CertDER, k.PrivateEnc, ts(k.CreatedAt), ts(k.SignUntil), ts(k.ExpiresAt))
+	if err := affectedOne(res, err); err != nil {
+		if isNoRows(err) {
+			err = sso.ErrConflict
+		}
+		return wrap("add saml successor", err)
+	}
+	return nil
+}
+
 func (s *Store) SAMLKeys(ctx context.Context) ([]*store.SAMLKey, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT id, cert_der, private_enc, created_at, sign_until, expires_at FROM saml_keys
 		WHERE expires_at > ? ORDER BY created_at, id`, ts(s.clock()))

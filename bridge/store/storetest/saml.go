@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ var samlTests = []test{
 	{"MessageIDOnce", testSAMLMessageIDOnce},
 	{"Participants", testSAMLParticipants},
 	{"Keys", testSAMLKeys},
+	{"KeySuccessorOnce", testSAMLKeySuccessorOnce},
 	{"Purge", testSAMLPurge},
 }
 
@@ -190,6 +192,57 @@ func testSAMLKeys(t *testing.T, h *H) {
 	if len(keys) != 2 || keys[0].ID != "k1" || keys[1].ID != "k2" || !bytes.Equal(keys[0].PrivateEnc, []byte{2}) ||
 		!bytes.Equal(keys[1].CertDER, []byte{3}) || !keys[1].SignUntil.Equal(k2.SignUntil) {
 		t.Fatalf("SAMLKeys = %+v", keys)
+	}
+}
+
+// testSAMLKeySuccessorOnce: replicas starting on a store without a signing key, or racing one
+// rotation, store one key between them; an expired key does not count.
+func testSAMLKeySuccessorOnce(t *testing.T, h *H) {
+	old := &store.SAMLKey{ID: "old", CertDER: []byte{1}, PrivateEnc: []byte{2}, CreatedAt: h.Now.Add(-48 * time.Hour),
+		SignUntil: h.Now.Add(-2 * time.Hour), ExpiresAt: h.Now.Add(-time.Hour)}
+	ssotest.NoErr(t, h.S.AddSAMLKey(h.Ctx, old), "AddSAMLKey(expired)")
+	race := func(round string, start time.Time) *store.SAMLKey {
+		t.Helper()
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			won   []*store.SAMLKey
+			errs  []error
+			begin = make(chan struct{})
+		)
+		for i := range 8 {
+			// Each replica's clock is a little off the others'.
+			created := start.Add(time.Duration(i) * time.Millisecond)
+			k := &store.SAMLKey{ID: ssotest.RandomID(), CertDER: []byte{byte(i)}, PrivateEnc: []byte{byte(i)},
+				CreatedAt: created, SignUntil: created.Add(24 * time.Hour), ExpiresAt: created.Add(25 * time.Hour)}
+			wg.Go(func() {
+				<-begin
+				err := h.S.AddSAMLSuccessor(h.Ctx, k)
+				mu.Lock()
+				defer mu.Unlock()
+				if err == nil {
+					won = append(won, k)
+				} else if !errors.Is(err, sso.ErrConflict) {
+					errs = append(errs, err)
+				}
+			})
+		}
+		close(begin)
+		wg.Wait()
+		ssotest.NoErr(t, errors.Join(errs...), "%s: AddSAMLSuccessor", round)
+		if len(won) != 1 {
+			t.Fatalf("%s: %d keys stored, want 1", round, len(won))
+		}
+		return won[0]
+	}
+	first := race("first key", h.Now)
+	ssotest.IsErr(t, h.S.AddSAMLSuccessor(h.Ctx, &store.SAMLKey{ID: "late", CreatedAt: h.Now.Add(time.Hour),
+		SignUntil: h.Now.Add(48 * time.Hour), ExpiresAt: h.Now.Add(49 * time.Hour)}), sso.ErrConflict, "AddSAMLSuccessor while the first signs")
+	next := race("successor", first.SignUntil)
+	keys, err := h.S.SAMLKeys(h.Ctx)
+	ssotest.NoErr(t, err, "SAMLKeys")
+	if len(keys) != 2 || keys[0].ID != first.ID || keys[1].ID != next.ID {
+		t.Fatalf("SAMLKeys = %+v, want %s then %s", keys, first.ID, next.ID)
 	}
 }
 
