@@ -275,7 +275,7 @@ func (p *Provider) Exchange(ctx context.Context, cb Callback, nonce, verifier st
 	if idt.Subject == "" {
 		return nil, fmt.Errorf("%w: the ID token has no subject", ErrInvalid)
 	}
-	return &Identity{Issuer: idt.Issuer, Subject: idt.Subject, Email: c.Email, EmailVerified: truthy(c.EmailVerified),
+	return &Identity{Issuer: p.canonicalIssuer(idt.Issuer), Subject: idt.Subject, Email: c.Email, EmailVerified: truthy(c.EmailVerified),
 		SID: c.SID, AMR: c.AMR}, nil
 }
 
@@ -290,12 +290,36 @@ func truthy(v any) bool {
 	return false
 }
 
+// googleIssuerNoScheme is the other spelling of Google's issuer that its ID tokens may carry
+// ("accounts.google.com or https://accounts.google.com", Google's OpenID Connect docs).
+const googleIssuerNoScheme = "accounts.google.com"
+
+// canonicalIssuer is the one spelling of an issuer of this provider that links, upstream
+// sessions and replay guards are keyed by: Google's scheme-less spelling becomes
+// GoogleIssuer, so that one Google account is one identity whichever spelling a token has.
+func (p *Provider) canonicalIssuer(iss string) string {
+	if p.cfg.Issuer == GoogleIssuer && iss == googleIssuerNoScheme {
+		return GoogleIssuer
+	}
+	return iss
+}
+
+// IssuerSpellings are the spellings under which an identity of this provider with the
+// (canonical) issuer iss may have been recorded: iss itself, and for Google also the
+// scheme-less spelling that links made before the issuer was canonicalised carry.
+func (p *Provider) IssuerSpellings(iss string) []string {
+	if p.cfg.Issuer == GoogleIssuer && iss == GoogleIssuer {
+		return []string{GoogleIssuer, googleIssuerNoScheme}
+	}
+	return []string{iss}
+}
+
 // issuerMatches checks an issuer named by the provider's answers against the configured one:
 // for a multi-tenant Entra endpoint, the template with the token's own tenant id (tid; when
 // empty, the tenant id the issuer names, which must be a GUID), within AllowedTenants.
 func (p *Provider) issuerMatches(d *discovered, iss, tid string) bool {
 	if !p.multiTenant() {
-		return iss == p.cfg.Issuer || (p.cfg.Issuer == GoogleIssuer && iss == "accounts.google.com")
+		return iss == p.cfg.Issuer || (p.cfg.Issuer == GoogleIssuer && iss == googleIssuerNoScheme)
 	}
 	prefix, suffix, _ := strings.Cut(d.issuer, entraTenantIDToken)
 	if !strings.HasPrefix(iss, prefix) || !strings.HasSuffix(iss, suffix) || len(iss) <= len(prefix)+len(suffix) {
@@ -348,7 +372,7 @@ func (p *Provider) AMR(upstream []string) []string {
 // endpoint, of any allowed tenant).
 func (p *Provider) IsIssuer(ctx context.Context, iss string) bool {
 	if !p.multiTenant() {
-		return iss == p.cfg.Issuer
+		return p.canonicalIssuer(iss) == p.cfg.Issuer
 	}
 	d, err := p.discover(ctx)
 	return err == nil && p.issuerMatches(d, iss, "")
@@ -406,6 +430,9 @@ func (p *Provider) EndSessionURL(ctx context.Context, postLogout, state string) 
 // LogoutToken is a validated upstream back-channel logout token.
 type LogoutToken struct {
 	Issuer, Subject, SID, JTI string
+	// Expiry is the token's exp: until then (plus the verifier's clock leeway) it would be
+	// accepted again, so its jti must be remembered at least that long.
+	Expiry time.Time
 }
 
 const backchannelEvent = "http://schemas.openid.net/event/backchannel-logout"
@@ -451,5 +478,5 @@ func (p *Provider) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutTo
 	if !ok || len(ev) == 0 || ev[0] != '{' {
 		return nil, fmt.Errorf("%w: logout token has no back-channel logout event", ErrInvalid)
 	}
-	return &LogoutToken{Issuer: t.Issuer, Subject: t.Subject, SID: c.SID, JTI: c.JTI}, nil
+	return &LogoutToken{Issuer: p.canonicalIssuer(t.Issuer), Subject: t.Subject, SID: c.SID, JTI: c.JTI, Expiry: t.Expiry}, nil
 }

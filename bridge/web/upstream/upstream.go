@@ -296,7 +296,7 @@ func (h *Handler) callback(c echo.Context) error {
 	if l.LinkSubject != "" {
 		return h.linkSignedIn(c, p, l)
 	}
-	link, err := h.Store.UpstreamLink(ctx, id.Issuer, id.Subject)
+	link, err := h.upstreamLink(ctx, p, id.Issuer, id.Subject)
 	switch {
 	case err == nil:
 		return h.signInLinked(c, p, l, link.Subject, p.AMR(id.AMR))
@@ -314,6 +314,20 @@ func (h *Handler) callback(c echo.Context) error {
 		}
 	}
 	return h.askPassword(c, p, l, state, "", http.StatusOK)
+}
+
+// upstreamLink is the link of an upstream identity, under any spelling of its issuer that an
+// older link may have been recorded with (up.Provider.IssuerSpellings).
+func (h *Handler) upstreamLink(ctx context.Context, p *up.Provider, iss, sub string) (*store.UpstreamLink, error) {
+	var err error
+	for _, spelling := range p.IssuerSpellings(iss) {
+		var link *store.UpstreamLink
+		link, err = h.Store.UpstreamLink(ctx, spelling, sub)
+		if !errors.Is(err, sso.ErrNotFound) {
+			return link, err
+		}
+	}
+	return nil, err
 }
 
 // providerOr is the provider named name, else p (for naming a provider on an error page).
@@ -641,16 +655,21 @@ func (h *Handler) backchannel(c echo.Context) error {
 		h.Logger.WarnContext(ctx, "upstream logout token refused", "provider", p.Name(), "err", err)
 		return fail("the logout token is not valid")
 	}
-	// 2.6 step 6: a logout token is used once.
-	if err := h.Store.UseHandoffToken(ctx, sso.HashToken("upstream-logout:"+t.Issuer+"\x00"+t.JTI), h.Now().Add(24*time.Hour)); err != nil {
+	// 2.6 step 6: a logout token is used once, so its jti is kept for as long as the token
+	// would be accepted again (its exp), and at least a day.
+	if err := h.Store.UseHandoffToken(ctx, sso.HashToken("upstream-logout:"+t.Issuer+"\x00"+t.JTI), logoutGuardUntil(h.Now(), t.Expiry)); err != nil {
 		if errors.Is(err, sso.ErrConflict) {
 			return fail("the logout token was used already")
 		}
 		return err
 	}
-	ids, err := h.Store.UpstreamSessions(ctx, t.Issuer, t.Subject, t.SID)
-	if err != nil {
-		return fmt.Errorf("upstream sessions: %w", err)
+	var ids []string
+	for _, iss := range p.IssuerSpellings(t.Issuer) {
+		more, err := h.Store.UpstreamSessions(ctx, iss, t.Subject, t.SID)
+		if err != nil {
+			return fmt.Errorf("upstream sessions: %w", err)
+		}
+		ids = append(ids, more...)
 	}
 	ended := 0
 	for _, id := range ids {
@@ -669,6 +688,23 @@ func (h *Handler) backchannel(c echo.Context) error {
 	}
 	h.Logger.InfoContext(ctx, "upstream back-channel logout", "provider", p.Name(), "sessions_ended", ended)
 	return c.NoContent(http.StatusOK)
+}
+
+// logoutGuardMinimum is the least time a logout token's jti is remembered; logoutGuardSkew
+// covers clocks of replicas (and of the provider) that run a little behind this one's.
+const (
+	logoutGuardMinimum = 24 * time.Hour
+	logoutGuardSkew    = 5 * time.Minute
+)
+
+// logoutGuardUntil is how long the replay guard of a logout token expiring at exp lasts: past
+// its exp (the verifier refuses it then), and never less than logoutGuardMinimum.
+func logoutGuardUntil(now, exp time.Time) time.Time {
+	until := now.Add(logoutGuardMinimum)
+	if e := exp.Add(logoutGuardSkew); e.After(until) {
+		until = e
+	}
+	return until
 }
 
 func truncate(s string, n int) string {
