@@ -1,12 +1,19 @@
 package bridge_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
+	"html"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +21,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/bridge/upstream"
@@ -121,5 +129,89 @@ func TestUpstreamLogoutTokenReplayFollowsItsExpiry(t *testing.T) {
 	clock.advance(25 * time.Hour) // the token is valid for another 47 hours
 	if status, body := post(); status != http.StatusBadRequest {
 		t.Fatalf("replayed after 25 hours, while the token is still valid: %d %v, want 400 (used already)", status, body)
+	}
+}
+
+// TestSAMLPostLogoutRequestEndsTheSession (review s5): an SP's single logout request with the
+// HTTP-POST binding arrives as a cross-site POST, which carries no SameSite=Lax session cookie.
+// The bridge answered it "logged out" (Success) and left the member's SSO session alive: on a
+// shared computer the next person opening any app was signed in as the member who had just
+// logged out. Now the browser posts the request again from the bridge's origin, with the cookie,
+// and the session ends.
+func TestSAMLPostLogoutRequestEndsTheSession(t *testing.T) {
+	e, lms, _, _ := samlEnv(t)
+	browser, acs, f := samlResponse(t, e, lms) // alice is signed in at the bridge and at lms
+	resp, err := browser.PostForm(acs, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	sub := identitySubject(t, e, mustMember(t, e, "alice").Key)
+	ctx := t.Context()
+	if s, _ := e.store.Sessions(ctx, sub); len(s) != 1 {
+		t.Fatalf("%d sessions after the SAML sign-in", len(s))
+	}
+
+	lms.mw.ServiceProvider.LogoutSignatureMethod = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256" // enveloped signature
+	page, err := lms.mw.ServiceProvider.MakePostLogoutRequest(sub, "back-to-lms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)"`)
+	form := url.Values{}
+	for _, m := range input.FindAllStringSubmatch(string(page), -1) {
+		form.Set(m[1], html.UnescapeString(m[2]))
+	}
+	if form.Get("SAMLRequest") == "" {
+		t.Fatalf("no LogoutRequest form: %s", page)
+	}
+	// The same request without its signature is refused, even with the session cookie.
+	raw, err := base64.StdEncoding.DecodeString(form.Get("SAMLRequest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsigned := regexp.MustCompile(`(?s)<ds:Signature.*</ds:Signature>`).ReplaceAll(raw, nil)
+	if bytes.Equal(unsigned, raw) {
+		t.Fatalf("no enveloped signature in %s", raw)
+	}
+	resp, err = browser.PostForm(e.issuer+saml.PathSLO+"?resent=1", url.Values{"SAMLRequest": {base64.StdEncoding.EncodeToString(unsigned)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if s, _ := e.store.Sessions(ctx, sub); resp.StatusCode != http.StatusBadRequest || len(s) != 1 {
+		t.Fatalf("unsigned LogoutRequest: status %d, %d sessions", resp.StatusCode, len(s))
+	}
+	// The SP's page posts the form to the bridge: cross-site, so the browser sends no Lax cookie.
+	crossSite := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = crossSite.PostForm(e.issuer+saml.PathSLO, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// A page that posts a form back to the bridge is same-origin: the browser posts it with its
+	// cookies (each hop followed as a browser does, until the bridge sends it elsewhere).
+	browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	action := regexp.MustCompile(`<form method="post" action="([^"]+)" id="saml-post">`)
+	for hop := 0; hop < 3; hop++ {
+		m := action.FindStringSubmatch(string(body))
+		if m == nil || !strings.HasPrefix(html.UnescapeString(m[1]), "/") {
+			break
+		}
+		again := url.Values{}
+		for _, f := range input.FindAllStringSubmatch(string(body), -1) {
+			again.Set(f[1], html.UnescapeString(f[2]))
+		}
+		resp, err = browser.PostForm(e.issuer+html.UnescapeString(m[1]), again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if s, _ := e.store.Sessions(ctx, sub); len(s) != 0 {
+		t.Fatalf("the SP's POST LogoutRequest was answered (status %d) but the member's SSO session lives on: %d sessions: %.3000s",
+			resp.StatusCode, len(s), body)
 	}
 }

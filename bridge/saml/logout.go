@@ -45,6 +45,15 @@ func (h *Handler) slo(c echo.Context) error {
 		return c.NoContent(http.StatusNoContent)
 	}
 	ctx := r.Context()
+	if r.Method == http.MethodPost && r.URL.Query().Get(sloResent) == "" {
+		// An SP's HTTP-POST LogoutRequest is a cross-site POST, on which browsers do not send
+		// the SameSite=Lax session cookie: without it this browser's session would look gone,
+		// and the SP would be told it ended while it lives on. The browser posts the message
+		// again from this origin (once), and then the cookie comes with it.
+		if _, err := h.Cookies.Current(c); errors.Is(err, sso.ErrNotFound) {
+			return h.resendLogoutRequest(c, r.PostForm)
+		}
+	}
 	idp, err := h.idp(ctx)
 	if err != nil {
 		return err
@@ -56,9 +65,9 @@ func (h *Handler) slo(c echo.Context) error {
 	if err := lreq.Validate(); err != nil {
 		return h.sloRefused(c, refusal(err), err)
 	}
-	if lreq.Request.Signature == nil && r.URL.Query().Get("Signature") == "" && r.PostForm.Get("Signature") == "" {
-		return h.sloRefused(c, "unsigned logout request", nil)
-	}
+	// Validate accepts only a LogoutRequest signed by the SP (a query string, SimpleSign or
+	// enveloped XML signature over what it then reads): an unsigned one fails above. (An
+	// enveloped signature is not in lreq.Request, which is read from what it covers.)
 	sp, err := h.Registry.ByEntityID(ctx, lreq.ServiceProviderMetadata.EntityID)
 	if err != nil {
 		return h.sloRefused(c, "unknown service provider", err)
@@ -113,6 +122,39 @@ func (h *Handler) slo(c echo.Context) error {
 	}
 	return c.HTMLBlob(http.StatusOK, w.body.Bytes())
 }
+
+// sloResent marks (query parameter) an HTTP-POST LogoutRequest posted again from this origin.
+const sloResent = "resent"
+
+// resendLogoutRequest answers a cross-site HTTP-POST LogoutRequest with a page that posts the
+// same fields to the single logout service again, now same-site (static/saml.js submits it).
+func (h *Handler) resendLogoutRequest(c echo.Context, form url.Values) error {
+	type field struct{ Name, Value string }
+	var fields []field
+	for _, name := range []string{"SAMLRequest", "RelayState", "SigAlg", "Signature"} {
+		if vs := form[name]; len(vs) == 1 {
+			fields = append(fields, field{name, vs[0]})
+		} else if len(vs) > 1 {
+			return h.sloRefused(c, "malformed request", fmt.Errorf("repeated field %s", name))
+		}
+	}
+	var b bytes.Buffer
+	if err := resendFormTemplate.Execute(&b, struct {
+		URL    string
+		Fields []field
+	}{PathSLO + "?" + sloResent + "=1", fields}); err != nil {
+		return fmt.Errorf("saml logout resend page: %w", err)
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.HTMLBlob(http.StatusOK, b.Bytes())
+}
+
+// resendFormTemplate posts a LogoutRequest's fields to the single logout service again.
+var resendFormTemplate = template.Must(template.New("saml-resend").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">` +
+	`<title>Continue</title><link rel="stylesheet" href="/static/style.css"></head><body><main class="card">` +
+	`<form method="post" action="{{.URL}}" id="saml-post">{{range .Fields}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">{{end}}` +
+	`<p>Signing you out…</p><button type="submit" class="primary">Continue</button></form>` +
+	`<script src="/static/saml.js"></script></main></body></html>`))
 
 func (h *Handler) sloRefused(c echo.Context, reason string, err error) error {
 	ctx := c.Request().Context()
