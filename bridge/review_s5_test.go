@@ -9,6 +9,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -18,13 +19,16 @@ import (
 	"testing"
 	"time"
 
+	crewjam "github.com/crewjam/saml"
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/bridge/upstream"
+	"github.com/ssobridge/ssobridge/legacy"
 )
 
 // tokenOP is an upstream OpenID provider that only publishes discovery and keys: the test
@@ -213,5 +217,77 @@ func TestSAMLPostLogoutRequestEndsTheSession(t *testing.T) {
 	if s, _ := e.store.Sessions(ctx, sub); len(s) != 0 {
 		t.Fatalf("the SP's POST LogoutRequest was answered (status %d) but the member's SSO session lives on: %d sessions: %.3000s",
 			resp.StatusCode, len(s), body)
+	}
+}
+
+// samlSignInAs signs login in at sp over HTTP (an SP with HTTP-Redirect AuthnRequests) and
+// returns the bridge's last page.
+func samlSignInAs(t *testing.T, e *env, sp *samlSP, login, password string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	read := func(resp *http.Response, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	f := formFields(read(c.Get(sp.srv.URL + "/app")))
+	if f.Get("csrf") == "" || f.Get("id") == "" {
+		t.Fatal("no login page")
+	}
+	return read(c.PostForm(e.issuer+saml.PathLogin, url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")},
+		"login": {login}, "password": {password}}))
+}
+
+// TestSAMLEmailNameIDMustBeTheMembersOwn (review s5): for an SP that knows its users by e-mail
+// address (name_id_format: email), the bridge asserted whatever address the member's AMS record
+// holds. Members edit their own address in the AMS, and the AMS does not keep addresses unique:
+// bob types alice's address into his record and is signed in to the SP as alice. An address
+// that another AMS record also has is no longer sent as the NameID.
+func TestSAMLEmailNameIDMustBeTheMembersOwn(t *testing.T) {
+	sp := newSAMLSP(t)
+	e := newEnv(t, func(c *bridge.Config) {
+		cfg := sp.config("jobs", "Job Board")
+		cfg.NameIDFormat = config.SAMLNameIDEmail
+		c.SAML.ServiceProviders = []config.SAMLServiceProvider{cfg}
+	})
+	sp.start(t, e, crewjam.HTTPRedirectBinding, "jobs_token")
+	nameID := func(page string) string {
+		t.Helper()
+		resp := formFields(page).Get("SAMLResponse")
+		if resp == "" {
+			return ""
+		}
+		raw, err := base64.StdEncoding.DecodeString(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`<saml:NameID[^>]*>([^<]*)</saml:NameID>`).FindStringSubmatch(string(raw))
+		if m == nil {
+			t.Fatalf("no NameID in %s", raw)
+		}
+		return m[1]
+	}
+	if got := nameID(samlSignInAs(t, e, sp, "bob", "bob-password")); got != "bob@example.org" {
+		t.Fatalf("bob's NameID %q", got)
+	}
+	e.dir.Update("bob", func(m *legacy.Member) { m.Email = "Alice@example.org" })
+	page := samlSignInAs(t, e, sp, "bob", "bob-password")
+	if got := nameID(page); got != "" {
+		t.Fatalf("bob, with alice's address in his AMS record, was asserted to the SP as %q", got)
+	}
+	if !strings.Contains(page, "not yours alone") {
+		t.Fatalf("no clear page for bob: %.500s", page)
+	}
+	if got := nameID(samlSignInAs(t, e, sp, "alice", "alice-password")); got != "" {
+		t.Fatalf("an address two AMS records share was asserted as %q", got)
+	}
+	e.dir.Update("bob", func(m *legacy.Member) { m.Email = "bob@example.org" })
+	if got := nameID(samlSignInAs(t, e, sp, "alice", "alice-password")); got != "alice@example.org" {
+		t.Fatalf("alice's NameID %q once the address is hers alone", got)
 	}
 }

@@ -307,6 +307,9 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Keys: s.samlKeys, Claims: pol.Claims, Access: decide, Audit: auditLog, Issuer: cfg.Issuer, SessionIndex: publicSID,
 		EndSession: logouts.EndSession, SignedOut: out.SignedOutWith, Logouts: samlLogouts, LimitAnonymous: limit.Wrap, Subjects: subjects.Subject,
 		WantAuthnRequestsSigned: cfg.SAML.WantAuthnRequestsSigned, Logger: log, Now: now}
+	if f, ok := d.Directory.(legacy.EmailFinder); ok {
+		samlIdP.Emails = f
+	}
 	upstreams := &webupstream.Handler{Pages: pages, Cookies: cookies, Flow: flow, Providers: ups, Store: d.Store,
 		Directory: d.Directory, Subjects: subjects, SignIn: signIn, Audit: auditLog, EndSession: logouts.EndSession,
 		Key: secrets[secretUpstream], LimitAnonymous: limit.Wrap, SessionLifetime: cfg.Session.Lifetime, Logger: log, Now: now,

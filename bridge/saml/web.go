@@ -107,6 +107,11 @@ type Handler struct {
 		NeedsStepUp(ctx context.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) (bool, error)
 		StepUpTo(c echo.Context, sess *sso.Session, next string) (string, error)
 	}
+	// Emails finds AMS records by e-mail address (legacy.EmailFinder; optional). With it, an
+	// e-mail NameID is sent only for an address no other AMS record has: an SP that knows its
+	// users by e-mail address must not be told that a member who typed someone else's address
+	// into their AMS record is that person.
+	Emails legacy.EmailFinder
 	// WantAuthnRequestsSigned refuses unsigned AuthnRequests from every SP.
 	WantAuthnRequestsSigned bool
 	Logger                  *slog.Logger
@@ -524,6 +529,15 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 				sp.Name()+" identifies members by e-mail address, and the membership system has none for you.",
 				"Please add an e-mail address to your member record, or contact the association.")
 		}
+		if own, err := h.ownsEmail(ctx, m); err != nil {
+			return h.Pages.MembershipUnavailable(c, h.Logger, err)
+		} else if !own {
+			h.Audit.Write(ctx, &store.AuditEvent{Event: "access.denied", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(),
+				Detail: "e-mail address shared with another AMS record"})
+			return h.Pages.Error(c, http.StatusForbidden, "Your e-mail address is not yours alone",
+				sp.Name()+" identifies members by e-mail address, and another record in the membership system has the same address as yours.",
+				"Please contact the association so that each record has its own address.")
+		}
 		nameID, format = m.Email, string(crewjam.EmailAddressNameIDFormat)
 	}
 	scopes := sp.Settings.Scopes
@@ -570,6 +584,23 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "saml.response", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: detail})
 	return h.post(c, form.URL, "SAMLResponse", form.SAMLResponse, form.RelayState)
+}
+
+// ownsEmail reports whether m's e-mail address belongs to m alone in the AMS (no other record,
+// whatever its standing, has it). Without an EmailFinder, or one that cannot look addresses
+// up, it cannot tell and says yes.
+func (h *Handler) ownsEmail(ctx context.Context, m *legacy.Member) (bool, error) {
+	if h.Emails == nil {
+		return true, nil
+	}
+	ms, err := h.Emails.MembersByEmail(ctx, m.Email, 2)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("saml: members by e-mail: %w", err)
+	}
+	return len(ms) == 1 && ms[0].Key == m.Key, nil
 }
 
 // authnRequest is the library's request for a waiting sign-in, with its assertion consumer
