@@ -299,7 +299,7 @@ func TestACRValuesStepUp(t *testing.T) {
 	if err := e.store.PutTOTP(e.ctx(), &store.TOTPFactor{Subject: sub, SecretSealed: sealed}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.ConfirmTOTP(e.ctx(), sub, 0, nil); err != nil {
+	if err := e.store.ConfirmTOTP(e.ctx(), sub, sealed, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Without acr_values the member's opt-in already asks for it; with acr_values too.
@@ -416,7 +416,7 @@ func TestSecurityPageStepUp(t *testing.T) {
 	if err := e.store.PutTOTP(e.ctx(), &store.TOTPFactor{Subject: sub, SecretSealed: sealed}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.ConfirmTOTP(e.ctx(), sub, 0, nil); err != nil {
+	if err := e.store.ConfirmTOTP(e.ctx(), sub, sealed, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	sec := b.Get(e.issuer + "/account/security")

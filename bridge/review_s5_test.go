@@ -19,10 +19,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	crewjam "github.com/crewjam/saml"
 	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -289,5 +292,54 @@ func TestSAMLEmailNameIDMustBeTheMembersOwn(t *testing.T) {
 	e.dir.Update("bob", func(m *legacy.Member) { m.Email = "bob@example.org" })
 	if got := nameID(samlSignInAs(t, e, sp, "alice", "alice-password")); got != "alice@example.org" {
 		t.Fatalf("alice's NameID %q once the address is hers alone", got)
+	}
+}
+
+// TestTOTPEnrolmentSecretStaysInItsBrowser (review s5): a pending authenticator-app secret was
+// the member's, not the enrolling browser's: anyone reaching the enrolment step of the same
+// member (someone with a phished password, at an app that requires a second factor) was shown
+// the very secret the member would enrol next, and so held both factors. Each browser now gets
+// its own secret; one begun elsewhere is never shown or confirmed here.
+func TestTOTPEnrolmentSecretStaysInItsBrowser(t *testing.T) {
+	e := newEnv(t, func(c *bridge.Config) {
+		for i := range c.Clients {
+			if c.Clients[i].ID == "other" {
+				c.Clients[i].MFA = "required"
+			}
+		}
+	})
+	other, _ := e.oauth("other", otherSecret, e.rp+"/other", oauth2.AuthStyleInHeader)
+	enrolPage := func(b *bridgetest.Browser) (*bridgetest.Page, string) {
+		t.Helper()
+		p := mfaStep(t, e, b, other.AuthCodeURL("s", oidc.Nonce("n")))
+		m := totpSecretRe.FindStringSubmatch(p.Body)
+		if m == nil {
+			t.Fatalf("no enrolment page: %d %.600s", p.Status, p.Body)
+		}
+		return p, m[1]
+	}
+	attacker, member := e.browser(), e.browser()
+	atkPage, atkSecret := enrolPage(attacker) // the attacker stops at the QR code
+	memPage, memSecret := enrolPage(member)
+	if memSecret == atkSecret {
+		t.Fatal("the member was shown the secret the other browser's enrolment began (the attacker holds it)")
+	}
+	// The attacker's secret was replaced by the member's enrolment: it confirms nothing. (Its
+	// error page begins a fresh secret for the attacker's browser, which the member's page then
+	// no longer confirms: an annoyance someone with the password can cause, not a leak.)
+	if p := submitStep(attacker, e, atkPage, "enrol", totpCode(t, atkSecret, 0)); recoveryCodeRe.MatchString(p.Body) {
+		t.Fatal("the attacker's replaced secret was confirmed")
+	}
+	memPage, memSecret = enrolPage(member)
+	if memSecret == atkSecret {
+		t.Fatal("the member was shown the secret another browser's enrolment began")
+	}
+	// Another browser cannot confirm the member's pending secret (were it known there).
+	if p := submitStep(attacker, e, atkPage, "enrol", totpCode(t, memSecret, 0)); recoveryCodeRe.MatchString(p.Body) {
+		t.Fatal("another browser confirmed the member's pending secret")
+	}
+	memPage, memSecret = enrolPage(member)
+	if p := submitStep(member, e, memPage, "enrol", totpCode(t, memSecret, 0)); !recoveryCodeRe.MatchString(p.Body) {
+		t.Fatalf("the member's own enrolment: %d %.500s", p.Status, p.Body)
 	}
 }

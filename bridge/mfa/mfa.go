@@ -193,15 +193,33 @@ type Enrolment struct {
 
 func sealName(subject string) string { return "totp:" + subject }
 
+// openTOTP opens a sealed TOTP secret: the secret and, for an enrolment begun by BeginTOTP, the
+// browser it was begun in ("" for one sealed without).
+func (s *Service) openTOTP(subject string, sealed []byte) (secret []byte, browser string, err error) {
+	plain, err := identity.OpenValue(s.KEK, sealName(subject), sealed)
+	if err != nil {
+		return nil, "", fmt.Errorf("open totp secret: %w", err)
+	}
+	sec, browser, _ := strings.Cut(string(plain), "\x00")
+	return []byte(sec), browser, nil
+}
+
 // BeginTOTP starts (or restarts) a TOTP enrolment: a fresh secret, stored sealed and pending
-// until ConfirmTOTP. account is what the app shows under the issuer (the member's login).
-func (s *Service) BeginTOTP(ctx context.Context, subject, account string) (*Enrolment, error) {
+// until ConfirmTOTP. account is what the app shows under the issuer (the member's login);
+// browser is the browser the enrolment is begun in (its request-browser binding): the pending
+// secret is shown again, and confirmed, only there, so that nobody else who reaches an
+// enrolment page of the same member (with a phished password) learns the secret the member
+// is about to enrol.
+func (s *Service) BeginTOTP(ctx context.Context, subject, account, browser string) (*Enrolment, error) {
+	if browser == "" || strings.Contains(browser, "\x00") {
+		return nil, errors.New("totp enrolment: no browser binding")
+	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: s.Issuer, AccountName: account, Period: totpPeriod,
 		Digits: totpDigits, Algorithm: otp.AlgorithmSHA1, SecretSize: 20})
 	if err != nil {
 		return nil, fmt.Errorf("totp secret: %w", err)
 	}
-	sealed, err := identity.SealValue(s.KEK, sealName(subject), []byte(key.Secret()))
+	sealed, err := identity.SealValue(s.KEK, sealName(subject), []byte(key.Secret()+"\x00"+browser))
 	if err != nil {
 		return nil, fmt.Errorf("seal totp secret: %w", err)
 	}
@@ -211,8 +229,9 @@ func (s *Service) BeginTOTP(ctx context.Context, subject, account string) (*Enro
 	return enrolment(otpauthURL(s.Issuer, account, key.Secret()), key.Secret())
 }
 
-// PendingTOTP returns the pending enrolment again (the page reloaded), or nil when there is none.
-func (s *Service) PendingTOTP(ctx context.Context, subject, account string) (*Enrolment, error) {
+// PendingTOTP returns the pending enrolment begun in browser again (the page reloaded), or nil
+// when there is none (or it was begun in another browser).
+func (s *Service) PendingTOTP(ctx context.Context, subject, account, browser string) (*Enrolment, error) {
 	f, err := s.Store.TOTP(ctx, subject)
 	if errors.Is(err, sso.ErrNotFound) || (err == nil && f.Confirmed) {
 		return nil, nil
@@ -220,9 +239,12 @@ func (s *Service) PendingTOTP(ctx context.Context, subject, account string) (*En
 	if err != nil {
 		return nil, err
 	}
-	secret, err := identity.OpenValue(s.KEK, sealName(subject), f.SecretSealed)
+	secret, began, err := s.openTOTP(subject, f.SecretSealed)
 	if err != nil {
-		return nil, fmt.Errorf("open totp secret: %w", err)
+		return nil, err
+	}
+	if browser == "" || subtle.ConstantTimeCompare([]byte(began), []byte(browser)) != 1 {
+		return nil, nil
 	}
 	return enrolment(otpauthURL(s.Issuer, account, string(secret)), string(secret))
 }
@@ -264,9 +286,10 @@ func (s *Service) matchStep(secret []byte, code string) int64 {
 	return found
 }
 
-// ConfirmTOTP finishes an enrolment with a first code and returns the recovery codes (shown
-// once; only their hashes are kept).
-func (s *Service) ConfirmTOTP(ctx context.Context, subject, code, ip string) ([]string, error) {
+// ConfirmTOTP finishes the enrolment begun in browser with a first code and returns the recovery
+// codes (shown once; only their hashes are kept). The secret confirmed is the one the code was
+// checked against (compare-and-set), never one that another enrolment put in its place.
+func (s *Service) ConfirmTOTP(ctx context.Context, subject, code, ip, browser string) ([]string, error) {
 	if err := s.throttle(subject, ip); err != nil {
 		return nil, err
 	}
@@ -279,19 +302,23 @@ func (s *Service) ConfirmTOTP(ctx context.Context, subject, code, ip string) ([]
 		s.release(subject, ip)
 		return nil, fmt.Errorf("read totp: %w", err)
 	}
-	secret, err := identity.OpenValue(s.KEK, sealName(subject), f.SecretSealed)
+	secret, began, err := s.openTOTP(subject, f.SecretSealed)
 	if err != nil {
 		s.release(subject, ip)
-		return nil, fmt.Errorf("open totp secret: %w", err)
+		return nil, err
+	}
+	if browser == "" || subtle.ConstantTimeCompare([]byte(began), []byte(browser)) != 1 {
+		s.release(subject, ip)
+		return nil, ErrNoFactor // begun in another browser (or replaced by an enrolment there)
 	}
 	step := s.matchStep(secret, code)
 	if step < 0 {
 		return nil, ErrWrongCode
 	}
 	codes, hashes := newRecoveryCodes(subject)
-	if err := s.Store.ConfirmTOTP(ctx, subject, step, hashes); err != nil {
+	if err := s.Store.ConfirmTOTP(ctx, subject, f.SecretSealed, step, hashes); err != nil {
 		if errors.Is(err, sso.ErrNotFound) {
-			return nil, ErrNoFactor // confirmed meanwhile
+			return nil, ErrNoFactor // confirmed, or replaced by another enrolment, meanwhile
 		}
 		return nil, fmt.Errorf("confirm totp: %w", err)
 	}
@@ -315,10 +342,10 @@ func (s *Service) VerifyTOTP(ctx context.Context, subject, code, ip string) erro
 		s.release(subject, ip)
 		return fmt.Errorf("read totp: %w", err)
 	}
-	secret, err := identity.OpenValue(s.KEK, sealName(subject), f.SecretSealed)
+	secret, _, err := s.openTOTP(subject, f.SecretSealed)
 	if err != nil {
 		s.release(subject, ip)
-		return fmt.Errorf("open totp secret: %w", err)
+		return err
 	}
 	step := s.matchStep(secret, code)
 	if step < 0 {

@@ -73,10 +73,12 @@ type FactorStore interface {
 	PutTOTP(ctx context.Context, f *TOTPFactor) error
 	// TOTP returns the member's TOTP factor (pending or confirmed); sso.ErrNotFound when none.
 	TOTP(ctx context.Context, subject string) (*TOTPFactor, error)
-	// ConfirmTOTP moves the pending factor to confirmed, records step as used and replaces the
-	// member's recovery codes with recoveryHashes, in one transaction; sso.ErrNotFound when
-	// there is no pending factor (none, or confirmed already).
-	ConfirmTOTP(ctx context.Context, subject string, step int64, recoveryHashes []string) error
+	// ConfirmTOTP moves the pending factor whose sealed secret is sealed (the one the first code
+	// was checked against) to confirmed, records step as used and replaces the member's recovery
+	// codes with recoveryHashes, in one transaction (compare-and-set on the secret);
+	// sso.ErrNotFound when there is no such pending factor (none, confirmed already, or
+	// replaced by another enrolment meanwhile).
+	ConfirmTOTP(ctx context.Context, subject string, sealed []byte, step int64, recoveryHashes []string) error
 	// UseTOTPStep records step as used when it is after the last used one (compare-and-set);
 	// sso.ErrConflict when it is not (a replayed code), sso.ErrNotFound when the member has no
 	// confirmed factor.

@@ -27,7 +27,7 @@ func TestMFAResetCLI(t *testing.T) {
 	if err := st.PutTOTP(ctx, &store.TOTPFactor{Subject: "sub-1", SecretSealed: []byte("sealed"), CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.ConfirmTOTP(ctx, "sub-1", 1, []string{"h1"}); err != nil {
+	if err := st.ConfirmTOTP(ctx, "sub-1", []byte("sealed"), 1, []string{"h1"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.AddWebAuthnCredential(ctx, &store.WebAuthnCredential{ID: []byte("cred"), Subject: "sub-1", Data: []byte("{}")}); err != nil {

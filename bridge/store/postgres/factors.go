@@ -61,11 +61,11 @@ func (s *Store) TOTP(ctx context.Context, subject string) (*store.TOTPFactor, er
 	return f, nil
 }
 
-// ConfirmTOTP confirms the pending factor and replaces the recovery codes.
-func (s *Store) ConfirmTOTP(ctx context.Context, subject string, step int64, recoveryHashes []string) error {
+// ConfirmTOTP confirms the pending factor with this sealed secret and replaces the recovery codes.
+func (s *Store) ConfirmTOTP(ctx context.Context, subject string, sealed []byte, step int64, recoveryHashes []string) error {
 	return wrap("confirm totp", s.tx(ctx, func(tx pgx.Tx) error {
 		if err := execOne(ctx, tx, `UPDATE totp_factors SET confirmed = TRUE, last_step = $1
-			WHERE subject = $2 AND NOT confirmed`, step, subject); err != nil {
+			WHERE subject = $2 AND NOT confirmed AND secret_sealed = $3`, step, subject, sealed); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE subject = $1`, subject); err != nil {

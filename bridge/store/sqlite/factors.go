@@ -63,11 +63,11 @@ func (s *Store) TOTP(ctx context.Context, subject string) (*store.TOTPFactor, er
 	return f, nil
 }
 
-// ConfirmTOTP confirms the pending factor and replaces the recovery codes.
-func (s *Store) ConfirmTOTP(ctx context.Context, subject string, step int64, recoveryHashes []string) error {
+// ConfirmTOTP confirms the pending factor with this sealed secret and replaces the recovery codes.
+func (s *Store) ConfirmTOTP(ctx context.Context, subject string, sealed []byte, step int64, recoveryHashes []string) error {
 	return wrap("confirm totp", s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE totp_factors SET confirmed = 1, last_step = ?
-			WHERE subject = ? AND confirmed = 0`, step, subject)
+			WHERE subject = ? AND confirmed = 0 AND secret_sealed = ?`, step, subject, sealed)
 		if err := affectedOne(res, err); err != nil {
 			return err
 		}

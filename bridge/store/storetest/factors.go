@@ -59,8 +59,10 @@ func testTOTPLifecycle(t *testing.T, h *H) {
 	}
 	// A pending factor is no second factor: its steps cannot be used.
 	ssotest.IsErr(t, h.S.UseTOTPStep(h.Ctx, sub, 100), sso.ErrNotFound, "UseTOTPStep on a pending factor")
-	ssotest.NoErr(t, h.S.ConfirmTOTP(h.Ctx, sub, 100, []string{"r1", "r2"}), "ConfirmTOTP")
-	ssotest.IsErr(t, h.S.ConfirmTOTP(h.Ctx, sub, 101, []string{"r3"}), sso.ErrNotFound, "ConfirmTOTP twice")
+	// The confirmation is of the secret the code was checked against: not of one that replaced it.
+	ssotest.IsErr(t, h.S.ConfirmTOTP(h.Ctx, sub, []byte("sealed-1"), 100, []string{"r0"}), sso.ErrNotFound, "ConfirmTOTP of a replaced secret")
+	ssotest.NoErr(t, h.S.ConfirmTOTP(h.Ctx, sub, []byte("sealed-2"), 100, []string{"r1", "r2"}), "ConfirmTOTP")
+	ssotest.IsErr(t, h.S.ConfirmTOTP(h.Ctx, sub, []byte("sealed-2"), 101, []string{"r3"}), sso.ErrNotFound, "ConfirmTOTP twice")
 	f, err = h.S.TOTP(h.Ctx, sub)
 	ssotest.NoErr(t, err, "TOTP")
 	if !f.Confirmed || f.LastStep != 100 {
@@ -84,7 +86,7 @@ func testTOTPLifecycle(t *testing.T, h *H) {
 func (h *H) confirmedTOTP(sub string, step int64, codes ...string) {
 	h.T.Helper()
 	ssotest.NoErr(h.T, h.S.PutTOTP(h.Ctx, &store.TOTPFactor{Subject: sub, SecretSealed: []byte("sealed"), CreatedAt: h.Now}), "PutTOTP")
-	ssotest.NoErr(h.T, h.S.ConfirmTOTP(h.Ctx, sub, step, codes), "ConfirmTOTP")
+	ssotest.NoErr(h.T, h.S.ConfirmTOTP(h.Ctx, sub, []byte("sealed"), step, codes), "ConfirmTOTP")
 }
 
 func testTOTPStepReplay(t *testing.T, h *H) {

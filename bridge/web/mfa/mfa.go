@@ -324,8 +324,10 @@ func (h *Handler) render(c echo.Context, status int, l *loaded, d stepData) erro
 	case l.f.Any():
 	case l.reason != mfa.ReasonNotNeeded:
 		// A second factor is required and the member has none: enrol an authenticator app now.
-		if d.Enrol, err = h.MFA.PendingTOTP(ctx, l.ch.Subject, l.m.Login); err == nil && d.Enrol == nil {
-			d.Enrol, err = h.MFA.BeginTOTP(ctx, l.ch.Subject, l.m.Login)
+		// The secret is this browser's (the challenge's): another browser's pending one is
+		// replaced, never shown here.
+		if d.Enrol, err = h.MFA.PendingTOTP(ctx, l.ch.Subject, l.m.Login, l.ch.Browser); err == nil && d.Enrol == nil {
+			d.Enrol, err = h.MFA.BeginTOTP(ctx, l.ch.Subject, l.m.Login, l.ch.Browser)
 		}
 		if err != nil {
 			return err
@@ -372,7 +374,7 @@ func (h *Handler) stepSubmit(c echo.Context) error {
 		if l.f.Any() {
 			return h.render(c, http.StatusBadRequest, l, stepData{Error: "You already have a second factor: use it."})
 		}
-		codes, err = h.MFA.ConfirmTOTP(ctx, sub, code, ip)
+		codes, err = h.MFA.ConfirmTOTP(ctx, sub, code, ip, l.ch.Browser)
 		amr = mfa.WithFactor(l.ch.AMR, mfa.AMROTP)
 	case "continue":
 		if !l.done() && (l.f.Any() || l.reason != mfa.ReasonNotNeeded) {

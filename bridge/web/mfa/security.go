@@ -125,6 +125,11 @@ func (h *Handler) securitySubmit(c echo.Context) error {
 		mod(&d)
 		return h.Pages.Render(c, status, "security", d)
 	}
+	// A pending authenticator-app enrolment belongs to the browser that began it.
+	browser, err := h.Cookies.RequestBrowser(c)
+	if err != nil {
+		return fmt.Errorf("request browser: %w", err)
+	}
 	switch action {
 	case "stepup":
 		return c.Redirect(http.StatusSeeOther, PathSecurity)
@@ -132,15 +137,15 @@ func (h *Handler) securitySubmit(c echo.Context) error {
 		if f.TOTP {
 			return c.Redirect(http.StatusSeeOther, PathSecurity)
 		}
-		enrol, err := h.MFA.BeginTOTP(ctx, sess.Subject, m.Login)
+		enrol, err := h.MFA.BeginTOTP(ctx, sess.Subject, m.Login, browser)
 		if err != nil {
 			return err
 		}
 		return show(http.StatusOK, func(d *securityData) { d.Enrol = enrol })
 	case "totp-confirm":
-		codes, err := h.MFA.ConfirmTOTP(ctx, sess.Subject, c.FormValue("code"), c.RealIP())
+		codes, err := h.MFA.ConfirmTOTP(ctx, sess.Subject, c.FormValue("code"), c.RealIP(), browser)
 		if msg, status := codeError(err); msg != "" {
-			enrol, perr := h.MFA.PendingTOTP(ctx, sess.Subject, m.Login)
+			enrol, perr := h.MFA.PendingTOTP(ctx, sess.Subject, m.Login, browser)
 			if perr != nil {
 				return perr
 			}
