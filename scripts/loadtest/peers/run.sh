@@ -10,6 +10,11 @@
 #   go build -o /tmp/loadtest ./scripts/loadtest
 #   scripts/loadtest/peers/setup.sh
 #   scripts/loadtest/peers/run.sh                 # both; or: run.sh dex, run.sh oidc-provider
+#   SSOBRIDGE=/tmp/ssobridge scripts/loadtest/peers/run.sh   # ssobridge first, then both peers
+#
+# With SSOBRIDGE set (a binary), the target "ssobridge" runs it with ../loadtest.yaml through the
+# same steps, so the three print the same set of lines in one run (scripts/loadtest/peers/table.sh
+# turns them into one table).
 #
 # Environment: PORT (18082), DURATION (10s), REFRESHES (100000), LOGINS (10s), LOADTEST
 # (/tmp/loadtest), PEERS_CACHE, DEX_STORAGE (sqlite3, or memory), PEER_CONSENT (form: show the
@@ -57,6 +62,12 @@ start_dex() {
 	pid=$!
 }
 
+start_ssobridge() {
+	sed "s/18080/$port/g" "$here/../loadtest.yaml" >loadtest.yaml
+	GOMAXPROCS=1 taskset -c 0 "$SSOBRIDGE" serve --config loadtest.yaml >server.log 2>&1 &
+	pid=$!
+}
+
 start_oidc_provider() {
 	PORT=$port taskset -c 0 node "$cache/oidc-provider/oidc-provider.mjs" >server.log 2>&1 &
 	pid=$!
@@ -68,9 +79,10 @@ run_peer() {
 	cd "$work"
 	cp "$here/../refresh.lua" .
 	case $label in
-	dex) start_dex; algs=rs ;;
-	oidc-provider) start_oidc_provider; algs="es rs" ;;
-	*) echo "run.sh: unknown peer $label (dex or oidc-provider)" >&2; exit 2 ;;
+	dex) start_dex; algs=rs; peer="-peer dex" ;;
+	oidc-provider) start_oidc_provider; algs="es rs"; peer="-peer oidc-provider" ;;
+	ssobridge) start_ssobridge; algs="es rs"; peer= ;;
+	*) echo "run.sh: unknown target $label (dex, oidc-provider or ssobridge)" >&2; exit 2 ;;
 	esac
 	for _ in $(seq 100); do
 		curl -fs "$issuer/.well-known/openid-configuration" >discovery.json && break
@@ -85,7 +97,7 @@ run_peer() {
 		secret=load-secret-$alg-0123456789abcdef0123
 		basic=$(printf 'load-%s:%s' "$alg" "$secret" | base64 -w0)
 		for c in 16 64; do
-			load "$tool" -peer "$label" -issuer "$issuer" -client load-$alg -secret "$secret" -n $c >tokens.txt
+			load "$tool" $peer -issuer "$issuer" -client load-$alg -secret "$secret" -n $c >tokens.txt
 			printf '%s refresh %s c=%s: ' "$label" "$(echo $alg | tr a-z A-Z)256" $c
 			TOKENS=tokens.txt BASIC=$basic TOKEN_PATH=$token_path load wrk -t$c -c$c -d"$dur" --latency -s refresh.lua "$issuer" |
 				awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /failed/ {f=f" "$0}
@@ -94,10 +106,13 @@ run_peer() {
 	done
 	alg=$(echo $algs | cut -d' ' -f1)
 	printf '%s ' "$label"
-	load "$tool" -peer "$label" -issuer "$issuer" -client load-$alg -secret load-secret-$alg-0123456789abcdef0123 -n 100 -c 100 -refresh "$refreshes"
+	load "$tool" $peer -issuer "$issuer" -client load-$alg -secret load-secret-$alg-0123456789abcdef0123 -n 100 -c 100 -refresh "$refreshes"
 	if [ "$label" = dex ] && [ "${DEX_STORAGE:-sqlite3}" != memory ]; then
 		sleep 3
 		printf '%s database after: %s\n' "$label" "$(du -cb dex.db* | tail -1 | cut -f1) bytes ($(ls -l | awk '/dex\.db/ {printf "%s %s; ", $9, $5}'))"
+	elif [ "$label" = ssobridge ]; then
+		sleep 3 # as ../run.sh: the checkpointer truncates an idle WAL within two of its 1 s ticks
+		printf '%s database after: %s\n' "$label" "$(du -cb loadtest-data/*.db* | tail -1 | cut -f1) bytes ($(ls -l loadtest-data/ | awk '/\.db/ {printf "%s %s; ", $9, $5}'))"
 	else
 		echo "$label database after: none (in-memory store)"
 	fi
@@ -105,7 +120,7 @@ run_peer() {
 		"$(awk '/RssAnon|RssFile/ {printf "%s %s %s; ", $1, $2, $3}' /proc/$pid/status)"
 	for alg in $algs; do
 		printf '%s login %s: ' "$label" $alg
-		load "$tool" -peer "$label" -issuer "$issuer" -client load-$alg -secret load-secret-$alg-0123456789abcdef0123 -logins "$logins" -c 8
+		load "$tool" $peer -issuer "$issuer" -client load-$alg -secret load-secret-$alg-0123456789abcdef0123 -logins "$logins" -c 8
 	done
 	printf '%s discovery: ' "$label"
 	load wrk -t2 -c32 -d"$dur" "$issuer/.well-known/openid-configuration" | awk '/Requests\/sec/ {print $2}'
@@ -116,6 +131,10 @@ run_peer() {
 	cleanup
 }
 
-for p in ${@:-dex oidc-provider}; do
+if [ $# = 0 ]; then
+	set -- dex oidc-provider
+	if [ -n "${SSOBRIDGE:-}" ]; then set -- ssobridge "$@"; fi
+fi
+for p in "$@"; do
 	run_peer "$p"
 done
