@@ -16,7 +16,7 @@
 # same steps, so the three print the same set of lines in one run (scripts/loadtest/peers/table.sh
 # turns them into one table).
 #
-# Environment: PORT (18082), DURATION (10s), REFRESHES (100000), LOGINS (10s), LOADTEST
+# Environment: PORT (18082), DURATION (10s), REFRESHES (100000), LOGINS (10s), WRK_TIMEOUT (10s), LOADTEST
 # (/tmp/loadtest), PEERS_CACHE, DEX_STORAGE (sqlite3, or memory), PEER_CONSENT (form: show the
 # peers' consent screens; by default the client is first-party and skips them, like ssobridge's
 # trusted clients).
@@ -99,8 +99,11 @@ run_peer() {
 		for c in 16 64; do
 			load "$tool" $peer -issuer "$issuer" -client load-$alg -secret "$secret" -n $c >tokens.txt
 			printf '%s refresh %s c=%s: ' "$label" "$(echo $alg | tr a-z A-Z)256" $c
-			TOKENS=tokens.txt BASIC=$basic TOKEN_PATH=$token_path load wrk -t$c -c$c -d"$dur" --latency -s refresh.lua "$issuer" |
-				awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /failed/ {f=f" "$0}
+			# wrk gives up on a request after --timeout (its default 2 s, which a slow store
+			# exceeds at c=64): 10 s here, and timeouts and other socket errors are printed.
+			TOKENS=tokens.txt BASIC=$basic TOKEN_PATH=$token_path load wrk -t$c -c$c -d"$dur" --timeout "${WRK_TIMEOUT:-10s}" \
+				--latency -s refresh.lua "$issuer" |
+				awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /failed/ {f=f" "$0} /Socket errors/ {f=f" "$0}
 					END {printf "%s/s p50 %s p99 %s%s\n", rps, p50, p99, f}'
 		done
 	done

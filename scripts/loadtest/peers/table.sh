@@ -17,6 +17,7 @@ exec awk '
 		split(val, f, " ")
 		v = f[1] " (p50 " f[3] ", p99 " f[5] ")"
 		if (val ~ /failed/) v = v " with failures"
+		if (match(val, /timeout [0-9]+/) && substr(val, RSTART + 8) + 0 > 0) v = v " " (substr(val, RSTART + 8) + 0) " timeouts"
 	} else if (key ~ /^refresh (ES|RS)256$/) {
 		key = key " c=16"; v = "not supported"
 		if (!((label, "refresh " substr(key, 9, 5) " c=64") in cell)) add(label, "refresh " substr(key, 9, 5) " c=64", v)
