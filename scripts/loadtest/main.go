@@ -50,6 +50,7 @@ func main() {
 	logins := flag.Duration("logins", 0, "run full browser logins (authorize, login page, POST, code exchange) for this long with -c workers")
 	workers := flag.Int("c", 16, "concurrent workers for -logins and -refresh")
 	refreshes := flag.Int("refresh", 0, "mint -n chains, then run this many refresh grants over them with -c workers and print rate and latency percentiles")
+	refreshFor := flag.Duration("refresh-for", 0, "with -refresh: stop after this long even if fewer grants ran (0: no limit); the line says how many ran")
 	peer := flag.String("peer", "", "drive a peer provider instead of ssobridge: dex or oidc-provider (login and consent forms, endpoints from discovery)")
 	flag.Parse()
 	set := map[string]bool{}
@@ -101,7 +102,7 @@ func main() {
 		chains[i] = tok.RefreshToken
 	}
 	if *refreshes > 0 {
-		refreshRun(cfg, chains, *refreshes, *workers)
+		refreshRun(cfg, chains, *refreshes, *workers, *refreshFor)
 		return
 	}
 	for _, t := range chains {
@@ -109,9 +110,10 @@ func main() {
 	}
 }
 
-// refreshRun runs total refresh grants over the chains, worker w rotating the chains i with
-// i % workers == w in turn, and prints the rate, the latency percentiles and the failures.
-func refreshRun(cfg *oauth2.Config, chains []string, total, workers int) {
+// refreshRun runs total refresh grants (fewer if limit > 0 runs out first) over the chains,
+// worker w rotating the chains i with i % workers == w in turn, and prints the rate, the
+// latency percentiles and the failures.
+func refreshRun(cfg *oauth2.Config, chains []string, total, workers int, limit time.Duration) {
 	workers = min(workers, len(chains))
 	var (
 		next     atomic.Int64
@@ -132,7 +134,7 @@ func refreshRun(cfg *oauth2.Config, chains []string, total, workers int) {
 				mine = append(mine, i)
 			}
 			local := make([]time.Duration, 0, total/workers+1)
-			for k := 0; next.Add(1) <= int64(total); k++ {
+			for k := 0; next.Add(1) <= int64(total) && (limit == 0 || time.Since(start) < limit); k++ {
 				i := mine[k%len(mine)]
 				t0 := time.Now()
 				tok, err := refreshOnce(hc, cfg, chains[i])

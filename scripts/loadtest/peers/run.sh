@@ -16,7 +16,8 @@
 # same steps, so the three print the same set of lines in one run (scripts/loadtest/peers/table.sh
 # turns them into one table).
 #
-# Environment: PORT (18082), DURATION (10s), REFRESHES (100000), LOGINS (10s), WRK_TIMEOUT (10s), LOADTEST
+# Environment: PORT (18082), DURATION (10s), REFRESHES (100000), PEER_REFRESH_FOR (120s: a peer's
+# REFRESHES stop after that; ssobridge's always run whole), LOGINS (10s), WRK_TIMEOUT (10s), LOADTEST
 # (/tmp/loadtest), PEERS_CACHE, DEX_STORAGE (sqlite3, or memory), PEER_CONSENT (form: show the
 # peers' consent screens; by default the client is first-party and skips them, like ssobridge's
 # trusted clients).
@@ -108,8 +109,13 @@ run_peer() {
 		done
 	done
 	alg=$(echo $algs | cut -d' ' -f1)
+	# A peer stops after PEER_REFRESH_FOR even if fewer than REFRESHES ran (Dex on SQLite waits on
+	# fsync: 100k of its refreshes can take an hour on a slow disk); the line says how many ran.
+	limit=0
+	if [ -n "$peer" ]; then limit=${PEER_REFRESH_FOR:-120s}; fi
 	printf '%s ' "$label"
-	load "$tool" $peer -issuer "$issuer" -client load-$alg -secret load-secret-$alg-0123456789abcdef0123 -n 100 -c 100 -refresh "$refreshes"
+	load "$tool" $peer -issuer "$issuer" -client load-$alg -secret load-secret-$alg-0123456789abcdef0123 -n 100 -c 100 \
+		-refresh "$refreshes" -refresh-for "$limit"
 	if [ "$label" = dex ] && [ "${DEX_STORAGE:-sqlite3}" != memory ]; then
 		sleep 3
 		printf '%s database after: %s\n' "$label" "$(du -cb dex.db* | tail -1 | cut -f1) bytes ($(ls -l | awk '/dex\.db/ {printf "%s %s; ", $9, $5}'))"
