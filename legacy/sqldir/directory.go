@@ -47,6 +47,10 @@ type Directory struct {
 	now      func() time.Time
 	standing func(m *legacy.Member, now time.Time) legacy.Membership
 	observer legacy.QueryObserver // nil: none
+	// stmts holds the configured queries prepared once (the SQLite driver only: it parses a
+	// query's text on every unprepared run, which cost more than running it; SQL Server caches
+	// plans itself and go-mssqldb prepares nothing).
+	stmts *stmtCache
 
 	clockMu    sync.Mutex
 	clockAt    time.Time // when the application clock was last read from the AMS
@@ -137,6 +141,9 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 		log:      slog.Default(),
 		now:      time.Now,
 	}
+	if c.Driver == DriverSQLite {
+		d.stmts = &stmtCache{db: db, m: map[string]*sql.Stmt{}}
+	}
 	d.textKeys = d.preset != nil && slices.Contains(d.preset.TextKeys, c.MemberKey)
 	for _, l := range c.RefusedLogins {
 		d.refused[strings.ToUpper(strings.TrimSpace(l))] = true
@@ -152,6 +159,9 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 
 // Close closes the database handle if the directory owns it (Open, WithOwnedDB).
 func (d *Directory) Close() error {
+	if d.stmts != nil {
+		d.stmts.close()
+	}
 	if d.ownDB {
 		return d.db.Close()
 	}
@@ -719,9 +729,21 @@ func (d *Directory) runQuery(ctx context.Context, name string, maxRows int, args
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.QueryTimeout)
 	defer cancel()
-	rows, err := d.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, legacy.Unavailable(name, err)
+	var rows *sql.Rows
+	if d.stmts != nil {
+		stmt, err := d.stmts.get(ctx, q)
+		if err != nil {
+			return nil, legacy.Unavailable(name, err)
+		}
+		rows, err = stmt.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, legacy.Unavailable(name, err)
+		}
+	} else {
+		var err error
+		if rows, err = d.db.QueryContext(ctx, q, args...); err != nil {
+			return nil, legacy.Unavailable(name, err)
+		}
 	}
 	defer rows.Close()
 	names, err := rows.Columns()

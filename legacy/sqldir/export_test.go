@@ -1,5 +1,7 @@
 package sqldir
 
+import "database/sql"
+
 // The column contract, for the preset tests of package sqldir_test.
 var (
 	RequiredColumns = requiredColumns
@@ -11,3 +13,16 @@ const (
 	ColPicture = colPicture
 	UTCSuffix  = utcSuffix
 )
+
+// PreparedQueries is how many query texts d keeps prepared (0 when it prepares none).
+func PreparedQueries(d *Directory) int {
+	if d.stmts == nil {
+		return 0
+	}
+	d.stmts.mu.Lock()
+	defer d.stmts.mu.Unlock()
+	return len(d.stmts.m)
+}
+
+// DB is the directory's database handle.
+func DB(d *Directory) *sql.DB { return d.db }
