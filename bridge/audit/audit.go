@@ -47,6 +47,16 @@ func New(st Appender, log *slog.Logger, now func() time.Time, limit *throttle.Li
 // Write appends an event (its Time set when zero) and logs its line; a failure to append is
 // logged, not returned.
 func (l *Log) Write(ctx context.Context, e *store.AuditEvent) {
+	l.Prepare(ctx, e)
+	if err := l.store.Audit(ctx, e); err != nil {
+		l.WriteFailed(ctx, e, err)
+	}
+}
+
+// Prepare does what Write does before appending (the time set when zero, the observer told,
+// the line logged), for an event the caller appends itself in a transaction of its own
+// (store.SignInStore); a failure of that write is reported with WriteFailed.
+func (l *Log) Prepare(ctx context.Context, e *store.AuditEvent) {
 	if e.Time.IsZero() {
 		e.Time = l.now()
 	}
@@ -54,9 +64,11 @@ func (l *Log) Write(ctx context.Context, e *store.AuditEvent) {
 		l.observe(ctx, e)
 	}
 	l.log.InfoContext(ctx, "audit", "event", e.Event, "subject", e.Subject, "login", e.Login, "client", e.ClientID, "ip", e.IP, "detail", e.Detail)
-	if err := l.store.Audit(ctx, e); err != nil {
-		l.log.ErrorContext(ctx, "audit write failed", "event", e.Event, "err", err)
-	}
+}
+
+// WriteFailed logs that appending e failed.
+func (l *Log) WriteFailed(ctx context.Context, e *store.AuditEvent, err error) {
+	l.log.ErrorContext(ctx, "audit write failed", "event", e.Event, "err", err)
 }
 
 // Anonymous writes an event caused by an anonymous caller (a failed or throttled sign-in, a

@@ -99,4 +99,5 @@ type Store interface {
 	OutboxAdmin
 	FactorStore
 	SAMLStore
+	SignInStore
 }

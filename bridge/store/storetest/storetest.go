@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Upstream", upstreamTests},
 		{"Factors", factorTests},
 		{"SAML", samlTests},
+		{"SignIn", signInTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

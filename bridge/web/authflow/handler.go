@@ -36,6 +36,9 @@ type Store interface {
 	DeleteAuthRequest(ctx context.Context, id string) error
 	CreateSession(ctx context.Context, s *sso.Session) error
 	AddSessionClient(ctx context.Context, id, clientID string, at time.Time) error
+	// CompleteSignIn writes a new sign-in's session and audit row with the completion of its
+	// request, in one transaction.
+	CompleteSignIn(ctx context.Context, in *store.SignIn) error
 	Consent(ctx context.Context, subject, clientID string) (*store.Consent, error)
 	PutConsent(ctx context.Context, c *store.Consent) error
 }
@@ -47,6 +50,8 @@ type Provider interface {
 	Client(ctx context.Context, id string) (*sso.ClientConfig, error)
 	// Complete marks a request completed and returns op's callback that issues the code.
 	Complete(ctx context.Context, id string, c sso.Completion) (string, error)
+	// CallbackURL is op's callback that issues the code of a completed request.
+	CallbackURL(id string) string
 	// ErrorRedirect is the client redirect that carries an OAuth error for a request.
 	ErrorRedirect(ar *sso.AuthRequest, e *oidc.Error) (string, error)
 	// DeviceEnabled reports whether the device flow runs; DeviceLogin and DeviceDone are its

@@ -225,38 +225,57 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 			return c.Redirect(http.StatusSeeOther, next)
 		}
 	}
-	sess, err := h.StartSession(c, m, []string{"pwd"})
+	// The session and its audit row are written with the completion (one transaction), or
+	// before any other way out of Finish (onewrite.go).
+	sess, err := h.startFreshSession(c, m, []string{"pwd"},
+		&store.AuditEvent{Event: "login.success", Login: m.Login, ClientID: client.ID, IP: ip, Detail: "pwd"})
 	if err != nil {
 		return err
 	}
-	h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, ClientID: client.ID, IP: ip, Detail: "pwd"})
 	return h.Finish(c, ar, client, sess, m)
 }
 
 // StartSession opens a new SSO session (always a new id: no session fixation).
 func (h *Handler) StartSession(c echo.Context, m *legacy.Member, amr []string) (*sso.Session, error) {
+	sess, raw, err := h.newSession(c, m, amr)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.writeSession(c, sess, raw); err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
+
+// newSession is StartSession's session before it is written: the member's subject remembered,
+// the browser's previous session ended, a new random id (raw goes in the cookie).
+func (h *Handler) newSession(c echo.Context, m *legacy.Member, amr []string) (*sso.Session, string, error) {
 	ctx := c.Request().Context()
 	now := h.Now()
 	sub, err := h.Subjects.Remember(ctx, m.Key, m.Login, now)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if old, err := h.Cookies.Current(c); err == nil {
 		// The browser's previous session ends; its apps get back-channel logout.
 		if err := h.EndSession(ctx, old); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	raw := sso.RandomToken()
-	sess := &sso.Session{ID: session.Key(raw), Subject: sub, AuthTime: now, AMR: amr, CreatedAt: now, LastSeen: now,
-		ExpiresAt: now.Add(h.SessionLifetime)}
-	if err := h.Store.CreateSession(ctx, sess); err != nil {
-		return nil, fmt.Errorf("create session: %w", err)
+	return &sso.Session{ID: session.Key(raw), Subject: sub, AuthTime: now, AMR: amr, CreatedAt: now, LastSeen: now,
+		ExpiresAt: now.Add(h.SessionLifetime)}, raw, nil
+}
+
+// writeSession stores a new session and puts its id in the cookie.
+func (h *Handler) writeSession(c echo.Context, sess *sso.Session, raw string) error {
+	if err := h.Store.CreateSession(c.Request().Context(), sess); err != nil {
+		return fmt.Errorf("create session: %w", err)
 	}
 	if err := h.Cookies.Set(c, raw); err != nil {
-		return nil, fmt.Errorf("save cookie: %w", err)
+		return fmt.Errorf("save cookie: %w", err)
 	}
-	return sess, nil
+	return nil
 }
 
 // Member re-reads the member behind a session and checks they may still sign in.
@@ -281,12 +300,19 @@ func (h *Handler) Member(ctx context.Context, sess *sso.Session) (*legacy.Member
 // Finish runs the steps after authentication: consent, then completion of the auth request.
 func (h *Handler) Finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {
 	ctx := c.Request().Context()
+	// Every way out but the completion writes a fresh session first (openFresh).
 	if !h.Access.Decide(ctx, m, sess.Subject, client.ID, h.Now()).Allowed() {
+		if err := h.openFresh(c); err != nil {
+			return err
+		}
 		return h.accessDenied(c, ar, client, sess.Subject)
 	}
 	if need, err := h.needsConsent(ctx, ar, client, sess.Subject); err != nil {
-		return err
+		return h.openFreshOr(c, err)
 	} else if need {
+		if err := h.openFresh(c); err != nil {
+			return err
+		}
 		if slices.Contains(ar.Prompt, oidc.PromptNone) {
 			return h.redirectError(c, ar, &oidc.Error{ErrorType: "consent_required", Description: "the member has not consented to this app"})
 		}
@@ -300,6 +326,12 @@ func (h *Handler) Finish(c echo.Context, ar *sso.AuthRequest, client *sso.Client
 // pending -> completed.
 func (h *Handler) complete(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {
 	ctx := c.Request().Context()
+	// Every way out but the completion writes a fresh session first (openFresh).
+	if ar.Done || !h.sessionAnswers(ar, sess) {
+		if err := h.openFresh(c); err != nil {
+			return err
+		}
+	}
 	if ar.Done {
 		return h.RequestStateError(c, ar, nil, sso.ErrAuthRequestUsed)
 	}
@@ -310,9 +342,12 @@ func (h *Handler) complete(c echo.Context, ar *sso.AuthRequest, client *sso.Clie
 	if h.SecondFactor != nil {
 		need, err := h.SecondFactor.NeedsStepUp(ctx, ar, client, sess, m)
 		if err != nil {
-			return err
+			return h.openFreshOr(c, err)
 		}
 		if need {
+			if err := h.openFresh(c); err != nil {
+				return err
+			}
 			if slices.Contains(ar.Prompt, oidc.PromptNone) {
 				return h.redirectError(c, ar, oidc.ErrInteractionRequired().WithDescription("a second factor is required"))
 			}
@@ -326,6 +361,9 @@ func (h *Handler) complete(c echo.Context, ar *sso.AuthRequest, client *sso.Clie
 	// Shadow user at the client: delivered now when the client asks for synchronous
 	// provisioning (a failure issues no code), else queued.
 	if err := h.Provision(ctx, ar.ClientID, sess.Subject, nil); err != nil {
+		if err := h.openFresh(c); err != nil {
+			return err
+		}
 		h.Audit.Write(ctx, &store.AuditEvent{Event: "provisioning.failure", Subject: sess.Subject, ClientID: ar.ClientID, IP: c.RealIP(), Detail: "sync"})
 		return h.Pages.Error(c, http.StatusBadGateway, "The app could not set up your account",
 			"You signed in, but the app could not create or update your account there, so it cannot let you in yet.",
@@ -333,12 +371,15 @@ func (h *Handler) complete(c echo.Context, ar *sso.AuthRequest, client *sso.Clie
 	}
 	browser, err := h.Cookies.RequestBrowser(c)
 	if err != nil {
-		return fmt.Errorf("request browser: %w", err)
+		return h.openFreshOr(c, fmt.Errorf("request browser: %w", err))
 	}
 	// pending -> completed, once, for this browser: the subject, session and auth time are
 	// fixed for good here.
-	next, err := h.Provider.Complete(ctx, ar.ID, sso.Completion{Subject: sess.Subject, AuthTime: sess.AuthTime, AMR: sess.AMR,
-		SessionID: sess.ID, Browser: browser})
+	completion := sso.Completion{Subject: sess.Subject, AuthTime: sess.AuthTime, AMR: sess.AMR, SessionID: sess.ID, Browser: browser}
+	if f := fresh(c); f != nil && f.sess == sess {
+		return h.completeFresh(c, f, ar, completion) // with the session's writes, in one transaction
+	}
+	next, err := h.Provider.Complete(ctx, ar.ID, completion)
 	if err != nil {
 		if errors.Is(err, sso.ErrAuthRequestUsed) || errors.Is(err, sso.ErrAuthRequestElsewhere) || errors.Is(err, sso.ErrNotFound) {
 			return h.RequestStateError(c, ar, nil, err)

@@ -1,0 +1,129 @@
+package bridge_test
+
+import (
+	"context"
+	"net/url"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// writeCounter is a store that counts the sign-in's writes.
+type writeCounter struct {
+	store.Store
+	createSession, audit, complete, addClient, completeSignIn atomic.Int64
+}
+
+func (w *writeCounter) CreateSession(ctx context.Context, s *sso.Session) error {
+	w.createSession.Add(1)
+	return w.Store.CreateSession(ctx, s)
+}
+
+func (w *writeCounter) Audit(ctx context.Context, e *store.AuditEvent) error {
+	w.audit.Add(1)
+	return w.Store.Audit(ctx, e)
+}
+
+func (w *writeCounter) CompleteAuthRequest(ctx context.Context, id string, c sso.Completion) error {
+	w.complete.Add(1)
+	return w.Store.CompleteAuthRequest(ctx, id, c)
+}
+
+func (w *writeCounter) AddSessionClient(ctx context.Context, id, clientID string, at time.Time) error {
+	w.addClient.Add(1)
+	return w.Store.AddSessionClient(ctx, id, clientID, at)
+}
+
+func (w *writeCounter) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
+	w.completeSignIn.Add(1)
+	return w.Store.CompleteSignIn(ctx, in)
+}
+
+func (w *writeCounter) counts() [5]int64 {
+	return [5]int64{w.createSession.Load(), w.audit.Load(), w.complete.Load(), w.addClient.Load(), w.completeSignIn.Load()}
+}
+
+// TestPasswordSignInOneWrite: a password sign-in that goes straight on to its app writes its
+// session, its login.success row and the completion of the request in one transaction
+// (CompleteSignIn) instead of four writes; a sign-in that stops at the consent page writes its
+// session and audit row before showing it (the consent page needs the session), and the
+// completion later. What ends up stored is the same either way.
+func TestPasswordSignInOneWrite(t *testing.T) {
+	var wc *writeCounter
+	e := newEnvDeps(t, false, nil, envDeps{store: func(t testing.TB) store.Store {
+		st, err := sqlite.Open(t.Context(), sqlite.Memory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		wc = &writeCounter{Store: st}
+		return wc
+	}})
+	ctx := t.Context()
+	// [CreateSession, Audit, CompleteAuthRequest, AddSessionClient, CompleteSignIn]
+	check := func(name string, before [5]int64, want [5]int64) {
+		t.Helper()
+		got := wc.counts()
+		for i := range got {
+			got[i] -= before[i]
+		}
+		if got != want {
+			t.Errorf("%s: writes [CreateSession Audit CompleteAuthRequest AddSessionClient CompleteSignIn] = %v, want %v", name, got, want)
+		}
+	}
+	session := func(subject string) *sso.Session {
+		t.Helper()
+		l, err := wc.Sessions(ctx, subject)
+		if err != nil || len(l) == 0 {
+			t.Fatalf("sessions of %s: %v %v", subject, l, err)
+		}
+		return l[len(l)-1]
+	}
+
+	// Straight to a trusted app: one transaction.
+	web, verifier := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	before := wc.counts()
+	code := e.signIn(e.browser(), web.AuthCodeURL("s"), "alice", "alice-password")
+	check("sign-in to a trusted app", before, [5]int64{0, 0, 0, 0, 1})
+	tok, err := web.Exchange(e.ctx(), code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := verifier.Verify(e.ctx(), tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := idt.Subject
+	if s := session(sub); !slices.Equal(s.Clients, []string{"web"}) || !slices.Equal(s.AMR, []string{"pwd"}) {
+		t.Errorf("session clients %v amr %v, want [web] [pwd]", s.Clients, s.AMR)
+	}
+	evs, err := wc.AuditEvents(ctx, store.AuditFilter{Event: "login.success", Subject: sub})
+	if err != nil || len(evs) != 1 || evs[0].ClientID != "web" || evs[0].Detail != "pwd" || evs[0].Login != "alice" {
+		t.Fatalf("login.success rows %+v %v, want one for web", evs, err)
+	}
+
+	// A third-party app: the consent page comes first, so the session is written before it.
+	third, _ := e.oauth("third", otherSecret, e.rp+"/third", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	before = wc.counts()
+	p := b.Login(b.Get(third.AuthCodeURL("s")), "alice", "alice-password")
+	if p.URL.Path != "/consent" {
+		t.Fatalf("after the password: %s (%d), want the consent page", p.URL, p.Status)
+	}
+	check("sign-in stopping at the consent page", before, [5]int64{1, 1, 0, 0, 0})
+	f := p.Hidden()
+	p = b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"allow"}})
+	if p.Redirected(t).Get("code") == "" {
+		t.Fatal("no code after consent")
+	}
+	if s := session(sub); !slices.Equal(s.Clients, []string{"third"}) {
+		t.Errorf("consented session clients %v, want [third]", s.Clients)
+	}
+}

@@ -1,0 +1,35 @@
+package store
+
+import (
+	"context"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// SignIn is what a finished password sign-in writes at once: its new SSO session, the
+// login.success audit row, and the auth request it answers moved from pending to completed.
+type SignIn struct {
+	// Session is the new SSO session (without clients: RequestClient is recorded once the
+	// request is completed).
+	Session *sso.Session
+	// Audit is the sign-in's audit row (nil: none); its ID and Time are set once written.
+	Audit *AuditEvent
+	// RequestID is the auth request to complete with Completion (the compare-and-set of
+	// sso.AuthRequestStore.CompleteAuthRequest), and RequestClient its client.
+	RequestID     string
+	Completion    sso.Completion
+	RequestClient string
+}
+
+// SignInStore writes a sign-in in one transaction instead of four (CreateSession, Audit,
+// CompleteAuthRequest, AddSessionClient).
+type SignInStore interface {
+	// CompleteSignIn writes in.Session and in.Audit, moves the request in.RequestID from pending
+	// to completed with in.Completion exactly as CompleteAuthRequest does, and records
+	// in.RequestClient on the session, in one transaction. When the request is no longer
+	// pending (sso.ErrAuthRequestUsed), is bound to another browser (sso.ErrAuthRequestElsewhere)
+	// or is unknown or expired (sso.ErrNotFound), nothing of it changes, the session (with no
+	// client) and the audit row are written all the same (as the four writes did), and that
+	// error is returned. Any other error writes nothing.
+	CompleteSignIn(ctx context.Context, in *SignIn) error
+}

@@ -1,0 +1,65 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+)
+
+// CompleteSignIn writes a sign-in's session, audit row and request completion in one
+// transaction (store.SignInStore).
+func (s *Store) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
+	ss, ev := in.Session, in.Audit
+	switch {
+	case ss == nil || ss.ID == "":
+		return errors.New("sqlite: complete sign-in: empty session id")
+	case ev != nil && ev.Event == "":
+		return errors.New("sqlite: complete sign-in: empty audit event")
+	case in.RequestClient == "":
+		return errors.New("sqlite: complete sign-in: empty client id")
+	}
+	now := s.clock()
+	completed := false
+	var auditAt int64
+	var auditID int64
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.StmtContext(ctx, s.st.insertSession).ExecContext(ctx, ss.ID, ss.Subject, ts(ss.AuthTime), encList(ss.AMR),
+			ts(orNow(ss.CreatedAt, now)), ts(orNow(ss.LastSeen, now)), ts(ss.ExpiresAt), b2i(ss.Ended)); err != nil {
+			return err
+		}
+		if ev != nil {
+			auditAt = ts(orNow(ev.Time, now))
+			res, err := tx.StmtContext(ctx, s.st.insertAudit).ExecContext(ctx, auditAt, ev.Event, ev.Subject, ev.Login, ev.ClientID, ev.IP, ev.Detail)
+			if err != nil {
+				return err
+			}
+			if auditID, err = res.LastInsertId(); err != nil {
+				return err
+			}
+		}
+		c := in.Completion
+		res, err := tx.StmtContext(ctx, s.st.completeAuthRequest).ExecContext(ctx, c.Subject, ts(c.AuthTime), encList(c.AMR),
+			c.SessionID, in.RequestID, c.Browser, ts(now))
+		switch err := affectedOne(res, err); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil // the session and audit row are kept; the request stays as it is
+		case err != nil:
+			return err
+		}
+		completed = true
+		_, err = tx.StmtContext(ctx, s.st.addSessionClient).ExecContext(ctx, ss.ID, in.RequestClient)
+		return err
+	})
+	if err != nil {
+		return wrap("complete sign-in", err)
+	}
+	if ev != nil {
+		ev.ID, ev.Time = auditID, tm(auditAt)
+	}
+	if !completed {
+		return s.authRequestState(ctx, "complete sign-in", in.RequestID, in.Completion.Browser, false)
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+package storetest
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
+)
+
+var signInTests = []test{
+	{"Completes", testSignInCompletes},
+	{"RequestNotPending", testSignInRequestNotPending},
+	{"FailedWriteWritesNothing", testSignInFailedWriteWritesNothing},
+	{"Race", testSignInRace},
+}
+
+// signIn is a sign-in of ar by browser with a fresh session and audit row.
+func (h *H) signIn(ar *sso.AuthRequest, browser string) *store.SignIn {
+	s := h.sso().NewSession("sub-" + ssotest.RandomID()[:8])
+	s.Clients = nil
+	return &store.SignIn{
+		Session:       s,
+		Audit:         &store.AuditEvent{Event: "login.success", Subject: s.Subject, Login: "alice", ClientID: ar.ClientID, IP: "192.0.2.1", Detail: "pwd"},
+		RequestID:     ar.ID,
+		Completion:    sso.Completion{Subject: s.Subject, AuthTime: s.AuthTime, AMR: s.AMR, SessionID: s.ID, Browser: browser},
+		RequestClient: ar.ClientID,
+	}
+}
+
+// boundRequest is a new pending auth request bound to browser.
+func (h *H) boundRequest(browser string) *sso.AuthRequest {
+	h.T.Helper()
+	ar := h.sso().NewAuthRequest()
+	ssotest.NoErr(h.T, h.S.CreateAuthRequest(h.Ctx, ar), "CreateAuthRequest")
+	ssotest.NoErr(h.T, h.S.BindAuthRequest(h.Ctx, ar.ID, browser), "BindAuthRequest")
+	return ar
+}
+
+// auditRows counts the audit rows of subject.
+func (h *H) auditRows(subject string) int {
+	h.T.Helper()
+	evs, err := h.S.AuditEvents(h.Ctx, store.AuditFilter{Subject: subject})
+	ssotest.NoErr(h.T, err, "AuditEvents")
+	return len(evs)
+}
+
+func testSignInCompletes(t *testing.T, h *H) {
+	ar := h.boundRequest("browser-a")
+	in := h.signIn(ar, "browser-a")
+	ssotest.NoErr(t, h.S.CompleteSignIn(h.Ctx, in), "CompleteSignIn")
+	if in.Audit.ID == 0 || in.Audit.Time.IsZero() {
+		t.Errorf("audit row id %d time %v: not set", in.Audit.ID, in.Audit.Time)
+	}
+	got, err := h.S.AuthRequest(h.Ctx, ar.ID)
+	ssotest.NoErr(t, err, "AuthRequest")
+	if !got.Done || got.Subject != in.Session.Subject || got.SessionID != in.Session.ID || !slices.Equal(got.AMR, in.Session.AMR) ||
+		!got.AuthTime.Equal(in.Session.AuthTime) {
+		t.Errorf("request after CompleteSignIn: done %v subject %q session %q amr %v auth time %v", got.Done, got.Subject, got.SessionID, got.AMR, got.AuthTime)
+	}
+	sess, err := h.S.Session(h.Ctx, in.Session.ID)
+	ssotest.NoErr(t, err, "Session")
+	if sess.Subject != in.Session.Subject || !slices.Equal(sess.Clients, []string{ar.ClientID}) {
+		t.Errorf("session subject %q clients %v, want %q [%s]", sess.Subject, sess.Clients, in.Session.Subject, ar.ClientID)
+	}
+	if n := h.auditRows(in.Session.Subject); n != 1 {
+		t.Errorf("%d audit rows, want 1", n)
+	}
+	// The completed request goes on as one completed by CompleteAuthRequest: one code.
+	ssotest.NoErr(t, h.S.SaveCode(h.Ctx, ar.ID, ssotest.RandomID(), h.Now.Add(60e9)), "SaveCode")
+	// And cannot be completed again, by either method.
+	ssotest.IsErr(t, h.S.CompleteSignIn(h.Ctx, h.signIn(ar, "browser-a")), sso.ErrAuthRequestUsed, "CompleteSignIn again")
+	ssotest.IsErr(t, h.S.CompleteAuthRequest(h.Ctx, ar.ID, h.signIn(ar, "browser-a").Completion), sso.ErrAuthRequestUsed, "CompleteAuthRequest after")
+}
+
+// testSignInRequestNotPending: a request completed already, bound to another browser, or
+// unknown is left as it is; the session (without the client) and the audit row are written
+// as the separate writes did, and the error says why.
+func testSignInRequestNotPending(t *testing.T, h *H) {
+	used := h.boundRequest("browser-a")
+	first := h.signIn(used, "browser-a")
+	ssotest.NoErr(t, h.S.CompleteAuthRequest(h.Ctx, used.ID, first.Completion), "CompleteAuthRequest")
+	elsewhere := h.boundRequest("browser-b")
+	unknown := h.sso().NewAuthRequest()
+	for _, tc := range []struct {
+		name string
+		ar   *sso.AuthRequest
+		want error
+	}{
+		{"used", used, sso.ErrAuthRequestUsed},
+		{"elsewhere", elsewhere, sso.ErrAuthRequestElsewhere},
+		{"unknown", unknown, sso.ErrNotFound},
+	} {
+		in := h.signIn(tc.ar, "browser-a")
+		ssotest.IsErr(t, h.S.CompleteSignIn(h.Ctx, in), tc.want, "CompleteSignIn of a %s request", tc.name)
+		sess, err := h.S.Session(h.Ctx, in.Session.ID)
+		ssotest.NoErr(t, err, "Session after a %s request", tc.name)
+		if len(sess.Clients) != 0 {
+			t.Errorf("%s: session clients %v, want none", tc.name, sess.Clients)
+		}
+		if n := h.auditRows(in.Session.Subject); n != 1 {
+			t.Errorf("%s: %d audit rows, want 1", tc.name, n)
+		}
+	}
+	got, err := h.S.AuthRequest(h.Ctx, used.ID)
+	ssotest.NoErr(t, err, "AuthRequest")
+	if got.SessionID != first.Session.ID || got.Subject != first.Session.Subject {
+		t.Errorf("used request now has session %q subject %q, want the first completion's", got.SessionID, got.Subject)
+	}
+	got, err = h.S.AuthRequest(h.Ctx, elsewhere.ID)
+	ssotest.NoErr(t, err, "AuthRequest")
+	if got.Done || got.Subject != "" {
+		t.Errorf("request of another browser changed: done %v subject %q", got.Done, got.Subject)
+	}
+}
+
+// testSignInFailedWriteWritesNothing: a write that fails (the session id exists) rolls back
+// the audit row and leaves the request pending.
+func testSignInFailedWriteWritesNothing(t *testing.T, h *H) {
+	ar := h.boundRequest("browser-a")
+	in := h.signIn(ar, "browser-a")
+	existing := h.sso().NewSession("someone-else")
+	existing.ID, existing.Clients = in.Session.ID, nil
+	ssotest.NoErr(t, h.S.CreateSession(h.Ctx, existing), "CreateSession")
+	err := h.S.CompleteSignIn(h.Ctx, in)
+	if err == nil || errors.Is(err, sso.ErrAuthRequestUsed) || errors.Is(err, sso.ErrNotFound) {
+		t.Fatalf("CompleteSignIn with a taken session id = %v, want a write error", err)
+	}
+	if n := h.auditRows(in.Session.Subject); n != 0 {
+		t.Errorf("%d audit rows after a failed write, want 0", n)
+	}
+	got, err := h.S.AuthRequest(h.Ctx, ar.ID)
+	ssotest.NoErr(t, err, "AuthRequest")
+	if got.Done {
+		t.Error("request completed by a failed write")
+	}
+	// It can still be completed.
+	ssotest.NoErr(t, h.S.CompleteSignIn(h.Ctx, h.signIn(ar, "browser-a")), "CompleteSignIn after a failed one")
+}
+
+// testSignInRace: sign-ins racing for one request (two tabs posting the form at once): one
+// completes it, the others get ErrAuthRequestUsed, whether they use CompleteSignIn or
+// CompleteAuthRequest.
+func testSignInRace(t *testing.T, h *H) {
+	ar := h.boundRequest("browser-a")
+	const n = 8
+	ins := make([]*store.SignIn, n)
+	for i := range ins {
+		ins[i] = h.signIn(ar, "browser-a")
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range ins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%4 == 3 {
+				errs[i] = h.S.CompleteAuthRequest(h.Ctx, ar.ID, ins[i].Completion)
+				return
+			}
+			errs[i] = h.S.CompleteSignIn(h.Ctx, ins[i])
+		}()
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Fatalf("sign-ins %d and %d both completed the request", won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, sso.ErrAuthRequestUsed):
+			t.Errorf("sign-in %d: %v, want ErrAuthRequestUsed", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no sign-in completed the request")
+	}
+	got, err := h.S.AuthRequest(h.Ctx, ar.ID)
+	ssotest.NoErr(t, err, "AuthRequest")
+	if got.SessionID != ins[won].Session.ID {
+		t.Errorf("request completed with session %q, want the winner's %q", got.SessionID, ins[won].Session.ID)
+	}
+}

@@ -1,0 +1,97 @@
+package authflow
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// A password sign-in that goes straight on to its app (no consent page, no second factor, no
+// refusal) writes its session, its login.success audit row and the completion of the request
+// in one store transaction (store.SignInStore) instead of four. Until then the session is a
+// freshSession kept with the request: every other way out of Finish writes it first (open), so
+// what is stored at each of those steps is what it was with the separate writes.
+
+// freshKey is where the echo context keeps the request's freshSession.
+const freshKey = "authflow.fresh"
+
+// freshSession is a new SSO session not written yet.
+type freshSession struct {
+	sess  *sso.Session
+	raw   string            // the cookie's session id
+	audit *store.AuditEvent // login.success
+	open  bool              // written, and the cookie set
+}
+
+// startFreshSession is StartSession without the write: the session is written by the
+// completion of the request (completeFresh) or by openFresh, whichever comes first. ev is the
+// sign-in's audit row (its Subject is set here).
+func (h *Handler) startFreshSession(c echo.Context, m *legacy.Member, amr []string, ev *store.AuditEvent) (*sso.Session, error) {
+	sess, raw, err := h.newSession(c, m, amr)
+	if err != nil {
+		return nil, err
+	}
+	ev.Subject = sess.Subject
+	c.Set(freshKey, &freshSession{sess: sess, raw: raw, audit: ev})
+	return sess, nil
+}
+
+// fresh returns the request's session not written yet (nil: none, or written).
+func fresh(c echo.Context) *freshSession {
+	f, _ := c.Get(freshKey).(*freshSession)
+	if f == nil || f.open {
+		return nil
+	}
+	return f
+}
+
+// openFresh writes the request's fresh session (and its audit row) and sets the cookie, as
+// StartSession and the audit write did; it does nothing when there is none.
+func (h *Handler) openFresh(c echo.Context) error {
+	f := fresh(c)
+	if f == nil {
+		return nil
+	}
+	if err := h.writeSession(c, f.sess, f.raw); err != nil {
+		return err
+	}
+	f.open = true
+	h.Audit.Write(c.Request().Context(), f.audit)
+	return nil
+}
+
+// openFreshOr is openFresh before a way out that returns err: err, or the write's failure.
+func (h *Handler) openFreshOr(c echo.Context, err error) error {
+	if oerr := h.openFresh(c); oerr != nil {
+		return errors.Join(err, oerr)
+	}
+	return err
+}
+
+// completeFresh completes ar with the request's fresh session in one transaction and sends the
+// browser on to op's callback; the caller has made every check complete makes.
+func (h *Handler) completeFresh(c echo.Context, f *freshSession, ar *sso.AuthRequest, completion sso.Completion) error {
+	ctx := c.Request().Context()
+	h.Audit.Prepare(ctx, f.audit)
+	err := h.Store.CompleteSignIn(ctx, &store.SignIn{Session: f.sess, Audit: f.audit, RequestID: ar.ID,
+		Completion: completion, RequestClient: ar.ClientID})
+	if err != nil && !errors.Is(err, sso.ErrAuthRequestUsed) && !errors.Is(err, sso.ErrAuthRequestElsewhere) && !errors.Is(err, sso.ErrNotFound) {
+		h.Audit.WriteFailed(ctx, f.audit, err)
+		return fmt.Errorf("complete sign-in: %w", err)
+	}
+	// The session and the audit row are written, whether the request was completed or not.
+	f.open = true
+	if cerr := h.Cookies.Set(c, f.raw); cerr != nil {
+		return fmt.Errorf("save cookie: %w", cerr)
+	}
+	if err != nil {
+		return h.RequestStateError(c, ar, nil, err)
+	}
+	return c.Redirect(http.StatusSeeOther, h.Provider.CallbackURL(ar.ID))
+}
