@@ -225,3 +225,21 @@ func BenchmarkRefreshGrantStore(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkSignInFactors is what every password sign-in asks twice (mfa.Service.Factors) of a
+// member without a second factor: the TOTP factor and the passkeys.
+func BenchmarkSignInFactors(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *Store) {
+		ctx := b.Context()
+		start := cpuTime()
+		for b.Loop() {
+			if _, err := s.TOTP(ctx, "subject-without-factors"); err == nil {
+				b.Fatal("a TOTP factor")
+			}
+			if l, err := s.WebAuthnCredentials(ctx, "subject-without-factors"); err != nil || len(l) != 0 {
+				b.Fatal(l, err)
+			}
+		}
+		reportCPU(b, start)
+	})
+}

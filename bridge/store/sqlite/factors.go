@@ -54,8 +54,7 @@ func (s *Store) TOTP(ctx context.Context, subject string) (*store.TOTPFactor, er
 	f := &store.TOTPFactor{Subject: subject}
 	var confirmed int
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT secret_sealed, confirmed, last_step, created_at FROM totp_factors
-		WHERE subject = ?`, subject).Scan(&f.SecretSealed, &confirmed, &f.LastStep, &created)
+	err := s.st.totp.QueryRowContext(ctx, subject).Scan(&f.SecretSealed, &confirmed, &f.LastStep, &created)
 	if err != nil {
 		return nil, wrap("totp", err)
 	}
@@ -142,8 +141,7 @@ func (s *Store) AddWebAuthnCredential(ctx context.Context, c *store.WebAuthnCred
 
 // WebAuthnCredentials lists the member's credentials, oldest first.
 func (s *Store) WebAuthnCredentials(ctx context.Context, subject string) ([]*store.WebAuthnCredential, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, subject, name, data, sign_count, backup_eligible, backup_state,
-		created_at, last_used_at FROM webauthn_credentials WHERE subject = ? ORDER BY created_at, id`, subject)
+	rows, err := s.st.webauthnCreds.QueryContext(ctx, subject)
 	if err != nil {
 		return nil, wrap("webauthn credentials", err)
 	}
