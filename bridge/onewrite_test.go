@@ -19,6 +19,12 @@ import (
 type writeCounter struct {
 	store.Store
 	createSession, audit, complete, addClient, completeSignIn atomic.Int64
+	authRequestReads                                          atomic.Int64
+}
+
+func (w *writeCounter) AuthRequest(ctx context.Context, id string) (*sso.AuthRequest, error) {
+	w.authRequestReads.Add(1)
+	return w.Store.AuthRequest(ctx, id)
 }
 
 func (w *writeCounter) CreateSession(ctx context.Context, s *sso.Session) error {
@@ -54,7 +60,8 @@ func (w *writeCounter) counts() [5]int64 {
 // session, its login.success row and the completion of the request in one transaction
 // (CompleteSignIn) instead of four writes; a sign-in that stops at the consent page writes its
 // session and audit row before showing it (the consent page needs the session), and the
-// completion later. What ends up stored is the same either way.
+// completion later. What ends up stored is the same either way. The authorize callback reads
+// the request once, not once in its guard and again in op.
 func TestPasswordSignInOneWrite(t *testing.T) {
 	var wc *writeCounter
 	e := newEnvDeps(t, false, nil, envDeps{store: func(t testing.TB) store.Store {
@@ -89,9 +96,14 @@ func TestPasswordSignInOneWrite(t *testing.T) {
 
 	// Straight to a trusted app: one transaction.
 	web, verifier := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
-	before := wc.counts()
+	before, reads := wc.counts(), wc.authRequestReads.Load()
 	code := e.signIn(e.browser(), web.AuthCodeURL("s"), "alice", "alice-password")
 	check("sign-in to a trusted app", before, [5]int64{0, 0, 0, 0, 1})
+	// The login page, the form post and the callback's guard read the request; op's callback
+	// takes the guard's (sso.WithAuthRequest).
+	if n := wc.authRequestReads.Load() - reads; n != 3 {
+		t.Errorf("the sign-in read its auth request %d times, want 3", n)
+	}
 	tok, err := web.Exchange(e.ctx(), code)
 	if err != nil {
 		t.Fatal(err)

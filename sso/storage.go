@@ -240,7 +240,22 @@ func (s *storage) requestScopes(cfg *ClientConfig, requested []string) ([]string
 	return kept, nil
 }
 
+// readAuthRequest is the context key of an auth request its caller has just read
+// (WithAuthRequest).
+type readAuthRequest struct{}
+
+// WithAuthRequest returns ctx carrying ar as just read from the store by the caller (the
+// authorize callback's guard): op's callback in that context takes it instead of reading the
+// same row again. Its code is still attached by SaveCode's compare-and-set, which fails for a
+// request that changed in between.
+func WithAuthRequest(ctx context.Context, ar *AuthRequest) context.Context {
+	return context.WithValue(ctx, readAuthRequest{}, ar)
+}
+
 func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	if ar, ok := ctx.Value(readAuthRequest{}).(*AuthRequest); ok && ar.ID == id {
+		return authRequest{ar}, nil
+	}
 	ar, err := s.store.AuthRequest(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("auth request: %w", err)

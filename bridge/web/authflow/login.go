@@ -423,7 +423,7 @@ func (h *Handler) Callback(next echo.HandlerFunc) echo.HandlerFunc {
 			return h.Pages.Error(c, http.StatusForbidden, "This sign-in cannot be completed here",
 				"The sign-in was finished in another browser, or has not been finished yet.", "Go back to the app and start signing in again.")
 		}
-		r2 := r.Clone(r.Context())
+		r2 := r.Clone(sso.WithAuthRequest(r.Context(), ar)) // op's callback reads it from there
 		u := *r.URL
 		u.RawQuery = url.Values{"id": {id}}.Encode()
 		r2.URL, r2.RequestURI = &u, u.RequestURI()
