@@ -243,3 +243,18 @@ func BenchmarkSignInFactors(b *testing.B) {
 		reportCPU(b, start)
 	})
 }
+
+// BenchmarkTakeResetNoticeNone is what every password sign-in asks of a member without a
+// factor-reset notice.
+func BenchmarkTakeResetNoticeNone(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *Store) {
+		ctx := b.Context()
+		start := cpuTime()
+		for b.Loop() {
+			if told, err := s.TakeFactorResetNotice(ctx, "subject-without-notice"); err != nil || told {
+				b.Fatal(told, err)
+			}
+		}
+		reportCPU(b, start)
+	})
+}

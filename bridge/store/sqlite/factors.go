@@ -225,6 +225,16 @@ func (s *Store) ResetFactors(ctx context.Context, subject string, at time.Time) 
 
 // TakeFactorResetNotice reports and clears the reset notice.
 func (s *Store) TakeFactorResetNotice(ctx context.Context, subject string) (bool, error) {
+	// Every password sign-in asks: a read answers the usual "no notice" without taking the
+	// writer; the UPDATE's compare-and-set still decides who takes a notice that is there.
+	var set int
+	err := s.st.resetNotice.QueryRowContext(ctx, subject).Scan(&set)
+	switch {
+	case isNoRows(err) || (err == nil && set == 0):
+		return false, nil
+	case err != nil:
+		return false, wrap("take factor reset notice", err)
+	}
 	res, err := s.wexec(ctx, `UPDATE mfa_members SET reset_notice = 0 WHERE subject = ? AND reset_notice = 1`, subject)
 	if err := affectedOne(res, err); err != nil {
 		if isNoRows(err) {

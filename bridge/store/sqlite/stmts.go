@@ -35,6 +35,7 @@ type stmts struct {
 	session           *sql.Stmt
 	totp              *sql.Stmt // a sign-in asks for the member's factors (twice)
 	webauthnCreds     *sql.Stmt
+	resetNotice       *sql.Stmt
 
 	// writes (IssueTokens and friends)
 	consumeCode         *sql.Stmt
@@ -98,6 +99,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.totp, r, `SELECT secret_sealed, confirmed, last_step, created_at FROM totp_factors WHERE subject = ?`},
 		{&st.webauthnCreds, r, `SELECT id, subject, name, data, sign_count, backup_eligible, backup_state,
 			created_at, last_used_at FROM webauthn_credentials WHERE subject = ? ORDER BY created_at, id`},
+		{&st.resetNotice, r, `SELECT reset_notice FROM mfa_members WHERE subject = ?`},
 		{&st.subjectByID, r, `SELECT ` + subjectCols + ` FROM subjects WHERE subject = ?`},
 		{&st.subjectByKey, r, `SELECT ` + subjectCols + ` FROM subjects WHERE member_key = ?`},
 		{&st.consent, r, `SELECT subject, client_id, scopes, granted_at FROM consents WHERE subject = ? AND client_id = ?`},
@@ -127,7 +129,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 func (st *stmts) close() error {
 	var errs []error
 	for _, p := range []**sql.Stmt{
-		&st.authRequest, &st.authRequestByCode, &st.totp, &st.webauthnCreds, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session,
+		&st.authRequest, &st.authRequestByCode, &st.totp, &st.webauthnCreds, &st.resetNotice, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session,
 		&st.consumeCode, &st.codeState, &st.rotate, &st.familyState, &st.insertFamily, &st.revokeFamily, &st.completeAuthRequest,
 		&st.saveCode, &st.createAuthRequest, &st.addSessionClient, &st.touchSession, &st.savepoint, &st.release, &st.rollbackTo,
 		&st.subjectByID, &st.subjectByKey, &st.consent, &st.bindAuthRequest, &st.insertSession, &st.putSubject, &st.insertAudit,

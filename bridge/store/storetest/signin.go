@@ -16,6 +16,7 @@ var signInTests = []test{
 	{"RequestNotPending", testSignInRequestNotPending},
 	{"FailedWriteWritesNothing", testSignInFailedWriteWritesNothing},
 	{"Race", testSignInRace},
+	{"ResetNoticeTakenOnce", testResetNoticeTakenOnce},
 }
 
 // signIn is a sign-in of ar by browser with a fresh session and audit row.
@@ -183,5 +184,39 @@ func testSignInRace(t *testing.T, h *H) {
 	ssotest.NoErr(t, err, "AuthRequest")
 	if got.SessionID != ins[won].Session.ID {
 		t.Errorf("request completed with session %q, want the winner's %q", got.SessionID, ins[won].Session.ID)
+	}
+}
+
+// testResetNoticeTakenOnce: every password sign-in asks for the factor-reset notice; of
+// sign-ins racing for one notice exactly one is told, and a member without one is told nothing.
+func testResetNoticeTakenOnce(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	if got, err := h.S.TakeFactorResetNotice(h.Ctx, sub); err != nil || got {
+		t.Fatalf("TakeFactorResetNotice of an unknown member = %v, %v", got, err)
+	}
+	if _, err := h.S.ResetFactors(h.Ctx, sub, h.Now); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	got := make([]bool, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = h.S.TakeFactorResetNotice(h.Ctx, sub)
+		}()
+	}
+	wg.Wait()
+	told := 0
+	for i := range n {
+		ssotest.NoErr(t, errs[i], "TakeFactorResetNotice #%d", i)
+		if got[i] {
+			told++
+		}
+	}
+	if told != 1 {
+		t.Fatalf("%d of %d racing sign-ins told of one notice, want 1", told, n)
 	}
 }
