@@ -103,8 +103,39 @@ type Factors struct {
 // Any reports whether the member has a second factor (opted in).
 func (f Factors) Any() bool { return f.TOTP || len(f.Passkeys) > 0 }
 
-// Factors reads the member's factors.
+// factorsMemo keeps the factors Factors read within one request (WithFactorsMemo).
+type factorsMemo struct {
+	subject string
+	f       Factors
+	ok      bool
+}
+
+type factorsMemoKey struct{}
+
+// WithFactorsMemo returns ctx in which Factors reads a member's factors once: a password
+// sign-in asks before opening the session (AfterFirstFactor) and again when completing the
+// request (NeedsStepUp), within one HTTP request.
+func WithFactorsMemo(ctx context.Context) context.Context {
+	if _, ok := ctx.Value(factorsMemoKey{}).(*factorsMemo); ok {
+		return ctx
+	}
+	return context.WithValue(ctx, factorsMemoKey{}, &factorsMemo{})
+}
+
+// Factors reads the member's factors (once per subject in a context from WithFactorsMemo).
 func (s *Service) Factors(ctx context.Context, subject string) (Factors, error) {
+	memo, _ := ctx.Value(factorsMemoKey{}).(*factorsMemo)
+	if memo != nil && memo.ok && memo.subject == subject {
+		return memo.f, nil
+	}
+	f, err := s.readFactors(ctx, subject)
+	if err == nil && memo != nil {
+		memo.subject, memo.f, memo.ok = subject, f, true
+	}
+	return f, err
+}
+
+func (s *Service) readFactors(ctx context.Context, subject string) (Factors, error) {
 	var f Factors
 	t, err := s.Store.TOTP(ctx, subject)
 	switch {

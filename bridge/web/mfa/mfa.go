@@ -123,6 +123,8 @@ func stepURL(raw string) string { return PathStep + "?c=" + url.QueryEscape(raw)
 // second-factor step to send the browser to: the sign-in then waits there, without a session,
 // until a second factor (or enrolment, or the member's acknowledging the reset notice) passes.
 func (h *Handler) AfterFirstFactor(c echo.Context, ff *authflow.FirstFactor) (string, error) {
+	// The request reads the member's factors once: NeedsStepUp asks again when it completes.
+	c.SetRequest(c.Request().WithContext(mfa.WithFactorsMemo(c.Request().Context())))
 	ctx := c.Request().Context()
 	m := ff.Member
 	// The subject is remembered now: the step looks the member up by it.
