@@ -333,6 +333,21 @@ func safeParam(k string) string {
 	}, k)
 }
 
+// writeUnavailable answers an API request the store could not serve (ErrUnavailable): 503
+// with RFC 6749 5.2 JSON temporarily_unavailable and Retry-After. RFC 6749 defines the code for
+// the authorization endpoint (4.1.2.1: "temporarily unable to handle the request"); 5.2 lists
+// none for a server failure and lets a response use another status than 400 where one is
+// specified: 503 with Retry-After (RFC 9110 15.6.4) tells the client, and any proxy, that the
+// request was not acted on and may be repeated, so a client keeps its refresh token or code.
+func writeUnavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", UnavailableRetryAfter)
+	writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable",
+		"the service is temporarily unavailable; try again shortly")
+}
+
+// UnavailableRetryAfter is the Retry-After (seconds) of an answer the store could not serve.
+const UnavailableRetryAfter = "5"
+
 // writeOAuthError writes RFC 6749 section 5.2 error JSON.
 func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
 	h := w.Header()

@@ -206,6 +206,10 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		ar.UILocales = append(ar.UILocales, t.String())
 	}
 	if err := s.store.CreateAuthRequest(ctx, ar); err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			// RFC 6749 4.1.2.1: the client learns at its redirect_uri that it may try again.
+			return nil, errTemporarilyUnavailable().WithParent(err)
+		}
 		return nil, fmt.Errorf("create auth request: %w", err)
 	}
 	return authRequest{ar}, nil
@@ -864,4 +868,12 @@ func applyClaims(ui *oidc.UserInfo, claims map[string]any) {
 			ui.AppendClaims(k, v)
 		}
 	}
+}
+
+// errTemporarilyUnavailable is RFC 6749 4.1.2.1's temporarily_unavailable (op has no
+// constructor for it): the authorization server cannot handle the request now (its store is
+// unreachable), and the client may send it again later.
+func errTemporarilyUnavailable() *oidc.Error {
+	return &oidc.Error{ErrorType: "temporarily_unavailable",
+		Description: "the sign-in service is temporarily unavailable; try again shortly"}
 }

@@ -23,6 +23,11 @@ var (
 	ErrAuthRequestUsed = errors.New("sso store: sign-in request already completed")
 	// ErrAuthRequestElsewhere: the auth request is bound to another browser.
 	ErrAuthRequestElsewhere = errors.New("sso store: sign-in request belongs to another browser")
+	// ErrUnavailable: the store could not be reached (its database is down, restarting or cut
+	// off); nothing was changed, or the change was rolled back, and the same request may
+	// succeed later. The token endpoint answers 503 temporarily_unavailable, pages a "try
+	// again" page.
+	ErrUnavailable = errors.New("sso store: temporarily unavailable")
 )
 
 // AuthRequest is a pending or completed authorization request. Its ID is random (256 bits)

@@ -202,6 +202,13 @@ func clientScopes(cfg *ClientConfig, raw string) ([]string, error) {
 // op error with its type (invalid_client is 401 with a challenge), anything else as a logged
 // server error.
 func (p *Provider) writeGrantError(ctx context.Context, w http.ResponseWriter, cfg *ClientConfig, grant string, err error) {
+	if errors.Is(err, ErrUnavailable) {
+		// Whatever the grant made of it (even invalid_grant): the client must keep its
+		// refresh token or code and try again, not start over.
+		p.log(ctx).WarnContext(ctx, grant+" grant: the store is unavailable", "client", cfg.ID, "err", err)
+		writeUnavailable(w)
+		return
+	}
 	var ge *GrantError
 	if errors.As(err, &ge) {
 		if ge.Status >= 500 {

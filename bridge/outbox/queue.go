@@ -89,10 +89,16 @@ func (q *Queue) Run(ctx context.Context) {
 	defer t.Stop()
 	purge := time.NewTicker(time.Hour)
 	defer purge.Stop()
+	failing := false // the outbox could not be read: said once, and its recovery once
 	for {
 		n, err := q.DeliverDue(ctx)
-		if err != nil && ctx.Err() == nil {
-			q.log.ErrorContext(ctx, "shadow: claim failed", "err", err)
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
+			failing = true
+			q.log.ErrorContext(ctx, "shadow: claim failed; retrying every second", "err", err)
+		case err == nil && failing:
+			failing = false
+			q.log.InfoContext(ctx, "shadow: claims work again")
 		}
 		if n == q.batch {
 			continue

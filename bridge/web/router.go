@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -151,6 +152,20 @@ func errorHandler(pages *Renderer, log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		code := http.StatusInternalServerError
 		msg := "Something went wrong on our side. Please try again."
+		if errors.Is(err, sso.ErrUnavailable) {
+			// The store is unreachable: nothing was changed, and the same step may work in a
+			// moment. One line; not an error of ours to chase per request.
+			log.WarnContext(c.Request().Context(), "request failed: the store is unavailable", "err", err,
+				"path", c.Request().URL.Path, "request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			c.Response().Header().Set("Retry-After", sso.UnavailableRetryAfter)
+			const wait = "The service is briefly unavailable. Nothing was lost: please try again in a minute."
+			if WantsJSON(c) {
+				_ = JSONError(c, http.StatusServiceUnavailable, "temporarily_unavailable", wait)
+				return
+			}
+			_ = pages.Error(c, http.StatusServiceUnavailable, "Please try again in a minute", wait, "")
+			return
+		}
 		if he, ok := err.(*echo.HTTPError); ok {
 			code = he.Code
 			switch code {

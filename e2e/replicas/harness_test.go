@@ -77,11 +77,12 @@ func (l *lockedBuffer) String() string {
 
 // replica is one ssobridge serve process.
 type replica struct {
-	name string
-	url  string // http://127.0.0.1:port
-	cmd  *exec.Cmd
-	out  *lockedBuffer
-	done chan struct{}
+	name  string
+	url   string // http://127.0.0.1:port
+	admin string // the admin listener (metrics, health), with withAdmin
+	cmd   *exec.Cmd
+	out   *lockedBuffer
+	done  chan struct{}
 }
 
 // Kill sends SIGKILL and waits for the process to be gone.
@@ -94,6 +95,7 @@ func (r *replica) Kill() {
 type env struct {
 	t        testing.TB
 	dsn      string
+	admin    bool   // the replicas have an admin listener each (withAdmin)
 	config   string // the YAML every replica and the CLI read
 	issuer   string // the load balancer
 	replicas []*replica
@@ -108,8 +110,16 @@ func newEnv(t testing.TB, n int, extraYAML string, opts ...envOption) *env {
 		f(&o)
 	}
 	dsn := pgtest.NewDatabase(t)
+	if o.dsn != nil {
+		dsn = o.dsn(dsn)
+	}
 	bin := binary(t)
-	e := &env{t: t, dsn: dsn}
+	e := &env{t: t, dsn: dsn, admin: o.admin}
+	if o.admin {
+		// The CLI reads the same file: it opens no listener, but the reference must resolve.
+		t.Setenv(adminListenEnv, "127.0.0.1:0")
+		extraYAML += "admin:\n  listen: ${" + adminListenEnv + "}\n  token: " + adminToken + "\n"
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +161,24 @@ clients:
 // envOptions change the replicas' configuration.
 type envOptions struct {
 	clientYAML string // more lines of the web client
+	dsn        func(string) string
+	admin      bool
 }
+
+// withDSN has the replicas (and the CLI) reach the database through another DSN, e.g. a proxy.
+func withDSN(f func(dsn string) string) envOption {
+	return func(o *envOptions) { o.dsn = f }
+}
+
+// withAdmin gives each replica an admin listener of its own (replica.admin: /metrics).
+func withAdmin() envOption {
+	return func(o *envOptions) { o.admin = true }
+}
+
+const (
+	adminListenEnv = "SSOBRIDGE_TEST_ADMIN_LISTEN"
+	adminToken     = "admin-token-0123456789abcdef0123456789"
+)
 
 type envOption func(*envOptions)
 
@@ -177,6 +204,11 @@ func (e *env) start(t testing.TB, bin, name, dataDir string) *replica {
 	out := &lockedBuffer{}
 	cmd := exec.Command(bin, "serve", "--config", e.config, "--data-dir", dataDir, "--listen", addr)
 	cmd.Stdout, cmd.Stderr = out, out
+	adminAddr := ""
+	if e.admin {
+		adminAddr = freeAddr(t)
+		cmd.Env = append(os.Environ(), adminListenEnv+"="+adminAddr)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if runtime.GOOS == "linux" {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
@@ -185,6 +217,9 @@ func (e *env) start(t testing.TB, bin, name, dataDir string) *replica {
 		t.Fatal(err)
 	}
 	r := &replica{name: name, url: "http://" + addr, cmd: cmd, out: out, done: make(chan struct{})}
+	if adminAddr != "" {
+		r.admin = "http://" + adminAddr
+	}
 	go func() { _ = cmd.Wait(); close(r.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)

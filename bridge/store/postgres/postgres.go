@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"strings"
 	"time"
 
@@ -260,12 +262,37 @@ func isConflict(err error) bool {
 
 func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
+// isUnavailable reports a failure to reach the database, not a statement's own error: no
+// connection could be made (refused, reset, the server starting up or shutting down, out of
+// connections), or the connection broke mid-statement or mid-transaction (the transaction is
+// then rolled back by the server), or the statement ran out of time.
+func isUnavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// 08: connection exception; 57P01-03: admin or crash shutdown, cannot connect now;
+		// 53300: too many connections.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" ||
+			pe.Code == "53300"
+	}
+	if errors.Is(err, context.Canceled) {
+		return false // the caller gave up (a client that went away), not the database
+	}
+	var (
+		ce *pgconn.ConnectError
+		ne net.Error
+	)
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, net.ErrClosed) || pgconn.SafeToRetry(err) || pgconn.Timeout(err)
+}
+
 // wrap adds the operation to err, mapping driver errors to the sso sentinels.
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	switch {
+	case isUnavailable(err):
+		return fmt.Errorf("postgres: %s: %w: %w", op, sso.ErrUnavailable, err)
 	case isNoRows(err):
 		return fmt.Errorf("postgres: %s: %w", op, sso.ErrNotFound)
 	case isConflict(err):

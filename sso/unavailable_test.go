@@ -1,0 +1,72 @@
+package sso_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ssobridge/ssobridge/sso"
+	"github.com/ssobridge/ssobridge/sso/memstore"
+)
+
+// downStore is a store whose database can be taken away: every token read and write then
+// fails with sso.ErrUnavailable, as the PostgreSQL store's do when the server is unreachable.
+type downStore struct {
+	*memstore.Store
+	down *atomic.Bool
+}
+
+func (s downStore) unavailable(op string) error {
+	return fmt.Errorf("store: %s: %w: connection refused", op, sso.ErrUnavailable)
+}
+
+func (s downStore) Family(ctx context.Context, id string) (*sso.RefreshToken, error) {
+	if s.down.Load() {
+		return nil, s.unavailable("family")
+	}
+	return s.Store.Family(ctx, id)
+}
+
+func (s downStore) IssueTokens(ctx context.Context, in sso.Issue) error {
+	if s.down.Load() {
+		return s.unavailable("issue tokens")
+	}
+	return s.Store.IssueTokens(ctx, in)
+}
+
+func (s downStore) AuthRequestByCode(ctx context.Context, codeHash string) (*sso.AuthRequest, error) {
+	if s.down.Load() {
+		return nil, s.unavailable("auth request by code")
+	}
+	return s.Store.AuthRequestByCode(ctx, codeHash)
+}
+
+// TestTokenEndpointStoreUnavailable: a grant the store cannot serve is answered 503
+// temporarily_unavailable with Retry-After, never invalid_grant (a client would throw its
+// refresh token or code away and sign its user out) nor a bare 500; once the store is back the
+// same refresh token and the same code work.
+func TestTokenEndpointStoreUnavailable(t *testing.T) {
+	var down atomic.Bool
+	h := newHarnessWith(t, func(st *memstore.Store) sso.Store { return downStore{Store: st, down: &down} })
+	tok := h.tokens("alice", "openid", "offline_access")
+	code, verifier := h.code("alice", "openid", "offline_access")
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}
+	exchange := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}
+
+	down.Store(true)
+	for name, form := range map[string]url.Values{"refresh": refresh, "code": exchange} {
+		status, body, header := h.token(form, "web:"+webSecret)
+		if status != http.StatusServiceUnavailable || body["error"] != "temporarily_unavailable" || header.Get("Retry-After") == "" {
+			t.Fatalf("%s while the store is unavailable: %d %v (Retry-After %q)", name, status, body, header.Get("Retry-After"))
+		}
+	}
+	down.Store(false)
+	for name, form := range map[string]url.Values{"refresh": refresh, "code": exchange} {
+		if status, body, _ := h.token(form, "web:"+webSecret); status != http.StatusOK {
+			t.Fatalf("%s once the store is back: %d %v", name, status, body)
+		}
+	}
+}
