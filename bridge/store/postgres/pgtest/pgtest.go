@@ -20,6 +20,11 @@ import (
 const EnvDSN = "SSOBRIDGE_TEST_POSTGRES_DSN"
 
 // AdminDSN returns the superuser DSN, or skips the test (fails it when CI=true).
+// opTimeout bounds creating and dropping a scratch database or schema. DROP DATABASE waits for a
+// checkpoint of the whole cluster, which on a machine loaded by parallel test binaries has taken
+// more than 30 s; a timeout here fails a test that passed.
+const opTimeout = 2 * time.Minute
+
 func AdminDSN(t testing.TB) string {
 	t.Helper()
 	dsn := os.Getenv(EnvDSN)
@@ -42,7 +47,7 @@ func NewDatabase(t testing.TB) string {
 		t.Fatal(err)
 	}
 	name := "ssobridge_test_" + hex.EncodeToString(b)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
@@ -53,7 +58,7 @@ func NewDatabase(t testing.TB) string {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, admin)
 		if err != nil {
@@ -78,7 +83,7 @@ func NewSchema(t testing.TB, dsn string) string {
 		t.Fatal(err)
 	}
 	name := "s_" + hex.EncodeToString(b)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
