@@ -100,4 +100,5 @@ type Store interface {
 	FactorStore
 	SAMLStore
 	SignInStore
+	CounterStore
 }

@@ -385,6 +385,19 @@ CREATE TABLE saml_keys (
 	expires_at  BIGINT NOT NULL
 );
 `,
+	// 5: shared throttle counters (issue 15; SQLite 14): the sign-in throttle's and the rate
+	// limits' counters, by keyed hash, so that every replica counts against one limit.
+	`
+CREATE TABLE throttle_counters (
+	key          TEXT PRIMARY KEY,
+	n            INTEGER NOT NULL,
+	window_end   BIGINT NOT NULL,
+	locked_until BIGINT NOT NULL DEFAULT 0,
+	note         TEXT NOT NULL DEFAULT '',
+	expires_at   BIGINT NOT NULL
+);
+CREATE INDEX throttle_counters_expires ON throttle_counters (expires_at);
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

@@ -228,7 +228,8 @@ func (s *Store) purgeBatches(ctx context.Context, sql string, cutoff int64) (int
 // expired too), token families past their end (with their legacy token hashes), access-token
 // revocations past the token's expiry, ended or expired sessions (with their clients), expired
 // signing keys, expired hand-off replay guards, pending upstream sign-ins and upstream session
-// records. It deletes in bounded batches, each its own transaction, and returns how many rows
+// records, and throttle counters past their window and lock. It deletes in bounded batches,
+// each its own transaction, and returns how many rows
 // it deleted.
 func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 	queries := []struct{ what, q string }{
@@ -252,6 +253,8 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 		{"saml participants", `DELETE FROM saml_participants WHERE (session_id, sp) IN (SELECT session_id, sp FROM saml_participants
 			WHERE expires_at <= $1 LIMIT $2)`},
 		{"saml keys", `DELETE FROM saml_keys WHERE id IN (SELECT id FROM saml_keys WHERE expires_at <= $1 LIMIT $2)`},
+		{"throttle counters", `DELETE FROM throttle_counters WHERE key IN (SELECT key FROM throttle_counters
+			WHERE expires_at <= $1 LIMIT $2)`},
 	}
 	var total int64
 	for _, q := range queries {

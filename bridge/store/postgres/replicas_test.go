@@ -9,6 +9,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
+	"github.com/ssobridge/ssobridge/bridge/store/storetest"
 	"github.com/ssobridge/ssobridge/sso"
 	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
 )
@@ -232,4 +233,15 @@ func TestReplicasEnsureSecret(t *testing.T) {
 			t.Fatalf("replica %d got secret %q, replica 0 %q", i, got[i], got[0])
 		}
 	}
+}
+
+// TestReplicasThrottleCounter: hits on one throttle counter spread over every replica's pool
+// at the same moment count exactly up to the limit in total.
+func TestReplicasThrottleCounter(t *testing.T) {
+	rs := replicas(t, nReplicas)
+	stores := make([]store.CounterStore, len(rs))
+	for i, r := range rs {
+		stores[i] = r
+	}
+	storetest.ConcurrentHits(t, stores, ssotest.Now())
 }

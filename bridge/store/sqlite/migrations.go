@@ -465,6 +465,20 @@ CREATE TABLE saml_keys (
 	expires_at  INTEGER NOT NULL
 );
 `,
+	// 14: shared throttle counters (issue 15): the sign-in throttle's and the rate limits'
+	// counters, by keyed hash (the single-node default keeps them in memory; a replica set on
+	// PostgreSQL keeps them here).
+	`
+CREATE TABLE throttle_counters (
+	key          TEXT PRIMARY KEY,
+	n            INTEGER NOT NULL,
+	window_end   INTEGER NOT NULL,
+	locked_until INTEGER NOT NULL DEFAULT 0,
+	note         TEXT NOT NULL DEFAULT '',
+	expires_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX throttle_counters_expires ON throttle_counters (expires_at);
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

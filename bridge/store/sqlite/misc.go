@@ -210,7 +210,7 @@ const purgeBatch = 1000
 // expired too), token families past their end (with their legacy token hashes), access-token
 // revocations past the token's expiry, ended or expired sessions
 // (with their clients), expired signing keys, expired hand-off replay guards, pending upstream
-// sign-ins and upstream session records. It deletes in
+// sign-ins, upstream session records and throttle counters past their window and lock. It deletes in
 // bounded batches, each in its own transaction, and returns how many rows it deleted.
 func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 	n := ts(now)
@@ -228,6 +228,8 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 		{"upstream sessions", `DELETE FROM upstream_sessions WHERE rowid IN (SELECT rowid FROM upstream_sessions
 			WHERE expires_at <= ?1 LIMIT ?2)`},
 		{"mfa challenges", `DELETE FROM mfa_challenges WHERE id_hash IN (SELECT id_hash FROM mfa_challenges
+			WHERE expires_at <= ?1 LIMIT ?2)`},
+		{"throttle counters", `DELETE FROM throttle_counters WHERE key IN (SELECT key FROM throttle_counters
 			WHERE expires_at <= ?1 LIMIT ?2)`},
 	}
 	var total int64

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Factors", factorTests},
 		{"SAML", samlTests},
 		{"SignIn", signInTests},
+		{"Counters", counterTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

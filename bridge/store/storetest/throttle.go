@@ -1,0 +1,226 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
+)
+
+var counterTests = []test{
+	{"LimitThenLockout", testCounterLimitThenLockout},
+	{"WindowExpires", testCounterWindowExpires},
+	{"LockUntilWindowEnd", testCounterLockUntilWindowEnd},
+	{"Reset", testCounterReset},
+	{"Undo", testCounterUndo},
+	{"LookCreatesNothing", testCounterLook},
+	{"Note", testCounterNote},
+	{"KeysIsolated", testCounterKeysIsolated},
+	{"ConcurrentHits", func(t *testing.T, h *H) { ConcurrentHits(t, []store.CounterStore{h.S}, h.Now) }},
+	{"Purge", testCounterPurge},
+}
+
+// hit counts one event of key at at (limit 3, window 1 min, lockout 5 min unless changed).
+func (h *H) hit(key string, at time.Time, mod ...func(*store.CounterHit)) store.Counter {
+	h.T.Helper()
+	ch := store.CounterHit{Key: key, Delta: 1, Limit: 3, Window: time.Minute, Lockout: 5 * time.Minute, Now: at}
+	for _, f := range mod {
+		f(&ch)
+	}
+	c, err := h.S.HitCounter(h.Ctx, ch)
+	ssotest.NoErr(h.T, err, "HitCounter %s", key)
+	return c
+}
+
+func look(ch *store.CounterHit)        { ch.Delta = 0 }
+func untilWindow(ch *store.CounterHit) { ch.Lockout = 0 }
+
+// The limit's events count (1, 2, 3); the next is refused and locks the counter for the
+// lockout, during which every event is refused and nothing counts; after it, counting starts
+// again.
+func testCounterLimitThenLockout(t *testing.T, h *H) {
+	for i := 1; i <= 3; i++ {
+		c := h.hit("k", h.Now)
+		if c.Refused(h.Now) || c.Count != i {
+			t.Fatalf("hit %d: %+v", i, c)
+		}
+	}
+	at := h.Now.Add(time.Second)
+	c := h.hit("k", at)
+	if !c.Refused(at) || !c.LockedUntil.Equal(at.Add(5*time.Minute)) {
+		t.Fatalf("4th hit: %+v, want locked until %v", c, at.Add(5*time.Minute))
+	}
+	later := at.Add(2 * time.Minute) // the window ended, the lock has not
+	if c := h.hit("k", later); !c.Refused(later) || !c.LockedUntil.Equal(at.Add(5*time.Minute)) {
+		t.Fatalf("hit while locked: %+v", c)
+	}
+	after := at.Add(5 * time.Minute)
+	if c := h.hit("k", after); c.Refused(after) || c.Count != 1 {
+		t.Fatalf("hit after the lockout: %+v, want a new window's first", c)
+	}
+}
+
+// A window opens at its first event and lasts Window: at its end the count starts afresh.
+func testCounterWindowExpires(t *testing.T, h *H) {
+	h.hit("k", h.Now)
+	if c := h.hit("k", h.Now.Add(59*time.Second)); c.Count != 2 || !c.WindowEnd.Equal(h.Now.Add(time.Minute)) {
+		t.Fatalf("within the window: %+v", c)
+	}
+	at := h.Now.Add(time.Minute)
+	if c := h.hit("k", at); c.Refused(at) || c.Count != 1 || !c.WindowEnd.Equal(at.Add(time.Minute)) {
+		t.Fatalf("at the window's end: %+v, want a new window", c)
+	}
+}
+
+// Lockout 0 (a rate limit): the refusal lasts until the window ends, then a new one opens.
+func testCounterLockUntilWindowEnd(t *testing.T, h *H) {
+	for range 3 {
+		h.hit("k", h.Now, untilWindow)
+	}
+	at := h.Now.Add(10 * time.Second)
+	c := h.hit("k", at, untilWindow)
+	if !c.Refused(at) || !c.LockedUntil.Equal(h.Now.Add(time.Minute)) {
+		t.Fatalf("over the limit: %+v, want refused until the window's end", c)
+	}
+	end := h.Now.Add(time.Minute)
+	if c := h.hit("k", end, untilWindow); c.Refused(end) || c.Count != 1 {
+		t.Fatalf("next window: %+v", c)
+	}
+}
+
+// Reset deletes a counter, locked or not; resetting an unknown one is no error.
+func testCounterReset(t *testing.T, h *H) {
+	for range 4 {
+		h.hit("k", h.Now)
+	}
+	ssotest.NoErr(t, h.S.ResetCounter(h.Ctx, "k"), "ResetCounter")
+	ssotest.NoErr(t, h.S.ResetCounter(h.Ctx, "unknown"), "ResetCounter unknown")
+	if c := h.hit("k", h.Now); c.Refused(h.Now) || c.Count != 1 {
+		t.Fatalf("after reset: %+v", c)
+	}
+}
+
+// Undo takes back one counted event within the window, never below zero, and not from a locked
+// counter or a finished window.
+func testCounterUndo(t *testing.T, h *H) {
+	h.hit("k", h.Now)
+	h.hit("k", h.Now)
+	for range 3 {
+		ssotest.NoErr(t, h.S.UndoCounter(h.Ctx, "k", h.Now), "UndoCounter")
+	}
+	if c := h.hit("k", h.Now); c.Count != 1 {
+		t.Fatalf("after undoing 2 (and once more): count %d, want 1", c.Count)
+	}
+	ssotest.NoErr(t, h.S.UndoCounter(h.Ctx, "unknown", h.Now), "UndoCounter unknown")
+	for range 3 {
+		h.hit("k", h.Now)
+	}
+	ssotest.NoErr(t, h.S.UndoCounter(h.Ctx, "k", h.Now), "UndoCounter locked")
+	if c := h.hit("k", h.Now.Add(time.Minute)); !c.Refused(h.Now.Add(time.Minute)) {
+		t.Fatalf("undo unlocked a counter: %+v", c)
+	}
+}
+
+// A look (Delta 0) counts nothing and creates no counter, but locks a counter at its limit.
+func testCounterLook(t *testing.T, h *H) {
+	if c := h.hit("k", h.Now, look); c != (store.Counter{}) {
+		t.Fatalf("look at no counter: %+v", c)
+	}
+	if c := h.hit("k", h.Now); c.Count != 1 {
+		t.Fatalf("look created a counter: %+v", c)
+	}
+	if c := h.hit("k", h.Now, look); c.Count != 1 || c.Refused(h.Now) {
+		t.Fatalf("look counted: %+v", c)
+	}
+	h.hit("k", h.Now)
+	h.hit("k", h.Now)
+	if c := h.hit("k", h.Now, look); !c.Refused(h.Now) {
+		t.Fatalf("look at a full counter: %+v, want locked", c)
+	}
+}
+
+// A note stays with its counter and goes with it.
+func testCounterNote(t *testing.T, h *H) {
+	ssotest.NoErr(t, h.S.NoteCounter(h.Ctx, "k", "m"), "NoteCounter unknown")
+	if c := h.hit("k", h.Now); c.Note != "" {
+		t.Fatalf("note on a counter that did not exist: %+v", c)
+	}
+	ssotest.NoErr(t, h.S.NoteCounter(h.Ctx, "k", "member-hash"), "NoteCounter")
+	if c := h.hit("k", h.Now); c.Note != "member-hash" {
+		t.Fatalf("note: %+v", c)
+	}
+	ssotest.NoErr(t, h.S.ResetCounter(h.Ctx, "k"), "ResetCounter")
+	if c := h.hit("k", h.Now); c.Note != "" {
+		t.Fatalf("note after reset: %+v", c)
+	}
+}
+
+// Counters of different keys do not touch each other.
+func testCounterKeysIsolated(t *testing.T, h *H) {
+	for range 4 {
+		h.hit("a", h.Now)
+	}
+	if c := h.hit("b", h.Now); c.Refused(h.Now) || c.Count != 1 {
+		t.Fatalf("b after a locked: %+v", c)
+	}
+	ssotest.NoErr(t, h.S.ResetCounter(h.Ctx, "b"), "ResetCounter b")
+	if c := h.hit("a", h.Now); !c.Refused(h.Now) {
+		t.Fatalf("a after b reset: %+v", c)
+	}
+}
+
+// Purge deletes counters whose window and lock are over, and keeps the others.
+func testCounterPurge(t *testing.T, h *H) {
+	h.hit("short", h.Now, untilWindow)
+	for range 4 {
+		h.hit("locked", h.Now)
+	}
+	_, err := h.S.Purge(h.Ctx, h.Now.Add(2*time.Minute))
+	ssotest.NoErr(t, err, "Purge")
+	at := h.Now.Add(2 * time.Minute)
+	if c := h.hit("locked", at); !c.Refused(at) {
+		t.Fatalf("purge deleted a locked counter: %+v", c)
+	}
+	// "short" ended: purged, so a look finds nothing.
+	if c := h.hit("short", at, look); c != (store.Counter{}) {
+		t.Fatalf("purge kept a finished counter: %+v", c)
+	}
+}
+
+// ConcurrentHits: 40 hits on one counter with room for 7, spread over stores (one store, or
+// several replicas' connection pools on one database) at the same moment: exactly 7 count and
+// the others are refused; a second counter hit at the same time counts its own.
+func ConcurrentHits(t *testing.T, stores []store.CounterStore, now time.Time) {
+	const n, limit = 40, 7
+	errs := ssotest.Parallel(n, func(i int) error {
+		key := "shared"
+		if i%5 == 4 {
+			key = "other"
+		}
+		c, err := stores[i%len(stores)].HitCounter(t.Context(), store.CounterHit{Key: key, Delta: 1, Limit: limit,
+			Window: time.Minute, Lockout: time.Minute, Now: now})
+		if err != nil {
+			return err
+		}
+		if c.Refused(now) {
+			return errRefused
+		}
+		return nil
+	})
+	counted := map[bool]int{}
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			counted[i%5 == 4]++
+		case err != errRefused:
+			t.Fatalf("hit %d: %v", i, err)
+		}
+	}
+	if counted[false] != limit || counted[true] != limit {
+		t.Fatalf("%d hits of one counter and %d of another counted, want %d each", counted[false], counted[true], limit)
+	}
+}
+
+var errRefused = fmt.Errorf("refused")

@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// CounterHit is one event counted against a throttle counter (CounterStore.HitCounter).
+//
+// A counter counts within a fixed window that opens at its first event (not on a clock
+// boundary) and lasts Window. The event that finds Limit events already counted in the window
+// does not count: it locks the counter for Lockout (0: until the window ends) and is refused,
+// as is every event while the counter is locked. When the window (and any lock) has ended, the
+// next event opens a new window.
+type CounterHit struct {
+	// Key names the counter. Callers pass a keyed hash, never a typed login or an address in
+	// clear; the store keeps it as given.
+	Key string
+	// Delta is what the event adds: 1 counts it; 0 only looks (and locks a counter that has
+	// reached Limit, as a counted event would), creating no counter.
+	Delta   int
+	Limit   int
+	Window  time.Duration
+	Lockout time.Duration
+	Now     time.Time
+}
+
+// Counter is a counter's state after a hit.
+type Counter struct {
+	// Count is how many events the window holds (the hit included when it counted).
+	Count int
+	// LockedUntil is after the hit's Now when the counter refuses events: the hit was refused.
+	LockedUntil time.Time
+	// WindowEnd is when the counter's window ends (zero: no counter).
+	WindowEnd time.Time
+	// Note is the counter's note (NoteCounter), "" when none.
+	Note string
+}
+
+// Refused reports whether the hit at now was refused (the counter is locked).
+func (c Counter) Refused(now time.Time) bool { return c.LockedUntil.After(now) }
+
+// CounterStore keeps the sign-in throttle's and the rate limits' counters where every replica
+// sees them. Each call is one statement, atomic under concurrent callers on any replica: of N
+// concurrent hits on a counter with room for k, exactly k count.
+type CounterStore interface {
+	// HitCounter counts (or, with Delta 0, looks at) one event and returns the counter after it.
+	HitCounter(ctx context.Context, h CounterHit) (Counter, error)
+	// UndoCounter takes back one counted event of key (a reservation that turned out not to be
+	// a failure) while the counter's window is open and it is not locked; otherwise, or when
+	// there is no such counter, it does nothing.
+	UndoCounter(ctx context.Context, key string, now time.Time) error
+	// NoteCounter sets the note of an existing counter (a sign-in login's counter notes the
+	// member counter it resolved to); it does nothing when there is no such counter.
+	NoteCounter(ctx context.Context, key, note string) error
+	// ResetCounter deletes the counter (a success clears it).
+	ResetCounter(ctx context.Context, key string) error
+}
