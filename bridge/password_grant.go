@@ -9,6 +9,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -45,8 +46,12 @@ func (g passwordGrant) check(r *http.Request, clientID, login, password string) 
 		return "", nil, &sso.GrantError{Code: "invalid_grant", RetryAfter: throttled.RetryAfter,
 			Description: "too many failed sign-in attempts; try again later", Err: errors.New("throttled")}
 	case errors.Is(err, legacy.ErrUnavailable):
+		desc := "the membership system cannot be reached; try again in a few minutes"
+		if errors.Is(err, throttle.ErrUnavailable) {
+			desc = "sign-in cannot be checked right now; try again in a few minutes"
+		}
 		return "", nil, &sso.GrantError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
-			Description: "the membership system cannot be reached; try again in a few minutes", RetryAfter: 30 * time.Second, Err: err}
+			Description: desc, RetryAfter: 30 * time.Second, Err: err}
 	case err != nil && ctx.Err() != nil:
 		return "", nil, fmt.Errorf("password grant: %w", err)
 	case err != nil:

@@ -113,6 +113,7 @@ const (
 	secretCSRF      = "csrf_v1"
 	secretSID       = "sid_hmac_v1"
 	secretAudit     = "audit_login_v1"
+	secretThrottle  = "throttle_key_v1"
 )
 
 // New checks d.Config and builds the server: keys, clients, provider and routes.
@@ -139,7 +140,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 			return nil, err
 		}
 	}
-	secrets, err := identity.OpenSecrets(ctx, d.Store, kek, secretSubject, secretCookieMAC, secretCookieEnc, secretOpCrypto, secretRotate, secretCSRF, secretSID, secretAudit, secretUpstream)
+	secrets, err := identity.OpenSecrets(ctx, d.Store, kek, secretSubject, secretCookieMAC, secretCookieEnc, secretOpCrypto, secretRotate, secretCSRF, secretSID, secretAudit, secretUpstream, secretThrottle)
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
@@ -201,12 +202,10 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	https := issuer.Scheme == "https"
 	cookies := session.New(session.Config{HashKey: secrets[secretCookieMAC], BlockKey: secrets[secretCookieEnc],
 		CSRFKey: secrets[secretCSRF], Secure: https, Lifetime: cfg.Session.Lifetime}, d.Store, pages)
-	s.throttle = throttle.New(cfg.Throttle)
-	s.anonLimit = throttle.NewLimiter(cfg.Throttle.AnonymousWrites)
+	s.throttle, s.clientThrottle, s.anonLimit = newThrottles(cfg, d.Store, secrets[secretThrottle])
 	auditLog := audit.New(d.Store, log, now, s.anonLimit).Observe(observeAudit(s.metrics))
-	limit := &web.AnonymousLimit{Limiter: s.anonLimit, Refused: auditLog.Refused, Pages: pages}
+	limit := &web.AnonymousLimit{Limiter: s.anonLimit, Refused: auditLog.Refused, Pages: pages, Log: log}
 	clientIP := web.IPExtractor(cfg.TrustedProxies)
-	s.clientThrottle = throttle.New(cfg.Throttle)
 	subjects := identity.NewSubjectMapper(secrets[secretSubject], d.Store)
 	pol := chk.Policy
 	decide := access.New(pol, provisioning.RequireCurrentClients(cfg.Provisioning), log)

@@ -18,8 +18,9 @@ import (
 // authentications per client and client IP.
 type ClientAuthLimiter interface {
 	// ClientAuthAttempt reserves an attempt by clientID from r's client IP; a retryAfter > 0
-	// refuses it (nothing is reserved then).
-	ClientAuthAttempt(r *http.Request, clientID string) (retryAfter time.Duration)
+	// refuses it (nothing is reserved then), and so does an error (the limiter cannot count:
+	// the request is refused as temporarily unavailable, never let through).
+	ClientAuthAttempt(r *http.Request, clientID string) (retryAfter time.Duration, err error)
 	// ClientAuthResult reports a reserved attempt's outcome: a success takes the reservation
 	// back, a failure keeps it counted.
 	ClientAuthResult(r *http.Request, clientID string, ok bool)
@@ -124,7 +125,13 @@ func (p *Provider) authenticate(r *http.Request, confidential bool) (*ClientConf
 		return cfg, p.normalize(r, c), nil
 	}
 	if limiter != nil {
-		if ra := limiter.ClientAuthAttempt(r, c.id); ra > 0 {
+		ra, err := limiter.ClientAuthAttempt(r, c.id)
+		if err != nil {
+			p.log(ctx).ErrorContext(ctx, "client authentication limiter unavailable", "err", err)
+			return nil, nil, &GrantError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+				Description: "client authentication cannot be checked right now; retry later", RetryAfter: 30 * time.Second}
+		}
+		if ra > 0 {
 			p.storage.hooks.Event(ctx, "client.throttled", "", clientIDIfKnown(cfg), "too many failed client authentications")
 			e := &GrantError{Status: http.StatusTooManyRequests, Code: "invalid_client",
 				Description: "too many failed client authentications; try again later", RetryAfter: ra}

@@ -79,11 +79,17 @@ func (l *Log) Anonymous(ctx context.Context, e *store.AuditEvent) {
 		l.Write(ctx, e)
 		return
 	}
-	if ok, _ := l.limit.Allow("audit|" + throttle.AddressKey(e.IP)); ok {
+	ok, _, err := l.limit.Allow(ctx, "audit|"+throttle.AddressKey(e.IP))
+	if err != nil {
+		// The row is written (its own write reports a store that is down): an audit row is
+		// not dropped for want of its count.
+		l.log.ErrorContext(ctx, "audit rate limit unavailable", "event", e.Event, "err", err)
+	}
+	if ok || err != nil {
 		l.Write(ctx, e)
 		return
 	}
-	if l.limit.First("audit-dropped|" + throttle.AddressKey(e.IP)) {
+	if first, err := l.limit.First(ctx, "audit-dropped|"+throttle.AddressKey(e.IP)); first || err != nil {
 		l.Write(ctx, &store.AuditEvent{Event: "ratelimit.refused", IP: e.IP, Detail: "audit rows of failed sign-ins"})
 	}
 }
@@ -91,7 +97,11 @@ func (l *Log) Anonymous(ctx context.Context, e *store.AuditEvent) {
 // Refused records that the rate limit of endpoint name refused the address ip: one row per
 // endpoint, address and window (the first refusal), so refusals cannot fill the log themselves.
 func (l *Log) Refused(ctx context.Context, name, ip string) {
-	if l.limit == nil || l.limit.First("refused|"+name+"|"+throttle.AddressKey(ip)) {
+	if l.limit == nil {
+		l.Write(ctx, &store.AuditEvent{Event: "ratelimit.refused", IP: ip, Detail: name})
+		return
+	}
+	if first, err := l.limit.First(ctx, "refused|"+name+"|"+throttle.AddressKey(ip)); first || err != nil {
 		l.Write(ctx, &store.AuditEvent{Event: "ratelimit.refused", IP: ip, Detail: name})
 	}
 }

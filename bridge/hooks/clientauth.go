@@ -30,17 +30,18 @@ func clientThrottleKey(clientID, ip string) string { return "client:" + clientID
 
 // ClientAuthAttempt implements sso.ClientAuthLimiter with the login throttle's limits
 // (throttle.per_login per client and IP, throttle.per_ip per IP) on its own counters.
-func (h *Hooks) ClientAuthAttempt(r *http.Request, clientID string) time.Duration {
+func (h *Hooks) ClientAuthAttempt(r *http.Request, clientID string) (time.Duration, error) {
 	ip := h.ip(r)
-	_, retryAfter := h.ClientThrottle.Check(clientThrottleKey(clientID, ip), ip)
-	return retryAfter
+	_, retryAfter, err := h.ClientThrottle.Check(r.Context(), clientThrottleKey(clientID, ip), ip)
+	return retryAfter, err
 }
 
 // ClientAuthResult implements sso.ClientAuthLimiter: a success takes its reservation back.
 func (h *Hooks) ClientAuthResult(r *http.Request, clientID string, ok bool) {
 	if ok {
 		ip := h.ip(r)
-		h.ClientThrottle.Release(clientThrottleKey(clientID, ip), ip)
+		// A reservation the counters could not take back stays counted: the safe side.
+		_ = h.ClientThrottle.Release(r.Context(), clientThrottleKey(clientID, ip), ip)
 	}
 }
 

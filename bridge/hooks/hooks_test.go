@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -187,23 +188,31 @@ func TestClientAuthThrottle(t *testing.T) {
 	h, events := newHooks()
 	req := httptest.NewRequest("POST", "/oauth/token", nil)
 	req = req.WithContext(hooks.WithClientIP(req.Context(), "192.0.2.5"))
+	attempt := func(r *http.Request) time.Duration {
+		t.Helper()
+		ra, err := h.ClientAuthAttempt(r, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ra
+	}
 	for range 5 {
-		if h.ClientAuthAttempt(req, "web") > 0 {
+		if attempt(req) > 0 {
 			t.Fatal("successes counted as failures")
 		}
 		h.ClientAuthResult(req, "web", true)
 	}
 	for range 2 {
-		if h.ClientAuthAttempt(req, "web") > 0 {
+		if attempt(req) > 0 {
 			t.Fatal("refused too early")
 		}
 		h.ClientAuthResult(req, "web", false)
 	}
-	if h.ClientAuthAttempt(req, "web") == 0 {
+	if attempt(req) == 0 {
 		t.Fatal("not refused after 2 failures")
 	}
 	other := httptest.NewRequest("POST", "/oauth/token", nil) // RemoteAddr 192.0.2.1
-	if h.ClientAuthAttempt(other, "web") > 0 {
+	if attempt(other) > 0 {
 		t.Fatal("another address refused")
 	}
 	h.Event(req.Context(), "token.revoked", "sub-K1", "web", "d")

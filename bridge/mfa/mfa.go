@@ -321,25 +321,25 @@ func (s *Service) matchStep(secret []byte, code string) int64 {
 // codes (shown once; only their hashes are kept). The secret confirmed is the one the code was
 // checked against (compare-and-set), never one that another enrolment put in its place.
 func (s *Service) ConfirmTOTP(ctx context.Context, subject, code, ip, browser string) ([]string, error) {
-	if err := s.throttle(subject, ip); err != nil {
+	if err := s.throttle(ctx, subject, ip); err != nil {
 		return nil, err
 	}
 	f, err := s.Store.TOTP(ctx, subject)
 	if errors.Is(err, sso.ErrNotFound) || (err == nil && f.Confirmed) {
-		s.release(subject, ip)
+		s.release(ctx, subject, ip)
 		return nil, ErrNoFactor
 	}
 	if err != nil {
-		s.release(subject, ip)
+		s.release(ctx, subject, ip)
 		return nil, fmt.Errorf("read totp: %w", err)
 	}
 	secret, began, err := s.openTOTP(subject, f.SecretSealed)
 	if err != nil {
-		s.release(subject, ip)
+		s.release(ctx, subject, ip)
 		return nil, err
 	}
 	if browser == "" || subtle.ConstantTimeCompare([]byte(began), []byte(browser)) != 1 {
-		s.release(subject, ip)
+		s.release(ctx, subject, ip)
 		return nil, ErrNoFactor // begun in another browser (or replaced by an enrolment there)
 	}
 	step := s.matchStep(secret, code)
@@ -353,7 +353,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, subject, code, ip, browser st
 		}
 		return nil, fmt.Errorf("confirm totp: %w", err)
 	}
-	s.succeed(subject, ip)
+	s.succeed(ctx, subject, ip)
 	s.Audit(ctx, &store.AuditEvent{Event: "mfa.enrolled", Subject: subject, IP: ip, Detail: "totp"})
 	return codes, nil
 }
@@ -361,7 +361,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, subject, code, ip, browser st
 // VerifyTOTP checks a code of the member's confirmed TOTP factor; each time step is accepted
 // once (a replayed code is ErrWrongCode).
 func (s *Service) VerifyTOTP(ctx context.Context, subject, code, ip string) error {
-	if err := s.throttle(subject, ip); err != nil {
+	if err := s.throttle(ctx, subject, ip); err != nil {
 		return err
 	}
 	f, err := s.Store.TOTP(ctx, subject)
@@ -370,12 +370,12 @@ func (s *Service) VerifyTOTP(ctx context.Context, subject, code, ip string) erro
 		return ErrWrongCode
 	}
 	if err != nil {
-		s.release(subject, ip)
+		s.release(ctx, subject, ip)
 		return fmt.Errorf("read totp: %w", err)
 	}
 	secret, _, err := s.openTOTP(subject, f.SecretSealed)
 	if err != nil {
-		s.release(subject, ip)
+		s.release(ctx, subject, ip)
 		return err
 	}
 	step := s.matchStep(secret, code)
@@ -388,17 +388,17 @@ func (s *Service) VerifyTOTP(ctx context.Context, subject, code, ip string) erro
 			s.failed(ctx, subject, ip, "totp: code reused")
 			return ErrWrongCode
 		}
-		s.release(subject, ip)
+		s.release(ctx, subject, ip)
 		return fmt.Errorf("use totp step: %w", err)
 	}
-	s.succeed(subject, ip)
+	s.succeed(ctx, subject, ip)
 	s.Audit(ctx, &store.AuditEvent{Event: "mfa.used", Subject: subject, IP: ip, Detail: "totp"})
 	return nil
 }
 
 // UseRecoveryCode spends one of the member's recovery codes.
 func (s *Service) UseRecoveryCode(ctx context.Context, subject, code, ip string) error {
-	if err := s.throttle(subject, ip); err != nil {
+	if err := s.throttle(ctx, subject, ip); err != nil {
 		return err
 	}
 	if err := s.Store.UseRecoveryCode(ctx, subject, recoveryHash(subject, code), s.Now()); err != nil {
@@ -406,10 +406,10 @@ func (s *Service) UseRecoveryCode(ctx context.Context, subject, code, ip string)
 			s.failed(ctx, subject, ip, "recovery code: wrong or used")
 			return ErrWrongCode
 		}
-		s.release(subject, ip)
+		s.release(ctx, subject, ip)
 		return fmt.Errorf("use recovery code: %w", err)
 	}
-	s.succeed(subject, ip)
+	s.succeed(ctx, subject, ip)
 	s.Audit(ctx, &store.AuditEvent{Event: "mfa.used", Subject: subject, IP: ip, Detail: "recovery code"})
 	return nil
 }
@@ -463,15 +463,27 @@ func recoveryHash(subject, code string) string {
 // throttleKey counts a member's wrong second-factor codes in the login throttle (its own key).
 func throttleKey(subject string) string { return "\x00mfa:" + subject }
 
-func (s *Service) throttle(subject, ip string) error {
-	if _, retryAfter := s.Throttle.Check(throttleKey(subject), ip); retryAfter > 0 {
+// throttle reserves a second-factor attempt; an error wrapping throttle.ErrUnavailable refuses
+// it too (the counters cannot be reached: fail closed).
+func (s *Service) throttle(ctx context.Context, subject, ip string) error {
+	_, retryAfter, err := s.Throttle.Check(ctx, throttleKey(subject), ip)
+	if err != nil {
+		return fmt.Errorf("mfa: %w", err)
+	}
+	if retryAfter > 0 {
 		return &ThrottledError{RetryAfter: retryAfter}
 	}
 	return nil
 }
 
-func (s *Service) succeed(subject, ip string) { s.Throttle.Succeed(throttleKey(subject), ip) }
-func (s *Service) release(subject, ip string) { s.Throttle.Release(throttleKey(subject), ip) }
+// succeed and release take a reservation back; one the counters could not take back stays
+// counted (the safe side).
+func (s *Service) succeed(ctx context.Context, subject, ip string) {
+	_ = s.Throttle.Succeed(ctx, throttleKey(subject), ip)
+}
+func (s *Service) release(ctx context.Context, subject, ip string) {
+	_ = s.Throttle.Release(ctx, throttleKey(subject), ip)
+}
 
 func (s *Service) failed(ctx context.Context, subject, ip, detail string) {
 	s.Audit(ctx, &store.AuditEvent{Event: "mfa.failure", Subject: subject, IP: ip, Detail: detail})

@@ -224,12 +224,12 @@ func (s *Service) FinishLogin(ctx context.Context, subject string, session, answ
 	if err := json.Unmarshal(session, &sd); err != nil {
 		return "", fmt.Errorf("passkey session: %w", err)
 	}
-	if err := s.throttle(subject, ip); err != nil {
+	if err := s.throttle(ctx, subject, ip); err != nil {
 		return "", err
 	}
 	u, stored, err := s.user(ctx, subject, nil)
 	if err != nil {
-		s.release(subject, ip)
+		s.release(ctx, subject, ip)
 		return "", err
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(answer)
@@ -246,7 +246,7 @@ func (s *Service) FinishLogin(ctx context.Context, subject string, session, answ
 	if err != nil {
 		return "", err
 	}
-	s.succeed(subject, ip)
+	s.succeed(ctx, subject, ip)
 	return method, nil
 }
 
@@ -287,14 +287,14 @@ func (s *Service) FinishDiscoverable(ctx context.Context, session, answer []byte
 		}
 		return "", "", fmt.Errorf("%w: %v", ErrPasskey, err)
 	}
-	if err := s.throttle(subject, ip); err != nil {
+	if err := s.throttle(ctx, subject, ip); err != nil {
 		return "", "", err
 	}
 	method, err := s.used(ctx, subject, stored, cred, ip)
 	if err != nil {
 		return "", "", err
 	}
-	s.succeed(subject, ip)
+	s.succeed(ctx, subject, ip)
 	return subject, method, nil
 }
 

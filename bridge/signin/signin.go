@@ -64,12 +64,20 @@ const OutcomeOK = "ok"
 // OutcomeThrottled is Outcome's answer for a refusal by the throttle.
 const OutcomeThrottled = "throttled"
 
-// Outcome names a check's result for metrics: "ok", OutcomeThrottled, or legacy.Reason's code
+// OutcomeThrottleUnavailable is Outcome's answer for a refusal because the throttle's shared
+// counters could not be reached (fail closed).
+const OutcomeThrottleUnavailable = "throttle_unavailable"
+
+// Outcome names a check's result for metrics: "ok", OutcomeThrottled,
+// OutcomeThrottleUnavailable, or legacy.Reason's code
 // of the refusal (bad_credentials, locked_out ... ams_unavailable), a small fixed set.
 func Outcome(err error) string {
 	var te *ThrottledError
 	if errors.As(err, &te) {
 		return OutcomeThrottled
+	}
+	if errors.Is(err, throttle.ErrUnavailable) {
+		return OutcomeThrottleUnavailable
 	}
 	return legacy.Reason(err)
 }
@@ -117,7 +125,10 @@ func (c *Checker) Check(ctx context.Context, a Attempt) (*legacy.Member, error) 
 
 // check is Check without the observer.
 func (c *Checker) check(ctx context.Context, a Attempt) (*legacy.Member, error) {
-	delay, retryAfter := c.Throttle.Check(a.Login, a.IP)
+	delay, retryAfter, err := c.Throttle.Check(ctx, a.Login, a.IP)
+	if err != nil {
+		return nil, c.unavailable(ctx, err)
+	}
 	if retryAfter > 0 {
 		c.Anonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: c.Logins.Hash(a.Login), ClientID: a.ClientID, IP: a.IP, Detail: a.Detail})
 		return nil, &ThrottledError{RetryAfter: retryAfter}
@@ -129,12 +140,17 @@ func (c *Checker) check(ctx context.Context, a Attempt) (*legacy.Member, error) 
 			return nil, fmt.Errorf("sign-in: %w", ctx.Err())
 		}
 	}
-	memberChecked := c.Throttle.KnowsMember(a.Login)
+	memberChecked, err := c.Throttle.KnowsMember(ctx, a.Login)
+	if err != nil {
+		return nil, c.unavailable(ctx, err, a)
+	}
 	m, err := c.authenticate(ctx, a.Login, a.Password)
 	memberWait := time.Duration(0)
 	if err == nil {
 		if !memberChecked {
-			memberWait = c.Throttle.MemberRetryAfter(m.Key)
+			if memberWait, err = c.Throttle.MemberRetryAfter(ctx, m.Key); err != nil {
+				return nil, c.unavailable(ctx, err, a)
+			}
 		}
 		if memberWait > 0 {
 			// The member's own counter (reached through other spellings of the login) refuses,
@@ -147,17 +163,40 @@ func (c *Checker) check(ctx context.Context, a Attempt) (*legacy.Member, error) 
 		}
 	}
 	if err == nil {
-		c.Throttle.Succeed(a.Login, a.IP)
+		if err := c.Throttle.Succeed(ctx, a.Login, a.IP); err != nil {
+			// The counters stay as they were (the reservation counted as a failure): the safe
+			// side, and the member is in.
+			c.Logger.WarnContext(ctx, "sign-in throttle could not clear a success", "err", err)
+		}
 		return m, nil
 	}
 	if errors.Is(err, legacy.ErrUnavailable) {
-		c.Throttle.Release(a.Login, a.IP) // not the member's failure
+		if rerr := c.Throttle.Release(ctx, a.Login, a.IP); rerr != nil { // not the member's failure
+			c.Logger.WarnContext(ctx, "sign-in throttle could not release an attempt", "err", rerr)
+		}
 		c.Logger.ErrorContext(ctx, "membership system unavailable", "err", err)
 	}
-	if wait := max(memberWait, c.failed(ctx, a, err, memberChecked || memberWait > 0)); wait > 0 {
+	wait, ferr := c.failed(ctx, a, err, memberChecked || memberWait > 0)
+	if ferr != nil {
+		return nil, c.unavailable(ctx, ferr)
+	}
+	if wait = max(memberWait, wait); wait > 0 {
 		return nil, &ThrottledError{RetryAfter: wait, AfterFailure: true}
 	}
 	return nil, err
+}
+
+// unavailable is the error of a check the throttle's counters could not record (err wraps
+// throttle.ErrUnavailable): the sign-in is refused, never let through, and the person is asked
+// to try again later (Message); it wraps legacy.ErrUnavailable, so every sign-in path answers
+// it as it answers an unreachable AMS (503, temporarily_unavailable). A reserved attempt
+// (after Check) is released when the counters allow it.
+func (c *Checker) unavailable(ctx context.Context, err error, reserved ...Attempt) error {
+	c.Logger.ErrorContext(ctx, "sign-in throttle unavailable", "err", err)
+	for _, a := range reserved {
+		_ = c.Throttle.Release(ctx, a.Login, a.IP) // best effort: the counters failed already
+	}
+	return fmt.Errorf("sign-in: %w: %w", legacy.ErrUnavailable, err)
 }
 
 // Hash is what the audit log keeps of a typed login.
@@ -176,25 +215,28 @@ func (c *Checker) authenticate(ctx context.Context, login, password string) (*le
 // resolves to as well as the typed login (so variants of one login share a limit), and the
 // audit row has the login's keyed hash and the member's subject when resolved. It returns how
 // long the member's counter refused this attempt (0: not) when Check did not know the member
-// behind this login yet (memberChecked false).
-func (c *Checker) failed(ctx context.Context, a Attempt, err error, memberChecked bool) time.Duration {
+// behind this login yet (memberChecked false), and the throttle's error (ErrUnavailable).
+func (c *Checker) failed(ctx context.Context, a Attempt, err error, memberChecked bool) (time.Duration, error) {
 	detail := legacy.Reason(err)
 	if a.Detail != "" {
 		detail += " " + a.Detail
 	}
 	ev := &store.AuditEvent{Event: "login.failure", Login: c.Logins.Hash(a.Login), ClientID: a.ClientID, IP: a.IP, Detail: detail}
 	var retryAfter time.Duration
+	var terr error // the throttle's
 	if !errors.Is(err, legacy.ErrUnavailable) && identity.LoginUsable(a.Login) {
 		if m, merr := c.Directory.MemberByLogin(ctx, a.Login); merr == nil {
 			if !memberChecked {
-				retryAfter = c.Throttle.MemberRetryAfter(m.Key)
+				retryAfter, terr = c.Throttle.MemberRetryAfter(ctx, m.Key)
 			}
-			c.Throttle.FailMember(a.Login, m.Key)
+			if terr == nil {
+				terr = c.Throttle.FailMember(ctx, a.Login, m.Key)
+			}
 			ev.Subject = c.Subjects.Subject(m.Key)
 		}
 	}
 	c.Anonymous(ctx, ev)
-	return retryAfter
+	return retryAfter, terr
 }
 
 // BadCredentials is what a person is told after a wrong login or password (and an unknown one:
@@ -206,6 +248,9 @@ const BadCredentials = "The username or password is not right. Check them and tr
 func Message(err error) string {
 	if msg := access.StandingMessage(err); msg != "" {
 		return msg
+	}
+	if errors.Is(err, throttle.ErrUnavailable) {
+		return "Signing in is not possible right now. Please try again in a few minutes."
 	}
 	if errors.Is(err, legacy.ErrUnavailable) {
 		return "The membership system cannot be reached right now, so we cannot check your password. Please try again in a few minutes."

@@ -1,19 +1,26 @@
 package throttle
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
 // Limiter counts the writes an anonymous caller makes (auth requests, hand-off POSTs,
 // device authorizations, failed sign-ins' audit rows) per client IP in fixed one-minute windows.
-// State is in memory, like the throttle.
+// NewLimiter keeps its state in memory, like the throttle; NewSharedLimiter in the store. Errors
+// wrap ErrUnavailable.
 type Limiter struct {
 	limit  int
 	window time.Duration
 	now    func() time.Time
+	// counters and keys, when set, hold the windows instead of entries.
+	counters store.CounterStore
+	keys     counterKeys
 
 	mu      sync.Mutex
 	entries map[string]*rateEntry
@@ -29,10 +36,33 @@ func NewLimiter(perMinute int) *Limiter {
 	return &Limiter{limit: perMinute, window: time.Minute, now: time.Now, entries: map[string]*rateEntry{}}
 }
 
+// NewSharedLimiter is NewLimiter with its windows in counters; secret keys the counters' names.
+func NewSharedLimiter(perMinute int, counters store.CounterStore, secret []byte) *Limiter {
+	l := NewLimiter(perMinute)
+	l.counters, l.keys = counters, counterKeys{secret: secret, namespace: "limit"}
+	return l
+}
+
+// hit counts key in the store with limit, a refusal lasting until the window ends.
+func (l *Limiter) hit(ctx context.Context, key string, limit int, now time.Time) (bool, time.Duration, error) {
+	c, err := l.counters.HitCounter(ctx, store.CounterHit{Key: l.keys.hash(key), Delta: 1, Limit: limit,
+		Window: l.window, Now: now})
+	if err != nil {
+		return false, 0, unavailable("limit", err)
+	}
+	if c.Refused(now) {
+		return false, c.LockedUntil.Sub(now), nil
+	}
+	return true, 0, nil
+}
+
 // Allow counts one write for key; when the window's limit is used up it returns false and how
 // long until the next window.
-func (l *Limiter) Allow(key string) (bool, time.Duration) {
+func (l *Limiter) Allow(ctx context.Context, key string) (bool, time.Duration, error) {
 	now := l.now()
+	if l.counters != nil {
+		return l.hit(ctx, key, l.limit, now)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e := l.entries[key]
@@ -41,14 +71,17 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 		l.entries[key] = e
 	}
 	if e.n >= l.limit {
-		return false, e.start.Add(l.window).Sub(now)
+		return false, e.start.Add(l.window).Sub(now), nil
 	}
 	e.n++
-	return true, 0
+	return true, 0, nil
 }
 
-// Prune forgets finished windows.
+// Prune forgets finished windows (the store's purge drops shared ones).
 func (l *Limiter) Prune() {
+	if l.counters != nil {
+		return
+	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -78,13 +111,17 @@ func AddressKey(ip string) string {
 func RetryAfterSeconds(d time.Duration) string { return fmt.Sprint(int(d.Seconds()) + 1) }
 
 // First reports whether this is the first call for key in its window.
-func (l *Limiter) First(key string) bool {
+func (l *Limiter) First(ctx context.Context, key string) (bool, error) {
 	now := l.now()
+	if l.counters != nil {
+		ok, _, err := l.hit(ctx, key, 1, now)
+		return ok, err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e := l.entries[key]; e != nil && now.Sub(e.start) < l.window {
-		return false
+		return false, nil
 	}
 	l.entries[key] = &rateEntry{start: now, n: 1}
-	return true
+	return true, nil
 }

@@ -3,6 +3,8 @@ package throttle
 import (
 	"testing"
 	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/config"
 )
 
 func TestAddressKey(t *testing.T) {
@@ -21,24 +23,44 @@ func TestAddressKey(t *testing.T) {
 
 // TestRateLimiterWindow: the limit holds within a window and a new window starts afresh.
 func TestRateLimiterWindow(t *testing.T) {
-	now := time.Unix(1000, 0)
-	l := NewLimiter(2)
-	l.now = func() time.Time { return now }
-	for i := range 2 {
-		if ok, _ := l.Allow("k"); !ok {
-			t.Fatalf("write %d refused", i+1)
+	eachImpl(t, func(t *testing.T, _ func(config.ThrottleConfig) *Throttle, newLimiter func(int) *Limiter) {
+		ctx := t.Context()
+		now := time.Unix(1000, 0)
+		l := newLimiter(2)
+		l.now = func() time.Time { return now }
+		allow := func(key string) (bool, time.Duration) {
+			t.Helper()
+			ok, wait, err := l.Allow(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok, wait
 		}
-	}
-	ok, wait := l.Allow("k")
-	if ok || wait != time.Minute {
-		t.Fatalf("third write: %v %v", ok, wait)
-	}
-	if ok, _ := l.Allow("other"); !ok {
-		t.Fatal("another key refused")
-	}
-	now = now.Add(time.Minute)
-	l.Prune()
-	if ok, _ := l.Allow("k"); !ok {
-		t.Fatal("refused in a new window")
-	}
+		for i := range 2 {
+			if ok, _ := allow("k"); !ok {
+				t.Fatalf("write %d refused", i+1)
+			}
+		}
+		ok, wait := allow("k")
+		if ok || wait != time.Minute {
+			t.Fatalf("third write: %v %v", ok, wait)
+		}
+		if ok, _ := allow("other"); !ok {
+			t.Fatal("another key refused")
+		}
+		if first, err := l.First(ctx, "f"); err != nil || !first {
+			t.Fatalf("First: %v %v", first, err)
+		}
+		if first, _ := l.First(ctx, "f"); first {
+			t.Fatal("First twice in a window")
+		}
+		now = now.Add(time.Minute)
+		l.Prune()
+		if ok, _ := allow("k"); !ok {
+			t.Fatal("refused in a new window")
+		}
+		if first, _ := l.First(ctx, "f"); !first {
+			t.Fatal("First not first in a new window")
+		}
+	})
 }

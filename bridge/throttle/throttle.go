@@ -10,11 +10,16 @@ import (
 )
 
 // Throttle slows and then refuses sign-in attempts after repeated failures, per login and per
-// client IP, within a sliding window. It never touches the AMS account (read-only): the bridge
-// rate-limits itself. State is in memory, which fits the single-binary sidecar.
+// client IP. It never touches the AMS account (read-only): the bridge rate-limits itself.
+// New keeps its state in memory (a sliding window), which fits the single-binary sidecar;
+// NewShared keeps it in the store (a fixed window from the first failure), where every replica
+// counts against the same limits. Every method's error wraps ErrUnavailable (the shared
+// counters could not be read or written); callers refuse the attempt then (fail closed).
 type Throttle struct {
 	cfg config.ThrottleConfig
 	now func() time.Time
+	// shared, when set, holds the counters instead of the maps below.
+	shared *shared
 
 	mu      sync.Mutex
 	entries map[string]*throttleEntry
@@ -56,13 +61,16 @@ func memberKey(key string) string { return "member:" + key }
 
 // FailMember counts a failed attempt of login against the member it resolved to (the attempt
 // already counts for the login and IP); the next attempts of login check the member's counter.
-func (t *Throttle) FailMember(login, member string) {
+func (t *Throttle) FailMember(ctx context.Context, login, member string) error {
+	if t.shared != nil {
+		return t.shared.failMember(ctx, login, member)
+	}
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	lk := loginKey(login)
 	if m, known := t.members[lk]; known && m == member {
-		return // reserved by Check already
+		return nil // reserved by Check already
 	}
 	t.members[lk] = member
 	e := t.entries[memberKey(member)]
@@ -71,36 +79,43 @@ func (t *Throttle) FailMember(login, member string) {
 		t.entries[memberKey(member)] = e
 	}
 	e.failures = append(e.failures, now)
+	return nil
 }
 
 // KnowsMember reports whether Check of login also checks a member's counter (the login
 // resolved to a member on an earlier failure).
-func (t *Throttle) KnowsMember(login string) bool {
+func (t *Throttle) KnowsMember(ctx context.Context, login string) (bool, error) {
+	if t.shared != nil {
+		return t.shared.knowsMember(ctx, login)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	_, ok := t.members[loginKey(login)]
-	return ok
+	return ok, nil
 }
 
 // MemberRetryAfter reports whether the member's own counter refuses attempts now (> 0: for how
 // long), whatever login reached it. Asked after the password check, for right and wrong
 // passwords alike, so the answer says nothing about the password.
-func (t *Throttle) MemberRetryAfter(member string) time.Duration {
+func (t *Throttle) MemberRetryAfter(ctx context.Context, member string) (time.Duration, error) {
+	if t.shared != nil {
+		return t.shared.memberRetryAfter(ctx, member)
+	}
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.entries[memberKey(member)]
 	if e == nil {
-		return 0
+		return 0, nil
 	}
 	if now.Before(e.lockedUntil) {
-		return e.lockedUntil.Sub(now)
+		return e.lockedUntil.Sub(now), nil
 	}
 	if e.recent(now, t.cfg.Window) >= t.cfg.PerLogin {
 		e.lockedUntil, e.failures = now.Add(t.cfg.Lockout), nil
-		return t.cfg.Lockout
+		return t.cfg.Lockout, nil
 	}
-	return 0
+	return 0, nil
 }
 func ipKey(ip string) string { return "ip:" + ip }
 
@@ -109,7 +124,10 @@ func ipKey(ip string) string { return "ip:" + ip }
 // verifying (slowing). The reserved attempt counts as a failure from now on, until Succeed or
 // Release takes it back, so attempts running in parallel count against the limits before any of
 // them is verified.
-func (t *Throttle) Check(login, ip string) (delay, retryAfter time.Duration) {
+func (t *Throttle) Check(ctx context.Context, login, ip string) (delay, retryAfter time.Duration, err error) {
+	if t.shared != nil {
+		return t.shared.check(ctx, login, ip)
+	}
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -129,12 +147,10 @@ func (t *Throttle) Check(login, ip string) (delay, retryAfter time.Duration) {
 			retryAfter = max(retryAfter, t.cfg.Lockout)
 			continue
 		}
-		if slow := k.limit / 2; n >= slow && slow > 0 {
-			delay = max(delay, time.Duration(n-slow+1)*500*time.Millisecond)
-		}
+		delay = max(delay, slowing(n, k.limit))
 	}
 	if retryAfter > 0 {
-		return 0, retryAfter
+		return 0, retryAfter, nil
 	}
 	for _, k := range keys {
 		e := t.entries[k.key]
@@ -144,12 +160,27 @@ func (t *Throttle) Check(login, ip string) (delay, retryAfter time.Duration) {
 		}
 		e.failures = append(e.failures, now)
 	}
-	return min(delay, 3*time.Second), 0
+	return min(delay, maxDelay), 0, nil
+}
+
+// maxDelay bounds the slowing of an attempt.
+const maxDelay = 3 * time.Second
+
+// slowing is the delay before verifying an attempt that finds n failures of a counter with
+// the limit counted already: none below half the limit, then half a second more per failure.
+func slowing(n, limit int) time.Duration {
+	if slow := limit / 2; n >= slow && slow > 0 {
+		return time.Duration(n-slow+1) * 500 * time.Millisecond
+	}
+	return 0
 }
 
 // Succeed takes back a reserved attempt that verified: the login's failures are cleared and the
 // IP's reservation is removed.
-func (t *Throttle) Succeed(login, ip string) {
+func (t *Throttle) Succeed(ctx context.Context, login, ip string) error {
+	if t.shared != nil {
+		return t.shared.succeed(ctx, login, ip)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	lk := loginKey(login)
@@ -159,10 +190,14 @@ func (t *Throttle) Succeed(login, ip string) {
 		delete(t.members, lk)
 	}
 	t.unreserve(ipKey(ip))
+	return nil
 }
 
 // Release takes back a reserved attempt that could not be verified (the AMS was unavailable).
-func (t *Throttle) Release(login, ip string) {
+func (t *Throttle) Release(ctx context.Context, login, ip string) error {
+	if t.shared != nil {
+		return t.shared.release(ctx, login, ip)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	lk := loginKey(login)
@@ -171,6 +206,7 @@ func (t *Throttle) Release(login, ip string) {
 		t.unreserve(memberKey(m))
 	}
 	t.unreserve(ipKey(ip))
+	return nil
 }
 
 func (t *Throttle) unreserve(key string) {
@@ -188,8 +224,11 @@ func (e *throttleEntry) recent(now time.Time, window time.Duration) int {
 	return len(e.failures)
 }
 
-// Run drops stale entries until ctx ends.
+// Run drops stale entries until ctx ends (the store's purge drops shared counters).
 func (t *Throttle) Run(ctx context.Context) {
+	if t.shared != nil {
+		return
+	}
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {

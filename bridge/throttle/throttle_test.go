@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -8,72 +9,210 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/postgres"
+	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 )
 
+// impls are the throttle's implementations: in memory, and on the store's counters (SQLite,
+// and PostgreSQL when SSOBRIDGE_TEST_POSTGRES_DSN is set). Every throttle test runs on each.
+var impls = []struct {
+	name string
+	open func(t *testing.T) store.CounterStore // nil: in memory
+}{
+	{"memory", nil},
+	{"sqlite", func(t *testing.T) store.CounterStore {
+		s, err := sqlite.Open(t.Context(), sqlite.Memory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}},
+	{"postgres", func(t *testing.T) store.CounterStore {
+		s, err := postgres.Open(t.Context(), pgtest.NewDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}},
+}
+
+// eachImpl runs fn with a constructor of throttles (and limiters) of each implementation.
+func eachImpl(t *testing.T, fn func(t *testing.T, newThrottle func(config.ThrottleConfig) *Throttle, newLimiter func(int) *Limiter)) {
+	for _, impl := range impls {
+		t.Run(impl.name, func(t *testing.T) {
+			if impl.open == nil {
+				fn(t, New, NewLimiter)
+				return
+			}
+			st := impl.open(t)
+			secret := []byte("test secret")
+			fn(t, func(cfg config.ThrottleConfig) *Throttle { return NewShared(cfg, st, secret, "test") },
+				func(n int) *Limiter { return NewSharedLimiter(n, st, secret) })
+		})
+	}
+}
+
 func TestThrottle(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	th := New(config.ThrottleConfig{PerLogin: 4, PerIP: 10, Window: time.Minute, Lockout: 5 * time.Minute})
-	th.now = func() time.Time { return now }
-	fail := func(login, ip string) time.Duration { _, r := th.Check(login, ip); return r }
-	if d, r := th.Check("alice", "1.2.3.4"); d != 0 || r != 0 {
-		t.Fatalf("fresh: %v %v", d, r)
-	}
-	fail("Alice ", "1.2.3.4") // the same login, spelled differently
-	if d, r := th.Check("alice", "1.2.3.4"); d == 0 || r != 0 {
-		t.Fatalf("after 2 of 4 attempts want slowing, got %v %v", d, r)
-	}
-	fail("alice", "5.6.7.8")
-	if r := fail("alice", "8.8.8.8"); r <= 0 {
-		t.Fatal("login not refused after 4 failed attempts from several IPs")
-	}
-	if _, r := th.Check("bob", "1.2.3.4"); r != 0 {
-		t.Fatal("another login refused")
-	}
-	now = now.Add(6 * time.Minute)
-	if _, r := th.Check("alice", "1.2.3.4"); r != 0 {
-		t.Fatal("still refused after the lockout")
-	}
-	// A verified attempt is taken back; one the AMS could not verify too.
-	for range 10 {
-		th.Check("carol", "9.9.9.9")
-		th.Succeed("carol", "9.9.9.9")
-	}
-	if _, r := th.Check("carol", "9.9.9.9"); r != 0 {
-		t.Fatal("successes counted as failures")
-	}
-	for range 10 {
-		th.Check("dan", "7.7.7.7")
-		th.Release("dan", "7.7.7.7")
-	}
-	if _, r := th.Check("dan", "7.7.7.7"); r != 0 {
-		t.Fatal("unverifiable attempts counted as failures")
-	}
-	// Per IP: many logins from one address.
-	for i := range 10 {
-		fail("user"+string(rune('a'+i)), "6.6.6.6")
-	}
-	if _, r := th.Check("someone-new", "6.6.6.6"); r <= 0 {
-		t.Fatal("IP not refused after 10 failures")
-	}
+	eachImpl(t, func(t *testing.T, newThrottle func(config.ThrottleConfig) *Throttle, _ func(int) *Limiter) {
+		now := time.Unix(1_700_000_000, 0)
+		th := newThrottle(config.ThrottleConfig{PerLogin: 4, PerIP: 10, Window: time.Minute, Lockout: 5 * time.Minute})
+		th.now = func() time.Time { return now }
+		ctx := t.Context()
+		check := func(login, ip string) (time.Duration, time.Duration) {
+			t.Helper()
+			d, r, err := th.Check(ctx, login, ip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d, r
+		}
+		fail := func(login, ip string) time.Duration { _, r := check(login, ip); return r }
+		if d, r := check("alice", "1.2.3.4"); d != 0 || r != 0 {
+			t.Fatalf("fresh: %v %v", d, r)
+		}
+		fail("Alice ", "1.2.3.4") // the same login, spelled differently
+		if d, r := check("alice", "1.2.3.4"); d == 0 || r != 0 {
+			t.Fatalf("after 2 of 4 attempts want slowing, got %v %v", d, r)
+		}
+		fail("alice", "5.6.7.8")
+		if r := fail("alice", "8.8.8.8"); r <= 0 {
+			t.Fatal("login not refused after 4 failed attempts from several IPs")
+		}
+		if _, r := check("bob", "1.2.3.4"); r != 0 {
+			t.Fatal("another login refused")
+		}
+		now = now.Add(6 * time.Minute)
+		if _, r := check("alice", "1.2.3.4"); r != 0 {
+			t.Fatal("still refused after the lockout")
+		}
+		// A verified attempt is taken back; one the AMS could not verify too.
+		for range 10 {
+			check("carol", "9.9.9.9")
+			noErr(t, th.Succeed(ctx, "carol", "9.9.9.9"))
+		}
+		if _, r := check("carol", "9.9.9.9"); r != 0 {
+			t.Fatal("successes counted as failures")
+		}
+		for range 10 {
+			check("dan", "7.7.7.7")
+			noErr(t, th.Release(ctx, "dan", "7.7.7.7"))
+		}
+		if _, r := check("dan", "7.7.7.7"); r != 0 {
+			t.Fatal("unverifiable attempts counted as failures")
+		}
+		// Per IP: many logins from one address.
+		for i := range 10 {
+			fail("user"+string(rune('a'+i)), "6.6.6.6")
+		}
+		if _, r := check("someone-new", "6.6.6.6"); r <= 0 {
+			t.Fatal("IP not refused after 10 failures")
+		}
+	})
+}
+
+// TestThrottleMember: a login's failures that resolved to a member count for the member, so
+// another login of the same member meets the member's limit; a success clears both.
+func TestThrottleMember(t *testing.T) {
+	eachImpl(t, func(t *testing.T, newThrottle func(config.ThrottleConfig) *Throttle, _ func(int) *Limiter) {
+		ctx := t.Context()
+		th := newThrottle(config.ThrottleConfig{PerLogin: 3, PerIP: 100, Window: time.Minute, Lockout: time.Minute})
+		for i := range 3 {
+			_, r, err := th.Check(ctx, "alice", "10.0.0.1")
+			noErr(t, err)
+			if r > 0 {
+				t.Fatalf("attempt %d refused", i+1)
+			}
+			if i == 0 {
+				if w, err := th.MemberRetryAfter(ctx, "K1"); err != nil || w != 0 {
+					t.Fatalf("member before failures: %v %v", w, err)
+				}
+			}
+			noErr(t, th.FailMember(ctx, "alice", "K1"))
+		}
+		if known, err := th.KnowsMember(ctx, "ALICE"); err != nil || !known {
+			t.Fatalf("KnowsMember: %v %v", known, err)
+		}
+		if known, _ := th.KnowsMember(ctx, "alice@example.org"); known {
+			t.Fatal("KnowsMember of another login")
+		}
+		// Another login of K1: its own counter is fresh, the member's is full.
+		if w, err := th.MemberRetryAfter(ctx, "K1"); err != nil || w <= 0 {
+			t.Fatalf("member after 3 failures: %v %v, want refused", w, err)
+		}
+		if w, _ := th.MemberRetryAfter(ctx, "K2"); w != 0 {
+			t.Fatal("another member refused")
+		}
+	})
 }
 
 // TestThrottleParallelAttempts: attempts in flight count before they are verified, so parallel
 // guesses cannot all pass the check.
 func TestThrottleParallelAttempts(t *testing.T) {
-	th := New(config.ThrottleConfig{PerLogin: 5, PerIP: 1000, Window: time.Minute, Lockout: time.Minute})
-	var passed atomic.Int32
-	var wg sync.WaitGroup
-	for i := range 40 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, r := th.Check("alice", fmt.Sprint("10.0.0.", i)); r == 0 {
-				passed.Add(1)
-			}
-		}()
+	eachImpl(t, func(t *testing.T, newThrottle func(config.ThrottleConfig) *Throttle, _ func(int) *Limiter) {
+		th := newThrottle(config.ThrottleConfig{PerLogin: 5, PerIP: 1000, Window: time.Minute, Lockout: time.Minute})
+		var passed atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, r, err := th.Check(context.Background(), "alice", fmt.Sprint("10.0.0.", i))
+				if err != nil {
+					t.Error(err)
+				} else if r == 0 {
+					passed.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if passed.Load() != 5 {
+			t.Fatalf("%d of 40 parallel attempts passed, want 5", passed.Load())
+		}
+	})
+}
+
+// TestSharedThrottleKeysHashed: the store holds neither the typed login nor the address.
+func TestSharedThrottleKeysHashed(t *testing.T) {
+	rec := &recordingCounters{}
+	th := NewShared(config.ThrottleConfig{PerLogin: 3, PerIP: 3, Window: time.Minute, Lockout: time.Minute}, rec, []byte("k"), "signin")
+	_, _, err := th.Check(t.Context(), "Alice.Secret@example.org", "192.0.2.77")
+	noErr(t, err)
+	noErr(t, th.FailMember(t.Context(), "Alice.Secret@example.org", "K1"))
+	if len(rec.keys) == 0 {
+		t.Fatal("no counter written")
 	}
-	wg.Wait()
-	if passed.Load() != 5 {
-		t.Fatalf("%d of 40 parallel attempts passed, want 5", passed.Load())
+	for _, k := range rec.keys {
+		for _, clear := range []string{"alice", "Alice", "192.0.2", "K1"} {
+			if containsFold(k, clear) {
+				t.Fatalf("counter key %q holds %q", k, clear)
+			}
+		}
+	}
+}
+
+// TestSharedThrottleFailsClosed: when the counters cannot be written, every check is refused
+// with ErrUnavailable, never let through.
+func TestSharedThrottleFailsClosed(t *testing.T) {
+	th := NewShared(config.ThrottleConfig{PerLogin: 3, PerIP: 3, Window: time.Minute, Lockout: time.Minute}, failingCounters{}, []byte("k"), "signin")
+	if _, _, err := th.Check(t.Context(), "alice", "192.0.2.1"); !isUnavailable(err) {
+		t.Fatalf("Check: %v, want ErrUnavailable", err)
+	}
+	if _, err := th.MemberRetryAfter(t.Context(), "K1"); !isUnavailable(err) {
+		t.Fatalf("MemberRetryAfter: %v, want ErrUnavailable", err)
+	}
+	l := NewSharedLimiter(3, failingCounters{}, []byte("k"))
+	if ok, _, err := l.Allow(t.Context(), "x"); ok || !isUnavailable(err) {
+		t.Fatalf("Allow: %v %v, want refused with ErrUnavailable", ok, err)
+	}
+}
+
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

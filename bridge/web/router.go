@@ -200,12 +200,34 @@ type AnonymousLimit struct {
 	// Refused records a refusal (one audit row per endpoint, address and window).
 	Refused func(ctx context.Context, name, ip string)
 	Pages   *Renderer
+	// Log records a limiter that could not count (optional).
+	Log *slog.Logger
+}
+
+// Unavailable answers a request the bridge cannot serve for now (the throttle's or the rate
+// limit's counters are unreachable): 503 with Retry-After, RFC 6749 temporarily_unavailable for
+// API endpoints and JSON callers, else a page asking to try again later.
+func Unavailable(c echo.Context, api bool, pages *Renderer) error {
+	c.Response().Header().Set("Retry-After", "30")
+	if api || WantsJSON(c) {
+		return JSONError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "the service is temporarily unavailable; retry later")
+	}
+	return pages.Error(c, http.StatusServiceUnavailable, "Please try again later",
+		"We cannot check sign-ins right now, so we did not act on this request.",
+		"Please wait a minute and try again.")
 }
 
 // Wrap limits next, counted under name.
 func (l *AnonymousLimit) Wrap(name string, api bool, next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		ok, wait := l.Limiter.Allow(name + "|" + throttle.AddressKey(c.RealIP()))
+		ok, wait, err := l.Limiter.Allow(c.Request().Context(), name+"|"+throttle.AddressKey(c.RealIP()))
+		if err != nil {
+			// Fail closed: no write without its count.
+			if l.Log != nil {
+				l.Log.ErrorContext(c.Request().Context(), "rate limit unavailable", "endpoint", name, "err", err)
+			}
+			return Unavailable(c, api, l.Pages)
+		}
 		if ok {
 			return next(c)
 		}

@@ -64,7 +64,12 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 		typed = typed[:64]
 	}
 	key := deviceThrottleKey(ip)
-	if _, retryAfter := h.Throttle.Check(key, ip); retryAfter > 0 {
+	_, retryAfter, err := h.Throttle.Check(ctx, key, ip)
+	if err != nil {
+		h.Logger.ErrorContext(ctx, "device code throttle unavailable", "err", err)
+		return web.Unavailable(c, false, h.Pages) // fail closed
+	}
+	if retryAfter > 0 {
 		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "device.throttled", IP: ip})
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
 		return h.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(
@@ -76,10 +81,10 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 		return h.showDevice(c, http.StatusBadRequest, typed, msgDeviceCode)
 	}
 	if err != nil {
-		h.Throttle.Release(key, ip)
+		_ = h.Throttle.Release(ctx, key, ip) // one not taken back stays counted: the safe side
 		return err
 	}
-	h.Throttle.Succeed(key, ip)
+	_ = h.Throttle.Succeed(ctx, key, ip)
 	if loginURL == "" {
 		return h.Pages.Error(c, http.StatusBadRequest, "This code was already used",
 			"The device sign-in with this code has already been approved or denied.",

@@ -17,6 +17,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/bridge/web/authflow"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
@@ -416,6 +417,8 @@ func codeError(err error) (string, int) {
 			http.StatusTooManyRequests
 	case errors.Is(err, mfa.ErrWrongCode), errors.Is(err, mfa.ErrNoFactor):
 		return "That code is not right, or it was used already. Check it and try again.", http.StatusUnauthorized
+	case errors.Is(err, throttle.ErrUnavailable): // fail closed
+		return "We cannot check codes right now. Please try again in a few minutes.", http.StatusServiceUnavailable
 	}
 	return "", 0
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/bridge/web/authflow"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -320,6 +321,9 @@ func (h *Handler) passkeyError(c echo.Context, err error, what string) error {
 	case errors.As(err, &te):
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(te.RetryAfter.Seconds())+1))
 		return jsonError(c, http.StatusTooManyRequests, "Too many failed attempts. For your security, please wait a few minutes and try again.")
+	case errors.Is(err, throttle.ErrUnavailable): // fail closed
+		c.Response().Header().Set("Retry-After", "30")
+		return jsonError(c, http.StatusServiceUnavailable, "We cannot check passkeys right now. Please try again in a few minutes.")
 	case errors.Is(err, mfa.ErrPasskey), errors.Is(err, mfa.ErrNoFactor):
 		h.Logger.InfoContext(c.Request().Context(), what+" refused", "err", err)
 		return jsonError(c, http.StatusUnauthorized, msgPasskeyFailed)

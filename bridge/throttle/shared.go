@@ -1,0 +1,200 @@
+package throttle
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/store"
+)
+
+// ErrUnavailable: the shared counters could not be read or written. The attempt is refused
+// (fail closed) and the person is asked to try again later.
+var ErrUnavailable = errors.New("throttle: counters unavailable")
+
+// counterKeys names counters in the store: a keyed hash (HMAC-SHA-256 under a per-installation
+// secret) of the namespace and the in-memory key, so that neither a typed login nor a client
+// address is kept, and two throttles (the sign-in's, the client authentications') or a throttle
+// and a limiter never share a counter.
+type counterKeys struct {
+	secret    []byte
+	namespace string
+}
+
+func (k counterKeys) hash(key string) string {
+	m := hmac.New(sha256.New, k.secret)
+	m.Write([]byte("ssobridge throttle\x00" + k.namespace + "\x00" + key))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// unavailable wraps a store error as ErrUnavailable.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
+}
+
+// NewShared builds a throttle whose counters are in counters (every replica on one store
+// counts against the same limits). secret keys the counters' names; namespace keeps apart two
+// throttles on one store.
+func NewShared(cfg config.ThrottleConfig, counters store.CounterStore, secret []byte, namespace string) *Throttle {
+	t := New(cfg)
+	t.shared = &shared{cfg: cfg, counters: counters, keys: counterKeys{secret: secret, namespace: namespace},
+		now: func() time.Time { return t.now() }}
+	return t
+}
+
+// shared is the throttle on a CounterStore. A login's counter notes (store.Counter.Note) the
+// member counter its last failure resolved to, as the in-memory throttle's members map does.
+type shared struct {
+	cfg      config.ThrottleConfig
+	counters store.CounterStore
+	keys     counterKeys
+	now      func() time.Time
+}
+
+// hit counts an attempt against key (hashed already) with limit.
+func (s *shared) hit(ctx context.Context, key string, limit, delta int, now time.Time) (store.Counter, error) {
+	return s.counters.HitCounter(ctx, store.CounterHit{Key: key, Delta: delta, Limit: limit, Window: s.cfg.Window,
+		Lockout: s.cfg.Lockout, Now: now})
+}
+
+// look reads a counter without counting and without locking it.
+func (s *shared) look(ctx context.Context, key string, now time.Time) (store.Counter, error) {
+	return s.hit(ctx, key, math.MaxInt32, 0, now)
+}
+
+// check is Throttle.Check: one hit per counter (login, IP, and the member the login's counter
+// notes); when one refuses, the hits that counted are taken back, so a refused attempt reserves
+// nothing, as in memory.
+func (s *shared) check(ctx context.Context, login, ip string) (time.Duration, time.Duration, error) {
+	now := s.now()
+	type hitKey struct {
+		key   string
+		limit int
+	}
+	keys := []hitKey{{s.keys.hash(loginKey(login)), s.cfg.PerLogin}, {s.keys.hash(ipKey(ip)), s.cfg.PerIP}}
+	var counted []string
+	var delay, retryAfter time.Duration
+	var err error
+	for i := 0; i < len(keys); i++ {
+		k := keys[i]
+		var c store.Counter
+		if c, err = s.hit(ctx, k.key, k.limit, 1, now); err != nil {
+			err = unavailable("check", err)
+			break
+		}
+		if i == 0 && c.Note != "" {
+			keys = append(keys, hitKey{c.Note, s.cfg.PerLogin})
+		}
+		if c.Refused(now) {
+			retryAfter = max(retryAfter, c.LockedUntil.Sub(now))
+			continue
+		}
+		counted = append(counted, k.key)
+		delay = max(delay, slowing(c.Count-1, k.limit))
+	}
+	if err != nil || retryAfter > 0 {
+		for _, k := range counted {
+			if uerr := s.counters.UndoCounter(ctx, k, now); uerr != nil && err == nil {
+				err = unavailable("check", uerr)
+			}
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		return 0, retryAfter, nil
+	}
+	return min(delay, maxDelay), 0, nil
+}
+
+// knowsMember is Throttle.KnowsMember: the login's counter notes a member.
+func (s *shared) knowsMember(ctx context.Context, login string) (bool, error) {
+	c, err := s.look(ctx, s.keys.hash(loginKey(login)), s.now())
+	if err != nil {
+		return false, unavailable("knows member", err)
+	}
+	return c.Note != "", nil
+}
+
+// memberRetryAfter is Throttle.MemberRetryAfter: a look at the member's counter, which locks it
+// when it has reached the limit.
+func (s *shared) memberRetryAfter(ctx context.Context, member string) (time.Duration, error) {
+	now := s.now()
+	c, err := s.hit(ctx, s.keys.hash(memberKey(member)), s.cfg.PerLogin, 0, now)
+	if err != nil {
+		return 0, unavailable("member", err)
+	}
+	if c.Refused(now) {
+		return c.LockedUntil.Sub(now), nil
+	}
+	return 0, nil
+}
+
+// failMember is Throttle.FailMember: the login's counter notes the member's, and the failure
+// counts for the member unless Check counted it already (the login noted that member).
+func (s *shared) failMember(ctx context.Context, login, member string) error {
+	now := s.now()
+	lk, mk := s.keys.hash(loginKey(login)), s.keys.hash(memberKey(member))
+	c, err := s.look(ctx, lk, now)
+	if err != nil {
+		return unavailable("fail member", err)
+	}
+	if c.Note == mk {
+		return nil // reserved by Check already
+	}
+	if err := s.counters.NoteCounter(ctx, lk, mk); err != nil {
+		return unavailable("fail member", err)
+	}
+	if _, err := s.hit(ctx, mk, math.MaxInt32, 1, now); err != nil {
+		return unavailable("fail member", err)
+	}
+	return nil
+}
+
+// succeed is Throttle.Succeed: the login's counter and the member's it notes are cleared, the
+// IP's reservation taken back.
+func (s *shared) succeed(ctx context.Context, login, ip string) error {
+	now := s.now()
+	lk := s.keys.hash(loginKey(login))
+	c, err := s.look(ctx, lk, now)
+	if err != nil {
+		return unavailable("succeed", err)
+	}
+	for _, k := range []string{lk, c.Note} {
+		if k == "" {
+			continue
+		}
+		if err := s.counters.ResetCounter(ctx, k); err != nil {
+			return unavailable("succeed", err)
+		}
+	}
+	if err := s.counters.UndoCounter(ctx, s.keys.hash(ipKey(ip)), now); err != nil {
+		return unavailable("succeed", err)
+	}
+	return nil
+}
+
+// release is Throttle.Release: the reservations of the login, its noted member and the IP are
+// taken back.
+func (s *shared) release(ctx context.Context, login, ip string) error {
+	now := s.now()
+	lk := s.keys.hash(loginKey(login))
+	c, err := s.look(ctx, lk, now)
+	if err != nil {
+		return unavailable("release", err)
+	}
+	for _, k := range []string{lk, c.Note, s.keys.hash(ipKey(ip))} {
+		if k == "" {
+			continue
+		}
+		if err := s.counters.UndoCounter(ctx, k, now); err != nil {
+			return unavailable("release", err)
+		}
+	}
+	return nil
+}
