@@ -161,6 +161,10 @@ func BenchmarkFullLogin(b *testing.B) {
 		{"RS256", "web", webSecret, "/callback", envDeps{}},
 		{"ES256", "other", otherSecret, "/other", envDeps{}},
 	}
+	if os.Getenv("SSOBRIDGE_BENCH_SHARED_THROTTLE") != "" {
+		// The throttle's counters in SQLite instead of memory: what README "Throttling" weighs.
+		cases = append(cases, loginCase{"sqlite-counters/RS256", "web", webSecret, "/callback", envDeps{sharedThrottles: true}})
+	}
 	if os.Getenv(pgtest.EnvDSN) != "" {
 		cases = append(cases, loginCase{"postgres/RS256", "web", webSecret, "/callback", onPostgres("")},
 			loginCase{"postgres/ES256", "other", otherSecret, "/other", onPostgres("")})

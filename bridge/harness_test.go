@@ -76,6 +76,8 @@ type envDeps struct {
 	// profileCache puts the profile cache (legacy/cache, TTL an hour) in front of the test
 	// directory, as production runs every SQL directory; env.dir stays the directory behind it.
 	profileCache bool
+	// sharedThrottles keeps the throttle's counters in the store on SQLite too.
+	sharedThrottles bool
 }
 
 // newEnvDeps runs the bridge over dir with the given metrics registry and logger.
@@ -154,7 +156,7 @@ func newEnvAt(t testing.TB, ln net.Listener, issuer string, demo bool, dir legac
 		conn, amsSim = sim, sim.Simulator()
 	}
 	b, err := bridge.New(ctx, bridge.Deps{Config: cfg, Store: bst, Directory: dir, Connector: conn,
-		SigningKeyEncryption: make([]byte, 32), Logger: log, Metrics: deps.metrics})
+		SigningKeyEncryption: make([]byte, 32), Logger: log, Metrics: deps.metrics, SharedThrottles: deps.sharedThrottles})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,6 +66,10 @@ type Deps struct {
 	// Nil: the server is alone (an in-process node), and its client cache checks the store's
 	// version on lookup every 2 s, as one process with a CLI beside it needs.
 	Cluster cluster.Node
+	// SharedThrottles keeps the sign-in throttle's and the rate limits' counters in the store
+	// even when it is not shared by replicas (tests and measurements; a PostgreSQL store always
+	// does).
+	SharedThrottles bool
 }
 
 // Server is the running bridge: its HTTP surface and the background work Run does. New builds
@@ -202,7 +206,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	https := issuer.Scheme == "https"
 	cookies := session.New(session.Config{HashKey: secrets[secretCookieMAC], BlockKey: secrets[secretCookieEnc],
 		CSRFKey: secrets[secretCSRF], Secure: https, Lifetime: cfg.Session.Lifetime}, d.Store, pages)
-	s.throttle, s.clientThrottle, s.anonLimit = newThrottles(cfg, d.Store, secrets[secretThrottle])
+	s.throttle, s.clientThrottle, s.anonLimit = newThrottles(cfg, d, secrets[secretThrottle])
 	auditLog := audit.New(d.Store, log, now, s.anonLimit).Observe(observeAudit(s.metrics))
 	limit := &web.AnonymousLimit{Limiter: s.anonLimit, Refused: auditLog.Refused, Pages: pages, Log: log}
 	clientIP := web.IPExtractor(cfg.TrustedProxies)

@@ -66,3 +66,7 @@ func (s *Store) ResetCounter(ctx context.Context, key string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM throttle_counters WHERE key = $1`, key)
 	return wrap("reset counter", err)
 }
+
+// SharedByReplicas reports that several bridge replicas may share this store: their sign-in
+// throttle and rate limits count here (bridge.Deps).
+func (s *Store) SharedByReplicas() bool { return true }
