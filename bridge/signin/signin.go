@@ -125,10 +125,11 @@ func (c *Checker) Check(ctx context.Context, a Attempt) (*legacy.Member, error) 
 
 // check is Check without the observer.
 func (c *Checker) check(ctx context.Context, a Attempt) (*legacy.Member, error) {
-	delay, retryAfter, err := c.Throttle.Check(ctx, a.Login, a.IP)
+	r, err := c.Throttle.Reserve(ctx, a.Login, a.IP)
 	if err != nil {
 		return nil, c.unavailable(ctx, err)
 	}
+	delay, retryAfter, memberChecked := r.Delay, r.RetryAfter, r.Member
 	if retryAfter > 0 {
 		c.Anonymous(ctx, &store.AuditEvent{Event: "login.throttled", Login: c.Logins.Hash(a.Login), ClientID: a.ClientID, IP: a.IP, Detail: a.Detail})
 		return nil, &ThrottledError{RetryAfter: retryAfter}
@@ -139,10 +140,6 @@ func (c *Checker) check(ctx context.Context, a Attempt) (*legacy.Member, error) 
 		case <-ctx.Done():
 			return nil, fmt.Errorf("sign-in: %w", ctx.Err())
 		}
-	}
-	memberChecked, err := c.Throttle.KnowsMember(ctx, a.Login)
-	if err != nil {
-		return nil, c.unavailable(ctx, err, a)
 	}
 	m, err := c.authenticate(ctx, a.Login, a.Password)
 	memberWait := time.Duration(0)

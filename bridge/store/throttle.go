@@ -53,6 +53,7 @@ type CounterStore interface {
 	// NoteCounter sets the note of an existing counter (a sign-in login's counter notes the
 	// member counter it resolved to); it does nothing when there is no such counter.
 	NoteCounter(ctx context.Context, key, note string) error
-	// ResetCounter deletes the counter (a success clears it).
-	ResetCounter(ctx context.Context, key string) error
+	// ResetCounter deletes the counter (a success clears it) and returns its note ("" when none
+	// or no counter).
+	ResetCounter(ctx context.Context, key string) (note string, err error)
 }

@@ -34,9 +34,9 @@ func (r *recordingCounters) NoteCounter(_ context.Context, key, note string) err
 	r.add(key, note)
 	return nil
 }
-func (r *recordingCounters) ResetCounter(_ context.Context, key string) error {
+func (r *recordingCounters) ResetCounter(_ context.Context, key string) (string, error) {
 	r.add(key)
-	return nil
+	return "", nil
 }
 
 // failingCounters fails every call, as a store that is down does.
@@ -49,7 +49,7 @@ func (failingCounters) HitCounter(context.Context, store.CounterHit) (store.Coun
 }
 func (failingCounters) UndoCounter(context.Context, string, time.Time) error { return errDown }
 func (failingCounters) NoteCounter(context.Context, string, string) error    { return errDown }
-func (failingCounters) ResetCounter(context.Context, string) error           { return errDown }
+func (failingCounters) ResetCounter(context.Context, string) (string, error) { return "", errDown }
 
 func isUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) && errors.Is(err, errDown) }
 

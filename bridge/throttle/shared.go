@@ -71,7 +71,7 @@ func (s *shared) look(ctx context.Context, key string, now time.Time) (store.Cou
 // check is Throttle.Check: one hit per counter (login, IP, and the member the login's counter
 // notes); when one refuses, the hits that counted are taken back, so a refused attempt reserves
 // nothing, as in memory.
-func (s *shared) check(ctx context.Context, login, ip string) (time.Duration, time.Duration, error) {
+func (s *shared) check(ctx context.Context, login, ip string) (Reservation, error) {
 	now := s.now()
 	type hitKey struct {
 		key   string
@@ -105,11 +105,11 @@ func (s *shared) check(ctx context.Context, login, ip string) (time.Duration, ti
 			}
 		}
 		if err != nil {
-			return 0, 0, err
+			return Reservation{}, err
 		}
-		return 0, retryAfter, nil
+		return Reservation{RetryAfter: retryAfter, Member: len(keys) > 2}, nil
 	}
-	return min(delay, maxDelay), 0, nil
+	return Reservation{Delay: min(delay, maxDelay), Member: len(keys) > 2}, nil
 }
 
 // knowsMember is Throttle.KnowsMember: the login's counter notes a member.
@@ -160,16 +160,12 @@ func (s *shared) failMember(ctx context.Context, login, member string) error {
 // IP's reservation taken back.
 func (s *shared) succeed(ctx context.Context, login, ip string) error {
 	now := s.now()
-	lk := s.keys.hash(loginKey(login))
-	c, err := s.look(ctx, lk, now)
+	note, err := s.counters.ResetCounter(ctx, s.keys.hash(loginKey(login)))
 	if err != nil {
 		return unavailable("succeed", err)
 	}
-	for _, k := range []string{lk, c.Note} {
-		if k == "" {
-			continue
-		}
-		if err := s.counters.ResetCounter(ctx, k); err != nil {
+	if note != "" {
+		if _, err := s.counters.ResetCounter(ctx, note); err != nil {
 			return unavailable("succeed", err)
 		}
 	}

@@ -125,13 +125,28 @@ func ipKey(ip string) string { return "ip:" + ip }
 // Release takes it back, so attempts running in parallel count against the limits before any of
 // them is verified.
 func (t *Throttle) Check(ctx context.Context, login, ip string) (delay, retryAfter time.Duration, err error) {
+	r, err := t.Reserve(ctx, login, ip)
+	return r.Delay, r.RetryAfter, err
+}
+
+// Reservation is Reserve's answer: Check's delay and retryAfter, and whether the login's
+// member counter was checked too (KnowsMember at the time of the check).
+type Reservation struct {
+	Delay, RetryAfter time.Duration
+	Member            bool
+}
+
+// Reserve is Check, also telling whether it checked the member counter of the login.
+func (t *Throttle) Reserve(ctx context.Context, login, ip string) (Reservation, error) {
 	if t.shared != nil {
 		return t.shared.check(ctx, login, ip)
 	}
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	var delay, retryAfter time.Duration
 	keys := t.keys(login, ip)
+	member := len(keys) > 2
 	for _, k := range keys {
 		e := t.entries[k.key]
 		if e == nil {
@@ -150,7 +165,7 @@ func (t *Throttle) Check(ctx context.Context, login, ip string) (delay, retryAft
 		delay = max(delay, slowing(n, k.limit))
 	}
 	if retryAfter > 0 {
-		return 0, retryAfter, nil
+		return Reservation{RetryAfter: retryAfter, Member: member}, nil
 	}
 	for _, k := range keys {
 		e := t.entries[k.key]
@@ -160,7 +175,7 @@ func (t *Throttle) Check(ctx context.Context, login, ip string) (delay, retryAft
 		}
 		e.failures = append(e.failures, now)
 	}
-	return min(delay, maxDelay), 0, nil
+	return Reservation{Delay: min(delay, maxDelay), Member: member}, nil
 }
 
 // maxDelay bounds the slowing of an attempt.

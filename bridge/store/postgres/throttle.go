@@ -61,10 +61,14 @@ func (s *Store) NoteCounter(ctx context.Context, key, note string) error {
 	return wrap("note counter", err)
 }
 
-// ResetCounter deletes the counter.
-func (s *Store) ResetCounter(ctx context.Context, key string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM throttle_counters WHERE key = $1`, key)
-	return wrap("reset counter", err)
+// ResetCounter deletes the counter and returns its note.
+func (s *Store) ResetCounter(ctx context.Context, key string) (string, error) {
+	var note string
+	err := s.pool.QueryRow(ctx, `DELETE FROM throttle_counters WHERE key = $1 RETURNING note`, key).Scan(&note)
+	if isNoRows(err) {
+		return "", nil
+	}
+	return note, wrap("reset counter", err)
 }
 
 // SharedByReplicas reports that several bridge replicas may share this store: their sign-in

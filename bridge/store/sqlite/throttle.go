@@ -71,8 +71,12 @@ func (s *Store) NoteCounter(ctx context.Context, key, note string) error {
 	return wrap("note counter", err)
 }
 
-// ResetCounter deletes the counter.
-func (s *Store) ResetCounter(ctx context.Context, key string) error {
-	_, err := s.wexec(ctx, `DELETE FROM throttle_counters WHERE key = ?`, key)
-	return wrap("reset counter", err)
+// ResetCounter deletes the counter and returns its note.
+func (s *Store) ResetCounter(ctx context.Context, key string) (string, error) {
+	var note string
+	err := s.writeRow(ctx, `DELETE FROM throttle_counters WHERE key = ? RETURNING note`, []any{key}, &note)
+	if isNoRows(err) {
+		return "", nil
+	}
+	return note, wrap("reset counter", err)
 }

@@ -95,8 +95,13 @@ func testCounterReset(t *testing.T, h *H) {
 	for range 4 {
 		h.hit("k", h.Now)
 	}
-	ssotest.NoErr(t, h.S.ResetCounter(h.Ctx, "k"), "ResetCounter")
-	ssotest.NoErr(t, h.S.ResetCounter(h.Ctx, "unknown"), "ResetCounter unknown")
+	_, err := h.S.ResetCounter(h.Ctx, "k")
+	ssotest.NoErr(t, err, "ResetCounter")
+	note, err := h.S.ResetCounter(h.Ctx, "unknown")
+	ssotest.NoErr(t, err, "ResetCounter unknown")
+	if note != "" {
+		t.Fatalf("note of an unknown counter: %q", note)
+	}
 	if c := h.hit("k", h.Now); c.Refused(h.Now) || c.Count != 1 {
 		t.Fatalf("after reset: %+v", c)
 	}
@@ -151,7 +156,11 @@ func testCounterNote(t *testing.T, h *H) {
 	if c := h.hit("k", h.Now); c.Note != "member-hash" {
 		t.Fatalf("note: %+v", c)
 	}
-	ssotest.NoErr(t, h.S.ResetCounter(h.Ctx, "k"), "ResetCounter")
+	note, err := h.S.ResetCounter(h.Ctx, "k")
+	ssotest.NoErr(t, err, "ResetCounter")
+	if note != "member-hash" {
+		t.Fatalf("ResetCounter returned note %q", note)
+	}
 	if c := h.hit("k", h.Now); c.Note != "" {
 		t.Fatalf("note after reset: %+v", c)
 	}
@@ -165,7 +174,8 @@ func testCounterKeysIsolated(t *testing.T, h *H) {
 	if c := h.hit("b", h.Now); c.Refused(h.Now) || c.Count != 1 {
 		t.Fatalf("b after a locked: %+v", c)
 	}
-	ssotest.NoErr(t, h.S.ResetCounter(h.Ctx, "b"), "ResetCounter b")
+	_, err := h.S.ResetCounter(h.Ctx, "b")
+	ssotest.NoErr(t, err, "ResetCounter b")
 	if c := h.hit("a", h.Now); !c.Refused(h.Now) {
 		t.Fatalf("a after b reset: %+v", c)
 	}
