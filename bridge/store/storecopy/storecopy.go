@@ -10,6 +10,11 @@
 // anything is written), and writes them with COPY in one transaction on the target, parents
 // before the tables that refer to them, then moves the target's id sequences past the copied
 // ids. Values keep their encoding; only SQLite's 0/1 flags become booleans.
+//
+// The throttle counters (table throttle_counters) need no copy: a single SQLite process keeps
+// its sign-in throttle and rate limits in memory, so the table is empty there, and any rows
+// would only be counters that expire within throttle.window or throttle.lockout. It is copied
+// like every table (empty), which keeps the two schemas checked as one.
 package storecopy
 
 import (
