@@ -31,9 +31,9 @@ func (c *countersDown) HitCounter(ctx context.Context, h store.CounterHit) (stor
 	return c.Store.HitCounter(ctx, h)
 }
 
-func (c *countersDown) UndoCounter(ctx context.Context, key string, now time.Time) error {
+func (c *countersDown) UndoCounter(ctx context.Context, key string, now time.Time) (string, error) {
 	if c.down.Load() {
-		return errCountersDown
+		return "", errCountersDown
 	}
 	return c.Store.UndoCounter(ctx, key, now)
 }

@@ -47,9 +47,10 @@ type CounterStore interface {
 	// HitCounter counts (or, with Delta 0, looks at) one event and returns the counter after it.
 	HitCounter(ctx context.Context, h CounterHit) (Counter, error)
 	// UndoCounter takes back one counted event of key (a reservation that turned out not to be
-	// a failure) while the counter's window is open and it is not locked; otherwise, or when
-	// there is no such counter, it does nothing.
-	UndoCounter(ctx context.Context, key string, now time.Time) error
+	// a failure) while the counter's window is open and it is not locked, and returns the
+	// counter's note; otherwise, or when there is no such counter, it does nothing and returns
+	// "".
+	UndoCounter(ctx context.Context, key string, now time.Time) (note string, err error)
 	// NoteCounter sets the note of an existing counter (a sign-in login's counter notes the
 	// member counter it resolved to); it does nothing when there is no such counter.
 	NoteCounter(ctx context.Context, key, note string) error

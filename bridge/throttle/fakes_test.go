@@ -26,9 +26,9 @@ func (r *recordingCounters) HitCounter(_ context.Context, h store.CounterHit) (s
 	r.add(h.Key)
 	return store.Counter{Count: h.Delta}, nil
 }
-func (r *recordingCounters) UndoCounter(_ context.Context, key string, _ time.Time) error {
+func (r *recordingCounters) UndoCounter(_ context.Context, key string, _ time.Time) (string, error) {
 	r.add(key)
-	return nil
+	return "", nil
 }
 func (r *recordingCounters) NoteCounter(_ context.Context, key, note string) error {
 	r.add(key, note)
@@ -47,7 +47,9 @@ var errDown = errors.New("store down")
 func (failingCounters) HitCounter(context.Context, store.CounterHit) (store.Counter, error) {
 	return store.Counter{}, errDown
 }
-func (failingCounters) UndoCounter(context.Context, string, time.Time) error { return errDown }
+func (failingCounters) UndoCounter(context.Context, string, time.Time) (string, error) {
+	return "", errDown
+}
 func (failingCounters) NoteCounter(context.Context, string, string) error    { return errDown }
 func (failingCounters) ResetCounter(context.Context, string) (string, error) { return "", errDown }
 

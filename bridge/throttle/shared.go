@@ -100,7 +100,7 @@ func (s *shared) check(ctx context.Context, login, ip string) (Reservation, erro
 	}
 	if err != nil || retryAfter > 0 {
 		for _, k := range counted {
-			if uerr := s.counters.UndoCounter(ctx, k, now); uerr != nil && err == nil {
+			if _, uerr := s.counters.UndoCounter(ctx, k, now); uerr != nil && err == nil {
 				err = unavailable("check", uerr)
 			}
 		}
@@ -169,26 +169,25 @@ func (s *shared) succeed(ctx context.Context, login, ip string) error {
 			return unavailable("succeed", err)
 		}
 	}
-	if err := s.counters.UndoCounter(ctx, s.keys.hash(ipKey(ip)), now); err != nil {
+	if _, err := s.counters.UndoCounter(ctx, s.keys.hash(ipKey(ip)), now); err != nil {
 		return unavailable("succeed", err)
 	}
 	return nil
 }
 
-// release is Throttle.Release: the reservations of the login, its noted member and the IP are
-// taken back.
+// release is Throttle.Release: the reservations of the login, the member its counter notes and
+// the IP are taken back.
 func (s *shared) release(ctx context.Context, login, ip string) error {
 	now := s.now()
-	lk := s.keys.hash(loginKey(login))
-	c, err := s.look(ctx, lk, now)
+	note, err := s.counters.UndoCounter(ctx, s.keys.hash(loginKey(login)), now)
 	if err != nil {
 		return unavailable("release", err)
 	}
-	for _, k := range []string{lk, c.Note, s.keys.hash(ipKey(ip))} {
+	for _, k := range []string{note, s.keys.hash(ipKey(ip))} {
 		if k == "" {
 			continue
 		}
-		if err := s.counters.UndoCounter(ctx, k, now); err != nil {
+		if _, err := s.counters.UndoCounter(ctx, k, now); err != nil {
 			return unavailable("release", err)
 		}
 	}

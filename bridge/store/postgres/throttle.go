@@ -49,10 +49,14 @@ func (s *Store) HitCounter(ctx context.Context, h store.CounterHit) (store.Count
 }
 
 // UndoCounter takes one event back while the counter's window is open and it is not locked.
-func (s *Store) UndoCounter(ctx context.Context, key string, now time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE throttle_counters SET n = n - 1
-		WHERE key = $1 AND n > 0 AND window_end > $2 AND locked_until <= $2`, key, ts(now))
-	return wrap("undo counter", err)
+func (s *Store) UndoCounter(ctx context.Context, key string, now time.Time) (string, error) {
+	var note string
+	err := s.pool.QueryRow(ctx, `UPDATE throttle_counters SET n = n - 1
+		WHERE key = $1 AND n > 0 AND window_end > $2 AND locked_until <= $2 RETURNING note`, key, ts(now)).Scan(&note)
+	if isNoRows(err) {
+		return "", nil
+	}
+	return note, wrap("undo counter", err)
 }
 
 // NoteCounter sets an existing counter's note.

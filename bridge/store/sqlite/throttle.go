@@ -58,11 +58,15 @@ func (s *Store) writeRow(ctx context.Context, q string, args []any, dest ...any)
 }
 
 // UndoCounter takes one event back while the counter's window is open and it is not locked.
-func (s *Store) UndoCounter(ctx context.Context, key string, now time.Time) error {
+func (s *Store) UndoCounter(ctx context.Context, key string, now time.Time) (string, error) {
 	n := ts(now)
-	_, err := s.wexec(ctx, `UPDATE throttle_counters SET n = n - 1
-		WHERE key = ? AND n > 0 AND window_end > ? AND locked_until <= ?`, key, n, n)
-	return wrap("undo counter", err)
+	var note string
+	err := s.writeRow(ctx, `UPDATE throttle_counters SET n = n - 1
+		WHERE key = ?1 AND n > 0 AND window_end > ?2 AND locked_until <= ?2 RETURNING note`, []any{key, n}, &note)
+	if isNoRows(err) {
+		return "", nil
+	}
+	return note, wrap("undo counter", err)
 }
 
 // NoteCounter sets an existing counter's note.

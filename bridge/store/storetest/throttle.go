@@ -112,17 +112,24 @@ func testCounterReset(t *testing.T, h *H) {
 func testCounterUndo(t *testing.T, h *H) {
 	h.hit("k", h.Now)
 	h.hit("k", h.Now)
-	for range 3 {
-		ssotest.NoErr(t, h.S.UndoCounter(h.Ctx, "k", h.Now), "UndoCounter")
+	ssotest.NoErr(t, h.S.NoteCounter(h.Ctx, "k", "m"), "NoteCounter")
+	for i := range 3 {
+		note, err := h.S.UndoCounter(h.Ctx, "k", h.Now)
+		ssotest.NoErr(t, err, "UndoCounter")
+		if want := map[bool]string{true: "m", false: ""}[i < 2]; note != want {
+			t.Fatalf("undo %d: note %q, want %q", i+1, note, want)
+		}
 	}
 	if c := h.hit("k", h.Now); c.Count != 1 {
 		t.Fatalf("after undoing 2 (and once more): count %d, want 1", c.Count)
 	}
-	ssotest.NoErr(t, h.S.UndoCounter(h.Ctx, "unknown", h.Now), "UndoCounter unknown")
+	_, err := h.S.UndoCounter(h.Ctx, "unknown", h.Now)
+	ssotest.NoErr(t, err, "UndoCounter unknown")
 	for range 3 {
 		h.hit("k", h.Now)
 	}
-	ssotest.NoErr(t, h.S.UndoCounter(h.Ctx, "k", h.Now), "UndoCounter locked")
+	_, err = h.S.UndoCounter(h.Ctx, "k", h.Now)
+	ssotest.NoErr(t, err, "UndoCounter locked")
 	if c := h.hit("k", h.Now.Add(time.Minute)); !c.Refused(h.Now.Add(time.Minute)) {
 		t.Fatalf("undo unlocked a counter: %+v", c)
 	}
