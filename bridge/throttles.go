@@ -13,14 +13,18 @@ func sharedThrottles(cfg Config, d Deps) bool {
 	return d.SharedThrottles || cfg.StoreConfig().Type == "postgres" || ok && s.SharedByReplicas()
 }
 
-// newThrottles builds the sign-in throttle, the client-authentication throttle and the
-// anonymous-write limiter, in memory or on the store's counters (sharedThrottles), whose names
-// are keyed with secret.
+// newThrottles builds the sign-in throttle (passwords and second factors), the
+// client-authentication throttle and the anonymous-write limiter. With sharedThrottles the
+// sign-in throttle and the limiter count in the store (names keyed with secret); the
+// client-authentication throttle always counts per process: client secrets are at least 32
+// characters (config.MinSecretLength) or generated, so N replicas' budgets give no useful
+// guesses, while sharing it would cost four statements on every token request (each code
+// exchange and refresh).
 func newThrottles(cfg Config, d Deps, secret []byte) (signIn, clients *throttle.Throttle, anon *throttle.Limiter) {
-	st := d.Store
+	clients = throttle.New(cfg.Throttle)
 	if !sharedThrottles(cfg, d) {
-		return throttle.New(cfg.Throttle), throttle.New(cfg.Throttle), throttle.NewLimiter(cfg.Throttle.AnonymousWrites)
+		return throttle.New(cfg.Throttle), clients, throttle.NewLimiter(cfg.Throttle.AnonymousWrites)
 	}
-	return throttle.NewShared(cfg.Throttle, st, secret, "signin"), throttle.NewShared(cfg.Throttle, st, secret, "client"),
-		throttle.NewSharedLimiter(cfg.Throttle.AnonymousWrites, st, secret)
+	return throttle.NewShared(cfg.Throttle, d.Store, secret, "signin"), clients,
+		throttle.NewSharedLimiter(cfg.Throttle.AnonymousWrites, d.Store, secret)
 }
