@@ -222,19 +222,35 @@ func (c *Checker) failed(ctx context.Context, a Attempt, err error, memberChecke
 	var retryAfter time.Duration
 	var terr error // the throttle's
 	if !errors.Is(err, legacy.ErrUnavailable) && identity.LoginUsable(a.Login) {
-		if m, merr := c.Directory.MemberByLogin(ctx, a.Login); merr == nil {
+		m, merr := c.Directory.MemberByLogin(ctx, a.Login)
+		counter := ""
+		switch {
+		case merr == nil:
+			counter = m.Key
+			ev.Subject = c.Subjects.Subject(m.Key)
+		case errors.Is(merr, legacy.ErrNotFound):
+			// An unknown login gets a member counter of its own (it counts as its login's does),
+			// so that its failure costs the throttle the same work as a known login's: with
+			// the counters in the store that work is round trips, and a difference would tell
+			// which logins exist.
+			counter = unknownMember(a.Login)
+		}
+		if counter != "" {
 			if !memberChecked {
-				retryAfter, terr = c.Throttle.MemberRetryAfter(ctx, m.Key)
+				retryAfter, terr = c.Throttle.MemberRetryAfter(ctx, counter)
 			}
 			if terr == nil {
-				terr = c.Throttle.FailMember(ctx, a.Login, m.Key)
+				terr = c.Throttle.FailMember(ctx, a.Login, counter)
 			}
-			ev.Subject = c.Subjects.Subject(m.Key)
 		}
 	}
 	c.Anonymous(ctx, ev)
 	return retryAfter, terr
 }
+
+// unknownMember is the member counter of a login that resolves to no member: never an AMS key
+// (those have no NUL).
+func unknownMember(login string) string { return "\x00login:" + identity.CanonicalLogin(login) }
 
 // BadCredentials is what a person is told after a wrong login or password (and an unknown one:
 // the same words, so no message reveals whether a login exists).
