@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -9,17 +10,48 @@ import (
 	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
 )
 
-var counterTests = []test{
-	{"LimitThenLockout", testCounterLimitThenLockout},
-	{"WindowExpires", testCounterWindowExpires},
-	{"LockUntilWindowEnd", testCounterLockUntilWindowEnd},
-	{"Reset", testCounterReset},
-	{"Undo", testCounterUndo},
-	{"LookCreatesNothing", testCounterLook},
-	{"Note", testCounterNote},
-	{"KeysIsolated", testCounterKeysIsolated},
-	{"ConcurrentHits", func(t *testing.T, h *H) { ConcurrentHits(t, []store.CounterStore{h.S}, h.Now) }},
-	{"Purge", testCounterPurge},
+// counterTests share one store (one schema, not ten, for the PostgreSQL suite): each runs on
+// its own key prefix (prefixed), and Purge, which sees every counter, runs last.
+var counterTests = []test{{"All", func(t *testing.T, h *H) {
+	for _, tc := range []test{
+		{"LimitThenLockout", testCounterLimitThenLockout},
+		{"WindowExpires", testCounterWindowExpires},
+		{"LockUntilWindowEnd", testCounterLockUntilWindowEnd},
+		{"Reset", testCounterReset},
+		{"Undo", testCounterUndo},
+		{"LookCreatesNothing", testCounterLook},
+		{"Note", testCounterNote},
+		{"KeysIsolated", testCounterKeysIsolated},
+		{"ConcurrentHits", func(t *testing.T, h *H) { ConcurrentHits(t, []store.CounterStore{h.S}, h.Now) }},
+		{"Purge", testCounterPurge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, &H{T: t, S: prefixed{Store: h.S, prefix: tc.name + "/"}, Ctx: h.Ctx, Now: h.Now})
+		})
+	}
+}}}
+
+// prefixed is a store whose counter keys get a prefix.
+type prefixed struct {
+	store.Store
+	prefix string
+}
+
+func (p prefixed) HitCounter(ctx context.Context, h store.CounterHit) (store.Counter, error) {
+	h.Key = p.prefix + h.Key
+	return p.Store.HitCounter(ctx, h)
+}
+
+func (p prefixed) UndoCounter(ctx context.Context, key string, now time.Time) (string, error) {
+	return p.Store.UndoCounter(ctx, p.prefix+key, now)
+}
+
+func (p prefixed) NoteCounter(ctx context.Context, key, note string) error {
+	return p.Store.NoteCounter(ctx, p.prefix+key, note)
+}
+
+func (p prefixed) ResetCounter(ctx context.Context, key string) (string, error) {
+	return p.Store.ResetCounter(ctx, p.prefix+key)
 }
 
 // hit counts one event of key at at (limit 3, window 1 min, lockout 5 min unless changed).
