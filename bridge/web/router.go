@@ -222,6 +222,11 @@ func (l *AnonymousLimit) Wrap(name string, api bool, next echo.HandlerFunc) echo
 	return func(c echo.Context) error {
 		ok, wait, err := l.Limiter.Allow(c.Request().Context(), name+"|"+throttle.AddressKey(c.RealIP()))
 		if err != nil {
+			if errors.Is(err, sso.ErrUnavailable) {
+				// The whole store is unreachable: the endpoint's own writes fail too, and it
+				// answers that as it must (503, or the app told at its redirect URI).
+				return next(c)
+			}
 			// Fail closed: no write without its count.
 			if l.Log != nil {
 				l.Log.ErrorContext(c.Request().Context(), "rate limit unavailable", "endpoint", name, "err", err)
