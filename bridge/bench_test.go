@@ -95,6 +95,8 @@ func benchRefresh(b *testing.B, deps envDeps, clientID, secret, redirect string)
 	rt := tok.RefreshToken
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := startCPU()
+	defer cpu.report(b)
 	for i := 0; i < b.N; i++ {
 		rec := e.serve(tokenReq(e, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, clientID, secret))
 		if rec.Code != 200 {
@@ -131,6 +133,7 @@ func BenchmarkSignBaseline(b *testing.B) {
 	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
 	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	b.Run("RS256", func(b *testing.B) {
+		defer startCPU().report(b)
 		for i := 0; i < b.N; i++ {
 			if _, err := rsa.SignPKCS1v15(nil, rk, crypto.SHA256, digest[:]); err != nil {
 				b.Fatal(err)
@@ -138,6 +141,7 @@ func BenchmarkSignBaseline(b *testing.B) {
 		}
 	})
 	b.Run("ES256", func(b *testing.B) {
+		defer startCPU().report(b)
 		for i := 0; i < b.N; i++ {
 			if _, err := ecdsa.SignASN1(rand.Reader, ek, digest[:]); err != nil {
 				b.Fatal(err)

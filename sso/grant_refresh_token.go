@@ -2,26 +2,40 @@ package sso
 
 import (
 	"context"
+	"strings"
 
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// refreshGrant is the refresh_token grant (RFC 6749 6). op validates the request (the token
-// through the storage, which rotates it with reuse detection, and any narrowing of scope);
-// tokenResponse issues.
+// refreshGrant is the refresh_token grant (RFC 6749 6). The client is authenticated and allowed
+// the grant before exchange runs (serveAPI, serveToken), so exchange does what op's
+// ValidateRefreshTokenRequest does after its own client checks, in its order: the token through
+// the storage (which rotates it with reuse detection and re-checks the member), the token's
+// client against the authenticated one, any narrowing of scope (6: a subset of the granted
+// scopes); tokenResponse issues. op's form decoding and second client lookup are left out.
 type refreshGrant struct{ p *Provider }
 
 func (refreshGrant) grantType() string { return GrantRefreshToken }
 func (refreshGrant) scopes() scopeRule { return scopesOwn }
 
 func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, error) {
-	tokenReq, err := op.ParseRefreshTokenRequest(req.r, g.p.op.Decoder())
+	token := req.form.Get("refresh_token")
+	if token == "" {
+		return nil, oidc.ErrInvalidRequest().WithDescription("refresh_token missing")
+	}
+	request, err := op.RefreshTokenRequestByRefreshToken(ctx, g.p.op.Storage(), token)
 	if err != nil {
 		return nil, err
 	}
-	validated, client, err := op.ValidateRefreshTokenRequest(ctx, tokenReq, g.p.op)
-	if err != nil {
-		return nil, err
+	if request.GetClientID() != req.client.ID {
+		return nil, oidc.ErrInvalidGrant()
 	}
-	return g.p.tokenResponse(ctx, validated, client, tokenReq.RefreshToken)
+	if raw := req.form.Get("scope"); raw != "" {
+		// As op decodes the parameter (oidc.SpaceDelimitedArray): split on single spaces.
+		if err := op.ValidateRefreshTokenScopes(strings.Split(raw, " "), request); err != nil {
+			return nil, err
+		}
+	}
+	return g.p.tokenResponse(ctx, request, g.p.storage.opClient(req.client), token)
 }
