@@ -147,6 +147,12 @@ func (s *Store) runBatch(batch []*issueReq) {
 		return
 	}
 	defer s.wgate.release()
+	if len(batch) == 1 && rotationOnly(batch[0].in) {
+		if done := s.rotateAlone(ctx, batch[0], now); done {
+			finished = true
+			return
+		}
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		fail(wrap("issue tokens: begin", err))
@@ -214,6 +220,39 @@ func (s *Store) runBatch(batch []*issueReq) {
 		}
 	}
 	finished = true
+}
+
+// rotationOnly reports whether in is a refresh rotation and nothing else (the refresh grant).
+func rotationOnly(in *sso.Issue) bool {
+	return in.Rotate != nil && in.ConsumeCodeHash == "" && in.Family == nil
+}
+
+// rotateAlone is the refresh grant's write when no other grant waits: the rotation's
+// compare-and-set is one UPDATE, atomic by itself, so it runs as its own (autocommit)
+// transaction, without a BEGIN and a COMMIT statement around it. It reports whether r is done;
+// when the compare-and-set changes nothing, the caller runs r in a transaction of its own,
+// which tries it again and finds out why (applyRotation). Splitting the two is safe because
+// what that second look decides from only grows stale in one direction: a generation only
+// increases and a revocation or an expiry is final, so a rotation refused now is refused
+// for the same or a stronger reason then.
+func (s *Store) rotateAlone(ctx context.Context, r *issueReq, now time.Time) bool {
+	if err := r.ctx.Err(); err != nil {
+		r.err = fmt.Errorf("sqlite: issue tokens: %w", err)
+		return true
+	}
+	rot := r.in.Rotate
+	at := ts(orNow(rot.Now, now))
+	res, err := s.st.rotate.ExecContext(ctx, rot.NewHash, at, rot.FamilyID, rot.Generation, rot.OldHash, at)
+	switch err = affectedOne(res, err); {
+	case err == nil:
+		r.err = nil
+		return true
+	case errors.Is(err, sql.ErrNoRows):
+		return false
+	default:
+		r.err = wrap("issue tokens: rotate", err)
+		return true
+	}
 }
 
 // applyIssue writes one grant in tx. On error other than *reuseError the caller rolls its writes
