@@ -53,6 +53,10 @@ type signingKey struct {
 	signer     jose.Signer
 	signerErr  error
 
+	compactOnce sync.Once
+	compactSig  *compactSigner
+	compactErr  error
+
 	typedMu sync.Mutex
 	typed   map[jose.ContentType]jose.Signer // signers for other typ headers (at+jwt, logout+jwt)
 }
@@ -62,6 +66,20 @@ type signingKey struct {
 func (k *signingKey) Signer() (jose.Signer, error) {
 	k.signerOnce.Do(func() { k.signer, k.signerErr = op.SignerFromKey(k) })
 	return k.signer, k.signerErr
+}
+
+// compact is the key's ID token signer (compactSigner: what Signer signs, written directly),
+// built once and shared.
+func (k *signingKey) compact() (*compactSigner, error) {
+	k.compactOnce.Do(func() {
+		js, err := k.Signer()
+		if err != nil {
+			k.compactErr = err
+			return
+		}
+		k.compactSig, k.compactErr = newCompactSigner(k.alg, k.private, js)
+	})
+	return k.compactSig, k.compactErr
 }
 
 // typedSigner is the key's JWS signer with typ as the typ header and its kid, built once per

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/crypto"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -100,16 +99,18 @@ func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op
 		}
 		claims.SetUserInfo(info)
 	}
-	var signer jose.Signer
-	if ks, ok := key.(interface{ Signer() (jose.Signer, error) }); ok {
-		signer, err = ks.Signer()
-	} else {
-		signer, err = op.SignerFromKey(key)
-	}
+	payload, err := idTokenPayload(claims)
 	if err != nil {
 		return "", err
 	}
-	payload, err := idTokenPayload(claims)
+	if k, ok := key.(*signingKey); ok {
+		cs, err := k.compact()
+		if err != nil {
+			return "", err
+		}
+		return cs.sign(payload)
+	}
+	signer, err := op.SignerFromKey(key)
 	if err != nil {
 		return "", err
 	}
@@ -239,13 +240,4 @@ func (p *Provider) writeOpError(ctx context.Context, w http.ResponseWriter, err 
 		e.Description = "could not issue tokens"
 	}
 	writeOAuthError(w, status, string(e.ErrorType), e.Description)
-}
-
-// writeTokenResponse writes a successful token response (RFC 6749 5.1).
-func writeTokenResponse(w http.ResponseWriter, resp any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	_ = json.NewEncoder(w).Encode(resp)
 }
