@@ -121,14 +121,18 @@ func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op
 // (the registered claims win over an extra claim of the same name), without its round trip of
 // the registered claims through a generic map (the largest allocation of a refresh): the
 // registered claims are encoded once and the extra claims the registered ones leave free are
-// appended in name order.
+// appended in name order. The registered claims the token endpoint sets are written directly
+// (appendIDTokenRegistered).
 func idTokenPayload(c *oidc.IDTokenClaims) ([]byte, error) {
 	extra := c.Claims
-	reg := *c
-	reg.Claims = nil
-	out, err := json.Marshal(&reg)
-	if err != nil {
-		return nil, fmt.Errorf("id token claims: %w", err)
+	out, ok := appendIDTokenRegistered(make([]byte, 0, 512), c)
+	if !ok {
+		reg := *c
+		reg.Claims = nil
+		var err error
+		if out, err = json.Marshal(&reg); err != nil {
+			return nil, fmt.Errorf("id token claims: %w", err)
+		}
 	}
 	if len(extra) == 0 {
 		return out, nil
