@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // TOTPFactor is a member's authenticator app (RFC 6238). It is pending until the member has
@@ -106,6 +108,10 @@ type FactorStore interface {
 	// ResetFactors removes every factor of the member (TOTP, recovery codes, credentials) and
 	// sets the reset notice, in one transaction; it returns how many factors it removed.
 	ResetFactors(ctx context.Context, subject string, at time.Time) (int, error)
+	// ResetFactorsAndDeactivate is ResetFactors of d.Subject and Deactivate(d) in one
+	// transaction (an administrator's reset ends the member's sessions and grants with it); it
+	// returns how many factors it removed and the sessions it ended.
+	ResetFactorsAndDeactivate(ctx context.Context, d *Deactivation) (int, []*sso.Session, error)
 	// TakeFactorResetNotice reports whether the reset notice was set, clearing it (once).
 	TakeFactorResetNotice(ctx context.Context, subject string) (bool, error)
 

@@ -180,30 +180,59 @@ func (s *Store) DeleteWebAuthnCredential(ctx context.Context, subject string, id
 // ResetFactors removes every factor of the member and sets the reset notice.
 func (s *Store) ResetFactors(ctx context.Context, subject string, at time.Time) (int, error) {
 	var n int
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		n = 0
-		for _, q := range []string{
-			`DELETE FROM totp_factors WHERE subject = $1 AND confirmed`,
-			`DELETE FROM webauthn_credentials WHERE subject = $1`,
-		} {
-			tag, err := tx.Exec(ctx, q, subject)
-			if err != nil {
-				return err
-			}
-			n += int(tag.RowsAffected())
-		}
-		for _, q := range []string{`DELETE FROM totp_factors WHERE subject = $1`, `DELETE FROM recovery_codes WHERE subject = $1`} {
-			if _, err := tx.Exec(ctx, q, subject); err != nil {
-				return err
-			}
-		}
-		handle := make([]byte, 32)
-		_, _ = rand.Read(handle)
-		_, err := tx.Exec(ctx, `INSERT INTO mfa_members (subject, user_handle, reset_notice) VALUES ($1, $2, TRUE)
-			ON CONFLICT (subject) DO UPDATE SET reset_notice = TRUE`, subject, handle)
+	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
+		n, err = resetFactors(ctx, tx, subject)
 		return err
 	})
 	return n, wrap("reset factors", err)
+}
+
+// ResetFactorsAndDeactivate is ResetFactors of d.Subject and Deactivate(d) in one transaction.
+func (s *Store) ResetFactorsAndDeactivate(ctx context.Context, d *store.Deactivation) (int, []*sso.Session, error) {
+	if d == nil || d.Subject == "" {
+		return 0, nil, errors.New("postgres: reset factors: empty subject")
+	}
+	var (
+		n     int
+		ended []*sso.Session
+	)
+	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
+		if n, err = resetFactors(ctx, tx, d.Subject); err != nil {
+			return err
+		}
+		ended, err = s.deactivate(ctx, tx, d)
+		return err
+	})
+	if err != nil {
+		return 0, nil, wrap("reset factors", err)
+	}
+	return n, ended, nil
+}
+
+// resetFactors removes every factor of the member and sets the reset notice, in tx; it returns
+// how many confirmed factors it removed.
+func resetFactors(ctx context.Context, tx pgx.Tx, subject string) (int, error) {
+	n := 0
+	for _, q := range []string{
+		`DELETE FROM totp_factors WHERE subject = $1 AND confirmed`,
+		`DELETE FROM webauthn_credentials WHERE subject = $1`,
+	} {
+		tag, err := tx.Exec(ctx, q, subject)
+		if err != nil {
+			return 0, err
+		}
+		n += int(tag.RowsAffected())
+	}
+	for _, q := range []string{`DELETE FROM totp_factors WHERE subject = $1`, `DELETE FROM recovery_codes WHERE subject = $1`} {
+		if _, err := tx.Exec(ctx, q, subject); err != nil {
+			return 0, err
+		}
+	}
+	handle := make([]byte, 32)
+	_, _ = rand.Read(handle)
+	_, err := tx.Exec(ctx, `INSERT INTO mfa_members (subject, user_handle, reset_notice) VALUES ($1, $2, TRUE)
+		ON CONFLICT (subject) DO UPDATE SET reset_notice = TRUE`, subject, handle)
+	return n, err
 }
 
 // TakeFactorResetNotice reports and clears the reset notice.

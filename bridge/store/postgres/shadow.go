@@ -127,38 +127,44 @@ func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.S
 		return nil, errors.New("postgres: deactivate: empty subject")
 	}
 	var ended []*sso.Session
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		ended = nil
-		if d.EndSessions {
-			var err error
-			if ended, err = endSubjectSessions(ctx, tx, d.Subject, ts(s.clock())); err != nil {
-				return err
-			}
-		}
-		if err := revokeGrants(ctx, tx, d.Subject, d.RevokeClient); err != nil {
-			return err
-		}
-		for _, u := range d.Users {
-			changed, err := s.putShadow(ctx, tx, u.User)
-			if err != nil {
-				return err
-			}
-			if changed {
-				if err := s.enqueue(ctx, tx, u.Events); err != nil {
-					return err
-				}
-			}
-		}
-		events := d.Events
-		if d.Logout != nil {
-			events = append(events[:len(events):len(events)], d.Logout(ended)...)
-		}
-		return s.enqueue(ctx, tx, events)
+	err := s.tx(ctx, func(tx pgx.Tx) (err error) {
+		ended, err = s.deactivate(ctx, tx, d)
+		return err
 	})
 	if err != nil {
 		return nil, wrap("deactivate", err)
 	}
 	return ended, nil
+}
+
+// deactivate applies d in tx and returns the sessions it ended.
+func (s *Store) deactivate(ctx context.Context, tx pgx.Tx, d *store.Deactivation) ([]*sso.Session, error) {
+	var ended []*sso.Session
+	if d.EndSessions {
+		var err error
+		if ended, err = endSubjectSessions(ctx, tx, d.Subject, ts(s.clock())); err != nil {
+			return nil, err
+		}
+	}
+	if err := revokeGrants(ctx, tx, d.Subject, d.RevokeClient); err != nil {
+		return nil, err
+	}
+	for _, u := range d.Users {
+		changed, err := s.putShadow(ctx, tx, u.User)
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			if err := s.enqueue(ctx, tx, u.Events); err != nil {
+				return nil, err
+			}
+		}
+	}
+	events := d.Events
+	if d.Logout != nil {
+		events = append(events[:len(events):len(events)], d.Logout(ended)...)
+	}
+	return ended, s.enqueue(ctx, tx, events)
 }
 
 // Watermark returns the named watermark; the zero time when never set.

@@ -195,32 +195,62 @@ func (s *Store) DeleteWebAuthnCredential(ctx context.Context, subject string, id
 // ResetFactors removes every factor of the member and sets the reset notice.
 func (s *Store) ResetFactors(ctx context.Context, subject string, at time.Time) (int, error) {
 	var n int
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{
-			`DELETE FROM totp_factors WHERE subject = ? AND confirmed = 1`,
-			`DELETE FROM webauthn_credentials WHERE subject = ?`,
-		} {
-			res, err := tx.ExecContext(ctx, q, subject)
-			if err != nil {
-				return err
-			}
-			k, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			n += int(k)
-		}
-		for _, q := range []string{`DELETE FROM totp_factors WHERE subject = ?`, `DELETE FROM recovery_codes WHERE subject = ?`} {
-			if _, err := tx.ExecContext(ctx, q, subject); err != nil {
-				return err
-			}
-		}
-		// The notice needs a member row; its user handle is kept (a new one would do as well).
-		_, err := tx.ExecContext(ctx, `INSERT INTO mfa_members (subject, user_handle, reset_notice) VALUES (?, ?, 1)
-			ON CONFLICT (subject) DO UPDATE SET reset_notice = 1`, subject, randomHandle())
+	err := s.writeTx(ctx, func(tx *sql.Tx) (err error) {
+		n, err = resetFactors(ctx, tx, subject)
 		return err
 	})
 	return n, wrap("reset factors", err)
+}
+
+// ResetFactorsAndDeactivate is ResetFactors of d.Subject and Deactivate(d) in one transaction.
+func (s *Store) ResetFactorsAndDeactivate(ctx context.Context, d *store.Deactivation) (int, []*sso.Session, error) {
+	if d == nil || d.Subject == "" {
+		return 0, nil, errors.New("sqlite: reset factors: empty subject")
+	}
+	var (
+		n     int
+		ended []*sso.Session
+	)
+	err := s.writeTx(ctx, func(tx *sql.Tx) (err error) {
+		if n, err = resetFactors(ctx, tx, d.Subject); err != nil {
+			return err
+		}
+		ended, err = s.deactivate(ctx, tx, d)
+		return err
+	})
+	if err != nil {
+		return 0, nil, wrap("reset factors", err)
+	}
+	return n, ended, nil
+}
+
+// resetFactors removes every factor of the member and sets the reset notice, in tx; it returns
+// how many confirmed factors it removed.
+func resetFactors(ctx context.Context, tx *sql.Tx, subject string) (int, error) {
+	n := 0
+	for _, q := range []string{
+		`DELETE FROM totp_factors WHERE subject = ? AND confirmed = 1`,
+		`DELETE FROM webauthn_credentials WHERE subject = ?`,
+	} {
+		res, err := tx.ExecContext(ctx, q, subject)
+		if err != nil {
+			return 0, err
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		n += int(k)
+	}
+	for _, q := range []string{`DELETE FROM totp_factors WHERE subject = ?`, `DELETE FROM recovery_codes WHERE subject = ?`} {
+		if _, err := tx.ExecContext(ctx, q, subject); err != nil {
+			return 0, err
+		}
+	}
+	// The notice needs a member row; its user handle is kept (a new one would do as well).
+	_, err := tx.ExecContext(ctx, `INSERT INTO mfa_members (subject, user_handle, reset_notice) VALUES (?, ?, 1)
+		ON CONFLICT (subject) DO UPDATE SET reset_notice = 1`, subject, randomHandle())
+	return n, err
 }
 
 // TakeFactorResetNotice reports and clears the reset notice.

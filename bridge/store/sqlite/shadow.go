@@ -159,51 +159,58 @@ func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.S
 		return nil, errors.New("sqlite: deactivate: empty subject")
 	}
 	var ended []*sso.Session
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		now := ts(s.clock())
-		if d.EndSessions {
-			rows, err := tx.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions s
-				LEFT JOIN session_clients c ON c.session_id = s.id
-				WHERE s.subject = ? AND s.ended = 0 AND s.expires_at > ?
-				ORDER BY s.created_at, s.id, c.seq`, d.Subject, now)
-			if err != nil {
-				return err
-			}
-			if ended, err = scanSessions(rows); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE sessions SET ended = 1
-				WHERE subject = ? AND ended = 0 AND expires_at > ?`, d.Subject, now); err != nil {
-				return err
-			}
-			for _, ss := range ended {
-				ss.Ended = true
-			}
-		}
-		if err := revokeGrants(ctx, tx, d.Subject, d.RevokeClient); err != nil {
-			return err
-		}
-		for _, u := range d.Users {
-			changed, err := s.putShadow(ctx, tx, u.User)
-			if err != nil {
-				return err
-			}
-			if changed {
-				if err := s.enqueue(ctx, tx, u.Events); err != nil {
-					return err
-				}
-			}
-		}
-		events := d.Events
-		if d.Logout != nil {
-			events = append(events[:len(events):len(events)], d.Logout(ended)...)
-		}
-		return s.enqueue(ctx, tx, events)
+	err := s.writeTx(ctx, func(tx *sql.Tx) (err error) {
+		ended, err = s.deactivate(ctx, tx, d)
+		return err
 	})
 	if err != nil {
 		return nil, wrap("deactivate", err)
 	}
 	return ended, nil
+}
+
+// deactivate applies d in tx and returns the sessions it ended.
+func (s *Store) deactivate(ctx context.Context, tx *sql.Tx, d *store.Deactivation) ([]*sso.Session, error) {
+	var ended []*sso.Session
+	now := ts(s.clock())
+	if d.EndSessions {
+		rows, err := tx.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions s
+			LEFT JOIN session_clients c ON c.session_id = s.id
+			WHERE s.subject = ? AND s.ended = 0 AND s.expires_at > ?
+			ORDER BY s.created_at, s.id, c.seq`, d.Subject, now)
+		if err != nil {
+			return nil, err
+		}
+		if ended, err = scanSessions(rows); err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET ended = 1
+			WHERE subject = ? AND ended = 0 AND expires_at > ?`, d.Subject, now); err != nil {
+			return nil, err
+		}
+		for _, ss := range ended {
+			ss.Ended = true
+		}
+	}
+	if err := revokeGrants(ctx, tx, d.Subject, d.RevokeClient); err != nil {
+		return nil, err
+	}
+	for _, u := range d.Users {
+		changed, err := s.putShadow(ctx, tx, u.User)
+		if err != nil {
+			return nil, err
+		}
+		if changed {
+			if err := s.enqueue(ctx, tx, u.Events); err != nil {
+				return nil, err
+			}
+		}
+	}
+	events := d.Events
+	if d.Logout != nil {
+		events = append(events[:len(events):len(events)], d.Logout(ended)...)
+	}
+	return ended, s.enqueue(ctx, tx, events)
 }
 
 // Watermark returns the named watermark; the zero time when never set.

@@ -21,6 +21,7 @@ var factorTests = []test{
 	{"WebAuthnCredentials", testWebAuthnCredentials},
 	{"WebAuthnSignCountCAS", testWebAuthnSignCountCAS},
 	{"ResetFactors", testResetFactors},
+	{"ResetFactorsAndDeactivate", testResetFactorsAndDeactivate},
 	{"ChallengeStates", testChallengeStates},
 	{"ChallengeExpired", testChallengeExpired},
 	{"UpgradeSessionCAS", testUpgradeSessionCAS},
@@ -214,6 +215,70 @@ func testResetFactors(t *testing.T, h *H) {
 	}
 	if got, _ := h.S.TakeFactorResetNotice(h.Ctx, fresh); !got {
 		t.Fatal("no notice after resetting a member without factors")
+	}
+}
+
+// testResetFactorsAndDeactivate: an administrator's reset removes the factors, ends the member's
+// sessions, revokes their grants and queues the logouts in one transaction: a failure in any
+// part leaves all of it as it was.
+func testResetFactorsAndDeactivate(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	h.confirmedTOTP(sub, 1, "code")
+	ssotest.NoErr(t, h.S.AddWebAuthnCredential(h.Ctx, &store.WebAuthnCredential{ID: []byte("c-" + sub), Subject: sub, Data: []byte("{}")}), "add")
+	sess := h.createSession(sub, "portal")
+	other := h.createSession(ssotest.RandomID(), "portal")
+	rt := h.grant(sub, "portal")
+
+	// An event the outbox refuses (no id): nothing of the reset is kept.
+	_, _, err := h.S.ResetFactorsAndDeactivate(h.Ctx, &store.Deactivation{Subject: sub, EndSessions: true,
+		Events: []*store.OutboxEvent{{}}})
+	if err == nil {
+		t.Fatal("ResetFactorsAndDeactivate with an invalid event succeeded")
+	}
+	if _, err := h.S.TOTP(h.Ctx, sub); err != nil {
+		t.Fatalf("TOTP gone after a failed reset: %v", err)
+	}
+	_, err = h.S.Session(h.Ctx, sess.ID)
+	ssotest.NoErr(t, err, "session after a failed reset")
+	if h.sso().Revoked(rt.FamilyID) {
+		t.Fatal("family revoked by a failed reset")
+	}
+	if got, _ := h.S.TakeFactorResetNotice(h.Ctx, sub); got {
+		t.Fatal("reset notice set by a failed reset")
+	}
+
+	var seen []*sso.Session
+	n, ended, err := h.S.ResetFactorsAndDeactivate(h.Ctx, &store.Deactivation{Subject: sub, EndSessions: true,
+		Logout: func(l []*sso.Session) []*store.OutboxEvent {
+			seen = l
+			e := event("bcl-" + sub)
+			e.Type, e.Channel = "logout.backchannel", "backchannel"
+			return []*store.OutboxEvent{e}
+		}})
+	ssotest.NoErr(t, err, "ResetFactorsAndDeactivate")
+	if n != 2 || len(ended) != 1 || ended[0].ID != sess.ID || len(seen) != 1 {
+		t.Fatalf("removed %d factors, ended %d sessions (Logout saw %d); want 2, 1, 1", n, len(ended), len(seen))
+	}
+	if _, err := h.S.TOTP(h.Ctx, sub); err == nil {
+		t.Fatal("TOTP survived the reset")
+	}
+	if cs, _ := h.S.WebAuthnCredentials(h.Ctx, sub); len(cs) != 0 {
+		t.Fatalf("credentials survived the reset: %d", len(cs))
+	}
+	_, err = h.S.Session(h.Ctx, sess.ID)
+	ssotest.IsErr(t, err, sso.ErrNotFound, "session after the reset")
+	_, err = h.S.Session(h.Ctx, other.ID)
+	ssotest.NoErr(t, err, "another member's session")
+	if !h.sso().Revoked(rt.FamilyID) {
+		t.Fatal("family not revoked by the reset")
+	}
+	if got, _ := h.S.TakeFactorResetNotice(h.Ctx, sub); !got {
+		t.Fatal("no reset notice")
+	}
+	evs, err := h.S.OutboxEvents(h.Ctx, store.OutboxFilter{State: store.OutboxPending})
+	ssotest.NoErr(t, err, "OutboxEvents")
+	if !slices.ContainsFunc(evs, func(e *store.OutboxEvent) bool { return e.Key == "bcl-"+sub }) {
+		t.Fatal("the logout event was not queued")
 	}
 }
 
