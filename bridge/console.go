@@ -82,10 +82,6 @@ func (m mfaFactors) Factors(ctx context.Context, subject string) (admin.FactorsI
 	return out, nil
 }
 
-func (m mfaFactors) Reset(ctx context.Context, subject, by string) (int, error) {
-	return m.s.Reset(ctx, subject, by)
-}
-
 // newConsole builds the admin console on the administration.
 func (s *Server) newConsole(chk *config.Checked, secret string, cookieMAC, cookieEnc []byte) error {
 	cfg := chk.Config

@@ -30,7 +30,7 @@ import (
 //	                               default: mfa optional); its id, secret and type stay
 //	POST   /admin/clients/{id}/rotate-secret
 //	GET    /admin/claims-preview?client=&login=&scope=...   (HTML for browsers, JSON otherwise)
-//	POST   /admin/mfa/reset        {"login"|"subject"}   a member's second factors removed
+//	POST   /admin/mfa/reset        {"login"|"subject"}   a member's second factors removed, their sessions ended and grants revoked
 //	GET    /admin/log-level        PUT /admin/log-level {"level": "debug"|"info"|"warn"|"error"}
 //
 // Every call needs "Authorization: Bearer <token>" and is written to the audit log.

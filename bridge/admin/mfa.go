@@ -3,21 +3,34 @@ package admin
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // FactorResetter removes a member's second factors and leaves them a notice for their next
-// sign-in (store.FactorStore.ResetFactors).
+// sign-in, ending their sessions and revoking their grants in the same transaction
+// (store.FactorStore.ResetFactorsAndDeactivate).
 type FactorResetter interface {
-	ResetFactors(ctx context.Context, subject string, at time.Time) (int, error)
+	ResetFactorsAndDeactivate(ctx context.Context, d *store.Deactivation) (int, []*sso.Session, error)
+}
+
+// LogoutBuilder builds the back-channel logout events of ended sessions, which the reset queues
+// in its transaction, and wakes the outbox once they are stored (backchannel.Logouts). The
+// SessionEnder is asked for it: one that is not a LogoutBuilder ends sessions with no logouts.
+type LogoutBuilder interface {
+	EndedSessions(ctx context.Context) func([]*sso.Session) []*store.OutboxEvent
+	Queued()
 }
 
 // ResetFactors removes every second factor of one member (by login or subject): their
-// authenticator app, recovery codes and passkeys. The member is told at their next sign-in,
-// and signs in with the password alone until they enrol again (or must enrol at once where a
-// second factor is required). It returns how many factors it removed.
+// authenticator app, recovery codes and passkeys. A reset is what follows a lost device or one
+// an attacker may hold, so it also ends every session of the member (their apps get
+// back-channel logout, as when an administrator ends a session) and revokes their grants
+// (refresh and access tokens), in the same transaction: no session left open can enrol a new
+// factor without signing in again. The member is told at their next sign-in, and signs in with
+// the password alone until they enrol again (or must enrol at once where a second factor is
+// required). It returns how many factors it removed.
 func (a *Service) ResetFactors(ctx context.Context, actor string, f Filter) (int, error) {
 	if f.ID != "" || f.Client != "" || (f.Login == "" && f.Subject == "") {
 		return 0, fmt.Errorf("%w: say whose factors: login or subject (no id or client)", ErrInvalid)
@@ -29,12 +42,20 @@ func (a *Service) ResetFactors(ctx context.Context, actor string, f Filter) (int
 	if err != nil {
 		return 0, err
 	}
-	n, err := a.Factors.ResetFactors(ctx, sub, a.now())
+	d := &store.Deactivation{Subject: sub, EndSessions: true}
+	lb, _ := a.SessionEnder.(LogoutBuilder)
+	if lb != nil {
+		d.Logout = lb.EndedSessions(ctx)
+	}
+	n, ended, err := a.Factors.ResetFactorsAndDeactivate(ctx, d)
 	if err != nil {
 		return 0, fmt.Errorf("admin: reset factors: %w", err)
 	}
+	if lb != nil && len(ended) > 0 {
+		lb.Queued()
+	}
 	a.Audit(ctx, &store.AuditEvent{Time: a.now(), Event: "mfa.reset", Subject: sub,
-		Detail: fmt.Sprintf("%d factors removed by %s", n, actor)})
-	a.record(ctx, actor, "admin.mfa_reset", sub, "", fmt.Sprintf("%s (%d)", f, n))
+		Detail: fmt.Sprintf("%d factors removed by %s; %d sessions ended, grants revoked", n, actor, len(ended))})
+	a.record(ctx, actor, "admin.mfa_reset", sub, "", fmt.Sprintf("%s (%d factors, %d sessions ended, grants revoked)", f, n, len(ended)))
 	return n, nil
 }

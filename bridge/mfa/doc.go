@@ -4,6 +4,7 @@
 // go-webauthn) usable alone (discoverable credentials) or after the password. It decides when a
 // sign-in needs a second factor (the member opted in by enrolling, the app requires it, the app
 // asked with acr_values, the member's AMS role requires it), throttles wrong codes per member,
-// and writes the audit rows of enrolment, use, removal and reset. The pages are in
+// and writes the audit rows of enrolment, use and removal (an administrator's reset is
+// bridge/admin's, which ends the member's sessions with it). The pages are in
 // bridge/web/mfa.
 package mfa

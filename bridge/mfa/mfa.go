@@ -423,17 +423,6 @@ func (s *Service) RemoveTOTP(ctx context.Context, subject, ip string) error {
 	return nil
 }
 
-// Reset removes every factor of a member (an administrator's act); the member is told at their
-// next sign-in. by names who reset (for the audit row).
-func (s *Service) Reset(ctx context.Context, subject, by string) (int, error) {
-	n, err := s.Store.ResetFactors(ctx, subject, s.Now())
-	if err != nil {
-		return 0, fmt.Errorf("reset factors: %w", err)
-	}
-	s.Audit(ctx, &store.AuditEvent{Event: "mfa.reset", Subject: subject, Detail: fmt.Sprintf("%d factors removed by %s", n, by)})
-	return n, nil
-}
-
 // ---- recovery codes ----
 
 var recoveryAlphabet = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)

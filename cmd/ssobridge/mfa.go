@@ -18,7 +18,11 @@ func mfaResetCmd(g *globals) *cobra.Command {
 	var f admin.Filter
 	cmd := &cobra.Command{
 		Use:   "reset",
-		Short: "Remove every second factor of one member (they are told at their next sign-in)",
+		Short: "Remove every second factor of one member, end their sessions and revoke their grants",
+		Long: "Remove every second factor of one member (authenticator app, recovery codes, passkeys).\n" +
+			"In the same transaction every session of the member ends (their apps get back-channel\n" +
+			"logout from the running server's outbox) and their grants (refresh and access tokens) are\n" +
+			"revoked: they sign in again, and are told about the reset then.",
 		Example: "  ssobridge mfa reset --login alice\n" +
 			"  ssobridge mfa reset --subject <sub>",
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -88,6 +88,14 @@ func (l *Logouts) SubjectEvent(ctx context.Context, clientID, subject string) (*
 	return event(clientID, subject, ""), nil
 }
 
+// Queued tells the outbox that logout events were stored (by a store.Deactivation whose
+// Logout is EndedSessions).
+func (l *Logouts) Queued() {
+	if l.Wake != nil {
+		l.Wake()
+	}
+}
+
 // EndSession ends a session and queues its back-channel logouts in one transaction.
 func (l *Logouts) EndSession(ctx context.Context, sess *sso.Session) error {
 	evs := l.SessionEvents(ctx, sess)

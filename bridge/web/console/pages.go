@@ -20,7 +20,7 @@ var notices = map[string]string{
 	"saved":   "The client was saved.",
 	"retried": "Re-queued; the outbox delivers at its next round.",
 	"discard": "The dead letter was discarded.",
-	"reset":   "Every second factor of the member was removed; they are told at their next sign-in.",
+	"reset":   "Every second factor of the member was removed, their sessions ended and their tokens revoked; they are told at their next sign-in.",
 }
 
 func notice(r *http.Request) string { return notices[r.URL.Query().Get("done")] }
