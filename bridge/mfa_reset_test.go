@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
@@ -73,5 +75,66 @@ func TestAdminResetEndsSessions(t *testing.T) {
 	rows, err := e.store.AuditEvents(e.ctx(), store.AuditFilter{Event: "admin.mfa_reset"})
 	if err != nil || len(rows) != 1 || !strings.Contains(rows[0].Detail, "1 sessions ended, grants revoked") {
 		t.Fatalf("audit admin.mfa_reset: %v %v", rows, err)
+	}
+}
+
+// TestResetNoticeOnSAMLSignIn: the reset notice on a SAML app's sign-in (the step is the one
+// every path shares; the other paths: TestResetNoticeOnEverySignInPath, TestAdminMFAResetNotice,
+// TestBrowserPasskeys). After the reset alice signs in at the SAML app with her password: the
+// notice comes first, with no session and no SAML response; acknowledging it opens the session
+// and goes on to the SAML response, which the SP accepts. She is told once.
+func TestResetNoticeOnSAMLSignIn(t *testing.T) {
+	e, lms, _, _ := samlEnv(t, func(c *bridge.Config) { c.Admin.Token = adminToken })
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	pw := e.browser()
+	e.signIn(pw, web.AuthCodeURL("s", oidc.Nonce("n")), "alice", "alice-password")
+	enrolTOTP(t, e, pw)
+	resetFactors(t, e, "alice")
+	if n := sessionsOf(t, e, "alice"); n != 0 {
+		t.Fatalf("%d sessions after the reset", n)
+	}
+
+	signIn := func(c *http.Client) (*http.Response, string) {
+		t.Helper()
+		_, body := fetch(t, func() (*http.Response, error) { return c.Get(lms.srv.URL + "/app") })
+		f := formFields(body)
+		return fetch(t, func() (*http.Response, error) {
+			return c.PostForm(e.issuer+saml.PathLogin, url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")},
+				"login": {"alice"}, "password": {"alice-password"}})
+		})
+	}
+	c := samlClient()
+	resp, body := signIn(c)
+	if resp.Request.URL.Path != "/login/mfa" || !strings.Contains(body, `id="mfa-reset-notice"`) ||
+		!strings.Contains(body, `id="mfa-continue"`) || strings.Contains(body, "SAMLResponse") {
+		t.Fatalf("no reset notice at the SAML sign-in: %d %s %.600s", resp.StatusCode, resp.Request.URL, body)
+	}
+	if !strings.Contains(body, "Learning Portal") {
+		t.Fatalf("the notice does not name the SAML app: %.600s", body)
+	}
+	if n := sessionsOf(t, e, "alice"); n != 0 {
+		t.Fatalf("a session opened before the notice was acknowledged: %d", n)
+	}
+	step := formFields(body)
+	resp, body = fetch(t, func() (*http.Response, error) {
+		return c.PostForm(e.issuer+"/login/mfa", url.Values{"csrf": {step.Get("csrf")}, "c": {step.Get("c")}, "method": {"continue"}})
+	})
+	if resp.Request.URL.Path != saml.PathContinue {
+		t.Fatalf("after the notice: %d %s %.400s", resp.StatusCode, resp.Request.URL, body)
+	}
+	if app := postToSP(t, c, body); !strings.Contains(app, "<p id=who>") {
+		t.Fatalf("the SP did not sign alice in after the notice: %.400s", app)
+	}
+	if n := sessionsOf(t, e, "alice"); n != 1 {
+		t.Fatalf("sessions after the notice: %d, want 1", n)
+	}
+	// Told once: the next SAML sign-in goes straight to the response.
+	again := samlClient()
+	resp, body = signIn(again)
+	if !strings.Contains(body, "SAMLResponse") || strings.Contains(body, `id="mfa-reset-notice"`) {
+		t.Fatalf("the next SAML sign-in: %d %s %.400s", resp.StatusCode, resp.Request.URL, body)
+	}
+	if app := postToSP(t, again, body); !strings.Contains(app, "<p id=who>") {
+		t.Fatalf("the SP did not sign alice in the next time: %.400s", app)
 	}
 }

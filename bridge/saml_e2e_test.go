@@ -136,15 +136,15 @@ func mustURL(t *testing.T, s string) url.URL {
 // HTTP-Redirect AuthnRequests) is members-only and sees only the Member role; "events"
 // (registered from its metadata, HTTP-POST AuthnRequests) has no access rule and sees every
 // role, and gets the member's e-mail address as NameID.
-func samlEnv(t *testing.T) (*env, *samlSP, *samlSP, *relyingParty) {
+func samlEnv(t *testing.T, mutate ...func(*bridge.Config)) (*env, *samlSP, *samlSP, *relyingParty) {
 	lms, events := newSAMLSP(t), newSAMLSP(t)
 	rp, addClient := newRelyingParty(t)
-	e := newEnv(t, addClient, func(c *bridge.Config) {
+	e := newEnv(t, append([]func(*bridge.Config){addClient, func(c *bridge.Config) {
 		c.SAML.ServiceProviders = []config.SAMLServiceProvider{lms.config("lms", "Learning Portal")}
 		c.Policy.Policies = map[string]policy.ClientPolicy{
 			"lms": {AccessRule: `member.is_current`, AllowedRoles: []string{"Member"}},
 		}
-	})
+	}}, mutate...)...)
 	rp.connect(e)
 	lms.start(t, e, crewjam.HTTPRedirectBinding, "lms_token")
 	events.start(t, e, crewjam.HTTPPostBinding, "events_token")
