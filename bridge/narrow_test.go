@@ -2,6 +2,8 @@ package bridge_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -53,7 +55,13 @@ func fitsWidth(t *testing.T, ctx context.Context, page string) {
 // error).
 func TestMemberPagesFit360(t *testing.T) {
 	const long = "Journal of the International Association for Extraordinarily Long Application Names"
-	redirect := "http://127.0.0.1:9/app/long"
+	// The app: a page the browser arrives at once the sign-in has ended.
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><title>app</title><p id="app-arrived">signed in</p>`))
+	}))
+	t.Cleanup(app.Close)
+	redirect := app.URL + "/app/long"
 	e := newEnv(t, func(c *bridge.Config) {
 		c.Clients = append(c.Clients, config.Client{ID: "long-app-identifier-without-any-spaces-at-all", Name: long, Secret: webSecret,
 			RedirectURIs: []string{redirect}})
@@ -87,9 +95,9 @@ func TestMemberPagesFit360(t *testing.T) {
 		chromedp.SendKeys(css("#password"), "long-password"), // the login is kept
 		chromedp.Click(css("button[type=submit].primary")),
 		chromedp.WaitVisible(css("button[value=allow]")))
-	// Allowing sends the browser to the app (nothing listens there); the account page then
-	// lists the app twice (signed in, allowed), with its long name.
-	step("account", chromedp.Click(css("button[value=allow]")), chromedp.Sleep(300*time.Millisecond),
+	// Allowing sends the browser to the app; once it is there, the account page lists the app
+	// twice (signed in, allowed), with its long name.
+	step("account", chromedp.Click(css("button[value=allow]")), chromedp.WaitVisible(css("#app-arrived")),
 		chromedp.Navigate(e.issuer+"/account"), chromedp.WaitVisible(css("dl.facts")), chromedp.WaitVisible(css("ul.rows")))
 	step("security", chromedp.Navigate(e.issuer+"/account/security"), chromedp.WaitVisible(css("#totp-begin")))
 	step("authenticator app set-up", chromedp.Click(css("#totp-begin")), chromedp.WaitVisible(css("button[value=totp-confirm]")))
