@@ -33,3 +33,37 @@ var ErrNotDead = errors.New("the event is not a dead letter")
 // is not recorded, so a late replica can neither release another replica's live lease nor mark
 // over its outcome.
 var ErrLeaseLost = errors.New("the event's lease is held by a later claim")
+
+// OutboxTargetsSQL is OutboxTargets' aggregate query, the same on both backends: channel,
+// client, pending count, dead count, the oldest pending creation time (0: none).
+const OutboxTargetsSQL = `SELECT channel, client_id,
+	SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END),
+	SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END),
+	COALESCE(MIN(CASE WHEN state = 'pending' THEN created_at END), 0)
+	FROM outbox WHERE state IN ('pending', 'dead') GROUP BY channel, client_id ORDER BY channel, client_id`
+
+// Rows is what both backends' query results offer (database/sql and pgx).
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ScanOutboxTargets reads OutboxTargetsSQL's rows; at turns a stored time into a time.Time.
+func ScanOutboxTargets(rows Rows, at func(int64) time.Time) ([]OutboxTarget, error) {
+	var out []OutboxTarget
+	for rows.Next() {
+		var (
+			t      OutboxTarget
+			oldest int64
+		)
+		if err := rows.Scan(&t.Channel, &t.ClientID, &t.Pending, &t.Dead, &oldest); err != nil {
+			return nil, err
+		}
+		if t.Pending > 0 {
+			t.OldestPending = at(oldest)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
