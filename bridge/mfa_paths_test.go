@@ -246,6 +246,9 @@ func TestSAMLAsksForTheSecondFactor(t *testing.T) {
 	if resp.Request.URL.Path != saml.PathContinue {
 		t.Fatalf("after the second factor: %d %s", resp.StatusCode, resp.Request.URL)
 	}
+	if doc, _ := base64.StdEncoding.DecodeString(formFields(body).Get("SAMLResponse")); !strings.Contains(string(doc), saml.ClassMFA) {
+		t.Fatalf("the assertion after the second factor does not say %s: %.600s", saml.ClassMFA, doc)
+	}
 	if app := postToSP(t, c, body); !strings.Contains(app, "<p id=who>") {
 		t.Fatalf("the SP did not sign alice in: %.400s", app)
 	}

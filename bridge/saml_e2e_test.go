@@ -377,6 +377,9 @@ func TestSAMLResponseTamperedAndReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !bytes.Contains(xmlDoc, []byte(">"+saml.ClassPassword+"<")) {
+		t.Fatalf("a password sign-in's assertion does not say %s", saml.ClassPassword)
+	}
 	if !bytes.Contains(xmlDoc, []byte(">Member<")) {
 		t.Fatalf("response has no Member role: %s", xmlDoc)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -566,7 +567,8 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 	}
 	index := h.SessionIndex(sess.ID)
 	session := &crewjam.Session{ID: index, CreateTime: sess.AuthTime, ExpireTime: sess.ExpiresAt, Index: index,
-		NameID: nameID, NameIDFormat: format, CustomAttributes: Attributes(claims, sp.Settings.AllowedRoles)}
+		NameID: nameID, NameIDFormat: format, CustomAttributes: Attributes(claims, sp.Settings.AllowedRoles),
+		AuthnContextClassRef: AuthnContextClass(sess.AMR)}
 	if err := (crewjam.DefaultAssertionMaker{}).MakeAssertion(req, session); err != nil {
 		return fmt.Errorf("saml assertion: %w", err)
 	}
@@ -584,6 +586,30 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "saml.response", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: detail})
 	return h.post(c, form.URL, "SAMLResponse", form.SAMLResponse, form.RelayState)
+}
+
+// Authentication context classes asserted in the AuthnStatement (SAML core 2.7.2.2, SAML authn
+// context 3.4): what the session's sign-in really was, not always a password.
+const (
+	// ClassMFA is the REFEDS MFA profile's class: more than one factor.
+	ClassMFA = "https://refeds.org/profile/mfa"
+	// ClassPassword: a password over TLS, the one factor.
+	ClassPassword = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+	// ClassUnspecified: one factor other than a password (an upstream provider's sign-in, the
+	// AMS website's hand-off, a passkey without user verification).
+	ClassUnspecified = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+)
+
+// AuthnContextClass is the class of a session whose sign-in methods were amr: the same
+// decision as the OIDC acr (sso.ACR).
+func AuthnContextClass(amr []string) string {
+	switch {
+	case sso.ACR(amr) == sso.ACRMFA:
+		return ClassMFA
+	case slices.Contains(amr, "pwd"):
+		return ClassPassword
+	}
+	return ClassUnspecified
 }
 
 // ownsEmail reports whether m's e-mail address belongs to m alone in the AMS (no other record,
