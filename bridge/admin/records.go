@@ -85,6 +85,15 @@ func (a *Service) resolveMember(ctx context.Context, member string) (string, err
 	return a.subject(ctx, Filter{Login: member})
 }
 
+// requireMember is resolveMember for a request that must name a member.
+func (a *Service) requireMember(ctx context.Context, member string) (string, error) {
+	sub, err := a.resolveMember(ctx, member)
+	if err == nil && sub == "" {
+		err = fmt.Errorf("%w: say which member", ErrInvalid)
+	}
+	return sub, err
+}
+
 // ConsentInfo is one consent a member gave a client.
 type ConsentInfo struct {
 	ClientID  string    `json:"client_id"`
@@ -97,12 +106,9 @@ func (a *Service) Consents(ctx context.Context, actor, member string) ([]Consent
 	if a.Records == nil {
 		return nil, errNoRecords
 	}
-	sub, err := a.resolveMember(ctx, member)
+	sub, err := a.requireMember(ctx, member)
 	if err != nil {
 		return nil, err
-	}
-	if sub == "" {
-		return nil, fmt.Errorf("%w: say which member", ErrInvalid)
 	}
 	cs, err := a.Records.Consents(ctx, sub)
 	if err != nil {
@@ -130,12 +136,9 @@ func (a *Service) LinkedIdentities(ctx context.Context, actor, member string) ([
 	if a.Records == nil {
 		return nil, errNoRecords
 	}
-	sub, err := a.resolveMember(ctx, member)
+	sub, err := a.requireMember(ctx, member)
 	if err != nil {
 		return nil, err
-	}
-	if sub == "" {
-		return nil, fmt.Errorf("%w: say which member", ErrInvalid)
 	}
 	ls, err := a.Records.UpstreamLinks(ctx, sub)
 	if err != nil {
@@ -425,12 +428,9 @@ func (a *Service) MemberFactors(ctx context.Context, actor, member string) (*Fac
 	if a.MFA == nil {
 		return nil, nil
 	}
-	sub, err := a.resolveMember(ctx, member)
+	sub, err := a.requireMember(ctx, member)
 	if err != nil {
 		return nil, err
-	}
-	if sub == "" {
-		return nil, fmt.Errorf("%w: say which member", ErrInvalid)
 	}
 	f, err := a.MFA.Factors(ctx, sub)
 	if err != nil {
