@@ -117,7 +117,10 @@ func (t *Throttle) MemberRetryAfter(ctx context.Context, member string) (time.Du
 	}
 	return 0, nil
 }
-func ipKey(ip string) string { return "ip:" + ip }
+
+// ipKey is the client address's counter: the IPv4 address, or the IPv6 /64 (AddressKey: one
+// host usually holds a whole /64 and could take a fresh address for every attempt).
+func ipKey(ip string) string { return "ip:" + AddressKey(ip) }
 
 // Check reserves an attempt for the login and the IP. It returns a retryAfter > 0 when the
 // attempt must be refused outright (nothing is reserved then), else a delay to apply before
