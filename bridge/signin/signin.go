@@ -222,7 +222,7 @@ func (c *Checker) failed(ctx context.Context, a Attempt, err error, memberChecke
 	var retryAfter time.Duration
 	var terr error // the throttle's
 	if !errors.Is(err, legacy.ErrUnavailable) && identity.LoginUsable(a.Login) {
-		m, merr := c.Directory.MemberByLogin(ctx, a.Login)
+		m, merr := c.memberByLogin(ctx, a.Login)
 		counter := ""
 		switch {
 		case merr == nil:
@@ -246,6 +246,22 @@ func (c *Checker) failed(ctx context.Context, a Attempt, err error, memberChecke
 	}
 	c.Anonymous(ctx, ev)
 	return retryAfter, terr
+}
+
+// freshLookup is a directory whose MemberByLogin may answer from a cache (legacy/cache) and
+// that can also ask the AMS itself.
+type freshLookup interface {
+	FreshMemberByLogin(ctx context.Context, login string) (*legacy.Member, error)
+}
+
+// memberByLogin is the look-up of a typed login after a wrong password: always the AMS, never a
+// cache, so that a login that exists (cached by an earlier failure or the member's sign-in) and
+// one that does not (never cached) cost the same round trips and take the same time.
+func (c *Checker) memberByLogin(ctx context.Context, login string) (*legacy.Member, error) {
+	if f, ok := c.Directory.(freshLookup); ok {
+		return f.FreshMemberByLogin(ctx, login)
+	}
+	return c.Directory.MemberByLogin(ctx, login)
 }
 
 // unknownMember is the member counter of a login that resolves to no member: never an AMS key

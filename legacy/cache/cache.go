@@ -150,6 +150,14 @@ func (c *Directory) MemberByLogin(ctx context.Context, login string) (*legacy.Me
 	})
 }
 
+// FreshMemberByLogin asks the wrapped directory, never the cache, and leaves the cache as it is.
+// It is the look-up after a wrong password: from the cache a login that exists (cached by an
+// earlier failure or by the member's own sign-in) would cost one AMS round trip less than a
+// login that does not (never cached), and the response time would tell which logins exist.
+func (c *Directory) FreshMemberByLogin(ctx context.Context, login string) (*legacy.Member, error) {
+	return c.next.MemberByLogin(ctx, login)
+}
+
 // MemberByKey returns the cached member or asks the wrapped directory.
 func (c *Directory) MemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
 	k := normKey(key)
