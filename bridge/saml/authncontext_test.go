@@ -1,6 +1,10 @@
 package saml
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+)
 
 // TestAuthnContextClass: the assertion's class follows the session's methods, as the OIDC acr does.
 func TestAuthnContextClass(t *testing.T) {
@@ -18,6 +22,59 @@ func TestAuthnContextClass(t *testing.T) {
 	} {
 		if got := AuthnContextClass(c.amr); got != c.want {
 			t.Errorf("AuthnContextClass(%v) = %s, want %s", c.amr, got, c.want)
+		}
+	}
+}
+
+// TestRequestedContext: what a session lacks for a RequestedAuthnContext (SAML core 3.3.2.2.1),
+// and the class asserted when it has it.
+func TestRequestedContext(t *testing.T) {
+	pwd, mfa, fed, fedMFA := []string{"pwd"}, []string{"pwd", "otp", "mfa"}, []string{"fed"}, []string{"fed", "otp", "mfa"}
+	const smartcard = acClasses + "Smartcard"
+	for _, c := range []struct {
+		comparison string
+		classes    []string
+		amr        []string
+		mfaOn      bool
+		want       contextWant
+		class      string
+	}{
+		{"", nil, pwd, true, contextMet, ClassPassword},
+		{"", nil, mfa, true, contextMet, ClassMFA},
+		{"", nil, nil, true, contextMet, ""},
+		{"exact", []string{ClassMFA}, pwd, true, contextStepUp, ""},
+		{"exact", []string{ClassMFA}, fed, true, contextStepUp, ""},
+		{"exact", []string{ClassMFA}, nil, true, contextNewSignIn, ""},
+		{"exact", []string{ClassMFA}, pwd, false, contextNeverMet, ""},
+		{"exact", []string{ClassMFA}, mfa, true, contextMet, ClassMFA},
+		{"", []string{ClassMFA}, mfa, true, contextMet, ClassMFA},
+		{"minimum", []string{ClassMFA}, pwd, true, contextStepUp, ""},
+		{"better", []string{ClassPassword}, pwd, true, contextStepUp, ""},
+		{"better", []string{ClassPassword}, mfa, true, contextMet, ClassMFA},
+		{"better", []string{ClassMFA}, mfa, true, contextNeverMet, ""},
+		{"minimum", []string{ClassPassword}, pwd, true, contextMet, ClassPassword},
+		{"minimum", []string{ClassPassword}, mfa, true, contextMet, ClassMFA},
+		{"minimum", []string{ClassPassword}, fed, true, contextStepUp, ""},
+		{"minimum", []string{ClassPassword}, fedMFA, true, contextMet, ClassMFA},
+		{"maximum", []string{ClassPassword}, mfa, true, contextMet, ClassPassword},
+		{"maximum", []string{ClassPassword}, fedMFA, true, contextNewSignIn, ""},
+		{"exact", []string{ClassPassword}, fed, true, contextNewSignIn, ""},
+		{"exact", []string{ClassPassword}, fedMFA, true, contextNewSignIn, ""},
+		{"exact", []string{ClassUnspecified}, mfa, true, contextMet, ClassUnspecified},
+		{"exact", []string{smartcard, ClassMFA}, pwd, true, contextStepUp, ""},
+		{"minimum", []string{smartcard}, mfa, true, contextNeverMet, ""},
+		{"minimum", []string{acClasses + "X509"}, nil, true, contextNeverMet, ""},
+		{"minimum", []string{"https://example.org/unknown"}, mfa, true, contextNeverMet, ""},
+		{"sideways", []string{ClassMFA}, mfa, true, contextBadCompared, ""},
+	} {
+		r := &store.SAMLRequest{AuthnComparison: c.comparison, AuthnClasses: c.classes}
+		if got := want(r, c.amr, c.mfaOn); got != c.want {
+			t.Errorf("want(%s %v, amr %v, mfa %v) = %d, want %d", c.comparison, c.classes, c.amr, c.mfaOn, got, c.want)
+		}
+		if c.class != "" {
+			if got, ok := contextClass(r, c.amr); !ok || got != c.class {
+				t.Errorf("contextClass(%s %v, amr %v) = %s %v, want %s", c.comparison, c.classes, c.amr, got, ok, c.class)
+			}
 		}
 	}
 }

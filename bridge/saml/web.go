@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -106,7 +105,9 @@ type Handler struct {
 	SecondFactor interface {
 		AfterFirstFactor(c echo.Context, f *authflow.FirstFactor) (string, error)
 		NeedsStepUp(ctx context.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) (bool, error)
-		StepUpTo(c echo.Context, sess *sso.Session, next string) (string, error)
+		// StepUpTo's requireMFA says that the app asked for a second factor (a SAML
+		// RequestedAuthnContext): a member without one enrols one at the step.
+		StepUpTo(c echo.Context, sess *sso.Session, next string, requireMFA bool) (string, error)
 	}
 	// Emails finds AMS records by e-mail address (legacy.EmailFinder; optional). With it, an
 	// e-mail NameID is sent only for an address no other AMS record has: an SP that knows its
@@ -159,6 +160,10 @@ func (h *Handler) idp(ctx context.Context) (*crewjam.IdentityProvider, error) {
 		RejectSHA1Signatures:    true,
 		ReplayCache:             replayCache{ctx: ctx, store: h.Store},
 		ResponseFormTemplate:    postFormTemplate,
+		// The class asserted is chosen to meet the request (contextClass); the library checks
+		// it again against the request's RequestedAuthnContext, with the same ranking.
+		EnforceRequestedAuthnContext: true,
+		AuthnContextClassStrengths:   classStrengths,
 	}, nil
 }
 
@@ -268,10 +273,37 @@ func (h *Handler) sso(c echo.Context) error {
 		ACSBinding: req.ACSEndpoint.Binding, ACSIndex: req.ACSEndpoint.Index, RelayState: req.RelayState,
 		ForceAuthn: req.Request.ForceAuthn != nil && *req.Request.ForceAuthn, IsPassive: req.Request.IsPassive != nil && *req.Request.IsPassive,
 		CreatedAt: now, ExpiresAt: now.Add(requestLifetime)}
+	r.AuthnComparison, r.AuthnClasses = requestedContext(&req.Request)
+	// SAML core 3.4.1.4: a context the bridge can never meet is answered at once, without making
+	// the member sign in for nothing.
+	switch want(r, nil, h.SecondFactor != nil) {
+	case contextNeverMet:
+		return h.refuseContext(c, req, sp, crewjam.StatusNoAuthnContext, "the requested authentication context cannot be met")
+	case contextBadCompared:
+		return h.refuseContext(c, req, sp, crewjam.StatusRequestUnsupported, "unsupported RequestedAuthnContext Comparison")
+	}
 	if err := h.Store.CreateSAMLRequest(ctx, r); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, continueURL(r.ID))
+}
+
+// refuseContext answers an AuthnRequest whose RequestedAuthnContext cannot be met: a signed
+// Response with the status Requester and second, and no assertion, to the SP's assertion
+// consumer service.
+func (h *Handler) refuseContext(c echo.Context, req *crewjam.IdpAuthnRequest, sp *SP, second, msg string) error {
+	ctx := c.Request().Context()
+	h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "saml.no_authn_context", ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: msg})
+	if err := req.MakeErrorResponse(crewjam.StatusRequester, second, msg); err != nil {
+		return fmt.Errorf("saml error response: %w", err)
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(req.ResponseEl)
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		return fmt.Errorf("saml error response: %w", err)
+	}
+	return h.post(c, req.ACSEndpoint.Location, "SAMLResponse", base64.StdEncoding.EncodeToString(b), req.RelayState)
 }
 
 // continueURL is where a waiting sign-in goes on (after the second-factor step).
@@ -388,9 +420,14 @@ func (h *Handler) used(c echo.Context, sp *SP) error {
 }
 
 // answers reports whether sess may answer r without a new sign-in: ForceAuthn asks for one
-// made after the request.
-func answers(r *store.SAMLRequest, sess *sso.Session) bool {
-	return !r.ForceAuthn || !sess.AuthTime.Before(r.CreatedAt)
+// made after the request, and the requested authentication context must be met by the
+// session as it is or once it adds a second factor.
+func (h *Handler) answers(r *store.SAMLRequest, sess *sso.Session) bool {
+	if r.ForceAuthn && sess.AuthTime.Before(r.CreatedAt) {
+		return false
+	}
+	w := want(r, sess.AMR, h.SecondFactor != nil)
+	return w == contextMet || w == contextStepUp
 }
 
 // continueRequest goes on with a waiting sign-in: through at once with a live member session
@@ -405,7 +442,7 @@ func (h *Handler) continueRequest(c echo.Context) error {
 	if serr != nil && !errors.Is(serr, sso.ErrNotFound) {
 		return serr
 	}
-	if sess != nil && answers(r, sess) {
+	if sess != nil && h.answers(r, sess) {
 		m, err := h.Flow.Member(ctx, sess)
 		if err == nil {
 			return h.finish(c, r, sp, sess, m)
@@ -476,7 +513,7 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 	}
 	if h.SecondFactor != nil {
 		next, err := h.SecondFactor.AfterFirstFactor(c, &authflow.FirstFactor{Client: spClient(sp), Member: m, AMR: []string{"pwd"},
-			Next: continueURL(r.ID)})
+			Next: continueURL(r.ID), RequireMFA: needsSecondFactor(r)})
 		if err != nil {
 			return err
 		}
@@ -506,17 +543,24 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 			sp.Name()+" is only open to members whose membership allows it, and yours does not at the moment.",
 			"If you think this is wrong, for example because you have just renewed, please contact the association.")
 	}
+	w := want(r, sess.AMR, h.SecondFactor != nil)
+	if w != contextMet && w != contextStepUp {
+		// continueRequest and loginSubmit only come here with a session that meets the
+		// requested context or can step up to it: a race (the SP's registration or the
+		// session changed meanwhile) ends here.
+		return h.sendStatus(c, r, sp, crewjam.StatusResponder, crewjam.StatusNoAuthnContext, "the requested authentication context cannot be met")
+	}
 	if h.SecondFactor != nil {
 		need, err := h.SecondFactor.NeedsStepUp(ctx, &sso.AuthRequest{ClientID: sp.Settings.ID}, spClient(sp), sess, m)
 		if err != nil {
 			return fmt.Errorf("saml second factor: %w", err)
 		}
-		if need {
+		if need || w == contextStepUp {
 			if r.IsPassive {
 				return h.sendStatus(c, r, sp, crewjam.StatusResponder, crewjam.StatusNoPassive, "a second factor is required")
 			}
 			// The session steps up (same session), then the sign-in comes back here.
-			next, err := h.SecondFactor.StepUpTo(c, sess, continueURL(r.ID))
+			next, err := h.SecondFactor.StepUpTo(c, sess, continueURL(r.ID), w == contextStepUp)
 			if err != nil {
 				return err
 			}
@@ -558,19 +602,24 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 		return h.Pages.Error(c, http.StatusBadRequest, "This app's registration has changed",
 			"The address the app asked us to answer at is no longer registered for it.", "Go back to the app and start signing in again.")
 	}
+	class, _ := contextClass(r, sess.AMR)
+	index := h.SessionIndex(sess.ID)
+	session := &crewjam.Session{ID: index, CreateTime: sess.AuthTime, ExpireTime: sess.ExpiresAt, Index: index,
+		NameID: nameID, NameIDFormat: format, CustomAttributes: Attributes(claims, sp.Settings.AllowedRoles),
+		AuthnContextClassRef: class}
+	if err := (crewjam.DefaultAssertionMaker{}).MakeAssertion(req, session); err != nil {
+		var se *crewjam.StatusError
+		if errors.As(err, &se) {
+			return h.sendStatus(c, r, sp, se.TopLevel, se.SecondLevel, se.Message)
+		}
+		return fmt.Errorf("saml assertion: %w", err)
+	}
 	// pending -> done, once, for this browser.
 	if err := h.Store.CompleteSAMLRequest(ctx, r.ID, r.Browser); err != nil {
 		if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
 			return h.used(c, sp)
 		}
 		return err
-	}
-	index := h.SessionIndex(sess.ID)
-	session := &crewjam.Session{ID: index, CreateTime: sess.AuthTime, ExpireTime: sess.ExpiresAt, Index: index,
-		NameID: nameID, NameIDFormat: format, CustomAttributes: Attributes(claims, sp.Settings.AllowedRoles),
-		AuthnContextClassRef: AuthnContextClass(sess.AMR)}
-	if err := (crewjam.DefaultAssertionMaker{}).MakeAssertion(req, session); err != nil {
-		return fmt.Errorf("saml assertion: %w", err)
 	}
 	form, err := req.PostBinding()
 	if err != nil {
@@ -586,30 +635,6 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "saml.response", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: detail})
 	return h.post(c, form.URL, "SAMLResponse", form.SAMLResponse, form.RelayState)
-}
-
-// Authentication context classes asserted in the AuthnStatement (SAML core 2.7.2.2, SAML authn
-// context 3.4): what the session's sign-in really was, not always a password.
-const (
-	// ClassMFA is the REFEDS MFA profile's class: more than one factor.
-	ClassMFA = "https://refeds.org/profile/mfa"
-	// ClassPassword: a password over TLS, the one factor.
-	ClassPassword = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
-	// ClassUnspecified: one factor other than a password (an upstream provider's sign-in, the
-	// AMS website's hand-off, a passkey without user verification).
-	ClassUnspecified = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
-)
-
-// AuthnContextClass is the class of a session whose sign-in methods were amr: the same
-// decision as the OIDC acr (sso.ACR).
-func AuthnContextClass(amr []string) string {
-	switch {
-	case sso.ACR(amr) == sso.ACRMFA:
-		return ClassMFA
-	case slices.Contains(amr, "pwd"):
-		return ClassPassword
-	}
-	return ClassUnspecified
 }
 
 // ownsEmail reports whether m's e-mail address belongs to m alone in the AMS (no other record,
@@ -634,6 +659,9 @@ func (h *Handler) ownsEmail(ctx context.Context, m *legacy.Member) (bool, error)
 func (h *Handler) authnRequest(idp *crewjam.IdentityProvider, hr *http.Request, r *store.SAMLRequest, sp *SP, now time.Time) (*crewjam.IdpAuthnRequest, error) {
 	req := &crewjam.IdpAuthnRequest{IDP: idp, HTTPRequest: hr, RelayState: r.RelayState, Now: now, ServiceProviderMetadata: sp.Metadata}
 	req.Request.ID = r.RequestID
+	if len(r.AuthnClasses) > 0 {
+		req.Request.RequestedAuthnContext = &crewjam.RequestedAuthnContext{Comparison: r.AuthnComparison, AuthnContextClassRefs: r.AuthnClasses}
+	}
 	for _, d := range sp.Metadata.SPSSODescriptors {
 		for _, ep := range d.AssertionConsumerServices {
 			if ep.Location == r.ACSURL && ep.Binding == r.ACSBinding {

@@ -29,10 +29,15 @@ type SAMLRequest struct {
 	RelayState string
 	ForceAuthn bool
 	IsPassive  bool
-	Browser    string
-	Done       bool
-	CreatedAt  time.Time
-	ExpiresAt  time.Time
+	// AuthnComparison and AuthnClasses are the AuthnRequest's RequestedAuthnContext (SAML core
+	// 3.3.2.2.1): its Comparison ("" when it said none) and AuthnContextClassRefs (none: the
+	// request asked for no context).
+	AuthnComparison string
+	AuthnClasses    []string
+	Browser         string
+	Done            bool
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
 }
 
 // SAMLParticipant records that an SSO session signed into a SAML SP, with what single logout

@@ -398,6 +398,12 @@ CREATE TABLE throttle_counters (
 );
 CREATE INDEX throttle_counters_expires ON throttle_counters (expires_at);
 `,
+	// 6: a waiting SAML sign-in keeps its AuthnRequest's RequestedAuthnContext (review s5 V5;
+	// SQLite 15).
+	`
+ALTER TABLE saml_requests ADD COLUMN authn_comparison TEXT NOT NULL DEFAULT '';
+ALTER TABLE saml_requests ADD COLUMN authn_classes TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

@@ -49,22 +49,28 @@ func (s *Store) DeleteSAMLServiceProvider(ctx context.Context, entityID string) 
 
 func (s *Store) CreateSAMLRequest(ctx context.Context, r *store.SAMLRequest) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO saml_requests (id, sp, request_id, acs_url, acs_binding, acs_index, relay_state,
-		force_authn, is_passive, browser, done, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $12)`,
-		r.ID, r.SP, r.RequestID, r.ACSURL, r.ACSBinding, r.ACSIndex, r.RelayState, r.ForceAuthn, r.IsPassive, r.Browser,
-		ts(orNow(r.CreatedAt, s.clock())), ts(r.ExpiresAt))
+		force_authn, is_passive, authn_comparison, authn_classes, browser, done, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, FALSE, $13, $14)`,
+		r.ID, r.SP, r.RequestID, r.ACSURL, r.ACSBinding, r.ACSIndex, r.RelayState, r.ForceAuthn, r.IsPassive,
+		r.AuthnComparison, encList(r.AuthnClasses), r.Browser, ts(orNow(r.CreatedAt, s.clock())), ts(r.ExpiresAt))
 	return wrap("create saml request", err)
 }
 
 func (s *Store) SAMLRequest(ctx context.Context, id string) (*store.SAMLRequest, error) {
 	var (
-		r    store.SAMLRequest
-		c, e int64
+		r       store.SAMLRequest
+		c, e    int64
+		classes string
 	)
 	err := s.pool.QueryRow(ctx, `SELECT id, sp, request_id, acs_url, acs_binding, acs_index, relay_state, force_authn,
-		is_passive, browser, done, created_at, expires_at FROM saml_requests WHERE id = $1 AND expires_at > $2`, id, ts(s.clock())).
+		is_passive, authn_comparison, authn_classes, browser, done, created_at, expires_at FROM saml_requests
+		WHERE id = $1 AND expires_at > $2`, id, ts(s.clock())).
 		Scan(&r.ID, &r.SP, &r.RequestID, &r.ACSURL, &r.ACSBinding, &r.ACSIndex, &r.RelayState, &r.ForceAuthn, &r.IsPassive,
-			&r.Browser, &r.Done, &c, &e)
+			&r.AuthnComparison, &classes, &r.Browser, &r.Done, &c, &e)
 	if err != nil {
+		return nil, wrap("saml request", err)
+	}
+	if r.AuthnClasses, err = decList(classes); err != nil {
 		return nil, wrap("saml request", err)
 	}
 	r.CreatedAt, r.ExpiresAt = tm(c), tm(e)

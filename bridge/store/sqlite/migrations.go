@@ -479,6 +479,11 @@ CREATE TABLE throttle_counters (
 ) WITHOUT ROWID;
 CREATE INDEX throttle_counters_expires ON throttle_counters (expires_at);
 `,
+	// 15: a waiting SAML sign-in keeps its AuthnRequest's RequestedAuthnContext (review s5 V5).
+	`
+ALTER TABLE saml_requests ADD COLUMN authn_comparison TEXT NOT NULL DEFAULT '';
+ALTER TABLE saml_requests ADD COLUMN authn_classes TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

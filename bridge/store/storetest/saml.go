@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -51,6 +52,7 @@ func (h *H) newSAMLRequest(expires time.Time) *store.SAMLRequest {
 	h.T.Helper()
 	r := &store.SAMLRequest{ID: ssotest.RandomID(), SP: "https://sp.example/", RequestID: "id-123", ACSURL: "https://sp.example/acs",
 		ACSBinding: "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", ACSIndex: 1, RelayState: "rs", ForceAuthn: true,
+		AuthnComparison: "minimum", AuthnClasses: []string{"https://refeds.org/profile/mfa", `urn:x-"quoted" \ class`},
 		CreatedAt: h.Now, ExpiresAt: expires}
 	ssotest.NoErr(h.T, h.S.CreateSAMLRequest(h.Ctx, r), "CreateSAMLRequest")
 	return r
@@ -65,8 +67,16 @@ func testSAMLRequestStates(t *testing.T, h *H) {
 	ssotest.NoErr(t, err, "SAMLRequest")
 	if got.SP != r.SP || got.RequestID != r.RequestID || got.ACSURL != r.ACSURL || got.ACSBinding != r.ACSBinding ||
 		got.ACSIndex != 1 || got.RelayState != "rs" || !got.ForceAuthn || got.IsPassive || got.Done || got.Browser != "" ||
-		!got.CreatedAt.Equal(r.CreatedAt) || !got.ExpiresAt.Equal(r.ExpiresAt) {
+		!got.CreatedAt.Equal(r.CreatedAt) || !got.ExpiresAt.Equal(r.ExpiresAt) ||
+		got.AuthnComparison != r.AuthnComparison || !slices.Equal(got.AuthnClasses, r.AuthnClasses) {
 		t.Fatalf("SAMLRequest = %+v, want %+v", got, r)
+	}
+	// A request without a RequestedAuthnContext keeps none.
+	bare := &store.SAMLRequest{ID: ssotest.RandomID(), SP: r.SP, ACSURL: r.ACSURL, ACSBinding: r.ACSBinding, CreatedAt: h.Now,
+		ExpiresAt: r.ExpiresAt}
+	ssotest.NoErr(t, h.S.CreateSAMLRequest(h.Ctx, bare), "CreateSAMLRequest (no authn context)")
+	if got, err := h.S.SAMLRequest(h.Ctx, bare.ID); err != nil || got.AuthnComparison != "" || got.AuthnClasses != nil {
+		t.Fatalf("SAMLRequest without authn context = %+v, %v", got, err)
 	}
 	ssotest.IsErr(t, h.S.CompleteSAMLRequest(h.Ctx, r.ID, "b1"), sso.ErrConflict, "CompleteSAMLRequest before binding")
 	ssotest.NoErr(t, h.S.BindSAMLRequest(h.Ctx, r.ID, "b1"), "BindSAMLRequest")

@@ -85,6 +85,9 @@ type FirstFactor struct {
 	Upstream *store.UpstreamSession
 	// Detail ends the login.success audit row (e.g. the upstream provider's name).
 	Detail string
+	// RequireMFA says that the app asked for a second factor outside an OIDC request (a SAML
+	// app's RequestedAuthnContext): the sign-in waits for one, and a member without one enrols.
+	RequireMFA bool
 }
 
 // SecondFactor is the second-factor step of the sign-in (bridge/web/mfa).

@@ -54,6 +54,9 @@ type challengeData struct {
 	Detail string `json:"detail,omitempty"`
 	// App names the app the sign-in is for when it is not an OIDC request (a SAML app).
 	App string `json:"app,omitempty"`
+	// MFA says that the app asked for a second factor outside an OIDC request (a SAML app's
+	// RequestedAuthnContext): the step takes no "continue" without one.
+	MFA bool `json:"mfa,omitempty"`
 }
 
 func readChallengeData(b []byte) challengeData {
@@ -141,14 +144,14 @@ func (h *Handler) AfterFirstFactor(c echo.Context, ff *authflow.FirstFactor) (st
 	if err != nil {
 		return "", fmt.Errorf("reset notice: %w", err)
 	}
-	if (mfa.HasMFA(ff.AMR) || h.MFA.Required(ff.AR, ff.Client, m, f) == mfa.ReasonNotNeeded) && !notice {
+	if (mfa.HasMFA(ff.AMR) || (h.MFA.Required(ff.AR, ff.Client, m, f) == mfa.ReasonNotNeeded && !ff.RequireMFA)) && !notice {
 		return "", nil
 	}
 	ch := &store.MFAChallenge{Kind: kindSignIn, Subject: sub, AMR: ff.AMR}
 	if ff.AR != nil {
 		ch.AuthRequestID = ff.AR.ID
 	}
-	cd := challengeData{Notice: notice, Next: ff.Next, Upstream: ff.Upstream, Detail: ff.Detail}
+	cd := challengeData{Notice: notice, Next: ff.Next, Upstream: ff.Upstream, Detail: ff.Detail, MFA: ff.RequireMFA}
 	if ff.AR == nil && ff.Client != nil {
 		cd.App = ff.Client.Name
 	}
@@ -177,23 +180,24 @@ func (h *Handler) NeedsStepUp(ctx context.Context, ar *sso.AuthRequest, client *
 // StartStepUp opens a step-up challenge on sess (for ar; nil: the security page) and returns
 // where to send the browser.
 func (h *Handler) StartStepUp(c echo.Context, ar *sso.AuthRequest, sess *sso.Session) (string, error) {
-	return h.stepUp(c, ar, sess, "")
+	return h.stepUp(c, ar, sess, challengeData{})
 }
 
 // StepUpTo opens a step-up challenge on sess that goes on to next (a local path) once passed:
 // a sign-in that is not an OIDC request (a SAML app's) asks for the second factor this way.
-func (h *Handler) StepUpTo(c echo.Context, sess *sso.Session, next string) (string, error) {
-	return h.stepUp(c, nil, sess, next)
+// requireMFA says that the app asked for one (a member without one enrols at the step).
+func (h *Handler) StepUpTo(c echo.Context, sess *sso.Session, next string, requireMFA bool) (string, error) {
+	return h.stepUp(c, nil, sess, challengeData{Next: next, MFA: requireMFA})
 }
 
-func (h *Handler) stepUp(c echo.Context, ar *sso.AuthRequest, sess *sso.Session, next string) (string, error) {
+func (h *Handler) stepUp(c echo.Context, ar *sso.AuthRequest, sess *sso.Session, d challengeData) (string, error) {
 	ch := &store.MFAChallenge{Kind: kindStepUp, Subject: sess.Subject, SessionID: sess.ID, AMR: sess.AMR}
 	if ar != nil {
 		ch.AuthRequestID = ar.ID
 	}
-	if next != "" {
+	if d != (challengeData{}) {
 		var err error
-		if ch.Data, err = json.Marshal(challengeData{Next: next}); err != nil {
+		if ch.Data, err = json.Marshal(d); err != nil {
 			return "", err
 		}
 	}
@@ -290,6 +294,9 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 		return nil, err
 	}
 	l.reason = h.MFA.Required(l.ar, l.client, l.m, l.f)
+	if l.reason == mfa.ReasonNotNeeded && l.data.MFA {
+		l.reason = mfa.ReasonACR
+	}
 	return l, nil
 }
 
