@@ -152,6 +152,11 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	default:
 		p.addf("log.level", "%q must be debug, info, warn or error", c.Log.Level)
 	}
+	switch c.Memory.BinaryPages {
+	case "evict", "unmap", "keep":
+	default:
+		p.addf("memory.binary_pages", "%q must be evict, unmap or keep", c.Memory.BinaryPages)
+	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:

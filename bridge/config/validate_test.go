@@ -34,6 +34,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"bad colour", func(c *Config) { c.Organisation.PrimaryColor = "blue" }, "organisation.primary_color:"},
 		{"http logo", func(c *Config) { c.Organisation.LogoURL = "http://example.org/logo.png" }, "organisation.logo_url:"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level:"},
+		{"binary pages", func(c *Config) { c.Memory.BinaryPages = "drop" }, "memory.binary_pages:"},
 		{"audit retention", func(c *Config) { c.Audit.Retention = time.Hour }, "audit.retention:"},
 		{"reconcile every second", func(c *Config) { c.Shadow.ReconcileInterval = time.Second }, "shadow.reconcile_interval:"},
 		{"negative reconcile interval", func(c *Config) { c.Shadow.ReconcileInterval = -time.Minute }, "shadow.reconcile_interval:"},

@@ -16,13 +16,21 @@ type mapping struct {
 	start, end uintptr
 	perms      string
 	path       string
-	anonymous  int64 // kB of private anonymous pages in it
-	rss        int64 // kB resident
+	anonymous  int64    // kB of private anonymous pages in it
+	rss        int64    // kB resident
+	flags      []string // VmFlags: "rr" once MADV_RANDOM applies
 }
 
 // ReleaseStartupPages unmaps the pages of the executable's read-only, never-written mappings
 // (code and read-only data) from the process and returns how many bytes were resident in them.
-func ReleaseStartupPages() (int64, error) {
+//
+// With evict it also makes those mappings fault in one page at a time (MADV_RANDOM: no
+// read-around of neighbouring pages on a page-cache miss) and drops the executable's pages that
+// no process maps any more from the page cache (POSIX_FADV_DONTNEED), so that the kernel's
+// fault-around, which maps the page-cache-resident neighbours of each faulting page (whole
+// large folios on recent kernels), finds only pages this process used since. The package
+// documentation says what it costs.
+func ReleaseStartupPages(evict bool) (int64, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return 0, fmt.Errorf("procmem: executable: %w", err)
@@ -35,13 +43,36 @@ func ReleaseStartupPages() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	var f *os.File
+	if evict {
+		if f, err = os.Open(exe); err != nil {
+			return 0, fmt.Errorf("procmem: open executable: %w", err)
+		}
+		defer f.Close()
+		// Dirty pages (a binary linked moments ago) cannot be dropped: write them first. A file
+		// system that cannot sync a read-only descriptor only keeps those pages cached.
+		_ = unix.Fdatasync(int(f.Fd()))
+	}
+	// From here to the page cache drop, as little code as possible runs: every page the
+	// process maps again in between (the code of this loop, whole large folios of it) stays in
+	// the page cache. Raw calls: the ranges are addresses from smaps, never Go pointers, and
+	// no other goroutine gets this thread's P to run (and fault in) code meanwhile.
 	var released int64
 	for _, m := range releasable(maps, exe) {
-		// The raw call: the range is an address from smaps, never a Go pointer.
-		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_DONTNEED); errno != 0 {
+		if evict {
+			if _, _, errno := unix.RawSyscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_RANDOM); errno != 0 {
+				return released, fmt.Errorf("procmem: madvise random %x-%x: %w", m.start, m.end, errno)
+			}
+		}
+		if _, _, errno := unix.RawSyscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_DONTNEED); errno != 0 {
 			return released, fmt.Errorf("procmem: madvise %x-%x: %w", m.start, m.end, errno)
 		}
 		released += m.rss << 10
+	}
+	if evict {
+		if _, _, errno := unix.RawSyscall6(unix.SYS_FADVISE64, f.Fd(), 0, 0, unix.FADV_DONTNEED, 0, 0); errno != 0 {
+			return released, fmt.Errorf("procmem: fadvise %s: %w", exe, errno)
+		}
 	}
 	return released, nil
 }
@@ -75,6 +106,10 @@ func parseSmaps(b []byte) ([]mapping, error) {
 		}
 		if name, ok := strings.CutSuffix(fields[0], ":"); ok {
 			if cur == nil || len(fields) < 2 {
+				continue
+			}
+			if name == "VmFlags" {
+				cur.flags = fields[1:]
 				continue
 			}
 			kb, err := strconv.ParseInt(fields[1], 10, 64)

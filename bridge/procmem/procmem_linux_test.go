@@ -2,8 +2,15 @@ package procmem
 
 import (
 	"crypto/sha256"
+	_ "embed"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 const smapsSample = `00400000-011a0000 r-xp 00000000 fe:00 123 /opt/ssobridge
@@ -52,7 +59,8 @@ func TestReleasable(t *testing.T) {
 			t.Fatalf("releasable[%d] = %+v, want start %x with its Rss", i, m, want[i])
 		}
 	}
-	if maps[2].anonymous != 512 || maps[3].perms != "r--p" || maps[6].path != "/opt/ssobridge (deleted)" {
+	if maps[2].anonymous != 512 || maps[3].perms != "r--p" || maps[6].path != "/opt/ssobridge (deleted)" ||
+		!slices.Equal(maps[0].flags, []string{"rd", "ex", "mr", "mw", "me"}) {
 		t.Fatalf("fields: %+v", maps)
 	}
 }
@@ -61,7 +69,7 @@ func TestReleasable(t *testing.T) {
 // code and reads read-only data again: they come back from the page cache.
 func TestReleaseStartupPagesKeepsRunning(t *testing.T) {
 	before := sha256.Sum256([]byte(smapsSample))
-	n, err := ReleaseStartupPages()
+	n, err := ReleaseStartupPages(false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +82,119 @@ func TestReleaseStartupPagesKeepsRunning(t *testing.T) {
 	if _, err := os.ReadFile("/proc/self/status"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// rodata is 256 KiB of read-only data in the test binary that only TestReleaseEvicts reads.
+//
+//go:embed testdata/rodata.txt
+var rodata string
+
+// TestReleaseEvicts: with evict, the released mappings read one page at a time from then on
+// (VmFlags rr: MADV_RANDOM), and pages of the executable that the process used before the
+// release but not since are neither mapped nor left in the page cache, where the kernel's
+// fault-around would map them back with their neighbours.
+func TestReleaseEvicts(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(exe, &fs); err != nil {
+		t.Fatal(err)
+	}
+	if fs.Type == unix.TMPFS_MAGIC || fs.Type == unix.RAMFS_MAGIC {
+		t.Skipf("%s is on tmpfs: its pages cannot leave the page cache", exe)
+	}
+	// Map and read rodata: its pages are resident and in the page cache.
+	if n := strings.Count(rodata, "\n"); n < 1000 {
+		t.Fatalf("rodata has %d lines", n)
+	}
+	first, last := rodataPages(t, exe)
+	if c := cachedPages(t, exe, first, last); c != last-first {
+		t.Fatalf("%d of rodata's %d inner pages cached after reading it", c, last-first)
+	}
+	n, err := ReleaseStartupPages(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cachedPages(t, exe, first, last); n <= 0 || c != 0 {
+		t.Fatalf("released %d bytes; %d of rodata's %d inner pages still in the page cache", n, c, last-first)
+	}
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps, err := parseSmaps(smaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := releasable(maps, exe)
+	if len(rel) == 0 {
+		t.Fatal("no mapping of the executable")
+	}
+	for _, m := range rel {
+		if !slices.Contains(m.flags, "rr") {
+			t.Fatalf("%x-%x %s: VmFlags %v without rr (MADV_RANDOM)", m.start, m.end, m.perms, m.flags)
+		}
+	}
+	// And it still reads the same (read back from the file).
+	if n := strings.Count(rodata, "\n"); n < 1000 {
+		t.Fatalf("rodata has %d lines after the release", n)
+	}
+}
+
+// rodataPages returns the file page numbers [first, last) of the pages wholly inside rodata,
+// from the mapping of the executable that holds it (/proc/self/maps: range, offset).
+func rodataPages(t *testing.T, exe string) (first, last int64) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := uint64(uintptr(unsafe.Pointer(unsafe.StringData(rodata))))
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[5] != exe {
+			continue
+		}
+		lo, hi, _ := strings.Cut(f[0], "-")
+		start, _ := strconv.ParseUint(lo, 16, 64)
+		end, _ := strconv.ParseUint(hi, 16, 64)
+		off, _ := strconv.ParseUint(f[2], 16, 64)
+		if p < start || p+uint64(len(rodata)) > end {
+			continue
+		}
+		page := uint64(os.Getpagesize())
+		fo := p - start + off
+		return int64((fo + page - 1) / page), int64((fo + uint64(len(rodata))) / page)
+	}
+	t.Fatalf("rodata at %x is in no mapping of %s", p, exe)
+	return 0, 0
+}
+
+// cachedPages returns how many of path's pages [first, last) are in the page cache.
+func cachedPages(t *testing.T, path string, first, last int64) int64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	page := int64(os.Getpagesize())
+	b, err := unix.Mmap(int(f.Fd()), first*page, int((last-first)*page), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(b)
+	vec := make([]byte, last-first)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	var cached int64
+	for _, v := range vec {
+		cached += int64(v & 1)
+	}
+	return cached
 }
 
 func FuzzParseSmaps(f *testing.F) {

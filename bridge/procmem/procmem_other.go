@@ -3,4 +3,4 @@
 package procmem
 
 // ReleaseStartupPages does nothing outside Linux.
-func ReleaseStartupPages() (int64, error) { return 0, nil }
+func ReleaseStartupPages(evict bool) (int64, error) { return 0, nil }

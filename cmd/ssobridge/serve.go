@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -29,6 +30,13 @@ func serveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			cfg, log := chk.Config, g.log
+			// Package initialisation touched code and data all over the binary, and the kernel
+			// mapped it in large runs (readahead, fault-around): with memory.binary_pages evict,
+			// let go of all of it now, so that the rest of start-up maps only what it uses.
+			pages := cfg.Memory.BinaryPages
+			if pages == "evict" {
+				releasePages(log, "initialisation", true)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			app, err := bridge.Open(ctx, chk, log)
@@ -74,10 +82,8 @@ func serveCmd(g *globals) *cobra.Command {
 				go func() { errc <- admin.Serve(aln) }()
 			}
 			// Start-up is over: give back the binary's pages it touched (bridge/procmem).
-			if n, err := procmem.ReleaseStartupPages(); err != nil {
-				log.Warn("start-up pages not released", "err", err)
-			} else {
-				log.Debug("start-up pages released", "bytes", n)
+			if pages != "keep" {
+				releasePages(log, "start-up", pages == "evict")
 			}
 			select {
 			case err := <-errc:
@@ -97,6 +103,15 @@ func serveCmd(g *globals) *cobra.Command {
 			}
 			return nil
 		},
+	}
+}
+
+// releasePages releases the executable's pages (procmem.ReleaseStartupPages) after phase.
+func releasePages(log *slog.Logger, phase string, evict bool) {
+	if n, err := procmem.ReleaseStartupPages(evict); err != nil {
+		log.Warn("executable pages not released", "after", phase, "err", err)
+	} else {
+		log.Debug("executable pages released", "after", phase, "bytes", n, "evict", evict)
 	}
 }
 

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // freeAddr returns a loopback address nothing listens on (just now).
@@ -45,4 +51,84 @@ func TestServeAdminPortTaken(t *testing.T) {
 		t.Fatalf("the public port is still held after start-up failed: %v", err)
 	}
 	l.Close()
+}
+
+// TestServeReleasesBinaryPages: serve's default (memory.binary_pages: evict) leaves the
+// executable's code and read-only data reading one page at a time (VmFlags rr, MADV_RANDOM), as
+// bridge/procmem sets after dropping them; TestReleaseEvicts there checks the drop itself.
+func TestServeReleasesBinaryPages(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("procmem releases pages on Linux only")
+	}
+	public := freeAddr(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	body := "issuer: http://127.0.0.1:" + strings.Split(public, ":")[1] + "\nlog: {level: warn}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		cmd := rootCmd()
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		cmd.SetArgs([]string{"serve", "--config", cfg, "--data-dir", filepath.Join(dir, "data"), "--listen", public})
+		done <- cmd.ExecuteContext(ctx)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Serving: the pages were released after initialisation (before the store opened), and
+	// once more after start-up.
+	for {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("serve stopped: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		resp, err := http.Get("http://" + public + "/.well-known/openid-configuration")
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		smaps, err := os.ReadFile("/proc/self/smaps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !exeMappingsRandom(string(smaps), exe) {
+			t.Fatal("serving, and the executable's read-only mappings are not all VmFlags rr")
+		}
+		return
+	}
+}
+
+// exeMappingsRandom reports whether the executable's read-only mappings in smaps all carry
+// VmFlags rr.
+func exeMappingsRandom(smaps, exe string) bool {
+	var readOnly, random int
+	inExe := false
+	for line := range strings.Lines(smaps) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 6 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+			inExe = f[5] == exe && len(f[1]) == 4 && f[1][1] == '-'
+			if inExe {
+				readOnly++
+			}
+		case inExe && len(f) > 0 && f[0] == "VmFlags:":
+			if slices.Contains(f[1:], "rr") {
+				random++
+			}
+		}
+	}
+	return readOnly > 0 && random == readOnly
 }
