@@ -49,6 +49,10 @@ type Hooks struct {
 	Consents Consents
 	// Audit writes an audit event (audit.Log.Write).
 	Audit func(ctx context.Context, e *store.AuditEvent)
+	// Anonymous writes an audit event an anonymous caller caused within the address's budget
+	// of anonymous writes (audit.Log.Anonymous): a failed or throttled client authentication.
+	// Nil: Audit.
+	Anonymous func(ctx context.Context, e *store.AuditEvent)
 	// ClientThrottle counts failed client authentications (per client and IP, and per IP).
 	ClientThrottle *throttle.Throttle
 	// RequestIP is the client IP of a request that did not come through the bridge's router
@@ -147,7 +151,20 @@ func (h *Hooks) EndSession(_ context.Context, req *op.EndSessionRequest) (string
 
 // Event implements sso.Hooks: an audit row with the request's client IP.
 func (h *Hooks) Event(ctx context.Context, event, subject, clientID, detail string) {
-	h.Audit(ctx, &store.AuditEvent{Event: event, Subject: subject, ClientID: clientID, IP: ClientIP(ctx), Detail: detail})
+	e := &store.AuditEvent{Event: event, Subject: subject, ClientID: clientID, IP: ClientIP(ctx), Detail: detail}
+	if h.Anonymous != nil && anonymousEvent(event) {
+		h.Anonymous(ctx, e)
+		return
+	}
+	h.Audit(ctx, e)
+}
+
+// anonymousEvent reports whether event is written for a caller who proved nothing (a failed or
+// throttled client authentication at an API endpoint): as the rows of failed sign-ins, its rows
+// count against the address's anonymous writes, or anyone posting junk to the token endpoint
+// would append one row per request for as long as they liked.
+func anonymousEvent(event string) bool {
+	return event == "client.auth_failure" || event == "client.throttled"
 }
 
 // HasConsent implements sso.ConsentChecker: the member's recorded consent (from the consent

@@ -1,0 +1,40 @@
+package bridge_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/ssobridge/ssobridge/bridge"
+)
+
+// TestFailedClientAuthAuditLimited (review s6 F4): a failed client authentication at the token
+// endpoint is an anonymous caller's write (client.auth_failure, then client.throttled once the
+// throttle refuses): like the failed sign-ins' rows, past the address's anonymous-write budget
+// one "ratelimit.refused" row stands for them, instead of one audit row per request for as long
+// as anyone keeps posting junk.
+func TestFailedClientAuthAuditLimited(t *testing.T) {
+	const limit = 5
+	e := newEnv(t, func(c *bridge.Config) {
+		c.Throttle.AnonymousWrites, c.Throttle.PerLogin, c.Throttle.PerIP = limit, 3, 6
+	})
+	rows := func() int {
+		return countRows(t, e, "SELECT COUNT(*) FROM audit_log WHERE event IN ('client.auth_failure', 'client.throttled')")
+	}
+	before := rows()
+	for i := range 40 {
+		// unknown clients, a wrong secret for a known one, a malformed header
+		resp, body := postForm(t, e.issuer+"/oauth/token", map[string]string{"grant_type": "client_credentials"}, fmt.Sprintf("junk-%d", i), "x")
+		resp.Body.Close()
+		if resp.StatusCode != 401 && resp.StatusCode != 429 {
+			t.Fatalf("junk client: %d %v", resp.StatusCode, body)
+		}
+		resp, _ = postForm(t, e.issuer+"/oauth/token", map[string]string{"grant_type": "client_credentials"}, "web", "wrong")
+		resp.Body.Close()
+	}
+	if n := rows() - before; n > limit {
+		t.Fatalf("%d audit rows of failed client authentications from one address, want at most %d", n, limit)
+	}
+	if n := countRows(t, e, "SELECT COUNT(*) FROM audit_log WHERE event = 'ratelimit.refused' AND detail = 'audit rows of failed sign-ins'"); n != 1 {
+		t.Fatalf("%d ratelimit rows for the audit rows not written, want 1", n)
+	}
+}
