@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"runtime"
 	"testing"
 	"time"
 
@@ -199,5 +200,102 @@ func TestOneRowPerFamily(t *testing.T) {
 	}
 	if got, err := s.Family(ctx, f.FamilyID); err != nil || got.Generation != 100 || got.Hash != f.Hash {
 		t.Fatalf("Family after 100 rotations = %+v, %v", got, err)
+	}
+}
+
+// TestGroupCommitRotations: refresh rotations applied by one transaction without savepoints
+// each get their own outcome, and only what each keeps is written: a rotation, the revocation
+// of a reused family, nothing for a revoked or expired family or a grace retry.
+func TestGroupCommitRotations(t *testing.T) {
+	s := openTest(t, t.TempDir()+"/r.db")
+	ctx := t.Context()
+	now := ssotest.Now()
+	add := func(id, hash string, expires time.Time) {
+		t.Helper()
+		f := family(now, id)
+		f.Hash, f.ExpiresAt = hash, expires
+		if err := s.IssueTokens(ctx, sso.Issue{Family: f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rotate := func(id, old, next string, at time.Time) *sso.Rotation {
+		return &sso.Rotation{FamilyID: id, OldHash: old, NewHash: next, Now: at, Grace: time.Minute}
+	}
+	add("ok", "ok-0", now.Add(time.Hour))
+	add("reused", "reused-0", now.Add(time.Hour))
+	add("revoked", "revoked-0", now.Add(time.Hour))
+	add("expired", "expired-0", now.Add(time.Second))
+	add("retried", "retried-0", now.Add(time.Hour))
+	for _, r := range []*sso.Rotation{rotate("reused", "reused-0", "reused-1", now), rotate("retried", "retried-0", "retried-1", now)} {
+		if err := s.IssueTokens(ctx, sso.Issue{Rotate: r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RevokeFamily(ctx, "revoked"); err != nil {
+		t.Fatal(err)
+	}
+	at := now.Add(2 * time.Second)
+	errs := inOneBatch(t, s, nil, []sso.Issue{
+		{Rotate: rotate("ok", "ok-0", "ok-1", at)},
+		{Rotate: rotate("reused", "reused-0", "reused-x", at)},
+		{Rotate: rotate("revoked", "revoked-0", "revoked-1", at)},
+		{Rotate: rotate("expired", "expired-0", "expired-1", at)},
+		{Rotate: rotate("retried", "retried-0", "retried-1", at)},
+		{Rotate: rotate("missing", "missing-0", "missing-1", at)},
+	}, nil)
+	for i, want := range []error{nil, sso.ErrRefreshReused, sso.ErrTokenRevoked, sso.ErrNotFound, nil, sso.ErrNotFound} {
+		if (want == nil) != (errs[i] == nil) || (want != nil && !errors.Is(errs[i], want)) {
+			t.Errorf("grant %d: %v, want %v", i, errs[i], want)
+		}
+	}
+	for _, c := range []struct {
+		id, hash string
+		gen      int64
+		revoked  bool
+	}{
+		{"ok", "ok-1", 1, false}, {"reused", "reused-1", 1, true}, {"revoked", "revoked-0", 0, true},
+		{"expired", "expired-0", 0, false}, {"retried", "retried-1", 1, false},
+	} {
+		f, err := s.Family(ctx, c.id)
+		if err != nil && c.id != "expired" {
+			t.Fatalf("%s: %v", c.id, err)
+		}
+		if err == nil && (f.Hash != c.hash || f.Generation != c.gen || f.Revoked != c.revoked) {
+			t.Errorf("%s after the batch: hash %s gen %d revoked %v; want %s %d %v", c.id, f.Hash, f.Generation, f.Revoked, c.hash, c.gen, c.revoked)
+		}
+	}
+}
+
+// TestGroupCommitOneProcessor: with one processor (the load runs' GOMAXPROCS=1), grants that
+// are ready together share a transaction: the leader lets them reach the queue before it takes
+// it, instead of committing each alone while the others wait to run.
+func TestGroupCommitOneProcessor(t *testing.T) {
+	s := openTest(t, t.TempDir()+"/p.db")
+	ctx := t.Context()
+	now := ssotest.Now()
+	const n = 8
+	fams := make([]*sso.RefreshToken, n)
+	for i := range fams {
+		fams[i] = family(now, "")
+		fams[i].Hash = ssotest.RandomID()
+		if err := s.IssueTokens(ctx, sso.Issue{Family: fams[i]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	before := s.issues.batches.Load()
+	errs := make(chan error, n)
+	for _, f := range fams {
+		go func() {
+			errs <- s.IssueTokens(ctx, sso.Issue{Rotate: &sso.Rotation{FamilyID: f.FamilyID, OldHash: f.Hash, NewHash: ssotest.RandomID(), Now: now}})
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.issues.batches.Load() - before; got > n/2 {
+		t.Fatalf("%d grants ready together ran in %d transactions, want at most %d", n, got, n/2)
 	}
 }
