@@ -93,10 +93,11 @@ func parseCredentials(r *http.Request) (credentials, *GrantError) {
 // authenticate identifies and authenticates the caller of an API endpoint. A confidential
 // client must present its secret by client_secret_basic or client_secret_post; a public
 // client presents its client_id only, and not at a confidential endpoint (introspection). On
-// success the request is rewritten into one form op reads (decoded credentials) and its
-// context carries the authenticated client, so op's own checks of the same credentials pass
-// without a second verification.
-func (p *Provider) authenticate(r *http.Request, confidential bool) (*ClientConfig, *http.Request, *GrantError) {
+// success the request's context carries the authenticated client and, unless forOp says op
+// never reads it (the refresh grant, validated by the provider itself), the request is
+// rewritten into one form op reads (decoded credentials), so op's own checks of the same
+// credentials pass without a second verification.
+func (p *Provider) authenticate(r *http.Request, confidential bool, forOp func(*http.Request) bool) (*ClientConfig, *http.Request, *GrantError) {
 	ctx := r.Context()
 	c, aerr := parseCredentials(r)
 	if aerr != nil {
@@ -122,7 +123,7 @@ func (p *Provider) authenticate(r *http.Request, confidential bool) (*ClientConf
 		if confidential {
 			return nil, nil, invalidClient("introspection requires an authenticated confidential client")
 		}
-		return cfg, p.normalize(r, c), nil
+		return cfg, p.normalize(r, c, forOp(r)), nil
 	}
 	if limiter != nil {
 		ra, err := limiter.ClientAuthAttempt(r, c.id)
@@ -161,7 +162,7 @@ func (p *Provider) authenticate(r *http.Request, confidential bool) (*ClientConf
 		}
 		return nil, nil, invalidClient("client authentication failed")
 	}
-	return cfg, p.normalize(r, c), nil
+	return cfg, p.normalize(r, c, forOp(r)), nil
 }
 
 // clientIDIfKnown names the client in audit rows only when it exists (a typed id may be junk).
@@ -172,11 +173,15 @@ func clientIDIfKnown(cfg *ClientConfig) string {
 	return cfg.ID
 }
 
-// normalize rewrites an authenticated request into the form op reads: a confidential client's
-// decoded credentials in a Basic header op decodes again (op's introspection reads only Basic),
-// a public client's id in the body; the context carries the authenticated client id.
-func (p *Provider) normalize(r *http.Request, c credentials) *http.Request {
+// normalize rewrites an authenticated request into the form op reads (forOp): a confidential
+// client's decoded credentials in a Basic header op decodes again (op's introspection reads
+// only Basic), a public client's id in the body; the context carries the authenticated client
+// id.
+func (p *Provider) normalize(r *http.Request, c credentials, forOp bool) *http.Request {
 	r = r.WithContext(context.WithValue(r.Context(), authenticatedKey{}, c.id))
+	if !forOp {
+		return r
+	}
 	r.Header = r.Header.Clone()
 	r.Header.Del("Authorization")
 	for _, f := range []url.Values{r.Form, r.PostForm} {

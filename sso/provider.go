@@ -166,9 +166,9 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler
 // authorization itself.
 func (p *Provider) routes(o http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(PathDiscovery, readOnly(o))     // opServer.Discovery
-	mux.Handle(PathKeys, readOnly(o))          // opServer.Keys
-	mux.Handle(PathToken, p.api(p.serveToken)) // token_endpoint.go; CORS after the grant checks
+	mux.Handle(PathDiscovery, readOnly(o))          // opServer.Discovery
+	mux.Handle(PathKeys, readOnly(o))               // opServer.Keys
+	mux.Handle(PathToken, p.tokenAPI(p.serveToken)) // token_endpoint.go; CORS after the grant checks
 	mux.Handle(PathDeviceAuthzEP, p.api(p.withCORS(p.deviceAuthorization)))
 	mux.Handle(PathIntrospect, p.confidentialAPI(p.withCORS(p.opAPI(o))))
 	mux.Handle(PathRevoke, p.api(p.withCORS(p.opAPI(o))))
@@ -201,16 +201,28 @@ type apiHandler func(w http.ResponseWriter, r *http.Request, cfg *ClientConfig)
 // api checks the request shape of an API endpoint (method, content type, size, duplicated
 // parameters, RFC 6749 3.1) and authenticates the client before next sees the request.
 func (p *Provider) api(next apiHandler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serveAPI(w, r, next, false) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serveAPI(w, r, next, false, opReads) })
 }
 
 // confidentialAPI is api for an endpoint public clients may not use (introspection, RFC 7662
 // 2.1).
 func (p *Provider) confidentialAPI(next apiHandler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serveAPI(w, r, next, true) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serveAPI(w, r, next, true, opReads) })
 }
 
-func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHandler, confidential bool) {
+// tokenAPI is api for the token endpoint, whose refresh grant op does not read: its request
+// keeps the credentials as sent (authenticate has checked them).
+func (p *Provider) tokenAPI(next apiHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serveAPI(w, r, next, false, notRefresh) })
+}
+
+// opReads: op reads the request after authentication (credentials in its form).
+func opReads(*http.Request) bool { return true }
+
+// notRefresh: op reads a token request unless it is a refresh grant (refreshGrant).
+func notRefresh(r *http.Request) bool { return r.PostForm.Get("grant_type") != GrantRefreshToken }
+
+func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHandler, confidential bool, forOp func(*http.Request) bool) {
 	if r.Method == http.MethodOptions {
 		p.cors(w, r, nil)
 		return
@@ -249,7 +261,7 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHand
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	// The client authenticates first, before any grant is looked at (clientauth.go).
-	cfg, r, aerr := p.authenticate(r, confidential)
+	cfg, r, aerr := p.authenticate(r, confidential, forOp)
 	if aerr != nil {
 		aerr.write(w)
 		return

@@ -1,11 +1,14 @@
 package sso
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"hash"
+	"sync"
 )
 
 // RandomToken returns 256 random bits, base64url without padding (43 characters).
@@ -20,8 +23,32 @@ func RandomToken() string {
 // HashToken returns the hex SHA-256 of a token, the only form in which tokens, codes and
 // secrets are stored.
 func HashToken(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+	var in [256]byte // tokens fit: hashed without a copy on the heap (hot: several per grant)
+	sum := sha256.Sum256(append(in[:0], token...))
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
+}
+
+// macPool hands out HMAC-SHA256 states of one key, so that a hot keyed hash (refresh-token
+// successors, published sids) does not build its hash states (hmac.New's four allocations and
+// the key schedule) each time.
+type macPool struct{ p sync.Pool }
+
+func newMACPool(key []byte) *macPool {
+	return &macPool{p: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+// sum appends to dst the HMAC of the concatenation of parts.
+func (m *macPool) sum(dst []byte, parts ...string) []byte {
+	h := m.p.Get().(hash.Hash)
+	h.Reset()
+	for _, p := range parts {
+		_, _ = h.Write([]byte(p))
+	}
+	dst = h.Sum(dst)
+	m.p.Put(h)
+	return dst
 }
 
 // equalHashes compares two hex digests in constant time.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -59,6 +60,9 @@ type storage struct {
 	loginURL  func(string) string
 	rotateKey []byte // HMAC key deriving refresh-token successors
 	sidKey    []byte // HMAC key deriving published sids
+	// rotateMAC and sidMAC are HMAC states of rotateKey and sidKey (nil: built on first use).
+	macOnce           sync.Once
+	rotateMAC, sidMAC *macPool
 	// supported are the scopes the provider serves (Config.SupportedScopes): an auth request
 	// keeps only these and the client's own (ClientConfig.Scopes).
 	supported []string
@@ -473,7 +477,21 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 }
 
 // publicSID is the sid published for a stored session id: a keyed hash of it.
-func (s *storage) publicSID(sessionID string) string { return PublicSID(s.sidKey, sessionID) }
+func (s *storage) publicSID(sessionID string) string {
+	if sessionID == "" {
+		return ""
+	}
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(s.macs().sidMAC.sum(sum[:0], "sid:", sessionID))
+}
+
+// macs builds the HMAC pools once.
+func (s *storage) macs() *storage {
+	s.macOnce.Do(func() {
+		s.rotateMAC, s.sidMAC = newMACPool(s.rotateKey), newMACPool(s.sidKey)
+	})
+	return s
+}
 
 // PublicSID is the sid published for a stored session id under key (Config.SIDKey): a keyed
 // hash of it, never the id itself ("" for "").
@@ -490,9 +508,15 @@ func PublicSID(key []byte, sessionID string) string {
 // retry inside the grace window computes the same value, and a rotated token presented again can
 // be recognised as the family's own (familyToken), without storing plaintext or old hashes.
 func (s *storage) successor(current, family string, gen int64) string {
-	m := hmac.New(sha256.New, s.rotateKey)
-	m.Write([]byte(current))
-	return family + "." + strconv.FormatInt(gen, 10) + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	var sum [sha256.Size]byte
+	mac := s.macs().rotateMAC.sum(sum[:0], current)
+	enc := base64.RawURLEncoding
+	b := make([]byte, 0, len(family)+22+enc.EncodedLen(len(mac)))
+	b = append(b, family...)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, gen, 10)
+	b = append(b, '.')
+	return string(enc.AppendEncode(b, mac))
 }
 
 // maxReuseSteps bounds how many generations back a presented token is followed to recognise it

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -16,14 +17,26 @@ import (
 func writeTokenResponse(w http.ResponseWriter, resp any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
+	if h.Get("Cache-Control") != "no-store" { // serveAPI has said it for every API response
+		h.Set("Cache-Control", "no-store")
+		h.Set("Pragma", "no-cache")
+	}
 	if r, ok := resp.(*oidc.AccessTokenResponse); ok && r != nil {
-		_, _ = w.Write(appendTokenResponse(make([]byte, 0, 1024+len(r.IDToken)+len(r.AccessToken)), r))
+		bp := responseBuffers.Get().(*[]byte)
+		b := appendTokenResponse((*bp)[:0], r)
+		_, _ = w.Write(b)
+		if cap(b) <= 16<<10 {
+			*bp = b
+			responseBuffers.Put(bp)
+		}
 		return
 	}
 	_ = json.NewEncoder(w).Encode(resp)
 }
+
+// responseBuffers are the token responses' write buffers (the ResponseWriter copies what it is
+// given, so a buffer is free again once Write returns).
+var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // appendTokenResponse appends r as encoding/json's Encoder writes it: the fields in struct
 // order, empty ones left out (omitempty), HTML-safe escaping, a newline at the end.
@@ -61,13 +74,21 @@ func appendTokenResponse(b []byte, r *oidc.AccessTokenResponse) []byte {
 	return append(b, '}', '\n')
 }
 
+// jsonPlain marks the bytes encoding/json writes as they are (HTML-safe): printable ASCII but
+// the quote, the backslash and <, >, &. A table: the scan runs over every token of a response.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string. Tokens and scopes are plain printable ASCII
 // that needs no escaping; anything else is escaped by encoding/json (HTML-safe, as its
 // Encoder does by default).
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !jsonPlain[s[i]] {
 			q, _ := json.Marshal(s) // a string always marshals
 			return append(b, q...)
 		}

@@ -2,6 +2,8 @@ package sso
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/crypto"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -80,7 +83,7 @@ func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op
 	}
 	scopes := client.RestrictAdditionalIdTokenScopes()(req.GetScopes())
 	if accessToken != "" {
-		if claims.AccessTokenHash, err = oidc.ClaimHash(accessToken, key.SignatureAlgorithm()); err != nil {
+		if claims.AccessTokenHash, err = accessTokenHash(accessToken, key.SignatureAlgorithm()); err != nil {
 			return "", err
 		}
 		if !client.IDTokenUserinfoClaimsAssertion() {
@@ -115,6 +118,18 @@ func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op
 		return "", err
 	}
 	return crypto.SignPayload(payload, signer)
+}
+
+// accessTokenHash is the at_hash claim (OIDC Core 3.1.3.6) as oidc.ClaimHash computes it: for
+// the SHA-256 algorithms written here without its hash state and copies, else oidc.ClaimHash.
+func accessTokenHash(accessToken string, alg jose.SignatureAlgorithm) (string, error) {
+	switch alg {
+	case jose.RS256, jose.ES256, jose.PS256:
+		var in [512]byte // access tokens fit: no copy on the heap
+		sum := sha256.Sum256(append(in[:0], accessToken...))
+		return base64.RawURLEncoding.EncodeToString(sum[:sha256.Size/2]), nil
+	}
+	return oidc.ClaimHash(accessToken, alg)
 }
 
 // idTokenPayload is the JSON of an ID token's claims as oidc.IDTokenClaims.MarshalJSON writes it
