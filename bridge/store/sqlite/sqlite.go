@@ -78,7 +78,8 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithReadConns sets the size of the read pool of a file database (default: max(4, GOMAXPROCS)).
+// WithReadConns sets the size of the read pool of a file database (default: max(2, GOMAXPROCS),
+// defaultReadConns).
 // It has no effect on ":memory:".
 func WithReadConns(n int) Option {
 	return func(o *options) {
@@ -107,12 +108,20 @@ func WithCheckpointInterval(d time.Duration) Option {
 	return func(o *options) { o.checkpoint = d }
 }
 
+// defaultReadConns is the read pool's default size: one connection per processor that runs Go
+// code (SQLite runs as Go code here: a read holds its processor while it runs), and at least
+// two, so that a read preempted while it holds a connection does not hold up the next. Each
+// connection has its own schema, prepared statements and page cache in SQLite's C allocator,
+// outside the Go heap: with GOMAXPROCS=1 the earlier floor of four kept two more of them (about
+// 0.5-1 MB resident under load) for no concurrency.
+func defaultReadConns() int { return max(2, runtime.GOMAXPROCS(0)) }
+
 // Open opens (creating if needed, mode 0600) the SQLite database at path, or a private
 // in-memory database when path is ":memory:", and applies pending schema migrations.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	o := options{
 		clock:       time.Now,
-		readConns:   max(4, runtime.GOMAXPROCS(0)),
+		readConns:   defaultReadConns(),
 		busyTimeout: 5 * time.Second,
 		checkpoint:  time.Second,
 	}

@@ -91,7 +91,7 @@ func TestPageCacheBounded(t *testing.T) {
 	w.Close()
 	// Hold as many read connections as the pool opens, so each one is checked.
 	var conns []*sql.Conn
-	for i := range max(4, runtime.GOMAXPROCS(0)) {
+	for i := range defaultReadConns() {
 		c, err := s.r.Conn(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -101,6 +101,23 @@ func TestPageCacheBounded(t *testing.T) {
 	}
 	for _, c := range conns {
 		c.Close()
+	}
+}
+
+// TestReadPoolSize: one read connection per processor, at least two (a single processor does
+// not need four: each costs SQLite memory outside the Go heap).
+func TestReadPoolSize(t *testing.T) {
+	for _, procs := range []int{1, 2, 3} {
+		prev := runtime.GOMAXPROCS(procs)
+		s, err := Open(t.Context(), filepath.Join(t.TempDir(), "r.db"))
+		runtime.GOMAXPROCS(prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := s.r.Stats().MaxOpenConnections, max(2, procs); got != want {
+			t.Errorf("GOMAXPROCS=%d: read pool of %d connections, want %d", procs, got, want)
+		}
+		s.Close()
 	}
 }
 
