@@ -44,6 +44,8 @@ load "$tool" -issuer $issuer -client load-es -secret load-secret-es-0123456789ab
 sleep 3 # the checkpointer truncates an idle WAL within two of its 1 s ticks
 printf '%s database after: %s\n' "$label" "$(du -cb loadtest-data/*.db* | tail -1 | cut -f1) bytes ($(ls -l loadtest-data/ | awk '/\.db/ {printf "%s %s; ", $9, $5}'))"
 # The split at the end of the run: RssFile is the binary's own pages (text, rodata, pclntab)
-# mapped from the page cache, RssAnon the Go heap, stacks, GC metadata and SQLite's caches.
+# mapped from the page cache, RssAnon the Go heap, stacks, GC metadata and SQLite's caches; the
+# major faults are the binary's pages read back from the file after serve dropped them
+# (memory.binary_pages: evict).
 printf '%s peak RSS: %s (at the end: %s)\n' "$label" "$(awk '/VmHWM/ {print $2, $3}' /proc/$pid/status)" \
-	"$(awk '/RssAnon|RssFile/ {printf "%s %s %s; ", $1, $2, $3}' /proc/$pid/status)"
+	"$(awk '/RssAnon|RssFile/ {printf "%s %s %s; ", $1, $2, $3}' /proc/$pid/status)major faults $(awk '{print $12}' /proc/$pid/stat)"
