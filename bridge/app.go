@@ -96,7 +96,7 @@ func (a *App) open(ctx context.Context, log *slog.Logger) ([]byte, error) {
 	a.Store = st
 	a.closers = append(a.closers, st.Close)
 	sc := cfg.StoreConfig()
-	node, err := cluster.ForStore(ctx, sc.Type, sc.DSN, log)
+	node, err := cluster.ForStore(ctx, sc, log)
 	if err != nil {
 		return nil, err
 	}

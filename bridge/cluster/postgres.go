@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ssobridge/ssobridge/bridge/store/postgres"
 )
 
 // PostgresOptions configure a Postgres node.
@@ -24,6 +26,9 @@ type PostgresOptions struct {
 	Retry time.Duration
 	// Fallback is how often subscribers are called without a notification; default 5 s.
 	Fallback time.Duration
+	// Timeouts bound connecting and each statement (the store's: store.connect_timeout,
+	// store.statement_timeout, store.tcp_user_timeout); zero fields take their defaults.
+	Timeouts postgres.Timeouts
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -62,14 +67,18 @@ func OpenPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	o.Timeouts = o.Timeouts.WithDefaults()
 	cfg, err := pgx.ParseConfig(o.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: store.dsn: %w", err)
 	}
+	o.Timeouts.Configure(&cfg.Config)
 	pcfg, err := pgxpool.ParseConfig(o.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: store.dsn: %w", err)
 	}
+	o.Timeouts.Configure(&pcfg.ConnConfig.Config)
+	pcfg.PingTimeout = o.Timeouts.Statement
 	pcfg.MaxConns = 4
 	pcfg.MinConns = 0
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "ssobridge cluster"
@@ -77,12 +86,21 @@ func OpenPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	if err := pool.Ping(ctx); err != nil {
+	p := &Postgres{opt: o, cfg: cfg, pool: pool, subs: map[int]*pgSub{}}
+	pctx, pcancel := p.bound(ctx)
+	defer pcancel()
+	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("cluster: connect to PostgreSQL: %w", err)
 	}
-	c, cancel := context.WithCancel(context.Background())
-	return &Postgres{opt: o, cfg: cfg, pool: pool, ctx: c, cancel: cancel, subs: map[int]*pgSub{}}, nil
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	return p, nil
+}
+
+// bound is ctx bounded by the statement timeout, for one statement (with the wait for a
+// connection): a database that stops answering fails it as one that is down does.
+func (p *Postgres) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, p.opt.Timeouts.Statement)
 }
 
 // lockKey is the advisory lock key of a lease name.
@@ -112,8 +130,13 @@ func (p *Postgres) connectLease(ctx context.Context, name string) (*pgx.Conn, er
 		return nil, err
 	}
 	idle := max(leaseIdleRetries*p.opt.Retry, time.Second)
-	if _, err := conn.Exec(ctx, `SELECT set_config('idle_session_timeout', $1, false)`,
+	sctx, cancel := p.bound(ctx)
+	defer cancel()
+	if _, err := conn.Exec(sctx, `SELECT set_config('idle_session_timeout', $1, false)`,
 		strconv.FormatInt(idle.Milliseconds(), 10)); err != nil {
+		if conn.IsClosed() { // the connection failed (the database stopped answering), not the setting
+			return nil, err
+		}
 		p.opt.Logger.WarnContext(ctx, "cluster: lease: idle_session_timeout not set (PostgreSQL before 14?): "+
 			"a holder whose host dies keeps its lease until TCP keepalive ends its session", "lease", name, "err", err)
 	}
@@ -127,6 +150,8 @@ const leaseIdleRetries = 10
 // TryLock implements Leases: the lock is held on a pooled connection until release, which
 // unlocks it (or closes the connection when it cannot).
 func (p *Postgres) TryLock(ctx context.Context, name string) (func(), bool, error) {
+	ctx, cancel := p.bound(ctx)
+	defer cancel()
 	c, err := p.pool.Acquire(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("cluster: lease %s: %w", name, err)
@@ -186,7 +211,10 @@ func (p *Postgres) Lead(ctx context.Context, name string, fn func(context.Contex
 			conn = c
 		}
 		var got bool
-		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil {
+		sctx, cancel := p.bound(ctx)
+		err := conn.QueryRow(sctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got)
+		cancel()
+		if err != nil {
 			if ctx.Err() == nil {
 				down.fail(ctx, log, "cluster: lease: cannot reach the database; retrying every "+p.opt.Retry.String(), err)
 			}
@@ -250,6 +278,8 @@ func (p *Postgres) hold(ctx context.Context, conn *pgx.Conn, fn func(context.Con
 // Notify implements Notifier with pg_notify (it reaches every replica listening, this one
 // included, once the statement commits).
 func (p *Postgres) Notify(ctx context.Context, topic string) error {
+	ctx, cancel := p.bound(ctx)
+	defer cancel()
 	if _, err := p.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, topic); err != nil {
 		return fmt.Errorf("cluster: notify %s: %w", topic, err)
 	}
@@ -337,7 +367,10 @@ func (p *Postgres) listenOnce(ctx context.Context, down *outage) error {
 		_ = conn.Close(cctx)
 		cancel()
 	}()
-	if _, err := conn.Exec(ctx, `LISTEN `+channel); err != nil {
+	sctx, cancel := p.bound(ctx)
+	_, err = conn.Exec(sctx, `LISTEN `+channel)
+	cancel()
+	if err != nil {
 		return err
 	}
 	down.ok(ctx, p.opt.Logger, "cluster: change notifications resumed")

@@ -7,6 +7,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/postgres"
 	"github.com/ssobridge/ssobridge/bridge/upstream"
 	"github.com/ssobridge/ssobridge/legacy/imis"
 )
@@ -168,9 +169,11 @@ type LogConfig struct {
 // Defaults returns the embedded defaults.
 func Defaults() Config {
 	return Config{
-		Listen:       "127.0.0.1:8080",
-		Issuer:       "http://localhost:8080",
-		DataDir:      "./ssobridge-data",
+		Listen:  "127.0.0.1:8080",
+		Issuer:  "http://localhost:8080",
+		DataDir: "./ssobridge-data",
+		Store: store.Config{ConnectTimeout: postgres.DefaultTimeouts.Connect, StatementTimeout: postgres.DefaultTimeouts.Statement,
+			TCPUserTimeout: postgres.DefaultTimeouts.TCPUser},
 		Organisation: Organisation{Name: "Demo Association", PrimaryColor: "#0b5cab"},
 		Keys:         KeysConfig{Algorithms: []string{"RS256", "ES256", "EdDSA"}, RotateEvery: 30 * 24 * time.Hour},
 		Tokens: TokensConfig{AccessToken: 15 * time.Minute, IDToken: 15 * time.Minute, RefreshToken: 30 * 24 * time.Hour,

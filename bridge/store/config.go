@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"io"
+	"time"
 )
 
 // Config is the `store:` section of the configuration: which backend holds the bridge's own
@@ -16,6 +17,20 @@ type Config struct {
 	// host=... dbname=... pairs), required; write it as ${ENV_VAR} to keep the password out of
 	// the file.
 	DSN string `yaml:"dsn"`
+	// ConnectTimeout bounds opening a database connection (postgres; SQLite ignores it):
+	// default 5s (0: the default). A connect_timeout in the DSN takes precedence.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// StatementTimeout bounds each use of the database (postgres; SQLite ignores it): one
+	// statement with the wait for a connection, or one transaction. A database that stops
+	// answering fails the request after this long, as one that is down does (503, "try again").
+	// The server is told the same bound (statement_timeout, idle_in_transaction_session_timeout).
+	// Default 10s (0: the default).
+	StatementTimeout time.Duration `yaml:"statement_timeout"`
+	// TCPUserTimeout is how long a connection may go unacknowledged by the database server
+	// (data or keepalive probes) before it is given up (postgres over TCP; TCP_USER_TIMEOUT on
+	// Linux, keepalive elsewhere): it ends idle connections (change notifications, leases) to a
+	// server that vanished. Default 30s (0: the default).
+	TCPUserTimeout time.Duration `yaml:"tcp_user_timeout"`
 	// DataDir is the bridge's data directory (from data_dir, not read from the section).
 	DataDir string `yaml:"-"`
 }

@@ -39,7 +39,7 @@ func (g *globals) withSAML(ctx context.Context, f func(cfg bridge.Config, st sto
 			return err
 		}
 		sc := cfg.StoreConfig()
-		node, err := cluster.ForStore(ctx, sc.Type, sc.DSN, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		node, err := cluster.ForStore(ctx, sc, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {
 			return err
 		}

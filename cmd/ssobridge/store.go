@@ -84,6 +84,7 @@ func storeCopyCmd(g *globals) *cobra.Command {
 				return err
 			}
 			dsn := to
+			var timeouts postgres.Timeouts
 			if dsn == "" {
 				chk, err := g.load()
 				if err != nil {
@@ -93,7 +94,7 @@ func storeCopyCmd(g *globals) *cobra.Command {
 				if sc.Type != "postgres" {
 					return errors.New("--to: required unless the configuration's store.type is postgres")
 				}
-				dsn = sc.DSN
+				dsn, timeouts = sc.DSN, postgres.TimeoutsOf(sc)
 			}
 			// Opening would create a missing file: say it is missing instead.
 			if _, err := os.Stat(path); err != nil {
@@ -104,7 +105,7 @@ func storeCopyCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("--from: %w", err)
 			}
 			defer src.Close()
-			dst, err := postgres.Open(ctx, dsn)
+			dst, err := postgres.Open(ctx, dsn, postgres.WithTimeouts(timeouts))
 			if err != nil {
 				return fmt.Errorf("--to: %w", err)
 			}

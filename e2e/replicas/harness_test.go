@@ -138,7 +138,7 @@ func newEnv(t testing.TB, n int, extraYAML string, opts ...envOption) *env {
 store:
   type: postgres
   dsn: %q
-keys:
+%skeys:
   encryption_key: %s
 clients:
   - id: web
@@ -147,7 +147,7 @@ clients:
     trusted: true
     redirect_uris: [%s/callback]
     post_logout_redirect_uris: [%s/signed-out]
-%s%s`, e.issuer, dsn, kek, webSecret, rp, rp, o.clientYAML, extraYAML)
+%s%s`, e.issuer, dsn, o.storeYAML, kek, webSecret, rp, rp, o.clientYAML, extraYAML)
 	if err := os.WriteFile(e.config, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +161,7 @@ clients:
 // envOptions change the replicas' configuration.
 type envOptions struct {
 	clientYAML string // more lines of the web client
+	storeYAML  string // more lines of the store section
 	dsn        func(string) string
 	admin      bool
 }
@@ -168,6 +169,11 @@ type envOptions struct {
 // withDSN has the replicas (and the CLI) reach the database through another DSN, e.g. a proxy.
 func withDSN(f func(dsn string) string) envOption {
 	return func(o *envOptions) { o.dsn = f }
+}
+
+// withStoreYAML adds lines (indented, each ending in a newline) to the store section.
+func withStoreYAML(lines string) envOption {
+	return func(o *envOptions) { o.storeYAML += lines }
 }
 
 // withAdmin gives each replica an admin listener of its own (replica.admin: /metrics).

@@ -26,8 +26,42 @@ import (
 // leases are taken again, the change notifications are heard again (a client added with the CLI
 // is served by B), and the readiness comes back.
 func TestPostgresDownWhileReplicasServe(t *testing.T) {
+	testOutage(t, outageRefused)
+}
+
+// PostgreSQL stops answering while two replicas serve, without refusing anything: the proxy
+// between them and the server stops carrying bytes on the open connections and accepts new ones
+// but never answers them (a server that froze, a network that drops packets silently). The
+// replicas must behave as when it is down (TestPostgresDownWhileReplicasServe): answer 503 and
+// "try again" instead of waiting, say each failure once, and recover when it answers again. The
+// replicas bound each wait with store.connect_timeout and store.statement_timeout (1 s here);
+// the test's own bound on each request (outageAnswerWithin) is only a safety net against a
+// request that would wait for ever.
+func TestPostgresHangsWhileReplicasServe(t *testing.T) {
+	testOutage(t, outageHangs)
+}
+
+type outageMode int
+
+const (
+	outageRefused outageMode = iota // connections severed and refused
+	outageHangs                     // connections held open, nothing answered
+)
+
+// outageAnswerWithin is how long the test waits for any answer from a replica during the
+// outage before failing it as a hang: far above the replicas' timeouts (a safety net, not a
+// measure of speed).
+const outageAnswerWithin = 20 * time.Second
+
+func testOutage(t *testing.T, mode outageMode) {
 	px := newPGProxy(t)
-	e := newEnv(t, 2, "", withDSN(px.dsn), withAdmin())
+	opts := []envOption{withDSN(px.dsn), withAdmin()}
+	tries := 5
+	if mode == outageHangs {
+		opts = append(opts, withStoreYAML("  connect_timeout: 1s\n  statement_timeout: 1s\n"))
+		tries = 2 // each waits for the statement timeout
+	}
+	e := newEnv(t, 2, "", opts...)
 	a, b := e.replicas[0], e.replicas[1]
 	cfg, _ := e.oauth()
 	code := e.signIn(bridgetest.NewBrowser(t, e.issuer), cfg)
@@ -41,6 +75,7 @@ func TestPostgresDownWhileReplicasServe(t *testing.T) {
 	}
 	// A sign-in page opened before the outage, posted during it.
 	pending := bridgetest.NewBrowser(t, e.issuer)
+	pending.Client.Timeout = outageAnswerWithin
 	loginPage := pending.Get(cfg.AuthCodeURL("st4te", oidc.Nonce("n0nce")))
 	if loginPage.Status != http.StatusOK || loginPage.Location != "" {
 		t.Fatalf("sign-in page: %d %q", loginPage.Status, loginPage.Location)
@@ -48,15 +83,20 @@ func TestPostgresDownWhileReplicasServe(t *testing.T) {
 	before := map[*replica]int{a: goroutines(t, a), b: goroutines(t, b)}
 	mark := map[*replica]int{a: len(a.out.String()), b: len(b.out.String())}
 
-	px.cut()
+	what := "is away"
+	if mode == outageHangs {
+		what = "hangs"
+		px.hang()
+	} else {
+		px.cut()
+	}
 	cutAt := time.Now()
-	const tries = 5
 	for range tries {
 		for _, r := range e.replicas {
 			resp, body := tokenResponse(t, r.url, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
 			if resp.StatusCode != http.StatusServiceUnavailable || body["error"] != "temporarily_unavailable" ||
 				resp.Header.Get("Retry-After") == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-				t.Fatalf("refresh on %s while PostgreSQL is away: %d %v (Retry-After %q)", r.name, resp.StatusCode, body, resp.Header.Get("Retry-After"))
+				t.Fatalf("refresh on %s while PostgreSQL %s: %d %v (Retry-After %q)", r.name, what, resp.StatusCode, body, resp.Header.Get("Retry-After"))
 			}
 		}
 	}
@@ -64,31 +104,33 @@ func TestPostgresDownWhileReplicasServe(t *testing.T) {
 		e.via(r)
 		// A member opening an app: the sign-in request cannot be stored, and the app hears so
 		// at its redirect_uri (RFC 6749 4.1.2.1 temporarily_unavailable), with its state.
-		q := bridgetest.NewBrowser(t, e.issuer).Get(cfg.AuthCodeURL("st4te", oidc.Nonce("n0nce"))).Redirected(t)
+		br := bridgetest.NewBrowser(t, e.issuer)
+		br.Client.Timeout = outageAnswerWithin
+		q := br.Get(cfg.AuthCodeURL("st4te", oidc.Nonce("n0nce"))).Redirected(t)
 		if q.Get("error") != "temporarily_unavailable" || q.Get("state") != "st4te" || q.Get("iss") != e.issuer {
-			t.Fatalf("authorize on %s while PostgreSQL is away: %v", r.name, q)
+			t.Fatalf("authorize on %s while PostgreSQL %s: %v", r.name, what, q)
 		}
 		// A member posting the sign-in form: a page that says to try again, 503.
 		p := pending.Login(loginPage, login, password)
 		if p.Status != http.StatusServiceUnavailable || !strings.Contains(p.Body, "try again") || p.Header.Get("Retry-After") == "" {
-			t.Fatalf("sign-in posted on %s while PostgreSQL is away: %d %q\n%s", r.name, p.Status, p.Location, p.Body)
+			t.Fatalf("sign-in posted on %s while PostgreSQL %s: %d %q\n%s", r.name, what, p.Status, p.Location, p.Body)
 		}
 	}
 	e.via(a)
 	for _, r := range e.replicas {
 		waitReady(t, r, false)
 		if status, _ := get(t, r.url+"/healthz"); status != http.StatusOK {
-			t.Fatalf("/healthz on %s while PostgreSQL is away: %d", r.name, status)
+			t.Fatalf("/healthz on %s while PostgreSQL %s: %d", r.name, what, status)
 		}
 	}
 	for _, r := range e.replicas {
 		select {
 		case <-r.done:
-			t.Fatalf("replica %s exited while PostgreSQL was away:\n%s", r.name, r.out.String())
+			t.Fatalf("replica %s exited while PostgreSQL %s:\n%s", r.name, what, r.out.String())
 		default:
 		}
 		if n := goroutines(t, r); n > before[r]+50 {
-			t.Fatalf("replica %s: %d goroutines while PostgreSQL is away, %d before", r.name, n, before[r])
+			t.Fatalf("replica %s: %d goroutines while PostgreSQL %s, %d before", r.name, n, what, before[r])
 		}
 	}
 
@@ -206,7 +248,7 @@ func tokenResponse(t testing.TB, base string, form url.Values) (*http.Response, 
 	req, _ := http.NewRequest(http.MethodPost, base+sso.PathToken, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("web", webSecret)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: outageAnswerWithin}).Do(req)
 	if err != nil {
 		t.Fatalf("token: %v", err)
 	}
@@ -219,7 +261,7 @@ func tokenResponse(t testing.TB, base string, form url.Values) (*http.Response, 
 // get fetches u, following redirects, and returns the status and body.
 func get(t testing.TB, u string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(u)
+	resp, err := (&http.Client{Timeout: outageAnswerWithin}).Get(u)
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)
 	}

@@ -13,18 +13,22 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
 )
 
-// pgProxy is a TCP proxy on loopback between the replicas and the test PostgreSQL: cut severs
+// pgProxy is a TCP proxy on loopback between the replicas and the test PostgreSQL. cut severs
 // every connection through it and refuses new ones (as a PostgreSQL that stopped, or a network
-// that dropped it), restore lets connections through again. Other tests share the server, so
-// the test cuts its own replicas off instead of stopping it.
+// that dropped it); hang stops carrying bytes without closing anything, and accepts new
+// connections and holds them (as a server that stopped answering, or a network that drops
+// packets silently); restore lets connections through again (those held or hung by hang are
+// closed: their state is lost). Other tests share the server, so the test cuts its own replicas
+// off instead of stopping it.
 type pgProxy struct {
 	t        testing.TB
 	ln       net.Listener
 	upstream [2]string // network, address of the server
 
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
+	mu      sync.Mutex
+	down    bool
+	hanging bool
+	conns   map[net.Conn]struct{}
 }
 
 // newPGProxy starts a proxy to the server pgtest's DSN names.
@@ -69,10 +73,18 @@ func (p *pgProxy) serve() {
 
 func (p *pgProxy) pipe(c net.Conn) {
 	p.mu.Lock()
-	down := p.down
+	down, hanging := p.down, p.hanging
+	if hanging {
+		p.conns[c] = struct{}{}
+	}
 	p.mu.Unlock()
-	if down {
+	switch {
+	case down:
 		c.Close()
+		return
+	case hanging: // accepted, and never answered: what the client sends goes nowhere
+		_, _ = io.Copy(io.Discard, c)
+		p.drop(c)
 		return
 	}
 	u, err := net.Dial(p.upstream[0], p.upstream[1])
@@ -81,7 +93,7 @@ func (p *pgProxy) pipe(c net.Conn) {
 		return
 	}
 	p.mu.Lock()
-	if p.down { // cut while dialling
+	if p.down || p.hanging { // cut or hung while dialling
 		p.mu.Unlock()
 		c.Close()
 		u.Close()
@@ -90,15 +102,41 @@ func (p *pgProxy) pipe(c net.Conn) {
 	p.conns[c], p.conns[u] = struct{}{}, struct{}{}
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(u, c); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(c, u); done <- struct{}{} }()
+	go func() { p.copy(u, c); done <- struct{}{} }()
+	go func() { p.copy(c, u); done <- struct{}{} }()
 	<-done
-	c.Close()
-	u.Close()
+	p.drop(c, u)
+}
+
+// copy forwards src to dst until either fails; while the proxy hangs, what src sends is read
+// and dropped.
+func (p *pgProxy) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			hanging := p.hanging
+			p.mu.Unlock()
+			if !hanging {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *pgProxy) drop(conns ...net.Conn) {
 	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, u)
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+		delete(p.conns, c)
+	}
 }
 
 // cut closes every connection through the proxy and refuses new ones until restore.
@@ -111,9 +149,22 @@ func (p *pgProxy) cut() {
 	}
 }
 
-// restore lets connections through again.
+// hang stops forwarding on every connection, leaving them open, and holds new ones unanswered
+// until restore.
+func (p *pgProxy) hang() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hanging = true
+}
+
+// restore lets connections through again; the connections hang held are closed.
 func (p *pgProxy) restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.down = false
+	if p.hanging {
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+	p.down, p.hanging = false, false
 }

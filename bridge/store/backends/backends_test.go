@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/backends"
@@ -28,6 +29,11 @@ func TestCheckNamesTheField(t *testing.T) {
 		{"postgres without dsn", store.Config{Type: "postgres", DataDir: "d"}, "store.dsn: required for postgres"},
 		{"postgres bad dsn", store.Config{Type: "postgres", DSN: "postgres://bridge:s3cret@db:notaport/bridge"}, "store.dsn: invalid DSN"},
 		{"postgres bad pairs", store.Config{Type: "postgres", DSN: "host=db dbname"}, "store.dsn: invalid DSN"},
+		{"postgres timeouts", store.Config{Type: "postgres", DSN: "host=db dbname=bridge", ConnectTimeout: 2 * time.Second,
+			StatementTimeout: 5 * time.Second, TCPUserTimeout: 20 * time.Second}, ""},
+		{"postgres negative timeout", store.Config{Type: "postgres", DSN: "host=db dbname=bridge", StatementTimeout: -time.Second}, "store.statement_timeout: "},
+		{"postgres tiny timeout", store.Config{Type: "postgres", DSN: "host=db dbname=bridge", ConnectTimeout: 5 * time.Millisecond}, "store.connect_timeout: "},
+		{"postgres huge timeout", store.Config{Type: "postgres", DSN: "host=db dbname=bridge", TCPUserTimeout: 2 * time.Hour}, "store.tcp_user_timeout: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			errs := backends.Check(tc.c)

@@ -26,12 +26,13 @@ func check(c store.Config) []error {
 	if err != nil {
 		return []error{fmt.Errorf("store.dsn: %w", redact(err))}
 	}
+	errs := checkTimeouts(c)
 	if cfg.ConnConfig.Database == "" {
-		return []error{errors.New("store.dsn: names no database (dbname)")}
+		errs = append(errs, errors.New("store.dsn: names no database (dbname)"))
 	}
-	return nil
+	return errs
 }
 
 func openConfig(ctx context.Context, c store.Config) (store.Backend, error) {
-	return Open(ctx, c.DSN)
+	return Open(ctx, c.DSN, WithTimeouts(TimeoutsOf(c)))
 }

@@ -417,7 +417,12 @@ func Version() int { return len(migrations) }
 // the version it is at. A database written by a newer binary (an unknown version) is refused.
 func (s *Store) Migrate(ctx context.Context) (int, error) {
 	var version int
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	// Not bounded by the statement timeout (only by ctx): a migration, or the wait for another
+	// replica's, may take longer than any request should.
+	err := pgx.BeginTxFunc(ctx, s.pool.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+			return fmt.Errorf("statement_timeout: %w", err)
+		}
 		// Transaction-scoped: released at commit or rollback, also when the connection dies.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLock); err != nil {
 			return fmt.Errorf("lock: %w", err)

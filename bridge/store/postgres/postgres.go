@@ -22,7 +22,7 @@ import (
 // Store is the PostgreSQL store. It is safe for concurrent use, also by several processes
 // sharing one database.
 type Store struct {
-	pool  *pgxpool.Pool
+	pool  *bounded // every use bounded by the statement timeout
 	clock func() time.Time
 }
 
@@ -35,6 +35,7 @@ var (
 type options struct {
 	clock    func() time.Time
 	maxConns int32
+	timeouts Timeouts
 }
 
 // Option configures Open.
@@ -60,6 +61,11 @@ func WithMaxConns(n int) Option {
 	}
 }
 
+// WithTimeouts sets the timeouts (default DefaultTimeouts; zero fields take their default).
+func WithTimeouts(t Timeouts) Option {
+	return func(o *options) { o.timeouts = t }
+}
+
 // Open connects to the database the DSN names (a postgres:// URL or keyword=value pairs, as
 // libpq reads them), checks that it answers, and applies pending schema migrations.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
@@ -74,15 +80,18 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if o.maxConns > 0 {
 		cfg.MaxConns = o.maxConns
 	}
+	t := o.timeouts.WithDefaults()
+	t.Configure(&cfg.ConnConfig.Config)
+	cfg.PingTimeout = t.Statement // the check of a connection idle for a while, when acquired
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", redact(err))
 	}
-	if err := pool.Ping(ctx); err != nil {
+	s := &Store{pool: &bounded{pool: pool, timeout: t.Statement}, clock: o.clock}
+	if err := s.pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg.ConnConfig), err)
 	}
-	s := &Store{pool: pool, clock: o.clock}
 	if _, err := s.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -117,11 +126,13 @@ func redact(err error) error {
 
 // Pool is the store's connection pool, for callers that share the database (leader leases,
 // change notifications). They must not close it.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+// Its uses are not bounded by the statement timeout (the caller's context is), but the server
+// still applies statement_timeout: a longer job sets it (SET LOCAL statement_timeout = 0).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool.pool }
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
-	s.pool.Close()
+	s.pool.pool.Close()
 	return nil
 }
 
@@ -142,8 +153,9 @@ type querier interface {
 
 // tx runs fn in a READ COMMITTED transaction and commits it when fn returns nil (see doc.go for
 // why READ COMMITTED).
+// The transaction as a whole is bounded by the statement timeout.
 func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
+	return s.pool.tx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
 }
 
 // execOne runs a statement that must change one row: errNoRows when it changed none.
@@ -270,9 +282,10 @@ func isUnavailable(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		// 08: connection exception; 57P01-03: admin or crash shutdown, cannot connect now;
-		// 53300: too many connections.
+		// 53300: too many connections; 57014: cancelled, by the server's statement_timeout
+		// (the bound this client also sets) or an administrator.
 		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" ||
-			pe.Code == "53300"
+			pe.Code == "53300" || pe.Code == "57014"
 	}
 	if errors.Is(err, context.Canceled) {
 		return false // the caller gave up (a client that went away), not the database

@@ -31,6 +31,7 @@ func TestWrapUnavailable(t *testing.T) {
 		{"cannot connect now", &pgconn.PgError{Code: "57P03"}, true},
 		{"connection exception", &pgconn.PgError{Code: "08006"}, true},
 		{"too many connections", &pgconn.PgError{Code: "53300"}, true},
+		{"statement_timeout", &pgconn.PgError{Code: "57014"}, true},
 		{"deadline", context.DeadlineExceeded, true},
 		{"caller gone", context.Canceled, false},
 		{"unique violation", &pgconn.PgError{Code: uniqueViolation}, false},

@@ -63,6 +63,12 @@ func Copy(ctx context.Context, src *sqlite.Store, dst *postgres.Store, opts Opti
 			return fmt.Errorf("read the source's tables: %w", err)
 		}
 		return pgx.BeginTxFunc(ctx, dst.Pool(), pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(ptx pgx.Tx) error {
+			// A copy may take longer than the store's statement timeout allows a request.
+			for _, off := range []string{`SET LOCAL statement_timeout = 0`, `SET LOCAL idle_in_transaction_session_timeout = 0`} {
+				if _, err := ptx.Exec(ctx, off); err != nil {
+					return err
+				}
+			}
 			dstCols, err := postgresColumns(ctx, ptx)
 			if err != nil {
 				return fmt.Errorf("read the target's tables: %w", err)
