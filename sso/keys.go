@@ -188,7 +188,11 @@ func parseAlg(a string) (jose.SignatureAlgorithm, error) {
 
 // Rotate reloads keys from the store and generates a new key for every algorithm whose
 // current key stops signing within the prepublish window. Safe to call periodically; with
-// replicas, one at a time (the bridge runs it under a leader lease) and the others Reload.
+// replicas, the bridge runs it under a leader lease and the others Reload, and every replica
+// runs it once at start-up (NewKeyManager): a key is stored only when no other key of its
+// algorithm signs past its start (KeyStore.AddSigningKeySuccessor), so replicas racing
+// (starting together on an empty store, or a rotation during a lease handover) make one key,
+// and the others read it.
 func (m *KeyManager) Rotate(ctx context.Context) error {
 	keys, err := m.load(ctx)
 	if err != nil {
@@ -212,11 +216,19 @@ func (m *KeyManager) Rotate(ctx context.Context) error {
 			start = latest.signUntil
 		}
 		k, err := m.generate(ctx, alg, start)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrConflict):
+			// Another replica stored this key first: use its.
+			if keys, err = m.load(ctx); err != nil {
+				return err
+			}
+			m.cfg.Logger.InfoContext(ctx, "signing key made by another replica; using it", "alg", string(alg))
+		case err != nil:
 			return err
+		default:
+			keys = append(keys, k)
+			m.cfg.Logger.InfoContext(ctx, "signing key created", "kid", k.id, "alg", string(alg), "sign_until", k.signUntil)
 		}
-		keys = append(keys, k)
-		m.cfg.Logger.InfoContext(ctx, "signing key created", "kid", k.id, "alg", string(alg), "sign_until", k.signUntil)
 	}
 	return m.install(keys)
 }
@@ -321,7 +333,7 @@ func (m *KeyManager) generate(ctx context.Context, alg jose.SignatureAlgorithm, 
 	if err != nil {
 		return nil, fmt.Errorf("keys: marshal public: %w", err)
 	}
-	if err := m.store.AddSigningKey(ctx, &StoredKey{
+	if err := m.store.AddSigningKeySuccessor(ctx, &StoredKey{
 		ID: k.id, Algorithm: string(alg), PublicJWK: pub, PrivateEnc: enc,
 		CreatedAt: k.createdAt, SignUntil: k.signUntil, ExpiresAt: k.expiresAt,
 	}); err != nil {

@@ -17,6 +17,14 @@ func (m *memKeys) AddSigningKey(_ context.Context, k *sso.StoredKey) error {
 	m.keys = append(m.keys, k)
 	return nil
 }
+func (m *memKeys) AddSigningKeySuccessor(ctx context.Context, k *sso.StoredKey) error {
+	for _, o := range m.keys {
+		if o.Algorithm == k.Algorithm && o.SignUntil.After(k.CreatedAt) {
+			return sso.ErrConflict
+		}
+	}
+	return m.AddSigningKey(ctx, k)
+}
 
 func TestKeyManagerRotation(t *testing.T) {
 	ctx := context.Background()

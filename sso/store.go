@@ -261,6 +261,12 @@ type KeyStore interface {
 	// SigningKeys returns every key not yet past ExpiresAt, oldest first.
 	SigningKeys(ctx context.Context) ([]*StoredKey, error)
 	AddSigningKey(ctx context.Context, k *StoredKey) error
+	// AddSigningKeySuccessor stores k, the key of its algorithm that signs from k.CreatedAt,
+	// unless a stored key of that algorithm already signs past that moment: then another
+	// replica made this key (the first one, or the same successor) first, and the answer is
+	// ErrConflict. Atomic across processes, so replicas starting together on an empty store,
+	// or racing one rotation, make one key per algorithm.
+	AddSigningKeySuccessor(ctx context.Context, k *StoredKey) error
 }
 
 // StoredClient is a dynamically registered client: Config is its JSON record (client_record.go).

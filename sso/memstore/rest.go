@@ -164,6 +164,27 @@ func (s *Store) AddSigningKey(_ context.Context, k *sso.StoredKey) error {
 	return insertNew(s.keys, c.ID, c, "add signing key")
 }
 
+// AddSigningKeySuccessor stores k unless a key of its algorithm signs past k.CreatedAt
+// (ErrConflict then; see sso.KeyStore).
+func (s *Store) AddSigningKeySuccessor(_ context.Context, k *sso.StoredKey) error {
+	if k == nil || k.ID == "" {
+		return errors.New("memstore: add signing key: empty id")
+	}
+	if len(k.PublicJWK) == 0 || len(k.PrivateEnc) == 0 {
+		return errors.New("memstore: add signing key: missing key material")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := cloneKey(k)
+	c.CreatedAt = orNow(c.CreatedAt, s.clock())
+	for _, o := range s.keys {
+		if o.Algorithm == c.Algorithm && o.SignUntil.After(c.CreatedAt) {
+			return errf("add signing key successor", sso.ErrConflict)
+		}
+	}
+	return insertNew(s.keys, c.ID, c, "add signing key successor")
+}
+
 // ---- clients ----
 
 func cloneClient(c *sso.StoredClient) *sso.StoredClient {

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 var keyTests = []test{
 	{"AddList", testKeysAddList},
 	{"Conflict", testKeysConflict},
+	{"SuccessorOnce", testKeysSuccessorOnce},
 }
 
 var clientTests = []test{
@@ -76,6 +79,56 @@ func testKeysConflict(t *testing.T, h *H) {
 	l, err := h.S.SigningKeys(h.Ctx)
 	NoErr(t, err, "SigningKeys")
 	Equal(t, l, []*sso.StoredKey{k}, "SigningKeys after a conflict")
+}
+
+// testKeysSuccessorOnce: replicas starting on a store without a signing key of an algorithm,
+// or racing one rotation, store one key of it between them; a key that no longer signs, or of
+// another algorithm, does not count.
+func testKeysSuccessorOnce(t *testing.T, h *H) {
+	old := NewKey(h.Now.Add(-30 * time.Hour)) // signed until 6 hours ago
+	NoErr(t, h.S.AddSigningKey(h.Ctx, old), "AddSigningKey(no longer signing)")
+	other := NewKey(h.Now.Add(-time.Hour))
+	other.Algorithm = "RS256"
+	NoErr(t, h.S.AddSigningKeySuccessor(h.Ctx, other), "AddSigningKeySuccessor(another algorithm)")
+	race := func(round string, start time.Time) *sso.StoredKey {
+		t.Helper()
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			won   []*sso.StoredKey
+			errs  []error
+			begin = make(chan struct{})
+		)
+		for i := range 8 {
+			// Each replica's clock is a little off the others'.
+			k := NewKey(start.Add(time.Duration(i) * time.Millisecond))
+			wg.Go(func() {
+				<-begin
+				err := h.S.AddSigningKeySuccessor(h.Ctx, k)
+				mu.Lock()
+				defer mu.Unlock()
+				if err == nil {
+					won = append(won, k)
+				} else if !errors.Is(err, sso.ErrConflict) {
+					errs = append(errs, err)
+				}
+			})
+		}
+		close(begin)
+		wg.Wait()
+		NoErr(t, errors.Join(errs...), "%s: AddSigningKeySuccessor", round)
+		if len(won) != 1 {
+			t.Fatalf("%s: %d keys stored, want 1", round, len(won))
+		}
+		return won[0]
+	}
+	first := race("first key", h.Now)
+	IsErr(t, h.S.AddSigningKeySuccessor(h.Ctx, NewKey(h.Now.Add(time.Hour))), sso.ErrConflict,
+		"AddSigningKeySuccessor while the first signs")
+	next := race("successor", first.SignUntil)
+	l, err := h.S.SigningKeys(h.Ctx)
+	NoErr(t, err, "SigningKeys")
+	Equal(t, l, []*sso.StoredKey{old, other, first, next}, "SigningKeys (oldest first)")
 }
 
 func newClient(id string, created time.Time) *sso.StoredClient {

@@ -71,6 +71,36 @@ func (s *Store) AddSigningKey(ctx context.Context, k *sso.StoredKey) error {
 	return wrap("add signing key", err)
 }
 
+// AddSigningKeySuccessor stores k unless a key of its algorithm signs past k.CreatedAt (see
+// sso.KeyStore). The table is locked against other writers for the check and the insert
+// (readers go on): at READ COMMITTED two transactions would both see no such key and both
+// insert.
+func (s *Store) AddSigningKeySuccessor(ctx context.Context, k *sso.StoredKey) error {
+	if k == nil || k.ID == "" {
+		return errors.New("postgres: add signing key: empty id")
+	}
+	if len(k.PublicJWK) == 0 || len(k.PrivateEnc) == 0 {
+		return errors.New("postgres: add signing key: missing key material")
+	}
+	created := ts(orNow(k.CreatedAt, s.clock()))
+	return wrap("add signing key successor", s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, public_jwk, private_enc, created_at, sign_until, expires_at)
+			SELECT $1, $2, $3, $4, $5, $6, $7
+			WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE algorithm = $2 AND sign_until > $5)`,
+			k.ID, k.Algorithm, k.PublicJWK, k.PrivateEnc, created, ts(k.SignUntil), ts(k.ExpiresAt))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return sso.ErrConflict
+		}
+		return notify(ctx, tx, ChangedKeys)
+	}))
+}
+
 // ---- clients ----
 
 const bumpClientsVersion = `UPDATE counters SET value = value + 1 WHERE name = 'clients_version'`

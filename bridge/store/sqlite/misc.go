@@ -57,6 +57,28 @@ func (s *Store) AddSigningKey(ctx context.Context, k *sso.StoredKey) error {
 	return wrap("add signing key", err)
 }
 
+// AddSigningKeySuccessor stores k unless a key of its algorithm signs past k.CreatedAt (see
+// sso.KeyStore): one statement on the write connection, which SQLite runs alone.
+func (s *Store) AddSigningKeySuccessor(ctx context.Context, k *sso.StoredKey) error {
+	if k == nil || k.ID == "" {
+		return errors.New("sqlite: add signing key: empty id")
+	}
+	if len(k.PublicJWK) == 0 || len(k.PrivateEnc) == 0 {
+		return errors.New("sqlite: add signing key: missing key material")
+	}
+	res, err := s.wexec(ctx, `INSERT INTO signing_keys (id, algorithm, public_jwk, private_enc, created_at, sign_until, expires_at)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+		WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE algorithm = ?2 AND sign_until > ?5)`,
+		k.ID, k.Algorithm, k.PublicJWK, k.PrivateEnc, ts(orNow(k.CreatedAt, s.clock())), ts(k.SignUntil), ts(k.ExpiresAt))
+	if err := affectedOne(res, err); err != nil {
+		if isNoRows(err) {
+			err = sso.ErrConflict
+		}
+		return wrap("add signing key successor", err)
+	}
+	return nil
+}
+
 // ---- clients ----
 
 const bumpClientsVersion = `UPDATE counters SET value = value + 1 WHERE name = 'clients_version'`
