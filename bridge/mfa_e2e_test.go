@@ -361,7 +361,8 @@ func TestPasswordGrantRefusesMFAMembers(t *testing.T) {
 }
 
 // TestAdminMFAResetNotice: the admin API resets a member's factors; the member's next sign-in
-// says so (once) and the password alone signs them in again.
+// says so (once: until a sign-in goes on past it and opens a session, each sign-in says so)
+// and the password alone signs them in again.
 func TestAdminMFAResetNotice(t *testing.T) {
 	e, adm := adminEnv(t)
 	cfg, verifier := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
@@ -375,8 +376,17 @@ func TestAdminMFAResetNotice(t *testing.T) {
 	if got := adm.ok(http.MethodPost, "/admin/mfa/reset", map[string]string{"login": "alice"}); fmtAny(got["reset"]) != "1" {
 		t.Fatalf("reset answer: %v", got)
 	}
+	// The member leaves the first sign-in at the notice: no session was opened, so the next
+	// sign-in tells them again.
+	left := mfaStep(t, e, e.browser(), cfg.AuthCodeURL("s", oidc.Nonce("n")))
+	if !strings.Contains(left.Body, `id="mfa-reset-notice"`) {
+		t.Fatalf("no reset notice: %.800s", left.Body)
+	}
 	b2 := e.browser()
-	step := mfaStep(t, e, b2, cfg.AuthCodeURL("s", oidc.Nonce("n")))
+	step := b2.Login(b2.Get(cfg.AuthCodeURL("s", oidc.Nonce("n"))), "alice", "alice-password")
+	if !strings.HasPrefix(step.URL.Path, "/login/mfa") {
+		t.Fatalf("a sign-in abandoned at the reset notice used it up: the next sign-in went to %s (%d) without it", step.URL, step.Status)
+	}
 	if !strings.Contains(step.Body, `id="mfa-reset-notice"`) || !strings.Contains(step.Body, `id="mfa-continue"`) {
 		t.Fatalf("no reset notice with a way on: %.800s", step.Body)
 	}

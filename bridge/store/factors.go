@@ -112,6 +112,8 @@ type FactorStore interface {
 	// transaction (an administrator's reset ends the member's sessions and grants with it); it
 	// returns how many factors it removed and the sessions it ended.
 	ResetFactorsAndDeactivate(ctx context.Context, d *Deactivation) (int, []*sso.Session, error)
+	// FactorResetNotice reports whether the reset notice is set, leaving it set.
+	FactorResetNotice(ctx context.Context, subject string) (bool, error)
 	// TakeFactorResetNotice reports whether the reset notice was set, clearing it (once).
 	TakeFactorResetNotice(ctx context.Context, subject string) (bool, error)
 

@@ -235,6 +235,16 @@ func resetFactors(ctx context.Context, tx pgx.Tx, subject string) (int, error) {
 	return n, err
 }
 
+// FactorResetNotice reports the reset notice.
+func (s *Store) FactorResetNotice(ctx context.Context, subject string) (bool, error) {
+	var set bool
+	err := s.pool.QueryRow(ctx, `SELECT reset_notice FROM mfa_members WHERE subject = $1`, subject).Scan(&set)
+	if isNoRows(err) {
+		return false, nil
+	}
+	return set, wrap("factor reset notice", err)
+}
+
 // TakeFactorResetNotice reports and clears the reset notice.
 func (s *Store) TakeFactorResetNotice(ctx context.Context, subject string) (bool, error) {
 	err := execOne(ctx, s.pool, `UPDATE mfa_members SET reset_notice = FALSE WHERE subject = $1 AND reset_notice`, subject)

@@ -253,6 +253,16 @@ func resetFactors(ctx context.Context, tx *sql.Tx, subject string) (int, error) 
 	return n, err
 }
 
+// FactorResetNotice reports the reset notice.
+func (s *Store) FactorResetNotice(ctx context.Context, subject string) (bool, error) {
+	var set int
+	err := s.st.resetNotice.QueryRowContext(ctx, subject).Scan(&set)
+	if isNoRows(err) {
+		return false, nil
+	}
+	return set == 1, wrap("factor reset notice", err)
+}
+
 // TakeFactorResetNotice reports and clears the reset notice.
 func (s *Store) TakeFactorResetNotice(ctx context.Context, subject string) (bool, error) {
 	// Every password sign-in asks: a read answers the usual "no notice" without taking the

@@ -178,6 +178,9 @@ func testWebAuthnSignCountCAS(t *testing.T, h *H) {
 
 func testResetFactors(t *testing.T, h *H) {
 	sub := ssotest.RandomID()
+	if n, err := h.S.FactorResetNotice(h.Ctx, sub); err != nil || n {
+		t.Fatalf("notice of an unknown member: %v, %v", n, err)
+	}
 	if n, err := h.S.TakeFactorResetNotice(h.Ctx, sub); err != nil || n {
 		t.Fatalf("notice before any reset: %v, %v", n, err)
 	}
@@ -202,11 +205,19 @@ func testResetFactors(t *testing.T, h *H) {
 	if again, _ := h.S.MFAUserHandle(h.Ctx, sub, []byte("other")); !bytes.Equal(again, handle) {
 		t.Fatal("the user handle changed with the reset")
 	}
+	for i := range 2 { // reading leaves it
+		if got, err := h.S.FactorResetNotice(h.Ctx, sub); err != nil || !got {
+			t.Fatalf("FactorResetNotice #%d = %v, %v; want true", i+1, got, err)
+		}
+	}
 	for i, want := range []bool{true, false} {
 		got, err := h.S.TakeFactorResetNotice(h.Ctx, sub)
 		if err != nil || got != want {
 			t.Fatalf("TakeFactorResetNotice #%d = %v, %v; want %v (told once)", i+1, got, err, want)
 		}
+	}
+	if got, err := h.S.FactorResetNotice(h.Ctx, sub); err != nil || got {
+		t.Fatalf("FactorResetNotice after it was taken = %v, %v", got, err)
 	}
 	// A reset of a member who never had a factor still leaves the notice.
 	fresh := ssotest.RandomID()

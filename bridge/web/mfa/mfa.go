@@ -140,7 +140,9 @@ func (h *Handler) AfterFirstFactor(c echo.Context, ff *authflow.FirstFactor) (st
 	if err != nil {
 		return "", err
 	}
-	notice, err := h.Store.TakeFactorResetNotice(ctx, sub)
+	// The notice is read here and used up only when a session opens (pass): a member who
+	// leaves the step is told again at the next sign-in.
+	notice, err := h.Store.FactorResetNotice(ctx, sub)
 	if err != nil {
 		return "", fmt.Errorf("reset notice: %w", err)
 	}
@@ -471,6 +473,13 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string) (string, error) 
 			clientID = l.client.ID
 		}
 		h.Audit(ctx, &store.AuditEvent{Event: "login.success", Subject: l.ch.Subject, Login: l.m.Login, ClientID: clientID, IP: c.RealIP(), Detail: detail})
+		if l.data.Notice {
+			// The member was told, and is signed in: the notice is used up.
+			// (Should that fail, the member is told again next time: the sign-in goes on.)
+			if _, err := h.Store.TakeFactorResetNotice(ctx, l.ch.Subject); err != nil {
+				h.Logger.WarnContext(ctx, "mfa: the reset notice could not be cleared", "err", err)
+			}
+		}
 	case kindStepUp:
 		if err := h.Store.UpgradeSession(ctx, l.ch.SessionID, l.ch.AMR, amr, h.Now()); err != nil {
 			if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
