@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"golang.org/x/oauth2"
+
 	"github.com/ssobridge/ssobridge/bridge"
 )
 
@@ -36,5 +38,33 @@ func TestFailedClientAuthAuditLimited(t *testing.T) {
 	}
 	if n := countRows(t, e, "SELECT COUNT(*) FROM audit_log WHERE event = 'ratelimit.refused' AND detail = 'audit rows of failed sign-ins'"); n != 1 {
 		t.Fatalf("%d ratelimit rows for the audit rows not written, want 1", n)
+	}
+}
+
+// TestPublicCodeReplayAuditLimited (review s6 F7): presenting a used code again revokes what it
+// issued and writes token.code_replay; for a public client that takes no secret, so anyone
+// holding one used code (browser history, a log, a Referer) could append a row per request
+// until the request expires. Past the address's anonymous-write budget one ratelimit.refused
+// row stands for them.
+func TestPublicCodeReplayAuditLimited(t *testing.T) {
+	const limit = 5
+	e := grantEnv(t, func(c *bridge.Config) { c.Throttle.AnonymousWrites = limit })
+	mobile, _ := e.oauth("mobile", "", "http://127.0.0.1:40123/mobile/cb", oauth2.AuthStyleInParams)
+	v := oauth2.GenerateVerifier()
+	code := e.signIn(e.browser(), mobile.AuthCodeURL("s", oauth2.S256ChallengeOption(v)), "alice", "alice-password")
+	if _, err := mobile.Exchange(e.ctx(), code, oauth2.VerifierOption(v)); err != nil {
+		t.Fatal(err)
+	}
+	before := countRows(t, e, "SELECT COUNT(*) FROM audit_log WHERE event = 'token.code_replay'")
+	for range 30 {
+		resp, body := postForm(t, e.issuer+"/oauth/token", map[string]string{"grant_type": "authorization_code", "code": code,
+			"client_id": "mobile", "redirect_uri": "http://127.0.0.1:40123/mobile/cb", "code_verifier": v})
+		resp.Body.Close()
+		if resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+			t.Fatalf("replayed code: %d %v", resp.StatusCode, body)
+		}
+	}
+	if n := countRows(t, e, "SELECT COUNT(*) FROM audit_log WHERE event = 'token.code_replay'") - before; n > limit {
+		t.Fatalf("%d token.code_replay rows from one address, want at most %d", n, limit)
 	}
 }

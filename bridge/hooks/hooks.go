@@ -159,12 +159,18 @@ func (h *Hooks) Event(ctx context.Context, event, subject, clientID, detail stri
 	h.Audit(ctx, e)
 }
 
-// anonymousEvent reports whether event is written for a caller who proved nothing (a failed or
-// throttled client authentication at an API endpoint): as the rows of failed sign-ins, its rows
-// count against the address's anonymous writes, or anyone posting junk to the token endpoint
-// would append one row per request for as long as they liked.
+// anonymousEvent reports whether event is written for a caller who proved nothing and may
+// repeat it at will: a failed or throttled client authentication at an API endpoint, and a
+// used code presented again (or the code of an ended session), which for a public client takes
+// no secret. As the rows of failed sign-ins, its rows count against the address's anonymous
+// writes, or anyone posting junk (or one used code) to the token endpoint would append one row
+// per request for as long as they liked.
 func anonymousEvent(event string) bool {
-	return event == "client.auth_failure" || event == "client.throttled"
+	switch event {
+	case "client.auth_failure", "client.throttled", "token.code_replay", "token.code_session_ended":
+		return true
+	}
+	return false
 }
 
 // HasConsent implements sso.ConsentChecker: the member's recorded consent (from the consent
