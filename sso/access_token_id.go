@@ -46,16 +46,22 @@ func encodeAccessID(at *AccessToken) (string, error) {
 			}
 		}
 	}
-	var b strings.Builder
-	for i, f := range []string{accessIDVersion, base64.RawURLEncoding.EncodeToString(nonce[:]), at.FamilyID,
-		strconv.FormatInt(at.Generation, 10), at.ClientID, at.Subject, aud, scopes,
-		strconv.FormatInt(at.CreatedAt.Unix(), 10), strconv.FormatInt(at.ExpiresAt.Unix(), 10)} {
-		if i > 0 {
-			b.WriteString(accessIDSep)
+	var stack [1024]byte // the fields, on the stack when they fit
+	b := append(stack[:0], accessIDVersion...)
+	b = append(b, accessIDSep...)
+	b = base64.RawURLEncoding.AppendEncode(b, nonce[:])
+	for i, f := range []string{at.FamilyID, "", at.ClientID, at.Subject, aud, scopes} {
+		b = append(b, accessIDSep...)
+		if i == 1 {
+			b = strconv.AppendInt(b, at.Generation, 10)
 		}
-		b.WriteString(f)
+		b = append(b, f...)
 	}
-	id := base64.RawURLEncoding.EncodeToString([]byte(b.String()))
+	b = append(b, accessIDSep...)
+	b = strconv.AppendInt(b, at.CreatedAt.Unix(), 10)
+	b = append(b, accessIDSep...)
+	b = strconv.AppendInt(b, at.ExpiresAt.Unix(), 10)
+	id := b64(b)
 	at.IDHash = HashToken(id)
 	return id, nil
 }

@@ -39,12 +39,21 @@ func NewCrypto(key [32]byte) (op.Crypto, error) { return newAEADCrypto(key) }
 var aeadAD = []byte("ssobridge/op-crypto/v1")
 
 func (c *aeadCrypto) Encrypt(s string) (string, error) {
+	// nonce || plaintext in one buffer (on the stack when it fits: every opaque access token
+	// passes here), sealed in place.
 	ns := c.aead.NonceSize()
-	buf := make([]byte, ns, ns+len(s)+c.aead.Overhead())
+	var stack [1024]byte
+	buf := stack[:0]
+	if n := ns + len(s) + c.aead.Overhead(); n > len(stack) {
+		buf = make([]byte, 0, n)
+	}
+	buf = buf[:ns]
 	if _, err := rand.Read(buf); err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(c.aead.Seal(buf, buf, []byte(s), aeadAD)), nil
+	buf = append(buf, s...)
+	sealed := c.aead.Seal(buf[ns:ns], buf[:ns], buf[ns:], aeadAD)
+	return b64(buf[:ns+len(sealed)]), nil
 }
 
 var errCiphertext = errors.New("sso: invalid ciphertext")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/crypto/cryptobyte"
@@ -23,7 +24,8 @@ import (
 type compactSigner struct {
 	alg    jose.SignatureAlgorithm
 	key    crypto.Signer
-	header string // base64url of the protected header
+	header string    // base64url of the protected header
+	bufs   sync.Pool // *[]byte: signing buffers
 }
 
 // newCompactSigner builds the signer for a key jose signs with js (typ JWT, kid set): the
@@ -49,12 +51,16 @@ func newCompactSigner(alg jose.SignatureAlgorithm, key crypto.Signer, js jose.Si
 	return &compactSigner{alg: alg, key: key, header: header}, nil
 }
 
-// sign returns the compact JWS of payload.
+// sign returns the compact JWS of payload: the signing input is written into a pooled buffer
+// and the token is allocated once, at its size.
 func (c *compactSigner) sign(payload []byte) (string, error) {
 	enc := base64.RawURLEncoding
-	n := len(c.header) + 1 + enc.EncodedLen(len(payload))
-	buf := make([]byte, 0, n+1+enc.EncodedLen(512))
-	buf = append(buf, c.header...)
+	bp, _ := c.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	defer c.bufs.Put(bp)
+	buf := append((*bp)[:0], c.header...)
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, payload)
 	var sig []byte
@@ -74,6 +80,9 @@ func (c *compactSigner) sign(payload []byte) (string, error) {
 	}
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig)
+	if cap(buf) <= 64<<10 {
+		*bp = buf
+	}
 	return string(buf), nil
 }
 

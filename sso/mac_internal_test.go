@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -66,5 +67,32 @@ func TestAccessTokenHashMatchesOp(t *testing.T) {
 				t.Errorf("%s, %d bytes: %q, %v; want %q, %v", alg, n, got, err1, want, err2)
 			}
 		}
+	}
+}
+
+// TestAccessIDLayout: an access token id is the fields joined as before (the layout
+// decodeAccessID and tokens already issued rely on), and it decodes to what was encoded.
+func TestAccessIDLayout(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0).UTC()
+	at := &AccessToken{FamilyID: "fam", Generation: 42, ClientID: "web", Subject: "sub-1",
+		Audience: []string{"web", "api"}, Scopes: []string{"openid", "profile"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	id, err := encodeAccessID(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Split(string(raw), accessIDSep)
+	want := strings.Join([]string{accessIDVersion, f[1], "fam", "42", "web", "sub-1", "web api", "openid profile",
+		"1800000000", "1800003600"}, accessIDSep)
+	if string(raw) != want || len(f[1]) != 11 {
+		t.Fatalf("id fields %q, want %q", raw, want)
+	}
+	got, err := decodeAccessID(id)
+	if err != nil || got.IDHash != HashToken(id) || got.FamilyID != "fam" || got.Generation != 42 || got.Subject != "sub-1" ||
+		!got.ExpiresAt.Equal(at.ExpiresAt) || at.IDHash != got.IDHash {
+		t.Fatalf("decoded %+v, %v", got, err)
 	}
 }

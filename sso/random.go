@@ -30,6 +30,17 @@ func HashToken(token string) string {
 	return string(out[:])
 }
 
+// b64 is base64url without padding of src as a string, in one allocation (EncodeToString makes
+// two: its buffer and the string) when it fits a stack buffer.
+func b64(src []byte) string {
+	enc := base64.RawURLEncoding
+	var buf [2048]byte
+	if enc.EncodedLen(len(src)) > len(buf) {
+		return enc.EncodeToString(src)
+	}
+	return string(enc.AppendEncode(buf[:0], src))
+}
+
 // macPool hands out HMAC-SHA256 states of one key, so that a hot keyed hash (refresh-token
 // successors, published sids) does not build its hash states (hmac.New's four allocations and
 // the key schedule) each time.

@@ -482,7 +482,7 @@ func (s *storage) publicSID(sessionID string) string {
 		return ""
 	}
 	var sum [sha256.Size]byte
-	return base64.RawURLEncoding.EncodeToString(s.macs().sidMAC.sum(sum[:0], "sid:", sessionID))
+	return b64(s.macs().sidMAC.sum(sum[:0], "sid:", sessionID))
 }
 
 // macs builds the HMAC pools once.

@@ -3,7 +3,6 @@ package sso
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -127,7 +126,7 @@ func accessTokenHash(accessToken string, alg jose.SignatureAlgorithm) (string, e
 	case jose.RS256, jose.ES256, jose.PS256:
 		var in [512]byte // access tokens fit: no copy on the heap
 		sum := sha256.Sum256(append(in[:0], accessToken...))
-		return base64.RawURLEncoding.EncodeToString(sum[:sha256.Size/2]), nil
+		return b64(sum[:sha256.Size/2]), nil
 	}
 	return oidc.ClaimHash(accessToken, alg)
 }
