@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +144,29 @@ func TestSealerKeepsPurpose(t *testing.T) {
 	} {
 		if err := s.Unseal(tt.purpose, tt.raw, &v); !errors.Is(err, identity.ErrSealed) {
 			t.Errorf("Unseal(%q, %.20q) = %v", tt.purpose, tt.raw, err)
+		}
+	}
+}
+
+// TestCanonicalLoginASCII: the ASCII fast path gives what NFKC and case folding give, for every
+// ASCII byte in every position and for random ASCII logins.
+func TestCanonicalLoginASCII(t *testing.T) {
+	var logins []string
+	for c := range 128 {
+		b := string(rune(c))
+		logins = append(logins, b, "a"+b+"Z", " Al"+b+"ice@Example.ORG ")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			b[i] = byte(rng.IntN(128))
+		}
+		logins = append(logins, string(b))
+	}
+	for _, l := range logins {
+		if got, want := identity.CanonicalLogin(l), identity.FoldNFKC(strings.TrimSpace(l)); got != want {
+			t.Fatalf("CanonicalLogin(%q) = %q, want %q", l, got, want)
 		}
 	}
 }

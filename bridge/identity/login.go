@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
@@ -14,8 +15,19 @@ import (
 // CanonicalLogin is the form under which a typed login is throttled and hashed: NFKC (full-
 // and half-width letters alike, as SQL Server's collations treat them) and Unicode case folding.
 func CanonicalLogin(login string) string {
-	return cases.Fold().String(norm.NFKC.String(strings.TrimSpace(login)))
+	login = strings.TrimSpace(login)
+	for i := 0; i < len(login); i++ {
+		if login[i] >= utf8.RuneSelf {
+			return foldNFKC(login)
+		}
+	}
+	// ASCII (most logins, every client id the client-authentication throttle counts): NFKC
+	// leaves it as it is and case folding maps only A-Z in it.
+	return strings.ToLower(login)
 }
+
+// foldNFKC is CanonicalLogin's general case.
+func foldNFKC(login string) string { return cases.Fold().String(norm.NFKC.String(login)) }
 
 // LoginUsable reports whether a typed login has no invisible code points: format characters
 // (soft hyphen, zero-width joiners, bidi marks...), other default-ignorable code points,
