@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"encoding/json"
 	"strconv"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -96,4 +97,94 @@ func appendIDTokenRegistered(b []byte, c *oidc.IDTokenClaims) ([]byte, bool) {
 	str("phone_number", c.PhoneNumber)
 	flag("phone_number_verified", bool(c.PhoneNumberVerified))
 	return append(b, '}'), true
+}
+
+// registeredWritten reports whether appendIDTokenRegistered writes the claim name for c (the
+// claim is one of its fields and not empty), so that an extra claim of that name is left out,
+// as oidc.IDTokenClaims.MarshalJSON does; TestAppendIDTokenRegistered checks it against what was
+// written. Asked per extra claim instead of scanning the written JSON for its names.
+func registeredWritten(c *oidc.IDTokenClaims, name string) bool {
+	t, p := &c.TokenClaims, &c.UserInfoProfile
+	switch name {
+	case "iss":
+		return t.Issuer != ""
+	case "sub":
+		return t.Subject != ""
+	case "aud":
+		return len(t.Audience) > 0
+	case "exp":
+		return t.Expiration != 0
+	case "iat":
+		return t.IssuedAt != 0
+	case "auth_time":
+		return t.AuthTime != 0
+	case "nonce":
+		return t.Nonce != ""
+	case "acr":
+		return t.AuthenticationContextClassReference != ""
+	case "amr":
+		return len(t.AuthenticationMethodsReferences) > 0
+	case "azp":
+		return t.AuthorizedParty != ""
+	case "client_id":
+		return t.ClientID != ""
+	case "jti":
+		return t.JWTID != ""
+	case "nbf":
+		return c.NotBefore != 0
+	case "at_hash":
+		return c.AccessTokenHash != ""
+	case "c_hash":
+		return c.CodeHash != ""
+	case "sid":
+		return c.SessionID != ""
+	case "name":
+		return p.Name != ""
+	case "given_name":
+		return p.GivenName != ""
+	case "family_name":
+		return p.FamilyName != ""
+	case "middle_name":
+		return p.MiddleName != ""
+	case "nickname":
+		return p.Nickname != ""
+	case "profile":
+		return p.Profile != ""
+	case "picture":
+		return p.Picture != ""
+	case "website":
+		return p.Website != ""
+	case "gender":
+		return p.Gender != ""
+	case "birthdate":
+		return p.Birthdate != ""
+	case "zoneinfo":
+		return p.Zoneinfo != ""
+	case "updated_at":
+		return p.UpdatedAt != 0
+	case "preferred_username":
+		return p.PreferredUsername != ""
+	case "email":
+		return c.Email != ""
+	case "email_verified":
+		return bool(c.EmailVerified)
+	case "phone_number":
+		return c.PhoneNumber != ""
+	case "phone_number_verified":
+		return bool(c.PhoneNumberVerified)
+	}
+	return false
+}
+
+// appendClaimValue appends v as encoding/json encodes it: strings and booleans directly, the
+// rest through encoding/json.
+func appendClaimValue(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case string:
+		return appendJSONString(b, x), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	}
+	q, err := json.Marshal(v)
+	return append(b, q...), err
 }

@@ -72,6 +72,18 @@ func TestAppendIDTokenRegistered(t *testing.T) {
 			}
 			continue
 		}
+		written := map[string]bool{}
+		for _, r := range topLevelKeys(got, nil) {
+			written[string(got[r[0]:r[1]])] = true
+		}
+		for _, n := range []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp",
+			"client_id", "jti", "nbf", "at_hash", "c_hash", "sid", "name", "given_name", "family_name", "middle_name",
+			"nickname", "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "updated_at",
+			"preferred_username", "email", "email_verified", "phone_number", "phone_number_verified", "groups", "country", ""} {
+			if registeredWritten(c, n) != written[n] {
+				t.Fatalf("case %d: registeredWritten(%q) = %v, written %v: %s", i, n, !written[n], written[n], got)
+			}
+		}
 		want, err := json.Marshal(c)
 		if err != nil {
 			t.Fatal(err)

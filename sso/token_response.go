@@ -151,10 +151,19 @@ func idTokenPayload(c *oidc.IDTokenClaims) ([]byte, error) {
 	if len(extra) == 0 {
 		return out, nil
 	}
-	taken := topLevelKeys(out, make([][2]int, 0, 24))
-	names := make([]string, 0, len(extra))
+	var taken func(string) bool
+	if ok {
+		taken = func(k string) bool { return registeredWritten(c, k) }
+	} else {
+		keys := topLevelKeys(out, make([][2]int, 0, 24))
+		taken = func(k string) bool {
+			return slices.ContainsFunc(keys, func(r [2]int) bool { return string(out[r[0]:r[1]]) == k })
+		}
+	}
+	var stack [16]string
+	names := stack[:0]
 	for k := range extra {
-		if !slices.ContainsFunc(taken, func(r [2]int) bool { return string(out[r[0]:r[1]]) == k }) {
+		if !taken(k) {
 			names = append(names, k)
 		}
 	}
@@ -165,18 +174,16 @@ func idTokenPayload(c *oidc.IDTokenClaims) ([]byte, error) {
 	out = out[:len(out)-1] // the closing brace
 	first := len(out) == 1 // "{" alone: no registered claim
 	for _, k := range names {
-		v, err := json.Marshal(extra[k])
-		if err != nil {
-			return nil, fmt.Errorf("id token claim %q: %w", k, err)
-		}
 		if !first {
 			out = append(out, ',')
 		}
 		first = false
-		name, _ := json.Marshal(k)
-		out = append(out, name...)
+		out = appendJSONString(out, k)
 		out = append(out, ':')
-		out = append(out, v...)
+		var err error
+		if out, err = appendClaimValue(out, extra[k]); err != nil {
+			return nil, fmt.Errorf("id token claim %q: %w", k, err)
+		}
 	}
 	return append(out, '}'), nil
 }
