@@ -43,15 +43,19 @@ func ReleaseStartupPages(evict bool) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var f *os.File
+	var (
+		f       *os.File
+		openErr error
+	)
 	if evict {
-		if f, err = os.Open(exe); err != nil {
-			return 0, fmt.Errorf("procmem: open executable: %w", err)
+		// An executable the service user may run but not read (mode 0711) is still unmapped,
+		// just not dropped from the page cache.
+		if f, openErr = os.Open(exe); openErr == nil {
+			defer f.Close()
+			// Dirty pages (a binary linked moments ago) cannot be dropped: write them first. A
+			// file system that cannot sync a read-only descriptor only keeps those pages cached.
+			_ = unix.Fdatasync(int(f.Fd()))
 		}
-		defer f.Close()
-		// Dirty pages (a binary linked moments ago) cannot be dropped: write them first. A file
-		// system that cannot sync a read-only descriptor only keeps those pages cached.
-		_ = unix.Fdatasync(int(f.Fd()))
 	}
 	// From here to the page cache drop, as little code as possible runs: every page the
 	// process maps again in between (the code of this loop, whole large folios of it) stays in
@@ -68,6 +72,9 @@ func ReleaseStartupPages(evict bool) (int64, error) {
 			return released, fmt.Errorf("procmem: madvise %x-%x: %w", m.start, m.end, errno)
 		}
 		released += m.rss << 10
+	}
+	if openErr != nil {
+		return released, fmt.Errorf("procmem: open executable: %w", openErr)
 	}
 	if evict {
 		if _, _, errno := unix.RawSyscall6(unix.SYS_FADVISE64, f.Fd(), 0, 0, unix.FADV_DONTNEED, 0, 0); errno != 0 {
