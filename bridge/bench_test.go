@@ -179,6 +179,7 @@ func BenchmarkFullLogin(b *testing.B) {
 			cfg, _ := e.oauth(c.id, c.secret, e.rp+c.redirect, oauth2.AuthStyleInHeader)
 			b.ReportAllocs()
 			b.ResetTimer()
+			defer startCPU().report(b)
 			for i := 0; i < b.N; i++ {
 				code := e.signIn(e.browser(), cfg.AuthCodeURL("s"), "alice", "alice-password")
 				if _, err := cfg.Exchange(e.ctx(), code); err != nil {
