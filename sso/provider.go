@@ -638,6 +638,32 @@ func (p *Provider) Complete(ctx context.Context, id string, c Completion) (strin
 	return p.CallbackURL(id), nil
 }
 
+// IssuedCode is an authorization code made for a request before it is stored: the store
+// attaches Hash and ExpiresAt to the request in the same statement that completes it
+// (store.SignIn), and the browser goes straight on to RedirectURL, the authorization response
+// op's callback would have sent (code, state and RFC 9207's iss at the request's redirect_uri).
+type IssuedCode struct {
+	Hash        string
+	ExpiresAt   time.Time
+	RedirectURL string
+}
+
+// NewCode makes the authorization code of a request about to be completed, as op's callback
+// makes it (op.BuildAuthRequestCode), and its authorization response. Nothing is stored: the
+// code is worth nothing until the completion that carries its hash commits.
+func (p *Provider) NewCode(ar *AuthRequest) (*IssuedCode, error) {
+	code, err := op.BuildAuthRequestCode(authRequest{ar}, p.op.Crypto())
+	if err != nil {
+		return nil, fmt.Errorf("new code: %w", err)
+	}
+	u, err := op.AuthResponseURL(ar.RedirectURI, oidc.ResponseType(ar.ResponseType), oidc.ResponseMode(ar.ResponseMode),
+		&op.CodeResponseType{Code: code, State: ar.State}, p.op.Encoder())
+	if err != nil {
+		return nil, fmt.Errorf("new code: %w", err)
+	}
+	return &IssuedCode{Hash: HashToken(code), ExpiresAt: p.storage.now().Add(p.storage.life.Code), RedirectURL: withIss(u, p.cfg.Issuer)}, nil
+}
+
 // CallbackURL is op's authorize callback for an auth request (relative to the issuer).
 func (p *Provider) CallbackURL(id string) string {
 	return PathAuthCallback + "?id=" + id

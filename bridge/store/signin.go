@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -19,6 +20,12 @@ type SignIn struct {
 	RequestID     string
 	Completion    sso.Completion
 	RequestClient string
+	// CodeHash, when not empty, is the hash of the authorization code issued with the
+	// completion (sso.Provider.NewCode), and CodeExpires its expiry: the statement that
+	// completes the request attaches it (SaveCode's transition, in the same write), so the
+	// request is completed with its code or not at all.
+	CodeHash    string
+	CodeExpires time.Time
 }
 
 // SignInStore writes a sign-in in one transaction instead of four (CreateSession, Audit,
@@ -30,6 +37,7 @@ type SignInStore interface {
 	// pending (sso.ErrAuthRequestUsed), is bound to another browser (sso.ErrAuthRequestElsewhere)
 	// or is unknown or expired (sso.ErrNotFound), nothing of it changes, the session (with no
 	// client) and the audit row are written all the same (as the four writes did), and that
-	// error is returned. Any other error writes nothing.
+	// error is returned, and no code is attached. Any other error (a code hash already in
+	// use among them) writes nothing.
 	CompleteSignIn(ctx context.Context, in *SignIn) error
 }

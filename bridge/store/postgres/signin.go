@@ -43,9 +43,17 @@ func (s *Store) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
 			}
 		}
 		c := in.Completion
-		err := execOne(ctx, tx, `UPDATE auth_requests SET done = TRUE, subject = $1, auth_time = $2, amr = $3, session_id = $4
-			WHERE id = $5 AND NOT done AND browser = $6 AND expires_at > $7`,
-			c.Subject, ts(c.AuthTime), encList(c.AMR), c.SessionID, in.RequestID, c.Browser, ts(now))
+		var err error
+		if in.CodeHash != "" {
+			err = execOne(ctx, tx, `UPDATE auth_requests SET done = TRUE, subject = $1, auth_time = $2, amr = $3, session_id = $4,
+				code_hash = $5, code_expires = $6, code_consumed = FALSE
+				WHERE id = $7 AND NOT done AND browser = $8 AND expires_at > $9`,
+				c.Subject, ts(c.AuthTime), encList(c.AMR), c.SessionID, in.CodeHash, ts(in.CodeExpires), in.RequestID, c.Browser, ts(now))
+		} else {
+			err = execOne(ctx, tx, `UPDATE auth_requests SET done = TRUE, subject = $1, auth_time = $2, amr = $3, session_id = $4
+				WHERE id = $5 AND NOT done AND browser = $6 AND expires_at > $7`,
+				c.Subject, ts(c.AuthTime), encList(c.AMR), c.SessionID, in.RequestID, c.Browser, ts(now))
+		}
 		switch {
 		case isNoRows(err):
 			return nil // the session and audit row are kept; the request stays as it is

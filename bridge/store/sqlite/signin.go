@@ -40,8 +40,15 @@ func (s *Store) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
 			}
 		}
 		c := in.Completion
-		res, err := tx.StmtContext(ctx, s.st.completeAuthRequest).ExecContext(ctx, c.Subject, ts(c.AuthTime), encList(c.AMR),
-			c.SessionID, in.RequestID, c.Browser, ts(now))
+		var res sql.Result
+		var err error
+		if in.CodeHash != "" {
+			res, err = tx.StmtContext(ctx, s.st.completeWithCode).ExecContext(ctx, c.Subject, ts(c.AuthTime), encList(c.AMR),
+				c.SessionID, in.CodeHash, ts(in.CodeExpires), in.RequestID, c.Browser, ts(now))
+		} else {
+			res, err = tx.StmtContext(ctx, s.st.completeAuthRequest).ExecContext(ctx, c.Subject, ts(c.AuthTime), encList(c.AMR),
+				c.SessionID, in.RequestID, c.Browser, ts(now))
+		}
 		switch err := affectedOne(res, err); {
 		case errors.Is(err, sql.ErrNoRows):
 			return nil // the session and audit row are kept; the request stays as it is

@@ -16,6 +16,8 @@ var signInTests = []test{
 	{"RequestNotPending", testSignInRequestNotPending},
 	{"FailedWriteWritesNothing", testSignInFailedWriteWritesNothing},
 	{"Race", testSignInRace},
+	{"CodeWithCompletion", testSignInCodeWithCompletion},
+	{"CodeConflictWritesNothing", testSignInCodeConflictWritesNothing},
 	{"ResetNoticeTakenOnce", testResetNoticeTakenOnce},
 }
 
@@ -219,4 +221,75 @@ func testResetNoticeTakenOnce(t *testing.T, h *H) {
 	if told != 1 {
 		t.Fatalf("%d of %d racing sign-ins told of one notice, want 1", told, n)
 	}
+}
+
+// testSignInCodeWithCompletion: a sign-in that carries its code (CodeHash) completes the request
+// with the code attached, as CompleteAuthRequest then SaveCode would: the code finds the
+// completed request, no second code can be saved, and the request cannot be completed again. A
+// sign-in whose request is not pending attaches no code.
+func testSignInCodeWithCompletion(t *testing.T, h *H) {
+	ar := h.boundRequest("browser-a")
+	in := h.signIn(ar, "browser-a")
+	in.CodeHash, in.CodeExpires = ssotest.RandomID(), h.Now.Add(60e9)
+	ssotest.NoErr(t, h.S.CompleteSignIn(h.Ctx, in), "CompleteSignIn with a code")
+	got, err := h.S.AuthRequestByCode(h.Ctx, in.CodeHash)
+	ssotest.NoErr(t, err, "AuthRequestByCode")
+	if got.ID != ar.ID || !got.Done || got.CodeConsumed || got.SessionID != in.Session.ID || got.Subject != in.Session.Subject {
+		t.Errorf("request by code: id %q done %v consumed %v session %q subject %q", got.ID, got.Done, got.CodeConsumed, got.SessionID, got.Subject)
+	}
+	ssotest.IsErr(t, h.S.SaveCode(h.Ctx, ar.ID, ssotest.RandomID(), h.Now.Add(60e9)), sso.ErrNotFound, "SaveCode of a request with its code")
+	again := h.signIn(ar, "browser-a")
+	again.CodeHash, again.CodeExpires = ssotest.RandomID(), h.Now.Add(60e9)
+	ssotest.IsErr(t, h.S.CompleteSignIn(h.Ctx, again), sso.ErrAuthRequestUsed, "CompleteSignIn with a code again")
+	if _, err := h.S.AuthRequestByCode(h.Ctx, again.CodeHash); !errors.Is(err, sso.ErrNotFound) {
+		t.Errorf("the second sign-in's code: %v, want ErrNotFound", err)
+	}
+	if got, err := h.S.AuthRequestByCode(h.Ctx, in.CodeHash); err != nil || got.SessionID != in.Session.ID {
+		t.Errorf("the first code after a second sign-in: %v, %v", got, err)
+	}
+	// Bound to another browser, or unknown: no code either.
+	for _, ar := range []*sso.AuthRequest{h.boundRequest("browser-b"), h.sso().NewAuthRequest()} {
+		in := h.signIn(ar, "browser-a")
+		in.CodeHash, in.CodeExpires = ssotest.RandomID(), h.Now.Add(60e9)
+		if err := h.S.CompleteSignIn(h.Ctx, in); err == nil {
+			t.Fatal("CompleteSignIn of a request not pending for this browser succeeded")
+		}
+		if _, err := h.S.AuthRequestByCode(h.Ctx, in.CodeHash); !errors.Is(err, sso.ErrNotFound) {
+			t.Errorf("code of a refused sign-in: %v, want ErrNotFound", err)
+		}
+	}
+}
+
+// testSignInCodeConflictWritesNothing: the completion and its code are committed together or
+// not at all: a code hash already in use fails the whole sign-in (no session, no audit row, the
+// request still pending), and the request can then be completed.
+func testSignInCodeConflictWritesNothing(t *testing.T, h *H) {
+	first := h.boundRequest("browser-a")
+	in := h.signIn(first, "browser-a")
+	in.CodeHash, in.CodeExpires = ssotest.RandomID(), h.Now.Add(60e9)
+	ssotest.NoErr(t, h.S.CompleteSignIn(h.Ctx, in), "CompleteSignIn")
+	ar := h.boundRequest("browser-a")
+	clash := h.signIn(ar, "browser-a")
+	clash.CodeHash, clash.CodeExpires = in.CodeHash, h.Now.Add(60e9)
+	err := h.S.CompleteSignIn(h.Ctx, clash)
+	if err == nil || errors.Is(err, sso.ErrAuthRequestUsed) || errors.Is(err, sso.ErrNotFound) {
+		t.Fatalf("CompleteSignIn with a code hash in use = %v, want a write error", err)
+	}
+	if _, err := h.S.Session(h.Ctx, clash.Session.ID); !errors.Is(err, sso.ErrNotFound) {
+		t.Errorf("session after a failed sign-in: %v, want ErrNotFound", err)
+	}
+	if n := h.auditRows(clash.Session.Subject); n != 0 {
+		t.Errorf("%d audit rows after a failed sign-in, want 0", n)
+	}
+	got, err := h.S.AuthRequest(h.Ctx, ar.ID)
+	ssotest.NoErr(t, err, "AuthRequest")
+	if got.Done {
+		t.Error("request completed by a failed sign-in")
+	}
+	if got, err := h.S.AuthRequestByCode(h.Ctx, in.CodeHash); err != nil || got.ID != first.ID {
+		t.Errorf("the code in use now finds %v, %v; want the first request", got, err)
+	}
+	retry := h.signIn(ar, "browser-a")
+	retry.CodeHash, retry.CodeExpires = ssotest.RandomID(), h.Now.Add(60e9)
+	ssotest.NoErr(t, h.S.CompleteSignIn(h.Ctx, retry), "CompleteSignIn after a failed one")
 }

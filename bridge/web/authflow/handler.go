@@ -52,6 +52,9 @@ type Provider interface {
 	Complete(ctx context.Context, id string, c sso.Completion) (string, error)
 	// CallbackURL is op's callback that issues the code of a completed request.
 	CallbackURL(id string) string
+	// NewCode makes the code of a request about to be completed with it (store.SignIn) and
+	// the authorization response that carries it to the app; nothing is stored.
+	NewCode(ar *sso.AuthRequest) (*sso.IssuedCode, error)
 	// ErrorRedirect is the client redirect that carries an OAuth error for a request.
 	ErrorRedirect(ar *sso.AuthRequest, e *oidc.Error) (string, error)
 	// DeviceEnabled reports whether the device flow runs; DeviceLogin and DeviceDone are its

@@ -74,13 +74,21 @@ func (h *Handler) openFreshOr(c echo.Context, err error) error {
 	return err
 }
 
-// completeFresh completes ar with the request's fresh session in one transaction and sends the
-// browser on to op's callback; the caller has made every check complete makes.
+// completeFresh completes ar with the request's fresh session and its authorization code in one
+// transaction and sends the browser straight on to the app with the code; the caller has made
+// every check complete makes. The code is the one op's callback would have issued next (the
+// browser that completed the request, with the session it has just been given, collecting it),
+// so that hop is left out: the request is completed once, by the browser it is bound to, and
+// its code exists only if that completion committed.
 func (h *Handler) completeFresh(c echo.Context, f *freshSession, ar *sso.AuthRequest, completion sso.Completion) error {
 	ctx := c.Request().Context()
+	code, err := h.Provider.NewCode(ar)
+	if err != nil {
+		return h.openFreshOr(c, err)
+	}
 	h.Audit.Prepare(ctx, f.audit)
-	err := h.Store.CompleteSignIn(ctx, &store.SignIn{Session: f.sess, Audit: f.audit, RequestID: ar.ID,
-		Completion: completion, RequestClient: ar.ClientID})
+	err = h.Store.CompleteSignIn(ctx, &store.SignIn{Session: f.sess, Audit: f.audit, RequestID: ar.ID,
+		Completion: completion, RequestClient: ar.ClientID, CodeHash: code.Hash, CodeExpires: code.ExpiresAt})
 	if err != nil && !errors.Is(err, sso.ErrAuthRequestUsed) && !errors.Is(err, sso.ErrAuthRequestElsewhere) && !errors.Is(err, sso.ErrNotFound) {
 		h.Audit.WriteFailed(ctx, f.audit, err)
 		return fmt.Errorf("complete sign-in: %w", err)
@@ -93,5 +101,5 @@ func (h *Handler) completeFresh(c echo.Context, f *freshSession, ar *sso.AuthReq
 	if err != nil {
 		return h.RequestStateError(c, ar, nil, err)
 	}
-	return c.Redirect(http.StatusSeeOther, h.Provider.CallbackURL(ar.ID))
+	return c.Redirect(http.StatusSeeOther, code.RedirectURL)
 }

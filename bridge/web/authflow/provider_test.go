@@ -46,6 +46,8 @@ func (fakeProvider) Complete(context.Context, string, sso.Completion) (string, e
 
 func (fakeProvider) CallbackURL(id string) string { return sso.PathAuthCallback + "?id=" + id }
 
+func (fakeProvider) NewCode(*sso.AuthRequest) (*sso.IssuedCode, error) { return nil, sso.ErrNotFound }
+
 func (fakeProvider) ErrorRedirect(*sso.AuthRequest, *oidc.Error) (string, error) { return "", nil }
 func (fakeProvider) DeviceEnabled() bool                                         { return false }
 func (fakeProvider) DeviceLogin(context.Context, string) (*sso.DeviceAuthorization, string, error) {
