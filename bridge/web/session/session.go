@@ -112,13 +112,18 @@ func (cs *Cookies) BrowserID(c echo.Context) (string, error) {
 
 // RequestBrowser returns what binds a sign-in request to this browser: the hash of a random
 // nonce kept in the (sealed) cookie, created and saved when needed. It does not change at
-// sign-in, so a request started before signing in is finished after it.
+// sign-in, so a request started before signing in is finished after it. A new cookie gets its
+// browser id (BrowserID) in the same save: the login page that binds a request then asks for
+// its CSRF token, and the response carries one cookie instead of two.
 func (cs *Cookies) RequestBrowser(c echo.Context) (string, error) {
 	sess := cs.get(c.Request())
 	nonce := str(sess, keyBinding)
 	if nonce == "" {
 		nonce = sso.RandomToken()
 		sess.Values[keyBinding] = nonce
+		if str(sess, keyBrowser) == "" {
+			sess.Values[keyBrowser] = sso.RandomToken()
+		}
 		if err := sess.Save(c.Request(), c.Response()); err != nil {
 			return "", err
 		}

@@ -97,3 +97,42 @@ func TestCSRF(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginPageOneCookie: a new browser's first page binds a request (RequestBrowser) and asks
+// for the form's CSRF token: the response sets the cookie once, and that cookie carries both
+// (the token passes with it and the binding is the same on the next request).
+func TestLoginPageOneCookie(t *testing.T) {
+	k := func(b byte) []byte { return []byte(strings.Repeat(string(rune(b)), 32)) }
+	cs := New(Config{HashKey: k('a'), BlockKey: k('b'), CSRFKey: k('c'), Lifetime: time.Hour}, nil, nil)
+	e := echo.New()
+	req := httptest.NewRequest(http.MethodGet, "/login", nil)
+	rec := httptest.NewRecorder()
+	c := e.NewContext(req, rec)
+	binding, err := cs.RequestBrowser(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := cs.CSRFToken(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rec.Header().Values("Set-Cookie")); n != 1 {
+		t.Fatalf("%d Set-Cookie headers, want 1", n)
+	}
+	req = httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(url.Values{"csrf": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, ck := range rec.Result().Cookies() {
+		req.AddCookie(ck)
+	}
+	rec = httptest.NewRecorder()
+	c = e.NewContext(req, rec)
+	if err := cs.CheckCSRF(c); err != nil {
+		t.Fatalf("CheckCSRF with the page's cookie: %v", err)
+	}
+	if again, err := cs.RequestBrowser(c); err != nil || again != binding {
+		t.Fatalf("binding on the next request %q, %v; want %q", again, err, binding)
+	}
+	if n := len(rec.Header().Values("Set-Cookie")); n != 0 {
+		t.Fatalf("the next request set the cookie %d times, want 0", n)
+	}
+}
