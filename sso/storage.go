@@ -283,7 +283,18 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid code")
 	}
 	h := HashToken(code)
-	ar, err := s.store.AuthRequestByCode(ctx, h)
+	var (
+		ar       *AuthRequest
+		live     bool
+		liveRead bool // live was read with the request
+		err      error
+	)
+	if r, ok := s.store.(CodeSessionReader); ok {
+		ar, live, err = r.AuthRequestByCodeSession(ctx, h)
+		liveRead = true
+	} else {
+		ar, err = s.store.AuthRequestByCode(ctx, h)
+	}
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, oidc.ErrInvalidGrant().WithDescription("invalid or expired code")
@@ -302,12 +313,16 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if ar.SessionID != "" {
 		// The session that signed in must still be live: one ended since (signed out, ended by
 		// an administrator) has had its back-channel logouts already, so its code gives nothing.
-		if _, err := s.store.Session(ctx, ar.SessionID); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				s.hooks.Event(ctx, "token.code_session_ended", ar.Subject, ar.ClientID, "code of an ended session refused")
-				return nil, oidc.ErrInvalidGrant().WithDescription("the sign-in session of this code has ended")
+		if !liveRead {
+			_, err := s.store.Session(ctx, ar.SessionID)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, oidc.ErrServerError().WithParent(err)
 			}
-			return nil, oidc.ErrServerError().WithParent(err)
+			live = err == nil
+		}
+		if !live {
+			s.hooks.Event(ctx, "token.code_session_ended", ar.Subject, ar.ClientID, "code of an ended session refused")
+			return nil, oidc.ErrInvalidGrant().WithDescription("the sign-in session of this code has ended")
 		}
 	}
 	return codeRequest{authRequest{ar}, h}, nil

@@ -302,6 +302,16 @@ type SecretStore interface {
 }
 
 // Store is all the persistence the provider needs.
+// CodeSessionReader is a store that finds a code's request and tells whether the request's
+// session is live in one read (the code exchange's two checks), instead of AuthRequestByCode
+// followed by Session. Optional: the provider reads twice without it.
+type CodeSessionReader interface {
+	// AuthRequestByCodeSession is AuthRequestByCode that also reports whether the request's
+	// session (SessionID) is live: found by Session, neither ended nor expired. It reports
+	// false when the request has no session.
+	AuthRequestByCodeSession(ctx context.Context, codeHash string) (*AuthRequest, bool, error)
+}
+
 type Store interface {
 	AuthRequestStore
 	TokenStore

@@ -152,6 +152,27 @@ func (s *Store) AuthRequestByCode(ctx context.Context, codeHash string) (*sso.Au
 	return r, nil
 }
 
+// AuthRequestByCodeSession is AuthRequestByCode and whether the request's session is live, in
+// one query (sso.CodeSessionReader).
+func (s *Store) AuthRequestByCodeSession(ctx context.Context, codeHash string) (*sso.AuthRequest, bool, error) {
+	var live bool
+	r, err := scanAuthRequest(extraCols{s.pool.QueryRow(ctx, `SELECT `+authRequestCols+`, EXISTS (SELECT 1 FROM sessions s
+		WHERE s.id = auth_requests.session_id AND NOT s.ended AND s.expires_at > $2)
+		FROM auth_requests WHERE code_hash = $1 AND code_expires > $2`, codeHash, ts(s.clock())), []any{&live}})
+	if err != nil {
+		return nil, false, wrap("auth request by code", err)
+	}
+	return r, live, nil
+}
+
+// extraCols scans a row with columns after the ones its reader knows (appended to its dest).
+type extraCols struct {
+	row   pgx.Row
+	extra []any
+}
+
+func (e extraCols) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
+
 // DeleteAuthRequest deletes the request and its code (idempotent).
 func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM auth_requests WHERE id = $1`, id)

@@ -143,6 +143,27 @@ func (s *Store) AuthRequestByCode(ctx context.Context, codeHash string) (*sso.Au
 	return r, nil
 }
 
+// AuthRequestByCodeSession is AuthRequestByCode and whether the request's session is live, in
+// one read (sso.CodeSessionReader).
+func (s *Store) AuthRequestByCodeSession(ctx context.Context, codeHash string) (*sso.AuthRequest, bool, error) {
+	var live bool
+	r, err := readRow(ctx, s, s.st.authRequestByCodeSession, func(row scanner) (*sso.AuthRequest, error) {
+		return scanAuthRequest(extraCols{row, []any{&live}})
+	}, codeHash, ts(s.clock()))
+	if err != nil {
+		return nil, false, wrap("auth request by code", err)
+	}
+	return r, live, nil
+}
+
+// extraCols scans a row with columns after the ones its reader knows (appended to its dest).
+type extraCols struct {
+	row   scanner
+	extra []any
+}
+
+func (e extraCols) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
+
 // DeleteAuthRequest deletes the request and its code (idempotent).
 func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
 	_, err := s.wexec(ctx, `DELETE FROM auth_requests WHERE id = ?`, id)

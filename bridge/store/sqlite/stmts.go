@@ -29,13 +29,15 @@ type stmts struct {
 	consent           *sql.Stmt
 	authRequest       *sql.Stmt
 	authRequestByCode *sql.Stmt
-	family            *sql.Stmt
-	legacyRefresh     *sql.Stmt
-	accessRevoked     *sql.Stmt
-	session           *sql.Stmt
-	totp              *sql.Stmt // a sign-in asks for the member's factors (twice)
-	webauthnCreds     *sql.Stmt
-	resetNotice       *sql.Stmt
+	// authRequestByCodeSession is authRequestByCode with whether its session is live.
+	authRequestByCodeSession *sql.Stmt
+	family                   *sql.Stmt
+	legacyRefresh            *sql.Stmt
+	accessRevoked            *sql.Stmt
+	session                  *sql.Stmt
+	totp                     *sql.Stmt // a sign-in asks for the member's factors (twice)
+	webauthnCreds            *sql.Stmt
+	resetNotice              *sql.Stmt
 
 	// writes (IssueTokens and friends)
 	consumeCode         *sql.Stmt
@@ -67,6 +69,9 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 	}{
 		{&st.authRequest, r, `SELECT ` + authRequestCols + ` FROM auth_requests WHERE id = ? AND expires_at > ?`},
 		{&st.authRequestByCode, r, `SELECT ` + authRequestCols + ` FROM auth_requests WHERE code_hash = ? AND code_expires > ?`},
+		{&st.authRequestByCodeSession, r, `SELECT ` + authRequestCols + `, EXISTS (SELECT 1 FROM sessions s
+			WHERE s.id = auth_requests.session_id AND s.ended = 0 AND s.expires_at > ?2)
+			FROM auth_requests WHERE code_hash = ?1 AND code_expires > ?2`},
 		{&st.family, r, `SELECT ` + familyCols + ` FROM families WHERE family_id = ? AND expires_at > ?`},
 		{&st.legacyRefresh, r, `SELECT ` + familyCols + ` FROM families WHERE family_id =
 			(SELECT family_id FROM legacy_refresh_tokens WHERE hash = ?) AND expires_at > ?`},
@@ -133,7 +138,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 func (st *stmts) close() error {
 	var errs []error
 	for _, p := range []**sql.Stmt{
-		&st.authRequest, &st.authRequestByCode, &st.totp, &st.webauthnCreds, &st.resetNotice, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session,
+		&st.authRequest, &st.authRequestByCode, &st.authRequestByCodeSession, &st.totp, &st.webauthnCreds, &st.resetNotice, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session,
 		&st.consumeCode, &st.codeState, &st.rotate, &st.familyState, &st.insertFamily, &st.revokeFamily, &st.completeAuthRequest,
 		&st.saveCode, &st.completeWithCode, &st.createAuthRequest, &st.addSessionClient, &st.touchSession, &st.savepoint, &st.release, &st.rollbackTo,
 		&st.subjectByID, &st.subjectByKey, &st.consent, &st.bindAuthRequest, &st.insertSession, &st.putSubject, &st.insertAudit,
