@@ -67,7 +67,8 @@ func (w *writeCounter) counts() [5]int64 {
 // statement that completes the request (no SaveCode, no authorize callback hop); a sign-in that
 // stops at the consent page writes its session and audit row before showing it (the consent
 // page needs the session), and the completion later. What ends up stored is the same either
-// way. The login page and the form post read the request once each.
+// way. The login page claims the request (bound and read in one write) and the form post reads
+// it once.
 func TestPasswordSignInOneWrite(t *testing.T) {
 	var wc *writeCounter
 	e := newEnvDeps(t, false, nil, envDeps{store: func(t testing.TB) store.Store {
@@ -105,10 +106,11 @@ func TestPasswordSignInOneWrite(t *testing.T) {
 	before, reads, saves := wc.counts(), wc.authRequestReads.Load(), wc.saveCode.Load()
 	code := e.signIn(e.browser(), web.AuthCodeURL("s"), "alice", "alice-password")
 	check("sign-in to a trusted app", before, [5]int64{0, 0, 0, 0, 1})
-	// The login page and the form post read the request; the form post's answer carries the
-	// code (no authorize callback, which read it a third time).
-	if n := wc.authRequestReads.Load() - reads; n != 2 {
-		t.Errorf("the sign-in read its auth request %d times, want 2", n)
+	// The form post reads the request; the login page binds and reads it in one write
+	// (ClaimAuthRequest), and the form post's answer carries the code (no authorize callback,
+	// which read it a third time).
+	if n := wc.authRequestReads.Load() - reads; n != 1 {
+		t.Errorf("the sign-in read its auth request %d times, want 1", n)
 	}
 	if n := wc.saveCode.Load() - saves; n != 0 {
 		t.Errorf("the sign-in saved its code in %d separate writes, want 0 (with the completion)", n)

@@ -40,4 +40,10 @@ type SignInStore interface {
 	// error is returned, and no code is attached. Any other error (a code hash already in
 	// use among them) writes nothing.
 	CompleteSignIn(ctx context.Context, in *SignIn) error
+	// ClaimAuthRequest binds a pending request that no browser has claimed yet to browser and
+	// returns it as now stored, in one write: the login page's read and BindAuthRequest (the
+	// same compare-and-set: pending, unbound, not expired). It returns nil and no error when it
+	// bound nothing (the request is bound already, finished, expired or unknown): the caller
+	// then reads the request to learn which.
+	ClaimAuthRequest(ctx context.Context, id, browser string) (*sso.AuthRequest, error)
 }

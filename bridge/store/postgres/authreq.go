@@ -74,6 +74,23 @@ func (s *Store) AuthRequest(ctx context.Context, id string) (*sso.AuthRequest, e
 	return r, nil
 }
 
+// ClaimAuthRequest binds a pending, unbound request to browser and returns it, in one statement
+// (store.SignInStore); nil when it bound nothing.
+func (s *Store) ClaimAuthRequest(ctx context.Context, id, browser string) (*sso.AuthRequest, error) {
+	if browser == "" {
+		return nil, errors.New("postgres: claim auth request: empty browser")
+	}
+	r, err := scanAuthRequest(s.pool.QueryRow(ctx, `UPDATE auth_requests SET browser = $1
+		WHERE id = $2 AND NOT done AND browser = '' AND expires_at > $3 RETURNING `+authRequestCols, browser, id, ts(s.clock())))
+	if isNoRows(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap("claim auth request", err)
+	}
+	return r, nil
+}
+
 // BindAuthRequest binds a pending request to a browser, once (compare-and-set).
 func (s *Store) BindAuthRequest(ctx context.Context, id, browser string) error {
 	if browser == "" {

@@ -86,6 +86,26 @@ func (s *Store) BindAuthRequest(ctx context.Context, id, browser string) error {
 	return nil
 }
 
+// ClaimAuthRequest binds a pending, unbound request to browser and returns it, in one statement
+// (store.SignInStore); nil when it bound nothing.
+func (s *Store) ClaimAuthRequest(ctx context.Context, id, browser string) (*sso.AuthRequest, error) {
+	if browser == "" {
+		return nil, errors.New("sqlite: claim auth request: empty browser")
+	}
+	if err := s.wgate.acquire(ctx); err != nil {
+		return nil, wrap("claim auth request", err)
+	}
+	defer s.wgate.release()
+	r, err := scanAuthRequest(s.st.claimAuthRequest.QueryRowContext(ctx, browser, id, ts(s.clock())))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap("claim auth request", err)
+	}
+	return r, nil
+}
+
 // CompleteAuthRequest moves a pending request bound to c.Browser to completed (compare-and-set).
 func (s *Store) CompleteAuthRequest(ctx context.Context, id string, c sso.Completion) error {
 	res, err := s.wexecStmt(ctx, s.st.completeAuthRequest, c.Subject, ts(c.AuthTime), encList(c.AMR),

@@ -48,6 +48,7 @@ type stmts struct {
 	revokeFamily        *sql.Stmt
 	completeAuthRequest *sql.Stmt
 	completeWithCode    *sql.Stmt // completeAuthRequest and saveCode in one statement
+	claimAuthRequest    *sql.Stmt // bindAuthRequest returning the request
 	saveCode            *sql.Stmt
 	createAuthRequest   *sql.Stmt
 	addSessionClient    *sql.Stmt
@@ -90,6 +91,8 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.revokeFamily, w, `UPDATE families SET revoked = 1 WHERE family_id = ? AND revoked = 0`},
 		{&st.completeAuthRequest, w, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?
 			WHERE id = ? AND done = 0 AND browser = ? AND expires_at > ?`},
+		{&st.claimAuthRequest, w, `UPDATE auth_requests SET browser = ?
+			WHERE id = ? AND done = 0 AND browser = '' AND expires_at > ? RETURNING ` + authRequestCols},
 		{&st.completeWithCode, w, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?,
 			code_hash = ?, code_expires = ?, code_consumed = 0
 			WHERE id = ? AND done = 0 AND browser = ? AND expires_at > ?`},
@@ -140,7 +143,7 @@ func (st *stmts) close() error {
 	for _, p := range []**sql.Stmt{
 		&st.authRequest, &st.authRequestByCode, &st.authRequestByCodeSession, &st.totp, &st.webauthnCreds, &st.resetNotice, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session,
 		&st.consumeCode, &st.codeState, &st.rotate, &st.familyState, &st.insertFamily, &st.revokeFamily, &st.completeAuthRequest,
-		&st.saveCode, &st.completeWithCode, &st.createAuthRequest, &st.addSessionClient, &st.touchSession, &st.savepoint, &st.release, &st.rollbackTo,
+		&st.saveCode, &st.completeWithCode, &st.claimAuthRequest, &st.createAuthRequest, &st.addSessionClient, &st.touchSession, &st.savepoint, &st.release, &st.rollbackTo,
 		&st.subjectByID, &st.subjectByKey, &st.consent, &st.bindAuthRequest, &st.insertSession, &st.putSubject, &st.insertAudit,
 	} {
 		if *p != nil {

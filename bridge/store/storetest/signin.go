@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
@@ -18,6 +20,8 @@ var signInTests = []test{
 	{"Race", testSignInRace},
 	{"CodeWithCompletion", testSignInCodeWithCompletion},
 	{"CodeConflictWritesNothing", testSignInCodeConflictWritesNothing},
+	{"Claim", testClaimAuthRequest},
+	{"ClaimRace", testClaimAuthRequestRace},
 	{"ResetNoticeTakenOnce", testResetNoticeTakenOnce},
 }
 
@@ -292,4 +296,80 @@ func testSignInCodeConflictWritesNothing(t *testing.T, h *H) {
 	retry := h.signIn(ar, "browser-a")
 	retry.CodeHash, retry.CodeExpires = ssotest.RandomID(), h.Now.Add(60e9)
 	ssotest.NoErr(t, h.S.CompleteSignIn(h.Ctx, retry), "CompleteSignIn after a failed one")
+}
+
+// testClaimAuthRequest: ClaimAuthRequest binds a pending, unbound request and returns it as
+// stored (BindAuthRequest's compare-and-set, with the read); a request bound already (to this
+// browser or another), finished, expired or unknown is left as it is and nil is returned.
+func testClaimAuthRequest(t *testing.T, h *H) {
+	ar := h.sso().NewAuthRequest()
+	ssotest.NoErr(t, h.S.CreateAuthRequest(h.Ctx, ar), "CreateAuthRequest")
+	got, err := h.S.ClaimAuthRequest(h.Ctx, ar.ID, "browser-a")
+	ssotest.NoErr(t, err, "ClaimAuthRequest")
+	if got == nil || got.Browser != "browser-a" {
+		t.Fatalf("claimed request %+v, want bound to browser-a", got)
+	}
+	stored, err := h.S.AuthRequest(h.Ctx, ar.ID)
+	ssotest.NoErr(t, err, "AuthRequest")
+	ssotest.Equal(t, got, stored, "claimed request")
+	for _, b := range []string{"browser-a", "browser-b"} {
+		if again, err := h.S.ClaimAuthRequest(h.Ctx, ar.ID, b); err != nil || again != nil {
+			t.Errorf("claim of a bound request by %s: %+v, %v; want nil, nil", b, again, err)
+		}
+	}
+	ssotest.IsErr(t, h.S.BindAuthRequest(h.Ctx, ar.ID, "browser-b"), sso.ErrAuthRequestElsewhere, "BindAuthRequest by another browser after a claim")
+	ssotest.NoErr(t, h.S.BindAuthRequest(h.Ctx, ar.ID, "browser-a"), "BindAuthRequest by the claiming browser")
+
+	done := h.sso().NewAuthRequest()
+	ssotest.NoErr(t, h.S.CreateAuthRequest(h.Ctx, done), "CreateAuthRequest")
+	ssotest.NoErr(t, h.S.CompleteAuthRequest(h.Ctx, done.ID, sso.Completion{Subject: "sub", AuthTime: h.Now, SessionID: "sid"}), "CompleteAuthRequest")
+	expired := h.sso().NewAuthRequest()
+	expired.ExpiresAt = h.Now.Add(-time.Second)
+	ssotest.NoErr(t, h.S.CreateAuthRequest(h.Ctx, expired), "CreateAuthRequest")
+	for name, id := range map[string]string{"finished": done.ID, "expired": expired.ID, "unknown": ssotest.RandomID()} {
+		if got, err := h.S.ClaimAuthRequest(h.Ctx, id, "browser-a"); err != nil || got != nil {
+			t.Errorf("claim of a %s request: %+v, %v; want nil, nil", name, got, err)
+		}
+	}
+	if got, err := h.S.AuthRequest(h.Ctx, done.ID); err != nil || got.Browser != "" {
+		t.Errorf("finished request after a claim: %+v, %v; want unbound", got, err)
+	}
+}
+
+// testClaimAuthRequestRace: browsers opening one request at once: one claims it, the others get
+// nil, and the request is bound to the one that claimed it.
+func testClaimAuthRequestRace(t *testing.T, h *H) {
+	ar := h.sso().NewAuthRequest()
+	ssotest.NoErr(t, h.S.CreateAuthRequest(h.Ctx, ar), "CreateAuthRequest")
+	const n = 8
+	got := make([]*sso.AuthRequest, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got[i], errs[i] = h.S.ClaimAuthRequest(h.Ctx, ar.ID, fmt.Sprintf("browser-%d", i))
+		}()
+	}
+	wg.Wait()
+	won := -1
+	for i := range n {
+		ssotest.NoErr(t, errs[i], "ClaimAuthRequest #%d", i)
+		if got[i] == nil {
+			continue
+		}
+		if won >= 0 {
+			t.Fatalf("browsers %d and %d both claimed the request", won, i)
+		}
+		won = i
+	}
+	if won < 0 {
+		t.Fatal("no browser claimed the request")
+	}
+	stored, err := h.S.AuthRequest(h.Ctx, ar.ID)
+	ssotest.NoErr(t, err, "AuthRequest")
+	if want := fmt.Sprintf("browser-%d", won); stored.Browser != want {
+		t.Errorf("request bound to %q, want the claimer %q", stored.Browser, want)
+	}
 }

@@ -39,6 +39,9 @@ type Store interface {
 	// CompleteSignIn writes a new sign-in's session and audit row with the completion of its
 	// request, in one transaction.
 	CompleteSignIn(ctx context.Context, in *store.SignIn) error
+	// ClaimAuthRequest binds a pending, unbound request to a browser and returns it in one
+	// write (nil: it bound nothing).
+	ClaimAuthRequest(ctx context.Context, id, browser string) (*sso.AuthRequest, error)
 	Consent(ctx context.Context, subject, clientID string) (*store.Consent, error)
 	PutConsent(ctx context.Context, c *store.Consent) error
 }

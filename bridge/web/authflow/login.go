@@ -57,6 +57,34 @@ func (h *Handler) PendingRequest(c echo.Context, id string) (*sso.AuthRequest, *
 	return ar, client, nil
 }
 
+// claimedRequest is PendingRequest for the login page, where a new request is opened by its
+// first browser: the request is bound to this browser and read in one write
+// (ClaimAuthRequest). A request that write does not bind (bound already, finished, expired,
+// unknown) goes through PendingRequest, which says which.
+func (h *Handler) claimedRequest(c echo.Context, id string) (*sso.AuthRequest, *sso.ClientConfig, error) {
+	if id == "" || len(id) > 128 {
+		return h.PendingRequest(c, id)
+	}
+	ctx := c.Request().Context()
+	browser, err := h.Cookies.RequestBrowser(c)
+	if err != nil {
+		return nil, nil, fmt.Errorf("request browser: %w", err)
+	}
+	ar, err := h.Store.ClaimAuthRequest(ctx, id, browser)
+	if err != nil {
+		return nil, nil, fmt.Errorf("claim auth request: %w", err)
+	}
+	if ar == nil {
+		return h.PendingRequest(c, id)
+	}
+	client, err := h.Provider.Client(ctx, ar.ClientID)
+	if err != nil {
+		return nil, nil, h.Pages.Error(c, http.StatusBadRequest, "This app is not registered",
+			"The app that sent you here is no longer registered with this sign-in service.", "")
+	}
+	return ar, client, nil
+}
+
 // postedRequest checks a form post's CSRF token, then loads the pending auth request it names
 // (field id) as PendingRequest does. On a failure it renders the error page and returns a nil
 // request.
@@ -123,7 +151,7 @@ func (h *Handler) RequestStateError(c echo.Context, ar *sso.AuthRequest, client 
 
 // loginPage is where op sends the browser with a new auth request.
 func (h *Handler) loginPage(c echo.Context) error {
-	ar, client, err := h.PendingRequest(c, c.QueryParam("id"))
+	ar, client, err := h.claimedRequest(c, c.QueryParam("id"))
 	if ar == nil {
 		return err
 	}

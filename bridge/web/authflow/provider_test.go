@@ -17,6 +17,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/audit"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/bridge/web/session"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -58,6 +59,14 @@ func (fakeProvider) DeviceDone(context.Context, url.Values) (*sso.DeviceAuthoriz
 	return nil, false, sso.ErrNotFound
 }
 
+// unclaimable is a Store whose requests can never be claimed (bound already, finished,
+// expired or unknown); nothing else of it is used.
+type unclaimable struct{ Store }
+
+func (unclaimable) ClaimAuthRequest(context.Context, string, string) (*sso.AuthRequest, error) {
+	return nil, nil
+}
+
 type auditRows []*store.AuditEvent
 
 func (a *auditRows) Audit(_ context.Context, e *store.AuditEvent) error {
@@ -81,8 +90,12 @@ func TestPendingRequestStates(t *testing.T) {
 		},
 		clients: map[string]*sso.ClientConfig{"app": {ID: "app", Name: "App"}},
 	}
+	// The login page first tries to claim the request (ClaimAuthRequest); none of these can be
+	// claimed, so each goes on to PendingRequest, whose answers are checked here.
+	key := []byte(strings.Repeat("k", 32))
 	h := &Handler{Pages: pages, Provider: prov, Audit: audit.New(&rows, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil),
-		Issuer: "https://sso.example", Now: time.Now}
+		Issuer: "https://sso.example", Now: time.Now, Store: unclaimable{},
+		Cookies: session.New(session.Config{HashKey: key, BlockKey: key, CSRFKey: key, Lifetime: time.Hour}, nil, pages)}
 	e := echo.New()
 	for _, tc := range []struct {
 		id     string
