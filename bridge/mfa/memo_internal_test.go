@@ -62,3 +62,56 @@ func TestFactorsMemo(t *testing.T) {
 		t.Errorf("without the memo: %d reads, want 2", st.totp)
 	}
 }
+
+// presenceFactors is countingFactors with FactorPresence and the reset notice.
+type presenceFactors struct {
+	countingFactors
+	presence, takes int
+	notice          bool
+}
+
+func (p *presenceFactors) FactorPresence(context.Context, string) (store.FactorPresence, error) {
+	p.presence++
+	return store.FactorPresence{TOTP: p.confirmed, ResetNotice: p.notice}, nil
+}
+
+func (p *presenceFactors) TakeFactorResetNotice(context.Context, string) (bool, error) {
+	p.takes++
+	return false, nil
+}
+
+func (p *presenceFactors) FactorResetNotice(context.Context, string) (bool, error) {
+	p.takes++
+	return p.notice, nil
+}
+
+// TestSignInFactors: a sign-in of a member with no factor and no notice reads the store once
+// (FactorPresence), and the request's later Factors reads nothing more; a member with a factor
+// gets them read as Factors reads them; a notice is reported and left for the session to use up.
+func TestSignInFactors(t *testing.T) {
+	st := &presenceFactors{}
+	s := &Service{Store: st}
+	ctx := WithFactorsMemo(t.Context())
+	f, notice, err := s.SignInFactors(ctx, "alice")
+	if err != nil || f.Any() || notice {
+		t.Fatalf("member without factors: %+v %v %v", f, notice, err)
+	}
+	if _, err := s.Factors(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if st.presence != 1 || st.totp != 0 || st.passkeys != 0 || st.takes != 0 {
+		t.Errorf("member without factors: %d presence, %d TOTP, %d passkey reads, %d notice reads; want 1, 0, 0, 0",
+			st.presence, st.totp, st.passkeys, st.takes)
+	}
+	st.confirmed, st.notice = true, true
+	f, notice, err = s.SignInFactors(WithFactorsMemo(t.Context()), "bob")
+	if err != nil || !f.TOTP || f.RecoveryLeft != 10 || !notice {
+		t.Fatalf("member with TOTP and a notice: %+v %v %v", f, notice, err)
+	}
+	if _, notice, err = s.SignInFactors(WithFactorsMemo(t.Context()), "bob"); err != nil || !notice {
+		t.Errorf("notice not told again before a session used it up: %v %v", notice, err)
+	}
+	if st.takes != 0 {
+		t.Errorf("%d notice reads or takes besides FactorPresence, want 0", st.takes)
+	}
+}

@@ -135,6 +135,27 @@ func (s *Service) Factors(ctx context.Context, subject string) (Factors, error) 
 	return f, err
 }
 
+// SignInFactors is what a sign-in asks of every member before opening a session: the member's
+// factors (as Factors reads them, and kept for the request's later Factors) and whether the
+// factor-reset notice is set (as FactorResetNotice reads it, leaving it set). One read answers
+// it for a member with no factor (store FactorPresence); a member with one has the factors
+// read as Factors reads them.
+func (s *Service) SignInFactors(ctx context.Context, subject string) (Factors, bool, error) {
+	p, err := s.Store.FactorPresence(ctx, subject)
+	if err != nil {
+		return Factors{}, false, fmt.Errorf("read factors: %w", err)
+	}
+	var f Factors
+	if p.TOTP || p.Passkeys {
+		if f, err = s.Factors(ctx, subject); err != nil {
+			return f, false, err
+		}
+	} else if memo, _ := ctx.Value(factorsMemoKey{}).(*factorsMemo); memo != nil {
+		memo.subject, memo.f, memo.ok = subject, f, true
+	}
+	return f, p.ResetNotice, nil
+}
+
 func (s *Service) readFactors(ctx context.Context, subject string) (Factors, error) {
 	var f Factors
 	t, err := s.Store.TOTP(ctx, subject)

@@ -116,6 +116,10 @@ type FactorStore interface {
 	FactorResetNotice(ctx context.Context, subject string) (bool, error)
 	// TakeFactorResetNotice reports whether the reset notice was set, clearing it (once).
 	TakeFactorResetNotice(ctx context.Context, subject string) (bool, error)
+	// FactorPresence tells in one read whether the member has a confirmed TOTP factor, any
+	// WebAuthn credential, and the reset notice set: what a sign-in asks of every member, most
+	// of whom have none of them (then nothing else needs reading).
+	FactorPresence(ctx context.Context, subject string) (FactorPresence, error)
 
 	// CreateMFAChallenge stores a pending challenge; sso.ErrConflict when its id exists.
 	CreateMFAChallenge(ctx context.Context, c *MFAChallenge) error
@@ -130,4 +134,11 @@ type FactorStore interface {
 	// (compare-and-set, a step-up); sso.ErrConflict when it changed, sso.ErrNotFound when the
 	// session is not live.
 	UpgradeSession(ctx context.Context, sessionID string, old, amr []string, authTime time.Time) error
+}
+
+// FactorPresence is what FactorPresence reads.
+type FactorPresence struct {
+	TOTP        bool // a confirmed TOTP factor
+	Passkeys    bool // at least one WebAuthn credential
+	ResetNotice bool // the reset notice is set (TakeFactorResetNotice takes it)
 }

@@ -245,6 +245,16 @@ func (s *Store) FactorResetNotice(ctx context.Context, subject string) (bool, er
 	return set, wrap("factor reset notice", err)
 }
 
+// FactorPresence tells whether the member has a confirmed TOTP factor, a WebAuthn credential
+// and the reset notice, in one query.
+func (s *Store) FactorPresence(ctx context.Context, subject string) (store.FactorPresence, error) {
+	var p store.FactorPresence
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM totp_factors WHERE subject = $1 AND confirmed),
+		EXISTS (SELECT 1 FROM webauthn_credentials WHERE subject = $1),
+		EXISTS (SELECT 1 FROM mfa_members WHERE subject = $1 AND reset_notice)`, subject).Scan(&p.TOTP, &p.Passkeys, &p.ResetNotice)
+	return p, wrap("factor presence", err)
+}
+
 // TakeFactorResetNotice reports and clears the reset notice.
 func (s *Store) TakeFactorResetNotice(ctx context.Context, subject string) (bool, error) {
 	err := execOne(ctx, s.pool, `UPDATE mfa_members SET reset_notice = FALSE WHERE subject = $1 AND reset_notice`, subject)

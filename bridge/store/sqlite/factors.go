@@ -285,6 +285,14 @@ func (s *Store) TakeFactorResetNotice(ctx context.Context, subject string) (bool
 	return true, nil
 }
 
+// FactorPresence tells whether the member has a confirmed TOTP factor, a WebAuthn credential
+// and the reset notice, in one read.
+func (s *Store) FactorPresence(ctx context.Context, subject string) (store.FactorPresence, error) {
+	var p store.FactorPresence
+	err := s.st.factorPresence.QueryRowContext(ctx, subject).Scan(&p.TOTP, &p.Passkeys, &p.ResetNotice)
+	return p, wrap("factor presence", err)
+}
+
 // CreateMFAChallenge stores a pending challenge.
 func (s *Store) CreateMFAChallenge(ctx context.Context, c *store.MFAChallenge) error {
 	if c.IDHash == "" {

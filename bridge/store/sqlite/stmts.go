@@ -38,6 +38,7 @@ type stmts struct {
 	totp                     *sql.Stmt // a sign-in asks for the member's factors (twice)
 	webauthnCreds            *sql.Stmt
 	resetNotice              *sql.Stmt
+	factorPresence           *sql.Stmt // the three above in one read, for members without factors
 
 	// writes (IssueTokens and friends)
 	consumeCode         *sql.Stmt
@@ -112,6 +113,9 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.webauthnCreds, r, `SELECT id, subject, name, data, sign_count, backup_eligible, backup_state,
 			created_at, last_used_at FROM webauthn_credentials WHERE subject = ? ORDER BY created_at, id`},
 		{&st.resetNotice, r, `SELECT reset_notice FROM mfa_members WHERE subject = ?`},
+		{&st.factorPresence, r, `SELECT EXISTS (SELECT 1 FROM totp_factors WHERE subject = ?1 AND confirmed = 1),
+			EXISTS (SELECT 1 FROM webauthn_credentials WHERE subject = ?1),
+			EXISTS (SELECT 1 FROM mfa_members WHERE subject = ?1 AND reset_notice = 1)`},
 		{&st.subjectByID, r, `SELECT ` + subjectCols + ` FROM subjects WHERE subject = ?`},
 		{&st.subjectByKey, r, `SELECT ` + subjectCols + ` FROM subjects WHERE member_key = ?`},
 		{&st.consent, r, `SELECT subject, client_id, scopes, granted_at FROM consents WHERE subject = ? AND client_id = ?`},
@@ -141,7 +145,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 func (st *stmts) close() error {
 	var errs []error
 	for _, p := range []**sql.Stmt{
-		&st.authRequest, &st.authRequestByCode, &st.authRequestByCodeSession, &st.totp, &st.webauthnCreds, &st.resetNotice, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session,
+		&st.authRequest, &st.authRequestByCode, &st.authRequestByCodeSession, &st.totp, &st.webauthnCreds, &st.resetNotice, &st.factorPresence, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session,
 		&st.consumeCode, &st.codeState, &st.rotate, &st.familyState, &st.insertFamily, &st.revokeFamily, &st.completeAuthRequest,
 		&st.saveCode, &st.completeWithCode, &st.claimAuthRequest, &st.createAuthRequest, &st.addSessionClient, &st.touchSession, &st.savepoint, &st.release, &st.rollbackTo,
 		&st.subjectByID, &st.subjectByKey, &st.consent, &st.bindAuthRequest, &st.insertSession, &st.putSubject, &st.insertAudit,

@@ -21,6 +21,7 @@ var factorTests = []test{
 	{"WebAuthnCredentials", testWebAuthnCredentials},
 	{"WebAuthnSignCountCAS", testWebAuthnSignCountCAS},
 	{"ResetFactors", testResetFactors},
+	{"FactorPresence", testFactorPresence},
 	{"ResetFactorsAndDeactivate", testResetFactorsAndDeactivate},
 	{"ChallengeStates", testChallengeStates},
 	{"ChallengeExpired", testChallengeExpired},
@@ -366,4 +367,38 @@ func testAuthRequestACRValues(t *testing.T, h *H) {
 	if !slices.Equal(got.ACRValues, ar.ACRValues) {
 		t.Fatalf("acr_values %v, want %v", got.ACRValues, ar.ACRValues)
 	}
+}
+
+// testFactorPresence: FactorPresence reports a confirmed TOTP factor (not a pending one), any
+// WebAuthn credential and the reset notice, each as the separate reads would, and changes
+// nothing (the notice is still there to take).
+func testFactorPresence(t *testing.T, h *H) {
+	check := func(name, sub string, want store.FactorPresence) {
+		t.Helper()
+		got, err := h.S.FactorPresence(h.Ctx, sub)
+		ssotest.NoErr(t, err, "FactorPresence (%s)", name)
+		if got != want {
+			t.Errorf("%s: %+v, want %+v", name, got, want)
+		}
+	}
+	sub := ssotest.RandomID()
+	check("unknown member", sub, store.FactorPresence{})
+	ssotest.NoErr(t, h.S.PutTOTP(h.Ctx, &store.TOTPFactor{Subject: sub, SecretSealed: []byte("sealed"), CreatedAt: h.Now}), "PutTOTP")
+	check("pending TOTP", sub, store.FactorPresence{})
+	ssotest.NoErr(t, h.S.ConfirmTOTP(h.Ctx, sub, []byte("sealed"), 100, []string{"r1"}), "ConfirmTOTP")
+	check("confirmed TOTP", sub, store.FactorPresence{TOTP: true})
+	ssotest.NoErr(t, h.S.AddWebAuthnCredential(h.Ctx, &store.WebAuthnCredential{ID: []byte("p-" + sub), Subject: sub, Data: []byte("{}")}), "add")
+	check("TOTP and passkey", sub, store.FactorPresence{TOTP: true, Passkeys: true})
+	_, err := h.S.ResetFactors(h.Ctx, sub, h.Now)
+	ssotest.NoErr(t, err, "ResetFactors")
+	check("after a reset", sub, store.FactorPresence{ResetNotice: true})
+	check("asked twice", sub, store.FactorPresence{ResetNotice: true})
+	if took, err := h.S.TakeFactorResetNotice(h.Ctx, sub); err != nil || !took {
+		t.Fatalf("TakeFactorResetNotice after FactorPresence: %v, %v", took, err)
+	}
+	check("notice taken", sub, store.FactorPresence{})
+	other := ssotest.RandomID()
+	ssotest.NoErr(t, h.S.AddWebAuthnCredential(h.Ctx, &store.WebAuthnCredential{ID: []byte("p-" + other), Subject: other, Data: []byte("{}")}), "add")
+	check("passkey alone", other, store.FactorPresence{Passkeys: true})
+	check("first member unchanged by another's passkey", sub, store.FactorPresence{})
 }

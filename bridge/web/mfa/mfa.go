@@ -136,15 +136,11 @@ func (h *Handler) AfterFirstFactor(c echo.Context, ff *authflow.FirstFactor) (st
 	if err != nil {
 		return "", err
 	}
-	f, err := h.MFA.Factors(ctx, sub)
-	if err != nil {
-		return "", err
-	}
 	// The notice is read here and used up only when a session opens (pass): a member who
 	// leaves the step is told again at the next sign-in.
-	notice, err := h.Store.FactorResetNotice(ctx, sub)
+	f, notice, err := h.MFA.SignInFactors(ctx, sub)
 	if err != nil {
-		return "", fmt.Errorf("reset notice: %w", err)
+		return "", err
 	}
 	if (mfa.HasMFA(ff.AMR) || (h.MFA.Required(ff.AR, ff.Client, m, f) == mfa.ReasonNotNeeded && !ff.RequireMFA)) && !notice {
 		return "", nil
