@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +52,7 @@ type Store struct {
 	wgate, rgate *fifoGate
 
 	stopCheckpoints func() // stops the background checkpointer; nil when there is none
+	busyTimeout     time.Duration
 }
 
 var (
@@ -132,7 +134,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, errors.New("sqlite: open: empty path")
 	}
 
-	s := &Store{clock: o.clock, issues: newIssueQueue()}
+	s := &Store{clock: o.clock, issues: newIssueQueue(), busyTimeout: o.busyTimeout}
 	common := url.Values{}
 	common.Add("_pragma", "busy_timeout("+strconv.FormatInt(o.busyTimeout.Milliseconds(), 10)+")")
 	common.Add("_pragma", "foreign_keys(1)")
@@ -264,9 +266,10 @@ type walIdle struct {
 
 // checkpointTick copies the WAL back into the main file with a PASSIVE checkpoint (no write lock:
 // grants keep committing meanwhile). When the WAL has stayed the same since the previous tick and
-// was wholly copied back, nothing is writing: it is then truncated to zero bytes (a TRUNCATE
-// checkpoint waits for readers and holds writers off while it runs; nothing is writing), so that after a burst the database on disk is
-// the main file alone instead of the main file plus up to journal_size_limit of spent WAL.
+// was wholly copied back, nothing is writing: it is then truncated to zero bytes (truncateWAL:
+// given up at once while a reader still reads the WAL, never waited for), so that after a burst
+// the database on disk is the main file alone instead of the main file plus up to
+// journal_size_limit of spent WAL.
 // Errors (SQLITE_BUSY while another checkpoint runs, a closing pool) are not fatal: the next
 // tick, or the writer's auto-checkpoint, catches up.
 func (s *Store) checkpointTick(ctx context.Context, idle *walIdle) {
@@ -284,7 +287,28 @@ func (s *Store) checkpointTick(ctx context.Context, idle *walIdle) {
 		return
 	}
 	idle.frames = 0
-	_, _ = s.r.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	s.truncateWAL(ctx)
+}
+
+// truncateWAL runs a TRUNCATE checkpoint on a read connection whose busy timeout is 0 for it:
+// the checkpoint takes the write lock and then waits, through the busy handler, for every
+// reader still reading the WAL; with the pool's busy timeout a reader that keeps a snapshot (an
+// operator's `sqlite3 .backup`, any long read) held every write back for that long. Without
+// one it gives up at once, and a later idle tick tries again.
+func (s *Store) truncateWAL(ctx context.Context) {
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
+		return
+	}
+	_, _ = conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = `+strconv.FormatInt(s.busyTimeout.Milliseconds(), 10)); err != nil {
+		// A connection left without its busy timeout must not go back to the pool.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
 }
 
 func cloneValues(v url.Values) url.Values {
