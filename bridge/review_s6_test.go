@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"fmt"
+	"net/http"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -66,5 +67,31 @@ func TestPublicCodeReplayAuditLimited(t *testing.T) {
 	}
 	if n := countRows(t, e, "SELECT COUNT(*) FROM audit_log WHERE event = 'token.code_replay'") - before; n > limit {
 		t.Fatalf("%d token.code_replay rows from one address, want at most %d", n, limit)
+	}
+}
+
+// TestLoginPageWritesLimited (review s6 F5): the login page binds a new request to the browser
+// with a write (ClaimAuthRequest), run for any id it is given, also one that names no request
+// (on SQLite that still takes the one writer). Like every endpoint that writes for an anonymous
+// caller, it is refused past the address's anonymous-write budget.
+func TestLoginPageWritesLimited(t *testing.T) {
+	const limit = 5
+	e := newEnv(t, func(c *bridge.Config) { c.Throttle.AnonymousWrites = limit })
+	get := func(i int) int {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/login?id=junk-%d", e.issuer, i), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range limit {
+		if s := get(i); s == http.StatusTooManyRequests {
+			t.Fatalf("request %d refused", i+1)
+		}
+	}
+	if s := get(limit); s != http.StatusTooManyRequests {
+		t.Fatalf("GET /login past the anonymous-write budget: %d, want 429", s)
 	}
 }

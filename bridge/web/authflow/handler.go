@@ -153,7 +153,8 @@ type Handler struct {
 // Mount adds the login, consent and (when the provider runs the device flow) device routes.
 // op's authorize callback is mounted by the caller through Callback.
 func (h *Handler) Mount(e *echo.Echo) {
-	e.GET(PathLogin, h.loginPage)
+	// The page binds a new request to the browser (a write, whatever id it is given).
+	e.GET(PathLogin, h.LimitAnonymous("login", false, h.loginPage))
 	e.POST(PathLogin, h.loginSubmit) // failures are throttled; their audit rows are rate-limited
 	e.GET(PathConsent, h.consentPage)
 	e.POST(PathConsent, h.consentSubmit)
