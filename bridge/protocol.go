@@ -13,6 +13,9 @@ import (
 // protocolRoutes mounts the OpenID provider's endpoints (op behind sso.Provider).
 type protocolRoutes struct {
 	provider http.Handler
+	// discovery and jwks serve the public documents from memory (sso.Provider's
+	// DiscoveryHandler and JWKSHandler): they need neither the client IP nor the member memo.
+	discovery, jwks http.Handler
 	// limit counts the endpoints that store something for an anonymous caller.
 	limit *web.AnonymousLimit
 	// callback guards op's authorize callback (authflow.Handler.Callback).
@@ -31,6 +34,10 @@ func (p protocolRoutes) Mount(e *echo.Echo) {
 			e.Any(path, p.limit.Wrap("authorize", false, proto))
 		case sso.PathDeviceAuthzEP:
 			e.Any(path, p.limit.Wrap("device_authorization", true, proto))
+		case sso.PathDiscovery:
+			e.Any(path, direct(p.discovery))
+		case sso.PathKeys:
+			e.Any(path, direct(p.jwks))
 		default:
 			e.Any(path, proto)
 		}
@@ -44,4 +51,12 @@ func (p protocolRoutes) serve(c echo.Context) error {
 	r = r.WithContext(hooks.WithMemberMemo(hooks.WithClientIP(r.Context(), c.RealIP())))
 	p.provider.ServeHTTP(c.Response(), r)
 	return nil
+}
+
+// direct serves h with the request as it is.
+func direct(h http.Handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
 }

@@ -334,7 +334,8 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	parts := []web.Mounter{
 		pages,
 		healthRoutes{s.ready},
-		protocolRoutes{provider: s.provider, limit: limit, callback: flow.Callback},
+		protocolRoutes{provider: s.provider, discovery: s.provider.DiscoveryHandler(), jwks: s.provider.JWKSHandler(),
+			limit: limit, callback: flow.Callback},
 		flow,
 		out,
 		acct,

@@ -3,7 +3,6 @@ package sso
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -25,23 +24,16 @@ func newOPServer(p *Provider, o *op.Provider) http.Handler {
 	return op.RegisterLegacyServer(s, op.AuthorizeCallbackHandler(o), op.WithServerCORSOptions(nil))
 }
 
-// Discovery answers the provider's typed document (discovery.go), rendered once.
+// Discovery answers the provider's typed document (discovery.go), rendered once. The routes
+// serve it before op (public_docs.go); op's own route to it gives the same bytes.
 func (s *opServer) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Response, error) {
-	s.p.discoveryOnce.Do(func() {
-		doc, err := json.Marshal(s.p.discoveryDocument(ctx))
-		if err != nil {
-			panic(fmt.Sprintf("sso: discovery document: %v", err)) // a plain struct always marshals
-		}
-		s.p.discovery = doc
-	})
-	return publicJSON(s.p.discovery, "public, max-age=3600"), nil
+	return publicJSON(s.p.docs.discoveryDoc(ctx).src, discoveryCacheControl), nil
 }
 
 // Keys answers the key manager's JWKS (every published key of every algorithm), rendered when
-// the keys change.
+// the keys change; like Discovery, the routes serve it before op.
 func (s *opServer) Keys(context.Context, *op.Request[struct{}]) (*op.Response, error) {
-	doc, _ := s.p.keys.JWKS()
-	return publicJSON(doc, "public, max-age=300"), nil
+	return publicJSON(s.p.docs.jwksDoc().src, jwksCacheControl), nil
 }
 
 // publicJSON is a cacheable public document any origin may read.

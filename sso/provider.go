@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -71,8 +70,7 @@ type Provider struct {
 	devices DeviceStore  // nil: no device flow
 	grants  []tokenGrant // the token endpoint's grants (tokenGrants)
 
-	discoveryOnce sync.Once
-	discovery     []byte // discoveryDocument, rendered once
+	docs *publicDocs // discovery and JWKS, served from memory (public_docs.go)
 }
 
 // New builds the provider. Keys must already be loaded.
@@ -132,6 +130,7 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 		return nil, fmt.Errorf("sso: provider: %w", err)
 	}
 	p := &Provider{op: o, storage: st, keys: keys, cfg: cfg, devices: devices}
+	p.docs = &publicDocs{p: p}
 	p.grants = p.tokenGrants(hooks)
 	p.handler = p.routes(newOPServer(p, o))
 	return p, nil
@@ -159,16 +158,16 @@ func Paths() []string {
 
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }
 
-// routes is the provider's HTTP surface, one line per endpoint. o is op's server extended by
-// opServer (discovery and JWKS are its overrides); it serves the authorization flow,
+// routes is the provider's HTTP surface, one line per endpoint. Discovery and JWKS are served
+// from memory (public_docs.go). o is op's server extended by opServer; it serves the authorization flow,
 // end_session, userinfo, introspection and revocation behind the checks op does not make (api,
 // page, userinfo), and health and readiness. The provider serves the token endpoint and device
 // authorization itself.
 func (p *Provider) routes(o http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(PathDiscovery, readOnly(o))          // opServer.Discovery
-	mux.Handle(PathKeys, readOnly(o))               // opServer.Keys
-	mux.Handle(PathToken, p.tokenAPI(p.serveToken)) // token_endpoint.go; CORS after the grant checks
+	mux.HandleFunc(PathDiscovery, p.docs.ServeDiscovery) // public_docs.go
+	mux.HandleFunc(PathKeys, p.docs.ServeJWKS)           // public_docs.go
+	mux.Handle(PathToken, p.tokenAPI(p.serveToken))      // token_endpoint.go; CORS after the grant checks
 	mux.Handle(PathDeviceAuthzEP, p.api(p.withCORS(p.deviceAuthorization)))
 	mux.Handle(PathIntrospect, p.confidentialAPI(p.withCORS(p.opAPI(o))))
 	mux.Handle(PathRevoke, p.api(p.withCORS(p.opAPI(o))))
@@ -178,18 +177,6 @@ func (p *Provider) routes(o http.Handler) http.Handler {
 	mux.Handle(PathEndSession, p.page(o, pageEndSession))
 	mux.Handle("/", o)
 	return mux
-}
-
-// readOnly lets only GET and HEAD through to next (discovery, JWKS).
-func readOnly(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // maxFormBytes bounds request bodies on the API endpoints.
