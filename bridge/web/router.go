@@ -48,8 +48,7 @@ func NewRouter(cfg RouterConfig) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = errorHandler(cfg.Renderer, cfg.Logger)
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: func() string { return sso.RandomToken()[:16] }}))
-	e.Use(requestLog(cfg.Logger, cfg.Requests))
+	e.Use(requestLog(cfg.Logger, cfg.Requests, newRequestIDs()))
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders(cfg.HTTPS))
 	return e
@@ -70,13 +69,18 @@ func IPExtractor(trusted []string) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-// requestLog logs one line per request and tells the observer (if any) about it. The
-// request's context carries its log fields (package logging) from here on.
-func requestLog(log *slog.Logger, obs RequestObserver) echo.MiddlewareFunc {
+// requestLog names the request (X-Request-Id: the caller's, as echo's RequestID middleware
+// took it, or a new one), logs one line per request and tells the observer (if any) about it.
+// The request's context carries its log fields (package logging) from here on.
+func requestLog(log *slog.Logger, obs RequestObserver, ids *requestIDs) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
-			rid := c.Response().Header().Get(echo.HeaderXRequestID)
+			rid := c.Request().Header.Get(echo.HeaderXRequestID)
+			if rid == "" {
+				rid = ids.next()
+			}
+			c.Response().Header()[echo.HeaderXRequestID] = []string{rid}
 			c.SetRequest(c.Request().WithContext(logging.WithRequest(c.Request().Context(), rid)))
 			err := next(c)
 			if err != nil {

@@ -1,12 +1,15 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -134,4 +137,85 @@ func TestAnonymousLimit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRequestIDs: every response names its request (X-Request-Id, 16 base64url characters),
+// its one log line carries the same id, ids never repeat over many concurrent requests, two
+// routers (two processes) draw different prefixes, and a caller's own X-Request-Id is kept.
+func TestRequestIDs(t *testing.T) {
+	var logged safeBuffer
+	r, err := NewRenderer(Brand{Name: "Test Association"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewRouter(RouterConfig{Renderer: r, Logger: slog.New(slog.NewJSONHandler(&logged, nil))})
+	e.GET("/ok", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+	const workers, each = 8, 2000
+	ids := make([][]string, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				rec := httptest.NewRecorder()
+				e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ok", nil))
+				ids[w] = append(ids[w], rec.Header().Get(echo.HeaderXRequestID))
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, list := range ids {
+		for _, id := range list {
+			if len(id) != 16 || strings.Trim(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+				t.Fatalf("request id %q", id)
+			}
+			if seen[id] {
+				t.Fatalf("request id %q repeated", id)
+			}
+			seen[id] = true
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+	if len(lines) != workers*each {
+		t.Fatalf("%d log lines for %d requests", len(lines), workers*each)
+	}
+	for _, l := range lines {
+		var v struct {
+			RequestID string `json:"request_id"`
+		}
+		if err := json.Unmarshal([]byte(l), &v); err != nil || !seen[v.RequestID] {
+			t.Fatalf("log line %s: not one request's id", l)
+		}
+		delete(seen, v.RequestID) // each id on one line
+	}
+	if a, b := newRequestIDs().next(), newRequestIDs().next(); a[:8] == b[:8] {
+		t.Fatalf("two routers share a prefix: %s %s", a, b)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/ok", nil)
+	req.Header.Set(echo.HeaderXRequestID, "from-the-proxy")
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	if got := rec.Header().Get(echo.HeaderXRequestID); got != "from-the-proxy" {
+		t.Fatalf("caller's request id replaced by %q", got)
+	}
+}
+
+// safeBuffer is a bytes.Buffer for concurrent writers.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -1,0 +1,46 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"sync/atomic"
+)
+
+// requestIDs names requests for their log lines and X-Request-Id: 16 base64url characters,
+// a prefix drawn at random once per router (the ids of two processes, or of one process
+// before and after a restart, differ there) and a 48-bit sequence number mixed by a bijection
+// (an odd multiplier and an offset, also drawn once), so that ids are unique within a process
+// for 2^48 requests without being a plain request count. They correlate a response with its
+// log line and are no secret: one draw at start instead of a crypto/rand read (and three
+// allocations) per request.
+type requestIDs struct {
+	prefix   [6]byte
+	mul, add uint64
+	n        atomic.Uint64
+}
+
+const seqMask = 1<<48 - 1
+
+func newRequestIDs() *requestIDs {
+	var seed [22]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		panic("web: crypto/rand failed: " + err.Error()) // rand.Read never fails on supported platforms
+	}
+	g := &requestIDs{}
+	copy(g.prefix[:], seed[:6])
+	g.mul = binary.BigEndian.Uint64(seed[6:14])&seqMask | 1 // odd: a bijection modulo 2^48
+	g.add = binary.BigEndian.Uint64(seed[14:22]) & seqMask
+	return g
+}
+
+// next is a new request id.
+func (g *requestIDs) next() string {
+	seq := (g.n.Add(1)*g.mul + g.add) & seqMask
+	var raw [14]byte // prefix, then the low 6 bytes of the 8 written at raw[6:]
+	binary.BigEndian.PutUint64(raw[6:], seq<<16)
+	copy(raw[:6], g.prefix[:])
+	var out [16]byte
+	base64.RawURLEncoding.Encode(out[:], raw[:12])
+	return string(out[:])
+}
