@@ -23,7 +23,8 @@ const (
 )
 
 // New builds a logger writing format lines (FormatText or FormatJSON) to w from level on; its
-// level can be changed later through LevelVar.
+// level can be changed later through LevelVar. When w is a Buffered, a warning or an error is
+// written at once (with the lines before it).
 func New(w io.Writer, format string, level slog.Level) *slog.Logger {
 	lv := new(slog.LevelVar)
 	lv.Set(level)
@@ -34,7 +35,11 @@ func New(w io.Writer, format string, level slog.Level) *slog.Logger {
 	} else {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(&Handler{next: h, level: lv})
+	hd := &Handler{next: h, level: lv}
+	if b, ok := w.(*Buffered); ok {
+		hd.flush = b.Flush
+	}
+	return slog.New(hd)
 }
 
 // ParseLevel reads a level name (debug, info, warn, error; any case).
@@ -124,6 +129,8 @@ func Of(ctx context.Context) (requestID, clientID, subject string) {
 type Handler struct {
 	next  slog.Handler
 	level *slog.LevelVar
+	// flush, when set, writes out the buffered lines after a warning or an error.
+	flush func() error
 }
 
 // Enabled reports whether the level is logged.
@@ -159,15 +166,21 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 			}
 		}
 	}
-	return h.next.Handle(ctx, r)
+	err := h.next.Handle(ctx, r)
+	if h.flush != nil && r.Level >= slog.LevelWarn {
+		if ferr := h.flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
 }
 
 // WithAttrs keeps the fields and the level.
 func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &Handler{next: h.next.WithAttrs(as), level: h.level}
+	return &Handler{next: h.next.WithAttrs(as), level: h.level, flush: h.flush}
 }
 
 // WithGroup keeps the fields and the level.
 func (h *Handler) WithGroup(name string) slog.Handler {
-	return &Handler{next: h.next.WithGroup(name), level: h.level}
+	return &Handler{next: h.next.WithGroup(name), level: h.level, flush: h.flush}
 }

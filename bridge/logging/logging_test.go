@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/logging"
 )
@@ -90,5 +93,91 @@ func TestLevelVar(t *testing.T) {
 	}
 	if _, err := logging.ParseLevel("verbose"); err == nil {
 		t.Error("ParseLevel(verbose) accepted")
+	}
+}
+
+// writes records each Write to the underlying writer (one batch each) and signals it.
+type writes struct {
+	mu      sync.Mutex
+	batches []string
+	wrote   chan struct{}
+}
+
+func (w *writes) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.batches = append(w.batches, string(p))
+	w.mu.Unlock()
+	select {
+	case w.wrote <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (w *writes) get() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.batches)
+}
+
+// TestBuffered: lines are gathered and written in order, in batches: when the next would not
+// fit, on Flush and on Close; one longer than the buffer is written alone (after those before
+// it); after Close every line is written at once. Nothing is dropped.
+func TestBuffered(t *testing.T) {
+	w := &writes{wrote: make(chan struct{}, 1)}
+	b := logging.NewBuffered(w, 10, time.Hour)
+	for _, l := range []string{"a1\n", "b2\n", "c3\n"} { // 9 bytes: fit
+		if n, err := b.Write([]byte(l)); n != len(l) || err != nil {
+			t.Fatalf("Write: %d %v", n, err)
+		}
+	}
+	if got := w.get(); len(got) != 0 {
+		t.Fatalf("written before the buffer filled: %q", got)
+	}
+	_, _ = b.Write([]byte("d4\n")) // would not fit: the first three go first
+	_, _ = b.Write([]byte("a line longer than ten\n"))
+	_, _ = b.Write([]byte("e5\n"))
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = b.Write([]byte("f6\n"))
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = b.Write([]byte("after close\n"))
+	want := []string{"a1\nb2\nc3\n", "d4\n", "a line longer than ten\n", "e5\n", "f6\n", "after close\n"}
+	if got := w.get(); !slices.Equal(got, want) {
+		t.Fatalf("batches %q, want %q", got, want)
+	}
+}
+
+// TestBufferedInterval: a line alone in the buffer is written by the timer, without a Flush.
+func TestBufferedInterval(t *testing.T) {
+	w := &writes{wrote: make(chan struct{}, 1)}
+	b := logging.NewBuffered(w, 1<<10, time.Millisecond)
+	defer b.Close()
+	for round := range 2 { // the timer is armed again by the next line
+		_, _ = b.Write([]byte("line\n"))
+		<-w.wrote
+		if got := w.get(); len(got) != round+1 {
+			t.Fatalf("round %d: %q", round, got)
+		}
+	}
+}
+
+// TestBufferedWarningsAtOnce: through New, info lines wait in the buffer, a warning is
+// written at once with the lines before it.
+func TestBufferedWarningsAtOnce(t *testing.T) {
+	w := &writes{wrote: make(chan struct{}, 1)}
+	b := logging.NewBuffered(w, 1<<10, time.Hour)
+	log := logging.New(b, logging.FormatText, slog.LevelInfo)
+	log.Info("first")
+	if got := w.get(); len(got) != 0 {
+		t.Fatalf("info written at once: %q", got)
+	}
+	log.With("k", "v").Warn("second")
+	got := w.get()
+	if len(got) != 1 || !strings.Contains(got[0], "msg=first") || !strings.Contains(got[0], "msg=second") {
+		t.Fatalf("batches %q", got)
 	}
 }

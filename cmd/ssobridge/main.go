@@ -5,8 +5,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/otel"
@@ -32,15 +34,23 @@ func main() {
 // globals are the flags every subcommand shares.
 type globals struct {
 	// log is the logger built from the loaded configuration (load sets it).
-	log        *slog.Logger
+	log *slog.Logger
+	// bufferLog makes load write the log through logBuffer (serve: batches of lines instead of
+	// a write per request line); whoever sets it closes logBuffer before returning.
+	bufferLog bool
+	logBuffer *logging.Buffered
+	// logTo is where the log goes (nil: standard error).
+	logTo      io.Writer
 	configPath string
 	listen     string
 	issuer     string
 	dataDir    string
 }
 
-func rootCmd() *cobra.Command {
-	g := &globals{}
+func rootCmd() *cobra.Command { return rootCmdWith(&globals{}) }
+
+// rootCmdWith is the command tree on g (tests set where the log goes).
+func rootCmdWith(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "ssobridge",
 		Short:         "OpenID Connect single sign-on for apps, on top of the association's membership system",
@@ -74,7 +84,17 @@ func (g *globals) load() (*config.Checked, error) {
 	if g.dataDir != "" {
 		cfg.DataDir = g.dataDir
 	}
-	g.log = newLogger(cfg)
+	var out io.Writer = os.Stderr
+	if g.logTo != nil {
+		out = g.logTo
+	}
+	if g.bufferLog && g.logBuffer == nil {
+		g.logBuffer = logging.NewBuffered(out, logBufferSize, logBufferEvery)
+	}
+	if g.logBuffer != nil {
+		out = g.logBuffer
+	}
+	g.log = newLogger(cfg, out)
 	chk, err := cfg.Check(g.log)
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
@@ -82,11 +102,19 @@ func (g *globals) load() (*config.Checked, error) {
 	return chk, nil
 }
 
-// newLogger builds the process's logger (log.format, log.level): its level can be changed at
-// run time through the admin API, and its lines carry the request's id, client and subject.
-func newLogger(cfg bridge.Config) *slog.Logger {
+// The server's log buffer: lines are written in batches of up to logBufferSize bytes, at the
+// latest logBufferEvery after they were logged (warnings and errors at once).
+const (
+	logBufferSize  = 32 << 10
+	logBufferEvery = 100 * time.Millisecond
+)
+
+// newLogger builds the process's logger (log.format, log.level) writing to w: its level can
+// be changed at run time through the admin API, and its lines carry the request's id, client
+// and subject.
+func newLogger(cfg bridge.Config, w io.Writer) *slog.Logger {
 	level, _ := logging.ParseLevel(cfg.Log.Level) // validated by Check; info when not
-	l := logging.New(os.Stderr, cfg.Log.Format, level)
+	l := logging.New(w, cfg.Log.Format, level)
 	slog.SetDefault(l)
 	return l
 }

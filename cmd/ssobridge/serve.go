@@ -25,6 +25,14 @@ func serveCmd(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the OpenID provider (embedded demo defaults when no config is given)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The log's lines are written in batches; the last ones when serve returns, after
+			// the shutdown's (deferred first, so run last).
+			g.bufferLog = true
+			defer func() {
+				if g.logBuffer != nil {
+					_ = g.logBuffer.Close()
+				}
+			}()
 			chk, err := g.load()
 			if err != nil {
 				return err

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -131,4 +134,78 @@ func exeMappingsRandom(smaps, exe string) bool {
 		}
 	}
 	return readOnly > 0 && random == readOnly
+}
+
+// lockedBuffer collects the log of a server running in the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestServeLogWrittenOnShutdown: serve writes its log in batches; every request's line is
+// in the log once serve has returned, however soon after the requests it was stopped.
+func TestServeLogWrittenOnShutdown(t *testing.T) {
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(cfg, []byte("issuer: http://"+addr+"\nlog: {level: info, format: json}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := rootCmdWith(&globals{logTo: &log})
+	cmd.SetOut(io.Discard)
+	cmd.SetArgs([]string{"serve", "--config", cfg, "--data-dir", filepath.Join(dir, "data"), "--listen", addr})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	get := func(id string) error {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/keys", nil)
+		req.Header.Set("X-Request-Id", id)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	for get("warm-up") != nil { // until serve listens (or the test's deadline)
+		select {
+		case err := <-done:
+			t.Fatalf("serve returned: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, fmt.Sprintf("shutdown-test-%02d", i))
+		if err := get(ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	out := log.String()
+	for _, id := range ids {
+		if n := strings.Count(out, `"request_id":"`+id+`"`); n != 1 {
+			t.Errorf("request %s: %d log lines", id, n)
+		}
+	}
+	if !strings.Contains(out, `"msg":"shutting down"`) {
+		t.Errorf("no shutdown line in the log:\n%s", out)
+	}
 }
