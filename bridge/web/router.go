@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/ssobridge/ssobridge/bridge/logging"
 	"github.com/ssobridge/ssobridge/bridge/throttle"
@@ -48,9 +48,8 @@ func NewRouter(cfg RouterConfig) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = errorHandler(cfg.Renderer, cfg.Logger)
-	e.Use(requestLog(cfg.Logger, cfg.Requests, newRequestIDs()))
-	e.Use(middleware.Recover())
-	e.Use(securityHeaders(cfg.HTTPS))
+	f := &frame{log: cfg.Logger, obs: cfg.Requests, ids: newRequestIDs(), headers: securityHeaders(cfg.HTTPS)}
+	e.Use(f.middleware)
 	return e
 }
 
@@ -69,54 +68,31 @@ func IPExtractor(trusted []string) echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-// requestLog names the request (X-Request-Id: the caller's, as echo's RequestID middleware
-// took it, or a new one), logs one line per request and tells the observer (if any) about it.
-// The request's context carries its log fields (package logging) from here on.
-func requestLog(log *slog.Logger, obs RequestObserver, ids *requestIDs) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			start := time.Now()
-			rid := c.Request().Header.Get(echo.HeaderXRequestID)
-			if rid == "" {
-				rid = ids.next()
-			}
-			c.Response().Header()[echo.HeaderXRequestID] = []string{rid}
-			c.SetRequest(c.Request().WithContext(logging.WithRequest(c.Request().Context(), rid)))
-			err := next(c)
-			if err != nil {
-				c.Error(err)
-			}
-			r := c.Request()
-			status := c.Response().Status
-			level := slog.LevelInfo
-			if status >= 500 {
-				level = slog.LevelError
-			}
-			took := time.Since(start)
-			if obs != nil {
-				obs.ObserveRequest(c.Path(), r.Method, status, took)
-			}
-			// Only the path is logged: query strings carry codes, tokens and hints. The
-			// request's client id and subject, once known, come from its log fields.
-			log.LogAttrs(r.Context(), level, "http",
-				slog.String(logging.KeyRequestID, rid),
-				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
-				slog.Duration("duration", took), slog.String("ip", c.RealIP()))
-			return nil
-		}
-	}
+// frame is the middleware every request passes through, in one function (echo wraps the
+// route's handler in each middleware anew for every request: one closure here instead of
+// three). In order, what were echo's RequestID, requestLog, echo's Recover and
+// securityHeaders: it names the request (X-Request-Id: the caller's, or a new one), sets the
+// page security headers, puts the request's log fields (package logging) in its context,
+// runs the handler turning a panic into a 500, then tells the observer (if any) and logs one
+// line.
+type frame struct {
+	log     *slog.Logger
+	obs     RequestObserver
+	ids     *requestIDs
+	headers []headerValue
 }
 
-// securityHeaders sets the page security headers on every response.
-func securityHeaders(https bool) echo.MiddlewareFunc {
-	// The values are built once: a value slice of length and capacity 1 is shared by every
-	// response (Header.Set replaces it, Header.Add copies it on append), instead of one
-	// allocation per header per request.
-	type header struct {
-		name  string
-		value []string
-	}
-	headers := []header{
+// headerValue is a response header set on every response. The value slice (length and
+// capacity 1) is built once and shared by every response (Header.Set replaces it, Header.Add
+// copies it on append), instead of one allocation per header per request.
+type headerValue struct {
+	name  string // canonical form, as Header.Set would make it
+	value []string
+}
+
+// securityHeaders are the page security headers.
+func securityHeaders(https bool) []headerValue {
+	headers := []headerValue{
 		{"X-Content-Type-Options", []string{"nosniff"}},
 		{"Referrer-Policy", []string{"no-referrer"}},
 		{"X-Frame-Options", []string{"DENY"}},
@@ -124,17 +100,79 @@ func securityHeaders(https bool) echo.MiddlewareFunc {
 		{"Content-Security-Policy", []string{"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"}},
 	}
 	if https {
-		headers = append(headers, header{"Strict-Transport-Security", []string{"max-age=31536000"}})
+		headers = append(headers, headerValue{"Strict-Transport-Security", []string{"max-age=31536000"}})
 	}
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			h := c.Response().Header()
-			for _, v := range headers {
-				h[v.name] = v.value // names in canonical form, as Header.Set would make them
-			}
-			return next(c)
+	return headers
+}
+
+// middleware is f as echo's middleware.
+func (f *frame) middleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error { return f.serve(c, next) }
+}
+
+func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
+	start := time.Now()
+	r := c.Request()
+	rid := r.Header.Get(echo.HeaderXRequestID)
+	if rid == "" {
+		rid = f.ids.next()
+	}
+	h := c.Response().Header()
+	h[echo.HeaderXRequestID] = []string{rid}
+	for _, v := range f.headers {
+		h[v.name] = v.value
+	}
+	c.SetRequest(r.WithContext(logging.WithRequest(r.Context(), rid)))
+	if err := f.call(c, next); err != nil {
+		c.Error(err)
+	}
+	r = c.Request()
+	status := c.Response().Status
+	took := time.Since(start)
+	if f.obs != nil {
+		f.obs.ObserveRequest(c.Path(), r.Method, status, took)
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	if !f.log.Enabled(r.Context(), level) {
+		return nil // (LogAttrs would check too, after allocating its attributes)
+	}
+	// Only the path is logged: query strings carry codes, tokens and hints. The request's
+	// client id and subject, once known, come from its log fields.
+	f.log.LogAttrs(r.Context(), level, "http",
+		slog.String(logging.KeyRequestID, rid),
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+		slog.Duration("duration", took), slog.String("ip", c.RealIP()))
+	return nil
+}
+
+// panicStack bounds the stack logged with a recovered panic (echo's Recover's default).
+const panicStack = 4 << 10
+
+// call runs next; a panic in it (but http.ErrAbortHandler, which net/http handles) becomes
+// its error, logged with the stack: the request is answered 500 and the server goes on.
+func (f *frame) call(c echo.Context, next echo.HandlerFunc) (err error) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
 		}
-	}
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+		perr, ok := p.(error)
+		if !ok {
+			perr = fmt.Errorf("%v", p)
+		}
+		stack := make([]byte, panicStack)
+		stack = stack[:runtime.Stack(stack, false)]
+		f.log.ErrorContext(c.Request().Context(), "panic recovered", "err", perr, "path", c.Request().URL.Path,
+			"stack", string(stack))
+		err = perr
+	}()
+	return next(c)
 }
 
 // WantsJSON reports whether the caller asked for JSON rather than a page.

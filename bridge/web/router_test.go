@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/ssobridge/ssobridge/bridge/logging"
 	"github.com/ssobridge/ssobridge/bridge/throttle"
 )
 
@@ -218,4 +219,61 @@ func (s *safeBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestRouterRecoversPanics: a handler's panic answers 500 (a page, with the security headers
+// and the request id), is logged with its stack, and the request still gets its one line;
+// http.ErrAbortHandler is passed on to net/http, which drops the connection quietly.
+func TestRouterRecoversPanics(t *testing.T) {
+	var logged safeBuffer
+	r, err := NewRenderer(Brand{Name: "Test Association"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewRouter(RouterConfig{Renderer: r, Logger: logging.New(&logged, logging.FormatJSON, slog.LevelInfo)})
+	e.GET("/boom", func(echo.Context) error { panic("kaboom") })
+	e.GET("/abort", func(echo.Context) error { panic(http.ErrAbortHandler) })
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/boom", nil))
+	h := rec.Header()
+	if rec.Code != http.StatusInternalServerError || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+		t.Fatalf("panic answered %d %s", rec.Code, h.Get("Content-Type"))
+	}
+	if h.Get("X-Frame-Options") != "DENY" || h.Get("Content-Security-Policy") == "" || h.Get(echo.HeaderXRequestID) == "" {
+		t.Fatalf("headers: %v", h)
+	}
+	var panics, lines int
+	for _, l := range strings.Split(strings.TrimSpace(logged.String()), "\n") {
+		var v struct{ Msg, Stack, RequestID string }
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %s", l)
+		}
+		v.Msg, _ = m["msg"].(string)
+		v.Stack, _ = m["stack"].(string)
+		v.RequestID, _ = m["request_id"].(string)
+		switch v.Msg {
+		case "panic recovered":
+			panics++
+			if m["err"] != "kaboom" || !strings.Contains(v.Stack, "router_test.go") || v.RequestID != h.Get(echo.HeaderXRequestID) {
+				t.Errorf("panic line %s", l)
+			}
+		case "http":
+			lines++
+			if m["status"] != float64(500) || m["level"] != "ERROR" || v.RequestID != h.Get(echo.HeaderXRequestID) {
+				t.Errorf("request line %s", l)
+			}
+		}
+	}
+	if panics != 1 || lines != 1 {
+		t.Fatalf("%d panic lines, %d request lines:\n%s", panics, lines, logged.String())
+	}
+	func() {
+		defer func() {
+			if p := recover(); p != http.ErrAbortHandler {
+				t.Errorf("ErrAbortHandler not passed on: %v", p)
+			}
+		}()
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/abort", nil))
+	}()
 }
