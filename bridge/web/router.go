@@ -90,6 +90,19 @@ type headerValue struct {
 	value []string
 }
 
+// accessLevel is the level of a request's access line: a 503 says that something the bridge
+// depends on (the store, the AMS) is unavailable, which its own warning has said once already
+// and which is expected while it is away, so it is a warning; any other 5xx is an error.
+func accessLevel(status int) slog.Level {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		return slog.LevelWarn
+	case status >= 500:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
 // securityHeaders are the page security headers.
 func securityHeaders(https bool) []headerValue {
 	headers := []headerValue{
@@ -132,10 +145,7 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 	if f.obs != nil {
 		f.obs.ObserveRequest(c.Path(), r.Method, status, took)
 	}
-	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelError
-	}
+	level := accessLevel(status)
 	if !f.log.Enabled(r.Context(), level) {
 		return nil // (LogAttrs would check too, after allocating its attributes)
 	}

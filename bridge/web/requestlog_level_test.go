@@ -1,0 +1,90 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+)
+
+// syncBuffer is a buffer the router's logger may write from the handler's goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The access line's level says how much the answer is the bridge's own fault: a 503 (the
+// store or the AMS unavailable, already said once by its own warning) is a warning; a 500 (a
+// failure nobody expected) an error; anything below 500 information.
+func TestAccessLineLevel(t *testing.T) {
+	r, err := NewRenderer(Brand{Name: "Test Association", PrimaryColor: "#123456"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path string
+		status     int
+		want       string
+	}{
+		{"ok", "/ok", http.StatusOK, "INFO"},
+		{"not found", "/nothing-here", http.StatusNotFound, "INFO"},
+		{"unavailable", "/unavailable", http.StatusServiceUnavailable, "WARN"},
+		{"unavailable error", "/unavailable-error", http.StatusServiceUnavailable, "WARN"},
+		{"failed", "/failed", http.StatusInternalServerError, "ERROR"},
+		{"failed error", "/failed-error", http.StatusInternalServerError, "ERROR"},
+		{"bad gateway", "/bad-gateway", http.StatusBadGateway, "ERROR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out syncBuffer
+			e := NewRouter(RouterConfig{Renderer: r, Logger: slog.New(slog.NewJSONHandler(&out, nil))})
+			r.Mount(e)
+			e.GET("/ok", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+			e.GET("/unavailable", func(c echo.Context) error {
+				c.Response().Header().Set("Retry-After", "5")
+				return c.String(http.StatusServiceUnavailable, "try again")
+			})
+			e.GET("/unavailable-error", func(c echo.Context) error {
+				return echo.NewHTTPError(http.StatusServiceUnavailable, "try again")
+			})
+			e.GET("/failed", func(c echo.Context) error { return c.String(http.StatusInternalServerError, "failed") })
+			e.GET("/failed-error", func(c echo.Context) error { return echo.NewHTTPError(http.StatusInternalServerError) })
+			e.GET("/bad-gateway", func(c echo.Context) error { return c.String(http.StatusBadGateway, "upstream") })
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d", rec.Code, tc.status)
+			}
+			var lines []string
+			for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+				var m map[string]any
+				if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "http" {
+					if m["level"] != tc.want {
+						t.Errorf("access line of a %d at %v, want %s: %s", tc.status, m["level"], tc.want, l)
+					}
+					lines = append(lines, l)
+				}
+			}
+			if len(lines) != 1 {
+				t.Fatalf("%d access lines, want 1:\n%s", len(lines), out.String())
+			}
+		})
+	}
+}
