@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -68,6 +69,18 @@ type UpstreamSession struct {
 	ExpiresAt       time.Time
 }
 
+// heldPrefix starts the SessionID of a held sign-in's upstream record.
+const heldPrefix = "held:"
+
+// HeldSignIn is the SessionID an upstream sign-in is recorded under (UpstreamSession) while it
+// waits at the second-factor step without a session; key names the wait (the step's challenge).
+// An upstream back-channel logout then finds it and ends the wait (IsHeldSignIn), and the step,
+// once passed, moves the record to the session it opens (MoveUpstreamSession).
+func HeldSignIn(key string) string { return heldPrefix + key }
+
+// IsHeldSignIn reports whether an upstream record's SessionID is a held sign-in's.
+func IsHeldSignIn(sessionID string) bool { return strings.HasPrefix(sessionID, heldPrefix) }
+
 // UpstreamStore keeps links to upstream identities, pending upstream sign-ins and the bridge
 // sessions they started. Every transition of a pending sign-in is a compare-and-set.
 type UpstreamStore interface {
@@ -98,6 +111,12 @@ type UpstreamStore interface {
 	// UpstreamSession returns the upstream sign-in behind a bridge session (also after the
 	// session ended, until the record expires); sso.ErrNotFound when none.
 	UpstreamSession(ctx context.Context, sessionID string) (*UpstreamSession, error)
+	// MoveUpstreamSession re-records the upstream sign-in recorded under from (a held sign-in,
+	// HeldSignIn) under the bridge session to, until expires, in one compare-and-set;
+	// sso.ErrNotFound when nothing is recorded under from (an upstream logout took it).
+	MoveUpstreamSession(ctx context.Context, from, to string, expires time.Time) error
+	// DeleteUpstreamSession forgets the record of sessionID; sso.ErrNotFound when there is none.
+	DeleteUpstreamSession(ctx context.Context, sessionID string) error
 	// UpstreamSessions lists the ids of the unexpired bridge sessions started by the upstream
 	// identity (issuer, upstreamSubject), only those of the upstream session sid when sid is not
 	// empty; with upstreamSubject empty, those of sid whoever they are.

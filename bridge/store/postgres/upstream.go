@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -143,6 +144,18 @@ func (s *Store) PutUpstreamSession(ctx context.Context, u *store.UpstreamSession
 		upstream_subject = excluded.upstream_subject, upstream_sid = excluded.upstream_sid, expires_at = excluded.expires_at`,
 		u.SessionID, u.Issuer, u.UpstreamSubject, u.UpstreamSID, ts(u.ExpiresAt))
 	return wrap("put upstream session", err)
+}
+
+// MoveUpstreamSession re-records a held sign-in's upstream record under a session (the UPDATE
+// is the compare-and-set).
+func (s *Store) MoveUpstreamSession(ctx context.Context, from, to string, expires time.Time) error {
+	return wrap("move upstream session", execOne(ctx, s.pool, `UPDATE upstream_sessions SET session_id = $1, expires_at = $2
+		WHERE session_id = $3 AND expires_at > $4`, to, ts(expires), from, ts(s.clock())))
+}
+
+// DeleteUpstreamSession forgets the upstream record of a session.
+func (s *Store) DeleteUpstreamSession(ctx context.Context, sessionID string) error {
+	return wrap("delete upstream session", execOne(ctx, s.pool, `DELETE FROM upstream_sessions WHERE session_id = $1`, sessionID))
 }
 
 // UpstreamSession returns the upstream sign-in behind a bridge session; ErrNotFound when none.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
@@ -143,6 +144,20 @@ func (s *Store) PutUpstreamSession(ctx context.Context, u *store.UpstreamSession
 		upstream_subject = excluded.upstream_subject, upstream_sid = excluded.upstream_sid, expires_at = excluded.expires_at`,
 		u.SessionID, u.Issuer, u.UpstreamSubject, u.UpstreamSID, ts(u.ExpiresAt))
 	return wrap("put upstream session", err)
+}
+
+// MoveUpstreamSession re-records a held sign-in's upstream record under a session (the UPDATE
+// is the compare-and-set).
+func (s *Store) MoveUpstreamSession(ctx context.Context, from, to string, expires time.Time) error {
+	res, err := s.wexec(ctx, `UPDATE upstream_sessions SET session_id = ?, expires_at = ? WHERE session_id = ? AND expires_at > ?`,
+		to, ts(expires), from, ts(s.clock()))
+	return wrap("move upstream session", affectedOne(res, err))
+}
+
+// DeleteUpstreamSession forgets the upstream record of a session.
+func (s *Store) DeleteUpstreamSession(ctx context.Context, sessionID string) error {
+	res, err := s.wexec(ctx, `DELETE FROM upstream_sessions WHERE session_id = ?`, sessionID)
+	return wrap("delete upstream session", affectedOne(res, err))
 }
 
 // UpstreamSession returns the upstream sign-in behind a bridge session; ErrNotFound when none.

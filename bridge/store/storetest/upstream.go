@@ -219,6 +219,32 @@ func testUpstreamSessions(t *testing.T, h *H) {
 	ssotest.IsErr(t, err, sso.ErrNotFound, "UpstreamSession of an expired record")
 	_, err = h.S.UpstreamSession(h.Ctx, "nobody")
 	ssotest.IsErr(t, err, sso.ErrNotFound, "UpstreamSession of a session not started upstream")
+	// A held sign-in's record: found by the logout like a session's; moved once to the session
+	// the step opens (compare-and-set), or deleted by the logout first, then not moved.
+	held := store.HeldSignIn("challenge-1")
+	if !store.IsHeldSignIn(held) || store.IsHeldSignIn("s1") {
+		t.Fatalf("IsHeldSignIn(%q) / (s1)", held)
+	}
+	put(held, "https://c", "u9", "sidH", h.Now.Add(10*time.Minute))
+	if got, err := h.S.UpstreamSessions(h.Ctx, "https://c", "u9", ""); err != nil || !equalStrings(got, []string{held}) {
+		t.Fatalf("UpstreamSessions of a held sign-in = %v, %v", got, err)
+	}
+	ssotest.NoErr(t, h.S.MoveUpstreamSession(h.Ctx, held, "s9", later), "MoveUpstreamSession")
+	ssotest.IsErr(t, h.S.MoveUpstreamSession(h.Ctx, held, "s10", later), sso.ErrNotFound, "MoveUpstreamSession again")
+	if got, err := h.S.UpstreamSessions(h.Ctx, "https://c", "u9", "sidH"); err != nil || !equalStrings(got, []string{"s9"}) {
+		t.Fatalf("UpstreamSessions after the move = %v, %v", got, err)
+	}
+	if got, err := h.S.UpstreamSession(h.Ctx, "s9"); err != nil || !got.ExpiresAt.Equal(later) {
+		t.Fatalf("UpstreamSession after the move = %+v, %v", got, err)
+	}
+	held2 := store.HeldSignIn("challenge-2")
+	put(held2, "https://c", "u9", "sidI", h.Now.Add(10*time.Minute))
+	ssotest.NoErr(t, h.S.DeleteUpstreamSession(h.Ctx, held2), "DeleteUpstreamSession")
+	ssotest.IsErr(t, h.S.DeleteUpstreamSession(h.Ctx, held2), sso.ErrNotFound, "DeleteUpstreamSession again")
+	ssotest.IsErr(t, h.S.MoveUpstreamSession(h.Ctx, held2, "s11", later), sso.ErrNotFound, "MoveUpstreamSession after the delete")
+	put(store.HeldSignIn("challenge-3"), "https://c", "u9", "", h.Now.Add(-time.Second))
+	ssotest.IsErr(t, h.S.MoveUpstreamSession(h.Ctx, store.HeldSignIn("challenge-3"), "s12", later), sso.ErrNotFound,
+		"MoveUpstreamSession of an expired record")
 	if _, err := h.S.UpstreamSessions(h.Ctx, "https://a", "", ""); err == nil {
 		t.Error("UpstreamSessions without subject or sid: no error (it would end every session of the issuer)")
 	}

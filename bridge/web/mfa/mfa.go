@@ -50,6 +50,10 @@ type challengeData struct {
 	Next string `json:"next,omitempty"`
 	// Upstream is recorded with the session a sign-in opens (an upstream sign-in).
 	Upstream *store.UpstreamSession `json:"upstream,omitempty"`
+	// Held says that Upstream was recorded at once as a held sign-in (store.HeldSignIn of the
+	// challenge's id hash), so that the upstream's back-channel logout ends the wait; the step
+	// moves that record to the session it opens. (Challenges written before: recorded then.)
+	Held bool `json:"held,omitempty"`
 	// Detail ends the login.success audit row.
 	Detail string `json:"detail,omitempty"`
 	// App names the app the sign-in is for when it is not an OIDC request (a SAML app).
@@ -83,9 +87,12 @@ type Handler struct {
 	Store   store.FactorStore
 	// Subjects is the member's subject (identity.SubjectMapper).
 	Subjects *identity.SubjectMapper
-	// Upstreams records the upstream session of an upstream sign-in once its session opens.
+	// Upstreams records the upstream session of an upstream sign-in: held while it waits at the
+	// step, then moved to the session it opens.
 	Upstreams interface {
 		PutUpstreamSession(ctx context.Context, s *store.UpstreamSession) error
+		UpstreamSession(ctx context.Context, sessionID string) (*store.UpstreamSession, error)
+		MoveUpstreamSession(ctx context.Context, from, to string, expires time.Time) error
 	}
 	Audit func(context.Context, *store.AuditEvent)
 	// Observer counts passkey sign-ins (metrics; nil: not counted).
@@ -149,7 +156,8 @@ func (h *Handler) AfterFirstFactor(c echo.Context, ff *authflow.FirstFactor) (st
 	if ff.AR != nil {
 		ch.AuthRequestID = ff.AR.ID
 	}
-	cd := challengeData{Notice: notice, Next: ff.Next, Upstream: ff.Upstream, Detail: ff.Detail, MFA: ff.RequireMFA}
+	cd := challengeData{Notice: notice, Next: ff.Next, Upstream: ff.Upstream, Detail: ff.Detail, MFA: ff.RequireMFA,
+		Held: ff.Upstream != nil}
 	if ff.AR == nil && ff.Client != nil {
 		cd.App = ff.Client.Name
 	}
@@ -159,6 +167,15 @@ func (h *Handler) AfterFirstFactor(c echo.Context, ff *authflow.FirstFactor) (st
 	raw, err := h.newChallenge(c, ch)
 	if err != nil {
 		return "", err
+	}
+	if up := ff.Upstream; up != nil {
+		// The upstream session is recorded now, as this held sign-in's: its back-channel logout,
+		// should it come while the member is at the step, ends the wait (review s5 V6).
+		rec := *up
+		rec.SessionID, rec.ExpiresAt = store.HeldSignIn(ch.IDHash), ch.ExpiresAt
+		if err := h.Upstreams.PutUpstreamSession(ctx, &rec); err != nil {
+			return "", fmt.Errorf("record held upstream sign-in: %w", err)
+		}
 	}
 	return stepURL(raw), nil
 }
@@ -281,6 +298,13 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 		}
 		l.ar, l.client = ar, client
 	}
+	if ch.Kind == kindSignIn && l.data.Held {
+		if _, err := h.Upstreams.UpstreamSession(ctx, store.HeldSignIn(ch.IDHash)); errors.Is(err, sso.ErrNotFound) {
+			return nil, h.upstreamEnded(c)
+		} else if err != nil {
+			return nil, fmt.Errorf("held upstream sign-in: %w", err)
+		}
+	}
 	if l.m, err = h.Flow.Member(ctx, &sso.Session{Subject: ch.Subject}); err != nil {
 		if errors.Is(err, sso.ErrAccessDenied) {
 			return nil, h.Pages.Error(c, http.StatusForbidden, "Your account cannot be used",
@@ -301,6 +325,14 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 // done reports whether the methods passed already include a second factor (a sign-in with a
 // passkey alone, or an upstream whose mfa is trusted, that stops here for the notice only).
 func (l *loaded) done() bool { return mfa.HasMFA(l.ch.AMR) }
+
+// upstreamEnded is the page of a held upstream sign-in whose upstream session ended (its
+// provider's back-channel logout came while the member was at the step).
+func (h *Handler) upstreamEnded(c echo.Context) error {
+	return h.Pages.Error(c, http.StatusConflict, "This sign-in has ended",
+		"You were signed out at the service you signed in with while this step was waiting, so this sign-in cannot go on.",
+		"Go back to the app and sign in again.")
+}
 
 func (h *Handler) used(c echo.Context) error {
 	return h.Pages.Error(c, http.StatusConflict, "This step was already finished",
@@ -457,7 +489,22 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string) (string, error) 
 		if err != nil {
 			return "", err
 		}
-		if up := l.data.Upstream; up != nil {
+		if up := l.data.Upstream; up != nil && l.data.Held {
+			// The held record becomes the session's, unless the upstream's logout took it since
+			// load: then the session just opened ends at once.
+			err := h.Upstreams.MoveUpstreamSession(ctx, store.HeldSignIn(l.ch.IDHash), sess.ID, sess.ExpiresAt)
+			if errors.Is(err, sso.ErrNotFound) {
+				if err := h.Flow.EndSession(ctx, sess); err != nil {
+					return "", fmt.Errorf("end session: %w", err)
+				}
+				if err := h.Cookies.Clear(c); err != nil {
+					return "", err
+				}
+				return "", h.upstreamEnded(c)
+			} else if err != nil {
+				return "", fmt.Errorf("record upstream session: %w", err)
+			}
+		} else if up != nil {
 			rec := *up
 			rec.SessionID, rec.ExpiresAt = sess.ID, sess.ExpiresAt
 			if err := h.Upstreams.PutUpstreamSession(ctx, &rec); err != nil {

@@ -673,6 +673,16 @@ func (h *Handler) backchannel(c echo.Context) error {
 	}
 	ended := 0
 	for _, id := range ids {
+		if store.IsHeldSignIn(id) {
+			// A sign-in from that upstream session waits at the second-factor step: it ends
+			// there (the step refuses to go on without the record).
+			if err := h.Store.DeleteUpstreamSession(ctx, id); err != nil && !errors.Is(err, sso.ErrNotFound) {
+				return fmt.Errorf("end held sign-in: %w", err)
+			}
+			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "logout.upstream", IP: c.RealIP(), Detail: p.Name() + ": held sign-in"})
+			ended++
+			continue
+		}
 		sess, err := h.Store.Session(ctx, id)
 		if errors.Is(err, sso.ErrNotFound) {
 			continue
