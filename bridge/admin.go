@@ -15,6 +15,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/outbox/backchannel"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
+	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web/console"
 	"github.com/ssobridge/ssobridge/legacy"
@@ -109,6 +110,12 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 	// Sessions end with their back-channel logouts queued; the running server's outbox sends them.
 	ender := &backchannel.Logouts{Store: a.Store, Clients: registryClients{reg},
 		PublicSID: func(id string) string { return sso.PublicSID(sidKey, id) }}
+	// And the SAML SPs' back-channel single logouts (the SPs' registry only: no keys here).
+	samlSPs, err := saml.NewRegistry(cfg.SAML, a.Store, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("admin: saml service providers: %w", err)
+	}
+	ender.Others = (&saml.Logouts{Store: a.Store, Registry: samlSPs, Issuer: cfg.Issuer, Logger: log, Now: time.Now}).BackChannel
 	st := a.Store
 	svc = newAdmin(adminParts{store: st, registry: reg, ender: ender, policy: pol, access: decide, records: st,
 		audit: func(ctx context.Context, e *store.AuditEvent) {

@@ -7,6 +7,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/outbox"
 	"github.com/ssobridge/ssobridge/bridge/outbox/backchannel"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
+	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -14,9 +15,10 @@ import (
 // channels is the registry of the outbox's channels, one line each: deliverers that serve
 // every client. (A provisioning target kind, scim or webhook, serves the clients whose
 // target is of that kind: provisioning.Kinds, provisioning.Routes.)
-func channels(logout *backchannel.Deliverer) map[string]outbox.Deliverer {
+func channels(logout *backchannel.Deliverer, samlLogout *saml.BackChannelSender) map[string]outbox.Deliverer {
 	return map[string]outbox.Deliverer{
 		backchannel.Channel: logout,
+		saml.SLOChannel:     samlLogout,
 	}
 }
 
@@ -30,6 +32,9 @@ type outboxParts struct {
 	log       *slog.Logger
 	now       func() time.Time
 	observer  outbox.DeliveryObserver // metrics
+	// samlLogout sends the SAML SPs' back-channel logouts (its registry and keys are set once
+	// the SAML IdP's parts exist).
+	samlLogout *saml.BackChannelSender
 }
 
 // newOutbox builds the one outbox queue with its deliverers (each provisioning target's, by
@@ -39,6 +44,7 @@ func newOutbox(p outboxParts) (*outbox.Queue, *backchannel.Logouts) {
 	q := outbox.New(outbox.Options{Config: p.cfg.Shadow.Config, Store: p.store, Logger: p.log, Now: p.now, Observer: p.observer,
 		Targets: provisioning.Routes(p.cfg.Provisioning, outbox.Deps{Store: p.store, HTTP: sender, Now: p.now}),
 		Channels: channels(&backchannel.Deliverer{Clients: p.clients, Keys: p.keys, Issuer: p.cfg.Issuer,
-			HTTP: sender, Now: p.now})})
+			HTTP: sender, Now: p.now}, p.samlLogout)})
+	p.samlLogout.HTTP, p.samlLogout.Issuer, p.samlLogout.Now = sender, p.cfg.Issuer, p.now
 	return q, &backchannel.Logouts{Store: p.store, Clients: p.clients, PublicSID: p.publicSID, Wake: q.Wake}
 }

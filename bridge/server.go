@@ -216,8 +216,9 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	signIn := &signin.Checker{Directory: d.Directory, Subjects: subjects, Throttle: s.throttle, Access: decide,
 		Anonymous: auditLog.Anonymous, Logins: identity.NewLoginHasher(secrets[secretAudit]), Logger: log, Now: now,
 		Observer: s.metrics}
+	samlSLO := &saml.BackChannelSender{}
 	queue, logouts := newOutbox(outboxParts{cfg: cfg, store: d.Store, clients: clients, keys: keys, publicSID: publicSID,
-		log: log, now: now, observer: s.metrics})
+		log: log, now: now, observer: s.metrics, samlLogout: samlSLO})
 	s.shadow = provisioning.New(provisioning.Options{
 		Config: cfg.Shadow, Targets: cfg.Provisioning, Store: d.Store, Directory: d.Directory,
 		Viewer: memberView(pol), Access: decide, Outbox: queue, Logouts: logouts, Logger: log, Now: now,
@@ -255,6 +256,10 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	}
 	node.Subscribe(cluster.TopicKeys, s.samlKeys.Reload)
 	samlLogouts := &saml.Logouts{Store: d.Store, Registry: samlSPs, Keys: s.samlKeys, Issuer: cfg.Issuer, Logger: log, Now: now}
+	// Sessions that end anywhere send the SAML SPs with a SOAP single logout service a
+	// LogoutRequest through the outbox, with the OIDC apps' back-channel logouts.
+	samlSLO.Registry, samlSLO.Keys = samlSPs, s.samlKeys
+	logouts.Others = samlLogouts.BackChannel
 	ups := upstreamProviders(cfg, log, now)
 	out := &logout.Handler{Pages: pages, Cookies: cookies, Sealer: sealer, Clients: clients, Issuer: cfg.Issuer,
 		EndSession: logouts.EndSession, PublicSID: publicSID, Audit: auditLog.Write, SignOff: ams.signOff,

@@ -91,7 +91,8 @@ func (h *Handler) slo(c echo.Context) error {
 	}
 	var frames, origins []string
 	if sess != nil {
-		if err := h.EndSession(ctx, sess); err != nil {
+		// The SP that asked is answered below, not sent a back-channel LogoutRequest.
+		if err := h.EndSession(exceptSP(ctx, sp.EntityID), sess); err != nil {
 			return fmt.Errorf("end session: %w", err)
 		}
 		if err := h.Cookies.Clear(c); err != nil {
@@ -230,8 +231,8 @@ func (l *Logouts) frames(ctx context.Context, ps []*store.SAMLParticipant) (urls
 	}
 	for _, p := range ps {
 		sp, err := l.Registry.ByEntityID(ctx, p.SP)
-		if err != nil {
-			continue
+		if err != nil || soapSLO(sp) != "" {
+			continue // gone, or told through the back channel (BackChannel) when the session ended
 		}
 		u, err := l.requestURL(key.private, sp, p)
 		if err != nil {

@@ -40,10 +40,13 @@ type Logouts struct {
 	PublicSID func(sessionID string) string
 	// Wake tells the outbox that events were queued (nil: nothing to tell).
 	Wake func()
+	// Others, when set, adds the logout events of the session's other apps (the SAML service
+	// providers' back-channel single logouts), queued with these.
+	Others func(ctx context.Context, sess *sso.Session) []*store.OutboxEvent
 }
 
 // SessionEvents returns the logout events for an ended session: one per client of the
-// session that registered a backchannel_logout_uri.
+// session that registered a backchannel_logout_uri, and Others'.
 func (l *Logouts) SessionEvents(ctx context.Context, sess *sso.Session) []*store.OutboxEvent {
 	var out []*store.OutboxEvent
 	for _, id := range sess.Clients {
@@ -56,6 +59,9 @@ func (l *Logouts) SessionEvents(ctx context.Context, sess *sso.Session) []*store
 			sid = l.PublicSID(sid)
 		}
 		out = append(out, event(id, sess.Subject, sid))
+	}
+	if l.Others != nil {
+		out = append(out, l.Others(ctx, sess)...)
 	}
 	return out
 }
