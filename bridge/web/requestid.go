@@ -44,3 +44,24 @@ func (g *requestIDs) next() string {
 	base64.RawURLEncoding.Encode(out[:], raw[:12])
 	return string(out[:])
 }
+
+// maxCallerRequestID bounds a caller's (a proxy's) X-Request-Id that is kept.
+const maxCallerRequestID = 64
+
+// callerRequestID reports whether a caller's X-Request-Id is kept: 1 to 64 characters of
+// letters, digits and "-_.:" (UUIDs, the ids of common proxies and load balancers). Anything
+// else is replaced by a new id, so that a caller cannot make every response and log line carry
+// kilobytes of its own text, or characters that would split or forge a log line.
+func callerRequestID(s string) bool {
+	if len(s) == 0 || len(s) > maxCallerRequestID {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -127,7 +127,7 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 	start := time.Now()
 	r := c.Request()
 	rid := r.Header.Get(echo.HeaderXRequestID)
-	if rid == "" {
+	if !callerRequestID(rid) {
 		rid = f.ids.next()
 	}
 	h := c.Response().Header()

@@ -201,6 +201,31 @@ func TestRequestIDs(t *testing.T) {
 	if got := rec.Header().Get(echo.HeaderXRequestID); got != "from-the-proxy" {
 		t.Fatalf("caller's request id replaced by %q", got)
 	}
+	// A caller's id that is too long or carries characters outside the safe set is replaced
+	// by a new one: it would be echoed on the response and written into the log line.
+	for _, bad := range []string{strings.Repeat("a", 65), "two words", "line\r\nforged=1", `quote"d`, "caf\u00e9"} {
+		logged.b.Reset()
+		req := httptest.NewRequest(http.MethodGet, "/ok", nil)
+		req.Header.Set(echo.HeaderXRequestID, bad)
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		got := rec.Header().Get(echo.HeaderXRequestID)
+		if got == bad || len(got) != 16 {
+			t.Fatalf("caller's request id %q kept as %q", bad, got)
+		}
+		if strings.Contains(logged.String(), bad) {
+			t.Fatalf("caller's request id %q logged: %s", bad, logged.String())
+		}
+	}
+	for _, good := range []string{strings.Repeat("a", 64), "3f2c9a1e-7d4b-4c1a-9e8f-0123456789ab", "lb-1:req.42_x"} {
+		req := httptest.NewRequest(http.MethodGet, "/ok", nil)
+		req.Header.Set(echo.HeaderXRequestID, good)
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if got := rec.Header().Get(echo.HeaderXRequestID); got != good {
+			t.Fatalf("caller's request id %q replaced by %q", good, got)
+		}
+	}
 }
 
 // safeBuffer is a bytes.Buffer for concurrent writers.
