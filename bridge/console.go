@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/config"
@@ -95,5 +96,23 @@ func (s *Server) newConsole(chk *config.Checked, secret string, cookieMAC, cooki
 		return fmt.Errorf("admin.console: %w", err)
 	}
 	s.console = c.Handler()
+	if open := consoleRolesWithoutFactor(cfg.Admin.Console.Roles, cfg.MFA.RequiredRoles); len(open) > 0 {
+		// The console can register trusted clients, reset factors and end sessions: a
+		// phished administrator password should not be enough. Said at every start, since
+		// requiring it is the operator's choice (administrators enrol at their next sign-in).
+		s.log.Warn("admin console: members holding these roles open it with a password alone; add them to mfa.required_roles to require a second factor",
+			"roles", open)
+	}
 	return nil
+}
+
+// consoleRolesWithoutFactor are the console roles that mfa.required_roles does not name.
+func consoleRolesWithoutFactor(console, required []string) []string {
+	var open []string
+	for _, r := range console {
+		if !slices.Contains(required, r) {
+			open = append(open, r)
+		}
+	}
+	return open
 }
