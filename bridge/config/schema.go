@@ -148,9 +148,11 @@ type ThrottleConfig struct {
 	Window time.Duration `yaml:"window"`
 	// Lockout is how long refusal lasts once a limit is reached.
 	Lockout time.Duration `yaml:"lockout"`
-	// AnonymousWrites is how many writing requests one client IP may make per minute to each
-	// endpoint that writes for an anonymous caller (authorize, the hand-off POST, device
-	// authorization, sign-in and device-code forms); beyond it 429 with Retry-After.
+	// AnonymousWrites is how many writing requests one client IP (or IPv6 /64) may make per
+	// minute to each endpoint that writes for an anonymous caller (authorize, the login page,
+	// the hand-off POST, device authorization, the device-code form), and how many audit rows
+	// its failed sign-ins and client authentications may write; beyond it 429 with
+	// Retry-After. The sign-in form's attempts are throttled per login and per IP instead.
 	AnonymousWrites int `yaml:"anonymous_writes"`
 }
 
