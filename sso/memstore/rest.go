@@ -149,13 +149,21 @@ func (s *Store) SigningKeys(context.Context) ([]*sso.StoredKey, error) {
 	return out, nil
 }
 
-// AddSigningKey stores a key; ErrConflict when the id exists.
-func (s *Store) AddSigningKey(_ context.Context, k *sso.StoredKey) error {
+// checkNewKey refuses a key to be stored without an id or key material.
+func checkNewKey(k *sso.StoredKey) error {
 	if k == nil || k.ID == "" {
 		return errors.New("memstore: add signing key: empty id")
 	}
 	if len(k.PublicJWK) == 0 || len(k.PrivateEnc) == 0 {
 		return errors.New("memstore: add signing key: missing key material")
+	}
+	return nil
+}
+
+// AddSigningKey stores a key; ErrConflict when the id exists.
+func (s *Store) AddSigningKey(_ context.Context, k *sso.StoredKey) error {
+	if err := checkNewKey(k); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -167,11 +175,8 @@ func (s *Store) AddSigningKey(_ context.Context, k *sso.StoredKey) error {
 // AddSigningKeySuccessor stores k unless a key of its algorithm signs past k.CreatedAt
 // (ErrConflict then; see sso.KeyStore).
 func (s *Store) AddSigningKeySuccessor(_ context.Context, k *sso.StoredKey) error {
-	if k == nil || k.ID == "" {
-		return errors.New("memstore: add signing key: empty id")
-	}
-	if len(k.PublicJWK) == 0 || len(k.PrivateEnc) == 0 {
-		return errors.New("memstore: add signing key: missing key material")
+	if err := checkNewKey(k); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
