@@ -1,35 +1,15 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/labstack/echo/v4"
 )
-
-// syncBuffer is a buffer the router's logger may write from the handler's goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // The access line's level says how much the answer is the bridge's own fault: a 503 (the
 // store or the AMS unavailable, already said once by its own warning) is a warning; a 500 (a
@@ -53,7 +33,7 @@ func TestAccessLineLevel(t *testing.T) {
 		{"bad gateway", "/bad-gateway", http.StatusBadGateway, "ERROR"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var out syncBuffer
+			var out safeBuffer
 			e := NewRouter(RouterConfig{Renderer: r, Logger: slog.New(slog.NewJSONHandler(&out, nil))})
 			r.Mount(e)
 			e.GET("/ok", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
