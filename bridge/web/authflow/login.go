@@ -367,6 +367,17 @@ func (h *Handler) complete(c echo.Context, ar *sso.AuthRequest, client *sso.Clie
 		// The request asks for a new sign-in this session has not given: the login page asks.
 		return c.Redirect(http.StatusSeeOther, "/login?id="+url.QueryEscape(ar.ID))
 	}
+	if ar.HintSubject != "" && subtle.ConstantTimeCompare([]byte(sess.Subject), []byte(ar.HintSubject)) != 1 {
+		// The client named the member it expects (id_token_hint) and another one signed in:
+		// OIDC Core 3.1.2.1 answers that with an error, not with a code for someone else (a
+		// client re-authenticating its member before a sensitive step would take it as theirs).
+		if err := h.openFresh(c); err != nil {
+			return err
+		}
+		h.Audit.Write(ctx, &store.AuditEvent{Event: "authorize.hint_mismatch", Subject: sess.Subject, ClientID: ar.ClientID, IP: c.RealIP(),
+			Detail: "another member signed in than the id_token_hint names"})
+		return h.redirectError(c, ar, oidc.ErrLoginRequired().WithDescription("the member who signed in is not the one the app named (id_token_hint)"))
+	}
 	if h.SecondFactor != nil {
 		need, err := h.SecondFactor.NeedsStepUp(ctx, ar, client, sess, m)
 		if err != nil {
