@@ -45,10 +45,12 @@ func New(st Appender, log *slog.Logger, now func() time.Time, limit *throttle.Li
 }
 
 // Write appends an event (its Time set when zero) and logs its line; a failure to append is
-// logged, not returned.
+// logged, not returned. The row is written even when the request's client has gone away
+// (ctx cancelled): a caller does not escape the audit log by
+// hanging up.
 func (l *Log) Write(ctx context.Context, e *store.AuditEvent) {
 	l.Prepare(ctx, e)
-	if err := l.store.Audit(ctx, e); err != nil {
+	if err := l.store.Audit(keep(ctx), e); err != nil {
 		l.WriteFailed(ctx, e, err)
 	}
 }
@@ -71,6 +73,10 @@ func (l *Log) WriteFailed(ctx context.Context, e *store.AuditEvent, err error) {
 	l.log.ErrorContext(ctx, "audit write failed", "event", e.Event, "err", err)
 }
 
+// keep is ctx without its cancellation (a client going away) or deadline: the stores bound
+// their own statements (SQLite's busy timeout, PostgreSQL's store.statement_timeout).
+func keep(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // Anonymous writes an event caused by an anonymous caller (a failed or throttled sign-in, a
 // refused sign-in link or hand-off) within the address's budget of anonymous writes (e.IP);
 // past it, one "ratelimit.refused" row per window stands for the rows not written.
@@ -79,6 +85,7 @@ func (l *Log) Anonymous(ctx context.Context, e *store.AuditEvent) {
 		l.Write(ctx, e)
 		return
 	}
+	ctx = keep(ctx) // the count and the row, client gone or not
 	ok, _, err := l.limit.Allow(ctx, "audit|"+throttle.AddressKey(e.IP))
 	if err != nil {
 		// The row is written (its own write reports a store that is down): an audit row is
@@ -97,6 +104,7 @@ func (l *Log) Anonymous(ctx context.Context, e *store.AuditEvent) {
 // Refused records that the rate limit of endpoint name refused the address ip: one row per
 // endpoint, address and window (the first refusal), so refusals cannot fill the log themselves.
 func (l *Log) Refused(ctx context.Context, name, ip string) {
+	ctx = keep(ctx)
 	if l.limit == nil {
 		l.Write(ctx, &store.AuditEvent{Event: "ratelimit.refused", IP: ip, Detail: name})
 		return

@@ -2,6 +2,7 @@ package logging
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -64,6 +65,9 @@ func LevelVar(l *slog.Logger) *slog.LevelVar {
 
 // Fields are what one request's log lines carry once known. Safe for concurrent use.
 type Fields struct {
+	// req is the request's context as the server gave it (before any handler derived its own
+	// from it): cancelled when the client goes away (net/http, on the connection's close).
+	req                          context.Context
 	mu                           sync.Mutex
 	requestID, clientID, subject string
 }
@@ -86,8 +90,36 @@ func (c *fieldsCtx) Value(key any) any {
 // WithRequest returns ctx with fresh Fields for the request requestID.
 func WithRequest(ctx context.Context, requestID string) context.Context {
 	c := &fieldsCtx{Context: ctx}
-	c.f.requestID = requestID
+	c.f.requestID, c.f.req = requestID, ctx
 	return c
+}
+
+// ClientGone reports whether ctx belongs to a request (WithRequest) whose client went away
+// before it was answered: the request's own context, as the server gave it, is cancelled.
+// A handler's own deadline or cancellation of a context derived from it does not count.
+func ClientGone(ctx context.Context) bool {
+	f := fieldsOf(ctx)
+	return f != nil && errors.Is(f.req.Err(), context.Canceled)
+}
+
+// cancelledByClient reports whether r is a failure caused by its request's client going away:
+// logged with ctx of a request whose client is gone, and its "err" attribute is (or wraps)
+// context.Canceled.
+func cancelledByClient(ctx context.Context, r slog.Record) bool {
+	if ctx == nil || !ClientGone(ctx) {
+		return false
+	}
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != "err" {
+			return true
+		}
+		if err, ok := a.Value.Any().(error); ok && errors.Is(err, context.Canceled) {
+			found = true
+		}
+		return false
+	})
+	return found
 }
 
 // fieldsOf is ctx's Fields, or nil.
@@ -136,8 +168,17 @@ type Handler struct {
 // Enabled reports whether the level is logged.
 func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
-// Handle adds the fields and passes the record on.
+// Handle adds the fields and passes the record on. A warning or an error that only says a
+// request's client went away (its "err" is context.Canceled and the request's context is
+// cancelled) is not the bridge's failure: it is passed on at debug level (so dropped at the
+// usual levels), and the request's access line says what happened (status 499).
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn && cancelledByClient(ctx, r) {
+		r.Level = slog.LevelDebug
+		if !h.next.Enabled(ctx, r.Level) {
+			return nil
+		}
+	}
 	if ctx != nil {
 		if f := fieldsOf(ctx); f != nil {
 			f.mu.Lock()

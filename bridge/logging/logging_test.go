@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -179,5 +181,68 @@ func TestBufferedWarningsAtOnce(t *testing.T) {
 	got := w.get()
 	if len(got) != 1 || !strings.Contains(got[0], "msg=first") || !strings.Contains(got[0], "msg=second") {
 		t.Fatalf("batches %q", got)
+	}
+}
+
+// TestClientGoneLines: a warning or an error whose err is the cancellation of a request whose
+// client went away is passed on at debug level; every other failure keeps its level (a real
+// failure while the client is gone, a cancellation the handler made itself, a cancelled
+// context that is no request's).
+func TestClientGoneLines(t *testing.T) {
+	canceled := fmt.Errorf("sqlite: audit: %w", context.Canceled)
+	for _, tc := range []struct {
+		name    string
+		request bool // the context is a request's (WithRequest)
+		gone    bool // the request's own context is cancelled
+		derived bool // a context the handler derived and cancelled itself
+		err     error
+		level   slog.Level
+		want    string // "" when the line is left out
+	}{
+		{"client gone, cancellation error", true, true, false, canceled, slog.LevelError, ""},
+		{"client gone, cancellation warning", true, true, false, canceled, slog.LevelWarn, ""},
+		{"client gone, real failure", true, true, false, errors.New("disk full"), slog.LevelError, "ERROR"},
+		{"client here, cancellation error", true, false, false, canceled, slog.LevelError, "ERROR"},
+		{"handler's own cancellation", true, false, true, canceled, slog.LevelError, "ERROR"},
+		{"no request", false, true, false, canceled, slog.LevelError, "ERROR"},
+		{"client gone, info", true, true, false, canceled, slog.LevelInfo, "INFO"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, at := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+				var buf bytes.Buffer
+				log := logging.New(&buf, logging.FormatJSON, at)
+				ctx, cancel := context.WithCancel(context.Background())
+				if tc.request {
+					ctx = logging.WithRequest(ctx, "r1")
+				}
+				if tc.gone {
+					cancel()
+				}
+				if tc.derived {
+					var stop context.CancelFunc
+					ctx, stop = context.WithCancel(ctx)
+					stop()
+				}
+				log.Log(ctx, tc.level, "x", "err", tc.err)
+				cancel()
+				want := tc.want
+				if want == "" && at == slog.LevelDebug {
+					want = "DEBUG"
+				}
+				if want == "" {
+					if buf.Len() != 0 {
+						t.Errorf("at %v: line written: %s", at, buf.String())
+					}
+					continue
+				}
+				var got map[string]any
+				if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+					t.Fatalf("at %v: %v: %q", at, err, buf.String())
+				}
+				if got["level"] != want {
+					t.Errorf("at %v: level %v, want %s", at, got["level"], want)
+				}
+			}
+		})
 	}
 }

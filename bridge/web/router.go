@@ -90,6 +90,11 @@ type headerValue struct {
 	value []string
 }
 
+// StatusClientGone is the status the access line and the metrics record for a request whose
+// client went away before it was answered (nginx's 499, "client closed request"); nothing is
+// sent.
+const StatusClientGone = 499
+
 // accessLevel is the level of a request's access line: a 503 says that something the bridge
 // depends on (the store, the AMS) is unavailable, which its own warning has said once already
 // and which is expected while it is away, so it is a warning; any other 5xx is an error.
@@ -135,12 +140,18 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 	for _, v := range f.headers {
 		h[v.name] = v.value
 	}
-	c.SetRequest(r.WithContext(logging.WithRequest(r.Context(), rid)))
+	ctx := logging.WithRequest(r.Context(), rid)
+	c.SetRequest(r.WithContext(ctx))
 	if err := f.call(c, next); err != nil {
 		c.Error(err)
 	}
 	r = c.Request()
 	status := c.Response().Status
+	if logging.ClientGone(ctx) {
+		// The client went away before the answer (which failed for that reason, or is lost):
+		// not the bridge's failure, whatever status the handler chose.
+		status = StatusClientGone
+	}
 	took := time.Since(start)
 	if f.obs != nil {
 		f.obs.ObserveRequest(c.Path(), r.Method, status, took)
@@ -233,7 +244,7 @@ func errorHandler(pages *Renderer, log *slog.Logger) echo.HTTPErrorHandler {
 				}
 			}
 		}
-		if code >= 500 {
+		if code >= 500 && !logging.ClientGone(c.Request().Context()) {
 			log.ErrorContext(c.Request().Context(), "request failed", "err", err, "path", c.Request().URL.Path,
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		}
