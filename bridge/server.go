@@ -258,7 +258,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	samlLogouts := &saml.Logouts{Store: d.Store, Registry: samlSPs, Keys: s.samlKeys, Issuer: cfg.Issuer, Logger: log, Now: now}
 	// Sessions that end anywhere send the SAML SPs with a SOAP single logout service a
 	// LogoutRequest through the outbox, with the OIDC apps' back-channel logouts.
-	samlSLO.Registry, samlSLO.Keys = samlSPs, s.samlKeys
+	samlSLO.Registry, samlSLO.Keys, samlSLO.WantSigned = samlSPs, s.samlKeys, cfg.SAML.WantLogoutResponsesSigned
 	logouts.Others = samlLogouts.BackChannel
 	ups := upstreamProviders(cfg, log, now)
 	out := &logout.Handler{Pages: pages, Cookies: cookies, Sealer: sealer, Clients: clients, Issuer: cfg.Issuer,

@@ -25,6 +25,10 @@ type SAMLConfig struct {
 	// certificate stays there (default 30 days).
 	KeyRotateEvery time.Duration `yaml:"key_rotate_every"`
 	KeyOverlap     time.Duration `yaml:"key_overlap"`
+	// WantLogoutResponsesSigned refuses unsigned LogoutResponses to the back-channel (SOAP)
+	// LogoutRequests of every SP. Whatever it says, a signed response's signature is checked
+	// against the SP's certificates, and an SP whose logout_responses_signed is true must sign.
+	WantLogoutResponsesSigned bool `yaml:"want_logout_responses_signed"`
 }
 
 // SAMLServiceProvider is one SAML service provider entered by hand (or, its settings only,
@@ -41,6 +45,9 @@ type SAMLServiceProvider struct {
 	ACSURLs []string `yaml:"acs_urls" json:"-"`
 	// SLOURL is the SP's single logout service (HTTP-Redirect binding); empty: none.
 	SLOURL string `yaml:"slo_url" json:"-"`
+	// SOAPSLOURL is the SP's back-channel single logout service (SOAP binding), told whenever a
+	// session it signed into ends, also without the browser; empty: none.
+	SOAPSLOURL string `yaml:"soap_slo_url" json:"-"`
 	// Certificate is the SP's signing certificate (PEM): AuthnRequest and LogoutRequest
 	// signatures are checked against it, and assertions encrypted to it when
 	// encrypt_assertions is on.
@@ -52,6 +59,9 @@ type SAMLServiceProvider struct {
 	EncryptAssertions bool `yaml:"encrypt_assertions" json:"encrypt_assertions,omitempty"`
 	// AuthnRequestsSigned refuses the SP's unsigned AuthnRequests.
 	AuthnRequestsSigned bool `yaml:"authn_requests_signed" json:"authn_requests_signed,omitempty"`
+	// LogoutResponsesSigned refuses the SP's unsigned LogoutResponses to back-channel (SOAP)
+	// LogoutRequests: its answer counts only when signed with its certificate.
+	LogoutResponsesSigned bool `yaml:"logout_responses_signed" json:"logout_responses_signed,omitempty"`
 	// AllowedRoles limits the roles attribute to these roles (compared case-insensitively), on
 	// top of policies.<id>.allowed_roles. Empty: the policy decides alone.
 	AllowedRoles []string `yaml:"allowed_roles" json:"allowed_roles,omitempty"`
@@ -152,13 +162,18 @@ func (sp *SAMLServiceProvider) Check() error {
 			return samlFieldErr("slo_url", "%q %v", sp.SLOURL, err)
 		}
 	}
+	if sp.SOAPSLOURL != "" {
+		if err := checkSAMLEndpoint(sp.SOAPSLOURL); err != nil {
+			return samlFieldErr("soap_slo_url", "%q %v", sp.SOAPSLOURL, err)
+		}
+	}
 	if sp.Certificate != "" {
 		if _, err := ParseSAMLCertificate(sp.Certificate); err != nil {
 			return samlFieldErr("certificate", "%v", err)
 		}
 	}
-	if (sp.EncryptAssertions || sp.AuthnRequestsSigned) && sp.Certificate == "" {
-		return samlFieldErr("certificate", "is required with encrypt_assertions or authn_requests_signed")
+	if (sp.EncryptAssertions || sp.AuthnRequestsSigned || sp.LogoutResponsesSigned) && sp.Certificate == "" {
+		return samlFieldErr("certificate", "is required with encrypt_assertions, authn_requests_signed or logout_responses_signed")
 	}
 	return nil
 }

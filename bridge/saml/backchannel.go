@@ -1,22 +1,28 @@
 package saml
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
 	crewjam "github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/russellhaering/goxmldsig/etreeutils"
 
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/outbox"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
@@ -104,6 +110,9 @@ type BackChannelSender struct {
 	Issuer string
 	HTTP   *outbox.Sender
 	Now    func() time.Time
+	// WantSigned counts only signed LogoutResponses from every SP (saml.want_logout_responses_signed);
+	// an SP's logout_responses_signed asks it of that SP.
+	WantSigned bool
 }
 
 // Deliver sends the event's LogoutRequest.
@@ -138,10 +147,11 @@ func (d *BackChannelSender) Deliver(ctx context.Context, e *store.OutboxEvent) e
 	if err != nil {
 		return err
 	}
-	if err := outbox.Status("saml back-channel logout", resp, rb); err != nil {
+	if err := outbox.Status("saml back-channel logout", resp, rb); err != nil && (resp.StatusCode != http.StatusInternalServerError || !bytes.Contains(rb, []byte("Fault"))) {
 		return err
 	}
-	return logoutStatus(rb, id)
+	entityID := strings.TrimSuffix(d.Issuer, "/") + PathMetadata
+	return checkLogoutResponse(rb, sp, id, d.WantSigned || sp.Settings.LogoutResponsesSigned, d.Now(), entityID, strings.TrimSuffix(d.Issuer, "/")+PathSLO)
 }
 
 // request is the signed SOAP LogoutRequest naming p at sp, and its id.
@@ -183,31 +193,174 @@ func (d *BackChannelSender) request(key *rsa.PrivateKey, cert []byte, sp *SP, p 
 	return b, lr.ID, err
 }
 
-// logoutStatus reads the SP's SOAP answer: nil for a LogoutResponse to id with the status
-// Success; a permanent error for Requester (the SP refuses the request as such); else an error
-// to retry (a SOAP fault, Responder, PartialLogout, something unreadable).
-func logoutStatus(body []byte, id string) error {
+// checkLogoutResponse reads the SP's SOAP answer to the LogoutRequest id (SAML profiles 4.4.4.2,
+// bindings 3.2.3). It is nil only for a LogoutResponse that
+//   - is the one element of the SOAP Body, in the SAML protocol namespace;
+//   - when it carries an enveloped signature, is signed with a certificate of the SP's metadata
+//     (SHA-1 refused; the signature a direct child of the response that references it) and is
+//     read from what the signature covers; when it carries none, the SP and the bridge allow
+//     unsigned answers (wantSigned false);
+//   - is issued by the SP, answers id (InResponseTo), is SAML 2.0, recently issued, and names
+//     no Destination or this IdP (its entity id or single logout service);
+//   - has the status Success.
+//
+// Any other answer is an error to retry (the outbox's backoff, then a dead letter that the
+// operator sees), except the status Requester: the SP refuses the request as such, which a
+// retry does not change.
+func checkLogoutResponse(body []byte, sp *SP, id string, wantSigned bool, now time.Time, ours ...string) error {
+	el, err := soapLogoutResponse(body)
+	if err != nil {
+		return fmt.Errorf("saml back-channel logout: %w", err)
+	}
+	signed, err := verifiedLogoutResponse(el, sp, wantSigned)
+	if err != nil {
+		return fmt.Errorf("saml back-channel logout: the answer of %s: %w", sp.Settings.ID, err)
+	}
 	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(body); err != nil {
-		return fmt.Errorf("saml back-channel logout: unreadable answer: %w", err)
+	doc.SetRoot(signed)
+	raw, err := doc.WriteToBytes()
+	if err != nil {
+		return fmt.Errorf("saml back-channel logout: %w", err)
 	}
-	resp := doc.FindElement("./Envelope/Body/LogoutResponse")
-	if resp == nil {
-		return errors.New("saml back-channel logout: the answer holds no LogoutResponse")
+	var resp crewjam.LogoutResponse
+	if err := xml.Unmarshal(raw, &resp); err != nil {
+		return fmt.Errorf("saml back-channel logout: unreadable LogoutResponse: %w", err)
 	}
-	if got := resp.SelectAttrValue("InResponseTo", ""); got != id {
-		return outbox.Permanent("saml back-channel logout: LogoutResponse to %q, want %q", got, id)
+	switch {
+	case resp.Issuer == nil || resp.Issuer.Value != sp.EntityID:
+		return fmt.Errorf("saml back-channel logout: LogoutResponse issued by %q, not %s", issuerOf(&resp), sp.EntityID)
+	case resp.InResponseTo != id:
+		return fmt.Errorf("saml back-channel logout: LogoutResponse to %q, not to the request sent (%s)", resp.InResponseTo, id)
+	case resp.Version != "2.0":
+		return fmt.Errorf("saml back-channel logout: LogoutResponse version %q", resp.Version)
+	case resp.IssueInstant.Add(crewjam.MaxIssueDelay).Before(now):
+		return fmt.Errorf("saml back-channel logout: LogoutResponse issued at %s, too long ago", resp.IssueInstant.UTC().Format(time.RFC3339))
+	case resp.IssueInstant.Add(-crewjam.MaxClockSkew).After(now):
+		return fmt.Errorf("saml back-channel logout: LogoutResponse issued at %s, in the future", resp.IssueInstant.UTC().Format(time.RFC3339))
+	case resp.Destination != "" && !slices.Contains(ours, resp.Destination):
+		return fmt.Errorf("saml back-channel logout: LogoutResponse for %q, not this IdP", resp.Destination)
 	}
-	code := resp.FindElement("./Status/StatusCode")
-	status := ""
-	if code != nil {
-		status = code.SelectAttrValue("Value", "")
-	}
-	switch status {
+	switch status := resp.Status.StatusCode.Value; status {
 	case crewjam.StatusSuccess:
 		return nil
 	case crewjam.StatusRequester:
 		return outbox.Permanent("saml back-channel logout: the service provider answered %s", status)
+	default:
+		return fmt.Errorf("saml back-channel logout: the service provider answered %q", status)
 	}
-	return fmt.Errorf("saml back-channel logout: the service provider answered %q", status)
+}
+
+func issuerOf(r *crewjam.LogoutResponse) string {
+	if r.Issuer == nil {
+		return ""
+	}
+	return r.Issuer.Value
+}
+
+const (
+	samlProtocolNS = "urn:oasis:names:tc:SAML:2.0:protocol"
+	dsigNS         = "http://www.w3.org/2000/09/xmldsig#"
+)
+
+// soapLogoutResponse is the LogoutResponse of a SOAP envelope, detached with the namespaces it
+// inherits.
+func soapLogoutResponse(body []byte) (*etree.Element, error) {
+	doc := etree.NewDocument()
+	doc.ReadSettings.Permissive = false
+	if err := doc.ReadFromBytes(body); err != nil {
+		return nil, fmt.Errorf("unreadable answer: %w", err)
+	}
+	root := doc.Root()
+	if root == nil || root.Tag != "Envelope" || root.NamespaceURI() != soapEnvelopeNS {
+		return nil, errors.New("the answer is not a SOAP envelope")
+	}
+	var bodyEl *etree.Element
+	for _, c := range root.ChildElements() {
+		if c.Tag == "Body" && c.NamespaceURI() == soapEnvelopeNS {
+			if bodyEl != nil {
+				return nil, errors.New("the SOAP envelope has two Bodies")
+			}
+			bodyEl = c
+		}
+	}
+	if bodyEl == nil {
+		return nil, errors.New("the SOAP envelope has no Body")
+	}
+	kids := bodyEl.ChildElements()
+	if len(kids) != 1 {
+		return nil, fmt.Errorf("the SOAP Body holds %d elements, not one LogoutResponse", len(kids))
+	}
+	el := kids[0]
+	if el.Tag == "Fault" && el.NamespaceURI() == soapEnvelopeNS {
+		return nil, fmt.Errorf("SOAP fault: %s", strings.TrimSpace(el.FindElement("./faultstring").Text()))
+	}
+	if el.Tag != "LogoutResponse" || el.NamespaceURI() != samlProtocolNS {
+		return nil, errors.New("the answer holds no LogoutResponse")
+	}
+	ctx, err := etreeutils.NSBuildParentContext(el)
+	if err != nil {
+		return nil, err
+	}
+	if ctx, err = ctx.SubContext(el); err != nil {
+		return nil, err
+	}
+	return etreeutils.NSDetatch(ctx, el)
+}
+
+// verifiedLogoutResponse checks el's enveloped signature against the SP's signing certificates
+// and returns what it covers; el itself when it is unsigned and may be.
+func verifiedLogoutResponse(el *etree.Element, sp *SP, wantSigned bool) (*etree.Element, error) {
+	var sigs []*etree.Element
+	for _, c := range el.ChildElements() {
+		if c.Tag == "Signature" && c.NamespaceURI() == dsigNS {
+			sigs = append(sigs, c)
+		}
+	}
+	switch {
+	case len(sigs) == 0 && wantSigned:
+		return nil, errors.New("the LogoutResponse is not signed, and its signature is required")
+	case len(sigs) == 0:
+		if el.FindElement(".//Signature") != nil {
+			return nil, errors.New("a signature inside the LogoutResponse, not on it")
+		}
+		return el, nil
+	case len(sigs) > 1:
+		return nil, errors.New("the LogoutResponse has two signatures")
+	}
+	if ref := sigs[0].FindElement("./SignedInfo/Reference"); ref == nil || ref.SelectAttrValue("URI", "") != "#"+el.SelectAttrValue("ID", "") ||
+		el.SelectAttrValue("ID", "") == "" {
+		return nil, errors.New("the signature does not reference the LogoutResponse")
+	}
+	for _, path := range []string{"./SignedInfo/SignatureMethod", "./SignedInfo/Reference/DigestMethod"} {
+		if m := sigs[0].FindElement(path); m == nil || strings.Contains(strings.ToLower(m.SelectAttrValue("Algorithm", "")), "sha1") {
+			return nil, errors.New("a SHA-1 signature or digest, or none named")
+		}
+	}
+	var certs []*x509.Certificate
+	for _, data := range signingCerts(sp.Metadata) {
+		c, err := config.ParseSAMLCertificate(data)
+		if err != nil {
+			return nil, fmt.Errorf("a certificate of the metadata: %w", err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("the LogoutResponse is signed, and the SP's metadata has no signing certificate to check it with")
+	}
+	var errs []error
+	// One certificate at a time: without a certificate in KeyInfo, dsig picks the one it trusts
+	// only when it trusts one.
+	for _, c := range certs {
+		vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{c}})
+		vc.IdAttribute = "ID"
+		// The SP's certificate is trusted as registered, like its request signatures (the
+		// metadata's certificates are keys, not a PKI).
+		vc.Clock = dsig.NewFakeClockAt(c.NotBefore)
+		signed, err := vc.Validate(el)
+		if err == nil {
+			return signed, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("signature not valid with the SP's certificates: %w", errors.Join(errs...))
 }

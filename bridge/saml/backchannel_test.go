@@ -1,8 +1,22 @@
 package saml
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"math/big"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/beevik/etree"
+	crewjam "github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/outbox"
 )
 
@@ -10,31 +24,160 @@ func soapAnswer(inner string) []byte {
 	return []byte(`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>` + inner + `</soap:Body></soap:Envelope>`)
 }
 
-func logoutResponse(inResponseTo, status string) string {
-	return `<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="r1" InResponseTo="` + inResponseTo +
-		`" Version="2.0"><samlp:Status><samlp:StatusCode Value="` + status + `"/></samlp:Status></samlp:LogoutResponse>`
+const (
+	testSPEntity  = "https://sp.example.org/saml/metadata"
+	testIdPEntity = "https://sso.example.org/saml/metadata"
+	testIdPSLO    = "https://sso.example.org/saml/slo"
+)
+
+type testSigner struct {
+	key  *rsa.PrivateKey
+	cert *x509.Certificate
 }
 
-// TestLogoutStatus: how an SP's answer to a back-channel LogoutRequest settles its delivery.
-func TestLogoutStatus(t *testing.T) {
+func newTestSigner(t testing.TB, cn string) *testSigner {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)} // expired: the registered key counts
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testSigner{key, cert}
+}
+
+// testSP is an SP registered with the certificates of signers.
+func testSP(signers ...*testSigner) *SP {
+	desc := crewjam.SPSSODescriptor{}
+	for _, s := range signers {
+		desc.KeyDescriptors = append(desc.KeyDescriptors, crewjam.KeyDescriptor{Use: "signing", KeyInfo: crewjam.KeyInfo{
+			X509Data: crewjam.X509Data{X509Certificates: []crewjam.X509Certificate{{Data: base64.StdEncoding.EncodeToString(s.cert.Raw)}}}}})
+	}
+	return &SP{Settings: config.SAMLServiceProvider{ID: "sp"}, EntityID: testSPEntity,
+		Metadata: &crewjam.EntityDescriptor{EntityID: testSPEntity, SPSSODescriptors: []crewjam.SPSSODescriptor{desc}}}
+}
+
+// answer is the SOAP envelope of a LogoutResponse to id-1 with status, changed by mod, signed by
+// s (nil: unsigned) with method, and then changed by after (what an attacker would do).
+func answer(t testing.TB, s *testSigner, method, status string, mod func(*crewjam.LogoutResponse), after func(*etree.Element)) []byte {
+	t.Helper()
+	resp := &crewjam.LogoutResponse{ID: "id-r", InResponseTo: "id-1", Version: "2.0", IssueInstant: time.Now().UTC(),
+		Issuer: &crewjam.Issuer{Value: testSPEntity}, Status: crewjam.Status{StatusCode: crewjam.StatusCode{Value: status}}}
+	if mod != nil {
+		mod(resp)
+	}
+	el := resp.Element()
+	if s != nil {
+		sc := dsig.NewDefaultSigningContext(dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{s.cert.Raw}, PrivateKey: s.key}))
+		sc.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+		if err := sc.SetSignatureMethod(method); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if el, err = sc.SignEnveloped(el); err != nil {
+			t.Fatal(err)
+		}
+		// Read back, as the SP would send it (the signer's tree is not fit to edit).
+		d := etree.NewDocument()
+		d.SetRoot(el)
+		raw, err := d.WriteToBytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := etree.NewDocument()
+		if err := back.ReadFromBytes(raw); err != nil {
+			t.Fatal(err)
+		}
+		el = back.Root()
+	}
+	if after != nil {
+		after(el)
+	}
+	doc := etree.NewDocument()
+	env := doc.CreateElement("soap:Envelope")
+	env.CreateAttr("xmlns:soap", soapEnvelopeNS)
+	env.CreateElement("soap:Body").AddChild(el)
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestCheckLogoutResponse: how an SP's answer to a back-channel LogoutRequest settles its
+// delivery: only a LogoutResponse to that request, from that SP (signed with a registered key
+// when signed, or when signatures are required), for this IdP, recent, with the status Success
+// delivers it; Requester is final; every other answer is retried.
+func TestCheckLogoutResponse(t *testing.T) {
 	const ok, retry, final = "delivered", "retry", "final"
+	sp1, sp2, other := newTestSigner(t, "sp key 1"), newTestSigner(t, "sp key 2"), newTestSigner(t, "someone else")
+	sp := testSP(sp1, sp2) // two registered keys (a rollover)
+	const sha256, sha1 = dsig.RSASHA256SignatureMethod, dsig.RSASHA1SignatureMethod
+	success, requester := crewjam.StatusSuccess, crewjam.StatusRequester
+	setStatus := func(v string) func(*etree.Element) {
+		return func(el *etree.Element) { el.FindElement("./Status/StatusCode").CreateAttr("Value", v) }
+	}
 	for _, c := range []struct {
-		name string
-		body []byte
-		want string
+		name       string
+		body       []byte
+		wantSigned bool
+		want       string
 	}{
-		{"success", soapAnswer(logoutResponse("id-1", "urn:oasis:names:tc:SAML:2.0:status:Success")), ok},
-		{"requester", soapAnswer(logoutResponse("id-1", "urn:oasis:names:tc:SAML:2.0:status:Requester")), final},
-		{"responder", soapAnswer(logoutResponse("id-1", "urn:oasis:names:tc:SAML:2.0:status:Responder")), retry},
-		{"partial", soapAnswer(logoutResponse("id-1", "urn:oasis:names:tc:SAML:2.0:status:PartialLogout")), retry},
-		{"another request", soapAnswer(logoutResponse("id-2", "urn:oasis:names:tc:SAML:2.0:status:Success")), final},
-		{"fault", soapAnswer(`<soap:Fault><faultcode>soap:Server</faultcode></soap:Fault>`), retry},
-		{"no status", soapAnswer(`<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" InResponseTo="id-1"/>`), retry},
-		{"not xml", []byte("ok"), retry},
-		{"empty", nil, retry},
-		{"bare response", []byte(logoutResponse("id-1", "urn:oasis:names:tc:SAML:2.0:status:Success")), retry},
+		{"signed, success", answer(t, sp1, sha256, success, nil, nil), false, ok},
+		{"signed with the second registered key", answer(t, sp2, sha256, success, nil, nil), true, ok},
+		{"signed, signature required", answer(t, sp1, sha256, success, nil, nil), true, ok},
+		{"unsigned, allowed", answer(t, nil, "", success, nil, nil), false, ok},
+		{"unsigned, signature required", answer(t, nil, "", success, nil, nil), true, retry},
+		{"signed by another key", answer(t, other, sha256, success, nil, nil), false, retry},
+		{"signed Requester changed to Success", answer(t, sp1, sha256, requester, nil, setStatus(success)), false, retry},
+		{"signature stripped of a signed answer, then changed", answer(t, sp1, sha256, requester, nil, func(el *etree.Element) {
+			el.RemoveChild(el.FindElement("./Signature"))
+			setStatus(success)(el)
+		}), true, retry},
+		{"SHA-1 signature", answer(t, sp1, sha1, success, nil, nil), false, retry},
+		{"signature references another element", answer(t, sp1, sha256, success, nil, func(el *etree.Element) {
+			el.FindElement("./Signature/SignedInfo/Reference").CreateAttr("URI", "#elsewhere")
+		}), false, retry},
+		{"signed answer wrapped in an unsigned one", func() []byte {
+			signed := answer(t, sp1, sha256, requester, nil, nil)
+			return answer(t, nil, "", success, nil, func(el *etree.Element) {
+				d := etree.NewDocument()
+				_ = d.ReadFromBytes(signed)
+				ext := el.CreateElement("samlp:Extensions")
+				ext.AddChild(d.FindElement("//LogoutResponse"))
+			})
+		}(), false, retry},
+		{"another request", answer(t, sp1, sha256, success, func(r *crewjam.LogoutResponse) { r.InResponseTo = "id-2" }, nil), false, retry},
+		{"no InResponseTo", answer(t, sp1, sha256, success, func(r *crewjam.LogoutResponse) { r.InResponseTo = "" }, nil), false, retry},
+		{"another issuer", answer(t, sp1, sha256, success, func(r *crewjam.LogoutResponse) { r.Issuer.Value = "https://evil.example/md" }, nil), false, retry},
+		{"no issuer", answer(t, nil, "", success, func(r *crewjam.LogoutResponse) { r.Issuer = nil }, nil), false, retry},
+		{"destination: this IdP", answer(t, sp1, sha256, success, func(r *crewjam.LogoutResponse) { r.Destination = testIdPSLO }, nil), false, ok},
+		{"destination: this IdP's entity id", answer(t, sp1, sha256, success, func(r *crewjam.LogoutResponse) { r.Destination = testIdPEntity }, nil), false, ok},
+		{"destination: another IdP", answer(t, sp1, sha256, success, func(r *crewjam.LogoutResponse) { r.Destination = "https://idp.example/slo" }, nil), false, retry},
+		{"issued long ago", answer(t, sp1, sha256, success, func(r *crewjam.LogoutResponse) { r.IssueInstant = time.Now().Add(-time.Hour) }, nil), false, retry},
+		{"issued in the future", answer(t, sp1, sha256, success, func(r *crewjam.LogoutResponse) { r.IssueInstant = time.Now().Add(time.Hour) }, nil), false, retry},
+		{"version 1.1", answer(t, sp1, sha256, success, func(r *crewjam.LogoutResponse) { r.Version = "1.1" }, nil), false, retry},
+		{"requester", answer(t, sp1, sha256, requester, nil, nil), false, final},
+		{"unsigned requester, signature required", answer(t, nil, "", requester, nil, nil), true, retry},
+		{"responder", answer(t, sp1, sha256, crewjam.StatusResponder, nil, nil), false, retry},
+		{"partial logout", answer(t, sp1, sha256, crewjam.StatusPartialLogout, nil, nil), false, retry},
+		{"no status", answer(t, sp1, sha256, "", nil, nil), false, retry},
+		{"fault", soapAnswer(`<soap:Fault><faultcode>soap:Server</faultcode><faultstring>busy</faultstring></soap:Fault>`), false, retry},
+		{"two elements in the body", []byte(strings.Replace(string(answer(t, nil, "", success, nil, nil)), "</soap:Body>", "<x/></soap:Body>", 1)), false, retry},
+		{"not xml", []byte("ok"), false, retry},
+		{"empty", nil, false, retry},
+		{"bare response", []byte(strings.TrimSuffix(strings.TrimPrefix(string(answer(t, nil, "", success, nil, nil)),
+			`<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>`), `</soap:Body></soap:Envelope>`)), false, retry},
 	} {
-		err := logoutStatus(c.body, "id-1")
+		err := checkLogoutResponse(c.body, sp, "id-1", c.wantSigned, time.Now(), testIdPEntity, testIdPSLO)
 		got := ok
 		if err != nil {
 			got = retry
@@ -46,11 +189,27 @@ func TestLogoutStatus(t *testing.T) {
 			t.Errorf("%s: %s (%v), want %s", c.name, got, err, c.want)
 		}
 	}
+
+	// A signed answer from an SP whose metadata has no signing certificate cannot be checked.
+	if err := checkLogoutResponse(answer(t, sp1, sha256, success, nil, nil), testSP(), "id-1", false, time.Now(), testIdPEntity); err == nil {
+		t.Error("a signed answer was accepted from an SP without a registered certificate")
+	}
 }
 
-// FuzzLogoutStatus: an SP's answer never panics the reader.
-func FuzzLogoutStatus(f *testing.F) {
-	f.Add(soapAnswer(logoutResponse("id-1", "urn:oasis:names:tc:SAML:2.0:status:Success")))
+// FuzzCheckLogoutResponse: an SP's answer never panics the reader, and nothing but a Success
+// from the SP is a delivery.
+func FuzzCheckLogoutResponse(f *testing.F) {
+	f.Add(soapAnswer(`<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="r" InResponseTo="id-1" Version="2.0"` +
+		` IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">` + testSPEntity +
+		`</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>`))
 	f.Add([]byte("<a><b/></a>"))
-	f.Fuzz(func(t *testing.T, b []byte) { _ = logoutStatus(b, "id-1") })
+	s := newTestSigner(f, "sp")
+	sp := testSP(s)
+	now := time.Date(2026, 1, 1, 0, 0, 30, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := checkLogoutResponse(b, sp, "id-1", true, now, testIdPEntity); err == nil {
+			t.Fatalf("an unsigned answer delivered: %q", b)
+		}
+		_ = checkLogoutResponse(b, sp, "id-1", false, now, testIdPEntity)
+	})
 }

@@ -104,7 +104,10 @@ func FromConfig(c config.SAMLServiceProvider) (*SP, error) {
 			crewjam.IndexedEndpoint{Binding: crewjam.HTTPPostBinding, Location: u, Index: i + 1})
 	}
 	if c.SLOURL != "" {
-		desc.SingleLogoutServices = []crewjam.Endpoint{{Binding: crewjam.HTTPRedirectBinding, Location: c.SLOURL}}
+		desc.SingleLogoutServices = append(desc.SingleLogoutServices, crewjam.Endpoint{Binding: crewjam.HTTPRedirectBinding, Location: c.SLOURL})
+	}
+	if c.SOAPSLOURL != "" {
+		desc.SingleLogoutServices = append(desc.SingleLogoutServices, crewjam.Endpoint{Binding: crewjam.SOAPBinding, Location: c.SOAPSLOURL})
 	}
 	md := &crewjam.EntityDescriptor{EntityID: c.EntityID, SPSSODescriptors: []crewjam.SPSSODescriptor{desc}}
 	return newSP(c, md, true)
@@ -169,6 +172,9 @@ func newSP(c config.SAMLServiceProvider, md *crewjam.EntityDescriptor, fromConfi
 	}
 	if c.AuthnRequestsSigned && len(signingCerts(md)) == 0 {
 		return nil, errors.New("authn_requests_signed: the SP's metadata has no signing certificate")
+	}
+	if c.LogoutResponsesSigned && len(signingCerts(md)) == 0 {
+		return nil, errors.New("logout_responses_signed: the SP's metadata has no signing certificate")
 	}
 	return &SP{Settings: c, EntityID: md.EntityID, Metadata: md, FromConfig: fromConfig}, nil
 }

@@ -143,6 +143,7 @@ func samlRegisterCmd(g *globals) *cobra.Command {
 	f.StringVar(&sp.NameIDFormat, "name-id-format", "persistent", "persistent (the member's subject) or email")
 	f.BoolVar(&sp.EncryptAssertions, "encrypt-assertions", false, "encrypt assertions to the SP's encryption certificate")
 	f.BoolVar(&sp.AuthnRequestsSigned, "authn-requests-signed", false, "refuse the SP's unsigned AuthnRequests")
+	f.BoolVar(&sp.LogoutResponsesSigned, "logout-responses-signed", false, "count the SP's back-channel (SOAP) LogoutResponses only when signed")
 	f.StringSliceVar(&sp.AllowedRoles, "allowed-role", nil, "a role the SP may see (repeatable; none: the claim policy decides)")
 	f.StringSliceVar(&sp.Scopes, "scope", nil, "a claim scope released as attributes (repeatable; default openid, profile, email, membership, roles)")
 	return cmd

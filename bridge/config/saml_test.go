@@ -1,0 +1,59 @@
+package config
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSAMLServiceProviderFields: an SP entered in the configuration file is checked at start-up,
+// and each error names the offending field (saml.service_providers[i].<field>).
+func TestSAMLServiceProviderFields(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sp"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	base := func() SAMLServiceProvider {
+		return SAMLServiceProvider{ID: "lms", EntityID: "https://lms.example.org/saml/metadata", ACSURLs: []string{"https://lms.example.org/saml/acs"},
+			SLOURL: "https://lms.example.org/saml/slo", SOAPSLOURL: "https://lms.example.org/saml/soap-slo", Certificate: certPEM}
+	}
+	for _, c := range []struct {
+		name string
+		mod  func(*SAMLServiceProvider)
+		want string // "" valid
+	}{
+		{"valid", func(*SAMLServiceProvider) {}, ""},
+		{"no single logout service", func(sp *SAMLServiceProvider) { sp.SLOURL, sp.SOAPSLOURL = "", "" }, ""},
+		{"SOAP only", func(sp *SAMLServiceProvider) { sp.SLOURL = "" }, ""},
+		{"logout responses signed", func(sp *SAMLServiceProvider) { sp.LogoutResponsesSigned = true }, ""},
+		{"relative SOAP URL", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "/saml/soap-slo" }, "saml.service_providers[0].soap_slo_url"},
+		{"SOAP URL not http", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "ftp://lms.example.org/slo" }, "saml.service_providers[0].soap_slo_url"},
+		{"SOAP URL with a fragment", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "https://lms.example.org/slo#x" }, "saml.service_providers[0].soap_slo_url"},
+		{"logout responses signed without a certificate", func(sp *SAMLServiceProvider) { sp.LogoutResponsesSigned, sp.Certificate = true, "" },
+			"saml.service_providers[0].certificate"},
+	} {
+		sp := base()
+		c.mod(&sp)
+		cfg := SAMLConfig{ServiceProviders: []SAMLServiceProvider{sp}}
+		err := cfg.Validate()
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want+":")):
+			t.Errorf("%s: %v, want an error naming %s", c.name, err, c.want)
+		}
+	}
+}
