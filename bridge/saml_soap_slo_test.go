@@ -28,7 +28,7 @@ import (
 type soapSP struct {
 	*samlSP
 	settings config.SAMLServiceProvider
-	fail atomic.Int32
+	fail     atomic.Int32
 	// answer, when set, makes the SP's answer to a valid LogoutRequest (default: crewjam's
 	// signed Success).
 	answer atomic.Pointer[func(*crewjam.LogoutRequest) (*crewjam.LogoutResponse, error)]
