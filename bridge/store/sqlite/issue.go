@@ -85,8 +85,7 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 		// one every time, since the others only run once it parks. What runs meanwhile is
 		// work the processor had to do anyway; with nothing else runnable this returns at once.
 		runtime.Gosched()
-		s.lead(r)
-		<-q.leader
+		s.leadReleasing(r)
 	case <-ctx.Done():
 		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
 			return fmt.Errorf("sqlite: issue tokens: %w", ctx.Err())
@@ -94,6 +93,13 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 		<-r.done // a leader is applying it: its outcome is the truth
 	}
 	return r.err
+}
+
+// leadReleasing is lead, then gives the leader's place back, also when a grant panics (the
+// panic goes on to this caller; the grants queued behind it get a leader).
+func (s *Store) leadReleasing(r *issueReq) {
+	defer func() { <-s.issues.leader }()
+	s.lead(r)
 }
 
 // lead runs batches until r is done. The caller holds q.leader, so no other batch is running:
@@ -165,6 +171,11 @@ func (s *Store) runBatch(batch []*issueReq) {
 		finished = true
 		return
 	}
+	defer func() {
+		if !finished { // a panic: end the transaction, which holds the one write connection
+			_ = tx.Rollback()
+		}
+	}()
 
 	if len(batch) == 1 {
 		r := batch[0]
