@@ -244,7 +244,9 @@ func errorHandler(pages *Renderer, log *slog.Logger) echo.HTTPErrorHandler {
 				}
 			}
 		}
-		if code >= 500 && !logging.ClientGone(c.Request().Context()) {
+		// A failure that only says the client went away is not the bridge's; any other one is,
+		// also when the client hung up meanwhile (else hanging up would hide it).
+		if code >= 500 && !(logging.ClientGone(c.Request().Context()) && errors.Is(err, context.Canceled)) {
 			log.ErrorContext(c.Request().Context(), "request failed", "err", err, "path", c.Request().URL.Path,
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 		}
