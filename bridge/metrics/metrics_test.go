@@ -94,3 +94,58 @@ func scrape(t *testing.T, m *metrics.Metrics) string {
 	b, _ := io.ReadAll(rec.Body)
 	return string(b)
 }
+
+// TestOutboxOutageLoggedOnce: while the outbox cannot be read (the store down) every scrape
+// still answers, without the outbox series, and the outage is logged once as a warning when it
+// starts and once as an information line when it ends, not at every scrape.
+func TestOutboxOutageLoggedOnce(t *testing.T) {
+	var out strings.Builder
+	m := metrics.New(metrics.BuildInfo{})
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	m.Keys(func() []metrics.Key {
+		return []metrics.Key{{Algorithm: "RS256", Created: now.Add(-time.Hour), SignUntil: now.Add(2 * time.Hour)}}
+	}, func() time.Time { return now })
+	fail := false
+	m.Outbox(func(context.Context) ([]metrics.OutboxTarget, error) {
+		if fail {
+			return nil, errors.New("store down")
+		}
+		return []metrics.OutboxTarget{{Channel: "scim", Client: "portal", Pending: 2}}, nil
+	}, func() time.Time { return now }, time.Second, slog.New(slog.NewTextHandler(&out, nil)))
+
+	for i, step := range []struct {
+		fail  bool
+		lines []string // the levels logged by this scrape
+	}{
+		{false, nil},
+		{true, []string{"WARN"}},
+		{true, nil},
+		{true, nil},
+		{false, []string{"INFO"}},
+		{false, nil},
+		{true, []string{"WARN"}},
+	} {
+		fail = step.fail
+		out.Reset()
+		now = now.Add(15 * time.Second)
+		body := scrape(t, m)
+		if !strings.Contains(body, "ssobridge_signing_key_age_seconds") {
+			t.Errorf("scrape %d: the other series are missing", i)
+		}
+		if has := strings.Contains(body, "ssobridge_outbox_pending"); has == step.fail {
+			t.Errorf("scrape %d: outbox series present %v with the store down %v", i, has, step.fail)
+		}
+		var levels []string
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			if _, rest, ok := strings.Cut(l, "level="); ok {
+				levels = append(levels, strings.Fields(rest)[0])
+			}
+		}
+		if fmt.Sprint(levels) != fmt.Sprint(step.lines) {
+			t.Errorf("scrape %d (store down %v): logged %v, want %v:\n%s", i, step.fail, levels, step.lines, out.String())
+		}
+		if i == 4 && !strings.Contains(out.String(), "failed_scrapes=3 for=45s") {
+			t.Errorf("the end of the outage does not say how long it lasted: %s", out.String())
+		}
+	}
+}

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,11 +64,14 @@ type OutboxTarget struct {
 }
 
 // Outbox registers the outbox's depth, oldest pending age and dead letters per target, read
-// at scrape time from read (bounded by timeout; a failure is logged and the series are left
-// out of that scrape).
+// at scrape time from read (bounded by timeout). A failed read leaves the series out of that
+// scrape, the rest of the scrape is answered; during an outage (the store down) only its
+// first failure is logged, as a warning, and its end as an information line, not every
+// scrape.
 func (m *Metrics) Outbox(read func(ctx context.Context) ([]OutboxTarget, error), now func() time.Time, timeout time.Duration, log *slog.Logger) {
 	lbl := []string{"channel", "client"}
-	m.reg.MustRegister(&outboxCollector{read: read, now: now, timeout: timeout, log: log, m: m,
+	m.reg.MustRegister(&outboxCollector{read: read, now: now, timeout: timeout, m: m,
+		state: outage{what: "the outbox", log: log},
 		depth: prometheus.NewDesc(Namespace+"_outbox_pending",
 			"Outbox events waiting for delivery, per channel and client.", lbl, nil),
 		oldest: prometheus.NewDesc(Namespace+"_outbox_oldest_pending_age_seconds",
@@ -81,7 +85,7 @@ type outboxCollector struct {
 	read                func(ctx context.Context) ([]OutboxTarget, error)
 	now                 func() time.Time
 	timeout             time.Duration
-	log                 *slog.Logger
+	state               outage
 	m                   *Metrics
 	depth, oldest, dead *prometheus.Desc
 }
@@ -96,11 +100,11 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	ts, err := c.read(ctx)
+	now := c.now()
+	c.state.report(err, now)
 	if err != nil {
-		c.log.Error("metrics: read the outbox", "err", err)
 		return
 	}
-	now := c.now()
 	// Several clients past the bound fold into one "other" series.
 	type acc struct {
 		pending, dead int
@@ -134,5 +138,33 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, k.a, k.b)
 		ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(a.dead), k.a, k.b)
+	}
+}
+
+// outage logs a scrape-time read that fails on every scrape while what it reads is away once:
+// a warning at its first failure, an information line when it reads again (with how long and
+// how many scrapes it failed). Safe for concurrent scrapes.
+type outage struct {
+	what string
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	since    time.Time // the first failure of the current outage; zero: none
+	failures int
+}
+
+// report records the outcome of one read at now.
+func (o *outage) report(err error, now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case err != nil && o.since.IsZero():
+		o.since, o.failures = now, 1
+		o.log.Warn("metrics: cannot read "+o.what+"; its series are left out until it can be read (logged once)", "err", err)
+	case err != nil:
+		o.failures++
+	case !o.since.IsZero():
+		o.log.Info("metrics: "+o.what+" can be read again", "failed_scrapes", o.failures, "for", now.Sub(o.since))
+		o.since, o.failures = time.Time{}, 0
 	}
 }
