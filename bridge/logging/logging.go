@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Formats of the log lines (log.format).
@@ -224,4 +225,43 @@ func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
 // WithGroup keeps the fields and the level.
 func (h *Handler) WithGroup(name string) slog.Handler {
 	return &Handler{next: h.next.WithGroup(name), level: h.level, flush: h.flush}
+}
+
+// Outage says a retried job's outage once: a job that keeps retrying what it depends on (the
+// store, the AMS) logs the first failure of an outage as a warning, the failures after it at
+// debug level, and the outage's end as one information line with how many attempts failed and
+// for how long. The zero value is ready; safe for concurrent use.
+type Outage struct {
+	mu       sync.Mutex
+	since    time.Time // the first failure of the current outage; zero: none
+	failures int
+}
+
+// Fail records a failure at now: msg with err as a warning when it starts an outage, at debug
+// level otherwise.
+func (o *Outage) Fail(ctx context.Context, log *slog.Logger, now time.Time, msg string, err error) {
+	o.mu.Lock()
+	first := o.since.IsZero()
+	if first {
+		o.since = now
+	}
+	o.failures++
+	o.mu.Unlock()
+	level := slog.LevelDebug
+	if first {
+		level = slog.LevelWarn
+	}
+	log.Log(ctx, level, msg, "err", err)
+}
+
+// OK records a success at now: msg as an information line when it ends an outage (with the
+// failures and their duration), nothing otherwise.
+func (o *Outage) OK(ctx context.Context, log *slog.Logger, now time.Time, msg string) {
+	o.mu.Lock()
+	since, n := o.since, o.failures
+	o.since, o.failures = time.Time{}, 0
+	o.mu.Unlock()
+	if !since.IsZero() {
+		log.InfoContext(ctx, msg, "failures", n, "for", now.Sub(since))
+	}
 }

@@ -144,7 +144,7 @@ func TestOutboxOutageLoggedOnce(t *testing.T) {
 		if fmt.Sprint(levels) != fmt.Sprint(step.lines) {
 			t.Errorf("scrape %d (store down %v): logged %v, want %v:\n%s", i, step.fail, levels, step.lines, out.String())
 		}
-		if i == 4 && !strings.Contains(out.String(), "failed_scrapes=3 for=45s") {
+		if i == 4 && !strings.Contains(out.String(), "failures=3 for=45s") {
 			t.Errorf("the end of the outage does not say how long it lasted: %s", out.String())
 		}
 	}

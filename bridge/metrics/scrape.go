@@ -3,10 +3,11 @@ package metrics
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ssobridge/ssobridge/bridge/logging"
 )
 
 // CacheStats registers the AMS profile cache's hit and miss counters, read at scrape time
@@ -71,7 +72,7 @@ type OutboxTarget struct {
 func (m *Metrics) Outbox(read func(ctx context.Context) ([]OutboxTarget, error), now func() time.Time, timeout time.Duration, log *slog.Logger) {
 	lbl := []string{"channel", "client"}
 	m.reg.MustRegister(&outboxCollector{read: read, now: now, timeout: timeout, m: m,
-		state: outage{what: "the outbox", log: log},
+		log: log,
 		depth: prometheus.NewDesc(Namespace+"_outbox_pending",
 			"Outbox events waiting for delivery, per channel and client.", lbl, nil),
 		oldest: prometheus.NewDesc(Namespace+"_outbox_oldest_pending_age_seconds",
@@ -85,7 +86,8 @@ type outboxCollector struct {
 	read                func(ctx context.Context) ([]OutboxTarget, error)
 	now                 func() time.Time
 	timeout             time.Duration
-	state               outage
+	log                 *slog.Logger
+	down                logging.Outage
 	m                   *Metrics
 	depth, oldest, dead *prometheus.Desc
 }
@@ -101,10 +103,11 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	ts, err := c.read(ctx)
 	now := c.now()
-	c.state.report(err, now)
 	if err != nil {
+		c.down.Fail(ctx, c.log, now, "metrics: cannot read the outbox; its series are left out until it can be read", err)
 		return
 	}
+	c.down.OK(ctx, c.log, now, "metrics: the outbox can be read again")
 	// Several clients past the bound fold into one "other" series.
 	type acc struct {
 		pending, dead int
@@ -138,33 +141,5 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, k.a, k.b)
 		ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(a.dead), k.a, k.b)
-	}
-}
-
-// outage logs a scrape-time read that fails on every scrape while what it reads is away once:
-// a warning at its first failure, an information line when it reads again (with how long and
-// how many scrapes it failed). Safe for concurrent scrapes.
-type outage struct {
-	what string
-	log  *slog.Logger
-
-	mu       sync.Mutex
-	since    time.Time // the first failure of the current outage; zero: none
-	failures int
-}
-
-// report records the outcome of one read at now.
-func (o *outage) report(err error, now time.Time) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	switch {
-	case err != nil && o.since.IsZero():
-		o.since, o.failures = now, 1
-		o.log.Warn("metrics: cannot read "+o.what+"; its series are left out until it can be read (logged once)", "err", err)
-	case err != nil:
-		o.failures++
-	case !o.since.IsZero():
-		o.log.Info("metrics: "+o.what+" can be read again", "failed_scrapes", o.failures, "for", now.Sub(o.since))
-		o.since, o.failures = time.Time{}, 0
 	}
 }

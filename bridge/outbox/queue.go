@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/logging"
 	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
@@ -89,16 +90,16 @@ func (q *Queue) Run(ctx context.Context) {
 	defer t.Stop()
 	purge := time.NewTicker(time.Hour)
 	defer purge.Stop()
-	failing := false // the outbox could not be read: said once, and its recovery once
+	// The outbox could not be read (the store away): a transient failure retried every
+	// second, said once as a warning, and its end once, as the other background jobs do.
+	var down logging.Outage
 	for {
 		n, err := q.DeliverDue(ctx)
 		switch {
-		case err != nil && ctx.Err() == nil && !failing:
-			failing = true
-			q.log.ErrorContext(ctx, "shadow: claim failed; retrying every second", "err", err)
-		case err == nil && failing:
-			failing = false
-			q.log.InfoContext(ctx, "shadow: claims work again")
+		case err != nil && ctx.Err() == nil:
+			down.Fail(ctx, q.log, q.now(), "shadow: claim failed; retrying every second", err)
+		case err == nil:
+			down.OK(ctx, q.log, q.now(), "shadow: claims work again")
 		}
 		if n == q.batch {
 			continue

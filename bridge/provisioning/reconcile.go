@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/logging"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/wire"
@@ -313,15 +314,22 @@ func (s *Service) runReconciler(ctx context.Context) {
 	if s.cfg.ReconcileInterval <= 0 {
 		return
 	}
+	var down logging.Outage // the store or the AMS away: said once, and its end once
 	for {
 		wait := time.Duration(0)
 		st, err := s.store.ReconcileState(ctx, ReconcileName)
 		switch {
+		case err != nil && transient(err):
+			down.Fail(ctx, s.log, s.now(), "shadow: reconcile: cannot read its progress; retrying every poll_interval", err)
+			wait = s.cfg.PollInterval
 		case err != nil:
 			s.log.ErrorContext(ctx, "shadow: reconcile: read progress", "err", err)
 			wait = s.cfg.PollInterval
 		case st.StartedAt.IsZero() && !st.FinishedAt.IsZero():
 			wait = st.FinishedAt.Add(s.cfg.ReconcileInterval).Sub(s.now())
+			if wait > 0 {
+				down.OK(ctx, s.log, s.now(), "shadow: reconcile works again")
+			}
 		}
 		if wait <= 0 {
 			_, err := s.Reconcile(ctx)
@@ -330,10 +338,14 @@ func (s *Service) runReconciler(ctx context.Context) {
 				return
 			case errors.Is(err, ErrReconcileBusy):
 				wait = s.cfg.PollInterval
+			case err != nil && transient(err):
+				down.Fail(ctx, s.log, s.now(), "shadow: reconcile failed; resuming every poll_interval", err)
+				wait = s.cfg.PollInterval
 			case err != nil:
 				s.log.ErrorContext(ctx, "shadow: reconcile failed; resuming later", "retry_in", s.cfg.PollInterval, "err", err)
 				wait = s.cfg.PollInterval
 			default:
+				down.OK(ctx, s.log, s.now(), "shadow: reconcile works again")
 				continue // the next pass is due reconcile_interval after this one ended
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/logging"
 	"github.com/ssobridge/ssobridge/bridge/outbox"
 	"github.com/ssobridge/ssobridge/bridge/outbox/backchannel"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -195,14 +196,30 @@ func (s *Service) lead(ctx context.Context, name string, fn func(context.Context
 	s.leader.Lead(ctx, name, fn)
 }
 
+// transient reports a failure of what a background job depends on that passes by itself (the
+// store or the AMS unreachable or timing out): said once as a warning while it lasts, where
+// any other failure is an error each time.
+func transient(err error) bool {
+	return errors.Is(err, sso.ErrUnavailable) || errors.Is(err, legacy.ErrUnavailable)
+}
+
 func (s *Service) runPoller(ctx context.Context) {
 	t := time.NewTicker(s.cfg.PollInterval)
 	defer t.Stop()
+	var down logging.Outage
 	for {
-		if n, err := s.Poll(ctx); err != nil && ctx.Err() == nil {
+		n, err := s.Poll(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+		case err != nil && transient(err):
+			down.Fail(ctx, s.log, s.now(), "shadow: poll failed; retrying every poll_interval", err)
+		case err != nil:
 			s.log.ErrorContext(ctx, "shadow: poll failed", "err", err)
-		} else if n > 0 {
-			s.log.InfoContext(ctx, "shadow: poll", "changed_members", n)
+		default:
+			down.OK(ctx, s.log, s.now(), "shadow: polls work again")
+			if n > 0 {
+				s.log.InfoContext(ctx, "shadow: poll", "changed_members", n)
+			}
 		}
 		select {
 		case <-ctx.Done():
