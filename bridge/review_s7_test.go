@@ -1,6 +1,7 @@
 package bridge_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -35,5 +36,20 @@ func TestHintedMemberOnly(t *testing.T) {
 	}
 	if q.Get("error") != "login_required" {
 		t.Fatalf("want login_required at the redirect URI, got %v", q)
+	}
+}
+
+// TestSignInFormBodyBounded (review s7 G4): an anonymous post to the sign-in form with a body
+// larger than web.MaxRequestBody is refused (413) without being parsed.
+func TestSignInFormBodyBounded(t *testing.T) {
+	e := newEnv(t)
+	body := strings.NewReader("csrf=x&id=y&login=a&password=" + strings.Repeat("a", 2<<20))
+	resp, err := http.Post(e.issuer+"/login", "application/x-www-form-urlencoded", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a 2 MiB sign-in form post: %d, want 413", resp.StatusCode)
 	}
 }

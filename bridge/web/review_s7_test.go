@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -48,5 +50,80 @@ func TestClientGoneKeepsRealFailures(t *testing.T) {
 				t.Fatalf("request failed logged as an error: %v, want %v:\n%s", got, tc.logged, logged.String())
 			}
 		})
+	}
+}
+
+// countingBody is a request body of n bytes of a form field that counts what was read of it.
+type countingBody struct {
+	n, read int
+	prefix  string
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	if b.read >= b.n {
+		return 0, io.EOF
+	}
+	k := min(len(p), b.n-b.read)
+	for i := range k {
+		if j := b.read + i; j < len(b.prefix) {
+			p[i] = b.prefix[j]
+		} else {
+			p[i] = 'a'
+		}
+	}
+	b.read += k
+	return k, nil
+}
+
+func (b *countingBody) Close() error { return nil }
+
+// TestRequestBodyBounded (review s7 G4): the page forms (the sign-in form, consent, the second
+// factor, sign-out, the account page, the SAML sign-in) read their fields with echo's FormValue,
+// which parses whatever body comes, before any check (the CSRF token is one of the fields): up
+// to 10 MB of a urlencoded body into memory, and a multipart body 32 MB into memory and the rest
+// into temporary files, for any anonymous caller. Every request body is now cut at
+// MaxRequestBody: a larger declared one is answered 413 unread, a larger streamed one stops
+// being read there.
+func TestRequestBodyBounded(t *testing.T) {
+	r, err := NewRenderer(Brand{Name: "Test Association"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewRouter(RouterConfig{Renderer: r, Logger: slog.New(slog.DiscardHandler)})
+	e.POST("/form", func(c echo.Context) error { return c.String(http.StatusOK, fmt.Sprint(len(c.FormValue("csrf")))) })
+	const size = 12 << 20
+	for _, tc := range []struct {
+		name, contentType, prefix string
+		declared                  bool
+	}{
+		{"urlencoded, length declared", "application/x-www-form-urlencoded", "csrf=", true},
+		{"urlencoded, chunked", "application/x-www-form-urlencoded", "csrf=", false},
+		{"multipart, chunked", "multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f\"\r\n\r\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := &countingBody{n: size, prefix: tc.prefix}
+			req := httptest.NewRequest(http.MethodPost, "/form", body)
+			req.Header.Set("Content-Type", tc.contentType)
+			req.ContentLength = -1
+			if tc.declared {
+				req.ContentLength = size
+			}
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if body.read > MaxRequestBody+64<<10 {
+				t.Fatalf("read %d bytes of an anonymous form post (status %d), want at most about %d", body.read, rec.Code, MaxRequestBody)
+			}
+			if tc.declared && rec.Code != http.StatusRequestEntityTooLarge {
+				t.Fatalf("declared %d bytes: status %d, want 413", size, rec.Code)
+			}
+		})
+	}
+	// A form of ordinary size is read as before.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/form", strings.NewReader("csrf=abc"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	e.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || rec.Body.String() != "3" {
+		t.Fatalf("small form: %d %q", rec.Code, rec.Body.String())
 	}
 }

@@ -90,6 +90,14 @@ type headerValue struct {
 	value []string
 }
 
+// MaxRequestBody bounds every request body (1 MiB): the page forms read their fields with
+// echo's FormValue, which would otherwise parse up to 10 MB of a urlencoded body into memory,
+// and a multipart one 32 MB into memory and the rest into temporary files, for any anonymous
+// caller and before any check. The largest bodies the bridge takes (SAML messages, passkey
+// ceremonies, console forms) are a few KB; API endpoints bound theirs lower (64 KB). A body
+// declared larger is answered 413 unread; one streamed past it stops being read there.
+const MaxRequestBody = 1 << 20
+
 // StatusClientGone is the status the access line and the metrics record for a request whose
 // client went away before it was answered (nginx's 499, "client closed request"); nothing is
 // sent.
@@ -141,8 +149,18 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 		h[v.name] = v.value
 	}
 	ctx := logging.WithRequest(r.Context(), rid)
-	c.SetRequest(r.WithContext(ctx))
-	if err := f.call(c, next); err != nil {
+	r2 := r.WithContext(ctx)
+	var err error
+	if r.ContentLength > MaxRequestBody {
+		err = echo.NewHTTPError(http.StatusRequestEntityTooLarge) // not read
+	} else if r2.Body != nil && r2.Body != http.NoBody {
+		r2.Body = http.MaxBytesReader(c.Response().Writer, r2.Body, MaxRequestBody) // the server's writer: it closes the connection after the answer
+	}
+	c.SetRequest(r2)
+	if err == nil {
+		err = f.call(c, next)
+	}
+	if err != nil {
 		c.Error(err)
 	}
 	r = c.Request()
