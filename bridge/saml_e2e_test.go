@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -46,6 +47,8 @@ type samlSP struct {
 	cert    *x509.Certificate
 	mw      *samlsp.Middleware
 	handler atomic.Pointer[http.ServeMux]
+	// logoutBinding, when set, is the SP's only single logout binding (default HTTP-Redirect).
+	logoutBinding string
 }
 
 func newSAMLSP(t *testing.T) *samlSP {
@@ -97,11 +100,11 @@ func (sp *samlSP) start(t *testing.T, e *env, binding, cookie string) {
 	}
 	mw, err := samlsp.New(samlsp.Options{URL: mustURL(t, sp.srv.URL), Key: sp.key, Certificate: sp.cert, IDPMetadata: idpMD,
 		SignRequest: true, AllowIDPInitiated: true, DefaultRedirectURI: "/app", CookieName: cookie,
-		LogoutBindings: []string{crewjam.HTTPRedirectBinding}})
+		LogoutBindings: []string{cmp.Or(sp.logoutBinding, crewjam.HTTPRedirectBinding)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	mw.Binding = binding
+	mw.Binding, mw.LogoutBinding = binding, sp.logoutBinding
 	sp.mw = mw
 	mux := http.NewServeMux()
 	mux.Handle("/saml/", mw)

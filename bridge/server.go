@@ -255,7 +255,8 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		return nil, err
 	}
 	node.Subscribe(cluster.TopicKeys, s.samlKeys.Reload)
-	samlLogouts := &saml.Logouts{Store: d.Store, Registry: samlSPs, Keys: s.samlKeys, Issuer: cfg.Issuer, Logger: log, Now: now}
+	samlLogouts := &saml.Logouts{Store: d.Store, Registry: samlSPs, Keys: s.samlKeys, Issuer: cfg.Issuer, Sealer: sealer, Secure: https,
+		Logger: log, Now: now}
 	// Sessions that end anywhere send the SAML SPs with a SOAP single logout service a
 	// LogoutRequest through the outbox, with the OIDC apps' back-channel logouts.
 	samlSLO.Registry, samlSLO.Keys, samlSLO.WantSigned = samlSPs, s.samlKeys, cfg.SAML.WantLogoutResponsesSigned
@@ -264,7 +265,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	out := &logout.Handler{Pages: pages, Cookies: cookies, Sealer: sealer, Clients: clients, Issuer: cfg.Issuer,
 		EndSession: logouts.EndSession, PublicSID: publicSID, Audit: auditLog.Write, SignOff: ams.signOff,
 		FromAMS: handoff.Origins(ams.website.Origins).FromAMS, UpstreamSignOff: ups.SignOff(d.Store),
-		FrontChannel: samlLogouts.FrontChannel, Now: now}
+		Chain: samlLogouts.Chain, Resume: samlLogouts.Resume, Now: now}
 	redeemer := &handoff.Redeemer{Store: d.Store, Exchanger: ams.exchanger, Directory: d.Directory, Access: decide,
 		Logger: log, Now: now, Observer: s.metrics}
 	var exchange sso.ExternalExchanger // nil: the AMS connector has no hand-off
@@ -412,7 +413,6 @@ func (s *Server) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			s.anonLimit.Prune()
-			s.admin.SweepAuthFailures(ctx)
 		}
 	}
 }

@@ -95,8 +95,7 @@ func (h *fakeHooks) CheckGrant(_ context.Context, subject, _ string) error {
 }
 
 func (h *fakeHooks) EndSession(_ context.Context, req *op.EndSessionRequest) (string, error) {
-	return "/logged-out?to=" + url.QueryEscape(req.RedirectURI) + "&user=" + url.QueryEscape(req.UserID) +
-		"&client=" + url.QueryEscape(req.ClientID), nil
+	return "/logged-out?to=" + url.QueryEscape(req.RedirectURI), nil
 }
 
 func (h *fakeHooks) Event(_ context.Context, event, _, _, _ string) {

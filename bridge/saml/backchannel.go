@@ -34,7 +34,7 @@ import (
 // SingleLogoutService with the SOAP binding is sent a signed LogoutRequest naming the member
 // (NameID) and the session (SessionIndex), from the outbox: queued in the transaction that ends
 // the session, retried with backoff, one event per SP. SPs with only browser bindings are told
-// by the signed-out page's frames when the logout goes through the browser (Logouts.frames).
+// through the browser when the logout goes through it (Logouts.Chain, frontchannel.go).
 const (
 	// SLOChannel is the outbox channel of SAML back-channel logouts, SLOType their event type.
 	SLOChannel = "saml_slo"
@@ -75,7 +75,7 @@ func exceptSP(ctx context.Context, entityID string) context.Context {
 
 // BackChannel returns the back-channel logout events of an ended session: one per SP it signed
 // into that has a SOAP single logout service (backchannel.Logouts.Others). The participants are
-// read, not taken: the signed-out page's frames skip these SPs.
+// read, not taken: the browser chain skips these SPs.
 func (l *Logouts) BackChannel(ctx context.Context, sess *sso.Session) []*store.OutboxEvent {
 	ps, err := l.Store.SAMLParticipants(ctx, sess.ID)
 	if err != nil {

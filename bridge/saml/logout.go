@@ -2,13 +2,6 @@ package saml
 
 import (
 	"bytes"
-	"context"
-	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -21,7 +14,6 @@ import (
 
 	crewjam "github.com/crewjam/saml"
 	"github.com/labstack/echo/v4"
-	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
@@ -30,9 +22,9 @@ import (
 // slo is the IdP's single logout service. An SP's LogoutRequest (signed, HTTP-Redirect or
 // HTTP-POST binding) naming the member of this browser's session ends that session as
 // RP-initiated logout does: the OIDC apps get their back-channel and front-channel logouts, the
-// session's other SAML SPs a front-channel LogoutRequest, and the SP its LogoutResponse. An
-// SP's LogoutResponse (the answer to the front-channel LogoutRequest of the signed-out page)
-// needs nothing more.
+// session's other SAML SPs their LogoutRequests (SOAP, or the browser chain), and the SP its
+// LogoutResponse, at the end of the chain. An SP's LogoutResponse is the answer to a step of
+// the chain (chainResponse).
 func (h *Handler) slo(c echo.Context) error {
 	r := c.Request()
 	if r.Method == http.MethodPost {
@@ -40,9 +32,13 @@ func (h *Handler) slo(c echo.Context) error {
 			return h.sloRefused(c, "malformed request", err)
 		}
 	}
-	if params := r.URL.Query(); params.Get("SAMLResponse") != "" || r.PostForm.Get("SAMLResponse") != "" {
-		c.Response().Header().Set("Cache-Control", "no-store")
-		return c.NoContent(http.StatusNoContent)
+	if r.URL.Query().Get("SAMLResponse") != "" || r.PostForm.Get("SAMLResponse") != "" {
+		// An SP's answer to the front-channel chain's LogoutRequest. With HTTP-POST it is a
+		// cross-site POST, without the chain's SameSite=Lax cookie: posted again from here.
+		if r.Method == http.MethodPost && r.URL.Query().Get(sloResent) == "" && h.Logouts.loadChain(c) == nil {
+			return h.resendLogoutRequest(c, r.PostForm)
+		}
+		return h.chainResponse(c)
 	}
 	ctx := r.Context()
 	if r.Method == http.MethodPost && r.URL.Query().Get(sloResent) == "" {
@@ -89,35 +85,48 @@ func (h *Handler) slo(c echo.Context) error {
 			status, sess = crewjam.StatusRequester, nil
 		}
 	}
-	var frames, origins []string
-	if sess != nil {
-		// The SP that asked is answered below, not sent a back-channel LogoutRequest.
-		if err := h.EndSession(exceptSP(ctx, sp.EntityID), sess); err != nil {
-			return fmt.Errorf("end session: %w", err)
-		}
-		if err := h.Cookies.Clear(c); err != nil {
-			return err
-		}
-		others, err := h.Store.TakeSAMLParticipants(ctx, sess.ID)
-		if err != nil {
-			return err
-		}
-		others = slices.DeleteFunc(others, func(p *store.SAMLParticipant) bool { return p.SP == sp.EntityID })
-		frames, origins = h.Logouts.frames(ctx, others)
-		h.Audit.Write(ctx, &store.AuditEvent{Event: "logout", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(),
-			Detail: fmt.Sprintf("saml single logout; %d apps", len(sess.Clients)+len(others)+1)})
+	if sess == nil {
+		return h.writeAnswer(c, lreq, status, nil)
 	}
+	// The SP that asked is answered below, not sent a back-channel LogoutRequest.
+	if err := h.EndSession(exceptSP(ctx, sp.EntityID), sess); err != nil {
+		return fmt.Errorf("end session: %w", err)
+	}
+	if err := h.Cookies.Clear(c); err != nil {
+		return err
+	}
+	others, err := h.Store.TakeSAMLParticipants(ctx, sess.ID)
+	if err != nil {
+		return err
+	}
+	others = slices.DeleteFunc(others, func(p *store.SAMLParticipant) bool { return p.SP == sp.EntityID })
+	h.Audit.Write(ctx, &store.AuditEvent{Event: "logout", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(),
+		Detail: fmt.Sprintf("saml single logout; %d apps", len(sess.Clients)+len(others)+1)})
+	// The session's other SPs with browser bindings are visited first (the chain), and the
+	// answer to this SP ends it; the OIDC apps' front-channel logouts come before.
+	if lreq.SLOEndpoint != nil && len(lreq.RelayState) <= maxAnswerRelayState {
+		answer := &chainAnswer{SP: sp.EntityID, ID: lreq.Request.ID, RelayState: lreq.RelayState, Status: status, Endpoint: *lreq.SLOEndpoint}
+		if start := h.Logouts.startChain(c, others, "", answer); start == PathSLONext {
+			return h.SignedOut(c, sess, "", start, nil, nil)
+		}
+	}
+	return h.writeAnswer(c, lreq, status, sess)
+}
+
+// writeAnswer answers an SP's LogoutRequest with status: a redirect (through the signed-out page
+// when sess ended, for the OIDC apps' front-channel logouts) or the HTTP-POST form page.
+func (h *Handler) writeAnswer(c echo.Context, lreq *crewjam.IdpLogoutRequest, status string, sess *sso.Session) error {
 	var w captureWriter
 	if err := lreq.WriteLogoutResponse(&w, lreq.MakeLogoutResponse(status)); err != nil {
 		return fmt.Errorf("saml logout response: %w", err)
 	}
 	if loc := w.Header().Get("Location"); loc != "" {
 		if sess != nil {
-			return h.SignedOut(c, sess, "", loc, frames, origins)
+			return h.SignedOut(c, sess, "", loc, nil, nil)
 		}
 		return c.Redirect(http.StatusSeeOther, loc)
 	}
-	// HTTP-POST binding: the form page (the other SPs are not sent frames from it).
+	// HTTP-POST binding: the form page.
 	for k, v := range w.Header() {
 		c.Response().Header()[k] = v
 	}
@@ -132,7 +141,7 @@ const sloResent = "resent"
 func (h *Handler) resendLogoutRequest(c echo.Context, form url.Values) error {
 	type field struct{ Name, Value string }
 	var fields []field
-	for _, name := range []string{"SAMLRequest", "RelayState", "SigAlg", "Signature"} {
+	for _, name := range []string{"SAMLRequest", "SAMLResponse", "RelayState", "SigAlg", "Signature"} {
 		if vs := form[name]; len(vs) == 1 {
 			fields = append(fields, field{name, vs[0]})
 		} else if len(vs) > 1 {
@@ -177,7 +186,7 @@ func matches(lreq *crewjam.IdpLogoutRequest, sp *SP, p *store.SAMLParticipant) b
 }
 
 // preferRedirect answers with the HTTP-Redirect binding when the SP has it: the response is
-// then a URL the signed-out page goes on to after its frames.
+// then a URL the chain (or the signed-out page) ends on.
 func preferRedirect(lreq *crewjam.IdpLogoutRequest) {
 	if lreq.SLOEndpoint == nil || lreq.SLOEndpoint.Binding == crewjam.HTTPRedirectBinding {
 		return
@@ -193,109 +202,25 @@ func preferRedirect(lreq *crewjam.IdpLogoutRequest) {
 	}
 }
 
-// Logouts sends the SAML SPs of an ended session their front-channel LogoutRequests. It is
-// built before the sign-out page (logout.Handler.FrontChannel) and the IdP's web part, which
-// both use it.
+// Logouts tells the SAML SPs of an ended session: those with a SOAP single logout service on
+// the back channel (BackChannel), the others through the browser when the sign-out goes through
+// it (Chain). It is built before the sign-out page (logout.Handler) and the IdP's web part,
+// which both use it.
 type Logouts struct {
 	Store    Store
 	Registry *Registry
 	Keys     *KeyRing
 	// Issuer is the bridge's issuer URL (the IdP's entity id is Issuer + PathMetadata).
 	Issuer string
+	// Sealer seals the front-channel chain's cookie; Secure makes it Secure and __Host- (an
+	// https issuer).
+	Sealer Sealer
+	Secure bool
 	Logger *slog.Logger
 	Now    func() time.Time
 }
 
 func (l *Logouts) entityID() string { return strings.TrimSuffix(l.Issuer, "/") + PathMetadata }
-
-// FrontChannel is the SAML part of every sign-out (logout.Handler): the signed-out page loads,
-// in frames, a signed LogoutRequest (HTTP-Redirect binding) for each SP the ended session
-// signed into. The participants are taken from the store, so each is sent one.
-func (l *Logouts) FrontChannel(ctx context.Context, sess *sso.Session) (urls, origins []string) {
-	ps, err := l.Store.TakeSAMLParticipants(ctx, sess.ID)
-	if err != nil {
-		l.Logger.ErrorContext(ctx, "saml participants of an ended session", "err", err)
-		return nil, nil
-	}
-	return l.frames(ctx, ps)
-}
-
-func (l *Logouts) frames(ctx context.Context, ps []*store.SAMLParticipant) (urls, origins []string) {
-	if len(ps) == 0 {
-		return nil, nil
-	}
-	key, _, err := l.Keys.Signing()
-	if err != nil {
-		l.Logger.ErrorContext(ctx, "saml front-channel logout", "err", err)
-		return nil, nil
-	}
-	for _, p := range ps {
-		sp, err := l.Registry.ByEntityID(ctx, p.SP)
-		if err != nil || soapSLO(sp) != "" {
-			continue // gone, or told through the back channel (BackChannel) when the session ended
-		}
-		u, err := l.requestURL(key.private, sp, p)
-		if err != nil {
-			l.Logger.WarnContext(ctx, "saml front-channel logout", "sp", sp.Settings.ID, "err", err)
-			continue
-		}
-		if u == "" {
-			continue
-		}
-		urls = append(urls, u)
-		if pu, err := url.Parse(u); err == nil {
-			if o := pu.Scheme + "://" + pu.Host; !slices.Contains(origins, o) {
-				origins = append(origins, o)
-			}
-		}
-	}
-	return urls, origins
-}
-
-// requestURL is a signed HTTP-Redirect LogoutRequest naming participant p at the SP's single
-// logout service ("" when it has none with that binding).
-func (l *Logouts) requestURL(key *rsa.PrivateKey, sp *SP, p *store.SAMLParticipant) (string, error) {
-	var dest string
-	for _, d := range sp.Metadata.SPSSODescriptors {
-		for _, ep := range d.SingleLogoutServices {
-			if ep.Binding == crewjam.HTTPRedirectBinding && dest == "" {
-				dest = ep.Location
-			}
-		}
-	}
-	if dest == "" {
-		return "", nil
-	}
-	id := make([]byte, 20)
-	if _, err := rand.Read(id); err != nil {
-		return "", err
-	}
-	nameID := &crewjam.NameID{Format: p.NameIDFormat, Value: p.NameID}
-	if p.NameIDFormat == string(crewjam.PersistentNameIDFormat) {
-		nameID.NameQualifier, nameID.SPNameQualifier = l.entityID(), sp.EntityID
-	}
-	lr := &crewjam.LogoutRequest{ID: "id-" + hex.EncodeToString(id), Version: "2.0", IssueInstant: l.Now().UTC(), Destination: dest,
-		Issuer: &crewjam.Issuer{Format: "urn:oasis:names:tc:SAML:2.0:nameid-format:entity", Value: l.entityID()}, NameID: nameID}
-	if p.SessionIndex != "" {
-		lr.SessionIndex = &crewjam.SessionIndex{Value: p.SessionIndex}
-	}
-	deflated, err := lr.Deflate()
-	if err != nil {
-		return "", err
-	}
-	q := "SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(deflated)) +
-		"&SigAlg=" + url.QueryEscape(dsig.RSASHA256SignatureMethod)
-	sum := sha256.Sum256([]byte(q))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		return "", err
-	}
-	sep := "?"
-	if strings.Contains(dest, "?") {
-		sep = "&"
-	}
-	return dest + sep + q + "&Signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig)), nil
-}
 
 // captureWriter keeps what the library writes (a redirect's Location, a form page).
 type captureWriter struct {

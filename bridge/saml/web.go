@@ -91,9 +91,9 @@ type Handler struct {
 	// EndSession ends an SSO session and queues its OIDC back-channel logouts.
 	EndSession func(context.Context, *sso.Session) error
 	// SignedOut sends the browser of an ended session on to next through the signed-out page,
-	// which loads the OIDC apps' front-channel logout pages and the frames given (logout.Handler).
+	// which loads the OIDC apps' front-channel logout pages (logout.Handler.SignedOutWith).
 	SignedOut func(c echo.Context, sess *sso.Session, clientID, next string, frames, origins []string) error
-	// Logouts sends the session's other SPs their front-channel LogoutRequests.
+	// Logouts sends the session's other SPs their LogoutRequests (the browser chain).
 	Logouts *Logouts
 	// LimitAnonymous rate-limits an endpoint that writes for an anonymous caller.
 	LimitAnonymous func(name string, api bool, next echo.HandlerFunc) echo.HandlerFunc
@@ -130,6 +130,7 @@ func (h *Handler) Mount(e *echo.Echo) {
 	e.GET(PathStart+":sp", h.LimitAnonymous("saml_start", false, h.start))
 	e.GET(PathSLO, h.slo)
 	e.POST(PathSLO, h.slo)
+	e.GET(PathSLONext, h.chainNext)
 }
 
 // EntityID is the IdP's entity id (its metadata URL).

@@ -40,7 +40,7 @@ type ErrorData struct {
 }
 
 // pageNames are the templates, each rendered within layout.html.
-var pageNames = [...]string{"login", "consent", "logout", "error", "home", "playground", "handoff", "account", "device", "device_done", "upstream_link", "mfa", "security", "saml_post"}
+var pageNames = [...]string{"login", "consent", "logout", "error", "home", "playground", "handoff", "account", "device", "device_done", "upstream_link", "mfa", "security", "saml_post", "saml_logout"}
 
 // Renderer renders the embedded pages.
 type Renderer struct {

@@ -74,10 +74,16 @@ type Handler struct {
 	// signed in through (RP-initiated logout there), returning to returnURL with state; ok is
 	// false when there is none (not signed in upstream, or the provider does not end sessions).
 	UpstreamSignOff func(ctx context.Context, sessionID, returnURL, state string) (u string, ok bool)
-	// FrontChannel, when set, adds the front-channel logout URLs (and their origins) of other
-	// protocols' apps the ended session signed into (the SAML SPs' LogoutRequests).
-	FrontChannel func(ctx context.Context, sess *sso.Session) (urls, origins []string)
-	Now          func() time.Time
+	// Chain, when set, sends the browser through the other protocols' apps the ended session
+	// signed into before it goes on to next (the SAML SPs' front-channel single logout): it
+	// returns where that starts, or next when there is nothing to visit. next "" ends on the
+	// signed-out page.
+	Chain func(c echo.Context, sess *sso.Session, next string) string
+	// Resume, when set, is where a sign-out chain of this browser that has not ended goes on
+	// ("" when none): the signed-out page sends a member who left the chain (an app that did not
+	// answer, the back button) back into it.
+	Resume func(c echo.Context) string
+	Now    func() time.Time
 }
 
 // Mount adds the sign-out routes.
@@ -201,13 +207,13 @@ func (h *Handler) signOut(c echo.Context, sess *sso.Session, t *Ticket) error {
 
 // SignedOut sends the browser of an ended session on to next: at once, or when some of the
 // session's clients registered Front-Channel Logout 1.0, through the signed-out page that loads
-// their logout pages in frames and then goes on (next "" stays on that page).
+// their logout pages in frames and then goes on (next "" stays on that page); the SAML SPs'
+// chain (Chain) comes between that page and next.
 func (h *Handler) SignedOut(c echo.Context, sess *sso.Session, clientID, next string) error {
-	var urls, origins []string
-	if h.FrontChannel != nil {
-		urls, origins = h.FrontChannel(c.Request().Context(), sess)
+	if h.Chain != nil {
+		next = h.Chain(c, sess, next)
 	}
-	return h.SignedOutWith(c, sess, clientID, next, urls, origins)
+	return h.SignedOutWith(c, sess, clientID, next, nil, nil)
 }
 
 // SignedOutWith is SignedOut with the other protocols' front-channel logout URLs (and their
@@ -268,6 +274,11 @@ func (h *Handler) fromAMS(c echo.Context) error {
 }
 
 func (h *Handler) done(c echo.Context) error {
+	if h.Resume != nil {
+		if u := h.Resume(c); u != "" {
+			return c.Redirect(http.StatusSeeOther, u)
+		}
+	}
 	return h.Pages.Render(c, http.StatusOK, "logout", Data{Page: h.Pages.Base("Signed out"), Done: true})
 }
 
