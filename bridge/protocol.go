@@ -20,6 +20,9 @@ type protocolRoutes struct {
 	limit *web.AnonymousLimit
 	// callback guards op's authorize callback (authflow.Handler.Callback).
 	callback func(echo.HandlerFunc) echo.HandlerFunc
+	// authorize answers the requests op accepts at the authorization endpoint with the sign-in
+	// page (authflow.Handler.Authorize).
+	authorize func(echo.HandlerFunc) echo.HandlerFunc
 }
 
 // Mount adds every protocol path.
@@ -31,7 +34,7 @@ func (p protocolRoutes) Mount(e *echo.Echo) {
 			e.GET(path, p.callback(proto))
 		case sso.PathAuthorize:
 			// Each authorize request stores an auth request for an anonymous caller.
-			e.Any(path, p.limit.Wrap("authorize", false, proto))
+			e.Any(path, p.limit.Wrap("authorize", false, p.authorize(proto)))
 		case sso.PathDeviceAuthzEP:
 			e.Any(path, p.limit.Wrap("device_authorization", true, proto))
 		case sso.PathDiscovery:

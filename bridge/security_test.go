@@ -15,9 +15,9 @@ import (
 )
 
 // TestSignInLinkCannotBeRedeemedElsewhere: an attacker starts a sign-in (their own PKCE
-// verifier) and gets a signed-in member to open the login link. The member's browser completes
-// it, but the attacker's browser cannot collect a code from the callback, and the callback never
-// issues a second code.
+// verifier) and gets a signed-in member to open its login link. The request was bound to the
+// attacker's browser when /authorize made it, so the member's browser does not complete it; the
+// attacker's browser cannot collect a code from the callback, and neither can the member's.
 func TestSignInLinkCannotBeRedeemedElsewhere(t *testing.T) {
 	e := newEnv(t)
 	victim := e.browser()
@@ -29,15 +29,15 @@ func TestSignInLinkCannotBeRedeemedElsewhere(t *testing.T) {
 	verifier := oauth2.GenerateVerifier()
 	attacker.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	start := attacker.Get(app.AuthCodeURL("a", oauth2.S256ChallengeOption(verifier)))
-	if !strings.HasPrefix(start.Location, "/login?id=") {
-		t.Fatalf("no login link: %q", start.Location)
+	id := url.Values{"id": {start.Hidden().Get("id")}} // the login form answers /authorize
+	if start.Location != "" || id.Get("id") == "" {
+		t.Fatalf("no login form: %d %q", start.Status, start.Location)
 	}
-	loginLink := e.issuer + start.Location
-	id, _ := url.ParseQuery(strings.TrimPrefix(start.Location, "/login?"))
+	loginLink := e.issuer + "/login?" + id.Encode()
 
-	// The member opens the link: their session completes the request, their browser gets the code.
-	if q := victim.Get(loginLink).Redirected(t); q.Get("code") == "" {
-		t.Fatalf("member's browser: %v", q)
+	// The member opens the link: the request is the attacker's browser's, not completed.
+	if p := victim.Get(loginLink); p.Location != "" || p.Status != http.StatusForbidden || !strings.Contains(p.Body, "another browser") {
+		t.Fatalf("member's browser: %d %q", p.Status, p.Location)
 	}
 	// The attacker's browser asks the callback for a code: refused.
 	p := attacker.Get(e.issuer + "/authorize/callback?id=" + url.QueryEscape(id.Get("id")))

@@ -341,7 +341,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		pages,
 		healthRoutes{s.ready},
 		protocolRoutes{provider: s.provider, discovery: s.provider.DiscoveryHandler(), jwks: s.provider.JWKSHandler(),
-			limit: limit, callback: flow.Callback},
+			limit: limit, callback: flow.Callback, authorize: flow.Authorize},
 		flow,
 		out,
 		acct,

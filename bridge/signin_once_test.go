@@ -44,10 +44,10 @@ func startAttack(t *testing.T, e *env, clientID, redirect string) *attackerReque
 	a := &attackerRequest{clientID: clientID, redirect: redirect, verifier: oauth2.GenerateVerifier(), browser: e.browser()}
 	cfg := &oauth2.Config{ClientID: clientID, Endpoint: e.endpoint(), RedirectURL: redirect, Scopes: []string{"openid", "profile"}}
 	login := a.browser.Get(cfg.AuthCodeURL("attacker-state", oauth2.S256ChallengeOption(a.verifier)))
-	if login.URL.Path != "/login" {
+	a.id = login.Hidden().Get("id") // the login form answers /authorize
+	if login.URL.Path != "/authorize" || a.id == "" {
 		t.Fatalf("no login page: %s %d", login.URL, login.Status)
 	}
-	a.id = login.URL.Query().Get("id")
 	p := a.browser.Login(login, "bob", "bob-password")
 	if p.URL.Path == "/consent" {
 		f := p.Hidden()
@@ -241,11 +241,11 @@ func TestRequestBoundToFirstBrowser(t *testing.T) {
 	a := &attackerRequest{clientID: "mobile", redirect: "http://127.0.0.1/mobile/cb", verifier: oauth2.GenerateVerifier(), browser: e.browser()}
 	cfg := &oauth2.Config{ClientID: "mobile", Endpoint: e.endpoint(), RedirectURL: a.redirect, Scopes: []string{"openid"}}
 	login := a.browser.Get(cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(a.verifier)))
-	a.id = login.URL.Query().Get("id")
+	a.id = login.Hidden().Get("id") // the login form answers /authorize
 
 	// Signed in elsewhere: the link is not completed silently.
 	victim := signedInBrowser(t, e, "alice", "alice-password")
-	p := victim.Get(login.URL.String())
+	p := victim.Get(e.issuer + "/login?id=" + url.QueryEscape(a.id))
 	if p.Location != "" || !strings.Contains(p.Body, "another browser") {
 		t.Fatalf("a request opened in another browser was completed: %d %q %.300s", p.Status, p.Location, p.Body)
 	}
@@ -272,12 +272,12 @@ func TestCallbackSingleID(t *testing.T) {
 		return b
 	}
 	complete := func(b *bridgetest.Browser) string {
+		// /authorize completes the request with the browser's session at once.
 		start := b.Get(app.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
-		id := strings.TrimPrefix(start.Location, "/login?id=")
-		if p := b.Get(e.issuer + start.Location); !strings.HasPrefix(p.Location, "/authorize/callback?id=") {
-			t.Fatalf("request not completed by the session: %d %q", p.Status, p.Location)
+		if !strings.HasPrefix(start.Location, "/authorize/callback?id=") {
+			t.Fatalf("request not completed by the session: %d %q", start.Status, start.Location)
 		}
-		return id
+		return strings.TrimPrefix(start.Location, "/authorize/callback?id=")
 	}
 	attacker := noFollow(signedInBrowser(t, e, "bob", "bob-password"))
 	victim := noFollow(signedInBrowser(t, e, "alice", "alice-password"))

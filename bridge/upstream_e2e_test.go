@@ -139,7 +139,7 @@ func (f *federation) upstreamSignIn(t *testing.T, ctx context.Context, login, pa
 		t.Fatalf("after the upstream button: %v", err)
 	}
 	loc, _ = chromedp.Run(ctx, chromedp.Location())
-	if strings.HasPrefix(loc, f.up.issuer+"/login") {
+	if strings.HasPrefix(loc, f.up.issuer+"/login") || strings.HasPrefix(loc, f.up.issuer+"/authorize") {
 		if err := chromedp.Do(ctx,
 			chromedp.SendKeys(css("#login"), login),
 			chromedp.SendKeys(css("#password"), password),

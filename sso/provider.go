@@ -414,15 +414,21 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	if kind == pageAuthorize && !p.checkLoopbackRedirect(w, r) {
 		return
 	}
-	if p.cfg.ErrorPage == nil {
-		o.ServeHTTP(w, r)
-		return
+	// op writes to out: w, behind captureWriter when errors become pages, behind answerWriter
+	// when the caller answers the requests op accepts (authorize_answer.go).
+	out := w
+	var cw *captureWriter
+	if p.cfg.ErrorPage != nil {
+		// end_session answers errors as JSON; a person sees them, so they become the page too.
+		// op's server answers these errors as RFC 6749 JSON; a person sees them, so they become the page.
+		cw = &captureWriter{ResponseWriter: w, all: true}
+		out = cw
 	}
-	// end_session answers errors as JSON; a person sees them, so they become the page too.
-	// op's server answers these errors as RFC 6749 JSON; a person sees them, so they become the page.
-	cw := &captureWriter{ResponseWriter: w, all: true}
-	o.ServeHTTP(cw, r)
-	if cw.captured {
+	if a := authorizeAnswerFrom(r.Context()); a != nil && kind == pageAuthorize {
+		out = &answerWriter{ResponseWriter: out, a: a}
+	}
+	o.ServeHTTP(out, r)
+	if cw != nil && cw.captured {
 		var e struct {
 			Description string `json:"error_description"`
 		}

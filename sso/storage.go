@@ -209,12 +209,19 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	for _, t := range req.UILocales {
 		ar.UILocales = append(ar.UILocales, t.String())
 	}
+	answer := authorizeAnswerFrom(ctx)
+	if answer != nil {
+		ar.Browser = answer.browser // bound at creation: the caller answers (authorize_answer.go)
+	}
 	if err := s.store.CreateAuthRequest(ctx, ar); err != nil {
 		if errors.Is(err, ErrUnavailable) {
 			// RFC 6749 4.1.2.1: the client learns at its redirect_uri that it may try again.
 			return nil, errTemporarilyUnavailable().WithParent(err)
 		}
 		return nil, fmt.Errorf("create auth request: %w", err)
+	}
+	if answer != nil {
+		answer.created = ar
 	}
 	return authRequest{ar}, nil
 }

@@ -66,16 +66,19 @@ func (h *Handler) claimedRequest(c echo.Context, id string) (*sso.AuthRequest, *
 		return h.PendingRequest(c, id)
 	}
 	ctx := c.Request().Context()
-	browser, err := h.Cookies.RequestBrowser(c)
-	if err != nil {
-		return nil, nil, fmt.Errorf("request browser: %w", err)
-	}
+	// A new binding is saved in the cookie only once it has bound a request.
+	browser, fresh := h.Cookies.PeekRequestBrowser(c)
 	ar, err := h.Store.ClaimAuthRequest(ctx, id, browser)
 	if err != nil {
 		return nil, nil, fmt.Errorf("claim auth request: %w", err)
 	}
 	if ar == nil {
 		return h.PendingRequest(c, id)
+	}
+	if fresh {
+		if err := h.Cookies.Save(c); err != nil {
+			return nil, nil, fmt.Errorf("save cookie: %w", err)
+		}
 	}
 	client, err := h.Provider.Client(ctx, ar.ClientID)
 	if err != nil {
@@ -100,15 +103,18 @@ func (h *Handler) ClaimRequest(c echo.Context, ar *sso.AuthRequest) error {
 	if ar.Done {
 		return sso.ErrAuthRequestUsed
 	}
-	browser, err := h.Cookies.RequestBrowser(c)
-	if err != nil {
-		return fmt.Errorf("request browser: %w", err)
-	}
+	// A new binding is saved in the cookie only once it has bound the request.
+	browser, fresh := h.Cookies.PeekRequestBrowser(c)
 	if ar.Browser == "" {
 		if err := h.Store.BindAuthRequest(c.Request().Context(), ar.ID, browser); err != nil {
 			return err
 		}
 		ar.Browser = browser
+		if fresh {
+			if err := h.Cookies.Save(c); err != nil {
+				return fmt.Errorf("save cookie: %w", err)
+			}
+		}
 	}
 	if subtle.ConstantTimeCompare([]byte(ar.Browser), []byte(browser)) != 1 {
 		return sso.ErrAuthRequestElsewhere
@@ -149,12 +155,61 @@ func (h *Handler) RequestStateError(c echo.Context, ar *sso.AuthRequest, client 
 	return err
 }
 
-// loginPage is where op sends the browser with a new auth request.
+// loginPage is where a new auth request is opened when /authorize did not answer it itself
+// (Authorize): the device flow's requests, and the requests sent back to the login page.
 func (h *Handler) loginPage(c echo.Context) error {
 	ar, client, err := h.claimedRequest(c, c.QueryParam("id"))
 	if ar == nil {
 		return err
 	}
+	return h.signInPage(c, ar, client)
+}
+
+// Authorize wraps op's authorization endpoint (next): a request op accepts is stored bound to
+// this browser and answered here, on the same response, as the login page answers a new
+// request (signInPage): the login form, or straight on with the browser's session. So a
+// sign-in needs neither the redirect to /login nor its binding write. The binding cookie is
+// saved only with a stored request: a request op refuses (an error page, or an error sent to
+// the client) leaves none. The form posts to /login with the request's id, as the login
+// page's does, and the page's URL is /authorize?...: the security headers keep that query out
+// of referers (Referrer-Policy) and caches (Cache-Control).
+//
+// Only a GET is answered so: a POST to /authorize may come from another site, and a browser
+// sends no SameSite=Lax cookie with it, so its binding would be a new cookie's, replacing the
+// browser's (and its session). op's redirect to the login page is a GET, which carries the
+// cookie.
+func (h *Handler) Authorize(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().Method != http.MethodGet {
+			return next(c)
+		}
+		browser, fresh := h.Cookies.PeekRequestBrowser(c)
+		ctx, answer := sso.WithAuthorizeAnswer(c.Request().Context(), browser)
+		c.SetRequest(c.Request().WithContext(ctx))
+		if err := next(c); err != nil {
+			return err
+		}
+		ar := answer.Request()
+		if ar == nil {
+			return nil // op answered
+		}
+		if fresh {
+			if err := h.Cookies.Save(c); err != nil {
+				return fmt.Errorf("save cookie: %w", err)
+			}
+		}
+		client, err := h.Provider.Client(ctx, ar.ClientID)
+		if err != nil {
+			return h.Pages.Error(c, http.StatusBadRequest, "This app is not registered",
+				"The app that sent you here is no longer registered with this sign-in service.", "")
+		}
+		return h.signInPage(c, ar, client)
+	}
+}
+
+// signInPage answers a new auth request bound to this browser: with the browser's session when
+// it answers the request, else the login form (or, with prompt=none, login_required).
+func (h *Handler) signInPage(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig) error {
 	ctx := c.Request().Context()
 	sess, serr := h.Cookies.Current(c)
 	if serr != nil && !errors.Is(serr, sso.ErrNotFound) {

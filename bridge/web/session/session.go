@@ -76,11 +76,18 @@ func New(cfg Config, st Store, pages *web.Renderer) *Cookies {
 	return &Cookies{store: cs, csrfKey: cfg.CSRFKey, name: name, sessions: st, pages: pages}
 }
 
-// get returns the cookie session (a new one when absent or tampered with).
+// get returns the cookie session (a new one when absent or tampered with). The session is
+// decoded once per request: gorilla's registry in the request keeps it, also the new one that
+// replaces a cookie that did not decode, so every caller in the request sees the same values.
 func (cs *Cookies) get(r *http.Request) *sessions.Session {
 	sess, err := cs.store.Get(r, cs.name)
 	if err != nil {
-		sess, _ = cs.store.New(r, cs.name)
+		if sess == nil { // an invalid cookie name; cannot happen with ours
+			sess, _ = cs.store.New(r, cs.name)
+		}
+		if !sess.IsNew || len(sess.Values) != 0 {
+			clear(sess.Values)
+		}
 		sess.IsNew = true
 	}
 	if sess.IsNew && cs.name != cookieName {
@@ -107,7 +114,7 @@ func (cs *Cookies) BrowserID(c echo.Context) (string, error) {
 	}
 	id := sso.RandomToken()
 	sess.Values[keyBrowser] = id
-	return id, sess.Save(c.Request(), c.Response())
+	return id, cs.save(c, sess)
 }
 
 // RequestBrowser returns what binds a sign-in request to this browser: the hash of a random
@@ -116,6 +123,21 @@ func (cs *Cookies) BrowserID(c echo.Context) (string, error) {
 // browser id (BrowserID) in the same save: the login page that binds a request then asks for
 // its CSRF token, and the response carries one cookie instead of two.
 func (cs *Cookies) RequestBrowser(c echo.Context) (string, error) {
+	binding, fresh := cs.PeekRequestBrowser(c)
+	if fresh {
+		if err := cs.Save(c); err != nil {
+			return "", err
+		}
+	}
+	return binding, nil
+}
+
+// PeekRequestBrowser is RequestBrowser without saving a new cookie: fresh says that the
+// binding (and the browser id that comes with it) is new and not saved yet. The caller saves
+// it (Save) once it has bound a sign-in request with it, so that a request naming no sign-in
+// request leaves no cookie behind. Until then the binding is in this request's cookie
+// session: RequestBrowser, CSRFToken and Save in the same request use it.
+func (cs *Cookies) PeekRequestBrowser(c echo.Context) (binding string, fresh bool) {
 	sess := cs.get(c.Request())
 	nonce := str(sess, keyBinding)
 	if nonce == "" {
@@ -124,11 +146,24 @@ func (cs *Cookies) RequestBrowser(c echo.Context) (string, error) {
 		if str(sess, keyBrowser) == "" {
 			sess.Values[keyBrowser] = sso.RandomToken()
 		}
-		if err := sess.Save(c.Request(), c.Response()); err != nil {
-			return "", err
-		}
+		c.Set(unsavedKey, true)
 	}
-	return sso.HashToken("auth-request-browser:" + nonce), nil
+	fresh, _ = c.Get(unsavedKey).(bool)
+	return sso.HashToken("auth-request-browser:" + nonce), fresh
+}
+
+// unsavedKey marks (in the echo context) a binding made by PeekRequestBrowser and not saved.
+const unsavedKey = "session.unsaved"
+
+// Save writes this request's cookie session to the response (Set-Cookie).
+func (cs *Cookies) Save(c echo.Context) error { return cs.save(c, cs.get(c.Request())) }
+
+// save writes sess, this request's cookie session, to the response.
+func (cs *Cookies) save(c echo.Context, sess *sessions.Session) error {
+	if fresh, _ := c.Get(unsavedKey).(bool); fresh {
+		c.Set(unsavedKey, false)
+	}
+	return sess.Save(c.Request(), c.Response())
 }
 
 // csrfFor derives the form token from a browser id.
@@ -189,7 +224,7 @@ func (cs *Cookies) Set(c echo.Context, sid string) error {
 	sess := cs.get(c.Request())
 	sess.Values[keyBrowser] = sso.RandomToken()
 	sess.Values[keySession] = sid
-	return sess.Save(c.Request(), c.Response())
+	return cs.save(c, sess)
 }
 
 // Clear removes the SSO session id (and a pending hand-off) from the cookie, keeping the browser id.
@@ -197,14 +232,14 @@ func (cs *Cookies) Clear(c echo.Context) error {
 	sess := cs.get(c.Request())
 	delete(sess.Values, keySession)
 	delete(sess.Values, keyPending)
-	return sess.Save(c.Request(), c.Response())
+	return cs.save(c, sess)
 }
 
 // SetPending remembers the auth request to go on with after a hand-off from the AMS website.
 func (cs *Cookies) SetPending(c echo.Context, authRequestID string) error {
 	sess := cs.get(c.Request())
 	sess.Values[keyPending] = authRequestID
-	return sess.Save(c.Request(), c.Response())
+	return cs.save(c, sess)
 }
 
 // TakePending returns the auth request remembered by SetPending ("" when none) and forgets it.
@@ -215,5 +250,5 @@ func (cs *Cookies) TakePending(c echo.Context) (string, error) {
 		return "", nil
 	}
 	delete(sess.Values, keyPending)
-	return id, sess.Save(c.Request(), c.Response())
+	return id, cs.save(c, sess)
 }
