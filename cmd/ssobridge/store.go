@@ -74,7 +74,8 @@ func storeCopyCmd(g *globals) *cobra.Command {
 			"transaction on the target. Stop the bridge first (writes after the copy starts are not copied), and keep\n" +
 			"keys.encryption_key: the copied keys and secrets are sealed with it. The target must be empty unless\n" +
 			"--force, which replaces its contents. Without --to, the configured store (store.type postgres) is the\n" +
-			"target, so the DSN and its password need not appear on the command line.",
+			"target, so the DSN and its password need not appear on the command line; with --config, the configured\n" +
+			"store timeouts (store.connect_timeout, statement_timeout, tcp_user_timeout) apply to the target either way.",
 		Example: "  ssobridge store copy --from sqlite:///var/lib/ssobridge/ssobridge.db --config /etc/ssobridge/config.yaml\n" +
 			"  ssobridge store copy --from /var/lib/ssobridge/ssobridge.db --to postgres://bridge@db.example.org/ssobridge",
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -84,17 +85,23 @@ func storeCopyCmd(g *globals) *cobra.Command {
 				return err
 			}
 			dsn := to
-			var timeouts postgres.Timeouts
-			if dsn == "" {
+			var timeouts postgres.Timeouts // without a configuration: the defaults
+			if dsn == "" || g.configPath != "" {
+				// The configured store's timeouts (store.connect_timeout, statement_timeout,
+				// tcp_user_timeout) apply to the target, whether its DSN is the configured one
+				// or --to's.
 				chk, err := g.load()
 				if err != nil {
 					return err
 				}
 				sc := chk.Config.StoreConfig()
-				if sc.Type != "postgres" {
-					return errors.New("--to: required unless the configuration's store.type is postgres")
+				timeouts = postgres.TimeoutsOf(sc)
+				if dsn == "" {
+					if sc.Type != "postgres" {
+						return errors.New("--to: required unless the configuration's store.type is postgres")
+					}
+					dsn = sc.DSN
 				}
-				dsn, timeouts = sc.DSN, postgres.TimeoutsOf(sc)
 			}
 			// Opening would create a missing file: say it is missing instead.
 			if _, err := os.Stat(path); err != nil {
