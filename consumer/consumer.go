@@ -197,39 +197,66 @@ func (c *Consumer) UpsertUser(ctx context.Context, u User) error {
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = c.now()
 	}
-	tx, err := c.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("consumer: upsert user: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	var pushed int64
-	err = tx.QueryRowContext(ctx, c.q(`SELECT pushed_at FROM sso_users WHERE subject = ?`), u.Subject).Scan(&pushed)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		_, err = tx.ExecContext(ctx, c.q(`INSERT INTO sso_users (subject, login, email, name, given_name, family_name, picture,
-			active, membership, password_hash, updated_at, pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			u.Subject, u.Login, u.Email, u.Name, u.GivenName, u.FamilyName, u.Picture, b2i(u.Active), string(u.Membership),
-			unusablePassword(), u.UpdatedAt.UnixNano(), unixNano(u.PushedAt))
-	case err != nil:
-	case !u.PushedAt.IsZero() && pushed > u.PushedAt.UnixNano():
-		return nil
-	default:
-		_, err = tx.ExecContext(ctx, c.q(`UPDATE sso_users SET login = ?, email = ?, name = ?, given_name = ?, family_name = ?,
+	return c.writeUser(ctx, "upsert user", u, func(tx *sql.Tx) (bool, error) {
+		// The row is ours (insertUser): read it fresh and apply the change unless it is older.
+		var pushed int64
+		if err := tx.QueryRowContext(ctx, c.q(`SELECT pushed_at FROM sso_users WHERE subject = ?`+c.forUpdate()), u.Subject).Scan(&pushed); err != nil {
+			return false, err
+		}
+		if !u.PushedAt.IsZero() && pushed > u.PushedAt.UnixNano() {
+			return false, nil
+		}
+		_, err := tx.ExecContext(ctx, c.q(`UPDATE sso_users SET login = ?, email = ?, name = ?, given_name = ?, family_name = ?,
 			picture = ?, active = ?, membership = ?, updated_at = ?, pushed_at = CASE WHEN ? > pushed_at THEN ? ELSE pushed_at END
 			WHERE subject = ?`),
 			u.Login, u.Email, u.Name, u.GivenName, u.FamilyName, u.Picture, b2i(u.Active), string(u.Membership),
 			u.UpdatedAt.UnixNano(), unixNano(u.PushedAt), unixNano(u.PushedAt), u.Subject)
-	}
+		return err == nil, err
+	})
+}
+
+// writeUser writes u in one transaction: inserted when the subject is new, else changed by
+// update (false: nothing to write, the transaction ends there); then u's roles (when not nil)
+// replace the stored ones, and an inactive user's sessions end. The transaction's first
+// statement is the insert, a write, so that SQLite takes its write lock (waiting for it) before
+// anything is read: a read first would pin a snapshot that a concurrent push or sign-in can make
+// stale, and the write after it would fail with "database is locked" at once; and update reads
+// and writes a row no other writer changes meanwhile (on PostgreSQL it locks it).
+func (c *Consumer) writeUser(ctx context.Context, what string, u User, update func(tx *sql.Tx) (bool, error)) error {
+	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("consumer: upsert user: %w", err)
+		return fmt.Errorf("consumer: %s: %w", what, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	res, err := tx.ExecContext(ctx, c.q(`INSERT INTO sso_users (subject, login, email, name, given_name, family_name, picture,
+		active, membership, password_hash, updated_at, pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (subject) DO NOTHING`),
+		u.Subject, u.Login, u.Email, u.Name, u.GivenName, u.FamilyName, u.Picture, b2i(u.Active), string(u.Membership),
+		unusablePassword(), u.UpdatedAt.UnixNano(), unixNano(u.PushedAt))
+	if err != nil {
+		return fmt.Errorf("consumer: %s: %w", what, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("consumer: %s: %w", what, err)
+	} else if n == 0 {
+		wrote, err := update(tx)
+		if err != nil {
+			if errors.Is(err, ErrDeactivated) {
+				return err
+			}
+			return fmt.Errorf("consumer: %s: %w", what, err)
+		}
+		if !wrote {
+			return nil
+		}
 	}
 	if u.Roles != nil {
 		if _, err := tx.ExecContext(ctx, c.q(`DELETE FROM sso_user_roles WHERE subject = ?`), u.Subject); err != nil {
-			return fmt.Errorf("consumer: upsert user roles: %w", err)
+			return fmt.Errorf("consumer: %s roles: %w", what, err)
 		}
 		for _, r := range slices.Compact(slices.Sorted(slices.Values(u.Roles))) {
 			if _, err := tx.ExecContext(ctx, c.q(`INSERT INTO sso_user_roles (subject, role) VALUES (?, ?)`), u.Subject, r); err != nil {
-				return fmt.Errorf("consumer: upsert user roles: %w", err)
+				return fmt.Errorf("consumer: %s roles: %w", what, err)
 			}
 		}
 	}
@@ -239,9 +266,44 @@ func (c *Consumer) UpsertUser(ctx context.Context, u User) error {
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("consumer: upsert user: %w", err)
+		return fmt.Errorf("consumer: %s: %w", what, err)
 	}
 	return nil
+}
+
+// forUpdate locks the row a read in writeUser's update reads, on PostgreSQL (SQLite's write
+// lock, taken by the insert before it, already keeps other writers out).
+func (c *Consumer) forUpdate() string {
+	if c.cfg.Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// signInUser writes the member of a verified ID token: a new subject is inserted active; a known
+// one keeps what only pushes carry (the membership object; the names and login when the token
+// has none, without the profile scope; its roles when the token has none) and its active flag:
+// a sign-in never reactivates a member the bridge deactivated (ErrDeactivated). One
+// transaction, so a push at the same moment is either before it or after it, never lost.
+func (c *Consumer) signInUser(ctx context.Context, u User) error {
+	return c.writeUser(ctx, "sign in user", u, func(tx *sql.Tx) (bool, error) {
+		res, err := tx.ExecContext(ctx, c.q(`UPDATE sso_users SET
+			login = CASE WHEN ? = '' THEN login ELSE ? END, email = CASE WHEN ? = '' THEN email ELSE ? END,
+			name = CASE WHEN ? = '' THEN name ELSE ? END, given_name = CASE WHEN ? = '' THEN given_name ELSE ? END,
+			family_name = CASE WHEN ? = '' THEN family_name ELSE ? END, picture = CASE WHEN ? = '' THEN picture ELSE ? END,
+			updated_at = ? WHERE subject = ? AND active = 1`),
+			u.Login, u.Login, u.Login, u.Email, u.Login, u.Name, u.Login, u.GivenName, u.Login, u.FamilyName, u.Login, u.Picture,
+			u.UpdatedAt.UnixNano(), u.Subject)
+		if err != nil {
+			return false, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return false, err
+		} else if n == 0 {
+			return false, ErrDeactivated
+		}
+		return true, nil
+	})
 }
 
 func unixNano(t time.Time) int64 {
@@ -384,24 +446,11 @@ func (c *Consumer) SignIn(ctx context.Context, rawIDToken string) (*Session, *oi
 	}
 	u := User{Subject: tok.Subject, Login: cl.Login, Email: cl.Email, Name: cl.Name, GivenName: cl.GivenName,
 		FamilyName: cl.FamilyName, Picture: cl.Picture, Active: true, Roles: cl.Roles, UpdatedAt: c.now()}
-	if existing, err := c.User(ctx, tok.Subject); err == nil {
-		// A deactivation pushed by the bridge stands until the bridge pushes the member active
-		// again: a sign-in never reactivates.
-		if !existing.Active {
-			return nil, nil, ErrDeactivated
-		}
-		// The ID token has no membership object, and without the profile scope no names: keep
-		// what pushes told us.
-		u.Membership = existing.Membership
-		if u.Login == "" {
-			u.Login, u.Email, u.Name, u.GivenName, u.FamilyName, u.Picture = existing.Login, existing.Email, existing.Name,
-				existing.GivenName, existing.FamilyName, existing.Picture
-		}
-		if u.Roles == nil {
-			u.Roles = existing.Roles
-		}
-	}
-	if err := c.UpsertUser(ctx, u); err != nil {
+	// A deactivation pushed by the bridge stands until the bridge pushes the member active
+	// again (a sign-in never reactivates); the ID token has no membership object, and without
+	// the profile scope no names: what pushes told us is kept, in the same transaction as the
+	// write (signInUser), so that a push arriving meanwhile is not overwritten.
+	if err := c.signInUser(ctx, u); err != nil {
 		return nil, nil, err
 	}
 	s := &Session{ID: randomHex(32), Subject: tok.Subject, SID: cl.SID, CreatedAt: c.now()}
