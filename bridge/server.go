@@ -360,8 +360,12 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if ams.pages.Handler != nil {
 		parts = append(parts, ams.pages)
 	}
+	var storeBudget time.Duration // one bound for a request's store calls (PostgreSQL)
+	if rb, ok := d.Store.(store.RequestBudgeter); ok {
+		storeBudget = rb.RequestBudget()
+	}
 	s.echo = web.NewRouter(web.RouterConfig{TrustedProxies: cfg.TrustedProxies, HTTPS: https, Renderer: pages, Logger: log,
-		Requests: s.metrics})
+		Requests: s.metrics, StoreBudget: storeBudget})
 	for _, p := range parts {
 		p.Mount(s.echo)
 	}

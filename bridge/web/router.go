@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ssobridge/ssobridge/bridge/logging"
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -33,6 +34,10 @@ type RouterConfig struct {
 	Logger   *slog.Logger
 	// Requests, when set, is told about every request (metrics).
 	Requests RequestObserver
+	// StoreBudget, when above zero, is how long the store calls of one request may wait in
+	// all (store.WithBudget; the PostgreSQL store's statement timeout): a request that calls
+	// the store twice in a row waits once for a store that hangs, not twice.
+	StoreBudget time.Duration
 }
 
 // RequestObserver is told about each request: its route template (the registered path, such
@@ -48,7 +53,8 @@ func NewRouter(cfg RouterConfig) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = errorHandler(cfg.Renderer, cfg.Logger)
-	f := &frame{log: cfg.Logger, obs: cfg.Requests, ids: newRequestIDs(), headers: securityHeaders(cfg.HTTPS)}
+	f := &frame{log: cfg.Logger, obs: cfg.Requests, ids: newRequestIDs(), headers: securityHeaders(cfg.HTTPS),
+		storeBudget: cfg.StoreBudget}
 	e.Use(f.middleware)
 	return e
 }
@@ -80,6 +86,8 @@ type frame struct {
 	obs     RequestObserver
 	ids     *requestIDs
 	headers []headerValue
+	// storeBudget: RouterConfig.StoreBudget.
+	storeBudget time.Duration
 }
 
 // headerValue is a response header set on every response. The value slice (length and
@@ -149,6 +157,9 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 		h[v.name] = v.value
 	}
 	ctx := logging.WithRequest(r.Context(), rid)
+	if f.storeBudget > 0 {
+		ctx = store.WithBudget(ctx, f.storeBudget)
+	}
 	r2 := r.WithContext(ctx)
 	var err error
 	if r.ContentLength > MaxRequestBody {

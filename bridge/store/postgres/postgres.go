@@ -130,6 +130,10 @@ func redact(err error) error {
 // still applies statement_timeout: a longer job sets it (SET LOCAL statement_timeout = 0).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool.pool }
 
+// RequestBudget is the budget the store calls of one request share (store.WithBudget): the
+// statement timeout, so that a request waits at most once for a database that hangs.
+func (s *Store) RequestBudget() time.Duration { return s.pool.timeout }
+
 // Close closes the pool, waiting for connections in use to be returned.
 func (s *Store) Close() error {
 	s.pool.pool.Close()

@@ -123,14 +123,32 @@ type bounded struct {
 	timeout time.Duration
 }
 
+// bound is ctx bounded for one use of the database: by the statement timeout, and by what is
+// left of the request's budget when ctx carries one (store.WithBudget), which the use then
+// spends: the store calls of one request wait at most once the timeout for a database that
+// hangs. The cancel func ends the bound.
+func (b *bounded) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	bud := store.BudgetOf(ctx)
+	if bud == nil {
+		return context.WithTimeout(ctx, b.timeout)
+	}
+	start := time.Now()
+	// Nothing left: the use fails at once, as a timeout (the database unavailable).
+	ctx, cancel := context.WithTimeout(ctx, max(min(b.timeout, bud.Left()), 0))
+	return ctx, func() {
+		cancel()
+		bud.Spend(time.Since(start))
+	}
+}
+
 func (b *bounded) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel := b.bound(ctx)
 	defer cancel()
 	return b.pool.Exec(ctx, sql, args...)
 }
 
 func (b *bounded) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel := b.bound(ctx)
 	rows, err := b.pool.Query(ctx, sql, args...)
 	if err != nil {
 		cancel()
@@ -140,12 +158,12 @@ func (b *bounded) Query(ctx context.Context, sql string, args ...any) (pgx.Rows,
 }
 
 func (b *bounded) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel := b.bound(ctx)
 	return boundRow{row: b.pool.QueryRow(ctx, sql, args...), cancel: cancel}
 }
 
 func (b *bounded) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel := b.bound(ctx)
 	defer cancel()
 	return b.pool.Ping(ctx)
 }
@@ -153,7 +171,7 @@ func (b *bounded) Ping(ctx context.Context) error {
 // tx runs fn in a transaction bounded as a whole: each statement in it ends by the
 // transaction's deadline, whatever context fn passes.
 func (b *bounded) tx(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	ctx, cancel := b.bound(ctx)
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	return pgx.BeginTxFunc(ctx, b.pool, opts, func(tx pgx.Tx) error {

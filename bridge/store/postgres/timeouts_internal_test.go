@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -189,5 +190,51 @@ func TestConfigureKeepsTheDSN(t *testing.T) {
 		if c.DialFunc == nil {
 			t.Errorf("%s: no dialer", tc.dsn)
 		}
+	}
+}
+
+// The store calls of one request share one bound (store.WithBudget, the statement timeout):
+// after a call that waited the whole budget for a database that hangs, the request's next call
+// fails at once as the database being unavailable, instead of waiting a second timeout; a new
+// request has its own budget.
+func TestRequestBudgetShared(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	s, err := Open(t.Context(), pgtest.WithParam(dsn, "statement_timeout", "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.pool.timeout = 300 * time.Millisecond
+	if s.RequestBudget() != 300*time.Millisecond {
+		t.Fatalf("RequestBudget %s, want the statement timeout", s.RequestBudget())
+	}
+	one := func(ctx context.Context) error {
+		var v int
+		return s.pool.QueryRow(ctx, `SELECT 1`).Scan(&v)
+	}
+	req := store.WithBudget(context.Background(), s.RequestBudget())
+	if err := one(req); err != nil {
+		t.Fatalf("first call of the request: %v", err)
+	}
+	err = within(t, "a hanging statement", func() error {
+		_, err := s.pool.Exec(req, `SELECT pg_sleep(30)`)
+		return err
+	})
+	if !errors.Is(wrap("op", err), sso.ErrUnavailable) {
+		t.Fatalf("hanging statement: %v, want unavailable", err)
+	}
+	if left := store.BudgetOf(req).Left(); left > 0 {
+		t.Fatalf("budget left after a call that waited it all: %s", left)
+	}
+	err = one(req)
+	if err == nil || !errors.Is(wrap("op", err), sso.ErrUnavailable) {
+		t.Fatalf("the request's next call after its budget ran out: %v, want unavailable at once", err)
+	}
+	// A request without a budget, and a new request, are bounded per call as before.
+	if err := one(context.Background()); err != nil {
+		t.Fatalf("a call without a budget: %v", err)
+	}
+	if err := one(store.WithBudget(context.Background(), s.RequestBudget())); err != nil {
+		t.Fatalf("a new request: %v", err)
 	}
 }
