@@ -3,7 +3,13 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -236,5 +242,127 @@ func TestRequestBudgetShared(t *testing.T) {
 	}
 	if err := one(store.WithBudget(context.Background(), s.RequestBudget())); err != nil {
 		t.Fatalf("a new request: %v", err)
+	}
+}
+
+// frozenProxy carries TCP connections on 127.0.0.1 to the PostgreSQL server at unix socket
+// sock until freeze is called; from then on it reads nothing more from the clients (and
+// forwards nothing), while their connections stay open: the client's kernel sees a peer that
+// acknowledges nothing more (its receive window full), as behind a network that stopped
+// delivering.
+type frozenProxy struct {
+	ln     net.Listener
+	frozen chan struct{}
+	close  func() // ends the listener and every connection (once)
+}
+
+func newFrozenProxy(t *testing.T, sock string) *frozenProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &frozenProxy{ln: ln, frozen: make(chan struct{})}
+	var conns []net.Conn
+	var mu sync.Mutex
+	var once sync.Once
+	p.close = func() {
+		once.Do(func() {
+			ln.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range conns {
+				c.Close()
+			}
+		})
+	}
+	t.Cleanup(p.close)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// A small fixed receive buffer (no autotuning, which grows it and, when memory runs
+			// short, collapses the queue and opens the window a little again): once frozen,
+			// the window stays shut.
+			_ = c.(*net.TCPConn).SetReadBuffer(16 << 10)
+			s, err := net.Dial("unix", sock)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, s)
+			mu.Unlock()
+			go io.Copy(c, s) //nolint:errcheck // server to client
+			go func() {      // client to server, until frozen
+				buf := make([]byte, 32<<10)
+				for {
+					select {
+					case <-p.frozen:
+						return // the connection stays open, unread
+					default:
+					}
+					n, err := c.Read(buf)
+					if n > 0 {
+						if _, werr := s.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return p
+}
+
+func (p *frozenProxy) freeze() { close(p.frozen) }
+
+// TCP_USER_TIMEOUT, end to end on 127.0.0.1: a statement the peer stops taking in (its
+// receive window stays full: nothing is acknowledged any more) ends with the kernel's
+// ETIMEDOUT after store.tcp_user_timeout, although the statement timeout is far longer;
+// without the option the kernel would keep probing the zero window for many minutes.
+// (Keepalive alone cannot be shown on 127.0.0.1: the proxy's kernel answers the probes of an
+// idle connection as long as the process lives; that takes dropping packets, which needs a
+// firewall rule or a network namespace the tests do not have.)
+func TestTCPUserTimeoutEndsAStalledStatement(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	cc, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(cc.Host, "/") {
+		t.Skipf("the test server is not on a unix socket (%s): the proxy needs one", cc.Host)
+	}
+	p := newFrozenProxy(t, filepath.Join(cc.Host, fmt.Sprintf(".s.PGSQL.%d", cc.Port)))
+	host, port, _ := net.SplitHostPort(p.ln.Addr().String())
+	tcp := fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable", host, port, cc.User, cc.Database)
+	s, err := Open(t.Context(), tcp, WithTimeouts(Timeouts{Statement: time.Hour, TCPUser: time.Second}), WithMaxConns(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	t.Cleanup(p.close) // first: a statement still stalled (the test failed) then ends, and Close returns
+	var one int
+	if err := s.pool.QueryRow(context.Background(), `SELECT 1`).Scan(&one); err != nil {
+		t.Fatal(err)
+	}
+	p.freeze()
+	big := strings.Repeat("x", 64<<20) // far more than both kernels' buffers hold
+	start := time.Now()
+	err = within(t, "a statement the peer stopped reading", func() error {
+		_, err := s.pool.Exec(context.Background(), `SELECT length($1::text)`, big)
+		return err
+	})
+	t.Logf("the stalled statement ended after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	if !errors.Is(err, syscall.ETIMEDOUT) {
+		t.Fatalf("stalled statement: %v, want the kernel's ETIMEDOUT (TCP_USER_TIMEOUT)", err)
+	}
+	if !errors.Is(wrap("op", err), sso.ErrUnavailable) {
+		t.Fatalf("%v: not reported as the database being unavailable", err)
 	}
 }
