@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -115,6 +116,34 @@ func TestAppendTokenResponseMatchesEncoder(t *testing.T) {
 		}
 		if got := appendTokenResponse(nil, r); !bytes.Equal(got, want.Bytes()) {
 			t.Errorf("case %d:\n got %s\nwant %s", i, got, want.Bytes())
+		}
+	}
+}
+
+// TestTokenResponsesReuseBuffers: responses written one after the other through one
+// tokenResponses (its pooled buffers reused, a long one after a short one and the other way
+// round) are each what encoding/json's Encoder writes for it alone, with the token endpoint's
+// headers; an answer that is not an AccessTokenResponse goes through the Encoder.
+func TestTokenResponsesReuseBuffers(t *testing.T) {
+	long := &oidc.AccessTokenResponse{AccessToken: strings.Repeat("a", 3000), TokenType: oidc.BearerToken,
+		RefreshToken: "fam.7.r", IDToken: strings.Repeat("i", 2000), ExpiresIn: 900}
+	short := &oidc.AccessTokenResponse{AccessToken: "at", TokenType: oidc.BearerToken}
+	huge := &oidc.AccessTokenResponse{AccessToken: strings.Repeat("h", 20<<10)}
+	other := map[string]string{"access_token": "x", "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"}
+	var tr tokenResponses
+	for i, r := range []any{short, long, short, huge, long, short, other, short} {
+		rec := httptest.NewRecorder()
+		tr.write(rec, r)
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(r); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(rec.Body.Bytes(), want.Bytes()) {
+			t.Errorf("response %d:\n got %.80s\nwant %.80s", i, rec.Body.Bytes(), want.Bytes())
+		}
+		h := rec.Header()
+		if h.Get("Content-Type") != "application/json" || h.Get("Cache-Control") != "no-store" || h.Get("Pragma") != "no-cache" {
+			t.Errorf("response %d: headers %v", i, h)
 		}
 	}
 }

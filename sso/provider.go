@@ -70,6 +70,8 @@ type Provider struct {
 	devices DeviceStore  // nil: no device flow
 	grants  []tokenGrant // the token endpoint's grants (tokenGrants)
 
+	responses tokenResponses // the token endpoint's response writer and its buffers
+
 	docs *publicDocs // discovery and JWKS, served from memory (public_docs.go)
 }
 

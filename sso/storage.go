@@ -356,6 +356,7 @@ type refreshRequest struct {
 	rt     *RefreshToken
 	gen    int64 // the presented token's generation
 	token  string
+	hash   string // HashToken(token)
 	scopes []string
 }
 
@@ -464,7 +465,11 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	)
 	if rr, ok := req.(*refreshRequest); ok && current != "" {
 		newToken = s.successor(current, rr.rt.FamilyID, rr.gen+1)
-		in.Rotate = &Rotation{FamilyID: rr.rt.FamilyID, Generation: rr.gen, OldHash: HashToken(current),
+		old := rr.hash
+		if current != rr.token || old == "" {
+			old = HashToken(current)
+		}
+		in.Rotate = &Rotation{FamilyID: rr.rt.FamilyID, Generation: rr.gen, OldHash: old,
 			NewHash: HashToken(newToken), Now: now, Grace: s.life.RefreshGrace}
 		at.Generation = rr.gen + 1
 		at.Scopes = rr.scopes
@@ -552,21 +557,18 @@ const (
 	tokenRotated        // a token the family has rotated away from
 )
 
-// familyToken finds the family of a presented refresh token and tells what the token is to it.
-func (s *storage) familyToken(ctx context.Context, token string, cached bool) (*RefreshToken, int64, int, error) {
+// familyToken finds the family of a presented refresh token and tells what the token is to it;
+// hash is the token's HashToken (computed once here: the rotation's compare-and-set uses it too).
+func (s *storage) familyToken(ctx context.Context, token string, cached bool) (rt *RefreshToken, gen int64, kind int, hash string, err error) {
 	if len(token) > 1024 {
-		return nil, 0, tokenUnknown, ErrNotFound
+		return nil, 0, tokenUnknown, "", ErrNotFound
 	}
-	var (
-		rt  *RefreshToken
-		gen int64
-		err error
-	)
+	hash = HashToken(token)
 	if family, g, ok := parseRefreshToken(token); ok {
 		gen = g
 		if cached {
-			if f, ok := s.families.current(family, g, HashToken(token), s.now()); ok {
-				return f, gen, tokenCurrent, nil
+			if f, ok := s.families.current(family, g, hash, s.now()); ok {
+				return f, gen, tokenCurrent, hash, nil
 			}
 		}
 		rt, err = s.store.Family(ctx, family)
@@ -574,31 +576,31 @@ func (s *storage) familyToken(ctx context.Context, token string, cached bool) (*
 			s.families.put(rt)
 		}
 	} else {
-		rt, err = s.store.LegacyRefreshToken(ctx, HashToken(token))
+		rt, err = s.store.LegacyRefreshToken(ctx, hash)
 	}
 	if err != nil {
-		return nil, 0, tokenUnknown, err
+		return nil, 0, tokenUnknown, hash, err
 	}
 	switch {
 	case rt.Hash == "" || gen > rt.Generation || rt.Generation-gen > maxReuseSteps:
-		return rt, gen, tokenUnknown, nil
+		return rt, gen, tokenUnknown, hash, nil
 	case rt.Revoked && gen < rt.Generation:
 		// Nothing left to revoke: spare the walk back (it is what a replaying attacker pays for).
-		return rt, gen, tokenUnknown, nil
+		return rt, gen, tokenUnknown, hash, nil
 	case gen == rt.Generation:
-		if hmac.Equal([]byte(HashToken(token)), []byte(rt.Hash)) {
-			return rt, gen, tokenCurrent, nil
+		if hmac.Equal([]byte(hash), []byte(rt.Hash)) {
+			return rt, gen, tokenCurrent, hash, nil
 		}
-		return rt, gen, tokenUnknown, nil
+		return rt, gen, tokenUnknown, hash, nil
 	}
 	t := token
 	for g := gen + 1; g <= rt.Generation; g++ {
 		t = s.successor(t, rt.FamilyID, g)
 	}
 	if hmac.Equal([]byte(HashToken(t)), []byte(rt.Hash)) {
-		return rt, gen, tokenRotated, nil
+		return rt, gen, tokenRotated, hash, nil
 	}
-	return rt, gen, tokenUnknown, nil
+	return rt, gen, tokenUnknown, hash, nil
 }
 
 func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
@@ -635,7 +637,7 @@ func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
 }
 
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
-	rt, gen, kind, err := s.familyToken(ctx, token, true)
+	rt, gen, kind, hash, err := s.familyToken(ctx, token, true)
 	switch {
 	case errors.Is(err, ErrNotFound) || (err == nil && kind == tokenUnknown):
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid or expired refresh token")
@@ -662,7 +664,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 		}
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	return &refreshRequest{rt: rt, gen: gen, token: token, scopes: rt.Scopes}, nil
+	return &refreshRequest{rt: rt, gen: gen, token: token, hash: hash, scopes: rt.Scopes}, nil
 }
 
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
@@ -700,7 +702,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 }
 
 func (s *storage) revokeRefresh(ctx context.Context, token, clientID string) *oidc.Error {
-	rt, _, kind, err := s.familyToken(ctx, token, false)
+	rt, _, kind, _, err := s.familyToken(ctx, token, false)
 	if err != nil || kind == tokenUnknown {
 		return nil
 	}
@@ -716,7 +718,7 @@ func (s *storage) revokeRefresh(ctx context.Context, token, clientID string) *oi
 }
 
 func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
-	rt, _, kind, err := s.familyToken(ctx, token, false)
+	rt, _, kind, _, err := s.familyToken(ctx, token, false)
 	if err != nil || kind == tokenUnknown {
 		return "", "", op.ErrInvalidRefreshToken
 	}

@@ -168,7 +168,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, cfg *Clien
 		p.writeGrantError(ctx, w, cfg, gt, err)
 		return
 	}
-	writeTokenResponse(w, resp)
+	p.responses.write(w, resp)
 	if o := p.cfg.Observer; o != nil {
 		o.TokenIssued(ctx, gt, cfg.ID)
 	}

@@ -10,11 +10,18 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
-// writeTokenResponse writes a successful token response (RFC 6749 5.1). An
+// tokenResponses writes the token endpoint's successful responses (RFC 6749 5.1). An
 // oidc.AccessTokenResponse, what every grant but token exchange answers, is written directly,
 // byte for byte as encoding/json's Encoder writes it (TestAppendTokenResponseMatchesEncoder);
-// anything else goes through the Encoder.
-func writeTokenResponse(w http.ResponseWriter, resp any) {
+// anything else goes through the Encoder. The zero value is ready to use; a Provider owns one.
+type tokenResponses struct {
+	// bufs are the write buffers (*[]byte): the ResponseWriter copies what it is given, so a
+	// buffer is free again once Write returns. Buffers up to 16 KiB are kept.
+	bufs sync.Pool
+}
+
+// write writes resp with its headers.
+func (t *tokenResponses) write(w http.ResponseWriter, resp any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	if h.Get("Cache-Control") != "no-store" { // serveAPI has said it for every API response
@@ -22,21 +29,20 @@ func writeTokenResponse(w http.ResponseWriter, resp any) {
 		h.Set("Pragma", "no-cache")
 	}
 	if r, ok := resp.(*oidc.AccessTokenResponse); ok && r != nil {
-		bp := responseBuffers.Get().(*[]byte)
+		bp, _ := t.bufs.Get().(*[]byte)
+		if bp == nil {
+			bp = new([]byte)
+		}
 		b := appendTokenResponse((*bp)[:0], r)
 		_, _ = w.Write(b)
 		if cap(b) <= 16<<10 {
 			*bp = b
-			responseBuffers.Put(bp)
+			t.bufs.Put(bp)
 		}
 		return
 	}
 	_ = json.NewEncoder(w).Encode(resp)
 }
-
-// responseBuffers are the token responses' write buffers (the ResponseWriter copies what it is
-// given, so a buffer is free again once Write returns).
-var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // appendTokenResponse appends r as encoding/json's Encoder writes it: the fields in struct
 // order, empty ones left out (omitempty), HTML-safe escaping, a newline at the end.
