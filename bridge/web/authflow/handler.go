@@ -148,6 +148,8 @@ type Handler struct {
 	Upstreams []web.UpstreamButton
 	Logger    *slog.Logger
 	Now       func() time.Time
+
+	logins preparedLogins // the login pages prepared per client (showLogin)
 }
 
 // Mount adds the login, consent and (when the provider runs the device flow) device routes.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -255,11 +256,68 @@ func (h *Handler) showLogin(c echo.Context, ar *sso.AuthRequest, client *sso.Cli
 	if err != nil {
 		return err
 	}
-	return h.Pages.Render(c, status, "login", loginData{
+	data := loginData{
 		Page: h.Pages.Base("Sign in"), CSRF: csrf, RequestID: ar.ID, ClientName: client.Name,
 		Login: login, Error: msg, AMSName: h.AMSName, Upstreams: h.Upstreams,
 		Passkeys: h.SecondFactor != nil && h.SecondFactor.PasskeyLogin(),
-	})
+	}
+	if login == "" && msg == "" {
+		// The usual page (no login typed, no message): the client's page prepared once,
+		// with this browser's token and this request's id put in.
+		if p := h.preparedLogin(data); p != nil {
+			if ok, err := h.Pages.RenderPrepared(c, status, p, csrf, ar.ID); ok || err != nil {
+				return err
+			}
+		}
+	}
+	return h.Pages.Render(c, status, "login", data)
+}
+
+// maxPreparedLogins bounds the prepared login pages kept (one per client and name).
+const maxPreparedLogins = 256
+
+// preparedLogins keeps the login page of each client prepared (web.Prepared) with slots for
+// the CSRF token and the request id; everything else on it is the same for every request of
+// the client. The zero value is ready.
+type preparedLogins struct {
+	mu    sync.Mutex
+	pages map[preparedLoginKey]*web.Prepared
+	// csrf and id are the slots that stand for the token and the request id.
+	csrf, id string
+}
+
+// preparedLoginKey is what a login page without a typed login and message depends on, beyond
+// the handler's own settings.
+type preparedLoginKey struct {
+	clientName string
+	passkeys   bool
+}
+
+// preparedLogin returns the prepared login page of data's client (data without a typed login
+// and message, Action empty), preparing it the first time; nil when it cannot be kept (too
+// many).
+func (h *Handler) preparedLogin(data loginData) *web.Prepared {
+	pl := &h.logins
+	key := preparedLoginKey{clientName: data.ClientName, passkeys: data.Passkeys}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if p, ok := pl.pages[key]; ok {
+		return p
+	}
+	if len(pl.pages) >= maxPreparedLogins {
+		return nil
+	}
+	if pl.pages == nil {
+		pl.pages, pl.csrf, pl.id = map[preparedLoginKey]*web.Prepared{}, web.Slot(), web.Slot()
+	}
+	data.CSRF, data.RequestID = pl.csrf, pl.id
+	p, err := h.Pages.Prepare("login", data, pl.csrf, pl.id)
+	if err != nil {
+		h.Logger.Error("prepare login page", "err", err)
+		return nil
+	}
+	pl.pages[key] = p
+	return p
 }
 
 // msgBadCredentials is what the login page says after a wrong login or password.
