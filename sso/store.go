@@ -35,7 +35,8 @@ var (
 //
 // It is a state machine whose every transition is a compare-and-set in the store:
 //
-//	pending (Browser bound once by BindAuthRequest)
+//	pending (Browser bound at creation when the caller answers /authorize itself,
+//	         WithAuthorizeAnswer; else once by BindAuthRequest)
 //	  -> completed (CompleteAuthRequest: Subject, SessionID, AuthTime fixed for good)
 //	  -> code issued (SaveCode: one code only)
 //	  -> code redeemed (IssueTokens with ConsumeCodeHash: once)
@@ -62,8 +63,9 @@ type AuthRequest struct {
 	ACRValues []string
 	CreatedAt time.Time
 	ExpiresAt time.Time
-	// Browser identifies (a hash of a cookie nonce) the browser that first opened the request's
-	// login page; empty until BindAuthRequest. Only that browser can complete the request.
+	// Browser identifies (a hash of a cookie nonce) the browser that asked /authorize for the
+	// request (WithAuthorizeAnswer) or first opened its login page (BindAuthRequest); empty
+	// until bound. Only that browser can complete the request.
 	Browser string
 
 	// Set by CompleteAuthRequest when the member has signed in (and consented).
