@@ -1,7 +1,13 @@
 package bridge_test
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -11,7 +17,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/beevik/etree"
 	crewjam "github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/ssobridge/ssobridge/bridge/saml"
 )
@@ -261,4 +269,68 @@ func enrolAtSAMLStep(t *testing.T, e *env, c *http.Client, body string) string {
 	}
 	_, page := fetch(t, func() (*http.Response, error) { return c.Get(e.issuer + strings.ReplaceAll(next[1], "&amp;", "&")) })
 	return page
+}
+
+// TestSAMLAuthnContextDeclRef (SAML core 3.3.2.2.1, 3.4.1.4): an AuthnRequest whose
+// RequestedAuthnContext asks for authentication context declarations (AuthnContextDeclRef) is
+// answered at once with a signed Requester/NoAuthnContext Response: the bridge has no
+// declarations, so it can never meet one. Before, the request was read as asking nothing, and a
+// member with a session was signed in (Success). Through crewjam's SP, which checks the answer's
+// signature and InResponseTo.
+func TestSAMLAuthnContextDeclRef(t *testing.T) {
+	e, lms, _, _ := samlEnv(t)
+	acs := mustURL(t, lms.srv.URL+"/saml/acs")
+	c := samlClient()
+	signInAtSP(t, e, c, lms) // a live session, which would answer a request of nothing
+
+	for _, comparison := range []string{"", "exact", "minimum"} {
+		req, err := lms.mw.ServiceProvider.MakeAuthenticationRequest(e.issuer+saml.PathSSO, crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding)
+		if err != nil {
+			t.Fatal(err)
+		}
+		el := req.Element()
+		rac := el.CreateElement("samlp:RequestedAuthnContext")
+		if comparison != "" {
+			rac.CreateAttr("Comparison", comparison)
+		}
+		rac.CreateElement("saml:AuthnContextDeclRef").SetText("https://example.org/ac/declarations/otp-over-tls")
+		doc := etree.NewDocument()
+		doc.SetRoot(el)
+		raw, err := doc.WriteToBytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var deflated bytes.Buffer
+		fw, _ := flate.NewWriter(&deflated, flate.BestCompression)
+		fw.Write(raw)
+		fw.Close()
+		q := "SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(deflated.Bytes())) +
+			"&SigAlg=" + url.QueryEscape(dsig.RSASHA256SignatureMethod)
+		sum := sha256.Sum256([]byte(q))
+		sig, err := rsa.SignPKCS1v15(rand.Reader, lms.key, crypto.SHA256, sum[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := e.issuer + saml.PathSSO + "?" + q + "&Signature=" + url.QueryEscape(base64.StdEncoding.EncodeToString(sig))
+
+		_, body := fetch(t, func() (*http.Response, error) { return c.Get(u) })
+		resp := samlResponseDoc(t, body)
+		var r crewjam.Response
+		if err := xml.Unmarshal(resp, &r); err != nil {
+			t.Fatalf("response: %v", err)
+		}
+		second := ""
+		if r.Status.StatusCode.StatusCode != nil {
+			second = r.Status.StatusCode.StatusCode.Value
+		}
+		if r.InResponseTo != req.ID || r.Status.StatusCode.Value != crewjam.StatusRequester || second != crewjam.StatusNoAuthnContext ||
+			strings.Contains(string(resp), "Assertion") {
+			t.Fatalf("comparison %q: %s / %s to %q (want Requester/NoAuthnContext to %s): %.600s", comparison,
+				r.Status.StatusCode.Value, second, r.InResponseTo, req.ID, resp)
+		}
+		var bad crewjam.ErrBadStatus
+		if _, err := lms.mw.ServiceProvider.ParseXMLResponse(resp, []string{req.ID}, acs); !errors.As(err, &bad) {
+			t.Fatalf("the SP read the answer as %v, want a bad status (signature and request id accepted)", err)
+		}
+	}
 }

@@ -1,9 +1,11 @@
 package saml
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 
+	"github.com/beevik/etree"
 	crewjam "github.com/crewjam/saml"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -158,8 +160,8 @@ func needsSecondFactor(r *store.SAMLRequest) bool {
 }
 
 // requestedContext is an AuthnRequest's RequestedAuthnContext as the waiting sign-in keeps it:
-// the comparison and the class references (trimmed, as xs:anyURI values are; declarations
-// are not evaluated).
+// the comparison and the class references (trimmed, as xs:anyURI values are; a request for
+// declarations is refused before, asksDeclaration).
 func requestedContext(req *crewjam.AuthnRequest) (comparison string, classes []string) {
 	rac := req.RequestedAuthnContext
 	if rac == nil {
@@ -174,4 +176,31 @@ func requestedContext(req *crewjam.AuthnRequest) (comparison string, classes []s
 		return "", nil
 	}
 	return strings.TrimSpace(rac.Comparison), classes
+}
+
+const samlAssertionNS = "urn:oasis:names:tc:SAML:2.0:assertion"
+
+// asksDeclaration reports whether the AuthnRequest (its XML) asks for authentication context
+// declarations (AuthnContextDeclRef in RequestedAuthnContext, SAML core 3.3.2.2.1): the bridge
+// has none, so such a request can never be met (3.4.1.4: NoAuthnContext), while the library
+// reads only the class references and would take it for a request of nothing.
+func asksDeclaration(request []byte) bool {
+	if !bytes.Contains(request, []byte("AuthnContextDeclRef")) {
+		return false
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(request); err != nil || doc.Root() == nil {
+		return false
+	}
+	for _, rac := range doc.Root().ChildElements() {
+		if rac.Tag != "RequestedAuthnContext" || rac.NamespaceURI() != samlProtocolNS {
+			continue
+		}
+		for _, ref := range rac.ChildElements() {
+			if ref.Tag == "AuthnContextDeclRef" && ref.NamespaceURI() == samlAssertionNS {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -78,3 +78,30 @@ func TestRequestedContext(t *testing.T) {
 		}
 	}
 }
+
+// TestAsksDeclaration: only an AuthnContextDeclRef of the request's own RequestedAuthnContext
+// (both namespaces right) is a request for a declaration.
+func TestAsksDeclaration(t *testing.T) {
+	const (
+		open = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="r">`
+		end  = `</samlp:AuthnRequest>`
+	)
+	for _, c := range []struct {
+		name, xml string
+		want      bool
+	}{
+		{"declaration", open + `<samlp:RequestedAuthnContext><saml:AuthnContextDeclRef>urn:d</saml:AuthnContextDeclRef></samlp:RequestedAuthnContext>` + end, true},
+		{"declaration, default namespaces", `<AuthnRequest xmlns="urn:oasis:names:tc:SAML:2.0:protocol"><RequestedAuthnContext Comparison="minimum">` +
+			`<AuthnContextDeclRef xmlns="urn:oasis:names:tc:SAML:2.0:assertion">urn:d</AuthnContextDeclRef></RequestedAuthnContext></AuthnRequest>`, true},
+		{"class", open + `<samlp:RequestedAuthnContext><saml:AuthnContextClassRef>urn:c</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>` + end, false},
+		{"none", open + end, false},
+		{"in an extension", open + `<samlp:Extensions><samlp:RequestedAuthnContext><saml:AuthnContextDeclRef>urn:d</saml:AuthnContextDeclRef>` +
+			`</samlp:RequestedAuthnContext></samlp:Extensions>` + end, false},
+		{"wrong namespace", open + `<samlp:RequestedAuthnContext><samlp:AuthnContextDeclRef>urn:d</samlp:AuthnContextDeclRef></samlp:RequestedAuthnContext>` + end, false},
+		{"not xml", `AuthnContextDeclRef <`, false},
+	} {
+		if got := asksDeclaration([]byte(c.xml)); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}

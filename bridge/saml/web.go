@@ -277,6 +277,9 @@ func (h *Handler) sso(c echo.Context) error {
 	r.AuthnComparison, r.AuthnClasses = requestedContext(&req.Request)
 	// SAML core 3.4.1.4: a context the bridge can never meet is answered at once, without making
 	// the member sign in for nothing.
+	if asksDeclaration(req.RequestBuffer) {
+		return h.refuseContext(c, req, sp, crewjam.StatusNoAuthnContext, "authentication context declarations cannot be met")
+	}
 	switch want(r, nil, h.SecondFactor != nil) {
 	case contextNeverMet:
 		return h.refuseContext(c, req, sp, crewjam.StatusNoAuthnContext, "the requested authentication context cannot be met")
