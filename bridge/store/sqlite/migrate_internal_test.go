@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -249,4 +250,238 @@ func TestMigrateSessionIDsHashed(t *testing.T) {
 	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_foreign_key_check`).Scan(&fkErrors); err != nil || fkErrors != 0 {
 		t.Fatalf("foreign key check: %d %v", fkErrors, err)
 	}
+}
+
+// openAtVersion creates a database at path with the schema of version v and returns it
+// (the caller fills it, closes it and opens it with Open to apply the later migrations).
+func openAtVersion(t *testing.T, path string, v int) (*sql.DB, func(q string, args ...any)) {
+	t.Helper()
+	ctx := t.Context()
+	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	for i := 1; i <= v; i++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, migrations[i-1]); err != nil {
+			t.Fatalf("version %d: %v", i, err)
+		}
+		if f := goMigrations[i]; f != nil {
+			if err := f(ctx, tx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, i); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, exec
+}
+
+// TestMigrateSignInPages opens a database of schema version 15 holding live and ended sessions
+// with their clients, a pending sign-in request, a completed one with an unused code, and audit
+// rows, and checks that version 16 (fewer pages per sign-in) keeps all of it working: nobody is
+// signed out, the session's apps keep their order, the pending request completes and its code
+// is found, the waiting code is exchanged once, a code hash stays unique, audit rows keep their
+// ids and filters, and Purge still removes what ended or expired.
+func TestMigrateSignInPages(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v15.db")
+	db, exec := openAtVersion(t, path, 15)
+	now := time.Now().Truncate(time.Second)
+	exp := ts(now.Add(time.Hour))
+	session := `INSERT INTO sessions (id, subject, auth_time, amr, created_at, last_seen, expires_at, ended)
+		VALUES (?, ?, ?, '["pwd"]', ?, ?, ?, ?)`
+	exec(session, "s-alice", "alice", ts(now), ts(now), ts(now), exp, 0)
+	exec(session, "s-bob", "bob", ts(now), ts(now), ts(now), exp, 1)
+	exec(session, "s-old", "carol", ts(now), ts(now), ts(now), ts(now.Add(-time.Minute)), 0)
+	for _, sc := range [][2]string{{"s-bob", "app"}, {"s-alice", "zeta"}, {"s-alice", "app"}, {"s-old", "app"}} {
+		exec(`INSERT INTO session_clients (session_id, client_id) VALUES (?, ?)`, sc[0], sc[1])
+	}
+	exec(`INSERT INTO auth_requests (id, client_id, redirect_uri, scopes, response_type, created_at, expires_at, browser)
+		VALUES ('pending', 'app', 'https://app/cb', '["openid"]', 'code', ?, ?, 'b1')`, ts(now), exp)
+	exec(`INSERT INTO auth_requests (id, client_id, redirect_uri, scopes, response_type, created_at, expires_at, done,
+		subject, auth_time, amr, session_id, code_hash, code_expires, browser)
+		VALUES ('coded', 'app', 'https://app/cb', '["openid"]', 'code', ?, ?, 1, 'alice', ?, '["pwd"]', 's-alice', 'c1', ?, 'b2')`,
+		ts(now), exp, ts(now), ts(now.Add(time.Minute)))
+	exec(`INSERT INTO auth_requests (id, client_id, created_at, expires_at) VALUES ('expired', 'app', ?, ?)`,
+		ts(now.Add(-time.Hour)), ts(now.Add(-time.Minute)))
+	audit := `INSERT INTO audit_log (time, event, subject, client_id) VALUES (?, ?, ?, ?)`
+	exec(audit, ts(now), "login.success", "alice", "app")
+	exec(audit, ts(now), "mfa.reset", "alice", "")
+	exec(audit, ts(now), "login.success", "bob", "zeta")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openTest(t, path, WithClock(func() time.Time { return now }))
+	var version int
+	if err := s.r.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&version); err != nil || version != len(migrations) {
+		t.Fatalf("schema version %d, %v; want %d", version, err, len(migrations))
+	}
+	// Sessions: alice still signed in, her apps in sign-in order; a new app goes last, a known
+	// one keeps its place.
+	got, err := s.Session(ctx, "s-alice")
+	if err != nil || !reflect.DeepEqual(got.Clients, []string{"zeta", "app"}) {
+		t.Fatalf("Session(s-alice) = %+v, %v", got, err)
+	}
+	for _, c := range []string{"third", "zeta"} {
+		if err := s.AddSessionClient(ctx, "s-alice", c, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.Session(ctx, "s-alice"); err != nil || !reflect.DeepEqual(got.Clients, []string{"zeta", "app", "third"}) {
+		t.Fatalf("Session(s-alice) after AddSessionClient = %+v, %v", got, err)
+	}
+	if _, err := s.Session(ctx, "s-bob"); !errors.Is(err, sso.ErrNotFound) {
+		t.Fatalf("ended session: %v", err)
+	}
+	// The waiting code: found with its live session, exchanged once.
+	ar, live, err := s.AuthRequestByCodeSession(ctx, "c1")
+	if err != nil || ar.ID != "coded" || !live || ar.CodeConsumed {
+		t.Fatalf("AuthRequestByCodeSession(c1) = %+v, %v, %v", ar, live, err)
+	}
+	fam := &sso.RefreshToken{Hash: "r1", FamilyID: "coded", ClientID: "app", Subject: "alice", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: "c1", Family: fam}); err != nil {
+		t.Fatalf("exchanging the waiting code: %v", err)
+	}
+	if err := s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: "c1"}); err == nil {
+		t.Fatal("the waiting code was exchanged twice")
+	}
+	// The pending request: bound to b1, completes with a code; a second code with the same
+	// hash is refused.
+	if _, err := s.AuthRequest(ctx, "pending"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.CompleteSignIn(ctx, &store.SignIn{
+		Session:   &sso.Session{ID: "s-new", Subject: "alice", AuthTime: now, ExpiresAt: now.Add(time.Hour)},
+		RequestID: "pending", RequestClient: "app", CodeHash: "c2", CodeExpires: now.Add(time.Minute),
+		Completion: sso.Completion{Subject: "alice", AuthTime: now, SessionID: "s-new", Browser: "b1"},
+	})
+	if err != nil {
+		t.Fatalf("completing the pending request: %v", err)
+	}
+	if ar, err := s.AuthRequestByCode(ctx, "c2"); err != nil || ar.ID != "pending" || !ar.Done {
+		t.Fatalf("AuthRequestByCode(c2) = %+v, %v", ar, err)
+	}
+	exec2 := func(q string, args ...any) error { _, err := s.w.ExecContext(ctx, q, args...); return err }
+	if err := exec2(`INSERT INTO auth_requests (id, client_id, created_at, expires_at, code_hash) VALUES ('dup', 'app', 0, ?, 'c2')`, exp); !isConflict(err) {
+		t.Fatalf("a second request with code hash c2: %v, want a conflict", err)
+	}
+	// Audit rows keep their ids; new ones follow; the filters find them.
+	evs, err := s.AuditEvents(ctx, store.AuditFilter{})
+	if err != nil || len(evs) != 3 || evs[0].ID != 3 || evs[2].ID != 1 {
+		t.Fatalf("AuditEvents = %+v, %v", evs, err)
+	}
+	e := &store.AuditEvent{Event: "login.success", Subject: "carol", ClientID: "app"}
+	if err := s.Audit(ctx, e); err != nil || e.ID != 4 {
+		t.Fatalf("Audit: id %d, %v; want 4", e.ID, err)
+	}
+	for _, tc := range []struct {
+		f    store.AuditFilter
+		want []int64
+	}{
+		{store.AuditFilter{Event: "mfa.reset"}, []int64{2}},
+		{store.AuditFilter{Event: "login.success"}, []int64{4, 3, 1}},
+		{store.AuditFilter{Event: "login.success", ClientID: "app"}, []int64{4, 1}},
+		{store.AuditFilter{Subject: "alice"}, []int64{2, 1}},
+	} {
+		evs, err := s.AuditEvents(ctx, tc.f)
+		var ids []int64
+		for _, e := range evs {
+			ids = append(ids, e.ID)
+		}
+		if err != nil || !reflect.DeepEqual(ids, tc.want) {
+			t.Errorf("AuditEvents(%+v) = %v, %v; want %v", tc.f, ids, err, tc.want)
+		}
+	}
+	var seqRows int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_sequence WHERE name IN ('audit_log', 'session_clients')`).Scan(&seqRows); err != nil || seqRows != 0 {
+		t.Fatalf("sqlite_sequence rows for audit_log and session_clients: %d, %v", seqRows, err)
+	}
+	var fkErrors int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM pragma_foreign_key_check`).Scan(&fkErrors); err != nil || fkErrors != 0 {
+		t.Fatalf("foreign key check: %d %v", fkErrors, err)
+	}
+	// Purge: the ended and the expired sessions go with their clients, the expired request goes.
+	if _, err := s.Purge(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string) int {
+		var n int
+		if err := s.r.QueryRowContext(ctx, q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(`SELECT COUNT(*) FROM sessions WHERE id IN ('s-bob', 's-old')`); n != 0 {
+		t.Fatalf("%d ended or expired sessions left after Purge", n)
+	}
+	if n := count(`SELECT COUNT(*) FROM session_clients WHERE session_id IN ('s-bob', 's-old')`); n != 0 {
+		t.Fatalf("%d clients of purged sessions left", n)
+	}
+	if n := count(`SELECT COUNT(*) FROM auth_requests`); n != 2 {
+		t.Fatalf("%d auth requests after Purge, want 2 (pending, coded)", n)
+	}
+	if n := count(`SELECT COUNT(*) FROM sessions`); n != 2 {
+		t.Fatalf("%d sessions after Purge, want 2", n)
+	}
+}
+
+// TestSignInQueryPlans checks that the sign-in's lookups use the (partial) indexes left after
+// version 16 instead of scanning a table.
+func TestSignInQueryPlans(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "plans.db"))
+	for _, c := range []struct{ q, want string }{
+		{`SELECT ` + authRequestCols + ` FROM auth_requests WHERE code_hash = ? AND code_expires > ?`, "auth_requests_code"},
+		{`UPDATE auth_requests SET code_consumed = 1 WHERE code_hash = ? AND code_consumed = 0 AND code_expires > ?`, "auth_requests_code"},
+		{`SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = ?`, "auth_requests_code"},
+		{`SELECT id FROM audit_log WHERE 1 = 1 AND event = ? AND event <> 'login.success' ORDER BY time DESC, id DESC LIMIT ?`, "audit_log_event"},
+		{`SELECT id FROM audit_log WHERE 1 = 1 AND event = ? ORDER BY time DESC, id DESC LIMIT ?`, "audit_log_time"},
+		{`SELECT id FROM audit_log WHERE 1 = 1 AND subject = ? ORDER BY time DESC, id DESC LIMIT ?`, "audit_log_subject"},
+		{`SELECT id FROM audit_log WHERE 1 = 1 AND client_id = ? ORDER BY time DESC, id DESC LIMIT ?`, "audit_log_client"},
+		{`SELECT id FROM sessions WHERE subject = ? AND ended = 0 AND expires_at > ?`, "sessions_subject"},
+	} {
+		plan := queryPlan(t, s, c.q)
+		if !strings.Contains(plan, c.want) {
+			t.Errorf("%s\nplan %q does not use %s", c.q, plan, c.want)
+		}
+	}
+}
+
+func queryPlan(t *testing.T, s *Store, q string) string {
+	t.Helper()
+	args := make([]any, strings.Count(q, "?"))
+	for i := range args {
+		args[i] = "x"
+	}
+	rows, err := s.r.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "; ")
 }

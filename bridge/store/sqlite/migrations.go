@@ -484,6 +484,108 @@ CREATE INDEX throttle_counters_expires ON throttle_counters (expires_at);
 ALTER TABLE saml_requests ADD COLUMN authn_comparison TEXT NOT NULL DEFAULT '';
 ALTER TABLE saml_requests ADD COLUMN authn_classes TEXT NOT NULL DEFAULT '';
 `,
+	// 16: fewer pages written per sign-in (issue 14). A sign-in wrote about 28 pages: every table
+	// it touches had a rowid b-tree plus an index on its random text key, expiry indexes, a
+	// UNIQUE index on auth_requests.code_hash that held a NULL entry for every pending request,
+	// four indexes and an AUTOINCREMENT counter (sqlite_sequence) on audit_log, and an
+	// AUTOINCREMENT key plus a UNIQUE index on session_clients. Now:
+	// - auth_requests and sessions are WITHOUT ROWID tables (one b-tree, keyed by id) without
+	//   expiry indexes: Purge walks them by key, as it walks the token families;
+	// - the code-hash index is partial (only requests holding a code are in it);
+	// - session_clients is keyed by (session_id, client_id), its order kept in seq (per session);
+	// - audit_log ids are plain rowids (no sqlite_sequence write), and the (event, time) index
+	//   leaves out login.success rows (most of the log: a search for them walks the time index,
+	//   where nearly every row is one).
+	// Rows are copied as they are: sessions, pending requests and codes keep working.
+	`
+PRAGMA defer_foreign_keys = ON;
+
+CREATE TABLE auth_requests_v16 (
+	id                    TEXT PRIMARY KEY,
+	client_id             TEXT NOT NULL,
+	redirect_uri          TEXT NOT NULL DEFAULT '',
+	state                 TEXT NOT NULL DEFAULT '',
+	nonce                 TEXT NOT NULL DEFAULT '',
+	scopes                TEXT NOT NULL DEFAULT '',
+	response_type         TEXT NOT NULL DEFAULT '',
+	response_mode         TEXT NOT NULL DEFAULT '',
+	code_challenge        TEXT NOT NULL DEFAULT '',
+	code_challenge_method TEXT NOT NULL DEFAULT '',
+	prompt                TEXT NOT NULL DEFAULT '',
+	max_age               INTEGER,
+	login_hint            TEXT NOT NULL DEFAULT '',
+	ui_locales            TEXT NOT NULL DEFAULT '',
+	created_at            INTEGER NOT NULL,
+	expires_at            INTEGER NOT NULL,
+	done                  INTEGER NOT NULL DEFAULT 0,
+	subject               TEXT NOT NULL DEFAULT '',
+	auth_time             INTEGER NOT NULL DEFAULT 0,
+	amr                   TEXT NOT NULL DEFAULT '',
+	session_id            TEXT NOT NULL DEFAULT '',
+	code_hash             TEXT,
+	code_expires          INTEGER NOT NULL DEFAULT 0,
+	code_consumed         INTEGER NOT NULL DEFAULT 0,
+	hint_subject          TEXT NOT NULL DEFAULT '',
+	browser               TEXT NOT NULL DEFAULT '',
+	acr_values            TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+INSERT INTO auth_requests_v16 (id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode,
+	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales, created_at, expires_at, done,
+	subject, auth_time, amr, session_id, code_hash, code_expires, code_consumed, hint_subject, browser, acr_values)
+SELECT id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode,
+	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales, created_at, expires_at, done,
+	subject, auth_time, amr, session_id, NULLIF(code_hash, ''), code_expires, code_consumed, hint_subject, browser, acr_values
+FROM auth_requests;
+DROP TABLE auth_requests;
+ALTER TABLE auth_requests_v16 RENAME TO auth_requests;
+CREATE UNIQUE INDEX auth_requests_code ON auth_requests (code_hash) WHERE code_hash IS NOT NULL;
+
+CREATE TABLE sessions_v16 (
+	id         TEXT PRIMARY KEY,
+	subject    TEXT NOT NULL,
+	auth_time  INTEGER NOT NULL DEFAULT 0,
+	amr        TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL,
+	last_seen  INTEGER NOT NULL DEFAULT 0,
+	expires_at INTEGER NOT NULL,
+	ended      INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO sessions_v16 (id, subject, auth_time, amr, created_at, last_seen, expires_at, ended)
+SELECT id, subject, auth_time, amr, created_at, last_seen, expires_at, ended FROM sessions;
+
+CREATE TABLE session_clients_v16 (
+	session_id TEXT NOT NULL REFERENCES sessions_v16 (id) ON DELETE CASCADE,
+	client_id  TEXT NOT NULL,
+	seq        INTEGER NOT NULL,
+	PRIMARY KEY (session_id, client_id)
+) WITHOUT ROWID;
+INSERT INTO session_clients_v16 (session_id, client_id, seq)
+SELECT session_id, client_id, seq FROM session_clients WHERE session_id IN (SELECT id FROM sessions_v16);
+DROP TABLE session_clients;
+DROP TABLE sessions;
+ALTER TABLE sessions_v16 RENAME TO sessions;
+ALTER TABLE session_clients_v16 RENAME TO session_clients;
+CREATE INDEX sessions_subject ON sessions (subject);
+
+CREATE TABLE audit_log_v16 (
+	id        INTEGER PRIMARY KEY,
+	time      INTEGER NOT NULL,
+	event     TEXT NOT NULL,
+	subject   TEXT NOT NULL DEFAULT '',
+	login     TEXT NOT NULL DEFAULT '',
+	client_id TEXT NOT NULL DEFAULT '',
+	ip        TEXT NOT NULL DEFAULT '',
+	detail    TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO audit_log_v16 (id, time, event, subject, login, client_id, ip, detail)
+SELECT id, time, event, subject, login, client_id, ip, detail FROM audit_log;
+DROP TABLE audit_log;
+ALTER TABLE audit_log_v16 RENAME TO audit_log;
+CREATE INDEX audit_log_time ON audit_log (time);
+CREATE INDEX audit_log_event ON audit_log (event, time) WHERE event <> 'login.success';
+CREATE INDEX audit_log_subject ON audit_log (subject, time);
+CREATE INDEX audit_log_client ON audit_log (client_id, time);
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

@@ -239,10 +239,6 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 	queries := []struct {
 		what, q string
 	}{
-		{"auth requests", `DELETE FROM auth_requests WHERE rowid IN (SELECT rowid FROM auth_requests
-			WHERE expires_at <= ?1 AND code_expires <= ?1 LIMIT ?2)`},
-		{"sessions", `DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions
-			WHERE expires_at <= ?1 LIMIT ?2) OR rowid IN (SELECT rowid FROM sessions WHERE ended = 1 LIMIT ?2)`},
 		{"signing keys", `DELETE FROM signing_keys WHERE rowid IN (SELECT rowid FROM signing_keys
 			WHERE expires_at <= ?1 LIMIT ?2)`},
 		{"upstream logins", `DELETE FROM upstream_logins WHERE rowid IN (SELECT rowid FROM upstream_logins
@@ -271,15 +267,18 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 			}
 		}
 	}
-	// The token tables have no expiry index (it would cost a page write per grant): walk them
-	// in key order on the read pool and delete what expired by key, a batch per transaction.
-	for _, tbl := range []struct{ what, table, key string }{
-		{"token families", "families", "family_id"},
-		{"legacy refresh tokens", "legacy_refresh_tokens", "hash"},
-		{"revoked access tokens", "revoked_access_tokens", "id_hash"},
-		{"hand-off tokens", "handoff_tokens", "hash"},
+	// The tables a sign-in or a grant writes have no expiry index (it would cost a page write
+	// per sign-in or grant): walk them in key order on the read pool and delete what expired by
+	// key, a batch per transaction.
+	for _, tbl := range []struct{ what, table, key, expired string }{
+		{"auth requests", "auth_requests", "id", "expires_at <= ?2 AND code_expires <= ?2"},
+		{"sessions", "sessions", "id", "(expires_at <= ?2 OR ended = 1)"},
+		{"token families", "families", "family_id", ""},
+		{"legacy refresh tokens", "legacy_refresh_tokens", "hash", ""},
+		{"revoked access tokens", "revoked_access_tokens", "id_hash", ""},
+		{"hand-off tokens", "handoff_tokens", "hash", ""},
 	} {
-		k, err := s.purgeByKey(ctx, tbl.table, tbl.key, n)
+		k, err := s.purgeByKey(ctx, tbl.table, tbl.key, tbl.expired, n)
 		total += k
 		if err != nil {
 			return total, fmt.Errorf("sqlite: purge %s: %w", tbl.what, err)
@@ -293,14 +292,20 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 	return total, nil
 }
 
-func (s *Store) purgeByKey(ctx context.Context, table, key string, now int64) (int64, error) {
+// purgeByKey deletes the rows of table that match expired (SQL with ?2 for now; default
+// expires_at <= ?2), walking the table in key order on the read pool (no index needed) and
+// deleting each batch by key in its own write transaction, where the condition is checked again.
+func (s *Store) purgeByKey(ctx context.Context, table, key, expired string, now int64) (int64, error) {
 	var (
 		total int64
 		after string
 		batch = make([]string, 0, purgeBatch)
 	)
-	sel := `SELECT ` + key + ` FROM ` + table + ` WHERE ` + key + ` > ? AND expires_at <= ? ORDER BY ` + key + ` LIMIT ?`
-	del := `DELETE FROM ` + table + ` WHERE ` + key + ` = ? AND expires_at <= ?`
+	if expired == "" {
+		expired = `expires_at <= ?2`
+	}
+	sel := `SELECT ` + key + ` FROM ` + table + ` WHERE ` + key + ` > ?1 AND ` + expired + ` ORDER BY ` + key + ` LIMIT ?3`
+	del := `DELETE FROM ` + table + ` WHERE ` + key + ` = ?1 AND ` + expired
 	for {
 		batch = batch[:0]
 		rows, err := s.r.QueryContext(ctx, sel, after, now, purgeBatch)

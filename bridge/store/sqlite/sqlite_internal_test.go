@@ -285,6 +285,10 @@ func TestPurgeManyBatches(t *testing.T) {
 				VALUES (?, 'u', 0, ?)`, fmt.Sprintf("%08d", i), ts(exp)); err != nil {
 				return err
 			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO auth_requests (id, client_id, created_at, expires_at)
+				VALUES (?, 'c', 0, ?)`, fmt.Sprintf("%08d", i), ts(exp)); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -293,12 +297,14 @@ func TestPurgeManyBatches(t *testing.T) {
 	}
 	expired := int64(n - (n+9)/10)
 	got, err := s.Purge(ctx, now)
-	if err != nil || got != 2*expired {
-		t.Fatalf("Purge = %d, %v; want %d", got, err, 2*expired)
+	if err != nil || got != 3*expired {
+		t.Fatalf("Purge = %d, %v; want %d", got, err, 3*expired)
 	}
 	var left int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM families`).Scan(&left); err != nil || left != (n+9)/10 {
-		t.Fatalf("families left = %d, %v", left, err)
+	for _, tbl := range []string{"families", "sessions", "auth_requests"} {
+		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+tbl).Scan(&left); err != nil || left != (n+9)/10 {
+			t.Fatalf("%s left = %d, %v", tbl, left, err)
+		}
 	}
 }
 

@@ -104,7 +104,8 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 			login_hint, ui_locales, created_at, expires_at, done, subject, auth_time, amr, session_id, hint_subject, browser,
 			acr_values)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.addSessionClient, w, `INSERT INTO session_clients (session_id, client_id) VALUES (?, ?)
+		{&st.addSessionClient, w, `INSERT INTO session_clients (session_id, client_id, seq)
+			VALUES (?1, ?2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM session_clients WHERE session_id = ?1))
 			ON CONFLICT (session_id, client_id) DO NOTHING`},
 		{&st.savepoint, w, `SAVEPOINT issue_grant`},
 		{&st.release, w, `RELEASE issue_grant`},
