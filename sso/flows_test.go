@@ -609,10 +609,10 @@ func TestDeviceFlow(t *testing.T) {
 		var q url.Values
 		if approve {
 			now := time.Now()
-			if err := h.store.CreateSession(ctx, &sso.Session{ID: "dev-" + id[:6], Subject: "alice", AuthTime: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			if err := h.store.CreateSession(ctx, &sso.Session{ID: "dev-" + id, Subject: "alice", AuthTime: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 				t.Fatal(err)
 			}
-			cb, err := h.p.Complete(ctx, id, sso.Completion{Subject: "alice", AuthTime: now, SessionID: "dev-" + id[:6]})
+			cb, err := h.p.Complete(ctx, id, sso.Completion{Subject: "alice", AuthTime: now, SessionID: "dev-" + id})
 			if err != nil {
 				t.Fatal(err)
 			}

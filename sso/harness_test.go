@@ -338,7 +338,7 @@ func (h *harness) signIn(authorizeURL, subject string) *url.URL {
 	}
 	ctx := h.t.Context()
 	now := time.Now()
-	sid := "sess-" + id[:8]
+	sid := "sess-" + id // ids share their time prefix: the whole id keeps sessions apart
 	if err := h.store.CreateSession(ctx, &sso.Session{ID: sid, Subject: subject, AuthTime: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		h.t.Fatal(err)
 	}

@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"hash"
 	"sync"
+	"time"
 )
 
 // RandomToken returns 256 random bits, base64url without padding (43 characters).
@@ -18,6 +20,22 @@ func RandomToken() string {
 		panic("sso: crypto/rand failed: " + err.Error()) // rand.Read never fails on supported platforms
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// TimeOrderedToken is a RandomToken after t's Unix time in nanoseconds as 16 hex digits (59
+// characters, the base64url alphabet): tokens minted later sort after earlier ones, so a store
+// that keys rows by them appends to the b-tree page it wrote last instead of a random one (an
+// auth request, and the token family named after it). The random part keeps it unguessable;
+// the prefix only tells when it was made.
+func TimeOrderedToken(t time.Time) string {
+	var b [16 + 43]byte
+	hex.Encode(b[:16], binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano())))
+	var r [32]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		panic("sso: crypto/rand failed: " + err.Error()) // rand.Read never fails on supported platforms
+	}
+	base64.RawURLEncoding.Encode(b[16:], r[:])
+	return string(b[:])
 }
 
 // HashToken returns the hex SHA-256 of a token, the only form in which tokens, codes and

@@ -185,7 +185,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	}
 	now := s.now()
 	ar := &AuthRequest{
-		ID:                  RandomToken(),
+		ID:                  TimeOrderedToken(now), // in time order: the request and its family append to their b-trees
 		ClientID:            req.ClientID,
 		RedirectURI:         req.RedirectURI,
 		State:               req.State,

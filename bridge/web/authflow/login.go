@@ -403,8 +403,8 @@ func (h *Handler) newSession(c echo.Context, m *legacy.Member, amr []string) (*s
 			return nil, "", err
 		}
 	}
-	raw := sso.RandomToken()
-	return &sso.Session{ID: session.Key(raw), Subject: sub, AuthTime: now, AMR: amr, CreatedAt: now, LastSeen: now,
+	raw, key := session.NewID(now)
+	return &sso.Session{ID: key, Subject: sub, AuthTime: now, AMR: amr, CreatedAt: now, LastSeen: now,
 		ExpiresAt: now.Add(h.SessionLifetime)}, raw, nil
 }
 

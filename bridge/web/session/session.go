@@ -215,8 +215,40 @@ func (cs *Cookies) Current(c echo.Context) (*sso.Session, error) {
 }
 
 // Key is what the store keeps a session under: the SHA-256 of the cookie's session id, so that
-// the database alone holds no usable session id.
-func Key(cookieID string) string { return sso.HashToken(cookieID) }
+// the database alone holds no usable session id. An id made by NewID (time-ordered) keeps its
+// time prefix in front of the hash, so that sessions are stored in the order they began (a new
+// session is appended to the last page of the store's b-tree rather than written to a random
+// one); ids made before NewID existed are hashed as they were.
+func Key(cookieID string) string {
+	if timeOrdered(cookieID) {
+		return cookieID[:timePrefix] + sso.HashToken(cookieID)
+	}
+	return sso.HashToken(cookieID)
+}
+
+// timePrefix is the length of the time prefix of sso.TimeOrderedToken.
+const timePrefix = 16
+
+// NewID makes a new session's cookie id (secret, 59 characters) and the key the store keeps
+// the session under (Key).
+func NewID(now time.Time) (cookieID, key string) {
+	cookieID = sso.TimeOrderedToken(now)
+	return cookieID, Key(cookieID)
+}
+
+// timeOrdered reports whether id has the shape of sso.TimeOrderedToken: 16 lowercase hex digits
+// and 43 more characters (an older id is a 43-character sso.RandomToken).
+func timeOrdered(id string) bool {
+	if len(id) != timePrefix+43 {
+		return false
+	}
+	for i := range timePrefix {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // Set records the SSO session's (unhashed) id in the cookie, with a new browser id: CSRF tokens
 // handed out before the sign-in stop working with it.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // TestCookieHostPrefix: on https the cookie is __Host- prefixed (Secure, Path=/, no Domain),
@@ -134,5 +136,34 @@ func TestLoginPageOneCookie(t *testing.T) {
 	}
 	if n := len(rec.Header().Values("Set-Cookie")); n != 0 {
 		t.Fatalf("the next request set the cookie %d times, want 0", n)
+	}
+}
+
+// TestSessionKeyTimeOrdered checks the keys the store keeps sessions under: a new session's key
+// sorts after an older one's (its time prefix, then the hash of the whole cookie id, never the
+// id itself), and the ids of sessions made before NewID keep the key they were stored under.
+func TestSessionKeyTimeOrdered(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	id1, k1 := NewID(t0)
+	id2, k2 := NewID(t0.Add(time.Millisecond))
+	if k1 >= k2 {
+		t.Fatalf("keys out of time order: %q >= %q", k1, k2)
+	}
+	for _, c := range []struct{ id, key string }{{id1, k1}, {id2, k2}} {
+		if c.key != c.id[:16]+sso.HashToken(c.id) || Key(c.id) != c.key {
+			t.Fatalf("Key(%q) = %q, NewID's key %q", c.id, Key(c.id), c.key)
+		}
+		if strings.Contains(c.key, c.id[16:]) {
+			t.Fatalf("key %q holds the cookie's secret", c.key)
+		}
+	}
+	old := sso.RandomToken()
+	if Key(old) != sso.HashToken(old) {
+		t.Fatalf("an older session's key changed: %q", Key(old))
+	}
+	for _, odd := range []string{"", strings.Repeat("x", 59), "ABCDEF0123456789" + sso.RandomToken()} {
+		if Key(odd) != sso.HashToken(odd) {
+			t.Fatalf("Key(%q) = %q, want the plain hash", odd, Key(odd))
+		}
 	}
 }
