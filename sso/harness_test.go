@@ -95,7 +95,8 @@ func (h *fakeHooks) CheckGrant(_ context.Context, subject, _ string) error {
 }
 
 func (h *fakeHooks) EndSession(_ context.Context, req *op.EndSessionRequest) (string, error) {
-	return "/logged-out?to=" + url.QueryEscape(req.RedirectURI), nil
+	return "/logged-out?to=" + url.QueryEscape(req.RedirectURI) + "&user=" + url.QueryEscape(req.UserID) +
+		"&client=" + url.QueryEscape(req.ClientID), nil
 }
 
 func (h *fakeHooks) Event(_ context.Context, event, _, _, _ string) {

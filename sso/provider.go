@@ -416,6 +416,14 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	if kind == pageAuthorize && !p.checkLoopbackRedirect(w, r) {
 		return
 	}
+	if kind == pageEndSession && r.Form != nil {
+		// Only an ID token is a hint (op takes any JWT this provider signed): another token,
+		// such as a JWT access token a resource server holds, names no member and no client,
+		// so the member is asked to confirm. op reads the parameters from r.Form.
+		if hint := r.Form.Get("id_token_hint"); hint != "" && !idTokenShaped(hint) {
+			r.Form.Del("id_token_hint")
+		}
+	}
 	// op writes to out: w, behind captureWriter when errors become pages, behind answerWriter
 	// when the caller answers the requests op accepts (authorize_answer.go).
 	out := w

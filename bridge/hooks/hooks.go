@@ -133,19 +133,10 @@ func (h *Hooks) CheckGrant(ctx context.Context, subject, clientID string) error 
 	return h.Access.Decide(ctx, m, subject, clientID, h.now()).Err()
 }
 
-// EndSession implements sso.Hooks.
+// EndSession implements sso.Hooks. The request's hint is an ID token: the provider ignores
+// any other token given as id_token_hint (a JWT access token, a logout token), by its JOSE
+// typ and its claims, before op reads it.
 func (h *Hooks) EndSession(_ context.Context, req *op.EndSessionRequest) (string, error) {
-	// op accepts any JWT we signed as id_token_hint. An at+jwt access token (scope) or a logout
-	// token (events) is not an ID token: without a real hint the member is asked to confirm.
-	if c := req.IDTokenHintClaims; c != nil {
-		_, scope := c.Claims["scope"]
-		_, events := c.Claims["events"]
-		if scope || events {
-			r := *req
-			r.UserID, r.IDTokenHintClaims = "", nil
-			req = &r
-		}
-	}
 	return h.LogoutPage(req)
 }
 

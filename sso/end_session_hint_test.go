@@ -1,0 +1,86 @@
+package sso_test
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// TestEndSessionHintMustBeAnIDToken: end_session takes id_token_hint only from an ID token (OIDC
+// RP-Initiated Logout 1.0 section 2: the OP must not accept an access token or any other token
+// as the hint). A JWT access token (typ at+jwt, RFC 9068 2.1), even one without a scope claim,
+// or a logout token (typ logout+jwt, or an events claim), signed with the provider's own key,
+// names nobody: the logout page gets no member and no client from it (the member is asked to
+// confirm). A real ID token still names its member.
+func TestEndSessionHintMustBeAnIDToken(t *testing.T) {
+	h := newHarness(t, withErrorPage)
+	tok := h.tokens("alice", "openid")
+	idt, _ := tok.Extra("id_token").(string)
+	now := time.Now()
+	sign := func(typ jose.ContentType, claims map[string]any) string {
+		t.Helper()
+		key, err := h.p.Keys().SigningKey("RS256")
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := (&jose.SignerOptions{}).WithHeader(jose.HeaderKey("kid"), key.ID())
+		if typ != "" {
+			opts = opts.WithType(typ)
+		}
+		s, err := jose.NewSigner(jose.SigningKey{Algorithm: key.SignatureAlgorithm(), Key: key.Key()}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload, _ := json.Marshal(claims)
+		jws, err := s.Sign(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := jws.CompactSerialize()
+		return out
+	}
+	base := func(extra map[string]any) map[string]any {
+		c := map[string]any{"iss": h.issuer, "sub": "alice", "aud": []string{"web"}, "azp": "web",
+			"exp": now.Add(time.Hour).Unix(), "iat": now.Unix()}
+		for k, v := range extra {
+			c[k] = v
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name, hint string
+		user       string // the member the logout page is given
+	}{
+		{"ID token", idt, "alice"},
+		{"ID token shape, typ JWT", sign("JWT", base(nil)), "alice"},
+		{"ID token shape, no typ", sign("", base(nil)), "alice"},
+		{"access token without scope", sign(sso.TypeAccessTokenJWT, base(map[string]any{"client_id": "web", "jti": "x"})), ""},
+		{"access token with scope", sign(sso.TypeAccessTokenJWT, base(map[string]any{"client_id": "web", "jti": "x", "scope": "openid"})), ""},
+		{"access token typ in another case", sign("AT+JWT", base(map[string]any{"client_id": "web"})), ""},
+		{"logout token", sign(sso.LogoutTokenType, base(map[string]any{"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}})), ""},
+		{"logout token typed JWT", sign("JWT", base(map[string]any{"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}})), ""},
+		{"no expiry (not an ID token)", sign("JWT", func() map[string]any { c := base(nil); delete(c, "exp"); return c }()), ""},
+		{"no audience (not an ID token)", sign("JWT", func() map[string]any { c := base(nil); delete(c, "aud"); return c }()), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := h.get(sso.PathEndSession + "?" + url.Values{"id_token_hint": {tc.hint}}.Encode())
+			resp.Body.Close()
+			loc, err := url.Parse(resp.Header.Get("Location"))
+			if resp.StatusCode != 302 || err != nil || !strings.HasPrefix(loc.Path, "/logged-out") {
+				t.Fatalf("got %d %q, want the logout page", resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if got := loc.Query().Get("user"); got != tc.user {
+				t.Errorf("the logout page was given member %q, want %q", got, tc.user)
+			}
+			if tc.user == "" && loc.Query().Get("client") != "" {
+				t.Errorf("the logout page was given client %q from a hint that is no ID token", loc.Query().Get("client"))
+			}
+		})
+	}
+}
