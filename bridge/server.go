@@ -417,6 +417,7 @@ func (s *Server) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			s.anonLimit.Prune()
+			s.admin.SweepAuthFailures(ctx)
 		}
 	}
 }

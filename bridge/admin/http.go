@@ -14,7 +14,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/throttle"
 )
 
 // Handler is the admin HTTP API (JSON) of the service, guarded by the bearer token. Serve it on
@@ -33,7 +33,9 @@ import (
 //	POST   /admin/mfa/reset        {"login"|"subject"}   a member's second factors removed, their sessions ended and grants revoked
 //	GET    /admin/log-level        PUT /admin/log-level {"level": "debug"|"info"|"warn"|"error"}
 //
-// Every call needs "Authorization: Bearer <token>" and is written to the audit log.
+// Every call needs "Authorization: Bearer <token>" and is written to the audit log. Wrong
+// tokens are audited up to AuthFailureBudget a minute per source address, then answered 429
+// and summarised (authlimit.go).
 func (a *Service) Handler(token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /admin/tokens", a.httpTokens)
@@ -67,7 +69,12 @@ func (a *Service) Handler(token string) http.Handler {
 		// Compare digests in constant time: neither the content nor the length leaks.
 		got := sha256.Sum256([]byte(token))
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			a.Audit(r.Context(), &store.AuditEvent{Event: "admin.auth_failure", IP: clientIP(r), Detail: r.Method + " " + r.URL.Path})
+			// Bounded per source address (authlimit.go): the first ones audited, the rest 429.
+			if refused, wait := a.wrongToken(r.Context(), clientIP(r), r.Method+" "+r.URL.Path); refused {
+				h.Set("Retry-After", throttle.RetryAfterSeconds(wait))
+				writeError(w, http.StatusTooManyRequests, "slow_down", "too many wrong admin tokens from this address; retry later")
+				return
+			}
 			h.Set("WWW-Authenticate", `Bearer realm="ssobridge-admin", error="invalid_token"`)
 			writeError(w, http.StatusUnauthorized, "invalid_token", "wrong admin token")
 			return

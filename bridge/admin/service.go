@@ -81,6 +81,8 @@ type Service struct {
 	// Changes tells every replica (and this process) that clients changed, so that their
 	// client caches reload at once; nil: they find out at their next version check.
 	Changes Notifier
+
+	failures authFailures // wrong admin tokens per source address (authlimit.go)
 }
 
 // Notifier tells the replicas that something they cache changed (cluster.Notifier).
