@@ -60,6 +60,7 @@ type Engine struct {
 	grace           time.Duration
 	standingRule    cel.Program // nil: the built-in rule
 	log             *slog.Logger
+	builtCEL        bool // the configuration has an expression: the CEL environment was built
 }
 
 type scopeDef struct {
@@ -137,12 +138,7 @@ func Compile(cfg Config, opts ...Option) (*Engine, error) {
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
-	env, err := newEnv()
-	if err != nil {
-		return nil, fmt.Errorf("policy: CEL environment: %w", err)
-	}
 	c := &compiler{
-		env:    env,
 		cfg:    cfg,
 		e:      &Engine{bits: map[string]scopeMask{}, policies: map[string]*clientPolicy{}, log: o.log, emailVerified: cfg.EmailVerified},
 		claims: map[string]*claimDef{},
@@ -153,7 +149,7 @@ func Compile(cfg Config, opts ...Option) (*Engine, error) {
 		c.errf("legacy.membership_grace: must not be negative")
 	}
 	if strings.TrimSpace(cfg.StandingRule) != "" {
-		prog, err := compileExpr(env, cfg.StandingRule, cel.BoolType)
+		prog, err := c.compile(cfg.StandingRule, cel.BoolType)
 		if err != nil {
 			c.errf("legacy.standing_rule: %v", err)
 		}
@@ -173,11 +169,16 @@ func Compile(cfg Config, opts ...Option) (*Engine, error) {
 		return nil, errors.Join(c.errs...)
 	}
 	c.discovery()
+	c.e.builtCEL = c.env != nil
 	return c.e, nil
 }
 
 type compiler struct {
+	// env is the CEL environment, built at the first expression (compile): a configuration
+	// without any (no standing rule, computed claim or access rule: the usual one) never
+	// builds it, which saves its memory and start-up time.
 	env     *cel.Env
+	envErr  error
 	cfg     Config
 	e       *Engine
 	claims  map[string]*claimDef // global claims by canonical name
@@ -186,6 +187,21 @@ type compiler struct {
 	used    scopeMask            // scopes that release something
 	clients []*clientPolicy
 	errs    []error
+}
+
+// compile compiles one expression in the CEL environment, built on first use.
+func (c *compiler) compile(src string, want *cel.Type) (cel.Program, error) {
+	if c.env == nil && c.envErr == nil {
+		env, err := newEnv()
+		if err != nil {
+			err = fmt.Errorf("policy: CEL environment: %w", err)
+		}
+		c.env, c.envErr = env, err
+	}
+	if c.envErr != nil {
+		return nil, c.envErr
+	}
+	return compileExpr(c.env, src, want)
 }
 
 func (c *compiler) errf(format string, args ...any) {
@@ -262,7 +278,7 @@ func (c *compiler) globalClaims() {
 				c.errf("%s: claim %q is already defined (%s)", field, name, prev.field)
 				continue
 			}
-			prg, err := compileExpr(c.env, c.cfg.Scopes[sn].Computed[name], nil)
+			prg, err := c.compile(c.cfg.Scopes[sn].Computed[name], nil)
 			if err != nil {
 				c.errf("%s: %v", field, err)
 			}
@@ -356,7 +372,7 @@ func (c *compiler) client(id string, cp ClientPolicy, custom bool) *clientPolicy
 			continue
 		}
 		bit, ok := scopeBit("computed["+name+"].scope", cc.Scope)
-		prg, err := compileExpr(c.env, cc.Expr, nil)
+		prg, err := c.compile(cc.Expr, nil)
 		if err != nil {
 			c.errf("%s.expr: %v", field, err)
 		}
@@ -467,7 +483,7 @@ func (c *compiler) client(id string, cp ClientPolicy, custom bool) *clientPolicy
 	}
 
 	if cp.AccessRule != "" {
-		prg, err := compileExpr(c.env, cp.AccessRule, types.BoolType)
+		prg, err := c.compile(cp.AccessRule, types.BoolType)
 		if err != nil {
 			c.errf("%s: %v", at("access_rule"), err)
 		}
