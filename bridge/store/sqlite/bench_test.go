@@ -258,3 +258,57 @@ func BenchmarkTakeResetNoticeNone(b *testing.B) {
 		reportCPU(b, start)
 	})
 }
+
+// BenchmarkReadAfterCommit is one auth request read by id among 10,000, as a sign-in reads it:
+// "warm" reads one after the other (no commit in between), "after-commit" creates one request
+// (a commit on the write connection) before each read, "recent" does the same but reads the
+// request created eight commits earlier (a sign-in reads the request it created moments ago),
+// "commit" creates one and reads nothing. after-commit (or recent) minus commit is what a read
+// costs in a loaded sign-in, where nearly every read follows some commit.
+func BenchmarkReadAfterCommit(b *testing.B) {
+	for _, mode := range []string{"warm", "after-commit", "recent", "commit"} {
+		b.Run(mode, func(b *testing.B) {
+			s := openTest(b, filepath.Join(b.TempDir(), "bench.db"))
+			ctx := b.Context()
+			now := time.Now()
+			newReq := func() *sso.AuthRequest {
+				return &sso.AuthRequest{ID: ssotest.RandomID(), ClientID: "client-a", RedirectURI: "https://app.example.org/cb",
+					State: ssotest.RandomID()[:22], Nonce: ssotest.RandomID()[:22], Scopes: []string{"openid", "profile", "email"},
+					ResponseType: "code", CodeChallenge: ssotest.RandomID()[:43], CodeChallengeMethod: "S256",
+					CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			}
+			ids := make([]string, 10000)
+			for i := range ids {
+				r := newReq()
+				ids[i] = r.ID
+				if err := s.CreateAuthRequest(ctx, r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reqs := make([]*sso.AuthRequest, b.N)
+			for i := range reqs {
+				reqs[i] = newReq()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			defer reportCPU(b, cpu)
+			for i := range b.N {
+				if mode != "warm" {
+					if err := s.CreateAuthRequest(ctx, reqs[i]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if mode != "commit" {
+					id := ids[(i*7919)%len(ids)]
+					if mode == "recent" && i >= 8 {
+						id = reqs[i-8].ID
+					}
+					if _, err := s.AuthRequest(ctx, id); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -288,8 +288,10 @@ func (s *Store) TakeFactorResetNotice(ctx context.Context, subject string) (bool
 // FactorPresence tells whether the member has a confirmed TOTP factor, a WebAuthn credential
 // and the reset notice, in one read.
 func (s *Store) FactorPresence(ctx context.Context, subject string) (store.FactorPresence, error) {
-	var p store.FactorPresence
-	err := s.st.factorPresence.QueryRowContext(ctx, subject).Scan(&p.TOTP, &p.Passkeys, &p.ResetNotice)
+	p, err := readRow(ctx, s, s.st.factorPresence, func(row scanner) (p store.FactorPresence, err error) {
+		err = row.Scan(&p.TOTP, &p.Passkeys, &p.ResetNotice)
+		return p, err
+	}, subject)
 	return p, wrap("factor presence", err)
 }
 

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -49,6 +51,17 @@ func (g *fifoGate) acquire(ctx context.Context) error {
 	}
 }
 
+// tryAcquire takes a place when one is free and nobody waits for it; it never waits.
+func (g *fifoGate) tryAcquire() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.free > 0 && len(g.waiters) == 0 {
+		g.free--
+		return true
+	}
+	return false
+}
+
 // release gives the place to the longest waiter, or frees it.
 func (g *fifoGate) release() {
 	g.mu.Lock()
@@ -81,12 +94,64 @@ func (s *Store) wexecStmt(ctx context.Context, stmt *sql.Stmt, args ...any) (sql
 	return stmt.ExecContext(ctx, args...)
 }
 
-// readRow runs a prepared single-row read on the read pool, in turn, scanning it with scan.
-func readRow[T any](ctx context.Context, s *Store, stmt *sql.Stmt, scan func(scanner) (T, error), args ...any) (T, error) {
+// writerReads holds the hot read statements prepared on the write connection as well, keyed by
+// their read-pool statement (stmts.prepare), for readStmt.
+type writerReads struct {
+	m map[*sql.Stmt]*sql.Stmt
+}
+
+func (wr *writerReads) prepare(ctx context.Context, w *sql.DB, read *sql.Stmt, query string) error {
+	stmt, err := w.PrepareContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare %q on the write connection: %w", query, err)
+	}
+	if wr.m == nil {
+		wr.m = make(map[*sql.Stmt]*sql.Stmt)
+	}
+	wr.m[read] = stmt
+	return nil
+}
+
+func (wr *writerReads) close() error {
+	var errs []error
+	for _, stmt := range wr.m {
+		errs = append(errs, stmt.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// readStmt finds a connection for one short read with the prepared read-pool statement stmt
+// and returns the statement to run there and the gate to release once its rows are closed.
+//
+// The read runs on the write connection when that is free this instant (nobody holds it or
+// waits for it), else on the read pool, in turn. In WAL mode a commit empties the page cache of
+// every other connection, so under load nearly every read on the read pool starts cold: it
+// re-reads the b-tree pages from the WAL and the file, about 15 us and a few preads a read. The
+// write connection keeps its cache across its own commits and holds the pages the last writes
+// touched, which are what a sign-in reads next. A read there never waits behind a write (it
+// goes to the read pool instead), and a write that arrives while it runs waits for that one
+// short read only: tryAcquire fails while anyone waits, so reads cannot take turns ahead of a
+// queued write. Both connections see every commit that finished before the read began (a read
+// transaction starts at the newest snapshot). Only single-statement reads of a row or a few go
+// here; long reads (exports, console lists) stay on the read pool.
+func (s *Store) readStmt(ctx context.Context, stmt *sql.Stmt) (*sql.Stmt, *fifoGate, error) {
+	if ws := s.st.onWriter.m[stmt]; ws != nil && s.wgate.tryAcquire() {
+		return ws, s.wgate, nil
+	}
 	if err := s.rgate.acquire(ctx); err != nil {
+		return nil, nil, err
+	}
+	return stmt, s.rgate, nil
+}
+
+// readRow runs a prepared single-row read (readStmt: on the write connection when it is free,
+// else on the read pool, in turn), scanning it with scan.
+func readRow[T any](ctx context.Context, s *Store, stmt *sql.Stmt, scan func(scanner) (T, error), args ...any) (T, error) {
+	stmt, gate, err := s.readStmt(ctx, stmt)
+	if err != nil {
 		var zero T
 		return zero, err
 	}
-	defer s.rgate.release()
+	defer gate.release()
 	return scan(stmt.QueryRowContext(ctx, args...))
 }

@@ -61,6 +61,8 @@ type stmts struct {
 	savepoint           *sql.Stmt
 	release             *sql.Stmt
 	rollbackTo          *sql.Stmt
+
+	onWriter writerReads // the read statements prepared on the write connection too (fifo.go)
 }
 
 func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
@@ -139,6 +141,11 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 			return fmt.Errorf("sqlite: prepare %q: %w", p.query, err)
 		}
 		*p.dst = stmt
+		if p.db == r && r != w {
+			if err := st.onWriter.prepare(ctx, w, stmt, p.query); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -155,5 +162,6 @@ func (st *stmts) close() error {
 			errs = append(errs, (*p).Close()) // idempotent; later use fails with "statement is closed"
 		}
 	}
+	errs = append(errs, st.onWriter.close())
 	return errors.Join(errs...)
 }

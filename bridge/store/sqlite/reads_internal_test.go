@@ -1,0 +1,163 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
+)
+
+// holdGate takes every place of g until the test ends.
+func holdGate(t *testing.T, g *fifoGate, n int) {
+	t.Helper()
+	for range n {
+		if err := g.acquire(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for range n {
+			g.release()
+		}
+	})
+}
+
+// deadlockGuard is a context for a call that must not wait for a gate the test holds: if it
+// did, the call would fail with the context's error here instead of hanging the test.
+func deadlockGuard(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func newTestRequest(now time.Time) *sso.AuthRequest {
+	return &sso.AuthRequest{ID: ssotest.RandomID(), ClientID: "client-a", RedirectURI: "https://app.example.org/cb",
+		State: "state", ResponseType: "code", Scopes: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+}
+
+// TestReadsOnFreeWriter: a short read runs on the write connection when nobody holds it, so it
+// needs no read-pool connection: with every read-pool place taken it still answers. Before,
+// every read waited for the read pool.
+func TestReadsOnFreeWriter(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "r.db"))
+	now := time.Now()
+	r := newTestRequest(now)
+	if err := s.CreateAuthRequest(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	holdGate(t, s.rgate, defaultReadConns())
+	ctx := deadlockGuard(t)
+	got, err := s.AuthRequest(ctx, r.ID)
+	if err != nil || got.ID != r.ID {
+		t.Fatalf("AuthRequest with the read pool taken = %v, %v; want the request from the write connection", got, err)
+	}
+	if _, err := s.FactorPresence(ctx, "nobody"); err != nil {
+		t.Fatalf("FactorPresence with the read pool taken: %v", err)
+	}
+}
+
+// TestReadsNotBehindWriter: while the write connection is held (a long write), a read goes to
+// the read pool instead of waiting for it.
+func TestReadsNotBehindWriter(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "r.db"))
+	now := time.Now()
+	r := newTestRequest(now)
+	if err := s.CreateAuthRequest(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	holdGate(t, s.wgate, 1)
+	ctx := deadlockGuard(t)
+	if got, err := s.AuthRequest(ctx, r.ID); err != nil || got.ID != r.ID {
+		t.Fatalf("AuthRequest with the writer held = %v, %v", got, err)
+	}
+	if _, err := s.FactorPresence(ctx, "nobody"); err != nil {
+		t.Fatalf("FactorPresence with the writer held: %v", err)
+	}
+}
+
+// TestReadsSeeEveryCommit: a read sees every commit that finished before it began, on either
+// connection and whichever connection or process committed it: the write connection's page
+// cache, kept warm across its own commits, is dropped when another connection of another Store
+// on the same file (another process) commits.
+func TestReadsSeeEveryCommit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	a, b := openTest(t, path), openTest(t, path)
+	ctx := t.Context()
+	now := time.Now()
+	for _, route := range []string{"writer", "pool"} {
+		t.Run(route, func(t *testing.T) {
+			// reader reads with the route under test: holding a's write gate sends it to the pool.
+			read := func(id string) *sso.AuthRequest {
+				t.Helper()
+				if route == "pool" {
+					if err := a.wgate.acquire(ctx); err != nil {
+						t.Fatal(err)
+					}
+					defer a.wgate.release()
+				} else if !a.wgate.tryAcquire() {
+					t.Fatal("write gate busy")
+				} else {
+					a.wgate.release()
+				}
+				got, err := a.AuthRequest(deadlockGuard(t), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+			for i, writer := range []*Store{a, b, a, b} {
+				r := newTestRequest(now)
+				if err := writer.CreateAuthRequest(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+				if got := read(r.ID); got.Done {
+					t.Fatalf("%d: new request read as done", i)
+				}
+				// Warm a's write connection on the row, then change it from the other Store.
+				read(r.ID)
+				other := b
+				if writer == b {
+					other = a
+				}
+				if err := other.CompleteAuthRequest(ctx, r.ID, sso.Completion{Subject: "alice", AuthTime: now,
+					AMR: []string{"pwd"}, SessionID: "sid"}); err != nil {
+					t.Fatal(err)
+				}
+				if got := read(r.ID); !got.Done || got.Subject != "alice" {
+					t.Fatalf("%d: read after the completion committed = done %v subject %q; want the completed request", i, got.Done, got.Subject)
+				}
+			}
+		})
+	}
+}
+
+// TestFIFOGateTryAcquire: tryAcquire takes a free place and never waits; it fails while the
+// place is held or anyone waits for it, so reads trying the write connection cannot keep a
+// queued write from it.
+func TestFIFOGateTryAcquire(t *testing.T) {
+	g := newFIFOGate(1)
+	if !g.tryAcquire() {
+		t.Fatal("tryAcquire on a free gate failed")
+	}
+	if g.tryAcquire() {
+		t.Fatal("tryAcquire on a held gate succeeded")
+	}
+	got := make(chan error, 1)
+	go func() { got <- g.acquire(context.Background()) }()
+	waitWaiters(t, g, 1)
+	g.release() // handed to the waiter, not freed
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if g.tryAcquire() {
+		t.Fatal("tryAcquire succeeded while the waiter holds the place")
+	}
+	g.release()
+	if !g.tryAcquire() {
+		t.Fatal("tryAcquire after the last release failed")
+	}
+	g.release()
+}
