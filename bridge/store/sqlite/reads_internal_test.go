@@ -2,6 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -160,4 +164,50 @@ func TestFIFOGateTryAcquire(t *testing.T) {
 		t.Fatal("tryAcquire after the last release failed")
 	}
 	g.release()
+}
+
+// walCheckpointSeq reads the checkpoint sequence number of the WAL file's header, which SQLite
+// increments each time a write starts the WAL over from its beginning.
+func walCheckpointSeq(t *testing.T, path string) uint32 {
+	t.Helper()
+	f, err := os.Open(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var hdr [32]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	return binary.BigEndian.Uint32(hdr[12:16])
+}
+
+// TestWALStartsOverUnderSustainedWrites: while writes never stop, the checkpoints still start
+// the WAL over (finishCheckpoint), so it stays about one checkpoint interval long. Before, a
+// commit nearly always landed while the passive checkpoint ran, and the WAL only started over
+// when the write connection's auto-checkpoint (20000 pages) ran inside a commit.
+func TestWALStartsOverUnderSustainedWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.db")
+	s := openTest(t, path, WithCheckpointInterval(20*time.Millisecond))
+	ctx := t.Context()
+	write := func(i int) {
+		if _, err := s.EnsureSecret(ctx, fmt.Sprintf("k%d", i), make([]byte, 3000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0)
+	seq := walCheckpointSeq(t, path)
+	// Three pages or so a write, well below the auto-checkpoint's 20000.
+	for i := 1; i < 4000; i++ {
+		write(i)
+		if i%100 == 0 {
+			if _, err := s.FactorPresence(ctx, "nobody"); err != nil { // readers too
+				t.Fatal(err)
+			}
+		}
+	}
+	// About 12000 pages: a start-over every 1000 or so; before, none, or one by chance.
+	if n := walCheckpointSeq(t, path) - seq; n < 4 {
+		t.Fatalf("the WAL started over %d times during 4000 writes; want one every checkpoint tick that found %d pages or more", n, walRestartFrames)
+	}
 }

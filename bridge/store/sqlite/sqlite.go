@@ -104,7 +104,9 @@ func WithBusyTimeout(d time.Duration) Option {
 // WithCheckpointInterval sets how often a background goroutine checkpoints the WAL of a file
 // database into the main file (default 1s). Checkpointing in the background keeps that work off
 // the commit path of token grants and writes each page once per interval, however often it
-// changed. With d <= 0 there is no background checkpointer and SQLite checkpoints on commit
+// changed; a tick that finds 1000 pages or more in the WAL also makes the next write start it
+// over (finishCheckpoint), so under sustained writes it stays about one interval of writes
+// long. With d <= 0 there is no background checkpointer and SQLite checkpoints on commit
 // every 1000 pages. It has no effect on ":memory:".
 func WithCheckpointInterval(d time.Duration) Option {
 	return func(o *options) { o.checkpoint = d }
@@ -284,10 +286,36 @@ func (s *Store) checkpointTick(ctx context.Context, idle *walIdle) {
 	}
 	if frames != idle.frames {
 		idle.frames = frames // wholly copied; truncate next tick if nothing is written meanwhile
+		if frames >= walRestartFrames {
+			s.finishCheckpoint(ctx)
+		}
 		return
 	}
 	idle.frames = 0
 	s.truncateWAL(ctx)
+}
+
+// walRestartFrames is the WAL length (frames of one page) from which a checkpoint tick makes
+// sure the next write starts the WAL over (finishCheckpoint): about 4 MiB.
+const walRestartFrames = 1000
+
+// finishCheckpoint copies back, on the write connection and holding it, what was committed
+// while the tick's passive checkpoint ran, so that the whole WAL is in the main file at a
+// moment no write can follow: the next write then starts the WAL over from its beginning
+// instead of appending to it. Without it, under sustained writes a commit nearly always landed
+// while the passive checkpoint ran, the WAL was never started over, and it grew until the
+// write connection's auto-checkpoint (wal_autocheckpoint, 20000 pages, about 80 MiB) did this
+// inside a commit, copying everything since the last tick there, and truncated it to
+// journal_size_limit. Here the write connection is held for the copy of what one passive
+// checkpoint's run let through only (a write waits for it in turn); a reader still reading an
+// older part of the WAL makes it copy less, and the next tick tries again.
+func (s *Store) finishCheckpoint(ctx context.Context) {
+	if err := s.wgate.acquire(ctx); err != nil {
+		return
+	}
+	defer s.wgate.release()
+	var busy, frames, copied int64
+	_ = s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
 }
 
 // truncateWAL runs a TRUNCATE checkpoint on a read connection whose busy timeout is 0 for it:
