@@ -67,8 +67,9 @@ func (w *writeCounter) counts() [5]int64 {
 // statement that completes the request (no SaveCode, no authorize callback hop); a sign-in that
 // stops at the consent page writes its session and audit row before showing it (the consent
 // page needs the session), and the completion later. What ends up stored is the same either
-// way. The login page claims the request (bound and read in one write) and the form post reads
-// it once.
+// way. The request is stored bound to the browser when /authorize answers the form itself (no
+// claim write; a login page reached through /login?id= claims it, bound and read in one write),
+// and the form post reads it once.
 func TestPasswordSignInOneWrite(t *testing.T) {
 	var wc *writeCounter
 	e := newEnvDeps(t, false, nil, envDeps{store: func(t testing.TB) store.Store {
