@@ -803,20 +803,26 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo,
 }
 
 func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, origin string) error {
+	// The token's own faults are the client's error (access_denied, which op logs at WARN like
+	// its other client errors); anything else (the store failing, the claims) stays a plain
+	// error, which op reports as a server_error at ERROR.
 	at, err := s.accessToken(ctx, tokenID)
-	if err != nil {
+	switch {
+	case errors.Is(err, errTokenInactive):
+		return oidc.ErrAccessDenied().WithParent(err).WithDescription("access token invalid")
+	case err != nil:
 		return fmt.Errorf("access token invalid: %w", err)
 	}
 	if at.Subject != subject || at.Subject == "" {
-		return errors.New("access token invalid: subject mismatch")
+		return oidc.ErrAccessDenied().WithDescription("access token invalid: subject mismatch")
 	}
 	if _, err := s.clientConfig(ctx, at.ClientID); err != nil {
-		return errors.New("access token invalid: its client is no longer registered")
+		return oidc.ErrAccessDenied().WithParent(err).WithDescription("access token invalid: its client is no longer registered")
 	}
 	if origin != "" {
 		cfg, err := s.clientConfig(ctx, at.ClientID)
 		if err != nil || !originAllowed(cfg, origin) {
-			return errors.New("origin not allowed for this client")
+			return oidc.ErrAccessDenied().WithDescription("origin not allowed for this client")
 		}
 	}
 	claims, err := s.hooks.Claims(ctx, at.Subject, at.ClientID, at.Scopes, TargetUserinfo)
