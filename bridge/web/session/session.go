@@ -79,15 +79,21 @@ func New(cfg Config, st Store, pages *web.Renderer) *Cookies {
 // get returns the cookie session (a new one when absent or tampered with). The session is
 // decoded once per request: gorilla's registry in the request keeps it, also the new one that
 // replaces a cookie that did not decode, so every caller in the request sees the same values.
+// The registry hands the decoding error back at every call, so what is done about it (the
+// values cleared, an old-name cookie carried over) is done at the first call only, marked by
+// the session's ID (which gorilla's CookieStore neither sets nor writes): a later call would
+// undo what the request has put in the cookie since (review s8 Y1).
 func (cs *Cookies) get(r *http.Request) *sessions.Session {
 	sess, err := cs.store.Get(r, cs.name)
+	if sess == nil { // an invalid cookie name; cannot happen with ours
+		sess, _ = cs.store.New(r, cs.name)
+	}
+	if sess.ID == readMark {
+		return sess
+	}
+	sess.ID = readMark
 	if err != nil {
-		if sess == nil { // an invalid cookie name; cannot happen with ours
-			sess, _ = cs.store.New(r, cs.name)
-		}
-		if !sess.IsNew || len(sess.Values) != 0 {
-			clear(sess.Values)
-		}
+		clear(sess.Values)
 		sess.IsNew = true
 	}
 	if sess.IsNew && cs.name != cookieName {
@@ -100,6 +106,9 @@ func (cs *Cookies) get(r *http.Request) *sessions.Session {
 	}
 	return sess
 }
+
+// readMark is the ID of a cookie session that get has read in this request.
+const readMark = "read"
 
 func str(sess *sessions.Session, k string) string {
 	v, _ := sess.Values[k].(string)
