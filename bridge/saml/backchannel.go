@@ -181,7 +181,7 @@ func (d *BackChannelSender) request(key *rsa.PrivateKey, cert []byte, sp *SP, p 
 	if err := sc.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
 		return nil, "", err
 	}
-	signed, err := sc.SignEnveloped(lr.Element())
+	signed, err := signRequest(sc, lr.Element())
 	if err != nil {
 		return nil, "", fmt.Errorf("sign logout request: %w", err)
 	}
@@ -191,6 +191,48 @@ func (d *BackChannelSender) request(key *rsa.PrivateKey, cert []byte, sp *SP, p 
 	env.CreateElement("soap:Body").AddChild(signed)
 	b, err := doc.WriteToBytes()
 	return b, lr.ID, err
+}
+
+// signRequest signs a request with an enveloped signature put where the schema has it: right
+// after its Issuer (SAML core 3.2.1, RequestAbstractType: Issuer, Signature, Extensions, then
+// the request's own elements). The signer appends it as the last child, where schema-checking
+// SPs refuse the message (mod_auth_mellon through Lasso: "Element <ds:Signature> was not
+// expected at this location inside element <LogoutRequest>"). The enveloped-signature transform
+// leaves the signature out of the digest wherever it is, so moving it changes nothing signed.
+func signRequest(sc *dsig.SigningContext, el *etree.Element) (*etree.Element, error) {
+	out, err := sc.SignEnveloped(el)
+	if err != nil {
+		return nil, err
+	}
+	// Read back before moving anything: the signer's tree does not keep its children's indexes
+	// (RemoveChild would not find the signature).
+	doc := etree.NewDocument()
+	doc.SetRoot(out)
+	raw, err := doc.WriteToBytes()
+	if err != nil {
+		return nil, err
+	}
+	back := etree.NewDocument()
+	if err := back.ReadFromBytes(raw); err != nil {
+		return nil, err
+	}
+	signed := back.Root()
+	var sig *etree.Element
+	at := 0
+	for _, c := range signed.ChildElements() {
+		switch {
+		case c.Tag == "Issuer" && c.NamespaceURI() == "urn:oasis:names:tc:SAML:2.0:assertion":
+			at = c.Index() + 1
+		case c.Tag == "Signature" && c.NamespaceURI() == dsigNS:
+			sig = c
+		}
+	}
+	if sig == nil {
+		return nil, errors.New("the signer added no signature")
+	}
+	signed.RemoveChild(sig)
+	signed.InsertChildAt(at, sig)
+	return signed, nil
 }
 
 // checkLogoutResponse reads the SP's SOAP answer to the LogoutRequest id (SAML profiles 4.4.4.2,

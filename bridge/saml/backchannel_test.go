@@ -213,3 +213,56 @@ func FuzzCheckLogoutResponse(f *testing.F) {
 		_ = checkLogoutResponse(b, sp, "id-1", false, now, testIdPEntity)
 	})
 }
+
+// TestLogoutRequestSignatureAfterIssuer: the IdP's signed LogoutRequests (SOAP, and HTTP-POST
+// in the browser chain) carry their signature right after the Issuer, where the schema has it
+// (SAML core 3.2.1), and it verifies there. The signer appends it last, and mod_auth_mellon
+// (Lasso) refuses such a request as invalid (e2e/samlsp TestMellon, IdP-initiated logout).
+func TestLogoutRequestSignatureAfterIssuer(t *testing.T) {
+	idp := newTestSigner(t, "idp")
+	d := &BackChannelSender{Issuer: "https://sso.example.org", Now: time.Now}
+	soap, _, err := d.request(idp.key, idp.cert.Raw, testSP(), &sloPayload{SP: testSPEntity, NameID: "n-1",
+		NameIDFormat: string(crewjam.PersistentNameIDFormat), SessionIndex: "s-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := etree.NewDocument()
+	if err := env.ReadFromBytes(soap); err != nil {
+		t.Fatal(err)
+	}
+	fromSOAP := env.FindElement("./Envelope/Body/LogoutRequest")
+	now := time.Now().UTC()
+	post, err := (&Logouts{}).postValue(idp.key, idp.cert.Raw, &crewjam.LogoutRequest{ID: "id-2", Version: "2.0", IssueInstant: now,
+		Destination: "https://sp.example.org/slo", Issuer: &crewjam.Issuer{Value: testIdPEntity}, NameID: &crewjam.NameID{Value: "n-2"},
+		SessionIndex: &crewjam.SessionIndex{Value: "s-2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		t.Fatal(err)
+	}
+	for name, el := range map[string]*etree.Element{"SOAP": fromSOAP, "HTTP-POST": doc.Root()} {
+		t.Run(name, func(t *testing.T) {
+			if el == nil {
+				t.Fatal("no LogoutRequest")
+			}
+			var order []string
+			for _, c := range el.ChildElements() {
+				order = append(order, c.Tag)
+			}
+			if got := strings.Join(order, " "); got != "Issuer Signature NameID SessionIndex" {
+				t.Fatalf("children %s, want Issuer Signature NameID SessionIndex", got)
+			}
+			vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{idp.cert}})
+			vc.Clock = dsig.NewFakeClockAt(idp.cert.NotBefore.Add(time.Hour)) // the test certificate has expired
+			if _, err := vc.Validate(el); err != nil {
+				t.Fatalf("the moved signature does not verify: %v", err)
+			}
+		})
+	}
+}

@@ -367,7 +367,7 @@ func (l *Logouts) postValue(key *rsa.PrivateKey, cert []byte, lr *crewjam.Logout
 	if err := sc.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
 		return "", err
 	}
-	signed, err := sc.SignEnveloped(lr.Element())
+	signed, err := signRequest(sc, lr.Element())
 	if err != nil {
 		return "", err
 	}
