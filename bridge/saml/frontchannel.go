@@ -260,10 +260,22 @@ func (h *Handler) chainNext(c echo.Context) error {
 	ctx := c.Request().Context()
 	step := func(q string) bool { n, err := strconv.Atoi(c.QueryParam(q)); return err == nil && n == ch.Pos }
 	if step("skip") && ch.Pos < len(ch.Steps) && ch.Req != "" {
-		if _, err := l.leave(c, ch); err != nil {
+		sp := ch.Steps[ch.Pos].SP
+		moved, err := l.leave(c, ch)
+		if err != nil {
 			return err
 		}
-		h.Logger.WarnContext(ctx, "saml front-channel logout: not confirmed; going on", "sp", ch.Steps[ch.Pos-1].SP)
+		if moved {
+			h.Logger.WarnContext(ctx, "saml front-channel logout: not confirmed; going on", "sp", sp)
+		} else {
+			// Left already (the link followed twice, or the SP's answer came meanwhile) with
+			// this browser's earlier cookie: this cookie goes on past it too, as the member asks.
+			ch.Pos++
+			ch.Req = ""
+			if err := l.saveChain(c, ch); err != nil {
+				return err
+			}
+		}
 		return c.Redirect(http.StatusSeeOther, PathSLONext)
 	}
 	if ch.Pos >= len(ch.Steps) {
