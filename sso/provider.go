@@ -114,7 +114,8 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 		BackChannelLogoutSessionSupported: true,
 	}
 	// at+jwt access tokens reach op through its crypto (access_token_jwt.go).
-	opts := []op.Option{op.WithCORSOptions(nil), op.WithCrypto(st.crypto)}
+	// Only an ID token is an id_token_hint (end_session_hint.go).
+	opts := []op.Option{op.WithCORSOptions(nil), op.WithCrypto(st.crypto), idTokenHintOnly()}
 	if strings.HasPrefix(cfg.Issuer, "http://") {
 		opts = append(opts, op.WithAllowInsecure())
 	}
