@@ -95,11 +95,20 @@ func (h *Handler) completeFresh(c echo.Context, f *freshSession, ar *sso.AuthReq
 	}
 	// The session and the audit row are written, whether the request was completed or not.
 	f.open = true
+	if err != nil {
+		// The request was not pending any more: most often the same form submitted twice at
+		// once (a double-click), the other submission having completed it with its own session
+		// and put that in this browser's cookie. This session answers nothing: it is ended at
+		// once and not put in the cookie, or the browser could end up holding it while the
+		// winner's session, the one its app is signed in with, outlived the browser's sign-out.
+		// Nobody ever held its id (it never left this process).
+		if eerr := h.EndSession(ctx, f.sess); eerr != nil {
+			return fmt.Errorf("end the session of a sign-in that lost its request: %w", eerr)
+		}
+		return h.RequestStateError(c, ar, nil, err)
+	}
 	if cerr := h.Cookies.Set(c, f.raw); cerr != nil {
 		return fmt.Errorf("save cookie: %w", cerr)
-	}
-	if err != nil {
-		return h.RequestStateError(c, ar, nil, err)
 	}
 	return c.Redirect(http.StatusSeeOther, code.RedirectURL)
 }

@@ -1,0 +1,127 @@
+package bridge_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+)
+
+// raceSignIns is a store whose first CompleteSignIn waits for a second one to arrive, and whose
+// second waits for the first to finish: two submissions of one login form that both read the
+// request while it was pending, the second losing the request's compare-and-set.
+type raceSignIns struct {
+	store.Store
+	mu            sync.Mutex
+	n             int
+	second, first chan struct{}
+}
+
+func (r *raceSignIns) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
+	r.mu.Lock()
+	r.n++
+	n := r.n
+	r.mu.Unlock()
+	switch n {
+	case 1:
+		select {
+		case <-r.second:
+		case <-time.After(10 * time.Second):
+		}
+		defer close(r.first)
+	case 2:
+		close(r.second)
+		<-r.first
+	}
+	return r.Store.CompleteSignIn(ctx, in)
+}
+
+// TestDoubleSubmittedLoginLeavesOneSession: a login form submitted twice at once (a
+// double-click) signs the browser in once. The submission that loses the request's
+// compare-and-set leaves no live session behind and sets no cookie: the one live session is the
+// winner's, which carries the app and which this browser's cookie names, so signing out in this
+// browser ends every session the double-click made. Before, the loser's session was written
+// with its login.success row and put in the cookie, so the browser could end up holding the
+// session without the app while the app's session stayed live after sign-out.
+func TestDoubleSubmittedLoginLeavesOneSession(t *testing.T) {
+	var rs *raceSignIns
+	e := newEnvDeps(t, false, nil, envDeps{store: func(t testing.TB) store.Store {
+		st, err := sqlite.Open(t.Context(), sqlite.Memory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		rs = &raceSignIns{Store: st, second: make(chan struct{}), first: make(chan struct{})}
+		return rs
+	}})
+	ctx := t.Context()
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	p := b.Get(web.AuthCodeURL("s"))
+	f := p.Hidden()
+	if f.Get("csrf") == "" || f.Get("id") == "" {
+		t.Fatalf("no login form: %d %.300s", p.Status, p.Body)
+	}
+	form := url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "login": {"alice"}, "password": {"alice-password"}}
+	type answer struct {
+		status int
+		loc    string
+		err    error
+	}
+	answers := make(chan answer, 2)
+	for range 2 {
+		go func() {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.issuer+"/login", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := b.Client.Do(req)
+			if err != nil {
+				answers <- answer{err: err}
+				return
+			}
+			resp.Body.Close()
+			answers <- answer{status: resp.StatusCode, loc: resp.Header.Get("Location")}
+		}()
+	}
+	codes := 0
+	for range 2 {
+		a := <-answers
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		if strings.HasPrefix(a.loc, e.rp+"/callback") && strings.Contains(a.loc, "code=") {
+			codes++
+		} else if a.status != http.StatusConflict {
+			t.Errorf("a submission answered %d %q, want the code or the already-used page", a.status, a.loc)
+		}
+	}
+	if codes != 1 {
+		t.Fatalf("%d submissions got a code, want 1", codes)
+	}
+	live, err := rs.Sessions(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != 1 {
+		t.Fatalf("%d live sessions after a double-submitted login, want 1", len(live))
+	}
+	if len(live[0].Clients) != 1 || live[0].Clients[0] != "web" {
+		t.Errorf("the live session has clients %v, want [web] (the winner's)", live[0].Clients)
+	}
+	// Signing out in this browser ends it: the cookie names the live session.
+	out := b.Get(e.issuer + "/end_session")
+	if !strings.Contains(out.Body, "Sign out?") {
+		t.Fatalf("end_session: %d %.300s, want the confirmation", out.Status, out.Body)
+	}
+	b.Post(e.issuer+"/logout", out.Hidden())
+	if live, err := rs.Sessions(ctx, ""); err != nil || len(live) != 0 {
+		t.Errorf("after signing out in this browser, %d sessions live (%v), want 0", len(live), err)
+	}
+}
