@@ -163,7 +163,7 @@ func (d *BackChannelSender) request(key *rsa.PrivateKey, cert []byte, sp *SP, p 
 	now := d.Now().UTC()
 	entityID := strings.TrimSuffix(d.Issuer, "/") + PathMetadata
 	nameID := &crewjam.NameID{Format: p.NameIDFormat, Value: p.NameID}
-	if p.NameIDFormat == string(crewjam.PersistentNameIDFormat) {
+	if p.NameIDFormat == string(crewjam.PersistentNameIDFormat) || p.NameIDFormat == string(crewjam.TransientNameIDFormat) {
 		nameID.NameQualifier, nameID.SPNameQualifier = entityID, sp.EntityID
 	}
 	notAfter := now.Add(crewjam.MaxIssueDelay)

@@ -338,7 +338,7 @@ func (l *Logouts) logoutRequest(sp *SP, dest string, step *chainStep) (*crewjam.
 		return nil, err
 	}
 	nameID := &crewjam.NameID{Format: step.NameIDFormat, Value: step.NameID}
-	if step.NameIDFormat == string(crewjam.PersistentNameIDFormat) {
+	if step.NameIDFormat == string(crewjam.PersistentNameIDFormat) || step.NameIDFormat == string(crewjam.TransientNameIDFormat) {
 		nameID.NameQualifier, nameID.SPNameQualifier = l.entityID(), sp.EntityID
 	}
 	now := l.Now().UTC()

@@ -154,7 +154,7 @@ func (h *Handler) idp(ctx context.Context) (*crewjam.IdentityProvider, error) {
 		ServiceProviderProvider: libraryProvider{h.Registry},
 		SignatureMethod:         dsig.RSASHA256SignatureMethod,
 		ValidDuration:           &valid,
-		NameIDFormats:           []crewjam.NameIDFormat{crewjam.PersistentNameIDFormat, crewjam.EmailAddressNameIDFormat},
+		NameIDFormats:           []crewjam.NameIDFormat{crewjam.PersistentNameIDFormat, crewjam.TransientNameIDFormat, crewjam.EmailAddressNameIDFormat},
 		WantAuthnRequestsSigned: h.WantAuthnRequestsSigned,
 		LogoutBindings:          []string{crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding},
 		SignMetadata:            true,
@@ -280,6 +280,15 @@ func (h *Handler) sso(c echo.Context) error {
 	if asksDeclaration(req.RequestBuffer) {
 		return h.refuseContext(c, req, sp, crewjam.StatusNoAuthnContext, "authentication context declarations cannot be met")
 	}
+	// SAML core 3.4.1.1: the NameID is of the format the request asks for, or the request is
+	// answered at once with InvalidNameIDPolicy.
+	format, err := nameIDFormat(req.Request.NameIDPolicy, sp)
+	if err != nil {
+		return h.refuse(c, req, sp, crewjam.StatusInvalidNameIDPolicy, "saml.invalid_name_id_policy", err.Error())
+	}
+	if format == string(crewjam.TransientNameIDFormat) {
+		r.ID = transientPrefix + r.ID
+	}
 	switch want(r, nil, h.SecondFactor != nil) {
 	case contextNeverMet:
 		return h.refuseContext(c, req, sp, crewjam.StatusNoAuthnContext, "the requested authentication context cannot be met")
@@ -296,8 +305,15 @@ func (h *Handler) sso(c echo.Context) error {
 // Response with the status Requester and second, and no assertion, to the SP's assertion
 // consumer service.
 func (h *Handler) refuseContext(c echo.Context, req *crewjam.IdpAuthnRequest, sp *SP, second, msg string) error {
+	return h.refuse(c, req, sp, second, "saml.no_authn_context", msg)
+}
+
+// refuse answers an AuthnRequest the bridge cannot meet at once: a signed Response with the
+// status Requester and second, and no assertion, to the SP's assertion consumer service;
+// audited as event.
+func (h *Handler) refuse(c echo.Context, req *crewjam.IdpAuthnRequest, sp *SP, second, event, msg string) error {
 	ctx := c.Request().Context()
-	h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "saml.no_authn_context", ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: msg})
+	h.Audit.Anonymous(ctx, &store.AuditEvent{Event: event, ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: msg})
 	if err := req.MakeErrorResponse(crewjam.StatusRequester, second, msg); err != nil {
 		return fmt.Errorf("saml error response: %w", err)
 	}
@@ -308,6 +324,43 @@ func (h *Handler) refuseContext(c echo.Context, req *crewjam.IdpAuthnRequest, sp
 		return fmt.Errorf("saml error response: %w", err)
 	}
 	return h.post(c, req.ACSEndpoint.Location, "SAMLResponse", base64.StdEncoding.EncodeToString(b), req.RelayState)
+}
+
+// transientPrefix begins the id of a waiting sign-in whose SP asked for a transient NameID. The
+// id is the bridge's own random key of the request in the store, never taken from the browser
+// (a changed id finds no request), so it carries the format the request asked for from the
+// AuthnRequest to the assertion without a column of its own.
+const transientPrefix = "t."
+
+// nameIDFormat is the NameID format that answers an AuthnRequest's NameIDPolicy (SAML core
+// 3.4.1.1) at sp: the SP's own (persistent, or emailAddress when its name_id_format is email)
+// when the policy names no format, unspecified or that one; transient (a fresh random
+// identifier at each sign-in, SAML core 8.3.8) when it asks for transient. Any other format
+// (another SP's, encrypted identifiers, X.509 subjects...) and identifiers in another
+// namespace than the SP's own (SPNameQualifier: affiliations) are not issued: an error, to be
+// answered with InvalidNameIDPolicy.
+func nameIDFormat(p *crewjam.NameIDPolicy, sp *SP) (string, error) {
+	own := string(crewjam.PersistentNameIDFormat)
+	if sp.Settings.NameIDFormat == config.SAMLNameIDEmail {
+		own = string(crewjam.EmailAddressNameIDFormat)
+	}
+	if p == nil {
+		return own, nil
+	}
+	if p.SPNameQualifier != nil && *p.SPNameQualifier != "" && *p.SPNameQualifier != sp.EntityID {
+		return "", errors.New("identifiers in another namespace than the service provider's own (SPNameQualifier) are not issued")
+	}
+	if p.Format == nil {
+		return own, nil
+	}
+	switch f := *p.Format; f {
+	case "", string(crewjam.UnspecifiedNameIDFormat), own:
+		return own, nil
+	case string(crewjam.TransientNameIDFormat):
+		return f, nil
+	default:
+		return "", fmt.Errorf("the name identifier format %s is not issued to this service provider", f)
+	}
 }
 
 // continueURL is where a waiting sign-in goes on (after the second-factor step).
@@ -572,7 +625,11 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 		}
 	}
 	nameID, format := sess.Subject, string(crewjam.PersistentNameIDFormat)
-	if sp.Settings.NameIDFormat == config.SAMLNameIDEmail {
+	switch {
+	case strings.HasPrefix(r.ID, transientPrefix):
+		// Opaque and used once: the SP learns nothing that links two sign-ins.
+		nameID, format = "_"+sso.RandomToken(), string(crewjam.TransientNameIDFormat)
+	case sp.Settings.NameIDFormat == config.SAMLNameIDEmail:
 		if m.Email == "" {
 			return h.Pages.Error(c, http.StatusForbidden, "This app needs your e-mail address",
 				sp.Name()+" identifies members by e-mail address, and the membership system has none for you.",
