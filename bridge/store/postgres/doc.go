@@ -28,7 +28,12 @@
 // refresh token and one sign-in request across replicas with separate pools.
 //
 // A refresh grant (a rotation only) is one UPDATE in autocommit when its compare-and-set
-// succeeds: no BEGIN/COMMIT round trips. A rotation changes no indexed column and the families
+// succeeds: no BEGIN/COMMIT round trips. A sign-in's writes (CompleteSignIn: session, audit
+// row, request completed, session client) and a code exchange (code consumed, family inserted)
+// are one statement each too: data-modifying CTEs, which a statement in autocommit applies
+// atomically, the dependent insert reading the row the compare-and-set changed (none when it
+// lost). A CTE's UPDATE waits for a concurrent change and re-checks its WHERE clause like a
+// plain UPDATE. A rotation changes no indexed column and the families
 // table leaves room in each page (fillfactor 80), so it is usually a HOT update.
 //
 // # Outbox

@@ -36,6 +36,7 @@ type options struct {
 	clock    func() time.Time
 	maxConns int32
 	timeouts Timeouts
+	tracer   pgx.QueryTracer // tests: counts the statements sent (export_test.go)
 }
 
 // Option configures Open.
@@ -79,6 +80,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	if o.maxConns > 0 {
 		cfg.MaxConns = o.maxConns
+	}
+	if o.tracer != nil {
+		cfg.ConnConfig.Tracer = o.tracer
 	}
 	t := o.timeouts.WithDefaults()
 	t.Configure(&cfg.ConnConfig.Config)

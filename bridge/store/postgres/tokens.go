@@ -60,6 +60,9 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 			return wrap("issue tokens: rotate", err)
 		}
 	}
+	if in.Rotate == nil {
+		return s.issueOne(ctx, in, now)
+	}
 	var reused bool
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if in.ConsumeCodeHash != "" {
@@ -74,11 +77,7 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 			}
 		}
 		if f := in.Family; f != nil {
-			if _, err := tx.Exec(ctx, `INSERT INTO families (`+familyCols+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-				f.FamilyID, f.Hash, f.Generation, f.ClientID, f.Subject, encList(f.Audience), encList(f.Scopes),
-				f.SessionID, ts(f.AuthTime), encList(f.AMR), ts(orNow(f.CreatedAt, now)), ts(f.ExpiresAt),
-				ts(f.RotatedAt), f.Revoked); err != nil {
+			if _, err := tx.Exec(ctx, insertFamilySQL, familyArgs(f, now)...); err != nil {
 				return fmt.Errorf("insert family: %w", err)
 			}
 		}
@@ -93,21 +92,76 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 	return nil
 }
 
+// consumeCodeSQL is the compare-and-set that marks a code consumed ($1 hash, $2 now).
+const consumeCodeSQL = `UPDATE auth_requests SET code_consumed = TRUE
+	WHERE code_hash = $1 AND NOT code_consumed AND code_expires > $2`
+
+// insertFamilySQL inserts a family ($1-$14: familyCols).
+const insertFamilySQL = `INSERT INTO families (` + familyCols + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+
+// redeemCodeSQL is a code exchange in one statement: consume the code ($1 hash, $2 now;
+// compare-and-set) and insert the new family ($3-$16: familyCols) only when the code was
+// consumed here. The statement is atomic on its own (autocommit): a failed insert (the family
+// id exists) leaves the code unconsumed, as the transaction of two statements did, in one round
+// trip instead of four. At READ COMMITTED the UPDATE in the CTE waits for a concurrent exchange
+// of the same code and re-checks its WHERE clause against the committed row, so the code is
+// redeemed once.
+const redeemCodeSQL = `WITH c AS (` + consumeCodeSQL + ` RETURNING 1),
+f AS (INSERT INTO families (` + familyCols + `)
+	SELECT $3::text, $4::text, $5::bigint, $6::text, $7::text, $8::text, $9::text, $10::text, $11::bigint, $12::text,
+		$13::bigint, $14::bigint, $15::bigint, $16::boolean FROM c)
+SELECT EXISTS (SELECT FROM c)`
+
+// familyArgs are a new family's column values (familyCols).
+func familyArgs(f *sso.RefreshToken, now time.Time) []any {
+	return []any{f.FamilyID, f.Hash, f.Generation, f.ClientID, f.Subject, encList(f.Audience), encList(f.Scopes),
+		f.SessionID, ts(f.AuthTime), encList(f.AMR), ts(orNow(f.CreatedAt, now)), ts(f.ExpiresAt),
+		ts(f.RotatedAt), f.Revoked}
+}
+
+// issueOne applies a grant without a rotation in one statement (autocommit): consume the code
+// and insert the family (redeemCodeSQL), or only one of them.
+func (s *Store) issueOne(ctx context.Context, in sso.Issue, now time.Time) error {
+	var err error
+	switch {
+	case in.ConsumeCodeHash != "" && in.Family != nil:
+		var consumed bool
+		args := append([]any{in.ConsumeCodeHash, ts(now)}, familyArgs(in.Family, now)...)
+		if err = s.pool.QueryRow(ctx, redeemCodeSQL, args...).Scan(&consumed); err == nil && !consumed {
+			err = codeState(ctx, s.pool, in.ConsumeCodeHash, ts(now))
+		}
+	case in.ConsumeCodeHash != "":
+		err = consumeCode(ctx, s.pool, in.ConsumeCodeHash, ts(now))
+	case in.Family != nil:
+		if _, err = s.pool.Exec(ctx, insertFamilySQL, familyArgs(in.Family, now)...); err != nil {
+			err = fmt.Errorf("insert family: %w", err)
+		}
+	}
+	return wrap("issue tokens", err)
+}
+
 // consumeCode marks the code consumed (compare-and-set), or says why it cannot be.
-func consumeCode(ctx context.Context, tx pgx.Tx, hash string, now int64) error {
-	err := execOne(ctx, tx, `UPDATE auth_requests SET code_consumed = TRUE
-		WHERE code_hash = $1 AND NOT code_consumed AND code_expires > $2`, hash, now)
+func consumeCode(ctx context.Context, q querier, hash string, now int64) error {
+	err := execOne(ctx, q, consumeCodeSQL, hash, now)
 	if err == nil {
 		return nil
 	}
 	if !isNoRows(err) {
 		return fmt.Errorf("consume code: %w", err)
 	}
+	return codeState(ctx, q, hash, now)
+}
+
+// codeState says why a code could not be consumed: unknown or expired (ErrNotFound), or
+// consumed already (ErrCodeConsumed). Under READ COMMITTED it is a new statement that sees what
+// committed before it, a concurrent winner included.
+func codeState(ctx context.Context, q querier, hash string, now int64) error {
 	var (
 		consumed bool
 		expires  int64
 	)
-	err = tx.QueryRow(ctx, `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = $1`, hash).Scan(&consumed, &expires)
+	err := q.QueryRow(ctx, `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = $1`, hash).Scan(&consumed, &expires)
 	switch {
 	case isNoRows(err) || (err == nil && expires <= now):
 		return fmt.Errorf("consume code: %w", sso.ErrNotFound)

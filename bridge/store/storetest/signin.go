@@ -19,6 +19,7 @@ var signInTests = []test{
 	{"FailedWriteWritesNothing", testSignInFailedWriteWritesNothing},
 	{"Race", testSignInRace},
 	{"CodeWithCompletion", testSignInCodeWithCompletion},
+	{"WithoutAudit", testSignInWithoutAudit},
 	{"CodeConflictWritesNothing", testSignInCodeConflictWritesNothing},
 	{"Claim", testClaimAuthRequest},
 	{"ClaimRace", testClaimAuthRequestRace},
@@ -260,6 +261,39 @@ func testSignInCodeWithCompletion(t *testing.T, h *H) {
 		}
 		if _, err := h.S.AuthRequestByCode(h.Ctx, in.CodeHash); !errors.Is(err, sso.ErrNotFound) {
 			t.Errorf("code of a refused sign-in: %v, want ErrNotFound", err)
+		}
+	}
+}
+
+// testSignInWithoutAudit: a sign-in without an audit row (Audit nil) writes the session,
+// completes the request (with its code when it carries one) and adds the client, as one with an
+// audit row does; a second one of the same request is refused and adds no client to its session.
+func testSignInWithoutAudit(t *testing.T, h *H) {
+	for _, code := range []string{"", ssotest.RandomID()} {
+		ar := h.boundRequest("browser-a")
+		in := h.signIn(ar, "browser-a")
+		in.Audit, in.CodeHash, in.CodeExpires = nil, code, h.Now.Add(60e9)
+		ssotest.NoErr(t, h.S.CompleteSignIn(h.Ctx, in), "CompleteSignIn without audit (code %q)", code)
+		got, err := h.S.AuthRequest(h.Ctx, ar.ID)
+		ssotest.NoErr(t, err, "AuthRequest")
+		if !got.Done || got.SessionID != in.Session.ID || got.CodeHash != code {
+			t.Errorf("request after CompleteSignIn without audit: done %v session %q code %q, want true %q %q", got.Done, got.SessionID, got.CodeHash, in.Session.ID, code)
+		}
+		sess, err := h.S.Session(h.Ctx, in.Session.ID)
+		ssotest.NoErr(t, err, "Session")
+		if !slices.Equal(sess.Clients, []string{ar.ClientID}) {
+			t.Errorf("session clients %v, want [%s]", sess.Clients, ar.ClientID)
+		}
+		if n := h.auditRows(in.Session.Subject); n != 0 {
+			t.Errorf("%d audit rows of a sign-in without one, want 0", n)
+		}
+		again := h.signIn(ar, "browser-a")
+		again.Audit = nil
+		ssotest.IsErr(t, h.S.CompleteSignIn(h.Ctx, again), sso.ErrAuthRequestUsed, "CompleteSignIn without audit again")
+		sess, err = h.S.Session(h.Ctx, again.Session.ID)
+		ssotest.NoErr(t, err, "Session of the refused sign-in")
+		if len(sess.Clients) != 0 {
+			t.Errorf("refused sign-in's session clients %v, want none", sess.Clients)
 		}
 	}
 }

@@ -1,0 +1,122 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/postgres"
+	"github.com/ssobridge/ssobridge/sso"
+	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
+)
+
+// statements counts the statements the store sends, BEGIN and COMMIT included: each is one
+// round trip to the server (pgx prepares a statement once per connection, then binds and runs
+// it in one exchange).
+type statements struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (c *statements) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	c.mu.Lock()
+	c.sent = append(c.sent, d.SQL)
+	c.mu.Unlock()
+	return ctx
+}
+
+func (*statements) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// count runs fn and returns the statements it sent.
+func (c *statements) count(fn func()) []string {
+	c.mu.Lock()
+	c.sent = nil
+	c.mu.Unlock()
+	fn()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sent
+}
+
+// TestRoundTripsPerLoginWrite pins the statements of a login's writes on PostgreSQL: the
+// sign-in (session, audit row, request completed with its code, session client) is one
+// statement, the code exchange (code consumed, family inserted) one, a refresh grant one; each
+// was a transaction of BEGIN, two to four statements and COMMIT before. Refusals add the one
+// read that says why, and write nothing (the conformance suite checks what each one leaves).
+func TestRoundTripsPerLoginWrite(t *testing.T) {
+	var st statements
+	s, _ := openTest(t, postgres.WithQueryTracer(&st))
+	h := &ssotest.H{T: t, S: s, Ctx: t.Context(), Now: ssotest.Now()}
+	check := func(what string, want int, fn func() error, wantErr error) {
+		t.Helper()
+		var err error
+		sent := st.count(func() { err = fn() })
+		switch {
+		case wantErr == nil && err != nil:
+			t.Fatalf("%s: %v", what, err)
+		case wantErr != nil && !errors.Is(err, wantErr):
+			t.Fatalf("%s: %v, want %v", what, err, wantErr)
+		}
+		if len(sent) != want {
+			t.Errorf("%s: %d statements, want %d: %q", what, len(sent), want, sent)
+		}
+	}
+	signIn := func(ar *sso.AuthRequest, code string, audit bool) *store.SignIn {
+		ss := h.NewSession("sub-" + ssotest.RandomID()[:8])
+		in := &store.SignIn{
+			Session:       ss,
+			RequestID:     ar.ID,
+			Completion:    sso.Completion{Subject: ss.Subject, AuthTime: ss.AuthTime, AMR: ss.AMR, SessionID: ss.ID, Browser: "browser-a"},
+			RequestClient: ar.ClientID,
+			CodeHash:      code,
+			CodeExpires:   h.Now.Add(60e9),
+		}
+		if audit {
+			in.Audit = &store.AuditEvent{Event: "login.success", Subject: ss.Subject, Login: "alice", ClientID: ar.ClientID, IP: "192.0.2.1"}
+		}
+		return in
+	}
+	bound := func() *sso.AuthRequest {
+		ar := h.NewAuthRequest()
+		ssotest.NoErr(t, s.CreateAuthRequest(h.Ctx, ar), "CreateAuthRequest")
+		ssotest.NoErr(t, s.BindAuthRequest(h.Ctx, ar.ID, "browser-a"), "BindAuthRequest")
+		return ar
+	}
+	for _, audit := range []bool{true, false} {
+		for _, code := range []string{ssotest.RandomID(), ""} {
+			ar := bound()
+			in := signIn(ar, code, audit)
+			check("CompleteSignIn", 1, func() error { return s.CompleteSignIn(h.Ctx, in) }, nil)
+			sess, err := s.Session(h.Ctx, in.Session.ID)
+			ssotest.NoErr(t, err, "Session")
+			ssotest.Equal(t, sess.Clients, []string{ar.ClientID}, "session clients")
+			if audit && in.Audit.ID == 0 {
+				t.Error("CompleteSignIn set no audit row id")
+			}
+			// Again: the request is done; one more read says so.
+			check("CompleteSignIn of a done request", 2, func() error { return s.CompleteSignIn(h.Ctx, signIn(ar, code, audit)) }, sso.ErrAuthRequestUsed)
+		}
+	}
+
+	ar := bound()
+	in := signIn(ar, ssotest.RandomID(), true)
+	ssotest.NoErr(t, s.CompleteSignIn(h.Ctx, in), "CompleteSignIn")
+	f := h.NewRefreshToken()
+	check("code exchange", 1, func() error { return s.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: in.CodeHash, Family: f}) }, nil)
+	h.MustFamily(f.FamilyID)
+	replay := h.NewRefreshToken()
+	check("code replayed", 2, func() error { return s.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: in.CodeHash, Family: replay}) }, sso.ErrCodeConsumed)
+	if _, err := s.Family(h.Ctx, replay.FamilyID); !errors.Is(err, sso.ErrNotFound) {
+		t.Errorf("family of a replayed code: %v, want ErrNotFound", err)
+	}
+	check("unknown code", 2, func() error {
+		return s.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: ssotest.RandomID(), Family: h.NewRefreshToken()})
+	}, sso.ErrNotFound)
+	check("family alone", 1, func() error { return s.IssueTokens(h.Ctx, sso.Issue{Family: h.NewRefreshToken()}) }, nil)
+	r := ssotest.Rotation(f, h.Now, 0)
+	check("refresh grant", 1, func() error { return s.IssueTokens(h.Ctx, sso.Issue{Rotate: r}) }, nil)
+}
