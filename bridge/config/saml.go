@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"strings"
@@ -48,6 +49,12 @@ type SAMLServiceProvider struct {
 	// SOAPSLOURL is the SP's back-channel single logout service (SOAP binding), told whenever a
 	// session it signed into ends, also without the browser; empty: none.
 	SOAPSLOURL string `yaml:"soap_slo_url" json:"-"`
+	// AllowInsecureSOAPSLO lets the SOAP single logout service (soap_slo_url, or the SOAP
+	// SingleLogoutService of the SP's metadata) be plain http or an internal address (private,
+	// link-local or unspecified IP). Without it such a service is refused: the bridge POSTs
+	// signed LogoutRequests there from inside the network, and over plain http nothing
+	// authenticates the SP's answer. Loopback addresses are always allowed (tests).
+	AllowInsecureSOAPSLO bool `yaml:"allow_insecure_soap_slo" json:"allow_insecure_soap_slo,omitempty"`
 	// Certificate is the SP's signing certificate (PEM): AuthnRequest and LogoutRequest
 	// signatures are checked against it, and assertions encrypted to it when
 	// encrypt_assertions is on.
@@ -166,6 +173,9 @@ func (sp *SAMLServiceProvider) Check() error {
 		if err := checkSAMLEndpoint(sp.SOAPSLOURL); err != nil {
 			return samlFieldErr("soap_slo_url", "%q %v", sp.SOAPSLOURL, err)
 		}
+		if err := CheckSOAPSLOURL(sp.SOAPSLOURL, sp.AllowInsecureSOAPSLO); err != nil {
+			return samlFieldErr("soap_slo_url", "%q %v", sp.SOAPSLOURL, err)
+		}
 	}
 	if sp.Certificate != "" {
 		if _, err := ParseSAMLCertificate(sp.Certificate); err != nil {
@@ -195,6 +205,28 @@ func checkSAMLEndpoint(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Fragment != "" {
 		return errors.New("must be an absolute http(s) URL without fragment")
+	}
+	return nil
+}
+
+// CheckSOAPSLOURL checks an SP's SOAP single logout service (an absolute http(s) URL): https,
+// on a host that is not an internal IP address (private, link-local, unspecified), unless
+// allowInsecure (the SP's allow_insecure_soap_slo); loopback hosts are always allowed. A host
+// name is not resolved here: only IP literals are known to be internal.
+func CheckSOAPSLOURL(raw string, allowInsecure bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("is not a URL")
+	}
+	if allowInsecure || loopbackHost(u.Hostname()) {
+		return nil
+	}
+	if u.Scheme != "https" {
+		return errors.New("must be https (plain http is allowed only on loopback addresses, or with allow_insecure_soap_slo)")
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil && (ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast()) {
+		return errors.New("is an internal address (allowed only with allow_insecure_soap_slo)")
 	}
 	return nil
 }

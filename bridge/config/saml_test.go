@@ -42,6 +42,27 @@ func TestSAMLServiceProviderFields(t *testing.T) {
 		{"relative SOAP URL", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "/saml/soap-slo" }, "saml.service_providers[0].soap_slo_url"},
 		{"SOAP URL not http", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "ftp://lms.example.org/slo" }, "saml.service_providers[0].soap_slo_url"},
 		{"SOAP URL with a fragment", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "https://lms.example.org/slo#x" }, "saml.service_providers[0].soap_slo_url"},
+		// The bridge POSTs signed LogoutRequests to the SOAP service from inside the network:
+		// https to an outside address, unless the SP is allowed otherwise; loopback always.
+		{"SOAP over plain http", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "http://lms.example.org/saml/soap-slo" },
+			"saml.service_providers[0].soap_slo_url"},
+		{"SOAP on a private address", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "https://10.1.2.3/saml/soap-slo" },
+			"saml.service_providers[0].soap_slo_url"},
+		{"SOAP on a link-local address", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "https://169.254.169.254/latest/meta-data" },
+			"saml.service_providers[0].soap_slo_url"},
+		{"SOAP on a private IPv6 address", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "https://[fd00::1]/saml/soap-slo" },
+			"saml.service_providers[0].soap_slo_url"},
+		{"SOAP on the unspecified address", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "https://0.0.0.0:8443/slo" },
+			"saml.service_providers[0].soap_slo_url"},
+		{"SOAP over plain http on loopback", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "http://127.0.0.1:8080/saml/soap-slo" }, ""},
+		{"SOAP over plain http on localhost", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "http://localhost:8080/saml/soap-slo" }, ""},
+		{"SOAP over plain http on [::1]", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "http://[::1]:8080/saml/soap-slo" }, ""},
+		{"SOAP over plain http, allowed", func(sp *SAMLServiceProvider) {
+			sp.SOAPSLOURL, sp.AllowInsecureSOAPSLO = "http://lms.example.org/saml/soap-slo", true
+		}, ""},
+		{"SOAP on a private address, allowed", func(sp *SAMLServiceProvider) {
+			sp.SOAPSLOURL, sp.AllowInsecureSOAPSLO = "http://10.1.2.3/saml/soap-slo", true
+		}, ""},
 		{"logout responses signed without a certificate", func(sp *SAMLServiceProvider) { sp.LogoutResponsesSigned, sp.Certificate = true, "" },
 			"saml.service_providers[0].certificate"},
 	} {

@@ -132,6 +132,11 @@ func (d *BackChannelSender) Deliver(ctx context.Context, e *store.OutboxEvent) e
 	if dest == "" {
 		return outbox.Permanent("service provider %s no longer has a SOAP single logout service", sp.Settings.ID)
 	}
+	// Configured SPs are checked at start-up and registered ones at registration; one
+	// registered before the check existed is refused here, before anything is sent.
+	if err := config.CheckSOAPSLOURL(dest, sp.Settings.AllowInsecureSOAPSLO); err != nil {
+		return outbox.Permanent("service provider %s: its SOAP single logout service %q %v", sp.Settings.ID, dest, err)
+	}
 	key, _, err := d.Keys.Signing()
 	if err != nil {
 		return err

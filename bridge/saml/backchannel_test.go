@@ -1,14 +1,21 @@
 package saml
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
 	"math/big"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +25,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/outbox"
+	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
 func soapAnswer(inner string) []byte {
@@ -266,3 +274,89 @@ func TestLogoutRequestSignatureAfterIssuer(t *testing.T) {
 		})
 	}
 }
+
+// spMetadataWithSOAP is an SP's metadata listing a SOAP single logout service at soap.
+func spMetadataWithSOAP(t *testing.T, entityID, soap string) []byte {
+	t.Helper()
+	s := newTestSigner(t, "sp")
+	md := crewjam.EntityDescriptor{EntityID: entityID, SPSSODescriptors: []crewjam.SPSSODescriptor{{
+		SSODescriptor: crewjam.SSODescriptor{
+			RoleDescriptor: crewjam.RoleDescriptor{ProtocolSupportEnumeration: "urn:oasis:names:tc:SAML:2.0:protocol",
+				KeyDescriptors: []crewjam.KeyDescriptor{{Use: "signing", KeyInfo: crewjam.KeyInfo{X509Data: crewjam.X509Data{
+					X509Certificates: []crewjam.X509Certificate{{Data: base64.StdEncoding.EncodeToString(s.cert.Raw)}}}}}}},
+			SingleLogoutServices: []crewjam.Endpoint{{Binding: crewjam.SOAPBinding, Location: soap}}},
+		AssertionConsumerServices: []crewjam.IndexedEndpoint{{Binding: crewjam.HTTPPostBinding, Location: entityID + "/acs", Index: 1}}}}}
+	b, err := xml.Marshal(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSOAPSingleLogoutURLChecked: the bridge POSTs signed LogoutRequests to an SP's SOAP single
+// logout service from inside the network, so it must be https on an outside address unless
+// the SP is allowed otherwise (allow_insecure_soap_slo); loopback is always allowed. A
+// registration from metadata is refused with the reason; an SP registered before the check is
+// refused at delivery (a dead letter naming the reason), and nothing is sent.
+func TestSOAPSingleLogoutURLChecked(t *testing.T) {
+	st := openStore(t)
+	reg, err := NewRegistry(config.SAMLConfig{}, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		soap  string
+		allow bool
+		ok    bool
+	}{
+		{"https://sp.example.org/soap", false, true},
+		{"http://sp.example.org/soap", false, false},
+		{"https://10.0.0.7/soap", false, false},
+		{"https://169.254.169.254/latest/meta-data", false, false},
+		{"http://127.0.0.1:8080/soap", false, true},
+		{"http://sp.example.org/soap", true, true},
+		{"http://10.0.0.7/soap", true, true},
+	} {
+		entity := fmt.Sprintf("https://sp%d.example.org", i)
+		_, err := reg.Register(t.Context(), config.SAMLServiceProvider{ID: fmt.Sprintf("sp%d", i), AllowInsecureSOAPSLO: tc.allow},
+			spMetadataWithSOAP(t, entity, tc.soap), time.Now())
+		if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "SOAP")) {
+			t.Errorf("register with SOAP single logout at %s (allowed %v): %v, want ok %v", tc.soap, tc.allow, err, tc.ok)
+		}
+	}
+
+	// Registered before the check: written to the store as an older version did.
+	var hits atomic.Int32
+	client := &http.Client{Transport: roundTrip(func(*http.Request) (*http.Response, error) {
+		hits.Add(1)
+		return nil, errors.New("no network in this test")
+	})}
+	old := "https://old.example.org"
+	rec, err := Record(config.SAMLServiceProvider{ID: "old"}, spMetadataWithSOAP(t, old, "http://old.example.org/soap"), old, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutSAMLServiceProvider(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Refresh(t.Context()); err != nil {
+		t.Fatalf("a stored SP with a plain-http SOAP service must still load: %v", err)
+	}
+	ring, err := NewKeyRing(t.Context(), st, bytes.Repeat([]byte{1}, 32), config.SAMLConfig{}, "sso.example.org", quiet, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &BackChannelSender{Registry: reg, Keys: ring, Issuer: "https://sso.example.org", HTTP: outbox.NewSender(client, 5*time.Second), Now: time.Now}
+	payload, _ := json.Marshal(sloPayload{SP: old, NameID: "n", NameIDFormat: string(crewjam.PersistentNameIDFormat)})
+	err = d.Deliver(t.Context(), &store.OutboxEvent{ID: "e1", Payload: payload})
+	if !outbox.IsPermanent(err) || !strings.Contains(err.Error(), "http://old.example.org/soap") || !strings.Contains(err.Error(), "https") {
+		t.Fatalf("delivery to a plain-http SOAP service: %v, want a permanent failure naming it", err)
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("something was sent")
+	}
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -324,6 +324,13 @@ func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProv
 	if err != nil {
 		return nil, err
 	}
+	// Checked at registration (an SP registered before the rule is refused at delivery
+	// instead, BackChannelSender.Deliver, so that the stored SPs still load).
+	if loc := soapSLO(sp); loc != "" {
+		if err := config.CheckSOAPSLOURL(loc, settings.AllowInsecureSOAPSLO); err != nil {
+			return nil, fmt.Errorf("metadata: the SingleLogoutService with the SOAP binding %q %w", loc, err)
+		}
+	}
 	all, err := r.All(ctx)
 	if err != nil {
 		return nil, err
