@@ -51,6 +51,7 @@ func main() {
 	workers := flag.Int("c", 16, "concurrent workers for -logins and -refresh")
 	refreshes := flag.Int("refresh", 0, "mint -n chains, then run this many refresh grants over them with -c workers and print rate and latency percentiles")
 	refreshFor := flag.Duration("refresh-for", 0, "with -refresh: stop after this long even if fewer grants ran (0: no limit); the line says how many ran")
+	latency := flag.Bool("latency", false, "with -logins: also print the logins' latency percentiles (a second line, \"login latency: ...\")")
 	peer := flag.String("peer", "", "drive a peer provider instead of ssobridge: dex or oidc-provider (login and consent forms, endpoints from discovery)")
 	flag.Parse()
 	set := map[string]bool{}
@@ -84,7 +85,7 @@ func main() {
 		}
 	}
 	if *logins > 0 {
-		loginRate(authorize, cfg, *workers, *logins)
+		loginRate(authorize, cfg, *workers, *logins, *latency)
 		return
 	}
 	chains := make([]string, *n)
@@ -222,16 +223,27 @@ func signIn(issuer, authURL, login, password, redirect string) (string, error) {
 
 // loginRate runs complete logins in a fresh cookie jar each (no SSO session reused) and prints
 // logins per second; each ends with the code exchanged for tokens.
-func loginRate(authorize func(i int) (string, error), cfg *oauth2.Config, workers int, d time.Duration) {
+func loginRate(authorize func(i int) (string, error), cfg *oauth2.Config, workers int, d time.Duration, latencies bool) {
 	var done, failed atomic.Int64
 	var firstErr atomic.Value
+	var (
+		mu      sync.Mutex
+		latency []time.Duration
+	)
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var local []time.Duration
+			defer func() {
+				mu.Lock()
+				latency = append(latency, local...)
+				mu.Unlock()
+			}()
 			for time.Now().Before(deadline) {
+				t0 := time.Now()
 				code, err := authorize(w)
 				if err == nil {
 					_, err = cfg.Exchange(context.Background(), code)
@@ -243,11 +255,19 @@ func loginRate(authorize func(i int) (string, error), cfg *oauth2.Config, worker
 					continue
 				}
 				done.Add(1)
+				local = append(local, time.Since(t0))
 			}
 		}()
 	}
 	wg.Wait()
 	fmt.Printf("full logins: %d in %s with %d workers = %.0f/s (%d failed)\n", done.Load(), d, workers, float64(done.Load())/d.Seconds(), failed.Load())
+	if latencies && len(latency) > 0 {
+		slices.Sort(latency)
+		pct := func(p float64) time.Duration {
+			return latency[int(p*float64(len(latency)-1))].Round(10 * time.Microsecond)
+		}
+		fmt.Printf("login latency: p50 %s, p99 %s, max %s\n", pct(0.5), pct(0.99), pct(1))
+	}
 	if e, ok := firstErr.Load().(string); ok {
 		fmt.Printf("first failure: %s\n", e)
 	}
