@@ -5,8 +5,9 @@
 # (p50/p99), the CPU the bridge and PostgreSQL used during it, requests per second per bridge
 # core and per CPU-second in all, and per operation: the statements the bridge sent (top-level;
 # each is a round trip, BEGIN and COMMIT included), write transactions (commit records in the
-# WAL), WAL bytes, CPU, and the statements themselves (pg_stat_statements calls per operation;
-# "nested" ones run inside another statement, e.g. foreign-key checks, and cost no round trip).
+# WAL), WAL bytes, CPU, and the statements themselves (pg_stat_statements calls per operation
+# and rows per call; "nested" ones run inside another statement, e.g. foreign-key checks, and
+# cost no round trip).
 #
 #   go build -o /tmp/loadtest ./scripts/loadtest
 #   CGO_ENABLED=0 go build -trimpath -o /tmp/ssobridge ./cmd/ssobridge
@@ -111,7 +112,7 @@ report() {
 		if (n > 0) printf "%s per op: %.2f statements, %.2f write transactions, %.0f WAL bytes, bridge %.0f us CPU, PostgreSQL %.0f us CPU\n",
 			l, s / n, x / n, w / n, 1e6 * bs / n, 1e6 * ps / n
 	}'
-	q "SELECT round(calls::numeric / $ops, 2) || CASE WHEN toplevel THEN '  ' ELSE ' (nested) ' END || regexp_replace(left(query, 160), '\s+', ' ', 'g')
+	q "SELECT round(calls::numeric / $ops, 2) || ' (' || round(rows::numeric / greatest(calls, 1), 2) || ' rows)' || CASE WHEN toplevel THEN '  ' ELSE ' (nested) ' END || regexp_replace(left(query, 160), '\s+', ' ', 'g')
 		FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'ssobridge')
 		AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE '%pg_current_wal_lsn%'
 		ORDER BY calls DESC, query LIMIT $nstmts" | sed "s/^/  /"
