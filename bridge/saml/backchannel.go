@@ -39,6 +39,9 @@ const (
 	// SLOChannel is the outbox channel of SAML back-channel logouts, SLOType their event type.
 	SLOChannel = "saml_slo"
 	SLOType    = "logout.saml_soap"
+	// SLOUnconfirmedType records a browser single logout its SP did not confirm (no answer, or
+	// a status other than Success): a dead letter at its first delivery, with the reason.
+	SLOUnconfirmedType = "logout.saml_browser_unconfirmed"
 )
 
 // soapEnvelopeNS is the SOAP 1.1 envelope's namespace (SAML bindings 3.2.3.1).
@@ -117,6 +120,11 @@ type BackChannelSender struct {
 
 // Deliver sends the event's LogoutRequest.
 func (d *BackChannelSender) Deliver(ctx context.Context, e *store.OutboxEvent) error {
+	if e.Type == SLOUnconfirmedType {
+		var u unconfirmedPayload
+		_ = json.Unmarshal(e.Payload, &u)
+		return outbox.Permanent("the browser single logout at %s was not confirmed (%s); it cannot be sent again without the member's browser", u.SP, u.Reason)
+	}
 	var p sloPayload
 	if err := json.Unmarshal(e.Payload, &p); err != nil {
 		return outbox.Permanent("decode event: %v", err)

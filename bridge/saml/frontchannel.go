@@ -3,6 +3,7 @@ package saml
 import (
 	"bytes"
 	"compress/flate"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -11,6 +12,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -27,6 +29,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/outbox"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/sso"
@@ -92,6 +95,8 @@ type chain struct {
 	// SP whose own LogoutRequest started the sign-out.
 	Answer *chainAnswer `json:"a,omitempty"`
 	Exp    time.Time    `json:"e"`
+	// Subject is the ended session's member (for the record of an SP that did not confirm).
+	Subject string `json:"u,omitempty"`
 }
 
 // chainAnswer is what the LogoutResponse to an SP's LogoutRequest is made from.
@@ -153,12 +158,12 @@ func (l *Logouts) Chain(c echo.Context, sess *sso.Session, next string) string {
 		l.Logger.ErrorContext(ctx, "saml participants of an ended session", "err", err)
 		return next
 	}
-	return l.startChain(c, ps, next, nil)
+	return l.startChain(c, ps, sess.Subject, next, nil)
 }
 
 // startChain starts the front-channel chain through the browser SPs among ps, ending at next
 // (or with answer, when set) and returns where it starts; next when there is no SP to visit.
-func (l *Logouts) startChain(c echo.Context, ps []*store.SAMLParticipant, next string, answer *chainAnswer) string {
+func (l *Logouts) startChain(c echo.Context, ps []*store.SAMLParticipant, subject, next string, answer *chainAnswer) string {
 	ctx := c.Request().Context()
 	var steps []chainStep
 	for _, p := range ps {
@@ -178,7 +183,7 @@ func (l *Logouts) startChain(c echo.Context, ps []*store.SAMLParticipant, next s
 	if next == "" {
 		next = doneTarget
 	}
-	ch := &chain{ID: sso.RandomToken()[:32], Steps: steps, Next: next, Answer: answer, Exp: l.Now().Add(chainLifetime)}
+	ch := &chain{ID: sso.RandomToken()[:32], Steps: steps, Next: next, Answer: answer, Exp: l.Now().Add(chainLifetime), Subject: subject}
 	if err := l.saveChain(c, ch); err != nil {
 		l.Logger.ErrorContext(ctx, "saml front-channel logout: chain cookie", "err", err)
 		return next
@@ -235,6 +240,30 @@ func (l *Logouts) leave(c echo.Context, ch *chain) (bool, error) {
 	return true, l.saveChain(c, ch)
 }
 
+// unconfirmed records that the SP (entity id) of a browser single logout did not confirm it:
+// an event of the SAML logout channel that its sender turns into a dead letter at once (nothing
+// can send it again without the member's browser), so that the outbox view and ssobridge
+// shadow list it with the reason, as they list the SOAP logouts that failed. A store error is
+// logged: the member's sign-out goes on.
+func (l *Logouts) unconfirmed(ctx context.Context, ch *chain, entityID, reason string) {
+	id := entityID
+	if sp, err := l.Registry.ByEntityID(ctx, entityID); err == nil {
+		id = sp.Settings.ID
+	}
+	b, _ := json.Marshal(unconfirmedPayload{SP: entityID, Reason: reason})
+	ev := &store.OutboxEvent{ID: outbox.NewEventID(), Key: outbox.Key(SLOChannel, id, ch.Subject), Type: SLOUnconfirmedType,
+		Channel: SLOChannel, ClientID: id, Subject: ch.Subject, Payload: b}
+	if err := l.Store.Enqueue(ctx, ev); err != nil {
+		l.Logger.ErrorContext(ctx, "saml front-channel logout: record the unconfirmed logout", "sp", id, "err", err)
+	}
+}
+
+// unconfirmedPayload is the stored payload of an unconfirmed browser single logout.
+type unconfirmedPayload struct {
+	SP     string `json:"sp"`
+	Reason string `json:"reason"`
+}
+
 // chainPage is the data of the saml_logout page.
 type chainPage struct {
 	web.Page
@@ -267,6 +296,7 @@ func (h *Handler) chainNext(c echo.Context) error {
 		}
 		if moved {
 			h.Logger.WarnContext(ctx, "saml front-channel logout: not confirmed; going on", "sp", sp)
+			l.unconfirmed(ctx, ch, sp, "no LogoutResponse came back: the member went on without it")
 		} else {
 			// Left already (the link followed twice, or the SP's answer came meanwhile) with
 			// this browser's earlier cookie: this cookie goes on past it too, as the member asks.
@@ -429,6 +459,7 @@ func (h *Handler) chainResponse(c echo.Context) error {
 	}
 	if status := resp.Status.StatusCode.Value; status != crewjam.StatusSuccess {
 		h.Logger.WarnContext(ctx, "saml front-channel logout: the service provider did not sign the member out", "sp", sp.Settings.ID, "status", status)
+		l.unconfirmed(ctx, ch, sp.EntityID, "the LogoutResponse's status is "+status)
 	} else {
 		h.Logger.InfoContext(ctx, "saml front-channel logout", "sp", sp.Settings.ID)
 	}

@@ -106,7 +106,7 @@ func (h *Handler) slo(c echo.Context) error {
 	// answer to this SP ends it; the OIDC apps' front-channel logouts come before.
 	if lreq.SLOEndpoint != nil && len(lreq.RelayState) <= maxAnswerRelayState {
 		answer := &chainAnswer{SP: sp.EntityID, ID: lreq.Request.ID, RelayState: lreq.RelayState, Status: status, Endpoint: *lreq.SLOEndpoint}
-		if start := h.Logouts.startChain(c, others, "", answer); start == PathSLONext {
+		if start := h.Logouts.startChain(c, others, sess.Subject, "", answer); start == PathSLONext {
 			return h.SignedOut(c, sess, "", start, nil, nil)
 		}
 	}

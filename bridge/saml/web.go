@@ -54,6 +54,8 @@ type Store interface {
 	AddSAMLParticipant(ctx context.Context, p *store.SAMLParticipant) error
 	SAMLParticipants(ctx context.Context, sessionID string) ([]*store.SAMLParticipant, error)
 	TakeSAMLParticipants(ctx context.Context, sessionID string) ([]*store.SAMLParticipant, error)
+	// Enqueue records browser single logouts that their SP did not confirm (outbox events).
+	Enqueue(ctx context.Context, events ...*store.OutboxEvent) error
 }
 
 // Flow is what the IdP uses of the OIDC sign-in flow (authflow.Handler): the same member
