@@ -301,3 +301,21 @@ func TestMellonSignatureMethods(t *testing.T) {
 		})
 	}
 }
+
+// TestMellonEncryptedAssertion: registered with encrypt_assertions, mellon gets its assertion
+// encrypted to the encryption certificate of its generated metadata (no assertion in the clear)
+// and decrypts it with its key (Lasso): the app sees the member.
+func TestMellonEncryptedAssertion(t *testing.T) {
+	t.Parallel()
+	s := startMellon(t, "\tMellonSamlResponseDump On\n", nil)
+	register(t, s.b, s.m, config.SAMLServiceProvider{ID: "mellon", Name: "Members' area (mellon)", EncryptAssertions: true})
+	br := newBrowser(t)
+	v := br.app(br.signIn(br.open(s.m.URL+"/secure/page"), s.b.Issuer, rpharness.StaffLogin, rpharness.StaffPassword), "sign-in")
+	if v.Vars["MELLON_email"] != rpharness.StaffEmail {
+		t.Fatalf("app got %v", v.Vars)
+	}
+	resp := response(t, v)
+	if child(resp, "EncryptedAssertion") == nil || child(resp, "Assertion") != nil {
+		t.Fatalf("the assertion was not encrypted")
+	}
+}
