@@ -16,6 +16,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -170,6 +171,24 @@ type setup struct {
 // someone takes it: when another process got it first, it all starts over on another port.
 func startMellon(t *testing.T, extra string, sp func(base, entityID, certPEM string) config.SAMLServiceProvider, mutate ...func(*bridge.Config)) setup {
 	t.Helper()
+	return startMellonEnv(t, nil, extra, sp, mutate...)
+}
+
+// faketime is Debian's libfaketime (multi-threaded), which shifts a process's clock.
+const faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+// startMellonSkewed is startMellon with httpd's clock shifted by offset seconds (libfaketime),
+// or a skip (a failure under SSOBRIDGE_REQUIRE_SAML_SP=1) without libfaketime.
+func startMellonSkewed(t *testing.T, offset int, extra string, sp func(base, entityID, certPEM string) config.SAMLServiceProvider) setup {
+	t.Helper()
+	if _, err := os.Stat(faketime); err != nil {
+		require(t, "libfaketime is not installed (%s; Debian: libfaketime)", faketime)
+	}
+	return startMellonEnv(t, []string{"LD_PRELOAD=" + faketime, fmt.Sprintf("FAKETIME=%+d", offset), "FAKETIME_DONT_FAKE_MONOTONIC=1"}, extra, sp)
+}
+
+func startMellonEnv(t *testing.T, env []string, extra string, sp func(base, entityID, certPEM string) config.SAMLServiceProvider, mutate ...func(*bridge.Config)) setup {
+	t.Helper()
 	bin, modules := mellonBinaries(t)
 	key := newSPKey(t)
 	var err error
@@ -185,7 +204,7 @@ func startMellon(t *testing.T, extra string, sp func(base, entityID, certPEM str
 		}
 		b := rpharness.StartBridge(t, nil, muts...)
 		var m *mellon
-		if m, err = tryMellon(t, bin, modules, port, key, get(t, b.Issuer+saml.PathMetadata), extra); err == nil {
+		if m, err = tryMellon(t, bin, modules, port, key, get(t, b.Issuer+saml.PathMetadata), extra, env); err == nil {
 			return setup{b: b, m: m}
 		}
 		if !errors.Is(err, rpharness.ErrPortTaken) {
@@ -197,7 +216,7 @@ func startMellon(t *testing.T, extra string, sp func(base, entityID, certPEM str
 	return setup{}
 }
 
-func tryMellon(t *testing.T, bin, modules string, port int, key spKey, idpMD []byte, extra string) (*mellon, error) {
+func tryMellon(t *testing.T, bin, modules string, port int, key spKey, idpMD []byte, extra string, env []string) (*mellon, error) {
 	t.Helper()
 	// Not t.TempDir: httpd's child runs as nobody under root and must reach its files (a test
 	// key, world-readable in a directory of its own).
@@ -230,7 +249,11 @@ func tryMellon(t *testing.T, bin, modules string, port int, key spKey, idpMD []b
 	if err := os.WriteFile(confPath, []byte(conf.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m.Process = rpharness.StartProcess(t, "apache2 (mellon)", bin, "-DFOREGROUND", "-d", dir, "-f", confPath)
+	cmd := exec.Command(bin, "-DFOREGROUND", "-d", dir, "-f", confPath)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	m.Process = rpharness.StartCmd(t, "apache2 (mellon)", cmd)
 	if err := m.Ready("apache2 (mellon)", base+"/ready", "ready "+ready); err != nil {
 		return nil, err
 	}

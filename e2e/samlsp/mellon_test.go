@@ -1,12 +1,17 @@
 package samlsp
 
 import (
+	"bytes"
+	"compress/flate"
 	"encoding/base64"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -318,4 +323,66 @@ func TestMellonEncryptedAssertion(t *testing.T) {
 	if child(resp, "EncryptedAssertion") == nil || child(resp, "Assertion") != nil {
 		t.Fatalf("the assertion was not encrypted")
 	}
+}
+
+// TestMellonClockSkew: mellon's clock a minute ahead of the bridge's, or a minute behind
+// (libfaketime): the bridge accepts its AuthnRequest (issued "in the future", within the
+// allowed skew, or a minute old), and mellon accepts the bridge's assertion (valid from three
+// minutes before it was issued to 90 seconds after). Four minutes ahead is past the skew the
+// bridge allows: it refuses the request as outside its validity window.
+func TestMellonClockSkew(t *testing.T) {
+	t.Parallel()
+	for _, offset := range []int{60, -60, 240} {
+		t.Run(fmt.Sprintf("%+ds", offset), func(t *testing.T) {
+			t.Parallel()
+			s := startMellonSkewed(t, offset, "", mellonByHand)
+			br := newBrowser(t)
+			p := br.open(s.m.URL + "/secure/page")
+			// The shift took: mellon's AuthnRequest was issued offset away from the bridge's now.
+			if skew := issuedAt(t, br).Sub(time.Now()); (skew - time.Duration(offset)*time.Second).Abs() > 20*time.Second {
+				t.Fatalf("mellon's AuthnRequest issued %s from now, want about %ds", skew.Round(time.Second), offset)
+			}
+			if offset > 180 {
+				if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "outside its validity window") {
+					t.Fatalf("a request issued %ds ahead: %d at %s, want 400 outside its validity window", offset, p.Status, p.URL)
+				}
+				return
+			}
+			v := br.app(br.signIn(p, s.b.Issuer, rpharness.StaffLogin, rpharness.StaffPassword), "sign-in")
+			if v.Vars["MELLON_preferred_username"] != rpharness.StaffLogin {
+				t.Fatalf("app got %v", v.Vars)
+			}
+		})
+	}
+}
+
+// issuedAt is the IssueInstant of the last AuthnRequest the browser carried to the bridge.
+func issuedAt(t *testing.T, br *browser) time.Time {
+	t.Helper()
+	for i := len(br.visits) - 1; i >= 0; i-- {
+		_, raw, ok := strings.Cut(br.visits[i], " ")
+		u, err := url.Parse(raw)
+		if !ok || err != nil || u.Query().Get("SAMLRequest") == "" {
+			continue
+		}
+		deflated, err := base64.StdEncoding.DecodeString(u.Query().Get("SAMLRequest"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		xmlText, err := io.ReadAll(flate.NewReader(bytes.NewReader(deflated)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := etree.NewDocument()
+		if err := doc.ReadFromBytes(xmlText); err != nil {
+			t.Fatal(err)
+		}
+		at, err := time.Parse(time.RFC3339, doc.Root().SelectAttrValue("IssueInstant", ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	t.Fatalf("no AuthnRequest carried:\n%s", br.trail())
+	return time.Time{}
 }
