@@ -71,7 +71,7 @@ func TestSAMLFrontChannelUnconfirmed(t *testing.T) {
 	}
 
 	for sp, reason := range map[string]string{"lms": "the LogoutResponse's status is " + crewjam.StatusResponder,
-		"jobs": "no LogoutResponse came back"} {
+		"jobs": "no LogoutResponse the bridge accepts came back"} {
 		var dead *store.OutboxEvent
 		for deadline := time.Now().Add(20 * time.Second); dead == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 			if _, err := e.bridge.Shadow().DeliverDue(t.Context()); err != nil {

@@ -296,7 +296,7 @@ func (h *Handler) chainNext(c echo.Context) error {
 		}
 		if moved {
 			h.Logger.WarnContext(ctx, "saml front-channel logout: not confirmed; going on", "sp", sp)
-			l.unconfirmed(ctx, ch, sp, "no LogoutResponse came back: the member went on without it")
+			l.unconfirmed(ctx, ch, sp, "no LogoutResponse the bridge accepts came back: the member went on without it")
 		} else {
 			// Left already (the link followed twice, or the SP's answer came meanwhile) with
 			// this browser's earlier cookie: this cookie goes on past it too, as the member asks.
