@@ -15,7 +15,7 @@ func (codeGrant) grantType() string { return GrantAuthorizationCode }
 func (codeGrant) scopes() scopeRule { return scopesOwn }
 
 func (g codeGrant) exchange(ctx context.Context, req tokenRequest) (any, error) {
-	tokenReq, err := op.ParseAccessTokenRequest(req.r, g.p.op.Decoder())
+	tokenReq, err := op.ParseAccessTokenRequest(req.r, g.p.forms)
 	if err != nil {
 		return nil, err
 	}

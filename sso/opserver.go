@@ -21,7 +21,8 @@ type opServer struct {
 func newOPServer(p *Provider, o *op.Provider) http.Handler {
 	s := &opServer{LegacyServer: op.NewLegacyServer(o, o.Endpoints()), p: p}
 	// No CORS here: the provider's policy is per client (cors in provider.go).
-	return op.RegisterLegacyServer(s, op.AuthorizeCallbackHandler(o), op.WithServerCORSOptions(nil))
+	return op.RegisterLegacyServer(s, op.AuthorizeCallbackHandler(o), op.WithServerCORSOptions(nil),
+		op.WithDecoder(p.forms))
 }
 
 // Discovery answers the provider's typed document (discovery.go), rendered once. The routes
