@@ -60,15 +60,18 @@ func (gobStrings) Serialize(src interface{}) ([]byte, error) {
 }
 
 // Deserialize reads what Serialize writes into a *map[interface{}]interface{}; anything else
-// goes to gob.
+// goes to gob. The keys the cookie uses are the package's constants (no copy, no boxing); the
+// values are substrings of one copy of src.
 func (gobStrings) Deserialize(src []byte, dst interface{}) error {
 	if p, ok := dst.(*map[interface{}]interface{}); ok {
-		if m, err := parseStrings(src); err == nil {
+		var buf [8]stringPair
+		if pairs, err := appendStrings(buf[:0], src); err == nil {
 			if *p == nil {
-				*p = make(map[interface{}]interface{}, len(m))
+				*p = make(map[interface{}]interface{}, len(pairs))
 			}
-			for k, v := range m {
-				(*p)[k] = v
+			all := string(src)
+			for _, kv := range pairs {
+				(*p)[internKey(all[kv.k0:kv.k1])] = all[kv.v0:kv.v1]
 			}
 			return nil
 		}
@@ -76,8 +79,39 @@ func (gobStrings) Deserialize(src []byte, dst interface{}) error {
 	return securecookie.GobEncoder{}.Deserialize(src, dst)
 }
 
+// cookieKeys are the keys the cookie holds, as interface values made once.
+var cookieKeys = [...]interface{}{keyBrowser, keySession, keyBinding, keyPending}
+
+// internKey is k as an interface value: one of cookieKeys when it is one.
+func internKey(k string) interface{} {
+	for _, c := range cookieKeys {
+		if c.(string) == k {
+			return c
+		}
+	}
+	return k
+}
+
+// stringPair is a key and its value in the bytes parsed: offsets [k0:k1] and [v0:v1].
+type stringPair struct{ k0, k1, v0, v1 int }
+
 // parseStrings parses gob's encoding of a map of strings exactly (errNotStrings otherwise).
 func parseStrings(b []byte) (map[string]string, error) {
+	pairs, err := appendStrings(nil, b)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]string, len(pairs))
+	for _, kv := range pairs {
+		m[string(b[kv.k0:kv.k1])] = string(b[kv.v0:kv.v1])
+	}
+	return m, nil
+}
+
+// appendStrings parses gob's encoding of a map of strings exactly, appending its entries to
+// pairs (errNotStrings otherwise).
+func appendStrings(pairs []stringPair, src []byte) ([]stringPair, error) {
+	b := src
 	if len(b) < len(gobMapType) || string(b[:len(gobMapType)]) != gobMapType {
 		return nil, errNotStrings
 	}
@@ -91,21 +125,26 @@ func parseStrings(b []byte) (map[string]string, error) {
 	if !ok || count > uint64(len(b)) {
 		return nil, errNotStrings
 	}
-	m := make(map[string]string, count)
+	off := func(rest []byte) int { return len(src) - len(rest) }
 	for range count {
-		var k, v string
+		var kv stringPair
+		var k, v []byte
 		if k, b, ok = readIface(b); !ok {
 			return nil, errNotStrings
 		}
+		kv.k0 = off(b) - len(k)
+		kv.k1 = kv.k0 + len(k)
 		if v, b, ok = readIface(b); !ok {
 			return nil, errNotStrings
 		}
-		m[k] = v
+		kv.v0 = off(b) - len(v)
+		kv.v1 = kv.v0 + len(v)
+		pairs = append(pairs, kv)
 	}
 	if len(b) != 0 {
 		return nil, errNotStrings
 	}
-	return m, nil
+	return pairs, nil
 }
 
 // An interface value holding a string: the type name and id, the value's byte count, the
@@ -123,24 +162,26 @@ func appendIface(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func readIface(b []byte) (string, []byte, bool) {
+// readIface reads an interface value holding a string: the string's bytes (the end of b's
+// string field: what follows them is rest) and rest.
+func readIface(b []byte) ([]byte, []byte, bool) {
 	if len(b) < len(gobStringName) || string(b[:len(gobStringName)]) != gobStringName {
-		return "", nil, false
+		return nil, nil, false
 	}
 	b = b[len(gobStringName):]
 	inner, b, ok := readUint(b)
 	if !ok || inner > uint64(len(b)) {
-		return "", nil, false
+		return nil, nil, false
 	}
 	v, rest := b[:inner], b[inner:]
 	if len(v) == 0 || v[0] != 0 {
-		return "", nil, false
+		return nil, nil, false
 	}
 	n, s, ok := readUint(v[1:])
 	if !ok || n != uint64(len(s)) {
-		return "", nil, false
+		return nil, nil, false
 	}
-	return string(s), rest, true
+	return s, rest, true
 }
 
 // gob's unsigned integers: below 128 one byte; else the byte count negated, then the bytes

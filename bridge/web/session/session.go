@@ -1,13 +1,16 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"hash"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -52,7 +55,7 @@ type Store interface {
 // hand-off.
 type Cookies struct {
 	store    *sessions.CookieStore
-	csrfKey  []byte
+	csrfMACs sync.Pool // hash.Hash: HMAC-SHA256 under the CSRF key
 	name     string
 	sessions Store
 	pages    *web.Renderer
@@ -61,6 +64,9 @@ type Cookies struct {
 // New builds the cookie sessions; st looks up SSO sessions, pages renders the CSRF failure page.
 func New(cfg Config, st Store, pages *web.Renderer) *Cookies {
 	cs := sessions.NewCookieStore(cfg.HashKey, cfg.BlockKey)
+	if s := newSealer(cfg.HashKey, cfg.BlockKey); s != nil {
+		cs.Codecs = []securecookie.Codec{s} // securecookie's format, fewer allocations (seal.go)
+	}
 	for _, c := range cs.Codecs {
 		if sc, ok := c.(*securecookie.SecureCookie); ok {
 			sc.SetSerializer(gobStrings{}) // gob's bytes, without gob's cost (codec.go)
@@ -73,7 +79,10 @@ func New(cfg Config, st Store, pages *web.Renderer) *Cookies {
 	if cfg.Secure {
 		name = cookieNameHost
 	}
-	return &Cookies{store: cs, csrfKey: cfg.CSRFKey, name: name, sessions: st, pages: pages}
+	csrfKey := bytes.Clone(cfg.CSRFKey)
+	c := &Cookies{store: cs, name: name, sessions: st, pages: pages}
+	c.csrfMACs.New = func() any { return hmac.New(sha256.New, csrfKey) }
+	return c
 }
 
 // get returns the cookie session (a new one when absent or tampered with). The session is
@@ -177,9 +186,14 @@ func (cs *Cookies) save(c echo.Context, sess *sessions.Session) error {
 
 // csrfFor derives the form token from a browser id.
 func (cs *Cookies) csrfFor(bid string) string {
-	m := hmac.New(sha256.New, cs.csrfKey)
-	m.Write([]byte("csrf:" + bid))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	m := cs.csrfMACs.Get().(hash.Hash)
+	m.Reset()
+	m.Write([]byte("csrf:"))
+	m.Write([]byte(bid))
+	var sum [sha256.Size]byte
+	mac := m.Sum(sum[:0])
+	cs.csrfMACs.Put(m)
+	return base64.RawURLEncoding.EncodeToString(mac)
 }
 
 // CSRFToken is the form token of this browser.
