@@ -201,17 +201,18 @@ func (p *Provider) confidentialAPI(next apiHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serveAPI(w, r, next, true, opReads) })
 }
 
-// tokenAPI is api for the token endpoint, whose refresh grant op does not read: its request
-// keeps the credentials as sent (authenticate has checked them).
+// tokenAPI is api for the token endpoint, whose grants op does not read (the code grant
+// validates with the authenticated client, codeGrant.validate): its request keeps the
+// credentials as sent (authenticate has checked them).
 func (p *Provider) tokenAPI(next apiHandler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serveAPI(w, r, next, false, notRefresh) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serveAPI(w, r, next, false, opNever) })
 }
 
 // opReads: op reads the request after authentication (credentials in its form).
 func opReads(*http.Request) bool { return true }
 
-// notRefresh: op reads a token request unless it is a refresh grant (refreshGrant).
-func notRefresh(r *http.Request) bool { return r.PostForm.Get("grant_type") != GrantRefreshToken }
+// opNever: op does not read the request.
+func opNever(*http.Request) bool { return false }
 
 func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHandler, confidential bool, forOp func(*http.Request) bool) {
 	if r.Method == http.MethodOptions {
