@@ -260,11 +260,33 @@ func tryMellon(t *testing.T, bin, modules string, port int, key spKey, idpMD []b
 	return m, nil
 }
 
+// secondMellon starts another mellon for the bridge of s (its own key and port).
+func secondMellon(t *testing.T, s setup, extra string) *mellon {
+	t.Helper()
+	bin, modules := mellonBinaries(t)
+	key := newSPKey(t)
+	var err error
+	for range 3 {
+		var m *mellon
+		if m, err = tryMellon(t, bin, modules, rpharness.FreePort(t), key, get(t, s.b.Issuer+saml.PathMetadata), extra, nil); err == nil {
+			return m
+		}
+		if !errors.Is(err, rpharness.ErrPortTaken) {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal(err)
+	return nil
+}
+
 // register registers mellon's generated metadata at the bridge as the CLI does (ssobridge saml
 // register --metadata-url): the registry over the bridge's store, announcing the change.
-func register(t *testing.T, b *rpharness.Bridge, m *mellon, settings config.SAMLServiceProvider) []byte {
+func register(t *testing.T, b *rpharness.Bridge, m *mellon, settings config.SAMLServiceProvider, edit ...func([]byte) []byte) []byte {
 	t.Helper()
 	md := get(t, m.URL+"/mellon/metadata")
+	for _, e := range edit {
+		md = e(md)
+	}
 	reg, err := saml.NewRegistry(config.SAMLConfig{}, b.App.Store, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -385,4 +386,52 @@ func issuedAt(t *testing.T, br *browser) time.Time {
 	}
 	t.Fatalf("no AuthnRequest carried:\n%s", br.trail())
 	return time.Time{}
+}
+
+// withoutSOAP drops the SOAP single logout service from mellon's generated metadata (an
+// administrator who wants only the browser logout for it).
+func withoutSOAP(md []byte) []byte {
+	return regexp.MustCompile(`(?s)<SingleLogoutService\s+Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP"[^>]*/>`).ReplaceAll(md, nil)
+}
+
+// TestMellonSPInitiatedLogoutChain: two mellons in one bridge session, "a" (its generated
+// metadata, SOAP and HTTP-Redirect logout) and "b" (registered without its SOAP service: the
+// browser chain). A logout started at a (mellon's /mellon/logout) ends the bridge session,
+// takes the browser to b with a LogoutRequest and back, and ends with the bridge's
+// LogoutResponse to a, which returns to a's page; all three sessions are gone.
+func TestMellonSPInitiatedLogoutChain(t *testing.T) {
+	t.Parallel()
+	// Cookies do not tell ports apart: each mellon on 127.0.0.1 needs its own cookie name.
+	s := startMellon(t, "\tMellonVariable a\n", nil)
+	a := s.m
+	bm := secondMellon(t, s, "\tMellonVariable b\n")
+	register(t, s.b, a, config.SAMLServiceProvider{ID: "a", Name: "Members' area"})
+	register(t, s.b, bm, config.SAMLServiceProvider{ID: "b", Name: "Events"}, withoutSOAP)
+	br := newBrowser(t)
+	br.app(br.signIn(br.open(a.URL+"/secure/page"), s.b.Issuer, rpharness.StaffLogin, rpharness.StaffPassword), "sign-in at a")
+	n := len(br.visits)
+	br.app(br.open(bm.URL+"/secure/page"), "single sign-on at b")
+	if strings.Contains(strings.Join(br.visits[n:], "\n"), s.b.Issuer+saml.PathLogin) {
+		t.Fatalf("b asked for the password again")
+	}
+	n = len(br.visits)
+	p := br.open(a.URL + "/mellon/logout?" + url.Values{"ReturnTo": {a.URL + "/public/out"}}.Encode())
+	if v := br.app(p, "logout"); v.Path != "/out" {
+		t.Fatalf("logout ended at %q", v.Path)
+	}
+	trail := strings.Join(br.visits[n:], "\n")
+	for _, step := range []string{s.b.Issuer + saml.PathSLO + "?SAMLRequest=", bm.URL + "/mellon/logout?SAMLRequest=",
+		s.b.Issuer + saml.PathSLO + "?SAMLResponse=", a.URL + "/mellon/logout?SAMLResponse="} {
+		if !strings.Contains(trail, "GET "+step) {
+			t.Fatalf("no GET %s... in the logout:\n%s", step, trail)
+		}
+	}
+	if signedInAt(t, br, s.b) {
+		t.Errorf("the bridge session is still there")
+	}
+	for _, m := range []*mellon{a, bm} {
+		if p := br.open(m.URL + "/secure/page"); loginForm(p.Body) == nil {
+			t.Errorf("%s: mellon's session survived the logout: %d at %s", m.URL, p.Status, p.URL)
+		}
+	}
 }
