@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/cache"
 	"github.com/ssobridge/ssobridge/legacy/demo"
 	"github.com/ssobridge/ssobridge/legacy/imis"
 	"github.com/ssobridge/ssobridge/legacy/password"
@@ -629,36 +630,36 @@ func TestDiagnose(t *testing.T) {
 	}
 }
 
+// BenchmarkAuthenticate signs in on the demo directory (the load run's AMS): "cached" is the
+// bridge's path (the profile cache in front: the member query every time, roles from the
+// cache), the others the directory alone.
 func BenchmarkAuthenticate(b *testing.B) {
 	d, _ := openDemo(b)
-	b.Run("ok", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := d.Authenticate(ctx, "alice", "alice-demo-1"); err != nil {
-				b.Fatal(err)
+	for _, bc := range []struct {
+		name  string
+		auth  func(ctx context.Context, login, pw string) (*legacy.Member, error)
+		login string
+		pw    string
+		fails bool
+	}{
+		{"ok", d.Authenticate, "alice", "alice-demo-1", false},
+		{"ok-without-roles", d.AuthenticateWithoutRoles, "alice", "alice-demo-1", false},
+		{"cached", cache.New(d, cache.Options{TTL: time.Hour}).Authenticate, "alice", "alice-demo-1", false},
+		{"wrong-password", d.Authenticate, "alice", "nope", true},
+		{"unknown-login", d.Authenticate, "nobody", "nope", true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := startCPU()
+			for b.Loop() {
+				_, err := bc.auth(ctx, bc.login, bc.pw)
+				if bc.fails != (err != nil) || bc.fails && !errors.Is(err, legacy.ErrBadCredentials) {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
-	b.Run("ok-without-roles", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := d.AuthenticateWithoutRoles(ctx, "alice", "alice-demo-1"); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("wrong-password", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := d.Authenticate(ctx, "alice", "nope"); !errors.Is(err, legacy.ErrBadCredentials) {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("unknown-login", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := d.Authenticate(ctx, "nobody", "nope"); !errors.Is(err, legacy.ErrBadCredentials) {
-				b.Fatal(err)
-			}
-		}
-	})
+			cpu.report(b)
+		})
+	}
 }
 
 // FuzzAuthenticate: whatever the input, Authenticate answers with a member or a typed
