@@ -12,6 +12,10 @@ var schema = []string{
 	ApplicationId uniqueidentifier NOT NULL COLLATE NOCASE PRIMARY KEY,
 	Description nvarchar(256) NULL
 )`,
+	// ASP.NET's aspnet_Applications_Index: LoweredApplicationName is unique and the clustered
+	// index (aspnet_Applications.sql). Without it the sign-in query scans aspnet_Users instead of
+	// seeking the application and then (ApplicationId, LoweredUserName).
+	`CREATE UNIQUE INDEX IF NOT EXISTS aspnet_Applications_Index ON aspnet_Applications (LoweredApplicationName)`,
 	`CREATE TABLE IF NOT EXISTS aspnet_Users (
 	ApplicationId uniqueidentifier NOT NULL COLLATE NOCASE,
 	UserId uniqueidentifier NOT NULL COLLATE NOCASE PRIMARY KEY,
@@ -239,6 +243,9 @@ var schema = []string{
 	SystemEntityKey uniqueidentifier NULL COLLATE NOCASE,
 	MarkedForDeleteOn datetime NULL
 )`,
+	// iMIS's index for reading a setting by name (CreateIndexes.sql:12954): the roles query's
+	// CM.MemberGroupKey and app_clock's System.Database.TimeZoneOffset seek it.
+	`CREATE INDEX IF NOT EXISTS IX_SystemConfig_ParameterName_OrganizationKey_SystemConfigKey ON SystemConfig (ParameterName, OrganizationKey, SystemConfigKey)`,
 }
 
 // tables lists the demo tables, children first (for emptying before a reseed).

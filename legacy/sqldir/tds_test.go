@@ -123,6 +123,7 @@ var tdsSchema = []string{
 	PRIMARY KEY ([UserKey], [RoleKey]))`,
 	// The indexes of iMIS (CreateIndexes.sql) and of the stock aspnet schema that the preset's
 	// lookups rely on.
+	`CREATE UNIQUE INDEX aspnet_Applications_Index ON dbo.aspnet_Applications (LoweredApplicationName)`,
 	`CREATE UNIQUE INDEX aspnet_Users_Index ON dbo.aspnet_Users (ApplicationId, LoweredUserName)`,
 	`CREATE INDEX IX_UserMain_ProviderKey ON dbo.UserMain (ProviderKey)`,
 	`CREATE INDEX IX_UserMain_UserId ON dbo.UserMain (UserId)`,
@@ -184,6 +185,7 @@ var tdsSchema = []string{
 	[CreatedOn] datetime NOT NULL,
 	[UpdatedOn] datetime NOT NULL,
 	[OrganizationKey] uniqueidentifier NOT NULL)`,
+	`CREATE INDEX IX_SystemConfig_ParameterName_OrganizationKey_SystemConfigKey ON dbo.SystemConfig (ParameterName, OrganizationKey, SystemConfigKey)`,
 }
 
 // The fixture's clock and zone: iMIS stores wall-clock times of the AMS's zone.
