@@ -103,13 +103,25 @@ func zoneOffset(t time.Time, loc *time.Location) int {
 	return off / 60
 }
 
-// appLocation is the application clock as a fixed zone: application-time columns are read in it.
+// appClockZone is the zone of an application clock offset.
+type appClockZone struct {
+	off int
+	loc *time.Location
+}
+
+// appLocation is the application clock as a fixed zone: application-time columns are read in
+// it. The zone is made once per offset, not on every query.
 func (d *Directory) appLocation(ctx context.Context) (*time.Location, error) {
 	off, err := d.appOffset(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return appZone(off), nil
+	if z := d.zone.Load(); z != nil && z.off == off {
+		return z.loc, nil
+	}
+	z := &appClockZone{off: off, loc: appZone(off)}
+	d.zone.Store(z)
+	return z.loc, nil
 }
 
 // appNow is now in application time.

@@ -47,6 +47,11 @@ type Directory struct {
 	now      func() time.Time
 	standing func(m *legacy.Member, now time.Time) legacy.Membership
 	observer legacy.QueryObserver // nil: none
+	// colsets holds, per configured query, the columns of its last result (columnsFor); the
+	// map is filled in New and only read after.
+	colsets map[string]*atomic.Pointer[columns]
+	// zone is the application clock's zone for the offset it was made for (appLocation).
+	zone atomic.Pointer[appClockZone]
 	// stmts holds the configured queries prepared once (the SQLite driver only: it parses a
 	// query's text on every unprepared run, which cost more than running it; SQL Server caches
 	// plans itself and go-mssqldb prepares nothing).
@@ -143,6 +148,10 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 	}
 	if c.Driver == DriverSQLite {
 		d.stmts = &stmtCache{db: db, m: map[string]*sql.Stmt{}}
+	}
+	d.colsets = make(map[string]*atomic.Pointer[columns], len(d.queries))
+	for name := range d.queries {
+		d.colsets[name] = new(atomic.Pointer[columns])
 	}
 	d.textKeys = d.preset != nil && slices.Contains(d.preset.TextKeys, c.MemberKey)
 	for _, l := range c.RefusedLogins {
@@ -704,9 +713,54 @@ func (d *Directory) Ping(ctx context.Context) error {
 
 // resultSet is a fully read, small query result.
 type resultSet struct {
+	*columns
+	rows [][]any
+}
+
+// columns describes a query result's columns. It is shared, read-only, by every result of
+// the query whose column names are the same (columnsFor), so that a sign-in does not index
+// its forty-odd columns again each time.
+type columns struct {
 	names []string
-	cols  map[string]int // lower-cased column name → index
-	rows  [][]any
+	cols  map[string]int // lower-cased column name → index (the first of duplicates)
+	// updated are the change-time columns (updated_at and updated_at_*), in order.
+	updated []updatedColumn
+}
+
+// updatedColumn is a change-time column: its index, name as returned, and clock.
+type updatedColumn struct {
+	i    int
+	name string
+	utc  bool // the name ends in _utc: the column holds UTC (else the application clock)
+}
+
+func newColumns(names []string) *columns {
+	c := &columns{names: names, cols: make(map[string]int, len(names))}
+	for i, n := range names {
+		l := strings.ToLower(n)
+		if _, dup := c.cols[l]; !dup {
+			c.cols[l] = i
+		}
+		if l == colUpdatedAt || strings.HasPrefix(l, colUpdatedAt+"_") {
+			c.updated = append(c.updated, updatedColumn{i: i, name: n, utc: strings.HasSuffix(l, utcSuffix)})
+		}
+	}
+	return c
+}
+
+// columnsFor returns the columns of a result of the named query: the ones of its last result
+// when the names are the same, else newly indexed ones (kept for the next result).
+func (d *Directory) columnsFor(query string, names []string) *columns {
+	slot := d.colsets[query]
+	if slot == nil {
+		return newColumns(names)
+	}
+	if c := slot.Load(); c != nil && slices.Equal(c.names, names) {
+		return c
+	}
+	c := newColumns(slices.Clone(names))
+	slot.Store(c)
+	return c
 }
 
 // run executes a named query with the query timeout and reads at most maxRows rows.
@@ -750,15 +804,10 @@ func (d *Directory) runQuery(ctx context.Context, name string, maxRows int, args
 	if err != nil {
 		return nil, legacy.Unavailable(name, err)
 	}
-	rs := &resultSet{names: names, cols: make(map[string]int, len(names))}
-	for i, n := range names {
-		if _, dup := rs.cols[strings.ToLower(n)]; !dup {
-			rs.cols[strings.ToLower(n)] = i
-		}
-	}
+	rs := &resultSet{columns: d.columnsFor(name, names)}
+	ptrs := make([]any, len(names))
 	for len(rs.rows) < maxRows && rows.Next() {
 		vals := make([]any, len(names))
-		ptrs := make([]any, len(names))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}

@@ -2,6 +2,7 @@ package sqldir
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -82,7 +83,9 @@ const (
 var (
 	requiredColumns = []string{colKey, colLogin, colDisabled, colApproved, colLockedOut, colDeleted}
 	hashColumns     = []string{colPassword, colSalt, colFormat}
-	optionalColumns = []string{colEffective, colExpiration, colPasswordChange, colMemberID, colEmail,
+	// requiredHashColumns must be in member_by_login.
+	requiredHashColumns = slices.Concat(requiredColumns, hashColumns)
+	optionalColumns     = []string{colEffective, colExpiration, colPasswordChange, colMemberID, colEmail,
 		colGivenName, colFamilyName, colFullName, colCompany, colMemberType, colStatus, colPicture,
 		colJoinDate, colPaidThrough, colUpdatedAt, colMemberRecord, colMemberStatus, colStaff, colAMSUserID, colProviderKey, colContactKey}
 )
@@ -125,7 +128,7 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.
 	need := requiredColumns
 	if withHash {
 		query = QueryMemberByLogin
-		need = append(append([]string(nil), requiredColumns...), hashColumns...)
+		need = requiredHashColumns
 	}
 	for _, c := range need {
 		if _, ok := rs.cols[c]; !ok {
@@ -211,19 +214,17 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.
 	if m.FullName == "" {
 		m.FullName = strings.TrimSpace(m.GivenName + " " + m.FamilyName)
 	}
-	for i, name := range rs.names {
-		if n := strings.ToLower(name); n == colUpdatedAt || strings.HasPrefix(n, colUpdatedAt+"_") {
-			loc := app
-			if strings.HasSuffix(n, utcSuffix) {
-				loc = time.UTC
-			}
-			t, err := asTime(row[i], loc)
-			if err != nil && firstErr == nil {
-				firstErr = fmt.Errorf("column %s: %v", name, err)
-			}
-			if t.After(m.UpdatedAt) {
-				m.UpdatedAt = t
-			}
+	for _, u := range rs.updated {
+		loc := app
+		if u.utc {
+			loc = time.UTC
+		}
+		t, err := asTime(row[u.i], loc)
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("column %s: %v", u.name, err)
+		}
+		if t.After(m.UpdatedAt) {
+			m.UpdatedAt = t
 		}
 	}
 	for _, c := range d.cfg.ExtraColumns {
