@@ -41,6 +41,9 @@ func (d imisDialect) t(s string) string {
 	if !d.sqlite {
 		return s
 	}
+	for _, c := range imisDatetimeColumns {
+		s = strings.ReplaceAll(s, "\t"+c+" AS ", "\t+"+c+" AS ")
+	}
 	r := strings.NewReplacer("dbo.", "", " WITH (NOLOCK)", "", "N'", "'",
 		"TRY_CONVERT(uniqueidentifier, sc.ParameterValue)", "sc.ParameterValue",
 		"TRY_CONVERT(uniqueidentifier, um.ProviderKey)", "um.ProviderKey",
@@ -52,6 +55,14 @@ func (d imisDialect) t(s string) string {
 	}
 	return s
 }
+
+// imisDatetimeColumns are the datetime columns imisMemberColumns selects. On SQLite they are
+// selected as +column (SQLite's no-op unary plus): an expression has no declared type, so the
+// driver (modernc.org/sqlite) hands their text to sqldir as it is, which reads it in the
+// application clock's zone anyway, instead of first parsing it into a time.Time by trying one
+// layout after another (four time.Parse calls per column and row, three of them failing).
+var imisDatetimeColumns = []string{"n.JOIN_DATE", "n.PAID_THRU", "um.EffectiveDate", "um.ExpirationDate",
+	"m.LastPasswordChangedDate", "um.UpdatedOn", "cm.UpdatedOn", "n.LAST_UPDATED", "m.LastLockoutDate"}
 
 // toUTC converts an application-time expression to UTC; @p4 is the offset in minutes.
 func (d imisDialect) toUTC(expr string) string {

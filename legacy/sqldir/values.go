@@ -214,6 +214,9 @@ func asTime(v any, loc *time.Location) (time.Time, error) {
 }
 
 func parseTextTime(s string, loc *time.Location) (time.Time, error) {
+	if t, ok := parseWallClock(s, loc); ok {
+		return t, nil
+	}
 	for _, layout := range textTimeLayouts {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return t, nil
@@ -225,6 +228,67 @@ func parseTextTime(s string, loc *time.Location) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a datetime", s)
+}
+
+// parseWallClock reads "2006-01-02 15:04:05" with an optional fraction of 1 to 9 digits (how
+// the demo and sqldir write datetimes: sqliteTimeLayout) as wall clock in loc, as
+// time.ParseInLocation with textTimeLayouts[0] does, without its cost. false: s has another
+// form or a field out of range; the caller then tries the layouts.
+func parseWallClock(s string, loc *time.Location) (time.Time, bool) {
+	if len(s) != 19 && (len(s) < 21 || len(s) > 29 || s[19] != '.') {
+		return time.Time{}, false
+	}
+	if s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(s string) (int, bool) {
+		n := 0
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := num(s[0:4])
+	month, ok2 := num(s[5:7])
+	day, ok3 := num(s[8:10])
+	hour, ok4 := num(s[11:13])
+	minute, ok5 := num(s[14:16])
+	sec, ok6 := num(s[17:19])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 ||
+		month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if len(s) > 19 {
+		frac, ok := num(s[20:])
+		if !ok {
+			return time.Time{}, false
+		}
+		nsec = frac
+		for i := len(s) - 20; i < 9; i++ {
+			nsec *= 10
+		}
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc), true
+}
+
+// daysIn is the number of days of month m in year.
+func daysIn(m time.Month, year int) int {
+	switch m {
+	case time.February:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case time.April, time.June, time.September, time.November:
+		return 30
+	}
+	return 31
 }
 
 func wallClock(t time.Time, loc *time.Location) time.Time {

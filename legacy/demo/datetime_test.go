@@ -1,0 +1,56 @@
+package demo_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/legacy/demo"
+	"github.com/ssobridge/ssobridge/legacy/imis"
+	"github.com/ssobridge/ssobridge/legacy/sqldir"
+)
+
+// TestMemberQueriesHandDatetimesAsText: the demo preset selects datetime columns as
+// expressions, so the SQLite driver hands them over as text (sqldir reads it in the right
+// clock) and does not parse each one into a time.Time first, trying layout after layout.
+func TestMemberQueriesHandDatetimesAsText(t *testing.T) {
+	db, err := demo.Open(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	queries := imis.PresetIMISSQLite()
+	rows, err := db.QueryContext(ctx, queries[sqldir.QueryMemberByLogin], "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rows.Next() {
+		t.Fatal("alice not found")
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		t.Fatal(err)
+	}
+	dates := 0
+	for i, v := range vals {
+		switch v.(type) {
+		case time.Time:
+			t.Errorf("column %s is a time.Time: the driver parsed it", cols[i])
+		case string:
+			if _, err := time.Parse("2006-01-02 15:04:05.000", v.(string)); err == nil {
+				dates++
+			}
+		}
+	}
+	if dates < 8 {
+		t.Errorf("%d datetime columns as text, want the 8 or more alice has", dates)
+	}
+}
