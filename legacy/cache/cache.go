@@ -62,10 +62,10 @@ type Directory struct {
 	fetchTimeout time.Duration
 	now          func() time.Time
 
-	byKey   *lru[*legacy.Member]
-	byLogin *lru[string] // normalised login → key
-	byID    *lru[string] // member id → key
-	grants  *lru[[]legacy.Grant]
+	byKey     *lru[*legacy.Member]
+	byLogin   *lru[string] // normalised login → key
+	byID      *lru[string] // member id → key
+	grantsIdx *lru[[]legacy.Grant]
 
 	members flight[*legacy.Member]
 	roleSF  flight[[]legacy.Grant]
@@ -92,7 +92,7 @@ func New(next legacy.Directory, opts Options) *Directory {
 	return &Directory{
 		next: next, ttl: opts.TTL, fetchTimeout: opts.FetchTimeout, now: opts.Now,
 		byKey: newLRU[*legacy.Member](opts.Size), byLogin: newLRU[string](opts.Size),
-		byID: newLRU[string](opts.Size), grants: newLRU[[]legacy.Grant](opts.Size),
+		byID: newLRU[string](opts.Size), grantsIdx: newLRU[[]legacy.Grant](opts.Size),
 	}
 }
 
@@ -119,12 +119,14 @@ func (c *Directory) Authenticate(ctx context.Context, login, password string) (*
 		if err != nil {
 			return nil, err
 		}
-		g, err := c.Grants(ctx, m.Key)
+		g, until, err := c.grants(ctx, m.Key)
 		if err != nil {
 			return nil, err
 		}
 		m.SetGrants(g)
-		c.putMember(m)
+		// Cached until the roles expire, not for a new TTL: roles from the cache keep their age,
+		// else a member signing in more often than the TTL would keep them forever.
+		c.putMemberUntil(m, until)
 		return m, nil
 	}
 	m, err := c.next.Authenticate(ctx, login, password)
@@ -213,10 +215,16 @@ func (c *Directory) Roles(ctx context.Context, key string) ([]string, error) {
 // Grants returns the cached grants (roles with their sources) or asks the wrapped directory
 // (its Grants when it has them, else its Roles, with no source).
 func (c *Directory) Grants(ctx context.Context, key string) ([]legacy.Grant, error) {
+	g, _, err := c.grants(ctx, key)
+	return g, err
+}
+
+// grants is Grants, also returning when the grants expire from the cache.
+func (c *Directory) grants(ctx context.Context, key string) ([]legacy.Grant, time.Time, error) {
 	k := normKey(key)
-	if g, ok := c.grants.get(k, c.now()); ok {
+	if g, until, ok := c.grantsIdx.getUntil(k, c.now()); ok {
 		c.hits.Add(1)
-		return slices.Clone(g), nil
+		return slices.Clone(g), until, nil
 	}
 	c.misses.Add(1)
 	g, err := c.roleSF.do(ctx, k, c.fetchTimeout, func(ctx context.Context) ([]legacy.Grant, error) {
@@ -238,13 +246,14 @@ func (c *Directory) Grants(ctx context.Context, key string) ([]legacy.Grant, err
 		if g == nil {
 			g = []legacy.Grant{}
 		}
-		c.grants.put(k, slices.Clone(g), c.now().Add(c.ttl))
+		c.grantsIdx.put(k, slices.Clone(g), c.now().Add(c.ttl))
 		return g, nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	return slices.Clone(g), nil
+	// Fetched now (or by a concurrent caller moments ago): fresh for a whole TTL.
+	return slices.Clone(g), c.now().Add(c.ttl), nil
 }
 
 // ChangedSince always asks the wrapped directory. The members it returns (with their roles)
@@ -279,7 +288,7 @@ func (c *Directory) Ping(ctx context.Context) error { return c.next.Ping(ctx) }
 func (c *Directory) Invalidate(key string) {
 	k := normKey(key)
 	c.byKey.remove(k)
-	c.grants.remove(k)
+	c.grantsIdx.remove(k)
 }
 
 // Purge empties the cache.
@@ -287,17 +296,19 @@ func (c *Directory) Purge() {
 	c.byKey.purge()
 	c.byLogin.purge()
 	c.byID.purge()
-	c.grants.purge()
+	c.grantsIdx.purge()
 }
 
 // putMember stores a copy of m, with its roles and grants, under its key, login and member
 // id; its grants also answer Roles and Grants. A member without roles (Roles nil: a wrapped
 // directory that breaks the contract) is not cached.
-func (c *Directory) putMember(m *legacy.Member) {
+func (c *Directory) putMember(m *legacy.Member) { c.putMemberUntil(m, c.now().Add(c.ttl)) }
+
+// putMemberUntil caches m (with its roles) until exp.
+func (c *Directory) putMemberUntil(m *legacy.Member, exp time.Time) {
 	if m == nil || m.Key == "" || m.Roles == nil {
 		return
 	}
-	exp := c.now().Add(c.ttl)
 	cp := clone(m)
 	k := normKey(m.Key)
 	c.byKey.put(k, cp, exp)
@@ -308,7 +319,7 @@ func (c *Directory) putMember(m *legacy.Member) {
 			g = append(g, legacy.Grant{Role: r})
 		}
 	}
-	c.grants.put(k, g, exp)
+	c.grantsIdx.put(k, g, exp)
 	if m.Login != "" {
 		c.byLogin.put(normLogin(m.Login), k, exp)
 	}
@@ -350,22 +361,28 @@ func newLRU[V any](size int) *lru[V] {
 	return &lru[V]{size: size, ll: list.New(), m: make(map[string]*list.Element)}
 }
 
-func (l *lru[V]) get(key string, now time.Time) (V, bool) {
+// getUntil is get, also returning when the entry expires.
+func (l *lru[V]) getUntil(key string, now time.Time) (V, time.Time, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var zero V
 	e, ok := l.m[key]
 	if !ok {
-		return zero, false
+		return zero, time.Time{}, false
 	}
 	ent := e.Value.(*lruEntry[V])
 	if !now.Before(ent.expires) {
 		l.ll.Remove(e)
 		delete(l.m, key)
-		return zero, false
+		return zero, time.Time{}, false
 	}
 	l.ll.MoveToFront(e)
-	return ent.val, true
+	return ent.val, ent.expires, true
+}
+
+func (l *lru[V]) get(key string, now time.Time) (V, bool) {
+	v, _, ok := l.getUntil(key, now)
+	return v, ok
 }
 
 func (l *lru[V]) put(key string, v V, expires time.Time) {

@@ -264,6 +264,36 @@ func TestAuthenticateAlwaysAsksAndSkipsCachedRoles(t *testing.T) {
 	}
 }
 
+// TestSignInsDoNotExtendCachedRoles: roles read from the cache at a sign-in keep the age they
+// have. A member who signs in more often than the TTL used to keep the roles of the first
+// sign-in forever (each sign-in put them back with a new TTL, in the role and member
+// indexes): a role taken away in the AMS was never seen.
+func TestSignInsDoNotExtendCachedRoles(t *testing.T) {
+	f, c, clk := setup(t) // TTL 1m
+	if m, err := c.Authenticate(ctx, "alice", "pw"); err != nil || len(m.Roles) != 1 {
+		t.Fatalf("Authenticate = %+v, %v", m, err)
+	}
+	f.mu.Lock()
+	f.roles["K1"] = []string{} // the role is taken away in the AMS
+	f.mu.Unlock()
+	for range 5 { // sign-ins every 20 s, for 100 s
+		clk.add(20 * time.Second)
+		m, err := c.Authenticate(ctx, "alice", "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if clk.t.Sub(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)) >= time.Minute && len(m.Roles) != 0 {
+			t.Fatalf("after %v the sign-in still carries the roles of the first: %v", clk.t.Sub(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)), m.Roles)
+		}
+		if mk, _ := c.MemberByKey(ctx, "K1"); len(mk.Roles) != len(m.Roles) {
+			t.Fatalf("cached member's roles %v, the sign-in's %v", mk.Roles, m.Roles)
+		}
+	}
+	if f.n("roles") != 2 {
+		t.Fatalf("roles queries = %d, want 2 (the first sign-in, then once the roles expired)", f.n("roles"))
+	}
+}
+
 func TestAuthenticateWithoutRolelessDirectory(t *testing.T) {
 	f := newFake()
 	c := New(plain{f}, Options{})
