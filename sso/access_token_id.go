@@ -105,11 +105,15 @@ func splitList(s string) []string {
 	return strings.Split(s, " ")
 }
 
-// Refresh tokens name their family and generation: "<family>.<generation>.<secret>". The first
-// token of a family has a random secret; each rotation derives the next token from the presented
-// one (successor in storage.go), so that a rotated token can be recognised as the family's own
-// (reuse) without storing any but the current token's hash. Tokens issued before families were
-// stored have no dots (LegacyRefreshToken finds their family, at generation 0).
+// Refresh tokens name their family and generation: "<family>.<generation>.<secret>". The token
+// of each generation is derived from the family id and the generation under the rotation key:
+// its secret is "d." and the base64url HMAC of them (derivedToken in storage.go), so a rotated
+// token of any age is recognised as the family's own (reuse) with one HMAC, without storing any
+// but the current token's hash. Families started before that have a random generation-0 secret
+// and derive each generation's token from the one before it (successor in storage.go, "chain"
+// families): they keep rotating that way until they end, and recognising one of their rotated
+// tokens walks the chain up to the current one. Tokens issued before families were stored have
+// no dots (LegacyRefreshToken finds their family, at generation 0).
 
 // parseRefreshToken splits a refresh token; ok is false for a legacy token.
 func parseRefreshToken(token string) (family string, gen int64, ok bool) {
@@ -127,6 +131,3 @@ func parseRefreshToken(token string) (family string, gen int64, ok bool) {
 	}
 	return family, n, true
 }
-
-// newRefreshToken is the first token of a family.
-func newRefreshToken(family string) string { return family + ".0." + RandomToken() }

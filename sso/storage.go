@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"strconv"
 	"strings"
@@ -464,7 +465,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		newToken string
 	)
 	if rr, ok := req.(*refreshRequest); ok && current != "" {
-		newToken = s.successor(current, rr.rt.FamilyID, rr.gen+1)
+		newToken = s.nextToken(current, rr.rt.FamilyID, rr.gen+1)
 		old := rr.hash
 		if current != rr.token || old == "" {
 			old = HashToken(current)
@@ -485,7 +486,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		if cfg != nil && cfg.Public {
 			life = s.life.RefreshPublic
 		}
-		newToken = newRefreshToken(g.familyID)
+		newToken = s.derivedToken(g.familyID, 0)
 		in.ConsumeCodeHash = g.codeHash
 		in.Family = s.newFamily(g, HashToken(newToken), now, now.Add(life))
 	}
@@ -531,9 +532,56 @@ func PublicSID(key []byte, sessionID string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// successor derives the token of generation gen of family from the one before it: a concurrent
-// retry inside the grace window computes the same value, and a rotated token presented again can
-// be recognised as the family's own (familyToken), without storing plaintext or old hashes.
+// derivedPrefix starts the secret of a token derived from its family and generation.
+const derivedPrefix = "d."
+
+// derivedToken is the refresh token of generation gen of a family started with derived tokens:
+// the HMAC, under the rotation key, of the family id and the generation. Nobody without the key
+// can make one; the provider makes any generation's at once, so a rotated token of the family is
+// recognised however old it is (familyToken), and a concurrent retry inside the grace window
+// gets the same successor. The family id is random (256 bits, or the sign-in request's time
+// ordered id with 256 random bits) and never reused, so no two families share a token.
+func (s *storage) derivedToken(family string, gen int64) string {
+	const label = "rt-gen:"
+	enc := base64.RawURLEncoding
+	// One buffer: the MAC's input, "rt-gen:<family>.<gen>", then the token after the label.
+	b := make([]byte, 0, len(label)+len(family)+21+len(derivedPrefix)+enc.EncodedLen(sha256.Size))
+	b = append(b, label...)
+	b = append(b, family...)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, gen, 10)
+	pool := s.macs().rotateMAC
+	m := pool.p.Get().(hash.Hash)
+	m.Reset()
+	_, _ = m.Write(b)
+	var sum [sha256.Size]byte
+	mac := m.Sum(sum[:0])
+	pool.p.Put(m)
+	b = append(b, '.')
+	b = append(b, derivedPrefix...)
+	return string(enc.AppendEncode(b, mac)[len(label):])
+}
+
+// isDerived reports whether a well-formed refresh token has a derived token's shape.
+func isDerived(token string) bool {
+	_, rest, _ := strings.Cut(token, ".")
+	_, secret, _ := strings.Cut(rest, ".")
+	return strings.HasPrefix(secret, derivedPrefix)
+}
+
+// nextToken is the token of generation gen of family after current: derived for a family
+// started with derived tokens, else (a chain family, started before them, or a legacy token's)
+// the successor of current, so the family's older tokens stay recognisable.
+func (s *storage) nextToken(current, family string, gen int64) string {
+	if isDerived(current) {
+		return s.derivedToken(family, gen)
+	}
+	return s.successor(current, family, gen)
+}
+
+// successor derives the token of generation gen of a chain family from the one before it: a
+// concurrent retry inside the grace window computes the same value, and a rotated token
+// presented again can be recognised as the family's own by walking the chain (familyToken).
 func (s *storage) successor(current, family string, gen int64) string {
 	var sum [sha256.Size]byte
 	mac := s.macs().rotateMAC.sum(sum[:0], current)
@@ -546,8 +594,9 @@ func (s *storage) successor(current, family string, gen int64) string {
 	return string(enc.AppendEncode(b, mac))
 }
 
-// maxReuseSteps bounds how many generations back a presented token is followed to recognise it
-// as a rotated token of its family; an older one is treated as unknown.
+// maxReuseSteps bounds how many generations back a presented token of a chain family is
+// followed to recognise it as a rotated token of its family; an older one is treated as unknown.
+// Families with derived tokens need no walk.
 const maxReuseSteps = 4096
 
 // Results of familyToken.
@@ -559,6 +608,12 @@ const (
 
 // familyToken finds the family of a presented refresh token and tells what the token is to it;
 // hash is the token's HashToken (computed once here: the rotation's compare-and-set uses it too).
+//
+// A token of an older generation than the family's costs one HMAC (or two and a SHA-256) when
+// the family has derived tokens, whatever it claims: a derived-shaped token is compared with
+// the derived token of its generation; any other is a chain token, which a family with derived
+// tokens never had (its current hash is its derived token's). Only a chain family walks from
+// the presented generation to its current one (maxReuseSteps at most).
 func (s *storage) familyToken(ctx context.Context, token string, cached bool) (rt *RefreshToken, gen int64, kind int, hash string, err error) {
 	if len(token) > 1024 {
 		return nil, 0, tokenUnknown, "", ErrNotFound
@@ -582,15 +637,25 @@ func (s *storage) familyToken(ctx context.Context, token string, cached bool) (r
 		return nil, 0, tokenUnknown, hash, err
 	}
 	switch {
-	case rt.Hash == "" || gen > rt.Generation || rt.Generation-gen > maxReuseSteps:
+	case rt.Hash == "" || gen > rt.Generation:
 		return rt, gen, tokenUnknown, hash, nil
 	case rt.Revoked && gen < rt.Generation:
-		// Nothing left to revoke: spare the walk back (it is what a replaying attacker pays for).
+		// Nothing left to revoke: spare the check (it is what a replaying attacker pays for).
 		return rt, gen, tokenUnknown, hash, nil
 	case gen == rt.Generation:
 		if hmac.Equal([]byte(hash), []byte(rt.Hash)) {
 			return rt, gen, tokenCurrent, hash, nil
 		}
+		return rt, gen, tokenUnknown, hash, nil
+	case isDerived(token):
+		if hmac.Equal([]byte(token), []byte(s.derivedToken(rt.FamilyID, gen))) {
+			return rt, gen, tokenRotated, hash, nil
+		}
+		return rt, gen, tokenUnknown, hash, nil
+	case equalHashes(HashToken(s.derivedToken(rt.FamilyID, rt.Generation)), rt.Hash):
+		// A chain-shaped token of a family with derived tokens: made up.
+		return rt, gen, tokenUnknown, hash, nil
+	case rt.Generation-gen > maxReuseSteps:
 		return rt, gen, tokenUnknown, hash, nil
 	}
 	t := token
