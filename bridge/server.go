@@ -308,7 +308,8 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 
 	// The web side: each part built once from its dependencies, then mounted on one router.
 	flow := &authflow.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Store: d.Store, Directory: d.Directory,
-		Subjects: subjects, Access: decide, Throttle: s.throttle, Audit: auditLog, Scopes: pol.DescribeScopes,
+		Subjects: subjects, Access: decide, Throttle: s.throttle, DeviceGuesses: newDeviceGuesses(cfg, d, secrets[secretThrottle]),
+		Audit: auditLog, Scopes: pol.DescribeScopes,
 		SignIn: signIn, Provision: s.shadow.Provision, EndSession: logouts.EndSession, LimitAnonymous: limit.Wrap,
 		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(ams.exchanger, ams.website),
 		Upstreams: webupstream.Buttons(ups), Logger: log, Now: now}

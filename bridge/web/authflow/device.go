@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -13,7 +14,8 @@ import (
 )
 
 // The member's part of the device authorization grant (RFC 8628): /device takes the user code
-// (with CSRF; wrong codes are throttled per client IP like failed sign-ins), then the normal
+// (with CSRF; wrong codes are throttled per client IP like failed sign-ins, and for the whole
+// service by DeviceGuesses), then the normal
 // login, consent and access rules run on an internal auth request (sso.Provider.DeviceLogin)
 // that comes back to /device/done, which approves or denies the device.
 
@@ -30,6 +32,10 @@ type deviceDoneData struct {
 
 // deviceThrottleKey counts wrong user codes per client IP in the login throttle.
 func deviceThrottleKey(ip string) string { return "\x00device:" + ip }
+
+// deviceGuessesKey is the one counter (as login and as address) of Handler.DeviceGuesses: wrong
+// user codes from every address.
+const deviceGuessesKey = "\x00device:all"
 
 func (h *Handler) showDevice(c echo.Context, status int, code, msg string) error {
 	csrf, err := h.Cookies.CSRFToken(c)
@@ -75,6 +81,33 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 		return h.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(
 			"Too many wrong codes. For your security, please wait %s and try again.", humanDuration(retryAfter)))
 	}
+	// Then the whole service's budget of wrong codes (a guesser spread over many addresses).
+	if h.DeviceGuesses != nil {
+		delay, retryAfter, err := h.DeviceGuesses.Check(ctx, deviceGuessesKey, deviceGuessesKey)
+		if err != nil {
+			_ = h.Throttle.Release(ctx, key, ip)
+			h.Logger.ErrorContext(ctx, "device code throttle unavailable", "err", err)
+			return web.Unavailable(c, false, h.Pages) // fail closed
+		}
+		if retryAfter > 0 {
+			_ = h.Throttle.Release(ctx, key, ip) // not this address's wrong code
+			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "device.throttled", IP: ip, Detail: "all addresses"})
+			c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
+			return h.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(
+				"Too many wrong codes have been entered on this service in the last minute, so code entry is paused for everyone for a moment. For your security, please wait %s and try again.",
+				humanDuration(retryAfter)))
+		}
+		if delay > 0 {
+			// Past half the budget every entry is slowed a little, everyone's alike.
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				_ = h.Throttle.Release(ctx, key, ip)
+				_ = h.DeviceGuesses.Release(ctx, deviceGuessesKey, deviceGuessesKey)
+				return ctx.Err()
+			}
+		}
+	}
 	d, loginURL, err := h.Provider.DeviceLogin(ctx, typed)
 	if errors.Is(err, sso.ErrNotFound) {
 		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "device.code_failure", IP: ip, Detail: "unknown or expired user code"})
@@ -82,9 +115,17 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 	}
 	if err != nil {
 		_ = h.Throttle.Release(ctx, key, ip) // one not taken back stays counted: the safe side
+		if h.DeviceGuesses != nil {
+			_ = h.DeviceGuesses.Release(ctx, deviceGuessesKey, deviceGuessesKey)
+		}
 		return err
 	}
 	_ = h.Throttle.Succeed(ctx, key, ip)
+	if h.DeviceGuesses != nil {
+		// A right code takes back its own reservation only: Succeed would clear the count of
+		// everyone's wrong codes, which anyone with a device code of their own could then do.
+		_ = h.DeviceGuesses.Release(ctx, deviceGuessesKey, deviceGuessesKey)
+	}
 	if loginURL == "" {
 		return h.Pages.Error(c, http.StatusBadRequest, "This code was already used",
 			"The device sign-in with this code has already been approved or denied.",

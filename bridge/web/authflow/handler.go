@@ -126,7 +126,10 @@ type Handler struct {
 	// Access decides whether a member may use a client now.
 	Access   access.Decider
 	Throttle *throttle.Throttle
-	Audit    *audit.Log
+	// DeviceGuesses bounds wrong device user codes for the whole service (nil: per address
+	// only, through Throttle).
+	DeviceGuesses *throttle.Throttle
+	Audit         *audit.Log
 	// Scopes describes scopes for the consent page.
 	Scopes func(clientID string, scopes []string) []policy.ScopeDescription
 	// SignIn checks typed logins and passwords (throttle, AMS, failure records).

@@ -1,0 +1,105 @@
+package bridge_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+)
+
+// TestDeviceCodeGuessesBoundGlobally: wrong user codes are bounded for the whole service, not
+// only per address (RFC 8628 5.1, 6.1): a guesser spread over many addresses (IPv4 and IPv6
+// /64s, each far below its own limit) is slowed and then refused once the global budget of
+// wrong codes in a minute is spent, with a page that says why and a Retry-After; a right code
+// entered meanwhile is refused too (it would otherwise be an oracle), and a right code entered
+// earlier did not give the budget back.
+func TestDeviceCodeGuessesBoundGlobally(t *testing.T) {
+	e := grantEnv(t, func(c *bridge.Config) { c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"} })
+	cfg := &oauth2.Config{ClientID: "tv", Endpoint: e.endpoint(), Scopes: []string{"openid"}}
+	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	b := e.browser()
+	csrf := b.Get(e.issuer + "/device").Hidden().Get("csrf")
+	if csrf == "" {
+		t.Fatal("no device form")
+	}
+	enter := func(addr, code string) *bridgetest.Page {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.issuer+"/device", strings.NewReader(url.Values{"csrf": {csrf}, "user_code": {code}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", addr)
+		client := *b.Client
+		client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return &bridgetest.Page{Status: resp.StatusCode, Body: string(body), Header: resp.Header, Location: resp.Header.Get("Location")}
+	}
+	addr := func(i int) string {
+		if i%2 == 0 {
+			return fmt.Sprintf("198.51.%d.%d", i/250, i%250+1)
+		}
+		return fmt.Sprintf("2001:db8:%x::1", i)
+	}
+	wrong := "BCDF-GHJK"
+	right := func() string {
+		da, err := cfg.DeviceAuth(e.ctx())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return da.UserCode
+	}
+	// Up to the budget, less one, every wrong code gets the wrong-code page, also when they
+	// come all at once (each reserves its place before any is checked; past half the budget
+	// each is slowed, in parallel here).
+	i := bridge.DeviceGuessesPerMinute - 1
+	statuses := make(chan int, i)
+	for j := range i {
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, e.issuer+"/device", strings.NewReader(url.Values{"csrf": {csrf}, "user_code": {wrong}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Forwarded-For", addr(j))
+			resp, err := b.Client.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	for range i {
+		if status := <-statuses; status != http.StatusBadRequest {
+			t.Fatalf("a wrong code from a fresh address: %d, want 400 (the wrong-code page)", status)
+		}
+	}
+	// A right code does not give the budget back.
+	if p := enter(addr(1000), right()); p.Status != http.StatusSeeOther {
+		t.Fatalf("a right code: %d %.300s", p.Status, p.Body)
+	}
+	if p := enter(addr(i), wrong); p.Status != http.StatusBadRequest {
+		t.Fatalf("the budget's last wrong code: %d", p.Status)
+	}
+	i++
+	// Spent: every entry, from any address, right or wrong, waits.
+	for _, code := range []string{wrong, right()} {
+		p := enter(addr(i), code)
+		i++
+		if p.Status != http.StatusTooManyRequests || !strings.Contains(p.Body, "Too many wrong codes have been entered") {
+			t.Fatalf("an entry after the global budget was spent: %d %.600s", p.Status, p.Body)
+		}
+		if ra, err := strconv.Atoi(p.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 61 {
+			t.Fatalf("Retry-After %q", p.Header.Get("Retry-After"))
+		}
+	}
+}
