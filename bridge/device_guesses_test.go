@@ -20,9 +20,20 @@ import (
 // /64s, each far below its own limit) is slowed and then refused once the global budget of
 // wrong codes in a minute is spent, with a page that says why and a Retry-After; a right code
 // entered meanwhile is refused too (it would otherwise be an oracle), and a right code entered
-// earlier did not give the budget back.
+// earlier did not give the budget back. "shared" keeps the counters in the store, as replicas
+// on PostgreSQL do (one budget for all of them).
 func TestDeviceCodeGuessesBoundGlobally(t *testing.T) {
-	e := grantEnv(t, func(c *bridge.Config) { c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"} })
+	for _, shared := range []bool{false, true} {
+		t.Run(map[bool]string{false: "memory", true: "shared"}[shared], func(t *testing.T) {
+			t.Parallel()
+			testDeviceCodeGuessesBoundGlobally(t, shared)
+		})
+	}
+}
+
+func testDeviceCodeGuessesBoundGlobally(t *testing.T, shared bool) {
+	e := newEnvDeps(t, false, nil, envDeps{sharedThrottles: shared}, withGrantClients,
+		func(c *bridge.Config) { c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"} })
 	cfg := &oauth2.Config{ClientID: "tv", Endpoint: e.endpoint(), Scopes: []string{"openid"}}
 	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
 	b := e.browser()
