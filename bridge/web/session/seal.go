@@ -31,7 +31,7 @@ import (
 // padding, date in Unix seconds.
 type sealer struct {
 	block cipher.Block
-	macs  sync.Pool // hash.Hash: HMAC-SHA256 under the hash key
+	macs  sync.Pool // *pooledMAC: HMAC-SHA256 under the hash key
 	now   func() time.Time
 }
 
@@ -60,9 +60,8 @@ func newSealer(hashKey, blockKey []byte) *sealer {
 	if err != nil {
 		return nil
 	}
-	key := bytes.Clone(hashKey)
 	s := &sealer{block: block, now: time.Now}
-	s.macs.New = func() any { return hmac.New(sha256.New, key) }
+	s.macs.New = newMACPool(hashKey)
 	return s
 }
 
@@ -70,14 +69,27 @@ var b64 = base64.URLEncoding
 
 // mac appends to dst the MAC of name "|" body (body: date "|" encrypted value).
 func (s *sealer) mac(dst []byte, name string, body []byte) []byte {
-	h := s.macs.Get().(hash.Hash)
-	h.Reset()
-	h.Write([]byte(name))
-	h.Write([]byte{'|'})
-	h.Write(body)
-	dst = h.Sum(dst)
-	s.macs.Put(h)
+	m := s.macs.Get().(*pooledMAC)
+	m.h.Reset()
+	m.buf = append(append(m.buf[:0], name...), '|')
+	m.h.Write(m.buf)
+	m.h.Write(body)
+	m.buf = m.h.Sum(m.buf[:0])
+	dst = append(dst, m.buf...)
+	s.macs.Put(m)
 	return dst
+}
+
+// pooledMAC is a keyed HMAC and a buffer for what it is given (a slice handed to the hash
+// through its interface escapes: a buffer kept with it is not allocated per call).
+type pooledMAC struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func newMACPool(key []byte) func() any {
+	key = bytes.Clone(key)
+	return func() any { return &pooledMAC{h: hmac.New(sha256.New, key), buf: make([]byte, 0, 128)} }
 }
 
 // Encode seals value (the session's map) for the cookie name.

@@ -1,14 +1,10 @@
 package session
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"hash"
 	"net/http"
 	"sync"
 	"time"
@@ -55,7 +51,7 @@ type Store interface {
 // hand-off.
 type Cookies struct {
 	store    *sessions.CookieStore
-	csrfMACs sync.Pool // hash.Hash: HMAC-SHA256 under the CSRF key
+	csrfMACs sync.Pool // *pooledMAC: HMAC-SHA256 under the CSRF key
 	name     string
 	sessions Store
 	pages    *web.Renderer
@@ -79,9 +75,8 @@ func New(cfg Config, st Store, pages *web.Renderer) *Cookies {
 	if cfg.Secure {
 		name = cookieNameHost
 	}
-	csrfKey := bytes.Clone(cfg.CSRFKey)
 	c := &Cookies{store: cs, name: name, sessions: st, pages: pages}
-	c.csrfMACs.New = func() any { return hmac.New(sha256.New, csrfKey) }
+	c.csrfMACs.New = newMACPool(cfg.CSRFKey)
 	return c
 }
 
@@ -186,14 +181,15 @@ func (cs *Cookies) save(c echo.Context, sess *sessions.Session) error {
 
 // csrfFor derives the form token from a browser id.
 func (cs *Cookies) csrfFor(bid string) string {
-	m := cs.csrfMACs.Get().(hash.Hash)
-	m.Reset()
-	m.Write([]byte("csrf:"))
-	m.Write([]byte(bid))
-	var sum [sha256.Size]byte
-	mac := m.Sum(sum[:0])
+	m := cs.csrfMACs.Get().(*pooledMAC)
+	m.h.Reset()
+	m.buf = append(append(m.buf[:0], "csrf:"...), bid...)
+	m.h.Write(m.buf)
+	m.buf = m.h.Sum(m.buf[:0])
+	var out [43]byte // base64url of 32 bytes, unpadded
+	base64.RawURLEncoding.Encode(out[:], m.buf)
 	cs.csrfMACs.Put(m)
-	return base64.RawURLEncoding.EncodeToString(mac)
+	return string(out[:])
 }
 
 // CSRFToken is the form token of this browser.
