@@ -5,10 +5,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/ssobridge/ssobridge/bridge/logging"
 )
 
 // The access line's level says how much the answer is the bridge's own fault: a 503 (the
@@ -66,5 +69,35 @@ func TestAccessLineLevel(t *testing.T) {
 				t.Fatalf("%d access lines, want 1:\n%s", len(lines), out.String())
 			}
 		})
+	}
+}
+
+// TestAccessLineFields pins the access line: one record "http" with the request id, method,
+// path (never the query), status, duration and client address, in that order, and the request's
+// log fields (client id, subject) added by the logging handler.
+func TestAccessLineFields(t *testing.T) {
+	r, err := NewRenderer(Brand{Name: "Test Association", PrimaryColor: "#123456"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out safeBuffer
+	e := NewRouter(RouterConfig{Renderer: r, Logger: logging.New(&out, logging.FormatText, slog.LevelInfo)})
+	e.GET("/ok", func(c echo.Context) error {
+		logging.Annotate(c.Request().Context(), "web", "sub-1")
+		return c.String(http.StatusOK, "ok")
+	})
+	req := httptest.NewRequest(http.MethodGet, "/ok?code=secret", nil)
+	req.Header.Set(echo.HeaderXRequestID, "rid-1")
+	req.RemoteAddr = "192.0.2.7:5555"
+	e.ServeHTTP(httptest.NewRecorder(), req)
+	line := strings.TrimSpace(out.String())
+	re := regexp.MustCompile(`^time=\S+ level=INFO msg=http request_id=rid-1 method=GET path=/ok status=200 duration=\S+ ip=192\.0\.2\.7 client_id=web subject=sub-1$`)
+	if !re.MatchString(line) {
+		t.Fatalf("access line %q", line)
+	}
+	if n := testing.AllocsPerRun(50, func() {
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/ok", nil))
+	}); n > 35 {
+		t.Fatalf("%v allocations for a request with its access line, budget 35 (25 now)", n)
 	}
 }

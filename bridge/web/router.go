@@ -186,15 +186,19 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 		f.obs.ObserveRequest(c.Path(), r.Method, status, took)
 	}
 	level := accessLevel(status)
-	if !f.log.Enabled(r.Context(), level) {
+	lctx := r.Context()
+	if !f.log.Enabled(lctx, level) {
 		return nil // (LogAttrs would check too, after allocating its attributes)
 	}
 	// Only the path is logged: query strings carry codes, tokens and hints. The request's
-	// client id and subject, once known, come from its log fields.
-	f.log.LogAttrs(r.Context(), level, "http",
-		slog.String(logging.KeyRequestID, rid),
+	// client id and subject, once known, come from its log fields. The record goes to the
+	// handler as Logger.LogAttrs would send it, without the caller's program counter
+	// (runtime.Callers on every request): the bridge's handlers do not log sources.
+	rec := slog.NewRecord(time.Now(), level, "http", 0)
+	rec.AddAttrs(slog.String(logging.KeyRequestID, rid),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
 		slog.Duration("duration", took), slog.String("ip", c.RealIP()))
+	_ = f.log.Handler().Handle(lctx, rec)
 	return nil
 }
 
