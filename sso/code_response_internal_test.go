@@ -61,3 +61,24 @@ func TestCodeResponseURLIsOps(t *testing.T) {
 		t.Fatal("a redirect_uri that does not parse was handled")
 	}
 }
+
+// BenchmarkCodeResponseURL builds a code flow's authorization response as op.AuthResponseURL
+// and withIss did (op) and in one pass (one).
+func BenchmarkCodeResponseURL(b *testing.B) {
+	ar := &AuthRequest{RedirectURI: "https://rp.example.com/callback", State: "state-0123456789", ResponseType: "code"}
+	enc := oidc.NewEncoder()
+	const code = "Zm9vYmFyYmF6cXV4MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5"
+	b.Run("op", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			u, _ := op.AuthResponseURL(ar.RedirectURI, "code", "", &op.CodeResponseType{Code: code, State: ar.State}, enc)
+			_ = withIss(u, "https://sso.example.org")
+		}
+	})
+	b.Run("one", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = codeResponseURL(ar, code, "https://sso.example.org")
+		}
+	})
+}

@@ -149,3 +149,27 @@ func TestFormDecoderAllocs(t *testing.T) {
 		t.Fatalf("token request: %v allocations, budget 1", n)
 	}
 }
+
+// BenchmarkFormDecoder decodes a login's authorization request and token request with op's
+// schema decoder (schema) and with formDecoder (hand).
+func BenchmarkFormDecoder(b *testing.B) {
+	q, _ := url.ParseQuery("client_id=web&redirect_uri=https%3A%2F%2Frp%2Fcb&response_type=code&scope=openid+profile" +
+		"&state=s&nonce=n&code_challenge=abc&code_challenge_method=S256")
+	tq, _ := url.ParseQuery("grant_type=authorization_code&code=c&redirect_uri=https%3A%2F%2Frp%2Fcb&code_verifier=v")
+	for _, d := range []struct {
+		name string
+		d    interface {
+			Decode(any, map[string][]string) error
+		}
+	}{{"schema", schemaDecoder()}, {"hand", newFormDecoder()}} {
+		b.Run(d.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var a oidc.AuthRequest
+				var t oidc.AccessTokenRequest
+				_ = d.d.Decode(&a, q)
+				_ = d.d.Decode(&t, tq)
+			}
+		})
+	}
+}
