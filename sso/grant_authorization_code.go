@@ -66,7 +66,7 @@ func (g codeGrant) validate(ctx context.Context, tokenReq *oidc.AccessTokenReque
 	if client.GetID() != authReq.GetClientID() {
 		return nil, nil, oidc.ErrInvalidGrant()
 	}
-	if !op.ValidateGrantType(client, oidc.GrantTypeCode) {
+	if !cfg.AllowsGrant(GrantAuthorizationCode) { // op.ValidateGrantType, without client.GrantTypes' copy
 		return nil, nil, oidc.ErrUnauthorizedClient().WithDescription("client missing grant type " + string(oidc.GrantTypeCode))
 	}
 	if tokenReq.RedirectURI != authReq.GetRedirectURI() {

@@ -248,6 +248,9 @@ func (s *storage) requestScopes(cfg *ClientConfig, requested []string) ([]string
 		if slices.Contains(kept, sc) || !(slices.Contains(s.supported, sc) || slices.Contains(cfg.Scopes, sc) || sc == oidc.ScopeOpenID) {
 			continue
 		}
+		if kept == nil {
+			kept = make([]string, 0, min(len(requested), maxKeptScopes+1)) // once, not at each append
+		}
 		kept = append(kept, sc)
 	}
 	if len(kept) > maxKeptScopes {
