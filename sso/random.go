@@ -15,11 +15,13 @@ import (
 
 // RandomToken returns 256 random bits, base64url without padding (43 characters).
 func RandomToken() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
 		panic("sso: crypto/rand failed: " + err.Error()) // rand.Read never fails on supported platforms
 	}
-	return base64.RawURLEncoding.EncodeToString(b)
+	var out [43]byte // one allocation, the string (EncodeToString makes two)
+	base64.RawURLEncoding.Encode(out[:], b[:])
+	return string(out[:])
 }
 
 // TimeOrderedToken is a RandomToken after t's Unix time in nanoseconds as 16 hex digits (59
