@@ -92,11 +92,7 @@ func (s *Store) ClaimAuthRequest(ctx context.Context, id, browser string) (*sso.
 	if browser == "" {
 		return nil, errors.New("sqlite: claim auth request: empty browser")
 	}
-	if err := s.wgate.acquire(ctx); err != nil {
-		return nil, wrap("claim auth request", err)
-	}
-	defer s.wgate.release()
-	r, err := scanAuthRequest(s.st.claimAuthRequest.QueryRowContext(ctx, browser, id, ts(s.clock())))
+	r, err := writeRowStmt(ctx, s, s.st.claimAuthRequest, scanAuthRequest, browser, id, ts(s.clock()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

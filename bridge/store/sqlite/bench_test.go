@@ -90,10 +90,10 @@ func BenchmarkIssueTokensRotateParallel(b *testing.B) {
 		b.SetParallelism(4)
 		b.ReportAllocs()
 		b.ResetTimer()
-		cpu, batches := cpuTime(), s.issues.batches.Load()
+		cpu, batches := cpuTime(), s.writes.batches.Load()
 		defer func() {
 			reportCPU(b, cpu)
-			b.ReportMetric(float64(b.N)/float64(s.issues.batches.Load()-batches), "grants/tx")
+			b.ReportMetric(float64(b.N)/float64(s.writes.batches.Load()-batches), "grants/tx")
 		}()
 		b.RunParallel(func(pb *testing.PB) {
 			rt := benchFamily(now)

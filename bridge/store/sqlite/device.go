@@ -51,7 +51,7 @@ func (s *Store) CreateDeviceAuthorization(ctx context.Context, d *sso.DeviceAuth
 		state = sso.DevicePending
 	}
 	now := ts(s.clock())
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM device_authorizations WHERE user_code = ? AND expires_at <= ?`,
 			d.UserCode, now); err != nil {
 			return err
@@ -105,7 +105,7 @@ func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash stri
 		out     *sso.DeviceAuthorization
 		slowErr error
 	)
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		d, err := scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM device_authorizations
 			WHERE device_code_hash = ?`, deviceCodeHash))
 		if err != nil {

@@ -19,16 +19,25 @@
 // ":memory:" uses a single database with a single connection for both reads and writes: an
 // in-memory database lives and dies with its connection. It is meant for tests and development.
 //
+// # Group commit
+//
+// Every write goes through one group-commit queue (writeq.go): the writes waiting for the writer
+// at a given moment (a login's request at /authorize, its sign-in at /login and its token grant,
+// next to other logins' writes) are applied in one transaction, in arrival order, each inside its
+// own SAVEPOINT so that a failing write rolls back alone, and committed once; a write of one
+// statement needs no savepoint, and one that runs alone runs in autocommit. Each write sees the
+// ones before it in its batch, so compare-and-set transitions behave as if the writes ran one
+// after another. A failed COMMIT fails every write of its batch.
+//
 // # Token grants
 //
 // IssueTokens is the hot write path (one call per code or refresh grant). Its statements are
-// prepared once at Open, and concurrent calls are group-committed: the grants waiting for the
-// writer are applied in one transaction, each inside its own SAVEPOINT so that a failing grant
-// rolls back alone (see issue.go). Tokens are stored per family (the families table: one row per
-// grant, rotated in place with a compare-and-set on its generation); access tokens are not stored
-// (revoked_access_tokens lists those revoked one by one). The families table carries only the
-// index revocation needs (no expiry index: Purge walks its primary key), because every index is
-// one more page written by every new grant.
+// prepared once at Open and it is group-committed with every other write (see issue.go).
+// Tokens are stored per family (the families table: one row per grant, rotated in place with a
+// compare-and-set on its generation); access tokens are not stored (revoked_access_tokens lists
+// those revoked one by one). The families table carries only the index revocation needs (no
+// expiry index: Purge walks its primary key), because every index is one more page written by
+// every new grant.
 //
 // # Encoding
 //

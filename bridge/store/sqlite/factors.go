@@ -16,7 +16,7 @@ import (
 // MFAUserHandle returns the member's WebAuthn user handle, storing handle when there is none.
 func (s *Store) MFAUserHandle(ctx context.Context, subject string, handle []byte) ([]byte, error) {
 	var out []byte
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO mfa_members (subject, user_handle) VALUES (?, ?)
 			ON CONFLICT (subject) DO NOTHING`, subject, handle); err != nil {
 			return err
@@ -64,7 +64,7 @@ func (s *Store) TOTP(ctx context.Context, subject string) (*store.TOTPFactor, er
 
 // ConfirmTOTP confirms the pending factor with this sealed secret and replaces the recovery codes.
 func (s *Store) ConfirmTOTP(ctx context.Context, subject string, sealed []byte, step int64, recoveryHashes []string) error {
-	return wrap("confirm totp", s.writeTx(ctx, func(tx *sql.Tx) error {
+	return wrap("confirm totp", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE totp_factors SET confirmed = 1, last_step = ?
 			WHERE subject = ? AND confirmed = 0 AND secret_sealed = ?`, step, subject, sealed)
 		if err := affectedOne(res, err); err != nil {
@@ -104,7 +104,7 @@ func (s *Store) UseTOTPStep(ctx context.Context, subject string, step int64) err
 
 // DeleteTOTP removes the TOTP factor and the recovery codes.
 func (s *Store) DeleteTOTP(ctx context.Context, subject string) error {
-	return wrap("delete totp", s.writeTx(ctx, func(tx *sql.Tx) error {
+	return wrap("delete totp", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM totp_factors WHERE subject = ?`, subject); err != nil {
 			return err
 		}
@@ -195,7 +195,7 @@ func (s *Store) DeleteWebAuthnCredential(ctx context.Context, subject string, id
 // ResetFactors removes every factor of the member and sets the reset notice.
 func (s *Store) ResetFactors(ctx context.Context, subject string, at time.Time) (int, error) {
 	var n int
-	err := s.writeTx(ctx, func(tx *sql.Tx) (err error) {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		n, err = resetFactors(ctx, tx, subject)
 		return err
 	})
@@ -211,7 +211,7 @@ func (s *Store) ResetFactorsAndDeactivate(ctx context.Context, d *store.Deactiva
 		n     int
 		ended []*sso.Session
 	)
-	err := s.writeTx(ctx, func(tx *sql.Tx) (err error) {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		if n, err = resetFactors(ctx, tx, d.Subject); err != nil {
 			return err
 		}

@@ -76,24 +76,6 @@ func (g *fifoGate) release() {
 	g.free++
 }
 
-// wexec runs a statement on the write connection, in turn.
-func (s *Store) wexec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := s.wgate.acquire(ctx); err != nil {
-		return nil, err
-	}
-	defer s.wgate.release()
-	return s.w.ExecContext(ctx, query, args...)
-}
-
-// wexecStmt runs a prepared write statement on the write connection, in turn.
-func (s *Store) wexecStmt(ctx context.Context, stmt *sql.Stmt, args ...any) (sql.Result, error) {
-	if err := s.wgate.acquire(ctx); err != nil {
-		return nil, err
-	}
-	defer s.wgate.release()
-	return stmt.ExecContext(ctx, args...)
-}
-
 // writerReads holds the hot read statements prepared on the write connection as well, keyed by
 // their read-pool statement (stmts.prepare), for readStmt.
 type writerReads struct {

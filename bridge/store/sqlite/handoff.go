@@ -12,7 +12,7 @@ import (
 // sso.ErrConflict. An expired row is replaced in place; Purge deletes the others.
 func (s *Store) UseHandoffToken(ctx context.Context, hash string, expires time.Time) error {
 	now := ts(s.clock())
-	return wrap("use hand-off token", s.writeTx(ctx, func(tx *sql.Tx) error {
+	return wrap("use hand-off token", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO handoff_tokens (hash, used_at, expires_at) VALUES (?, ?, ?)
 			ON CONFLICT (hash) DO UPDATE SET used_at = excluded.used_at, expires_at = excluded.expires_at
 			WHERE handoff_tokens.expires_at <= ?`, hash, now, ts(expires), now)

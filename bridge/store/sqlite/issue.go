@@ -5,50 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ssobridge/ssobridge/sso"
 )
-
-// Token grants are the hot write path. SQLite has one writer, so under load every grant waits for
-// the write connection; instead of running one transaction each, the grants waiting at a given
-// moment are committed together (group commit): the first waiter becomes the leader, takes every
-// queued grant, applies each inside its own SAVEPOINT (a failing grant rolls back alone) and
-// commits once. Each grant keeps all-or-nothing semantics; what they share is the BEGIN/COMMIT
-// cost and the pages several grants touch (table tails, page 1), which is most of a commit. With
-// no concurrency the batch is one grant and no savepoint is used.
-
-// maxIssueBatch bounds how many grants one transaction applies, and so how long it holds the
-// write lock.
-const maxIssueBatch = 64
-
-type issueReq struct {
-	ctx   context.Context
-	in    *sso.Issue
-	state atomic.Int32 // reqQueued, reqTaken or reqAbandoned
-	err   error        // the outcome, valid once done is closed
-	done  chan struct{}
-}
-
-const (
-	reqQueued int32 = iota
-	reqTaken
-	reqAbandoned
-)
-
-// issueQueue is the group-commit queue of a Store.
-type issueQueue struct {
-	mu      sync.Mutex
-	pending []*issueReq
-	leader  chan struct{} // capacity 1: held by the goroutine running batches
-	batches atomic.Int64  // transactions run, for tests and benchmarks
-}
-
-func newIssueQueue() *issueQueue { return &issueQueue{leader: make(chan struct{}, 1)} }
 
 // reuseError is what applyIssue returns for a reused rotated token: its writes (the family
 // revocation) must be committed, and the caller gets ErrRefreshReused.
@@ -71,181 +31,36 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 		return fmt.Errorf("sqlite: issue tokens: %w", err)
 	}
 
-	r := &issueReq{ctx: ctx, in: &in, done: make(chan struct{})}
-	q := s.issues
-	q.mu.Lock()
-	q.pending = append(q.pending, r)
-	q.mu.Unlock()
-
-	select {
-	case <-r.done:
-	case q.leader <- struct{}{}:
-		// Let the grants that are ready to run reach the queue before taking it: with one
-		// processor (GOMAXPROCS=1, the load runs) a leader would otherwise take a batch of
-		// one every time, since the others only run once it parks. What runs meanwhile is
-		// work the processor had to do anyway; with nothing else runnable this returns at once.
-		runtime.Gosched()
-		s.leadReleasing(r)
-	case <-ctx.Done():
-		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
-			return fmt.Errorf("sqlite: issue tokens: %w", ctx.Err())
-		}
-		<-r.done // a leader is applying it: its outcome is the truth
+	var own error // the error the grant's own writes returned, already wrapped
+	op := &writeOp{ctx: ctx, keep: isReuse,
+		fn: func(ctx context.Context, tx *sql.Tx) error {
+			own = s.applyIssue(ctx, tx, &in, s.clock())
+			return own
+		},
 	}
-	return r.err
-}
-
-// leadReleasing is lead, then gives the leader's place back, also when a grant panics (the
-// panic goes on to this caller; the grants queued behind it get a leader).
-func (s *Store) leadReleasing(r *issueReq) {
-	defer func() { <-s.issues.leader }()
-	s.lead(r)
-}
-
-// lead runs batches until r is done. The caller holds q.leader, so no other batch is running:
-// r is either done or still pending.
-func (s *Store) lead(r *issueReq) {
-	q := s.issues
-	for {
-		select {
-		case <-r.done:
-			return
-		default:
+	if rotationOnly(&in) {
+		// A rotation writes at most one statement that it keeps (the compare-and-set, or the
+		// revocation of a reused family), and a statement is atomic: one that fails leaves
+		// nothing behind, so there is nothing for a savepoint to roll back.
+		op.single = true
+		op.alone = func(ctx context.Context) (done bool, err error) {
+			done, own = s.rotateAlone(ctx, in.Rotate, s.clock())
+			return done, own
 		}
-		q.mu.Lock()
-		n := min(len(q.pending), maxIssueBatch)
-		batch := make([]*issueReq, 0, n)
-		for _, p := range q.pending[:n] {
-			if p.state.CompareAndSwap(reqQueued, reqTaken) {
-				batch = append(batch, p)
-			}
-		}
-		q.pending = slices.Delete(q.pending, 0, n)
-		q.mu.Unlock()
-		if len(batch) > 0 {
-			s.runBatch(batch)
-		}
+	}
+	switch err := s.submit(op); {
+	case err == nil:
+		return nil
+	case err == own:
+		return err
+	default:
+		return wrap("issue tokens", err)
 	}
 }
 
-// runBatch applies batch in one transaction and reports every outcome.
-func (s *Store) runBatch(batch []*issueReq) {
-	s.issues.batches.Add(1)
-	finished := false
-	defer func() {
-		if !finished { // a panic: do not leave the other callers waiting forever
-			for _, r := range batch {
-				if r.err == nil {
-					r.err = errors.New("sqlite: issue tokens: batch aborted")
-				}
-			}
-		}
-		for _, r := range batch {
-			close(r.done)
-		}
-	}()
-
-	// One caller's cancelled context must not abort the others' grants.
-	ctx := context.WithoutCancel(batch[0].ctx)
-	now := s.clock()
-	fail := func(err error) {
-		for _, r := range batch {
-			r.err = err
-		}
-	}
-	if err := s.wgate.acquire(ctx); err != nil {
-		fail(wrap("issue tokens: begin", err))
-		finished = true
-		return
-	}
-	defer s.wgate.release()
-	if len(batch) == 1 && rotationOnly(batch[0].in) {
-		if done := s.rotateAlone(ctx, batch[0], now); done {
-			finished = true
-			return
-		}
-	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		fail(wrap("issue tokens: begin", err))
-		finished = true
-		return
-	}
-	defer func() {
-		if !finished { // a panic: end the transaction, which holds the one write connection
-			_ = tx.Rollback()
-		}
-	}()
-
-	if len(batch) == 1 {
-		r := batch[0]
-		if err := r.ctx.Err(); err != nil {
-			r.err = fmt.Errorf("sqlite: issue tokens: %w", err)
-		} else {
-			r.err = s.applyIssue(ctx, tx, r.in, now)
-		}
-		var reuse *reuseError
-		if r.err != nil && !errors.As(r.err, &reuse) {
-			_ = tx.Rollback()
-			finished = true
-			return
-		}
-		if err := tx.Commit(); err != nil {
-			r.err = wrap("issue tokens: commit", err)
-		}
-		finished = true
-		return
-	}
-
-	applied := make([]bool, len(batch))
-	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.err = fmt.Errorf("sqlite: issue tokens: %w", err)
-			continue
-		}
-		if rotationOnly(r.in) {
-			// A rotation writes at most one statement that it keeps (the compare-and-set, or
-			// the revocation of a reused family), and a statement is atomic: one that fails
-			// leaves nothing behind, so there is nothing for a savepoint to roll back.
-			r.err = s.applyIssue(ctx, tx, r.in, now)
-			var reuse *reuseError
-			applied[i] = r.err == nil || errors.As(r.err, &reuse)
-			continue
-		}
-		if _, err := tx.StmtContext(ctx, s.st.savepoint).ExecContext(ctx); err != nil {
-			_ = tx.Rollback()
-			fail(wrap("issue tokens: savepoint", err))
-			finished = true
-			return
-		}
-		r.err = s.applyIssue(ctx, tx, r.in, now)
-		var reuse *reuseError
-		keep := r.err == nil || errors.As(r.err, &reuse)
-		if !keep {
-			if _, err := tx.StmtContext(ctx, s.st.rollbackTo).ExecContext(ctx); err != nil {
-				_ = tx.Rollback()
-				fail(wrap("issue tokens: rollback to savepoint", err))
-				finished = true
-				return
-			}
-		}
-		if _, err := tx.StmtContext(ctx, s.st.release).ExecContext(ctx); err != nil {
-			_ = tx.Rollback()
-			fail(wrap("issue tokens: release savepoint", err))
-			finished = true
-			return
-		}
-		applied[i] = keep
-	}
-	if err := tx.Commit(); err != nil {
-		err = wrap("issue tokens: commit", err)
-		for i, r := range batch {
-			if applied[i] {
-				r.err = err
-			}
-		}
-	}
-	finished = true
+func isReuse(err error) bool {
+	var reuse *reuseError
+	return errors.As(err, &reuse)
 }
 
 // rotationOnly reports whether in is a refresh rotation and nothing else (the refresh grant).
@@ -261,23 +76,16 @@ func rotationOnly(in *sso.Issue) bool {
 // what that second look decides from only grows stale in one direction: a generation only
 // increases and a revocation or an expiry is final, so a rotation refused now is refused
 // for the same or a stronger reason then.
-func (s *Store) rotateAlone(ctx context.Context, r *issueReq, now time.Time) bool {
-	if err := r.ctx.Err(); err != nil {
-		r.err = fmt.Errorf("sqlite: issue tokens: %w", err)
-		return true
-	}
-	rot := r.in.Rotate
+func (s *Store) rotateAlone(ctx context.Context, rot *sso.Rotation, now time.Time) (bool, error) {
 	at := ts(orNow(rot.Now, now))
 	res, err := s.st.rotate.ExecContext(ctx, rot.NewHash, at, rot.FamilyID, rot.Generation, rot.OldHash, at)
 	switch err = affectedOne(res, err); {
 	case err == nil:
-		r.err = nil
-		return true
+		return true, nil
 	case errors.Is(err, sql.ErrNoRows):
-		return false
+		return false, nil
 	default:
-		r.err = wrap("issue tokens: rotate", err)
-		return true
+		return true, wrap("issue tokens: rotate", err)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // queued, so that they are applied by a single transaction, and returns their errors.
 func inOneBatch(t *testing.T, s *Store, ctxs []context.Context, ins []sso.Issue, queued func()) []error {
 	t.Helper()
-	q := s.issues
+	q := s.writes
 	q.leader <- struct{}{}
 	before := q.batches.Load()
 	errs := make([]error, len(ins))
@@ -283,7 +283,7 @@ func TestGroupCommitOneProcessor(t *testing.T) {
 		}
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	before := s.issues.batches.Load()
+	before := s.writes.batches.Load()
 	errs := make(chan error, n)
 	for _, f := range fams {
 		go func() {
@@ -295,7 +295,7 @@ func TestGroupCommitOneProcessor(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := s.issues.batches.Load() - before; got > n/2 {
+	if got := s.writes.batches.Load() - before; got > n/2 {
 		t.Fatalf("%d grants ready together ran in %d transactions, want at most %d", n, got, n/2)
 	}
 }

@@ -127,7 +127,7 @@ func (s *Store) CreateClient(ctx context.Context, c *sso.StoredClient) error {
 	if c == nil || c.ID == "" {
 		return errors.New("sqlite: create client: empty id")
 	}
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := s.clock()
 		created := orNow(c.CreatedAt, now)
 		if _, err := tx.ExecContext(ctx, `INSERT INTO clients (id, config, created_at, updated_at) VALUES (?, ?, ?, ?)`,
@@ -146,7 +146,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *sso.StoredClient) error {
 	if c == nil {
 		return errors.New("sqlite: update client: nil client")
 	}
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE clients SET config = ?, updated_at = ? WHERE id = ?`,
 			nonNil(c.Config), ts(orNow(c.UpdatedAt, s.clock())), c.ID)
 		if err := affectedOne(res, err); err != nil {
@@ -160,7 +160,7 @@ func (s *Store) UpdateClient(ctx context.Context, c *sso.StoredClient) error {
 
 // DeleteClient deletes a client (idempotent) and bumps ClientsVersion when it existed.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
 		if err := affectedOne(res, err); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -200,7 +200,7 @@ func (s *Store) EnsureSecret(ctx context.Context, name string, value []byte) ([]
 		return nil, errors.New("sqlite: ensure secret: empty name or value")
 	}
 	var stored []byte
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO NOTHING`, name, value, ts(s.clock())); err != nil {
 			return err
@@ -328,7 +328,7 @@ func (s *Store) purgeByKey(ctx context.Context, table, key, expired string, now 
 			return total, nil
 		}
 		var deleted int64
-		err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			stmt, err := tx.PrepareContext(ctx, del)
 			if err != nil {
 				return err

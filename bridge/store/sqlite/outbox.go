@@ -68,12 +68,12 @@ func (s *Store) Enqueue(ctx context.Context, events ...*store.OutboxEvent) error
 	if len(events) == 0 {
 		return nil
 	}
-	return wrap("enqueue", s.writeTx(ctx, func(tx *sql.Tx) error { return s.enqueue(ctx, tx, events) }))
+	return wrap("enqueue", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.enqueue(ctx, tx, events) }))
 }
 
 // EndSessionWithEvents ends one session (idempotent) and writes events in the same transaction.
 func (s *Store) EndSessionWithEvents(ctx context.Context, sessionID string, events ...*store.OutboxEvent) error {
-	return wrap("end session with events", s.writeTx(ctx, func(tx *sql.Tx) error {
+	return wrap("end session with events", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET ended = 1 WHERE id = ? AND ended = 0`, sessionID); err != nil {
 			return err
 		}
@@ -91,7 +91,7 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 	}
 	now := ts(c.Now)
 	var out []*store.OutboxEvent
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The head of a key is its oldest pending event: later ones wait behind it, even while
 		// it backs off, so a receiver sees a member's changes in order.
 		q := `SELECT o.seq FROM outbox o WHERE o.state = 'pending' AND o.lease_until <= ?1`

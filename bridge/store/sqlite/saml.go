@@ -91,7 +91,7 @@ func (s *Store) SAMLRequest(ctx context.Context, id string) (*store.SAMLRequest,
 
 func (s *Store) BindSAMLRequest(ctx context.Context, id, browser string) error {
 	now := ts(s.clock())
-	return wrap("bind saml request", s.writeTx(ctx, func(tx *sql.Tx) error {
+	return wrap("bind saml request", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var (
 			bound string
 			done  int
@@ -196,7 +196,7 @@ func (s *Store) SAMLParticipants(ctx context.Context, sessionID string) ([]*stor
 func (s *Store) TakeSAMLParticipants(ctx context.Context, sessionID string) ([]*store.SAMLParticipant, error) {
 	var out []*store.SAMLParticipant
 	now := ts(s.clock())
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT `+participantCols+` FROM saml_participants WHERE session_id = ? AND expires_at > ? ORDER BY seq`,
 			sessionID, now)
 		if err != nil {

@@ -59,7 +59,7 @@ func (s *Store) CreateSession(ctx context.Context, ss *sso.Session) error {
 		_, err := s.wexecStmt(ctx, s.st.insertSession, args...)
 		return wrap("create session", err)
 	}
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.StmtContext(ctx, s.st.insertSession).ExecContext(ctx, args...); err != nil {
 			return err
 		}
@@ -101,7 +101,7 @@ func (s *Store) AddSessionClient(ctx context.Context, id, clientID string, at ti
 	if clientID == "" {
 		return errors.New("sqlite: add session client: empty client id")
 	}
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.st.touchSession).ExecContext(ctx, ts(at), id, ts(s.clock()))
 		if err := affectedOne(res, err); err != nil {
 			return err
@@ -143,7 +143,7 @@ func (s *Store) EndSubjectSessions(ctx context.Context, subject string) ([]*sso.
 		return nil, errors.New("sqlite: end subject sessions: empty subject")
 	}
 	var out []*sso.Session
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := ts(s.clock())
 		rows, err := tx.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions s
 			LEFT JOIN session_clients c ON c.session_id = s.id

@@ -130,7 +130,7 @@ func (s *Store) putShadow(ctx context.Context, tx *sql.Tx, u *store.ShadowUser) 
 // PutShadowUser writes u and events in one transaction when u changed (see store.ShadowStore).
 func (s *Store) PutShadowUser(ctx context.Context, u *store.ShadowUser, events ...*store.OutboxEvent) (bool, error) {
 	var changed bool
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if changed, err = s.putShadow(ctx, tx, u); err != nil || !changed {
 			return err
@@ -159,7 +159,7 @@ func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.S
 		return nil, errors.New("sqlite: deactivate: empty subject")
 	}
 	var ended []*sso.Session
-	err := s.writeTx(ctx, func(tx *sql.Tx) (err error) {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		ended, err = s.deactivate(ctx, tx, d)
 		return err
 	})

@@ -46,7 +46,7 @@ type Store struct {
 	clock func() time.Time
 	st    stmts
 
-	issues *issueQueue // group commit of IssueTokens
+	writes *writeQueue // group commit of every write (writeq.go)
 	// wgate and rgate take turns at the write connection and the read pool in arrival order
 	// (fifo.go); for ":memory:" they are one gate, as the pools are one connection.
 	wgate, rgate *fifoGate
@@ -136,7 +136,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, errors.New("sqlite: open: empty path")
 	}
 
-	s := &Store{clock: o.clock, issues: newIssueQueue(), busyTimeout: o.busyTimeout}
+	s := &Store{clock: o.clock, writes: newWriteQueue(), busyTimeout: o.busyTimeout}
 	common := url.Values{}
 	common.Add("_pragma", "busy_timeout("+strconv.FormatInt(o.busyTimeout.Milliseconds(), 10)+")")
 	common.Add("_pragma", "foreign_keys(1)")
@@ -380,24 +380,6 @@ func (s *Store) Ping(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// writeTx runs fn in an IMMEDIATE transaction on the write connection and commits it when fn
-// returns nil.
-func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if err := s.wgate.acquire(ctx); err != nil {
-		return err
-	}
-	defer s.wgate.release()
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }
 
 // ---- encoding ----

@@ -271,7 +271,7 @@ func TestPurgeManyBatches(t *testing.T) {
 	ctx := t.Context()
 	now := time.Now()
 	const n = 2*purgeBatch + 17
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for i := range n {
 			exp := now.Add(-time.Minute)
 			if i%10 == 0 {

@@ -47,16 +47,6 @@ func (s *Store) HitCounter(ctx context.Context, h store.CounterHit) (store.Count
 	return c, nil
 }
 
-// writeRow runs a single-row write that returns its row (RETURNING) on the write connection,
-// in turn.
-func (s *Store) writeRow(ctx context.Context, q string, args []any, dest ...any) error {
-	if err := s.wgate.acquire(ctx); err != nil {
-		return err
-	}
-	defer s.wgate.release()
-	return s.w.QueryRowContext(ctx, q, args...).Scan(dest...)
-}
-
 // UndoCounter takes one event back while the counter's window is open and it is not locked.
 func (s *Store) UndoCounter(ctx context.Context, key string, now time.Time) (string, error) {
 	n := ts(now)

@@ -125,7 +125,7 @@ func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int
 		return 0, errors.New("sqlite: revoke grants: empty subject")
 	}
 	var families int
-	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		where, args := grantWhere(subject, clientID)
 		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM families
 			WHERE `+where+` AND revoked = 0 AND token_hash <> '' AND expires_at > ?`, append(args, ts(s.clock()))...).Scan(&families)

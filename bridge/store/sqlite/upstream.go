@@ -52,7 +52,7 @@ func (s *Store) AdvanceUpstreamLogin(ctx context.Context, id, from string, next 
 	if next == nil || next.State == "" {
 		return errors.New("sqlite: advance upstream login: no next state")
 	}
-	return wrap("advance upstream login", s.writeTx(ctx, func(tx *sql.Tx) error {
+	return wrap("advance upstream login", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var state string
 		if err := tx.QueryRowContext(ctx, `SELECT state FROM upstream_logins WHERE id = ? AND expires_at > ?`,
 			id, ts(s.clock())).Scan(&state); err != nil {

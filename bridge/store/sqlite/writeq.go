@@ -1,0 +1,335 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	sqlite3 "modernc.org/sqlite"
+	sqlite3lib "modernc.org/sqlite/lib"
+)
+
+// Every write runs through one group-commit queue. SQLite has one writer, so under load every
+// write waits for the write connection; instead of running one transaction each (a BEGIN, the
+// write lock, a COMMIT writing each changed page to the WAL), the writes waiting at a given
+// moment share one: the first waiter becomes the leader, takes the queued writes in arrival
+// order (at most maxWriteBatch), applies each inside its own SAVEPOINT (a failing one rolls
+// back alone) and commits once. Each write keeps all-or-nothing semantics and sees the writes
+// before it in the batch, exactly as if they had run one after another; what they share is the
+// BEGIN/COMMIT cost and the pages several writes touch (a sign-in's rows land on the same
+// right-edge leaf pages as its neighbours', since ids and keys are in time order), which is
+// most of a commit. A write of one statement needs no savepoint (a statement that fails leaves
+// nothing behind), and a batch of one such write runs it alone, in autocommit.
+//
+// The leader holds the write gate (wgate) from BEGIN to COMMIT, so a read on the free write
+// connection (readStmt) never sees a batch's uncommitted writes.
+
+// maxWriteBatch bounds how many writes one transaction applies, and so how long it holds the
+// write lock and how long the last of them waits.
+const maxWriteBatch = 64
+
+// writeOp is one write waiting in the queue.
+type writeOp struct {
+	ctx context.Context
+	// fn applies the write in tx; ctx is the batch's (it does not end with the caller's: a
+	// statement interrupted inside a transaction rolls the whole transaction back).
+	fn func(ctx context.Context, tx *sql.Tx) error
+	// alone, when set, applies the write without a transaction when it runs in a batch of its
+	// own; it reports whether it did (else fn runs in a transaction).
+	alone func(ctx context.Context) (bool, error)
+	// single: fn runs one statement that it keeps (or none), so it needs no savepoint.
+	single bool
+	// keep reports whether an error of fn still commits fn's writes (a reused refresh token's
+	// family revocation); nil: no error commits.
+	keep func(error) bool
+
+	state atomic.Int32 // reqQueued, reqTaken or reqAbandoned
+	err   error        // the outcome, valid once done is closed
+	done  chan struct{}
+}
+
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+// writeQueue is the group-commit queue of a Store.
+type writeQueue struct {
+	mu      sync.Mutex
+	pending []*writeOp
+	leader  chan struct{} // capacity 1: held by the goroutine running batches
+	batches atomic.Int64  // batches run (transactions, or a write alone), for tests and benchmarks
+	ops     atomic.Int64  // writes taken into batches
+}
+
+func newWriteQueue() *writeQueue { return &writeQueue{leader: make(chan struct{}, 1)} }
+
+// errBatchAborted is the outcome of a write whose batch ended without a commit because of
+// another write (a panic, or an error that may have ended the transaction).
+var errBatchAborted = errors.New("sqlite: write batch aborted")
+
+// writeTx runs fn as one write, all or nothing, in the group commit: it commits when fn returns
+// nil and the batch commits. fn gets the context to use for its statements.
+func (s *Store) writeTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.submit(&writeOp{ctx: ctx, fn: fn})
+}
+
+// wexec runs one write statement in the group commit.
+func (s *Store) wexec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.submit(&writeOp{ctx: ctx, single: true,
+		fn: func(ctx context.Context, tx *sql.Tx) (err error) {
+			res, err = tx.ExecContext(ctx, query, args...)
+			return err
+		},
+		alone: func(ctx context.Context) (_ bool, err error) {
+			res, err = s.w.ExecContext(ctx, query, args...)
+			return true, err
+		},
+	})
+	return res, err
+}
+
+// wexecStmt runs one prepared write statement in the group commit.
+func (s *Store) wexecStmt(ctx context.Context, stmt *sql.Stmt, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.submit(&writeOp{ctx: ctx, single: true,
+		fn: func(ctx context.Context, tx *sql.Tx) (err error) {
+			res, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+			return err
+		},
+		alone: func(ctx context.Context) (_ bool, err error) {
+			res, err = stmt.ExecContext(ctx, args...)
+			return true, err
+		},
+	})
+	return res, err
+}
+
+// writeRowStmt runs one prepared write statement that returns a row (RETURNING) in the group
+// commit and scans it with scan; sql.ErrNoRows when it changed nothing.
+func writeRowStmt[T any](ctx context.Context, s *Store, stmt *sql.Stmt, scan func(scanner) (T, error), args ...any) (T, error) {
+	var out T
+	err := s.submit(&writeOp{ctx: ctx, single: true,
+		fn: func(ctx context.Context, tx *sql.Tx) (err error) {
+			out, err = scan(tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...))
+			return err
+		},
+		alone: func(ctx context.Context) (_ bool, err error) {
+			out, err = scan(stmt.QueryRowContext(ctx, args...))
+			return true, err
+		},
+	})
+	return out, err
+}
+
+// writeRow runs a single-row write that returns its row (RETURNING) in the group commit.
+func (s *Store) writeRow(ctx context.Context, q string, args []any, dest ...any) error {
+	return s.submit(&writeOp{ctx: ctx, single: true,
+		fn: func(ctx context.Context, tx *sql.Tx) error {
+			return tx.QueryRowContext(ctx, q, args...).Scan(dest...)
+		},
+		alone: func(ctx context.Context) (bool, error) {
+			return true, s.w.QueryRowContext(ctx, q, args...).Scan(dest...)
+		},
+	})
+}
+
+// submit queues op and waits for its outcome, leading batches when no one else does. A caller
+// whose ctx ends while op is still queued gets ctx's error and op is never applied; once a
+// leader has taken op, its caller waits for the true outcome.
+func (s *Store) submit(op *writeOp) error {
+	if err := op.ctx.Err(); err != nil {
+		return err
+	}
+	op.done = make(chan struct{})
+	q := s.writes
+	q.mu.Lock()
+	q.pending = append(q.pending, op)
+	q.mu.Unlock()
+
+	select {
+	case <-op.done:
+	case q.leader <- struct{}{}:
+		// Let the writes that are ready to run reach the queue before taking it: with one
+		// processor (GOMAXPROCS=1, the load runs) a leader would otherwise take a batch of
+		// one every time, since the others only run once it parks. What runs meanwhile is
+		// work the processor had to do anyway; with nothing else runnable this returns at once.
+		runtime.Gosched()
+		s.leadReleasing(op)
+	case <-op.ctx.Done():
+		if op.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return op.ctx.Err()
+		}
+		<-op.done // a leader is applying it: its outcome is the truth
+	}
+	return op.err
+}
+
+// leadReleasing is lead, then gives the leader's place back, also when a write panics (the
+// panic goes on to this caller; the writes queued behind it get a leader).
+func (s *Store) leadReleasing(op *writeOp) {
+	defer func() { <-s.writes.leader }()
+	s.lead(op)
+}
+
+// lead runs batches until op is done. The caller holds q.leader, so no other batch is running:
+// op is either done or still pending.
+func (s *Store) lead(op *writeOp) {
+	q := s.writes
+	for {
+		select {
+		case <-op.done:
+			return
+		default:
+		}
+		// Take the write connection first, then the batch: what queues while a read on the
+		// write connection or a checkpoint finishes joins this batch.
+		ctx := context.WithoutCancel(op.ctx)
+		if err := s.wgate.acquire(ctx); err != nil { // cannot fail: ctx does not end
+			panic(err)
+		}
+		q.mu.Lock()
+		n := min(len(q.pending), maxWriteBatch)
+		batch := make([]*writeOp, 0, n)
+		for _, p := range q.pending[:n] {
+			if p.state.CompareAndSwap(reqQueued, reqTaken) {
+				batch = append(batch, p)
+			}
+		}
+		q.pending = slices.Delete(q.pending, 0, n)
+		q.mu.Unlock()
+		if len(batch) > 0 {
+			s.runBatch(ctx, batch)
+		} else {
+			s.wgate.release()
+		}
+	}
+}
+
+// runBatch applies batch in one transaction (or a lone single-statement write in autocommit),
+// reports every outcome and releases the write gate, which the caller holds.
+func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
+	q := s.writes
+	q.batches.Add(1)
+	q.ops.Add(int64(len(batch)))
+	var tx *sql.Tx
+	finished := false
+	defer func() {
+		if !finished { // a panic: end the transaction and do not leave the callers waiting
+			if tx != nil {
+				_ = tx.Rollback()
+			}
+			for _, op := range batch {
+				if op.err == nil {
+					op.err = errBatchAborted
+				}
+			}
+		}
+		s.wgate.release()
+		for _, op := range batch {
+			close(op.done)
+		}
+	}()
+
+	if len(batch) == 1 && batch[0].alone != nil {
+		if err := batch[0].ctx.Err(); err != nil { // its caller gave up before it was applied
+			batch[0].err = err
+			finished = true
+			return
+		}
+		if done, err := batch[0].alone(ctx); done {
+			batch[0].err = err
+			finished = true
+			return
+		}
+	}
+	var err error
+	if tx, err = s.w.BeginTx(ctx, nil); err != nil {
+		for _, op := range batch {
+			op.err = fmt.Errorf("begin: %w", err)
+		}
+		finished = true
+		return
+	}
+	abort := func(err error) {
+		_ = tx.Rollback()
+		for _, op := range batch {
+			op.err = fmt.Errorf("%w: %w", errBatchAborted, err)
+		}
+		finished = true
+	}
+
+	useSavepoints := len(batch) > 1
+	kept := make([]bool, len(batch))
+	for i, op := range batch {
+		if err := op.ctx.Err(); err != nil { // its caller gave up before it was applied
+			op.err = err
+			continue
+		}
+		sp := useSavepoints && !op.single
+		if sp {
+			if _, err := tx.StmtContext(ctx, s.st.savepoint).ExecContext(ctx); err != nil {
+				abort(fmt.Errorf("savepoint: %w", err))
+				return
+			}
+		}
+		op.err = op.fn(ctx, tx)
+		kept[i] = op.err == nil || (op.keep != nil && op.keep(op.err))
+		switch {
+		case kept[i]:
+		case !useSavepoints:
+			// The batch is this one write: roll it back.
+			_ = tx.Rollback()
+			finished = true
+			return
+		case sp:
+			if _, err := tx.StmtContext(ctx, s.st.rollbackTo).ExecContext(ctx); err != nil {
+				abort(fmt.Errorf("rollback to savepoint: %w", err))
+				return
+			}
+		case !statementOnlyError(op.err):
+			// An error such as SQLITE_FULL, SQLITE_IOERR or an interrupt may have rolled the
+			// whole transaction back, leaving the next writes to run in autocommit, each
+			// committed on its own: end the batch here.
+			abort(op.err)
+			return
+		}
+		if sp {
+			if _, err := tx.StmtContext(ctx, s.st.release).ExecContext(ctx); err != nil {
+				abort(fmt.Errorf("release savepoint: %w", err))
+				return
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		// A COMMIT that fails (a deferred constraint, SQLITE_BUSY) leaves SQLite's transaction
+		// open; the driver (modernc.org/sqlite 1.62+) rolls it back before returning, so the
+		// connection goes back to the pool clean (TestWriteBatchCommitFails writes after it).
+		err = fmt.Errorf("commit: %w", err)
+		for i, op := range batch {
+			if kept[i] {
+				op.err = err
+			}
+		}
+	}
+	finished = true
+}
+
+// statementOnlyError reports whether a single statement's error leaves the transaction as it
+// was before the statement: a constraint violation (ON CONFLICT ABORT, the default, undoes the
+// statement alone), a changed-nothing sql.ErrNoRows, or an error from Go (scanning, a check
+// before the statement).
+func statementOnlyError(err error) bool {
+	var se *sqlite3.Error
+	if !errors.As(err, &se) {
+		return true
+	}
+	return se.Code()&0xff == sqlite3lib.SQLITE_CONSTRAINT
+}

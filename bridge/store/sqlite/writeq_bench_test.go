@@ -1,0 +1,28 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// BenchmarkLoginWritesParallel is BenchmarkLoginWrites from 8 goroutines per processor, as the
+// load run's 8 concurrent logins on one processor (-cpu 1) make them: with the common
+// group-commit queue, the writes of concurrent logins share transactions.
+func BenchmarkLoginWritesParallel(b *testing.B) {
+	s := openTest(b, filepath.Join(b.TempDir(), "login.db"))
+	now := time.Now()
+	for range 5000 {
+		loginWrites(b, s, now, nil)
+	}
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	defer reportCPU(b, cpu)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			loginWrites(b, s, now, nil)
+		}
+	})
+}
