@@ -31,34 +31,44 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 		return fmt.Errorf("sqlite: issue tokens: %w", err)
 	}
 
-	var own error // the error the grant's own writes returned, already wrapped
-	op := &writeOp{ctx: ctx, keep: isReuse,
-		fn: func(ctx context.Context, tx *sql.Tx) error {
-			own = s.applyIssue(ctx, tx, &in, s.clock())
-			return own
-		},
-	}
-	if rotationOnly(&in) {
-		// A rotation writes at most one statement that it keeps (the compare-and-set, or the
-		// revocation of a reused family), and a statement is atomic: one that fails leaves
-		// nothing behind, so there is nothing for a savepoint to roll back.
-		op.single = true
-		op.alone = func(ctx context.Context) (done bool, err error) {
-			done, own = s.rotateAlone(ctx, in.Rotate, s.clock())
-			return done, own
-		}
-	}
-	switch err := s.submit(op); {
+	w := &issueWrite{s: s, in: in}
+	w.writeOp = writeOp{ctx: ctx, w: w, single: rotationOnly(&w.in)}
+	switch err := s.submit(&w.writeOp); {
 	case err == nil:
 		return nil
-	case err == own:
+	case err == w.own:
 		return err
 	default:
 		return wrap("issue tokens", err)
 	}
 }
 
-func isReuse(err error) bool {
+// issueWrite is one grant in the group commit.
+type issueWrite struct {
+	writeOp
+	s   *Store
+	in  sso.Issue
+	own error // the error the grant's own writes returned, already wrapped
+}
+
+func (w *issueWrite) apply(ctx context.Context, tx *sql.Tx) error {
+	w.own = w.s.applyIssue(ctx, tx, &w.in, w.s.clock())
+	return w.own
+}
+
+// applyAlone runs a rotation alone without a transaction (rotateAlone). A rotation writes at
+// most one statement that it keeps (the compare-and-set, or the revocation of a reused
+// family), and a statement is atomic: one that fails leaves nothing behind, so in a batch it
+// needs no savepoint either (writeOp.single).
+func (w *issueWrite) applyAlone(ctx context.Context) (done bool, err error) {
+	if !w.single {
+		return false, nil
+	}
+	done, w.own = w.s.rotateAlone(ctx, w.in.Rotate, w.s.clock())
+	return done, w.own
+}
+
+func (w *issueWrite) keeps(err error) bool {
 	var reuse *reuseError
 	return errors.As(err, &reuse)
 }

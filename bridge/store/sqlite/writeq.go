@@ -35,22 +35,75 @@ const maxWriteBatch = 64
 
 // writeOp is one write waiting in the queue.
 type writeOp struct {
-	ctx context.Context
-	// fn applies the write in tx; ctx is the batch's (it does not end with the caller's: a
-	// statement interrupted inside a transaction rolls the whole transaction back).
-	fn func(ctx context.Context, tx *sql.Tx) error
-	// alone, when set, applies the write without a transaction when it runs in a batch of its
-	// own; it reports whether it did (else fn runs in a transaction).
-	alone func(ctx context.Context) (bool, error)
-	// single: fn runs one statement that it keeps (or none), so it needs no savepoint.
-	single bool
-	// keep reports whether an error of fn still commits fn's writes (a reused refresh token's
-	// family revocation); nil: no error commits.
-	keep func(error) bool
+	ctx    context.Context
+	w      writer
+	single bool // w runs one statement that it keeps (or none), so it needs no savepoint
 
 	state atomic.Int32 // reqQueued, reqTaken or reqAbandoned
 	err   error        // the outcome, valid once done is closed
 	done  chan struct{}
+}
+
+// writer is a write's work.
+type writer interface {
+	// apply applies the write in tx. ctx is the batch's: it does not end with the caller's
+	// (a statement interrupted inside a transaction rolls the whole transaction back).
+	apply(ctx context.Context, tx *sql.Tx) error
+}
+
+// aloneWriter is a writer that can apply itself without a transaction when it runs in a batch
+// of its own; applyAlone reports whether it did (else apply runs in a transaction).
+type aloneWriter interface {
+	applyAlone(ctx context.Context) (bool, error)
+}
+
+// keeper is a writer some of whose errors still commit its writes (a reused refresh token's
+// family revocation).
+type keeper interface {
+	keeps(err error) bool
+}
+
+// txFunc is a write of several statements (writeTx).
+type txFunc func(ctx context.Context, tx *sql.Tx) error
+
+func (f txFunc) apply(ctx context.Context, tx *sql.Tx) error { return f(ctx, tx) }
+
+// funcWrite is a one-statement write given as functions (writeRow, writeRowStmt).
+type funcWrite struct {
+	writeOp
+	fn    func(ctx context.Context, tx *sql.Tx) error
+	alone func(ctx context.Context) error
+}
+
+func (w *funcWrite) apply(ctx context.Context, tx *sql.Tx) error  { return w.fn(ctx, tx) }
+func (w *funcWrite) applyAlone(ctx context.Context) (bool, error) { return true, w.alone(ctx) }
+
+// stmtWrite is one write statement, prepared (stmt) or not (query).
+type stmtWrite struct {
+	writeOp
+	s     *Store
+	stmt  *sql.Stmt
+	query string
+	args  []any
+	res   sql.Result
+}
+
+func (w *stmtWrite) apply(ctx context.Context, tx *sql.Tx) (err error) {
+	if w.stmt != nil {
+		w.res, err = tx.StmtContext(ctx, w.stmt).ExecContext(ctx, w.args...)
+	} else {
+		w.res, err = tx.ExecContext(ctx, w.query, w.args...)
+	}
+	return err
+}
+
+func (w *stmtWrite) applyAlone(ctx context.Context) (_ bool, err error) {
+	if w.stmt != nil {
+		w.res, err = w.stmt.ExecContext(ctx, w.args...)
+	} else {
+		w.res, err = w.s.w.ExecContext(ctx, w.query, w.args...)
+	}
+	return true, err
 }
 
 const (
@@ -77,68 +130,56 @@ var errBatchAborted = errors.New("sqlite: write batch aborted")
 // writeTx runs fn as one write, all or nothing, in the group commit: it commits when fn returns
 // nil and the batch commits. fn gets the context to use for its statements.
 func (s *Store) writeTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
-	return s.submit(&writeOp{ctx: ctx, fn: fn})
+	return s.submit(&writeOp{ctx: ctx, w: txFunc(fn)})
 }
 
 // wexec runs one write statement in the group commit.
 func (s *Store) wexec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	var res sql.Result
-	err := s.submit(&writeOp{ctx: ctx, single: true,
-		fn: func(ctx context.Context, tx *sql.Tx) (err error) {
-			res, err = tx.ExecContext(ctx, query, args...)
-			return err
-		},
-		alone: func(ctx context.Context) (_ bool, err error) {
-			res, err = s.w.ExecContext(ctx, query, args...)
-			return true, err
-		},
-	})
-	return res, err
+	w := &stmtWrite{s: s, query: query, args: args}
+	w.writeOp = writeOp{ctx: ctx, w: w, single: true}
+	err := s.submit(&w.writeOp)
+	return w.res, err
 }
 
 // wexecStmt runs one prepared write statement in the group commit.
 func (s *Store) wexecStmt(ctx context.Context, stmt *sql.Stmt, args ...any) (sql.Result, error) {
-	var res sql.Result
-	err := s.submit(&writeOp{ctx: ctx, single: true,
-		fn: func(ctx context.Context, tx *sql.Tx) (err error) {
-			res, err = tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
-			return err
-		},
-		alone: func(ctx context.Context) (_ bool, err error) {
-			res, err = stmt.ExecContext(ctx, args...)
-			return true, err
-		},
-	})
-	return res, err
+	w := &stmtWrite{s: s, stmt: stmt, args: args}
+	w.writeOp = writeOp{ctx: ctx, w: w, single: true}
+	err := s.submit(&w.writeOp)
+	return w.res, err
 }
 
 // writeRowStmt runs one prepared write statement that returns a row (RETURNING) in the group
 // commit and scans it with scan; sql.ErrNoRows when it changed nothing.
 func writeRowStmt[T any](ctx context.Context, s *Store, stmt *sql.Stmt, scan func(scanner) (T, error), args ...any) (T, error) {
 	var out T
-	err := s.submit(&writeOp{ctx: ctx, single: true,
+	w := &funcWrite{
 		fn: func(ctx context.Context, tx *sql.Tx) (err error) {
 			out, err = scan(tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...))
 			return err
 		},
-		alone: func(ctx context.Context) (_ bool, err error) {
+		alone: func(ctx context.Context) (err error) {
 			out, err = scan(stmt.QueryRowContext(ctx, args...))
-			return true, err
+			return err
 		},
-	})
+	}
+	w.writeOp = writeOp{ctx: ctx, w: w, single: true}
+	err := s.submit(&w.writeOp)
 	return out, err
 }
 
 // writeRow runs a single-row write that returns its row (RETURNING) in the group commit.
 func (s *Store) writeRow(ctx context.Context, q string, args []any, dest ...any) error {
-	return s.submit(&writeOp{ctx: ctx, single: true,
+	w := &funcWrite{
 		fn: func(ctx context.Context, tx *sql.Tx) error {
 			return tx.QueryRowContext(ctx, q, args...).Scan(dest...)
 		},
-		alone: func(ctx context.Context) (bool, error) {
-			return true, s.w.QueryRowContext(ctx, q, args...).Scan(dest...)
+		alone: func(ctx context.Context) error {
+			return s.w.QueryRowContext(ctx, q, args...).Scan(dest...)
 		},
-	})
+	}
+	w.writeOp = writeOp{ctx: ctx, w: w, single: true}
+	return s.submit(&w.writeOp)
 }
 
 // submit queues op and waits for its outcome, leading batches when no one else does. A caller
@@ -227,9 +268,7 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 				_ = tx.Rollback()
 			}
 			for _, op := range batch {
-				if op.err == nil {
-					op.err = errBatchAborted
-				}
+				op.err = errBatchAborted // also a kept error's: its writes are rolled back
 			}
 		}
 		s.wgate.release()
@@ -238,13 +277,13 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 		}
 	}()
 
-	if len(batch) == 1 && batch[0].alone != nil {
+	if a, ok := batch[0].w.(aloneWriter); ok && len(batch) == 1 {
 		if err := batch[0].ctx.Err(); err != nil { // its caller gave up before it was applied
 			batch[0].err = err
 			finished = true
 			return
 		}
-		if done, err := batch[0].alone(ctx); done {
+		if done, err := a.applyAlone(ctx); done {
 			batch[0].err = err
 			finished = true
 			return
@@ -280,8 +319,11 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 				return
 			}
 		}
-		op.err = op.fn(ctx, tx)
-		kept[i] = op.err == nil || (op.keep != nil && op.keep(op.err))
+		op.err = op.w.apply(ctx, tx)
+		kept[i] = op.err == nil
+		if k, ok := op.w.(keeper); ok && !kept[i] {
+			kept[i] = k.keeps(op.err)
+		}
 		switch {
 		case kept[i]:
 		case !useSavepoints:
