@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -41,7 +42,27 @@ type writeOp struct {
 
 	state atomic.Int32 // reqQueued, reqTaken or reqAbandoned
 	err   error        // the outcome, valid once done is closed
-	done  chan struct{}
+	// panicked is the write's own panic (apply, applyAlone), which its caller re-panics with
+	// once done is closed: the leader that ran it may be another caller, or a background job.
+	panicked *writePanic
+	done     chan struct{}
+}
+
+// writePanic is a write's panic on its way to the write's own caller, with the stack where it
+// happened (the leader's goroutine).
+type writePanic struct {
+	value any
+	stack []byte
+}
+
+func (p *writePanic) Error() string {
+	return fmt.Sprintf("sqlite: a write panicked: %v\n%s", p.value, p.stack)
+}
+
+// Unwrap is the panic's value when it is an error.
+func (p *writePanic) Unwrap() error {
+	err, _ := p.value.(error)
+	return err
 }
 
 // writer is a write's work.
@@ -210,11 +231,15 @@ func (s *Store) submit(op *writeOp) error {
 		}
 		<-op.done // a leader is applying it: its outcome is the truth
 	}
+	if op.panicked != nil {
+		panic(op.panicked) // the write's own panic, in its own caller (the batch was rolled back)
+	}
 	return op.err
 }
 
-// leadReleasing is lead, then gives the leader's place back, also when a write panics (the
-// panic goes on to this caller; the writes queued behind it get a leader).
+// leadReleasing is lead, then gives the leader's place back, also when lead panics (a write's
+// own panic goes on in that write's caller instead: runBatch; the writes queued behind get a
+// leader).
 func (s *Store) leadReleasing(op *writeOp) {
 	defer func() { <-s.writes.leader }()
 	s.lead(op)
@@ -262,7 +287,14 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 	q.ops.Add(int64(len(batch)))
 	var tx *sql.Tx
 	finished := false
+	var cur *writeOp // the write whose own code (apply, applyAlone) is running
 	defer func() {
+		p := recover()
+		if p != nil && cur != nil {
+			// The write's own panic goes to its own caller (submit), not to this goroutine,
+			// which may be another request's or a background job's without a recover.
+			cur.panicked = &writePanic{value: p, stack: debug.Stack()}
+		}
 		if !finished { // a panic: end the transaction and do not leave the callers waiting
 			if tx != nil {
 				_ = tx.Rollback()
@@ -275,6 +307,9 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 		for _, op := range batch {
 			close(op.done)
 		}
+		if p != nil && cur == nil {
+			panic(p) // the queue's own failure, not a write's
+		}
 	}()
 
 	if a, ok := batch[0].w.(aloneWriter); ok && len(batch) == 1 {
@@ -283,7 +318,10 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 			finished = true
 			return
 		}
-		if done, err := a.applyAlone(ctx); done {
+		cur = batch[0]
+		done, err := a.applyAlone(ctx)
+		cur = nil
+		if done {
 			batch[0].err = err
 			finished = true
 			return
@@ -319,7 +357,9 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 				return
 			}
 		}
+		cur = op
 		op.err = op.w.apply(ctx, tx)
+		cur = nil
 		kept[i] = op.err == nil
 		if k, ok := op.w.(keeper); ok && !kept[i] {
 			kept[i] = k.keeps(op.err)

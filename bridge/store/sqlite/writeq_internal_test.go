@@ -351,7 +351,7 @@ func TestWriteBatchPanic(t *testing.T) {
 			t.Fatalf("ran in %d batches, want 1", batches)
 		}
 		if len(recovered) != 1 {
-			t.Fatalf("%d callers saw the panic, want 1 (the leader)", len(recovered))
+			t.Fatalf("%d callers saw the panic, want 1 (the panicking write's caller)", len(recovered))
 		}
 		for i, err := range errs {
 			if err == nil {
