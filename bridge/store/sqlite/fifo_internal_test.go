@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -35,8 +36,11 @@ func TestFIFOGateOrder(t *testing.T) {
 	}
 	const n = 50
 	served := make(chan int, n)
+	var released sync.WaitGroup // every goroutine's release done before the gate is read
 	for i := range n {
+		released.Add(1)
 		go func() {
+			defer released.Done()
 			if err := g.acquire(ctx); err != nil {
 				t.Error(err)
 				return
@@ -58,6 +62,7 @@ func TestFIFOGateOrder(t *testing.T) {
 	if !slices.Equal(order, want) {
 		t.Fatalf("served in order %v", order)
 	}
+	released.Wait()
 	if g.free != 1 || len(g.waiters) != 0 {
 		t.Fatalf("gate after all released: free %d, %d waiters", g.free, len(g.waiters))
 	}
