@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/internal/benchcpu"
 )
 
 // BenchmarkRefreshGrant64 is BenchmarkRefreshGrant from 64 goroutines at once, each rotating
@@ -47,7 +48,7 @@ func BenchmarkRefreshGrant64(b *testing.B) {
 			)
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := startCPU()
+			cpu := benchcpu.Start()
 			for w := range workers {
 				wg.Add(1)
 				go func() {
@@ -75,7 +76,7 @@ func BenchmarkRefreshGrant64(b *testing.B) {
 			}
 			wg.Wait()
 			b.StopTimer()
-			cpu.report(b)
+			cpu.Report(b)
 			all := slices.Concat(latency...)
 			if len(all) == 0 {
 				return

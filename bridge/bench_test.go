@@ -24,6 +24,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
+	"github.com/ssobridge/ssobridge/internal/benchcpu"
 )
 
 // serve runs one request in-process against the bridge's handler.
@@ -50,7 +51,7 @@ func benchPublicDoc(b *testing.B, path string) {
 		raw := []byte("GET " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: bench\r\n\r\n")
 		b.ReportAllocs()
 		b.SetParallelism(8)
-		cpu := startCPU()
+		cpu := benchcpu.Start()
 		b.RunParallel(func(pb *testing.PB) {
 			conn, err := net.Dial("tcp", u.Host)
 			if err != nil {
@@ -77,11 +78,11 @@ func benchPublicDoc(b *testing.B, path string) {
 				}
 			}
 		})
-		cpu.report(b)
+		cpu.Report(b)
 	})
 	b.Run("inprocess", func(b *testing.B) {
 		b.ReportAllocs()
-		cpu := startCPU()
+		cpu := benchcpu.Start()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				req := httptest.NewRequest(http.MethodGet, e.issuer+path, nil)
@@ -90,7 +91,7 @@ func benchPublicDoc(b *testing.B, path string) {
 				}
 			}
 		})
-		cpu.report(b)
+		cpu.Report(b)
 	})
 }
 
@@ -133,8 +134,8 @@ func benchRefresh(b *testing.B, deps envDeps, clientID, secret, redirect string)
 	rt := tok.RefreshToken
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := startCPU()
-	defer cpu.report(b)
+	cpu := benchcpu.Start()
+	defer cpu.Report(b)
 	for i := 0; i < b.N; i++ {
 		rec := e.serve(tokenReq(e, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, clientID, secret))
 		if rec.Code != 200 {
@@ -171,7 +172,7 @@ func BenchmarkSignBaseline(b *testing.B) {
 	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
 	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	b.Run("RS256", func(b *testing.B) {
-		defer startCPU().report(b)
+		defer benchcpu.Start().Report(b)
 		for i := 0; i < b.N; i++ {
 			if _, err := rsa.SignPKCS1v15(nil, rk, crypto.SHA256, digest[:]); err != nil {
 				b.Fatal(err)
@@ -179,7 +180,7 @@ func BenchmarkSignBaseline(b *testing.B) {
 		}
 	})
 	b.Run("ES256", func(b *testing.B) {
-		defer startCPU().report(b)
+		defer benchcpu.Start().Report(b)
 		for i := 0; i < b.N; i++ {
 			if _, err := ecdsa.SignASN1(rand.Reader, ek, digest[:]); err != nil {
 				b.Fatal(err)
@@ -217,7 +218,7 @@ func BenchmarkFullLogin(b *testing.B) {
 			cfg, _ := e.oauth(c.id, c.secret, e.rp+c.redirect, oauth2.AuthStyleInHeader)
 			b.ReportAllocs()
 			b.ResetTimer()
-			defer startCPU().report(b)
+			defer benchcpu.Start().Report(b)
 			for i := 0; i < b.N; i++ {
 				code := e.signIn(e.browser(), cfg.AuthCodeURL("s"), "alice", "alice-password")
 				if _, err := cfg.Exchange(e.ctx(), code); err != nil {

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/internal/benchcpu"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -48,13 +49,13 @@ func BenchmarkRefreshForgedOldGeneration(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			cpu := startCPU()
+			cpu := benchcpu.Start()
 			for b.Loop() {
 				if code, body := refresh(c.token); code != 400 || !strings.Contains(body, "invalid_grant") {
 					b.Fatalf("forged token: %d %s", code, body)
 				}
 			}
-			cpu.report(b)
+			cpu.Report(b)
 		})
 	}
 	// Nothing above revoked the family.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssobridge/ssobridge/internal/benchcpu"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/cache"
 	"github.com/ssobridge/ssobridge/legacy/demo"
@@ -650,14 +651,14 @@ func BenchmarkAuthenticate(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
-			cpu := startCPU()
+			cpu := benchcpu.Start()
 			for b.Loop() {
 				_, err := bc.auth(ctx, bc.login, bc.pw)
 				if bc.fails != (err != nil) || bc.fails && !errors.Is(err, legacy.ErrBadCredentials) {
 					b.Fatal(err)
 				}
 			}
-			cpu.report(b)
+			cpu.Report(b)
 		})
 	}
 }

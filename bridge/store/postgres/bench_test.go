@@ -1,11 +1,11 @@
 package postgres_test
 
 import (
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/internal/benchcpu"
 	"github.com/ssobridge/ssobridge/sso"
 	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
 )
@@ -79,7 +79,7 @@ func BenchmarkLoginWrites(b *testing.B) {
 	now := time.Now()
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer reportCPU(b, cpuTime())
+	defer benchcpu.Start().Report(b)
 	for range b.N {
 		ar := &sso.AuthRequest{ID: sso.TimeOrderedToken(time.Now()), ClientID: "client-a", RedirectURI: "https://app.example/cb",
 			State: "state-" + ssotest.RandomID()[:8], Nonce: ssotest.RandomID()[:16], Scopes: []string{"openid", "profile"},
@@ -108,19 +108,4 @@ func BenchmarkLoginWrites(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-// cpuTime is the process's CPU time so far (user and system, all threads).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU adds a cpu-ns/op metric: CPU per operation, which wall time on a shared machine is
-// not.
-func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }
