@@ -1,7 +1,6 @@
 package sso_test
 
 import (
-	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -23,28 +22,7 @@ func TestEndSessionHintMustBeAnIDToken(t *testing.T) {
 	tok := h.tokens("alice", "openid")
 	idt, _ := tok.Extra("id_token").(string)
 	now := time.Now()
-	sign := func(typ jose.ContentType, claims map[string]any) string {
-		t.Helper()
-		key, err := h.p.Keys().SigningKey("RS256")
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts := (&jose.SignerOptions{}).WithHeader(jose.HeaderKey("kid"), key.ID())
-		if typ != "" {
-			opts = opts.WithType(typ)
-		}
-		s, err := jose.NewSigner(jose.SigningKey{Algorithm: key.SignatureAlgorithm(), Key: key.Key()}, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		payload, _ := json.Marshal(claims)
-		jws, err := s.Sign(payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, _ := jws.CompactSerialize()
-		return out
-	}
+	sign := func(typ jose.ContentType, claims map[string]any) string { return signAs(t, h, typ, claims) }
 	base := func(extra map[string]any) map[string]any {
 		c := map[string]any{"iss": h.issuer, "sub": "alice", "aud": []string{"web"}, "azp": "web",
 			"exp": now.Add(time.Hour).Unix(), "iat": now.Unix()}
