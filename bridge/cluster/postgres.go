@@ -318,10 +318,20 @@ func (p *Postgres) dispatch(ctx context.Context, topic string) {
 		}
 	}
 	p.mu.Unlock()
+	// One line for the call, naming every topic that failed: after a reconnect every subscriber
+	// is called, and one cause (the database gone again) would otherwise be said once per topic.
+	var failed []string
+	var first error
 	for _, s := range subs {
 		if err := s.fn(ctx); err != nil && ctx.Err() == nil {
-			p.opt.Logger.ErrorContext(ctx, "cluster: refresh after a change failed", "topic", s.topic, "err", err)
+			failed = append(failed, s.topic)
+			if first == nil {
+				first = err
+			}
 		}
+	}
+	if len(failed) > 0 {
+		p.opt.Logger.ErrorContext(ctx, "cluster: refresh after a change failed", "topics", failed, "err", first)
 	}
 }
 
