@@ -259,14 +259,23 @@ func (r *Redeemer) redeem(ctx context.Context, token string) (*legacy.Member, er
 	login, err := r.Exchanger.ExchangeHandoff(ctx, token)
 	if err != nil {
 		// The AMS did not take it: keep its hash only for the replay window (a double submit),
-		// not for a day, so junk tokens do not pile up.
-		if serr := r.Store.ShortenHandoffToken(ctx, sso.HashToken(token), r.Now().Add(handoffReplayWindow)); serr != nil {
-			r.Logger.WarnContext(ctx, "shorten hand-off token guard", "err", serr)
+		// not for a day, so junk tokens do not pile up. When the AMS could not be reached the
+		// guard is lifted: nobody was signed in with the token, and the retry that the failure
+		// asks for (the page's "try again", temporarily_unavailable) goes to the AMS again,
+		// which decides; a second sign-in with the token stays impossible.
+		until := r.Now().Add(handoffReplayWindow)
+		if errors.Is(err, legacy.ErrUnavailable) {
+			until = r.Now()
 		}
+		r.shorten(ctx, token, until)
 		return nil, err
 	}
 	m, err := r.Directory.MemberByLogin(ctx, login)
 	if err != nil {
+		if errors.Is(err, legacy.ErrUnavailable) {
+			// Nobody was signed in with it: the retry goes to the AMS again, which decides.
+			r.shorten(ctx, token, r.Now())
+		}
 		if errors.Is(err, legacy.ErrNotFound) {
 			return nil, fmt.Errorf("%w: AMS user %q is not in the directory", errHandoffUnknownUser, login)
 		}
@@ -276,6 +285,13 @@ func (r *Redeemer) redeem(ctx context.Context, token string) (*legacy.Member, er
 		return nil, d.Cause
 	}
 	return m, nil
+}
+
+// shorten brings the replay guard of token forward to until.
+func (r *Redeemer) shorten(ctx context.Context, token string, until time.Time) {
+	if err := r.Store.ShortenHandoffToken(ctx, sso.HashToken(token), until); err != nil {
+		r.Logger.WarnContext(ctx, "shorten hand-off token guard", "err", err)
+	}
 }
 
 var (
