@@ -3,8 +3,11 @@ package bridge_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
 	imissim "github.com/ssobridge/ssobridge/legacy/imis/sim"
@@ -49,4 +52,40 @@ func TestHandoffRetryAfterAMSOutage(t *testing.T) {
 			t.Fatalf("retry after the AMS came back: %d %v", resp.StatusCode, body)
 		}
 	})
+}
+
+// TestLogoutHintOfAnotherSession (review s9 Z2): end_session signs out without asking only
+// when the id_token_hint belongs to this browser's session. OpenID Connect RP-Initiated Logout
+// 1.0 section 2: the OP MUST ask the End-User "if the supplied ID Token does not belong to the
+// current OP session with the RP". Before, a hint naming the same member was enough, so an ID
+// token of an earlier (or another browser's) session of the member, which an app or anyone it
+// leaked to may keep for long after, signed the member's current session out at once.
+func TestLogoutHintOfAnotherSession(t *testing.T) {
+	e := newEnv(t)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	other := e.browser()
+	old, err := web.Exchange(e.ctx(), e.signIn(other, web.AuthCodeURL("s0"), "alice", "alice-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	cur, err := web.Exchange(e.ctx(), e.signIn(b, web.AuthCodeURL("s1"), "alice", "alice-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := b.Get(e.issuer + "/end_session?id_token_hint=" + url.QueryEscape(old.Extra("id_token").(string)))
+	if !strings.Contains(p.Body, "Sign out?") {
+		t.Fatalf("another session's ID token signed out without asking: %d %q", p.Status, p.Location)
+	}
+	if b.Get(e.issuer+"/account").Status != http.StatusOK {
+		t.Fatal("session ended without confirmation")
+	}
+	// This session's own ID token still signs out at once, and only this browser.
+	b.Get(e.issuer + "/end_session?id_token_hint=" + url.QueryEscape(cur.Extra("id_token").(string)))
+	if b.Get(e.issuer+"/account").Status != http.StatusUnauthorized {
+		t.Fatal("the session's own ID token as hint did not sign out")
+	}
+	if other.Get(e.issuer+"/account").Status != http.StatusOK {
+		t.Fatal("signing out one browser ended the other browser's session")
+	}
 }

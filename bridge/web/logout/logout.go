@@ -37,10 +37,12 @@ const ticketLifetime = 10 * time.Minute
 // Ticket carries a validated end_session request to the logout page. It is sealed, so the
 // redirect inside cannot be forged (no open redirect).
 type Ticket struct {
-	Redirect string    `json:"r"`
-	ClientID string    `json:"c,omitempty"`
-	Subject  string    `json:"s,omitempty"` // from a verified id_token_hint
-	Expires  time.Time `json:"e"`
+	Redirect string `json:"r"`
+	ClientID string `json:"c,omitempty"`
+	Subject  string `json:"s,omitempty"` // from a verified id_token_hint
+	// SID is the verified id_token_hint's sid: the session it was issued in ("" none).
+	SID     string    `json:"i,omitempty"`
+	Expires time.Time `json:"e"`
 }
 
 // SignOff is the AMS website's sign-out page (single sign-off): the URL that signs the member
@@ -97,7 +99,11 @@ func (h *Handler) Mount(e *echo.Echo) {
 
 // TicketURL is where end_session sends the browser after op validated the request (sso.Hooks).
 func (h *Handler) TicketURL(req *op.EndSessionRequest) (string, error) {
-	sealed, err := h.SealTicket(Ticket{Redirect: req.RedirectURI, ClientID: req.ClientID, Subject: req.UserID})
+	t := Ticket{Redirect: req.RedirectURI, ClientID: req.ClientID, Subject: req.UserID}
+	if req.IDTokenHintClaims != nil {
+		t.SID = req.IDTokenHintClaims.SessionID
+	}
+	sealed, err := h.SealTicket(t)
 	if err != nil {
 		return "", err
 	}
@@ -131,8 +137,11 @@ type Data struct {
 	FrontChannel             []string
 }
 
-// page: with a ticket whose verified subject owns this browser's session, sign out at once;
-// otherwise ask for confirmation (RP-initiated logout without id_token_hint).
+// page: with a ticket whose verified ID token was issued in this browser's session (its sid,
+// and its subject), sign out at once; otherwise ask for confirmation. RP-Initiated Logout 1.0
+// section 2: the OP MUST ask when there is no id_token_hint or when it "does not belong to the
+// current OP session with the RP": an ID token of an earlier or another browser's session of
+// the same member (kept by an app, or leaked from it) does not sign this session out silently.
 func (h *Handler) page(c echo.Context) error {
 	raw := c.QueryParam("t")
 	t, terr := h.OpenTicket(raw)
@@ -150,7 +159,7 @@ func (h *Handler) page(c echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, PathDone)
 	}
-	if t != nil && t.Subject != "" && t.Subject == sess.Subject {
+	if t != nil && t.Subject != "" && t.Subject == sess.Subject && t.SID != "" && h.PublicSID != nil && t.SID == h.PublicSID(sess.ID) {
 		return h.signOut(c, sess, t)
 	}
 	csrf, err := h.Cookies.CSRFToken(c)
