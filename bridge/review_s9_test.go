@@ -89,3 +89,41 @@ func TestLogoutHintOfAnotherSession(t *testing.T) {
 		t.Fatal("signing out one browser ended the other browser's session")
 	}
 }
+
+// TestHandoffIsNoReauthentication (review s9 Z3): a request that asks for a fresh sign-in
+// (prompt=login, or max_age: OIDC Core 3.1.2.1, "the OP MUST attempt to actively
+// re-authenticate the End-User") is not answered by a hand-off from the AMS website: the
+// hand-off proves a session there of unknown age (iMIS's remembered sign-ins last for days)
+// and the member types nothing. Before, the login page's "Continue with your member account"
+// went to the AMS, came straight back and completed the request with auth_time = now.
+func TestHandoffIsNoReauthentication(t *testing.T) {
+	e := newEnvWith(t, true)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	for _, opt := range []oauth2.AuthCodeOption{
+		oauth2.SetAuthURLParam("prompt", "login"),
+		oauth2.SetAuthURLParam("max_age", "0"),
+		oauth2.SetAuthURLParam("max_age", "86400"),
+	} {
+		b := e.browser()
+		amsLogin(t, e, b, "alice", "alice-password")
+		login := b.Get(web.AuthCodeURL("st", opt))
+		f := login.Hidden()
+		p := b.Post(e.issuer+"/handoff/start", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}})
+		if p.Status == http.StatusOK && amsToken.MatchString(p.Body) {
+			p = iPart(t, e, b, p)
+		}
+		if p.Location != "" {
+			t.Fatalf("%s: the hand-off answered a request for a fresh sign-in: %s", login.URL.RawQuery, p.Location)
+		}
+		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "username and password") {
+			t.Fatalf("%s: want a page asking for the password, got %d %.300s", login.URL.RawQuery, p.Status, p.Body)
+		}
+		if b.Get(e.issuer+"/account").Status == http.StatusOK {
+			t.Fatal("a session was opened")
+		}
+		// The login form of the same request still works.
+		if q := b.Login(b.Get(e.issuer+"/login?id="+url.QueryEscape(f.Get("id"))), "alice", "alice-password").Redirected(t); q.Get("code") == "" {
+			t.Fatalf("the password afterwards: %v", q)
+		}
+	}
+}

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/audit"
@@ -539,10 +541,24 @@ func (h *Handler) start(c echo.Context) error {
 	if ar == nil {
 		return err
 	}
+	if FreshSignIn(ar) {
+		// The hand-off proves a session on the AMS website of unknown age, and the member types
+		// nothing: it is no re-authentication (OIDC Core 3.1.2.1 prompt=login, max_age: "the OP
+		// MUST attempt to actively re-authenticate the End-User").
+		return h.Pages.Error(c, http.StatusBadRequest, "Please sign in with your username and password",
+			"This app asks you to sign in again, so signing in through the member website is not enough this time.",
+			"Go back to the sign-in page and enter your username and password.")
+	}
 	if err := h.Cookies.SetPending(c, ar.ID); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, h.Website.SSOURL)
+}
+
+// FreshSignIn reports whether ar asks for a fresh sign-in (prompt=login or a max_age), which
+// a hand-off from the AMS website cannot give: the website's session may be days old.
+func FreshSignIn(ar *sso.AuthRequest) bool {
+	return slices.Contains(ar.Prompt, oidc.PromptLogin) || ar.MaxAge != nil
 }
 
 // Reason says in a few words why a hand-off token was not redeemed (for audit rows).
