@@ -164,11 +164,15 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 // reconcilePage lists the members after the cursor and handles them, and the subjects in the
 // same key range whose member was not listed. It returns the next cursor (the last key
 // listed), done when the listing is complete, and its cost for the rate: the members listed
-// and looked up. Change polling waits while a page is handled, so that a page listed before
-// a poll never writes over what the poll wrote after it.
+// and looked up. Change polling, in this process and on every replica (syncLock), waits while
+// a page is handled, so that a page listed before a poll never writes over what the poll wrote
+// after it.
 func (s *Service) reconcilePage(ctx context.Context, after string, batch int, res *ReconcileResult) (next string, done bool, cost int, err error) {
-	s.pollMu.Lock()
-	defer s.pollMu.Unlock()
+	unlock, err := s.syncLock(ctx)
+	if err != nil {
+		return "", false, 0, err
+	}
+	defer unlock()
 	members, err := s.dir.ListMembers(ctx, after, batch)
 	cost = len(members)
 	if err != nil {

@@ -239,8 +239,11 @@ const changeBatch = 500
 // date; it returns how many members it looked at. The watermark moves only past members that
 // were handled, so a failure is retried at the next poll.
 func (s *Service) Poll(ctx context.Context) (int, error) {
-	s.pollMu.Lock()
-	defer s.pollMu.Unlock()
+	unlock, err := s.syncLock(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("shadow: poll: %w", err)
+	}
+	defer unlock()
 	total := 0
 	for {
 		since, err := s.store.Watermark(ctx, WatermarkName)
@@ -283,6 +286,39 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 				s.Wake()
 			}
 			return total, nil
+		}
+	}
+}
+
+// SyncLockName names the job lock that change polling and each reconcile page hold while they
+// bring members up to date from what they read of the AMS.
+const SyncLockName = "shadow.sync"
+
+// syncLockRetry is how often a poll or a reconcile page asks again for the sync lock.
+const syncLockRetry = 50 * time.Millisecond
+
+// syncLock waits until this is the only change poll or reconcile page at work, in this process
+// (pollMu) and on every replica (the job lock SyncLockName), and returns its release. Polling
+// and the reconcile hold two leases, so on replicas sharing a database they can run at the same
+// time on two machines: a reconcile page listed before a member changed must not write over
+// what a poll on the other replica wrote after the change (a deactivated member's shadow user
+// made active again until the next pass).
+func (s *Service) syncLock(ctx context.Context) (func(), error) {
+	s.pollMu.Lock()
+	for {
+		release, ok, err := s.lock.TryLock(ctx, SyncLockName)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			// The lock lives in the shared database: it cannot be reached (a transient failure).
+			err = fmt.Errorf("lock %s: %w: %w", SyncLockName, sso.ErrUnavailable, err)
+		case err == nil && ok:
+			return func() { release(); s.pollMu.Unlock() }, nil
+		case err == nil:
+			err = s.sleep(ctx, syncLockRetry)
+		}
+		if err != nil {
+			s.pollMu.Unlock()
+			return nil, err
 		}
 	}
 }

@@ -1,0 +1,74 @@
+package provisioning_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
+	"github.com/ssobridge/ssobridge/legacy"
+)
+
+// heldListing hands out its reconcile page as the AMS listed it, then holds it until go is
+// closed: a reconcile page read before a change and written after it.
+type heldListing struct {
+	*listing
+	listed  chan struct{}
+	proceed chan struct{}
+}
+
+func (l *heldListing) ListMembers(ctx context.Context, afterKey string, limit int) ([]*legacy.Member, error) {
+	ms, err := l.listing.ListMembers(ctx, afterKey, limit)
+	if afterKey == "" {
+		close(l.listed)
+		<-l.proceed
+	}
+	return ms, err
+}
+
+// TestPollAndReconcileOnTwoReplicas (review s9 Z4): change polling and the reconcile hold two
+// different leases, so with replicas on one PostgreSQL they can run at the same time on two
+// machines, where the process-local mutex that keeps a reconcile page from writing over a
+// newer poll does not reach. A page listed before a member was disabled, written after the
+// poll on the other replica deactivated them, re-activated their shadow user at the app
+// (user.updated, active) until the next pass. The two Services here share the store and the
+// job lock, as two replicas share the database and its advisory locks.
+func TestPollAndReconcileOnTwoReplicas(t *testing.T) {
+	r := newReconcileFixture(t)
+	lock := &provisioning.LocalLock{}
+	r.opts.Lock = lock
+	r.start()
+	poller := r.svc
+	held := &heldListing{listing: r.list, listed: make(chan struct{}), proceed: make(chan struct{})}
+	r.opts.Directory = held
+	r.start()
+	reconciler := r.svc
+
+	pass := make(chan error, 1)
+	go func() { _, err := reconciler.Reconcile(t.Context()); pass <- err }()
+	<-held.listed // the page has alice active
+	r.dir.Update("alice", func(m *legacy.Member) { m.Standing.Disabled = true })
+	polled := make(chan error, 1)
+	go func() { _, err := poller.Poll(t.Context()); polled <- err }()
+	select {
+	case err := <-polled: // no exclusion between the replicas: the poll wrote first
+		if err != nil {
+			t.Fatal(err)
+		}
+		polled <- nil
+	case <-time.After(300 * time.Millisecond): // the poll waits for the page
+	}
+	close(held.proceed)
+	if err := <-pass; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-polled; err != nil {
+		t.Fatal(err)
+	}
+	if !r.aliceEnded() {
+		t.Fatal("alice's session and tokens were not ended")
+	}
+	if u := r.shadowUser(aliceSub); u.Active {
+		t.Fatalf("alice's shadow user is active again after she was disabled; events: %v", r.queued())
+	}
+}
