@@ -8,6 +8,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/logging"
 	"github.com/ssobridge/ssobridge/bridge/metrics"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/bridge/version"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -24,7 +25,8 @@ func NewMetrics() *metrics.Metrics {
 }
 
 // instrument registers what metrics reads at scrape time: the profile cache's counters (when
-// the directory has a cache in front), the signing keys and the outbox.
+// the directory has a cache in front), the signing keys, the outbox and, on SQLite, the group
+// commit's writes per commit and failed transactions.
 func (s *Server) instrument(m *metrics.Metrics) {
 	if c := findCache(s.dir); c != nil {
 		m.CacheStats(c.Stats)
@@ -39,6 +41,24 @@ func (s *Server) instrument(m *metrics.Metrics) {
 	}, s.now)
 	m.Outbox(func(ctx context.Context) ([]metrics.OutboxTarget, error) { return outboxTargets(ctx, s.store) },
 		s.now, 5*time.Second, s.log)
+	if w, ok := s.store.(writeStats); ok {
+		m.StoreWrites(func() metrics.StoreWrites { return storeWrites(w.WriteStats()) })
+	}
+}
+
+// writeStats is a store with a group commit (sqlite.Store).
+type writeStats interface {
+	WriteStats() sqlite.WriteStats
+}
+
+// storeWrites is the group commit's counters for metrics.
+func storeWrites(st sqlite.WriteStats) metrics.StoreWrites {
+	out := metrics.StoreWrites{Commits: st.Commits[:], Writes: st.Writes, Failed: st.Failed,
+		RetriedAfterWrite: st.RetriedAfterWrite, RetriedAfterCommit: st.RetriedAfterCommit}
+	for _, b := range sqlite.CommitBounds {
+		out.Bounds = append(out.Bounds, float64(b))
+	}
+	return out
 }
 
 // outboxTargets is the outbox's backlog per channel and client, counted by the store in one

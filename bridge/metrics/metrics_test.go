@@ -149,3 +149,29 @@ func TestOutboxOutageLoggedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreWrites: the group commit's counters become a histogram of writes per commit and
+// the failed and retried transactions.
+func TestStoreWrites(t *testing.T) {
+	m := metrics.New(metrics.BuildInfo{})
+	m.StoreWrites(func() metrics.StoreWrites {
+		return metrics.StoreWrites{Bounds: []float64{1, 2, 4}, Commits: []int64{5, 0, 2}, Writes: 12, Failed: 3,
+			RetriedAfterWrite: 1, RetriedAfterCommit: 2}
+	})
+	body := scrape(t, m)
+	for _, want := range []string{
+		`ssobridge_store_writes_per_commit_bucket{le="1"} 5`,
+		`ssobridge_store_writes_per_commit_bucket{le="2"} 5`,
+		`ssobridge_store_writes_per_commit_bucket{le="4"} 7`,
+		`ssobridge_store_writes_per_commit_bucket{le="+Inf"} 7`,
+		`ssobridge_store_writes_per_commit_sum 12`,
+		`ssobridge_store_writes_per_commit_count 7`,
+		`ssobridge_store_write_transactions_failed_total 3`,
+		`ssobridge_store_write_batch_retries_total{cause="write"} 1`,
+		`ssobridge_store_write_batch_retries_total{cause="commit"} 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+}

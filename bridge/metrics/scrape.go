@@ -143,3 +143,56 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(a.dead), k.a, k.b)
 	}
 }
+
+// StoreWrites is what the SQLite store's group commit counted (sqlite.Store.WriteStats).
+type StoreWrites struct {
+	// Commits[i] is how many commits held at most Bounds[i] writes (and more than Bounds[i-1]);
+	// Writes is how many writes they held.
+	Bounds  []float64
+	Commits []int64
+	Writes  int64
+	// Failed is how many transactions could not commit; RetriedAfterWrite and
+	// RetriedAfterCommit how many of several writes ran them again in smaller ones, after a
+	// write's error (SQLITE_FULL ...) ended the transaction or after its COMMIT failed.
+	Failed                                int64
+	RetriedAfterWrite, RetriedAfterCommit int64
+}
+
+// StoreWrites registers the group commit's writes per commit (a histogram) and its failed and
+// retried transactions, read at scrape time from read.
+func (m *Metrics) StoreWrites(read func() StoreWrites) {
+	m.reg.MustRegister(&storeWritesCollector{read: read,
+		perCommit: prometheus.NewDesc(Namespace+"_store_writes_per_commit",
+			"Writes the store's group commit applied per committed transaction (a write alone counts as one).", nil, nil),
+		failed: prometheus.NewDesc(Namespace+"_store_write_transactions_failed_total",
+			"Store transactions that could not commit (a write's error such as a full disk ended it, or its COMMIT failed); their writes are not committed.", nil, nil),
+		retried: prometheus.NewDesc(Namespace+"_store_write_batch_retries_total",
+			"Failed store transactions of several writes whose writes ran again in smaller ones (each write then gets its own outcome), by cause: write (a write's error ended the transaction) or commit (the COMMIT failed).",
+			[]string{"cause"}, nil),
+	})
+}
+
+type storeWritesCollector struct {
+	read                       func() StoreWrites
+	perCommit, failed, retried *prometheus.Desc
+}
+
+func (c *storeWritesCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.perCommit
+	ch <- c.failed
+	ch <- c.retried
+}
+
+func (c *storeWritesCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.read()
+	buckets := make(map[float64]uint64, len(st.Bounds))
+	var n uint64
+	for i, b := range st.Bounds {
+		n += uint64(st.Commits[i])
+		buckets[b] = n // cumulative
+	}
+	ch <- prometheus.MustNewConstHistogram(c.perCommit, n, float64(st.Writes), buckets)
+	ch <- prometheus.MustNewConstMetric(c.failed, prometheus.CounterValue, float64(st.Failed))
+	ch <- prometheus.MustNewConstMetric(c.retried, prometheus.CounterValue, float64(st.RetriedAfterWrite), "write")
+	ch <- prometheus.MustNewConstMetric(c.retried, prometheus.CounterValue, float64(st.RetriedAfterCommit), "commit")
+}

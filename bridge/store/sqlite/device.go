@@ -106,6 +106,7 @@ func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash stri
 		slowErr error
 	)
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		slowErr = nil // a run again (writeTx) starts afresh
 		d, err := scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM device_authorizations
 			WHERE device_code_hash = ?`, deviceCodeHash))
 		if err != nil {

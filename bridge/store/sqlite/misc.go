@@ -329,6 +329,7 @@ func (s *Store) purgeByKey(ctx context.Context, table, key, expired string, now 
 		}
 		var deleted int64
 		err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			deleted = 0 // a run again (writeTx) starts afresh
 			stmt, err := tx.PrepareContext(ctx, del)
 			if err != nil {
 				return err

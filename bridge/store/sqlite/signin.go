@@ -25,6 +25,7 @@ func (s *Store) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
 	var auditAt int64
 	var auditID int64
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		completed, auditID = false, 0 // a run again (writeTx) starts afresh
 		if _, err := tx.StmtContext(ctx, s.st.insertSession).ExecContext(ctx, ss.ID, ss.Subject, ts(ss.AuthTime), encList(ss.AMR),
 			ts(orNow(ss.CreatedAt, now)), ts(orNow(ss.LastSeen, now)), ts(ss.ExpiresAt), b2i(ss.Ended)); err != nil {
 			return err

@@ -53,6 +53,11 @@ type Store struct {
 
 	stopCheckpoints func() // stops the background checkpointer; nil when there is none
 	busyTimeout     time.Duration
+
+	// testNeighbour, set by tests before any write, is a write queued before and after every
+	// write, in its batch (a write that fails, to check that its neighbours' outcomes are their
+	// own).
+	testNeighbour func(ctx context.Context, tx *sql.Tx) error
 }
 
 var (

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -25,7 +26,9 @@ import (
 // BEGIN/COMMIT cost and the pages several writes touch (a sign-in's rows land on the same
 // right-edge leaf pages as its neighbours', since ids and keys are in time order), which is
 // most of a commit. A write of one statement needs no savepoint (a statement that fails leaves
-// nothing behind), and a batch of one such write runs it alone, in autocommit.
+// nothing behind), and a batch of one such write runs it alone, in autocommit. A batch whose
+// transaction cannot commit (a write's SQLITE_FULL, a failed COMMIT) runs its writes again in
+// smaller transactions (runBatch), so each write's outcome is its own.
 //
 // The leader holds the write gate (wgate) from BEGIN to COMMIT, so a read on the free write
 // connection (readStmt) never sees a batch's uncommitted writes.
@@ -42,6 +45,9 @@ type writeOp struct {
 
 	state atomic.Int32 // reqQueued, reqTaken or reqAbandoned
 	err   error        // the outcome, valid once done is closed
+	// final: err is the write's outcome, its transaction committed or held it alone (runTx);
+	// only the leader reads and writes it.
+	final bool
 	// panicked is the write's own panic (apply, applyAlone), which its caller re-panics with
 	// once done is closed: the leader that ran it may be another caller, or a background job.
 	panicked *writePanic
@@ -89,7 +95,7 @@ type txFunc func(ctx context.Context, tx *sql.Tx) error
 
 func (f txFunc) apply(ctx context.Context, tx *sql.Tx) error { return f(ctx, tx) }
 
-// funcWrite is a one-statement write given as functions (writeRow, writeRowStmt).
+// funcWrite is a one-statement write given as functions (writeRow).
 type funcWrite struct {
 	writeOp
 	fn    func(ctx context.Context, tx *sql.Tx) error
@@ -140,16 +146,74 @@ type writeQueue struct {
 	leader  chan struct{} // capacity 1: held by the goroutine running batches
 	batches atomic.Int64  // batches run (transactions, or a write alone), for tests and benchmarks
 	ops     atomic.Int64  // writes taken into batches
+
+	// What the metrics read (WriteStats): commits by how many writes they held, in buckets
+	// of powers of two up to maxWriteBatch (commitSizes[i]: at most 1<<i writes) with the
+	// writes they held; transactions that could not commit; the batches whose writes ran
+	// again in smaller transactions, by cause.
+	commitSizes  [commitBuckets]atomic.Int64
+	commitWrites atomic.Int64
+	failures     atomic.Int64
+	retries      [2]atomic.Int64
+}
+
+// commitBuckets is how many powers of two, from 1 to maxWriteBatch, bound the commit sizes.
+const commitBuckets = 7
+
+const (
+	retryWrite  = iota // a write's error ended the transaction
+	retryCommit        // the COMMIT failed
+)
+
+// observe counts a commit of n writes.
+func (q *writeQueue) observe(n int) {
+	q.commitSizes[bits.Len(uint(n-1))].Add(1)
+	q.commitWrites.Add(int64(n))
+}
+
+// WriteStats is what the group commit counted since the store opened (package metrics exports
+// it).
+type WriteStats struct {
+	// Commits[i] is how many transactions (a write alone in autocommit included) committed
+	// with at most CommitBounds[i] writes (and more than the bound before).
+	Commits [commitBuckets]int64
+	// Writes is how many writes those commits held.
+	Writes int64
+	// Failed is how many transactions could not commit: a write's error ended it (SQLITE_FULL,
+	// SQLITE_IOERR) or its COMMIT failed.
+	Failed int64
+	// RetriedAfterWrite and RetriedAfterCommit are how many failed transactions of several
+	// writes ran their writes again in smaller ones, after a write's error or a failed COMMIT.
+	RetriedAfterWrite, RetriedAfterCommit int64
+}
+
+// CommitBounds are the upper bounds of WriteStats.Commits' buckets.
+var CommitBounds = [commitBuckets]int{1, 2, 4, 8, 16, 32, maxWriteBatch}
+
+// WriteStats reads the group commit's counters.
+func (s *Store) WriteStats() WriteStats {
+	q := s.writes
+	var st WriteStats
+	for i := range q.commitSizes {
+		st.Commits[i] = q.commitSizes[i].Load()
+	}
+	st.Writes = q.commitWrites.Load()
+	st.Failed = q.failures.Load()
+	st.RetriedAfterWrite, st.RetriedAfterCommit = q.retries[retryWrite].Load(), q.retries[retryCommit].Load()
+	return st
 }
 
 func newWriteQueue() *writeQueue { return &writeQueue{leader: make(chan struct{}, 1)} }
 
-// errBatchAborted is the outcome of a write whose batch ended without a commit because of
-// another write (a panic, or an error that may have ended the transaction).
+// errBatchAborted is the outcome of a write whose transaction another write's panic ended (a
+// transaction that fails otherwise runs its writes again: runWrites).
 var errBatchAborted = errors.New("sqlite: write batch aborted")
 
 // writeTx runs fn as one write, all or nothing, in the group commit: it commits when fn returns
-// nil and the batch commits. fn gets the context to use for its statements.
+// nil and the batch commits. fn gets the context to use for its statements. fn may run more
+// than once, each time in a new transaction of which only the last one's outcome counts (a batch
+// that cannot commit runs its writes again: runWrites), so what it sets for its caller it sets
+// on every run, never adding to what an earlier run left.
 func (s *Store) writeTx(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
 	return s.submit(&writeOp{ctx: ctx, w: txFunc(fn)})
 }
@@ -171,25 +235,22 @@ func (s *Store) wexecStmt(ctx context.Context, stmt *sql.Stmt, args ...any) (sql
 }
 
 // writeRowStmt runs one prepared write statement that returns a row (RETURNING) in the group
-// commit and scans it with scan; sql.ErrNoRows when it changed nothing.
+// commit and scans it with scan; sql.ErrNoRows when it changed nothing. scan may fail after the
+// statement changed the row (a column it cannot decode), so the write is not single: it has a
+// savepoint in a batch and a transaction alone, and a failed scan rolls the statement back
+// (TestClaimScanFailureLeavesNothing).
 func writeRowStmt[T any](ctx context.Context, s *Store, stmt *sql.Stmt, scan func(scanner) (T, error), args ...any) (T, error) {
 	var out T
-	w := &funcWrite{
-		fn: func(ctx context.Context, tx *sql.Tx) (err error) {
-			out, err = scan(tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...))
-			return err
-		},
-		alone: func(ctx context.Context) (err error) {
-			out, err = scan(stmt.QueryRowContext(ctx, args...))
-			return err
-		},
-	}
-	w.writeOp = writeOp{ctx: ctx, w: w, single: true}
-	err := s.submit(&w.writeOp)
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		out, err = scan(tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...))
+		return err
+	})
 	return out, err
 }
 
-// writeRow runs a single-row write that returns its row (RETURNING) in the group commit.
+// writeRow runs a single-row write that returns its row (RETURNING) in the group commit. It is
+// single (no savepoint, autocommit alone): its dest are integers and strings of NOT NULL
+// columns, whose scan cannot fail once the statement ran.
 func (s *Store) writeRow(ctx context.Context, q string, args []any, dest ...any) error {
 	w := &funcWrite{
 		fn: func(ctx context.Context, tx *sql.Tx) error {
@@ -213,7 +274,11 @@ func (s *Store) submit(op *writeOp) error {
 	op.done = make(chan struct{})
 	q := s.writes
 	q.mu.Lock()
-	q.pending = append(q.pending, op)
+	if s.testNeighbour == nil {
+		q.pending = append(q.pending, op)
+	} else {
+		q.pending = append(q.pending, s.neighbour(), op, s.neighbour())
+	}
 	q.mu.Unlock()
 
 	select {
@@ -235,6 +300,12 @@ func (s *Store) submit(op *writeOp) error {
 		panic(op.panicked) // the write's own panic, in its own caller (the batch was rolled back)
 	}
 	return op.err
+}
+
+// neighbour is a write of testNeighbour's, queued next to every write in tests; no one waits
+// for it.
+func (s *Store) neighbour() *writeOp {
+	return &writeOp{ctx: context.Background(), w: txFunc(s.testNeighbour), done: make(chan struct{})}
 }
 
 // leadReleasing is lead, then gives the leader's place back, also when lead panics (a write's
@@ -279,14 +350,19 @@ func (s *Store) lead(op *writeOp) {
 	}
 }
 
-// runBatch applies batch in one transaction (or a lone single-statement write in autocommit),
-// reports every outcome and releases the write gate, which the caller holds.
+// runBatch applies batch, reports every outcome and releases the write gate, which the caller
+// holds. Each write gets its own outcome, the one it would have had running alone at its place
+// in the arrival order: when the batch's transaction cannot commit, whether a write's error
+// ended it (SQLITE_FULL, SQLITE_IOERR: it may have rolled everything back) or the COMMIT itself
+// failed (a deferred constraint, a full disk), nothing of it is committed and its writes run
+// again in smaller transactions (runWrites), down to one write alone, whose error is then its
+// own. So a write that lost a compare-and-set still says so (ErrAuthRequestUsed, not "batch
+// aborted") next to a write that cannot commit, the writes that can commit do, and no write is
+// told it committed unless its transaction did.
 func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 	q := s.writes
 	q.batches.Add(1)
 	q.ops.Add(int64(len(batch)))
-	var tx *sql.Tx
-	finished := false
 	var cur *writeOp // the write whose own code (apply, applyAlone) is running
 	defer func() {
 		p := recover()
@@ -295,12 +371,14 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 			// which may be another request's or a background job's without a recover.
 			cur.panicked = &writePanic{value: p, stack: debug.Stack()}
 		}
-		if !finished { // a panic: end the transaction and do not leave the callers waiting
-			if tx != nil {
-				_ = tx.Rollback()
-			}
+		if p != nil {
+			// A panic ended the transaction running (runTx rolls it back): the writes whose
+			// outcome is not final yet fail, also a kept error's (its writes are rolled
+			// back); those of transactions committed before keep theirs.
 			for _, op := range batch {
-				op.err = errBatchAborted // also a kept error's: its writes are rolled back
+				if !op.final {
+					op.err = errBatchAborted
+				}
 			}
 		}
 		s.wgate.release()
@@ -311,41 +389,91 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 			panic(p) // the queue's own failure, not a write's
 		}
 	}()
+	s.runWrites(ctx, batch, &cur)
+}
 
-	if a, ok := batch[0].w.(aloneWriter); ok && len(batch) == 1 {
-		if err := batch[0].ctx.Err(); err != nil { // its caller gave up before it was applied
-			batch[0].err = err
-			finished = true
-			return
-		}
-		cur = batch[0]
-		done, err := a.applyAlone(ctx)
-		cur = nil
-		if done {
-			batch[0].err = err
-			finished = true
-			return
-		}
-	}
-	var err error
-	if tx, err = s.w.BeginTx(ctx, nil); err != nil {
-		for _, op := range batch {
-			op.err = fmt.Errorf("begin: %w", err)
-		}
-		finished = true
+// runWrites applies ops in one transaction (runTx) and, when that transaction could not commit
+// for a reason that may not be every write's own, runs them again in smaller ones: the writes
+// before the one whose error ended the transaction together, that one alone, the writes after
+// it together; after a failed COMMIT, which does not say whose write caused it, each half.
+// Every transaction that commits or that holds one write alone makes its writes' outcomes
+// final; each retry is a smaller transaction than the one that failed.
+func (s *Store) runWrites(ctx context.Context, ops []*writeOp, cur **writeOp) {
+	failedAt, err := s.runTx(ctx, ops, cur)
+	if err == nil {
 		return
 	}
-	abort := func(err error) {
-		_ = tx.Rollback()
-		for _, op := range batch {
-			op.err = fmt.Errorf("%w: %w", errBatchAborted, err)
-		}
-		finished = true
+	q := s.writes
+	q.failures.Add(1)
+	if len(ops) == 1 {
+		return // runTx gave the write its error
 	}
+	if failedAt >= 0 {
+		q.retries[retryWrite].Add(1)
+		if failedAt > 0 {
+			s.runWrites(ctx, ops[:failedAt], cur)
+		}
+		s.runWrites(ctx, ops[failedAt:failedAt+1], cur)
+		if failedAt+1 < len(ops) {
+			s.runWrites(ctx, ops[failedAt+1:], cur)
+		}
+		return
+	}
+	q.retries[retryCommit].Add(1)
+	half := len(ops) / 2
+	s.runWrites(ctx, ops[:half], cur)
+	s.runWrites(ctx, ops[half:], cur)
+}
 
-	useSavepoints := len(batch) > 1
-	kept := make([]bool, len(batch))
-	for i, op := range batch {
+// runTx applies ops in one transaction, or a lone single-statement write in autocommit, and
+// commits. It returns nil when the transaction committed or held one write (whose outcome is
+// then its own error); otherwise nothing of ops is committed, their outcomes are not final, and
+// it returns why, with the index of the write whose own error ended the transaction (-1: the
+// COMMIT, or a statement of the queue's own, failed).
+func (s *Store) runTx(ctx context.Context, ops []*writeOp, cur **writeOp) (failedAt int, _ error) {
+	q := s.writes
+	final := func() {
+		for _, op := range ops {
+			op.final = true
+		}
+	}
+	if a, ok := ops[0].w.(aloneWriter); ok && len(ops) == 1 {
+		op := ops[0]
+		if err := op.ctx.Err(); err != nil { // its caller gave up before it was applied
+			op.err = err
+			final()
+			return 0, nil
+		}
+		*cur = op
+		done, err := a.applyAlone(ctx)
+		*cur = nil
+		if done {
+			op.err = err
+			final()
+			if err == nil {
+				q.observe(1)
+			}
+			return 0, nil
+		}
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		for _, op := range ops {
+			op.err = fmt.Errorf("begin: %w", err)
+		}
+		final() // smaller transactions would not begin either
+		return 0, nil
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback() // also on a write's panic
+		}
+	}()
+
+	useSavepoints := len(ops) > 1
+	kept := make([]bool, len(ops))
+	for i, op := range ops {
 		if err := op.ctx.Err(); err != nil { // its caller gave up before it was applied
 			op.err = err
 			continue
@@ -353,13 +481,12 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 		sp := useSavepoints && !op.single
 		if sp {
 			if _, err := tx.StmtContext(ctx, s.st.savepoint).ExecContext(ctx); err != nil {
-				abort(fmt.Errorf("savepoint: %w", err))
-				return
+				return i, fmt.Errorf("savepoint: %w", err)
 			}
 		}
-		cur = op
+		*cur = op
 		op.err = op.w.apply(ctx, tx)
-		cur = nil
+		*cur = nil
 		kept[i] = op.err == nil
 		if k, ok := op.w.(keeper); ok && !kept[i] {
 			kept[i] = k.keeps(op.err)
@@ -367,41 +494,44 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 		switch {
 		case kept[i]:
 		case !useSavepoints:
-			// The batch is this one write: roll it back.
-			_ = tx.Rollback()
-			finished = true
-			return
+			// The transaction is this one write: its error is its outcome.
+			final()
+			return i, nil
 		case sp:
 			if _, err := tx.StmtContext(ctx, s.st.rollbackTo).ExecContext(ctx); err != nil {
-				abort(fmt.Errorf("rollback to savepoint: %w", err))
-				return
+				return i, fmt.Errorf("rollback to savepoint: %w", err)
 			}
 		case !statementOnlyError(op.err):
 			// An error such as SQLITE_FULL, SQLITE_IOERR or an interrupt may have rolled the
 			// whole transaction back, leaving the next writes to run in autocommit, each
-			// committed on its own: end the batch here.
-			abort(op.err)
-			return
+			// committed on its own: end the transaction here.
+			return i, op.err
 		}
 		if sp {
 			if _, err := tx.StmtContext(ctx, s.st.release).ExecContext(ctx); err != nil {
-				abort(fmt.Errorf("release savepoint: %w", err))
-				return
+				return i, fmt.Errorf("release savepoint: %w", err)
 			}
 		}
 	}
+	committed = true // a failed COMMIT is rolled back by the driver, not by tx.Rollback
 	if err := tx.Commit(); err != nil {
-		// A COMMIT that fails (a deferred constraint, SQLITE_BUSY) leaves SQLite's transaction
-		// open; the driver (modernc.org/sqlite 1.62+) rolls it back before returning, so the
-		// connection goes back to the pool clean (TestWriteBatchCommitFails writes after it).
+		// A COMMIT that fails (a deferred constraint, SQLITE_BUSY, SQLITE_FULL) leaves
+		// SQLite's transaction open; the driver (modernc.org/sqlite 1.62+) rolls it back
+		// before returning, so the connection goes back to the pool clean
+		// (TestWriteBatchCommitFails writes after it).
 		err = fmt.Errorf("commit: %w", err)
-		for i, op := range batch {
-			if kept[i] {
-				op.err = err
-			}
+		if len(ops) > 1 {
+			return -1, err
 		}
+		if kept[0] {
+			ops[0].err = err // never a success: its writes are not committed
+		}
+		final()
+		return 0, err
 	}
-	finished = true
+	final()
+	q.observe(len(ops))
+	return 0, nil
 }
 
 // statementOnlyError reports whether a single statement's error leaves the transaction as it

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // BenchmarkLoginWritesParallel is BenchmarkLoginWrites from 8 goroutines per processor, as the
@@ -28,4 +30,30 @@ func BenchmarkLoginWritesParallel(b *testing.B) {
 			loginWrites(b, s, now, nil)
 		}
 	})
+}
+
+// BenchmarkClaimAuthRequest is a login page's claim of its request alone (no other write
+// waiting): a savepoint-free UPDATE ... RETURNING in autocommit before, a transaction now that
+// a failed decode rolls it back (writeRowStmt).
+func BenchmarkClaimAuthRequest(b *testing.B) {
+	s := openTest(b, filepath.Join(b.TempDir(), "claim.db"))
+	now := time.Now()
+	ids := make([]string, b.N)
+	for i := range ids {
+		ar := &sso.AuthRequest{ID: sso.TimeOrderedToken(now), ClientID: "client-a", RedirectURI: "https://app.example/cb",
+			Scopes: []string{"openid", "profile"}, ResponseType: "code", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.CreateAuthRequest(b.Context(), ar); err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = ar.ID
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	defer reportCPU(b, cpu)
+	for i := range b.N {
+		if ar, err := s.ClaimAuthRequest(b.Context(), ids[i], "browser"); err != nil || ar == nil {
+			b.Fatal(ar, err)
+		}
+	}
 }

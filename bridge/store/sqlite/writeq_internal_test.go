@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -403,25 +404,20 @@ func TestWriteAbandonedWhileQueued(t *testing.T) {
 }
 
 // TestWriteBatchCommitFails: when the batch's COMMIT fails (here a foreign key violation
-// deferred to the commit), every write of the batch reports an error and none is committed;
-// the transaction the failed COMMIT left open is ended, so the next writes work.
+// deferred to the commit), nothing of it is committed and its writes run again in smaller
+// transactions: the write that caused it fails alone, the others commit and say so; no write
+// is told it committed unless it did, and the connection goes on (the transaction the failed
+// COMMIT left open is ended). Before, every write of the batch failed with the COMMIT's error.
 func TestWriteBatchCommitFails(t *testing.T) {
 	testStores(t, func(t *testing.T, s *Store) {
 		ctx := t.Context()
 		now := time.Now()
 		ar := pendingRequest(t, s, "b")
 		in := signIn(ar, "b")
+		before := s.WriteStats()
 		errs, batches := batchWrites(t, s,
 			func() error { return s.CompleteSignIn(ctx, in) },
-			func() error {
-				return s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-					if _, err := tx.ExecContext(ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
-						return err
-					}
-					_, err := tx.ExecContext(ctx, `INSERT INTO session_clients (session_id, client_id, seq) VALUES ('no-such-session', 'c', 1)`)
-					return err
-				})
-			},
+			func() error { return s.writeTx(ctx, deferredFKWrite) },
 			func() error {
 				return s.CreateSession(ctx, &sso.Session{ID: "third", Subject: "u", AuthTime: now, ExpiresAt: now.Add(time.Hour)})
 			},
@@ -429,23 +425,29 @@ func TestWriteBatchCommitFails(t *testing.T) {
 		if batches != 1 {
 			t.Fatalf("ran in %d batches, want 1", batches)
 		}
-		for i, err := range errs {
-			if err == nil {
-				t.Errorf("write %d reported done, yet the batch's COMMIT failed", i)
-			}
+		if errs[0] != nil || errs[2] != nil {
+			t.Fatalf("the writes next to the one whose COMMIT fails: %v, %v", errs[0], errs[2])
 		}
-		if sessionExists(t, s, in.Session.ID) || sessionExists(t, s, "third") {
-			t.Error("a write of the failed batch was committed")
+		if errs[1] == nil || !strings.Contains(errs[1].Error(), "commit: ") {
+			t.Fatalf("the write whose COMMIT fails: %v, want the COMMIT's error", errs[1])
 		}
-		if got, err := s.AuthRequest(ctx, ar.ID); err != nil || got.Done {
-			t.Errorf("request after the failed batch: %+v, %v; want pending", got, err)
+		if !sessionExists(t, s, in.Session.ID) || !sessionExists(t, s, "third") {
+			t.Error("a write reported done was not committed")
 		}
-		// The store goes on: the same sign-in now succeeds.
-		if err := s.CompleteSignIn(ctx, in); err != nil {
-			t.Fatalf("the sign-in again, alone: %v", err)
+		if got, err := s.AuthRequest(ctx, ar.ID); err != nil || !got.Done {
+			t.Errorf("request after the batch: %+v, %v; want done", got, err)
 		}
-		if !sessionExists(t, s, in.Session.ID) {
-			t.Fatal("the sign-in's session was not committed")
+		var n int
+		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM session_clients WHERE session_id = 'no-such-session'`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("the failed write's row: %d, %v", n, err)
+		}
+		st := s.WriteStats()
+		if st.RetriedAfterCommit-before.RetriedAfterCommit < 1 || st.Failed-before.Failed < 2 {
+			t.Errorf("write stats %+v, before %+v: want the failed COMMITs and the retry counted", st, before)
+		}
+		// The store goes on.
+		if err := s.CreateSession(ctx, &sso.Session{ID: "next", Subject: "u", AuthTime: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatalf("a write after the failed COMMIT: %v", err)
 		}
 	})
 }
