@@ -127,3 +127,37 @@ func TestHandoffIsNoReauthentication(t *testing.T) {
 		}
 	}
 }
+
+// TestSingleSignOffWithoutBridgeSession (review s9 Z5): an app's sign-out reaches the AMS
+// website also when the bridge session has already ended (expired after session.lifetime,
+// ended by an administrator or by another provider's logout): the member who signs out of the
+// app on a shared computer is otherwise still signed in on the AMS website, and through the
+// hand-off, back into every app without a password. Before, end_session with no bridge session
+// went straight to the app's post_logout_redirect_uri.
+func TestSingleSignOffWithoutBridgeSession(t *testing.T) {
+	e := newEnvWith(t, true)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	amsLogin(t, e, b, "alice", "alice-password")
+	tok, err := web.Exchange(e.ctx(), e.signIn(b, web.AuthCodeURL("s"), "alice", "alice-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bridge session ends without this browser (as when it expires).
+	u, _ := url.Parse(e.issuer + "/")
+	b.Client.Jar.SetCookies(u, []*http.Cookie{{Name: "ssobridge", Value: "", Path: "/", MaxAge: -1}})
+	if b.Get(e.issuer+"/account").Status != http.StatusUnauthorized {
+		t.Fatal("the bridge session is still there")
+	}
+	if home := b.Get(e.issuer + "/demo-ams/"); !strings.Contains(home.Body, "alice") {
+		t.Fatal("not signed in at the AMS website")
+	}
+	q := url.Values{"id_token_hint": {tok.Extra("id_token").(string)}, "post_logout_redirect_uri": {e.rp + "/signed-out"}, "state": {"bye"}}
+	out := b.Get(e.issuer + "/end_session?" + q.Encode())
+	if !strings.HasPrefix(out.Location, e.rp+"/signed-out") || !strings.Contains(out.Location, "state=bye") {
+		t.Fatalf("end_session did not come back to the app: %q (at %s)", out.Location, out.URL)
+	}
+	if home := b.Get(e.issuer + "/demo-ams/"); strings.Contains(home.Body, "alice") {
+		t.Fatal("still signed in at the AMS website after signing out of the app")
+	}
+}

@@ -155,7 +155,16 @@ func (h *Handler) page(c echo.Context) error {
 	}
 	if sess == nil {
 		if t != nil {
-			return c.Redirect(http.StatusSeeOther, t.Redirect)
+			next := t.Redirect
+			if t.Subject != "" {
+				// No bridge session any more (it expired, or ended without this browser), but
+				// the app that signs its member out (it holds their ID token) still signs them
+				// out of the AMS website: its session there would sign them back in to every
+				// app through the hand-off. A request without id_token_hint does not, so a
+				// cross-site link cannot sign anyone out of the AMS website.
+				next = h.signOffURL(next)
+			}
+			return c.Redirect(http.StatusSeeOther, next)
 		}
 		return c.Redirect(http.StatusSeeOther, PathDone)
 	}
@@ -180,10 +189,13 @@ func (h *Handler) submit(c echo.Context) error {
 	t, _ := h.OpenTicket(c.FormValue("t"))
 	sess, err := h.Cookies.Current(c)
 	if err != nil {
-		if t != nil {
-			return c.Redirect(http.StatusSeeOther, t.Redirect)
+		// The session ended meanwhile: the member asked to sign out (this form, CSRF checked),
+		// so the AMS website's sign-out still follows.
+		next := PathDone
+		if t != nil && t.Redirect != "" {
+			next = t.Redirect
 		}
-		return c.Redirect(http.StatusSeeOther, PathDone)
+		return c.Redirect(http.StatusSeeOther, h.signOffURL(next))
 	}
 	return h.signOut(c, sess, t)
 }
