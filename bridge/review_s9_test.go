@@ -161,3 +161,24 @@ func TestSingleSignOffWithoutBridgeSession(t *testing.T) {
 		t.Fatal("still signed in at the AMS website after signing out of the app")
 	}
 }
+
+// TestIssInFragmentErrorResponse (review s9 Z6): RFC 9207 section 2: an authorization server
+// that advertises authorization_response_iss_parameter_supported includes iss in every
+// authorization response, error responses too, whatever the response mode. A request with
+// response_mode=fragment is refused (only query is supported) with the error in the fragment,
+// which had state but no iss: an app that checks iss (as RFC 9207 tells it to) cannot tell the
+// error came from this issuer.
+func TestIssInFragmentErrorResponse(t *testing.T) {
+	e := newEnv(t)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	p := e.browser().Get(web.AuthCodeURL("st", oauth2.SetAuthURLParam("response_mode", "fragment")))
+	if !strings.HasPrefix(p.Location, e.rp+"/callback#") {
+		t.Fatalf("no error redirect to the app in the fragment: %d %q", p.Status, p.Location)
+	}
+	// The fragment as the app's script reads it: location.hash, decoded once.
+	_, frag, _ := strings.Cut(p.Location, "#")
+	q, err := url.ParseQuery(frag)
+	if err != nil || q.Get("error") == "" || q.Get("state") != "st" || q.Get("iss") != e.issuer {
+		t.Fatalf("error response %q: want error, state and iss %q", p.Location, e.issuer)
+	}
+}

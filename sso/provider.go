@@ -477,20 +477,31 @@ func (i *issWriter) WriteHeader(status int) {
 
 func (i *issWriter) Write(b []byte) (int, error) { return i.ResponseWriter.Write(b) }
 
-// withIss adds iss to an authorization response URL (one whose query has code or error);
-// other URLs (the login page) are returned as they are.
+// withIss adds iss to an authorization response URL (one whose query, or fragment for
+// response_mode=fragment, has code or error); other URLs (the login page) are returned as
+// they are.
 func withIss(loc, issuer string) string {
 	u, err := url.Parse(loc)
 	if err != nil || !u.IsAbs() {
 		return loc
 	}
-	q := u.Query()
-	if (!q.Has("code") && !q.Has("error")) || q.Has("iss") {
+	if q := u.Query(); q.Has("code") || q.Has("error") {
+		if q.Has("iss") {
+			return loc
+		}
+		q.Set("iss", issuer)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	// A response in the fragment (op answers an error in the response mode the request asked
+	// for): RFC 9207 section 2 wants iss there too.
+	f, err := url.ParseQuery(u.Fragment)
+	if err != nil || (!f.Has("code") && !f.Has("error")) || f.Has("iss") {
 		return loc
 	}
-	q.Set("iss", issuer)
-	u.RawQuery = q.Encode()
-	return u.String()
+	f.Set("iss", issuer)
+	base, _, _ := strings.Cut(loc, "#")
+	return base + "#" + f.Encode()
 }
 
 // challengeWriter adds the WWW-Authenticate challenge that RFC 6749 5.2 requires on op's 401
