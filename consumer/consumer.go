@@ -410,8 +410,11 @@ type idClaims struct {
 // ErrDeactivated is returned by SignIn for a member the bridge has deactivated at this app.
 var ErrDeactivated = errors.New("consumer: the member is deactivated at this app")
 
-// isLogoutToken reports whether a JWT's header says typ logout+jwt (Back-Channel Logout 2.4).
-func isLogoutToken(raw string) bool {
+// idTokenTyp reports whether a JWT's header typ can be an ID token's: JWT or absent. The
+// bridge's other JWTs say what they are (RFC 8725 3.11): logout tokens logout+jwt
+// (Back-Channel Logout 2.4), JWT access tokens at+jwt (RFC 9068 2.1); either carries the
+// member's sub, the bridge's iss and signature and may carry this app as aud.
+func idTokenTyp(raw string) bool {
 	head, _, ok := strings.Cut(raw, ".")
 	if !ok {
 		return false
@@ -421,17 +424,19 @@ func isLogoutToken(raw string) bool {
 		return false
 	}
 	var h struct {
-		Typ string `json:"typ"`
+		Typ *string `json:"typ"`
 	}
-	_ = json.Unmarshal(b, &h)
-	return strings.EqualFold(h.Typ, "logout+jwt") || strings.EqualFold(h.Typ, "application/logout+jwt")
+	if json.Unmarshal(b, &h) != nil {
+		return false
+	}
+	return h.Typ == nil || strings.EqualFold(*h.Typ, "JWT")
 }
 
 // SignIn verifies an ID token, upserts its member (active, roles when the token has them) and
 // opens a local session. The nonce, if the app sent one, is the caller's to check (tok.Nonce).
 func (c *Consumer) SignIn(ctx context.Context, rawIDToken string) (*Session, *oidc.IDToken, error) {
-	if isLogoutToken(rawIDToken) {
-		return nil, nil, errors.New("consumer: id token: a logout token is not an ID token")
+	if !idTokenTyp(rawIDToken) {
+		return nil, nil, errors.New("consumer: id token: typ is not JWT (a logout token or an access token is not an ID token)")
 	}
 	tok, err := c.verifier.Verify(ctx, rawIDToken)
 	if err != nil {
