@@ -58,3 +58,41 @@ type CounterStore interface {
 	// or no counter).
 	ResetCounter(ctx context.Context, key string) (note string, err error)
 }
+
+// CounterSteps is a CounterStore that applies each step of the sign-in throttle, several
+// counter changes, at once: one statement on PostgreSQL (one round trip however many counters
+// it touches), one write on SQLite. A step does what the CounterStore calls its documentation
+// names would do one after another, atomically (all or nothing). The throttle uses it when the
+// store has it. The counters of one step are changed in the order login, address, member (the
+// first key, the others, the noted one), whatever the step, so that steps running at once on
+// several replicas lock them in one order.
+type CounterSteps interface {
+	// ReserveCounters counts each of r.Hits (HitCounter), in order, and then r.Noted against
+	// the counter the first hit's counter notes, when it notes one (r.Noted.Key is ignored).
+	// Every hit counts (Delta 1 or more): a look is HitCounter's.
+	ReserveCounters(ctx context.Context, r CounterReserve) (CounterReserved, error)
+	// UndoCounters takes one event back from each of keys (UndoCounter), in order, and, with
+	// viaNote, from the counter the first key's counter notes when its event was taken back.
+	UndoCounters(ctx context.Context, keys []string, viaNote bool, now time.Time) error
+	// ClearCounters resets key's counter (ResetCounter), takes one event back from undo's
+	// (UndoCounter), and resets the counter key's counter noted.
+	ClearCounters(ctx context.Context, key, undo string, now time.Time) error
+	// NoteHitCounter, unless key's counter notes h.Key already, notes h.Key on key's counter
+	// (NoteCounter, and its expiry is pushed to h's window or lockout as a look at it would)
+	// and counts h (HitCounter, Delta 1 or more).
+	NoteHitCounter(ctx context.Context, key string, h CounterHit) error
+}
+
+// CounterReserve is what ReserveCounters counts.
+type CounterReserve struct {
+	Hits  []CounterHit
+	Noted CounterHit
+}
+
+// CounterReserved is ReserveCounters' answer: the counters after the hits, and the noted
+// counter's key ("" when the first hit's counter notes none) and state.
+type CounterReserved struct {
+	Counters []Counter
+	NotedKey string
+	Noted    Counter
+}

@@ -16,7 +16,9 @@ import (
 )
 
 // impls are the throttle's implementations: in memory, and on the store's counters (SQLite,
-// and PostgreSQL when SSOBRIDGE_TEST_POSTGRES_DSN is set). Every throttle test runs on each.
+// and PostgreSQL when SSOBRIDGE_TEST_POSTGRES_DSN is set), with the stores' steps
+// (store.CounterSteps) and, on SQLite, also without them (one call per counter, as on a store
+// that has none). Every throttle test runs on each.
 var impls = []struct {
 	name string
 	open func(t *testing.T) store.CounterStore // nil: in memory
@@ -30,6 +32,14 @@ var impls = []struct {
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	}},
+	{"sqlite-calls", func(t *testing.T) store.CounterStore {
+		s, err := sqlite.Open(t.Context(), sqlite.Memory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return callsOnly{s}
+	}},
 	{"postgres", func(t *testing.T) store.CounterStore {
 		s, err := postgres.Open(t.Context(), pgtest.NewDatabase(t))
 		if err != nil {
@@ -39,6 +49,9 @@ var impls = []struct {
 		return s
 	}},
 }
+
+// callsOnly is a CounterStore without its steps.
+type callsOnly struct{ store.CounterStore }
 
 // eachImpl runs fn with a constructor of throttles (and limiters) of each implementation.
 func eachImpl(t *testing.T, fn func(t *testing.T, newThrottle func(config.ThrottleConfig) *Throttle, newLimiter func(int) *Limiter)) {
@@ -215,4 +228,79 @@ func noErr(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestThrottleMemberReservations: once a login notes its member, each check reserves an attempt
+// on the member's counter too; a release takes that back with the login's and the address's,
+// a success clears the login's and the member's counters and takes the address's back, and a
+// refused check reserves nothing on the counters that did not refuse.
+func TestThrottleMemberReservations(t *testing.T) {
+	eachImpl(t, func(t *testing.T, newThrottle func(config.ThrottleConfig) *Throttle, _ func(int) *Limiter) {
+		ctx := t.Context()
+		now := time.Unix(1_700_000_000, 0)
+		th := newThrottle(config.ThrottleConfig{PerLogin: 3, PerIP: 100, Window: time.Minute, Lockout: time.Minute})
+		th.now = func() time.Time { return now }
+		reserve := func(login, ip string) Reservation {
+			t.Helper()
+			r, err := th.Reserve(ctx, login, ip)
+			noErr(t, err)
+			return r
+		}
+		memberWait := func(m string) time.Duration {
+			t.Helper()
+			w, err := th.MemberRetryAfter(ctx, m)
+			noErr(t, err)
+			return w
+		}
+		if r := reserve("alice", "10.0.0.1"); r.Member || r.RetryAfter != 0 {
+			t.Fatalf("first attempt: %+v", r)
+		}
+		noErr(t, th.FailMember(ctx, "alice", "K1")) // K1: 1 failure; alice notes K1
+		for i := range 5 {
+			if r := reserve("alice", "10.0.0.1"); !r.Member || r.RetryAfter != 0 {
+				t.Fatalf("attempt %d after the member is known: %+v, want the member checked, not refused", i, r)
+			}
+			noErr(t, th.Release(ctx, "alice", "10.0.0.1"))
+		}
+		if w := memberWait("K1"); w != 0 {
+			t.Fatalf("member after 1 failure and 5 released attempts: refused for %v (the releases left it reserved)", w)
+		}
+		// Fails again through another login: K1 reaches 3 of 3 only now.
+		reserve("alice@example.org", "10.0.0.2")
+		noErr(t, th.FailMember(ctx, "alice@example.org", "K1"))
+		if w := memberWait("K1"); w != 0 {
+			t.Fatalf("member after 2 failures: refused for %v", w)
+		}
+		// A success clears alice and K1.
+		reserve("alice", "10.0.0.1")
+		noErr(t, th.Succeed(ctx, "alice", "10.0.0.1"))
+		if known, err := th.KnowsMember(ctx, "alice"); err != nil || known {
+			t.Fatalf("KnowsMember after a success: %v %v", known, err)
+		}
+		reserve("alice@example.org", "10.0.0.2")
+		noErr(t, th.FailMember(ctx, "alice@example.org", "K1"))
+		reserve("alice@example.org", "10.0.0.2")
+		noErr(t, th.FailMember(ctx, "alice@example.org", "K1")) // noted already: counted by the check
+		if w := memberWait("K1"); w != 0 {
+			t.Fatalf("member after a success and 2 failures: refused for %v (the success did not clear it)", w)
+		}
+
+		// A refused check reserves nothing: bob's login is full, his address has room for one.
+		th2 := newThrottle(config.ThrottleConfig{PerLogin: 3, PerIP: 4, Window: time.Minute, Lockout: time.Minute})
+		th2.now = th.now
+		for range 3 {
+			if _, r, err := th2.Check(ctx, "bob", "10.0.0.9"); err != nil || r != 0 {
+				t.Fatalf("bob's attempt: %v %v", r, err)
+			}
+		}
+		if _, r, err := th2.Check(ctx, "bob", "10.0.0.9"); err != nil || r == 0 {
+			t.Fatalf("bob's 4th attempt: %v %v, want refused", r, err)
+		}
+		if _, r, err := th2.Check(ctx, "carol", "10.0.0.9"); err != nil || r != 0 {
+			t.Fatalf("carol from bob's address: %v %v, want let through (the refused attempt reserved the address)", r, err)
+		}
+		if _, r, err := th2.Check(ctx, "dave", "10.0.0.9"); err != nil || r == 0 {
+			t.Fatalf("dave from the full address: %v %v, want refused", r, err)
+		}
+	})
 }

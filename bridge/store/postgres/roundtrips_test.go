@@ -3,13 +3,17 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres"
+	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/sso"
 	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
 )
@@ -119,4 +123,67 @@ func TestRoundTripsPerLoginWrite(t *testing.T) {
 	check("family alone", 1, func() error { return s.IssueTokens(h.Ctx, sso.Issue{Family: h.NewRefreshToken()}) }, nil)
 	r := ssotest.Rotation(f, h.Now, 0)
 	check("refresh grant", 1, func() error { return s.IssueTokens(h.Ctx, sso.Issue{Rotate: r}) }, nil)
+
+	// The shared sign-in throttle (bridge/signin's calls, in order): one statement per call
+	// with the store's counter steps (store.CounterSteps), whatever the counters: a sign-in
+	// is 3 (Reserve, MemberRetryAfter, Succeed or FailMember), 2 once its login notes its
+	// member (no MemberRetryAfter). Without them (one statement per counter, as before) it
+	// was 5 for a first sign-in, 6 for a wrong password, 6 for a success after it.
+	cfg := config.ThrottleConfig{PerLogin: 5, PerIP: 20, Window: time.Minute, Lockout: time.Minute}
+	for _, c := range []struct {
+		name    string
+		counter store.CounterStore
+		// first sign-in; wrong password; success of a login that notes its member; attempt
+		// released (the AMS down); a refused attempt
+		want [5]int
+	}{
+		{"steps", s, [5]int{3, 3, 2, 2, 2}},
+		{"calls", callsOnly{s}, [5]int{5, 6, 6, 4, 3}},
+	} {
+		th := throttle.NewShared(cfg, c.counter, []byte("secret"), c.name)
+		reserve := func(login string) throttle.Reservation {
+			res, err := th.Reserve(h.Ctx, login, "192.0.2.9")
+			ssotest.NoErr(t, err, "Reserve")
+			return res
+		}
+		member := func() error { _, err := th.MemberRetryAfter(h.Ctx, "K-"+c.name); return err }
+		check(c.name+": first sign-in", c.want[0], func() error {
+			if res := reserve("alice"); res.Member || res.RetryAfter != 0 {
+				return fmt.Errorf("reservation %+v", res)
+			}
+			if err := member(); err != nil {
+				return err
+			}
+			return th.Succeed(h.Ctx, "alice", "192.0.2.9")
+		}, nil)
+		check(c.name+": wrong password", c.want[1], func() error {
+			reserve("alice")
+			if err := member(); err != nil {
+				return err
+			}
+			return th.FailMember(h.Ctx, "alice", "K-"+c.name)
+		}, nil)
+		check(c.name+": success of a login that notes its member", c.want[2], func() error {
+			if res := reserve("alice"); !res.Member {
+				return fmt.Errorf("reservation %+v: the member is not checked", res)
+			}
+			return th.Succeed(h.Ctx, "alice", "192.0.2.9")
+		}, nil)
+		check(c.name+": release", c.want[3], func() error {
+			reserve("bob")
+			return th.Release(h.Ctx, "bob", "192.0.2.9")
+		}, nil)
+		for range cfg.PerLogin {
+			reserve("carol")
+		}
+		check(c.name+": refused attempt", c.want[4], func() error {
+			if res := reserve("carol"); res.RetryAfter == 0 {
+				return fmt.Errorf("reservation %+v: not refused", res)
+			}
+			return nil
+		}, nil)
+	}
 }
+
+// callsOnly is a counter store without its steps.
+type callsOnly struct{ store.CounterStore }

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -23,20 +25,10 @@ const counterReturning = ` RETURNING n, locked_until, window_end, note`
 // HitCounter counts one event in one statement: an UPSERT (Delta 1) or an UPDATE (Delta 0,
 // which creates no counter), returning the counter's new state.
 func (s *Store) HitCounter(ctx context.Context, h store.CounterHit) (store.Counter, error) {
-	q := `INSERT INTO throttle_counters AS c (key, n, window_end, locked_until, note, expires_at)
-		VALUES (?1, ?3, ?5, 0, '', ?7) ON CONFLICT (key) DO UPDATE SET ` + counterSet + counterReturning
-	if h.Delta == 0 {
-		q = `UPDATE throttle_counters AS c SET ` + counterSet + ` WHERE key = ?1` + counterReturning
-	}
-	now := ts(h.Now)
-	lock := int64(0)
-	if h.Lockout > 0 {
-		lock = ts(h.Now.Add(h.Lockout))
-	}
+	q, args := hitQuery(h)
 	var c store.Counter
 	var locked, end int64
-	err := s.writeRow(ctx, q, []any{h.Key, now, h.Delta, h.Limit, ts(h.Now.Add(h.Window)), lock,
-		ts(h.Now.Add(max(h.Window, h.Lockout)))}, &c.Count, &locked, &end, &c.Note)
+	err := s.writeRow(ctx, q, args, &c.Count, &locked, &end, &c.Note)
 	if h.Delta == 0 && isNoRows(err) {
 		return store.Counter{}, nil
 	}
@@ -45,6 +37,143 @@ func (s *Store) HitCounter(ctx context.Context, h store.CounterHit) (store.Count
 	}
 	c.LockedUntil, c.WindowEnd = tm(locked), tm(end)
 	return c, nil
+}
+
+// hitQuery is HitCounter's statement and arguments.
+func hitQuery(h store.CounterHit) (string, []any) {
+	q := `INSERT INTO throttle_counters AS c (key, n, window_end, locked_until, note, expires_at)
+		VALUES (?1, ?3, ?5, 0, '', ?7) ON CONFLICT (key) DO UPDATE SET ` + counterSet + counterReturning
+	if h.Delta == 0 {
+		q = `UPDATE throttle_counters AS c SET ` + counterSet + ` WHERE key = ?1` + counterReturning
+	}
+	lock := int64(0)
+	if h.Lockout > 0 {
+		lock = ts(h.Now.Add(h.Lockout))
+	}
+	return q, []any{h.Key, ts(h.Now), h.Delta, h.Limit, ts(h.Now.Add(h.Window)), lock, ts(h.Now.Add(max(h.Window, h.Lockout)))}
+}
+
+// hitTx is HitCounter in tx.
+func hitTx(ctx context.Context, tx *sql.Tx, h store.CounterHit) (store.Counter, error) {
+	q, args := hitQuery(h)
+	var c store.Counter
+	var locked, end int64
+	err := tx.QueryRowContext(ctx, q, args...).Scan(&c.Count, &locked, &end, &c.Note)
+	if h.Delta == 0 && isNoRows(err) {
+		return store.Counter{}, nil
+	}
+	if err != nil {
+		return store.Counter{}, err
+	}
+	c.LockedUntil, c.WindowEnd = tm(locked), tm(end)
+	return c, nil
+}
+
+const undoQuery = `UPDATE throttle_counters SET n = n - 1
+		WHERE key = ?1 AND n > 0 AND window_end > ?2 AND locked_until <= ?2 RETURNING note`
+
+// undoTx is UndoCounter in tx; ok reports whether an event was taken back.
+func undoTx(ctx context.Context, tx *sql.Tx, key string, now time.Time) (note string, ok bool, err error) {
+	err = tx.QueryRowContext(ctx, undoQuery, key, ts(now)).Scan(&note)
+	if isNoRows(err) {
+		return "", false, nil
+	}
+	return note, err == nil, err
+}
+
+// ReserveCounters is store.CounterSteps' step, one write.
+func (s *Store) ReserveCounters(ctx context.Context, r store.CounterReserve) (store.CounterReserved, error) {
+	for _, h := range r.Hits {
+		if h.Delta < 1 {
+			return store.CounterReserved{}, errors.New("sqlite: reserve counters: a hit that counts nothing")
+		}
+	}
+	if r.Noted.Delta < 1 {
+		return store.CounterReserved{}, errors.New("sqlite: reserve counters: a hit that counts nothing")
+	}
+	var out store.CounterReserved
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		out = store.CounterReserved{Counters: make([]store.Counter, len(r.Hits))}
+		for i, h := range r.Hits {
+			c, err := hitTx(ctx, tx, h)
+			if err != nil {
+				return err
+			}
+			out.Counters[i] = c
+		}
+		if len(r.Hits) == 0 || out.Counters[0].Note == "" {
+			return nil
+		}
+		h := r.Noted
+		h.Key = out.Counters[0].Note
+		c, err := hitTx(ctx, tx, h)
+		out.NotedKey, out.Noted = h.Key, c
+		return err
+	})
+	if err != nil {
+		return store.CounterReserved{}, wrap("reserve counters", err)
+	}
+	return out, nil
+}
+
+// UndoCounters is store.CounterSteps' step, one write.
+func (s *Store) UndoCounters(ctx context.Context, keys []string, viaNote bool, now time.Time) error {
+	return wrap("undo counters", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var noted string
+		for i, k := range keys {
+			note, ok, err := undoTx(ctx, tx, k, now)
+			if err != nil {
+				return err
+			}
+			if i == 0 && ok {
+				noted = note
+			}
+		}
+		if viaNote && noted != "" {
+			_, _, err := undoTx(ctx, tx, noted, now)
+			return err
+		}
+		return nil
+	}))
+}
+
+// ClearCounters is store.CounterSteps' step, one write.
+func (s *Store) ClearCounters(ctx context.Context, key, undo string, now time.Time) error {
+	return wrap("clear counters", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var note string
+		err := tx.QueryRowContext(ctx, `DELETE FROM throttle_counters WHERE key = ? RETURNING note`, key).Scan(&note)
+		if err != nil && !isNoRows(err) {
+			return err
+		}
+		if _, _, err := undoTx(ctx, tx, undo, now); err != nil {
+			return err
+		}
+		if note == "" {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM throttle_counters WHERE key = ?`, note)
+		return err
+	}))
+}
+
+// NoteHitCounter is store.CounterSteps' step, one write.
+func (s *Store) NoteHitCounter(ctx context.Context, key string, h store.CounterHit) error {
+	if h.Delta < 1 {
+		return errors.New("sqlite: note and hit counter: a hit that counts nothing")
+	}
+	return wrap("note and hit counter", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var noted int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM throttle_counters WHERE key = ? AND note = ?`,
+			key, h.Key).Scan(&noted); err != nil || noted > 0 {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE throttle_counters SET note = ?2, expires_at = max(expires_at, ?3) WHERE key = ?1`,
+			key, h.Key, ts(h.Now.Add(max(h.Window, h.Lockout)))); err != nil {
+			return err
+		}
+		_, err := hitTx(ctx, tx, h)
+		return err
+	}))
 }
 
 // UndoCounter takes one event back while the counter's window is open and it is not locked.
@@ -58,6 +187,8 @@ func (s *Store) UndoCounter(ctx context.Context, key string, now time.Time) (str
 	}
 	return note, wrap("undo counter", err)
 }
+
+var _ store.CounterSteps = (*Store)(nil)
 
 // NoteCounter sets an existing counter's note.
 func (s *Store) NoteCounter(ctx context.Context, key, note string) error {

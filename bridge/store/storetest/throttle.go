@@ -22,6 +22,7 @@ var counterTests = []test{{"All", func(t *testing.T, h *H) {
 		{"LookCreatesNothing", testCounterLook},
 		{"Note", testCounterNote},
 		{"KeysIsolated", testCounterKeysIsolated},
+		{"Steps", testCounterSteps},
 		{"ConcurrentHits", func(t *testing.T, h *H) { ConcurrentHits(t, []store.CounterStore{h.S}, h.Now) }},
 		{"Purge", testCounterPurge},
 	} {
@@ -273,3 +274,84 @@ func ConcurrentHits(t *testing.T, stores []store.CounterStore, now time.Time) {
 }
 
 var errRefused = fmt.Errorf("refused")
+
+// The steps (store.CounterSteps), on a store that has them, do what their calls would do one
+// after another: the noted counter is the one the first counter's note names, a refusal is a
+// hit's, an undo through the note only follows an undo of the first counter, a clear resets
+// the noted counter too, a note and hit counts once per member.
+func testCounterSteps(t *testing.T, h *H) {
+	p, ok := h.S.(prefixed)
+	if !ok {
+		t.Fatalf("store %T: not prefixed", h.S)
+	}
+	st, ok := p.Store.(store.CounterSteps)
+	if !ok {
+		t.Skipf("%T has no counter steps", p.Store)
+	}
+	k := func(name string) string { return p.prefix + name }
+	hit := func(key string, limit int) store.CounterHit {
+		return store.CounterHit{Key: key, Delta: 1, Limit: limit, Window: time.Minute, Lockout: 5 * time.Minute, Now: h.Now}
+	}
+	reserve := func(want ...int) store.CounterReserved {
+		t.Helper()
+		r, err := st.ReserveCounters(h.Ctx, store.CounterReserve{Hits: []store.CounterHit{hit(k("login"), 3), hit(k("ip"), 5)},
+			Noted: hit("", 3)})
+		ssotest.NoErr(t, err, "ReserveCounters")
+		got := []int{r.Counters[0].Count, r.Counters[1].Count}
+		if r.NotedKey != "" {
+			got = append(got, r.Noted.Count)
+		}
+		ssotest.Equal(t, got, want, "counts after ReserveCounters")
+		return r
+	}
+	count := func(key string) int { // a look
+		t.Helper()
+		c, err := p.Store.HitCounter(h.Ctx, store.CounterHit{Key: key, Limit: 1 << 30, Window: time.Minute, Now: h.Now})
+		ssotest.NoErr(t, err, "HitCounter look")
+		return c.Count
+	}
+	if r := reserve(1, 1); r.NotedKey != "" || r.Counters[0].Refused(h.Now) || r.Counters[0].WindowEnd.IsZero() {
+		t.Fatalf("first reservation: %+v", r)
+	}
+	ssotest.NoErr(t, p.Store.NoteCounter(h.Ctx, k("login"), k("member")), "NoteCounter")
+	if r := reserve(2, 2, 1); r.NotedKey != k("member") || r.Counters[0].Note != k("member") {
+		t.Fatalf("reservation through the note: %+v", r)
+	}
+	ssotest.NoErr(t, st.UndoCounters(h.Ctx, []string{k("login"), k("ip")}, true, h.Now), "UndoCounters")
+	if a, b, c := count(k("login")), count(k("ip")), count(k("member")); a != 1 || b != 1 || c != 0 {
+		t.Fatalf("after undo through the note: %d %d %d, want 1 1 0", a, b, c)
+	}
+	reserve(2, 2, 1)
+	reserve(3, 3, 2)
+	// The login is full: its hit is refused and locks it, the others count.
+	r := reserve(0, 4, 3) // a hit that locks a counter empties it
+	if !r.Counters[0].Refused(h.Now) || r.Counters[1].Refused(h.Now) || r.Noted.Refused(h.Now) {
+		t.Fatalf("reservation at the login's limit: %+v", r)
+	}
+	// The login's undo does nothing (locked), so nothing is undone through its note.
+	ssotest.NoErr(t, st.UndoCounters(h.Ctx, []string{k("login"), k("ip")}, true, h.Now), "UndoCounters locked")
+	if b, c := count(k("ip")), count(k("member")); b != 3 || c != 3 {
+		t.Fatalf("after undo of a locked login: ip %d, member %d; want 3 3", b, c)
+	}
+	// A clear resets the login and its member, and takes one back from the address.
+	ssotest.NoErr(t, st.ClearCounters(h.Ctx, k("login"), k("ip"), h.Now), "ClearCounters")
+	if a, b, c := count(k("login")), count(k("ip")), count(k("member")); a != 0 || b != 2 || c != 0 {
+		t.Fatalf("after clear: %d %d %d, want 0 2 0", a, b, c)
+	}
+	ssotest.NoErr(t, st.ClearCounters(h.Ctx, k("none"), k("none-ip"), h.Now), "ClearCounters of no counter")
+	// Note and hit: counts the member once per login that does not note it yet.
+	reserve(1, 3)
+	for range 2 {
+		ssotest.NoErr(t, st.NoteHitCounter(h.Ctx, k("login"), hit(k("member2"), 1<<30)), "NoteHitCounter")
+	}
+	if c := count(k("member2")); c != 1 {
+		t.Fatalf("member after two note-and-hits of one login: %d, want 1", c)
+	}
+	if r := reserve(2, 4, 2); r.NotedKey != k("member2") {
+		t.Fatalf("noted key after NoteHitCounter: %q", r.NotedKey)
+	}
+	ssotest.NoErr(t, st.NoteHitCounter(h.Ctx, k("no-login"), hit(k("member3"), 1<<30)), "NoteHitCounter without a login counter")
+	if c := count(k("member3")); c != 1 {
+		t.Fatalf("member of a login without a counter: %d, want 1", c)
+	}
+}

@@ -1,0 +1,177 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+)
+
+// The throttle's steps (store.CounterSteps), each one statement: one round trip however many
+// counters it changes. Each is a chain of data-modifying CTEs, one per counter. A CTE's
+// statement runs when a later one (or the main query) first reads it, so each one reads the
+// one before it (its rows, or a count of them as a condition that always holds): the counters
+// are changed, and their rows locked, in the order written, login, address, member, in every
+// step, so steps running at once on several replicas cannot deadlock. Every CTE sees the rows
+// as they were when the statement began (one snapshot), and no row is changed twice (the
+// keys of one step are distinct: the throttle's keys are hashes under distinct prefixes).
+
+var counterParam = regexp.MustCompile(`\$([2-7])\b`)
+
+// counterSetAt is counterSet with its parameters $2..$7 at p[2]..p[7].
+func counterSetAt(p [8]string) string {
+	return counterParam.ReplaceAllStringFunc(counterSet, func(m string) string { return p[m[1]-'0'] })
+}
+
+// hitParams appends h's parameters (counterSet's $2..$7; with key, also $1) to args and
+// returns their placeholders.
+func hitParams(args *[]any, h store.CounterHit, key bool) [8]string {
+	lock := int64(0)
+	if h.Lockout > 0 {
+		lock = ts(h.Now.Add(h.Lockout))
+	}
+	var p [8]string
+	vals := []any{h.Key, ts(h.Now), h.Delta, h.Limit, ts(h.Now.Add(h.Window)), lock, ts(h.Now.Add(max(h.Window, h.Lockout)))}
+	for i, v := range vals {
+		if i == 0 && !key {
+			continue
+		}
+		*args = append(*args, v)
+		p[i+1] = fmt.Sprintf("$%d", len(*args))
+	}
+	return p
+}
+
+// upsertFrom is a hit's INSERT ... ON CONFLICT DO UPDATE of the counter named by keyExpr,
+// selected from from (a row per counter to hit; "" for one row).
+func upsertFrom(keyExpr, from string, p [8]string) string {
+	src := fmt.Sprintf(`SELECT %s::text, %s::integer, %s::bigint, 0, '', %s::bigint`, keyExpr, p[3], p[5], p[7])
+	if from != "" {
+		src += " FROM " + from
+	}
+	return `INSERT INTO throttle_counters AS c (key, n, window_end, locked_until, note, expires_at) ` + src +
+		` ON CONFLICT (key) DO UPDATE SET ` + counterSetAt(p) + ` RETURNING c.key, c.n, c.locked_until, c.window_end, c.note`
+}
+
+// ReserveCounters is store.CounterSteps' step in one statement.
+func (s *Store) ReserveCounters(ctx context.Context, r store.CounterReserve) (store.CounterReserved, error) {
+	if len(r.Hits) == 0 {
+		return store.CounterReserved{}, nil
+	}
+	for _, h := range r.Hits {
+		if h.Delta < 1 {
+			return store.CounterReserved{}, errors.New("postgres: reserve counters: a hit that counts nothing")
+		}
+	}
+	if r.Noted.Delta < 1 {
+		return store.CounterReserved{}, errors.New("postgres: reserve counters: a hit that counts nothing")
+	}
+	var q strings.Builder
+	var args []any
+	q.WriteString("WITH ")
+	var cols, from []string
+	for i, h := range r.Hits {
+		p := hitParams(&args, h, true)
+		src := ""
+		if i > 0 {
+			src = fmt.Sprintf("h%d", i-1) // after the one before
+		}
+		fmt.Fprintf(&q, "h%d AS (%s), ", i, upsertFrom(p[1], src, p))
+		cols = append(cols, fmt.Sprintf("h%d.n, h%d.locked_until, h%d.window_end, h%d.note", i, i, i, i))
+		from = append(from, fmt.Sprintf("h%d", i))
+	}
+	p := hitParams(&args, r.Noted, false)
+	last := fmt.Sprintf("h%d", len(r.Hits)-1)
+	fmt.Fprintf(&q, "m AS (%s) ", upsertFrom("h0.note", fmt.Sprintf("h0, (SELECT count(*) FROM %s) AS after WHERE h0.note <> ''", last), p))
+	fmt.Fprintf(&q, "SELECT %s, m.key, m.n, m.locked_until, m.window_end, m.note FROM %s LEFT JOIN m ON true",
+		strings.Join(cols, ", "), strings.Join(from, " CROSS JOIN "))
+
+	out := store.CounterReserved{Counters: make([]store.Counter, len(r.Hits))}
+	locked := make([]int64, len(r.Hits))
+	ends := make([]int64, len(r.Hits))
+	var dest []any
+	for i := range r.Hits {
+		dest = append(dest, &out.Counters[i].Count, &locked[i], &ends[i], &out.Counters[i].Note)
+	}
+	var mKey, mNote *string
+	var mN *int
+	var mLocked, mEnd *int64
+	dest = append(dest, &mKey, &mN, &mLocked, &mEnd, &mNote)
+	if err := s.pool.QueryRow(ctx, q.String(), args...).Scan(dest...); err != nil {
+		return store.CounterReserved{}, wrap("reserve counters", err)
+	}
+	for i := range out.Counters {
+		out.Counters[i].LockedUntil, out.Counters[i].WindowEnd = tm(locked[i]), tm(ends[i])
+	}
+	if mKey != nil {
+		out.NotedKey = *mKey
+		out.Noted = store.Counter{Count: *mN, LockedUntil: tm(*mLocked), WindowEnd: tm(*mEnd), Note: *mNote}
+	}
+	return out, nil
+}
+
+// undoSet is UndoCounter's change; $1 is now.
+const undoSet = `UPDATE throttle_counters SET n = n - 1 WHERE n > 0 AND window_end > $1 AND locked_until <= $1`
+
+// UndoCounters is store.CounterSteps' step in one statement.
+func (s *Store) UndoCounters(ctx context.Context, keys []string, viaNote bool, now time.Time) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	args := []any{ts(now)}
+	q.WriteString("WITH ")
+	prev := ""
+	for i, k := range keys {
+		args = append(args, k)
+		fmt.Fprintf(&q, "u%d AS (%s AND key = $%d%s RETURNING note), ", i, undoSet, len(args), after(prev))
+		prev = fmt.Sprintf("u%d", i)
+	}
+	if viaNote {
+		fmt.Fprintf(&q, "m AS (%s AND key = (SELECT note FROM u0 WHERE note <> '')%s RETURNING note), ", undoSet, after(prev))
+		prev = "m"
+	}
+	fmt.Fprintf(&q, "done AS (SELECT count(*) FROM %s) SELECT count(*) FROM done", prev)
+	_, err := s.pool.Exec(ctx, q.String(), args...)
+	return wrap("undo counters", err)
+}
+
+// after is the condition, always true, that makes a CTE's statement run after prev's ("": none).
+func after(prev string) string {
+	if prev == "" {
+		return ""
+	}
+	return fmt.Sprintf(" AND (SELECT count(*) FROM %s) >= 0", prev)
+}
+
+// ClearCounters is store.CounterSteps' step in one statement.
+func (s *Store) ClearCounters(ctx context.Context, key, undo string, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `WITH r AS (DELETE FROM throttle_counters WHERE key = $2 RETURNING note),
+		u AS (`+undoSet+` AND key = $3`+after("r")+` RETURNING note),
+		m AS (DELETE FROM throttle_counters WHERE key = (SELECT note FROM r WHERE note <> '')`+after("u")+` RETURNING note)
+		SELECT count(*) FROM m`, ts(now), key, undo)
+	return wrap("clear counters", err)
+}
+
+// NoteHitCounter is store.CounterSteps' step in one statement.
+func (s *Store) NoteHitCounter(ctx context.Context, key string, h store.CounterHit) error {
+	if h.Delta < 1 {
+		return errors.New("postgres: note and hit counter: a hit that counts nothing")
+	}
+	args := []any{key}
+	p := hitParams(&args, h, true)
+	// The NOT EXISTS reads the row as the statement found it, before n noted h.Key.
+	q := `WITH n AS (UPDATE throttle_counters SET note = ` + p[1] + `::text, expires_at = GREATEST(expires_at, ` + p[7] + `::bigint)
+			WHERE key = $1 AND note <> ` + p[1] + `::text RETURNING note),
+		m AS (` + upsertFrom(p[1], `(SELECT count(*) FROM n) AS after
+			WHERE NOT EXISTS (SELECT 1 FROM throttle_counters WHERE key = $1 AND note = `+p[1]+`::text)`, p) + `)
+		SELECT count(*) FROM m`
+	_, err := s.pool.Exec(ctx, q, args...)
+	return wrap("note and hit counter", err)
+}
+
+var _ store.CounterSteps = (*Store)(nil)
