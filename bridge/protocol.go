@@ -13,9 +13,6 @@ import (
 // protocolRoutes mounts the OpenID provider's endpoints (op behind sso.Provider).
 type protocolRoutes struct {
 	provider http.Handler
-	// discovery and jwks serve the public documents from memory (sso.Provider's
-	// DiscoveryHandler and JWKSHandler): they need neither the client IP nor the member memo.
-	discovery, jwks http.Handler
 	// limit counts the endpoints that store something for an anonymous caller.
 	limit *web.AnonymousLimit
 	// callback guards op's authorize callback (authflow.Handler.Callback).
@@ -25,7 +22,8 @@ type protocolRoutes struct {
 	authorize func(echo.HandlerFunc) echo.HandlerFunc
 }
 
-// Mount adds every protocol path.
+// Mount adds every protocol path but the public documents (discovery, JWKS: documents, the
+// router's RouterConfig.Documents).
 func (p protocolRoutes) Mount(e *echo.Echo) {
 	proto := p.serve
 	for _, path := range sso.Paths() {
@@ -37,10 +35,8 @@ func (p protocolRoutes) Mount(e *echo.Echo) {
 			e.Any(path, p.limit.Wrap("authorize", false, p.authorize(proto)))
 		case sso.PathDeviceAuthzEP:
 			e.Any(path, p.limit.Wrap("device_authorization", true, proto))
-		case sso.PathDiscovery:
-			e.Any(path, direct(p.discovery))
-		case sso.PathKeys:
-			e.Any(path, direct(p.jwks))
+		case sso.PathDiscovery, sso.PathKeys:
+			// Mounted by the router (documents).
 		default:
 			e.Any(path, proto)
 		}
@@ -54,12 +50,4 @@ func (p protocolRoutes) serve(c echo.Context) error {
 	r = r.WithContext(hooks.WithMemberMemo(hooks.WithClientIP(r.Context(), c.RealIP())))
 	p.provider.ServeHTTP(c.Response(), r)
 	return nil
-}
-
-// direct serves h with the request as it is.
-func direct(h http.Handler) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h.ServeHTTP(c.Response(), c.Request())
-		return nil
-	}
 }

@@ -1,10 +1,16 @@
 package bridge_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
+	"net"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -97,5 +103,123 @@ func TestPublicDocsThroughTheBridge(t *testing.T) {
 	}
 	if lines != 4 || len(ids) != 0 {
 		t.Fatalf("%d request lines; requests without one: %v", lines, ids)
+	}
+}
+
+// TestPublicDocsHeadersPinned pins every header of discovery and JWKS as a client reads them
+// off the wire: GET, HEAD (the same headers, no body) and a conditional GET answered 304
+// (without Content-Type and Content-Length), each header once, nothing else.
+func TestPublicDocsHeadersPinned(t *testing.T) {
+	e := newEnv(t)
+	u, err := url.Parse(e.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	// raw sends one request on the kept-alive connection and returns the status line, the
+	// header lines by name (in canonical form, each listed once) and the body.
+	raw := func(method, path, ifNoneMatch string) (string, map[string]string, string) {
+		t.Helper()
+		req := method + " " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\n"
+		if ifNoneMatch != "" {
+			req += "If-None-Match: " + ifNoneMatch + "\r\n"
+		}
+		if _, err := conn.Write([]byte(req + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		status, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := map[string]string{}
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if line == "\r\n" {
+				break
+			}
+			k, v, ok := strings.Cut(strings.TrimSuffix(line, "\r\n"), ": ")
+			if !ok || k != http.CanonicalHeaderKey(k) {
+				t.Fatalf("%s %s: header line %q", method, path, line)
+			}
+			if _, dup := h[k]; dup {
+				t.Fatalf("%s %s: %s twice", method, path, k)
+			}
+			h[k] = v
+		}
+		body := make([]byte, 0)
+		if n, err := strconv.Atoi(h["Content-Length"]); err == nil && method != http.MethodHead {
+			body = make([]byte, n)
+			if _, err := io.ReadFull(br, body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return strings.TrimSpace(status), h, string(body)
+	}
+	const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+	ridRE := regexp.MustCompile(`^[A-Za-z0-9_-]{16}$`)
+	etagRE := regexp.MustCompile(`^"[A-Za-z0-9_-]{24}"$`)
+	rids := map[string]bool{}
+	for _, doc := range []struct{ path, cacheControl string }{
+		{"/.well-known/openid-configuration", "public, max-age=3600"},
+		{"/keys", "public, max-age=300"},
+	} {
+		status, get, body := raw(http.MethodGet, doc.path, "")
+		if status != "HTTP/1.1 200 OK" || !json.Valid([]byte(body)) || !strings.HasSuffix(body, "}\n") {
+			t.Fatalf("GET %s: %s %q", doc.path, status, body)
+		}
+		etag := get["Etag"]
+		want := map[string]string{
+			"Access-Control-Allow-Origin": "*",
+			"Cache-Control":               doc.cacheControl,
+			"Content-Length":              strconv.Itoa(len(body)),
+			"Content-Security-Policy":     csp,
+			"Content-Type":                "application/json",
+			"Cross-Origin-Opener-Policy":  "same-origin",
+			"Etag":                        etag,
+			"Referrer-Policy":             "no-referrer",
+			"X-Content-Type-Options":      "nosniff",
+			"X-Frame-Options":             "DENY",
+		}
+		check := func(what string, got, want map[string]string) {
+			t.Helper()
+			rid, date := got["X-Request-Id"], got["Date"]
+			if !ridRE.MatchString(rid) || rids[rid] {
+				t.Errorf("%s %s: X-Request-Id %q (seen before: %v)", what, doc.path, rid, rids[rid])
+			}
+			rids[rid] = true
+			if _, err := http.ParseTime(date); err != nil {
+				t.Errorf("%s %s: Date %q", what, doc.path, date)
+			}
+			rest := maps.Clone(got)
+			delete(rest, "X-Request-Id")
+			delete(rest, "Date")
+			if !maps.Equal(rest, want) {
+				t.Errorf("%s %s: headers\n%v\nwant (with X-Request-Id and Date)\n%v", what, doc.path, got, want)
+			}
+		}
+		if !etagRE.MatchString(etag) {
+			t.Fatalf("GET %s: Etag %q", doc.path, etag)
+		}
+		check("GET", get, want)
+		status, head, body := raw(http.MethodHead, doc.path, "")
+		if status != "HTTP/1.1 200 OK" || body != "" {
+			t.Fatalf("HEAD %s: %s %q", doc.path, status, body)
+		}
+		check("HEAD", head, want)
+		status, notModified, body := raw(http.MethodGet, doc.path, etag)
+		if status != "HTTP/1.1 304 Not Modified" || body != "" {
+			t.Fatalf("GET %s If-None-Match: %s %q", doc.path, status, body)
+		}
+		delete(want, "Content-Length")
+		delete(want, "Content-Type")
+		check("304", notModified, want)
 	}
 }

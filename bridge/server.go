@@ -96,6 +96,7 @@ type Server struct {
 	ready     *readiness
 	samlKeys  *saml.KeyRing // the SAML IdP's signing keys; Run rotates them
 	echo      *echo.Echo
+	handler   http.Handler // echo, with the public documents answered ahead of it (web.Router)
 	now       func() time.Time
 	// cluster runs the singleton jobs under leases and tells the replicas of key changes.
 	cluster cluster.Node
@@ -341,8 +342,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	parts := []web.Mounter{
 		pages,
 		healthRoutes{s.ready},
-		protocolRoutes{provider: s.provider, discovery: s.provider.DiscoveryHandler(), jwks: s.provider.JWKSHandler(),
-			limit: limit, callback: flow.Callback, authorize: flow.Authorize},
+		protocolRoutes{provider: s.provider, limit: limit, callback: flow.Callback, authorize: flow.Authorize},
 		flow,
 		out,
 		acct,
@@ -365,8 +365,13 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if rb, ok := d.Store.(store.RequestBudgeter); ok {
 		storeBudget = rb.RequestBudget()
 	}
-	s.echo = web.NewRouter(web.RouterConfig{TrustedProxies: cfg.TrustedProxies, HTTPS: https, Renderer: pages, Logger: log,
-		Requests: s.metrics, StoreBudget: storeBudget})
+	// The discovery document and the JWKS are served from memory (sso.Provider's
+	// DiscoveryHandler and JWKSHandler) ahead of echo: they need neither the client IP nor the
+	// member memo.
+	router := web.New(web.RouterConfig{TrustedProxies: cfg.TrustedProxies, HTTPS: https, Renderer: pages, Logger: log,
+		Requests: s.metrics, StoreBudget: storeBudget,
+		Documents: map[string]http.Handler{sso.PathDiscovery: s.provider.DiscoveryHandler(), sso.PathKeys: s.provider.JWKSHandler()}})
+	s.echo, s.handler = router.Echo, router
 	for _, p := range parts {
 		p.Mount(s.echo)
 	}
@@ -391,7 +396,7 @@ func ticketSealer(opKey [32]byte) (*identity.Sealer, error) {
 }
 
 // Handler is the bridge's whole HTTP surface.
-func (s *Server) Handler() http.Handler { return s.echo }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Run does the background work until ctx ends: purging expired rows, rotating keys, shadow
 // provisioning and its outbox. Key rotation, purges, the AMS change poller and the reconcile

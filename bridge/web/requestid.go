@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"sync/atomic"
+	"unsafe"
 )
 
 // requestIDs names requests for their log lines and X-Request-Id: 16 base64url characters,
@@ -34,15 +35,28 @@ func newRequestIDs() *requestIDs {
 	return g
 }
 
-// next is a new request id.
-func (g *requestIDs) next() string {
+// requestIDLen is the length of a request id the router makes.
+const requestIDLen = 16
+
+// newID holds a new request id and the X-Request-Id header value naming it, in one
+// allocation (instead of one for the string and one for the value slice).
+type newID struct {
+	value [1]string
+	text  [requestIDLen]byte
+}
+
+// next is a new request id as an X-Request-Id header value: a slice of length and capacity 1
+// (Header.Add copies it on append) whose string is the id. The string's bytes are never
+// written after it is made.
+func (g *requestIDs) next() []string {
 	seq := (g.n.Add(1)*g.mul + g.add) & seqMask
 	var raw [14]byte // prefix, then the low 6 bytes of the 8 written at raw[6:]
 	binary.BigEndian.PutUint64(raw[6:], seq<<16)
 	copy(raw[:6], g.prefix[:])
-	var out [16]byte
-	base64.RawURLEncoding.Encode(out[:], raw[:12])
-	return string(out[:])
+	id := new(newID)
+	base64.RawURLEncoding.Encode(id.text[:], raw[:12])
+	id.value[0] = unsafe.String(&id.text[0], requestIDLen)
+	return id.value[:]
 }
 
 // maxCallerRequestID bounds a caller's (a proxy's) X-Request-Id that is kept.

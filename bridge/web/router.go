@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -34,6 +37,10 @@ type RouterConfig struct {
 	Logger   *slog.Logger
 	// Requests, when set, is told about every request (metrics).
 	Requests RequestObserver
+	// Documents are fixed public documents by exact path (the discovery document, the JWKS),
+	// served by handlers that read no body, log nothing and need neither echo's context nor
+	// the request's log fields: Router.ServeHTTP answers them ahead of echo's router.
+	Documents map[string]http.Handler
 	// StoreBudget, when above zero, is how long the store calls of one request may wait in
 	// all (store.WithBudget; the PostgreSQL store's statement timeout): a request that calls
 	// the store twice in a row waits once for a store that hangs, not twice.
@@ -47,16 +54,67 @@ type RequestObserver interface {
 }
 
 // NewRouter builds the echo router with the shared middleware and error handling; the parts
-// are mounted on it afterwards.
-func NewRouter(cfg RouterConfig) *echo.Echo {
+// are mounted on it afterwards. It is New's router without the documents' way in ahead of
+// echo (Router.ServeHTTP): serve New's Router where the documents matter.
+func NewRouter(cfg RouterConfig) *echo.Echo { return New(cfg).Echo }
+
+// Router is the bridge's HTTP handler: the echo router with the frame (every route), and the
+// documents (RouterConfig.Documents) answered ahead of echo's router through the same frame.
+type Router struct {
+	// Echo is the router the parts are mounted on. It answers the documents' paths too (for
+	// callers that serve it directly, and requests the way in ahead of it leaves to it).
+	Echo *echo.Echo
+	f    *frame
+	docs []document
+}
+
+// document is a fixed public document's route.
+type document struct {
+	path string
+	h    http.Handler
+}
+
+// New builds the router: echo with the frame and error handling, and the documents mounted on
+// it (any method: their handlers answer the methods they do not take) and ahead of it.
+func New(cfg RouterConfig) *Router {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = errorHandler(cfg.Renderer, cfg.Logger)
 	f := &frame{log: cfg.Logger, obs: cfg.Requests, ids: newRequestIDs(), headers: securityHeaders(cfg.HTTPS),
-		storeBudget: cfg.StoreBudget}
+		storeBudget: cfg.StoreBudget, echo: e}
+	f.writers.New = func() any { return new(statusWriter) }
 	e.Use(f.middleware)
-	return e
+	rt := &Router{Echo: e, f: f}
+	for _, path := range slices.Sorted(maps.Keys(cfg.Documents)) {
+		h := cfg.Documents[path]
+		e.Any(path, direct(h))
+		rt.docs = append(rt.docs, document{path: path, h: h})
+	}
+	return rt
+}
+
+// direct serves h with the request as it is.
+func direct(h http.Handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}
+
+// ServeHTTP answers a request for a document (its exact path, no body) through the frame
+// without echo (its context, router and the request's copy with log fields: a document's
+// handler logs nothing and needs neither), and every other request through echo.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 && (r.Body == nil || r.Body == http.NoBody) && r.URL.RawPath == "" {
+		for i := range rt.docs {
+			if d := &rt.docs[i]; d.path == r.URL.Path {
+				rt.f.document(w, r, d)
+				return
+			}
+		}
+	}
+	rt.Echo.ServeHTTP(w, r)
 }
 
 // IPExtractor decides the client IP: the TCP peer, or with trusted proxies the first address in
@@ -88,6 +146,10 @@ type frame struct {
 	headers []headerValue
 	// storeBudget: RouterConfig.StoreBudget.
 	storeBudget time.Duration
+	// echo is the router: its client IP and error handler serve the documents too.
+	echo *echo.Echo
+	// writers are the documents' status recorders, reused.
+	writers sync.Pool
 }
 
 // headerValue is a response header set on every response. The value slice (length and
@@ -147,15 +209,7 @@ func (f *frame) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 	start := time.Now()
 	r := c.Request()
-	rid := r.Header.Get(echo.HeaderXRequestID)
-	if !callerRequestID(rid) {
-		rid = f.ids.next()
-	}
-	h := c.Response().Header()
-	h[echo.HeaderXRequestID] = []string{rid}
-	for _, v := range f.headers {
-		h[v.name] = v.value
-	}
+	rid := f.begin(r, c.Response().Header())
 	ctx := logging.WithRequest(r.Context(), rid)
 	if f.storeBudget > 0 {
 		ctx = store.WithBudget(ctx, f.storeBudget)
@@ -174,21 +228,43 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 	if err != nil {
 		c.Error(err)
 	}
-	r = c.Request()
 	status := c.Response().Status
 	if logging.ClientGone(ctx) {
 		// The client went away before the answer (which failed for that reason, or is lost):
 		// not the bridge's failure, whatever status the handler chose.
 		status = StatusClientGone
 	}
+	f.end(c.Request(), c.Path(), rid, status, start)
+	return nil
+}
+
+// begin names the request (X-Request-Id: the caller's, or a new one) and sets the page
+// security headers in h; it returns the request id.
+func (f *frame) begin(r *http.Request, h http.Header) string {
+	var id []string
+	if rid := r.Header.Get(echo.HeaderXRequestID); callerRequestID(rid) {
+		id = []string{rid}
+	} else {
+		id = f.ids.next()
+	}
+	h[echo.HeaderXRequestID] = id
+	for _, v := range f.headers {
+		h[v.name] = v.value
+	}
+	return id[0]
+}
+
+// end tells the observer (if any) about the request answered status on route, and logs its
+// one access line.
+func (f *frame) end(r *http.Request, route, rid string, status int, start time.Time) {
 	took := time.Since(start)
 	if f.obs != nil {
-		f.obs.ObserveRequest(c.Path(), r.Method, status, took)
+		f.obs.ObserveRequest(route, r.Method, status, took)
 	}
 	level := accessLevel(status)
 	lctx := r.Context()
 	if !f.log.Enabled(lctx, level) {
-		return nil // (LogAttrs would check too, after allocating its attributes)
+		return // (LogAttrs would check too, after allocating its attributes)
 	}
 	// Only the path is logged: query strings carry codes, tokens and hints. The request's
 	// client id and subject, once known, come from its log fields. The record goes to the
@@ -197,10 +273,74 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 	rec := slog.NewRecord(time.Now(), level, "http", 0)
 	rec.AddAttrs(slog.String(logging.KeyRequestID, rid),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
-		slog.Duration("duration", took), slog.String("ip", c.RealIP()))
+		slog.Duration("duration", took), slog.String("ip", f.echo.IPExtractor(r)))
 	_ = f.log.Handler().Handle(lctx, rec)
-	return nil
 }
+
+// document serves d through the frame, as serve would through echo: the same headers, request
+// id, observer call (d's path as the route), access line and panic guard. The request keeps
+// its own context: d's handler logs nothing, and the access line names the request itself.
+func (f *frame) document(w http.ResponseWriter, r *http.Request, d *document) {
+	start := time.Now()
+	rid := f.begin(r, w.Header())
+	sw := f.writers.Get().(*statusWriter)
+	sw.ResponseWriter, sw.status = w, 0
+	f.callDocument(sw, r, d.h, rid)
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK // nothing written: net/http answers 200
+	}
+	sw.ResponseWriter = nil
+	f.writers.Put(sw)
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		status = StatusClientGone // as logging.ClientGone in serve
+	}
+	f.end(r, d.path, rid, status, start)
+}
+
+// callDocument runs h; a panic in it (but http.ErrAbortHandler) is logged and answered as
+// serve's: 500 through the error handler, unless h had answered already.
+func (f *frame) callDocument(w *statusWriter, r *http.Request, h http.Handler, rid string) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+		// As in serve: the request with its log fields, in echo's context.
+		c := f.echo.NewContext(r.WithContext(logging.WithRequest(r.Context(), rid)), w)
+		err := f.recovered(c, p)
+		if w.status == 0 {
+			c.Error(err)
+		}
+	}()
+	h.ServeHTTP(w, r)
+}
+
+// statusWriter records the status a document's handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // panicStack bounds the stack logged with a recovered panic (echo's Recover's default).
 const panicStack = 4 << 10
@@ -216,17 +356,22 @@ func (f *frame) call(c echo.Context, next echo.HandlerFunc) (err error) {
 		if p == http.ErrAbortHandler {
 			panic(p)
 		}
-		perr, ok := p.(error)
-		if !ok {
-			perr = fmt.Errorf("%v", p)
-		}
-		stack := make([]byte, panicStack)
-		stack = stack[:runtime.Stack(stack, false)]
-		f.log.ErrorContext(c.Request().Context(), "panic recovered", "err", perr, "path", c.Request().URL.Path,
-			"stack", string(stack))
-		err = perr
+		err = f.recovered(c, p)
 	}()
 	return next(c)
+}
+
+// recovered logs the recovered panic p with its stack and returns it as an error.
+func (f *frame) recovered(c echo.Context, p any) error {
+	perr, ok := p.(error)
+	if !ok {
+		perr = fmt.Errorf("%v", p)
+	}
+	stack := make([]byte, panicStack)
+	stack = stack[:runtime.Stack(stack, false)]
+	f.log.ErrorContext(c.Request().Context(), "panic recovered", "err", perr, "path", c.Request().URL.Path,
+		"stack", string(stack))
+	return perr
 }
 
 // WantsJSON reports whether the caller asked for JSON rather than a page.

@@ -191,7 +191,7 @@ func TestRequestIDs(t *testing.T) {
 		}
 		delete(seen, v.RequestID) // each id on one line
 	}
-	if a, b := newRequestIDs().next(), newRequestIDs().next(); a[:8] == b[:8] {
+	if a, b := newRequestIDs().next()[0], newRequestIDs().next()[0]; a[:8] == b[:8] {
 		t.Fatalf("two routers share a prefix: %s %s", a, b)
 	}
 	req := httptest.NewRequest(http.MethodGet, "/ok", nil)
