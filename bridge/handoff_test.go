@@ -49,7 +49,24 @@ func iPart(t *testing.T, e *env, b *bridgetest.Browser, ssoPage *bridgetest.Page
 	if action[1] != e.issuer+"/handoff/imis" {
 		t.Fatalf("iPart posts to %q", action[1])
 	}
-	return b.Post(action[1], url.Values{"refresh_token": {tok[1]}})
+	return amsPost(t, e, b, url.Values{"refresh_token": {tok[1]}})
+}
+
+// amsPost posts a hand-off form to the bridge as a browser does from a page of the AMS website:
+// with its Origin (the simulated website is on the issuer's origin). A POST without Origin is
+// confirmed on a page first, as one with Origin: null is.
+func amsPost(t *testing.T, e *env, b *bridgetest.Browser, form url.Values) *bridgetest.Page {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/handoff/imis", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", e.issuer)
+	resp, err := b.Client.Do(req)
+	if err != nil {
+		t.Fatalf("POST /handoff/imis: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return &bridgetest.Page{Status: resp.StatusCode, URL: resp.Request.URL, Body: string(body), Location: resp.Header.Get("Location"), Header: resp.Header}
 }
 
 func TestHandoffFromLoginPage(t *testing.T) {
@@ -97,7 +114,7 @@ func TestHandoffFailures(t *testing.T) {
 	e := newEnvWith(t, true, func(c *bridge.Config) { c.AMS.Timeout = time.Second })
 	sim := e.amsSim
 	post := func(b *bridgetest.Browser, form url.Values) *bridgetest.Page {
-		return b.Post(e.issuer+"/handoff/imis", form)
+		return amsPost(t, e, b, form)
 	}
 	reason := func() string {
 		ev, _ := e.store.AuditEvents(context.Background(), store.AuditFilter{Event: "handoff.failure", Limit: 1})

@@ -29,12 +29,12 @@ func TestHandoffRetryAfterAMSOutage(t *testing.T) {
 		tok, _ := sim.IssueRefreshToken("alice", "ssobridge")
 		sim.SetFaults(imissim.Faults{Status: http.StatusInternalServerError})
 		b := e.browser()
-		if p := b.Post(e.issuer+"/handoff/imis", url.Values{"refresh_token": {tok}}); p.Status != http.StatusServiceUnavailable {
+		if p := amsPost(t, e, b, url.Values{"refresh_token": {tok}}); p.Status != http.StatusServiceUnavailable {
 			sim.SetFaults(imissim.Faults{})
 			t.Fatalf("AMS down: want 503, got %d %.200s", p.Status, p.Body)
 		}
 		sim.SetFaults(imissim.Faults{})
-		p := b.Post(e.issuer+"/handoff/imis", url.Values{"refresh_token": {tok}})
+		p := amsPost(t, e, b, url.Values{"refresh_token": {tok}})
 		if acc := b.Get(e.issuer + "/account"); acc.Status != http.StatusOK {
 			t.Fatalf("retry after the AMS came back: %d %.300s", p.Status, p.Body)
 		}
@@ -208,5 +208,27 @@ func TestHandoffSessionIsNoReauthentication(t *testing.T) {
 	}
 	if p := b.Get(e.issuer + "/login?id=" + url.QueryEscape(id)); p.Location != "" {
 		t.Fatalf("the hand-off's session answered prompt=login: %s", p.Location)
+	}
+}
+
+// TestHandoffWithoutOriginIsConfirmed (review s9 Z7): a hand-off POST without an Origin header
+// is confirmed on a page naming the account, as one with Origin: null is. Browsers send Origin
+// with every cross-site form POST; one that does not (an old browser) could be made to post an
+// attacker's own AMS token from the attacker's page (login CSRF), which went straight through.
+func TestHandoffWithoutOriginIsConfirmed(t *testing.T) {
+	e := newEnvWith(t, true)
+	tok, _ := e.amsSim.IssueRefreshToken("alice", "ssobridge")
+	b := e.browser()
+	page := b.Post(e.issuer+"/handoff/imis", url.Values{"refresh_token": {tok}}) // no Origin
+	if page.Status != http.StatusOK || !strings.Contains(page.Body, "Continue as Alice Archer (alice)?") {
+		t.Fatalf("no confirmation naming the account: %d %q %.300s", page.Status, page.Location, page.Body)
+	}
+	if b.Get(e.issuer+"/account").Status != http.StatusUnauthorized {
+		t.Fatal("a session was created before the member confirmed")
+	}
+	f := page.Hidden()
+	b.Post(e.issuer+"/handoff/confirm", url.Values{"csrf": {f.Get("csrf")}, "t": {f.Get("t")}, "decision": {"switch"}})
+	if b.Get(e.issuer+"/account").Status != http.StatusOK {
+		t.Fatal("confirming did not sign in")
 	}
 }

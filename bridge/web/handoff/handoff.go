@@ -97,7 +97,7 @@ type handoffTicket struct {
 	Nonce     string    `json:"n"`
 	Expires   time.Time `json:"e"`
 	// Confirm: the POST's origin was opaque (Origin: null, a page with Referrer-Policy
-	// no-referrer), so the member confirms on a page naming the account (Name) first.
+	// no-referrer) or not sent, so the member confirms on a page naming the account (Name) first.
 	Confirm bool   `json:"c,omitempty"`
 	Name    string `json:"f,omitempty"`
 }
@@ -125,8 +125,9 @@ func (h *Handler) post(c echo.Context) error {
 	}
 	// Login CSRF: the iPart's form posts from the AMS website. Browsers send Origin with a
 	// cross-site form POST; another site's origin is refused. An opaque origin ("null": the AMS
-	// page may have Referrer-Policy no-referrer) is not refused, but the member confirms on a
-	// page naming the account before any session is created.
+	// page may have Referrer-Policy no-referrer), or none (a browser too old to send it), is not
+	// refused, but the member confirms on a page naming the account before any session is
+	// created.
 	origin := c.Request().Header.Get("Origin")
 	if origin != "" && origin != "null" && !Origins(h.Website.Origins).has(origin) {
 		return fail(http.StatusForbidden, "foreign_origin", "This sign-in did not come from the member website", "The sign-in request was sent from another site, so we did not act on it.")
@@ -139,7 +140,7 @@ func (h *Handler) post(c echo.Context) error {
 		return h.handoffError(c, err, ip)
 	}
 	t := handoffTicket{MemberKey: m.Key, UserName: m.Login, Nonce: sso.RandomToken(), Expires: h.Now().Add(2 * time.Minute),
-		Confirm: origin == "null", Name: memberLabel(m)}
+		Confirm: origin == "null" || origin == "", Name: memberLabel(m)}
 	sealed, err := h.Sealer.Seal(identity.PurposeHandoff, t)
 	if err != nil {
 		return err
