@@ -20,7 +20,8 @@ func TestOfflineAdminQueuesBackchannelLogout(t *testing.T) {
 	var cfg bridge.Config
 	e := newEnv(t, func(c *bridge.Config) {
 		c.Clients = append(c.Clients, config.Client{ID: "bcl", Name: "BCL App", Secret: webSecret, Trusted: true,
-			RedirectURIs: []string{"http://127.0.0.1:9/app/bcl"}, BackchannelLogoutURI: "http://127.0.0.1:9/app/bcl/logout"})
+			RedirectURIs: []string{"http://127.0.0.1:9/app/bcl"}, BackchannelLogoutURI: "http://127.0.0.1:9/app/bcl/logout",
+			AllowInternalTargets: true})
 		cfg = *c
 	})
 	app, _ := e.oauth("bcl", webSecret, "http://127.0.0.1:9/app/bcl", oauth2.AuthStyleInHeader)

@@ -35,6 +35,7 @@ func TestAdminResetEndsSessions(t *testing.T) {
 	e := grantEnv(t, func(c *bridge.Config) {
 		c.Admin.Token = adminToken
 		c.Clients[1].BackchannelLogoutURI = rp.URL + "/bcl" // "other"
+		c.Clients[1].AllowInternalTargets = true            // rp is on 127.0.0.1
 	})
 	cfg, _ := e.oauth("other", otherSecret, e.rp+"/other", oauth2.AuthStyleInHeader)
 	b := e.browser()

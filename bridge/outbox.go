@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/outbound"
 	"github.com/ssobridge/ssobridge/bridge/outbox"
 	"github.com/ssobridge/ssobridge/bridge/outbox/backchannel"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
@@ -40,9 +41,11 @@ type outboxParts struct {
 // newOutbox builds the one outbox queue with its deliverers (each provisioning target's, by
 // its kind, and the channels') and the back-channel logouts that queue on it.
 func newOutbox(p outboxParts) (*outbox.Queue, *backchannel.Logouts) {
-	sender := outbox.NewSender(nil, p.cfg.Shadow.Timeout)
+	// Every URL the outbox calls was supplied by an app: its dialer refuses internal addresses
+	// unless the app is allowed them (bridge/outbound).
+	sender := outbox.NewSenders(p.cfg.Shadow.Timeout, outbound.Options{})
 	q := outbox.New(outbox.Options{Config: p.cfg.Shadow.Config, Store: p.store, Logger: p.log, Now: p.now, Observer: p.observer,
-		Targets: provisioning.Routes(p.cfg.Provisioning, outbox.Deps{Store: p.store, HTTP: sender, Now: p.now}),
+		Targets: provisioning.Routes(p.cfg.Provisioning, outbox.Deps{Store: p.store, Now: p.now}, sender),
 		Channels: channels(&backchannel.Deliverer{Clients: p.clients, Keys: p.keys, Issuer: p.cfg.Issuer,
 			HTTP: sender, Now: p.now}, p.samlLogout)})
 	p.samlLogout.HTTP, p.samlLogout.Issuer, p.samlLogout.Now = sender, p.cfg.Issuer, p.now

@@ -31,7 +31,7 @@ func TestReconcileSeesWhatPollingCannot(t *testing.T) {
 	t.Cleanup(func() { d.Close() })
 	sink := newHookSink(t)
 	e := newEnvDir(t, true, d, func(c *bridge.Config) {
-		c.Provisioning = map[string]provisioning.Target{"web": {Settings: &webhook.Config{URL: sink.srv.URL, Secret: testWebhookSecret}}}
+		c.Provisioning = map[string]provisioning.Target{"web": {AllowInternal: true, Settings: &webhook.Config{URL: sink.srv.URL, Secret: testWebhookSecret}}}
 	})
 	var alice demo.Login
 	for _, l := range demo.Logins() {

@@ -55,6 +55,7 @@ func startSOAP(t *testing.T, e *env, sp *samlSP) *soapSP {
 // startSOAPAs is startSOAP with the SP's settings in the bridge.
 func startSOAPAs(t *testing.T, e *env, sp *samlSP, settings config.SAMLServiceProvider) *soapSP {
 	t.Helper()
+	settings.AllowInsecureSOAPSLO = true // the SP's SOAP service is plain http on 127.0.0.1
 	s := serveSOAP(t, e, sp, settings)
 	md := sp.mw.ServiceProvider.Metadata()
 	md.SPSSODescriptors[0].SingleLogoutServices = append(md.SPSSODescriptors[0].SingleLogoutServices,
@@ -366,6 +367,7 @@ func TestSAMLSOAPSingleLogoutConfigSP(t *testing.T) {
 	app := newSAMLSP(t)
 	settings := app.config("cfgsoap", "Configured SOAP App")
 	settings.SLOURL, settings.SOAPSLOURL, settings.LogoutResponsesSigned = "", app.srv.URL+"/saml/soap-slo", true
+	settings.AllowInsecureSOAPSLO = true // plain http on 127.0.0.1
 	e, lms, _, _ := samlEnv(t, func(c *bridge.Config) {
 		c.Shadow.Config.BackoffMin, c.Shadow.Config.BackoffMax = time.Millisecond, time.Millisecond
 		c.SAML.ServiceProviders = append(c.SAML.ServiceProviders, settings)

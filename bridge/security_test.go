@@ -141,7 +141,7 @@ func TestLogoutHintMustBeAnIDToken(t *testing.T) {
 // not get a code for a lapsed member (its shadow user would be deactivated at the same time).
 func TestRequireCurrentBlocksSignIn(t *testing.T) {
 	e := newEnv(t, func(c *bridge.Config) {
-		c.Provisioning = map[string]provisioning.Target{"web": {RequireCurrent: true,
+		c.Provisioning = map[string]provisioning.Target{"web": {RequireCurrent: true, AllowInternal: true,
 			Settings: &webhook.Config{URL: "http://127.0.0.1:9/hook", Secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}
 	})
 	lapse(e, "alice")

@@ -91,7 +91,7 @@ var testWebhookSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("bri
 func TestLapsedMemberDeactivated(t *testing.T) {
 	sink := newHookSink(t)
 	e := newEnv(t, func(c *bridge.Config) {
-		c.Provisioning = map[string]provisioning.Target{"web": {RequireCurrent: true,
+		c.Provisioning = map[string]provisioning.Target{"web": {RequireCurrent: true, AllowInternal: true,
 			Settings: &webhook.Config{URL: sink.srv.URL, Secret: testWebhookSecret}}}
 	})
 	ctx := t.Context()
@@ -148,6 +148,7 @@ func TestDisabledMemberLoggedOutEverywhere(t *testing.T) {
 	defer rp.Close()
 	e := newEnv(t, func(c *bridge.Config) {
 		c.Clients[1].BackchannelLogoutURI = rp.URL + "/bcl" // "other"
+		c.Clients[1].AllowInternalTargets = true            // rp is on 127.0.0.1
 	})
 	ctx := t.Context()
 	b := e.browser()

@@ -35,7 +35,7 @@ func TestRequireCurrentUsesTheStandingRule(t *testing.T) {
 			e := newEnv(t, func(c *bridge.Config) {
 				c.Legacy = directories.LegacyConfig{Type: "demo", Config: &legacydemo.Config{
 					Config: sqldir.Config{MembershipGrace: tc.grace, StandingRule: tc.rule}}}
-				c.Provisioning = map[string]provisioning.Target{"web": {RequireCurrent: true,
+				c.Provisioning = map[string]provisioning.Target{"web": {RequireCurrent: true, AllowInternal: true,
 					Settings: &webhook.Config{URL: "http://127.0.0.1:9/hook", Secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}
 			})
 			e.dir.Update("alice", func(m *legacy.Member) { m.PaidThrough = tc.paid })

@@ -54,7 +54,7 @@ func newFederation(t *testing.T, verified bool, provider func(*upstream.Provider
 		c.Policy.EmailVerified = verified
 		c.Clients = append(c.Clients, config.Client{ID: "association", Name: "Association sign-in", Secret: upstreamClientSecret,
 			Trusted: true, RedirectURIs: []string{webupstream.CallbackURL(downIssuer, "corp"), webupstream.CallbackURL(downIssuer, "other")},
-			BackchannelLogoutURI: webupstream.BackchannelURL(downIssuer, "corp"), PostLogoutRedirectURIs: []string{downIssuer + "/logout/return"}})
+			BackchannelLogoutURI: webupstream.BackchannelURL(downIssuer, "corp"), AllowInternalTargets: true, PostLogoutRedirectURIs: []string{downIssuer + "/logout/return"}})
 	})
 	pc := upstream.ProviderConfig{Name: "corp", DisplayName: "Corp ID", Issuer: up.issuer, ClientID: "association",
 		ClientSecret: upstreamClientSecret}
@@ -309,7 +309,7 @@ func TestBrowserUpstreamLinkByEmail(t *testing.T) {
 // account does not sign in at all.
 func TestBrowserUpstreamLapsedMemberRefused(t *testing.T) {
 	f := newFederation(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true }, func(c *bridge.Config) {
-		c.Provisioning = map[string]provisioning.Target{"browserapp": {RequireCurrent: true,
+		c.Provisioning = map[string]provisioning.Target{"browserapp": {RequireCurrent: true, AllowInternal: true,
 			Settings: &webhook.Config{URL: "http://127.0.0.1:9/hook", Secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}
 	})
 	f.down.dir.Update("alice", func(m *legacy.Member) { m.PaidThrough = time.Now().AddDate(0, -2, 0) })

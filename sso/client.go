@@ -53,6 +53,10 @@ type ClientConfig struct {
 	// factor use it here; others sign in with a password alone), or MFARequired (no code is
 	// issued without a second factor; members without one enrol first).
 	MFA string
+	// AllowInternalTargets lets the bridge call this client's URLs (its back-channel logout
+	// URI) on internal addresses: loopback, private, link-local... (bridge/outbound). Off: a
+	// URL whose host is or resolves to such an address is refused when it is dialled.
+	AllowInternalTargets bool
 }
 
 // Second-factor policies of a client (ClientConfig.MFA).

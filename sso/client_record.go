@@ -30,6 +30,7 @@ type clientRecord struct {
 	FrontchannelLogoutURI  string   `json:"frontchannel_logout_uri,omitempty"`
 	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
 	MFA                    string   `json:"mfa,omitempty"`
+	AllowInternalTargets   bool     `json:"allow_internal_targets,omitempty"`
 }
 
 // DecodeClient reads a stored dynamic client.

@@ -32,6 +32,9 @@ type Client struct {
 	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
 	// MFA is "optional" (the default, also when left out) or "required".
 	MFA string `json:"mfa,omitempty"`
+	// AllowInternalTargets lets the bridge call the client's back-channel logout URI on an
+	// internal address (loopback, private, link-local...); off, such a URI is refused when dialled.
+	AllowInternalTargets bool `json:"allow_internal_targets,omitempty"`
 }
 
 // ClientInfo is a client as the admin sees it: never the secret or its hash.

@@ -41,6 +41,11 @@ type Client struct {
 	InitiateLoginURI string `yaml:"initiate_login_uri"`
 	// MFA is the client's second-factor policy: optional (default) or required (mfa.go).
 	MFA string `yaml:"mfa,omitempty"`
+	// AllowInternalTargets lets the bridge call the client's back-channel logout URI on an
+	// internal address (loopback, private, link-local, unique-local...): off, a URI whose host
+	// is or resolves to one is refused when the bridge connects (tests and apps on the
+	// bridge's own network set it).
+	AllowInternalTargets bool `yaml:"allow_internal_targets,omitempty"`
 }
 
 // MinSecretLength is the shortest plain secret a client of the config file may have.
@@ -56,7 +61,7 @@ func (c *Client) Runtime() sso.ClientConfig {
 		IDTokenSigningAlg: c.IDTokenSigningAlg, OmitIDTokenOnRefresh: c.OmitIDTokenOnRefresh,
 		WebOrigins: c.WebOrigins, AccessTokenFormat: c.AccessTokenFormat, Audiences: c.Audiences,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, FrontchannelLogoutURI: c.FrontchannelLogoutURI,
-		InitiateLoginURI: c.InitiateLoginURI, MFA: c.MFA,
+		InitiateLoginURI: c.InitiateLoginURI, MFA: c.MFA, AllowInternalTargets: c.AllowInternalTargets,
 	}
 	if c.Secret != "" && r.SecretHash == "" {
 		r.SecretHash = sso.HashSecret(c.Secret)

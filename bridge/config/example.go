@@ -162,10 +162,12 @@ func (w *exampleWriter) legacy(indent int, commented bool, name string) {
 	w.fields(indent+2, true, reflect.ValueOf(c))
 }
 
-// target writes one provisioning target: type, sync, require_current and each kind's section.
+// target writes one provisioning target: type, sync, require_current, allow_internal and each
+// kind's section.
 func (w *exampleWriter) target(indent int) {
 	t := targetType
-	for _, f := range []struct{ field, key string }{{"Type", "type"}, {"Sync", "sync"}, {"RequireCurrent", "require_current"}} {
+	for _, f := range []struct{ field, key string }{{"Type", "type"}, {"Sync", "sync"}, {"RequireCurrent", "require_current"},
+		{"AllowInternal", "allow_internal"}} {
 		sf, _ := t.FieldByName(f.field)
 		w.doc(indent, t, sf)
 		v := "false"

@@ -107,8 +107,11 @@ func TestExampleHasEveryField(t *testing.T) {
 			}
 			if name == "" {
 				name = strings.ToLower(f.Name)
-				if f.Name == "RequireCurrent" {
-					name = "require_current" // provisioning.Target decodes it by hand
+				switch f.Name { // provisioning.Target decodes these by hand
+				case "RequireCurrent":
+					name = "require_current"
+				case "AllowInternal":
+					name = "allow_internal"
 				}
 			}
 			n++

@@ -6,11 +6,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/outbound"
 )
 
 // SAMLConfig is the saml: section: the SAML 2.0 identity provider (package bridge/saml).
@@ -50,10 +52,11 @@ type SAMLServiceProvider struct {
 	// session it signed into ends, also without the browser; empty: none.
 	SOAPSLOURL string `yaml:"soap_slo_url" json:"-"`
 	// AllowInsecureSOAPSLO lets the SOAP single logout service (soap_slo_url, or the SOAP
-	// SingleLogoutService of the SP's metadata) be plain http or an internal address (private,
-	// link-local or unspecified IP). Without it such a service is refused: the bridge POSTs
-	// signed LogoutRequests there from inside the network, and over plain http nothing
-	// authenticates the SP's answer. Loopback addresses are always allowed (tests).
+	// SingleLogoutService of the SP's metadata) be plain http or on an internal address
+	// (loopback, private, link-local, unique-local, unspecified). Without it such a service is
+	// refused: the bridge POSTs signed LogoutRequests there from inside the network, and over
+	// plain http nothing authenticates the SP's answer. A host name is checked where the
+	// bridge connects: one that resolves to an internal address is refused too.
 	AllowInsecureSOAPSLO bool `yaml:"allow_insecure_soap_slo" json:"allow_insecure_soap_slo,omitempty"`
 	// Certificate is the SP's signing certificate (PEM): AuthnRequest and LogoutRequest
 	// signatures are checked against it, and assertions encrypted to it when
@@ -210,22 +213,25 @@ func checkSAMLEndpoint(raw string) error {
 }
 
 // CheckSOAPSLOURL checks an SP's SOAP single logout service (an absolute http(s) URL): https,
-// on a host that is not an internal IP address (private, link-local, unspecified), unless
-// allowInsecure (the SP's allow_insecure_soap_slo); loopback hosts are always allowed. A host
-// name is not resolved here: only IP literals are known to be internal.
+// on a host that is not an internal address (loopback, private, link-local, unique-local,
+// unspecified, multicast: outbound.Internal; or localhost), unless allowInsecure (the SP's
+// allow_insecure_soap_slo). A host name is not resolved here: the outbound client's dialer
+// refuses internal addresses when the bridge connects.
 func CheckSOAPSLOURL(raw string, allowInsecure bool) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return errors.New("is not a URL")
 	}
-	if allowInsecure || loopbackHost(u.Hostname()) {
+	if allowInsecure {
 		return nil
 	}
 	if u.Scheme != "https" {
-		return errors.New("must be https (plain http is allowed only on loopback addresses, or with allow_insecure_soap_slo)")
+		return errors.New("must be https (plain http is allowed only with allow_insecure_soap_slo)")
 	}
-	if ip := net.ParseIP(u.Hostname()); ip != nil && (ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast()) {
+	if h := u.Hostname(); strings.EqualFold(strings.TrimSuffix(h, "."), "localhost") || strings.HasSuffix(strings.ToLower(strings.TrimSuffix(h, ".")), ".localhost") {
+		return errors.New("is an internal address (allowed only with allow_insecure_soap_slo)")
+	}
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && outbound.Internal(ip) {
 		return errors.New("is an internal address (allowed only with allow_insecure_soap_slo)")
 	}
 	return nil

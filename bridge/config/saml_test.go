@@ -54,9 +54,20 @@ func TestSAMLServiceProviderFields(t *testing.T) {
 			"saml.service_providers[0].soap_slo_url"},
 		{"SOAP on the unspecified address", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "https://0.0.0.0:8443/slo" },
 			"saml.service_providers[0].soap_slo_url"},
-		{"SOAP over plain http on loopback", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "http://127.0.0.1:8080/saml/soap-slo" }, ""},
-		{"SOAP over plain http on localhost", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "http://localhost:8080/saml/soap-slo" }, ""},
-		{"SOAP over plain http on [::1]", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "http://[::1]:8080/saml/soap-slo" }, ""},
+		// Loopback is internal too (session 9): allowed only with the switch.
+		{"SOAP over plain http on loopback", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "http://127.0.0.1:8080/saml/soap-slo" },
+			"saml.service_providers[0].soap_slo_url"},
+		{"SOAP on loopback", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "https://127.0.0.1:8443/saml/soap-slo" },
+			"saml.service_providers[0].soap_slo_url"},
+		{"SOAP on localhost", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "https://localhost:8443/saml/soap-slo" },
+			"saml.service_providers[0].soap_slo_url"},
+		{"SOAP on [::1]", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "https://[::1]:8443/saml/soap-slo" },
+			"saml.service_providers[0].soap_slo_url"},
+		{"SOAP on an IPv4-mapped loopback", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "https://[::ffff:127.0.0.1]:8443/saml/soap-slo" },
+			"saml.service_providers[0].soap_slo_url"},
+		{"SOAP over plain http on loopback, allowed", func(sp *SAMLServiceProvider) {
+			sp.SOAPSLOURL, sp.AllowInsecureSOAPSLO = "http://127.0.0.1:8080/saml/soap-slo", true
+		}, ""},
 		{"SOAP over plain http, allowed", func(sp *SAMLServiceProvider) {
 			sp.SOAPSLOURL, sp.AllowInsecureSOAPSLO = "http://lms.example.org/saml/soap-slo", true
 		}, ""},

@@ -104,11 +104,14 @@ func New(o Options) *Service {
 }
 
 // Routes are the outbox routes of the targets: each client's deliverer, built by its target's
-// kind from its settings (Kinds), for outbox.Options.Targets.
-func Routes(targets map[string]Target, d outbox.Deps) map[string]outbox.Route {
+// kind from its settings (Kinds), for outbox.Options.Targets. Each sends with senders'
+// Internal sender when the target allows internal addresses, else its Public one (d.HTTP is
+// set from senders).
+func Routes(targets map[string]Target, d outbox.Deps, senders outbox.Senders) map[string]outbox.Route {
 	routes := make(map[string]outbox.Route, len(targets))
 	for id, t := range targets {
 		if t.Settings != nil { // ValidateTargets refuses a target without; its events would be dead letters
+			d.HTTP = senders.For(t.AllowInternal)
 			routes[id] = outbox.Route{Kind: t.Kind(), Deliverer: t.Settings.Deliverer(d)}
 		}
 	}

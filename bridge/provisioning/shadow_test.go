@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/outbound"
 	"github.com/ssobridge/ssobridge/bridge/outbox"
 	"github.com/ssobridge/ssobridge/bridge/outbox/backchannel"
 	scimtarget "github.com/ssobridge/ssobridge/bridge/outbox/scim"
@@ -112,11 +113,14 @@ func withOutbox(o provisioning.Options, cls clients, keys *sso.KeyManager) provi
 	if now == nil {
 		now = time.Now
 	}
-	sender := outbox.NewSender(nil, o.Config.Timeout)
+	// The test doubles listen on 127.0.0.1: every target and client here may reach internal
+	// addresses (TestRoutesAllowInternal checks the switch).
+	sender := outbox.NewSender(outbound.New(outbound.Options{AllowInternal: true}), o.Config.Timeout)
+	senders := outbox.Senders{Public: sender, Internal: sender}
 	o.Outbox = outbox.New(outbox.Options{Config: o.Config.Config, Store: o.Store, Logger: o.Logger, Now: now,
-		Targets: provisioning.Routes(o.Targets, outbox.Deps{Store: o.Store, HTTP: sender, Now: now}),
+		Targets: provisioning.Routes(o.Targets, outbox.Deps{Store: o.Store, Now: now}, senders),
 		Channels: map[string]outbox.Deliverer{backchannel.Channel: &backchannel.Deliverer{Clients: cls, Keys: keys,
-			Issuer: "https://sso.example.org", HTTP: sender, Now: now}}})
+			Issuer: "https://sso.example.org", HTTP: senders, Now: now}}})
 	o.Logouts = &backchannel.Logouts{Store: o.Store, Clients: cls, Wake: o.Outbox.Wake}
 	if o.Access == nil {
 		o.Access = access.New(nil, provisioning.RequireCurrentClients(o.Targets), o.Logger)

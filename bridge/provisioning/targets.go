@@ -30,6 +30,7 @@ func Kinds() map[string]outbox.Kind {
 //	  type: scim        # the kind; optional when the target has one kind's section
 //	  sync: true
 //	  require_current: true
+//	  allow_internal: false
 //	  scim: {...}       # the kind's section, checked by the kind
 type Target struct {
 	// Type names the kind (Settings.Kind()); optional when Settings is set.
@@ -38,6 +39,10 @@ type Target struct {
 	Sync bool
 	// RequireCurrent deactivates members whose membership lapsed (not paid through today).
 	RequireCurrent bool
+	// AllowInternal lets the bridge deliver to the target on an internal address (loopback,
+	// private, link-local, unique-local...); off, a URL whose host is or resolves to one is
+	// refused when the bridge connects (bridge/outbound).
+	AllowInternal bool
 	// Settings is the kind's section.
 	Settings outbox.Settings
 	// sections are the kinds' sections found in YAML (more than one is an error).
@@ -52,24 +57,25 @@ func (t Target) Kind() string {
 	return t.Type
 }
 
-// UnmarshalYAML decodes type, sync, require_current and the section of the target's kind
+// UnmarshalYAML decodes type, sync, require_current, allow_internal and the section of the target's kind
 // (strictly: an unknown key in it is an error); ValidateTargets checks the rest.
 func (t *Target) UnmarshalYAML(node *yaml.Node) error {
 	var raw struct {
 		Type           string               `yaml:"type"`
 		Sync           bool                 `yaml:"sync"`
 		RequireCurrent bool                 `yaml:"require_current"`
+		AllowInternal  bool                 `yaml:"allow_internal"`
 		Sections       map[string]yaml.Node `yaml:",inline"`
 	}
 	if err := node.Decode(&raw); err != nil {
 		return err
 	}
 	kinds := Kinds()
-	*t = Target{Type: raw.Type, Sync: raw.Sync, RequireCurrent: raw.RequireCurrent}
+	*t = Target{Type: raw.Type, Sync: raw.Sync, RequireCurrent: raw.RequireCurrent, AllowInternal: raw.AllowInternal}
 	for _, name := range slices.Sorted(maps.Keys(raw.Sections)) {
 		if kinds[name] == nil {
 			n := raw.Sections[name]
-			return fmt.Errorf("line %d: provisioning target: unknown key %q (known: type, sync, require_current, %s)",
+			return fmt.Errorf("line %d: provisioning target: unknown key %q (known: type, sync, require_current, allow_internal, %s)",
 				n.Line, name, strings.Join(slices.Sorted(maps.Keys(kinds)), ", "))
 		}
 		t.sections = append(t.sections, name)

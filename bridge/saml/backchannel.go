@@ -111,8 +111,10 @@ type BackChannelSender struct {
 	Keys     *KeyRing
 	// Issuer is the bridge's issuer URL (the IdP's entity id is Issuer + PathMetadata).
 	Issuer string
-	HTTP   *outbox.Sender
-	Now    func() time.Time
+	// HTTP sends the requests: its Internal sender for the SPs allowed internal addresses
+	// (allow_insecure_soap_slo).
+	HTTP outbox.Senders
+	Now  func() time.Time
 	// WantSigned counts only signed LogoutResponses from every SP (saml.want_logout_responses_signed);
 	// an SP's logout_responses_signed asks it of that SP.
 	WantSigned bool
@@ -156,7 +158,7 @@ func (d *BackChannelSender) Deliver(ctx context.Context, e *store.OutboxEvent) e
 	h := http.Header{}
 	h.Set("Content-Type", "text/xml; charset=utf-8")
 	h.Set("SOAPAction", "http://www.oasis-open.org/committees/security")
-	resp, rb, err := d.HTTP.Do(ctx, http.MethodPost, dest, h, body)
+	resp, rb, err := d.HTTP.For(sp.Settings.AllowInsecureSOAPSLO).Do(ctx, http.MethodPost, dest, h, body)
 	if err != nil {
 		return err
 	}

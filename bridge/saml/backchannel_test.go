@@ -295,7 +295,7 @@ func spMetadataWithSOAP(t *testing.T, entityID, soap string) []byte {
 
 // TestSOAPSingleLogoutURLChecked: the bridge POSTs signed LogoutRequests to an SP's SOAP single
 // logout service from inside the network, so it must be https on an outside address unless
-// the SP is allowed otherwise (allow_insecure_soap_slo); loopback is always allowed. A
+// the SP is allowed otherwise (allow_insecure_soap_slo); loopback too (session 9). A
 // registration from metadata is refused with the reason; an SP registered before the check is
 // refused at delivery (a dead letter naming the reason), and nothing is sent.
 func TestSOAPSingleLogoutURLChecked(t *testing.T) {
@@ -313,7 +313,11 @@ func TestSOAPSingleLogoutURLChecked(t *testing.T) {
 		{"http://sp.example.org/soap", false, false},
 		{"https://10.0.0.7/soap", false, false},
 		{"https://169.254.169.254/latest/meta-data", false, false},
-		{"http://127.0.0.1:8080/soap", false, true},
+		{"http://127.0.0.1:8080/soap", false, false},
+		{"https://127.0.0.1:8443/soap", false, false},
+		{"https://localhost:8443/soap", false, false},
+		{"https://[::ffff:10.0.0.7]/soap", false, false},
+		{"http://127.0.0.1:8080/soap", true, true},
 		{"http://sp.example.org/soap", true, true},
 		{"http://10.0.0.7/soap", true, true},
 	} {
@@ -346,7 +350,7 @@ func TestSOAPSingleLogoutURLChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &BackChannelSender{Registry: reg, Keys: ring, Issuer: "https://sso.example.org", HTTP: outbox.NewSender(client, 5*time.Second), Now: time.Now}
+	d := &BackChannelSender{Registry: reg, Keys: ring, Issuer: "https://sso.example.org", HTTP: outbox.Senders{Public: outbox.NewSender(client, 5*time.Second), Internal: outbox.NewSender(client, 5*time.Second)}, Now: time.Now}
 	payload, _ := json.Marshal(sloPayload{SP: old, NameID: "n", NameIDFormat: string(crewjam.PersistentNameIDFormat)})
 	err = d.Deliver(t.Context(), &store.OutboxEvent{ID: "e1", Payload: payload})
 	if !outbox.IsPermanent(err) || !strings.Contains(err.Error(), "http://old.example.org/soap") || !strings.Contains(err.Error(), "https") {

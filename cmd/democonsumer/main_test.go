@@ -92,9 +92,10 @@ func testDemoConsumer(t *testing.T, target func(app string) outbox.Settings) {
 	cfg.Issuer, cfg.Listen, cfg.DataDir = issuer, lnB.Addr().String(), t.TempDir()
 	cfg.Keys.Algorithms = []string{"RS256"}
 	cfg.Clients = []bridgeconfig.Client{{ID: "demo-consumer", Name: "Demo Consumer", Secret: clientSecret, Trusted: true,
-		RedirectURIs: []string{app + "/callback"}, BackchannelLogoutURI: app + "/backchannel-logout"}}
+		RedirectURIs: []string{app + "/callback"}, BackchannelLogoutURI: app + "/backchannel-logout",
+		AllowInternalTargets: true}} // the demo consumer listens on 127.0.0.1
 	cfg.Shadow.PollInterval = pollInterval
-	cfg.Provisioning = map[string]provisioning.Target{"demo-consumer": {Settings: target(app)}}
+	cfg.Provisioning = map[string]provisioning.Target{"demo-consumer": {AllowInternal: true, Settings: target(app)}}
 	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ssobridge.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -88,6 +88,7 @@ func clientsAddCmd(g *globals) *cobra.Command {
 	f.StringVar(&c.BackchannelLogoutURI, "backchannel-logout-uri", "", "OIDC back-channel logout URI")
 	f.StringVar(&c.FrontchannelLogoutURI, "frontchannel-logout-uri", "", "OIDC front-channel logout URI")
 	f.StringVar(&c.MFA, "mfa", sso.MFAOptional, "second factor: optional, or required (no code without one; members without one enrol first)")
+	f.BoolVar(&c.AllowInternalTargets, "allow-internal-targets", false, "let the back-channel logout URI be on an internal address (loopback, private, link-local...)")
 	_ = cmd.MarkFlagRequired("id")
 	return cmd
 }
@@ -125,6 +126,7 @@ func clientsUpdateCmd(g *globals) *cobra.Command {
 				set("backchannel-logout-uri", func() { reg.BackchannelLogoutURI = c.BackchannelLogoutURI })
 				set("frontchannel-logout-uri", func() { reg.FrontchannelLogoutURI = c.FrontchannelLogoutURI })
 				set("mfa", func() { reg.MFA = c.MFA })
+				set("allow-internal-targets", func() { reg.AllowInternalTargets = c.AllowInternalTargets })
 				info, err := a.UpdateClient(ctx, cliActor(), args[0], reg)
 				if err != nil {
 					return err
@@ -147,6 +149,7 @@ func clientsUpdateCmd(g *globals) *cobra.Command {
 	f.StringVar(&c.BackchannelLogoutURI, "backchannel-logout-uri", "", "OIDC back-channel logout URI")
 	f.StringVar(&c.FrontchannelLogoutURI, "frontchannel-logout-uri", "", "OIDC front-channel logout URI")
 	f.StringVar(&c.MFA, "mfa", "", "second factor: optional or required")
+	f.BoolVar(&c.AllowInternalTargets, "allow-internal-targets", false, "let the back-channel logout URI be on an internal address (loopback, private, link-local...)")
 	return cmd
 }
 

@@ -54,7 +54,8 @@ func apacheClient(base string) config.Client {
 	return config.Client{ID: "apache", Name: "Members' area (Apache)", Secret: apacheSecret, Trusted: true,
 		RedirectURIs:           []string{base + "/secure/redirect_uri"},
 		PostLogoutRedirectURIs: []string{base + "/public/signed-out"},
-		BackchannelLogoutURI:   base + "/secure/redirect_uri?logout=backchannel"}
+		BackchannelLogoutURI:   base + "/secure/redirect_uri?logout=backchannel",
+		AllowInternalTargets:   true} // Apache listens on 127.0.0.1
 }
 
 var apacheConf = template.Must(template.New("httpd.conf").Parse(`

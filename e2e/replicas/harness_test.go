@@ -190,7 +190,9 @@ type envOption func(*envOptions)
 
 // withBackchannel gives the web client a back-channel logout URI.
 func withBackchannel(uri string) envOption {
-	return func(o *envOptions) { o.clientYAML += "    backchannel_logout_uri: " + uri + "\n" }
+	return func(o *envOptions) {
+		o.clientYAML += "    backchannel_logout_uri: " + uri + "\n    allow_internal_targets: true\n"
+	}
 }
 
 func freeAddr(t testing.TB) string {

@@ -292,6 +292,7 @@ func register(t *testing.T, b *rpharness.Bridge, m *mellon, settings config.SAML
 		t.Fatal(err)
 	}
 	reg.Changed = func(ctx context.Context) error { return b.App.Cluster.Notify(ctx, cluster.TopicSAML) }
+	settings.AllowInsecureSOAPSLO = true // mellon's SOAP single logout service is plain http on 127.0.0.1
 	if _, err := reg.Register(t.Context(), settings, md, time.Now()); err != nil {
 		t.Fatalf("register mellon's metadata: %v\n%s", err, md)
 	}

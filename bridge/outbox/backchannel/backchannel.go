@@ -125,8 +125,9 @@ type Deliverer struct {
 	Clients Clients
 	Keys    *sso.KeyManager
 	Issuer  string
-	HTTP    *outbox.Sender
-	Now     func() time.Time
+	// HTTP sends the tokens: its Internal sender for the clients allowed internal targets.
+	HTTP outbox.Senders
+	Now  func() time.Time
 }
 
 // Deliver sends the event's logout token.
@@ -152,7 +153,7 @@ func (d *Deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 	}
 	h := http.Header{}
 	h.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, body, err := d.HTTP.Do(ctx, http.MethodPost, c.BackchannelLogoutURI, h, []byte(url.Values{"logout_token": {tok}}.Encode()))
+	resp, body, err := d.HTTP.For(c.AllowInternalTargets).Do(ctx, http.MethodPost, c.BackchannelLogoutURI, h, []byte(url.Values{"logout_token": {tok}}.Encode()))
 	if err != nil {
 		return err
 	}
