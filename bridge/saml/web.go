@@ -289,7 +289,7 @@ func (h *Handler) sso(c echo.Context) error {
 		return h.refuse(c, req, sp, crewjam.StatusInvalidNameIDPolicy, "saml.invalid_name_id_policy", err.Error())
 	}
 	if format == string(crewjam.TransientNameIDFormat) {
-		r.ID = transientPrefix + r.ID
+		r.NameIDFormat = format
 	}
 	switch want(r, nil, h.SecondFactor != nil) {
 	case contextNeverMet:
@@ -327,12 +327,6 @@ func (h *Handler) refuse(c echo.Context, req *crewjam.IdpAuthnRequest, sp *SP, s
 	}
 	return h.post(c, req.ACSEndpoint.Location, "SAMLResponse", base64.StdEncoding.EncodeToString(b), req.RelayState)
 }
-
-// transientPrefix begins the id of a waiting sign-in whose SP asked for a transient NameID. The
-// id is the bridge's own random key of the request in the store, never taken from the browser
-// (a changed id finds no request), so it carries the format the request asked for from the
-// AuthnRequest to the assertion without a column of its own.
-const transientPrefix = "t."
 
 // nameIDFormat is the NameID format that answers an AuthnRequest's NameIDPolicy (SAML core
 // 3.4.1.1) at sp: the SP's own (persistent, or emailAddress when its name_id_format is email)
@@ -628,7 +622,7 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 	}
 	nameID, format := sess.Subject, string(crewjam.PersistentNameIDFormat)
 	switch {
-	case strings.HasPrefix(r.ID, transientPrefix):
+	case r.NameIDFormat == string(crewjam.TransientNameIDFormat):
 		// Opaque and used once: the SP learns nothing that links two sign-ins.
 		nameID, format = "_"+sso.RandomToken(), string(crewjam.TransientNameIDFormat)
 	case sp.Settings.NameIDFormat == config.SAMLNameIDEmail:

@@ -34,10 +34,13 @@ type SAMLRequest struct {
 	// request asked for no context).
 	AuthnComparison string
 	AuthnClasses    []string
-	Browser         string
-	Done            bool
-	CreatedAt       time.Time
-	ExpiresAt       time.Time
+	// NameIDFormat is the format the AuthnRequest's NameIDPolicy asked for, when it is one the
+	// bridge issues and not the SP's own: transient (SAML core 3.4.1.1); "" for the SP's own.
+	NameIDFormat string
+	Browser      string
+	Done         bool
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
 }
 
 // SAMLParticipant records that an SSO session signed into a SAML SP, with what single logout

@@ -2,6 +2,9 @@ package postgres
 
 import "github.com/jackc/pgx/v5"
 
+// MigrationSQL is the SQL of schema version v (tests build older databases with it).
+func MigrationSQL(v int) string { return migrations[v-1] }
+
 // WithQueryTracer traces the statements the store's connections send (tests count round trips).
 func WithQueryTracer(t pgx.QueryTracer) Option {
 	return func(o *options) { o.tracer = t }

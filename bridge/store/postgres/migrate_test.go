@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ssobridge/ssobridge/bridge/store/postgres"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
 	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
@@ -59,5 +61,46 @@ func TestOpenUnreachable(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "s3cret-pw") || !strings.Contains(err.Error(), "bridgedb") {
 		t.Fatalf("error %q: want the database named and no password", err)
+	}
+}
+
+// TestMigrateSAMLNameIDFormat: version 7 moves the NameID format a waiting SAML sign-in asked
+// for from a "t." prefix of its id to a column. A database at version 6 holding a transient
+// request ("t." id) and another is opened: the first has the transient format and keeps its id
+// (its browser carries it), the other has none, and both complete.
+func TestMigrateSAMLNameIDFormat(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.NewDatabase(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	ssotest.NoErr(t, err, "connect")
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`)
+	for v := 1; v <= 6; v++ {
+		exec(postgres.MigrationSQL(v))
+		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)`, v)
+	}
+	exp := time.Now().Add(time.Hour).UnixNano() // the store keeps nanoseconds
+	for _, id := range []string{"t.waiting-transient", "waiting-own"} {
+		exec(`INSERT INTO saml_requests (id, sp, request_id, acs_url, acs_binding, acs_index, relay_state, force_authn,
+			is_passive, browser, done, created_at, expires_at) VALUES ($1, 'https://sp.example/', 'id-1', 'https://sp.example/acs',
+			'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', 0, '', FALSE, FALSE, '', FALSE, 0, $2)`, id, exp)
+	}
+	ssotest.NoErr(t, conn.Close(ctx), "close")
+
+	s, err := postgres.Open(ctx, dsn)
+	ssotest.NoErr(t, err, "Open (migrate)")
+	t.Cleanup(func() { _ = s.Close() })
+	for id, want := range map[string]string{"t.waiting-transient": "urn:oasis:names:tc:SAML:2.0:nameid-format:transient", "waiting-own": ""} {
+		got, err := s.SAMLRequest(ctx, id)
+		if err != nil || got.NameIDFormat != want || got.ID != id {
+			t.Fatalf("SAMLRequest(%s) after the upgrade = %+v, %v; want the format %q", id, got, err, want)
+		}
+		ssotest.NoErr(t, s.BindSAMLRequest(ctx, id, "b"), "BindSAMLRequest(%s)", id)
+		ssotest.NoErr(t, s.CompleteSAMLRequest(ctx, id, "b"), "CompleteSAMLRequest(%s)", id)
 	}
 }

@@ -404,6 +404,13 @@ CREATE INDEX throttle_counters_expires ON throttle_counters (expires_at);
 ALTER TABLE saml_requests ADD COLUMN authn_comparison TEXT NOT NULL DEFAULT '';
 ALTER TABLE saml_requests ADD COLUMN authn_classes TEXT NOT NULL DEFAULT '';
 `,
+	// 7: a waiting SAML sign-in keeps the NameID format its AuthnRequest asked for in a column
+	// of its own (SQLite 17). Before, a transient request was told by a "t." prefix on its id:
+	// such rows waiting at the upgrade get the column set, and keep their id.
+	`
+ALTER TABLE saml_requests ADD COLUMN name_id_format TEXT NOT NULL DEFAULT '';
+UPDATE saml_requests SET name_id_format = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient' WHERE substr(id, 1, 2) = 't.';
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

@@ -49,10 +49,10 @@ func (s *Store) DeleteSAMLServiceProvider(ctx context.Context, entityID string) 
 
 func (s *Store) CreateSAMLRequest(ctx context.Context, r *store.SAMLRequest) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO saml_requests (id, sp, request_id, acs_url, acs_binding, acs_index, relay_state,
-		force_authn, is_passive, authn_comparison, authn_classes, browser, done, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, FALSE, $13, $14)`,
+		force_authn, is_passive, authn_comparison, authn_classes, name_id_format, browser, done, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, FALSE, $14, $15)`,
 		r.ID, r.SP, r.RequestID, r.ACSURL, r.ACSBinding, r.ACSIndex, r.RelayState, r.ForceAuthn, r.IsPassive,
-		r.AuthnComparison, encList(r.AuthnClasses), r.Browser, ts(orNow(r.CreatedAt, s.clock())), ts(r.ExpiresAt))
+		r.AuthnComparison, encList(r.AuthnClasses), r.NameIDFormat, r.Browser, ts(orNow(r.CreatedAt, s.clock())), ts(r.ExpiresAt))
 	return wrap("create saml request", err)
 }
 
@@ -63,10 +63,10 @@ func (s *Store) SAMLRequest(ctx context.Context, id string) (*store.SAMLRequest,
 		classes string
 	)
 	err := s.pool.QueryRow(ctx, `SELECT id, sp, request_id, acs_url, acs_binding, acs_index, relay_state, force_authn,
-		is_passive, authn_comparison, authn_classes, browser, done, created_at, expires_at FROM saml_requests
+		is_passive, authn_comparison, authn_classes, name_id_format, browser, done, created_at, expires_at FROM saml_requests
 		WHERE id = $1 AND expires_at > $2`, id, ts(s.clock())).
 		Scan(&r.ID, &r.SP, &r.RequestID, &r.ACSURL, &r.ACSBinding, &r.ACSIndex, &r.RelayState, &r.ForceAuthn, &r.IsPassive,
-			&r.AuthnComparison, &classes, &r.Browser, &r.Done, &c, &e)
+			&r.AuthnComparison, &classes, &r.NameIDFormat, &r.Browser, &r.Done, &c, &e)
 	if err != nil {
 		return nil, wrap("saml request", err)
 	}

@@ -485,3 +485,35 @@ func queryPlan(t *testing.T, s *Store, q string) string {
 	}
 	return strings.Join(plan, "; ")
 }
+
+// TestMigrateSAMLNameIDFormat: version 17 moves the NameID format a waiting SAML sign-in asked
+// for from a "t." prefix of its id to a column. A database at version 16 holding a transient
+// request ("t." id) and another is opened: the first has the transient format and keeps its id
+// (its browser carries it), the other has none, and both complete.
+func TestMigrateSAMLNameIDFormat(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v16.db")
+	db, exec := openAtVersion(t, path, 16)
+	now := time.Now().Truncate(time.Second)
+	for _, id := range []string{"t.waiting-transient", "waiting-own"} {
+		exec(`INSERT INTO saml_requests (id, sp, request_id, acs_url, acs_binding, acs_index, relay_state, force_authn,
+			is_passive, browser, done, created_at, expires_at) VALUES (?, 'https://sp.example/', 'id-1', 'https://sp.example/acs',
+			'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', 0, '', 0, 0, '', 0, ?, ?)`, id, ts(now), ts(now.Add(time.Hour)))
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := openTest(t, path, WithClock(func() time.Time { return now }))
+	for id, want := range map[string]string{"t.waiting-transient": "urn:oasis:names:tc:SAML:2.0:nameid-format:transient", "waiting-own": ""} {
+		got, err := s.SAMLRequest(ctx, id)
+		if err != nil || got.NameIDFormat != want || got.ID != id {
+			t.Fatalf("SAMLRequest(%s) after the upgrade = %+v, %v; want the format %q", id, got, err, want)
+		}
+		if err := s.BindSAMLRequest(ctx, id, "b"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CompleteSAMLRequest(ctx, id, "b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -586,6 +586,13 @@ CREATE INDEX audit_log_event ON audit_log (event, time) WHERE event <> 'login.su
 CREATE INDEX audit_log_subject ON audit_log (subject, time);
 CREATE INDEX audit_log_client ON audit_log (client_id, time);
 `,
+	// 17: a waiting SAML sign-in keeps the NameID format its AuthnRequest asked for in a column
+	// of its own. Before, a transient request was told by a "t." prefix on its id: such rows
+	// waiting at the upgrade get the column set, and keep their id (their browser carries it).
+	`
+ALTER TABLE saml_requests ADD COLUMN name_id_format TEXT NOT NULL DEFAULT '';
+UPDATE saml_requests SET name_id_format = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient' WHERE substr(id, 1, 2) = 't.';
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

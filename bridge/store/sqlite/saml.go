@@ -59,10 +59,10 @@ func (s *Store) DeleteSAMLServiceProvider(ctx context.Context, entityID string) 
 
 func (s *Store) CreateSAMLRequest(ctx context.Context, r *store.SAMLRequest) error {
 	_, err := s.wexec(ctx, `INSERT INTO saml_requests (id, sp, request_id, acs_url, acs_binding, acs_index, relay_state,
-		force_authn, is_passive, authn_comparison, authn_classes, browser, done, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+		force_authn, is_passive, authn_comparison, authn_classes, name_id_format, browser, done, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
 		r.ID, r.SP, r.RequestID, r.ACSURL, r.ACSBinding, r.ACSIndex, r.RelayState, b2i(r.ForceAuthn), b2i(r.IsPassive),
-		r.AuthnComparison, encList(r.AuthnClasses), r.Browser, ts(r.CreatedAt), ts(r.ExpiresAt))
+		r.AuthnComparison, encList(r.AuthnClasses), r.NameIDFormat, r.Browser, ts(r.CreatedAt), ts(r.ExpiresAt))
 	return wrap("create saml request", err)
 }
 
@@ -74,10 +74,10 @@ func (s *Store) SAMLRequest(ctx context.Context, id string) (*store.SAMLRequest,
 		classes              string
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT id, sp, request_id, acs_url, acs_binding, acs_index, relay_state, force_authn,
-		is_passive, authn_comparison, authn_classes, browser, done, created_at, expires_at FROM saml_requests
+		is_passive, authn_comparison, authn_classes, name_id_format, browser, done, created_at, expires_at FROM saml_requests
 		WHERE id = ? AND expires_at > ?`, id, ts(s.clock())).
 		Scan(&r.ID, &r.SP, &r.RequestID, &r.ACSURL, &r.ACSBinding, &r.ACSIndex, &r.RelayState, &force, &passive,
-			&r.AuthnComparison, &classes, &r.Browser, &done, &c, &e)
+			&r.AuthnComparison, &classes, &r.NameIDFormat, &r.Browser, &done, &c, &e)
 	if err != nil {
 		return nil, wrap("saml request", err)
 	}

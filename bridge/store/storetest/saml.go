@@ -16,6 +16,7 @@ import (
 var samlTests = []test{
 	{"ServiceProviders", testSAMLServiceProviders},
 	{"RequestStates", testSAMLRequestStates},
+	{"RequestNameIDFormat", testSAMLRequestNameIDFormat},
 	{"RequestOutOfOrder", testSAMLRequestOutOfOrder},
 	{"RequestExpired", testSAMLRequestExpired},
 	{"RequestCompleteConcurrent", testSAMLRequestCompleteConcurrent},
@@ -90,6 +91,27 @@ func testSAMLRequestStates(t *testing.T, h *H) {
 	ssotest.NoErr(t, err, "SAMLRequest")
 	if !got.Done || got.Browser != "b1" {
 		t.Fatalf("after completion: %+v", got)
+	}
+}
+
+// testSAMLRequestNameIDFormat: a waiting sign-in keeps the NameID format its AuthnRequest asked
+// for (transient) through binding and completion; one that asked for none keeps "".
+func testSAMLRequestNameIDFormat(t *testing.T, h *H) {
+	const transient = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+	r := &store.SAMLRequest{ID: ssotest.RandomID(), SP: "https://sp.example/", ACSURL: "https://sp.example/acs",
+		ACSBinding: "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", NameIDFormat: transient, CreatedAt: h.Now,
+		ExpiresAt: h.Now.Add(time.Hour)}
+	ssotest.NoErr(t, h.S.CreateSAMLRequest(h.Ctx, r), "CreateSAMLRequest (transient)")
+	own := &store.SAMLRequest{ID: ssotest.RandomID(), SP: r.SP, ACSURL: r.ACSURL, ACSBinding: r.ACSBinding, CreatedAt: h.Now,
+		ExpiresAt: r.ExpiresAt}
+	ssotest.NoErr(t, h.S.CreateSAMLRequest(h.Ctx, own), "CreateSAMLRequest (the SP's own format)")
+	ssotest.NoErr(t, h.S.BindSAMLRequest(h.Ctx, r.ID, "b1"), "BindSAMLRequest")
+	ssotest.NoErr(t, h.S.CompleteSAMLRequest(h.Ctx, r.ID, "b1"), "CompleteSAMLRequest")
+	if got, err := h.S.SAMLRequest(h.Ctx, r.ID); err != nil || got.NameIDFormat != transient || got.ID != r.ID {
+		t.Fatalf("SAMLRequest (transient) = %+v, %v; want the format %s and the id unchanged", got, err, transient)
+	}
+	if got, err := h.S.SAMLRequest(h.Ctx, own.ID); err != nil || got.NameIDFormat != "" {
+		t.Fatalf("SAMLRequest (the SP's own format) = %+v, %v; want no format", got, err)
 	}
 }
 
