@@ -12,7 +12,9 @@
 // /saml/metadata from a file, and mellon's generated /mellon/metadata is registered at the
 // bridge through the registry the CLI uses (ssobridge saml register).
 //
-// The clock-skew test shifts httpd's clock with Debian's libfaketime.
+// The clock-skew test shifts httpd's clock with libfaketime (libfaketimeMT.so.1), found through
+// dpkg for this machine's architecture, in the usual directories of other layouts, or at
+// SSOBRIDGE_LIBFAKETIME.
 //
 // The package has only tests. When Apache or mod_auth_mellon is missing the tests skip, unless
 // SSOBRIDGE_REQUIRE_SAML_SP=1 (set by .ci/install.d/35-saml-sp.sh in CI), which makes them fail

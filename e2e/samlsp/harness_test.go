@@ -174,15 +174,51 @@ func startMellon(t *testing.T, extra string, sp func(base, entityID, certPEM str
 	return startMellonEnv(t, nil, extra, sp, mutate...)
 }
 
-// faketime is Debian's libfaketime (multi-threaded), which shifts a process's clock.
-const faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+// faketimeLib is libfaketime's multi-threaded library, which shifts a process's clock.
+const faketimeLib = "libfaketimeMT.so.1"
+
+// findFaketime is the path of libfaketimeMT: SSOBRIDGE_LIBFAKETIME; else where dpkg says the
+// libfaketime package of this machine's architecture put it (Debian and Ubuntu keep it under
+// the multiarch triplet's directory, /usr/lib/<triplet>/faketime); else the usual places of
+// other layouts (/usr/lib64/faketime on Fedora, /usr/lib/faketime, /usr/local/lib/faketime);
+// "" when none has it.
+func findFaketime() string {
+	if p := os.Getenv("SSOBRIDGE_LIBFAKETIME"); p != "" {
+		return p
+	}
+	pkg := "libfaketime"
+	if arch, err := exec.Command("dpkg", "--print-architecture").Output(); err == nil {
+		pkg += ":" + strings.TrimSpace(string(arch))
+	}
+	if out, err := exec.Command("dpkg", "-L", pkg).Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if filepath.Base(line) == faketimeLib {
+				if _, err := os.Stat(line); err == nil {
+					return line
+				}
+			}
+		}
+	}
+	for _, dir := range []string{"/usr/lib64/faketime", "/usr/lib/faketime", "/usr/local/lib/faketime"} {
+		if p := filepath.Join(dir, faketimeLib); fileExists(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
 
 // startMellonSkewed is startMellon with httpd's clock shifted by offset seconds (libfaketime),
 // or a skip (a failure under SSOBRIDGE_REQUIRE_SAML_SP=1) without libfaketime.
 func startMellonSkewed(t *testing.T, offset int, extra string, sp func(base, entityID, certPEM string) config.SAMLServiceProvider) setup {
 	t.Helper()
-	if _, err := os.Stat(faketime); err != nil {
-		require(t, "libfaketime is not installed (%s; Debian: libfaketime)", faketime)
+	faketime := findFaketime()
+	if faketime == "" {
+		require(t, "libfaketime is not installed (%s; Debian: libfaketime; or set SSOBRIDGE_LIBFAKETIME)", faketimeLib)
 	}
 	return startMellonEnv(t, []string{"LD_PRELOAD=" + faketime, fmt.Sprintf("FAKETIME=%+d", offset), "FAKETIME_DONT_FAKE_MONOTONIC=1"}, extra, sp)
 }
