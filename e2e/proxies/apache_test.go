@@ -5,13 +5,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"text/template"
 
 	"github.com/chromedp/chromedp"
 
@@ -32,20 +29,7 @@ type apacheRP struct {
 // (fails under SSOBRIDGE_REQUIRE_RP=1).
 func apacheBinaries(t *testing.T) (bin, modules string) {
 	t.Helper()
-	bin = rpharness.LookTool("SSOBRIDGE_APACHE2", "apache2", "/usr/sbin/apache2", "httpd")
-	if bin == "" {
-		rpharness.Require(t, "Apache httpd is not installed (SSOBRIDGE_APACHE2, apache2 or httpd)")
-	}
-	modules = os.Getenv("SSOBRIDGE_APACHE_MODULES")
-	if modules == "" {
-		modules = "/usr/lib/apache2/modules"
-	}
-	for _, m := range []string{"mod_auth_openidc.so", "mod_proxy_http.so", "mod_mpm_event.so"} {
-		if _, err := os.Stat(filepath.Join(modules, m)); err != nil {
-			rpharness.Require(t, "%s is not installed in %s (SSOBRIDGE_APACHE_MODULES; Debian: libapache2-mod-auth-openidc)", m, modules)
-		}
-	}
-	return bin, modules
+	return rpharness.ApacheBinaries(t, rpharness.Require, "Debian: libapache2-mod-auth-openidc", "mod_auth_openidc.so", "mod_proxy_http.so")
 }
 
 // apacheClient registers Apache at the bridge: a confidential first-party client with the
@@ -58,37 +42,12 @@ func apacheClient(base string) config.Client {
 		AllowInternalTargets:   true} // Apache listens on 127.0.0.1
 }
 
-var apacheConf = template.Must(template.New("httpd.conf").Parse(`
-ServerRoot "{{.Dir}}"
-Listen 127.0.0.1:{{.Port}}
-ServerName 127.0.0.1:{{.Port}}
-PidFile "{{.Dir}}/httpd.pid"
-DefaultRuntimeDir "{{.Dir}}"
-ErrorLog /dev/stderr
-LogLevel warn auth_openidc:info
-LogFormat "access %m %U%q %>s" short
-CustomLog /dev/stdout short
-
-LoadModule mpm_event_module "{{.Modules}}/mod_mpm_event.so"
-LoadModule authn_core_module "{{.Modules}}/mod_authn_core.so"
-LoadModule authz_core_module "{{.Modules}}/mod_authz_core.so"
-LoadModule authz_user_module "{{.Modules}}/mod_authz_user.so"
+// apacheConf is mod_auth_openidc's part of httpd.conf, after rpharness.ApacheHead.
+var apacheConf = rpharness.ApacheConfig("httpd.conf", `
 LoadModule proxy_module "{{.Modules}}/mod_proxy.so"
 LoadModule proxy_http_module "{{.Modules}}/mod_proxy_http.so"
 LoadModule auth_openidc_module "{{.Modules}}/mod_auth_openidc.so"
 
-# One small child: a test needs no more, and CI machines are shared.
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 16
-MinSpareThreads 1
-MaxSpareThreads 32
-MaxRequestWorkers 16
-{{if .Root}}
-# CI runs as root, and httpd refuses to serve as root: its child drops to nobody.
-User nobody
-Group nogroup
-{{end}}
 OIDCProviderMetadataURL {{.Issuer}}/.well-known/openid-configuration
 OIDCClientID apache
 OIDCClientSecret {{.Secret}}
@@ -102,11 +61,6 @@ OIDCPassRefreshToken On
 
 # The module's redirect URI (callback, logout, refresh and info hooks) is answered by the module
 # itself, never proxied; everything else under /secure/ needs a session and goes to the app.
-# The harness's readiness probe: an answer carrying this start's marker comes from this httpd.
-<Location /ready>
-	ErrorDocument 404 "ready {{.Ready}}"
-</Location>
-
 ProxyPass /secure/redirect_uri !
 ProxyPass /secure/ {{.Upstream}}/secure/
 ProxyPass /public/ {{.Upstream}}/public/
@@ -114,7 +68,7 @@ ProxyPass /public/ {{.Upstream}}/public/
 	AuthType openid-connect
 	Require valid-user
 </Location>
-`))
+`)
 
 // startBridgeAndApache starts a bridge with client(base) registered and httpd at base, on a
 // port from FreePort. httpd must be told its port, which is free only until someone takes it:
@@ -144,33 +98,13 @@ func startBridgeAndApache(t *testing.T, bin, modules string, up *rpharness.Upstr
 // the port.
 func startApache(t *testing.T, bin, modules string, port int, b *rpharness.Bridge, up *rpharness.Upstream) (*apacheRP, error) {
 	t.Helper()
-	// Not t.TempDir: httpd's child runs as nobody under root and must reach its runtime files.
-	dir, err := os.MkdirTemp("", "ssobridge-apache-")
+	a := rpharness.NewApache(t, "ssobridge-apache-", modules, "warn auth_openidc:info", port)
+	p, err := a.Start(t, "apache2", bin, apacheConf, map[string]any{"Issuer": b.Issuer, "Secret": apacheSecret, "Base": a.Base,
+		"Passphrase": rpharness.RandomHex(16), "Upstream": up.URL}, nil)
 	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	ready := rpharness.RandomHex(8)
-	var conf strings.Builder
-	err = apacheConf.Execute(&conf, map[string]any{"Dir": dir, "Port": port, "Modules": modules, "Root": os.Geteuid() == 0,
-		"Issuer": b.Issuer, "Secret": apacheSecret, "Base": base, "Passphrase": rpharness.RandomHex(16), "Upstream": up.URL, "Ready": ready})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Read by the parent before it drops privileges: the secrets stay readable by the owner only.
-	confPath := filepath.Join(dir, "httpd.conf")
-	if err := os.WriteFile(confPath, []byte(conf.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p := rpharness.StartProcess(t, "apache2", bin, "-DFOREGROUND", "-d", dir, "-f", confPath)
-	if err := p.Ready("apache2", base+"/ready", "ready "+ready); err != nil {
 		return nil, err
 	}
-	return &apacheRP{URL: base, Redirect: base + "/secure/redirect_uri", Process: p}, nil
+	return &apacheRP{URL: a.Base, Redirect: a.Base + "/secure/redirect_uri", Process: p}, nil
 }
 
 // TestApacheModAuthOpenIDC: Apache httpd with mod_auth_openidc (Debian) protects an app; the

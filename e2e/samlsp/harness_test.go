@@ -22,7 +22,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge"
@@ -46,20 +45,7 @@ func require(t *testing.T, format string, args ...any) {
 // mellonBinaries finds apache2 and its module directory with mod_auth_mellon, or skips.
 func mellonBinaries(t *testing.T) (bin, modules string) {
 	t.Helper()
-	bin = rpharness.LookTool("SSOBRIDGE_APACHE2", "apache2", "/usr/sbin/apache2", "httpd")
-	if bin == "" {
-		require(t, "Apache httpd is not installed (SSOBRIDGE_APACHE2, apache2 or httpd)")
-	}
-	modules = os.Getenv("SSOBRIDGE_APACHE_MODULES")
-	if modules == "" {
-		modules = "/usr/lib/apache2/modules"
-	}
-	for _, m := range []string{"mod_auth_mellon.so", "mod_cgid.so", "mod_mpm_event.so"} {
-		if _, err := os.Stat(filepath.Join(modules, m)); err != nil {
-			require(t, "%s is not installed in %s (SSOBRIDGE_APACHE_MODULES; Debian: libapache2-mod-auth-mellon)", m, modules)
-		}
-	}
-	return bin, modules
+	return rpharness.ApacheBinaries(t, require, "Debian: libapache2-mod-auth-mellon", "mod_auth_mellon.so", "mod_cgid.so")
 }
 
 // The app behind mellon: a CGI program that prints what mellon gave it, one NAME=value a line.
@@ -71,42 +57,15 @@ echo "AUTH_TYPE=$AUTH_TYPE"
 env | grep '^MELLON_' | sort
 `
 
-var mellonConf = template.Must(template.New("httpd.conf").Parse(`
-ServerRoot "{{.Dir}}"
-Listen 127.0.0.1:{{.Port}}
-ServerName 127.0.0.1:{{.Port}}
-PidFile "{{.Dir}}/httpd.pid"
-DefaultRuntimeDir "{{.Dir}}"
-ErrorLog /dev/stderr
-LogLevel warn auth_mellon:info
-LogFormat "access %m %U%q %>s" short
-CustomLog /dev/stdout short
-
-LoadModule mpm_event_module "{{.Modules}}/mod_mpm_event.so"
-LoadModule authn_core_module "{{.Modules}}/mod_authn_core.so"
-LoadModule authz_core_module "{{.Modules}}/mod_authz_core.so"
-LoadModule authz_user_module "{{.Modules}}/mod_authz_user.so"
+// mellonConf is mod_auth_mellon's part of httpd.conf, after rpharness.ApacheHead.
+var mellonConf = rpharness.ApacheConfig("httpd.conf", `
 LoadModule alias_module "{{.Modules}}/mod_alias.so"
 LoadModule cgid_module "{{.Modules}}/mod_cgid.so"
 LoadModule auth_mellon_module "{{.Modules}}/mod_auth_mellon.so"
 
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 16
-MinSpareThreads 1
-MaxSpareThreads 32
-MaxRequestWorkers 16
 ScriptSock "{{.Dir}}/cgid.sock"
-{{if .Root}}
-User nobody
-Group nogroup
-{{end}}
 MellonLockFile "{{.Dir}}/mellon.lock"
 MellonCacheSize 20
-
-<Location /ready>
-	ErrorDocument 404 "ready {{.Ready}}"
-</Location>
 
 ScriptAlias /secure "{{.Dir}}/app.cgi"
 ScriptAlias /public "{{.Dir}}/app.cgi"
@@ -129,7 +88,7 @@ ScriptAlias /public "{{.Dir}}/app.cgi"
 	MellonEnable auth
 	Require valid-user
 </Location>
-`))
+`)
 
 // mellon is Apache httpd with mod_auth_mellon protecting /secure (and serving /public).
 type mellon struct {
@@ -254,45 +213,23 @@ func startMellonEnv(t *testing.T, env []string, extra string, sp func(base, enti
 
 func tryMellon(t *testing.T, bin, modules string, port int, key spKey, idpMD []byte, extra string, env []string) (*mellon, error) {
 	t.Helper()
-	// Not t.TempDir: httpd's child runs as nobody under root and must reach its files (a test
-	// key, world-readable in a directory of its own).
-	dir, err := os.MkdirTemp("", "ssobridge-mellon-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	a := rpharness.NewApache(t, "ssobridge-mellon-", modules, "warn auth_mellon:info", port)
+	// httpd's child (nobody under root) reads these: a test key, world-readable in a directory
+	// of its own.
 	for name, b := range map[string][]byte{"sp.key": key.keyPEM, "sp.crt": key.certPEM, "idp.xml": idpMD} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(a.Dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, "app.cgi"), []byte(appCGI), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(a.Dir, "app.cgi"), []byte(appCGI), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	ready := rpharness.RandomHex(8)
-	m := &mellon{URL: base, EntityID: base + "/mellon/metadata", Dir: dir}
-	var conf strings.Builder
-	err = mellonConf.Execute(&conf, map[string]any{"Dir": dir, "Port": port, "Modules": modules, "Root": os.Geteuid() == 0,
-		"EntityID": m.EntityID, "Ready": ready, "Extra": extra})
+	m := &mellon{URL: a.Base, EntityID: a.Base + "/mellon/metadata", Dir: a.Dir}
+	p, err := a.Start(t, "apache2 (mellon)", bin, mellonConf, map[string]any{"EntityID": m.EntityID, "Extra": extra}, env)
 	if err != nil {
-		t.Fatal(err)
-	}
-	confPath := filepath.Join(dir, "httpd.conf")
-	if err := os.WriteFile(confPath, []byte(conf.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-DFOREGROUND", "-d", dir, "-f", confPath)
-	if env != nil {
-		cmd.Env = append(os.Environ(), env...)
-	}
-	m.Process = rpharness.StartCmd(t, "apache2 (mellon)", cmd)
-	if err := m.Ready("apache2 (mellon)", base+"/ready", "ready "+ready); err != nil {
 		return nil, err
 	}
+	m.Process = p
 	return m, nil
 }
 
