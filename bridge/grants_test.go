@@ -263,7 +263,7 @@ func deviceApprove(t *testing.T, e *env, userCode, login, password string) *brid
 			t.Fatalf("device confirmation page: %.400s", p.Body)
 		}
 		f := p.Hidden()
-		p = b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"allow"}})
+		p = b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "h": {f.Get("h")}, "decision": {"allow"}})
 	}
 	return &bridgeDevicePage{status: p.Status, path: p.URL.Path, body: p.Body}
 }
@@ -421,7 +421,7 @@ func TestDeviceFlowFailures(t *testing.T) {
 			t.Fatalf("an untrusted device client needs consent: %s %d", p.URL, p.Status)
 		}
 		f := p.Hidden()
-		p = b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"deny"}})
+		p = b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "h": {f.Get("h")}, "decision": {"deny"}})
 		if p.URL.Path != "/device/done" || !strings.Contains(p.Body, "not connected") {
 			t.Fatalf("after denying: %s %d %.400s", p.URL, p.Status, p.Body)
 		}

@@ -65,9 +65,9 @@ func (w *writeCounter) counts() [5]int64 {
 // session, its login.success row and the completion of the request in one transaction
 // (CompleteSignIn) instead of four writes, its authorization code attached by the same
 // statement that completes the request (no SaveCode, no authorize callback hop); a sign-in that
-// stops at the consent page writes its session and audit row before showing it (the consent
-// page needs the session), and the completion later. What ends up stored is the same either
-// way. The request is stored bound to the browser when /authorize answers the form itself (no
+// stops at the consent page writes no session before it (it waits under a consent hold), and
+// the consent writes the session, its login.success row and the completion in that one
+// transaction too. What ends up stored is the same either way. The request is stored bound to the browser when /authorize answers the form itself (no
 // claim write; a login page reached through /login?id= claims it, bound and read in one write),
 // and the form post reads it once.
 func TestPasswordSignInOneWrite(t *testing.T) {
@@ -133,7 +133,8 @@ func TestPasswordSignInOneWrite(t *testing.T) {
 		t.Fatalf("login.success rows %+v %v, want one for web", evs, err)
 	}
 
-	// A third-party app: the consent page comes first, so the session is written before it.
+	// A third-party app: the consent page comes first, and the session is written with the
+	// completion, after it.
 	third, _ := e.oauth("third", otherSecret, e.rp+"/third", oauth2.AuthStyleInHeader)
 	b := e.browser()
 	before = wc.counts()
@@ -141,12 +142,14 @@ func TestPasswordSignInOneWrite(t *testing.T) {
 	if p.URL.Path != "/consent" {
 		t.Fatalf("after the password: %s (%d), want the consent page", p.URL, p.Status)
 	}
-	check("sign-in stopping at the consent page", before, [5]int64{1, 1, 0, 0, 0})
+	check("sign-in stopping at the consent page", before, [5]int64{0, 0, 0, 0, 0})
 	f := p.Hidden()
-	p = b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"allow"}})
+	before = wc.counts()
+	p = b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "h": {f.Get("h")}, "decision": {"allow"}})
 	if p.Redirected(t).Get("code") == "" {
 		t.Fatal("no code after consent")
 	}
+	check("the consent of a new sign-in", before, [5]int64{0, 1, 0, 0, 1}) // consent.granted, then the sign-in
 	if s := session(sub); !slices.Equal(s.Clients, []string{"third"}) {
 		t.Errorf("consented session clients %v, want [third]", s.Clients)
 	}

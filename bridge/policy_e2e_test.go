@@ -148,7 +148,7 @@ func TestConsentLifecycle(t *testing.T) {
 		t.Fatalf("no consent page: %d %.400s", p.Status, p.Body)
 	}
 	f := p.Hidden()
-	q := b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"allow"}}).Redirected(t)
+	q := b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "h": {f.Get("h")}, "decision": {"allow"}}).Redirected(t)
 	tok, err := journal("openid", "email", "offline_access").Exchange(e.ctx(), q.Get("code"))
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +164,7 @@ func TestConsentLifecycle(t *testing.T) {
 	// Deny: access_denied to the app.
 	p = b.Get(journal("openid", "profile").AuthCodeURL("d"))
 	f = p.Hidden()
-	if q := b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"deny"}}).Redirected(t); q.Get("error") != "access_denied" {
+	if q := b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "h": {f.Get("h")}, "decision": {"deny"}}).Redirected(t); q.Get("error") != "access_denied" {
 		t.Fatalf("deny: %v", q)
 	}
 	// Withdraw on the account page: the refresh token dies and consent is asked again.

@@ -130,11 +130,11 @@ func TestErrorResponseEndsRequest(t *testing.T) {
 		if f.Get("id") == "" || !strings.Contains(p.Body, `value="allow"`) {
 			t.Fatalf("expected the consent page: %d at %s", p.Status, p.URL)
 		}
-		d := b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"deny"}})
+		d := b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "h": {f.Get("h")}, "decision": {"deny"}})
 		if q := d.Redirected(t); q.Get("error") != "access_denied" {
 			t.Fatalf("deny: %v", q)
 		}
-		a := b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"allow"}})
+		a := b.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "h": {f.Get("h")}, "decision": {"allow"}})
 		if a.Location != "" {
 			t.Fatalf("a denied request went on to %s", a.Location)
 		}

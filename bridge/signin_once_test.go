@@ -51,7 +51,7 @@ func startAttack(t *testing.T, e *env, clientID, redirect string) *attackerReque
 	p := a.browser.Login(login, "bob", "bob-password")
 	if p.URL.Path == "/consent" {
 		f := p.Hidden()
-		p = a.browser.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"allow"}})
+		p = a.browser.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "h": {f.Get("h")}, "decision": {"allow"}})
 	}
 	a.code = p.Redirected(t).Get("code")
 	if a.code == "" || a.id == "" {
@@ -218,12 +218,12 @@ func TestCompletedRequestDevice(t *testing.T) {
 	internal := p.URL.String()
 	p = attacker.Login(p, "bob", "bob-password")
 	f := p.Hidden()
-	attacker.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"allow"}})
+	attacker.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "h": {f.Get("h")}, "decision": {"allow"}})
 
 	victim := signedInBrowser(t, e, "alice", "alice-password")
 	p = victim.Get(internal)
 	if f := p.Hidden(); f.Get("id") != "" && p.URL.Path == "/consent" {
-		victim.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "decision": {"allow"}})
+		victim.Post(e.issuer+"/consent", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "h": {f.Get("h")}, "decision": {"allow"}})
 	}
 	resp, body := postForm(t, tokenURL(e), map[string]string{"grant_type": sso.GrantDeviceCode, "device_code": da.DeviceCode, "client_id": "tv"})
 	if resp.StatusCode == http.StatusOK {

@@ -2,6 +2,8 @@ package authflow
 
 import (
 	"context"
+	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,7 +23,10 @@ type consentData struct {
 	web.Page
 	Device                      bool
 	CSRF, RequestID, ClientName string
-	Scopes                      []scopeLine
+	// Hold is the consent hold of a new sign-in waiting here without a session ("": the
+	// browser's session consents).
+	Hold   string
+	Scopes []scopeLine
 }
 
 // isDeviceRequest reports whether ar is the internal auth request of a device approval.
@@ -62,7 +67,12 @@ func (h *Handler) consentPage(c echo.Context) error {
 	if ar == nil {
 		return err
 	}
-	if sess, err := h.Cookies.Current(c); err != nil || !h.sessionAnswers(ar, sess) {
+	raw := c.QueryParam("h")
+	if raw != "" {
+		if hold, err := h.loadHold(c, ar, raw); hold == nil {
+			return err
+		}
+	} else if sess, err := h.Cookies.Current(c); err != nil || !h.sessionAnswers(ar, sess) {
 		return c.Redirect(http.StatusSeeOther, "/login?id="+ar.ID)
 	}
 	csrf, err := h.Cookies.CSRFToken(c)
@@ -74,13 +84,16 @@ func (h *Handler) consentPage(c echo.Context) error {
 		lines = append(lines, scopeLine{d.Title, d.Detail})
 	}
 	return h.Pages.Render(c, http.StatusOK, "consent", consentData{Page: h.Pages.Base("Allow access"), Device: h.isDeviceRequest(ar),
-		CSRF: csrf, RequestID: ar.ID, ClientName: client.Name, Scopes: lines})
+		CSRF: csrf, RequestID: ar.ID, ClientName: client.Name, Hold: raw, Scopes: lines})
 }
 
 func (h *Handler) consentSubmit(c echo.Context) error {
 	ar, client, err := h.postedRequest(c)
 	if ar == nil {
 		return err
+	}
+	if raw := c.FormValue("h"); raw != "" {
+		return h.consentHeld(c, ar, client, raw)
 	}
 	ctx := c.Request().Context()
 	sess, err := h.Cookies.Current(c)
@@ -102,15 +115,99 @@ func (h *Handler) consentSubmit(c echo.Context) error {
 		h.Audit.Write(ctx, &store.AuditEvent{Event: "consent.denied", Subject: sess.Subject, ClientID: client.ID, IP: c.RealIP()})
 		return h.redirectError(c, ar, oidc.ErrAccessDenied().WithDescription("the member did not allow access"))
 	}
+	if err := h.grantConsent(c, ar, client, sess.Subject); err != nil {
+		return err
+	}
+	return h.complete(c, ar, client, sess, m)
+}
+
+// grantConsent stores subject's consent to ar's scopes for client (added to what they allowed
+// before).
+func (h *Handler) grantConsent(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, subject string) error {
+	ctx := c.Request().Context()
 	scopes := slices.Clone(ar.Scopes)
-	if prev, err := h.Store.Consent(ctx, sess.Subject, client.ID); err == nil {
+	if prev, err := h.Store.Consent(ctx, subject, client.ID); err == nil {
 		scopes = append(scopes, prev.Scopes...)
 	}
 	slices.Sort(scopes)
 	scopes = slices.Compact(scopes)
-	if err := h.Store.PutConsent(ctx, &store.Consent{Subject: sess.Subject, ClientID: client.ID, Scopes: scopes, GrantedAt: h.Now()}); err != nil {
+	if err := h.Store.PutConsent(ctx, &store.Consent{Subject: subject, ClientID: client.ID, Scopes: scopes, GrantedAt: h.Now()}); err != nil {
 		return fmt.Errorf("save consent: %w", err)
 	}
-	h.Audit.Write(ctx, &store.AuditEvent{Event: "consent.granted", Subject: sess.Subject, ClientID: client.ID, IP: c.RealIP(), Detail: fmt.Sprint(scopes)})
+	h.Audit.Write(ctx, &store.AuditEvent{Event: "consent.granted", Subject: subject, ClientID: client.ID, IP: c.RealIP(), Detail: fmt.Sprint(scopes)})
+	return nil
+}
+
+// loadHold finds the consent hold raw names for ar in this browser; on a failure it renders the
+// error page and returns nil.
+func (h *Handler) loadHold(c echo.Context, ar *sso.AuthRequest, raw string) (*store.MFAChallenge, error) {
+	ctx := c.Request().Context()
+	var hold *store.MFAChallenge
+	err := sso.ErrNotFound
+	if len(raw) <= 128 {
+		hold, err = h.Store.MFAChallenge(ctx, consentHoldHash(raw))
+	}
+	if err != nil && !errors.Is(err, sso.ErrNotFound) {
+		return nil, fmt.Errorf("load consent hold: %w", err)
+	}
+	if err != nil || hold.Kind != kindConsentHold || hold.AuthRequestID != ar.ID {
+		return nil, h.RequestStateError(c, ar, nil, sso.ErrNotFound)
+	}
+	browser, _ := h.Cookies.PeekRequestBrowser(c)
+	if subtle.ConstantTimeCompare([]byte(hold.Browser), []byte(browser)) != 1 {
+		return nil, h.RequestStateError(c, ar, nil, sso.ErrAuthRequestElsewhere)
+	}
+	if hold.Passed {
+		return nil, h.RequestStateError(c, ar, nil, sso.ErrAuthRequestUsed)
+	}
+	return hold, nil
+}
+
+// consentHeld is the consent of a new sign-in waiting without a session (holdForConsent): the
+// hold is passed once (a second submission, a replayed form, get the already-used page and
+// write nothing), then an allowed app gets the sign-in's session written with the request's
+// completion, in one transaction; a denied one no session.
+func (h *Handler) consentHeld(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, raw string) error {
+	ctx := c.Request().Context()
+	hold, err := h.loadHold(c, ar, raw)
+	if hold == nil {
+		return err
+	}
+	// The member is read again, and the access rule checked again: consent must never be a
+	// way around it.
+	m, err := h.Member(ctx, &sso.Session{Subject: hold.Subject})
+	if err != nil {
+		if errors.Is(err, sso.ErrAccessDenied) {
+			return h.accessDenied(c, ar, client, hold.Subject)
+		}
+		return h.Pages.MembershipUnavailable(c, h.Logger, err)
+	}
+	if !h.Access.Decide(ctx, m, hold.Subject, client.ID, h.Now()).Allowed() {
+		return h.accessDenied(c, ar, client, hold.Subject)
+	}
+	if err := h.Store.PassMFAChallenge(ctx, hold.IDHash, hold.Browser, h.Now()); err != nil {
+		switch {
+		case errors.Is(err, sso.ErrAuthRequestUsed), errors.Is(err, sso.ErrAuthRequestElsewhere), errors.Is(err, sso.ErrNotFound):
+			return h.RequestStateError(c, ar, nil, err)
+		}
+		return fmt.Errorf("pass consent hold: %w", err)
+	}
+	if c.FormValue("decision") != "allow" {
+		h.Audit.Write(ctx, &store.AuditEvent{Event: "consent.denied", Subject: hold.Subject, ClientID: client.ID, IP: c.RealIP()})
+		return h.redirectError(c, ar, oidc.ErrAccessDenied().WithDescription("the member did not allow access"))
+	}
+	if err := h.grantConsent(c, ar, client, hold.Subject); err != nil {
+		return err
+	}
+	var d holdData
+	_ = json.Unmarshal(hold.Data, &d)
+	sess, err := h.startFreshSession(c, m, hold.AMR,
+		&store.AuditEvent{Event: "login.success", Login: m.Login, ClientID: client.ID, IP: c.RealIP(), Detail: d.Detail})
+	if err != nil {
+		return err
+	}
+	if !hold.CreatedAt.IsZero() {
+		sess.AuthTime = hold.CreatedAt // when the member signed in, not when they allowed the app
+	}
 	return h.complete(c, ar, client, sess, m)
 }

@@ -44,6 +44,11 @@ type Store interface {
 	ClaimAuthRequest(ctx context.Context, id, browser string) (*sso.AuthRequest, error)
 	Consent(ctx context.Context, subject, clientID string) (*store.Consent, error)
 	PutConsent(ctx context.Context, c *store.Consent) error
+	// The one-time records of sign-ins waiting for consent and of refused sign-ins
+	// (onewrite.go), kept with the second-factor challenges.
+	CreateMFAChallenge(ctx context.Context, c *store.MFAChallenge) error
+	MFAChallenge(ctx context.Context, idHash string) (*store.MFAChallenge, error)
+	PassMFAChallenge(ctx context.Context, idHash, browser string, now time.Time) error
 }
 
 // Provider is what the sign-in flow needs of the OpenID provider (sso.Provider): its pending

@@ -376,10 +376,14 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 	return h.Finish(c, ar, client, sess, m)
 }
 
-// StartSession opens a new SSO session (always a new id: no session fixation).
+// StartSession opens a new SSO session (always a new id: no session fixation); the browser's
+// previous session ends first.
 func (h *Handler) StartSession(c echo.Context, m *legacy.Member, amr []string) (*sso.Session, error) {
-	sess, raw, err := h.newSession(c, m, amr)
+	sess, raw, prev, err := h.newSession(c, m, amr)
 	if err != nil {
+		return nil, err
+	}
+	if err := h.endPrevious(c.Request().Context(), prev); err != nil {
 		return nil, err
 	}
 	if err := h.writeSession(c, sess, raw); err != nil {
@@ -389,23 +393,33 @@ func (h *Handler) StartSession(c echo.Context, m *legacy.Member, amr []string) (
 }
 
 // newSession is StartSession's session before it is written: the member's subject remembered,
-// the browser's previous session ended, a new random id (raw goes in the cookie).
-func (h *Handler) newSession(c echo.Context, m *legacy.Member, amr []string) (*sso.Session, string, error) {
+// a new random id (raw goes in the cookie). prev is the browser's live session (nil: none),
+// which the caller ends once the new one replaces it (endPrevious).
+func (h *Handler) newSession(c echo.Context, m *legacy.Member, amr []string) (sess *sso.Session, raw string, prev *sso.Session, err error) {
 	ctx := c.Request().Context()
 	now := h.Now()
 	sub, err := h.Subjects.Remember(ctx, m.Key, m.Login, now)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if old, err := h.Cookies.Current(c); err == nil {
-		// The browser's previous session ends; its apps get back-channel logout.
-		if err := h.EndSession(ctx, old); err != nil {
-			return nil, "", err
-		}
+		prev = old
 	}
 	raw, key := session.NewID(now)
 	return &sso.Session{ID: key, Subject: sub, AuthTime: now, AMR: amr, CreatedAt: now, LastSeen: now,
-		ExpiresAt: now.Add(h.SessionLifetime)}, raw, nil
+		ExpiresAt: now.Add(h.SessionLifetime)}, raw, prev, nil
+}
+
+// endPrevious ends the browser's previous session (nil: none) that a new one replaces; its apps
+// get back-channel logout.
+func (h *Handler) endPrevious(ctx context.Context, prev *sso.Session) error {
+	if prev == nil {
+		return nil
+	}
+	if err := h.EndSession(ctx, prev); err != nil {
+		return fmt.Errorf("end the browser's previous session: %w", err)
+	}
+	return nil
 }
 
 // writeSession stores a new session and puts its id in the cookie.
@@ -443,7 +457,7 @@ func (h *Handler) Finish(c echo.Context, ar *sso.AuthRequest, client *sso.Client
 	ctx := c.Request().Context()
 	// Every way out but the completion writes a fresh session first (openFresh).
 	if !h.Access.Decide(ctx, m, sess.Subject, client.ID, h.Now()).Allowed() {
-		if err := h.openFresh(c); err != nil {
+		if err := h.openFreshRefused(c, ar); err != nil {
 			return err
 		}
 		return h.accessDenied(c, ar, client, sess.Subject)
@@ -451,6 +465,10 @@ func (h *Handler) Finish(c echo.Context, ar *sso.AuthRequest, client *sso.Client
 	if need, err := h.needsConsent(ctx, ar, client, sess.Subject); err != nil {
 		return h.openFreshOr(c, err)
 	} else if need {
+		if f := fresh(c); f != nil && f.sess == sess && !slices.Contains(ar.Prompt, oidc.PromptNone) {
+			// A new sign-in waits for the consent without a session (holdForConsent).
+			return h.holdForConsent(c, ar, f)
+		}
 		if err := h.openFresh(c); err != nil {
 			return err
 		}
@@ -460,6 +478,17 @@ func (h *Handler) Finish(c echo.Context, ar *sso.AuthRequest, client *sso.Client
 		return c.Redirect(http.StatusSeeOther, "/consent?id="+ar.ID)
 	}
 	return h.complete(c, ar, client, sess, m)
+}
+
+// FinishSignIn is Finish for a new sign-in that passed every factor it needs (the second-factor
+// step): its session is written with the completion of ar (one transaction), or when the sign-in
+// stops before (ev is its login.success audit row).
+func (h *Handler) FinishSignIn(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, m *legacy.Member, amr []string, ev *store.AuditEvent) error {
+	sess, err := h.startFreshSession(c, m, amr, ev)
+	if err != nil {
+		return err
+	}
+	return h.Finish(c, ar, client, sess, m)
 }
 
 // complete is every entry point's last step: the checks that do not depend on the entry point

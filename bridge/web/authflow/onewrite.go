@@ -1,9 +1,12 @@
 package authflow
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -27,20 +30,26 @@ type freshSession struct {
 	raw   string            // the cookie's session id
 	audit *store.AuditEvent // login.success
 	open  bool              // written, and the cookie set
+	// prev is the browser's live session that this one replaces (nil: none): it ends once this
+	// one is written, and only then (a sign-in that loses its request leaves it alone).
+	prev *sso.Session
 }
 
 // startFreshSession is StartSession without the write: the session is written by the
 // completion of the request (completeFresh) or by openFresh, whichever comes first. ev is the
 // sign-in's audit row (its Subject is set here).
 func (h *Handler) startFreshSession(c echo.Context, m *legacy.Member, amr []string, ev *store.AuditEvent) (*sso.Session, error) {
-	sess, raw, err := h.newSession(c, m, amr)
+	sess, raw, prev, err := h.newSession(c, m, amr)
 	if err != nil {
 		return nil, err
 	}
 	ev.Subject = sess.Subject
-	c.Set(freshKey, &freshSession{sess: sess, raw: raw, audit: ev})
+	c.Set(freshKey, &freshSession{sess: sess, raw: raw, audit: ev, prev: prev})
 	return sess, nil
 }
+
+// dropFresh forgets the request's fresh session: it is never written.
+func dropFresh(c echo.Context) { c.Set(freshKey, (*freshSession)(nil)) }
 
 // fresh returns the request's session not written yet (nil: none, or written).
 func fresh(c echo.Context) *freshSession {
@@ -57,6 +66,9 @@ func (h *Handler) openFresh(c echo.Context) error {
 	f := fresh(c)
 	if f == nil {
 		return nil
+	}
+	if err := h.endPrevious(c.Request().Context(), f.prev); err != nil {
+		return err
 	}
 	if err := h.writeSession(c, f.sess, f.raw); err != nil {
 		return err
@@ -107,8 +119,96 @@ func (h *Handler) completeFresh(c echo.Context, f *freshSession, ar *sso.AuthReq
 		}
 		return h.RequestStateError(c, ar, nil, err)
 	}
+	// The request is this sign-in's: the browser's previous session ends now, not before (a
+	// sign-in that lost the request, a form sent again after it finished, must not end the
+	// session that finished it).
+	if eerr := h.endPrevious(ctx, f.prev); eerr != nil {
+		h.Logger.ErrorContext(ctx, "sign-in: the browser's previous session could not be ended", "err", eerr)
+	}
 	if cerr := h.Cookies.Set(c, f.raw); cerr != nil {
 		return fmt.Errorf("save cookie: %w", cerr)
 	}
 	return c.Redirect(http.StatusSeeOther, code.RedirectURL)
+}
+
+// A new sign-in that stops before its request is completed writes its session only once no other
+// sign-in of the same request can (the session is created after winning a compare-and-set), so
+// that a double-click, or a form sent again, leaves no session behind that no browser holds:
+//
+//   - consent: the sign-in waits at the consent page without a session, held by a one-time
+//     record bound to the browser and the request (holdForConsent); the consent passes the hold
+//     (compare-and-set) and writes the session with the completion (completeFresh, one
+//     transaction, itself a compare-and-set on the request);
+//   - a refusal (the client's access rule): the first sign-in of the request to be refused
+//     writes its session (the member did sign in, and goes on to other apps with it); a record
+//     keyed by the request, created once (CreateMFAChallenge fails on an existing id), says which
+//     (openFreshRefused).
+//
+// Both records live in the store's one-time challenges (store.MFAChallenge) under kinds of their
+// own, which no second-factor step or passkey ceremony accepts.
+
+// Kinds of the one-time records of the sign-in flow.
+const (
+	kindConsentHold = "consent-hold"
+	kindRefusal     = "request-refusal"
+)
+
+// consentHoldLifetime is how long a sign-in may wait at the consent page.
+const consentHoldLifetime = 10 * time.Minute
+
+func consentHoldHash(raw string) string   { return sso.HashToken("consent-hold:" + raw) }
+func refusalHash(requestID string) string { return sso.HashToken("request-refusal:" + requestID) }
+
+// holdData is what a consent hold carries besides its fields (its Data, JSON).
+type holdData struct {
+	// Detail ends the login.success audit row written when the session opens.
+	Detail string `json:"detail,omitempty"`
+}
+
+// holdForConsent keeps the request's fresh session f (not written) as a consent hold and sends
+// the browser to the consent page with it. The session is written by the consent (consentHeld).
+func (h *Handler) holdForConsent(c echo.Context, ar *sso.AuthRequest, f *freshSession) error {
+	ctx := c.Request().Context()
+	browser, err := h.Cookies.RequestBrowser(c)
+	if err != nil {
+		return fmt.Errorf("request browser: %w", err)
+	}
+	data, err := json.Marshal(holdData{Detail: f.audit.Detail})
+	if err != nil {
+		return err
+	}
+	raw := sso.RandomToken()
+	hold := &store.MFAChallenge{IDHash: consentHoldHash(raw), Kind: kindConsentHold, Subject: f.sess.Subject,
+		AuthRequestID: ar.ID, Browser: browser, AMR: f.sess.AMR, Data: data,
+		CreatedAt: f.sess.AuthTime, ExpiresAt: h.Now().Add(consentHoldLifetime)}
+	if err := h.Store.CreateMFAChallenge(ctx, hold); err != nil {
+		return fmt.Errorf("hold sign-in for consent: %w", err)
+	}
+	dropFresh(c)
+	return c.Redirect(http.StatusSeeOther, PathConsent+"?id="+url.QueryEscape(ar.ID)+"&h="+url.QueryEscape(raw))
+}
+
+// openFreshRefused is openFresh for a sign-in that ar's client refuses: the session is written
+// by the first refused sign-in of ar only (a double-click's other submission writes none, and
+// shows the same refusal).
+func (h *Handler) openFreshRefused(c echo.Context, ar *sso.AuthRequest) error {
+	f := fresh(c)
+	if f == nil {
+		return nil
+	}
+	now := h.Now()
+	expires := ar.ExpiresAt
+	if expires.Before(now) {
+		expires = now.Add(consentHoldLifetime)
+	}
+	err := h.Store.CreateMFAChallenge(c.Request().Context(), &store.MFAChallenge{IDHash: refusalHash(ar.ID), Kind: kindRefusal,
+		Subject: f.sess.Subject, AuthRequestID: ar.ID, Browser: ar.Browser, CreatedAt: now, ExpiresAt: expires})
+	if errors.Is(err, sso.ErrConflict) {
+		dropFresh(c)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("record refused sign-in: %w", err)
+	}
+	return h.openFresh(c)
 }

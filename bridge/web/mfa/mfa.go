@@ -433,7 +433,7 @@ func (h *Handler) stepSubmit(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	next, err := h.pass(c, l, amr)
+	next, err := h.pass(c, l, amr, codes == nil)
 	if next == "" {
 		return err
 	}
@@ -461,8 +461,16 @@ func codeError(err error) (string, int) {
 }
 
 // pass moves the challenge to passed (once) and opens the session (sign-in) or upgrades it
-// (step-up) with amr. It returns where the browser goes on, or "" after rendering an error.
-func (h *Handler) pass(c echo.Context, l *loaded, amr []string) (string, error) {
+// (step-up) with amr. It returns where the browser goes on, or "" after answering (an error
+// page, or, when answer is set, a sign-in for an app finished at once).
+//
+// A sign-in for an app (an OIDC request) whose answer may follow at once (answer: no recovery
+// codes to show first) and that brings no upstream session goes straight on to the app through
+// the flow (authflow FinishSignIn): its session is written with the completion of the request, in
+// one transaction, or where the sign-in stops (consent, a refusal) as the flow decides, never
+// before the request's compare-and-set. Two steps of one request passed at once (a login form
+// sent twice opens two) leave one session.
+func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (string, error) {
 	ctx := c.Request().Context()
 	if err := h.Store.PassMFAChallenge(ctx, l.ch.IDHash, l.ch.Browser, h.Now()); err != nil {
 		if errors.Is(err, sso.ErrAuthRequestUsed) || errors.Is(err, sso.ErrNotFound) || errors.Is(err, sso.ErrAuthRequestElsewhere) {
@@ -482,6 +490,17 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string) (string, error) 
 		next = l.data.Next
 	case l.ch.Kind == kindSignIn:
 		next = "/account"
+	}
+	if l.ch.Kind == kindSignIn && l.ar != nil && answer && l.data.Upstream == nil {
+		if l.data.Notice {
+			// The member was told: the notice is used up (should that fail, they are told
+			// again next time).
+			if _, err := h.Store.TakeFactorResetNotice(ctx, l.ch.Subject); err != nil {
+				h.Logger.WarnContext(ctx, "mfa: the reset notice could not be cleared", "err", err)
+			}
+		}
+		return "", h.Flow.FinishSignIn(c, l.ar, l.client, l.m, amr,
+			&store.AuditEvent{Event: "login.success", Login: l.m.Login, ClientID: l.client.ID, IP: c.RealIP(), Detail: detail})
 	}
 	switch l.ch.Kind {
 	case kindSignIn:

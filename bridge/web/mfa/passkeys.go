@@ -253,7 +253,7 @@ func (h *Handler) passkeyStepFinish(c echo.Context) error {
 	if err != nil {
 		return h.passkeyError(c, err, "passkey step")
 	}
-	next, err := h.pass(c, l, mfa.WithFactor(l.ch.AMR, method))
+	next, err := h.pass(c, l, mfa.WithFactor(l.ch.AMR, method), false) // the page goes on to next itself
 	if next == "" {
 		return err
 	}
