@@ -32,21 +32,24 @@ func newThrottles(cfg Config, d Deps, secret []byte) (signIn, clients *throttle.
 		throttle.NewSharedLimiter(cfg.Throttle.AnonymousWrites, d.Store, secret)
 }
 
-// DeviceGuessesPerMinute is the budget of wrong device user codes for the whole service
-// (newDeviceGuesses), on top of the per-address limit of the sign-in throttle.
+// DeviceGuessesPerMinute is each budget of wrong device user codes for the whole service
+// (newDeviceGuesses), on top of the per-address or per-account limit of the sign-in throttle.
 const DeviceGuessesPerMinute = 30
 
 // newDeviceGuesses is the global throttle of wrong device user codes (RFC 8628 5.1 and 6.1): the
-// per-address limit alone does not bound a guesser spread over many addresses. Every entry
-// reserves one wrong code under one key for the whole service; a right code takes its
-// reservation back (Release, never Succeed: a code of one's own must not reset everyone's
-// count). From half the budget within a minute every entry is slowed (half a second more per
-// wrong code, three seconds at most); at the budget every entry is refused for a minute. A
-// user code is 8 of 20 letters (20^8 = 2.56e10), so over a device code's whole lifetime (10
-// minutes by default, an hour at most) at most about 30 x 61 = 1830 guesses are checked, one
-// code's chance of being hit is below 7.2e-8, and a year of guessing at the budget (1.6e7
-// guesses) hits a live code with probability 6.2e-4 times the average number of live codes.
-// On a shared store (replicas) the counters are shared, so N replicas do not give N budgets.
+// per-address limit alone does not bound a guesser spread over many addresses. It keeps two
+// budgets, each under one key for the whole service: entries from browsers without a session,
+// and entries of signed-in members (authflow's deviceBudget), so that a guesser with many
+// addresses who spends the first pauses anonymous entry only. Every entry reserves one wrong
+// code; a right code takes its reservation back (Release, never Succeed: a code of one's own
+// must not reset everyone's count). From half a budget within a minute every entry of it is
+// slowed (half a second more per wrong code, three seconds at most); at the budget every entry of
+// it is refused for a minute. A user code is 8 of 20 letters (20^8 = 2.56e10), so over a device
+// code's whole lifetime (10 minutes by default, an hour at most) at most about 2 x 30 x 61 =
+// 3660 guesses are checked, one code's chance of being hit is below 1.5e-7, and a year of
+// guessing at both budgets (3.2e7 guesses) hits a live code with probability 1.2e-3 times the
+// average number of live codes. On a shared store (replicas) the counters are shared, so N
+// replicas do not give N budgets.
 func newDeviceGuesses(cfg Config, d Deps, secret []byte) *throttle.Throttle {
 	tc := config.ThrottleConfig{PerLogin: DeviceGuessesPerMinute, PerIP: DeviceGuessesPerMinute,
 		Window: time.Minute, Lockout: time.Minute}

@@ -33,9 +33,38 @@ type deviceDoneData struct {
 // deviceThrottleKey counts wrong user codes per client IP in the login throttle.
 func deviceThrottleKey(ip string) string { return "\x00device:" + ip }
 
-// deviceGuessesKey is the one counter (as login and as address) of Handler.DeviceGuesses: wrong
-// user codes from every address.
-const deviceGuessesKey = "\x00device:all"
+// deviceAccountKey counts a signed-in member's wrong user codes in the login throttle (as a
+// login: the same limit as a login's failed passwords), wherever they come from.
+func deviceAccountKey(subject string) string { return "\x00device-account:" + subject }
+
+// deviceGuessesKey and deviceMembersKey are the two counters (each as login and as address) of
+// Handler.DeviceGuesses: wrong user codes from browsers without a session, and from signed-in
+// members' browsers. Each has the whole budget.
+const (
+	deviceGuessesKey = "\x00device:all"
+	deviceMembersKey = "\x00device:members"
+)
+
+// deviceBudget is whose budgets a user code entry counts against: an anonymous entry against
+// its address's and the anonymous service-wide one; a signed-in member's against their
+// account's and the members' service-wide one. So whoever spends the anonymous budget (a
+// guesser with many addresses) pauses anonymous entry only: members signed in in that
+// browser (at the member website, at any app) still enter their codes, each with a budget of
+// their own that only their account spends. Guessing through the members' budget takes as
+// many member accounts as through the anonymous one it takes addresses (its per-account limit is
+// the per-address one), and each entry is the account's in the audit log.
+type deviceBudget struct {
+	key, global string
+	// subject is the signed-in member's ("": an anonymous entry).
+	subject string
+}
+
+func (h *Handler) deviceBudget(c echo.Context) deviceBudget {
+	if sess, err := h.Cookies.Current(c); err == nil && sess != nil {
+		return deviceBudget{key: deviceAccountKey(sess.Subject), global: deviceMembersKey, subject: sess.Subject}
+	}
+	return deviceBudget{key: deviceThrottleKey(c.RealIP()), global: deviceGuessesKey}
+}
 
 func (h *Handler) showDevice(c echo.Context, status int, code, msg string) error {
 	csrf, err := h.Cookies.CSRFToken(c)
@@ -69,7 +98,8 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 	if len(typed) > 64 {
 		typed = typed[:64]
 	}
-	key := deviceThrottleKey(ip)
+	bud := h.deviceBudget(c)
+	key := bud.key
 	_, retryAfter, err := h.Throttle.Check(ctx, key, ip)
 	if err != nil {
 		h.Logger.ErrorContext(ctx, "device code throttle unavailable", "err", err)
@@ -81,9 +111,10 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 		return h.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(
 			"Too many wrong codes. For your security, please wait %s and try again.", humanDuration(retryAfter)))
 	}
-	// Then the whole service's budget of wrong codes (a guesser spread over many addresses).
+	// Then the service-wide budget of wrong codes (a guesser spread over many addresses), the
+	// anonymous one or the signed-in members' one (deviceBudget).
 	if h.DeviceGuesses != nil {
-		delay, retryAfter, err := h.DeviceGuesses.Check(ctx, deviceGuessesKey, deviceGuessesKey)
+		delay, retryAfter, err := h.DeviceGuesses.Check(ctx, bud.global, bud.global)
 		if err != nil {
 			_ = h.Throttle.Release(ctx, key, ip)
 			h.Logger.ErrorContext(ctx, "device code throttle unavailable", "err", err)
@@ -91,11 +122,13 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 		}
 		if retryAfter > 0 {
 			_ = h.Throttle.Release(ctx, key, ip) // not this address's wrong code
-			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "device.throttled", IP: ip, Detail: "all addresses"})
+			detail, msg := "all addresses", "Too many wrong codes have been entered on this service in the last minute, so code entry is paused for a moment for everyone who is not signed in. If you are signed in to the association's member website or one of its apps in this browser, reload this page and try again: signed-in members are not paused. Otherwise, for your security, please wait %s and try again."
+			if bud.subject != "" {
+				detail, msg = "all members", "Too many wrong codes have been entered by signed-in members in the last minute, so code entry is paused for a moment. For your security, please wait %s and try again."
+			}
+			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "device.throttled", IP: ip, Detail: detail})
 			c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
-			return h.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(
-				"Too many wrong codes have been entered on this service in the last minute, so code entry is paused for everyone for a moment. For your security, please wait %s and try again.",
-				humanDuration(retryAfter)))
+			return h.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(msg, humanDuration(retryAfter)))
 		}
 		if delay > 0 {
 			// Past half the budget every entry is slowed a little, everyone's alike.
@@ -103,20 +136,26 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 			case <-time.After(delay):
 			case <-ctx.Done():
 				_ = h.Throttle.Release(ctx, key, ip)
-				_ = h.DeviceGuesses.Release(ctx, deviceGuessesKey, deviceGuessesKey)
+				_ = h.DeviceGuesses.Release(ctx, bud.global, bud.global)
 				return ctx.Err()
 			}
 		}
 	}
 	d, loginURL, err := h.Provider.DeviceLogin(ctx, typed)
 	if errors.Is(err, sso.ErrNotFound) {
-		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "device.code_failure", IP: ip, Detail: "unknown or expired user code"})
+		ev := &store.AuditEvent{Event: "device.code_failure", IP: ip, Detail: "unknown or expired user code"}
+		if bud.subject != "" {
+			ev.Subject = bud.subject // a member's wrong codes are theirs
+			h.Audit.Write(ctx, ev)
+		} else {
+			h.Audit.Anonymous(ctx, ev)
+		}
 		return h.showDevice(c, http.StatusBadRequest, typed, msgDeviceCode)
 	}
 	if err != nil {
 		_ = h.Throttle.Release(ctx, key, ip) // one not taken back stays counted: the safe side
 		if h.DeviceGuesses != nil {
-			_ = h.DeviceGuesses.Release(ctx, deviceGuessesKey, deviceGuessesKey)
+			_ = h.DeviceGuesses.Release(ctx, bud.global, bud.global)
 		}
 		return err
 	}
@@ -124,7 +163,7 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 	if h.DeviceGuesses != nil {
 		// A right code takes back its own reservation only: Succeed would clear the count of
 		// everyone's wrong codes, which anyone with a device code of their own could then do.
-		_ = h.DeviceGuesses.Release(ctx, deviceGuessesKey, deviceGuessesKey)
+		_ = h.DeviceGuesses.Release(ctx, bud.global, bud.global)
 	}
 	if loginURL == "" {
 		return h.Pages.Error(c, http.StatusBadRequest, "This code was already used",
