@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/config"
@@ -89,30 +88,20 @@ func (s *Server) newConsole(chk *config.Checked, secret string, cookieMAC, cooki
 	c, err := console.New(console.Config{
 		URL: cfg.Admin.ConsoleURL(), Issuer: cfg.Issuer, HTTP: &http.Client{Transport: inProcess{s.echo}},
 		ClientSecret: secret, Roles: cfg.Admin.Console.Roles, IdleTimeout: cfg.Admin.ConsoleIdleTimeout(),
-		HashKey: derive(cookieMAC, "console-cookie-hash-v1"), BlockKey: derive(cookieEnc, "console-cookie-block-v1"),
+		RequireSecondFactor: cfg.Admin.ConsoleRequiresSecondFactor(),
+		HashKey:             derive(cookieMAC, "console-cookie-hash-v1"), BlockKey: derive(cookieEnc, "console-cookie-block-v1"),
 		Admin: s.admin, Org: cfg.Organisation.Name, Logger: s.log, Now: s.now,
 	})
 	if err != nil {
 		return fmt.Errorf("admin.console: %w", err)
 	}
 	s.console = c.Handler()
-	if open := consoleRolesWithoutFactor(cfg.Admin.Console.Roles, cfg.MFA.RequiredRoles); len(open) > 0 {
-		// The console can register trusted clients, reset factors and end sessions: a
-		// phished administrator password should not be enough. Said at every start, since
-		// requiring it is the operator's choice (administrators enrol at their next sign-in).
-		s.log.Warn("admin console: members holding these roles open it with a password alone; add them to mfa.required_roles to require a second factor",
-			"roles", open)
+	if !cfg.Admin.ConsoleRequiresSecondFactor() {
+		// The console can register trusted clients, reset factors and end sessions: a phished
+		// administrator password should not be enough. Opening it with a password alone is
+		// the operator's explicit choice, said at every start.
+		s.log.Warn("admin console: admin.console.require_second_factor is false: administrators open it with a password alone",
+			"roles", cfg.Admin.Console.Roles)
 	}
 	return nil
-}
-
-// consoleRolesWithoutFactor are the console roles that mfa.required_roles does not name.
-func consoleRolesWithoutFactor(console, required []string) []string {
-	var open []string
-	for _, r := range console {
-		if !slices.Contains(required, r) {
-			open = append(open, r)
-		}
-	}
-	return open
 }

@@ -35,6 +35,10 @@ func consoleEnv(t *testing.T) (*env, string) {
 		c.Admin.Token = adminToken
 		c.Admin.Listen = aln.Addr().String()
 		c.Admin.Console.Roles = []string{"SysAdmin"}
+		// These tests are about the pages: administrators sign in with a password alone (the
+		// second factor the console requires by default: console_mfa_test.go).
+		no := false
+		c.Admin.Console.RequireSecondFactor = &no
 	})
 	srv := httptest.NewUnstartedServer(e.bridge.AdminHandler())
 	srv.Listener.Close()

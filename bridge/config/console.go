@@ -19,6 +19,15 @@ type ConsoleConfig struct {
 	Roles []string `yaml:"roles"`
 	// IdleTimeout signs an administrator out after this long without a request (default 15m).
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// RequireSecondFactor (default true): administrators open the console only after a second
+	// factor; one who has none enrols at the sign-in. false opens it with a password alone
+	// (said with a warning at every start).
+	RequireSecondFactor *bool `yaml:"require_second_factor"`
+}
+
+// ConsoleRequiresSecondFactor is admin.console.require_second_factor (default true).
+func (a *AdminConfig) ConsoleRequiresSecondFactor() bool {
+	return a.Console.RequireSecondFactor == nil || *a.Console.RequireSecondFactor
 }
 
 // ConsoleEnabled reports whether the console runs (the admin listener runs and roles are set).
@@ -45,6 +54,9 @@ func (a *AdminConfig) checkConsole(p *problems) {
 	if len(c.Roles) == 0 {
 		if c.URL != "" {
 			p.addf("admin.console.roles", "must name the AMS roles that admit an administrator (e.g. [SysAdmin]) when admin.console.url is set")
+		}
+		if c.RequireSecondFactor != nil {
+			p.addf("admin.console.require_second_factor", "applies to the console, which is off: set admin.console.roles, or remove this setting")
 		}
 		return
 	}

@@ -25,6 +25,7 @@ func TestConsoleConfig(t *testing.T) {
 		{"http not loopback", AdminConfig{Listen: "127.0.0.1:8081", Token: tok, Console: ConsoleConfig{Roles: []string{"SysAdmin"}, URL: "http://admin.example.org"}}, "admin.console.url:", "", false},
 		{"unspecified listen", AdminConfig{Listen: "0.0.0.0:8081", Token: tok, Console: ConsoleConfig{Roles: []string{"SysAdmin"}}}, "admin.console.url:", "", false},
 		{"path", AdminConfig{Listen: "127.0.0.1:8081", Token: tok, Console: ConsoleConfig{Roles: []string{"SysAdmin"}, URL: "https://admin.example.org/console"}}, "admin.console.url:", "", false},
+		{"second factor setting without the console", AdminConfig{Listen: "127.0.0.1:8081", Token: tok, Console: ConsoleConfig{RequireSecondFactor: new(bool)}}, "admin.console.require_second_factor:", "", false},
 		{"idle too short", AdminConfig{Listen: "127.0.0.1:8081", Token: tok, Console: ConsoleConfig{Roles: []string{"SysAdmin"}, IdleTimeout: time.Second}}, "admin.console.idle_timeout:", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

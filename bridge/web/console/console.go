@@ -44,6 +44,10 @@ type Config struct {
 	Roles []string
 	// IdleTimeout ends a console session after this long without a request.
 	IdleTimeout time.Duration
+	// RequireSecondFactor admits only administrators who signed in with a second factor: the
+	// console's sign-in asks the bridge for one (acr_values), so that one without a factor
+	// enrols at the bridge's second-factor step, and refuses an ID token without it.
+	RequireSecondFactor bool
 	// HashKey (32+ bytes) and BlockKey (32 bytes) authenticate and encrypt the cookies.
 	HashKey, BlockKey []byte
 	Admin             *admin.Service
@@ -231,6 +235,8 @@ type session struct {
 	Seen   int64  `json:"seen"`
 	// Checked is when the administrator's AMS roles were last read.
 	Checked int64 `json:"checked"`
+	// MFA says that the administrator signed in with a second factor.
+	MFA bool `json:"mfa,omitempty"`
 }
 
 // roleCheckEvery is how often a live console session reads the administrator's AMS roles
@@ -271,6 +277,9 @@ func (c *Console) current(r *http.Request) *session {
 	now := c.cfg.Now()
 	if now.Sub(time.Unix(s.Issued, 0)) > maxSession || now.Sub(time.Unix(s.Seen, 0)) > c.cfg.IdleTimeout {
 		return nil
+	}
+	if c.cfg.RequireSecondFactor && !s.MFA {
+		return nil // opened with a password alone (before the setting changed): sign in again
 	}
 	return &s
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // loginState is what a sign-in started here carries to the callback (sealed cookie, SameSite
@@ -53,7 +55,13 @@ func (c *Console) startLogin(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, err)
 		return
 	}
-	http.Redirect(w, r, c.oauth(p).AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)), http.StatusSeeOther)
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier)}
+	if c.cfg.RequireSecondFactor {
+		// The bridge asks for the second factor (steps a live session up; an administrator
+		// without one enrols) before it answers.
+		opts = append(opts, oauth2.SetAuthURLParam("acr_values", sso.ACRMFA))
+	}
+	http.Redirect(w, r, c.oauth(p).AuthCodeURL(st.State, opts...), http.StatusSeeOther)
 }
 
 // callback finishes the sign-in: state, issuer (RFC 9207), code exchange with the PKCE
@@ -95,6 +103,23 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, nil, http.StatusBadRequest, "Sign-in refused", "The bridge's ID token did not verify.")
 		return
 	}
+	var claims struct {
+		ACR string   `json:"acr"`
+		AMR []string `json:"amr"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		c.fail(w, r, nil, err)
+		return
+	}
+	mfa := claims.ACR == sso.ACRMFA && slices.Contains(claims.AMR, "mfa")
+	if c.cfg.RequireSecondFactor && !mfa {
+		// Fail closed: whatever the bridge answered, a password alone does not open the console.
+		c.cfg.Admin.Audit(ctx, &store.AuditEvent{Time: c.cfg.Now(), Event: "console.login_refused", Subject: idt.Subject,
+			ClientID: ClientID, IP: peer(r), Detail: "no second factor"})
+		c.errorPage(w, r, nil, http.StatusForbidden, "Second factor required",
+			"The admin console opens only after a second factor (an authenticator app or a passkey), and this sign-in did not use one. Start again from the console: the sign-in asks for it, and lets you set one up if you have none.")
+		return
+	}
 	login, roles, err := c.cfg.Admin.MemberRoles(ctx, idt.Subject)
 	if err != nil && !errors.Is(err, admin.ErrNotFound) {
 		c.fail(w, r, nil, err)
@@ -109,7 +134,7 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := c.cfg.Now()
-	s := &session{Sub: idt.Subject, Login: login, CSRF: randomToken(), Issued: now.Unix(), Seen: now.Unix(), Checked: now.Unix()}
+	s := &session{Sub: idt.Subject, Login: login, CSRF: randomToken(), Issued: now.Unix(), Seen: now.Unix(), Checked: now.Unix(), MFA: mfa}
 	if err := c.setCookie(w, c.session, s, maxSession, http.SameSiteStrictMode); err != nil {
 		c.fail(w, r, nil, err)
 		return
