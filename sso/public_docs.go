@@ -18,10 +18,15 @@ import (
 // by every response (a slice of length and capacity 1: Header.Set replaces it, Header.Add
 // copies it on append), so a response costs no allocation for them.
 type publicDoc struct {
-	src    []byte // the document as rendered (for the JWKS: the key manager's slice)
-	body   []byte
-	etag   string
-	header []headerValue
+	src  []byte // the document as rendered (for the JWKS: the key manager's slice)
+	body []byte
+	etag string
+	// header is set on every answer (200 and 304), content on a 200 (Content-Type), length
+	// where net/http would not send the body's length itself (Content-Length).
+	header, content []headerValue
+	length          headerValue
+	// serverLength: net/http sends the Content-Length of a GET's body (see serverCountsBelow).
+	serverLength bool
 }
 
 // headerValue is one response header: its name in canonical form and its shared value.
@@ -30,6 +35,16 @@ type headerValue struct {
 	value []string
 }
 
+// serverCountsBelow: a body shorter than this, written in one piece by a handler that returns
+// without flushing, is held in net/http's response buffer (2 KiB, bufferBeforeChunkingSize)
+// until the handler returns, and net/http then sends its Content-Length itself (as its extra
+// headers, without the handler's header map). A header fewer in that map is one entry fewer
+// to insert, copy (the map is cloned when the status is written), sort and write on every
+// response; the bytes on the wire are the same. Longer bodies, and HEAD (no body), carry
+// their Content-Length from here. TestPublicDocsHeadersPinned (package bridge) reads the
+// length off the wire.
+const serverCountsBelow = 2048
+
 // newPublicDoc prepares doc (JSON) for writing with cacheControl. The body ends in a newline,
 // as op's JSON encoder wrote it.
 func newPublicDoc(doc []byte, cacheControl string) *publicDoc {
@@ -37,13 +52,16 @@ func newPublicDoc(doc []byte, cacheControl string) *publicDoc {
 	body = append(append(body, doc...), '\n')
 	sum := sha256.Sum256(body)
 	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
-	return &publicDoc{src: doc, body: body, etag: etag, header: []headerValue{
-		{"Access-Control-Allow-Origin", []string{"*"}},
-		{"Cache-Control", []string{cacheControl}},
-		{"Content-Type", []string{"application/json"}},
-		{"Etag", []string{etag}},
-		{"Content-Length", []string{strconv.Itoa(len(body))}},
-	}}
+	return &publicDoc{src: doc, body: body, etag: etag,
+		header: []headerValue{
+			{"Access-Control-Allow-Origin", []string{"*"}},
+			{"Cache-Control", []string{cacheControl}},
+			{"Etag", []string{etag}},
+		},
+		content:      []headerValue{{"Content-Type", []string{"application/json"}}},
+		length:       headerValue{"Content-Length", []string{strconv.Itoa(len(body))}},
+		serverLength: len(body) < serverCountsBelow,
+	}
 }
 
 // serve writes the document for a GET or HEAD (any origin may read it, RFC 8414 and OIDC
@@ -60,15 +78,21 @@ func (d *publicDoc) serve(w http.ResponseWriter, r *http.Request) {
 		h[v.name] = v.value
 	}
 	if inm, ok := r.Header["If-None-Match"]; ok && etagMatches(inm, d.etag) {
-		delete(h, "Content-Length")
-		delete(h, "Content-Type")
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(d.body)
+	for _, v := range d.content {
+		h[v.name] = v.value
 	}
+	if r.Method == http.MethodHead {
+		h[d.length.name] = d.length.value
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if !d.serverLength {
+		h[d.length.name] = d.length.value
+	}
+	_, _ = w.Write(d.body) // (the status, 200, with the first write)
 }
 
 // etagMatches reports whether the If-None-Match field values name etag: "*", or a listed tag

@@ -1,6 +1,9 @@
 package sso
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -23,4 +26,35 @@ func FuzzEtagMatches(f *testing.F) {
 			t.Fatalf("etagMatches(%q) = %v, want %v", v, got, want)
 		}
 	})
+}
+
+// TestPublicDocLengthOnTheWire: a document's Content-Length reaches the client for GET and
+// HEAD whatever its size: from net/http for a short body (serverCountsBelow), from the
+// document otherwise; never chunked.
+func TestPublicDocLengthOnTheWire(t *testing.T) {
+	for _, size := range []int{100, serverCountsBelow - 2, serverCountsBelow - 1, serverCountsBelow, 5000, 70000} {
+		doc := newPublicDoc([]byte(`{"pad":"`+strings.Repeat("x", size-11)+`"}`), "public, max-age=60")
+		if len(doc.body) != size {
+			t.Fatalf("body of %d bytes, want %d", len(doc.body), size)
+		}
+		srv := httptest.NewServer(http.HandlerFunc(doc.serve))
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			req, _ := http.NewRequest(method, srv.URL, nil)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.ContentLength != int64(size) || len(resp.TransferEncoding) != 0 ||
+				resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("%s of %d bytes: %d, Content-Length %d, Transfer-Encoding %v, Content-Type %q", method, size,
+					resp.StatusCode, resp.ContentLength, resp.TransferEncoding, resp.Header.Get("Content-Type"))
+			}
+			if want := map[bool]int{true: size, false: 0}[method == http.MethodGet]; len(body) != want {
+				t.Errorf("%s of %d bytes: body of %d", method, size, len(body))
+			}
+		}
+		srv.Close()
+	}
 }
