@@ -192,7 +192,6 @@ func TestIssInFragmentErrorResponse(t *testing.T) {
 // request without a password, because a session signed in after the request was made counts
 // as the new sign-in.
 func TestHandoffSessionIsNoReauthentication(t *testing.T) {
-	t.Skip("review s9 Z3b: open for K (bridge/web/authflow sessionAnswers); remove this skip with the fix")
 	e := newEnvWith(t, true)
 	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
 	b := e.browser()

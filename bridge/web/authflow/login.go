@@ -236,6 +236,9 @@ func (h *Handler) signInPage(c echo.Context, ar *sso.AuthRequest, client *sso.Cl
 	return h.showLogin(c, ar, client, ar.LoginHint, "", http.StatusOK)
 }
 
+// AMRHandOff is the amr of a session opened by the AMS website's hand-off (bridge/web/handoff).
+const AMRHandOff = "ams"
+
 // sessionAnswers reports whether sess may complete ar without asking for the password again.
 // prompt=login, a max_age older than the session's sign-in, or an id_token_hint naming another
 // member (the client expects someone else: never answer for this one silently) ask for a new
@@ -243,6 +246,14 @@ func (h *Handler) signInPage(c echo.Context, ar *sso.AuthRequest, client *sso.Cl
 // that completes a request checks it (complete), not only the login page: the consent page
 // and the hand-off are entry points too.
 func (h *Handler) sessionAnswers(ar *sso.AuthRequest, sess *sso.Session) bool {
+	if (slices.Contains(ar.Prompt, oidc.PromptLogin) || ar.MaxAge != nil) && slices.Contains(sess.AMR, AMRHandOff) {
+		// A session the AMS website's hand-off opened is no re-authentication, whenever it was
+		// opened: the member typed nothing there, and its auth time is the hand-off's, not when
+		// the member last proved who they are to the AMS (OIDC Core 3.1.2.1, prompt=login and
+		// max_age). The hand-off refuses such requests itself; this covers a hand-off made
+		// without the request (the AMS website's own SSO page) and the login page reloaded.
+		return false
+	}
 	if !ar.CreatedAt.IsZero() && !sess.AuthTime.Before(ar.CreatedAt) {
 		return true
 	}
