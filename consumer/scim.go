@@ -39,8 +39,17 @@ func (c *Consumer) storeSCIM(ctx context.Context, in wire.SCIMUser) error {
 func (c *Consumer) SCIMHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		authz := r.Header.Get("Authorization")
+		scheme, tok, _ := strings.Cut(authz, " ")
+		ok := strings.EqualFold(scheme, "Bearer") && tok != ""
 		if c.cfg.SCIMToken == "" || !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(c.cfg.SCIMToken)) != 1 {
+			// RFC 6750 3: a 401 carries the Bearer challenge; with no credentials at all it
+			// carries no error code (3.1), with a wrong or malformed one invalid_token.
+			challenge := `Bearer realm="scim"`
+			if authz != "" {
+				challenge += `, error="invalid_token"`
+			}
+			w.Header().Set("WWW-Authenticate", challenge)
 			scimError(w, http.StatusUnauthorized, "invalid token")
 			return
 		}
