@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,9 @@ var (
 	// ErrInvalid: the code exchange or the ID token failed validation (signature, audience,
 	// expiry, nonce).
 	ErrInvalid = errors.New("upstream: the provider's answer failed validation")
+	// ErrNotFresh: the app asked for a fresh or recent sign-in (prompt=login, max_age) and
+	// the provider's ID token does not show one (auth_time too old, or none).
+	ErrNotFresh = errors.New("upstream: the provider did not sign the member in as recently as the app asked")
 )
 
 // Identity is who the upstream says signed in.
@@ -46,6 +50,8 @@ type Identity struct {
 	SID string
 	// AMR are the upstream's authentication methods (amr claim).
 	AMR []string
+	// AuthTime is when the upstream authenticated the member (auth_time claim; zero when none).
+	AuthTime time.Time
 }
 
 // Provider is one configured upstream OpenID provider, discovered on first use (a provider
@@ -196,14 +202,65 @@ func derive(key []byte, purpose, state string) string {
 func Nonce(key []byte, state string) string    { return derive(key, "nonce", state) }
 func Verifier(key []byte, state string) string { return derive(key, "pkce", state) }
 
-// AuthURL is where the browser goes to sign in at the provider, with state, nonce and the
-// PKCE S256 challenge of the verifier.
-func (p *Provider) AuthURL(ctx context.Context, state, nonce, verifier string) (string, error) {
+// Reauth is what the app's sign-in request asks of the member's authentication (OpenID
+// Connect Core 3.1.2.1): prompt=login (Login) and max_age (MaxAge, nil when none). AuthURL
+// forwards both to the provider; the bridge checks the auth_time of the provider's ID token
+// against them when it comes back (Fresh).
+type Reauth struct {
+	Login  bool
+	MaxAge *time.Duration
+}
+
+// Asked says whether the request asks for a fresh or recent authentication at all.
+func (r Reauth) Asked() bool { return r.Login || r.MaxAge != nil }
+
+// reauthSkew is how far the provider's clock may run behind the bridge's when auth_time is
+// compared with the moment the bridge sent the browser there.
+const reauthSkew = time.Minute
+
+// Fresh checks that the provider authenticated the member as r asks: with prompt=login (or
+// max_age=0) after the browser was sent there (started, less reauthSkew), with max_age within
+// that many seconds of now (plus reauthSkew). authTime is the ID token's auth_time (zero when
+// the provider sent none: refused whenever r asks anything, as the provider's answer cannot
+// show that it honoured the request).
+func (r Reauth) Fresh(authTime, started, now time.Time) error {
+	if !r.Asked() {
+		return nil
+	}
+	if authTime.IsZero() {
+		return fmt.Errorf("%w: the ID token has no auth_time", ErrNotFresh)
+	}
+	earliest := time.Time{}
+	if r.MaxAge != nil {
+		earliest = now.Add(-*r.MaxAge - reauthSkew)
+	}
+	if r.Login || (r.MaxAge != nil && *r.MaxAge == 0) {
+		if s := started.Add(-reauthSkew); s.After(earliest) {
+			earliest = s
+		}
+	}
+	if authTime.Before(earliest) {
+		return fmt.Errorf("%w: auth_time %s is before %s", ErrNotFresh, authTime.UTC().Format(time.RFC3339), earliest.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// AuthURL is where the browser goes to sign in at the provider, with state, nonce, the PKCE
+// S256 challenge of the verifier, and prompt=login and max_age when the app's request has them.
+func (p *Provider) AuthURL(ctx context.Context, state, nonce, verifier string, re Reauth) (string, error) {
 	d, err := p.discover(ctx)
 	if err != nil {
 		return "", err
 	}
-	return d.oauth.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), nil
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
+	if re.Login {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"))
+	}
+	// The sign-in request reads prompt=login as max_age=0 too; one of the two is enough.
+	if re.MaxAge != nil && !(re.Login && *re.MaxAge == 0) {
+		opts = append(opts, oauth2.SetAuthURLParam("max_age", strconv.FormatInt(int64(*re.MaxAge/time.Second), 10)))
+	}
+	return d.oauth.AuthCodeURL(state, opts...), nil
 }
 
 // Callback is the provider's authorization response, as the browser brought it.
@@ -256,6 +313,7 @@ func (p *Provider) Exchange(ctx context.Context, cb Callback, nonce, verifier st
 		EmailVerified any      `json:"email_verified"`
 		SID           string   `json:"sid"`
 		AMR           []string `json:"amr"`
+		AuthTime      *float64 `json:"auth_time"`
 		AZP           string   `json:"azp"`
 		TID           string   `json:"tid"`
 	}
@@ -275,8 +333,12 @@ func (p *Provider) Exchange(ctx context.Context, cb Callback, nonce, verifier st
 	if idt.Subject == "" {
 		return nil, fmt.Errorf("%w: the ID token has no subject", ErrInvalid)
 	}
+	var authTime time.Time
+	if c.AuthTime != nil && *c.AuthTime > 0 {
+		authTime = time.Unix(int64(*c.AuthTime), 0)
+	}
 	return &Identity{Issuer: p.canonicalIssuer(idt.Issuer), Subject: idt.Subject, Email: c.Email, EmailVerified: truthy(c.EmailVerified),
-		SID: c.SID, AMR: c.AMR}, nil
+		SID: c.SID, AMR: c.AMR, AuthTime: authTime}, nil
 }
 
 // truthy reads email_verified, which some providers send as the string "true".

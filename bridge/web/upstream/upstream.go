@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -130,12 +131,21 @@ func (h *Handler) start(c echo.Context) error {
 	if ar == nil {
 		return err
 	}
-	return h.redirect(c, p, &store.UpstreamLogin{AuthRequestID: ar.ID})
+	return h.redirect(c, p, &store.UpstreamLogin{AuthRequestID: ar.ID}, reauth(ar))
+}
+
+// reauth is what the app's request asks of the member's authentication (prompt=login,
+// max_age), forwarded to the provider and checked on its answer.
+func reauth(ar *sso.AuthRequest) up.Reauth {
+	if ar == nil {
+		return up.Reauth{}
+	}
+	return up.Reauth{Login: slices.Contains(ar.Prompt, "login"), MaxAge: ar.MaxAge}
 }
 
 // redirect records the pending upstream sign-in (bound to this browser) and sends the browser
 // to the provider.
-func (h *Handler) redirect(c echo.Context, p *up.Provider, l *store.UpstreamLogin) error {
+func (h *Handler) redirect(c echo.Context, p *up.Provider, l *store.UpstreamLogin, re up.Reauth) error {
 	ctx := c.Request().Context()
 	browser, err := h.Cookies.RequestBrowser(c)
 	if err != nil {
@@ -144,7 +154,7 @@ func (h *Handler) redirect(c echo.Context, p *up.Provider, l *store.UpstreamLogi
 	state := sso.RandomToken()
 	now := h.Now()
 	l.ID, l.Provider, l.State, l.Browser, l.CreatedAt, l.ExpiresAt = stateID(state), p.Name(), store.UpstreamStarted, browser, now, now.Add(loginLifetime)
-	u, err := p.AuthURL(ctx, state, up.Nonce(h.Key, state), up.Verifier(h.Key, state))
+	u, err := p.AuthURL(ctx, state, up.Nonce(h.Key, state), up.Verifier(h.Key, state), re)
 	if err != nil {
 		return h.providerError(c, p, l.AuthRequestID, err)
 	}
@@ -296,14 +306,30 @@ func (h *Handler) callback(c echo.Context) error {
 	if l.LinkSubject != "" {
 		return h.linkSignedIn(c, p, l)
 	}
+	// The app asked for a fresh or recent sign-in (prompt=login, max_age): the provider was
+	// asked for one too, and its ID token must show it (auth_time), else its live session
+	// would answer for a member who typed nothing. Without it a linked identity is refused
+	// (the login page's password form is one click away) and an unlinked one is not linked by
+	// e-mail: the member types their AMS password.
+	fresh, err := h.freshEnough(ctx, l, id)
+	if err != nil {
+		return err
+	}
 	link, err := h.upstreamLink(ctx, p, id.Issuer, id.Subject)
 	switch {
+	case err == nil && fresh != nil:
+		_ = h.Store.AdvanceUpstreamLogin(ctx, l.ID, store.UpstreamReturned, &store.UpstreamLogin{State: store.UpstreamDone})
+		h.Audit.Write(ctx, &store.AuditEvent{Event: "login.failure", Subject: link.Subject, IP: c.RealIP(), Detail: p.Name() + ": " + fresh.Error()})
+		h.observe("not_fresh")
+		return h.page(c, http.StatusForbidden, l.AuthRequestID, "Please sign in again",
+			"The app asked you to sign in again, and "+p.DisplayName()+" did not ask you to, so we did not use its answer.",
+			"Sign in with your username and password, or try "+p.DisplayName()+" again.")
 	case err == nil:
 		return h.signInLinked(c, p, l, link.Subject, p.AMR(id.AMR))
 	case !errors.Is(err, sso.ErrNotFound):
 		return fmt.Errorf("upstream link: %w", err)
 	}
-	if p.LinkByEmail() && id.EmailVerified && id.Email != "" {
+	if p.LinkByEmail() && id.EmailVerified && id.Email != "" && fresh == nil {
 		m, err := h.memberByEmail(ctx, id.Email)
 		if err != nil && !errors.Is(err, errNoUniqueMember) {
 			h.observe(legacy.Reason(err))
@@ -314,6 +340,23 @@ func (h *Handler) callback(c echo.Context) error {
 		}
 	}
 	return h.askPassword(c, p, l, state, "", http.StatusOK)
+}
+
+// freshEnough checks the provider's authentication against the sign-in request's prompt=login
+// and max_age: nil when it satisfies them (or the request asks neither, or is gone: finish
+// says so), else why not (up.ErrNotFresh). The error return is a store failure.
+func (h *Handler) freshEnough(ctx context.Context, l *store.UpstreamLogin, id *up.Identity) (fresh, err error) {
+	if l.AuthRequestID == "" {
+		return nil, nil
+	}
+	ar, err := h.Flow.Provider.AuthRequest(ctx, l.AuthRequestID)
+	if errors.Is(err, sso.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load auth request: %w", err)
+	}
+	return reauth(ar).Fresh(id.AuthTime, l.CreatedAt, h.Now()), nil
 }
 
 // upstreamLink is the link of an upstream identity, under any spelling of its issuer that an
@@ -599,7 +642,7 @@ func (h *Handler) account(c echo.Context) error {
 		if !ok {
 			return h.Pages.Error(c, http.StatusBadRequest, "Nothing to do", "That provider is not set up.", "")
 		}
-		return h.redirect(c, p, &store.UpstreamLogin{LinkSubject: sess.Subject})
+		return h.redirect(c, p, &store.UpstreamLogin{LinkSubject: sess.Subject}, up.Reauth{})
 	case "unlink":
 		iss, usub := c.FormValue("issuer"), c.FormValue("subject")
 		if err := h.Store.DeleteUpstreamLink(ctx, sess.Subject, iss, usub); err != nil {
