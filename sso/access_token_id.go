@@ -27,21 +27,21 @@ const (
 
 var errAccessID = errors.New("sso: invalid access token id")
 
-// encodeAccessID returns the id of at and sets at.IDHash.
+// encodeAccessID returns the id of at. It leaves at.IDHash alone: issuing a token needs no hash
+// of its id (revocation and the checks of a presented token do: decodeAccessID sets it).
 func encodeAccessID(at *AccessToken) (string, error) {
 	var nonce [8]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return "", err
 	}
-	aud, scopes := strings.Join(at.Audience, " "), strings.Join(at.Scopes, " ")
-	for _, f := range []string{at.FamilyID, at.ClientID, at.Subject, aud, scopes} {
+	for _, f := range [...]string{at.FamilyID, at.ClientID, at.Subject} {
 		if strings.Contains(f, accessIDSep) {
 			return "", errAccessID
 		}
 	}
-	for _, l := range [][]string{at.Audience, at.Scopes} {
+	for _, l := range [...][]string{at.Audience, at.Scopes} {
 		for _, v := range l {
-			if v == "" || strings.Contains(v, " ") {
+			if v == "" || strings.Contains(v, " ") || strings.Contains(v, accessIDSep) {
 				return "", errAccessID
 			}
 		}
@@ -50,20 +50,28 @@ func encodeAccessID(at *AccessToken) (string, error) {
 	b := append(stack[:0], accessIDVersion...)
 	b = append(b, accessIDSep...)
 	b = base64.RawURLEncoding.AppendEncode(b, nonce[:])
-	for i, f := range []string{at.FamilyID, "", at.ClientID, at.Subject, aud, scopes} {
+	b = append(b, accessIDSep...)
+	b = append(b, at.FamilyID...)
+	b = append(b, accessIDSep...)
+	b = strconv.AppendInt(b, at.Generation, 10)
+	b = append(b, accessIDSep...)
+	b = append(b, at.ClientID...)
+	b = append(b, accessIDSep...)
+	b = append(b, at.Subject...)
+	for _, l := range [...][]string{at.Audience, at.Scopes} { // space-separated, as strings.Join
 		b = append(b, accessIDSep...)
-		if i == 1 {
-			b = strconv.AppendInt(b, at.Generation, 10)
+		for i, v := range l {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			b = append(b, v...)
 		}
-		b = append(b, f...)
 	}
 	b = append(b, accessIDSep...)
 	b = strconv.AppendInt(b, at.CreatedAt.Unix(), 10)
 	b = append(b, accessIDSep...)
 	b = strconv.AppendInt(b, at.ExpiresAt.Unix(), 10)
-	id := b64(b)
-	at.IDHash = HashToken(id)
-	return id, nil
+	return b64(b), nil
 }
 
 // decodeAccessID returns what an access token id says (ErrNotFound-free: the caller checks

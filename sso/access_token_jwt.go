@@ -76,6 +76,25 @@ func (c *tokenCrypto) Encrypt(s string) (string, error) {
 	return c.Crypto.Encrypt(s)
 }
 
+// sealAccess is Encrypt("<id>:<subject>") for the opaque access token of id (the parked JWT
+// when the storage signed one), without building the string first when c seals with
+// aeadCrypto.
+func (c *tokenCrypto) sealAccess(id, subject string) (string, error) {
+	c.mu.Lock()
+	p, found := c.parked[id]
+	if found {
+		delete(c.parked, id)
+	}
+	c.mu.Unlock()
+	if found {
+		return p.jwt, nil
+	}
+	if a, ok := c.Crypto.(*aeadCrypto); ok {
+		return a.seal(id, ":", subject)
+	}
+	return c.Crypto.Encrypt(id + ":" + subject)
+}
+
 // Decrypt refuses JWS-shaped input quickly (op then verifies it as a JWT access token).
 func (c *tokenCrypto) Decrypt(s string) (string, error) {
 	if strings.Count(s, ".") == 2 {

@@ -2,6 +2,8 @@ package sso
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/url"
@@ -221,7 +223,9 @@ func (c *ClientConfig) VerifySecret(secret string) bool {
 		return false
 	}
 	if h, ok := strings.CutPrefix(c.SecretHash, "sha256:"); ok {
-		return equalHashes(h, HashToken(secret))
+		var sum [2 * sha256.Size]byte
+		hashTokenHex(&sum, secret)
+		return subtle.ConstantTimeCompare([]byte(h), sum[:]) == 1
 	}
 	return bcrypt.CompareHashAndPassword([]byte(c.SecretHash), []byte(secret)) == nil
 }

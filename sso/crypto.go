@@ -38,20 +38,19 @@ func NewCrypto(key [32]byte) (op.Crypto, error) { return newAEADCrypto(key) }
 // aeadAD binds ciphertexts to this use, so they cannot be confused with other sealed data.
 var aeadAD = []byte("ssobridge/op-crypto/v1")
 
-func (c *aeadCrypto) Encrypt(s string) (string, error) {
-	// nonce || plaintext in one buffer (on the stack when it fits: every opaque access token
-	// passes here), sealed in place.
+func (c *aeadCrypto) Encrypt(s string) (string, error) { return c.seal(s, "", "") }
+
+// seal is Encrypt of a+b+c, concatenated in the sealing buffer instead of in a string first
+// (the opaque access token seals "<id>:<subject>": sealAccess). The buffer, nonce || plaintext
+// sealed in place, is allocated once at its final size: a larger one on the stack would escape
+// anyway (the AEAD is an interface).
+func (c *aeadCrypto) seal(a, b, d string) (string, error) {
 	ns := c.aead.NonceSize()
-	var stack [1024]byte
-	buf := stack[:0]
-	if n := ns + len(s) + c.aead.Overhead(); n > len(stack) {
-		buf = make([]byte, 0, n)
-	}
-	buf = buf[:ns]
+	buf := make([]byte, ns, ns+len(a)+len(b)+len(d)+c.aead.Overhead())
 	if _, err := rand.Read(buf); err != nil {
 		return "", err
 	}
-	buf = append(buf, s...)
+	buf = append(append(append(buf, a...), b...), d...)
 	sealed := c.aead.Seal(buf[ns:ns], buf[:ns], buf[ns:], aeadAD)
 	return b64(buf[:ns+len(sealed)]), nil
 }

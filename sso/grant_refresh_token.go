@@ -24,9 +24,11 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, erro
 	if token == "" {
 		return nil, oidc.ErrInvalidRequest().WithDescription("refresh_token missing")
 	}
-	request, err := op.RefreshTokenRequestByRefreshToken(ctx, g.p.op.Storage(), token)
+	// op.RefreshTokenRequestByRefreshToken without its tracing span: the storage's answer, an
+	// error wrapped as op wraps it.
+	request, err := g.p.storage.TokenRequestByRefreshToken(ctx, token)
 	if err != nil {
-		return nil, err
+		return nil, oidc.ErrInvalidGrant().WithParent(err)
 	}
 	if request.GetClientID() != req.client.ID {
 		return nil, oidc.ErrInvalidGrant()

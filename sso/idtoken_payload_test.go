@@ -50,7 +50,7 @@ func TestIDTokenPayloadMatchesLibrary(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := idTokenPayload(c)
+			got, err := idTokenPayload(nil, c)
 			if err != nil {
 				t.Fatal(err)
 			}

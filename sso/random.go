@@ -43,11 +43,16 @@ func TimeOrderedToken(t time.Time) string {
 // HashToken returns the hex SHA-256 of a token, the only form in which tokens, codes and
 // secrets are stored.
 func HashToken(token string) string {
+	var out [2 * sha256.Size]byte
+	hashTokenHex(&out, token)
+	return string(out[:])
+}
+
+// hashTokenHex writes HashToken(token) into out, for a comparison that needs no string.
+func hashTokenHex(out *[2 * sha256.Size]byte, token string) {
 	var in [256]byte // tokens fit: hashed without a copy on the heap (hot: several per grant)
 	sum := sha256.Sum256(append(in[:0], token...))
-	var out [2 * sha256.Size]byte
 	hex.Encode(out[:], sum[:])
-	return string(out[:])
 }
 
 // b64 is base64url without padding of src as a string, in one allocation (EncodeToString makes
@@ -66,19 +71,44 @@ func b64(src []byte) string {
 // the key schedule) each time.
 type macPool struct{ p sync.Pool }
 
+// pooledMAC is a keyed HMAC with the buffer its input is gathered in: a slice written to the
+// hash through its interface escapes, so the parts are copied into this buffer (kept with the
+// HMAC) instead of each being converted on the heap, and the sum is taken into sum.
+type pooledMAC struct {
+	h   hash.Hash
+	in  []byte
+	sum [sha256.Size]byte
+}
+
 func newMACPool(key []byte) *macPool {
-	return &macPool{p: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+	return &macPool{p: sync.Pool{New: func() any { return &pooledMAC{h: hmac.New(sha256.New, key)} }}}
 }
 
 // sum appends to dst the HMAC of the concatenation of parts.
 func (m *macPool) sum(dst []byte, parts ...string) []byte {
-	h := m.p.Get().(hash.Hash)
-	h.Reset()
+	e := m.p.Get().(*pooledMAC)
+	in := e.in[:0]
 	for _, p := range parts {
-		_, _ = h.Write([]byte(p))
+		in = append(in, p...)
 	}
-	dst = h.Sum(dst)
-	m.p.Put(h)
+	return m.finish(dst, e, in)
+}
+
+// sumBytes appends to dst the HMAC of in.
+func (m *macPool) sumBytes(dst, in []byte) []byte {
+	e := m.p.Get().(*pooledMAC)
+	return m.finish(dst, e, append(e.in[:0], in...))
+}
+
+// finish appends to dst the HMAC of in, gathered in e's buffer, and gives e back.
+func (m *macPool) finish(dst []byte, e *pooledMAC, in []byte) []byte {
+	e.h.Reset()
+	_, _ = e.h.Write(in)
+	dst = append(dst, e.h.Sum(e.sum[:0])...)
+	if cap(in) <= 4<<10 {
+		e.in = in
+	}
+	m.p.Put(e)
 	return dst
 }
 

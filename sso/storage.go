@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"slices"
 	"strconv"
 	"strings"
@@ -547,19 +546,19 @@ const derivedPrefix = "d."
 func (s *storage) derivedToken(family string, gen int64) string {
 	const label = "rt-gen:"
 	enc := base64.RawURLEncoding
-	// One buffer: the MAC's input, "rt-gen:<family>.<gen>", then the token after the label.
-	b := make([]byte, 0, len(label)+len(family)+21+len(derivedPrefix)+enc.EncodedLen(sha256.Size))
+	// One buffer (on the stack when the family id fits): the MAC's input,
+	// "rt-gen:<family>.<gen>", then the token after the label.
+	var stack [192]byte
+	b := stack[:0]
+	if n := len(label) + len(family) + 21 + len(derivedPrefix) + enc.EncodedLen(sha256.Size); n > len(stack) {
+		b = make([]byte, 0, n)
+	}
 	b = append(b, label...)
 	b = append(b, family...)
 	b = append(b, '.')
 	b = strconv.AppendInt(b, gen, 10)
-	pool := s.macs().rotateMAC
-	m := pool.p.Get().(hash.Hash)
-	m.Reset()
-	_, _ = m.Write(b)
 	var sum [sha256.Size]byte
-	mac := m.Sum(sum[:0])
-	pool.p.Put(m)
+	mac := s.macs().rotateMAC.sumBytes(sum[:0], b)
 	b = append(b, '.')
 	b = append(b, derivedPrefix...)
 	return string(enc.AppendEncode(b, mac)[len(label):])

@@ -18,6 +18,26 @@ type tokenResponses struct {
 	// bufs are the write buffers (*[]byte): the ResponseWriter copies what it is given, so a
 	// buffer is free again once Write returns. Buffers up to 16 KiB are kept.
 	bufs sync.Pool
+	// payloads are ID token payload buffers (*[]byte, idToken): the signers copy the payload,
+	// so a buffer is free again once the token is signed.
+	payloads sync.Pool
+}
+
+// payload returns an ID token payload buffer, empty, of 512 bytes at least.
+func (t *tokenResponses) payload() *[]byte {
+	if bp, _ := t.payloads.Get().(*[]byte); bp != nil {
+		*bp = (*bp)[:0]
+		return bp
+	}
+	b := make([]byte, 0, 512)
+	return &b
+}
+
+// putPayload gives a payload buffer back (one grown past 16 KiB is dropped).
+func (t *tokenResponses) putPayload(bp *[]byte) {
+	if cap(*bp) <= 16<<10 {
+		t.payloads.Put(bp)
+	}
 }
 
 // write writes resp with its headers.

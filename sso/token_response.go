@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -32,7 +33,7 @@ func (p *Provider) tokenContext(ctx context.Context, cfg *ClientConfig) context.
 // storage, and the ID token when the grant has the openid scope (for a refresh, refreshToken is
 // the presented token, unless the client's OmitIDTokenOnRefresh leaves the ID token out).
 func (p *Provider) tokenResponse(ctx context.Context, req op.TokenRequest, client op.Client, refreshToken string) (*oidc.AccessTokenResponse, error) {
-	accessToken, newRefresh, validity, err := op.CreateAccessToken(ctx, req, client.AccessTokenType(), p.op, client, refreshToken)
+	accessToken, newRefresh, validity, err := p.createTokens(ctx, req, client, refreshToken)
 	if err != nil {
 		return nil, err
 	}
@@ -51,6 +52,55 @@ func (p *Provider) tokenResponse(ctx context.Context, req op.TokenRequest, clien
 	return resp, nil
 }
 
+// createTokens is op.CreateAccessToken for the provider's own storage and crypto: the access
+// token (and the new or rotated refresh token when op's rule says so: needsRefreshToken) from
+// the storage, its validity as op computes it, and the opaque token sealed from "<id>:<subject>"
+// (tokenCrypto.sealAccess, which hands out a parked at+jwt as op's call of Encrypt does), without
+// op's three tracing spans and the string op builds to seal. Anything else (another crypto, a
+// client wanting op's own JWT access tokens, which ours never does) goes through op.
+func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, client op.Client, refreshToken string) (accessToken, newRefresh string, validity time.Duration, err error) {
+	tc := p.storage.crypto
+	if client.AccessTokenType() != op.AccessTokenTypeBearer || tc == nil || p.op.Crypto() != op.Crypto(tc) {
+		return op.CreateAccessToken(ctx, req, client.AccessTokenType(), p.op, client, refreshToken)
+	}
+	var (
+		id  string
+		exp time.Time
+	)
+	if needsRefreshToken(req, client) {
+		id, newRefresh, exp, err = p.storage.CreateAccessAndRefreshTokens(ctx, req, refreshToken)
+	} else {
+		id, exp, err = p.storage.CreateAccessToken(ctx, req)
+	}
+	if err != nil {
+		return "", "", 0, err
+	}
+	validity = exp.Add(client.ClockSkew()).Sub(time.Now().UTC())
+	if accessToken, err = tc.sealAccess(id, req.GetSubject()); err != nil {
+		return "", "", 0, err
+	}
+	return accessToken, newRefresh, validity, nil
+}
+
+// needsRefreshToken is op's rule (op.createTokens) for issuing a refresh token with the access
+// token: an authorization request with offline_access for a code flow whose client may refresh,
+// a token exchange asking for a refresh token, a refresh, or a device authorization with
+// offline_access for a client that may refresh.
+func needsRefreshToken(req op.TokenRequest, client op.Client) bool {
+	switch r := req.(type) {
+	case op.AuthRequest:
+		return slices.Contains(r.GetScopes(), oidc.ScopeOfflineAccess) && r.GetResponseType() == oidc.ResponseTypeCode &&
+			op.ValidateGrantType(client, oidc.GrantTypeRefreshToken)
+	case op.TokenExchangeRequest:
+		return r.GetRequestedTokenType() == oidc.RefreshTokenType
+	case op.RefreshTokenRequest:
+		return true
+	case *op.DeviceAuthorizationState:
+		return slices.Contains(r.GetScopes(), oidc.ScopeOfflineAccess) && op.ValidateGrantType(client, oidc.GrantTypeRefreshToken)
+	}
+	return false
+}
+
 // omitIDToken tells whether a refresh response (refreshToken set) leaves the ID token out.
 func omitIDToken(c op.Client, refreshToken string) bool {
 	cl, ok := c.(*client)
@@ -62,17 +112,28 @@ func omitIDToken(c op.Client, refreshToken string) bool {
 // the granted scopes from the storage (only when no access token lets the client ask
 // userinfo, or the client asked for them in the ID token).
 func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op.Client, accessToken string) (string, error) {
-	st := p.op.Storage()
-	exp := time.Now().UTC().Add(client.ClockSkew()).Add(client.IDTokenLifetime())
+	st := p.storage // op's Storage (the device flow's wraps it for its own methods only)
+	skew := client.ClockSkew()
+	exp := time.Now().UTC().Add(skew).Add(client.IDTokenLifetime())
 	var nonce string
 	if ar, ok := req.(op.AuthRequest); ok {
 		nonce = ar.GetNonce()
 	}
-	// acr follows from amr on every grant (code, refresh, device...): what the sign-in did.
-	acr := ACR(req.GetAMR())
-	claims := oidc.NewIDTokenClaims(p.cfg.Issuer, req.GetSubject(), req.GetAudience(), exp, req.GetAuthTime(),
-		nonce, acr, req.GetAMR(), req.GetClientID(), client.ClockSkew())
-	claims.ClientID = "" // not an ID token claim
+	// The claims oidc.NewIDTokenClaims sets, in a value that stays on this stack, without
+	// client_id (not an ID token claim). acr follows from amr on every grant (code, refresh,
+	// device...): what the sign-in did.
+	var claims oidc.IDTokenClaims
+	t := &claims.TokenClaims
+	t.Issuer = p.cfg.Issuer
+	t.Subject = req.GetSubject()
+	t.Audience = oidc.AppendClientIDToAudience(req.GetClientID(), req.GetAudience())
+	t.Expiration = oidc.FromTime(exp)
+	t.IssuedAt = oidc.FromTime(time.Now().Add(-skew))
+	t.AuthTime = oidc.FromTime(req.GetAuthTime().Add(-skew))
+	t.Nonce = nonce
+	t.AuthenticationContextClassReference = ACR(req.GetAMR())
+	t.AuthenticationMethodsReferences = req.GetAMR()
+	t.AuthorizedParty = req.GetClientID()
 	if actor, ok := req.(op.TokenActorRequest); ok {
 		claims.Actor = actor.GetActor()
 	}
@@ -90,21 +151,20 @@ func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op
 		}
 	}
 	if len(scopes) > 0 {
-		info := new(oidc.UserInfo)
-		if err := st.SetUserinfoFromScopes(ctx, info, req.GetSubject(), req.GetClientID(), scopes); err != nil {
+		// The storage's SetUserinfoFromScopes (op's deprecated way) does nothing.
+		var info oidc.UserInfo
+		if err := st.SetUserinfoFromRequest(ctx, &info, req, scopes); err != nil {
 			return "", err
 		}
-		if fromReq, ok := st.(op.CanSetUserinfoFromRequest); ok {
-			if err := fromReq.SetUserinfoFromRequest(ctx, info, req, scopes); err != nil {
-				return "", err
-			}
-		}
-		claims.SetUserInfo(info)
+		setUserInfo(&claims, &info)
 	}
-	payload, err := idTokenPayload(claims)
+	bp := p.responses.payload()
+	defer p.responses.putPayload(bp)
+	payload, err := idTokenPayload((*bp)[:0], &claims)
 	if err != nil {
 		return "", err
 	}
+	*bp = payload // the signers copy the payload: the buffer is free again once they return
 	if k, ok := key.(*signingKey); ok {
 		cs, err := k.compact()
 		if err != nil {
@@ -119,6 +179,22 @@ func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op
 	return crypto.SignPayload(payload, signer)
 }
 
+// setUserInfo is oidc.IDTokenClaims.SetUserInfo for claims without extra claims of their own
+// (idToken's): the extra claims are info's map itself instead of a copy of it (info is not used
+// afterwards).
+func setUserInfo(c *oidc.IDTokenClaims, info *oidc.UserInfo) {
+	c.Subject = info.Subject
+	c.UserInfoProfile = info.UserInfoProfile
+	c.UserInfoEmail = info.UserInfoEmail
+	c.UserInfoPhone = info.UserInfoPhone
+	c.Address = info.Address
+	if c.Claims == nil {
+		c.Claims = info.Claims
+		return
+	}
+	maps.Copy(c.Claims, info.Claims)
+}
+
 // accessTokenHash is the at_hash claim (OIDC Core 3.1.3.6) as oidc.ClaimHash computes it: for
 // the SHA-256 algorithms written here without its hash state and copies, else oidc.ClaimHash.
 func accessTokenHash(accessToken string, alg jose.SignatureAlgorithm) (string, error) {
@@ -131,22 +207,23 @@ func accessTokenHash(accessToken string, alg jose.SignatureAlgorithm) (string, e
 	return oidc.ClaimHash(accessToken, alg)
 }
 
-// idTokenPayload is the JSON of an ID token's claims as oidc.IDTokenClaims.MarshalJSON writes it
+// idTokenPayload appends to dst the JSON of an ID token's claims as oidc.IDTokenClaims.MarshalJSON writes it
 // (the registered claims win over an extra claim of the same name), without its round trip of
 // the registered claims through a generic map (the largest allocation of a refresh): the
 // registered claims are encoded once and the extra claims the registered ones leave free are
 // appended in name order. The registered claims the token endpoint sets are written directly
 // (appendIDTokenRegistered).
-func idTokenPayload(c *oidc.IDTokenClaims) ([]byte, error) {
+func idTokenPayload(dst []byte, c *oidc.IDTokenClaims) ([]byte, error) {
 	extra := c.Claims
-	out, ok := appendIDTokenRegistered(make([]byte, 0, 512), c)
+	out, ok := appendIDTokenRegistered(dst, c)
 	if !ok {
 		reg := *c
 		reg.Claims = nil
-		var err error
-		if out, err = json.Marshal(&reg); err != nil {
+		q, err := json.Marshal(&reg)
+		if err != nil {
 			return nil, fmt.Errorf("id token claims: %w", err)
 		}
+		out = append(dst, q...)
 	}
 	if len(extra) == 0 {
 		return out, nil
