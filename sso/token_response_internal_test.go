@@ -1,0 +1,75 @@
+package sso
+
+import (
+	"testing"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// TestNeedsRefreshToken: the provider issues a refresh token with the access token exactly when
+// op's createTokens would (op.needsRefreshToken): a code flow's request with offline_access for
+// a client that may refresh, a refresh, a device authorization with offline_access for a client
+// that may refresh, a token exchange asking for a refresh token; nothing else.
+func TestNeedsRefreshToken(t *testing.T) {
+	refreshing := &client{cfg: &ClientConfig{GrantTypes: []string{GrantAuthorizationCode, GrantRefreshToken, GrantDeviceCode}}}
+	codeOnly := &client{cfg: &ClientConfig{GrantTypes: []string{GrantAuthorizationCode, GrantDeviceCode}}}
+	offline := []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess}
+	online := []string{oidc.ScopeOpenID}
+	code := func(scopes []string, rt string) op.TokenRequest {
+		return authRequest{&AuthRequest{ClientID: "c", Scopes: scopes, ResponseType: rt}}
+	}
+	for _, c := range []struct {
+		name   string
+		req    op.TokenRequest
+		client op.Client
+		want   bool
+	}{
+		{"code offline", code(offline, string(oidc.ResponseTypeCode)), refreshing, true},
+		{"code online", code(online, string(oidc.ResponseTypeCode)), refreshing, false},
+		{"code offline, client without refresh", code(offline, string(oidc.ResponseTypeCode)), codeOnly, false},
+		{"code offline, not response type code", code(offline, "id_token"), refreshing, false},
+		{"exchanged code", codeRequest{authRequest: code(offline, string(oidc.ResponseTypeCode)).(authRequest)}, refreshing, true},
+		{"refresh", &refreshRequest{rt: &RefreshToken{}}, codeOnly, true},
+		{"issued grant, refreshing", &issuedGrantRefresh{issuedGrant{info: grantInfo{scopes: offline}}}, refreshing, true},
+		{"issued grant", &issuedGrant{info: grantInfo{scopes: offline}}, refreshing, false},
+		{"device offline", &op.DeviceAuthorizationState{Scopes: offline}, refreshing, true},
+		{"device online", &op.DeviceAuthorizationState{Scopes: online}, refreshing, false},
+		{"device offline, client without refresh", &op.DeviceAuthorizationState{Scopes: offline}, codeOnly, false},
+	} {
+		if got := needsRefreshToken(c.req, c.client); got != c.want {
+			t.Errorf("%s: needsRefreshToken = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestSealAccess: the opaque access token sealed from an id and a subject opens to
+// "<id>:<subject>" (what op sealed and what userinfo and introspection open), and a parked at+jwt
+// is handed out once instead, as tokenCrypto.Encrypt does.
+func TestSealAccess(t *testing.T) {
+	var key [32]byte
+	key[0] = 7
+	tc, err := newTokenCrypto(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s1, err := tc.sealAccess("id-1", "sub-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := tc.sealAccess("id-1", "sub-1")
+	if plain, err := tc.Decrypt(s1); err != nil || plain != "id-1:sub-1" || s1 == s2 {
+		t.Fatalf("sealed access token opens to %q, %v (two seals equal: %v)", plain, err, s1 == s2)
+	}
+	if plain, err := tc.Decrypt(s1[:len(s1)-2] + "AA"); err == nil {
+		t.Fatalf("a changed token opened to %q", plain)
+	}
+	tc.park("id-2", "header.payload.sig", time.Now())
+	if got, _ := tc.sealAccess("id-2", "sub-2"); got != "header.payload.sig" {
+		t.Fatalf("parked token: got %q", got)
+	}
+	if got, _ := tc.sealAccess("id-2", "sub-2"); got == "header.payload.sig" {
+		t.Fatal("a parked token was handed out twice")
+	}
+}
