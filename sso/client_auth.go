@@ -176,12 +176,15 @@ func clientIDIfKnown(cfg *ClientConfig) string {
 // normalize rewrites an authenticated request into the form op reads (forOp): a confidential
 // client's decoded credentials in a Basic header op decodes again (op's introspection reads
 // only Basic), a public client's id in the body; the context carries the authenticated client
-// id.
+// id. A request op does not read (the token endpoint's: its grants are the provider's own) is
+// left as it is.
 func (p *Provider) normalize(r *http.Request, c credentials, forOp bool) *http.Request {
-	r = r.WithContext(context.WithValue(r.Context(), authenticatedKey{}, c.id))
 	if !forOp {
+		// Only op's check of the credentials (storage.AuthorizeClientIDSecret) reads the
+		// authenticated client from the context: a request op never reads needs no copy.
 		return r
 	}
+	r = r.WithContext(context.WithValue(r.Context(), authenticatedKey{}, c.id))
 	r.Header = r.Header.Clone()
 	r.Header.Del("Authorization")
 	for _, f := range []url.Values{r.Form, r.PostForm} {

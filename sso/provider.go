@@ -233,7 +233,7 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHand
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
+	if err := p.parseForm(r, ct); err != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "malformed or oversized form body")
 		return
 	}
@@ -250,8 +250,9 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHand
 		return
 	}
 	// Token responses must never be cached (RFC 6749 5.1); op does not say so itself.
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
+	h := w.Header()
+	h["Cache-Control"] = headerNoStore
+	h["Pragma"] = headerNoCache
 	// The client authenticates first, before any grant is looked at (clientauth.go).
 	cfg, r, aerr := p.authenticate(r, confidential, forOp)
 	if aerr != nil {

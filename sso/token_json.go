@@ -43,10 +43,10 @@ func (t *tokenResponses) putPayload(bp *[]byte) {
 // write writes resp with its headers.
 func (t *tokenResponses) write(w http.ResponseWriter, resp any) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
+	h["Content-Type"] = headerJSON
 	if h.Get("Cache-Control") != "no-store" { // serveAPI has said it for every API response
-		h.Set("Cache-Control", "no-store")
-		h.Set("Pragma", "no-cache")
+		h["Cache-Control"] = headerNoStore
+		h["Pragma"] = headerNoCache
 	}
 	if r, ok := resp.(*oidc.AccessTokenResponse); ok && r != nil {
 		bp, _ := t.bufs.Get().(*[]byte)
@@ -63,6 +63,15 @@ func (t *tokenResponses) write(w http.ResponseWriter, resp any) {
 	}
 	_ = json.NewEncoder(w).Encode(resp)
 }
+
+// Header values the API endpoints set on every response, shared instead of a new slice per
+// Header.Set: net/http copies them when it writes the header (Header.Clone), and nothing
+// appends to them in place (cap == len: an append copies).
+var (
+	headerJSON    = []string{"application/json"}
+	headerNoStore = []string{"no-store"}
+	headerNoCache = []string{"no-cache"}
+)
 
 // appendTokenResponse appends r as encoding/json's Encoder writes it: the fields in struct
 // order, empty ones left out (omitempty), HTML-safe escaping, a newline at the end.
