@@ -72,3 +72,64 @@ func TestPollAndReconcileOnTwoReplicas(t *testing.T) {
 		t.Fatalf("alice's shadow user is active again after she was disabled; events: %v", r.queued())
 	}
 }
+
+// heldLookup hands out alice as the AMS has her, then holds the answer until proceed is
+// closed: a sign-in's just-in-time provisioning that read the member before a change and
+// writes the shadow user after it.
+type heldLookup struct {
+	*listing
+	read    chan struct{}
+	proceed chan struct{}
+}
+
+func (l *heldLookup) MemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
+	m, err := l.listing.MemberByKey(ctx, key)
+	if key == aliceKey {
+		close(l.read)
+		<-l.proceed
+	}
+	return m, err
+}
+
+// TestProvisionAndPollOnTwoReplicas (review s9 Z4, not covered there): a sign-in's
+// just-in-time Provision reads the member and writes the shadow user; without the sync lock
+// that polling and the reconcile hold, a deactivation a poll on another replica wrote between
+// that read and that write was undone (user.updated, active) until the next change or pass.
+func TestProvisionAndPollOnTwoReplicas(t *testing.T) {
+	r := newReconcileFixture(t)
+	r.opts.Lock = &provisioning.LocalLock{}
+	r.start()
+	poller := r.svc
+	held := &heldLookup{listing: r.list, read: make(chan struct{}), proceed: make(chan struct{})}
+	r.opts.Directory = held
+	r.start()
+	signIn := r.svc
+
+	provisioned := make(chan error, 1)
+	go func() { provisioned <- signIn.Provision(t.Context(), "portal", aliceSub, nil) }()
+	<-held.read // the sign-in has alice active
+	r.dir.Update("alice", func(m *legacy.Member) { m.Standing.Disabled = true })
+	polled := make(chan error, 1)
+	go func() { _, err := poller.Poll(t.Context()); polled <- err }()
+	select {
+	case err := <-polled: // no exclusion: the poll wrote first
+		if err != nil {
+			t.Fatal(err)
+		}
+		polled <- nil
+	case <-time.After(300 * time.Millisecond): // the poll waits for the sign-in's write
+	}
+	close(held.proceed)
+	if err := <-provisioned; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-polled; err != nil {
+		t.Fatal(err)
+	}
+	if !r.aliceEnded() {
+		t.Fatal("alice's session and tokens were not ended")
+	}
+	if u := r.shadowUser(aliceSub); u.Active {
+		t.Fatalf("alice's shadow user is active again after she was disabled; events: %v", r.queued())
+	}
+}

@@ -455,38 +455,31 @@ var ErrProvisioning = errors.New("shadow: provisioning failed")
 // Provision brings the member's shadow user at the client up to date at sign-in. For a target
 // with sync: true the change is delivered before Provision returns (an error wraps
 // ErrProvisioning); otherwise it is queued and the deliverer woken. m may be nil (looked up).
+//
+// The member is read and the shadow user written under the sync lock that change polling and
+// the reconcile hold (syncLock, on every replica), and a member Provision looks up is read from
+// the AMS, not from the profile cache (which another replica's poll does not refresh): a
+// deactivation that a poll writes while a sign-in is under way is then either seen by this
+// read or written after this write, never undone by it. A member the caller passes (m) was
+// read before the lock: it must be as fresh as the caller can make it.
 func (s *Service) Provision(ctx context.Context, clientID, subject string, m *legacy.Member) error {
 	t, ok := s.targets[clientID]
 	if !ok {
 		return nil
 	}
+	var sub *store.Subject
 	if m == nil {
-		sub, err := s.store.SubjectByID(ctx, subject)
-		if err != nil {
+		var err error
+		if sub, err = s.store.SubjectByID(ctx, subject); err != nil {
 			return s.provisionFailed(ctx, t, clientID, subject, fmt.Errorf("subject: %w", err))
 		}
-		if m, err = s.dir.MemberByKey(ctx, sub.MemberKey); err != nil {
-			return s.provisionFailed(ctx, t, clientID, subject, fmt.Errorf("member: %w", err))
-		}
 	}
-	if m.Roles == nil {
-		roles, err := s.dir.Roles(ctx, m.Key)
-		if err != nil {
-			return s.provisionFailed(ctx, t, clientID, subject, fmt.Errorf("roles: %w", err))
-		}
-		m.Roles = roles
-	}
-	prev, err := s.store.ShadowUser(ctx, clientID, subject)
-	if errors.Is(err, sso.ErrNotFound) {
-		prev = nil
-	} else if err != nil {
-		return s.provisionFailed(ctx, t, clientID, subject, err)
-	}
-	up, _, err := s.update(ctx, m, subject, clientID, prev, true) // update asks access.Decide
+	unlock, err := s.syncLock(ctx)
 	if err != nil {
 		return s.provisionFailed(ctx, t, clientID, subject, err)
 	}
-	changed, err := s.store.PutShadowUser(ctx, up.User, up.Events...)
+	changed, up, err := s.provisionLocked(ctx, clientID, subject, sub, m)
+	unlock()
 	if err != nil {
 		return s.provisionFailed(ctx, t, clientID, subject, err)
 	}
@@ -505,6 +498,39 @@ func (s *Service) Provision(ctx context.Context, clientID, subject string, m *le
 		return s.provisionFailed(ctx, t, clientID, subject, err)
 	}
 	return nil
+}
+
+// provisionLocked is Provision's read and write, under the sync lock: the member (looked up
+// from the AMS when m is nil), their roles, the shadow user, and its update.
+func (s *Service) provisionLocked(ctx context.Context, clientID, subject string, sub *store.Subject, m *legacy.Member) (bool, store.ShadowUpdate, error) {
+	if m == nil {
+		if c, ok := s.dir.(interface{ Invalidate(key string) }); ok {
+			c.Invalidate(sub.MemberKey)
+		}
+		var err error
+		if m, err = s.dir.MemberByKey(ctx, sub.MemberKey); err != nil {
+			return false, store.ShadowUpdate{}, fmt.Errorf("member: %w", err)
+		}
+	}
+	if m.Roles == nil {
+		roles, err := s.dir.Roles(ctx, m.Key)
+		if err != nil {
+			return false, store.ShadowUpdate{}, fmt.Errorf("roles: %w", err)
+		}
+		m.Roles = roles
+	}
+	prev, err := s.store.ShadowUser(ctx, clientID, subject)
+	if errors.Is(err, sso.ErrNotFound) {
+		prev = nil
+	} else if err != nil {
+		return false, store.ShadowUpdate{}, err
+	}
+	up, _, err := s.update(ctx, m, subject, clientID, prev, true) // update asks access.Decide
+	if err != nil {
+		return false, store.ShadowUpdate{}, err
+	}
+	changed, err := s.store.PutShadowUser(ctx, up.User, up.Events...)
+	return changed, up, err
 }
 
 func (s *Service) provisionFailed(ctx context.Context, t Target, clientID, subject string, err error) error {
