@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/labstack/echo/v4"
@@ -111,6 +112,12 @@ func (r *Renderer) ErrorData(c echo.Context, heading, message, hint string) Erro
 func (r *Renderer) ProtocolErrorPage(w http.ResponseWriter, req *http.Request, status int, message string) {
 	c := r.echo.NewContext(req, echo.NewResponse(w, r.echo))
 	c.Response().Header().Set(echo.HeaderXRequestID, w.Header().Get(echo.HeaderXRequestID))
+	if strings.HasSuffix(req.URL.Path, sso.PathEndSession) {
+		// RP-initiated logout: message is sso's own sentence about the sign-out request.
+		_ = r.Error(c, status, "This sign-out request cannot be used", message,
+			"You were not signed out here. Go back to the app and try again; if it keeps happening, tell the app's support team.")
+		return
+	}
 	_ = r.Error(c, status, "This sign-in request cannot be used",
 		"The app that sent you here made a request we cannot accept: "+message,
 		"Go back to the app and try again. If it keeps happening, tell the app's support team.")
