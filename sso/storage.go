@@ -743,6 +743,14 @@ func (s *storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSe
 	return s.hooks.EndSession(ctx, req)
 }
 
+// errRevokeOtherClient refuses the revocation of a token issued to another client (RFC 7009
+// 2.1). The client authenticated, so this is not invalid_client (401 with a Basic challenge:
+// "client authentication failed", RFC 6749 5.2) but invalid_grant, which 5.2 defines for a
+// grant "issued to another client".
+func errRevokeOtherClient() *oidc.Error {
+	return oidc.ErrInvalidGrant().WithDescription("the token was issued to another client")
+}
+
 // refreshIDPrefix marks the token ids GetRefreshTokenInfo hands back to op, which passes them
 // to RevokeToken together with a user id, just like access token ids.
 const refreshIDPrefix = "rt:"
@@ -757,7 +765,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 			return nil // RFC 7009 2.2: invalid tokens do not cause an error
 		}
 		if at.ClientID != clientID {
-			return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
+			return errRevokeOtherClient()
 		}
 		if err := s.store.RevokeAccessToken(ctx, at.IDHash, at.ExpiresAt); err != nil {
 			return oidc.ErrServerError().WithParent(err)
@@ -774,7 +782,7 @@ func (s *storage) revokeRefresh(ctx context.Context, token, clientID string) *oi
 		return nil
 	}
 	if rt.ClientID != clientID {
-		return oidc.ErrInvalidClient().WithDescription("token was issued to another client")
+		return errRevokeOtherClient()
 	}
 	s.families.forget(rt.FamilyID)
 	if err := s.store.RevokeFamily(ctx, rt.FamilyID); err != nil {
