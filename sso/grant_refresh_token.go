@@ -2,6 +2,7 @@ package sso
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -31,11 +32,16 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, erro
 		return nil, oidc.ErrInvalidGrant().WithParent(err)
 	}
 	if request.GetClientID() != req.client.ID {
-		return nil, oidc.ErrInvalidGrant()
+		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")
 	}
 	if raw := req.form.Get("scope"); raw != "" {
 		// As op decodes the parameter (oidc.SpaceDelimitedArray): split on single spaces.
 		if err := op.ValidateRefreshTokenScopes(strings.Split(raw, " "), request); err != nil {
+			// op's error has no description (RFC 6749 6: the scope may only narrow).
+			var oe *oidc.Error
+			if errors.As(err, &oe) && oe.ErrorType == oidc.InvalidScope && oe.Description == "" {
+				return nil, oidc.ErrInvalidScope().WithDescription("the scope asked for is not within the scope granted to the refresh token")
+			}
 			return nil, err
 		}
 	}
