@@ -598,6 +598,12 @@ func (p *Provider) userinfo(o http.Handler) http.Handler {
 	})
 }
 
+// userinfoFaultKey carries a *userinfoFault from serveUserinfo through op to the storage, which
+// marks a token refused for its scope (op answers every storage error alike).
+type userinfoFaultKey struct{}
+
+type userinfoFault struct{ insufficientScope bool }
+
 // serveUserinfo answers token failures as RFC 6750 section 3 says: 401 with a
 // WWW-Authenticate challenge (op answers 403 for a revoked or expired token, and neither its
 // legacy Provider nor its Server API can set that header on an error), so captureWriter holds
@@ -617,11 +623,18 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	cw := &captureWriter{ResponseWriter: w, all: true}
-	o.ServeHTTP(cw, r)
+	fault := &userinfoFault{}
+	o.ServeHTTP(cw, r.WithContext(context.WithValue(r.Context(), userinfoFaultKey{}, fault)))
 	if !cw.captured {
 		return
 	}
 	w.Header().Del("Content-Type")
+	if fault.insufficientScope {
+		// RFC 6750 3.1: a valid token without the scope the resource needs.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge", error="insufficient_scope", scope="openid"`)
+		writeOAuthError(w, http.StatusForbidden, "insufficient_scope", "the access token was not granted the openid scope")
+		return
+	}
 	hasToken := r.Header.Get("Authorization") != "" || r.FormValue("access_token") != ""
 	if !hasToken {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge"`)

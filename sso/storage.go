@@ -900,6 +900,14 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 			return oidc.ErrAccessDenied().WithDescription("origin not allowed for this client")
 		}
 	}
+	if !slices.Contains(at.Scopes, oidc.ScopeOpenID) {
+		// UserInfo is an OpenID Connect resource (OIDC Core 5.3): a token granted without
+		// openid gets 403 insufficient_scope (serveUserinfo reads the fault).
+		if f, ok := ctx.Value(userinfoFaultKey{}).(*userinfoFault); ok {
+			f.insufficientScope = true
+		}
+		return oidc.ErrAccessDenied().WithDescription("the access token was not granted the openid scope")
+	}
 	claims, err := s.hooks.Claims(ctx, at.Subject, at.ClientID, at.Scopes, TargetUserinfo)
 	if err != nil {
 		return err
