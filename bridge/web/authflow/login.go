@@ -629,12 +629,41 @@ func (h *Handler) Callback(next echo.HandlerFunc) echo.HandlerFunc {
 // no code; with prompt=none the client gets access_denied.
 func (h *Handler) accessDenied(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, subject string) error {
 	h.Audit.Write(c.Request().Context(), &store.AuditEvent{Event: "access.denied", Subject: subject, ClientID: client.ID, IP: c.RealIP(), Detail: "access rule"})
-	if slices.Contains(ar.Prompt, oidc.PromptNone) {
+	if h.isDeviceRequest(ar) {
+		// A device's request (RFC 8628): it is denied, so the device hears access_denied at its
+		// next poll (3.5) instead of authorization_pending until the code expires; the member
+		// sees why on the page below.
+		if err := h.denyDevice(c, ar); err != nil {
+			return err
+		}
+	} else if slices.Contains(ar.Prompt, oidc.PromptNone) {
 		return h.redirectError(c, ar, oidc.ErrAccessDenied().WithDescription("the member may not use this app"))
 	}
 	return h.Pages.Error(c, http.StatusForbidden, "This app is not available with your membership",
 		client.Name+" is only open to members whose membership allows it, and yours does not at the moment.",
 		"If you think this is wrong, for example because you have just renewed, please contact the association.")
+}
+
+// denyDevice denies the device authorization of the internal request ar, as its error
+// response at PathDeviceDone would, and ends the request. A device authorization decided or
+// expired meanwhile is left as it is.
+func (h *Handler) denyDevice(c echo.Context, ar *sso.AuthRequest) error {
+	ctx := c.Request().Context()
+	raw, err := h.Provider.ErrorRedirect(ar, oidc.ErrAccessDenied().WithDescription("the member may not use this app"))
+	if err != nil {
+		return err
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("device denial: %w", err)
+	}
+	if _, _, err := h.Provider.DeviceDone(ctx, u.Query()); err != nil && !errors.Is(err, sso.ErrNotFound) {
+		return fmt.Errorf("device denial: %w", err)
+	}
+	if err := h.Store.DeleteAuthRequest(ctx, ar.ID); err != nil && !errors.Is(err, sso.ErrNotFound) {
+		return fmt.Errorf("end denied device request: %w", err)
+	}
+	return nil
 }
 
 // redirectError sends an OAuth error back to the client's validated redirect_uri. That is the
