@@ -236,6 +236,13 @@ func (h *Handler) signInPage(c echo.Context, ar *sso.AuthRequest, client *sso.Cl
 	return h.showLogin(c, ar, client, ar.LoginHint, "", http.StatusOK)
 }
 
+// FreshSignIn reports whether ar asks for a fresh or recent sign-in (prompt=login or a max_age,
+// OpenID Connect Core 3.1.2.1), which the AMS website's hand-off cannot give (the member types
+// nothing; handoff.FreshSignIn is the same test).
+func FreshSignIn(ar *sso.AuthRequest) bool {
+	return slices.Contains(ar.Prompt, oidc.PromptLogin) || ar.MaxAge != nil
+}
+
 // AMRHandOff is the amr of a session opened by the AMS website's hand-off (bridge/web/handoff).
 const AMRHandOff = "ams"
 
@@ -272,6 +279,11 @@ func (h *Handler) showLogin(c echo.Context, ar *sso.AuthRequest, client *sso.Cli
 		Login: login, Error: msg, AMSName: h.AMSName, Upstreams: h.Upstreams,
 		Passkeys: h.SecondFactor != nil && h.SecondFactor.PasskeyLogin(),
 	}
+	if FreshSignIn(ar) {
+		// The AMS website's hand-off is no fresh sign-in (/handoff/start refuses the request):
+		// no button for it.
+		data.AMSName = ""
+	}
 	if login == "" && msg == "" {
 		// The usual page (no login typed, no message): the client's page prepared once,
 		// with this browser's token and this request's id put in.
@@ -302,6 +314,7 @@ type preparedLogins struct {
 type preparedLoginKey struct {
 	clientName string
 	passkeys   bool
+	noHandoff  bool // a fresh sign-in's page, without the hand-off button
 }
 
 // preparedLogin returns the prepared login page of data's client (data without a typed login
@@ -309,7 +322,7 @@ type preparedLoginKey struct {
 // many).
 func (h *Handler) preparedLogin(data loginData) *web.Prepared {
 	pl := &h.logins
-	key := preparedLoginKey{clientName: data.ClientName, passkeys: data.Passkeys}
+	key := preparedLoginKey{clientName: data.ClientName, passkeys: data.Passkeys, noHandoff: data.AMSName == ""}
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
 	if p, ok := pl.pages[key]; ok {
