@@ -7,6 +7,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/legacy/cache"
 )
 
 // heldListing hands out its reconcile page as the AMS listed it, then holds it until go is
@@ -131,5 +132,38 @@ func TestProvisionAndPollOnTwoReplicas(t *testing.T) {
 	}
 	if u := r.shadowUser(aliceSub); u.Active {
 		t.Fatalf("alice's shadow user is active again after she was disabled; events: %v", r.queued())
+	}
+}
+
+// TestProvisionReadsTheAMSNotTheCache (review s9 Z4, not covered there): on replicas, a poll on
+// one machine deactivates a member but does not touch the profile cache of another, which still
+// holds the member as the sign-in read them. Provision on that other replica must read the
+// member from the AMS: from the cache it re-activated the shadow user the poll had just
+// deactivated.
+func TestProvisionReadsTheAMSNotTheCache(t *testing.T) {
+	r := newReconcileFixture(t)
+	r.opts.Lock = &provisioning.LocalLock{}
+	r.start()
+	poller := r.svc
+	cached := cache.New(r.list, cache.Options{TTL: time.Hour})
+	r.opts.Directory = cached
+	r.start()
+	signIn := r.svc
+	ctx := t.Context()
+	if m, err := cached.MemberByKey(ctx, aliceKey); err != nil || m.Standing.Disabled {
+		t.Fatalf("warm the cache: %+v %v", m, err)
+	}
+	r.dir.Update("alice", func(m *legacy.Member) { m.Standing.Disabled = true })
+	if _, err := poller.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if u := r.shadowUser(aliceSub); u.Active {
+		t.Fatal("the poll did not deactivate alice")
+	}
+	if err := signIn.Provision(ctx, "portal", aliceSub, nil); err != nil {
+		t.Fatal(err)
+	}
+	if u := r.shadowUser(aliceSub); u.Active {
+		t.Fatalf("Provision re-activated alice from the cache; events: %v", r.queued())
 	}
 }
