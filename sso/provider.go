@@ -401,8 +401,12 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 			http.Error(w, msg, http.StatusBadRequest)
 		}
 	}
+	what := "sign-in"
+	if kind == pageEndSession {
+		what = "sign-out"
+	}
 	if len(r.URL.RawQuery) > 16<<10 {
-		refuse("The sign-in request is too large.")
+		refuse("The " + what + " request is too large.")
 		return
 	}
 	// One value per parameter, in the query and the body together: the checks below and the
@@ -412,7 +416,7 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	if err := r.ParseForm(); err == nil {
 		for k, v := range r.Form {
 			if len(v) > 1 {
-				refuse("The sign-in request repeats the parameter " + safeParam(k) + ".")
+				refuse("The " + what + " request repeats the parameter " + safeParam(k) + ".")
 				return
 			}
 		}
