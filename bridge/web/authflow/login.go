@@ -238,7 +238,7 @@ func (h *Handler) signInPage(c echo.Context, ar *sso.AuthRequest, client *sso.Cl
 
 // FreshSignIn reports whether ar asks for a fresh or recent sign-in (prompt=login or a max_age,
 // OpenID Connect Core 3.1.2.1), which the AMS website's hand-off cannot give (the member types
-// nothing; handoff.FreshSignIn is the same test).
+// nothing; /handoff/start refuses such requests with this test).
 func FreshSignIn(ar *sso.AuthRequest) bool {
 	return slices.Contains(ar.Prompt, oidc.PromptLogin) || ar.MaxAge != nil
 }
@@ -253,7 +253,7 @@ const AMRHandOff = "ams"
 // that completes a request checks it (complete), not only the login page: the consent page
 // and the hand-off are entry points too.
 func (h *Handler) sessionAnswers(ar *sso.AuthRequest, sess *sso.Session) bool {
-	if (slices.Contains(ar.Prompt, oidc.PromptLogin) || ar.MaxAge != nil) && slices.Contains(sess.AMR, AMRHandOff) {
+	if FreshSignIn(ar) && slices.Contains(sess.AMR, AMRHandOff) {
 		// A session the AMS website's hand-off opened is no re-authentication, whenever it was
 		// opened: the member typed nothing there, and its auth time is the hand-off's, not when
 		// the member last proved who they are to the AMS (OIDC Core 3.1.2.1, prompt=login and

@@ -8,12 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/audit"
@@ -459,7 +457,7 @@ func (h *Handler) completeHandoff(c echo.Context, t *handoffTicket) error {
 			}
 		}
 	}
-	amr := []string{"ams"}
+	amr := []string{authflow.AMRHandOff}
 	if h.Flow.SecondFactor != nil {
 		next, err := h.Flow.SecondFactor.AfterFirstFactor(c, &authflow.FirstFactor{AR: ar, Client: client, Member: m, AMR: amr,
 			Next: h.defaultNext(ctx), Detail: "ams hand-off"})
@@ -542,7 +540,7 @@ func (h *Handler) start(c echo.Context) error {
 	if ar == nil {
 		return err
 	}
-	if FreshSignIn(ar) {
+	if authflow.FreshSignIn(ar) { // a hand-off from the AMS website cannot give a fresh sign-in: its session may be days old
 		// The hand-off proves a session on the AMS website of unknown age, and the member types
 		// nothing: it is no re-authentication (OIDC Core 3.1.2.1 prompt=login, max_age: "the OP
 		// MUST attempt to actively re-authenticate the End-User").
@@ -554,12 +552,6 @@ func (h *Handler) start(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, h.Website.SSOURL)
-}
-
-// FreshSignIn reports whether ar asks for a fresh sign-in (prompt=login or a max_age), which
-// a hand-off from the AMS website cannot give: the website's session may be days old.
-func FreshSignIn(ar *sso.AuthRequest) bool {
-	return slices.Contains(ar.Prompt, oidc.PromptLogin) || ar.MaxAge != nil
 }
 
 // Reason says in a few words why a hand-off token was not redeemed (for audit rows).
