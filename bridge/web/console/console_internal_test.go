@@ -240,3 +240,34 @@ func TestSafeReturn(t *testing.T) {
 		}
 	}
 }
+
+// TestClientFormKeepsInternalTargets: the client form shows and sends allow_internal_targets
+// (bridge/outbound): before, saving a client in the console turned the switch off silently, and
+// the app's back-channel logouts to its internal address became dead letters.
+func TestClientFormKeepsInternalTargets(t *testing.T) {
+	f := newFixture(t)
+	for _, want := range []bool{true, false} {
+		var buf strings.Builder
+		err := f.c.tmpl["client"].ExecuteTemplate(&buf, "client.html",
+			clientForm{base: f.c.base(nil, "Client intranet", "clients"), C: admin.Client{ID: "intranet", AllowInternalTargets: want}, Grants: grantChoices})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := buf.String()
+		if got := strings.Contains(page, `id="allow_internal_targets" checked`); got != want {
+			t.Fatalf("client with AllowInternalTargets %v: the form's box checked %v", want, got)
+		}
+		form := url.Values{"id": {"intranet"}}
+		if want {
+			form.Set("allow_internal_targets", "on") // what the browser sends for a checked box
+		}
+		r := httptest.NewRequest("POST", "/console/clients/intranet", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if err := r.ParseForm(); err != nil {
+			t.Fatal(err)
+		}
+		if got := formClient(r).AllowInternalTargets; got != want {
+			t.Fatalf("formClient AllowInternalTargets %v, want %v", got, want)
+		}
+	}
+}

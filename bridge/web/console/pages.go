@@ -108,6 +108,7 @@ func formClient(r *http.Request) admin.Client {
 		WebOrigins: fields(f.Get("web_origins")), AccessTokenFormat: f.Get("access_token_format"), Audiences: fields(f.Get("audiences")),
 		BackchannelLogoutURI: strings.TrimSpace(f.Get("backchannel_logout_uri")), FrontchannelLogoutURI: strings.TrimSpace(f.Get("frontchannel_logout_uri")),
 		InitiateLoginURI: strings.TrimSpace(f.Get("initiate_login_uri")), MFA: f.Get("mfa"),
+		AllowInternalTargets: f.Get("allow_internal_targets") == "on",
 	}
 }
 
