@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/ssobridge/ssobridge/bridge/outbox"
@@ -42,9 +43,15 @@ func TestRouting(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	var mu sync.Mutex // DeliverDue delivers a batch's events concurrently (Options.Workers)
 	got := map[string]string{}
 	rec := func(name string) outbox.Deliverer {
-		return outbox.DeliverFunc(func(_ context.Context, e *store.OutboxEvent) error { got[e.ID] = name; return nil })
+		return outbox.DeliverFunc(func(_ context.Context, e *store.OutboxEvent) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got[e.ID] = name
+			return nil
+		})
 	}
 	q := outbox.New(outbox.Options{Config: outbox.Defaults(), Store: st,
 		Channels: map[string]outbox.Deliverer{"logout": rec("logout")},
