@@ -23,19 +23,31 @@ import (
 // earlier did not give the budget back. "shared" keeps the counters in the store, as replicas
 // on PostgreSQL do (one budget for all of them).
 func TestDeviceCodeGuessesBoundGlobally(t *testing.T) {
+	inThrottleModes(t, testDeviceCodeGuessesBoundGlobally)
+}
+
+// inThrottleModes runs test with the throttle counters in memory and in the store.
+func inThrottleModes(t *testing.T, test func(t *testing.T, shared bool)) {
 	for _, shared := range []bool{false, true} {
 		t.Run(map[bool]string{false: "memory", true: "shared"}[shared], func(t *testing.T) {
 			t.Parallel()
-			testDeviceCodeGuessesBoundGlobally(t, shared)
+			test(t, shared)
 		})
 	}
 }
 
-func testDeviceCodeGuessesBoundGlobally(t *testing.T, shared bool) {
+// newDeviceGuessEnv is a bridge whose device client "tv" is reached from behind a trusted
+// proxy (each guess names its own address), and that client's configuration.
+func newDeviceGuessEnv(t *testing.T, shared bool) (*env, *oauth2.Config) {
 	e := newEnvDeps(t, false, nil, envDeps{sharedThrottles: shared}, withGrantClients,
 		func(c *bridge.Config) { c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"} })
 	cfg := &oauth2.Config{ClientID: "tv", Endpoint: e.endpoint(), Scopes: []string{"openid"}}
 	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	return e, cfg
+}
+
+func testDeviceCodeGuessesBoundGlobally(t *testing.T, shared bool) {
+	e, cfg := newDeviceGuessEnv(t, shared)
 	b := e.browser()
 	csrf := b.Get(e.issuer + "/device").Hidden().Get("csrf")
 	if csrf == "" {
@@ -122,19 +134,11 @@ func testDeviceCodeGuessesBoundGlobally(t *testing.T, shared bool) {
 // alone) and the signed-in members' service-wide one, which the anonymous guesser cannot
 // spend. Before, the one budget paused everyone, signed in or not.
 func TestDeviceCodeEntryNotPausedForMembers(t *testing.T) {
-	for _, shared := range []bool{false, true} {
-		t.Run(map[bool]string{false: "memory", true: "shared"}[shared], func(t *testing.T) {
-			t.Parallel()
-			testDeviceCodeEntryNotPausedForMembers(t, shared)
-		})
-	}
+	inThrottleModes(t, testDeviceCodeEntryNotPausedForMembers)
 }
 
 func testDeviceCodeEntryNotPausedForMembers(t *testing.T, shared bool) {
-	e := newEnvDeps(t, false, nil, envDeps{sharedThrottles: shared}, withGrantClients,
-		func(c *bridge.Config) { c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"} })
-	cfg := &oauth2.Config{ClientID: "tv", Endpoint: e.endpoint(), Scopes: []string{"openid"}}
-	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	e, cfg := newDeviceGuessEnv(t, shared)
 	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
 	csrfs := map[*bridgetest.Browser]string{}
 	csrfOf := func(b *bridgetest.Browser) string {
