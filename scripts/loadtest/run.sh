@@ -28,15 +28,22 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 load() { taskset -c 1 "$@"; }
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 for alg in es rs; do
 	secret=load-secret-$alg-0123456789abcdef0123
 	basic=$(printf 'load-%s:%s' "$alg" "$secret" | base64 -w0)
 	for c in 16 64; do
 		load "$tool" -issuer $issuer -client load-$alg -secret $secret -n $c >tokens.txt
 		printf '%s refresh %s c=%s: ' "$label" "$(echo $alg | tr a-z A-Z)256" $c
-		TOKENS=tokens.txt BASIC=$basic load wrk -t$c -c$c -d"$dur" --latency -s refresh.lua $issuer |
-			awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /failed/ {f=f" "$0}
-				END {printf "%s/s p50 %s p99 %s%s\n", rps, p50, p99, f}'
+		# The server's CPU time (utime+stime) over the window divided by the refreshes served:
+		# the figure to hold against the raw signing time on the same core (compare.sh), which
+		# does not depend on how fast the load generator's core is that minute.
+		c0=$(cpu)
+		TOKENS=tokens.txt BASIC=$basic load wrk -t$c -c$c -d"$dur" --latency -s refresh.lua $issuer >wrk.out
+		c1=$(cpu)
+		awk -v ticks=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+			/requests in/ {n=$1} /failed/ {f=f" "$0}
+			END {printf "%s/s p50 %s p99 %s, server CPU %.0f us/refresh%s\n", rps, p50, p99, n ? ticks * 1e6 / hz / n : 0, f}' wrk.out
 	done
 done
 printf '%s ' "$label"
