@@ -53,7 +53,7 @@ type SAMLServiceProvider struct {
 	SOAPSLOURL string `yaml:"soap_slo_url" json:"-"`
 	// AllowInsecureSOAPSLO lets the SOAP single logout service (soap_slo_url, or the SOAP
 	// SingleLogoutService of the SP's metadata) be plain http or on an internal address
-	// (loopback, private, link-local, unique-local, unspecified). Without it such a service is
+	// (outbound.Internal: loopback, private, link-local, ...). Without it such a service is
 	// refused: the bridge POSTs signed LogoutRequests there from inside the network, and over
 	// plain http nothing authenticates the SP's answer. A host name is checked where the
 	// bridge connects: one that resolves to an internal address is refused too.

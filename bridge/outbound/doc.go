@@ -6,8 +6,8 @@
 // port on loopback) would make the bridge a way in (SSRF). Checking the URL's host when it is
 // registered does not close that: a host name can resolve to an internal address, and resolve
 // differently later. So the check is made where the connection is made: the client's dialer
-// refuses every address that Internal reports (loopback, private, link-local, unique-local,
-// unspecified, multicast, and the IPv4-mapped IPv6 forms of them) unless the client is built
+// refuses every address that Internal reports (the IANA special-purpose blocks: loopback, private,
+// link-local, unique-local, CGNAT, ...; multicast; IPv4-mapped, NAT64 and 6to4 forms) unless the client is built
 // for an app explicitly allowed internal targets (Options.AllowInternal). The check sees the
 // address actually dialled, after resolution, so every address a name resolves to is checked.
 //

@@ -106,28 +106,89 @@ func refuseInternal(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
+// specialPurpose are the address blocks the bridge never calls for an app without its
+// allow-internal switch: every block of the IANA IPv4 and IPv6 Special-Purpose Address
+// Registries (RFC 6890 and its updates; as of 2025), the multicast blocks, and the deprecated
+// IPv6 site-local and IPv4-compatible blocks. The few registry entries marked "globally
+// reachable" (anycast services such as AS112, AMT, PCP and TURN, NAT64's well-known prefix)
+// are in it too: no app's endpoint lives there, and refusing is the safe side. Except: the
+// NAT64 well-known prefix 64:ff9b::/96 and 6to4's 2002::/16 carry an IPv4 address, and are
+// checked by that address (embedded), so that an IPv6-only installation whose DNS64 maps
+// public names into 64:ff9b::/96 still reaches public apps.
+var specialPurpose = func() []netip.Prefix {
+	var ps []netip.Prefix
+	for _, s := range []string{
+		// IPv4 (iana.org/assignments/iana-ipv4-special-registry).
+		"0.0.0.0/8",       // "this network" (RFC 791; Linux connects 0.0.0.0 to loopback)
+		"10.0.0.0/8",      // private (RFC 1918)
+		"100.64.0.0/10",   // shared address space, carrier-grade NAT (RFC 6598)
+		"127.0.0.0/8",     // loopback
+		"169.254.0.0/16",  // link-local (cloud metadata services)
+		"172.16.0.0/12",   // private
+		"192.0.0.0/24",    // IETF protocol assignments (DS-Lite, NAT64 discovery, PCP/TURN anycast)
+		"192.0.2.0/24",    // documentation TEST-NET-1
+		"192.31.196.0/24", // AS112-v4
+		"192.52.193.0/24", // AMT
+		"192.88.99.0/24",  // deprecated 6to4 relay anycast (RFC 7526)
+		"192.168.0.0/16",  // private
+		"192.175.48.0/24", // AS112 direct delegation
+		"198.18.0.0/15",   // benchmarking (RFC 2544)
+		"198.51.100.0/24", // documentation TEST-NET-2
+		"203.0.113.0/24",  // documentation TEST-NET-3
+		"224.0.0.0/4",     // multicast
+		"240.0.0.0/4",     // reserved for future use, and 255.255.255.255 limited broadcast
+		// IPv6 (iana.org/assignments/iana-ipv6-special-registry).
+		"::/96",             // ::, ::1, and the deprecated IPv4-compatible addresses (RFC 4291)
+		"::ffff:0:0:0/96",   // IPv4-IPv6 translatable (RFC 6145 / 7915)
+		"64:ff9b:1::/48",    // local-use IPv4/IPv6 translation (RFC 8215): any embedding
+		"100::/64",          // discard-only (RFC 6666)
+		"100:0:0:1::/64",    // dummy IPv6 prefix (RFC 9780)
+		"2001::/23",         // IETF protocol assignments: Teredo 2001::/32, benchmarking, ORCHID, AMT, AS112...
+		"2001:db8::/32",     // documentation
+		"2620:4f:8000::/48", // AS112 direct delegation
+		"3fff::/20",         // documentation (RFC 9637)
+		"5f00::/16",         // SRv6 SIDs (RFC 9602)
+		"fc00::/7",          // unique-local
+		"fe80::/10",         // link-local
+		"fec0::/10",         // deprecated site-local (RFC 3879)
+		"ff00::/8",          // multicast
+	} {
+		ps = append(ps, netip.MustParsePrefix(s))
+	}
+	return ps
+}()
+
 var (
-	// thisNetwork is 0.0.0.0/8 (RFC 1122 3.2.1.3: "this host on this network"; Linux connects
-	// 0.0.0.0 to loopback).
-	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
-	// v4Compatible is ::/96, the deprecated IPv4-compatible IPv6 addresses (and :: and ::1).
-	v4Compatible = netip.MustParsePrefix("::/96")
-	// siteLocal is fec0::/10, the deprecated IPv6 site-local addresses (RFC 3879).
-	siteLocal = netip.MustParsePrefix("fec0::/10")
-	broadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+	// nat64 is the NAT64 well-known prefix (RFC 6052 2.1): the IPv4 address is the last 32 bits.
+	nat64 = netip.MustParsePrefix("64:ff9b::/96")
+	// sixToFour is 6to4 (RFC 3056): the IPv4 address is bits 16 to 47.
+	sixToFour = netip.MustParsePrefix("2002::/16")
 )
 
-// Internal reports whether ip is an internal address: loopback (127.0.0.0/8, ::1), private
-// (10/8, 172.16/12, 192.168/16) or unique-local (fc00::/7), link-local (169.254/16, fe80::/10),
-// unspecified or "this network" (0.0.0.0/8, ::), multicast or broadcast, site-local, the
-// IPv4-compatible ::/96, and an IPv4-mapped IPv6 address (::ffff:a.b.c.d) of any of them. An
-// invalid address is internal (fail closed).
+// Internal reports whether ip is an address the bridge does not call for an app without its
+// allow-internal switch: one in any block of the IANA special-purpose registries
+// (specialPurpose: loopback, private, carrier-grade NAT, link-local, unique-local, "this
+// network", benchmarking, documentation, reserved, multicast, broadcast, Teredo, ...), an
+// IPv4-mapped IPv6 address (::ffff:a.b.c.d) of one, and a NAT64 (64:ff9b::/96) or 6to4
+// (2002::/16) address whose IPv4 address is one. An invalid address is internal (fail closed).
 func Internal(ip netip.Addr) bool {
-	ip = ip.Unmap()
+	ip = ip.Unmap().WithZone("")
 	if !ip.IsValid() {
 		return true
 	}
-	return ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() ||
-		ip.IsMulticast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() ||
-		thisNetwork.Contains(ip) || ip == broadcast || v4Compatible.Contains(ip) || siteLocal.Contains(ip)
+	if ip.Is6() {
+		b := ip.As16()
+		switch {
+		case nat64.Contains(ip):
+			return Internal(netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}))
+		case sixToFour.Contains(ip):
+			return Internal(netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}))
+		}
+	}
+	for _, p := range specialPurpose {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }

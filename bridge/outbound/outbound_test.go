@@ -28,7 +28,7 @@ func TestInternal(t *testing.T) {
 		{"fec0::1", true}, {"::7f00:1", true},
 		{"::ffff:127.0.0.1", true}, {"::ffff:10.1.2.3", true}, {"::ffff:169.254.169.254", true}, {"::ffff:0.0.0.0", true},
 		{"93.184.215.14", false}, {"8.8.8.8", false}, {"172.32.0.1", false}, {"11.0.0.1", false},
-		{"2606:4700::1111", false}, {"::ffff:8.8.8.8", false}, {"100.64.0.1", false},
+		{"2606:4700::1111", false}, {"::ffff:8.8.8.8", false},
 	} {
 		if got := outbound.Internal(netip.MustParseAddr(tc.ip)); got != tc.internal {
 			t.Errorf("Internal(%s) = %v, want %v", tc.ip, got, tc.internal)
@@ -36,6 +36,93 @@ func TestInternal(t *testing.T) {
 	}
 	if !outbound.Internal(netip.Addr{}) {
 		t.Error("the zero address is not internal (fail closed)")
+	}
+}
+
+// TestInternalSpecialPurpose goes through the IANA IPv4 and IPv6 Special-Purpose Address
+// Registries (and the multicast blocks): each block's first and last address is internal, and
+// the address just outside it (where that is an ordinary unicast address) is not. Then the
+// blocks that carry an IPv4 address: NAT64's well-known prefix and 6to4 are internal exactly
+// when the IPv4 address they carry is; IPv4-mapped forms follow the IPv4 address.
+func TestInternalSpecialPurpose(t *testing.T) {
+	for _, tc := range []struct {
+		block, first, last string
+		outside            []string // ordinary addresses just beside the block
+	}{
+		// IPv4 special-purpose registry.
+		{"0.0.0.0/8 this network", "0.0.0.0", "0.255.255.255", []string{"1.0.0.0"}},
+		{"10.0.0.0/8 private", "10.0.0.0", "10.255.255.255", []string{"9.255.255.255", "11.0.0.0"}},
+		{"100.64.0.0/10 shared (CGNAT)", "100.64.0.0", "100.127.255.255", []string{"100.63.255.255", "100.128.0.0"}},
+		{"127.0.0.0/8 loopback", "127.0.0.0", "127.255.255.255", []string{"126.255.255.255", "128.0.0.0"}},
+		{"169.254.0.0/16 link-local", "169.254.0.0", "169.254.255.255", []string{"169.253.255.255", "169.255.0.0"}},
+		{"172.16.0.0/12 private", "172.16.0.0", "172.31.255.255", []string{"172.15.255.255", "172.32.0.0"}},
+		{"192.0.0.0/24 IETF protocol assignments", "192.0.0.0", "192.0.0.255", []string{"191.255.255.255", "192.0.1.0"}},
+		{"192.0.0.170 NAT64 discovery", "192.0.0.170", "192.0.0.171", nil},
+		{"192.0.2.0/24 TEST-NET-1", "192.0.2.0", "192.0.2.255", []string{"192.0.3.0"}},
+		{"192.31.196.0/24 AS112-v4", "192.31.196.0", "192.31.196.255", []string{"192.31.195.255", "192.31.197.0"}},
+		{"192.52.193.0/24 AMT", "192.52.193.0", "192.52.193.255", []string{"192.52.192.255", "192.52.194.0"}},
+		{"192.88.99.0/24 6to4 relay anycast", "192.88.99.0", "192.88.99.255", []string{"192.88.98.255", "192.88.100.0"}},
+		{"192.168.0.0/16 private", "192.168.0.0", "192.168.255.255", []string{"192.167.255.255", "192.169.0.0"}},
+		{"192.175.48.0/24 AS112", "192.175.48.0", "192.175.48.255", []string{"192.175.47.255", "192.175.49.0"}},
+		{"198.18.0.0/15 benchmarking", "198.18.0.0", "198.19.255.255", []string{"198.17.255.255", "198.20.0.0"}},
+		{"198.51.100.0/24 TEST-NET-2", "198.51.100.0", "198.51.100.255", []string{"198.51.99.255", "198.51.101.0"}},
+		{"203.0.113.0/24 TEST-NET-3", "203.0.113.0", "203.0.113.255", []string{"203.0.112.255", "203.0.114.0"}},
+		{"224.0.0.0/4 multicast", "224.0.0.0", "239.255.255.255", []string{"223.255.255.255"}},
+		{"240.0.0.0/4 reserved", "240.0.0.0", "255.255.255.254", nil},
+		{"255.255.255.255 limited broadcast", "255.255.255.255", "255.255.255.255", nil},
+		// IPv6 special-purpose registry.
+		{"::/128 unspecified", "::", "::", nil},
+		{"::1/128 loopback", "::1", "::1", nil},
+		{"::/96 IPv4-compatible (deprecated)", "::2", "::ffff:ffff", nil},
+		{"::ffff:0:0:0/96 IPv4-translatable", "::ffff:0:0:0", "::ffff:0:ffff:ffff", []string{"::1:0:0:0"}},
+		{"64:ff9b:1::/48 local-use translation", "64:ff9b:1::", "64:ff9b:1:ffff:ffff:ffff:ffff:ffff", []string{"64:ff9b:2::8.8.8.8"}},
+		{"100::/64 discard-only", "100::", "100::ffff:ffff:ffff:ffff", []string{"ff::"}},
+		{"100:0:0:1::/64 dummy prefix", "100:0:0:1::", "100:0:0:1:ffff:ffff:ffff:ffff", []string{"100:0:0:2::"}},
+		{"2001::/23 IETF protocol assignments", "2001::", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", []string{"2000:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2001:200::"}},
+		{"2001::/32 Teredo", "2001::", "2001:0:ffff:ffff:ffff:ffff:ffff:ffff", nil},
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2 Teredo (RFC 4380 example)", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:0:4136:e378:8000:63bf:3fff:fdd2", nil},
+		{"2001:1::1/128 PCP anycast", "2001:1::1", "2001:1::3", nil},
+		{"2001:2::/48 benchmarking", "2001:2::", "2001:2:0:ffff:ffff:ffff:ffff:ffff", nil},
+		{"2001:3::/32 AMT", "2001:3::", "2001:3:ffff:ffff:ffff:ffff:ffff:ffff", nil},
+		{"2001:4:112::/48 AS112-v6", "2001:4:112::", "2001:4:112:ffff:ffff:ffff:ffff:ffff", nil},
+		{"2001:10::/28 ORCHID, 2001:20::/28 ORCHIDv2", "2001:10::", "2001:2f:ffff:ffff:ffff:ffff:ffff:ffff", nil},
+		{"2001:db8::/32 documentation", "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", []string{"2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::"}},
+		{"2620:4f:8000::/48 AS112", "2620:4f:8000::", "2620:4f:8000:ffff:ffff:ffff:ffff:ffff", []string{"2620:4f:7fff:ffff:ffff:ffff:ffff:ffff", "2620:4f:8001::"}},
+		{"3fff::/20 documentation", "3fff::", "3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff", []string{"3ffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "3fff:1000::"}},
+		{"5f00::/16 SRv6 SIDs", "5f00::", "5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff", []string{"5eff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "5f01::"}},
+		{"fc00::/7 unique-local", "fc00::", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", []string{"fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}},
+		{"fe80::/10 link-local", "fe80::", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", nil},
+		{"fec0::/10 site-local (deprecated)", "fec0::", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", nil},
+		{"ff00::/8 multicast", "ff00::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", nil},
+	} {
+		for _, a := range []string{tc.first, tc.last} {
+			if !outbound.Internal(netip.MustParseAddr(a)) {
+				t.Errorf("%s: Internal(%s) = false, want true", tc.block, a)
+			}
+		}
+		for _, a := range tc.outside {
+			if outbound.Internal(netip.MustParseAddr(a)) {
+				t.Errorf("%s: Internal(%s) = true, want false (outside the block)", tc.block, a)
+			}
+		}
+	}
+	// Blocks that carry an IPv4 address: internal exactly when that address is.
+	for _, tc := range []struct {
+		ip       string
+		internal bool
+	}{
+		{"64:ff9b::127.0.0.1", true}, {"64:ff9b::10.0.0.1", true}, {"64:ff9b::169.254.169.254", true},
+		{"64:ff9b::100.64.0.1", true}, {"64:ff9b::192.168.1.1", true}, {"64:ff9b::0.0.0.0", true},
+		{"64:ff9b::8.8.8.8", false}, {"64:ff9b::93.184.215.14", false},
+		{"2002:7f00:1::", true}, {"2002:7f00:0001:1234::1", true}, {"2002:a00:1::1", true},
+		{"2002:a9fe:a9fe::", true}, {"2002:c0a8:101::", true}, {"2002:6440:1::", true}, {"2002::", true},
+		{"2002:808:808::1", false}, {"2002:5db8:d70e::", false},
+		{"::ffff:100.64.0.1", true}, {"::ffff:198.18.0.1", true}, {"::ffff:192.0.2.1", true}, {"::ffff:240.0.0.1", true},
+		{"::ffff:224.0.0.1", true}, {"::ffff:93.184.215.14", false},
+	} {
+		if got := outbound.Internal(netip.MustParseAddr(tc.ip)); got != tc.internal {
+			t.Errorf("Internal(%s) = %v, want %v", tc.ip, got, tc.internal)
+		}
 	}
 }
 
