@@ -286,7 +286,15 @@ func (h *Handler) sso(c echo.Context) error {
 	// answered at once with InvalidNameIDPolicy.
 	format, err := nameIDFormat(req.Request.NameIDPolicy, sp)
 	if err != nil {
-		return h.refuse(c, req, sp, crewjam.StatusInvalidNameIDPolicy, "saml.invalid_name_id_policy", err.Error())
+		return h.refuse(c, req, sp, crewjam.StatusRequester, crewjam.StatusInvalidNameIDPolicy, "saml.invalid_name_id_policy", err.Error())
+	}
+	// SAML core 3.4.1, 3.4.1.4 (errata E75): a request naming a <saml:Subject> asks for an
+	// assertion about that principal and no other. The waiting sign-in does not keep it, so such
+	// a request is answered at once, with no assertion, rather than with one about whoever is
+	// signed in in this browser.
+	if req.Request.Subject != nil {
+		return h.refuse(c, req, sp, crewjam.StatusResponder, crewjam.StatusRequestUnsupported, "saml.request_unsupported",
+			"a requested subject (saml:Subject in the AuthnRequest) is not supported")
 	}
 	if format == string(crewjam.TransientNameIDFormat) {
 		r.NameIDFormat = format
@@ -307,16 +315,16 @@ func (h *Handler) sso(c echo.Context) error {
 // Response with the status Requester and second, and no assertion, to the SP's assertion
 // consumer service.
 func (h *Handler) refuseContext(c echo.Context, req *crewjam.IdpAuthnRequest, sp *SP, second, msg string) error {
-	return h.refuse(c, req, sp, second, "saml.no_authn_context", msg)
+	return h.refuse(c, req, sp, crewjam.StatusRequester, second, "saml.no_authn_context", msg)
 }
 
 // refuse answers an AuthnRequest the bridge cannot meet at once: a signed Response with the
-// status Requester and second, and no assertion, to the SP's assertion consumer service;
-// audited as event.
-func (h *Handler) refuse(c echo.Context, req *crewjam.IdpAuthnRequest, sp *SP, second, event, msg string) error {
+// status top and second, and no assertion, to the SP's assertion consumer service; audited as
+// event.
+func (h *Handler) refuse(c echo.Context, req *crewjam.IdpAuthnRequest, sp *SP, top, second, event, msg string) error {
 	ctx := c.Request().Context()
 	h.Audit.Anonymous(ctx, &store.AuditEvent{Event: event, ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: msg})
-	if err := req.MakeErrorResponse(crewjam.StatusRequester, second, msg); err != nil {
+	if err := req.MakeErrorResponse(top, second, msg); err != nil {
 		return fmt.Errorf("saml error response: %w", err)
 	}
 	doc := etree.NewDocument()
