@@ -187,6 +187,12 @@ func validateRedirectURI(raw string) error {
 	if !u.IsAbs() {
 		return errors.New("must be absolute")
 	}
+	// Schemes a browser runs or renders itself are never an app's redirect target (a
+	// registration mistake, or a script on a page that follows the redirect).
+	switch u.Scheme { // url.Parse lower-cases it
+	case "javascript", "data", "vbscript", "file", "blob", "about", "filesystem":
+		return fmt.Errorf("the %s: scheme is not allowed", u.Scheme)
+	}
 	if u.Fragment != "" {
 		return errors.New("must not have a fragment")
 	}

@@ -1,0 +1,51 @@
+package sso_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// TestRedirectURISchemes (review s10 V2; RFC 6749 3.1.2, 10.6, RFC 9700 4.1): a redirect or
+// post-logout redirect URI whose scheme a browser runs or renders itself (javascript:, data:,
+// vbscript:, file:, blob:, about:, filesystem:) is refused at registration, in either spelling
+// of the scheme; private-use schemes of native apps (RFC 8252 7.1) and https stay accepted.
+// Before, `clients add` and the admin API stored javascript:alert(1) as a redirect URI.
+func TestRedirectURISchemes(t *testing.T) {
+	for _, tc := range []struct {
+		uri string
+		ok  bool
+	}{
+		{"https://app.example.org/cb", true},
+		{"http://127.0.0.1/cb", true},
+		{"org.example.app:/oauth", true},
+		{"com.example.app://callback", true},
+		{"javascript:alert(1)", false},
+		{"JavaScript:alert(1)", false},
+		{"data:text/html,hi", false},
+		{"vbscript:msgbox", false},
+		{"file:///etc/passwd", false},
+		{"blob:https://app.example.org/0f1e", false},
+		{"about:blank", false},
+		{"filesystem:https://app.example.org/temporary/x", false},
+	} {
+		for _, field := range []string{"redirect_uris", "post_logout_redirect_uris"} {
+			c := sso.ClientConfig{ID: "app", Name: "App", SecretHash: sso.HashSecret(strings.Repeat("s", 32)),
+				RedirectURIs: []string{"https://app.example.org/cb"}}
+			if field == "redirect_uris" {
+				c.RedirectURIs = []string{tc.uri}
+			} else {
+				c.PostLogoutRedirectURIs = []string{tc.uri}
+			}
+			c.FillDefaults()
+			err := c.Validate()
+			if tc.ok && err != nil {
+				t.Errorf("%s %q refused: %v", field, tc.uri, err)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), field)) {
+				t.Errorf("%s %q: %v, want it refused", field, tc.uri, err)
+			}
+		}
+	}
+}
