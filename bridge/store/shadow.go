@@ -167,6 +167,7 @@ type Outbox interface {
 	// RetryEvents re-queues dead events (one by id, or all when id is empty) with a fresh
 	// attempt count, due now; it returns how many.
 	RetryEvents(ctx context.Context, id string, now time.Time) (int, error)
-	// PurgeDelivered deletes events delivered before t; it returns how many.
+	// PurgeDelivered deletes events delivered before t, except those of a key that has a dead
+	// event (they supersede it: see RetryEvents); it returns how many.
 	PurgeDelivered(ctx context.Context, before time.Time) (int64, error)
 }

@@ -231,9 +231,11 @@ func (s *Store) RetryEvents(ctx context.Context, id string, now time.Time) (int,
 	return int(n), nil
 }
 
-// PurgeDelivered deletes events delivered before t.
+// PurgeDelivered deletes events delivered before t, except those of a key with a dead event:
+// they supersede it, and RetryEvents finds that out from them (a retry after they were gone
+// would deliver the dead event's stale state after theirs).
 func (s *Store) PurgeDelivered(ctx context.Context, before time.Time) (int64, error) {
 	n, err := s.purgeBatches(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
-		WHERE state = 'delivered' AND delivered_at < $1 LIMIT $2)`, ts(before))
+		WHERE state = 'delivered' AND delivered_at < $1 AND key NOT IN (SELECT key FROM outbox WHERE state = 'dead') LIMIT $2)`, ts(before))
 	return n, wrap("purge delivered", err)
 }

@@ -273,12 +273,15 @@ func (s *Store) RetryEvents(ctx context.Context, id string, now time.Time) (int,
 	return int(n), nil
 }
 
-// PurgeDelivered deletes events delivered before t.
+// PurgeDelivered deletes events delivered before t, except those of a key with a dead event:
+// they supersede it, and RetryEvents finds that out from them (a retry after they were gone
+// would deliver the dead event's stale state after theirs).
 func (s *Store) PurgeDelivered(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
 		res, err := s.wexec(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
-			WHERE state = 'delivered' AND delivered_at < ? LIMIT ?)`, ts(before), purgeBatch)
+			WHERE state = 'delivered' AND delivered_at < ? AND key NOT IN (SELECT key FROM outbox WHERE state = 'dead') LIMIT ?)`,
+			ts(before), purgeBatch)
 		if err != nil {
 			return total, wrap("purge delivered", err)
 		}

@@ -33,6 +33,7 @@ var outboxTests = []test{
 	{"FailBackoffDead", testOutboxFailDead},
 	{"Retry", testOutboxRetry},
 	{"RetrySuperseded", testOutboxRetrySuperseded},
+	{"RetrySupersededAfterPurge", testOutboxRetrySupersededAfterPurge},
 	{"Discard", testOutboxDiscard},
 	{"Targets", testOutboxTargets},
 	{"ClaimKey", testOutboxClaimKey},
@@ -521,6 +522,48 @@ func testOutboxRetrySuperseded(t *testing.T, h *H) {
 	}
 	if ev, _ := h.S.OutboxEvent(h.Ctx, old.ID); ev.State != store.OutboxDead {
 		t.Fatalf("superseded event became %s", ev.State)
+	}
+}
+
+// testOutboxRetrySupersededAfterPurge (review s10 V4): the later event that supersedes a dead
+// one stays until the dead one is gone, even once delivered long ago: purging it made the dead
+// event look current again, and a retry then delivered stale state after newer state (an
+// "active" update after the deactivation, which the shadow user's digest then hid for good).
+func testOutboxRetrySupersededAfterPurge(t *testing.T, h *H) {
+	old, other := event("k"), event("other")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, old, other), "Enqueue(old, other)")
+	for _, e := range h.claim(h.Now.Add(time.Second), 10) {
+		if e.ID == old.ID {
+			ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, e.ID, e.LeaseUntil, h.Now, "x", true), "MarkFailed(dead)")
+		} else {
+			ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, e.ID, e.LeaseUntil, h.Now), "MarkDelivered(other)")
+		}
+	}
+	newer := event("k")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, newer), "Enqueue(newer)")
+	claimed := h.claim(h.Now.Add(2*time.Second), 10)
+	ssotest.Equal(t, ids(claimed), []string{newer.ID}, "behind the dead event")
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, newer.ID, claimed[0].LeaseUntil, h.Now.Add(2*time.Second)), "MarkDelivered(newer)")
+	n, err := h.S.PurgeDelivered(h.Ctx, h.Now.Add(time.Hour))
+	ssotest.NoErr(t, err, "PurgeDelivered")
+	if n != 1 {
+		t.Fatalf("PurgeDelivered = %d, want 1 (the other key's event only)", n)
+	}
+	if _, err := h.S.OutboxEvent(h.Ctx, other.ID); !errors.Is(err, sso.ErrNotFound) {
+		t.Fatalf("the other key's delivered event: %v, want it purged", err)
+	}
+	if _, err := h.S.RetryEvents(h.Ctx, old.ID, h.Now.Add(time.Hour)); err == nil {
+		t.Fatal("RetryEvents re-queued a superseded event once the later one was purged")
+	}
+	if n, err := h.S.RetryEvents(h.Ctx, "", h.Now.Add(time.Hour)); err != nil || n != 0 {
+		t.Fatalf("RetryEvents(all) = %d, %v; want 0 (the dead event is superseded)", n, err)
+	}
+	// Once the dead event is discarded, the delivered one goes at the next purge.
+	ssotest.NoErr(t, h.S.DiscardEvent(h.Ctx, old.ID), "DiscardEvent")
+	n, err = h.S.PurgeDelivered(h.Ctx, h.Now.Add(time.Hour))
+	ssotest.NoErr(t, err, "PurgeDelivered after the discard")
+	if n != 1 {
+		t.Fatalf("PurgeDelivered after the discard = %d, want 1", n)
 	}
 }
 
