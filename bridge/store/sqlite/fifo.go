@@ -128,6 +128,13 @@ func (s *Store) readStmt(ctx context.Context, stmt *sql.Stmt) (*sql.Stmt, *fifoG
 
 // readRow runs a prepared single-row read (readStmt: on the write connection when it is free,
 // else on the read pool, in turn), scanning it with scan.
+//
+// Only the wait for a connection follows ctx. The read itself, a few b-tree seeks on a
+// connection already held (a WAL reader waits for no writer), runs under ctx without its
+// cancellation: with a cancellable context database/sql starts a goroutine per query to close
+// its rows when ctx ends (Rows.awaitDone) and the driver another to interrupt it
+// (interruptOnDone), two goroutines started, scheduled and ended for every read of a sign-in
+// to save a few microseconds of a browser that has gone away.
 func readRow[T any](ctx context.Context, s *Store, stmt *sql.Stmt, scan func(scanner) (T, error), args ...any) (T, error) {
 	stmt, gate, err := s.readStmt(ctx, stmt)
 	if err != nil {
@@ -135,5 +142,5 @@ func readRow[T any](ctx context.Context, s *Store, stmt *sql.Stmt, scan func(sca
 		return zero, err
 	}
 	defer gate.release()
-	return scan(stmt.QueryRowContext(ctx, args...))
+	return scan(stmt.QueryRowContext(context.WithoutCancel(ctx), args...))
 }

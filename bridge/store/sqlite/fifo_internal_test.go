@@ -3,10 +3,14 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"runtime/metrics"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // waitWaiters waits until n goroutines are queued at g.
@@ -93,5 +97,45 @@ func TestFIFOGateCancel(t *testing.T) {
 	g.release()
 	if g.free != 1 || len(g.waiters) != 0 {
 		t.Fatalf("gate after all released: free %d, %d waiters", g.free, len(g.waiters))
+	}
+}
+
+// goroutinesCreated is the process's count of goroutines started so far.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestSingleRowReadsStartNoGoroutine: a sign-in's single-row reads (the auth request at the
+// form post, by code at the token endpoint, the member's factors) start no goroutine, even
+// under a cancellable request context. Before, database/sql (Rows.awaitDone) and the driver
+// (interruptOnDone) each started one per read to watch the context.
+func TestSingleRowReadsStartNoGoroutine(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "reads.db"), WithCheckpointInterval(time.Hour))
+	ctx, cancel := context.WithCancel(t.Context()) // a request's context: cancellable
+	defer cancel()
+	now := time.Now()
+	ar := &sso.AuthRequest{ID: sso.TimeOrderedToken(now), ClientID: "client-a", RedirectURI: "https://app.example/cb",
+		Scopes: []string{"openid"}, ResponseType: "code", CreatedAt: now, ExpiresAt: now.Add(time.Hour), Browser: "b"}
+	if err := s.CreateAuthRequest(ctx, ar); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	before := goroutinesCreated()
+	for range n {
+		if _, err := s.AuthRequest(ctx, ar.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.AuthRequestByCodeSession(ctx, "no-such-code"); !errors.Is(err, sso.ErrNotFound) {
+			t.Fatalf("by code: %v, want ErrNotFound", err)
+		}
+		if _, err := s.FactorPresence(ctx, "subject"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A few may be the store's own background work; one per read would be 3n, two 6n.
+	if got := goroutinesCreated() - before; got > n/10 {
+		t.Errorf("%d goroutines started by %d reads, want none", got, 3*n)
 	}
 }
