@@ -14,31 +14,48 @@ type scanner interface {
 	Scan(dest ...any) error
 }
 
-func scanAuthRequest(row scanner) (*sso.AuthRequest, error) {
-	var (
-		r                                   sso.AuthRequest
-		scopes, prompt, uiLocales, amr, acr string
-		maxAge                              sql.NullInt64
-		createdAt, expiresAt, authTime, cex int64
-		done, consumed                      int
-	)
-	err := row.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.State, &r.Nonce, &scopes, &r.ResponseType,
-		&r.ResponseMode, &r.CodeChallenge, &r.CodeChallengeMethod, &prompt, &maxAge, &r.LoginHint,
-		&uiLocales, &createdAt, &expiresAt, &done, &r.Subject, &authTime, &amr, &r.SessionID,
-		&r.CodeHash, &cex, &consumed, &r.HintSubject, &r.Browser, &acr)
-	if err != nil {
+func scanAuthRequest(row scanner) (*sso.AuthRequest, error) { return scanAuthRequestWith(row, nil) }
+
+// authRequestScan holds a scanned auth request with the columns it is decoded from and the
+// scan's destinations: one allocation for the whole row (the destinations of a Scan through an
+// interface escape; as locals each was allocated on its own).
+type authRequestScan struct {
+	r                                   sso.AuthRequest
+	scopes, prompt, uiLocales, amr, acr string
+	maxAge                              sql.NullInt64
+	createdAt, expiresAt, authTime, cex int64
+	done, consumed                      int
+	dest                                [authRequestColCount + 1]any
+}
+
+// authRequestColCount is the number of authRequestCols.
+const authRequestColCount = 27
+
+// scanAuthRequestWith scans authRequestCols followed by one more column into extra (nil: none).
+func scanAuthRequestWith(row scanner, extra any) (*sso.AuthRequest, error) {
+	t := new(authRequestScan)
+	r := &t.r
+	t.dest = [...]any{&r.ID, &r.ClientID, &r.RedirectURI, &r.State, &r.Nonce, &t.scopes, &r.ResponseType,
+		&r.ResponseMode, &r.CodeChallenge, &r.CodeChallengeMethod, &t.prompt, &t.maxAge, &r.LoginHint,
+		&t.uiLocales, &t.createdAt, &t.expiresAt, &t.done, &r.Subject, &t.authTime, &t.amr, &r.SessionID,
+		&r.CodeHash, &t.cex, &t.consumed, &r.HintSubject, &r.Browser, &t.acr, extra}
+	dest := t.dest[:authRequestColCount]
+	if extra != nil {
+		dest = t.dest[:]
+	}
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
-	if err := decLists(listCol{&r.Scopes, scopes}, listCol{&r.Prompt, prompt}, listCol{&r.UILocales, uiLocales}, listCol{&r.AMR, amr}, listCol{&r.ACRValues, acr}); err != nil {
+	if err := decLists(listCol{&r.Scopes, t.scopes}, listCol{&r.Prompt, t.prompt}, listCol{&r.UILocales, t.uiLocales}, listCol{&r.AMR, t.amr}, listCol{&r.ACRValues, t.acr}); err != nil {
 		return nil, err
 	}
-	if maxAge.Valid {
-		d := time.Duration(maxAge.Int64)
+	if t.maxAge.Valid {
+		d := time.Duration(t.maxAge.Int64)
 		r.MaxAge = &d
 	}
-	r.CreatedAt, r.ExpiresAt, r.AuthTime, r.CodeExpiresAt = tm(createdAt), tm(expiresAt), tm(authTime), tm(cex)
-	r.Done, r.CodeConsumed = done != 0, consumed != 0
-	return &r, nil
+	r.CreatedAt, r.ExpiresAt, r.AuthTime, r.CodeExpiresAt = tm(t.createdAt), tm(t.expiresAt), tm(t.authTime), tm(t.cex)
+	r.Done, r.CodeConsumed = t.done != 0, t.consumed != 0
+	return r, nil
 }
 
 // CreateAuthRequest stores a new auth request; ErrConflict when the id exists. Code fields are
@@ -164,21 +181,13 @@ func (s *Store) AuthRequestByCode(ctx context.Context, codeHash string) (*sso.Au
 func (s *Store) AuthRequestByCodeSession(ctx context.Context, codeHash string) (*sso.AuthRequest, bool, error) {
 	var live bool
 	r, err := readRow(ctx, s, s.st.authRequestByCodeSession, func(row scanner) (*sso.AuthRequest, error) {
-		return scanAuthRequest(extraCols{row, []any{&live}})
+		return scanAuthRequestWith(row, &live)
 	}, codeHash, ts(s.clock()))
 	if err != nil {
 		return nil, false, wrap("auth request by code", err)
 	}
 	return r, live, nil
 }
-
-// extraCols scans a row with columns after the ones its reader knows (appended to its dest).
-type extraCols struct {
-	row   scanner
-	extra []any
-}
-
-func (e extraCols) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
 
 // DeleteAuthRequest deletes the request and its code (idempotent).
 func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
