@@ -61,11 +61,11 @@ func (c *countersDown) ClearCounters(ctx context.Context, key, undo string, now 
 	return c.steps.ClearCounters(ctx, key, undo, now)
 }
 
-func (c *countersDown) NoteHitCounter(ctx context.Context, key string, h store.CounterHit) error {
+func (c *countersDown) NoteHitCounter(ctx context.Context, key string, h store.CounterHit, look int) (store.Counter, error) {
 	if c.stepDown() {
-		return errCountersDown
+		return store.Counter{}, errCountersDown
 	}
-	return c.steps.NoteHitCounter(ctx, key, h)
+	return c.steps.NoteHitCounter(ctx, key, h, look)
 }
 
 func (c *countersDown) HitCounter(ctx context.Context, h store.CounterHit) (store.Counter, error) {

@@ -235,13 +235,12 @@ func (c *Checker) failed(ctx context.Context, a Attempt, err error, memberChecke
 			// which logins exist.
 			counter = unknownMember(a.Login)
 		}
-		if counter != "" {
-			if !memberChecked {
-				retryAfter, terr = c.Throttle.MemberRetryAfter(ctx, counter)
-			}
-			if terr == nil {
-				terr = c.Throttle.FailMember(ctx, a.Login, counter)
-			}
+		switch {
+		case counter == "":
+		case !memberChecked: // the member's check and the failure: one statement on a store
+			retryAfter, terr = c.Throttle.MemberRetryAfterFail(ctx, a.Login, counter)
+		default:
+			terr = c.Throttle.FailMember(ctx, a.Login, counter)
 		}
 	}
 	c.Anonymous(ctx, ev)

@@ -79,8 +79,13 @@ type CounterSteps interface {
 	ClearCounters(ctx context.Context, key, undo string, now time.Time) error
 	// NoteHitCounter, unless key's counter notes h.Key already, notes h.Key on key's counter
 	// (NoteCounter, and its expiry is pushed to h's window or lockout as a look at it would)
-	// and counts h (HitCounter, Delta 1 or more).
-	NoteHitCounter(ctx context.Context, key string, h CounterHit) error
+	// and counts h (HitCounter, Delta 1 or more). With look > 0 it looks at h.Key's counter
+	// with that limit first (HitCounter with Delta 0 and Limit look, at h's Now, Window and
+	// Lockout: a counter that has reached look is locked, and the hit after it then does not
+	// count). It returns h.Key's counter after the step when it looked or counted (the zero
+	// Counter when neither, or when there is no counter): a failed sign-in's member check and
+	// its failure in one step.
+	NoteHitCounter(ctx context.Context, key string, h CounterHit, look int) (Counter, error)
 }
 
 // CounterReserve is what ReserveCounters counts.

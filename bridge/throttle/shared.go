@@ -53,8 +53,9 @@ func NewShared(cfg config.ThrottleConfig, counters store.CounterStore, secret []
 // member counter its last failure resolved to, as the in-memory throttle's members map does.
 //
 // On a store with store.CounterSteps each call sends what it needs at once: one statement (one
-// round trip on PostgreSQL) per call, whatever the counters, so a sign-in costs three (Reserve,
-// MemberRetryAfter, then Succeed or FailMember) instead of five to seven. The same calls, and
+// round trip on PostgreSQL) per call, whatever the counters, so a sign-in costs two or three
+// (Reserve, then Succeed after MemberRetryAfter, or MemberRetryAfterFail; Reserve and Succeed or
+// FailMember once the login notes its member) instead of five to seven. The same calls, and
 // so the same round trips, serve a login that names a member and one that does not.
 type shared struct {
 	cfg      config.ThrottleConfig
@@ -198,7 +199,7 @@ func (s *shared) failMember(ctx context.Context, login, member string) error {
 	now := s.now()
 	lk, mk := s.keys.hash(loginKey(login)), s.keys.hash(memberKey(member))
 	if s.steps != nil {
-		if err := s.steps.NoteHitCounter(ctx, lk, s.counterHit(mk, math.MaxInt32, 1, now)); err != nil {
+		if _, err := s.steps.NoteHitCounter(ctx, lk, s.counterHit(mk, math.MaxInt32, 1, now), 0); err != nil {
 			return unavailable("fail member", err)
 		}
 		return nil
@@ -217,6 +218,28 @@ func (s *shared) failMember(ctx context.Context, login, member string) error {
 		return unavailable("fail member", err)
 	}
 	return nil
+}
+
+// memberRetryAfterFail is Throttle.MemberRetryAfterFail: on counter steps the look at the
+// member's counter (which locks it at the limit) and the failure are one step.
+func (s *shared) memberRetryAfterFail(ctx context.Context, login, member string) (time.Duration, error) {
+	if s.steps == nil {
+		wait, err := s.memberRetryAfter(ctx, member)
+		if err != nil {
+			return 0, err
+		}
+		return wait, s.failMember(ctx, login, member)
+	}
+	now := s.now()
+	lk, mk := s.keys.hash(loginKey(login)), s.keys.hash(memberKey(member))
+	c, err := s.steps.NoteHitCounter(ctx, lk, s.counterHit(mk, math.MaxInt32, 1, now), s.cfg.PerLogin)
+	if err != nil {
+		return 0, unavailable("member", err)
+	}
+	if c.Refused(now) {
+		return c.LockedUntil.Sub(now), nil
+	}
+	return 0, nil
 }
 
 // succeed is Throttle.Succeed: the login's counter and the member's it notes are cleared, the

@@ -82,6 +82,20 @@ func (t *Throttle) FailMember(ctx context.Context, login, member string) error {
 	return nil
 }
 
+// MemberRetryAfterFail is MemberRetryAfter(member) and then FailMember(login, member), the
+// member check and the failure of a wrong password whose login did not note its member yet: on
+// a store with counter steps one statement for both instead of two.
+func (t *Throttle) MemberRetryAfterFail(ctx context.Context, login, member string) (time.Duration, error) {
+	if t.shared != nil {
+		return t.shared.memberRetryAfterFail(ctx, login, member)
+	}
+	wait, err := t.MemberRetryAfter(ctx, member)
+	if err != nil {
+		return 0, err
+	}
+	return wait, t.FailMember(ctx, login, member)
+}
+
 // KnowsMember reports whether Check of login also checks a member's counter (the login
 // resolved to a member on an earlier failure).
 func (t *Throttle) KnowsMember(ctx context.Context, login string) (bool, error) {

@@ -13,12 +13,19 @@ import (
 // expression reads the row as it was; the conflicting row is locked for the statement, so
 // concurrent hits on one counter on any replica apply one after the other (READ COMMITTED
 // re-reads the row before updating it).
-const counterSet = `n = CASE WHEN c.locked_until > $2 THEN c.n WHEN c.window_end <= $2 THEN $3::integer
-		WHEN c.n >= $4 THEN 0 ELSE c.n + $3::integer END,
-	locked_until = CASE WHEN c.locked_until > $2 OR c.window_end <= $2 OR c.n < $4 THEN c.locked_until
-		WHEN $6::bigint > 0 THEN $6::bigint ELSE c.window_end END,
-	window_end = CASE WHEN c.locked_until <= $2 AND c.window_end <= $2 THEN $5::bigint ELSE c.window_end END,
-	expires_at = GREATEST(c.expires_at, $7::bigint)`
+var counterSet = counterNew[0][0] + " = " + counterNew[0][1] + ",\n\t" + counterNew[1][0] + " = " + counterNew[1][1] +
+	",\n\t" + counterNew[2][0] + " = " + counterNew[2][1] + ",\n\t" + counterNew[3][0] + " = " + counterNew[3][1]
+
+// counterNew is counterSet column by column: each column and its new value (which reads the
+// row as c.n, c.locked_until, c.window_end, c.expires_at).
+var counterNew = [4][2]string{
+	{"n", `CASE WHEN c.locked_until > $2 THEN c.n WHEN c.window_end <= $2 THEN $3::integer
+		WHEN c.n >= $4 THEN 0 ELSE c.n + $3::integer END`},
+	{"locked_until", `CASE WHEN c.locked_until > $2 OR c.window_end <= $2 OR c.n < $4 THEN c.locked_until
+		WHEN $6::bigint > 0 THEN $6::bigint ELSE c.window_end END`},
+	{"window_end", `CASE WHEN c.locked_until <= $2 AND c.window_end <= $2 THEN $5::bigint ELSE c.window_end END`},
+	{"expires_at", `GREATEST(c.expires_at, $7::bigint)`},
+}
 
 const counterReturning = ` RETURNING n, locked_until, window_end, note`
 

@@ -157,21 +157,72 @@ func (s *Store) ClearCounters(ctx context.Context, key, undo string, now time.Ti
 	return wrap("clear counters", err)
 }
 
-// NoteHitCounter is store.CounterSteps' step in one statement.
-func (s *Store) NoteHitCounter(ctx context.Context, key string, h store.CounterHit) error {
+// counterColumn matches a column of the row counterNew's values read.
+var counterColumn = regexp.MustCompile(`\bc\.(n|locked_until|window_end|expires_at)\b`)
+
+// counterSetAfter is the SET of a hit with parameters p on the row as a first hit, with
+// parameters first, leaves it: counterNew's values for p with each column of the row read
+// replaced by the first hit's new value of it (each expression still reads the row as it was,
+// so the two hits are one change of the row, as PostgreSQL needs: one statement changes a row
+// once).
+func counterSetAfter(first, p [8]string) string {
+	at := func(expr string, p [8]string) string {
+		return counterParam.ReplaceAllStringFunc(expr, func(m string) string { return p[m[1]-'0'] })
+	}
+	firstNew := map[string]string{}
+	for _, c := range counterNew {
+		firstNew["c."+c[0]] = "(" + at(c[1], first) + ")"
+	}
+	var set []string
+	for _, c := range counterNew {
+		set = append(set, c[0]+" = "+counterColumn.ReplaceAllStringFunc(at(c[1], p), func(m string) string { return firstNew[m] }))
+	}
+	return strings.Join(set, ",\n\t")
+}
+
+// NoteHitCounter is store.CounterSteps' step in one statement. The look at h.Key's counter
+// and the hit that follows it are one change of its row (counterSetAfter) when both apply.
+func (s *Store) NoteHitCounter(ctx context.Context, key string, h store.CounterHit, look int) (store.Counter, error) {
 	if h.Delta < 1 {
-		return errors.New("postgres: note and hit counter: a hit that counts nothing")
+		return store.Counter{}, errors.New("postgres: note and hit counter: a hit that counts nothing")
 	}
 	args := []any{key}
 	p := hitParams(&args, h, true)
-	// The NOT EXISTS reads the row as the statement found it, before n noted h.Key.
+	set := counterSetAt(p)
+	var lookSet string
+	if look > 0 {
+		l := h
+		l.Delta, l.Limit = 0, look
+		pl := hitParams(&args, l, false)
+		lookSet, set = counterSetAt(pl), counterSetAfter(pl, p)
+	}
+	// f's NOT EXISTS reads the row as the statement found it, before n noted h.Key: whether
+	// the hit counts.
 	q := `WITH n AS (UPDATE throttle_counters SET note = ` + p[1] + `::text, expires_at = GREATEST(expires_at, ` + p[7] + `::bigint)
 			WHERE key = $1 AND note <> ` + p[1] + `::text RETURNING note),
-		m AS (` + upsertFrom(p[1], `(SELECT count(*) FROM n) AS after
-			WHERE NOT EXISTS (SELECT 1 FROM throttle_counters WHERE key = $1 AND note = `+p[1]+`::text)`, p) + `)
-		SELECT count(*) FROM m`
-	_, err := s.pool.Exec(ctx, q, args...)
-	return wrap("note and hit counter", err)
+		f AS (SELECT NOT EXISTS (SELECT 1 FROM throttle_counters WHERE key = $1 AND note = ` + p[1] + `::text) AS hit),
+		m AS (INSERT INTO throttle_counters AS c (key, n, window_end, locked_until, note, expires_at)
+			SELECT ` + p[1] + `::text, ` + p[3] + `::integer, ` + p[5] + `::bigint, 0, '', ` + p[7] + `::bigint
+			FROM f, (SELECT count(*) FROM n) AS after WHERE f.hit
+			ON CONFLICT (key) DO UPDATE SET ` + set + counterReturning + `)`
+	result := ` SELECT n, locked_until, window_end, note FROM m`
+	if look > 0 {
+		// Only the look when the hit does not count (f.hit false: the two never change one row).
+		q += `, l AS (UPDATE throttle_counters AS c SET ` + lookSet + ` FROM f
+			WHERE c.key = ` + p[1] + `::text AND NOT f.hit AND (SELECT count(*) FROM n) >= 0 RETURNING c.n, c.locked_until, c.window_end, c.note)`
+		result += ` UNION ALL SELECT n, locked_until, window_end, note FROM l`
+	}
+	var c store.Counter
+	var locked, end int64
+	err := s.pool.QueryRow(ctx, q+result, args...).Scan(&c.Count, &locked, &end, &c.Note)
+	if isNoRows(err) {
+		return store.Counter{}, nil
+	}
+	if err != nil {
+		return store.Counter{}, wrap("note and hit counter", err)
+	}
+	c.LockedUntil, c.WindowEnd = tm(locked), tm(end)
+	return c, nil
 }
 
 var _ store.CounterSteps = (*Store)(nil)

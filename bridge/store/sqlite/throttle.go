@@ -157,11 +157,22 @@ func (s *Store) ClearCounters(ctx context.Context, key, undo string, now time.Ti
 }
 
 // NoteHitCounter is store.CounterSteps' step, one write.
-func (s *Store) NoteHitCounter(ctx context.Context, key string, h store.CounterHit) error {
+func (s *Store) NoteHitCounter(ctx context.Context, key string, h store.CounterHit, look int) (store.Counter, error) {
 	if h.Delta < 1 {
-		return errors.New("sqlite: note and hit counter: a hit that counts nothing")
+		return store.Counter{}, errors.New("sqlite: note and hit counter: a hit that counts nothing")
 	}
-	return wrap("note and hit counter", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	var out store.Counter
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		out = store.Counter{}
+		if look > 0 {
+			l := h
+			l.Delta, l.Limit = 0, look
+			c, err := hitTx(ctx, tx, l)
+			if err != nil {
+				return err
+			}
+			out = c
+		}
 		var noted int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM throttle_counters WHERE key = ? AND note = ?`,
 			key, h.Key).Scan(&noted); err != nil || noted > 0 {
@@ -171,9 +182,16 @@ func (s *Store) NoteHitCounter(ctx context.Context, key string, h store.CounterH
 			key, h.Key, ts(h.Now.Add(max(h.Window, h.Lockout)))); err != nil {
 			return err
 		}
-		_, err := hitTx(ctx, tx, h)
+		c, err := hitTx(ctx, tx, h)
+		if err == nil {
+			out = c
+		}
 		return err
-	}))
+	})
+	if err != nil {
+		return store.Counter{}, wrap("note and hit counter", err)
+	}
+	return out, nil
 }
 
 // UndoCounter takes one event back while the counter's window is open and it is not locked.

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -342,7 +343,8 @@ func testCounterSteps(t *testing.T, h *H) {
 	// Note and hit: counts the member once per login that does not note it yet.
 	reserve(1, 3)
 	for range 2 {
-		ssotest.NoErr(t, st.NoteHitCounter(h.Ctx, k("login"), hit(k("member2"), 1<<30)), "NoteHitCounter")
+		_, err := st.NoteHitCounter(h.Ctx, k("login"), hit(k("member2"), 1<<30), 0)
+		ssotest.NoErr(t, err, "NoteHitCounter")
 	}
 	if c := count(k("member2")); c != 1 {
 		t.Fatalf("member after two note-and-hits of one login: %d, want 1", c)
@@ -350,8 +352,100 @@ func testCounterSteps(t *testing.T, h *H) {
 	if r := reserve(2, 4, 2); r.NotedKey != k("member2") {
 		t.Fatalf("noted key after NoteHitCounter: %q", r.NotedKey)
 	}
-	ssotest.NoErr(t, st.NoteHitCounter(h.Ctx, k("no-login"), hit(k("member3"), 1<<30)), "NoteHitCounter without a login counter")
+	_, err := st.NoteHitCounter(h.Ctx, k("no-login"), hit(k("member3"), 1<<30), 0)
+	ssotest.NoErr(t, err, "NoteHitCounter without a login counter")
 	if c := count(k("member3")); c != 1 {
 		t.Fatalf("member of a login without a counter: %d, want 1", c)
 	}
+	testNoteHitLook(t, h, p, st)
+}
+
+// testNoteHitLook: NoteHitCounter with a look (a failed sign-in's member check and failure in
+// one step) does what its calls would do one after another, a look at the member's counter
+// (HitCounter, Delta 0, the look's limit) and then the note and hit (a look at the login's
+// counter, NoteCounter and HitCounter unless it notes the member), and answers the counter
+// after them: the same counters (on another key prefix) and the same answers, in each case:
+// no member counter yet, a look that changes nothing and a hit that counts (one change of a
+// row), a login that notes the member already (the look alone), a look that locks the counter
+// and a hit that then does not count, a locked counter, a window that ended.
+func testNoteHitLook(t *testing.T, h *H, p prefixed, st store.CounterSteps) {
+	type op struct {
+		login, member string
+		look          int
+		at            time.Duration // after h.Now
+		// the answer: count, locked
+		count  int
+		locked bool
+	}
+	ops := []op{
+		{"a", "m1", 2, 0, 1, false},                // no member counter: the hit creates it
+		{"a", "m1", 2, 0, 1, false},                // a notes m1: the look alone
+		{"b", "m1", 2, 0, 2, false},                // b has no counter, notes nothing: the look, then the hit
+		{"b", "m1", 2, time.Second, 0, true},       // the look finds the limit and locks; the hit does not count
+		{"a", "m2", 0, time.Second, 1, false},      // no look; a notes m1: notes m2, counts it
+		{"a", "m2", 0, time.Second, 0, false},      // notes m2 already, no look: nothing (zero counter)
+		{"a", "m1", 3, 2 * time.Second, 0, true},   // m1 locked: the look and the hit leave it
+		{"b", "m1", 2, 10 * time.Minute, 1, false}, // lock and window over: the look opens a window, the hit counts
+		{"c", "m3", 1, 10 * time.Minute, 1, false}, // c notes nothing: m3 created
+		{"c", "m3", 1, 10 * time.Minute, 0, true},  // the look locks m3 at 1
+	}
+	hitOf := func(key string, at time.Time) store.CounterHit {
+		return store.CounterHit{Key: key, Delta: 1, Limit: 1 << 30, Window: time.Minute, Lockout: 5 * time.Minute, Now: at}
+	}
+	// calls is the step done with the calls it stands for.
+	calls := func(login string, hc store.CounterHit, look int) (store.Counter, error) {
+		var out store.Counter
+		if look > 0 {
+			l := hc
+			l.Delta, l.Limit = 0, look
+			c, err := p.Store.HitCounter(h.Ctx, l)
+			if err != nil {
+				return store.Counter{}, err
+			}
+			out = c
+		}
+		lc, err := p.Store.HitCounter(h.Ctx, store.CounterHit{Key: login, Limit: 1 << 30, Window: hc.Window, Lockout: hc.Lockout, Now: hc.Now})
+		if err != nil || lc.Note == hc.Key {
+			return out, err
+		}
+		if err := p.Store.NoteCounter(h.Ctx, login, hc.Key); err != nil {
+			return store.Counter{}, err
+		}
+		return p.Store.HitCounter(h.Ctx, hc)
+	}
+	// The logins a and c have a counter (a reservation's), b none.
+	for _, prefix := range []string{"steps/", "calls/"} {
+		for _, l := range []string{"a", "c"} {
+			_, err := p.Store.HitCounter(h.Ctx, hitOf(p.prefix+prefix+l, h.Now))
+			ssotest.NoErr(t, err, "HitCounter")
+		}
+	}
+	strip := func(c store.Counter, prefix string) store.Counter {
+		c.Note = strings.TrimPrefix(c.Note, p.prefix+prefix)
+		return c
+	}
+	for i, o := range ops {
+		at := h.Now.Add(o.at)
+		got, err := st.NoteHitCounter(h.Ctx, p.prefix+"steps/"+o.login, hitOf(p.prefix+"steps/"+o.member, at), o.look)
+		ssotest.NoErr(t, err, "NoteHitCounter")
+		want, err := calls(p.prefix+"calls/"+o.login, hitOf(p.prefix+"calls/"+o.member, at), o.look)
+		ssotest.NoErr(t, err, "the calls")
+		if g, w := strip(got, "steps/"), strip(want, "calls/"); g != w {
+			t.Errorf("op %d %+v: NoteHitCounter answered %+v, its calls %+v", i, o, g, w)
+		}
+		if got.Count != o.count || got.Refused(at) != o.locked {
+			t.Errorf("op %d %+v: NoteHitCounter answered %+v", i, o, got)
+		}
+		for _, key := range []string{"a", "b", "c", "m1", "m2", "m3"} {
+			look := func(prefix string) store.Counter {
+				c, err := p.Store.HitCounter(h.Ctx, store.CounterHit{Key: p.prefix + prefix + key, Limit: 1 << 30, Window: time.Minute, Now: at})
+				ssotest.NoErr(t, err, "HitCounter look")
+				return strip(c, prefix)
+			}
+			if g, w := look("steps/"), look("calls/"); g != w {
+				t.Errorf("op %d %+v: counter %s after NoteHitCounter %+v, after its calls %+v", i, o, key, g, w)
+			}
+		}
+	}
+
 }
