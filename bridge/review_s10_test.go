@@ -1,13 +1,21 @@
 package bridge_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
 	crewjam "github.com/crewjam/saml"
+	"golang.org/x/oauth2"
+
+	"github.com/ssobridge/ssobridge/bridge"
 )
 
 // TestSAMLRequestSubjectNotIgnored (review s10 V1; SAML core 3.4.1, 3.4.1.4, errata E75): an
@@ -53,5 +61,76 @@ func TestSAMLRequestSubjectNotIgnored(t *testing.T) {
 				t.Fatalf("the SP read the answer as %v, want a bad status (signature and request id accepted)", err)
 			}
 		})
+	}
+}
+
+// TestAccountSignOutOfAppTellsTheApp (review s10 V5; OIDC Back-Channel Logout 1.0 2.7): "Sign
+// out of <app>" on the account page sends the app a logout token for this browser's session
+// (its sid), so that the app ends its own session too; withdrawing the consent of an app sends
+// it a logout token for all the member's sessions there (sub, no sid). Before, both only
+// revoked the member's refresh tokens at the app: its session went on.
+func TestAccountSignOutOfAppTellsTheApp(t *testing.T) {
+	got := make(chan url.Values, 4)
+	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if r.URL.Path == "/bcl" && r.PostForm.Get("logout_token") != "" {
+			got <- r.PostForm
+		}
+	}))
+	defer rp.Close()
+	e := grantEnv(t, func(c *bridge.Config) {
+		c.Clients[1].BackchannelLogoutURI = rp.URL + "/bcl" // "other"
+		c.Clients[1].AllowInternalTargets = true            // rp is on 127.0.0.1
+	})
+	cfg, verifier := e.oauth("other", otherSecret, e.rp+"/other", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	tok, err := cfg.Exchange(e.ctx(), e.signIn(b, cfg.AuthCodeURL("s"), "alice", "alice-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := verifier.Verify(e.ctx(), tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids struct {
+		SID string `json:"sid"`
+	}
+	if err := idt.Claims(&ids); err != nil || ids.SID == "" {
+		t.Fatalf("no sid in the ID token: %v", err)
+	}
+	logoutToken := func(t *testing.T, what string) map[string]any {
+		t.Helper()
+		if n, err := e.bridge.Shadow().DeliverDue(e.ctx()); err != nil || n != 1 {
+			t.Fatalf("%s: delivered %d logout tokens (%v), want 1", what, n, err)
+		}
+		f := <-got
+		parts := strings.Split(f.Get("logout_token"), ".")
+		if len(parts) != 3 {
+			t.Fatalf("%s: logout token %q", what, f.Get("logout_token"))
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims map[string]any
+		if err := json.Unmarshal(raw, &claims); err != nil {
+			t.Fatal(err)
+		}
+		if claims["aud"] != "other" && !strings.Contains(fmt.Sprint(claims["aud"]), "other") {
+			t.Fatalf("%s: logout token for %v", what, claims["aud"])
+		}
+		return claims
+	}
+
+	acc := b.Get(e.issuer + "/account")
+	b.Post(e.issuer+"/account", url.Values{"csrf": {acc.Hidden().Get("csrf")}, "client": {"other"}, "action": {"signout"}})
+	if c := logoutToken(t, "sign out of the app"); c["sid"] != ids.SID || c["sub"] != idt.Subject {
+		t.Fatalf("sign out of the app: logout token sid %v sub %v, want sid %s sub %s", c["sid"], c["sub"], ids.SID, idt.Subject)
+	}
+
+	acc = b.Get(e.issuer + "/account")
+	b.Post(e.issuer+"/account", url.Values{"csrf": {acc.Hidden().Get("csrf")}, "client": {"other"}, "action": {"withdraw"}})
+	if c := logoutToken(t, "consent withdrawn"); c["sub"] != idt.Subject || c["sid"] != nil {
+		t.Fatalf("consent withdrawn: logout token sid %v sub %v, want sub %s alone", c["sid"], c["sub"], idt.Subject)
 	}
 }

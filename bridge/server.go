@@ -326,7 +326,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Key: secrets[secretUpstream], LimitAnonymous: limit.Wrap, SessionLifetime: cfg.Session.Lifetime, Logger: log, Now: now,
 		Observer: s.metrics}
 	acct := &account.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Consents: d.Store,
-		Scopes: pol.DescribeScopes, Member: flow.Member, EndSession: logouts.EndSession, Audit: auditLog.Write,
+		Scopes: pol.DescribeScopes, Member: flow.Member, EndSession: logouts.EndSession, AppLogout: logouts.AppLogout, Audit: auditLog.Write,
 		Launch: samlIdP.Launch, Playground: cfg.PlaygroundEnabled(), Logger: log}
 	if len(ups.List()) > 0 {
 		acct.Linked, acct.Upstreams = upstreams.Linked, flow.Upstreams

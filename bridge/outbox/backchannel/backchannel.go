@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -92,6 +93,36 @@ func (l *Logouts) SubjectEvent(ctx context.Context, clientID, subject string) (*
 		return nil, nil
 	}
 	return event(clientID, subject, ""), nil
+}
+
+// AppLogout tells one client that the member signed out of it alone (the account page): a
+// logout event naming sess's sid, or, with sess nil, every session of subject there (sub only:
+// a withdrawn consent). Nothing when the client has no backchannel_logout_uri or is gone.
+func (l *Logouts) AppLogout(ctx context.Context, clientID, subject string, sess *sso.Session) error {
+	c, err := l.Clients.Client(ctx, clientID)
+	if errors.Is(err, sso.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if c.BackchannelLogoutURI == "" {
+		return nil
+	}
+	sid := ""
+	if sess != nil {
+		sid = sess.ID
+		if l.PublicSID != nil {
+			sid = l.PublicSID(sid)
+		}
+	}
+	if err := l.Store.Enqueue(ctx, event(clientID, subject, sid)); err != nil {
+		return fmt.Errorf("queue the back-channel logout of %s: %w", clientID, err)
+	}
+	if l.Wake != nil {
+		l.Wake()
+	}
+	return nil
 }
 
 // Queued tells the outbox that logout events were stored (by a store.Deactivation whose

@@ -48,7 +48,10 @@ type Handler struct {
 	Member func(context.Context, *sso.Session) (*legacy.Member, error)
 	// EndSession ends an SSO session and queues its back-channel logouts.
 	EndSession func(context.Context, *sso.Session) error
-	Audit      func(context.Context, *store.AuditEvent)
+	// AppLogout queues a client's back-channel logout for one session of the member (sess), or
+	// for all of them (sess nil); nil: apps are not told (backchannel.Logouts.AppLogout).
+	AppLogout func(ctx context.Context, clientID, subject string, sess *sso.Session) error
+	Audit     func(context.Context, *store.AuditEvent)
 	// Linked lists the member's linked upstream identities (nil: no upstream providers);
 	// Upstreams are the providers an identity can be linked from.
 	Linked    func(ctx context.Context, subject string) ([]web.LinkedIdentity, error)
@@ -210,6 +213,10 @@ func (h *Handler) action(c echo.Context) error {
 		if err != nil {
 			return fmt.Errorf("revoke grants: %w", err)
 		}
+		// The app ends the member's sessions there too: it may no longer act for them.
+		if err := h.appLogout(ctx, clientID, sess.Subject, nil); err != nil {
+			return err
+		}
 		h.Audit(ctx, &store.AuditEvent{Event: "consent.withdrawn", Subject: sess.Subject, ClientID: clientID, IP: c.RealIP(),
 			Detail: fmt.Sprintf("%d token families revoked", n)})
 		return c.Redirect(http.StatusSeeOther, Path+"?done=withdrawn")
@@ -221,11 +228,25 @@ func (h *Handler) action(c echo.Context) error {
 		if err != nil {
 			return fmt.Errorf("revoke grants: %w", err)
 		}
+		// The app ends its own session of this browser (its sid).
+		if err := h.appLogout(ctx, clientID, sess.Subject, sess); err != nil {
+			return err
+		}
 		h.Audit(ctx, &store.AuditEvent{Event: "logout.app", Subject: sess.Subject, ClientID: clientID, IP: c.RealIP(),
 			Detail: fmt.Sprintf("%d token families revoked", n)})
 		return c.Redirect(http.StatusSeeOther, Path+"?done=signedout")
 	}
 	return h.Pages.Error(c, http.StatusBadRequest, "Nothing to do", "That action is not known.", "")
+}
+
+func (h *Handler) appLogout(ctx context.Context, clientID, subject string, sess *sso.Session) error {
+	if h.AppLogout == nil {
+		return nil
+	}
+	if err := h.AppLogout(ctx, clientID, subject, sess); err != nil {
+		return fmt.Errorf("back-channel logout: %w", err)
+	}
+	return nil
 }
 
 // stepUp sends the browser to the second factor when the session lacks one the member uses; it
