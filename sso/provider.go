@@ -625,6 +625,15 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token in the Authorization header")
 		return
 	}
+	// One way, once (RFC 6750 2): the header or the form body, as the token endpoint takes one
+	// client authentication method.
+	if r.Method == http.MethodPost && r.ParseForm() == nil {
+		if n := len(r.PostForm["access_token"]); n > 1 || (n == 1 && r.Header.Get("Authorization") != "") {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge", error="invalid_request"`)
+			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token once, in the Authorization header or the form body")
+			return
+		}
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	cw := &captureWriter{ResponseWriter: w, all: true}
 	fault := &userinfoFault{}
