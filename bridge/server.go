@@ -279,7 +279,8 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		LogoutPage: out.TicketURL,
 		Password: passwordGrant{signIn: signIn, subjects: subjects, audit: auditLog.Write, secondFactor: factors.Needed,
 			clientIP: clientIP, now: now}.check,
-		Exchanger: exchange, ExchangeClients: cfg.AMS.ExchangeClients, Now: now,
+		Exchanger: exchange, ExchangeClients: cfg.AMS.ExchangeClients, SecondFactorPolicy: factors.PolicyRequires,
+		Now: now,
 	}
 
 	s.provider, err = sso.New(sso.Config{

@@ -3,6 +3,7 @@ package sso
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
@@ -35,3 +36,21 @@ type Hooks interface {
 	// Event records an audit event (token reuse, revocations...). Detail holds no secrets.
 	Event(ctx context.Context, event, subject, clientID, detail string)
 }
+
+// SignInChecker is an optional capability of Hooks. CheckSignIn re-checks, for a grant issued
+// without a fresh sign-in (the refresh grant, the device grant's poll), that the sign-in it
+// was granted on (its auth_time and amr) still meets what the member and the client require
+// now: a second factor an administrator has required since (the client's mfa setting, a
+// role), a password changed since. It returns a *SignInAgainError to refuse (invalid_grant:
+// the client must send the member through a fresh sign-in); any other error is a server error
+// and the grant stays valid.
+type SignInChecker interface {
+	CheckSignIn(ctx context.Context, subject, clientID string, authTime time.Time, amr []string) error
+}
+
+// SignInAgainError refuses a grant whose sign-in no longer meets the policy (SignInChecker).
+// Reason is the invalid_grant's error_description and the audit event's detail: say what
+// changed, never anything secret.
+type SignInAgainError struct{ Reason string }
+
+func (e *SignInAgainError) Error() string { return "sso: sign in again: " + e.Reason }

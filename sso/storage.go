@@ -731,7 +731,34 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 		}
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
+	if err := s.checkSignIn(ctx, rt.Subject, rt.ClientID, rt.AuthTime, rt.AMR, "token.refresh_denied"); err != nil {
+		return nil, err
+	}
 	return &refreshRequest{rt: rt, gen: gen, token: token, hash: hash, scopes: rt.Scopes}, nil
+}
+
+// checkSignIn asks the hooks' SignInChecker (when they have one) whether the sign-in a grant
+// was made from still meets the policy; a refusal is audited as event and answered
+// invalid_grant with its reason.
+func (s *storage) checkSignIn(ctx context.Context, subject, clientID string, authTime time.Time, amr []string, event string) error {
+	sc, ok := s.hooks.(SignInChecker)
+	if !ok {
+		return nil
+	}
+	err := sc.CheckSignIn(ctx, subject, clientID, authTime, amr)
+	if err == nil {
+		return nil
+	}
+	var again *SignInAgainError
+	if errors.As(err, &again) {
+		s.hooks.Event(ctx, event, subject, clientID, again.Reason)
+		return oidc.ErrInvalidGrant().WithDescription("%s", again.Reason)
+	}
+	if errors.Is(err, ErrAccessDenied) {
+		s.hooks.Event(ctx, event, subject, clientID, err.Error())
+		return oidc.ErrInvalidGrant().WithDescription("the member may no longer use this app")
+	}
+	return oidc.ErrServerError().WithParent(err)
 }
 
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {

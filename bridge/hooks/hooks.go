@@ -66,12 +66,17 @@ type Hooks struct {
 	// are the clients that may use it (ams.exchange_clients).
 	Exchanger       sso.ExternalExchanger
 	ExchangeClients []string
+	// SecondFactorPolicy tells why the policy requires a second factor of the member at the
+	// client ("": it does not): the client's mfa setting or a role (mfa.Service.PolicyRequires).
+	// CheckSignIn refuses grants made on a password alone once it does. Nil: never.
+	SecondFactorPolicy func(ctx context.Context, clientID string, m *legacy.Member) (string, error)
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
 
 var (
 	_ sso.Hooks                      = (*Hooks)(nil)
+	_ sso.SignInChecker              = (*Hooks)(nil)
 	_ sso.ConsentChecker             = (*Hooks)(nil)
 	_ sso.ClientAuthLimiter          = (*Hooks)(nil)
 	_ sso.PasswordAuthenticator      = (*Hooks)(nil)
@@ -131,6 +136,73 @@ func (h *Hooks) CheckGrant(ctx context.Context, subject, clientID string) error 
 		return err
 	}
 	return h.Access.Decide(ctx, m, subject, clientID, h.now()).Err()
+}
+
+// Authentication method references CheckSignIn reads (mfa.AMRPassword, mfa.AMRMFA).
+const (
+	amrPassword = "pwd"
+	amrMFA      = "mfa"
+)
+
+// PasswordChangeSkew is how much later than a sign-in the AMS may record a password change
+// and still be taken as made before it: the AMS's clock (aspnet_Membership's
+// LastPasswordChangedDate is the AMS web server's UTC time) and the bridge's may differ a
+// little, and a member who changes their password and then signs in at once must not be
+// refused.
+const PasswordChangeSkew = time.Minute
+
+// Why CheckSignIn asks for a new sign-in (the invalid_grant's error_description).
+const (
+	ReasonSecondFactor    = "a second factor is now required for this app: sign in again"
+	ReasonPasswordChanged = "the member's password was changed after this sign-in: sign in again"
+)
+
+// CheckSignIn implements sso.SignInChecker, for grants made without a fresh sign-in (refresh,
+// the device grant's poll):
+//   - a grant made without a second factor is refused once the policy requires one of the
+//     member at the client (SecondFactorPolicy: the client's mfa setting, a role), so that
+//     requiring one takes effect at the next refresh;
+//   - a grant made on the AMS password (amr pwd) is refused once the AMS records a password
+//     change after the sign-in (legacy.Member PasswordChangedAt, aspnet_Membership's
+//     LastPasswordChangedDate, PasswordChangeSkew allowed): whoever knew the old password keeps
+//     nothing. Grants made otherwise (a passkey alone, an upstream provider, the AMS hand-off)
+//     did not rest on the password and are left alone; so is an unknown change date.
+//
+// The member is the one CheckGrant read in the same request (the member memo).
+func (h *Hooks) CheckSignIn(ctx context.Context, subject, clientID string, authTime time.Time, amr []string) error {
+	checkFactor := h.SecondFactorPolicy != nil && !slices.Contains(amr, amrMFA)
+	checkPassword := slices.Contains(amr, amrPassword)
+	if !checkFactor && !checkPassword {
+		return nil
+	}
+	m, err := h.member(ctx, subject)
+	if err != nil {
+		if errors.Is(err, legacy.ErrNotFound) || errors.Is(err, sso.ErrNotFound) {
+			return fmt.Errorf("%w: member no longer in the directory", sso.ErrAccessDenied)
+		}
+		return err
+	}
+	if checkFactor {
+		why, err := h.SecondFactorPolicy(ctx, clientID, m)
+		if err != nil {
+			return fmt.Errorf("second-factor policy: %w", err)
+		}
+		if why != "" {
+			return &sso.SignInAgainError{Reason: ReasonSecondFactor}
+		}
+	}
+	if checkPassword && PasswordChangedSince(m, authTime) {
+		return &sso.SignInAgainError{Reason: ReasonPasswordChanged}
+	}
+	return nil
+}
+
+// PasswordChangedSince reports whether the AMS recorded a change of m's password after a
+// sign-in at authTime (beyond PasswordChangeSkew). An unknown change date (zero) or auth time
+// is no change.
+func PasswordChangedSince(m *legacy.Member, authTime time.Time) bool {
+	changed := m.Standing.PasswordChangedAt
+	return !changed.IsZero() && !authTime.IsZero() && changed.After(authTime.Add(PasswordChangeSkew))
 }
 
 // EndSession implements sso.Hooks. The request's hint is an ID token: the provider ignores

@@ -218,6 +218,25 @@ func (s *Service) Needed(ctx context.Context, clientID, subject string, m *legac
 	return s.Required(nil, client, m, f) != ReasonNotNeeded, nil
 }
 
+// PolicyRequires reports why the policy an administrator sets requires a second factor of m
+// at clientID: the client's mfa setting (ReasonClient) or one of m's roles (ReasonRole), or
+// ReasonNotNeeded. It reads no factor: the refresh grant asks it of every family granted on a
+// password alone, so that requiring a second factor takes effect at the next refresh.
+func (s *Service) PolicyRequires(ctx context.Context, clientID string, m *legacy.Member) (string, error) {
+	var client *sso.ClientConfig
+	if s.Clients != nil {
+		var err error
+		if client, err = s.Clients.ClientConfig(ctx, clientID); err != nil {
+			return ReasonNotNeeded, fmt.Errorf("mfa policy of client %q: %w", clientID, err)
+		}
+	}
+	switch r := s.Required(nil, client, m, Factors{}); r {
+	case ReasonClient, ReasonRole:
+		return r, nil
+	}
+	return ReasonNotNeeded, nil
+}
+
 // HasMFA reports whether a session's methods include a second factor.
 func HasMFA(amr []string) bool { return slices.Contains(amr, AMRMFA) }
 
