@@ -11,11 +11,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	crewjam "github.com/crewjam/saml"
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 )
 
 // TestSAMLRequestSubjectNotIgnored (review s10 V1; SAML core 3.4.1, 3.4.1.4, errata E75): an
@@ -132,5 +134,83 @@ func TestAccountSignOutOfAppTellsTheApp(t *testing.T) {
 	b.Post(e.issuer+"/account", url.Values{"csrf": {acc.Hidden().Get("csrf")}, "client": {"other"}, "action": {"withdraw"}})
 	if c := logoutToken(t, "consent withdrawn"); c["sub"] != idt.Subject || c["sid"] != nil {
 		t.Fatalf("consent withdrawn: logout token sid %v sub %v, want sub %s alone", c["sid"], c["sub"], idt.Subject)
+	}
+}
+
+// TestDeadLogoutOfAnotherSessionRetried (review s10 V13): a back-channel logout that became a
+// dead letter (the app refused it) is re-sent by a retry even after a logout of another of the
+// member's sessions at that app was delivered: each logout ends its own session (its sid), so a
+// later one supersedes nothing. Before, logout events were keyed by app and member only, and
+// RetryEvents took the later logout for a newer state of the same thing: "shadow retry --all"
+// left the dead one dead (0 re-queued) and the app kept that session.
+func TestDeadLogoutOfAnotherSessionRetried(t *testing.T) {
+	var calls int
+	sids := make(chan string, 4)
+	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		parts := strings.Split(r.PostForm.Get("logout_token"), ".")
+		if r.URL.Path != "/bcl" || len(parts) != 3 {
+			http.NotFound(w, r)
+			return
+		}
+		calls++
+		if calls == 1 {
+			http.Error(w, "not now", http.StatusBadRequest) // final: a dead letter at once
+			return
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		var c struct {
+			SID string `json:"sid"`
+		}
+		_ = json.Unmarshal(raw, &c)
+		sids <- c.SID
+	}))
+	defer rp.Close()
+	e := grantEnv(t, func(c *bridge.Config) {
+		c.Clients[1].BackchannelLogoutURI = rp.URL + "/bcl" // "other"
+		c.Clients[1].AllowInternalTargets = true            // rp is on 127.0.0.1
+	})
+	cfg, verifier := e.oauth("other", otherSecret, e.rp+"/other", oauth2.AuthStyleInHeader)
+	sidOf := func(b *bridgetest.Browser) string {
+		t.Helper()
+		tok, err := cfg.Exchange(e.ctx(), e.signIn(b, cfg.AuthCodeURL("s"), "alice", "alice-password"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt, err := verifier.Verify(e.ctx(), tok.Extra("id_token").(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct {
+			SID string `json:"sid"`
+		}
+		if err := idt.Claims(&c); err != nil || c.SID == "" {
+			t.Fatalf("no sid: %v", err)
+		}
+		return c.SID
+	}
+	deliver := func(want int) {
+		t.Helper()
+		if n, err := e.bridge.Shadow().DeliverDue(e.ctx()); err != nil || n != want {
+			t.Fatalf("delivered %d events (%v), want %d", n, err, want)
+		}
+	}
+	b1, b2 := e.browser(), e.browser()
+	first := sidOf(b1)
+	signOut(t, e, b1)
+	deliver(1) // refused: dead
+	second := sidOf(b2)
+	signOut(t, e, b2)
+	deliver(1)
+	if got := <-sids; got != second {
+		t.Fatalf("delivered the logout of %s, want the second session's %s", got, second)
+	}
+	n, err := e.store.RetryEvents(e.ctx(), "", time.Now())
+	if err != nil || n != 1 {
+		t.Fatalf("RetryEvents(all) = %d, %v; want the first session's dead logout re-queued", n, err)
+	}
+	deliver(1)
+	if got := <-sids; got != first {
+		t.Fatalf("the retry delivered the logout of %s, want the first session's %s", got, first)
 	}
 }

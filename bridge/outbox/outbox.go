@@ -53,3 +53,14 @@ func NewEventID() string { return "evt_" + sso.RandomToken()[:32] }
 func Key(channel, clientID, subject string) string {
 	return channel + "|" + clientID + "|" + subject
 }
+
+// SessionKey is the key of an event about one session of a member at a client (a logout
+// naming its sid or SessionIndex): each session's events are ordered apart, and one session's
+// event never supersedes another's (a dead logout stays retriable after a later session's);
+// with session "", Key.
+func SessionKey(channel, clientID, subject, session string) string {
+	if session == "" {
+		return Key(channel, clientID, subject)
+	}
+	return Key(channel, clientID, subject) + "|" + session
+}

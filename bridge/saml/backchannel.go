@@ -96,7 +96,7 @@ func (l *Logouts) BackChannel(ctx context.Context, sess *sso.Session) []*store.O
 			continue
 		}
 		b, _ := json.Marshal(sloPayload{SP: p.SP, NameID: p.NameID, NameIDFormat: p.NameIDFormat, SessionIndex: p.SessionIndex})
-		out = append(out, &store.OutboxEvent{ID: outbox.NewEventID(), Key: outbox.Key(SLOChannel, sp.Settings.ID, sess.Subject),
+		out = append(out, &store.OutboxEvent{ID: outbox.NewEventID(), Key: outbox.SessionKey(SLOChannel, sp.Settings.ID, sess.Subject, p.SessionIndex),
 			Type: SLOType, Channel: SLOChannel, ClientID: sp.Settings.ID, Subject: sess.Subject, Payload: b})
 	}
 	return out

@@ -147,7 +147,7 @@ func (l *Logouts) EndSession(ctx context.Context, sess *sso.Session) error {
 
 func event(clientID, subject, sid string) *store.OutboxEvent {
 	p, _ := json.Marshal(payload{ClientID: clientID, Subject: subject, SessionID: sid})
-	return &store.OutboxEvent{ID: outbox.NewEventID(), Key: outbox.Key(Channel, clientID, subject), Type: Type,
+	return &store.OutboxEvent{ID: outbox.NewEventID(), Key: outbox.SessionKey(Channel, clientID, subject, sid), Type: Type,
 		Channel: Channel, ClientID: clientID, Subject: subject, Payload: p}
 }
 
