@@ -3,6 +3,7 @@ package sso
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -34,6 +35,11 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, erro
 	if request.GetClientID() != req.client.ID {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")
 	}
+	// Scopes an administrator has since taken from the client are not issued again (RFC 6749
+	// 6 lets the server narrow): the family keeps its own, for when the client gets them back.
+	if kept, narrowed := scopesClientMayAsk(req.client, request.GetScopes()); narrowed {
+		request.SetCurrentScopes(kept)
+	}
 	if raw := req.form.Get("scope"); raw != "" {
 		// As op decodes the parameter (oidc.SpaceDelimitedArray): split on single spaces.
 		if err := op.ValidateRefreshTokenScopes(strings.Split(raw, " "), request); err != nil {
@@ -46,4 +52,34 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, erro
 		}
 	}
 	return g.p.tokenResponse(ctx, request, g.p.storage.opClient(req.client), token)
+}
+
+// scopesClientMayAsk keeps the scopes an authorize request of cfg would keep today (op's
+// ValidateAuthReqScopes): openid and the standard OIDC scopes (profile, email, phone, address,
+// offline_access) always, any other scope only while the client's configured scopes allow it
+// (all when it has none). narrowed reports whether any was dropped; kept is scopes itself
+// when none was (nothing allocated).
+func scopesClientMayAsk(cfg *ClientConfig, scopes []string) (kept []string, narrowed bool) {
+	if len(cfg.Scopes) == 0 {
+		return scopes, false
+	}
+	allowed := func(sc string) bool {
+		switch sc {
+		case oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopePhone, oidc.ScopeAddress, oidc.ScopeOfflineAccess:
+			return true
+		}
+		return slices.Contains(cfg.Scopes, sc)
+	}
+	for i, sc := range scopes {
+		if !allowed(sc) {
+			kept = append(make([]string, 0, len(scopes)-1), scopes[:i]...)
+			for _, rest := range scopes[i+1:] {
+				if allowed(rest) {
+					kept = append(kept, rest)
+				}
+			}
+			return kept, true
+		}
+	}
+	return scopes, false
 }
