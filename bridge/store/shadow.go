@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/ssobridge/ssobridge/sso"
@@ -90,6 +91,21 @@ type Deactivation struct {
 	Logout func(ended []*sso.Session) []*OutboxEvent
 }
 
+// ShadowCond is what PutShadowUserIf checks before it writes: what the new state was computed
+// from.
+type ShadowCond struct {
+	// Epoch names a watermark (required) and EpochValue is the value it had when the state
+	// was read.
+	Epoch      string
+	EpochValue time.Time
+	// Prev is the shadow user as it was read (nil: there was none).
+	Prev *ShadowUser
+}
+
+// ErrShadowChanged: PutShadowUserIf found the watermark or the shadow user changed since they
+// were read; nothing was written.
+var ErrShadowChanged = errors.New("store: the shadow user or the sync epoch changed since it was read")
+
 // ShadowUpdate is a new shadow-user state and the events it causes.
 type ShadowUpdate struct {
 	User   *ShadowUser
@@ -109,6 +125,13 @@ type ShadowStore interface {
 	// differ from what is stored (or nothing is); it reports whether it wrote. ExternalID and
 	// CreatedAt are kept.
 	PutShadowUser(ctx context.Context, u *ShadowUser, events ...*OutboxEvent) (bool, error)
+	// PutShadowUserIf is PutShadowUser when, in the same transaction, the watermark cond.Epoch
+	// is still cond.EpochValue and the stored shadow user of u's client and subject is still
+	// cond.Prev (its Digest and Active; nil: none stored). Otherwise it writes nothing and
+	// returns ErrShadowChanged. The check holds until the transaction ends: a concurrent
+	// SetWatermark of cond.Epoch, or write of the shadow user, comes before it (and fails it) or
+	// after it.
+	PutShadowUserIf(ctx context.Context, cond ShadowCond, u *ShadowUser, events ...*OutboxEvent) (bool, error)
 	// SetShadowExternalID records the target's id for the user (idempotent);
 	// sso.ErrNotFound when there is no such shadow user.
 	SetShadowExternalID(ctx context.Context, clientID, subject, externalID string) error

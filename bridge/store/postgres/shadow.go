@@ -114,6 +114,67 @@ func (s *Store) PutShadowUser(ctx context.Context, u *store.ShadowUser, events .
 	return changed, nil
 }
 
+// PutShadowUserIf writes u and events in one transaction when cond holds and u changed (see
+// store.ShadowStore). The watermark's row is read FOR SHARE and the shadow user's FOR UPDATE:
+// a SetWatermark of the epoch or another write of the user waits for this transaction (or
+// came first, and this one sees it). A shadow user that was absent is inserted only if it
+// still is (a concurrent insert makes this one fail).
+func (s *Store) PutShadowUserIf(ctx context.Context, cond store.ShadowCond, u *store.ShadowUser, events ...*store.OutboxEvent) (bool, error) {
+	if cond.Epoch == "" || u == nil || u.ClientID == "" || u.Subject == "" {
+		return false, errors.New("postgres: put shadow user if: no epoch, client or subject")
+	}
+	var changed bool
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var epoch int64
+		if err := tx.QueryRow(ctx, `SELECT value FROM watermarks WHERE name = $1 FOR SHARE`, cond.Epoch).Scan(&epoch); err != nil && !isNoRows(err) {
+			return err
+		}
+		if epoch != ts(cond.EpochValue) {
+			return store.ErrShadowChanged
+		}
+		var (
+			digest string
+			active bool
+		)
+		err := tx.QueryRow(ctx, `SELECT digest, active FROM shadow_users WHERE client_id = $1 AND subject = $2 FOR UPDATE`,
+			u.ClientID, u.Subject).Scan(&digest, &active)
+		switch {
+		case isNoRows(err):
+			if cond.Prev != nil {
+				return store.ErrShadowChanged
+			}
+			now := s.clock()
+			tag, err := tx.Exec(ctx, `INSERT INTO shadow_users (`+shadowCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+				ON CONFLICT (client_id, subject) DO NOTHING`,
+				u.ClientID, u.Subject, u.Digest, u.Active, u.View, u.ExternalID,
+				ts(orNow(u.CreatedAt, now)), ts(orNow(u.UpdatedAt, now)))
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() != 1 {
+				return store.ErrShadowChanged // inserted meanwhile
+			}
+			changed = true
+			return s.enqueue(ctx, tx, events)
+		case err != nil:
+			return err
+		case cond.Prev == nil || cond.Prev.Digest != digest || cond.Prev.Active != active:
+			return store.ErrShadowChanged
+		}
+		if changed, err = s.putShadow(ctx, tx, u); err != nil || !changed {
+			return err
+		}
+		return s.enqueue(ctx, tx, events)
+	})
+	if errors.Is(err, store.ErrShadowChanged) {
+		return false, store.ErrShadowChanged
+	}
+	if err != nil {
+		return false, wrap("put shadow user if", err)
+	}
+	return changed, nil
+}
+
 // SetShadowExternalID records the target's id of a shadow user.
 func (s *Store) SetShadowExternalID(ctx context.Context, clientID, subject, externalID string) error {
 	err := execOne(ctx, s.pool, `UPDATE shadow_users SET external_id = $1 WHERE client_id = $2 AND subject = $3`,

@@ -143,6 +143,51 @@ func (s *Store) PutShadowUser(ctx context.Context, u *store.ShadowUser, events .
 	return changed, nil
 }
 
+// PutShadowUserIf writes u and events in one transaction when cond holds and u changed (see
+// store.ShadowStore); the write transaction excludes every other writer.
+func (s *Store) PutShadowUserIf(ctx context.Context, cond store.ShadowCond, u *store.ShadowUser, events ...*store.OutboxEvent) (bool, error) {
+	if cond.Epoch == "" || u == nil {
+		return false, errors.New("sqlite: put shadow user if: no epoch or user")
+	}
+	var changed bool
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var epoch int64
+		if err := tx.QueryRowContext(ctx, `SELECT value FROM watermarks WHERE name = ?`, cond.Epoch).Scan(&epoch); err != nil && !isNoRows(err) {
+			return err
+		}
+		if epoch != ts(cond.EpochValue) {
+			return store.ErrShadowChanged
+		}
+		var (
+			digest string
+			active int
+		)
+		err := tx.QueryRowContext(ctx, `SELECT digest, active FROM shadow_users WHERE client_id = ? AND subject = ?`,
+			u.ClientID, u.Subject).Scan(&digest, &active)
+		switch {
+		case isNoRows(err):
+			if cond.Prev != nil {
+				return store.ErrShadowChanged
+			}
+		case err != nil:
+			return err
+		case cond.Prev == nil || cond.Prev.Digest != digest || cond.Prev.Active != (active != 0):
+			return store.ErrShadowChanged
+		}
+		if changed, err = s.putShadow(ctx, tx, u); err != nil || !changed {
+			return err
+		}
+		return s.enqueue(ctx, tx, events)
+	})
+	if errors.Is(err, store.ErrShadowChanged) {
+		return false, store.ErrShadowChanged
+	}
+	if err != nil {
+		return false, wrap("put shadow user if", err)
+	}
+	return changed, nil
+}
+
 // SetShadowExternalID records the target's id of a shadow user.
 func (s *Store) SetShadowExternalID(ctx context.Context, clientID, subject, externalID string) error {
 	res, err := s.wexec(ctx, `UPDATE shadow_users SET external_id = ? WHERE client_id = ? AND subject = ?`,

@@ -16,6 +16,8 @@ import (
 
 var shadowTests = []test{
 	{"PutOnlyOnChange", testShadowPutOnlyOnChange},
+	{"PutIf", testShadowPutIf},
+	{"PutIfConcurrent", testShadowPutIfConcurrent},
 	{"ExternalID", testShadowExternalID},
 	{"List", testShadowList},
 	{"Deactivate", testShadowDeactivate},
@@ -109,6 +111,109 @@ func testShadowPutOnlyOnChange(t *testing.T, h *H) {
 	got, _ = h.S.ShadowUser(h.Ctx, "portal", sub)
 	if changed || got.Digest != "d1" {
 		t.Fatalf("shadow user written without its event: %+v", got)
+	}
+}
+
+// testShadowPutIf: PutShadowUserIf writes (as PutShadowUser: only a change, with its events)
+// when the epoch watermark and the stored shadow user are still what the state was computed
+// from, and otherwise writes nothing and says ErrShadowChanged.
+func testShadowPutIf(t *testing.T, h *H) {
+	sub, epoch := ssotest.RandomID(), "epoch-"+ssotest.RandomID()
+	e0 := time.Unix(1_700_000_000, 123456789)
+	ssotest.NoErr(t, h.S.SetWatermark(h.Ctx, epoch, e0), "SetWatermark")
+	cond := func(prev *store.ShadowUser) store.ShadowCond {
+		return store.ShadowCond{Epoch: epoch, EpochValue: e0, Prev: prev}
+	}
+	put := func(what string, c store.ShadowCond, u *store.ShadowUser, wantChanged bool, wantErr error) {
+		t.Helper()
+		ev := event("k-" + sub)
+		changed, err := h.S.PutShadowUserIf(h.Ctx, c, u, ev)
+		switch {
+		case wantErr != nil:
+			ssotest.IsErr(t, err, wantErr, "%s", what)
+		default:
+			ssotest.NoErr(t, err, "%s", what)
+		}
+		if changed != wantChanged {
+			t.Fatalf("%s: changed %v, want %v", what, changed, wantChanged)
+		}
+		_, err = h.S.OutboxEvent(h.Ctx, ev.ID)
+		if wantChanged {
+			ssotest.NoErr(t, err, "%s: its event", what)
+		} else {
+			ssotest.IsErr(t, err, sso.ErrNotFound, "%s: its event", what)
+		}
+	}
+	stored := func() *store.ShadowUser {
+		t.Helper()
+		u, err := h.S.ShadowUser(h.Ctx, "portal", sub)
+		if errors.Is(err, sso.ErrNotFound) {
+			return nil
+		}
+		ssotest.NoErr(t, err, "ShadowUser")
+		return u
+	}
+	put("another epoch", store.ShadowCond{Epoch: epoch, EpochValue: e0.Add(time.Nanosecond)}, shadow("portal", sub, "d1", true), false, store.ErrShadowChanged)
+	put("an epoch never set", store.ShadowCond{Epoch: epoch + "-none", EpochValue: e0}, shadow("portal", sub, "d1", true), false, store.ErrShadowChanged)
+	put("a previous user that is not there", cond(shadow("portal", sub, "d0", true)), shadow("portal", sub, "d1", true), false, store.ErrShadowChanged)
+	if u := stored(); u != nil {
+		t.Fatalf("written by refused puts: %+v", u)
+	}
+	put("create", cond(nil), shadow("portal", sub, "d1", true), true, nil)
+	put("create again", cond(nil), shadow("portal", sub, "d1", true), false, store.ErrShadowChanged)
+	put("same state", cond(shadow("portal", sub, "d1", true)), shadow("portal", sub, "d1", true), false, nil)
+	put("a stale previous digest", cond(shadow("portal", sub, "d0", true)), shadow("portal", sub, "d2", true), false, store.ErrShadowChanged)
+	put("a stale previous active", cond(shadow("portal", sub, "d1", false)), shadow("portal", sub, "d2", true), false, store.ErrShadowChanged)
+	put("update", cond(shadow("portal", sub, "d1", true)), shadow("portal", sub, "d2", true), true, nil)
+	put("deactivate", cond(shadow("portal", sub, "d2", true)), shadow("portal", sub, "d2", false), true, nil)
+	// The epoch moved (a change poll began): what was read before it is refused.
+	ssotest.NoErr(t, h.S.SetWatermark(h.Ctx, epoch, e0.Add(time.Second)), "SetWatermark")
+	put("an epoch that moved", cond(shadow("portal", sub, "d2", false)), shadow("portal", sub, "d2", true), false, store.ErrShadowChanged)
+	if u := stored(); u.Digest != "d2" || u.Active {
+		t.Fatalf("after the refused re-activation: %+v", u)
+	}
+}
+
+// testShadowPutIfConcurrent: of concurrent first writes of one shadow user (each computed
+// from no user), exactly one writes (and queues its event); the others say ErrShadowChanged.
+func testShadowPutIfConcurrent(t *testing.T, h *H) {
+	sub, epoch := ssotest.RandomID(), "epoch-"+ssotest.RandomID()
+	e0 := time.Unix(1_700_000_000, 0)
+	ssotest.NoErr(t, h.S.SetWatermark(h.Ctx, epoch, e0), "SetWatermark")
+	const n = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wrote, refused := 0, 0
+	for i := range n {
+		wg.Go(func() {
+			changed, err := h.S.PutShadowUserIf(h.Ctx, store.ShadowCond{Epoch: epoch, EpochValue: e0},
+				shadow("portal", sub, fmt.Sprint("d", i), true), event("k-"+sub))
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && changed:
+				wrote++
+			case errors.Is(err, store.ErrShadowChanged):
+				refused++
+			default:
+				t.Errorf("PutShadowUserIf: %v, changed %v", err, changed)
+			}
+		})
+	}
+	wg.Wait()
+	if wrote != 1 || refused != n-1 {
+		t.Fatalf("%d first writes wrote, %d refused; want 1 and %d", wrote, refused, n-1)
+	}
+	evs, err := h.S.OutboxEvents(h.Ctx, store.OutboxFilter{ClientID: "portal", Limit: 1000})
+	ssotest.NoErr(t, err, "OutboxEvents")
+	queued := 0
+	for _, e := range evs {
+		if e.Key == "k-"+sub {
+			queued++
+		}
+	}
+	if queued != 1 {
+		t.Fatalf("%d events queued, want 1", queued)
 	}
 }
 
