@@ -168,7 +168,7 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 // a page is handled, so that a page listed before a poll never writes over what the poll wrote
 // after it.
 func (s *Service) reconcilePage(ctx context.Context, after string, batch int, res *ReconcileResult) (next string, done bool, cost int, err error) {
-	unlock, err := s.syncLock(ctx)
+	unlock, err := s.beginSync(ctx)
 	if err != nil {
 		return "", false, 0, err
 	}

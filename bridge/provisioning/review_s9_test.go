@@ -2,6 +2,8 @@ package provisioning_test
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,15 +79,17 @@ func TestPollAndReconcileOnTwoReplicas(t *testing.T) {
 // heldLookup hands out alice as the AMS has her, then holds the answer until proceed is
 // closed: a sign-in's just-in-time provisioning that read the member before a change and
 // writes the shadow user after it.
+// Only the first read of alice is held; reads counts them.
 type heldLookup struct {
 	*listing
 	read    chan struct{}
 	proceed chan struct{}
+	reads   atomic.Int32
 }
 
 func (l *heldLookup) MemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
 	m, err := l.listing.MemberByKey(ctx, key)
-	if key == aliceKey {
+	if key == aliceKey && l.reads.Add(1) == 1 {
 		close(l.read)
 		<-l.proceed
 	}
@@ -96,15 +100,41 @@ func (l *heldLookup) MemberByKey(ctx context.Context, key string) (*legacy.Membe
 // just-in-time Provision reads the member and writes the shadow user; without the sync lock
 // that polling and the reconcile hold, a deactivation a poll on another replica wrote between
 // that read and that write was undone (user.updated, active) until the next change or pass.
+// Both ways of Provision: without the sync lock (the sync epoch even: the poll does not wait,
+// it moves the epoch, and the sign-in's write is refused and it reads alice again), and under
+// it (the epoch odd, as a poll that died leaves it: the poll waits for the sign-in).
 func TestProvisionAndPollOnTwoReplicas(t *testing.T) {
+	for _, locked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("locked=%v", locked), func(t *testing.T) { testProvisionAndPollOnTwoReplicas(t, locked) })
+	}
+}
+
+func testProvisionAndPollOnTwoReplicas(t *testing.T, locked bool) {
 	r := newReconcileFixture(t)
 	r.opts.Lock = &provisioning.LocalLock{}
 	r.start()
 	poller := r.svc
+	if _, err := poller.Poll(t.Context()); err != nil { // the epoch even
+		t.Fatal(err)
+	}
+	if locked {
+		epoch, err := r.st.Watermark(t.Context(), provisioning.SyncEpoch)
+		if err != nil || epoch.UnixNano()%2 != 0 {
+			t.Fatalf("sync epoch after a poll: %v (%d), %v", epoch, epoch.UnixNano(), err)
+		}
+		if err := r.st.SetWatermark(t.Context(), provisioning.SyncEpoch, epoch.Add(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	held := &heldLookup{listing: r.list, read: make(chan struct{}), proceed: make(chan struct{})}
 	r.opts.Directory = held
 	r.start()
 	signIn := r.svc
+	defer func() {
+		if want := map[bool]int32{false: 2, true: 1}[locked]; held.reads.Load() != want {
+			t.Errorf("the sign-in read alice %d times, want %d", held.reads.Load(), want)
+		}
+	}()
 
 	provisioned := make(chan error, 1)
 	go func() { provisioned <- signIn.Provision(t.Context(), "portal", aliceSub, nil) }()

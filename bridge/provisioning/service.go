@@ -242,7 +242,7 @@ const changeBatch = 500
 // date; it returns how many members it looked at. The watermark moves only past members that
 // were handled, so a failure is retried at the next poll.
 func (s *Service) Poll(ctx context.Context) (int, error) {
-	unlock, err := s.syncLock(ctx)
+	unlock, err := s.beginSync(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("shadow: poll: %w", err)
 	}
@@ -296,6 +296,51 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 // SyncLockName names the job lock that change polling and each reconcile page hold while they
 // bring members up to date from what they read of the AMS.
 const SyncLockName = "shadow.sync"
+
+// SyncEpoch names the watermark that change polling and each reconcile page move, under the
+// sync lock, to an odd value when they begin and to an even one when they end: a sign-in's
+// just-in-time provisioning writes only if it has not moved since it read the member.
+const SyncEpoch = "shadow.sync_epoch"
+
+// moveEpoch sets the sync epoch to the first value after both from and the clock whose
+// parity is odd (begin) or even (0), and returns it. Called under the sync lock.
+func (s *Service) moveEpoch(ctx context.Context, from time.Time, odd int64) (time.Time, error) {
+	n := max(s.now().UnixNano(), from.UnixNano()+1)
+	if n%2 != odd {
+		n++
+	}
+	e := time.Unix(0, n)
+	if err := s.store.SetWatermark(ctx, SyncEpoch, e); err != nil {
+		return time.Time{}, fmt.Errorf("sync epoch: %w", err)
+	}
+	return e, nil
+}
+
+// beginSync is syncLock for a change poll or a reconcile page: the sync epoch is made odd
+// before anything is read, and even again at the end (end), before the lock is released. A
+// sign-in that read the member before the odd move finds its write refused; one that begins
+// while the epoch is odd waits for the lock.
+func (s *Service) beginSync(ctx context.Context) (end func(), err error) {
+	unlock, err := s.syncLock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	epoch, err := s.store.Watermark(ctx, SyncEpoch)
+	if err == nil {
+		epoch, err = s.moveEpoch(ctx, epoch, 1)
+	}
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("sync epoch: %w", err)
+	}
+	return func() {
+		// A failure leaves the epoch odd: sign-ins then take the lock (and make it even).
+		if _, err := s.moveEpoch(context.WithoutCancel(ctx), epoch, 0); err != nil {
+			s.log.WarnContext(ctx, "shadow: sync epoch not moved at the end of a sync", "err", err)
+		}
+		unlock()
+	}, nil
+}
 
 // syncLockRetry is how often a poll or a reconcile page asks again for the sync lock.
 const syncLockRetry = 50 * time.Millisecond
@@ -456,30 +501,25 @@ var ErrProvisioning = errors.New("shadow: provisioning failed")
 // with sync: true the change is delivered before Provision returns (an error wraps
 // ErrProvisioning); otherwise it is queued and the deliverer woken. m may be nil (looked up).
 //
-// The member is read and the shadow user written under the sync lock that change polling and
-// the reconcile hold (syncLock, on every replica), and a member Provision looks up is read from
-// the AMS, not from the profile cache (which another replica's poll does not refresh): a
-// deactivation that a poll writes while a sign-in is under way is then either seen by this
-// read or written after this write, never undone by it. A member the caller passes (m) was
-// read before the lock: it must be as fresh as the caller can make it.
+// A member Provision looks up is read from the AMS, not from the profile cache (which another
+// replica's poll does not refresh), and the shadow user is written only if nothing changed
+// since the member was read: the sync epoch (a watermark every change poll and reconcile page
+// moves when it begins and when it ends, under the sync lock) and the shadow user are checked
+// in the write's transaction (store.PutShadowUserIf); when either changed, the member is read
+// again. So a deactivation that a poll writes while a sign-in is under way is either seen by
+// the sign-in's read or makes its write fail, never undone by it; and of two sign-ins of one
+// member, which may run on two replicas, only one creates the shadow user (the other's write
+// fails and it reads again). Sign-ins of members that share no shadow user do not wait for each
+// other. While a poll or reconcile page is at work (the epoch odd), or when the epoch was never
+// set, Provision waits for the sync lock and writes under it, as change polling does.
+// A member the caller passes (m) was read before: it must be as fresh as the caller can make
+// it; a retry reads the member from the AMS.
 func (s *Service) Provision(ctx context.Context, clientID, subject string, m *legacy.Member) error {
 	t, ok := s.targets[clientID]
 	if !ok {
 		return nil
 	}
-	var sub *store.Subject
-	if m == nil {
-		var err error
-		if sub, err = s.store.SubjectByID(ctx, subject); err != nil {
-			return s.provisionFailed(ctx, t, clientID, subject, fmt.Errorf("subject: %w", err))
-		}
-	}
-	unlock, err := s.syncLock(ctx)
-	if err != nil {
-		return s.provisionFailed(ctx, t, clientID, subject, err)
-	}
-	changed, up, err := s.provisionLocked(ctx, clientID, subject, sub, m)
-	unlock()
+	changed, up, err := s.provision(ctx, clientID, subject, m)
 	if err != nil {
 		return s.provisionFailed(ctx, t, clientID, subject, err)
 	}
@@ -500,14 +540,72 @@ func (s *Service) Provision(ctx context.Context, clientID, subject string, m *le
 	return nil
 }
 
-// provisionLocked is Provision's read and write, under the sync lock: the member (looked up
-// from the AMS when m is nil), their roles, the shadow user, and its update.
-func (s *Service) provisionLocked(ctx context.Context, clientID, subject string, sub *store.Subject, m *legacy.Member) (bool, store.ShadowUpdate, error) {
+// provisionTries bounds the reads and writes of one Provision without the sync lock (each
+// write found the epoch or the shadow user changed) before it takes the lock, and under it.
+const provisionTries = 3
+
+// provision is Provision's reads and write: without the sync lock while the epoch is even,
+// under it otherwise (or after provisionTries refused writes).
+func (s *Service) provision(ctx context.Context, clientID, subject string, m *legacy.Member) (bool, store.ShadowUpdate, error) {
+	for range provisionTries {
+		epoch, err := s.store.Watermark(ctx, SyncEpoch)
+		if err != nil {
+			return false, store.ShadowUpdate{}, err
+		}
+		if epoch.IsZero() || epoch.UnixNano()%2 != 0 {
+			break // never set, or a poll or reconcile page at work (or one that died): the lock
+		}
+		changed, up, err := s.provisionOnce(ctx, clientID, subject, m, epoch)
+		if !errors.Is(err, store.ErrShadowChanged) {
+			return changed, up, err
+		}
+		m = nil // read again
+	}
+	unlock, err := s.syncLock(ctx)
+	if err != nil {
+		return false, store.ShadowUpdate{}, err
+	}
+	defer unlock()
+	epoch, err := s.store.Watermark(ctx, SyncEpoch)
+	if err != nil {
+		return false, store.ShadowUpdate{}, err
+	}
+	if epoch.IsZero() || epoch.UnixNano()%2 != 0 {
+		// Under the lock no poll is at work: an epoch never set, or left odd by a poll that
+		// died, is made even (the lock-free way open).
+		if epoch, err = s.moveEpoch(ctx, epoch, 0); err != nil {
+			return false, store.ShadowUpdate{}, err
+		}
+	}
+	for i := 0; ; i++ {
+		changed, up, err := s.provisionOnce(ctx, clientID, subject, m, epoch)
+		if !errors.Is(err, store.ErrShadowChanged) || i == provisionTries {
+			return changed, up, err
+		}
+		m = nil // another sign-in of the member wrote first: read again
+	}
+}
+
+// provisionOnce reads the shadow user, the member (from the AMS when m is nil) and their
+// roles, and writes the shadow user's update if the epoch is still epoch and the shadow user
+// what was read (store.ErrShadowChanged otherwise).
+func (s *Service) provisionOnce(ctx context.Context, clientID, subject string, m *legacy.Member, epoch time.Time) (bool, store.ShadowUpdate, error) {
+	// The shadow user is read before the member: a write of it by another sign-in that read
+	// the member after this one did refuses this one's write (which would send older data).
+	prev, err := s.store.ShadowUser(ctx, clientID, subject)
+	if errors.Is(err, sso.ErrNotFound) {
+		prev = nil
+	} else if err != nil {
+		return false, store.ShadowUpdate{}, err
+	}
 	if m == nil {
+		sub, err := s.store.SubjectByID(ctx, subject)
+		if err != nil {
+			return false, store.ShadowUpdate{}, fmt.Errorf("subject: %w", err)
+		}
 		if c, ok := s.dir.(interface{ Invalidate(key string) }); ok {
 			c.Invalidate(sub.MemberKey)
 		}
-		var err error
 		if m, err = s.dir.MemberByKey(ctx, sub.MemberKey); err != nil {
 			return false, store.ShadowUpdate{}, fmt.Errorf("member: %w", err)
 		}
@@ -519,17 +617,11 @@ func (s *Service) provisionLocked(ctx context.Context, clientID, subject string,
 		}
 		m.Roles = roles
 	}
-	prev, err := s.store.ShadowUser(ctx, clientID, subject)
-	if errors.Is(err, sso.ErrNotFound) {
-		prev = nil
-	} else if err != nil {
-		return false, store.ShadowUpdate{}, err
-	}
 	up, _, err := s.update(ctx, m, subject, clientID, prev, true) // update asks access.Decide
 	if err != nil {
 		return false, store.ShadowUpdate{}, err
 	}
-	changed, err := s.store.PutShadowUser(ctx, up.User, up.Events...)
+	changed, err := s.store.PutShadowUserIf(ctx, store.ShadowCond{Epoch: SyncEpoch, EpochValue: epoch, Prev: prev}, up.User, up.Events...)
 	return changed, up, err
 }
 
