@@ -15,6 +15,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/bridge/store/storetest"
 )
 
 // countersDown is a store whose throttle counters fail while down is set (the rest works). It
@@ -94,6 +95,20 @@ func (c *countersDown) ResetCounter(ctx context.Context, key string) (string, er
 		return "", errCountersDown
 	}
 	return c.Store.ResetCounter(ctx, key)
+}
+
+// TestCountersDownConformance: the fake store of TestSharedThrottleFailsClosed, with its
+// counters up, passes the store conformance suite (as every fake must): it changes nothing of
+// what the store it wraps does, steps included.
+func TestCountersDownConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(t.Context(), sqlite.Memory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return &countersDown{Store: s, steps: s}
+	})
 }
 
 // TestSharedThrottleFailsClosed: with the throttle's counters in the store and the store's
