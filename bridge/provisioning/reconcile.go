@@ -323,6 +323,8 @@ func (s *Service) runReconciler(ctx context.Context) {
 		wait := time.Duration(0)
 		st, err := s.store.ReconcileState(ctx, ReconcileName)
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return // shutting down: not a failure
 		case err != nil && transient(err):
 			down.Fail(ctx, s.log, s.now(), "shadow: reconcile: cannot read its progress; retrying every poll_interval", err)
 			wait = s.cfg.PollInterval
