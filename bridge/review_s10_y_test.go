@@ -98,3 +98,36 @@ func TestRefreshAfterPolicyChanges(t *testing.T) {
 		t.Fatalf("audit token.refresh_denied: %v", got)
 	}
 }
+
+// TestPasswordChangeEndsSession (review s10 V11): a bridge session opened with the AMS password
+// ends once the AMS records a change of that password after its sign-in: the next authorize in
+// that browser asks for the password again instead of answering from the session. A change
+// within the skew is taken as made before. Before, the session went on answering for its whole
+// lifetime (12 hours).
+func TestPasswordChangeEndsSession(t *testing.T) {
+	e := newEnv(t)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	e.signIn(b, web.AuthCodeURL("s1", oidc.Nonce("n")), "alice", "alice-password")
+	answered := func() bool {
+		t.Helper()
+		p := b.Get(web.AuthCodeURL("s2", oidc.Nonce("n")))
+		return p.Location != ""
+	}
+	e.dir.Update("alice", func(m *legacy.Member) { m.Standing.PasswordChangedAt = time.Now().Add(hooks.PasswordChangeSkew / 2) })
+	if !answered() {
+		t.Fatal("a password change within the skew ended the session")
+	}
+	e.dir.Update("alice", func(m *legacy.Member) {
+		m.Standing.PasswordChangedAt = time.Now().Add(hooks.PasswordChangeSkew + time.Minute)
+	})
+	if answered() {
+		t.Fatal("the session answered an authorize after the member's password was changed")
+	}
+	// A new sign-in (after the change) is a session again.
+	e.dir.Update("alice", func(m *legacy.Member) { m.Standing.PasswordChangedAt = time.Now().Add(-time.Minute) })
+	e.signIn(b, web.AuthCodeURL("s3", oidc.Nonce("n")), "alice", "alice-password")
+	if !answered() {
+		t.Fatal("the new session after the change does not answer")
+	}
+}

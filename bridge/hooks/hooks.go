@@ -140,7 +140,7 @@ func (h *Hooks) CheckGrant(ctx context.Context, subject, clientID string) error 
 
 // Authentication method references CheckSignIn reads (mfa.AMRPassword, mfa.AMRMFA).
 const (
-	amrPassword = "pwd"
+	AMRPassword = "pwd"
 	amrMFA      = "mfa"
 )
 
@@ -171,7 +171,7 @@ const (
 // The member is the one CheckGrant read in the same request (the member memo).
 func (h *Hooks) CheckSignIn(ctx context.Context, subject, clientID string, authTime time.Time, amr []string) error {
 	checkFactor := h.SecondFactorPolicy != nil && !slices.Contains(amr, amrMFA)
-	checkPassword := slices.Contains(amr, amrPassword)
+	checkPassword := slices.Contains(amr, AMRPassword)
 	if !checkFactor && !checkPassword {
 		return nil
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
+	"github.com/ssobridge/ssobridge/bridge/hooks"
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web"
@@ -472,6 +473,12 @@ func (h *Handler) Member(ctx context.Context, sess *sso.Session) (*legacy.Member
 	}
 	if err := h.Access.Decide(ctx, m, sess.Subject, access.AnyClient, h.Now()).Err(); err != nil {
 		return nil, err
+	}
+	// A session opened with the AMS password ends when the AMS records a change of that
+	// password after its sign-in: whoever knew the old one keeps nothing (the refresh grant
+	// checks the same, hooks.CheckSignIn).
+	if slices.Contains(sess.AMR, hooks.AMRPassword) && hooks.PasswordChangedSince(m, sess.AuthTime) {
+		return nil, fmt.Errorf("%w: password changed after the session's sign-in", sso.ErrAccessDenied)
 	}
 	return m, nil
 }
