@@ -40,6 +40,12 @@ const upstreamClientSecret = "upstream-secret-0123456789abcdef0123456"
 // with one upstream provider "corp" (provider adjusts it; downMutate the bridge's config).
 func newFederation(t *testing.T, verified bool, provider func(*upstream.ProviderConfig), downMutate ...func(*bridge.Config)) *federation {
 	t.Helper()
+	return newFederationDeps(t, verified, provider, envDeps{}, downMutate...)
+}
+
+// newFederationDeps is newFederation with the bridge's (down's) deps (its store).
+func newFederationDeps(t *testing.T, verified bool, provider func(*upstream.ProviderConfig), deps envDeps, downMutate ...func(*bridge.Config)) *federation {
+	t.Helper()
 	downLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +71,7 @@ func newFederation(t *testing.T, verified bool, provider func(*upstream.Provider
 	mutate := append([]func(*bridge.Config){addClient, func(c *bridge.Config) {
 		c.UpstreamProviders = append(c.UpstreamProviders, pc)
 	}}, downMutate...)
-	down := newEnvAt(t, downLn, downIssuer, false, nil, envDeps{}, mutate...)
+	down := newEnvAt(t, downLn, downIssuer, false, nil, deps, mutate...)
 	rp.connect(down)
 	return &federation{t: t, up: up, down: down, rp: rp}
 }

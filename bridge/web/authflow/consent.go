@@ -185,6 +185,18 @@ func (h *Handler) consentHeld(c echo.Context, ar *sso.AuthRequest, client *sso.C
 	if !h.Access.Decide(ctx, m, hold.Subject, client.ID, h.Now()).Allowed() {
 		return h.accessDenied(c, ar, client, hold.Subject)
 	}
+	var d holdData
+	_ = json.Unmarshal(hold.Data, &d)
+	var o SignInOptions
+	if d.Upstream {
+		// A held upstream sign-in whose provider signed the member out meanwhile goes no further.
+		o.Upstream, o.HeldAt = &store.UpstreamSession{}, store.HeldSignIn(hold.IDHash)
+		if _, err := h.Store.UpstreamSession(ctx, o.HeldAt); errors.Is(err, sso.ErrNotFound) {
+			return h.UpstreamEnded(c)
+		} else if err != nil {
+			return fmt.Errorf("held upstream sign-in: %w", err)
+		}
+	}
 	if err := h.Store.PassMFAChallenge(ctx, hold.IDHash, hold.Browser, h.Now()); err != nil {
 		switch {
 		case errors.Is(err, sso.ErrAuthRequestUsed), errors.Is(err, sso.ErrAuthRequestElsewhere), errors.Is(err, sso.ErrNotFound):
@@ -199,15 +211,11 @@ func (h *Handler) consentHeld(c echo.Context, ar *sso.AuthRequest, client *sso.C
 	if err := h.grantConsent(c, ar, client, hold.Subject); err != nil {
 		return err
 	}
-	var d holdData
-	_ = json.Unmarshal(hold.Data, &d)
-	sess, err := h.startFreshSession(c, m, hold.AMR,
-		&store.AuditEvent{Event: "login.success", Login: m.Login, ClientID: client.ID, IP: c.RealIP(), Detail: d.Detail})
-	if err != nil {
+	o.AuthTime = hold.CreatedAt // when the member signed in, not when they allowed the app
+	if _, err := h.startFreshSessionWith(c, m, hold.AMR,
+		&store.AuditEvent{Event: "login.success", Login: m.Login, ClientID: client.ID, IP: c.RealIP(), Detail: d.Detail}, o); err != nil {
 		return err
 	}
-	if !hold.CreatedAt.IsZero() {
-		sess.AuthTime = hold.CreatedAt // when the member signed in, not when they allowed the app
-	}
+	sess := fresh(c).sess
 	return h.complete(c, ar, client, sess, m)
 }

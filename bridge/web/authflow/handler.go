@@ -49,6 +49,11 @@ type Store interface {
 	CreateMFAChallenge(ctx context.Context, c *store.MFAChallenge) error
 	MFAChallenge(ctx context.Context, idHash string) (*store.MFAChallenge, error)
 	PassMFAChallenge(ctx context.Context, idHash, browser string, now time.Time) error
+	// The upstream sign-in behind a new session (SignInOptions.Upstream), recorded when the
+	// session is written, and held with a sign-in waiting for consent.
+	PutUpstreamSession(ctx context.Context, s *store.UpstreamSession) error
+	UpstreamSession(ctx context.Context, sessionID string) (*store.UpstreamSession, error)
+	MoveUpstreamSession(ctx context.Context, from, to string, expires time.Time) error
 }
 
 // Provider is what the sign-in flow needs of the OpenID provider (sso.Provider): its pending

@@ -417,6 +417,25 @@ func (h *Handler) StartSession(c echo.Context, m *legacy.Member, amr []string) (
 	return sess, nil
 }
 
+// StartSessionAt is StartSession for a member who authenticated at authTime (an upstream
+// provider's auth_time; zero or later than now: now).
+func (h *Handler) StartSessionAt(c echo.Context, m *legacy.Member, amr []string, authTime time.Time) (*sso.Session, error) {
+	sess, raw, prev, err := h.newSession(c, m, amr)
+	if err != nil {
+		return nil, err
+	}
+	if !authTime.IsZero() && authTime.Before(sess.AuthTime) {
+		sess.AuthTime = authTime
+	}
+	if err := h.endPrevious(c.Request().Context(), prev); err != nil {
+		return nil, err
+	}
+	if err := h.writeSession(c, sess, raw); err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
+
 // newSession is StartSession's session before it is written: the member's subject remembered,
 // a new random id (raw goes in the cookie). prev is the browser's live session (nil: none),
 // which the caller ends once the new one replaces it (endPrevious).
@@ -515,7 +534,15 @@ func (h *Handler) Finish(c echo.Context, ar *sso.AuthRequest, client *sso.Client
 // step): its session is written with the completion of ar (one transaction), or when the sign-in
 // stops before (ev is its login.success audit row).
 func (h *Handler) FinishSignIn(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, m *legacy.Member, amr []string, ev *store.AuditEvent) error {
-	sess, err := h.startFreshSession(c, m, amr, ev)
+	return h.FinishSignInWith(c, ar, client, m, amr, ev, SignInOptions{})
+}
+
+// FinishSignInWith is FinishSignIn for a sign-in that brings more (an upstream sign-in, an
+// earlier auth time): a new sign-in through an upstream provider, or a passkey, goes on to its
+// request this way, its session written only with (or after winning) the request's
+// compare-and-set.
+func (h *Handler) FinishSignInWith(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, m *legacy.Member, amr []string, ev *store.AuditEvent, o SignInOptions) error {
+	sess, err := h.startFreshSessionWith(c, m, amr, ev, o)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package authflow
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,19 +34,85 @@ type freshSession struct {
 	// prev is the browser's live session that this one replaces (nil: none): it ends once this
 	// one is written, and only then (a sign-in that loses its request leaves it alone).
 	prev *sso.Session
+	// upstream is the upstream sign-in recorded with the session when it is written (nil:
+	// none); heldAt, when set, is where it is recorded already (a held sign-in), moved then.
+	upstream *store.UpstreamSession
+	heldAt   string
 }
+
+// SignInOptions are what a new sign-in brings besides its member and methods.
+type SignInOptions struct {
+	// Upstream is the upstream sign-in behind the session (an upstream provider's), recorded
+	// with it when the session is written (SessionID and ExpiresAt are set then), so that the
+	// provider's back-channel logout ends it. HeldAt, when set, is where it is recorded already
+	// (store.HeldSignIn of a waiting step): the record is moved to the session then.
+	Upstream *store.UpstreamSession
+	HeldAt   string
+	// AuthTime is when the member authenticated (OIDC Core 2, auth_time): an upstream
+	// provider's auth_time, which may be earlier than this sign-in. Zero, or later than now:
+	// now.
+	AuthTime time.Time
+}
+
+// errUpstreamEnded is a held upstream sign-in whose record the provider's back-channel logout
+// removed before its session was written.
+var errUpstreamEnded = errors.New("the upstream session ended while the sign-in waited")
 
 // startFreshSession is StartSession without the write: the session is written by the
 // completion of the request (completeFresh) or by openFresh, whichever comes first. ev is the
 // sign-in's audit row (its Subject is set here).
 func (h *Handler) startFreshSession(c echo.Context, m *legacy.Member, amr []string, ev *store.AuditEvent) (*sso.Session, error) {
+	return h.startFreshSessionWith(c, m, amr, ev, SignInOptions{})
+}
+
+// startFreshSessionWith is startFreshSession with what the sign-in brings besides (o).
+func (h *Handler) startFreshSessionWith(c echo.Context, m *legacy.Member, amr []string, ev *store.AuditEvent, o SignInOptions) (*sso.Session, error) {
 	sess, raw, prev, err := h.newSession(c, m, amr)
 	if err != nil {
 		return nil, err
 	}
+	if !o.AuthTime.IsZero() && o.AuthTime.Before(sess.AuthTime) {
+		sess.AuthTime = o.AuthTime
+	}
 	ev.Subject = sess.Subject
-	c.Set(freshKey, &freshSession{sess: sess, raw: raw, audit: ev, prev: prev})
+	c.Set(freshKey, &freshSession{sess: sess, raw: raw, audit: ev, prev: prev, upstream: o.Upstream, heldAt: o.HeldAt})
 	return sess, nil
+}
+
+// recordUpstream records the upstream sign-in behind f's session, just written (nothing when
+// there is none). A held record the provider's logout removed meanwhile ends the session at
+// once (errUpstreamEnded).
+func (h *Handler) recordUpstream(ctx context.Context, f *freshSession) error {
+	if f.upstream == nil {
+		return nil
+	}
+	if f.heldAt != "" {
+		err := h.Store.MoveUpstreamSession(ctx, f.heldAt, f.sess.ID, f.sess.ExpiresAt)
+		if errors.Is(err, sso.ErrNotFound) {
+			if eerr := h.EndSession(ctx, f.sess); eerr != nil {
+				return fmt.Errorf("end the session of an ended upstream sign-in: %w", eerr)
+			}
+			return errUpstreamEnded
+		}
+		if err != nil {
+			return fmt.Errorf("record upstream session: %w", err)
+		}
+		return nil
+	}
+	rec := *f.upstream
+	rec.SessionID, rec.ExpiresAt = f.sess.ID, f.sess.ExpiresAt
+	if err := h.Store.PutUpstreamSession(ctx, &rec); err != nil {
+		return fmt.Errorf("record upstream session: %w", err)
+	}
+	return nil
+}
+
+// UpstreamEnded is the page of an upstream sign-in whose upstream session ended (its provider's
+// back-channel logout came while the sign-in waited).
+func (h *Handler) UpstreamEnded(c echo.Context) error {
+	return h.Pages.Error(c, http.StatusConflict, "This sign-in has ended",
+		"You were signed out at the service you signed in with while this step was waiting, so this sign-in cannot go on.",
+		"Go back to the app and sign in again.")
 }
 
 // dropFresh forgets the request's fresh session: it is never written.
@@ -75,6 +142,13 @@ func (h *Handler) openFresh(c echo.Context) error {
 	}
 	f.open = true
 	h.Audit.Write(c.Request().Context(), f.audit)
+	if err := h.recordUpstream(c.Request().Context(), f); err != nil {
+		if errors.Is(err, errUpstreamEnded) {
+			h.Logger.InfoContext(c.Request().Context(), "sign-in: the upstream session ended while the sign-in waited; its session ended")
+			return nil
+		}
+		return err
+	}
 	return nil
 }
 
@@ -125,6 +199,11 @@ func (h *Handler) completeFresh(c echo.Context, f *freshSession, ar *sso.AuthReq
 	if eerr := h.endPrevious(ctx, f.prev); eerr != nil {
 		h.Logger.ErrorContext(ctx, "sign-in: the browser's previous session could not be ended", "err", eerr)
 	}
+	if err := h.recordUpstream(ctx, f); errors.Is(err, errUpstreamEnded) {
+		return h.UpstreamEnded(c) // the code is never delivered
+	} else if err != nil {
+		return err
+	}
 	if cerr := h.Cookies.Set(c, f.raw); cerr != nil {
 		return fmt.Errorf("save cookie: %w", cerr)
 	}
@@ -163,6 +242,9 @@ func refusalHash(requestID string) string { return sso.HashToken("request-refusa
 type holdData struct {
 	// Detail ends the login.success audit row written when the session opens.
 	Detail string `json:"detail,omitempty"`
+	// Upstream says that an upstream sign-in is recorded as held under the hold
+	// (store.HeldSignIn of its id hash), moved to the session when it is written.
+	Upstream bool `json:"upstream,omitempty"`
 }
 
 // holdForConsent keeps the request's fresh session f (not written) as a consent hold and sends
@@ -173,7 +255,7 @@ func (h *Handler) holdForConsent(c echo.Context, ar *sso.AuthRequest, f *freshSe
 	if err != nil {
 		return fmt.Errorf("request browser: %w", err)
 	}
-	data, err := json.Marshal(holdData{Detail: f.audit.Detail})
+	data, err := json.Marshal(holdData{Detail: f.audit.Detail, Upstream: f.upstream != nil})
 	if err != nil {
 		return err
 	}
@@ -181,6 +263,24 @@ func (h *Handler) holdForConsent(c echo.Context, ar *sso.AuthRequest, f *freshSe
 	hold := &store.MFAChallenge{IDHash: consentHoldHash(raw), Kind: kindConsentHold, Subject: f.sess.Subject,
 		AuthRequestID: ar.ID, Browser: browser, AMR: f.sess.AMR, Data: data,
 		CreatedAt: f.sess.AuthTime, ExpiresAt: h.Now().Add(consentHoldLifetime)}
+	if f.upstream != nil {
+		// The upstream sign-in waits with the hold (its provider's logout ends the wait).
+		held := store.HeldSignIn(hold.IDHash)
+		if f.heldAt != "" {
+			err = h.Store.MoveUpstreamSession(ctx, f.heldAt, held, hold.ExpiresAt)
+			if errors.Is(err, sso.ErrNotFound) {
+				dropFresh(c)
+				return h.UpstreamEnded(c)
+			}
+		} else {
+			rec := *f.upstream
+			rec.SessionID, rec.ExpiresAt = held, hold.ExpiresAt
+			err = h.Store.PutUpstreamSession(ctx, &rec)
+		}
+		if err != nil {
+			return fmt.Errorf("hold upstream sign-in for consent: %w", err)
+		}
+	}
 	if err := h.Store.CreateMFAChallenge(ctx, hold); err != nil {
 		return fmt.Errorf("hold sign-in for consent: %w", err)
 	}

@@ -61,6 +61,10 @@ type challengeData struct {
 	// MFA says that the app asked for a second factor outside an OIDC request (a SAML app's
 	// RequestedAuthnContext): the step takes no "continue" without one.
 	MFA bool `json:"mfa,omitempty"`
+	// Auto marks a continuation (continueSignIn): a sign-in whose factors all passed, held
+	// until its page is followed (after the recovery codes are shown, or a passkey's JSON
+	// answer), when the step page passes it at once and finishes the request.
+	Auto bool `json:"auto,omitempty"`
 }
 
 func readChallengeData(b []byte) challengeData {
@@ -383,6 +387,14 @@ func (h *Handler) stepPage(c echo.Context) error {
 	if l == nil {
 		return err
 	}
+	if l.data.Auto && l.ch.Kind == kindSignIn && l.ar != nil {
+		// A continuation: its factors passed; followed once, it finishes the request.
+		next, err := h.pass(c, l, l.ch.AMR, true)
+		if next == "" {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, next)
+	}
 	return h.render(c, http.StatusOK, l, stepData{})
 }
 
@@ -491,7 +503,19 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 	case l.ch.Kind == kindSignIn:
 		next = "/account"
 	}
-	if l.ch.Kind == kindSignIn && l.ar != nil && answer && l.data.Upstream == nil {
+	if l.ch.Kind == kindSignIn && l.ar != nil && !answer {
+		// The answer does not follow at once (recovery codes to show first, a passkey's JSON
+		// answer): the sign-in is held as a continuation that the browser follows next.
+		return h.continueSignIn(c, l.ch, l.data, amr)
+	}
+	if l.ch.Kind == kindSignIn && l.ar != nil {
+		var o authflow.SignInOptions
+		if up := l.data.Upstream; up != nil {
+			o.Upstream = up
+			if l.data.Held {
+				o.HeldAt = store.HeldSignIn(l.ch.IDHash)
+			}
+		}
 		if l.data.Notice {
 			// The member was told: the notice is used up (should that fail, they are told
 			// again next time).
@@ -499,8 +523,8 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 				h.Logger.WarnContext(ctx, "mfa: the reset notice could not be cleared", "err", err)
 			}
 		}
-		return "", h.Flow.FinishSignIn(c, l.ar, l.client, l.m, amr,
-			&store.AuditEvent{Event: "login.success", Login: l.m.Login, ClientID: l.client.ID, IP: c.RealIP(), Detail: detail})
+		return "", h.Flow.FinishSignInWith(c, l.ar, l.client, l.m, amr,
+			&store.AuditEvent{Event: "login.success", Login: l.m.Login, ClientID: l.client.ID, IP: c.RealIP(), Detail: detail}, o)
 	}
 	switch l.ch.Kind {
 	case kindSignIn:
@@ -556,4 +580,33 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 	// The login page finishes the request with the new (or upgraded) session: the same checks
 	// as any other entry point (access, consent, the second factor's own guard).
 	return next, nil
+}
+
+// continueSignIn holds a sign-in for an app whose factors all passed (amr) as a continuation: a
+// new one-time sign-in challenge (Auto) carrying what from carried, which the step page passes
+// when the browser follows it and then finishes the request (pass, FinishSignInWith). It
+// returns the continuation's page. No session is written before the request's compare-and-set:
+// two sign-ins of one request (a form sent twice), each followed, complete it once and leave
+// one session. A held upstream sign-in moves to the continuation.
+func (h *Handler) continueSignIn(c echo.Context, from *store.MFAChallenge, d challengeData, amr []string) (string, error) {
+	d.Auto = true
+	ch := &store.MFAChallenge{Kind: kindSignIn, Subject: from.Subject, AuthRequestID: from.AuthRequestID, AMR: amr}
+	var err error
+	if ch.Data, err = json.Marshal(d); err != nil {
+		return "", err
+	}
+	raw, err := h.newChallenge(c, ch)
+	if err != nil {
+		return "", err
+	}
+	if d.Held && from.IDHash != "" {
+		err := h.Upstreams.MoveUpstreamSession(c.Request().Context(), store.HeldSignIn(from.IDHash), store.HeldSignIn(ch.IDHash), ch.ExpiresAt)
+		if errors.Is(err, sso.ErrNotFound) {
+			return "", h.upstreamEnded(c)
+		}
+		if err != nil {
+			return "", fmt.Errorf("hold upstream sign-in: %w", err)
+		}
+	}
+	return stepURL(raw), nil
 }

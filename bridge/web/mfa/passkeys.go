@@ -188,6 +188,15 @@ func (h *Handler) passkeyLoginFinish(c echo.Context) error {
 	if next != "" {
 		return jsonNext(c, next)
 	}
+	if ff.AR != nil {
+		// For an app: no session until the request's compare-and-set. The page follows a
+		// continuation, which finishes the request with the session written then.
+		next, err := h.continueSignIn(c, &store.MFAChallenge{Subject: h.Subjects.Subject(m.Key), AuthRequestID: ff.AR.ID}, challengeData{}, amr)
+		if next == "" {
+			return err
+		}
+		return jsonNext(c, next)
+	}
 	if _, err := h.Flow.StartSession(c, m, amr); err != nil {
 		return err
 	}

@@ -325,7 +325,7 @@ func (h *Handler) callback(c echo.Context) error {
 			"The app asked you to sign in again, and "+p.DisplayName()+" did not ask you to, so we did not use its answer.",
 			"Sign in with your username and password, or try "+p.DisplayName()+" again.")
 	case err == nil:
-		return h.signInLinked(c, p, l, link.Subject, p.AMR(id.AMR))
+		return h.signInLinked(c, p, l, link.Subject, p.AMR(id.AMR), time.Time{})
 	case !errors.Is(err, sso.ErrNotFound):
 		return fmt.Errorf("upstream link: %w", err)
 	}
@@ -336,7 +336,7 @@ func (h *Handler) callback(c echo.Context) error {
 			return h.Pages.MembershipUnavailable(c, h.Logger, err)
 		}
 		if m != nil {
-			return h.linkAndSignIn(c, p, l, m, p.AMR(id.AMR), "email")
+			return h.linkAndSignIn(c, p, l, m, p.AMR(id.AMR), "email", time.Time{})
 		}
 	}
 	return h.askPassword(c, p, l, state, "", http.StatusOK)
@@ -475,11 +475,11 @@ func (h *Handler) link(c echo.Context) error {
 		}
 		return h.askPassword(c, p, l, state, signin.Message(err), status)
 	}
-	return h.linkAndSignIn(c, p, l, m, []string{"pwd", AMR}, "password")
+	return h.linkAndSignIn(c, p, l, m, []string{"pwd", AMR}, "password", time.Time{}) // the password was typed now
 }
 
-// linkAndSignIn links the returned identity to m, then signs m in.
-func (h *Handler) linkAndSignIn(c echo.Context, p *up.Provider, l *store.UpstreamLogin, m *legacy.Member, amr []string, how string) error {
+// linkAndSignIn links the returned identity to m, then signs m in (authTime: finish).
+func (h *Handler) linkAndSignIn(c echo.Context, p *up.Provider, l *store.UpstreamLogin, m *legacy.Member, amr []string, how string, authTime time.Time) error {
 	ctx := c.Request().Context()
 	sub := h.Subjects.Subject(m.Key)
 	err := h.Store.PutUpstreamLink(ctx, &store.UpstreamLink{Issuer: l.Issuer, UpstreamSubject: l.UpstreamSubject, Subject: sub,
@@ -498,12 +498,12 @@ func (h *Handler) linkAndSignIn(c echo.Context, p *up.Provider, l *store.Upstrea
 	} else {
 		h.Audit.Write(ctx, &store.AuditEvent{Event: "upstream.linked", Subject: sub, Login: m.Login, IP: c.RealIP(), Detail: p.Name() + " by " + how})
 	}
-	return h.finish(c, p, l, store.UpstreamReturned, m, amr)
+	return h.finish(c, p, l, store.UpstreamReturned, m, amr, authTime)
 }
 
 // signInLinked signs in the member a linked identity belongs to, after the same AMS checks as a
 // password sign-in (the member exists, may sign in, and the app admits them).
-func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.UpstreamLogin, subject string, amr []string) error {
+func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.UpstreamLogin, subject string, amr []string, authTime time.Time) error {
 	ctx := c.Request().Context()
 	key, err := h.Subjects.MemberKey(ctx, subject)
 	if err != nil {
@@ -526,14 +526,20 @@ func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.Upstream
 		h.observe(legacy.Reason(err))
 		return h.Pages.MembershipUnavailable(c, h.Logger, err)
 	}
-	return h.finish(c, p, l, store.UpstreamReturned, m, amr)
+	return h.finish(c, p, l, store.UpstreamReturned, m, amr, authTime)
 }
 
 // finish ends the pending upstream sign-in (from -> done, once), checks the member's standing
 // in the AMS, then goes on as a password sign-in does: the second-factor step first when the
 // member or the app needs one (no session until it passes; the step opens it and records the
-// upstream session with it), else the session now and the sign-in request.
-func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin, from string, m *legacy.Member, amr []string) error {
+// upstream session with it), else the session and the sign-in request: for a request, its
+// session is written only with (or after winning) the request's compare-and-set
+// (authflow FinishSignInWith), as a password sign-in's, so two upstream sign-ins of one request
+// (the button clicked twice), or one that comes back after the request finished, leave no
+// session nobody holds and do not end the one that finished it.
+//
+// authTime is when the member authenticated (zero: now), the session's auth_time.
+func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin, from string, m *legacy.Member, amr []string, authTime time.Time) error {
 	ctx := c.Request().Context()
 	if err := h.Store.AdvanceUpstreamLogin(ctx, l.ID, from, &store.UpstreamLogin{State: store.UpstreamDone}); err != nil {
 		if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
@@ -572,7 +578,12 @@ func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin,
 			return c.Redirect(http.StatusSeeOther, next)
 		}
 	}
-	sess, err := h.Flow.StartSession(c, m, amr)
+	if ar != nil {
+		return h.Flow.FinishSignInWith(c, ar, client, m, amr,
+			&store.AuditEvent{Event: "login.success", Login: m.Login, ClientID: client.ID, IP: c.RealIP(), Detail: strings.Join(amr, " ") + " " + p.Name()},
+			authflow.SignInOptions{Upstream: ups, AuthTime: authTime})
+	}
+	sess, err := h.Flow.StartSessionAt(c, m, amr, authTime)
 	if err != nil {
 		return err
 	}
@@ -582,10 +593,7 @@ func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin,
 	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, IP: c.RealIP(),
 		Detail: strings.Join(amr, " ") + " " + p.Name()})
-	if ar == nil {
-		return c.Redirect(http.StatusSeeOther, "/account")
-	}
-	return h.Flow.Finish(c, ar, client, sess, m)
+	return c.Redirect(http.StatusSeeOther, "/account")
 }
 
 // linkSignedIn links the returned identity to the signed-in member who asked on the account page.

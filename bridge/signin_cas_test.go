@@ -1,0 +1,303 @@
+package bridge_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/bridge/upstream"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// The sign-ins that session 9 (106240d) left writing their session before their request's
+// compare-and-set: through an upstream provider, after a second-factor enrolment that shows
+// recovery codes, with a passkey (TestBrowserPasskeyNoSessionBeforeRequest). Each now writes
+// it with (or after winning) the completion.
+
+// roundReads is a store whose next AuthRequest reads, once armed with n, meet in consecutive
+// pairs: two requests that each read their sign-in request n/2 times before completing it (a
+// double-click) both read it, each time, before either goes on.
+type roundReads struct {
+	store.Store
+	mu      sync.Mutex
+	left    int
+	waiting chan struct{}
+}
+
+func (p *roundReads) arm(n int) {
+	p.mu.Lock()
+	p.left, p.waiting = n, nil
+	p.mu.Unlock()
+}
+
+func (p *roundReads) AuthRequest(ctx context.Context, id string) (*sso.AuthRequest, error) {
+	p.mu.Lock()
+	if p.left > 0 {
+		p.left--
+		if p.waiting == nil {
+			w := make(chan struct{})
+			p.waiting = w
+			p.mu.Unlock()
+			select {
+			case <-w:
+			case <-time.After(10 * time.Second):
+			}
+		} else {
+			close(p.waiting)
+			p.waiting = nil
+			p.mu.Unlock()
+		}
+	} else {
+		p.mu.Unlock()
+	}
+	return p.Store.AuthRequest(ctx, id)
+}
+
+// casStores runs f on SQLite and on PostgreSQL (skipped without a server), the store wrapped
+// in roundReads.
+func casStores(t *testing.T, f func(t *testing.T, deps envDeps, st func() *roundReads)) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			var rr *roundReads
+			open := func(t testing.TB) store.Store {
+				st, err := sqlite.Open(t.Context(), sqlite.Memory)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				return st
+			}
+			if name == "postgres" {
+				pgtest.AdminDSN(t)
+				open = onPostgres("").store
+			}
+			deps := envDeps{store: func(t testing.TB) store.Store {
+				rr = &roundReads{Store: open(t)}
+				return rr
+			}}
+			f(t, deps, func() *roundReads { return rr })
+		})
+	}
+}
+
+// startUpstream posts the login page's upstream button of request id and returns the upstream's
+// answer: the callback URL to the bridge (not followed).
+func startUpstream(t *testing.T, f *federation, b *httpFed, hid url.Values) string {
+	t.Helper()
+	p := b.do(http.MethodPost, f.down.issuer+"/upstream/corp/start", url.Values{"csrf": {hid.Get("csrf")}, "id": {hid.Get("id")}})
+	if !strings.HasPrefix(p.Location, f.down.issuer+"/upstream/corp/callback") {
+		t.Fatalf("the upstream did not answer from its session: %d %q %.300s", p.Status, p.Location, p.Body)
+	}
+	return p.Location
+}
+
+// TestDoubleUpstreamSignInLeavesOneSession: two upstream sign-ins of one request (the login
+// page's provider button used twice, in two tabs), whose answers come back at once, complete the
+// request once with one session, written with the completion, and recorded as the upstream's
+// (its back-channel logout ends it); an answer replayed afterwards and one taken to another
+// browser are refused and write nothing. Before, each answer wrote its session before the
+// request's compare-and-set: two live sessions, one held by no browser.
+func TestDoubleUpstreamSignInLeavesOneSession(t *testing.T) {
+	casStores(t, func(t *testing.T, deps envDeps, st func() *roundReads) {
+		f := newFederationDeps(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true }, deps)
+		rr := st()
+		ctx := context.Background()
+		b := newHTTPFed(t, f)
+		// The first sign-in links alice's upstream identity (by e-mail); then the bridge's
+		// session is dropped (the upstream's stays).
+		if p := b.do(http.MethodGet, b.toCallback(f, "corp").String(), nil); !strings.HasPrefix(p.Location, f.rp.srv.URL) {
+			t.Fatalf("first upstream sign-in did not reach the app: %d %q %.400s", p.Status, p.Location, p.Body)
+		}
+		for _, s := range liveSessions(t, rr) {
+			if err := rr.EndSession(ctx, s.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		web, _ := f.down.oauth("browserapp", webSecret, f.rp.srv.URL+"/callback", oauth2.AuthStyleInHeader)
+		hid := b.do(http.MethodGet, web.AuthCodeURL("s"), nil).Hidden()
+		if hid.Get("id") == "" {
+			t.Fatal("no login page")
+		}
+		callbacks := []string{startUpstream(t, f, b, hid), startUpstream(t, f, b, hid)}
+		// Both answers read the request (checking its prompt/max_age, then at the finish)
+		// before either completes it.
+		rr.arm(4)
+		out := make(chan *bridgetest.Page, 2)
+		for _, u := range callbacks {
+			go func() { out <- b.do(http.MethodGet, u, nil) }()
+		}
+		codes := 0
+		for range 2 {
+			var p *bridgetest.Page
+			select {
+			case p = <-out:
+			case <-time.After(30 * time.Second):
+				t.Fatal("an upstream answer did not come back")
+			}
+			switch {
+			case strings.HasPrefix(p.Location, f.rp.srv.URL+"/callback") && strings.Contains(p.Location, "code="):
+				codes++
+			case p.Status == http.StatusConflict:
+			default:
+				t.Errorf("an upstream answer ended %d %q: %.300s", p.Status, p.Location, p.Body)
+			}
+		}
+		if codes != 1 {
+			t.Fatalf("%d upstream answers got a code, want 1", codes)
+		}
+		live := liveSessions(t, rr)
+		if len(live) != 1 || len(live[0].Clients) != 1 {
+			t.Fatalf("live sessions after two upstream answers of one request: %d (%+v), want 1 with the app", len(live), live)
+		}
+		if u, err := rr.UpstreamSession(ctx, live[0].ID); err != nil || u.Issuer != f.up.issuer {
+			t.Fatalf("the session is not recorded as the upstream's: %+v %v", u, err)
+		}
+		// Replayed: refused, nothing written.
+		if p := b.do(http.MethodGet, callbacks[0], nil); p.Status != http.StatusConflict && p.Status != http.StatusBadRequest {
+			t.Errorf("a replayed upstream answer: %d %q", p.Status, p.Location)
+		}
+		// Another browser with an answer: refused.
+		other := newHTTPFed(t, f)
+		if p := other.do(http.MethodGet, callbacks[1], nil); p.Status < 400 || strings.HasPrefix(p.Location, f.rp.srv.URL) {
+			t.Errorf("another browser used an upstream answer: %d %q", p.Status, p.Location)
+		}
+		if l := liveSessions(t, rr); len(l) != 1 || l[0].ID != live[0].ID {
+			t.Fatalf("after the replays, live sessions %+v, want only %s", l, live[0].ID)
+		}
+	})
+}
+
+// TestUpstreamSignInHeldForConsent: an upstream sign-in for an app that asks for consent
+// writes no session before the member allows the app (the consent hold carries the upstream
+// sign-in); the consent writes it with the completion, recorded as the upstream's, so the
+// upstream's back-channel logout ends it. Before, the session was written (and the cookie set)
+// before the consent page.
+func TestUpstreamSignInHeldForConsent(t *testing.T) {
+	casStores(t, func(t *testing.T, deps envDeps, st func() *roundReads) {
+		f := newFederationDeps(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true }, deps, func(c *bridge.Config) {
+			for i := range c.Clients {
+				if c.Clients[i].ID == "browserapp" {
+					c.Clients[i].Trusted = false
+				}
+			}
+		})
+		rr := st()
+		ctx := context.Background()
+		b := newHTTPFed(t, f)
+		p := b.do(http.MethodGet, b.toCallback(f, "corp").String(), nil)
+		consent := p.Hidden()
+		if p.URL.Path != "/consent" || consent.Get("h") == "" {
+			t.Fatalf("the upstream sign-in did not wait at the consent page: %d %s %q %.300s", p.Status, p.URL, p.Location, p.Body)
+		}
+		if n := len(liveSessions(t, rr)); n != 0 {
+			t.Fatalf("%d live sessions while the upstream sign-in waits for consent, want 0", n)
+		}
+		consent.Set("decision", "allow")
+		p = b.do(http.MethodPost, f.down.issuer+"/consent", consent)
+		if !strings.HasPrefix(p.Location, f.rp.srv.URL+"/callback") || !strings.Contains(p.Location, "code=") {
+			t.Fatalf("consent: %d %q %.300s", p.Status, p.Location, p.Body)
+		}
+		live := liveSessions(t, rr)
+		if len(live) != 1 {
+			t.Fatalf("%d live sessions after the consent, want 1", len(live))
+		}
+		if u, err := rr.UpstreamSession(ctx, live[0].ID); err != nil || u.Issuer != f.up.issuer {
+			t.Fatalf("the session is not recorded as the upstream's: %+v %v", u, err)
+		}
+		// The upstream signs the member out: its back-channel logout ends the bridge's session.
+		hid := b.do(http.MethodGet, f.up.issuer+"/logout", nil).Hidden()
+		if p := b.do(http.MethodPost, f.up.issuer+"/logout", url.Values{"csrf": {hid.Get("csrf")}, "t": {hid.Get("t")}}); p.Status != http.StatusOK {
+			t.Fatalf("upstream sign-out: %d %.300s", p.Status, p.Body)
+		}
+		if _, err := f.up.bridge.Shadow().DeliverDue(ctx); err != nil {
+			t.Fatalf("deliver the upstream's logout token: %v", err)
+		}
+		if n := len(liveSessions(t, rr)); n != 0 {
+			t.Fatalf("%d live sessions after the upstream's back-channel logout, want 0", n)
+		}
+	})
+}
+
+// TestEnrolmentWritesNoSessionBeforeRequest: a sign-in for an app that requires a second factor,
+// by a member who has none, enrols at the step and is shown recovery codes; no session exists
+// until the member goes on, and going on (followed twice at once: a double-click) completes the
+// request once, with one session written with the completion. Following it again afterwards,
+// or from another browser, is refused and writes nothing. Before, the enrolment wrote the
+// session before the codes page (the login page completed the request afterwards).
+func TestEnrolmentWritesNoSessionBeforeRequest(t *testing.T) {
+	casStores(t, func(t *testing.T, deps envDeps, st func() *roundReads) {
+		e := newEnvDeps(t, false, nil, deps, func(c *bridge.Config) {
+			for i := range c.Clients {
+				if c.Clients[i].ID == "web" {
+					c.Clients[i].MFA = "required"
+				}
+			}
+		})
+		rr := st()
+		web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+		b := e.browser()
+		p := b.Login(b.Get(web.AuthCodeURL("s")), "alice", "alice-password")
+		m := totpSecretRe.FindStringSubmatch(p.Body)
+		if m == nil {
+			t.Fatalf("no enrolment at the step: %d %s %.400s", p.Status, p.URL, p.Body)
+		}
+		done := submitStep(b, e, p, "enrol", totpCode(t, m[1], 0))
+		next := continueRe.FindStringSubmatch(done.Body)
+		if !recoveryCodeRe.MatchString(done.Body) || next == nil {
+			t.Fatalf("no recovery codes and way on after enrolment: %d %.500s", done.Status, done.Body)
+		}
+		if n := len(liveSessions(t, rr)); n != 0 {
+			t.Fatalf("%d live sessions while the recovery codes are shown, want 0 (the request is not completed yet)", n)
+		}
+		u := e.issuer + strings.ReplaceAll(next[1], "&amp;", "&")
+		rr.arm(2)
+		out := make(chan *bridgetest.Page, 2)
+		for range 2 {
+			go func() { out <- b.Get(u) }()
+		}
+		codes := 0
+		for range 2 {
+			p := <-out
+			switch {
+			case strings.Contains(p.Location, "code="):
+				codes++
+			case p.Status == http.StatusConflict || p.Status == http.StatusBadRequest:
+			default:
+				t.Errorf("going on after enrolment: %d %q %.300s", p.Status, p.Location, p.Body)
+			}
+		}
+		if codes != 1 {
+			t.Fatalf("%d of two follows got a code, want 1", codes)
+		}
+		live := liveSessions(t, rr)
+		if len(live) != 1 || len(live[0].Clients) != 1 {
+			t.Fatalf("live sessions after going on twice: %d (%+v), want 1 with the app", len(live), live)
+		}
+		if p := b.Get(u); p.Status < 400 || p.Location != "" {
+			t.Errorf("the way on followed again: %d %q", p.Status, p.Location)
+		}
+		other := e.browser()
+		if p := other.Get(u); p.Status < 400 || p.Location != "" {
+			t.Errorf("another browser followed the way on: %d %q", p.Status, p.Location)
+		}
+		if l := liveSessions(t, rr); len(l) != 1 || l[0].ID != live[0].ID {
+			t.Fatalf("after the replays, live sessions %+v, want only %s", l, live[0].ID)
+		}
+		signOut(t, e, b)
+		if n := len(liveSessions(t, rr)); n != 0 {
+			t.Errorf("after signing out in this browser, %d sessions live, want 0", n)
+		}
+	})
+}
