@@ -230,6 +230,48 @@ func TestUpstreamSignInHeldForConsent(t *testing.T) {
 	})
 }
 
+// TestUpstreamSessionAuthTimeIsTheProviders (OIDC Core 2, auth_time): a session opened through
+// an upstream provider that answered from its own ten-minute-old session has the provider's
+// auth_time, not the time its answer came back; so an app's max_age=60 is not answered by it
+// (the login page asks), and the ID token's auth_time is the provider's. Before, the session's
+// auth time was now: a max_age request got a code for a member who last authenticated ten
+// minutes before.
+func TestUpstreamSessionAuthTimeIsTheProviders(t *testing.T) {
+	f := newFederation(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true })
+	b := newHTTPFed(t, f)
+	if p := b.do(http.MethodGet, b.toCallback(f, "corp").String(), nil); !strings.HasPrefix(p.Location, f.rp.srv.URL) {
+		t.Fatalf("first upstream sign-in did not reach the app: %d %q %.400s", p.Status, p.Location, p.Body)
+	}
+	ageSessions(t, f.up, 10*time.Minute)
+	// A second browser holding only the upstream's session (its cookies at the upstream).
+	b2 := newHTTPFed(t, f)
+	upURL, _ := url.Parse(f.up.issuer)
+	b2.client.Jar.SetCookies(upURL, b.client.Jar.Cookies(upURL))
+	if p := b2.do(http.MethodGet, b2.toCallback(f, "corp").String(), nil); !strings.HasPrefix(p.Location, f.rp.srv.URL) {
+		t.Fatalf("upstream sign-in from the upstream's session did not reach the app: %d %q %.400s", p.Status, p.Location, p.Body)
+	}
+	sub := f.subject("alice")
+	sessions, err := f.down.store.Sessions(context.Background(), sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := sessions[0]
+	for _, s := range sessions {
+		if s.CreatedAt.After(newest.CreatedAt) {
+			newest = s
+		}
+	}
+	if age := time.Since(newest.AuthTime); age < 9*time.Minute || age > 12*time.Minute {
+		t.Fatalf("the session's auth time is %s ago, want the provider's (about 10 minutes ago)", age.Round(time.Second))
+	}
+	// max_age=60 from that browser: not answered from the session.
+	web, _ := f.down.oauth("browserapp", webSecret, f.rp.srv.URL+"/callback", oauth2.AuthStyleInHeader)
+	p := b2.do(http.MethodGet, web.AuthCodeURL("s", oauth2.SetAuthURLParam("max_age", "60")), nil)
+	if strings.Contains(p.Location, "code=") || p.Hidden().Get("id") == "" {
+		t.Fatalf("max_age=60 answered from a session whose member authenticated 10 minutes ago: %d %q", p.Status, p.Location)
+	}
+}
+
 // TestEnrolmentWritesNoSessionBeforeRequest: a sign-in for an app that requires a second factor,
 // by a member who has none, enrols at the step and is shown recovery codes; no session exists
 // until the member goes on, and going on (followed twice at once: a double-click) completes the

@@ -245,6 +245,19 @@ func (r Reauth) Fresh(authTime, started, now time.Time) error {
 	return nil
 }
 
+// SessionAuthTime is the auth time of a session opened by an upstream sign-in (OIDC Core 2,
+// auth_time: when the member authenticated): the provider's auth_time when it is before the
+// browser was sent there (started, less reauthSkew), i.e. the provider answered from its own
+// earlier session, and now otherwise: the member authenticated during this sign-in (an
+// auth_time after started is now but for the provider's clock and its whole seconds), or the
+// provider sent none.
+func SessionAuthTime(authTime, started, now time.Time) time.Time {
+	if authTime.IsZero() || !authTime.Before(started.Add(-reauthSkew)) || authTime.After(now) {
+		return now
+	}
+	return authTime
+}
+
 // AuthURL is where the browser goes to sign in at the provider, with state, nonce, the PKCE
 // S256 challenge of the verifier, and prompt=login and max_age when the app's request has them.
 func (p *Provider) AuthURL(ctx context.Context, state, nonce, verifier string, re Reauth) (string, error) {

@@ -325,7 +325,7 @@ func (h *Handler) callback(c echo.Context) error {
 			"The app asked you to sign in again, and "+p.DisplayName()+" did not ask you to, so we did not use its answer.",
 			"Sign in with your username and password, or try "+p.DisplayName()+" again.")
 	case err == nil:
-		return h.signInLinked(c, p, l, link.Subject, p.AMR(id.AMR), time.Time{})
+		return h.signInLinked(c, p, l, link.Subject, p.AMR(id.AMR), up.SessionAuthTime(id.AuthTime, l.CreatedAt, h.Now()))
 	case !errors.Is(err, sso.ErrNotFound):
 		return fmt.Errorf("upstream link: %w", err)
 	}
@@ -336,7 +336,7 @@ func (h *Handler) callback(c echo.Context) error {
 			return h.Pages.MembershipUnavailable(c, h.Logger, err)
 		}
 		if m != nil {
-			return h.linkAndSignIn(c, p, l, m, p.AMR(id.AMR), "email", time.Time{})
+			return h.linkAndSignIn(c, p, l, m, p.AMR(id.AMR), "email", up.SessionAuthTime(id.AuthTime, l.CreatedAt, h.Now()))
 		}
 	}
 	return h.askPassword(c, p, l, state, "", http.StatusOK)
@@ -538,7 +538,12 @@ func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.Upstream
 // (the button clicked twice), or one that comes back after the request finished, leave no
 // session nobody holds and do not end the one that finished it.
 //
-// authTime is when the member authenticated (zero: now), the session's auth_time.
+// authTime is when the member authenticated at the provider (up.SessionAuthTime of its ID
+// token's auth_time; zero: now, the member typed their AMS password): the session's auth_time
+// (OIDC Core 2),
+// which a later max_age or prompt=login compares, not the time the provider's answer came
+// back (the provider may have answered from a session days old). A sign-in through the
+// second-factor step authenticates the member now.
 func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin, from string, m *legacy.Member, amr []string, authTime time.Time) error {
 	ctx := c.Request().Context()
 	if err := h.Store.AdvanceUpstreamLogin(ctx, l.ID, from, &store.UpstreamLogin{State: store.UpstreamDone}); err != nil {
