@@ -343,3 +343,57 @@ func TestEnrolmentWritesNoSessionBeforeRequest(t *testing.T) {
 		}
 	})
 }
+
+// TestDoubleHandoffLeavesOneSession: the AMS website's hand-off for a waiting request, posted
+// twice at once (the SSO page open in two tabs, a reload), completes the request once with one
+// session, written with the completion. Before, each hand-off wrote its session before the
+// request's compare-and-set: two live sessions, one held by no browser.
+func TestDoubleHandoffLeavesOneSession(t *testing.T) {
+	casStores(t, func(t *testing.T, deps envDeps, st func() *roundReads) {
+		e := newEnvDeps(t, true, nil, deps)
+		rr := st()
+		web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+		b := e.browser()
+		f := b.Get(web.AuthCodeURL("st")).Hidden()
+		if toAMS := b.Post(e.issuer+"/handoff/start", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}}); !strings.Contains(toAMS.URL.Path, "Login.aspx") {
+			t.Fatalf("expected the AMS login page, got %s", toAMS.URL)
+		}
+		amsLogin(t, e, b, "alice", "alice-password")
+		var forms []url.Values
+		for range 2 {
+			sso := b.Get(e.issuer + "/demo-ams/sso?client=ssobridge")
+			tok := amsToken.FindStringSubmatch(sso.Body)
+			if tok == nil {
+				t.Fatalf("no iPart form: %.300s", sso.Body)
+			}
+			forms = append(forms, url.Values{"refresh_token": {tok[1]}})
+		}
+		rr.arm(2)
+		out := make(chan *bridgetest.Page, 2)
+		for _, form := range forms {
+			go func() { out <- amsPost(t, e, b, form) }()
+		}
+		codes := 0
+		for range 2 {
+			var p *bridgetest.Page
+			select {
+			case p = <-out:
+			case <-time.After(30 * time.Second):
+				t.Fatal("a hand-off did not answer")
+			}
+			switch {
+			case strings.Contains(p.Location, "code="):
+				codes++
+			case p.Status == http.StatusConflict || p.Status == http.StatusBadRequest:
+			default:
+				t.Errorf("a hand-off answered %d %q: %.300s", p.Status, p.Location, p.Body)
+			}
+		}
+		if codes != 1 {
+			t.Fatalf("%d hand-offs got a code, want 1", codes)
+		}
+		if live := liveSessions(t, rr); len(live) != 1 || len(live[0].Clients) != 1 {
+			t.Fatalf("live sessions after two hand-offs of one request: %d (%+v), want 1 with the app", len(live), live)
+		}
+	})
+}

@@ -471,14 +471,18 @@ func (h *Handler) completeHandoff(c echo.Context, t *handoffTicket) error {
 			return c.Redirect(http.StatusSeeOther, next)
 		}
 	}
+	if ar != nil {
+		// The session is written with the completion of the request (one transaction), or
+		// where the flow stops, never before the request's compare-and-set: a hand-off posted
+		// twice (two tabs, a reload) leaves one session.
+		return h.Flow.FinishSignIn(c, ar, client, m, amr,
+			&store.AuditEvent{Event: "login.success", Login: m.Login, ClientID: client.ID, IP: c.RealIP(), Detail: "ams hand-off"})
+	}
 	sess, err := h.Flow.StartSession(c, m, amr)
 	if err != nil {
 		return err
 	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, IP: c.RealIP(), Detail: "ams hand-off"})
-	if ar != nil {
-		return h.Flow.Finish(c, ar, client, sess, m)
-	}
 	return c.Redirect(http.StatusSeeOther, h.defaultNext(ctx))
 }
 
