@@ -397,3 +397,30 @@ func TestDoubleHandoffLeavesOneSession(t *testing.T) {
 		}
 	})
 }
+
+// TestHandoffWithoutAppIsNotFresh (OIDC Core 3.1.2.1): a session the AMS website's hand-off
+// opened with no app waiting (the member used the AMS website's SSO page) has the hand-off's
+// time as its auth time, not when the member signed in to the AMS (the hand-off does not say:
+// the refresh token's exchange tells only when it was exchanged). So it never answers an app's
+// max_age or prompt=login, however recent: the login page asks for the password. An app
+// without either is answered from it.
+func TestHandoffWithoutAppIsNotFresh(t *testing.T) {
+	e := newEnvWith(t, true)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	amsLogin(t, e, b, "alice", "alice-password")
+	iPart(t, e, b, b.Get(e.issuer+"/demo-ams/sso?client=ssobridge"))
+	if b.Get(e.issuer+"/account").Status != http.StatusOK {
+		t.Fatal("the hand-off opened no session")
+	}
+	for _, opt := range []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("max_age", "3600"), oauth2.SetAuthURLParam("max_age", "0"),
+		oauth2.SetAuthURLParam("prompt", "login")} {
+		p := b.Get(web.AuthCodeURL("s", opt))
+		if strings.Contains(p.Location, "code=") || p.Hidden().Get("id") == "" {
+			t.Errorf("a fresh-sign-in request was answered from the hand-off's session: %d %q", p.Status, p.Location)
+		}
+	}
+	if q := b.Get(web.AuthCodeURL("s")).Redirected(t); q.Get("code") == "" {
+		t.Fatalf("a plain request was not answered from the hand-off's session: %v", q)
+	}
+}
