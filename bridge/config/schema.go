@@ -68,6 +68,9 @@ type Config struct {
 	// their shadow-user targets (SCIM or webhook). See package bridge/shadow.
 	Shadow       provisioning.Config            `yaml:"shadow"`
 	Provisioning map[string]provisioning.Target `yaml:"provisioning"`
+	// Outbound sets how the bridge reaches apps' URLs (back-channel logout, SOAP logout,
+	// provisioning): an HTTP proxy for installations that reach apps only through one.
+	Outbound OutboundConfig `yaml:"outbound"`
 	// UpstreamProviders are the upstream OpenID providers members may sign in with (upstream.go).
 	UpstreamProviders []upstream.ProviderConfig `yaml:"upstream_providers"`
 	// MFA is the association-wide second-factor policy (mfa.go).

@@ -129,6 +129,7 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	c.checkLifetimes(&p)
 	c.Admin.check(&p, c.Listen)
 	c.Health.check(&p)
+	c.Outbound.check(&p)
 	c.Admin.checkConsole(&p)
 	if c.Throttle.PerLogin < 1 {
 		p.addf("throttle.per_login", "must be at least 1")

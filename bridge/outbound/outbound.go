@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"syscall"
 	"time"
 )
@@ -25,6 +26,13 @@ type Options struct {
 	TLS *tls.Config
 	// DialTimeout bounds a connection's set-up (0: 10 seconds).
 	DialTimeout time.Duration
+	// Proxy, when set, is the operator's outbound HTTP proxy (outbound.proxy): every request goes
+	// through it (CONNECT for https), and the dialer connects to its address only, which is
+	// exempt from the internal-address check (a proxy is usually on the internal network). The
+	// target's host is checked instead, before the request is sent: an IP literal, or every
+	// address the host name resolves to here (a name that does not resolve here is refused:
+	// fail closed), unless AllowInternal.
+	Proxy *url.URL
 }
 
 // RefusedError is a dial to an internal address by a client not allowed to make one.
@@ -49,7 +57,78 @@ func New(o Options) *http.Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
+	if o.Proxy != nil {
+		tr.Proxy, tr.DialContext = o.proxyFor, o.proxyDialer()
+	}
 	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// proxyFor is the transport's Proxy with o.Proxy set: it checks the request's target host (the
+// dialer sees only the proxy's address), then names the proxy.
+func (o Options) proxyFor(req *http.Request) (*url.URL, error) {
+	if !o.AllowInternal {
+		if err := o.checkTarget(req.Context(), req.URL.Hostname()); err != nil {
+			return nil, err
+		}
+	}
+	return o.Proxy, nil
+}
+
+// checkTarget refuses a target host that is, or resolves here to, an internal address.
+func (o Options) checkTarget(ctx context.Context, host string) error {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if Internal(ip) {
+			return &RefusedError{Addr: ip.WithZone("")}
+		}
+		return nil
+	}
+	resolve := o.Resolve
+	if resolve == nil {
+		resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	ips, err := resolve(ctx, host)
+	if err != nil {
+		return fmt.Errorf("resolve %s to check it before the proxy: %w", host, err)
+	}
+	if len(ips) == 0 {
+		return fmt.Errorf("resolve %s to check it before the proxy: no address", host)
+	}
+	for _, ip := range ips {
+		if Internal(ip) {
+			return &RefusedError{Addr: ip.Unmap().WithZone("")}
+		}
+	}
+	return nil
+}
+
+// proxyDialer dials the proxy's address only (exempt from the internal-address check).
+func (o Options) proxyDialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	timeout := o.DialTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	want := ProxyAddr(o.Proxy)
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr != want {
+			return nil, fmt.Errorf("refused to connect to %s: with outbound.proxy set every call goes through the proxy", addr)
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+// ProxyAddr is the host:port the transport dials for proxy u (its port, else the scheme's).
+func ProxyAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // dialer is the transport's DialContext: the checking dialer, with o.Resolve in front of it

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/ssobridge/ssobridge/bridge/outbound"
@@ -226,5 +227,68 @@ func TestNoProxyFromEnvironment(t *testing.T) {
 	}
 	if proxied {
 		t.Fatal("the request went through the environment's proxy")
+	}
+}
+
+// TestProxy: with Options.Proxy, every request goes to the proxy (on 127.0.0.1: its address is
+// exempt from the check), and the target host is checked before: a public name goes through
+// (plain http as an absolute-URI request, https as CONNECT to the name), an internal literal, a
+// name resolving to an internal address, and a name that does not resolve here are refused
+// without reaching the proxy; with AllowInternal the internal target goes through too.
+func TestProxy(t *testing.T) {
+	var seen []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect {
+			seen = append(seen, "CONNECT "+r.Host)
+			http.Error(w, "no tunnels here", http.StatusForbidden)
+			return
+		}
+		seen = append(seen, r.Method+" "+r.URL.String())
+		fmt.Fprint(w, "proxied")
+	}))
+	defer proxy.Close()
+	pu, _ := url.Parse(proxy.URL)
+	resolve := func(ctx context.Context, host string) ([]netip.Addr, error) {
+		switch host {
+		case "app.example.org":
+			return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
+		case "inside.example.org":
+			return []netip.Addr{netip.MustParseAddr("93.184.215.14"), netip.MustParseAddr("10.1.2.3")}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	strict := outbound.New(outbound.Options{Proxy: pu, Resolve: resolve})
+	resp, err := strict.Get("http://app.example.org/hook")
+	if err != nil {
+		t.Fatalf("public target through the proxy: %v", err)
+	}
+	resp.Body.Close()
+	if _, err := strict.Get("https://app.example.org/hook"); err == nil {
+		t.Fatal("the test proxy refuses CONNECT: want an error")
+	}
+	if len(seen) != 2 || seen[0] != "GET http://app.example.org/hook" || seen[1] != "CONNECT app.example.org:443" {
+		t.Fatalf("the proxy saw %q", seen)
+	}
+	seen = nil
+	for _, u := range []string{"http://10.0.0.1/", "http://127.0.0.1:1/", "https://[::1]/", "http://inside.example.org/", "http://[64:ff9b::a00:1]/"} {
+		_, err := strict.Get(u)
+		if re := (*outbound.RefusedError)(nil); !errors.As(err, &re) {
+			t.Errorf("GET %s through the proxy: %v, want a RefusedError", u, err)
+		}
+	}
+	if _, err := strict.Get("http://unknown.example.org/"); err == nil || !strings.Contains(err.Error(), "resolve unknown.example.org") {
+		t.Errorf("a target that does not resolve here: %v, want refused", err)
+	}
+	if len(seen) != 0 {
+		t.Fatalf("refused targets reached the proxy: %q", seen)
+	}
+	allowed := outbound.New(outbound.Options{Proxy: pu, Resolve: resolve, AllowInternal: true})
+	resp, err = allowed.Get("http://10.0.0.1/x")
+	if err != nil {
+		t.Fatalf("internal target with the switch: %v", err)
+	}
+	resp.Body.Close()
+	if len(seen) != 1 || seen[0] != "GET http://10.0.0.1/x" {
+		t.Fatalf("the proxy saw %q", seen)
 	}
 }

@@ -1,0 +1,56 @@
+package config
+
+import (
+	"net/url"
+)
+
+// OutboundConfig sets how the bridge reaches the URLs apps supplied (back-channel logout,
+// SOAP single logout, provisioning targets; package bridge/outbound).
+type OutboundConfig struct {
+	// Proxy is an HTTP proxy every such call goes through (http://host:port, or https://;
+	// user:password@ for a proxy that asks): for installations that reach apps only through
+	// one. Its own address is exempt from the internal-address check; each call's target host
+	// is checked before it is sent (it must resolve here to public addresses, unless the app is
+	// allowed internal targets). Empty: calls connect directly; HTTP_PROXY is never read.
+	Proxy string `yaml:"proxy"`
+}
+
+// ProxyURL is Proxy parsed (nil when it is empty or invalid: Validate reports it).
+func (o OutboundConfig) ProxyURL() *url.URL {
+	u, err := checkProxy(o.Proxy)
+	if err != nil {
+		return nil
+	}
+	return u
+}
+
+func (o OutboundConfig) check(p *problems) {
+	if o.Proxy == "" {
+		return
+	}
+	if _, err := checkProxy(o.Proxy); err != nil {
+		p.addf("outbound.proxy", "%s", err.Error())
+	}
+}
+
+type proxyError string
+
+func (e proxyError) Error() string { return string(e) }
+
+func checkProxy(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, proxyError("empty")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, proxyError("is not a URL (want http://host:port)")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, proxyError("must be an http:// or https:// URL of the proxy (want http://host:port)")
+	case u.Hostname() == "":
+		return nil, proxyError("has no host (want http://host:port)")
+	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "", u.Opaque != "":
+		return nil, proxyError("must be the proxy's address only, without a path or query (want http://host:port)")
+	}
+	return u, nil
+}
