@@ -26,6 +26,24 @@ func BenchmarkClaims(b *testing.B) {
 	}
 }
 
+// BenchmarkClaimsRefresh is the Claims call of a refresh grant's ID token: openid and
+// offline_access (the userinfo scopes are left to userinfo when an access token comes along).
+func BenchmarkClaimsRefresh(b *testing.B) {
+	e := fixtureEngine(b)
+	m := ada()
+	scopes := []string{"openid", "offline_access"}
+	for _, client := range []string{"no-policy", "portal"} {
+		b.Run(client, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.Claims(m, "sub-1", client, scopes, sso.TargetIDToken, testNow); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkAccessRule measures Allowed for portal's `member.is_current || "Staff" in
 // member.roles`: a current member (short-circuits) and a lapsed one (searches the roles).
 func BenchmarkAccessRule(b *testing.B) {
