@@ -892,16 +892,31 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 }
 
 func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
-	claims, err := s.hooks.Claims(ctx, req.GetSubject(), req.GetClientID(), scopes, TargetIDToken)
+	sid, err := s.idTokenUserinfo(ctx, ui, req, scopes)
 	if err != nil {
 		return err
 	}
-	ui.Subject = req.GetSubject() // op copies the userinfo over the ID token claims
-	applyClaims(ui, claims)
-	if sid, ok := req.(sessionIDer); ok && sid.sessionID() != "" {
-		ui.AppendClaims("sid", s.publicSID(sid.sessionID()))
+	if sid != "" {
+		ui.AppendClaims("sid", sid)
 	}
 	return nil
+}
+
+// idTokenUserinfo is SetUserinfoFromRequest without the sid claim, which it returns instead (""
+// without a session): the token endpoint's ID token sets it as the claims' SessionID, which
+// writes the same "sid" claim without a map of extra claims made for it alone (a refresh's
+// ID token has no other extra claim).
+func (s *storage) idTokenUserinfo(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) (sid string, _ error) {
+	claims, err := s.hooks.Claims(ctx, req.GetSubject(), req.GetClientID(), scopes, TargetIDToken)
+	if err != nil {
+		return "", err
+	}
+	ui.Subject = req.GetSubject() // op copies the userinfo over the ID token claims
+	applyClaims(ui, claims)
+	if si, ok := req.(sessionIDer); ok && si.sessionID() != "" {
+		sid = s.publicSID(si.sessionID())
+	}
+	return sid, nil
 }
 
 func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, origin string) error {

@@ -153,10 +153,14 @@ func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op
 	if len(scopes) > 0 {
 		// The storage's SetUserinfoFromScopes (op's deprecated way) does nothing.
 		var info oidc.UserInfo
-		if err := st.SetUserinfoFromRequest(ctx, &info, req, scopes); err != nil {
+		sid, err := st.idTokenUserinfo(ctx, &info, req, scopes)
+		if err != nil {
 			return "", err
 		}
 		setUserInfo(&claims, &info)
+		// The registered claim wins over an extra "sid" (the member's claims), as the extra
+		// one SetUserinfoFromRequest appends replaces it.
+		claims.SessionID = sid
 	}
 	bp := p.responses.payload()
 	defer p.responses.putPayload(bp)
