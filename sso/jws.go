@@ -68,40 +68,51 @@ func newCompactSigner(alg jose.SignatureAlgorithm, key crypto.Signer, js jose.Si
 // interleaved runs). With nothing else ready a yield returns at once; the token is still only
 // released after its rotation has committed (the store runs before the ID token is signed).
 func (c *compactSigner) sign(payload []byte) (string, error) {
-	if c.batch {
-		runtime.Gosched()
-		defer runtime.Gosched()
-	}
-	enc := base64.RawURLEncoding
 	bp, _ := c.bufs.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
 	}
 	defer c.bufs.Put(bp)
-	buf := append((*bp)[:0], c.header...)
+	buf, err := c.appendSigned((*bp)[:0], payload)
+	if err != nil {
+		return "", err
+	}
+	if cap(buf) <= 64<<10 {
+		*bp = buf
+	}
+	return string(buf), nil
+}
+
+// appendSigned appends the compact JWS of payload to dst (sign, and the refresh grant's
+// response buffer: tokenResponseBody); on error dst is returned as it was. It yields around an
+// RSA signature as sign says.
+func (c *compactSigner) appendSigned(dst, payload []byte) ([]byte, error) {
+	if c.batch {
+		runtime.Gosched()
+		defer runtime.Gosched()
+	}
+	enc := base64.RawURLEncoding
+	start := len(dst)
+	buf := append(dst, c.header...)
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, payload)
 	var sig []byte
 	var err error
 	switch c.alg {
 	case jose.EdDSA:
-		sig, err = c.key.Sign(rand.Reader, buf, crypto.Hash(0))
+		sig, err = c.key.Sign(rand.Reader, buf[start:], crypto.Hash(0))
 	default:
-		digest := sha256.Sum256(buf)
+		digest := sha256.Sum256(buf[start:])
 		sig, err = c.key.Sign(rand.Reader, digest[:], crypto.SHA256)
 		if err == nil && c.alg == jose.ES256 {
 			sig, err = es256Raw(sig)
 		}
 	}
 	if err != nil {
-		return "", fmt.Errorf("sign %s: %w", c.alg, err)
+		return buf[:start], fmt.Errorf("sign %s: %w", c.alg, err)
 	}
 	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, sig)
-	if cap(buf) <= 64<<10 {
-		*bp = buf
-	}
-	return string(buf), nil
+	return enc.AppendEncode(buf, sig), nil
 }
 
 // es256Raw turns an ASN.1 ECDSA P-256 signature into the JWS form (RFC 7518 3.4): R and S,

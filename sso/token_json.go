@@ -48,20 +48,35 @@ func (t *tokenResponses) write(w http.ResponseWriter, resp any) {
 		h["Cache-Control"] = headerNoStore
 		h["Pragma"] = headerNoCache
 	}
+	if tb, ok := resp.(*tokenBody); ok && tb != nil {
+		_, _ = w.Write(*tb)
+		t.putBuffer((*[]byte)(tb))
+		return
+	}
 	if r, ok := resp.(*oidc.AccessTokenResponse); ok && r != nil {
-		bp, _ := t.bufs.Get().(*[]byte)
-		if bp == nil {
-			bp = new([]byte)
-		}
-		b := appendTokenResponse((*bp)[:0], r)
-		_, _ = w.Write(b)
-		if cap(b) <= 16<<10 {
-			*bp = b
-			t.bufs.Put(bp)
-		}
+		bp := t.buffer()
+		*bp = appendTokenResponse((*bp)[:0], r)
+		_, _ = w.Write(*bp)
+		t.putBuffer(bp)
 		return
 	}
 	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// buffer returns a response buffer of the pool.
+func (t *tokenResponses) buffer() *[]byte {
+	bp, _ := t.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	return bp
+}
+
+// putBuffer gives a response buffer back once written (one grown past 16 KiB is dropped).
+func (t *tokenResponses) putBuffer(bp *[]byte) {
+	if cap(*bp) <= 16<<10 {
+		t.bufs.Put(bp)
+	}
 }
 
 // Header values the API endpoints set on every response, shared instead of a new slice per
@@ -76,37 +91,76 @@ var (
 // appendTokenResponse appends r as encoding/json's Encoder writes it: the fields in struct
 // order, empty ones left out (omitempty), HTML-safe escaping, a newline at the end.
 func appendTokenResponse(b []byte, r *oidc.AccessTokenResponse) []byte {
-	b = append(b, '{')
-	first := true
-	field := func(name string) {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = append(b, '"')
-		b = append(b, name...)
-		b = append(b, '"', ':')
+	j := tokenJSON{b: append(b, '{'), first: true}
+	j.head(r)
+	j.str("id_token", r.IDToken)
+	j.tail(r)
+	return j.b
+}
+
+// tokenJSON writes a token response's members (appendTokenResponse, tokenResponseBody).
+type tokenJSON struct {
+	b     []byte
+	first bool // no member written yet
+}
+
+// field writes a member's name (and the comma before it).
+func (j *tokenJSON) field(name string) {
+	if !j.first {
+		j.b = append(j.b, ',')
 	}
-	str := func(name, v string) {
-		if v != "" {
-			field(name)
-			b = appendJSONString(b, v)
-		}
+	j.first = false
+	j.b = append(j.b, '"')
+	j.b = append(j.b, name...)
+	j.b = append(j.b, '"', ':')
+}
+
+// str writes a string member unless v is empty (omitempty).
+func (j *tokenJSON) str(name, v string) {
+	if v != "" {
+		j.field(name)
+		j.b = appendJSONString(j.b, v)
 	}
-	str("access_token", r.AccessToken)
-	str("token_type", r.TokenType)
-	str("refresh_token", r.RefreshToken)
+}
+
+// head writes the members before id_token.
+func (j *tokenJSON) head(r *oidc.AccessTokenResponse) {
+	j.str("access_token", r.AccessToken)
+	j.str("token_type", r.TokenType)
+	j.str("refresh_token", r.RefreshToken)
 	if r.ExpiresIn != 0 {
-		field("expires_in")
-		b = strconv.AppendUint(b, r.ExpiresIn, 10)
+		j.field("expires_in")
+		j.b = strconv.AppendUint(j.b, r.ExpiresIn, 10)
 	}
-	str("id_token", r.IDToken)
-	str("state", r.State)
+}
+
+// tail writes the members after id_token and ends the object. The scope is written as the
+// string its SpaceDelimitedArray encodes to (the scopes joined by spaces), without the join
+// when no scope needs escaping.
+func (j *tokenJSON) tail(r *oidc.AccessTokenResponse) {
+	j.str("state", r.State)
 	if len(r.Scope) > 0 {
-		field("scope")
-		b = appendJSONString(b, r.Scope.String())
+		j.field("scope")
+		plain := true
+		for _, s := range r.Scope {
+			for i := 0; i < len(s) && plain; i++ {
+				plain = jsonPlain[s[i]]
+			}
+		}
+		if plain {
+			j.b = append(j.b, '"')
+			for i, s := range r.Scope {
+				if i > 0 {
+					j.b = append(j.b, ' ')
+				}
+				j.b = append(j.b, s...)
+			}
+			j.b = append(j.b, '"')
+		} else {
+			j.b = appendJSONString(j.b, r.Scope.String())
+		}
 	}
-	return append(b, '}', '\n')
+	j.b = append(j.b, '}', '\n')
 }
 
 // jsonPlain marks the bytes encoding/json writes as they are (HTML-safe): printable ASCII but

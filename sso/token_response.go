@@ -52,6 +52,45 @@ func (p *Provider) tokenResponse(ctx context.Context, req op.TokenRequest, clien
 	return resp, nil
 }
 
+// tokenBody is a token response written out (tokenResponseBody) in a buffer of
+// tokenResponses' pool, which tokenResponses.write writes and takes back.
+type tokenBody []byte
+
+// tokenResponseBody is tokenResponse written straight into a pooled response buffer, the ID
+// token signed in place, byte for byte the JSON tokenResponses.write writes for tokenResponse's
+// answer (TestTokenResponseBodyMatches): without the ID token as a string of its own (about
+// 1 KB with RS256), the response value and the joined scope. The refresh grant answers with it.
+func (p *Provider) tokenResponseBody(ctx context.Context, req op.TokenRequest, client op.Client, refreshToken string) (*tokenBody, error) {
+	accessToken, newRefresh, validity, err := p.createTokens(ctx, req, client, refreshToken)
+	if err != nil {
+		return nil, err
+	}
+	r := oidc.AccessTokenResponse{
+		AccessToken:  accessToken,
+		RefreshToken: newRefresh,
+		TokenType:    oidc.BearerToken,
+		ExpiresIn:    uint64(validity.Seconds()),
+		Scope:        req.GetScopes(),
+	}
+	bp := p.responses.buffer()
+	j := tokenJSON{b: append((*bp)[:0], '{'), first: true}
+	j.head(&r)
+	if idReq, ok := req.(op.IDTokenRequest); ok && slices.Contains(req.GetScopes(), oidc.ScopeOpenID) && !omitIDToken(client, refreshToken) {
+		// A compact JWS is base64url and dots: a JSON string without escapes.
+		j.field("id_token")
+		j.b = append(j.b, '"')
+		if j.b, err = p.appendIDToken(ctx, j.b, idReq, client, accessToken, nil); err != nil {
+			*bp = j.b
+			p.responses.putBuffer(bp)
+			return nil, err
+		}
+		j.b = append(j.b, '"')
+	}
+	j.tail(&r)
+	*bp = j.b
+	return (*tokenBody)(bp), nil
+}
+
 // createTokens is op.CreateAccessToken for the provider's own storage and crypto: the access
 // token (and the new or rotated refresh token when op's rule says so: needsRefreshToken) from
 // the storage, its validity as op computes it, and the opaque token sealed from "<id>:<subject>"
@@ -112,6 +151,15 @@ func omitIDToken(c op.Client, refreshToken string) bool {
 // the granted scopes from the storage (only when no access token lets the client ask
 // userinfo, or the client asked for them in the ID token).
 func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op.Client, accessToken string) (string, error) {
+	var tok string
+	_, err := p.appendIDToken(ctx, nil, req, client, accessToken, &tok)
+	return tok, err
+}
+
+// appendIDToken is idToken appending the signed token to dst instead (the refresh grant's
+// response buffer: tokenResponseBody), or, when str is not nil, setting *str to it and leaving
+// dst as it is (idToken).
+func (p *Provider) appendIDToken(ctx context.Context, dst []byte, req op.IDTokenRequest, client op.Client, accessToken string, str *string) ([]byte, error) {
 	st := p.storage // op's Storage (the device flow's wraps it for its own methods only)
 	skew := client.ClockSkew()
 	exp := time.Now().UTC().Add(skew).Add(client.IDTokenLifetime())
@@ -139,12 +187,12 @@ func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op
 	}
 	key, err := st.SigningKey(ctx)
 	if err != nil {
-		return "", err
+		return dst, err
 	}
 	scopes := client.RestrictAdditionalIdTokenScopes()(req.GetScopes())
 	if accessToken != "" {
 		if claims.AccessTokenHash, err = accessTokenHash(accessToken, key.SignatureAlgorithm()); err != nil {
-			return "", err
+			return dst, err
 		}
 		if !client.IDTokenUserinfoClaimsAssertion() {
 			scopes = withoutUserinfoScopes(scopes)
@@ -155,7 +203,7 @@ func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op
 		var info oidc.UserInfo
 		sid, err := st.idTokenUserinfo(ctx, &info, req, scopes)
 		if err != nil {
-			return "", err
+			return dst, err
 		}
 		setUserInfo(&claims, &info)
 		// The registered claim wins over an extra "sid" (the member's claims), as the extra
@@ -166,21 +214,33 @@ func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op
 	defer p.responses.putPayload(bp)
 	payload, err := idTokenPayload((*bp)[:0], &claims)
 	if err != nil {
-		return "", err
+		return dst, err
 	}
 	*bp = payload // the signers copy the payload: the buffer is free again once they return
 	if k, ok := key.(*signingKey); ok {
 		cs, err := k.compact()
 		if err != nil {
-			return "", err
+			return dst, err
 		}
-		return cs.sign(payload)
+		if str != nil {
+			*str, err = cs.sign(payload)
+			return dst, err
+		}
+		return cs.appendSigned(dst, payload)
 	}
 	signer, err := op.SignerFromKey(key)
 	if err != nil {
-		return "", err
+		return dst, err
 	}
-	return crypto.SignPayload(payload, signer)
+	tok, err := crypto.SignPayload(payload, signer)
+	if err != nil {
+		return dst, err
+	}
+	if str != nil {
+		*str = tok
+		return dst, nil
+	}
+	return append(dst, tok...), nil
 }
 
 // setUserInfo is oidc.IDTokenClaims.SetUserInfo for claims without extra claims of their own
