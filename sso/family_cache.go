@@ -31,19 +31,21 @@ func newFamilyCache(max int) *familyCache {
 	return &familyCache{m: make(map[string]RefreshToken, min(max, 1024)), max: max}
 }
 
-// current returns the cached family when it says the token of generation gen hashing to hash is
-// the family's current, unrevoked, unexpired token at now.
-func (c *familyCache) current(familyID string, gen int64, hash string, now time.Time) (*RefreshToken, bool) {
+// current copies the cached family to dst and reports true when it says the token of
+// generation gen hashing to hash is the family's current, unrevoked, unexpired token at now
+// (dst is the caller's: the refresh grant's request, no copy of its own on the heap).
+func (c *familyCache) current(familyID string, gen int64, hash string, now time.Time, dst *RefreshToken) bool {
 	if c == nil {
-		return nil, false
+		return false
 	}
 	c.mu.Lock()
 	f, ok := c.m[familyID]
 	c.mu.Unlock()
 	if !ok || f.Generation != gen || f.Revoked || !now.Before(f.ExpiresAt) || !equalHashes(f.Hash, hash) {
-		return nil, false
+		return false
 	}
-	return &f, true
+	*dst = f
+	return true
 }
 
 // put remembers f (a copy), unless a newer generation of it is remembered already.

@@ -356,7 +356,8 @@ func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil 
 
 // refreshRequest adapts a family found by a presented refresh token to op.RefreshTokenRequest.
 type refreshRequest struct {
-	rt     *RefreshToken
+	rt     *RefreshToken // &cached when the family cache had it
+	cached RefreshToken
 	gen    int64 // the presented token's generation
 	token  string
 	hash   string // HashToken(token)
@@ -616,20 +617,21 @@ const (
 // the derived token of its generation; any other is a chain token, which a family with derived
 // tokens never had (its current hash is its derived token's). Only a chain family walks from
 // the presented generation to its current one (maxReuseSteps at most).
-func (s *storage) familyToken(ctx context.Context, token string, cached bool) (rt *RefreshToken, gen int64, kind int, hash string, err error) {
+//
+// cached, when not nil, is where a family the cache has is copied (the refresh grant's request:
+// no copy of its own on the heap); with nil the cache is not asked nor filled.
+func (s *storage) familyToken(ctx context.Context, token string, cached *RefreshToken) (rt *RefreshToken, gen int64, kind int, hash string, err error) {
 	if len(token) > 1024 {
 		return nil, 0, tokenUnknown, "", ErrNotFound
 	}
 	hash = HashToken(token)
 	if family, g, ok := parseRefreshToken(token); ok {
 		gen = g
-		if cached {
-			if f, ok := s.families.current(family, g, hash, s.now()); ok {
-				return f, gen, tokenCurrent, hash, nil
-			}
+		if cached != nil && s.families.current(family, g, hash, s.now(), cached) {
+			return cached, gen, tokenCurrent, hash, nil
 		}
 		rt, err = s.store.Family(ctx, family)
-		if err == nil && cached {
+		if err == nil && cached != nil {
 			s.families.put(rt)
 		}
 	} else {
@@ -704,7 +706,8 @@ func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
 }
 
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
-	rt, gen, kind, hash, err := s.familyToken(ctx, token, true)
+	req := &refreshRequest{}
+	rt, gen, kind, hash, err := s.familyToken(ctx, token, &req.cached)
 	switch {
 	case errors.Is(err, ErrNotFound) || (err == nil && kind == tokenUnknown):
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid or expired refresh token")
@@ -734,7 +737,8 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	if err := s.checkSignIn(ctx, rt.Subject, rt.ClientID, rt.AuthTime, rt.AMR, "token.refresh_denied"); err != nil {
 		return nil, err
 	}
-	return &refreshRequest{rt: rt, gen: gen, token: token, hash: hash, scopes: rt.Scopes}, nil
+	req.rt, req.gen, req.token, req.hash, req.scopes = rt, gen, token, hash, rt.Scopes
+	return req, nil
 }
 
 // checkSignIn asks the hooks' SignInChecker (when they have one) whether the sign-in a grant
@@ -804,7 +808,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 }
 
 func (s *storage) revokeRefresh(ctx context.Context, token, clientID string) *oidc.Error {
-	rt, _, kind, _, err := s.familyToken(ctx, token, false)
+	rt, _, kind, _, err := s.familyToken(ctx, token, nil)
 	if err != nil || kind == tokenUnknown {
 		return nil
 	}
@@ -820,7 +824,7 @@ func (s *storage) revokeRefresh(ctx context.Context, token, clientID string) *oi
 }
 
 func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
-	rt, _, kind, _, err := s.familyToken(ctx, token, false)
+	rt, _, kind, _, err := s.familyToken(ctx, token, nil)
 	if err != nil || kind == tokenUnknown {
 		return "", "", op.ErrInvalidRefreshToken
 	}
