@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/sso"
+	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
 )
 
 // BenchmarkLoginWritesParallel is BenchmarkLoginWrites from 8 goroutines per processor, as the
@@ -56,4 +57,38 @@ func BenchmarkClaimAuthRequest(b *testing.B) {
 			b.Fatal(ar, err)
 		}
 	}
+}
+
+// BenchmarkRotationsParallel is the refresh grant's write from 16 goroutines per processor, as
+// the load run's 16 refresh chains on one processor (-cpu 1) make it: concurrent rotations of
+// distinct families share transactions (writes/batch).
+func BenchmarkRotationsParallel(b *testing.B) {
+	s := openTest(b, filepath.Join(b.TempDir(), "rotate.db"))
+	now := time.Now()
+	const chains = 256
+	fams := make(chan *sso.RefreshToken, chains)
+	for range chains {
+		f := benchFamily(now)
+		if err := s.IssueTokens(b.Context(), sso.Issue{Family: f}); err != nil {
+			b.Fatal(err)
+		}
+		fams <- f
+	}
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu, batches, ops := cpuTime(), s.writes.batches.Load(), s.writes.ops.Load()
+	defer func() {
+		reportCPU(b, cpu)
+		b.ReportMetric(float64(s.writes.ops.Load()-ops)/float64(s.writes.batches.Load()-batches), "writes/batch")
+	}()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			f := <-fams
+			if f = benchRotate(b, s, f, ssotest.RandomID(), now); f == nil {
+				return
+			}
+			fams <- f
+		}
+	})
 }
