@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"log/slog"
+	"strings"
 
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -85,7 +87,7 @@ func (c *Config) checkClients(p *problems) []sso.ClientConfig {
 		}
 		seen[cl.ID] = true
 		if cl.Secret != "" && len(cl.Secret) < MinSecretLength {
-			shortSecrets = append(shortSecrets, fmt.Errorf("clients[%s].secret: must be at least %d characters (openssl rand -base64 32)", cl.ID, MinSecretLength))
+			shortSecrets = append(shortSecrets, fmt.Errorf("clients[%s].secret: must be at least %d characters (openssl rand -hex 32)", cl.ID, MinSecretLength))
 		}
 		out = append(out, r)
 	}
@@ -95,4 +97,20 @@ func (c *Config) checkClients(p *problems) []sso.ClientConfig {
 		p.add(e)
 	}
 	return out
+}
+
+// warnSecretsBasicMangles warns, at start-up, about each client of the config file whose plain
+// secret has a '+' or a '%' (half the secrets openssl rand -base64 makes have a '+'): RFC 6749
+// 2.3.1 has the client form-encode its secret in a Basic header and the bridge decodes it, so
+// a client that sends it as it is (curl -u, many PHP and Java libraries) fails with
+// invalid_client, while one that encodes it (Go's oauth2, oauth4webapi) or uses
+// client_secret_post works (review s10 V6). The secret is not named, only the client.
+func (c *Config) warnSecretsBasicMangles(log *slog.Logger) {
+	for i := range c.Clients {
+		cl := &c.Clients[i]
+		if strings.ContainsAny(cl.Secret, "+%") {
+			log.Warn("a client secret has '+' or '%': a client that sends it in a Basic header without form-encoding it (RFC 6749 2.3.1) is refused; prefer a secret without them (openssl rand -hex 32)",
+				"field", "clients["+cl.ID+"].secret")
+		}
+	}
 }

@@ -187,6 +187,9 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	p.add(provisioning.ValidateTargets(c.Provisioning))
 	p.add(c.SAML.Validate())
 	out.Clients = c.checkClients(&p)
+	if log != nil {
+		c.warnSecretsBasicMangles(log)
+	}
 	c.checkUpstream(&p)
 	c.MFA.check(&p)
 	if err := p.err(); err != nil {
