@@ -369,8 +369,10 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	// The discovery document and the JWKS are served from memory (sso.Provider's
 	// DiscoveryHandler and JWKSHandler) ahead of echo: they need neither the client IP nor the
 	// member memo.
+	// The protocol's JSON endpoints for programs get the API security headers (web.RouterConfig.APIRoutes).
 	router := web.New(web.RouterConfig{TrustedProxies: cfg.TrustedProxies, HTTPS: https, Renderer: pages, Logger: log,
 		Requests: s.metrics, StoreBudget: storeBudget,
+		APIRoutes: []string{sso.PathToken, sso.PathUserinfo, sso.PathIntrospect, sso.PathRevoke, sso.PathDeviceAuthzEP},
 		Documents: map[string]http.Handler{sso.PathDiscovery: s.provider.DiscoveryHandler(), sso.PathKeys: s.provider.JWKSHandler()}})
 	s.echo, s.handler = router.Echo, router
 	for _, p := range parts {

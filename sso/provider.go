@@ -551,7 +551,6 @@ func (c *challengeWriter) finish() {
 	case c.status >= 500:
 		code = "server_error"
 	}
-	c.Header().Del("X-Content-Type-Options")
 	writeOAuthError(c.ResponseWriter, c.status, code, "the request could not be processed")
 }
 
@@ -571,8 +570,7 @@ func (c *captureWriter) WriteHeader(status int) {
 	}
 	if status >= 400 && (c.all || strings.HasPrefix(c.Header().Get("Content-Type"), "text/plain")) {
 		c.captured, c.status = true, status
-		c.Header().Del("Content-Type")
-		c.Header().Del("X-Content-Type-Options")
+		c.Header().Del("Content-Type") // (http.Error's nosniff stays: every answer keeps it)
 		return
 	}
 	c.wrote = true

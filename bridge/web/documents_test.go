@@ -154,7 +154,7 @@ func TestDocumentsAheadOfEcho(t *testing.T) {
 			delete(ha, echo.HeaderXRequestID)
 			delete(hb, echo.HeaderXRequestID)
 			if tc.want != 413 { // the 413 page carries its own headers, as through echo
-				for _, v := range securityHeaders(false) {
+				for _, v := range documentHeaders(false) {
 					if ha.Get(v.name) != v.value[0] {
 						t.Errorf("%s = %q, want %q", v.name, ha.Get(v.name), v.value[0])
 					}

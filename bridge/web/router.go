@@ -45,6 +45,10 @@ type RouterConfig struct {
 	// all (store.WithBudget; the PostgreSQL store's statement timeout): a request that calls
 	// the store twice in a row waits once for a store that hangs, not twice.
 	StoreBudget time.Duration
+	// APIRoutes are the routes (registered paths, such as /oauth/token) of the JSON endpoints
+	// that programs call (token, UserInfo, introspection, revocation, device authorization):
+	// their responses get the API security headers (apiHeaders) instead of the pages'.
+	APIRoutes []string
 }
 
 // RequestObserver is told about each request: its route template (the registered path, such
@@ -80,19 +84,33 @@ func New(cfg RouterConfig) *Router {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
-	e.HTTPErrorHandler = errorHandler(cfg.Renderer, cfg.Logger)
-	f := &frame{log: cfg.Logger, obs: cfg.Requests, ids: newRequestIDs(), headers: securityHeaders(cfg.HTTPS),
-		storeBudget: cfg.StoreBudget, echo: e}
+	e.HTTPErrorHandler = errorHandler(cfg.Renderer, cfg.Logger, pageHeaders(cfg.HTTPS))
+	f := &frame{log: cfg.Logger, obs: cfg.Requests, ids: newRequestIDs(), storeBudget: cfg.StoreBudget, echo: e,
+		pages: pageHeaders(cfg.HTTPS), api: apiHeaders(cfg.HTTPS), documents: documentHeaders(cfg.HTTPS),
+		routes: map[string]routeKind{}}
 	f.writers.New = func() any { return new(statusWriter) }
 	e.Use(f.middleware)
 	rt := &Router{Echo: e, f: f}
+	for _, path := range cfg.APIRoutes {
+		f.routes[path] = apiRoute
+	}
 	for _, path := range slices.Sorted(maps.Keys(cfg.Documents)) {
 		h := cfg.Documents[path]
 		e.Any(path, direct(h))
+		f.routes[path] = documentRoute
 		rt.docs = append(rt.docs, document{path: path, h: h})
 	}
 	return rt
 }
+
+// routeKind says which security headers a route's responses get (the pages' unless listed).
+type routeKind uint8
+
+const (
+	pageRoute     routeKind = iota
+	apiRoute                // RouterConfig.APIRoutes: apiHeaders
+	documentRoute           // RouterConfig.Documents: documentHeaders
+)
 
 // direct serves h with the request as it is.
 func direct(h http.Handler) echo.HandlerFunc {
@@ -136,14 +154,18 @@ func IPExtractor(trusted []string) echo.IPExtractor {
 // route's handler in each middleware anew for every request: one closure here instead of
 // three). In order, what were echo's RequestID, requestLog, echo's Recover and
 // securityHeaders: it names the request (X-Request-Id: the caller's, or a new one), sets the
-// page security headers, puts the request's log fields (package logging) in its context,
-// runs the handler turning a panic into a 500, then tells the observer (if any) and logs one
-// line.
+// security headers of the route's kind (pages, API, documents), puts the request's log fields
+// (package logging) in its context, runs the handler turning a panic into a 500, then tells
+// the observer (if any) and logs one line.
 type frame struct {
-	log     *slog.Logger
-	obs     RequestObserver
-	ids     *requestIDs
-	headers []headerValue
+	log *slog.Logger
+	obs RequestObserver
+	ids *requestIDs
+	// pages, api and documents are the security headers of each kind of route (routes: the
+	// API and document routes; every other route is a page's). They are set before the
+	// handler runs (it may change them: the front-channel logout page widens the CSP).
+	pages, api, documents []headerValue
+	routes                map[string]routeKind
 	// storeBudget: RouterConfig.StoreBudget.
 	storeBudget time.Duration
 	// echo is the router: its client IP and error handler serve the documents too.
@@ -186,17 +208,86 @@ func accessLevel(status int) slog.Level {
 	return slog.LevelInfo
 }
 
-// securityHeaders are the page security headers.
-func securityHeaders(https bool) []headerValue {
-	headers := []headerValue{
+// The security headers, per kind of response, decided header by header (each value built
+// once and shared: no allocation per response). A response's header map holds them, the
+// handler's own headers and X-Request-Id; at up to 8 entries Go's map stays one small group,
+// which net/http clones when the status is written, sorts and writes: the 9th entry makes it
+// a table (the map and its clone: 1.1 KB and 5 allocations more per response). So each set is
+// what has an effect on its kind of response, and no more.
+const (
+	// pageCSP: the pages load their script, styles and images from the bridge only (images
+	// also data: and https: for a brand's logo), connect to it only, post forms to it, and may
+	// not be framed (frame-ancestors) or rebased.
+	pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+	// apiCSP is the CSP of a response that is not a page (OWASP REST Security Cheat Sheet,
+	// Security Headers): nothing may load or run if a browser ever rendered it, and no page
+	// may frame it.
+	apiCSP = "default-src 'none'; frame-ancestors 'none'"
+	// hsts: browsers reach the issuer over https only for a year (an https issuer only).
+	hsts = "max-age=31536000"
+)
+
+// pageHeaders are the security headers of the pages (HTML, redirects, and everything that is
+// neither an API route nor a document, JSON errors included): the page CSP; nosniff (no
+// response is read as another type than it says); Referrer-Policy no-referrer (a page's links,
+// forms and redirects carry no URL of the bridge, whose query strings can hold codes and
+// hints); X-Frame-Options DENY (frame-ancestors for browsers without CSP 2); COOP
+// same-origin (a page opened from another site keeps no window handle to it: the login page
+// is not scriptable from its opener); HSTS over https.
+func pageHeaders(https bool) []headerValue {
+	return withHSTS(https, []headerValue{
 		{"X-Content-Type-Options", []string{"nosniff"}},
 		{"Referrer-Policy", []string{"no-referrer"}},
 		{"X-Frame-Options", []string{"DENY"}},
 		{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
-		{"Content-Security-Policy", []string{"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"}},
-	}
+		{"Content-Security-Policy", []string{pageCSP}},
+	})
+}
+
+// apiHeaders are the security headers of the API routes' responses (RouterConfig.APIRoutes:
+// JSON for programs, carrying tokens and member data, never meant to be rendered), the set
+// of the OWASP REST Security Cheat Sheet; the handler sets Content-Type and Cache-Control
+// (no-store) itself:
+//   - X-Content-Type-Options nosniff: a browser reads the response as the JSON it says it is,
+//     never as script, style or a page (and cross-origin read blocking applies to it);
+//   - Content-Security-Policy apiCSP: frame-ancestors 'none' keeps any page from framing a
+//     response with a member's tokens or claims (drag-and-drop clickjacking), and
+//     default-src 'none' lets nothing load or run should a browser ever render it;
+//   - X-Frame-Options DENY: the same for browsers older than CSP 2 (frame-ancestors);
+//   - HSTS over https (it is the host's policy: any response may be the first a browser sees).
+//
+// Left out, with no effect on a response that is not rendered: Referrer-Policy (a JSON
+// response has no links, forms or subresources that would send a Referer, and the API routes
+// do not redirect) and Cross-Origin-Opener-Policy (it governs a page's window and its opener;
+// a JSON response is not opened as a window by its callers). The page CSP's script, style,
+// image and connect sources mean nothing for a document that runs nothing.
+func apiHeaders(https bool) []headerValue {
+	return withHSTS(https, []headerValue{
+		{"X-Content-Type-Options", []string{"nosniff"}},
+		{"Content-Security-Policy", []string{apiCSP}},
+		{"X-Frame-Options", []string{"DENY"}},
+	})
+}
+
+// documentHeaders are the security headers of the public documents (RouterConfig.Documents:
+// discovery and JWKS), which any origin may read (their handler sends
+// Access-Control-Allow-Origin *, Cache-Control, ETag and Content-Type): nosniff and apiCSP as
+// for the API, and HSTS over https. X-Frame-Options is left out: the documents hold nothing
+// that is not public to every origin already and have nothing to click, so framing one
+// reveals or risks nothing, and every browser that renders JSON in a frame knows
+// frame-ancestors (apiCSP) anyway; with it, a document over https would carry 9 header map
+// entries (above).
+func documentHeaders(https bool) []headerValue {
+	return withHSTS(https, []headerValue{
+		{"X-Content-Type-Options", []string{"nosniff"}},
+		{"Content-Security-Policy", []string{apiCSP}},
+	})
+}
+
+// withHSTS adds Strict-Transport-Security to headers for an https issuer.
+func withHSTS(https bool, headers []headerValue) []headerValue {
 	if https {
-		headers = append(headers, headerValue{"Strict-Transport-Security", []string{"max-age=31536000"}})
+		headers = append(headers, headerValue{"Strict-Transport-Security", []string{hsts}})
 	}
 	return headers
 }
@@ -209,7 +300,11 @@ func (f *frame) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 	start := time.Now()
 	r := c.Request()
-	rid := f.begin(r, c.Response().Header())
+	headers := f.pages
+	if kind, ok := f.routes[c.Path()]; ok {
+		headers = f.kindHeaders(kind)
+	}
+	rid := f.begin(r, c.Response().Header(), headers)
 	ctx := logging.WithRequest(r.Context(), rid)
 	if f.storeBudget > 0 {
 		ctx = store.WithBudget(ctx, f.storeBudget)
@@ -238,9 +333,20 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 	return nil
 }
 
-// begin names the request (X-Request-Id: the caller's, or a new one) and sets the page
-// security headers in h; it returns the request id.
-func (f *frame) begin(r *http.Request, h http.Header) string {
+// kindHeaders are the security headers of a kind of route.
+func (f *frame) kindHeaders(kind routeKind) []headerValue {
+	switch kind {
+	case apiRoute:
+		return f.api
+	case documentRoute:
+		return f.documents
+	}
+	return f.pages
+}
+
+// begin names the request (X-Request-Id: the caller's, or a new one) and sets the security
+// headers in h; it returns the request id.
+func (f *frame) begin(r *http.Request, h http.Header, headers []headerValue) string {
 	var id []string
 	if rid := r.Header.Get(echo.HeaderXRequestID); callerRequestID(rid) {
 		id = []string{rid}
@@ -248,7 +354,7 @@ func (f *frame) begin(r *http.Request, h http.Header) string {
 		id = f.ids.next()
 	}
 	h[echo.HeaderXRequestID] = id
-	for _, v := range f.headers {
+	for _, v := range headers {
 		h[v.name] = v.value
 	}
 	return id[0]
@@ -282,7 +388,7 @@ func (f *frame) end(r *http.Request, route, rid string, status int, start time.T
 // its own context: d's handler logs nothing, and the access line names the request itself.
 func (f *frame) document(w http.ResponseWriter, r *http.Request, d *document) {
 	start := time.Now()
-	rid := f.begin(r, w.Header())
+	rid := f.begin(r, w.Header(), f.documents)
 	sw := f.writers.Get().(*statusWriter)
 	sw.ResponseWriter, sw.status = w, 0
 	f.callDocument(sw, r, d.h, rid)
@@ -385,11 +491,19 @@ func JSONError(c echo.Context, status int, code, description string) error {
 	return c.JSON(status, map[string]string{"error": code, "error_description": description})
 }
 
-// errorHandler renders echo's errors (404, 405, ...) as pages or JSON.
-func errorHandler(pages *Renderer, log *slog.Logger) echo.HTTPErrorHandler {
+// errorHandler renders echo's errors (404, 405, ...) as pages or JSON. A page gets the page
+// security headers (pageHeaders: the API's and the documents' CSP would not let it load its
+// styles), also on an API or document route (a panic, a body too large).
+func errorHandler(pages *Renderer, log *slog.Logger, pageHeaders []headerValue) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
+		}
+		if !WantsJSON(c) {
+			h := c.Response().Header()
+			for _, v := range pageHeaders {
+				h[v.name] = v.value
+			}
 		}
 		code := http.StatusInternalServerError
 		msg := "Something went wrong on our side. Please try again."

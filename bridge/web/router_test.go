@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -301,4 +303,77 @@ func TestRouterRecoversPanics(t *testing.T) {
 		}()
 		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/abort", nil))
 	}()
+}
+
+// TestSecurityHeadersByKind pins the security headers of each kind of response: pages (every
+// route not listed otherwise, JSON errors of page routes included), the API routes
+// (RouterConfig.APIRoutes) and the documents (RouterConfig.Documents, ahead of echo and
+// through it), over http and https; an error page on an API or document route gets the
+// pages' set (its styles need the page CSP). Each header is present with its value or absent.
+func TestSecurityHeadersByKind(t *testing.T) {
+	const (
+		pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+		apiCSP  = "default-src 'none'; frame-ancestors 'none'"
+	)
+	page := map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
+		"Cross-Origin-Opener-Policy": "same-origin", "Content-Security-Policy": pageCSP}
+	api := map[string]string{"X-Content-Type-Options": "nosniff", "Content-Security-Policy": apiCSP, "X-Frame-Options": "DENY"}
+	doc := map[string]string{"X-Content-Type-Options": "nosniff", "Content-Security-Policy": apiCSP}
+	security := []string{"X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options", "Cross-Origin-Opener-Policy",
+		"Content-Security-Policy", "Strict-Transport-Security"}
+	for _, https := range []bool{false, true} {
+		pages, err := NewRenderer(Brand{Name: "Test Association"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt := New(RouterConfig{HTTPS: https, Renderer: pages, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			APIRoutes: []string{"/api", "/api-boom"}, Documents: map[string]http.Handler{"/doc": testDocument}})
+		pages.Mount(rt.Echo)
+		json := func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"a": "b"}) }
+		rt.Echo.GET("/page", func(c echo.Context) error { return c.HTML(http.StatusOK, "<p>page</p>") })
+		rt.Echo.GET("/page-json", json)
+		rt.Echo.POST("/api", json)
+		rt.Echo.GET("/api-boom", func(echo.Context) error { panic("kaboom") })
+		for _, tc := range []struct {
+			name, method, path, accept string
+			via                        http.Handler
+			want                       map[string]string
+			status                     int
+		}{
+			{"page", http.MethodGet, "/page", "", rt, page, 200},
+			{"page route's JSON", http.MethodGet, "/page-json", "", rt, page, 200},
+			{"JSON error of no route", http.MethodGet, "/nothing", "application/json", rt, page, 404},
+			{"api", http.MethodPost, "/api", "", rt, api, 200},
+			{"api JSON error", http.MethodGet, "/api", "application/json", rt, api, 405},
+			{"api error page", http.MethodGet, "/api-boom", "", rt, page, 500},
+			{"document", http.MethodGet, "/doc", "", rt, doc, 200},
+			{"document through echo", http.MethodGet, "/doc", "", rt.Echo, doc, 200},
+			{"document refused", http.MethodPost, "/doc", "", rt, doc, 405},
+		} {
+			t.Run(fmt.Sprintf("%s https=%v", tc.name, https), func(t *testing.T) {
+				req := httptest.NewRequest(tc.method, tc.path, nil)
+				if tc.accept != "" {
+					req.Header.Set("Accept", tc.accept)
+				}
+				rec := httptest.NewRecorder()
+				tc.via.ServeHTTP(rec, req)
+				if rec.Code != tc.status {
+					t.Fatalf("status %d, want %d", rec.Code, tc.status)
+				}
+				want := maps.Clone(tc.want)
+				if https {
+					want["Strict-Transport-Security"] = "max-age=31536000"
+				}
+				h := rec.Header()
+				for _, name := range security {
+					if got, ok := h[name]; ok != (want[name] != "") || ok && (len(got) != 1 || got[0] != want[name]) {
+						t.Errorf("%s: %q, want %q", name, got, want[name])
+					}
+				}
+				if h.Get(echo.HeaderXRequestID) == "" {
+					t.Errorf("no request id: %v", h)
+				}
+			})
+		}
+	}
 }
