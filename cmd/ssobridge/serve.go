@@ -56,14 +56,7 @@ func serveCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("listen: %w", err)
 			}
-			srv := &http.Server{
-				Handler:           app.Server.Handler(),
-				ReadHeaderTimeout: 10 * time.Second,
-				ReadTimeout:       30 * time.Second,
-				WriteTimeout:      30 * time.Second,
-				IdleTimeout:       120 * time.Second,
-				MaxHeaderBytes:    64 << 10,
-			}
+			srv := httpServer(app.Server.Handler())
 			// The background work stops (deliveries in flight recorded) before the store closes.
 			runCtx, stopRun := context.WithCancel(ctx)
 			runDone := make(chan struct{})
@@ -80,8 +73,7 @@ func serveCmd(g *globals) *cobra.Command {
 					ln.Close()
 					return fmt.Errorf("admin.listen: %w", err)
 				}
-				admin = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-					WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+				admin = httpServer(h)
 			}
 			errc := make(chan error, 2)
 			go func() { errc <- srv.Serve(ln) }()
@@ -112,6 +104,33 @@ func serveCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// The HTTP servers' bounds (both listeners). A keep-alive connection costs net/http six read
+// deadlines and two write deadlines per request whatever these are (Go 1.26: the header and
+// the whole-request read deadlines are set apart even when equal), so they are chosen for
+// what they stop, not for speed:
+//   - readHeaderTimeout: a client has this long from the first byte of a request to the end of
+//     its header (slowloris: a connection trickling a header is closed after 10 s);
+//   - readTimeout: ... and to the end of its body: a browser on a slow uplink posting a large
+//     SAML response or a console form (a 100 KB SAML POST takes 13 s at 64 kbit/s; bodies are
+//     bounded at 1 MiB, web.MaxRequestBody);
+//   - writeTimeout: from the end of the request's header to the end of the answer (a client that
+//     does not read its answer is dropped);
+//   - idleTimeout: how long a kept-alive connection may wait for its next request;
+//   - maxHeaderBytes: the largest request header taken (431 above it).
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// httpServer is an HTTP server for h with the bounds above.
+func httpServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
 }
 
 // releasePages releases the executable's pages (procmem.ReleaseStartupPages) after phase.
