@@ -50,6 +50,8 @@ func testClients() []sso.ClientConfig {
 		{ID: "svc", Name: "Service", SecretHash: sso.HashSecret(svcSecret), GrantTypes: []string{sso.GrantClientCredentials},
 			Scopes: []string{"api.read", "api.write"}},
 		{ID: "odd", SecretHash: sso.HashSecret(odd), GrantTypes: []string{sso.GrantClientCredentials}, Scopes: []string{"api.read"}},
+		{ID: "aud", SecretHash: sso.HashSecret(svcSecret), GrantTypes: []string{sso.GrantClientCredentials}, Scopes: []string{"api.read"},
+			Audiences: []string{"https://orders.example/api", "billing"}},
 		{ID: "tv", Name: "TV", SecretHash: sso.HashSecret(webSecret), GrantTypes: []string{sso.GrantDeviceCode, sso.GrantRefreshToken},
 			Scopes: []string{"openid", "profile", "offline_access"}, Trusted: true},
 		{ID: "quiet", Name: "No ID token on refresh", SecretHash: sso.HashSecret(webSecret), RedirectURIs: []string{webRedirect},

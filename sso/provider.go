@@ -238,7 +238,9 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHand
 		return
 	}
 	for k, v := range r.PostForm {
-		if len(v) > 1 {
+		// resource (RFC 8707 section 2) and audience (RFC 8693 section 2.1) may be given more
+		// than once: one value per target; targetRefusal reads every value.
+		if len(v) > 1 && k != "resource" && k != "audience" {
 			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "parameter "+safeParam(k)+" repeated")
 			return
 		}

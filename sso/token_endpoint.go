@@ -163,6 +163,10 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, cfg *Clien
 		writeOAuthError(w, http.StatusBadRequest, "invalid_scope", "scope not allowed for this client")
 		return
 	}
+	if desc := targetRefusal(cfg, r.PostForm); desc != "" {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_target", desc)
+		return
+	}
 	resp, err := g.exchange(ctx, req)
 	if err != nil {
 		p.writeGrantError(ctx, w, cfg, gt, err)
@@ -249,4 +253,34 @@ func (p *Provider) issueMember(ctx context.Context, cfg *ClientConfig, grant str
 		}
 	}
 	return p.tokenResponse(ctx, newIssuedGrant(cfg, m.info), p.storage.opClient(cfg), "")
+}
+
+// targetRefusal checks the resource (RFC 8707) and audience (RFC 8693 section 2.1) parameters
+// of a token request: every value must be one of the audiences this client's access tokens
+// carry (its configured audiences, or its own id). The bridge issues tokens for those and no
+// others, so a request for another target is refused with invalid_target (RFC 8707 section 2,
+// RFC 8693 section 2.2.2) rather than answered with a token the client did not ask for. A
+// resource must also be an absolute URI without a fragment (RFC 8707 section 2). The token's
+// audience stays the client's whole set; the empty answer means the request may go on.
+func targetRefusal(cfg *ClientConfig, form url.Values) string {
+	resources, audiences := form["resource"], form["audience"]
+	if len(resources) == 0 && len(audiences) == 0 {
+		return ""
+	}
+	allowed := accessTokenAudience(cfg, []string{cfg.ID})
+	for _, res := range resources {
+		u, err := url.Parse(res)
+		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(res, "#") {
+			return "resource must be an absolute URI without a fragment"
+		}
+		if !slices.Contains(allowed, res) {
+			return "this client's tokens are not issued for the requested resource"
+		}
+	}
+	for _, aud := range audiences {
+		if !slices.Contains(allowed, aud) {
+			return "this client's tokens are not issued for the requested audience"
+		}
+	}
+	return ""
 }
