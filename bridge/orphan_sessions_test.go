@@ -60,9 +60,15 @@ func (p *pairedReads) AuthRequest(ctx context.Context, id string) (*sso.AuthRequ
 // orphanStores runs f on SQLite and on PostgreSQL (skipped without a server), the store wrapped
 // in pairedReads.
 func orphanStores(t *testing.T, f func(t *testing.T, deps envDeps, st func() *pairedReads)) {
+	wrappedStores(t, func(st store.Store) *pairedReads { return &pairedReads{Store: st} }, f)
+}
+
+// wrappedStores runs f on SQLite and on PostgreSQL (skipped without a server), each environment's
+// store wrapped by wrap; f's st returns the wrapper of the environment made last.
+func wrappedStores[W store.Store](t *testing.T, wrap func(store.Store) W, f func(t *testing.T, deps envDeps, st func() W)) {
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
-			var pr *pairedReads
+			var w W
 			open := func(t testing.TB) store.Store {
 				st, err := sqlite.Open(t.Context(), sqlite.Memory)
 				if err != nil {
@@ -76,10 +82,10 @@ func orphanStores(t *testing.T, f func(t *testing.T, deps envDeps, st func() *pa
 				open = onPostgres("").store
 			}
 			deps := envDeps{store: func(t testing.TB) store.Store {
-				pr = &pairedReads{Store: open(t)}
-				return pr
+				w = wrap(open(t))
+				return w
 			}}
-			f(t, deps, func() *pairedReads { return pr })
+			f(t, deps, func() W { return w })
 		})
 	}
 }

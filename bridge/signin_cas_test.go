@@ -14,8 +14,6 @@ import (
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
-	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/bridge/upstream"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -67,28 +65,7 @@ func (p *roundReads) AuthRequest(ctx context.Context, id string) (*sso.AuthReque
 // casStores runs f on SQLite and on PostgreSQL (skipped without a server), the store wrapped
 // in roundReads.
 func casStores(t *testing.T, f func(t *testing.T, deps envDeps, st func() *roundReads)) {
-	for _, name := range []string{"sqlite", "postgres"} {
-		t.Run(name, func(t *testing.T) {
-			var rr *roundReads
-			open := func(t testing.TB) store.Store {
-				st, err := sqlite.Open(t.Context(), sqlite.Memory)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { st.Close() })
-				return st
-			}
-			if name == "postgres" {
-				pgtest.AdminDSN(t)
-				open = onPostgres("").store
-			}
-			deps := envDeps{store: func(t testing.TB) store.Store {
-				rr = &roundReads{Store: open(t)}
-				return rr
-			}}
-			f(t, deps, func() *roundReads { return rr })
-		})
-	}
+	wrappedStores(t, func(st store.Store) *roundReads { return &roundReads{Store: st} }, f)
 }
 
 // startUpstream posts the login page's upstream button of request id and returns the upstream's
