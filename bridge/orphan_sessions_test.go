@@ -143,6 +143,19 @@ func liveSessions(t *testing.T, st store.Store) []*sso.Session {
 	return l
 }
 
+// onlyThenSignedOut fails unless want is the one live session left after a test's replays, and
+// then that signing out in browser b leaves none.
+func onlyThenSignedOut(t *testing.T, e *env, b *bridgetest.Browser, st store.Store, want string) {
+	t.Helper()
+	if l := liveSessions(t, st); len(l) != 1 || l[0].ID != want {
+		t.Fatalf("after the replays, live sessions %+v, want only %s", l, want)
+	}
+	signOut(t, e, b)
+	if n := len(liveSessions(t, st)); n != 0 {
+		t.Errorf("after signing out in this browser, %d sessions live, want 0", n)
+	}
+}
+
 // signOut ends the session of browser b through the end_session confirmation.
 func signOut(t *testing.T, e *env, b *bridgetest.Browser) {
 	t.Helper()
@@ -213,13 +226,7 @@ func TestDoubleSubmitBeforeConsentLeavesNoOrphan(t *testing.T) {
 		if p := other.Post(e.issuer+"/consent", replay); p.Location != "" || p.Status < 400 {
 			t.Errorf("another browser completed the finished request: %d %q", p.Status, p.Location)
 		}
-		if l := liveSessions(t, pr); len(l) != 1 || l[0].ID != live[0].ID {
-			t.Fatalf("after the replays, live sessions %+v, want only %s", l, live[0].ID)
-		}
-		signOut(t, e, b)
-		if n := len(liveSessions(t, pr)); n != 0 {
-			t.Errorf("after signing out in this browser, %d sessions live, want 0", n)
-		}
+		onlyThenSignedOut(t, e, b, pr, live[0].ID)
 	})
 }
 

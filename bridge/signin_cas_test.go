@@ -311,13 +311,7 @@ func TestEnrolmentWritesNoSessionBeforeRequest(t *testing.T) {
 		if p := other.Get(u); p.Status < 400 || p.Location != "" {
 			t.Errorf("another browser followed the way on: %d %q", p.Status, p.Location)
 		}
-		if l := liveSessions(t, rr); len(l) != 1 || l[0].ID != live[0].ID {
-			t.Fatalf("after the replays, live sessions %+v, want only %s", l, live[0].ID)
-		}
-		signOut(t, e, b)
-		if n := len(liveSessions(t, rr)); n != 0 {
-			t.Errorf("after signing out in this browser, %d sessions live, want 0", n)
-		}
+		onlyThenSignedOut(t, e, b, rr, live[0].ID)
 	})
 }
 
