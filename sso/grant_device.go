@@ -243,11 +243,8 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 		return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
 			Description: "unknown device authorization state", Err: fmt.Errorf("device state %q", d.State)}
 	}
-	if err := p.storage.checkSignIn(ctx, d.Subject, cfg.ID, d.AuthTime, d.AMR, "device.denied"); err != nil {
-		return nil, err
-	}
 	info := grantInfo{clientID: cfg.ID, subject: d.Subject, scopes: d.Scopes, amr: d.AMR, authTime: d.AuthTime, sessionID: d.SessionID}
-	return p.issueMember(ctx, cfg, "device", memberGrant{info: info, deniedCode: "access_denied"})
+	return p.issueMember(ctx, cfg, "device", memberGrant{info: info, deniedCode: "access_denied", signInEvent: "device.denied"})
 }
 
 // ---- the member's part (the bridge's /device page) ----

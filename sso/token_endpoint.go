@@ -235,6 +235,9 @@ type memberGrant struct {
 	// (info.scopes when nil): no consent page was shown.
 	consent       bool
 	consentScopes []string
+	// signInEvent, when set, has the sign-in the grant was made from checked against today's
+	// policy (storage.checkSignIn) once the member is allowed, a refusal audited as this event.
+	signInEvent string
 }
 
 // issueMember re-checks that the member may use the client, and the member's consent where
@@ -242,6 +245,11 @@ type memberGrant struct {
 func (p *Provider) issueMember(ctx context.Context, cfg *ClientConfig, grant string, m memberGrant) (*oidc.AccessTokenResponse, error) {
 	if err := p.memberAllowed(ctx, cfg, m.info.subject, m.deniedCode); err != nil {
 		return nil, err
+	}
+	if m.signInEvent != "" {
+		if err := p.storage.checkSignIn(ctx, m.info.subject, cfg.ID, m.info.authTime, m.info.amr, m.signInEvent); err != nil {
+			return nil, err
+		}
 	}
 	if m.consent {
 		scopes := m.consentScopes
@@ -270,7 +278,7 @@ func targetRefusal(cfg *ClientConfig, form url.Values) string {
 	allowed := accessTokenAudience(cfg, []string{cfg.ID})
 	for _, res := range resources {
 		u, err := url.Parse(res)
-		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(res, "#") {
+		if err != nil || !u.IsAbs() || strings.Contains(res, "#") {
 			return "resource must be an absolute URI without a fragment"
 		}
 		if !slices.Contains(allowed, res) {
