@@ -12,6 +12,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/logging"
+	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/legacy"
@@ -138,12 +139,6 @@ func (h *Hooks) CheckGrant(ctx context.Context, subject, clientID string) error 
 	return h.Access.Decide(ctx, m, subject, clientID, h.now()).Err()
 }
 
-// Authentication method references CheckSignIn reads (mfa.AMRPassword, mfa.AMRMFA).
-const (
-	AMRPassword = "pwd"
-	amrMFA      = "mfa"
-)
-
 // PasswordChangeSkew is how much later than a sign-in the AMS may record a password change
 // and still be taken as made before it: the AMS's clock (aspnet_Membership's
 // LastPasswordChangedDate is the AMS web server's UTC time) and the bridge's may differ a
@@ -170,8 +165,8 @@ const (
 //
 // The member is the one CheckGrant read in the same request (the member memo).
 func (h *Hooks) CheckSignIn(ctx context.Context, subject, clientID string, authTime time.Time, amr []string) error {
-	checkFactor := h.SecondFactorPolicy != nil && !slices.Contains(amr, amrMFA)
-	checkPassword := slices.Contains(amr, AMRPassword)
+	checkFactor := h.SecondFactorPolicy != nil && !mfa.HasMFA(amr)
+	checkPassword := slices.Contains(amr, mfa.AMRPassword)
 	if !checkFactor && !checkPassword {
 		return nil
 	}

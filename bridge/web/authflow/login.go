@@ -16,6 +16,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/hooks"
+	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web"
@@ -404,17 +405,7 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 // StartSession opens a new SSO session (always a new id: no session fixation); the browser's
 // previous session ends first.
 func (h *Handler) StartSession(c echo.Context, m *legacy.Member, amr []string) (*sso.Session, error) {
-	sess, raw, prev, err := h.newSession(c, m, amr)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.endPrevious(c.Request().Context(), prev); err != nil {
-		return nil, err
-	}
-	if err := h.writeSession(c, sess, raw); err != nil {
-		return nil, err
-	}
-	return sess, nil
+	return h.StartSessionAt(c, m, amr, time.Time{})
 }
 
 // StartSessionAt is StartSession for a member who authenticated at authTime (an upstream
@@ -496,7 +487,7 @@ func (h *Handler) Member(ctx context.Context, sess *sso.Session) (*legacy.Member
 	// A session opened with the AMS password ends when the AMS records a change of that
 	// password after its sign-in: whoever knew the old one keeps nothing (the refresh grant
 	// checks the same, hooks.CheckSignIn).
-	if slices.Contains(sess.AMR, hooks.AMRPassword) && hooks.PasswordChangedSince(m, sess.AuthTime) {
+	if slices.Contains(sess.AMR, mfa.AMRPassword) && hooks.PasswordChangedSince(m, sess.AuthTime) {
 		return nil, fmt.Errorf("%w: password changed after the session's sign-in", sso.ErrAccessDenied)
 	}
 	return m, nil

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge/admin"
+	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -111,8 +111,8 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, err)
 		return
 	}
-	mfa := claims.ACR == sso.ACRMFA && slices.Contains(claims.AMR, "mfa")
-	if c.cfg.RequireSecondFactor && !mfa {
+	secondFactor := claims.ACR == sso.ACRMFA && mfa.HasMFA(claims.AMR)
+	if c.cfg.RequireSecondFactor && !secondFactor {
 		// Fail closed: whatever the bridge answered, a password alone does not open the console.
 		c.cfg.Admin.Audit(ctx, &store.AuditEvent{Time: c.cfg.Now(), Event: "console.login_refused", Subject: idt.Subject,
 			ClientID: ClientID, IP: peer(r), Detail: "no second factor"})
@@ -134,7 +134,7 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := c.cfg.Now()
-	s := &session{Sub: idt.Subject, Login: login, CSRF: randomToken(), Issued: now.Unix(), Seen: now.Unix(), Checked: now.Unix(), MFA: mfa}
+	s := &session{Sub: idt.Subject, Login: login, CSRF: randomToken(), Issued: now.Unix(), Seen: now.Unix(), Checked: now.Unix(), MFA: secondFactor}
 	if err := c.setCookie(w, c.session, s, maxSession, http.SameSiteStrictMode); err != nil {
 		c.fail(w, r, nil, err)
 		return

@@ -331,12 +331,8 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 func (l *loaded) done() bool { return mfa.HasMFA(l.ch.AMR) }
 
 // upstreamEnded is the page of a held upstream sign-in whose upstream session ended (its
-// provider's back-channel logout came while the member was at the step).
-func (h *Handler) upstreamEnded(c echo.Context) error {
-	return h.Pages.Error(c, http.StatusConflict, "This sign-in has ended",
-		"You were signed out at the service you signed in with while this step was waiting, so this sign-in cannot go on.",
-		"Go back to the app and sign in again.")
-}
+// provider's back-channel logout came while the member was at the step): authflow's page.
+func (h *Handler) upstreamEnded(c echo.Context) error { return h.Flow.UpstreamEnded(c) }
 
 func (h *Handler) used(c echo.Context) error {
 	return h.Pages.Error(c, http.StatusConflict, "This step was already finished",
