@@ -24,6 +24,9 @@ import (
 type Store struct {
 	pool  *bounded // every use bounded by the statement timeout
 	clock func() time.Time
+	// noteHit is NoteHitCounter's statement without a look [0] and with one [1]: their text
+	// depends only on the parameters' positions, so it is built once (noteHitQuery).
+	noteHit [2]string
 }
 
 var (
@@ -91,7 +94,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", redact(err))
 	}
-	s := &Store{pool: &bounded{pool: pool, timeout: t.Statement}, clock: o.clock}
+	s := &Store{pool: &bounded{pool: pool, timeout: t.Statement}, clock: o.clock,
+		noteHit: [2]string{noteHitQuery(false), noteHitQuery(true)}}
 	if err := s.pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where(cfg.ConnConfig), err)

@@ -187,13 +187,40 @@ func (s *Store) NoteHitCounter(ctx context.Context, key string, h store.CounterH
 		return store.Counter{}, errors.New("postgres: note and hit counter: a hit that counts nothing")
 	}
 	args := []any{key}
-	p := hitParams(&args, h, true)
-	set := counterSetAt(p)
-	var lookSet string
+	hitParams(&args, h, true)
+	q := s.noteHit[0]
 	if look > 0 {
 		l := h
 		l.Delta, l.Limit = 0, look
-		pl := hitParams(&args, l, false)
+		hitParams(&args, l, false)
+		q = s.noteHit[1]
+	}
+	var c store.Counter
+	var locked, end int64
+	err := s.pool.QueryRow(ctx, q, args...).Scan(&c.Count, &locked, &end, &c.Note)
+	if isNoRows(err) {
+		return store.Counter{}, nil
+	}
+	if err != nil {
+		return store.Counter{}, wrap("note and hit counter", err)
+	}
+	c.LockedUntil, c.WindowEnd = tm(locked), tm(end)
+	return c, nil
+}
+
+var _ store.CounterSteps = (*Store)(nil)
+
+// noteHitQuery is NoteHitCounter's statement, with the look (look) or without. The look at the
+// key's counter and the hit that follows it are one change of its row (counterSetAfter) when
+// both apply.
+func noteHitQuery(look bool) string {
+	var args []any // the parameters' positions only: $1 the key, $2-$8 the hit, $9-$14 the look
+	args = append(args, "")
+	p := hitParams(&args, store.CounterHit{}, true)
+	set := counterSetAt(p)
+	var lookSet string
+	if look {
+		pl := hitParams(&args, store.CounterHit{}, false)
 		lookSet, set = counterSetAt(pl), counterSetAfter(pl, p)
 	}
 	// f's NOT EXISTS reads the row as the statement found it, before n noted h.Key: whether
@@ -206,23 +233,11 @@ func (s *Store) NoteHitCounter(ctx context.Context, key string, h store.CounterH
 			FROM f, (SELECT count(*) FROM n) AS after WHERE f.hit
 			ON CONFLICT (key) DO UPDATE SET ` + set + counterReturning + `)`
 	result := ` SELECT n, locked_until, window_end, note FROM m`
-	if look > 0 {
+	if look {
 		// Only the look when the hit does not count (f.hit false: the two never change one row).
 		q += `, l AS (UPDATE throttle_counters AS c SET ` + lookSet + ` FROM f
 			WHERE c.key = ` + p[1] + `::text AND NOT f.hit AND (SELECT count(*) FROM n) >= 0 RETURNING c.n, c.locked_until, c.window_end, c.note)`
 		result += ` UNION ALL SELECT n, locked_until, window_end, note FROM l`
 	}
-	var c store.Counter
-	var locked, end int64
-	err := s.pool.QueryRow(ctx, q+result, args...).Scan(&c.Count, &locked, &end, &c.Note)
-	if isNoRows(err) {
-		return store.Counter{}, nil
-	}
-	if err != nil {
-		return store.Counter{}, wrap("note and hit counter", err)
-	}
-	c.LockedUntil, c.WindowEnd = tm(locked), tm(end)
-	return c, nil
+	return q + result
 }
-
-var _ store.CounterSteps = (*Store)(nil)
