@@ -458,6 +458,22 @@ func (v *Verifier) parseIdentityV3(raw []byte) (*storedValue, error) {
 }
 
 func (s *storedValue) verify(password string) (bool, error) {
+	ok, err := s.verifyAsTyped(password)
+	if ok || err != nil || (s.kind != kindClear && s.kind != kindMembership) {
+		return ok, err
+	}
+	// ASP.NET's SqlMembershipProvider trims the password (String.Trim: every Unicode white
+	// space) before hashing it in CreateUser, ChangePassword and ValidateUser, so a Membership
+	// value is of the trimmed password and the AMS signs in a member who types it with white
+	// space around it. The value as typed is tried first: a hash written by other code may be
+	// of the untrimmed password. Identity and bcrypt hashes are never trimmed.
+	if t := strings.TrimSpace(password); t != password && t != "" {
+		return s.verifyAsTyped(t)
+	}
+	return false, nil
+}
+
+func (s *storedValue) verifyAsTyped(password string) (bool, error) {
 	switch s.kind {
 	case kindClear:
 		sum := sha256.Sum256([]byte(password))
