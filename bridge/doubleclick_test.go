@@ -15,31 +15,40 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 )
 
-// raceSignIns is a store whose first CompleteSignIn waits for a second one to arrive, and whose
-// second waits for the first to finish: two submissions of one login form that both read the
-// request while it was pending, the second losing the request's compare-and-set.
+// raceSignIns is a store whose first CompleteSignIn, once armed, waits for a second one to
+// arrive, and whose second waits for the first to finish: two submissions of one login form
+// that both read the request while it was pending, the second losing the request's
+// compare-and-set. Not armed, it passes every call on (TestStoreFakesConformance).
 type raceSignIns struct {
 	store.Store
 	mu            sync.Mutex
 	n             int
-	second, first chan struct{}
+	second, first chan struct{} // nil: not armed
+}
+
+// arm makes the next two CompleteSignIns race as above.
+func (r *raceSignIns) arm() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n, r.second, r.first = 0, make(chan struct{}), make(chan struct{})
 }
 
 func (r *raceSignIns) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
 	r.mu.Lock()
 	r.n++
-	n := r.n
+	n, second, first := r.n, r.second, r.first
 	r.mu.Unlock()
-	switch n {
-	case 1:
+	switch {
+	case first == nil:
+	case n == 1:
 		select {
-		case <-r.second:
+		case <-second:
 		case <-time.After(10 * time.Second):
 		}
-		defer close(r.first)
-	case 2:
-		close(r.second)
-		<-r.first
+		defer close(first)
+	case n == 2:
+		close(second)
+		<-first
 	}
 	return r.Store.CompleteSignIn(ctx, in)
 }
@@ -59,7 +68,7 @@ func TestDoubleSubmittedLoginLeavesOneSession(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		rs = &raceSignIns{Store: st, second: make(chan struct{}), first: make(chan struct{})}
+		rs = &raceSignIns{Store: st}
 		return rs
 	}})
 	ctx := t.Context()
@@ -71,6 +80,7 @@ func TestDoubleSubmittedLoginLeavesOneSession(t *testing.T) {
 		t.Fatalf("no login form: %d %.300s", p.Status, p.Body)
 	}
 	form := url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "login": {"alice"}, "password": {"alice-password"}}
+	rs.arm()
 	type answer struct {
 		status int
 		loc    string

@@ -59,8 +59,10 @@ func TestMemberRetryAfterFail(t *testing.T) {
 			t.Fatalf("after the lock: refused for %v", w)
 		}
 	})
-	th := NewShared(config.ThrottleConfig{PerLogin: 3, PerIP: 3, Window: time.Minute, Lockout: time.Minute}, failingCounters{}, []byte("k"), "signin")
-	if _, err := th.MemberRetryAfterFail(t.Context(), "alice", "K1"); !isUnavailable(err) {
-		t.Fatalf("MemberRetryAfterFail: %v, want ErrUnavailable", err)
+	for _, down := range downStores {
+		th := NewShared(config.ThrottleConfig{PerLogin: 3, PerIP: 3, Window: time.Minute, Lockout: time.Minute}, down.wrap(openSQLite(t)), []byte("k"), "signin")
+		if _, err := th.MemberRetryAfterFail(t.Context(), "alice", "K1"); !isUnavailable(err) {
+			t.Fatalf("%s: MemberRetryAfterFail: %v, want ErrUnavailable", down.name, err)
+		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
-	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 )
 
 // impls are the throttle's implementations: in memory, and on the store's counters (SQLite,
@@ -24,22 +23,8 @@ var impls = []struct {
 	open func(t *testing.T) store.CounterStore // nil: in memory
 }{
 	{"memory", nil},
-	{"sqlite", func(t *testing.T) store.CounterStore {
-		s, err := sqlite.Open(t.Context(), sqlite.Memory)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}},
-	{"sqlite-calls", func(t *testing.T) store.CounterStore {
-		s, err := sqlite.Open(t.Context(), sqlite.Memory)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return callsOnly{s}
-	}},
+	{"sqlite", func(t *testing.T) store.CounterStore { return openSQLite(t) }},
+	{"sqlite-calls", func(t *testing.T) store.CounterStore { return callsOnly{openSQLite(t)} }},
 	{"postgres", func(t *testing.T) store.CounterStore {
 		s, err := postgres.Open(t.Context(), pgtest.NewDatabase(t))
 		if err != nil {
@@ -49,9 +34,6 @@ var impls = []struct {
 		return s
 	}},
 }
-
-// callsOnly is a CounterStore without its steps.
-type callsOnly struct{ store.CounterStore }
 
 // eachImpl runs fn with a constructor of throttles (and limiters) of each implementation.
 func eachImpl(t *testing.T, fn func(t *testing.T, newThrottle func(config.ThrottleConfig) *Throttle, newLimiter func(int) *Limiter)) {
@@ -188,38 +170,68 @@ func TestThrottleParallelAttempts(t *testing.T) {
 	})
 }
 
-// TestSharedThrottleKeysHashed: the store holds neither the typed login nor the address.
+// TestSharedThrottleKeysHashed: the store holds neither the typed login nor the address, through
+// the store's counter steps and through its calls.
 func TestSharedThrottleKeysHashed(t *testing.T) {
-	rec := &recordingCounters{}
-	th := NewShared(config.ThrottleConfig{PerLogin: 3, PerIP: 3, Window: time.Minute, Lockout: time.Minute}, rec, []byte("k"), "signin")
-	_, _, err := th.Check(t.Context(), "Alice.Secret@example.org", "192.0.2.77")
-	noErr(t, err)
-	noErr(t, th.FailMember(t.Context(), "Alice.Secret@example.org", "K1"))
-	if len(rec.keys) == 0 {
-		t.Fatal("no counter written")
-	}
-	for _, k := range rec.keys {
-		for _, clear := range []string{"alice", "Alice", "192.0.2", "K1"} {
-			if containsFold(k, clear) {
-				t.Fatalf("counter key %q holds %q", k, clear)
+	for _, steps := range []bool{true, false} {
+		t.Run(fmt.Sprint("steps=", steps), func(t *testing.T) {
+			rec := newRecordingCounters(openSQLite(t))
+			var counters store.CounterStore = rec
+			if !steps {
+				counters = callsOnly{rec}
 			}
-		}
+			th := NewShared(config.ThrottleConfig{PerLogin: 3, PerIP: 3, Window: time.Minute, Lockout: time.Minute}, counters, []byte("k"), "signin")
+			ctx := t.Context()
+			for _, login := range []string{"Alice.Secret@example.org", "Alice.Secret"} {
+				_, _, err := th.Check(ctx, login, "192.0.2.77")
+				noErr(t, err)
+				_, err = th.MemberRetryAfterFail(ctx, login, "K1")
+				noErr(t, err)
+			}
+			_, _, err := th.Check(ctx, "Alice.Secret@example.org", "192.0.2.77") // notes K1
+			noErr(t, err)
+			noErr(t, th.FailMember(ctx, "Alice.Secret@example.org", "K1"))
+			_, _, err = th.Check(ctx, "Alice.Secret", "192.0.2.77")
+			noErr(t, err)
+			noErr(t, th.Release(ctx, "Alice.Secret", "192.0.2.77"))
+			_, _, err = th.Check(ctx, "Alice.Secret", "192.0.2.77")
+			noErr(t, err)
+			noErr(t, th.Succeed(ctx, "Alice.Secret", "192.0.2.77"))
+			if len(rec.keys) == 0 {
+				t.Fatal("no counter written")
+			}
+			for _, k := range rec.keys {
+				for _, clear := range []string{"alice", "Alice", "192.0.2", "K1"} {
+					if containsFold(k, clear) {
+						t.Fatalf("counter key %q holds %q", k, clear)
+					}
+				}
+			}
+		})
 	}
 }
 
 // TestSharedThrottleFailsClosed: when the counters cannot be written, every check is refused
-// with ErrUnavailable, never let through.
+// with ErrUnavailable, never let through, with the store's counter steps and without.
 func TestSharedThrottleFailsClosed(t *testing.T) {
-	th := NewShared(config.ThrottleConfig{PerLogin: 3, PerIP: 3, Window: time.Minute, Lockout: time.Minute}, failingCounters{}, []byte("k"), "signin")
-	if _, _, err := th.Check(t.Context(), "alice", "192.0.2.1"); !isUnavailable(err) {
-		t.Fatalf("Check: %v, want ErrUnavailable", err)
-	}
-	if _, err := th.MemberRetryAfter(t.Context(), "K1"); !isUnavailable(err) {
-		t.Fatalf("MemberRetryAfter: %v, want ErrUnavailable", err)
-	}
-	l := NewSharedLimiter(3, failingCounters{}, []byte("k"))
-	if ok, _, err := l.Allow(t.Context(), "x"); ok || !isUnavailable(err) {
-		t.Fatalf("Allow: %v %v, want refused with ErrUnavailable", ok, err)
+	for _, down := range downStores {
+		t.Run(down.name, func(t *testing.T) {
+			counters := down.wrap(openSQLite(t))
+			th := NewShared(config.ThrottleConfig{PerLogin: 3, PerIP: 3, Window: time.Minute, Lockout: time.Minute}, counters, []byte("k"), "signin")
+			if _, _, err := th.Check(t.Context(), "alice", "192.0.2.1"); !isUnavailable(err) {
+				t.Fatalf("Check: %v, want ErrUnavailable", err)
+			}
+			if _, err := th.MemberRetryAfter(t.Context(), "K1"); !isUnavailable(err) {
+				t.Fatalf("MemberRetryAfter: %v, want ErrUnavailable", err)
+			}
+			if err := th.Succeed(t.Context(), "alice", "192.0.2.1"); !isUnavailable(err) {
+				t.Fatalf("Succeed: %v, want ErrUnavailable", err)
+			}
+			l := NewSharedLimiter(3, counters, []byte("k"))
+			if ok, _, err := l.Allow(t.Context(), "x"); ok || !isUnavailable(err) {
+				t.Fatalf("Allow: %v %v, want refused with ErrUnavailable", ok, err)
+			}
+		})
 	}
 }
 
