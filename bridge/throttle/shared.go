@@ -220,16 +220,9 @@ func (s *shared) failMember(ctx context.Context, login, member string) error {
 	return nil
 }
 
-// memberRetryAfterFail is Throttle.MemberRetryAfterFail: on counter steps the look at the
-// member's counter (which locks it at the limit) and the failure are one step.
+// memberRetryAfterFail is Throttle.MemberRetryAfterFail on counter steps (s.steps set): the
+// look at the member's counter (which locks it at the limit) and the failure are one step.
 func (s *shared) memberRetryAfterFail(ctx context.Context, login, member string) (time.Duration, error) {
-	if s.steps == nil {
-		wait, err := s.memberRetryAfter(ctx, member)
-		if err != nil {
-			return 0, err
-		}
-		return wait, s.failMember(ctx, login, member)
-	}
 	now := s.now()
 	lk, mk := s.keys.hash(loginKey(login)), s.keys.hash(memberKey(member))
 	c, err := s.steps.NoteHitCounter(ctx, lk, s.counterHit(mk, math.MaxInt32, 1, now), s.cfg.PerLogin)

@@ -54,6 +54,10 @@ func (t *Throttle) keys(login, ip string) []throttleKey {
 	return keys
 }
 
+// steps reports whether the throttle's counters are in a store with counter steps
+// (store.CounterSteps): its calls that stand for several then take one step.
+func (t *Throttle) steps() bool { return t.shared != nil && t.shared.steps != nil }
+
 // loginKey is the login's counter: its canonical form (NFKC, case folded).
 func loginKey(login string) string { return "login:" + identity.CanonicalLogin(login) }
 
@@ -84,9 +88,10 @@ func (t *Throttle) FailMember(ctx context.Context, login, member string) error {
 
 // MemberRetryAfterFail is MemberRetryAfter(member) and then FailMember(login, member), the
 // member check and the failure of a wrong password whose login did not note its member yet: on
-// a store with counter steps one statement for both instead of two.
+// a store with counter steps one statement for both instead of two (in memory and on a store
+// without them, the two calls).
 func (t *Throttle) MemberRetryAfterFail(ctx context.Context, login, member string) (time.Duration, error) {
-	if t.shared != nil {
+	if t.steps() {
 		return t.shared.memberRetryAfterFail(ctx, login, member)
 	}
 	wait, err := t.MemberRetryAfter(ctx, member)
