@@ -670,6 +670,29 @@ func TestDeviceFlow(t *testing.T) {
 		status, body := poll(dc, "third:"+webSecret)
 		wantErr("third", status, body, "invalid_grant")
 	})
+	// Another client's polls answer invalid_grant, however fast, and change nothing of the
+	// code: not its owner's poll clock or interval (no slow_down for the owner), not its
+	// approval (the owner still gets the tokens). RFC 8628 3.5, RFC 6749 5.2 invalid_grant.
+	t.Run("another client leaves the code alone", func(t *testing.T) {
+		dc, uc := start()
+		status, body := poll(dc, tv)
+		wantErr("owner's first poll", status, body, "authorization_pending")
+		for i := range 3 {
+			status, body = poll(dc, "third:"+webSecret)
+			wantErr("third's poll at once #"+strconv.Itoa(i), status, body, "invalid_grant")
+		}
+		time.Sleep(interval)
+		status, body = poll(dc, tv)
+		wantErr("owner polling on time after third's polls", status, body, "authorization_pending")
+		decide(uc, true)
+		status, body = poll(dc, "third:"+webSecret)
+		wantErr("third's poll of the approved code", status, body, "invalid_grant")
+		time.Sleep(interval)
+		status, body = poll(dc, tv)
+		if status != 200 || body["access_token"] == nil {
+			t.Fatalf("owner's poll after third polled the approved code: %d %v", status, body)
+		}
+	})
 	t.Run("unknown user code", func(t *testing.T) {
 		if _, _, err := h.p.DeviceLogin(ctx, "BCDF-GHJK"); !errors.Is(err, sso.ErrNotFound) {
 			t.Fatalf("DeviceLogin(unknown) = %v", err)

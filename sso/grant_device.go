@@ -126,15 +126,12 @@ func (d *deviceStorage) StoreDeviceAuthorization(ctx context.Context, clientID, 
 }
 
 func (d *deviceStorage) GetDeviceAuthorizatonState(ctx context.Context, clientID, deviceCode string) (*op.DeviceAuthorizationState, error) {
-	a, err := d.devices.PollDeviceAuthorization(ctx, HashToken(deviceCode), d.now())
+	a, err := d.devices.PollDeviceAuthorization(ctx, HashToken(deviceCode), clientID, d.now())
 	if errors.Is(err, ErrSlowDown) {
 		return nil, context.DeadlineExceeded // op's only way to say slow_down
 	}
 	if err != nil {
 		return nil, err
-	}
-	if a.ClientID != clientID {
-		return nil, ErrNotFound
 	}
 	return &op.DeviceAuthorizationState{
 		ClientID: a.ClientID, Scopes: a.Scopes, Expires: a.ExpiresAt,
@@ -212,7 +209,12 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 		return nil, oidc.ErrInvalidRequest().WithDescription("device_code is required")
 	}
 	now := p.storage.now()
-	d, err := p.devices.PollDeviceAuthorization(ctx, HashToken(code), now)
+	// The store looks the code up for this client only: another client's device code is
+	// unknown here and its poll is not recorded, so it cannot slow down, consume or otherwise
+	// change the code of the client it was issued to (RFC 8628 3.5: the interval and the
+	// code's state are the owner's; RFC 6749 5.2: a grant issued to another client is
+	// invalid_grant).
+	d, err := p.devices.PollDeviceAuthorization(ctx, HashToken(code), cfg.ID, now)
 	final := d != nil && (d.State == DeviceConsumed || d.State == DeviceDenied || !now.Before(d.ExpiresAt))
 	switch {
 	case errors.Is(err, ErrSlowDown) && final:
@@ -220,13 +222,10 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 	case errors.Is(err, ErrSlowDown):
 		return nil, oidc.ErrSlowDown().WithDescription("poll at most every %d seconds", int(d.Interval/time.Second))
 	case errors.Is(err, ErrNotFound):
-		return nil, oidc.ErrInvalidGrant().WithDescription("unknown device_code")
+		return nil, oidc.ErrInvalidGrant().WithDescription("unknown device_code, or issued to another client")
 	case err != nil:
 		return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
 			Description: "could not read the device authorization", Err: err}
-	}
-	if d.ClientID != cfg.ID {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the device_code was issued to another client")
 	}
 	if !now.Before(d.ExpiresAt) && d.State != DeviceConsumed {
 		return nil, oidc.ErrExpiredDeviceCode().WithDescription("the device_code has expired; start again")

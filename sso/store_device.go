@@ -62,17 +62,19 @@ type DeviceStore interface {
 	// member's subject, auth time, amr and session from c) or denied. ErrNotFound when unknown,
 	// expired or no longer pending.
 	DecideDeviceAuthorization(ctx context.Context, userCode string, approve bool, c Completion, now time.Time) error
-	// PollDeviceAuthorization records a poll by the device at now and returns the
-	// authorization as it was before the poll, in one transaction:
+	// PollDeviceAuthorization records a poll by the device of client clientID at now and
+	// returns the authorization as it was before the poll, in one transaction:
 	//   - unknown device code hash: ErrNotFound (an expired one is still returned until purged,
 	//     so the caller can answer expired_token);
+	//   - a device code issued to another client: ErrNotFound, and nothing is recorded (one
+	//     client's polls must not slow down, consume or otherwise change another's code);
 	//   - pending or approved, polled less than Interval after the previous poll (less a
 	//     DevicePollTolerance-th of it, for network jitter): Interval grows by 5 s, LastPolled
 	//     becomes now, and the error is ErrSlowDown (the returned value has the new interval);
 	//     a consumed, denied or expired authorization is final and never answers ErrSlowDown;
 	//   - otherwise LastPolled becomes now and, when the state was approved and the
 	//     authorization has not expired, the state becomes consumed, so tokens are issued once.
-	PollDeviceAuthorization(ctx context.Context, deviceCodeHash string, now time.Time) (*DeviceAuthorization, error)
+	PollDeviceAuthorization(ctx context.Context, deviceCodeHash, clientID string, now time.Time) (*DeviceAuthorization, error)
 	// PurgeDeviceAuthorizations deletes authorizations that expired before before and returns
 	// how many.
 	PurgeDeviceAuthorizations(ctx context.Context, before time.Time) (int64, error)

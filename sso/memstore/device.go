@@ -75,12 +75,13 @@ func (s *Store) DecideDeviceAuthorization(_ context.Context, userCode string, ap
 	return nil
 }
 
-// PollDeviceAuthorization records a poll (see sso.DeviceStore).
-func (s *Store) PollDeviceAuthorization(_ context.Context, deviceCodeHash string, now time.Time) (*sso.DeviceAuthorization, error) {
+// PollDeviceAuthorization records a poll (see sso.DeviceStore); another client's device code
+// is not found and not touched.
+func (s *Store) PollDeviceAuthorization(_ context.Context, deviceCodeHash, clientID string, now time.Time) (*sso.DeviceAuthorization, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d, ok := s.devices[deviceCodeHash]
-	if !ok {
+	if !ok || d.ClientID != clientID {
 		return nil, errf("poll device authorization", sso.ErrNotFound)
 	}
 	final := d.State == sso.DeviceConsumed || d.State == sso.DeviceDenied || !now.Before(d.ExpiresAt)

@@ -17,6 +17,7 @@ var deviceTests = []test{
 	{"PollSlowDown", testDevicePollSlowDown},
 	{"PollConsumesOnce", testDevicePollConsumesOnce},
 	{"PollConcurrently", testDevicePollConcurrently},
+	{"PollByAnotherClient", testDevicePollByAnotherClient},
 	{"Expiry", testDeviceExpiry},
 }
 
@@ -112,25 +113,25 @@ func testDevicePollSlowDown(t *testing.T, h *H) {
 	ds := deviceStore(t, h)
 	d := NewDevice(h.Now)
 	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "create")
-	got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now)
+	got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now)
 	NoErr(t, err, "first poll")
 	if got.State != sso.DevicePending || !got.LastPolled.IsZero() {
 		t.Fatalf("first poll returns the state before it: %+v", got)
 	}
-	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now.Add(time.Second))
+	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(time.Second))
 	IsErr(t, err, sso.ErrSlowDown, "poll after 1 s of a 5 s interval")
 	if got == nil || got.Interval != 10*time.Second {
 		t.Fatalf("slow_down must add 5 s to the interval: %+v", got)
 	}
 	// The interval is now 10 s from the last (too fast) poll.
-	_, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now.Add(8*time.Second))
+	_, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(8*time.Second))
 	IsErr(t, err, sso.ErrSlowDown, "poll 7 s after the previous one, interval 10 s")
-	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now.Add(24*time.Second))
+	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(24*time.Second))
 	NoErr(t, err, "poll after the grown interval")
 	if got.Interval != 15*time.Second || got.State != sso.DevicePending {
 		t.Fatalf("after two slow_downs: %+v", got)
 	}
-	_, err = ds.PollDeviceAuthorization(h.Ctx, RandomID(), h.Now)
+	_, err = ds.PollDeviceAuthorization(h.Ctx, RandomID(), d.ClientID, h.Now)
 	IsErr(t, err, sso.ErrNotFound, "unknown device code")
 }
 
@@ -139,13 +140,13 @@ func testDevicePollConsumesOnce(t *testing.T, h *H) {
 	d := NewDevice(h.Now)
 	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "create")
 	NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, sso.Completion{Subject: "s"}, h.Now), "approve")
-	got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now)
+	got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now)
 	NoErr(t, err, "poll approved")
 	if got.State != sso.DeviceApproved || got.Subject != "s" {
 		t.Fatalf("poll of an approved authorization: %+v", got)
 	}
 	// Consumed is final: however soon the next poll, no slow_down.
-	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now.Add(time.Second))
+	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(time.Second))
 	NoErr(t, err, "poll again at once")
 	if got.State != sso.DeviceConsumed {
 		t.Fatalf("second poll after approval must see consumed, got %q", got.State)
@@ -153,10 +154,10 @@ func testDevicePollConsumesOnce(t *testing.T, h *H) {
 	// Denied is final too.
 	d2 := NewDevice(h.Now)
 	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d2), "create")
-	_, err = ds.PollDeviceAuthorization(h.Ctx, d2.DeviceCodeHash, h.Now)
+	_, err = ds.PollDeviceAuthorization(h.Ctx, d2.DeviceCodeHash, d.ClientID, h.Now)
 	NoErr(t, err, "poll pending")
 	NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, d2.UserCode, false, sso.Completion{}, h.Now), "deny")
-	got, err = ds.PollDeviceAuthorization(h.Ctx, d2.DeviceCodeHash, h.Now.Add(time.Second))
+	got, err = ds.PollDeviceAuthorization(h.Ctx, d2.DeviceCodeHash, d.ClientID, h.Now.Add(time.Second))
 	NoErr(t, err, "poll a denied authorization at once")
 	if got.State != sso.DeviceDenied {
 		t.Fatalf("denied authorization: %q", got.State)
@@ -170,7 +171,7 @@ func testDevicePollConcurrently(t *testing.T, h *H) {
 	NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, sso.Completion{Subject: "s"}, h.Now), "approve")
 	approved := make([]bool, 8)
 	errs := Parallel(8, func(i int) error {
-		got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now.Add(time.Duration(i)*time.Minute))
+		got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(time.Duration(i)*time.Minute))
 		if err == nil && got.State == sso.DeviceApproved {
 			approved[i] = true
 		}
@@ -191,6 +192,37 @@ func testDevicePollConcurrently(t *testing.T, h *H) {
 	}
 }
 
+// testDevicePollByAnotherClient: a poll with another client's device code is ErrNotFound
+// and records nothing, in any state: the owner's poll clock and interval are untouched (no
+// slow_down for the owner) and an approval is not consumed (the owner still gets it).
+func testDevicePollByAnotherClient(t *testing.T, h *H) {
+	ds := deviceStore(t, h)
+	d := NewDevice(h.Now)
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "create")
+	_, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now)
+	NoErr(t, err, "owner's first poll")
+	for i := range 3 {
+		got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, "other-"+d.ClientID, h.Now.Add(time.Duration(i)*time.Second))
+		IsErr(t, err, sso.ErrNotFound, "poll %d by another client", i)
+		if got != nil {
+			t.Fatalf("poll by another client returned the authorization: %+v", got)
+		}
+	}
+	got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(5*time.Second))
+	NoErr(t, err, "owner polling on time after another client's polls")
+	if got.Interval != d.Interval || !got.LastPolled.Equal(h.Now) || got.State != sso.DevicePending {
+		t.Fatalf("another client's polls changed the authorization: %+v", got)
+	}
+	NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, sso.Completion{Subject: "s"}, h.Now), "approve")
+	_, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, "other-"+d.ClientID, h.Now.Add(10*time.Second))
+	IsErr(t, err, sso.ErrNotFound, "poll of the approved authorization by another client")
+	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(10*time.Second))
+	NoErr(t, err, "owner's poll of the approved authorization")
+	if got.State != sso.DeviceApproved || got.Subject != "s" {
+		t.Fatalf("the owner must see the approval another client polled: %+v", got)
+	}
+}
+
 func testDeviceExpiry(t *testing.T, h *H) {
 	ds := deviceStore(t, h)
 	d := NewDevice(h.Now.Add(-20 * time.Minute)) // expired 10 minutes ago
@@ -198,7 +230,7 @@ func testDeviceExpiry(t *testing.T, h *H) {
 	_, err := ds.DeviceAuthorizationByUserCode(h.Ctx, d.UserCode)
 	IsErr(t, err, sso.ErrNotFound, "expired user code")
 	IsErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, sso.Completion{Subject: "s"}, h.Now), sso.ErrNotFound, "approve expired")
-	got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now)
+	got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now)
 	NoErr(t, err, "poll expired (kept until purged so the device learns expired_token)")
 	if !got.ExpiresAt.Before(h.Now) {
 		t.Fatalf("poll of an expired authorization: %+v", got)
@@ -210,7 +242,7 @@ func testDeviceExpiry(t *testing.T, h *H) {
 	if n != 1 {
 		t.Fatalf("purge deleted %d, want 1", n)
 	}
-	_, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, h.Now)
+	_, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now)
 	IsErr(t, err, sso.ErrNotFound, "poll purged")
 	_, err = ds.DeviceAuthorizationByUserCode(h.Ctx, live.UserCode)
 	NoErr(t, err, "live authorization survives the purge")

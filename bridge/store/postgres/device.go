@@ -90,17 +90,18 @@ func (s *Store) DecideDeviceAuthorization(ctx context.Context, userCode string, 
 	return wrap("decide device authorization", err)
 }
 
-// PollDeviceAuthorization records a poll (see sso.DeviceStore). The row is locked (FOR UPDATE)
+// PollDeviceAuthorization records a poll (see sso.DeviceStore); another client's device code
+// is not found and not touched. The row is locked (FOR UPDATE)
 // for the transaction, so concurrent polls are applied one after the other and an approved
 // authorization is consumed by one of them only.
-func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash string, now time.Time) (*sso.DeviceAuthorization, error) {
+func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash, clientID string, now time.Time) (*sso.DeviceAuthorization, error) {
 	var (
 		out     *sso.DeviceAuthorization
 		slowErr error
 	)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		d, err := scanDevice(tx.QueryRow(ctx, `SELECT `+deviceCols+` FROM device_authorizations
-			WHERE device_code_hash = $1 FOR UPDATE`, deviceCodeHash))
+			WHERE device_code_hash = $1 AND client_id = $2 FOR UPDATE`, deviceCodeHash, clientID))
 		if err != nil {
 			return err
 		}

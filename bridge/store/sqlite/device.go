@@ -99,8 +99,9 @@ func (s *Store) DecideDeviceAuthorization(ctx context.Context, userCode string, 
 	return nil
 }
 
-// PollDeviceAuthorization records a poll (see sso.DeviceStore).
-func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash string, now time.Time) (*sso.DeviceAuthorization, error) {
+// PollDeviceAuthorization records a poll (see sso.DeviceStore); another client's device code
+// is not found and not touched.
+func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash, clientID string, now time.Time) (*sso.DeviceAuthorization, error) {
 	var (
 		out     *sso.DeviceAuthorization
 		slowErr error
@@ -108,7 +109,7 @@ func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash stri
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		slowErr = nil // a run again (writeTx) starts afresh
 		d, err := scanDevice(tx.QueryRowContext(ctx, `SELECT `+deviceCols+` FROM device_authorizations
-			WHERE device_code_hash = ?`, deviceCodeHash))
+			WHERE device_code_hash = ? AND client_id = ?`, deviceCodeHash, clientID))
 		if err != nil {
 			return err
 		}
