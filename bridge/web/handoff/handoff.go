@@ -103,6 +103,13 @@ type handoffTicket struct {
 // handoffReplayWindow is how long the hash of an AMS token the AMS refused is kept.
 const handoffReplayWindow = 5 * time.Minute
 
+// HandoffTokenGuard is how long the hash of a redeemed AMS token is kept, so that the same
+// token is refused if it comes back (a browser's "resubmit the form" on a shared computer, a
+// copy from a log). It must outlast the AMS's refresh tokens: iMIS's "Refresh token lifetime
+// (minutes)" has no upper bound and iMIS does not say its SSO tokens are single-use; a month
+// covers any sensible setting at the cost of one small row per hand-off.
+const HandoffTokenGuard = 30 * 24 * time.Hour
+
 // MaxToken bounds the refresh_token field (iMIS sends 32 hex characters).
 const MaxToken = 512
 
@@ -251,7 +258,7 @@ func Outcome(err error) string {
 }
 
 func (r *Redeemer) redeem(ctx context.Context, token string) (*legacy.Member, error) {
-	if err := r.Store.UseHandoffToken(ctx, sso.HashToken(token), r.Now().Add(24*time.Hour)); err != nil {
+	if err := r.Store.UseHandoffToken(ctx, sso.HashToken(token), r.Now().Add(HandoffTokenGuard)); err != nil {
 		if errors.Is(err, sso.ErrConflict) {
 			return nil, errHandoffReplay
 		}
