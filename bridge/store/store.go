@@ -101,4 +101,5 @@ type Store interface {
 	SAMLStore
 	SignInStore
 	CounterStore
+	ConsoleSessionStore
 }

@@ -411,6 +411,29 @@ ALTER TABLE saml_requests ADD COLUMN authn_classes TEXT NOT NULL DEFAULT '';
 ALTER TABLE saml_requests ADD COLUMN name_id_format TEXT NOT NULL DEFAULT '';
 UPDATE saml_requests SET name_id_format = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient' WHERE substr(id, 1, 2) = 't.';
 `,
+	// 8: the admin console's sessions, kept server-side (review s10 V3; SQLite 18): the cookie
+	// carries a random id whose hash is the key; signing out, ending the administrator's
+	// sessions, a reset of their second factors or an AMS password change ends the row.
+	// Console cookies from before this version have no row and are signed out.
+	`
+CREATE TABLE console_sessions (
+	id_hash    TEXT PRIMARY KEY,
+	subject    TEXT NOT NULL,
+	login      TEXT NOT NULL DEFAULT '',
+	csrf       TEXT NOT NULL,
+	auth_time  BIGINT NOT NULL DEFAULT 0,
+	amr        TEXT NOT NULL DEFAULT '',
+	mfa        BOOLEAN NOT NULL DEFAULT FALSE,
+	created_at BIGINT NOT NULL,
+	seen_at    BIGINT NOT NULL,
+	checked_at BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	ended_at   BIGINT NOT NULL DEFAULT 0,
+	end_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX console_sessions_subject ON console_sessions (subject);
+CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

@@ -285,6 +285,8 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 		{"saml keys", `DELETE FROM saml_keys WHERE id IN (SELECT id FROM saml_keys WHERE expires_at <= $1 LIMIT $2)`},
 		{"throttle counters", `DELETE FROM throttle_counters WHERE key IN (SELECT key FROM throttle_counters
 			WHERE expires_at <= $1 LIMIT $2)`},
+		{"console sessions", `DELETE FROM console_sessions WHERE id_hash IN (SELECT id_hash FROM console_sessions
+			WHERE expires_at <= $1 LIMIT $2)`},
 	}
 	var total int64
 	for _, q := range queries {

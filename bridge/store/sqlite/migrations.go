@@ -593,6 +593,29 @@ CREATE INDEX audit_log_client ON audit_log (client_id, time);
 ALTER TABLE saml_requests ADD COLUMN name_id_format TEXT NOT NULL DEFAULT '';
 UPDATE saml_requests SET name_id_format = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient' WHERE substr(id, 1, 2) = 't.';
 `,
+	// 18: the admin console's sessions, kept server-side (review s10 V3): the cookie carries a
+	// random id whose hash is the key; signing out, ending the administrator's sessions, a
+	// reset of their second factors or an AMS password change ends the row. Console cookies
+	// from before this version have no row and are signed out.
+	`
+CREATE TABLE console_sessions (
+	id_hash    TEXT PRIMARY KEY,
+	subject    TEXT NOT NULL,
+	login      TEXT NOT NULL DEFAULT '',
+	csrf       TEXT NOT NULL,
+	auth_time  INTEGER NOT NULL DEFAULT 0,
+	amr        TEXT NOT NULL DEFAULT '',
+	mfa        INTEGER NOT NULL DEFAULT 0,
+	created_at INTEGER NOT NULL,
+	seen_at    INTEGER NOT NULL,
+	checked_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	ended_at   INTEGER NOT NULL DEFAULT 0,
+	end_reason TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
+CREATE INDEX console_sessions_subject ON console_sessions (subject);
+CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SAML", samlTests},
 		{"SignIn", signInTests},
 		{"Counters", counterTests},
+		{"ConsoleSessions", consoleSessionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
