@@ -53,49 +53,102 @@ func appZone(off int) *time.Location {
 }
 
 // appOffset returns the application clock's offset in minutes east of UTC.
+//
+// When the offset is due to be read again, one read is made for every caller that needs it,
+// without holding the clock lock, and each caller waits for it no longer than its own
+// context: with an AMS that does not answer, requests do not queue behind one another (before,
+// the read held the lock, so the k-th sign-in waited k query timeouts).
 func (d *Directory) appOffset(ctx context.Context) (int, error) {
 	d.clockMu.Lock()
-	defer d.clockMu.Unlock()
 	now := d.now()
 	if d.fixedClock {
-		return d.clockOff, nil
+		off := d.clockOff
+		d.clockMu.Unlock()
+		return off, nil
 	}
 	if !d.clockAt.IsZero() && now.Sub(d.clockAt) < AppClockRefresh && now.Sub(d.clockAt) >= 0 {
-		if !d.clockKnown {
+		off, known := d.clockOff, d.clockKnown
+		d.clockMu.Unlock()
+		if !known {
 			return zoneOffset(now, d.loc), nil
 		}
-		return d.clockOff, nil
+		return off, nil
 	}
-	d.clockKnown = false
 	if _, ok := d.queries[QueryAppClock]; !ok {
-		d.clockAt = now
+		d.clockAt, d.clockKnown = now, false
+		d.clockMu.Unlock()
 		return zoneOffset(now, d.loc), nil
 	}
+	f := d.clockRead
+	if f == nil {
+		f = &clockRead{done: make(chan struct{})}
+		d.clockRead = f
+		// Detached from this caller's cancellation (the query timeout bounds it): the callers
+		// that share the read do not see one caller's cancellation as the AMS's answer.
+		go d.readClock(context.WithoutCancel(ctx), now, f)
+	}
+	d.clockMu.Unlock()
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return 0, legacy.Unavailable(QueryAppClock, ctx.Err())
+	}
+	switch {
+	case f.err != nil:
+		return 0, f.err
+	case !f.known:
+		return zoneOffset(now, d.loc), nil
+	}
+	return f.off, nil
+}
+
+// clockRead is one read of the application clock, shared by the callers waiting for it.
+type clockRead struct {
+	done  chan struct{} // closed when the fields below are set
+	off   int
+	known bool // the AMS stores an offset
+	err   error
+}
+
+// readClock reads the application clock's offset into f and, when it succeeds, keeps it as
+// of at.
+func (d *Directory) readClock(ctx context.Context, at time.Time, f *clockRead) {
+	f.off, f.known, f.err = d.queryAppClock(ctx)
+	d.clockMu.Lock()
+	if f.err == nil {
+		d.clockAt, d.clockKnown = at, f.known
+		if f.known {
+			d.clockOff = f.off
+		}
+	}
+	d.clockRead = nil
+	close(f.done)
+	d.clockMu.Unlock()
+}
+
+// queryAppClock runs QueryAppClock: the offset, and whether the AMS stores one.
+func (d *Directory) queryAppClock(ctx context.Context) (int, bool, error) {
 	rs, err := d.run(ctx, QueryAppClock, 2)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	if len(rs.rows) > 0 {
-		i, ok := rs.cols["offset_minutes"]
-		if !ok {
-			return 0, contractErr(QueryAppClock, "no column named offset_minutes")
-		}
-		n, null, err := asInt(rs.rows[0][i])
-		switch {
-		case err != nil:
-			return 0, contractErr(QueryAppClock, "offset_minutes: %v", err)
-		case null:
-		case n < -14*60 || n > 14*60:
-			return 0, legacy.Unavailable(QueryAppClock, fmt.Errorf("%w: offset %d minutes is more than 14 hours", ErrContract, n))
-		default:
-			d.clockOff, d.clockKnown = int(n), true
-		}
+	if len(rs.rows) == 0 {
+		return 0, false, nil
 	}
-	d.clockAt = now
-	if !d.clockKnown {
-		return zoneOffset(now, d.loc), nil
+	i, ok := rs.cols["offset_minutes"]
+	if !ok {
+		return 0, false, contractErr(QueryAppClock, "no column named offset_minutes")
 	}
-	return d.clockOff, nil
+	n, null, err := asInt(rs.rows[0][i])
+	switch {
+	case err != nil:
+		return 0, false, contractErr(QueryAppClock, "offset_minutes: %v", err)
+	case null:
+		return 0, false, nil
+	case n < -14*60 || n > 14*60:
+		return 0, false, legacy.Unavailable(QueryAppClock, fmt.Errorf("%w: offset %d minutes is more than 14 hours", ErrContract, n))
+	}
+	return int(n), true, nil
 }
 
 func zoneOffset(t time.Time, loc *time.Location) int {

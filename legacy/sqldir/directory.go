@@ -58,10 +58,11 @@ type Directory struct {
 	stmts *stmtCache
 
 	clockMu    sync.Mutex
-	clockAt    time.Time // when the application clock was last read from the AMS
-	clockOff   int       // its offset, minutes east of UTC
-	clockKnown bool      // the AMS stores an offset (else the server zone's current offset)
-	fixedClock bool      // app_time_offset fixes the offset
+	clockAt    time.Time  // when the application clock was last read from the AMS
+	clockOff   int        // its offset, minutes east of UTC
+	clockKnown bool       // the AMS stores an offset (else the server zone's current offset)
+	fixedClock bool       // app_time_offset fixes the offset
+	clockRead  *clockRead // the read of the application clock under way, if any
 
 	// warned remembers the members whose unsupported hash was already logged.
 	warned     sync.Map
