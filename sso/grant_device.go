@@ -133,6 +133,15 @@ func (d *deviceStorage) GetDeviceAuthorizatonState(ctx context.Context, clientID
 	if err != nil {
 		return nil, err
 	}
+	if a.State == DeviceApproved {
+		// op issues tokens whenever Done: only the poll that consumes the approval may.
+		switch err := d.devices.ConsumeDeviceAuthorization(ctx, HashToken(deviceCode), clientID, d.now()); {
+		case errors.Is(err, ErrNotFound):
+			a.State = DeviceConsumed
+		case err != nil:
+			return nil, err
+		}
+	}
 	return &op.DeviceAuthorizationState{
 		ClientID: a.ClientID, Scopes: a.Scopes, Expires: a.ExpiresAt,
 		Done: a.State == DeviceApproved, Denied: a.State == DeviceDenied || a.State == DeviceConsumed,
@@ -242,8 +251,25 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 		return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
 			Description: "unknown device authorization state", Err: fmt.Errorf("device state %q", d.State)}
 	}
+	// The member checks (issueMember's: the member, then the sign-in against today's policy)
+	// run before the code is consumed: a poll they cannot answer (the AMS unreachable: 503
+	// temporarily_unavailable, which invites the device to poll again) leaves the approval to
+	// the next poll. Then the compare-and-set, so that of concurrent polls one gets tokens.
+	if err := p.memberAllowed(ctx, cfg, d.Subject, "access_denied"); err != nil {
+		return nil, err
+	}
+	if err := p.storage.checkSignIn(ctx, d.Subject, cfg.ID, d.AuthTime, d.AMR, "device.denied"); err != nil {
+		return nil, err
+	}
+	switch err := p.devices.ConsumeDeviceAuthorization(ctx, HashToken(code), cfg.ID, now); {
+	case errors.Is(err, ErrNotFound):
+		return nil, oidc.ErrInvalidGrant().WithDescription("the device_code was already used")
+	case err != nil:
+		return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
+			Description: "could not redeem the device authorization", Err: err}
+	}
 	info := grantInfo{clientID: cfg.ID, subject: d.Subject, scopes: d.Scopes, amr: d.AMR, authTime: d.AuthTime, sessionID: d.SessionID}
-	return p.issueMember(ctx, cfg, "device", memberGrant{info: info, deniedCode: "access_denied", signInEvent: "device.denied"})
+	return p.tokenResponse(ctx, newIssuedGrant(cfg, info), p.storage.opClient(cfg), "")
 }
 
 // ---- the member's part (the bridge's /device page) ----

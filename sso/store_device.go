@@ -72,9 +72,15 @@ type DeviceStore interface {
 	//     DevicePollTolerance-th of it, for network jitter): Interval grows by 5 s, LastPolled
 	//     becomes now, and the error is ErrSlowDown (the returned value has the new interval);
 	//     a consumed, denied or expired authorization is final and never answers ErrSlowDown;
-	//   - otherwise LastPolled becomes now and, when the state was approved and the
-	//     authorization has not expired, the state becomes consumed, so tokens are issued once.
+	//   - otherwise LastPolled becomes now. The state does not change: an approved
+	//     authorization stays approved until ConsumeDeviceAuthorization, so a poll the provider
+	//     cannot answer with tokens (the AMS unreachable) leaves it for the next poll.
 	PollDeviceAuthorization(ctx context.Context, deviceCodeHash, clientID string, now time.Time) (*DeviceAuthorization, error)
+	// ConsumeDeviceAuthorization moves an approved, unexpired authorization of client
+	// clientID to consumed (compare-and-set), once the provider is about to issue its tokens,
+	// so tokens are issued once. ErrNotFound when unknown, another client's, expired or not
+	// approved (consumed by a concurrent poll, denied).
+	ConsumeDeviceAuthorization(ctx context.Context, deviceCodeHash, clientID string, now time.Time) error
 	// PurgeDeviceAuthorizations deletes authorizations that expired before before and returns
 	// how many.
 	PurgeDeviceAuthorizations(ctx context.Context, before time.Time) (int64, error)

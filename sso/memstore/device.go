@@ -93,10 +93,19 @@ func (s *Store) PollDeviceAuthorization(_ context.Context, deviceCodeHash, clien
 	}
 	out := cloneDevice(d)
 	d.LastPolled = now
-	if d.State == sso.DeviceApproved && now.Before(d.ExpiresAt) {
-		d.State = sso.DeviceConsumed
-	}
 	return out, nil
+}
+
+// ConsumeDeviceAuthorization moves an approved, unexpired authorization to consumed.
+func (s *Store) ConsumeDeviceAuthorization(_ context.Context, deviceCodeHash, clientID string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.devices[deviceCodeHash]
+	if !ok || d.ClientID != clientID || d.State != sso.DeviceApproved || !now.Before(d.ExpiresAt) {
+		return errf("consume device authorization", sso.ErrNotFound)
+	}
+	d.State = sso.DeviceConsumed
+	return nil
 }
 
 // PurgeDeviceAuthorizations deletes authorizations that expired before before.

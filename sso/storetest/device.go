@@ -15,8 +15,8 @@ var deviceTests = []test{
 	{"UserCodeUnique", testDeviceUserCodeUnique},
 	{"Decide", testDeviceDecide},
 	{"PollSlowDown", testDevicePollSlowDown},
-	{"PollConsumesOnce", testDevicePollConsumesOnce},
-	{"PollConcurrently", testDevicePollConcurrently},
+	{"ConsumeOnce", testDeviceConsumeOnce},
+	{"ConsumeConcurrently", testDeviceConsumeConcurrently},
 	{"PollByAnotherClient", testDevicePollByAnotherClient},
 	{"Expiry", testDeviceExpiry},
 }
@@ -135,23 +135,32 @@ func testDevicePollSlowDown(t *testing.T, h *H) {
 	IsErr(t, err, sso.ErrNotFound, "unknown device code")
 }
 
-func testDevicePollConsumesOnce(t *testing.T, h *H) {
+func testDeviceConsumeOnce(t *testing.T, h *H) {
 	ds := deviceStore(t, h)
 	d := NewDevice(h.Now)
 	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "create")
+	IsErr(t, ds.ConsumeDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now), sso.ErrNotFound, "consume pending")
 	NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, sso.Completion{Subject: "s"}, h.Now), "approve")
-	got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now)
-	NoErr(t, err, "poll approved")
-	if got.State != sso.DeviceApproved || got.Subject != "s" {
-		t.Fatalf("poll of an approved authorization: %+v", got)
+	// Polls do not consume: the approval waits for ConsumeDeviceAuthorization (a poll the
+	// provider could not answer with tokens leaves it to the next one).
+	for i := range 2 {
+		got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(time.Duration(i)*d.Interval))
+		NoErr(t, err, "poll %d of the approved authorization", i)
+		if got.State != sso.DeviceApproved || got.Subject != "s" {
+			t.Fatalf("poll %d of an approved authorization: %+v", i, got)
+		}
 	}
+	IsErr(t, ds.ConsumeDeviceAuthorization(h.Ctx, d.DeviceCodeHash, "other-"+d.ClientID, h.Now), sso.ErrNotFound, "consume by another client")
+	IsErr(t, ds.ConsumeDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, d.ExpiresAt), sso.ErrNotFound, "consume once expired")
+	NoErr(t, ds.ConsumeDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now), "consume")
+	IsErr(t, ds.ConsumeDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now), sso.ErrNotFound, "consume twice")
 	// Consumed is final: however soon the next poll, no slow_down.
-	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(time.Second))
+	got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(d.Interval+time.Second))
 	NoErr(t, err, "poll again at once")
 	if got.State != sso.DeviceConsumed {
-		t.Fatalf("second poll after approval must see consumed, got %q", got.State)
+		t.Fatalf("poll after the consumption must see consumed, got %q", got.State)
 	}
-	// Denied is final too.
+	// Denied is final too, and cannot be consumed.
 	d2 := NewDevice(h.Now)
 	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d2), "create")
 	_, err = ds.PollDeviceAuthorization(h.Ctx, d2.DeviceCodeHash, d.ClientID, h.Now)
@@ -162,33 +171,40 @@ func testDevicePollConsumesOnce(t *testing.T, h *H) {
 	if got.State != sso.DeviceDenied {
 		t.Fatalf("denied authorization: %q", got.State)
 	}
+	IsErr(t, ds.ConsumeDeviceAuthorization(h.Ctx, d2.DeviceCodeHash, d.ClientID, h.Now), sso.ErrNotFound, "consume denied")
+	IsErr(t, ds.ConsumeDeviceAuthorization(h.Ctx, RandomID(), d.ClientID, h.Now), sso.ErrNotFound, "consume unknown")
 }
 
-func testDevicePollConcurrently(t *testing.T, h *H) {
+func testDeviceConsumeConcurrently(t *testing.T, h *H) {
 	ds := deviceStore(t, h)
 	d := NewDevice(h.Now)
 	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "create")
 	NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, sso.Completion{Subject: "s"}, h.Now), "approve")
-	approved := make([]bool, 8)
+	won := make([]bool, 8)
 	errs := Parallel(8, func(i int) error {
 		got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(time.Duration(i)*time.Minute))
-		if err == nil && got.State == sso.DeviceApproved {
-			approved[i] = true
-		}
-		if errors.Is(err, sso.ErrSlowDown) {
+		if errors.Is(err, sso.ErrSlowDown) || err == nil && got.State != sso.DeviceApproved {
 			return nil
 		}
+		if err != nil {
+			return err
+		}
+		err = ds.ConsumeDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now)
+		if errors.Is(err, sso.ErrNotFound) {
+			return nil
+		}
+		won[i] = err == nil
 		return err
 	})
 	n := 0
 	for i, err := range errs {
-		NoErr(t, err, "poll %d", i)
-		if approved[i] {
+		NoErr(t, err, "poll and consume %d", i)
+		if won[i] {
 			n++
 		}
 	}
 	if n != 1 {
-		t.Fatalf("%d concurrent polls saw the approval, want exactly 1", n)
+		t.Fatalf("%d concurrent polls consumed the approval, want exactly 1", n)
 	}
 }
 

@@ -91,9 +91,8 @@ func (s *Store) DecideDeviceAuthorization(ctx context.Context, userCode string, 
 }
 
 // PollDeviceAuthorization records a poll (see sso.DeviceStore); another client's device code
-// is not found and not touched. The row is locked (FOR UPDATE)
-// for the transaction, so concurrent polls are applied one after the other and an approved
-// authorization is consumed by one of them only.
+// is not found and not touched. The row is locked (FOR UPDATE) for the transaction, so
+// concurrent polls are applied one after the other (the interval grows once per fast poll).
 func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash, clientID string, now time.Time) (*sso.DeviceAuthorization, error) {
 	var (
 		out     *sso.DeviceAuthorization
@@ -114,18 +113,23 @@ func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash, cli
 				WHERE device_code_hash = $3`, int64(d.Interval), ts(now), deviceCodeHash)
 			return err
 		}
-		next := d.State
-		if d.State == sso.DeviceApproved && now.Before(d.ExpiresAt) {
-			next = sso.DeviceConsumed
-		}
-		_, err = tx.Exec(ctx, `UPDATE device_authorizations SET last_polled = $1, state = $2
-			WHERE device_code_hash = $3`, ts(now), string(next), deviceCodeHash)
+		_, err = tx.Exec(ctx, `UPDATE device_authorizations SET last_polled = $1
+			WHERE device_code_hash = $2`, ts(now), deviceCodeHash)
 		return err
 	})
 	if err != nil {
 		return nil, wrap("poll device authorization", err)
 	}
 	return out, slowErr
+}
+
+// ConsumeDeviceAuthorization moves an approved, unexpired authorization to consumed
+// (compare-and-set on the state).
+func (s *Store) ConsumeDeviceAuthorization(ctx context.Context, deviceCodeHash, clientID string, now time.Time) error {
+	err := execOne(ctx, s.pool, `UPDATE device_authorizations SET state = $1
+		WHERE device_code_hash = $2 AND client_id = $3 AND state = $4 AND expires_at > $5`,
+		string(sso.DeviceConsumed), deviceCodeHash, clientID, string(sso.DeviceApproved), ts(now))
+	return wrap("consume device authorization", err)
 }
 
 // PurgeDeviceAuthorizations deletes authorizations that expired before before.

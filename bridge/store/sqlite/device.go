@@ -122,18 +122,26 @@ func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash, cli
 				WHERE device_code_hash = ?`, int64(d.Interval), ts(now), deviceCodeHash)
 			return err
 		}
-		next := d.State
-		if d.State == sso.DeviceApproved && now.Before(d.ExpiresAt) {
-			next = sso.DeviceConsumed
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE device_authorizations SET last_polled = ?, state = ?
-			WHERE device_code_hash = ?`, ts(now), string(next), deviceCodeHash)
+		_, err = tx.ExecContext(ctx, `UPDATE device_authorizations SET last_polled = ?
+			WHERE device_code_hash = ?`, ts(now), deviceCodeHash)
 		return err
 	})
 	if err != nil {
 		return nil, wrap("poll device authorization", err)
 	}
 	return out, slowErr
+}
+
+// ConsumeDeviceAuthorization moves an approved, unexpired authorization to consumed
+// (compare-and-set on the state).
+func (s *Store) ConsumeDeviceAuthorization(ctx context.Context, deviceCodeHash, clientID string, now time.Time) error {
+	res, err := s.wexec(ctx, `UPDATE device_authorizations SET state = ?
+		WHERE device_code_hash = ? AND client_id = ? AND state = ? AND expires_at > ?`,
+		string(sso.DeviceConsumed), deviceCodeHash, clientID, string(sso.DeviceApproved), ts(now))
+	if err := affectedOne(res, err); err != nil {
+		return wrap("consume device authorization", err)
+	}
+	return nil
 }
 
 // PurgeDeviceAuthorizations deletes authorizations that expired before before.
