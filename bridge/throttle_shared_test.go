@@ -55,11 +55,11 @@ func (c *countersDown) UndoCounters(ctx context.Context, keys []string, viaNote 
 	return c.steps.UndoCounters(ctx, keys, viaNote, now)
 }
 
-func (c *countersDown) ClearCounters(ctx context.Context, key, undo string, now time.Time) error {
+func (c *countersDown) ClearCounters(ctx context.Context, key, undo string, look store.CounterHit, now time.Time) (store.Counter, error) {
 	if c.stepDown() {
-		return errCountersDown
+		return store.Counter{}, errCountersDown
 	}
-	return c.steps.ClearCounters(ctx, key, undo, now)
+	return c.steps.ClearCounters(ctx, key, undo, look, now)
 }
 
 func (c *countersDown) NoteHitCounter(ctx context.Context, key string, h store.CounterHit, look int) (store.Counter, error) {

@@ -112,9 +112,9 @@ func (c *countingCounters) UndoCounters(ctx context.Context, keys []string, viaN
 	return c.steps.UndoCounters(ctx, keys, viaNote, now)
 }
 
-func (c *countingCounters) ClearCounters(ctx context.Context, key, undo string, now time.Time) error {
+func (c *countingCounters) ClearCounters(ctx context.Context, key, undo string, look store.CounterHit, now time.Time) (store.Counter, error) {
 	c.count(true)
-	return c.steps.ClearCounters(ctx, key, undo, now)
+	return c.steps.ClearCounters(ctx, key, undo, look, now)
 }
 
 func (c *countingCounters) NoteHitCounter(ctx context.Context, key string, h store.CounterHit, look int) (store.Counter, error) {
@@ -163,6 +163,48 @@ func TestSharedThrottleSameWorkForUnknownLogins(t *testing.T) {
 			}
 			if want, wantSteps := []int{2, 2, 2}, []int{2, 2, 2}; !slices.Equal(known, want) || !slices.Equal(knownSteps, wantSteps) {
 				t.Errorf("counter calls (steps) per wrong password: %v (%v), want %v (%v)", known, knownSteps, want, wantSteps)
+			}
+		})
+	}
+}
+
+// TestSharedThrottleSuccessCost: with the counters in the store, a right password costs the
+// throttle 2 statements on both stores, each a step: the first sign-in of a login (Reserve,
+// then the member's check and the success in one step, MemberRetryAfterSucceed; 3 before it:
+// the check was a statement of its own) and a success after a failure (Reserve, which checks
+// the member the login notes, and Succeed). Neither weakens the member's counter: a right
+// password for a member whose counter other spellings of the login filled is refused as
+// after a failure, and the login's reservation then stands.
+func TestSharedThrottleSuccessCost(t *testing.T) {
+	for _, cs := range counterStores {
+		t.Run(cs.name, func(t *testing.T) {
+			cc := newCountingCounters(t, cs.open(t))
+			f := newFixture(false)
+			f.c.Directory = spellings{f.dir}
+			f.c.Throttle = throttle.NewShared(config.ThrottleConfig{PerLogin: 2, PerIP: 100, Window: time.Minute, Lockout: time.Minute},
+				cc, []byte("k"), "signin")
+			attempt := func(login, password string, wantErr bool, wantCalls int) error {
+				t.Helper()
+				_, err := f.check(login, password, true)
+				if (err != nil) != wantErr {
+					t.Fatalf("%s/%s: %v", login, password, err)
+				}
+				if calls, steps := cc.take(); calls != wantCalls || steps != wantCalls {
+					t.Errorf("%s/%s: %d counter calls (%d steps), want %d (all steps)", login, password, calls, steps, wantCalls)
+				}
+				return err
+			}
+			attempt("alice", "right", false, 2) // first sign-in
+			attempt("alice", "wrong", true, 2)
+			attempt("alice", "right", false, 2) // the login noted its member
+			attempt("alice", "right", false, 2) // cleared: a first sign-in again
+			// "Alice" fails twice: the member's counter (K1) is at its limit of 2.
+			attempt("Alice", "wrong", true, 2)
+			attempt("Alice", "wrong", true, 2)
+			err := attempt("al-ice", "right", true, 3) // the member check refuses; the failure
+			var te *signin.ThrottledError
+			if !errors.As(err, &te) || !te.AfterFailure {
+				t.Fatalf("right password with the member's counter full: %v, want throttled after the failure", err)
 			}
 		})
 	}

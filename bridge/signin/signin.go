@@ -142,30 +142,31 @@ func (c *Checker) check(ctx context.Context, a Attempt) (*legacy.Member, error) 
 		}
 	}
 	m, err := c.authenticate(ctx, a.Login, a.Password)
-	memberWait := time.Duration(0)
-	if err == nil {
-		if !memberChecked {
-			if memberWait, err = c.Throttle.MemberRetryAfter(ctx, m.Key); err != nil {
-				return nil, c.unavailable(ctx, err, a)
-			}
-		}
-		if memberWait > 0 {
-			// The member's own counter (reached through other spellings of the login) refuses,
-			// as it does after a wrong password: the answer tells nothing about the password.
-			err = legacy.ErrBadCredentials
-		} else if a.CheckAccess {
-			if d := c.Access.Decide(ctx, m, "", access.AnyClient, c.Now()); !d.Allowed() {
-				err = d.Cause // the standing's sentinel: its reason and message
-			}
+	if err == nil && a.CheckAccess {
+		if d := c.Access.Decide(ctx, m, "", access.AnyClient, c.Now()); !d.Allowed() {
+			err = d.Cause // the standing's sentinel: its reason and message
 		}
 	}
-	if err == nil {
+	memberWait := time.Duration(0)
+	switch {
+	case err != nil:
+	case memberChecked: // Reserve checked the member's counter
 		if err := c.Throttle.Succeed(ctx, a.Login, a.IP); err != nil {
 			// The counters stay as they were (the reservation counted as a failure): the safe
 			// side, and the member is in.
 			c.Logger.WarnContext(ctx, "sign-in throttle could not clear a success", "err", err)
 		}
 		return m, nil
+	default: // the member's check and, unless it refuses, the success: one statement on a store
+		if memberWait, err = c.Throttle.MemberRetryAfterSucceed(ctx, a.Login, a.IP, m.Key); err != nil {
+			return nil, c.unavailable(ctx, err, a)
+		}
+		if memberWait == 0 {
+			return m, nil
+		}
+		// The member's own counter (reached through other spellings of the login) refuses,
+		// as it does after a wrong password: the answer tells nothing about the password.
+		err = legacy.ErrBadCredentials
 	}
 	if errors.Is(err, legacy.ErrUnavailable) {
 		if rerr := c.Throttle.Release(ctx, a.Login, a.IP); rerr != nil { // not the member's failure

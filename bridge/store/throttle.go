@@ -75,8 +75,13 @@ type CounterSteps interface {
 	// viaNote, from the counter the first key's counter notes when its event was taken back.
 	UndoCounters(ctx context.Context, keys []string, viaNote bool, now time.Time) error
 	// ClearCounters resets key's counter (ResetCounter), takes one event back from undo's
-	// (UndoCounter), and resets the counter key's counter noted.
-	ClearCounters(ctx context.Context, key, undo string, now time.Time) error
+	// (UndoCounter), and resets the counter key's counter noted. With look.Key set it first
+	// looks at look.Key's counter (HitCounter with Delta 0 at look's Limit, Now, Window and
+	// Lockout: a counter that has reached the limit is locked); when the counter refuses after
+	// the look (Counter.Refused at look.Now) it changes nothing else and returns the counter as
+	// the look left it. Otherwise it returns the zero Counter. With a look: a first successful
+	// sign-in's member check and its success in one step.
+	ClearCounters(ctx context.Context, key, undo string, look CounterHit, now time.Time) (Counter, error)
 	// NoteHitCounter, unless key's counter notes h.Key already, notes h.Key on key's counter
 	// (NoteCounter, and its expiry is pushed to h's window or lockout as a look at it would)
 	// and counts h (HitCounter, Delta 1 or more). With look > 0 it looks at h.Key's counter

@@ -72,9 +72,9 @@ func (r *recordingCounters) UndoCounters(ctx context.Context, keys []string, via
 	return r.steps.UndoCounters(ctx, keys, viaNote, now)
 }
 
-func (r *recordingCounters) ClearCounters(ctx context.Context, key, undo string, now time.Time) error {
-	r.add(key, undo)
-	return r.steps.ClearCounters(ctx, key, undo, now)
+func (r *recordingCounters) ClearCounters(ctx context.Context, key, undo string, look store.CounterHit, now time.Time) (store.Counter, error) {
+	r.add(key, undo, look.Key)
+	return r.steps.ClearCounters(ctx, key, undo, look, now)
 }
 
 func (r *recordingCounters) NoteHitCounter(ctx context.Context, key string, h store.CounterHit, look int) (store.Counter, error) {
@@ -150,11 +150,11 @@ func (d *downCounters) UndoCounters(ctx context.Context, keys []string, viaNote 
 	return d.steps.UndoCounters(ctx, keys, viaNote, now)
 }
 
-func (d *downCounters) ClearCounters(ctx context.Context, key, undo string, now time.Time) error {
+func (d *downCounters) ClearCounters(ctx context.Context, key, undo string, look store.CounterHit, now time.Time) (store.Counter, error) {
 	if err := d.err(); err != nil {
-		return err
+		return store.Counter{}, err
 	}
-	return d.steps.ClearCounters(ctx, key, undo, now)
+	return d.steps.ClearCounters(ctx, key, undo, look, now)
 }
 
 func (d *downCounters) NoteHitCounter(ctx context.Context, key string, h store.CounterHit, look int) (store.Counter, error) {

@@ -66,3 +66,75 @@ func TestMemberRetryAfterFail(t *testing.T) {
 		}
 	}
 }
+
+// TestMemberRetryAfterSucceed: the member's check and a success in one call (one statement on a
+// store with counter steps) are MemberRetryAfter and then, unless it refuses, Succeed, on every
+// implementation: a success clears the login's counter (and the member it notes) and takes the
+// address's reservation back; a member counter at the limit (reached through other logins)
+// refuses with the lockout, locks the member for every login and clears nothing; a store that
+// is down fails it closed.
+func TestMemberRetryAfterSucceed(t *testing.T) {
+	eachImpl(t, func(t *testing.T, newThrottle func(config.ThrottleConfig) *Throttle, _ func(int) *Limiter) {
+		ctx := t.Context()
+		now := time.Unix(1_700_000_000, 0)
+		th := newThrottle(config.ThrottleConfig{PerLogin: 3, PerIP: 2, Window: time.Minute, Lockout: 5 * time.Minute})
+		th.now = func() time.Time { return now }
+		reserve := func(login, ip string) Reservation {
+			t.Helper()
+			r, err := th.Reserve(ctx, login, ip)
+			noErr(t, err)
+			return r
+		}
+		succeed := func(login, ip, member string) time.Duration {
+			t.Helper()
+			w, err := th.MemberRetryAfterSucceed(ctx, login, ip, member)
+			noErr(t, err)
+			return w
+		}
+		// The address has room for 2: each success takes its reservation back.
+		for i := range 4 {
+			if r := reserve("alice", "10.0.0.1"); r.RetryAfter != 0 || r.Member {
+				t.Fatalf("attempt %d from the address: %+v", i, r)
+			}
+			if w := succeed("alice", "10.0.0.1", "K1"); w != 0 {
+				t.Fatalf("success %d: refused for %v", i, w)
+			}
+		}
+		// A login noting its member: the success clears both.
+		reserve("alice", "10.0.0.2")
+		_, err := th.MemberRetryAfterFail(ctx, "alice", "K1")
+		noErr(t, err)
+		reserve("alice", "10.0.0.3")
+		if w := succeed("alice", "10.0.0.3", "K1"); w != 0 {
+			t.Fatalf("success of a login noting its member: refused for %v", w)
+		}
+		if known, err := th.KnowsMember(ctx, "alice"); err != nil || known {
+			t.Fatalf("KnowsMember after a success: %v %v", known, err)
+		}
+		// K1 reaches its limit through three other logins (the success above cleared it).
+		for _, login := range []string{"Alice", "alice@example.org", "ALICE"} {
+			reserve(login, "10.0.1.1")
+			if w, err := th.MemberRetryAfterFail(ctx, login, "K1"); err != nil || w != 0 {
+				t.Fatalf("failure of %s: %v %v", login, w, err)
+			}
+		}
+		reserve("alice", "10.0.0.4")
+		if w := succeed("alice", "10.0.0.4", "K1"); w != 5*time.Minute {
+			t.Fatalf("success with the member at its limit: refused for %v, want the lockout", w)
+		}
+		if w, err := th.MemberRetryAfter(ctx, "K1"); err != nil || w != 5*time.Minute {
+			t.Fatalf("K1 after the refused success: %v %v, want locked", w, err)
+		}
+		// Nothing was cleared: the address's reservation stands (room for one more, not two).
+		reserve("bob", "10.0.0.4")
+		if r := reserve("carol", "10.0.0.4"); r.RetryAfter == 0 {
+			t.Fatalf("third attempt from an address whose refused success kept its reservation: %+v", r)
+		}
+	})
+	for _, down := range downStores {
+		th := NewShared(config.ThrottleConfig{PerLogin: 3, PerIP: 3, Window: time.Minute, Lockout: time.Minute}, down.wrap(openSQLite(t)), []byte("k"), "signin")
+		if _, err := th.MemberRetryAfterSucceed(t.Context(), "alice", "192.0.2.1", "K1"); !isUnavailable(err) {
+			t.Fatalf("%s: MemberRetryAfterSucceed: %v, want ErrUnavailable", down.name, err)
+		}
+	}
+}

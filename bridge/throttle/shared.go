@@ -53,9 +53,9 @@ func NewShared(cfg config.ThrottleConfig, counters store.CounterStore, secret []
 // member counter its last failure resolved to, as the in-memory throttle's members map does.
 //
 // On a store with store.CounterSteps each call sends what it needs at once: one statement (one
-// round trip on PostgreSQL) per call, whatever the counters, so a sign-in costs two or three
-// (Reserve, then Succeed after MemberRetryAfter, or MemberRetryAfterFail; Reserve and Succeed or
-// FailMember once the login notes its member) instead of five to seven. The same calls, and
+// round trip on PostgreSQL) per call, whatever the counters, so a sign-in costs two (Reserve,
+// then MemberRetryAfterSucceed or MemberRetryAfterFail; Reserve and Succeed or FailMember once
+// the login notes its member) instead of five to seven. The same calls, and
 // so the same round trips, serve a login that names a member and one that does not.
 type shared struct {
 	cfg      config.ThrottleConfig
@@ -235,12 +235,28 @@ func (s *shared) memberRetryAfterFail(ctx context.Context, login, member string)
 	return 0, nil
 }
 
+// memberRetryAfterSucceed is Throttle.MemberRetryAfterSucceed on counter steps (s.steps set):
+// the look at the member's counter (which locks it at the limit) and, unless it refuses, the
+// success are one step.
+func (s *shared) memberRetryAfterSucceed(ctx context.Context, login, ip, member string) (time.Duration, error) {
+	now := s.now()
+	look := s.counterHit(s.keys.hash(memberKey(member)), s.cfg.PerLogin, 0, now)
+	c, err := s.steps.ClearCounters(ctx, s.keys.hash(loginKey(login)), s.keys.hash(ipKey(ip)), look, now)
+	if err != nil {
+		return 0, unavailable("member", err)
+	}
+	if c.Refused(now) {
+		return c.LockedUntil.Sub(now), nil
+	}
+	return 0, nil
+}
+
 // succeed is Throttle.Succeed: the login's counter and the member's it notes are cleared, the
 // IP's reservation taken back.
 func (s *shared) succeed(ctx context.Context, login, ip string) error {
 	now := s.now()
 	if s.steps != nil {
-		if err := s.steps.ClearCounters(ctx, s.keys.hash(loginKey(login)), s.keys.hash(ipKey(ip)), now); err != nil {
+		if _, err := s.steps.ClearCounters(ctx, s.keys.hash(loginKey(login)), s.keys.hash(ipKey(ip)), store.CounterHit{}, now); err != nil {
 			return unavailable("succeed", err)
 		}
 		return nil

@@ -101,6 +101,22 @@ func (t *Throttle) MemberRetryAfterFail(ctx context.Context, login, member strin
 	return wait, t.FailMember(ctx, login, member)
 }
 
+// MemberRetryAfterSucceed is MemberRetryAfter(member) and then, when the member's counter does
+// not refuse, Succeed(login, ip): the member check and the success of a right password whose
+// login did not note its member: on a store with counter steps one statement for both instead
+// of two (in memory and on a store without them, the two calls). An error (ErrUnavailable)
+// leaves the attempt's reservations as they were; the caller refuses the attempt.
+func (t *Throttle) MemberRetryAfterSucceed(ctx context.Context, login, ip, member string) (time.Duration, error) {
+	if t.steps() {
+		return t.shared.memberRetryAfterSucceed(ctx, login, ip, member)
+	}
+	wait, err := t.MemberRetryAfter(ctx, member)
+	if err != nil || wait > 0 {
+		return wait, err
+	}
+	return 0, t.Succeed(ctx, login, ip)
+}
+
 // KnowsMember reports whether Check of login also checks a member's counter (the login
 // resolved to a member on an earlier failure).
 func (t *Throttle) KnowsMember(ctx context.Context, login string) (bool, error) {

@@ -149,13 +149,60 @@ func after(prev string) string {
 }
 
 // ClearCounters is store.CounterSteps' step in one statement.
-func (s *Store) ClearCounters(ctx context.Context, key, undo string, now time.Time) error {
-	_, err := s.pool.Exec(ctx, `WITH r AS (DELETE FROM throttle_counters WHERE key = $2 RETURNING note),
+func (s *Store) ClearCounters(ctx context.Context, key, undo string, look store.CounterHit, now time.Time) (store.Counter, error) {
+	if look.Key == "" {
+		_, err := s.pool.Exec(ctx, `WITH r AS (DELETE FROM throttle_counters WHERE key = $2 RETURNING note),
 		u AS (`+undoSet+` AND key = $3`+after("r")+` RETURNING note),
 		m AS (DELETE FROM throttle_counters WHERE key = (SELECT note FROM r WHERE note <> '')`+after("u")+` RETURNING note)
 		SELECT count(*) FROM m`, ts(now), key, undo)
-	return wrap("clear counters", err)
+		return store.Counter{}, wrap("clear counters", err)
+	}
+	if look.Delta != 0 {
+		return store.Counter{}, errors.New("postgres: clear counters: a look that counts")
+	}
+	args := []any{ts(now), key, undo}
+	hitParams(&args, look, true)
+	var c store.Counter
+	var refused bool
+	var locked, end int64
+	err := s.pool.QueryRow(ctx, clearLookQuery, args...).Scan(&refused, &c.Count, &locked, &end, &c.Note)
+	if err != nil {
+		return store.Counter{}, wrap("clear counters", err)
+	}
+	if !refused {
+		return store.Counter{}, nil
+	}
+	c.LockedUntil, c.WindowEnd = tm(locked), tm(end)
+	return c, nil
 }
+
+// clearLookQuery is ClearCounters' statement with a look: $1 now, $2 the key to reset, $3 the
+// key to undo, $4-$10 the look (hitParams). Whether the look refuses is decided on the member's
+// row as the statement found it (g: a look refuses a counter that is locked, or whose window
+// is open and holds the limit), so that the login's and the address's rows are still changed
+// first (lock order login, address, member); g also computes the counter as the look leaves it.
+// l, the look's change, runs unless the member's row is the one the login noted and is deleted
+// (m) because the look did not refuse: one statement changes a row once.
+var clearLookQuery = func() string {
+	args := []any{nil, nil, nil} // the parameters' positions only
+	p := hitParams(&args, store.CounterHit{}, true)
+	at := func(expr string) string {
+		return counterParam.ReplaceAllStringFunc(expr, func(m string) string { return p[m[1]-'0'] })
+	}
+	refused := `(c.locked_until > ` + p[2] + ` OR c.window_end > ` + p[2] + ` AND c.n >= ` + p[4] + `)`
+	looked := `(` + at(counterNew[0][1]) + `) AS n, (` + at(counterNew[1][1]) + `) AS locked_until, (` +
+		at(counterNew[2][1]) + `) AS window_end, c.note`
+	return `WITH g AS (SELECT ` + refused + ` AS refused, ` + looked + `
+			FROM throttle_counters AS c WHERE c.key = ` + p[1] + `::text),
+		ok AS (SELECT NOT EXISTS (SELECT 1 FROM g WHERE g.refused) AS clear),
+		r AS (DELETE FROM throttle_counters WHERE key = $2 AND (SELECT clear FROM ok) RETURNING note),
+		u AS (` + undoSet + ` AND key = $3 AND (SELECT clear FROM ok)` + after("r") + ` RETURNING note),
+		l AS (UPDATE throttle_counters AS c SET ` + counterSetAt(p) + `
+			WHERE c.key = ` + p[1] + `::text AND c.key NOT IN (SELECT note FROM r)` + after("u") + ` RETURNING c.key),
+		m AS (DELETE FROM throttle_counters WHERE key = (SELECT note FROM r WHERE note <> '')` + after("l") + ` RETURNING note)
+		SELECT coalesce(g.refused, false), coalesce(g.n, 0), coalesce(g.locked_until, 0), coalesce(g.window_end, 0),
+			coalesce(g.note, '') FROM ok LEFT JOIN g ON true, (SELECT count(*) FROM m) AS done`
+}()
 
 // counterColumn matches a column of the row counterNew's values read.
 var counterColumn = regexp.MustCompile(`\bc\.(n|locked_until|window_end|expires_at)\b`)

@@ -138,8 +138,20 @@ func (s *Store) UndoCounters(ctx context.Context, keys []string, viaNote bool, n
 }
 
 // ClearCounters is store.CounterSteps' step, one write.
-func (s *Store) ClearCounters(ctx context.Context, key, undo string, now time.Time) error {
-	return wrap("clear counters", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+func (s *Store) ClearCounters(ctx context.Context, key, undo string, look store.CounterHit, now time.Time) (store.Counter, error) {
+	if look.Key != "" && look.Delta != 0 {
+		return store.Counter{}, errors.New("sqlite: clear counters: a look that counts")
+	}
+	var out store.Counter
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		out = store.Counter{}
+		if look.Key != "" {
+			c, err := hitTx(ctx, tx, look)
+			if err != nil || c.Refused(look.Now) {
+				out = c
+				return err
+			}
+		}
 		var note string
 		err := tx.QueryRowContext(ctx, `DELETE FROM throttle_counters WHERE key = ? RETURNING note`, key).Scan(&note)
 		if err != nil && !isNoRows(err) {
@@ -153,7 +165,11 @@ func (s *Store) ClearCounters(ctx context.Context, key, undo string, now time.Ti
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM throttle_counters WHERE key = ?`, note)
 		return err
-	}))
+	})
+	if err != nil {
+		return store.Counter{}, wrap("clear counters", err)
+	}
+	return out, nil
 }
 
 // NoteHitCounter is store.CounterSteps' step, one write.

@@ -335,15 +335,17 @@ func testCounterSteps(t *testing.T, h *H) {
 		t.Fatalf("after undo of a locked login: ip %d, member %d; want 3 3", b, c)
 	}
 	// A clear resets the login and its member, and takes one back from the address.
-	ssotest.NoErr(t, st.ClearCounters(h.Ctx, k("login"), k("ip"), h.Now), "ClearCounters")
+	_, err := st.ClearCounters(h.Ctx, k("login"), k("ip"), store.CounterHit{}, h.Now)
+	ssotest.NoErr(t, err, "ClearCounters")
 	if a, b, c := count(k("login")), count(k("ip")), count(k("member")); a != 0 || b != 2 || c != 0 {
 		t.Fatalf("after clear: %d %d %d, want 0 2 0", a, b, c)
 	}
-	ssotest.NoErr(t, st.ClearCounters(h.Ctx, k("none"), k("none-ip"), h.Now), "ClearCounters of no counter")
+	_, err = st.ClearCounters(h.Ctx, k("none"), k("none-ip"), store.CounterHit{}, h.Now)
+	ssotest.NoErr(t, err, "ClearCounters of no counter")
 	// Note and hit: counts the member once per login that does not note it yet.
 	reserve(1, 3)
 	for range 2 {
-		_, err := st.NoteHitCounter(h.Ctx, k("login"), hit(k("member2"), 1<<30), 0)
+		_, err = st.NoteHitCounter(h.Ctx, k("login"), hit(k("member2"), 1<<30), 0)
 		ssotest.NoErr(t, err, "NoteHitCounter")
 	}
 	if c := count(k("member2")); c != 1 {
@@ -352,12 +354,13 @@ func testCounterSteps(t *testing.T, h *H) {
 	if r := reserve(2, 4, 2); r.NotedKey != k("member2") {
 		t.Fatalf("noted key after NoteHitCounter: %q", r.NotedKey)
 	}
-	_, err := st.NoteHitCounter(h.Ctx, k("no-login"), hit(k("member3"), 1<<30), 0)
+	_, err = st.NoteHitCounter(h.Ctx, k("no-login"), hit(k("member3"), 1<<30), 0)
 	ssotest.NoErr(t, err, "NoteHitCounter without a login counter")
 	if c := count(k("member3")); c != 1 {
 		t.Fatalf("member of a login without a counter: %d, want 1", c)
 	}
 	testNoteHitLook(t, h, p, st)
+	testClearLook(t, h, p, st)
 }
 
 // testNoteHitLook: NoteHitCounter with a look (a failed sign-in's member check and failure in
@@ -448,4 +451,112 @@ func testNoteHitLook(t *testing.T, h *H, p prefixed, st store.CounterSteps) {
 		}
 	}
 
+}
+
+// testClearLook: ClearCounters with a look (a first successful sign-in's member check and its
+// success in one step) does what its calls would do one after another, a look at the member's
+// counter (HitCounter, Delta 0, the look's limit) and, unless the counter then refuses,
+// ResetCounter of the login's, UndoCounter of the address's and ResetCounter of the counter the
+// login's noted, and answers the looked-at counter when it refuses (else the zero Counter): the
+// same counters (on another key prefix) and the same answers, in each case: no member counter,
+// one below the limit, at the limit (the look locks it), locked already, the member the login
+// notes itself (cleared, or locked and the login kept), a window that ended, no look.
+func testClearLook(t *testing.T, h *H, p prefixed, st store.CounterSteps) {
+	type op struct {
+		hits    map[string]int // counted (limit 3) before the clear
+		note    string         // the member the login notes before the clear ("": none)
+		member  string         // the look's counter ("": no look)
+		at      time.Duration  // the clear's time after h.Now
+		refused bool
+	}
+	ops := []op{
+		{hits: map[string]int{"a": 1, "ip": 2}, member: "m"},
+		{hits: map[string]int{"a": 1, "ip": 2, "m": 2, "m2": 1}, note: "m2", member: "m"},
+		{hits: map[string]int{"a": 1, "ip": 2, "m": 3, "m2": 1}, note: "m2", member: "m", refused: true},
+		{hits: map[string]int{"a": 1, "ip": 2, "m": 4}, member: "m", refused: true},
+		{hits: map[string]int{"a": 1, "ip": 2, "m": 2}, note: "m", member: "m"},
+		{hits: map[string]int{"a": 1, "ip": 2, "m": 3}, note: "m", member: "m", refused: true},
+		{hits: map[string]int{"a": 1, "ip": 2, "m": 3}, note: "m", member: "m", at: 2 * time.Minute},
+		{hits: map[string]int{"a": 1, "ip": 2, "m": 3}, note: "m"},
+	}
+	const limit = 3
+	hitOf := func(key string, at time.Time) store.CounterHit {
+		return store.CounterHit{Key: key, Delta: 1, Limit: limit, Window: time.Minute, Lockout: 5 * time.Minute, Now: at}
+	}
+	lookOf := func(key string, at time.Time) store.CounterHit {
+		if key == "" {
+			return store.CounterHit{}
+		}
+		l := hitOf(key, at)
+		l.Delta = 0
+		return l
+	}
+	// calls is the step done with the calls it stands for.
+	calls := func(key, undo string, look store.CounterHit, now time.Time) (store.Counter, error) {
+		if look.Key != "" {
+			c, err := p.Store.HitCounter(h.Ctx, look)
+			if err != nil || c.Refused(look.Now) {
+				return c, err
+			}
+		}
+		note, err := p.Store.ResetCounter(h.Ctx, key)
+		if err != nil {
+			return store.Counter{}, err
+		}
+		if _, err := p.Store.UndoCounter(h.Ctx, undo, now); err != nil {
+			return store.Counter{}, err
+		}
+		if note != "" {
+			_, err = p.Store.ResetCounter(h.Ctx, note)
+		}
+		return store.Counter{}, err
+	}
+	for i, o := range ops {
+		at := h.Now.Add(o.at)
+		prefix := func(kind string) string { return fmt.Sprintf("%sclear-%s/%d/", p.prefix, kind, i) }
+		answers := map[string]store.Counter{}
+		for _, kind := range []string{"steps", "calls"} {
+			k := func(name string) string { return prefix(kind) + name }
+			for key, n := range o.hits {
+				for range n {
+					_, err := p.Store.HitCounter(h.Ctx, hitOf(k(key), h.Now))
+					ssotest.NoErr(t, err, "HitCounter")
+				}
+			}
+			if o.note != "" {
+				ssotest.NoErr(t, p.Store.NoteCounter(h.Ctx, k("a"), k(o.note)), "NoteCounter")
+			}
+			look := lookOf("", at)
+			if o.member != "" {
+				look = lookOf(k(o.member), at)
+			}
+			var c store.Counter
+			var err error
+			if kind == "steps" {
+				c, err = st.ClearCounters(h.Ctx, k("a"), k("ip"), look, at)
+			} else {
+				c, err = calls(k("a"), k("ip"), look, at)
+			}
+			ssotest.NoErr(t, err, "ClearCounters (%s)", kind)
+			c.Note = strings.TrimPrefix(c.Note, prefix(kind))
+			answers[kind] = c
+		}
+		if g, w := answers["steps"], answers["calls"]; g != w {
+			t.Errorf("op %d %+v: ClearCounters answered %+v, its calls %+v", i, o, g, w)
+		}
+		if got := answers["steps"]; got.Refused(at) != o.refused {
+			t.Errorf("op %d %+v: ClearCounters answered %+v, refused %v", i, o, got, !o.refused)
+		}
+		for _, key := range []string{"a", "ip", "m", "m2"} {
+			look := func(kind string) store.Counter {
+				c, err := p.Store.HitCounter(h.Ctx, store.CounterHit{Key: prefix(kind) + key, Limit: 1 << 30, Window: time.Minute, Now: at})
+				ssotest.NoErr(t, err, "HitCounter look")
+				c.Note = strings.TrimPrefix(c.Note, prefix(kind))
+				return c
+			}
+			if g, w := look("steps"), look("calls"); g != w {
+				t.Errorf("op %d %+v: counter %s after ClearCounters %+v, after its calls %+v", i, o, key, g, w)
+			}
+		}
+	}
 }
