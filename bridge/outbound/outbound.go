@@ -74,7 +74,9 @@ func (o Options) proxyFor(req *http.Request) (*url.URL, error) {
 	return o.Proxy, nil
 }
 
-// checkTarget refuses a target host that is, or resolves here to, an internal address.
+// checkTarget refuses a target host that is, or resolves here to, an internal address. A name
+// that does not resolve here is an error, not a refusal: the delivery is retried (a name can be
+// missing for a while) and, if it never resolves, becomes a dead letter carrying this message.
 func (o Options) checkTarget(ctx context.Context, host string) error {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if Internal(ip) {
@@ -82,18 +84,10 @@ func (o Options) checkTarget(ctx context.Context, host string) error {
 		}
 		return nil
 	}
-	resolve := o.Resolve
-	if resolve == nil {
-		resolve = func(ctx context.Context, host string) ([]netip.Addr, error) {
-			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-		}
-	}
-	ips, err := resolve(ctx, host)
+	ips, err := o.lookup(ctx, host)
 	if err != nil {
-		return fmt.Errorf("resolve %s to check it before the proxy: %w", host, err)
-	}
-	if len(ips) == 0 {
-		return fmt.Errorf("resolve %s to check it before the proxy: no address", host)
+		return fmt.Errorf("resolve %s on the bridge's host to check it before the proxy (with outbound.proxy "+
+			"set the bridge's own DNS must know the apps' names): %w", host, err)
 	}
 	for _, ip := range ips {
 		if Internal(ip) {
@@ -103,13 +97,34 @@ func (o Options) checkTarget(ctx context.Context, host string) error {
 	return nil
 }
 
-// proxyDialer dials the proxy's address only (exempt from the internal-address check).
-func (o Options) proxyDialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+// lookup resolves host with o.Resolve, else the system resolver; no address is an error.
+func (o Options) lookup(ctx context.Context, host string) ([]netip.Addr, error) {
+	var ips []netip.Addr
+	var err error
+	if o.Resolve != nil {
+		ips, err = o.Resolve(ctx, host)
+	} else {
+		ips, err = net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	}
+	if err == nil && len(ips) == 0 {
+		err = errors.New("no address")
+	}
+	return ips, err
+}
+
+// netDialer is the dialer every client's connections are made with: o.DialTimeout (0: 10
+// seconds) and TCP keep-alives.
+func (o Options) netDialer() *net.Dialer {
 	timeout := o.DialTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	return &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+}
+
+// proxyDialer dials the proxy's address only (exempt from the internal-address check).
+func (o Options) proxyDialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := o.netDialer()
 	want := ProxyAddr(o.Proxy)
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if addr != want {
@@ -134,11 +149,7 @@ func ProxyAddr(u *url.URL) string {
 // dialer is the transport's DialContext: the checking dialer, with o.Resolve in front of it
 // when set.
 func dialer(o Options) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	timeout := o.DialTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	d := o.netDialer()
 	if !o.AllowInternal {
 		d.Control = refuseInternal
 	}
@@ -153,12 +164,9 @@ func dialer(o Options) func(ctx context.Context, network, addr string) (net.Conn
 		if _, err := netip.ParseAddr(host); err == nil {
 			return d.DialContext(ctx, network, addr)
 		}
-		ips, err := o.Resolve(ctx, host)
+		ips, err := o.lookup(ctx, host)
 		if err != nil {
 			return nil, fmt.Errorf("resolve %s: %w", host, err)
-		}
-		if len(ips) == 0 {
-			return nil, fmt.Errorf("resolve %s: no address", host)
 		}
 		var errs []error
 		for _, ip := range ips {

@@ -1,7 +1,11 @@
 package provisioning_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -45,5 +49,36 @@ func TestRoutesAllowInternal(t *testing.T) {
 	}
 	if err := routes["open"].Deliverer.Deliver(t.Context(), e); err != nil || hits.Load() != 1 {
 		t.Fatalf("delivery to localhost with allow_internal: %v (%d received)", err, hits.Load())
+	}
+}
+
+// TestProxyTargetNotResolvedHere: with outbound.proxy set, the bridge resolves a target's name
+// itself to check its addresses before handing the request to the proxy. A name that does not
+// resolve on the bridge's host is not sent to the proxy; the delivery fails with a retried
+// error (a name can be missing for a while, as without a proxy) saying why and what the bridge
+// needs, so that the dead letter it becomes after the last attempt tells the operator. A target
+// with allow_internal is not checked, so it goes to the proxy, which resolves the name.
+func TestProxyTargetNotResolvedHere(t *testing.T) {
+	var hits atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer proxy.Close()
+	pu, _ := url.Parse(proxy.URL)
+	resolve := func(context.Context, string) ([]netip.Addr, error) { return nil, errors.New("no such host") }
+	targets, err := decodeTargets(t, "closed:\n  webhook: {url: http://app.example.org/hook, secret: "+webhookSecret+"}\n"+
+		"open:\n  allow_internal: true\n  webhook: {url: http://app.example.org/hook, secret: "+webhookSecret+"}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := provisioning.Routes(targets, outbox.Deps{Now: time.Now},
+		outbox.NewSenders(5*time.Second, outbound.Options{Proxy: pu, Resolve: resolve}))
+	e := &store.OutboxEvent{ID: "evt_1", Payload: []byte(`{"type":"user.updated"}`)}
+	err = routes["closed"].Deliverer.Deliver(t.Context(), e)
+	if err == nil || outbox.IsPermanent(err) || hits.Load() != 0 ||
+		!strings.Contains(err.Error(), "resolve app.example.org on the bridge's host") || !strings.Contains(err.Error(), "DNS must know") {
+		t.Fatalf("delivery to a name the bridge cannot resolve: %v (permanent %v, %d at the proxy), want a retried error saying why, nothing sent",
+			err, outbox.IsPermanent(err), hits.Load())
+	}
+	if err := routes["open"].Deliverer.Deliver(t.Context(), e); err != nil || hits.Load() != 1 {
+		t.Fatalf("delivery with allow_internal through the proxy: %v (%d at the proxy)", err, hits.Load())
 	}
 }
