@@ -10,6 +10,13 @@
 // is deactivated there: shadow user inactive, sessions ended, refresh and access tokens revoked,
 // back-channel logout queued, all in one transaction.
 //
+// Change polling and each reconcile page run one at a time across replicas, under the job lock
+// SyncLockName, and move the sync epoch (the watermark SyncEpoch) to odd when they begin and to
+// even when they end. A sign-in's Provision takes no lock: it writes the shadow user with a
+// compare-and-set of the epoch and the shadow user it read (store.PutShadowUserIf) and reads
+// again when either moved; it waits for the lock only while the epoch is odd (a poll at work)
+// or after provisionTries refused writes. See README "Sign-ins against polls and other replicas".
+//
 // Whether a member may be active at a client is one injected decision (Options.Access, the
 // bridge's access.Decide); provisioning does not derive it itself.
 //
