@@ -202,14 +202,14 @@ func (p slogPrinter) Panicf(format string, v ...any) {
 }
 func (p slogPrinter) Panicln(v ...any) { p.log.Error("saml: " + fmt.Sprint(v...)) }
 
-// metadata serves the IdP's signed metadata: every published certificate, the SSO and SLO
-// endpoints.
+// metadata serves the IdP's signed metadata: every published certificate (for signing only:
+// signedMetadata), the SSO and SLO endpoints.
 func (h *Handler) metadata(c echo.Context) error {
 	idp, err := h.idp(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	el, err := idp.SignedMetadata()
+	el, err := signedMetadata(idp)
 	if err != nil {
 		return fmt.Errorf("saml metadata: %w", err)
 	}
