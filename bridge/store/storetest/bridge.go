@@ -23,6 +23,7 @@ var consentTests = []test{
 	{"Replace", testConsentReplace},
 	{"List", testConsentList},
 	{"Delete", testConsentDelete},
+	{"GoneWithClient", testConsentGoneWithClient},
 }
 
 var handoffTests = []test{
@@ -145,6 +146,30 @@ func testConsentList(t *testing.T, h *H) {
 	if len(l) != 0 {
 		t.Fatalf("Consents(nobody) = %d", len(l))
 	}
+}
+
+// testConsentGoneWithClient: deleting a client deletes every member's consent to it, so a
+// client registered later under the same id (another app) asks each member again instead of
+// inheriting what they allowed the app that is gone (review s11 Z9).
+func testConsentGoneWithClient(t *testing.T, h *H) {
+	ssotest.NoErr(t, h.S.CreateClient(h.Ctx, &sso.StoredClient{ID: "gone", Config: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now}), "CreateClient")
+	for _, c := range []*store.Consent{
+		{Subject: "alice", ClientID: "gone", Scopes: []string{"openid"}, GrantedAt: h.Now},
+		{Subject: "bob", ClientID: "gone", Scopes: []string{"openid", "email"}, GrantedAt: h.Now},
+		{Subject: "alice", ClientID: "stays", Scopes: []string{"openid"}, GrantedAt: h.Now},
+	} {
+		ssotest.NoErr(t, h.S.PutConsent(h.Ctx, c), "PutConsent")
+	}
+	ssotest.NoErr(t, h.S.DeleteClient(h.Ctx, "gone"), "DeleteClient")
+	for _, sub := range []string{"alice", "bob"} {
+		_, err := h.S.Consent(h.Ctx, sub, "gone")
+		ssotest.IsErr(t, err, sso.ErrNotFound, "Consent of %s to the deleted client", sub)
+	}
+	_, err := h.S.Consent(h.Ctx, "alice", "stays")
+	ssotest.NoErr(t, err, "Consent to another client after DeleteClient")
+	ssotest.NoErr(t, h.S.CreateClient(h.Ctx, &sso.StoredClient{ID: "gone", Config: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now}), "CreateClient again")
+	_, err = h.S.Consent(h.Ctx, "alice", "gone")
+	ssotest.IsErr(t, err, sso.ErrNotFound, "Consent to a client registered again under the same id")
 }
 
 func testConsentDelete(t *testing.T, h *H) {
