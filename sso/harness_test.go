@@ -146,7 +146,7 @@ func (h *fakeHooks) HasConsent(_ context.Context, subject, clientID string, _ []
 
 // harness is one provider behind one test server.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	p      *sso.Provider
 	store  *memstore.Store
 	hooks  *fakeHooks
@@ -159,13 +159,13 @@ type harnessOpt func(*sso.Config)
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func newHarness(t *testing.T, opts ...harnessOpt) *harness {
+func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
 	return newHarnessWith(t, nil, opts...)
 }
 
 // newHarnessWith is newHarness with the provider's store wrapped by wrap (when not nil).
-func newHarnessWith(t *testing.T, wrap func(*memstore.Store) sso.Store, opts ...harnessOpt) *harness {
+func newHarnessWith(t testing.TB, wrap func(*memstore.Store) sso.Store, opts ...harnessOpt) *harness {
 	t.Helper()
 	return newHarnessOn(t, nil, wrap, opts...)
 }
@@ -178,7 +178,7 @@ func (h *harness) replica() *harness {
 }
 
 // newHarnessOn is newHarnessWith on st (a new in-memory store when nil).
-func newHarnessOn(t *testing.T, st0 *memstore.Store, wrap func(*memstore.Store) sso.Store, opts ...harnessOpt) *harness {
+func newHarnessOn(t testing.TB, st0 *memstore.Store, wrap func(*memstore.Store) sso.Store, opts ...harnessOpt) *harness {
 	t.Helper()
 	if st0 == nil {
 		st0 = memstore.New()
@@ -214,13 +214,13 @@ func newHarnessOn(t *testing.T, st0 *memstore.Store, wrap func(*memstore.Store) 
 }
 
 // harnessParts builds what sso.New takes, for a provider at issuer.
-func harnessParts(t *testing.T, issuer string) (*memstore.Store, *sso.KeyManager, *sso.Registry, *fakeHooks, sso.Config) {
+func harnessParts(t testing.TB, issuer string) (*memstore.Store, *sso.KeyManager, *sso.Registry, *fakeHooks, sso.Config) {
 	t.Helper()
 	return harnessPartsOn(t, issuer, memstore.New())
 }
 
 // harnessPartsOn is harnessParts on an existing store (a replica of another harness).
-func harnessPartsOn(t *testing.T, issuer string, st *memstore.Store) (*memstore.Store, *sso.KeyManager, *sso.Registry, *fakeHooks, sso.Config) {
+func harnessPartsOn(t testing.TB, issuer string, st *memstore.Store) (*memstore.Store, *sso.KeyManager, *sso.Registry, *fakeHooks, sso.Config) {
 	t.Helper()
 	ctx := t.Context()
 	keys, err := sso.NewKeyManager(ctx, st, sso.KeyConfig{Algorithms: []string{"RS256", "ES256"}, EncryptionKey: make([]byte, 32), Logger: quiet})
@@ -311,7 +311,7 @@ func (h *harness) token(form url.Values, basic string) (int, map[string]any, htt
 	return resp.StatusCode, decodeJSON(h.t, resp), resp.Header
 }
 
-func decodeJSON(t *testing.T, resp *http.Response) map[string]any {
+func decodeJSON(t testing.TB, resp *http.Response) map[string]any {
 	t.Helper()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
