@@ -44,10 +44,10 @@ func (p protocolRoutes) Mount(e *echo.Echo) {
 }
 
 // serve runs the provider with the client IP in the request context (hooks.ClientIP: sso does
-// not know the bridge's idea of it, trusted proxies).
+// not know the bridge's idea of it, trusted proxies) and the request's member memo.
 func (p protocolRoutes) serve(c echo.Context) error {
 	r := c.Request()
-	r = r.WithContext(hooks.WithMemberMemo(hooks.WithClientIP(r.Context(), c.RealIP())))
+	r = r.WithContext(hooks.WithProtocolRequest(r.Context(), c.RealIP()))
 	p.provider.ServeHTTP(c.Response(), r)
 	return nil
 }

@@ -18,8 +18,12 @@ func WithClientIP(ctx context.Context, ip string) context.Context {
 	return context.WithValue(ctx, clientIPKey{}, ip)
 }
 
-// ClientIP is the client IP of the protocol request behind ctx ("" outside one).
+// ClientIP is the client IP of the protocol request behind ctx ("" outside one): the one
+// WithProtocolRequest or WithClientIP put there.
 func ClientIP(ctx context.Context) string {
+	if r := protocolRequestFrom(ctx); r != nil && r.ip != "" {
+		return r.ip
+	}
 	ip, _ := ctx.Value(clientIPKey{}).(string)
 	return ip
 }

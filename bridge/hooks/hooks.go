@@ -24,6 +24,15 @@ type Members interface {
 	MemberByKey(ctx context.Context, key string) (*legacy.Member, error)
 }
 
+// SharedMembers is an optional Members capability (legacy/cache.Directory): MemberByKey
+// without a copy of the member, which is shared with other callers and must not be modified.
+// The hooks only read the members they look up (Claims, CheckGrant, CheckSignIn, and what
+// they hand them to: the claim policy, the access decision, the second-factor policy):
+// TestHooksLeaveSharedMemberAlone checks that every one leaves a shared member as it was.
+type SharedMembers interface {
+	SharedMemberByKey(ctx context.Context, key string) (*legacy.Member, error)
+}
+
 // Subjects maps a subject back to its member key (identity.SubjectMapper).
 type Subjects interface {
 	MemberKey(ctx context.Context, subject string) (string, error)
@@ -92,7 +101,9 @@ func (h *Hooks) now() time.Time {
 	return h.Now()
 }
 
-// member looks the subject's member up (once per request whose context has WithMemberMemo).
+// member looks the subject's member up (once per request whose context has WithMemberMemo or
+// WithProtocolRequest), shared with the directory's cache when it can (SharedMembers): the
+// caller only reads it.
 func (h *Hooks) member(ctx context.Context, subject string) (*legacy.Member, error) {
 	memo := memoFrom(ctx)
 	if memo != nil {
@@ -104,7 +115,12 @@ func (h *Hooks) member(ctx context.Context, subject string) (*legacy.Member, err
 	if err != nil {
 		return nil, err
 	}
-	m, err := h.Members.MemberByKey(ctx, key)
+	var m *legacy.Member
+	if sm, ok := h.Members.(SharedMembers); ok {
+		m, err = sm.SharedMemberByKey(ctx, key)
+	} else {
+		m, err = h.Members.MemberByKey(ctx, key)
+	}
 	if err != nil {
 		return nil, err
 	}

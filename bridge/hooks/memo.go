@@ -14,9 +14,13 @@ import (
 
 type memberMemoKey struct{}
 
+// memberMemo keeps the members a request looked up by subject: the first in a slot of its own
+// (a request asks about one subject), any other in a map.
 type memberMemo struct {
 	mu      sync.Mutex
-	members map[string]*legacy.Member
+	subject string
+	member  *legacy.Member
+	more    map[string]*legacy.Member
 }
 
 // WithMemberMemo returns ctx carrying a per-request memo of the members looked up by subject
@@ -25,7 +29,40 @@ func WithMemberMemo(ctx context.Context) context.Context {
 	return context.WithValue(ctx, memberMemoKey{}, &memberMemo{})
 }
 
+// protocolRequestKey is the context key of a protocolRequest.
+type protocolRequestKey struct{}
+
+// protocolRequest is what WithProtocolRequest puts in a protocol request's context: its client
+// IP and its member memo, in one allocation that is the context itself (instead of two
+// context values, the IP's boxed string and the memo).
+type protocolRequest struct {
+	context.Context
+	ip   string
+	memo memberMemo
+}
+
+func (r *protocolRequest) Value(key any) any {
+	if key == (protocolRequestKey{}) {
+		return r
+	}
+	return r.Context.Value(key)
+}
+
+// WithProtocolRequest is WithMemberMemo(WithClientIP(ctx, ip)): what the router gives every
+// protocol request.
+func WithProtocolRequest(ctx context.Context, ip string) context.Context {
+	return &protocolRequest{Context: ctx, ip: ip}
+}
+
+func protocolRequestFrom(ctx context.Context) *protocolRequest {
+	r, _ := ctx.Value(protocolRequestKey{}).(*protocolRequest)
+	return r
+}
+
 func memoFrom(ctx context.Context) *memberMemo {
+	if r := protocolRequestFrom(ctx); r != nil {
+		return &r.memo
+	}
 	m, _ := ctx.Value(memberMemoKey{}).(*memberMemo)
 	return m
 }
@@ -33,14 +70,21 @@ func memoFrom(ctx context.Context) *memberMemo {
 func (m *memberMemo) get(subject string) *legacy.Member {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.members[subject]
+	if m.member != nil && m.subject == subject {
+		return m.member
+	}
+	return m.more[subject]
 }
 
 func (m *memberMemo) put(subject string, mb *legacy.Member) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.members == nil {
-		m.members = make(map[string]*legacy.Member, 1)
+	if m.member == nil || m.subject == subject {
+		m.subject, m.member = subject, mb
+		return
 	}
-	m.members[subject] = mb
+	if m.more == nil {
+		m.more = make(map[string]*legacy.Member, 1)
+	}
+	m.more[subject] = mb
 }

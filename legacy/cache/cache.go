@@ -162,13 +162,26 @@ func (c *Directory) FreshMemberByLogin(ctx context.Context, login string) (*lega
 
 // MemberByKey returns the cached member or asks the wrapped directory.
 func (c *Directory) MemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
+	m, err := c.SharedMemberByKey(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return clone(m), nil
+}
+
+// SharedMemberByKey is MemberByKey without the copy: on a hit the member is the cached value
+// itself, shared with every other caller until it is replaced, so it must never be modified
+// (nor its roles, grants or extra fields). For a reader that only looks (the hooks' member
+// re-check of every refresh grant: about 1 KB less garbage per grant); anyone else calls
+// MemberByKey.
+func (c *Directory) SharedMemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
 	k := normKey(key)
 	if m, ok := c.byKey.get(k, c.now()); ok {
 		c.hits.Add(1)
-		return clone(m), nil
+		return m, nil
 	}
 	c.misses.Add(1)
-	return c.fetchMember(ctx, "key\x00"+k, func(ctx context.Context) (*legacy.Member, error) {
+	return c.fetchShared(ctx, "key\x00"+k, func(ctx context.Context) (*legacy.Member, error) {
 		return c.next.MemberByKey(ctx, key)
 	})
 }
@@ -188,8 +201,20 @@ func (c *Directory) MemberByID(ctx context.Context, memberID string) (*legacy.Me
 	})
 }
 
+// fetchMember is fetchShared's member, copied for the caller.
 func (c *Directory) fetchMember(ctx context.Context, flightKey string, fetch func(context.Context) (*legacy.Member, error)) (*legacy.Member, error) {
-	m, err := c.members.do(ctx, flightKey, c.fetchTimeout, func(ctx context.Context) (*legacy.Member, error) {
+	m, err := c.fetchShared(ctx, flightKey, fetch)
+	if err != nil {
+		return nil, err
+	}
+	return clone(m), nil
+}
+
+// fetchShared fetches a member from the wrapped directory (one fetch for concurrent callers
+// of the same flightKey) and caches a copy of it. The member returned is the wrapped
+// directory's own value, shared by the callers of that fetch: fetchMember copies it.
+func (c *Directory) fetchShared(ctx context.Context, flightKey string, fetch func(context.Context) (*legacy.Member, error)) (*legacy.Member, error) {
+	return c.members.do(ctx, flightKey, c.fetchTimeout, func(ctx context.Context) (*legacy.Member, error) {
 		m, err := fetch(ctx)
 		if err != nil {
 			return nil, err
@@ -197,10 +222,6 @@ func (c *Directory) fetchMember(ctx context.Context, flightKey string, fetch fun
 		c.putMember(m)
 		return m, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return clone(m), nil
 }
 
 // Roles returns the cached role names or asks the wrapped directory.
