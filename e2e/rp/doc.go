@@ -5,6 +5,9 @@
 //     with a client id and secret holding '-', '_', '.' and '~' (which its Basic encoding
 //     form-urlencodes): client_secret_basic and client_secret_post code flow with PKCE, userinfo,
 //     refresh, introspection, revocation and RP-initiated logout;
+//   - openid-client v6 as a device (RFC 8628): the device authorization grant polled by the
+//     library's own poller while the member approves at /device in Chromium, with a resource
+//     indicator (RFC 8707) its access token is for, and invalid_target for a resource it is not;
 //   - oidc-client-ts (npm) in a single-page app served from another origin than the bridge: code
 //     flow with PKCE, silent renew with a refresh token and logout, all through CORS.
 //

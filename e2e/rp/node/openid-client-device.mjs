@@ -1,0 +1,102 @@
+// A device (RFC 8628) built on openid-client, run by e2e/rp (go test): it starts the device
+// authorization grant at the bridge, shows the user code as a device would, then polls the token
+// endpoint with openid-client's own poller (slow_down and authorization_pending handled by the
+// library) until the member has approved in a browser. It listens on the TCP socket passed as
+// file descriptor 3; the Go test drives it over HTTP:
+//
+//   GET /start?resource=R  initiates the grant (scope RP_SCOPE) and starts polling, with
+//                          resource=R (RFC 8707) on every poll when given; answers the device
+//                          authorization response as JSON
+//   GET /result            202 while polling, then 200 with the outcome as JSON: the tokens
+//                          (openid-client validated the ID token) or the error it raised
+//
+// Environment: RP_ISSUER, RP_CLIENT_ID, RP_CLIENT_SECRET (client_secret_basic), RP_SCOPE.
+import http from 'node:http';
+import * as client from 'openid-client';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) {
+    console.error(`openid-client-device: ${name} is not set`);
+    process.exit(2);
+  }
+  return v;
+};
+const issuer = new URL(env('RP_ISSUER'));
+const clientId = env('RP_CLIENT_ID');
+const scope = env('RP_SCOPE');
+
+const config = await client.discovery(issuer, clientId, undefined, client.ClientSecretBasic(env('RP_CLIENT_SECRET')), {
+  execute: [client.allowInsecureRequests],
+});
+
+// The token requests the poller sent, with their grant type and resource.
+const polls = [];
+config[client.customFetch] = async (url, options) => {
+  if (new URL(url).pathname === new URL(config.serverMetadata().token_endpoint).pathname) {
+    const body = options.body instanceof URLSearchParams ? options.body : new URLSearchParams(String(options.body ?? ''));
+    polls.push({ grant_type: body.get('grant_type'), resource: body.getAll('resource') });
+  }
+  return fetch(url, options);
+};
+
+const errorReport = (e) => ({
+  name: e?.name,
+  message: String(e?.message ?? e),
+  code: e?.code,
+  error: e?.error,
+  status: e?.status,
+  error_description: e?.error_description,
+});
+
+let outcome = null; // null: polling
+let started = false;
+
+const reply = (res, status, v) => {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+  res.end(JSON.stringify(v));
+};
+
+const server = http.createServer(async (req, res) => {
+  const url = new URL(req.url, 'http://device');
+  try {
+    switch (url.pathname) {
+      case '/start': {
+        if (started) return reply(res, 409, { error: 'already started' });
+        started = true;
+        const da = await client.initiateDeviceAuthorization(config, { scope });
+        const resource = url.searchParams.get('resource');
+        client
+          .pollDeviceAuthorizationGrant(config, da, resource ? { resource } : undefined)
+          .then((t) => {
+            outcome = {
+              ok: true,
+              tokens: {
+                access_token: t.access_token,
+                refresh_token: t.refresh_token,
+                id_token: t.id_token,
+                token_type: t.token_type,
+                scope: t.scope,
+                claims: t.claims() ?? null,
+              },
+              polls,
+            };
+          })
+          .catch((e) => {
+            outcome = { ok: false, error: errorReport(e), polls };
+          });
+        return reply(res, 200, da);
+      }
+      case '/result':
+        return outcome ? reply(res, 200, outcome) : reply(res, 202, { polling: true });
+      case '/healthz':
+        return reply(res, 200, { ok: true });
+      default:
+        return reply(res, 404, { error: 'not found' });
+    }
+  } catch (e) {
+    reply(res, 500, { error: errorReport(e) });
+  }
+});
+server.listen({ fd: 3 }, () => console.log(`openid-client-device (${clientId}) listening`));
+process.on('SIGTERM', () => process.exit(0));
