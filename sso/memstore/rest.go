@@ -268,6 +268,13 @@ func (s *Store) DeleteClient(_ context.Context, id string) error {
 		delete(s.clients, id)
 		s.clientsVer++
 	}
+	// Every grant of the client goes with it: a client registered later under the same id is
+	// another app, which must not find the old app's tokens live again.
+	for _, f := range s.families {
+		if f.ClientID == id {
+			f.Revoked = true
+		}
+	}
 	return nil
 }
 

@@ -20,6 +20,7 @@ var keyTests = []test{
 var clientTests = []test{
 	{"CRUD", testClientsCRUD},
 	{"Version", testClientsVersion},
+	{"DeleteRevokesGrants", testClientDeleteRevokesGrants},
 }
 
 var secretTests = []test{
@@ -134,6 +135,27 @@ func testKeysSuccessorOnce(t *testing.T, h *H) {
 func newClient(id string, created time.Time) *sso.StoredClient {
 	return &sso.StoredClient{ID: id, Config: []byte(`{"id":"` + id + `","redirect_uris":["https://app/cb"]}`),
 		CreatedAt: created, UpdatedAt: created}
+}
+
+// testClientDeleteRevokesGrants: deleting a client revokes every family issued to it, those
+// without a refresh token too (a sign-in's access token belongs to one). Before, only families
+// with a refresh token were revoked (by the administration), and a client registered again
+// under the same id made the old app's access tokens valid again (review s11 Z10).
+func testClientDeleteRevokesGrants(t *testing.T, h *H) {
+	NoErr(t, h.S.CreateClient(h.Ctx, newClient("gone", h.Now)), "CreateClient")
+	access, refresh, other := h.NewAccessFamily(), h.NewRefreshToken(), h.NewAccessFamily()
+	access.ClientID, refresh.ClientID, other.ClientID = "gone", "gone", "stays"
+	for _, f := range []*sso.RefreshToken{access, refresh, other} {
+		NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Family: f}), "IssueTokens")
+	}
+	NoErr(t, h.S.DeleteClient(h.Ctx, "gone"), "DeleteClient")
+	if !h.Revoked(access.FamilyID) || !h.Revoked(refresh.FamilyID) {
+		t.Fatalf("families of a deleted client live on (access-only revoked %v, with refresh token revoked %v)",
+			h.Revoked(access.FamilyID), h.Revoked(refresh.FamilyID))
+	}
+	if h.Revoked(other.FamilyID) {
+		t.Fatal("deleting a client revoked another client's family")
+	}
 }
 
 func testClientsCRUD(t *testing.T, h *H) {

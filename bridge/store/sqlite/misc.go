@@ -158,13 +158,18 @@ func (s *Store) UpdateClient(ctx context.Context, c *sso.StoredClient) error {
 	return wrap("update client", err)
 }
 
-// DeleteClient deletes a client (idempotent) with every member's consent to it, and bumps
-// ClientsVersion when it existed.
+// DeleteClient deletes a client (idempotent) with every member's consent to it, revokes every
+// family issued to it, and bumps ClientsVersion when it existed.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// Every member's consent goes with the client: a client registered later under the
 		// same id is another app, which asks each member again.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM consents WHERE client_id = ?`, id); err != nil {
+			return err
+		}
+		// So does every grant issued to it, those without a refresh token too: the old app's
+		// access tokens must not come back to life with a client registered again.
+		if _, err := tx.ExecContext(ctx, `UPDATE families SET revoked = 1 WHERE client_id = ? AND revoked = 0`, id); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
