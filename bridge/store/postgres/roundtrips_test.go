@@ -185,3 +185,40 @@ func TestRoundTripsPerLoginWrite(t *testing.T) {
 
 // callsOnly is a counter store without its steps.
 type callsOnly struct{ store.CounterStore }
+
+// TestRoundTripsShadowPutIf pins the statements of a sign-in's shadow-user write on PostgreSQL
+// (PutShadowUserIf, one event): BEGIN, the epoch read, the shadow user's read, the insert or the
+// update, the event, COMMIT. Before, an update of an existing user also sent the insert that
+// does nothing (ON CONFLICT) first, through putShadow: 7 statements instead of 6.
+func TestRoundTripsShadowPutIf(t *testing.T) {
+	var st statements
+	s, _ := openTest(t, postgres.WithQueryTracer(&st))
+	ctx := t.Context()
+	e0 := time.Unix(1_700_000_000, 0)
+	ssotest.NoErr(t, s.SetWatermark(ctx, "epoch", e0), "SetWatermark")
+	user := func(digest string) *store.ShadowUser {
+		return &store.ShadowUser{ClientID: "portal", Subject: "sub-1", Digest: digest, Active: true, View: []byte(`{}`)}
+	}
+	event := func() *store.OutboxEvent {
+		return &store.OutboxEvent{ID: ssotest.RandomID(), Key: "k", Type: "user.updated", Channel: "webhook",
+			ClientID: "portal", Subject: "sub-1", Payload: []byte(`{}`)}
+	}
+	var prev *store.ShadowUser
+	for _, c := range []struct {
+		what   string
+		digest string
+		want   int
+	}{{"insert", "d1", 6}, {"update", "d2", 6}} {
+		var changed bool
+		var err error
+		sent := st.count(func() {
+			changed, err = s.PutShadowUserIf(ctx, store.ShadowCond{Epoch: "epoch", EpochValue: e0, Prev: prev}, user(c.digest), event())
+		})
+		ssotest.NoErr(t, err, "PutShadowUserIf %s", c.what)
+		if !changed || len(sent) != c.want {
+			t.Errorf("%s: changed %v, %d statements, want %d: %q", c.what, changed, len(sent), c.want, sent)
+		}
+		prev, err = s.ShadowUser(ctx, "portal", "sub-1")
+		ssotest.NoErr(t, err, "ShadowUser")
+	}
+}

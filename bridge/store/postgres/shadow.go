@@ -74,28 +74,34 @@ func (s *Store) ShadowUsersOf(ctx context.Context, subjects []string) ([]*store.
 }
 
 // putShadow writes u in tx when its digest or active flag changed; it reports whether it wrote.
-// The row is locked (FOR UPDATE) while compared, so of two replicas writing the same change
-// one writes (and queues its events) and the other sees the change already there.
 func (s *Store) putShadow(ctx context.Context, tx pgx.Tx, u *store.ShadowUser) (bool, error) {
 	if u == nil || u.ClientID == "" || u.Subject == "" {
 		return false, errors.New("empty client or subject")
 	}
+	if inserted, err := s.insertShadow(ctx, tx, u); err != nil || inserted {
+		return inserted, err
+	}
+	return s.updateShadow(ctx, tx, u)
+}
+
+// insertShadow inserts u in tx unless its row exists (a concurrent insert makes this one do
+// nothing, and wait for it); it reports whether it inserted.
+func (s *Store) insertShadow(ctx context.Context, tx pgx.Tx, u *store.ShadowUser) (bool, error) {
 	now := s.clock()
-	// Insert when absent; a concurrent insert makes this one do nothing (and wait for it).
 	tag, err := tx.Exec(ctx, `INSERT INTO shadow_users (`+shadowCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (client_id, subject) DO NOTHING`,
 		u.ClientID, u.Subject, u.Digest, u.Active, u.View, u.ExternalID,
 		ts(orNow(u.CreatedAt, now)), ts(orNow(u.UpdatedAt, now)))
-	if err != nil || tag.RowsAffected() == 1 {
-		return err == nil, err
-	}
-	tag, err = tx.Exec(ctx, `UPDATE shadow_users SET digest = $1, active = $2, view = $3, updated_at = $4
+	return err == nil && tag.RowsAffected() == 1, err
+}
+
+// updateShadow writes u over its row in tx when its digest or active flag differs; it reports
+// whether it wrote.
+func (s *Store) updateShadow(ctx context.Context, tx pgx.Tx, u *store.ShadowUser) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE shadow_users SET digest = $1, active = $2, view = $3, updated_at = $4
 		WHERE client_id = $5 AND subject = $6 AND (digest <> $1 OR active <> $2)`,
-		u.Digest, u.Active, u.View, ts(orNow(u.UpdatedAt, now)), u.ClientID, u.Subject)
-	if err != nil {
-		return false, err
-	}
-	return tag.RowsAffected() == 1, nil
+		u.Digest, u.Active, u.View, ts(orNow(u.UpdatedAt, s.clock())), u.ClientID, u.Subject)
+	return err == nil && tag.RowsAffected() == 1, err
 }
 
 // PutShadowUser writes u and events in one transaction when u changed (see store.ShadowStore).
@@ -143,15 +149,11 @@ func (s *Store) PutShadowUserIf(ctx context.Context, cond store.ShadowCond, u *s
 			if cond.Prev != nil {
 				return store.ErrShadowChanged
 			}
-			now := s.clock()
-			tag, err := tx.Exec(ctx, `INSERT INTO shadow_users (`+shadowCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-				ON CONFLICT (client_id, subject) DO NOTHING`,
-				u.ClientID, u.Subject, u.Digest, u.Active, u.View, u.ExternalID,
-				ts(orNow(u.CreatedAt, now)), ts(orNow(u.UpdatedAt, now)))
+			inserted, err := s.insertShadow(ctx, tx, u)
 			if err != nil {
 				return err
 			}
-			if tag.RowsAffected() != 1 {
+			if !inserted {
 				return store.ErrShadowChanged // inserted meanwhile
 			}
 			changed = true
@@ -161,7 +163,8 @@ func (s *Store) PutShadowUserIf(ctx context.Context, cond store.ShadowCond, u *s
 		case cond.Prev == nil || cond.Prev.Digest != digest || cond.Prev.Active != active:
 			return store.ErrShadowChanged
 		}
-		if changed, err = s.putShadow(ctx, tx, u); err != nil || !changed {
+		// The row exists and is locked (FOR UPDATE): only the update can apply.
+		if changed, err = s.updateShadow(ctx, tx, u); err != nil || !changed {
 			return err
 		}
 		return s.enqueue(ctx, tx, events)

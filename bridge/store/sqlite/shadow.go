@@ -98,30 +98,54 @@ func (s *Store) ShadowUsersOf(ctx context.Context, subjects []string) ([]*store.
 	return out, nil
 }
 
+// shadowRow is a shadow user's row as a write's transaction read it (found false: none).
+type shadowRow struct {
+	found  bool
+	digest string
+	active bool
+}
+
+// readShadow reads the row of the shadow user of clientID and subject in tx.
+func readShadow(ctx context.Context, tx *sql.Tx, clientID, subject string) (shadowRow, error) {
+	var (
+		r      shadowRow
+		active int
+	)
+	err := tx.QueryRowContext(ctx, `SELECT digest, active FROM shadow_users WHERE client_id = ? AND subject = ?`,
+		clientID, subject).Scan(&r.digest, &active)
+	if isNoRows(err) {
+		return shadowRow{}, nil
+	}
+	r.found, r.active = err == nil, active != 0
+	return r, err
+}
+
 // putShadow writes u in tx when its digest or active flag changed; it reports whether it wrote.
 func (s *Store) putShadow(ctx context.Context, tx *sql.Tx, u *store.ShadowUser) (bool, error) {
 	if u == nil || u.ClientID == "" || u.Subject == "" {
 		return false, errors.New("empty client or subject")
 	}
+	cur, err := readShadow(ctx, tx, u.ClientID, u.Subject)
+	if err != nil {
+		return false, err
+	}
+	return s.writeShadow(ctx, tx, u, cur)
+}
+
+// writeShadow writes u in tx over its row cur, read in tx: inserted when there was none,
+// updated when its digest or active flag changed; it reports whether it wrote.
+func (s *Store) writeShadow(ctx context.Context, tx *sql.Tx, u *store.ShadowUser, cur shadowRow) (bool, error) {
 	now := s.clock()
-	var (
-		digest string
-		active int
-	)
-	err := tx.QueryRowContext(ctx, `SELECT digest, active FROM shadow_users WHERE client_id = ? AND subject = ?`,
-		u.ClientID, u.Subject).Scan(&digest, &active)
 	switch {
-	case isNoRows(err):
-		_, err = tx.ExecContext(ctx, `INSERT INTO shadow_users (`+shadowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	case !cur.found:
+		_, err := tx.ExecContext(ctx, `INSERT INTO shadow_users (`+shadowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.ClientID, u.Subject, u.Digest, b2i(u.Active), u.View, u.ExternalID,
 			ts(orNow(u.CreatedAt, now)), ts(orNow(u.UpdatedAt, now)))
 		return err == nil, err
-	case err != nil:
-		return false, err
-	case digest == u.Digest && (active != 0) == u.Active:
+	case cur.digest == u.Digest && cur.active == u.Active:
 		return false, nil
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE shadow_users SET digest = ?, active = ?, view = ?, updated_at = ?
+	_, err := tx.ExecContext(ctx, `UPDATE shadow_users SET digest = ?, active = ?, view = ?, updated_at = ?
 		WHERE client_id = ? AND subject = ?`, u.Digest, b2i(u.Active), u.View, ts(orNow(u.UpdatedAt, now)),
 		u.ClientID, u.Subject)
 	return err == nil, err
@@ -146,8 +170,8 @@ func (s *Store) PutShadowUser(ctx context.Context, u *store.ShadowUser, events .
 // PutShadowUserIf writes u and events in one transaction when cond holds and u changed (see
 // store.ShadowStore); the write transaction excludes every other writer.
 func (s *Store) PutShadowUserIf(ctx context.Context, cond store.ShadowCond, u *store.ShadowUser, events ...*store.OutboxEvent) (bool, error) {
-	if cond.Epoch == "" || u == nil {
-		return false, errors.New("sqlite: put shadow user if: no epoch or user")
+	if cond.Epoch == "" || u == nil || u.ClientID == "" || u.Subject == "" {
+		return false, errors.New("sqlite: put shadow user if: no epoch, client or subject")
 	}
 	var changed bool
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -158,23 +182,18 @@ func (s *Store) PutShadowUserIf(ctx context.Context, cond store.ShadowCond, u *s
 		if epoch != ts(cond.EpochValue) {
 			return store.ErrShadowChanged
 		}
-		var (
-			digest string
-			active int
-		)
-		err := tx.QueryRowContext(ctx, `SELECT digest, active FROM shadow_users WHERE client_id = ? AND subject = ?`,
-			u.ClientID, u.Subject).Scan(&digest, &active)
+		cur, err := readShadow(ctx, tx, u.ClientID, u.Subject)
 		switch {
-		case isNoRows(err):
+		case err != nil:
+			return err
+		case !cur.found:
 			if cond.Prev != nil {
 				return store.ErrShadowChanged
 			}
-		case err != nil:
-			return err
-		case cond.Prev == nil || cond.Prev.Digest != digest || cond.Prev.Active != (active != 0):
+		case cond.Prev == nil || cond.Prev.Digest != cur.digest || cond.Prev.Active != cur.active:
 			return store.ErrShadowChanged
 		}
-		if changed, err = s.putShadow(ctx, tx, u); err != nil || !changed {
+		if changed, err = s.writeShadow(ctx, tx, u, cur); err != nil || !changed {
 			return err
 		}
 		return s.enqueue(ctx, tx, events)
