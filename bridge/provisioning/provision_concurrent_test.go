@@ -2,11 +2,14 @@ package provisioning_test
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/bridge/store/storetest"
 	"github.com/ssobridge/ssobridge/legacy"
 )
 
@@ -30,6 +33,42 @@ func (h *holdFirst) MemberByKey(ctx context.Context, key string) (*legacy.Member
 	return m, err
 }
 
+// countingSubjects is a store that counts SubjectByID calls per subject (TestStoreFakesConformance).
+type countingSubjects struct {
+	store.Store
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countingSubjects) SubjectByID(ctx context.Context, subject string) (*store.Subject, error) {
+	c.mu.Lock()
+	if c.calls == nil {
+		c.calls = map[string]int{}
+	}
+	c.calls[subject]++
+	c.mu.Unlock()
+	return c.Store.SubjectByID(ctx, subject)
+}
+
+func (c *countingSubjects) count(subject string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[subject]
+}
+
+// TestStoreFakesConformance: the store wrappers of the provisioning tests pass the store
+// conformance suite over SQLite, as every fake must: they change nothing of what the store does.
+func TestStoreFakesConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := sqlite.Open(t.Context(), sqlite.Memory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return &countingSubjects{Store: s}
+	})
+}
+
 const bobKey = "22222222-2222-2222-2222-222222222222"
 
 // TestProvisionMembersConcurrently: sign-ins of members that share no shadow user provision
@@ -49,6 +88,8 @@ func TestProvisionMembersConcurrently(t *testing.T) {
 	}
 	hold := &holdFirst{listing: r.list, key: bobKey, read: make(chan struct{}), proceed: make(chan struct{})}
 	r.opts.Directory = hold
+	subjects := &countingSubjects{Store: r.st}
+	r.opts.Store = subjects
 	r.start()
 	svc := r.svc
 
@@ -77,6 +118,9 @@ func TestProvisionMembersConcurrently(t *testing.T) {
 	}
 	if n := hold.reads.Load(); n != 3 {
 		t.Errorf("bob read %d times from the AMS, want 3 (the first sign-in's write refused, read again)", n)
+	}
+	if n := subjects.count("sub-bob"); n != 2 {
+		t.Errorf("bob's subject read %d times, want 2 (once per sign-in: a read again keeps the member key)", n)
 	}
 	created := map[string]int{}
 	for _, e := range r.events() {

@@ -102,7 +102,9 @@ func (f *fixture) open() {
 
 func (f *fixture) start() {
 	o := f.opts
-	o.Store = f.st
+	if o.Store == nil {
+		o.Store = f.st
+	}
 	f.svc = provisioning.New(withOutbox(o, f.clients, f.keys))
 }
 
