@@ -133,28 +133,89 @@ func (s *Store) applyRotation(ctx context.Context, tx *sql.Tx, rot *sso.Rotation
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return wrap("issue tokens: rotate", err)
 	}
-	var (
-		gen, expiresAt, rotatedAt, revoked int64
-		hash                               string
-	)
-	err = tx.StmtContext(ctx, s.st.familyState).QueryRowContext(ctx, rot.FamilyID).Scan(&gen, &hash, &expiresAt, &rotatedAt, &revoked)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	var st familyState
+	err = tx.StmtContext(ctx, s.st.familyState).QueryRowContext(ctx, rot.FamilyID).Scan(&st.gen, &st.hash, &st.expiresAt, &st.rotatedAt, &st.revoked)
+	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
-	case err != nil:
+	} else if err != nil {
 		return wrap("issue tokens: rotate", err)
-	case expiresAt <= ts(now):
+	}
+	return refusedRotation(rot, &st, ts(now), func() error {
+		_, err := tx.StmtContext(ctx, s.st.revokeFamily).ExecContext(ctx, rot.FamilyID)
+		return err
+	})
+}
+
+// familyState is what a refused rotation's family holds (familyStateQuery).
+type familyState struct {
+	gen, expiresAt, rotatedAt, revoked int64
+	hash                               string
+}
+
+// refusedRotation says why the compare-and-set of rot changed nothing in a family in state st
+// (sso.Rotation): nil for a retry of the same rotation within its grace period, the family
+// revoked (revoke, kept: *reuseError) for the reuse of a rotated token, else ErrNotFound or
+// ErrTokenRevoked.
+func refusedRotation(rot *sso.Rotation, st *familyState, now int64, revoke func() error) error {
+	switch {
+	case st.expiresAt <= now:
 		return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
-	case revoked != 0:
+	case st.revoked != 0:
 		return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrTokenRevoked)
-	case gen == rot.Generation+1 && hash == rot.NewHash && rot.Grace > 0 && ts(now)-rotatedAt <= int64(rot.Grace):
+	case st.gen == rot.Generation+1 && st.hash == rot.NewHash && rot.Grace > 0 && now-st.rotatedAt <= int64(rot.Grace):
 		return nil // a concurrent retry of the same rotation: the family is there already
-	case gen > rot.Generation:
+	case st.gen > rot.Generation:
 		// Reuse of a rotated token: kill the family, and make that stick.
-		if _, err := tx.StmtContext(ctx, s.st.revokeFamily).ExecContext(ctx, rot.FamilyID); err != nil {
+		if err := revoke(); err != nil {
 			return wrap("issue tokens: revoke reused family", err)
 		}
 		return &reuseError{familyID: rot.FamilyID}
 	}
 	return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
+}
+
+// applyRaw is apply through the driver's statements (rawWriter): a rotation alone in its
+// grant (canRaw).
+func (w *issueWrite) applyRaw(ctx context.Context, rc *rawConn) error {
+	w.own = w.s.applyRotationRaw(ctx, rc, w.in.Rotate, orNow(w.in.Rotate.Now, w.s.clock()))
+	return w.own
+}
+
+// applyRawAlone is applyAlone through the driver's statements.
+func (w *issueWrite) applyRawAlone(ctx context.Context, rc *rawConn) (done bool, err error) {
+	rot := w.in.Rotate
+	at := ts(orNow(rot.Now, w.s.clock()))
+	switch n, err := rc.rotate(ctx, rot, at); {
+	case err != nil:
+		w.own = wrap("issue tokens: rotate", err)
+	case n == 0:
+		w.own = nil
+		return false, nil
+	default:
+		w.own = nil
+	}
+	return true, w.own
+}
+
+func (w *issueWrite) canRaw() bool { return w.single }
+
+// applyRotationRaw is applyRotation with the driver's statements on the write connection,
+// inside a transaction runRawTx began there.
+func (s *Store) applyRotationRaw(ctx context.Context, rc *rawConn, rot *sso.Rotation, now time.Time) error {
+	at := ts(now)
+	n, err := rc.rotate(ctx, rot, at)
+	if err != nil {
+		return wrap("issue tokens: rotate", err)
+	}
+	if n != 0 {
+		return nil
+	}
+	var st familyState
+	switch found, err := rc.familyState(ctx, rot.FamilyID, &st); {
+	case err != nil:
+		return wrap("issue tokens: rotate", err)
+	case !found:
+		return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
+	}
+	return refusedRotation(rot, &st, at, func() error { return rc.revokeFamily(ctx, rot.FamilyID) })
 }

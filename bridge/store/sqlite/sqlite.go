@@ -47,6 +47,7 @@ type Store struct {
 	st    stmts
 
 	writes *writeQueue // group commit of every write (writeq.go)
+	raw    rawConn     // the write connection's driver statements, for batches of rotations (runRawTx)
 	// wgate and rgate take turns at the write connection and the read pool in arrival order
 	// (fifo.go); for ":memory:" they are one gate, as the pools are one connection.
 	wgate, rgate *fifoGate
@@ -366,7 +367,7 @@ func (s *Store) Close() error {
 		s.stopCheckpoints()
 		s.stopCheckpoints = nil
 	}
-	err := s.st.close()
+	err := errors.Join(s.closeRaw(), s.st.close())
 	err = errors.Join(err, s.closeDBs())
 	if err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)

@@ -20,6 +20,15 @@ const (
 	s.ended, COALESCE(c.client_id, '')`
 )
 
+// The refresh rotation's statements, prepared on the write pool (stmts) and on the write
+// connection's driver connection (rawConn).
+const (
+	rotateQuery = `UPDATE families SET generation = generation + 1, token_hash = ?, rotated_at = ?
+			WHERE family_id = ? AND generation = ? AND token_hash = ? AND token_hash <> '' AND revoked = 0 AND expires_at > ?`
+	familyStateQuery  = `SELECT generation, token_hash, expires_at, rotated_at, revoked FROM families WHERE family_id = ?`
+	revokeFamilyQuery = `UPDATE families SET revoked = 1 WHERE family_id = ? AND revoked = 0`
+)
+
 // stmts are the hot-path statements, prepared once at Open. Read statements are prepared on the
 // read pool, write statements on the write pool (used in transactions through tx.StmtContext).
 type stmts struct {
@@ -86,12 +95,11 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.consumeCode, w, `UPDATE auth_requests SET code_consumed = 1
 			WHERE code_hash = ? AND code_consumed = 0 AND code_expires > ?`},
 		{&st.codeState, w, `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = ?`},
-		{&st.rotate, w, `UPDATE families SET generation = generation + 1, token_hash = ?, rotated_at = ?
-			WHERE family_id = ? AND generation = ? AND token_hash = ? AND token_hash <> '' AND revoked = 0 AND expires_at > ?`},
-		{&st.familyState, w, `SELECT generation, token_hash, expires_at, rotated_at, revoked FROM families WHERE family_id = ?`},
+		{&st.rotate, w, rotateQuery},
+		{&st.familyState, w, familyStateQuery},
 		{&st.insertFamily, w, `INSERT INTO families (` + familyCols + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.revokeFamily, w, `UPDATE families SET revoked = 1 WHERE family_id = ? AND revoked = 0`},
+		{&st.revokeFamily, w, revokeFamilyQuery},
 		{&st.completeAuthRequest, w, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?
 			WHERE id = ? AND done = 0 AND browser = ? AND expires_at > ?`},
 		{&st.claimAuthRequest, w, `UPDATE auth_requests SET browser = ?

@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"math/bits"
 	"runtime"
 	"runtime/debug"
@@ -14,6 +16,8 @@ import (
 
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
+
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // Every write runs through one group-commit queue. SQLite has one writer, so under load every
@@ -146,6 +150,7 @@ type writeQueue struct {
 	leader  chan struct{} // capacity 1: held by the goroutine running batches
 	batches atomic.Int64  // batches run (transactions, or a write alone), for tests and benchmarks
 	ops     atomic.Int64  // writes taken into batches
+	raw     atomic.Int64  // transactions run on the driver connection (runRawTx), for tests
 
 	// What the metrics read (WriteStats): commits by how many writes they held, in buckets
 	// of powers of two up to maxWriteBatch (commitSizes[i]: at most 1<<i writes) with the
@@ -366,10 +371,17 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 	var cur *writeOp // the write whose own code (apply, applyAlone) is running
 	defer func() {
 		p := recover()
+		var stack []byte
+		if rp, ok := p.(*rawPanic); ok {
+			p, stack = rp.value, rp.stack
+		}
 		if p != nil && cur != nil {
 			// The write's own panic goes to its own caller (submit), not to this goroutine,
 			// which may be another request's or a background job's without a recover.
-			cur.panicked = &writePanic{value: p, stack: debug.Stack()}
+			if stack == nil {
+				stack = debug.Stack()
+			}
+			cur.panicked = &writePanic{value: p, stack: stack}
 		}
 		if p != nil {
 			// A panic ended the transaction running (runTx rolls it back): the writes whose
@@ -436,6 +448,9 @@ func (s *Store) runTx(ctx context.Context, ops []*writeOp, cur **writeOp) (faile
 		for _, op := range ops {
 			op.final = true
 		}
+	}
+	if rawBatch(ops) {
+		return s.runRawTx(ctx, ops, cur)
 	}
 	if a, ok := ops[0].w.(aloneWriter); ok && len(ops) == 1 {
 		op := ops[0]
@@ -544,4 +559,328 @@ func statementOnlyError(err error) bool {
 		return true
 	}
 	return se.Code()&0xff == sqlite3lib.SQLITE_CONSTRAINT
+}
+
+// A batch of refresh rotations and nothing else (the refresh grant's write, most of the writes
+// of a loaded token endpoint) runs on the write connection's driver connection, held through
+// sql.Conn.Raw for the batch, with statements prepared there once (rawConn): BEGIN IMMEDIATE,
+// COMMIT, ROLLBACK and the rotation's own. database/sql's transaction costs a cancel context
+// and a goroutine per transaction and the driver prepares its BEGIN and COMMIT each time; each
+// statement through database/sql takes a Stmt per transaction, boxes and converts its
+// arguments and allocates its result. The outcomes are the same as runTx's, step by step
+// (runRawTx): the same transaction, the same statements, the same failure handling
+// (TestRawBatch*).
+
+// rawWriter is a writer that can also apply itself with the driver's statements (rawConn).
+type rawWriter interface {
+	// canRaw reports whether this write can (a rotation alone in its grant).
+	canRaw() bool
+	// applyRaw is apply, inside the transaction runRawTx began on rc.
+	applyRaw(ctx context.Context, rc *rawConn) error
+	// applyRawAlone is aloneWriter.applyAlone, on rc outside a transaction.
+	applyRawAlone(ctx context.Context, rc *rawConn) (bool, error)
+}
+
+// rawStmt is a statement prepared on the driver connection.
+type rawStmt interface {
+	driver.Stmt
+	driver.StmtExecContext
+	driver.StmtQueryContext
+}
+
+// rawConn is the write connection's driver connection and the statements prepared on it. It is
+// used only inside sql.Conn.Raw on the write pool's one connection, which database/sql gives to
+// one user at a time, so only by one batch at a time (and Close).
+type rawConn struct {
+	dc                                            any // the driver connection the statements belong to
+	begin, commit, rollback                       rawStmt
+	rotateStmt, familyStateStmt, revokeFamilyStmt rawStmt
+	args                                          [6]driver.NamedValue // reused: one statement runs at a time
+	dest                                          [5]driver.Value
+}
+
+// rawConnFor returns the statements prepared on dc, preparing them when dc is not the
+// connection they were prepared on (the first raw batch, or database/sql replaced a connection
+// it found bad: the statements of the old one went with it, and are dropped unclosed).
+func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
+	rc := &s.raw
+	if rc.dc == dc && dc != nil {
+		return rc, nil
+	}
+	*rc = rawConn{}
+	p, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return nil, fmt.Errorf("sqlite: driver connection %T cannot prepare statements", dc)
+	}
+	fresh := rawConn{dc: dc}
+	for _, x := range []struct {
+		dst *rawStmt
+		q   string
+	}{
+		{&fresh.begin, "BEGIN IMMEDIATE"}, {&fresh.commit, "COMMIT"}, {&fresh.rollback, "ROLLBACK"},
+		{&fresh.rotateStmt, rotateQuery}, {&fresh.familyStateStmt, familyStateQuery}, {&fresh.revokeFamilyStmt, revokeFamilyQuery},
+	} {
+		st, err := p.PrepareContext(ctx, x.q)
+		if err == nil {
+			var ok bool
+			if *x.dst, ok = st.(rawStmt); !ok {
+				err = fmt.Errorf("driver statement %T cannot run with a context", st)
+				_ = st.Close()
+			}
+		}
+		if err != nil {
+			_ = fresh.close()
+			return nil, fmt.Errorf("sqlite: prepare %q on the write connection: %w", x.q, err)
+		}
+	}
+	for i := range fresh.args {
+		fresh.args[i].Ordinal = i + 1
+	}
+	*rc = fresh
+	return rc, nil
+}
+
+// close closes the statements (on their live connection).
+func (rc *rawConn) close() error {
+	var errs []error
+	for _, st := range []rawStmt{rc.begin, rc.commit, rc.rollback, rc.rotateStmt, rc.familyStateStmt, rc.revokeFamilyStmt} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// closeRaw closes the statements prepared on the write connection, before the pool closes it:
+// a connection closed with statements still open stays open (sqlite3_close_v2) with its file.
+func (s *Store) closeRaw() error {
+	if s.raw.dc == nil {
+		return nil
+	}
+	conn, err := s.w.Conn(context.Background())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	var cerr error
+	_ = conn.Raw(func(dc any) error {
+		if dc == s.raw.dc {
+			cerr = s.raw.close()
+		}
+		s.raw = rawConn{}
+		return nil
+	})
+	return cerr
+}
+
+// exec runs a statement without arguments.
+func (rc *rawConn) exec(ctx context.Context, st rawStmt) error {
+	_, err := st.ExecContext(ctx, nil)
+	return err
+}
+
+// rotate runs the rotation's compare-and-set (rotateQuery) and returns how many rows it changed.
+func (rc *rawConn) rotate(ctx context.Context, rot *sso.Rotation, at int64) (int64, error) {
+	a := rc.args[:6]
+	atv := driver.Value(at) // boxed once for both places
+	a[0].Value, a[1].Value, a[2].Value, a[3].Value, a[4].Value, a[5].Value = rot.NewHash, atv, rot.FamilyID, rot.Generation, rot.OldHash, atv
+	res, err := rc.rotateStmt.ExecContext(ctx, a)
+	for i := range a {
+		a[i].Value = nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// familyState reads a family's state (familyStateQuery); found is false when there is no such
+// family.
+func (rc *rawConn) familyState(ctx context.Context, familyID string, st *familyState) (found bool, err error) {
+	rc.args[0].Value = familyID
+	rows, err := rc.familyStateStmt.QueryContext(ctx, rc.args[:1])
+	rc.args[0].Value = nil
+	if err != nil {
+		return false, err
+	}
+	defer func() {
+		if cerr := rows.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	dest := rc.dest[:]
+	defer clear(dest)
+	switch err := rows.Next(dest); {
+	case errors.Is(err, io.EOF):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	var ok [5]bool
+	st.gen, ok[0] = dest[0].(int64)
+	st.hash, ok[1] = dest[1].(string)
+	st.expiresAt, ok[2] = dest[2].(int64)
+	st.rotatedAt, ok[3] = dest[3].(int64)
+	st.revoked, ok[4] = dest[4].(int64)
+	if ok != [5]bool{true, true, true, true, true} {
+		return false, fmt.Errorf("family state: unexpected column types %T %T %T %T %T", dest[0], dest[1], dest[2], dest[3], dest[4])
+	}
+	return true, nil
+}
+
+// revokeFamily revokes a family (revokeFamilyQuery).
+func (rc *rawConn) revokeFamily(ctx context.Context, familyID string) error {
+	rc.args[0].Value = familyID
+	_, err := rc.revokeFamilyStmt.ExecContext(ctx, rc.args[:1])
+	rc.args[0].Value = nil
+	return err
+}
+
+// rawBatch reports whether every write of ops can run on the driver connection (runRawTx).
+func rawBatch(ops []*writeOp) bool {
+	for _, op := range ops {
+		if r, ok := op.w.(rawWriter); !ok || !op.single || !r.canRaw() {
+			return false
+		}
+	}
+	return true
+}
+
+// runRawTx is runTx for a batch of rawWriters, on the write connection's driver connection:
+// the same transaction, statements and outcomes, without database/sql in between.
+func (s *Store) runRawTx(ctx context.Context, ops []*writeOp, cur **writeOp) (failedAt int, txErr error) {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		for _, op := range ops {
+			op.err = fmt.Errorf("begin: %w", err)
+			op.final = true
+		}
+		return 0, nil
+	}
+	defer conn.Close()
+	s.writes.raw.Add(1)
+	// The function returns nil whatever happens, and a panic (a write's own, which runBatch
+	// hands to its caller) goes on only once Raw has returned: an error wrapping
+	// driver.ErrBadConn or a panic inside Raw makes database/sql close the connection, which
+	// for ":memory:" is the database. rawTx rolls its transaction back first, as runTx does.
+	var panicked *rawPanic
+	defer func() {
+		if panicked != nil {
+			panic(panicked)
+		}
+	}()
+	_ = conn.Raw(func(dc any) error {
+		defer func() {
+			if p := recover(); p != nil {
+				panicked = &rawPanic{value: p, stack: debug.Stack()}
+			}
+		}()
+		rc, err := s.rawConnFor(ctx, dc)
+		if err != nil {
+			for _, op := range ops {
+				op.err = fmt.Errorf("begin: %w", err)
+				op.final = true
+			}
+			return nil
+		}
+		failedAt, txErr = s.rawTx(ctx, rc, ops, cur)
+		return nil
+	})
+	return failedAt, txErr
+}
+
+// rawPanic is a panic inside runRawTx's sql.Conn.Raw, carried out of it, with the stack where
+// it happened (runBatch unwraps it).
+type rawPanic struct {
+	value any
+	stack []byte
+}
+
+// rawTx is runTx's work on rc: the same steps, for writes that are single and rawWriters.
+func (s *Store) rawTx(ctx context.Context, rc *rawConn, ops []*writeOp, cur **writeOp) (failedAt int, _ error) {
+	q := s.writes
+	final := func() {
+		for _, op := range ops {
+			op.final = true
+		}
+	}
+	if len(ops) == 1 {
+		op := ops[0]
+		if err := op.ctx.Err(); err != nil { // its caller gave up before it was applied
+			op.err = err
+			final()
+			return 0, nil
+		}
+		*cur = op
+		done, err := op.w.(rawWriter).applyRawAlone(ctx, rc)
+		*cur = nil
+		if done {
+			op.err = err
+			final()
+			if err == nil {
+				q.observe(1)
+			}
+			return 0, nil
+		}
+	}
+	if err := rc.exec(ctx, rc.begin); err != nil {
+		for _, op := range ops {
+			op.err = fmt.Errorf("begin: %w", err)
+		}
+		final() // smaller transactions would not begin either
+		return 0, nil
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = rc.exec(context.Background(), rc.rollback) // also on a write's panic
+		}
+	}()
+	keptFirst := false
+	for i, op := range ops {
+		if err := op.ctx.Err(); err != nil { // its caller gave up before it was applied
+			op.err = err
+			continue
+		}
+		*cur = op
+		op.err = op.w.(rawWriter).applyRaw(ctx, rc)
+		*cur = nil
+		kept := op.err == nil
+		if k, ok := op.w.(keeper); ok && !kept {
+			kept = k.keeps(op.err)
+		}
+		if i == 0 {
+			keptFirst = kept
+		}
+		switch {
+		case kept:
+		case len(ops) == 1:
+			// The transaction is this one write: its error is its outcome.
+			final()
+			return i, nil
+		case !statementOnlyError(op.err):
+			// An error such as SQLITE_FULL, SQLITE_IOERR or an interrupt may have rolled the
+			// whole transaction back (runTx).
+			return i, op.err
+		}
+	}
+	committed = true
+	if err := rc.exec(ctx, rc.commit); err != nil {
+		// A COMMIT that fails (a deferred constraint, SQLITE_BUSY, SQLITE_FULL) may leave the
+		// transaction open: roll it back, as the driver's own Commit does (a ROLLBACK with no
+		// transaction open fails harmlessly).
+		_ = rc.exec(context.Background(), rc.rollback)
+		err = fmt.Errorf("commit: %w", err)
+		if len(ops) > 1 {
+			return -1, err
+		}
+		if keptFirst {
+			ops[0].err = err // never a success: its writes are not committed
+		}
+		final()
+		return 0, err
+	}
+	final()
+	q.observe(len(ops))
+	return 0, nil
 }

@@ -1,0 +1,249 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sqlite3lib "modernc.org/sqlite/lib"
+
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// rotation is a rotation of f from generation gen and hash old to new.
+func rotation(f *sso.RefreshToken, gen int64, old, new string, now time.Time) sso.Issue {
+	return sso.Issue{Rotate: &sso.Rotation{FamilyID: f.FamilyID, Generation: gen, OldHash: old, NewHash: new, Now: now, Grace: time.Minute}}
+}
+
+// newFamily stores a family whose current hash is hash.
+func newFamily(t *testing.T, s *Store, hash string, now time.Time) *sso.RefreshToken {
+	t.Helper()
+	f := benchFamily(now)
+	f.Hash = hash
+	if err := s.IssueTokens(t.Context(), sso.Issue{Family: f}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestRawBatchRotationOutcomes: a batch of rotations, which runs on the driver connection
+// (runRawTx), gives each rotation the outcome it has running alone: done, a retry within the
+// grace period done, a reuse refused with its family's revocation committed, a revoked or an
+// unknown family refused; a rotation alone runs there too, in autocommit or, refused, in a
+// transaction of its own. Without runRawTx the raw counter stays 0.
+func TestRawBatchRotationOutcomes(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		now := time.Now()
+		ok, retried, reused, revoked := newFamily(t, s, "a0", now), newFamily(t, s, "b0", now), newFamily(t, s, "c0", now), newFamily(t, s, "d0", now)
+		if err := s.IssueTokens(ctx, rotation(retried, 0, "b0", "b1", now)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.IssueTokens(ctx, rotation(reused, 0, "c0", "c1", now)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeFamily(ctx, revoked.FamilyID); err != nil {
+			t.Fatal(err)
+		}
+		raw0 := s.writes.raw.Load()
+		unknown := benchFamily(now)
+		errs, batches := batchWrites(t, s,
+			func() error { return s.IssueTokens(ctx, rotation(ok, 0, "a0", "a1", now)) },
+			func() error { return s.IssueTokens(ctx, rotation(retried, 0, "b0", "b1", now)) },
+			func() error { return s.IssueTokens(ctx, rotation(reused, 0, "c0", "c2", now)) },
+			func() error { return s.IssueTokens(ctx, rotation(revoked, 0, "d0", "d1", now)) },
+			func() error { return s.IssueTokens(ctx, rotation(unknown, 0, unknown.Hash, "e1", now)) },
+			func() error { return s.IssueTokens(ctx, rotation(ok, 1, "a1", "a2", now)) },
+		)
+		if batches != 1 || s.writes.raw.Load()-raw0 != 1 {
+			t.Fatalf("%d batches, %d on the driver connection; want 1 and 1", batches, s.writes.raw.Load()-raw0)
+		}
+		want := []error{nil, nil, sso.ErrRefreshReused, sso.ErrTokenRevoked, sso.ErrNotFound, nil}
+		for i, err := range errs {
+			if (want[i] == nil) != (err == nil) || (want[i] != nil && !errors.Is(err, want[i])) {
+				t.Errorf("rotation %d: %v, want %v", i, err, want[i])
+			}
+		}
+		for _, c := range []struct {
+			f       *sso.RefreshToken
+			gen     int64
+			hash    string
+			revoked bool
+		}{{ok, 2, "a2", false}, {retried, 1, "b1", false}, {reused, 1, "c1", true}, {revoked, 0, "d0", true}} {
+			got, err := s.Family(ctx, c.f.FamilyID)
+			if err != nil || got.Generation != c.gen || got.Hash != c.hash || got.Revoked != c.revoked {
+				t.Errorf("family %s: %+v, %v; want generation %d, hash %s, revoked %v", c.hash, got, err, c.gen, c.hash, c.revoked)
+			}
+		}
+
+		// Alone: done in autocommit; refused (a reuse) in a transaction that keeps the revocation.
+		raw0 = s.writes.raw.Load()
+		f := newFamily(t, s, "f0", now)
+		if err := s.IssueTokens(ctx, rotation(f, 0, "f0", "f1", now)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.IssueTokens(ctx, rotation(f, 0, "f0", "f9", now)); !errors.Is(err, sso.ErrRefreshReused) {
+			t.Fatalf("reuse alone: %v, want ErrRefreshReused", err)
+		}
+		if got, err := s.Family(ctx, f.FamilyID); err != nil || !got.Revoked || got.Generation != 1 {
+			t.Fatalf("family after the reuse alone: %+v, %v; want revoked at generation 1", got, err)
+		}
+		if n := s.writes.raw.Load() - raw0; n != 2 {
+			t.Errorf("%d rotations alone on the driver connection, want 2", n)
+		}
+	})
+}
+
+// rawPoisons make a rotation whose new hash starts with "poison" fail in a batch of rotations,
+// through TEMP objects on the write connection: a real SQLITE_FULL (the trigger inserts 256 KiB
+// while the database may not grow), a foreign key violation deferred to the COMMIT, and one of
+// the statement (a constraint error, which leaves the transaction as it was).
+var rawPoisons = []struct {
+	name  string
+	setup []string
+	code  int
+}{
+	{"full", []string{
+		`CREATE TEMP TRIGGER poison AFTER UPDATE OF token_hash ON families WHEN NEW.token_hash LIKE 'poison%'
+		BEGIN INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
+			VALUES (0, 'poison', '', '', '', '', hex(randomblob(131072))); END`,
+	}, sqlite3lib.SQLITE_FULL},
+	{"commit", []string{
+		`CREATE TEMP TABLE poison_parent (id TEXT PRIMARY KEY)`,
+		`CREATE TEMP TABLE poison_child (parent TEXT REFERENCES poison_parent (id) DEFERRABLE INITIALLY DEFERRED)`,
+		`CREATE TEMP TRIGGER poison AFTER UPDATE OF token_hash ON families WHEN NEW.token_hash LIKE 'poison%'
+		BEGIN INSERT INTO poison_child (parent) VALUES ('none'); END`,
+	}, sqlite3lib.SQLITE_CONSTRAINT},
+	{"statement", []string{
+		`CREATE TEMP TRIGGER poison BEFORE UPDATE OF token_hash ON families WHEN NEW.token_hash LIKE 'poison%'
+		BEGIN SELECT RAISE(ABORT, 'poisoned'); END`,
+	}, sqlite3lib.SQLITE_CONSTRAINT},
+}
+
+// TestRawBatchPoisonAtEveryPlace: whatever place a rotation that cannot commit has in a batch
+// of rotations on the driver connection, it alone fails with its own error and is not
+// committed; the others commit (runWrites splits the batch as it does for runTx's).
+func TestRawBatchPoisonAtEveryPlace(t *testing.T) {
+	for _, p := range rawPoisons {
+		t.Run(p.name, func(t *testing.T) {
+			s := openTest(t, filepath.Join(t.TempDir(), "p.db"))
+			ctx := t.Context()
+			now := time.Now()
+			for _, q := range p.setup {
+				if _, err := s.w.ExecContext(ctx, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if p.name == "full" {
+				var pages int64
+				if err := s.w.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.w.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages+8)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const n = 5
+			raw0, before := s.writes.raw.Load(), s.WriteStats()
+			for bad := range n {
+				fams := make([]*sso.RefreshToken, n)
+				writes := make([]func() error, n)
+				for i := range fams {
+					fams[i] = newFamily(t, s, fmt.Sprintf("h-%d-%d", bad, i), now)
+					next := fmt.Sprintf("n-%d-%d", bad, i)
+					if i == bad {
+						next = "poison-" + next
+					}
+					writes[i] = func() error { return s.IssueTokens(ctx, rotation(fams[i], 0, fams[i].Hash, next, now)) }
+				}
+				errs, batches := batchWrites(t, s, writes...)
+				if batches != 1 {
+					t.Fatalf("ran in %d batches", batches)
+				}
+				for i, err := range errs {
+					got, ferr := s.Family(ctx, fams[i].FamilyID)
+					if ferr != nil {
+						t.Fatal(ferr)
+					}
+					switch {
+					case i == bad && sqliteCode(err)&0xff != p.code:
+						t.Errorf("poisoned rotation at %d: %v, want its own error (code %d)", bad, err, p.code)
+					case i == bad && got.Generation != 0:
+						t.Errorf("poisoned rotation at %d committed", bad)
+					case i != bad && err != nil:
+						t.Errorf("poison at %d: rotation %d failed: %v", bad, i, err)
+					case i != bad && got.Generation != 1:
+						t.Errorf("poison at %d: rotation %d was not committed", bad, i)
+					}
+				}
+			}
+			st := s.WriteStats()
+			if s.writes.raw.Load() == raw0 {
+				t.Error("no batch ran on the driver connection")
+			}
+			if p.name != "statement" && st.RetriedAfterWrite+st.RetriedAfterCommit == before.RetriedAfterWrite+before.RetriedAfterCommit {
+				t.Errorf("write stats %+v: want the failed batches retried", st)
+			}
+			// The connection is clean afterwards: a plain write commits.
+			f := newFamily(t, s, "after", now)
+			if err := s.IssueTokens(ctx, rotation(f, 0, "after", "after2", now)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestRawBatchPanic: a rotation that panics in a batch on the driver connection panics in its
+// own caller, the batch's other writes fail (nothing of the transaction is committed), and the
+// connection stays: for ":memory:" it is the database, which must survive.
+func TestRawBatchPanic(t *testing.T) {
+	for _, name := range []string{"memory", "file"} {
+		t.Run(name, func(t *testing.T) {
+			var boom atomic.Bool
+			path := Memory
+			if name == "file" {
+				path = filepath.Join(t.TempDir(), "w.db")
+			}
+			s := openTest(t, path, WithClock(func() time.Time {
+				if boom.CompareAndSwap(true, false) {
+					panic("boom")
+				}
+				return time.Now()
+			}))
+			ctx := t.Context()
+			now := time.Now()
+			f1, f2 := newFamily(t, s, "x0", now), newFamily(t, s, "y0", now)
+			raw0 := s.writes.raw.Load()
+			var recovered any
+			boom.Store(true) // the first clock call, the first rotation's (applyRaw), panics
+			errs, _ := batchWrites(t, s,
+				func() (err error) {
+					defer func() { recovered = recover() }()
+					return s.IssueTokens(ctx, rotation(f1, 0, "x0", "x1", now))
+				},
+				func() error { return s.IssueTokens(ctx, rotation(f2, 0, "y0", "y1", now)) },
+			)
+			if s.writes.raw.Load() == raw0 {
+				t.Fatal("the batch did not run on the driver connection")
+			}
+			var wp *writePanic
+			if err, _ := recovered.(error); !errors.As(err, &wp) || wp.value != "boom" {
+				t.Fatalf("the panicking rotation's caller recovered %v, want its panic", recovered)
+			}
+			if !errors.Is(errs[1], errBatchAborted) {
+				t.Errorf("the other rotation: %v, want errBatchAborted", errs[0])
+			}
+			for _, f := range []*sso.RefreshToken{f1, f2} {
+				if got, err := s.Family(ctx, f.FamilyID); err != nil || got.Generation != 0 {
+					t.Errorf("family %s after the panic: %+v, %v; want it there, not rotated", f.Hash, got, err)
+				}
+			}
+			if err := s.IssueTokens(ctx, rotation(f1, 0, "x0", "x1", now)); err != nil {
+				t.Fatalf("a rotation after the panic: %v", err)
+			}
+		})
+	}
+}
