@@ -178,11 +178,17 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, cfg *Clien
 	}
 }
 
-// grantScopes parses and filters the scope parameter as authorize does (openid by default).
+// grantScopes parses and filters the scope parameter as authorize does (openid by default):
+// the provider's supported scopes and the client's own, once each, within the same bounds
+// (storage.requestScopes), then what the client may ask for (op's ValidateAuthReqScopes).
 func (p *Provider) grantScopes(cfg *ClientConfig, raw string) ([]string, error) {
 	scopes := strings.Fields(raw)
 	if len(scopes) == 0 {
 		scopes = []string{oidc.ScopeOpenID}
+	}
+	scopes, err := p.storage.requestScopes(cfg, scopes)
+	if err != nil || len(scopes) == 0 {
+		return scopes, err
 	}
 	return op.ValidateAuthReqScopes(p.storage.opClient(cfg), scopes)
 }
