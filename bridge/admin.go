@@ -63,7 +63,7 @@ func newAdmin(p adminParts) *admin.Service {
 	svc := &admin.Service{
 		Store: p.store, Registry: p.registry, SessionEnder: p.ender, Audit: p.audit,
 		Subjects: p.subjects, Directory: p.dir, Records: p.records, AMS: p.ams, Changes: p.changes, Log: p.log, Now: p.now,
-		Factors:   p.store,
+		Factors: p.store, ConsoleSessions: p.store,
 		Previewer: &claimsPreviewer{clients: p.registry, members: p.dir, policy: p.policy, access: p.access, subjects: p.subjects, now: p.now},
 	}
 	if k, ok := p.dir.(admin.MemberKeys); ok {

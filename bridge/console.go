@@ -90,7 +90,7 @@ func (s *Server) newConsole(chk *config.Checked, secret string, cookieMAC, cooki
 		ClientSecret: secret, Roles: cfg.Admin.Console.Roles, IdleTimeout: cfg.Admin.ConsoleIdleTimeout(),
 		RequireSecondFactor: cfg.Admin.ConsoleRequiresSecondFactor(),
 		HashKey:             derive(cookieMAC, "console-cookie-hash-v1"), BlockKey: derive(cookieEnc, "console-cookie-block-v1"),
-		Admin: s.admin, Org: cfg.Organisation.Name, Logger: s.log, Now: s.now,
+		Admin: s.admin, Sessions: s.store, Org: cfg.Organisation.Name, Logger: s.log, Now: s.now,
 	})
 	if err != nil {
 		return fmt.Errorf("admin.console: %w", err)

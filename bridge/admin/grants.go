@@ -139,7 +139,8 @@ func (a *Service) Sessions(ctx context.Context, actor string, f Filter) ([]Sessi
 
 // EndSessions ends the live sessions matching f (which must not be empty) through the session
 // ender, so that their apps get back-channel logout, and returns how many it ended. Tokens
-// already issued stay valid until revoked (RevokeTokens).
+// already issued stay valid until revoked (RevokeTokens). A filter that names a member and no
+// session id or client ends that member's admin console sessions too (not counted).
 func (a *Service) EndSessions(ctx context.Context, actor string, f Filter) (int, error) {
 	if f.empty() {
 		return 0, fmt.Errorf("%w: say which sessions: id, login, subject or client", ErrInvalid)
@@ -156,6 +157,16 @@ func (a *Service) EndSessions(ctx context.Context, actor string, f Filter) (int,
 			return 0, fmt.Errorf("admin: end session: %w", err)
 		}
 	}
-	a.record(ctx, actor, "admin.sessions_revoke", sub, f.Client, fmt.Sprintf("%s (%d)", f, len(list)))
+	detail := fmt.Sprintf("%s (%d)", f, len(list))
+	if f.ID == "" && f.Client == "" {
+		n, err := a.endConsoleSessions(ctx, sub, "sessions ended")
+		if err != nil {
+			return 0, err
+		}
+		if n > 0 {
+			detail += fmt.Sprintf("; %d console sessions ended", n)
+		}
+	}
+	a.record(ctx, actor, "admin.sessions_revoke", sub, f.Client, detail)
 	return len(list), nil
 }

@@ -30,7 +30,7 @@ type LogoutBuilder interface {
 // (refresh and access tokens), in the same transaction: no session left open can enrol a new
 // factor without signing in again. The member is told at their next sign-in, and signs in with
 // the password alone until they enrol again (or must enrol at once where a second factor is
-// required). It returns how many factors it removed.
+// required). Their admin console sessions end too. It returns how many factors it removed.
 func (a *Service) ResetFactors(ctx context.Context, actor string, f Filter) (int, error) {
 	if f.ID != "" || f.Client != "" || (f.Login == "" && f.Subject == "") {
 		return 0, fmt.Errorf("%w: say whose factors: login or subject (no id or client)", ErrInvalid)
@@ -54,8 +54,12 @@ func (a *Service) ResetFactors(ctx context.Context, actor string, f Filter) (int
 	if lb != nil && len(ended) > 0 {
 		lb.Queued()
 	}
+	consoles, err := a.endConsoleSessions(ctx, sub, "second factors reset")
+	if err != nil {
+		return 0, err
+	}
 	a.Audit(ctx, &store.AuditEvent{Time: a.now(), Event: "mfa.reset", Subject: sub,
-		Detail: fmt.Sprintf("%d factors removed by %s; %d sessions ended, grants revoked", n, actor, len(ended))})
+		Detail: fmt.Sprintf("%d factors removed by %s; %d sessions ended, grants revoked; %d console sessions ended", n, actor, len(ended), consoles)})
 	a.record(ctx, actor, "admin.mfa_reset", sub, "", fmt.Sprintf("%s (%d factors, %d sessions ended, grants revoked)", f, n, len(ended)))
 	return n, nil
 }

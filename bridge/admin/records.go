@@ -49,27 +49,38 @@ var errNoRecords = errors.New("admin: the store's records are not available to t
 // account may not sign in (disabled, locked, expired ...: legacy.Standing) has no roles here
 // (ErrNotFound): disabling an account ends its console access although its roles stay.
 func (a *Service) MemberRoles(ctx context.Context, subject string) (login string, roles []string, err error) {
+	m, err := a.ConsoleMember(ctx, subject)
+	if err != nil {
+		return "", nil, err
+	}
+	return m.Login, m.Roles, nil
+}
+
+// ConsoleMember is MemberRoles' member, as the AMS has it now (login, roles, standing: the
+// console also ends a session opened with the AMS password when the AMS records a change of
+// it after the sign-in).
+func (a *Service) ConsoleMember(ctx context.Context, subject string) (*legacy.Member, error) {
 	if a.Keys == nil {
-		return "", nil, fmt.Errorf("admin: no member directory to read roles from")
+		return nil, fmt.Errorf("admin: no member directory to read roles from")
 	}
 	rec, err := a.Store.SubjectByID(ctx, subject)
 	if errors.Is(err, sso.ErrNotFound) {
-		return "", nil, fmt.Errorf("%w: unknown subject", ErrNotFound)
+		return nil, fmt.Errorf("%w: unknown subject", ErrNotFound)
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("admin: subject: %w", err)
+		return nil, fmt.Errorf("admin: subject: %w", err)
 	}
 	m, err := a.Keys.MemberByKey(ctx, rec.MemberKey)
 	if errors.Is(err, legacy.ErrNotFound) {
-		return "", nil, fmt.Errorf("%w: the member is no longer in the AMS", ErrNotFound)
+		return nil, fmt.Errorf("%w: the member is no longer in the AMS", ErrNotFound)
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("admin: member: %w", err)
+		return nil, fmt.Errorf("admin: member: %w", err)
 	}
 	if err := m.Standing.Check(a.now(), 0); err != nil {
-		return "", nil, fmt.Errorf("%w: the member's AMS account may not sign in: %v", ErrNotFound, err)
+		return nil, fmt.Errorf("%w: the member's AMS account may not sign in: %v", ErrNotFound, err)
 	}
-	return m.Login, m.Roles, nil
+	return m, nil
 }
 
 // resolveMember turns what an administrator typed (a login, or a subject the bridge has seen)

@@ -81,8 +81,29 @@ type Service struct {
 	// Changes tells every replica (and this process) that clients changed, so that their
 	// client caches reload at once; nil: they find out at their next version check.
 	Changes Notifier
+	// ConsoleSessions ends administrators' console sessions when their sessions are ended
+	// or their second factors reset; nil: no console sessions to end.
+	ConsoleSessions ConsoleSessionEnder
 
 	failures authFailures // wrong admin tokens per source address (authlimit.go)
+}
+
+// ConsoleSessionEnder ends every live admin console session of a member
+// (store.ConsoleSessionStore).
+type ConsoleSessionEnder interface {
+	EndConsoleSessions(ctx context.Context, subject string, at time.Time, reason string) (int, error)
+}
+
+// endConsoleSessions ends subject's console sessions, if any are kept, and returns how many.
+func (a *Service) endConsoleSessions(ctx context.Context, subject, reason string) (int, error) {
+	if a.ConsoleSessions == nil || subject == "" {
+		return 0, nil
+	}
+	n, err := a.ConsoleSessions.EndConsoleSessions(ctx, subject, a.now(), reason)
+	if err != nil {
+		return 0, fmt.Errorf("admin: end console sessions: %w", err)
+	}
+	return n, nil
 }
 
 // Notifier tells the replicas that something they cache changed (cluster.Notifier).

@@ -21,6 +21,9 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"github.com/ssobridge/ssobridge/bridge/admin"
+	"github.com/ssobridge/ssobridge/bridge/hooks"
+	"github.com/ssobridge/ssobridge/bridge/mfa"
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -51,6 +54,9 @@ type Config struct {
 	// HashKey (32+ bytes) and BlockKey (32 bytes) authenticate and encrypt the cookies.
 	HashKey, BlockKey []byte
 	Admin             *admin.Service
+	// Sessions keeps the console's sessions server-side: the cookie carries only a random
+	// id, so that signing out (or an administrator ending the session) ends every copy of it.
+	Sessions store.ConsoleSessionStore
 	// Org names the organisation on the pages.
 	Org    string
 	Logger *slog.Logger
@@ -101,8 +107,8 @@ func New(cfg Config) (*Console, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("console: url %q: not an origin", cfg.URL)
 	}
-	if cfg.Admin == nil || cfg.HTTP == nil || len(cfg.Roles) == 0 {
-		return nil, errors.New("console: admin, HTTP client and roles are required")
+	if cfg.Admin == nil || cfg.HTTP == nil || cfg.Sessions == nil || len(cfg.Roles) == 0 {
+		return nil, errors.New("console: admin, HTTP client, session store and roles are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -226,22 +232,36 @@ func (c *Console) headers(next http.Handler) http.Handler {
 	})
 }
 
-// session is a signed-in administrator (the sealed cookie).
+// session is a signed-in administrator: the store's record (store.ConsoleSession) of the
+// sealed cookie's id.
 type session struct {
-	Sub    string `json:"sub"`
-	Login  string `json:"login"`
-	CSRF   string `json:"csrf"`
-	Issued int64  `json:"iat"`
-	Seen   int64  `json:"seen"`
-	// Checked is when the administrator's AMS roles were last read.
-	Checked int64 `json:"checked"`
-	// MFA says that the administrator signed in with a second factor.
-	MFA bool `json:"mfa,omitempty"`
+	Sub, Login, CSRF string
+	rec              *store.ConsoleSession
+}
+
+// sessionCookie is what the console's cookie carries: the session's random id, whose hash
+// keys the store's record. A cookie from before the records (its fields sub, csrf ...) has no
+// id: it is signed out.
+type sessionCookie struct {
+	ID string `json:"id"`
 }
 
 // roleCheckEvery is how often a live console session reads the administrator's AMS roles
-// again: a member who lost the role loses the console within this time.
+// and standing again: a member who lost the role, or whose AMS password changed after the
+// sign-in, loses the console within this time.
 const roleCheckEvery = 5 * time.Minute
+
+// seenEvery bounds the writes of a session's last-seen time: at most one a minute, not one
+// per page (the idle timeout is that much less exact).
+const seenEvery = time.Minute
+
+// Reasons a console session ended (store.ConsoleSession.EndReason).
+const (
+	endSignedOut       = "signed out"
+	endSignedInAgain   = "signed in again"
+	endNoRole          = "no console role"
+	endPasswordChanged = "password changed"
+)
 
 // actor names the administrator in the audit log.
 func (s *session) actor() string { return "console:" + s.Login + " sub=" + s.Sub }
@@ -268,34 +288,72 @@ func (c *Console) readCookie(r *http.Request, name string, v any) bool {
 	return c.codec.Decode(name, ck.Value, v) == nil
 }
 
-// current is the live console session of the request (nil when none, expired or idle).
-func (c *Console) current(r *http.Request) *session {
-	var s session
-	if !c.readCookie(r, c.session, &s) || s.Sub == "" || s.CSRF == "" {
-		return nil
+// cookieID is the hash of the session id the request's cookie carries ("" when none).
+func (c *Console) cookieID(r *http.Request) string {
+	var ck sessionCookie
+	if !c.readCookie(r, c.session, &ck) || ck.ID == "" {
+		return ""
+	}
+	return sso.HashToken(ck.ID)
+}
+
+// current is the live console session of the request: nil when the cookie has none, or its
+// record is unknown, ended, expired or idle; an error when the store cannot say.
+func (c *Console) current(r *http.Request) (*session, error) {
+	id := c.cookieID(r)
+	if id == "" {
+		return nil, nil
+	}
+	rec, err := c.cfg.Sessions.ConsoleSession(r.Context(), id)
+	if errors.Is(err, sso.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("console: session: %w", err)
 	}
 	now := c.cfg.Now()
-	if now.Sub(time.Unix(s.Issued, 0)) > maxSession || now.Sub(time.Unix(s.Seen, 0)) > c.cfg.IdleTimeout {
-		return nil
+	if !rec.Live(now) || now.Sub(rec.SeenAt) > c.cfg.IdleTimeout || now.Sub(rec.CreatedAt) > maxSession {
+		return nil, nil
 	}
-	if c.cfg.RequireSecondFactor && !s.MFA {
-		return nil // opened with a password alone (before the setting changed): sign in again
+	if c.cfg.RequireSecondFactor && !rec.MFA {
+		return nil, nil // opened with a password alone (before the setting changed): sign in again
 	}
-	return &s
+	return &session{Sub: rec.Subject, Login: rec.Login, CSRF: rec.CSRF, rec: rec}, nil
+}
+
+// signedOut answers a request without a live session: a GET goes to sign-in, a POST is
+// refused (it was not done).
+func (c *Console) signedOutAnswer(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		http.Redirect(w, r, Path+"login?return="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	c.errorPage(w, r, nil, http.StatusForbidden, "Signed out",
+		"Your console session has ended (signed out, or idle for too long), so this was not done. Sign in again and repeat it.")
+}
+
+// endSession ends the request's console session for reason and clears its cookie; a session
+// someone else ended first is no error.
+func (c *Console) endSession(w http.ResponseWriter, r *http.Request, s *session, reason string) error {
+	c.clearCookie(w, c.session, http.SameSiteStrictMode)
+	err := c.cfg.Sessions.EndConsoleSession(r.Context(), s.rec.IDHash, c.cfg.Now(), reason)
+	if err != nil && !errors.Is(err, sso.ErrNotFound) {
+		return fmt.Errorf("console: end session: %w", err)
+	}
+	return nil
 }
 
 // authenticated runs h for a signed-in administrator; a GET without one goes to sign-in, a POST
 // is refused. Every POST must come from the console's origin with its CSRF token.
 func (c *Console) authenticated(h func(w http.ResponseWriter, r *http.Request, s *session)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := c.current(r)
+		s, err := c.current(r)
+		if err != nil {
+			c.fail(w, r, nil, err)
+			return
+		}
 		if s == nil {
-			if r.Method == http.MethodGet {
-				http.Redirect(w, r, Path+"login?return="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-				return
-			}
-			c.errorPage(w, r, nil, http.StatusForbidden, "Signed out",
-				"Your console session has ended (signed out, or idle for too long), so this was not done. Sign in again and repeat it.")
+			c.signedOutAnswer(w, r)
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -313,25 +371,45 @@ func (c *Console) authenticated(h func(w http.ResponseWriter, r *http.Request, s
 			}
 		}
 		now := c.cfg.Now()
-		if now.Sub(time.Unix(s.Checked, 0)) > roleCheckEvery {
-			_, roles, err := c.cfg.Admin.MemberRoles(r.Context(), s.Sub)
+		seen, checked := s.rec.SeenAt, s.rec.CheckedAt
+		if now.Sub(checked) > roleCheckEvery {
+			m, err := c.cfg.Admin.ConsoleMember(r.Context(), s.Sub)
 			if err != nil && !errors.Is(err, admin.ErrNotFound) {
 				c.fail(w, r, nil, err)
 				return
 			}
-			if err != nil || !admin.HasRole(roles, c.cfg.Roles) {
-				c.clearCookie(w, c.session, http.SameSiteStrictMode)
+			if err != nil || !admin.HasRole(m.Roles, c.cfg.Roles) {
+				if err := c.endSession(w, r, s, endNoRole); err != nil {
+					c.fail(w, r, nil, err)
+					return
+				}
 				c.cfg.Admin.Audit(r.Context(), eventf("console.access_revoked", s, "no console role any more"))
 				c.errorPage(w, r, nil, http.StatusForbidden, "Not an administrator",
 					"Your membership account no longer holds a role that may use the admin console ("+strings.Join(c.cfg.Roles, ", ")+").")
 				return
 			}
-			s.Checked, s.Seen = now.Unix(), 0 // saved below
+			// A session opened with the AMS password ends when the AMS records a change of
+			// that password after its sign-in, as the bridge's sessions do (authflow Member).
+			if slices.Contains(s.rec.AMR, mfa.AMRPassword) && hooks.PasswordChangedSince(m, s.rec.AuthTime) {
+				if err := c.endSession(w, r, s, endPasswordChanged); err != nil {
+					c.fail(w, r, nil, err)
+					return
+				}
+				c.cfg.Admin.Audit(r.Context(), eventf("console.session_ended", s, endPasswordChanged))
+				c.signedOutAnswer(w, r)
+				return
+			}
+			checked, seen = now, time.Time{} // written below
 		}
-		if now.Sub(time.Unix(s.Seen, 0)) > time.Minute {
-			s.Seen = now.Unix()
-			if err := c.setCookie(w, c.session, s, maxSession, http.SameSiteStrictMode); err != nil {
-				c.fail(w, r, s, err)
+		if now.Sub(seen) > seenEvery {
+			err := c.cfg.Sessions.TouchConsoleSession(r.Context(), s.rec.IDHash, now, checked)
+			if errors.Is(err, sso.ErrNotFound) { // ended since it was read
+				c.clearCookie(w, c.session, http.SameSiteStrictMode)
+				c.signedOutAnswer(w, r)
+				return
+			}
+			if err != nil {
+				c.fail(w, r, nil, fmt.Errorf("console: touch session: %w", err))
 				return
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 type fixture struct {
@@ -24,6 +25,9 @@ type fixture struct {
 	roles  []string // what MemberRoles answers for the signed-in administrator
 	// disabled: the administrator's AMS account is disabled (review s4).
 	disabled bool
+	// pwChanged is when the AMS last recorded a change of the administrator's password.
+	pwChanged time.Time
+	st        store.Store
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -41,12 +45,15 @@ func newFixture(t *testing.T) *fixture {
 		if key != "k-bob" {
 			return nil, legacy.ErrNotFound
 		}
-		return &legacy.Member{Key: key, Login: "bob", Roles: f.roles, Standing: legacy.Standing{Approved: true, Disabled: f.disabled}}, nil
-	}), Audit: func(_ context.Context, e *store.AuditEvent) { f.events = append(f.events, e.Event) }}
+		return &legacy.Member{Key: key, Login: "bob", Roles: f.roles,
+			Standing: legacy.Standing{Approved: true, Disabled: f.disabled, PasswordChangedAt: f.pwChanged}}, nil
+	}), Audit: func(_ context.Context, e *store.AuditEvent) { f.events = append(f.events, e.Event) },
+		ConsoleSessions: st, Factors: st, Now: func() time.Time { return f.now }}
+	f.st = st
 	key := make([]byte, 32)
 	c, err := New(Config{URL: "http://127.0.0.1:8081", Issuer: "http://127.0.0.1:8080", HTTP: http.DefaultClient,
 		ClientSecret: "secret", Roles: []string{"SysAdmin"}, IdleTimeout: 15 * time.Minute, HashKey: key, BlockKey: key,
-		Admin: svc, Now: func() time.Time { return f.now }})
+		Admin: svc, Sessions: st, Now: func() time.Time { return f.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,16 +65,42 @@ type keysFunc func(key string) (*legacy.Member, error)
 
 func (k keysFunc) MemberByKey(_ context.Context, key string) (*legacy.Member, error) { return k(key) }
 
-// cookie is a console session cookie issued and last seen at the given times, its roles
-// checked when last seen.
+// cookie is a console session's cookie, its session (signed in with the AMS password at
+// issued) stored as issued and last seen at the given times, its roles checked when last seen.
 func (f *fixture) cookie(t *testing.T, issued, seen time.Time) *http.Cookie {
 	t.Helper()
-	v, err := f.c.codec.Encode(f.c.session, &session{Sub: "sub-bob", Login: "bob", CSRF: "csrf-token", Issued: issued.Unix(),
-		Seen: seen.Unix(), Checked: seen.Unix()})
+	ck, _ := f.session(t, issued, seen, "pwd")
+	return ck
+}
+
+// session is cookie with its stored record's id hash, signed in with amr.
+func (f *fixture) session(t *testing.T, issued, seen time.Time, amr ...string) (*http.Cookie, string) {
+	t.Helper()
+	id := randomToken()
+	rec := &store.ConsoleSession{IDHash: sso.HashToken(id), Subject: "sub-bob", Login: "bob", CSRF: "csrf-token",
+		AuthTime: issued, AMR: amr, CreatedAt: issued, SeenAt: seen, CheckedAt: seen, ExpiresAt: issued.Add(maxSession)}
+	if err := f.st.CreateConsoleSession(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	v, err := f.c.codec.Encode(f.c.session, sessionCookie{ID: id})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &http.Cookie{Name: f.c.session, Value: v}
+	return &http.Cookie{Name: f.c.session, Value: v}, rec.IDHash
+}
+
+// record is the stored console session of a cookie.
+func (f *fixture) record(t *testing.T, ck *http.Cookie) *store.ConsoleSession {
+	t.Helper()
+	var sc sessionCookie
+	if err := f.c.codec.Decode(f.c.session, ck.Value, &sc); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := f.st.ConsoleSession(context.Background(), sso.HashToken(sc.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }
 
 func (f *fixture) do(method, target string, form url.Values, cookie *http.Cookie, origin string) *httptest.ResponseRecorder {
@@ -90,25 +123,49 @@ func (f *fixture) do(method, target string, form url.Values, cookie *http.Cookie
 }
 
 // TestSessionLifetime: a console session ends after the idle timeout and after the longest
-// session however active; a tampered cookie is no session; an active one is refreshed.
+// session however active; a tampered cookie, one whose session was ended or is unknown, and a
+// cookie of the sealed-cookie sessions before the store kept them are no session; an active
+// one's last-seen time is written (at most once a minute), not its cookie.
 func TestSessionLifetime(t *testing.T) {
 	f := newFixture(t)
 	for _, tc := range []struct {
 		name         string
 		issued, seen time.Duration // before now
-		tamper       bool
+		tamper       string
 		want         int
 	}{
-		{"fresh", 0, 0, false, http.StatusOK},
-		{"active", 2 * time.Hour, 14 * time.Minute, false, http.StatusOK},
-		{"idle", time.Hour, 16 * time.Minute, false, http.StatusSeeOther},
-		{"too old", 13 * time.Hour, 0, false, http.StatusSeeOther},
-		{"tampered", 0, 0, true, http.StatusSeeOther},
+		{"fresh", 0, 0, "", http.StatusOK},
+		{"active", 2 * time.Hour, 14 * time.Minute, "", http.StatusOK},
+		{"idle", time.Hour, 16 * time.Minute, "", http.StatusSeeOther},
+		{"too old", 13 * time.Hour, 0, "", http.StatusSeeOther},
+		{"tampered", 0, 0, "seal", http.StatusSeeOther},
+		{"ended", 0, 0, "end", http.StatusSeeOther},
+		{"unknown id", 0, 0, "unknown", http.StatusSeeOther},
+		{"cookie before the store kept sessions", 0, 0, "old", http.StatusSeeOther},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ck := f.cookie(t, f.now.Add(-tc.issued), f.now.Add(-tc.seen))
-			if tc.tamper {
+			ck, id := f.session(t, f.now.Add(-tc.issued), f.now.Add(-tc.seen), "pwd")
+			switch tc.tamper {
+			case "seal":
 				ck.Value = ck.Value[:len(ck.Value)-2] + "xx"
+			case "end":
+				if err := f.st.EndConsoleSession(t.Context(), id, f.now, "signed out"); err != nil {
+					t.Fatal(err)
+				}
+			case "unknown":
+				v, err := f.c.codec.Encode(f.c.session, sessionCookie{ID: randomToken()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ck.Value = v
+			case "old":
+				// What the console sealed before: the whole session in the cookie.
+				v, err := f.c.codec.Encode(f.c.session, map[string]any{"sub": "sub-bob", "login": "bob", "csrf": "csrf-token",
+					"iat": f.now.Unix(), "seen": f.now.Unix(), "checked": f.now.Unix()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ck.Value = v
 			}
 			rec := f.do("GET", "/console/", nil, ck, "")
 			if rec.Code != tc.want {
@@ -117,9 +174,15 @@ func TestSessionLifetime(t *testing.T) {
 			if tc.want == http.StatusSeeOther && rec.Header().Get("Location") != "/console/login?return=%2Fconsole%2F" {
 				t.Fatalf("location %q", rec.Header().Get("Location"))
 			}
-			refreshed := slices.ContainsFunc(rec.Result().Cookies(), func(c *http.Cookie) bool { return c.Name == f.c.session })
-			if refreshed != (tc.name == "active") {
-				t.Fatalf("cookie refreshed: %v", refreshed)
+			if len(rec.Result().Cookies()) != 0 {
+				t.Fatalf("cookie set: %v", rec.Result().Cookies())
+			}
+			got, err := f.st.ConsoleSession(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if written := !got.SeenAt.Equal(f.now.Add(-tc.seen)); written != (tc.name == "active") || written && !got.SeenAt.Equal(f.now) {
+				t.Fatalf("last seen %v (now %v)", got.SeenAt, f.now)
 			}
 			for _, c := range rec.Result().Cookies() {
 				if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" {
@@ -144,9 +207,10 @@ func TestRolesReadAgain(t *testing.T) {
 	f.now = f.now.Add(2 * time.Minute)
 	f.roles = []string{"SysAdmin"}
 	rec := f.do("GET", "/console/", nil, ck, "")
-	if rec.Code != http.StatusOK || len(rec.Result().Cookies()) != 1 {
-		t.Fatalf("roles kept: %d %v", rec.Code, rec.Result().Cookies())
+	if got := f.record(t, ck); rec.Code != http.StatusOK || !got.CheckedAt.Equal(f.now) || !got.SeenAt.Equal(f.now) {
+		t.Fatalf("roles kept: %d checked %v seen %v", rec.Code, got.CheckedAt, got.SeenAt)
 	}
+	f.now = f.now.Add(roleCheckEvery + time.Second)
 	f.roles = []string{"Member"}
 	rec = f.do("GET", "/console/", nil, &ck2, "")
 	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "no longer holds") || !slices.Equal(f.events, []string{"console.access_revoked"}) {
@@ -155,6 +219,13 @@ func TestRolesReadAgain(t *testing.T) {
 	if c := rec.Result().Cookies(); len(c) != 1 || c[0].MaxAge >= 0 {
 		t.Fatalf("cookie not cleared: %v", c)
 	}
+	if got := f.record(t, ck); got.EndedAt.IsZero() || got.EndReason != endNoRole {
+		t.Fatalf("session not ended: %+v", got)
+	}
+	f.roles = []string{"SysAdmin"} // given back: the ended session stays ended
+	if rec := f.do("GET", "/console/", nil, ck, ""); rec.Code != http.StatusSeeOther {
+		t.Fatalf("an ended session answered %d", rec.Code)
+	}
 }
 
 // TestFormsNeedTokenAndOrigin: a POST needs a session, the session's CSRF token and, when the
@@ -162,6 +233,7 @@ func TestRolesReadAgain(t *testing.T) {
 func TestFormsNeedTokenAndOrigin(t *testing.T) {
 	f := newFixture(t)
 	ck := f.cookie(t, f.now, f.now)
+	ck2 := f.cookie(t, f.now, f.now) // the first "ok" signs ck out
 	for _, tc := range []struct {
 		name   string
 		form   url.Values
@@ -174,7 +246,7 @@ func TestFormsNeedTokenAndOrigin(t *testing.T) {
 		{"wrong token", url.Values{"csrf": {"csrf-tokem"}}, ck, "", http.StatusForbidden},
 		{"other origin", url.Values{"csrf": {"csrf-token"}}, ck, "http://evil.example", http.StatusForbidden},
 		{"ok", url.Values{"csrf": {"csrf-token"}}, ck, "http://127.0.0.1:8081", http.StatusSeeOther},
-		{"ok, origin null", url.Values{"csrf": {"csrf-token"}}, ck, "null", http.StatusSeeOther},
+		{"ok, origin null", url.Values{"csrf": {"csrf-token"}}, ck2, "null", http.StatusSeeOther},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f.events = nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -104,8 +105,9 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var claims struct {
-		ACR string   `json:"acr"`
-		AMR []string `json:"amr"`
+		ACR      string   `json:"acr"`
+		AMR      []string `json:"amr"`
+		AuthTime int64    `json:"auth_time"`
 	}
 	if err := idt.Claims(&claims); err != nil {
 		c.fail(w, r, nil, err)
@@ -134,12 +136,30 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := c.cfg.Now()
-	s := &session{Sub: idt.Subject, Login: login, CSRF: randomToken(), Issued: now.Unix(), Seen: now.Unix(), Checked: now.Unix(), MFA: secondFactor}
-	if err := c.setCookie(w, c.session, s, maxSession, http.SameSiteStrictMode); err != nil {
+	// A console session this browser held before ends: one browser, one session.
+	if old := c.cookieID(r); old != "" {
+		if err := c.cfg.Sessions.EndConsoleSession(ctx, old, now, endSignedInAgain); err != nil && !errors.Is(err, sso.ErrNotFound) {
+			c.fail(w, r, nil, err)
+			return
+		}
+	}
+	authTime := time.Unix(claims.AuthTime, 0)
+	if claims.AuthTime <= 0 || authTime.After(now) {
+		authTime = now // no auth_time: the sign-in is no later than now (the password rule errs to ending)
+	}
+	id := randomToken()
+	rec := &store.ConsoleSession{IDHash: sso.HashToken(id), Subject: idt.Subject, Login: login, CSRF: randomToken(),
+		AuthTime: authTime, AMR: claims.AMR, MFA: secondFactor, CreatedAt: now, SeenAt: now, CheckedAt: now,
+		ExpiresAt: now.Add(maxSession)}
+	if err := c.cfg.Sessions.CreateConsoleSession(ctx, rec); err != nil {
+		c.fail(w, r, nil, fmt.Errorf("console: create session: %w", err))
+		return
+	}
+	if err := c.setCookie(w, c.session, sessionCookie{ID: id}, maxSession, http.SameSiteStrictMode); err != nil {
 		c.fail(w, r, nil, err)
 		return
 	}
-	c.cfg.Admin.Audit(ctx, &store.AuditEvent{Time: now, Event: "console.login", Subject: s.Sub, Login: login, ClientID: ClientID, IP: peer(r)})
+	c.cfg.Admin.Audit(ctx, &store.AuditEvent{Time: now, Event: "console.login", Subject: rec.Subject, Login: login, ClientID: ClientID, IP: peer(r)})
 	// A page, not a redirect: the Strict cookie is sent on the same-site navigation it starts,
 	// never on a redirect chain that began at the bridge's origin.
 	c.render(w, r, nil, http.StatusOK, "signedin", struct {
@@ -148,9 +168,13 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	}{c.base(nil, "Signed in", ""), st.Return})
 }
 
-// logout ends the console session (the bridge session stays; the page links to it).
+// logout ends the console session, in the store (every copy of the cookie is signed out) and
+// in this browser; the bridge session stays (the page links to it).
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
-	c.clearCookie(w, c.session, http.SameSiteStrictMode)
+	if err := c.endSession(w, r, s, endSignedOut); err != nil {
+		c.fail(w, r, nil, err)
+		return
+	}
 	c.cfg.Admin.Audit(r.Context(), eventf("console.logout", s, ""))
 	http.Redirect(w, r, Path+"signed-out", http.StatusSeeOther)
 }
