@@ -55,16 +55,23 @@ func (l *Logouts) SessionEvents(ctx context.Context, sess *sso.Session) []*store
 		if err != nil || c.BackchannelLogoutURI == "" {
 			continue
 		}
-		sid := sess.ID
-		if l.PublicSID != nil {
-			sid = l.PublicSID(sid)
-		}
-		out = append(out, event(id, sess.Subject, sid))
+		out = append(out, event(id, sess.Subject, l.sid(sess)))
 	}
 	if l.Others != nil {
 		out = append(out, l.Others(ctx, sess)...)
 	}
 	return out
+}
+
+// sid is the sid logout tokens carry for sess ("" for none: sub only).
+func (l *Logouts) sid(sess *sso.Session) string {
+	if sess == nil {
+		return ""
+	}
+	if l.PublicSID != nil {
+		return l.PublicSID(sess.ID)
+	}
+	return sess.ID
 }
 
 // EndedSessions is SessionEvents for every session a deactivation ends (store.Deactivation's
@@ -82,6 +89,12 @@ func (l *Logouts) EndedSessions(ctx context.Context) func([]*sso.Session) []*sto
 // SubjectEvent is a sub-only logout event for a client (every session of the member there);
 // nil when the client has no backchannel_logout_uri or is gone.
 func (l *Logouts) SubjectEvent(ctx context.Context, clientID, subject string) (*store.OutboxEvent, error) {
+	return l.clientEvent(ctx, clientID, subject, "")
+}
+
+// clientEvent is the logout event of one client naming sid ("": sub only); nil when the client
+// has no backchannel_logout_uri or is gone.
+func (l *Logouts) clientEvent(ctx context.Context, clientID, subject, sid string) (*store.OutboxEvent, error) {
 	c, err := l.Clients.Client(ctx, clientID)
 	if err != nil {
 		if errors.Is(err, sso.ErrNotFound) {
@@ -92,31 +105,18 @@ func (l *Logouts) SubjectEvent(ctx context.Context, clientID, subject string) (*
 	if c.BackchannelLogoutURI == "" {
 		return nil, nil
 	}
-	return event(clientID, subject, ""), nil
+	return event(clientID, subject, sid), nil
 }
 
 // AppLogout tells one client that the member signed out of it alone (the account page): a
 // logout event naming sess's sid, or, with sess nil, every session of subject there (sub only:
 // a withdrawn consent). Nothing when the client has no backchannel_logout_uri or is gone.
 func (l *Logouts) AppLogout(ctx context.Context, clientID, subject string, sess *sso.Session) error {
-	c, err := l.Clients.Client(ctx, clientID)
-	if errors.Is(err, sso.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	ev, err := l.clientEvent(ctx, clientID, subject, l.sid(sess))
+	if err != nil || ev == nil {
 		return err
 	}
-	if c.BackchannelLogoutURI == "" {
-		return nil
-	}
-	sid := ""
-	if sess != nil {
-		sid = sess.ID
-		if l.PublicSID != nil {
-			sid = l.PublicSID(sid)
-		}
-	}
-	if err := l.Store.Enqueue(ctx, event(clientID, subject, sid)); err != nil {
+	if err := l.Store.Enqueue(ctx, ev); err != nil {
 		return fmt.Errorf("queue the back-channel logout of %s: %w", clientID, err)
 	}
 	if l.Wake != nil {
