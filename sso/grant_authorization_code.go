@@ -29,12 +29,13 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	resp, err := g.p.tokenResponse(ctx, authReq, client, "")
+	resp, err := g.p.tokenResponse(ctx, authReq, client, "", "")
 	if err != nil {
 		return nil, err
 	}
 	// A code is single-use: its request goes once the tokens exist (as op does).
 	if err := g.p.op.Storage().DeleteAuthRequest(ctx, authReq.GetID()); err != nil {
+		g.p.responses.putBuffer((*[]byte)(resp))
 		return nil, err
 	}
 	return resp, nil

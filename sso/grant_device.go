@@ -269,7 +269,7 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 			Description: "could not redeem the device authorization", Err: err}
 	}
 	info := grantInfo{clientID: cfg.ID, subject: d.Subject, scopes: d.Scopes, amr: d.AMR, authTime: d.AuthTime, sessionID: d.SessionID}
-	return p.tokenResponse(ctx, newIssuedGrant(cfg, info), p.storage.opClient(cfg), "")
+	return p.tokenResponse(ctx, newIssuedGrant(cfg, info), p.storage.opClient(cfg), "", "")
 }
 
 // ---- the member's part (the bridge's /device page) ----

@@ -51,7 +51,7 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, erro
 			return nil, err
 		}
 	}
-	return g.p.tokenResponseBody(ctx, request, g.p.storage.opClient(req.client), token)
+	return g.p.tokenResponse(ctx, request, g.p.storage.opClient(req.client), token, "")
 }
 
 // scopesClientMayAsk keeps the scopes an authorize request of cfg would keep today (op's

@@ -73,12 +73,6 @@ func (g tokenExchangeGrant) exchange(ctx context.Context, req tokenRequest) (any
 	if form.Get("requested_token_type") == tokenTypeAccess {
 		info.scopes = slices.DeleteFunc(slices.Clone(req.scopes), func(s string) bool { return s == oidc.ScopeOfflineAccess })
 	}
-	resp, err := g.p.issueMember(ctx, cfg, "token_exchange", memberGrant{info: info, deniedCode: "invalid_grant", consent: true, consentScopes: req.scopes})
-	if err != nil {
-		return nil, err
-	}
-	return struct {
-		*oidc.AccessTokenResponse
-		IssuedTokenType string `json:"issued_token_type"`
-	}{resp, tokenTypeAccess}, nil
+	return g.p.issueMember(ctx, cfg, "token_exchange", memberGrant{info: info, deniedCode: "invalid_grant", consent: true,
+		consentScopes: req.scopes, issuedTokenType: tokenTypeAccess})
 }

@@ -24,7 +24,8 @@ var ErrAccessDenied = errors.New("sso: access denied")
 // Hooks is what the provider asks of the product around it (the bridge).
 type Hooks interface {
 	// Claims returns the claims of subject for client and the granted scopes, for target.
-	// It must never return claims of scopes that were not granted.
+	// It must never return claims of scopes that were not granted. The map is the caller's: the
+	// provider may change it.
 	Claims(ctx context.Context, subject, clientID string, scopes []string, target ClaimTarget) (map[string]any, error)
 	// CheckGrant re-checks, without a fresh sign-in (refresh grant), that the member may still
 	// use the client. It returns an error wrapping ErrAccessDenied to refuse.

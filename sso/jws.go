@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"sync"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/crypto/cryptobyte"
@@ -25,10 +24,9 @@ import (
 type compactSigner struct {
 	alg    jose.SignatureAlgorithm
 	key    crypto.Signer
-	header string    // base64url of the protected header
-	bufs   sync.Pool // *[]byte: signing buffers
-	// batch: the signature is long (RSA: about 1 ms of one core, 30 times an ES256 one), so sign
-	// lets the other goroutines that are ready run before it and again after it (see sign).
+	header string // base64url of the protected header
+	// batch: the signature is long (RSA: about 1 ms of one core, 30 times an ES256 one), so
+	// appendSigned lets the other goroutines that are ready run before it and again after it.
 	batch bool
 }
 
@@ -55,8 +53,8 @@ func newCompactSigner(alg jose.SignatureAlgorithm, key crypto.Signer, js jose.Si
 	return &compactSigner{alg: alg, key: key, header: header, batch: alg == jose.RS256}, nil
 }
 
-// sign returns the compact JWS of payload: the signing input is written into a pooled buffer
-// and the token is allocated once, at its size.
+// appendSigned appends the compact JWS of payload to dst (the token response's buffer:
+// tokenResponse); on error dst is returned as it was.
 //
 // An RSA signature (batch) yields the processor before and after it. When several grants are
 // ready at once on a processor (the token endpoint under load: the grants of one group commit
@@ -67,25 +65,6 @@ func newCompactSigner(alg jose.SignatureAlgorithm, key crypto.Signer, js jose.Si
 // (BenchmarkRefreshGrant64/RS256 -cpu 1: 1,183 -> 1,150 us per grant, medians of 8
 // interleaved runs). With nothing else ready a yield returns at once; the token is still only
 // released after its rotation has committed (the store runs before the ID token is signed).
-func (c *compactSigner) sign(payload []byte) (string, error) {
-	bp, _ := c.bufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
-	}
-	defer c.bufs.Put(bp)
-	buf, err := c.appendSigned((*bp)[:0], payload)
-	if err != nil {
-		return "", err
-	}
-	if cap(buf) <= 64<<10 {
-		*bp = buf
-	}
-	return string(buf), nil
-}
-
-// appendSigned appends the compact JWS of payload to dst (sign, and the refresh grant's
-// response buffer: tokenResponseBody); on error dst is returned as it was. It yields around an
-// RSA signature as sign says.
 func (c *compactSigner) appendSigned(dst, payload []byte) ([]byte, error) {
 	if c.batch {
 		runtime.Gosched()

@@ -49,9 +49,13 @@ func TestCompactSignerMatchesJose(t *testing.T) {
 			want, _ := ref.CompactSerialize()
 			wantParts := strings.Split(want, ".")
 			for i := range c.runs {
-				got, err := cs.sign(payload)
+				b, err := cs.appendSigned([]byte("prefix"), payload)
 				if err != nil {
 					t.Fatal(err)
+				}
+				got, ok := strings.CutPrefix(string(b), "prefix")
+				if !ok {
+					t.Fatalf("run %d: dst not kept: %q", i, b)
 				}
 				parts := strings.Split(got, ".")
 				if len(parts) != 3 || parts[0] != wantParts[0] || parts[1] != wantParts[1] {

@@ -71,7 +71,10 @@ type Provider struct {
 	grants  []tokenGrant // the token endpoint's grants (tokenGrants)
 
 	responses tokenResponses // the token endpoint's response writer and its buffers
-	forms     formDecoder    // op's form decoder, the login's requests by hand (form_decoder.go)
+	// issuerCtx is op.ContextWithIssuer(context.Background(), cfg.Issuer): tokenContext
+	// answers op's issuer key from it.
+	issuerCtx context.Context
+	forms     formDecoder // op's form decoder, the login's requests by hand (form_decoder.go)
 
 	docs *publicDocs // discovery and JWKS, served from memory (public_docs.go)
 }
@@ -133,7 +136,8 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 	if err != nil {
 		return nil, fmt.Errorf("sso: provider: %w", err)
 	}
-	p := &Provider{op: o, storage: st, keys: keys, cfg: cfg, devices: devices, forms: newFormDecoder()}
+	p := &Provider{op: o, storage: st, keys: keys, cfg: cfg, devices: devices, forms: newFormDecoder(),
+		issuerCtx: op.ContextWithIssuer(context.Background(), cfg.Issuer)}
 	p.docs = &publicDocs{p: p}
 	p.grants = p.tokenGrants(hooks)
 	p.handler = p.routes(newOPServer(p, o))

@@ -91,7 +91,8 @@ func TestRSASignaturesBackToBack(t *testing.T) {
 					defer wg.Done()
 					note("start")
 					payload := fmt.Sprintf(`{"sub":"m%d"}`, i)
-					tok, err := cs.sign([]byte(payload))
+					b, err := cs.appendSigned(nil, []byte(payload))
+					tok := string(b)
 					note("end")
 					if err != nil {
 						t.Error(err)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -1025,12 +1026,13 @@ func (s *storage) ValidateJWTProfileScopes(_ context.Context, _ string, scopes [
 
 func (s *storage) Health(ctx context.Context) error { return s.store.Ping(ctx) }
 
-// applyClaims copies standard claims into their typed fields and the rest into Claims.
+// applyClaims copies standard claims into their typed fields and the rest into Claims. claims
+// is the hooks' answer, made for this call: it becomes ui.Claims itself (the typed ones and sub
+// deleted from it) instead of a copy in a map of its own, when ui has no claims yet.
 func applyClaims(ui *oidc.UserInfo, claims map[string]any) {
 	for k, v := range claims {
 		switch k {
 		case "sub":
-			continue
 		case "name":
 			ui.Name, _ = v.(string)
 		case "given_name":
@@ -1041,16 +1043,26 @@ func applyClaims(ui *oidc.UserInfo, claims map[string]any) {
 			ui.PreferredUsername, _ = v.(string)
 		case "email":
 			ui.Email, _ = v.(string)
-		case "email_verified":
-			// Always sent: the typed field would drop false (omitempty).
-			b, _ := v.(bool)
-			ui.AppendClaims(k, b)
 		case "picture":
 			ui.Picture, _ = v.(string)
+		case "email_verified":
+			// Always sent, as an extra claim: the typed field would drop false (omitempty).
+			b, _ := v.(bool)
+			claims[k] = b
+			continue
 		default:
-			ui.AppendClaims(k, v)
+			continue
 		}
+		delete(claims, k)
 	}
+	if len(claims) == 0 {
+		return
+	}
+	if ui.Claims == nil {
+		ui.Claims = claims
+		return
+	}
+	maps.Copy(ui.Claims, claims)
 }
 
 // errTemporarilyUnavailable is RFC 6749 4.1.2.1's temporarily_unavailable (op has no

@@ -244,11 +244,13 @@ type memberGrant struct {
 	// signInEvent, when set, has the sign-in the grant was made from checked against today's
 	// policy (storage.checkSignIn) once the member is allowed, a refusal audited as this event.
 	signInEvent string
+	// issuedTokenType is the response's issued_token_type (token exchange; "": none).
+	issuedTokenType string
 }
 
 // issueMember re-checks that the member may use the client, and the member's consent where
 // the grant needs it, then issues the tokens.
-func (p *Provider) issueMember(ctx context.Context, cfg *ClientConfig, grant string, m memberGrant) (*oidc.AccessTokenResponse, error) {
+func (p *Provider) issueMember(ctx context.Context, cfg *ClientConfig, grant string, m memberGrant) (*tokenBody, error) {
 	if err := p.memberAllowed(ctx, cfg, m.info.subject, m.deniedCode); err != nil {
 		return nil, err
 	}
@@ -266,7 +268,7 @@ func (p *Provider) issueMember(ctx context.Context, cfg *ClientConfig, grant str
 			return nil, err
 		}
 	}
-	return p.tokenResponse(ctx, newIssuedGrant(cfg, m.info), p.storage.opClient(cfg), "")
+	return p.tokenResponse(ctx, newIssuedGrant(cfg, m.info), p.storage.opClient(cfg), "", m.issuedTokenType)
 }
 
 // targetRefusal checks the resource (RFC 8707) and audience (RFC 8693 section 2.1) parameters

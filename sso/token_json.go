@@ -10,10 +10,11 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
-// tokenResponses writes the token endpoint's successful responses (RFC 6749 5.1). An
-// oidc.AccessTokenResponse, what every grant but token exchange answers, is written directly,
-// byte for byte as encoding/json's Encoder writes it (TestAppendTokenResponseMatchesEncoder);
-// anything else goes through the Encoder. The zero value is ready to use; a Provider owns one.
+// tokenResponses writes the token endpoint's successful responses (RFC 6749 5.1): a tokenBody
+// (every grant's answer but client_credentials: tokenResponse) as it is, an
+// oidc.AccessTokenResponse (op's client_credentials answer) written directly, byte for byte as
+// encoding/json's Encoder writes it (TestAppendTokenResponseMatchesEncoder), anything else
+// through the Encoder. The zero value is ready to use; a Provider owns one.
 type tokenResponses struct {
 	// bufs are the write buffers (*[]byte): the ResponseWriter copies what it is given, so a
 	// buffer is free again once Write returns. Buffers up to 16 KiB are kept.
@@ -89,16 +90,19 @@ var (
 )
 
 // appendTokenResponse appends r as encoding/json's Encoder writes it: the fields in struct
-// order, empty ones left out (omitempty), HTML-safe escaping, a newline at the end.
+// order, empty ones left out (omitempty), HTML-safe escaping, a newline at the end (the
+// client_credentials grant's response, op's).
 func appendTokenResponse(b []byte, r *oidc.AccessTokenResponse) []byte {
 	j := tokenJSON{b: append(b, '{'), first: true}
 	j.head(r)
 	j.str("id_token", r.IDToken)
 	j.tail(r)
+	j.end()
 	return j.b
 }
 
-// tokenJSON writes a token response's members (appendTokenResponse, tokenResponseBody).
+// tokenJSON writes a token response's members (tokenResponse): head, the id_token, tail, any
+// member after the response's own, end.
 type tokenJSON struct {
 	b     []byte
 	first bool // no member written yet
@@ -134,7 +138,7 @@ func (j *tokenJSON) head(r *oidc.AccessTokenResponse) {
 	}
 }
 
-// tail writes the members after id_token and ends the object. The scope is written as the
+// tail writes the members after id_token. The scope is written as the
 // string its SpaceDelimitedArray encodes to (the scopes joined by spaces), without the join
 // when no scope needs escaping.
 func (j *tokenJSON) tail(r *oidc.AccessTokenResponse) {
@@ -160,8 +164,10 @@ func (j *tokenJSON) tail(r *oidc.AccessTokenResponse) {
 			j.b = appendJSONString(j.b, r.Scope.String())
 		}
 	}
-	j.b = append(j.b, '}', '\n')
 }
+
+// end ends the object, with the newline the Encoder writes after it.
+func (j *tokenJSON) end() { j.b = append(j.b, '}', '\n') }
 
 // jsonPlain marks the bytes encoding/json writes as they are (HTML-safe): printable ASCII but
 // the quote, the backslash and <, >, &. A table: the scan runs over every token of a response.

@@ -24,43 +24,54 @@ import (
 // token, client, PKCE, redirect URI, scopes); every grant then issues through tokenResponse,
 // which signs each ID token once (token_endpoint.go runs the grants).
 
-// tokenContext carries the issuer and the client's ID token algorithm to op's helpers.
+// tokenContext carries the issuer and the client's ID token algorithm to op's helpers and the
+// storage (op.IssuerFromContext, SigningKey), as op.ContextWithIssuer and withSigningAlg over
+// ctx would: one allocation instead of their two context values and two boxed strings
+// (TestTokenContext).
 func (p *Provider) tokenContext(ctx context.Context, cfg *ClientConfig) context.Context {
-	return withSigningAlg(op.ContextWithIssuer(ctx, p.cfg.Issuer), cfg.IDTokenSigningAlg)
+	alg, ok := boxedAlgs[cfg.IDTokenSigningAlg]
+	if !ok {
+		alg = cfg.IDTokenSigningAlg
+	}
+	return &tokenCtx{Context: ctx, issuer: p.issuerCtx, alg: alg}
 }
+
+// tokenCtx is tokenContext's context.
+type tokenCtx struct {
+	context.Context
+	issuer context.Context // the provider's issuerCtx: it has op's issuer key and nothing else
+	alg    any             // the algorithm, a string: what withSigningAlg's value would be
+}
+
+func (c *tokenCtx) Value(key any) any {
+	if key == (algKey{}) {
+		return c.alg
+	}
+	if v := c.issuer.Value(key); v != nil {
+		return v
+	}
+	return c.Context.Value(key)
+}
+
+// boxedAlgs are the ID token algorithms as interface values made once (boxing a string that is
+// not a constant allocates).
+var boxedAlgs = map[string]any{"": "", "RS256": "RS256", "ES256": "ES256", "EdDSA": "EdDSA"}
+
+// tokenBody is a token response written out (tokenResponse) in a buffer of tokenResponses'
+// pool, which tokenResponses.write writes and takes back.
+type tokenBody []byte
 
 // tokenResponse creates the access token (and the rotated or new refresh token) through the
 // storage, and the ID token when the grant has the openid scope (for a refresh, refreshToken is
-// the presented token, unless the client's OmitIDTokenOnRefresh leaves the ID token out).
-func (p *Provider) tokenResponse(ctx context.Context, req op.TokenRequest, client op.Client, refreshToken string) (*oidc.AccessTokenResponse, error) {
-	accessToken, newRefresh, validity, err := p.createTokens(ctx, req, client, refreshToken)
-	if err != nil {
-		return nil, err
-	}
-	resp := &oidc.AccessTokenResponse{
-		AccessToken:  accessToken,
-		RefreshToken: newRefresh,
-		TokenType:    oidc.BearerToken,
-		ExpiresIn:    uint64(validity.Seconds()),
-		Scope:        req.GetScopes(),
-	}
-	if idReq, ok := req.(op.IDTokenRequest); ok && slices.Contains(req.GetScopes(), oidc.ScopeOpenID) && !omitIDToken(client, refreshToken) {
-		if resp.IDToken, err = p.idToken(ctx, idReq, client, accessToken); err != nil {
-			return nil, err
-		}
-	}
-	return resp, nil
-}
-
-// tokenBody is a token response written out (tokenResponseBody) in a buffer of
-// tokenResponses' pool, which tokenResponses.write writes and takes back.
-type tokenBody []byte
-
-// tokenResponseBody is tokenResponse written straight into a pooled response buffer, the ID
-// token signed in place, byte for byte the JSON tokenResponses.write writes for tokenResponse's
-// answer (TestTokenResponseBodyMatches): without the ID token as a string of its own (about
-// 1 KB with RS256), the response value and the joined scope. The refresh grant answers with it.
-func (p *Provider) tokenResponseBody(ctx context.Context, req op.TokenRequest, client op.Client, refreshToken string) (*tokenBody, error) {
+// the presented token, unless the client's OmitIDTokenOnRefresh leaves the ID token out), and
+// writes the response straight into a pooled response buffer, the ID token signed in place:
+// byte for byte the JSON encoding/json's Encoder writes for the oidc.AccessTokenResponse
+// (TestRefreshResponseMatchesEncoder, TestGrantResponsesMatchEncoder), without the ID token as
+// a string of its own (about 1 KB with RS256), the response value and the joined scope. A
+// token exchange's issuedTokenType (RFC 8693 2.2.1) is written after the scope, as the
+// Encoder writes the response embedded in a struct with that field; "" leaves it out. Every
+// grant issues through it.
+func (p *Provider) tokenResponse(ctx context.Context, req op.TokenRequest, client op.Client, refreshToken, issuedTokenType string) (*tokenBody, error) {
 	accessToken, newRefresh, validity, err := p.createTokens(ctx, req, client, refreshToken)
 	if err != nil {
 		return nil, err
@@ -79,7 +90,7 @@ func (p *Provider) tokenResponseBody(ctx context.Context, req op.TokenRequest, c
 		// A compact JWS is base64url and dots: a JSON string without escapes.
 		j.field("id_token")
 		j.b = append(j.b, '"')
-		if j.b, err = p.appendIDToken(ctx, j.b, idReq, client, accessToken, nil); err != nil {
+		if j.b, err = p.appendIDToken(ctx, j.b, idReq, client, accessToken); err != nil {
 			*bp = j.b
 			p.responses.putBuffer(bp)
 			return nil, err
@@ -87,6 +98,8 @@ func (p *Provider) tokenResponseBody(ctx context.Context, req op.TokenRequest, c
 		j.b = append(j.b, '"')
 	}
 	j.tail(&r)
+	j.str("issued_token_type", issuedTokenType)
+	j.end()
 	*bp = j.b
 	return (*tokenBody)(bp), nil
 }
@@ -146,20 +159,12 @@ func omitIDToken(c op.Client, refreshToken string) bool {
 	return ok && refreshToken != "" && cl.cfg.OmitIDTokenOnRefresh
 }
 
-// idToken builds and signs (once) an ID token for the token endpoint: the claims OIDC Core 2
-// defines, at_hash for the access token issued with it (3.1.3.6), and the member's claims for
-// the granted scopes from the storage (only when no access token lets the client ask
-// userinfo, or the client asked for them in the ID token).
-func (p *Provider) idToken(ctx context.Context, req op.IDTokenRequest, client op.Client, accessToken string) (string, error) {
-	var tok string
-	_, err := p.appendIDToken(ctx, nil, req, client, accessToken, &tok)
-	return tok, err
-}
-
-// appendIDToken is idToken appending the signed token to dst instead (the refresh grant's
-// response buffer: tokenResponseBody), or, when str is not nil, setting *str to it and leaving
-// dst as it is (idToken).
-func (p *Provider) appendIDToken(ctx context.Context, dst []byte, req op.IDTokenRequest, client op.Client, accessToken string, str *string) ([]byte, error) {
+// appendIDToken appends to dst (the token response's buffer: tokenResponse) an ID token built
+// and signed (once) for the token endpoint: the claims OIDC Core 2 defines, at_hash for the
+// access token issued with it (3.1.3.6), and the member's claims for the granted scopes from
+// the storage (only when no access token lets the client ask userinfo, or the client asked for
+// them in the ID token). On error dst is returned as it was.
+func (p *Provider) appendIDToken(ctx context.Context, dst []byte, req op.IDTokenRequest, client op.Client, accessToken string) ([]byte, error) {
 	st := p.storage // op's Storage (the device flow's wraps it for its own methods only)
 	skew := client.ClockSkew()
 	exp := time.Now().UTC().Add(skew).Add(client.IDTokenLifetime())
@@ -222,10 +227,6 @@ func (p *Provider) appendIDToken(ctx context.Context, dst []byte, req op.IDToken
 		if err != nil {
 			return dst, err
 		}
-		if str != nil {
-			*str, err = cs.sign(payload)
-			return dst, err
-		}
 		return cs.appendSigned(dst, payload)
 	}
 	signer, err := op.SignerFromKey(key)
@@ -235,10 +236,6 @@ func (p *Provider) appendIDToken(ctx context.Context, dst []byte, req op.IDToken
 	tok, err := crypto.SignPayload(payload, signer)
 	if err != nil {
 		return dst, err
-	}
-	if str != nil {
-		*str = tok
-		return dst, nil
 	}
 	return append(dst, tok...), nil
 }
