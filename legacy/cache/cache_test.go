@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -212,6 +213,42 @@ func TestReturnedMembersAreCopies(t *testing.T) {
 	r[0] = "mutated"
 	if r2, _ := c.Roles(ctx, "K1"); r2[0] != "Member" {
 		t.Fatal("roles mutated")
+	}
+}
+
+// TestSharedMemberByKey: SharedMemberByKey answers from the same cache as MemberByKey (one
+// fetch for both), returns the cached member itself on a hit (no copy: the caller only reads),
+// never a member MemberByKey's callers can reach (they get copies), and does not cache errors.
+func TestSharedMemberByKey(t *testing.T) {
+	f, c, _ := setup(t)
+	fetched, err := c.SharedMemberByKey(ctx, "K1")
+	if err != nil || fetched.FullName != "Alice A" || fetched.Extra["chapter"] != "N" || len(fetched.Roles) != 1 {
+		t.Fatalf("%+v %v", fetched, err)
+	}
+	a, _ := c.SharedMemberByKey(ctx, "k1")
+	b, _ := c.SharedMemberByKey(ctx, "{K1}")
+	if a != b || a == fetched {
+		t.Fatal("a hit is not the cached member itself")
+	}
+	cp, _ := c.MemberByKey(ctx, "K1")
+	if cp == a || !reflect.DeepEqual(cp, a) {
+		t.Fatalf("MemberByKey returned the shared member or a different one: %+v", cp)
+	}
+	cp.Extra["chapter"] = "mutated"
+	cp.Roles[0] = "mutated"
+	if a.Extra["chapter"] != "N" || a.Roles[0] != "Member" {
+		t.Fatal("the shared member changed through a copy")
+	}
+	if f.n("key") != 1 {
+		t.Fatalf("key lookups = %d, want 1", f.n("key"))
+	}
+	f.fail = legacy.Unavailable("test", errors.New("down"))
+	if _, err := c.SharedMemberByKey(ctx, "K2"); !errors.Is(err, legacy.ErrUnavailable) {
+		t.Fatal(err)
+	}
+	f.fail = nil
+	if m, err := c.SharedMemberByKey(ctx, "K2"); err != nil || m.Login != "zoë" {
+		t.Fatalf("%+v %v", m, err)
 	}
 }
 
@@ -465,5 +502,30 @@ func TestWrap(t *testing.T) {
 	}
 	if _, ok := Wrap(f, Options{}).(*Directory); !ok {
 		t.Fatal("Wrap did not cache")
+	}
+}
+
+// BenchmarkMemberByKeyHit: a cached member as every refresh grant's member re-check reads it:
+// a copy (MemberByKey) or the cached member itself (SharedMemberByKey, the hooks' way).
+func BenchmarkMemberByKeyHit(b *testing.B) {
+	f := newFake()
+	f.members["K1"].Extra = map[string]string{"chapter": "N", "level": "Gold", "region": "West", "company_id": "77"}
+	f.roles["K1"] = []string{"Board", "Member", "Staff"}
+	c := New(f, Options{})
+	for _, bc := range []struct {
+		name   string
+		lookup func(context.Context, string) (*legacy.Member, error)
+	}{{"copy", c.MemberByKey}, {"shared", c.SharedMemberByKey}} {
+		b.Run(bc.name, func(b *testing.B) {
+			if _, err := bc.lookup(ctx, "K1"); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bc.lookup(ctx, "K1"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
