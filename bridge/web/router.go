@@ -49,7 +49,20 @@ type RouterConfig struct {
 	// that programs call (token, UserInfo, introspection, revocation, device authorization):
 	// their responses get the API security headers (apiHeaders) instead of the pages'.
 	APIRoutes []string
+	// RouteContexts add to a route's requests (by registered path, as APIRoutes) what its
+	// handler needs in the request's context beyond the frame's log fields and store budget
+	// (the protocol routes: the client IP and the member memo). The frame calls the function
+	// with the context it made and puts the result in its one copy of the request, before the
+	// route's handler and its wrappers run: the handler need not copy the request again
+	// (http.Request.WithContext, about 250 bytes) to add its own values.
+	RouteContexts map[string]ContextFunc
 }
+
+// ContextFunc returns ctx (the request's context as the frame made it) with what a route's
+// handler needs added; c is the request's echo context (its client IP, its route; its request
+// is still the one the server gave, without ctx). It runs outside the frame's panic guard:
+// it only adds values.
+type ContextFunc func(c echo.Context, ctx context.Context) context.Context
 
 // RequestObserver is told about each request: its route template (the registered path, such
 // as /oauth/token or /demo-ams/*; "" when no route matched), method, status and duration.
@@ -86,31 +99,35 @@ func New(cfg RouterConfig) *Router {
 	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = errorHandler(cfg.Renderer, cfg.Logger, pageHeaders(cfg.HTTPS))
 	f := &frame{log: cfg.Logger, obs: cfg.Requests, ids: newRequestIDs(), storeBudget: cfg.StoreBudget, echo: e,
-		pages: pageHeaders(cfg.HTTPS), api: apiHeaders(cfg.HTTPS), documents: documentHeaders(cfg.HTTPS),
-		routes: map[string]routeKind{}}
+		pages: pageHeaders(cfg.HTTPS), documents: documentHeaders(cfg.HTTPS), routes: map[string]route{}}
 	f.writers.New = func() any { return new(statusWriter) }
 	e.Use(f.middleware)
 	rt := &Router{Echo: e, f: f}
+	api := apiHeaders(cfg.HTTPS)
 	for _, path := range cfg.APIRoutes {
-		f.routes[path] = apiRoute
+		f.routes[path] = route{headers: api}
 	}
 	for _, path := range slices.Sorted(maps.Keys(cfg.Documents)) {
 		h := cfg.Documents[path]
 		e.Any(path, direct(h))
-		f.routes[path] = documentRoute
+		f.routes[path] = route{headers: f.documents}
 		rt.docs = append(rt.docs, document{path: path, h: h})
+	}
+	for path, fn := range cfg.RouteContexts {
+		rc := f.routes[path]
+		rc.context = fn
+		f.routes[path] = rc
 	}
 	return rt
 }
 
-// routeKind says which security headers a route's responses get (the pages' unless listed).
-type routeKind uint8
-
-const (
-	pageRoute     routeKind = iota
-	apiRoute                // RouterConfig.APIRoutes: apiHeaders
-	documentRoute           // RouterConfig.Documents: documentHeaders
-)
+// route is what the frame does for a route of its own (RouterConfig.APIRoutes, Documents,
+// RouteContexts): the security headers its responses get (apiHeaders, documentHeaders; nil:
+// the pages') and the context it adds (nil: none).
+type route struct {
+	headers []headerValue
+	context ContextFunc
+}
 
 // direct serves h with the request as it is.
 func direct(h http.Handler) echo.HandlerFunc {
@@ -161,11 +178,13 @@ type frame struct {
 	log *slog.Logger
 	obs RequestObserver
 	ids *requestIDs
-	// pages, api and documents are the security headers of each kind of route (routes: the
-	// API and document routes; every other route is a page's). They are set before the
-	// handler runs (it may change them: the front-channel logout page widens the CSP).
-	pages, api, documents []headerValue
-	routes                map[string]routeKind
+	// routes are the routes (registered paths) with security headers other than the pages'
+	// (RouterConfig.APIRoutes: apiHeaders; the documents': documents) or a context of their
+	// own (RouterConfig.RouteContexts); every other route gets pages. The headers are set
+	// before the handler runs (it may change them: the front-channel logout page widens the
+	// CSP).
+	routes           map[string]route
+	pages, documents []headerValue
 	// storeBudget: RouterConfig.StoreBudget.
 	storeBudget time.Duration
 	// echo is the router: its client IP and error handler serve the documents too.
@@ -300,14 +319,18 @@ func (f *frame) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 	start := time.Now()
 	r := c.Request()
-	headers := f.pages
-	if kind, ok := f.routes[c.Path()]; ok {
-		headers = f.kindHeaders(kind)
+	rc := f.routes[c.Path()]
+	headers := rc.headers
+	if headers == nil {
+		headers = f.pages
 	}
 	rid := f.begin(r, c.Response().Header(), headers)
 	ctx := logging.WithRequest(r.Context(), rid)
 	if f.storeBudget > 0 {
 		ctx = store.WithBudget(ctx, f.storeBudget)
+	}
+	if rc.context != nil {
+		ctx = rc.context(c, ctx)
 	}
 	r2 := r.WithContext(ctx)
 	var err error
@@ -333,23 +356,14 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 	return nil
 }
 
-// kindHeaders are the security headers of a kind of route.
-func (f *frame) kindHeaders(kind routeKind) []headerValue {
-	switch kind {
-	case apiRoute:
-		return f.api
-	case documentRoute:
-		return f.documents
-	}
-	return f.pages
-}
-
 // begin names the request (X-Request-Id: the caller's, or a new one) and sets the security
 // headers in h; it returns the request id.
 func (f *frame) begin(r *http.Request, h http.Header, headers []headerValue) string {
 	var id []string
-	if rid := r.Header.Get(echo.HeaderXRequestID); callerRequestID(rid) {
-		id = []string{rid}
+	// (The header's key as net/http and echo canonicalize it: a lookup without Header.Get's
+	// check of the key's form.)
+	if v := r.Header[echo.HeaderXRequestID]; len(v) > 0 && callerRequestID(v[0]) {
+		id = []string{v[0]}
 	} else {
 		id = f.ids.next()
 	}

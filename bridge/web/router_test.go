@@ -308,7 +308,8 @@ func TestRouterRecoversPanics(t *testing.T) {
 // TestSecurityHeadersByKind pins the security headers of each kind of response: pages (every
 // route not listed otherwise, JSON errors of page routes included), the API routes
 // (RouterConfig.APIRoutes) and the documents (RouterConfig.Documents, ahead of echo and
-// through it), over http and https; an error page on an API or document route gets the
+// through it), over http and https, with and without a route context (RouterConfig.RouteContexts
+// on /api and /page-ctx); an error page on an API or document route gets the
 // pages' set (its styles need the page CSP). Each header is present with its value or absent.
 func TestSecurityHeadersByKind(t *testing.T) {
 	const (
@@ -326,12 +327,15 @@ func TestSecurityHeadersByKind(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		same := func(_ echo.Context, ctx context.Context) context.Context { return ctx }
 		rt := New(RouterConfig{HTTPS: https, Renderer: pages, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			APIRoutes: []string{"/api", "/api-boom"}, Documents: map[string]http.Handler{"/doc": testDocument}})
+			APIRoutes: []string{"/api", "/api-boom"}, Documents: map[string]http.Handler{"/doc": testDocument},
+			RouteContexts: map[string]ContextFunc{"/api": same, "/page-ctx": same}})
 		pages.Mount(rt.Echo)
 		json := func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"a": "b"}) }
 		rt.Echo.GET("/page", func(c echo.Context) error { return c.HTML(http.StatusOK, "<p>page</p>") })
 		rt.Echo.GET("/page-json", json)
+		rt.Echo.GET("/page-ctx", json)
 		rt.Echo.POST("/api", json)
 		rt.Echo.GET("/api-boom", func(echo.Context) error { panic("kaboom") })
 		for _, tc := range []struct {
@@ -342,6 +346,7 @@ func TestSecurityHeadersByKind(t *testing.T) {
 		}{
 			{"page", http.MethodGet, "/page", "", rt, page, 200},
 			{"page route's JSON", http.MethodGet, "/page-json", "", rt, page, 200},
+			{"page route with a context", http.MethodGet, "/page-ctx", "", rt, page, 200},
 			{"JSON error of no route", http.MethodGet, "/nothing", "application/json", rt, page, 404},
 			{"api", http.MethodPost, "/api", "", rt, api, 200},
 			{"api JSON error", http.MethodGet, "/api", "application/json", rt, api, 405},
@@ -374,6 +379,46 @@ func TestSecurityHeadersByKind(t *testing.T) {
 					t.Errorf("no request id: %v", h)
 				}
 			})
+		}
+	}
+}
+
+// TestRouteContexts: a route with a context function (RouterConfig.RouteContexts) gets its
+// values in the request's context together with the frame's (log fields: the request id its
+// response names), before the route's wrappers and handler run, with the client IP as the
+// router decides it; the server's request is left as it was; other routes get nothing of it.
+func TestRouteContexts(t *testing.T) {
+	type key struct{}
+	e := New(RouterConfig{TrustedProxies: []string{"10.0.0.0/8"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		RouteContexts: map[string]ContextFunc{"/with/:id": func(c echo.Context, ctx context.Context) context.Context {
+			return context.WithValue(ctx, key{}, "ip "+c.RealIP())
+		}}}).Echo
+	answer := func(c echo.Context) error {
+		got, _ := c.Request().Context().Value(key{}).(string)
+		rid, _, _ := logging.Of(c.Request().Context())
+		return c.String(http.StatusOK, got+"|"+rid)
+	}
+	wrapped := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if c.Request().Context().Value(key{}) == nil {
+				return c.String(http.StatusTeapot, "not in the wrapper's context")
+			}
+			return next(c)
+		}
+	}
+	e.GET("/with/:id", wrapped(answer))
+	e.GET("/without", answer)
+	for _, tc := range []struct{ path, want string }{{"/with/7", "ip 203.0.113.7|"}, {"/without", "|"}} {
+		req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+		req.RemoteAddr = "10.0.0.1:1234"
+		req.Header.Set("X-Forwarded-For", "203.0.113.7")
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if want := tc.want + rec.Header().Get(echo.HeaderXRequestID); rec.Code != http.StatusOK || rec.Body.String() != want {
+			t.Errorf("%s: %d %q, want %q", tc.path, rec.Code, rec.Body, want)
+		}
+		if req.Context().Value(key{}) != nil {
+			t.Errorf("%s: the server's request changed", tc.path)
 		}
 	}
 }
