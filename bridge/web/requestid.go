@@ -19,7 +19,22 @@ type requestIDs struct {
 	prefix   [6]byte
 	mul, add uint64
 	n        atomic.Uint64
+	// block holds the ids of the latest idsPerBlock sequence numbers.
+	block atomic.Pointer[idBlock]
 }
+
+// idBlock holds the ids (and their X-Request-Id values) of the idsPerBlock sequence numbers
+// from first, made in one allocation for that many requests instead of one each. Each slot is
+// written once, by the request that drew its number; the block lives as long as any of its
+// ids is referenced (2 KB).
+type idBlock struct {
+	first uint64
+	ids   [idsPerBlock]newID
+}
+
+// idsPerBlock: 63 ids of 32 bytes and first fill an allocation of 2,048 bytes (a size class
+// of Go's allocator) to within 24 bytes; 64 would take the next class (2,304 bytes).
+const idsPerBlock = 63
 
 const seqMask = 1<<48 - 1
 
@@ -38,8 +53,8 @@ func newRequestIDs() *requestIDs {
 // requestIDLen is the length of a request id the router makes.
 const requestIDLen = 16
 
-// newID holds a new request id and the X-Request-Id header value naming it, in one
-// allocation (instead of one for the string and one for the value slice).
+// newID holds a new request id and the X-Request-Id header value naming it, side by side
+// (instead of an allocation for the string and one for the value slice).
 type newID struct {
 	value [1]string
 	text  [requestIDLen]byte
@@ -49,11 +64,23 @@ type newID struct {
 // (Header.Add copies it on append) whose string is the id. The string's bytes are never
 // written after it is made.
 func (g *requestIDs) next() []string {
-	seq := (g.n.Add(1)*g.mul + g.add) & seqMask
+	n := g.n.Add(1)
+	var id *newID
+	if b := g.block.Load(); b != nil && n-b.first < idsPerBlock { // (n < b.first wraps around: false)
+		id = &b.ids[n-b.first]
+	} else if n%idsPerBlock == 0 {
+		// The first number of a block makes it. A request that draws a later number of the
+		// block before it is stored, or an earlier block's number after, allocates its own id.
+		b = &idBlock{first: n}
+		g.block.Store(b)
+		id = &b.ids[0]
+	} else {
+		id = new(newID)
+	}
+	seq := (n*g.mul + g.add) & seqMask
 	var raw [14]byte // prefix, then the low 6 bytes of the 8 written at raw[6:]
 	binary.BigEndian.PutUint64(raw[6:], seq<<16)
 	copy(raw[:6], g.prefix[:])
-	id := new(newID)
 	base64.RawURLEncoding.Encode(id.text[:], raw[:12])
 	id.value[0] = unsafe.String(&id.text[0], requestIDLen)
 	return id.value[:]

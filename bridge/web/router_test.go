@@ -422,3 +422,44 @@ func TestRouteContexts(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestIDBlocks: ids drawn from blocks (idsPerBlock per allocation) are unique and never
+// change after they are handed out, drawn one after another and from many goroutines at once
+// (each slot is written by the one request that drew its number), and cost an allocation per
+// block, not per id.
+func TestRequestIDBlocks(t *testing.T) {
+	g := newRequestIDs()
+	const workers, each = 8, 5*idsPerBlock + 3
+	drawn := make([][][2]string, workers) // the id as handed out, and a copy made then
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				id := g.next()[0]
+				drawn[w] = append(drawn[w], [2]string{id, strings.Clone(id)})
+			}
+		}()
+	}
+	wg.Wait()
+	for range each { // and in sequence
+		id := g.next()[0]
+		drawn[0] = append(drawn[0], [2]string{id, strings.Clone(id)})
+	}
+	seen := map[string]bool{}
+	for _, list := range drawn {
+		for _, d := range list {
+			if d[0] != d[1] {
+				t.Fatalf("id %q changed to %q after it was handed out", d[1], d[0])
+			}
+			if seen[d[0]] {
+				t.Fatalf("id %q repeated", d[0])
+			}
+			seen[d[0]] = true
+		}
+	}
+	if a := testing.AllocsPerRun(10*idsPerBlock, func() { _ = g.next() }); a > 2.0/idsPerBlock {
+		t.Fatalf("%.3f allocations per id, want one per block of %d", a, idsPerBlock)
+	}
+}
