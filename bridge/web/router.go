@@ -99,7 +99,7 @@ func New(cfg RouterConfig) *Router {
 	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = errorHandler(cfg.Renderer, cfg.Logger, pageHeaders(cfg.HTTPS))
 	f := &frame{log: cfg.Logger, obs: cfg.Requests, ids: newRequestIDs(), storeBudget: cfg.StoreBudget, echo: e,
-		pages: pageHeaders(cfg.HTTPS), documents: documentHeaders(cfg.HTTPS), routes: map[string]route{}}
+		pages: pageHeaders(cfg.HTTPS), documents: documentHeaders(cfg.HTTPS), routes: map[string]route{}, epoch: time.Now()}
 	f.writers.New = func() any { return new(statusWriter) }
 	e.Use(f.middleware)
 	rt := &Router{Echo: e, f: f}
@@ -187,6 +187,9 @@ type frame struct {
 	pages, documents []headerValue
 	// storeBudget: RouterConfig.StoreBudget.
 	storeBudget time.Duration
+	// epoch is when the router was made: a request's duration is read off the monotonic clock
+	// since then (clock).
+	epoch time.Time
 	// echo is the router: its client IP and error handler serve the documents too.
 	echo *echo.Echo
 	// writers are the documents' status recorders, reused.
@@ -317,7 +320,7 @@ func (f *frame) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
-	start := time.Now()
+	start := f.clock()
 	r := c.Request()
 	rc := f.routes[c.Path()]
 	headers := rc.headers
@@ -356,6 +359,11 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 	return nil
 }
 
+// clock is the time since the router was made, read off the monotonic clock only: a request's
+// start and end are one clock read each, where time.Now reads the wall clock too (kvm-clock:
+// about 25 ns a read).
+func (f *frame) clock() time.Duration { return time.Since(f.epoch) }
+
 // begin names the request (X-Request-Id: the caller's, or a new one) and sets the security
 // headers in h; it returns the request id.
 func (f *frame) begin(r *http.Request, h http.Header, headers []headerValue) string {
@@ -376,8 +384,8 @@ func (f *frame) begin(r *http.Request, h http.Header, headers []headerValue) str
 
 // end tells the observer (if any) about the request answered status on route, and logs its
 // one access line.
-func (f *frame) end(r *http.Request, route, rid string, status int, start time.Time) {
-	took := time.Since(start)
+func (f *frame) end(r *http.Request, route, rid string, status int, start time.Duration) {
+	took := f.clock() - start
 	if f.obs != nil {
 		f.obs.ObserveRequest(route, r.Method, status, took)
 	}
@@ -401,7 +409,7 @@ func (f *frame) end(r *http.Request, route, rid string, status int, start time.T
 // id, observer call (d's path as the route), access line and panic guard. The request keeps
 // its own context: d's handler logs nothing, and the access line names the request itself.
 func (f *frame) document(w http.ResponseWriter, r *http.Request, d *document) {
-	start := time.Now()
+	start := f.clock()
 	rid := f.begin(r, w.Header(), f.documents)
 	sw := f.writers.Get().(*statusWriter)
 	sw.ResponseWriter, sw.status = w, 0

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ssobridge/ssobridge/bridge/logging"
+	"github.com/ssobridge/ssobridge/bridge/metrics"
 	"github.com/ssobridge/ssobridge/internal/benchcpu"
 )
 
@@ -117,3 +119,54 @@ func benchServer(b *testing.B, srv *http.Server, path string) {
 	}
 	cpu.Report(b)
 }
+
+// BenchmarkDocumentFrame measures the frame around a document without net/http or a socket:
+// "handler" is a document's handler alone (four shared header values and 1.5 KB written to a
+// recorder whose header map is cleared per request), "frame" the same through Router.ServeHTTP
+// (request id, security headers, status recorder, panic guard, access line check), and
+// "frame-metrics" with the bridge's metrics as the observer (one counter and one histogram
+// series per route, method and status). The differences are what the frame costs a document.
+func BenchmarkDocumentFrame(b *testing.B) {
+	body := []byte(`{"pad":"` + strings.Repeat("x", 1489) + `"}`)
+	headers := []headerValue{{"Access-Control-Allow-Origin", []string{"*"}}, {"Cache-Control", []string{"public, max-age=3600"}},
+		{"Etag", []string{`"abc"`}}, {"Content-Type", []string{"application/json"}}}
+	doc := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		for _, v := range headers {
+			h[v.name] = v.value
+		}
+		_, _ = w.Write(body)
+	})
+	log := logging.New(io.Discard, "json", slog.LevelWarn)
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{
+		{"handler", doc},
+		{"frame", New(RouterConfig{Logger: log, Documents: map[string]http.Handler{"/doc": doc}})},
+		{"frame-metrics", New(RouterConfig{Logger: log, Requests: metrics.New(metrics.BuildInfo{}),
+			Documents: map[string]http.Handler{"/doc": doc}})},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/doc", nil)
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			cpu := benchcpu.Start()
+			for b.Loop() {
+				clear(w.h)
+				bc.h.ServeHTTP(w, req)
+			}
+			cpu.Report(b)
+		})
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps its header map and drops the body.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(status int)      { w.status = status }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -462,4 +463,39 @@ func TestRequestIDBlocks(t *testing.T) {
 	if a := testing.AllocsPerRun(10*idsPerBlock, func() { _ = g.next() }); a > 2.0/idsPerBlock {
 		t.Fatalf("%.3f allocations per id, want one per block of %d", a, idsPerBlock)
 	}
+}
+
+// TestRequestDuration: the observer and the access line get how long the request took, through
+// echo and for a document: at least the time its handler spent.
+func TestRequestDuration(t *testing.T) {
+	const pause = 20 * time.Millisecond
+	obs := &durations{}
+	var out safeBuffer
+	slow := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { time.Sleep(pause); w.WriteHeader(http.StatusNoContent) })
+	rt := New(RouterConfig{Logger: slog.New(slog.NewJSONHandler(&out, nil)), Requests: obs, Documents: map[string]http.Handler{"/doc": slow}})
+	rt.Echo.GET("/page", echo.WrapHandler(slow))
+	for _, path := range []string{"/page", "/doc"} {
+		rt.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
+	}
+	if len(obs.took) != 2 || obs.took[0] < pause || obs.took[1] < pause || obs.took[0] > time.Minute || obs.took[1] > time.Minute {
+		t.Fatalf("durations observed %v, want 2 of at least %v", obs.took, pause)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var v struct{ Duration time.Duration }
+		if err := json.Unmarshal([]byte(l), &v); err != nil || v.Duration < pause || v.Duration > time.Minute {
+			t.Fatalf("access line %s: duration below %v", l, pause)
+		}
+	}
+}
+
+// durations is a RequestObserver that keeps the durations.
+type durations struct {
+	mu   sync.Mutex
+	took []time.Duration
+}
+
+func (d *durations) ObserveRequest(_, _ string, _ int, took time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.took = append(d.took, took)
 }
