@@ -26,6 +26,13 @@ type SignIn struct {
 	// request is completed with its code or not at all.
 	CodeHash    string
 	CodeExpires time.Time
+	// Reauth, when set, says that Session is the browser's live session signed in again by its
+	// member (SessionStore.ReauthenticateSession) rather than a new one: it is applied by the
+	// same compare-and-set in the transaction instead of the insert, and the transaction is all
+	// or nothing: a failed compare-and-set (sso.ErrConflict, whether the session was signed in
+	// again first or ended) and a request that is no longer pending (its error, as above) write
+	// nothing, and the session stays as it was, its cookie value too.
+	Reauth *SessionReauth
 }
 
 // SignInStore writes a sign-in in one transaction instead of four (CreateSession, Audit,

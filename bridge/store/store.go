@@ -100,6 +100,7 @@ type Store interface {
 	FactorStore
 	SAMLStore
 	SignInStore
+	SessionStore
 	CounterStore
 	ConsoleSessionStore
 }

@@ -434,6 +434,12 @@ CREATE TABLE console_sessions (
 CREATE INDEX console_sessions_subject ON console_sessions (subject);
 CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
 `,
+	// 9: a session signed in again by its member keeps its id and gets a new cookie value
+	// (review s10 V8; SQLite 19): cookie_key is the key of that value ('': the id).
+	`
+ALTER TABLE sessions ADD COLUMN cookie_key TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX sessions_cookie_key ON sessions (cookie_key) WHERE cookie_key <> '';
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

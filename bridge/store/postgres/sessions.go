@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -81,19 +82,80 @@ func (s *Store) CreateSession(ctx context.Context, ss *sso.Session) error {
 
 // Session returns a live session; ErrNotFound when unknown, expired or ended.
 func (s *Store) Session(ctx context.Context, id string) (*sso.Session, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+sessionCols+` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id
-		WHERE s.id = $1 AND NOT s.ended AND s.expires_at > $2 ORDER BY c.seq`, id, ts(s.clock()))
+	return s.readSession(ctx, "session", `SELECT `+sessionCols+` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id
+		WHERE s.id = $1 AND NOT s.ended AND s.expires_at > $2 ORDER BY c.seq`, id)
+}
+
+// SessionByCookie returns the live session the cookie value of key opens
+// (store.SessionStore); ErrNotFound when none does.
+func (s *Store) SessionByCookie(ctx context.Context, key string) (*sso.Session, error) {
+	return s.readSession(ctx, "session by cookie", `SELECT `+sessionCols+` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id
+		WHERE s.id = (SELECT id FROM sessions WHERE id = $1 AND cookie_key = ''
+			UNION ALL SELECT id FROM sessions WHERE cookie_key = $1 AND cookie_key <> '' LIMIT 1)
+		AND NOT s.ended AND s.expires_at > $2 ORDER BY c.seq`, key)
+}
+
+// readSession runs a one-session read (q: a key, now).
+func (s *Store) readSession(ctx context.Context, op, q, key string) (*sso.Session, error) {
+	rows, err := s.pool.Query(ctx, q, key, ts(s.clock()))
 	if err != nil {
-		return nil, wrap("session", err)
+		return nil, wrap(op, err)
 	}
 	l, err := scanSessions(rows)
 	if err != nil {
-		return nil, wrap("session", err)
+		return nil, wrap(op, err)
 	}
 	if len(l) == 0 {
-		return nil, fmt.Errorf("postgres: session: %w", sso.ErrNotFound)
+		return nil, fmt.Errorf("postgres: %s: %w", op, sso.ErrNotFound)
 	}
 	return l[0], nil
+}
+
+// reauthTx applies r in tx (store.SessionStore.ReauthenticateSession): pgx.ErrNoRows when the
+// compare-and-set (the live session of the subject whose cookie key, or id when it has none,
+// is the one the browser presented) changed nothing. The session's upstream record and SAML
+// participants live as long as it.
+func (s *Store) reauthTx(ctx context.Context, tx pgx.Tx, r *store.SessionReauth) error {
+	if r.SessionID == "" || r.NewCookieKey == "" || r.CookieKey == "" {
+		return errors.New("empty session id or cookie key")
+	}
+	now := ts(s.clock())
+	if err := execOne(ctx, tx, `UPDATE sessions SET auth_time = $1, amr = $2, expires_at = GREATEST(expires_at, $3),
+		last_seen = GREATEST(last_seen, $4), cookie_key = $5
+		WHERE id = $6 AND subject = $7 AND (CASE WHEN cookie_key = '' THEN id ELSE cookie_key END) = $8
+		AND NOT ended AND expires_at > $4`,
+		ts(r.AuthTime), encList(r.AMR), ts(r.ExpiresAt), now, r.NewCookieKey, r.SessionID, r.Subject, r.CookieKey); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		`UPDATE upstream_sessions SET expires_at = GREATEST(expires_at, $1) WHERE session_id = $2`,
+		`UPDATE saml_participants SET expires_at = GREATEST(expires_at, $1) WHERE session_id = $2`,
+	} {
+		if _, err := tx.Exec(ctx, q, ts(r.ExpiresAt), r.SessionID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reauthFailed tells why r's compare-and-set changed nothing: ErrConflict when the session is
+// live (another cookie value, another subject), else ErrNotFound.
+func (s *Store) reauthFailed(ctx context.Context, op string, r *store.SessionReauth) error {
+	if _, err := s.Session(ctx, r.SessionID); err == nil {
+		return fmt.Errorf("postgres: %s: %w", op, sso.ErrConflict)
+	} else if !errors.Is(err, sso.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("postgres: %s: %w", op, sso.ErrNotFound)
+}
+
+// ReauthenticateSession signs a live session in again (store.SessionStore).
+func (s *Store) ReauthenticateSession(ctx context.Context, r *store.SessionReauth) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error { return s.reauthTx(ctx, tx, r) })
+	if isNoRows(err) {
+		return s.reauthFailed(ctx, "reauthenticate session", r)
+	}
+	return wrap("reauthenticate session", err)
 }
 
 // AddSessionClient records that the live session signed into clientID (idempotent: the first

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // completeSignInSQL[audit][code] is CompleteSignIn's one statement: data-modifying CTEs that
@@ -63,6 +66,9 @@ func (s *Store) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
 	case in.RequestClient == "":
 		return errors.New("postgres: complete sign-in: empty client id")
 	}
+	if in.Reauth != nil {
+		return s.completeReauth(ctx, in)
+	}
 	now := s.clock()
 	c := in.Completion
 	args := make([]any, 0, 25)
@@ -93,6 +99,64 @@ func (s *Store) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
 	if !completed {
 		// The session and audit row are kept; the request stays as it is.
 		return s.authRequestState(ctx, "complete sign-in", in.RequestID, c.Browser, false)
+	}
+	return nil
+}
+
+// errReauthMissed and errReauthUnanswered roll back a re-authenticating sign-in
+// (store.SignIn.Reauth) whose compare-and-set, or whose request's, changed nothing.
+var (
+	errReauthMissed     = errors.New("re-authentication: the session is not the browser's any more")
+	errReauthUnanswered = errors.New("re-authentication: the request is not pending")
+)
+
+// completeReauth is CompleteSignIn of a session signed in again (in.Reauth): the
+// compare-and-set on the session, the completion, the session's client and the audit row, in
+// one transaction, all or nothing. Rare (an app asked for a fresh sign-in of a member signed
+// in already), so separate statements.
+func (s *Store) completeReauth(ctx context.Context, in *store.SignIn) error {
+	now := s.clock()
+	c, ev := in.Completion, in.Audit
+	var auditAt, auditID int64
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := s.reauthTx(ctx, tx, in.Reauth); isNoRows(err) {
+			return errReauthMissed
+		} else if err != nil {
+			return err
+		}
+		q := `UPDATE auth_requests SET done = TRUE, subject = $1, auth_time = $2, amr = $3, session_id = $4`
+		args := []any{c.Subject, ts(c.AuthTime), encList(c.AMR), c.SessionID, in.RequestID, c.Browser, ts(now)}
+		if in.CodeHash != "" {
+			q += `, code_hash = $8, code_expires = $9, code_consumed = FALSE`
+			args = append(args, in.CodeHash, ts(in.CodeExpires))
+		}
+		q += ` WHERE id = $5 AND NOT done AND browser = $6 AND expires_at > $7`
+		if err := execOne(ctx, tx, q, args...); isNoRows(err) {
+			return errReauthUnanswered
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, addSessionClientSQL, in.Session.ID, in.RequestClient); err != nil {
+			return err
+		}
+		if ev == nil {
+			return nil
+		}
+		auditAt = ts(orNow(ev.Time, now))
+		return tx.QueryRow(ctx, `INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+			auditAt, ev.Event, ev.Subject, ev.Login, ev.ClientID, ev.IP, ev.Detail).Scan(&auditID)
+	})
+	switch {
+	case errors.Is(err, errReauthMissed):
+		return fmt.Errorf("postgres: complete sign-in: %w: %w", sso.ErrConflict, err)
+	case errors.Is(err, errReauthUnanswered):
+		return s.authRequestState(ctx, "complete sign-in", in.RequestID, c.Browser, false)
+	case err != nil:
+		return wrap("complete sign-in", err)
+	}
+	if ev != nil {
+		ev.ID, ev.Time = auditID, tm(auditAt)
 	}
 	return nil
 }

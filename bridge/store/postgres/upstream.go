@@ -147,10 +147,18 @@ func (s *Store) PutUpstreamSession(ctx context.Context, u *store.UpstreamSession
 }
 
 // MoveUpstreamSession re-records a held sign-in's upstream record under a session (the UPDATE
-// is the compare-and-set).
+// is the compare-and-set), replacing the session's own (a session signed in again:
+// store.SessionReauth); a move that finds nothing to move deletes nothing.
 func (s *Store) MoveUpstreamSession(ctx context.Context, from, to string, expires time.Time) error {
-	return wrap("move upstream session", execOne(ctx, s.pool, `UPDATE upstream_sessions SET session_id = $1, expires_at = $2
-		WHERE session_id = $3 AND expires_at > $4`, to, ts(expires), from, ts(s.clock())))
+	return wrap("move upstream session", s.tx(ctx, func(tx pgx.Tx) error {
+		if from != to {
+			if _, err := tx.Exec(ctx, `DELETE FROM upstream_sessions WHERE session_id = $1`, to); err != nil {
+				return err
+			}
+		}
+		return execOne(ctx, tx, `UPDATE upstream_sessions SET session_id = $1, expires_at = $2
+			WHERE session_id = $3 AND expires_at > $4`, to, ts(expires), from, ts(s.clock()))
+	}))
 }
 
 // DeleteUpstreamSession forgets the upstream record of a session.

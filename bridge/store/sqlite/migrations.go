@@ -616,6 +616,13 @@ CREATE TABLE console_sessions (
 CREATE INDEX console_sessions_subject ON console_sessions (subject);
 CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
 `,
+	// 19: a session signed in again by its member keeps its id (the sid its apps know) and gets
+	// a new cookie value (review s10 V8): cookie_key is the key of that value ('': the id, as
+	// for every session never signed in again), looked up only when the id finds nothing.
+	`
+ALTER TABLE sessions ADD COLUMN cookie_key TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX sessions_cookie_key ON sessions (cookie_key) WHERE cookie_key <> '';
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

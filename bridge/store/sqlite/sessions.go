@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -75,23 +76,85 @@ func (s *Store) CreateSession(ctx context.Context, ss *sso.Session) error {
 
 // Session returns a live session; ErrNotFound when unknown, expired or ended.
 func (s *Store) Session(ctx context.Context, id string) (*sso.Session, error) {
+	return s.readSession(ctx, s.st.session, "session", id)
+}
+
+// SessionByCookie returns the live session the cookie value of key opens
+// (store.SessionStore); ErrNotFound when none does.
+func (s *Store) SessionByCookie(ctx context.Context, key string) (*sso.Session, error) {
+	return s.readSession(ctx, s.st.sessionByCookie, "session by cookie", key)
+}
+
+// readSession runs a one-session read (stmt: a key, now).
+func (s *Store) readSession(ctx context.Context, stmt *sql.Stmt, op, key string) (*sso.Session, error) {
 	if err := s.rgate.acquire(ctx); err != nil {
-		return nil, wrap("session", err)
+		return nil, wrap(op, err)
 	}
-	rows, err := s.st.session.QueryContext(ctx, id, ts(s.clock()))
+	rows, err := stmt.QueryContext(ctx, key, ts(s.clock()))
 	if err != nil {
 		s.rgate.release()
-		return nil, wrap("session", err)
+		return nil, wrap(op, err)
 	}
 	l, err := scanSessions(rows)
 	s.rgate.release()
 	if err != nil {
-		return nil, wrap("session", err)
+		return nil, wrap(op, err)
 	}
 	if len(l) == 0 {
-		return nil, fmt.Errorf("sqlite: session: %w", sso.ErrNotFound)
+		return nil, fmt.Errorf("sqlite: %s: %w", op, sso.ErrNotFound)
 	}
 	return l[0], nil
+}
+
+// reauthSQL is ReauthenticateSession's compare-and-set: the live session of the subject whose
+// cookie key (cookie_key, or its id when empty) is the one the browser presented.
+const reauthSQL = `UPDATE sessions SET auth_time = ?, amr = ?, expires_at = MAX(expires_at, ?),
+	last_seen = MAX(last_seen, ?), cookie_key = ?
+	WHERE id = ? AND subject = ? AND (CASE WHEN cookie_key = '' THEN id ELSE cookie_key END) = ?
+	AND ended = 0 AND expires_at > ?`
+
+// reauthTx applies r in tx (store.SessionStore.ReauthenticateSession): sql.ErrNoRows when the
+// compare-and-set changed nothing. The session's upstream record and SAML participants live as
+// long as it.
+func (s *Store) reauthTx(ctx context.Context, tx *sql.Tx, r *store.SessionReauth) error {
+	if r.SessionID == "" || r.NewCookieKey == "" || r.CookieKey == "" {
+		return errors.New("empty session id or cookie key")
+	}
+	now := s.clock()
+	res, err := tx.ExecContext(ctx, reauthSQL, ts(r.AuthTime), encList(r.AMR), ts(r.ExpiresAt), ts(now), r.NewCookieKey,
+		r.SessionID, r.Subject, r.CookieKey, ts(now))
+	if err := affectedOne(res, err); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		`UPDATE upstream_sessions SET expires_at = MAX(expires_at, ?) WHERE session_id = ?`,
+		`UPDATE saml_participants SET expires_at = MAX(expires_at, ?) WHERE session_id = ?`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, ts(r.ExpiresAt), r.SessionID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reauthFailed tells why r's compare-and-set changed nothing: ErrConflict when the session is
+// live (another cookie value, another subject), else ErrNotFound.
+func (s *Store) reauthFailed(ctx context.Context, op string, r *store.SessionReauth) error {
+	if _, err := s.Session(ctx, r.SessionID); err == nil {
+		return fmt.Errorf("sqlite: %s: %w", op, sso.ErrConflict)
+	} else if !errors.Is(err, sso.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, sso.ErrNotFound)
+}
+
+// ReauthenticateSession signs a live session in again (store.SessionStore).
+func (s *Store) ReauthenticateSession(ctx context.Context, r *store.SessionReauth) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.reauthTx(ctx, tx, r) })
+	if isNoRows(err) {
+		return s.reauthFailed(ctx, "reauthenticate session", r)
+	}
+	return wrap("reauthenticate session", err)
 }
 
 // AddSessionClient records that the live session signed into clientID (idempotent: the first

@@ -4,8 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// errReauthMissed and errReauthUnanswered roll back a re-authenticating sign-in
+// (store.SignIn.Reauth) whose compare-and-set, or whose request's, changed nothing.
+var (
+	errReauthMissed     = errors.New("re-authentication: the session is not the browser's any more")
+	errReauthUnanswered = errors.New("re-authentication: the request is not pending")
 )
 
 // CompleteSignIn writes a sign-in's session, audit row and request completion in one
@@ -26,7 +35,13 @@ func (s *Store) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
 	var auditID int64
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		completed, auditID = false, 0 // a run again (writeTx) starts afresh
-		if _, err := tx.StmtContext(ctx, s.st.insertSession).ExecContext(ctx, ss.ID, ss.Subject, ts(ss.AuthTime), encList(ss.AMR),
+		if in.Reauth != nil {
+			if err := s.reauthTx(ctx, tx, in.Reauth); isNoRows(err) {
+				return errReauthMissed
+			} else if err != nil {
+				return err
+			}
+		} else if _, err := tx.StmtContext(ctx, s.st.insertSession).ExecContext(ctx, ss.ID, ss.Subject, ts(ss.AuthTime), encList(ss.AMR),
 			ts(orNow(ss.CreatedAt, now)), ts(orNow(ss.LastSeen, now)), ts(ss.ExpiresAt), b2i(ss.Ended)); err != nil {
 			return err
 		}
@@ -51,6 +66,8 @@ func (s *Store) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
 				c.SessionID, in.RequestID, c.Browser, ts(now))
 		}
 		switch err := affectedOne(res, err); {
+		case errors.Is(err, sql.ErrNoRows) && in.Reauth != nil:
+			return errReauthUnanswered // a session signed in again for nothing: all or nothing
 		case errors.Is(err, sql.ErrNoRows):
 			return nil // the session and audit row are kept; the request stays as it is
 		case err != nil:
@@ -60,7 +77,12 @@ func (s *Store) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
 		_, err = tx.StmtContext(ctx, s.st.addSessionClient).ExecContext(ctx, ss.ID, in.RequestClient)
 		return err
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errReauthMissed):
+		return fmt.Errorf("sqlite: complete sign-in: %w: %w", sso.ErrConflict, err)
+	case errors.Is(err, errReauthUnanswered):
+		return s.authRequestState(ctx, "complete sign-in", in.RequestID, in.Completion.Browser, false)
+	case err != nil:
 		return wrap("complete sign-in", err)
 	}
 	if ev != nil {

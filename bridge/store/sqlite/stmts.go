@@ -44,6 +44,7 @@ type stmts struct {
 	legacyRefresh            *sql.Stmt
 	accessRevoked            *sql.Stmt
 	session                  *sql.Stmt
+	sessionByCookie          *sql.Stmt // session by its cookie value's key (SessionByCookie)
 	totp                     *sql.Stmt // a sign-in asks for the member's factors (twice)
 	webauthnCreds            *sql.Stmt
 	resetNotice              *sql.Stmt
@@ -91,6 +92,10 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.accessRevoked, r, `SELECT 1 FROM revoked_access_tokens WHERE id_hash = ? AND expires_at > ?`},
 		{&st.session, r, `SELECT ` + sessionCols + ` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id
 			WHERE s.id = ? AND s.ended = 0 AND s.expires_at > ? ORDER BY c.seq`},
+		{&st.sessionByCookie, r, `SELECT ` + sessionCols + ` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id
+			WHERE s.id = (SELECT id FROM sessions WHERE id = ?1 AND cookie_key = ''
+				UNION ALL SELECT id FROM sessions WHERE cookie_key = ?1 AND cookie_key <> '' LIMIT 1)
+			AND s.ended = 0 AND s.expires_at > ?2 ORDER BY c.seq`},
 
 		{&st.consumeCode, w, `UPDATE auth_requests SET code_consumed = 1
 			WHERE code_hash = ? AND code_consumed = 0 AND code_expires > ?`},
@@ -161,7 +166,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 func (st *stmts) close() error {
 	var errs []error
 	for _, p := range []**sql.Stmt{
-		&st.authRequest, &st.authRequestByCode, &st.authRequestByCodeSession, &st.totp, &st.webauthnCreds, &st.resetNotice, &st.factorPresence, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session,
+		&st.authRequest, &st.authRequestByCode, &st.authRequestByCodeSession, &st.totp, &st.webauthnCreds, &st.resetNotice, &st.factorPresence, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session, &st.sessionByCookie,
 		&st.consumeCode, &st.codeState, &st.rotate, &st.familyState, &st.insertFamily, &st.revokeFamily, &st.completeAuthRequest,
 		&st.saveCode, &st.completeWithCode, &st.claimAuthRequest, &st.createAuthRequest, &st.addSessionClient, &st.touchSession, &st.savepoint, &st.release, &st.rollbackTo,
 		&st.subjectByID, &st.subjectByKey, &st.consent, &st.bindAuthRequest, &st.insertSession, &st.putSubject, &st.insertAudit,

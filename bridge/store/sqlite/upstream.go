@@ -147,9 +147,10 @@ func (s *Store) PutUpstreamSession(ctx context.Context, u *store.UpstreamSession
 }
 
 // MoveUpstreamSession re-records a held sign-in's upstream record under a session (the UPDATE
-// is the compare-and-set).
+// is the compare-and-set), replacing the session's own (a session signed in again:
+// store.SessionReauth).
 func (s *Store) MoveUpstreamSession(ctx context.Context, from, to string, expires time.Time) error {
-	res, err := s.wexec(ctx, `UPDATE upstream_sessions SET session_id = ?, expires_at = ? WHERE session_id = ? AND expires_at > ?`,
+	res, err := s.wexec(ctx, `UPDATE OR REPLACE upstream_sessions SET session_id = ?, expires_at = ? WHERE session_id = ? AND expires_at > ?`,
 		to, ts(expires), from, ts(s.clock()))
 	return wrap("move upstream session", affectedOne(res, err))
 }

@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Factors", factorTests},
 		{"SAML", samlTests},
 		{"SignIn", signInTests},
+		{"Sessions", sessionTests},
 		{"Counters", counterTests},
 		{"ConsoleSessions", consoleSessionTests},
 	}

@@ -217,5 +217,5 @@ func (h *Handler) consentHeld(c echo.Context, ar *sso.AuthRequest, client *sso.C
 		return err
 	}
 	sess := fresh(c).sess
-	return h.complete(c, ar, client, sess, m)
+	return h.endedOr(c, h.complete(c, ar, client, sess, m))
 }

@@ -35,6 +35,10 @@ type Store interface {
 	BindAuthRequest(ctx context.Context, id, browser string) error
 	DeleteAuthRequest(ctx context.Context, id string) error
 	CreateSession(ctx context.Context, s *sso.Session) error
+	// ReauthenticateSession signs the browser's session in again (its member's fresh sign-in),
+	// and Session reads it by its id when that loses to another tab's (store.SessionStore).
+	ReauthenticateSession(ctx context.Context, r *store.SessionReauth) error
+	Session(ctx context.Context, id string) (*sso.Session, error)
 	AddSessionClient(ctx context.Context, id, clientID string, at time.Time) error
 	// CompleteSignIn writes a new sign-in's session and audit row with the completion of its
 	// request, in one transaction.

@@ -402,8 +402,9 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 	return h.Finish(c, ar, client, sess, m)
 }
 
-// StartSession opens a new SSO session (always a new id: no session fixation); the browser's
-// previous session ends first.
+// StartSession opens the browser's SSO session for a member who has just signed in: a new
+// session (always a new id: no session fixation), the browser's previous one ending first; or,
+// when the previous one is the same member's, that session signed in again (newSession).
 func (h *Handler) StartSession(c echo.Context, m *legacy.Member, amr []string) (*sso.Session, error) {
 	return h.StartSessionAt(c, m, amr, time.Time{})
 }
@@ -411,38 +412,66 @@ func (h *Handler) StartSession(c echo.Context, m *legacy.Member, amr []string) (
 // StartSessionAt is StartSession for a member who authenticated at authTime (an upstream
 // provider's auth_time; zero or later than now: now).
 func (h *Handler) StartSessionAt(c echo.Context, m *legacy.Member, amr []string, authTime time.Time) (*sso.Session, error) {
-	sess, raw, prev, err := h.newSession(c, m, amr)
+	ns, err := h.newSession(c, m, amr, authTime)
 	if err != nil {
 		return nil, err
 	}
-	if !authTime.IsZero() && authTime.Before(sess.AuthTime) {
-		sess.AuthTime = authTime
-	}
-	if err := h.endPrevious(c.Request().Context(), prev); err != nil {
+	if err := h.endPrevious(c.Request().Context(), ns.prev); err != nil {
 		return nil, err
 	}
-	if err := h.writeSession(c, sess, raw); err != nil {
+	if err := h.writeSession(c, ns); err != nil {
 		return nil, err
 	}
-	return sess, nil
+	return ns.sess, nil
+}
+
+// newSessionData is a sign-in's session before it is written.
+type newSessionData struct {
+	sess *sso.Session
+	raw  string // the cookie's new session id
+	// prev is the browser's live session of another member (nil: none), which the caller ends
+	// once the new one replaces it (endPrevious).
+	prev *sso.Session
+	// reauth, when set, says that sess is the browser's live session of the same member signed
+	// in again (store.SessionReauth): its id, clients and apps are kept, so no app is signed out
+	// and a later sign-out reaches every app with the sid it knows; it is written by a
+	// compare-and-set of the cookie value the browser presented, which raw replaces (no session
+	// fixation). A fresh sign-in an app asks for (prompt=login, max_age, a SAML SP's ForceAuthn,
+	// an upstream provider's re-authentication) does so, as a step-up to a second factor does.
+	reauth *store.SessionReauth
 }
 
 // newSession is StartSession's session before it is written: the member's subject remembered,
-// a new random id (raw goes in the cookie). prev is the browser's live session (nil: none),
-// which the caller ends once the new one replaces it (endPrevious).
-func (h *Handler) newSession(c echo.Context, m *legacy.Member, amr []string) (sess *sso.Session, raw string, prev *sso.Session, err error) {
+// a new random cookie id, and either a new session or the browser's live one of the same member
+// signed in again.
+func (h *Handler) newSession(c echo.Context, m *legacy.Member, amr []string, authTime time.Time) (*newSessionData, error) {
 	ctx := c.Request().Context()
 	now := h.Now()
 	sub, err := h.Subjects.Remember(ctx, m.Key, m.Login, now)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, err
 	}
+	at := now
+	if !authTime.IsZero() && authTime.Before(now) {
+		at = authTime
+	}
+	var prev *sso.Session
 	if old, err := h.Cookies.Current(c); err == nil {
 		prev = old
 	}
 	raw, key := session.NewID(now)
-	return &sso.Session{ID: key, Subject: sub, AuthTime: now, AMR: amr, CreatedAt: now, LastSeen: now,
-		ExpiresAt: now.Add(h.SessionLifetime)}, raw, prev, nil
+	expires := now.Add(h.SessionLifetime)
+	if prev != nil && subtle.ConstantTimeCompare([]byte(prev.Subject), []byte(sub)) == 1 {
+		sess := &sso.Session{ID: prev.ID, Subject: sub, AuthTime: at, AMR: amr, CreatedAt: prev.CreatedAt, LastSeen: now,
+			ExpiresAt: expires, Clients: prev.Clients}
+		if prev.ExpiresAt.After(expires) {
+			sess.ExpiresAt = prev.ExpiresAt
+		}
+		return &newSessionData{sess: sess, raw: raw, reauth: &store.SessionReauth{SessionID: prev.ID, Subject: sub,
+			CookieKey: h.Cookies.CurrentKey(c), NewCookieKey: key, AuthTime: at, AMR: amr, ExpiresAt: sess.ExpiresAt}}, nil
+	}
+	return &newSessionData{sess: &sso.Session{ID: key, Subject: sub, AuthTime: at, AMR: amr, CreatedAt: now, LastSeen: now,
+		ExpiresAt: expires}, raw: raw, prev: prev}, nil
 }
 
 // endPrevious ends the browser's previous session (nil: none) that a new one replaces; its apps
@@ -457,12 +486,50 @@ func (h *Handler) endPrevious(ctx context.Context, prev *sso.Session) error {
 	return nil
 }
 
-// writeSession stores a new session and puts its id in the cookie.
-func (h *Handler) writeSession(c echo.Context, sess *sso.Session, raw string) error {
-	if err := h.Store.CreateSession(c.Request().Context(), sess); err != nil {
+// writeSession stores a new session, or signs the browser's session in again (ns.reauth), and
+// puts the new cookie id in the cookie.
+func (h *Handler) writeSession(c echo.Context, ns *newSessionData) error {
+	ctx := c.Request().Context()
+	if ns.reauth != nil {
+		err := h.Store.ReauthenticateSession(ctx, ns.reauth)
+		if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
+			return h.reauthLost(c, ns)
+		}
+		if err != nil {
+			return fmt.Errorf("sign the session in again: %w", err)
+		}
+	} else if err := h.Store.CreateSession(ctx, ns.sess); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
-	if err := h.Cookies.Set(c, raw); err != nil {
+	if err := h.Cookies.Set(c, ns.raw); err != nil {
+		return fmt.Errorf("save cookie: %w", err)
+	}
+	return nil
+}
+
+// reauthLost goes on after ns.reauth's compare-and-set changed nothing: another tab of this
+// browser signed the same session in again first (its response carries the cookie value that
+// now opens the session), or the session ended meanwhile. In the first case this sign-in goes
+// on with the session as that one left it, and the cookie is left alone; in the second it opens
+// a new session (no previous one to end). ns.sess is updated in place (callers compare it).
+func (h *Handler) reauthLost(c echo.Context, ns *newSessionData) error {
+	ctx := c.Request().Context()
+	cur, err := h.Store.Session(ctx, ns.reauth.SessionID)
+	if err != nil && !errors.Is(err, sso.ErrNotFound) {
+		return fmt.Errorf("session signed in again elsewhere: %w", err)
+	}
+	ns.reauth = nil
+	if cur != nil && cur.Subject == ns.sess.Subject {
+		*ns.sess = *cur
+		ns.raw = ""
+		return nil
+	}
+	now := h.Now()
+	ns.sess.ID, ns.sess.Clients, ns.sess.CreatedAt = session.Key(ns.raw), nil, now
+	if err := h.Store.CreateSession(ctx, ns.sess); err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	if err := h.Cookies.Set(c, ns.raw); err != nil {
 		return fmt.Errorf("save cookie: %w", err)
 	}
 	return nil
@@ -495,6 +562,10 @@ func (h *Handler) Member(ctx context.Context, sess *sso.Session) (*legacy.Member
 
 // Finish runs the steps after authentication: consent, then completion of the auth request.
 func (h *Handler) Finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {
+	return h.endedOr(c, h.finish(c, ar, client, sess, m))
+}
+
+func (h *Handler) finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {
 	ctx := c.Request().Context()
 	// Every way out but the completion writes a fresh session first (openFresh).
 	if !h.Access.Decide(ctx, m, sess.Subject, client.ID, h.Now()).Allowed() {
@@ -607,7 +678,16 @@ func (h *Handler) complete(c echo.Context, ar *sso.AuthRequest, client *sso.Clie
 	// fixed for good here.
 	completion := sso.Completion{Subject: sess.Subject, AuthTime: sess.AuthTime, AMR: sess.AMR, SessionID: sess.ID, Browser: browser}
 	if f := fresh(c); f != nil && f.sess == sess {
-		return h.completeFresh(c, f, ar, completion) // with the session's writes, in one transaction
+		// With the session's writes, in one transaction.
+		if err := h.completeFresh(c, f, ar, completion); !errors.Is(err, errReauthLost) {
+			return err
+		}
+		// Written as another tab's re-authentication left the session (or anew): completed
+		// with it the usual way, if it answers the request.
+		if !h.sessionAnswers(ar, sess) {
+			return c.Redirect(http.StatusSeeOther, "/login?id="+url.QueryEscape(ar.ID))
+		}
+		completion = sso.Completion{Subject: sess.Subject, AuthTime: sess.AuthTime, AMR: sess.AMR, SessionID: sess.ID, Browser: browser}
 	}
 	next, err := h.Provider.Complete(ctx, ar.ID, completion)
 	if err != nil {

@@ -25,15 +25,15 @@ import (
 // freshKey is where the echo context keeps the request's freshSession.
 const freshKey = "authflow.fresh"
 
-// freshSession is a new SSO session not written yet.
+// freshSession is a new sign-in's SSO session not written yet: a new session, or the browser's
+// session of the same member signed in again (reauth).
 type freshSession struct {
-	sess  *sso.Session
-	raw   string            // the cookie's session id
+	// newSessionData's prev is the browser's live session of another member that this one
+	// replaces (nil: none): it ends once this one is written, and only then (a sign-in that
+	// loses its request leaves it alone).
+	newSessionData
 	audit *store.AuditEvent // login.success
 	open  bool              // written, and the cookie set
-	// prev is the browser's live session that this one replaces (nil: none): it ends once this
-	// one is written, and only then (a sign-in that loses its request leaves it alone).
-	prev *sso.Session
 	// upstream is the upstream sign-in recorded with the session when it is written (nil:
 	// none); heldAt, when set, is where it is recorded already (a held sign-in), moved then.
 	upstream *store.UpstreamSession
@@ -55,8 +55,24 @@ type SignInOptions struct {
 }
 
 // errUpstreamEnded is a held upstream sign-in whose record the provider's back-channel logout
-// removed before its session was written.
+// removed before its session was written: the session is ended, and the member is told
+// (endedOr).
 var errUpstreamEnded = errors.New("the upstream session ended while the sign-in waited")
+
+// endedOr answers err, the outcome of a step that may have written the request's fresh session
+// (openFresh): a sign-in whose upstream session ended while it waited (errUpstreamEnded) has its
+// session ended already; its cookie is cleared and the member sees "This sign-in has ended", as
+// at the second-factor step. Any other err is returned as it is.
+func (h *Handler) endedOr(c echo.Context, err error) error {
+	if !errors.Is(err, errUpstreamEnded) {
+		return err
+	}
+	h.Logger.InfoContext(c.Request().Context(), "sign-in: the upstream session ended while the sign-in waited; its session ended")
+	if cerr := h.Cookies.Clear(c); cerr != nil {
+		return fmt.Errorf("clear cookie: %w", cerr)
+	}
+	return h.UpstreamEnded(c)
+}
 
 // startFreshSession is StartSession without the write: the session is written by the
 // completion of the request (completeFresh) or by openFresh, whichever comes first. ev is the
@@ -67,16 +83,13 @@ func (h *Handler) startFreshSession(c echo.Context, m *legacy.Member, amr []stri
 
 // startFreshSessionWith is startFreshSession with what the sign-in brings besides (o).
 func (h *Handler) startFreshSessionWith(c echo.Context, m *legacy.Member, amr []string, ev *store.AuditEvent, o SignInOptions) (*sso.Session, error) {
-	sess, raw, prev, err := h.newSession(c, m, amr)
+	ns, err := h.newSession(c, m, amr, o.AuthTime)
 	if err != nil {
 		return nil, err
 	}
-	if !o.AuthTime.IsZero() && o.AuthTime.Before(sess.AuthTime) {
-		sess.AuthTime = o.AuthTime
-	}
-	ev.Subject = sess.Subject
-	c.Set(freshKey, &freshSession{sess: sess, raw: raw, audit: ev, prev: prev, upstream: o.Upstream, heldAt: o.HeldAt})
-	return sess, nil
+	ev.Subject = ns.sess.Subject
+	c.Set(freshKey, &freshSession{newSessionData: *ns, audit: ev, upstream: o.Upstream, heldAt: o.HeldAt})
+	return ns.sess, nil
 }
 
 // recordUpstream records the upstream sign-in behind f's session, just written (nothing when
@@ -128,7 +141,9 @@ func fresh(c echo.Context) *freshSession {
 }
 
 // openFresh writes the request's fresh session (and its audit row) and sets the cookie, as
-// StartSession and the audit write did; it does nothing when there is none.
+// StartSession and the audit write did; it does nothing when there is none. A held upstream
+// sign-in whose provider signed the member out meanwhile ends the session just written and
+// returns errUpstreamEnded: the sign-in goes no further (endedOr answers it).
 func (h *Handler) openFresh(c echo.Context) error {
 	f := fresh(c)
 	if f == nil {
@@ -137,19 +152,12 @@ func (h *Handler) openFresh(c echo.Context) error {
 	if err := h.endPrevious(c.Request().Context(), f.prev); err != nil {
 		return err
 	}
-	if err := h.writeSession(c, f.sess, f.raw); err != nil {
+	if err := h.writeSession(c, &f.newSessionData); err != nil {
 		return err
 	}
 	f.open = true
 	h.Audit.Write(c.Request().Context(), f.audit)
-	if err := h.recordUpstream(c.Request().Context(), f); err != nil {
-		if errors.Is(err, errUpstreamEnded) {
-			h.Logger.InfoContext(c.Request().Context(), "sign-in: the upstream session ended while the sign-in waited; its session ended")
-			return nil
-		}
-		return err
-	}
-	return nil
+	return h.recordUpstream(c.Request().Context(), f)
 }
 
 // openFreshOr is openFresh before a way out that returns err: err, or the write's failure.
@@ -159,6 +167,11 @@ func (h *Handler) openFreshOr(c echo.Context, err error) error {
 	}
 	return err
 }
+
+// errReauthLost is completeFresh's answer when its re-authentication of the browser's session
+// lost to another (another tab): the session is written (openFresh) and the request is still
+// to be completed with it.
+var errReauthLost = errors.New("the session was signed in again by another sign-in first")
 
 // completeFresh completes ar with the request's fresh session and its authorization code in one
 // transaction and sends the browser straight on to the app with the code; the caller has made
@@ -174,10 +187,25 @@ func (h *Handler) completeFresh(c echo.Context, f *freshSession, ar *sso.AuthReq
 	}
 	h.Audit.Prepare(ctx, f.audit)
 	err = h.Store.CompleteSignIn(ctx, &store.SignIn{Session: f.sess, Audit: f.audit, RequestID: ar.ID,
-		Completion: completion, RequestClient: ar.ClientID, CodeHash: code.Hash, CodeExpires: code.ExpiresAt})
+		Completion: completion, RequestClient: ar.ClientID, CodeHash: code.Hash, CodeExpires: code.ExpiresAt, Reauth: f.reauth})
+	if f.reauth != nil && errors.Is(err, sso.ErrConflict) {
+		// Another tab signed the session in again first, or it ended: nothing was written. The
+		// session is written as any way out writes it (openFresh: the session as that tab left
+		// it, or a new one), and the request completed with it the usual way.
+		if err := h.openFresh(c); err != nil {
+			return err
+		}
+		return errReauthLost
+	}
 	if err != nil && !errors.Is(err, sso.ErrAuthRequestUsed) && !errors.Is(err, sso.ErrAuthRequestElsewhere) && !errors.Is(err, sso.ErrNotFound) {
 		h.Audit.WriteFailed(ctx, f.audit, err)
 		return fmt.Errorf("complete sign-in: %w", err)
+	}
+	if err != nil && f.reauth != nil {
+		// The request was not pending any more (a form sent again): the session signed in
+		// again was not touched (all or nothing), and the browser keeps its cookie.
+		dropFresh(c)
+		return h.RequestStateError(c, ar, nil, err)
 	}
 	// The session and the audit row are written, whether the request was completed or not.
 	f.open = true

@@ -41,9 +41,10 @@ type Config struct {
 	Lifetime time.Duration
 }
 
-// Store finds SSO sessions by the key they are stored under.
+// Store finds SSO sessions by the key of their browser's cookie value (store.SessionStore): the
+// key they are stored under, or the one that replaced it when the member signed in again.
 type Store interface {
-	Session(ctx context.Context, id string) (*sso.Session, error)
+	SessionByCookie(ctx context.Context, key string) (*sso.Session, error)
 }
 
 // Cookies keeps the browser cookie. It holds only identifiers: a random browser id (for CSRF
@@ -226,11 +227,20 @@ func (cs *Cookies) CSRFFailed(c echo.Context) error {
 // Current returns the live SSO session of this browser (sso.ErrNotFound when there is none).
 // The cookie holds the session's random id; the store knows the session only by its hash (Key).
 func (cs *Cookies) Current(c echo.Context) (*sso.Session, error) {
-	sid := str(cs.get(c.Request()), keySession)
-	if sid == "" {
+	key := cs.CurrentKey(c)
+	if key == "" {
 		return nil, sso.ErrNotFound
 	}
-	return cs.sessions.Session(c.Request().Context(), Key(sid))
+	return cs.sessions.SessionByCookie(c.Request().Context(), key)
+}
+
+// CurrentKey is the key of this browser's cookie value for its SSO session ("": none), which a
+// re-authentication of that session compares and replaces (store.SessionReauth.CookieKey).
+func (cs *Cookies) CurrentKey(c echo.Context) string {
+	if sid := str(cs.get(c.Request()), keySession); sid != "" {
+		return Key(sid)
+	}
+	return ""
 }
 
 // Key is what the store keeps a session under: the SHA-256 of the cookie's session id, so that

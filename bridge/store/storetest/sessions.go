@@ -1,0 +1,255 @@
+package storetest
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
+)
+
+// sessionTests are the conformance tests of store.SessionStore: sessions found by their
+// browser's cookie and signed in again by their member (review s10 V8).
+var sessionTests = []test{
+	{"ByCookie", testSessionByCookie},
+	{"Reauthenticate", testReauthenticate},
+	{"ReauthenticateRace", testReauthenticateRace},
+	{"ReauthenticateWithSignIn", testReauthenticateWithSignIn},
+	{"ReauthenticateSignInNotPending", testReauthenticateSignInNotPending},
+	{"ReauthenticateSignInEnded", testReauthenticateSignInEnded},
+	{"MoveUpstreamReplaces", testMoveUpstreamReplaces},
+}
+
+// reauth is a re-authentication of sess by the browser presenting cookie key from.
+func (h *H) reauth(sess *sso.Session, from string) *store.SessionReauth {
+	return &store.SessionReauth{SessionID: sess.ID, Subject: sess.Subject, CookieKey: from, NewCookieKey: "ck-" + ssotest.RandomID(),
+		AuthTime: h.Now.Add(time.Minute), AMR: []string{"pwd", "otp", "mfa"}, ExpiresAt: h.Now.Add(48 * time.Hour)}
+}
+
+// byCookie is the session key opens, or nil.
+func (h *H) byCookie(key string) *sso.Session {
+	h.T.Helper()
+	s, err := h.S.SessionByCookie(h.Ctx, key)
+	if errors.Is(err, sso.ErrNotFound) {
+		return nil
+	}
+	ssotest.NoErr(h.T, err, "SessionByCookie")
+	return s
+}
+
+// testSessionByCookie: a session never signed in again is opened by its id, and only while
+// live.
+func testSessionByCookie(t *testing.T, h *H) {
+	sess := h.createSession("sub-c", "app-a", "app-b")
+	got := h.byCookie(sess.ID)
+	if got == nil || got.ID != sess.ID || got.Subject != "sub-c" || !slices.Equal(got.Clients, []string{"app-a", "app-b"}) {
+		t.Fatalf("SessionByCookie(id) = %+v", got)
+	}
+	if h.byCookie("unknown") != nil || h.byCookie("") != nil {
+		t.Error("SessionByCookie of an unknown key found a session")
+	}
+	ssotest.NoErr(t, h.S.EndSession(h.Ctx, sess.ID), "EndSession")
+	if h.byCookie(sess.ID) != nil {
+		t.Error("SessionByCookie found an ended session")
+	}
+}
+
+// testReauthenticate: the session keeps its id and clients and gets the new sign-in's auth
+// time, amr and lifetime; the old cookie value opens nothing, the new one the session; a
+// stale cookie value, another subject or an ended session change nothing.
+func testReauthenticate(t *testing.T, h *H) {
+	sess := h.createSession("sub-r", "app-a", "app-b")
+	other := h.createSession("sub-other")
+	r := h.reauth(sess, sess.ID)
+	ssotest.NoErr(t, h.S.ReauthenticateSession(h.Ctx, r), "ReauthenticateSession")
+	if h.byCookie(sess.ID) != nil {
+		t.Error("the replaced cookie value still opens the session")
+	}
+	got := h.byCookie(r.NewCookieKey)
+	if got == nil || got.ID != sess.ID || got.Subject != sess.Subject || !slices.Equal(got.Clients, []string{"app-a", "app-b"}) ||
+		!got.AuthTime.Equal(r.AuthTime) || !slices.Equal(got.AMR, r.AMR) || !got.ExpiresAt.Equal(r.ExpiresAt) {
+		t.Fatalf("session after the re-authentication: %+v", got)
+	}
+	if s, err := h.S.Session(h.Ctx, sess.ID); err != nil || !s.AuthTime.Equal(r.AuthTime) {
+		t.Fatalf("Session(id) after the re-authentication: %v %v", s, err)
+	}
+	if h.byCookie(other.ID) == nil {
+		t.Error("another session lost its cookie")
+	}
+	// The old cookie value again (replayed), another member: conflicts, nothing changes.
+	stale := h.reauth(sess, sess.ID)
+	ssotest.IsErr(t, h.S.ReauthenticateSession(h.Ctx, stale), sso.ErrConflict, "re-authentication with the replaced cookie value")
+	wrong := h.reauth(sess, r.NewCookieKey)
+	wrong.Subject = "sub-other"
+	ssotest.IsErr(t, h.S.ReauthenticateSession(h.Ctx, wrong), sso.ErrConflict, "re-authentication as another member")
+	if h.byCookie(r.NewCookieKey) == nil || h.byCookie(stale.NewCookieKey) != nil || h.byCookie(wrong.NewCookieKey) != nil {
+		t.Fatal("a refused re-authentication changed the cookie key")
+	}
+	// Again from the current value: rotates once more; the lifetime never shrinks.
+	r2 := h.reauth(sess, r.NewCookieKey)
+	r2.ExpiresAt = h.Now.Add(time.Hour)
+	ssotest.NoErr(t, h.S.ReauthenticateSession(h.Ctx, r2), "ReauthenticateSession again")
+	if got := h.byCookie(r2.NewCookieKey); got == nil || !got.ExpiresAt.Equal(r.ExpiresAt) || h.byCookie(r.NewCookieKey) != nil {
+		t.Fatalf("second re-authentication: %+v", got)
+	}
+	ssotest.NoErr(t, h.S.EndSession(h.Ctx, sess.ID), "EndSession")
+	ssotest.IsErr(t, h.S.ReauthenticateSession(h.Ctx, h.reauth(sess, r2.NewCookieKey)), sso.ErrNotFound, "re-authentication of an ended session")
+	if h.byCookie(r2.NewCookieKey) != nil {
+		t.Error("an ended session is still opened by its cookie")
+	}
+}
+
+// testReauthenticateRace: two tabs signing the same session in again at once with the same
+// cookie value: exactly one applies, the others conflict.
+func testReauthenticateRace(t *testing.T, h *H) {
+	sess := h.createSession("sub-race", "app-a")
+	const n = 6
+	errs := make([]error, n)
+	rs := make([]*store.SessionReauth, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		rs[i] = h.reauth(sess, sess.ID)
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = h.S.ReauthenticateSession(h.Ctx, rs[i]) }()
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Fatalf("re-authentications %d and %d both applied", won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, sso.ErrConflict):
+			t.Fatalf("re-authentication %d: %v, want ErrConflict", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no re-authentication applied")
+	}
+	if h.byCookie(rs[won].NewCookieKey) == nil {
+		t.Fatal("the winner's cookie opens nothing")
+	}
+}
+
+// reauthSignIn is a sign-in of ar that signs sess in again from cookie key from.
+func (h *H) reauthSignIn(ar *sso.AuthRequest, sess *sso.Session, from string) *store.SignIn {
+	in := h.signIn(ar, "browser-a")
+	r := h.reauth(sess, from)
+	s := *sess
+	s.AuthTime, s.AMR, s.ExpiresAt = r.AuthTime, r.AMR, r.ExpiresAt
+	in.Session, in.Reauth = &s, r
+	in.Audit.Subject = sess.Subject
+	in.Completion.Subject, in.Completion.SessionID, in.Completion.AuthTime, in.Completion.AMR = sess.Subject, sess.ID, r.AuthTime, r.AMR
+	return in
+}
+
+// testReauthenticateWithSignIn: CompleteSignIn with Reauth completes the request with the kept
+// session (its id), adds the client to the session's and rotates the cookie key; with a stale
+// cookie value it writes nothing (no audit row, the request still pending).
+func testReauthenticateWithSignIn(t *testing.T, h *H) {
+	sess := h.createSession("sub-s", "app-a")
+	ar := h.boundRequest("browser-a")
+	in := h.reauthSignIn(ar, sess, sess.ID)
+	ssotest.NoErr(t, h.S.CompleteSignIn(h.Ctx, in), "CompleteSignIn with a re-authentication")
+	got, err := h.S.AuthRequest(h.Ctx, ar.ID)
+	ssotest.NoErr(t, err, "AuthRequest")
+	if !got.Done || got.SessionID != sess.ID || !got.AuthTime.Equal(in.Reauth.AuthTime) {
+		t.Errorf("request: done %v session %q auth time %v", got.Done, got.SessionID, got.AuthTime)
+	}
+	s := h.byCookie(in.Reauth.NewCookieKey)
+	if s == nil || s.ID != sess.ID || !slices.Equal(s.Clients, []string{"app-a", ar.ClientID}) || !s.AuthTime.Equal(in.Reauth.AuthTime) {
+		t.Fatalf("session after the sign-in: %+v", s)
+	}
+	if h.byCookie(sess.ID) != nil {
+		t.Error("the replaced cookie value still opens the session")
+	}
+	if in.Audit.ID == 0 || h.auditRows(sess.Subject) != 1 {
+		t.Errorf("audit row id %d, %d rows", in.Audit.ID, h.auditRows(sess.Subject))
+	}
+	// The replaced cookie value (a form sent again from a stale tab): nothing is written.
+	ar2 := h.boundRequest("browser-a")
+	stale := h.reauthSignIn(ar2, sess, sess.ID)
+	ssotest.IsErr(t, h.S.CompleteSignIn(h.Ctx, stale), sso.ErrConflict, "CompleteSignIn with a replaced cookie value")
+	if got, err := h.S.AuthRequest(h.Ctx, ar2.ID); err != nil || got.Done {
+		t.Errorf("request after a refused re-authentication: %+v %v", got, err)
+	}
+	if n := h.auditRows(sess.Subject); n != 1 {
+		t.Errorf("%d audit rows after a refused re-authentication, want 1", n)
+	}
+	if h.byCookie(in.Reauth.NewCookieKey) == nil {
+		t.Error("a refused re-authentication changed the cookie key")
+	}
+}
+
+// testReauthenticateSignInNotPending: a re-authenticating sign-in whose request is no longer
+// pending writes nothing (the session keeps its cookie value, auth time and clients) and says
+// why.
+func testReauthenticateSignInNotPending(t *testing.T, h *H) {
+	sess := h.createSession("sub-n", "app-a")
+	used := h.boundRequest("browser-a")
+	ssotest.NoErr(t, h.S.CompleteAuthRequest(h.Ctx, used.ID, h.signIn(used, "browser-a").Completion), "CompleteAuthRequest")
+	elsewhere := h.boundRequest("browser-b")
+	for _, tc := range []struct {
+		name string
+		ar   *sso.AuthRequest
+		want error
+	}{
+		{"used", used, sso.ErrAuthRequestUsed},
+		{"elsewhere", elsewhere, sso.ErrAuthRequestElsewhere},
+		{"unknown", h.sso().NewAuthRequest(), sso.ErrNotFound},
+	} {
+		in := h.reauthSignIn(tc.ar, sess, sess.ID)
+		ssotest.IsErr(t, h.S.CompleteSignIn(h.Ctx, in), tc.want, "CompleteSignIn of a %s request", tc.name)
+		s := h.byCookie(sess.ID)
+		if s == nil || !s.AuthTime.Equal(sess.AuthTime) || !slices.Equal(s.Clients, []string{"app-a"}) || h.byCookie(in.Reauth.NewCookieKey) != nil {
+			t.Fatalf("%s: session changed: %+v", tc.name, s)
+		}
+		if n := h.auditRows(sess.Subject); n != 0 {
+			t.Errorf("%s: %d audit rows, want 0", tc.name, n)
+		}
+	}
+}
+
+// testReauthenticateSignInEnded: a re-authenticating sign-in of a session that ended meanwhile
+// conflicts and writes nothing.
+func testReauthenticateSignInEnded(t *testing.T, h *H) {
+	sess := h.createSession("sub-e", "app-a")
+	ssotest.NoErr(t, h.S.EndSession(h.Ctx, sess.ID), "EndSession")
+	ar := h.boundRequest("browser-a")
+	in := h.reauthSignIn(ar, sess, sess.ID)
+	ssotest.IsErr(t, h.S.CompleteSignIn(h.Ctx, in), sso.ErrConflict, "CompleteSignIn re-authenticating an ended session")
+	if got, err := h.S.AuthRequest(h.Ctx, ar.ID); err != nil || got.Done {
+		t.Errorf("request after a refused re-authentication: %+v %v", got, err)
+	}
+	if h.byCookie(in.Reauth.NewCookieKey) != nil || h.auditRows(sess.Subject) != 0 {
+		t.Error("a refused re-authentication wrote something")
+	}
+}
+
+// testMoveUpstreamReplaces: a held upstream sign-in moved to a session that has an upstream
+// record already (a session signed in again through a provider) replaces that record.
+func testMoveUpstreamReplaces(t *testing.T, h *H) {
+	sess := h.createSession("sub-u")
+	exp := h.Now.Add(time.Hour)
+	ssotest.NoErr(t, h.S.PutUpstreamSession(h.Ctx, &store.UpstreamSession{SessionID: sess.ID, Issuer: "https://old",
+		UpstreamSubject: "u-old", UpstreamSID: "sid-old", ExpiresAt: exp}), "PutUpstreamSession")
+	held := store.HeldSignIn("challenge-u")
+	ssotest.NoErr(t, h.S.PutUpstreamSession(h.Ctx, &store.UpstreamSession{SessionID: held, Issuer: "https://new",
+		UpstreamSubject: "u-new", UpstreamSID: "sid-new", ExpiresAt: exp}), "PutUpstreamSession held")
+	ssotest.NoErr(t, h.S.MoveUpstreamSession(h.Ctx, held, sess.ID, exp.Add(time.Hour)), "MoveUpstreamSession onto a recorded session")
+	got, err := h.S.UpstreamSession(h.Ctx, sess.ID)
+	ssotest.NoErr(t, err, "UpstreamSession")
+	if got.Issuer != "https://new" || got.UpstreamSID != "sid-new" || !got.ExpiresAt.Equal(exp.Add(time.Hour)) {
+		t.Errorf("upstream record after the move: %+v", got)
+	}
+	// A move that finds nothing to move leaves the session's record alone.
+	ssotest.IsErr(t, h.S.MoveUpstreamSession(h.Ctx, held, sess.ID, exp), sso.ErrNotFound, "MoveUpstreamSession again")
+	if _, err := h.S.UpstreamSession(h.Ctx, sess.ID); err != nil {
+		t.Errorf("a move of nothing removed the session's record: %v", err)
+	}
+}
