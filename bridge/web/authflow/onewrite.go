@@ -54,17 +54,75 @@ type SignInOptions struct {
 	AuthTime time.Time
 }
 
-// errUpstreamEnded is a held upstream sign-in whose record the provider's back-channel logout
-// removed before its session was written: the session is ended, and the member is told
-// (endedOr).
-var errUpstreamEnded = errors.New("the upstream session ended while the sign-in waited")
+// ErrUpstreamEnded is a held upstream sign-in whose record the provider's back-channel logout
+// removed (or that expired) before its session was written: the session is ended, and the
+// member is told (UpstreamEnded; endedOr).
+var ErrUpstreamEnded = errors.New("the upstream session ended while the sign-in waited")
+
+// PlaceUpstream records the upstream sign-in behind to (a session's id, or store.HeldSignIn of
+// a sign-in waiting at a step) until expires: with from empty, rec is recorded there; else the
+// record held under from moves there (rec is not used). ErrUpstreamEnded when the held record
+// is gone: the provider's back-channel logout came while the sign-in waited. It is the one
+// place every sign-in path records its upstream session (authflow, the second-factor step, the
+// upstream callback).
+func (h *Handler) PlaceUpstream(ctx context.Context, rec *store.UpstreamSession, from, to string, expires time.Time) error {
+	if from != "" {
+		err := h.Store.MoveUpstreamSession(ctx, from, to, expires)
+		if errors.Is(err, sso.ErrNotFound) {
+			return ErrUpstreamEnded
+		}
+		if err != nil {
+			return fmt.Errorf("move upstream sign-in record: %w", err)
+		}
+		return nil
+	}
+	r := *rec
+	r.SessionID, r.ExpiresAt = to, expires
+	if err := h.Store.PutUpstreamSession(ctx, &r); err != nil {
+		return fmt.Errorf("record upstream session: %w", err)
+	}
+	return nil
+}
+
+// upstreamOfSession places the upstream record of sess, just written (PlaceUpstream); a held
+// record gone meanwhile ends sess at once (ErrUpstreamEnded).
+func (h *Handler) upstreamOfSession(ctx context.Context, sess *sso.Session, rec *store.UpstreamSession, heldAt string) error {
+	err := h.PlaceUpstream(ctx, rec, heldAt, sess.ID, sess.ExpiresAt)
+	if errors.Is(err, ErrUpstreamEnded) {
+		if eerr := h.EndSession(ctx, sess); eerr != nil {
+			return fmt.Errorf("end the session of an ended upstream sign-in: %w", eerr)
+		}
+	}
+	return err
+}
+
+// StartSessionWith is StartSession for a sign-in that brings more (o): an upstream sign-in's
+// record is placed with the session, and an earlier auth time used. When the held upstream
+// record is gone (the provider signed the member out while the sign-in waited), the session
+// ends at once, the cookie is cleared and ErrUpstreamEnded returned: the caller shows
+// UpstreamEnded.
+func (h *Handler) StartSessionWith(c echo.Context, m *legacy.Member, amr []string, o SignInOptions) (*sso.Session, error) {
+	sess, err := h.StartSessionAt(c, m, amr, o.AuthTime)
+	if err != nil || o.Upstream == nil {
+		return sess, err
+	}
+	if err := h.upstreamOfSession(c.Request().Context(), sess, o.Upstream, o.HeldAt); err != nil {
+		if errors.Is(err, ErrUpstreamEnded) {
+			if cerr := h.Cookies.Clear(c); cerr != nil {
+				return nil, errors.Join(err, cerr)
+			}
+		}
+		return nil, err
+	}
+	return sess, nil
+}
 
 // endedOr answers err, the outcome of a step that may have written the request's fresh session
-// (openFresh): a sign-in whose upstream session ended while it waited (errUpstreamEnded) has its
+// (openFresh): a sign-in whose upstream session ended while it waited (ErrUpstreamEnded) has its
 // session ended already; its cookie is cleared and the member sees "This sign-in has ended", as
 // at the second-factor step. Any other err is returned as it is.
 func (h *Handler) endedOr(c echo.Context, err error) error {
-	if !errors.Is(err, errUpstreamEnded) {
+	if !errors.Is(err, ErrUpstreamEnded) {
 		return err
 	}
 	h.Logger.InfoContext(c.Request().Context(), "sign-in: the upstream session ended while the sign-in waited; its session ended")
@@ -94,30 +152,12 @@ func (h *Handler) startFreshSessionWith(c echo.Context, m *legacy.Member, amr []
 
 // recordUpstream records the upstream sign-in behind f's session, just written (nothing when
 // there is none). A held record the provider's logout removed meanwhile ends the session at
-// once (errUpstreamEnded).
+// once (ErrUpstreamEnded).
 func (h *Handler) recordUpstream(ctx context.Context, f *freshSession) error {
 	if f.upstream == nil {
 		return nil
 	}
-	if f.heldAt != "" {
-		err := h.Store.MoveUpstreamSession(ctx, f.heldAt, f.sess.ID, f.sess.ExpiresAt)
-		if errors.Is(err, sso.ErrNotFound) {
-			if eerr := h.EndSession(ctx, f.sess); eerr != nil {
-				return fmt.Errorf("end the session of an ended upstream sign-in: %w", eerr)
-			}
-			return errUpstreamEnded
-		}
-		if err != nil {
-			return fmt.Errorf("record upstream session: %w", err)
-		}
-		return nil
-	}
-	rec := *f.upstream
-	rec.SessionID, rec.ExpiresAt = f.sess.ID, f.sess.ExpiresAt
-	if err := h.Store.PutUpstreamSession(ctx, &rec); err != nil {
-		return fmt.Errorf("record upstream session: %w", err)
-	}
-	return nil
+	return h.upstreamOfSession(ctx, f.sess, f.upstream, f.heldAt)
 }
 
 // UpstreamEnded is the page of an upstream sign-in whose upstream session ended (its provider's
@@ -143,7 +183,7 @@ func fresh(c echo.Context) *freshSession {
 // openFresh writes the request's fresh session (and its audit row) and sets the cookie, as
 // StartSession and the audit write did; it does nothing when there is none. A held upstream
 // sign-in whose provider signed the member out meanwhile ends the session just written and
-// returns errUpstreamEnded: the sign-in goes no further (endedOr answers it).
+// returns ErrUpstreamEnded: the sign-in goes no further (endedOr answers it).
 func (h *Handler) openFresh(c echo.Context) error {
 	f := fresh(c)
 	if f == nil {
@@ -227,7 +267,7 @@ func (h *Handler) completeFresh(c echo.Context, f *freshSession, ar *sso.AuthReq
 	if eerr := h.endPrevious(ctx, f.prev); eerr != nil {
 		h.Logger.ErrorContext(ctx, "sign-in: the browser's previous session could not be ended", "err", eerr)
 	}
-	if err := h.recordUpstream(ctx, f); errors.Is(err, errUpstreamEnded) {
+	if err := h.recordUpstream(ctx, f); errors.Is(err, ErrUpstreamEnded) {
 		return h.UpstreamEnded(c) // the code is never delivered
 	} else if err != nil {
 		return err
@@ -293,17 +333,10 @@ func (h *Handler) holdForConsent(c echo.Context, ar *sso.AuthRequest, f *freshSe
 		CreatedAt: f.sess.AuthTime, ExpiresAt: h.Now().Add(consentHoldLifetime)}
 	if f.upstream != nil {
 		// The upstream sign-in waits with the hold (its provider's logout ends the wait).
-		held := store.HeldSignIn(hold.IDHash)
-		if f.heldAt != "" {
-			err = h.Store.MoveUpstreamSession(ctx, f.heldAt, held, hold.ExpiresAt)
-			if errors.Is(err, sso.ErrNotFound) {
-				dropFresh(c)
-				return h.UpstreamEnded(c)
-			}
-		} else {
-			rec := *f.upstream
-			rec.SessionID, rec.ExpiresAt = held, hold.ExpiresAt
-			err = h.Store.PutUpstreamSession(ctx, &rec)
+		err := h.PlaceUpstream(ctx, f.upstream, f.heldAt, store.HeldSignIn(hold.IDHash), hold.ExpiresAt)
+		if errors.Is(err, ErrUpstreamEnded) {
+			dropFresh(c)
+			return h.UpstreamEnded(c)
 		}
 		if err != nil {
 			return fmt.Errorf("hold upstream sign-in for consent: %w", err)

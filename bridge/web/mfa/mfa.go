@@ -91,12 +91,10 @@ type Handler struct {
 	Store   store.FactorStore
 	// Subjects is the member's subject (identity.SubjectMapper).
 	Subjects *identity.SubjectMapper
-	// Upstreams records the upstream session of an upstream sign-in: held while it waits at the
-	// step, then moved to the session it opens.
+	// Upstreams reads the upstream record of a sign-in held at the step (Flow.PlaceUpstream
+	// records it there, then moves it to the session the step opens).
 	Upstreams interface {
-		PutUpstreamSession(ctx context.Context, s *store.UpstreamSession) error
 		UpstreamSession(ctx context.Context, sessionID string) (*store.UpstreamSession, error)
-		MoveUpstreamSession(ctx context.Context, from, to string, expires time.Time) error
 	}
 	Audit func(context.Context, *store.AuditEvent)
 	// Observer counts passkey sign-ins (metrics; nil: not counted).
@@ -175,9 +173,7 @@ func (h *Handler) AfterFirstFactor(c echo.Context, ff *authflow.FirstFactor) (st
 	if up := ff.Upstream; up != nil {
 		// The upstream session is recorded now, as this held sign-in's: its back-channel logout,
 		// should it come while the member is at the step, ends the wait (review s5 V6).
-		rec := *up
-		rec.SessionID, rec.ExpiresAt = store.HeldSignIn(ch.IDHash), ch.ExpiresAt
-		if err := h.Upstreams.PutUpstreamSession(ctx, &rec); err != nil {
+		if err := h.Flow.PlaceUpstream(ctx, up, "", store.HeldSignIn(ch.IDHash), ch.ExpiresAt); err != nil {
 			return "", fmt.Errorf("record held upstream sign-in: %w", err)
 		}
 	}
@@ -504,14 +500,14 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 		// answer): the sign-in is held as a continuation that the browser follows next.
 		return h.continueSignIn(c, l.ch, l.data, amr)
 	}
-	if l.ch.Kind == kindSignIn && l.ar != nil {
-		var o authflow.SignInOptions
-		if up := l.data.Upstream; up != nil {
-			o.Upstream = up
-			if l.data.Held {
-				o.HeldAt = store.HeldSignIn(l.ch.IDHash)
-			}
+	var o authflow.SignInOptions // the upstream sign-in behind it, held at the step or not
+	if up := l.data.Upstream; up != nil {
+		o.Upstream = up
+		if l.data.Held {
+			o.HeldAt = store.HeldSignIn(l.ch.IDHash)
 		}
+	}
+	if l.ch.Kind == kindSignIn && l.ar != nil {
 		if l.data.Notice {
 			// The member was told: the notice is used up (should that fail, they are told
 			// again next time).
@@ -524,31 +520,12 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 	}
 	switch l.ch.Kind {
 	case kindSignIn:
-		sess, err := h.Flow.StartSession(c, l.m, amr)
-		if err != nil {
+		// The held upstream record becomes the session's, unless the upstream's logout took it
+		// since load: then the session just opened ends at once.
+		if _, err := h.Flow.StartSessionWith(c, l.m, amr, o); errors.Is(err, authflow.ErrUpstreamEnded) {
+			return "", h.upstreamEnded(c)
+		} else if err != nil {
 			return "", err
-		}
-		if up := l.data.Upstream; up != nil && l.data.Held {
-			// The held record becomes the session's, unless the upstream's logout took it since
-			// load: then the session just opened ends at once.
-			err := h.Upstreams.MoveUpstreamSession(ctx, store.HeldSignIn(l.ch.IDHash), sess.ID, sess.ExpiresAt)
-			if errors.Is(err, sso.ErrNotFound) {
-				if err := h.Flow.EndSession(ctx, sess); err != nil {
-					return "", fmt.Errorf("end session: %w", err)
-				}
-				if err := h.Cookies.Clear(c); err != nil {
-					return "", err
-				}
-				return "", h.upstreamEnded(c)
-			} else if err != nil {
-				return "", fmt.Errorf("record upstream session: %w", err)
-			}
-		} else if up != nil {
-			rec := *up
-			rec.SessionID, rec.ExpiresAt = sess.ID, sess.ExpiresAt
-			if err := h.Upstreams.PutUpstreamSession(ctx, &rec); err != nil {
-				return "", fmt.Errorf("record upstream session: %w", err)
-			}
 		}
 		clientID := ""
 		if l.client != nil {
@@ -596,8 +573,8 @@ func (h *Handler) continueSignIn(c echo.Context, from *store.MFAChallenge, d cha
 		return "", err
 	}
 	if d.Held && from.IDHash != "" {
-		err := h.Upstreams.MoveUpstreamSession(c.Request().Context(), store.HeldSignIn(from.IDHash), store.HeldSignIn(ch.IDHash), ch.ExpiresAt)
-		if errors.Is(err, sso.ErrNotFound) {
+		err := h.Flow.PlaceUpstream(c.Request().Context(), nil, store.HeldSignIn(from.IDHash), store.HeldSignIn(ch.IDHash), ch.ExpiresAt)
+		if errors.Is(err, authflow.ErrUpstreamEnded) {
 			return "", h.upstreamEnded(c)
 		}
 		if err != nil {

@@ -588,13 +588,9 @@ func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin,
 			&store.AuditEvent{Event: "login.success", Login: m.Login, ClientID: client.ID, IP: c.RealIP(), Detail: strings.Join(amr, " ") + " " + p.Name()},
 			authflow.SignInOptions{Upstream: ups, AuthTime: authTime})
 	}
-	sess, err := h.Flow.StartSessionAt(c, m, amr, authTime)
+	sess, err := h.Flow.StartSessionWith(c, m, amr, authflow.SignInOptions{Upstream: ups, AuthTime: authTime})
 	if err != nil {
 		return err
-	}
-	ups.SessionID, ups.ExpiresAt = sess.ID, sess.ExpiresAt
-	if err := h.Store.PutUpstreamSession(ctx, ups); err != nil {
-		return fmt.Errorf("record upstream session: %w", err)
 	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, IP: c.RealIP(),
 		Detail: strings.Join(amr, " ") + " " + p.Name()})
