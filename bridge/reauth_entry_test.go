@@ -13,6 +13,7 @@ import (
 	crewjam "github.com/crewjam/saml"
 	"golang.org/x/oauth2"
 
+	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/upstream"
 	"github.com/ssobridge/ssobridge/sso"
@@ -208,5 +209,39 @@ func (f *federation) signOutDownAtUpstream(t *testing.T, b *httpFed) {
 	}
 	if _, err := f.up.bridge.Shadow().DeliverDue(context.Background()); err != nil {
 		t.Fatalf("deliver the upstream's logout token: %v", err)
+	}
+}
+
+// TestUpstreamLogoutWhileHeldForConsent (review s10 leftover): the provider signs the member
+// out (its back-channel logout) while their upstream sign-in waits at the consent page: the
+// consent then opens no session and gives the app no code ("This sign-in has ended"), and the
+// consent form posted again changes nothing.
+func TestUpstreamLogoutWhileHeldForConsent(t *testing.T) {
+	f := newFederation(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true }, func(c *bridge.Config) {
+		for i := range c.Clients {
+			if c.Clients[i].ID == "browserapp" {
+				c.Clients[i].Trusted = false
+			}
+		}
+	})
+	b := newHTTPFed(t, f)
+	p := b.do(http.MethodGet, b.toCallback(f, "corp").String(), nil)
+	consent := p.Hidden()
+	if p.URL.Path != "/consent" || consent.Get("h") == "" {
+		t.Fatalf("the upstream sign-in did not wait at the consent page: %d %s %q %.300s", p.Status, p.URL, p.Location, p.Body)
+	}
+	f.signOutDownAtUpstream(t, b)
+	consent.Set("decision", "allow")
+	for _, try := range []string{"consent", "consent again"} {
+		p = b.do(http.MethodPost, f.down.issuer+"/consent", consent)
+		if p.Location != "" || p.Status == http.StatusOK || strings.Contains(p.Location, "code=") {
+			t.Fatalf("%s after the provider's logout: %d %q %.300s", try, p.Status, p.Location, p.Body)
+		}
+		if try == "consent" && (p.Status != http.StatusConflict || !strings.Contains(p.Body, "This sign-in has ended")) {
+			t.Fatalf("consent after the provider's logout: %d %.300s, want 'This sign-in has ended'", p.Status, p.Body)
+		}
+		if l, _ := f.down.store.Sessions(context.Background(), f.subject("alice")); len(l) != 0 {
+			t.Fatalf("%s after the provider's logout opened a session: %+v", try, l)
+		}
 	}
 }
