@@ -171,13 +171,12 @@ func TestFreshSignInAsAnotherMemberEndsTheSession(t *testing.T) {
 	}
 }
 
-// raceReauth is a store whose first CompleteSignIn waits for a second to arrive, and whose
-// second waits for the first to finish (raceSignIns): two tabs signing in again at once.
+// raceReauth is a store whose first CompleteSignIn, once armed, waits for a second to arrive,
+// and whose second waits for the first to finish (raceSignIns): two tabs signing in again at
+// once.
 type raceReauth struct{ raceSignIns }
 
-func newRaceReauth(st store.Store) *raceReauth {
-	return &raceReauth{raceSignIns{Store: st, second: make(chan struct{}), first: make(chan struct{})}}
-}
+func newRaceReauth(st store.Store) *raceReauth { return &raceReauth{raceSignIns{Store: st}} }
 
 // TestTwoTabsReauthenticatingAtOnce: two apps in two tabs of one browser ask for a fresh
 // sign-in at once and the member signs in in both: each app gets its code, with the session's
@@ -192,14 +191,9 @@ func TestTwoTabsReauthenticatingAtOnce(t *testing.T) {
 		web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
 		other, _ := e.oauth("other", otherSecret, e.rp+"/other", oauth2.AuthStyleInHeader)
 		b := e.browser()
-		// The first sign-in is alone: the race store lets a lone CompleteSignIn through after
-		// its wait.
 		rs := st()
-		first := e.signIn(b, other.AuthCodeURL("a"), "alice", "alice-password")
-		sid := sidOf(t, e, other, first)
-		rs.mu.Lock()
-		rs.n, rs.second, rs.first = 0, make(chan struct{}), make(chan struct{})
-		rs.mu.Unlock()
+		sid := sidOf(t, e, other, e.signIn(b, other.AuthCodeURL("a"), "alice", "alice-password"))
+		rs.arm()
 
 		forms := make([]url.Values, 2)
 		for i, cfg := range []*oauth2.Config{web, other} {

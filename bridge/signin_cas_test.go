@@ -108,9 +108,9 @@ func TestDoubleUpstreamSignInLeavesOneSession(t *testing.T) {
 			t.Fatal("no login page")
 		}
 		callbacks := []string{startUpstream(t, f, b, hid), startUpstream(t, f, b, hid)}
-		// Both answers read the request (checking its prompt/max_age, then at the finish)
-		// before either completes it.
-		rr.arm(4)
+		// Both answers read the request (once each: the copy that checks its prompt/max_age
+		// goes on to the finish) before either completes it.
+		rr.arm(2)
 		out := make(chan *bridgetest.Page, 2)
 		for _, u := range callbacks {
 			go func() { out <- b.do(http.MethodGet, u, nil) }()

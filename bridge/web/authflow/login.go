@@ -49,7 +49,14 @@ func (h *Handler) PendingRequest(c echo.Context, id string) (*sso.AuthRequest, *
 		}
 		return nil, nil, fmt.Errorf("load auth request: %w", err)
 	}
-	client, err := h.Provider.Client(ctx, ar.ClientID)
+	return h.PendingLoaded(c, ar)
+}
+
+// PendingLoaded is PendingRequest for a request its caller has just read (the upstream
+// callback reads it to check the provider's auth time first): its client, and the request
+// pending and this browser's.
+func (h *Handler) PendingLoaded(c echo.Context, ar *sso.AuthRequest) (*sso.AuthRequest, *sso.ClientConfig, error) {
+	client, err := h.Provider.Client(c.Request().Context(), ar.ClientID)
 	if err != nil {
 		return nil, nil, h.Pages.Error(c, http.StatusBadRequest, "This app is not registered",
 			"The app that sent you here is no longer registered with this sign-in service.", "")

@@ -311,7 +311,7 @@ func (h *Handler) callback(c echo.Context) error {
 	// would answer for a member who typed nothing. Without it a linked identity is refused
 	// (the login page's password form is one click away) and an unlinked one is not linked by
 	// e-mail: the member types their AMS password.
-	fresh, err := h.freshEnough(ctx, l, id)
+	fresh, err := h.freshEnough(c, l, id)
 	if err != nil {
 		return err
 	}
@@ -345,18 +345,33 @@ func (h *Handler) callback(c echo.Context) error {
 // freshEnough checks the provider's authentication against the sign-in request's prompt=login
 // and max_age: nil when it satisfies them (or the request asks neither, or is gone: finish
 // says so), else why not (up.ErrNotFresh). The error return is a store failure.
-func (h *Handler) freshEnough(ctx context.Context, l *store.UpstreamLogin, id *up.Identity) (fresh, err error) {
+// The request it reads is kept with the callback (loadedRequestKey) for finish, which goes on
+// with it in the same HTTP request instead of reading it again.
+func (h *Handler) freshEnough(c echo.Context, l *store.UpstreamLogin, id *up.Identity) (fresh, err error) {
 	if l.AuthRequestID == "" {
 		return nil, nil
 	}
-	ar, err := h.Flow.Provider.AuthRequest(ctx, l.AuthRequestID)
+	ar, err := h.Flow.Provider.AuthRequest(c.Request().Context(), l.AuthRequestID)
 	if errors.Is(err, sso.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load auth request: %w", err)
 	}
+	c.Set(loadedRequestKey, ar)
 	return reauth(ar).Fresh(id.AuthTime, l.CreatedAt, h.Now()), nil
+}
+
+// loadedRequestKey is where the callback keeps the sign-in request freshEnough read.
+const loadedRequestKey = "upstream.request"
+
+// pendingRequest is authflow's PendingRequest of the request id, read once per callback: the
+// copy freshEnough read is used when there is one.
+func (h *Handler) pendingRequest(c echo.Context, id string) (*sso.AuthRequest, *sso.ClientConfig, error) {
+	if ar, _ := c.Get(loadedRequestKey).(*sso.AuthRequest); ar != nil && ar.ID == id {
+		return h.Flow.PendingLoaded(c, ar)
+	}
+	return h.Flow.PendingRequest(c, id)
 }
 
 // upstreamLink is the link of an upstream identity, under any spelling of its issuer that an
@@ -564,7 +579,7 @@ func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin,
 		err    error
 	)
 	if l.AuthRequestID != "" {
-		if ar, client, err = h.Flow.PendingRequest(c, l.AuthRequestID); ar == nil {
+		if ar, client, err = h.pendingRequest(c, l.AuthRequestID); ar == nil {
 			return err
 		}
 	}
