@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -43,11 +44,31 @@ func (p protocolRoutes) Mount(e *echo.Echo) {
 	}
 }
 
-// serve runs the provider with the client IP in the request context (hooks.ClientIP: sso does
-// not know the bridge's idea of it, trusted proxies) and the request's member memo.
+// serve runs the provider. The request's context carries the client IP (hooks.ClientIP: sso
+// does not know the bridge's idea of it, trusted proxies) and the request's member memo, put
+// there by the router's frame (protocolContexts) in its copy of the request; a route the frame
+// was not told about gets its own copy here, so no protocol request runs without them.
 func (p protocolRoutes) serve(c echo.Context) error {
 	r := c.Request()
-	r = r.WithContext(hooks.WithProtocolRequest(r.Context(), c.RealIP()))
+	if !hooks.IsProtocolRequest(r.Context()) {
+		r = r.WithContext(hooks.WithProtocolRequest(r.Context(), c.RealIP()))
+	}
 	p.provider.ServeHTTP(c.Response(), r)
 	return nil
+}
+
+// protocolContexts are the router's context functions (web.RouterConfig.RouteContexts) of
+// every path Mount adds: the client IP and the member memo (hooks.WithProtocolRequest) go
+// into the frame's one copy of the request instead of a second copy made here.
+func protocolContexts() map[string]web.ContextFunc {
+	add := func(c echo.Context, ctx context.Context) context.Context {
+		return hooks.WithProtocolRequest(ctx, c.RealIP())
+	}
+	m := map[string]web.ContextFunc{}
+	for _, path := range sso.Paths() {
+		if path != sso.PathDiscovery && path != sso.PathKeys {
+			m[path] = add
+		}
+	}
+	return m
 }

@@ -371,7 +371,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	// member memo.
 	// The protocol's JSON endpoints for programs get the API security headers (web.RouterConfig.APIRoutes).
 	router := web.New(web.RouterConfig{TrustedProxies: cfg.TrustedProxies, HTTPS: https, Renderer: pages, Logger: log,
-		Requests: s.metrics, StoreBudget: storeBudget,
+		Requests: s.metrics, StoreBudget: storeBudget, RouteContexts: protocolContexts(),
 		APIRoutes: []string{sso.PathToken, sso.PathUserinfo, sso.PathIntrospect, sso.PathRevoke, sso.PathDeviceAuthzEP},
 		Documents: map[string]http.Handler{sso.PathDiscovery: s.provider.DiscoveryHandler(), sso.PathKeys: s.provider.JWKSHandler()}})
 	s.echo, s.handler = router.Echo, router

@@ -54,6 +54,9 @@ func WithProtocolRequest(ctx context.Context, ip string) context.Context {
 	return &protocolRequest{Context: ctx, ip: ip}
 }
 
+// IsProtocolRequest reports whether ctx already carries WithProtocolRequest's values.
+func IsProtocolRequest(ctx context.Context) bool { return protocolRequestFrom(ctx) != nil }
+
 func protocolRequestFrom(ctx context.Context) *protocolRequest {
 	r, _ := ctx.Value(protocolRequestKey{}).(*protocolRequest)
 	return r
