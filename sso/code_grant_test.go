@@ -74,6 +74,9 @@ func TestCodeGrantChecks(t *testing.T) {
 			if status != tc.status || (tc.err != "" && body["error"] != tc.err) {
 				t.Fatalf("got %d %v, want %d %s", status, body, tc.status, tc.err)
 			}
+			if d, _ := body["error_description"].(string); tc.status != 200 && d == "" {
+				t.Errorf("refused without saying why (RFC 6749 5.2 error_description; review s11 Z4): %v", body)
+			}
 			if tc.status == 200 && (body["id_token"] == nil || body["access_token"] == nil) {
 				t.Fatalf("no tokens: %v", body)
 			}

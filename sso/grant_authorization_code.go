@@ -65,7 +65,7 @@ func (g codeGrant) validate(ctx context.Context, tokenReq *oidc.AccessTokenReque
 	// client_secret_post is enabled (op.Config.AuthMethodPost) and the secret was verified
 	// by authenticate (op's AuthorizeClientIDSecret accepts it for that reason).
 	if client.GetID() != authReq.GetClientID() {
-		return nil, nil, oidc.ErrInvalidGrant()
+		return nil, nil, oidc.ErrInvalidGrant().WithDescription("the code was not issued to this client")
 	}
 	if !cfg.AllowsGrant(GrantAuthorizationCode) { // op.ValidateGrantType, without client.GrantTypes' copy
 		return nil, nil, oidc.ErrUnauthorizedClient().WithDescription("client missing grant type " + string(oidc.GrantTypeCode))
