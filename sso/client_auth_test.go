@@ -77,3 +77,24 @@ func FuzzLoopbackRedirect(f *testing.F) {
 		t.Fatalf("accepted %q, which is not a registered redirect on another port", uri)
 	})
 }
+
+// TestLoopbackRedirectPorts (review s11 Z5; RFC 8252 7.3, RFC 3986 3.2.3): a loopback redirect
+// on another port is accepted only for a port a browser can connect to, written one way.
+func TestLoopbackRedirectPorts(t *testing.T) {
+	cfg := &ClientConfig{RedirectURIs: []string{"http://127.0.0.1/cb"}}
+	for uri, want := range map[string]bool{
+		"http://127.0.0.1/cb":        true,
+		"http://127.0.0.1:1/cb":      true,
+		"http://127.0.0.1:5555/cb":   true,
+		"http://127.0.0.1:65535/cb":  true,
+		"http://127.0.0.1:0/cb":      false,
+		"http://127.0.0.1:05555/cb":  false,
+		"http://127.0.0.1:65536/cb":  false,
+		"http://127.0.0.1:99999/cb":  false,
+		"http://127.0.0.1:123456/cb": false,
+	} {
+		if got := loopbackRedirectAllowed(cfg, uri); got != want {
+			t.Errorf("%s: allowed %v, want %v", uri, got, want)
+		}
+	}
+}

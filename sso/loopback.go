@@ -30,7 +30,7 @@ func loopbackRedirectAllowed(cfg *ClientConfig, uri string) bool {
 			continue
 		}
 		if r.Scheme == u.Scheme && strings.EqualFold(r.Hostname(), u.Hostname()) &&
-			r.Path == u.Path && r.RawQuery == u.RawQuery {
+			r.Path == u.Path && r.RawQuery == u.RawQuery && portNumber(u.Port()) {
 			return true
 		}
 	}
@@ -59,4 +59,25 @@ func (p *Provider) checkLoopbackRedirect(w http.ResponseWriter, r *http.Request)
 		http.Error(w, msg, http.StatusBadRequest)
 	}
 	return false
+}
+
+// portNumber reports whether a loopback redirect's port (RFC 8252 7.3: any port the app
+// listens on) is one a browser can connect to: empty (the scheme's), or 1-65535 written
+// without a leading zero (RFC 3986 3.2.3 allows them, but 05555 and 5555 would then be two
+// spellings of one address).
+func portNumber(p string) bool {
+	if p == "" {
+		return true
+	}
+	if len(p) > 5 || p[0] == '0' {
+		return false
+	}
+	n := 0
+	for _, c := range []byte(p) {
+		if c < '0' || c > '9' {
+			return false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n <= 65535
 }
