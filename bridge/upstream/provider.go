@@ -67,6 +67,16 @@ type Provider struct {
 
 	mu   sync.Mutex
 	disc *discovered
+	// fetching is the discovery under way, shared by every caller that needs it meanwhile
+	// (discover): nil when none is.
+	fetching *discoveryCall
+}
+
+// discoveryCall is one fetch of the discovery document; done is closed once d or err is set.
+type discoveryCall struct {
+	done chan struct{}
+	d    *discovered
+	err  error
 }
 
 type discovered struct {
@@ -145,13 +155,50 @@ func (p *Provider) multiTenant() bool {
 	return p.cfg.Preset == PresetEntra && multiTenant(p.cfg.Tenant)
 }
 
-// discover fetches the discovery document once (a failure is retried at the next use).
+// discover returns the provider's discovery, fetched once (a failure is fetched again at the
+// next use). One fetch runs at a time, outside the lock, and every caller that needs it
+// meanwhile waits for that one under its own context: with a provider that hangs (down at
+// start-up, or when the bridge restarts during its outage) each member's click or callback
+// waits at most as long as its own request may, instead of queueing behind the fetches of
+// everyone before it (review s11 Z8; k members waited k times the client's 10 s timeout).
 func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.disc != nil {
-		return p.disc, nil
+	if d := p.disc; d != nil {
+		p.mu.Unlock()
+		return d, nil
 	}
+	c := p.fetching
+	if c == nil {
+		c = &discoveryCall{done: make(chan struct{})}
+		p.fetching = c
+		// The fetch outlives the request that started it (others wait for it); the HTTP
+		// client's timeout bounds it.
+		go p.fetchDiscovery(context.WithoutCancel(ctx), c)
+	}
+	p.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.d, c.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: discovery of %s: %v", ErrUnavailable, p.cfg.Issuer, ctx.Err())
+	}
+}
+
+// fetchDiscovery runs call c: it fetches the discovery document and keeps it when it is good.
+func (p *Provider) fetchDiscovery(ctx context.Context, c *discoveryCall) {
+	d, err := p.fetch(ctx)
+	p.mu.Lock()
+	if err == nil {
+		p.disc = d
+	}
+	p.fetching = nil
+	p.mu.Unlock()
+	c.d, c.err = d, err
+	close(c.done)
+}
+
+// fetch reads the discovery document and builds what the provider's sign-ins use from it.
+func (p *Provider) fetch(ctx context.Context) (*discovered, error) {
 	cctx := oidc.ClientContext(ctx, p.client)
 	if p.multiTenant() {
 		// The multi-tenant documents name the issuer with {tenantid}; each token's issuer is
@@ -186,7 +233,6 @@ func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 			RedirectURL: p.redirectURL, Scopes: p.cfg.Scopes},
 		issParam: meta.IssParam, issuer: meta.Issuer, endSession: meta.EndSession,
 	}
-	p.disc = d
 	return d, nil
 }
 
