@@ -54,8 +54,18 @@ func TestDevicePollAMS(t *testing.T) {
 	})
 	t.Run("member gone", func(t *testing.T) {
 		da := approved(t)
+		alice, err := e.dir.MemberByLogin(e.ctx(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
 		e.dir.Remove("alice")
 		resp, body := poll(t, da)
 		wantOAuthError(t, resp, body, http.StatusBadRequest, "access_denied")
+		// access_denied is final (RFC 8628 3.5): the member coming back (a contact restored)
+		// does not turn the refused authorization into tokens (review s11 RV3: it did).
+		e.dir.Add(alice, "alice-password")
+		time.Sleep(1100 * time.Millisecond) // the interval (1 s)
+		resp, body = poll(t, da)
+		wantOAuthError(t, resp, body, http.StatusBadRequest, "invalid_grant")
 	})
 }

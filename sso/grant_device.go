@@ -254,22 +254,41 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 	// The member checks (issueMember's: the member, then the sign-in against today's policy)
 	// run before the code is consumed: a poll they cannot answer (the AMS unreachable: 503
 	// temporarily_unavailable, which invites the device to poll again) leaves the approval to
-	// the next poll. Then the compare-and-set, so that of concurrent polls one gets tokens.
-	if err := p.memberAllowed(ctx, cfg, d.Subject, "access_denied"); err != nil {
-		return nil, err
-	}
-	if err := p.storage.checkSignIn(ctx, d.Subject, cfg.ID, d.AuthTime, d.AMR, "device.denied"); err != nil {
-		return nil, err
-	}
-	switch err := p.devices.ConsumeDeviceAuthorization(ctx, HashToken(code), cfg.ID, now); {
-	case errors.Is(err, ErrNotFound):
-		return nil, oidc.ErrInvalidGrant().WithDescription("the device_code was already used")
-	case err != nil:
-		return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
-			Description: "could not redeem the device authorization", Err: err}
+	// the next poll. Then the compare-and-set (redeem), so that of concurrent polls one gets
+	// tokens.
+	redeem := func(ctx context.Context) error {
+		switch err := p.devices.ConsumeDeviceAuthorization(ctx, HashToken(code), cfg.ID, now); {
+		case errors.Is(err, ErrNotFound):
+			return oidc.ErrInvalidGrant().WithDescription("the device_code was already used")
+		case err != nil:
+			return &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
+				Description: "could not redeem the device authorization", Err: err}
+		}
+		return nil
 	}
 	info := grantInfo{clientID: cfg.ID, subject: d.Subject, scopes: d.Scopes, amr: d.AMR, authTime: d.AuthTime, sessionID: d.SessionID}
-	return p.tokenResponse(ctx, newIssuedGrant(cfg, info), p.storage.opClient(cfg), "", "")
+	body, err := p.issueMember(ctx, cfg, "device", memberGrant{info: info, deniedCode: "access_denied",
+		signInEvent: "device.denied", redeem: redeem})
+	if err != nil && finalRefusal(err) {
+		// A refusal is the authorization's end (RFC 8628 3.5: access_denied is final, the
+		// device stops polling): the code is consumed, so a later poll is "already used", not
+		// tokens once the member is allowed again, and is not checked and audited again.
+		if cerr := p.devices.ConsumeDeviceAuthorization(ctx, HashToken(code), cfg.ID, now); cerr != nil && !errors.Is(cerr, ErrNotFound) {
+			p.log(ctx).WarnContext(ctx, "device grant: could not close a refused device authorization", "client", cfg.ID, "err", cerr)
+		}
+	}
+	return body, err
+}
+
+// finalRefusal reports whether err refuses a grant for good (access_denied, invalid_grant),
+// as opposed to a failure the client may retry (temporarily_unavailable, server_error).
+func finalRefusal(err error) bool {
+	var ge *GrantError
+	if errors.As(err, &ge) {
+		return ge.Status < http.StatusInternalServerError && (ge.Code == "access_denied" || ge.Code == "invalid_grant")
+	}
+	var oe *oidc.Error
+	return errors.As(err, &oe) && (oe.ErrorType == oidc.AccessDenied || oe.ErrorType == oidc.InvalidGrant)
 }
 
 // ---- the member's part (the bridge's /device page) ----
