@@ -332,14 +332,17 @@ func (c *Console) signedOutAnswer(w http.ResponseWriter, r *http.Request) {
 		"Your console session has ended (signed out, or idle for too long), so this was not done. Sign in again and repeat it.")
 }
 
-// endSession ends the request's console session for reason and clears its cookie; a session
-// someone else ended first is no error.
+// endSession ends the request's console session for reason, then clears its cookie; a session
+// someone else ended first is no error. The cookie stays when the store could not end the
+// session: the session lives on for every copy of the cookie, and this browser can still
+// sign out again (review s11 RV2: clearing it first left the administrator looking signed out
+// with the session live).
 func (c *Console) endSession(w http.ResponseWriter, r *http.Request, s *session, reason string) error {
-	c.clearCookie(w, c.session, http.SameSiteStrictMode)
 	err := c.cfg.Sessions.EndConsoleSession(r.Context(), s.rec.IDHash, c.cfg.Now(), reason)
 	if err != nil && !errors.Is(err, sso.ErrNotFound) {
 		return fmt.Errorf("console: end session: %w", err)
 	}
+	c.clearCookie(w, c.session, http.SameSiteStrictMode)
 	return nil
 }
 

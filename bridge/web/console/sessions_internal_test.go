@@ -1,6 +1,8 @@
 package console
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/admin"
+	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
 // TestSignOutEndsEveryCopy (review s10 V3): signing out ends the console session in the store,
@@ -131,5 +134,39 @@ func TestMemberActionsEndConsole(t *testing.T) {
 				t.Fatalf("console after %s: %d, want %d", tc.name, rec.Code, want)
 			}
 		})
+	}
+}
+
+// endFails is the fixture's store with EndConsoleSession failing (the database unreachable).
+type endFails struct{ store.ConsoleSessionStore }
+
+func (endFails) EndConsoleSession(context.Context, string, time.Time, string) error {
+	return errors.New("database is locked")
+}
+
+// TestSignOutKeepsCookieWhenNotEnded (review s11 RV2): when the store cannot end the console
+// session, sign-out answers an error and leaves the cookie, so the browser does not look
+// signed out while the session stays live for every copy of its cookie, and signing out again
+// works once the store is back. Before, the cookie was cleared first.
+func TestSignOutKeepsCookieWhenNotEnded(t *testing.T) {
+	f := newFixture(t)
+	ck := f.cookie(t, f.now.Add(-time.Hour), f.now.Add(-2*time.Minute))
+	f.c.cfg.Sessions = endFails{f.st}
+	rec := f.do("POST", "/console/logout", url.Values{"csrf": {"csrf-token"}}, ck, "http://127.0.0.1:8081")
+	if rec.Code < 500 {
+		t.Fatalf("sign-out with the store failing: %d, want a 5xx", rec.Code)
+	}
+	for _, c := range rec.Result().Cookies() {
+		if c.MaxAge < 0 {
+			t.Fatalf("the cookie was cleared though the session was not ended: %v", c)
+		}
+	}
+	f.c.cfg.Sessions = f.st
+	rec = f.do("POST", "/console/logout", url.Values{"csrf": {"csrf-token"}}, ck, "http://127.0.0.1:8081")
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("sign-out again once the store is back: %d", rec.Code)
+	}
+	if got := f.record(t, ck); got.EndedAt.IsZero() {
+		t.Fatalf("session after the second sign-out: %+v", got)
 	}
 }
