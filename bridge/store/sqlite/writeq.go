@@ -769,7 +769,9 @@ func (s *Store) runRawTx(ctx context.Context, ops []*writeOp, cur **writeOp) (fa
 			panic(panicked)
 		}
 	}()
-	_ = conn.Raw(func(dc any) error {
+	ran := false
+	rawErr := conn.Raw(func(dc any) error {
+		ran = true
 		defer func() {
 			if p := recover(); p != nil {
 				panicked = &rawPanic{value: p, stack: debug.Stack()}
@@ -786,6 +788,18 @@ func (s *Store) runRawTx(ctx context.Context, ops []*writeOp, cur **writeOp) (fa
 		failedAt, txErr = s.rawTx(ctx, rc, ops, cur)
 		return nil
 	})
+	if !ran {
+		// Raw did not run the function (the connection was already done): nothing was
+		// applied, and no write may be told it committed.
+		if rawErr == nil {
+			rawErr = errors.New("the write connection did not run the batch")
+		}
+		for _, op := range ops {
+			op.err = fmt.Errorf("begin: %w", rawErr)
+			op.final = true
+		}
+		return 0, nil
+	}
 	return failedAt, txErr
 }
 
