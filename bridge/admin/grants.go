@@ -158,15 +158,18 @@ func (a *Service) EndSessions(ctx context.Context, actor string, f Filter) (int,
 		}
 	}
 	detail := fmt.Sprintf("%s (%d)", f, len(list))
+	var cerr error
 	if f.ID == "" && f.Client == "" {
-		n, err := a.endConsoleSessions(ctx, sub, "sessions ended")
-		if err != nil {
-			return 0, err
-		}
-		if n > 0 {
-			detail += fmt.Sprintf("; %d console sessions ended", n)
+		var n int
+		n, cerr = a.endConsoleSessions(ctx, sub, "sessions ended")
+		if n > 0 || cerr != nil {
+			detail += "; " + consoleEnded(n, cerr)
 		}
 	}
+	// The sessions are ended: recorded whatever happens to the console sessions.
 	a.record(ctx, actor, "admin.sessions_revoke", sub, f.Client, detail)
+	if cerr != nil {
+		return len(list), fmt.Errorf("%d sessions ended, but not the console sessions: %w", len(list), cerr)
+	}
 	return len(list), nil
 }

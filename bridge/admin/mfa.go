@@ -54,12 +54,24 @@ func (a *Service) ResetFactors(ctx context.Context, actor string, f Filter) (int
 	if lb != nil && len(ended) > 0 {
 		lb.Queued()
 	}
-	consoles, err := a.endConsoleSessions(ctx, sub, "second factors reset")
-	if err != nil {
-		return 0, err
-	}
+	// The reset is committed: it is audited whatever happens to the console sessions, and a
+	// failure to end those is said next to what was done.
+	consoles, cerr := a.endConsoleSessions(ctx, sub, "second factors reset")
+	consoleDetail := consoleEnded(consoles, cerr)
 	a.Audit(ctx, &store.AuditEvent{Time: a.now(), Event: "mfa.reset", Subject: sub,
-		Detail: fmt.Sprintf("%d factors removed by %s; %d sessions ended, grants revoked; %d console sessions ended", n, actor, len(ended), consoles)})
-	a.record(ctx, actor, "admin.mfa_reset", sub, "", fmt.Sprintf("%s (%d factors, %d sessions ended, grants revoked)", f, n, len(ended)))
+		Detail: fmt.Sprintf("%d factors removed by %s; %d sessions ended, grants revoked; %s", n, actor, len(ended), consoleDetail)})
+	a.record(ctx, actor, "admin.mfa_reset", sub, "", fmt.Sprintf("%s (%d factors, %d sessions ended, grants revoked; %s)", f, n, len(ended), consoleDetail))
+	if cerr != nil {
+		return n, fmt.Errorf("%d factors removed and %d sessions ended, but not the console sessions: %w", n, len(ended), cerr)
+	}
 	return n, nil
+}
+
+// consoleEnded says, for an audit detail, how many console sessions an action ended, or that
+// it could not end them.
+func consoleEnded(n int, err error) string {
+	if err != nil {
+		return "console sessions NOT ended: " + err.Error()
+	}
+	return fmt.Sprintf("%d console sessions ended", n)
 }

@@ -170,3 +170,41 @@ func TestSignOutKeepsCookieWhenNotEnded(t *testing.T) {
 		t.Fatalf("session after the second sign-out: %+v", got)
 	}
 }
+
+// endAllFails is the fixture's store with EndConsoleSessions failing.
+type endAllFails struct{ store.ConsoleSessionStore }
+
+func (endAllFails) EndConsoleSessions(context.Context, string, time.Time, string) (int, error) {
+	return 0, errors.New("database is locked")
+}
+
+// TestMemberActionFailingConsoleIsAudited (review s11 RV2): when the member's sessions are
+// ended or their factors reset but their console sessions cannot be ended, the action is
+// still audited and recorded (it was done), and the error says what was done. Before, the
+// action answered "failed" with nothing audited.
+func TestMemberActionFailingConsoleIsAudited(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		act   func(a *admin.Service) (int, error)
+		event string
+	}{
+		{"end sessions", func(a *admin.Service) (int, error) {
+			return a.EndSessions(t.Context(), "test", admin.Filter{Subject: "sub-bob"})
+		}, "admin.sessions_revoke"},
+		{"reset factors", func(a *admin.Service) (int, error) {
+			return a.ResetFactors(t.Context(), "test", admin.Filter{Subject: "sub-bob"})
+		}, "mfa.reset"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.c.cfg.Admin.ConsoleSessions = endAllFails{f.st}
+			_, err := tc.act(f.c.cfg.Admin)
+			if err == nil || !strings.Contains(err.Error(), "not the console sessions") {
+				t.Fatalf("error: %v, want one saying the console sessions were not ended", err)
+			}
+			if !slices.Contains(f.events, tc.event) {
+				t.Fatalf("audit: %v, want %s", f.events, tc.event)
+			}
+		})
+	}
+}
