@@ -109,7 +109,7 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 	sidKey := secrets[secretSID]
 	// Sessions end with their back-channel logouts queued; the running server's outbox sends them.
 	ender := &backchannel.Logouts{Store: a.Store, Clients: registryClients{reg},
-		PublicSID: func(id string) string { return sso.PublicSID(sidKey, id) }}
+		PublicSID: func(id string) string { return sso.PublicSID(sidKey, id) }, Log: log}
 	// And the SAML SPs' back-channel single logouts (the SPs' registry only: no keys here).
 	samlSPs, err := saml.NewRegistry(cfg.SAML, a.Store, nil)
 	if err != nil {

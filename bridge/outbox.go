@@ -50,5 +50,5 @@ func newOutbox(p outboxParts) (*outbox.Queue, *backchannel.Logouts) {
 		Channels: channels(&backchannel.Deliverer{Clients: p.clients, Keys: p.keys, Issuer: p.cfg.Issuer,
 			HTTP: sender, Now: p.now}, p.samlLogout)})
 	p.samlLogout.HTTP, p.samlLogout.Issuer, p.samlLogout.Now = sender, p.cfg.Issuer, p.now
-	return q, &backchannel.Logouts{Store: p.store, Clients: p.clients, PublicSID: p.publicSID, Wake: q.Wake}
+	return q, &backchannel.Logouts{Store: p.store, Clients: p.clients, PublicSID: p.publicSID, Wake: q.Wake, Log: p.log}
 }

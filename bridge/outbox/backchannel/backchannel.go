@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -44,18 +45,24 @@ type Logouts struct {
 	// Others, when set, adds the logout events of the session's other apps (the SAML service
 	// providers' back-channel single logouts), queued with these.
 	Others func(ctx context.Context, sess *sso.Session) []*store.OutboxEvent
+	// Log says which app's logout could not be built (nil: not logged).
+	Log *slog.Logger
 }
 
 // SessionEvents returns the logout events for an ended session: one per client of the
-// session that registered a backchannel_logout_uri, and Others'.
+// session that registered a backchannel_logout_uri, and Others'. A client that cannot be read
+// (the store failing) gets no event, and the log says so.
 func (l *Logouts) SessionEvents(ctx context.Context, sess *sso.Session) []*store.OutboxEvent {
 	var out []*store.OutboxEvent
+	sid := l.sid(sess)
 	for _, id := range sess.Clients {
-		c, err := l.Clients.Client(ctx, id)
-		if err != nil || c.BackchannelLogoutURI == "" {
-			continue
+		ev, err := l.clientEvent(ctx, id, sess.Subject, sid)
+		if err != nil && l.Log != nil {
+			l.Log.WarnContext(ctx, "back-channel logout not queued: the app could not be read", "client", id, "err", err)
 		}
-		out = append(out, event(id, sess.Subject, l.sid(sess)))
+		if ev != nil {
+			out = append(out, ev)
+		}
 	}
 	if l.Others != nil {
 		out = append(out, l.Others(ctx, sess)...)
