@@ -125,28 +125,12 @@ func (d *deviceStorage) StoreDeviceAuthorization(ctx context.Context, clientID, 
 	return err
 }
 
-func (d *deviceStorage) GetDeviceAuthorizatonState(ctx context.Context, clientID, deviceCode string) (*op.DeviceAuthorizationState, error) {
-	a, err := d.devices.PollDeviceAuthorization(ctx, HashToken(deviceCode), clientID, d.now())
-	if errors.Is(err, ErrSlowDown) {
-		return nil, context.DeadlineExceeded // op's only way to say slow_down
-	}
-	if err != nil {
-		return nil, err
-	}
-	if a.State == DeviceApproved {
-		// op issues tokens whenever Done: only the poll that consumes the approval may.
-		switch err := d.devices.ConsumeDeviceAuthorization(ctx, HashToken(deviceCode), clientID, d.now()); {
-		case errors.Is(err, ErrNotFound):
-			a.State = DeviceConsumed
-		case err != nil:
-			return nil, err
-		}
-	}
-	return &op.DeviceAuthorizationState{
-		ClientID: a.ClientID, Scopes: a.Scopes, Expires: a.ExpiresAt,
-		Done: a.State == DeviceApproved, Denied: a.State == DeviceDenied || a.State == DeviceConsumed,
-		Subject: a.Subject, AMR: a.AMR, AuthTime: a.AuthTime,
-	}, nil
+// GetDeviceAuthorizatonState refuses: op's device token handler is never mounted (the token
+// endpoint is the provider's, whose device grant checks the member and today's sign-in policy
+// before it consumes the code, deviceCodeGrant.exchange). Were op's handler ever reached, it would
+// issue tokens without those checks: it gets an error, never an approval (review s11 RV3).
+func (d *deviceStorage) GetDeviceAuthorizatonState(context.Context, string, string) (*op.DeviceAuthorizationState, error) {
+	return nil, errors.New("device tokens are issued by the provider's token endpoint only")
 }
 
 // DeviceEnabled reports whether the device authorization grant is available.
