@@ -11,21 +11,13 @@ import (
 // (trusted proxies): the router puts it in the request context, where the audit hook and the
 // client-authentication throttle find it.
 
-type clientIPKey struct{}
-
-// WithClientIP returns ctx carrying the request's client IP.
-func WithClientIP(ctx context.Context, ip string) context.Context {
-	return context.WithValue(ctx, clientIPKey{}, ip)
-}
-
 // ClientIP is the client IP of the protocol request behind ctx ("" outside one): the one
-// WithProtocolRequest or WithClientIP put there.
+// WithProtocolRequest put there.
 func ClientIP(ctx context.Context) string {
-	if r := protocolRequestFrom(ctx); r != nil && r.ip != "" {
+	if r := protocolRequestFrom(ctx); r != nil {
 		return r.ip
 	}
-	ip, _ := ctx.Value(clientIPKey{}).(string)
-	return ip
+	return ""
 }
 
 // clientThrottleKey counts failures per client and IP together: a client's own servers keep

@@ -15,5 +15,5 @@
 //
 // Hooks is a struct of explicit dependencies, built once in the composition root. The client
 // IP of a protocol request (which sso does not know: trusted proxies) travels in the request
-// context (WithProtocolRequest or WithClientIP, ClientIP), with the request's member memo.
+// context (WithProtocolRequest, ClientIP), with the request's member memo.
 package hooks

@@ -66,7 +66,7 @@ type Hooks struct {
 	// ClientThrottle counts failed client authentications (per client and IP, and per IP).
 	ClientThrottle *throttle.Throttle
 	// RequestIP is the client IP of a request that did not come through the bridge's router
-	// (nil: the remote address); requests that did carry it in their context (WithClientIP).
+	// (nil: the remote address); requests that did carry it in their context (WithProtocolRequest).
 	RequestIP func(*http.Request) string
 	// LogoutPage returns where end_session sends the browser (the logout page's ticket).
 	LogoutPage func(req *op.EndSessionRequest) (string, error)
@@ -101,7 +101,7 @@ func (h *Hooks) now() time.Time {
 	return h.Now()
 }
 
-// member looks the subject's member up (once per request whose context has WithMemberMemo or
+// member looks the subject's member up (once per request whose context has
 // WithProtocolRequest), shared with the directory's cache when it can (SharedMembers): the
 // caller only reads it.
 func (h *Hooks) member(ctx context.Context, subject string) (*legacy.Member, error) {

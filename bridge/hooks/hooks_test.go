@@ -186,7 +186,7 @@ func TestEndSessionHint(t *testing.T) {
 func TestClientAuthThrottle(t *testing.T) {
 	h, events := newHooks()
 	req := httptest.NewRequest("POST", "/oauth/token", nil)
-	req = req.WithContext(hooks.WithClientIP(req.Context(), "192.0.2.5"))
+	req = req.WithContext(hooks.WithProtocolRequest(req.Context(), "192.0.2.5"))
 	attempt := func(r *http.Request) time.Duration {
 		t.Helper()
 		ra, err := h.ClientAuthAttempt(r, "web")

@@ -12,8 +12,6 @@ import (
 // lookup is a round trip to the AMS. The memo lives in the request's context only, so a
 // member's change shows from the next request on.
 
-type memberMemoKey struct{}
-
 // memberMemo keeps the members a request looked up by subject: the first in a slot of its own
 // (a request asks about one subject), any other in a map.
 type memberMemo struct {
@@ -21,12 +19,6 @@ type memberMemo struct {
 	subject string
 	member  *legacy.Member
 	more    map[string]*legacy.Member
-}
-
-// WithMemberMemo returns ctx carrying a per-request memo of the members looked up by subject
-// (only found members are kept: an error is looked up again).
-func WithMemberMemo(ctx context.Context) context.Context {
-	return context.WithValue(ctx, memberMemoKey{}, &memberMemo{})
 }
 
 // protocolRequestKey is the context key of a protocolRequest.
@@ -48,8 +40,9 @@ func (r *protocolRequest) Value(key any) any {
 	return r.Context.Value(key)
 }
 
-// WithProtocolRequest is WithMemberMemo(WithClientIP(ctx, ip)): what the router gives every
-// protocol request.
+// WithProtocolRequest returns ctx carrying the protocol request's client IP and a per-request
+// memo of the members looked up by subject (only found members are kept: an error is looked
+// up again): what the router gives every protocol request.
 func WithProtocolRequest(ctx context.Context, ip string) context.Context {
 	return &protocolRequest{Context: ctx, ip: ip}
 }
@@ -66,8 +59,7 @@ func memoFrom(ctx context.Context) *memberMemo {
 	if r := protocolRequestFrom(ctx); r != nil {
 		return &r.memo
 	}
-	m, _ := ctx.Value(memberMemoKey{}).(*memberMemo)
-	return m
+	return nil
 }
 
 func (m *memberMemo) get(subject string) *legacy.Member {

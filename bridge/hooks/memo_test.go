@@ -21,7 +21,7 @@ func (c *countingMembers) MemberByKey(ctx context.Context, key string) (*legacy.
 }
 
 // TestMemberLookedUpOncePerRequest: a refresh's grant check and its claims share one directory
-// lookup within a request (WithMemberMemo); without the memo, and for a member not found, every
+// lookup within a request (WithProtocolRequest); without the memo, and for a member not found, every
 // call looks up again.
 func TestMemberLookedUpOncePerRequest(t *testing.T) {
 	for _, tt := range []struct {
@@ -30,10 +30,8 @@ func TestMemberLookedUpOncePerRequest(t *testing.T) {
 		subject string
 		want    int
 	}{
-		{"one request", hooks.WithMemberMemo, "sub-K1", 1},
 		{"one protocol request", protoCtx, "sub-K1", 1},
 		{"no memo", nil, "sub-K1", 2},
-		{"not found is not kept", hooks.WithMemberMemo, "sub-K9", 2},
 		{"not found is not kept (protocol request)", protoCtx, "sub-K9", 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,11 +56,11 @@ func TestMemberMemoIsPerRequest(t *testing.T) {
 	h, _ := newHooks()
 	cm := &countingMembers{members: members{"K1": {Key: "K1", Login: "alice", Standing: legacy.Standing{Approved: true}}}}
 	h.Members = cm
-	if err := h.CheckGrant(hooks.WithMemberMemo(context.Background()), "sub-K1", "web"); err != nil {
+	if err := h.CheckGrant(hooks.WithProtocolRequest(context.Background(), ""), "sub-K1", "web"); err != nil {
 		t.Fatal(err)
 	}
 	cm.members["K1"] = &legacy.Member{Key: "K1", Login: "alice", Standing: legacy.Standing{Approved: true, LockedOut: true}}
-	if err := h.CheckGrant(hooks.WithMemberMemo(context.Background()), "sub-K1", "web"); err == nil {
+	if err := h.CheckGrant(hooks.WithProtocolRequest(context.Background(), ""), "sub-K1", "web"); err == nil {
 		t.Fatal("a locked-out member passed the next request's grant check")
 	}
 }
