@@ -208,6 +208,13 @@ func (h *Hooks) CheckSignIn(ctx context.Context, subject, clientID string, authT
 	return nil
 }
 
+// PasswordSignInStale reports whether a sign-in at authTime with methods amr rested on the AMS
+// password and the AMS has recorded a change of it since (PasswordChangedSince): the rule that
+// ends refresh families (CheckSignIn), bridge sessions and console sessions alike.
+func PasswordSignInStale(m *legacy.Member, authTime time.Time, amr []string) bool {
+	return slices.Contains(amr, mfa.AMRPassword) && PasswordChangedSince(m, authTime)
+}
+
 // PasswordChangedSince reports whether the AMS recorded a change of m's password after a
 // sign-in at authTime (beyond PasswordChangeSkew). An unknown change date (zero) or auth time
 // is no change.

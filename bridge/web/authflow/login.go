@@ -16,7 +16,6 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/hooks"
-	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web"
@@ -561,7 +560,7 @@ func (h *Handler) Member(ctx context.Context, sess *sso.Session) (*legacy.Member
 	// A session opened with the AMS password ends when the AMS records a change of that
 	// password after its sign-in: whoever knew the old one keeps nothing (the refresh grant
 	// checks the same, hooks.CheckSignIn).
-	if slices.Contains(sess.AMR, mfa.AMRPassword) && hooks.PasswordChangedSince(m, sess.AuthTime) {
+	if hooks.PasswordSignInStale(m, sess.AuthTime, sess.AMR) {
 		return nil, fmt.Errorf("%w: password changed after the session's sign-in", sso.ErrAccessDenied)
 	}
 	return m, nil

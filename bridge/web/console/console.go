@@ -22,7 +22,6 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/hooks"
-	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -312,7 +311,7 @@ func (c *Console) current(r *http.Request) (*session, error) {
 		return nil, fmt.Errorf("console: session: %w", err)
 	}
 	now := c.cfg.Now()
-	if !rec.Live(now) || now.Sub(rec.SeenAt) > c.cfg.IdleTimeout || now.Sub(rec.CreatedAt) > maxSession {
+	if !rec.Live(now) || now.Sub(rec.SeenAt) > c.cfg.IdleTimeout { // Live: within ExpiresAt, CreatedAt + maxSession
 		return nil, nil
 	}
 	if c.cfg.RequireSecondFactor && !rec.MFA {
@@ -393,7 +392,7 @@ func (c *Console) authenticated(h func(w http.ResponseWriter, r *http.Request, s
 			}
 			// A session opened with the AMS password ends when the AMS records a change of
 			// that password after its sign-in, as the bridge's sessions do (authflow Member).
-			if slices.Contains(s.rec.AMR, mfa.AMRPassword) && hooks.PasswordChangedSince(m, s.rec.AuthTime) {
+			if hooks.PasswordSignInStale(m, s.rec.AuthTime, s.rec.AMR) {
 				if err := c.endSession(w, r, s, endPasswordChanged); err != nil {
 					c.fail(w, r, nil, err)
 					return
