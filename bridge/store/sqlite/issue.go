@@ -56,18 +56,6 @@ func (w *issueWrite) apply(ctx context.Context, tx *sql.Tx) error {
 	return w.own
 }
 
-// applyAlone runs a rotation alone without a transaction (rotateAlone). A rotation writes at
-// most one statement that it keeps (the compare-and-set, or the revocation of a reused
-// family), and a statement is atomic: one that fails leaves nothing behind, so in a batch it
-// needs no savepoint either (writeOp.single).
-func (w *issueWrite) applyAlone(ctx context.Context) (done bool, err error) {
-	if !w.single {
-		return false, nil
-	}
-	done, w.own = w.s.rotateAlone(ctx, w.in.Rotate, w.s.clock())
-	return done, w.own
-}
-
 func (w *issueWrite) keeps(err error) bool {
 	var reuse *reuseError
 	return errors.As(err, &reuse)
@@ -76,27 +64,6 @@ func (w *issueWrite) keeps(err error) bool {
 // rotationOnly reports whether in is a refresh rotation and nothing else (the refresh grant).
 func rotationOnly(in *sso.Issue) bool {
 	return in.Rotate != nil && in.ConsumeCodeHash == "" && in.Family == nil
-}
-
-// rotateAlone is the refresh grant's write when no other grant waits: the rotation's
-// compare-and-set is one UPDATE, atomic by itself, so it runs as its own (autocommit)
-// transaction, without a BEGIN and a COMMIT statement around it. It reports whether r is done;
-// when the compare-and-set changes nothing, the caller runs r in a transaction of its own,
-// which tries it again and finds out why (applyRotation). Splitting the two is safe because
-// what that second look decides from only grows stale in one direction: a generation only
-// increases and a revocation or an expiry is final, so a rotation refused now is refused
-// for the same or a stronger reason then.
-func (s *Store) rotateAlone(ctx context.Context, rot *sso.Rotation, now time.Time) (bool, error) {
-	at := ts(orNow(rot.Now, now))
-	res, err := s.st.rotate.ExecContext(ctx, rot.NewHash, at, rot.FamilyID, rot.Generation, rot.OldHash, at)
-	switch err = affectedOne(res, err); {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, sql.ErrNoRows):
-		return false, nil
-	default:
-		return true, wrap("issue tokens: rotate", err)
-	}
 }
 
 // applyIssue writes one grant in tx. On error other than *reuseError the caller rolls its writes
@@ -175,13 +142,23 @@ func refusedRotation(rot *sso.Rotation, st *familyState, now int64, revoke func(
 }
 
 // applyRaw is apply through the driver's statements (rawWriter): a rotation alone in its
-// grant (canRaw).
+// grant (writeOp.single).
 func (w *issueWrite) applyRaw(ctx context.Context, rc *rawConn) error {
 	w.own = w.s.applyRotationRaw(ctx, rc, w.in.Rotate, orNow(w.in.Rotate.Now, w.s.clock()))
 	return w.own
 }
 
-// applyRawAlone is applyAlone through the driver's statements.
+// applyRawAlone is the refresh grant's write when no other grant waits (aloneWriter's
+// applyAlone, on the driver connection): the rotation's compare-and-set is one UPDATE, atomic
+// by itself, so it runs as its own (autocommit) transaction, without a BEGIN and a COMMIT
+// statement around it. It reports whether the rotation is done; when the compare-and-set
+// changes nothing, the caller runs it in a transaction of its own, which tries it again and
+// finds out why (applyRotationRaw). Splitting the two is safe because what that second look
+// decides from only grows stale in one direction: a generation only increases and a
+// revocation or an expiry is final, so a rotation refused now is refused for the same or a
+// stronger reason then. A rotation keeps at most one statement (the compare-and-set, or the
+// revocation of a reused family), and a statement is atomic: in a batch it needs no savepoint
+// either (writeOp.single).
 func (w *issueWrite) applyRawAlone(ctx context.Context, rc *rawConn) (done bool, err error) {
 	rot := w.in.Rotate
 	at := ts(orNow(rot.Now, w.s.clock()))
@@ -196,8 +173,6 @@ func (w *issueWrite) applyRawAlone(ctx context.Context, rc *rawConn) (done bool,
 	}
 	return true, w.own
 }
-
-func (w *issueWrite) canRaw() bool { return w.single }
 
 // applyRotationRaw is applyRotation with the driver's statements on the write connection,
 // inside a transaction runRawTx began there.

@@ -573,8 +573,6 @@ func statementOnlyError(err error) bool {
 
 // rawWriter is a writer that can also apply itself with the driver's statements (rawConn).
 type rawWriter interface {
-	// canRaw reports whether this write can (a rotation alone in its grant).
-	canRaw() bool
 	// applyRaw is apply, inside the transaction runRawTx began on rc.
 	applyRaw(ctx context.Context, rc *rawConn) error
 	// applyRawAlone is aloneWriter.applyAlone, on rc outside a transaction.
@@ -739,7 +737,7 @@ func (rc *rawConn) revokeFamily(ctx context.Context, familyID string) error {
 // rawBatch reports whether every write of ops can run on the driver connection (runRawTx).
 func rawBatch(ops []*writeOp) bool {
 	for _, op := range ops {
-		if r, ok := op.w.(rawWriter); !ok || !op.single || !r.canRaw() {
+		if _, ok := op.w.(rawWriter); !ok || !op.single {
 			return false
 		}
 	}
