@@ -65,6 +65,8 @@ func (s *Store) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
 		return errors.New("postgres: complete sign-in: empty audit event")
 	case in.RequestClient == "":
 		return errors.New("postgres: complete sign-in: empty client id")
+	case in.Reauth != nil && (in.Reauth.SessionID != ss.ID || in.Reauth.Subject != ss.Subject):
+		return errors.New("postgres: complete sign-in: the re-authentication names another session or member than the sign-in")
 	}
 	if in.Reauth != nil {
 		return s.completeReauth(ctx, in)

@@ -28,6 +28,8 @@ func (s *Store) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
 		return errors.New("sqlite: complete sign-in: empty audit event")
 	case in.RequestClient == "":
 		return errors.New("sqlite: complete sign-in: empty client id")
+	case in.Reauth != nil && (in.Reauth.SessionID != ss.ID || in.Reauth.Subject != ss.Subject):
+		return errors.New("sqlite: complete sign-in: the re-authentication names another session or member than the sign-in")
 	}
 	now := s.clock()
 	completed := false

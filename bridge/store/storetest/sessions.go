@@ -21,6 +21,7 @@ var sessionTests = []test{
 	{"ReauthenticateWithSignIn", testReauthenticateWithSignIn},
 	{"ReauthenticateSignInNotPending", testReauthenticateSignInNotPending},
 	{"ReauthenticateSignInEnded", testReauthenticateSignInEnded},
+	{"ReauthenticateSignInMismatch", testReauthenticateSignInMismatch},
 	{"MoveUpstreamReplaces", testMoveUpstreamReplaces},
 }
 
@@ -228,6 +229,36 @@ func testReauthenticateSignInEnded(t *testing.T, h *H) {
 	}
 	if h.byCookie(in.Reauth.NewCookieKey) != nil || h.auditRows(sess.Subject) != 0 {
 		t.Error("a refused re-authentication wrote something")
+	}
+}
+
+// testReauthenticateSignInMismatch (review s11 RV1): a re-authenticating sign-in whose
+// re-authentication names another session or member than its Session is refused and writes
+// nothing: neither session is signed in again, the request stays pending.
+func testReauthenticateSignInMismatch(t *testing.T, h *H) {
+	sess := h.createSession("sub-m", "app-a")
+	other := h.createSession("sub-o", "app-a")
+	for _, tc := range []struct {
+		name string
+		mod  func(r *store.SessionReauth)
+	}{
+		// The other session's own re-authentication (its id, member and cookie key), sent with
+		// this sign-in's Session: the compare-and-set alone would pass.
+		{"another session", func(r *store.SessionReauth) { r.SessionID, r.Subject, r.CookieKey = other.ID, other.Subject, other.ID }},
+		{"another member", func(r *store.SessionReauth) { r.Subject = other.Subject }},
+	} {
+		ar := h.boundRequest("browser-a")
+		in := h.reauthSignIn(ar, sess, sess.ID)
+		tc.mod(in.Reauth)
+		if err := h.S.CompleteSignIn(h.Ctx, in); err == nil {
+			t.Fatalf("%s: CompleteSignIn accepted a re-authentication of %q for session %q", tc.name, in.Reauth.SessionID, in.Session.ID)
+		}
+		if got, err := h.S.AuthRequest(h.Ctx, ar.ID); err != nil || got.Done {
+			t.Errorf("%s: request after the refusal: %+v %v", tc.name, got, err)
+		}
+		if h.byCookie(in.Reauth.NewCookieKey) != nil || h.byCookie(sess.ID) == nil || h.byCookie(other.ID) == nil {
+			t.Errorf("%s: a refused re-authentication changed a session's cookie key", tc.name)
+		}
 	}
 }
 
