@@ -171,8 +171,8 @@ func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 	if c == nil {
 		c = &discoveryCall{done: make(chan struct{})}
 		p.fetching = c
-		// The fetch outlives the request that started it (others wait for it); the HTTP
-		// client's timeout bounds it.
+		// The fetch outlives the request that started it (others wait for it): its own bound
+		// (fetchDiscovery) ends it, whatever the HTTP client's timeout.
 		go p.fetchDiscovery(context.WithoutCancel(ctx), c)
 	}
 	p.mu.Unlock()
@@ -184,8 +184,15 @@ func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 	}
 }
 
+// discoveryTimeout bounds one shared fetch of a provider's discovery document: no request's
+// context ends it, so a provider that never answers (and an HTTP client given without a
+// timeout) must not hold it, and every sign-in waiting for it, for ever.
+const discoveryTimeout = 10 * time.Second
+
 // fetchDiscovery runs call c: it fetches the discovery document and keeps it when it is good.
 func (p *Provider) fetchDiscovery(ctx context.Context, c *discoveryCall) {
+	ctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+	defer cancel()
 	d, err := p.fetch(ctx)
 	p.mu.Lock()
 	if err == nil {
