@@ -240,7 +240,9 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 	// temporarily_unavailable, which invites the device to poll again) leaves the approval to
 	// the next poll. Then the compare-and-set (redeem), so that of concurrent polls one gets
 	// tokens.
+	redeemed := false // redeem ran: the code is consumed or was already
 	redeem := func(ctx context.Context) error {
+		redeemed = true
 		switch err := p.devices.ConsumeDeviceAuthorization(ctx, HashToken(code), cfg.ID, now); {
 		case errors.Is(err, ErrNotFound):
 			return oidc.ErrInvalidGrant().WithDescription("the device_code was already used")
@@ -253,7 +255,7 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 	info := grantInfo{clientID: cfg.ID, subject: d.Subject, scopes: d.Scopes, amr: d.AMR, authTime: d.AuthTime, sessionID: d.SessionID}
 	body, err := p.issueMember(ctx, cfg, "device", memberGrant{info: info, deniedCode: "access_denied",
 		signInEvent: "device.denied", redeem: redeem})
-	if err != nil && finalRefusal(err) {
+	if err != nil && !redeemed && finalRefusal(err) {
 		// A refusal is the authorization's end (RFC 8628 3.5: access_denied is final, the
 		// device stops polling): the code is consumed, so a later poll is "already used", not
 		// tokens once the member is allowed again, and is not checked and audited again.
