@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -64,20 +65,11 @@ func (p *Provider) checkLoopbackRedirect(w http.ResponseWriter, r *http.Request)
 // portNumber reports whether a loopback redirect's port (RFC 8252 7.3: any port the app
 // listens on) is one a browser can connect to: empty (the scheme's), or 1-65535 written
 // without a leading zero (RFC 3986 3.2.3 allows them, but 05555 and 5555 would then be two
-// spellings of one address).
+// spellings of one address). url.Parse has checked that a port is digits only.
 func portNumber(p string) bool {
 	if p == "" {
 		return true
 	}
-	if len(p) > 5 || p[0] == '0' {
-		return false
-	}
-	n := 0
-	for _, c := range []byte(p) {
-		if c < '0' || c > '9' {
-			return false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n <= 65535
+	n, err := strconv.Atoi(p)
+	return err == nil && p[0] != '0' && n <= 65535
 }

@@ -12,7 +12,7 @@ import (
 // request_uri_parameter_supported false, and op's request has no field for it, so op would
 // otherwise go on with the query parameters alone and drop what the referenced request object
 // holds (nonce, max_age, prompt, acr_values) without a word. The error goes to the client's
-// redirect_uri, with state and iss, once the client and that redirect_uri are known to be its
+// redirect_uri, with state (and iss: servePage's issWriter), once the client and that redirect_uri are known to be its
 // own (as op checks them before answering request objects, `request`, with
 // request_not_supported); otherwise op answers the request as it would anyway (the error page
 // for an unknown client or redirect_uri). It returns false when it has answered.
@@ -32,6 +32,6 @@ func (p *Provider) checkRequestURI(w http.ResponseWriter, r *http.Request) bool 
 	if err != nil {
 		return true // op answers a request it cannot answer at its redirect_uri
 	}
-	http.Redirect(w, r, withIss(loc, p.cfg.Issuer), http.StatusFound)
+	http.Redirect(w, r, loc, http.StatusFound) // w is servePage's issWriter: it adds iss (RFC 9207)
 	return false
 }
