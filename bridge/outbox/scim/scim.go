@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ssobridge/ssobridge/bridge/outbox"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -53,13 +55,53 @@ func (c *Config) Validate(prefix string) error {
 
 // Deliverer upserts each event's user (and group memberships) at the service provider.
 func (c *Config) Deliverer(d outbox.Deps) outbox.Deliverer {
-	return &deliverer{cfg: c, http: d.HTTP, store: d.Store}
+	return &deliverer{cfg: c, http: d.HTTP, store: d.Store, groups: &groupLocks{held: map[string]*groupLock{}}}
 }
 
 type deliverer struct {
-	cfg   *Config
-	http  *outbox.Sender
-	store store.Store
+	cfg    *Config
+	http   *outbox.Sender
+	store  store.Store
+	groups *groupLocks
+}
+
+// groupLocks serialises, per group name, the deliveries that may create a group: the outbox
+// delivers several events at once, and two members with a new role would otherwise both find
+// no group and both create one (RFC 7643 does not make a group's displayName unique).
+type groupLocks struct {
+	mu   sync.Mutex
+	held map[string]*groupLock
+}
+
+type groupLock struct {
+	ch    chan struct{} // a one-slot semaphore: waiting for it respects ctx
+	users int
+}
+
+// lock takes the lock of name, or fails when ctx ends first; unlock gives it back.
+func (g *groupLocks) lock(ctx context.Context, name string) (unlock func(), err error) {
+	g.mu.Lock()
+	l := g.held[name]
+	if l == nil {
+		l = &groupLock{ch: make(chan struct{}, 1)}
+		g.held[name] = l
+	}
+	l.users++
+	g.mu.Unlock()
+	release := func() {
+		g.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(g.held, name)
+		}
+		g.mu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, outbox.Retry("SCIM group %q: %v", name, ctx.Err())
+	}
 }
 
 type scimList struct {
@@ -70,8 +112,9 @@ type scimList struct {
 }
 
 type scimClient struct {
-	http *outbox.Sender
-	t    *Config
+	http   *outbox.Sender
+	t      *Config
+	groups *groupLocks
 }
 
 func (c scimClient) url(path string) string { return strings.TrimSuffix(c.t.URL, "/") + path }
@@ -93,24 +136,41 @@ func (c scimClient) send(ctx context.Context, method, u string, body any) (*http
 
 // find returns the id of the single resource matching filter, "" when none.
 func (c scimClient) find(ctx context.Context, resource, filter string) (string, error) {
-	resp, body, err := c.send(ctx, http.MethodGet, c.url("/"+resource+"?filter="+url.QueryEscape(filter)), nil)
+	ids, err := c.findAll(ctx, resource, filter)
 	if err != nil {
 		return "", err
 	}
+	if len(ids) == 0 {
+		return "", nil
+	}
+	if len(ids) > 1 {
+		return "", outbox.Permanent("SCIM GET /%s: %d resources match %s", resource, len(ids), filter)
+	}
+	return ids[0], nil
+}
+
+// findAll returns the ids of the resources matching filter, sorted.
+func (c scimClient) findAll(ctx context.Context, resource, filter string) ([]string, error) {
+	resp, body, err := c.send(ctx, http.MethodGet, c.url("/"+resource+"?filter="+url.QueryEscape(filter)), nil)
+	if err != nil {
+		return nil, err
+	}
 	if err := outbox.Status("SCIM GET /"+resource, resp, body); err != nil {
-		return "", err
+		return nil, err
 	}
 	var l scimList
 	if err := json.Unmarshal(body, &l); err != nil {
-		return "", fmt.Errorf("SCIM GET /%s: bad list response: %w", resource, err)
+		return nil, fmt.Errorf("SCIM GET /%s: bad list response: %w", resource, err)
 	}
-	if len(l.Resources) == 0 {
-		return "", nil
+	ids := make([]string, 0, len(l.Resources))
+	for _, r := range l.Resources {
+		if r.ID == "" {
+			return nil, fmt.Errorf("SCIM GET /%s: a resource without an id", resource)
+		}
+		ids = append(ids, r.ID)
 	}
-	if len(l.Resources) > 1 {
-		return "", outbox.Permanent("SCIM GET /%s: %d resources match %s", resource, len(l.Resources), filter)
-	}
-	return l.Resources[0].ID, nil
+	slices.Sort(ids)
+	return ids, nil
 }
 
 func scimString(s string) string {
@@ -125,7 +185,7 @@ func (d *deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 	if err := json.Unmarshal(e.Payload, &ev); err != nil {
 		return outbox.Permanent("decode event: %v", err)
 	}
-	c := scimClient{http: d.http, t: t}
+	c := scimClient{http: d.http, t: t, groups: d.groups}
 	id := ""
 	if su, err := d.store.ShadowUser(ctx, e.ClientID, e.Subject); err == nil {
 		id = su.ExternalID
@@ -189,7 +249,9 @@ func (d *deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 }
 
 // syncGroups adds the user to the group of each role (creating groups as needed) and removes
-// them from the groups of removed roles.
+// them from the groups of removed roles. The groups of one name (two replicas may each have
+// made one, or an administrator at the app) are one group here: the member is added to the one
+// with the smallest id and removed from each.
 func (c scimClient) syncGroups(ctx context.Context, userID string, roles, removed []string) error {
 	member := func(op string, gid string) error {
 		var ops map[string]any
@@ -206,36 +268,44 @@ func (c scimClient) syncGroups(ctx context.Context, userID string, roles, remove
 		return outbox.Status("SCIM PATCH /Groups", resp, body)
 	}
 	for _, role := range roles {
-		gid, err := c.find(ctx, "Groups", "displayName eq "+scimString(role))
-		if err != nil {
-			return err
-		}
-		if gid == "" {
-			resp, body, err := c.send(ctx, http.MethodPost, c.url("/Groups"), map[string]any{
-				"schemas": []string{wire.SchemaGroup}, "displayName": role,
-				"members": []map[string]string{{"value": userID}}})
-			if err != nil {
-				return err
-			}
-			if err := outbox.Status("SCIM POST /Groups", resp, body); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := member("add", gid); err != nil {
+		if err := c.joinGroup(ctx, role, userID, member); err != nil {
 			return err
 		}
 	}
 	for _, role := range removed {
-		gid, err := c.find(ctx, "Groups", "displayName eq "+scimString(role))
+		gids, err := c.findAll(ctx, "Groups", "displayName eq "+scimString(role))
 		if err != nil {
 			return err
 		}
-		if gid != "" {
+		for _, gid := range gids {
 			if err := member("remove", gid); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// joinGroup adds the user to the group named role, creating it when there is none; on this
+// replica one delivery at a time looks a group name up and creates it.
+func (c scimClient) joinGroup(ctx context.Context, role, userID string, member func(op, gid string) error) error {
+	unlock, err := c.groups.lock(ctx, role)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	gids, err := c.findAll(ctx, "Groups", "displayName eq "+scimString(role))
+	if err != nil {
+		return err
+	}
+	if len(gids) > 0 {
+		return member("add", gids[0])
+	}
+	resp, body, err := c.send(ctx, http.MethodPost, c.url("/Groups"), map[string]any{
+		"schemas": []string{wire.SchemaGroup}, "displayName": role,
+		"members": []map[string]string{{"value": userID}}})
+	if err != nil {
+		return err
+	}
+	return outbox.Status("SCIM POST /Groups", resp, body)
 }
