@@ -181,16 +181,26 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 	}
 }
 
+// leaseMargin is the part of a claim's lease kept for recording the delivery's outcome: the
+// delivery itself ends before it (deliverOne).
+const leaseMargin = 10 * time.Second
+
 // deliverOne delivers a claimed event and records the outcome.
 //
 // A claimed delivery runs to its end even when ctx ends (shutdown, a sign-in request gone): the
 // receiver may already have acted on it, and only the recorded outcome keeps it from being sent
-// again after the lease. Each request is bounded by the configured timeout, and Run returns
-// once the deliveries in flight are recorded.
+// again after the lease. Each request is bounded by the configured timeout, and the whole
+// delivery by the claim's lease less leaseMargin: a deliverer that makes several requests (SCIM
+// with groups: a lookup and a change per role) is stopped, and retried later, rather than go on
+// after its lease, when another replica (or a sign-in's DeliverKey here) may claim the event and
+// send it at the same time (review s12 W2). Run returns once the deliveries in flight are
+// recorded.
 func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 	ctx = context.WithoutCancel(ctx)
 	start := q.now()
-	err := q.send(ctx, e)
+	sendCtx, cancel := context.WithTimeout(ctx, max(e.LeaseUntil.Sub(start)-min(leaseMargin, q.lease/4), 0))
+	err := q.send(sendCtx, e)
+	cancel()
 	if err == nil {
 		if merr := q.store.MarkDelivered(ctx, e.ID, e.LeaseUntil, q.now()); merr != nil {
 			if errors.Is(merr, store.ErrLeaseLost) {
