@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/ssobridge/ssobridge/sso"
@@ -86,6 +87,12 @@ func (c *Config) checkClients(p *problems) []sso.ClientConfig {
 			p.addf(fmt.Sprintf("clients[%s].id", cl.ID), "duplicate client id")
 		}
 		seen[cl.ID] = true
+		// The key manager keeps keys for keys.algorithms (and RS256) only: a client signed
+		// with another would get server_error at every token request (review s12 W4).
+		if alg := r.IDTokenSigningAlg; alg != "RS256" && (alg == "ES256" || alg == "EdDSA") && !slices.Contains(c.Keys.Algorithms, alg) {
+			p.addf(fmt.Sprintf("clients[%s].id_token_signing_alg", cl.ID), "%s has no signing key: add it to keys.algorithms (now %s)",
+				alg, strings.Join(c.signingAlgorithms(), ", "))
+		}
 		if cl.Secret != "" && len(cl.Secret) < MinSecretLength {
 			shortSecrets = append(shortSecrets, fmt.Errorf("clients[%s].secret: must be at least %d characters (openssl rand -hex 32)", cl.ID, MinSecretLength))
 		}
@@ -97,6 +104,15 @@ func (c *Config) checkClients(p *problems) []sso.ClientConfig {
 		p.add(e)
 	}
 	return out
+}
+
+// signingAlgorithms are the algorithms the bridge keeps signing keys for: keys.algorithms and
+// RS256, which is always on.
+func (c *Config) signingAlgorithms() []string {
+	if slices.Contains(c.Keys.Algorithms, "RS256") {
+		return c.Keys.Algorithms
+	}
+	return append([]string{"RS256"}, c.Keys.Algorithms...)
 }
 
 // warnSecretsBasicMangles warns, at start-up, about each client of the config file whose plain
