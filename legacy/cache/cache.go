@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/ssobridge/ssobridge/legacy"
@@ -445,45 +446,25 @@ func (l *lru[V]) len() int {
 	return l.ll.Len()
 }
 
-// --- de-duplication of concurrent fetches (a small singleflight) ---
+// --- de-duplication of concurrent fetches ---
 
-type flightCall[V any] struct {
-	done chan struct{}
-	val  V
-	err  error
-}
-
-type flight[V any] struct {
-	mu    sync.Mutex
-	calls map[string]*flightCall[V]
-}
+// flight runs one fetch for concurrent callers with the same key (singleflight.Group with a
+// typed result).
+type flight[V any] struct{ g singleflight.Group }
 
 // do runs fn once for concurrent callers with the same key. fn runs detached from the
 // callers' cancellation (bounded by timeout) so that one caller giving up does not fail the
 // others; each caller stops waiting when its own context ends.
 func (f *flight[V]) do(ctx context.Context, key string, timeout time.Duration, fn func(context.Context) (V, error)) (V, error) {
-	f.mu.Lock()
-	if f.calls == nil {
-		f.calls = make(map[string]*flightCall[V])
-	}
-	call, ok := f.calls[key]
-	if !ok {
-		call = &flightCall[V]{done: make(chan struct{})}
-		f.calls[key] = call
-		go func() {
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-			defer cancel()
-			call.val, call.err = fn(fctx)
-			f.mu.Lock()
-			delete(f.calls, key)
-			f.mu.Unlock()
-			close(call.done)
-		}()
-	}
-	f.mu.Unlock()
+	ch := f.g.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		return fn(fctx)
+	})
 	select {
-	case <-call.done:
-		return call.val, call.err
+	case r := <-ch:
+		v, _ := r.Val.(V)
+		return v, r.Err
 	case <-ctx.Done():
 		var zero V
 		return zero, legacy.Unavailable("cache: waiting for the directory", ctx.Err())

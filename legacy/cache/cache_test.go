@@ -47,9 +47,15 @@ func (f *fake) n(op string) int {
 	return f.calls[op]
 }
 
-func (f *fake) find(pred func(*legacy.Member) bool) (*legacy.Member, error) {
+// find waits for block when it is set, as a directory that has not answered yet: until ctx
+// ends (a fetch that follows one caller's cancellation fails then).
+func (f *fake) find(ctx context.Context, pred func(*legacy.Member) bool) (*legacy.Member, error) {
 	if f.block != nil {
-		<-f.block
+		select {
+		case <-f.block:
+		case <-ctx.Done():
+			return nil, legacy.Unavailable("fake", ctx.Err())
+		}
 	}
 	if f.fail != nil {
 		return nil, f.fail
@@ -68,7 +74,7 @@ func (f *fake) find(pred func(*legacy.Member) bool) (*legacy.Member, error) {
 
 func (f *fake) Authenticate(ctx context.Context, login, pw string) (*legacy.Member, error) {
 	f.count("auth")
-	m, err := f.find(func(m *legacy.Member) bool { return normLogin(m.Login) == normLogin(login) })
+	m, err := f.find(ctx, func(m *legacy.Member) bool { return normLogin(m.Login) == normLogin(login) })
 	if err != nil || pw != f.password {
 		return nil, legacy.ErrBadCredentials
 	}
@@ -80,7 +86,7 @@ func (f *fake) Authenticate(ctx context.Context, login, pw string) (*legacy.Memb
 
 func (f *fake) AuthenticateWithoutRoles(ctx context.Context, login, pw string) (*legacy.Member, error) {
 	f.count("auth-noroles")
-	m, err := f.find(func(m *legacy.Member) bool { return normLogin(m.Login) == normLogin(login) })
+	m, err := f.find(ctx, func(m *legacy.Member) bool { return normLogin(m.Login) == normLogin(login) })
 	if err != nil || pw != f.password {
 		return nil, legacy.ErrBadCredentials
 	}
@@ -90,17 +96,17 @@ func (f *fake) AuthenticateWithoutRoles(ctx context.Context, login, pw string) (
 
 func (f *fake) MemberByLogin(ctx context.Context, login string) (*legacy.Member, error) {
 	f.count("login")
-	return f.find(func(m *legacy.Member) bool { return normLogin(m.Login) == normLogin(login) })
+	return f.find(ctx, func(m *legacy.Member) bool { return normLogin(m.Login) == normLogin(login) })
 }
 
 func (f *fake) MemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
 	f.count("key")
-	return f.find(func(m *legacy.Member) bool { return m.Key == key })
+	return f.find(ctx, func(m *legacy.Member) bool { return m.Key == key })
 }
 
 func (f *fake) MemberByID(ctx context.Context, id string) (*legacy.Member, error) {
 	f.count("id")
-	return f.find(func(m *legacy.Member) bool { return m.MemberID == id })
+	return f.find(ctx, func(m *legacy.Member) bool { return m.MemberID == id })
 }
 
 func (f *fake) Roles(ctx context.Context, key string) ([]string, error) {
@@ -127,7 +133,7 @@ func (f *fake) ListMembers(ctx context.Context, after string, limit int) ([]*leg
 	var out []*legacy.Member
 	for _, k := range []string{"K1", "K2"} {
 		if k > after && len(out) < limit {
-			m, _ := f.find(func(m *legacy.Member) bool { return m.Key == k })
+			m, _ := f.find(ctx, func(m *legacy.Member) bool { return m.Key == k })
 			out = append(out, m)
 		}
 	}
@@ -482,6 +488,44 @@ func TestCancelledWaiterDoesNotFailOthers(t *testing.T) {
 	close(f.block)
 	if err := <-other; err != nil {
 		t.Fatalf("other caller failed: %v", err)
+	}
+}
+
+// TestFlightDetachedFromCallers: the shared fetch runs under a context of its own, bounded by
+// the fetch timeout: the caller that started it giving up ends neither the fetch nor the wait
+// of the callers that share it, and they get its value.
+func TestFlightDetachedFromCallers(t *testing.T) {
+	var f flight[string]
+	started, release := make(chan context.Context, 1), make(chan struct{})
+	fetch := func(fctx context.Context) (string, error) {
+		started <- fctx
+		select {
+		case <-release:
+			return "v", nil
+		case <-fctx.Done():
+			return "", fctx.Err()
+		}
+	}
+	first, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.do(first, "k", time.Hour, fetch)
+		done <- err
+	}()
+	fctx := <-started
+	if d, ok := fctx.Deadline(); !ok || time.Until(d) > time.Hour {
+		t.Errorf("the fetch's deadline %v (set %v), want within the fetch timeout", d, ok)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, legacy.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("the caller that gave up: %v, want ErrUnavailable wrapping its cancellation", err)
+	}
+	if err := fctx.Err(); err != nil {
+		t.Fatalf("the shared fetch ended with the caller that started it: %v", err)
+	}
+	close(release)
+	if v, err := f.do(ctx, "k", time.Hour, fetch); err != nil || v != "v" {
+		t.Fatalf("after the release: %q %v", v, err)
 	}
 }
 

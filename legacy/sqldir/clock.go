@@ -54,76 +54,68 @@ func appZone(off int) *time.Location {
 
 // appOffset returns the application clock's offset in minutes east of UTC.
 //
-// When the offset is due to be read again, one read is made for every caller that needs it,
-// without holding the clock lock, and each caller waits for it no longer than its own
-// context: with an AMS that does not answer, requests do not queue behind one another (before,
-// the read held the lock, so the k-th sign-in waited k query timeouts).
+// When the offset is due to be read again, one read is made for every caller that needs it
+// (clockRead), without holding the clock lock, and each caller waits for it no longer than its
+// own context: with an AMS that does not answer, requests do not queue behind one another
+// (before, the read held the lock, so the k-th sign-in waited k query timeouts).
 func (d *Directory) appOffset(ctx context.Context) (int, error) {
-	d.clockMu.Lock()
-	now := d.now()
-	if d.fixedClock {
-		off := d.clockOff
-		d.clockMu.Unlock()
+	if off, ok := d.knownOffset(); ok {
 		return off, nil
 	}
-	if !d.clockAt.IsZero() && now.Sub(d.clockAt) < AppClockRefresh && now.Sub(d.clockAt) >= 0 {
-		off, known := d.clockOff, d.clockKnown
-		d.clockMu.Unlock()
-		if !known {
-			return zoneOffset(now, d.loc), nil
+	ch := d.clockRead.DoChan("", func() (any, error) {
+		// A read that ended after this caller looked has made the offset known.
+		if off, ok := d.knownOffset(); ok {
+			return off, nil
 		}
-		return off, nil
-	}
-	if _, ok := d.queries[QueryAppClock]; !ok {
-		d.clockAt, d.clockKnown = now, false
-		d.clockMu.Unlock()
-		return zoneOffset(now, d.loc), nil
-	}
-	f := d.clockRead
-	if f == nil {
-		f = &clockRead{done: make(chan struct{})}
-		d.clockRead = f
 		// Detached from this caller's cancellation (the query timeout bounds it): the callers
 		// that share the read do not see one caller's cancellation as the AMS's answer.
-		go d.readClock(context.WithoutCancel(ctx), now, f)
-	}
-	d.clockMu.Unlock()
+		return d.readClock(context.WithoutCancel(ctx))
+	})
 	select {
-	case <-f.done:
+	case r := <-ch:
+		off, _ := r.Val.(int)
+		return off, r.Err
 	case <-ctx.Done():
 		return 0, legacy.Unavailable(QueryAppClock, ctx.Err())
 	}
-	switch {
-	case f.err != nil:
-		return 0, f.err
-	case !f.known:
-		return zoneOffset(now, d.loc), nil
-	}
-	return f.off, nil
 }
 
-// clockRead is one read of the application clock, shared by the callers waiting for it.
-type clockRead struct {
-	done  chan struct{} // closed when the fields below are set
-	off   int
-	known bool // the AMS stores an offset
-	err   error
-}
-
-// readClock reads the application clock's offset into f and, when it succeeds, keeps it as
-// of at.
-func (d *Directory) readClock(ctx context.Context, at time.Time, f *clockRead) {
-	f.off, f.known, f.err = d.queryAppClock(ctx)
+// knownOffset is the offset when no read is due (ok): fixed by app_time_offset, read from the
+// AMS less than AppClockRefresh ago, or not kept there (no QueryAppClock: the server zone's).
+func (d *Directory) knownOffset() (int, bool) {
 	d.clockMu.Lock()
-	if f.err == nil {
-		d.clockAt, d.clockKnown = at, f.known
-		if f.known {
-			d.clockOff = f.off
+	defer d.clockMu.Unlock()
+	now := d.now()
+	if age := now.Sub(d.clockAt); !d.fixedClock && (d.clockAt.IsZero() || age < 0 || age >= AppClockRefresh) {
+		if _, ok := d.queries[QueryAppClock]; ok {
+			return 0, false // due to be read
 		}
+		d.clockAt, d.clockKnown = now, false
 	}
-	d.clockRead = nil
-	close(f.done)
+	if !d.clockKnown {
+		return zoneOffset(now, d.loc), true
+	}
+	return d.clockOff, true
+}
+
+// readClock reads the application clock's offset and, when it succeeds, keeps it as of the
+// start of the read.
+func (d *Directory) readClock(ctx context.Context) (int, error) {
+	at := d.now()
+	off, known, err := d.queryAppClock(ctx)
+	if err != nil {
+		return 0, err
+	}
+	d.clockMu.Lock()
+	d.clockAt, d.clockKnown = at, known
+	if known {
+		d.clockOff = off
+	}
 	d.clockMu.Unlock()
+	if !known {
+		return zoneOffset(at, d.loc), nil
+	}
+	return off, nil
 }
 
 // queryAppClock runs QueryAppClock: the offset, and whether the AMS stores one.

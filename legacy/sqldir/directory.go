@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	_ "github.com/microsoft/go-mssqldb" // driver "sqlserver"
 	_ "modernc.org/sqlite"              // driver "sqlite"
 
@@ -58,11 +60,13 @@ type Directory struct {
 	stmts *stmtCache
 
 	clockMu    sync.Mutex
-	clockAt    time.Time  // when the application clock was last read from the AMS
-	clockOff   int        // its offset, minutes east of UTC
-	clockKnown bool       // the AMS stores an offset (else the server zone's current offset)
-	fixedClock bool       // app_time_offset fixes the offset
-	clockRead  *clockRead // the read of the application clock under way, if any
+	clockAt    time.Time // when the application clock was last read from the AMS
+	clockOff   int       // its offset, minutes east of UTC
+	clockKnown bool      // the AMS stores an offset (else the server zone's current offset)
+	fixedClock bool      // app_time_offset fixes the offset
+	// clockRead is the read of the application clock under way, shared by the callers that
+	// need it (appOffset).
+	clockRead singleflight.Group
 
 	// warned remembers the members whose unsupported hash was already logged.
 	warned     sync.Map
