@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -151,7 +149,7 @@ func (d *BackChannelSender) Deliver(ctx context.Context, e *store.OutboxEvent) e
 	if err != nil {
 		return err
 	}
-	body, id, err := d.request(key.private, key.cert.Raw, sp, &p)
+	body, id, err := d.request(key, sp, &p)
 	if err != nil {
 		return err
 	}
@@ -170,7 +168,7 @@ func (d *BackChannelSender) Deliver(ctx context.Context, e *store.OutboxEvent) e
 }
 
 // request is the signed SOAP LogoutRequest naming p at sp, and its id.
-func (d *BackChannelSender) request(key *rsa.PrivateKey, cert []byte, sp *SP, p *sloPayload) ([]byte, string, error) {
+func (d *BackChannelSender) request(key *signingKey, sp *SP, p *sloPayload) ([]byte, string, error) {
 	raw := make([]byte, 20)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, "", err
@@ -191,12 +189,7 @@ func (d *BackChannelSender) request(key *rsa.PrivateKey, cert []byte, sp *SP, p 
 	if p.SessionIndex != "" {
 		lr.SessionIndex = &crewjam.SessionIndex{Value: p.SessionIndex}
 	}
-	sc := dsig.NewDefaultSigningContext(dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{cert}, PrivateKey: key}))
-	sc.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if err := sc.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
-		return nil, "", err
-	}
-	signed, err := signRequest(sc, lr.Element())
+	signed, err := signRequest(key.signer, lr.Element())
 	if err != nil {
 		return nil, "", fmt.Errorf("sign logout request: %w", err)
 	}

@@ -229,7 +229,8 @@ func FuzzCheckLogoutResponse(f *testing.F) {
 func TestLogoutRequestSignatureAfterIssuer(t *testing.T) {
 	idp := newTestSigner(t, "idp")
 	d := &BackChannelSender{Issuer: "https://sso.example.org", Now: time.Now}
-	soap, _, err := d.request(idp.key, idp.cert.Raw, testSP(), &sloPayload{SP: testSPEntity, NameID: "n-1",
+	key := &signingKey{private: idp.key, cert: idp.cert, signer: newSigner(idp.key, idp.cert)}
+	soap, _, err := d.request(key, testSP(), &sloPayload{SP: testSPEntity, NameID: "n-1",
 		NameIDFormat: string(crewjam.PersistentNameIDFormat), SessionIndex: "s-1"})
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +241,7 @@ func TestLogoutRequestSignatureAfterIssuer(t *testing.T) {
 	}
 	fromSOAP := env.FindElement("./Envelope/Body/LogoutRequest")
 	now := time.Now().UTC()
-	post, err := (&Logouts{}).postValue(idp.key, idp.cert.Raw, &crewjam.LogoutRequest{ID: "id-2", Version: "2.0", IssueInstant: now,
+	post, err := (&Logouts{}).postValue(key, &crewjam.LogoutRequest{ID: "id-2", Version: "2.0", IssueInstant: now,
 		Destination: "https://sp.example.org/slo", Issuer: &crewjam.Issuer{Value: testIdPEntity}, NameID: &crewjam.NameID{Value: "n-2"},
 		SessionIndex: &crewjam.SessionIndex{Value: "s-2"}})
 	if err != nil {
@@ -271,7 +272,29 @@ func TestLogoutRequestSignatureAfterIssuer(t *testing.T) {
 			if _, err := vc.Validate(el); err != nil {
 				t.Fatalf("the moved signature does not verify: %v", err)
 			}
+			checkSignatureMethods(t, el)
 		})
+	}
+}
+
+// checkSignatureMethods: the IdP's own enveloped signature on el (metadata, LogoutRequests) is
+// RSA-SHA256 over exclusive C14N, SHA-256 digest, as newSigner makes them.
+func checkSignatureMethods(t *testing.T, el *etree.Element) {
+	t.Helper()
+	for path, want := range map[string]string{
+		"./Signature/SignedInfo/CanonicalizationMethod":    dsig.CanonicalXML10ExclusiveAlgorithmId.String(),
+		"./Signature/SignedInfo/SignatureMethod":           dsig.RSASHA256SignatureMethod,
+		"./Signature/SignedInfo/Reference/DigestMethod":    "http://www.w3.org/2001/04/xmlenc#sha256",
+		"./Signature/SignedInfo/Reference/Transforms/*[2]": dsig.CanonicalXML10ExclusiveAlgorithmId.String(),
+	} {
+		m := el.FindElement(path)
+		if m == nil {
+			t.Errorf("no %s", path)
+			continue
+		}
+		if got := m.SelectAttrValue("Algorithm", ""); got != want {
+			t.Errorf("%s Algorithm=%q, want %q", path, got, want)
+		}
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -349,7 +348,7 @@ func (h *Handler) chainNext(c echo.Context) error {
 		d.URL, err = l.redirectURL(key.private, lr, ch.ID)
 	default:
 		d.Form, d.URL, d.RelayState = true, ep.Location, ch.ID
-		d.Value, err = l.postValue(key.private, key.cert.Raw, lr)
+		d.Value, err = l.postValue(key, lr)
 	}
 	if err != nil {
 		return fmt.Errorf("saml front-channel logout request: %w", err)
@@ -403,13 +402,8 @@ func (l *Logouts) redirectURL(key *rsa.PrivateKey, lr *crewjam.LogoutRequest, re
 }
 
 // postValue is lr with the HTTP-POST binding: an enveloped signature, base64.
-func (l *Logouts) postValue(key *rsa.PrivateKey, cert []byte, lr *crewjam.LogoutRequest) (string, error) {
-	sc := dsig.NewDefaultSigningContext(dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{cert}, PrivateKey: key}))
-	sc.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if err := sc.SetSignatureMethod(dsig.RSASHA256SignatureMethod); err != nil {
-		return "", err
-	}
-	signed, err := signRequest(sc, lr.Element())
+func (l *Logouts) postValue(key *signingKey, lr *crewjam.LogoutRequest) (string, error) {
+	signed, err := signRequest(key.signer, lr.Element())
 	if err != nil {
 		return "", err
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -15,6 +16,8 @@ import (
 	"math/big"
 	"sync"
 	"time"
+
+	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -54,6 +57,18 @@ type signingKey struct {
 	createdAt time.Time
 	signUntil time.Time
 	expiresAt time.Time
+	// signer signs the IdP's own XML with the key (its metadata, its LogoutRequests): made
+	// once, with the key (newSigner).
+	signer *dsig.SigningContext
+}
+
+// newSigner is the XML signer of a key and its certificate: enveloped RSA-SHA256 signatures
+// (NewDefaultSigningContext's SHA-256 with an RSA key) over exclusive C14N with no inclusive
+// prefixes. It keeps no state between signatures: one serves every request.
+func newSigner(priv *rsa.PrivateKey, cert *x509.Certificate) *dsig.SigningContext {
+	sc := dsig.NewDefaultSigningContext(dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: priv, Leaf: cert}))
+	sc.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
+	return sc
 }
 
 // NewKeyRing loads the keys and makes one when none signs now. subject names the certificates
@@ -180,6 +195,7 @@ func (k *KeyRing) generate(ctx context.Context, now, start time.Time) (*signingK
 	if key.cert, err = x509.ParseCertificate(der); err != nil {
 		return nil, err
 	}
+	key.signer = newSigner(priv, key.cert)
 	sealed, err := sealKey(k.kek, x509.MarshalPKCS1PrivateKey(priv), key.id)
 	if err != nil {
 		return nil, err
@@ -204,7 +220,8 @@ func (k *KeyRing) open(sk *store.SAMLKey) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse certificate: %w", err)
 	}
-	return &signingKey{id: sk.ID, cert: cert, private: priv, createdAt: sk.CreatedAt, signUntil: sk.SignUntil, expiresAt: sk.ExpiresAt}, nil
+	return &signingKey{id: sk.ID, cert: cert, private: priv, createdAt: sk.CreatedAt, signUntil: sk.SignUntil, expiresAt: sk.ExpiresAt,
+		signer: newSigner(priv, cert)}, nil
 }
 
 // Signing returns the key that signs now and the other published certificates (its successor

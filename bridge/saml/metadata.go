@@ -2,7 +2,6 @@ package saml
 
 import (
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
@@ -14,8 +13,9 @@ import (
 
 // signedMetadata is the IdP's metadata (the library's idp.Metadata) with its certificates
 // published for signing only, signed as the library's SignedMetadata signs it: an enveloped
-// signature by the IdP's key, exclusive canonicalization, the IdP's signature method, and
-// ds:Signature the first child of EntityDescriptor (saml-metadata-2.0-os 3.1).
+// signature by the IdP's key (signer: the signing key's, RSA-SHA256 as idp's SignatureMethod),
+// exclusive canonicalization, and ds:Signature the first child of EntityDescriptor
+// (saml-metadata-2.0-os 3.1).
 //
 // The library publishes the signing certificate a second time with use="encryption" and a list
 // of EncryptionMethods. That tells every SP to encrypt what it sends the IdP (an EncryptedID in
@@ -27,7 +27,7 @@ import (
 // other way round (to the SP's key, from its metadata: newSP keeps it only for SPs with
 // encrypt_assertions). An SP that still encrypts a NameID to the key from older metadata is
 // still read: the library decrypts an EncryptedID with the IdP's key.
-func signedMetadata(idp *crewjam.IdentityProvider) (*etree.Element, error) {
+func signedMetadata(idp *crewjam.IdentityProvider, signer *dsig.SigningContext) (*etree.Element, error) {
 	md := idp.Metadata()
 	for i := range md.IDPSSODescriptors {
 		d := &md.IDPSSODescriptors[i]
@@ -52,14 +52,8 @@ func signedMetadata(idp *crewjam.IdentityProvider) (*etree.Element, error) {
 	if err := doc.ReadFromBytes(raw); err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}
-	sc := dsig.NewDefaultSigningContext(dsig.TLSCertKeyStore(tls.Certificate{
-		Certificate: [][]byte{idp.Certificate.Raw}, PrivateKey: idp.Key, Leaf: idp.Certificate}))
-	sc.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
-	if err := sc.SetSignatureMethod(idp.SignatureMethod); err != nil {
-		return nil, err
-	}
 	el := doc.Root()
-	sig, err := sc.ConstructSignature(el, true)
+	sig, err := signer.ConstructSignature(el, true)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}

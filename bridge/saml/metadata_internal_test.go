@@ -64,6 +64,7 @@ func TestMetadataKeysAreForSigning(t *testing.T) {
 	if _, err := vc.Validate(root); err != nil {
 		t.Fatalf("metadata signature: %v", err)
 	}
+	checkSignatureMethods(t, root)
 	md, err := samlsp.ParseMetadata(body)
 	if err != nil || len(md.IDPSSODescriptors) != 1 || md.EntityID != ti.h.EntityID() {
 		t.Fatalf("metadata does not read as the IdP's: %v", err)

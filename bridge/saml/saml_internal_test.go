@@ -39,6 +39,18 @@ func openStore(t *testing.T) *sqlite.Store {
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// signsWith: the XML signer made with the key signs with its private key and certificate.
+func signsWith(t *testing.T, k *signingKey) {
+	t.Helper()
+	if k.signer == nil {
+		t.Fatalf("key %s has no signer", k.id)
+	}
+	priv, cert, err := k.signer.KeyStore.GetKeyPair()
+	if err != nil || !priv.Equal(k.private) || !bytes.Equal(cert, k.cert.Raw) {
+		t.Fatalf("key %s: its signer signs with another key or certificate (%v)", k.id, err)
+	}
+}
+
 // TestKeyRingRotationOverlap: one key signs; its successor is made and published an overlap
 // before it stops, signs from then, and the old certificate stays published an overlap after;
 // the private keys are sealed at rest (another key-encryption key opens none).
@@ -56,6 +68,7 @@ func TestKeyRingRotationOverlap(t *testing.T) {
 	if err != nil || len(others) != 0 {
 		t.Fatalf("new ring: %v, %d other certificates", err, len(others))
 	}
+	signsWith(t, first) // made here (generate)
 	step := func(d time.Duration) {
 		t.Helper()
 		now = now.Add(d)
@@ -78,6 +91,7 @@ func TestKeyRingRotationOverlap(t *testing.T) {
 	if !k.cert.Equal(next) || len(others) != 1 || !others[0].Equal(first.cert) {
 		t.Fatalf("day 101: signing %s, others %d", k.id, len(others))
 	}
+	signsWith(t, k) // read back from the store (open)
 	step(10 * 24 * time.Hour) // day 111: the first key is gone
 	if _, others, _ = ring.Signing(); len(others) != 0 {
 		t.Fatalf("day 111: %d other certificates", len(others))

@@ -140,13 +140,19 @@ func (h *Handler) EntityID() string { return strings.TrimSuffix(h.Issuer, "/") +
 
 // idp is the library's IdP with the key that signs now (and the other published certificates).
 func (h *Handler) idp(ctx context.Context) (*crewjam.IdentityProvider, error) {
+	idp, _, err := h.idpKey(ctx)
+	return idp, err
+}
+
+// idpKey is idp, and the key it signs with.
+func (h *Handler) idpKey(ctx context.Context) (*crewjam.IdentityProvider, *signingKey, error) {
 	key, others, err := h.Keys.Signing()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	base, err := url.Parse(strings.TrimSuffix(h.Issuer, "/"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	at := func(p string) url.URL { u := *base; u.Path += p; return u }
 	valid := 48 * time.Hour
@@ -167,7 +173,7 @@ func (h *Handler) idp(ctx context.Context) (*crewjam.IdentityProvider, error) {
 		// it again against the request's RequestedAuthnContext, with the same ranking.
 		EnforceRequestedAuthnContext: true,
 		AuthnContextClassStrengths:   classStrengths,
-	}, nil
+	}, key, nil
 }
 
 // replayCache is the library's replay cache (LogoutRequest ids) over the store.
@@ -205,11 +211,11 @@ func (p slogPrinter) Panicln(v ...any) { p.log.Error("saml: " + fmt.Sprint(v...)
 // metadata serves the IdP's signed metadata: every published certificate (for signing only:
 // signedMetadata), the SSO and SLO endpoints.
 func (h *Handler) metadata(c echo.Context) error {
-	idp, err := h.idp(c.Request().Context())
+	idp, key, err := h.idpKey(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	el, err := signedMetadata(idp)
+	el, err := signedMetadata(idp, key.signer)
 	if err != nil {
 		return fmt.Errorf("saml metadata: %w", err)
 	}
