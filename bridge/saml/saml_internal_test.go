@@ -92,6 +92,7 @@ func TestKeyRingRotationOverlap(t *testing.T) {
 		t.Fatalf("day 101: signing %s, others %d", k.id, len(others))
 	}
 	signsWith(t, k) // read back from the store (open)
+
 	step(10 * 24 * time.Hour) // day 111: the first key is gone
 	if _, others, _ = ring.Signing(); len(others) != 0 {
 		t.Fatalf("day 111: %d other certificates", len(others))
