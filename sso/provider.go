@@ -427,7 +427,7 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 			}
 		}
 	}
-	if kind == pageAuthorize && (!p.checkLoopbackRedirect(w, r) || !p.checkRequestURI(w, r)) {
+	if kind == pageAuthorize && (!p.checkLoopbackRedirect(w, r) || !p.refuseEarly(w, r)) {
 		return
 	}
 	if kind == pageEndSession && r.Form != nil {

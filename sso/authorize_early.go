@@ -1,0 +1,60 @@
+package sso
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// refuseEarly answers, before op, the authorization requests op would answer wrongly. It
+// returns false when it has answered.
+//
+//   - request_uri (OIDC Core 6.2, RFC 9101 5): discovery says request_uri_parameter_supported
+//     false, and op's request has no field for it, so op would otherwise go on with the query
+//     parameters alone and drop what the referenced request object holds (nonce, max_age,
+//     prompt, acr_values) without a word: request_uri_not_supported.
+//   - a max_age that is not a non-negative integer (OIDC Core 3.1.2.1): op fails to decode the
+//     whole form and shows its error page ("error decoding form"), so the app never learns why
+//     the sign-in stopped: invalid_request (RFC 6749 4.1.2.1).
+//
+// The error goes to the client's redirect_uri, with state (and iss: servePage's issWriter),
+// once the client and that redirect_uri are known to be its own (as op checks them before
+// answering request objects, `request`, with request_not_supported); otherwise op answers the
+// request as it would anyway (the error page for an unknown client or redirect_uri).
+func (p *Provider) refuseEarly(w http.ResponseWriter, r *http.Request) bool {
+	if r.Form == nil {
+		return true
+	}
+	var e *oidc.Error
+	switch maxAge := r.Form.Get("max_age"); {
+	case r.Form.Get("request_uri") != "":
+		e = &oidc.Error{ErrorType: "request_uri_not_supported", // OIDC Core 3.1.2.6
+			Description: "this provider takes the authorization request's parameters in the request, not by reference (request_uri)"}
+	case maxAge != "" && !validMaxAge(maxAge):
+		e = &oidc.Error{ErrorType: oidc.InvalidRequest, Description: "max_age must be a non-negative integer (seconds)"}
+	default:
+		return true
+	}
+	redirect := r.Form.Get("redirect_uri")
+	cfg, err := p.storage.clientConfig(r.Context(), r.Form.Get("client_id"))
+	if err != nil || !loopbackRedirectAllowed(cfg, redirect) {
+		return true // op refuses the client or the redirect_uri itself
+	}
+	e.State = r.Form.Get("state")
+	loc, err := op.AuthResponseURL(redirect, oidc.ResponseType(r.Form.Get("response_type")),
+		oidc.ResponseMode(r.Form.Get("response_mode")), e, p.op.Encoder())
+	if err != nil {
+		return true // op answers a request it cannot answer at its redirect_uri
+	}
+	http.Redirect(w, r, loc, http.StatusFound) // w is servePage's issWriter: it adds iss (RFC 9207)
+	return false
+}
+
+// validMaxAge reports whether v decodes into op's max_age (an unsigned integer): digits only,
+// no sign, within 64 bits.
+func validMaxAge(v string) bool {
+	_, err := strconv.ParseUint(v, 10, 64)
+	return err == nil
+}
