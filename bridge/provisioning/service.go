@@ -547,7 +547,21 @@ const provisionTries = 3
 // provision is Provision's reads and write: without the sync lock while the epoch is even,
 // under it otherwise (or after provisionTries refused writes).
 func (s *Service) provision(ctx context.Context, clientID, subject string, m *legacy.Member) (bool, store.ShadowUpdate, error) {
-	var key string // the subject's member key, read once for every try
+	var key string // the subject's member key, looked up once, before the first read from the AMS
+	try := func(epoch time.Time) (bool, store.ShadowUpdate, error) {
+		if m == nil && key == "" {
+			sub, err := s.store.SubjectByID(ctx, subject)
+			if err != nil {
+				return false, store.ShadowUpdate{}, fmt.Errorf("subject: %w", err)
+			}
+			key = sub.MemberKey
+		}
+		changed, up, err := s.provisionOnce(ctx, clientID, subject, key, m, epoch)
+		if errors.Is(err, store.ErrShadowChanged) {
+			m = nil // another sign-in of the member wrote first: read again
+		}
+		return changed, up, err
+	}
 	for range provisionTries {
 		epoch, err := s.store.Watermark(ctx, SyncEpoch)
 		if err != nil {
@@ -556,11 +570,10 @@ func (s *Service) provision(ctx context.Context, clientID, subject string, m *le
 		if epoch.IsZero() || epoch.UnixNano()%2 != 0 {
 			break // never set, or a poll or reconcile page at work (or one that died): the lock
 		}
-		changed, up, err := s.provisionOnce(ctx, clientID, subject, &key, m, epoch)
+		changed, up, err := try(epoch)
 		if !errors.Is(err, store.ErrShadowChanged) {
 			return changed, up, err
 		}
-		m = nil // read again
 	}
 	unlock, err := s.syncLock(ctx)
 	if err != nil {
@@ -579,19 +592,17 @@ func (s *Service) provision(ctx context.Context, clientID, subject string, m *le
 		}
 	}
 	for i := 0; ; i++ {
-		changed, up, err := s.provisionOnce(ctx, clientID, subject, &key, m, epoch)
+		changed, up, err := try(epoch)
 		if !errors.Is(err, store.ErrShadowChanged) || i == provisionTries {
 			return changed, up, err
 		}
-		m = nil // another sign-in of the member wrote first: read again
 	}
 }
 
-// provisionOnce reads the shadow user, the member (from the AMS when m is nil; *key is the
-// subject's member key, looked up the first time) and their roles, and writes the shadow user's
-// update if the epoch is still epoch and the shadow user what was read (store.ErrShadowChanged
-// otherwise).
-func (s *Service) provisionOnce(ctx context.Context, clientID, subject string, key *string, m *legacy.Member, epoch time.Time) (bool, store.ShadowUpdate, error) {
+// provisionOnce reads the shadow user, the member (from the AMS by key when m is nil) and their
+// roles, and writes the shadow user's update if the epoch is still epoch and the shadow user
+// what was read (store.ErrShadowChanged otherwise).
+func (s *Service) provisionOnce(ctx context.Context, clientID, subject, key string, m *legacy.Member, epoch time.Time) (bool, store.ShadowUpdate, error) {
 	// The shadow user is read before the member: a write of it by another sign-in that read
 	// the member after this one did refuses this one's write (which would send older data).
 	prev, err := s.store.ShadowUser(ctx, clientID, subject)
@@ -601,17 +612,10 @@ func (s *Service) provisionOnce(ctx context.Context, clientID, subject string, k
 		return false, store.ShadowUpdate{}, err
 	}
 	if m == nil {
-		if *key == "" {
-			sub, err := s.store.SubjectByID(ctx, subject)
-			if err != nil {
-				return false, store.ShadowUpdate{}, fmt.Errorf("subject: %w", err)
-			}
-			*key = sub.MemberKey
-		}
 		if c, ok := s.dir.(interface{ Invalidate(key string) }); ok {
-			c.Invalidate(*key)
+			c.Invalidate(key)
 		}
-		if m, err = s.dir.MemberByKey(ctx, *key); err != nil {
+		if m, err = s.dir.MemberByKey(ctx, key); err != nil {
 			return false, store.ShadowUpdate{}, fmt.Errorf("member: %w", err)
 		}
 	}
