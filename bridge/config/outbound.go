@@ -11,7 +11,9 @@ type OutboundConfig struct {
 	// user:password@ for a proxy that asks): for installations that reach apps only through
 	// one. Its own address is exempt from the internal-address check; each call's target host
 	// is checked before it is sent (it must resolve here to public addresses, unless the app is
-	// allowed internal targets). Empty: calls connect directly; HTTP_PROXY is never read.
+	// allowed internal targets), and an https call's tunnel is asked for the address checked
+	// (CONNECT <address>:443), not for the name. Empty: calls connect directly; HTTP_PROXY is
+	// never read.
 	Proxy string `yaml:"proxy"`
 }
 

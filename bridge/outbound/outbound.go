@@ -1,8 +1,10 @@
 package outbound
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -31,7 +33,10 @@ type Options struct {
 	// exempt from the internal-address check (a proxy is usually on the internal network). The
 	// target's host is checked instead, before the request is sent: an IP literal, or every
 	// address the host name resolves to here (a name that does not resolve here is refused:
-	// fail closed), unless AllowInternal.
+	// fail closed), unless AllowInternal. For https the proxy is then asked for the address
+	// checked, not for the name (CONNECT 192.0.2.7:443, TLS naming the host), so that a name
+	// resolving to another address at the proxy a moment later (DNS rebinding) cannot lead it
+	// to an internal one (review s12 W8); plain http still names the host (proxyFor).
 	Proxy *url.URL
 }
 
@@ -59,42 +64,135 @@ func New(o Options) *http.Client {
 	}
 	if o.Proxy != nil {
 		tr.Proxy, tr.DialContext = o.proxyFor, o.proxyDialer()
+		if !o.AllowInternal {
+			// https: the tunnel is opened here, to the address checked (tunnelTLS).
+			tr.DialTLSContext = o.tunnelTLS()
+		}
 	}
 	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
-// proxyFor is the transport's Proxy with o.Proxy set: it checks the request's target host (the
-// dialer sees only the proxy's address), then names the proxy.
+// proxyFor is the transport's Proxy with o.Proxy set. Without AllowInternal, an https request
+// goes through tunnelTLS (nil here), which checks the target and opens the tunnel itself; a
+// plain http request has its target checked here and goes to the proxy by name (a forward
+// proxy takes the absolute URI's host, not an address: the name is resolved again there, the
+// one case DNS rebinding still reaches, and plain http reaches only apps that asked for it).
 func (o Options) proxyFor(req *http.Request) (*url.URL, error) {
 	if !o.AllowInternal {
-		if err := o.checkTarget(req.Context(), req.URL.Hostname()); err != nil {
+		if req.URL.Scheme == "https" {
+			return nil, nil
+		}
+		if _, err := o.checkTarget(req.Context(), req.URL.Hostname()); err != nil {
 			return nil, err
 		}
 	}
 	return o.Proxy, nil
 }
 
-// checkTarget refuses a target host that is, or resolves here to, an internal address. A name
-// that does not resolve here is an error, not a refusal: the delivery is retried (a name can be
-// missing for a while) and, if it never resolves, becomes a dead letter carrying this message.
-func (o Options) checkTarget(ctx context.Context, host string) error {
+// tunnelTLS is the transport's DialTLSContext with o.Proxy set and internal targets refused:
+// it checks the target host, asks the proxy for a tunnel to the address checked (CONNECT),
+// and runs TLS through it naming the host (its certificate is verified for the host).
+func (o Options) tunnelTLS() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := o.netDialer()
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		ip, err := o.checkTarget(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		conn, err := d.DialContext(ctx, network, ProxyAddr(o.Proxy))
+		if err != nil {
+			return nil, fmt.Errorf("proxyconnect: %w", err)
+		}
+		tc, err := o.tunnel(ctx, conn, host, net.JoinHostPort(ip.String(), port))
+		if err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
+}
+
+// tunnel opens a CONNECT tunnel to target over conn (the proxy's connection, TLS first for an
+// https proxy) and runs TLS naming host through it.
+func (o Options) tunnel(ctx context.Context, conn net.Conn, host, target string) (net.Conn, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if o.Proxy.Scheme == "https" {
+		pc := tls.Client(conn, o.tlsConfig(o.Proxy.Hostname()))
+		if err := pc.HandshakeContext(ctx); err != nil {
+			return nil, fmt.Errorf("proxyconnect: tls: %w", err)
+		}
+		conn = pc
+	}
+	req := &http.Request{Method: http.MethodConnect, URL: &url.URL{Opaque: target}, Host: target, Header: http.Header{}}
+	if u := o.Proxy.User; u != nil {
+		pw, _ := u.Password()
+		req.Header.Set("Proxy-Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+pw)))
+	}
+	if err := req.Write(conn); err != nil {
+		return nil, fmt.Errorf("proxyconnect: %w", err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, req)
+	if err != nil {
+		return nil, fmt.Errorf("proxyconnect: %w", err)
+	}
+	// The body is not read (as net/http's own CONNECT does not): after a 200 the connection
+	// is the tunnel.
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("proxyconnect: the proxy answered CONNECT %s with %s", target, resp.Status)
+	}
+	if br.Buffered() > 0 {
+		return nil, errors.New("proxyconnect: the proxy sent data before the tunnel was used")
+	}
+	tc := tls.Client(conn, o.tlsConfig(host))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return tc, nil
+}
+
+// tlsConfig is o.TLS (or the defaults) naming serverName, offering HTTP/2 and HTTP/1.1.
+func (o Options) tlsConfig(serverName string) *tls.Config {
+	cfg := &tls.Config{}
+	if o.TLS != nil {
+		cfg = o.TLS.Clone()
+	}
+	cfg.ServerName = serverName
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
+	return cfg
+}
+
+// checkTarget refuses a target host that is, or resolves here to, an internal address, and
+// returns the address to connect to (the first the name resolves to). A name that does not
+// resolve here is an error, not a refusal: the delivery is retried (a name can be missing for a
+// while) and, if it never resolves, becomes a dead letter carrying this message.
+func (o Options) checkTarget(ctx context.Context, host string) (netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if Internal(ip) {
-			return &RefusedError{Addr: ip.WithZone("")}
+			return netip.Addr{}, &RefusedError{Addr: ip.WithZone("")}
 		}
-		return nil
+		return ip.Unmap().WithZone(""), nil
 	}
 	ips, err := o.lookup(ctx, host)
 	if err != nil {
-		return fmt.Errorf("resolve %s on the bridge's host to check it before the proxy (with outbound.proxy "+
+		return netip.Addr{}, fmt.Errorf("resolve %s on the bridge's host to check it before the proxy (with outbound.proxy "+
 			"set the bridge's own DNS must know the apps' names): %w", host, err)
 	}
 	for _, ip := range ips {
 		if Internal(ip) {
-			return &RefusedError{Addr: ip.Unmap().WithZone("")}
+			return netip.Addr{}, &RefusedError{Addr: ip.Unmap().WithZone("")}
 		}
 	}
-	return nil
+	return ips[0].Unmap().WithZone(""), nil
 }
 
 // lookup resolves host with o.Resolve, else the system resolver; no address is an error.
