@@ -189,6 +189,7 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	out.Clients = c.checkClients(&p)
 	if log != nil {
 		c.warnSecretsBasicMangles(log)
+		c.Admin.warnPlainListener(log)
 	}
 	c.checkUpstream(&p)
 	c.MFA.check(&p)
@@ -260,6 +261,21 @@ func (a *AdminConfig) check(p *problems, mainListen string) {
 	} else if a.Listen == mainListen {
 		p.addf("admin.listen", "must differ from listen (the admin API has its own listener)")
 	}
+}
+
+// warnPlainListener warns, at start-up, when the admin API listens beyond loopback: it is plain
+// HTTP, so its bearer token (and the console's cookies) cross the network in clear unless TLS
+// is put in front of it (review s12).
+func (a *AdminConfig) warnPlainListener(log *slog.Logger) {
+	if !a.Enabled() {
+		return
+	}
+	host, _, err := net.SplitHostPort(a.Listen)
+	if err != nil || loopbackHost(host) {
+		return
+	}
+	log.Warn("the admin API listens beyond loopback and is plain HTTP: its bearer token crosses the network in clear; "+
+		"put a TLS proxy in front of it (admin.console.url https) or listen on 127.0.0.1", "field", "admin.listen", "listen", a.Listen)
 }
 
 func loopbackHost(h string) bool {
