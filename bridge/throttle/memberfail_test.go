@@ -1,10 +1,15 @@
 package throttle
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
 // TestMemberRetryAfterFail: the member's check and a failure in one call (one statement on a
@@ -136,5 +141,39 @@ func TestMemberRetryAfterSucceed(t *testing.T) {
 		if _, err := th.MemberRetryAfterSucceed(t.Context(), "alice", "192.0.2.1", "K1"); !isUnavailable(err) {
 			t.Fatalf("%s: MemberRetryAfterSucceed: %v, want ErrUnavailable", down.name, err)
 		}
+	}
+}
+
+// resetDown is a store without counter steps whose ResetCounter fails (the first call of
+// Succeed), while every other call works.
+type resetDown struct{ store.Store }
+
+func (resetDown) ResetCounter(context.Context, string) (string, error) { return "", errDown }
+
+// TestMemberRetryAfterSucceedUnrecorded: on a store without counter steps, a success that cannot
+// be recorded once the member's counter let it through is answered as a failed Succeed is: the
+// member is in (no error), the attempt's reservations stay counted, and the failure is logged.
+// Before, the two-call fallback refused it as unavailable.
+func TestMemberRetryAfterSucceedUnrecorded(t *testing.T) {
+	var logged bytes.Buffer
+	th := NewShared(config.ThrottleConfig{PerLogin: 3, PerIP: 2, Window: time.Minute, Lockout: time.Minute},
+		callsOnly{resetDown{openSQLite(t)}}, []byte("k"), "signin")
+	th.Logger = slog.New(slog.NewTextHandler(&logged, nil))
+	ctx := t.Context()
+	if r, err := th.Reserve(ctx, "alice", "10.0.0.1"); err != nil || r.RetryAfter != 0 {
+		t.Fatalf("Reserve: %+v %v", r, err)
+	}
+	if w, err := th.MemberRetryAfterSucceed(ctx, "alice", "10.0.0.1", "K1"); err != nil || w != 0 {
+		t.Fatalf("MemberRetryAfterSucceed with the success unrecorded: %v %v, want the member in", w, err)
+	}
+	if !strings.Contains(logged.String(), "could not clear a success") || !strings.Contains(logged.String(), errDown.Error()) {
+		t.Errorf("log %q, want the unrecorded success and its error", logged.String())
+	}
+	// The address's reservation stands: room for one more attempt, not two.
+	if r, err := th.Reserve(ctx, "bob", "10.0.0.1"); err != nil || r.RetryAfter != 0 {
+		t.Fatalf("second attempt from the address: %+v %v", r, err)
+	}
+	if r, err := th.Reserve(ctx, "carol", "10.0.0.1"); err != nil || r.RetryAfter == 0 {
+		t.Fatalf("third attempt from an address whose success was not recorded: %+v %v, want refused", r, err)
 	}
 }

@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -16,6 +17,9 @@ import (
 // counts against the same limits. Every method's error wraps ErrUnavailable (the shared
 // counters could not be read or written); callers refuse the attempt then (fail closed).
 type Throttle struct {
+	// Logger logs what a method does not answer its caller (nil: slog.Default()).
+	Logger *slog.Logger
+
 	cfg config.ThrottleConfig
 	now func() time.Time
 	// shared, when set, holds the counters instead of the maps below.
@@ -105,7 +109,14 @@ func (t *Throttle) MemberRetryAfterFail(ctx context.Context, login, member strin
 // not refuse, Succeed(login, ip): the member check and the success of a right password whose
 // login did not note its member: on a store with counter steps one statement for both instead
 // of two (in memory and on a store without them, the two calls). An error (ErrUnavailable)
-// leaves the attempt's reservations as they were; the caller refuses the attempt.
+// says the member's counter could not be checked (the caller refuses the attempt); with the
+// steps nothing was cleared then.
+//
+// A success that cannot be recorded once the member's counter let it through is not an error:
+// the attempt's reservations stay counted (the safe side), the failure is logged, and the
+// member is in, as callers answer Succeed's error (signin.Checker after a Reserve that checked
+// the member). Before, this two-call fallback refused that attempt as unavailable while the
+// same failure of Succeed let the member in there.
 func (t *Throttle) MemberRetryAfterSucceed(ctx context.Context, login, ip, member string) (time.Duration, error) {
 	if t.steps() {
 		return t.shared.memberRetryAfterSucceed(ctx, login, ip, member)
@@ -114,7 +125,18 @@ func (t *Throttle) MemberRetryAfterSucceed(ctx context.Context, login, ip, membe
 	if err != nil || wait > 0 {
 		return wait, err
 	}
-	return 0, t.Succeed(ctx, login, ip)
+	if err := t.Succeed(ctx, login, ip); err != nil {
+		t.logger().WarnContext(ctx, "sign-in throttle could not clear a success", "err", err)
+	}
+	return 0, nil
+}
+
+// logger is Logger, or slog.Default().
+func (t *Throttle) logger() *slog.Logger {
+	if t.Logger != nil {
+		return t.Logger
+	}
+	return slog.Default()
 }
 
 // KnowsMember reports whether Check of login also checks a member's counter (the login
