@@ -71,11 +71,35 @@ type Standing struct {
 	LockedOut         bool      // aspnet_Membership.IsLockedOut
 	Deleted           bool      // Name.STATUS LIKE 'D%', ContactMain status 'Delete', or marked for delete
 	PasswordChangedAt time.Time // aspnet_Membership.LastPasswordChangedDate; zero = unknown
+	// SysAdmin is true for a system administrator, whose password expires by the AMS's
+	// separate setting (iMIS: holds the SysAdmin role, UserRole with RoleKey
+	// 8E5C7C1D-170B-4294-B646-2E60D2091DF8, vUserData.IsAdmin; see PasswordExpiry).
+	SysAdmin bool
+}
+
+// PasswordExpiry is how long a password lasts before it must be changed, as the AMS decides
+// it: iMIS keeps one setting for every user who is not a system administrator
+// (SystemConfig PCI.PasswordExpireDays) and another for system administrators
+// (PCI.PasswordExpireDaysSysAdmin). Zero means never.
+type PasswordExpiry struct {
+	MaxAge         time.Duration // members who are not system administrators
+	SysAdminMaxAge time.Duration // system administrators (Standing.SysAdmin)
+}
+
+// For is the maximum password age that applies to an account with this standing: the
+// system administrators' setting when s.SysAdmin, the other one otherwise.
+func (p PasswordExpiry) For(s Standing) time.Duration {
+	if s.SysAdmin {
+		return p.SysAdminMaxAge
+	}
+	return p.MaxAge
 }
 
 // Check applies the status rules in a fixed order and returns nil or one of the typed
 // failures (ErrDisabled, ErrNotApproved, ErrLockedOut, ErrAccountExpired, ErrNotMember,
-// ErrPasswordExpired). passwordMaxAge of zero means passwords never expire.
+// ErrPasswordExpired). passwordMaxAge of zero means passwords never expire; it is the age that
+// applies to this account (PasswordExpiry.For: a system administrator's password expires by
+// its own setting).
 func (s Standing) Check(now time.Time, passwordMaxAge time.Duration) error {
 	switch {
 	case s.Deleted:

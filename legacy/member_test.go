@@ -38,6 +38,37 @@ func TestStandingCheck(t *testing.T) {
 	}
 }
 
+// A system administrator's password expires by the system administrators' setting, everyone
+// else's by the other (iMIS PCI.PasswordExpireDaysSysAdmin and PCI.PasswordExpireDays).
+func TestPasswordExpiryFor(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	member := Standing{Approved: true, PasswordChangedAt: now.Add(-40 * day)}
+	admin := member
+	admin.SysAdmin = true
+	cases := []struct {
+		name          string
+		p             PasswordExpiry
+		member, admin error
+	}{
+		{"members' setting only", PasswordExpiry{MaxAge: 30 * day}, ErrPasswordExpired, nil},
+		{"system administrators' setting only", PasswordExpiry{SysAdminMaxAge: 30 * day}, nil, ErrPasswordExpired},
+		{"both, neither reached", PasswordExpiry{MaxAge: 50 * day, SysAdminMaxAge: 45 * day}, nil, nil},
+		{"both reached", PasswordExpiry{MaxAge: 39 * day, SysAdminMaxAge: 10 * day}, ErrPasswordExpired, ErrPasswordExpired},
+		{"neither set", PasswordExpiry{}, nil, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := member.Check(now, tc.p.For(member)); !errors.Is(err, tc.member) || (tc.member == nil && err != nil) {
+				t.Errorf("member: %v, want %v", err, tc.member)
+			}
+			if err := admin.Check(now, tc.p.For(admin)); !errors.Is(err, tc.admin) || (tc.admin == nil && err != nil) {
+				t.Errorf("system administrator: %v, want %v", err, tc.admin)
+			}
+		})
+	}
+}
+
 func TestReasonAndUnavailable(t *testing.T) {
 	u := Unavailable("authenticate", errors.New("dial tcp: refused"))
 	if !errors.Is(u, ErrUnavailable) || Reason(u) != "ams_unavailable" {

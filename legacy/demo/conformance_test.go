@@ -37,6 +37,9 @@ func demoTarget(t *testing.T, wrap func(*sqldir.Directory) *directorytest.Target
 	tg.Touch = func(ctx context.Context, login string, at time.Time) error {
 		return demo.SetUpdatedAt(ctx, db, login, at)
 	}
+	tg.Expiry = directorytest.DemoExpiry(func(ctx context.Context, member, admin int) error {
+		return demo.SetPasswordExpiry(ctx, db, member, admin)
+	})
 	return tg
 }
 

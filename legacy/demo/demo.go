@@ -31,8 +31,14 @@ const AppTimeOffset = -6 * time.Hour
 // MembershipGrace is the demo's grace period after the paid-through date.
 const MembershipGrace = 30 * 24 * time.Hour
 
-// PasswordMaxAge is the demo's password expiry (iMIS PCI.PasswordExpireDays = 365).
+// PasswordMaxAge is the demo's password expiry for members who are not system administrators
+// (SystemConfig PCI.PasswordExpireDays = 365, read by the directory); system administrators'
+// passwords never expire (PCI.PasswordExpireDaysSysAdmin = 0, iMIS's default).
 const PasswordMaxAge = 365 * 24 * time.Hour
+
+// DefaultPasswordAge is how long ago the demo members changed their passwords, unless said
+// otherwise (petra's is older than PasswordMaxAge).
+const DefaultPasswordAge = 30 * 24 * time.Hour
 
 // timeLayout is how datetimes are stored (wall clock text, the layout sqldir writes too).
 const timeLayout = "2006-01-02 15:04:05.000"
@@ -44,17 +50,16 @@ const datetimeStep = 10 * time.Millisecond
 const never = "1754-01-01 00:00:00.000"
 
 // SQLConfig returns the directory configuration for the demo database: driver sqlite, the
-// iMIS-on-SQLite preset, the application clock read from SystemConfig (UTC-06:00), passwords
-// expiring after a year, a grace period of 30 days, and a few extra columns.
+// iMIS-on-SQLite preset, the application clock and the password expiry (a year; never for
+// system administrators) read from SystemConfig (UTC-06:00), a grace period of 30 days, and a few extra columns.
 // Use it with sqldir.New on the handle from Open (OpenDirectory does both).
 func SQLConfig() sqldir.Config {
 	return imis.SQLConfig(sqldir.Config{
-		Driver:         sqldir.DriverSQLite,
-		Preset:         imis.PresetNameIMISSQLite,
-		Timezone:       "UTC",
-		PasswordMaxAge: PasswordMaxAge,
-		HashAlgorithm:  string(password.SHA256),
-		ExtraColumns:   []string{"title", "chapter", "city", "country"},
+		Driver:        sqldir.DriverSQLite,
+		Preset:        imis.PresetNameIMISSQLite,
+		Timezone:      "UTC",
+		HashAlgorithm: string(password.SHA256),
+		ExtraColumns:  []string{"title", "chapter", "city", "country"},
 		// The application clock comes from SystemConfig (as on a real iMIS).
 		MembershipGrace: MembershipGrace,
 	})
@@ -157,7 +162,7 @@ type member struct {
 	effective                      time.Duration // EffectiveDate = now + effective (default -2 years)
 	expiration                     time.Duration // ExpirationDate = now + expiration; 0 = NULL
 	paidThru                       time.Duration // Name.PAID_THRU = now + paidThru; 0 = NULL
-	passwordAge                    time.Duration // LastPasswordChangedDate = now - passwordAge (default 30 days)
+	passwordAge                    time.Duration // LastPasswordChangedDate = now - passwordAge (default DefaultPasswordAge)
 	roles                          []string      // UserRole rows
 	deletedRoles                   []string      // UserRole rows marked for delete (ignored)
 	groups                         []string      // GroupMember rows (see groupDefs), inside or outside their window
@@ -261,7 +266,7 @@ var members = func() []member {
 			outcome: "account_expired", first: "Eve", last: "Expired", mtype: "REG", expiration: -day},
 		{login: "newt", desc: "account effective only from tomorrow (UserMain.EffectiveDate)",
 			outcome: "account_expired", first: "Newt", last: "Future", mtype: "REG", effective: day},
-		{login: "petra", desc: "password last changed 400 days ago (demo password_max_age is 365 days)",
+		{login: "petra", desc: "password last changed 400 days ago (the demo's PCI.PasswordExpireDays is 365)",
 			outcome: "password_expired", first: "Petra", last: "Pass", mtype: "REG", passwordAge: 400 * day},
 		{login: "enzo", desc: "password encrypted with the site's machineKey (format 2): cannot be verified",
 			outcome: "unsupported_hash", first: "Enzo", last: "Encrypted", mtype: "REG", hash: "encrypted"},
@@ -365,6 +370,8 @@ func seed(ctx context.Context, db *sql.DB, now time.Time) error {
 		{"08D28564-232E-408F-A17F-065E8ED55E04", "System.Database.TimeZoneOffset", fmt.Sprint(int(AppTimeOffset / time.Minute))},
 		{"6B1D0A40-0000-4000-8000-000000000002", "System.Database.TimeZoneId", "Central Standard Time"},
 		{"6B1D0A40-0000-4000-8000-000000000003", "CM.MemberGroupKey", strings.ToLower(memberGroupKey)},
+		{"6B1D0A40-0000-4000-8000-000000000004", "PCI.PasswordExpireDays", fmt.Sprint(int(PasswordMaxAge / (24 * time.Hour)))},
+		{"6B1D0A40-0000-4000-8000-000000000005", "PCI.PasswordExpireDaysSysAdmin", "0"},
 	} {
 		exec(`INSERT INTO SystemConfig (SystemConfigKey, ParameterName, ParameterValue, CreatedOn, UpdatedOn, OrganizationKey) VALUES (?1, ?2, ?3, ?4, ?4, ?5)`,
 			c.key, c.name, c.value, appTS(now.Add(-400*day)), orgKey)
@@ -432,7 +439,7 @@ func insertMember(ctx context.Context, tx *sql.Tx, now time.Time, i int, m membe
 	}
 	pwAge := m.passwordAge
 	if pwAge == 0 {
-		pwAge = 30 * day
+		pwAge = DefaultPasswordAge
 	}
 	lockout := never
 	if m.locked {
@@ -694,6 +701,22 @@ func SetUpdatedAt(ctx context.Context, db *sql.DB, login string, at time.Time) e
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("%w: %q", ErrNoSuchLogin, login)
+	}
+	return nil
+}
+
+// SetPasswordExpiry stores the AMS's password expiry settings in a demo database, in whole
+// days (0 = never): PCI.PasswordExpireDays for members who are not system administrators and
+// PCI.PasswordExpireDaysSysAdmin for system administrators.
+func SetPasswordExpiry(ctx context.Context, db *sql.DB, memberDays, sysAdminDays int) error {
+	for name, days := range map[string]int{"PCI.PasswordExpireDays": memberDays, "PCI.PasswordExpireDaysSysAdmin": sysAdminDays} {
+		res, err := db.ExecContext(ctx, `UPDATE SystemConfig SET ParameterValue = ?1 WHERE ParameterName = ?2`, fmt.Sprint(days), name)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("demo: SystemConfig %s: %d rows", name, n)
+		}
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package directorytest
 
 import (
+	"context"
+
 	"github.com/ssobridge/ssobridge/legacy/demo"
 )
 
@@ -19,4 +21,22 @@ func DemoAccounts() (members []Account, refused []Refused) {
 		}
 	}
 	return members, refused
+}
+
+// DemoExpiry is the password expiry fixture of the demo data: alice (not a system
+// administrator) and staff (holds the SysAdmin role), whose passwords were last changed
+// demo.DefaultPasswordAge ago; set stores the two settings in the target's copy of the demo
+// database (demo.SetPasswordExpiry, or the same statement through another driver).
+func DemoExpiry(set func(ctx context.Context, memberDays, sysAdminDays int) error) *Expiry {
+	age := int(demo.DefaultPasswordAge.Hours() / 24)
+	x := &Expiry{Set: set}
+	for _, l := range demo.Logins() {
+		switch l.Login {
+		case "alice":
+			x.Member = Aged{Login: l.Login, Password: l.Password, AgeDays: age}
+		case "staff":
+			x.SysAdmin = Aged{Login: l.Login, Password: l.Password, AgeDays: age}
+		}
+	}
+	return x
 }

@@ -42,6 +42,28 @@ type Target struct {
 	// Touch sets a member's latest change time to at (whole seconds, in the future of every
 	// seeded change); nil skips the change-ordering checks.
 	Touch func(ctx context.Context, login string, at time.Time) error
+	// Expiry, when set, lets the suite store the AMS's password expiry settings; nil skips
+	// the password expiry checks.
+	Expiry *Expiry
+}
+
+// Expiry is what the password expiry checks need: iMIS expires the password of a system
+// administrator by PCI.PasswordExpireDaysSysAdmin and everyone else's by
+// PCI.PasswordExpireDays, and so must the directory.
+type Expiry struct {
+	// Set stores the two settings in the AMS, in whole days (0 = never): for members who are
+	// not system administrators, and for system administrators. The suite calls it on a
+	// fresh target before the directory first reads them.
+	Set func(ctx context.Context, memberDays, sysAdminDays int) error
+	// Member is not a system administrator, SysAdmin is one; both sign in with the settings
+	// at 0 and their passwords were last changed AgeDays ago (at least 2, whole days).
+	Member, SysAdmin Aged
+}
+
+// Aged is an account whose password was last changed AgeDays ago.
+type Aged struct {
+	Login, Password string
+	AgeDays         int
 }
 
 // Run runs the suite; newTarget is called once per subtest for a fresh directory.
@@ -55,6 +77,80 @@ func Run(t *testing.T, newTarget func(t *testing.T) *Target) {
 	t.Run("changed since: ordered, ties together", func(t *testing.T) { testChangedSince(t, newTarget(t)) })
 	t.Run("list members: every live member once, by key", func(t *testing.T) { testListMembers(t, newTarget(t)) })
 	t.Run("members by e-mail: case-insensitive, with roles", func(t *testing.T) { testMembersByEmail(t, newTarget(t)) })
+	t.Run("password expiry: system administrators by their own setting", func(t *testing.T) { testPasswordExpiry(t, newTarget) })
+}
+
+// testPasswordExpiry: with each combination of the two settings, the member who is not a
+// system administrator is refused password_expired exactly when the members' setting is
+// shorter than their password's age, and the system administrator exactly when the system
+// administrators' setting is; lookups say which of the two each is.
+func testPasswordExpiry(t *testing.T, newTarget func(t *testing.T) *Target) {
+	if tg := newTarget(t); tg.Expiry == nil {
+		t.Skip("the target cannot change the password expiry settings")
+	}
+	type want struct{ member, admin bool } // expired
+	cases := []struct {
+		name string
+		// days for each setting, from the account's password age: 0 never, -1 half of it
+		// (expired), +1 twice it (not yet)
+		member, admin int
+		want          want
+	}{
+		{"neither set", 0, 0, want{}},
+		{"members' setting reached, system administrators' never", -1, 0, want{member: true}},
+		{"system administrators' setting reached, members' never", 0, -1, want{admin: true}},
+		{"both set, neither reached", +1, +1, want{}},
+		{"members' reached, system administrators' not", -1, +1, want{member: true}},
+		{"system administrators' reached, members' not", +1, -1, want{admin: true}},
+		{"both reached", -1, -1, want{member: true, admin: true}},
+	}
+	days := func(mode, age int) int {
+		switch mode {
+		case -1:
+			return age / 2
+		case +1:
+			return age * 2
+		}
+		return 0
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := newTarget(t)
+			x := tg.Expiry
+			ctx := ctxFor(t)
+			if x.Member.AgeDays < 2 || x.SysAdmin.AgeDays < 2 {
+				t.Fatalf("the target's accounts' passwords are too young: %d and %d days", x.Member.AgeDays, x.SysAdmin.AgeDays)
+			}
+			if err := x.Set(ctx, days(tc.member, x.Member.AgeDays), days(tc.admin, x.SysAdmin.AgeDays)); err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range []struct {
+				who     string
+				acct    Aged
+				expired bool
+			}{{"member", x.Member, tc.want.member}, {"system administrator", x.SysAdmin, tc.want.admin}} {
+				_, err := tg.Dir.Authenticate(ctx, a.acct.Login, a.acct.Password)
+				switch {
+				case a.expired && legacy.Reason(err) != "password_expired":
+					t.Errorf("%s %s: %v (%s), want password_expired", a.who, a.acct.Login, err, legacy.Reason(err))
+				case !a.expired && err != nil:
+					t.Errorf("%s %s: %v, want a sign-in", a.who, a.acct.Login, err)
+				}
+			}
+			for _, a := range []struct {
+				acct  Aged
+				admin bool
+			}{{x.Member, false}, {x.SysAdmin, true}} {
+				m, err := tg.Dir.MemberByLogin(ctx, a.acct.Login)
+				if err != nil {
+					t.Fatalf("MemberByLogin(%q): %v", a.acct.Login, err)
+				}
+				if m.Standing.SysAdmin != a.admin {
+					t.Errorf("%s: Standing.SysAdmin = %t, want %t", a.acct.Login, m.Standing.SysAdmin, a.admin)
+				}
+			}
+		})
+	}
 }
 
 // testMembersByEmail checks legacy.EmailFinder, for directories that have it: every member

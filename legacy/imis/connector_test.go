@@ -2,6 +2,7 @@ package imis_test
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,12 @@ import (
 // openDemoFile opens the imis connector type over a demo database file (the iMIS preset's
 // SQLite variant), as the bridge opens legacy.type imis.
 func openDemoFile(t *testing.T, website imis.WebsiteConfig) legacy.Connector {
+	conn, _ := openDemoFileAt(t, website)
+	return conn
+}
+
+// openDemoFileAt is openDemoFile, with the demo database file's path.
+func openDemoFileAt(t *testing.T, website imis.WebsiteConfig) (legacy.Connector, string) {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ams.db")
@@ -35,14 +42,23 @@ func openDemoFile(t *testing.T, website imis.WebsiteConfig) legacy.Connector {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return conn
+	return conn, path
 }
 
 // The imis connector's directory passes the directory contract.
 func TestConnectorConformance(t *testing.T) {
 	directorytest.Run(t, func(t *testing.T) *directorytest.Target {
-		tg := &directorytest.Target{Dir: openDemoFile(t, imis.WebsiteConfig{}).Directory()}
+		conn, path := openDemoFileAt(t, imis.WebsiteConfig{})
+		tg := &directorytest.Target{Dir: conn.Directory()}
 		tg.Members, tg.Refused = directorytest.DemoAccounts()
+		tg.Expiry = directorytest.DemoExpiry(func(ctx context.Context, member, admin int) error {
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			return demo.SetPasswordExpiry(ctx, db, member, admin)
+		})
 		return tg
 	})
 }

@@ -81,6 +81,13 @@ func (d imisDialect) top(n string) (head, tail string) {
 	return "SELECT TOP (" + n + ")", ""
 }
 
+// sysAdminRole is iMIS's SysAdmin role (RoleMain.RoleKey): vUserData's IsAdmin is a UserRole
+// row for it (CreateViews.sql l.16469, without a MarkedForDeleteOn condition), and iMIS
+// expires system administrators' passwords by PCI.PasswordExpireDaysSysAdmin instead of
+// PCI.PasswordExpireDays ("Number of days before all non-system administrator passwords
+// expire", UpdateSystemConfig.sql l.198-230).
+const sysAdminRole = "8E5C7C1D-170B-4294-B646-2E60D2091DF8"
+
 // memberTypeSecurity is GroupTypeRef 'Member Type Security' (CreateProcedures.sql:29529).
 const memberTypeSecurity = "636A1E55-38BC-4A8F-AC8D-A6873D697F18"
 
@@ -109,6 +116,7 @@ const imisMemberColumns = `
 	n.STATE_PROVINCE AS state_province,
 	n.COUNTRY AS country,
 	CASE WHEN EXISTS (SELECT 1 FROM dbo.Users AS su WITH (NOLOCK) WHERE su.UserId = um.UserId) THEN 1 ELSE 0 END AS is_staff,
+	CASE WHEN EXISTS (SELECT 1 FROM dbo.UserRole AS sa WITH (NOLOCK) WHERE sa.UserKey = um.UserKey AND sa.RoleKey = '` + sysAdminRole + `') THEN 1 ELSE 0 END AS is_sysadmin,
 	um.IsDisabled AS is_disabled,
 	um.EffectiveDate AS effective_date,
 	um.ExpirationDate AS expiration_date,
@@ -347,6 +355,11 @@ ORDER BY um.UserKey` + tailN)),
 		sqldir.QueryAppClock: d.t(`SELECT TRY_CONVERT(int, sc.ParameterValue) AS offset_minutes
 FROM dbo.SystemConfig AS sc WITH (NOLOCK)
 WHERE sc.ParameterName = N'System.Database.TimeZoneOffset'`),
+
+		sqldir.QueryPasswordExpiry: d.t(`SELECT CASE WHEN sc.ParameterName = N'PCI.PasswordExpireDaysSysAdmin' THEN N'sysadmins' ELSE N'members' END AS applies_to,
+	sc.ParameterValue AS days, sc.ParameterName AS setting
+FROM dbo.SystemConfig AS sc WITH (NOLOCK)
+WHERE sc.ParameterName IN (N'PCI.PasswordExpireDays', N'PCI.PasswordExpireDaysSysAdmin')`),
 
 		sqldir.QueryPing: d.t(`SELECT COUNT(*) AS applications
 FROM dbo.aspnet_Applications WITH (NOLOCK) WHERE LoweredApplicationName = N'imis'`),

@@ -38,7 +38,7 @@ const (
 //	  driver: sqlserver
 //	  dsn: sqlserver://ssobridge:${AMS_DB_PASSWORD}@ams-sql:1433?database=iMIS&encrypt=true
 //	  query_timeout: 5s
-//	  password_max_age: 2160h   # PCI.PasswordExpireDays = 90
+//	  password_max_age: 2160h   # overrides PCI.PasswordExpireDays (unset: read from the AMS)
 //	  timezone: America/Chicago
 //	  hash_algorithm: sha256
 //	  extra_columns: [chapter, title]
@@ -67,9 +67,15 @@ type Config struct {
 	// QueryTimeout bounds every query (default 5s).
 	QueryTimeout time.Duration `yaml:"query_timeout"`
 
-	// PasswordMaxAge expires passwords not changed for this long (iMIS
-	// PCI.PasswordExpireDays × 24h). Zero means passwords never expire.
-	PasswordMaxAge time.Duration `yaml:"password_max_age"`
+	// PasswordMaxAge expires the passwords of members who are not system administrators when
+	// not changed for this long; zero: never. Unset: the AMS's own setting (query
+	// password_expiry; iMIS SystemConfig PCI.PasswordExpireDays × 24h, read with the application
+	// clock), or never when the queries have no password_expiry.
+	PasswordMaxAge *time.Duration `yaml:"password_max_age"`
+	// PasswordMaxAgeSysAdmin is the same for system administrators (the member query's
+	// is_sysadmin; iMIS: the SysAdmin role), whose passwords iMIS expires by their own setting,
+	// PCI.PasswordExpireDaysSysAdmin. Unset: read from the AMS as PasswordMaxAge is.
+	PasswordMaxAgeSysAdmin *time.Duration `yaml:"password_max_age_sysadmin"`
 	// HashAlgorithm is the site's Membership hashAlgorithmType: sha256 (iMIS default), sha1,
 	// sha384, sha512, or a keyed hmacsha1/hmacsha256/hmacsha384/hmacsha512.
 	HashAlgorithm string `yaml:"hash_algorithm"`
@@ -156,8 +162,11 @@ func (c Config) validate(needDSN bool) error {
 	if c.QueryTimeout < 0 {
 		bad("query_timeout", "must be positive")
 	}
-	if c.PasswordMaxAge < 0 {
-		bad("password_max_age", "must not be negative (0 = passwords never expire)")
+	if c.PasswordMaxAge != nil && *c.PasswordMaxAge < 0 {
+		bad("password_max_age", "must not be negative (0 = passwords never expire; unset = the AMS's PCI.PasswordExpireDays)")
+	}
+	if c.PasswordMaxAgeSysAdmin != nil && *c.PasswordMaxAgeSysAdmin < 0 {
+		bad("password_max_age_sysadmin", "must not be negative (0 = passwords never expire; unset = the AMS's PCI.PasswordExpireDaysSysAdmin)")
 	}
 	if c.CacheTTL < 0 {
 		bad("cache_ttl", "must be positive")
@@ -199,8 +208,8 @@ func (c Config) validate(needDSN bool) error {
 	}
 	if preset == PresetNameNone {
 		for _, name := range names {
-			if name == QueryAppClock || name == QueryRolesInRange || name == QueryMembersByEmail {
-				continue // optional: the timezone's offset; roles per member; look-up by e-mail
+			if name == QueryAppClock || name == QueryRolesInRange || name == QueryMembersByEmail || name == QueryPasswordExpiry {
+				continue // optional: the timezone's offset; roles per member; look-up by e-mail; no password expiry
 			}
 			if _, ok := c.Queries[name]; !ok {
 				bad("queries."+name, "required with preset %q", PresetNameNone)

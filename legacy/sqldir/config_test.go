@@ -29,7 +29,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{func(c *Config) { c.MaxOpenConns = -1 }, "legacy.max_open_conns: must not be negative"},
 		{func(c *Config) { c.MaxIdleConns = -1 }, "legacy.max_idle_conns: must not be negative"},
 		{func(c *Config) { c.ConnMaxLifetime = -1 }, "legacy.conn_max_lifetime: must not be negative"},
-		{func(c *Config) { c.PasswordMaxAge = -1 }, "legacy.password_max_age: must not be negative"},
+		{func(c *Config) { c.PasswordMaxAge = new(time.Duration(-1)) }, "legacy.password_max_age: must not be negative"},
+		{func(c *Config) { c.PasswordMaxAgeSysAdmin = new(-time.Hour) }, "legacy.password_max_age_sysadmin: must not be negative"},
 		{func(c *Config) { c.CacheTTL = -1 }, "legacy.cache_ttl: must be positive"},
 		{func(c *Config) { c.HashAlgorithm = "md5" }, "legacy.hash_algorithm: unknown hash algorithm"},
 		{func(c *Config) { c.Timezone = "Mars/Olympus" }, "legacy.timezone:"},
@@ -232,6 +233,7 @@ legacy:
   conn_max_lifetime: 1h
   query_timeout: 3s
   password_max_age: 2160h
+  password_max_age_sysadmin: 0s
   hash_algorithm: HMACSHA256
   timezone: America/Chicago
   cache_ttl: 90s
@@ -249,7 +251,8 @@ legacy:
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.QueryTimeout != 3*time.Second || c.PasswordMaxAge != 90*24*time.Hour || c.ConnMaxLifetime != time.Hour ||
+	if c.QueryTimeout != 3*time.Second || c.PasswordMaxAge == nil || *c.PasswordMaxAge != 90*24*time.Hour ||
+		c.PasswordMaxAgeSysAdmin == nil || *c.PasswordMaxAgeSysAdmin != 0 || c.ConnMaxLifetime != time.Hour ||
 		c.CacheTTL != 90*time.Second || c.MaxOpenConns != 20 || c.Queries[QueryPing] != "SELECT 1 AS ok" ||
 		!slices.Equal(c.ExtraColumns, []string{"chapter", "title"}) {
 		t.Fatalf("decoded %+v", c)

@@ -3,6 +3,7 @@ package sqldir_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -70,6 +71,10 @@ func tdsDemoTarget(t *testing.T, wrap func(*sqldir.Directory) *directorytest.Tar
 		return srv.Exec(`UPDATE dbo.UserMain SET UpdatedOn = @p1 WHERE ProviderKey = (SELECT LOWER(CAST(UserId AS nvarchar(100))) FROM dbo.aspnet_Users WHERE LoweredUserName = @p2)`,
 			demo.AppTime(at), strings.ToLower(norm.NFC.String(login)))
 	}
+	tg.Expiry = directorytest.DemoExpiry(func(ctx context.Context, member, admin int) error {
+		return srv.Exec(`UPDATE dbo.SystemConfig SET ParameterValue = CASE WHEN ParameterName = N'PCI.PasswordExpireDaysSysAdmin' THEN @p2 ELSE @p1 END
+WHERE ParameterName IN (N'PCI.PasswordExpireDays', N'PCI.PasswordExpireDaysSysAdmin')`, fmt.Sprint(member), fmt.Sprint(admin))
+	})
 	return tg
 }
 

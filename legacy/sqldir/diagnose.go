@@ -29,11 +29,7 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 	g.printf("legacy directory check\n")
 	g.printf("  driver %s, preset %s, app_time_offset %s, server timezone %s, query timeout %s\n", c.Driver, c.Preset, c.AppTimeOffset, d.loc, c.QueryTimeout)
 	g.printf("  role sources %s; membership grace %s\n", strings.Join(c.RoleSources, ", "), c.MembershipGrace)
-	maxAge := "never"
-	if c.PasswordMaxAge > 0 {
-		maxAge = fmt.Sprintf("%.4g days", c.PasswordMaxAge.Hours()/24)
-	}
-	g.printf("  hash algorithm %s, password max age %s, key format %s\n", d.describe.Algorithm(), maxAge, c.KeyFormat)
+	g.printf("  hash algorithm %s, key format %s\n", d.describe.Algorithm(), c.KeyFormat)
 	if len(c.Queries) > 0 {
 		g.printf("  queries overridden by the configuration: %s\n", strings.Join(sortedKeys(c.Queries), ", "))
 	}
@@ -70,6 +66,31 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 		g.printf("  %-15s %s  (UTC%s, from %s; %s)\n", ams+" app time:",
 			clk.App.Format("2006-01-02 15:04:05"), clk.App.Format("-07:00"), clk.Source, appDates)
 		g.printf("  change watermarks are kept in UTC\n")
+	}
+
+	// password_expiry
+	start = time.Now()
+	expiry, fromAMS, expiryErr := d.passwordExpiry(ctx)
+	source := func(configured *time.Duration) string {
+		if configured != nil {
+			return "configured"
+		}
+		if fromAMS {
+			return "from the AMS"
+		}
+		return "no " + QueryPasswordExpiry + " query"
+	}
+	switch {
+	case expiryErr != nil:
+		g.queryFailed(QueryPasswordExpiry, expiryErr)
+		g.problem("[%s] the password expiry settings cannot be read: every sign-in fails until they can (or set password_max_age and password_max_age_sysadmin)", QueryPasswordExpiry)
+	default:
+		head := fmt.Sprintf("\n[%s] ok in %s", QueryPasswordExpiry, since(start))
+		if !fromAMS {
+			head = fmt.Sprintf("\n[%s] not read", QueryPasswordExpiry)
+		}
+		g.printf("%s: password max age %s for members (%s), %s for system administrators (%s)\n", head,
+			describeExpiry(expiry.MaxAge), source(c.PasswordMaxAge), describeExpiry(expiry.SysAdminMaxAge), source(c.PasswordMaxAgeSysAdmin))
 	}
 
 	// member_by_login
@@ -136,7 +157,11 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 	s := m.Standing
 	g.printf("  standing:       disabled=%s approved=%s locked_out=%s deleted=%s\n", yesNo(s.Disabled), yesNo(s.Approved), yesNo(s.LockedOut), yesNo(s.Deleted))
 	g.printf("                  effective %s, expires %s, password changed %s\n", dateText(s.EffectiveDate, "no lower bound"), dateText(s.ExpirationDate, "never"), dateText(s.PasswordChangedAt, "unknown"))
-	if err := s.Check(now, c.PasswordMaxAge); err != nil {
+	g.printf("                  system administrator %s (its password expires by the %s setting)\n", yesNo(s.SysAdmin),
+		map[bool]string{true: "system administrators'", false: "members'"}[s.SysAdmin])
+	if expiryErr != nil {
+		g.problem("the status rules cannot be applied: the password expiry settings are not known")
+	} else if err := s.Check(now, expiry.For(s)); err != nil {
 		g.problem("the status rules refuse this member: %s (%s)", err.Error(), legacy.Reason(err))
 	} else {
 		g.printf("  status rules:   pass\n")

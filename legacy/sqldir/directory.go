@@ -68,6 +68,9 @@ type Directory struct {
 	// need it (appOffset).
 	clockRead singleflight.Group
 
+	// expiry is the AMS's password expiry settings as last read (expiry.go).
+	expiry expiryCache
+
 	// warned remembers the members whose unsupported hash was already logged.
 	warned     sync.Map
 	warnedSize atomic.Int64
@@ -255,7 +258,13 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 	if !ok {
 		return nil, legacy.ErrBadCredentials
 	}
-	if err := row.m.Standing.Check(d.now(), d.cfg.PasswordMaxAge); err != nil {
+	// The password expiry that applies depends on the member (a system administrator's
+	// expires by its own setting); its settings are read only once the password verified.
+	expiry, _, err := d.passwordExpiry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := row.m.Standing.Check(d.now(), expiry.For(row.m.Standing)); err != nil {
 		return nil, fmt.Errorf("sqldir: member %s: %w", row.m.Key, err)
 	}
 	return row.m, nil

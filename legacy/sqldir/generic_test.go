@@ -2,6 +2,7 @@ package sqldir_test
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,12 @@ import (
 // built-in accounts (type sql knows no AMS's built-in accounts: legacy.refused_logins names
 // them).
 func openGeneric(t *testing.T) legacy.Connector {
+	conn, _ := openGenericAt(t)
+	return conn
+}
+
+// openGenericAt is openGeneric, with the demo database file's path.
+func openGenericAt(t *testing.T) (legacy.Connector, string) {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ams.db")
@@ -39,14 +46,27 @@ func openGeneric(t *testing.T) legacy.Connector {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return conn
+	return conn, path
+}
+
+// demoFileExpiry is the password expiry fixture over a demo database file.
+func demoFileExpiry(t *testing.T, path string) *directorytest.Expiry {
+	return directorytest.DemoExpiry(func(ctx context.Context, member, admin int) error {
+		db, err := sql.Open(sqldir.DriverSQLite, path)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return demo.SetPasswordExpiry(ctx, db, member, admin)
+	})
 }
 
 // The sql connector type (no preset, every query from legacy.queries) passes the directory
 // contract on the demo data (openGeneric).
 func TestGenericConnectorConformance(t *testing.T) {
 	directorytest.Run(t, func(t *testing.T) *directorytest.Target {
-		tg := &directorytest.Target{Dir: openGeneric(t).Directory()}
+		conn, path := openGenericAt(t)
+		tg := &directorytest.Target{Dir: conn.Directory(), Expiry: demoFileExpiry(t, path)}
 		tg.Members, tg.Refused = directorytest.DemoAccounts()
 		return tg
 	})

@@ -71,6 +71,7 @@ const (
 	colMemberRecord   = "member_record"
 	colMemberStatus   = "member_status"
 	colStaff          = "is_staff"
+	colSysAdmin       = "is_sysadmin"
 	colAMSUserID      = "ams_user_id"
 	colProviderKey    = "provider_key"
 	colContactKey     = "contact_key"
@@ -87,7 +88,7 @@ var (
 	requiredHashColumns = slices.Concat(requiredColumns, hashColumns)
 	optionalColumns     = []string{colEffective, colExpiration, colPasswordChange, colMemberID, colEmail,
 		colGivenName, colFamilyName, colFullName, colCompany, colMemberType, colStatus, colPicture,
-		colJoinDate, colPaidThrough, colUpdatedAt, colMemberRecord, colMemberStatus, colStaff, colAMSUserID, colProviderKey, colContactKey}
+		colJoinDate, colPaidThrough, colUpdatedAt, colMemberRecord, colMemberStatus, colStaff, colSysAdmin, colAMSUserID, colProviderKey, colContactKey}
 )
 
 // contractColumns are the names extra_columns may not use.
@@ -202,6 +203,7 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.
 			LockedOut:         flag(colLockedOut, true),
 			Deleted:           flag(colDeleted, true),
 			PasswordChangedAt: tm(colPasswordChange),
+			SysAdmin:          flag(colSysAdmin, false),
 		},
 	}
 	if ck, ok := rs.cols[colContactKey]; ok && row[ck] != nil {

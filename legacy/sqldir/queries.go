@@ -33,6 +33,15 @@ const (
 	// QueryAppClock returns the AMS's application clock: its offset from UTC in minutes (a
 	// column named offset_minutes; no row or NULL when the AMS does not store one).
 	QueryAppClock = "app_clock"
+	// QueryPasswordExpiry returns the AMS's password expiry settings: one row per setting
+	// (columns applies_to, days, and optionally setting, the AMS's name for it, used in
+	// messages). applies_to is 'members' (every user who is not a system administrator: iMIS
+	// SystemConfig PCI.PasswordExpireDays) or 'sysadmins' (PCI.PasswordExpireDaysSysAdmin);
+	// days is a whole number of days, 0 = never (text or int). A setting with no row, or a
+	// NULL or blank value, is 0 (iMIS's default). Read with the application clock, re-read every
+	// AppClockRefresh; password_max_age and password_max_age_sysadmin override it. Optional:
+	// without it (and without the overrides) passwords never expire.
+	QueryPasswordExpiry = "password_expiry"
 	// QueryPing checks that the AMS database answers; it must return at least one row.
 	QueryPing = "ping"
 	// QueryMembersByEmail lists the members (deleted contacts excluded) whose e-mail address
@@ -46,7 +55,7 @@ const (
 
 // QueryNames lists every named query, in the order Diagnose runs them.
 func QueryNames() []string {
-	return []string{QueryPing, QueryAppClock, QueryMemberByLogin, QueryMemberByKey, QueryMemberByID, QueryRolesByKey,
+	return []string{QueryPing, QueryAppClock, QueryPasswordExpiry, QueryMemberByLogin, QueryMemberByKey, QueryMemberByID, QueryRolesByKey,
 		QueryChangedSince, QueryListMembers, QueryRolesInRange, QueryMembersByEmail}
 }
 
@@ -72,6 +81,9 @@ func QueryNames() []string {
 //	                               Name.MEMBER_STATUS)
 //	member_record        optional  bit: the member type counts as a membership
 //	is_staff             optional  bit: the user is staff
+//	is_sysadmin          optional  bit: the user is a system administrator, whose password
+//	                               expires by the 'sysadmins' setting of password_expiry (iMIS:
+//	                               the SysAdmin role, as vUserData.IsAdmin); NULL counts as not
 //	ams_user_id          optional  the AMS's own copy of the login (iMIS UserMain.UserId); when
 //	                               present it must equal login ignoring case, or the row is refused
 //	provider_key         optional  the login's key in the password store (iMIS
@@ -94,6 +106,7 @@ func QueryNames() []string {
 // read as NULL. A query that returns more than one row for a login, key or member id is refused.
 //
 // roles_by_key returns one row per role and source (columns role, source). changed_since
-// returns user_key and updated_at_utc. app_clock returns offset_minutes. ping returns any row.
+// returns user_key and updated_at_utc. app_clock returns offset_minutes. password_expiry returns
+// applies_to and days (and optionally setting). ping returns any row.
 //
 // Every value from outside is a parameter (@p1, @p2, ...); no query is ever built from input.

@@ -381,7 +381,7 @@ func tdsConfig() sqldir.Config {
 		MemberKey:      imis.MemberKeyContact, // keys are uniqueidentifiers: the GUID byte order is tested
 		Timezone:       "America/Chicago",
 		HashAlgorithm:  "sha256",
-		PasswordMaxAge: passwordAge,
+		PasswordMaxAge: new(passwordAge),
 		QueryTimeout:   2 * time.Second,
 	})
 }
