@@ -1,6 +1,7 @@
 package rp
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -56,31 +57,8 @@ func TestOpenIDClientDevice(t *testing.T) {
 			"RP_ISSUER="+b.Issuer, "RP_CLIENT_ID="+deviceClient, "RP_CLIENT_SECRET="+deviceSecret, "RP_SCOPE="+deviceScope)
 		return origin
 	}
-	get := func(t *testing.T, u string, v any) int {
-		t.Helper()
-		resp, err := http.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if err := json.Unmarshal(raw, v); err != nil {
-			t.Fatalf("%s: %d %.300s", u, resp.StatusCode, raw)
-		}
-		return resp.StatusCode
-	}
-	result := func(t *testing.T, origin string) *deviceOutcome {
-		t.Helper()
-		var out deviceOutcome
-		deadline := time.Now().Add(60 * time.Second)
-		for get(t, origin+"/result", &out) != http.StatusOK {
-			if time.Now().After(deadline) {
-				t.Fatal("the device never finished polling")
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		return &out
-	}
+	get := getJSON
+	result := deviceResult
 
 	t.Run("device flow with a resource indicator", func(t *testing.T) {
 		origin := device(t)
@@ -99,25 +77,7 @@ func TestOpenIDClientDevice(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond) // the device polls meanwhile: authorization_pending
 		// The member's side, in the browser: the code (filled in from verification_uri_complete),
 		// the login page, the device confirmation naming the app (RFC 8628 5.4).
-		err := chromedp.Do(ctx,
-			chromedp.Navigate(da.VerificationURIComplete),
-			chromedp.WaitVisible(css("#user_code")),
-			chromedp.Click(css("button[type=submit].primary")),
-			chromedp.WaitVisible(css("#login")),
-			chromedp.SendKeys(css("#login"), rpharness.StaffLogin),
-			chromedp.SendKeys(css("#password"), rpharness.StaffPassword),
-			chromedp.Click(css("button[type=submit].primary")),
-			chromedp.WaitVisible(css(`button[name=decision][value=allow]`)),
-		)
-		if err != nil {
-			t.Fatalf("member's side: %v (browser at %s: %.400s)", err, rpharness.Location(ctx), rpharness.BodyText(ctx))
-		}
-		if body := rpharness.BodyText(ctx); !strings.Contains(body, "Living-room TV") {
-			t.Fatalf("the confirmation does not name the app: %.400s", body)
-		}
-		if err := chromedp.Do(ctx, chromedp.Click(css(`button[name=decision][value=allow]`))); err != nil {
-			t.Fatal(err)
-		}
+		deviceDecide(t, ctx, da.VerificationURIComplete, "allow")
 		if err := rpharness.WaitJS(ctx, `document.body.innerText.includes("return to your device")`); err != nil {
 			t.Fatalf("no 'return to your device' page: %v (%s: %.400s)", err, rpharness.Location(ctx), rpharness.BodyText(ctx))
 		}
@@ -170,4 +130,63 @@ func TestOpenIDClientDevice(t *testing.T) {
 			t.Fatalf("want openid-client to raise invalid_target (400), got %s", b)
 		}
 	})
+}
+
+// getJSON GETs u and decodes its JSON answer into v, returning the status.
+func getJSON(t *testing.T, u string, v any) int {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("%s: %d %.300s", u, resp.StatusCode, raw)
+	}
+	return resp.StatusCode
+}
+
+// deviceResult waits for the openid-client device's outcome (its poller's tokens or error).
+func deviceResult(t *testing.T, origin string) *deviceOutcome {
+	t.Helper()
+	var out deviceOutcome
+	deadline := time.Now().Add(60 * time.Second)
+	for getJSON(t, origin+"/result", &out) != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("the device never finished polling")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return &out
+}
+
+// deviceDecide is the member's side of a device authorization, in the browser: the code
+// (filled in from verification_uri_complete), the login page as the demo staff member, the
+// device confirmation naming the app (RFC 8628 5.4), and decision (allow, or deny) there.
+func deviceDecide(t *testing.T, ctx context.Context, verificationURIComplete, decision string) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(verificationURIComplete),
+		chromedp.WaitVisible(css("#user_code")),
+		chromedp.Click(css("button[type=submit].primary")),
+		chromedp.WaitVisible(css("#login")),
+		chromedp.SendKeys(css("#login"), rpharness.StaffLogin),
+		chromedp.SendKeys(css("#password"), rpharness.StaffPassword),
+		chromedp.Click(css("button[type=submit].primary")),
+		chromedp.WaitVisible(css(`button[name=decision][value=allow]`)),
+	)
+	if err != nil {
+		t.Fatalf("member's side: %v (browser at %s: %.400s)", err, rpharness.Location(ctx), rpharness.BodyText(ctx))
+	}
+	if body := rpharness.BodyText(ctx); !strings.Contains(body, "Living-room TV") {
+		t.Fatalf("the confirmation does not name the app: %.400s", body)
+	}
+	button := css(`button[name=decision][value=allow]`)
+	if decision != "allow" {
+		button = css(`button[name=decision]:not([value=allow])`)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(button)); err != nil {
+		t.Fatal(err)
+	}
 }

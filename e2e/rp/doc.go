@@ -8,11 +8,18 @@
 //   - openid-client v6 as a device (RFC 8628): the device authorization grant polled by the
 //     library's own poller while the member approves at /device in Chromium, with a resource
 //     indicator (RFC 8707) its access token is for, and invalid_target for a resource it is not;
+//     and refused for good as its poller sees it: access_denied when the member was deleted in
+//     the AMS after approving (then invalid_grant, the code consumed, once restored) and when
+//     the member denied at the confirmation;
+//   - openid-client v6 as a native app (RFC 8252): a public client with PKCE on a loopback
+//     redirect URI registered without a port (127.0.0.1 and [::1]) and served on a port chosen
+//     at run time (7.3), and request_uri refused request_uri_not_supported at that redirect URI;
 //   - oidc-client-ts (npm) in a single-page app served from another origin than the bridge: code
 //     flow with PKCE, silent renew with a refresh token and logout, all through CORS.
 //
-// The bridge runs in-process on 127.0.0.1 over the embedded demo AMS database; every RP listens on
-// an ephemeral 127.0.0.1 port. The npm packages are pinned exactly in node/package.json and
+// The bridge runs in-process on 127.0.0.1 over the embedded demo AMS database (the device
+// refusals: the demo database in a file, which the test changes); every RP listens on an
+// ephemeral loopback port. The npm packages are pinned exactly in node/package.json and
 // node/package-lock.json and installed with `npm ci` in node/ (node_modules is not committed).
 // When node or the packages are missing the tests skip, unless SSOBRIDGE_REQUIRE_RP=1 (set by
 // .ci/install.d/20-rp-node.sh in CI), which makes them fail instead. SSOBRIDGE_NODE points at

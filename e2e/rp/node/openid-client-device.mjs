@@ -7,6 +7,9 @@
 //   GET /start?resource=R  initiates the grant (scope RP_SCOPE) and starts polling, with
 //                          resource=R (RFC 8707) on every poll when given; answers the device
 //                          authorization response as JSON
+//   GET /start?manual=1    initiates the grant without polling (the test decides when)
+//   GET /poll              polls (again) with the library's poller for the grant started last:
+//                          /result shows 202 until this poll's outcome
 //   GET /result            202 while polling, then 200 with the outcome as JSON: the tokens
 //                          (openid-client validated the ID token) or the error it raised
 //
@@ -51,6 +54,7 @@ const errorReport = (e) => ({
 
 let outcome = null; // null: polling
 let started = false;
+let grant = null; // { da, resource }: the grant started last
 
 const reply = (res, status, v) => {
   res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
@@ -65,28 +69,14 @@ const server = http.createServer(async (req, res) => {
         if (started) return reply(res, 409, { error: 'already started' });
         started = true;
         const da = await client.initiateDeviceAuthorization(config, { scope });
-        const resource = url.searchParams.get('resource');
-        client
-          .pollDeviceAuthorizationGrant(config, da, resource ? { resource } : undefined)
-          .then((t) => {
-            outcome = {
-              ok: true,
-              tokens: {
-                access_token: t.access_token,
-                refresh_token: t.refresh_token,
-                id_token: t.id_token,
-                token_type: t.token_type,
-                scope: t.scope,
-                claims: t.claims() ?? null,
-              },
-              polls,
-            };
-          })
-          .catch((e) => {
-            outcome = { ok: false, error: errorReport(e), polls };
-          });
+        grant = { da, resource: url.searchParams.get('resource') };
+        if (!url.searchParams.get('manual')) poll();
         return reply(res, 200, da);
       }
+      case '/poll':
+        if (!grant) return reply(res, 409, { error: 'not started' });
+        poll();
+        return reply(res, 202, { polling: true });
       case '/result':
         return outcome ? reply(res, 200, outcome) : reply(res, 202, { polling: true });
       case '/healthz':
@@ -98,5 +88,32 @@ const server = http.createServer(async (req, res) => {
     reply(res, 500, { error: errorReport(e) });
   }
 });
+
+// poll runs openid-client's poller for the grant started last; its outcome replaces the last.
+function poll() {
+  const { da, resource } = grant;
+  outcome = null;
+  polls.length = 0;
+  client
+    .pollDeviceAuthorizationGrant(config, da, resource ? { resource } : undefined)
+    .then((t) => {
+      outcome = {
+        ok: true,
+        tokens: {
+          access_token: t.access_token,
+          refresh_token: t.refresh_token,
+          id_token: t.id_token,
+          token_type: t.token_type,
+          scope: t.scope,
+          claims: t.claims() ?? null,
+        },
+        polls: [...polls],
+      };
+    })
+    .catch((e) => {
+      outcome = { ok: false, error: errorReport(e), polls: [...polls] };
+    });
+}
+
 server.listen({ fd: 3 }, () => console.log(`openid-client-device (${clientId}) listening`));
 process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,118 @@
+package rp
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/directories"
+	"github.com/ssobridge/ssobridge/e2e/rpharness"
+	"github.com/ssobridge/ssobridge/legacy/demo"
+	"github.com/ssobridge/ssobridge/legacy/imis"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// deviceAuthorization is the device authorization response openid-client received.
+type deviceAuthorization struct {
+	UserCode                string `json:"user_code"`
+	VerificationURIComplete string `json:"verification_uri_complete"`
+}
+
+// TestOpenIDClientDeviceRefusals: openid-client 6 (node) as a device (RFC 8628), refused for
+// good, as its own poller sees it:
+//   - the member approved, then was deleted in the AMS before the device polled: the poll is
+//     refused access_denied (RFC 8628 3.5), which openid-client raises; the member restored in
+//     the AMS, a later poll of the same device code is invalid_grant ("already used"), not
+//     tokens: the refusal consumed the code;
+//   - the member denied at the device confirmation: access_denied, raised by openid-client; a
+//     later poll gets no tokens either.
+//
+// The AMS is the demo database in a file, read by the imis connector type without the profile
+// cache, so that the test's changes reach the bridge's next read.
+func TestOpenIDClientDeviceRefusals(t *testing.T) {
+	node, dir := nodePackages(t)
+	ams := filepath.Join(t.TempDir(), "ams.db")
+	db, err := demo.Open(context.Background(), ams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	b := rpharness.StartBridge(t, []config.Client{{ID: deviceClient, Name: "Living-room TV", Secret: deviceSecret,
+		GrantTypes: []string{sso.GrantDeviceCode, sso.GrantRefreshToken}}},
+		func(c *bridge.Config) {
+			c.Tokens.DeviceInterval = time.Second
+			lc := demo.SQLConfig()
+			lc.DSN, lc.CacheSize = ams, -1
+			c.Legacy = directories.LegacyConfig{Type: "imis", Config: &imis.Config{Config: lc}}
+		})
+	staffID := ""
+	for _, l := range demo.Logins() {
+		if l.Login == rpharness.StaffLogin {
+			staffID = l.MemberID
+		}
+	}
+	setStatus := func(t *testing.T, status string) {
+		t.Helper()
+		if _, err := db.Exec(`UPDATE Name SET STATUS = ?1 WHERE ID = ?2`, status, staffID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := func(t *testing.T, query string) (origin string, da deviceAuthorization) {
+		t.Helper()
+		ln, origin := listen(t)
+		startNode(t, "openid-client device", node, dir, "openid-client-device.mjs", ln, origin,
+			"RP_ISSUER="+b.Issuer, "RP_CLIENT_ID="+deviceClient, "RP_CLIENT_SECRET="+deviceSecret, "RP_SCOPE="+deviceScope)
+		if status := getJSON(t, origin+"/start"+query, &da); status != http.StatusOK || da.UserCode == "" {
+			t.Fatalf("device authorization in openid-client: %d %+v", status, da)
+		}
+		return origin, da
+	}
+	pollAgain := func(t *testing.T, origin string) *deviceOutcome {
+		t.Helper()
+		var v map[string]any
+		if status := getJSON(t, origin+"/poll", &v); status != http.StatusAccepted {
+			t.Fatalf("poll again: %d %v", status, v)
+		}
+		return deviceResult(t, origin)
+	}
+	refused := func(t *testing.T, what string, out *deviceOutcome, codes ...string) string {
+		t.Helper()
+		if out.OK || out.Error == nil || !slices.Contains(codes, out.Error.Error) || out.Error.Status != http.StatusBadRequest {
+			raw, _ := json.Marshal(out)
+			t.Fatalf("%s: want openid-client to raise %v (400), got %s", what, codes, raw)
+		}
+		if len(out.Polls) == 0 {
+			t.Fatalf("%s: openid-client sent no poll", what)
+		}
+		return out.Error.Error
+	}
+
+	t.Run("member deleted in the AMS after approving: access_denied, then invalid_grant once restored", func(t *testing.T) {
+		t.Cleanup(func() { setStatus(t, "A") })
+		ctx := rpharness.NewChrome(t)
+		origin, da := start(t, "?manual=1")
+		deviceDecide(t, ctx, da.VerificationURIComplete, "allow")
+		if err := rpharness.WaitJS(ctx, `document.body.innerText.includes("return to your device")`); err != nil {
+			t.Fatalf("no 'return to your device' page: %v (%s: %.400s)", err, rpharness.Location(ctx), rpharness.BodyText(ctx))
+		}
+		setStatus(t, "D") // Name.STATUS 'D...': a deleted contact
+		refused(t, "the first poll after the member was deleted", pollAgain(t, origin), "access_denied")
+		setStatus(t, "A")
+		refused(t, "a later poll, the member restored", pollAgain(t, origin), "invalid_grant")
+	})
+
+	t.Run("member denied at the device confirmation: access_denied, and no tokens later", func(t *testing.T) {
+		ctx := rpharness.NewChrome(t)
+		origin, da := start(t, "")
+		deviceDecide(t, ctx, da.VerificationURIComplete, "deny")
+		refused(t, "the poll after the member denied", deviceResult(t, origin), "access_denied")
+		got := refused(t, "a later poll", pollAgain(t, origin), "access_denied", "invalid_grant", "expired_token")
+		t.Logf("a poll after the member's denial was answered: %s", got)
+	})
+}
