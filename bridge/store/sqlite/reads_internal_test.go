@@ -52,6 +52,7 @@ func TestReadsOnFreeWriter(t *testing.T) {
 	if err := s.CreateAuthRequest(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
+	f := newFamily(t, s, "h0", now)
 	holdGate(t, s.rgate, defaultReadConns())
 	ctx := deadlockGuard(t)
 	got, err := s.AuthRequest(ctx, r.ID)
@@ -60,6 +61,15 @@ func TestReadsOnFreeWriter(t *testing.T) {
 	}
 	if _, err := s.FactorPresence(ctx, "nobody"); err != nil {
 		t.Fatalf("FactorPresence with the read pool taken: %v", err)
+	}
+	if s.raw.familyStmt != nil {
+		t.Fatal("the driver statements are prepared before any raw use")
+	}
+	if got, err := s.Family(ctx, f.FamilyID); err != nil || got.Hash != f.Hash {
+		t.Fatalf("Family with the read pool taken = %v, %v; want the family from the write connection", got, err)
+	}
+	if s.raw.familyStmt == nil {
+		t.Fatal("Family did not read through the write connection's driver statements (readOnWriter)")
 	}
 }
 
@@ -72,6 +82,7 @@ func TestReadsNotBehindWriter(t *testing.T) {
 	if err := s.CreateAuthRequest(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
+	f := newFamily(t, s, "h0", now)
 	holdGate(t, s.wgate, 1)
 	ctx := deadlockGuard(t)
 	if got, err := s.AuthRequest(ctx, r.ID); err != nil || got.ID != r.ID {
@@ -79,6 +90,9 @@ func TestReadsNotBehindWriter(t *testing.T) {
 	}
 	if _, err := s.FactorPresence(ctx, "nobody"); err != nil {
 		t.Fatalf("FactorPresence with the writer held: %v", err)
+	}
+	if got, err := s.Family(ctx, f.FamilyID); err != nil || got.Hash != f.Hash || ctx.Err() != nil {
+		t.Fatalf("Family with the writer held = %v, %v (waited for the writer: %v)", got, err, ctx.Err())
 	}
 }
 
@@ -93,20 +107,33 @@ func TestReadsSeeEveryCommit(t *testing.T) {
 	now := time.Now()
 	for _, route := range []string{"writer", "pool"} {
 		t.Run(route, func(t *testing.T) {
-			// reader reads with the route under test: holding a's write gate sends it to the pool.
-			read := func(id string) *sso.AuthRequest {
+			// route holds a's write gate for the pool, which sends a read there.
+			route := func() (release func()) {
 				t.Helper()
 				if route == "pool" {
 					if err := a.wgate.acquire(ctx); err != nil {
 						t.Fatal(err)
 					}
-					defer a.wgate.release()
+					return a.wgate.release
 				} else if !a.wgate.tryAcquire() {
 					t.Fatal("write gate busy")
-				} else {
-					a.wgate.release()
 				}
+				a.wgate.release()
+				return func() {}
+			}
+			read := func(id string) *sso.AuthRequest {
+				t.Helper()
+				defer route()()
 				got, err := a.AuthRequest(deadlockGuard(t), id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+			family := func(id string) *sso.RefreshToken {
+				t.Helper()
+				defer route()()
+				got, err := a.Family(deadlockGuard(t), id)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -132,6 +159,18 @@ func TestReadsSeeEveryCommit(t *testing.T) {
 				}
 				if got := read(r.ID); !got.Done || got.Subject != "alice" {
 					t.Fatalf("%d: read after the completion committed = done %v subject %q; want the completed request", i, got.Done, got.Subject)
+				}
+				// The same for a family (Family reads on the write connection's driver
+				// connection: readOnWriter), rotated by the other Store.
+				f := newFamily(t, writer, "h0", now)
+				if got := family(f.FamilyID); got.Generation != 0 {
+					t.Fatalf("%d: new family read at generation %d", i, got.Generation)
+				}
+				if err := other.IssueTokens(ctx, rotation(f, 0, "h0", "h1", now)); err != nil {
+					t.Fatal(err)
+				}
+				if got := family(f.FamilyID); got.Generation != 1 || got.Hash != "h1" {
+					t.Fatalf("%d: family read after its rotation committed = generation %d hash %q; want 1, h1", i, got.Generation, got.Hash)
 				}
 			}
 		})

@@ -15,6 +15,7 @@ const (
 	code_consumed, hint_subject, browser, acr_values`
 	familyCols = `family_id, token_hash, generation, client_id, subject, audience, scopes, session_id,
 	auth_time, amr, created_at, expires_at, rotated_at, revoked`
+	familyColCount = 14
 	// sessionCols is used with the alias s and a LEFT JOIN of session_clients c.
 	sessionCols = `s.id, s.subject, s.auth_time, s.amr, s.created_at, s.last_seen, s.expires_at,
 	s.ended, COALESCE(c.client_id, '')`
@@ -25,6 +26,9 @@ const (
 const (
 	rotateQuery = `UPDATE families SET generation = generation + 1, token_hash = ?, rotated_at = ?
 			WHERE family_id = ? AND generation = ? AND token_hash = ? AND token_hash <> '' AND revoked = 0 AND expires_at > ?`
+	// familyQuery is Family's read (on the read pool, and on the write connection's driver
+	// connection: readOnWriter).
+	familyQuery       = `SELECT ` + familyCols + ` FROM families WHERE family_id = ? AND expires_at > ?`
 	familyStateQuery  = `SELECT generation, token_hash, expires_at, rotated_at, revoked FROM families WHERE family_id = ?`
 	revokeFamilyQuery = `UPDATE families SET revoked = 1 WHERE family_id = ? AND revoked = 0`
 )
@@ -86,7 +90,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.authRequestByCodeSession, r, `SELECT ` + authRequestCols + `, EXISTS (SELECT 1 FROM sessions s
 			WHERE s.id = auth_requests.session_id AND s.ended = 0 AND s.expires_at > ?2)
 			FROM auth_requests WHERE code_hash = ?1 AND code_expires > ?2`},
-		{&st.family, r, `SELECT ` + familyCols + ` FROM families WHERE family_id = ? AND expires_at > ?`},
+		{&st.family, r, familyQuery},
 		{&st.legacyRefresh, r, `SELECT ` + familyCols + ` FROM families WHERE family_id =
 			(SELECT family_id FROM legacy_refresh_tokens WHERE hash = ?) AND expires_at > ?`},
 		{&st.accessRevoked, r, `SELECT 1 FROM revoked_access_tokens WHERE id_hash = ? AND expires_at > ?`},

@@ -53,8 +53,16 @@ func (s *Store) consumeCode(ctx context.Context, tx *sql.Tx, hash string, now in
 }
 
 // Family returns a family by id whatever its state; ErrNotFound when unknown or expired.
+// It reads on the write connection's driver connection when that is free (readOnWriter), else
+// on the read pool.
 func (s *Store) Family(ctx context.Context, familyID string) (*sso.RefreshToken, error) {
-	t, err := readRow(ctx, s, s.st.family, scanFamily, familyID, ts(s.clock()))
+	now := ts(s.clock())
+	t, ran, err := readOnWriter(ctx, s, func(ctx context.Context, rc *rawConn) (*sso.RefreshToken, error) {
+		return rc.family(ctx, familyID, now)
+	})
+	if !ran {
+		t, err = readRow(ctx, s, s.st.family, scanFamily, familyID, now)
+	}
 	if err != nil {
 		return nil, wrap("family", err)
 	}

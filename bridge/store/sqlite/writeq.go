@@ -593,8 +593,9 @@ type rawConn struct {
 	dc                                            any // the driver connection the statements belong to
 	begin, commit, rollback                       rawStmt
 	rotateStmt, familyStateStmt, revokeFamilyStmt rawStmt
+	familyStmt                                    rawStmt              // Family's read (readOnWriter)
 	args                                          [6]driver.NamedValue // reused: one statement runs at a time
-	dest                                          [5]driver.Value
+	dest                                          [familyColCount]driver.Value
 }
 
 // rawConnFor returns the statements prepared on dc, preparing them when dc is not the
@@ -617,6 +618,7 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 	}{
 		{&fresh.begin, "BEGIN IMMEDIATE"}, {&fresh.commit, "COMMIT"}, {&fresh.rollback, "ROLLBACK"},
 		{&fresh.rotateStmt, rotateQuery}, {&fresh.familyStateStmt, familyStateQuery}, {&fresh.revokeFamilyStmt, revokeFamilyQuery},
+		{&fresh.familyStmt, familyQuery},
 	} {
 		st, err := p.PrepareContext(ctx, x.q)
 		if err == nil {
@@ -641,7 +643,7 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 // close closes the statements (on their live connection).
 func (rc *rawConn) close() error {
 	var errs []error
-	for _, st := range []rawStmt{rc.begin, rc.commit, rc.rollback, rc.rotateStmt, rc.familyStateStmt, rc.revokeFamilyStmt} {
+	for _, st := range []rawStmt{rc.begin, rc.commit, rc.rollback, rc.rotateStmt, rc.familyStateStmt, rc.revokeFamilyStmt, rc.familyStmt} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -696,34 +698,85 @@ func (rc *rawConn) rotate(ctx context.Context, rot *sso.Rotation, at int64) (int
 // family.
 func (rc *rawConn) familyState(ctx context.Context, familyID string, st *familyState) (found bool, err error) {
 	rc.args[0].Value = familyID
-	rows, err := rc.familyStateStmt.QueryContext(ctx, rc.args[:1])
-	rc.args[0].Value = nil
-	if err != nil {
+	row, found, err := rc.queryRow(ctx, rc.familyStateStmt, 1)
+	if !found || err != nil {
 		return false, err
+	}
+	defer clear(row)
+	if err := row.Scan(&st.gen, &st.hash, &st.expiresAt, &st.rotatedAt, &st.revoked); err != nil {
+		return false, fmt.Errorf("family state: %w", err)
+	}
+	return true, nil
+}
+
+// family reads a family by id, unless it has expired at now (familyQuery, Store.Family).
+func (rc *rawConn) family(ctx context.Context, familyID string, now int64) (*sso.RefreshToken, error) {
+	rc.args[0].Value, rc.args[1].Value = familyID, now
+	row, found, err := rc.queryRow(ctx, rc.familyStmt, 2)
+	if !found || err != nil {
+		if err == nil {
+			err = sql.ErrNoRows
+		}
+		return nil, err
+	}
+	defer clear(row)
+	return scanFamily(row)
+}
+
+// queryRow runs st, a query of one row or none, with the first nargs of rc.args (which it
+// clears), and returns its row, read into rc.dest (good until the next statement on rc); found
+// is false when there is none.
+func (rc *rawConn) queryRow(ctx context.Context, st rawStmt, nargs int) (row valuesRow, found bool, err error) {
+	args := rc.args[:nargs]
+	rows, err := st.QueryContext(ctx, args)
+	for i := range args {
+		args[i].Value = nil
+	}
+	if err != nil {
+		return nil, false, err
 	}
 	defer func() {
 		if cerr := rows.Close(); err == nil && cerr != nil {
-			err = cerr
+			clear(row)
+			row, found, err = nil, false, cerr
 		}
 	}()
-	dest := rc.dest[:]
-	defer clear(dest)
+	n := len(rows.Columns())
+	if n > len(rc.dest) {
+		return nil, false, fmt.Errorf("%d columns, at most %d read", n, len(rc.dest))
+	}
+	dest := rc.dest[:n]
 	switch err := rows.Next(dest); {
 	case errors.Is(err, io.EOF):
-		return false, nil
+		return nil, false, nil
 	case err != nil:
-		return false, err
+		clear(dest)
+		return nil, false, err
 	}
-	var ok [5]bool
-	st.gen, ok[0] = dest[0].(int64)
-	st.hash, ok[1] = dest[1].(string)
-	st.expiresAt, ok[2] = dest[2].(int64)
-	st.rotatedAt, ok[3] = dest[3].(int64)
-	st.revoked, ok[4] = dest[4].(int64)
-	if ok != [5]bool{true, true, true, true, true} {
-		return false, fmt.Errorf("family state: unexpected column types %T %T %T %T %T", dest[0], dest[1], dest[2], dest[3], dest[4])
+	return valuesRow(dest), true, nil
+}
+
+// valuesRow is a row read from a driver statement, scanned as database/sql's Row.Scan would
+// scan it into strings and integers, but strictly: a value of another type is an error.
+type valuesRow []driver.Value
+
+func (r valuesRow) Scan(dest ...any) error {
+	if len(dest) != len(r) {
+		return fmt.Errorf("%d columns scanned into %d values", len(r), len(dest))
 	}
-	return true, nil
+	for i, d := range dest {
+		ok := false
+		switch d := d.(type) {
+		case *string:
+			*d, ok = r[i].(string)
+		case *int64:
+			*d, ok = r[i].(int64)
+		}
+		if !ok {
+			return fmt.Errorf("column %d: %T scanned into %T", i, r[i], d)
+		}
+	}
+	return nil
 }
 
 // revokeFamily revokes a family (revokeFamilyQuery).
@@ -747,20 +800,37 @@ func rawBatch(ops []*writeOp) bool {
 // runRawTx is runTx for a batch of rawWriters, on the write connection's driver connection:
 // the same transaction, statements and outcomes, without database/sql in between.
 func (s *Store) runRawTx(ctx context.Context, ops []*writeOp, cur **writeOp) (failedAt int, txErr error) {
-	conn, err := s.w.Conn(ctx)
+	s.writes.raw.Add(1)
+	err := s.onRaw(ctx, func(rc *rawConn) {
+		failedAt, txErr = s.rawTx(ctx, rc, ops, cur)
+	})
 	if err != nil {
+		// Nothing was applied (no connection, statements that cannot be prepared, or Raw did
+		// not run the function), and no write may be told it committed.
 		for _, op := range ops {
 			op.err = fmt.Errorf("begin: %w", err)
 			op.final = true
 		}
 		return 0, nil
 	}
+	return failedAt, txErr
+}
+
+// onRaw runs fn with the statements prepared on the write connection's driver connection,
+// held through sql.Conn.Raw; the caller holds the write gate (wgate), which is what keeps s.raw
+// to one user at a time. It fails, without running fn, when the connection cannot be had or
+// its statements cannot be prepared.
+//
+// A panic in fn goes on only once Raw has returned: a panic inside Raw (or an error wrapping
+// driver.ErrBadConn) makes database/sql close the connection, which for ":memory:" is the
+// database. fn ends what it began on the connection (rawTx rolls its transaction back, as
+// runTx does) before its panic leaves it.
+func (s *Store) onRaw(ctx context.Context, fn func(rc *rawConn)) error {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
 	defer conn.Close()
-	s.writes.raw.Add(1)
-	// The function returns nil whatever happens, and a panic (a write's own, which runBatch
-	// hands to its caller) goes on only once Raw has returned: an error wrapping
-	// driver.ErrBadConn or a panic inside Raw makes database/sql close the connection, which
-	// for ":memory:" is the database. rawTx rolls its transaction back first, as runTx does.
 	var panicked *rawPanic
 	defer func() {
 		if panicked != nil {
@@ -768,6 +838,7 @@ func (s *Store) runRawTx(ctx context.Context, ops []*writeOp, cur **writeOp) (fa
 		}
 	}()
 	ran := false
+	var prepErr error
 	rawErr := conn.Raw(func(dc any) error {
 		ran = true
 		defer func() {
@@ -777,28 +848,21 @@ func (s *Store) runRawTx(ctx context.Context, ops []*writeOp, cur **writeOp) (fa
 		}()
 		rc, err := s.rawConnFor(ctx, dc)
 		if err != nil {
-			for _, op := range ops {
-				op.err = fmt.Errorf("begin: %w", err)
-				op.final = true
-			}
+			prepErr = err
 			return nil
 		}
-		failedAt, txErr = s.rawTx(ctx, rc, ops, cur)
+		fn(rc)
 		return nil
 	})
-	if !ran {
-		// Raw did not run the function (the connection was already done): nothing was
-		// applied, and no write may be told it committed.
-		if rawErr == nil {
-			rawErr = errors.New("the write connection did not run the batch")
-		}
-		for _, op := range ops {
-			op.err = fmt.Errorf("begin: %w", rawErr)
-			op.final = true
-		}
-		return 0, nil
+	switch {
+	case prepErr != nil:
+		return prepErr
+	case !ran && rawErr == nil:
+		return errors.New("the write connection did not run the function")
+	case !ran:
+		return rawErr
 	}
-	return failedAt, txErr
+	return nil
 }
 
 // rawPanic is a panic inside runRawTx's sql.Conn.Raw, carried out of it, with the stack where
