@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/config"
@@ -82,6 +84,27 @@ func (m mfaFactors) Factors(ctx context.Context, subject string) (admin.FactorsI
 	return out, nil
 }
 
+// bridgeSessionBySID finds the live session of subject whose published sid (the ID token's
+// sid claim) is sid: the bridge session a console sign-in came from. A member has a few live
+// sessions (one a browser), and sids are keyed hashes of ids, so it lists them.
+func bridgeSessionBySID(st sso.SessionStore, publicSID func(id string) string) func(ctx context.Context, subject, sid string) (string, time.Time, error) {
+	return func(ctx context.Context, subject, sid string) (string, time.Time, error) {
+		if sid == "" || subject == "" {
+			return "", time.Time{}, sso.ErrNotFound
+		}
+		l, err := st.Sessions(ctx, subject)
+		if err != nil {
+			return "", time.Time{}, fmt.Errorf("console: the sign-in's bridge session: %w", err)
+		}
+		for _, s := range l {
+			if subtle.ConstantTimeCompare([]byte(publicSID(s.ID)), []byte(sid)) == 1 {
+				return s.ID, s.ExpiresAt, nil
+			}
+		}
+		return "", time.Time{}, sso.ErrNotFound
+	}
+}
+
 // newConsole builds the admin console on the administration.
 func (s *Server) newConsole(chk *config.Checked, secret string, cookieMAC, cookieEnc []byte) error {
 	cfg := chk.Config
@@ -90,7 +113,8 @@ func (s *Server) newConsole(chk *config.Checked, secret string, cookieMAC, cooki
 		ClientSecret: secret, Roles: cfg.Admin.Console.Roles, IdleTimeout: cfg.Admin.ConsoleIdleTimeout(),
 		RequireSecondFactor: cfg.Admin.ConsoleRequiresSecondFactor(),
 		HashKey:             derive(cookieMAC, "console-cookie-hash-v1"), BlockKey: derive(cookieEnc, "console-cookie-block-v1"),
-		Admin: s.admin, Sessions: s.store, Org: cfg.Organisation.Name, Logger: s.log, Now: s.now,
+		Admin: s.admin, Sessions: s.store, BridgeSession: bridgeSessionBySID(s.store, s.provider.PublicSID),
+		Org: cfg.Organisation.Name, Logger: s.log, Now: s.now,
 	})
 	if err != nil {
 		return fmt.Errorf("admin.console: %w", err)

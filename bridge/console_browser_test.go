@@ -27,11 +27,17 @@ import (
 // bob in the test directory) and returns the console's origin.
 func consoleEnv(t *testing.T) (*env, string) {
 	t.Helper()
+	return consoleEnvWith(t, false)
+}
+
+// consoleEnvWith is consoleEnv, with the demo's simulated AMS website when demo is true.
+func consoleEnvWith(t *testing.T, demo bool) (*env, string) {
+	t.Helper()
 	aln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(c *bridge.Config) {
+	e := newEnvWith(t, demo, func(c *bridge.Config) {
 		c.Admin.Token = adminToken
 		c.Admin.Listen = aln.Addr().String()
 		c.Admin.Console.Roles = []string{"SysAdmin"}

@@ -139,8 +139,10 @@ func (a *Service) Sessions(ctx context.Context, actor string, f Filter) ([]Sessi
 
 // EndSessions ends the live sessions matching f (which must not be empty) through the session
 // ender, so that their apps get back-channel logout, and returns how many it ended. Tokens
-// already issued stay valid until revoked (RevokeTokens). A filter that names a member and no
-// session id or client ends that member's admin console sessions too (not counted).
+// already issued stay valid until revoked (RevokeTokens). Each session ended ends the console
+// sessions signed in with it (the store does, in the same transaction); a filter that names a
+// member and no session id or client ends all of that member's console sessions too (not
+// counted).
 func (a *Service) EndSessions(ctx context.Context, actor string, f Filter) (int, error) {
 	if f.empty() {
 		return 0, fmt.Errorf("%w: say which sessions: id, login, subject or client", ErrInvalid)

@@ -14,6 +14,11 @@ type ConsoleSession struct {
 	IDHash  string
 	Subject string
 	Login   string
+	// BridgeSession is the id (sso.Session.ID) of the bridge session the console was signed
+	// in with: the console session belongs to it, and ends, in the same store transition,
+	// whenever that session ends (signed out at the bridge, ended by an administrator, the
+	// member deactivated...). Empty: tied to no bridge session (the console always sets it).
+	BridgeSession string
 	// CSRF is the token every console form carries.
 	CSRF string
 	// AuthTime and AMR are the bridge sign-in's (the ID token's auth_time and amr): a
@@ -40,10 +45,20 @@ func (s *ConsoleSession) Live(now time.Time) bool {
 	return s.EndedAt.IsZero() && now.Before(s.ExpiresAt)
 }
 
+// EndBridgeSessionEnded is the EndReason of a console session ended because the bridge
+// session it was signed in with ended.
+const EndBridgeSessionEnded = "bridge session ended"
+
 // ConsoleSessionStore keeps the admin console's sessions. Every change is a compare-and-set
 // on a live session (not ended, not expired): a session once ended never comes back.
 type ConsoleSessionStore interface {
 	// CreateConsoleSession stores a new session; sso.ErrConflict when its id hash exists.
+	// With BridgeSession set it is a compare-and-set on that bridge session: the console
+	// session is stored only while the bridge session is live (not ended, not expired at
+	// CreatedAt), sso.ErrNotFound otherwise, and every way a bridge session ends
+	// (sso.SessionStore.EndSession, EndSubjectSessions, EndSessionWithEvents, Deactivate,
+	// ResetFactorsAndDeactivate) ends its live console sessions in the same transaction
+	// (EndReason EndBridgeSessionEnded).
 	CreateConsoleSession(ctx context.Context, s *ConsoleSession) error
 	// ConsoleSession returns a session by id hash, live or ended; sso.ErrNotFound when
 	// unknown or purged.

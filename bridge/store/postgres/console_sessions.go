@@ -17,12 +17,23 @@ func (s *Store) CreateConsoleSession(ctx context.Context, c *store.ConsoleSessio
 		return errors.New("postgres: create console session: empty id or subject")
 	}
 	created := orNow(c.CreatedAt, s.clock())
-	_, err := s.pool.Exec(ctx, `INSERT INTO console_sessions (id_hash, subject, login, csrf, auth_time, amr, mfa, created_at,
-		seen_at, checked_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		c.IDHash, c.Subject, c.Login, c.CSRF, ts(c.AuthTime), encList(c.AMR), c.MFA, ts(created),
-		ts(orNow(c.SeenAt, created)), ts(orNow(c.CheckedAt, created)), ts(c.ExpiresAt))
-	return wrap("create console session", err)
+	args := []any{c.IDHash, c.Subject, c.Login, c.CSRF, ts(c.AuthTime), encList(c.AMR), c.MFA, ts(created),
+		ts(orNow(c.SeenAt, created)), ts(orNow(c.CheckedAt, created)), ts(c.ExpiresAt), c.BridgeSession}
+	if c.BridgeSession == "" {
+		_, err := s.pool.Exec(ctx, insertConsoleSession+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, args...)
+		return wrap("create console session", err)
+	}
+	// A compare-and-set on the bridge session, which it holds FOR SHARE until the insert
+	// commits: an end of that session waits for it, and its trigger then sees (and ends) the
+	// new row; an end committed first leaves no live session to insert against.
+	return wrap("create console session", execOne(ctx, s.pool, `WITH live AS (SELECT id FROM sessions
+		WHERE id = $12 AND NOT ended AND expires_at > $8 FOR SHARE)
+		`+insertConsoleSession+` SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint, $6::text, $7::boolean, $8::bigint,
+		$9::bigint, $10::bigint, $11::bigint, $12::text FROM live`, args...))
 }
+
+const insertConsoleSession = `INSERT INTO console_sessions (id_hash, subject, login, csrf, auth_time, amr, mfa, created_at,
+		seen_at, checked_at, expires_at, bridge_session)`
 
 // ConsoleSession returns a console session by id hash, live or ended.
 func (s *Store) ConsoleSession(ctx context.Context, idHash string) (*store.ConsoleSession, error) {
@@ -32,8 +43,9 @@ func (s *Store) ConsoleSession(ctx context.Context, idHash string) (*store.Conso
 		authTime, created, seen, checked, expires, ended int64
 	)
 	err := s.pool.QueryRow(ctx, `SELECT subject, login, csrf, auth_time, amr, mfa, created_at, seen_at, checked_at,
-		expires_at, ended_at, end_reason FROM console_sessions WHERE id_hash = $1`, idHash).Scan(
-		&c.Subject, &c.Login, &c.CSRF, &authTime, &amr, &c.MFA, &created, &seen, &checked, &expires, &ended, &c.EndReason)
+		expires_at, ended_at, end_reason, bridge_session FROM console_sessions WHERE id_hash = $1`, idHash).Scan(
+		&c.Subject, &c.Login, &c.CSRF, &authTime, &amr, &c.MFA, &created, &seen, &checked, &expires, &ended, &c.EndReason,
+		&c.BridgeSession)
 	if err != nil {
 		return nil, wrap("console session", err)
 	}

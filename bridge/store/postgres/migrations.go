@@ -440,6 +440,24 @@ CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
 ALTER TABLE sessions ADD COLUMN cookie_key TEXT NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX sessions_cookie_key ON sessions (cookie_key) WHERE cookie_key <> '';
 `,
+	// 10: a console session belongs to the bridge session it was signed in with (session 12;
+	// SQLite 20): bridge_session is its id, and ending the bridge session, whichever statement
+	// does it, ends its live console sessions in the same transaction (the trigger; ended_at
+	// is the database's clock in nanoseconds, as ts writes).
+	`
+ALTER TABLE console_sessions ADD COLUMN bridge_session TEXT NOT NULL DEFAULT '';
+CREATE INDEX console_sessions_bridge ON console_sessions (bridge_session) WHERE bridge_session <> '';
+CREATE FUNCTION sessions_end_console() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE console_sessions SET ended_at = (extract(epoch FROM clock_timestamp()) * 1000000)::bigint * 1000,
+		end_reason = 'bridge session ended'
+	WHERE bridge_session = NEW.id AND ended_at = 0;
+	RETURN NULL;
+END;
+$$;
+CREATE TRIGGER sessions_end_console AFTER UPDATE OF ended ON sessions
+FOR EACH ROW WHEN (NEW.ended AND NOT OLD.ended) EXECUTE FUNCTION sessions_end_console();
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

@@ -17,12 +17,21 @@ func (s *Store) CreateConsoleSession(ctx context.Context, c *store.ConsoleSessio
 		return errors.New("sqlite: create console session: empty id or subject")
 	}
 	created := orNow(c.CreatedAt, s.clock())
-	_, err := s.wexec(ctx, `INSERT INTO console_sessions (id_hash, subject, login, csrf, auth_time, amr, mfa, created_at,
-		seen_at, checked_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.IDHash, c.Subject, c.Login, c.CSRF, ts(c.AuthTime), encList(c.AMR), b2i(c.MFA), ts(created),
-		ts(orNow(c.SeenAt, created)), ts(orNow(c.CheckedAt, created)), ts(c.ExpiresAt))
-	return wrap("create console session", err)
+	args := []any{c.IDHash, c.Subject, c.Login, c.CSRF, ts(c.AuthTime), encList(c.AMR), b2i(c.MFA), ts(created),
+		ts(orNow(c.SeenAt, created)), ts(orNow(c.CheckedAt, created)), ts(c.ExpiresAt), c.BridgeSession}
+	if c.BridgeSession == "" {
+		_, err := s.wexec(ctx, insertConsoleSession+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		return wrap("create console session", err)
+	}
+	// A compare-and-set on the bridge session: one statement, so no end of it can come
+	// between the check and the insert (the trigger of migration 20 ends what this inserts).
+	res, err := s.wexec(ctx, insertConsoleSession+` SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+		WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?12 AND ended = 0 AND expires_at > ?8)`, args...)
+	return wrap("create console session", affectedOne(res, err))
 }
+
+const insertConsoleSession = `INSERT INTO console_sessions (id_hash, subject, login, csrf, auth_time, amr, mfa, created_at,
+		seen_at, checked_at, expires_at, bridge_session)`
 
 // ConsoleSession returns a console session by id hash, live or ended.
 func (s *Store) ConsoleSession(ctx context.Context, idHash string) (*store.ConsoleSession, error) {
@@ -33,8 +42,9 @@ func (s *Store) ConsoleSession(ctx context.Context, idHash string) (*store.Conso
 		authTime, created, seen, checked, expires, ended int64
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT subject, login, csrf, auth_time, amr, mfa, created_at, seen_at, checked_at,
-		expires_at, ended_at, end_reason FROM console_sessions WHERE id_hash = ?`, idHash).Scan(
-		&c.Subject, &c.Login, &c.CSRF, &authTime, &amr, &mfa, &created, &seen, &checked, &expires, &ended, &c.EndReason)
+		expires_at, ended_at, end_reason, bridge_session FROM console_sessions WHERE id_hash = ?`, idHash).Scan(
+		&c.Subject, &c.Login, &c.CSRF, &authTime, &amr, &mfa, &created, &seen, &checked, &expires, &ended, &c.EndReason,
+		&c.BridgeSession)
 	if err != nil {
 		return nil, wrap("console session", err)
 	}

@@ -623,6 +623,22 @@ CREATE INDEX console_sessions_expires ON console_sessions (expires_at);
 ALTER TABLE sessions ADD COLUMN cookie_key TEXT NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX sessions_cookie_key ON sessions (cookie_key) WHERE cookie_key <> '';
 `,
+	// 20: a console session belongs to the bridge session it was signed in with (session 12,
+	// OWASP ASVS 3.3.1): bridge_session is that session's id, and ending the bridge session,
+	// whichever statement does it, ends its live console sessions in the same transaction
+	// (the trigger; ended_at is the database's clock, in nanoseconds as ts writes). Console
+	// sessions from before have none and end at their own time.
+	`
+ALTER TABLE console_sessions ADD COLUMN bridge_session TEXT NOT NULL DEFAULT '';
+CREATE INDEX console_sessions_bridge ON console_sessions (bridge_session) WHERE bridge_session <> '';
+CREATE TRIGGER sessions_end_console AFTER UPDATE OF ended ON sessions
+WHEN NEW.ended <> 0 AND OLD.ended = 0
+BEGIN
+	UPDATE console_sessions SET ended_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 1000000,
+		end_reason = 'bridge session ended'
+	WHERE bridge_session = NEW.id AND ended_at = 0;
+END;
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

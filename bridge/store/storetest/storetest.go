@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Sessions", sessionTests},
 		{"Counters", counterTests},
 		{"ConsoleSessions", consoleSessionTests},
+		{"ConsoleBridgeSessions", consoleBridgeTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

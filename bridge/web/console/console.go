@@ -56,6 +56,11 @@ type Config struct {
 	// Sessions keeps the console's sessions server-side: the cookie carries only a random
 	// id, so that signing out (or an administrator ending the session) ends every copy of it.
 	Sessions store.ConsoleSessionStore
+	// BridgeSession finds the live bridge session a sign-in's ID token names (its subject and
+	// sid claim) and answers its id and end; sso.ErrNotFound when there is none. A console
+	// session belongs to that bridge session: it lasts no longer, and the store ends it when
+	// the bridge session ends (store.ConsoleSession.BridgeSession).
+	BridgeSession func(ctx context.Context, subject, sid string) (id string, expires time.Time, err error)
 	// Org names the organisation on the pages.
 	Org    string
 	Logger *slog.Logger
@@ -106,8 +111,8 @@ func New(cfg Config) (*Console, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("console: url %q: not an origin", cfg.URL)
 	}
-	if cfg.Admin == nil || cfg.HTTP == nil || cfg.Sessions == nil || len(cfg.Roles) == 0 {
-		return nil, errors.New("console: admin, HTTP client, session store and roles are required")
+	if cfg.Admin == nil || cfg.HTTP == nil || cfg.Sessions == nil || cfg.BridgeSession == nil || len(cfg.Roles) == 0 {
+		return nil, errors.New("console: admin, HTTP client, session store, bridge sessions and roles are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

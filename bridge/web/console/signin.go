@@ -108,6 +108,7 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		ACR      string   `json:"acr"`
 		AMR      []string `json:"amr"`
 		AuthTime int64    `json:"auth_time"`
+		SID      string   `json:"sid"`
 	}
 	if err := idt.Claims(&claims); err != nil {
 		c.fail(w, r, nil, err)
@@ -136,6 +137,17 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := c.cfg.Now()
+	// The console session belongs to the bridge session this sign-in came from (OWASP ASVS
+	// 3.3.1: signing out at the bridge, or an administrator ending that session, ends it too).
+	bridgeID, bridgeEnd, err := c.cfg.BridgeSession(ctx, idt.Subject, claims.SID)
+	if errors.Is(err, sso.ErrNotFound) {
+		c.bridgeSessionGone(w, r)
+		return
+	}
+	if err != nil {
+		c.fail(w, r, nil, err)
+		return
+	}
 	// A console session this browser held before ends: one browser, one session.
 	if old := c.cookieID(r); old != "" {
 		if err := c.cfg.Sessions.EndConsoleSession(ctx, old, now, endSignedInAgain); err != nil && !errors.Is(err, sso.ErrNotFound) {
@@ -150,8 +162,15 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	id := randomToken()
 	rec := &store.ConsoleSession{IDHash: sso.HashToken(id), Subject: idt.Subject, Login: login, CSRF: randomToken(),
 		AuthTime: authTime, AMR: claims.AMR, MFA: secondFactor, CreatedAt: now, SeenAt: now, CheckedAt: now,
-		ExpiresAt: now.Add(maxSession)}
-	if err := c.cfg.Sessions.CreateConsoleSession(ctx, rec); err != nil {
+		ExpiresAt: now.Add(maxSession), BridgeSession: bridgeID}
+	if bridgeEnd.Before(rec.ExpiresAt) {
+		rec.ExpiresAt = bridgeEnd
+	}
+	// A compare-and-set on the bridge session: refused when it ended since it was read.
+	if err := c.cfg.Sessions.CreateConsoleSession(ctx, rec); errors.Is(err, sso.ErrNotFound) {
+		c.bridgeSessionGone(w, r)
+		return
+	} else if err != nil {
 		c.fail(w, r, nil, fmt.Errorf("console: create session: %w", err))
 		return
 	}
@@ -168,8 +187,17 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	}{c.base(nil, "Signed in", ""), st.Return})
 }
 
+// bridgeSessionGone answers a sign-in whose bridge session ended before the console session
+// could be made from it (or whose ID token names none).
+func (c *Console) bridgeSessionGone(w http.ResponseWriter, r *http.Request) {
+	c.errorPage(w, r, nil, http.StatusForbidden, "Sign-in not completed",
+		"The bridge session this sign-in came from has ended (signed out, or ended by an administrator). Start again from the console.")
+}
+
 // logout ends the console session, in the store (every copy of the cookie is signed out) and
-// in this browser; the bridge session stays (the page links to it).
+// in this browser; the bridge session stays (the page links to it). The rule is one way: the
+// console session belongs to the bridge session, so ending the bridge session ends it, and
+// signing out of the console alone leaves the member signed in to their apps.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	if err := c.endSession(w, r, s, endSignedOut); err != nil {
 		c.fail(w, r, nil, err)
