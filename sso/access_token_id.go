@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -13,16 +14,19 @@ import (
 // into the opaque token ("<id>:<subject>", AES-GCM under the provider's crypto key) or signs as
 // the jti of a JWT access token is the base64url of its fields separated by unit separators:
 //
-//	"a1" nonce family generation client subject audience scopes created expires
+//	"a2" nonce family generation client subject audience scopes created expires
 //
-// (audience and scopes space-separated, times in Unix seconds). Only an id that came out of the
-// provider's crypto or a verified JWT is ever decoded, so its fields are the provider's own. The
-// token is then checked against its family (accessToken in storage.go).
+// (audience and scopes space-separated, created in Unix microseconds, expires in Unix seconds).
+// Ids of version "a1" (before session 12) have created in seconds; they are still read. Only an
+// id that came out of the provider's crypto or a verified JWT is ever decoded, so its fields are
+// the provider's own. The token is then checked against its family and its client's
+// registration (accessToken in storage.go).
 
 const (
-	accessIDVersion = "a1"
-	accessIDSep     = "\x1f"
-	accessIDFields  = 10
+	accessIDVersion   = "a2"
+	accessIDVersionV1 = "a1" // created in seconds
+	accessIDSep       = "\x1f"
+	accessIDFields    = 10
 )
 
 var errAccessID = errors.New("sso: invalid access token id")
@@ -68,7 +72,7 @@ func encodeAccessID(at *AccessToken) (string, error) {
 		}
 	}
 	b = append(b, accessIDSep...)
-	b = strconv.AppendInt(b, at.CreatedAt.Unix(), 10)
+	b = strconv.AppendInt(b, at.CreatedAt.UnixMicro(), 10)
 	b = append(b, accessIDSep...)
 	b = strconv.AppendInt(b, at.ExpiresAt.Unix(), 10)
 	return b64(b), nil
@@ -85,7 +89,7 @@ func decodeAccessID(id string) (*AccessToken, error) {
 		return nil, errAccessID
 	}
 	f := strings.Split(string(raw), accessIDSep)
-	if len(f) != accessIDFields || f[0] != accessIDVersion {
+	if len(f) != accessIDFields || (f[0] != accessIDVersion && f[0] != accessIDVersionV1) {
 		return nil, errAccessID
 	}
 	gen, err1 := strconv.ParseInt(f[3], 10, 64)
@@ -97,9 +101,41 @@ func decodeAccessID(id string) (*AccessToken, error) {
 	return &AccessToken{
 		IDHash: HashToken(id), FamilyID: f[2], Generation: gen, ClientID: f[4], Subject: f[5],
 		Audience: splitList(f[6]), Scopes: splitList(f[7]),
-		CreatedAt: time.Unix(created, 0).UTC(), ExpiresAt: time.Unix(expires, 0).UTC(),
+		CreatedAt: createdTime(f[0], created), ExpiresAt: time.Unix(expires, 0).UTC(),
 	}, nil
 }
+
+func createdTime(version string, v int64) time.Time {
+	if version == accessIDVersionV1 {
+		return time.Unix(v, 0).UTC()
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// ofCurrentRegistration reports whether at was issued to its client's current registration:
+// a dynamic client removed and registered again under the same id is another app, and the
+// tokens issued to the one before (client_credentials tokens have no family for the removal
+// to revoke) must not work for the new one. The rule: a token created before the client's
+// RegisteredAt is refused. Static clients (no RegisteredAt) and clients not found (the
+// callers answer those) pass. Version "a1" ids carry whole seconds, so they are compared with
+// the registration's second (the first second of a registration still accepts an a1 token of
+// the one before: they live minutes, and only until the upgrade's first access-token
+// lifetime has passed). Replicas' clocks must agree: a token issued by a replica whose clock
+// is behind the one that registered the client is refused for as long as the difference.
+func (s *storage) ofCurrentRegistration(ctx context.Context, id string, at *AccessToken) bool {
+	cfg, err := s.clientConfig(ctx, at.ClientID)
+	if err != nil {
+		return true
+	}
+	created := at.CreatedAt.Add(time.Microsecond - 1) // the token's time is truncated to µs
+	if strings.HasPrefix(id, accessIDV1Prefix) {
+		created = at.CreatedAt.Add(time.Second - 1)
+	}
+	return !cfg.PredatesRegistration(created)
+}
+
+// accessIDV1Prefix is how an id of version "a1" begins: the base64url of "a1" and the separator.
+var accessIDV1Prefix = b64([]byte(accessIDVersionV1 + accessIDSep))
 
 // badList: a list with an empty entry, which encodeAccessID never writes.
 func badList(s string) bool {

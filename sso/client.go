@@ -59,6 +59,11 @@ type ClientConfig struct {
 	// URI) on internal addresses: loopback, private, link-local... (bridge/outbound). Off: a
 	// URL whose host is or resolves to such an address is refused when it is dialled.
 	AllowInternalTargets bool
+	// RegisteredAt is when a dynamic client was registered (the store's CreatedAt; an update
+	// keeps it, a removal and a registration under the same id renews it); zero for a static
+	// client. An access token issued before it was issued to an earlier registration of the
+	// id, another app, and is refused (ofCurrentRegistration).
+	RegisteredAt time.Time
 }
 
 // Second-factor policies of a client (ClientConfig.MFA).

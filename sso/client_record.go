@@ -31,6 +31,15 @@ type clientRecord struct {
 	InitiateLoginURI       string   `json:"initiate_login_uri,omitempty"`
 	MFA                    string   `json:"mfa,omitempty"`
 	AllowInternalTargets   bool     `json:"allow_internal_targets,omitempty"`
+	// RegisteredAt is not stored in the JSON: it is the row's CreatedAt (DecodeClient).
+	RegisteredAt time.Time `json:"-"`
+}
+
+// PredatesRegistration reports whether something dated t (an access token, a member's consent)
+// was given to an earlier registration of the client's id, another app: t is before
+// RegisteredAt. Never for a static client (no RegisteredAt).
+func (c *ClientConfig) PredatesRegistration(t time.Time) bool {
+	return !c.RegisteredAt.IsZero() && t.Before(c.RegisteredAt)
 }
 
 // DecodeClient reads a stored dynamic client.
@@ -40,7 +49,7 @@ func DecodeClient(sc *StoredClient) (*ClientConfig, error) {
 		return nil, fmt.Errorf("clients: decode %s: %w", sc.ID, err)
 	}
 	c := ClientConfig(r)
-	c.ID = sc.ID
+	c.ID, c.RegisteredAt = sc.ID, sc.CreatedAt
 	return &c, nil
 }
 

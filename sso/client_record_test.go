@@ -3,6 +3,7 @@ package sso_test
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,8 +54,9 @@ func TestStoredClientOldRowsLoad(t *testing.T) {
 func TestRegistryLoadsOldRows(t *testing.T) {
 	ctx := context.Background()
 	st := memstore.New()
+	created := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
 	for _, row := range oldRows {
-		if err := st.CreateClient(ctx, &sso.StoredClient{ID: row.id, Config: []byte(row.json), CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
+		if err := st.CreateClient(ctx, &sso.StoredClient{ID: row.id, Config: []byte(row.json), CreatedAt: created, UpdatedAt: created}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -67,7 +69,9 @@ func TestRegistryLoadsOldRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(*got, row.want) {
+		want := row.want
+		want.RegisteredAt = created // the row's CreatedAt
+		if !reflect.DeepEqual(*got, want) {
 			t.Fatalf("%s: served\n%+v\nwant\n%+v", row.id, *got, row.want)
 		}
 		if err := got.Validate(); err != nil {
@@ -80,6 +84,7 @@ func TestRegistryLoadsOldRows(t *testing.T) {
 // between ClientConfig and its record already refuses to compile when their fields differ).
 func TestStoredClientKeepsEveryField(t *testing.T) {
 	var c sso.ClientConfig
+	registered := time.Date(2026, 12, 5, 10, 0, 0, 123456789, time.UTC)
 	v := reflect.ValueOf(&c).Elem()
 	for i := range v.NumField() {
 		f := v.Field(i)
@@ -91,13 +96,22 @@ func TestStoredClientKeepsEveryField(t *testing.T) {
 			f.SetBool(true)
 		case reflect.Slice:
 			f.Set(reflect.ValueOf([]string{name + "-1", name + "-2"}))
+		case reflect.Struct:
+			if name != "RegisteredAt" {
+				t.Fatalf("field %s: not handled by this test", name)
+			}
+			// Not in the record's JSON: the row's CreatedAt, which EncodeClient sets.
+			f.Set(reflect.ValueOf(registered))
 		default:
 			t.Fatalf("field %s: kind %s not handled by this test", name, f.Kind())
 		}
 	}
-	sc, err := sso.EncodeClient(&c, time.Now())
+	sc, err := sso.EncodeClient(&c, registered)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(string(sc.Config), "egistered") {
+		t.Fatalf("the registration time is in the record: %s", sc.Config)
 	}
 	got, err := sso.DecodeClient(sc)
 	if err != nil {

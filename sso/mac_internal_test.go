@@ -86,13 +86,13 @@ func TestAccessIDLayout(t *testing.T) {
 	}
 	f := strings.Split(string(raw), accessIDSep)
 	want := strings.Join([]string{accessIDVersion, f[1], "fam", "42", "web", "sub-1", "web api", "openid profile",
-		"1800000000", "1800003600"}, accessIDSep)
+		"1800000000000000", "1800003600"}, accessIDSep) // created in µs since "a2"
 	if string(raw) != want || len(f[1]) != 11 {
 		t.Fatalf("id fields %q, want %q", raw, want)
 	}
 	got, err := decodeAccessID(id)
 	if err != nil || got.IDHash != HashToken(id) || got.FamilyID != "fam" || got.Generation != 42 || got.Subject != "sub-1" ||
-		!got.ExpiresAt.Equal(at.ExpiresAt) {
+		!got.ExpiresAt.Equal(at.ExpiresAt) || !got.CreatedAt.Equal(at.CreatedAt) {
 		t.Fatalf("decoded %+v, %v", got, err)
 	}
 }

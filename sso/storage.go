@@ -842,7 +842,7 @@ func (s *storage) accessToken(ctx context.Context, id string) (*AccessToken, err
 	if err != nil {
 		return nil, errTokenInactive
 	}
-	if !s.now().Before(at.ExpiresAt) {
+	if !s.now().Before(at.ExpiresAt) || !s.ofCurrentRegistration(ctx, id, at) {
 		return nil, errTokenInactive
 	}
 	if at.FamilyID != "" {

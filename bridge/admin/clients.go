@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -35,6 +36,8 @@ type Client struct {
 	// AllowInternalTargets lets the bridge call the client's back-channel logout URI on an
 	// internal address (loopback, private, link-local...); off, such a URI is refused when dialled.
 	AllowInternalTargets bool `json:"allow_internal_targets,omitempty"`
+	// RegisteredAt is sso.ClientConfig's (the store keeps it; never read from a request).
+	RegisteredAt time.Time `json:"-"`
 }
 
 // ClientInfo is a client as the admin sees it: never the secret or its hash.
