@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +32,10 @@ type deviceAuthorization struct {
 //     the AMS, a later poll of the same device code is invalid_grant ("already used"), not
 //     tokens: the refusal consumed the code;
 //   - the member denied at the device confirmation: access_denied, raised by openid-client; a
-//     later poll gets no tokens either.
+//     later poll gets no tokens either;
+//   - the AMS recorded a password change after the sign-in the approval rested on: the poll is
+//     invalid_grant (the sign-in fails today's policy), and a later one invalid_grant "already
+//     used".
 //
 // The AMS is the demo database in a file, read by the imis connector type without the profile
 // cache, so that the test's changes reach the bridge's next read.
@@ -81,6 +85,14 @@ func TestOpenIDClientDeviceRefusals(t *testing.T) {
 		}
 		return deviceResult(t, origin)
 	}
+	// used checks that a refused poll says the code was already used (consumed by the refusal
+	// before it), not the refusal again.
+	used := func(t *testing.T, what string, out *deviceOutcome) {
+		t.Helper()
+		if !strings.Contains(out.Error.ErrorDescription, "already used") {
+			t.Fatalf("%s: %s (%q), want the code already used", what, out.Error.Error, out.Error.ErrorDescription)
+		}
+	}
 	refused := func(t *testing.T, what string, out *deviceOutcome, codes ...string) string {
 		t.Helper()
 		if out.OK || out.Error == nil || !slices.Contains(codes, out.Error.Error) || out.Error.Status != http.StatusBadRequest {
@@ -104,7 +116,9 @@ func TestOpenIDClientDeviceRefusals(t *testing.T) {
 		setStatus(t, "D") // Name.STATUS 'D...': a deleted contact
 		refused(t, "the first poll after the member was deleted", pollAgain(t, origin), "access_denied")
 		setStatus(t, "A")
-		refused(t, "a later poll, the member restored", pollAgain(t, origin), "invalid_grant")
+		later := pollAgain(t, origin)
+		refused(t, "a later poll, the member restored", later, "invalid_grant")
+		used(t, "a later poll, the member restored", later)
 	})
 
 	t.Run("member denied at the device confirmation: access_denied, and no tokens later", func(t *testing.T) {
@@ -114,5 +128,34 @@ func TestOpenIDClientDeviceRefusals(t *testing.T) {
 		refused(t, "the poll after the member denied", deviceResult(t, origin), "access_denied")
 		got := refused(t, "a later poll", pollAgain(t, origin), "access_denied", "invalid_grant", "expired_token")
 		t.Logf("a poll after the member's denial was answered: %s", got)
+	})
+
+	t.Run("password changed in the AMS after approving: invalid_grant, then 'already used'", func(t *testing.T) {
+		const byLogin = `FROM aspnet_Membership WHERE UserId = (SELECT UserId FROM aspnet_Users WHERE LoweredUserName = ?1)`
+		var was string
+		if err := db.QueryRow(`SELECT LastPasswordChangedDate `+byLogin, rpharness.StaffLogin).Scan(&was); err != nil {
+			t.Fatal(err)
+		}
+		setChanged := func(t *testing.T, v string) {
+			t.Helper()
+			if _, err := db.Exec(`UPDATE aspnet_Membership SET LastPasswordChangedDate = ?2 WHERE UserId = (SELECT UserId FROM aspnet_Users WHERE LoweredUserName = ?1)`,
+				rpharness.StaffLogin, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Cleanup(func() { setChanged(t, was) })
+		ctx := rpharness.NewChrome(t)
+		origin, da := start(t, "?manual=1")
+		deviceDecide(t, ctx, da.VerificationURIComplete, "allow")
+		if err := rpharness.WaitJS(ctx, `document.body.innerText.includes("return to your device")`); err != nil {
+			t.Fatalf("no 'return to your device' page: %v (%s: %.400s)", err, rpharness.Location(ctx), rpharness.BodyText(ctx))
+		}
+		// The AMS records a password change after the sign-in the approval rested on (beyond the
+		// bridge's minute of skew): that sign-in fails today's policy.
+		setChanged(t, time.Now().UTC().Add(5*time.Minute).Format("2006-01-02 15:04:05.000"))
+		refused(t, "the first poll after the password changed", pollAgain(t, origin), "invalid_grant")
+		later := pollAgain(t, origin)
+		refused(t, "a later poll", later, "invalid_grant")
+		used(t, "a later poll", later)
 	})
 }

@@ -9,8 +9,9 @@
 //     library's own poller while the member approves at /device in Chromium, with a resource
 //     indicator (RFC 8707) its access token is for, and invalid_target for a resource it is not;
 //     and refused for good as its poller sees it: access_denied when the member was deleted in
-//     the AMS after approving (then invalid_grant, the code consumed, once restored) and when
-//     the member denied at the confirmation;
+//     the AMS after approving (then invalid_grant, the code consumed, once restored), when
+//     the member denied at the confirmation, and invalid_grant when the AMS recorded a password
+//     change after the approving sign-in (then "already used");
 //   - openid-client v6 as a native app (RFC 8252): a public client with PKCE on a loopback
 //     redirect URI registered without a port (127.0.0.1 and [::1]) and served on a port chosen
 //     at run time (7.3), and request_uri refused request_uri_not_supported at that redirect URI;
