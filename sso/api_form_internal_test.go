@@ -12,35 +12,53 @@ import (
 // TestParseFormMatchesNetHTTP: serveAPI's form parsing gives the parameters and the error (or
 // none) that Request.ParseForm gives for the same request (escapes, '+', empty and valueless
 // parameters, a broken escape, bodies past the pooled buffer's size and past the API's bound,
-// a Content-Type with good and malformed parameters), and r.Form holds what r.PostForm does.
+// a Content-Type with good and malformed parameters, a body of undeclared length, or longer
+// than declared, within and past the bound), and r.Form holds what r.PostForm does. net/http's
+// side reads through MaxBytesReader, parseForm's through apiBody, as serveAPI does.
 func TestParseFormMatchesNetHTTP(t *testing.T) {
 	p := &Provider{}
 	const ct = "application/x-www-form-urlencoded"
 	big := "refresh_token=" + strings.Repeat("A", 3000) + "&grant_type=refresh_token"
-	for _, c := range []struct{ name, ct, body string }{
-		{"plain", ct, "grant_type=refresh_token&refresh_token=abc.0.d.xyz"},
-		{"escapes and plus", ct, "scope=openid+profile%20email&redirect_uri=http%3A%2F%2Fx%2Fcb"},
-		{"empty and valueless", ct, "a=&b&=c&&d=1"},
-		{"repeated", ct, "grant_type=a&grant_type=b"},
-		{"broken escape", ct, "grant_type=%zz&code=%"},
-		{"semicolon", ct, "a=1;b=2&c=3"},
-		{"past the pooled buffer", ct, big},
-		{"past the bound", ct, "x=" + strings.Repeat("A", maxFormBytes)},
-		{"empty body", ct, ""},
-		{"charset parameter", ct + "; charset=utf-8", "a=1"},
-		{"malformed parameter", ct + "; charset", "a=1"},
+	type form struct {
+		name, ct, body string
+		declared       int64 // Content-Length when not 0 (-1: not declared)
+	}
+	for _, c := range []form{
+		{"plain", ct, "grant_type=refresh_token&refresh_token=abc.0.d.xyz", 0},
+		{"escapes and plus", ct, "scope=openid+profile%20email&redirect_uri=http%3A%2F%2Fx%2Fcb", 0},
+		{"empty and valueless", ct, "a=&b&=c&&d=1", 0},
+		{"repeated", ct, "grant_type=a&grant_type=b", 0},
+		{"broken escape", ct, "grant_type=%zz&code=%", 0},
+		{"semicolon", ct, "a=1;b=2&c=3", 0},
+		{"past the pooled buffer", ct, big, 0},
+		{"past the bound", ct, "x=" + strings.Repeat("A", maxFormBytes), 0},
+		{"empty body", ct, "", 0},
+		{"charset parameter", ct + "; charset=utf-8", "a=1", 0},
+		{"malformed parameter", ct + "; charset", "a=1", 0},
+		{"undeclared length", ct, "grant_type=refresh_token&refresh_token=abc", -1},
+		{"undeclared length past the bound", ct, "x=" + strings.Repeat("A", maxFormBytes), -1},
+		{"longer than declared past the bound", ct, "x=" + strings.Repeat("A", maxFormBytes), 10},
+		{"declared at the bound", ct, "x=" + strings.Repeat("A", maxFormBytes-2), 0},
+		{"eight parameters, repeats", ct, "a=1&b=2&a=3&c=%41&d&e=&a=4&=5", 0},
+		{"nine parameters", ct, "a=1&b=2&a=3&c=%41&d&e=&a=4&=5&f=6", 0},
+		{"broken escapes in key and value", ct, "%zz=1&a=%&b=2", 0},
+		{"semicolon escaped", ct, "a=%3B&b=2", 0},
+		{"many parameters", ct, strings.Repeat("a=1&", 10001), 0},
+		{"only separators", ct, "&&&", 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			req := func() (*http.Request, *httptest.ResponseRecorder) {
+			req := func(bound func(http.ResponseWriter, *http.Request)) *http.Request {
 				r := httptest.NewRequest(http.MethodPost, "http://op.example/oauth/token", strings.NewReader(c.body))
 				r.Header.Set("Content-Type", c.ct)
-				w := httptest.NewRecorder()
-				r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-				return r, w
+				if c.declared != 0 {
+					r.ContentLength = c.declared
+				}
+				bound(httptest.NewRecorder(), r)
+				return r
 			}
-			want, _ := req()
+			want := req(func(w http.ResponseWriter, r *http.Request) { r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes) })
 			wantErr := want.ParseForm()
-			got, _ := req()
+			got := req(apiBody)
 			gotErr := p.parseForm(got, c.ct)
 			if (gotErr == nil) != (wantErr == nil) {
 				t.Fatalf("error %v, net/http's %v", gotErr, wantErr)

@@ -98,3 +98,25 @@ func TestLoopbackRedirectPorts(t *testing.T) {
 		}
 	}
 }
+
+// FuzzBasicAuthMatchesNetHTTP: the Authorization header is read as Request.BasicAuth reads it,
+// whatever it holds (the scheme's case, padding, line breaks, no colon, credentials longer than
+// basicAuth's stack buffer).
+func FuzzBasicAuthMatchesNetHTTP(f *testing.F) {
+	f.Add("Basic " + base64.StdEncoding.EncodeToString([]byte("web:secret")))
+	f.Add("bAsIc " + base64.StdEncoding.EncodeToString([]byte("web:se:cret")))
+	f.Add("Basic " + base64.StdEncoding.EncodeToString([]byte("no colon")))
+	f.Add("Basic d2Vi\r\nOnNlY3JldA==")
+	f.Add("Basic d2ViOnNlY3JldA")
+	f.Add("Basic " + base64.StdEncoding.EncodeToString([]byte("web:"+strings.Repeat("s", 600))))
+	f.Add("Basic ")
+	f.Add("Basic")
+	f.Fuzz(func(t *testing.T, authz string) {
+		r := &http.Request{Header: http.Header{"Authorization": {authz}}}
+		wid, wsecret, wok := r.BasicAuth()
+		id, secret, ok := basicAuth(authz)
+		if id != wid || secret != wsecret || ok != wok {
+			t.Fatalf("%q: got %q %q %v, net/http %q %q %v", authz, id, secret, ok, wid, wsecret, wok)
+		}
+	})
+}

@@ -236,7 +236,7 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHand
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	apiBody(w, r)
 	if err := p.parseForm(r, ct); err != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "malformed or oversized form body")
 		return
