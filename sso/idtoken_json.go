@@ -15,6 +15,12 @@ import (
 // a locale or an actor, which the caller then encodes with encoding/json. TestAppendIDTokenRegistered
 // compares both byte for byte.
 func appendIDTokenRegistered(b []byte, c *oidc.IDTokenClaims) ([]byte, bool) {
+	return appendIDTokenRegisteredHashes(b, c, idHashes{})
+}
+
+// appendIDTokenRegisteredHashes is appendIDTokenRegistered with at_hash and sid from h where h
+// has them (in place of c's).
+func appendIDTokenRegisteredHashes(b []byte, c *oidc.IDTokenClaims, h idHashes) ([]byte, bool) {
 	if c.Actor != nil || c.Address != nil || c.Locale != nil {
 		return b, false
 	}
@@ -75,9 +81,26 @@ func appendIDTokenRegistered(b []byte, c *oidc.IDTokenClaims) ([]byte, bool) {
 	str("client_id", t.ClientID)
 	str("jti", t.JWTID)
 	num("nbf", c.NotBefore)
-	str("at_hash", c.AccessTokenHash)
+	// base64url: a JSON string as it is.
+	raw := func(n string, v []byte) {
+		if len(v) > 0 {
+			name(n)
+			b = append(b, '"')
+			b = append(b, v...)
+			b = append(b, '"')
+		}
+	}
+	if h.atHash != nil {
+		raw("at_hash", h.atHash)
+	} else {
+		str("at_hash", c.AccessTokenHash)
+	}
 	str("c_hash", c.CodeHash)
-	str("sid", c.SessionID)
+	if h.sid != nil {
+		raw("sid", h.sid)
+	} else {
+		str("sid", c.SessionID)
+	}
 	p := &c.UserInfoProfile
 	str("name", p.Name)
 	str("given_name", p.GivenName)
@@ -104,6 +127,11 @@ func appendIDTokenRegistered(b []byte, c *oidc.IDTokenClaims) ([]byte, bool) {
 // as oidc.IDTokenClaims.MarshalJSON does; TestAppendIDTokenRegistered checks it against what was
 // written. Asked per extra claim instead of scanning the written JSON for its names.
 func registeredWritten(c *oidc.IDTokenClaims, name string) bool {
+	return registeredWrittenHashes(c, idHashes{}, name)
+}
+
+// registeredWrittenHashes is registeredWritten for appendIDTokenRegisteredHashes with h.
+func registeredWrittenHashes(c *oidc.IDTokenClaims, h idHashes, name string) bool {
 	t, p := &c.TokenClaims, &c.UserInfoProfile
 	switch name {
 	case "iss":
@@ -133,10 +161,16 @@ func registeredWritten(c *oidc.IDTokenClaims, name string) bool {
 	case "nbf":
 		return c.NotBefore != 0
 	case "at_hash":
+		if h.atHash != nil {
+			return len(h.atHash) > 0
+		}
 		return c.AccessTokenHash != ""
 	case "c_hash":
 		return c.CodeHash != ""
 	case "sid":
+		if h.sid != nil {
+			return len(h.sid) > 0
+		}
 		return c.SessionID != ""
 	case "name":
 		return p.Name != ""
@@ -176,7 +210,8 @@ func registeredWritten(c *oidc.IDTokenClaims, name string) bool {
 	return false
 }
 
-// appendClaimValue appends v as encoding/json encodes it: strings and booleans directly, the
+// appendClaimValue appends v as encoding/json encodes it: strings, booleans and integers
+// directly (a member's updated_at, an int64, is in every ID token with the profile scope), the
 // rest through encoding/json.
 func appendClaimValue(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
@@ -184,6 +219,10 @@ func appendClaimValue(b []byte, v any) ([]byte, error) {
 		return appendJSONString(b, x), nil
 	case bool:
 		return strconv.AppendBool(b, x), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
 	}
 	q, err := json.Marshal(v)
 	return append(b, q...), err

@@ -2,6 +2,8 @@ package sso
 
 import (
 	"encoding/json"
+	"maps"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -64,6 +66,46 @@ func TestIDTokenPayloadMatchesLibrary(t *testing.T) {
 			if !reflect.DeepEqual(w, g) {
 				t.Fatalf("got  %s\nwant %s", got, want)
 			}
+			// at_hash and sid given as bytes (the token endpoint's way) write the same
+			// payload byte for byte as the claims' strings, an extra claim of their name
+			// included (the registered one wins).
+			for _, extra := range []map[string]any{nil, {"sid": "extra", "at_hash": "extra", "zz": "z"}} {
+				withStrings, withBytes := base(), base()
+				tc.mod(withStrings)
+				tc.mod(withBytes)
+				if extra != nil {
+					withStrings.Claims, withBytes.Claims = maps.Clone(extra), maps.Clone(extra)
+				}
+				withStrings.AccessTokenHash, withStrings.SessionID = "aT-h_sh", "s1d-_x"
+				want, err := idTokenPayload(nil, withStrings)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := idTokenPayloadHashes(nil, withBytes, idHashes{atHash: []byte("aT-h_sh"), sid: []byte("s1d-_x")})
+				if err != nil || string(got) != string(want) {
+					t.Fatalf("with hashes as bytes: %s (%v)\nwant %s", got, err, want)
+				}
+			}
 		})
+	}
+}
+
+// TestAppendClaimValueMatchesEncoder: an extra claim's value is written byte for byte as
+// encoding/json writes it, the values written directly (strings, booleans, integers) and the
+// rest.
+func TestAppendClaimValueMatchesEncoder(t *testing.T) {
+	for _, v := range []any{
+		"", "a\"b<c>&\u2028", true, false,
+		int64(0), int64(1796417026), int64(-5), int64(math.MaxInt64), int64(math.MinInt64),
+		0, 42, -42, math.MaxInt, 1.5, []string{"a"}, map[string]any{"x": 1}, nil,
+	} {
+		want, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := appendClaimValue([]byte("x"), v)
+		if err != nil || string(got) != "x"+string(want) {
+			t.Errorf("%T %v: got %s (%v), want x%s", v, v, got, err, want)
+		}
 	}
 }

@@ -2,7 +2,9 @@ package sso
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -82,7 +84,17 @@ func (c *compactSigner) appendSigned(dst, payload []byte) ([]byte, error) {
 		sig, err = c.key.Sign(rand.Reader, buf[start:], crypto.Hash(0))
 	default:
 		digest := sha256.Sum256(buf[start:])
-		sig, err = c.key.Sign(rand.Reader, digest[:], crypto.SHA256)
+		// What the keys' Sign methods call, called directly: the digest, given to an
+		// interface method, would be copied to the heap.
+		switch k := c.key.(type) {
+		case *rsa.PrivateKey:
+			sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
+		case *ecdsa.PrivateKey:
+			sig, err = ecdsa.SignASN1(rand.Reader, k, digest[:])
+		default:
+			d := digest // this copy is the one on the heap
+			sig, err = c.key.Sign(rand.Reader, d[:], crypto.SHA256)
+		}
 		if err == nil && c.alg == jose.ES256 {
 			sig, err = es256Raw(sig)
 		}

@@ -510,11 +510,17 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 
 // publicSID is the sid published for a stored session id: a keyed hash of it.
 func (s *storage) publicSID(sessionID string) string {
+	var buf [64]byte
+	return string(s.appendPublicSID(buf[:0], sessionID))
+}
+
+// appendPublicSID appends publicSID(sessionID) to dst (nothing for "").
+func (s *storage) appendPublicSID(dst []byte, sessionID string) []byte {
 	if sessionID == "" {
-		return ""
+		return dst
 	}
 	var sum [sha256.Size]byte
-	return b64(s.macs().sidMAC.sum(sum[:0], "sid:", sessionID))
+	return base64.RawURLEncoding.AppendEncode(dst, s.macs().sidMAC.sum(sum[:0], "sid:", sessionID))
 }
 
 // macs builds the HMAC pools once.
@@ -897,31 +903,32 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 }
 
 func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
-	sid, err := s.idTokenUserinfo(ctx, ui, req, scopes)
+	sessionID, err := s.idTokenUserinfo(ctx, ui, req, scopes)
 	if err != nil {
 		return err
 	}
-	if sid != "" {
-		ui.AppendClaims("sid", sid)
+	if sessionID != "" {
+		ui.AppendClaims("sid", s.publicSID(sessionID))
 	}
 	return nil
 }
 
-// idTokenUserinfo is SetUserinfoFromRequest without the sid claim, which it returns instead (""
-// without a session): the token endpoint's ID token sets it as the claims' SessionID, which
-// writes the same "sid" claim without a map of extra claims made for it alone (a refresh's
-// ID token has no other extra claim).
-func (s *storage) idTokenUserinfo(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) (sid string, _ error) {
+// idTokenUserinfo is SetUserinfoFromRequest without the sid claim: it returns the request's
+// stored session id instead ("" without a session), whose published sid (appendPublicSID) the
+// token endpoint's ID token writes as its registered "sid" claim, without a map of extra
+// claims made for it alone (a refresh's ID token has no other extra claim) nor a string of
+// its own.
+func (s *storage) idTokenUserinfo(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) (sessionID string, _ error) {
 	claims, err := s.hooks.Claims(ctx, req.GetSubject(), req.GetClientID(), scopes, TargetIDToken)
 	if err != nil {
 		return "", err
 	}
 	ui.Subject = req.GetSubject() // op copies the userinfo over the ID token claims
 	applyClaims(ui, claims)
-	if si, ok := req.(sessionIDer); ok && si.sessionID() != "" {
-		sid = s.publicSID(si.sessionID())
+	if si, ok := req.(sessionIDer); ok {
+		sessionID = si.sessionID()
 	}
-	return sid, nil
+	return sessionID, nil
 }
 
 func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, origin string) error {

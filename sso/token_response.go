@@ -3,6 +3,7 @@ package sso
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -195,8 +196,14 @@ func (p *Provider) appendIDToken(ctx context.Context, dst []byte, req op.IDToken
 		return dst, err
 	}
 	scopes := client.RestrictAdditionalIdTokenScopes()(req.GetScopes())
+	// at_hash and sid are written into the payload from these buffers (idHashes) rather than
+	// as strings of their own in the claims.
+	var (
+		hashes         idHashes
+		atHash, sidBuf [64]byte
+	)
 	if accessToken != "" {
-		if claims.AccessTokenHash, err = accessTokenHash(accessToken, key.SignatureAlgorithm()); err != nil {
+		if hashes.atHash, err = appendAccessTokenHash(atHash[:0], accessToken, key.SignatureAlgorithm()); err != nil {
 			return dst, err
 		}
 		if !client.IDTokenUserinfoClaimsAssertion() {
@@ -206,18 +213,18 @@ func (p *Provider) appendIDToken(ctx context.Context, dst []byte, req op.IDToken
 	if len(scopes) > 0 {
 		// The storage's SetUserinfoFromScopes (op's deprecated way) does nothing.
 		var info oidc.UserInfo
-		sid, err := st.idTokenUserinfo(ctx, &info, req, scopes)
+		sessionID, err := st.idTokenUserinfo(ctx, &info, req, scopes)
 		if err != nil {
 			return dst, err
 		}
 		setUserInfo(&claims, &info)
 		// The registered claim wins over an extra "sid" (the member's claims), as the extra
 		// one SetUserinfoFromRequest appends replaces it.
-		claims.SessionID = sid
+		hashes.sid = st.appendPublicSID(sidBuf[:0], sessionID)
 	}
 	bp := p.responses.payload()
 	defer p.responses.putPayload(bp)
-	payload, err := idTokenPayload((*bp)[:0], &claims)
+	payload, err := idTokenPayloadHashes((*bp)[:0], &claims, hashes)
 	if err != nil {
 		return dst, err
 	}
@@ -256,17 +263,30 @@ func setUserInfo(c *oidc.IDTokenClaims, info *oidc.UserInfo) {
 	maps.Copy(c.Claims, info.Claims)
 }
 
-// accessTokenHash is the at_hash claim (OIDC Core 3.1.3.6) as oidc.ClaimHash computes it: for
-// the SHA-256 algorithms written here without its hash state and copies, else oidc.ClaimHash.
+// accessTokenHash is the at_hash claim (OIDC Core 3.1.3.6) as oidc.ClaimHash computes it.
 func accessTokenHash(accessToken string, alg jose.SignatureAlgorithm) (string, error) {
+	var buf [64]byte
+	h, err := appendAccessTokenHash(buf[:0], accessToken, alg)
+	return string(h), err
+}
+
+// appendAccessTokenHash appends accessTokenHash to dst: for the SHA-256 algorithms written here
+// without a hash state, copies or a string, else through oidc.ClaimHash.
+func appendAccessTokenHash(dst []byte, accessToken string, alg jose.SignatureAlgorithm) ([]byte, error) {
 	switch alg {
 	case jose.RS256, jose.ES256, jose.PS256:
 		var in [512]byte // access tokens fit: no copy on the heap
 		sum := sha256.Sum256(append(in[:0], accessToken...))
-		return b64(sum[:sha256.Size/2]), nil
+		return base64.RawURLEncoding.AppendEncode(dst, sum[:sha256.Size/2]), nil
 	}
-	return oidc.ClaimHash(accessToken, alg)
+	h, err := oidc.ClaimHash(accessToken, alg)
+	return append(dst, h...), err
 }
+
+// idHashes are an ID token's at_hash and sid claims as base64url (no JSON escaping needed),
+// written by idTokenPayloadHashes in place of the claims' AccessTokenHash and SessionID; nil
+// leaves the claims' own.
+type idHashes struct{ atHash, sid []byte }
 
 // idTokenPayload appends to dst the JSON of an ID token's claims as oidc.IDTokenClaims.MarshalJSON writes it
 // (the registered claims win over an extra claim of the same name), without its round trip of
@@ -275,11 +295,22 @@ func accessTokenHash(accessToken string, alg jose.SignatureAlgorithm) (string, e
 // appended in name order. The registered claims the token endpoint sets are written directly
 // (appendIDTokenRegistered).
 func idTokenPayload(dst []byte, c *oidc.IDTokenClaims) ([]byte, error) {
+	return idTokenPayloadHashes(dst, c, idHashes{})
+}
+
+// idTokenPayloadHashes is idTokenPayload of c with at_hash and sid from h where h has them.
+func idTokenPayloadHashes(dst []byte, c *oidc.IDTokenClaims, h idHashes) ([]byte, error) {
 	extra := c.Claims
-	out, ok := appendIDTokenRegistered(dst, c)
+	out, ok := appendIDTokenRegisteredHashes(dst, c, h)
 	if !ok {
 		reg := *c
 		reg.Claims = nil
+		if h.atHash != nil {
+			reg.AccessTokenHash = string(h.atHash)
+		}
+		if h.sid != nil {
+			reg.SessionID = string(h.sid)
+		}
 		q, err := json.Marshal(&reg)
 		if err != nil {
 			return nil, fmt.Errorf("id token claims: %w", err)
@@ -291,7 +322,7 @@ func idTokenPayload(dst []byte, c *oidc.IDTokenClaims) ([]byte, error) {
 	}
 	var taken func(string) bool
 	if ok {
-		taken = func(k string) bool { return registeredWritten(c, k) }
+		taken = func(k string) bool { return registeredWrittenHashes(c, h, k) }
 	} else {
 		keys := topLevelKeys(out, make([][2]int, 0, 24))
 		taken = func(k string) bool {
