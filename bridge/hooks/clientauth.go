@@ -27,18 +27,35 @@ func clientThrottleKey(clientID, ip string) string { return "client:" + clientID
 // ClientAuthAttempt implements sso.ClientAuthLimiter with the login throttle's limits
 // (throttle.per_login per client and IP, throttle.per_ip per IP) on its own counters.
 func (h *Hooks) ClientAuthAttempt(r *http.Request, clientID string) (time.Duration, error) {
-	ip := h.ip(r)
-	_, retryAfter, err := h.ClientThrottle.Check(r.Context(), clientThrottleKey(clientID, ip), ip)
+	key, ip := h.clientKey(r, clientID)
+	_, retryAfter, err := h.ClientThrottle.Check(r.Context(), key, ip)
 	return retryAfter, err
 }
 
 // ClientAuthResult implements sso.ClientAuthLimiter: a success takes its reservation back.
 func (h *Hooks) ClientAuthResult(r *http.Request, clientID string, ok bool) {
 	if ok {
-		ip := h.ip(r)
+		key, ip := h.clientKey(r, clientID)
 		// A reservation the counters could not take back stays counted: the safe side.
-		_ = h.ClientThrottle.Release(r.Context(), clientThrottleKey(clientID, ip), ip)
+		_ = h.ClientThrottle.Release(r.Context(), key, ip)
 	}
+}
+
+// clientKey is clientThrottleKey of clientID and r's client IP, and the IP. On a protocol
+// request the key is built once and kept with the request's IP (ClientAuthAttempt and then
+// ClientAuthResult ask for the same one), instead of once per call.
+func (h *Hooks) clientKey(r *http.Request, clientID string) (key, ip string) {
+	pr := protocolRequestFrom(r.Context())
+	if pr == nil || pr.ip == "" {
+		ip = h.ip(r)
+		return clientThrottleKey(clientID, ip), ip
+	}
+	pr.memo.mu.Lock()
+	defer pr.memo.mu.Unlock()
+	if pr.keyClient != clientID || pr.clientKey == "" {
+		pr.keyClient, pr.clientKey = clientID, clientThrottleKey(clientID, pr.ip)
+	}
+	return pr.clientKey, pr.ip
 }
 
 func (h *Hooks) ip(r *http.Request) string {

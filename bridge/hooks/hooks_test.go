@@ -210,6 +210,10 @@ func TestClientAuthThrottle(t *testing.T) {
 	if attempt(req) == 0 {
 		t.Fatal("not refused after 2 failures")
 	}
+	// The same request asking for another client counts that client's failures, not web's.
+	if ra, err := h.ClientAuthAttempt(req, "other"); err != nil || ra > 0 {
+		t.Fatalf("another client on the same request: %v %v", ra, err)
+	}
 	other := httptest.NewRequest("POST", "/oauth/token", nil) // RemoteAddr 192.0.2.1
 	if attempt(other) > 0 {
 		t.Fatal("another address refused")

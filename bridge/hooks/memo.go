@@ -31,6 +31,9 @@ type protocolRequest struct {
 	context.Context
 	ip   string
 	memo memberMemo
+	// clientKey is the client-authentication throttle's key for keyClient and ip
+	// (Hooks.clientKey), under memo.mu.
+	keyClient, clientKey string
 }
 
 func (r *protocolRequest) Value(key any) any {
