@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
@@ -16,7 +17,13 @@ import (
 // base64url without padding, decoded strictly (non-zero padding bits are refused, so exactly one
 // string opens to a given ciphertext). It replaces op's JWE-based default, which spends most of its time
 // on JOSE JSON, on the hot path of every grant.
-type aeadCrypto struct{ aead cipher.AEAD }
+type aeadCrypto struct {
+	aead cipher.AEAD
+	// bufs are seal's buffers (*[]byte): the ciphertext is copied into the base64 string, so a
+	// buffer is free again once seal returns (it holds the nonce and ciphertext then, never
+	// the plaintext: it is sealed in place).
+	bufs sync.Pool
+}
 
 func newAEADCrypto(key [32]byte) (*aeadCrypto, error) {
 	block, err := aes.NewCipher(key[:])
@@ -42,17 +49,31 @@ func (c *aeadCrypto) Encrypt(s string) (string, error) { return c.seal(s, "", ""
 
 // seal is Encrypt of a+b+c, concatenated in the sealing buffer instead of in a string first
 // (the opaque access token seals "<id>:<subject>": sealAccess). The buffer, nonce || plaintext
-// sealed in place, is allocated once at its final size: a larger one on the stack would escape
-// anyway (the AEAD is an interface).
+// sealed in place, comes from the pool at its final size (one on the stack would escape: the
+// AEAD is an interface); buffers up to 4 KiB go back.
 func (c *aeadCrypto) seal(a, b, d string) (string, error) {
 	ns := c.aead.NonceSize()
-	buf := make([]byte, ns, ns+len(a)+len(b)+len(d)+c.aead.Overhead())
+	n := ns + len(a) + len(b) + len(d) + c.aead.Overhead()
+	bp, _ := c.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	buf := *bp
+	if cap(buf) < n {
+		buf = make([]byte, 0, n)
+	}
+	buf = buf[:ns]
 	if _, err := rand.Read(buf); err != nil {
 		return "", err
 	}
 	buf = append(append(append(buf, a...), b...), d...)
 	sealed := c.aead.Seal(buf[ns:ns], buf[:ns], buf[ns:], aeadAD)
-	return b64(buf[:ns+len(sealed)]), nil
+	out := b64(buf[:ns+len(sealed)])
+	if cap(buf) <= 4<<10 {
+		*bp = buf[:0]
+		c.bufs.Put(bp)
+	}
+	return out, nil
 }
 
 var errCiphertext = errors.New("sso: invalid ciphertext")

@@ -3,6 +3,8 @@ package sso_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,4 +149,32 @@ func TestAEADCrypto(t *testing.T) {
 	if _, err := other.Decrypt(a); err == nil {
 		t.Fatal("decrypted with another key")
 	}
+}
+
+// TestAEADCryptoReusedBuffers: seals of plaintexts of every size, in any order and at once
+// (the sealing buffers are pooled: a longer one is reused for a shorter plaintext and the
+// reverse), each open to their own plaintext and nothing else.
+func TestAEADCryptoReusedBuffers(t *testing.T) {
+	c, err := sso.NewCrypto([32]byte{4, 5, 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				plain := strings.Repeat(string(rune('a'+g)), (i*37+g*11)%700)
+				sealed, err := c.Encrypt(plain)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got, err := c.Decrypt(sealed); err != nil || got != plain {
+					t.Errorf("len %d: opened to %d bytes, %v", len(plain), len(got), err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
