@@ -15,11 +15,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 )
@@ -65,18 +66,10 @@ type Provider struct {
 	now         func() time.Time
 	log         *slog.Logger
 
-	mu   sync.Mutex
-	disc *discovered
-	// fetching is the discovery under way, shared by every caller that needs it meanwhile
-	// (discover): nil when none is.
-	fetching *discoveryCall
-}
-
-// discoveryCall is one fetch of the discovery document; done is closed once d or err is set.
-type discoveryCall struct {
-	done chan struct{}
-	d    *discovered
-	err  error
+	// disc is the provider's discovery once fetched (nil: not yet), and fetching the one fetch
+	// under way, shared by every caller that needs it meanwhile (discover).
+	disc     atomic.Pointer[discovered]
+	fetching singleflight.Group
 }
 
 type discovered struct {
@@ -156,29 +149,36 @@ func (p *Provider) multiTenant() bool {
 }
 
 // discover returns the provider's discovery, fetched once (a failure is fetched again at the
-// next use). One fetch runs at a time, outside the lock, and every caller that needs it
+// next use). One fetch runs at a time (singleflight), and every caller that needs it
 // meanwhile waits for that one under its own context: with a provider that hangs (down at
 // start-up, or when the bridge restarts during its outage) each member's click or callback
 // waits at most as long as its own request may, instead of queueing behind the fetches of
 // everyone before it (review s11 Z8; k members waited k times the client's 10 s timeout).
 func (p *Provider) discover(ctx context.Context) (*discovered, error) {
-	p.mu.Lock()
-	if d := p.disc; d != nil {
-		p.mu.Unlock()
+	if d := p.disc.Load(); d != nil {
 		return d, nil
 	}
-	c := p.fetching
-	if c == nil {
-		c = &discoveryCall{done: make(chan struct{})}
-		p.fetching = c
-		// The fetch outlives the request that started it (others wait for it): its own bound
-		// (fetchDiscovery) ends it, whatever the HTTP client's timeout.
-		go p.fetchDiscovery(context.WithoutCancel(ctx), c)
-	}
-	p.mu.Unlock()
+	// DoChan runs the fetch in a goroutine of its own, which outlives the request that started
+	// it (others wait for it): its own bound ends it, whatever the HTTP client's timeout.
+	call := p.fetching.DoChan("", func() (any, error) {
+		if d := p.disc.Load(); d != nil {
+			return d, nil // kept by the fetch that ended between Load and DoChan
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), discoveryTimeout)
+		defer cancel()
+		d, err := p.fetch(fctx)
+		if err != nil {
+			return nil, err
+		}
+		p.disc.Store(d) // before DoChan forgets this call: a caller after it finds d
+		return d, nil
+	})
 	select {
-	case <-c.done:
-		return c.d, c.err
+	case r := <-call:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*discovered), nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: discovery of %s: %v", ErrUnavailable, p.cfg.Issuer, ctx.Err())
 	}
@@ -188,21 +188,6 @@ func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 // context ends it, so a provider that never answers (and an HTTP client given without a
 // timeout) must not hold it, and every sign-in waiting for it, for ever.
 const discoveryTimeout = 10 * time.Second
-
-// fetchDiscovery runs call c: it fetches the discovery document and keeps it when it is good.
-func (p *Provider) fetchDiscovery(ctx context.Context, c *discoveryCall) {
-	ctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
-	defer cancel()
-	d, err := p.fetch(ctx)
-	p.mu.Lock()
-	if err == nil {
-		p.disc = d
-	}
-	p.fetching = nil
-	p.mu.Unlock()
-	c.d, c.err = d, err
-	close(c.done)
-}
 
 // fetch reads the discovery document and builds what the provider's sign-ins use from it.
 func (p *Provider) fetch(ctx context.Context) (*discovered, error) {
