@@ -311,7 +311,7 @@ func (h *Handler) callback(c echo.Context) error {
 	// would answer for a member who typed nothing. Without it a linked identity is refused
 	// (the login page's password form is one click away) and an unlinked one is not linked by
 	// e-mail: the member types their AMS password.
-	fresh, err := h.freshEnough(c, l, id)
+	ar, fresh, err := h.freshEnough(c, l, id)
 	if err != nil {
 		return err
 	}
@@ -325,7 +325,7 @@ func (h *Handler) callback(c echo.Context) error {
 			"The app asked you to sign in again, and "+p.DisplayName()+" did not ask you to, so we did not use its answer.",
 			"Sign in with your username and password, or try "+p.DisplayName()+" again.")
 	case err == nil:
-		return h.signInLinked(c, p, l, link.Subject, p.AMR(id.AMR), up.SessionAuthTime(id.AuthTime, l.CreatedAt, h.Now()))
+		return h.signInLinked(c, p, l, ar, link.Subject, p.AMR(id.AMR), up.SessionAuthTime(id.AuthTime, l.CreatedAt, h.Now()))
 	case !errors.Is(err, sso.ErrNotFound):
 		return fmt.Errorf("upstream link: %w", err)
 	}
@@ -336,42 +336,38 @@ func (h *Handler) callback(c echo.Context) error {
 			return h.Pages.MembershipUnavailable(c, h.Logger, err)
 		}
 		if m != nil {
-			return h.linkAndSignIn(c, p, l, m, p.AMR(id.AMR), "email", up.SessionAuthTime(id.AuthTime, l.CreatedAt, h.Now()))
+			return h.linkAndSignIn(c, p, l, ar, m, p.AMR(id.AMR), "email", up.SessionAuthTime(id.AuthTime, l.CreatedAt, h.Now()))
 		}
 	}
 	return h.askPassword(c, p, l, state, "", http.StatusOK)
 }
 
 // freshEnough checks the provider's authentication against the sign-in request's prompt=login
-// and max_age: nil when it satisfies them (or the request asks neither, or is gone: finish
-// says so), else why not (up.ErrNotFresh). The error return is a store failure.
-// The request it reads is kept with the callback (loadedRequestKey) for finish, which goes on
-// with it in the same HTTP request instead of reading it again.
-func (h *Handler) freshEnough(c echo.Context, l *store.UpstreamLogin, id *up.Identity) (fresh, err error) {
+// and max_age: fresh is nil when it satisfies them (or the request asks neither, or is gone:
+// finish says so), else why not (up.ErrNotFresh). The error return is a store failure. ar is
+// the request it read (nil: none, or gone), which the callback hands to finish, so that the
+// request is read once per callback.
+func (h *Handler) freshEnough(c echo.Context, l *store.UpstreamLogin, id *up.Identity) (ar *sso.AuthRequest, fresh, err error) {
 	if l.AuthRequestID == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
-	ar, err := h.Flow.Provider.AuthRequest(c.Request().Context(), l.AuthRequestID)
+	ar, err = h.Flow.Provider.AuthRequest(c.Request().Context(), l.AuthRequestID)
 	if errors.Is(err, sso.ErrNotFound) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load auth request: %w", err)
+		return nil, nil, fmt.Errorf("load auth request: %w", err)
 	}
-	c.Set(loadedRequestKey, ar)
-	return reauth(ar).Fresh(id.AuthTime, l.CreatedAt, h.Now()), nil
+	return ar, reauth(ar).Fresh(id.AuthTime, l.CreatedAt, h.Now()), nil
 }
 
-// loadedRequestKey is where the callback keeps the sign-in request freshEnough read.
-const loadedRequestKey = "upstream.request"
-
-// pendingRequest is authflow's PendingRequest of the request id, read once per callback: the
-// copy freshEnough read is used when there is one.
-func (h *Handler) pendingRequest(c echo.Context, id string) (*sso.AuthRequest, *sso.ClientConfig, error) {
-	if ar, _ := c.Get(loadedRequestKey).(*sso.AuthRequest); ar != nil && ar.ID == id {
-		return h.Flow.PendingLoaded(c, ar)
+// pendingRequest is authflow's PendingRequest of l's request, read once per callback: loaded,
+// when set, is that request as the callback read it already (freshEnough).
+func (h *Handler) pendingRequest(c echo.Context, l *store.UpstreamLogin, loaded *sso.AuthRequest) (*sso.AuthRequest, *sso.ClientConfig, error) {
+	if loaded != nil && loaded.ID == l.AuthRequestID {
+		return h.Flow.PendingLoaded(c, loaded)
 	}
-	return h.Flow.PendingRequest(c, id)
+	return h.Flow.PendingRequest(c, l.AuthRequestID)
 }
 
 // upstreamLink is the link of an upstream identity, under any spelling of its issuer that an
@@ -490,11 +486,12 @@ func (h *Handler) link(c echo.Context) error {
 		}
 		return h.askPassword(c, p, l, state, signin.Message(err), status)
 	}
-	return h.linkAndSignIn(c, p, l, m, []string{"pwd", AMR}, "password", time.Time{}) // the password was typed now
+	return h.linkAndSignIn(c, p, l, nil, m, []string{"pwd", AMR}, "password", time.Time{}) // the password was typed now
 }
 
-// linkAndSignIn links the returned identity to m, then signs m in (authTime: finish).
-func (h *Handler) linkAndSignIn(c echo.Context, p *up.Provider, l *store.UpstreamLogin, m *legacy.Member, amr []string, how string, authTime time.Time) error {
+// linkAndSignIn links the returned identity to m, then signs m in (loaded and authTime:
+// finish).
+func (h *Handler) linkAndSignIn(c echo.Context, p *up.Provider, l *store.UpstreamLogin, loaded *sso.AuthRequest, m *legacy.Member, amr []string, how string, authTime time.Time) error {
 	ctx := c.Request().Context()
 	sub := h.Subjects.Subject(m.Key)
 	err := h.Store.PutUpstreamLink(ctx, &store.UpstreamLink{Issuer: l.Issuer, UpstreamSubject: l.UpstreamSubject, Subject: sub,
@@ -513,12 +510,13 @@ func (h *Handler) linkAndSignIn(c echo.Context, p *up.Provider, l *store.Upstrea
 	} else {
 		h.Audit.Write(ctx, &store.AuditEvent{Event: "upstream.linked", Subject: sub, Login: m.Login, IP: c.RealIP(), Detail: p.Name() + " by " + how})
 	}
-	return h.finish(c, p, l, store.UpstreamReturned, m, amr, authTime)
+	return h.finish(c, p, l, loaded, store.UpstreamReturned, m, amr, authTime)
 }
 
 // signInLinked signs in the member a linked identity belongs to, after the same AMS checks as a
-// password sign-in (the member exists, may sign in, and the app admits them).
-func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.UpstreamLogin, subject string, amr []string, authTime time.Time) error {
+// password sign-in (the member exists, may sign in, and the app admits them); loaded and
+// authTime: finish.
+func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.UpstreamLogin, loaded *sso.AuthRequest, subject string, amr []string, authTime time.Time) error {
 	ctx := c.Request().Context()
 	key, err := h.Subjects.MemberKey(ctx, subject)
 	if err != nil {
@@ -541,7 +539,7 @@ func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.Upstream
 		h.observe(legacy.Reason(err))
 		return h.Pages.MembershipUnavailable(c, h.Logger, err)
 	}
-	return h.finish(c, p, l, store.UpstreamReturned, m, amr, authTime)
+	return h.finish(c, p, l, loaded, store.UpstreamReturned, m, amr, authTime)
 }
 
 // finish ends the pending upstream sign-in (from -> done, once), checks the member's standing
@@ -553,13 +551,16 @@ func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.Upstream
 // (the button clicked twice), or one that comes back after the request finished, leave no
 // session nobody holds and do not end the one that finished it.
 //
+// loaded is l's sign-in request as this HTTP request read it already (nil: not read, or gone),
+// used instead of reading it again.
+//
 // authTime is when the member authenticated at the provider (up.SessionAuthTime of its ID
 // token's auth_time; zero: now, the member typed their AMS password): the session's auth_time
 // (OIDC Core 2),
 // which a later max_age or prompt=login compares, not the time the provider's answer came
 // back (the provider may have answered from a session days old). A sign-in through the
 // second-factor step authenticates the member now.
-func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin, from string, m *legacy.Member, amr []string, authTime time.Time) error {
+func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin, loaded *sso.AuthRequest, from string, m *legacy.Member, amr []string, authTime time.Time) error {
 	ctx := c.Request().Context()
 	if err := h.Store.AdvanceUpstreamLogin(ctx, l.ID, from, &store.UpstreamLogin{State: store.UpstreamDone}); err != nil {
 		if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
@@ -579,7 +580,7 @@ func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin,
 		err    error
 	)
 	if l.AuthRequestID != "" {
-		if ar, client, err = h.pendingRequest(c, l.AuthRequestID); ar == nil {
+		if ar, client, err = h.pendingRequest(c, l, loaded); ar == nil {
 			return err
 		}
 	}
