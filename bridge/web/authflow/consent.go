@@ -191,10 +191,8 @@ func (h *Handler) consentHeld(c echo.Context, ar *sso.AuthRequest, client *sso.C
 	if d.Upstream {
 		// A held upstream sign-in whose provider signed the member out meanwhile goes no further.
 		o.Upstream, o.HeldAt = &store.UpstreamSession{}, store.HeldSignIn(hold.IDHash)
-		if _, err := h.Store.UpstreamSession(ctx, o.HeldAt); errors.Is(err, sso.ErrNotFound) {
-			return h.UpstreamEnded(c)
-		} else if err != nil {
-			return fmt.Errorf("held upstream sign-in: %w", err)
+		if err := h.heldLive(ctx, o.HeldAt); err != nil {
+			return h.EndedOr(c, err)
 		}
 	}
 	if err := h.Store.PassMFAChallenge(ctx, hold.IDHash, hold.Browser, h.Now()); err != nil {
@@ -217,5 +215,5 @@ func (h *Handler) consentHeld(c echo.Context, ar *sso.AuthRequest, client *sso.C
 		return err
 	}
 	sess := fresh(c).sess
-	return h.endedOr(c, h.complete(c, ar, client, sess, m))
+	return h.EndedOr(c, h.complete(c, ar, client, sess, m))
 }

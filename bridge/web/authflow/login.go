@@ -412,23 +412,7 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 // session (always a new id: no session fixation), the browser's previous one ending first; or,
 // when the previous one is the same member's, that session signed in again (newSession).
 func (h *Handler) StartSession(c echo.Context, m *legacy.Member, amr []string) (*sso.Session, error) {
-	return h.StartSessionAt(c, m, amr, time.Time{})
-}
-
-// StartSessionAt is StartSession for a member who authenticated at authTime (an upstream
-// provider's auth_time; zero or later than now: now).
-func (h *Handler) StartSessionAt(c echo.Context, m *legacy.Member, amr []string, authTime time.Time) (*sso.Session, error) {
-	ns, err := h.newSession(c, m, amr, authTime)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.endPrevious(c.Request().Context(), ns.prev); err != nil {
-		return nil, err
-	}
-	if err := h.writeSession(c, ns); err != nil {
-		return nil, err
-	}
-	return ns.sess, nil
+	return h.StartSessionWith(c, m, amr, SignInOptions{})
 }
 
 // newSessionData is a sign-in's session before it is written.
@@ -492,20 +476,30 @@ func (h *Handler) endPrevious(ctx context.Context, prev *sso.Session) error {
 	return nil
 }
 
-// writeSession stores a new session, or signs the browser's session in again (ns.reauth), and
-// puts the new cookie id in the cookie.
-func (h *Handler) writeSession(c echo.Context, ns *newSessionData) error {
-	ctx := c.Request().Context()
-	if ns.reauth != nil {
-		err := h.Store.ReauthenticateSession(ctx, ns.reauth)
-		if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
-			return h.reauthLost(c, ns)
+// writeSession stores a new session, or signs the browser's session in again (ns.reauth). The
+// caller puts it in the cookie (putCookie) once nothing can end it any more.
+func (h *Handler) writeSession(ctx context.Context, ns *newSessionData) error {
+	if ns.reauth == nil {
+		if err := h.Store.CreateSession(ctx, ns.sess); err != nil {
+			return fmt.Errorf("create session: %w", err)
 		}
-		if err != nil {
-			return fmt.Errorf("sign the session in again: %w", err)
-		}
-	} else if err := h.Store.CreateSession(ctx, ns.sess); err != nil {
-		return fmt.Errorf("create session: %w", err)
+		return nil
+	}
+	err := h.Store.ReauthenticateSession(ctx, ns.reauth)
+	if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
+		return h.reauthLost(ctx, ns)
+	}
+	if err != nil {
+		return fmt.Errorf("sign the session in again: %w", err)
+	}
+	return nil
+}
+
+// putCookie puts ns's new cookie value in the cookie; none when a lost re-authentication left
+// the cookie to the sign-in that won (reauthLost).
+func (h *Handler) putCookie(c echo.Context, ns *newSessionData) error {
+	if ns.raw == "" {
+		return nil
 	}
 	if err := h.Cookies.Set(c, ns.raw); err != nil {
 		return fmt.Errorf("save cookie: %w", err)
@@ -513,13 +507,14 @@ func (h *Handler) writeSession(c echo.Context, ns *newSessionData) error {
 	return nil
 }
 
-// reauthLost goes on after ns.reauth's compare-and-set changed nothing: another tab of this
-// browser signed the same session in again first (its response carries the cookie value that
-// now opens the session), or the session ended meanwhile. In the first case this sign-in goes
-// on with the session as that one left it, and the cookie is left alone; in the second it opens
-// a new session (no previous one to end). ns.sess is updated in place (callers compare it).
-func (h *Handler) reauthLost(c echo.Context, ns *newSessionData) error {
-	ctx := c.Request().Context()
+// reauthLost goes on after ns.reauth's compare-and-set changed nothing (ReauthenticateSession,
+// or CompleteSignIn's), without trying it again: another tab of this browser signed the same
+// session in again first (its response carries the cookie value that now opens the session), or
+// the session ended meanwhile. In the first case this sign-in goes on with the session as that
+// one left it, and the cookie is left alone (ns.raw emptied); in the second it writes a new
+// session (no previous one to end), which the caller puts in the cookie (putCookie). ns.sess is
+// updated in place (callers compare it).
+func (h *Handler) reauthLost(ctx context.Context, ns *newSessionData) error {
 	cur, err := h.Store.Session(ctx, ns.reauth.SessionID)
 	if err != nil && !errors.Is(err, sso.ErrNotFound) {
 		return fmt.Errorf("session signed in again elsewhere: %w", err)
@@ -534,9 +529,6 @@ func (h *Handler) reauthLost(c echo.Context, ns *newSessionData) error {
 	ns.sess.ID, ns.sess.Clients, ns.sess.CreatedAt = session.Key(ns.raw), nil, now
 	if err := h.Store.CreateSession(ctx, ns.sess); err != nil {
 		return fmt.Errorf("create session: %w", err)
-	}
-	if err := h.Cookies.Set(c, ns.raw); err != nil {
-		return fmt.Errorf("save cookie: %w", err)
 	}
 	return nil
 }
@@ -568,7 +560,7 @@ func (h *Handler) Member(ctx context.Context, sess *sso.Session) (*legacy.Member
 
 // Finish runs the steps after authentication: consent, then completion of the auth request.
 func (h *Handler) Finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {
-	return h.endedOr(c, h.finish(c, ar, client, sess, m))
+	return h.EndedOr(c, h.finish(c, ar, client, sess, m))
 }
 
 func (h *Handler) finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {

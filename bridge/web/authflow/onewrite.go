@@ -55,8 +55,8 @@ type SignInOptions struct {
 }
 
 // ErrUpstreamEnded is a held upstream sign-in whose record the provider's back-channel logout
-// removed (or that expired) before its session was written: the session is ended, and the
-// member is told (UpstreamEnded; endedOr).
+// removed (or that expired) before its session was written: the session is ended (it was
+// never put in the cookie), and the member is told (EndedOr, its one answer).
 var ErrUpstreamEnded = errors.New("the upstream session ended while the sign-in waited")
 
 // PlaceUpstream records the upstream sign-in behind to (a session's id, or store.HeldSignIn of
@@ -97,39 +97,58 @@ func (h *Handler) upstreamOfSession(ctx context.Context, sess *sso.Session, rec 
 }
 
 // StartSessionWith is StartSession for a sign-in that brings more (o): an upstream sign-in's
-// record is placed with the session, and an earlier auth time used. When the held upstream
-// record is gone (the provider signed the member out while the sign-in waited), the session
-// ends at once, the cookie is cleared and ErrUpstreamEnded returned: the caller shows
-// UpstreamEnded.
+// record is placed with the session, and an earlier auth time used. The cookie is set once the
+// session is complete: when the held upstream record is gone (the provider signed the member
+// out while the sign-in waited), the session ends at once, the cookie is left as it was, and
+// ErrUpstreamEnded is returned (the caller answers it with EndedOr).
 func (h *Handler) StartSessionWith(c echo.Context, m *legacy.Member, amr []string, o SignInOptions) (*sso.Session, error) {
-	sess, err := h.StartSessionAt(c, m, amr, o.AuthTime)
-	if err != nil || o.Upstream == nil {
-		return sess, err
-	}
-	if err := h.upstreamOfSession(c.Request().Context(), sess, o.Upstream, o.HeldAt); err != nil {
-		if errors.Is(err, ErrUpstreamEnded) {
-			if cerr := h.Cookies.Clear(c); cerr != nil {
-				return nil, errors.Join(err, cerr)
-			}
-		}
+	ctx := c.Request().Context()
+	ns, err := h.newSession(c, m, amr, o.AuthTime)
+	if err != nil {
 		return nil, err
 	}
-	return sess, nil
+	if err := h.endPrevious(ctx, ns.prev); err != nil {
+		return nil, err
+	}
+	if err := h.writeSession(ctx, ns); err != nil {
+		return nil, err
+	}
+	if o.Upstream != nil {
+		if err := h.upstreamOfSession(ctx, ns.sess, o.Upstream, o.HeldAt); err != nil {
+			return nil, err
+		}
+	}
+	if err := h.putCookie(c, ns); err != nil {
+		return nil, err
+	}
+	return ns.sess, nil
 }
 
-// endedOr answers err, the outcome of a step that may have written the request's fresh session
-// (openFresh): a sign-in whose upstream session ended while it waited (ErrUpstreamEnded) has its
-// session ended already; its cookie is cleared and the member sees "This sign-in has ended", as
-// at the second-factor step. Any other err is returned as it is.
-func (h *Handler) endedOr(c echo.Context, err error) error {
+// EndedOr answers err, the outcome of a sign-in step: a sign-in whose upstream session ended
+// while it waited (ErrUpstreamEnded, wherever it comes from: this flow, the second-factor step,
+// the upstream callback) has had any session it wrote ended, never put in the cookie; the
+// member sees "This sign-in has ended". It is the one answer to ErrUpstreamEnded. Any other err
+// is returned as it is.
+func (h *Handler) EndedOr(c echo.Context, err error) error {
 	if !errors.Is(err, ErrUpstreamEnded) {
 		return err
 	}
-	h.Logger.InfoContext(c.Request().Context(), "sign-in: the upstream session ended while the sign-in waited; its session ended")
-	if cerr := h.Cookies.Clear(c); cerr != nil {
-		return fmt.Errorf("clear cookie: %w", cerr)
+	h.Logger.InfoContext(c.Request().Context(), "sign-in: the upstream session ended while the sign-in waited; the sign-in ended")
+	return h.Pages.Error(c, http.StatusConflict, "This sign-in has ended",
+		"You were signed out at the service you signed in with while this step was waiting, so this sign-in cannot go on.",
+		"Go back to the app and sign in again.")
+}
+
+// heldLive checks that the upstream sign-in held at (store.HeldSignIn of a waiting step) is
+// still recorded: ErrUpstreamEnded when the provider's back-channel logout removed it (or it
+// expired).
+func (h *Handler) heldLive(ctx context.Context, at string) error {
+	if _, err := h.Store.UpstreamSession(ctx, at); errors.Is(err, sso.ErrNotFound) {
+		return ErrUpstreamEnded
+	} else if err != nil {
+		return fmt.Errorf("held upstream sign-in: %w", err)
 	}
-	return h.UpstreamEnded(c)
+	return nil
 }
 
 // startFreshSession is StartSession without the write: the session is written by the
@@ -160,14 +179,6 @@ func (h *Handler) recordUpstream(ctx context.Context, f *freshSession) error {
 	return h.upstreamOfSession(ctx, f.sess, f.upstream, f.heldAt)
 }
 
-// UpstreamEnded is the page of an upstream sign-in whose upstream session ended (its provider's
-// back-channel logout came while the sign-in waited).
-func (h *Handler) UpstreamEnded(c echo.Context) error {
-	return h.Pages.Error(c, http.StatusConflict, "This sign-in has ended",
-		"You were signed out at the service you signed in with while this step was waiting, so this sign-in cannot go on.",
-		"Go back to the app and sign in again.")
-}
-
 // dropFresh forgets the request's fresh session: it is never written.
 func dropFresh(c echo.Context) { c.Set(freshKey, (*freshSession)(nil)) }
 
@@ -183,21 +194,33 @@ func fresh(c echo.Context) *freshSession {
 // openFresh writes the request's fresh session (and its audit row) and sets the cookie, as
 // StartSession and the audit write did; it does nothing when there is none. A held upstream
 // sign-in whose provider signed the member out meanwhile ends the session just written and
-// returns ErrUpstreamEnded: the sign-in goes no further (endedOr answers it).
+// returns ErrUpstreamEnded: the sign-in goes no further (EndedOr answers it).
 func (h *Handler) openFresh(c echo.Context) error {
 	f := fresh(c)
 	if f == nil {
 		return nil
 	}
-	if err := h.endPrevious(c.Request().Context(), f.prev); err != nil {
+	ctx := c.Request().Context()
+	if err := h.endPrevious(ctx, f.prev); err != nil {
 		return err
 	}
-	if err := h.writeSession(c, &f.newSessionData); err != nil {
+	if err := h.writeSession(ctx, &f.newSessionData); err != nil {
 		return err
 	}
+	return h.opened(c, f)
+}
+
+// opened goes on with f's session once it is written (openFresh, or as a lost
+// re-authentication found or made it: reauthLost): its audit row, its upstream sign-in, and
+// only then the cookie (a session its upstream logout ended is never put there).
+func (h *Handler) opened(c echo.Context, f *freshSession) error {
+	ctx := c.Request().Context()
 	f.open = true
-	h.Audit.Write(c.Request().Context(), f.audit)
-	return h.recordUpstream(c.Request().Context(), f)
+	h.Audit.Write(ctx, f.audit)
+	if err := h.recordUpstream(ctx, f); err != nil {
+		return err
+	}
+	return h.putCookie(c, &f.newSessionData)
 }
 
 // openFreshOr is openFresh before a way out that returns err: err, or the write's failure.
@@ -209,8 +232,9 @@ func (h *Handler) openFreshOr(c echo.Context, err error) error {
 }
 
 // errReauthLost is completeFresh's answer when its re-authentication of the browser's session
-// lost to another (another tab): the session is written (openFresh) and the request is still
-// to be completed with it.
+// lost to another (another tab), or found the session ended: the session is taken as the other
+// left it, or written anew (reauthLost), and opened, and the request is still to be completed
+// with it.
 var errReauthLost = errors.New("the session was signed in again by another sign-in first")
 
 // completeFresh completes ar with the request's fresh session and its authorization code in one
@@ -230,9 +254,13 @@ func (h *Handler) completeFresh(c echo.Context, f *freshSession, ar *sso.AuthReq
 		Completion: completion, RequestClient: ar.ClientID, CodeHash: code.Hash, CodeExpires: code.ExpiresAt, Reauth: f.reauth})
 	if f.reauth != nil && errors.Is(err, sso.ErrConflict) {
 		// Another tab signed the session in again first, or it ended: nothing was written. The
-		// session is written as any way out writes it (openFresh: the session as that tab left
-		// it, or a new one), and the request completed with it the usual way.
-		if err := h.openFresh(c); err != nil {
+		// compare-and-set is not tried again (it would fail the same way): the session is taken
+		// as that tab left it, or written anew (reauthLost), opened as any way out opens it,
+		// and the request completed with it the usual way.
+		if err := h.reauthLost(ctx, &f.newSessionData); err != nil {
+			return err
+		}
+		if err := h.opened(c, f); err != nil {
 			return err
 		}
 		return errReauthLost
@@ -267,13 +295,11 @@ func (h *Handler) completeFresh(c echo.Context, f *freshSession, ar *sso.AuthReq
 	if eerr := h.endPrevious(ctx, f.prev); eerr != nil {
 		h.Logger.ErrorContext(ctx, "sign-in: the browser's previous session could not be ended", "err", eerr)
 	}
-	if err := h.recordUpstream(ctx, f); errors.Is(err, ErrUpstreamEnded) {
-		return h.UpstreamEnded(c) // the code is never delivered
-	} else if err != nil {
-		return err
+	if err := h.recordUpstream(ctx, f); err != nil {
+		return err // ErrUpstreamEnded: the code is never delivered (EndedOr)
 	}
-	if cerr := h.Cookies.Set(c, f.raw); cerr != nil {
-		return fmt.Errorf("save cookie: %w", cerr)
+	if err := h.putCookie(c, &f.newSessionData); err != nil {
+		return err
 	}
 	return c.Redirect(http.StatusSeeOther, code.RedirectURL)
 }
@@ -332,13 +358,10 @@ func (h *Handler) holdForConsent(c echo.Context, ar *sso.AuthRequest, f *freshSe
 		AuthRequestID: ar.ID, Browser: browser, AMR: f.sess.AMR, Data: data,
 		CreatedAt: f.sess.AuthTime, ExpiresAt: h.Now().Add(consentHoldLifetime)}
 	if f.upstream != nil {
-		// The upstream sign-in waits with the hold (its provider's logout ends the wait).
-		err := h.PlaceUpstream(ctx, f.upstream, f.heldAt, store.HeldSignIn(hold.IDHash), hold.ExpiresAt)
-		if errors.Is(err, ErrUpstreamEnded) {
+		// The upstream sign-in waits with the hold (its provider's logout ends the wait;
+		// ErrUpstreamEnded when it came already).
+		if err := h.PlaceUpstream(ctx, f.upstream, f.heldAt, store.HeldSignIn(hold.IDHash), hold.ExpiresAt); err != nil {
 			dropFresh(c)
-			return h.UpstreamEnded(c)
-		}
-		if err != nil {
 			return fmt.Errorf("hold upstream sign-in for consent: %w", err)
 		}
 	}

@@ -300,7 +300,7 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 	}
 	if ch.Kind == kindSignIn && l.data.Held {
 		if _, err := h.Upstreams.UpstreamSession(ctx, store.HeldSignIn(ch.IDHash)); errors.Is(err, sso.ErrNotFound) {
-			return nil, h.upstreamEnded(c)
+			return nil, h.Flow.EndedOr(c, authflow.ErrUpstreamEnded)
 		} else if err != nil {
 			return nil, fmt.Errorf("held upstream sign-in: %w", err)
 		}
@@ -325,10 +325,6 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 // done reports whether the methods passed already include a second factor (a sign-in with a
 // passkey alone, or an upstream whose mfa is trusted, that stops here for the notice only).
 func (l *loaded) done() bool { return mfa.HasMFA(l.ch.AMR) }
-
-// upstreamEnded is the page of a held upstream sign-in whose upstream session ended (its
-// provider's back-channel logout came while the member was at the step): authflow's page.
-func (h *Handler) upstreamEnded(c echo.Context) error { return h.Flow.UpstreamEnded(c) }
 
 func (h *Handler) used(c echo.Context) error {
 	return h.Pages.Error(c, http.StatusConflict, "This step was already finished",
@@ -522,10 +518,8 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 	case kindSignIn:
 		// The held upstream record becomes the session's, unless the upstream's logout took it
 		// since load: then the session just opened ends at once.
-		if _, err := h.Flow.StartSessionWith(c, l.m, amr, o); errors.Is(err, authflow.ErrUpstreamEnded) {
-			return "", h.upstreamEnded(c)
-		} else if err != nil {
-			return "", err
+		if _, err := h.Flow.StartSessionWith(c, l.m, amr, o); err != nil {
+			return "", h.Flow.EndedOr(c, err)
 		}
 		clientID := ""
 		if l.client != nil {
@@ -574,11 +568,8 @@ func (h *Handler) continueSignIn(c echo.Context, from *store.MFAChallenge, d cha
 	}
 	if d.Held && from.IDHash != "" {
 		err := h.Flow.PlaceUpstream(c.Request().Context(), nil, store.HeldSignIn(from.IDHash), store.HeldSignIn(ch.IDHash), ch.ExpiresAt)
-		if errors.Is(err, authflow.ErrUpstreamEnded) {
-			return "", h.upstreamEnded(c)
-		}
 		if err != nil {
-			return "", fmt.Errorf("hold upstream sign-in: %w", err)
+			return "", h.Flow.EndedOr(c, fmt.Errorf("hold upstream sign-in: %w", err))
 		}
 	}
 	return stepURL(raw), nil

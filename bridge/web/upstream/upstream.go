@@ -606,7 +606,7 @@ func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin,
 	}
 	sess, err := h.Flow.StartSessionWith(c, m, amr, authflow.SignInOptions{Upstream: ups, AuthTime: authTime})
 	if err != nil {
-		return err
+		return h.Flow.EndedOr(c, err)
 	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, IP: c.RealIP(),
 		Detail: strings.Join(amr, " ") + " " + p.Name()})
