@@ -545,9 +545,9 @@ func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.Upstream
 // finish ends the pending upstream sign-in (from -> done, once), checks the member's standing
 // in the AMS, then goes on as a password sign-in does: the second-factor step first when the
 // member or the app needs one (no session until it passes; the step opens it and records the
-// upstream session with it), else the session and the sign-in request: for a request, its
-// session is written only with (or after winning) the request's compare-and-set
-// (authflow FinishSignInWith), as a password sign-in's, so two upstream sign-ins of one request
+// upstream session with it), else the session and the sign-in request: the session is written
+// only with (or after winning) the request's compare-and-set (authflow FinishSignInWith), as a
+// password sign-in's, so two upstream sign-ins of one request
 // (the button clicked twice), or one that comes back after the request finished, leave no
 // session nobody holds and do not end the one that finished it.
 //
@@ -574,15 +574,11 @@ func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin,
 		h.observe(d.Reason)
 		return h.page(c, http.StatusForbidden, l.AuthRequestID, "You cannot sign in", d.Message, "")
 	}
-	var (
-		ar     *sso.AuthRequest
-		client *sso.ClientConfig
-		err    error
-	)
-	if l.AuthRequestID != "" {
-		if ar, client, err = h.pendingRequest(c, l, loaded); ar == nil {
-			return err
-		}
+	// Every sign-in started here is for a request (start); one from the account page links
+	// (linkSignedIn) and never comes here.
+	ar, client, err := h.pendingRequest(c, l, loaded)
+	if ar == nil {
+		return err
 	}
 	ups := &store.UpstreamSession{Issuer: l.Issuer, UpstreamSubject: l.UpstreamSubject, UpstreamSID: l.UpstreamSID}
 	h.observe(signin.OutcomeOK)
@@ -599,18 +595,9 @@ func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin,
 			return c.Redirect(http.StatusSeeOther, next)
 		}
 	}
-	if ar != nil {
-		return h.Flow.FinishSignInWith(c, ar, client, m, amr,
-			&store.AuditEvent{Event: "login.success", Login: m.Login, ClientID: client.ID, IP: c.RealIP(), Detail: strings.Join(amr, " ") + " " + p.Name()},
-			authflow.SignInOptions{Upstream: ups, AuthTime: authTime})
-	}
-	sess, err := h.Flow.StartSessionWith(c, m, amr, authflow.SignInOptions{Upstream: ups, AuthTime: authTime})
-	if err != nil {
-		return h.Flow.EndedOr(c, err)
-	}
-	h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, IP: c.RealIP(),
-		Detail: strings.Join(amr, " ") + " " + p.Name()})
-	return c.Redirect(http.StatusSeeOther, "/account")
+	return h.Flow.FinishSignInWith(c, ar, client, m, amr,
+		&store.AuditEvent{Event: "login.success", Login: m.Login, ClientID: client.ID, IP: c.RealIP(), Detail: strings.Join(amr, " ") + " " + p.Name()},
+		authflow.SignInOptions{Upstream: ups, AuthTime: authTime})
 }
 
 // linkSignedIn links the returned identity to the signed-in member who asked on the account page.
