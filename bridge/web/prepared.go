@@ -36,7 +36,7 @@ func (r *Renderer) Prepare(name string, data any, slots ...string) (*Prepared, e
 		return nil, fmt.Errorf("prepare %s: no such page", name)
 	}
 	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, name+".html", data); err != nil {
+	if err := t.Execute(&buf, data); err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", name, err)
 	}
 	page := buf.Bytes()
