@@ -339,7 +339,12 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 	var err error
 	if r.ContentLength > MaxRequestBody {
 		err = echo.NewHTTPError(http.StatusRequestEntityTooLarge) // not read
-	} else if r2.Body != nil && r2.Body != http.NoBody {
+	} else if r.ContentLength < 0 && r2.Body != nil && r2.Body != http.NoBody {
+		// A body of unknown length (chunked) is cut at MaxRequestBody. One of a declared
+		// length is not wrapped (an allocation per request, and a layer on every read): the
+		// server reads no more than the length it declared (net/http: its body is a
+		// LimitReader of that length; HTTP/2: more data than declared fails the stream), and
+		// a declared length above MaxRequestBody is refused above.
 		r2.Body = http.MaxBytesReader(c.Response().Writer, r2.Body, MaxRequestBody) // the server's writer: it closes the connection after the answer
 	}
 	c.SetRequest(r2)
