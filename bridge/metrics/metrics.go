@@ -2,9 +2,11 @@ package metrics
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,10 +43,27 @@ type Metrics struct {
 	audit        *prometheus.CounterVec
 	deliveries   *prometheus.CounterVec
 
-	mu       sync.RWMutex
-	reqs     map[reqKey]reqSeries
-	tokenSet map[pair]prometheus.Counter
+	// The series of each request kind and of each grant and client are resolved once and
+	// read on every request and token response without a lock (readMap); mu orders their
+	// additions and guards clients.
+	mu       sync.Mutex
+	reqs     atomic.Pointer[map[reqKey]reqSeries]
+	tokenSet atomic.Pointer[map[pair]prometheus.Counter]
 	clients  map[string]struct{}
+}
+
+// with is m (read-only) with k added, as a new map: the series maps are read without a lock
+// and replaced, never changed, by an addition (under Metrics.mu). Their keys are few and added
+// once each (routes, methods and statuses; grants and registered clients); their reads are
+// every request's.
+func with[K comparable, V any](m *map[K]V, k K, v V) *map[K]V {
+	next := make(map[K]V, 1)
+	if m != nil {
+		next = make(map[K]V, len(*m)+1)
+		maps.Copy(next, *m)
+	}
+	next[k] = v
+	return &next
 }
 
 type reqKey struct {
@@ -85,9 +104,7 @@ func New(build BuildInfo) *Metrics {
 			Help: "Audit events written, by event name."}, []string{"event"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "outbox", Name: "deliveries_total",
 			Help: "Outbox delivery attempts by channel, client and outcome (delivered, retry, dead)."}, []string{"channel", "client", "outcome"}),
-		reqs:     map[reqKey]reqSeries{},
-		tokenSet: map[pair]prometheus.Counter{},
-		clients:  map[string]struct{}{},
+		clients: map[string]struct{}{},
 	}
 	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "build_info",
 		Help:        "The running build (always 1).",
@@ -115,13 +132,21 @@ func (m *Metrics) ObserveRequest(route, method string, status int, took time.Dur
 		route = "unmatched"
 	}
 	k := reqKey{route, knownMethod(method), status}
-	m.mu.RLock()
-	s, ok := m.reqs[k]
-	m.mu.RUnlock()
+	var s reqSeries
+	ok := false
+	if reqs := m.reqs.Load(); reqs != nil {
+		s, ok = (*reqs)[k]
+	}
 	if !ok {
-		s = reqSeries{m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(status)), m.duration.WithLabelValues(k.route, k.method)}
 		m.mu.Lock()
-		m.reqs[k] = s
+		reqs := m.reqs.Load()
+		if reqs != nil {
+			s, ok = (*reqs)[k]
+		}
+		if !ok {
+			s = reqSeries{m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(status)), m.duration.WithLabelValues(k.route, k.method)}
+			m.reqs.Store(with(reqs, k, s))
+		}
 		m.mu.Unlock()
 	}
 	s.count.Inc()
@@ -152,14 +177,20 @@ func (m *Metrics) ObserveQuery(name string, took time.Duration, err error) {
 // client is resolved once.
 func (m *Metrics) TokenIssued(_ context.Context, grantType, clientID string) {
 	k := pair{grantType, clientID}
-	m.mu.RLock()
-	c, ok := m.tokenSet[k]
-	m.mu.RUnlock()
+	var c prometheus.Counter
+	ok := false
+	if set := m.tokenSet.Load(); set != nil {
+		c, ok = (*set)[k]
+	}
 	if !ok {
 		m.mu.Lock()
-		if c, ok = m.tokenSet[k]; !ok {
+		set := m.tokenSet.Load()
+		if set != nil {
+			c, ok = (*set)[k]
+		}
+		if !ok {
 			c = m.tokens.WithLabelValues(grantType, m.clientLabel(clientID))
-			m.tokenSet[k] = c
+			m.tokenSet.Store(with(set, k, c))
 		}
 		m.mu.Unlock()
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ssobridge/ssobridge/bridge/metrics"
+	"github.com/ssobridge/ssobridge/internal/benchcpu"
 )
 
 // TestClientLabelsAreBounded: past MaxClients distinct clients, further ones count as "other".
@@ -173,5 +175,37 @@ func TestStoreWrites(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("missing %s", want)
 		}
+	}
+}
+
+// BenchmarkObserve measures what the metrics cost a request (ObserveRequest: one counter and
+// one histogram series) and a token response (TokenIssued), their series resolved already,
+// alone and from every core at once.
+func BenchmarkObserve(b *testing.B) {
+	m := metrics.New(metrics.BuildInfo{})
+	for _, bc := range []struct {
+		name string
+		f    func()
+	}{
+		{"request", func() { m.ObserveRequest("/oauth/token", http.MethodPost, http.StatusOK, 3*time.Millisecond) }},
+		{"token", func() { m.TokenIssued(context.Background(), "refresh_token", "load-rs") }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := benchcpu.Start()
+			for b.Loop() {
+				bc.f()
+			}
+			cpu.Report(b)
+		})
+		b.Run(bc.name+"-parallel", func(b *testing.B) {
+			cpu := benchcpu.Start()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					bc.f()
+				}
+			})
+			cpu.Report(b)
+		})
 	}
 }
