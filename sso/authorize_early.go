@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strconv"
 
@@ -57,4 +58,13 @@ func (p *Provider) refuseEarly(w http.ResponseWriter, r *http.Request) bool {
 func validMaxAge(v string) bool {
 	_, err := strconv.ParseUint(v, 10, 64)
 	return err == nil
+}
+
+// validS256Challenge reports whether v can be an S256 code_challenge (RFC 7636 4.2):
+// BASE64URL(SHA256(code_verifier)), 32 bytes in 43 characters without padding. A malformed one
+// is refused at the authorization request (invalid_request, at the redirect_uri) instead of
+// letting the member sign in to an exchange no verifier can complete.
+func validS256Challenge(v string) bool {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(v)
+	return err == nil && len(b) == 32
 }

@@ -30,3 +30,31 @@ func TestMalformedMaxAgeRedirected(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedCodeChallengeRedirected (review s12, X's note; RFC 7636 4.2, 4.4.1): an S256
+// code_challenge that is not 43 base64url characters of a SHA-256 is refused at the
+// authorization request (invalid_request at the redirect_uri, with state and iss), before the
+// member signs in to a code no verifier can redeem.
+func TestMalformedCodeChallengeRedirected(t *testing.T) {
+	h := newHarness(t)
+	_, good := pkce()
+	for _, v := range []string{"short", good + "A", good[:42] + "=", good[:42] + "+", strings.Repeat("a", 128)} {
+		cfg := h.oauth2Config("web", webSecret, webRedirect, "openid")
+		resp := h.get(cfg.AuthCodeURL("st-2", oauth2.SetAuthURLParam("code_challenge", v),
+			oauth2.SetAuthURLParam("code_challenge_method", "S256")))
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusFound || loc == nil || !strings.HasPrefix(loc.String(), webRedirect) {
+			t.Errorf("code_challenge=%q: %d Location %q, want a redirect to %s", v, resp.StatusCode, resp.Header.Get("Location"), webRedirect)
+			continue
+		}
+		if q := loc.Query(); q.Get("error") != "invalid_request" || q.Get("state") != "st-2" || q.Get("iss") != h.issuer {
+			t.Errorf("code_challenge=%q answered %v, want error=invalid_request, state st-2, iss", v, q)
+		}
+	}
+	// The good one still goes on to the sign-in (no error at the redirect_uri).
+	cfg := h.oauth2Config("web", webSecret, webRedirect, "openid")
+	resp := h.get(cfg.AuthCodeURL("st-3", oauth2.SetAuthURLParam("code_challenge", good), oauth2.SetAuthURLParam("code_challenge_method", "S256")))
+	if strings.HasPrefix(resp.Header.Get("Location"), webRedirect) {
+		t.Fatalf("a well-formed code_challenge was refused: %s", resp.Header.Get("Location"))
+	}
+}
