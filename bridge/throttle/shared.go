@@ -88,31 +88,21 @@ func (s *shared) check(ctx context.Context, login, ip string) (Reservation, erro
 		return s.checkSteps(ctx, login, ip)
 	}
 	now := s.now()
-	type hitKey struct {
-		key   string
-		limit int
-	}
-	keys := []hitKey{{s.keys.hash(loginKey(login)), s.cfg.PerLogin}, {s.keys.hash(ipKey(ip)), s.cfg.PerIP}}
-	var counted []string
-	var delay, retryAfter time.Duration
+	hits := []counterHit{{key: s.keys.hash(loginKey(login)), limit: s.cfg.PerLogin}, {key: s.keys.hash(ipKey(ip)), limit: s.cfg.PerIP}}
 	var err error
-	for i := 0; i < len(keys); i++ {
-		k := keys[i]
-		var c store.Counter
-		if c, err = s.hit(ctx, k.key, k.limit, 1, now); err != nil {
-			err = unavailable("check", err)
+	n := 0 // the hits that counted
+	for ; n < len(hits); n++ {
+		c, herr := s.hit(ctx, hits[n].key, hits[n].limit, 1, now)
+		if herr != nil {
+			err = unavailable("check", herr)
 			break
 		}
-		if i == 0 && c.Note != "" {
-			keys = append(keys, hitKey{c.Note, s.cfg.PerLogin})
+		hits[n].c = c
+		if n == 0 && c.Note != "" {
+			hits = append(hits, counterHit{key: c.Note, limit: s.cfg.PerLogin})
 		}
-		if c.Refused(now) {
-			retryAfter = max(retryAfter, c.LockedUntil.Sub(now))
-			continue
-		}
-		counted = append(counted, k.key)
-		delay = max(delay, slowing(c.Count-1, k.limit))
 	}
+	counted, delay, retryAfter := tally(hits[:n], now)
 	if err != nil || retryAfter > 0 {
 		for _, k := range counted {
 			if _, uerr := s.counters.UndoCounter(ctx, k, now); uerr != nil && err == nil {
@@ -122,9 +112,39 @@ func (s *shared) check(ctx context.Context, login, ip string) (Reservation, erro
 		if err != nil {
 			return Reservation{}, err
 		}
-		return Reservation{RetryAfter: retryAfter, Member: len(keys) > 2}, nil
+		return Reservation{RetryAfter: retryAfter, Member: len(hits) > 2}, nil
 	}
-	return Reservation{Delay: min(delay, maxDelay), Member: len(keys) > 2}, nil
+	return Reservation{Delay: min(delay, maxDelay), Member: len(hits) > 2}, nil
+}
+
+// counterHit is a counter an attempt counts against, and what the hit found.
+type counterHit struct {
+	key   string
+	limit int
+	c     store.Counter
+}
+
+// tally is a reservation's answer from its hits: retryAfter the longest lock among those that
+// refuse, delay the slowing of the fullest of the others, counted their keys (to be taken back
+// when the attempt is refused).
+func tally(hits []counterHit, now time.Time) (counted []string, delay, retryAfter time.Duration) {
+	for _, h := range hits {
+		if h.c.Refused(now) {
+			retryAfter = max(retryAfter, h.c.LockedUntil.Sub(now))
+			continue
+		}
+		counted = append(counted, h.key)
+		delay = max(delay, slowing(h.c.Count-1, h.limit))
+	}
+	return counted, delay, retryAfter
+}
+
+// lockedFor is how long c refuses attempts from now (0: it does not).
+func lockedFor(c store.Counter, now time.Time) time.Duration {
+	if c.Refused(now) {
+		return c.LockedUntil.Sub(now)
+	}
+	return 0
 }
 
 // checkSteps is check on CounterSteps: the hits in one step, and, when one refuses, the
@@ -139,25 +159,11 @@ func (s *shared) checkSteps(ctx context.Context, login, ip string) (Reservation,
 	if err != nil {
 		return Reservation{}, unavailable("check", err)
 	}
-	type hitKey struct {
-		key   string
-		limit int
-		c     store.Counter
-	}
-	hits := []hitKey{{lk, s.cfg.PerLogin, r.Counters[0]}, {ik, s.cfg.PerIP, r.Counters[1]}}
+	hits := []counterHit{{lk, s.cfg.PerLogin, r.Counters[0]}, {ik, s.cfg.PerIP, r.Counters[1]}}
 	if r.NotedKey != "" {
-		hits = append(hits, hitKey{r.NotedKey, s.cfg.PerLogin, r.Noted})
+		hits = append(hits, counterHit{r.NotedKey, s.cfg.PerLogin, r.Noted})
 	}
-	var counted []string
-	var delay, retryAfter time.Duration
-	for _, h := range hits {
-		if h.c.Refused(now) {
-			retryAfter = max(retryAfter, h.c.LockedUntil.Sub(now))
-			continue
-		}
-		counted = append(counted, h.key)
-		delay = max(delay, slowing(h.c.Count-1, h.limit))
-	}
+	counted, delay, retryAfter := tally(hits, now)
 	member := r.NotedKey != ""
 	if retryAfter > 0 {
 		if len(counted) > 0 {
@@ -187,10 +193,7 @@ func (s *shared) memberRetryAfter(ctx context.Context, member string) (time.Dura
 	if err != nil {
 		return 0, unavailable("member", err)
 	}
-	if c.Refused(now) {
-		return c.LockedUntil.Sub(now), nil
-	}
-	return 0, nil
+	return lockedFor(c, now), nil
 }
 
 // failMember is Throttle.FailMember: the login's counter notes the member's, and the failure
@@ -229,10 +232,7 @@ func (s *shared) memberRetryAfterFail(ctx context.Context, login, member string)
 	if err != nil {
 		return 0, unavailable("member", err)
 	}
-	if c.Refused(now) {
-		return c.LockedUntil.Sub(now), nil
-	}
-	return 0, nil
+	return lockedFor(c, now), nil
 }
 
 // memberRetryAfterSucceed is Throttle.MemberRetryAfterSucceed on counter steps (s.steps set):
@@ -245,10 +245,7 @@ func (s *shared) memberRetryAfterSucceed(ctx context.Context, login, ip, member 
 	if err != nil {
 		return 0, unavailable("member", err)
 	}
-	if c.Refused(now) {
-		return c.LockedUntil.Sub(now), nil
-	}
-	return 0, nil
+	return lockedFor(c, now), nil
 }
 
 // succeed is Throttle.Succeed: the login's counter and the member's it notes are cleared, the
