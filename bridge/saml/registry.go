@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
@@ -386,9 +385,4 @@ func (p libraryProvider) GetServiceProvider(req *http.Request, id string) (*crew
 		return nil, err
 	}
 	return sp.Metadata, nil
-}
-
-// MetadataXML renders an SP's metadata (for the CLI's listing).
-func MetadataXML(md *crewjam.EntityDescriptor) ([]byte, error) {
-	return xml.MarshalIndent(md, "", "  ")
 }
