@@ -44,7 +44,7 @@ func newOutbox(p outboxParts) (*outbox.Queue, *backchannel.Logouts) {
 	// Every URL the outbox calls was supplied by an app: its dialer refuses internal addresses
 	// unless the app is allowed them (bridge/outbound).
 	// With outbound.proxy set every call goes through the proxy (its target still checked).
-	sender := outbox.NewSenders(p.cfg.Shadow.Timeout, outbound.Options{Proxy: p.cfg.Outbound.ProxyURL()})
+	sender := outbox.NewSenders(p.cfg.Shadow.Timeout, outbound.Options{Proxy: p.cfg.Outbound.ProxyURL(), ProxyByName: p.cfg.Outbound.ProxyByName()})
 	q := outbox.New(outbox.Options{Config: p.cfg.Shadow.Config, Store: p.store, Logger: p.log, Now: p.now, Observer: p.observer,
 		Targets: provisioning.Routes(p.cfg.Provisioning, outbox.Deps{Store: p.store, Now: p.now}, sender),
 		Channels: channels(&backchannel.Deliverer{Clients: p.clients, Keys: p.keys, Issuer: p.cfg.Issuer,

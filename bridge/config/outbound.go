@@ -15,7 +15,16 @@ type OutboundConfig struct {
 	// (CONNECT <address>:443), not for the name. Empty: calls connect directly; HTTP_PROXY is
 	// never read.
 	Proxy string `yaml:"proxy"`
+	// ProxyConnect is what an https call's tunnel is asked for: "address" (the default) the
+	// address the target's name resolved to here and was checked at, so that a name answering
+	// otherwise at the proxy (DNS rebinding) cannot lead it inside; "name" the target's name,
+	// for a proxy that allows tunnels by destination name only (it then resolves the name
+	// itself, and must refuse internal destinations itself).
+	ProxyConnect string `yaml:"proxy_connect"`
 }
+
+// ProxyByName reports whether an https tunnel is asked for by name (proxy_connect: name).
+func (o OutboundConfig) ProxyByName() bool { return o.ProxyConnect == "name" }
 
 // ProxyURL is Proxy parsed (nil when it is empty or invalid: Validate reports it).
 func (o OutboundConfig) ProxyURL() *url.URL {
@@ -27,7 +36,15 @@ func (o OutboundConfig) ProxyURL() *url.URL {
 }
 
 func (o OutboundConfig) check(p *problems) {
+	switch o.ProxyConnect {
+	case "", "address", "name":
+	default:
+		p.addf("outbound.proxy_connect", "must be address or name, not %q", o.ProxyConnect)
+	}
 	if o.Proxy == "" {
+		if o.ProxyConnect != "" {
+			p.addf("outbound.proxy_connect", "is set but outbound.proxy is empty: it says how the proxy is asked for tunnels")
+		}
 		return
 	}
 	if _, err := checkProxy(o.Proxy); err != nil {

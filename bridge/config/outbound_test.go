@@ -47,3 +47,34 @@ func TestOutboundProxy(t *testing.T) {
 		t.Errorf("Validate with a bad outbound.proxy: %v", err)
 	}
 }
+
+// TestOutboundProxyConnect: outbound.proxy_connect is address (the default) or name, and only
+// with outbound.proxy; anything else is refused naming the field.
+func TestOutboundProxyConnect(t *testing.T) {
+	for _, tc := range []struct {
+		proxy, connect string
+		ok, byName     bool
+	}{
+		{"http://proxy:3128", "", true, false},
+		{"http://proxy:3128", "address", true, false},
+		{"http://proxy:3128", "name", true, true},
+		{"http://proxy:3128", "Name", false, false},
+		{"http://proxy:3128", "ip", false, false},
+		{"", "name", false, true},
+		{"", "", true, false},
+	} {
+		o := OutboundConfig{Proxy: tc.proxy, ProxyConnect: tc.connect}
+		var p problems
+		o.check(&p)
+		if (len(p.errs) == 0) != tc.ok {
+			t.Errorf("proxy %q proxy_connect %q: problems %v, want ok=%v", tc.proxy, tc.connect, p.errs, tc.ok)
+			continue
+		}
+		if !tc.ok && !strings.HasPrefix(p.errs[0].Error(), "outbound.proxy_connect: ") {
+			t.Errorf("proxy_connect %q: %v does not name the field", tc.connect, p.errs[0])
+		}
+		if o.ProxyByName() != tc.byName {
+			t.Errorf("proxy_connect %q: ProxyByName %v", tc.connect, o.ProxyByName())
+		}
+	}
+}

@@ -38,6 +38,12 @@ type Options struct {
 	// resolving to another address at the proxy a moment later (DNS rebinding) cannot lead it
 	// to an internal one (review s12 W8); plain http still names the host (proxyFor).
 	Proxy *url.URL
+	// ProxyByName asks the proxy for an https tunnel to the target's name (CONNECT
+	// app.example.org:443) instead of the address checked here (outbound.proxy_connect: name):
+	// for a proxy that allows tunnels by destination name only. The target is still checked
+	// here first, but the proxy resolves the name again, so it must refuse internal
+	// destinations itself.
+	ProxyByName bool
 }
 
 // RefusedError is a dial to an internal address by a client not allowed to make one.
@@ -64,7 +70,7 @@ func New(o Options) *http.Client {
 	}
 	if o.Proxy != nil {
 		tr.Proxy, tr.DialContext = o.proxyFor, o.proxyDialer()
-		if !o.AllowInternal {
+		if !o.AllowInternal && !o.ProxyByName {
 			// https: the tunnel is opened here, to the address checked (tunnelTLS).
 			tr.DialTLSContext = o.tunnelTLS()
 		}
@@ -79,7 +85,7 @@ func New(o Options) *http.Client {
 // one case DNS rebinding still reaches, and plain http reaches only apps that asked for it).
 func (o Options) proxyFor(req *http.Request) (*url.URL, error) {
 	if !o.AllowInternal {
-		if req.URL.Scheme == "https" {
+		if req.URL.Scheme == "https" && !o.ProxyByName {
 			return nil, nil
 		}
 		if _, err := o.checkTarget(req.Context(), req.URL.Hostname()); err != nil {

@@ -69,32 +69,45 @@ func TestProxyToldTheCheckedAddress(t *testing.T) {
 		}
 		return nil, errors.New("no such host")
 	}
-	c := outbound.New(outbound.Options{Proxy: pu, Resolve: resolve, TLS: &tls.Config{RootCAs: pool}})
-	resp, err := c.Get("https://app.example.com/hook")
-	if err != nil {
-		t.Fatalf("https through the proxy: %v", err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if string(body) != "hello app.example.com" {
-		t.Errorf("the app answered %q", body)
-	}
-	mu.Lock()
-	if len(connects) != 1 || connects[0] != "CONNECT 93.184.215.14:443" {
-		t.Errorf("the proxy was asked %q, want the checked address (CONNECT 93.184.215.14:443)", connects)
-	}
-	if len(auths) != 1 || auths[0] != "Basic YnJpZGdlOnMzY3JldA==" {
-		t.Errorf("Proxy-Authorization %q", auths)
-	}
-	connects = nil
-	mu.Unlock()
-	_, err = c.Get("https://inside.example.com/hook")
-	if re := (*outbound.RefusedError)(nil); !errors.As(err, &re) {
-		t.Errorf("an https target resolving inside: %v, want a RefusedError", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(connects) != 0 {
-		t.Errorf("a refused target reached the proxy: %q", connects)
+	for _, tc := range []struct {
+		byName bool
+		want   string
+	}{
+		{false, "CONNECT 93.184.215.14:443"},
+		{true, "CONNECT app.example.com:443"}, // outbound.proxy_connect: name
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			mu.Lock()
+			connects, auths = nil, nil
+			mu.Unlock()
+			c := outbound.New(outbound.Options{Proxy: pu, Resolve: resolve, TLS: &tls.Config{RootCAs: pool}, ProxyByName: tc.byName})
+			resp, err := c.Get("https://app.example.com/hook")
+			if err != nil {
+				t.Fatalf("https through the proxy: %v", err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != "hello app.example.com" {
+				t.Errorf("the app answered %q", body)
+			}
+			mu.Lock()
+			if len(connects) != 1 || connects[0] != tc.want {
+				t.Errorf("the proxy was asked %q, want %s", connects, tc.want)
+			}
+			if len(auths) != 1 || auths[0] != "Basic YnJpZGdlOnMzY3JldA==" {
+				t.Errorf("Proxy-Authorization %q", auths)
+			}
+			connects = nil
+			mu.Unlock()
+			_, err = c.Get("https://inside.example.com/hook")
+			if re := (*outbound.RefusedError)(nil); !errors.As(err, &re) {
+				t.Errorf("an https target resolving inside: %v, want a RefusedError", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(connects) != 0 {
+				t.Errorf("a refused target reached the proxy: %q", connects)
+			}
+		})
 	}
 }
