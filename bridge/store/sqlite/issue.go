@@ -76,7 +76,7 @@ func (s *Store) applyIssue(ctx context.Context, tx *sql.Tx, in *sso.Issue, now t
 	}
 
 	if rot := in.Rotate; rot != nil {
-		if err := s.applyRotation(ctx, tx, rot, orNow(rot.Now, now)); err != nil {
+		if _, err := rotateFamily(ctx, txRotation{s: s, tx: tx}, rot, ts(orNow(rot.Now, now)), true); err != nil {
 			return err
 		}
 	}
@@ -90,27 +90,67 @@ func (s *Store) applyIssue(ctx context.Context, tx *sql.Tx, in *sso.Issue, now t
 	return nil
 }
 
-// applyRotation rotates a family in place with a compare-and-set on its generation and current
-// hash; when that changes nothing, the family's state says why (sso.Rotation).
-func (s *Store) applyRotation(ctx context.Context, tx *sql.Tx, rot *sso.Rotation, now time.Time) error {
-	res, err := tx.StmtContext(ctx, s.st.rotate).ExecContext(ctx, rot.NewHash, ts(now), rot.FamilyID,
-		rot.Generation, rot.OldHash, ts(now))
-	if err = affectedOne(res, err); err == nil {
-		return nil
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return wrap("issue tokens: rotate", err)
+// rotationStmts are the rotation's statements, run in a database/sql transaction (txRotation)
+// or on the write connection's driver connection (rawConn).
+type rotationStmts interface {
+	// rotate runs the compare-and-set (rotateQuery) and returns how many rows it changed.
+	rotate(ctx context.Context, rot *sso.Rotation, at int64) (int64, error)
+	// familyState reads a family's state (familyStateQuery); found is false when there is none.
+	familyState(ctx context.Context, familyID string, st *familyState) (found bool, err error)
+	// revokeFamily revokes a family (revokeFamilyQuery).
+	revokeFamily(ctx context.Context, familyID string) error
+}
+
+// rotateFamily rotates a family in place at at with a compare-and-set on its generation and
+// current hash (rs.rotate). When that changes nothing and explain is set, the family's state
+// says why (refusedRotation, sso.Rotation); without explain it only reports that the rotation
+// is not done (applyRawAlone's autocommit try, which a transaction then explains). done is
+// true whenever err is the rotation's outcome.
+func rotateFamily(ctx context.Context, rs rotationStmts, rot *sso.Rotation, at int64, explain bool) (done bool, err error) {
+	switch n, err := rs.rotate(ctx, rot, at); {
+	case err != nil:
+		return true, wrap("issue tokens: rotate", err)
+	case n != 0:
+		return true, nil
+	case !explain:
+		return false, nil
 	}
 	var st familyState
-	err = tx.StmtContext(ctx, s.st.familyState).QueryRowContext(ctx, rot.FamilyID).Scan(&st.gen, &st.hash, &st.expiresAt, &st.rotatedAt, &st.revoked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
-	} else if err != nil {
-		return wrap("issue tokens: rotate", err)
+	switch found, err := rs.familyState(ctx, rot.FamilyID, &st); {
+	case err != nil:
+		return true, wrap("issue tokens: rotate", err)
+	case !found:
+		return true, fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
 	}
-	return refusedRotation(rot, &st, ts(now), func() error {
-		_, err := tx.StmtContext(ctx, s.st.revokeFamily).ExecContext(ctx, rot.FamilyID)
-		return err
-	})
+	return true, refusedRotation(rot, &st, at, func() error { return rs.revokeFamily(ctx, rot.FamilyID) })
+}
+
+// txRotation is rotationStmts in a database/sql transaction, with the write pool's prepared
+// statements.
+type txRotation struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+func (r txRotation) rotate(ctx context.Context, rot *sso.Rotation, at int64) (int64, error) {
+	res, err := r.tx.StmtContext(ctx, r.s.st.rotate).ExecContext(ctx, rot.NewHash, at, rot.FamilyID, rot.Generation, rot.OldHash, at)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (r txRotation) familyState(ctx context.Context, familyID string, st *familyState) (bool, error) {
+	err := r.tx.StmtContext(ctx, r.s.st.familyState).QueryRowContext(ctx, familyID).Scan(&st.gen, &st.hash, &st.expiresAt, &st.rotatedAt, &st.revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (r txRotation) revokeFamily(ctx context.Context, familyID string) error {
+	_, err := r.tx.StmtContext(ctx, r.s.st.revokeFamily).ExecContext(ctx, familyID)
+	return err
 }
 
 // familyState is what a refused rotation's family holds (familyStateQuery).
@@ -142,9 +182,10 @@ func refusedRotation(rot *sso.Rotation, st *familyState, now int64, revoke func(
 }
 
 // applyRaw is apply through the driver's statements (rawWriter): a rotation alone in its
-// grant (writeOp.single).
+// grant (writeOp.single), inside a transaction runRawTx began on rc.
 func (w *issueWrite) applyRaw(ctx context.Context, rc *rawConn) error {
-	w.own = w.s.applyRotationRaw(ctx, rc, w.in.Rotate, orNow(w.in.Rotate.Now, w.s.clock()))
+	rot := w.in.Rotate
+	_, w.own = rotateFamily(ctx, rc, rot, ts(orNow(rot.Now, w.s.clock())), true)
 	return w.own
 }
 
@@ -153,44 +194,13 @@ func (w *issueWrite) applyRaw(ctx context.Context, rc *rawConn) error {
 // by itself, so it runs as its own (autocommit) transaction, without a BEGIN and a COMMIT
 // statement around it. It reports whether the rotation is done; when the compare-and-set
 // changes nothing, the caller runs it in a transaction of its own, which tries it again and
-// finds out why (applyRotationRaw). Splitting the two is safe because what that second look
-// decides from only grows stale in one direction: a generation only increases and a
-// revocation or an expiry is final, so a rotation refused now is refused for the same or a
-// stronger reason then. A rotation keeps at most one statement (the compare-and-set, or the
-// revocation of a reused family), and a statement is atomic: in a batch it needs no savepoint
-// either (writeOp.single).
+// finds out why (applyRaw). Splitting the two is safe because what that second look decides
+// from only grows stale in one direction: a generation only increases and a revocation or an
+// expiry is final, so a rotation refused now is refused for the same or a stronger reason then.
+// A rotation keeps at most one statement (the compare-and-set, or the revocation of a reused
+// family), and a statement is atomic: in a batch it needs no savepoint either (writeOp.single).
 func (w *issueWrite) applyRawAlone(ctx context.Context, rc *rawConn) (done bool, err error) {
 	rot := w.in.Rotate
-	at := ts(orNow(rot.Now, w.s.clock()))
-	switch n, err := rc.rotate(ctx, rot, at); {
-	case err != nil:
-		w.own = wrap("issue tokens: rotate", err)
-	case n == 0:
-		w.own = nil
-		return false, nil
-	default:
-		w.own = nil
-	}
-	return true, w.own
-}
-
-// applyRotationRaw is applyRotation with the driver's statements on the write connection,
-// inside a transaction runRawTx began there.
-func (s *Store) applyRotationRaw(ctx context.Context, rc *rawConn, rot *sso.Rotation, now time.Time) error {
-	at := ts(now)
-	n, err := rc.rotate(ctx, rot, at)
-	if err != nil {
-		return wrap("issue tokens: rotate", err)
-	}
-	if n != 0 {
-		return nil
-	}
-	var st familyState
-	switch found, err := rc.familyState(ctx, rot.FamilyID, &st); {
-	case err != nil:
-		return wrap("issue tokens: rotate", err)
-	case !found:
-		return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
-	}
-	return refusedRotation(rot, &st, at, func() error { return rc.revokeFamily(ctx, rot.FamilyID) })
+	done, w.own = rotateFamily(ctx, rc, rot, ts(orNow(rot.Now, w.s.clock())), false)
+	return done, w.own
 }
