@@ -182,7 +182,7 @@ func refusedRotation(rot *sso.Rotation, st *familyState, now int64, revoke func(
 }
 
 // applyRaw is apply through the driver's statements (rawWriter): a rotation alone in its
-// grant (writeOp.single), inside a transaction runRawTx began on rc.
+// grant (writeOp.single), inside a transaction runTx began on rc (rawTxConn).
 func (w *issueWrite) applyRaw(ctx context.Context, rc *rawConn) error {
 	rot := w.in.Rotate
 	_, w.own = rotateFamily(ctx, rc, rot, ts(orNow(rot.Now, w.s.clock())), true)

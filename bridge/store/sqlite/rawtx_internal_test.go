@@ -30,10 +30,10 @@ func newFamily(t *testing.T, s *Store, hash string, now time.Time) *sso.RefreshT
 }
 
 // TestRawBatchRotationOutcomes: a batch of rotations, which runs on the driver connection
-// (runRawTx), gives each rotation the outcome it has running alone: done, a retry within the
+// (runTx: rawTxConn), gives each rotation the outcome it has running alone: done, a retry within the
 // grace period done, a reuse refused with its family's revocation committed, a revoked or an
 // unknown family refused; a rotation alone runs there too, in autocommit or, refused, in a
-// transaction of its own. Without runRawTx the raw counter stays 0.
+// transaction of its own. Without the driver-connection path the raw counter stays 0.
 func TestRawBatchRotationOutcomes(t *testing.T) {
 	testStores(t, func(t *testing.T, s *Store) {
 		ctx := t.Context()

@@ -47,7 +47,7 @@ type Store struct {
 	st    stmts
 
 	writes *writeQueue // group commit of every write (writeq.go)
-	raw    rawConn     // the write connection's driver statements, for batches of rotations (runRawTx)
+	raw    rawConn     // the write connection's driver statements, for batches of rotations (runTx: rawTxConn) and Family (readOnWriter)
 	// wgate and rgate take turns at the write connection and the read pool in arrival order
 	// (fifo.go); for ":memory:" they are one gate, as the pools are one connection.
 	wgate, rgate *fifoGate

@@ -150,7 +150,7 @@ type writeQueue struct {
 	leader  chan struct{} // capacity 1: held by the goroutine running batches
 	batches atomic.Int64  // batches run (transactions, or a write alone), for tests and benchmarks
 	ops     atomic.Int64  // writes taken into batches
-	raw     atomic.Int64  // transactions run on the driver connection (runRawTx), for tests
+	raw     atomic.Int64  // transactions run on the driver connection (runTx: rawTxConn), for tests
 
 	// What the metrics read (WriteStats): commits by how many writes they held, in buckets
 	// of powers of two up to maxWriteBatch (commitSizes[i]: at most 1<<i writes) with the
@@ -442,25 +442,72 @@ func (s *Store) runWrites(ctx context.Context, ops []*writeOp, cur **writeOp) {
 // then its own error); otherwise nothing of ops is committed, their outcomes are not final, and
 // it returns why, with the index of the write whose own error ended the transaction (-1: the
 // COMMIT, or a statement of the queue's own, failed).
-func (s *Store) runTx(ctx context.Context, ops []*writeOp, cur **writeOp) (failedAt int, _ error) {
+//
+// A batch of rawWriters runs on the write connection's driver connection (rawTxConn), any
+// other on a database/sql transaction (sqlTxConn): the same steps (runTxOn), the same
+// outcomes.
+func (s *Store) runTx(ctx context.Context, ops []*writeOp, cur **writeOp) (failedAt int, txErr error) {
+	if !rawBatch(ops) {
+		return s.runTxOn(ctx, &sqlTxConn{s: s}, ops, cur)
+	}
+	s.writes.raw.Add(1)
+	err := s.onRaw(ctx, func(rc *rawConn) {
+		failedAt, txErr = s.runTxOn(ctx, rawTxConn{rc}, ops, cur)
+	})
+	if err != nil {
+		// Nothing was applied (no connection, statements that cannot be prepared, or Raw did
+		// not run the function), and no write may be told it committed.
+		failAll(ops, fmt.Errorf("begin: %w", err))
+		return 0, nil
+	}
+	return failedAt, txErr
+}
+
+// failAll makes err the final outcome of every write of ops.
+func failAll(ops []*writeOp, err error) {
+	for _, op := range ops {
+		op.err = err
+		op.final = true
+	}
+}
+
+// txConn is a connection runTxOn runs a transaction of writes on.
+type txConn interface {
+	// canAlone tells whether op, alone in its batch, can apply itself without a transaction;
+	// applyAlone then tries, and reports whether it did (else it runs in a transaction).
+	canAlone(op *writeOp) bool
+	applyAlone(ctx context.Context, op *writeOp) (bool, error)
+	begin(ctx context.Context) error
+	apply(ctx context.Context, op *writeOp) error
+	// savepoint runs one of the savepoint statements (spBegin, spRollback, spRelease).
+	savepoint(ctx context.Context, which int) error
+	// commit commits; when it fails no transaction is left open.
+	commit(ctx context.Context) error
+	rollback()
+}
+
+const (
+	spBegin = iota
+	spRollback
+	spRelease
+)
+
+// runTxOn is runTx's work on tc.
+func (s *Store) runTxOn(ctx context.Context, tc txConn, ops []*writeOp, cur **writeOp) (failedAt int, _ error) {
 	q := s.writes
 	final := func() {
 		for _, op := range ops {
 			op.final = true
 		}
 	}
-	if rawBatch(ops) {
-		return s.runRawTx(ctx, ops, cur)
-	}
-	if a, ok := ops[0].w.(aloneWriter); ok && len(ops) == 1 {
-		op := ops[0]
+	if op := ops[0]; len(ops) == 1 && tc.canAlone(op) {
 		if err := op.ctx.Err(); err != nil { // its caller gave up before it was applied
 			op.err = err
 			final()
 			return 0, nil
 		}
 		*cur = op
-		done, err := a.applyAlone(ctx)
+		done, err := tc.applyAlone(ctx, op)
 		*cur = nil
 		if done {
 			op.err = err
@@ -471,23 +518,19 @@ func (s *Store) runTx(ctx context.Context, ops []*writeOp, cur **writeOp) (faile
 			return 0, nil
 		}
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		for _, op := range ops {
-			op.err = fmt.Errorf("begin: %w", err)
-		}
-		final() // smaller transactions would not begin either
+	if err := tc.begin(ctx); err != nil {
+		failAll(ops, fmt.Errorf("begin: %w", err)) // smaller transactions would not begin either
 		return 0, nil
 	}
 	committed := false
 	defer func() {
 		if !committed {
-			_ = tx.Rollback() // also on a write's panic
+			tc.rollback() // also on a write's panic
 		}
 	}()
 
 	useSavepoints := len(ops) > 1
-	kept := make([]bool, len(ops))
+	keptFirst := false
 	for i, op := range ops {
 		if err := op.ctx.Err(); err != nil { // its caller gave up before it was applied
 			op.err = err
@@ -495,25 +538,28 @@ func (s *Store) runTx(ctx context.Context, ops []*writeOp, cur **writeOp) (faile
 		}
 		sp := useSavepoints && !op.single
 		if sp {
-			if _, err := tx.StmtContext(ctx, s.st.savepoint).ExecContext(ctx); err != nil {
+			if err := tc.savepoint(ctx, spBegin); err != nil {
 				return i, fmt.Errorf("savepoint: %w", err)
 			}
 		}
 		*cur = op
-		op.err = op.w.apply(ctx, tx)
+		op.err = tc.apply(ctx, op)
 		*cur = nil
-		kept[i] = op.err == nil
-		if k, ok := op.w.(keeper); ok && !kept[i] {
-			kept[i] = k.keeps(op.err)
+		kept := op.err == nil
+		if k, ok := op.w.(keeper); ok && !kept {
+			kept = k.keeps(op.err)
+		}
+		if i == 0 {
+			keptFirst = kept
 		}
 		switch {
-		case kept[i]:
+		case kept:
 		case !useSavepoints:
 			// The transaction is this one write: its error is its outcome.
 			final()
 			return i, nil
 		case sp:
-			if _, err := tx.StmtContext(ctx, s.st.rollbackTo).ExecContext(ctx); err != nil {
+			if err := tc.savepoint(ctx, spRollback); err != nil {
 				return i, fmt.Errorf("rollback to savepoint: %w", err)
 			}
 		case !statementOnlyError(op.err):
@@ -523,22 +569,18 @@ func (s *Store) runTx(ctx context.Context, ops []*writeOp, cur **writeOp) (faile
 			return i, op.err
 		}
 		if sp {
-			if _, err := tx.StmtContext(ctx, s.st.release).ExecContext(ctx); err != nil {
+			if err := tc.savepoint(ctx, spRelease); err != nil {
 				return i, fmt.Errorf("release savepoint: %w", err)
 			}
 		}
 	}
-	committed = true // a failed COMMIT is rolled back by the driver, not by tx.Rollback
-	if err := tx.Commit(); err != nil {
-		// A COMMIT that fails (a deferred constraint, SQLITE_BUSY, SQLITE_FULL) leaves
-		// SQLite's transaction open; the driver (modernc.org/sqlite 1.62+) rolls it back
-		// before returning, so the connection goes back to the pool clean
-		// (TestWriteBatchCommitFails writes after it).
+	committed = true // a failed COMMIT leaves no transaction open (txConn.commit)
+	if err := tc.commit(ctx); err != nil {
 		err = fmt.Errorf("commit: %w", err)
 		if len(ops) > 1 {
 			return -1, err
 		}
-		if kept[0] {
+		if keptFirst {
 			ops[0].err = err // never a success: its writes are not committed
 		}
 		final()
@@ -548,6 +590,42 @@ func (s *Store) runTx(ctx context.Context, ops []*writeOp, cur **writeOp) (faile
 	q.observe(len(ops))
 	return 0, nil
 }
+
+// sqlTxConn is txConn on a database/sql transaction of the write pool.
+type sqlTxConn struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+func (c *sqlTxConn) canAlone(op *writeOp) bool {
+	_, ok := op.w.(aloneWriter)
+	return ok
+}
+
+func (c *sqlTxConn) applyAlone(ctx context.Context, op *writeOp) (bool, error) {
+	return op.w.(aloneWriter).applyAlone(ctx)
+}
+
+func (c *sqlTxConn) begin(ctx context.Context) (err error) {
+	c.tx, err = c.s.w.BeginTx(ctx, nil)
+	return err
+}
+
+func (c *sqlTxConn) apply(ctx context.Context, op *writeOp) error { return op.w.apply(ctx, c.tx) }
+
+func (c *sqlTxConn) savepoint(ctx context.Context, which int) error {
+	st := [...]*sql.Stmt{spBegin: c.s.st.savepoint, spRollback: c.s.st.rollbackTo, spRelease: c.s.st.release}[which]
+	_, err := c.tx.StmtContext(ctx, st).ExecContext(ctx)
+	return err
+}
+
+// commit commits. A COMMIT that fails (a deferred constraint, SQLITE_BUSY, SQLITE_FULL) leaves
+// SQLite's transaction open; the driver (modernc.org/sqlite 1.62+) rolls it back before
+// returning, so the connection goes back to the pool clean (TestWriteBatchCommitFails writes
+// after it).
+func (c *sqlTxConn) commit(context.Context) error { return c.tx.Commit() }
+
+func (c *sqlTxConn) rollback() { _ = c.tx.Rollback() }
 
 // statementOnlyError reports whether a single statement's error leaves the transaction as it
 // was before the statement: a constraint violation (ON CONFLICT ABORT, the default, undoes the
@@ -568,12 +646,12 @@ func statementOnlyError(err error) bool {
 // and a goroutine per transaction and the driver prepares its BEGIN and COMMIT each time; each
 // statement through database/sql takes a Stmt per transaction, boxes and converts its
 // arguments and allocates its result. The outcomes are the same as runTx's, step by step
-// (runRawTx): the same transaction, the same statements, the same failure handling
+// (rawTxConn): the same transaction, the same statements, the same failure handling
 // (TestRawBatch*).
 
 // rawWriter is a writer that can also apply itself with the driver's statements (rawConn).
 type rawWriter interface {
-	// applyRaw is apply, inside the transaction runRawTx began on rc.
+	// applyRaw is apply, inside the transaction runTx began on rc.
 	applyRaw(ctx context.Context, rc *rawConn) error
 	// applyRawAlone is aloneWriter.applyAlone, on rc outside a transaction.
 	applyRawAlone(ctx context.Context, rc *rawConn) (bool, error)
@@ -787,7 +865,7 @@ func (rc *rawConn) revokeFamily(ctx context.Context, familyID string) error {
 	return err
 }
 
-// rawBatch reports whether every write of ops can run on the driver connection (runRawTx).
+// rawBatch reports whether every write of ops can run on the driver connection (rawTxConn).
 func rawBatch(ops []*writeOp) bool {
 	for _, op := range ops {
 		if _, ok := op.w.(rawWriter); !ok || !op.single {
@@ -797,25 +875,6 @@ func rawBatch(ops []*writeOp) bool {
 	return true
 }
 
-// runRawTx is runTx for a batch of rawWriters, on the write connection's driver connection:
-// the same transaction, statements and outcomes, without database/sql in between.
-func (s *Store) runRawTx(ctx context.Context, ops []*writeOp, cur **writeOp) (failedAt int, txErr error) {
-	s.writes.raw.Add(1)
-	err := s.onRaw(ctx, func(rc *rawConn) {
-		failedAt, txErr = s.rawTx(ctx, rc, ops, cur)
-	})
-	if err != nil {
-		// Nothing was applied (no connection, statements that cannot be prepared, or Raw did
-		// not run the function), and no write may be told it committed.
-		for _, op := range ops {
-			op.err = fmt.Errorf("begin: %w", err)
-			op.final = true
-		}
-		return 0, nil
-	}
-	return failedAt, txErr
-}
-
 // onRaw runs fn with the statements prepared on the write connection's driver connection,
 // held through sql.Conn.Raw; the caller holds the write gate (wgate), which is what keeps s.raw
 // to one user at a time. It fails, without running fn, when the connection cannot be had or
@@ -823,8 +882,8 @@ func (s *Store) runRawTx(ctx context.Context, ops []*writeOp, cur **writeOp) (fa
 //
 // A panic in fn goes on only once Raw has returned: a panic inside Raw (or an error wrapping
 // driver.ErrBadConn) makes database/sql close the connection, which for ":memory:" is the
-// database. fn ends what it began on the connection (rawTx rolls its transaction back, as
-// runTx does) before its panic leaves it.
+// database. fn ends what it began on the connection before its panic leaves it (runTxOn
+// rolls its transaction back).
 func (s *Store) onRaw(ctx context.Context, fn func(rc *rawConn)) error {
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
@@ -865,98 +924,42 @@ func (s *Store) onRaw(ctx context.Context, fn func(rc *rawConn)) error {
 	return nil
 }
 
-// rawPanic is a panic inside runRawTx's sql.Conn.Raw, carried out of it, with the stack where
+// rawPanic is a panic inside onRaw's sql.Conn.Raw, carried out of it, with the stack where
 // it happened (runBatch unwraps it).
 type rawPanic struct {
 	value any
 	stack []byte
 }
 
-// rawTx is runTx's work on rc: the same steps, for writes that are single and rawWriters.
-func (s *Store) rawTx(ctx context.Context, rc *rawConn, ops []*writeOp, cur **writeOp) (failedAt int, _ error) {
-	q := s.writes
-	final := func() {
-		for _, op := range ops {
-			op.final = true
-		}
-	}
-	if len(ops) == 1 {
-		op := ops[0]
-		if err := op.ctx.Err(); err != nil { // its caller gave up before it was applied
-			op.err = err
-			final()
-			return 0, nil
-		}
-		*cur = op
-		done, err := op.w.(rawWriter).applyRawAlone(ctx, rc)
-		*cur = nil
-		if done {
-			op.err = err
-			final()
-			if err == nil {
-				q.observe(1)
-			}
-			return 0, nil
-		}
-	}
-	if err := rc.exec(ctx, rc.begin); err != nil {
-		for _, op := range ops {
-			op.err = fmt.Errorf("begin: %w", err)
-		}
-		final() // smaller transactions would not begin either
-		return 0, nil
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = rc.exec(context.Background(), rc.rollback) // also on a write's panic
-		}
-	}()
-	keptFirst := false
-	for i, op := range ops {
-		if err := op.ctx.Err(); err != nil { // its caller gave up before it was applied
-			op.err = err
-			continue
-		}
-		*cur = op
-		op.err = op.w.(rawWriter).applyRaw(ctx, rc)
-		*cur = nil
-		kept := op.err == nil
-		if k, ok := op.w.(keeper); ok && !kept {
-			kept = k.keeps(op.err)
-		}
-		if i == 0 {
-			keptFirst = kept
-		}
-		switch {
-		case kept:
-		case len(ops) == 1:
-			// The transaction is this one write: its error is its outcome.
-			final()
-			return i, nil
-		case !statementOnlyError(op.err):
-			// An error such as SQLITE_FULL, SQLITE_IOERR or an interrupt may have rolled the
-			// whole transaction back (runTx).
-			return i, op.err
-		}
-	}
-	committed = true
-	if err := rc.exec(ctx, rc.commit); err != nil {
-		// A COMMIT that fails (a deferred constraint, SQLITE_BUSY, SQLITE_FULL) may leave the
-		// transaction open: roll it back, as the driver's own Commit does (a ROLLBACK with no
-		// transaction open fails harmlessly).
-		_ = rc.exec(context.Background(), rc.rollback)
-		err = fmt.Errorf("commit: %w", err)
-		if len(ops) > 1 {
-			return -1, err
-		}
-		if keptFirst {
-			ops[0].err = err // never a success: its writes are not committed
-		}
-		final()
-		return 0, err
-	}
-	final()
-	q.observe(len(ops))
-	return 0, nil
+// rawTxConn is txConn on the write connection's driver connection, for writes that are
+// single and rawWriters (rawBatch): they need no savepoints.
+type rawTxConn struct{ rc *rawConn }
+
+func (c rawTxConn) canAlone(*writeOp) bool { return true }
+
+func (c rawTxConn) applyAlone(ctx context.Context, op *writeOp) (bool, error) {
+	return op.w.(rawWriter).applyRawAlone(ctx, c.rc)
 }
+
+func (c rawTxConn) begin(ctx context.Context) error { return c.rc.exec(ctx, c.rc.begin) }
+
+func (c rawTxConn) apply(ctx context.Context, op *writeOp) error {
+	return op.w.(rawWriter).applyRaw(ctx, c.rc)
+}
+
+func (c rawTxConn) savepoint(context.Context, int) error {
+	return errors.New("sqlite: no savepoints on the driver connection (its writes are single)")
+}
+
+// commit commits. A COMMIT that fails (a deferred constraint, SQLITE_BUSY, SQLITE_FULL) may
+// leave the transaction open: roll it back, as the driver's own Commit does (a ROLLBACK with no
+// transaction open fails harmlessly).
+func (c rawTxConn) commit(ctx context.Context) error {
+	err := c.rc.exec(ctx, c.rc.commit)
+	if err != nil {
+		c.rollback()
+	}
+	return err
+}
+
+func (c rawTxConn) rollback() { _ = c.rc.exec(context.Background(), c.rc.rollback) }
