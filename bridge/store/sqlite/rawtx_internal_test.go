@@ -247,3 +247,51 @@ func TestRawBatchPanic(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseRawWaitsForWriteGate: Close closes the statements prepared on the write connection's
+// driver connection (closeRaw) only once it holds the write gate, which keeps them to one user
+// at a time (onRaw): while a batch or a read on the write connection holds the gate, Close
+// waits for it. Before, closeRaw read and reset s.raw without the gate.
+func TestCloseRawWaitsForWriteGate(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		now := time.Now()
+		f := newFamily(t, s, "a0", now)
+		if err := s.IssueTokens(ctx, rotation(f, 0, "a0", "a1", now)); err != nil {
+			t.Fatal(err)
+		}
+		if s.raw.dc == nil {
+			t.Fatal("the rotation did not prepare the driver statements")
+		}
+		if err := s.wgate.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- s.closeRaw() }()
+		guard := deadlockGuard(t)
+		for waiting := false; !waiting; {
+			select {
+			case err := <-closed:
+				s.wgate.release()
+				t.Fatalf("closeRaw returned (%v) while the write gate was held", err)
+			case <-guard.Done():
+				s.wgate.release()
+				t.Fatal("closeRaw neither waited for the write gate nor returned")
+			case <-time.After(time.Millisecond):
+				s.wgate.mu.Lock()
+				waiting = len(s.wgate.waiters) > 0
+				s.wgate.mu.Unlock()
+			}
+		}
+		if s.raw.dc == nil {
+			t.Error("closeRaw reset the driver statements while the write gate was held")
+		}
+		s.wgate.release()
+		if err := <-closed; err != nil {
+			t.Fatal(err)
+		}
+		if s.raw.dc != nil {
+			t.Error("closeRaw left the driver statements")
+		}
+	})
+}

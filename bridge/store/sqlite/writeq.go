@@ -731,7 +731,14 @@ func (rc *rawConn) close() error {
 
 // closeRaw closes the statements prepared on the write connection, before the pool closes it:
 // a connection closed with statements still open stays open (sqlite3_close_v2) with its file.
+//
+// It holds the write gate, which keeps s.raw to one user at a time (onRaw): a batch or a read
+// still using the statements finishes first.
 func (s *Store) closeRaw() error {
+	if err := s.wgate.acquire(context.Background()); err != nil { // cannot fail: the context does not end
+		return err
+	}
+	defer s.wgate.release()
 	if s.raw.dc == nil {
 		return nil
 	}
