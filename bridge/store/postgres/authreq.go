@@ -109,9 +109,7 @@ func (s *Store) BindAuthRequest(ctx context.Context, id, browser string) error {
 
 // CompleteAuthRequest moves a pending request bound to c.Browser to completed (compare-and-set).
 func (s *Store) CompleteAuthRequest(ctx context.Context, id string, c sso.Completion) error {
-	err := execOne(ctx, s.pool, `UPDATE auth_requests SET done = TRUE, subject = $1, auth_time = $2, amr = $3, session_id = $4
-		WHERE id = $5 AND NOT done AND browser = $6 AND expires_at > $7`,
-		c.Subject, ts(c.AuthTime), encList(c.AMR), c.SessionID, id, c.Browser, ts(s.clock()))
+	err := completeAuthRequest(ctx, s.pool, id, c, ts(s.clock()), "", time.Time{})
 	if err != nil {
 		if !isNoRows(err) {
 			return wrap("complete auth request", err)
@@ -119,6 +117,27 @@ func (s *Store) CompleteAuthRequest(ctx context.Context, id string, c sso.Comple
 		return s.authRequestState(ctx, "complete auth request", id, c.Browser, false)
 	}
 	return nil
+}
+
+// The completion's compare-and-set ($1-$7: subject, auth_time, amr, session_id, id, browser,
+// now), and with the code's hash and expiry ($8, $9).
+const (
+	completeAuthRequestSet   = `UPDATE auth_requests SET done = TRUE, subject = $1, auth_time = $2, amr = $3, session_id = $4`
+	completeAuthRequestWhere = ` WHERE id = $5 AND NOT done AND browser = $6 AND expires_at > $7`
+	completeAuthRequestSQL   = completeAuthRequestSet + completeAuthRequestWhere
+	completeWithCodeSQL      = completeAuthRequestSet + `, code_hash = $8, code_expires = $9, code_consumed = FALSE` +
+		completeAuthRequestWhere
+)
+
+// completeAuthRequest is CompleteAuthRequest's compare-and-set on q (the pool, or CompleteSignIn's
+// transaction), at now; it also saves the code when codeHash is not empty. pgx.ErrNoRows when
+// it changed nothing.
+func completeAuthRequest(ctx context.Context, q querier, id string, c sso.Completion, now int64, codeHash string, codeExpires time.Time) error {
+	if codeHash == "" {
+		return execOne(ctx, q, completeAuthRequestSQL, c.Subject, ts(c.AuthTime), encList(c.AMR), c.SessionID, id, c.Browser, now)
+	}
+	return execOne(ctx, q, completeWithCodeSQL, c.Subject, ts(c.AuthTime), encList(c.AMR), c.SessionID, id, c.Browser, now,
+		codeHash, ts(codeExpires))
 }
 
 // authRequestState explains why a transition changed no row: unknown or expired, no longer

@@ -170,14 +170,20 @@ func (s *Store) Audit(ctx context.Context, e *store.AuditEvent) error {
 		return errors.New("postgres: audit: empty event")
 	}
 	t := orNow(e.Time, s.clock())
-	var id int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, ts(t), e.Event, e.Subject, e.Login, e.ClientID, e.IP, e.Detail).Scan(&id)
+	id, err := insertAudit(ctx, s.pool, e, ts(t))
 	if err != nil {
 		return wrap("audit", err)
 	}
 	e.ID, e.Time = id, t
 	return nil
+}
+
+// insertAudit appends e at time at on q (the pool, or CompleteSignIn's transaction) and returns
+// its id.
+func insertAudit(ctx context.Context, q querier, e *store.AuditEvent, at int64) (id int64, err error) {
+	err = q.QueryRow(ctx, `INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, at, e.Event, e.Subject, e.Login, e.ClientID, e.IP, e.Detail).Scan(&id)
+	return id, err
 }
 
 // AuditEvents returns the events matching f, newest first, at most f.Limit (default 100, capped

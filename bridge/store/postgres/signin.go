@@ -126,14 +126,7 @@ func (s *Store) completeReauth(ctx context.Context, in *store.SignIn) error {
 		} else if err != nil {
 			return err
 		}
-		q := `UPDATE auth_requests SET done = TRUE, subject = $1, auth_time = $2, amr = $3, session_id = $4`
-		args := []any{c.Subject, ts(c.AuthTime), encList(c.AMR), c.SessionID, in.RequestID, c.Browser, ts(now)}
-		if in.CodeHash != "" {
-			q += `, code_hash = $8, code_expires = $9, code_consumed = FALSE`
-			args = append(args, in.CodeHash, ts(in.CodeExpires))
-		}
-		q += ` WHERE id = $5 AND NOT done AND browser = $6 AND expires_at > $7`
-		if err := execOne(ctx, tx, q, args...); isNoRows(err) {
+		if err := completeAuthRequest(ctx, tx, in.RequestID, c, ts(now), in.CodeHash, in.CodeExpires); isNoRows(err) {
 			return errReauthUnanswered
 		} else if err != nil {
 			return err
@@ -145,9 +138,9 @@ func (s *Store) completeReauth(ctx context.Context, in *store.SignIn) error {
 			return nil
 		}
 		auditAt = ts(orNow(ev.Time, now))
-		return tx.QueryRow(ctx, `INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-			auditAt, ev.Event, ev.Subject, ev.Login, ev.ClientID, ev.IP, ev.Detail).Scan(&auditID)
+		var err error
+		auditID, err = insertAudit(ctx, tx, ev, auditAt)
+		return err
 	})
 	switch {
 	case errors.Is(err, errReauthMissed):
