@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -72,4 +73,24 @@ func TestParseFormMatchesNetHTTP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseQueryMatchesURL: parseQuery (the short-form parser of every token request's body)
+// gives what url.ParseQuery gives for any body: the same values in the same order per key,
+// and an error exactly when it errs, with the same text.
+func FuzzParseQueryMatchesURL(f *testing.F) {
+	for _, s := range []string{"", "a=1", "a=1&b=2&a=3", "&&a", "a=%zz&b=2", "%zz=1&b", "a;b=1", "=x&=y", "a=1+2%2B3",
+		"grant_type=refresh_token&refresh_token=abc&scope=openid+profile", "a&a&a&a&a&a&a&a", "a&a&a&a&a&a&a&a&a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		got, gerr := parseQuery(body)
+		want, werr := url.ParseQuery(body)
+		if (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
+			t.Fatalf("%q: error %v, url.ParseQuery %v", body, gerr, werr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: %v, url.ParseQuery %v", body, got, want)
+		}
+	})
 }
