@@ -1,0 +1,25 @@
+package bridge
+
+import (
+	"path/filepath"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+)
+
+// serveLockPath is the file a serving process holds locked while it runs on an SQLite store
+// (next to the database: <database>-serve.lock), and false for a store several processes serve
+// together (postgres). SQLite is one process: a second `serve` on the same database would run
+// the work that must run once (key rotation, purges, the AMS poller, the reconcile) a second
+// time and count the anonymous-write limits apart, so it is refused at start-up (lockServe).
+// The CLI's commands do not take the lock: they change the store while the server runs.
+func serveLockPath(sc store.Config) (string, bool) {
+	if sc.Type != "" && sc.Type != "sqlite" {
+		return "", false
+	}
+	db := sc.DSN
+	if db == "" {
+		db = filepath.Join(sc.DataDir, sqlite.FileName)
+	}
+	return db + "-serve.lock", true
+}
