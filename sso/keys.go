@@ -33,6 +33,8 @@ type KeyConfig struct {
 	Prepublish time.Duration
 	// MaxTokenLifetime is the longest lifetime of anything signed (ID tokens, JWT access
 	// tokens, logout tokens): a retired key stays in JWKS that long after it stops signing.
+	// A key made under a shorter one stays that long too (raising a lifetime extends the
+	// stored retirement of every live key); a key made under a longer one keeps its own.
 	MaxTokenLifetime time.Duration
 	// EncryptionKey (32 bytes) encrypts private keys at rest (AES-256-GCM).
 	EncryptionKey []byte
@@ -46,7 +48,6 @@ type signingKey struct {
 	alg       jose.SignatureAlgorithm
 	private   crypto.Signer
 	signUntil time.Time
-	expiresAt time.Time
 	createdAt time.Time
 
 	signerOnce sync.Once
@@ -193,9 +194,16 @@ func parseAlg(a string) (jose.SignatureAlgorithm, error) {
 // algorithm signs past its start (KeyStore.AddSigningKeySuccessor), so replicas racing
 // (starting together on an empty store, or a rotation during a lease handover) make one key,
 // and the others read it.
+//
+// It also writes back the retirement of every live key that the current MaxTokenLifetime
+// holds later than the store says (a lifetime raised since the key was made), so that the
+// store's Purge keeps the key and every replica publishes it as long.
 func (m *KeyManager) Rotate(ctx context.Context) error {
-	keys, err := m.load(ctx)
+	keys, later, err := m.load(ctx)
 	if err != nil {
+		return err
+	}
+	if err := m.extend(ctx, later); err != nil {
 		return err
 	}
 	now := m.now()
@@ -219,7 +227,7 @@ func (m *KeyManager) Rotate(ctx context.Context) error {
 		switch {
 		case errors.Is(err, ErrConflict):
 			// Another replica stored this key first: use its.
-			if keys, err = m.load(ctx); err != nil {
+			if keys, _, err = m.load(ctx); err != nil {
 				return err
 			}
 			m.cfg.Logger.InfoContext(ctx, "signing key made by another replica; using it", "alg", string(alg))
@@ -236,19 +244,55 @@ func (m *KeyManager) Rotate(ctx context.Context) error {
 // Reload replaces the keys in memory with the store's (another replica rotated them),
 // generating none. Keys already known are kept as they are (their signers too).
 func (m *KeyManager) Reload(ctx context.Context) error {
-	keys, err := m.load(ctx)
+	keys, _, err := m.load(ctx)
 	if err != nil {
 		return err
 	}
 	return m.install(keys)
 }
 
+// retirement is when a key leaves JWKS: its stored expiry, or later when a token signed just
+// before it stops signing, with the current MaxTokenLifetime, is valid longer.
+func (m *KeyManager) retirement(sk *StoredKey) time.Time {
+	if r := sk.SignUntil.Add(m.cfg.MaxTokenLifetime); r.After(sk.ExpiresAt) {
+		return r
+	}
+	return sk.ExpiresAt
+}
+
+// extend writes the later retirement of keys back to the store (KeyStore.ExtendSigningKey,
+// which only ever moves it later). A key the store no longer has (purged or withdrawn since
+// load) is left to the next load.
+func (m *KeyManager) extend(ctx context.Context, later []keyRetirement) error {
+	for _, r := range later {
+		err := m.store.ExtendSigningKey(ctx, r.id, r.at)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			m.cfg.Logger.WarnContext(ctx, "signing key gone before its retirement could be extended", "kid", r.id)
+		case err != nil:
+			return fmt.Errorf("keys: extend key %s: %w", r.id, err)
+		default:
+			m.cfg.Logger.InfoContext(ctx, "signing key retirement extended for the token lifetime", "kid", r.id,
+				"expires_at", r.at)
+		}
+	}
+	return nil
+}
+
+// keyRetirement is a key's retirement later than the store's expiry of it.
+type keyRetirement struct {
+	id string
+	at time.Time
+}
+
 // load reads the keys that have not expired from the store, decoding only those not already
-// in memory.
-func (m *KeyManager) load(ctx context.Context) ([]*signingKey, error) {
+// in memory. A key is kept until its retirement (the later of its stored expiry and
+// sign_until + MaxTokenLifetime); later lists the keys whose retirement is after their stored
+// expiry.
+func (m *KeyManager) load(ctx context.Context) (keys []*signingKey, later []keyRetirement, err error) {
 	stored, err := m.store.SigningKeys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("keys: load: %w", err)
+		return nil, nil, fmt.Errorf("keys: load: %w", err)
 	}
 	m.mu.RLock()
 	known := make(map[string]*signingKey, len(m.keys))
@@ -257,19 +301,23 @@ func (m *KeyManager) load(ctx context.Context) ([]*signingKey, error) {
 	}
 	m.mu.RUnlock()
 	now := m.now()
-	var keys []*signingKey
 	for _, sk := range stored {
+		retire := m.retirement(sk)
+		if !now.Before(retire) {
+			continue
+		}
 		k := known[sk.ID]
 		if k == nil {
 			if k, err = m.decode(sk); err != nil {
-				return nil, fmt.Errorf("keys: key %s: %w", sk.ID, err)
+				return nil, nil, fmt.Errorf("keys: key %s: %w", sk.ID, err)
 			}
 		}
-		if now.Before(k.expiresAt) {
-			keys = append(keys, k)
+		keys = append(keys, k)
+		if retire.After(sk.ExpiresAt) {
+			later = append(later, keyRetirement{id: sk.ID, at: retire})
 		}
 	}
-	return keys, nil
+	return keys, later, nil
 }
 
 func (m *KeyManager) install(keys []*signingKey) error {
@@ -320,7 +368,6 @@ func (m *KeyManager) generate(ctx context.Context, alg jose.SignatureAlgorithm, 
 		createdAt: start,
 		signUntil: start.Add(m.cfg.RotateEvery),
 	}
-	k.expiresAt = k.signUntil.Add(m.cfg.MaxTokenLifetime)
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return nil, fmt.Errorf("keys: marshal: %w", err)
@@ -335,7 +382,7 @@ func (m *KeyManager) generate(ctx context.Context, alg jose.SignatureAlgorithm, 
 	}
 	if err := m.store.AddSigningKeySuccessor(ctx, &StoredKey{
 		ID: k.id, Algorithm: string(alg), PublicJWK: pub, PrivateEnc: enc,
-		CreatedAt: k.createdAt, SignUntil: k.signUntil, ExpiresAt: k.expiresAt,
+		CreatedAt: k.createdAt, SignUntil: k.signUntil, ExpiresAt: k.signUntil.Add(m.cfg.MaxTokenLifetime),
 	}); err != nil {
 		return nil, fmt.Errorf("keys: store: %w", err)
 	}
@@ -359,7 +406,7 @@ func (m *KeyManager) decode(sk *StoredKey) (*signingKey, error) {
 	if !ok {
 		return nil, errors.New("private key cannot sign")
 	}
-	return &signingKey{id: sk.ID, alg: alg, private: priv, createdAt: sk.CreatedAt, signUntil: sk.SignUntil, expiresAt: sk.ExpiresAt}, nil
+	return &signingKey{id: sk.ID, alg: alg, private: priv, createdAt: sk.CreatedAt, signUntil: sk.SignUntil}, nil
 }
 
 // SigningKey returns the key that signs now for alg (falls back to RS256).

@@ -28,6 +28,20 @@ func (m *memKeys) AddSigningKeySuccessor(ctx context.Context, k *sso.StoredKey) 
 	return m.AddSigningKey(ctx, k)
 }
 
+func (m *memKeys) ExtendSigningKey(_ context.Context, id string, expiresAt time.Time) error {
+	for i, k := range m.keys {
+		if k.ID == id && time.Now().Before(k.ExpiresAt) {
+			if expiresAt.After(k.ExpiresAt) {
+				c := *k // those SigningKeys returned are not changed
+				c.ExpiresAt = expiresAt
+				m.keys[i] = &c
+			}
+			return nil
+		}
+	}
+	return sso.ErrNotFound
+}
+
 func TestKeyManagerRotation(t *testing.T) {
 	ctx := context.Background()
 	st := &memKeys{}

@@ -269,6 +269,12 @@ type KeyStore interface {
 	// ErrConflict. Atomic across processes, so replicas starting together on an empty store,
 	// or racing one rotation, make one key per algorithm.
 	AddSigningKeySuccessor(ctx context.Context, k *StoredKey) error
+	// ExtendSigningKey sets the key's ExpiresAt to expiresAt when that is later (it never
+	// moves it earlier: expires_at = max(expires_at, expiresAt)), so that a key stays
+	// published, and Purge keeps it, while tokens it signed under a raised lifetime are
+	// valid. A key already past its ExpiresAt (expired, or withdrawn) is not brought back:
+	// ErrNotFound, as for an unknown id.
+	ExtendSigningKey(ctx context.Context, id string, expiresAt time.Time) error
 }
 
 // StoredClient is a dynamically registered client: Config is its JSON record (client_record.go).

@@ -190,6 +190,21 @@ func (s *Store) AddSigningKeySuccessor(_ context.Context, k *sso.StoredKey) erro
 	return insertNew(s.keys, c.ID, c, "add signing key successor")
 }
 
+// ExtendSigningKey moves a live key's ExpiresAt to expiresAt when that is later (see
+// sso.KeyStore); ErrNotFound for an unknown or expired key.
+func (s *Store) ExtendSigningKey(_ context.Context, id string, expiresAt time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[id]
+	if !ok || !live(k.ExpiresAt, s.clock()) {
+		return errf("extend signing key", sso.ErrNotFound)
+	}
+	if expiresAt.After(k.ExpiresAt) {
+		k.ExpiresAt = expiresAt
+	}
+	return nil
+}
+
 // ---- clients ----
 
 func cloneClient(c *sso.StoredClient) *sso.StoredClient {

@@ -15,6 +15,8 @@ var keyTests = []test{
 	{"AddList", testKeysAddList},
 	{"Conflict", testKeysConflict},
 	{"SuccessorOnce", testKeysSuccessorOnce},
+	{"Extend", testKeysExtend},
+	{"ExtendConcurrently", testKeysExtendConcurrently},
 }
 
 var clientTests = []test{

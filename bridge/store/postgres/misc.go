@@ -101,6 +101,31 @@ func (s *Store) AddSigningKeySuccessor(ctx context.Context, k *sso.StoredKey) er
 	}))
 }
 
+// ExtendSigningKey moves a live key's expires_at to expiresAt when that is later (see
+// sso.KeyStore): expires_at = GREATEST(expires_at, $2); ErrNotFound for an unknown or expired
+// key. Other replicas hear of an actual extension on ChangesChannel (one whose configuration
+// has the lower lifetime then keeps the key too).
+func (s *Store) ExtendSigningKey(ctx context.Context, id string, expiresAt time.Time) error {
+	return wrap("extend signing key", s.tx(ctx, func(tx pgx.Tx) error {
+		var was int64
+		err := tx.QueryRow(ctx, `SELECT expires_at FROM signing_keys WHERE id = $1 AND expires_at > $2 FOR UPDATE`,
+			id, ts(s.clock())).Scan(&was)
+		if isNoRows(err) {
+			return sso.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if ts(expiresAt) <= was {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET expires_at = $2 WHERE id = $1`, id, ts(expiresAt)); err != nil {
+			return err
+		}
+		return notify(ctx, tx, ChangedKeys)
+	}))
+}
+
 // ---- clients ----
 
 const bumpClientsVersion = `UPDATE counters SET value = value + 1 WHERE name = 'clients_version'`

@@ -79,6 +79,21 @@ func (s *Store) AddSigningKeySuccessor(ctx context.Context, k *sso.StoredKey) er
 	return nil
 }
 
+// ExtendSigningKey moves a live key's expires_at to expiresAt when that is later (see
+// sso.KeyStore): one statement, expires_at = max(expires_at, ?); ErrNotFound for an unknown
+// or expired key.
+func (s *Store) ExtendSigningKey(ctx context.Context, id string, expiresAt time.Time) error {
+	res, err := s.wexec(ctx, `UPDATE signing_keys SET expires_at = MAX(expires_at, ?1) WHERE id = ?2 AND expires_at > ?3`,
+		ts(expiresAt), id, ts(s.clock()))
+	if err := affectedOne(res, err); err != nil {
+		if isNoRows(err) {
+			err = sso.ErrNotFound
+		}
+		return wrap("extend signing key", err)
+	}
+	return nil
+}
+
 // ---- clients ----
 
 const bumpClientsVersion = `UPDATE counters SET value = value + 1 WHERE name = 'clients_version'`
