@@ -52,18 +52,36 @@ type Metrics struct {
 	clients  map[string]struct{}
 }
 
-// with is m (read-only) with k added, as a new map: the series maps are read without a lock
-// and replaced, never changed, by an addition (under Metrics.mu). Their keys are few and added
-// once each (routes, methods and statuses; grants and registered clients); their reads are
-// every request's.
-func with[K comparable, V any](m *map[K]V, k K, v V) *map[K]V {
-	next := make(map[K]V, 1)
+// seriesOf is the series of k in *p, made by mk and added when it is not there yet: the series
+// maps are read without a lock and replaced, never changed, by an addition (under mu). Their
+// keys are few and added once each (routes, methods and statuses; grants and registered
+// clients); their reads are every request's.
+func seriesOf[K comparable, V any](p *atomic.Pointer[map[K]V], mu *sync.Mutex, k K, mk func() V) V {
+	if m := p.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	m := p.Load()
 	if m != nil {
-		next = make(map[K]V, len(*m)+1)
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
+	}
+	v := mk()
+	n := 0
+	if m != nil {
+		n = len(*m)
+	}
+	next := make(map[K]V, n+1)
+	if m != nil {
 		maps.Copy(next, *m)
 	}
 	next[k] = v
-	return &next
+	p.Store(&next)
+	return v
 }
 
 type reqKey struct {
@@ -132,23 +150,9 @@ func (m *Metrics) ObserveRequest(route, method string, status int, took time.Dur
 		route = "unmatched"
 	}
 	k := reqKey{route, knownMethod(method), status}
-	var s reqSeries
-	ok := false
-	if reqs := m.reqs.Load(); reqs != nil {
-		s, ok = (*reqs)[k]
-	}
-	if !ok {
-		m.mu.Lock()
-		reqs := m.reqs.Load()
-		if reqs != nil {
-			s, ok = (*reqs)[k]
-		}
-		if !ok {
-			s = reqSeries{m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(status)), m.duration.WithLabelValues(k.route, k.method)}
-			m.reqs.Store(with(reqs, k, s))
-		}
-		m.mu.Unlock()
-	}
+	s := seriesOf(&m.reqs, &m.mu, k, func() reqSeries {
+		return reqSeries{m.requests.WithLabelValues(k.route, k.method, strconv.Itoa(status)), m.duration.WithLabelValues(k.route, k.method)}
+	})
 	s.count.Inc()
 	s.took.Observe(took.Seconds())
 }
@@ -177,23 +181,9 @@ func (m *Metrics) ObserveQuery(name string, took time.Duration, err error) {
 // client is resolved once.
 func (m *Metrics) TokenIssued(_ context.Context, grantType, clientID string) {
 	k := pair{grantType, clientID}
-	var c prometheus.Counter
-	ok := false
-	if set := m.tokenSet.Load(); set != nil {
-		c, ok = (*set)[k]
-	}
-	if !ok {
-		m.mu.Lock()
-		set := m.tokenSet.Load()
-		if set != nil {
-			c, ok = (*set)[k]
-		}
-		if !ok {
-			c = m.tokens.WithLabelValues(grantType, m.clientLabel(clientID))
-			m.tokenSet.Store(with(set, k, c))
-		}
-		m.mu.Unlock()
-	}
+	c := seriesOf(&m.tokenSet, &m.mu, k, func() prometheus.Counter {
+		return m.tokens.WithLabelValues(grantType, m.clientLabel(clientID))
+	})
 	c.Inc()
 }
 
