@@ -89,7 +89,7 @@ func (c *Config) checkClients(p *problems) []sso.ClientConfig {
 		seen[cl.ID] = true
 		// The key manager keeps keys for keys.algorithms (and RS256) only: a client signed
 		// with another would get server_error at every token request (review s12 W4).
-		if alg := r.IDTokenSigningAlg; alg != "RS256" && (alg == "ES256" || alg == "EdDSA") && !slices.Contains(c.Keys.Algorithms, alg) {
+		if alg := r.IDTokenSigningAlg; slices.Contains(signingAlgs, alg) && !slices.Contains(c.signingAlgorithms(), alg) {
 			p.addf(fmt.Sprintf("clients[%s].id_token_signing_alg", cl.ID), "%s has no signing key: add it to keys.algorithms (now %s)",
 				alg, strings.Join(c.signingAlgorithms(), ", "))
 		}
@@ -105,6 +105,11 @@ func (c *Config) checkClients(p *problems) []sso.ClientConfig {
 	}
 	return out
 }
+
+// signingAlgs are the algorithms the key manager can keep keys for (keys.algorithms); RS256's
+// key is always kept. Another value of a client's id_token_signing_alg is its Validate's to
+// report.
+var signingAlgs = []string{"RS256", "ES256", "EdDSA"}
 
 // signingAlgorithms are the algorithms the bridge keeps signing keys for: keys.algorithms and
 // RS256, which is always on.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -119,7 +120,7 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 		}
 	}
 	for _, a := range c.Keys.Algorithms {
-		if a != "RS256" && a != "ES256" && a != "EdDSA" {
+		if !slices.Contains(signingAlgs, a) {
 			p.addf("keys.algorithms", "%q is not RS256, ES256 or EdDSA", a)
 		}
 	}
