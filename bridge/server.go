@@ -207,7 +207,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	https := issuer.Scheme == "https"
 	cookies := session.New(session.Config{HashKey: secrets[secretCookieMAC], BlockKey: secrets[secretCookieEnc],
 		CSRFKey: secrets[secretCSRF], Secure: https, Lifetime: cfg.Session.Lifetime}, d.Store, pages)
-	s.throttle, s.clientThrottle, s.anonLimit = newThrottles(cfg, d, secrets[secretThrottle])
+	s.throttle, s.clientThrottle, s.anonLimit = newThrottles(cfg, d, secrets[secretThrottle], log)
 	auditLog := audit.New(d.Store, log, now, s.anonLimit).Observe(observeAudit(s.metrics))
 	limit := &web.AnonymousLimit{Limiter: s.anonLimit, Refused: auditLog.Refused, Pages: pages, Log: log}
 	clientIP := web.IPExtractor(cfg.TrustedProxies)
@@ -310,7 +310,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 
 	// The web side: each part built once from its dependencies, then mounted on one router.
 	flow := &authflow.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Store: d.Store, Directory: d.Directory,
-		Subjects: subjects, Access: decide, Throttle: s.throttle, DeviceGuesses: newDeviceGuesses(cfg, d, secrets[secretThrottle]),
+		Subjects: subjects, Access: decide, Throttle: s.throttle, DeviceGuesses: newDeviceGuesses(cfg, d, secrets[secretThrottle], log),
 		Audit: auditLog, Scopes: pol.DescribeScopes,
 		SignIn: signIn, Provision: s.shadow.Provision, EndSession: logouts.EndSession, LimitAnonymous: limit.Wrap,
 		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(ams.exchanger, ams.website),
@@ -335,7 +335,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	s.ready = &readiness{cfg: cfg.Health, store: d.Store, dir: d.Directory, keys: keys, now: now}
 	// The second-factor step is the flow's SecondFactor and finishes sign-ins through the flow
 	// (the one cycle between parts: set once, here).
-	second := &webmfa.Handler{Pages: pages, Cookies: cookies, Flow: flow, MFA: factors, Store: d.Store, Subjects: subjects, Upstreams: d.Store,
+	second := &webmfa.Handler{Pages: pages, Cookies: cookies, Flow: flow, MFA: factors, Store: d.Store, Subjects: subjects,
 		Audit: auditLog.Write, Observer: s.metrics, Logger: log, Now: now}
 	flow.SecondFactor = second
 	acct.StepUp = flow.StepUpFirst

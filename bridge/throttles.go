@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
@@ -23,13 +24,19 @@ func sharedThrottles(cfg Config, d Deps) bool {
 // characters (config.MinSecretLength) or generated, so N replicas' budgets give no useful
 // guesses, while sharing it would cost four statements on every token request (each code
 // exchange and refresh).
-func newThrottles(cfg Config, d Deps, secret []byte) (signIn, clients *throttle.Throttle, anon *throttle.Limiter) {
-	clients = throttle.New(cfg.Throttle)
+func newThrottles(cfg Config, d Deps, secret []byte, log *slog.Logger) (signIn, clients *throttle.Throttle, anon *throttle.Limiter) {
+	clients = withLogger(throttle.New(cfg.Throttle), log)
 	if !sharedThrottles(cfg, d) {
-		return throttle.New(cfg.Throttle), clients, throttle.NewLimiter(cfg.Throttle.AnonymousWrites)
+		return withLogger(throttle.New(cfg.Throttle), log), clients, throttle.NewLimiter(cfg.Throttle.AnonymousWrites)
 	}
-	return throttle.NewShared(cfg.Throttle, d.Store, secret, "signin"), clients,
+	return withLogger(throttle.NewShared(cfg.Throttle, d.Store, secret, "signin"), log), clients,
 		throttle.NewSharedLimiter(cfg.Throttle.AnonymousWrites, d.Store, secret)
+}
+
+// withLogger is t logging to the bridge's logger what it does not answer its caller.
+func withLogger(t *throttle.Throttle, log *slog.Logger) *throttle.Throttle {
+	t.Logger = log
+	return t
 }
 
 // DeviceGuessesPerMinute is each budget of wrong device user codes for the whole service
@@ -50,11 +57,11 @@ const DeviceGuessesPerMinute = 30
 // guessing at both budgets (3.2e7 guesses) hits a live code with probability 1.2e-3 times the
 // average number of live codes. On a shared store (replicas) the counters are shared, so N
 // replicas do not give N budgets.
-func newDeviceGuesses(cfg Config, d Deps, secret []byte) *throttle.Throttle {
+func newDeviceGuesses(cfg Config, d Deps, secret []byte, log *slog.Logger) *throttle.Throttle {
 	tc := config.ThrottleConfig{PerLogin: DeviceGuessesPerMinute, PerIP: DeviceGuessesPerMinute,
 		Window: time.Minute, Lockout: time.Minute}
 	if !sharedThrottles(cfg, d) {
-		return throttle.New(tc)
+		return withLogger(throttle.New(tc), log)
 	}
-	return throttle.NewShared(tc, d.Store, secret, "device")
+	return withLogger(throttle.NewShared(tc, d.Store, secret, "device"), log)
 }

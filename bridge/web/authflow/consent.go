@@ -191,7 +191,7 @@ func (h *Handler) consentHeld(c echo.Context, ar *sso.AuthRequest, client *sso.C
 	if d.Upstream {
 		// A held upstream sign-in whose provider signed the member out meanwhile goes no further.
 		o.Upstream, o.HeldAt = &store.UpstreamSession{}, store.HeldSignIn(hold.IDHash)
-		if err := h.heldLive(ctx, o.HeldAt); err != nil {
+		if err := h.HeldLive(ctx, o.HeldAt); err != nil {
 			return h.EndedOr(c, err)
 		}
 	}

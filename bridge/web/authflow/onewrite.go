@@ -139,10 +139,10 @@ func (h *Handler) EndedOr(c echo.Context, err error) error {
 		"Go back to the app and sign in again.")
 }
 
-// heldLive checks that the upstream sign-in held at (store.HeldSignIn of a waiting step) is
+// HeldLive checks that the upstream sign-in held at (store.HeldSignIn of a waiting step) is
 // still recorded: ErrUpstreamEnded when the provider's back-channel logout removed it (or it
 // expired).
-func (h *Handler) heldLive(ctx context.Context, at string) error {
+func (h *Handler) HeldLive(ctx context.Context, at string) error {
 	if _, err := h.Store.UpstreamSession(ctx, at); errors.Is(err, sso.ErrNotFound) {
 		return ErrUpstreamEnded
 	} else if err != nil {

@@ -91,12 +91,7 @@ type Handler struct {
 	Store   store.FactorStore
 	// Subjects is the member's subject (identity.SubjectMapper).
 	Subjects *identity.SubjectMapper
-	// Upstreams reads the upstream record of a sign-in held at the step (Flow.PlaceUpstream
-	// records it there, then moves it to the session the step opens).
-	Upstreams interface {
-		UpstreamSession(ctx context.Context, sessionID string) (*store.UpstreamSession, error)
-	}
-	Audit func(context.Context, *store.AuditEvent)
+	Audit    func(context.Context, *store.AuditEvent)
 	// Observer counts passkey sign-ins (metrics; nil: not counted).
 	Observer signin.Observer
 	Logger   *slog.Logger
@@ -299,10 +294,8 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 		l.ar, l.client = ar, client
 	}
 	if ch.Kind == kindSignIn && l.data.Held {
-		if _, err := h.Upstreams.UpstreamSession(ctx, store.HeldSignIn(ch.IDHash)); errors.Is(err, sso.ErrNotFound) {
-			return nil, h.Flow.EndedOr(c, authflow.ErrUpstreamEnded)
-		} else if err != nil {
-			return nil, fmt.Errorf("held upstream sign-in: %w", err)
+		if err := h.Flow.HeldLive(ctx, store.HeldSignIn(ch.IDHash)); err != nil {
+			return nil, h.Flow.EndedOr(c, err)
 		}
 	}
 	if l.m, err = h.Flow.Member(ctx, &sso.Session{Subject: ch.Subject}); err != nil {
