@@ -105,20 +105,29 @@ func (o Options) tunnelTLS() func(ctx context.Context, network, addr string) (ne
 		if err != nil {
 			return nil, err
 		}
-		ip, err := o.checkTarget(ctx, host)
+		ips, err := o.checkTarget(ctx, host)
 		if err != nil {
 			return nil, err
 		}
-		conn, err := d.DialContext(ctx, network, ProxyAddr(o.Proxy))
-		if err != nil {
-			return nil, fmt.Errorf("proxyconnect: %w", err)
-		}
-		tc, err := o.tunnel(ctx, conn, host, net.JoinHostPort(ip.String(), port))
-		if err != nil {
+		// Every address checked is tried in turn, as the direct dialer does: a dual-stack app
+		// whose first address the proxy cannot reach is reached at the next.
+		var errs []error
+		for _, ip := range ips {
+			conn, err := d.DialContext(ctx, network, ProxyAddr(o.Proxy))
+			if err != nil {
+				return nil, fmt.Errorf("proxyconnect: %w", err)
+			}
+			tc, err := o.tunnel(ctx, conn, host, net.JoinHostPort(ip.String(), port))
+			if err == nil {
+				return tc, nil
+			}
 			_ = conn.Close()
-			return nil, err
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
 		}
-		return tc, nil
+		return nil, errors.Join(errs...)
 	}
 }
 
@@ -178,27 +187,29 @@ func (o Options) tlsConfig(serverName string) *tls.Config {
 }
 
 // checkTarget refuses a target host that is, or resolves here to, an internal address, and
-// returns the address to connect to (the first the name resolves to). A name that does not
+// returns the addresses to connect to (every one the name resolves to, all checked). A name that does not
 // resolve here is an error, not a refusal: the delivery is retried (a name can be missing for a
 // while) and, if it never resolves, becomes a dead letter carrying this message.
-func (o Options) checkTarget(ctx context.Context, host string) (netip.Addr, error) {
+func (o Options) checkTarget(ctx context.Context, host string) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if Internal(ip) {
-			return netip.Addr{}, &RefusedError{Addr: ip.WithZone("")}
+			return nil, &RefusedError{Addr: ip.WithZone("")}
 		}
-		return ip.Unmap().WithZone(""), nil
+		return []netip.Addr{ip.Unmap().WithZone("")}, nil
 	}
 	ips, err := o.lookup(ctx, host)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("resolve %s on the bridge's host to check it before the proxy (with outbound.proxy "+
+		return nil, fmt.Errorf("resolve %s on the bridge's host to check it before the proxy (with outbound.proxy "+
 			"set the bridge's own DNS must know the apps' names): %w", host, err)
 	}
+	checked := make([]netip.Addr, 0, len(ips))
 	for _, ip := range ips {
 		if Internal(ip) {
-			return netip.Addr{}, &RefusedError{Addr: ip.Unmap().WithZone("")}
+			return nil, &RefusedError{Addr: ip.Unmap().WithZone("")}
 		}
+		checked = append(checked, ip.Unmap().WithZone(""))
 	}
-	return ips[0].Unmap().WithZone(""), nil
+	return checked, nil
 }
 
 // lookup resolves host with o.Resolve, else the system resolver; no address is an error.

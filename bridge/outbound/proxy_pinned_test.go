@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -39,6 +41,10 @@ func TestProxyToldTheCheckedAddress(t *testing.T) {
 			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
 			return
 		}
+		if strings.HasPrefix(r.Host, "[") {
+			http.Error(w, "no IPv6 route", http.StatusBadGateway)
+			return
+		}
 		// Every tunnel leads to the test app, whatever address was asked for.
 		up, err := net.Dial("tcp", app.Listener.Addr().String())
 		if err != nil {
@@ -64,6 +70,8 @@ func TestProxyToldTheCheckedAddress(t *testing.T) {
 		switch host {
 		case "app.example.com":
 			return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
+		case "dual.example.com": // its IPv6 address first, which this proxy cannot reach
+			return []netip.Addr{netip.MustParseAddr("2606:4700::1111"), netip.MustParseAddr("93.184.215.14")}, nil
 		case "inside.example.com":
 			return []netip.Addr{netip.MustParseAddr("10.1.2.3")}, nil
 		}
@@ -109,5 +117,21 @@ func TestProxyToldTheCheckedAddress(t *testing.T) {
 				t.Errorf("a refused target reached the proxy: %q", connects)
 			}
 		})
+	}
+	// A dual-stack app whose first address the proxy cannot reach is reached at the next, as
+	// the direct dialer tries every address.
+	mu.Lock()
+	connects = nil
+	mu.Unlock()
+	c := outbound.New(outbound.Options{Proxy: pu, Resolve: resolve, TLS: &tls.Config{RootCAs: pool}})
+	resp, err := c.Get("https://dual.example.com/hook")
+	if err != nil {
+		t.Fatalf("a dual-stack app through the proxy: %v", err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"CONNECT [2606:4700::1111]:443", "CONNECT 93.184.215.14:443"}; !slices.Equal(connects, want) {
+		t.Errorf("the proxy was asked %q, want %q", connects, want)
 	}
 }
