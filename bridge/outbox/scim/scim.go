@@ -287,20 +287,22 @@ func (c scimClient) syncGroups(ctx context.Context, userID string, roles, remove
 }
 
 // joinGroup adds the user to the group named role, creating it when there is none; on this
-// replica one delivery at a time looks a group name up and creates it.
+// replica one delivery at a time looks a group name up and creates it. The lock is held from
+// the look-up to the creation only: adding a member to a group found runs alongside others.
 func (c scimClient) joinGroup(ctx context.Context, role, userID string, member func(op, gid string) error) error {
 	unlock, err := c.groups.lock(ctx, role)
 	if err != nil {
 		return err
 	}
-	defer unlock()
 	gids, err := c.findAll(ctx, "Groups", "displayName eq "+scimString(role))
-	if err != nil {
-		return err
-	}
-	if len(gids) > 0 {
+	if err != nil || len(gids) > 0 {
+		unlock()
+		if err != nil {
+			return err
+		}
 		return member("add", gids[0])
 	}
+	defer unlock()
 	resp, body, err := c.send(ctx, http.MethodPost, c.url("/Groups"), map[string]any{
 		"schemas": []string{wire.SchemaGroup}, "displayName": role,
 		"members": []map[string]string{{"value": userID}}})
