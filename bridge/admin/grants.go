@@ -154,18 +154,20 @@ func (a *Service) EndSessions(ctx context.Context, actor string, f Filter) (int,
 	if f.ID != "" && len(list) == 0 {
 		return 0, fmt.Errorf("%w: no live session %q", ErrNotFound, f.ID)
 	}
-	for _, s := range list {
-		if err := a.SessionEnder.EndSession(ctx, s); err != nil {
-			return 0, fmt.Errorf("admin: end session: %w", err)
-		}
-	}
 	detail := fmt.Sprintf("%s (%d)", f, len(list))
 	var cerr error
 	if f.ID == "" && f.Client == "" {
+		// Before the sessions, so that they are counted here and carry this reason (the store
+		// also ends those of each bridge session ended, and finds none left).
 		var n int
 		n, cerr = a.endConsoleSessions(ctx, sub, "sessions ended")
 		if n > 0 || cerr != nil {
 			detail += "; " + consoleEnded(n, cerr)
+		}
+	}
+	for _, s := range list {
+		if err := a.SessionEnder.EndSession(ctx, s); err != nil {
+			return 0, fmt.Errorf("admin: end session (%s): %w", detail, err)
 		}
 	}
 	// The sessions are ended: recorded whatever happens to the console sessions.

@@ -47,17 +47,19 @@ func (a *Service) ResetFactors(ctx context.Context, actor string, f Filter) (int
 	if lb != nil {
 		d.Logout = lb.EndedSessions(ctx)
 	}
+	// The console sessions end first, so that they are counted here and carry this reason
+	// (the store also ends those of each bridge session the reset ends, and finds none left).
+	consoles, cerr := a.endConsoleSessions(ctx, sub, "second factors reset")
+	consoleDetail := consoleEnded(consoles, cerr)
 	n, ended, err := a.Factors.ResetFactorsAndDeactivate(ctx, d)
 	if err != nil {
-		return 0, fmt.Errorf("admin: reset factors: %w", err)
+		return 0, fmt.Errorf("admin: reset factors (%s): %w", consoleDetail, err)
 	}
 	if lb != nil && len(ended) > 0 {
 		lb.Queued()
 	}
-	// The reset is committed: it is audited whatever happens to the console sessions, and a
+	// The reset is committed: it is audited whatever happened to the console sessions, and a
 	// failure to end those is said next to what was done.
-	consoles, cerr := a.endConsoleSessions(ctx, sub, "second factors reset")
-	consoleDetail := consoleEnded(consoles, cerr)
 	a.Audit(ctx, &store.AuditEvent{Time: a.now(), Event: "mfa.reset", Subject: sub,
 		Detail: fmt.Sprintf("%d factors removed by %s; %d sessions ended, grants revoked; %s", n, actor, len(ended), consoleDetail)})
 	a.record(ctx, actor, "admin.mfa_reset", sub, "", fmt.Sprintf("%s (%d factors, %d sessions ended, grants revoked; %s)", f, n, len(ended), consoleDetail))
