@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"path/filepath"
-
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 )
@@ -14,12 +12,8 @@ import (
 // time and count the anonymous-write limits apart, so it is refused at start-up (lockServe).
 // The CLI's commands do not take the lock: they change the store while the server runs.
 func serveLockPath(sc store.Config) (string, bool) {
-	if sc.Type != "" && sc.Type != "sqlite" {
+	if sc.Type == "postgres" { // as cluster.ForStore decides: replicas coordinate there
 		return "", false
 	}
-	db := sc.DSN
-	if db == "" {
-		db = filepath.Join(sc.DataDir, sqlite.FileName)
-	}
-	return db + "-serve.lock", true
+	return sqlite.Path(sc) + "-serve.lock", true
 }

@@ -34,9 +34,13 @@ func check(c store.Config) []error {
 // openConfig opens the database at store.dsn, or ssobridge.db in the data dir (which the
 // bridge has made private before opening its store).
 func openConfig(ctx context.Context, c store.Config) (store.Backend, error) {
-	path := c.DSN
-	if path == "" {
-		path = filepath.Join(c.DataDir, FileName)
+	return Open(ctx, Path(c))
+}
+
+// Path is the database file of an sqlite store: store.dsn, or ssobridge.db in the data dir.
+func Path(c store.Config) string {
+	if c.DSN != "" {
+		return c.DSN
 	}
-	return Open(ctx, path)
+	return filepath.Join(c.DataDir, FileName)
 }
