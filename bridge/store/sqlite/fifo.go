@@ -163,7 +163,9 @@ func readOnWriter[T any](ctx context.Context, s *Store, read func(ctx context.Co
 	defer s.wgate.release()
 	ctx = context.WithoutCancel(ctx)
 	if rerr := s.onRaw(ctx, func(rc *rawConn) { out, err = read(ctx, rc) }); rerr != nil {
-		return out, true, rerr
+		// The driver connection could not be had or its statements prepared (the store is
+		// closing): the read pool answers, as when the writer is busy.
+		return out, false, nil
 	}
 	return out, true, err
 }

@@ -250,3 +250,22 @@ func TestWALStartsOverUnderSustainedWrites(t *testing.T) {
 		t.Fatalf("the WAL started over %d times during 4000 writes; want one every checkpoint tick that found %d pages or more", n, walRestartFrames)
 	}
 }
+
+// TestNoDriverStatementsAfterCloseRaw (end-of-session review s12 RV1): once Close has closed the
+// write connection's driver statements (closeRaw), a family read arriving before the databases
+// close does not prepare them again (a connection closed with statements open stays open with
+// its file): it reads on the read pool instead, and gets the family.
+func TestNoDriverStatementsAfterCloseRaw(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "r.db"))
+	f := newFamily(t, s, "h0", time.Now())
+	if err := s.closeRaw(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Family(deadlockGuard(t), f.FamilyID)
+	if err != nil || got.Hash != f.Hash {
+		t.Fatalf("Family after closeRaw = %v, %v; want the family from the read pool", got, err)
+	}
+	if s.raw.dc != nil || s.raw.familyStmt != nil {
+		t.Fatal("Family prepared the driver statements again after closeRaw")
+	}
+}

@@ -48,6 +48,9 @@ type Store struct {
 
 	writes *writeQueue // group commit of every write (writeq.go)
 	raw    rawConn     // the write connection's driver statements, for batches of rotations (runTx: rawTxConn) and Family (readOnWriter)
+	// rawClosed is set by closeRaw (under the write gate, as raw): no statement is prepared on
+	// the write connection again, so that closing the databases finds none open.
+	rawClosed bool
 	// wgate and rgate take turns at the write connection and the read pool in arrival order
 	// (fifo.go); for ":memory:" they are one gate, as the pools are one connection.
 	wgate, rgate *fifoGate

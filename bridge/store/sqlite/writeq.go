@@ -684,6 +684,9 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 	if rc.dc == dc && dc != nil {
 		return rc, nil
 	}
+	if s.rawClosed {
+		return nil, errRawClosed
+	}
 	*rc = rawConn{}
 	p, ok := dc.(driver.ConnPrepareContext)
 	if !ok {
@@ -734,11 +737,15 @@ func (rc *rawConn) close() error {
 //
 // It holds the write gate, which keeps s.raw to one user at a time (onRaw): a batch or a read
 // still using the statements finishes first.
+// errRawClosed is a use of the write connection's driver statements after closeRaw.
+var errRawClosed = errors.New("sqlite: the store is closing")
+
 func (s *Store) closeRaw() error {
 	if err := s.wgate.acquire(context.Background()); err != nil { // cannot fail: the context does not end
 		return err
 	}
 	defer s.wgate.release()
+	s.rawClosed = true
 	if s.raw.dc == nil {
 		return nil
 	}
