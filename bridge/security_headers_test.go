@@ -133,7 +133,7 @@ func TestAPIHeadersPinned(t *testing.T) {
 			resp, _ = do(http.MethodPost, "/device_authorization", url.Values{"client_id": {"nobody"}, "scope": {"openid"}}, nil)
 			check("device authorization refused", resp, 401, api, true)
 			resp, _ = do(http.MethodGet, "/authorize?"+url.Values{"client_id": {"web"}, "response_type": {"code"}, "scope": {"openid"},
-				"redirect_uri": {e.rp + "/callback"}, "state": {"s"}, "code_challenge": {strings.Repeat("a", 43)},
+				"redirect_uri": {e.rp + "/callback"}, "state": {"s"}, "code_challenge": {strings.Repeat("a", 42) + "A"},
 				"code_challenge_method": {"S256"}}.Encode(), nil, nil)
 			check("login page", resp, 200, page, false)
 		})
