@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/legacy"
+	"golang.org/x/sync/singleflight"
 )
 
 // Who a password_expiry row applies to (its applies_to column).
@@ -25,7 +26,10 @@ type expiryCache struct {
 	mu         sync.Mutex
 	at         time.Time // when they were read; zero: never
 	value      legacy.PasswordExpiry
-	refreshing bool // a read is under way: the others keep using value meanwhile
+	refreshing bool // a re-read is under way: the other callers keep using value meanwhile
+	// read is the read under way, shared by the callers that wait for it (the first read's,
+	// and a re-read's refresher), detached from their contexts (the query timeout bounds it).
+	read singleflight.Group
 }
 
 // PasswordExpiry returns the maximum password ages the directory applies: the configured ones
@@ -60,30 +64,40 @@ func (d *Directory) passwordExpiry(ctx context.Context) (legacy.PasswordExpiry, 
 }
 
 // amsPasswordExpiry returns the AMS's settings, read again when older than AppClockRefresh.
-// While one caller reads them again the others use the previous ones (no caller waits for
-// another's read: with an AMS that does not answer, sign-ins do not queue); before the first
-// read succeeded, every caller reads.
+// While one caller (the refresher) reads them again the others use the previous ones, so no
+// caller waits for another's re-read (with an AMS that does not answer, sign-ins do not queue);
+// a re-read that fails fails its refresher's sign-in (fail closed) and the next caller reads
+// again. Before the first read succeeded, the callers share one read (as the application
+// clock's are: appOffset), each waiting no longer than its own context.
 func (d *Directory) amsPasswordExpiry(ctx context.Context) (legacy.PasswordExpiry, error) {
 	c := &d.expiry
 	c.mu.Lock()
 	now := d.now()
-	fresh := !c.at.IsZero() && now.Sub(c.at) < AppClockRefresh && now.Sub(c.at) >= 0
-	if fresh || (!c.at.IsZero() && c.refreshing) {
+	known := !c.at.IsZero()
+	if age := now.Sub(c.at); known && ((age < AppClockRefresh && age >= 0) || c.refreshing) {
 		v := c.value
 		c.mu.Unlock()
 		return v, nil
 	}
-	c.refreshing = true
+	c.refreshing = known
 	c.mu.Unlock()
-	v, err := d.queryPasswordExpiry(ctx)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.refreshing = false
-	if err != nil {
-		return legacy.PasswordExpiry{}, err
+	ch := c.read.DoChan("", func() (any, error) {
+		v, err := d.queryPasswordExpiry(context.WithoutCancel(ctx))
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.refreshing = false
+		if err == nil {
+			c.at, c.value = now, v
+		}
+		return v, err
+	})
+	select {
+	case r := <-ch:
+		v, _ := r.Val.(legacy.PasswordExpiry)
+		return v, r.Err
+	case <-ctx.Done():
+		return legacy.PasswordExpiry{}, legacy.Unavailable(QueryPasswordExpiry, ctx.Err())
 	}
-	c.at, c.value = now, v
-	return v, nil
 }
 
 // queryPasswordExpiry runs QueryPasswordExpiry.

@@ -167,3 +167,69 @@ func TestPasswordExpiryRefresh(t *testing.T) {
 		t.Fatalf("readable again: %s, want the settings read again (ok)", got)
 	}
 }
+
+// holdFirstExpiry is a query observer that holds the first password_expiry read (after the
+// query ran, before its result is kept) until release is closed, and counts those reads.
+type holdFirstExpiry struct {
+	mu       sync.Mutex
+	n        int
+	started  chan struct{}
+	release  chan struct{}
+	releaser sync.Once
+}
+
+func (h *holdFirstExpiry) ObserveQuery(name string, _ time.Duration, _ error) {
+	if name != sqldir.QueryPasswordExpiry {
+		return
+	}
+	h.mu.Lock()
+	h.n++
+	first := h.n == 1
+	h.mu.Unlock()
+	if first {
+		close(h.started)
+		<-h.release
+	}
+}
+
+// TestPasswordExpiryFirstReadShared (end-of-session review s12 RV3): before the settings were
+// ever read, concurrent sign-ins share one read of them (as the application clock's callers
+// do) instead of each running its own query against the AMS.
+func TestPasswordExpiryFirstReadShared(t *testing.T) {
+	h := &holdFirstExpiry{started: make(chan struct{}), release: make(chan struct{})}
+	db, err := demo.Open(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	d, err := sqldir.New(db, demo.SQLConfig(), sqldir.WithQueryObserver(h), sqldir.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const callers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	call := func() {
+		defer wg.Done()
+		if _, err := d.PasswordExpiry(context.Background()); err != nil {
+			errs <- err
+		}
+	}
+	wg.Add(1)
+	go call()
+	<-h.started
+	wg.Add(callers - 1)
+	for range callers - 1 {
+		go call()
+	}
+	time.Sleep(50 * time.Millisecond) // the others reach the read under way (or, later, find its result kept)
+	close(h.release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if h.n != 1 {
+		t.Fatalf("%d password_expiry reads for %d concurrent first callers, want 1 shared", h.n, callers)
+	}
+}
