@@ -12,9 +12,11 @@ import (
 // already consented to through the browser.
 
 // ConsentChecker is an optional Hooks capability: whether the member's recorded consent for the
-// client covers scopes. Without it, third-party clients get no tokens from these grants.
+// client covers scopes (a consent given to an earlier registration of the client's id does not:
+// ClientConfig.PredatesRegistration). Without it, third-party clients get no tokens from these
+// grants.
 type ConsentChecker interface {
-	HasConsent(ctx context.Context, subject, clientID string, scopes []string) (bool, error)
+	HasConsent(ctx context.Context, subject string, client *ClientConfig, scopes []string) (bool, error)
 }
 
 // ExternalExchangeAuthorizer is an optional ExternalExchanger capability: which clients may
@@ -32,7 +34,7 @@ func (p *Provider) consentGiven(ctx context.Context, cfg *ClientConfig, subject 
 	ok := false
 	if cc, has := p.storage.hooks.(ConsentChecker); has {
 		var err error
-		if ok, err = cc.HasConsent(ctx, subject, cfg.ID, scopes); err != nil {
+		if ok, err = cc.HasConsent(ctx, subject, cfg, scopes); err != nil {
 			return &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
 				Description: "could not check the member's consent", Err: err}
 		}

@@ -138,10 +138,10 @@ func (h *fakeHooks) ExchangeExternal(_ context.Context, _, token, _ string) (str
 	return "", nil, sso.ErrAccessDenied
 }
 
-func (h *fakeHooks) HasConsent(_ context.Context, subject, clientID string, _ []string) (bool, error) {
+func (h *fakeHooks) HasConsent(_ context.Context, subject string, client *sso.ClientConfig, _ []string) (bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.consent[subject+"|"+clientID], nil
+	return h.consent[subject+"|"+client.ID], nil
 }
 
 // harness is one provider behind one test server.

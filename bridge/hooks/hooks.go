@@ -255,14 +255,18 @@ func anonymousEvent(event string) bool {
 }
 
 // HasConsent implements sso.ConsentChecker: the member's recorded consent (from the consent
-// page) covers every scope, as the consent page judges it for a browser sign-in.
-func (h *Hooks) HasConsent(ctx context.Context, subject, clientID string, scopes []string) (bool, error) {
-	given, err := h.Consents.Consent(ctx, subject, clientID)
+// page) covers every scope, as the consent page judges it for a browser sign-in; a consent given
+// to an earlier registration of the client's id was given to another app and does not count.
+func (h *Hooks) HasConsent(ctx context.Context, subject string, client *sso.ClientConfig, scopes []string) (bool, error) {
+	given, err := h.Consents.Consent(ctx, subject, client.ID)
 	if errors.Is(err, sso.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("load consent: %w", err)
+	}
+	if client.PredatesRegistration(given.GrantedAt) {
+		return false, nil
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(given.Scopes, sc) {

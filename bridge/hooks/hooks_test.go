@@ -123,16 +123,20 @@ func TestClaimsAndConsent(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		subject, client string
+		registered      time.Time // the client's registration (zero: static)
 		scopes          []string
 		want            bool
 	}{
-		{"sub-K1", "web", []string{"openid"}, true},
-		{"sub-K1", "web", []string{"openid", "profile"}, true},
-		{"sub-K1", "web", []string{"openid", "email"}, false},
-		{"sub-K1", "other", []string{"openid"}, false},
+		{"sub-K1", "web", time.Time{}, []string{"openid"}, true},
+		{"sub-K1", "web", time.Time{}, []string{"openid", "profile"}, true},
+		{"sub-K1", "web", time.Time{}, []string{"openid", "email"}, false},
+		{"sub-K1", "other", time.Time{}, []string{"openid"}, false},
+		// The consent (granted at the zero time here) was given to an earlier registration of
+		// the id: another app.
+		{"sub-K1", "web", time.Now(), []string{"openid"}, false},
 	} {
-		if got, err := h.HasConsent(ctx, tt.subject, tt.client, tt.scopes); err != nil || got != tt.want {
-			t.Errorf("HasConsent(%s, %s, %v) = %v, %v", tt.subject, tt.client, tt.scopes, got, err)
+		if got, err := h.HasConsent(ctx, tt.subject, &sso.ClientConfig{ID: tt.client, RegisteredAt: tt.registered}, tt.scopes); err != nil || got != tt.want {
+			t.Errorf("HasConsent(%s, %s registered %v, %v) = %v, %v", tt.subject, tt.client, tt.registered, tt.scopes, got, err)
 		}
 	}
 }

@@ -54,6 +54,11 @@ func (h *Handler) needsConsent(ctx context.Context, ar *sso.AuthRequest, client 
 	if err != nil {
 		return false, fmt.Errorf("load consent: %w", err)
 	}
+	// A consent given to an earlier registration of the client's id was given to another app
+	// (a client removed before d22d306 left its consents; one removed since takes them along).
+	if client.PredatesRegistration(given.GrantedAt) {
+		return true, nil
+	}
 	for _, sc := range ar.Scopes {
 		if !slices.Contains(given.Scopes, sc) {
 			return true, nil
