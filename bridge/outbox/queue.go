@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -181,6 +182,10 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 	}
 }
 
+// errLeaseCut is a delivery stopped because its claim's lease was about to run out: its requests
+// together took longer than the lease allows (deliverOne); it is retried as any failure.
+var errLeaseCut = errors.New("the delivery was stopped before its claim's lease ran out (its requests together took too long; it is retried)")
+
 // leaseMargin is the part of a claim's lease kept for recording the delivery's outcome: the
 // delivery itself ends before it (deliverOne).
 const leaseMargin = 10 * time.Second
@@ -198,8 +203,13 @@ const leaseMargin = 10 * time.Second
 func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 	ctx = context.WithoutCancel(ctx)
 	start := q.now()
-	sendCtx, cancel := context.WithTimeout(ctx, max(e.LeaseUntil.Sub(start)-min(leaseMargin, q.lease/4), 0))
+	sendCtx, cancel := context.WithTimeoutCause(ctx, max(e.LeaseUntil.Sub(start)-min(leaseMargin, q.lease/4), 0), errLeaseCut)
 	err := q.send(sendCtx, e)
+	if err != nil && errors.Is(context.Cause(sendCtx), errLeaseCut) {
+		// Said apart from one request's timeout: the operator's remedy differs (a longer
+		// shadow.timeout, which lengthens the lease, or fewer requests per delivery).
+		err = fmt.Errorf("%w: %w", errLeaseCut, err)
+	}
 	cancel()
 	if err == nil {
 		if merr := q.store.MarkDelivered(ctx, e.ID, e.LeaseUntil, q.now()); merr != nil {
