@@ -118,20 +118,7 @@ func testReauthenticateRace(t *testing.T, h *H) {
 		go func() { defer wg.Done(); errs[i] = h.S.ReauthenticateSession(h.Ctx, rs[i]) }()
 	}
 	wg.Wait()
-	won := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && won >= 0:
-			t.Fatalf("re-authentications %d and %d both applied", won, i)
-		case err == nil:
-			won = i
-		case !errors.Is(err, sso.ErrConflict):
-			t.Fatalf("re-authentication %d: %v, want ErrConflict", i, err)
-		}
-	}
-	if won < 0 {
-		t.Fatal("no re-authentication applied")
-	}
+	won := oneWinner(t, errs, sso.ErrConflict, "re-authentication")
 	if h.byCookie(rs[won].NewCookieKey) == nil {
 		t.Fatal("the winner's cookie opens nothing")
 	}

@@ -173,20 +173,7 @@ func testSignInRace(t *testing.T, h *H) {
 		}()
 	}
 	wg.Wait()
-	won := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && won >= 0:
-			t.Fatalf("sign-ins %d and %d both completed the request", won, i)
-		case err == nil:
-			won = i
-		case !errors.Is(err, sso.ErrAuthRequestUsed):
-			t.Errorf("sign-in %d: %v, want ErrAuthRequestUsed", i, err)
-		}
-	}
-	if won < 0 {
-		t.Fatal("no sign-in completed the request")
-	}
+	won := oneWinner(t, errs, sso.ErrAuthRequestUsed, "sign-in")
 	got, err := h.S.AuthRequest(h.Ctx, ar.ID)
 	ssotest.NoErr(t, err, "AuthRequest")
 	if got.SessionID != ins[won].Session.ID {
@@ -406,4 +393,25 @@ func testClaimAuthRequestRace(t *testing.T, h *H) {
 	if want := fmt.Sprintf("browser-%d", won); stored.Browser != want {
 		t.Errorf("request bound to %q, want the claimer %q", stored.Browser, want)
 	}
+}
+
+// oneWinner checks the outcome of concurrent compare-and-sets: exactly one succeeded (its index
+// is returned) and every other failed with lost (what names the attempts in messages).
+func oneWinner(t *testing.T, errs []error, lost error, what string) int {
+	t.Helper()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Fatalf("%ss %d and %d both succeeded", what, won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, lost):
+			t.Fatalf("%s %d: %v, want %v", what, i, err, lost)
+		}
+	}
+	if won < 0 {
+		t.Fatalf("no %s succeeded", what)
+	}
+	return won
 }
