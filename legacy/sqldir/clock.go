@@ -26,21 +26,19 @@ type Clock struct {
 
 // Clock returns the AMS's clocks now, reading the offset from the AMS if due.
 func (d *Directory) Clock(ctx context.Context) (Clock, error) {
-	off, err := d.appOffset(ctx)
+	off, src, err := d.appClock(ctx)
 	if err != nil {
 		return Clock{}, err
 	}
-	d.clockMu.Lock()
-	src := "SystemConfig"
-	switch {
-	case d.fixedClock:
-		src = "app_time_offset"
-	case !d.clockKnown:
-		src = "timezone " + d.loc.String()
+	source := "SystemConfig"
+	switch src {
+	case clockFixed:
+		source = "app_time_offset"
+	case clockZone:
+		source = "timezone " + d.loc.String()
 	}
-	d.clockMu.Unlock()
 	now := d.now()
-	return Clock{OffsetMinutes: off, Source: src, UTC: now.UTC(), App: now.In(appZone(off))}, nil
+	return Clock{OffsetMinutes: off, Source: source, UTC: now.UTC(), App: now.In(appZone(off))}, nil
 }
 
 // appZone is the fixed zone of an application clock offset.
@@ -53,94 +51,64 @@ func appZone(off int) *time.Location {
 }
 
 // appOffset returns the application clock's offset in minutes east of UTC.
-//
-// When the offset is due to be read again, one read is made for every caller that needs it
-// (clockRead), without holding the clock lock, and each caller waits for it no longer than its
-// own context: with an AMS that does not answer, requests do not queue behind one another
-// (before, the read held the lock, so the k-th sign-in waited k query timeouts).
 func (d *Directory) appOffset(ctx context.Context) (int, error) {
-	if off, ok := d.knownOffset(); ok {
-		return off, nil
-	}
-	ch := d.clockRead.DoChan("", func() (any, error) {
-		// A read that ended after this caller looked has made the offset known.
-		if off, ok := d.knownOffset(); ok {
-			return off, nil
-		}
-		// Detached from this caller's cancellation (the query timeout bounds it): the callers
-		// that share the read do not see one caller's cancellation as the AMS's answer.
-		return d.readClock(context.WithoutCancel(ctx))
-	})
-	select {
-	case r := <-ch:
-		off, _ := r.Val.(int)
-		return off, r.Err
-	case <-ctx.Done():
-		return 0, legacy.Unavailable(QueryAppClock, ctx.Err())
-	}
+	off, _, err := d.appClock(ctx)
+	return off, err
 }
 
-// knownOffset is the offset when no read is due (ok): fixed by app_time_offset, read from the
-// AMS less than AppClockRefresh ago, or not kept there (no QueryAppClock: the server zone's).
-func (d *Directory) knownOffset() (int, bool) {
-	d.clockMu.Lock()
-	defer d.clockMu.Unlock()
-	now := d.now()
-	if age := now.Sub(d.clockAt); !d.fixedClock && (d.clockAt.IsZero() || age < 0 || age >= AppClockRefresh) {
-		if _, ok := d.queries[QueryAppClock]; ok {
-			return 0, false // due to be read
+// Where the application clock's offset comes from (Clock.Source).
+const (
+	clockAMS   = iota // read from the AMS (QueryAppClock), kept by the policy of amsRead
+	clockFixed        // app_time_offset
+	clockZone         // the AMS stores none (or the query is not configured): the server zone's current offset
+)
+
+// appClock is the application clock's offset, minutes east of UTC, and where it comes from.
+func (d *Directory) appClock(ctx context.Context) (int, int, error) {
+	if d.fixedClock {
+		return d.fixedOff, clockFixed, nil
+	}
+	if _, ok := d.queries[QueryAppClock]; ok {
+		v, err := d.clock.get(ctx, d.now, d.queryAppClock)
+		if err != nil {
+			return 0, 0, err
 		}
-		d.clockAt, d.clockKnown = now, false
+		if v.known {
+			return v.off, clockAMS, nil
+		}
 	}
-	if !d.clockKnown {
-		return zoneOffset(now, d.loc), true
-	}
-	return d.clockOff, true
+	return zoneOffset(d.now(), d.loc), clockZone, nil
 }
 
-// readClock reads the application clock's offset and, when it succeeds, keeps it as of the
-// start of the read.
-func (d *Directory) readClock(ctx context.Context) (int, error) {
-	at := d.now()
-	off, known, err := d.queryAppClock(ctx)
-	if err != nil {
-		return 0, err
-	}
-	d.clockMu.Lock()
-	d.clockAt, d.clockKnown = at, known
-	if known {
-		d.clockOff = off
-	}
-	d.clockMu.Unlock()
-	if !known {
-		return zoneOffset(at, d.loc), nil
-	}
-	return off, nil
+// appClockRead is what QueryAppClock read: the offset, and whether the AMS stores one.
+type appClockRead struct {
+	off   int
+	known bool
 }
 
 // queryAppClock runs QueryAppClock: the offset, and whether the AMS stores one.
-func (d *Directory) queryAppClock(ctx context.Context) (int, bool, error) {
+func (d *Directory) queryAppClock(ctx context.Context) (appClockRead, error) {
 	rs, err := d.run(ctx, QueryAppClock, 2)
 	if err != nil {
-		return 0, false, err
+		return appClockRead{}, err
 	}
 	if len(rs.rows) == 0 {
-		return 0, false, nil
+		return appClockRead{}, nil
 	}
 	i, ok := rs.cols["offset_minutes"]
 	if !ok {
-		return 0, false, contractErr(QueryAppClock, "no column named offset_minutes")
+		return appClockRead{}, contractErr(QueryAppClock, "no column named offset_minutes")
 	}
 	n, null, err := asInt(rs.rows[0][i])
 	switch {
 	case err != nil:
-		return 0, false, contractErr(QueryAppClock, "offset_minutes: %v", err)
+		return appClockRead{}, contractErr(QueryAppClock, "offset_minutes: %v", err)
 	case null:
-		return 0, false, nil
+		return appClockRead{}, nil
 	case n < -14*60 || n > 14*60:
-		return 0, false, legacy.Unavailable(QueryAppClock, fmt.Errorf("%w: offset %d minutes is more than 14 hours", ErrContract, n))
+		return appClockRead{}, legacy.Unavailable(QueryAppClock, fmt.Errorf("%w: offset %d minutes is more than 14 hours", ErrContract, n))
 	}
-	return int(n), true, nil
+	return appClockRead{off: int(n), known: true}, nil
 }
 
 func zoneOffset(t time.Time, loc *time.Location) int {

@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	_ "github.com/microsoft/go-mssqldb" // driver "sqlserver"
 	_ "modernc.org/sqlite"              // driver "sqlite"
 
@@ -59,17 +57,14 @@ type Directory struct {
 	// plans itself and go-mssqldb prepares nothing).
 	stmts *stmtCache
 
-	clockMu    sync.Mutex
-	clockAt    time.Time // when the application clock was last read from the AMS
-	clockOff   int       // its offset, minutes east of UTC
-	clockKnown bool      // the AMS stores an offset (else the server zone's current offset)
-	fixedClock bool      // app_time_offset fixes the offset
-	// clockRead is the read of the application clock under way, shared by the callers that
-	// need it (appOffset).
-	clockRead singleflight.Group
+	// fixedClock: app_time_offset fixes the application clock's offset at fixedOff (minutes
+	// east of UTC); else clock is its offset as read from the AMS (clock.go).
+	fixedClock bool
+	fixedOff   int
+	clock      amsRead[appClockRead]
 
-	// expiry is the AMS's password expiry settings as last read (expiry.go).
-	expiry expiryCache
+	// expiry is the AMS's password expiry settings as read (expiry.go).
+	expiry amsRead[legacy.PasswordExpiry]
 
 	// warned remembers the members whose unsupported hash was already logged.
 	warned     sync.Map
@@ -153,6 +148,8 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 		refused:  map[string]bool{},
 		log:      slog.Default(),
 		now:      time.Now,
+		clock:    amsRead[appClockRead]{query: QueryAppClock},
+		expiry:   amsRead[legacy.PasswordExpiry]{query: QueryPasswordExpiry},
 	}
 	if c.Driver == DriverSQLite {
 		d.stmts = &stmtCache{db: db, m: map[string]*sql.Stmt{}}
@@ -166,7 +163,7 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 		d.refused[strings.ToUpper(strings.TrimSpace(l))] = true
 	}
 	if off, auto, _ := ParseAppTimeOffset(c.AppTimeOffset); !auto {
-		d.fixedClock, d.clockOff, d.clockKnown = true, off, true
+		d.fixedClock, d.fixedOff = true, off
 	}
 	for _, o := range opts {
 		o(d)

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ssobridge/ssobridge/legacy"
-	"golang.org/x/sync/singleflight"
 )
 
 // Who a password_expiry row applies to (its applies_to column).
@@ -20,17 +18,6 @@ const (
 
 // maxExpiryDays bounds a password expiry setting (a larger one overflows a time.Duration).
 const maxExpiryDays = 100_000
-
-// expiryCache is the AMS's password expiry settings as last read (query password_expiry).
-type expiryCache struct {
-	mu         sync.Mutex
-	at         time.Time // when they were read; zero: never
-	value      legacy.PasswordExpiry
-	refreshing bool // a re-read is under way: the other callers keep using value meanwhile
-	// read is the read under way, shared by the callers that wait for it (the first read's,
-	// and a re-read's refresher), detached from their contexts (the query timeout bounds it).
-	read singleflight.Group
-}
 
 // PasswordExpiry returns the maximum password ages the directory applies: the configured ones
 // (password_max_age, password_max_age_sysadmin), and for each one not configured the AMS's own
@@ -63,41 +50,11 @@ func (d *Directory) passwordExpiry(ctx context.Context) (legacy.PasswordExpiry, 
 	return ams, hasQuery && (members == nil || admins == nil), nil
 }
 
-// amsPasswordExpiry returns the AMS's settings, read again when older than AppClockRefresh.
-// While one caller (the refresher) reads them again the others use the previous ones, so no
-// caller waits for another's re-read (with an AMS that does not answer, sign-ins do not queue);
-// a re-read that fails fails its refresher's sign-in (fail closed) and the next caller reads
-// again. Before the first read succeeded, the callers share one read (as the application
-// clock's are: appOffset), each waiting no longer than its own context.
+// amsPasswordExpiry returns the AMS's settings, read again when AppClockRefresh old, as the
+// application clock's offset is (amsRead: one read shared by the callers that need it, each
+// waiting no longer than its own context; a failed read is not kept).
 func (d *Directory) amsPasswordExpiry(ctx context.Context) (legacy.PasswordExpiry, error) {
-	c := &d.expiry
-	c.mu.Lock()
-	now := d.now()
-	known := !c.at.IsZero()
-	if age := now.Sub(c.at); known && ((age < AppClockRefresh && age >= 0) || c.refreshing) {
-		v := c.value
-		c.mu.Unlock()
-		return v, nil
-	}
-	c.refreshing = known
-	c.mu.Unlock()
-	ch := c.read.DoChan("", func() (any, error) {
-		v, err := d.queryPasswordExpiry(context.WithoutCancel(ctx))
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.refreshing = false
-		if err == nil {
-			c.at, c.value = now, v
-		}
-		return v, err
-	})
-	select {
-	case r := <-ch:
-		v, _ := r.Val.(legacy.PasswordExpiry)
-		return v, r.Err
-	case <-ctx.Done():
-		return legacy.PasswordExpiry{}, legacy.Unavailable(QueryPasswordExpiry, ctx.Err())
-	}
+	return d.expiry.get(ctx, d.now, d.queryPasswordExpiry)
 }
 
 // queryPasswordExpiry runs QueryPasswordExpiry.
