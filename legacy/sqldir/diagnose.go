@@ -158,7 +158,7 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 	g.printf("  standing:       disabled=%s approved=%s locked_out=%s deleted=%s\n", yesNo(s.Disabled), yesNo(s.Approved), yesNo(s.LockedOut), yesNo(s.Deleted))
 	g.printf("                  effective %s, expires %s, password changed %s\n", dateText(s.EffectiveDate, "no lower bound"), dateText(s.ExpirationDate, "never"), dateText(s.PasswordChangedAt, "unknown"))
 	g.printf("                  system administrator %s (its password expires by the %s setting)\n", yesNo(s.SysAdmin),
-		map[bool]string{true: "system administrators'", false: "members'"}[s.SysAdmin])
+		either(s.SysAdmin, "system administrators'", "members'"))
 	if expiryErr != nil {
 		g.problem("the status rules cannot be applied: the password expiry settings are not known")
 	} else if err := s.Check(now, expiry.For(s)); err != nil {
@@ -221,7 +221,7 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 		} else {
 			found := slices.ContainsFunc(ms, func(x *legacy.Member) bool { return x.Key == m.Key })
 			g.printf("\n[%s] since %s: %d member(s) in %s, next watermark %s, this member %s\n", QueryChangedSince,
-				from.Format(time.DateTime), len(ms), since(start), next.Format(time.DateTime+".000"), map[bool]string{true: "included", false: "NOT included"}[found])
+				from.Format(time.DateTime), len(ms), since(start), next.Format(time.DateTime+".000"), either(found, "included", "NOT included"))
 			if !found && len(ms) < 50 {
 				g.problem("[%s] the member changed at %s but is not listed after %s", QueryChangedSince, m.UpdatedAt.Format(time.DateTime), from.Format(time.DateTime))
 			}
@@ -249,7 +249,7 @@ func (g *diag) membersByEmail(ctx context.Context, d *Directory, m *legacy.Membe
 	}
 	found := slices.ContainsFunc(ms, func(x *legacy.Member) bool { return x.Key == m.Key })
 	g.printf("\n[%s] %d member(s) in %s with %s: this member %s\n", QueryMembersByEmail, len(ms), since(start), m.Email,
-		map[bool]string{true: "included", false: "NOT included"}[found])
+		either(found, "included", "NOT included"))
 	if !found {
 		g.problem("[%s] the member's own address %s does not find the member: upstream sign-in cannot link it by e-mail", QueryMembersByEmail, m.Email)
 	}
@@ -468,11 +468,14 @@ func rowText(rs *resultSet, row []any) string {
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Microsecond) }
 
-func yesNo(b bool) string {
+func yesNo(b bool) string { return either(b, "yes", "no") }
+
+// either is yes when b, else no.
+func either(b bool, yes, no string) string {
 	if b {
-		return "yes"
+		return yes
 	}
-	return "no"
+	return no
 }
 
 func dateText(t time.Time, zero string) string {
