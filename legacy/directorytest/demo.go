@@ -2,6 +2,7 @@ package directorytest
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/ssobridge/ssobridge/legacy/demo"
 )
@@ -39,4 +40,17 @@ func DemoExpiry(set func(ctx context.Context, memberDays, sysAdminDays int) erro
 		}
 	}
 	return x
+}
+
+// DemoFileExpiry is DemoExpiry for a target whose demo database is the SQLite file at path
+// (demo.Open's): the settings are stored through a connection of their own.
+func DemoFileExpiry(path string) *Expiry {
+	return DemoExpiry(func(ctx context.Context, memberDays, sysAdminDays int) error {
+		db, err := sql.Open("sqlite", path) // demo.Open's driver
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return demo.SetPasswordExpiry(ctx, db, memberDays, sysAdminDays)
+	})
 }

@@ -2,7 +2,6 @@ package imis_test
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -51,14 +50,7 @@ func TestConnectorConformance(t *testing.T) {
 		conn, path := openDemoFileAt(t, imis.WebsiteConfig{})
 		tg := &directorytest.Target{Dir: conn.Directory()}
 		tg.Members, tg.Refused = directorytest.DemoAccounts()
-		tg.Expiry = directorytest.DemoExpiry(func(ctx context.Context, member, admin int) error {
-			db, err := sql.Open("sqlite", path)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			return demo.SetPasswordExpiry(ctx, db, member, admin)
-		})
+		tg.Expiry = directorytest.DemoFileExpiry(path)
 		return tg
 	})
 }

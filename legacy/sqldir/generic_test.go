@@ -2,7 +2,6 @@ package sqldir_test
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -49,24 +48,12 @@ func openGenericAt(t *testing.T) (legacy.Connector, string) {
 	return conn, path
 }
 
-// demoFileExpiry is the password expiry fixture over a demo database file.
-func demoFileExpiry(t *testing.T, path string) *directorytest.Expiry {
-	return directorytest.DemoExpiry(func(ctx context.Context, member, admin int) error {
-		db, err := sql.Open(sqldir.DriverSQLite, path)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		return demo.SetPasswordExpiry(ctx, db, member, admin)
-	})
-}
-
 // The sql connector type (no preset, every query from legacy.queries) passes the directory
 // contract on the demo data (openGeneric).
 func TestGenericConnectorConformance(t *testing.T) {
 	directorytest.Run(t, func(t *testing.T) *directorytest.Target {
 		conn, path := openGenericAt(t)
-		tg := &directorytest.Target{Dir: conn.Directory(), Expiry: demoFileExpiry(t, path)}
+		tg := &directorytest.Target{Dir: conn.Directory(), Expiry: directorytest.DemoFileExpiry(path)}
 		tg.Members, tg.Refused = directorytest.DemoAccounts()
 		return tg
 	})
