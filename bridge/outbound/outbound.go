@@ -36,7 +36,8 @@ type Options struct {
 	// fail closed), unless AllowInternal. For https the proxy is then asked for the address
 	// checked, not for the name (CONNECT 192.0.2.7:443, TLS naming the host), so that a name
 	// resolving to another address at the proxy a moment later (DNS rebinding) cannot lead it
-	// to an internal one (review s12 W8); plain http still names the host (proxyFor).
+	// to an internal one (review s12 W8); plain http still names the host, as a forward proxy
+	// needs it (proxyFor says why).
 	Proxy *url.URL
 	// ProxyByName asks the proxy for an https tunnel to the target's name (CONNECT
 	// app.example.org:443) instead of the address checked here (outbound.proxy_connect: name):
@@ -80,9 +81,15 @@ func New(o Options) *http.Client {
 
 // proxyFor is the transport's Proxy with o.Proxy set. Without AllowInternal, an https request
 // goes through tunnelTLS (nil here), which checks the target and opens the tunnel itself; a
-// plain http request has its target checked here and goes to the proxy by name (a forward
-// proxy takes the absolute URI's host, not an address: the name is resolved again there, the
-// one case DNS rebinding still reaches, and plain http reaches only apps that asked for it).
+// plain http request has its target checked here and goes to the proxy by name: the name is
+// resolved again there, the one case DNS rebinding still reaches (plain http reaches only apps
+// that asked for it). It cannot be sent to the address checked, as an https tunnel is:
+//   - as a forward request (GET http://192.0.2.7/hook), the proxy must replace the Host header
+//     with the request-target's authority (RFC 9112 3.2.2), so the app would get
+//     "Host: 192.0.2.7" instead of its name: a virtual host, or an app that checks its Host,
+//     would not answer as itself;
+//   - as a CONNECT tunnel to 192.0.2.7:80, common proxies refuse it: they allow CONNECT to
+//     TLS ports only (Squid's default "http_access deny CONNECT !SSL_ports").
 func (o Options) proxyFor(req *http.Request) (*url.URL, error) {
 	if !o.AllowInternal {
 		if req.URL.Scheme == "https" && !o.ProxyByName {
