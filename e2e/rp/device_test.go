@@ -78,9 +78,6 @@ func TestOpenIDClientDevice(t *testing.T) {
 		// The member's side, in the browser: the code (filled in from verification_uri_complete),
 		// the login page, the device confirmation naming the app (RFC 8628 5.4).
 		deviceDecide(t, ctx, da.VerificationURIComplete, "allow")
-		if err := rpharness.WaitJS(ctx, `document.body.innerText.includes("return to your device")`); err != nil {
-			t.Fatalf("no 'return to your device' page: %v (%s: %.400s)", err, rpharness.Location(ctx), rpharness.BodyText(ctx))
-		}
 
 		out := result(t, origin)
 		if !out.OK {
@@ -163,7 +160,8 @@ func deviceResult(t *testing.T, origin string) *deviceOutcome {
 
 // deviceDecide is the member's side of a device authorization, in the browser: the code
 // (filled in from verification_uri_complete), the login page as the demo staff member, the
-// device confirmation naming the app (RFC 8628 5.4), and decision (allow, or deny) there.
+// device confirmation naming the app (RFC 8628 5.4), and decision (allow, or deny) there; an
+// approval waits for the page telling the member to return to the device.
 func deviceDecide(t *testing.T, ctx context.Context, verificationURIComplete, decision string) {
 	t.Helper()
 	err := chromedp.Do(ctx,
@@ -188,5 +186,11 @@ func deviceDecide(t *testing.T, ctx context.Context, verificationURIComplete, de
 	}
 	if err := chromedp.Do(ctx, chromedp.Click(button)); err != nil {
 		t.Fatal(err)
+	}
+	if decision != "allow" {
+		return
+	}
+	if err := rpharness.WaitJS(ctx, `document.body.innerText.includes("return to your device")`); err != nil {
+		t.Fatalf("no 'return to your device' page: %v (%s: %.400s)", err, rpharness.Location(ctx), rpharness.BodyText(ctx))
 	}
 }

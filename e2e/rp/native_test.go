@@ -1,8 +1,6 @@
 package rp
 
 import (
-	"context"
-	"encoding/json"
 	"net"
 	"net/url"
 	"strings"
@@ -56,7 +54,8 @@ func TestOpenIDClientNativeLoopback(t *testing.T) {
 				"RP_ISSUER="+b.Issuer, "RP_BASE="+origin, "RP_CLIENT_ID="+nativeClient, "RP_SCOPE="+nativeScope)
 			authz := recordAuthorize(t, ctx, b.Issuer)
 			rpharness.SignIn(t, ctx, b, origin+"/start", rpharness.StaffLogin, rpharness.StaffPassword)
-			r := readNativeReport(t, ctx)
+			r := &nativeReport{}
+			readReport(t, ctx, "the app", r)
 			q := authz.checkPKCE(t, nativeClient)
 			if q.Get("redirect_uri") != origin+"/callback" || !strings.Contains(origin, ":") {
 				t.Fatalf("openid-client's redirect_uri %q, want %q (the run-time port)", q.Get("redirect_uri"), origin+"/callback")
@@ -86,7 +85,8 @@ func TestOpenIDClientNativeLoopback(t *testing.T) {
 				if err := chromedp.Do(ctx, chromedp.Navigate(origin+"/start?request_uri="+url.QueryEscape("https://app.example.org/request/1"))); err != nil {
 					t.Fatal(err)
 				}
-				r := readNativeReport(t, ctx)
+				r := &nativeReport{}
+				readReport(t, ctx, "the app", r)
 				if r.Callback["error"] != "request_uri_not_supported" || r.Callback["iss"] != b.Issuer || r.Callback["state"] == "" || r.Callback["code"] != "" {
 					t.Fatalf("authorization response: %v, want error request_uri_not_supported with state and iss, no code", r.Callback)
 				}
@@ -98,22 +98,4 @@ func TestOpenIDClientNativeLoopback(t *testing.T) {
 	}
 }
 
-// readNativeReport waits for the native app's callback page and decodes its report.
-func readNativeReport(t *testing.T, ctx context.Context) *nativeReport {
-	t.Helper()
-	if err := rpharness.WaitJS(ctx, `!!document.querySelector("#result, #error")`); err != nil {
-		t.Fatalf("the app's callback page never showed: %v (browser at %s: %.500s)", err, rpharness.Location(ctx), rpharness.BodyText(ctx))
-	}
-	text := rpharness.BodyText(ctx)
-	if failed, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector("#error")`)); failed {
-		t.Fatalf("the app failed at its callback: %s", text)
-	}
-	r := &nativeReport{}
-	if err := json.Unmarshal([]byte(text), r); err != nil {
-		t.Fatalf("the app's report is not JSON: %v: %.500s", err, text)
-	}
-	if r.Error != "" {
-		t.Fatalf("the app: %s", r.Error)
-	}
-	return r
-}
+func (r *nativeReport) callbackError() string { return r.Error }

@@ -1,12 +1,15 @@
 package rp
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/ssobridge/ssobridge/e2e/rpharness"
 )
@@ -80,4 +83,28 @@ func startNode(t *testing.T, label, node, dir, script string, ln *net.TCPListene
 	ln.Close()
 	p.WaitHTTP(t, label, origin+"/healthz")
 	return p
+}
+
+// callbackReport is the report an openid-client program shows on its callback page: its error
+// is set when it had no sign-in to finish.
+type callbackReport interface{ callbackError() string }
+
+// readReport waits for the callback page of an openid-client program in the browser (who: "the
+// RP", "the app") and decodes its report into r; the page's #error (the program failed) or the
+// report's own error fails the test.
+func readReport(t *testing.T, ctx context.Context, who string, r callbackReport) {
+	t.Helper()
+	if err := rpharness.WaitJS(ctx, `!!document.querySelector("#result, #error")`); err != nil {
+		t.Fatalf("%s's callback page never showed: %v (browser at %s: %.500s)", who, err, rpharness.Location(ctx), rpharness.BodyText(ctx))
+	}
+	text := rpharness.BodyText(ctx)
+	if failed, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector("#error")`)); failed {
+		t.Fatalf("%s failed at its callback: %s", who, text)
+	}
+	if err := json.Unmarshal([]byte(text), r); err != nil {
+		t.Fatalf("%s's report is not JSON: %v: %.500s", who, err, text)
+	}
+	if e := r.callbackError(); e != "" {
+		t.Fatalf("%s: %s", who, e)
+	}
 }

@@ -128,7 +128,8 @@ func TestOpenIDClient(t *testing.T) {
 				"RP_AUTH_METHOD="+m.method, "RP_SCOPE="+ocScope)
 			authz := recordAuthorize(t, ctx, b.Issuer)
 			rpharness.SignIn(t, ctx, b, origin+"/start", rpharness.StaffLogin, rpharness.StaffPassword)
-			r := readOCReport(t, ctx)
+			r := &ocReport{}
+			readReport(t, ctx, "the RP", r)
 			t.Run("authorization request: response_type code with an S256 PKCE challenge, as openid-client built it", func(t *testing.T) {
 				authz.checkPKCE(t, m.clientID)
 			})
@@ -142,25 +143,7 @@ func TestOpenIDClient(t *testing.T) {
 	}
 }
 
-// readOCReport waits for the RP's callback page and decodes its report.
-func readOCReport(t *testing.T, ctx context.Context) *ocReport {
-	t.Helper()
-	if err := rpharness.WaitJS(ctx, `!!document.querySelector("#result, #error")`); err != nil {
-		t.Fatalf("the RP's callback page never showed: %v (browser at %s: %.500s)", err, rpharness.Location(ctx), rpharness.BodyText(ctx))
-	}
-	text := rpharness.BodyText(ctx)
-	if failed, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.querySelector("#error")`)); failed {
-		t.Fatalf("the RP failed at its callback: %s", text)
-	}
-	r := &ocReport{}
-	if err := json.Unmarshal([]byte(text), r); err != nil {
-		t.Fatalf("the RP's report is not JSON: %v: %.500s", err, text)
-	}
-	if r.Error != "" {
-		t.Fatalf("the RP: %s", r.Error)
-	}
-	return r
-}
+func (r *ocReport) callbackError() string { return r.Error }
 
 // checkOpenIDClient asserts what the openid-client RP received, one subtest per proof.
 func checkOpenIDClient(t *testing.T, ctx context.Context, b *rpharness.Bridge, clientID, origin string, r *ocReport) {

@@ -14,24 +14,15 @@
 //                          (openid-client validated the ID token) or the error it raised
 //
 // Environment: RP_ISSUER, RP_CLIENT_ID, RP_CLIENT_SECRET (client_secret_basic), RP_SCOPE.
-import http from 'node:http';
 import * as client from 'openid-client';
+import { discover, env as envOf, errorReport, serve, tokenReport } from './openid-client-common.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`openid-client-device: ${name} is not set`);
-    process.exit(2);
-  }
-  return v;
-};
+const env = envOf('openid-client-device');
 const issuer = new URL(env('RP_ISSUER'));
 const clientId = env('RP_CLIENT_ID');
 const scope = env('RP_SCOPE');
 
-const config = await client.discovery(issuer, clientId, undefined, client.ClientSecretBasic(env('RP_CLIENT_SECRET')), {
-  execute: [client.allowInsecureRequests],
-});
+const config = await discover(issuer, clientId, client.ClientSecretBasic(env('RP_CLIENT_SECRET')));
 
 // The token requests the poller sent, with their grant type and resource.
 const polls = [];
@@ -43,15 +34,6 @@ config[client.customFetch] = async (url, options) => {
   return fetch(url, options);
 };
 
-const errorReport = (e) => ({
-  name: e?.name,
-  message: String(e?.message ?? e),
-  code: e?.code,
-  error: e?.error,
-  status: e?.status,
-  error_description: e?.error_description,
-});
-
 let outcome = null; // null: polling
 let started = false;
 let grant = null; // { da, resource }: the grant started last
@@ -61,9 +43,9 @@ const reply = (res, status, v) => {
   res.end(JSON.stringify(v));
 };
 
-const server = http.createServer(async (req, res) => {
-  const url = new URL(req.url, 'http://device');
-  try {
+serve(
+  async (req, res) => {
+    const url = new URL(req.url, 'http://device');
     switch (url.pathname) {
       case '/start': {
         if (started) return reply(res, 409, { error: 'already started' });
@@ -84,10 +66,10 @@ const server = http.createServer(async (req, res) => {
       default:
         return reply(res, 404, { error: 'not found' });
     }
-  } catch (e) {
-    reply(res, 500, { error: errorReport(e) });
-  }
-});
+  },
+  (res, e) => reply(res, 500, { error: errorReport(e) }),
+  `openid-client-device (${clientId}) listening`,
+);
 
 // poll runs openid-client's poller for the grant started last; its outcome replaces the last.
 function poll() {
@@ -97,23 +79,9 @@ function poll() {
   client
     .pollDeviceAuthorizationGrant(config, da, resource ? { resource } : undefined)
     .then((t) => {
-      outcome = {
-        ok: true,
-        tokens: {
-          access_token: t.access_token,
-          refresh_token: t.refresh_token,
-          id_token: t.id_token,
-          token_type: t.token_type,
-          scope: t.scope,
-          claims: t.claims() ?? null,
-        },
-        polls: [...polls],
-      };
+      outcome = { ok: true, tokens: tokenReport(t), polls: [...polls] };
     })
     .catch((e) => {
       outcome = { ok: false, error: errorReport(e), polls: [...polls] };
     });
 }
-
-server.listen({ fd: 3 }, () => console.log(`openid-client-device (${clientId}) listening`));
-process.on('SIGTERM', () => process.exit(0));

@@ -11,17 +11,10 @@
 //   RP_CLIENT_SECRET  the client secret
 //   RP_AUTH_METHOD    client_secret_basic or client_secret_post
 //   RP_SCOPE          the scopes to ask for
-import http from 'node:http';
 import * as client from 'openid-client';
+import { codeFlow, discover, env as envOf, esc, errorReport, page as htmlPage, serve, step, tokenReport as tokenFields } from './openid-client-common.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) {
-    console.error(`openid-client-rp: ${name} is not set`);
-    process.exit(2);
-  }
-  return v;
-};
+const env = envOf('openid-client-rp');
 const issuer = new URL(env('RP_ISSUER'));
 const base = env('RP_BASE');
 const clientId = env('RP_CLIENT_ID');
@@ -44,10 +37,7 @@ switch (method) {
     process.exit(2);
 }
 
-// The issuer is plain http on 127.0.0.1 in tests: openid-client refuses that unless told.
-const config = await client.discovery(issuer, clientId, undefined, auth, {
-  execute: [client.allowInsecureRequests],
-});
+const config = await discover(issuer, clientId, auth);
 
 // Every request openid-client makes to the bridge, with the client credentials as they went on
 // the wire: the Basic header's two parts (base64-decoded only, so still form-urlencoded as RFC
@@ -69,62 +59,20 @@ config[client.customFetch] = async (url, options) => {
   return fetch(url, options);
 };
 
-// One sign-in at a time: the pending request's PKCE verifier, state and nonce.
-let pending = null;
+// One sign-in at a time.
+const flow = codeFlow(config, redirectUri, scope);
 
-const errorReport = (e) => ({
-  name: e?.name,
-  message: String(e?.message ?? e),
-  code: e?.code,
-  error: e?.error,
-  status: e?.status,
-  error_description: e?.error_description,
-});
-
-// step runs one protocol call and records its outcome; a failure is reported, not thrown, so
-// that the Go test sees every step.
-async function step(report, name, fn) {
-  try {
-    const v = await fn();
-    report[name] = { ok: true, value: v ?? null };
-    return v;
-  } catch (e) {
-    report[name] = { ok: false, error: errorReport(e) };
-    return undefined;
-  }
-}
-
-const tokenReport = (t) =>
-  t && {
-    access_token: t.access_token,
-    refresh_token: t.refresh_token,
-    id_token: t.id_token,
-    token_type: t.token_type,
-    expires_in: t.expiresIn(),
-    scope: t.scope,
-    claims: t.claims() ?? null,
-  };
+const tokenReport = (t) => t && { ...tokenFields(t), expires_in: t.expiresIn() };
 
 async function callback(url) {
   // RFC 9207: the authorization response names the issuer (openid-client checks it too when
   // discovery advertises authorization_response_iss_parameter_supported).
   const report = { client_id: clientId, auth_method: method, callback_iss: url.searchParams.get('iss') };
-  if (!pending) {
+  if (!flow.pending()) {
     report.error = 'no sign-in pending';
     return report;
   }
-  const { verifier, state, nonce } = pending;
-  pending = null;
-  const tokens = await step(report, 'code', async () =>
-    tokenReport(
-      await client.authorizationCodeGrant(config, url, {
-        pkceCodeVerifier: verifier,
-        expectedState: state,
-        expectedNonce: nonce,
-        idTokenExpected: true,
-      }),
-    ),
-  );
+  const tokens = await step(report, 'code', async () => tokenReport(await flow.finish(url)));
   if (!tokens) return report;
   await step(report, 'userinfo', () => client.fetchUserInfo(config, tokens.access_token, tokens.claims.sub));
   const refreshed = await step(report, 'refresh', async () =>
@@ -173,27 +121,14 @@ async function callback(url) {
   return report;
 }
 
-const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const page = (res, status, body) => {
-  res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
-  res.end(`<!doctype html><title>openid-client RP</title>${body}`);
-};
+const page = (res, status, body) => htmlPage(res, status, 'openid-client RP', body);
 
-const server = http.createServer(async (req, res) => {
-  const url = new URL(req.url, base);
-  try {
+serve(
+  async (req, res) => {
+    const url = new URL(req.url, base);
     switch (url.pathname) {
       case '/start': {
-        const verifier = client.randomPKCECodeVerifier();
-        pending = { verifier, state: client.randomState(), nonce: client.randomNonce() };
-        const to = client.buildAuthorizationUrl(config, {
-          redirect_uri: redirectUri,
-          scope,
-          code_challenge: await client.calculatePKCECodeChallenge(verifier),
-          code_challenge_method: 'S256',
-          state: pending.state,
-          nonce: pending.nonce,
-        });
+        const to = await flow.start();
         res.writeHead(302, { Location: to.href, 'Cache-Control': 'no-store' });
         res.end();
         return;
@@ -212,10 +147,7 @@ const server = http.createServer(async (req, res) => {
       default:
         page(res, 404, 'not found');
     }
-  } catch (e) {
-    page(res, 500, `<pre id="error">${esc(JSON.stringify(errorReport(e)))}</pre>`);
-  }
-});
-server.listen({ fd: 3 }, () => console.log(`openid-client-rp (${method}) listening at ${base}`));
-// Stop at once: the browser's keep-alive connections would hold server.close() open.
-process.on('SIGTERM', () => process.exit(0));
+  },
+  (res, e) => page(res, 500, `<pre id="error">${esc(JSON.stringify(errorReport(e)))}</pre>`),
+  `openid-client-rp (${method}) listening at ${base}`,
+);
