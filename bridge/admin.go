@@ -54,8 +54,10 @@ type adminParts struct {
 	records  admin.Records
 	ams      admin.AMSChecks
 	changes  admin.Notifier
-	log      *slog.Logger
-	now      func() time.Time
+	// signingAlgs are the algorithms with signing keys (config.Config.SigningAlgorithms).
+	signingAlgs []string
+	log         *slog.Logger
+	now         func() time.Time
 }
 
 // newAdmin builds the administration once from its parts.
@@ -63,7 +65,7 @@ func newAdmin(p adminParts) *admin.Service {
 	svc := &admin.Service{
 		Store: p.store, Registry: p.registry, SessionEnder: p.ender, Audit: p.audit,
 		Subjects: p.subjects, Directory: p.dir, Records: p.records, AMS: p.ams, Changes: p.changes, Log: p.log, Now: p.now,
-		Factors: p.store, ConsoleSessions: p.store,
+		Factors: p.store, ConsoleSessions: p.store, SigningAlgs: p.signingAlgs,
 		Previewer: &claimsPreviewer{clients: p.registry, members: p.dir, policy: p.policy, access: p.access, subjects: p.subjects, now: p.now},
 	}
 	if k, ok := p.dir.(admin.MemberKeys); ok {
@@ -125,7 +127,7 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 			_ = st.Audit(ctx, e)
 		},
 		subjects: identity.NewSubjectMapper(secrets[secretSubject], st), dir: &lazyMembers{app: a, log: log},
-		changes: a.Cluster, log: log, now: time.Now})
+		changes: a.Cluster, signingAlgs: cfg.SigningAlgorithms(), log: log, now: time.Now})
 	return svc, a.Close, nil
 }
 

@@ -1,6 +1,11 @@
 package bridge
 
 import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/web/playground"
 	"github.com/ssobridge/ssobridge/sso"
@@ -17,4 +22,20 @@ func StaticClients(chk *config.Checked) []sso.ClientConfig {
 		out = append(out, playground.Client(chk.Issuer))
 	}
 	return out
+}
+
+// warnClientsWithoutKey warns, at start-up, about each dynamic client whose
+// id_token_signing_alg the bridge keeps no signing key for (algs: keys.algorithms and RS256):
+// keys.algorithms was narrowed after the client was registered, or it was registered before
+// the administration checked (review s12 W4). Its token requests get server_error until the
+// algorithm is added back or the client is edited. A static client with one is a
+// configuration error (config.checkClients), and so is never here.
+func warnClientsWithoutKey(ctx context.Context, reg *sso.Registry, algs []string, log *slog.Logger) {
+	for _, c := range reg.All(ctx) {
+		if reg.IsStatic(c.ID) || c.IDTokenSigningAlg == "" || slices.Contains(algs, c.IDTokenSigningAlg) {
+			continue
+		}
+		log.WarnContext(ctx, "a client's id_token_signing_alg has no signing key: its token requests fail until the algorithm is added to keys.algorithms or the client is changed (ssobridge clients update ID --alg ...)",
+			"field", "clients["+c.ID+"].id_token_signing_alg", "alg", c.IDTokenSigningAlg, "keys", strings.Join(algs, ", "))
+	}
 }

@@ -183,6 +183,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		return nil, err
 	}
 	s.keys = keys
+	warnClientsWithoutKey(ctx, reg, cfg.SigningAlgorithms(), log)
 	node.Subscribe(cluster.TopicClients, reg.Refresh)
 	node.Subscribe(cluster.TopicKeys, keys.Reload)
 	// This replica may have created the first keys (or found another's): the others publish
@@ -226,7 +227,8 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Lock: node, Leader: node,
 	})
 	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: logouts, policy: pol, access: decide, audit: auditLog.Write,
-		subjects: subjects, dir: d.Directory, records: d.Store, ams: amsChecks(cfg, d.Directory, d.Connector), changes: node, log: log, now: now})
+		subjects: subjects, dir: d.Directory, records: d.Store, ams: amsChecks(cfg, d.Directory, d.Connector), changes: node,
+		signingAlgs: cfg.SigningAlgorithms(), log: log, now: now})
 	s.admin.LogLevel = logging.LevelVar(log) // nil unless the logger is package logging's
 
 	// Second factors (issue 16): kept in the store, checked by the sign-in's second step and

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ssobridge/ssobridge/sso"
@@ -130,8 +132,8 @@ func (a *Service) CreateClient(ctx context.Context, actor string, reg Client) (*
 		c.SecretHash = sso.HashSecret(secret)
 	}
 	c.FillDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err := a.validate(&c); err != nil {
+		return nil, "", err
 	}
 	sc, err := sso.EncodeClient(&c, a.now())
 	if err != nil {
@@ -210,6 +212,25 @@ func (a *Service) RotateSecret(ctx context.Context, actor, id string) (string, e
 	return secret, nil
 }
 
+// validate checks a client added or edited: its registration (sso.ClientConfig.Validate) and
+// that the bridge keeps a signing key for its id_token_signing_alg (SigningAlgs), which signs
+// its ID tokens and JWT access tokens: without one, every token request would get
+// server_error (review s12 W4, for the dynamic clients).
+func (a *Service) validate(c *sso.ClientConfig) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	have := a.SigningAlgs
+	if len(have) == 0 {
+		have = []string{"RS256"}
+	}
+	if alg := c.IDTokenSigningAlg; alg != "" && !slices.Contains(have, alg) {
+		return fmt.Errorf("%w: clients[%s].id_token_signing_alg: %s has no signing key: choose one of %s, or add it to keys.algorithms in the configuration file and restart",
+			ErrInvalid, c.ID, alg, strings.Join(have, ", "))
+	}
+	return nil
+}
+
 // mfaSetting names a client's mfa setting ("" is optional).
 func mfaSetting(s string) string {
 	if s == "" {
@@ -242,8 +263,8 @@ func (a *Service) UpdateClient(ctx context.Context, actor, id string, reg Client
 	c := sso.ClientConfig(reg)
 	c.ID, c.SecretHash = id, old.SecretHash
 	c.FillDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err := a.validate(&c); err != nil {
+		return nil, err
 	}
 	nsc, err := sso.EncodeClient(&c, a.now())
 	if err != nil {

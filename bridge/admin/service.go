@@ -84,6 +84,11 @@ type Service struct {
 	// ConsoleSessions ends administrators' console sessions when their sessions are ended
 	// or their second factors reset; nil: no console sessions to end.
 	ConsoleSessions ConsoleSessionEnder
+	// SigningAlgs are the algorithms the bridge keeps signing keys for (the configuration's
+	// keys.algorithms and RS256): a client added or edited with another id_token_signing_alg
+	// is refused, as a client of the configuration file is at start-up. Empty: RS256 only,
+	// whose key the key manager always keeps.
+	SigningAlgs []string
 
 	failures authFailures // wrong admin tokens per source address (authlimit.go)
 }

@@ -189,6 +189,7 @@ func newFixture(t *testing.T) *fixture {
 		Subjects:     subjects{},
 		Directory:    members{"alice": "k1", "bob": "k2"},
 		Now:          func() time.Time { return now },
+		SigningAlgs:  []string{"RS256", "ES256", "EdDSA"}, // the default keys.algorithms
 	}
 	return f
 }

@@ -89,9 +89,9 @@ func (c *Config) checkClients(p *problems) []sso.ClientConfig {
 		seen[cl.ID] = true
 		// The key manager keeps keys for keys.algorithms (and RS256) only: a client signed
 		// with another would get server_error at every token request (review s12 W4).
-		if alg := r.IDTokenSigningAlg; slices.Contains(signingAlgs, alg) && !slices.Contains(c.signingAlgorithms(), alg) {
+		if alg := r.IDTokenSigningAlg; slices.Contains(signingAlgs, alg) && !slices.Contains(c.SigningAlgorithms(), alg) {
 			p.addf(fmt.Sprintf("clients[%s].id_token_signing_alg", cl.ID), "%s has no signing key: add it to keys.algorithms (now %s)",
-				alg, strings.Join(c.signingAlgorithms(), ", "))
+				alg, strings.Join(c.SigningAlgorithms(), ", "))
 		}
 		if cl.Secret != "" && len(cl.Secret) < MinSecretLength {
 			shortSecrets = append(shortSecrets, fmt.Errorf("clients[%s].secret: must be at least %d characters (openssl rand -hex 32)", cl.ID, MinSecretLength))
@@ -111,9 +111,10 @@ func (c *Config) checkClients(p *problems) []sso.ClientConfig {
 // report.
 var signingAlgs = []string{"RS256", "ES256", "EdDSA"}
 
-// signingAlgorithms are the algorithms the bridge keeps signing keys for: keys.algorithms and
-// RS256, which is always on.
-func (c *Config) signingAlgorithms() []string {
+// SigningAlgorithms are the algorithms the bridge keeps signing keys for: keys.algorithms and
+// RS256, which is always on. A client's id_token_signing_alg must be one of them (checkClients
+// for the configuration file's, the administration for the dynamic ones).
+func (c *Config) SigningAlgorithms() []string {
 	if slices.Contains(c.Keys.Algorithms, "RS256") {
 		return c.Keys.Algorithms
 	}

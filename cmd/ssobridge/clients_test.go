@@ -139,3 +139,32 @@ func TestLegacyCheck(t *testing.T) {
 		t.Fatalf("token check without AMS: %v", err)
 	}
 }
+
+// TestClientsCLISigningAlgNeedsAKey: `clients add` and `clients update` refuse an
+// id_token_signing_alg the configuration keeps no signing key for (keys.algorithms), naming
+// the field, as start-up does for the configuration file's clients; one it keeps is accepted.
+func TestClientsCLISigningAlgNeedsAKey(t *testing.T) {
+	dir := t.TempDir()
+	dd := "--data-dir=" + filepath.Join(dir, "data")
+	conf := filepath.Join(dir, "ssobridge.yaml")
+	if err := os.WriteFile(conf, []byte("keys:\n  algorithms: [RS256, ES256]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := run(t, "clients", "add", dd, "--config", conf, "--id", "ed", "--redirect-uri", "https://ed.example.org/cb", "--alg", "EdDSA")
+	if err == nil || !strings.Contains(err.Error(), "clients[ed].id_token_signing_alg") || !strings.Contains(err.Error(), "keys.algorithms") {
+		t.Fatalf("add --alg EdDSA without an EdDSA key: %v", err)
+	}
+	if _, err := run(t, "clients", "show", dd, "--config", conf, "ed"); err == nil {
+		t.Fatal("the refused client was stored")
+	}
+	if _, err := run(t, "clients", "add", dd, "--config", conf, "--id", "ec", "--redirect-uri", "https://ec.example.org/cb", "--alg", "ES256"); err != nil {
+		t.Fatalf("add --alg ES256 with an ES256 key: %v", err)
+	}
+	_, err = run(t, "clients", "update", dd, "--config", conf, "ec", "--alg", "EdDSA")
+	if err == nil || !strings.Contains(err.Error(), "clients[ec].id_token_signing_alg") {
+		t.Fatalf("update --alg EdDSA without an EdDSA key: %v", err)
+	}
+	if out, err := run(t, "clients", "show", dd, "--config", conf, "ec"); err != nil || !strings.Contains(out, `"id_token_signing_alg": "ES256"`) {
+		t.Fatalf("after the refused update: %v\n%s", err, out)
+	}
+}
