@@ -13,6 +13,8 @@ import (
 
 // protocolRoutes mounts the OpenID provider's endpoints (op behind sso.Provider).
 type protocolRoutes struct {
+	// provider serves the protocol paths; when it is a router (sso.Provider's Route), each
+	// path is mounted on its own handler, matched once (by echo) instead of twice.
 	provider http.Handler
 	// limit counts the endpoints that store something for an anonymous caller.
 	limit *web.AnonymousLimit
@@ -26,8 +28,8 @@ type protocolRoutes struct {
 // Mount adds every protocol path but the public documents (discovery, JWKS: documents, the
 // router's RouterConfig.Documents).
 func (p protocolRoutes) Mount(e *echo.Echo) {
-	proto := p.serve
 	for _, path := range sso.Paths() {
+		proto := p.serve(path)
 		switch path {
 		case sso.PathAuthCallback:
 			e.GET(path, p.callback(proto))
@@ -44,17 +46,29 @@ func (p protocolRoutes) Mount(e *echo.Echo) {
 	}
 }
 
-// serve runs the provider. The request's context carries the client IP (hooks.ClientIP: sso
-// does not know the bridge's idea of it, trusted proxies) and the request's member memo, put
-// there by the router's frame (protocolContexts) in its copy of the request; a route the frame
-// was not told about gets its own copy here, so no protocol request runs without them.
-func (p protocolRoutes) serve(c echo.Context) error {
-	r := c.Request()
-	if !hooks.IsProtocolRequest(r.Context()) {
-		r = r.WithContext(hooks.WithProtocolRequest(r.Context(), c.RealIP()))
+// router is what sso.Provider offers a router that has matched a path itself.
+type router interface {
+	Route(path string) http.Handler
+}
+
+// serve runs the provider's handler of path. The request's context carries the client IP
+// (hooks.ClientIP: sso does not know the bridge's idea of it, trusted proxies) and the request's
+// member memo, put there by the router's frame (protocolContexts) in its copy of the request; a
+// route the frame was not told about gets its own copy here, so no protocol request runs
+// without them.
+func (p protocolRoutes) serve(path string) echo.HandlerFunc {
+	h := p.provider
+	if rt, ok := h.(router); ok {
+		h = rt.Route(path)
 	}
-	p.provider.ServeHTTP(c.Response(), r)
-	return nil
+	return func(c echo.Context) error {
+		r := c.Request()
+		if !hooks.IsProtocolRequest(r.Context()) {
+			r = r.WithContext(hooks.WithProtocolRequest(r.Context(), c.RealIP()))
+		}
+		h.ServeHTTP(c.Response(), r)
+		return nil
+	}
 }
 
 // protocolContexts are the router's context functions (web.RouterConfig.RouteContexts) of

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -30,6 +31,32 @@ func TestProtocolContextsCoverMount(t *testing.T) {
 	for path := range ctxs {
 		if path == sso.PathDiscovery || path == sso.PathKeys {
 			t.Errorf("protocolContexts lists the document %s", path)
+		}
+	}
+}
+
+// routeRecorder is a provider that records the paths Mount asks its Route for.
+type routeRecorder struct {
+	http.Handler
+	asked map[string]bool
+}
+
+func (r *routeRecorder) Route(path string) http.Handler {
+	r.asked[path] = true
+	return r
+}
+
+// TestMountUsesProviderRoutes: every path Mount adds is served by the provider's own handler
+// of that path (sso.Provider.Route), not by the provider as a whole, whose ServeMux would match
+// the path echo has matched already.
+func TestMountUsesProviderRoutes(t *testing.T) {
+	e := echo.New()
+	pass := func(h echo.HandlerFunc) echo.HandlerFunc { return h }
+	rec := &routeRecorder{asked: map[string]bool{}}
+	protocolRoutes{provider: rec, limit: nil, callback: pass, authorize: pass}.Mount(e)
+	for _, r := range e.Routes() {
+		if !rec.asked[r.Path] {
+			t.Errorf("route %s %s is not served by the provider's Route(%q)", r.Method, r.Path, r.Path)
 		}
 	}
 }
