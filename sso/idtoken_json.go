@@ -7,19 +7,14 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
-// appendIDTokenRegistered appends the registered claims of c as encoding/json encodes
+// appendIDTokenRegisteredHashes appends the registered claims of c as encoding/json encodes
 // oidc.IDTokenClaims without its extra claims (the struct's fields in order, omitempty, HTML-safe
 // escaping), for the claims the token endpoint sets: the protocol's (iss, sub, aud, exp, iat,
 // auth_time, nonce, acr, amr, azp, client_id, jti, nbf, at_hash, c_hash, sid) and the member's
-// profile, e-mail and phone claims. It reports false, appending nothing, when c has an address,
-// a locale or an actor, which the caller then encodes with encoding/json. TestAppendIDTokenRegistered
-// compares both byte for byte.
-func appendIDTokenRegistered(b []byte, c *oidc.IDTokenClaims) ([]byte, bool) {
-	return appendIDTokenRegisteredHashes(b, c, idHashes{})
-}
-
-// appendIDTokenRegisteredHashes is appendIDTokenRegistered with at_hash and sid from h where h
-// has them (in place of c's).
+// profile, e-mail and phone claims, with at_hash and sid from h where h has them (in place of
+// c's). It reports false, appending nothing, when c has an address, a locale or an actor, which
+// the caller then encodes with encoding/json. TestAppendIDTokenRegistered compares both byte for
+// byte.
 func appendIDTokenRegisteredHashes(b []byte, c *oidc.IDTokenClaims, h idHashes) ([]byte, bool) {
 	if c.Actor != nil || c.Address != nil || c.Locale != nil {
 		return b, false
@@ -122,15 +117,11 @@ func appendIDTokenRegisteredHashes(b []byte, c *oidc.IDTokenClaims, h idHashes) 
 	return append(b, '}'), true
 }
 
-// registeredWritten reports whether appendIDTokenRegistered writes the claim name for c (the
-// claim is one of its fields and not empty), so that an extra claim of that name is left out,
-// as oidc.IDTokenClaims.MarshalJSON does; TestAppendIDTokenRegistered checks it against what was
-// written. Asked per extra claim instead of scanning the written JSON for its names.
-func registeredWritten(c *oidc.IDTokenClaims, name string) bool {
-	return registeredWrittenHashes(c, idHashes{}, name)
-}
-
-// registeredWrittenHashes is registeredWritten for appendIDTokenRegisteredHashes with h.
+// registeredWrittenHashes reports whether appendIDTokenRegisteredHashes writes the claim name
+// for c and h (the claim is one of its fields and not empty), so that an extra claim of that
+// name is left out, as oidc.IDTokenClaims.MarshalJSON does; TestAppendIDTokenRegistered checks it
+// against what was written. Asked per extra claim instead of scanning the written JSON for its
+// names.
 func registeredWrittenHashes(c *oidc.IDTokenClaims, h idHashes, name string) bool {
 	t, p := &c.TokenClaims, &c.UserInfoProfile
 	switch name {

@@ -62,7 +62,7 @@ func TestAppendIDTokenRegistered(t *testing.T) {
 		if other {
 			others[rng.IntN(len(others))](c)
 		}
-		got, ok := appendIDTokenRegistered(nil, c)
+		got, ok := appendIDTokenRegisteredHashes(nil, c, idHashes{})
 		if ok == other {
 			t.Fatalf("case %d: ok %v with another claim %v: %+v", i, ok, other, c)
 		}
@@ -80,8 +80,8 @@ func TestAppendIDTokenRegistered(t *testing.T) {
 			"client_id", "jti", "nbf", "at_hash", "c_hash", "sid", "name", "given_name", "family_name", "middle_name",
 			"nickname", "profile", "picture", "website", "gender", "birthdate", "zoneinfo", "updated_at",
 			"preferred_username", "email", "email_verified", "phone_number", "phone_number_verified", "groups", "country", ""} {
-			if registeredWritten(c, n) != written[n] {
-				t.Fatalf("case %d: registeredWritten(%q) = %v, written %v: %s", i, n, !written[n], written[n], got)
+			if registeredWrittenHashes(c, idHashes{}, n) != written[n] {
+				t.Fatalf("case %d: registeredWrittenHashes(%q) = %v, written %v: %s", i, n, !written[n], written[n], got)
 			}
 		}
 		want, err := json.Marshal(c)

@@ -52,7 +52,7 @@ func TestIDTokenPayloadMatchesLibrary(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := idTokenPayload(nil, c)
+			got, err := idTokenPayloadHashes(nil, c, idHashes{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,7 +77,7 @@ func TestIDTokenPayloadMatchesLibrary(t *testing.T) {
 					withStrings.Claims, withBytes.Claims = maps.Clone(extra), maps.Clone(extra)
 				}
 				withStrings.AccessTokenHash, withStrings.SessionID = "aT-h_sh", "s1d-_x"
-				want, err := idTokenPayload(nil, withStrings)
+				want, err := idTokenPayloadHashes(nil, withStrings, idHashes{})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -263,15 +263,9 @@ func setUserInfo(c *oidc.IDTokenClaims, info *oidc.UserInfo) {
 	maps.Copy(c.Claims, info.Claims)
 }
 
-// accessTokenHash is the at_hash claim (OIDC Core 3.1.3.6) as oidc.ClaimHash computes it.
-func accessTokenHash(accessToken string, alg jose.SignatureAlgorithm) (string, error) {
-	var buf [64]byte
-	h, err := appendAccessTokenHash(buf[:0], accessToken, alg)
-	return string(h), err
-}
-
-// appendAccessTokenHash appends accessTokenHash to dst: for the SHA-256 algorithms written here
-// without a hash state, copies or a string, else through oidc.ClaimHash.
+// appendAccessTokenHash appends the at_hash claim (OIDC Core 3.1.3.6) as oidc.ClaimHash computes
+// it to dst (TestAccessTokenHashMatchesOp): for the SHA-256 algorithms written here without a
+// hash state, copies or a string, else through oidc.ClaimHash.
 func appendAccessTokenHash(dst []byte, accessToken string, alg jose.SignatureAlgorithm) ([]byte, error) {
 	switch alg {
 	case jose.RS256, jose.ES256, jose.PS256:
@@ -288,17 +282,13 @@ func appendAccessTokenHash(dst []byte, accessToken string, alg jose.SignatureAlg
 // leaves the claims' own.
 type idHashes struct{ atHash, sid []byte }
 
-// idTokenPayload appends to dst the JSON of an ID token's claims as oidc.IDTokenClaims.MarshalJSON writes it
-// (the registered claims win over an extra claim of the same name), without its round trip of
-// the registered claims through a generic map (the largest allocation of a refresh): the
+// idTokenPayloadHashes appends to dst the JSON of an ID token's claims as
+// oidc.IDTokenClaims.MarshalJSON writes it (the registered claims win over an extra claim of the
+// same name), at_hash and sid from h where h has them (in place of c's), without its round trip
+// of the registered claims through a generic map (the largest allocation of a refresh): the
 // registered claims are encoded once and the extra claims the registered ones leave free are
 // appended in name order. The registered claims the token endpoint sets are written directly
-// (appendIDTokenRegistered).
-func idTokenPayload(dst []byte, c *oidc.IDTokenClaims) ([]byte, error) {
-	return idTokenPayloadHashes(dst, c, idHashes{})
-}
-
-// idTokenPayloadHashes is idTokenPayload of c with at_hash and sid from h where h has them.
+// (appendIDTokenRegisteredHashes).
 func idTokenPayloadHashes(dst []byte, c *oidc.IDTokenClaims, h idHashes) ([]byte, error) {
 	extra := c.Claims
 	out, ok := appendIDTokenRegisteredHashes(dst, c, h)
