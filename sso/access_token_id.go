@@ -1,7 +1,6 @@
 package sso
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -112,21 +111,17 @@ func createdTime(version string, v int64) time.Time {
 	return time.UnixMicro(v).UTC()
 }
 
-// ofCurrentRegistration reports whether at was issued to its client's current registration:
-// a dynamic client removed and registered again under the same id is another app, and the
-// tokens issued to the one before (client_credentials tokens have no family for the removal
-// to revoke) must not work for the new one. The rule: a token created before the client's
-// RegisteredAt is refused. Static clients (no RegisteredAt) and clients not found (the
-// callers answer those) pass. Version "a1" ids carry whole seconds, so they are compared with
+// ofCurrentRegistration reports whether at was issued to cfg, its client's current
+// registration: a dynamic client removed and registered again under the same id is another
+// app, and the tokens issued to the one before (client_credentials tokens have no family for
+// the removal to revoke) must not work for the new one. The rule: a token created before the
+// client's RegisteredAt is refused. Static clients (no RegisteredAt) pass; accessToken answers
+// a client not found. Version "a1" ids carry whole seconds, so they are compared with
 // the registration's second (the first second of a registration still accepts an a1 token of
 // the one before: they live minutes, and only until the upgrade's first access-token
 // lifetime has passed). Replicas' clocks must agree: a token issued by a replica whose clock
 // is behind the one that registered the client is refused for as long as the difference.
-func (s *storage) ofCurrentRegistration(ctx context.Context, id string, at *AccessToken) bool {
-	cfg, err := s.clientConfig(ctx, at.ClientID)
-	if err != nil {
-		return true
-	}
+func ofCurrentRegistration(cfg *ClientConfig, id string, at *AccessToken) bool {
 	created := at.CreatedAt.Add(time.Microsecond - 1) // the token's time is truncated to µs
 	if strings.HasPrefix(id, accessIDV1Prefix) {
 		created = at.CreatedAt.Add(time.Second - 1)

@@ -801,7 +801,7 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 		return s.revokeRefresh(ctx, rt, clientID)
 	}
 	if userID != "" { // an access token id
-		at, err := s.accessToken(ctx, tokenOrID)
+		at, _, err := s.accessToken(ctx, tokenOrID)
 		if err != nil {
 			return nil // RFC 7009 2.2: invalid tokens do not cause an error
 		}
@@ -844,38 +844,50 @@ func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token strin
 // errTokenInactive: an access token that is expired, revoked, or of a revoked or expired family.
 var errTokenInactive = errors.New("access token inactive")
 
-// accessToken decodes an access token id and checks it is live: not expired, not revoked on its
-// own, and its family (if any) live and not revoked.
-func (s *storage) accessToken(ctx context.Context, id string) (*AccessToken, error) {
+// errClientGone is errTokenInactive for an access token whose client is no longer registered:
+// removed, or removed and registered again (the token was issued to the registration before,
+// another app: ofCurrentRegistration).
+var errClientGone = fmt.Errorf("%w: its client is no longer registered", errTokenInactive)
+
+// accessToken decodes an access token id and checks it is live: not expired, issued to its
+// client's current registration (errClientGone), not revoked on its own, and its family (if
+// any) live and not revoked. It returns the client's configuration too, looked up once.
+func (s *storage) accessToken(ctx context.Context, id string) (*AccessToken, *ClientConfig, error) {
 	at, err := decodeAccessID(id)
-	if err != nil {
-		return nil, errTokenInactive
+	if err != nil || !s.now().Before(at.ExpiresAt) {
+		return nil, nil, errTokenInactive
 	}
-	if !s.now().Before(at.ExpiresAt) || !s.ofCurrentRegistration(ctx, id, at) {
-		return nil, errTokenInactive
+	cfg, err := s.clientConfig(ctx, at.ClientID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, nil, errClientGone
+	case err != nil:
+		return nil, nil, err
+	case !ofCurrentRegistration(cfg, id, at):
+		return nil, nil, errClientGone
 	}
 	if at.FamilyID != "" {
 		f, err := s.store.Family(ctx, at.FamilyID)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			return nil, errTokenInactive
+			return nil, nil, errTokenInactive
 		case err != nil:
-			return nil, err
+			return nil, nil, err
 		case f.Revoked || f.Subject != at.Subject || f.ClientID != at.ClientID:
-			return nil, errTokenInactive
+			return nil, nil, errTokenInactive
 		}
 		at.SessionID, at.AuthTime, at.AMR = f.SessionID, f.AuthTime, f.AMR
 	} else if at.Subject != "" {
-		return nil, errTokenInactive // a user's token always has a family
+		return nil, nil, errTokenInactive // a user's token always has a family
 	}
 	revoked, err := s.store.AccessTokenRevoked(ctx, at.IDHash)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if revoked {
-		return nil, errTokenInactive
+		return nil, nil, errTokenInactive
 	}
-	return at, nil
+	return at, cfg, nil
 }
 
 // ---- keys ----
@@ -938,8 +950,10 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 	// The token's own faults are the client's error (access_denied, which op logs at WARN like
 	// its other client errors); anything else (the store failing, the claims) stays a plain
 	// error, which op reports as a server_error at ERROR.
-	at, err := s.accessToken(ctx, tokenID)
+	at, cfg, err := s.accessToken(ctx, tokenID)
 	switch {
+	case errors.Is(err, errClientGone):
+		return oidc.ErrAccessDenied().WithParent(err).WithDescription("access token invalid: its client is no longer registered")
 	case errors.Is(err, errTokenInactive):
 		return oidc.ErrAccessDenied().WithParent(err).WithDescription("access token invalid")
 	case err != nil:
@@ -948,14 +962,8 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 	if at.Subject != subject || at.Subject == "" {
 		return oidc.ErrAccessDenied().WithDescription("access token invalid: subject mismatch")
 	}
-	if _, err := s.clientConfig(ctx, at.ClientID); err != nil {
-		return oidc.ErrAccessDenied().WithParent(err).WithDescription("access token invalid: its client is no longer registered")
-	}
-	if origin != "" {
-		cfg, err := s.clientConfig(ctx, at.ClientID)
-		if err != nil || !originAllowed(cfg, origin) {
-			return oidc.ErrAccessDenied().WithDescription("origin not allowed for this client")
-		}
+	if origin != "" && !originAllowed(cfg, origin) {
+		return oidc.ErrAccessDenied().WithDescription("origin not allowed for this client")
 	}
 	if !slices.Contains(at.Scopes, oidc.ScopeOpenID) {
 		// UserInfo is an OpenID Connect resource (OIDC Core 5.3): a token granted without
@@ -975,7 +983,10 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 }
 
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	at, err := s.accessToken(ctx, tokenID)
+	at, _, err := s.accessToken(ctx, tokenID)
+	if errors.Is(err, errClientGone) {
+		return errors.New("token inactive: its client is no longer registered")
+	}
 	if err != nil {
 		return errors.New("token inactive")
 	}
@@ -992,9 +1003,6 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	}
 	if !allowed {
 		return errors.New("token not issued to or for the introspecting client")
-	}
-	if _, err := s.clientConfig(ctx, at.ClientID); err != nil {
-		return errors.New("token inactive: its client is no longer registered")
 	}
 	resp.Active = true
 	resp.Scope = at.Scopes
