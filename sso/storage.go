@@ -802,8 +802,12 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 	}
 	if userID != "" { // an access token id
 		at, _, err := s.accessToken(ctx, tokenOrID)
-		if err != nil {
+		switch {
+		case errors.Is(err, errTokenInactive):
 			return nil // RFC 7009 2.2: invalid tokens do not cause an error
+		case err != nil:
+			// The store could not say: the token is not revoked, and the client must know.
+			return oidc.ErrServerError().WithParent(err)
 		}
 		if at.ClientID != clientID {
 			return errRevokeOtherClient()

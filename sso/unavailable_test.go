@@ -70,3 +70,28 @@ func TestTokenEndpointStoreUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationStoreUnavailable: an access token's revocation the store cannot check is
+// answered as the server's error, not 200 (RFC 7009 2.2's answer for an invalid token, which
+// would tell the client the token is dead while it still works); once the store is back the
+// same request revokes it.
+func TestRevocationStoreUnavailable(t *testing.T) {
+	var down atomic.Bool
+	h := newHarnessWith(t, func(st *memstore.Store) sso.Store { return downStore{Store: st, down: &down} })
+	tok := h.tokens("alice", "openid", "offline_access")
+	revoke := url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"}}
+	down.Store(true)
+	resp := h.post(sso.PathRevoke, revoke, "web:"+webSecret)
+	body := decodeJSON(t, resp)
+	if resp.StatusCode == http.StatusOK || body["error"] != "server_error" {
+		t.Fatalf("revocation while the store is unavailable: %d %v", resp.StatusCode, body)
+	}
+	down.Store(false)
+	if resp := h.post(sso.PathRevoke, revoke, "web:"+webSecret); resp.StatusCode != http.StatusOK {
+		t.Fatalf("revocation once the store is back: %d", resp.StatusCode)
+	}
+	resp = h.post(sso.PathIntrospect, url.Values{"token": {tok.AccessToken}}, "web:"+webSecret)
+	if body := decodeJSON(t, resp); body["active"] != false {
+		t.Fatalf("introspection after the revocation: %v", body)
+	}
+}
