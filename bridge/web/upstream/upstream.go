@@ -311,7 +311,7 @@ func (h *Handler) callback(c echo.Context) error {
 	// would answer for a member who typed nothing. Without it a linked identity is refused
 	// (the login page's password form is one click away) and an unlinked one is not linked by
 	// e-mail: the member types their AMS password.
-	ar, fresh, err := h.freshEnough(c, l, id)
+	req, fresh, err := h.freshEnough(c, l, id)
 	if err != nil {
 		return err
 	}
@@ -325,7 +325,7 @@ func (h *Handler) callback(c echo.Context) error {
 			"The app asked you to sign in again, and "+p.DisplayName()+" did not ask you to, so we did not use its answer.",
 			"Sign in with your username and password, or try "+p.DisplayName()+" again.")
 	case err == nil:
-		return h.signInLinked(c, p, l, ar, link.Subject, p.AMR(id.AMR), up.SessionAuthTime(id.AuthTime, l.CreatedAt, h.Now()))
+		return h.signInLinked(c, p, l, req, link.Subject, p.AMR(id.AMR), up.SessionAuthTime(id.AuthTime, l.CreatedAt, h.Now()))
 	case !errors.Is(err, sso.ErrNotFound):
 		return fmt.Errorf("upstream link: %w", err)
 	}
@@ -336,7 +336,7 @@ func (h *Handler) callback(c echo.Context) error {
 			return h.Pages.MembershipUnavailable(c, h.Logger, err)
 		}
 		if m != nil {
-			return h.linkAndSignIn(c, p, l, ar, m, p.AMR(id.AMR), "email", up.SessionAuthTime(id.AuthTime, l.CreatedAt, h.Now()))
+			return h.linkAndSignIn(c, p, l, req, m, p.AMR(id.AMR), "email", up.SessionAuthTime(id.AuthTime, l.CreatedAt, h.Now()))
 		}
 	}
 	return h.askPassword(c, p, l, state, "", http.StatusOK)
@@ -344,30 +344,38 @@ func (h *Handler) callback(c echo.Context) error {
 
 // freshEnough checks the provider's authentication against the sign-in request's prompt=login
 // and max_age: fresh is nil when it satisfies them (or the request asks neither, or is gone:
-// finish says so), else why not (up.ErrNotFresh). The error return is a store failure. ar is
-// the request it read (nil: none, or gone), which the callback hands to finish, so that the
-// request is read once per callback.
-func (h *Handler) freshEnough(c echo.Context, l *store.UpstreamLogin, id *up.Identity) (ar *sso.AuthRequest, fresh, err error) {
-	if l.AuthRequestID == "" {
-		return nil, nil, nil
-	}
-	ar, err = h.Flow.Provider.AuthRequest(c.Request().Context(), l.AuthRequestID)
+// finish says so), else why not (up.ErrNotFresh). The error return is a store failure. Every
+// pending upstream sign-in that comes here is for a request (start; one from the account page
+// links, linkSignedIn). The request as read is returned for finish, so that it is read once
+// per callback.
+func (h *Handler) freshEnough(c echo.Context, l *store.UpstreamLogin, id *up.Identity) (req *loadedRequest, fresh, err error) {
+	ar, err := h.Flow.Provider.AuthRequest(c.Request().Context(), l.AuthRequestID)
 	if errors.Is(err, sso.ErrNotFound) {
-		return nil, nil, nil
+		return &loadedRequest{}, nil, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("load auth request: %w", err)
 	}
-	return ar, reauth(ar).Fresh(id.AuthTime, l.CreatedAt, h.Now()), nil
+	return &loadedRequest{ar: ar}, reauth(ar).Fresh(id.AuthTime, l.CreatedAt, h.Now()), nil
 }
 
-// pendingRequest is authflow's PendingRequest of l's request, read once per callback: loaded,
-// when set, is that request as the callback read it already (freshEnough).
-func (h *Handler) pendingRequest(c echo.Context, l *store.UpstreamLogin, loaded *sso.AuthRequest) (*sso.AuthRequest, *sso.ClientConfig, error) {
-	if loaded != nil && loaded.ID == l.AuthRequestID {
-		return h.Flow.PendingLoaded(c, loaded)
+// loadedRequest is a pending upstream sign-in's request as the callback read it (freshEnough),
+// handed to finish so that it is not read again: ar is nil when it was gone. A nil
+// *loadedRequest is not read yet (the password form's POST, link).
+type loadedRequest struct{ ar *sso.AuthRequest }
+
+// pendingRequest is authflow's PendingRequest of l's request, read at most once per HTTP
+// request (loaded: as read already, or nil).
+func (h *Handler) pendingRequest(c echo.Context, l *store.UpstreamLogin, loaded *loadedRequest) (*sso.AuthRequest, *sso.ClientConfig, error) {
+	switch {
+	case loaded == nil:
+		return h.Flow.PendingRequest(c, l.AuthRequestID)
+	case loaded.ar == nil:
+		// Gone: PendingRequest's answer to a request it cannot find (RequestStateError reads
+		// no request for sso.ErrNotFound).
+		return nil, nil, h.Flow.RequestStateError(c, nil, nil, sso.ErrNotFound)
 	}
-	return h.Flow.PendingRequest(c, l.AuthRequestID)
+	return h.Flow.PendingLoaded(c, loaded.ar)
 }
 
 // upstreamLink is the link of an upstream identity, under any spelling of its issuer that an
@@ -491,7 +499,7 @@ func (h *Handler) link(c echo.Context) error {
 
 // linkAndSignIn links the returned identity to m, then signs m in (loaded and authTime:
 // finish).
-func (h *Handler) linkAndSignIn(c echo.Context, p *up.Provider, l *store.UpstreamLogin, loaded *sso.AuthRequest, m *legacy.Member, amr []string, how string, authTime time.Time) error {
+func (h *Handler) linkAndSignIn(c echo.Context, p *up.Provider, l *store.UpstreamLogin, loaded *loadedRequest, m *legacy.Member, amr []string, how string, authTime time.Time) error {
 	ctx := c.Request().Context()
 	sub := h.Subjects.Subject(m.Key)
 	err := h.Store.PutUpstreamLink(ctx, &store.UpstreamLink{Issuer: l.Issuer, UpstreamSubject: l.UpstreamSubject, Subject: sub,
@@ -516,7 +524,7 @@ func (h *Handler) linkAndSignIn(c echo.Context, p *up.Provider, l *store.Upstrea
 // signInLinked signs in the member a linked identity belongs to, after the same AMS checks as a
 // password sign-in (the member exists, may sign in, and the app admits them); loaded and
 // authTime: finish.
-func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.UpstreamLogin, loaded *sso.AuthRequest, subject string, amr []string, authTime time.Time) error {
+func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.UpstreamLogin, loaded *loadedRequest, subject string, amr []string, authTime time.Time) error {
 	ctx := c.Request().Context()
 	key, err := h.Subjects.MemberKey(ctx, subject)
 	if err != nil {
@@ -551,7 +559,7 @@ func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.Upstream
 // (the button clicked twice), or one that comes back after the request finished, leave no
 // session nobody holds and do not end the one that finished it.
 //
-// loaded is l's sign-in request as this HTTP request read it already (nil: not read, or gone),
+// loaded is l's sign-in request as this HTTP request read it already (nil: not read),
 // used instead of reading it again.
 //
 // authTime is when the member authenticated at the provider (up.SessionAuthTime of its ID
@@ -560,7 +568,7 @@ func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.Upstream
 // which a later max_age or prompt=login compares, not the time the provider's answer came
 // back (the provider may have answered from a session days old). A sign-in through the
 // second-factor step authenticates the member now.
-func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin, loaded *sso.AuthRequest, from string, m *legacy.Member, amr []string, authTime time.Time) error {
+func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin, loaded *loadedRequest, from string, m *legacy.Member, amr []string, authTime time.Time) error {
 	ctx := c.Request().Context()
 	if err := h.Store.AdvanceUpstreamLogin(ctx, l.ID, from, &store.UpstreamLogin{State: store.UpstreamDone}); err != nil {
 		if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {

@@ -1,0 +1,48 @@
+package bridge_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/bridge/upstream"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// TestUpstreamCallbackOfAGoneRequest (end-of-session review s12 RV2-5): the provider's answer
+// comes back after the app's sign-in request is gone (expired, or removed): the member gets
+// "This sign-in has expired" and the app no code, and the callback reads the request once
+// (freshEnough reads it and finish uses that read; before, finish read it again).
+func TestUpstreamCallbackOfAGoneRequest(t *testing.T) {
+	var wc *writeCounter
+	f := newFederationDeps(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true }, envDeps{store: func(t testing.TB) store.Store {
+		st, err := sqlite.Open(t.Context(), sqlite.Memory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		wc = &writeCounter{Store: st}
+		return wc
+	}})
+	b := newHTTPFed(t, f)
+	cb := b.toCallback(f, "corp")
+	ctx := t.Context()
+	l, err := wc.UpstreamLogin(ctx, sso.HashToken("upstream-state:"+cb.Query().Get("state")))
+	if err != nil || l.AuthRequestID == "" {
+		t.Fatalf("the pending upstream sign-in: %+v %v", l, err)
+	}
+	if err := wc.DeleteAuthRequest(ctx, l.AuthRequestID); err != nil {
+		t.Fatal(err)
+	}
+	reads := wc.authRequestReads.Load()
+	p := b.do(http.MethodGet, cb.String(), nil)
+	if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "This sign-in has expired") ||
+		!strings.Contains(p.Body, "The sign-in link is no longer valid") || strings.HasPrefix(p.Location, f.rp.srv.URL) {
+		t.Fatalf("callback of a gone request: %d %q %.400s", p.Status, p.Location, p.Body)
+	}
+	if n := wc.authRequestReads.Load() - reads; n != 1 {
+		t.Errorf("the callback read its sign-in request %d times, want 1", n)
+	}
+}
