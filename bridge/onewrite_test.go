@@ -57,6 +57,19 @@ func (w *writeCounter) CompleteSignIn(ctx context.Context, in *store.SignIn) err
 	return w.Store.CompleteSignIn(ctx, in)
 }
 
+// countedStore is envDeps' store: SQLite in memory behind a writeCounter, set in *wc.
+func countedStore(wc **writeCounter) func(t testing.TB) store.Store {
+	return func(t testing.TB) store.Store {
+		st, err := sqlite.Open(t.Context(), sqlite.Memory)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		*wc = &writeCounter{Store: st}
+		return *wc
+	}
+}
+
 func (w *writeCounter) counts() [5]int64 {
 	return [5]int64{w.createSession.Load(), w.audit.Load(), w.complete.Load(), w.addClient.Load(), w.completeSignIn.Load()}
 }
@@ -72,15 +85,7 @@ func (w *writeCounter) counts() [5]int64 {
 // and the form post reads it once.
 func TestPasswordSignInOneWrite(t *testing.T) {
 	var wc *writeCounter
-	e := newEnvDeps(t, false, nil, envDeps{store: func(t testing.TB) store.Store {
-		st, err := sqlite.Open(t.Context(), sqlite.Memory)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		wc = &writeCounter{Store: st}
-		return wc
-	}})
+	e := newEnvDeps(t, false, nil, envDeps{store: countedStore(&wc)})
 	ctx := t.Context()
 	// [CreateSession, Audit, CompleteAuthRequest, AddSessionClient, CompleteSignIn]
 	check := func(name string, before [5]int64, want [5]int64) {

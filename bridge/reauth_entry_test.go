@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	crewjam "github.com/crewjam/saml"
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
@@ -103,22 +102,7 @@ func TestSAMLForceAuthnKeepsTheSession(t *testing.T) {
 	c := &http.Client{Jar: jar}
 	request := func(force bool) string {
 		t.Helper()
-		req, err := lms.mw.ServiceProvider.MakeAuthenticationRequest(e.issuer+saml.PathSSO, crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.ForceAuthn = &force
-		u, err := req.Redirect("", &lms.mw.ServiceProvider)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := c.Get(u.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
+		return samlAuthn(t, e, lms, c, nil, &force)
 	}
 	login := func(body string) string {
 		t.Helper()
@@ -212,12 +196,14 @@ func (f *federation) signOutDownAtUpstream(t *testing.T, b *httpFed) {
 	}
 }
 
-// TestUpstreamLogoutWhileHeldForConsent (review s10 leftover): the provider signs the member
-// out (its back-channel logout) while their upstream sign-in waits at the consent page: the
-// consent then opens no session and gives the app no code ("This sign-in has ended"), and the
-// consent form posted again changes nothing.
-func TestUpstreamLogoutWhileHeldForConsent(t *testing.T) {
-	f := newFederation(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true }, func(c *bridge.Config) {
+// heldAtConsentThenSignedOut starts the tests of an upstream sign-in held at the consent page
+// whose provider then signs the member out: a federation (deps: the bridge's) whose
+// "browserapp" asks for consent, alice's sign-in through "corp" waiting at its consent page,
+// the provider's sign-out (its back-channel logout delivered), and the consent form to post
+// (allowing).
+func heldAtConsentThenSignedOut(t *testing.T, deps envDeps) (*federation, *httpFed, url.Values) {
+	t.Helper()
+	f := newFederationDeps(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true }, deps, func(c *bridge.Config) {
 		for i := range c.Clients {
 			if c.Clients[i].ID == "browserapp" {
 				c.Clients[i].Trusted = false
@@ -232,8 +218,17 @@ func TestUpstreamLogoutWhileHeldForConsent(t *testing.T) {
 	}
 	f.signOutDownAtUpstream(t, b)
 	consent.Set("decision", "allow")
+	return f, b, consent
+}
+
+// TestUpstreamLogoutWhileHeldForConsent (review s10 leftover): the provider signs the member
+// out (its back-channel logout) while their upstream sign-in waits at the consent page: the
+// consent then opens no session and gives the app no code ("This sign-in has ended"), and the
+// consent form posted again changes nothing.
+func TestUpstreamLogoutWhileHeldForConsent(t *testing.T) {
+	f, b, consent := heldAtConsentThenSignedOut(t, envDeps{})
 	for _, try := range []string{"consent", "consent again"} {
-		p = b.do(http.MethodPost, f.down.issuer+"/consent", consent)
+		p := b.do(http.MethodPost, f.down.issuer+"/consent", consent)
 		if p.Location != "" || p.Status == http.StatusOK || strings.Contains(p.Location, "code=") {
 			t.Fatalf("%s after the provider's logout: %d %q %.300s", try, p.Status, p.Location, p.Body)
 		}

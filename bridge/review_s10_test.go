@@ -72,18 +72,8 @@ func TestSAMLRequestSubjectNotIgnored(t *testing.T) {
 // it a logout token for all the member's sessions there (sub, no sid). Before, both only
 // revoked the member's refresh tokens at the app: its session went on.
 func TestAccountSignOutOfAppTellsTheApp(t *testing.T) {
-	got := make(chan url.Values, 4)
-	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		if r.URL.Path == "/bcl" && r.PostForm.Get("logout_token") != "" {
-			got <- r.PostForm
-		}
-	}))
-	defer rp.Close()
-	e := grantEnv(t, func(c *bridge.Config) {
-		c.Clients[1].BackchannelLogoutURI = rp.URL + "/bcl" // "other"
-		c.Clients[1].AllowInternalTargets = true            // rp is on 127.0.0.1
-	})
+	rec := newBCLRecorder(t)
+	e := grantEnv(t, rec.withBCL)
 	cfg, verifier := e.oauth("other", otherSecret, e.rp+"/other", oauth2.AuthStyleInHeader)
 	b := e.browser()
 	tok, err := cfg.Exchange(e.ctx(), e.signIn(b, cfg.AuthCodeURL("s"), "alice", "alice-password"))
@@ -102,22 +92,11 @@ func TestAccountSignOutOfAppTellsTheApp(t *testing.T) {
 	}
 	logoutToken := func(t *testing.T, what string) map[string]any {
 		t.Helper()
-		if n, err := e.bridge.Shadow().DeliverDue(e.ctx()); err != nil || n != 1 {
-			t.Fatalf("%s: delivered %d logout tokens (%v), want 1", what, n, err)
+		l := rec.delivered(t, e)
+		if len(l) != 1 {
+			t.Fatalf("%s: %d logout tokens delivered, want 1: %v", what, len(l), l)
 		}
-		f := <-got
-		parts := strings.Split(f.Get("logout_token"), ".")
-		if len(parts) != 3 {
-			t.Fatalf("%s: logout token %q", what, f.Get("logout_token"))
-		}
-		raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		var claims map[string]any
-		if err := json.Unmarshal(raw, &claims); err != nil {
-			t.Fatal(err)
-		}
+		claims := l[0]
 		if claims["aud"] != "other" && !strings.Contains(fmt.Sprint(claims["aud"]), "other") {
 			t.Fatalf("%s: logout token for %v", what, claims["aud"])
 		}

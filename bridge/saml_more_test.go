@@ -45,6 +45,29 @@ func TestSAMLEncryptedAssertion(t *testing.T) {
 	}
 }
 
+// samlAuthn sends sp's AuthnRequest to e's SSO endpoint (HTTP-Redirect binding) through c and
+// returns the page the bridge answers with; passive and force are its IsPassive and ForceAuthn
+// (nil: left out).
+func samlAuthn(t *testing.T, e *env, sp *samlSP, c *http.Client, passive, force *bool) string {
+	t.Helper()
+	req, err := sp.mw.ServiceProvider.MakeAuthenticationRequest(e.issuer+saml.PathSSO, crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.IsPassive, req.ForceAuthn = passive, force
+	u, err := req.Redirect("", &sp.mw.ServiceProvider)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Get(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
 // TestSAMLPassiveAndForceAuthn: IsPassive without a session is answered with a NoPassive status
 // (no login page, no assertion); ForceAuthn asks a signed-in member for the password again.
 func TestSAMLPassiveAndForceAuthn(t *testing.T) {
@@ -53,22 +76,7 @@ func TestSAMLPassiveAndForceAuthn(t *testing.T) {
 	c := &http.Client{Jar: jar}
 	request := func(passive, force bool) string {
 		t.Helper()
-		req, err := lms.mw.ServiceProvider.MakeAuthenticationRequest(e.issuer+saml.PathSSO, crewjam.HTTPRedirectBinding, crewjam.HTTPPostBinding)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.IsPassive, req.ForceAuthn = &passive, &force
-		u, err := req.Redirect("", &lms.mw.ServiceProvider)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := c.Get(u.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
+		return samlAuthn(t, e, lms, c, &passive, &force)
 	}
 	body := request(true, false)
 	f := formFields(body)

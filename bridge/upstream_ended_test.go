@@ -5,9 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/upstream"
 )
 
 // endedLine is the log line of a sign-in whose upstream session ended while it waited
@@ -20,23 +17,8 @@ const endedLine = "the upstream session ended while the sign-in waited"
 // back-channel logout used to render the page without the line the other steps logged.
 func TestUpstreamEndedAnsweredOneWay(t *testing.T) {
 	var out lockedBuffer
-	f := newFederationDeps(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true },
-		envDeps{logger: slog.New(slog.NewTextHandler(&out, nil))}, func(c *bridge.Config) {
-			for i := range c.Clients {
-				if c.Clients[i].ID == "browserapp" {
-					c.Clients[i].Trusted = false
-				}
-			}
-		})
-	b := newHTTPFed(t, f)
-	p := b.do(http.MethodGet, b.toCallback(f, "corp").String(), nil)
-	consent := p.Hidden()
-	if p.URL.Path != "/consent" || consent.Get("h") == "" {
-		t.Fatalf("the upstream sign-in did not wait at the consent page: %d %s %q %.300s", p.Status, p.URL, p.Location, p.Body)
-	}
-	f.signOutDownAtUpstream(t, b)
-	consent.Set("decision", "allow")
-	p = b.do(http.MethodPost, f.down.issuer+"/consent", consent)
+	f, b, consent := heldAtConsentThenSignedOut(t, envDeps{logger: slog.New(slog.NewTextHandler(&out, nil))})
+	p := b.do(http.MethodPost, f.down.issuer+"/consent", consent)
 	if p.Status != http.StatusConflict || !strings.Contains(p.Body, "This sign-in has ended") {
 		t.Fatalf("consent after the provider's logout: %d %.300s, want 'This sign-in has ended'", p.Status, p.Body)
 	}

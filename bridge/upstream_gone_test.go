@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/bridge/upstream"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -17,15 +15,7 @@ import (
 // (freshEnough reads it and finish uses that read; before, finish read it again).
 func TestUpstreamCallbackOfAGoneRequest(t *testing.T) {
 	var wc *writeCounter
-	f := newFederationDeps(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true }, envDeps{store: func(t testing.TB) store.Store {
-		st, err := sqlite.Open(t.Context(), sqlite.Memory)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		wc = &writeCounter{Store: st}
-		return wc
-	}})
+	f := newFederationDeps(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true }, envDeps{store: countedStore(&wc)})
 	b := newHTTPFed(t, f)
 	cb := b.toCallback(f, "corp")
 	ctx := t.Context()
