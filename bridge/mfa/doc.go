@@ -3,8 +3,9 @@
 // usable once) with ten single-use recovery codes kept hashed, and passkeys (WebAuthn, with
 // go-webauthn) usable alone (discoverable credentials) or after the password. It decides when a
 // sign-in needs a second factor (the member opted in by enrolling, the app requires it, the app
-// asked with acr_values, the member's AMS role requires it), throttles wrong codes per member,
-// and writes the audit rows of enrolment, use and removal (an administrator's reset is
-// bridge/admin's, which ends the member's sessions with it). The pages are in
-// bridge/web/mfa.
+// asked with acr_values, the member's AMS role requires it), throttles wrong codes (TOTP and
+// recovery codes) per member, but not passkey answers, which cannot be guessed: wrong codes
+// typed by someone holding the password do not lock the member's passkey sign-in. It writes
+// the audit rows of enrolment, use and removal (an administrator's reset is bridge/admin's,
+// which ends the member's sessions with it). The pages are in bridge/web/mfa.
 package mfa

@@ -215,6 +215,13 @@ func (s *Service) BeginDiscoverable() (*Ceremony, error) {
 }
 
 // FinishLogin checks a second-factor passkey answer of the member and returns its amr method.
+// Passkey answers are not throttled per member, here or in FinishDiscoverable: an answer is a
+// signature by a key nobody can guess (NIST SP 800-63B asks rate limiting of authenticator
+// outputs under 64 bits), so the member's wrong-code counter neither refuses nor counts them.
+// A password holder's wrong TOTP codes, or refused passkey answers, then lock the member's
+// codes only, never their passkey sign-in; and a passkey does not clear that counter. Each
+// ceremony is single use (its challenge) and the anonymous ceremony endpoints are limited per
+// address (bridge/web/mfa).
 func (s *Service) FinishLogin(ctx context.Context, subject string, session, answer []byte, ip string) (string, error) {
 	wa, err := s.passkeys()
 	if err != nil {
@@ -224,12 +231,8 @@ func (s *Service) FinishLogin(ctx context.Context, subject string, session, answ
 	if err := json.Unmarshal(session, &sd); err != nil {
 		return "", fmt.Errorf("passkey session: %w", err)
 	}
-	if err := s.throttle(ctx, subject, ip); err != nil {
-		return "", err
-	}
 	u, stored, err := s.user(ctx, subject, nil)
 	if err != nil {
-		s.release(ctx, subject, ip)
 		return "", err
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBytes(answer)
@@ -242,12 +245,7 @@ func (s *Service) FinishLogin(ctx context.Context, subject string, session, answ
 		s.failed(ctx, subject, ip, "passkey: refused")
 		return "", fmt.Errorf("%w: %v", ErrPasskey, err)
 	}
-	method, err := s.used(ctx, subject, stored, cred, ip)
-	if err != nil {
-		return "", err
-	}
-	s.succeed(ctx, subject, ip)
-	return method, nil
+	return s.used(ctx, subject, stored, cred, ip)
 }
 
 // FinishDiscoverable checks a passkey sign-in answer and returns the member's subject and the
@@ -287,14 +285,10 @@ func (s *Service) FinishDiscoverable(ctx context.Context, session, answer []byte
 		}
 		return "", "", fmt.Errorf("%w: %v", ErrPasskey, err)
 	}
-	if err := s.throttle(ctx, subject, ip); err != nil {
-		return "", "", err
-	}
 	method, err := s.used(ctx, subject, stored, cred, ip)
 	if err != nil {
 		return "", "", err
 	}
-	s.succeed(ctx, subject, ip)
 	return subject, method, nil
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/bridge/web/authflow"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -211,13 +210,9 @@ func (h *Handler) observe(outcome string) {
 	}
 }
 
-// passkeyOutcome names a failed passkey ceremony for metrics: throttled, or refused (an
-// unknown credential, a bad signature, a sign count going backwards).
+// passkeyOutcome names a failed passkey ceremony for metrics: refused (an unknown credential,
+// a bad signature, a sign count going backwards) or error.
 func passkeyOutcome(err error) string {
-	var te *mfa.ThrottledError
-	if errors.As(err, &te) {
-		return signin.OutcomeThrottled
-	}
 	if errors.Is(err, mfa.ErrPasskey) || errors.Is(err, mfa.ErrNoFactor) {
 		return "refused"
 	}
@@ -323,17 +318,10 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 	return jsonNext(c, PathSecurity+"?done=passkey-added")
 }
 
-// passkeyError answers a failed ceremony.
+// passkeyError answers a failed ceremony. Passkey answers are not throttled per member
+// (mfa.Service.FinishLogin says why): none is refused as too many.
 func (h *Handler) passkeyError(c echo.Context, err error, what string) error {
-	var te *mfa.ThrottledError
-	switch {
-	case errors.As(err, &te):
-		c.Response().Header().Set("Retry-After", fmt.Sprint(int(te.RetryAfter.Seconds())+1))
-		return jsonError(c, http.StatusTooManyRequests, "Too many failed attempts. For your security, please wait a few minutes and try again.")
-	case errors.Is(err, throttle.ErrUnavailable): // fail closed
-		c.Response().Header().Set("Retry-After", "30")
-		return jsonError(c, http.StatusServiceUnavailable, "We cannot check passkeys right now. Please try again in a few minutes.")
-	case errors.Is(err, mfa.ErrPasskey), errors.Is(err, mfa.ErrNoFactor):
+	if errors.Is(err, mfa.ErrPasskey) || errors.Is(err, mfa.ErrNoFactor) {
 		h.Logger.InfoContext(c.Request().Context(), what+" refused", "err", err)
 		return jsonError(c, http.StatusUnauthorized, msgPasskeyFailed)
 	}
