@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -158,6 +157,16 @@ func (h *Handler) passkeyLoginFinish(c echo.Context) error {
 		h.Logger.InfoContext(ctx, "passkey sign-in refused", "err", err)
 		return jsonError(c, http.StatusBadRequest, "This sign-in step had expired. Reload the page and try again.")
 	}
+	// The request first: one gone or finished meanwhile is said so, and neither the passkey is
+	// used nor a session opened (the continuation below completes a pending one by
+	// compare-and-set, with its session, in one transaction).
+	ar, err := h.Flow.Provider.AuthRequest(ctx, ch.AuthRequestID)
+	if err == nil {
+		err = h.Flow.ClaimRequest(c, ar)
+	}
+	if err != nil {
+		return h.passkeyRequestError(c, err)
+	}
 	sub, method, err := h.MFA.FinishDiscoverable(ctx, d.Session, answer(c), c.RealIP())
 	if err != nil {
 		h.observe(passkeyOutcome(err))
@@ -175,11 +184,8 @@ func (h *Handler) passkeyLoginFinish(c echo.Context) error {
 	}
 	amr := []string{method, mfa.AMRMFA}
 	// The passkey is both factors; the step still shows the member a factor-reset notice first.
-	ff := &authflow.FirstFactor{Member: m, AMR: amr}
-	if ar, err := h.Flow.Provider.AuthRequest(ctx, ch.AuthRequestID); err == nil {
-		ff.AR = ar
-		ff.Client, _ = h.Flow.Provider.Client(ctx, ar.ClientID)
-	}
+	ff := &authflow.FirstFactor{Member: m, AMR: amr, AR: ar}
+	ff.Client, _ = h.Flow.Provider.Client(ctx, ar.ClientID)
 	next, err := h.AfterFirstFactor(c, ff)
 	if err != nil {
 		return err
@@ -187,20 +193,33 @@ func (h *Handler) passkeyLoginFinish(c echo.Context) error {
 	if next != "" {
 		return jsonNext(c, next)
 	}
-	if ff.AR != nil {
-		// For an app: no session until the request's compare-and-set. The page follows a
-		// continuation, which finishes the request with the session written then.
-		next, err := h.continueSignIn(c, &store.MFAChallenge{Subject: h.Subjects.Subject(m.Key), AuthRequestID: ff.AR.ID}, challengeData{}, amr)
-		if next == "" {
-			return err
-		}
-		return jsonNext(c, next)
-	}
-	if _, err := h.Flow.StartSession(c, m, amr); err != nil {
+	// No session until the request's compare-and-set: the page follows a continuation, which
+	// finishes the request with the session written then (a request gone or finished by then
+	// is refused there, and nothing is written).
+	next, err = h.continueSignIn(c, &store.MFAChallenge{Subject: h.Subjects.Subject(m.Key), AuthRequestID: ar.ID}, challengeData{}, amr)
+	if next == "" {
 		return err
 	}
-	h.Audit(ctx, &store.AuditEvent{Event: "login.success", Subject: sub, Login: m.Login, IP: c.RealIP(), Detail: strings.Join(amr, "+")})
-	return jsonNext(c, authflow.PathLogin+"?id="+url.QueryEscape(ch.AuthRequestID))
+	return jsonNext(c, next)
+}
+
+// passkeyRequestError answers a passkey sign-in whose request is no longer this browser's to
+// finish (the JSON twin of authflow's RequestStateError): gone (expired or removed), finished
+// already (another sign-in of it, in another tab), or bound to another browser.
+func (h *Handler) passkeyRequestError(c echo.Context, err error) error {
+	ctx := c.Request().Context()
+	switch {
+	case errors.Is(err, sso.ErrNotFound):
+		h.Logger.InfoContext(ctx, "passkey sign-in refused: its sign-in request is gone")
+		return jsonError(c, http.StatusBadRequest, "This sign-in has expired. Go back to the app and start signing in again.")
+	case errors.Is(err, sso.ErrAuthRequestUsed):
+		h.Logger.InfoContext(ctx, "passkey sign-in refused: its sign-in request was finished already")
+		return jsonError(c, http.StatusConflict, "This sign-in was finished already. Go back to the app and start signing in again.")
+	case errors.Is(err, sso.ErrAuthRequestElsewhere):
+		h.Logger.InfoContext(ctx, "passkey sign-in refused: its sign-in request belongs to another browser")
+		return jsonError(c, http.StatusForbidden, "This sign-in was started in another browser. Start again from the app in this browser.")
+	}
+	return err
 }
 
 // observe counts a passkey sign-in by outcome (metrics).
