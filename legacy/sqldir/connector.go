@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/cache"
@@ -66,6 +67,7 @@ func OpenConnector(ctx context.Context, c Config, o legacy.OpenOptions) (*Connec
 	if err := d.Ping(ctx); err != nil {
 		log.Error("the AMS database is not reachable at start-up", "err", err)
 	}
+	warnNoPasswordExpiry(ctx, c, log)
 	return NewConnector(d, cache.Options{TTL: c.CacheTTL, Size: c.CacheSize}), nil
 }
 
@@ -93,3 +95,25 @@ func (c *Connector) Diagnose(ctx context.Context, login string, w io.Writer) err
 }
 
 var _ legacy.Diagnoser = (*Connector)(nil)
+
+// warnNoPasswordExpiry warns, at start-up, when passwords never expire only because the queries
+// have no password_expiry and password_max_age (or password_max_age_sysadmin) is unset: the
+// AMS may expire them by a setting the bridge does not read (queries.go documents it; type sql
+// with its own queries gets no warning otherwise). A max age set to 0 says "never" on purpose.
+func warnNoPasswordExpiry(ctx context.Context, c Config, log *slog.Logger) {
+	if _, ok := c.queries()[QueryPasswordExpiry]; ok {
+		return
+	}
+	var unset []string
+	if c.PasswordMaxAge == nil {
+		unset = append(unset, fieldPrefix+"password_max_age")
+	}
+	if c.PasswordMaxAgeSysAdmin == nil {
+		unset = append(unset, fieldPrefix+"password_max_age_sysadmin")
+	}
+	if len(unset) == 0 {
+		return
+	}
+	log.WarnContext(ctx, "passwords never expire: the queries have no "+QueryPasswordExpiry+" query and no maximum password age is set; add the query or set the fields (0 for never, to silence this)",
+		"fields", strings.Join(unset, ", "))
+}
