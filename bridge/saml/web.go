@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -488,9 +489,13 @@ func (h *Handler) used(c echo.Context, sp *SP) error {
 
 // answers reports whether sess may answer r without a new sign-in: ForceAuthn asks for one
 // made after the request, and the requested authentication context must be met by the
-// session as it is or once it adds a second factor.
+// session as it is or once it adds a second factor. A session the AMS website's hand-off
+// opened never answers ForceAuthn, whenever it was opened: it relies on the website's session
+// (of unknown age; the member typed nothing here), and ForceAuthn asks the IdP to
+// "authenticate the presenter directly rather than rely on a previous security context" (SAML
+// core 3.4.1), as the OIDC sign-in never lets it answer prompt=login or max_age (authflow).
 func (h *Handler) answers(r *store.SAMLRequest, sess *sso.Session) bool {
-	if r.ForceAuthn && sess.AuthTime.Before(r.CreatedAt) {
+	if r.ForceAuthn && (sess.AuthTime.Before(r.CreatedAt) || slices.Contains(sess.AMR, authflow.AMRHandOff)) {
 		return false
 	}
 	w := want(r, sess.AMR, h.SecondFactor != nil)
