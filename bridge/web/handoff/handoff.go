@@ -517,11 +517,18 @@ func (h *Handler) continueAfterSignIn(c echo.Context, sess *sso.Session) error {
 }
 
 // defaultNext is where a hand-off with no waiting request goes: the default app's
-// third-party-initiated login, else the account page.
+// third-party-initiated login (OIDC Core 4: its initiate_login_uri with iss added to the query
+// it may already have), else the account page. A URI that is not http(s) is not followed.
 func (h *Handler) defaultNext(ctx context.Context) string {
 	if id := h.DefaultClient; id != "" {
 		if cl, err := h.Provider.Client(ctx, id); err == nil && cl.InitiateLoginURI != "" {
-			return cl.InitiateLoginURI + "?iss=" + url.QueryEscape(h.Issuer)
+			if u, err := url.Parse(cl.InitiateLoginURI); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+				q := u.Query()
+				q.Set("iss", h.Issuer)
+				u.RawQuery = q.Encode()
+				return u.String()
+			}
+			h.Logger.WarnContext(ctx, "hand-off: the default client's initiate_login_uri is not an http(s) URL; going to the account page", "client", id)
 		}
 	}
 	return "/account"
