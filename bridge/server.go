@@ -319,7 +319,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Upstreams: webupstream.Buttons(ups), Logger: log, Now: now}
 	samlIdP := &saml.Handler{Pages: pages, Cookies: cookies, Flow: flow, SignIn: signIn, Store: d.Store, Registry: samlSPs,
 		Keys: s.samlKeys, Claims: pol.Claims, Access: decide, Audit: auditLog, Issuer: cfg.Issuer, SessionIndex: publicSID,
-		EndSession: logouts.EndSession, SignedOut: out.SignedOutWith, Logouts: samlLogouts, LimitAnonymous: limit.Wrap, Subjects: subjects.Subject,
+		EndSession: logouts.EndSession, SignedOut: out.SignedOutWith, SignOff: out.SignOffURL, Logouts: samlLogouts, LimitAnonymous: limit.Wrap, Subjects: subjects.Subject,
 		WantAuthnRequestsSigned: cfg.SAML.WantAuthnRequestsSigned, Logger: log, Now: now}
 	if f, ok := d.Directory.(legacy.EmailFinder); ok {
 		samlIdP.Emails = f

@@ -157,12 +157,15 @@ func (l *Logouts) Chain(c echo.Context, sess *sso.Session, next string) string {
 		l.Logger.ErrorContext(ctx, "saml participants of an ended session", "err", err)
 		return next
 	}
-	return l.startChain(c, ps, sess.Subject, next, nil)
+	return l.startChain(c, ps, sess.Subject, next, nil, false)
 }
 
 // startChain starts the front-channel chain through the browser SPs among ps, ending at next
-// (or with answer, when set) and returns where it starts; next when there is no SP to visit.
-func (l *Logouts) startChain(c echo.Context, ps []*store.SAMLParticipant, subject, next string, answer *chainAnswer) string {
+// (or with answer, when set) and returns where it starts; next when there is no SP to visit,
+// unless answerAlone: then a chain with an answer and no SP to visit is started too, which only
+// sends the answer, after whatever the caller puts before PathSLONext (the AMS website's
+// sign-out).
+func (l *Logouts) startChain(c echo.Context, ps []*store.SAMLParticipant, subject, next string, answer *chainAnswer, answerAlone bool) string {
 	ctx := c.Request().Context()
 	var steps []chainStep
 	for _, p := range ps {
@@ -176,7 +179,7 @@ func (l *Logouts) startChain(c echo.Context, ps []*store.SAMLParticipant, subjec
 		}
 		steps = append(steps, chainStep{SP: p.SP, NameID: p.NameID, NameIDFormat: p.NameIDFormat, SessionIndex: p.SessionIndex})
 	}
-	if len(steps) == 0 || l.Sealer == nil {
+	if (len(steps) == 0 && (answer == nil || !answerAlone)) || l.Sealer == nil {
 		return next
 	}
 	if next == "" {

@@ -86,6 +86,14 @@ func (h *Handler) slo(c echo.Context) error {
 		}
 	}
 	if sess == nil {
+		if status == crewjam.StatusSuccess {
+			// No session of this browser (it expired, or ended elsewhere) while the SP still
+			// signs its member out: the AMS website's session would sign them back in to every
+			// app, so the sign-out goes through it, as end_session does for an app that names its
+			// member (id_token_hint). The SP's signed, single-use request cannot be sent from
+			// another site.
+			return h.answerSignedOff(c, lreq, sp, status, nil, nil)
+		}
 		return h.writeAnswer(c, lreq, status, nil)
 	}
 	// The SP that asked is answered below, not sent a back-channel LogoutRequest.
@@ -102,12 +110,34 @@ func (h *Handler) slo(c echo.Context) error {
 	others = slices.DeleteFunc(others, func(p *store.SAMLParticipant) bool { return p.SP == sp.EntityID })
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "logout", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(),
 		Detail: fmt.Sprintf("saml single logout; %d apps", len(sess.Clients)+len(others)+1)})
-	// The session's other SPs with browser bindings are visited first (the chain), and the
-	// answer to this SP ends it; the OIDC apps' front-channel logouts come before.
+	return h.answerSignedOff(c, lreq, sp, status, sess, others)
+}
+
+// answerSignedOff answers an SP's LogoutRequest once the sign-out is done everywhere: the
+// session's other SPs with browser bindings are visited first (the chain), then the AMS
+// website's sign-out (single sign-off, as for RP-initiated logout: otherwise its session signs
+// the member straight back in through the hand-off), and the answer to this SP ends the chain;
+// the OIDC apps' front-channel logouts come before. sess is the session that ended (nil: none
+// of this browser). Only when no chain can carry the answer (no single logout service of the
+// SP, an oversized RelayState, no sealer) is it answered at once.
+func (h *Handler) answerSignedOff(c echo.Context, lreq *crewjam.IdpLogoutRequest, sp *SP, status string, sess *sso.Session, others []*store.SAMLParticipant) error {
 	if lreq.SLOEndpoint != nil && len(lreq.RelayState) <= maxAnswerRelayState {
 		answer := &chainAnswer{SP: sp.EntityID, ID: lreq.Request.ID, RelayState: lreq.RelayState, Status: status, Endpoint: *lreq.SLOEndpoint}
-		if start := h.Logouts.startChain(c, others, sess.Subject, "", answer); start == PathSLONext {
-			return h.SignedOut(c, sess, "", start, nil, nil)
+		subject, sessionID := "", ""
+		if sess != nil {
+			subject, sessionID = sess.Subject, sess.ID
+		}
+		next := PathSLONext
+		if h.SignOff != nil {
+			next = h.SignOff(c.Request().Context(), sessionID, next)
+		}
+		// With a sign-off to go through, the chain carries the answer even when no other SP is
+		// to be visited.
+		if start := h.Logouts.startChain(c, others, subject, "", answer, next != PathSLONext); start == PathSLONext {
+			if sess == nil {
+				return c.Redirect(http.StatusSeeOther, next)
+			}
+			return h.SignedOut(c, sess, "", next, nil, nil)
 		}
 	}
 	return h.writeAnswer(c, lreq, status, sess)

@@ -98,6 +98,10 @@ type Handler struct {
 	SignedOut func(c echo.Context, sess *sso.Session, clientID, next string, frames, origins []string) error
 	// Logouts sends the session's other SPs their LogoutRequests (the browser chain).
 	Logouts *Logouts
+	// SignOff, when set, wraps where a sign-out through the browser goes next in the AMS
+	// website's sign-out and the upstream provider's (single sign-off, logout.Handler.SignOffURL;
+	// sessionID "" when no session of this browser ended).
+	SignOff func(ctx context.Context, sessionID, next string) string
 	// LimitAnonymous rate-limits an endpoint that writes for an anonymous caller.
 	LimitAnonymous func(name string, api bool, next echo.HandlerFunc) echo.HandlerFunc
 	// Subjects is a member's subject by member key (identity.SubjectMapper.Subject).

@@ -219,11 +219,19 @@ func (h *Handler) signOut(c echo.Context, sess *sso.Session, t *Ticket) error {
 	if t != nil && t.Redirect != "" {
 		next = t.Redirect
 	}
-	// Single sign-off: through the AMS website's sign-out, which returns to next, and through
-	// the upstream provider's when the session was signed in there.
+	return h.SignedOut(c, sess, clientID, h.SignOffURL(ctx, sess.ID, next))
+}
+
+// SignOffURL is single sign-off for a sign-out through the browser that ended the session
+// sessionID (or found it ended already, ""): next wrapped in the AMS website's sign-out, which
+// returns to it, and in the upstream provider's when the session was signed in there. The SAML
+// single logout service uses it for an SP's own LogoutRequest.
+func (h *Handler) SignOffURL(ctx context.Context, sessionID, next string) string {
 	next = h.signOffURL(next)
-	next = h.upstreamSignOffURL(ctx, sess.ID, next)
-	return h.SignedOut(c, sess, clientID, next)
+	if sessionID == "" {
+		return next
+	}
+	return h.upstreamSignOffURL(ctx, sessionID, next)
 }
 
 // SignedOut sends the browser of an ended session on to next: at once, or when some of the
