@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"syscall"
 )
 
 // With one processor (GOMAXPROCS=1, the load runs), a request reaches the store's write queue
@@ -32,6 +33,10 @@ import (
 type pollTurn struct {
 	mu     sync.Mutex
 	r, w   *os.File
+	rc     syscall.RawConn // r's, read without Go's first try (wait)
+	readFn func(fd uintptr) bool
+	parked bool          // the leader's wait has parked once (read)
+	rerr   error         // the read's error
 	kick   chan struct{} // capacity 1: the leader asks the helper for one byte
 	stop   chan struct{}
 	done   chan struct{}
@@ -57,20 +62,42 @@ func (p *pollTurn) wait() error {
 			p.mu.Unlock()
 			return err
 		}
-		p.r, p.w = r, w
+		rc, err := r.SyscallConn()
+		if err != nil {
+			r.Close()
+			w.Close()
+			p.failed = true
+			p.mu.Unlock()
+			return err
+		}
+		p.r, p.w, p.rc, p.readFn = r, w, rc, p.read
 		p.kick, p.stop, p.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 		go p.run(w, p.kick, p.stop, p.done)
 	}
-	r, kick := p.r, p.kick
+	rc, kick := p.rc, p.kick
 	p.mu.Unlock()
 
 	select {
 	case kick <- struct{}{}:
 	default: // cannot happen (one leader; each kick's byte is read before the next kick)
 	}
+	// Park first, read once woken: the pipe is empty until the helper runs (a read before
+	// parking, which os.File.Read would do, only finds it so).
+	p.parked, p.rerr = false, nil
+	err := rc.Read(p.readFn)
+	return errors.Join(err, p.rerr)
+}
+
+// read is rc.Read's function (readFn): false, without reading, the first time (park), then one
+// read of the helper's byte.
+func (p *pollTurn) read(fd uintptr) bool {
+	if !p.parked {
+		p.parked = true
+		return false
+	}
 	var b [1]byte
-	_, err := r.Read(b[:]) // parks until the helper's byte is found by a network poll
-	return err
+	_, p.rerr = syscall.Read(int(fd), b[:])
+	return p.rerr != syscall.EAGAIN
 }
 
 // run is the helper: one byte for each kick, written once the leader that kicked has parked
