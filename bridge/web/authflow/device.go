@@ -159,10 +159,12 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 		}
 		return err
 	}
-	_ = h.Throttle.Succeed(ctx, key, ip)
+	// A right code takes back its own reservations only, the entrant's and the service-wide
+	// one: Succeed would clear the entrant's count of wrong codes (and the service's, everyone's),
+	// which anyone could then do with a device code of their own, entered again and again
+	// (entering does not use it up; review s13 X1).
+	_ = h.Throttle.Release(ctx, key, ip)
 	if h.DeviceGuesses != nil {
-		// A right code takes back its own reservation only: Succeed would clear the count of
-		// everyone's wrong codes, which anyone with a device code of their own could then do.
 		_ = h.DeviceGuesses.Release(ctx, bud.global, bud.global)
 	}
 	if loginURL == "" {
