@@ -2,6 +2,10 @@ package bridge
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/policy"
@@ -21,4 +25,19 @@ func memberView(pol *policy.Engine) provisioning.ViewFunc {
 	return func(_ context.Context, m *legacy.Member, subject, clientID string, now time.Time) (map[string]any, error) {
 		return pol.Claims(m, subject, clientID, provisioningScopes, sso.TargetUserinfo, now)
 	}
+}
+
+// checkProvisioningClients refuses, at start-up, a provisioning target whose client id names
+// no client: none of the configuration file (or built in) and none registered in the store.
+// Its events would never be queued (no member signs in to it), silently: a typo in the id left
+// the app's shadow users unprovisioned and its lapsed members never deactivated. The store's
+// clients are known here, not at the configuration's validation.
+func checkProvisioningClients(ctx context.Context, reg *sso.Registry, targets map[string]provisioning.Target) error {
+	var errs []error
+	for _, id := range slices.Sorted(maps.Keys(targets)) {
+		if _, err := reg.ClientConfig(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("provisioning.%s: no client has the id %q (neither in clients: nor added with ssobridge clients add); fix the id or remove the target", id, id))
+		}
+	}
+	return errors.Join(errs...)
 }

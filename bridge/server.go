@@ -173,6 +173,9 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		return nil, err
 	}
 	s.registry = reg
+	if err := checkProvisioningClients(ctx, reg, cfg.Provisioning); err != nil {
+		return nil, err
+	}
 	clients := registryClients{reg}
 	maxLife := max(cfg.Tokens.IDToken, cfg.Tokens.AccessToken) + time.Hour
 	keys, err := sso.NewKeyManager(ctx, d.Store, sso.KeyConfig{

@@ -1,0 +1,82 @@
+package bridge_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/outbox/webhook"
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// TestProvisioningTargetNeedsAClient: a provisioning target whose client id names no client
+// (none in clients:, none added to the store) stops start-up with an error naming the field;
+// before, it started and the target never got an event (a typo left the app's lapsed members
+// active there). A target for a client of the configuration or of the store starts.
+func TestProvisioningTargetNeedsAClient(t *testing.T) {
+	target := provisioning.Target{AllowInternal: true, Settings: &webhook.Config{URL: "http://127.0.0.1:9/hook", Secret: testWebhookSecret}}
+	for _, tc := range []struct {
+		name    string
+		targets []string
+		want    string // in the start-up error; "" starts
+	}{
+		{"config client", []string{"portal"}, ""},
+		{"store client", []string{"dyn"}, ""},
+		{"no such client", []string{"portl", "portal"}, `provisioning.portl: no client has the id "portl"`},
+		{"two", []string{"nope", "portl"}, "provisioning.nope: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			cfg := bridge.Defaults()
+			cfg.DataDir = t.TempDir()
+			cfg.Clients = append(cfg.Clients, config.Client{ID: "portal", Name: "Portal", Secret: webSecret,
+				RedirectURIs: []string{"https://portal.example.org/cb"}})
+			cfg.Provisioning = map[string]provisioning.Target{}
+			for _, id := range tc.targets {
+				cfg.Provisioning[id] = target
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("validate: %v", err)
+			}
+			st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "s.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			sc, err := sso.EncodeClient(&sso.ClientConfig{ID: "dyn", Name: "Dynamic", SecretHash: sso.HashSecret("s"),
+				RedirectURIs: []string{"https://dyn.example.org/cb"}}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateClient(ctx, sc); err != nil {
+				t.Fatal(err)
+			}
+			b, err := bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: bridgetest.NewDirectory(),
+				SigningKeyEncryption: make([]byte, 32), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if tc.want == "" {
+				if err != nil || b == nil {
+					t.Fatalf("start-up: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("started with targets %v, want %q", tc.targets, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("start-up: %v, want %q", err, tc.want)
+			}
+			if tc.name == "two" && !strings.Contains(err.Error(), "provisioning.portl: ") {
+				t.Fatalf("start-up names one of two: %v", err)
+			}
+		})
+	}
+}
