@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -38,4 +39,18 @@ func warnClientsWithoutKey(ctx context.Context, reg *sso.Registry, algs []string
 		log.WarnContext(ctx, "a client's id_token_signing_alg has no signing key: its token requests fail until the algorithm is added to keys.algorithms or the client is changed (ssobridge clients update ID --alg ...)",
 			"field", "clients["+c.ID+"].id_token_signing_alg", "alg", c.IDTokenSigningAlg, "keys", strings.Join(algs, ", "))
 	}
+}
+
+// checkDefaultClient refuses, at start-up, an ams.default_client that names no client (of the
+// configuration file, built in, or in the store): a hand-off with no app waiting went to the
+// account page instead, without a word (review s13 X3). The store's clients are known here,
+// not at the configuration's validation.
+func checkDefaultClient(ctx context.Context, reg *sso.Registry, id string) error {
+	if id == "" {
+		return nil
+	}
+	if _, err := reg.ClientConfig(ctx, id); err != nil {
+		return fmt.Errorf("ams.default_client: no client has the id %q (neither in clients: nor added with ssobridge clients add)", id)
+	}
+	return nil
 }

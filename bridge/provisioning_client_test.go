@@ -80,3 +80,37 @@ func TestProvisioningTargetNeedsAClient(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultClientNeedsAClient: an ams.default_client that names no client stops start-up
+// naming the field; before, a hand-off with no app waiting went to the account page without a
+// word. One that names a client of the configuration or of the store starts.
+func TestDefaultClientNeedsAClient(t *testing.T) {
+	for id, want := range map[string]string{"portal": "", "dyn": "", "portl": `ams.default_client: no client has the id "portl"`} {
+		t.Run(id, func(t *testing.T) {
+			ctx := context.Background()
+			cfg := bridge.Defaults()
+			cfg.DataDir = t.TempDir()
+			cfg.Clients = append(cfg.Clients, config.Client{ID: "portal", Name: "Portal", Secret: webSecret,
+				RedirectURIs: []string{"https://portal.example.org/cb"}})
+			cfg.AMS.DefaultClient = id
+			st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "s.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			sc, err := sso.EncodeClient(&sso.ClientConfig{ID: "dyn", Name: "Dynamic", SecretHash: sso.HashSecret("s"),
+				RedirectURIs: []string{"https://dyn.example.org/cb"}}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateClient(ctx, sc); err != nil {
+				t.Fatal(err)
+			}
+			_, err = bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: bridgetest.NewDirectory(),
+				SigningKeyEncryption: make([]byte, 32), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+				t.Fatalf("start-up with ams.default_client %q: %v, want %q", id, err, want)
+			}
+		})
+	}
+}

@@ -176,6 +176,9 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if err := checkProvisioningClients(ctx, reg, cfg.Provisioning); err != nil {
 		return nil, err
 	}
+	if err := checkDefaultClient(ctx, reg, cfg.AMS.DefaultClient); err != nil {
+		return nil, err
+	}
 	clients := registryClients{reg}
 	maxLife := max(cfg.Tokens.IDToken, cfg.Tokens.AccessToken) + time.Hour
 	keys, err := sso.NewKeyManager(ctx, d.Store, sso.KeyConfig{
