@@ -181,6 +181,19 @@ func (c *ClientConfig) Validate() error {
 			field(name, "%q: must be an absolute http(s) URL without fragment", u)
 		}
 	}
+	if u := c.InitiateLoginURI; u != "" {
+		// OIDC Registration 2: initiate_login_uri "MUST use the https scheme"; http only for a
+		// loopback address, as for redirect URIs (a development app on this machine).
+		p, err := url.Parse(u)
+		switch {
+		case err != nil || !p.IsAbs() || p.Host == "" || p.Fragment != "" || (p.Scheme != "https" && p.Scheme != "http"):
+			field("initiate_login_uri", "%q: must be an absolute https URL without fragment", u)
+		case p.Scheme == "http":
+			if _, loop := op.HTTPLoopbackOrLocalhost(u); !loop {
+				field("initiate_login_uri", "%q: must use https (OIDC Registration 2); http is allowed only for loopback addresses", u)
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 

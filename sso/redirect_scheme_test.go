@@ -49,3 +49,37 @@ func TestRedirectURISchemes(t *testing.T) {
 		}
 	}
 }
+
+// TestInitiateLoginURIValidated (review s13 X3; OIDC Registration 2: initiate_login_uri "MUST
+// use the https scheme"; OIDC Core 4): a client's third-party-initiated login endpoint is an
+// absolute https URL without fragment (http only on a loopback address), whichever way the client
+// is registered (config file, admin API, console and CLI all validate through Validate). Before,
+// any string was stored, javascript: included.
+func TestInitiateLoginURIValidated(t *testing.T) {
+	for _, tc := range []struct {
+		uri string
+		ok  bool
+	}{
+		{"", true},
+		{"https://portal.example.org/oidc/login", true},
+		{"https://portal.example.org/oidc/login?tenant=a", true},
+		{"http://127.0.0.1:8080/login", true},
+		{"http://portal.example.org/login", false},
+		{"javascript:alert(1)", false},
+		{"/login", false},
+		{"https://portal.example.org/login#x", false},
+		{"ftp://portal.example.org/login", false},
+		{"https:///login", false},
+	} {
+		c := sso.ClientConfig{ID: "app", Name: "App", SecretHash: sso.HashSecret(strings.Repeat("s", 32)),
+			RedirectURIs: []string{"https://app.example.org/cb"}, InitiateLoginURI: tc.uri}
+		c.FillDefaults()
+		err := c.Validate()
+		if tc.ok && err != nil {
+			t.Errorf("%q refused: %v", tc.uri, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "initiate_login_uri")) {
+			t.Errorf("%q: %v, want it refused naming initiate_login_uri", tc.uri, err)
+		}
+	}
+}
