@@ -60,8 +60,9 @@ func (a *Service) Handler(token string) http.Handler {
 		h := w.Header()
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
+		// RFC 7235 2.1: the scheme name is case-insensitive ("bearer", "BEARER").
+		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 			h.Set("WWW-Authenticate", `Bearer realm="ssobridge-admin"`)
 			writeError(w, http.StatusUnauthorized, "invalid_request", "admin bearer token required")
 			return
