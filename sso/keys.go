@@ -145,6 +145,19 @@ type KeyManager struct {
 
 // NewKeyManager loads keys from the store and creates any that are missing.
 func NewKeyManager(ctx context.Context, store KeyStore, cfg KeyConfig) (*KeyManager, error) {
+	m, err := OpenKeyManager(store, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Rotate(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// OpenKeyManager is a KeyManager that has loaded nothing and makes no key until asked: for the
+// administration (Keys, Retire) outside the server.
+func OpenKeyManager(store KeyStore, cfg KeyConfig) (*KeyManager, error) {
 	if len(cfg.EncryptionKey) != 32 {
 		return nil, errors.New("keys: encryption key must be 32 bytes")
 	}
@@ -168,11 +181,7 @@ func NewKeyManager(ctx context.Context, store KeyStore, cfg KeyConfig) (*KeyMana
 			return nil, err
 		}
 	}
-	m := &KeyManager{store: store, cfg: cfg, now: time.Now}
-	if err := m.Rotate(ctx); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return &KeyManager{store: store, cfg: cfg, now: time.Now}, nil
 }
 
 func parseAlg(a string) (jose.SignatureAlgorithm, error) {
@@ -252,8 +261,14 @@ func (m *KeyManager) Reload(ctx context.Context) error {
 }
 
 // retirement is when a key leaves JWKS: its stored expiry, or later when a token signed just
-// before it stops signing, with the current MaxTokenLifetime, is valid longer.
+// before it stops signing, with the current MaxTokenLifetime, is valid longer (not for a
+// withdrawn key).
 func (m *KeyManager) retirement(sk *StoredKey) time.Time {
+	if sk.Withdrawn() {
+		// Withdrawn (Retire): gone at once, never held for the tokens it signed. A replica whose
+		// clock is behind the store's may still read the row; it must not extend it.
+		return sk.ExpiresAt
+	}
 	if r := sk.SignUntil.Add(m.cfg.MaxTokenLifetime); r.After(sk.ExpiresAt) {
 		return r
 	}
@@ -347,7 +362,22 @@ func (m *KeyManager) install(keys []*signingKey) error {
 	return nil
 }
 
+// generate makes a key of alg that signs from start for RotateEvery and stores it as its
+// algorithm's successor (KeyStore.AddSigningKeySuccessor).
 func (m *KeyManager) generate(ctx context.Context, alg jose.SignatureAlgorithm, start time.Time) (*signingKey, error) {
+	k, sk, err := m.newKey(alg, start)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.store.AddSigningKeySuccessor(ctx, sk); err != nil {
+		return nil, fmt.Errorf("keys: store: %w", err)
+	}
+	return k, nil
+}
+
+// newKey makes a key of alg that signs from start for RotateEvery: ready to sign, and sealed
+// for the store.
+func (m *KeyManager) newKey(alg jose.SignatureAlgorithm, start time.Time) (*signingKey, *StoredKey, error) {
 	var priv crypto.Signer
 	var err error
 	switch alg {
@@ -359,7 +389,7 @@ func (m *KeyManager) generate(ctx context.Context, alg jose.SignatureAlgorithm, 
 		_, priv, err = ed25519.GenerateKey(rand.Reader)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("keys: generate %s: %w", alg, err)
+		return nil, nil, fmt.Errorf("keys: generate %s: %w", alg, err)
 	}
 	k := &signingKey{
 		id:        RandomToken()[:16],
@@ -370,23 +400,20 @@ func (m *KeyManager) generate(ctx context.Context, alg jose.SignatureAlgorithm, 
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return nil, fmt.Errorf("keys: marshal: %w", err)
+		return nil, nil, fmt.Errorf("keys: marshal: %w", err)
 	}
 	enc, err := seal(m.cfg.EncryptionKey, der, []byte(k.id))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pub, err := json.Marshal(jose.JSONWebKey{Key: priv.Public(), KeyID: k.id, Algorithm: string(alg), Use: "sig"})
 	if err != nil {
-		return nil, fmt.Errorf("keys: marshal public: %w", err)
+		return nil, nil, fmt.Errorf("keys: marshal public: %w", err)
 	}
-	if err := m.store.AddSigningKeySuccessor(ctx, &StoredKey{
+	return k, &StoredKey{
 		ID: k.id, Algorithm: string(alg), PublicJWK: pub, PrivateEnc: enc,
 		CreatedAt: k.createdAt, SignUntil: k.signUntil, ExpiresAt: k.signUntil.Add(m.cfg.MaxTokenLifetime),
-	}); err != nil {
-		return nil, fmt.Errorf("keys: store: %w", err)
-	}
-	return k, nil
+	}, nil
 }
 
 func (m *KeyManager) decode(sk *StoredKey) (*signingKey, error) {
@@ -457,6 +484,104 @@ func (m *KeyManager) Current() []KeyStatus {
 		out = append(out, KeyStatus{Algorithm: string(sk.alg), ID: sk.id, Created: sk.createdAt, SignUntil: sk.signUntil})
 	}
 	return out
+}
+
+// KeyInfo describes a published signing key for an operator (Keys).
+type KeyInfo struct {
+	ID        string
+	Algorithm string
+	// Created is when it signs from (a key made ahead of its turn is published before).
+	Created time.Time
+	// SignUntil is when it stops signing.
+	SignUntil time.Time
+	// PublishedUntil is when it leaves JWKS: tokens it signed verify until then.
+	PublishedUntil time.Time
+	// Signing: it is the key that signs its algorithm's tokens now.
+	Signing bool
+}
+
+// Keys lists the keys published now (what JWKS holds, or will after the replicas' next reload),
+// oldest first, read from the store.
+func (m *KeyManager) Keys(ctx context.Context) ([]KeyInfo, error) {
+	stored, err := m.store.SigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("keys: list: %w", err)
+	}
+	return m.describe(stored, m.now()), nil
+}
+
+// describe is the published keys of stored at now, with the key that signs each algorithm
+// marked as SigningKey chooses it.
+func (m *KeyManager) describe(stored []*StoredKey, now time.Time) []KeyInfo {
+	out := make([]KeyInfo, 0, len(stored))
+	signer := map[string]int{} // algorithm -> index in out of the key that signs it
+	for _, sk := range stored {
+		until := m.retirement(sk)
+		if !now.Before(until) {
+			continue
+		}
+		out = append(out, KeyInfo{ID: sk.ID, Algorithm: sk.Algorithm, Created: sk.CreatedAt, SignUntil: sk.SignUntil, PublishedUntil: until})
+		if now.Before(sk.CreatedAt) || !now.Before(sk.SignUntil) {
+			continue
+		}
+		i, ok := signer[sk.Algorithm]
+		if !ok || sk.CreatedAt.After(out[i].Created) || (sk.CreatedAt.Equal(out[i].Created) && sk.ID > out[i].ID) {
+			signer[sk.Algorithm] = len(out) - 1
+		}
+	}
+	for _, i := range signer {
+		out[i].Signing = true
+	}
+	return out
+}
+
+// Retire withdraws the key kid now, for a key whose private half may be out (NIST SP 800-57
+// Pt 1 compromise recovery): it stops signing and leaves JWKS at once, so tokens it signed no
+// longer verify here, and no longer at a relying party once it fetches JWKS again; the lease
+// holder's rotation never brings it back. When it is the key that signs a configured algorithm
+// now, a successor of that algorithm, made and stored in the same transaction, signs from now
+// (an algorithm is never left without a key). This process's keys are reloaded; the caller
+// tells the other replicas (the bridge's TopicKeys). It returns the successor, nil when none
+// was needed; ErrNotFound when no published key has the id.
+func (m *KeyManager) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
+	stored, err := m.store.SigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("keys: retire: %w", err)
+	}
+	now := m.now()
+	var target *KeyInfo
+	published := m.describe(stored, now)
+	for i := range published {
+		if published[i].ID == kid {
+			target = &published[i]
+		}
+	}
+	if target == nil {
+		return nil, fmt.Errorf("keys: retire %s: no published signing key has this id: %w", kid, ErrNotFound)
+	}
+	var successor *StoredKey
+	var info *KeyInfo
+	if target.Signing && slices.Contains(m.cfg.Algorithms, target.Algorithm) {
+		alg, _ := parseAlg(target.Algorithm)
+		k, sk, err := m.newKey(alg, now)
+		if err != nil {
+			return nil, err
+		}
+		successor = sk
+		info = &KeyInfo{ID: k.id, Algorithm: string(alg), Created: sk.CreatedAt, SignUntil: sk.SignUntil, PublishedUntil: sk.ExpiresAt, Signing: true}
+	}
+	if err := m.store.RetireSigningKey(ctx, kid, successor); err != nil {
+		return nil, fmt.Errorf("keys: retire %s: %w", kid, err)
+	}
+	attrs := []any{"kid", kid, "alg", target.Algorithm}
+	if info != nil {
+		attrs = append(attrs, "successor", info.ID)
+	}
+	m.cfg.Logger.WarnContext(ctx, "signing key withdrawn: it signs no more and leaves JWKS now", attrs...)
+	if err := m.Reload(ctx); err != nil {
+		return info, fmt.Errorf("keys: retired %s, but reloading the keys failed: %w", kid, err)
+	}
+	return info, nil
 }
 
 // Algorithms lists the algorithms that have keys.

@@ -42,6 +42,25 @@ func (m *memKeys) ExtendSigningKey(_ context.Context, id string, expiresAt time.
 	return sso.ErrNotFound
 }
 
+func (m *memKeys) RetireSigningKey(_ context.Context, id string, successor *sso.StoredKey) error {
+	now := time.Now()
+	for i, k := range m.keys {
+		if k.ID == id && now.Before(k.ExpiresAt) && !k.Withdrawn() {
+			c := *k // those SigningKeys returned are not changed
+			if now.Before(c.SignUntil) {
+				c.SignUntil = now
+			}
+			c.ExpiresAt = c.SignUntil
+			m.keys[i] = &c
+			if successor != nil {
+				m.keys = append(m.keys, successor)
+			}
+			return nil
+		}
+	}
+	return sso.ErrNotFound
+}
+
 func TestKeyManagerRotation(t *testing.T) {
 	ctx := context.Background()
 	st := &memKeys{}

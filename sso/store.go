@@ -272,10 +272,24 @@ type KeyStore interface {
 	// ExtendSigningKey sets the key's ExpiresAt to expiresAt when that is later (it never
 	// moves it earlier: expires_at = max(expires_at, expiresAt)), so that a key stays
 	// published, and Purge keeps it, while tokens it signed under a raised lifetime are
-	// valid. A key already past its ExpiresAt (expired, or withdrawn) is not brought back:
-	// ErrNotFound, as for an unknown id.
+	// valid. A key already past its ExpiresAt, or withdrawn (RetireSigningKey) even while the
+	// caller's clock is behind the store's, is not brought back: ErrNotFound, as for an unknown
+	// id.
 	ExtendSigningKey(ctx context.Context, id string, expiresAt time.Time) error
+	// RetireSigningKey withdraws the key id at once (its private key may be out): by the
+	// store's clock, sign_until = min(sign_until, now) and expires_at = that sign_until, so it
+	// signs no more, SigningKeys no longer returns it, Purge deletes it, and nothing extends it
+	// again (a key whose ExpiresAt is not after its SignUntil is withdrawn: ExtendSigningKey
+	// answers ErrNotFound for it). successor, when not nil, is stored in the same transaction
+	// (the key that signs for the algorithm from now). ErrNotFound when the key is unknown,
+	// expired or withdrawn already, ErrConflict when the successor's id exists; nothing is
+	// changed then.
+	RetireSigningKey(ctx context.Context, id string, successor *StoredKey) error
 }
+
+// Withdrawn tells whether the key was withdrawn (RetireSigningKey): it is published no longer
+// than it signs, which a key retired by rotation never is.
+func (k *StoredKey) Withdrawn() bool { return !k.ExpiresAt.After(k.SignUntil) }
 
 // StoredClient is a dynamically registered client: Config is its JSON record (client_record.go).
 type StoredClient struct {

@@ -196,12 +196,41 @@ func (s *Store) ExtendSigningKey(_ context.Context, id string, expiresAt time.Ti
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, ok := s.keys[id]
-	if !ok || !live(k.ExpiresAt, s.clock()) {
+	if !ok || !live(k.ExpiresAt, s.clock()) || k.Withdrawn() {
 		return errf("extend signing key", sso.ErrNotFound)
 	}
 	if expiresAt.After(k.ExpiresAt) {
 		k.ExpiresAt = expiresAt
 	}
+	return nil
+}
+
+// RetireSigningKey withdraws a live key now and stores its successor, if any, at once (see
+// sso.KeyStore).
+func (s *Store) RetireSigningKey(_ context.Context, id string, successor *sso.StoredKey) error {
+	if successor != nil {
+		if err := checkNewKey(successor); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock()
+	k, ok := s.keys[id]
+	if !ok || !live(k.ExpiresAt, now) || k.Withdrawn() {
+		return errf("retire signing key", sso.ErrNotFound)
+	}
+	if successor != nil {
+		c := cloneKey(successor)
+		c.CreatedAt = orNow(c.CreatedAt, now)
+		if err := insertNew(s.keys, c.ID, c, "retire signing key"); err != nil {
+			return err
+		}
+	}
+	if now.Before(k.SignUntil) {
+		k.SignUntil = now
+	}
+	k.ExpiresAt = k.SignUntil
 	return nil
 }
 

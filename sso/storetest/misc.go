@@ -17,6 +17,9 @@ var keyTests = []test{
 	{"SuccessorOnce", testKeysSuccessorOnce},
 	{"Extend", testKeysExtend},
 	{"ExtendConcurrently", testKeysExtendConcurrently},
+	{"Retire", testKeysRetire},
+	{"WithdrawnNotExtended", testKeysWithdrawnNotExtended},
+	{"RetireRaces", testKeysRetireRaces},
 }
 
 var clientTests = []test{

@@ -108,7 +108,8 @@ func (s *Store) AddSigningKeySuccessor(ctx context.Context, k *sso.StoredKey) er
 func (s *Store) ExtendSigningKey(ctx context.Context, id string, expiresAt time.Time) error {
 	return wrap("extend signing key", s.tx(ctx, func(tx pgx.Tx) error {
 		var was int64
-		err := tx.QueryRow(ctx, `SELECT expires_at FROM signing_keys WHERE id = $1 AND expires_at > $2 FOR UPDATE`,
+		err := tx.QueryRow(ctx, `SELECT expires_at FROM signing_keys
+			WHERE id = $1 AND expires_at > $2 AND expires_at > sign_until FOR UPDATE`,
 			id, ts(s.clock())).Scan(&was)
 		if isNoRows(err) {
 			return sso.ErrNotFound
@@ -121,6 +122,34 @@ func (s *Store) ExtendSigningKey(ctx context.Context, id string, expiresAt time.
 		}
 		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET expires_at = $2 WHERE id = $1`, id, ts(expiresAt)); err != nil {
 			return err
+		}
+		return notify(ctx, tx, ChangedKeys)
+	}))
+}
+
+// RetireSigningKey withdraws a live key now and stores its successor, if any, in the same
+// transaction (see sso.KeyStore). Other replicas hear of it on ChangesChannel.
+func (s *Store) RetireSigningKey(ctx context.Context, id string, successor *sso.StoredKey) error {
+	if successor != nil && (successor.ID == "" || len(successor.PublicJWK) == 0 || len(successor.PrivateEnc) == 0) {
+		return errors.New("postgres: retire signing key: successor without id or key material")
+	}
+	return wrap("retire signing key", s.tx(ctx, func(tx pgx.Tx) error {
+		now := ts(s.clock())
+		// SET reads the row's old values: expires_at becomes the new sign_until.
+		err := execOne(ctx, tx, `UPDATE signing_keys SET sign_until = LEAST(sign_until, $1), expires_at = LEAST(sign_until, $1)
+			WHERE id = $2 AND expires_at > $1 AND expires_at > sign_until`, now, id)
+		if isNoRows(err) {
+			return sso.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if k := successor; k != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, public_jwk, private_enc,
+				created_at, sign_until, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+				k.ID, k.Algorithm, k.PublicJWK, k.PrivateEnc, ts(orNow(k.CreatedAt, tm(now))), ts(k.SignUntil), ts(k.ExpiresAt)); err != nil {
+				return err
+			}
 		}
 		return notify(ctx, tx, ChangedKeys)
 	}))

@@ -80,10 +80,11 @@ func (s *Store) AddSigningKeySuccessor(ctx context.Context, k *sso.StoredKey) er
 }
 
 // ExtendSigningKey moves a live key's expires_at to expiresAt when that is later (see
-// sso.KeyStore): one statement, expires_at = max(expires_at, ?); ErrNotFound for an unknown
-// or expired key.
+// sso.KeyStore): one statement, expires_at = max(expires_at, ?); ErrNotFound for an unknown,
+// expired or withdrawn key.
 func (s *Store) ExtendSigningKey(ctx context.Context, id string, expiresAt time.Time) error {
-	res, err := s.wexec(ctx, `UPDATE signing_keys SET expires_at = MAX(expires_at, ?1) WHERE id = ?2 AND expires_at > ?3`,
+	res, err := s.wexec(ctx, `UPDATE signing_keys SET expires_at = MAX(expires_at, ?1)
+		WHERE id = ?2 AND expires_at > ?3 AND expires_at > sign_until`,
 		ts(expiresAt), id, ts(s.clock()))
 	if err := affectedOne(res, err); err != nil {
 		if isNoRows(err) {
@@ -92,6 +93,35 @@ func (s *Store) ExtendSigningKey(ctx context.Context, id string, expiresAt time.
 		return wrap("extend signing key", err)
 	}
 	return nil
+}
+
+// RetireSigningKey withdraws a live key now and stores its successor, if any, in the same
+// transaction (see sso.KeyStore).
+func (s *Store) RetireSigningKey(ctx context.Context, id string, successor *sso.StoredKey) error {
+	if successor != nil && (successor.ID == "" || len(successor.PublicJWK) == 0 || len(successor.PrivateEnc) == 0) {
+		return errors.New("sqlite: retire signing key: successor without id or key material")
+	}
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		now := ts(s.clock())
+		// SET reads the row's old values: expires_at becomes the new sign_until.
+		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET sign_until = MIN(sign_until, ?1), expires_at = MIN(sign_until, ?1)
+			WHERE id = ?2 AND expires_at > ?1 AND expires_at > sign_until`, now, id)
+		if err := affectedOne(res, err); err != nil {
+			if isNoRows(err) {
+				return sso.ErrNotFound
+			}
+			return err
+		}
+		if successor == nil {
+			return nil
+		}
+		k := successor
+		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, public_jwk, private_enc,
+			created_at, sign_until, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.Algorithm, k.PublicJWK, k.PrivateEnc, ts(orNow(k.CreatedAt, tm(now))), ts(k.SignUntil), ts(k.ExpiresAt))
+		return err
+	})
+	return wrap("retire signing key", err)
 }
 
 // ---- clients ----
