@@ -56,6 +56,8 @@ type adminParts struct {
 	changes  admin.Notifier
 	// signingAlgs are the algorithms with signing keys (config.Config.SigningAlgorithms).
 	signingAlgs []string
+	// signingKeys: the server's key manager, or one opened on the store (OpenAdmin).
+	signingKeys admin.SigningKeyManager
 	log         *slog.Logger
 	now         func() time.Time
 }
@@ -65,7 +67,7 @@ func newAdmin(p adminParts) *admin.Service {
 	svc := &admin.Service{
 		Store: p.store, Registry: p.registry, SessionEnder: p.ender, Audit: p.audit,
 		Subjects: p.subjects, Directory: p.dir, Records: p.records, AMS: p.ams, Changes: p.changes, Log: p.log, Now: p.now,
-		Factors: p.store, ConsoleSessions: p.store, SigningAlgs: p.signingAlgs,
+		Factors: p.store, ConsoleSessions: p.store, SigningAlgs: p.signingAlgs, SigningKeyManager: p.signingKeys,
 		Previewer: &claimsPreviewer{clients: p.registry, members: p.dir, policy: p.policy, access: p.access, subjects: p.subjects, now: p.now},
 	}
 	if k, ok := p.dir.(admin.MemberKeys); ok {
@@ -118,6 +120,11 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 		return nil, nil, fmt.Errorf("admin: saml service providers: %w", err)
 	}
 	ender.Others = (&saml.Logouts{Store: a.Store, Registry: samlSPs, Issuer: cfg.Issuer, Logger: log, Now: time.Now}).BackChannel
+	// The signing keys as the server keeps them (listed, withdrawn; none made here).
+	signingKeys, err := sso.OpenKeyManager(a.Store, signingKeyConfig(cfg, kek, log))
+	if err != nil {
+		return nil, nil, fmt.Errorf("admin: signing keys: %w", err)
+	}
 	st := a.Store
 	svc = newAdmin(adminParts{store: st, registry: reg, ender: ender, policy: pol, access: decide, records: st,
 		audit: func(ctx context.Context, e *store.AuditEvent) {
@@ -127,7 +134,7 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 			_ = st.Audit(ctx, e)
 		},
 		subjects: identity.NewSubjectMapper(secrets[secretSubject], st), dir: &lazyMembers{app: a, log: log},
-		changes: a.Cluster, signingAlgs: cfg.SigningAlgorithms(), log: log, now: time.Now})
+		changes: a.Cluster, signingAlgs: cfg.SigningAlgorithms(), signingKeys: signingKeys, log: log, now: time.Now})
 	return svc, a.Close, nil
 }
 

@@ -60,8 +60,8 @@ func (a adminClient) ok(method, path string, body any) map[string]any {
 	return m
 }
 
-func adminEnv(t *testing.T) (*env, adminClient) {
-	e := grantEnv(t, func(c *bridge.Config) { c.Admin.Token = adminToken })
+func adminEnv(t *testing.T, mutate ...func(*bridge.Config)) (*env, adminClient) {
+	e := grantEnv(t, append([]func(*bridge.Config){func(c *bridge.Config) { c.Admin.Token = adminToken }}, mutate...)...)
 	h := e.bridge.AdminHandler()
 	if h == nil {
 		t.Fatal("admin API off with a token configured")

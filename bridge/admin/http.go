@@ -32,6 +32,9 @@ import (
 //	GET    /admin/claims-preview?client=&login=&scope=...   (HTML for browsers, JSON otherwise)
 //	POST   /admin/mfa/reset        {"login"|"subject"}   a member's second factors removed, their sessions ended and grants revoked
 //	GET    /admin/log-level        PUT /admin/log-level {"level": "debug"|"info"|"warn"|"error"}
+//	GET    /admin/keys             the published signing keys (kid, alg, signs from/until, in JWKS until)
+//	POST   /admin/keys/{kid}/retire  the key withdrawn now (it may be compromised): it leaves JWKS,
+//	                               tokens it signed stop verifying, a successor signs at once
 //
 // Every call needs "Authorization: Bearer <token>" and is written to the audit log. Wrong
 // tokens are audited up to AuthFailureBudget a minute per source address, then answered 429
@@ -52,6 +55,8 @@ func (a *Service) Handler(token string) http.Handler {
 	mux.HandleFunc("POST /admin/mfa/reset", a.httpRevoke("reset", a.ResetFactors))
 	mux.HandleFunc("GET /admin/log-level", a.httpLogLevel)
 	mux.HandleFunc("PUT /admin/log-level", a.httpSetLogLevel)
+	mux.HandleFunc("GET /admin/keys", a.httpSigningKeys)
+	mux.HandleFunc("POST /admin/keys/{kid}/retire", a.httpRetireSigningKey)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such admin endpoint")
 	})

@@ -89,6 +89,8 @@ type Service struct {
 	// is refused, as a client of the configuration file is at start-up. Empty: RS256 only,
 	// whose key the key manager always keeps.
 	SigningAlgs []string
+	// SigningKeyManager lists and withdraws the signing keys (keys.go); nil: not here.
+	SigningKeyManager SigningKeyManager
 
 	failures authFailures // wrong admin tokens per source address (authlimit.go)
 }

@@ -63,7 +63,7 @@ func rootCmdWith(g *globals) *cobra.Command {
 	f.StringVar(&g.issuer, "issuer", "", "issuer URL (overrides the config)")
 	f.StringVar(&g.dataDir, "data-dir", "", "data directory (overrides the config)")
 	root.AddCommand(serveCmd(g), clientsCmd(g), legacyCmd(g), claimsCmd(g), shadowCmd(g), tokensCmd(g), sessionsCmd(g),
-		mfaCmd(g),
+		mfaCmd(g), keysCmd(g),
 		storeCmd(g), versionCmd(), configCmd(), samlCmd(g))
 	return root
 }
