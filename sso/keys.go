@@ -628,6 +628,20 @@ func (m *KeyManager) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// ResealPrivateKey opens a stored signing key's sealed private key (StoredKey.PrivateEnc of
+// the key kid) with oldKEK and seals it again with newKEK: changing keys.encryption_key. It
+// fails when oldKEK does not open it.
+func ResealPrivateKey(oldKEK, newKEK []byte, kid string, sealed []byte) ([]byte, error) {
+	if len(newKEK) != 32 {
+		return nil, errors.New("keys: encryption key must be 32 bytes")
+	}
+	der, err := open(oldKEK, sealed, []byte(kid))
+	if err != nil {
+		return nil, fmt.Errorf("keys: key %s: the old key-encryption key does not open it: %w", kid, err)
+	}
+	return seal(newKEK, der, []byte(kid))
+}
+
 func seal(key, plaintext, aad []byte) ([]byte, error) {
 	gcm, err := newGCM(key)
 	if err != nil {

@@ -21,3 +21,23 @@ func OpenValue(kek []byte, name string, sealed []byte) ([]byte, error) {
 	}
 	return openSealedSecret(kek, name, body)
 }
+
+// ResealValue opens what SealValue sealed under name with oldKEK and seals it again with
+// newKEK (changing keys.encryption_key); ErrSecretKey when oldKEK does not open it.
+func ResealValue(oldKEK, newKEK []byte, name string, sealed []byte) ([]byte, error) {
+	v, err := OpenValue(oldKEK, name, sealed)
+	if err != nil {
+		return nil, err
+	}
+	return SealValue(newKEK, name, v)
+}
+
+// ResealSecret is ResealValue for an installation secret as stored (OpenSecrets): one kept in
+// plaintext by an early version is returned as it is (it is sealed, under the key then
+// configured, at its next read).
+func ResealSecret(oldKEK, newKEK []byte, name string, stored []byte) ([]byte, error) {
+	if !bytes.HasPrefix(stored, sealedSecretPrefix) {
+		return stored, nil
+	}
+	return ResealValue(oldKEK, newKEK, name, stored)
+}

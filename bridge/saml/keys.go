@@ -251,6 +251,17 @@ func (k *KeyRing) Signing() (*signingKey, []*x509.Certificate, error) {
 	return cur, others, nil
 }
 
+// ResealKey opens a stored SAML key's sealed private key (store.SAMLKey.PrivateEnc of the key
+// id) with oldKEK and seals it again with newKEK: changing keys.encryption_key. It fails when
+// oldKEK does not open it.
+func ResealKey(oldKEK, newKEK []byte, id string, sealed []byte) ([]byte, error) {
+	plain, err := openKey(oldKEK, sealed, id)
+	if err != nil {
+		return nil, fmt.Errorf("saml key %s: the old key-encryption key does not open it: %w", id, err)
+	}
+	return sealKey(newKEK, plain, id)
+}
+
 func keyAAD(id string) []byte { return []byte("ssobridge-saml-key:" + id) }
 
 func sealKey(kek, plain []byte, id string) ([]byte, error) {

@@ -17,8 +17,8 @@ import (
 )
 
 func storeCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "store", Short: "The bridge's own store: migrate its schema, copy it from SQLite to PostgreSQL"}
-	cmd.AddCommand(storeMigrateCmd(g), storeCopyCmd(g))
+	cmd := &cobra.Command{Use: "store", Short: "The bridge's own store: migrate its schema, copy it from SQLite to PostgreSQL, change its key-encryption key"}
+	cmd.AddCommand(storeMigrateCmd(g), storeCopyCmd(g), storeRekeyCmd(g))
 	return cmd
 }
 

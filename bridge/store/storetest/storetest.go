@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Counters", counterTests},
 		{"ConsoleSessions", consoleSessionTests},
 		{"ConsoleBridgeSessions", consoleBridgeTests},
+		{"Reseal", resealTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,86 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/saml"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// totpSealName is the name a member's TOTP secret is sealed under (bridge/mfa's sealName);
+// TestRekey enrols a factor through bridge/mfa and reads it after the re-seal, so the two
+// cannot drift apart unnoticed.
+func totpSealName(subject string) string { return "totp:" + subject }
+
+// Rekey re-seals every value the store keeps sealed under the key-encryption key (the signing
+// keys' and SAML keys' private keys, the installation secrets, the members' TOTP secrets) from
+// oldKEK to newKEK, in one transaction: changing keys.encryption_key. It refuses, changing
+// nothing, when oldKEK does not open every one of them. It returns how many it re-sealed.
+// Every server on the store must be stopped first: one still running seals what it writes
+// next (a rotated key, an enrolment) under the old key.
+func Rekey(ctx context.Context, st store.Store, oldKEK, newKEK []byte) (int, error) {
+	if len(oldKEK) != 32 || len(newKEK) != 32 {
+		return 0, errors.New("store rekey: the old and the new key-encryption keys must be 32 bytes each")
+	}
+	if bytes.Equal(oldKEK, newKEK) {
+		return 0, errors.New("store rekey: the new key-encryption key is the old one")
+	}
+	rs, ok := st.(store.Resealer)
+	if !ok {
+		return 0, fmt.Errorf("store rekey: this store (%T) cannot re-seal its values", st)
+	}
+	n, err := rs.Reseal(ctx, func(v store.SealedValue) ([]byte, error) {
+		switch v.Kind {
+		case store.SealedSigningKey:
+			return sso.ResealPrivateKey(oldKEK, newKEK, v.Name, v.Value)
+		case store.SealedSAMLKey:
+			return saml.ResealKey(oldKEK, newKEK, v.Name, v.Value)
+		case store.SealedSecret:
+			return identity.ResealSecret(oldKEK, newKEK, v.Name, v.Value)
+		case store.SealedTOTP:
+			return identity.ResealValue(oldKEK, newKEK, totpSealName(v.Name), v.Value)
+		}
+		return nil, fmt.Errorf("no way to re-seal a value of kind %q", v.Kind)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store rekey: nothing was changed: %w", err)
+	}
+	return n, nil
+}
+
+// RekeyStore changes the store's key-encryption key to the configuration's
+// keys.encryption_key (which must be set), from oldKEK (Rekey). On SQLite it holds the serve
+// lock meanwhile: it refuses while a server runs on the store.
+func RekeyStore(ctx context.Context, cfg Config, oldKEK []byte) (int, error) {
+	if cfg.Keys.EncryptionKey == "" {
+		return 0, errors.New("store rekey: set keys.encryption_key to the new key (the old one is given to the command)")
+	}
+	newKEK, err := base64.StdEncoding.DecodeString(cfg.Keys.EncryptionKey)
+	if err != nil || len(newKEK) != 32 {
+		return 0, errors.New("store rekey: keys.encryption_key is not base64 of 32 bytes")
+	}
+	if path, ok := serveLockPath(cfg.StoreConfig()); ok {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return 0, fmt.Errorf("data_dir: %w", err)
+		}
+		unlock, err := lockServe(path)
+		if err != nil {
+			return 0, fmt.Errorf("store rekey: stop the server first: %w", err)
+		}
+		defer unlock()
+	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	return Rekey(ctx, st, oldKEK, newKEK)
+}
