@@ -559,6 +559,16 @@ func (m *KeyManager) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 	if target == nil {
 		return nil, fmt.Errorf("keys: retire %s: no published signing key has this id: %w", kid, ErrNotFound)
 	}
+	// The successor is sealed with this manager's key-encryption key: one the servers do not
+	// have (a CLI with another configuration) would leave them unable to load it, and so
+	// still publishing the withdrawn key.
+	for _, sk := range stored {
+		if sk.ID == kid {
+			if _, err := m.decode(sk); err != nil {
+				return nil, fmt.Errorf("keys: retire %s: %w", kid, err)
+			}
+		}
+	}
 	var successor *StoredKey
 	var info *KeyInfo
 	if target.Signing && slices.Contains(m.cfg.Algorithms, target.Algorithm) {

@@ -119,3 +119,26 @@ func TestKeyManagerRetire(t *testing.T) {
 		t.Fatalf("Retire(unknown) = %v, want ErrNotFound", err)
 	}
 }
+
+// TestKeyManagerRetireRefusesAnotherKEK: a manager whose key-encryption key does not open the
+// stored keys (a CLI run with another configuration) withdraws nothing: the successor it would
+// seal could not be loaded by the servers, which would then keep publishing the withdrawn key.
+func TestKeyManagerRetireRefusesAnotherKEK(t *testing.T) {
+	ctx := context.Background()
+	st := &memKeys{}
+	m, err := sso.NewKeyManager(ctx, st, sso.KeyConfig{EncryptionKey: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := m.SigningKey("RS256")
+	other, err := sso.OpenKeyManager(st, sso.KeyConfig{EncryptionKey: []byte("0123456789abcdef0123456789abcdef")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Retire(ctx, k.ID()); err == nil {
+		t.Fatal("a manager with another key-encryption key withdrew the key")
+	}
+	if list, _ := m.Keys(ctx); len(list) != 1 || list[0].ID != k.ID() || !list[0].Signing {
+		t.Fatalf("keys after the refused withdrawal: %+v", list)
+	}
+}
