@@ -300,11 +300,32 @@ func (p *Provider) withCORS(next apiHandler) apiHandler {
 // challenge RFC 6749 5.2 requires, and offers no hook for either: challengeWriter fixes both.
 func (p *Provider) opAPI(o http.Handler) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
-		ctx := withSigningAlg(r.Context(), cfg.IDTokenSigningAlg)
+		var fault introspectFault
+		ctx := context.WithValue(withSigningAlg(r.Context(), cfg.IDTokenSigningAlg), introspectFaultKey{}, &fault)
 		cw := &challengeWriter{ResponseWriter: w}
 		o.ServeHTTP(cw, r.WithContext(ctx))
 		cw.finish()
+		if fault.err != nil {
+			// op answers every introspection error {"active":false} and drops the error (RFC
+			// 7662 2.2 leaves no other answer): a store or claims failure is the operator's to see.
+			p.log(ctx).ErrorContext(ctx, "introspection: the token could not be checked, answered inactive",
+				"client", cfg.ID, "err", fault.err)
+		}
 	}
+}
+
+// introspectFaultKey carries an *introspectFault from opAPI through op to the storage, which
+// records there why it could not check a token (not that the token is inactive: that is no fault).
+type introspectFaultKey struct{}
+
+type introspectFault struct{ err error }
+
+// introspectFailed records err for opAPI's log line and returns it.
+func introspectFailed(ctx context.Context, err error) error {
+	if f, ok := ctx.Value(introspectFaultKey{}).(*introspectFault); ok {
+		f.err = err
+	}
+	return err
 }
 
 // cors applies the CORS policy for the API endpoints: an Origin is allowed only when it is

@@ -991,8 +991,11 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	if errors.Is(err, errClientGone) {
 		return errors.New("token inactive: its client is no longer registered")
 	}
-	if err != nil {
+	if errors.Is(err, errTokenInactive) {
 		return errors.New("token inactive")
+	}
+	if err != nil {
+		return introspectFailed(ctx, fmt.Errorf("token inactive: %w", err))
 	}
 	owner := at.Subject
 	if owner == "" {
@@ -1019,7 +1022,7 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	if at.Subject != "" {
 		claims, err := s.hooks.Claims(ctx, at.Subject, at.ClientID, at.Scopes, TargetAccessToken)
 		if err != nil {
-			return err
+			return introspectFailed(ctx, err)
 		}
 		if resp.Claims == nil {
 			resp.Claims = make(map[string]any, len(claims))

@@ -1,10 +1,15 @@
 package sso_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -94,4 +99,52 @@ func TestRevocationStoreUnavailable(t *testing.T) {
 	if body := decodeJSON(t, resp); body["active"] != false {
 		t.Fatalf("introspection after the revocation: %v", body)
 	}
+}
+
+// TestIntrospectionStoreUnavailableLogged (end-of-session review s13 RV1-3): introspection of a
+// token the store cannot check answers {"active":false} (RFC 7662 2.2: op has no other answer,
+// and failing closed is right), and says why in one ERROR line for the operator; before, op
+// dropped the error and a store outage told every resource server its tokens were inactive
+// without a word in the log. A token that is merely inactive logs nothing.
+func TestIntrospectionStoreUnavailableLogged(t *testing.T) {
+	var down atomic.Bool
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	h := newHarnessWith(t, func(st *memstore.Store) sso.Store { return downStore{Store: st, down: &down} },
+		func(c *sso.Config) { c.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil)) })
+	tok := h.tokens("alice", "openid", "offline_access")
+	introspect := func(token string) map[string]any {
+		return decodeJSON(t, h.post(sso.PathIntrospect, url.Values{"token": {token}}, "web:"+webSecret))
+	}
+	logged := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+
+	if body := introspect("not-a-token"); body["active"] != false {
+		t.Fatalf("an unknown token: %v", body)
+	}
+	if strings.Contains(logged(), "introspection") {
+		t.Fatalf("an inactive token was logged as a failure: %s", logged())
+	}
+	down.Store(true)
+	if body := introspect(tok.AccessToken); body["active"] != false {
+		t.Fatalf("introspection while the store is unavailable: %v, want inactive", body)
+	}
+	if l := logged(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "introspection: the token could not be checked") ||
+		!strings.Contains(l, "connection refused") || strings.Contains(l, tok.AccessToken) {
+		t.Fatalf("the store failure is not logged as one ERROR line naming it (or the token is in it): %q", l)
+	}
+	down.Store(false)
+	if body := introspect(tok.AccessToken); body["active"] != true {
+		t.Fatalf("introspection once the store is back: %v", body)
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
