@@ -1,3 +1,5 @@
+//go:build unix
+
 package sqlite
 
 import (
@@ -6,7 +8,7 @@ import (
 )
 
 // BenchmarkPollTurnWait is one leader's wait for a network poll (pollTurn.wait) with one
-// processor and nothing else to run: the helper's write, the poll, the leader's read.
+// processor and nothing else to run: the leader's write, the poll, its read.
 func BenchmarkPollTurnWait(b *testing.B) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	var p pollTurn

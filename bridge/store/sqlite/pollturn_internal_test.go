@@ -1,3 +1,5 @@
+//go:build unix
+
 package sqlite
 
 import (
@@ -97,10 +99,10 @@ func TestLeaderAloneDoesNotWait(t *testing.T) {
 	}
 }
 
-// TestPollTurnClose: a closed pollTurn returns at once, also to a leader waiting on it.
+// TestPollTurnClose: a wait on a closed pollTurn returns at once with an error; closing twice is fine.
 func TestPollTurnClose(t *testing.T) {
 	var p pollTurn
-	if err := p.wait(); err != nil { // makes the pipe and the helper
+	if err := p.wait(); err != nil { // makes the pipe
 		t.Fatal(err)
 	}
 	if err := p.close(); err != nil {
@@ -111,5 +113,38 @@ func TestPollTurnClose(t *testing.T) {
 	}
 	if err := p.close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPollTurnWaitsReturn (end-of-session review s13 RV1-1): every wait returns, with one
+// processor and with several (where another processor's poll can find the byte before the
+// leader parks). The byte is written after rc.Read has cleared the pipe's readiness, so a poll
+// that finds it before the park is kept; written before (98a60f3, by a helper goroutine woken
+// by the leader), such a poll was wiped and the leader parked for good holding the queue.
+func TestPollTurnWaitsReturn(t *testing.T) {
+	for _, procs := range []int{1, 2, 4} {
+		func() {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			var p pollTurn
+			defer p.close()
+			done := make(chan error, 1)
+			go func() {
+				for range 2000 {
+					if err := p.wait(); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("GOMAXPROCS=%d: %v", procs, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("GOMAXPROCS=%d: a wait did not return", procs)
+			}
+		}()
 	}
 }
