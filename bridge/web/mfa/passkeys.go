@@ -45,8 +45,11 @@ func (h *Handler) mountPasskeys(e *echo.Echo) {
 	}
 	e.POST(PathPasskeyLoginBegin, h.LimitAnonymous("passkey", true, h.passkeyLoginBegin))
 	e.POST(PathPasskeyLoginFinish, h.LimitAnonymous("passkey", true, h.passkeyLoginFinish))
-	e.POST(PathPasskeyStepBegin, h.passkeyStepBegin)
-	e.POST(PathPasskeyStepFinish, h.passkeyStepFinish)
+	// The second-factor ceremonies write a challenge and, when refused, an audit row each, and
+	// since a passkey answer is not counted against the member's wrong codes (10ba5c7) nothing
+	// else bounds them: the same per-address limit as the passkey sign-in.
+	e.POST(PathPasskeyStepBegin, h.LimitAnonymous("passkey", true, h.passkeyStepBegin))
+	e.POST(PathPasskeyStepFinish, h.LimitAnonymous("passkey", true, h.passkeyStepFinish))
 	e.POST(PathPasskeyRegisterBegin, h.passkeyRegisterBegin)
 	e.POST(PathPasskeyRegisterFinish, h.passkeyRegisterFinish)
 }
