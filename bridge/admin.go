@@ -56,6 +56,8 @@ type adminParts struct {
 	changes  admin.Notifier
 	// signingAlgs are the algorithms with signing keys (config.Config.SigningAlgorithms).
 	signingAlgs []string
+	// clientRefs: the configuration's settings that name a client (clientReferences).
+	clientRefs map[string]string
 	// signingKeys: the server's key manager, or one opened on the store (OpenAdmin).
 	signingKeys admin.SigningKeyManager
 	log         *slog.Logger
@@ -67,7 +69,7 @@ func newAdmin(p adminParts) *admin.Service {
 	svc := &admin.Service{
 		Store: p.store, Registry: p.registry, SessionEnder: p.ender, Audit: p.audit,
 		Subjects: p.subjects, Directory: p.dir, Records: p.records, AMS: p.ams, Changes: p.changes, Log: p.log, Now: p.now,
-		Factors: p.store, ConsoleSessions: p.store, SigningAlgs: p.signingAlgs, SigningKeyManager: p.signingKeys,
+		Factors: p.store, ConsoleSessions: p.store, SigningAlgs: p.signingAlgs, SigningKeyManager: p.signingKeys, ClientRefs: p.clientRefs,
 		Previewer: &claimsPreviewer{clients: p.registry, members: p.dir, policy: p.policy, access: p.access, subjects: p.subjects, now: p.now},
 	}
 	if k, ok := p.dir.(admin.MemberKeys); ok {
@@ -134,7 +136,8 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 			_ = st.Audit(ctx, e)
 		},
 		subjects: identity.NewSubjectMapper(secrets[secretSubject], st), dir: &lazyMembers{app: a, log: log},
-		changes: a.Cluster, signingAlgs: cfg.SigningAlgorithms(), signingKeys: signingKeys, log: log, now: time.Now})
+		changes: a.Cluster, signingAlgs: cfg.SigningAlgorithms(), signingKeys: signingKeys, clientRefs: clientReferences(cfg),
+		log: log, now: time.Now})
 	return svc, a.Close, nil
 }
 
@@ -159,4 +162,20 @@ type registryClients struct{ r *sso.Registry }
 
 func (c registryClients) Client(ctx context.Context, id string) (*sso.ClientConfig, error) {
 	return c.r.ClientConfig(ctx, id)
+}
+
+// clientReferences are the settings of cfg that name a client by id, per id: a provisioning
+// target and ams.default_client. Start-up refuses a configuration whose reference names no
+// client (checkProvisioningClients, checkDefaultClient), so the administration does not delete one.
+func clientReferences(cfg config.Config) map[string]string {
+	refs := make(map[string]string, len(cfg.Provisioning)+1)
+	for id := range cfg.Provisioning {
+		refs[id] = "provisioning." + id
+	}
+	if id := cfg.AMS.DefaultClient; id != "" {
+		if _, ok := refs[id]; !ok {
+			refs[id] = "ams.default_client"
+		}
+	}
+	return refs
 }

@@ -50,7 +50,7 @@ func checkDefaultClient(ctx context.Context, reg *sso.Registry, id string) error
 		return nil
 	}
 	if _, err := reg.ClientConfig(ctx, id); err != nil {
-		return fmt.Errorf("ams.default_client: no client has the id %q (neither in clients: nor added with ssobridge clients add)", id)
+		return fmt.Errorf("ams.default_client: no client has the id %q (neither in clients: nor added with ssobridge clients add); fix the id or remove the setting", id)
 	}
 	return nil
 }

@@ -156,6 +156,9 @@ func (a *Service) DeleteClient(ctx context.Context, actor, id string) error {
 	if a.Registry.IsStatic(id) {
 		return ErrStatic
 	}
+	if ref, ok := a.ClientRefs[id]; ok {
+		return fmt.Errorf("%w: %s names client %q: remove or change that setting (and restart) before deleting the client", ErrInvalid, ref, id)
+	}
 	if _, err := a.Store.Client(ctx, id); errors.Is(err, sso.ErrNotFound) {
 		return fmt.Errorf("%w: no client %q", ErrNotFound, id)
 	} else if err != nil {

@@ -89,6 +89,10 @@ type Service struct {
 	// is refused, as a client of the configuration file is at start-up. Empty: RS256 only,
 	// whose key the key manager always keeps.
 	SigningAlgs []string
+	// ClientRefs names, per client id, the setting of the configuration file that refers to
+	// the client (provisioning.<id>, ams.default_client): such a client cannot be deleted, or
+	// the next start-up would refuse the configuration. Nil: none.
+	ClientRefs map[string]string
 	// SigningKeyManager lists and withdraws the signing keys (keys.go); nil: not here.
 	SigningKeyManager SigningKeyManager
 
