@@ -90,8 +90,11 @@ func (h *Handler) slo(c echo.Context) error {
 			// No session of this browser (it expired, or ended elsewhere) while the SP still
 			// signs its member out: the AMS website's session would sign them back in to every
 			// app, so the sign-out goes through it, as end_session does for an app that names its
-			// member (id_token_hint). The SP's signed, single-use request cannot be sent from
-			// another site.
+			// member (id_token_hint). The SP's request is signed and single-use, but an
+			// HTTP-Redirect request is a URL: whoever holds an unused one (their own, from an SP
+			// they signed out of without following the redirect) can make another browser follow
+			// it within its lifetime and sign that browser out of the AMS website, once. The same
+			// holds for end_session with an id_token_hint; README says so.
 			return h.answerSignedOff(c, lreq, sp, status, nil, nil)
 		}
 		return h.writeAnswer(c, lreq, status, nil)

@@ -161,7 +161,9 @@ func (h *Handler) page(c echo.Context) error {
 				// the app that signs its member out (it holds their ID token) still signs them
 				// out of the AMS website: its session there would sign them back in to every
 				// app through the hand-off. A request without id_token_hint does not, so a
-				// cross-site link cannot sign anyone out of the AMS website.
+				// cross-site link without an ID token cannot sign anyone out of the AMS website;
+				// one with an ID token (anyone's own) can sign the browser that follows it out of
+				// the AMS website, once: what an AMS logout link could do anyway (README).
 				next = h.signOffURL(next)
 			}
 			return c.Redirect(http.StatusSeeOther, next)
