@@ -46,9 +46,13 @@ func TestStoredClientWithoutKeyWarned(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		for id, alg := range map[string]string{"ed": "EdDSA", "ec": "ES256"} {
-			sc, err := sso.EncodeClient(&sso.ClientConfig{ID: id, Name: id, SecretHash: sso.HashSecret("s"), IDTokenSigningAlg: alg,
-				RedirectURIs: []string{"https://" + id + ".example/cb"}}, time.Now())
+		for id, alg := range map[string]string{"ed": "EdDSA", "ec": "ES256", "old": ""} {
+			c := &sso.ClientConfig{ID: id, Name: id, SecretHash: sso.HashSecret("s"), IDTokenSigningAlg: alg,
+				RedirectURIs: []string{"https://" + id + ".example/cb"}}
+			if id == "old" { // stored before initiate_login_uri was checked (c24431f)
+				c.InitiateLoginURI = "http://portal.example.org/login"
+			}
+			sc, err := sso.EncodeClient(c, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,5 +68,15 @@ func TestStoredClientWithoutKeyWarned(t *testing.T) {
 	}
 	if strings.Contains(out, "clients[ec]") || strings.Contains(out, "clients[other]") {
 		t.Fatalf("a client with a key was warned about:\n%s", out)
+	}
+	// End-of-session review s13 RV2-2: a stored client that today's registration checks refuse
+	// is named too, with the field; the valid ones are not.
+	if !strings.Contains(out, `"client":"old"`) || !strings.Contains(out, "clients[old].initiate_login_uri") {
+		t.Fatalf("no warning for the stored client with an http initiate_login_uri:\n%s", out)
+	}
+	for _, id := range []string{"ed", "ec"} {
+		if strings.Contains(out, `"client":"`+id+`"`) {
+			t.Fatalf("a valid stored client %s was warned about as invalid:\n%s", id, out)
+		}
 	}
 }

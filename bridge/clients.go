@@ -31,9 +31,23 @@ func StaticClients(chk *config.Checked) []sso.ClientConfig {
 // the administration checked (review s12 W4). Its token requests get server_error until the
 // algorithm is added back or the client is edited. A static client with one is a
 // configuration error (config.checkClients), and so is never here.
+//
+// It also warns about each dynamic client that no longer passes the registration's checks
+// (sso.ClientConfig.Validate), which may have become stricter since the client was stored (an
+// http or javascript: initiate_login_uri, c24431f): the client is served as before, but every
+// edit of it is refused until those fields are fixed (end-of-session review s13 RV2-2).
 func warnClientsWithoutKey(ctx context.Context, reg *sso.Registry, algs []string, log *slog.Logger) {
 	for _, c := range reg.All(ctx) {
-		if reg.IsStatic(c.ID) || c.IDTokenSigningAlg == "" || slices.Contains(algs, c.IDTokenSigningAlg) {
+		if reg.IsStatic(c.ID) {
+			continue
+		}
+		cc := *c // as the administration checks it: after FillDefaults, on a copy
+		cc.FillDefaults()
+		if err := cc.Validate(); err != nil {
+			log.WarnContext(ctx, "a client added through the administration does not pass today's registration checks: it is served as before, but cannot be edited until the fields named are fixed (ssobridge clients update ID ...)",
+				"client", c.ID, "err", err)
+		}
+		if c.IDTokenSigningAlg == "" || slices.Contains(algs, c.IDTokenSigningAlg) {
 			continue
 		}
 		log.WarnContext(ctx, "a client's id_token_signing_alg has no signing key: its token requests fail until the algorithm is added to keys.algorithms or the client is changed (ssobridge clients update ID --alg ...)",
