@@ -197,6 +197,24 @@ func (c *ClientConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// InitiateLoginURL is where the bridge sends a browser to start a sign-in at the app (OIDC
+// Core 4, third-party-initiated login): its initiate_login_uri with iss (the issuer) set in the
+// query it may already have. ok is false when there is none, or it is not an absolute http(s)
+// URL with a host (a client stored before Validate checked the field).
+func (c *ClientConfig) InitiateLoginURL(issuer string) (target string, ok bool) {
+	if c == nil || c.InitiateLoginURI == "" {
+		return "", false
+	}
+	u, err := url.Parse(c.InitiateLoginURI)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", false
+	}
+	q := u.Query()
+	q.Set("iss", issuer)
+	u.RawQuery = q.Encode()
+	return u.String(), true
+}
+
 func validateRedirectURI(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {

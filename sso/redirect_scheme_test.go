@@ -83,3 +83,30 @@ func TestInitiateLoginURIValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestInitiateLoginURL: the third-party-initiated login target is initiate_login_uri with iss
+// set in the query it may already have; none when the URI is missing or not an absolute http(s)
+// URL with a host (one stored before Validate checked it). The hand-off's default app and the
+// "started in another browser" page both use it (end-of-session review s13 RV2-5).
+func TestInitiateLoginURL(t *testing.T) {
+	const iss = "https://sso.example.org"
+	for _, tc := range []struct{ uri, want string }{
+		{"https://portal.example.org/login", "https://portal.example.org/login?iss=https%3A%2F%2Fsso.example.org"},
+		{"https://portal.example.org/login?tenant=a", "https://portal.example.org/login?iss=https%3A%2F%2Fsso.example.org&tenant=a"},
+		{"https://portal.example.org/login?iss=evil", "https://portal.example.org/login?iss=https%3A%2F%2Fsso.example.org"},
+		{"", ""},
+		{"javascript:alert(1)", ""},
+		{"https:///login", ""},
+		{"/login", ""},
+	} {
+		c := &sso.ClientConfig{ID: "app", InitiateLoginURI: tc.uri}
+		got, ok := c.InitiateLoginURL(iss)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("%q: %q %v, want %q", tc.uri, got, ok, tc.want)
+		}
+	}
+	var none *sso.ClientConfig
+	if _, ok := none.InitiateLoginURL(iss); ok {
+		t.Error("a nil client has a target")
+	}
+}

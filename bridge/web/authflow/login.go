@@ -147,13 +147,8 @@ func (h *Handler) RequestStateError(c echo.Context, ar *sso.AuthRequest, client 
 			Message:    "For your safety, a sign-in can only be finished in the browser where it was first opened, and this is another browser.",
 			Hint:       "If you did not start it yourself, someone may have sent you this link: do not sign in through it. Otherwise start again from the app in this browser.",
 			RequestRef: c.Response().Header().Get(echo.HeaderXRequestID)}
-		if client != nil && client.InitiateLoginURI != "" {
-			if u, err := url.Parse(client.InitiateLoginURI); err == nil && (u.Scheme == "https" || u.Scheme == "http") {
-				q := u.Query()
-				q.Set("iss", h.Issuer)
-				u.RawQuery = q.Encode()
-				d.Link, d.LinkText = u.String(), "Start again at "+client.Name
-			}
+		if target, ok := client.InitiateLoginURL(h.Issuer); ok {
+			d.Link, d.LinkText = target, "Start again at "+client.Name
 		}
 		return h.Pages.Render(c, http.StatusForbidden, "error", d)
 	case errors.Is(err, sso.ErrNotFound):

@@ -522,11 +522,8 @@ func (h *Handler) continueAfterSignIn(c echo.Context, sess *sso.Session) error {
 func (h *Handler) defaultNext(ctx context.Context) string {
 	if id := h.DefaultClient; id != "" {
 		if cl, err := h.Provider.Client(ctx, id); err == nil && cl.InitiateLoginURI != "" {
-			if u, err := url.Parse(cl.InitiateLoginURI); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
-				q := u.Query()
-				q.Set("iss", h.Issuer)
-				u.RawQuery = q.Encode()
-				return u.String()
+			if target, ok := cl.InitiateLoginURL(h.Issuer); ok {
+				return target
 			}
 			h.Logger.WarnContext(ctx, "hand-off: the default client's initiate_login_uri is not an http(s) URL; going to the account page", "client", id)
 		}
