@@ -28,9 +28,6 @@
 // statement needs no savepoint, and one that runs alone runs in autocommit. Each write sees the
 // ones before it in its batch, so compare-and-set transitions behave as if the writes ran one
 // after another. A failed COMMIT fails every write of its batch.
-// With one processor (GOMAXPROCS=1) a leader whose previous batch held several writes waits
-// for the runtime's next network poll before it takes its batch (pollturn.go), so that the
-// requests whose bytes arrived meanwhile join it instead of paying a commit of their own.
 //
 // # Token grants
 //

@@ -370,7 +370,7 @@ func (s *Store) Close() error {
 		s.stopCheckpoints()
 		s.stopCheckpoints = nil
 	}
-	err := errors.Join(s.writes.poll.close(), s.closeRaw(), s.st.close())
+	err := errors.Join(s.closeRaw(), s.st.close())
 	err = errors.Join(err, s.closeDBs())
 	if err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)

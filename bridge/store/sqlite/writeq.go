@@ -10,7 +10,6 @@ import (
 	"math/bits"
 	"runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -153,11 +152,6 @@ type writeQueue struct {
 	ops     atomic.Int64  // writes taken into batches
 	raw     atomic.Int64  // transactions run on the driver connection (runTx: rawTxConn), for tests
 
-	lastBatch atomic.Int64 // writes in the last batch run (waitPoll)
-	polled    atomic.Int64 // leaders that waited for a network poll (waitPoll), for tests
-	poll      pollTurn
-	runnable  [1]metrics.Sample // runnableMetric, read by the leader (waitPoll)
-
 	// What the metrics read (WriteStats): commits by how many writes they held, in buckets
 	// of powers of two up to maxWriteBatch (commitSizes[i]: at most 1<<i writes) with the
 	// writes they held; transactions that could not commit; the batches whose writes ran
@@ -214,11 +208,7 @@ func (s *Store) WriteStats() WriteStats {
 	return st
 }
 
-func newWriteQueue() *writeQueue {
-	q := &writeQueue{leader: make(chan struct{}, 1)}
-	q.runnable[0].Name = runnableMetric
-	return q
-}
+func newWriteQueue() *writeQueue { return &writeQueue{leader: make(chan struct{}, 1)} }
 
 // errBatchAborted is the outcome of a write whose transaction another write's panic ended (a
 // transaction that fails otherwise runs its writes again: runWrites).
@@ -303,7 +293,6 @@ func (s *Store) submit(op *writeOp) error {
 		// processor (GOMAXPROCS=1, the load runs) a leader would otherwise take a batch of
 		// one every time, since the others only run once it parks. What runs meanwhile is
 		// work the processor had to do anyway; with nothing else runnable this returns at once.
-		// waitPoll (pollturn.go) then lets in the requests the runtime has not polled yet.
 		runtime.Gosched()
 		s.leadReleasing(op)
 	case <-op.ctx.Done():
@@ -329,7 +318,6 @@ func (s *Store) neighbour() *writeOp {
 // leader).
 func (s *Store) leadReleasing(op *writeOp) {
 	defer func() { <-s.writes.leader }()
-	s.waitPoll()
 	s.lead(op)
 }
 
@@ -380,7 +368,6 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeOp) {
 	q := s.writes
 	q.batches.Add(1)
 	q.ops.Add(int64(len(batch)))
-	q.lastBatch.Store(int64(len(batch)))
 	var cur *writeOp // the write whose own code (apply, applyAlone) is running
 	defer func() {
 		p := recover()
