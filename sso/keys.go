@@ -208,6 +208,11 @@ func parseAlg(a string) (jose.SignatureAlgorithm, error) {
 // holds later than the store says (a lifetime raised since the key was made), so that the
 // store's Purge keeps the key and every replica publishes it as long.
 func (m *KeyManager) Rotate(ctx context.Context) error {
+	return m.rotate(ctx, m.cfg.Algorithms)
+}
+
+// rotate is Rotate for the algorithms algs only.
+func (m *KeyManager) rotate(ctx context.Context, algs []string) error {
 	keys, later, err := m.load(ctx)
 	if err != nil {
 		return err
@@ -216,7 +221,7 @@ func (m *KeyManager) Rotate(ctx context.Context) error {
 		return err
 	}
 	now := m.now()
-	for _, a := range m.cfg.Algorithms {
+	for _, a := range algs {
 		alg, _ := parseAlg(a)
 		var latest *signingKey
 		for _, k := range keys {
@@ -318,7 +323,9 @@ func (m *KeyManager) load(ctx context.Context) (keys []*signingKey, later []keyR
 	now := m.now()
 	for _, sk := range stored {
 		retire := m.retirement(sk)
-		if !now.Before(retire) {
+		if !now.Before(retire) || sk.Withdrawn() {
+			// A withdrawn key is gone whatever this replica's clock says: its clock may be
+			// behind the store's that withdrew it (end-of-session review s13 RV3-5).
 			continue
 		}
 		k := known[sk.ID]
@@ -573,7 +580,10 @@ func (m *KeyManager) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 	var info *KeyInfo
 	if target.Signing && slices.Contains(m.cfg.Algorithms, target.Algorithm) {
 		alg, _ := parseAlg(target.Algorithm)
-		k, sk, err := m.newKey(alg, now)
+		// Signing from a minute ago: a replica whose clock is behind the one withdrawing (a
+		// CLI on another host) still finds it current, and the withdrawn key it drops leaves
+		// no gap (end-of-session review s13 RV3-5).
+		k, sk, err := m.newKey(alg, now.Add(-time.Minute))
 		if err != nil {
 			return nil, err
 		}
@@ -588,11 +598,25 @@ func (m *KeyManager) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 		attrs = append(attrs, "successor", info.ID)
 	}
 	m.cfg.Logger.WarnContext(ctx, "signing key withdrawn: it signs no more and leaves JWKS now", attrs...)
-	if err := m.Reload(ctx); err != nil {
-		return info, fmt.Errorf("keys: retired %s, but reloading the keys failed: %w", kid, err)
+	// Rotate its algorithm, not only Reload: withdrawing the key published ahead of its turn
+	// makes no successor above, and the current key may stop signing before the lease
+	// holder's next rotation (end-of-session review s13 RV3-2); AddSigningKeySuccessor keeps it
+	// to one key. Only its algorithm: a CLI's configuration may list algorithms the servers'
+	// store has no key for yet, and those are the servers' to make.
+	reload := m.Reload
+	if slices.Contains(m.cfg.Algorithms, target.Algorithm) {
+		reload = func(ctx context.Context) error { return m.rotate(ctx, []string{target.Algorithm}) }
+	}
+	if err := reload(ctx); err != nil {
+		return info, fmt.Errorf("keys: retired %s, but %w: %w", kid, ErrRetiredNotReloaded, err)
 	}
 	return info, nil
 }
+
+// ErrRetiredNotReloaded is Retire's error when the key is withdrawn in the store but this
+// process could not read the keys again afterwards: the withdrawal stands (tell the replicas,
+// record it), only this process's keys are stale until its next reload.
+var ErrRetiredNotReloaded = errors.New("reloading the keys after the withdrawal failed")
 
 // Algorithms lists the algorithms that have keys.
 func (m *KeyManager) Algorithms() []jose.SignatureAlgorithm {

@@ -111,6 +111,19 @@ func TestKeyManagerRetire(t *testing.T) {
 	if kid("ES256") != es || slices.Contains(published(), next) {
 		t.Fatal("withdrawing the next key changed the signing key or left it published")
 	}
+	// ... and its replacement is published at once (Retire rotates, end-of-session review s13
+	// RV3-2): else the current key could stop signing before the lease holder's next rotation,
+	// leaving ES256 without a key.
+	list, _ = m.Keys(ctx)
+	replacement := ""
+	for _, k := range list {
+		if k.Algorithm == "ES256" && !k.Signing && k.ID != next {
+			replacement = k.ID
+		}
+	}
+	if replacement == "" || !slices.Contains(published(), replacement) {
+		t.Fatalf("no replacement published after withdrawing the next ES256 key: %+v", list)
+	}
 
 	if _, err := m.Retire(ctx, suspect); !errors.Is(err, sso.ErrNotFound) {
 		t.Fatalf("Retire(withdrawn already) = %v, want ErrNotFound", err)

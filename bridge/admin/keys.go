@@ -68,7 +68,7 @@ func (a *Service) RetireSigningKey(ctx context.Context, actor, kid string) (*Sig
 	switch {
 	case errors.Is(err, sso.ErrNotFound):
 		return nil, fmt.Errorf("%w: no published signing key %q", ErrNotFound, kid)
-	case err != nil && succ == nil:
+	case err != nil && !errors.Is(err, sso.ErrRetiredNotReloaded):
 		return nil, fmt.Errorf("admin: retire signing key: %w", err)
 	}
 	// Withdrawn (err, if any, is this process's reload): tell every replica and record it.
