@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
+	"github.com/ssobridge/ssobridge/bridge/cluster"
 	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -76,6 +78,26 @@ func RekeyStore(ctx context.Context, cfg Config, oldKEK []byte) (int, error) {
 			return 0, fmt.Errorf("store rekey: stop the server first: %w", err)
 		}
 		defer unlock()
+	}
+	if sc := cfg.StoreConfig(); sc.Type == "postgres" {
+		// Replicas on PostgreSQL share no serve lock, but while any runs one of them holds the
+		// key-rotation lease: refuse then, and hold the lease meanwhile so that none starts
+		// rotating. A replica still running would seal what it writes next (a rotated key, a
+		// TOTP enrolment) under the old key, a mixed store no second rekey can repair
+		// (end-of-session review s13 RV3-3).
+		node, err := cluster.ForStore(ctx, sc, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return 0, fmt.Errorf("store rekey: %w", err)
+		}
+		defer node.Close()
+		release, ok, err := node.TryLock(ctx, leaseKeys)
+		if err != nil {
+			return 0, fmt.Errorf("store rekey: %w", err)
+		}
+		if !ok {
+			return 0, fmt.Errorf("store rekey: a server runs on this store (it holds the %s lease): stop every replica first; nothing was changed", leaseKeys)
+		}
+		defer release()
 	}
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {
