@@ -59,11 +59,21 @@ func warnClientsWithoutKey(ctx context.Context, reg *sso.Registry, algs []string
 // configuration file, built in, or in the store): a hand-off with no app waiting went to the
 // account page instead, without a word (review s13 X3). The store's clients are known here,
 // not at the configuration's validation.
-func checkDefaultClient(ctx context.Context, reg *sso.Registry, id string) error {
+//
+// A default client without a usable initiate_login_uri is warned about once here (end-of-session
+// review s13 RV2-6): the hand-off then goes to the account page, as with no default client.
+func checkDefaultClient(ctx context.Context, reg *sso.Registry, id, issuer string, log *slog.Logger) error {
 	if id == "" {
 		return nil
 	}
-	if _, err := reg.ClientConfig(ctx, id); err != nil {
+	cl, err := reg.ClientConfig(ctx, id)
+	if err == nil {
+		if _, ok := cl.InitiateLoginURL(issuer); !ok {
+			log.WarnContext(ctx, "ams.default_client has no usable initiate_login_uri (an absolute https URL): a hand-off with no app waiting goes to the account page",
+				"client", id, "field", "clients["+id+"].initiate_login_uri")
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("ams.default_client: no client has the id %q (neither in clients: nor added with ssobridge clients add); fix the id or remove the setting", id)
 	}
 	return nil

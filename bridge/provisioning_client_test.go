@@ -1,11 +1,13 @@
 package bridge_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,4 +115,44 @@ func TestDefaultClientNeedsAClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDefaultClientWithoutLoginURIWarned (end-of-session review s13 RV2-6): an ams.default_client
+// whose client has no usable initiate_login_uri starts, with one warning naming the field: a
+// hand-off with no app waiting goes to the account page, as with no default client. One with
+// an https initiate_login_uri starts without it.
+func TestDefaultClientWithoutLoginURIWarned(t *testing.T) {
+	for uri, warned := range map[string]bool{"": true, "https://portal.example.org/oidc/login": false} {
+		ctx := context.Background()
+		cfg := bridge.Defaults()
+		cfg.DataDir = t.TempDir()
+		cfg.Clients = append(cfg.Clients, config.Client{ID: "portal", Name: "Portal", Secret: webSecret,
+			RedirectURIs: []string{"https://portal.example.org/cb"}, InitiateLoginURI: uri})
+		cfg.AMS.DefaultClient = "portal"
+		st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "s.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		_, err = bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: bridgetest.NewDirectory(),
+			SigningKeyEncryption: make([]byte, 32), Logger: slog.New(slog.NewTextHandler(&lockedWriterTo{w: &logs}, nil))})
+		st.Close()
+		if err != nil {
+			t.Fatalf("initiate_login_uri %q: %v", uri, err)
+		}
+		if got := strings.Contains(logs.String(), "clients[portal].initiate_login_uri"); got != warned {
+			t.Errorf("initiate_login_uri %q: warned %v, want %v:\n%s", uri, got, warned, logs.String())
+		}
+	}
+}
+
+type lockedWriterTo struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriterTo) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/cluster"
 	"github.com/ssobridge/ssobridge/bridge/identity"
@@ -104,5 +105,15 @@ func RekeyStore(ctx context.Context, cfg Config, oldKEK []byte) (int, error) {
 		return 0, err
 	}
 	defer st.Close()
-	return Rekey(ctx, st, oldKEK, newKEK)
+	n, err := Rekey(ctx, st, oldKEK, newKEK)
+	if err != nil {
+		return n, err
+	}
+	// Recorded like the administration's changes (end-of-session review s13 RV3-8): who changed
+	// keys.encryption_key and when is what an investigation after a compromise asks first.
+	if aerr := st.Audit(ctx, &store.AuditEvent{Time: time.Now(), Event: "store.rekeyed",
+		Detail: fmt.Sprintf("by cli: %d sealed values re-sealed under the new keys.encryption_key", n)}); aerr != nil {
+		return n, fmt.Errorf("store rekey: re-sealed %d values, but the audit line could not be written: %w", n, aerr)
+	}
+	return n, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/cluster"
 	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
 	"github.com/ssobridge/ssobridge/sso"
@@ -54,5 +55,10 @@ func TestRekeyRefusedWhileAReplicaRuns(t *testing.T) {
 	release()
 	if n, err := bridge.RekeyStore(ctx, cfg, oldKEK); err != nil || n == 0 {
 		t.Fatalf("rekey with no server running: %d values, %v", n, err)
+	}
+	// RV3-8: the change of keys.encryption_key is audited, once (the refused one is not).
+	events, err := st.AuditEvents(ctx, store.AuditFilter{Event: "store.rekeyed", Limit: 10})
+	if err != nil || len(events) != 1 || !strings.HasPrefix(events[0].Detail, "by cli: ") {
+		t.Fatalf("store.rekeyed audit lines: %+v %v, want one", events, err)
 	}
 }

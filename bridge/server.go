@@ -176,7 +176,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if err := checkProvisioningClients(ctx, reg, cfg.Provisioning); err != nil {
 		return nil, err
 	}
-	if err := checkDefaultClient(ctx, reg, cfg.AMS.DefaultClient); err != nil {
+	if err := checkDefaultClient(ctx, reg, cfg.AMS.DefaultClient, cfg.Issuer, log); err != nil {
 		return nil, err
 	}
 	clients := registryClients{reg}

@@ -137,6 +137,10 @@ type KeyManager struct {
 	cfg   KeyConfig
 	now   func() time.Time
 
+	// loading serialises what reads the store's keys and installs them (rotate, Reload): one
+	// that read before a withdrawal and installed after another's reload would bring the
+	// withdrawn key back until the next reload (end-of-session review s13 RV3-6).
+	loading sync.Mutex
 	mu      sync.RWMutex
 	keys    []*signingKey // every key not yet expired, oldest first
 	jwks    []byte        // cached JWKS document
@@ -213,6 +217,8 @@ func (m *KeyManager) Rotate(ctx context.Context) error {
 
 // rotate is Rotate for the algorithms algs only.
 func (m *KeyManager) rotate(ctx context.Context, algs []string) error {
+	m.loading.Lock()
+	defer m.loading.Unlock()
 	keys, later, err := m.load(ctx)
 	if err != nil {
 		return err
@@ -258,6 +264,8 @@ func (m *KeyManager) rotate(ctx context.Context, algs []string) error {
 // Reload replaces the keys in memory with the store's (another replica rotated them),
 // generating none. Keys already known are kept as they are (their signers too).
 func (m *KeyManager) Reload(ctx context.Context) error {
+	m.loading.Lock()
+	defer m.loading.Unlock()
 	keys, _, err := m.load(ctx)
 	if err != nil {
 		return err
