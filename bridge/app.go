@@ -66,16 +66,11 @@ func Open(ctx context.Context, chk *config.Checked, log *slog.Logger) (*App, err
 			a.Close()
 		}
 	}()
-	if path, ok := serveLockPath(chk.Config.StoreConfig()); ok {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("data_dir: %w", err)
-		}
-		unlock, err := lockServe(path)
-		if err != nil {
-			return nil, err
-		}
-		a.closers = append(a.closers, unlock)
+	unlock, err := holdServeLock(chk.Config.StoreConfig())
+	if err != nil {
+		return nil, err
 	}
+	a.closers = append(a.closers, unlock)
 	encKey, err := a.open(ctx, log)
 	if err != nil {
 		return nil, err

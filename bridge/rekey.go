@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/cluster"
@@ -70,16 +68,11 @@ func RekeyStore(ctx context.Context, cfg Config, oldKEK []byte) (int, error) {
 	if err != nil || len(newKEK) != 32 {
 		return 0, errors.New("store rekey: keys.encryption_key is not base64 of 32 bytes")
 	}
-	if path, ok := serveLockPath(cfg.StoreConfig()); ok {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return 0, fmt.Errorf("data_dir: %w", err)
-		}
-		unlock, err := lockServe(path)
-		if err != nil {
-			return 0, fmt.Errorf("store rekey: stop the server first: %w", err)
-		}
-		defer unlock()
+	unlock, err := holdServeLock(cfg.StoreConfig())
+	if err != nil {
+		return 0, fmt.Errorf("store rekey: stop the server first: %w", err)
 	}
+	defer unlock()
 	if sc := cfg.StoreConfig(); sc.Type == "postgres" {
 		// Replicas on PostgreSQL share no serve lock, but while any runs one of them holds the
 		// key-rotation lease: refuse then, and hold the lease meanwhile so that none starts

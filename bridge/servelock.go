@@ -1,6 +1,10 @@
 package bridge
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 )
@@ -10,10 +14,24 @@ import (
 // together (postgres). SQLite is one process: a second `serve` on the same database would run
 // the work that must run once (key rotation, purges, the AMS poller, the reconcile) a second
 // time and count the anonymous-write limits apart, so it is refused at start-up (lockServe).
-// The CLI's commands do not take the lock: they change the store while the server runs.
+// The CLI's commands do not take the lock: they change the store while the server runs (but
+// `store rekey`, which must not: RekeyStore).
 func serveLockPath(sc store.Config) (string, bool) {
 	if sc.Type == "postgres" { // as cluster.ForStore decides: replicas coordinate there
 		return "", false
 	}
 	return sqlite.Path(sc) + "-serve.lock", true
+}
+
+// holdServeLock takes the serve lock of sc (serveLockPath, lockServe), making its directory;
+// where no lock applies (postgres) it holds nothing. unlock releases it.
+func holdServeLock(sc store.Config) (unlock func() error, err error) {
+	path, ok := serveLockPath(sc)
+	if !ok {
+		return func() error { return nil }, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	return lockServe(path)
 }
