@@ -11,15 +11,11 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/cluster"
 	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
-
-// totpSealName is the name a member's TOTP secret is sealed under (bridge/mfa's sealName);
-// TestRekey enrols a factor through bridge/mfa and reads it after the re-seal, so the two
-// cannot drift apart unnoticed.
-func totpSealName(subject string) string { return "totp:" + subject }
 
 // Rekey re-seals every value the store keeps sealed under the key-encryption key (the signing
 // keys' and SAML keys' private keys, the installation secrets, the members' TOTP secrets) from
@@ -47,7 +43,7 @@ func Rekey(ctx context.Context, st store.Store, oldKEK, newKEK []byte) (int, err
 		case store.SealedSecret:
 			return identity.ResealSecret(oldKEK, newKEK, v.Name, v.Value)
 		case store.SealedTOTP:
-			return identity.ResealValue(oldKEK, newKEK, totpSealName(v.Name), v.Value)
+			return mfa.ResealTOTP(oldKEK, newKEK, v.Name, v.Value)
 		}
 		return nil, fmt.Errorf("no way to re-seal a value of kind %q", v.Kind)
 	})

@@ -264,6 +264,13 @@ type Enrolment struct {
 
 func sealName(subject string) string { return "totp:" + subject }
 
+// ResealTOTP opens a member's sealed TOTP secret (a factor or an enrolment of subject) with
+// oldKEK and seals it again with newKEK: changing keys.encryption_key (bridge.Rekey). It fails
+// when oldKEK does not open it.
+func ResealTOTP(oldKEK, newKEK []byte, subject string, sealed []byte) ([]byte, error) {
+	return identity.ResealValue(oldKEK, newKEK, sealName(subject), sealed)
+}
+
 // openTOTP opens a sealed TOTP secret: the secret and, for an enrolment begun by BeginTOTP, the
 // browser it was begun in ("" for one sealed without).
 func (s *Service) openTOTP(subject string, sealed []byte) (secret []byte, browser string, err error) {
