@@ -26,13 +26,33 @@ sign() {
 	echo "== raw signing, one core"
 	for core in 0 1; do printf 'core %s: ' $core; taskset -c $core "$out/loadtest" -sign | tr '\n' ' '; echo; done
 }
+# The refresh floor: plain net/http parsing the form and making one RS256 signature per request
+# (floor -sign), driven by the same wrk script: the most a token endpoint that signs once per
+# refresh reaches on core 0, read next to the raw rate and the refresh runs.
+signfloor() {
+	echo "== refresh floor: plain net/http + one RS256 signature"
+	GOMAXPROCS=1 taskset -c 0 "$out/floor" -sign -addr "127.0.0.1:$((port + 2))" & sp=$!
+	sleep 0.3
+	for c in 16 64; do
+		for i in $(seq "$c"); do echo "chain$i"; done >"$out/floor-tokens.txt"
+		t0=$(awk '{print $14+$15}' "/proc/$sp/stat")
+		TOKENS=$out/floor-tokens.txt BASIC=eDp5 taskset -c 1 wrk -t"$c" -c"$c" -d"$dur" -s "$here/refresh.lua" \
+			"http://127.0.0.1:$((port + 2))" >"$out/floor-wrk.txt"
+		t1=$(awk '{print $14+$15}' "/proc/$sp/stat")
+		awk -v c="$c" -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '/Requests\/sec/ {rps=$2} /requests in/ {n=$1}
+			END {printf "refresh floor RS256 c=%s: %s/s, server CPU %.0f us/request\n", c, rps, ticks*1e6/hz/n}' "$out/floor-wrk.txt"
+	done
+	kill $sp; wait $sp 2>/dev/null
+}
 sign
+signfloor
 for round in $(seq "$rounds"); do
 	for b in before after; do
 		echo "== $b (round $round)"
 		LOADTEST=$out/loadtest DURATION=$dur bash "$here/run.sh" "$out/ssobridge-$b" "$b"
 	done
 done
+signfloor
 sign
 for round in $(seq "$rounds"); do
 	for b in before after; do

@@ -2,10 +2,21 @@
 // request with 1.5 KB of JSON, as large as the discovery document. What it serves per second on
 // one core is what net/http and the kernel allow there; discovery and JWKS are read against it.
 //
-//	GOMAXPROCS=1 taskset -c 0 go run ./scripts/loadtest/floor -addr 127.0.0.1:18555
+// With -sign it is the floor of a refresh grant instead: each request's form is parsed and one
+// RS256 signature is made over a 700-byte payload, as an ID token's, and the answer echoes the
+// refresh_token it was sent (so refresh.lua's chains go on). What it serves per second at c=16
+// and c=64 is what net/http, the kernel and one Go RS256 signature allow on that core: the most a
+// token endpoint that signs once per refresh can reach there, read next to the raw signing rate.
+//
+//	GOMAXPROCS=1 taskset -c 0 go run ./scripts/loadtest/floor -addr 127.0.0.1:18555 [-sign]
 package main
 
 import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"flag"
 	"log"
 	"net/http"
@@ -14,10 +25,49 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18555", "listen address (keep it on 127.0.0.1)")
+	sign := flag.Bool("sign", false, "answer like a token endpoint: parse the form, sign one RS256")
 	flag.Parse()
+	h := http.Handler(staticHandler())
+	if *sign {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			log.Fatal(err)
+		}
+		h = signHandler(key)
+	}
+	log.Fatal(http.ListenAndServe(*addr, h))
+}
+
+func staticHandler() http.HandlerFunc {
 	body := []byte(`{"pad":"` + strings.Repeat("x", 1489) + `"}`)
-	log.Fatal(http.ListenAndServe(*addr, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)
-	})))
+	}
+}
+
+// signHandler signs one RS256 JWS per request, as a refresh grant's ID token, and answers with
+// the refresh_token of the request's form.
+func signHandler(key *rsa.PrivateKey) http.HandlerFunc {
+	enc := base64.RawURLEncoding
+	signingInput := enc.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." +
+		enc.EncodeToString([]byte(`{"pad":"`+strings.Repeat("p", 500)+`"}`))
+	access := strings.Repeat("a", 200)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		digest := sha256.Sum256([]byte(signingInput))
+		sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write([]byte(`{"access_token":"` + access + `","token_type":"Bearer","expires_in":300,` +
+			`"refresh_token":"` + r.PostForm.Get("refresh_token") + `","id_token":"` + signingInput + "." +
+			enc.EncodeToString(sig) + `"}`))
+	}
 }
