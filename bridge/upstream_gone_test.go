@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/upstream"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -12,7 +13,10 @@ import (
 // TestUpstreamCallbackOfAGoneRequest (end-of-session review s12 RV2-5): the provider's answer
 // comes back after the app's sign-in request is gone (expired, or removed): the member gets
 // "This sign-in has expired" and the app no code, and the callback reads the request once
-// (freshEnough reads it and finish uses that read; before, finish read it again).
+// (before, finish read it again). It reads it first (end-of-session review s13 RV1-4): nothing
+// else happens, the identity the provider answered for (verified e-mail, linking by e-mail on)
+// is not linked to the member with that address; before, it was linked, and then the sign-in
+// said "expired".
 func TestUpstreamCallbackOfAGoneRequest(t *testing.T) {
 	var wc *writeCounter
 	f := newFederationDeps(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true }, envDeps{store: countedStore(&wc)})
@@ -34,5 +38,11 @@ func TestUpstreamCallbackOfAGoneRequest(t *testing.T) {
 	}
 	if n := wc.authRequestReads.Load() - reads; n != 1 {
 		t.Errorf("the callback read its sign-in request %d times, want 1", n)
+	}
+	if evs, err := wc.AuditEvents(ctx, store.AuditFilter{Event: "upstream.linked"}); err != nil || len(evs) != 0 {
+		t.Errorf("the callback of a gone request linked the identity: %+v %v", evs, err)
+	}
+	if l, err := wc.UpstreamLogin(ctx, l.ID); err != nil || l.State != store.UpstreamDone {
+		t.Errorf("the pending upstream sign-in after the callback: %+v %v, want done", l, err)
 	}
 }

@@ -272,6 +272,23 @@ func (h *Handler) callback(c echo.Context) error {
 			"The answer from "+p.DisplayName()+" was already used once, so it cannot be used again.",
 			"Go back to the app and start signing in again.")
 	}
+	// The app's sign-in request first (one from the account page links, and has none): when
+	// it is gone (expired, or removed) nothing this callback could do would finish it, so the
+	// provider is not asked, no link is looked up or written and no member read: the sign-in
+	// ends here with the expired page.
+	var ar *sso.AuthRequest
+	if l.LinkSubject == "" {
+		ar, err = h.Flow.Provider.AuthRequest(ctx, l.AuthRequestID)
+		if errors.Is(err, sso.ErrNotFound) {
+			_ = h.Store.AdvanceUpstreamLogin(ctx, l.ID, store.UpstreamStarted, &store.UpstreamLogin{State: store.UpstreamDone})
+			h.observe("expired")
+			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "upstream.refused", IP: c.RealIP(), Detail: p.Name() + ": sign-in request gone"})
+			return h.Flow.RequestStateError(c, nil, nil, sso.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("load auth request: %w", err)
+		}
+	}
 	if e := q.Get("error"); e != "" {
 		_ = h.Store.AdvanceUpstreamLogin(ctx, l.ID, store.UpstreamStarted, &store.UpstreamLogin{State: store.UpstreamDone})
 		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "upstream.failure", IP: c.RealIP(), Detail: p.Name() + ": " + truncate(e, 64)})
@@ -311,10 +328,8 @@ func (h *Handler) callback(c echo.Context) error {
 	// would answer for a member who typed nothing. Without it a linked identity is refused
 	// (the login page's password form is one click away) and an unlinked one is not linked by
 	// e-mail: the member types their AMS password.
-	req, fresh, err := h.freshEnough(c, l, id)
-	if err != nil {
-		return err
-	}
+	fresh := reauth(ar).Fresh(id.AuthTime, l.CreatedAt, h.Now())
+	req := &loadedRequest{ar: ar}
 	link, err := h.upstreamLink(ctx, p, id.Issuer, id.Subject)
 	switch {
 	case err == nil && fresh != nil:
@@ -342,38 +357,16 @@ func (h *Handler) callback(c echo.Context) error {
 	return h.askPassword(c, p, l, state, "", http.StatusOK)
 }
 
-// freshEnough checks the provider's authentication against the sign-in request's prompt=login
-// and max_age: fresh is nil when it satisfies them (or the request asks neither, or is gone:
-// finish says so), else why not (up.ErrNotFresh). The error return is a store failure. Every
-// pending upstream sign-in that comes here is for a request (start; one from the account page
-// links, linkSignedIn). The request as read is returned for finish, so that it is read once
-// per callback.
-func (h *Handler) freshEnough(c echo.Context, l *store.UpstreamLogin, id *up.Identity) (req *loadedRequest, fresh, err error) {
-	ar, err := h.Flow.Provider.AuthRequest(c.Request().Context(), l.AuthRequestID)
-	if errors.Is(err, sso.ErrNotFound) {
-		return &loadedRequest{}, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("load auth request: %w", err)
-	}
-	return &loadedRequest{ar: ar}, reauth(ar).Fresh(id.AuthTime, l.CreatedAt, h.Now()), nil
-}
-
-// loadedRequest is a pending upstream sign-in's request as the callback read it (freshEnough),
-// handed to finish so that it is not read again: ar is nil when it was gone. A nil
-// *loadedRequest is not read yet (the password form's POST, link).
+// loadedRequest is a pending upstream sign-in's request as the callback read it (before
+// anything else: a gone one ends the callback there), handed to finish so that it is not read
+// again. A nil *loadedRequest is not read yet (the password form's POST, link).
 type loadedRequest struct{ ar *sso.AuthRequest }
 
 // pendingRequest is authflow's PendingRequest of l's request, read at most once per HTTP
 // request (loaded: as read already, or nil).
 func (h *Handler) pendingRequest(c echo.Context, l *store.UpstreamLogin, loaded *loadedRequest) (*sso.AuthRequest, *sso.ClientConfig, error) {
-	switch {
-	case loaded == nil:
+	if loaded == nil {
 		return h.Flow.PendingRequest(c, l.AuthRequestID)
-	case loaded.ar == nil:
-		// Gone: PendingRequest's answer to a request it cannot find (RequestStateError reads
-		// no request for sso.ErrNotFound).
-		return nil, nil, h.Flow.RequestStateError(c, nil, nil, sso.ErrNotFound)
 	}
 	return h.Flow.PendingLoaded(c, loaded.ar)
 }
