@@ -360,6 +360,10 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 			HTTPS: https, LimitAnonymous: limit.Wrap, Logger: log, Now: now},
 	}
 	if cfg.PlaygroundEnabled() {
+		// Said once at start-up: the playground's client is trusted (no consent page) and
+		// public; it is on by default only with a loopback issuer (config.PlaygroundEnabled).
+		log.Info("the playground is on: /playground and its trusted public client sign members in without a consent page; playground: false turns it off",
+			"url", cfg.Issuer+playground.Path, "client", playground.ClientID, "default", cfg.Playground == nil)
 		parts = append(parts, &playground.Handler{Pages: pages, Issuer: cfg.Issuer,
 			Scopes: []string{"openid", "profile", "email", "offline_access", ScopeMembership, ScopeRoles}})
 	}

@@ -39,7 +39,7 @@ var fieldDocs = map[string]string{
 	"github.com/ssobridge/ssobridge/bridge/config.Config.Memory":                             "Memory sets what the running server keeps of its own executable in memory.",
 	"github.com/ssobridge/ssobridge/bridge/config.Config.Organisation":                       "Organisation brands every page.",
 	"github.com/ssobridge/ssobridge/bridge/config.Config.Outbound":                           "Outbound sets how the bridge reaches apps' URLs (back-channel logout, SOAP logout,\nprovisioning): an HTTP proxy for installations that reach apps only through one.",
-	"github.com/ssobridge/ssobridge/bridge/config.Config.Playground":                         "Playground enables /playground and its built-in public client (on by default).",
+	"github.com/ssobridge/ssobridge/bridge/config.Config.Playground":                         "Playground enables /playground and its built-in public client (trusted: no consent page).\nNot set: on only with a loopback issuer (the embedded defaults, http://localhost:8080),\noff on any other issuer unless set to true.",
 	"github.com/ssobridge/ssobridge/bridge/config.Config.Policy":                             "Policy holds custom scopes (scopes:) and per-client claim policies and access rules\n(policies:), compiled and type-checked at start-up.",
 	"github.com/ssobridge/ssobridge/bridge/config.Config.SAML":                               "SAML is the SAML 2.0 identity provider: its service providers entered by hand and its\nsigning key rotation (saml.go; package bridge/saml).",
 	"github.com/ssobridge/ssobridge/bridge/config.Config.Session":                            "Session sets the SSO session.",

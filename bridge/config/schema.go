@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/directories"
@@ -50,7 +51,9 @@ type Config struct {
 	// sign-off, handed to the imis and demo connectors (Directory); on embedded defaults the
 	// demo connector mounts a simulated website under /demo-ams.
 	AMS AMSConfig `yaml:"ams"`
-	// Playground enables /playground and its built-in public client (on by default).
+	// Playground enables /playground and its built-in public client (trusted: no consent page).
+	// Not set: on only with a loopback issuer (the embedded defaults, http://localhost:8080),
+	// off on any other issuer unless set to true.
 	Playground *bool `yaml:"playground"`
 	// TrustedProxies are the reverse proxies (CIDR ranges) whose X-Forwarded-For is believed for
 	// the client IP (throttling, audit). Empty: the TCP peer address is the client IP, and
@@ -195,8 +198,17 @@ func Defaults() Config {
 	}
 }
 
-// PlaygroundEnabled reports whether the playground is on.
-func (c *Config) PlaygroundEnabled() bool { return c.Playground == nil || *c.Playground }
+// PlaygroundEnabled reports whether the playground is on: as playground: says, or, when it is
+// not set, only when the issuer is on a loopback host (the embedded-defaults development
+// set-up, where the playground is how a new user tries the bridge). A production issuer gets
+// no trusted built-in public client unless the operator asks for one (secure by default).
+func (c *Config) PlaygroundEnabled() bool {
+	if c.Playground != nil {
+		return *c.Playground
+	}
+	u, err := url.Parse(c.Issuer)
+	return err == nil && u.IsAbs() && loopbackHost(u.Hostname())
+}
 
 // StoreConfig is the store section with the data dir filled in.
 func (c *Config) StoreConfig() store.Config {
