@@ -93,5 +93,6 @@
 // ["Staff", "Board"])). An access rule must be of type bool; computed claims may be bool,
 // int, uint, double, string, timestamp (written as RFC 3339 in UTC), null, or lists and
 // string-keyed maps of these. Each evaluation is bounded by a cost limit; an access rule that
-// fails to evaluate refuses.
+// fails to evaluate refuses, and a legacy.standing_rule that fails to evaluate makes the member
+// not current.
 package policy

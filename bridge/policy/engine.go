@@ -588,7 +588,8 @@ func (c *call) membership() legacy.Membership {
 
 // Membership decides member m's standing at now: the built-in rule (legacy.Member.MembershipAt
 // with the grace period), or the association's standing_rule when configured. A rule that
-// fails to evaluate keeps the built-in answer (and is logged).
+// fails to evaluate makes the member not current (lapsed, unless the built-in rule says
+// inactive or not_member already), and is logged: it fails closed.
 func (e *Engine) Membership(m *legacy.Member, subject, clientID string, now time.Time) legacy.Membership {
 	ms := m.MembershipAt(now, e.grace)
 	if e.standingRule == nil {
@@ -603,8 +604,15 @@ func (e *Engine) Membership(m *legacy.Member, subject, clientID string, now time
 	v, _, err := e.standingRule.Eval(act)
 	b, ok := v.(types.Bool)
 	if err != nil || !ok {
-		e.log.Warn("legacy.standing_rule failed to evaluate; the built-in rule decides", "err", err)
-		return ms
+		// Fail closed (review s14 X): the rule replaces the built-in one, usually with a
+		// stricter one, so a member it cannot judge is not current; the built-in answer is kept
+		// only when it is "not current" already.
+		e.log.Warn("legacy.standing_rule failed to evaluate; the member is not current", "client", clientID, "err", err)
+		if !ms.Current() {
+			return ms
+		}
+		return legacy.Membership{Standing: legacy.StandingLapsed,
+			Reason: "standing_rule failed to evaluate, so not current (built-in rule: " + builtin.Standing + ", " + builtin.Reason + ")"}
 	}
 	switch {
 	case bool(b) == ms.Current():

@@ -50,7 +50,8 @@ func TestMembershipStandingRule(t *testing.T) {
 	if _, err := Compile(Config{StandingRule: `member.member_type`}); err == nil || !strings.Contains(err.Error(), "legacy.standing_rule") {
 		t.Fatalf("non-bool rule: %v", err)
 	}
-	// A rule that fails at evaluation keeps the built-in answer.
+	// A rule that fails at evaluation keeps a built-in answer that is not current (see
+	// TestStandingRuleErrorFailsClosed for one that is).
 	e, err := Compile(Config{StandingRule: `member.extra["nope"] == "x"`})
 	if err != nil {
 		t.Fatal(err)
