@@ -260,6 +260,50 @@ func (v *Verifier) Dummy() Hash {
 	return h
 }
 
+// DummyLike returns a freshly made hash of a random password with the scheme and work factor
+// of the stored value (format, stored, salt): the same PBKDF2 function, iterations, salt and
+// subkey lengths for ASP.NET Identity values, the same cost for bcrypt, the same algorithm for
+// Membership ones. A directory verifies unknown logins against it so that they cost what its
+// members' sign-ins cost (Dummy's one SHA-256 is far cheaper than PBKDF2 or bcrypt). ok is
+// false for a value Verify cannot check, and for a clear one (nothing to spend).
+func (v *Verifier) DummyLike(format int, stored, salt string) (h Hash, ok bool) {
+	s, err := v.parse(format, stored, salt)
+	if err != nil {
+		return Hash{}, false
+	}
+	var pw [18]byte
+	rand.Read(pw[:])
+	random := base64.RawStdEncoding.EncodeToString(pw[:])
+	switch s.kind {
+	case kindMembership:
+		alg, _ := plainBySize(len(s.want))
+		if s.keyed != nil {
+			alg = v.alg // both are tried: the keyed one is the site's algorithm
+		}
+		h, err := NewMembershipHash(alg, random)
+		return h, err == nil
+	case kindPBKDF2:
+		salt := make([]byte, len(s.salt))
+		rand.Read(salt)
+		sub, err := pbkdf2.Key(s.prf, random, salt, s.iter, len(s.want))
+		if err != nil {
+			return Hash{}, false
+		}
+		raw, _ := b64.DecodeString(strings.TrimSpace(stored)) // parse decoded it already
+		head := raw[:len(raw)-len(s.salt)-len(s.want)]        // version byte (and v3's header)
+		out := append(append(append([]byte(nil), head...), salt...), sub...)
+		return Hash{Format: FormatHashed, Stored: b64.EncodeToString(out)}, true
+	case kindBcrypt:
+		cost, _ := bcrypt.Cost(s.bhash)
+		b, err := bcrypt.GenerateFromPassword([]byte(random), cost)
+		if err != nil {
+			return Hash{}, false
+		}
+		return Hash{Format: FormatHashed, Stored: string(b)}, true
+	}
+	return Hash{}, false
+}
+
 // NewMembershipHash hashes password as an ASP.NET Membership provider configured with alg
 // would, with a fresh 16-byte random salt.
 func NewMembershipHash(alg Algorithm, password string) (Hash, error) {

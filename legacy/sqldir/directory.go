@@ -40,7 +40,9 @@ type Directory struct {
 	dialect  dialect
 	loc      *time.Location
 	verifier PasswordVerifier
-	dummy    password.Hash
+	// dummy is the hash unknown logins are verified against: the configured algorithm's at
+	// first, then of the scheme and work factor of the last member verified (followDummy).
+	dummy    atomic.Pointer[dummyHash]
 	describe *password.Verifier
 	refused  map[string]bool
 	log      *slog.Logger
@@ -143,7 +145,6 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 		dialect:  dialectFor(c.Driver),
 		loc:      loc,
 		verifier: pv,
-		dummy:    pv.Dummy(),
 		describe: pv,
 		refused:  map[string]bool{},
 		log:      slog.Default(),
@@ -151,6 +152,8 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 		clock:    amsRead[appClockRead]{query: QueryAppClock},
 		expiry:   amsRead[legacy.PasswordExpiry]{query: QueryPasswordExpiry},
 	}
+	first := pv.Dummy()
+	d.dummy.Store(&dummyHash{Hash: first, shape: dummyShape(pv.Describe(first.Format, first.Stored, first.Salt))})
 	if c.Driver == DriverSQLite {
 		d.stmts = &stmtCache{db: db, m: map[string]*sql.Stmt{}}
 	}
@@ -244,9 +247,13 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		return nil, legacy.ErrBadCredentials
 	}
 	ok, err = d.verifier.Verify(row.format, row.stored, row.salt, pw)
+	d.followDummy(row.format, row.stored, row.salt)
 	row.stored, row.salt = "", ""
 	if err != nil {
 		if errors.Is(err, legacy.ErrUnsupportedHash) {
+			// Nothing was hashed: spend what an unknown login spends, so that a member whose
+			// value cannot be verified is not told from one without an account by timing.
+			d.dummyVerify(pw)
 			d.warnUnsupported(ctx, row.m.Key, row.format, err)
 			return nil, fmt.Errorf("sqldir: member %s: %w", row.m.Key, err)
 		}
@@ -270,7 +277,37 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 // dummyVerify spends the time a real verification would, so that an unknown login cannot be
 // told from a known one by timing.
 func (d *Directory) dummyVerify(pw string) {
-	_, _ = d.verifier.Verify(d.dummy.Format, d.dummy.Stored, d.dummy.Salt, pw)
+	h := d.dummy.Load()
+	_, _ = d.verifier.Verify(h.Format, h.Stored, h.Salt, pw)
+}
+
+// dummyHash is the dummy verification's hash and its shape (scheme and work factor).
+type dummyHash struct {
+	password.Hash
+	shape string
+}
+
+func dummyShape(in password.Info) string {
+	return fmt.Sprintf("%s|%s|%d", in.Scheme, in.Detail, in.Bytes)
+}
+
+// followDummy makes the dummy hash one of the scheme and work factor of the stored value just
+// verified, when they differ from the dummy's (review s14 X-2): the configured algorithm's
+// Membership hash costs one SHA-256, an ASP.NET Identity value thousands of PBKDF2 rounds and
+// a bcrypt one tens of milliseconds, and an unknown login must cost what the members' cost.
+// Values that cannot be verified, and clear ones, leave it as it is.
+func (d *Directory) followDummy(format int, stored, salt string) {
+	in := d.describe.Describe(format, stored, salt)
+	if !in.Supported || in.Scheme == "clear" {
+		return
+	}
+	shape := dummyShape(in)
+	if d.dummy.Load().shape == shape {
+		return
+	}
+	if h, ok := d.describe.DummyLike(format, stored, salt); ok {
+		d.dummy.Store(&dummyHash{Hash: h, shape: shape})
+	}
 }
 
 const maxWarned = 10_000
