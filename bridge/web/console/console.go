@@ -103,7 +103,7 @@ type Console struct {
 //go:embed templates/*.html console.css
 var assets embed.FS
 
-var pages = []string{"home", "error", "signedin", "clients", "client", "secret", "sessions", "members", "provisioning", "ams", "audit", "signedout"}
+var pages = []string{"home", "error", "signedin", "clients", "client", "secret", "sessions", "members", "provisioning", "ams", "audit", "signedout", "keys", "retirekey"}
 
 // New builds the console.
 func New(cfg Config) (*Console, error) {
@@ -212,6 +212,9 @@ func (c *Console) Handler() http.Handler {
 	auth("GET "+Path+"ams", c.ams)
 	auth("POST "+Path+"ams", c.testAMS)
 	auth("GET "+Path+"audit", c.audit)
+	auth("GET "+Path+"keys", c.keys)
+	auth("GET "+Path+"keys/{kid}/retire", c.confirmRetireKey)
+	auth("POST "+Path+"keys/{kid}/retire", c.retireKey)
 	mux.HandleFunc(Path, func(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, nil, http.StatusNotFound, "Not found", "There is no console page at this address.")
 	})
