@@ -161,9 +161,18 @@ func TestPasskeySignInRequestState(t *testing.T) {
 		t.Fatalf("no new CSRF token on the sign-out page: %q", current)
 	}
 	fields.Set("csrf", current)
+	usedRows := func() int {
+		return countRows(t, e, "SELECT COUNT(*) FROM audit_log WHERE event = 'authorize.request_used'")
+	}
+	used := usedRows()
 	a = finish(b, fields, cer, cred)
 	if msg, _ := a.body["error"].(string); a.status != http.StatusConflict || !strings.Contains(msg, "finished already") {
 		t.Errorf("finish after the request was finished: %d %v, want 409 saying it was finished already", a.status, a.body)
+	}
+	// Audited as the login page's "already used" is (authflow.RequestState, end-of-session
+	// review s13 RV2-3; before, the JSON answer wrote no row).
+	if n := usedRows() - used; n != 1 {
+		t.Errorf("the out-of-order finish wrote %d authorize.request_used rows, want 1", n)
 	}
 	if l := sessions(); len(l) != 1 || l[0] != live[0] {
 		t.Errorf("sessions after the out-of-order finish: %v, want only %v", l, live)

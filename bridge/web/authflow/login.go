@@ -131,32 +131,65 @@ func (h *Handler) ClaimRequest(c echo.Context, ar *sso.AuthRequest) error {
 	return nil
 }
 
-// RequestStateError answers a sign-in request that this browser may not go on with: already
-// used, bound to another browser (offering to start over), expired.
-func (h *Handler) RequestStateError(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, err error) error {
+// RequestState is the answer to a sign-in request this browser may not go on with, for the
+// error page (RequestStateError) or a one-line JSON answer (the passkey sign-in): its status,
+// Heading, Message and Hint for the page (Title: the page's title, when not Heading), Short
+// for one line, and a Link to start again.
+type RequestState struct {
+	Title                         string
+	Status                        int
+	Heading, Message, Hint, Short string
+	Link, LinkText                string
+}
+
+// RequestState decides the answer to err, a sign-in request this browser may not go on with
+// (ar: the request as read, nil when it is gone): already used (sso.ErrAuthRequestUsed),
+// bound to another browser (sso.ErrAuthRequestElsewhere, offering to start over), expired or
+// unknown (sso.ErrNotFound); and writes its audit row. ok is false (nothing written) for
+// another error.
+func (h *Handler) RequestState(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, err error) (a RequestState, ok bool) {
 	ctx := c.Request().Context()
 	switch {
 	case errors.Is(err, sso.ErrAuthRequestUsed):
 		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "authorize.request_used", ClientID: ar.ClientID, IP: c.RealIP()})
-		return h.Pages.Error(c, http.StatusConflict, "This sign-in link was already used",
-			"The sign-in this link belongs to has been finished, so it cannot be used again.",
-			"Go back to the app and start signing in again.")
+		return RequestState{Status: http.StatusConflict, Heading: "This sign-in link was already used",
+			Message: "The sign-in this link belongs to has been finished, so it cannot be used again.",
+			Hint:    "Go back to the app and start signing in again.",
+			Short:   "This sign-in was finished already. Go back to the app and start signing in again."}, true
 	case errors.Is(err, sso.ErrAuthRequestElsewhere):
 		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "authorize.request_elsewhere", ClientID: ar.ClientID, IP: c.RealIP()})
-		d := web.ErrorData{Page: h.Pages.Base("Start signing in again"), Heading: "This sign-in was started in another browser",
-			Message:    "For your safety, a sign-in can only be finished in the browser where it was first opened, and this is another browser.",
-			Hint:       "If you did not start it yourself, someone may have sent you this link: do not sign in through it. Otherwise start again from the app in this browser.",
-			RequestRef: c.Response().Header().Get(echo.HeaderXRequestID)}
-		if target, ok := client.InitiateLoginURL(h.Issuer); ok {
-			d.Link, d.LinkText = target, "Start again at "+client.Name
+		a := RequestState{Status: http.StatusForbidden, Title: "Start signing in again", Heading: "This sign-in was started in another browser",
+			Message: "For your safety, a sign-in can only be finished in the browser where it was first opened, and this is another browser.",
+			Hint:    "If you did not start it yourself, someone may have sent you this link: do not sign in through it. Otherwise start again from the app in this browser.",
+			Short:   "This sign-in was started in another browser. Start again from the app in this browser."}
+		if client != nil {
+			if target, ok := client.InitiateLoginURL(h.Issuer); ok {
+				a.Link, a.LinkText = target, "Start again at "+client.Name
+			}
 		}
-		return h.Pages.Render(c, http.StatusForbidden, "error", d)
+		return a, true
 	case errors.Is(err, sso.ErrNotFound):
-		return h.Pages.Error(c, http.StatusBadRequest, "This sign-in has expired",
-			"The sign-in link is no longer valid: it was used already or is too old.",
-			"Go back to the app and start signing in again.")
+		return RequestState{Status: http.StatusBadRequest, Heading: "This sign-in has expired",
+			Message: "The sign-in link is no longer valid: it was used already or is too old.",
+			Hint:    "Go back to the app and start signing in again.",
+			Short:   "This sign-in has expired. Go back to the app and start signing in again."}, true
 	}
-	return err
+	return RequestState{}, false
+}
+
+// RequestStateError answers a sign-in request that this browser may not go on with
+// (RequestState) with the error page; another error is returned as it is.
+func (h *Handler) RequestStateError(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, err error) error {
+	a, ok := h.RequestState(c, ar, client, err)
+	if !ok {
+		return err
+	}
+	d := h.Pages.ErrorData(c, a.Heading, a.Message, a.Hint)
+	if a.Title != "" {
+		d.Page = h.Pages.Base(a.Title)
+	}
+	d.Link, d.LinkText = a.Link, a.LinkText
+	return h.Pages.Render(c, a.Status, "error", d)
 }
 
 // loginPage is where a new auth request is opened when /authorize did not answer it itself

@@ -168,7 +168,7 @@ func (h *Handler) passkeyLoginFinish(c echo.Context) error {
 		err = h.Flow.ClaimRequest(c, ar)
 	}
 	if err != nil {
-		return h.passkeyRequestError(c, err)
+		return h.passkeyRequestError(c, ar, err)
 	}
 	sub, method, err := h.MFA.FinishDiscoverable(ctx, d.Session, answer(c), c.RealIP())
 	if err != nil {
@@ -207,22 +207,14 @@ func (h *Handler) passkeyLoginFinish(c echo.Context) error {
 }
 
 // passkeyRequestError answers a passkey sign-in whose request is no longer this browser's to
-// finish (the JSON twin of authflow's RequestStateError): gone (expired or removed), finished
-// already (another sign-in of it, in another tab), or bound to another browser.
-func (h *Handler) passkeyRequestError(c echo.Context, err error) error {
-	ctx := c.Request().Context()
-	switch {
-	case errors.Is(err, sso.ErrNotFound):
-		h.Logger.InfoContext(ctx, "passkey sign-in refused: its sign-in request is gone")
-		return jsonError(c, http.StatusBadRequest, "This sign-in has expired. Go back to the app and start signing in again.")
-	case errors.Is(err, sso.ErrAuthRequestUsed):
-		h.Logger.InfoContext(ctx, "passkey sign-in refused: its sign-in request was finished already")
-		return jsonError(c, http.StatusConflict, "This sign-in was finished already. Go back to the app and start signing in again.")
-	case errors.Is(err, sso.ErrAuthRequestElsewhere):
-		h.Logger.InfoContext(ctx, "passkey sign-in refused: its sign-in request belongs to another browser")
-		return jsonError(c, http.StatusForbidden, "This sign-in was started in another browser. Start again from the app in this browser.")
+// finish in one JSON line: authflow's RequestState decides the answer (gone, finished already,
+// bound to another browser) and writes its audit row, as for the error page.
+func (h *Handler) passkeyRequestError(c echo.Context, ar *sso.AuthRequest, err error) error {
+	a, ok := h.Flow.RequestState(c, ar, nil, err)
+	if !ok {
+		return err
 	}
-	return err
+	return jsonError(c, a.Status, a.Short)
 }
 
 // observe counts a passkey sign-in by outcome (metrics).
