@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // deliveryError is a failed delivery; permanent ones go to the dead-letter state at once.
@@ -39,8 +40,8 @@ func Status(what string, resp *http.Response, body []byte) error {
 		return nil
 	}
 	msg := fmt.Sprintf("%s: HTTP %d", what, code)
-	if b := strings.TrimSpace(string(body)); b != "" {
-		msg += ": " + truncate(b, 200)
+	if b := strings.TrimSpace(CleanText(string(body), 200)); b != "" {
+		msg += ": " + b
 	}
 	switch {
 	case code == http.StatusRequestTimeout, code == http.StatusConflict, code == http.StatusTooEarly,
@@ -50,9 +51,24 @@ func Status(what string, resp *http.Response, body []byte) error {
 	return &deliveryError{msg: msg, permanent: true}
 }
 
-func truncate(s string, n int) string {
+// CleanText is s as text fit for a log line, the console and a database text column: invalid
+// UTF-8 replaced, control characters (NUL, line breaks, terminal escapes) made spaces, and cut
+// on a character boundary to at most n bytes, "…" included (n at least 3). A delivery's target writes what its
+// answer holds, and PostgreSQL refuses text that is not UTF-8 or holds a NUL, which made
+// recording the failure itself fail (review s14 X-4).
+func CleanText(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 	if len(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	cut := max(n-len("…"), 0) // the result, "…" included, is at most n bytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

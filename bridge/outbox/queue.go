@@ -231,7 +231,7 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 	}
 	dead := IsPermanent(err) || e.Attempts >= q.cfg.MaxAttempts
 	next := q.now().Add(q.backoff(e.Attempts))
-	if merr := q.store.MarkFailed(ctx, e.ID, e.LeaseUntil, next, err.Error(), dead); merr != nil {
+	if merr := q.store.MarkFailed(ctx, e.ID, e.LeaseUntil, next, CleanText(err.Error(), 1000), dead); merr != nil {
 		if errors.Is(merr, store.ErrLeaseLost) {
 			q.log.WarnContext(ctx, "shadow: delivery failed after the lease ran out; another claim holds the event",
 				"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "attempt", e.Attempts, "err", err)
