@@ -159,6 +159,9 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	default:
 		p.addf("memory.binary_pages", "%q must be evict, unmap or keep", c.Memory.BinaryPages)
 	}
+	if g := c.Memory.GCPercent; g < MinGCPercent || g > MaxGCPercent {
+		p.addf("memory.gc_percent", "%d must be between %d and %d", g, MinGCPercent, MaxGCPercent)
+	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:

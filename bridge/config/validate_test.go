@@ -35,6 +35,8 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"http logo", func(c *Config) { c.Organisation.LogoURL = "http://example.org/logo.png" }, "organisation.logo_url:"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level:"},
 		{"binary pages", func(c *Config) { c.Memory.BinaryPages = "drop" }, "memory.binary_pages:"},
+		{"gc percent zero", func(c *Config) { c.Memory.GCPercent = 0 }, "memory.gc_percent:"},
+		{"gc percent too high", func(c *Config) { c.Memory.GCPercent = 5000 }, "memory.gc_percent:"},
 		{"audit retention", func(c *Config) { c.Audit.Retention = time.Hour }, "audit.retention:"},
 		{"reconcile every second", func(c *Config) { c.Shadow.ReconcileInterval = time.Second }, "shadow.reconcile_interval:"},
 		{"negative reconcile interval", func(c *Config) { c.Shadow.ReconcileInterval = -time.Minute }, "shadow.reconcile_interval:"},

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -38,6 +39,7 @@ func serveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			cfg, log := chk.Config, g.log
+			setGCPercent(log, cfg.Memory.GCPercent, os.Getenv("GOGC"))
 			// Package initialisation touched code and data all over the binary, and the kernel
 			// mapped it in large runs (readahead, fault-around): with memory.binary_pages evict,
 			// let go of all of it now, so that the rest of start-up maps only what it uses.
@@ -131,6 +133,16 @@ const (
 func httpServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
+}
+
+// setGCPercent sets the garbage collector's target to percent (memory.gc_percent), unless the
+// GOGC environment variable (env) is set: the runtime read it at start, and it stands.
+func setGCPercent(log *slog.Logger, percent int, env string) {
+	if env != "" {
+		log.Debug("memory.gc_percent not applied: GOGC is set", "GOGC", env)
+		return
+	}
+	debug.SetGCPercent(percent)
 }
 
 // releasePages releases the executable's pages (procmem.ReleaseStartupPages) after phase.

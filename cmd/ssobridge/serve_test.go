@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -207,5 +209,64 @@ func TestServeLogWrittenOnShutdown(t *testing.T) {
 	}
 	if !strings.Contains(out, `"msg":"shutting down"`) {
 		t.Errorf("no shutdown line in the log:\n%s", out)
+	}
+}
+
+// TestServeSetsGCPercent: serve sets the collector's target from memory.gc_percent (the
+// configuration's value reaches the runtime), unless GOGC is set.
+func TestServeSetsGCPercent(t *testing.T) {
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	public := freeAddr(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	body := "issuer: http://127.0.0.1:" + strings.Split(public, ":")[1] + "\nlog: {level: warn}\nmemory: {binary_pages: keep, gc_percent: 230}\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		cmd := rootCmd()
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		cmd.SetArgs([]string{"serve", "--config", cfg, "--data-dir", filepath.Join(dir, "data"), "--listen", public})
+		done <- cmd.ExecuteContext(ctx)
+	}()
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		resp, err := http.Get("http://" + public + "/.well-known/openid-configuration")
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		break
+	}
+	got := debug.SetGCPercent(100)
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
+	}
+	if got != 230 {
+		t.Errorf("serving with memory.gc_percent 230, the collector's target is %d", got)
+	}
+}
+
+// TestSetGCPercentGOGCStands: with GOGC set, memory.gc_percent is not applied.
+func TestSetGCPercentGOGCStands(t *testing.T) {
+	old := debug.SetGCPercent(120)
+	defer debug.SetGCPercent(old)
+	log := slog.New(slog.DiscardHandler)
+	setGCPercent(log, 300, "120")
+	if got := debug.SetGCPercent(120); got != 120 {
+		t.Errorf("GOGC=120 set, memory.gc_percent 300: the target is %d", got)
+	}
+	setGCPercent(log, 300, "")
+	if got := debug.SetGCPercent(120); got != 300 {
+		t.Errorf("GOGC unset, memory.gc_percent 300: the target is %d", got)
 	}
 }
