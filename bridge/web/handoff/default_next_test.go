@@ -43,3 +43,31 @@ func TestDefaultNextInitiateLoginURI(t *testing.T) {
 		}
 	}
 }
+
+// countingClients is oneClient counting its client lookups.
+type countingClients struct {
+	oneClient
+	lookups int
+}
+
+func (p *countingClients) Client(ctx context.Context, id string) (*sso.ClientConfig, error) {
+	p.lookups++
+	return p.oneClient.Client(ctx, id)
+}
+
+// TestDefaultNextOnlyWithoutARequest (end-of-session review s13 RV2-6): a hand-off waiting
+// for its second factor goes on to the default app only when no app's sign-in request is
+// waiting; with one waiting the default app's client is not looked up (before, it was on
+// every hand-off, and its bad initiate_login_uri warned each time).
+func TestDefaultNextOnlyWithoutARequest(t *testing.T) {
+	p := &countingClients{oneClient: oneClient{&sso.ClientConfig{ID: "portal", InitiateLoginURI: "https://portal.example.org/login"}}}
+	h := &Handler{DefaultClient: "portal", Issuer: "https://sso.example.org", Logger: slog.New(slog.DiscardHandler), Provider: p}
+	ar, app := &sso.AuthRequest{ID: "r", ClientID: "app"}, &sso.ClientConfig{ID: "app"}
+	if ff := h.firstFactor(context.Background(), ar, app, nil, nil); ff.AR != ar || ff.Client != app || ff.Next != "" || p.lookups != 0 {
+		t.Errorf("with a request waiting: %+v, %d client lookups; want the request, no next, no lookup", ff, p.lookups)
+	}
+	if ff := h.firstFactor(context.Background(), nil, nil, nil, nil); ff.AR != nil ||
+		ff.Next != "https://portal.example.org/login?iss="+url.QueryEscape(h.Issuer) {
+		t.Errorf("with no request waiting: %+v, want the default app's initiate_login_uri next", ff)
+	}
+}

@@ -466,8 +466,7 @@ func (h *Handler) completeHandoff(c echo.Context, t *handoffTicket) error {
 	}
 	amr := []string{authflow.AMRHandOff}
 	if h.Flow.SecondFactor != nil {
-		next, err := h.Flow.SecondFactor.AfterFirstFactor(c, &authflow.FirstFactor{AR: ar, Client: client, Member: m, AMR: amr,
-			Next: h.defaultNext(ctx), Detail: "ams hand-off"})
+		next, err := h.Flow.SecondFactor.AfterFirstFactor(c, h.firstFactor(ctx, ar, client, m, amr))
 		if err != nil {
 			return err
 		}
@@ -514,6 +513,17 @@ func (h *Handler) continueAfterSignIn(c echo.Context, sess *sso.Session) error {
 		}
 	}
 	return c.Redirect(http.StatusSeeOther, h.defaultNext(c.Request().Context()))
+}
+
+// firstFactor is the hand-off's first factor for the second-factor step: it continues ar
+// (with client), or, with no request waiting, goes on to defaultNext, which is looked up only
+// then.
+func (h *Handler) firstFactor(ctx context.Context, ar *sso.AuthRequest, client *sso.ClientConfig, m *legacy.Member, amr []string) *authflow.FirstFactor {
+	ff := &authflow.FirstFactor{AR: ar, Client: client, Member: m, AMR: amr, Detail: "ams hand-off"}
+	if ar == nil {
+		ff.Next = h.defaultNext(ctx)
+	}
+	return ff
 }
 
 // defaultNext is where a hand-off with no waiting request goes: the default app's
