@@ -165,16 +165,22 @@ func (c registryClients) Client(ctx context.Context, id string) (*sso.ClientConf
 }
 
 // clientReferences are the settings of cfg that name a client by id, per id: a provisioning
-// target and ams.default_client. Start-up refuses a configuration whose reference names no
-// client (checkProvisioningClients, checkDefaultClient), so the administration does not delete one.
+// target, ams.default_client and a policies[<id>] entry. Start-up refuses a configuration whose
+// reference names no client (checkProvisioningClients, checkDefaultClient, checkPolicyIDs), so
+// the administration does not delete one.
 func clientReferences(cfg config.Config) map[string]string {
-	refs := make(map[string]string, len(cfg.Provisioning)+1)
+	refs := make(map[string]string, len(cfg.Provisioning)+1+len(cfg.Policy.Policies))
 	for id := range cfg.Provisioning {
 		refs[id] = "provisioning." + id
 	}
 	if id := cfg.AMS.DefaultClient; id != "" {
 		if _, ok := refs[id]; !ok {
 			refs[id] = "ams.default_client"
+		}
+	}
+	for id := range cfg.Policy.Policies {
+		if _, ok := refs[id]; !ok {
+			refs[id] = "policies[" + id + "]"
 		}
 	}
 	return refs

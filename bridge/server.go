@@ -254,6 +254,9 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	if err := checkPolicyIDs(ctx, reg, cfg.SAML, d.Store, cfg.Policy.Policies); err != nil {
+		return nil, err
+	}
 	samlSPs.Changed = func(ctx context.Context) error { return node.Notify(ctx, cluster.TopicSAML) }
 	node.Subscribe(cluster.TopicSAML, samlSPs.Refresh)
 	if s.samlKeys, err = saml.NewKeyRing(ctx, d.Store, kek, cfg.SAML, issuer.Hostname(), log, now); err != nil {

@@ -1,0 +1,64 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/policy"
+	"github.com/ssobridge/ssobridge/bridge/saml"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// checkPolicyIDs refuses, at start-up, two configurations that used to start silently (review
+// s13, "noticed, not done"):
+//   - a SAML service provider whose id is also an OIDC client's id: policies[<id>], the access
+//     rule, the audit's client name and the account page's links would then cover two apps at
+//     once, without anyone having chosen that;
+//   - a policies[<id>] entry that names neither an OIDC client nor a SAML service provider: its
+//     claim policy and access rule apply to nothing (a typo in the id leaves the app it was
+//     meant for with every claim of its scopes and no access rule).
+//
+// Clients and SPs added with the CLI, the admin API or the console live in the store, so the
+// check is here, once both registries are loaded, as checkProvisioningClients is. Every
+// problem is named, with its field.
+//
+// The SPs are read through a registry of its own: the server's reads the store's SPs at its
+// first lookup, which this check leaves as it was.
+func checkPolicyIDs(ctx context.Context, clients *sso.Registry, samlCfg config.SAMLConfig, st saml.SPStore, policies map[string]policy.ClientPolicy) error {
+	sps, err := saml.NewRegistry(samlCfg, st, nil)
+	if err != nil {
+		return err
+	}
+	all, err := sps.All(ctx)
+	if err != nil {
+		return fmt.Errorf("bridge: SAML service providers: %w", err)
+	}
+	var errs []error
+	spIDs := map[string]bool{}
+	static := 0
+	for _, sp := range all {
+		id := sp.Settings.ID
+		spIDs[id] = true
+		field := fmt.Sprintf("SAML service provider %q (added with ssobridge saml register)", id)
+		if sp.FromConfig {
+			field = fmt.Sprintf("saml.service_providers[%d].id", static)
+			static++
+		}
+		if _, err := clients.ClientConfig(ctx, id); err == nil {
+			errs = append(errs, fmt.Errorf("%s: %q is also an OpenID client's id (clients: or ssobridge clients add): one policies[%s] and one audit name would cover two apps; give one of them another id", field, id, id))
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(policies)) {
+		if spIDs[id] {
+			continue
+		}
+		if _, err := clients.ClientConfig(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("policies[%s]: no client and no SAML service provider has the id %q (neither in clients: or saml.service_providers: nor added with ssobridge clients add or saml register); fix the id or remove the policy", id, id))
+		}
+	}
+	return errors.Join(errs...)
+}
