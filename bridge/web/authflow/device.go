@@ -105,6 +105,16 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 		h.Logger.ErrorContext(ctx, "device code throttle unavailable", "err", err)
 		return web.Unavailable(c, false, h.Pages) // fail closed
 	}
+	// release takes back this entry's reservations (the entrant's, and the service-wide one
+	// once reserved) where it is not a wrong code: one not taken back stays counted, the safe
+	// side.
+	global := false
+	release := func() {
+		_ = h.Throttle.Release(ctx, key, ip)
+		if global {
+			_ = h.DeviceGuesses.Release(ctx, bud.global, bud.global)
+		}
+	}
 	if retryAfter > 0 {
 		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "device.throttled", IP: ip})
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
@@ -116,12 +126,12 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 	if h.DeviceGuesses != nil {
 		delay, retryAfter, err := h.DeviceGuesses.Check(ctx, bud.global, bud.global)
 		if err != nil {
-			_ = h.Throttle.Release(ctx, key, ip)
+			release()
 			h.Logger.ErrorContext(ctx, "device code throttle unavailable", "err", err)
 			return web.Unavailable(c, false, h.Pages) // fail closed
 		}
 		if retryAfter > 0 {
-			_ = h.Throttle.Release(ctx, key, ip) // not this address's wrong code
+			release() // not this address's wrong code
 			detail, msg := "all addresses", "Too many wrong codes have been entered on this service in the last minute, so code entry is paused for a moment for everyone who is not signed in. If you are signed in to the association's member website or one of its apps in this browser, reload this page and try again: signed-in members are not paused. Otherwise, for your security, please wait %s and try again."
 			if bud.subject != "" {
 				detail, msg = "all members", "Too many wrong codes have been entered by signed-in members in the last minute, so code entry is paused for a moment. For your security, please wait %s and try again."
@@ -130,13 +140,13 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 			c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
 			return h.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(msg, humanDuration(retryAfter)))
 		}
+		global = true
 		if delay > 0 {
 			// Past half the budget every entry is slowed a little, everyone's alike.
 			select {
 			case <-time.After(delay):
 			case <-ctx.Done():
-				_ = h.Throttle.Release(ctx, key, ip)
-				_ = h.DeviceGuesses.Release(ctx, bud.global, bud.global)
+				release()
 				return ctx.Err()
 			}
 		}
@@ -153,20 +163,14 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 		return h.showDevice(c, http.StatusBadRequest, typed, msgDeviceCode)
 	}
 	if err != nil {
-		_ = h.Throttle.Release(ctx, key, ip) // one not taken back stays counted: the safe side
-		if h.DeviceGuesses != nil {
-			_ = h.DeviceGuesses.Release(ctx, bud.global, bud.global)
-		}
+		release()
 		return err
 	}
 	// A right code takes back its own reservations only, the entrant's and the service-wide
 	// one: Succeed would clear the entrant's count of wrong codes (and the service's, everyone's),
 	// which anyone could then do with a device code of their own, entered again and again
 	// (entering does not use it up; review s13 X1).
-	_ = h.Throttle.Release(ctx, key, ip)
-	if h.DeviceGuesses != nil {
-		_ = h.DeviceGuesses.Release(ctx, bud.global, bud.global)
-	}
+	release()
 	if loginURL == "" {
 		return h.Pages.Error(c, http.StatusBadRequest, "This code was already used",
 			"The device sign-in with this code has already been approved or denied.",
