@@ -16,6 +16,11 @@ import (
 func TestReauthenticationKeepsOtherApps(t *testing.T) {
 	rec := newBCLRecorder(t)
 	e := grantEnv(t, rec.withBCL)
+	// The test means something only while "other" has a back-channel logout URI to be sent a
+	// logout token at (withBCL sets grantEnv's second client's).
+	if cl, err := e.bridge.Registry().ClientConfig(e.ctx(), "other"); err != nil || cl.BackchannelLogoutURI == "" {
+		t.Fatalf("other has no back-channel logout URI: %+v %v", cl, err)
+	}
 	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
 	other, _ := e.oauth("other", otherSecret, e.rp+"/other", oauth2.AuthStyleInHeader)
 	b := e.browser()
