@@ -56,6 +56,19 @@ func (g tokenExchangeGrant) exchange(ctx context.Context, req tokenRequest) (any
 	if az, ok := g.ex.(ExternalExchangeAuthorizer); ok && !az.MayExchangeExternal(cfg.ID, tokenType) {
 		return nil, oidc.ErrUnauthorizedClient().WithDescription("this client may not exchange this subject_token_type")
 	}
+	// The consent check (a third-party client gets tokens only for scopes the member allowed
+	// it) needs the member, and the member is known only by redeeming the subject token: an
+	// AMS refresh token tells whom it was issued to only at the AMS's token endpoint, whose
+	// refresh grant rotates it (RFC 6749 section 6: the client "MUST discard the old refresh
+	// token"; RFC 9700 section 4.14.2), and the AMS offers no introspection (RFC 7662) that
+	// would name the member without spending it. So a request the member's consent refuses
+	// has spent its token, and what can be refused without the member is refused first: the
+	// client's right to the token type (above) and, for a third-party client, hooks that
+	// record no consent at all. Giving the rotated AMS token back instead would hand the
+	// bridge's own AMS credential to the client. TestTokenExchangeOrder.
+	if _, has := g.p.storage.hooks.(ConsentChecker); !has && !cfg.Trusted {
+		return nil, g.p.consentGiven(ctx, cfg, "", req.scopes, "token_exchange")
+	}
 	sub, amr, err := g.ex.ExchangeExternal(ctx, cfg.ID, subjectToken, tokenType)
 	switch {
 	case err == nil:
