@@ -24,7 +24,9 @@ type exchangeOnlyHooks struct {
 func (x *exchangeOnlyHooks) Claims(ctx context.Context, s, c string, sc []string, t sso.ClaimTarget) (map[string]any, error) {
 	return x.h.Claims(ctx, s, c, sc, t)
 }
-func (x *exchangeOnlyHooks) CheckGrant(ctx context.Context, s, c string) error { return x.h.CheckGrant(ctx, s, c) }
+func (x *exchangeOnlyHooks) CheckGrant(ctx context.Context, s, c string) error {
+	return x.h.CheckGrant(ctx, s, c)
+}
 func (x *exchangeOnlyHooks) EndSession(ctx context.Context, r *op.EndSessionRequest) (string, error) {
 	return x.h.EndSession(ctx, r)
 }
