@@ -25,18 +25,21 @@ func StaticClients(chk *config.Checked) []sso.ClientConfig {
 	return out
 }
 
-// warnClientsWithoutKey warns, at start-up, about each dynamic client whose
-// id_token_signing_alg the bridge keeps no signing key for (algs: keys.algorithms and RS256):
-// keys.algorithms was narrowed after the client was registered, or it was registered before
-// the administration checked (review s12 W4). Its token requests get server_error until the
-// algorithm is added back or the client is edited. A static client with one is a
-// configuration error (config.checkClients), and so is never here.
+// warnStoredClients warns, at start-up, about each client added through the administration
+// (a dynamic client) that the bridge serves differently from how it would register it today:
 //
-// It also warns about each dynamic client that no longer passes the registration's checks
-// (sso.ClientConfig.Validate), which may have become stricter since the client was stored (an
-// http or javascript: initiate_login_uri, c24431f): the client is served as before, but every
-// edit of it is refused until those fields are fixed (end-of-session review s13 RV2-2).
-func warnClientsWithoutKey(ctx context.Context, reg *sso.Registry, algs []string, log *slog.Logger) {
+//   - one that no longer passes the registration's checks (sso.ClientConfig.Validate), which may
+//     have become stricter since the client was stored (an http or javascript:
+//     initiate_login_uri, c24431f): the client is served as before, but every edit of it is
+//     refused until those fields are fixed (end-of-session review s13 RV2-2);
+//   - one whose id_token_signing_alg the bridge keeps no signing key for (algs: keys.algorithms
+//     and RS256): keys.algorithms was narrowed after the client was registered, or it was
+//     registered before the administration checked (review s12 W4). Its token requests get
+//     server_error until the algorithm is added back or the client is edited.
+//
+// A static client with either is a configuration error (config.checkClients), and so is never
+// here.
+func warnStoredClients(ctx context.Context, reg *sso.Registry, algs []string, log *slog.Logger) {
 	for _, c := range reg.All(ctx) {
 		if reg.IsStatic(c.ID) {
 			continue

@@ -185,7 +185,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		return nil, err
 	}
 	s.keys = keys
-	warnClientsWithoutKey(ctx, reg, cfg.SigningAlgorithms(), log)
+	warnStoredClients(ctx, reg, cfg.SigningAlgorithms(), log)
 	node.Subscribe(cluster.TopicClients, reg.Refresh)
 	node.Subscribe(cluster.TopicKeys, keys.Reload)
 	// This replica may have created the first keys (or found another's): the others publish
