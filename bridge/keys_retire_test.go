@@ -81,14 +81,16 @@ func TestRetiredKeyTokensRefused(t *testing.T) {
 	if act := active(tok.AccessToken); act != false {
 		t.Fatalf("introspection of a token of the withdrawn key: active %v, want false", act)
 	}
-	// An RP holding an ID token of the withdrawn key as its hint is refused at end_session.
+	// An RP holding an ID token of the withdrawn key as its hint is not taken at its word at
+	// end_session: the hint is dropped and the member asked to confirm (no redirect to the app;
+	// TestSignOutWithHintOfWithdrawnKey signs out through it).
 	resp, err := e.srv.Client().Get(e.issuer + "/end_session?id_token_hint=" + rawID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("end_session with an id_token_hint of the withdrawn key: %d, want 400", resp.StatusCode)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("end_session with an id_token_hint of the withdrawn key: %d, want 200 (the confirmation page)", resp.StatusCode)
 	}
 
 	// The member's refresh token goes on: new tokens, signed by the successor, verify.

@@ -42,6 +42,23 @@ func idTokenShaped(raw string) bool {
 	return err == nil && idTokenClaims(b)
 }
 
+// signedByPublishedKey reports whether raw's signature verifies with the published key its
+// header names (kid). Nothing else is checked: op verifies the hint again, claims included.
+func (p *Provider) signedByPublishedKey(raw string) bool {
+	jws, err := jose.ParseSigned(raw, p.keys.Algorithms())
+	if err != nil || len(jws.Signatures) != 1 {
+		return false
+	}
+	kid := jws.Signatures[0].Header.KeyID
+	for _, k := range p.keys.PublicKeys() {
+		if k.ID() == kid {
+			_, err := jws.Verify(k.Key())
+			return err == nil
+		}
+	}
+	return false
+}
+
 // idTokenTyp reports whether a JOSE header typ can be an ID token's: JWT (any case, RFC 7515
 // 4.1.9); an absent typ is allowed too.
 func idTokenTyp(typ string) bool { return strings.EqualFold(typ, "JWT") }

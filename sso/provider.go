@@ -473,7 +473,12 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 		// Only an ID token is a hint (op takes any JWT this provider signed): another token,
 		// such as a JWT access token a resource server holds, names no member and no client,
 		// so the member is asked to confirm. op reads the parameters from r.Form.
-		if hint := r.Form.Get("id_token_hint"); hint != "" && !idTokenShaped(hint) {
+		// A hint whose signature no published key verifies (its key withdrawn, or rotated out
+		// of JWKS since) names nobody either: op would refuse the whole request and leave the
+		// member signed in; without it the member is asked to confirm, and op redirects only to
+		// a post_logout_redirect_uri registered for the client_id the app sent (RP-Initiated
+		// Logout 1.0 sections 2 and 3).
+		if hint := r.Form.Get("id_token_hint"); hint != "" && (!idTokenShaped(hint) || !p.signedByPublishedKey(hint)) {
 			r.Form.Del("id_token_hint")
 		}
 	}
