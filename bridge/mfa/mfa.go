@@ -496,8 +496,9 @@ func recoveryHash(subject, code string) string {
 
 // ---- throttling ----
 
-// throttleKey counts a member's wrong second-factor codes in the login throttle (its own key).
-func throttleKey(subject string) string { return "\x00mfa:" + subject }
+// throttleKey counts a member's wrong second-factor codes in the login throttle: its own
+// login key, and an IP counter apart from the password attempts' (throttle.SecondFactorLogin).
+func throttleKey(subject string) string { return throttle.SecondFactorLogin(subject) }
 
 // throttle reserves a second-factor attempt; an error wrapping throttle.ErrUnavailable refuses
 // it too (the counters cannot be reached: fail closed).

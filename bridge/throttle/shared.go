@@ -88,7 +88,7 @@ func (s *shared) check(ctx context.Context, login, ip string) (Reservation, erro
 		return s.checkSteps(ctx, login, ip)
 	}
 	now := s.now()
-	hits := []counterHit{{key: s.keys.hash(loginKey(login)), limit: s.cfg.PerLogin}, {key: s.keys.hash(ipKey(ip)), limit: s.cfg.PerIP}}
+	hits := []counterHit{{key: s.keys.hash(loginKey(login)), limit: s.cfg.PerLogin}, {key: s.keys.hash(ipKeyFor(login, ip)), limit: s.cfg.PerIP}}
 	var err error
 	n := 0 // the hits that counted
 	for ; n < len(hits); n++ {
@@ -151,7 +151,7 @@ func lockedFor(c store.Counter, now time.Time) time.Duration {
 // hits that counted taken back in a second.
 func (s *shared) checkSteps(ctx context.Context, login, ip string) (Reservation, error) {
 	now := s.now()
-	lk, ik := s.keys.hash(loginKey(login)), s.keys.hash(ipKey(ip))
+	lk, ik := s.keys.hash(loginKey(login)), s.keys.hash(ipKeyFor(login, ip))
 	r, err := s.steps.ReserveCounters(ctx, store.CounterReserve{
 		Hits:  []store.CounterHit{s.counterHit(lk, s.cfg.PerLogin, 1, now), s.counterHit(ik, s.cfg.PerIP, 1, now)},
 		Noted: s.counterHit("", s.cfg.PerLogin, 1, now),
@@ -241,7 +241,7 @@ func (s *shared) memberRetryAfterFail(ctx context.Context, login, member string)
 func (s *shared) memberRetryAfterSucceed(ctx context.Context, login, ip, member string) (time.Duration, error) {
 	now := s.now()
 	look := s.counterHit(s.keys.hash(memberKey(member)), s.cfg.PerLogin, 0, now)
-	c, err := s.steps.ClearCounters(ctx, s.keys.hash(loginKey(login)), s.keys.hash(ipKey(ip)), look, now)
+	c, err := s.steps.ClearCounters(ctx, s.keys.hash(loginKey(login)), s.keys.hash(ipKeyFor(login, ip)), look, now)
 	if err != nil {
 		return 0, unavailable("member", err)
 	}
@@ -253,7 +253,7 @@ func (s *shared) memberRetryAfterSucceed(ctx context.Context, login, ip, member 
 func (s *shared) succeed(ctx context.Context, login, ip string) error {
 	now := s.now()
 	if s.steps != nil {
-		if _, err := s.steps.ClearCounters(ctx, s.keys.hash(loginKey(login)), s.keys.hash(ipKey(ip)), store.CounterHit{}, now); err != nil {
+		if _, err := s.steps.ClearCounters(ctx, s.keys.hash(loginKey(login)), s.keys.hash(ipKeyFor(login, ip)), store.CounterHit{}, now); err != nil {
 			return unavailable("succeed", err)
 		}
 		return nil
@@ -267,7 +267,7 @@ func (s *shared) succeed(ctx context.Context, login, ip string) error {
 			return unavailable("succeed", err)
 		}
 	}
-	if _, err := s.counters.UndoCounter(ctx, s.keys.hash(ipKey(ip)), now); err != nil {
+	if _, err := s.counters.UndoCounter(ctx, s.keys.hash(ipKeyFor(login, ip)), now); err != nil {
 		return unavailable("succeed", err)
 	}
 	return nil
@@ -278,7 +278,7 @@ func (s *shared) succeed(ctx context.Context, login, ip string) error {
 func (s *shared) release(ctx context.Context, login, ip string) error {
 	now := s.now()
 	if s.steps != nil {
-		if err := s.steps.UndoCounters(ctx, []string{s.keys.hash(loginKey(login)), s.keys.hash(ipKey(ip))}, true, now); err != nil {
+		if err := s.steps.UndoCounters(ctx, []string{s.keys.hash(loginKey(login)), s.keys.hash(ipKeyFor(login, ip))}, true, now); err != nil {
 			return unavailable("release", err)
 		}
 		return nil
@@ -287,7 +287,7 @@ func (s *shared) release(ctx context.Context, login, ip string) error {
 	if err != nil {
 		return unavailable("release", err)
 	}
-	for _, k := range []string{note, s.keys.hash(ipKey(ip))} {
+	for _, k := range []string{note, s.keys.hash(ipKeyFor(login, ip))} {
 		if k == "" {
 			continue
 		}

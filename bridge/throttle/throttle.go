@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,7 +52,7 @@ type throttleKey struct {
 // login resolved to before (when known).
 func (t *Throttle) keys(login, ip string) []throttleKey {
 	lk := loginKey(login)
-	keys := []throttleKey{{lk, t.cfg.PerLogin}, {ipKey(ip), t.cfg.PerIP}}
+	keys := []throttleKey{{lk, t.cfg.PerLogin}, {ipKeyFor(login, ip), t.cfg.PerIP}}
 	if m, ok := t.members[lk]; ok {
 		keys = append(keys, throttleKey{memberKey(m), t.cfg.PerLogin})
 	}
@@ -179,6 +180,26 @@ func (t *Throttle) MemberRetryAfter(ctx context.Context, member string) (time.Du
 // host usually holds a whole /64 and could take a fresh address for every attempt).
 func ipKey(ip string) string { return "ip:" + AddressKey(ip) }
 
+// secondFactorPrefix starts the logins of second-factor attempts (SecondFactorLogin): a NUL,
+// which no typed login has.
+const secondFactorPrefix = "\x00mfa:"
+
+// SecondFactorLogin is the login under which a member's second-factor attempts (TOTP,
+// recovery and passkey steps) are counted: the member's own counter (throttle.per_login), and a
+// client-IP counter of their own (throttle.per_ip), apart from the IP's password attempts. A
+// member mistyping codes then does not lock the password sign-ins of everyone behind the same
+// address (an office, a carrier's NAT), and the codes guessed from one address stay bounded.
+func SecondFactorLogin(subject string) string { return secondFactorPrefix + subject }
+
+// ipKeyFor is the IP counter an attempt of login counts against: ipKey for passwords, the
+// second factors' own for a SecondFactorLogin.
+func ipKeyFor(login, ip string) string {
+	if strings.HasPrefix(login, secondFactorPrefix) {
+		return "ip-2f:" + AddressKey(ip)
+	}
+	return ipKey(ip)
+}
+
 // Check reserves an attempt for the login and the IP. It returns a retryAfter > 0 when the
 // attempt must be refused outright (nothing is reserved then), else a delay to apply before
 // verifying (slowing). The reserved attempt counts as a failure from now on, until Succeed or
@@ -264,7 +285,7 @@ func (t *Throttle) Succeed(ctx context.Context, login, ip string) error {
 		delete(t.entries, memberKey(m))
 		delete(t.members, lk)
 	}
-	t.unreserve(ipKey(ip))
+	t.unreserve(ipKeyFor(login, ip))
 	return nil
 }
 
@@ -280,7 +301,7 @@ func (t *Throttle) Release(ctx context.Context, login, ip string) error {
 	if m, ok := t.members[lk]; ok {
 		t.unreserve(memberKey(m))
 	}
-	t.unreserve(ipKey(ip))
+	t.unreserve(ipKeyFor(login, ip))
 	return nil
 }
 
