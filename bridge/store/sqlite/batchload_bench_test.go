@@ -1,0 +1,86 @@
+package sqlite
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
+	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
+)
+
+// BenchmarkRotationBatchLoad is the refresh grant's write as the RS256 load run at c=16 makes it
+// (scripts/loadtest: one family per connection): 16 families, rotated in batches of 6 (what the
+// group commit holds there), each batch queued while the queue has no leader and run as one
+// transaction. Per rotation, goroutine start-up included. Besides CPU it reports the WAL
+// frames (changed pages) each commit writes, two pwrite calls each: the WAL is not checkpointed
+// during the run, so its length counts them. With 16 families of this size the table is a
+// root holding one row (WITHOUT ROWID interior cells hold whole rows) and two leaves, so a
+// commit writes 2 or 3 frames; a store with many families writes about one per rotation.
+func BenchmarkRotationBatchLoad(b *testing.B) {
+	const size, chains = 6, 16
+	path := filepath.Join(b.TempDir(), "batch.db")
+	s := openTest(b, path, WithCheckpointInterval(-1))
+	if _, err := s.w.ExecContext(b.Context(), `PRAGMA wal_autocheckpoint = 0`); err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	fams := make([]*sso.RefreshToken, chains)
+	for i := range fams {
+		fams[i] = benchFamily(now)
+		if err := s.IssueTokens(b.Context(), sso.Issue{Family: fams[i]}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	walFrames := func() int64 {
+		st, err := os.Stat(path + "-wal")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return max(0, st.Size()-32) / (4096 + 24) // page_size 4096; a 32-byte WAL header
+	}
+	q := s.writes
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu, batches, frames := cpuTime(), q.batches.Load(), walFrames()
+	next := 0
+	for done := 0; done < b.N; done += size {
+		q.leader <- struct{}{}
+		var wg sync.WaitGroup
+		for range size {
+			f := fams[next%len(fams)]
+			next++
+			r := &sso.Rotation{FamilyID: f.FamilyID, Generation: f.Generation, OldHash: f.Hash, NewHash: ssotest.RandomID(), Now: now, Grace: 5 * time.Second}
+			q.mu.Lock()
+			n0 := len(q.pending)
+			q.mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.IssueTokens(b.Context(), sso.Issue{Rotate: r}); err != nil {
+					b.Error(err)
+				}
+			}()
+			for {
+				q.mu.Lock()
+				n := len(q.pending)
+				q.mu.Unlock()
+				if n > n0 {
+					break
+				}
+				runtime.Gosched()
+			}
+			f.Hash, f.Generation = r.NewHash, f.Generation+1
+		}
+		<-q.leader
+		wg.Wait()
+	}
+	b.StopTimer()
+	reportCPU(b, cpu)
+	n := q.batches.Load() - batches
+	b.ReportMetric(float64(b.N)/float64(n), "writes/batch")
+	b.ReportMetric(float64(walFrames()-frames)/float64(n), "wal-frames/batch")
+}
