@@ -33,24 +33,35 @@ var errAccessID = errors.New("sso: invalid access token id")
 // encodeAccessID returns the id of at. It leaves at.IDHash alone: issuing a token needs no hash
 // of its id (revocation and the checks of a presented token do: decodeAccessID sets it).
 func encodeAccessID(at *AccessToken) (string, error) {
+	var stack [1024]byte // the fields, on the stack when they fit
+	b, err := appendAccessIDFields(stack[:0], at)
+	if err != nil {
+		return "", err
+	}
+	return b64(b), nil
+}
+
+// appendAccessIDFields appends to dst the fields of at's id before their base64url encoding
+// (encodeAccessID), a fresh nonce among them: the opaque access token's sealing encodes them
+// straight into its buffer (aeadCrypto.sealID) instead of through the id as a string.
+func appendAccessIDFields(dst []byte, at *AccessToken) ([]byte, error) {
 	var nonce [8]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
-		return "", err
+		return dst, err
 	}
 	for _, f := range [...]string{at.FamilyID, at.ClientID, at.Subject} {
 		if strings.Contains(f, accessIDSep) {
-			return "", errAccessID
+			return dst, errAccessID
 		}
 	}
 	for _, l := range [...][]string{at.Audience, at.Scopes} {
 		for _, v := range l {
 			if v == "" || strings.Contains(v, " ") || strings.Contains(v, accessIDSep) {
-				return "", errAccessID
+				return dst, errAccessID
 			}
 		}
 	}
-	var stack [1024]byte // the fields, on the stack when they fit
-	b := append(stack[:0], accessIDVersion...)
+	b := append(dst, accessIDVersion...)
 	b = append(b, accessIDSep...)
 	b = base64.RawURLEncoding.AppendEncode(b, nonce[:])
 	b = append(b, accessIDSep...)
@@ -74,7 +85,7 @@ func encodeAccessID(at *AccessToken) (string, error) {
 	b = strconv.AppendInt(b, at.CreatedAt.UnixMicro(), 10)
 	b = append(b, accessIDSep...)
 	b = strconv.AppendInt(b, at.ExpiresAt.Unix(), 10)
-	return b64(b), nil
+	return b, nil
 }
 
 // decodeAccessID returns what an access token id says (ErrNotFound-free: the caller checks

@@ -78,8 +78,16 @@ func (c *tokenCrypto) Encrypt(s string) (string, error) {
 
 // sealAccess is Encrypt("<id>:<subject>") for the opaque access token of id (the parked JWT
 // when the storage signed one), without building the string first when c seals with
-// aeadCrypto.
-func (c *tokenCrypto) sealAccess(id, subject string) (string, error) {
+// aeadCrypto. With id "", the id is the base64url of fields (appendAccessIDFields), encoded
+// into the sealing buffer: an id the storage made for a client without JWT access tokens,
+// which has nothing parked.
+func (c *tokenCrypto) sealAccess(id string, fields []byte, subject string) (string, error) {
+	if id == "" {
+		if a, ok := c.Crypto.(*aeadCrypto); ok {
+			return a.seal(fields, ":", subject, "")
+		}
+		return c.Crypto.Encrypt(b64(fields) + ":" + subject)
+	}
 	c.mu.Lock()
 	p, found := c.parked[id]
 	if found {
@@ -90,7 +98,7 @@ func (c *tokenCrypto) sealAccess(id, subject string) (string, error) {
 		return p.jwt, nil
 	}
 	if a, ok := c.Crypto.(*aeadCrypto); ok {
-		return a.seal(id, ":", subject)
+		return a.seal(nil, id, ":", subject)
 	}
 	return c.Crypto.Encrypt(id + ":" + subject)
 }
@@ -169,16 +177,18 @@ func (s *storage) signAccessToken(ctx context.Context, cfg *ClientConfig, at *Ac
 	return jws.CompactSerialize()
 }
 
-// finishAccessToken signs and parks the JWT of an issued access token when the client wants
-// JWT access tokens.
-func (s *storage) finishAccessToken(ctx context.Context, cfg *ClientConfig, at *AccessToken, tokenID string) error {
+// finishAccessToken signs and parks the JWT of an issued access token whose id's fields are
+// fields when the client wants JWT access tokens, and returns the id then; else "" (the id is
+// encoded when the token is sealed: tokenCrypto.sealAccess).
+func (s *storage) finishAccessToken(ctx context.Context, cfg *ClientConfig, at *AccessToken, fields []byte) (string, error) {
 	if cfg == nil || cfg.AccessTokenFormat != "jwt" || s.crypto == nil {
-		return nil
+		return "", nil
 	}
+	tokenID := b64(fields)
 	jwt, err := s.signAccessToken(ctx, cfg, at, tokenID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	s.crypto.park(tokenID, jwt, s.now())
-	return nil
+	return tokenID, nil
 }

@@ -45,15 +45,17 @@ func NewCrypto(key [32]byte) (op.Crypto, error) { return newAEADCrypto(key) }
 // aeadAD binds ciphertexts to this use, so they cannot be confused with other sealed data.
 var aeadAD = []byte("ssobridge/op-crypto/v1")
 
-func (c *aeadCrypto) Encrypt(s string) (string, error) { return c.seal(s, "", "") }
+func (c *aeadCrypto) Encrypt(s string) (string, error) { return c.seal(nil, s, "", "") }
 
-// seal is Encrypt of a+b+c, concatenated in the sealing buffer instead of in a string first
-// (the opaque access token seals "<id>:<subject>": sealAccess). The buffer, nonce || plaintext
-// sealed in place, comes from the pool at its final size (one on the stack would escape: the
-// AEAD is an interface); buffers up to 4 KiB go back.
-func (c *aeadCrypto) seal(a, b, d string) (string, error) {
+// seal is Encrypt of the base64url (unpadded) of raw followed by a+b+d, encoded and
+// concatenated in the sealing buffer instead of in a string first (the opaque access token
+// seals "<id>:<subject>", its id encoded from its fields: sealAccess). The buffer, nonce ||
+// plaintext sealed in place, comes from the pool at its final size (one on the stack would
+// escape: the AEAD is an interface); buffers up to 4 KiB go back.
+func (c *aeadCrypto) seal(raw []byte, a, b, d string) (string, error) {
+	enc := base64.RawURLEncoding
 	ns := c.aead.NonceSize()
-	n := ns + len(a) + len(b) + len(d) + c.aead.Overhead()
+	n := ns + enc.EncodedLen(len(raw)) + len(a) + len(b) + len(d) + c.aead.Overhead()
 	bp, _ := c.bufs.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
@@ -66,7 +68,7 @@ func (c *aeadCrypto) seal(a, b, d string) (string, error) {
 	if _, err := rand.Read(buf); err != nil {
 		return "", err
 	}
-	buf = append(append(append(buf, a...), b...), d...)
+	buf = append(append(append(enc.AppendEncode(buf, raw), a...), b...), d...)
 	sealed := c.aead.Seal(buf[ns:ns], buf[:ns], buf[ns:], aeadAD)
 	out := b64(buf[:ns+len(sealed)])
 	if cap(buf) <= 4<<10 {

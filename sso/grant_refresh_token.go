@@ -51,7 +51,14 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, erro
 			return nil, err
 		}
 	}
-	return g.p.tokenResponse(ctx, request, g.p.storage.opClient(req.client), token, "")
+	// The op.Client goes in the request's own allocation when it is the storage's.
+	var client *client
+	if rr, ok := request.(*refreshRequest); ok {
+		client = g.p.storage.setOpClient(&rr.client, req.client)
+	} else {
+		client = g.p.storage.opClient(req.client)
+	}
+	return g.p.tokenResponse(ctx, request, client, token, "")
 }
 
 // scopesClientMayAsk keeps the scopes an authorize request of cfg would keep today (op's

@@ -101,7 +101,14 @@ func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.
 }
 
 func (s *storage) opClient(cfg *ClientConfig) *client {
-	return &client{cfg: cfg, loginURL: s.loginURL, idLifetime: s.life.IDToken, skew: s.life.ClockSkew}
+	return s.setOpClient(new(client), cfg)
+}
+
+// setOpClient makes c the op.Client of cfg (opClient without an allocation of its own: the
+// refresh grant's is in its request, refreshRequest.client) and returns it.
+func (s *storage) setOpClient(c *client, cfg *ClientConfig) *client {
+	*c = client{cfg: cfg, loginURL: s.loginURL, idLifetime: s.life.IDToken, skew: s.life.ClockSkew}
+	return c
 }
 
 // dummySecretHash equalizes the work for unknown clients.
@@ -366,6 +373,7 @@ type refreshRequest struct {
 	token  string
 	hash   string // HashToken(token)
 	scopes []string
+	client client // the op.Client its response is issued for (refreshGrant.exchange)
 }
 
 func (r *refreshRequest) GetAMR() []string            { return r.rt.AMR }
@@ -429,6 +437,22 @@ func (s *storage) newFamily(g grantInfo, refreshHash string, now, expires time.T
 }
 
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	var stack [512]byte
+	id, fields, exp, err := s.createAccessToken(ctx, req, stack[:0])
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if id == "" {
+		id = b64(fields)
+	}
+	return id, exp, nil
+}
+
+// createAccessToken is CreateAccessToken with the token's id as its fields appended to dst
+// (appendAccessIDFields) and id "" when the client has opaque access tokens: sealing the
+// token encodes them (tokenCrypto.sealAccess), so the id is never a string of its own. A
+// client with JWT access tokens gets its id, the JWT parked under it (finishAccessToken).
+func (s *storage) createAccessToken(ctx context.Context, req op.TokenRequest, dst []byte) (id string, fields []byte, exp time.Time, err error) {
 	g := grantOf(req)
 	now := s.now()
 	cfg, _ := s.clientConfig(ctx, g.clientID)
@@ -447,30 +471,40 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	at := s.accessRecord(g, now)
 	in.ConsumeCodeHash = g.codeHash
 	at.Audience = accessTokenAudience(cfg, at.Audience)
-	id, err := encodeAccessID(&at)
-	if err != nil {
-		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
+	if fields, err = appendAccessIDFields(dst, &at); err != nil {
+		return "", nil, time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
 	if in.Family != nil || in.ConsumeCodeHash != "" {
 		if err := s.issue(ctx, in, g); err != nil {
-			return "", time.Time{}, err
+			return "", nil, time.Time{}, err
 		}
 	}
-	if err := s.finishAccessToken(ctx, cfg, &at, id); err != nil {
-		return "", time.Time{}, oidc.ErrServerError().WithParent(err)
+	if id, err = s.finishAccessToken(ctx, cfg, &at, fields); err != nil {
+		return "", nil, time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
-	return id, at.ExpiresAt, nil
+	return id, fields, at.ExpiresAt, nil
 }
 
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	var stack [512]byte
+	id, fields, newToken, exp, err := s.createAccessAndRefreshTokens(ctx, req, current, stack[:0])
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	if id == "" {
+		id = b64(fields)
+	}
+	return id, newToken, exp, nil
+}
+
+// createAccessAndRefreshTokens is CreateAccessAndRefreshTokens with the access token's id as
+// createAccessToken returns it (its fields appended to dst, id "" for an opaque token).
+func (s *storage) createAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string, dst []byte) (id string, fields []byte, newToken string, exp time.Time, err error) {
 	g := grantOf(req)
 	now := s.now()
 	cfg, _ := s.clientConfig(ctx, g.clientID)
 	at := s.accessRecord(g, now)
-	var (
-		in       Issue
-		newToken string
-	)
+	var in Issue
 	if rr, ok := req.(*refreshRequest); ok && current != "" {
 		newToken = s.nextToken(current, rr.rt.FamilyID, rr.gen+1)
 		old := rr.hash
@@ -498,17 +532,16 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		in.Family = s.newFamily(g, HashToken(newToken), now, now.Add(life))
 	}
 	at.Audience = accessTokenAudience(cfg, at.Audience)
-	id, err := encodeAccessID(&at)
-	if err != nil {
-		return "", "", time.Time{}, oidc.ErrServerError().WithParent(err)
+	if fields, err = appendAccessIDFields(dst, &at); err != nil {
+		return "", nil, "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
 	if err := s.issue(ctx, in, g); err != nil {
-		return "", "", time.Time{}, err
+		return "", nil, "", time.Time{}, err
 	}
-	if err := s.finishAccessToken(ctx, cfg, &at, id); err != nil {
-		return "", "", time.Time{}, oidc.ErrServerError().WithParent(err)
+	if id, err = s.finishAccessToken(ctx, cfg, &at, fields); err != nil {
+		return "", nil, "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
-	return id, newToken, at.ExpiresAt, nil
+	return id, fields, newToken, at.ExpiresAt, nil
 }
 
 // publicSID is the sid published for a stored session id: a keyed hash of it.

@@ -109,7 +109,8 @@ func (p *Provider) tokenResponse(ctx context.Context, req op.TokenRequest, clien
 // token (and the new or rotated refresh token when op's rule says so: needsRefreshToken) from
 // the storage, its validity as op computes it, and the opaque token sealed from "<id>:<subject>"
 // (tokenCrypto.sealAccess, which hands out a parked at+jwt as op's call of Encrypt does), without
-// op's three tracing spans and the string op builds to seal. Anything else (another crypto, a
+// op's three tracing spans, the string op builds to seal and the id as a string of its own (its
+// fields are encoded into the sealing buffer). Anything else (another crypto, a
 // client wanting op's own JWT access tokens, which ours never does) goes through op.
 func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, client op.Client, refreshToken string) (accessToken, newRefresh string, validity time.Duration, err error) {
 	tc := p.storage.crypto
@@ -117,19 +118,21 @@ func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, client
 		return op.CreateAccessToken(ctx, req, client.AccessTokenType(), p.op, client, refreshToken)
 	}
 	var (
-		id  string
-		exp time.Time
+		id     string
+		fields []byte
+		exp    time.Time
+		stack  [512]byte // the access token id's fields, on the stack when they fit
 	)
 	if needsRefreshToken(req, client) {
-		id, newRefresh, exp, err = p.storage.CreateAccessAndRefreshTokens(ctx, req, refreshToken)
+		id, fields, newRefresh, exp, err = p.storage.createAccessAndRefreshTokens(ctx, req, refreshToken, stack[:0])
 	} else {
-		id, exp, err = p.storage.CreateAccessToken(ctx, req)
+		id, fields, exp, err = p.storage.createAccessToken(ctx, req, stack[:0])
 	}
 	if err != nil {
 		return "", "", 0, err
 	}
 	validity = exp.Add(client.ClockSkew()).Sub(time.Now().UTC())
-	if accessToken, err = tc.sealAccess(id, req.GetSubject()); err != nil {
+	if accessToken, err = tc.sealAccess(id, fields, req.GetSubject()); err != nil {
 		return "", "", 0, err
 	}
 	return accessToken, newRefresh, validity, nil

@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -54,11 +55,11 @@ func TestSealAccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s1, err := tc.sealAccess("id-1", "sub-1")
+	s1, err := tc.sealAccess("id-1", nil, "sub-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2, _ := tc.sealAccess("id-1", "sub-1")
+	s2, _ := tc.sealAccess("id-1", nil, "sub-1")
 	if plain, err := tc.Decrypt(s1); err != nil || plain != "id-1:sub-1" || s1 == s2 {
 		t.Fatalf("sealed access token opens to %q, %v (two seals equal: %v)", plain, err, s1 == s2)
 	}
@@ -66,10 +67,31 @@ func TestSealAccess(t *testing.T) {
 		t.Fatalf("a changed token opened to %q", plain)
 	}
 	tc.park("id-2", "header.payload.sig", time.Now())
-	if got, _ := tc.sealAccess("id-2", "sub-2"); got != "header.payload.sig" {
+	if got, _ := tc.sealAccess("id-2", nil, "sub-2"); got != "header.payload.sig" {
 		t.Fatalf("parked token: got %q", got)
 	}
-	if got, _ := tc.sealAccess("id-2", "sub-2"); got == "header.payload.sig" {
+	if got, _ := tc.sealAccess("id-2", nil, "sub-2"); got == "header.payload.sig" {
 		t.Fatal("a parked token was handed out twice")
+	}
+	// An opaque token sealed from its id's fields opens to the id encodeAccessID makes of them.
+	at := &AccessToken{FamilyID: "fam", Generation: 3, ClientID: "web", Subject: "sub-3",
+		Audience: []string{"web"}, Scopes: []string{"openid", "offline_access"},
+		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Minute)}
+	fields, err := appendAccessIDFields(nil, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3, err := tc.sealAccess("", fields, "sub-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := tc.Decrypt(s3)
+	id, sub, _ := strings.Cut(plain, ":")
+	if err != nil || id != b64(fields) || sub != "sub-3" {
+		t.Fatalf("token sealed from fields opens to %q, %v; want %q:sub-3", plain, err, b64(fields))
+	}
+	if got, err := decodeAccessID(id); err != nil || got.FamilyID != "fam" || got.Generation != 3 || got.Subject != "sub-3" ||
+		strings.Join(got.Scopes, " ") != "openid offline_access" {
+		t.Fatalf("its id decodes to %+v, %v", got, err)
 	}
 }
