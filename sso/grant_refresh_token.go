@@ -28,7 +28,7 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, erro
 	}
 	// op.RefreshTokenRequestByRefreshToken without its tracing span: the storage's answer, an
 	// error wrapped as op wraps it.
-	request, err := g.p.storage.TokenRequestByRefreshToken(ctx, token)
+	request, err := g.p.storage.refreshRequestByToken(ctx, token, req.refresh)
 	if err != nil {
 		return nil, oidc.ErrInvalidGrant().WithParent(err)
 	}
@@ -51,14 +51,8 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, erro
 			return nil, err
 		}
 	}
-	// The op.Client goes in the request's own allocation when it is the storage's.
-	var client *client
-	if rr, ok := request.(*refreshRequest); ok {
-		client = g.p.storage.setOpClient(&rr.client, req.client)
-	} else {
-		client = g.p.storage.opClient(req.client)
-	}
-	return g.p.tokenResponse(ctx, request, client, token, "")
+	// The op.Client goes in the request's own allocation.
+	return g.p.tokenResponse(ctx, request, g.p.storage.setOpClient(&request.client, req.client), token, "")
 }
 
 // scopesClientMayAsk keeps the scopes an authorize request of cfg would keep today (op's

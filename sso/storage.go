@@ -374,6 +374,9 @@ type refreshRequest struct {
 	hash   string // HashToken(token)
 	scopes []string
 	client client // the op.Client its response is issued for (refreshGrant.exchange)
+	// rotation is the rotation its tokens are issued with (CreateAccessAndRefreshTokens's
+	// Issue.Rotate), in the request's allocation rather than one of its own.
+	rotation Rotation
 }
 
 func (r *refreshRequest) GetAMR() []string            { return r.rt.AMR }
@@ -511,8 +514,9 @@ func (s *storage) createAccessAndRefreshTokens(ctx context.Context, req op.Token
 		if current != rr.token || old == "" {
 			old = HashToken(current)
 		}
-		in.Rotate = &Rotation{FamilyID: rr.rt.FamilyID, Generation: rr.gen, OldHash: old,
+		rr.rotation = Rotation{FamilyID: rr.rt.FamilyID, Generation: rr.gen, OldHash: old,
 			NewHash: HashToken(newToken), Now: now, Grace: s.life.RefreshGrace}
+		in.Rotate = &rr.rotation
 		at.Generation = rr.gen + 1
 		at.Scopes = rr.scopes
 		if at.ExpiresAt.After(rr.rt.ExpiresAt) {
@@ -749,7 +753,19 @@ func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
 }
 
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
-	req := &refreshRequest{}
+	req, err := s.refreshRequestByToken(ctx, token, nil)
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// refreshRequestByToken is TokenRequestByRefreshToken answering in req (nil: a new one), the
+// refresh grant's (refreshCall) when it has one.
+func (s *storage) refreshRequestByToken(ctx context.Context, token string, req *refreshRequest) (*refreshRequest, error) {
+	if req == nil {
+		req = new(refreshRequest)
+	}
 	rt, gen, kind, hash, err := s.familyToken(ctx, token, &req.cached)
 	switch {
 	case errors.Is(err, ErrNotFound) || (err == nil && kind == tokenUnknown):

@@ -63,6 +63,16 @@ type tokenRequest struct {
 	form   url.Values
 	client *ClientConfig
 	scopes []string // by the grant's scopeRule (nil for scopesOwn)
+	// refresh is where a refresh grant's request goes (refreshCall); nil: an allocation of its
+	// own.
+	refresh *refreshRequest
+}
+
+// refreshCall is a refresh grant's token context and refresh request in one allocation (with
+// the request's op.Client and rotation in it: refreshRequest) instead of one each.
+type refreshCall struct {
+	ctx tokenCtx
+	req refreshRequest
 }
 
 // grantKind is one grant the token endpoint knows: its grant_type and how a provider builds it.
@@ -129,11 +139,21 @@ func (p *Provider) tokenGrants(hooks Hooks) []tokenGrant {
 
 // serveToken is the token endpoint after serveAPI's hygiene and client authentication.
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
-	ctx := p.tokenContext(r.Context(), cfg)
 	gt := r.PostForm.Get("grant_type")
 	if gt == "" {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "grant_type missing")
 		return
+	}
+	var (
+		ctx     context.Context
+		refresh *refreshRequest
+	)
+	if gt == GrantRefreshToken {
+		rc := new(refreshCall)
+		p.setTokenContext(&rc.ctx, r.Context(), cfg)
+		ctx, refresh = &rc.ctx, &rc.req
+	} else {
+		ctx = p.tokenContext(r.Context(), cfg)
 	}
 	i := slices.IndexFunc(p.grants, func(g tokenGrant) bool { return g.grantType() == gt && grantEnabled(g) })
 	switch {
@@ -151,7 +171,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, cfg *Clien
 		return
 	}
 	g := p.grants[i]
-	req := tokenRequest{r: r, form: r.PostForm, client: cfg}
+	req := tokenRequest{r: r, form: r.PostForm, client: cfg, refresh: refresh}
 	var err error
 	switch g.scopes() {
 	case scopesMember:

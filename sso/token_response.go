@@ -30,11 +30,18 @@ import (
 // ctx would: one allocation instead of their two context values and two boxed strings
 // (TestTokenContext).
 func (p *Provider) tokenContext(ctx context.Context, cfg *ClientConfig) context.Context {
+	c := new(tokenCtx)
+	p.setTokenContext(c, ctx, cfg)
+	return c
+}
+
+// setTokenContext makes c tokenContext(ctx, cfg) (the refresh grant's is in its refreshCall).
+func (p *Provider) setTokenContext(c *tokenCtx, ctx context.Context, cfg *ClientConfig) {
 	alg, ok := boxedAlgs[cfg.IDTokenSigningAlg]
 	if !ok {
 		alg = cfg.IDTokenSigningAlg
 	}
-	return &tokenCtx{Context: ctx, issuer: p.issuerCtx, alg: alg}
+	*c = tokenCtx{Context: ctx, issuer: p.issuerCtx, alg: alg}
 }
 
 // tokenCtx is tokenContext's context.
