@@ -142,7 +142,7 @@ func (p *Provider) authenticate(r *http.Request, confidential bool, forOp func(*
 	if len(c.id) > 128 || len(c.secret) > 512 {
 		return nil, nil, invalidClient("client authentication failed")
 	}
-	limiter, _ := p.storage.hooks.(ClientAuthLimiter)
+	limiter := p.storage.limiter
 	cfg, err := p.storage.clientConfig(ctx, c.id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		p.log(ctx).ErrorContext(ctx, "client lookup failed", "err", err)

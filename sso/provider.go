@@ -105,6 +105,8 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 		loginURL: cfg.LoginURL, rotateKey: cfg.RotateKey, sidKey: cfg.SIDKey, supported: cfg.SupportedScopes, now: time.Now,
 		issuer: cfg.Issuer, crypto: tc, families: newFamilyCache(familyCacheSize),
 	}
+	st.limiter, _ = hooks.(ClientAuthLimiter)
+	st.signIn, _ = hooks.(SignInChecker)
 	cfg.Device.defaults()
 	opCfg := &op.Config{
 		CryptoKey:                cfg.CryptoKey,

@@ -53,10 +53,14 @@ func (l *Lifetimes) defaults() {
 
 // storage implements op.Storage on top of Store, KeyManager, ClientSource and Hooks.
 type storage struct {
-	store     Store
-	keys      *KeyManager
-	clients   ClientSource
-	hooks     Hooks
+	store   Store
+	keys    *KeyManager
+	clients ClientSource
+	hooks   Hooks
+	// limiter and signIn are hooks' ClientAuthLimiter and SignInChecker, asserted once (New)
+	// instead of on every request; nil when the hooks are not one.
+	limiter   ClientAuthLimiter
+	signIn    SignInChecker
 	life      Lifetimes
 	loginURL  func(string) string
 	rotateKey []byte // HMAC key deriving refresh-token successors
@@ -804,8 +808,8 @@ func (s *storage) refreshRequestByToken(ctx context.Context, token string, req *
 // was made from still meets the policy; a refusal is audited as event and answered
 // invalid_grant with its reason.
 func (s *storage) checkSignIn(ctx context.Context, subject, clientID string, authTime time.Time, amr []string, event string) error {
-	sc, ok := s.hooks.(SignInChecker)
-	if !ok {
+	sc := s.signIn
+	if sc == nil {
 		return nil
 	}
 	err := sc.CheckSignIn(ctx, subject, clientID, authTime, amr)

@@ -179,9 +179,17 @@ func (p *Provider) appendIDToken(ctx context.Context, dst []byte, req op.IDToken
 	st := p.storage // op's Storage (the device flow's wraps it for its own methods only)
 	skew := client.ClockSkew()
 	exp := time.Now().UTC().Add(skew).Add(client.IDTokenLifetime())
-	var nonce string
-	if ar, ok := req.(op.AuthRequest); ok {
-		nonce = ar.GetNonce()
+	// A refresh (the hot grant: a type of this package, checked without an interface
+	// assertion) has neither a nonce nor an actor.
+	var (
+		nonce   string
+		actorOf op.TokenActorRequest
+	)
+	if _, refresh := req.(*refreshRequest); !refresh {
+		if ar, ok := req.(op.AuthRequest); ok {
+			nonce = ar.GetNonce()
+		}
+		actorOf, _ = req.(op.TokenActorRequest)
 	}
 	// The claims oidc.NewIDTokenClaims sets, in a value that stays on this stack, without
 	// client_id (not an ID token claim). acr follows from amr on every grant (code, refresh,
@@ -198,8 +206,8 @@ func (p *Provider) appendIDToken(ctx context.Context, dst []byte, req op.IDToken
 	t.AuthenticationContextClassReference = ACR(req.GetAMR())
 	t.AuthenticationMethodsReferences = req.GetAMR()
 	t.AuthorizedParty = req.GetClientID()
-	if actor, ok := req.(op.TokenActorRequest); ok {
-		claims.Actor = actor.GetActor()
+	if actorOf != nil {
+		claims.Actor = actorOf.GetActor()
 	}
 	key, err := st.SigningKey(ctx)
 	if err != nil {
