@@ -159,6 +159,17 @@ func (a *App) Close() error {
 	return errors.Join(errs...)
 }
 
+// ParseKeyEncryptionKey is a key-encryption key as a key file holds it (the data directory's
+// generated one, the old key given to store rekey): base64 of 32 bytes, with any spaces or line
+// ends around it.
+func ParseKeyEncryptionKey(raw []byte) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil || len(key) != 32 {
+		return nil, errors.New("does not hold base64 of 32 bytes")
+	}
+	return key, nil
+}
+
 // keyFileName holds the generated signing-key encryption key on embedded defaults.
 const keyFileName = "signing-key-encryption.key"
 
@@ -182,9 +193,9 @@ func signingKeyEncryption(cfg Config, log *slog.Logger) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys.encryption_key: read %s: %w", path, err)
 	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
-	if err != nil || len(key) != 32 {
-		return nil, fmt.Errorf("keys.encryption_key: %s does not hold base64 of 32 bytes", path)
+	key, err := ParseKeyEncryptionKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("keys.encryption_key: %s: %w", path, err)
 	}
 	log.Warn("using the signing-key encryption key generated into the data dir; set keys.encryption_key for production", "file", path)
 	return key, nil

@@ -3,7 +3,6 @@ package bridge
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,23 +33,53 @@ func Rekey(ctx context.Context, st store.Store, oldKEK, newKEK []byte) (int, err
 	if !ok {
 		return 0, fmt.Errorf("store rekey: this store (%T) cannot re-seal its values", st)
 	}
+	// refused is a value the old key does not open (or that cannot be re-sealed): the
+	// transaction then rolls back before its commit, so nothing was changed.
+	var refused error
 	n, err := rs.Reseal(ctx, func(v store.SealedValue) ([]byte, error) {
-		switch v.Kind {
-		case store.SealedSigningKey:
-			return sso.ResealPrivateKey(oldKEK, newKEK, v.Name, v.Value)
-		case store.SealedSAMLKey:
-			return saml.ResealKey(oldKEK, newKEK, v.Name, v.Value)
-		case store.SealedSecret:
-			return identity.ResealSecret(oldKEK, newKEK, v.Name, v.Value)
-		case store.SealedTOTP:
-			return mfa.ResealTOTP(oldKEK, newKEK, v.Name, v.Value)
+		sealed, err := reseal(oldKEK, newKEK, v)
+		if err != nil {
+			refused = err
 		}
-		return nil, fmt.Errorf("no way to re-seal a value of kind %q", v.Kind)
+		return sealed, err
 	})
-	if err != nil {
+	switch {
+	case err != nil && refused != nil:
 		return 0, fmt.Errorf("store rekey: nothing was changed: %w", err)
+	case err != nil:
+		// The store failed: before its commit nothing was changed; at its commit it cannot
+		// say. The re-seal is one transaction: all or nothing.
+		return 0, fmt.Errorf("store rekey: the store failed (%w); if it failed at the commit, the change may have been made: "+
+			"run this command again: it re-seals every value if the change was not made, and refuses (the old key opening "+
+			"none of them) if it was", err)
 	}
 	return n, nil
+}
+
+// errOldKeyOpensNot is a sealed value the old key-encryption key does not open.
+var errOldKeyOpensNot = errors.New("the old key-encryption key does not open it")
+
+// reseal re-seals v from oldKEK to newKEK by the code that sealed it.
+func reseal(oldKEK, newKEK []byte, v store.SealedValue) ([]byte, error) {
+	switch v.Kind {
+	case store.SealedSigningKey:
+		return sso.ResealPrivateKey(oldKEK, newKEK, v.Name, v.Value)
+	case store.SealedSAMLKey:
+		return saml.ResealKey(oldKEK, newKEK, v.Name, v.Value)
+	case store.SealedSecret, store.SealedTOTP:
+		f := identity.ResealSecret
+		if v.Kind == store.SealedTOTP {
+			f = mfa.ResealTOTP
+		}
+		sealed, err := f(oldKEK, newKEK, v.Name, v.Value)
+		if errors.Is(err, identity.ErrSecretKey) {
+			// ErrSecretKey's words are for a server whose configured key opens nothing
+			// ("was keys.encryption_key changed?"); here the old key given to rekey is wrong.
+			return nil, errOldKeyOpensNot
+		}
+		return sealed, err
+	}
+	return nil, fmt.Errorf("no way to re-seal a value of kind %q", v.Kind)
 }
 
 // RekeyStore changes the store's key-encryption key to the configuration's
@@ -60,13 +89,17 @@ func RekeyStore(ctx context.Context, cfg Config, oldKEK []byte) (int, error) {
 	if cfg.Keys.EncryptionKey == "" {
 		return 0, errors.New("store rekey: set keys.encryption_key to the new key (the old one is given to the command)")
 	}
-	newKEK, err := base64.StdEncoding.DecodeString(cfg.Keys.EncryptionKey)
-	if err != nil || len(newKEK) != 32 {
-		return 0, errors.New("store rekey: keys.encryption_key is not base64 of 32 bytes")
+	newKEK, err := ParseKeyEncryptionKey([]byte(cfg.Keys.EncryptionKey))
+	if err != nil {
+		return 0, fmt.Errorf("store rekey: keys.encryption_key %w", err)
 	}
 	unlock, err := holdServeLock(cfg.StoreConfig())
+	var locked *serveLockedError
+	if errors.As(err, &locked) {
+		return 0, fmt.Errorf("store rekey: a server (pid %s) runs on this SQLite store (%s is locked): stop it first; nothing was changed", locked.pid, locked.path)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("store rekey: stop the server first: %w", err)
+		return 0, fmt.Errorf("store rekey: %w", err)
 	}
 	defer unlock()
 	if sc := cfg.StoreConfig(); sc.Type == "postgres" {

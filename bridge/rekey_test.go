@@ -2,8 +2,14 @@ package bridge_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,4 +138,64 @@ func testRekey(t *testing.T, st store.Store) {
 	if _, err := bridge.Rekey(ctx, st, oldKEK, newKEK); err == nil {
 		t.Fatal("a second Rekey from the old key succeeded")
 	}
+}
+
+// TestRekeyRefusalsSayWhy (end-of-session review s13 RV3-8): a rekey refused says why in its
+// own words. An installation secret or a TOTP secret the old key does not open is said so
+// (before: identity.ErrSecretKey's words for a server whose configured key opens nothing, "was
+// it changed?"); a server running on the SQLite store is named, without serve's advice to
+// run replicas on PostgreSQL.
+func TestRekeyRefusalsSayWhy(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ssobridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	oldKEK := identity.RandomBytes(32)
+	if _, err := identity.OpenSecrets(ctx, st, oldKEK, "subject-hmac"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = bridge.Rekey(ctx, st, identity.RandomBytes(32), identity.RandomBytes(32))
+	if err == nil || !strings.Contains(err.Error(), "the old key-encryption key does not open it") ||
+		strings.Contains(err.Error(), "was it changed") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Errorf("rekey of a secret with a wrong old key: %v", err)
+	}
+	// A store that fails otherwise (here as at its commit) may or may not have changed: it is
+	// not said that nothing was (before, it was).
+	_, err = bridge.Rekey(ctx, commitFails{st}, oldKEK, identity.RandomBytes(32))
+	if err == nil || strings.Contains(err.Error(), "nothing was changed") || !strings.Contains(err.Error(), "run this command again") {
+		t.Errorf("rekey whose store failed: %v", err)
+	}
+
+	cfg := bridge.Defaults()
+	cfg.Issuer = "http://127.0.0.1:9"
+	cfg.DataDir = t.TempDir()
+	cfg.Keys.EncryptionKey = base64.StdEncoding.EncodeToString(oldKEK)
+	quiet := slog.New(slog.DiscardHandler)
+	chk, err := cfg.Check(quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := bridge.Open(ctx, chk, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	cfg.Keys.EncryptionKey = base64.StdEncoding.EncodeToString(identity.RandomBytes(32))
+	_, err = bridge.RekeyStore(ctx, cfg, oldKEK)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("a server (pid %d) runs on this SQLite store", os.Getpid())) ||
+		strings.Contains(err.Error(), "postgres") {
+		t.Errorf("rekey while a server runs on the SQLite store: %v", err)
+	}
+}
+
+// commitFails is a store whose re-seal fails after re-sealing every value, as at its commit.
+type commitFails struct{ *sqlite.Store }
+
+func (s commitFails) Reseal(ctx context.Context, reseal func(store.SealedValue) ([]byte, error)) (int, error) {
+	if _, err := s.Store.Reseal(ctx, func(v store.SealedValue) ([]byte, error) { return v.Value, nil }); err != nil {
+		return 0, err
+	}
+	return 0, errors.New("sqlite: reseal: commit: disk I/O error")
 }

@@ -35,3 +35,12 @@ func holdServeLock(sc store.Config) (unlock func() error, err error) {
 	}
 	return lockServe(path)
 }
+
+// serveLockedError is lockServe's refusal: another process (pid) holds the serve lock at path.
+// Its message is serve's; store rekey says its own (RekeyStore).
+type serveLockedError struct{ pid, path string }
+
+func (e *serveLockedError) Error() string {
+	return fmt.Sprintf("data_dir: another ssobridge serve (pid %s) uses this SQLite store (%s is locked): "+
+		"one process serves an SQLite store; for several replicas use store.type: postgres", e.pid, e.path)
+}

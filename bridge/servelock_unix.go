@@ -26,8 +26,7 @@ func lockServe(path string) (func() error, error) {
 		}
 		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("data_dir: another ssobridge serve (pid %s) uses this SQLite store (%s is locked): "+
-				"one process serves an SQLite store; for several replicas use store.type: postgres", pid, path)
+			return nil, &serveLockedError{pid: pid, path: path}
 		}
 		return nil, fmt.Errorf("data_dir: lock %s: %w", path, err)
 	}

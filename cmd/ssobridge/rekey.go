@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -46,9 +44,9 @@ func storeRekeyCmd(g *globals) *cobra.Command {
 			default:
 				return errors.New("the old key is required: --old-key-file or --old-key-env")
 			}
-			oldKEK, err := base64.StdEncoding.DecodeString(strings.TrimSpace(raw))
-			if err != nil || len(oldKEK) != 32 {
-				return errors.New("old key: not base64 of 32 bytes")
+			oldKEK, err := bridge.ParseKeyEncryptionKey([]byte(raw))
+			if err != nil {
+				return fmt.Errorf("old key: %w", err)
 			}
 			chk, err := g.load()
 			if err != nil {
