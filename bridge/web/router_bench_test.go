@@ -55,7 +55,9 @@ func BenchmarkRouterFrame(b *testing.B) {
 // (net/http sets a connection's read and write deadlines several times per request: each
 // one a runtime timer started, moved or stopped), on the floor's handler: none set; the
 // timeouts before session 10 (read header 10 s, read 30 s, write 30 s, idle 120 s); read
-// header and read timeouts equal (older net/http set the read deadline once for both).
+// header and read timeouts equal (older net/http set the read deadline once for both); the
+// timeouts of today through LazyDeadlines (as cmd/ssobridge serves: no runtime timer per
+// deadline).
 func BenchmarkServerTimeouts(b *testing.B) {
 	body := []byte(`{"pad":"` + strings.Repeat("x", 1489) + `"}`)
 	floor := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -65,14 +67,21 @@ func BenchmarkServerTimeouts(b *testing.B) {
 	for _, bc := range []struct {
 		name                        string
 		readHeader, read, write, id time.Duration
+		lazy                        bool
 	}{
-		{"none", 0, 0, 0, 0},
-		{"10-30-30-120", 10 * time.Second, 30 * time.Second, 30 * time.Second, 120 * time.Second},
-		{"20-20-30-120", 20 * time.Second, 20 * time.Second, 30 * time.Second, 120 * time.Second},
+		{"none", 0, 0, 0, 0, false},
+		{"10-30-30-120", 10 * time.Second, 30 * time.Second, 30 * time.Second, 120 * time.Second, false},
+		{"20-20-30-120", 20 * time.Second, 20 * time.Second, 30 * time.Second, 120 * time.Second, false},
+		{"10-30-30-120-lazy", 10 * time.Second, 30 * time.Second, 30 * time.Second, 120 * time.Second, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			benchServer(b, &http.Server{Handler: floor, ReadHeaderTimeout: bc.readHeader, ReadTimeout: bc.read,
-				WriteTimeout: bc.write, IdleTimeout: bc.id}, "/doc")
+			srv := &http.Server{Handler: floor, ReadHeaderTimeout: bc.readHeader, ReadTimeout: bc.read,
+				WriteTimeout: bc.write, IdleTimeout: bc.id}
+			if bc.lazy {
+				benchServerOn(b, srv, "/doc", func(ln net.Listener) net.Listener { return LazyDeadlines(ln, DeadlineTick) })
+				return
+			}
+			benchServer(b, srv, "/doc")
 		})
 	}
 }
@@ -84,12 +93,19 @@ func benchListener(b *testing.B, h http.Handler, path string) {
 }
 
 // benchServer serves srv on 127.0.0.1 and GETs path b.N times over one keep-alive connection.
-func benchServer(b *testing.B, srv *http.Server, path string) {
+func benchServer(b *testing.B, srv *http.Server, path string) { benchServerOn(b, srv, path, nil) }
+
+// benchServerOn is benchServer with the listener wrapped by wrap (if not nil).
+func benchServerOn(b *testing.B, srv *http.Server, path string, wrap func(net.Listener) net.Listener) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	go func() { _ = srv.Serve(ln) }()
+	served := ln
+	if wrap != nil {
+		served = wrap(ln)
+	}
+	go func() { _ = srv.Serve(served) }()
 	defer srv.Close()
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

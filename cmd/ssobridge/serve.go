@@ -19,6 +19,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/procmem"
+	"github.com/ssobridge/ssobridge/bridge/web"
 )
 
 func serveCmd(g *globals) *cobra.Command {
@@ -78,10 +79,10 @@ func serveCmd(g *globals) *cobra.Command {
 				admin = httpServer(h)
 			}
 			errc := make(chan error, 2)
-			go func() { errc <- srv.Serve(ln) }()
+			go func() { errc <- srv.Serve(web.LazyDeadlines(ln, web.DeadlineTick)) }()
 			if admin != nil {
 				log.Info("admin API listening", "addr", aln.Addr().String())
-				go func() { errc <- admin.Serve(aln) }()
+				go func() { errc <- admin.Serve(web.LazyDeadlines(aln, web.DeadlineTick)) }()
 			}
 			// Start-up is over: give back the binary's pages it touched (bridge/procmem).
 			if pages != "keep" {
@@ -111,7 +112,9 @@ func serveCmd(g *globals) *cobra.Command {
 // The HTTP servers' bounds (both listeners). A keep-alive connection costs net/http six read
 // deadlines and two write deadlines per request whatever these are (Go 1.26: the header and
 // the whole-request read deadlines are set apart even when equal), so they are chosen for
-// what they stop, not for speed:
+// what they stop, not for speed; both listeners are served through web.LazyDeadlines, which
+// records the deadlines and applies them once passed (within web.DeadlineTick) instead of a
+// runtime timer for each:
 //   - readHeaderTimeout: a client has this long from the first byte of a request to the end of
 //     its header (slowloris: a connection trickling a header is closed after 10 s);
 //   - readTimeout: ... and to the end of its body: a browser on a slow uplink posting a large

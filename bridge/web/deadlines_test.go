@@ -1,0 +1,230 @@
+package web
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// lazyServer serves h on 127.0.0.1 through LazyDeadlines (a 10 ms tick) with the given
+// timeouts; it returns the address.
+func lazyServer(t *testing.T, h http.Handler, readHeader, read, write, idle time.Duration) (string, *lazyListener) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lz := LazyDeadlines(ln, 10*time.Millisecond)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeader, ReadTimeout: read, WriteTimeout: write, IdleTimeout: idle}
+	go func() { _ = srv.Serve(lz) }()
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String(), lz.(*lazyListener)
+}
+
+// closedWithin reports whether the server closes conn (a read returns an error) within d,
+// while the client sends nothing more.
+func closedWithin(conn net.Conn, d time.Duration) bool {
+	_ = conn.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, conn)
+	var ne net.Error
+	return !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// TestLazyDeadlinesKeepAlive: requests in a row on one connection, with and without bodies,
+// are answered as without the wrapper (net/http interrupts its background read after each
+// with a deadline in the past, applied at once, and clears it after).
+func TestLazyDeadlinesKeepAlive(t *testing.T) {
+	addr, _ := lazyServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %d", r.Method, len(b))
+	}), time.Second, 2*time.Second, 2*time.Second, 5*time.Second)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	for i := range 300 {
+		req := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+		want := "GET 0"
+		if i%2 == 1 {
+			req = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+			want = "POST 5"
+		}
+		if _, err := conn.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != want {
+			t.Fatalf("request %d: %q, want %q", i, b, want)
+		}
+	}
+}
+
+// TestLazyDeadlinesEnforced: each of the server's timeouts still closes the connection of a
+// client that holds it: a header trickled in (read header), a body trickled in (read), an
+// answer not read (write), a kept-alive connection left idle (idle). Each is 200 ms; the
+// client goes on for 5 s, and the server must have given up within 2 s.
+func TestLazyDeadlinesEnforced(t *testing.T) {
+	const limit, patience = 200 * time.Millisecond, 2 * time.Second
+	trickle := func(conn net.Conn, stop <-chan struct{}) {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if _, err := conn.Write([]byte("a")); err != nil {
+				return
+			}
+		}
+	}
+	t.Run("read header", func(t *testing.T) {
+		addr, _ := lazyServer(t, http.NotFoundHandler(), limit, time.Minute, time.Minute, time.Minute)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, _ = conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "))
+		stop := make(chan struct{})
+		defer close(stop)
+		go trickle(conn, stop)
+		if !closedWithin(conn, patience) {
+			t.Fatal("a header trickled in for 2 s: the connection is still open (read header timeout 200 ms)")
+		}
+	})
+	t.Run("read", func(t *testing.T) {
+		got := make(chan error, 1)
+		addr, _ := lazyServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, err := io.ReadAll(r.Body)
+			got <- err
+		}), limit, limit, time.Minute, time.Minute)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, _ = conn.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"))
+		stop := make(chan struct{})
+		defer close(stop)
+		go trickle(conn, stop)
+		select {
+		case err := <-got:
+			if err == nil {
+				t.Fatal("the body was read whole")
+			}
+		case <-time.After(patience):
+			t.Fatal("a body trickled in for 2 s: still reading (read timeout 200 ms)")
+		}
+	})
+	t.Run("write", func(t *testing.T) {
+		got := make(chan error, 1)
+		addr, _ := lazyServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			chunk := []byte(strings.Repeat("x", 64<<10))
+			for {
+				if _, err := w.Write(chunk); err != nil {
+					got <- err
+					return
+				}
+			}
+		}), time.Minute, time.Minute, limit, time.Minute)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, _ = conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")) // and never read
+		select {
+		case <-got:
+		case <-time.After(patience):
+			t.Fatal("an answer not read for 2 s: still writing (write timeout 200 ms)")
+		}
+	})
+	t.Run("idle", func(t *testing.T) {
+		addr, lz := lazyServer(t, http.NotFoundHandler(), time.Minute, time.Minute, time.Minute, limit)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_, _ = conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if !closedWithin(conn, patience) {
+			t.Fatal("idle for 2 s: the connection is still open (idle timeout 200 ms)")
+		}
+		// With no connection left, the watchdog stops.
+		for deadline := time.Now().Add(patience); ; time.Sleep(10 * time.Millisecond) {
+			lz.mu.Lock()
+			running := lz.running
+			lz.mu.Unlock()
+			if !running {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no connection left, and the watchdog still runs")
+			}
+		}
+	})
+}
+
+// TestLazyDeadlinePastAppliedAtOnce: a deadline already past when it is set interrupts a
+// blocked read at once, not at the watchdog's next tick (net/http interrupts its background
+// read so after every request, and waits for it), and clearing it lets reads go on.
+func TestLazyDeadlinePastAppliedAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lz := LazyDeadlines(ln, time.Hour)
+	defer lz.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	conn, err := lz.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, ok := conn.(*lazyConn); !ok {
+		t.Fatalf("accepted a %T, want the wrapper", conn)
+	}
+	read := make(chan error, 1)
+	go func() {
+		_, err := conn.Read(make([]byte, 1))
+		read <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	_ = conn.SetReadDeadline(time.Unix(1, 0)) // net/http's aLongTimeAgo
+	select {
+	case err := <-read:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read: %v, want the deadline exceeded", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("a deadline in the past did not interrupt the read")
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	_, _ = client.Write([]byte("x"))
+	if _, err := conn.Read(make([]byte, 1)); err != nil {
+		t.Fatalf("read after the deadline was cleared: %v", err)
+	}
+}
