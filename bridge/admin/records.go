@@ -44,8 +44,8 @@ type AMSChecks struct {
 
 var errNoRecords = errors.New("admin: the store's records are not available to this administration")
 
-// MemberRoles returns the login and AMS roles of the member behind subject, read from the AMS
-// now (not from a token): the console admits an administrator by them. A member whose AMS
+// MemberRoles returns the login and AMS security roles (ConsoleRoles) of the member behind
+// subject, read from the AMS now (not from a token): the console admits an administrator by them. A member whose AMS
 // account may not sign in (disabled, locked, expired ...: legacy.Standing) has no roles here
 // (ErrNotFound): disabling an account ends its console access although its roles stay.
 func (a *Service) MemberRoles(ctx context.Context, subject string) (login string, roles []string, err error) {
@@ -53,7 +53,27 @@ func (a *Service) MemberRoles(ctx context.Context, subject string) (login string
 	if err != nil {
 		return "", nil, err
 	}
-	return m.Login, m.Roles, nil
+	return m.Login, ConsoleRoles(m), nil
+}
+
+// ConsoleRoles returns the roles of m that may admit it to the console: its security roles
+// (legacy.RoleSourceUserRoles and RoleSourceStaffRoles grants), not a group, committee, member
+// type or web security group that happens to bear a role's name. iMIS authorises by the
+// principal's key, never by a name, so a committee called "SysAdmin" grants nothing there and
+// grants nothing here. A grant with no source (a directory that does not say where its roles
+// come from, or a member with Roles and no Grants) counts: its roles are all it has.
+func ConsoleRoles(m *legacy.Member) []string {
+	if m.Grants == nil {
+		return m.Roles
+	}
+	var out []string
+	for _, g := range m.Grants {
+		switch g.Source {
+		case legacy.RoleSourceUserRoles, legacy.RoleSourceStaffRoles, "":
+			out = append(out, g.Role)
+		}
+	}
+	return out
 }
 
 // ConsoleMember is MemberRoles' member, as the AMS has it now (login, roles, standing: the

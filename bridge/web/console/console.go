@@ -388,7 +388,7 @@ func (c *Console) authenticated(h func(w http.ResponseWriter, r *http.Request, s
 				c.fail(w, r, nil, err)
 				return
 			}
-			if err != nil || !admin.HasRole(m.Roles, c.cfg.Roles) {
+			if err != nil || !admin.HasRole(admin.ConsoleRoles(m), c.cfg.Roles) {
 				if err := c.endSession(w, r, s, endNoRole); err != nil {
 					c.fail(w, r, nil, err)
 					return
