@@ -1,6 +1,7 @@
 package bridge_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
 // TestConsoleEndsWithBridgeSession (session 12, OWASP ASVS 3.3.1), in Chromium: a console
@@ -18,7 +21,8 @@ import (
 // by id (admin API; the console's and the CLI's "end sessions" run the same service), the
 // bridge's sign-out page (the account page's "Sign out everywhere"), RP-initiated logout
 // (end_session) and the AMS website's sign-out (/logout/ams). Before, each left the console
-// open for up to 12 hours.
+// open for up to 12 hours. Each console session so ended has its console.session_ended audit
+// row (before session 14, a trigger ended it without one).
 func TestConsoleEndsWithBridgeSession(t *testing.T) {
 	e, console := consoleEnvWith(t, true)
 	ctx := consoleChrome(t)
@@ -44,6 +48,15 @@ func TestConsoleEndsWithBridgeSession(t *testing.T) {
 		submit(t, ctx, "form.actions button.primary", "#signed-out")
 	}
 	a := adminClient{t: t, url: console}
+	// ended is the console.session_ended audit rows, newest first.
+	ended := func(t *testing.T) []*store.AuditEvent {
+		t.Helper()
+		evs, err := e.store.AuditEvents(context.Background(), store.AuditFilter{Event: "console.session_ended"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
 	for _, tc := range []struct {
 		name string
 		end  func(t *testing.T)
@@ -83,9 +96,18 @@ func TestConsoleEndsWithBridgeSession(t *testing.T) {
 			if code, _ := get(ck); code != http.StatusOK {
 				t.Fatalf("the console before the bridge session ended: %d", code)
 			}
+			before := ended(t)
 			tc.end(t)
 			if code, loc := get(ck); code != http.StatusSeeOther || !strings.HasPrefix(loc, "/console/login?") {
 				t.Fatalf("the console after the bridge session ended (%s): %d %s", tc.name, code, loc)
+			}
+			// Audited once, as the console audits the sessions it ends itself (session 14).
+			after := ended(t)
+			if len(after) != len(before)+1 {
+				t.Fatalf("%d console.session_ended rows after %s, want %d", len(after), tc.name, len(before)+1)
+			}
+			if ev := after[0]; ev.Login != "bob" || ev.ClientID != "ssobridge-console" || ev.Detail != store.EndBridgeSessionEnded || ev.Subject == "" {
+				t.Fatalf("audit row %+v", ev)
 			}
 		})
 	}

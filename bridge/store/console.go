@@ -49,6 +49,15 @@ func (s *ConsoleSession) Live(now time.Time) bool {
 // session it was signed in with ended.
 const EndBridgeSessionEnded = "bridge session ended"
 
+// A console session ended because its bridge session ended is audited by the store, in the
+// transaction that ends both, as the console audits the sessions it ends itself: event
+// EventConsoleSessionEnded, the console's client id (ConsoleClientID), the administrator's
+// subject and login, detail EndBridgeSessionEnded.
+const (
+	EventConsoleSessionEnded = "console.session_ended"
+	ConsoleClientID          = "ssobridge-console"
+)
+
 // ConsoleSessionStore keeps the admin console's sessions. Every change is a compare-and-set
 // on a live session (not ended, not expired): a session once ended never comes back.
 type ConsoleSessionStore interface {

@@ -3,7 +3,10 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 )
@@ -24,8 +27,9 @@ func (s *Store) CreateConsoleSession(ctx context.Context, c *store.ConsoleSessio
 		return wrap("create console session", err)
 	}
 	// A compare-and-set on the bridge session, which it holds FOR SHARE until the insert
-	// commits: an end of that session waits for it, and its trigger then sees (and ends) the
-	// new row; an end committed first leaves no live session to insert against.
+	// commits: an end of that session waits for it, and its next statement (endConsoleOfBridge,
+	// READ COMMITTED: a new snapshot) then sees (and ends) the new row; an end committed first
+	// leaves no live session to insert against.
 	return wrap("create console session", execOne(ctx, s.pool, `WITH live AS (SELECT id FROM sessions
 		WHERE id = $12 AND NOT ended AND expires_at > $8 FOR SHARE)
 		`+insertConsoleSession+` SELECT $1::text, $2::text, $3::text, $4::text, $5::bigint, $6::text, $7::boolean, $8::bigint,
@@ -78,4 +82,24 @@ func (s *Store) EndConsoleSessions(ctx context.Context, subject string, at time.
 		return 0, wrap("end console sessions", err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// endConsoleOfBridge ends, in tx at now (the store's clock, as ts writes it), the live console
+// sessions of the bridge sessions ids (ended in tx), and writes one console.session_ended audit
+// row for each (store.EventConsoleSessionEnded), in one statement. Every statement that ends a
+// bridge session calls it in its transaction. Before session 14 a trigger did this with the
+// database's clock, without the audit rows, and ended already-expired console sessions too.
+func endConsoleOfBridge(ctx context.Context, tx pgx.Tx, now int64, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `WITH c AS (UPDATE console_sessions SET ended_at = $2, end_reason = $3
+		WHERE bridge_session = ANY($1) AND ended_at = 0 AND expires_at > $2 RETURNING subject, login, created_at, id_hash)
+	INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
+		SELECT $2, $4, subject, login, $5, '', $3 FROM c ORDER BY created_at, id_hash`,
+		ids, now, store.EndBridgeSessionEnded, store.EventConsoleSessionEnded, store.ConsoleClientID)
+	if err != nil {
+		return fmt.Errorf("end the console sessions of ended sessions: %w", err)
+	}
+	return nil
 }

@@ -458,6 +458,14 @@ $$;
 CREATE TRIGGER sessions_end_console AFTER UPDATE OF ended ON sessions
 FOR EACH ROW WHEN (NEW.ended AND NOT OLD.ended) EXECUTE FUNCTION sessions_end_console();
 `,
+	// 11: the store ends a bridge session's console sessions in Go, in the transaction that ends
+	// it, with the store's clock, and audits each (endConsoleOfBridge; session 14; SQLite 21):
+	// the trigger of 10 used the database's clock, wrote no audit row and ended expired console
+	// sessions too.
+	`
+DROP TRIGGER sessions_end_console ON sessions;
+DROP FUNCTION sessions_end_console();
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

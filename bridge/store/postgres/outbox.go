@@ -57,7 +57,7 @@ func (s *Store) Enqueue(ctx context.Context, events ...*store.OutboxEvent) error
 // EndSessionWithEvents ends one session (idempotent) and writes events in the same transaction.
 func (s *Store) EndSessionWithEvents(ctx context.Context, sessionID string, events ...*store.OutboxEvent) error {
 	return wrap("end session with events", s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE sessions SET ended = TRUE WHERE id = $1 AND NOT ended`, sessionID); err != nil {
+		if err := endSessionTx(ctx, tx, ts(s.clock()), sessionID); err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, events)

@@ -177,9 +177,18 @@ func (s *Store) AddSessionClient(ctx context.Context, id, clientID string, at ti
 }
 
 // EndSession ends one session (idempotent).
+// Its live console sessions end with it (endConsoleOfBridge).
 func (s *Store) EndSession(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE sessions SET ended = TRUE WHERE id = $1 AND NOT ended`, id)
-	return wrap("end session", err)
+	return wrap("end session", s.tx(ctx, func(tx pgx.Tx) error { return endSessionTx(ctx, tx, ts(s.clock()), id) }))
+}
+
+// endSessionTx ends the session id in tx, and its live console sessions when it was live.
+func endSessionTx(ctx context.Context, tx pgx.Tx, now int64, id string) error {
+	tag, err := tx.Exec(ctx, `UPDATE sessions SET ended = TRUE WHERE id = $1 AND NOT ended`, id)
+	if err != nil || tag.RowsAffected() == 0 {
+		return err
+	}
+	return endConsoleOfBridge(ctx, tx, now, id)
 }
 
 // Sessions lists live sessions, oldest first, filtered by subject when not empty.
@@ -212,6 +221,9 @@ func endSubjectSessions(ctx context.Context, tx pgx.Tx, subject string, now int6
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	if err := endConsoleOfBridge(ctx, tx, now, ids...); err != nil {
 		return nil, err
 	}
 	rows, err = tx.Query(ctx, `SELECT `+sessionCols+` FROM sessions s

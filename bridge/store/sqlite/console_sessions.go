@@ -2,10 +2,13 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // The admin console's sessions (store.ConsoleSessionStore). Every change is a compare-and-set
@@ -24,7 +27,8 @@ func (s *Store) CreateConsoleSession(ctx context.Context, c *store.ConsoleSessio
 		return wrap("create console session", err)
 	}
 	// A compare-and-set on the bridge session: one statement, so no end of it can come
-	// between the check and the insert (the trigger of migration 20 ends what this inserts).
+	// between the check and the insert (an end's transaction, endConsoleOfBridge, ends what
+	// this inserts).
 	res, err := s.wexec(ctx, insertConsoleSession+` SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 		WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?12 AND ended = 0 AND expires_at > ?8)`, args...)
 	return wrap("create console session", affectedOne(res, err))
@@ -69,6 +73,40 @@ func (s *Store) EndConsoleSession(ctx context.Context, idHash string, at time.Ti
 	res, err := s.wexec(ctx, `UPDATE console_sessions SET ended_at = ?1, end_reason = ?2
 		WHERE id_hash = ?3 AND ended_at = 0 AND expires_at > ?1`, ts(orNow(at, s.clock())), reason, idHash)
 	return wrap("end console session", affectedOne(res, err))
+}
+
+// endConsoleOfBridge ends, in tx at now (the store's clock), the live console sessions of the
+// bridge sessions ids (ended in tx), and writes one console.session_ended audit row for each
+// (store.EventConsoleSessionEnded). Every statement that ends a bridge session calls it in its
+// transaction. Before session 14 a trigger did this with the database's clock, without the
+// audit rows, and ended already-expired console sessions too.
+func endConsoleOfBridge(ctx context.Context, tx *sql.Tx, now time.Time, ids ...string) error {
+	at := ts(now)
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
+			SELECT ?1, ?2, subject, login, ?3, '', ?4 FROM console_sessions
+			WHERE bridge_session = ?5 AND ended_at = 0 AND expires_at > ?1 ORDER BY created_at, id_hash`,
+			at, store.EventConsoleSessionEnded, store.ConsoleClientID, store.EndBridgeSessionEnded, id); err != nil {
+			return fmt.Errorf("audit the console sessions of an ended session: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE console_sessions SET ended_at = ?1, end_reason = ?2
+			WHERE bridge_session = ?3 AND ended_at = 0 AND expires_at > ?1`, at, store.EndBridgeSessionEnded, id); err != nil {
+			return fmt.Errorf("end the console sessions of an ended session: %w", err)
+		}
+	}
+	return nil
+}
+
+// sessionIDs are the ids of l.
+func sessionIDs(l []*sso.Session) []string {
+	ids := make([]string, 0, len(l))
+	for _, ss := range l {
+		ids = append(ids, ss.ID)
+	}
+	return ids
 }
 
 // EndConsoleSessions ends every live console session of subject.

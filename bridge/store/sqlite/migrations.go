@@ -639,6 +639,12 @@ BEGIN
 	WHERE bridge_session = NEW.id AND ended_at = 0;
 END;
 `,
+	// 21: the store ends a bridge session's console sessions in Go, in the transaction that ends
+	// it, with the store's clock, and audits each (endConsoleOfBridge; session 14): the trigger
+	// of 20 used the database's clock, wrote no audit row and ended expired console sessions too.
+	`
+DROP TRIGGER sessions_end_console;
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

@@ -74,7 +74,7 @@ func (s *Store) Enqueue(ctx context.Context, events ...*store.OutboxEvent) error
 // EndSessionWithEvents ends one session (idempotent) and writes events in the same transaction.
 func (s *Store) EndSessionWithEvents(ctx context.Context, sessionID string, events ...*store.OutboxEvent) error {
 	return wrap("end session with events", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET ended = 1 WHERE id = ? AND ended = 0`, sessionID); err != nil {
+		if err := endSessionTx(ctx, tx, s.clock(), sessionID); err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, events)

@@ -176,9 +176,23 @@ func (s *Store) AddSessionClient(ctx context.Context, id, clientID string, at ti
 }
 
 // EndSession ends one session (idempotent).
+// Its live console sessions end with it (endConsoleOfBridge).
 func (s *Store) EndSession(ctx context.Context, id string) error {
-	_, err := s.wexec(ctx, `UPDATE sessions SET ended = 1 WHERE id = ? AND ended = 0`, id)
-	return wrap("end session", err)
+	return wrap("end session", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return endSessionTx(ctx, tx, s.clock(), id)
+	}))
+}
+
+// endSessionTx ends the session id in tx, and its live console sessions when it was live.
+func endSessionTx(ctx context.Context, tx *sql.Tx, now time.Time, id string) error {
+	res, err := tx.ExecContext(ctx, `UPDATE sessions SET ended = 1 WHERE id = ? AND ended = 0`, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err
+	}
+	return endConsoleOfBridge(ctx, tx, now, id)
 }
 
 // Sessions lists live sessions, oldest first, filtered by subject when not empty.
@@ -207,7 +221,8 @@ func (s *Store) EndSubjectSessions(ctx context.Context, subject string) ([]*sso.
 	}
 	var out []*sso.Session
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		now := ts(s.clock())
+		at := s.clock()
+		now := ts(at)
 		rows, err := tx.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions s
 			LEFT JOIN session_clients c ON c.session_id = s.id
 			WHERE s.subject = ? AND s.ended = 0 AND s.expires_at > ?
@@ -218,9 +233,11 @@ func (s *Store) EndSubjectSessions(ctx context.Context, subject string) ([]*sso.
 		if out, err = scanSessions(rows); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sessions SET ended = 1
-			WHERE subject = ? AND ended = 0 AND expires_at > ?`, subject, now)
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE sessions SET ended = 1
+			WHERE subject = ? AND ended = 0 AND expires_at > ?`, subject, now); err != nil {
+			return err
+		}
+		return endConsoleOfBridge(ctx, tx, at, sessionIDs(out)...)
 	})
 	if err != nil {
 		return nil, wrap("end subject sessions", err)

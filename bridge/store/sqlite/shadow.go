@@ -252,6 +252,9 @@ func (s *Store) deactivate(ctx context.Context, tx *sql.Tx, d *store.Deactivatio
 			WHERE subject = ? AND ended = 0 AND expires_at > ?`, d.Subject, now); err != nil {
 			return nil, err
 		}
+		if err := endConsoleOfBridge(ctx, tx, s.clock(), sessionIDs(ended)...); err != nil {
+			return nil, err
+		}
 		for _, ss := range ended {
 			ss.Ended = true
 		}
