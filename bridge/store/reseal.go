@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // SealedKind names what a value sealed under the key-encryption key (keys.encryption_key) is:
 // its sealing format and additional data follow from it (bridge.Rekey).
@@ -51,4 +54,35 @@ type Resealer interface {
 	// rolls every change back and is returned (wrapped, naming the value). It returns how many
 	// values it re-sealed.
 	Reseal(ctx context.Context, reseal func(SealedValue) ([]byte, error)) (int, error)
+}
+
+// SealedTx is what ResealAll needs of a backend's open transaction: one sealed column read
+// whole (its rows are changed after the read), and one value written back in place.
+type SealedTx interface {
+	ReadSealed(ctx context.Context, c SealedColumn) ([]SealedValue, error)
+	WriteSealed(ctx context.Context, c SealedColumn, name string, value []byte) error
+}
+
+// ResealAll is Resealer.Reseal's loop for a backend, in the transaction tx it has opened (and
+// commits, or rolls back on an error): every value of SealedColumns through reseal and back
+// in its place. It returns how many it re-sealed; an error names the value.
+func ResealAll(ctx context.Context, tx SealedTx, reseal func(SealedValue) ([]byte, error)) (int, error) {
+	n := 0
+	for _, c := range SealedColumns {
+		vals, err := tx.ReadSealed(ctx, c)
+		if err != nil {
+			return 0, fmt.Errorf("read %s: %w", c.Table, err)
+		}
+		for _, v := range vals {
+			sealed, err := reseal(v)
+			if err == nil {
+				err = tx.WriteSealed(ctx, c, v.Name, sealed)
+			}
+			if err != nil {
+				return 0, fmt.Errorf("%s %q: %w", v.Kind, v.Name, err)
+			}
+			n++
+		}
+	}
+	return n, nil
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -20,38 +19,34 @@ func (s *Store) Reseal(ctx context.Context, reseal func(store.SealedValue) ([]by
 		tables = append(tables, c.Table)
 	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		n = 0
 		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(tables, ", ")+` IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return err
 		}
-		for _, c := range store.SealedColumns {
-			rows, err := tx.Query(ctx, `SELECT `+c.Key+`, `+c.Value+` FROM `+c.Table+` ORDER BY `+c.Key+` COLLATE "C"`)
-			if err != nil {
-				return fmt.Errorf("read %s: %w", c.Table, err)
-			}
-			vals, err := collect(rows, func(row pgx.Row) (store.SealedValue, error) {
-				v := store.SealedValue{Kind: c.Kind}
-				err := row.Scan(&v.Name, &v.Value)
-				return v, err
-			})
-			if err != nil {
-				return fmt.Errorf("read %s: %w", c.Table, err)
-			}
-			for _, v := range vals {
-				sealed, err := reseal(v)
-				if err != nil {
-					return fmt.Errorf("%s %q: %w", v.Kind, v.Name, err)
-				}
-				if err := execOne(ctx, tx, `UPDATE `+c.Table+` SET `+c.Value+` = $1 WHERE `+c.Key+` = $2`, sealed, v.Name); err != nil {
-					return fmt.Errorf("%s %q: %w", v.Kind, v.Name, err)
-				}
-				n++
-			}
-		}
-		return nil
+		var err error
+		n, err = store.ResealAll(ctx, sealedTx{tx}, reseal)
+		return err
 	})
 	if err != nil {
 		return 0, wrap("reseal", err)
 	}
 	return n, nil
+}
+
+// sealedTx is a transaction as store.ResealAll reads and writes sealed columns.
+type sealedTx struct{ tx pgx.Tx }
+
+func (t sealedTx) ReadSealed(ctx context.Context, c store.SealedColumn) ([]store.SealedValue, error) {
+	rows, err := t.tx.Query(ctx, `SELECT `+c.Key+`, `+c.Value+` FROM `+c.Table+` ORDER BY `+c.Key+` COLLATE "C"`)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(row pgx.Row) (store.SealedValue, error) {
+		v := store.SealedValue{Kind: c.Kind}
+		err := row.Scan(&v.Name, &v.Value)
+		return v, err
+	})
+}
+
+func (t sealedTx) WriteSealed(ctx context.Context, c store.SealedColumn, name string, value []byte) error {
+	return execOne(ctx, t.tx, `UPDATE `+c.Table+` SET `+c.Value+` = $1 WHERE `+c.Key+` = $2`, value, name)
 }

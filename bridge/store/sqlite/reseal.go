@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 )
@@ -12,24 +11,9 @@ import (
 func (s *Store) Reseal(ctx context.Context, reseal func(store.SealedValue) ([]byte, error)) (int, error) {
 	var n int
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		n = 0 // writeTx may run fn again in a new transaction
-		for _, c := range store.SealedColumns {
-			vals, err := readSealed(ctx, tx, c)
-			if err != nil {
-				return err
-			}
-			for _, v := range vals {
-				sealed, err := reseal(v)
-				if err != nil {
-					return fmt.Errorf("%s %q: %w", v.Kind, v.Name, err)
-				}
-				if err := affectedOne(tx.ExecContext(ctx, `UPDATE `+c.Table+` SET `+c.Value+` = ? WHERE `+c.Key+` = ?`, sealed, v.Name)); err != nil {
-					return fmt.Errorf("%s %q: %w", v.Kind, v.Name, err)
-				}
-				n++
-			}
-		}
-		return nil
+		var err error // writeTx may run fn again in a new transaction: n is the last run's
+		n, err = store.ResealAll(ctx, sealedTx{tx}, reseal)
+		return err
 	})
 	if err != nil {
 		return 0, wrap("reseal", err)
@@ -37,20 +21,26 @@ func (s *Store) Reseal(ctx context.Context, reseal func(store.SealedValue) ([]by
 	return n, nil
 }
 
-// readSealed reads a sealed column whole (its rows are changed after the read).
-func readSealed(ctx context.Context, tx *sql.Tx, c store.SealedColumn) ([]store.SealedValue, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+c.Key+`, `+c.Value+` FROM `+c.Table+` ORDER BY `+c.Key)
+// sealedTx is a write transaction as store.ResealAll reads and writes sealed columns.
+type sealedTx struct{ tx *sql.Tx }
+
+func (t sealedTx) ReadSealed(ctx context.Context, c store.SealedColumn) ([]store.SealedValue, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+c.Key+`, `+c.Value+` FROM `+c.Table+` ORDER BY `+c.Key)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", c.Table, err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []store.SealedValue
 	for rows.Next() {
 		v := store.SealedValue{Kind: c.Kind}
 		if err := rows.Scan(&v.Name, &v.Value); err != nil {
-			return nil, fmt.Errorf("read %s: %w", c.Table, err)
+			return nil, err
 		}
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+func (t sealedTx) WriteSealed(ctx context.Context, c store.SealedColumn, name string, value []byte) error {
+	return affectedOne(t.tx.ExecContext(ctx, `UPDATE `+c.Table+` SET `+c.Value+` = ? WHERE `+c.Key+` = ?`, value, name))
 }
