@@ -29,8 +29,9 @@ import (
 // Path is where the console is mounted on the admin listener.
 const Path = "/console/"
 
-// ClientID is the console's client id at the bridge.
-const ClientID = "ssobridge-console"
+// ClientID is the console's client id at the bridge (and in its audit rows, also those the
+// store writes for console sessions it ends: store.ConsoleClientID).
+const ClientID = store.ConsoleClientID
 
 // Config is what the console is built from.
 type Config struct {
