@@ -20,6 +20,37 @@ import (
 	"github.com/ssobridge/ssobridge/sso"
 )
 
+// startUpWith starts a bridge (bridge.New) as the start-up refusals below do: on a fresh
+// SQLite store holding one client added through the administration ("dyn"), with
+// bridge.Defaults() and a static client "portal" (initiate_login_uri: loginURI), as mutate
+// changes them. It returns what was logged and the start-up error.
+func startUpWith(t *testing.T, loginURI string, mutate func(*bridge.Config)) (logs string, err error) {
+	t.Helper()
+	ctx := context.Background()
+	cfg := bridge.Defaults()
+	cfg.DataDir = t.TempDir()
+	cfg.Clients = append(cfg.Clients, config.Client{ID: "portal", Name: "Portal", Secret: webSecret,
+		RedirectURIs: []string{"https://portal.example.org/cb"}, InitiateLoginURI: loginURI})
+	mutate(&cfg)
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sc, err := sso.EncodeClient(&sso.ClientConfig{ID: "dyn", Name: "Dynamic", SecretHash: sso.HashSecret("s"),
+		RedirectURIs: []string{"https://dyn.example.org/cb"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateClient(ctx, sc); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	_, err = bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: bridgetest.NewDirectory(),
+		SigningKeyEncryption: make([]byte, 32), Logger: slog.New(slog.NewTextHandler(&lockedWriterTo{w: &out}, nil))})
+	return out.String(), err
+}
+
 // TestProvisioningTargetNeedsAClient: a provisioning target whose client id names no client
 // (none in clients:, none added to the store) stops start-up with an error naming the field;
 // before, it started and the target never got an event (a typo left the app's lapsed members
@@ -37,35 +68,17 @@ func TestProvisioningTargetNeedsAClient(t *testing.T) {
 		{"two", []string{"nope", "portl"}, "provisioning.nope: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			cfg := bridge.Defaults()
-			cfg.DataDir = t.TempDir()
-			cfg.Clients = append(cfg.Clients, config.Client{ID: "portal", Name: "Portal", Secret: webSecret,
-				RedirectURIs: []string{"https://portal.example.org/cb"}})
-			cfg.Provisioning = map[string]provisioning.Target{}
-			for _, id := range tc.targets {
-				cfg.Provisioning[id] = target
-			}
-			if err := cfg.Validate(); err != nil {
-				t.Fatalf("validate: %v", err)
-			}
-			st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "s.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			sc, err := sso.EncodeClient(&sso.ClientConfig{ID: "dyn", Name: "Dynamic", SecretHash: sso.HashSecret("s"),
-				RedirectURIs: []string{"https://dyn.example.org/cb"}}, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := st.CreateClient(ctx, sc); err != nil {
-				t.Fatal(err)
-			}
-			b, err := bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: bridgetest.NewDirectory(),
-				SigningKeyEncryption: make([]byte, 32), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			_, err := startUpWith(t, "", func(cfg *bridge.Config) {
+				cfg.Provisioning = map[string]provisioning.Target{}
+				for _, id := range tc.targets {
+					cfg.Provisioning[id] = target
+				}
+				if err := cfg.Validate(); err != nil {
+					t.Fatalf("validate: %v", err)
+				}
+			})
 			if tc.want == "" {
-				if err != nil || b == nil {
+				if err != nil {
 					t.Fatalf("start-up: %v", err)
 				}
 				return
@@ -89,27 +102,7 @@ func TestProvisioningTargetNeedsAClient(t *testing.T) {
 func TestDefaultClientNeedsAClient(t *testing.T) {
 	for id, want := range map[string]string{"portal": "", "dyn": "", "portl": `ams.default_client: no client has the id "portl"`} {
 		t.Run(id, func(t *testing.T) {
-			ctx := context.Background()
-			cfg := bridge.Defaults()
-			cfg.DataDir = t.TempDir()
-			cfg.Clients = append(cfg.Clients, config.Client{ID: "portal", Name: "Portal", Secret: webSecret,
-				RedirectURIs: []string{"https://portal.example.org/cb"}})
-			cfg.AMS.DefaultClient = id
-			st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "s.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			sc, err := sso.EncodeClient(&sso.ClientConfig{ID: "dyn", Name: "Dynamic", SecretHash: sso.HashSecret("s"),
-				RedirectURIs: []string{"https://dyn.example.org/cb"}}, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := st.CreateClient(ctx, sc); err != nil {
-				t.Fatal(err)
-			}
-			_, err = bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: bridgetest.NewDirectory(),
-				SigningKeyEncryption: make([]byte, 32), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			_, err := startUpWith(t, "", func(cfg *bridge.Config) { cfg.AMS.DefaultClient = id })
 			if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
 				t.Fatalf("start-up with ams.default_client %q: %v, want %q", id, err, want)
 			}
@@ -123,25 +116,12 @@ func TestDefaultClientNeedsAClient(t *testing.T) {
 // an https initiate_login_uri starts without it.
 func TestDefaultClientWithoutLoginURIWarned(t *testing.T) {
 	for uri, warned := range map[string]bool{"": true, "https://portal.example.org/oidc/login": false} {
-		ctx := context.Background()
-		cfg := bridge.Defaults()
-		cfg.DataDir = t.TempDir()
-		cfg.Clients = append(cfg.Clients, config.Client{ID: "portal", Name: "Portal", Secret: webSecret,
-			RedirectURIs: []string{"https://portal.example.org/cb"}, InitiateLoginURI: uri})
-		cfg.AMS.DefaultClient = "portal"
-		st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "s.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var logs bytes.Buffer
-		_, err = bridge.New(ctx, bridge.Deps{Config: cfg, Store: st, Directory: bridgetest.NewDirectory(),
-			SigningKeyEncryption: make([]byte, 32), Logger: slog.New(slog.NewTextHandler(&lockedWriterTo{w: &logs}, nil))})
-		st.Close()
+		logs, err := startUpWith(t, uri, func(cfg *bridge.Config) { cfg.AMS.DefaultClient = "portal" })
 		if err != nil {
 			t.Fatalf("initiate_login_uri %q: %v", uri, err)
 		}
-		if got := strings.Contains(logs.String(), "clients[portal].initiate_login_uri"); got != warned {
-			t.Errorf("initiate_login_uri %q: warned %v, want %v:\n%s", uri, got, warned, logs.String())
+		if got := strings.Contains(logs, "clients[portal].initiate_login_uri"); got != warned {
+			t.Errorf("initiate_login_uri %q: warned %v, want %v:\n%s", uri, got, warned, logs)
 		}
 	}
 }
