@@ -2,17 +2,12 @@ package sqldir_test
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/ssobridge/ssobridge/legacy"
-	"github.com/ssobridge/ssobridge/legacy/demo"
-	"github.com/ssobridge/ssobridge/legacy/imis"
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
@@ -52,29 +47,13 @@ func TestNoPasswordExpiryWarned(t *testing.T) {
 		{"the query", true, nil, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			path := filepath.Join(t.TempDir(), "ams.db")
-			db, err := demo.Open(ctx, path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			db.Close()
-			c := demo.SQLConfig()
-			c.DSN, c.Preset, c.Queries = path, "", imis.PresetIMISSQLite()
-			if !tc.query {
-				delete(c.Queries, sqldir.QueryPasswordExpiry)
-			}
-			c.PasswordMaxAge, c.PasswordMaxAgeSysAdmin = tc.members, tc.sysa
-			g := sqldir.Generic{Config: c}
-			if err := g.Validate(); err != nil {
-				t.Fatal(err)
-			}
 			logged := &lockedLog{}
-			conn, err := g.Open(ctx, legacy.OpenOptions{Logger: slog.New(slog.NewTextHandler(logged, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
+			openGenericWith(t, func(c *sqldir.Config) {
+				if !tc.query {
+					delete(c.Queries, sqldir.QueryPasswordExpiry)
+				}
+				c.PasswordMaxAge, c.PasswordMaxAgeSysAdmin = tc.members, tc.sysa
+			}, slog.New(slog.NewTextHandler(logged, nil)))
 			out := logged.String()
 			warned := strings.Contains(out, "passwords never expire")
 			if tc.want == "" {

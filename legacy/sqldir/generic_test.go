@@ -26,6 +26,13 @@ func openGeneric(t *testing.T) legacy.Connector {
 // openGenericAt is openGeneric, with the demo database file's path.
 func openGenericAt(t *testing.T) (legacy.Connector, string) {
 	t.Helper()
+	return openGenericWith(t, nil, slog.New(slog.DiscardHandler))
+}
+
+// openGenericWith is openGenericAt with the connector's configuration changed by edit (nil:
+// none) and its log written to log.
+func openGenericWith(t *testing.T, edit func(*sqldir.Config), log *slog.Logger) (legacy.Connector, string) {
+	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ams.db")
 	db, err := demo.Open(ctx, path)
@@ -36,11 +43,14 @@ func openGenericAt(t *testing.T) (legacy.Connector, string) {
 	c := demo.SQLConfig()
 	c.DSN, c.Preset, c.Queries = path, "", imis.PresetIMISSQLite()
 	c.RefusedLogins = imis.DefaultRefusedLogins()
+	if edit != nil {
+		edit(&c)
+	}
 	g := sqldir.Generic{Config: c}
 	if err := g.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := g.Open(ctx, legacy.OpenOptions{Logger: slog.New(slog.DiscardHandler)})
+	conn, err := g.Open(ctx, legacy.OpenOptions{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
