@@ -14,6 +14,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/saml"
+	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
 // TestSAMLEncryptedAssertion: an SP with encrypt_assertions gets its assertion encrypted to its
@@ -33,6 +34,15 @@ func TestSAMLEncryptedAssertion(t *testing.T) {
 	}
 	if !bytes.Contains(doc, []byte("EncryptedAssertion")) || bytes.Contains(doc, []byte("<saml:Assertion")) || bytes.Contains(doc, []byte("alice@example.org")) {
 		t.Fatalf("assertion not encrypted: %.600s", doc)
+	}
+	// AES-GCM, not the library's AES-128-CBC: the SP's metadata lists no EncryptionMethod
+	// (bridge/saml/encryption.go; CBC is open to padding-oracle attacks), and the audit says so.
+	if !bytes.Contains(doc, []byte(`Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"`)) || bytes.Contains(doc, []byte("-cbc")) {
+		t.Fatalf("assertion not encrypted with AES-256-GCM: %.1500s", doc)
+	}
+	if evs, err := e.store.AuditEvents(e.ctx(), store.AuditFilter{Event: "saml.response"}); err != nil || len(evs) != 1 ||
+		!strings.HasSuffix(evs[0].Detail, "; assertion encrypted with aes256-gcm") {
+		t.Fatalf("saml.response audited: %v %+v", err, evs)
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := c.PostForm(acs, f)

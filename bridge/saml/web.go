@@ -682,6 +682,11 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 		return h.Pages.Error(c, http.StatusBadRequest, "This app's registration has changed",
 			"The address the app asked us to answer at is no longer registered for it.", "Go back to the app and start signing in again.")
 	}
+	encryptedWith := ""
+	if sp.Settings.EncryptAssertions {
+		enc, c := assertionEncrypter(sp) // AES-GCM unless the SP lists only CBC (encryption.go)
+		idp.AssertionEncrypter, encryptedWith = enc, cipherName(c)
+	}
 	class, _ := contextClass(r, sess.AMR)
 	index := h.SessionIndex(sess.ID)
 	session := &crewjam.Session{ID: index, CreateTime: sess.AuthTime, ExpireTime: sess.ExpiresAt, Index: index,
@@ -712,6 +717,9 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 	detail := "sp-initiated"
 	if r.RequestID == "" {
 		detail = "idp-initiated"
+	}
+	if encryptedWith != "" {
+		detail += "; assertion encrypted with " + encryptedWith
 	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "saml.response", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: detail})
 	return h.post(c, form.URL, "SAMLResponse", form.SAMLResponse, form.RelayState)

@@ -324,6 +324,12 @@ func TestMellonEncryptedAssertion(t *testing.T) {
 	if child(resp, "EncryptedAssertion") == nil || child(resp, "Assertion") != nil {
 		t.Fatalf("the assertion was not encrypted")
 	}
+	// With AES-256-GCM (mellon's metadata lists no EncryptionMethod; the bridge prefers GCM to
+	// CBC, bridge/saml/encryption.go), which Lasso and xmlsec decrypt.
+	if m := child(resp, "EncryptedAssertion", "EncryptedData", "EncryptionMethod"); m == nil ||
+		m.SelectAttrValue("Algorithm", "") != "http://www.w3.org/2009/xmlenc11#aes256-gcm" {
+		t.Fatalf("the assertion was not encrypted with AES-256-GCM: %v", m)
+	}
 }
 
 // TestMellonClockSkew: mellon's clock a minute ahead of the bridge's, or a minute behind
