@@ -45,7 +45,9 @@ func (t *tokenResponses) putPayload(bp *[]byte) {
 func (t *tokenResponses) write(w http.ResponseWriter, resp any) {
 	h := w.Header()
 	h["Content-Type"] = headerJSON
-	if h.Get("Cache-Control") != "no-store" { // serveAPI has said it for every API response
+	// serveAPI has said it for every API response (read without Get's canonicalisation of
+	// the name: it is canonical).
+	if v := h["Cache-Control"]; len(v) == 0 || v[0] != "no-store" {
 		h["Cache-Control"] = headerNoStore
 		h["Pragma"] = headerNoCache
 	}
