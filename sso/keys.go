@@ -462,12 +462,10 @@ func (m *KeyManager) SigningKey(alg string) (op.SigningKey, error) {
 	defer m.mu.RUnlock()
 	var best *signingKey
 	for _, k := range m.keys {
-		if k.alg != want || now.Before(k.createdAt) || !now.Before(k.signUntil) {
+		if k.alg != want || !signsAt(now, k.createdAt, k.signUntil) {
 			continue
 		}
-		// The newest; between two created at once (two replicas starting together on an
-		// empty store) the greater id, so that every replica signs with the same key.
-		if best == nil || k.createdAt.After(best.createdAt) || (k.createdAt.Equal(best.createdAt) && k.id > best.id) {
+		if best == nil || signsBefore(k.createdAt, k.id, best.createdAt, best.id) {
 			best = k
 		}
 	}
@@ -475,6 +473,20 @@ func (m *KeyManager) SigningKey(alg string) (op.SigningKey, error) {
 		return nil, fmt.Errorf("keys: no current %s signing key", want)
 	}
 	return best, nil
+}
+
+// signsAt reports whether a key created at created that signs until signUntil may sign at now.
+// With signsBefore it is the one rule for which key signs an algorithm, which SigningKey
+// applies and describe reports (KeyInfo.Signing).
+func signsAt(now, created, signUntil time.Time) bool {
+	return !now.Before(created) && now.Before(signUntil)
+}
+
+// signsBefore reports whether key a (created, id) signs rather than key b when both may: the
+// newest; between two created at once (two replicas starting together on an empty store) the
+// greater id, so that every replica signs with the same key.
+func signsBefore(aCreated time.Time, aID string, bCreated time.Time, bID string) bool {
+	return aCreated.After(bCreated) || (aCreated.Equal(bCreated) && aID > bID)
 }
 
 // KeyStatus is the key that signs now for one algorithm: when it was created and when it
@@ -536,11 +548,11 @@ func (m *KeyManager) describe(stored []*StoredKey, now time.Time) []KeyInfo {
 			continue
 		}
 		out = append(out, KeyInfo{ID: sk.ID, Algorithm: sk.Algorithm, Created: sk.CreatedAt, SignUntil: sk.SignUntil, PublishedUntil: until})
-		if now.Before(sk.CreatedAt) || !now.Before(sk.SignUntil) {
+		if !signsAt(now, sk.CreatedAt, sk.SignUntil) {
 			continue
 		}
 		i, ok := signer[sk.Algorithm]
-		if !ok || sk.CreatedAt.After(out[i].Created) || (sk.CreatedAt.Equal(out[i].Created) && sk.ID > out[i].ID) {
+		if !ok || signsBefore(sk.CreatedAt, sk.ID, out[i].Created, out[i].ID) {
 			signer[sk.Algorithm] = len(out) - 1
 		}
 	}
