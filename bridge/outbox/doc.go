@@ -7,7 +7,10 @@
 // failure is retried with exponential backoff and jitter; after max_attempts, or at once on a
 // permanent refusal (Permanent, or a 4xx other than 408, 409, 425 and 429: Status), the event
 // goes to the dead-letter state (`ssobridge shadow retry` re-queues it). A claimed delivery
-// runs to its end even when the queue stops, and Run returns once it is recorded.
+// runs to its end even when the queue stops, and Run returns once it is recorded. Four workers
+// each claim the next due event as they come free, at most two of one client at a time, so a
+// target that does not answer (each request waiting for shadow.timeout) holds two workers, not
+// every app's deliveries.
 //
 // A kind of provisioning target (Kind) is a function returning the empty config section of
 // the kind (Settings): decoded from the target's YAML, it validates itself naming its fields

@@ -59,8 +59,16 @@ type Queue struct {
 	observer DeliveryObserver
 	wake     chan struct{}
 	lease    time.Duration
-	batch    int
 	workers  int
+	// perClient caps one client's deliveries in flight (Run's and DeliverDue's): a target that
+	// hangs until each request's timeout holds at most that many workers, and the other
+	// clients' events (back-channel logouts at other apps) are claimed past its own (review s14
+	//
+	perClient int
+
+	claimMu sync.Mutex // one claim at a time, so that no client passes perClient
+	mu      sync.Mutex
+	busy    map[string]int // deliveries in flight per client
 }
 
 // New builds a Queue; Config must be valid.
@@ -72,7 +80,8 @@ func New(o Options) *Queue {
 		o.Now = time.Now
 	}
 	return &Queue{cfg: o.Config, store: o.Store, channels: o.Channels, targets: o.Targets, log: o.Logger, now: o.Now,
-		observer: o.Observer, wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second, batch: 4, workers: 4, // batch = workers: no claimed event waits for a worker past its lease
+		observer: o.Observer, wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second,
+		workers: 4, perClient: 2, busy: map[string]int{},
 	}
 }
 
@@ -86,28 +95,50 @@ func (q *Queue) Wake() {
 
 // Run delivers due events until ctx ends, and purges delivered ones older than a week
 // hourly. It returns once the deliveries in flight are recorded.
+//
+// Each free worker claims the next due event (one at a time, never one it cannot start at once,
+// so no claimed event waits for a worker past its lease), skipping the clients that already have
+// perClient deliveries in flight: a target that does not answer holds its own share of the
+// workers, not the queue (review s14 X-6). A key's events still go one at a time, oldest first
+// (the store's claim).
 func (q *Queue) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	purge := time.NewTicker(time.Hour)
 	defer purge.Stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	done := make(chan struct{}, q.workers) // a worker came free; never blocks a worker
+	free := q.workers
 	// The outbox could not be read (the store away): a transient failure retried every
 	// second, said once as a warning, and its end once, as the other background jobs do.
 	var down logging.Outage
 	for {
-		n, err := q.DeliverDue(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			down.Fail(ctx, q.log, q.now(), "shadow: claim failed; retrying every second", err)
-		case err == nil:
+		for free > 0 {
+			e, err := q.claim(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					down.Fail(ctx, q.log, q.now(), "shadow: claim failed; retrying every second", err)
+				}
+				break
+			}
 			down.OK(ctx, q.log, q.now(), "shadow: claims work again")
-		}
-		if n == q.batch {
-			continue
+			if e == nil {
+				break
+			}
+			free--
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				q.deliverClaimed(ctx, e)
+				done <- struct{}{}
+			}()
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-done:
+			free++
 		case <-q.wake:
 		case <-t.C:
 		case <-purge.C:
@@ -120,25 +151,65 @@ func (q *Queue) Run(ctx context.Context) {
 	}
 }
 
-// DeliverDue claims and delivers one batch of due events; it returns how many it claimed.
+// DeliverDue claims up to one event per worker, as Run does (perClient at most of one client,
+// counting Run's deliveries in flight), delivers them and returns how many it claimed once
+// their outcomes are recorded.
 func (q *Queue) DeliverDue(ctx context.Context) (int, error) {
-	evs, err := q.store.ClaimEvents(ctx, store.Claim{Now: q.now(), Lease: q.lease, Limit: q.batch})
-	if err != nil {
-		return 0, err
-	}
-	sem := make(chan struct{}, q.workers)
 	var wg sync.WaitGroup
-	for _, e := range evs {
+	defer wg.Wait()
+	n := 0
+	for n < q.workers {
+		e, err := q.claim(ctx)
+		if err != nil {
+			return n, err
+		}
+		if e == nil {
+			break
+		}
+		n++
 		wg.Add(1)
-		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
-			_ = q.deliverOne(ctx, e)
+			q.deliverClaimed(ctx, e)
 		}()
 	}
-	wg.Wait()
-	return len(evs), nil
+	return n, nil
+}
+
+// claim claims the next due event of a client below perClient deliveries in flight, and counts
+// it in flight (deliverClaimed ends it); nil when none is due.
+func (q *Queue) claim(ctx context.Context) (*store.OutboxEvent, error) {
+	q.claimMu.Lock()
+	defer q.claimMu.Unlock()
+	q.mu.Lock()
+	var full []string
+	for c, n := range q.busy {
+		if n >= q.perClient {
+			full = append(full, c)
+		}
+	}
+	q.mu.Unlock()
+	evs, err := q.store.ClaimEvents(ctx, store.Claim{Now: q.now(), Lease: q.lease, Limit: 1, ExcludeClients: full})
+	if err != nil || len(evs) == 0 {
+		return nil, err
+	}
+	e := evs[0]
+	q.mu.Lock()
+	q.busy[e.ClientID]++
+	q.mu.Unlock()
+	return e, nil
+}
+
+// deliverClaimed delivers an event claimed by claim and ends its count in flight.
+func (q *Queue) deliverClaimed(ctx context.Context, e *store.OutboxEvent) {
+	defer func() {
+		q.mu.Lock()
+		if q.busy[e.ClientID]--; q.busy[e.ClientID] <= 0 {
+			delete(q.busy, e.ClientID)
+		}
+		q.mu.Unlock()
+	}()
+	_ = q.deliverOne(ctx, e)
 }
 
 // DeliverKey delivers the pending events of one key synchronously, oldest first (a

@@ -65,6 +65,10 @@ type Claim struct {
 	Limit int
 	// Key, when set, claims only that key's pending events, due or not (synchronous delivery).
 	Key string
+	// ExcludeClients, when set, claims no event of these clients (the delivery queue's
+	// targets with as many deliveries in flight as it allows one target: a slow target must
+	// not take every worker). Their events stay pending, in order, for a later claim.
+	ExcludeClients []string
 }
 
 // OutboxFilter selects events for listings; zero fields do not filter. Oldest first.

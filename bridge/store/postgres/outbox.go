@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -88,6 +89,10 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 		args = append(args, c.Key)
 	} else {
 		q += ` AND o.next_attempt <= $1`
+	}
+	if len(c.ExcludeClients) > 0 {
+		args = append(args, c.ExcludeClients)
+		q += ` AND o.client_id <> ALL($` + strconv.Itoa(len(args)) + `::text[])`
 	}
 	q += ` AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
 		ORDER BY o.seq LIMIT $2

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,18 +96,23 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 		// The head of a key is its oldest pending event: later ones wait behind it, even while
 		// it backs off, so a receiver sees a member's changes in order.
 		q := `SELECT o.seq FROM outbox o WHERE o.state = 'pending' AND o.lease_until <= ?1`
-		args := []any{now}
+		args := []any{now, c.Limit}
 		if c.Key != "" {
-			q += ` AND o.key = ?3`
+			args = append(args, c.Key)
+			q += ` AND o.key = ?` + strconv.Itoa(len(args))
 		} else {
 			q += ` AND o.next_attempt <= ?1`
 		}
+		if len(c.ExcludeClients) > 0 {
+			ph := make([]string, len(c.ExcludeClients))
+			for i, id := range c.ExcludeClients {
+				args = append(args, id)
+				ph[i] = "?" + strconv.Itoa(len(args))
+			}
+			q += ` AND o.client_id NOT IN (` + strings.Join(ph, ", ") + `)`
+		}
 		q += ` AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
 			ORDER BY o.seq LIMIT ?2`
-		args = append(args, c.Limit)
-		if c.Key != "" {
-			args = append(args, c.Key)
-		}
 		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err

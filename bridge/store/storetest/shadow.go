@@ -30,6 +30,7 @@ var shadowTests = []test{
 
 var outboxTests = []test{
 	{"ClaimOrderPerKey", testOutboxClaimOrder},
+	{"ClaimExcludeClients", testOutboxClaimExclude},
 	{"LeaseExpires", testOutboxLeaseExpires},
 	{"StaleClaimRecordsNothing", testOutboxStaleClaim},
 	{"FailBackoffDead", testOutboxFailDead},
@@ -476,6 +477,37 @@ func testOutboxClaimOrder(t *testing.T, h *H) {
 	if ev.State != store.OutboxDelivered || !ev.DeliveredAt.Equal(h.Now.Add(3*time.Second)) {
 		t.Fatalf("delivered event = %+v", ev)
 	}
+}
+
+// testOutboxClaimExclude (review s14 X-6): a claim skips the events of the clients it excludes
+// (the targets whose deliveries already take their share of the workers), claims the others in
+// order, and leaves the skipped ones pending, unclaimed and uncounted, for a later claim; each
+// key's order holds.
+func testOutboxClaimExclude(t *testing.T, h *H) {
+	ev := func(client, key string) *store.OutboxEvent {
+		e := event(key)
+		e.ClientID = client
+		return e
+	}
+	s1, s2, b1, c1, b2 := ev("slow", "slow/1"), ev("slow", "slow/2"), ev("bank", "bank/1"), ev("city", "city/1"), ev("bank", "bank/1")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, s1, s2, b1, c1, b2), "Enqueue")
+	claim := func(at time.Duration, exclude ...string) []*store.OutboxEvent {
+		t.Helper()
+		l, err := h.S.ClaimEvents(h.Ctx, store.Claim{Now: h.Now.Add(at), Lease: time.Minute, Limit: 10, ExcludeClients: exclude})
+		ssotest.NoErr(t, err, "ClaimEvents")
+		return l
+	}
+	got := claim(time.Second, "slow", "city")
+	ssotest.Equal(t, ids(got), []string{b1.ID}, "claim excluding slow and city")
+	ssotest.Equal(t, ids(claim(2*time.Second, "bank", "slow")), []string{c1.ID}, "claim excluding bank and slow")
+	rest := claim(3*time.Second, "bank")
+	ssotest.Equal(t, ids(rest), []string{s1.ID, s2.ID}, "the excluded events, claimed later")
+	if rest[0].Attempts != 1 {
+		t.Fatalf("an event skipped by earlier claims counted %d attempts, want 1", rest[0].Attempts)
+	}
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, b1.ID, got[0].LeaseUntil, h.Now.Add(4*time.Second)), "MarkDelivered")
+	ssotest.Equal(t, ids(claim(5*time.Second, "slow")), []string{b2.ID}, "the key's next event, after its head")
+	ssotest.Equal(t, ids(claim(6*time.Second)), []string(nil), "nothing left")
 }
 
 func testOutboxLeaseExpires(t *testing.T, h *H) {
