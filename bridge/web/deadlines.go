@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -10,8 +11,10 @@ import (
 // LazyDeadlines wraps ln so that the read and write deadlines net/http sets on its connections
 // cost no runtime timer: a deadline is recorded, and every tick a watchdog applies those that
 // have passed to their connections (a read or write blocked on one then fails as it would at
-// the deadline itself, up to a tick late). A deadline already past when it is set (net/http's
-// way to interrupt its background read) is applied at once.
+// the deadline itself, up to a tick late). A deadline at or before the watchdog's latest tick
+// when it is set (net/http's way to interrupt its background read: a time long past) is
+// applied at once. Deadlines are measured on the monotonic clock, as net's own are: a step of
+// the wall clock neither fires nor stretches them.
 //
 // Why: net/http sets a keep-alive connection's deadlines eight times per request when the
 // server has timeouts (read header, read, write, idle: cmd/ssobridge sets all four), each a
@@ -21,8 +24,7 @@ import (
 // unchanged, with deadlines enforced within a tick. Connections that are not TCP pass through
 // unwrapped.
 func LazyDeadlines(ln net.Listener, tick time.Duration) net.Listener {
-	l := &lazyListener{Listener: ln, tick: tick, conns: map[*lazyConn]struct{}{}}
-	l.now.Store(time.Now().UnixNano())
+	l := &lazyListener{Listener: ln, tick: tick, base: time.Now(), conns: map[*lazyConn]struct{}{}}
 	return l
 }
 
@@ -33,8 +35,12 @@ const DeadlineTick = 250 * time.Millisecond
 type lazyListener struct {
 	net.Listener
 	tick time.Duration
-	// now is the time of the watchdog's latest tick (UnixNano): a deadline at or before it is
-	// applied when it is set.
+	// base is when the listener was made: deadlines and ticks are kept as offsets from it on
+	// the monotonic clock, as net's own deadlines are measured, so a step of the wall clock
+	// (NTP, a VM resumed, date) neither fires nor stretches them.
+	base time.Time
+	// now is the offset of the watchdog's latest tick: a deadline at or before it (net/http's
+	// aLongTimeAgo) is applied when it is set.
 	now atomic.Int64
 	mu  sync.Mutex
 	// conns are the open connections; running: the watchdog runs (while there are any).
@@ -51,12 +57,12 @@ func (l *lazyListener) Accept() (net.Conn, error) {
 	if !ok {
 		return conn, nil
 	}
-	c := &lazyConn{TCPConn: tc, l: l}
+	c := &lazyConn{TCPConn: tc, l: l, rd: noDeadline, wd: noDeadline}
 	l.mu.Lock()
 	l.conns[c] = struct{}{}
 	if !l.running {
 		l.running = true
-		l.now.Store(time.Now().UnixNano())
+		l.now.Store(int64(time.Since(l.base)))
 		go l.watch()
 	}
 	l.mu.Unlock()
@@ -68,7 +74,7 @@ func (l *lazyListener) watch() {
 	t := time.NewTicker(l.tick)
 	defer t.Stop()
 	for now := range t.C {
-		n := now.UnixNano()
+		n := int64(now.Sub(l.base))
 		l.now.Store(n)
 		l.mu.Lock()
 		if len(l.conns) == 0 {
@@ -95,30 +101,32 @@ type lazyConn struct {
 	*net.TCPConn
 	l  *lazyListener
 	mu sync.Mutex
-	// rd, wd are the read and write deadlines set (UnixNano; 0: none); rset, wset: the
+	// rd, wd are the read and write deadlines set (offsets from l.base; noDeadline: none); rset, wset: the
 	// connection itself has a deadline (applied by the watchdog or at once) to be cleared
 	// when another is set.
 	rd, wd     int64
 	rset, wset bool
 }
 
-// deadline is t as UnixNano, 0 for no deadline.
-func deadline(t time.Time) int64 {
+// noDeadline is a deadline that never passes (the zero time: none).
+const noDeadline = math.MaxInt64
+
+// deadline is t as an offset from l.base on the monotonic clock when t has a monotonic reading
+// (time.Now().Add: net/http's timeouts), else on the wall clock (aLongTimeAgo: long past);
+// noDeadline for the zero time. Offsets beyond a Duration's range saturate (time.Time.Sub).
+func (l *lazyListener) deadline(t time.Time) int64 {
 	if t.IsZero() {
-		return 0
+		return noDeadline
 	}
-	if n := t.UnixNano(); n != 0 {
-		return n
-	}
-	return 1 // (the epoch itself: long past, not "none")
+	return int64(t.Sub(l.base))
 }
 
 func (c *lazyConn) SetReadDeadline(t time.Time) error {
-	d := deadline(t)
+	d := c.l.deadline(t)
 	var err error
 	c.mu.Lock()
 	c.rd = d
-	if d != 0 && d <= c.l.now.Load() {
+	if d <= c.l.now.Load() {
 		c.rset = true
 		err = c.TCPConn.SetReadDeadline(t)
 	} else if c.rset {
@@ -130,11 +138,11 @@ func (c *lazyConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *lazyConn) SetWriteDeadline(t time.Time) error {
-	d := deadline(t)
+	d := c.l.deadline(t)
 	var err error
 	c.mu.Lock()
 	c.wd = d
-	if d != 0 && d <= c.l.now.Load() {
+	if d <= c.l.now.Load() {
 		c.wset = true
 		err = c.TCPConn.SetWriteDeadline(t)
 	} else if c.wset {
@@ -152,18 +160,18 @@ func (c *lazyConn) SetDeadline(t time.Time) error {
 	return c.SetWriteDeadline(t)
 }
 
-// expire applies the deadlines passed at now (UnixNano) to the connection: a read or write
+// expire applies the deadlines passed at now (an offset from l.base) to the connection: a read or write
 // blocked on it fails with os.ErrDeadlineExceeded, as at a deadline net's own timer applies.
 func (c *lazyConn) expire(now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.rd != 0 && c.rd <= now && !c.rset {
+	if c.rd <= now && !c.rset {
 		c.rset = true
-		_ = c.TCPConn.SetReadDeadline(time.Unix(0, c.rd))
+		_ = c.TCPConn.SetReadDeadline(c.l.base.Add(time.Duration(c.rd)))
 	}
-	if c.wd != 0 && c.wd <= now && !c.wset {
+	if c.wd <= now && !c.wset {
 		c.wset = true
-		_ = c.TCPConn.SetWriteDeadline(time.Unix(0, c.wd))
+		_ = c.TCPConn.SetWriteDeadline(c.l.base.Add(time.Duration(c.wd)))
 	}
 }
 
