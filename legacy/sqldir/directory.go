@@ -41,7 +41,8 @@ type Directory struct {
 	loc      *time.Location
 	verifier PasswordVerifier
 	// dummy is the hash unknown logins are verified against: the configured algorithm's at
-	// first, then of the scheme and work factor of the last member verified (followDummy).
+	// first, then of the costliest scheme and work factor of the members verified since
+	// (followDummy).
 	dummy    atomic.Pointer[dummyHash]
 	describe *password.Verifier
 	refused  map[string]bool
@@ -153,7 +154,8 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 		expiry:   amsRead[legacy.PasswordExpiry]{query: QueryPasswordExpiry},
 	}
 	first := pv.Dummy()
-	d.dummy.Store(&dummyHash{Hash: first, shape: dummyShape(pv.Describe(first.Format, first.Stored, first.Salt))})
+	work, _ := pv.Work(first.Format, first.Stored, first.Salt)
+	d.dummy.Store(&dummyHash{Hash: first, work: work})
 	if c.Driver == DriverSQLite {
 		d.stmts = &stmtCache{db: db, m: map[string]*sql.Stmt{}}
 	}
@@ -281,32 +283,36 @@ func (d *Directory) dummyVerify(pw string) {
 	_, _ = d.verifier.Verify(h.Format, h.Stored, h.Salt, pw)
 }
 
-// dummyHash is the dummy verification's hash and its shape (scheme and work factor).
+// dummyHash is the dummy verification's hash and what verifying against it costs
+// (password.Verifier.Work).
 type dummyHash struct {
 	password.Hash
-	shape string
-}
-
-func dummyShape(in password.Info) string {
-	return fmt.Sprintf("%s|%s|%d", in.Scheme, in.Detail, in.Bytes)
+	work int64
 }
 
 // followDummy makes the dummy hash one of the scheme and work factor of the stored value just
-// verified, when they differ from the dummy's (review s14 X-2): the configured algorithm's
+// verified when that costs more than the dummy (review s14 X-2): the configured algorithm's
 // Membership hash costs one SHA-256, an ASP.NET Identity value thousands of PBKDF2 rounds and
 // a bcrypt one tens of milliseconds, and an unknown login must cost what the members' cost.
-// Values that cannot be verified, and clear ones, leave it as it is.
+// It only ever moves to a costlier one (end-of-session review s14): a sign-in with a cheap
+// hash, an attacker's own account, cannot set it back to cheap before a guess, and a new dummy
+// is made (a hash computed in a sign-in request) only a few times in a process's life. Values
+// that cannot be verified, and clear ones, leave it as it is.
 func (d *Directory) followDummy(format int, stored, salt string) {
-	in := d.describe.Describe(format, stored, salt)
-	if !in.Supported || in.Scheme == "clear" {
+	work, ok := d.describe.Work(format, stored, salt)
+	if !ok || work <= d.dummy.Load().work {
 		return
 	}
-	shape := dummyShape(in)
-	if d.dummy.Load().shape == shape {
+	h, ok := d.describe.DummyLike(format, stored, salt)
+	if !ok {
 		return
 	}
-	if h, ok := d.describe.DummyLike(format, stored, salt); ok {
-		d.dummy.Store(&dummyHash{Hash: h, shape: shape})
+	next := &dummyHash{Hash: h, work: work}
+	for {
+		cur := d.dummy.Load()
+		if work <= cur.work || d.dummy.CompareAndSwap(cur, next) {
+			return
+		}
 	}
 }
 

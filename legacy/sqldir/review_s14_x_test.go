@@ -99,6 +99,22 @@ func TestDummyFollowsTheMembersHashCost(t *testing.T) {
 			if !spent {
 				t.Errorf("an unverifiable member's sign-in spends %+v, no verification of the cost of the others", rec.seen[n:])
 			}
+			// A member with a cheap value (larry: the site's Membership hash) does not set the
+			// dummy back: an attacker's own account cannot make the next guess cheap
+			// (end-of-session review s14).
+			if _, err := d.Authenticate(ctx, "larry", "wrong"); !errors.Is(err, legacy.ErrBadCredentials) {
+				t.Fatalf("larry: %v", err)
+			}
+			if cheap := rec.last(); cheap.Scheme == known.Scheme {
+				t.Fatalf("fixture: larry's value reads as %+v, like alice's", cheap)
+			}
+			if _, err := d.Authenticate(ctx, "nobody", "wrong"); !errors.Is(err, legacy.ErrBadCredentials) {
+				t.Fatalf("nobody: %v", err)
+			}
+			if got := rec.last(); got.Scheme != known.Scheme || got.Detail != known.Detail {
+				t.Errorf("after a cheap member's sign-in an unknown login is verified against %s (%s), not %s (%s)",
+					got.Scheme, got.Detail, known.Scheme, known.Detail)
+			}
 		})
 	}
 }
