@@ -220,27 +220,38 @@ func (s *Store) EndSubjectSessions(ctx context.Context, subject string) ([]*sso.
 		return nil, errors.New("sqlite: end subject sessions: empty subject")
 	}
 	var out []*sso.Session
-	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		at := s.clock()
-		now := ts(at)
-		rows, err := tx.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions s
-			LEFT JOIN session_clients c ON c.session_id = s.id
-			WHERE s.subject = ? AND s.ended = 0 AND s.expires_at > ?
-			ORDER BY s.created_at, s.id, c.seq`, subject, now)
-		if err != nil {
-			return err
-		}
-		if out, err = scanSessions(rows); err != nil {
-			return err
-		}
-		if _, err = tx.ExecContext(ctx, `UPDATE sessions SET ended = 1
-			WHERE subject = ? AND ended = 0 AND expires_at > ?`, subject, now); err != nil {
-			return err
-		}
-		return endConsoleOfBridge(ctx, tx, at, sessionIDs(out)...)
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		out, err = endSubjectSessions(ctx, tx, subject, s.clock())
+		return err
 	})
 	if err != nil {
 		return nil, wrap("end subject sessions", err)
+	}
+	return out, nil
+}
+
+// endSubjectSessions ends, in tx at now, every live session of subject and the console
+// sessions they carry, and returns them (Ended set), oldest first, with their clients
+// (EndSubjectSessions, and a deactivation that ends sessions).
+func endSubjectSessions(ctx context.Context, tx *sql.Tx, subject string, at time.Time) ([]*sso.Session, error) {
+	now := ts(at)
+	rows, err := tx.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions s
+		LEFT JOIN session_clients c ON c.session_id = s.id
+		WHERE s.subject = ? AND s.ended = 0 AND s.expires_at > ?
+		ORDER BY s.created_at, s.id, c.seq`, subject, now)
+	if err != nil {
+		return nil, err
+	}
+	out, err := scanSessions(rows)
+	if err != nil {
+		return nil, err
+	}
+	if _, err = tx.ExecContext(ctx, `UPDATE sessions SET ended = 1
+		WHERE subject = ? AND ended = 0 AND expires_at > ?`, subject, now); err != nil {
+		return nil, err
+	}
+	if err := endConsoleOfBridge(ctx, tx, at, sessionIDs(out)...); err != nil {
+		return nil, err
 	}
 	for _, ss := range out {
 		ss.Ended = true

@@ -236,27 +236,10 @@ func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.S
 // deactivate applies d in tx and returns the sessions it ended.
 func (s *Store) deactivate(ctx context.Context, tx *sql.Tx, d *store.Deactivation) ([]*sso.Session, error) {
 	var ended []*sso.Session
-	now := ts(s.clock())
 	if d.EndSessions {
-		rows, err := tx.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions s
-			LEFT JOIN session_clients c ON c.session_id = s.id
-			WHERE s.subject = ? AND s.ended = 0 AND s.expires_at > ?
-			ORDER BY s.created_at, s.id, c.seq`, d.Subject, now)
-		if err != nil {
+		var err error
+		if ended, err = endSubjectSessions(ctx, tx, d.Subject, s.clock()); err != nil {
 			return nil, err
-		}
-		if ended, err = scanSessions(rows); err != nil {
-			return nil, err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET ended = 1
-			WHERE subject = ? AND ended = 0 AND expires_at > ?`, d.Subject, now); err != nil {
-			return nil, err
-		}
-		if err := endConsoleOfBridge(ctx, tx, s.clock(), sessionIDs(ended)...); err != nil {
-			return nil, err
-		}
-		for _, ss := range ended {
-			ss.Ended = true
 		}
 	}
 	if err := revokeGrants(ctx, tx, d.Subject, d.RevokeClient); err != nil {
