@@ -179,9 +179,11 @@ func testConsoleBridgeAudited(t *testing.T, h *H) {
 	expired := &store.ConsoleSession{IDHash: sso.HashToken(ssotest.RandomID()), Subject: sub, Login: "bob", CSRF: "c",
 		AuthTime: h.Now.Add(-2 * time.Hour), CreatedAt: h.Now.Add(-2 * time.Hour), SeenAt: h.Now.Add(-2 * time.Hour),
 		CheckedAt: h.Now.Add(-2 * time.Hour), ExpiresAt: h.Now.Add(-time.Hour), BridgeSession: bridge.ID}
-	if err := h.S.CreateConsoleSession(h.Ctx, expired); err != nil && !errors.Is(err, sso.ErrNotFound) {
+	// Every store keeps such a row (it is only read as expired); one that refused it would leave
+	// the property untested, so that fails too.
+	if err := h.S.CreateConsoleSession(h.Ctx, expired); err != nil {
 		t.Fatalf("CreateConsoleSession (expired): %v", err)
-	} else if err == nil {
+	} else {
 		ssotest.NoErr(t, h.S.EndSession(h.Ctx, bridge.ID), "EndSession")
 		if got := h.consoleSessionNow(expired.IDHash); !got.EndedAt.IsZero() || got.EndReason != "" {
 			t.Fatalf("an expired console session was ended: %v %q", got.EndedAt, got.EndReason)
