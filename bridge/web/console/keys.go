@@ -23,8 +23,9 @@ func (c *Console) keys(w http.ResponseWriter, r *http.Request, s *session) {
 	// The notice of a withdrawal (PRG), shown only when the key is indeed gone from the list.
 	if kid := q.Get("withdrawn"); kid != "" && !slices.ContainsFunc(list, func(k admin.SigningKey) bool { return k.ID == kid }) {
 		b.Notice = "The signing key " + kid + " was withdrawn: it signs no more and has left JWKS; tokens it signed are refused."
-		if succ := q.Get("successor"); succ != "" {
-			b.Notice += " The new key " + succ + " signs " + q.Get("alg") + " from now."
+		// The successor named only when it is in the list, with the algorithm the list gives.
+		if i := slices.IndexFunc(list, func(k admin.SigningKey) bool { return k.ID == q.Get("successor") }); i >= 0 {
+			b.Notice += " The new key " + list[i].ID + " signs " + list[i].Algorithm + " from now."
 		}
 	}
 	c.render(w, r, s, http.StatusOK, "keys", struct {
@@ -95,7 +96,6 @@ func (c *Console) retireKey(w http.ResponseWriter, r *http.Request, s *session) 
 	q := url.Values{"withdrawn": {kid}}
 	if succ != nil {
 		q.Set("successor", succ.ID)
-		q.Set("alg", succ.Algorithm)
 	}
 	seeOther(w, r, Path+"keys", q)
 }

@@ -72,6 +72,11 @@ func TestKeysPageWithdraws(t *testing.T) {
 	if n := rec.Body.String(); !strings.Contains(n, "The signing key "+kid+" was withdrawn") || !strings.Contains(n, "The new key "+list[0].ID+" signs RS256") {
 		t.Fatalf("keys page after the withdrawal (%s): %s", loc, n)
 	}
+	// A forged successor (not a published key) is not named, and the link's alg is not read.
+	rec = f.do("GET", "/console/keys?withdrawn="+kid+"&successor=forged&alg=HS256", nil, ck, "")
+	if n := rec.Body.String(); !strings.Contains(n, "was withdrawn") || strings.Contains(n, "forged") || strings.Contains(n, "HS256") {
+		t.Fatalf("keys page with a forged successor: %s", n)
+	}
 	// A forged notice (the key is still listed) is not shown.
 	rec = f.do("GET", "/console/keys?withdrawn="+list[0].ID, nil, ck, "")
 	if strings.Contains(rec.Body.String(), "was withdrawn") {
