@@ -744,6 +744,10 @@ func (h *Handler) Callback(next echo.HandlerFunc) echo.HandlerFunc {
 		id := ids[0]
 		ar, err := h.Provider.AuthRequest(r.Context(), id)
 		if err != nil {
+			if !errors.Is(err, sso.ErrNotFound) {
+				// The store could not say: a server error (logged, its page), not "expired".
+				return fmt.Errorf("load auth request: %w", err)
+			}
 			return h.Pages.Error(c, http.StatusBadRequest, "This sign-in has expired",
 				"The sign-in link is no longer valid: it was used already or is too old.", "Go back to the app and start signing in again.")
 		}
