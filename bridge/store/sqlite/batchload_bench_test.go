@@ -3,13 +3,10 @@ package sqlite
 import (
 	"os"
 	"path/filepath"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ssobridge/ssobridge/sso"
-	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
 )
 
 // BenchmarkRotationBatchLoad is the refresh grant's write as the RS256 load run at c=16 makes it
@@ -42,45 +39,7 @@ func BenchmarkRotationBatchLoad(b *testing.B) {
 		}
 		return max(0, st.Size()-32) / (4096 + 24) // page_size 4096; a 32-byte WAL header
 	}
-	q := s.writes
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu, batches, frames := cpuTime(), q.batches.Load(), walFrames()
-	next := 0
-	for done := 0; done < b.N; done += size {
-		q.leader <- struct{}{}
-		var wg sync.WaitGroup
-		for range size {
-			f := fams[next%len(fams)]
-			next++
-			r := &sso.Rotation{FamilyID: f.FamilyID, Generation: f.Generation, OldHash: f.Hash, NewHash: ssotest.RandomID(), Now: now, Grace: 5 * time.Second}
-			q.mu.Lock()
-			n0 := len(q.pending)
-			q.mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := s.IssueTokens(b.Context(), sso.Issue{Rotate: r}); err != nil {
-					b.Error(err)
-				}
-			}()
-			for {
-				q.mu.Lock()
-				n := len(q.pending)
-				q.mu.Unlock()
-				if n > n0 {
-					break
-				}
-				runtime.Gosched()
-			}
-			f.Hash, f.Generation = r.NewHash, f.Generation+1
-		}
-		<-q.leader
-		wg.Wait()
-	}
-	b.StopTimer()
-	reportCPU(b, cpu)
-	n := q.batches.Load() - batches
-	b.ReportMetric(float64(b.N)/float64(n), "writes/batch")
+	frames := walFrames()
+	n := rotateInBatches(b, s, fams, size, now)
 	b.ReportMetric(float64(walFrames()-frames)/float64(n), "wal-frames/batch")
 }
