@@ -52,11 +52,16 @@ func testConsoleBridgeCreate(t *testing.T, h *H) {
 	}
 }
 
-func testConsoleBridgeEnds(t *testing.T, h *H) {
-	for _, tc := range []struct {
-		name string
-		end  func(s *sso.Session) error
-	}{
+// bridgeSessionEnd is one way the store ends a bridge session.
+type bridgeSessionEnd struct {
+	name string
+	end  func(s *sso.Session) error
+}
+
+// bridgeSessionEnds are every way the store ends a bridge session (each must end its console
+// sessions in the same transaction).
+func (h *H) bridgeSessionEnds() []bridgeSessionEnd {
+	return []bridgeSessionEnd{
 		{"EndSession", func(s *sso.Session) error { return h.S.EndSession(h.Ctx, s.ID) }},
 		{"EndSessionWithEvents", func(s *sso.Session) error { return h.S.EndSessionWithEvents(h.Ctx, s.ID, event("bcl-"+s.ID)) }},
 		{"EndSubjectSessions", func(s *sso.Session) error { _, err := h.S.EndSubjectSessions(h.Ctx, s.Subject); return err }},
@@ -68,7 +73,11 @@ func testConsoleBridgeEnds(t *testing.T, h *H) {
 			_, _, err := h.S.ResetFactorsAndDeactivate(h.Ctx, &store.Deactivation{Subject: s.Subject, EndSessions: true})
 			return err
 		}},
-	} {
+	}
+}
+
+func testConsoleBridgeEnds(t *testing.T, h *H) {
+	for _, tc := range h.bridgeSessionEnds() {
 		t.Run(tc.name, func(t *testing.T) {
 			sub := ssotest.RandomID()
 			bridge := h.createSession(sub, "portal")
@@ -116,22 +125,7 @@ func (h *H) consoleEndedAudit(subject string) []*store.AuditEvent {
 // the administrator's subject and login, the reason), none for one ended before, and none again
 // when the bridge session is ended again.
 func testConsoleBridgeAudited(t *testing.T, h *H) {
-	for _, tc := range []struct {
-		name string
-		end  func(s *sso.Session) error
-	}{
-		{"EndSession", func(s *sso.Session) error { return h.S.EndSession(h.Ctx, s.ID) }},
-		{"EndSessionWithEvents", func(s *sso.Session) error { return h.S.EndSessionWithEvents(h.Ctx, s.ID, event("bcl-"+s.ID)) }},
-		{"EndSubjectSessions", func(s *sso.Session) error { _, err := h.S.EndSubjectSessions(h.Ctx, s.Subject); return err }},
-		{"Deactivate", func(s *sso.Session) error {
-			_, err := h.S.Deactivate(h.Ctx, &store.Deactivation{Subject: s.Subject, EndSessions: true})
-			return err
-		}},
-		{"ResetFactorsAndDeactivate", func(s *sso.Session) error {
-			_, _, err := h.S.ResetFactorsAndDeactivate(h.Ctx, &store.Deactivation{Subject: s.Subject, EndSessions: true})
-			return err
-		}},
-	} {
+	for _, tc := range h.bridgeSessionEnds() {
 		t.Run(tc.name, func(t *testing.T) {
 			sub := ssotest.RandomID()
 			bridge := h.createSession(sub, "portal")
