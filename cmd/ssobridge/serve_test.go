@@ -65,10 +65,36 @@ func TestServeReleasesBinaryPages(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("procmem releases pages on Linux only")
 	}
+	stop := serveUp(t, "")
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Serving: the pages were released after initialisation (before the store opened), and
+	// once more after start-up.
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !exeMappingsRandom(string(smaps), exe) {
+		t.Fatal("serving, and the executable's read-only mappings are not all VmFlags rr")
+	}
+}
+
+// serveUp runs `ssobridge serve` in the test's process on a loopback port with a config of
+// log level warn and extra (YAML lines), and returns once discovery answers; stop ends it and
+// returns serve's error.
+func serveUp(t *testing.T, extra string) (stop func() error) {
+	t.Helper()
 	public := freeAddr(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "c.yaml")
-	body := "issuer: http://127.0.0.1:" + strings.Split(public, ":")[1] + "\nlog: {level: warn}\n"
+	body := "issuer: http://127.0.0.1:" + strings.Split(public, ":")[1] + "\nlog: {level: warn}\n" + extra
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -81,22 +107,10 @@ func TestServeReleasesBinaryPages(t *testing.T) {
 		cmd.SetArgs([]string{"serve", "--config", cfg, "--data-dir", filepath.Join(dir, "data"), "--listen", public})
 		done <- cmd.ExecuteContext(ctx)
 	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Serving: the pages were released after initialisation (before the store opened), and
-	// once more after start-up.
 	for {
 		select {
 		case err := <-done:
-			done <- err
+			cancel()
 			t.Fatalf("serve stopped: %v", err)
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -105,14 +119,10 @@ func TestServeReleasesBinaryPages(t *testing.T) {
 			continue
 		}
 		resp.Body.Close()
-		smaps, err := os.ReadFile("/proc/self/smaps")
-		if err != nil {
-			t.Fatal(err)
+		return func() error {
+			cancel()
+			return <-done
 		}
-		if !exeMappingsRandom(string(smaps), exe) {
-			t.Fatal("serving, and the executable's read-only mappings are not all VmFlags rr")
-		}
-		return
 	}
 }
 
@@ -217,38 +227,9 @@ func TestServeLogWrittenOnShutdown(t *testing.T) {
 func TestServeSetsGCPercent(t *testing.T) {
 	t.Setenv("GOGC", "")
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	public := freeAddr(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "c.yaml")
-	body := "issuer: http://127.0.0.1:" + strings.Split(public, ":")[1] + "\nlog: {level: warn}\nmemory: {binary_pages: keep, gc_percent: 230}\n"
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		cmd := rootCmd()
-		cmd.SetOut(io.Discard)
-		cmd.SetErr(io.Discard)
-		cmd.SetArgs([]string{"serve", "--config", cfg, "--data-dir", filepath.Join(dir, "data"), "--listen", public})
-		done <- cmd.ExecuteContext(ctx)
-	}()
-	for {
-		select {
-		case err := <-done:
-			t.Fatalf("serve stopped: %v", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-		resp, err := http.Get("http://" + public + "/.well-known/openid-configuration")
-		if err != nil {
-			continue
-		}
-		resp.Body.Close()
-		break
-	}
+	stop := serveUp(t, "memory: {binary_pages: keep, gc_percent: 230}\n")
 	got := debug.SetGCPercent(100)
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Error(err)
 	}
 	if got != 230 {
