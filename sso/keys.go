@@ -288,6 +288,14 @@ func (m *KeyManager) retirement(sk *StoredKey) time.Time {
 	return sk.ExpiresAt
 }
 
+// published reports whether sk is in JWKS at now, and until when: not withdrawn (a withdrawn
+// key is gone whatever this process's clock says, which may be behind the store's that
+// withdrew it: end-of-session review s13 RV3-5) and not past its retirement.
+func (m *KeyManager) published(sk *StoredKey, now time.Time) (until time.Time, ok bool) {
+	until = m.retirement(sk)
+	return until, !sk.Withdrawn() && now.Before(until)
+}
+
 // extend writes the later retirement of keys back to the store (KeyStore.ExtendSigningKey,
 // which only ever moves it later). A key the store no longer has (purged or withdrawn since
 // load) is left to the next load.
@@ -330,10 +338,8 @@ func (m *KeyManager) load(ctx context.Context) (keys []*signingKey, later []keyR
 	m.mu.RUnlock()
 	now := m.now()
 	for _, sk := range stored {
-		retire := m.retirement(sk)
-		if !now.Before(retire) || sk.Withdrawn() {
-			// A withdrawn key is gone whatever this replica's clock says: its clock may be
-			// behind the store's that withdrew it (end-of-session review s13 RV3-5).
+		retire, ok := m.published(sk, now)
+		if !ok {
 			continue
 		}
 		k := known[sk.ID]
@@ -543,8 +549,8 @@ func (m *KeyManager) describe(stored []*StoredKey, now time.Time) []KeyInfo {
 	out := make([]KeyInfo, 0, len(stored))
 	signer := map[string]int{} // algorithm -> index in out of the key that signs it
 	for _, sk := range stored {
-		until := m.retirement(sk)
-		if !now.Before(until) {
+		until, ok := m.published(sk, now)
+		if !ok {
 			continue
 		}
 		out = append(out, KeyInfo{ID: sk.ID, Algorithm: sk.Algorithm, Created: sk.CreatedAt, SignUntil: sk.SignUntil, PublishedUntil: until})

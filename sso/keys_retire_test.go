@@ -125,6 +125,17 @@ func TestKeyManagerRetire(t *testing.T) {
 		t.Fatalf("no replacement published after withdrawing the next ES256 key: %+v", list)
 	}
 
+	// A process whose clock is behind the withdrawing one's (another replica, the CLI on another
+	// host) lists no withdrawn key either (end-of-session review s14).
+	sso.SetKeyClock(m, func() time.Time { return time.Now().Add(-time.Hour) })
+	list, _ = m.Keys(ctx)
+	for _, k := range list {
+		if k.ID == suspect || k.ID == next {
+			t.Fatalf("a clock an hour behind lists the withdrawn key %s: %+v", k.ID, list)
+		}
+	}
+	sso.SetKeyClock(m, func() time.Time { return clock })
+
 	if _, err := m.Retire(ctx, suspect); !errors.Is(err, sso.ErrNotFound) {
 		t.Fatalf("Retire(withdrawn already) = %v, want ErrNotFound", err)
 	}
