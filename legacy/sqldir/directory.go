@@ -249,7 +249,7 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		return nil, legacy.ErrBadCredentials
 	}
 	ok, err = d.verifier.Verify(row.format, row.stored, row.salt, pw)
-	d.followDummy(row.format, row.stored, row.salt)
+	cheaper := d.followDummy(row.format, row.stored, row.salt)
 	row.stored, row.salt = "", ""
 	if err != nil {
 		if errors.Is(err, legacy.ErrUnsupportedHash) {
@@ -262,6 +262,13 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		return nil, fmt.Errorf("sqldir: member %s: verify password: %w", row.m.Key, err)
 	}
 	if !ok {
+		if cheaper {
+			// A wrong password for a member whose value costs less than the dummy (the site's
+			// Membership hash once a bcrypt member has signed in, a clear one) spends the dummy
+			// too: else it answers faster than an unknown login, which tells the login exists.
+			// A right one does not: whoever knows the password knows the account.
+			d.dummyVerify(pw)
+		}
 		return nil, legacy.ErrBadCredentials
 	}
 	// The password expiry that applies depends on the member (a system administrator's
@@ -298,20 +305,26 @@ type dummyHash struct {
 // hash, an attacker's own account, cannot set it back to cheap before a guess, and a new dummy
 // is made (a hash computed in a sign-in request) only a few times in a process's life. Values
 // that cannot be verified, and clear ones, leave it as it is.
-func (d *Directory) followDummy(format int, stored, salt string) {
+//
+// It reports whether the value costs less than the dummy (or cannot be costed: a clear one), so
+// that a wrong password for it spends the dummy as well.
+func (d *Directory) followDummy(format int, stored, salt string) (cheaper bool) {
 	work, ok := d.describe.Work(format, stored, salt)
-	if !ok || work <= d.dummy.Load().work {
-		return
+	if !ok {
+		return true
+	}
+	if work <= d.dummy.Load().work {
+		return work < d.dummy.Load().work
 	}
 	h, ok := d.describe.DummyLike(format, stored, salt)
 	if !ok {
-		return
+		return false
 	}
 	next := &dummyHash{Hash: h, work: work}
 	for {
 		cur := d.dummy.Load()
 		if work <= cur.work || d.dummy.CompareAndSwap(cur, next) {
-			return
+			return work < cur.work
 		}
 	}
 }

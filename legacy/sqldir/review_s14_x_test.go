@@ -102,11 +102,17 @@ func TestDummyFollowsTheMembersHashCost(t *testing.T) {
 			// A member with a cheap value (larry: the site's Membership hash) does not set the
 			// dummy back: an attacker's own account cannot make the next guess cheap
 			// (end-of-session review s14).
+			n = len(rec.seen)
 			if _, err := d.Authenticate(ctx, "larry", "wrong"); !errors.Is(err, legacy.ErrBadCredentials) {
 				t.Fatalf("larry: %v", err)
 			}
-			if cheap := rec.last(); cheap.Scheme == known.Scheme {
+			if cheap := rec.seen[n]; cheap.Scheme == known.Scheme {
 				t.Fatalf("fixture: larry's value reads as %+v, like alice's", cheap)
+			}
+			// ... and a wrong password for that cheap member spends the dummy as well, so it is
+			// not answered faster than an unknown login (end-of-session review s14).
+			if got := rec.last(); len(rec.seen) != n+2 || got.Scheme != known.Scheme || got.Detail != known.Detail {
+				t.Errorf("a wrong password for larry spends %+v, not the dummy's %s (%s) too", rec.seen[n:], known.Scheme, known.Detail)
 			}
 			if _, err := d.Authenticate(ctx, "nobody", "wrong"); !errors.Is(err, legacy.ErrBadCredentials) {
 				t.Fatalf("nobody: %v", err)
