@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/upstream"
@@ -41,6 +42,39 @@ func TestUpstreamCallbackOfAGoneRequest(t *testing.T) {
 	}
 	if evs, err := wc.AuditEvents(ctx, store.AuditFilter{Event: "upstream.linked"}); err != nil || len(evs) != 0 {
 		t.Errorf("the callback of a gone request linked the identity: %+v %v", evs, err)
+	}
+	if l, err := wc.UpstreamLogin(ctx, l.ID); err != nil || l.State != store.UpstreamDone {
+		t.Errorf("the pending upstream sign-in after the callback: %+v %v, want done", l, err)
+	}
+}
+
+// TestUpstreamCallbackOfAFinishedRequest: as TestUpstreamCallbackOfAGoneRequest, for a sign-in
+// request finished meanwhile (the member signed in another way): the callback links nothing
+// and says the request was used (end-of-session review s14).
+func TestUpstreamCallbackOfAFinishedRequest(t *testing.T) {
+	var wc *writeCounter
+	f := newFederationDeps(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true }, envDeps{store: countedStore(&wc)})
+	b := newHTTPFed(t, f)
+	cb := b.toCallback(f, "corp")
+	ctx := t.Context()
+	l, err := wc.UpstreamLogin(ctx, sso.HashToken("upstream-state:"+cb.Query().Get("state")))
+	if err != nil || l.AuthRequestID == "" {
+		t.Fatalf("the pending upstream sign-in: %+v %v", l, err)
+	}
+	ar, err := wc.AuthRequest(ctx, l.AuthRequestID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wc.CompleteAuthRequest(ctx, l.AuthRequestID, sso.Completion{Subject: "someone", AuthTime: time.Now(),
+		AMR: []string{"pwd"}, SessionID: "s", Browser: ar.Browser}); err != nil {
+		t.Fatal(err)
+	}
+	p := b.do(http.MethodGet, cb.String(), nil)
+	if p.Status == http.StatusOK || strings.HasPrefix(p.Location, f.rp.srv.URL) {
+		t.Fatalf("callback of a finished request: %d %q %.400s", p.Status, p.Location, p.Body)
+	}
+	if evs, err := wc.AuditEvents(ctx, store.AuditFilter{Event: "upstream.linked"}); err != nil || len(evs) != 0 {
+		t.Errorf("the callback of a finished request linked the identity: %+v %v", evs, err)
 	}
 	if l, err := wc.UpstreamLogin(ctx, l.ID); err != nil || l.State != store.UpstreamDone {
 		t.Errorf("the pending upstream sign-in after the callback: %+v %v, want done", l, err)

@@ -273,17 +273,20 @@ func (h *Handler) callback(c echo.Context) error {
 			"Go back to the app and start signing in again.")
 	}
 	// The app's sign-in request first (one from the account page links, and has none): when
-	// it is gone (expired, or removed) nothing this callback could do would finish it, so the
-	// provider is not asked, no link is looked up or written and no member read: the sign-in
-	// ends here with the expired page.
+	// it is gone (expired, or removed) or finished already (signed in another way meanwhile),
+	// nothing this callback could do would finish it, so the provider is not asked, no link is
+	// looked up or written and no member read: the sign-in ends here with the request's page.
 	var ar *sso.AuthRequest
 	if l.LinkSubject == "" {
 		ar, err = h.Flow.Provider.AuthRequest(ctx, l.AuthRequestID)
-		if errors.Is(err, sso.ErrNotFound) {
+		if err == nil && ar.Done {
+			err = sso.ErrAuthRequestUsed
+		}
+		if errors.Is(err, sso.ErrNotFound) || errors.Is(err, sso.ErrAuthRequestUsed) {
 			_ = h.Store.AdvanceUpstreamLogin(ctx, l.ID, store.UpstreamStarted, &store.UpstreamLogin{State: store.UpstreamDone})
 			h.observe("expired")
-			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "upstream.refused", IP: c.RealIP(), Detail: p.Name() + ": sign-in request gone"})
-			return h.Flow.RequestStateError(c, nil, nil, sso.ErrNotFound)
+			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "upstream.refused", IP: c.RealIP(), Detail: p.Name() + ": sign-in request gone or finished"})
+			return h.Flow.RequestStateError(c, ar, nil, err)
 		}
 		if err != nil {
 			return fmt.Errorf("load auth request: %w", err)
