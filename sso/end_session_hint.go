@@ -22,8 +22,9 @@ import (
 //   - claims with what every ID token has (OIDC Core 2: sub, aud, exp, iat) and without a
 //     logout token's events.
 //
-// Nothing is verified here: op verifies the signature (which covers the header and the claims)
-// of a hint that passes; a hint that does not is ignored, which only its sender loses.
+// Nothing is verified here: servePage then drops a hint no published key verifies
+// (signedByPublishedKey), and op verifies the signature of the one that passes both again,
+// with its claims; a hint that does not pass is ignored, which only its sender loses.
 func idTokenShaped(raw string) bool {
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
