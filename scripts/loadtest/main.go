@@ -47,6 +47,8 @@ func main() {
 	password := flag.String("password", "alice-demo-1", "demo password")
 	n := flag.Int("n", 16, "refresh-token chains to mint")
 	sign := flag.Bool("sign", false, "print the raw signing rates instead")
+	signAlg := flag.String("sign-alg", "", "with -sign: only this algorithm (RS256 or ES256)")
+	signFor := flag.Duration("sign-for", 2*time.Second, "with -sign: how long each rate is measured")
 	logins := flag.Duration("logins", 0, "run full browser logins (authorize, login page, POST, code exchange) for this long with -c workers")
 	workers := flag.Int("c", 16, "concurrent workers for -logins and -refresh")
 	refreshes := flag.Int("refresh", 0, "mint -n chains, then run this many refresh grants over them with -c workers and print rate and latency percentiles")
@@ -57,7 +59,10 @@ func main() {
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *sign {
-		signRates()
+		if err := signRates(*signAlg, *signFor); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", err)
+			os.Exit(2)
+		}
 		return
 	}
 	if !strings.HasPrefix(*issuer, "http://127.0.0.1") && !strings.HasPrefix(*issuer, "http://localhost") {
@@ -273,18 +278,33 @@ func loginRate(authorize func(i int) (string, error), cfg *oauth2.Config, worker
 	}
 }
 
-func signRates() {
+// signRates prints Go's raw signing rates on this core: RS256 (2048-bit key) and ES256 (P-256),
+// or only alg's, each measured for d.
+func signRates(alg string, d time.Duration) error {
+	if alg != "" && alg != "RS256" && alg != "ES256" {
+		return fmt.Errorf("-sign-alg %q: RS256 or ES256", alg)
+	}
 	digest := sha256.Sum256([]byte("header.payload"))
-	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
-	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	rate := func(name string, f func()) {
+		if alg != "" && alg != name {
+			return
+		}
 		start, n := time.Now(), 0
-		for time.Since(start) < 2*time.Second {
+		for time.Since(start) < d {
 			f()
 			n++
 		}
 		fmt.Printf("%s signatures/s (one core): %.0f\n", name, float64(n)/time.Since(start).Seconds())
 	}
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
 	rate("RS256", func() { _, _ = rsa.SignPKCS1v15(nil, rk, crypto.SHA256, digest[:]) })
 	rate("ES256", func() { _, _ = ecdsa.SignASN1(rand.Reader, ek, digest[:]) })
+	return nil
 }

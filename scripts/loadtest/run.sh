@@ -29,6 +29,7 @@ for _ in $(seq 100); do
 done
 load() { taskset -c 1 "$@"; }
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+rawrs() { taskset -c 0 "$tool" -sign -sign-alg RS256 | awk '{print $NF}'; }
 for alg in es rs; do
 	secret=load-secret-$alg-0123456789abcdef0123
 	basic=$(printf 'load-%s:%s' "$alg" "$secret" | base64 -w0)
@@ -38,12 +39,22 @@ for alg in es rs; do
 		# The server's CPU time (utime+stime) over the window divided by the refreshes served:
 		# the figure to hold against the raw signing time on the same core (compare.sh), which
 		# does not depend on how fast the load generator's core is that minute.
+		# RS256: Go's raw signing rate on the server's core right before and right after the
+		# window (the server idle), so that the ratio is read against the host's speed of that
+		# minute: on a shared machine it moves by a quarter within minutes.
+		r0=0 r1=0
+		[ $alg = rs ] && r0=$(rawrs)
 		c0=$(cpu)
 		TOKENS=tokens.txt BASIC=$basic load wrk -t$c -c$c -d"$dur" --latency -s refresh.lua $issuer >wrk.out
 		c1=$(cpu)
-		awk -v ticks=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+		[ $alg = rs ] && r1=$(rawrs)
+		awk -v ticks=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v r0="$r0" -v r1="$r1" '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
 			/requests in/ {n=$1} /failed/ {f=f" "$0}
-			END {printf "%s/s p50 %s p99 %s, server CPU %.0f us/refresh%s\n", rps, p50, p99, n ? ticks * 1e6 / hz / n : 0, f}' wrk.out
+			END {us = n ? ticks * 1e6 / hz / n : 0
+				printf "%s/s p50 %s p99 %s, server CPU %.0f us/refresh%s", rps, p50, p99, us, f
+				if (r0 + r1 > 0) { raw = (r0 + r1) / 2
+					printf "; raw RS256 on core 0 %s before, %s after: rate ratio %.3f, CPU ratio %.3f", r0, r1, rps / raw, (us ? 1e6 / raw / us : 0) }
+				printf "\n"}' wrk.out
 	done
 done
 printf '%s ' "$label"
