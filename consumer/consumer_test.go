@@ -109,6 +109,7 @@ func TestVerifyLogoutToken(t *testing.T) {
 		{"no iat", "logout+jwt", func(m map[string]any) { delete(m, "iat") }, "iat"},
 		{"old iat", "logout+jwt", func(m map[string]any) { m["iat"] = time.Now().Add(-time.Hour).Unix() }, "iat"},
 		{"expired", "logout+jwt", func(m map[string]any) { m["exp"] = time.Now().Add(-time.Hour).Unix() }, "expired"},
+		{"no exp", "logout+jwt", func(m map[string]any) { delete(m, "exp") }, "exp"},
 		{"no sub nor sid", "logout+jwt", func(m map[string]any) { delete(m, "sub"); delete(m, "sid") }, "neither"},
 		{"nonce", "logout+jwt", func(m map[string]any) { m["nonce"] = "n" }, "nonce"},
 		{"no events", "logout+jwt", func(m map[string]any) { delete(m, "events") }, "events"},

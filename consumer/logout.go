@@ -45,9 +45,9 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 
 // VerifyLogoutToken validates a logout token as OIDC Back-Channel Logout 1.0 section 2.6 says:
 // signature by a key of the issuer's JWKS, typ logout+jwt when present, iss, aud containing
-// our client id, iat (not older than 5 minutes), exp when present, sub and/or sid, the events
-// claim with the back-channel logout member as a JSON object, no nonce, and a jti not seen
-// before.
+// our client id, iat (not older than 5 minutes), exp (REQUIRED by section 2.4 since errata set
+// 1; checked as for an ID token, with the same skew), sub and/or sid, the events claim with the
+// back-channel logout member as a JSON object, no nonce, and a jti not seen before.
 func (c *Consumer) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutToken, error) {
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
@@ -98,7 +98,9 @@ func (c *Consumer) VerifyLogoutToken(ctx context.Context, raw string) (*LogoutTo
 		return nil, errors.New("no iat")
 	case now.Sub(time.Unix(*cl.Iat, 0)) > maxLogoutAge || time.Unix(*cl.Iat, 0).Sub(now) > maxLogoutAge:
 		return nil, errors.New("iat is too far from now")
-	case cl.Exp != nil && !now.Before(time.Unix(*cl.Exp, 0).Add(maxLogoutAge)):
+	case cl.Exp == nil:
+		return nil, errors.New("no exp")
+	case !now.Before(time.Unix(*cl.Exp, 0).Add(maxLogoutAge)):
 		return nil, errors.New("expired")
 	case cl.Sub == "" && cl.Sid == "":
 		return nil, errors.New("neither sub nor sid")
