@@ -406,7 +406,7 @@ func (c *Console) authenticated(h func(w http.ResponseWriter, r *http.Request, s
 					c.fail(w, r, nil, err)
 					return
 				}
-				c.cfg.Admin.Audit(r.Context(), eventf("console.session_ended", s, endPasswordChanged))
+				c.cfg.Admin.Audit(r.Context(), eventf(store.EventConsoleSessionEnded, s, endPasswordChanged))
 				c.signedOutAnswer(w, r)
 				return
 			}
