@@ -66,6 +66,11 @@ type SAMLKey struct {
 	ExpiresAt  time.Time // published until
 }
 
+// Withdrawn tells whether the key was withdrawn (RetireSAMLKey): it is published no longer than
+// it signs, which a key retired by rotation (published an overlap after it stops signing)
+// never is.
+func (k *SAMLKey) Withdrawn() bool { return !k.ExpiresAt.After(k.SignUntil) }
+
 // SAMLStore keeps what the SAML identity provider needs beyond the SSO sessions. Purge deletes
 // expired requests, participants, message ids and keys.
 type SAMLStore interface {
@@ -109,4 +114,12 @@ type SAMLStore interface {
 	AddSAMLSuccessor(ctx context.Context, k *SAMLKey) error
 	// SAMLKeys lists the keys that have not expired, oldest first.
 	SAMLKeys(ctx context.Context) ([]*SAMLKey, error)
+	// RetireSAMLKey withdraws the key id at once (its private key may be out): by the store's
+	// clock, sign_until = min(sign_until, now) and expires_at = that sign_until, so it signs no
+	// more, SAMLKeys no longer returns it (the metadata drops its certificate), Purge deletes it
+	// and no rotation counts it. successor, when not nil, is stored in the same transaction (the
+	// key that signs from now). sso.ErrNotFound when the key is unknown, expired or withdrawn
+	// already, sso.ErrConflict when the successor's id exists; nothing is changed then. Two
+	// withdrawals of one key: one succeeds, the other is sso.ErrNotFound and stores nothing.
+	RetireSAMLKey(ctx context.Context, id string, successor *SAMLKey) error
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 
 	"time"
 
@@ -232,6 +233,32 @@ func (s *Store) AddSAMLSuccessor(ctx context.Context, k *store.SAMLKey) error {
 		return wrap("add saml successor", err)
 	}
 	return nil
+}
+
+// RetireSAMLKey withdraws a live key now and stores its successor, if any, in the same
+// transaction (see store.SAMLStore).
+func (s *Store) RetireSAMLKey(ctx context.Context, id string, successor *store.SAMLKey) error {
+	if successor != nil && (successor.ID == "" || len(successor.CertDER) == 0 || len(successor.PrivateEnc) == 0) {
+		return errors.New("sqlite: retire saml key: successor without id or key material")
+	}
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		now := ts(s.clock())
+		// SET reads the row's old values: expires_at becomes the new sign_until.
+		res, err := tx.ExecContext(ctx, `UPDATE saml_keys SET sign_until = MIN(sign_until, ?1), expires_at = MIN(sign_until, ?1)
+			WHERE id = ?2 AND expires_at > ?1 AND expires_at > sign_until`, now, id)
+		if err := affectedOne(res, err); err != nil {
+			if isNoRows(err) {
+				return sso.ErrNotFound
+			}
+			return err
+		}
+		if k := successor; k != nil {
+			_, err = tx.ExecContext(ctx, `INSERT INTO saml_keys (id, cert_der, private_enc, created_at, sign_until, expires_at)
+				VALUES (?, ?, ?, ?, ?, ?)`, k.ID, k.CertDER, k.PrivateEnc, ts(orNow(k.CreatedAt, tm(now))), ts(k.SignUntil), ts(k.ExpiresAt))
+		}
+		return err
+	})
+	return wrap("retire saml key", err)
 }
 
 func (s *Store) SAMLKeys(ctx context.Context) ([]*store.SAMLKey, error) {
