@@ -46,7 +46,7 @@ func newOutbox(p outboxParts) (*outbox.Queue, *backchannel.Logouts) {
 	// With outbound.proxy set every call goes through the proxy (its target still checked).
 	sender := outbox.NewSenders(p.cfg.Shadow.Timeout, outbound.Options{Proxy: p.cfg.Outbound.ProxyURL(), ProxyByName: p.cfg.Outbound.ProxyByName()})
 	q := outbox.New(outbox.Options{Config: p.cfg.Shadow.Config, Store: p.store, Logger: p.log, Now: p.now, Observer: p.observer,
-		Targets: provisioning.Routes(p.cfg.Provisioning, outbox.Deps{Store: p.store, Now: p.now}, sender),
+		Targets: provisioning.Routes(p.cfg.Provisioning, outbox.Deps{Store: p.store, Now: p.now, Log: p.log}, sender),
 		Channels: channels(&backchannel.Deliverer{Clients: p.clients, Keys: p.keys, Issuer: p.cfg.Issuer,
 			HTTP: sender, Now: p.now}, p.samlLogout)})
 	p.samlLogout.HTTP, p.samlLogout.Issuer, p.samlLogout.Now = sender, p.cfg.Issuer, p.now

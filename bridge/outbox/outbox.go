@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -43,6 +44,8 @@ type Deps struct {
 	HTTP *Sender
 	// Now is the clock.
 	Now func() time.Time
+	// Log is where a deliverer says what its outcome does not (nil: nowhere).
+	Log *slog.Logger
 }
 
 // NewEventID returns a new random event id ("evt_" and 32 characters).

@@ -1,7 +1,9 @@
 // Package scim is the provisioning target kind "scim": a SCIM 2.0 service provider (RFC
 // 7643/7644). The user is upserted to the state of each event: POST /Users when the server
 // does not know it yet (found by externalId = subject), else PUT or PATCH /Users/{id};
-// deactivation sends active=false; roles go in the user's roles attribute and, with
+// deactivation sends active=false (with the profile; when the server refuses the profile, 400
+// or 409, active=false alone, RFC 7644 3.5.2.3; nothing when the server does not have the
+// user); roles go in the user's roles attribute and, with
 // groups: true, as /Groups memberships. The id the server returns is remembered with the
 // shadow user.
 //

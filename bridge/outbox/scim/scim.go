@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,7 +56,11 @@ func (c *Config) Validate(prefix string) error {
 
 // Deliverer upserts each event's user (and group memberships) at the service provider.
 func (c *Config) Deliverer(d outbox.Deps) outbox.Deliverer {
-	return &deliverer{cfg: c, http: d.HTTP, store: d.Store, groups: &groupLocks{held: map[string]*groupLock{}}}
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &deliverer{cfg: c, http: d.HTTP, store: d.Store, groups: &groupLocks{held: map[string]*groupLock{}}, log: log}
 }
 
 type deliverer struct {
@@ -63,6 +68,7 @@ type deliverer struct {
 	http   *outbox.Sender
 	store  store.Store
 	groups *groupLocks
+	log    *slog.Logger
 }
 
 // groupLocks serialises, per group name, the deliveries that may create a group: the outbox
@@ -220,8 +226,26 @@ func (d *deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 		if resp.StatusCode == http.StatusNotFound { // deleted on their side: create again
 			id = ""
 		} else if err := outbox.Status("SCIM "+resp.Request.Method+" /Users", resp, body); err != nil {
-			return err
+			if ev.Data.Active || !refusesContent(resp.StatusCode) {
+				return err
+			}
+			// A deactivation the app refuses for the profile it carries (a login renamed to one
+			// another user of the app holds: 409 uniqueness; a value it finds invalid: 400)
+			// still deactivates: "active" replaced alone (RFC 7644 3.5.2.3), which no check of
+			// the other attributes can refuse. Else the member, disabled in the AMS, stays
+			// active at the app. The app's refusal of the profile is said in the log.
+			if perr := c.deactivate(ctx, id); perr != nil {
+				return err
+			}
+			d.log.WarnContext(ctx, "shadow: SCIM refused the deactivated member's profile; deactivated with active alone",
+				"client", e.ClientID, "subject", e.Subject, "err", err)
 		}
+	}
+	if id == "" && !ev.Data.Active {
+		// Nothing to deactivate: the app does not have the member (deleted there, or never
+		// created). Creating them, inactive, would hand an app that removed a person their
+		// name and email again.
+		return nil
 	}
 	if id == "" {
 		resp, body, err := c.send(ctx, http.MethodPost, c.url("/Users"), res)
@@ -246,6 +270,25 @@ func (d *deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 		return c.syncGroups(ctx, id, ev.Data.Roles, ev.RemovedRoles)
 	}
 	return nil
+}
+
+// refusesContent reports whether an HTTP status is the service provider refusing what the
+// request carries (RFC 7644 3.12: 400 invalidValue and the like, 409 uniqueness), not its own
+// state (404: gone; 5xx, 408, 429: busy).
+func refusesContent(code int) bool {
+	return code == http.StatusBadRequest || code == http.StatusConflict || code == http.StatusUnprocessableEntity
+}
+
+// deactivate sets the user's active attribute to false and nothing else (RFC 7644 3.5.2.3, a
+// replace operation with a path).
+func (c scimClient) deactivate(ctx context.Context, id string) error {
+	resp, body, err := c.send(ctx, http.MethodPatch, c.url("/Users/"+url.PathEscape(id)), map[string]any{
+		"schemas": []string{wire.SchemaPatchOp}, "Operations": []map[string]any{{"op": "replace", "path": "active", "value": false}},
+	})
+	if err != nil {
+		return err
+	}
+	return outbox.Status("SCIM PATCH /Users active", resp, body)
 }
 
 // syncGroups adds the user to the group of each role (creating groups as needed) and removes
