@@ -684,7 +684,7 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 	}
 	encryptedWith := ""
 	if sp.Settings.EncryptAssertions {
-		enc, c := assertionEncrypter(sp) // AES-GCM unless the SP lists only CBC (encryption.go)
+		enc, c := assertionEncrypter(req.SPSSODescriptor) // AES-GCM unless the key encrypted to lists only CBC (encryption.go)
 		idp.AssertionEncrypter, encryptedWith = enc, cipherName(c)
 	}
 	class, _ := contextClass(r, sess.AMR)
