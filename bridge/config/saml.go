@@ -67,6 +67,12 @@ type SAMLServiceProvider struct {
 	NameIDFormat string `yaml:"name_id_format" json:"name_id_format,omitempty"`
 	// EncryptAssertions encrypts assertions to the SP's certificate.
 	EncryptAssertions bool `yaml:"encrypt_assertions" json:"encrypt_assertions,omitempty"`
+	// EncryptionMethod is the block cipher the assertions are encrypted with: aes256-gcm (the
+	// default), aes128-gcm, or, for an SP that cannot decrypt AES-GCM (older Shibboleth SP
+	// 2.x, older xmlsec), aes256-cbc or aes128-cbc. CBC is open to padding-oracle attacks:
+	// choose it only for an SP that needs it. Only with encrypt_assertions. An SP registered
+	// from metadata says this in its metadata's EncryptionMethod instead.
+	EncryptionMethod string `yaml:"encryption_method" json:"-"`
 	// AuthnRequestsSigned refuses the SP's unsigned AuthnRequests.
 	AuthnRequestsSigned bool `yaml:"authn_requests_signed" json:"authn_requests_signed,omitempty"`
 	// LogoutResponsesSigned refuses the SP's unsigned LogoutResponses to back-channel (SOAP)
@@ -78,6 +84,15 @@ type SAMLServiceProvider struct {
 	// Scopes are the claim scopes whose claims are released as attributes (default profile,
 	// email, membership and roles), under the claim policy policies.<id>.
 	Scopes []string `yaml:"scopes" json:"scopes,omitempty"`
+}
+
+// SAMLEncryptionMethods are the values of an SP's encryption_method: the XML Encryption
+// algorithm URI of each (what an SP's metadata lists as an EncryptionMethod).
+var SAMLEncryptionMethods = map[string]string{
+	"aes256-gcm": "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+	"aes128-gcm": "http://www.w3.org/2009/xmlenc11#aes128-gcm",
+	"aes256-cbc": "http://www.w3.org/2001/04/xmlenc#aes256-cbc",
+	"aes128-cbc": "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
 }
 
 // NameID formats of an SP.
@@ -187,6 +202,14 @@ func (sp *SAMLServiceProvider) Check() error {
 	}
 	if (sp.EncryptAssertions || sp.AuthnRequestsSigned || sp.LogoutResponsesSigned) && sp.Certificate == "" {
 		return samlFieldErr("certificate", "is required with encrypt_assertions, authn_requests_signed or logout_responses_signed")
+	}
+	if sp.EncryptionMethod != "" {
+		if _, ok := SAMLEncryptionMethods[sp.EncryptionMethod]; !ok {
+			return samlFieldErr("encryption_method", "%q must be aes256-gcm, aes128-gcm, aes256-cbc or aes128-cbc", sp.EncryptionMethod)
+		}
+		if !sp.EncryptAssertions {
+			return samlFieldErr("encryption_method", "is set but encrypt_assertions is not: assertions are not encrypted")
+		}
 	}
 	return nil
 }

@@ -39,6 +39,17 @@ func TestSAMLServiceProviderFields(t *testing.T) {
 		{"no single logout service", func(sp *SAMLServiceProvider) { sp.SLOURL, sp.SOAPSLOURL = "", "" }, ""},
 		{"SOAP only", func(sp *SAMLServiceProvider) { sp.SLOURL = "" }, ""},
 		{"logout responses signed", func(sp *SAMLServiceProvider) { sp.LogoutResponsesSigned = true }, ""},
+		// encryption_method (an SP that cannot decrypt AES-GCM asks for CBC): one of four, and
+		// only when assertions are encrypted.
+		{"encrypted with CBC", func(sp *SAMLServiceProvider) { sp.EncryptAssertions, sp.EncryptionMethod = true, "aes128-cbc" }, ""},
+		{"encrypted with GCM named", func(sp *SAMLServiceProvider) { sp.EncryptAssertions, sp.EncryptionMethod = true, "aes256-gcm" }, ""},
+		{"unknown encryption method", func(sp *SAMLServiceProvider) { sp.EncryptAssertions, sp.EncryptionMethod = true, "tripledes-cbc" },
+			"saml.service_providers[0].encryption_method"},
+		{"encryption method as a URI", func(sp *SAMLServiceProvider) {
+			sp.EncryptAssertions, sp.EncryptionMethod = true, "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+		}, "saml.service_providers[0].encryption_method"},
+		{"encryption method without encryption", func(sp *SAMLServiceProvider) { sp.EncryptionMethod = "aes128-cbc" },
+			"saml.service_providers[0].encryption_method"},
 		{"relative SOAP URL", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "/saml/soap-slo" }, "saml.service_providers[0].soap_slo_url"},
 		{"SOAP URL not http", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "ftp://lms.example.org/slo" }, "saml.service_providers[0].soap_slo_url"},
 		{"SOAP URL with a fragment", func(sp *SAMLServiceProvider) { sp.SOAPSLOURL = "https://lms.example.org/slo#x" }, "saml.service_providers[0].soap_slo_url"},

@@ -95,7 +95,13 @@ func FromConfig(c config.SAMLServiceProvider) (*SP, error) {
 		data := base64.StdEncoding.EncodeToString(cert.Raw)
 		desc.KeyDescriptors = append(desc.KeyDescriptors, crewjam.KeyDescriptor{Use: "signing",
 			KeyInfo: crewjam.KeyInfo{X509Data: crewjam.X509Data{X509Certificates: []crewjam.X509Certificate{{Data: data}}}}})
-		desc.KeyDescriptors = append(desc.KeyDescriptors, crewjam.KeyDescriptor{Use: "encryption",
+		// encryption_method becomes the key's EncryptionMethod, as an SP registered from
+		// metadata says it (assertionCipher reads both alike); none: AES-256-GCM.
+		var methods []crewjam.EncryptionMethod
+		if alg := config.SAMLEncryptionMethods[c.EncryptionMethod]; alg != "" {
+			methods = []crewjam.EncryptionMethod{{Algorithm: alg}}
+		}
+		desc.KeyDescriptors = append(desc.KeyDescriptors, crewjam.KeyDescriptor{Use: "encryption", EncryptionMethods: methods,
 			KeyInfo: crewjam.KeyInfo{X509Data: crewjam.X509Data{X509Certificates: []crewjam.X509Certificate{{Data: data}}}}})
 	}
 	for i, u := range c.ACSURLs {
