@@ -3,7 +3,8 @@
 // does not know it yet (found by externalId = subject), else PUT or PATCH /Users/{id};
 // deactivation sends active=false (with the profile; when the server refuses the profile, 400
 // or 409, active=false alone, RFC 7644 3.5.2.3; nothing when the server does not have the
-// user); roles go in the user's roles attribute and, with
+// user); an update refused with 409 (uniqueness, RFC 7644 3.12) is dead at once, not retried
+// ahead of the member's later events; roles go in the user's roles attribute and, with
 // groups: true, as /Groups memberships. The id the server returns is remembered with the
 // shadow user.
 //

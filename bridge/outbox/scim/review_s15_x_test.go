@@ -266,3 +266,40 @@ func TestSCIMDeactivationCreatesNoUser(t *testing.T) {
 		t.Errorf("a deactivation of a member the app does not have created one: %d POST /Users, %d users", f.posts, len(f.users))
 	}
 }
+
+// TestSCIMDeactivationBehindRefusedUpdate (review s15 X): a member's events are delivered one
+// at a time, oldest first, and each carries the member's whole state. An update the app refuses
+// with 409 (a login renamed to a userName another app user holds) is retried with backoff for
+// hours (12 attempts, 10 s doubling to 1 h: about 1.7 to 3.4 hours) before it is dead; the
+// member's deactivation, written meanwhile, waits behind it all that time, and the member stays
+// active at the app. A later event of the same member supersedes the refused one: it carries a
+// newer state, so retrying the older one is of no use.
+func TestSCIMDeactivationBehindRefusedUpdate(t *testing.T) {
+	f := &strictSCIM{users: map[string]*scimUser{}}
+	deliver, events := strictTarget(t, f, "put")
+	alice := wire.User{Subject: "sub-alice", Active: true, Login: "alice", Email: "alice@example.org"}
+	deliver(wire.TypeCreated, alice)
+	deliver(wire.TypeCreated, wire.User{Subject: "sub-bob", Active: true, Login: "bob", Email: "bob@example.org"})
+	renamed := alice
+	renamed.Login = "bob" // refused: 409, retried later
+	deliver(wire.TypeUpdated, renamed)
+	gone := renamed
+	gone.Active = false
+	deliver(wire.TypeDeactivated, gone) // due now; its head backs off
+	f.mu.Lock()
+	var at *scimUser
+	for _, u := range f.users {
+		if u.ExternalID == "sub-alice" {
+			at = u
+		}
+	}
+	f.mu.Unlock()
+	if at == nil || at.Active {
+		var state []string
+		for _, e := range events() {
+			state = append(state, fmt.Sprintf("%s %s attempts=%d next=%s err=%q", e.Type, e.State, e.Attempts,
+				time.Until(e.NextAttempt).Round(time.Second), e.LastError))
+		}
+		t.Errorf("alice was deactivated in the AMS and is still active at the app; outbox:\n  %s", strings.Join(state, "\n  "))
+	}
+}

@@ -226,6 +226,13 @@ func (d *deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 		if resp.StatusCode == http.StatusNotFound { // deleted on their side: create again
 			id = ""
 		} else if err := outbox.Status("SCIM "+resp.Request.Method+" /Users", resp, body); err != nil {
+			if ev.Data.Active && resp.StatusCode == http.StatusConflict {
+				// The app holds another user with a value of this one (RFC 7644 3.12:
+				// uniqueness): sending the same state again cannot succeed, and retrying it for
+				// hours would hold every later event of the member behind it (their deactivation
+				// included). Dead at once, for the operator to see; the next change is sent.
+				return outbox.Permanent("%v", err)
+			}
 			if ev.Data.Active || !refusesContent(resp.StatusCode) {
 				return err
 			}
