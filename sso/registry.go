@@ -99,34 +99,42 @@ func (r *Registry) computeOrigins() {
 	r.origins.Store(&out)
 }
 
-func (r *Registry) maybeReload(ctx context.Context) {
+// maybeReload reloads when checkEvery has passed since the last check, and reports a reload
+// that failed. The cached clients stay as they were.
+func (r *Registry) maybeReload(ctx context.Context) error {
 	if r.checkEvery <= 0 {
-		return
+		return nil
 	}
 	if time.Since(time.Unix(0, r.checkedAt.Load())) < r.checkEvery {
-		return
+		return nil
 	}
-	_ = r.reload(ctx) // on failure keep serving the cached clients
+	return r.reload(ctx)
 }
 
-// ClientConfig implements ClientSource.
+// ClientConfig implements ClientSource. When a due reload fails, a cached client is still
+// served, but an id the cache does not have is the store's failure, not ErrNotFound: the client
+// may have been added meanwhile, and an unknown client is the client's error (invalid_client,
+// RFC 6749 5.2) while a store that cannot answer is the server's (server_error, logged).
 func (r *Registry) ClientConfig(ctx context.Context, id string) (*ClientConfig, error) {
 	if c, ok := r.static[id]; ok {
 		return c, nil
 	}
-	r.maybeReload(ctx)
+	reloadErr := r.maybeReload(ctx)
 	r.mu.RLock()
 	c, ok := r.dynamic[id]
 	r.mu.RUnlock()
-	if !ok {
-		return nil, ErrNotFound
+	switch {
+	case ok:
+		return c, nil
+	case reloadErr != nil:
+		return nil, fmt.Errorf("client %q: %w", id, reloadErr)
 	}
-	return c, nil
+	return nil, ErrNotFound
 }
 
 // All lists every client, static first, sorted by id within each group.
 func (r *Registry) All(ctx context.Context) []*ClientConfig {
-	r.maybeReload(ctx)
+	_ = r.maybeReload(ctx) // on failure list the cached clients
 	var st, dy []*ClientConfig
 	r.mu.RLock()
 	for _, c := range r.static {
