@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -61,7 +62,8 @@ func warnStoredClients(ctx context.Context, reg *sso.Registry, algs []string, lo
 // checkDefaultClient refuses, at start-up, an ams.default_client that names no client (of the
 // configuration file, built in, or in the store): a hand-off with no app waiting went to the
 // account page instead, without a word (review s13 X3). The store's clients are known here,
-// not at the configuration's validation.
+// not at the configuration's validation. A store that cannot be read is its own error, not "no
+// client has the id" (review s14 RV3-4).
 //
 // A default client without a usable initiate_login_uri is warned about once here (end-of-session
 // review s13 RV2-6): the hand-off then goes to the account page, as with no default client.
@@ -70,14 +72,15 @@ func checkDefaultClient(ctx context.Context, reg *sso.Registry, id, issuer strin
 		return nil
 	}
 	cl, err := reg.ClientConfig(ctx, id)
-	if err == nil {
-		if _, ok := cl.InitiateLoginURL(issuer); !ok {
-			log.WarnContext(ctx, "ams.default_client has no usable initiate_login_uri (an absolute https URL): a hand-off with no app waiting goes to the account page",
-				"client", id, "field", "clients["+id+"].initiate_login_uri")
-		}
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, sso.ErrNotFound):
 		return fmt.Errorf("ams.default_client: no client has the id %q (neither in clients: nor added with ssobridge clients add); fix the id or remove the setting", id)
+	case err != nil:
+		return fmt.Errorf("ams.default_client: looking up the client %q: %w", id, err)
+	}
+	if _, ok := cl.InitiateLoginURL(issuer); !ok {
+		log.WarnContext(ctx, "ams.default_client has no usable initiate_login_uri (an absolute https URL): a hand-off with no app waiting goes to the account page",
+			"client", id, "field", "clients["+id+"].initiate_login_uri")
 	}
 	return nil
 }
