@@ -480,8 +480,13 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 		// member signed in; without it the member is asked to confirm, and op redirects only to
 		// a post_logout_redirect_uri registered for the client_id the app sent (RP-Initiated
 		// Logout 1.0 sections 2 and 3).
-		if hint := r.Form.Get("id_token_hint"); hint != "" && (!idTokenShaped(hint) || !p.signedByPublishedKey(hint)) {
-			r.Form.Del("id_token_hint")
+		// The hint kept is verified here once; op's verifier takes it from the context.
+		if hint := r.Form.Get("id_token_hint"); hint != "" {
+			if v, ok := p.endSessionHint(hint); ok {
+				r = r.WithContext(context.WithValue(r.Context(), verifiedHintKey{}, v))
+			} else {
+				r.Form.Del("id_token_hint")
+			}
 		}
 	}
 	// op writes to out: w, behind captureWriter when errors become pages, behind answerWriter
