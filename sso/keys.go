@@ -598,7 +598,7 @@ func (m *KeyManager) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 	for _, sk := range stored {
 		if sk.ID == kid {
 			if _, err := m.decode(sk); err != nil {
-				return nil, fmt.Errorf("keys: retire %s: %w", kid, err)
+				return nil, fmt.Errorf("keys: retire %s: %w: %w", kid, ErrOtherEncryptionKey, err)
 			}
 		}
 	}
@@ -643,6 +643,11 @@ func (m *KeyManager) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 // process could not read the keys again afterwards: the withdrawal stands (tell the replicas,
 // record it), only this process's keys are stale until its next reload.
 var ErrRetiredNotReloaded = errors.New("reloading the keys after the withdrawal failed")
+
+// ErrOtherEncryptionKey is a withdrawal's refusal when this process's keys.encryption_key
+// does not open the key (it was sealed under another): nothing was changed. A successor sealed
+// under this one would be a key the servers cannot open.
+var ErrOtherEncryptionKey = errors.New("keys.encryption_key here is not the one the key was sealed with")
 
 // Algorithms lists the algorithms that have keys.
 func (m *KeyManager) Algorithms() []jose.SignatureAlgorithm {

@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,6 +32,8 @@ type KeyStore interface {
 	// replica made it first): sso.ErrConflict then.
 	AddSAMLSuccessor(ctx context.Context, k *store.SAMLKey) error
 	SAMLKeys(ctx context.Context) ([]*store.SAMLKey, error)
+	// RetireSAMLKey withdraws a key now and stores its successor in the same transaction.
+	RetireSAMLKey(ctx context.Context, id string, successor *store.SAMLKey) error
 }
 
 // KeyRing holds the IdP's signing keys, sealed at rest under the key-encryption key (AES-256-GCM,
@@ -90,6 +94,23 @@ func NewKeyRing(ctx context.Context, st KeyStore, kek []byte, cfg config.SAMLCon
 	return k, nil
 }
 
+// OpenKeyRing opens the keys for the administration (ssobridge keys list --saml, keys retire
+// --saml), with the servers' configuration: it makes no key and opens none until asked (Keys
+// reads the store; Retire opens the key it withdraws), so a CLI whose keys.encryption_key is
+// not the servers' is refused at the withdrawal, not at every command.
+func OpenKeyRing(st KeyStore, kek []byte, cfg config.SAMLConfig, subject string, log *slog.Logger, now func() time.Time) (*KeyRing, error) {
+	if len(kek) != 32 {
+		return nil, errors.New("saml keys: the key-encryption key must be 32 bytes")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &KeyRing{store: st, kek: kek, rotateEvery: cfg.RotateEvery(), overlap: cfg.Overlap(), subject: subject, log: log, now: now}, nil
+}
+
 // Reload reads the keys again (another replica rotated them).
 func (k *KeyRing) Reload(ctx context.Context) error {
 	keys, err := k.load(ctx)
@@ -110,15 +131,22 @@ func (k *KeyRing) load(ctx context.Context) ([]*signingKey, error) {
 	now := k.now()
 	var keys []*signingKey
 	for _, sk := range stored {
+		if !published(sk, now) {
+			continue
+		}
 		key, err := k.open(sk)
 		if err != nil {
 			return nil, fmt.Errorf("saml keys: key %s: %w", sk.ID, err)
 		}
-		if now.Before(key.expiresAt) {
-			keys = append(keys, key)
-		}
+		keys = append(keys, key)
 	}
 	return keys, nil
+}
+
+// published tells whether a stored key is in the metadata at now: not past its expiry and not
+// withdrawn (RetireSAMLKey), whatever this process's clock says of the withdrawing one's.
+func published(sk *store.SAMLKey, now time.Time) bool {
+	return now.Before(sk.ExpiresAt) && !sk.Withdrawn()
 }
 
 // Rotate reloads the keys and makes the successor of the signing key once it stops signing
@@ -167,19 +195,31 @@ func (k *KeyRing) Rotate(ctx context.Context) (created bool, err error) {
 }
 
 func (k *KeyRing) generate(ctx context.Context, now, start time.Time) (*signingKey, error) {
+	key, sk, err := k.newKey(now, start)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.store.AddSAMLSuccessor(ctx, sk); err != nil {
+		return nil, fmt.Errorf("saml keys: store: %w", err)
+	}
+	return key, nil
+}
+
+// newKey makes a key that signs from start for rotateEvery, and its sealed stored form.
+func (k *KeyRing) newKey(now, start time.Time) (*signingKey, *store.SAMLKey, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		return nil, fmt.Errorf("saml keys: generate: %w", err)
+		return nil, nil, fmt.Errorf("saml keys: generate: %w", err)
 	}
 	idb := make([]byte, 8)
 	if _, err := rand.Read(idb); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key := &signingKey{id: hex.EncodeToString(idb), private: priv, createdAt: start, signUntil: start.Add(k.rotateEvery)}
 	key.expiresAt = key.signUntil.Add(k.overlap)
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
@@ -190,21 +230,18 @@ func (k *KeyRing) generate(ctx context.Context, now, start time.Time) (*signingK
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
 	if err != nil {
-		return nil, fmt.Errorf("saml keys: certificate: %w", err)
+		return nil, nil, fmt.Errorf("saml keys: certificate: %w", err)
 	}
 	if key.cert, err = x509.ParseCertificate(der); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key.signer = newSigner(priv, key.cert)
 	sealed, err := sealKey(k.kek, x509.MarshalPKCS1PrivateKey(priv), key.id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := k.store.AddSAMLSuccessor(ctx, &store.SAMLKey{ID: key.id, CertDER: der, PrivateEnc: sealed, CreatedAt: key.createdAt,
-		SignUntil: key.signUntil, ExpiresAt: key.expiresAt}); err != nil {
-		return nil, fmt.Errorf("saml keys: store: %w", err)
-	}
-	return key, nil
+	return key, &store.SAMLKey{ID: key.id, CertDER: der, PrivateEnc: sealed, CreatedAt: key.createdAt,
+		SignUntil: key.signUntil, ExpiresAt: key.expiresAt}, nil
 }
 
 func (k *KeyRing) open(sk *store.SAMLKey) (*signingKey, error) {
@@ -232,7 +269,7 @@ func (k *KeyRing) Signing() (*signingKey, []*x509.Certificate, error) {
 	defer k.mu.RUnlock()
 	var cur *signingKey
 	for _, key := range k.keys {
-		if now.Before(key.createdAt) || !now.Before(key.signUntil) {
+		if !signsAt(now, key.createdAt, key.signUntil) {
 			continue
 		}
 		if cur == nil || key.createdAt.After(cur.createdAt) {
@@ -249,6 +286,131 @@ func (k *KeyRing) Signing() (*signingKey, []*x509.Certificate, error) {
 		}
 	}
 	return cur, others, nil
+}
+
+// KeyInfo is a published SAML signing key as the administration lists it.
+type KeyInfo struct {
+	ID string
+	// Created and SignUntil bound when it signs; PublishedUntil is when it leaves the metadata.
+	Created, SignUntil, PublishedUntil time.Time
+	// Signing: it signs the IdP's responses and requests now.
+	Signing bool
+	// CertSHA256 is its certificate's SHA-256 fingerprint (upper-case hex pairs joined by
+	// colons, as SPs and openssl x509 -fingerprint -sha256 show it).
+	CertSHA256 string
+}
+
+// Keys lists the published keys (those in the metadata), oldest first, as the store has them
+// now.
+func (k *KeyRing) Keys(ctx context.Context) ([]KeyInfo, error) {
+	stored, err := k.store.SAMLKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("saml keys: list: %w", err)
+	}
+	return describe(stored, k.now()), nil
+}
+
+// describe is the published keys of stored at now, with the one that signs marked as Signing
+// chooses it.
+func describe(stored []*store.SAMLKey, now time.Time) []KeyInfo {
+	out := make([]KeyInfo, 0, len(stored))
+	cur := -1
+	for _, sk := range stored {
+		if !published(sk, now) {
+			continue
+		}
+		out = append(out, KeyInfo{ID: sk.ID, Created: sk.CreatedAt, SignUntil: sk.SignUntil, PublishedUntil: sk.ExpiresAt,
+			CertSHA256: fingerprint(sk.CertDER)})
+		if signsAt(now, sk.CreatedAt, sk.SignUntil) && (cur < 0 || sk.CreatedAt.After(out[cur].Created)) {
+			cur = len(out) - 1
+		}
+	}
+	if cur >= 0 {
+		out[cur].Signing = true
+	}
+	return out
+}
+
+// signsAt tells whether a key that signs from created until signUntil signs at now.
+func signsAt(now, created, signUntil time.Time) bool {
+	return !now.Before(created) && now.Before(signUntil)
+}
+
+func fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	h := strings.ToUpper(hex.EncodeToString(sum[:]))
+	parts := make([]string, 0, len(sum))
+	for i := 0; i < len(h); i += 2 {
+		parts = append(parts, h[i:i+2])
+	}
+	return strings.Join(parts, ":")
+}
+
+// Retire withdraws the key kid now, for a key whose private key may be out (NIST SP 800-57
+// Pt 1 compromise recovery): it signs no more and leaves the metadata at once (SAML metadata
+// 2.4.1.1: the KeyDescriptors use="signing" are the keys an SP may trust), and the lease
+// holder's rotation never brings it back. When it is the key that signs now, a successor made
+// here and stored in the same transaction signs from now (the IdP is never left without a
+// key): SPs refuse what it signs until they read the metadata again. This process's keys are
+// reloaded (and the next key made when one is due); the caller tells the other replicas
+// (the bridge's TopicKeys). It returns the successor, nil when none was needed;
+// sso.ErrNotFound when no published key has the id, sso.ErrOtherEncryptionKey when this
+// process's key-encryption key does not open it (nothing changed), and an error wrapping
+// sso.ErrRetiredNotReloaded when the key was withdrawn but reloading failed.
+func (k *KeyRing) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
+	stored, err := k.store.SAMLKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("saml keys: withdraw: %w", err)
+	}
+	now := k.now()
+	var target *KeyInfo
+	list := describe(stored, now)
+	for i := range list {
+		if list[i].ID == kid {
+			target = &list[i]
+		}
+	}
+	if target == nil {
+		return nil, fmt.Errorf("saml keys: withdraw %s: no published saml signing key has this id: %w", kid, sso.ErrNotFound)
+	}
+	// The successor is sealed with this ring's key-encryption key: one the servers do not have
+	// (a CLI with another configuration) would leave them unable to load the keys, and so still
+	// signing with the withdrawn one.
+	for _, sk := range stored {
+		if sk.ID == kid {
+			if _, err := k.open(sk); err != nil {
+				return nil, fmt.Errorf("saml keys: withdraw %s: %w: %w", kid, sso.ErrOtherEncryptionKey, err)
+			}
+		}
+	}
+	var successor *store.SAMLKey
+	var info *KeyInfo
+	if target.Signing {
+		// Signing from a minute ago: a replica whose clock is behind the withdrawing one's
+		// still finds it current, and the withdrawn key it drops leaves no gap.
+		key, sk, err := k.newKey(now, now.Add(-time.Minute))
+		if err != nil {
+			return nil, err
+		}
+		successor = sk
+		info = &KeyInfo{ID: key.id, Created: key.createdAt, SignUntil: key.signUntil, PublishedUntil: key.expiresAt, Signing: true,
+			CertSHA256: fingerprint(sk.CertDER)}
+	}
+	if err := k.store.RetireSAMLKey(ctx, kid, successor); err != nil {
+		return nil, fmt.Errorf("saml keys: withdraw %s: %w", kid, err)
+	}
+	attrs := []any{"kid", kid}
+	if info != nil {
+		attrs = append(attrs, "successor", info.ID)
+	}
+	k.log.WarnContext(ctx, "saml signing key withdrawn: it signs no more and leaves the metadata now", attrs...)
+	// Rotate, not only Reload: withdrawing the key published ahead of its turn makes no
+	// successor above, and the signing key may stop signing before the lease holder's next
+	// rotation; AddSAMLSuccessor keeps that to one key.
+	if _, err := k.Rotate(ctx); err != nil {
+		return info, fmt.Errorf("saml keys: withdrew %s, but %w: %w", kid, sso.ErrRetiredNotReloaded, err)
+	}
+	return info, nil
 }
 
 // ResealKey opens a stored SAML key's sealed private key (store.SAMLKey.PrivateEnc of the key
