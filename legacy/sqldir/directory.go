@@ -242,6 +242,13 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 	row, err := d.toMember(rs, rs.rows[0], true, loc)
 	if err != nil {
 		d.dummyVerify(pw)
+		if errors.Is(err, errRowValue) {
+			// A row the directory cannot read never signs in, and is answered as an unknown
+			// login is (review s15 X-4): as "the AMS is unavailable" it told, for any password,
+			// that the login exists. The operator learns of it here (never the typed login).
+			d.log.ErrorContext(ctx, "legacy: a member's row breaks the column contract; refusing sign-in", "err", err)
+			return nil, legacy.ErrBadCredentials
+		}
 		return nil, err
 	}
 	if d.refused[strings.ToUpper(strings.TrimSpace(row.m.Login))] || !row.sameLogin {

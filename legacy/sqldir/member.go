@@ -1,6 +1,7 @@
 package sqldir
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -116,6 +117,11 @@ type memberRow struct {
 	sameLogin bool
 }
 
+// errRowValue marks a contract error of one row's values (a column of the wrong kind in this
+// row), as opposed to the query's shape (a required column missing): the one tells about a
+// member, the other about the configuration.
+var errRowValue = errors.New("a value of the wrong kind")
+
 func contractErr(query, format string, args ...any) error {
 	return legacy.Unavailable(query, fmt.Errorf("%w: "+format, append([]any{ErrContract}, args...)...))
 }
@@ -175,7 +181,7 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.
 
 	key, err := d.dialect.asKey(get(colKey), d.cfg.KeyFormat == "text")
 	if err != nil {
-		return nil, contractErr(query, "column %s: %v", colKey, err)
+		return nil, contractErr(query, "%w: column %s: %v", errRowValue, colKey, err)
 	}
 	m := &legacy.Member{
 		Key:          key,
@@ -262,7 +268,7 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.
 		}
 	}
 	if firstErr != nil {
-		return nil, contractErr(query, "member %s: %v", key, firstErr)
+		return nil, contractErr(query, "%w: member %s: %v", errRowValue, key, firstErr)
 	}
 	return r, nil
 }
