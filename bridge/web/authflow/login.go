@@ -42,9 +42,7 @@ func (h *Handler) PendingRequest(c echo.Context, id string) (*sso.AuthRequest, *
 	ar, err := h.Provider.AuthRequest(ctx, id)
 	if err != nil {
 		if errors.Is(err, sso.ErrNotFound) {
-			return nil, nil, h.Pages.Error(c, http.StatusBadRequest, "This sign-in has expired",
-				"The sign-in link is no longer valid: it was used already or is too old.",
-				"Go back to the app and start signing in again.")
+			return nil, nil, h.Expired(c)
 		}
 		return nil, nil, fmt.Errorf("load auth request: %w", err)
 	}
@@ -169,13 +167,22 @@ func (h *Handler) RequestState(c echo.Context, ar *sso.AuthRequest, client *sso.
 		}
 		return a, true
 	case errors.Is(err, sso.ErrNotFound):
-		return RequestState{Status: http.StatusBadRequest, Heading: "This sign-in has expired",
-			Message: "The sign-in link is no longer valid: it was used already or is too old.",
-			Hint:    "Go back to the app and start signing in again.",
-			Short:   "This sign-in has expired. Go back to the app and start signing in again."}, true
+		return expiredSignIn, true
 	}
 	return RequestState{}, false
 }
+
+// expiredSignIn is the answer to a sign-in that is gone (unknown, expired, or finished and
+// deleted), written here only: RequestState, PendingRequest, the authorize callback and the
+// upstream callback (Expired) say it in these words.
+var expiredSignIn = RequestState{Status: http.StatusBadRequest, Heading: "This sign-in has expired",
+	Message: "The sign-in link is no longer valid: it was used already, is too old, or was opened in another browser.",
+	Hint:    "Go back to the app and start signing in again.",
+	Short:   "This sign-in has expired. Go back to the app and start signing in again."}
+
+// Expired renders the page of a sign-in that is gone (expiredSignIn). It writes no audit row:
+// its callers know why it is gone.
+func (h *Handler) Expired(c echo.Context) error { return h.renderState(c, expiredSignIn) }
 
 // RequestStateError answers a sign-in request that this browser may not go on with
 // (RequestState) with the error page; another error is returned as it is.
@@ -184,6 +191,11 @@ func (h *Handler) RequestStateError(c echo.Context, ar *sso.AuthRequest, client 
 	if !ok {
 		return err
 	}
+	return h.renderState(c, a)
+}
+
+// renderState renders a RequestState as the error page.
+func (h *Handler) renderState(c echo.Context, a RequestState) error {
 	d := h.Pages.ErrorData(c, a.Heading, a.Message, a.Hint)
 	if a.Title != "" {
 		d.Page = h.Pages.Base(a.Title)
@@ -748,8 +760,7 @@ func (h *Handler) Callback(next echo.HandlerFunc) echo.HandlerFunc {
 				// The store could not say: a server error (logged, its page), not "expired".
 				return fmt.Errorf("load auth request: %w", err)
 			}
-			return h.Pages.Error(c, http.StatusBadRequest, "This sign-in has expired",
-				"The sign-in link is no longer valid: it was used already or is too old.", "Go back to the app and start signing in again.")
+			return h.Expired(c)
 		}
 		// The session must still be live: one ended since it completed the request (signed out
 		// elsewhere, by an administrator, the member disabled) gets no code.

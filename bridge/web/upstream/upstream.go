@@ -215,9 +215,7 @@ func reason(err error) string {
 func (h *Handler) expired(c echo.Context, detail string) error {
 	h.observe("expired")
 	h.Audit.Anonymous(c.Request().Context(), &store.AuditEvent{Event: "upstream.refused", IP: c.RealIP(), Detail: detail})
-	return h.Pages.Error(c, http.StatusBadRequest, "This sign-in has expired",
-		"This sign-in link is no longer valid: it was used already, is too old, or was not started in this browser.",
-		"Go back to the app and start signing in again.")
+	return h.Flow.Expired(c)
 }
 
 // pending loads the pending upstream sign-in named by a raw state and checks that it belongs
