@@ -127,6 +127,11 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 	if err != nil {
 		return nil, nil, fmt.Errorf("admin: signing keys: %w", err)
 	}
+	// And the SAML signing keys (listed, withdrawn; none made here but a withdrawal's successor).
+	samlKeys, err := saml.OpenKeyRing(a.Store, kek, cfg.SAML, chk.IssuerURL.Hostname(), log, time.Now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("admin: saml signing keys: %w", err)
+	}
 	st := a.Store
 	svc = newAdmin(adminParts{store: st, registry: reg, ender: ender, policy: pol, access: decide, records: st,
 		audit: func(ctx context.Context, e *store.AuditEvent) {
@@ -138,6 +143,7 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 		subjects: identity.NewSubjectMapper(secrets[secretSubject], st), dir: &lazyMembers{app: a, log: log},
 		changes: a.Cluster, signingAlgs: cfg.SigningAlgorithms(), signingKeys: signingKeys, clientRefs: clientReferences(cfg),
 		log: log, now: time.Now})
+	svc.SAMLKeyManager = samlKeyAdmin{samlKeys}
 	return svc, a.Close, nil
 }
 

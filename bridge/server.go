@@ -263,6 +263,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		return nil, err
 	}
 	node.Subscribe(cluster.TopicKeys, s.samlKeys.Reload)
+	s.admin.SAMLKeyManager = samlKeyAdmin{s.samlKeys}
 	samlLogouts := &saml.Logouts{Store: d.Store, Registry: samlSPs, Keys: s.samlKeys, Issuer: cfg.Issuer, Sealer: sealer, Secure: https,
 		Logger: log, Now: now}
 	// Sessions that end anywhere send the SAML SPs with a SOAP single logout service a

@@ -35,6 +35,10 @@ import (
 //	GET    /admin/keys             the published signing keys (kid, alg, signs from/until, in JWKS until)
 //	POST   /admin/keys/{kid}/retire  the key withdrawn now (it may be compromised): it leaves JWKS,
 //	                               tokens it signed stop verifying, a successor signs at once
+//	GET    /admin/saml/keys        the SAML signing keys in the metadata (kid, signs from/until,
+//	                               in metadata until, certificate SHA-256)
+//	POST   /admin/saml/keys/{kid}/retire  the SAML key withdrawn now: it leaves the metadata, a
+//	                               successor signs at once (SPs must read the metadata again)
 //
 // Every call needs "Authorization: Bearer <token>" and is written to the audit log. Wrong
 // tokens are audited up to AuthFailureBudget a minute per source address, then answered 429
@@ -57,6 +61,8 @@ func (a *Service) Handler(token string) http.Handler {
 	mux.HandleFunc("PUT /admin/log-level", a.httpSetLogLevel)
 	mux.HandleFunc("GET /admin/keys", a.httpSigningKeys)
 	mux.HandleFunc("POST /admin/keys/{kid}/retire", a.httpRetireSigningKey)
+	mux.HandleFunc("GET /admin/saml/keys", a.httpSAMLSigningKeys)
+	mux.HandleFunc("POST /admin/saml/keys/{kid}/retire", a.httpRetireSAMLSigningKey)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such admin endpoint")
 	})
@@ -122,6 +128,8 @@ func (a *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 	case errors.Is(err, ErrStatic):
 		writeError(w, http.StatusConflict, "static_client", err.Error())
+	case errors.Is(err, ErrOtherEncryptionKey):
+		writeError(w, http.StatusConflict, "other_encryption_key", err.Error())
 	default:
 		a.log().ErrorContext(r.Context(), "admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "server_error", "the request failed; see the server log")

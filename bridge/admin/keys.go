@@ -65,17 +65,8 @@ func (a *Service) RetireSigningKey(ctx context.Context, actor, kid string) (*Sig
 		return nil, fmt.Errorf("%w: the key id (kid) is required", ErrInvalid)
 	}
 	succ, err := a.SigningKeyManager.Retire(ctx, kid)
-	switch {
-	case errors.Is(err, sso.ErrNotFound):
-		return nil, fmt.Errorf("%w: no published signing key %q", ErrNotFound, kid)
-	case err != nil && !errors.Is(err, sso.ErrRetiredNotReloaded):
-		return nil, fmt.Errorf("admin: retire signing key: %w", err)
-	}
-	// Withdrawn (err, if any, is this process's reload): tell every replica and record it.
-	if a.Changes != nil {
-		if nerr := a.Changes.Notify(ctx, cluster.TopicKeys); nerr != nil {
-			a.log().WarnContext(ctx, "admin: signing key withdrawn, but the replicas could not be told; they reload at their next check", "err", nerr)
-		}
+	if err := retireRefused(err, "signing key", kid); err != nil {
+		return nil, err
 	}
 	detail := "kid=" + kid
 	var out *SigningKey
@@ -84,11 +75,102 @@ func (a *Service) RetireSigningKey(ctx context.Context, actor, kid string) (*Sig
 		out = &k
 		detail += " successor=" + k.ID + " alg=" + k.Algorithm
 	}
-	a.record(ctx, actor, "admin.signing_key_retired", "", "", detail)
-	if err != nil {
-		a.log().ErrorContext(ctx, "admin: signing key withdrawn; reloading this process's keys failed", "kid", kid, "err", err)
-	}
+	a.withdrawn(ctx, actor, "admin.signing_key_retired", kid, detail, err)
 	return out, nil
+}
+
+// retireRefused is the administration's error for a key manager's answer to a withdrawal:
+// nil when the key is withdrawn (err nil, or sso.ErrRetiredNotReloaded: only this process's
+// reload failed afterwards).
+func retireRefused(err error, what, kid string) error {
+	switch {
+	case err == nil, errors.Is(err, sso.ErrRetiredNotReloaded):
+		return nil
+	case errors.Is(err, sso.ErrNotFound):
+		return fmt.Errorf("%w: no published %s %q", ErrNotFound, what, kid)
+	case errors.Is(err, sso.ErrOtherEncryptionKey):
+		return fmt.Errorf("%w: the %s %s was left as it is; withdraw it with the servers' configuration", ErrOtherEncryptionKey, what, kid)
+	default:
+		return fmt.Errorf("admin: withdraw %s %s: %w", what, kid, err)
+	}
+}
+
+// ErrOtherEncryptionKey is a withdrawal refused because this process's keys.encryption_key does
+// not open the key (the HTTP API answers 409): nothing was changed.
+var ErrOtherEncryptionKey = sso.ErrOtherEncryptionKey
+
+// withdrawn tells every replica that a key was withdrawn and records it (event, detail);
+// reloadErr, if any, is this process's reload afterwards, which failed.
+func (a *Service) withdrawn(ctx context.Context, actor, event, kid, detail string, reloadErr error) {
+	if a.Changes != nil {
+		if nerr := a.Changes.Notify(ctx, cluster.TopicKeys); nerr != nil {
+			a.log().WarnContext(ctx, "admin: key withdrawn, but the replicas could not be told; they reload at their next check", "kid", kid, "err", nerr)
+		}
+	}
+	a.record(ctx, actor, event, "", "", detail)
+	if reloadErr != nil {
+		a.log().ErrorContext(ctx, "admin: key withdrawn; reloading this process's keys failed", "kid", kid, "err", reloadErr)
+	}
+}
+
+// SAMLKeyManager lists and withdraws the SAML identity provider's signing keys (bridge/saml's
+// KeyRing, the server's own or one opened on the store for the CLI).
+type SAMLKeyManager interface {
+	SAMLKeys(ctx context.Context) ([]SAMLSigningKey, error)
+	// RetireSAMLKey withdraws the key now (saml.KeyRing Retire): the successor, nil when none
+	// was needed; sso.ErrNotFound, sso.ErrOtherEncryptionKey and sso.ErrRetiredNotReloaded as
+	// sso.KeyManager's Retire.
+	RetireSAMLKey(ctx context.Context, kid string) (*SAMLSigningKey, error)
+}
+
+// SAMLSigningKey is a SAML signing key published in the IdP's metadata.
+type SAMLSigningKey struct {
+	ID string `json:"kid"`
+	// SignsFrom and SignsUntil bound when it signs; InMetadataUntil is when it leaves the
+	// metadata.
+	SignsFrom       time.Time `json:"signs_from"`
+	SignsUntil      time.Time `json:"signs_until"`
+	InMetadataUntil time.Time `json:"in_metadata_until"`
+	// Signing: it signs the IdP's responses and requests now.
+	Signing bool `json:"signing"`
+	// CertificateSHA256 is its certificate's SHA-256 fingerprint (AB:CD:...), as SPs show it.
+	CertificateSHA256 string `json:"certificate_sha256"`
+}
+
+// SAMLSigningKeys lists the SAML signing keys in the metadata, oldest first.
+func (a *Service) SAMLSigningKeys(ctx context.Context) ([]SAMLSigningKey, error) {
+	if a.SAMLKeyManager == nil {
+		return nil, fmt.Errorf("%w: the SAML signing keys are not managed here", ErrInvalid)
+	}
+	list, err := a.SAMLKeyManager.SAMLKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("admin: saml signing keys: %w", err)
+	}
+	return list, nil
+}
+
+// RetireSAMLSigningKey withdraws the SAML signing key kid now (its private key may be out): it
+// signs no more and leaves the metadata at once; when it signed, a successor signs from now,
+// and SPs refuse the IdP's responses until they read its metadata again. Every replica is told
+// (TopicKeys); it is audited (admin.saml_signing_key_retired). It returns the successor, nil
+// when none was needed.
+func (a *Service) RetireSAMLSigningKey(ctx context.Context, actor, kid string) (*SAMLSigningKey, error) {
+	if a.SAMLKeyManager == nil {
+		return nil, fmt.Errorf("%w: the SAML signing keys are not managed here", ErrInvalid)
+	}
+	if kid == "" {
+		return nil, fmt.Errorf("%w: the key id (kid) is required", ErrInvalid)
+	}
+	succ, err := a.SAMLKeyManager.RetireSAMLKey(ctx, kid)
+	if err := retireRefused(err, "SAML signing key", kid); err != nil {
+		return nil, err
+	}
+	detail := "kid=" + kid
+	if succ != nil {
+		detail += " successor=" + succ.ID + " sha256=" + succ.CertificateSHA256
+	}
+	a.withdrawn(ctx, actor, "admin.saml_signing_key_retired", kid, detail, err)
+	return succ, nil
 }
 
 func (a *Service) httpSigningKeys(w http.ResponseWriter, r *http.Request) {
@@ -99,5 +181,16 @@ func (a *Service) httpSigningKeys(w http.ResponseWriter, r *http.Request) {
 func (a *Service) httpRetireSigningKey(w http.ResponseWriter, r *http.Request) {
 	kid := r.PathValue("kid")
 	succ, err := a.RetireSigningKey(r.Context(), actor(r), kid)
+	a.answer(w, r, http.StatusOK, map[string]any{"retired": kid, "successor": succ}, err)
+}
+
+func (a *Service) httpSAMLSigningKeys(w http.ResponseWriter, r *http.Request) {
+	list, err := a.SAMLSigningKeys(r.Context())
+	a.answer(w, r, http.StatusOK, map[string]any{"keys": list}, err)
+}
+
+func (a *Service) httpRetireSAMLSigningKey(w http.ResponseWriter, r *http.Request) {
+	kid := r.PathValue("kid")
+	succ, err := a.RetireSAMLSigningKey(r.Context(), actor(r), kid)
 	a.answer(w, r, http.StatusOK, map[string]any{"retired": kid, "successor": succ}, err)
 }

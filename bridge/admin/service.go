@@ -95,6 +95,8 @@ type Service struct {
 	ClientRefs map[string]string
 	// SigningKeyManager lists and withdraws the signing keys (keys.go); nil: not here.
 	SigningKeyManager SigningKeyManager
+	// SAMLKeyManager lists and withdraws the SAML signing keys (keys.go); nil: not here.
+	SAMLKeyManager SAMLKeyManager
 
 	failures authFailures // wrong admin tokens per source address (authlimit.go)
 }
