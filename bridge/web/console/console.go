@@ -104,7 +104,7 @@ type Console struct {
 //go:embed templates/*.html console.css
 var assets embed.FS
 
-var pages = []string{"home", "error", "signedin", "clients", "client", "secret", "sessions", "members", "provisioning", "ams", "audit", "signedout", "keys", "retirekey"}
+var pages = []string{"home", "error", "signedin", "clients", "client", "secret", "sessions", "members", "provisioning", "ams", "audit", "signedout", "keys", "retirekey", "retiresamlkey"}
 
 // New builds the console.
 func New(cfg Config) (*Console, error) {
@@ -216,6 +216,8 @@ func (c *Console) Handler() http.Handler {
 	auth("GET "+Path+"keys", c.keys)
 	auth("GET "+Path+"keys/{kid}/retire", c.confirmRetireKey)
 	auth("POST "+Path+"keys/{kid}/retire", c.retireKey)
+	auth("GET "+Path+"keys/saml/{kid}/retire", c.confirmRetireSAMLKey)
+	auth("POST "+Path+"keys/saml/{kid}/retire", c.retireSAMLKey)
 	mux.HandleFunc(Path, func(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, r, nil, http.StatusNotFound, "Not found", "There is no console page at this address.")
 	})
