@@ -119,3 +119,41 @@ func fingerprintOf(t *testing.T, b64 string) string {
 	}
 	return strings.Join(parts, ":")
 }
+
+// TestSAMLKeyWithdrawnOnEveryReplica: a SAML key withdrawn through one replica's
+// administration is dropped by the other at the keys notification (the in-process cluster
+// has no fallback poll here): its metadata publishes the successor's certificate alone.
+func TestSAMLKeyWithdrawnOnEveryReplica(t *testing.T) {
+	a, b, _, _ := twoReplicas(t)
+	ctx := t.Context()
+	metadataCerts := func(s *bridge.Server) []string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1:9"+saml.PathMetadata, nil))
+		doc := etree.NewDocument()
+		if err := doc.ReadFromBytes(rec.Body.Bytes()); rec.Code != http.StatusOK || err != nil {
+			t.Fatalf("metadata: %d %v", rec.Code, err)
+		}
+		var out []string
+		for _, c := range doc.FindElements("//KeyDescriptor//X509Certificate") {
+			out = append(out, fingerprintOf(t, strings.TrimSpace(c.Text())))
+		}
+		return out
+	}
+	list, err := a.Admin().SAMLSigningKeys(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("SAML keys: %+v %v", list, err)
+	}
+	if got := metadataCerts(b); len(got) != 1 || got[0] != list[0].CertificateSHA256 {
+		t.Fatalf("replica b's metadata before: %v, want %s", got, list[0].CertificateSHA256)
+	}
+	succ, err := a.Admin().RetireSAMLSigningKey(ctx, "test", list[0].ID)
+	if err != nil || succ == nil {
+		t.Fatalf("withdraw: %+v %v", succ, err)
+	}
+	for name, s := range map[string]*bridge.Server{"a": a, "b": b} {
+		if got := metadataCerts(s); len(got) != 1 || got[0] != succ.CertificateSHA256 {
+			t.Fatalf("replica %s's metadata after the withdrawal: %v, want the successor's %s alone", name, got, succ.CertificateSHA256)
+		}
+	}
+}
