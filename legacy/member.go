@@ -50,8 +50,13 @@ type Member struct {
 	// through two sources appears twice.
 	Grants []Grant
 	// Staff is true when the user is iMIS staff (a row in the legacy Users table).
-	Staff      bool
-	PictureURL string
+	Staff bool
+	// SecondFactor is true when the AMS signs this account in only with a second factor
+	// (iMIS: UserMain.MultiFactorInfo set, an authenticator enrolled there): the bridge, which
+	// checks the AMS password alone, asks for its own second factor (bridge/mfa), so that the
+	// account is not weaker here than at the AMS.
+	SecondFactor bool
+	PictureURL   string
 	// Extra holds additional configured columns by name.
 	Extra map[string]string
 

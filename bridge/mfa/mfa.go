@@ -182,6 +182,7 @@ const (
 	ReasonClient    = "client"     // the app requires it
 	ReasonACR       = "acr_values" // the app asked for it (acr_values)
 	ReasonRole      = "role"       // the member's role requires it
+	ReasonAMS       = "ams"        // the AMS signs the member in only with a second factor
 	ReasonNotNeeded = ""
 )
 
@@ -197,6 +198,11 @@ func (s *Service) Required(ar *sso.AuthRequest, client *sso.ClientConfig, m *leg
 		return ReasonACR
 	case m != nil && slices.ContainsFunc(m.Roles, func(r string) bool { return slices.Contains(s.Policy.RequiredRoles, r) }):
 		return ReasonRole
+	case m != nil && m.SecondFactor:
+		// The AMS asks this account for a second factor (iMIS: an authenticator enrolled
+		// there); the bridge checks its password alone, so it asks for its own (review s15
+		// else the account is one password away here).
+		return ReasonAMS
 	}
 	return ReasonNotNeeded
 }
@@ -219,8 +225,8 @@ func (s *Service) Needed(ctx context.Context, clientID, subject string, m *legac
 }
 
 // PolicyRequires reports why the policy an administrator sets requires a second factor of m
-// at clientID: the client's mfa setting (ReasonClient) or one of m's roles (ReasonRole), or
-// ReasonNotNeeded. It reads no factor: the refresh grant asks it of every family granted on a
+// at clientID: the client's mfa setting (ReasonClient), one of m's roles (ReasonRole) or the AMS
+// (ReasonAMS: it signs m in only with a second factor), or ReasonNotNeeded. It reads no factor: the refresh grant asks it of every family granted on a
 // password alone, so that requiring a second factor takes effect at the next refresh.
 func (s *Service) PolicyRequires(ctx context.Context, clientID string, m *legacy.Member) (string, error) {
 	var client *sso.ClientConfig
@@ -231,7 +237,7 @@ func (s *Service) PolicyRequires(ctx context.Context, clientID string, m *legacy
 		}
 	}
 	switch r := s.Required(nil, client, m, Factors{}); r {
-	case ReasonClient, ReasonRole:
+	case ReasonClient, ReasonRole, ReasonAMS:
 		return r, nil
 	}
 	return ReasonNotNeeded, nil

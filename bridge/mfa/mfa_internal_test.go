@@ -37,6 +37,8 @@ func TestRequired(t *testing.T) {
 		{"acr_values", mfaAR, portal, member, Factors{}, ReasonACR},
 		{"other acr_values", &sso.AuthRequest{ACRValues: []string{"urn:other"}}, portal, member, Factors{}, ReasonNotNeeded},
 		{"required role", nil, portal, staff, Factors{}, ReasonRole},
+		{"the AMS asks this account for a second factor (review s15 X-6)", nil, portal,
+			&legacy.Member{Roles: []string{"Member"}, SecondFactor: true}, Factors{}, ReasonAMS},
 		{"no member", nil, portal, nil, Factors{}, ReasonNotNeeded},
 		{"no client", nil, nil, member, Factors{}, ReasonNotNeeded},
 		{"client without a setting", nil, &sso.ClientConfig{ID: "x"}, member, Factors{}, ReasonNotNeeded},

@@ -117,6 +117,7 @@ const imisMemberColumns = `
 	n.COUNTRY AS country,
 	CASE WHEN EXISTS (SELECT 1 FROM dbo.Users AS su WITH (NOLOCK) WHERE su.UserId = um.UserId) THEN 1 ELSE 0 END AS is_staff,
 	CASE WHEN EXISTS (SELECT 1 FROM dbo.UserRole AS sa WITH (NOLOCK) WHERE sa.UserKey = um.UserKey AND sa.RoleKey = '` + sysAdminRole + `') THEN 1 ELSE 0 END AS is_sysadmin,
+	CASE WHEN um.MultiFactorInfo IS NOT NULL AND um.MultiFactorInfo <> N'' THEN 1 ELSE 0 END AS ams_second_factor,
 	um.IsDisabled AS is_disabled,
 	um.EffectiveDate AS effective_date,
 	um.ExpirationDate AS expiration_date,

@@ -73,6 +73,7 @@ const (
 	colMemberStatus   = "member_status"
 	colStaff          = "is_staff"
 	colSysAdmin       = "is_sysadmin"
+	colSecondFactor   = "ams_second_factor"
 	colAMSUserID      = "ams_user_id"
 	colProviderKey    = "provider_key"
 	colContactKey     = "contact_key"
@@ -89,7 +90,7 @@ var (
 	requiredHashColumns = slices.Concat(requiredColumns, hashColumns)
 	optionalColumns     = []string{colEffective, colExpiration, colPasswordChange, colMemberID, colEmail,
 		colGivenName, colFamilyName, colFullName, colCompany, colMemberType, colStatus, colPicture,
-		colJoinDate, colPaidThrough, colUpdatedAt, colMemberRecord, colMemberStatus, colStaff, colSysAdmin, colAMSUserID, colProviderKey, colContactKey}
+		colJoinDate, colPaidThrough, colUpdatedAt, colMemberRecord, colMemberStatus, colStaff, colSysAdmin, colSecondFactor, colAMSUserID, colProviderKey, colContactKey}
 )
 
 // contractColumns are the names extra_columns may not use.
@@ -245,6 +246,9 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.
 			}
 			m.Extra[c] = v
 		}
+	}
+	if _, ok := rs.cols[colSecondFactor]; ok {
+		m.SecondFactor = flag(colSecondFactor, true) // NULL: the restrictive answer
 	}
 	r := &memberRow{m: m, sameLogin: true}
 	if _, ok := rs.cols[colAMSUserID]; ok {

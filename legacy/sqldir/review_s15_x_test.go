@@ -43,3 +43,38 @@ func TestUnreadableMemberRowNotTold(t *testing.T) {
 		})
 	}
 }
+
+// TestAMSSecondFactorRead (review s15 X-6): iMIS keeps a user's multi-factor enrolment in
+// UserMain.MultiFactorInfo (imis-schema.md: a read-only bridge "bypasses iMIS multi-factor
+// authentication ... Refuse users with MultiFactorInfo set if the site requires MFA"). The
+// preset read nothing of it, so a member whom iMIS signs in only with a second factor signed in
+// at the bridge with the password alone. The member now says so (Member.SecondFactor), on every
+// lookup, for the bridge's second-factor policy (bridge/mfa Required: ReasonAMS).
+func TestAMSSecondFactorRead(t *testing.T) {
+	d, db := openDemo(t)
+	m, err := d.Authenticate(ctx, "alice", "alice-demo-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.SecondFactor {
+		t.Fatal("alice has no multi-factor enrolment in the AMS and is marked as having one")
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE UserMain SET MultiFactorInfo = 'AQIDBAUGBwgJ-sealed-totp-secret' WHERE LOWER(UserId) = 'alice'`); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = d.Authenticate(ctx, "alice", "alice-demo-1"); err != nil {
+		t.Fatal(err)
+	}
+	if !m.SecondFactor {
+		t.Error("alice, enrolled in iMIS multi-factor authentication, signs in with her password alone: nothing marks a second factor as due")
+	}
+	if m, err = d.MemberByLogin(ctx, "alice"); err != nil || !m.SecondFactor {
+		t.Errorf("MemberByLogin: %v, SecondFactor %v (the refresh and hand-off paths read the member this way)", err, m != nil && m.SecondFactor)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE UserMain SET MultiFactorInfo = '' WHERE LOWER(UserId) = 'alice'`); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = d.Authenticate(ctx, "alice", "alice-demo-1"); err != nil || m.SecondFactor {
+		t.Errorf("an empty MultiFactorInfo: %v, SecondFactor %v", err, m != nil && m.SecondFactor)
+	}
+}
