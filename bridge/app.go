@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/cluster"
@@ -160,14 +159,10 @@ func (a *App) Close() error {
 }
 
 // ParseKeyEncryptionKey is a key-encryption key as a key file holds it (the data directory's
-// generated one, the old key given to store rekey): base64 of 32 bytes, with any spaces or line
-// ends around it.
+// generated one, the old key given to store rekey), by keys.encryption_key's rule
+// (config.DecodeEncryptionKey): base64 of 32 bytes, with any spaces or line ends around it.
 func ParseKeyEncryptionKey(raw []byte) ([]byte, error) {
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
-	if err != nil || len(key) != 32 {
-		return nil, errors.New("does not hold base64 of 32 bytes")
-	}
-	return key, nil
+	return config.DecodeEncryptionKey(string(raw))
 }
 
 // keyFileName holds the generated signing-key encryption key on embedded defaults.
@@ -177,7 +172,11 @@ const keyFileName = "signing-key-encryption.key"
 // keys.encryption_key, or generated once into the data dir with a warning.
 func signingKeyEncryption(cfg Config, log *slog.Logger) ([]byte, error) {
 	if cfg.Keys.EncryptionKey != "" {
-		return base64.StdEncoding.DecodeString(cfg.Keys.EncryptionKey)
+		key, err := config.DecodeEncryptionKey(cfg.Keys.EncryptionKey)
+		if err != nil {
+			return nil, fmt.Errorf("keys.encryption_key: %w", err)
+		}
+		return key, nil
 	}
 	path := filepath.Join(cfg.DataDir, keyFileName)
 	raw, err := os.ReadFile(path)

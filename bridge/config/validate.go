@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -112,8 +111,8 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 		p.addf("data_dir", "must not be empty")
 	}
 	if c.Keys.EncryptionKey != "" {
-		k, err := base64.StdEncoding.DecodeString(c.Keys.EncryptionKey)
-		if err != nil || len(k) != 32 {
+		k, err := DecodeEncryptionKey(c.Keys.EncryptionKey)
+		if err != nil {
 			p.addf("keys.encryption_key", "must be base64 of exactly 32 bytes (openssl rand -base64 32)")
 		} else {
 			out.EncryptionKey = k
