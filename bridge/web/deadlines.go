@@ -3,6 +3,9 @@ package web
 import (
 	"math"
 	"net"
+	"net/http"
+	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,8 +26,23 @@ import (
 // connection's own lock. What the timeouts stop (slow or idle clients holding connections) is
 // unchanged, with deadlines enforced within a tick. Connections that are not TCP pass through
 // unwrapped.
+//
+// Two more things save a read system call each per request, which on the load-run machine (a
+// guest whose every system call switches page tables through the hypervisor) cost more than
+// their share of a profile:
+//   - net/http's background read (a 1-byte read started once a request's body is consumed, to
+//     see the client leave or pipeline while the handler runs) parks in the connection instead
+//     of reading, when the server has BackgroundReads as its ConnState hook: net/http interrupts it when the handler ends (a read deadline in the past),
+//     and then it returns the timeout net/http expects without having read. A handler still
+//     running two ticks after it parked gets the real read, so a long request (a slow AMS, a
+//     sign-in slowed down) still sees its client leave, within two ticks.
+//   - a read that follows a write on the connection (the next request's, after an answer)
+//     lets the goroutines that are ready run first: under load the client's next request has
+//     usually arrived by then and the read finds it, instead of a read that finds nothing and
+//     waits for the network poller to wake it and read again. With nothing else ready it
+//     reads at once.
 func LazyDeadlines(ln net.Listener, tick time.Duration) net.Listener {
-	l := &lazyListener{Listener: ln, tick: tick, base: time.Now(), conns: map[*lazyConn]struct{}{}}
+	l := &lazyListener{Listener: ln, tick: tick, base: time.Now(), conns: map[*lazyConn]struct{}{}, yield: runtime.Gosched}
 	return l
 }
 
@@ -35,6 +53,13 @@ const DeadlineTick = 250 * time.Millisecond
 type lazyListener struct {
 	net.Listener
 	tick time.Duration
+	// ticks counts the watchdog's ticks: a background read parked at tick k is given its real
+	// read at tick k+2.
+	ticks atomic.Int64
+	// yield runs before a read that follows a write (runtime.Gosched; tests count it).
+	yield func()
+	// parkedAborted counts background reads interrupted while parked (tests).
+	parkedAborted atomic.Int64
 	// base is when the listener was made: deadlines and ticks are kept as offsets from it on
 	// the monotonic clock, as net's own deadlines are measured, so a step of the wall clock
 	// (NTP, a VM resumed, date) neither fires nor stretches them.
@@ -57,7 +82,7 @@ func (l *lazyListener) Accept() (net.Conn, error) {
 	if !ok {
 		return conn, nil
 	}
-	c := &lazyConn{TCPConn: tc, l: l, rd: noDeadline, wd: noDeadline}
+	c := &lazyConn{TCPConn: tc, l: l, rd: noDeadline, wd: noDeadline, bgWake: make(chan bgWake, 1)}
 	l.mu.Lock()
 	l.conns[c] = struct{}{}
 	if !l.running {
@@ -76,6 +101,7 @@ func (l *lazyListener) watch() {
 	for now := range t.C {
 		n := int64(now.Sub(l.base))
 		l.now.Store(n)
+		k := l.ticks.Add(1)
 		l.mu.Lock()
 		if len(l.conns) == 0 {
 			l.running = false
@@ -83,7 +109,7 @@ func (l *lazyListener) watch() {
 			return
 		}
 		for c := range l.conns {
-			c.expire(n)
+			c.expire(n, k)
 		}
 		l.mu.Unlock()
 	}
@@ -106,6 +132,103 @@ type lazyConn struct {
 	// when another is set.
 	rd, wd     int64
 	rset, wset bool
+	// bg is where net/http's background read is (bgNone: not started or reading for real:
+	// bgReading); bgTick the tick it parked at; bgWake wakes it once (capacity 1: one send per park).
+	bg     bgState
+	bgTick int64
+	bgWake chan bgWake
+	closed bool
+	// wrote: the connection has been written to since its last read; active: net/http runs a
+	// request on it (BackgroundReads).
+	wrote, active atomic.Bool
+}
+
+// BackgroundReads returns the http.Server.ConnState hook that lets LazyDeadlines' connections
+// park net/http's background read: it tells each connection while net/http runs a request on
+// it (StateActive), the only time net/http reads a connection 1 byte at a time. Without it a
+// connection reads as net's own. next, when not nil, is called after (the server's own hook).
+func BackgroundReads(next func(net.Conn, http.ConnState)) func(net.Conn, http.ConnState) {
+	return func(conn net.Conn, state http.ConnState) {
+		if c, ok := conn.(*lazyConn); ok {
+			c.active.Store(state == http.StateActive)
+		}
+		if next != nil {
+			next(conn, state)
+		}
+	}
+}
+
+type bgState uint8
+
+const (
+	bgNone bgState = iota
+	bgParked
+	bgReading
+)
+
+// bgWake is what ends a background read's park: net/http interrupted it (a timeout without a
+// read), a watchdog tick let it read for real, or the connection was closed.
+type bgWake uint8
+
+const (
+	wakeAbort bgWake = iota
+	wakeRead
+	wakeClosed
+)
+
+// Read reads from the connection; net/http's background read (a 1-byte read while a request
+// runs: the server reads requests and bodies through a 4 KB buffer) parks instead, and a read
+// after a write yields first (LazyDeadlines).
+func (c *lazyConn) Read(p []byte) (int, error) {
+	if len(p) == 1 && c.active.Load() {
+		switch c.parkBackgroundRead() {
+		case wakeAbort:
+			c.l.parkedAborted.Add(1)
+			return 0, c.readError(os.ErrDeadlineExceeded)
+		case wakeClosed:
+			return 0, c.readError(net.ErrClosed)
+		}
+		n, err := c.TCPConn.Read(p)
+		c.mu.Lock()
+		c.bg = bgNone
+		c.mu.Unlock()
+		return n, err
+	}
+	if c.wrote.Load() {
+		c.wrote.Store(false)
+		c.l.yield()
+	}
+	return c.TCPConn.Read(p)
+}
+
+func (c *lazyConn) Write(p []byte) (int, error) {
+	c.wrote.Store(true)
+	return c.TCPConn.Write(p)
+}
+
+// parkBackgroundRead parks a background read until net/http interrupts it, the watchdog lets it
+// read (wakeRead) or the connection closes. A read deadline already past (net/http interrupted
+// before the read began: a handler that did not yield) or a closed connection: wakeRead at
+// once, and the real read returns its error without a system call.
+func (c *lazyConn) parkBackgroundRead() bgWake {
+	c.mu.Lock()
+	if c.closed || c.rd <= c.l.now.Load() || c.bg != bgNone {
+		c.mu.Unlock()
+		return wakeRead
+	}
+	c.bg = bgParked
+	c.bgTick = c.l.ticks.Load()
+	c.mu.Unlock()
+	w := <-c.bgWake
+	if w == wakeRead {
+		return wakeRead // c.bg is bgReading: the watchdog set it
+	}
+	return w
+}
+
+// readError is the error a read of the connection returns for err, as net's own.
+func (c *lazyConn) readError(err error) error {
+	return &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 // noDeadline is a deadline that never passes (the zero time: none).
@@ -126,7 +249,12 @@ func (c *lazyConn) SetReadDeadline(t time.Time) error {
 	var err error
 	c.mu.Lock()
 	c.rd = d
-	if d <= c.l.now.Load() {
+	if d <= c.l.now.Load() && c.bg == bgParked {
+		// net/http interrupting its background read, which has not read: it returns the
+		// timeout, and the connection itself needs no deadline (nothing reads it).
+		c.bg = bgNone
+		c.bgWake <- wakeAbort
+	} else if d <= c.l.now.Load() {
 		c.rset = true
 		err = c.TCPConn.SetReadDeadline(t)
 	} else if c.rset {
@@ -161,10 +289,15 @@ func (c *lazyConn) SetDeadline(t time.Time) error {
 }
 
 // expire applies the deadlines passed at now (an offset from l.base) to the connection: a read or write
-// blocked on it fails with os.ErrDeadlineExceeded, as at a deadline net's own timer applies.
-func (c *lazyConn) expire(now int64) {
+// blocked on it fails with os.ErrDeadlineExceeded, as at a deadline net's own timer applies. A
+// background read parked since before the previous tick (tick is this one's number) reads for real.
+func (c *lazyConn) expire(now, tick int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.bg == bgParked && tick >= c.bgTick+2 {
+		c.bg = bgReading
+		c.bgWake <- wakeRead
+	}
 	if c.rd <= now && !c.rset {
 		c.rset = true
 		_ = c.TCPConn.SetReadDeadline(c.l.base.Add(time.Duration(c.rd)))
@@ -177,5 +310,12 @@ func (c *lazyConn) expire(now int64) {
 
 func (c *lazyConn) Close() error {
 	c.l.remove(c)
+	c.mu.Lock()
+	c.closed = true
+	if c.bg == bgParked {
+		c.bg = bgNone
+		c.bgWake <- wakeClosed
+	}
+	c.mu.Unlock()
 	return c.TCPConn.Close()
 }

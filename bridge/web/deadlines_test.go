@@ -14,18 +14,26 @@ import (
 )
 
 // lazyServer serves h on 127.0.0.1 through LazyDeadlines (a 10 ms tick) with the given
-// timeouts; it returns the address.
+// timeouts and BackgroundReads, as cmd/ssobridge serves; it returns the address.
 func lazyServer(t *testing.T, h http.Handler, readHeader, read, write, idle time.Duration) (string, *lazyListener) {
+	t.Helper()
+	addr, lz, _ := lazyServerTick(t, h, 10*time.Millisecond, readHeader, read, write, idle)
+	return addr, lz
+}
+
+// lazyServerTick is lazyServer with the watchdog's tick; it also returns the server.
+func lazyServerTick(t *testing.T, h http.Handler, tick, readHeader, read, write, idle time.Duration) (string, *lazyListener, *http.Server) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	lz := LazyDeadlines(ln, 10*time.Millisecond)
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeader, ReadTimeout: read, WriteTimeout: write, IdleTimeout: idle}
+	lz := LazyDeadlines(ln, tick)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeader, ReadTimeout: read, WriteTimeout: write, IdleTimeout: idle,
+		ConnState: BackgroundReads(nil)}
 	go func() { _ = srv.Serve(lz) }()
 	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String(), lz.(*lazyListener)
+	return ln.Addr().String(), lz.(*lazyListener), srv
 }
 
 // closedWithin reports whether the server closes conn (a read returns an error) within d,
@@ -226,5 +234,191 @@ func TestLazyDeadlinePastAppliedAtOnce(t *testing.T) {
 	_, _ = client.Write([]byte("x"))
 	if _, err := conn.Read(make([]byte, 1)); err != nil {
 		t.Fatalf("read after the deadline was cleared: %v", err)
+	}
+}
+
+// post sends a POST with body on conn and returns the answer's body.
+func post(t *testing.T, conn net.Conn, br *bufio.Reader, body string) string {
+	t.Helper()
+	if _, err := fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestBackgroundReadParked: while a handler that has read its body runs, net/http's
+// background read parks in the connection (no read system call) and net/http's interruption
+// at the end of the handler ends it at once: with a watchdog that never ticks (an hour),
+// requests in a row are answered, and each was interrupted while parked.
+func TestBackgroundReadParked(t *testing.T) {
+	addr, lz, _ := lazyServerTick(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		time.Sleep(20 * time.Millisecond) // the background read starts and parks meanwhile
+		fmt.Fprintf(w, "%s", b)
+	}), time.Hour, time.Second, 2*time.Second, 2*time.Second, 5*time.Second)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	for i := range 5 {
+		want := fmt.Sprintf("body %d", i)
+		done := make(chan string, 1)
+		go func() { done <- post(t, conn, br, want) }()
+		select {
+		case got := <-done:
+			if got != want {
+				t.Fatalf("request %d: %q, want %q", i, got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("request %d not answered: the parked background read was not interrupted", i)
+		}
+	}
+	// net/http interrupts the background read after flushing the answer: the last one may
+	// still be on its way.
+	for deadline := time.Now().Add(2 * time.Second); lz.parkedAborted.Load() < 5 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if n := lz.parkedAborted.Load(); n != 5 {
+		t.Fatalf("%d background reads interrupted while parked, want 5 (one per request)", n)
+	}
+}
+
+// TestBackgroundReadSeesClientLeave: a handler still running two ticks after its background
+// read parked gets the real read, so a client that leaves still cancels the request's
+// context (net/http's contract for a long handler: a slow AMS, a sign-in slowed down).
+func TestBackgroundReadSeesClientLeave(t *testing.T) {
+	canceled := make(chan time.Duration, 1)
+	addr, _, _ := lazyServerTick(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			canceled <- time.Since(start)
+		case <-time.After(10 * time.Second):
+		}
+	}), 20*time.Millisecond, time.Second, 20*time.Second, 20*time.Second, 20*time.Second)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the handler runs, its background read parked
+	conn.Close()
+	select {
+	case d := <-canceled:
+		t.Logf("context canceled %v after the handler started", d)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client left and the request's context was not canceled")
+	}
+}
+
+// TestBackgroundReadPipelined: a request pipelined behind one whose handler runs long enough
+// for the background read to park (and, with a 10 ms tick, to read for real) is answered next,
+// in order.
+func TestBackgroundReadPipelined(t *testing.T) {
+	addr, _, _ := lazyServerTick(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		time.Sleep(60 * time.Millisecond)
+		fmt.Fprintf(w, "%s", b)
+	}), 10*time.Millisecond, time.Second, 2*time.Second, 2*time.Second, 5*time.Second)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\noneGET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	for _, want := range []string{"one", ""} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != want {
+			t.Fatalf("answer %q, want %q", b, want)
+		}
+	}
+}
+
+// TestBackgroundReadServerClose: closing the server while a background read is parked ends
+// it, and the running handler's context is canceled (the watchdog never ticks here).
+func TestBackgroundReadServerClose(t *testing.T) {
+	started, canceled := make(chan struct{}), make(chan struct{})
+	addr, _, srv := lazyServerTick(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		close(started)
+		select {
+		case <-r.Context().Done():
+			close(canceled)
+		case <-time.After(10 * time.Second):
+		}
+	}), time.Hour, time.Second, 20*time.Second, 20*time.Second, 20*time.Second)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	time.Sleep(50 * time.Millisecond) // the background read parks
+	srv.Close()
+	select {
+	case <-canceled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing the server did not end the parked background read")
+	}
+}
+
+// TestReadAfterWriteYields: a read that follows a write on the connection yields once before
+// reading; a read after a read does not.
+func TestReadAfterWriteYields(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lz := LazyDeadlines(ln, time.Hour).(*lazyListener)
+	defer lz.Close()
+	yields := 0
+	lz.yield = func() { yields++ }
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	conn, err := lz.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	buf := make([]byte, 16)
+	_, _ = client.Write([]byte("ab"))
+	if _, err := conn.Read(buf); err != nil || yields != 0 {
+		t.Fatalf("first read: %v, %d yields, want none", err, yields)
+	}
+	if _, err := conn.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = client.Write([]byte("cd"))
+	if _, err := conn.Read(buf); err != nil || yields != 1 {
+		t.Fatalf("read after a write: %v, %d yields, want 1", err, yields)
+	}
+	_, _ = client.Write([]byte("ef"))
+	if _, err := conn.Read(buf); err != nil || yields != 1 {
+		t.Fatalf("read after a read: %v, %d yields, want still 1", err, yields)
 	}
 }

@@ -132,10 +132,12 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
-// httpServer is an HTTP server for h with the bounds above.
+// httpServer is an HTTP server for h with the bounds above, whose connections (served through
+// web.LazyDeadlines) park net/http's background read while a request runs (web.BackgroundReads).
 func httpServer(h http.Handler) *http.Server {
 	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
-		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
+		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes,
+		ConnState: web.BackgroundReads(nil)}
 }
 
 // setGCPercent sets the garbage collector's target to percent (memory.gc_percent), unless the
