@@ -21,6 +21,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/metrics"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/cache"
 	legacydemo "github.com/ssobridge/ssobridge/legacy/demo"
@@ -162,7 +163,11 @@ func newEnvAt(t testing.TB, ln net.Listener, issuer string, demo bool, dir legac
 	}
 	srv := httptest.NewUnstartedServer(b.Handler())
 	srv.Listener.Close()
-	srv.Listener = ln
+	// Connections as serve has them (cmd/ssobridge): deadlines recorded by LazyDeadlines,
+	// net/http's background read parked while a request runs (BackgroundReads), so every
+	// client of these tests (the RPs, Chromium, the Go clients) goes through them.
+	srv.Listener = web.LazyDeadlines(ln, web.DeadlineTick)
+	srv.Config.ConnState = web.BackgroundReads(nil)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, bridge: b, store: st, dir: testDir, issuer: issuer, rp: rp,
