@@ -161,6 +161,9 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	if g := c.Memory.GCPercent; g < MinGCPercent || g > MaxGCPercent {
 		p.addf("memory.gc_percent", "%d must be between %d and %d", g, MinGCPercent, MaxGCPercent)
 	}
+	if f := c.Memory.HeapFloorMB; f < 0 || f > MaxHeapFloorMB {
+		p.addf("memory.heap_floor_mb", "%d must be between 0 and %d", f, MaxHeapFloorMB)
+	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:

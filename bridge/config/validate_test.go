@@ -37,6 +37,8 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"binary pages", func(c *Config) { c.Memory.BinaryPages = "drop" }, "memory.binary_pages:"},
 		{"gc percent zero", func(c *Config) { c.Memory.GCPercent = 0 }, "memory.gc_percent:"},
 		{"gc percent too high", func(c *Config) { c.Memory.GCPercent = 5000 }, "memory.gc_percent:"},
+		{"negative heap floor", func(c *Config) { c.Memory.HeapFloorMB = -1 }, "memory.heap_floor_mb:"},
+		{"heap floor too high", func(c *Config) { c.Memory.HeapFloorMB = 4096 }, "memory.heap_floor_mb:"},
 		{"audit retention", func(c *Config) { c.Audit.Retention = time.Hour }, "audit.retention:"},
 		{"reconcile every second", func(c *Config) { c.Shadow.ReconcileInterval = time.Second }, "shadow.reconcile_interval:"},
 		{"negative reconcile interval", func(c *Config) { c.Shadow.ReconcileInterval = -time.Minute }, "shadow.reconcile_interval:"},

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/heapfloor"
 	"github.com/ssobridge/ssobridge/bridge/procmem"
 	"github.com/ssobridge/ssobridge/bridge/web"
 )
@@ -84,10 +85,13 @@ func serveCmd(g *globals) *cobra.Command {
 				log.Info("admin API listening", "addr", aln.Addr().String())
 				go func() { errc <- admin.Serve(web.LazyDeadlines(aln, web.DeadlineTick)) }()
 			}
-			// Start-up is over: give back the binary's pages it touched (bridge/procmem).
+			// Start-up is over: give back the binary's pages it touched (bridge/procmem), and
+			// let the heap grow to memory.heap_floor_mb between collections from now on (start-up's
+			// own garbage is collected at Go's minimum).
 			if pages != "keep" {
 				releasePages(log, "start-up", pages == "evict")
 			}
+			defer startHeapFloor(log, cfg.Memory.HeapFloorMB, cfg.Memory.GCPercent, os.Getenv("GOGC")).Stop()
 			select {
 			case err := <-errc:
 				return err
@@ -148,6 +152,19 @@ func setGCPercent(log *slog.Logger, percent int, env string) {
 		return
 	}
 	debug.SetGCPercent(percent)
+}
+
+// startHeapFloor keeps the heap goal at floorMB or above (memory.heap_floor_mb) with the
+// collector's target percent (memory.gc_percent), unless the GOGC environment variable (env) is
+// set: then GOGC alone stands, as for setGCPercent.
+func startHeapFloor(log *slog.Logger, floorMB, percent int, env string) *heapfloor.Floor {
+	if env != "" {
+		if floorMB > 0 {
+			log.Debug("memory.heap_floor_mb not applied: GOGC is set", "GOGC", env)
+		}
+		floorMB = 0
+	}
+	return heapfloor.Start(uint64(floorMB)<<20, percent)
 }
 
 // releasePages releases the executable's pages (procmem.ReleaseStartupPages) after phase.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -234,6 +235,48 @@ func TestServeSetsGCPercent(t *testing.T) {
 	}
 	if got != 230 {
 		t.Errorf("serving with memory.gc_percent 230, the collector's target is %d", got)
+	}
+}
+
+// TestServeKeepsTheHeapFloor: serve keeps the heap goal at memory.heap_floor_mb after its
+// collections (the test's live heap is far below 48 MB), and sets the target back when it
+// stops.
+func TestServeKeepsTheHeapFloor(t *testing.T) {
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	const floor = 48 << 20
+	stop := serveUp(t, "memory: {binary_pages: keep, heap_floor_mb: 48}\n")
+	s := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}, {Name: "/gc/gogc:percent"}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+		metrics.Read(s)
+		if g := s[0].Value.Uint64(); g >= floor-floor/50 && g <= floor+(1<<20) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serving with memory.heap_floor_mb 48: heap goal %d MB at GOGC %d", s[0].Value.Uint64()>>20, s[1].Value.Uint64())
+		}
+	}
+	if err := stop(); err != nil {
+		t.Error(err)
+	}
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("serve stopped: the collector's target is %d, want memory.gc_percent (100)", got)
+	}
+}
+
+// TestHeapFloorGOGCStands: with GOGC set, memory.heap_floor_mb is not applied.
+func TestHeapFloorGOGCStands(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	f := startHeapFloor(slog.New(slog.DiscardHandler), 64, 100, "100")
+	defer f.Stop()
+	runtime.GC()
+	time.Sleep(20 * time.Millisecond)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC=100 set, memory.heap_floor_mb 64: the target is %d", got)
 	}
 }
 
