@@ -1,6 +1,7 @@
 package authflow
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -88,6 +89,10 @@ func (h *Handler) devicePage(c echo.Context) error {
 
 const msgDeviceCode = "That code is not valid or has expired. Check the code on your device and try again."
 
+// releaseTimeout bounds the release of a device entry's reservations, which no longer ends
+// with the request.
+const releaseTimeout = 5 * time.Second
+
 func (h *Handler) deviceSubmit(c echo.Context) error {
 	if err := h.Cookies.CheckCSRF(c); err != nil {
 		return h.Cookies.CSRFFailed(c)
@@ -107,12 +112,16 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 	}
 	// release takes back this entry's reservations (the entrant's, and the service-wide one
 	// once reserved) where it is not a wrong code: one not taken back stays counted, the safe
-	// side.
+	// side. It outlives the request: a browser that leaves during the slow-down below cancels
+	// the request's context, and a shared throttle's store would refuse the release with it,
+	// so the entry would stay counted as a wrong code (session 14 noticed).
 	global := false
 	release := func() {
-		_ = h.Throttle.Release(ctx, key, ip)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		_ = h.Throttle.Release(rctx, key, ip)
 		if global {
-			_ = h.DeviceGuesses.Release(ctx, bud.global, bud.global)
+			_ = h.DeviceGuesses.Release(rctx, bud.global, bud.global)
 		}
 	}
 	if retryAfter > 0 {
