@@ -33,8 +33,9 @@
 // are one statement each too: data-modifying CTEs, which a statement in autocommit applies
 // atomically, the dependent insert reading the row the compare-and-set changed (none when it
 // lost). A CTE's UPDATE waits for a concurrent change and re-checks its WHERE clause like a
-// plain UPDATE. A rotation changes no indexed column and the families
-// table leaves room in each page (fillfactor 80), so it is usually a HOT update.
+// plain UPDATE. A rotation changes no indexed column of families (a family's narrow state; its
+// grant is in family_grants, written once) and that table leaves room in each page (fillfactor
+// 80), so it is usually a HOT update.
 //
 // # Outbox
 //

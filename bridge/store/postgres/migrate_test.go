@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/store/postgres"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
+	"github.com/ssobridge/ssobridge/sso"
 	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
 )
 
@@ -102,5 +105,107 @@ func TestMigrateSAMLNameIDFormat(t *testing.T) {
 		}
 		ssotest.NoErr(t, s.BindSAMLRequest(ctx, id, "b"), "BindSAMLRequest(%s)", id)
 		ssotest.NoErr(t, s.CompleteSAMLRequest(ctx, id, "b"), "CompleteSAMLRequest(%s)", id)
+	}
+}
+
+// familySplitVersion is the schema version that splits a family's compare-and-set state
+// (families) from its grant (family_grants).
+const familySplitVersion = 12
+
+// TestMigrateFamilySplit: a database of the schema before familySplitVersion (one 14-column row
+// per family) holding families in every state is opened: every family is carried over as it
+// was; the live ones are found, rotate (and catch reuse), list and revoke by subject and by
+// client; the revoked one stays revoked; Purge removes the expired one with its grant.
+func TestMigrateFamilySplit(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.NewDatabase(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	ssotest.NoErr(t, err, "connect")
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`)
+	for v := 1; v < familySplitVersion; v++ {
+		exec(postgres.MigrationSQL(v))
+		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)`, v)
+	}
+	now := time.Now().Truncate(time.Second).UTC()
+	ns := func(t time.Time) int64 { return t.UnixNano() } // the store keeps nanoseconds
+	exp := ns(now.Add(time.Hour))
+	insert := `INSERT INTO families (family_id, token_hash, generation, client_id, subject, audience, scopes,
+		session_id, auth_time, amr, created_at, expires_at, rotated_at, revoked)
+		VALUES ($1, $2, $3, $4, $5, '["app"]', '["openid","offline_access"]', 'sess', $6, '["pwd"]', $7, $8, $9, $10)`
+	// f1 of alice at app, rotated twice; f2 of alice at other; f3 of bob at app; f4 of bob
+	// expired; f5 of carol revoked; f6 of dave at gone (a client deleted below), at generation
+	// 0 with a legacy hash.
+	exec(insert, "f1", "h1c", 2, "app", "alice", ns(now.Add(-time.Hour)), ns(now.Add(-time.Hour)), exp, ns(now.Add(-time.Minute)), false)
+	exec(insert, "f2", "h2", 0, "other", "alice", ns(now), ns(now.Add(-2*time.Minute)), exp, 0, false)
+	exec(insert, "f3", "h3", 0, "app", "bob", ns(now), ns(now), exp, 0, false)
+	exec(insert, "f4", "h4", 0, "app", "bob", ns(now), ns(now), ns(now.Add(-time.Minute)), 0, false)
+	exec(insert, "f5", "h5", 3, "app", "carol", ns(now), ns(now), exp, ns(now), true)
+	exec(insert, "f6", "h6", 0, "gone", "dave", ns(now), ns(now), exp, 0, false)
+	exec(`INSERT INTO legacy_refresh_tokens (hash, family_id, expires_at) VALUES ('h6', 'f6', $1)`, exp)
+	ssotest.NoErr(t, conn.Close(ctx), "close")
+
+	s, err := postgres.Open(ctx, dsn, postgres.WithClock(func() time.Time { return now }))
+	ssotest.NoErr(t, err, "Open (migrate)")
+	t.Cleanup(func() { _ = s.Close() })
+	want := &sso.RefreshToken{Hash: "h1c", Generation: 2, FamilyID: "f1", ClientID: "app", Subject: "alice",
+		Audience: []string{"app"}, Scopes: []string{"openid", "offline_access"}, SessionID: "sess",
+		AuthTime: now.Add(-time.Hour), AMR: []string{"pwd"}, CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(time.Hour),
+		RotatedAt: now.Add(-time.Minute)}
+	if f, err := s.Family(ctx, "f1"); err != nil || !reflect.DeepEqual(f, want) {
+		t.Fatalf("Family(f1) after migration = %+v, %v; want %+v", f, err, want)
+	}
+	if f, err := s.Family(ctx, "f5"); err != nil || !f.Revoked || f.Generation != 3 || f.Subject != "carol" {
+		t.Fatalf("Family(f5) after migration = %+v, %v; want carol's, revoked", f, err)
+	}
+	if _, err := s.Family(ctx, "f4"); !errors.Is(err, sso.ErrNotFound) {
+		t.Fatalf("Family(f4), expired: %v; want ErrNotFound", err)
+	}
+	if f, err := s.LegacyRefreshToken(ctx, "h6"); err != nil || f.FamilyID != "f6" || f.ClientID != "gone" {
+		t.Fatalf("LegacyRefreshToken(h6) after migration = %+v, %v", f, err)
+	}
+	list, err := s.ListRefreshTokens(ctx, "alice", "")
+	if err != nil || len(list) != 2 || list[0].FamilyID != "f1" || list[1].FamilyID != "f2" {
+		t.Fatalf("ListRefreshTokens(alice) = %+v, %v; want f1 then f2", list, err)
+	}
+	rot := func(old, new string, gen int64) error {
+		return s.IssueTokens(ctx, sso.Issue{Rotate: &sso.Rotation{FamilyID: "f1", Generation: gen, OldHash: old, NewHash: new, Now: now}})
+	}
+	ssotest.NoErr(t, rot("h1c", "h1d", 2), "rotating a migrated family")
+	if f, err := s.Family(ctx, "f1"); err != nil || f.Generation != 3 || f.Hash != "h1d" || f.Subject != "alice" {
+		t.Fatalf("Family(f1) after rotation = %+v, %v", f, err)
+	}
+	if err := rot("h1c", "h1x", 2); !errors.Is(err, sso.ErrRefreshReused) {
+		t.Fatalf("reusing f1's rotated token: %v; want ErrRefreshReused", err)
+	}
+	if f, err := s.Family(ctx, "f1"); err != nil || !f.Revoked {
+		t.Fatalf("Family(f1) after reuse = %+v, %v; want revoked", f, err)
+	}
+	if n, err := s.RevokeGrants(ctx, "bob", "app"); err != nil || n != 1 {
+		t.Fatalf("RevokeGrants(bob, app) = %d, %v; want 1", n, err)
+	}
+	if f, err := s.Family(ctx, "f3"); err != nil || !f.Revoked {
+		t.Fatalf("Family(f3) after RevokeGrants = %+v, %v; want revoked", f, err)
+	}
+	ssotest.NoErr(t, s.DeleteClient(ctx, "gone"), "DeleteClient")
+	if f, err := s.Family(ctx, "f6"); err != nil || !f.Revoked {
+		t.Fatalf("Family(f6) after DeleteClient = %+v, %v; want revoked", f, err)
+	}
+	if f, err := s.Family(ctx, "f2"); err != nil || f.Revoked {
+		t.Fatalf("Family(f2) = %+v, %v; want live", f, err)
+	}
+	_, err = s.Purge(ctx, now)
+	ssotest.NoErr(t, err, "Purge")
+	for _, tbl := range []string{"families", "family_grants"} {
+		var n, f4 int
+		err := s.Pool().QueryRow(ctx, `SELECT COUNT(*), COUNT(*) FILTER (WHERE family_id = 'f4') FROM `+tbl).Scan(&n, &f4)
+		if err != nil || n != 5 || f4 != 0 {
+			t.Fatalf("%s after Purge: %d rows (%d of f4), %v; want 5 (0)", tbl, n, f4, err)
+		}
 	}
 }

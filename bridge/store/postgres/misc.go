@@ -241,7 +241,8 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		}
 		// So does every grant issued to it, those without a refresh token too: the old app's
 		// access tokens must not come back to life with a client registered again.
-		if _, err := tx.Exec(ctx, `UPDATE families SET revoked = true WHERE client_id = $1 AND NOT revoked`, id); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE families SET revoked = true
+			WHERE family_id IN (SELECT family_id FROM family_grants WHERE client_id = $1) AND NOT revoked`, id); err != nil {
 			return err
 		}
 		if err := execOne(ctx, tx, `DELETE FROM clients WHERE id = $1`, id); err != nil {
@@ -332,7 +333,10 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 			WHERE expires_at <= $1 AND code_expires <= $1 LIMIT $2)`},
 		{"sessions", `DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= $1 OR ended LIMIT $2)`},
 		{"signing keys", `DELETE FROM signing_keys WHERE id IN (SELECT id FROM signing_keys WHERE expires_at <= $1 LIMIT $2)`},
-		{"token families", `DELETE FROM families WHERE family_id IN (SELECT family_id FROM families WHERE expires_at <= $1 LIMIT $2)`},
+		// A family's grant goes with its state (one family, counted once).
+		{"token families", `WITH d AS (DELETE FROM families WHERE family_id IN (SELECT family_id FROM families
+			WHERE expires_at <= $1 LIMIT $2) RETURNING family_id)
+			DELETE FROM family_grants WHERE family_id IN (SELECT family_id FROM d)`},
 		{"legacy refresh tokens", `DELETE FROM legacy_refresh_tokens WHERE hash IN (SELECT hash FROM legacy_refresh_tokens
 			WHERE expires_at <= $1 LIMIT $2)`},
 		{"revoked access tokens", `DELETE FROM revoked_access_tokens WHERE id_hash IN (SELECT id_hash FROM revoked_access_tokens

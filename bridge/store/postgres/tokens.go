@@ -12,8 +12,13 @@ import (
 	"github.com/ssobridge/ssobridge/sso"
 )
 
-const familyCols = `family_id, token_hash, generation, client_id, subject, audience, scopes, session_id,
-	auth_time, amr, created_at, expires_at, rotated_at, revoked`
+// familyCols are a family's columns in scanFamily's order, read from familyFrom (its state f
+// and its grant g).
+const (
+	familyCols = `f.family_id, f.token_hash, f.generation, g.client_id, g.subject, g.audience, g.scopes, g.session_id,
+	g.auth_time, g.amr, g.created_at, f.expires_at, f.rotated_at, f.revoked`
+	familyFrom = `families f JOIN family_grants g ON g.family_id = f.family_id`
+)
 
 func scanFamily(row pgx.Row) (*sso.RefreshToken, error) {
 	var (
@@ -96,9 +101,20 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 const consumeCodeSQL = `UPDATE auth_requests SET code_consumed = TRUE
 	WHERE code_hash = $1 AND NOT code_consumed AND code_expires > $2`
 
-// insertFamilySQL inserts a family ($1-$14: familyCols).
-const insertFamilySQL = `INSERT INTO families (` + familyCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+// familyInsert inserts a family's state and grant from rows f of one column each ($ numbers
+// from n: familyArgs' order).
+func familyInsert(n int) string {
+	p := func(i int, typ string) string { return fmt.Sprintf("$%d::%s", n+i, typ) }
+	return `fs AS (INSERT INTO families (family_id, token_hash, generation, expires_at, rotated_at, revoked)
+	SELECT ` + p(0, "text") + `, ` + p(1, "text") + `, ` + p(2, "bigint") + `, ` + p(11, "bigint") + `, ` + p(12, "bigint") + `, ` + p(13, "boolean") + ` FROM f),
+fg AS (INSERT INTO family_grants (family_id, client_id, subject, audience, scopes, session_id, auth_time, amr, created_at)
+	SELECT ` + p(0, "text") + `, ` + p(3, "text") + `, ` + p(4, "text") + `, ` + p(5, "text") + `, ` + p(6, "text") + `, ` + p(7, "text") + `, ` + p(8, "bigint") + `, ` + p(9, "text") + `, ` + p(10, "bigint") + ` FROM f)`
+}
+
+// insertFamilySQL inserts a family, its state and its grant, in one statement ($1-$14:
+// familyArgs).
+var insertFamilySQL = `WITH f AS (SELECT), ` + familyInsert(1) + `
+SELECT`
 
 // redeemCodeSQL is a code exchange in one statement: consume the code ($1 hash, $2 now;
 // compare-and-set) and insert the new family ($3-$16: familyCols) only when the code was
@@ -107,13 +123,11 @@ const insertFamilySQL = `INSERT INTO families (` + familyCols + `)
 // trip instead of four. At READ COMMITTED the UPDATE in the CTE waits for a concurrent exchange
 // of the same code and re-checks its WHERE clause against the committed row, so the code is
 // redeemed once.
-const redeemCodeSQL = `WITH c AS (` + consumeCodeSQL + ` RETURNING 1),
-f AS (INSERT INTO families (` + familyCols + `)
-	SELECT $3::text, $4::text, $5::bigint, $6::text, $7::text, $8::text, $9::text, $10::text, $11::bigint, $12::text,
-		$13::bigint, $14::bigint, $15::bigint, $16::boolean FROM c)
+var redeemCodeSQL = `WITH c AS (` + consumeCodeSQL + ` RETURNING 1), f AS (SELECT FROM c),
+` + familyInsert(3) + `
 SELECT EXISTS (SELECT FROM c)`
 
-// familyArgs are a new family's column values (familyCols).
+// familyArgs are a new family's column values (in familyCols' order).
 func familyArgs(f *sso.RefreshToken, now time.Time) []any {
 	return []any{f.FamilyID, f.Hash, f.Generation, f.ClientID, f.Subject, encList(f.Audience), encList(f.Scopes),
 		f.SessionID, ts(f.AuthTime), encList(f.AMR), ts(orNow(f.CreatedAt, now)), ts(f.ExpiresAt),
@@ -212,8 +226,8 @@ func applyRotation(ctx context.Context, tx pgx.Tx, rot *sso.Rotation, now time.T
 
 // Family returns a family by id whatever its state; ErrNotFound when unknown or expired.
 func (s *Store) Family(ctx context.Context, familyID string) (*sso.RefreshToken, error) {
-	t, err := scanFamily(s.pool.QueryRow(ctx, `SELECT `+familyCols+` FROM families
-		WHERE family_id = $1 AND expires_at > $2`, familyID, ts(s.clock())))
+	t, err := scanFamily(s.pool.QueryRow(ctx, `SELECT `+familyCols+` FROM `+familyFrom+`
+		WHERE f.family_id = $1 AND f.expires_at > $2`, familyID, ts(s.clock())))
 	if err != nil {
 		return nil, wrap("family", err)
 	}
@@ -224,8 +238,8 @@ func (s *Store) Family(ctx context.Context, familyID string) (*sso.RefreshToken,
 // named themselves in their tokens (SQLite schema 10, carried over by `store copy`);
 // ErrNotFound when unknown or expired.
 func (s *Store) LegacyRefreshToken(ctx context.Context, hash string) (*sso.RefreshToken, error) {
-	t, err := scanFamily(s.pool.QueryRow(ctx, `SELECT `+familyCols+` FROM families WHERE family_id =
-		(SELECT family_id FROM legacy_refresh_tokens WHERE hash = $1) AND expires_at > $2`, hash, ts(s.clock())))
+	t, err := scanFamily(s.pool.QueryRow(ctx, `SELECT `+familyCols+` FROM `+familyFrom+` WHERE f.family_id =
+		(SELECT family_id FROM legacy_refresh_tokens WHERE hash = $1) AND f.expires_at > $2`, hash, ts(s.clock())))
 	if err != nil {
 		return nil, wrap("legacy refresh token", err)
 	}
@@ -264,8 +278,8 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 	return wrap("revoke family", err)
 }
 
-// grantWhere is the condition selecting a subject's families (for one client when not empty),
-// its parameters numbered from $1.
+// grantWhere is the condition on family_grants selecting a subject's families (for one client
+// when not empty), its parameters numbered from $1.
 func grantWhere(subject, clientID string) (string, []any) {
 	if clientID != "" {
 		return "subject = $1 AND client_id = $2", []any{subject, clientID}
@@ -276,7 +290,8 @@ func grantWhere(subject, clientID string) (string, []any) {
 // revokeGrants revokes every family of a subject (for one client when clientID is not empty).
 func revokeGrants(ctx context.Context, q querier, subject, clientID string) error {
 	where, args := grantWhere(subject, clientID)
-	_, err := q.Exec(ctx, `UPDATE families SET revoked = TRUE WHERE `+where+` AND NOT revoked`, args...)
+	_, err := q.Exec(ctx, `UPDATE families SET revoked = TRUE
+		WHERE family_id IN (SELECT family_id FROM family_grants WHERE `+where+`) AND NOT revoked`, args...)
 	return err
 }
 
@@ -288,7 +303,8 @@ func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int
 	}
 	where, args := grantWhere(subject, clientID)
 	var families int
-	err := s.pool.QueryRow(ctx, `WITH r AS (UPDATE families SET revoked = TRUE WHERE `+where+` AND NOT revoked
+	err := s.pool.QueryRow(ctx, `WITH r AS (UPDATE families SET revoked = TRUE
+		WHERE family_id IN (SELECT family_id FROM family_grants WHERE `+where+`) AND NOT revoked
 		RETURNING token_hash, expires_at)
 		SELECT COUNT(*) FROM r WHERE token_hash <> '' AND expires_at > $`+fmt.Sprint(len(args)+1),
 		append(args, ts(s.clock()))...).Scan(&families)
@@ -305,17 +321,17 @@ func (s *Store) ListRefreshTokens(ctx context.Context, subject, clientID string)
 		q    strings.Builder
 		args = []any{ts(s.clock())}
 	)
-	q.WriteString(`SELECT ` + familyCols + ` FROM families
-		WHERE NOT revoked AND token_hash <> '' AND expires_at > $1`)
+	q.WriteString(`SELECT ` + familyCols + ` FROM ` + familyFrom + `
+		WHERE NOT f.revoked AND f.token_hash <> '' AND f.expires_at > $1`)
 	if subject != "" {
 		args = append(args, subject)
-		fmt.Fprintf(&q, ` AND subject = $%d`, len(args))
+		fmt.Fprintf(&q, ` AND g.subject = $%d`, len(args))
 	}
 	if clientID != "" {
 		args = append(args, clientID)
-		fmt.Fprintf(&q, ` AND client_id = $%d`, len(args))
+		fmt.Fprintf(&q, ` AND g.client_id = $%d`, len(args))
 	}
-	q.WriteString(` ORDER BY created_at, family_id COLLATE "C"`)
+	q.WriteString(` ORDER BY g.created_at, f.family_id COLLATE "C"`)
 	rows, err := s.pool.Query(ctx, q.String(), args...)
 	if err != nil {
 		return nil, wrap("list refresh tokens", err)

@@ -33,11 +33,14 @@
 //
 // IssueTokens is the hot write path (one call per code or refresh grant). Its statements are
 // prepared once at Open and it is group-committed with every other write (see issue.go).
-// Tokens are stored per family (the families table: one row per grant, rotated in place with a
-// compare-and-set on its generation); access tokens are not stored (revoked_access_tokens lists
-// those revoked one by one). The families table carries only the index revocation needs (no
-// expiry index: Purge walks its primary key), because every index is one more page written by
-// every new grant.
+// Tokens are stored per family: its compare-and-set state (generation, current token hash,
+// revoked, expiry, rotation time) in the narrow families table, rotated in place with a
+// compare-and-set on its generation, and what the grant says (client, subject, scopes, session)
+// in family_grants, written once; a refresh rotation reads and writes only the narrow row.
+// Access tokens are not stored (revoked_access_tokens lists those revoked one by one). The two
+// tables carry only the index revocation needs (family_grants by subject and client; no expiry
+// index: Purge walks the families key), because every index is one more page written by every
+// new grant.
 //
 // # Encoding
 //

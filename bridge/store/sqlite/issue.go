@@ -81,10 +81,14 @@ func (s *Store) applyIssue(ctx context.Context, tx *sql.Tx, in *sso.Issue, now t
 		}
 	}
 	if f := in.Family; f != nil {
-		if _, err := tx.StmtContext(ctx, s.st.insertFamily).ExecContext(ctx, f.FamilyID, f.Hash, f.Generation,
-			f.ClientID, f.Subject, encList(f.Audience), encList(f.Scopes), f.SessionID, ts(f.AuthTime), encList(f.AMR),
-			ts(orNow(f.CreatedAt, now)), ts(f.ExpiresAt), ts(f.RotatedAt), b2i(f.Revoked)); err != nil {
+		if _, err := tx.StmtContext(ctx, s.st.insertFamily).ExecContext(ctx, f.FamilyID, f.Generation, f.Hash,
+			b2i(f.Revoked), ts(f.ExpiresAt), ts(f.RotatedAt)); err != nil {
 			return wrap("issue tokens: insert family", err)
+		}
+		if _, err := tx.StmtContext(ctx, s.st.insertGrant).ExecContext(ctx, f.FamilyID, f.ClientID, f.Subject,
+			encList(f.Audience), encList(f.Scopes), f.SessionID, ts(f.AuthTime), encList(f.AMR),
+			ts(orNow(f.CreatedAt, now))); err != nil {
+			return wrap("issue tokens: insert family grant", err)
 		}
 	}
 	return nil

@@ -145,17 +145,20 @@ func TestTokenQueryPlans(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "plans.db"))
 	ctx := t.Context()
 	for _, q := range []string{
-		`SELECT ` + familyCols + ` FROM families WHERE family_id = ? AND expires_at > ?`,
-		`SELECT ` + familyCols + ` FROM families WHERE family_id = (SELECT family_id FROM legacy_refresh_tokens WHERE hash = ?) AND expires_at > ?`,
-		`UPDATE families SET generation = generation + 1, token_hash = ?, rotated_at = ?
-			WHERE family_id = ? AND generation = ? AND token_hash = ? AND token_hash <> '' AND revoked = 0 AND expires_at > ?`,
-		`UPDATE families SET revoked = 1 WHERE family_id = ? AND revoked = 0`,
-		`UPDATE families SET revoked = 1 WHERE subject = ? AND revoked = 0`,
-		`UPDATE families SET revoked = 1 WHERE subject = ? AND client_id = ? AND revoked = 0`,
-		`SELECT COUNT(*) FROM families WHERE subject = ? AND revoked = 0 AND token_hash <> '' AND expires_at > ?`,
-		`SELECT ` + familyCols + ` FROM families WHERE revoked = 0 AND token_hash <> '' AND expires_at > ?
-			AND subject = ? ORDER BY created_at, family_id`,
+		familyQuery,
+		`SELECT ` + familyCols + ` FROM ` + familyFrom + ` WHERE f.family_id = (SELECT family_id FROM legacy_refresh_tokens WHERE hash = ?) AND f.expires_at > ?`,
+		rotateQuery,
+		familyStateQuery,
+		revokeFamilyQuery,
+		`UPDATE families SET revoked = 1
+			WHERE family_id IN (SELECT g.family_id FROM family_grants g WHERE g.subject = ?) AND revoked = 0`,
+		`UPDATE families SET revoked = 1
+			WHERE family_id IN (SELECT g.family_id FROM family_grants g WHERE g.subject = ? AND g.client_id = ?) AND revoked = 0`,
+		`SELECT COUNT(*) FROM ` + familyFrom + ` WHERE g.subject = ? AND f.revoked = 0 AND f.token_hash <> '' AND f.expires_at > ?`,
+		`SELECT ` + familyCols + ` FROM ` + familyFrom + ` WHERE f.revoked = 0 AND f.token_hash <> '' AND f.expires_at > ?
+			AND g.subject = ? ORDER BY g.created_at, f.family_id`,
 		`SELECT family_id FROM families WHERE family_id > ? AND expires_at <= ? ORDER BY family_id LIMIT ?`,
+		`DELETE FROM family_grants WHERE family_id = ?`,
 		`SELECT 1 FROM revoked_access_tokens WHERE id_hash = ? AND expires_at > ?`,
 	} {
 		args := make([]any, strings.Count(q, "?"))
@@ -177,7 +180,8 @@ func TestTokenQueryPlans(t *testing.T) {
 		}
 		rows.Close()
 		for _, d := range plan {
-			if strings.HasPrefix(d, "SCAN families") && !strings.Contains(d, "USING") ||
+			if (strings.HasPrefix(d, "SCAN families") || strings.HasPrefix(d, "SCAN f ") || d == "SCAN f" ||
+				strings.HasPrefix(d, "SCAN family_grants") || strings.HasPrefix(d, "SCAN g")) && !strings.Contains(d, "USING") ||
 				strings.HasPrefix(d, "SCAN legacy_refresh_tokens") || strings.HasPrefix(d, "SCAN revoked_access_tokens") {
 				t.Errorf("%s\nplan: %q", q, plan)
 			}
@@ -514,6 +518,132 @@ func TestMigrateSAMLNameIDFormat(t *testing.T) {
 		}
 		if err := s.CompleteSAMLRequest(ctx, id, "b"); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// familySplitVersion is the schema version that splits a family's compare-and-set state
+// (families) from its grant (family_grants).
+const familySplitVersion = 22
+
+// TestMigrateFamilySplit opens a database of the schema before familySplitVersion (one 14-column
+// row per family), holding families in every state, and checks that every one is carried over
+// as it was: the live ones are found, rotate (and detect reuse), list and revoke by subject and
+// by client; the revoked one stays revoked; Purge removes the expired one with its grant.
+func TestMigrateFamilySplit(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v21.db")
+	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	for v := 1; v < familySplitVersion; v++ {
+		exec(migrations[v-1])
+		if f := goMigrations[v]; f != nil {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f(ctx, tx); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, v)
+	}
+	now := time.Now().Truncate(time.Second).UTC()
+	exp := ts(now.Add(time.Hour))
+	insert := `INSERT INTO families (family_id, token_hash, generation, client_id, subject, audience, scopes,
+		session_id, auth_time, amr, created_at, expires_at, rotated_at, revoked)
+		VALUES (?, ?, ?, ?, ?, '["app"]', '["openid","offline_access"]', 'sess', ?, '["pwd"]', ?, ?, ?, ?)`
+	// f1 of alice at app, rotated twice; f2 of alice at other; f3 of bob at app; f4 of bob
+	// expired; f5 of carol revoked; f6 of dave at gone (a client deleted below), at generation
+	// 0 with a legacy hash.
+	exec(insert, "f1", "h1c", 2, "app", "alice", ts(now.Add(-time.Hour)), ts(now.Add(-time.Hour)), exp, ts(now.Add(-time.Minute)), 0)
+	exec(insert, "f2", "h2", 0, "other", "alice", ts(now), ts(now.Add(-2*time.Minute)), exp, 0, 0)
+	exec(insert, "f3", "h3", 0, "app", "bob", ts(now), ts(now), exp, 0, 0)
+	exec(insert, "f4", "h4", 0, "app", "bob", ts(now), ts(now), ts(now.Add(-time.Minute)), 0, 0)
+	exec(insert, "f5", "h5", 3, "app", "carol", ts(now), ts(now), exp, ts(now), 1)
+	exec(insert, "f6", "h6", 0, "gone", "dave", ts(now), ts(now), exp, 0, 0)
+	exec(`INSERT INTO legacy_refresh_tokens (hash, family_id, expires_at) VALUES ('h6', 'f6', ?)`, exp)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openTest(t, path, WithClock(func() time.Time { return now }))
+	var version int
+	if err := s.r.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&version); err != nil || version != len(migrations) {
+		t.Fatalf("schema version %d, %v; want %d", version, err, len(migrations))
+	}
+	want := &sso.RefreshToken{Hash: "h1c", Generation: 2, FamilyID: "f1", ClientID: "app", Subject: "alice",
+		Audience: []string{"app"}, Scopes: []string{"openid", "offline_access"}, SessionID: "sess",
+		AuthTime: now.Add(-time.Hour), AMR: []string{"pwd"}, CreatedAt: now.Add(-time.Hour), ExpiresAt: tm(exp),
+		RotatedAt: now.Add(-time.Minute)}
+	if f, err := s.Family(ctx, "f1"); err != nil || !reflect.DeepEqual(f, want) {
+		t.Fatalf("Family(f1) after migration = %+v, %v; want %+v", f, err, want)
+	}
+	if f, err := s.Family(ctx, "f5"); err != nil || !f.Revoked || f.Generation != 3 || f.Subject != "carol" {
+		t.Fatalf("Family(f5) after migration = %+v, %v; want carol's, revoked", f, err)
+	}
+	if _, err := s.Family(ctx, "f4"); !errors.Is(err, sso.ErrNotFound) {
+		t.Fatalf("Family(f4), expired: %v; want ErrNotFound", err)
+	}
+	if f, err := s.LegacyRefreshToken(ctx, "h6"); err != nil || f.FamilyID != "f6" || f.ClientID != "gone" {
+		t.Fatalf("LegacyRefreshToken(h6) after migration = %+v, %v", f, err)
+	}
+	list, err := s.ListRefreshTokens(ctx, "alice", "")
+	if err != nil || len(list) != 2 || list[0].FamilyID != "f1" || list[1].FamilyID != "f2" {
+		t.Fatalf("ListRefreshTokens(alice) = %+v, %v; want f1 then f2", list, err)
+	}
+	// The migrated family rotates from where it was, and its rotated token's reuse is caught.
+	rot := func(old, new string, gen int64) error {
+		return s.IssueTokens(ctx, sso.Issue{Rotate: &sso.Rotation{FamilyID: "f1", Generation: gen, OldHash: old, NewHash: new, Now: now}})
+	}
+	if err := rot("h1c", "h1d", 2); err != nil {
+		t.Fatalf("rotating a migrated family: %v", err)
+	}
+	if f, err := s.Family(ctx, "f1"); err != nil || f.Generation != 3 || f.Hash != "h1d" || f.Subject != "alice" {
+		t.Fatalf("Family(f1) after rotation = %+v, %v", f, err)
+	}
+	if err := rot("h1c", "h1x", 2); !errors.Is(err, sso.ErrRefreshReused) {
+		t.Fatalf("reusing f1's rotated token: %v; want ErrRefreshReused", err)
+	}
+	if f, err := s.Family(ctx, "f1"); err != nil || !f.Revoked {
+		t.Fatalf("Family(f1) after reuse = %+v, %v; want revoked", f, err)
+	}
+	// Revocation by subject and client, and by client (DeleteClient).
+	if n, err := s.RevokeGrants(ctx, "bob", "app"); err != nil || n != 1 {
+		t.Fatalf("RevokeGrants(bob, app) = %d, %v; want 1", n, err)
+	}
+	if f, err := s.Family(ctx, "f3"); err != nil || !f.Revoked {
+		t.Fatalf("Family(f3) after RevokeGrants = %+v, %v; want revoked", f, err)
+	}
+	if err := s.DeleteClient(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := s.Family(ctx, "f6"); err != nil || !f.Revoked {
+		t.Fatalf("Family(f6) after DeleteClient = %+v, %v; want revoked", f, err)
+	}
+	if f, err := s.Family(ctx, "f2"); err != nil || f.Revoked {
+		t.Fatalf("Family(f2) = %+v, %v; want live", f, err)
+	}
+	// Purge removes the expired family's state and grant, and nothing else.
+	if _, err := s.Purge(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, tbl := range []string{"families", "family_grants"} {
+		var n, f4 int
+		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*), COUNT(*) FILTER (WHERE family_id = 'f4') FROM `+tbl).Scan(&n, &f4); err != nil || n != 5 || f4 != 0 {
+			t.Fatalf("%s after Purge: %d rows (%d of f4), %v; want 5 (0)", tbl, n, f4, err)
 		}
 	}
 }

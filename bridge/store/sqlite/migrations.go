@@ -645,6 +645,43 @@ END;
 	`
 DROP TRIGGER sessions_end_console;
 `,
+	// 22: a family's compare-and-set state (generation, current token hash, revoked, expiry,
+	// rotation time) in a narrow table of its own, families, and what its grant says (client,
+	// subject, audience, scopes, session, sign-in) in family_grants, written once. A refresh
+	// rotation's UPDATE reads and writes a 6-column row instead of the 14-column one, and the
+	// families of a load run fit fewer pages (fewer WAL frames per commit). Every family is
+	// carried over as it is: nobody is signed out.
+	`
+CREATE TABLE family_grants (
+	family_id  TEXT PRIMARY KEY,
+	client_id  TEXT NOT NULL,
+	subject    TEXT NOT NULL DEFAULT '',
+	audience   TEXT NOT NULL DEFAULT '',
+	scopes     TEXT NOT NULL DEFAULT '',
+	session_id TEXT NOT NULL DEFAULT '',
+	auth_time  INTEGER NOT NULL DEFAULT 0,
+	amr        TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO family_grants (family_id, client_id, subject, audience, scopes, session_id, auth_time, amr, created_at)
+SELECT family_id, client_id, subject, audience, scopes, session_id, auth_time, amr, created_at FROM families;
+DROP INDEX families_grant;
+-- Revocation by subject and client, listings; DeleteClient scans it.
+CREATE INDEX family_grants_subject ON family_grants (subject, client_id);
+
+CREATE TABLE family_state (
+	family_id  TEXT PRIMARY KEY,
+	generation INTEGER NOT NULL DEFAULT 0,
+	token_hash TEXT NOT NULL DEFAULT '',
+	revoked    INTEGER NOT NULL DEFAULT 0,
+	expires_at INTEGER NOT NULL,
+	rotated_at INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO family_state (family_id, generation, token_hash, revoked, expires_at, rotated_at)
+SELECT family_id, generation, token_hash, revoked, expires_at, rotated_at FROM families;
+DROP TABLE families;
+ALTER TABLE family_state RENAME TO families;
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

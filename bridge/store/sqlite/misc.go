@@ -214,7 +214,8 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		}
 		// So does every grant issued to it, those without a refresh token too: the old app's
 		// access tokens must not come back to life with a client registered again.
-		if _, err := tx.ExecContext(ctx, `UPDATE families SET revoked = 1 WHERE client_id = ? AND revoked = 0`, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE families SET revoked = 1
+			WHERE family_id IN (SELECT family_id FROM family_grants WHERE client_id = ?) AND revoked = 0`, id); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
@@ -328,15 +329,16 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 	// The tables a sign-in or a grant writes have no expiry index (it would cost a page write
 	// per sign-in or grant): walk them in key order on the read pool and delete what expired by
 	// key, a batch per transaction.
-	for _, tbl := range []struct{ what, table, key, expired string }{
-		{"auth requests", "auth_requests", "id", "expires_at <= ?2 AND code_expires <= ?2"},
-		{"sessions", "sessions", "id", "(expires_at <= ?2 OR ended = 1)"},
-		{"token families", "families", "family_id", ""},
-		{"legacy refresh tokens", "legacy_refresh_tokens", "hash", ""},
-		{"revoked access tokens", "revoked_access_tokens", "id_hash", ""},
-		{"hand-off tokens", "handoff_tokens", "hash", ""},
+	for _, tbl := range []struct{ what, table, key, expired, also string }{
+		{"auth requests", "auth_requests", "id", "expires_at <= ?2 AND code_expires <= ?2", ""},
+		{"sessions", "sessions", "id", "(expires_at <= ?2 OR ended = 1)", ""},
+		// A family's grant goes with its state (one family, counted once).
+		{"token families", "families", "family_id", "", `DELETE FROM family_grants WHERE family_id = ?`},
+		{"legacy refresh tokens", "legacy_refresh_tokens", "hash", "", ""},
+		{"revoked access tokens", "revoked_access_tokens", "id_hash", "", ""},
+		{"hand-off tokens", "handoff_tokens", "hash", "", ""},
 	} {
-		k, err := s.purgeByKey(ctx, tbl.table, tbl.key, tbl.expired, n)
+		k, err := s.purgeByKey(ctx, tbl.table, tbl.key, tbl.expired, tbl.also, n)
 		total += k
 		if err != nil {
 			return total, fmt.Errorf("sqlite: purge %s: %w", tbl.what, err)
@@ -353,7 +355,9 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 // purgeByKey deletes the rows of table that match expired (SQL with ?2 for now; default
 // expires_at <= ?2), walking the table in key order on the read pool (no index needed) and
 // deleting each batch by key in its own write transaction, where the condition is checked again.
-func (s *Store) purgeByKey(ctx context.Context, table, key, expired string, now int64) (int64, error) {
+// When also is not empty, it runs with the key of each row deleted, in the same transaction (the
+// rows of another table that belong to it).
+func (s *Store) purgeByKey(ctx context.Context, table, key, expired, also string, now int64) (int64, error) {
 	var (
 		total int64
 		after string
@@ -393,6 +397,13 @@ func (s *Store) purgeByKey(ctx context.Context, table, key, expired string, now 
 				return err
 			}
 			defer stmt.Close()
+			var alsoStmt *sql.Stmt
+			if also != "" {
+				if alsoStmt, err = tx.PrepareContext(ctx, also); err != nil {
+					return err
+				}
+				defer alsoStmt.Close()
+			}
 			for _, k := range batch {
 				res, err := stmt.ExecContext(ctx, k, now)
 				if err != nil {
@@ -403,6 +414,11 @@ func (s *Store) purgeByKey(ctx context.Context, table, key, expired string, now 
 					return err
 				}
 				deleted += n
+				if n > 0 && alsoStmt != nil {
+					if _, err := alsoStmt.ExecContext(ctx, k); err != nil {
+						return err
+					}
+				}
 			}
 			return nil
 		})

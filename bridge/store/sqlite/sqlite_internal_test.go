@@ -277,8 +277,12 @@ func TestPurgeManyBatches(t *testing.T) {
 			if i%10 == 0 {
 				exp = now.Add(time.Hour)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO families (family_id, client_id, created_at, expires_at)
-				VALUES (?, 'c', 0, ?)`, fmt.Sprintf("%08d", i), ts(exp)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO families (family_id, expires_at)
+				VALUES (?, ?)`, fmt.Sprintf("%08d", i), ts(exp)); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO family_grants (family_id, client_id, created_at)
+				VALUES (?, 'c', 0)`, fmt.Sprintf("%08d", i)); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, subject, created_at, expires_at)
@@ -301,7 +305,7 @@ func TestPurgeManyBatches(t *testing.T) {
 		t.Fatalf("Purge = %d, %v; want %d", got, err, 3*expired)
 	}
 	var left int
-	for _, tbl := range []string{"families", "sessions", "auth_requests"} {
+	for _, tbl := range []string{"families", "family_grants", "sessions", "auth_requests"} {
 		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+tbl).Scan(&left); err != nil || left != (n+9)/10 {
 			t.Fatalf("%s left = %d, %v", tbl, left, err)
 		}

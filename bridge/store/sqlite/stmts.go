@@ -13,9 +13,12 @@ const (
 	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales, created_at,
 	expires_at, done, subject, auth_time, amr, session_id, COALESCE(code_hash, ''), code_expires,
 	code_consumed, hint_subject, browser, acr_values`
-	familyCols = `family_id, token_hash, generation, client_id, subject, audience, scopes, session_id,
-	auth_time, amr, created_at, expires_at, rotated_at, revoked`
+	// familyCols are a family's columns in scanFamily's order, read from familyFrom (its state
+	// f and its grant g).
+	familyCols = `f.family_id, f.token_hash, f.generation, g.client_id, g.subject, g.audience, g.scopes, g.session_id,
+	g.auth_time, g.amr, g.created_at, f.expires_at, f.rotated_at, f.revoked`
 	familyColCount = 14
+	familyFrom     = `families f JOIN family_grants g ON g.family_id = f.family_id`
 	// sessionCols is used with the alias s and a LEFT JOIN of session_clients c.
 	sessionCols = `s.id, s.subject, s.auth_time, s.amr, s.created_at, s.last_seen, s.expires_at,
 	s.ended, COALESCE(c.client_id, '')`
@@ -28,7 +31,7 @@ const (
 			WHERE family_id = ? AND generation = ? AND token_hash = ? AND token_hash <> '' AND revoked = 0 AND expires_at > ?`
 	// familyQuery is Family's read (on the read pool, and on the write connection's driver
 	// connection: readOnWriter).
-	familyQuery       = `SELECT ` + familyCols + ` FROM families WHERE family_id = ? AND expires_at > ?`
+	familyQuery       = `SELECT ` + familyCols + ` FROM ` + familyFrom + ` WHERE f.family_id = ? AND f.expires_at > ?`
 	familyStateQuery  = `SELECT generation, token_hash, expires_at, rotated_at, revoked FROM families WHERE family_id = ?`
 	revokeFamilyQuery = `UPDATE families SET revoked = 1 WHERE family_id = ? AND revoked = 0`
 )
@@ -59,7 +62,8 @@ type stmts struct {
 	codeState           *sql.Stmt
 	rotate              *sql.Stmt
 	familyState         *sql.Stmt
-	insertFamily        *sql.Stmt
+	insertFamily        *sql.Stmt // the family's state (families)
+	insertGrant         *sql.Stmt // and its grant (family_grants)
 	revokeFamily        *sql.Stmt
 	completeAuthRequest *sql.Stmt
 	completeWithCode    *sql.Stmt // completeAuthRequest and saveCode in one statement
@@ -91,8 +95,8 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 			WHERE s.id = auth_requests.session_id AND s.ended = 0 AND s.expires_at > ?2)
 			FROM auth_requests WHERE code_hash = ?1 AND code_expires > ?2`},
 		{&st.family, r, familyQuery},
-		{&st.legacyRefresh, r, `SELECT ` + familyCols + ` FROM families WHERE family_id =
-			(SELECT family_id FROM legacy_refresh_tokens WHERE hash = ?) AND expires_at > ?`},
+		{&st.legacyRefresh, r, `SELECT ` + familyCols + ` FROM ` + familyFrom + ` WHERE f.family_id =
+			(SELECT family_id FROM legacy_refresh_tokens WHERE hash = ?) AND f.expires_at > ?`},
 		{&st.accessRevoked, r, `SELECT 1 FROM revoked_access_tokens WHERE id_hash = ? AND expires_at > ?`},
 		{&st.session, r, `SELECT ` + sessionCols + ` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id
 			WHERE s.id = ? AND s.ended = 0 AND s.expires_at > ? ORDER BY c.seq`},
@@ -106,8 +110,10 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.codeState, w, `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = ?`},
 		{&st.rotate, w, rotateQuery},
 		{&st.familyState, w, familyStateQuery},
-		{&st.insertFamily, w, `INSERT INTO families (` + familyCols + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insertFamily, w, `INSERT INTO families (family_id, generation, token_hash, revoked, expires_at, rotated_at)
+			VALUES (?, ?, ?, ?, ?, ?)`},
+		{&st.insertGrant, w, `INSERT INTO family_grants (family_id, client_id, subject, audience, scopes, session_id,
+			auth_time, amr, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.revokeFamily, w, revokeFamilyQuery},
 		{&st.completeAuthRequest, w, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?
 			WHERE id = ? AND done = 0 AND browser = ? AND expires_at > ?`},
@@ -171,7 +177,7 @@ func (st *stmts) close() error {
 	var errs []error
 	for _, p := range []**sql.Stmt{
 		&st.authRequest, &st.authRequestByCode, &st.authRequestByCodeSession, &st.totp, &st.webauthnCreds, &st.resetNotice, &st.factorPresence, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session, &st.sessionByCookie,
-		&st.consumeCode, &st.codeState, &st.rotate, &st.familyState, &st.insertFamily, &st.revokeFamily, &st.completeAuthRequest,
+		&st.consumeCode, &st.codeState, &st.rotate, &st.familyState, &st.insertFamily, &st.insertGrant, &st.revokeFamily, &st.completeAuthRequest,
 		&st.saveCode, &st.completeWithCode, &st.claimAuthRequest, &st.createAuthRequest, &st.addSessionClient, &st.touchSession, &st.savepoint, &st.release, &st.rollbackTo,
 		&st.subjectByID, &st.subjectByKey, &st.consent, &st.bindAuthRequest, &st.insertSession, &st.putSubject, &st.insertAudit,
 	} {

@@ -111,18 +111,20 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 	return wrap("revoke family", err)
 }
 
-// grantWhere is the condition selecting a subject's families, for one client when not empty.
+// grantWhere is the condition on family_grants (alias g) selecting a subject's families, for one
+// client when not empty.
 func grantWhere(subject, clientID string) (string, []any) {
 	if clientID != "" {
-		return "subject = ? AND client_id = ?", []any{subject, clientID}
+		return "g.subject = ? AND g.client_id = ?", []any{subject, clientID}
 	}
-	return "subject = ?", []any{subject}
+	return "g.subject = ?", []any{subject}
 }
 
 // revokeGrants revokes every family of a subject (for one client when clientID is not empty).
 func revokeGrants(ctx context.Context, tx *sql.Tx, subject, clientID string) error {
 	where, args := grantWhere(subject, clientID)
-	_, err := tx.ExecContext(ctx, `UPDATE families SET revoked = 1 WHERE `+where+` AND revoked = 0`, args...)
+	_, err := tx.ExecContext(ctx, `UPDATE families SET revoked = 1
+		WHERE family_id IN (SELECT g.family_id FROM family_grants g WHERE `+where+`) AND revoked = 0`, args...)
 	return err
 }
 
@@ -135,8 +137,8 @@ func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int
 	var families int
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		where, args := grantWhere(subject, clientID)
-		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM families
-			WHERE `+where+` AND revoked = 0 AND token_hash <> '' AND expires_at > ?`, append(args, ts(s.clock()))...).Scan(&families)
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+familyFrom+`
+			WHERE `+where+` AND f.revoked = 0 AND f.token_hash <> '' AND f.expires_at > ?`, append(args, ts(s.clock()))...).Scan(&families)
 		if err != nil {
 			return err
 		}
@@ -155,17 +157,17 @@ func (s *Store) ListRefreshTokens(ctx context.Context, subject, clientID string)
 		q    strings.Builder
 		args = []any{ts(s.clock())}
 	)
-	q.WriteString(`SELECT ` + familyCols + ` FROM families
-		WHERE revoked = 0 AND token_hash <> '' AND expires_at > ?`)
+	q.WriteString(`SELECT ` + familyCols + ` FROM ` + familyFrom + `
+		WHERE f.revoked = 0 AND f.token_hash <> '' AND f.expires_at > ?`)
 	if subject != "" {
-		q.WriteString(` AND subject = ?`)
+		q.WriteString(` AND g.subject = ?`)
 		args = append(args, subject)
 	}
 	if clientID != "" {
-		q.WriteString(` AND client_id = ?`)
+		q.WriteString(` AND g.client_id = ?`)
 		args = append(args, clientID)
 	}
-	q.WriteString(` ORDER BY created_at, family_id`)
+	q.WriteString(` ORDER BY g.created_at, f.family_id`)
 	rows, err := s.r.QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return nil, wrap("list refresh tokens", err)
