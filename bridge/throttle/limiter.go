@@ -96,15 +96,31 @@ func (l *Limiter) Prune() {
 // address (one host usually holds a whole /64, and could otherwise take a fresh address for
 // every request).
 func AddressKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil || a.Is4() || a.Is4In6() {
-		return ip
-	}
-	p, err := a.Prefix(64)
-	if err != nil {
+	p, ok := addressPrefix(ip)
+	if !ok {
 		return ip
 	}
 	return p.String()
+}
+
+// appendAddressKey appends AddressKey(ip) to dst.
+func appendAddressKey(dst []byte, ip string) []byte {
+	p, ok := addressPrefix(ip)
+	if !ok {
+		return append(dst, ip...)
+	}
+	return p.AppendTo(dst)
+}
+
+// addressPrefix is the /64 AddressKey counts an IPv6 address by; false: the key is ip itself
+// (IPv4, or not an address).
+func addressPrefix(ip string) (netip.Prefix, bool) {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return netip.Prefix{}, false
+	}
+	p, err := a.Prefix(64)
+	return p, err == nil
 }
 
 // RetryAfterSeconds is a Retry-After value (whole seconds, at least 1).

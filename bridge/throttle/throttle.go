@@ -43,30 +43,35 @@ func New(cfg config.ThrottleConfig) *Throttle {
 	return &Throttle{cfg: cfg, now: time.Now, entries: map[string]*throttleEntry{}, members: map[string]string{}}
 }
 
+// throttleKey is a counter an attempt touches, its key built in a buffer of the caller's (the
+// map is read through string(key), which does not allocate: only a new entry's key does).
 type throttleKey struct {
-	key   string
+	key   []byte
 	limit int
 }
 
-// keys are the counters one attempt touches: its login, its client IP, and the member the
-// login resolved to before (when known).
-func (t *Throttle) keys(login, ip string) []throttleKey {
-	lk := loginKey(login)
-	keys := []throttleKey{{lk, t.cfg.PerLogin}, {ipKeyFor(login, ip), t.cfg.PerIP}}
-	if m, ok := t.members[lk]; ok {
-		keys = append(keys, throttleKey{memberKey(m), t.cfg.PerLogin})
-	}
-	return keys
-}
+// keyBuf is the stack buffer a counter key is built in (a longer key grows onto the heap).
+type keyBuf [128]byte
 
 // steps reports whether the throttle's counters are in a store with counter steps
 // (store.CounterSteps): its calls that stand for several then take one step.
 func (t *Throttle) steps() bool { return t.shared != nil && t.shared.steps != nil }
 
 // loginKey is the login's counter: its canonical form (NFKC, case folded).
-func loginKey(login string) string { return "login:" + identity.CanonicalLogin(login) }
+func loginKey(login string) string {
+	var b keyBuf
+	return string(appendLoginKey(b[:0], login))
+}
+
+// appendLoginKey appends loginKey(login) to dst (nothing allocated for an ASCII login without
+// capitals or surrounding spaces, such as the client-authentication throttle's).
+func appendLoginKey(dst []byte, login string) []byte {
+	return append(append(dst, "login:"...), identity.CanonicalLogin(login)...)
+}
 
 func memberKey(key string) string { return "member:" + key }
+
+func appendMemberKey(dst []byte, key string) []byte { return append(append(dst, "member:"...), key...) }
 
 // FailMember counts a failed attempt of login against the member it resolved to (the attempt
 // already counts for the login and IP); the next attempts of login check the member's counter.
@@ -176,10 +181,6 @@ func (t *Throttle) MemberRetryAfter(ctx context.Context, member string) (time.Du
 	return 0, nil
 }
 
-// ipKey is the client address's counter: the IPv4 address, or the IPv6 /64 (AddressKey: one
-// host usually holds a whole /64 and could take a fresh address for every attempt).
-func ipKey(ip string) string { return "ip:" + AddressKey(ip) }
-
 // secondFactorPrefix starts the logins of second-factor attempts (SecondFactorLogin): a NUL,
 // which no typed login has.
 const secondFactorPrefix = "\x00mfa:"
@@ -191,13 +192,21 @@ const secondFactorPrefix = "\x00mfa:"
 // address (an office, a carrier's NAT), and the codes guessed from one address stay bounded.
 func SecondFactorLogin(subject string) string { return secondFactorPrefix + subject }
 
-// ipKeyFor is the IP counter an attempt of login counts against: ipKey for passwords, the
-// second factors' own for a SecondFactorLogin.
+// ipKeyFor is the IP counter an attempt of login counts against: the client address's counter
+// for passwords ("ip:" and the IPv4 address, or the IPv6 /64: AddressKey, one host usually holds
+// a whole /64 and could take a fresh address for every attempt), the second factors' own
+// ("ip-2f:") for a SecondFactorLogin.
 func ipKeyFor(login, ip string) string {
+	var b keyBuf
+	return string(appendIPKeyFor(b[:0], login, ip))
+}
+
+// appendIPKeyFor appends ipKeyFor(login, ip) to dst.
+func appendIPKeyFor(dst []byte, login, ip string) []byte {
 	if strings.HasPrefix(login, secondFactorPrefix) {
-		return "ip-2f:" + AddressKey(ip)
+		return appendAddressKey(append(dst, "ip-2f:"...), ip)
 	}
-	return ipKey(ip)
+	return appendAddressKey(append(dst, "ip:"...), ip)
 }
 
 // Check reserves an attempt for the login and the IP. It returns a retryAfter > 0 when the
@@ -223,13 +232,21 @@ func (t *Throttle) Reserve(ctx context.Context, login, ip string) (Reservation, 
 		return t.shared.check(ctx, login, ip)
 	}
 	now := t.now()
+	var lb, ib, mb keyBuf
+	lk := appendLoginKey(lb[:0], login)
+	keys := [3]throttleKey{{lk, t.cfg.PerLogin}, {appendIPKeyFor(ib[:0], login, ip), t.cfg.PerIP}}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	// The counters one attempt touches: its login, its client IP, and the member the login
+	// resolved to before (when known).
+	n := 2
+	if m, ok := t.members[string(lk)]; ok {
+		keys[2], n = throttleKey{appendMemberKey(mb[:0], m), t.cfg.PerLogin}, 3
+	}
 	var delay, retryAfter time.Duration
-	keys := t.keys(login, ip)
-	member := len(keys) > 2
-	for _, k := range keys {
-		e := t.entries[k.key]
+	member := n > 2
+	for _, k := range keys[:n] {
+		e := t.entries[string(k.key)]
 		if e == nil {
 			continue
 		}
@@ -248,11 +265,11 @@ func (t *Throttle) Reserve(ctx context.Context, login, ip string) (Reservation, 
 	if retryAfter > 0 {
 		return Reservation{RetryAfter: retryAfter, Member: member}, nil
 	}
-	for _, k := range keys {
-		e := t.entries[k.key]
+	for _, k := range keys[:n] {
+		e := t.entries[string(k.key)]
 		if e == nil {
 			e = &throttleEntry{}
-			t.entries[k.key] = e
+			t.entries[string(k.key)] = e
 		}
 		e.failures = append(e.failures, now)
 	}
@@ -285,7 +302,8 @@ func (t *Throttle) Succeed(ctx context.Context, login, ip string) error {
 		delete(t.entries, memberKey(m))
 		delete(t.members, lk)
 	}
-	t.unreserve(ipKeyFor(login, ip))
+	var ib keyBuf
+	t.unreserve(appendIPKeyFor(ib[:0], login, ip))
 	return nil
 }
 
@@ -294,19 +312,20 @@ func (t *Throttle) Release(ctx context.Context, login, ip string) error {
 	if t.shared != nil {
 		return t.shared.release(ctx, login, ip)
 	}
+	var lb, ib, mb keyBuf
+	lk, ik := appendLoginKey(lb[:0], login), appendIPKeyFor(ib[:0], login, ip)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	lk := loginKey(login)
 	t.unreserve(lk)
-	if m, ok := t.members[lk]; ok {
-		t.unreserve(memberKey(m))
+	if m, ok := t.members[string(lk)]; ok {
+		t.unreserve(appendMemberKey(mb[:0], m))
 	}
-	t.unreserve(ipKeyFor(login, ip))
+	t.unreserve(ik)
 	return nil
 }
 
-func (t *Throttle) unreserve(key string) {
-	if e := t.entries[key]; e != nil && len(e.failures) > 0 {
+func (t *Throttle) unreserve(key []byte) {
+	if e := t.entries[string(key)]; e != nil && len(e.failures) > 0 {
 		e.failures = e.failures[:len(e.failures)-1]
 	}
 }
