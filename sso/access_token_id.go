@@ -30,19 +30,8 @@ const (
 
 var errAccessID = errors.New("sso: invalid access token id")
 
-// encodeAccessID returns the id of at. It leaves at.IDHash alone: issuing a token needs no hash
-// of its id (revocation and the checks of a presented token do: decodeAccessID sets it).
-func encodeAccessID(at *AccessToken) (string, error) {
-	var stack [1024]byte // the fields, on the stack when they fit
-	b, err := appendAccessIDFields(stack[:0], at)
-	if err != nil {
-		return "", err
-	}
-	return b64(b), nil
-}
-
 // appendAccessIDFields appends to dst the fields of at's id before their base64url encoding
-// (encodeAccessID), a fresh nonce among them: the opaque access token's sealing encodes them
+// (the id is b64 of them: accessID), a fresh nonce among them: the opaque access token's sealing encodes them
 // straight into its buffer (aeadCrypto.sealID) instead of through the id as a string.
 func appendAccessIDFields(dst []byte, at *AccessToken) ([]byte, error) {
 	var nonce [8]byte
@@ -143,7 +132,7 @@ func ofCurrentRegistration(cfg *ClientConfig, id string, at *AccessToken) bool {
 // accessIDV1Prefix is how an id of version "a1" begins: the base64url of "a1" and the separator.
 var accessIDV1Prefix = b64([]byte(accessIDVersionV1 + accessIDSep))
 
-// badList: a list with an empty entry, which encodeAccessID never writes.
+// badList: a list with an empty entry, which appendAccessIDFields never writes.
 func badList(s string) bool {
 	return s != "" && (strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") || strings.Contains(s, "  "))
 }

@@ -449,10 +449,16 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	return accessID(id, fields), exp, nil
+}
+
+// accessID is the id of an access token as createAccessToken and createAccessAndRefreshTokens
+// return it: id, or for an opaque token (id "") its fields encoded, which is the id op seals.
+func accessID(id string, fields []byte) string {
 	if id == "" {
-		id = b64(fields)
+		return b64(fields)
 	}
-	return id, exp, nil
+	return id
 }
 
 // createAccessToken is CreateAccessToken with the token's id as its fields appended to dst
@@ -477,19 +483,31 @@ func (s *storage) createAccessToken(ctx context.Context, req op.TokenRequest, ds
 	}
 	at := s.accessRecord(g, now)
 	in.ConsumeCodeHash = g.codeHash
-	at.Audience = accessTokenAudience(cfg, at.Audience)
-	if fields, err = appendAccessIDFields(dst, &at); err != nil {
-		return "", nil, time.Time{}, oidc.ErrServerError().WithParent(err)
-	}
-	if in.Family != nil || in.ConsumeCodeHash != "" {
-		if err := s.issue(ctx, in, g); err != nil {
-			return "", nil, time.Time{}, err
-		}
-	}
-	if id, err = s.finishAccessToken(ctx, cfg, &at, fields); err != nil {
-		return "", nil, time.Time{}, oidc.ErrServerError().WithParent(err)
+	if id, fields, err = s.finishIssue(ctx, cfg, g, &at, &in, dst); err != nil {
+		return "", nil, time.Time{}, err
 	}
 	return id, fields, at.ExpiresAt, nil
+}
+
+// finishIssue is what createAccessToken and createAccessAndRefreshTokens end with once the
+// access token at and the store's write in are made: at's audience for its client, its id's
+// fields appended to dst, in written (nothing when it has nothing to write: an access token
+// alone for a family that stays as it is, or for a client acting for itself), then the id, ""
+// for an opaque token (finishAccessToken).
+func (s *storage) finishIssue(ctx context.Context, cfg *ClientConfig, g grantInfo, at *AccessToken, in *Issue, dst []byte) (id string, fields []byte, err error) {
+	at.Audience = accessTokenAudience(cfg, at.Audience)
+	if fields, err = appendAccessIDFields(dst, at); err != nil {
+		return "", nil, oidc.ErrServerError().WithParent(err)
+	}
+	if in.Family != nil || in.Rotate != nil || in.ConsumeCodeHash != "" {
+		if err := s.issue(ctx, *in, g); err != nil {
+			return "", nil, err
+		}
+	}
+	if id, err = s.finishAccessToken(ctx, cfg, at, fields); err != nil {
+		return "", nil, oidc.ErrServerError().WithParent(err)
+	}
+	return id, fields, nil
 }
 
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
@@ -498,10 +516,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	if id == "" {
-		id = b64(fields)
-	}
-	return id, newToken, exp, nil
+	return accessID(id, fields), newToken, exp, nil
 }
 
 // createAccessAndRefreshTokens is CreateAccessAndRefreshTokens with the access token's id as
@@ -539,15 +554,8 @@ func (s *storage) createAccessAndRefreshTokens(ctx context.Context, req op.Token
 		in.ConsumeCodeHash = g.codeHash
 		in.Family = s.newFamily(g, HashToken(newToken), now, now.Add(life))
 	}
-	at.Audience = accessTokenAudience(cfg, at.Audience)
-	if fields, err = appendAccessIDFields(dst, &at); err != nil {
-		return "", nil, "", time.Time{}, oidc.ErrServerError().WithParent(err)
-	}
-	if err := s.issue(ctx, in, g); err != nil {
+	if id, fields, err = s.finishIssue(ctx, cfg, g, &at, &in, dst); err != nil {
 		return "", nil, "", time.Time{}, err
-	}
-	if id, err = s.finishAccessToken(ctx, cfg, &at, fields); err != nil {
-		return "", nil, "", time.Time{}, oidc.ErrServerError().WithParent(err)
 	}
 	return id, fields, newToken, at.ExpiresAt, nil
 }
