@@ -38,6 +38,14 @@ type Hooks interface {
 	Event(ctx context.Context, event, subject, clientID, detail string)
 }
 
+// ClaimWriter is an optional capability of Hooks: Claims written one at a time into sink, which
+// the provider copies into its userinfo value (the ID token's and userinfo's claims), instead of
+// a map made for the call whose string values are each boxed on the heap. What it writes must
+// be what Claims returns for the same arguments.
+type ClaimWriter interface {
+	WriteClaims(ctx context.Context, subject, clientID string, scopes []string, target ClaimTarget, sink *ClaimSink) error
+}
+
 // SignInChecker is an optional capability of Hooks. CheckSignIn re-checks, for a grant issued
 // without a fresh sign-in (the refresh grant, the device grant's poll), that the sign-in it
 // was granted on (its auth_time and amr) still meets what the member and the client require

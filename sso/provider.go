@@ -107,6 +107,7 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 	}
 	st.limiter, _ = hooks.(ClientAuthLimiter)
 	st.signIn, _ = hooks.(SignInChecker)
+	st.claimWriter, _ = hooks.(ClaimWriter)
 	cfg.Device.defaults()
 	opCfg := &op.Config{
 		CryptoKey:                cfg.CryptoKey,

@@ -57,14 +57,16 @@ type storage struct {
 	keys    *KeyManager
 	clients ClientSource
 	hooks   Hooks
-	// limiter and signIn are hooks' ClientAuthLimiter and SignInChecker, asserted once (New)
-	// instead of on every request; nil when the hooks are not one.
-	limiter   ClientAuthLimiter
-	signIn    SignInChecker
-	life      Lifetimes
-	loginURL  func(string) string
-	rotateKey []byte // HMAC key deriving refresh-token successors
-	sidKey    []byte // HMAC key deriving published sids
+	// limiter, signIn and claimWriter are hooks' ClientAuthLimiter, SignInChecker and
+	// ClaimWriter, asserted once (New) instead of on every request; nil when the hooks are not
+	// one.
+	limiter     ClientAuthLimiter
+	signIn      SignInChecker
+	claimWriter ClaimWriter
+	life        Lifetimes
+	loginURL    func(string) string
+	rotateKey   []byte // HMAC key deriving refresh-token successors
+	sidKey      []byte // HMAC key deriving published sids
 	// rotateMAC and sidMAC are HMAC states of rotateKey and sidKey (nil: built on first use).
 	macOnce           sync.Once
 	rotateMAC, sidMAC *macPool
@@ -379,8 +381,10 @@ type refreshRequest struct {
 	scopes []string
 	client client // the op.Client its response is issued for (refreshGrant.exchange)
 	// rotation is the rotation its tokens are issued with (CreateAccessAndRefreshTokens's
-	// Issue.Rotate), in the request's allocation rather than one of its own.
+	// Issue.Rotate), and claims where its ID token's claims are written (idTokenUserinfo), in
+	// the request's allocation rather than one each of their own.
 	rotation Rotation
+	claims   ClaimSink
 }
 
 func (r *refreshRequest) GetAMR() []string            { return r.rt.AMR }
@@ -999,12 +1003,14 @@ func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo,
 // claims made for it alone (a refresh's ID token has no other extra claim) nor a string of
 // its own.
 func (s *storage) idTokenUserinfo(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) (sessionID string, _ error) {
-	claims, err := s.hooks.Claims(ctx, req.GetSubject(), req.GetClientID(), scopes, TargetIDToken)
-	if err != nil {
+	var sink *ClaimSink
+	if rr, ok := req.(*refreshRequest); ok {
+		sink = &rr.claims
+	}
+	if err := s.userinfoClaims(ctx, ui, sink, req.GetSubject(), req.GetClientID(), scopes, TargetIDToken); err != nil {
 		return "", err
 	}
 	ui.Subject = req.GetSubject() // op copies the userinfo over the ID token claims
-	applyClaims(ui, claims)
 	if si, ok := req.(sessionIDer); ok {
 		sessionID = si.sessionID()
 	}
@@ -1038,11 +1044,31 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 		}
 		return oidc.ErrAccessDenied().WithDescription("the access token was not granted the openid scope")
 	}
-	claims, err := s.hooks.Claims(ctx, at.Subject, at.ClientID, at.Scopes, TargetUserinfo)
-	if err != nil {
+	if err := s.userinfoClaims(ctx, ui, nil, at.Subject, at.ClientID, at.Scopes, TargetUserinfo); err != nil {
 		return err
 	}
 	ui.Subject = at.Subject
+	return nil
+}
+
+// userinfoClaims writes the hooks' claims of subject for clientID, scopes and target into ui:
+// through their ClaimWriter when they have one (into sink, an empty ClaimSink of the caller's
+// allocation; nil: one of its own), else from their Claims map (applyClaims).
+func (s *storage) userinfoClaims(ctx context.Context, ui *oidc.UserInfo, sink *ClaimSink, subject, clientID string, scopes []string, target ClaimTarget) error {
+	if s.claimWriter != nil {
+		if sink == nil {
+			sink = new(ClaimSink)
+		}
+		if err := s.claimWriter.WriteClaims(ctx, subject, clientID, scopes, target, sink); err != nil {
+			return err
+		}
+		sink.ApplyTo(ui)
+		return nil
+	}
+	claims, err := s.hooks.Claims(ctx, subject, clientID, scopes, target)
+	if err != nil {
+		return err
+	}
 	applyClaims(ui, claims)
 	return nil
 }
@@ -1112,43 +1138,161 @@ func (s *storage) ValidateJWTProfileScopes(_ context.Context, _ string, scopes [
 
 func (s *storage) Health(ctx context.Context) error { return s.store.Ping(ctx) }
 
-// applyClaims copies standard claims into their typed fields and the rest into Claims. claims
-// is the hooks' answer, made for this call: it becomes ui.Claims itself (the typed ones and sub
-// deleted from it) instead of a copy in a map of its own, when ui has no claims yet.
+// applyClaims copies standard claims into their typed fields and the rest into Claims
+// (ClaimSink's rule). claims is the hooks' answer, made for this call: it becomes ui.Claims
+// itself (the typed ones and sub deleted from it) instead of a copy in a map of its own, when ui
+// has no claims yet.
 func applyClaims(ui *oidc.UserInfo, claims map[string]any) {
+	var sink ClaimSink
+	sink.Claims(claims)
+	sink.ApplyTo(ui)
+}
+
+// The standard claims with a typed string field in oidc.UserInfo (ClaimSink.typed's order).
+const (
+	claimName = iota
+	claimGivenName
+	claimFamilyName
+	claimPreferredUsername
+	claimEmail
+	claimPicture
+	typedClaims
+
+	claimSub   = -1 // the userinfo's own Subject: left out
+	claimExtra = -2 // an extra claim (ui.Claims)
+)
+
+// typedClaim is where claim name goes: a typed field (claimName...), nowhere (claimSub) or the
+// extra claims (claimExtra).
+func typedClaim(name string) int {
+	switch name {
+	case "sub":
+		return claimSub
+	case "name":
+		return claimName
+	case "given_name":
+		return claimGivenName
+	case "family_name":
+		return claimFamilyName
+	case "preferred_username":
+		return claimPreferredUsername
+	case "email":
+		return claimEmail
+	case "picture":
+		return claimPicture
+	}
+	return claimExtra
+}
+
+// typedField is ui's field of typed claim i.
+func typedField(ui *oidc.UserInfo, i int) *string {
+	switch i {
+	case claimName:
+		return &ui.Name
+	case claimGivenName:
+		return &ui.GivenName
+	case claimFamilyName:
+		return &ui.FamilyName
+	case claimPreferredUsername:
+		return &ui.PreferredUsername
+	case claimEmail:
+		return &ui.Email
+	}
+	return &ui.Picture
+}
+
+// emailVerified is the email_verified claim of the value v: always sent, as an extra claim (the
+// typed field would drop false: omitempty), false unless v is true.
+func emailVerified(v any) bool {
+	b, _ := v.(bool)
+	return b
+}
+
+// ClaimSink collects the claims a ClaimWriter writes, one at a time, for the provider to copy
+// into its userinfo value (ApplyTo): the standard string claims into their typed fields (a
+// value that is not a string leaves the field empty), sub left out, everything else an extra
+// claim, email_verified always a boolean one. A claim written again replaces the earlier value,
+// as a map's later entry does. The zero value is an empty sink.
+type ClaimSink struct {
+	typed [typedClaims]string
+	set   uint8 // the typed claims written (bit i: typed[i])
+	extra map[string]any
+}
+
+// String writes a claim with a string value: a typed claim without boxing it.
+func (s *ClaimSink) String(name, v string) {
+	if i := typedClaim(name); i != claimExtra {
+		s.setTyped(i, v)
+		return
+	}
+	s.Value(name, v)
+}
+
+// Value writes a claim with any other value.
+func (s *ClaimSink) Value(name string, v any) {
+	switch i := typedClaim(name); {
+	case name == "email_verified":
+		v = emailVerified(v)
+	case i != claimExtra:
+		str, _ := v.(string)
+		s.setTyped(i, str)
+		return
+	}
+	if s.extra == nil {
+		s.extra = make(map[string]any, 4)
+	}
+	s.extra[name] = v
+}
+
+func (s *ClaimSink) setTyped(i int, v string) {
+	if i >= 0 {
+		s.typed[i], s.set = v, s.set|1<<i
+	}
+}
+
+// Claims writes every claim of a Claims map, for a ClaimWriter whose claims came as one: the
+// map itself becomes the extra claims (the typed ones and sub deleted from it) when the sink has
+// none yet.
+func (s *ClaimSink) Claims(claims map[string]any) {
 	for k, v := range claims {
-		switch k {
-		case "sub":
-		case "name":
-			ui.Name, _ = v.(string)
-		case "given_name":
-			ui.GivenName, _ = v.(string)
-		case "family_name":
-			ui.FamilyName, _ = v.(string)
-		case "preferred_username":
-			ui.PreferredUsername, _ = v.(string)
-		case "email":
-			ui.Email, _ = v.(string)
-		case "picture":
-			ui.Picture, _ = v.(string)
-		case "email_verified":
-			// Always sent, as an extra claim: the typed field would drop false (omitempty).
-			b, _ := v.(bool)
-			claims[k] = b
-			continue
-		default:
+		if k == "email_verified" {
+			claims[k] = emailVerified(v)
 			continue
 		}
+		i := typedClaim(k)
+		if i == claimExtra {
+			continue
+		}
+		str, _ := v.(string)
+		s.setTyped(i, str)
 		delete(claims, k)
 	}
 	if len(claims) == 0 {
 		return
 	}
-	if ui.Claims == nil {
-		ui.Claims = claims
+	if s.extra == nil {
+		s.extra = claims
 		return
 	}
-	maps.Copy(ui.Claims, claims)
+	maps.Copy(s.extra, claims)
+}
+
+// ApplyTo copies the claims written into ui: the typed ones written into their fields, the extra
+// ones into ui.Claims (which becomes the sink's map when it has none).
+func (s *ClaimSink) ApplyTo(ui *oidc.UserInfo) {
+	for i := range typedClaims {
+		if s.set&(1<<i) != 0 {
+			*typedField(ui, i) = s.typed[i]
+		}
+	}
+	if len(s.extra) == 0 {
+		return
+	}
+	if ui.Claims == nil {
+		ui.Claims = s.extra
+		return
+	}
+	maps.Copy(ui.Claims, s.extra)
 }
 
 // errTemporarilyUnavailable is RFC 6749 4.1.2.1's temporarily_unavailable (op has no

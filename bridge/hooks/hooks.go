@@ -26,8 +26,8 @@ type Members interface {
 
 // SharedMembers is an optional Members capability (legacy/cache.Directory): MemberByKey
 // without a copy of the member, which is shared with other callers and must not be modified.
-// The hooks only read the members they look up (Claims, CheckGrant, CheckSignIn, and what
-// they hand them to: the claim policy, the access decision, the second-factor policy):
+// The hooks only read the members they look up (Claims, WriteClaims, CheckGrant, CheckSignIn,
+// and what they hand them to: the claim policy, the access decision, the second-factor policy):
 // TestHooksLeaveSharedMemberAlone checks that every one leaves a shared member as it was.
 type SharedMembers interface {
 	SharedMemberByKey(ctx context.Context, key string) (*legacy.Member, error)
@@ -41,6 +41,12 @@ type Subjects interface {
 // ClaimPolicy computes a member's claims for a client (policy.Engine).
 type ClaimPolicy interface {
 	Claims(m *legacy.Member, subject, clientID string, scopes []string, target sso.ClaimTarget, now time.Time) (map[string]any, error)
+}
+
+// ClaimWriterPolicy is an optional ClaimPolicy capability (policy.Engine): Claims written into
+// the provider's sink instead of a map made for them (WriteClaims).
+type ClaimWriterPolicy interface {
+	WriteClaims(m *legacy.Member, subject, clientID string, scopes []string, target sso.ClaimTarget, now time.Time, sink *sso.ClaimSink) error
 }
 
 // Consents reads a member's recorded consent (the store).
@@ -86,6 +92,7 @@ type Hooks struct {
 
 var (
 	_ sso.Hooks                      = (*Hooks)(nil)
+	_ sso.ClaimWriter                = (*Hooks)(nil)
 	_ sso.SignInChecker              = (*Hooks)(nil)
 	_ sso.ConsentChecker             = (*Hooks)(nil)
 	_ sso.ClientAuthLimiter          = (*Hooks)(nil)
@@ -138,6 +145,25 @@ func (h *Hooks) Claims(ctx context.Context, subject, clientID string, scopes []s
 		return nil, fmt.Errorf("claims: %w", err)
 	}
 	return h.Policy.Claims(m, subject, clientID, scopes, target, h.now())
+}
+
+// WriteClaims implements sso.ClaimWriter: Claims written into sink, through the policy's own
+// WriteClaims when it has one (no map, no string claim boxed), else from its map.
+func (h *Hooks) WriteClaims(ctx context.Context, subject, clientID string, scopes []string, target sso.ClaimTarget, sink *sso.ClaimSink) error {
+	logging.Annotate(ctx, clientID, subject)
+	m, err := h.member(ctx, subject)
+	if err != nil {
+		return fmt.Errorf("claims: %w", err)
+	}
+	if w, ok := h.Policy.(ClaimWriterPolicy); ok {
+		return w.WriteClaims(m, subject, clientID, scopes, target, h.now(), sink)
+	}
+	claims, err := h.Policy.Claims(m, subject, clientID, scopes, target, h.now())
+	if err != nil {
+		return err
+	}
+	sink.Claims(claims)
+	return nil
 }
 
 // CheckGrant implements sso.Hooks: the member must still be in the directory and

@@ -121,6 +121,19 @@ func TestClaimsAndConsent(t *testing.T) {
 	if _, err := h.Claims(ctx, "sub-K9", "web", nil, sso.TargetIDToken); !errors.Is(err, legacy.ErrNotFound) {
 		t.Fatalf("Claims of a member gone = %v", err)
 	}
+	// WriteClaims with a policy that has only Claims: its map, written as the provider copies one.
+	var (
+		sink sso.ClaimSink
+		ui   oidc.UserInfo
+	)
+	err = h.WriteClaims(ctx, "sub-K1", "web", []string{"openid"}, sso.TargetIDToken, &sink)
+	sink.ApplyTo(&ui)
+	if err != nil || ui.PreferredUsername != "alice" || ui.Subject != "" || ui.Claims["client"] != "web" || ui.Claims["scopes"] != 1 || len(ui.Claims) != 2 {
+		t.Fatalf("WriteClaims = %+v, %v", ui, err)
+	}
+	if err := h.WriteClaims(ctx, "sub-K9", "web", nil, sso.TargetIDToken, &sso.ClaimSink{}); !errors.Is(err, legacy.ErrNotFound) {
+		t.Fatalf("WriteClaims of a member gone = %v", err)
+	}
 	for _, tt := range []struct {
 		subject, client string
 		registered      time.Time // the client's registration (zero: static)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/hooks"
 	claimpolicy "github.com/ssobridge/ssobridge/bridge/policy"
@@ -97,6 +99,23 @@ func TestHooksLeaveSharedMemberAlone(t *testing.T) {
 				t.Errorf("claims without the extra column: %v", c)
 			}
 			if _, err := json.Marshal(c); err != nil {
+				t.Error(err)
+			}
+		}
+		readers["WriteClaims "+string(target)] = func(ctx context.Context) {
+			var (
+				sink sso.ClaimSink
+				ui   oidc.UserInfo
+			)
+			if err := h.WriteClaims(ctx, "sub-K1", "web", scopes, target, &sink); err != nil {
+				t.Errorf("WriteClaims(%s): %v", target, err)
+				return
+			}
+			sink.ApplyTo(&ui)
+			if target == sso.TargetIDToken && ui.Claims["chapter"] != "North" {
+				t.Errorf("claims without the extra column: %+v", ui)
+			}
+			if _, err := json.Marshal(&ui); err != nil {
 				t.Error(err)
 			}
 		}

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -39,55 +40,55 @@ var standardScopes = []standardScope{
 // fixedScopes carry no claims and cannot be given any.
 func fixedScope(name string) bool { return name == ScopeOpenID || name == ScopeOfflineAccess }
 
-// memberClaim is a claim read straight from the member record.
+// memberClaim is a claim read straight from the member record: a string (text, present when
+// not empty) or any other value (value).
 type memberClaim struct {
 	name, scope string
+	text        func(c *call) string
 	value       func(c *call) (any, bool)
 }
 
 func str(v string) (any, bool) { return v, v != "" }
 
+// date is a date claim's text: "" (absent) for the zero time.
+func date(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format("2006-01-02")
+}
+
 // memberClaims is the built-in claim catalogue in output order (the behaviour of the former
 // bridge.memberClaims).
 var memberClaims = []memberClaim{
-	{"name", ScopeProfile, func(c *call) (any, bool) { return str(c.m.FullName) }},
-	{"given_name", ScopeProfile, func(c *call) (any, bool) { return str(c.m.GivenName) }},
-	{"family_name", ScopeProfile, func(c *call) (any, bool) { return str(c.m.FamilyName) }},
-	{"preferred_username", ScopeProfile, func(c *call) (any, bool) { return str(c.m.Login) }},
-	{"picture", ScopeProfile, func(c *call) (any, bool) { return str(c.m.PictureURL) }},
-	{"updated_at", ScopeProfile, func(c *call) (any, bool) {
+	{"name", ScopeProfile, func(c *call) string { return c.m.FullName }, nil},
+	{"given_name", ScopeProfile, func(c *call) string { return c.m.GivenName }, nil},
+	{"family_name", ScopeProfile, func(c *call) string { return c.m.FamilyName }, nil},
+	{"preferred_username", ScopeProfile, func(c *call) string { return c.m.Login }, nil},
+	{"picture", ScopeProfile, func(c *call) string { return c.m.PictureURL }, nil},
+	{"updated_at", ScopeProfile, nil, func(c *call) (any, bool) {
 		if c.m.UpdatedAt.IsZero() {
 			return nil, false
 		}
 		return c.m.UpdatedAt.Unix(), true
 	}},
-	{"email", ScopeEmail, func(c *call) (any, bool) { return str(c.m.Email) }},
+	{"email", ScopeEmail, func(c *call) string { return c.m.Email }, nil},
 	// Sent with every address: false unless the configuration says the AMS's addresses are
 	// verified (iMIS has no such flag).
-	{"email_verified", ScopeEmail, func(c *call) (any, bool) { return c.emailVerified, c.m.Email != "" }},
-	{"member_id", ScopeMembership, func(c *call) (any, bool) { return str(c.m.MemberID) }},
-	{"member_type", ScopeMembership, func(c *call) (any, bool) { return str(c.m.MemberType) }},
+	{"email_verified", ScopeEmail, nil, func(c *call) (any, bool) { return c.emailVerified, c.m.Email != "" }},
+	{"member_id", ScopeMembership, func(c *call) string { return c.m.MemberID }, nil},
+	{"member_type", ScopeMembership, func(c *call) string { return c.m.MemberType }, nil},
 	// Name.STATUS and Name.MEMBER_STATUS are different iMIS fields (record status; automatic
 	// membership status N/R/D/S): released under names that do not collide.
-	{"contact_status", ScopeMembership, func(c *call) (any, bool) { return str(c.m.Status) }},
-	{"membership_status", ScopeMembership, func(c *call) (any, bool) { return str(c.m.MemberStatus) }},
-	{"company", ScopeMembership, func(c *call) (any, bool) { return str(c.m.Company) }},
-	{"join_date", ScopeMembership, func(c *call) (any, bool) {
-		if c.m.JoinDate.IsZero() {
-			return nil, false
-		}
-		return c.m.JoinDate.Format("2006-01-02"), true
-	}},
-	{"paid_through", ScopeMembership, func(c *call) (any, bool) {
-		if c.m.PaidThrough.IsZero() {
-			return nil, false
-		}
-		return c.m.PaidThrough.Format("2006-01-02"), true
-	}},
-	{"is_current", ScopeMembership, func(c *call) (any, bool) { return c.membership().Current(), true }},
-	{"membership_standing", ScopeMembership, func(c *call) (any, bool) { return c.membership().Standing, true }},
-	{"roles", ScopeRoles, func(c *call) (any, bool) { return c.roles(), true }},
-	{"staff", ScopeRoles, func(c *call) (any, bool) { return c.m.Staff, true }},
+	{"contact_status", ScopeMembership, func(c *call) string { return c.m.Status }, nil},
+	{"membership_status", ScopeMembership, func(c *call) string { return c.m.MemberStatus }, nil},
+	{"company", ScopeMembership, func(c *call) string { return c.m.Company }, nil},
+	{"join_date", ScopeMembership, func(c *call) string { return date(c.m.JoinDate) }, nil},
+	{"paid_through", ScopeMembership, func(c *call) string { return date(c.m.PaidThrough) }, nil},
+	{"is_current", ScopeMembership, nil, func(c *call) (any, bool) { return c.membership().Current(), true }},
+	{"membership_standing", ScopeMembership, nil, func(c *call) (any, bool) { return c.membership().Standing, true }},
+	{"roles", ScopeRoles, nil, func(c *call) (any, bool) { return c.roles(), true }},
+	{"staff", ScopeRoles, nil, func(c *call) (any, bool) { return c.m.Staff, true }},
 }
 
 // ProtocolClaims are the claims the provider itself puts in tokens (never from a policy).

@@ -74,12 +74,16 @@ type scopeDef struct {
 type claimDef struct {
 	name  string
 	mask  scopeMask                 // the scopes releasing it
-	value func(c *call) (any, bool) // member and extra-column claims
+	text  func(c *call) string      // string member and extra-column claims ("": absent)
+	value func(c *call) (any, bool) // other member claims
 	prog  cel.Program               // computed claims
 	field string                    // where it is configured, for error reports
 }
 
 func (d *claimDef) eval(c *call) (any, bool) {
+	if d.text != nil {
+		return str(d.text(c))
+	}
 	if d.prog == nil {
 		return d.value(c)
 	}
@@ -251,7 +255,7 @@ func (c *compiler) scopes() {
 // extra columns scopes release.
 func (c *compiler) globalClaims() {
 	for _, mc := range memberClaims {
-		d := &claimDef{name: mc.name, mask: c.e.bits[mc.scope], value: mc.value, field: "member claim " + mc.name}
+		d := &claimDef{name: mc.name, mask: c.e.bits[mc.scope], text: mc.text, value: mc.value, field: "member claim " + mc.name}
 		c.claims[mc.name] = d
 		c.order = append(c.order, d)
 	}
@@ -301,7 +305,7 @@ func (c *compiler) globalClaims() {
 					continue
 				}
 				col := name
-				d = &claimDef{name: name, field: "extra column " + name, value: func(c *call) (any, bool) { return str(c.m.Extra[col]) }}
+				d = &claimDef{name: name, field: "extra column " + name, text: func(c *call) string { return c.m.Extra[col] }}
 				c.claims[name] = d
 				added = append(added, d)
 			}
@@ -666,6 +670,32 @@ func (e *Engine) Claims(m *legacy.Member, subject, clientID string, scopes []str
 	return e.newCall(m, subject, clientID, now).claims(e.grant(scopes), t), nil
 }
 
+// WriteClaims writes Claims' claims into sink, one at a time in the map's order of writing
+// (a string claim without boxing it): no map is made for them.
+func (e *Engine) WriteClaims(m *legacy.Member, subject, clientID string, scopes []string, target sso.ClaimTarget, now time.Time, sink *sso.ClaimSink) error {
+	t, ok := targetOf(target)
+	if !ok {
+		return fmt.Errorf("policy: unknown claim target %q", target)
+	}
+	if m == nil {
+		return errNoMember
+	}
+	e.newCall(m, subject, clientID, now).writeClaims(e.grant(scopes), t, sink)
+	return nil
+}
+
+// claimOut is where a call's claims go: a map (Claims) or the provider's sink (WriteClaims).
+type claimOut interface {
+	String(name, v string)
+	Value(name string, v any)
+}
+
+// mapOut is a claims map as a claimOut.
+type mapOut map[string]any
+
+func (o mapOut) String(name, v string)    { o[name] = v }
+func (o mapOut) Value(name string, v any) { o[name] = v }
+
 func (c *call) claims(granted scopeMask, t targetSet) map[string]any {
 	// Sized for the claims the granted scopes and the target release, not for every claim of
 	// the policy: a refresh's ID token (openid and offline_access) releases few of them, and a
@@ -680,13 +710,18 @@ func (c *call) claims(granted scopeMask, t targetSet) map[string]any {
 		n++
 	}
 	out := make(map[string]any, n)
+	c.writeClaims(granted, t, mapOut(out))
+	return out
+}
+
+// writeClaims writes the claims the granted scopes and target release to out, in the policy's
+// order, the namespace's object last.
+func (c *call) writeClaims(granted scopeMask, t targetSet, out claimOut) {
 	for _, en := range c.p.entries {
 		if en.def.mask&granted == 0 || en.targets&t == 0 {
 			continue
 		}
-		if v, ok := en.def.eval(c); ok {
-			out[en.out] = v
-		}
+		c.write(en, out)
 	}
 	if ns := c.p.ns; ns != nil && ns.mask&granted != 0 && ns.targets&t != 0 {
 		obj := make(map[string]any, len(ns.entries))
@@ -694,15 +729,25 @@ func (c *call) claims(granted scopeMask, t targetSet) map[string]any {
 			if en.def.mask&granted == 0 {
 				continue
 			}
-			if v, ok := en.def.eval(c); ok {
-				obj[en.out] = v
-			}
+			c.write(en, mapOut(obj))
 		}
 		if len(obj) > 0 {
-			out[ns.key] = obj
+			out.Value(ns.key, obj)
 		}
 	}
-	return out
+}
+
+// write writes en's claim to out when it has a value: a string claim as a string.
+func (c *call) write(en entry, out claimOut) {
+	if d := en.def; d.text != nil {
+		if v := d.text(c); v != "" {
+			out.String(en.out, v)
+		}
+		return
+	}
+	if v, ok := en.def.eval(c); ok {
+		out.Value(en.out, v)
+	}
 }
 
 // Allowed evaluates the client's access rule for member m. Clients without one allow
