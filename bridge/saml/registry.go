@@ -204,7 +204,7 @@ func Record(settings config.SAMLServiceProvider, metadata []byte, entityID strin
 	if err != nil {
 		return nil, err
 	}
-	return &store.SAMLServiceProvider{EntityID: entityID, Settings: s, Metadata: metadata, CreatedAt: now}, nil
+	return &store.SAMLServiceProvider{EntityID: entityID, ID: settings.ID, Settings: s, Metadata: metadata, CreatedAt: now}, nil
 }
 
 // All lists every SP: the configuration's, then the registered ones.

@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // SAMLServiceProvider is a SAML service provider registered with the CLI (those in the
@@ -10,10 +14,26 @@ import (
 // document package bridge/saml reads and writes); Metadata is the SP's metadata as it was
 // read at registration (never fetched again per request).
 type SAMLServiceProvider struct {
-	EntityID  string
+	EntityID string
+	// ID is the bridge's id for the SP (Settings' "id"): policies[<id>], its audit name. It is
+	// one app's: PutSAMLServiceProvider refuses an id that a client or another SP has, and
+	// CreateClient an SP's (ErrAppIDTaken).
+	ID        string
 	Settings  []byte
 	Metadata  []byte
 	CreatedAt time.Time
+}
+
+// ErrAppIDTaken is in the error of PutSAMLServiceProvider and CreateClient (with
+// sso.ErrConflict) when the id is another app's: a client's or another SP's for an SP, an SP's
+// for a client. One id names one app: policies[<id>], the access rule and the audit's client
+// name would otherwise cover two (start-up refuses such a pair, checkPolicyIDs).
+var ErrAppIDTaken = errors.New("the id is another app's")
+
+// AppIDTaken is the error of a registration whose id is held by other ("OpenID client",
+// "SAML service provider <entity id>"): ErrAppIDTaken and sso.ErrConflict.
+func AppIDTaken(id, other string) error {
+	return fmt.Errorf("%w (%w): %q is the id of %s already", ErrAppIDTaken, sso.ErrConflict, id, other)
 }
 
 // SAMLRequest is a SAML sign-in waiting for the member: an SP's AuthnRequest that passed its
@@ -74,7 +94,10 @@ func (k *SAMLKey) Withdrawn() bool { return !k.ExpiresAt.After(k.SignUntil) }
 // SAMLStore keeps what the SAML identity provider needs beyond the SSO sessions. Purge deletes
 // expired requests, participants, message ids and keys.
 type SAMLStore interface {
-	// PutSAMLServiceProvider inserts or replaces an SP by entity id.
+	// PutSAMLServiceProvider inserts or replaces an SP by entity id; ErrAppIDTaken (with
+	// sso.ErrConflict) when a client or an SP of another entity id has its ID, checked in the
+	// transaction that writes it, so that of a client and an SP registered at once with one id
+	// one is refused (CreateClient refuses an SP's id likewise).
 	PutSAMLServiceProvider(ctx context.Context, sp *SAMLServiceProvider) error
 	// SAMLServiceProviders lists the registered SPs by entity id.
 	SAMLServiceProviders(ctx context.Context) ([]*SAMLServiceProvider, error)

@@ -503,6 +503,15 @@ ALTER TABLE family_state RENAME TO families;
 ALTER TABLE families ADD CONSTRAINT families_pkey PRIMARY KEY (family_id);
 CREATE INDEX families_expires ON families (expires_at);
 `,
+	// 13: a SAML SP's id in the bridge (its settings' "id", policies[<id>]) in a column of its
+	// own, so that a registration can refuse an id a client or another SP has in the
+	// transaction that writes it (store.ErrAppIDTaken; session 15; SQLite 23).
+	`
+ALTER TABLE saml_service_providers ADD COLUMN app_id TEXT NOT NULL DEFAULT '';
+UPDATE saml_service_providers SET app_id = COALESCE(convert_from(settings, 'UTF8')::jsonb ->> 'id', '')
+WHERE length(settings) > 0 AND get_byte(settings, 0) = 123;
+CREATE INDEX saml_service_providers_app_id ON saml_service_providers (app_id);
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -204,6 +205,17 @@ func (s *Store) CreateClient(ctx context.Context, c *sso.StoredClient) error {
 		return errors.New("postgres: create client: empty id")
 	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		// A SAML SP's id is not a client's (store.ErrAppIDTaken), checked under the lock an SP's
+		// registration takes; another client's is the primary key's conflict.
+		if err := lockAppIDs(ctx, tx); err != nil {
+			return err
+		}
+		var sp string
+		if err := tx.QueryRow(ctx, `SELECT entity_id FROM saml_service_providers WHERE app_id = $1 LIMIT 1`, c.ID).Scan(&sp); err == nil {
+			return store.AppIDTaken(c.ID, "SAML service provider "+sp)
+		} else if !isNoRows(err) {
+			return err
+		}
 		created := orNow(c.CreatedAt, s.clock())
 		if _, err := tx.Exec(ctx, `INSERT INTO clients (id, config, created_at, updated_at) VALUES ($1, $2, $3, $4)`,
 			c.ID, nonNil(c.Config), ts(created), ts(orNow(c.UpdatedAt, created))); err != nil {

@@ -14,14 +14,59 @@ import (
 // ---- SAML service providers ----
 
 func (s *Store) PutSAMLServiceProvider(ctx context.Context, sp *store.SAMLServiceProvider) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO saml_service_providers (entity_id, settings, metadata, created_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (entity_id) DO UPDATE SET settings = excluded.settings, metadata = excluded.metadata`,
-		sp.EntityID, nonNil(sp.Settings), nonNil(sp.Metadata), ts(orNow(sp.CreatedAt, s.clock())))
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockAppIDs(ctx, tx); err != nil {
+			return err
+		}
+		if err := appIDFree(ctx, tx, sp.ID, sp.EntityID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO saml_service_providers (entity_id, app_id, settings, metadata, created_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (entity_id) DO UPDATE SET app_id = excluded.app_id, settings = excluded.settings, metadata = excluded.metadata`,
+			sp.EntityID, sp.ID, nonNil(sp.Settings), nonNil(sp.Metadata), ts(orNow(sp.CreatedAt, s.clock())))
+		return err
+	})
 	return wrap("put saml service provider", err)
 }
 
+// appIDsLock is the advisory lock key that serialises the registrations of apps (clients and
+// SAML SPs; the bytes of "ssoappid"): a registration's check that no other app has its id and
+// its write are one step, also at READ COMMITTED, where two transactions would each miss the
+// other's row.
+const appIDsLock int64 = 0x73736f6170706964
+
+// lockAppIDs takes appIDsLock until tx ends.
+func lockAppIDs(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, appIDsLock)
+	return err
+}
+
+// appIDFree is nil when no client and no SP but entityID's (none: "") has the app id id, in
+// tx (under appIDsLock); store.AppIDTaken otherwise. An empty id is not checked.
+func appIDFree(ctx context.Context, tx pgx.Tx, id, entityID string) error {
+	if id == "" {
+		return nil
+	}
+	var other string
+	err := tx.QueryRow(ctx, `SELECT id FROM clients WHERE id = $1`, id).Scan(&other)
+	if err == nil {
+		return store.AppIDTaken(id, "an OpenID client")
+	}
+	if !isNoRows(err) {
+		return err
+	}
+	err = tx.QueryRow(ctx, `SELECT entity_id FROM saml_service_providers WHERE app_id = $1 AND entity_id <> $2 LIMIT 1`, id, entityID).Scan(&other)
+	if err == nil {
+		return store.AppIDTaken(id, "SAML service provider "+other)
+	}
+	if !isNoRows(err) {
+		return err
+	}
+	return nil
+}
+
 func (s *Store) SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceProvider, error) {
-	rows, err := s.pool.Query(ctx, `SELECT entity_id, settings, metadata, created_at FROM saml_service_providers ORDER BY entity_id COLLATE "C"`)
+	rows, err := s.pool.Query(ctx, `SELECT entity_id, app_id, settings, metadata, created_at FROM saml_service_providers ORDER BY entity_id COLLATE "C"`)
 	if err != nil {
 		return nil, wrap("saml service providers", err)
 	}
@@ -32,7 +77,7 @@ func (s *Store) SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceP
 			sp store.SAMLServiceProvider
 			c  int64
 		)
-		if err := rows.Scan(&sp.EntityID, &sp.Settings, &sp.Metadata, &c); err != nil {
+		if err := rows.Scan(&sp.EntityID, &sp.ID, &sp.Settings, &sp.Metadata, &c); err != nil {
 			return nil, wrap("saml service providers", err)
 		}
 		sp.CreatedAt = tm(c)

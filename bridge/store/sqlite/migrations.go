@@ -682,6 +682,15 @@ SELECT family_id, generation, token_hash, revoked, expires_at, rotated_at FROM f
 DROP TABLE families;
 ALTER TABLE family_state RENAME TO families;
 `,
+	// 23: a SAML SP's id in the bridge (its settings' "id", policies[<id>]) in a column of its
+	// own, so that a registration can refuse an id a client or another SP has in the
+	// transaction that writes it (store.ErrAppIDTaken; session 15).
+	`
+ALTER TABLE saml_service_providers ADD COLUMN app_id TEXT NOT NULL DEFAULT '';
+UPDATE saml_service_providers SET app_id = COALESCE(json_extract(CAST(settings AS TEXT), '$.id'), '')
+WHERE json_valid(CAST(settings AS TEXT));
+CREATE INDEX saml_service_providers_app_id ON saml_service_providers (app_id);
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

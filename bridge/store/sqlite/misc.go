@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -175,6 +176,14 @@ func (s *Store) CreateClient(ctx context.Context, c *sso.StoredClient) error {
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := s.clock()
 		created := orNow(c.CreatedAt, now)
+		// A SAML SP's id is not a client's (store.ErrAppIDTaken); another client's is the
+		// primary key's conflict.
+		var sp string
+		if err := tx.QueryRowContext(ctx, `SELECT entity_id FROM saml_service_providers WHERE app_id = ? LIMIT 1`, c.ID).Scan(&sp); err == nil {
+			return store.AppIDTaken(c.ID, "SAML service provider "+sp)
+		} else if !isNoRows(err) {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO clients (id, config, created_at, updated_at) VALUES (?, ?, ?, ?)`,
 			c.ID, nonNil(c.Config), ts(created), ts(orNow(c.UpdatedAt, created))); err != nil {
 			return err

@@ -18,14 +18,46 @@ func (s *Store) PutSAMLServiceProvider(ctx context.Context, sp *store.SAMLServic
 	if created.IsZero() {
 		created = s.clock()
 	}
-	_, err := s.wexec(ctx, `INSERT INTO saml_service_providers (entity_id, settings, metadata, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (entity_id) DO UPDATE SET settings = excluded.settings, metadata = excluded.metadata`,
-		sp.EntityID, nonNil(sp.Settings), nonNil(sp.Metadata), ts(created))
+	// One writer at a time (writeTx): the checks and the write are one step against a client
+	// or another SP registered with the same id at once.
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := appIDFree(ctx, tx, sp.ID, sp.EntityID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO saml_service_providers (entity_id, app_id, settings, metadata, created_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (entity_id) DO UPDATE SET app_id = excluded.app_id, settings = excluded.settings, metadata = excluded.metadata`,
+			sp.EntityID, sp.ID, nonNil(sp.Settings), nonNil(sp.Metadata), ts(created))
+		return err
+	})
 	return wrap("put saml service provider", err)
 }
 
+// appIDFree is nil when no client and no SP but entityID's (none: "") has the app id id, in
+// tx; store.AppIDTaken otherwise. An empty id (an SP record written without one) is not checked.
+func appIDFree(ctx context.Context, tx *sql.Tx, id, entityID string) error {
+	if id == "" {
+		return nil
+	}
+	var other string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM clients WHERE id = ?`, id).Scan(&other)
+	if err == nil {
+		return store.AppIDTaken(id, "an OpenID client")
+	}
+	if !isNoRows(err) {
+		return err
+	}
+	err = tx.QueryRowContext(ctx, `SELECT entity_id FROM saml_service_providers WHERE app_id = ? AND entity_id <> ? LIMIT 1`, id, entityID).Scan(&other)
+	if err == nil {
+		return store.AppIDTaken(id, "SAML service provider "+other)
+	}
+	if !isNoRows(err) {
+		return err
+	}
+	return nil
+}
+
 func (s *Store) SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceProvider, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT entity_id, settings, metadata, created_at FROM saml_service_providers ORDER BY entity_id`)
+	rows, err := s.r.QueryContext(ctx, `SELECT entity_id, app_id, settings, metadata, created_at FROM saml_service_providers ORDER BY entity_id`)
 	if err != nil {
 		return nil, wrap("saml service providers", err)
 	}
@@ -36,7 +68,7 @@ func (s *Store) SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceP
 			sp store.SAMLServiceProvider
 			c  int64
 		)
-		if err := rows.Scan(&sp.EntityID, &sp.Settings, &sp.Metadata, &c); err != nil {
+		if err := rows.Scan(&sp.EntityID, &sp.ID, &sp.Settings, &sp.Metadata, &c); err != nil {
 			return nil, wrap("saml service providers", err)
 		}
 		sp.CreatedAt = tm(c)
