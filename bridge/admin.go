@@ -58,6 +58,8 @@ type adminParts struct {
 	signingAlgs []string
 	// clientRefs: the configuration's settings that name a client (clientReferences).
 	clientRefs map[string]string
+	// samlIDs: the configuration's SAML SPs' ids (configSAMLIDs).
+	samlIDs map[string]string
 	// signingKeys: the server's key manager, or one opened on the store (OpenAdmin).
 	signingKeys admin.SigningKeyManager
 	log         *slog.Logger
@@ -70,7 +72,8 @@ func newAdmin(p adminParts) *admin.Service {
 		Store: p.store, Registry: p.registry, SessionEnder: p.ender, Audit: p.audit,
 		Subjects: p.subjects, Directory: p.dir, Records: p.records, AMS: p.ams, Changes: p.changes, Log: p.log, Now: p.now,
 		Factors: p.store, ConsoleSessions: p.store, SigningAlgs: p.signingAlgs, SigningKeyManager: p.signingKeys, ClientRefs: p.clientRefs,
-		Previewer: &claimsPreviewer{clients: p.registry, members: p.dir, policy: p.policy, access: p.access, subjects: p.subjects, now: p.now},
+		ConfigSAMLIDs: p.samlIDs,
+		Previewer:     &claimsPreviewer{clients: p.registry, members: p.dir, policy: p.policy, access: p.access, subjects: p.subjects, now: p.now},
 	}
 	if k, ok := p.dir.(admin.MemberKeys); ok {
 		svc.Keys = k
@@ -141,7 +144,7 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 			_ = st.Audit(ctx, e)
 		},
 		subjects: identity.NewSubjectMapper(secrets[secretSubject], st), dir: &lazyMembers{app: a, log: log},
-		changes: a.Cluster, signingAlgs: cfg.SigningAlgorithms(), signingKeys: signingKeys, clientRefs: clientReferences(cfg),
+		changes: a.Cluster, signingAlgs: cfg.SigningAlgorithms(), signingKeys: signingKeys, clientRefs: clientReferences(cfg), samlIDs: configSAMLIDs(cfg),
 		log: log, now: time.Now})
 	svc.SAMLKeyManager = samlKeyAdmin{samlKeys}
 	return svc, a.Close, nil

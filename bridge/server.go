@@ -230,7 +230,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	})
 	s.admin = newAdmin(adminParts{store: d.Store, registry: reg, ender: logouts, policy: pol, access: decide, audit: auditLog.Write,
 		subjects: subjects, dir: d.Directory, records: d.Store, ams: amsChecks(cfg, d.Directory, d.Connector), changes: node,
-		signingAlgs: cfg.SigningAlgorithms(), signingKeys: keys, clientRefs: clientReferences(cfg), log: log, now: now})
+		signingAlgs: cfg.SigningAlgorithms(), signingKeys: keys, clientRefs: clientReferences(cfg), samlIDs: configSAMLIDs(cfg), log: log, now: now})
 	s.admin.LogLevel = logging.LevelVar(log) // nil unless the logger is package logging's
 
 	// Second factors (issue 16): kept in the store, checked by the sign-in's second step and

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -124,6 +125,9 @@ func (a *Service) CreateClient(ctx context.Context, actor string, reg Client) (*
 	if a.Registry.IsStatic(reg.ID) {
 		return nil, "", fmt.Errorf("%w: clients[%s].id: already defined in the config file", ErrInvalid, reg.ID)
 	}
+	if field, ok := a.ConfigSAMLIDs[reg.ID]; ok {
+		return nil, "", fmt.Errorf("%w: %s", ErrInvalid, appIDTaken(reg.ID, field))
+	}
 	c := sso.ClientConfig(reg)
 	c.SecretHash = ""
 	secret := ""
@@ -140,6 +144,10 @@ func (a *Service) CreateClient(ctx context.Context, actor string, reg Client) (*
 		return nil, "", err
 	}
 	if err := a.Store.CreateClient(ctx, sc); err != nil {
+		var taken *store.AppIDTakenError
+		if errors.As(err, &taken) {
+			return nil, "", fmt.Errorf("%w: %s", ErrInvalid, appIDTaken(reg.ID, taken.Other))
+		}
 		if errors.Is(err, sso.ErrConflict) {
 			return nil, "", fmt.Errorf("%w: a client with id %q exists already", ErrInvalid, c.ID)
 		}
@@ -149,6 +157,11 @@ func (a *Service) CreateClient(ctx context.Context, actor string, reg Client) (*
 	a.record(ctx, actor, "admin.client_add", "", c.ID, "mfa "+mfaSetting(c.MFA))
 	ci := a.clientInfo(&c)
 	return &ci, secret, nil
+}
+
+// appIDTaken says why a client cannot have id: other (a SAML service provider) has it.
+func appIDTaken(id, other string) string {
+	return fmt.Sprintf("client id %q is the id of %s already: one id names one app (policies[%s], the audit's client name); choose another id", id, other, id)
 }
 
 // DeleteClient removes a dynamic client and revokes the grants issued to it.

@@ -93,6 +93,11 @@ type Service struct {
 	// the client (provisioning.<id>, ams.default_client): such a client cannot be deleted, or
 	// the next start-up would refuse the configuration. Nil: none.
 	ClientRefs map[string]string
+	// ConfigSAMLIDs are the ids of the configuration file's SAML service providers, each with
+	// its field: a client added with one is refused (one id names one app: policies[<id>]
+	// and the audit's client name). The store refuses a stored SP's id itself
+	// (store.ErrAppIDTaken). Nil: none.
+	ConfigSAMLIDs map[string]string
 	// SigningKeyManager lists and withdraws the signing keys (keys.go); nil: not here.
 	SigningKeyManager SigningKeyManager
 	// SAMLKeyManager lists and withdraws the SAML signing keys (keys.go); nil: not here.

@@ -60,6 +60,10 @@ type Registry struct {
 	// Changed, when set, tells every replica after Register and Remove commit (a
 	// cluster.Notifier's Notify of cluster.TopicSAML).
 	Changed func(ctx context.Context) error
+	// ConfigClientIDs are the ids of the configuration file's OpenID clients, each with what
+	// gives it (bridge.ConfigClientIDs): Register refuses them (one id names one app). The
+	// store refuses a stored client's id itself (store.ErrAppIDTaken). Nil: none.
+	ConfigClientIDs map[string]string
 
 	mu     sync.Mutex
 	loaded bool
@@ -336,6 +340,9 @@ func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProv
 			return nil, fmt.Errorf("metadata: the SingleLogoutService with the SOAP binding %q %w", loc, err)
 		}
 	}
+	if other, ok := r.ConfigClientIDs[sp.Settings.ID]; ok {
+		return nil, appIDTaken(sp.Settings.ID, other)
+	}
 	all, err := r.All(ctx)
 	if err != nil {
 		return nil, err
@@ -353,9 +360,18 @@ func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProv
 		return nil, err
 	}
 	if err := r.store.PutSAMLServiceProvider(ctx, rec); err != nil {
+		var taken *store.AppIDTakenError
+		if errors.As(err, &taken) { // a client (or SP) stored meanwhile, or since All
+			return nil, fmt.Errorf("%w (%w)", appIDTaken(sp.Settings.ID, taken.Other), err)
+		}
 		return nil, err
 	}
 	return sp, r.changed(ctx)
+}
+
+// appIDTaken says why an SP cannot have id: other (a client) has it.
+func appIDTaken(id, other string) error {
+	return fmt.Errorf("id %q is the id of %s already: one id names one app (policies[%s], the audit's client name); choose another id", id, other, id)
 }
 
 // Remove deletes an SP registered with the CLI (by id or entity id).

@@ -30,11 +30,21 @@ type SAMLServiceProvider struct {
 // name would otherwise cover two (start-up refuses such a pair, checkPolicyIDs).
 var ErrAppIDTaken = errors.New("the id is another app's")
 
-// AppIDTaken is the error of a registration whose id is held by other ("OpenID client",
-// "SAML service provider <entity id>"): ErrAppIDTaken and sso.ErrConflict.
-func AppIDTaken(id, other string) error {
-	return fmt.Errorf("%w (%w): %q is the id of %s already", ErrAppIDTaken, sso.ErrConflict, id, other)
+// AppIDTakenError is the error of a registration whose id ID is held by Other ("an OpenID
+// client", "SAML service provider <entity id>"); it is ErrAppIDTaken and sso.ErrConflict.
+type AppIDTakenError struct{ ID, Other string }
+
+func (e *AppIDTakenError) Error() string {
+	return fmt.Sprintf("%s: %q is the id of %s already", ErrAppIDTaken, e.ID, e.Other)
 }
+
+// Is makes errors.Is(err, ErrAppIDTaken) and errors.Is(err, sso.ErrConflict) hold.
+func (e *AppIDTakenError) Is(target error) bool {
+	return target == ErrAppIDTaken || target == sso.ErrConflict
+}
+
+// AppIDTaken is an *AppIDTakenError.
+func AppIDTaken(id, other string) error { return &AppIDTakenError{ID: id, Other: other} }
 
 // SAMLRequest is a SAML sign-in waiting for the member: an SP's AuthnRequest that passed its
 // checks, or an IdP-initiated sign-in (RequestID empty). Its states: pending (unbound), bound

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/admin"
+	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -25,17 +26,21 @@ func clientsCmd(g *globals) *cobra.Command {
 
 // withStore opens the configuration and the store for one CLI action.
 func (g *globals) withStore(ctx context.Context, f func(cfg bridge.Config, st store.Store) error) error {
+	return g.withCheckedStore(ctx, func(chk *config.Checked, st store.Store) error { return f(chk.Config, st) })
+}
+
+// withCheckedStore is withStore with the checked configuration.
+func (g *globals) withCheckedStore(ctx context.Context, f func(chk *config.Checked, st store.Store) error) error {
 	chk, err := g.load()
 	if err != nil {
 		return err
 	}
-	cfg := chk.Config
-	st, err := bridge.OpenStore(ctx, cfg)
+	st, err := bridge.OpenStore(ctx, chk.Config)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	return f(cfg, st)
+	return f(chk, st)
 }
 
 func operator() string {

@@ -21,6 +21,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 func samlCmd(g *globals) *cobra.Command {
@@ -33,11 +34,13 @@ func samlCmd(g *globals) *cobra.Command {
 // whose changes are announced to the running replicas (cluster.TopicSAML) so that they serve
 // them at once.
 func (g *globals) withSAML(ctx context.Context, f func(cfg bridge.Config, st store.Store, reg *saml.Registry) error) error {
-	return g.withStore(ctx, func(cfg bridge.Config, st store.Store) error {
+	return g.withCheckedStore(ctx, func(chk *config.Checked, st store.Store) error {
+		cfg := chk.Config
 		reg, err := saml.NewRegistry(cfg.SAML, st, nil)
 		if err != nil {
 			return err
 		}
+		reg.ConfigClientIDs = bridge.ConfigClientIDs(chk) // one id names one app
 		sc := cfg.StoreConfig()
 		node, err := cluster.ForStore(ctx, sc, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {
@@ -186,7 +189,10 @@ func samlRemoveCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return g.withSAML(ctx, func(_ bridge.Config, st store.Store, reg *saml.Registry) error {
+			return g.withSAML(ctx, func(cfg bridge.Config, st store.Store, reg *saml.Registry) error {
+				if err := policyNames(ctx, cfg, reg, strings.TrimSpace(args[0])); err != nil {
+					return err
+				}
 				if err := notNotified(cmd.ErrOrStderr(), reg.Remove(ctx, strings.TrimSpace(args[0]))); err != nil {
 					return err
 				}
@@ -196,4 +202,22 @@ func samlRemoveCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+// policyNames refuses to remove an SP that a policies[<id>] of the configuration names: the
+// next start-up would refuse the configuration (policies[<id>] naming no app, checkPolicyIDs),
+// as `clients remove` refuses a client a setting names. Remove the policy from the
+// configuration file first (the running server keeps the one it read; nothing else changes).
+func policyNames(ctx context.Context, cfg bridge.Config, reg *saml.Registry, idOrEntity string) error {
+	sp, err := reg.ByID(ctx, idOrEntity)
+	if errors.Is(err, sso.ErrNotFound) {
+		sp, err = reg.ByEntityID(ctx, idOrEntity)
+	}
+	if err != nil {
+		return nil // Remove says what is wrong
+	}
+	if _, ok := cfg.Policy.Policies[sp.Settings.ID]; ok && !sp.FromConfig {
+		return fmt.Errorf("policies[%s] in the configuration file names SAML service provider %q: remove that policy first, or the next start-up refuses the configuration (a policy naming no app)", sp.Settings.ID, sp.Settings.ID)
+	}
+	return nil
 }
