@@ -240,9 +240,12 @@ func (d *deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 			// another user of the app holds: 409 uniqueness; a value it finds invalid: 400)
 			// still deactivates: "active" replaced alone (RFC 7644 3.5.2.3), which no check of
 			// the other attributes can refuse. Else the member, disabled in the AMS, stays
-			// active at the app. The app's refusal of the profile is said in the log.
+			// active at the app. The app's refusal of the profile is said in the log. When the
+			// PATCH fails too, its own failure decides whether the event is retried (a 5xx or a
+			// timeout after a profile refused with 400 is retried, not dead at once), with the
+			// profile's refusal as context.
 			if perr := c.deactivate(ctx, id); perr != nil {
-				return err
+				return fmt.Errorf("%w (after the profile was refused: %v)", perr, err)
 			}
 			d.log.WarnContext(ctx, "shadow: SCIM refused the deactivated member's profile; deactivated with active alone",
 				"client", e.ClientID, "subject", e.Subject, "err", err)
