@@ -132,8 +132,9 @@ type lazyConn struct {
 	// when another is set.
 	rd, wd     int64
 	rset, wset bool
-	// bg is where net/http's background read is (bgNone: not started or reading for real:
-	// bgReading); bgTick the tick it parked at; bgWake wakes it once (capacity 1: one send per park).
+	// bg is where net/http's background read is: none running (bgNone), parked (bgParked) or
+	// let by the watchdog to read for real (bgReading); bgTick is the tick it parked at; bgWake
+	// wakes it once (capacity 1: one send per park).
 	bg     bgState
 	bgTick int64
 	bgWake chan bgWake
@@ -219,11 +220,7 @@ func (c *lazyConn) parkBackgroundRead() bgWake {
 	c.bg = bgParked
 	c.bgTick = c.l.ticks.Load()
 	c.mu.Unlock()
-	w := <-c.bgWake
-	if w == wakeRead {
-		return wakeRead // c.bg is bgReading: the watchdog set it
-	}
-	return w
+	return <-c.bgWake // wakeRead: the watchdog set c.bg to bgReading
 }
 
 // readError is the error a read of the connection returns for err, as net's own.
@@ -249,14 +246,16 @@ func (c *lazyConn) SetReadDeadline(t time.Time) error {
 	var err error
 	c.mu.Lock()
 	c.rd = d
-	if d <= c.l.now.Load() && c.bg == bgParked {
-		// net/http interrupting its background read, which has not read: it returns the
-		// timeout, and the connection itself needs no deadline (nothing reads it).
-		c.bg = bgNone
-		c.bgWake <- wakeAbort
-	} else if d <= c.l.now.Load() {
-		c.rset = true
-		err = c.TCPConn.SetReadDeadline(t)
+	if d <= c.l.now.Load() {
+		if c.bg == bgParked {
+			// net/http interrupting its background read, which has not read: it returns the
+			// timeout, and the connection itself needs no deadline (nothing reads it).
+			c.bg = bgNone
+			c.bgWake <- wakeAbort
+		} else {
+			c.rset = true
+			err = c.TCPConn.SetReadDeadline(t)
+		}
 	} else if c.rset {
 		c.rset = false
 		err = c.TCPConn.SetReadDeadline(time.Time{})

@@ -238,18 +238,35 @@ func TestLazyDeadlinePastAppliedAtOnce(t *testing.T) {
 }
 
 // post sends a POST with body on conn and returns the answer's body.
-func post(t *testing.T, conn net.Conn, br *bufio.Reader, body string) string {
-	t.Helper()
+func post(conn net.Conn, br *bufio.Reader, body string) (string, error) {
 	if _, err := fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// waitParked waits (up to 5 s) until a connection of lz has its background read parked.
+func waitParked(lz *lazyListener) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		lz.mu.Lock()
+		for c := range lz.conns {
+			c.mu.Lock()
+			parked := c.bg == bgParked
+			c.mu.Unlock()
+			if parked {
+				lz.mu.Unlock()
+				return true
+			}
+		}
+		lz.mu.Unlock()
+	}
+	return false
 }
 
 // TestBackgroundReadParked: while a handler that has read its body runs, net/http's
@@ -257,9 +274,13 @@ func post(t *testing.T, conn net.Conn, br *bufio.Reader, body string) string {
 // at the end of the handler ends it at once: with a watchdog that never ticks (an hour),
 // requests in a row are answered, and each was interrupted while parked.
 func TestBackgroundReadParked(t *testing.T) {
+	var lz *lazyListener
 	addr, lz, _ := lazyServerTick(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		time.Sleep(20 * time.Millisecond) // the background read starts and parks meanwhile
+		if !waitParked(lz) { // the background read starts and parks meanwhile
+			http.Error(w, "the background read did not park", http.StatusInternalServerError)
+			return
+		}
 		fmt.Fprintf(w, "%s", b)
 	}), time.Hour, time.Second, 2*time.Second, 2*time.Second, 5*time.Second)
 	conn, err := net.Dial("tcp", addr)
@@ -270,12 +291,19 @@ func TestBackgroundReadParked(t *testing.T) {
 	br := bufio.NewReader(conn)
 	for i := range 5 {
 		want := fmt.Sprintf("body %d", i)
-		done := make(chan string, 1)
-		go func() { done <- post(t, conn, br, want) }()
+		type answer struct {
+			body string
+			err  error
+		}
+		done := make(chan answer, 1)
+		go func() {
+			b, err := post(conn, br, want)
+			done <- answer{b, err}
+		}()
 		select {
 		case got := <-done:
-			if got != want {
-				t.Fatalf("request %d: %q, want %q", i, got, want)
+			if got.err != nil || got.body != want {
+				t.Fatalf("request %d: %q, %v, want %q", i, got.body, got.err, want)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("request %d not answered: the parked background read was not interrupted", i)
