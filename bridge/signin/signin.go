@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/access"
@@ -229,15 +230,24 @@ func (c *Checker) failed(ctx context.Context, a Attempt, err error, memberChecke
 		case merr == nil:
 			counter = m.Key
 			ev.Subject = c.Subjects.Subject(m.Key)
-		case errors.Is(merr, legacy.ErrNotFound):
+		default:
 			// An unknown login gets a member counter of its own (it counts as its login's does),
 			// so that its failure costs the throttle the same work as a known login's: with
 			// the counters in the store that work is round trips, and a difference would tell
-			// which logins exist.
+			// which logins exist. A login whose look-up fails otherwise (a member row the
+			// directory cannot read, answered as bad credentials like an unknown login; the AMS
+			// gone between the two calls) is counted the same way, else it alone would cost no
+			// member counter's work. That failure is logged, never the typed login.
+			if !errors.Is(merr, legacy.ErrNotFound) {
+				msg := merr.Error()
+				if a.Login != "" {
+					msg = strings.ReplaceAll(msg, a.Login, "(login)")
+				}
+				c.Logger.WarnContext(ctx, "sign-in: the login of a failed attempt could not be looked up; counted as an unknown login", "err", msg)
+			}
 			counter = unknownMember(a.Login)
 		}
 		switch {
-		case counter == "":
 		case !memberChecked: // the member's check and the failure: one statement on a store
 			retryAfter, terr = c.Throttle.MemberRetryAfterFail(ctx, a.Login, counter)
 		default:
