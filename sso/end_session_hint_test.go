@@ -1,6 +1,8 @@
 package sso_test
 
 import (
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -60,5 +62,31 @@ func TestEndSessionHintMustBeAnIDToken(t *testing.T) {
 				t.Errorf("the logout page was given client %q from a hint that is no ID token", loc.Query().Get("client"))
 			}
 		})
+	}
+}
+
+// TestParameterInAnotherCaseRefused: op's decoder reads a parameter's name in any case; an
+// access token sent as ID_TOKEN_HINT next to a checked id_token_hint (before or after it) is
+// the parameter repeated, refused as a repeated one is, not taken by op in place of the hint
+// this provider checked. The same for the authorization request.
+func TestParameterInAnotherCaseRefused(t *testing.T) {
+	h := newHarness(t, withErrorPage)
+	tok := h.tokens("alice", "openid")
+	idt, _ := tok.Extra("id_token").(string)
+	now := time.Now()
+	access := signAs(t, h, sso.TypeAccessTokenJWT, map[string]any{"iss": h.issuer, "sub": "bob", "aud": []string{"web"},
+		"client_id": "web", "jti": "x", "exp": now.Add(time.Hour).Unix(), "iat": now.Unix()})
+	for _, path := range []string{
+		sso.PathEndSession + "?id_token_hint=" + url.QueryEscape(idt) + "&ID_TOKEN_HINT=" + url.QueryEscape(access),
+		sso.PathEndSession + "?ID_TOKEN_HINT=" + url.QueryEscape(access) + "&id_token_hint=" + url.QueryEscape(idt),
+		sso.PathAuthorize + "?client_id=web&response_type=code&scope=openid&redirect_uri=" + url.QueryEscape(webRedirect) +
+			"&Redirect_Uri=" + url.QueryEscape("https://elsewhere.example/cb"),
+	} {
+		resp := h.get(path)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "repeats the parameter") {
+			t.Errorf("%.60s: got %d %q, want the repeated-parameter refusal", path, resp.StatusCode, body)
+		}
 	}
 }

@@ -460,10 +460,11 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	// One value per parameter, in the query and the body together: the checks below and the
 	// bridge read the first value, op's decoder the last, so a repeated parameter (twice in a
 	// POST body, or in both the query and the body) would pass a check with one value and be
-	// used with the other.
+	// used with the other. op's decoder also takes a name in any case (ID_TOKEN_HINT fills
+	// id_token_hint), so names that differ only in case are the same parameter repeated.
 	if err := r.ParseForm(); err == nil {
 		for k, v := range r.Form {
-			if len(v) > 1 {
+			if len(v) > 1 || repeatsInAnotherCase(r.Form, k) {
 				refuse("The " + what + " request repeats the parameter " + safeParam(k) + ".")
 				return
 			}
@@ -838,3 +839,14 @@ func (p *Provider) PublicSID(sessionID string) string { return p.storage.publicS
 
 // Keys returns the key manager.
 func (p *Provider) Keys() *KeyManager { return p.keys }
+
+// repeatsInAnotherCase reports whether form has a name other than k that equals it in another
+// case (op's decoder reads both into one field).
+func repeatsInAnotherCase(form url.Values, k string) bool {
+	for other := range form {
+		if other != k && strings.EqualFold(other, k) {
+			return true
+		}
+	}
+	return false
+}
