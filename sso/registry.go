@@ -22,7 +22,8 @@ type Registry struct {
 	mu        sync.RWMutex
 	dynamic   map[string]*ClientConfig
 	version   int64
-	checkedAt atomic.Int64 // unix nanos of the last version check
+	lastErr   error        // the last reload's failure, whoever called it; nil after one succeeded
+	checkedAt atomic.Int64 // unix nanos of the last successful check (the cache is current)
 	origins   atomic.Pointer[[]string]
 }
 
@@ -49,12 +50,27 @@ func NewRegistry(ctx context.Context, store ClientStore, static []ClientConfig, 
 // Refresh reloads the dynamic clients when the store's ClientsVersion moved.
 func (r *Registry) Refresh(ctx context.Context) error { return r.reload(ctx) }
 
+// reload checks the store's ClientsVersion and loads the clients when it moved. Its failure,
+// whether a lookup (maybeReload) or Refresh called it, is kept until a reload succeeds, so that
+// every lookup of an id the cache lacks hears of it (ClientConfig); the check time is recorded
+// only once the cache is current, so a failed check is retried at the next due lookup.
 func (r *Registry) reload(ctx context.Context) error {
+	err := r.load(ctx)
+	r.mu.Lock()
+	r.lastErr = err
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	r.checkedAt.Store(time.Now().UnixNano())
+	return nil
+}
+
+func (r *Registry) load(ctx context.Context) error {
 	v, err := r.store.ClientsVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("clients: version: %w", err)
 	}
-	r.checkedAt.Store(time.Now().UnixNano())
 	r.mu.RLock()
 	same := v == r.version && r.version != 0
 	r.mu.RUnlock()
@@ -99,19 +115,20 @@ func (r *Registry) computeOrigins() {
 	r.origins.Store(&out)
 }
 
-// maybeReload reloads when checkEvery has passed since the last check, and reports a reload
-// that failed. The cached clients stay as they were.
-func (r *Registry) maybeReload(ctx context.Context) error {
+// maybeReload reloads when checkEvery has passed since the last successful check. A failure
+// is kept (reload) and the cached clients stay as they were.
+func (r *Registry) maybeReload(ctx context.Context) {
 	if r.checkEvery <= 0 {
-		return nil
+		return
 	}
 	if time.Since(time.Unix(0, r.checkedAt.Load())) < r.checkEvery {
-		return nil
+		return
 	}
-	return r.reload(ctx)
+	_ = r.reload(ctx)
 }
 
-// ClientConfig implements ClientSource. When a due reload fails, a cached client is still
+// ClientConfig implements ClientSource. While the last reload failed (a due one here, or
+// Refresh: with checkEvery 0 the bridge reloads only through it), a cached client is still
 // served, but an id the cache does not have is the store's failure, not ErrNotFound: the client
 // may have been added meanwhile, and an unknown client is the client's error (invalid_client,
 // RFC 6749 5.2) while a store that cannot answer is the server's (server_error, logged).
@@ -119,9 +136,10 @@ func (r *Registry) ClientConfig(ctx context.Context, id string) (*ClientConfig, 
 	if c, ok := r.static[id]; ok {
 		return c, nil
 	}
-	reloadErr := r.maybeReload(ctx)
+	r.maybeReload(ctx)
 	r.mu.RLock()
 	c, ok := r.dynamic[id]
+	reloadErr := r.lastErr
 	r.mu.RUnlock()
 	switch {
 	case ok:
@@ -134,7 +152,7 @@ func (r *Registry) ClientConfig(ctx context.Context, id string) (*ClientConfig, 
 
 // All lists every client, static first, sorted by id within each group.
 func (r *Registry) All(ctx context.Context) []*ClientConfig {
-	_ = r.maybeReload(ctx) // on failure list the cached clients
+	r.maybeReload(ctx) // on failure list the cached clients
 	var st, dy []*ClientConfig
 	r.mu.RLock()
 	for _, c := range r.static {

@@ -15,10 +15,18 @@ import (
 	"github.com/ssobridge/ssobridge/sso/memstore"
 )
 
-// versionFailing is a store whose ClientsVersion fails while down is set.
+// versionFailing is a store whose ClientsVersion fails while down is set, and whose Clients
+// fails while loadDown is.
 type versionFailing struct {
 	*memstore.Store
-	down atomic.Bool
+	down, loadDown atomic.Bool
+}
+
+func (s *versionFailing) Clients(ctx context.Context) ([]*sso.StoredClient, error) {
+	if s.loadDown.Load() {
+		return nil, errors.New("disk I/O error")
+	}
+	return s.Store.Clients(ctx)
 }
 
 func (s *versionFailing) ClientsVersion(ctx context.Context) (int64, error) {
@@ -26,6 +34,64 @@ func (s *versionFailing) ClientsVersion(ctx context.Context) (int64, error) {
 		return 0, errors.New("database is locked")
 	}
 	return s.Store.ClientsVersion(ctx)
+}
+
+// TestRegistryRefreshFailureIsNotUnknownClient: with a zero check interval (the bridge's, with
+// its cluster node) lookups never reload; Refresh does, on a change notification or a poll. Its
+// failure, at the version check or at the load, is kept until a Refresh succeeds: meanwhile a
+// cached client is served and an id the cache lacks is the store's failure, for every lookup,
+// not sso.ErrNotFound (invalid_client). Review: 3409e08 reported only a lookup's own reload.
+func TestRegistryRefreshFailureIsNotUnknownClient(t *testing.T) {
+	ctx := t.Context()
+	mem := memstore.New()
+	st := &versionFailing{Store: mem}
+	addClient := func(id string) {
+		t.Helper()
+		sc, err := sso.EncodeClient(&sso.ClientConfig{ID: id, SecretHash: sso.HashSecret(svcSecret),
+			GrantTypes: []string{sso.GrantClientCredentials}, Scopes: []string{"api.read"}}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mem.CreateClient(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addClient("cached")
+	reg, err := sso.NewRegistry(ctx, st, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		down *atomic.Bool
+	}{
+		{"version check fails", &st.down},
+		{"load fails", &st.loadDown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addClient("added-" + strings.ReplaceAll(tc.name, " ", "-")) // moves the version
+			tc.down.Store(true)
+			if err := reg.Refresh(ctx); err == nil {
+				t.Fatal("Refresh with the store failing: nil error")
+			}
+			for i := range 2 { // every lookup hears of it, not only the first
+				if c, err := reg.ClientConfig(ctx, "cached"); err != nil || c.ID != "cached" {
+					t.Fatalf("lookup %d: cached client after a failed Refresh: %v, %v", i, c, err)
+				}
+				_, err := reg.ClientConfig(ctx, "nobody")
+				if err == nil || errors.Is(err, sso.ErrNotFound) {
+					t.Fatalf("lookup %d: uncached id after a failed Refresh: %v, want the store's error", i, err)
+				}
+			}
+			tc.down.Store(false)
+			if err := reg.Refresh(ctx); err != nil {
+				t.Fatalf("Refresh with the store back: %v", err)
+			}
+			if _, err := reg.ClientConfig(ctx, "nobody"); !errors.Is(err, sso.ErrNotFound) {
+				t.Fatalf("unknown id after a successful Refresh: %v, want ErrNotFound", err)
+			}
+		})
+	}
 }
 
 // TestRegistryReloadFailureIsNotUnknownClient: while the store cannot be read, a cached client
