@@ -236,11 +236,8 @@ func (s *Service) PolicyRequires(ctx context.Context, clientID string, m *legacy
 			return ReasonNotNeeded, fmt.Errorf("mfa policy of client %q: %w", clientID, err)
 		}
 	}
-	switch r := s.Required(nil, client, m, Factors{}); r {
-	case ReasonClient, ReasonRole, ReasonAMS:
-		return r, nil
-	}
-	return ReasonNotNeeded, nil
+	// Required's own reasons, without ar and factors: no list here to forget a new one in.
+	return s.Required(nil, client, m, Factors{}), nil
 }
 
 // HasMFA reports whether a session's methods include a second factor.

@@ -1,6 +1,8 @@
 package mfa
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -133,5 +135,50 @@ func TestMatchStep(t *testing.T) {
 				t.Fatalf("matchStep(%q) = %d, want %d", tc.code, got, tc.want)
 			}
 		})
+	}
+}
+
+type clientMap map[string]*sso.ClientConfig
+
+func (c clientMap) ClientConfig(_ context.Context, id string) (*sso.ClientConfig, error) {
+	if cc, ok := c[id]; ok {
+		return cc, nil
+	}
+	return nil, sso.ErrNotFound
+}
+
+// TestPolicyRequires: the refresh grant's question is Required's without a request or factors,
+// every reason passed through as Required gives it (no list of its own to forget one in), and a
+// client lookup that fails is an error, not "not needed".
+func TestPolicyRequires(t *testing.T) {
+	s := &Service{Policy: Policy{RequiredRoles: []string{"Staff"}}, Clients: clientMap{
+		"portal":  {ID: "portal", MFA: sso.MFAOptional},
+		"finance": {ID: "finance", MFA: sso.MFARequired},
+	}}
+	member := &legacy.Member{Roles: []string{"Member"}}
+	for _, tc := range []struct {
+		name, client string
+		m            *legacy.Member
+		want         string
+	}{
+		{"nothing asks", "portal", member, ReasonNotNeeded},
+		{"required client", "finance", member, ReasonClient},
+		{"required role", "portal", &legacy.Member{Roles: []string{"Staff"}}, ReasonRole},
+		{"the AMS", "portal", &legacy.Member{Roles: []string{"Member"}, SecondFactor: true}, ReasonAMS},
+		{"no member", "portal", nil, ReasonNotNeeded},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.PolicyRequires(t.Context(), tc.client, tc.m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, _ := s.Clients.ClientConfig(t.Context(), tc.client)
+			if got != tc.want || got != s.Required(nil, c, tc.m, Factors{}) {
+				t.Fatalf("PolicyRequires = %q, want %q (Required's)", got, tc.want)
+			}
+		})
+	}
+	if _, err := s.PolicyRequires(t.Context(), "nobody", member); !errors.Is(err, sso.ErrNotFound) {
+		t.Fatalf("unknown client: %v, want its lookup's error", err)
 	}
 }
