@@ -130,21 +130,32 @@ func (c *Console) confirmRetireKey(w http.ResponseWriter, r *http.Request, s *se
 // retireKey withdraws the key (admin.RetireSigningKey: the API's and the CLI's path and audit
 // line), only from the confirmation step's form.
 func (c *Console) retireKey(w http.ResponseWriter, r *http.Request, s *session) {
+	c.retireConfirmed(w, r, s, kindOIDC, "signing key", "it still signs and is in JWKS", func(kid string) (string, error) {
+		succ, err := c.cfg.Admin.RetireSigningKey(r.Context(), s.actor(), kid)
+		if succ == nil {
+			return "", err
+		}
+		return succ.ID, err
+	})
+}
+
+// retireConfirmed withdraws the key the path names through retire (which returns its successor's
+// id, if any), only when the confirmation step's form sent it, and shows the keys page with the
+// withdrawal's notice for this console session; what: the kind of key in messages, stands: what
+// a key left as it is still does (withdrawalFailed).
+func (c *Console) retireConfirmed(w http.ResponseWriter, r *http.Request, s *session, kind, what, stands string,
+	retire func(kid string) (successor string, err error)) {
 	kid := r.PathValue("kid")
 	if r.PostFormValue("confirm") != kid {
 		c.notRetired(w, r, s, http.StatusBadRequest, "Withdraw a key from its confirmation page (Signing keys, then Withdraw).")
 		return
 	}
-	succ, err := c.cfg.Admin.RetireSigningKey(r.Context(), s.actor(), kid)
+	successor, err := retire(kid)
 	if err != nil {
-		c.withdrawalFailed(w, r, s, kid, "signing key", "it still signs and is in JWKS", err)
+		c.withdrawalFailed(w, r, s, kid, what, stands, err)
 		return
 	}
-	successor := ""
-	if succ != nil {
-		successor = succ.ID
-	}
-	seeOther(w, r, Path+"keys", withdrawnAt(s, kindOIDC, kid, successor))
+	seeOther(w, r, Path+"keys", withdrawnAt(s, kind, kid, successor))
 }
 
 // withdrawalFailed answers a withdrawal the administration refused or that failed, saying only
@@ -206,19 +217,11 @@ func (c *Console) confirmRetireSAMLKey(w http.ResponseWriter, r *http.Request, s
 // retireSAMLKey withdraws the SAML key (admin.RetireSAMLSigningKey: the API's and the CLI's
 // path and audit line), only from the confirmation step's form.
 func (c *Console) retireSAMLKey(w http.ResponseWriter, r *http.Request, s *session) {
-	kid := r.PathValue("kid")
-	if r.PostFormValue("confirm") != kid {
-		c.notRetired(w, r, s, http.StatusBadRequest, "Withdraw a key from its confirmation page (Signing keys, then Withdraw).")
-		return
-	}
-	succ, err := c.cfg.Admin.RetireSAMLSigningKey(r.Context(), s.actor(), kid)
-	if err != nil {
-		c.withdrawalFailed(w, r, s, kid, "SAML signing key", "it still signs and is in the SAML metadata", err)
-		return
-	}
-	successor := ""
-	if succ != nil {
-		successor = succ.ID
-	}
-	seeOther(w, r, Path+"keys", withdrawnAt(s, kindSAML, kid, successor))
+	c.retireConfirmed(w, r, s, kindSAML, "SAML signing key", "it still signs and is in the SAML metadata", func(kid string) (string, error) {
+		succ, err := c.cfg.Admin.RetireSAMLSigningKey(r.Context(), s.actor(), kid)
+		if succ == nil {
+			return "", err
+		}
+		return succ.ID, err
+	})
 }
