@@ -95,16 +95,6 @@ func (f *Floor) tune() bool {
 	return true
 }
 
-// Percent is the collector's percentage the Floor set last (the configured one before any).
-func (f *Floor) Percent() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.last == 0 {
-		return f.percent
-	}
-	return f.last
-}
-
 // Stop stops tuning and sets the configured percentage back.
 func (f *Floor) Stop() {
 	f.mu.Lock()
