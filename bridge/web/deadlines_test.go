@@ -36,6 +36,33 @@ func lazyServerTick(t *testing.T, h http.Handler, tick, readHeader, read, write,
 	return ln.Addr().String(), lz.(*lazyListener), srv
 }
 
+// lazyPair is a connection accepted through LazyDeadlines (a watchdog that never ticks: an
+// hour) and its client end, closed when the test ends.
+func lazyPair(t *testing.T) (*lazyListener, net.Conn, *lazyConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lz := LazyDeadlines(ln, time.Hour).(*lazyListener)
+	t.Cleanup(func() { lz.Close() })
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	conn, err := lz.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	lc, ok := conn.(*lazyConn)
+	if !ok {
+		t.Fatalf("accepted a %T, want the wrapper", conn)
+	}
+	return lz, client, lc
+}
+
 // closedWithin reports whether the server closes conn (a read returns an error) within d,
 // while the client sends nothing more.
 func closedWithin(conn net.Conn, d time.Duration) bool {
@@ -196,25 +223,7 @@ func TestLazyDeadlinesEnforced(t *testing.T) {
 // blocked read at once, not at the watchdog's next tick (net/http interrupts its background
 // read so after every request, and waits for it), and clearing it lets reads go on.
 func TestLazyDeadlinePastAppliedAtOnce(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lz := LazyDeadlines(ln, time.Hour)
-	defer lz.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	conn, err := lz.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, ok := conn.(*lazyConn); !ok {
-		t.Fatalf("accepted a %T, want the wrapper", conn)
-	}
+	_, client, conn := lazyPair(t)
 	read := make(chan error, 1)
 	go func() {
 		_, err := conn.Read(make([]byte, 1))
@@ -415,24 +424,9 @@ func TestBackgroundReadServerClose(t *testing.T) {
 // TestReadAfterWriteYields: a read that follows a write on the connection yields once before
 // reading; a read after a read does not.
 func TestReadAfterWriteYields(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lz := LazyDeadlines(ln, time.Hour).(*lazyListener)
-	defer lz.Close()
+	lz, client, conn := lazyPair(t)
 	yields := 0
 	lz.yield = func() { yields++ }
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	conn, err := lz.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	buf := make([]byte, 16)
 	_, _ = client.Write([]byte("ab"))
 	if _, err := conn.Read(buf); err != nil || yields != 0 {
