@@ -362,7 +362,7 @@ func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProv
 	if err := r.store.PutSAMLServiceProvider(ctx, rec); err != nil {
 		var taken *store.AppIDTakenError
 		if errors.As(err, &taken) { // a client (or SP) stored meanwhile, or since All
-			return nil, fmt.Errorf("%w (%w)", appIDTaken(sp.Settings.ID, taken.Other), err)
+			return nil, &idTakenError{msg: appIDTaken(sp.Settings.ID, taken.Other).Error(), err: err}
 		}
 		return nil, err
 	}
@@ -373,6 +373,16 @@ func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProv
 func appIDTaken(id, other string) error {
 	return fmt.Errorf("id %q is the id of %s already: one id names one app (policies[%s], the audit's client name); choose another id", id, other, id)
 }
+
+// idTakenError is appIDTaken's message for a refusal of the store's, which stays underneath for
+// errors.Is (store.ErrAppIDTaken) without its text said a second time.
+type idTakenError struct {
+	msg string
+	err error
+}
+
+func (e *idTakenError) Error() string { return e.msg }
+func (e *idTakenError) Unwrap() error { return e.err }
 
 // Remove deletes an SP registered with the CLI (by id or entity id).
 func (r *Registry) Remove(ctx context.Context, idOrEntity string) error {
