@@ -177,28 +177,19 @@ func (q *Queue) DeliverDue(ctx context.Context) (int, error) {
 }
 
 // claim claims the next due event of a client below perClient deliveries in flight, and counts
-// it in flight (deliverClaimed ends it); nil when none is due. A client with nothing in flight
-// comes first: else two slow clients hold every worker, and each worker that comes free takes
-// the next of their backlog, older than another app's event (review s15 X-5).
+// it in flight (deliverClaimed ends it); nil when none is due.
 func (q *Queue) claim(ctx context.Context) (*store.OutboxEvent, error) {
 	q.claimMu.Lock()
 	defer q.claimMu.Unlock()
 	q.mu.Lock()
-	var full, busy []string
+	var full []string
 	for c, n := range q.busy {
-		busy = append(busy, c)
 		if n >= q.perClient {
 			full = append(full, c)
 		}
 	}
 	q.mu.Unlock()
-	c := store.Claim{Now: q.now(), Lease: q.lease, Limit: 1, ExcludeClients: busy}
-	evs, err := q.store.ClaimEvents(ctx, c)
-	if err == nil && len(evs) == 0 && len(busy) > len(full) {
-		// None due of an idle client: one of a client below the cap.
-		c.ExcludeClients = full
-		evs, err = q.store.ClaimEvents(ctx, c)
-	}
+	evs, err := q.store.ClaimEvents(ctx, store.Claim{Now: q.now(), Lease: q.lease, Limit: 1, ExcludeClients: full})
 	if err != nil || len(evs) == 0 {
 		return nil, err
 	}
