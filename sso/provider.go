@@ -264,8 +264,11 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHand
 	}
 	for k, v := range r.PostForm {
 		// resource (RFC 8707 section 2) and audience (RFC 8693 section 2.1) may be given more
-		// than once: one value per target; targetRefusal reads every value.
-		if len(v) > 1 && k != "resource" && k != "audience" {
+		// than once: one value per target; targetRefusal reads every value. op's decoder reads
+		// a name in any case (Client_Id fills client_id, for op's introspection and revocation
+		// and the code grant's decoder), so names that differ only in case are one parameter
+		// repeated, whatever the parameter (RFC 6749 3.1, 3.2).
+		if (len(v) > 1 && k != "resource" && k != "audience") || repeatsInAnotherCase(r.PostForm, k) {
 			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "parameter "+safeParam(k)+" repeated")
 			return
 		}
@@ -841,12 +844,28 @@ func (p *Provider) PublicSID(sessionID string) string { return p.storage.publicS
 func (p *Provider) Keys() *KeyManager { return p.keys }
 
 // repeatsInAnotherCase reports whether form has a name other than k that equals it in another
-// case (op's decoder reads both into one field).
+// case (op's decoder reads both into one field). A name of lowercase ASCII alone (every name a
+// client sends, so the check costs a scan of each name) is not compared: two such names fold
+// equal only when they are equal, and a name that folds to one of them has an upper-case or
+// non-ASCII byte (K, the Kelvin sign), so the pair is found when that name is checked.
 func repeatsInAnotherCase(form url.Values, k string) bool {
+	if plainLower(k) {
+		return false
+	}
 	for other := range form {
 		if other != k && strings.EqualFold(other, k) {
 			return true
 		}
 	}
 	return false
+}
+
+// plainLower reports whether s has no upper-case ASCII letter and no byte outside ASCII.
+func plainLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }

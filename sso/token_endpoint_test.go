@@ -224,3 +224,34 @@ func TestKnownGrantIsTheGrantList(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIParameterInAnotherCaseRefused: op's decoder reads a parameter's name in any case
+// (introspection, revocation, the code grant's decoder); an API request naming a parameter
+// twice in two cases is the parameter repeated (RFC 6749 3.1, 3.2) and refused before any
+// grant or op sees it: a valid refresh_token next to a Refresh_Token, a token to introspect
+// next to a TOKEN or a to\u212Aen (the Kelvin sign folds to k; op took either, by map order), a
+// code next to a Code, a public client's client_id next to a Client_Id.
+func TestAPIParameterInAnotherCaseRefused(t *testing.T) {
+	h := newHarness(t)
+	tok := h.tokens("alice", "openid", "offline_access")
+	web := "web:" + webSecret
+	for _, tc := range []struct {
+		name, path string
+		form       url.Values
+		basic      string
+	}{
+		{"refresh grant", sso.PathToken, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "Refresh_Token": {"other"}}, web},
+		{"code grant", sso.PathToken, url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "Code": {"y"}, "redirect_uri": {webRedirect}}, web},
+		{"introspection", sso.PathIntrospect, url.Values{"token": {tok.AccessToken}, "TOKEN": {"other"}}, web},
+		{"introspection, Kelvin sign", sso.PathIntrospect, url.Values{"token": {tok.AccessToken}, "to\u212Aen": {"other"}}, web},
+		{"revocation", sso.PathRevoke, url.Values{"token": {tok.AccessToken}, "client_id": {"spa"}, "Client_Id": {"web"}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := h.post(tc.path, tc.form, tc.basic)
+			body := decodeJSON(t, resp)
+			if resp.StatusCode != http.StatusBadRequest || body["error"] != "invalid_request" {
+				t.Fatalf("got %d %v, want 400 invalid_request", resp.StatusCode, body)
+			}
+		})
+	}
+}
