@@ -691,6 +691,11 @@ UPDATE saml_service_providers SET app_id = COALESCE(json_extract(CAST(settings A
 WHERE json_valid(CAST(settings AS TEXT));
 CREATE INDEX saml_service_providers_app_id ON saml_service_providers (app_id);
 `,
+	// 24: family_grants by client, for DeleteClient, which revokes every grant of the client
+	// it deletes: without it the statement read every grant of every client (session 16).
+	`
+CREATE INDEX family_grants_client ON family_grants (client_id);
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.
