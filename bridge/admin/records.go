@@ -189,7 +189,8 @@ func (a *Service) CheckLogin(ctx context.Context, actor, login string, w io.Writ
 	if a.AMS.Diagnoser == nil {
 		return fmt.Errorf("%w: this AMS connector cannot be checked", ErrInvalid)
 	}
-	a.record(ctx, actor, "admin.legacy_check", "", "", "login check")
+	// Whose record was looked at goes in the row (as a claims preview's login does).
+	a.Audit(ctx, &store.AuditEvent{Time: a.now(), Event: "admin.legacy_check", Login: login, Detail: "by " + actor + ": login check"})
 	return a.AMS.Diagnoser.Diagnose(ctx, login, w)
 }
 
@@ -251,7 +252,10 @@ func (a *Service) TestAMS(ctx context.Context, actor, login string) []AMSStep {
 			failed++
 		}
 	}
-	a.record(ctx, actor, "admin.ams_test", "", "", fmt.Sprintf("%d step(s), %d failed", len(steps), failed))
+	// The queries show what the bridge sees of one member: the row names whom (none without a
+	// login), as a claims preview's does.
+	a.Audit(ctx, &store.AuditEvent{Time: a.now(), Event: "admin.ams_test", Login: strings.TrimSpace(login),
+		Detail: fmt.Sprintf("by %s: %d step(s), %d failed", actor, len(steps), failed)})
 	return steps
 }
 
