@@ -3,8 +3,11 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -280,5 +283,59 @@ func TestDocumentsSkipEcho(t *testing.T) {
 	t.Logf("allocations per document: %v ahead of echo, %v through it", direct, viaEcho)
 	if direct > viaEcho-3 || direct > 5 {
 		t.Fatalf("%v allocations per document ahead of echo (through echo %v): budget 5 and 3 fewer", direct, viaEcho)
+	}
+}
+
+// TestRouterServesEchoRoutesThroughTheFrame: a request for an echo route through the Router
+// (the server's handler) passes the frame as it does through echo itself (the same status,
+// body, security headers, request id and access line for a route, a missing route, a wrong
+// method and a panicking handler), with one allocation fewer: echo's per-request closure
+// wrapping the route's handler in the frame.
+func TestRouterServesEchoRoutesThroughTheFrame(t *testing.T) {
+	var out safeBuffer
+	rt := newDocRouter(t, &out, nil)
+	rt.Echo.GET("/page", func(c echo.Context) error { return c.String(http.StatusOK, "page") })
+	rt.Echo.GET("/panic", func(echo.Context) error { panic("kaboom") })
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{{"GET", "/page", 200}, {"GET", "/nowhere", 404}, {"POST", "/page", 405}, {"GET", "/panic", 500}} {
+		serve := func(h http.Handler) (*httptest.ResponseRecorder, string) {
+			before := len(out.String())
+			req := httptest.NewRequest(tc.method, tc.path, nil)
+			req.Header.Set(echo.HeaderXRequestID, "rid-1")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			lines, ids := accessLines(t, out.String()[before:])
+			return rec, fmt.Sprint(lines, ids)
+		}
+		a, la := serve(rt)
+		b, lb := serve(rt.Echo)
+		if a.Code != tc.want || b.Code != tc.want || a.Body.String() != b.Body.String() {
+			t.Fatalf("%s %s: %d %q through the Router, %d %q through echo, want %d", tc.method, tc.path, a.Code, a.Body, b.Code, b.Body, tc.want)
+		}
+		if !maps.EqualFunc(a.Header(), b.Header(), slices.Equal) || a.Header().Get(echo.HeaderXRequestID) != "rid-1" ||
+			a.Header().Get("Content-Security-Policy") == "" {
+			t.Fatalf("%s %s: headers %v through the Router, %v through echo", tc.method, tc.path, a.Header(), b.Header())
+		}
+		if la != lb || !strings.Contains(la, "rid-1") {
+			t.Fatalf("%s %s: access lines %q through the Router, %q through echo", tc.method, tc.path, la, lb)
+		}
+	}
+	if testing.Short() {
+		return
+	}
+	allocs := func(h http.Handler) float64 {
+		req := httptest.NewRequest(http.MethodGet, "/page", nil)
+		rec := httptest.NewRecorder()
+		return testing.AllocsPerRun(200, func() {
+			clear(rec.Header())
+			rec.Body.Reset()
+			h.ServeHTTP(rec, req)
+		})
+	}
+	viaRouter, viaEcho := allocs(rt), allocs(rt.Echo)
+	if viaRouter > viaEcho-1 {
+		t.Fatalf("%v allocations per route request through the Router, %v through echo: want at least 1 fewer", viaRouter, viaEcho)
 	}
 }

@@ -139,7 +139,12 @@ func direct(h http.Handler) echo.HandlerFunc {
 
 // ServeHTTP answers a request for a document (its exact path, no body) through the frame
 // without echo (its context, router and the request's copy with log fields: a document's
-// handler logs nothing and needs neither), and every other request through echo.
+// handler logs nothing and needs neither), and every other request through echo's router and
+// the frame as echo.ServeHTTP would with the frame its only middleware (New's e.Use), without
+// the closure echo makes per request to wrap the route's handler in it (applyMiddleware): the
+// route is found in echo's context and the frame serves it. New registers no other middleware
+// (premiddleware, per-host routers): nothing is mounted through them, and the frame is the one
+// place every request passes.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength == 0 && (r.Body == nil || r.Body == http.NoBody) && r.URL.RawPath == "" {
 		for i := range rt.docs {
@@ -149,7 +154,14 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	rt.Echo.ServeHTTP(w, r)
+	e := rt.Echo
+	c := e.AcquireContext()
+	c.Reset(r, w)
+	e.Router().Find(r.Method, echo.GetPath(r), c)
+	if err := rt.f.serve(c, c.Handler()); err != nil {
+		e.HTTPErrorHandler(err, c) // (serve answers its errors itself: as echo.ServeHTTP would)
+	}
+	e.ReleaseContext(c)
 }
 
 // IPExtractor decides the client IP: the TCP peer, or with trusted proxies the first address in
