@@ -24,7 +24,8 @@ import (
 //
 // Clients and SPs added with the CLI, the admin API or the console live in the store, so the
 // check is here, once both registries are loaded, as checkProvisioningClients is. Every
-// problem is named, with its field.
+// problem is named, with its field; a store that cannot be read is its own error, not "no
+// client has the id" (as checkDefaultClient).
 //
 // The SPs are read through a registry of its own: the server's reads the store's SPs at its
 // first lookup, which this check leaves as it was.
@@ -48,16 +49,24 @@ func checkPolicyIDs(ctx context.Context, clients *sso.Registry, samlCfg config.S
 			field = fmt.Sprintf("saml.service_providers[%d].id", static)
 			static++
 		}
-		if _, err := clients.ClientConfig(ctx, id); err == nil {
+		_, err := clients.ClientConfig(ctx, id)
+		switch {
+		case err == nil:
 			errs = append(errs, fmt.Errorf("%s: %q is also an OpenID client's id (clients: or ssobridge clients add): one policies[%s] and one audit name would cover two apps; give one of them another id", field, id, id))
+		case !errors.Is(err, sso.ErrNotFound):
+			errs = append(errs, fmt.Errorf("%s: looking up a client %q in the store: %w", field, id, err))
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(policies)) {
 		if spIDs[id] {
 			continue
 		}
-		if _, err := clients.ClientConfig(ctx, id); err != nil {
+		_, err := clients.ClientConfig(ctx, id)
+		switch {
+		case errors.Is(err, sso.ErrNotFound):
 			errs = append(errs, fmt.Errorf("policies[%s]: no client and no SAML service provider has the id %q (neither in clients: or saml.service_providers: nor added with ssobridge clients add or saml register); fix the id or remove the policy", id, id))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("policies[%s]: looking up the client %q in the store: %w", id, id, err))
 		}
 	}
 	return errors.Join(errs...)
