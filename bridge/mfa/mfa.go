@@ -240,6 +240,28 @@ func (s *Service) PolicyRequires(ctx context.Context, clientID string, m *legacy
 	return s.Required(nil, client, m, Factors{}), nil
 }
 
+// AMRHandOff is the first amr value of a sign-in by the AMS website's hand-off (the iMIS SSO
+// content item posting a refresh token of the member's AMS sign-in; authflow.AMRHandOff).
+const AMRHandOff = "ams"
+
+// HandedOff reports whether a sign-in's methods amr begin with the AMS website's hand-off. Only
+// the first value counts: the hand-off writes it first (["ams"], then a second factor's), and
+// no other first factor does (a password's is "pwd", an upstream's "fed", a passkey's hwk or
+// swk), while an upstream's trusted_amr values come after "fed".
+func HandedOff(amr []string) bool { return len(amr) > 0 && amr[0] == AMRHandOff }
+
+// MayEnrolFirst reports whether m may enrol a first second factor (an authenticator app or a
+// passkey, while it has none) in a sign-in whose methods are amr, as the store records them for
+// the sign-in's challenge or session. A member the AMS signs in only with a second factor
+// (legacy.Member.SecondFactor: iMIS MultiFactorInfo, or the site's PCI.MultiFactorAuthentication)
+// enrols only after the AMS website's hand-off, where the AMS asked for its own factor: with
+// the password alone, whoever holds the password would enrol an authenticator of theirs and
+// pass the second factor the bridge asks of that member (review s12 W9, s15 X-6). Every other
+// member enrols as before. A nil member may not (fail closed).
+func MayEnrolFirst(m *legacy.Member, amr []string) bool {
+	return m != nil && (!m.SecondFactor || HandedOff(amr))
+}
+
 // HasMFA reports whether a session's methods include a second factor.
 func HasMFA(amr []string) bool { return slices.Contains(amr, AMRMFA) }
 

@@ -244,6 +244,8 @@ type loaded struct {
 	f      mfa.Factors
 	reason string
 	data   challengeData
+	// sess is a step-up's session as the store has it now (nil for a sign-in).
+	sess *sso.Session
 }
 
 var errChallengeUsed = errors.New("mfa challenge used")
@@ -281,10 +283,11 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 	l := &loaded{raw: raw, ch: ch, data: readChallengeData(ch.Data)}
 	if ch.Kind == kindStepUp {
 		sess, err := h.Cookies.Current(c)
-		if err != nil || sess.ID != ch.SessionID {
+		if err != nil || sess.ID != ch.SessionID || sess.Subject != ch.Subject {
 			return nil, h.Pages.Error(c, http.StatusForbidden, "You are no longer signed in",
 				"The session this step belongs to has ended.", "Go back to the app and sign in again.")
 		}
+		l.sess = sess
 	}
 	if ch.AuthRequestID != "" {
 		ar, client, err := h.Flow.PendingRequest(c, ch.AuthRequestID)
@@ -313,6 +316,30 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 		l.reason = mfa.ReasonACR
 	}
 	return l, nil
+}
+
+// mayEnrol reports whether the member may enrol a first factor at this step
+// (mfa.MayEnrolFirst): by the methods the store recorded for the challenge when it was opened
+// (a sign-in's first factor, or the step-up's session then) and, for a step-up, by the
+// session's methods as they are now: a session the same member signed in to again with the
+// password in another tab no longer counts as the AMS hand-off's.
+func (l *loaded) mayEnrol() bool {
+	return mfa.MayEnrolFirst(l.m, l.ch.AMR) && (l.sess == nil || mfa.MayEnrolFirst(l.m, l.sess.AMR))
+}
+
+// Why a first factor is not enrolled here (enrolElsewhere).
+const (
+	enrolElsewhereHeading = "Set up your second factor from the association's website"
+	enrolElsewhereMessage = "The association's membership system signs you in only with a second factor, and you have not set one up with this service yet. For your safety it cannot be set up here after your password alone."
+	enrolElsewhereHint    = "Sign in on the association's website first (with your password and your second factor there), then follow its link to this service: you can set up your second factor here from there."
+)
+
+// enrolElsewhere answers a member who may not enrol a first factor in this sign-in
+// (mayEnrol): no secret is made or shown, nothing is enrolled.
+func (h *Handler) enrolElsewhere(c echo.Context, subject, where string) error {
+	h.Audit(c.Request().Context(), &store.AuditEvent{Event: "mfa.enrol_refused", Subject: subject, IP: c.RealIP(),
+		Detail: where + ": a first factor of a member the AMS asks one of needs the AMS hand-off"})
+	return h.Pages.Error(c, http.StatusForbidden, enrolElsewhereHeading, enrolElsewhereMessage, enrolElsewhereHint)
 }
 
 // done reports whether the methods passed already include a second factor (a sign-in with a
@@ -350,7 +377,11 @@ func (h *Handler) render(c echo.Context, status int, l *loaded, d stepData) erro
 	case l.reason != mfa.ReasonNotNeeded:
 		// A second factor is required and the member has none: enrol an authenticator app now.
 		// The secret is this browser's (the challenge's): another browser's pending one is
-		// replaced, never shown here.
+		// replaced, never shown here. Not after the password alone of a member the AMS asks
+		// a factor of: no secret is made at all.
+		if !l.mayEnrol() {
+			return h.enrolElsewhere(c, l.ch.Subject, "step")
+		}
 		if d.Enrol, err = h.MFA.PendingTOTP(ctx, l.ch.Subject, l.m.Login, l.ch.Browser); err == nil && d.Enrol == nil {
 			d.Enrol, err = h.MFA.BeginTOTP(ctx, l.ch.Subject, l.m.Login, l.ch.Browser)
 		}
@@ -406,6 +437,9 @@ func (h *Handler) stepSubmit(c echo.Context) error {
 	case "enrol":
 		if l.f.Any() {
 			return h.render(c, http.StatusBadRequest, l, stepData{Error: "You already have a second factor: use it."})
+		}
+		if !l.mayEnrol() {
+			return h.enrolElsewhere(c, sub, "step")
 		}
 		codes, err = h.MFA.ConfirmTOTP(ctx, sub, code, ip, l.ch.Browser)
 		amr = mfa.WithFactor(l.ch.AMR, mfa.AMROTP)

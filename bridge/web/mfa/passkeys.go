@@ -296,6 +296,9 @@ func (h *Handler) passkeyRegisterBegin(c echo.Context) error {
 	if f.Any() && !mfa.HasMFA(sess.AMR) {
 		return jsonError(c, http.StatusForbidden, "First confirm it's you with your second factor: reload the page.")
 	}
+	if !f.Any() && !mfa.MayEnrolFirst(m, sess.AMR) {
+		return h.passkeyEnrolElsewhere(c, sess.Subject, "passkey registration")
+	}
 	cer, err := h.MFA.BeginRegistration(ctx, sess.Subject, m)
 	if err != nil {
 		return err
@@ -317,6 +320,15 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 		h.Logger.InfoContext(ctx, "passkey registration refused", "err", err)
 		return jsonError(c, http.StatusBadRequest, "This step had expired. Reload the page and try again.")
 	}
+	// Asked again of the session as it is now: begun in a hand-off session that a password
+	// sign-in has replaced since (another tab), a first passkey is not added.
+	f, err := h.MFA.Factors(ctx, sess.Subject)
+	if err != nil {
+		return err
+	}
+	if !f.Any() && !mfa.MayEnrolFirst(m, sess.AMR) {
+		return h.passkeyEnrolElsewhere(c, sess.Subject, "passkey registration")
+	}
 	name := strings.TrimSpace(c.FormValue("name"))
 	if name == "" || len(name) > 64 {
 		name = "Passkey"
@@ -330,6 +342,14 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 		return err
 	}
 	return jsonNext(c, PathSecurity+"?done=passkey-added")
+}
+
+// passkeyEnrolElsewhere answers a passkey registration that would be a first factor of a
+// member the AMS asks one of, outside a session of the AMS website's hand-off.
+func (h *Handler) passkeyEnrolElsewhere(c echo.Context, subject, where string) error {
+	h.Audit(c.Request().Context(), &store.AuditEvent{Event: "mfa.enrol_refused", Subject: subject, IP: c.RealIP(),
+		Detail: where + ": a first factor of a member the AMS asks one of needs the AMS hand-off"})
+	return jsonError(c, http.StatusForbidden, enrolElsewhereMessage+" "+enrolElsewhereHint)
 }
 
 // passkeyError answers a failed ceremony. Passkey answers are not throttled per member

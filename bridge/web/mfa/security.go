@@ -75,7 +75,7 @@ func (h *Handler) securityData(c echo.Context, sess *sso.Session, f mfa.Factors)
 }
 
 func (h *Handler) securityPage(c echo.Context) error {
-	sess, _, err := h.signedIn(c)
+	sess, m, err := h.signedIn(c)
 	if sess == nil {
 		return err
 	}
@@ -86,6 +86,9 @@ func (h *Handler) securityPage(c echo.Context) error {
 	d, err := h.securityData(c, sess, f)
 	if err != nil {
 		return err
+	}
+	if !f.Any() && !mfa.MayEnrolFirst(m, sess.AMR) {
+		d.Error = enrolElsewhereMessage + " " + enrolElsewhereHint
 	}
 	return h.Pages.Render(c, http.StatusOK, "security", d)
 }
@@ -129,6 +132,13 @@ func (h *Handler) securitySubmit(c echo.Context) error {
 	browser, err := h.Cookies.RequestBrowser(c)
 	if err != nil {
 		return fmt.Errorf("request browser: %w", err)
+	}
+	// A first factor of a member the AMS asks one of is enrolled only in a session the AMS
+	// website's hand-off opened (mfa.MayEnrolFirst), whatever this session's age.
+	if (action == "totp-begin" || action == "totp-confirm") && !f.Any() && !mfa.MayEnrolFirst(m, sess.AMR) {
+		h.Audit(ctx, &store.AuditEvent{Event: "mfa.enrol_refused", Subject: sess.Subject, IP: c.RealIP(),
+			Detail: "security page: a first factor of a member the AMS asks one of needs the AMS hand-off"})
+		return show(http.StatusForbidden, func(d *securityData) { d.Error = enrolElsewhereMessage + " " + enrolElsewhereHint })
 	}
 	switch action {
 	case "stepup":

@@ -1,0 +1,38 @@
+package mfa
+
+import (
+	"testing"
+
+	"github.com/ssobridge/ssobridge/legacy"
+)
+
+// TestMayEnrolFirst: a member the AMS asks a second factor of enrols a first one only in a
+// sign-in the AMS website's hand-off began (amr's first value "ams"); an "ams" later in amr (an
+// upstream's trusted_amr) does not count; every other member enrols after any first factor.
+func TestMayEnrolFirst(t *testing.T) {
+	asked := &legacy.Member{Login: "bob", SecondFactor: true}
+	plain := &legacy.Member{Login: "alice"}
+	for _, tc := range []struct {
+		name string
+		m    *legacy.Member
+		amr  []string
+		want bool
+	}{
+		{"asked, password", asked, []string{AMRPassword}, false},
+		{"asked, no methods", asked, nil, false},
+		{"asked, hand-off", asked, []string{AMRHandOff}, true},
+		{"asked, hand-off then a factor", asked, []string{AMRHandOff, AMROTP, AMRMFA}, true},
+		{"asked, upstream claiming ams", asked, []string{"fed", AMRHandOff}, false},
+		{"asked, password then ams", asked, []string{AMRPassword, AMRHandOff}, false},
+		{"asked, passkey", asked, []string{AMRHardware, AMRMFA}, false},
+		{"not asked, password", plain, []string{AMRPassword}, true},
+		{"not asked, upstream", plain, []string{"fed"}, true},
+		{"no member", nil, []string{AMRHandOff}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MayEnrolFirst(tc.m, tc.amr); got != tc.want {
+				t.Errorf("MayEnrolFirst(%+v, %v) = %v, want %v", tc.m, tc.amr, got, tc.want)
+			}
+		})
+	}
+}
