@@ -372,6 +372,8 @@ func seed(ctx context.Context, db *sql.DB, now time.Time) error {
 		{"6B1D0A40-0000-4000-8000-000000000003", "CM.MemberGroupKey", strings.ToLower(memberGroupKey)},
 		{"6B1D0A40-0000-4000-8000-000000000004", "PCI.PasswordExpireDays", fmt.Sprint(int(PasswordMaxAge / (24 * time.Hour)))},
 		{"6B1D0A40-0000-4000-8000-000000000005", "PCI.PasswordExpireDaysSysAdmin", "0"},
+		// iMIS's default: multi-factor authentication off site-wide (UpdateSystemConfig.sql:717-720).
+		{"6B1D0A40-0000-4000-8000-000000000006", "PCI.MultiFactorAuthentication", "0"},
 	} {
 		exec(`INSERT INTO SystemConfig (SystemConfigKey, ParameterName, ParameterValue, CreatedOn, UpdatedOn, OrganizationKey) VALUES (?1, ?2, ?3, ?4, ?4, ?5)`,
 			c.key, c.name, c.value, appTS(now.Add(-400*day)), orgKey)

@@ -117,7 +117,7 @@ const imisMemberColumns = `
 	n.COUNTRY AS country,
 	CASE WHEN EXISTS (SELECT 1 FROM dbo.Users AS su WITH (NOLOCK) WHERE su.UserId = um.UserId) THEN 1 ELSE 0 END AS is_staff,
 	CASE WHEN EXISTS (SELECT 1 FROM dbo.UserRole AS sa WITH (NOLOCK) WHERE sa.UserKey = um.UserKey AND sa.RoleKey = '` + sysAdminRole + `') THEN 1 ELSE 0 END AS is_sysadmin,
-	CASE WHEN um.MultiFactorInfo IS NOT NULL AND um.MultiFactorInfo <> N'' THEN 1 ELSE 0 END AS ams_second_factor,
+	CASE WHEN (um.MultiFactorInfo IS NOT NULL AND um.MultiFactorInfo <> N'') OR EXISTS (` + imisSiteMFA + `) THEN 1 ELSE 0 END AS ams_second_factor,
 	um.IsDisabled AS is_disabled,
 	um.EffectiveDate AS effective_date,
 	um.ExpirationDate AS expiration_date,
@@ -130,6 +130,19 @@ const imisMemberColumns = `
 	n.LAST_UPDATED AS updated_at_name,
 	m.LastPasswordChangedDate AS updated_at_password_utc,
 	m.LastLockoutDate AS updated_at_lockout_utc`
+
+// imisSiteMFA finds a SystemConfig row PCI.MultiFactorAuthentication that is on: iMIS's
+// site-wide switch for multi-factor authentication (default '0', UpdateSystemConfig.sql:717-720;
+// imis-schema.md recommendation 11). ams_second_factor is 1 when the user has an authenticator
+// enrolled in iMIS (UserMain.MultiFactorInfo set), whatever the switch, or when the switch is
+// on, whatever MultiFactorInfo. Neither half is settled by the reference, so both fail closed:
+// whether iMIS still asks an enrolled user while the switch is '0', and whether it makes every
+// user enrol at its sign-in while the switch is on, are not known (README: "The AMS's own
+// second factor"). Off is '0', an empty value or 'false' (any case, blanks trimmed); any
+// other value, in any of the rows of that name (several may exist, one per organisation,
+// rows marked for delete included), is on.
+const imisSiteMFA = `SELECT 1 FROM dbo.SystemConfig AS mfa WITH (NOLOCK) WHERE mfa.ParameterName = N'PCI.MultiFactorAuthentication'
+			AND LOWER(LTRIM(RTRIM(COALESCE(mfa.ParameterValue, N'')))) NOT IN (N'', N'0', N'false')`
 
 // imisDeleted holds when the contact is deleted (see the notes above).
 const imisDeleted = `n.STATUS LIKE 'D%' OR n.ID IS NULL OR csr.ContactStatusDesc = N'Delete' OR cm.MarkedForDeleteOn IS NOT NULL OR um.MarkedForDeleteOn IS NOT NULL OR cm.SyncContactID IS NULL OR um.UserId = '' OR um.ContactMaster = ''`
