@@ -71,7 +71,10 @@ func (a *Service) RevokeTokens(ctx context.Context, actor string, f Filter) (int
 				continue
 			}
 			if err := a.Store.RevokeFamily(ctx, rt.FamilyID); err != nil {
-				return n, fmt.Errorf("admin: revoke tokens: %w", err)
+				// Those revoked are revoked: the row says how many, and where it stopped.
+				err = fmt.Errorf("admin: revoke tokens: %w", err)
+				a.record(ctx, actor, "admin.tokens_revoke", sub, f.Client, fmt.Sprintf("%s (%d of %d); stopped: %v", f, n, len(rts), err))
+				return n, err
 			}
 			n++
 		}
@@ -165,9 +168,12 @@ func (a *Service) EndSessions(ctx context.Context, actor string, f Filter) (int,
 			detail += "; " + consoleEnded(n, cerr)
 		}
 	}
-	for _, s := range list {
+	for i, s := range list {
 		if err := a.SessionEnder.EndSession(ctx, s); err != nil {
-			return 0, fmt.Errorf("admin: end session (%s): %w", detail, err)
+			// The sessions ended before it are ended (their apps told): the row says how many.
+			err = fmt.Errorf("admin: end session (%s): %w", detail, err)
+			a.record(ctx, actor, "admin.sessions_revoke", sub, f.Client, fmt.Sprintf("%s (%d of %d ended); stopped: %v", f, i, len(list), err))
+			return i, err
 		}
 	}
 	// The sessions are ended: recorded whatever happens to the console sessions.

@@ -3,10 +3,13 @@ package admin_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/ssobridge/ssobridge/bridge/admin"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // TestAMSLookupAuditsWhose (review s16 X): the console's AMS test with a login and `legacy check
@@ -32,6 +35,69 @@ func TestAMSLookupAuditsWhose(t *testing.T) {
 		ev := f.audit[i]
 		if ev.Login != want || !strings.Contains(ev.Detail, "tester") {
 			t.Errorf("%s: login %q (detail %q), want the member looked at, %q, and the actor", ev.Event, ev.Login, ev.Detail, want)
+		}
+	}
+}
+
+// revokeFailsAfter fails the n+1st call of RevokeFamily; endFailsAfter of EndSession.
+type revokeFailsAfter struct {
+	*fakeStore
+	n *int
+}
+
+func (s revokeFailsAfter) RevokeFamily(ctx context.Context, id string) error {
+	if *s.n == 0 {
+		return errors.New("database is locked")
+	}
+	*s.n--
+	return s.fakeStore.RevokeFamily(ctx, id)
+}
+
+type endFailsAfter struct {
+	*ender
+	n *int
+}
+
+func (e endFailsAfter) EndSession(ctx context.Context, s *sso.Session) error {
+	if *e.n == 0 {
+		return errors.New("database is locked")
+	}
+	*e.n--
+	return e.ender.EndSession(ctx, s)
+}
+
+// TestPartialRevocationAudited (review s16 X): an administrator's revocation of a client's
+// grants, or ending of a member's sessions, that fails halfway has done part of its work (grants
+// revoked, sessions ended and their apps told); the audit row must say so, with the count done.
+// Before, RevokeTokens returned before its a.record, and EndSessions returned 0 and no row.
+func TestPartialRevocationAudited(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	one := 1
+	f.svc.Store = revokeFailsAfter{f.st, &one}
+	n, err := f.svc.RevokeTokens(ctx, "tester", admin.Filter{Client: "web"}) // fam-1 and fam-3
+	if err == nil || n != 1 {
+		t.Fatalf("revoke with the second revocation failing: %d %v, want 1 and the error", n, err)
+	}
+	f2 := newFixture(t)
+	one = 1
+	f2.svc.SessionEnder = endFailsAfter{f2.ender, &one}
+	n2, err2 := f2.svc.EndSessions(ctx, "tester", admin.Filter{Login: "alice"}) // s1 and s2
+	if err2 == nil || n2 != 1 {
+		t.Errorf("end sessions with the second failing: %d %v, want 1 and the error", n2, err2)
+	}
+	for _, c := range []struct {
+		f     *fixture
+		event string
+	}{{f, "admin.tokens_revoke"}, {f2, "admin.sessions_revoke"}} {
+		var row *store.AuditEvent
+		for _, ev := range c.f.audit {
+			if ev.Event == c.event {
+				row = ev
+			}
+		}
+		if row == nil || !strings.Contains(row.Detail, "(1 of 2") || !strings.Contains(row.Detail, "database is locked") {
+			t.Errorf("%s: audit row %+v, want one saying 1 done and the failure", c.event, row)
 		}
 	}
 }
