@@ -888,8 +888,13 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 
 func (s *storage) revokeRefresh(ctx context.Context, token, clientID string) *oidc.Error {
 	rt, _, kind, _, err := s.familyToken(ctx, token, nil)
-	if err != nil || kind == tokenUnknown {
-		return nil
+	switch {
+	case errors.Is(err, ErrNotFound) || (err == nil && kind == tokenUnknown):
+		return nil // RFC 7009 2.2: invalid tokens do not cause an error
+	case err != nil:
+		// The store could not say: the token is not revoked, and the client must know (RFC
+		// 7009 2.2.1), as for an access token.
+		return oidc.ErrServerError().WithParent(err)
 	}
 	if rt.ClientID != clientID {
 		return errRevokeOtherClient()
@@ -904,8 +909,11 @@ func (s *storage) revokeRefresh(ctx context.Context, token, clientID string) *oi
 
 func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
 	rt, _, kind, _, err := s.familyToken(ctx, token, nil)
-	if err != nil || kind == tokenUnknown {
+	switch {
+	case errors.Is(err, ErrNotFound) || (err == nil && kind == tokenUnknown):
 		return "", "", op.ErrInvalidRefreshToken
+	case err != nil:
+		return "", "", err // op answers server_error: the token may be live
 	}
 	return rt.Subject, refreshIDPrefix + token, nil
 }
