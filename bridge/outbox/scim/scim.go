@@ -225,7 +225,19 @@ func (d *deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 		}
 		if resp.StatusCode == http.StatusNotFound { // deleted on their side: create again
 			id = ""
-		} else if err := outbox.Status("SCIM "+resp.Request.Method+" /Users", resp, body); err != nil {
+		} else if err := outbox.Status("SCIM "+resp.Request.Method+" /Users", resp, body); err == nil {
+			if !ev.Data.Active && stillActive(body) {
+				// Answered with the user still active (RFC 7644 3.5.1: the resource as it now
+				// is): the app did not take "active" from the whole resource (it ignores a
+				// readOnly value, or takes it only through its own path). Not deactivated:
+				// "active" replaced alone, as for a refused profile.
+				if perr := c.deactivate(ctx, id); perr != nil {
+					return fmt.Errorf("%w (after the %s was answered with the user still active)", perr, resp.Request.Method)
+				}
+				d.log.WarnContext(ctx, "shadow: SCIM kept the deactivated member active in the profile's replace; deactivated with active alone",
+					"client", e.ClientID, "subject", e.Subject)
+			}
+		} else {
 			if ev.Data.Active && resp.StatusCode == http.StatusConflict {
 				// The app holds another user with a value of this one (RFC 7644 3.12:
 				// uniqueness): sending the same state again cannot succeed, and retrying it for
@@ -298,7 +310,25 @@ func (c scimClient) deactivate(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return outbox.Status("SCIM PATCH /Users active", resp, body)
+	if err := outbox.Status("SCIM PATCH /Users active", resp, body); err != nil {
+		return err
+	}
+	if stillActive(body) {
+		// The app says the user is active after "active" was set to false: it will not
+		// deactivate them this way; sending it again cannot change that.
+		return outbox.Permanent("SCIM PATCH /Users active: answered with the user still active")
+	}
+	return nil
+}
+
+// stillActive reports whether a SCIM answer holds the user's "active" attribute as true. An
+// answer without it (an empty 204, a resource without the attribute) says nothing and is not
+// read as active.
+func stillActive(body []byte) bool {
+	var u struct {
+		Active *bool `json:"active"`
+	}
+	return len(body) > 0 && json.Unmarshal(body, &u) == nil && u.Active != nil && *u.Active
 }
 
 // syncGroups adds the user to the group of each role (creating groups as needed) and removes
