@@ -679,8 +679,9 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	// Access tokens never travel in URLs (RFC 6750 2.3, RFC 9700).
-	if r.URL.Query().Has("access_token") {
+	// Access tokens never travel in URLs (RFC 6750 2.3, RFC 9700). op's decoder reads the
+	// parameter's name in any case (Access_Token fills access_token), so every case is refused.
+	if countInAnyCase(r.URL.Query(), "access_token") > 0 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge", error="invalid_request"`)
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token in the Authorization header")
 		return
@@ -688,7 +689,7 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.
 	// One way, once (RFC 6750 2): the header or the form body, as the token endpoint takes one
 	// client authentication method.
 	if r.Method == http.MethodPost && r.ParseForm() == nil {
-		if n := len(r.PostForm["access_token"]); n > 1 || (n == 1 && r.Header.Get("Authorization") != "") {
+		if n := countInAnyCase(r.PostForm, "access_token"); n > 1 || (n == 1 && r.Header.Get("Authorization") != "") {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge", error="invalid_request"`)
 			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token once, in the Authorization header or the form body")
 			return
@@ -708,7 +709,7 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.
 		writeOAuthError(w, http.StatusForbidden, "insufficient_scope", "the access token was not granted the openid scope")
 		return
 	}
-	hasToken := r.Header.Get("Authorization") != "" || r.FormValue("access_token") != ""
+	hasToken := r.Header.Get("Authorization") != "" || countInAnyCase(r.Form, "access_token") > 0
 	if !hasToken {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_request", "access token missing")
@@ -868,4 +869,16 @@ func plainLower(s string) bool {
 		}
 	}
 	return true
+}
+
+// countInAnyCase counts the values form has for name under names equal to it in any case (the
+// names op's decoder reads for it).
+func countInAnyCase(form url.Values, name string) int {
+	n := 0
+	for k, v := range form {
+		if strings.EqualFold(k, name) {
+			n += len(v)
+		}
+	}
+	return n
 }

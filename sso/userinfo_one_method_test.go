@@ -36,3 +36,27 @@ func TestUserinfoOneTokenMethod(t *testing.T) {
 		t.Fatalf("header alone: %d", resp.StatusCode)
 	}
 }
+
+// TestUserinfoTokenNameInAnotherCase: op's decoder reads access_token in any case, so an access
+// token named Access_Token in the URL is still an access token in the URL (refused: RFC 6750
+// 2.3), and one in the body next to another in another case is the parameter twice (refused,
+// as access_token twice is). Before, op answered both 200 (the URL's token was used; the body's
+// pair was taken in map order).
+func TestUserinfoTokenNameInAnotherCase(t *testing.T) {
+	h := newHarness(t)
+	at := passwordTokens(t, h, "openid profile")["access_token"].(string)
+	resp := h.get(sso.PathUserinfo + "?Access_Token=" + url.QueryEscape(at))
+	if body := decodeJSON(t, resp); resp.StatusCode != http.StatusBadRequest || body["error"] != "invalid_request" || body["sub"] != nil {
+		t.Errorf("Access_Token in the URL: %d %v", resp.StatusCode, body)
+	}
+	resp = h.do(http.MethodPost, sso.PathUserinfo, strings.NewReader(url.Values{"access_token": {at}, "ACCESS_TOKEN": {at}}.Encode()),
+		"Content-Type", "application/x-www-form-urlencoded")
+	if body := decodeJSON(t, resp); resp.StatusCode != http.StatusBadRequest || body["error"] != "invalid_request" || body["sub"] != nil {
+		t.Errorf("access_token and ACCESS_TOKEN in the body: %d %v", resp.StatusCode, body)
+	}
+	resp = h.do(http.MethodPost, sso.PathUserinfo, strings.NewReader(url.Values{"Access_Token": {at}}.Encode()),
+		"Content-Type", "application/x-www-form-urlencoded", "Authorization", "Bearer "+at)
+	if body := decodeJSON(t, resp); resp.StatusCode != http.StatusBadRequest || body["error"] != "invalid_request" {
+		t.Errorf("Access_Token in the body with the Authorization header: %d %v", resp.StatusCode, body)
+	}
+}
