@@ -90,3 +90,29 @@ func TestParameterInAnotherCaseRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestParameterAloneInAnotherCaseRefused: a parameter op reads, named in another case without
+// the name as specified next to it, would reach op's decoder (which matches any case) past the
+// provider's own checks of the name as specified: an access token as ID_TOKEN_HINT past the
+// ID-token check, a Redirect_Uri past the loopback check, a Max_Age past the early max_age
+// check. All are refused. Before, op took them: the sign-out failed on the access token as its
+// hint (the member left signed in, not asked to confirm), the sign-in went on to the login
+// page with op's redirect_uri, and op failed to decode the Max_Age.
+func TestParameterAloneInAnotherCaseRefused(t *testing.T) {
+	h := newHarness(t, withErrorPage)
+	now := time.Now()
+	access := signAs(t, h, sso.TypeAccessTokenJWT, map[string]any{"iss": h.issuer, "sub": "bob", "aud": []string{"web"},
+		"client_id": "web", "jti": "x", "exp": now.Add(time.Hour).Unix(), "iat": now.Unix()})
+	for _, path := range []string{
+		sso.PathEndSession + "?ID_TOKEN_HINT=" + url.QueryEscape(access),
+		sso.PathAuthorize + "?client_id=web&response_type=code&scope=openid&Redirect_Uri=" + url.QueryEscape(webRedirect),
+		sso.PathAuthorize + "?client_id=web&response_type=code&scope=openid&redirect_uri=" + url.QueryEscape(webRedirect) + "&Max_Age=x",
+	} {
+		resp := h.get(path)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "in another case") {
+			t.Errorf("%.70s: got %d %q, want the refusal of a name in another case", path, resp.StatusCode, body)
+		}
+	}
+}

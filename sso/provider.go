@@ -464,11 +464,18 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	// bridge read the first value, op's decoder the last, so a repeated parameter (twice in a
 	// POST body, or in both the query and the body) would pass a check with one value and be
 	// used with the other. op's decoder also takes a name in any case (ID_TOKEN_HINT fills
-	// id_token_hint), so names that differ only in case are the same parameter repeated.
+	// id_token_hint), so names that differ only in case are the same parameter repeated, and a
+	// parameter op reads named in another case alone would reach op past the checks below,
+	// which read the name as the specifications spell it (a Redirect_Uri past the loopback
+	// check, an ID_TOKEN_HINT past the ID-token check): refused too.
 	if err := r.ParseForm(); err == nil {
 		for k, v := range r.Form {
 			if len(v) > 1 || repeatsInAnotherCase(r.Form, k) {
 				refuse("The " + what + " request repeats the parameter " + safeParam(k) + ".")
+				return
+			}
+			if pageParamInAnotherCase(k) {
+				refuse("The " + what + " request names the parameter " + safeParam(k) + " in another case.")
 				return
 			}
 		}
@@ -881,4 +888,14 @@ func countInAnyCase(form url.Values, name string) int {
 		}
 	}
 	return n
+}
+
+// endSessionKeys are the fields of oidc.EndSessionRequest by their schema tag.
+var endSessionKeys = []string{"id_token_hint", "logout_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales"}
+
+// pageParamInAnotherCase reports whether k names a parameter op's decoder reads from an
+// authorization or end-session request (it matches names in any case) other than as the
+// specifications spell it: every such name is lowercase ASCII, so k differs from it.
+func pageParamInAnotherCase(k string) bool {
+	return !plainLower(k) && (formFieldIndex(authRequestKeys, k) >= 0 || formFieldIndex(endSessionKeys, k) >= 0)
 }
