@@ -52,9 +52,10 @@ type Member struct {
 	// Staff is true when the user is iMIS staff (a row in the legacy Users table).
 	Staff bool
 	// SecondFactor is true when the AMS signs this account in only with a second factor
-	// (iMIS: UserMain.MultiFactorInfo set, an authenticator enrolled there): the bridge, which
-	// checks the AMS password alone, asks for its own second factor (bridge/mfa), so that the
-	// account is not weaker here than at the AMS.
+	// (iMIS: UserMain.MultiFactorInfo set, an authenticator enrolled there, or the site switch
+	// PCI.MultiFactorAuthentication on): the bridge, which checks the AMS password alone, asks
+	// for its own second factor (bridge/mfa), enrolled only after the AMS website's hand-off, so
+	// that the account is not weaker here than at the AMS.
 	SecondFactor bool
 	PictureURL   string
 	// Extra holds additional configured columns by name.

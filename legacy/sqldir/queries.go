@@ -85,8 +85,10 @@ func QueryNames() []string {
 //	                               expires by the 'sysadmins' setting of password_expiry (iMIS:
 //	                               the SysAdmin role, as vUserData.IsAdmin); NULL counts as not
 //	ams_second_factor    optional  bit: the AMS signs the user in only with a second factor
-//	                               (iMIS: UserMain.MultiFactorInfo set); the bridge then asks
-//	                               for its own; NULL counts as set
+//	                               (iMIS: UserMain.MultiFactorInfo set, or the site switch
+//	                               PCI.MultiFactorAuthentication on); the bridge then asks for
+//	                               its own, enrolled only after the AMS hand-off; NULL counts
+//	                               as set
 //	ams_user_id          optional  the AMS's own copy of the login (iMIS UserMain.UserId); when
 //	                               present it must equal login ignoring case, or the row is refused
 //	provider_key         optional  the login's key in the password store (iMIS
