@@ -3,7 +3,7 @@ package sqldir_test
 import "testing"
 
 // TestAMSSecondFactorSiteSwitchTDS: the SQL Server text of the iMIS preset's
-// ams_second_factor (the SystemConfig EXISTS: N'' literals, LTRIM/RTRIM/LOWER, the NOLOCK hint)
+// ams_second_factor (the SystemConfig EXISTS: empty N-string literals, LTRIM/RTRIM/LOWER, the NOLOCK hint)
 // through go-mssqldb and the fake TDS server, on the SQL Server table shapes: off with no row
 // and with '0', on with '1', and on for a user enrolled in iMIS while the switch is '0'.
 func TestAMSSecondFactorSiteSwitchTDS(t *testing.T) {
