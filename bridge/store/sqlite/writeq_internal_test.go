@@ -515,3 +515,52 @@ func TestBatchInvisibleToReads(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLeaderGathersLateWrites: with one processor, a write that reaches the queue a yield
+// after the leader's first one (a grant whose goroutine yields once more on its way, as the
+// token endpoint's do between the steps of a request) still joins the leader's batch: the leader
+// yields again while its yields bring writes in (gather). With a single yield the late write ran
+// in a second transaction.
+func TestLeaderGathersLateWrites(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "g.db"))
+	ctx := t.Context()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for range 20 {
+		before, beforeOps := s.writes.batches.Load(), s.writes.ops.Load()
+		touch := func() error { return s.RevokeAccessToken(ctx, ssotest.RandomID(), time.Now().Add(time.Hour)) }
+		errs := make(chan error, 4)
+		started := make(chan struct{})
+		go func() {
+			<-started
+			errs <- touch() // the leader: its yield lets the others run
+		}()
+		go func() {
+			<-started
+			errs <- touch() // ready at the leader's first yield
+		}()
+		go func() {
+			<-started
+			runtime.Gosched()
+			errs <- touch() // reaches the queue a yield later
+		}()
+		go func() {
+			<-started
+			runtime.Gosched()
+			runtime.Gosched()
+			errs <- touch() // and two yields later
+		}()
+		close(started)
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		batches, ops := s.writes.batches.Load()-before, s.writes.ops.Load()-beforeOps
+		if ops != 4 {
+			t.Fatalf("%d writes, want 4", ops)
+		}
+		if batches != 1 {
+			t.Fatalf("4 writes ready within three yields ran in %d transactions, want 1", batches)
+		}
+	}
+}
