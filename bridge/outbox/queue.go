@@ -154,26 +154,31 @@ func (q *Queue) Run(ctx context.Context) {
 // DeliverDue claims up to one event per worker, as Run does (perClient at most of one client,
 // counting Run's deliveries in flight), delivers them and returns how many it claimed once
 // their outcomes are recorded.
+//
+// It claims first and delivers after: what it claims is what was due when it was called. A
+// delivery started before the last claim could end meanwhile (a fast refusal) and make its
+// event, retried after a short backoff, or the next event of its key, behind a dead one, due
+// again within the same call, which then claimed two events of one key, one after the other.
 func (q *Queue) DeliverDue(ctx context.Context) (int, error) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	n := 0
-	for n < q.workers {
-		e, err := q.claim(ctx)
-		if err != nil {
-			return n, err
-		}
-		if e == nil {
+	var claimed []*store.OutboxEvent
+	var err error
+	for len(claimed) < q.workers {
+		var e *store.OutboxEvent
+		if e, err = q.claim(ctx); err != nil || e == nil {
 			break
 		}
-		n++
+		claimed = append(claimed, e)
+	}
+	var wg sync.WaitGroup
+	for _, e := range claimed {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			q.deliverClaimed(ctx, e)
 		}()
 	}
-	return n, nil
+	wg.Wait()
+	return len(claimed), err
 }
 
 // claim claims the next due event of a client below perClient deliveries in flight, and counts
