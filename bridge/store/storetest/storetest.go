@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Handoff", handoffTests},
 		{"Shadow", shadowTests},
 		{"Outbox", outboxTests},
+		{"OutboxClaim", outboxClaimTests},
 		{"Upstream", upstreamTests},
 		{"Factors", factorTests},
 		{"SAML", samlTests},
