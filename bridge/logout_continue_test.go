@@ -37,6 +37,7 @@ func TestBrowserFrontChannelLogoutContinues(t *testing.T) {
 	e := newEnv(t, addClient, func(c *bridge.Config) {
 		cl := &c.Clients[len(c.Clients)-1]
 		cl.FrontchannelLogoutURI = app.URL + "/fcl"
+		cl.RedirectURIs = append(cl.RedirectURIs, app.URL+"/callback") // the app's origin (Front-Channel Logout 1.0 section 2)
 		cl.PostLogoutRedirectURIs = []string{app.URL + "/signed-out"}
 	})
 	rp.connect(e)
@@ -81,6 +82,7 @@ func TestBrowserFrontChannelLogoutContinues(t *testing.T) {
 func TestFrontChannelLogoutPageContinues(t *testing.T) {
 	e := newEnv(t, func(c *bridge.Config) {
 		c.Clients[0].FrontchannelLogoutURI = "https://portal.example.org/fcl" // "web"
+		c.Clients[0].RedirectURIs = append(c.Clients[0].RedirectURIs, "https://portal.example.org/callback")
 	})
 	b := e.browser()
 	cfg, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)

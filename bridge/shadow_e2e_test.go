@@ -187,6 +187,7 @@ func TestDisabledMemberLoggedOutEverywhere(t *testing.T) {
 func TestFrontChannelLogoutPage(t *testing.T) {
 	e := newEnv(t, func(c *bridge.Config) {
 		c.Clients[0].FrontchannelLogoutURI = "https://portal.example.org/fcl?x=1" // "web"
+		c.Clients[0].RedirectURIs = append(c.Clients[0].RedirectURIs, "https://portal.example.org/callback")
 	})
 	b := e.browser()
 	cfg, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)

@@ -177,8 +177,16 @@ func (c *ClientConfig) Validate() error {
 		if u == "" {
 			continue
 		}
-		if p, err := url.Parse(u); err != nil || !p.IsAbs() || (p.Scheme != "https" && p.Scheme != "http") || p.Fragment != "" {
+		p, err := url.Parse(u)
+		if err != nil || !p.IsAbs() || (p.Scheme != "https" && p.Scheme != "http") || p.Fragment != "" {
 			field(name, "%q: must be an absolute http(s) URL without fragment", u)
+			continue
+		}
+		// Front-Channel Logout 1.0 section 2: "The domain, port, and scheme of this URL MUST be
+		// the same as that of a registered Redirection URI value": the frame must reach the
+		// app's own cookies (and never carry the member's sid to another host).
+		if name == "frontchannel_logout_uri" && !sameOriginAsOne(p, c.RedirectURIs) {
+			field(name, "%q: must have the scheme, host and port of one of redirect_uris (Front-Channel Logout 1.0 section 2)", u)
 		}
 	}
 	if u := c.InitiateLoginURI; u != "" {
@@ -352,4 +360,36 @@ type ClientSource interface {
 // originAllowed reports whether a browser origin is registered for the client (CORS).
 func originAllowed(c *ClientConfig, origin string) bool {
 	return slices.Contains(c.WebOrigins, strings.TrimSuffix(origin, "/"))
+}
+
+// sameOriginAsOne reports whether u has the scheme, host and port of one of the redirect URIs
+// (default ports made explicit, hosts compared without case). A loopback redirect URI
+// registered without a port matches any port of its host, as RFC 8252 7.3 lets the app pick
+// its port at run time.
+func sameOriginAsOne(u *url.URL, redirectURIs []string) bool {
+	origin := func(p *url.URL) (scheme, host, port string) {
+		port = p.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[p.Scheme]
+		}
+		return strings.ToLower(p.Scheme), strings.ToLower(p.Hostname()), port
+	}
+	scheme, host, port := origin(u)
+	for _, r := range redirectURIs {
+		p, err := url.Parse(r)
+		if err != nil {
+			continue
+		}
+		rs, rh, rp := origin(p)
+		if rs != scheme || rh != host {
+			continue
+		}
+		if rp == port {
+			return true
+		}
+		if _, loop := op.HTTPLoopbackOrLocalhost(r); loop && p.Port() == "" {
+			return true
+		}
+	}
+	return false
 }
