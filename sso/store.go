@@ -208,8 +208,9 @@ type TokenStore interface {
 	// RevokeFamily revokes a family: its refresh token and every access token issued with it
 	// (unknown ids are not an error).
 	RevokeFamily(ctx context.Context, familyID string) error
-	// RevokeGrants revokes every family of a subject, for one client when clientID is not empty;
-	// it returns how many live families with a refresh token it revoked.
+	// RevokeGrants revokes every family of a subject, for one client when clientID is not empty,
+	// or every family of a client when subject is empty (access-only families included); it
+	// returns how many live families with a refresh token it revoked. Both empty is an error.
 	RevokeGrants(ctx context.Context, subject, clientID string) (int, error)
 	// ListRefreshTokens lists the live (not revoked, not expired) families that have a refresh
 	// token, oldest first, filtered by subject and/or client when not empty.

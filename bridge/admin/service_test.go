@@ -54,7 +54,7 @@ func (f *fakeStore) RevokeFamily(_ context.Context, id string) error {
 func (f *fakeStore) RevokeGrants(_ context.Context, sub, client string) (int, error) {
 	n := len(f.tokens)
 	f.tokens = slices.DeleteFunc(f.tokens, func(rt *sso.RefreshToken) bool {
-		return rt.Subject == sub && (client == "" || rt.ClientID == client)
+		return (sub == "" || rt.Subject == sub) && (client == "" || rt.ClientID == client)
 	})
 	return n - len(f.tokens), nil
 }

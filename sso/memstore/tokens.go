@@ -133,18 +133,19 @@ func (s *Store) RevokeFamily(_ context.Context, familyID string) error {
 	return nil
 }
 
-// RevokeGrants revokes every family of a subject (for one client when clientID is not empty) and
-// returns how many live families with a refresh token it revoked.
+// RevokeGrants revokes every family of a subject (for one client when clientID is not empty), or
+// every family of a client when subject is empty, and returns how many live families with a
+// refresh token it revoked.
 func (s *Store) RevokeGrants(_ context.Context, subject, clientID string) (int, error) {
-	if subject == "" {
-		return 0, errors.New("memstore: revoke grants: empty subject")
+	if subject == "" && clientID == "" {
+		return 0, errors.New("memstore: revoke grants: neither subject nor client")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock()
 	n := 0
 	for _, f := range s.families {
-		if f.Subject != subject || (clientID != "" && f.ClientID != clientID) {
+		if (subject != "" && f.Subject != subject) || (clientID != "" && f.ClientID != clientID) {
 			continue
 		}
 		if !f.Revoked && f.Hash != "" && live(f.ExpiresAt, now) {

@@ -22,6 +22,7 @@ var tokenTests = []test{
 	{"RevokeFamily", testRevokeFamily},
 	{"RevokeGrantsBySubject", testRevokeGrantsBySubject},
 	{"RevokeGrantsBySubjectAndClient", testRevokeGrantsBySubjectAndClient},
+	{"RevokeGrantsByClient", testRevokeGrantsByClient},
 	{"ListRefreshTokens", testListRefreshTokens},
 }
 
@@ -286,6 +287,35 @@ func testRevokeGrantsBySubjectAndClient(t *testing.T, h *H) {
 	}
 	if !h.Revoked(a1.FamilyID) || h.Revoked(a2.FamilyID) {
 		t.Fatal("RevokeGrants(alice, client-1) revoked the wrong families")
+	}
+}
+
+// testRevokeGrantsByClient: a client's grants of every subject are revoked, its access-only
+// families too (review s16 X16-3: an app's access tokens must die with it), and no other
+// client's; neither subject nor client is refused.
+func testRevokeGrantsByClient(t *testing.T, h *H) {
+	a1 := h.Grant("alice", "client-1")
+	b1 := h.Grant("bob", "client-1")
+	a2 := h.Grant("alice", "client-2")
+	access := h.NewAccessFamily()
+	access.Subject, access.ClientID = "carol", "client-1"
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Family: access}), "IssueTokens(access-only)")
+	n, err := h.S.RevokeGrants(h.Ctx, "", "client-1")
+	NoErr(t, err, "RevokeGrants(client-1)")
+	if n != 2 {
+		t.Fatalf("RevokeGrants(\"\", client-1) = %d, want 2 (families with a refresh token)", n)
+	}
+	if !h.Revoked(a1.FamilyID) || !h.Revoked(b1.FamilyID) || !h.Revoked(access.FamilyID) {
+		t.Fatal("RevokeGrants by client left a family of the client live")
+	}
+	if h.Revoked(a2.FamilyID) {
+		t.Fatal("RevokeGrants by client revoked another client's family")
+	}
+	if _, err := h.S.RevokeGrants(h.Ctx, "", ""); err == nil {
+		t.Fatal("RevokeGrants with neither subject nor client accepted")
+	}
+	if !h.Revoked(a1.FamilyID) || h.Revoked(a2.FamilyID) {
+		t.Fatal("RevokeGrants(\"\", \"\") changed something")
 	}
 }
 

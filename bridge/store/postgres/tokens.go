@@ -281,13 +281,17 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 // grantWhere is the condition on family_grants selecting a subject's families (for one client
 // when not empty), its parameters numbered from $1.
 func grantWhere(subject, clientID string) (string, []any) {
+	if subject == "" {
+		return "client_id = $1", []any{clientID}
+	}
 	if clientID != "" {
 		return "subject = $1 AND client_id = $2", []any{subject, clientID}
 	}
 	return "subject = $1", []any{subject}
 }
 
-// revokeGrants revokes every family of a subject (for one client when clientID is not empty).
+// revokeGrants revokes every family of a subject (for one client when clientID is not empty), or
+// of a client when subject is empty.
 func revokeGrants(ctx context.Context, q querier, subject, clientID string) error {
 	where, args := grantWhere(subject, clientID)
 	_, err := q.Exec(ctx, `UPDATE families SET revoked = TRUE
@@ -295,11 +299,12 @@ func revokeGrants(ctx context.Context, q querier, subject, clientID string) erro
 	return err
 }
 
-// RevokeGrants revokes every family of a subject (for one client when clientID is not empty) and
-// returns how many live families with a refresh token it revoked.
+// RevokeGrants revokes every family of a subject (for one client when clientID is not empty), or
+// every family of a client when subject is empty, and returns how many live families with a
+// refresh token it revoked.
 func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int, error) {
-	if subject == "" {
-		return 0, errors.New("postgres: revoke grants: empty subject")
+	if subject == "" && clientID == "" {
+		return 0, errors.New("postgres: revoke grants: neither subject nor client")
 	}
 	where, args := grantWhere(subject, clientID)
 	var families int

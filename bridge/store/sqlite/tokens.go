@@ -114,13 +114,17 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
 // grantWhere is the condition on family_grants (alias g) selecting a subject's families, for one
 // client when not empty.
 func grantWhere(subject, clientID string) (string, []any) {
-	if clientID != "" {
+	switch {
+	case subject == "":
+		return "g.client_id = ?", []any{clientID}
+	case clientID != "":
 		return "g.subject = ? AND g.client_id = ?", []any{subject, clientID}
 	}
 	return "g.subject = ?", []any{subject}
 }
 
-// revokeGrants revokes every family of a subject (for one client when clientID is not empty).
+// revokeGrants revokes every family of a subject (for one client when clientID is not empty), or
+// of a client when subject is empty.
 func revokeGrants(ctx context.Context, tx *sql.Tx, subject, clientID string) error {
 	where, args := grantWhere(subject, clientID)
 	_, err := tx.ExecContext(ctx, `UPDATE families SET revoked = 1
@@ -128,11 +132,12 @@ func revokeGrants(ctx context.Context, tx *sql.Tx, subject, clientID string) err
 	return err
 }
 
-// RevokeGrants revokes every family of a subject (for one client when clientID is not empty) and
-// returns how many live families with a refresh token it revoked.
+// RevokeGrants revokes every family of a subject (for one client when clientID is not empty), or
+// every family of a client when subject is empty, and returns how many live families with a
+// refresh token it revoked.
 func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int, error) {
-	if subject == "" {
-		return 0, errors.New("sqlite: revoke grants: empty subject")
+	if subject == "" && clientID == "" {
+		return 0, errors.New("sqlite: revoke grants: neither subject nor client")
 	}
 	var families int
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
