@@ -20,6 +20,7 @@ var keyTests = []test{
 	{"Retire", testKeysRetire},
 	{"WithdrawnNotExtended", testKeysWithdrawnNotExtended},
 	{"RetireRaces", testKeysRetireRaces},
+	{"RetireRotationRace", testKeysRetireRotationRace},
 }
 
 var clientTests = []test{

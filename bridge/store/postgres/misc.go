@@ -129,15 +129,39 @@ func (s *Store) ExtendSigningKey(ctx context.Context, id string, expiresAt time.
 }
 
 // RetireSigningKey withdraws a live key now and stores its successor, if any, in the same
-// transaction (see sso.KeyStore). Other replicas hear of it on ChangesChannel.
+// transaction (see sso.KeyStore and retireKey). Other replicas hear of it on ChangesChannel.
 func (s *Store) RetireSigningKey(ctx context.Context, id string, successor *sso.StoredKey) error {
-	if successor != nil && (successor.ID == "" || len(successor.PublicJWK) == 0 || len(successor.PrivateEnc) == 0) {
+	if successor == nil {
+		return wrap("retire signing key", s.retireKey(ctx, "signing_keys", id, "", nil))
+	}
+	k := successor
+	if k.ID == "" || len(k.PublicJWK) == 0 || len(k.PrivateEnc) == 0 {
 		return errors.New("postgres: retire signing key: successor without id or key material")
 	}
-	return wrap("retire signing key", s.tx(ctx, func(tx pgx.Tx) error {
+	return wrap("retire signing key", s.retireKey(ctx, "signing_keys", id,
+		`INSERT INTO signing_keys (id, algorithm, public_jwk, private_enc, created_at, sign_until, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		func(now time.Time) []any {
+			return []any{k.ID, k.Algorithm, k.PublicJWK, k.PrivateEnc, ts(orNow(k.CreatedAt, now)), ts(k.SignUntil), ts(k.ExpiresAt)}
+		}))
+}
+
+// retireKey is RetireSigningKey's and RetireSAMLKey's transaction: it withdraws the live key id
+// of table (signing_keys, saml_keys) now, by the store's clock, and runs insert (the successor's
+// INSERT, none when "") with args(now), then tells the other replicas; sso.ErrNotFound when no
+// live key that is not withdrawn has the id.
+//
+// A rotation (AddSigningKeySuccessor, AddSAMLSuccessor) runs after or before the whole of it,
+// as if one at a time: the UPDATE takes the table's ROW EXCLUSIVE lock, which conflicts with
+// the SHARE ROW EXCLUSIVE lock a rotation holds from its check to its commit. A rotation that
+// comes second sees the successor and stores nothing; one that came first has stored its key,
+// which publishes ahead of its turn beside the successor, as it would after a withdrawal done
+// later (TestKeyRetireRotationRace).
+func (s *Store) retireKey(ctx context.Context, table, id, insert string, args func(now time.Time) []any) error {
+	return s.tx(ctx, func(tx pgx.Tx) error {
 		now := ts(s.clock())
 		// SET reads the row's old values: expires_at becomes the new sign_until.
-		err := execOne(ctx, tx, `UPDATE signing_keys SET sign_until = LEAST(sign_until, $1), expires_at = LEAST(sign_until, $1)
+		err := execOne(ctx, tx, `UPDATE `+table+` SET sign_until = LEAST(sign_until, $1), expires_at = LEAST(sign_until, $1)
 			WHERE id = $2 AND expires_at > $1 AND expires_at > sign_until`, now, id)
 		if isNoRows(err) {
 			return sso.ErrNotFound
@@ -145,15 +169,13 @@ func (s *Store) RetireSigningKey(ctx context.Context, id string, successor *sso.
 		if err != nil {
 			return err
 		}
-		if k := successor; k != nil {
-			if _, err := tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, public_jwk, private_enc,
-				created_at, sign_until, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-				k.ID, k.Algorithm, k.PublicJWK, k.PrivateEnc, ts(orNow(k.CreatedAt, tm(now))), ts(k.SignUntil), ts(k.ExpiresAt)); err != nil {
+		if insert != "" {
+			if _, err := tx.Exec(ctx, insert, args(tm(now))...); err != nil {
 				return err
 			}
 		}
 		return notify(ctx, tx, ChangedKeys)
-	}))
+	})
 }
 
 // ---- clients ----

@@ -244,30 +244,20 @@ func (s *Store) AddSAMLSuccessor(ctx context.Context, k *store.SAMLKey) error {
 }
 
 // RetireSAMLKey withdraws a live key now and stores its successor, if any, in the same
-// transaction (see store.SAMLStore). Other replicas hear of it on ChangesChannel.
+// transaction (see store.SAMLStore and retireKey). Other replicas hear of it on ChangesChannel.
 func (s *Store) RetireSAMLKey(ctx context.Context, id string, successor *store.SAMLKey) error {
-	if successor != nil && (successor.ID == "" || len(successor.CertDER) == 0 || len(successor.PrivateEnc) == 0) {
+	if successor == nil {
+		return wrap("retire saml key", s.retireKey(ctx, "saml_keys", id, "", nil))
+	}
+	k := successor
+	if k.ID == "" || len(k.CertDER) == 0 || len(k.PrivateEnc) == 0 {
 		return errors.New("postgres: retire saml key: successor without id or key material")
 	}
-	return wrap("retire saml key", s.tx(ctx, func(tx pgx.Tx) error {
-		now := ts(s.clock())
-		// SET reads the row's old values: expires_at becomes the new sign_until.
-		err := execOne(ctx, tx, `UPDATE saml_keys SET sign_until = LEAST(sign_until, $1), expires_at = LEAST(sign_until, $1)
-			WHERE id = $2 AND expires_at > $1 AND expires_at > sign_until`, now, id)
-		if isNoRows(err) {
-			return sso.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if k := successor; k != nil {
-			if _, err := tx.Exec(ctx, `INSERT INTO saml_keys (id, cert_der, private_enc, created_at, sign_until, expires_at)
-				VALUES ($1, $2, $3, $4, $5, $6)`, k.ID, k.CertDER, k.PrivateEnc, ts(orNow(k.CreatedAt, tm(now))), ts(k.SignUntil), ts(k.ExpiresAt)); err != nil {
-				return err
-			}
-		}
-		return notify(ctx, tx, ChangedKeys)
-	}))
+	return wrap("retire saml key", s.retireKey(ctx, "saml_keys", id,
+		`INSERT INTO saml_keys (id, cert_der, private_enc, created_at, sign_until, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		func(now time.Time) []any {
+			return []any{k.ID, k.CertDER, k.PrivateEnc, ts(orNow(k.CreatedAt, now)), ts(k.SignUntil), ts(k.ExpiresAt)}
+		}))
 }
 
 func (s *Store) SAMLKeys(ctx context.Context) ([]*store.SAMLKey, error) {
