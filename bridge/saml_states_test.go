@@ -95,8 +95,9 @@ func TestSAMLRequestStates(t *testing.T) {
 	if resp.StatusCode == http.StatusOK {
 		t.Fatalf("second login post for an answered sign-in: %d", resp.StatusCode)
 	}
-	// Unknown sign-in ids: the expired page.
-	if status, _, body := get(a, e.issuer+saml.PathContinue+"?id=nope"); status != http.StatusBadRequest || !strings.Contains(body, "expired") {
+	// Unknown sign-in ids: the expired page, the one every sign-in shows (authflow's, not a copy).
+	if status, _, body := get(a, e.issuer+saml.PathContinue+"?id=nope"); status != http.StatusBadRequest ||
+		!strings.Contains(body, "This sign-in has expired") || !strings.Contains(body, "or was opened in another browser") {
 		t.Fatalf("unknown sign-in: %d %.300s", status, body)
 	}
 }

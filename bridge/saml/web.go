@@ -64,6 +64,8 @@ type Store interface {
 type Flow interface {
 	StartSession(c echo.Context, m *legacy.Member, amr []string) (*sso.Session, error)
 	Member(ctx context.Context, sess *sso.Session) (*legacy.Member, error)
+	// Expired renders the page of a sign-in that is gone, in the words of every sign-in's.
+	Expired(c echo.Context) error
 }
 
 // PasswordChecker checks a typed login and password (signin.Checker).
@@ -438,10 +440,7 @@ func (h *Handler) start(c echo.Context) error {
 // open it), or renders the error page and returns nil.
 func (h *Handler) pending(c echo.Context, id string) (*store.SAMLRequest, *SP, error) {
 	ctx := c.Request().Context()
-	expired := func() error {
-		return h.Pages.Error(c, http.StatusBadRequest, "This sign-in has expired",
-			"The sign-in link is no longer valid: it was used already or is too old.", "Go back to the app and start signing in again.")
-	}
+	expired := func() error { return h.Flow.Expired(c) }
 	r, err := h.Store.SAMLRequest(ctx, id)
 	if errors.Is(err, sso.ErrNotFound) {
 		return nil, nil, expired()
