@@ -17,7 +17,7 @@ import (
 // noSPs is a SAML SP store with none registered.
 type noSPs struct{}
 
-func (noSPs) PutSAMLServiceProvider(context.Context, *store.SAMLServiceProvider) error { return nil }
+func (noSPs) CreateSAMLServiceProvider(context.Context, *store.SAMLServiceProvider) error { return nil }
 func (noSPs) SAMLServiceProviders(context.Context) ([]*store.SAMLServiceProvider, error) {
 	return nil, nil
 }

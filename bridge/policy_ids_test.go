@@ -84,7 +84,7 @@ func TestPolicyAndSAMLIDsNameOneApp(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := st.PutSAMLServiceProvider(ctx, rec); err != nil {
+				if err := st.CreateSAMLServiceProvider(ctx, rec); err != nil {
 					t.Fatal(err)
 				}
 			}

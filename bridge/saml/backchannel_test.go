@@ -363,7 +363,7 @@ func TestSOAPSingleLogoutURLChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutSAMLServiceProvider(t.Context(), rec); err != nil {
+	if err := st.CreateSAMLServiceProvider(t.Context(), rec); err != nil {
 		t.Fatal(err)
 	}
 	if err := reg.Refresh(t.Context()); err != nil {

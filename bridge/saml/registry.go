@@ -43,7 +43,7 @@ func (sp *SP) Name() string {
 
 // SPStore keeps the SPs registered with the CLI.
 type SPStore interface {
-	PutSAMLServiceProvider(ctx context.Context, sp *store.SAMLServiceProvider) error
+	CreateSAMLServiceProvider(ctx context.Context, sp *store.SAMLServiceProvider) error
 	SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceProvider, error)
 	DeleteSAMLServiceProvider(ctx context.Context, entityID string) error
 }
@@ -359,10 +359,13 @@ func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProv
 	if err != nil {
 		return nil, err
 	}
-	if err := r.store.PutSAMLServiceProvider(ctx, rec); err != nil {
+	if err := r.store.CreateSAMLServiceProvider(ctx, rec); err != nil {
 		var taken *store.AppIDTakenError
-		if errors.As(err, &taken) { // a client (or SP) stored meanwhile, or since All
+		switch {
+		case errors.As(err, &taken): // a client (or SP) stored meanwhile, or since All
 			return nil, &idTakenError{msg: appIDTaken(sp.Settings.ID, taken.Other).Error(), err: err}
+		case errors.Is(err, sso.ErrConflict): // the entity id registered meanwhile (the check above is not atomic)
+			return nil, &idTakenError{msg: fmt.Sprintf("entity id %s is registered already", sp.EntityID), err: err}
 		}
 		return nil, err
 	}
@@ -374,8 +377,9 @@ func appIDTaken(id, other string) error {
 	return fmt.Errorf("id %q is the id of %s already: one id names one app (policies[%s], the audit's client name); choose another id", id, other, id)
 }
 
-// idTakenError is appIDTaken's message for a refusal of the store's, which stays underneath for
-// errors.Is (store.ErrAppIDTaken) without its text said a second time.
+// idTakenError is the message of a refusal of the store's (appIDTaken's, or an entity id
+// registered meanwhile), which stays underneath for errors.Is (store.ErrAppIDTaken,
+// sso.ErrConflict) without its text said a second time.
 type idTakenError struct {
 	msg string
 	err error

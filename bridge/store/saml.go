@@ -16,7 +16,7 @@ import (
 type SAMLServiceProvider struct {
 	EntityID string
 	// ID is the bridge's id for the SP (Settings' "id"): policies[<id>], its audit name. It is
-	// one app's: PutSAMLServiceProvider refuses an id that a client or another SP has, and
+	// one app's: CreateSAMLServiceProvider refuses an id that a client or another SP has, and
 	// CreateClient an SP's (ErrAppIDTaken).
 	ID        string
 	Settings  []byte
@@ -24,7 +24,7 @@ type SAMLServiceProvider struct {
 	CreatedAt time.Time
 }
 
-// ErrAppIDTaken is in the error of PutSAMLServiceProvider and CreateClient (with
+// ErrAppIDTaken is in the error of CreateSAMLServiceProvider and CreateClient (with
 // sso.ErrConflict) when the id is another app's: a client's or another SP's for an SP, an SP's
 // for a client. One id names one app: policies[<id>], the access rule and the audit's client
 // name would otherwise cover two (start-up refuses such a pair, checkPolicyIDs).
@@ -104,11 +104,13 @@ func (k *SAMLKey) Withdrawn() bool { return !k.ExpiresAt.After(k.SignUntil) }
 // SAMLStore keeps what the SAML identity provider needs beyond the SSO sessions. Purge deletes
 // expired requests, participants, message ids and keys.
 type SAMLStore interface {
-	// PutSAMLServiceProvider inserts or replaces an SP by entity id; ErrAppIDTaken (with
+	// CreateSAMLServiceProvider stores a new SP; sso.ErrConflict when an SP of its entity id is
+	// registered already (two registrations of one entity id at once: one is stored, the
+	// other refused, by the store, not by a check before it). ErrAppIDTaken (with
 	// sso.ErrConflict) when a client or an SP of another entity id has its ID, checked in the
 	// transaction that writes it, so that of a client and an SP registered at once with one id
 	// one is refused (CreateClient refuses an SP's id likewise).
-	PutSAMLServiceProvider(ctx context.Context, sp *SAMLServiceProvider) error
+	CreateSAMLServiceProvider(ctx context.Context, sp *SAMLServiceProvider) error
 	// SAMLServiceProviders lists the registered SPs by entity id.
 	SAMLServiceProviders(ctx context.Context) ([]*SAMLServiceProvider, error)
 	// DeleteSAMLServiceProvider removes an SP; sso.ErrNotFound when unknown.

@@ -13,7 +13,9 @@ import (
 
 // ---- SAML service providers ----
 
-func (s *Store) PutSAMLServiceProvider(ctx context.Context, sp *store.SAMLServiceProvider) error {
+// CreateSAMLServiceProvider stores a new SP (see store.SAMLStore): the entity id's primary key
+// refuses a second registration of one entity id, however many run at once (sso.ErrConflict).
+func (s *Store) CreateSAMLServiceProvider(ctx context.Context, sp *store.SAMLServiceProvider) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if err := lockAppIDs(ctx, tx); err != nil {
 			return err
@@ -21,8 +23,7 @@ func (s *Store) PutSAMLServiceProvider(ctx context.Context, sp *store.SAMLServic
 		if err := appIDFree(ctx, tx, sp.ID, sp.EntityID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO saml_service_providers (entity_id, app_id, settings, metadata, created_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (entity_id) DO UPDATE SET app_id = excluded.app_id, settings = excluded.settings, metadata = excluded.metadata`,
+		_, err := tx.Exec(ctx, `INSERT INTO saml_service_providers (entity_id, app_id, settings, metadata, created_at) VALUES ($1, $2, $3, $4, $5)`,
 			sp.EntityID, sp.ID, nonNil(sp.Settings), nonNil(sp.Metadata), ts(orNow(sp.CreatedAt, s.clock())))
 		return err
 	})

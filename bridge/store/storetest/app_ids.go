@@ -39,18 +39,18 @@ func isAppIDTaken(t *testing.T, err error, what string) {
 // testAppIDs: each way an id can be taken, and given back.
 func testAppIDs(t *testing.T, h *H) {
 	lms := h.newSP("https://lms.example/sp", "lms")
-	ssotest.NoErr(t, h.S.PutSAMLServiceProvider(h.Ctx, lms), "PutSAMLServiceProvider lms")
-	ssotest.NoErr(t, h.S.PutSAMLServiceProvider(h.Ctx, lms), "PutSAMLServiceProvider lms again (the same SP)")
+	ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, lms), "CreateSAMLServiceProvider lms")
+	ssotest.IsErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, lms), sso.ErrConflict, "CreateSAMLServiceProvider lms again (the same SP)")
 	isAppIDTaken(t, h.S.CreateClient(h.Ctx, h.newClient("lms")), "CreateClient with an SP's id")
 	if _, err := h.S.Client(h.Ctx, "lms"); !errors.Is(err, sso.ErrNotFound) {
 		t.Fatalf("client lms after a refused CreateClient: %v", err)
 	}
-	isAppIDTaken(t, h.S.PutSAMLServiceProvider(h.Ctx, h.newSP("https://other.example/sp", "lms")), "PutSAMLServiceProvider: another SP's id")
+	isAppIDTaken(t, h.S.CreateSAMLServiceProvider(h.Ctx, h.newSP("https://other.example/sp", "lms")), "CreateSAMLServiceProvider: another SP's id")
 
 	ssotest.NoErr(t, h.S.CreateClient(h.Ctx, h.newClient("portal")), "CreateClient portal")
-	isAppIDTaken(t, h.S.PutSAMLServiceProvider(h.Ctx, h.newSP("https://portal.example/sp", "portal")), "PutSAMLServiceProvider with a client's id")
+	isAppIDTaken(t, h.S.CreateSAMLServiceProvider(h.Ctx, h.newSP("https://portal.example/sp", "portal")), "CreateSAMLServiceProvider with a client's id")
 	moved := h.newSP(lms.EntityID, "portal") // the registered SP given a client's id
-	isAppIDTaken(t, h.S.PutSAMLServiceProvider(h.Ctx, moved), "PutSAMLServiceProvider: an SP replaced with a client's id")
+	isAppIDTaken(t, h.S.CreateSAMLServiceProvider(h.Ctx, moved), "CreateSAMLServiceProvider: an SP's entity id again, with a client's id")
 
 	sps, err := h.S.SAMLServiceProviders(h.Ctx)
 	ssotest.NoErr(t, err, "SAMLServiceProviders")
@@ -59,14 +59,14 @@ func testAppIDs(t *testing.T, h *H) {
 	}
 
 	// Records without an id (written before ids were kept) are not checked against each other.
-	ssotest.NoErr(t, h.S.PutSAMLServiceProvider(h.Ctx, h.newSP("https://x.example/sp", "")), "PutSAMLServiceProvider without id")
-	ssotest.NoErr(t, h.S.PutSAMLServiceProvider(h.Ctx, h.newSP("https://y.example/sp", "")), "PutSAMLServiceProvider without id, again")
+	ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, h.newSP("https://x.example/sp", "")), "CreateSAMLServiceProvider without id")
+	ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, h.newSP("https://y.example/sp", "")), "CreateSAMLServiceProvider without id, again")
 
 	// Removed, the id is free again for the other kind.
 	ssotest.NoErr(t, h.S.DeleteSAMLServiceProvider(h.Ctx, lms.EntityID), "DeleteSAMLServiceProvider lms")
 	ssotest.NoErr(t, h.S.CreateClient(h.Ctx, h.newClient("lms")), "CreateClient lms after the SP is removed")
 	ssotest.NoErr(t, h.S.DeleteClient(h.Ctx, "portal"), "DeleteClient portal")
-	ssotest.NoErr(t, h.S.PutSAMLServiceProvider(h.Ctx, h.newSP("https://portal.example/sp", "portal")), "PutSAMLServiceProvider portal after the client is removed")
+	ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, h.newSP("https://portal.example/sp", "portal")), "CreateSAMLServiceProvider portal after the client is removed")
 }
 
 // testAppIDRace: a client and an SP registered at the same moment with one id (two replicas, or
@@ -89,7 +89,7 @@ func testAppIDRace(t *testing.T, h *H) {
 		go func() {
 			defer wg.Done()
 			<-start
-			spErr = h.S.PutSAMLServiceProvider(h.Ctx, h.newSP("https://"+id+".example/sp", id))
+			spErr = h.S.CreateSAMLServiceProvider(h.Ctx, h.newSP("https://"+id+".example/sp", id))
 		}()
 		close(start)
 		wg.Wait()

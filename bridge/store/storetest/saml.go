@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 var samlTests = []test{
 	{"ServiceProviders", testSAMLServiceProviders},
+	{"ServiceProviderRace", testSAMLServiceProviderRace},
 	{"RequestStates", testSAMLRequestStates},
 	{"RequestNameIDFormat", testSAMLRequestNameIDFormat},
 	{"RequestOutOfOrder", testSAMLRequestOutOfOrder},
@@ -29,11 +31,12 @@ var samlTests = []test{
 
 func testSAMLServiceProviders(t *testing.T, h *H) {
 	a := &store.SAMLServiceProvider{EntityID: "https://b.example/sp", Settings: []byte(`{"id":"b"}`), Metadata: []byte("<md/>"), CreatedAt: h.Now}
-	ssotest.NoErr(t, h.S.PutSAMLServiceProvider(h.Ctx, a), "PutSAMLServiceProvider")
-	ssotest.NoErr(t, h.S.PutSAMLServiceProvider(h.Ctx, &store.SAMLServiceProvider{EntityID: "https://a.example/sp",
-		Settings: []byte(`{}`), Metadata: []byte("<a/>"), CreatedAt: h.Now}), "PutSAMLServiceProvider")
-	a.Settings = []byte(`{"id":"b2"}`)
-	ssotest.NoErr(t, h.S.PutSAMLServiceProvider(h.Ctx, a), "PutSAMLServiceProvider (replace)")
+	ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, a), "CreateSAMLServiceProvider")
+	ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, &store.SAMLServiceProvider{EntityID: "https://a.example/sp",
+		Settings: []byte(`{}`), Metadata: []byte("<a/>"), CreatedAt: h.Now}), "CreateSAMLServiceProvider")
+	again := *a
+	again.Settings, again.Metadata = []byte(`{"id":"b2"}`), []byte("<md2/>")
+	ssotest.IsErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, &again), sso.ErrConflict, "CreateSAMLServiceProvider (its entity id again)")
 	list, err := h.S.SAMLServiceProviders(h.Ctx)
 	ssotest.NoErr(t, err, "SAMLServiceProviders")
 	if len(list) != 2 || list[0].EntityID != "https://a.example/sp" || list[1].EntityID != a.EntityID ||
@@ -46,6 +49,51 @@ func testSAMLServiceProviders(t *testing.T, h *H) {
 	ssotest.NoErr(t, err, "SAMLServiceProviders")
 	if len(list) != 1 {
 		t.Fatalf("after delete: %d SPs", len(list))
+	}
+}
+
+// testSAMLServiceProviderRace: registrations of one entity id at the same moment (two replicas,
+// or the CLI twice), each with an id of its own: the store keeps exactly one, the others are
+// refused with sso.ErrConflict, and the SP listed is the one whose registration succeeded
+// (before, each replaced the last and all succeeded).
+func testSAMLServiceProviderRace(t *testing.T, h *H) {
+	for round := range 6 {
+		entity := fmt.Sprintf("https://race%d.example/sp", round)
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			won   []string
+			errs  []error
+			begin = make(chan struct{})
+		)
+		for i := range 4 {
+			id := fmt.Sprintf("race%d-%d", round, i)
+			wg.Go(func() {
+				<-begin
+				err := h.S.CreateSAMLServiceProvider(h.Ctx, h.newSP(entity, id))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won = append(won, id)
+				case errors.Is(err, sso.ErrConflict) && !errors.Is(err, store.ErrAppIDTaken):
+				default:
+					errs = append(errs, err)
+				}
+			})
+		}
+		close(begin)
+		wg.Wait()
+		ssotest.NoErr(t, errors.Join(errs...), "concurrent CreateSAMLServiceProvider of one entity id")
+		if len(won) != 1 {
+			t.Fatalf("round %d: %d registrations of %s succeeded (%q), want 1", round, len(won), entity, won)
+		}
+		sps, err := h.S.SAMLServiceProviders(h.Ctx)
+		ssotest.NoErr(t, err, "SAMLServiceProviders")
+		i := slices.IndexFunc(sps, func(sp *store.SAMLServiceProvider) bool { return sp.EntityID == entity })
+		if i < 0 || sps[i].ID != won[0] {
+			t.Fatalf("round %d: SAMLServiceProviders = %+v, want %s as %q", round, sps, entity, won[0])
+		}
 	}
 }
 
