@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -123,15 +124,27 @@ func (k *KeyRing) Reload(ctx context.Context) error {
 	return nil
 }
 
+// load reads the published keys. A key this ring holds already (its id and certificate) is
+// kept as it is, with the row's times, not opened again: Reload runs on every change
+// notification and every periodic fallback (2 s on SQLite), and opening a key decrypts it and
+// parses an RSA key and a certificate (closing note s15, K). The OIDC keys do the same
+// (sso.KeyManager.load).
 func (k *KeyRing) load(ctx context.Context) ([]*signingKey, error) {
 	stored, err := k.store.SAMLKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("saml keys: load: %w", err)
 	}
+	k.mu.RLock()
+	held := k.keys
+	k.mu.RUnlock()
 	now := k.now()
 	var keys []*signingKey
 	for _, sk := range stored {
 		if !published(sk, now) {
+			continue
+		}
+		if key := reusable(held, sk); key != nil {
+			keys = append(keys, key)
 			continue
 		}
 		key, err := k.open(sk)
@@ -141,6 +154,23 @@ func (k *KeyRing) load(ctx context.Context) ([]*signingKey, error) {
 		keys = append(keys, key)
 	}
 	return keys, nil
+}
+
+// reusable is the key of held that sk is, with sk's times (the same one when they did not
+// change), or nil when held has no key of its id and certificate.
+func reusable(held []*signingKey, sk *store.SAMLKey) *signingKey {
+	for _, key := range held {
+		if key.id != sk.ID || !bytes.Equal(key.cert.Raw, sk.CertDER) {
+			continue
+		}
+		if key.createdAt.Equal(sk.CreatedAt) && key.signUntil.Equal(sk.SignUntil) && key.expiresAt.Equal(sk.ExpiresAt) {
+			return key
+		}
+		c := *key
+		c.createdAt, c.signUntil, c.expiresAt = sk.CreatedAt, sk.SignUntil, sk.ExpiresAt
+		return &c
+	}
+	return nil
 }
 
 // published tells whether a stored key is in the metadata at now: not past its expiry and not
