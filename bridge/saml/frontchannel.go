@@ -105,6 +105,22 @@ type chainAnswer struct {
 	RelayState string           `json:"r,omitempty"`
 	Status     string           `json:"st"`
 	Endpoint   crewjam.Endpoint `json:"ep"`
+	// Partial records that an SP of the chain did not confirm its logout (skipped, answered
+	// with another status than Success, or gone from the registry): a Success answer then
+	// carries the second-level status PartialLogout (SAML core 3.7.3.2).
+	Partial bool `json:"pl,omitempty"`
+}
+
+// statusPartialLogout is SAML core 3.2.2.2's second-level status of a logout that did not reach
+// every session participant.
+const statusPartialLogout = "urn:oasis:names:tc:SAML:2.0:status:PartialLogout"
+
+// partial records in ch, before it is saved, that the SP of its current step did not confirm
+// its logout (chainAnswer.Partial).
+func (ch *chain) partial() {
+	if ch.Answer != nil {
+		ch.Answer.Partial = true
+	}
 }
 
 // maxAnswerRelayState bounds the RelayState kept for the answer (the bindings ask SPs for at
@@ -292,6 +308,9 @@ func (h *Handler) chainNext(c echo.Context) error {
 	step := func(q string) bool { n, err := strconv.Atoi(c.QueryParam(q)); return err == nil && n == ch.Pos }
 	if step("skip") && ch.Pos < len(ch.Steps) && ch.Req != "" {
 		sp := ch.Steps[ch.Pos].SP
+		// Saved with the step left, whichever cookie leaves it: the member went on without
+		// this SP's answer in this browser.
+		ch.partial()
 		moved, err := l.leave(c, ch)
 		if err != nil {
 			return err
@@ -324,7 +343,9 @@ func (h *Handler) chainNext(c echo.Context) error {
 		ep = browserSLO(sp)
 	}
 	if ep == nil {
-		// Gone (or changed) since the chain started: nothing to visit.
+		// Gone (or changed) since the chain started: nothing to visit, and its session there,
+		// if any, is not ended.
+		ch.partial()
 		if _, err := l.leave(c, ch); err != nil {
 			return err
 		}
@@ -446,6 +467,10 @@ func (h *Handler) chainResponse(c echo.Context) error {
 		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "saml.logout_response_refused", ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: refusalOf(err)})
 		return c.Redirect(http.StatusSeeOther, PathSLONext)
 	}
+	confirmed := resp.Status.StatusCode.Value == crewjam.StatusSuccess
+	if !confirmed {
+		ch.partial()
+	}
 	moved, err := l.leave(c, ch)
 	if err != nil {
 		return err
@@ -454,7 +479,7 @@ func (h *Handler) chainResponse(c echo.Context) error {
 		h.Logger.WarnContext(ctx, "saml logout response refused", "sp", sp.Settings.ID, "reason", "replayed")
 		return c.Redirect(http.StatusSeeOther, PathSLONext)
 	}
-	if status := resp.Status.StatusCode.Value; status != crewjam.StatusSuccess {
+	if status := resp.Status.StatusCode.Value; !confirmed {
 		h.Logger.WarnContext(ctx, "saml front-channel logout: the service provider did not sign the member out", "sp", sp.Settings.ID, "status", status)
 		l.unconfirmed(ctx, ch, sp.EntityID, "the LogoutResponse's status is "+status)
 	} else {
@@ -641,5 +666,9 @@ func (h *Handler) sendAnswer(c echo.Context, a *chainAnswer) error {
 	ep := a.Endpoint
 	lreq := &crewjam.IdpLogoutRequest{IDP: idp, HTTPRequest: c.Request(), RelayState: a.RelayState,
 		Request: crewjam.LogoutRequest{ID: a.ID}, ServiceProviderMetadata: sp.Metadata, SLOEndpoint: &ep, Now: h.Now()}
-	return h.writeAnswer(c, lreq, a.Status, nil)
+	resp := lreq.MakeLogoutResponse(a.Status)
+	if a.Partial && a.Status == crewjam.StatusSuccess {
+		resp.Status.StatusCode.StatusCode = &crewjam.StatusCode{Value: statusPartialLogout}
+	}
+	return h.writeResponse(c, lreq, resp, nil)
 }

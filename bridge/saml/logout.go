@@ -149,8 +149,13 @@ func (h *Handler) answerSignedOff(c echo.Context, lreq *crewjam.IdpLogoutRequest
 // writeAnswer answers an SP's LogoutRequest with status: a redirect (through the signed-out page
 // when sess ended, for the OIDC apps' front-channel logouts) or the HTTP-POST form page.
 func (h *Handler) writeAnswer(c echo.Context, lreq *crewjam.IdpLogoutRequest, status string, sess *sso.Session) error {
+	return h.writeResponse(c, lreq, lreq.MakeLogoutResponse(status), sess)
+}
+
+// writeResponse sends resp, a LogoutResponse to lreq, as writeAnswer does.
+func (h *Handler) writeResponse(c echo.Context, lreq *crewjam.IdpLogoutRequest, resp *crewjam.LogoutResponse, sess *sso.Session) error {
 	var w captureWriter
-	if err := lreq.WriteLogoutResponse(&w, lreq.MakeLogoutResponse(status)); err != nil {
+	if err := lreq.WriteLogoutResponse(&w, resp); err != nil {
 		return fmt.Errorf("saml logout response: %w", err)
 	}
 	if loc := w.Header().Get("Location"); loc != "" {
