@@ -38,9 +38,9 @@
 // compare-and-set on its generation, and what the grant says (client, subject, scopes, session)
 // in family_grants, written once; a refresh rotation reads and writes only the narrow row.
 // Access tokens are not stored (revoked_access_tokens lists those revoked one by one). The two
-// tables carry only the index revocation needs (family_grants by subject and client; no expiry
-// index: Purge walks the families key), because every index is one more page written by every
-// new grant.
+// tables carry only the indexes revocation needs (family_grants by subject and client, and by
+// client alone for a client's removal or the revocation of its grants; no expiry index: Purge
+// walks the families key), because every index is one more page written by every new grant.
 //
 // # Encoding
 //
