@@ -5,11 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres"
-	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
 	"github.com/ssobridge/ssobridge/sso"
 	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
 )
@@ -19,33 +16,15 @@ import (
 // lists with its id, and a client with that id is refused after the upgrade.
 func TestMigrateSAMLAppID(t *testing.T) {
 	ctx := t.Context()
-	dsn := pgtest.NewDatabase(t)
-	conn, err := pgx.Connect(ctx, dsn)
-	ssotest.NoErr(t, err, "connect")
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := conn.Exec(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`)
-	found := false
-	for v := 1; v <= postgres.Version(); v++ {
-		if strings.Contains(postgres.MigrationSQL(v), "ADD COLUMN app_id") {
-			found = true
-			break
-		}
-		exec(postgres.MigrationSQL(v))
-		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)`, v)
-	}
+	db, found := migratedBefore(t, func(v int, q string) bool { return strings.Contains(q, "ADD COLUMN app_id") })
 	if !found {
 		t.Fatal("no migration adds saml_service_providers.app_id")
 	}
-	exec(`INSERT INTO saml_service_providers (entity_id, settings, metadata, created_at) VALUES ('https://lms.example/sp', $1, '<md/>', 0)`,
+	db.exec(`INSERT INTO saml_service_providers (entity_id, settings, metadata, created_at) VALUES ('https://lms.example/sp', $1, '<md/>', 0)`,
 		[]byte(`{"id":"lms","name":"Learning Portal"}`))
-	ssotest.NoErr(t, conn.Close(ctx), "close")
+	db.close()
 
-	s, err := postgres.Open(ctx, dsn)
+	s, err := postgres.Open(ctx, db.dsn)
 	ssotest.NoErr(t, err, "Open (migrate)")
 	t.Cleanup(func() { _ = s.Close() })
 	sps, err := s.SAMLServiceProviders(ctx)

@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ssobridge/ssobridge/bridge/store/postgres"
-	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
 	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
 )
 
@@ -19,46 +18,30 @@ import (
 // the version before, holding families of two clients, is opened and upgraded.
 func TestMigrateFamilyGrantsClient(t *testing.T) {
 	ctx := t.Context()
-	dsn := pgtest.NewDatabase(t)
-	conn, err := pgx.Connect(ctx, dsn)
-	ssotest.NoErr(t, err, "connect")
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := conn.Exec(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`)
-	found := false
-	for v := 1; v <= postgres.Version(); v++ {
-		if strings.Contains(postgres.MigrationSQL(v), "family_grants_client") {
-			found = true
-			break
-		}
-		exec(postgres.MigrationSQL(v))
-		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)`, v)
-	}
+	db, found := migratedBefore(t, func(v int, q string) bool { return strings.Contains(q, "family_grants_client") })
 	if !found {
 		t.Fatal("no migration indexes family_grants by client_id")
 	}
 	now := time.Now().Truncate(time.Second).UTC()
 	for _, f := range []struct{ id, client string }{{"f1", "gone"}, {"f2", "kept"}, {"f3", "gone"}} {
-		exec(`INSERT INTO families (family_id, token_hash, expires_at) VALUES ($1, $2, $3)`, f.id, "h-"+f.id, now.Add(time.Hour).UnixNano())
-		exec(`INSERT INTO family_grants (family_id, client_id, subject, created_at) VALUES ($1, $2, 'alice', $3)`, f.id, f.client, now.UnixNano())
+		db.exec(`INSERT INTO families (family_id, token_hash, expires_at) VALUES ($1, $2, $3)`, f.id, "h-"+f.id, now.Add(time.Hour).UnixNano())
+		db.exec(`INSERT INTO family_grants (family_id, client_id, subject, created_at) VALUES ($1, $2, 'alice', $3)`, f.id, f.client, now.UnixNano())
 	}
-	ssotest.NoErr(t, conn.Close(ctx), "close")
+	db.close()
 
-	s, err := postgres.Open(ctx, dsn, postgres.WithClock(func() time.Time { return now }))
+	s, err := postgres.Open(ctx, db.dsn, postgres.WithClock(func() time.Time { return now }))
 	ssotest.NoErr(t, err, "Open (migrate)")
 	t.Cleanup(func() { _ = s.Close() })
 
 	// DeleteClient's statement revoking the client's grants (misc.go). Three rows make any plan
 	// cheap: with sequential scans priced out, the planner takes an index on client_id if
 	// there is one.
-	conn, err = pgx.Connect(ctx, dsn)
+	conn, err := pgx.Connect(ctx, db.dsn)
 	ssotest.NoErr(t, err, "connect")
 	defer conn.Close(ctx)
-	exec(`SET enable_seqscan = off`)
+	if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
 	rows, err := conn.Query(ctx, `EXPLAIN UPDATE families SET revoked = true
 			WHERE family_id IN (SELECT family_id FROM family_grants WHERE client_id = $1) AND NOT revoked`, "gone")
 	ssotest.NoErr(t, err, "EXPLAIN")

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/ssobridge/ssobridge/bridge/store/postgres"
 	"github.com/ssobridge/ssobridge/bridge/store/postgres/pgtest"
 	"github.com/ssobridge/ssobridge/sso"
@@ -73,29 +71,16 @@ func TestOpenUnreachable(t *testing.T) {
 // (its browser carries it), the other has none, and both complete.
 func TestMigrateSAMLNameIDFormat(t *testing.T) {
 	ctx := t.Context()
-	dsn := pgtest.NewDatabase(t)
-	conn, err := pgx.Connect(ctx, dsn)
-	ssotest.NoErr(t, err, "connect")
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := conn.Exec(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`)
-	for v := 1; v <= 6; v++ {
-		exec(postgres.MigrationSQL(v))
-		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)`, v)
-	}
+	db, _ := migratedBefore(t, func(v int, q string) bool { return v > 6 })
 	exp := time.Now().Add(time.Hour).UnixNano() // the store keeps nanoseconds
 	for _, id := range []string{"t.waiting-transient", "waiting-own"} {
-		exec(`INSERT INTO saml_requests (id, sp, request_id, acs_url, acs_binding, acs_index, relay_state, force_authn,
+		db.exec(`INSERT INTO saml_requests (id, sp, request_id, acs_url, acs_binding, acs_index, relay_state, force_authn,
 			is_passive, browser, done, created_at, expires_at) VALUES ($1, 'https://sp.example/', 'id-1', 'https://sp.example/acs',
 			'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST', 0, '', FALSE, FALSE, '', FALSE, 0, $2)`, id, exp)
 	}
-	ssotest.NoErr(t, conn.Close(ctx), "close")
+	db.close()
 
-	s, err := postgres.Open(ctx, dsn)
+	s, err := postgres.Open(ctx, db.dsn)
 	ssotest.NoErr(t, err, "Open (migrate)")
 	t.Cleanup(func() { _ = s.Close() })
 	for id, want := range map[string]string{"t.waiting-transient": "urn:oasis:names:tc:SAML:2.0:nameid-format:transient", "waiting-own": ""} {
@@ -118,20 +103,7 @@ const familySplitVersion = 12
 // client; the revoked one stays revoked; Purge removes the expired one with its grant.
 func TestMigrateFamilySplit(t *testing.T) {
 	ctx := t.Context()
-	dsn := pgtest.NewDatabase(t)
-	conn, err := pgx.Connect(ctx, dsn)
-	ssotest.NoErr(t, err, "connect")
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := conn.Exec(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`)
-	for v := 1; v < familySplitVersion; v++ {
-		exec(postgres.MigrationSQL(v))
-		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)`, v)
-	}
+	db, _ := migratedBefore(t, func(v int, q string) bool { return v >= familySplitVersion })
 	now := time.Now().Truncate(time.Second).UTC()
 	ns := func(t time.Time) int64 { return t.UnixNano() } // the store keeps nanoseconds
 	exp := ns(now.Add(time.Hour))
@@ -141,16 +113,16 @@ func TestMigrateFamilySplit(t *testing.T) {
 	// f1 of alice at app, rotated twice; f2 of alice at other; f3 of bob at app; f4 of bob
 	// expired; f5 of carol revoked; f6 of dave at gone (a client deleted below), at generation
 	// 0 with a legacy hash.
-	exec(insert, "f1", "h1c", 2, "app", "alice", ns(now.Add(-time.Hour)), ns(now.Add(-time.Hour)), exp, ns(now.Add(-time.Minute)), false)
-	exec(insert, "f2", "h2", 0, "other", "alice", ns(now), ns(now.Add(-2*time.Minute)), exp, 0, false)
-	exec(insert, "f3", "h3", 0, "app", "bob", ns(now), ns(now), exp, 0, false)
-	exec(insert, "f4", "h4", 0, "app", "bob", ns(now), ns(now), ns(now.Add(-time.Minute)), 0, false)
-	exec(insert, "f5", "h5", 3, "app", "carol", ns(now), ns(now), exp, ns(now), true)
-	exec(insert, "f6", "h6", 0, "gone", "dave", ns(now), ns(now), exp, 0, false)
-	exec(`INSERT INTO legacy_refresh_tokens (hash, family_id, expires_at) VALUES ('h6', 'f6', $1)`, exp)
-	ssotest.NoErr(t, conn.Close(ctx), "close")
+	db.exec(insert, "f1", "h1c", 2, "app", "alice", ns(now.Add(-time.Hour)), ns(now.Add(-time.Hour)), exp, ns(now.Add(-time.Minute)), false)
+	db.exec(insert, "f2", "h2", 0, "other", "alice", ns(now), ns(now.Add(-2*time.Minute)), exp, 0, false)
+	db.exec(insert, "f3", "h3", 0, "app", "bob", ns(now), ns(now), exp, 0, false)
+	db.exec(insert, "f4", "h4", 0, "app", "bob", ns(now), ns(now), ns(now.Add(-time.Minute)), 0, false)
+	db.exec(insert, "f5", "h5", 3, "app", "carol", ns(now), ns(now), exp, ns(now), true)
+	db.exec(insert, "f6", "h6", 0, "gone", "dave", ns(now), ns(now), exp, 0, false)
+	db.exec(`INSERT INTO legacy_refresh_tokens (hash, family_id, expires_at) VALUES ('h6', 'f6', $1)`, exp)
+	db.close()
 
-	s, err := postgres.Open(ctx, dsn, postgres.WithClock(func() time.Time { return now }))
+	s, err := postgres.Open(ctx, db.dsn, postgres.WithClock(func() time.Time { return now }))
 	ssotest.NoErr(t, err, "Open (migrate)")
 	t.Cleanup(func() { _ = s.Close() })
 	want := &sso.RefreshToken{Hash: "h1c", Generation: 2, FamilyID: "f1", ClientID: "app", Subject: "alice",
