@@ -20,33 +20,7 @@ import (
 func TestMigrateTokenFamilies(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "v9.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
-	for v := 1; v <= 9; v++ {
-		exec(migrations[v-1])
-		if f := goMigrations[v]; f != nil {
-			tx, err := db.BeginTx(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := f(ctx, tx); err != nil {
-				t.Fatal(err)
-			}
-			if err := tx.Commit(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, v)
-	}
+	db, exec := openAtVersion(t, path, 9)
 	now := time.Now().Truncate(time.Second)
 	exp := ts(now.Add(time.Hour))
 	refresh := `INSERT INTO refresh_tokens (hash, family_id, client_id, subject, audience, scopes, session_id,
@@ -533,33 +507,7 @@ const familySplitVersion = 22
 func TestMigrateFamilySplit(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "v21.db")
-	db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.ExecContext(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
-	for v := 1; v < familySplitVersion; v++ {
-		exec(migrations[v-1])
-		if f := goMigrations[v]; f != nil {
-			tx, err := db.BeginTx(ctx, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := f(ctx, tx); err != nil {
-				t.Fatal(err)
-			}
-			if err := tx.Commit(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, v)
-	}
+	db, exec := openAtVersion(t, path, familySplitVersion-1)
 	now := time.Now().Truncate(time.Second).UTC()
 	exp := ts(now.Add(time.Hour))
 	insert := `INSERT INTO families (family_id, token_hash, generation, client_id, subject, audience, scopes,
