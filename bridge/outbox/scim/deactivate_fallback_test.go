@@ -1,20 +1,13 @@
 package scim_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/ssobridge/ssobridge/bridge/outbox"
-	"github.com/ssobridge/ssobridge/bridge/outbox/scim"
 	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/wire"
 )
 
@@ -62,43 +55,8 @@ func TestSCIMDeactivationFallbackFailure(t *testing.T) {
 			store.OutboxDead, []string{"PATCH /Users active: HTTP 400", "HTTP 400"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := t.Context()
 			f := &strictSCIM{users: map[string]*scimUser{}}
-			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ssobridge.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			srv := httptest.NewServer(activePatchAnswer{f, tc.patch})
-			t.Cleanup(srv.Close)
-			cfg := &scim.Config{URL: srv.URL + "/scim/v2", Token: "t0k3n", Update: "put"}
-			if err := cfg.Validate("provisioning.portal.scim"); err != nil {
-				t.Fatal(err)
-			}
-			d := cfg.Deliverer(outbox.Deps{Store: st, HTTP: outbox.NewSender(srv.Client(), 5*time.Second), Now: time.Now})
-			q := outbox.New(outbox.Options{Config: outbox.Defaults(), Store: st,
-				Targets: map[string]outbox.Route{"portal": {Kind: scim.Kind, Deliverer: d}}})
-			n := 0
-			deliver := func(typ string, u wire.User) string {
-				t.Helper()
-				n++
-				id := fmt.Sprintf("evt_%s_%d", u.Subject, n)
-				u.Roles = []string{}
-				p, _ := json.Marshal(wire.Event{ID: id, Type: typ, ClientID: "portal", Data: u})
-				if err := st.Enqueue(ctx, &store.OutboxEvent{ID: id, Key: outbox.Key(scim.Kind, "portal", u.Subject), Channel: scim.Kind,
-					ClientID: "portal", Subject: u.Subject, Type: typ, Payload: p}); err != nil {
-					t.Fatal(err)
-				}
-				for {
-					k, err := q.DeliverDue(ctx)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if k == 0 {
-						return id
-					}
-				}
-			}
+			deliver, events := strictTarget(t, activePatchAnswer{f, tc.patch}, "put")
 			alice := wire.User{Subject: "sub-alice", Active: true, Login: "alice", Email: "alice@example.org"}
 			deliver(wire.TypeCreated, alice)
 			deliver(wire.TypeCreated, wire.User{Subject: "sub-bob", Active: true, Login: "bob", Email: "bob@example.org"})
@@ -106,12 +64,8 @@ func TestSCIMDeactivationFallbackFailure(t *testing.T) {
 			tc.change(&gone)
 			gone.Active = false
 			id := deliver(wire.TypeDeactivated, gone)
-			evs, err := st.OutboxEvents(ctx, store.OutboxFilter{})
-			if err != nil {
-				t.Fatal(err)
-			}
 			var e *store.OutboxEvent
-			for _, x := range evs {
+			for _, x := range events() {
 				if x.ID == id {
 					e = x
 				}

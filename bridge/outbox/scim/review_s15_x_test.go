@@ -148,8 +148,9 @@ func fromSCIM(u wire.SCIMUser) *scimUser {
 	return s
 }
 
-// strictTarget delivers events to f through the outbox (SQLite store) until none is due.
-func strictTarget(t *testing.T, f *strictSCIM, update string) (deliver func(typ string, u wire.User), events func() []*store.OutboxEvent) {
+// strictTarget delivers events to the SCIM app f (a strictSCIM, or one wrapping it) through the
+// outbox (SQLite store) until none is due; deliver returns the event's id.
+func strictTarget(t *testing.T, f http.Handler, update string) (deliver func(typ string, u wire.User) string, events func() []*store.OutboxEvent) {
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ssobridge.db"))
 	if err != nil {
@@ -166,7 +167,7 @@ func strictTarget(t *testing.T, f *strictSCIM, update string) (deliver func(typ 
 	q := outbox.New(outbox.Options{Config: outbox.Defaults(), Store: st,
 		Targets: map[string]outbox.Route{"portal": {Kind: scim.Kind, Deliverer: d}}})
 	n := 0
-	deliver = func(typ string, u wire.User) {
+	deliver = func(typ string, u wire.User) string {
 		t.Helper()
 		n++
 		id := fmt.Sprintf("evt_%s_%d", u.Subject, n)
@@ -185,7 +186,7 @@ func strictTarget(t *testing.T, f *strictSCIM, update string) (deliver func(typ 
 				t.Fatal(err)
 			}
 			if k == 0 {
-				return
+				return id
 			}
 		}
 	}

@@ -1,20 +1,13 @@
 package scim_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/ssobridge/ssobridge/bridge/outbox"
-	"github.com/ssobridge/ssobridge/bridge/outbox/scim"
-	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/wire"
 )
 
@@ -66,43 +59,8 @@ func (a activeKeptOnReplace) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestSCIMDeactivationAnsweredStillActive(t *testing.T) {
 	for _, update := range []string{"put", "patch"} {
 		t.Run(update, func(t *testing.T) {
-			ctx := t.Context()
 			f := &strictSCIM{users: map[string]*scimUser{}}
-			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ssobridge.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			srv := httptest.NewServer(activeKeptOnReplace{f})
-			t.Cleanup(srv.Close)
-			cfg := &scim.Config{URL: srv.URL + "/scim/v2", Token: "t0k3n", Update: update}
-			if err := cfg.Validate("provisioning.portal.scim"); err != nil {
-				t.Fatal(err)
-			}
-			d := cfg.Deliverer(outbox.Deps{Store: st, HTTP: outbox.NewSender(srv.Client(), 5*time.Second), Now: time.Now})
-			q := outbox.New(outbox.Options{Config: outbox.Defaults(), Store: st,
-				Targets: map[string]outbox.Route{"portal": {Kind: scim.Kind, Deliverer: d}}})
-			n := 0
-			deliver := func(typ string, u wire.User) {
-				t.Helper()
-				n++
-				id := fmt.Sprintf("evt_%s_%d", u.Subject, n)
-				u.Roles = []string{}
-				p, _ := json.Marshal(wire.Event{ID: id, Type: typ, ClientID: "portal", Data: u})
-				if err := st.Enqueue(ctx, &store.OutboxEvent{ID: id, Key: outbox.Key(scim.Kind, "portal", u.Subject), Channel: scim.Kind,
-					ClientID: "portal", Subject: u.Subject, Type: typ, Payload: p}); err != nil {
-					t.Fatal(err)
-				}
-				for {
-					k, err := q.DeliverDue(ctx)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if k == 0 {
-						return
-					}
-				}
-			}
+			deliver, events := strictTarget(t, activeKeptOnReplace{f}, update)
 			alice := wire.User{Subject: "sub-alice", Active: true, Login: "alice", Email: "alice@example.org"}
 			deliver(wire.TypeCreated, alice)
 			alice.Active = false
@@ -111,8 +69,7 @@ func TestSCIMDeactivationAnsweredStillActive(t *testing.T) {
 			defer f.mu.Unlock()
 			for id, u := range f.users {
 				if u.Active {
-					evs, _ := st.OutboxEvents(ctx, store.OutboxFilter{})
-					for _, e := range evs {
+					for _, e := range events() {
 						t.Logf("%s %s %s %q", e.ID, e.Type, e.State, e.LastError)
 					}
 					t.Fatalf("user %s is still active at the app after the deactivation was delivered", id)
