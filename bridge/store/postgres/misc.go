@@ -275,8 +275,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		}
 		// So does every grant issued to it, those without a refresh token too: the old app's
 		// access tokens must not come back to life with a client registered again.
-		if _, err := tx.Exec(ctx, `UPDATE families SET revoked = true
-			WHERE family_id IN (SELECT family_id FROM family_grants WHERE client_id = $1) AND NOT revoked`, id); err != nil {
+		if err := revokeGrants(ctx, tx, "", id); err != nil {
 			return err
 		}
 		if err := execOne(ctx, tx, `DELETE FROM clients WHERE id = $1`, id); err != nil {

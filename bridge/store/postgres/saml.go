@@ -27,7 +27,7 @@ func (s *Store) CreateSAMLServiceProvider(ctx context.Context, sp *store.SAMLSer
 			sp.EntityID, sp.ID, nonNil(sp.Settings), nonNil(sp.Metadata), ts(orNow(sp.CreatedAt, s.clock())))
 		return err
 	})
-	return wrap("put saml service provider", err)
+	return wrap("create saml service provider", err)
 }
 
 // appIDsLock is the advisory lock key that serialises the registrations of apps (clients and

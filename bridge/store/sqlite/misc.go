@@ -223,8 +223,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		}
 		// So does every grant issued to it, those without a refresh token too: the old app's
 		// access tokens must not come back to life with a client registered again.
-		if _, err := tx.ExecContext(ctx, `UPDATE families SET revoked = 1
-			WHERE family_id IN (SELECT family_id FROM family_grants WHERE client_id = ?) AND revoked = 0`, id); err != nil {
+		if err := revokeGrants(ctx, tx, "", id); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)

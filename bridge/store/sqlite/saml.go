@@ -30,7 +30,7 @@ func (s *Store) CreateSAMLServiceProvider(ctx context.Context, sp *store.SAMLSer
 			sp.EntityID, sp.ID, nonNil(sp.Settings), nonNil(sp.Metadata), ts(created))
 		return err
 	})
-	return wrap("put saml service provider", err)
+	return wrap("create saml service provider", err)
 }
 
 // appIDFree is nil when no client and no SP but entityID's (none: "") has the app id id, in
