@@ -66,14 +66,17 @@ func (a *Service) RevokeTokens(ctx context.Context, actor string, f Filter) (int
 			return 0, err
 		}
 	default:
-		// One grant by its id, within the member and client the filter also names.
-		rts, err := a.Store.ListRefreshTokens(ctx, sub, f.Client)
-		if err != nil {
-			return 0, fmt.Errorf("admin: revoke tokens: %w", err)
-		}
-		i := slices.IndexFunc(rts, func(rt *sso.RefreshToken) bool { return rt.FamilyID == f.ID })
-		if i < 0 {
+		// One live grant with a refresh token (what `tokens list` shows) by its id, within the
+		// member and client the filter also names.
+		rt, err := a.Store.Family(ctx, f.ID)
+		switch {
+		case errors.Is(err, sso.ErrNotFound) || err == nil && (rt.Revoked || rt.Hash == "" ||
+			sub != "" && rt.Subject != sub || f.Client != "" && rt.ClientID != f.Client):
 			return 0, fmt.Errorf("%w: no live grant %q", ErrNotFound, f.ID)
+		case err != nil:
+			err = fmt.Errorf("admin: revoke tokens: %w", err)
+			a.record(ctx, actor, "admin.tokens_revoke", sub, f.Client, fmt.Sprintf("%s; failed: %v", f, err))
+			return 0, err
 		}
 		if err := a.Store.RevokeFamily(ctx, f.ID); err != nil {
 			err = fmt.Errorf("admin: revoke tokens: %w", err)

@@ -17,6 +17,7 @@ import (
 type Store interface {
 	SubjectByID(ctx context.Context, subject string) (*store.Subject, error)
 	ListRefreshTokens(ctx context.Context, subject, clientID string) ([]*sso.RefreshToken, error)
+	Family(ctx context.Context, familyID string) (*sso.RefreshToken, error)
 	RevokeFamily(ctx context.Context, familyID string) error
 	RevokeGrants(ctx context.Context, subject, clientID string) (int, error)
 	Session(ctx context.Context, id string) (*sso.Session, error)

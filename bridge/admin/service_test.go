@@ -46,6 +46,15 @@ func (f *fakeStore) ListRefreshTokens(_ context.Context, sub, client string) ([]
 	return out, nil
 }
 
+func (f *fakeStore) Family(_ context.Context, id string) (*sso.RefreshToken, error) {
+	for _, rt := range f.tokens {
+		if rt.FamilyID == id {
+			return rt, nil
+		}
+	}
+	return nil, sso.ErrNotFound
+}
+
 func (f *fakeStore) RevokeFamily(_ context.Context, id string) error {
 	f.tokens = slices.DeleteFunc(f.tokens, func(rt *sso.RefreshToken) bool { return rt.FamilyID == id })
 	return nil
@@ -109,6 +118,9 @@ func (f *fakeStore) UpdateClient(_ context.Context, c *sso.StoredClient) error {
 
 func (f *fakeStore) DeleteClient(_ context.Context, id string) error {
 	delete(f.clients, id)
+	// The store's contract: every grant of the client goes with it (sso/storetest
+	// ClientDeleteRevokesGrants).
+	f.tokens = slices.DeleteFunc(f.tokens, func(rt *sso.RefreshToken) bool { return rt.ClientID == id })
 	return nil
 }
 
