@@ -69,8 +69,13 @@ func appendLoginKey(dst []byte, login string) []byte {
 	return append(append(dst, "login:"...), identity.CanonicalLogin(login)...)
 }
 
-func memberKey(key string) string { return "member:" + key }
+// memberKey is the member's counter (the AMS's key of the member a login belongs to).
+func memberKey(key string) string {
+	var b keyBuf
+	return string(appendMemberKey(b[:0], key))
+}
 
+// appendMemberKey appends memberKey(key) to dst.
 func appendMemberKey(dst []byte, key string) []byte { return append(append(dst, "member:"...), key...) }
 
 // FailMember counts a failed attempt of login against the member it resolved to (the attempt
@@ -294,16 +299,16 @@ func (t *Throttle) Succeed(ctx context.Context, login, ip string) error {
 	if t.shared != nil {
 		return t.shared.succeed(ctx, login, ip)
 	}
+	var lb, ib, mb keyBuf
+	lk, ik := appendLoginKey(lb[:0], login), appendIPKeyFor(ib[:0], login, ip)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	lk := loginKey(login)
-	delete(t.entries, lk)
-	if m, ok := t.members[lk]; ok {
-		delete(t.entries, memberKey(m))
-		delete(t.members, lk)
+	delete(t.entries, string(lk))
+	if m, ok := t.members[string(lk)]; ok {
+		delete(t.entries, string(appendMemberKey(mb[:0], m)))
+		delete(t.members, string(lk))
 	}
-	var ib keyBuf
-	t.unreserve(appendIPKeyFor(ib[:0], login, ip))
+	t.unreserve(ik)
 	return nil
 }
 
