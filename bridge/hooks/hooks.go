@@ -83,7 +83,8 @@ type Hooks struct {
 	Exchanger       sso.ExternalExchanger
 	ExchangeClients []string
 	// SecondFactorPolicy tells why the policy requires a second factor of the member at the
-	// client ("": it does not): the client's mfa setting or a role (mfa.Service.PolicyRequires).
+	// client ("": it does not): the client's mfa setting, a role, or the AMS's own second factor
+	// of the member (ams_second_factor; mfa.Service.PolicyRequires).
 	// CheckSignIn refuses grants made on a password alone once it does. Nil: never.
 	SecondFactorPolicy func(ctx context.Context, clientID string, m *legacy.Member) (string, error)
 	// Now is the clock (nil: time.Now).
@@ -197,7 +198,8 @@ const (
 // CheckSignIn implements sso.SignInChecker, for grants made without a fresh sign-in (refresh,
 // the device grant's poll):
 //   - a grant made without a second factor is refused once the policy requires one of the
-//     member at the client (SecondFactorPolicy: the client's mfa setting, a role), so that
+//     member at the client (SecondFactorPolicy: the client's mfa setting, a role, the AMS's
+//     own second factor), so that
 //     requiring one takes effect at the next refresh;
 //   - a grant made on the AMS password (amr pwd) is refused once the AMS records a password
 //     change after the sign-in (legacy.Member PasswordChangedAt, aspnet_Membership's
