@@ -332,13 +332,27 @@ const (
 	enrolElsewhereHeading = "Set up your second factor from the association's website"
 	enrolElsewhereMessage = "The association's membership system signs you in only with a second factor, and you have not set one up with this service yet. For your safety it cannot be set up here after your password alone."
 	enrolElsewhereHint    = "Sign in on the association's website first (with your password and your second factor there), then follow its link to this service: you can set up your second factor here from there."
+	// enrolElsewhereText is both, for answers with one line (JSON, the security page).
+	enrolElsewhereText = enrolElsewhereMessage + " " + enrolElsewhereHint
 )
+
+// mayAddFactor reports whether a member with factors f may add one in a sign-in or session
+// whose methods are amr: a further factor always (the callers ask for an existing one first), a
+// first one as mfa.MayEnrolFirst says.
+func mayAddFactor(f mfa.Factors, m *legacy.Member, amr []string) bool {
+	return f.Any() || mfa.MayEnrolFirst(m, amr)
+}
+
+// auditEnrolRefused records a first factor refused at where (mfa.MayEnrolFirst).
+func (h *Handler) auditEnrolRefused(c echo.Context, subject, where string) {
+	h.Audit(c.Request().Context(), &store.AuditEvent{Event: "mfa.enrol_refused", Subject: subject, IP: c.RealIP(),
+		Detail: where + ": a first factor of a member the AMS asks one of needs the AMS hand-off"})
+}
 
 // enrolElsewhere answers a member who may not enrol a first factor in this sign-in
 // (mayEnrol): no secret is made or shown, nothing is enrolled.
 func (h *Handler) enrolElsewhere(c echo.Context, subject, where string) error {
-	h.Audit(c.Request().Context(), &store.AuditEvent{Event: "mfa.enrol_refused", Subject: subject, IP: c.RealIP(),
-		Detail: where + ": a first factor of a member the AMS asks one of needs the AMS hand-off"})
+	h.auditEnrolRefused(c, subject, where)
 	return h.Pages.Error(c, http.StatusForbidden, enrolElsewhereHeading, enrolElsewhereMessage, enrolElsewhereHint)
 }
 

@@ -296,7 +296,7 @@ func (h *Handler) passkeyRegisterBegin(c echo.Context) error {
 	if f.Any() && !mfa.HasMFA(sess.AMR) {
 		return jsonError(c, http.StatusForbidden, "First confirm it's you with your second factor: reload the page.")
 	}
-	if !f.Any() && !mfa.MayEnrolFirst(m, sess.AMR) {
+	if !mayAddFactor(f, m, sess.AMR) {
 		return h.passkeyEnrolElsewhere(c, sess.Subject, "passkey registration")
 	}
 	cer, err := h.MFA.BeginRegistration(ctx, sess.Subject, m)
@@ -326,7 +326,7 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !f.Any() && !mfa.MayEnrolFirst(m, sess.AMR) {
+	if !mayAddFactor(f, m, sess.AMR) {
 		return h.passkeyEnrolElsewhere(c, sess.Subject, "passkey registration")
 	}
 	name := strings.TrimSpace(c.FormValue("name"))
@@ -347,9 +347,8 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 // passkeyEnrolElsewhere answers a passkey registration that would be a first factor of a
 // member the AMS asks one of, outside a session of the AMS website's hand-off.
 func (h *Handler) passkeyEnrolElsewhere(c echo.Context, subject, where string) error {
-	h.Audit(c.Request().Context(), &store.AuditEvent{Event: "mfa.enrol_refused", Subject: subject, IP: c.RealIP(),
-		Detail: where + ": a first factor of a member the AMS asks one of needs the AMS hand-off"})
-	return jsonError(c, http.StatusForbidden, enrolElsewhereMessage+" "+enrolElsewhereHint)
+	h.auditEnrolRefused(c, subject, where)
+	return jsonError(c, http.StatusForbidden, enrolElsewhereText)
 }
 
 // passkeyError answers a failed ceremony. Passkey answers are not throttled per member

@@ -87,8 +87,8 @@ func (h *Handler) securityPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !f.Any() && !mfa.MayEnrolFirst(m, sess.AMR) {
-		d.Error = enrolElsewhereMessage + " " + enrolElsewhereHint
+	if !mayAddFactor(f, m, sess.AMR) {
+		d.Error = enrolElsewhereText
 	}
 	return h.Pages.Render(c, http.StatusOK, "security", d)
 }
@@ -135,10 +135,9 @@ func (h *Handler) securitySubmit(c echo.Context) error {
 	}
 	// A first factor of a member the AMS asks one of is enrolled only in a session the AMS
 	// website's hand-off opened (mfa.MayEnrolFirst), whatever this session's age.
-	if (action == "totp-begin" || action == "totp-confirm") && !f.Any() && !mfa.MayEnrolFirst(m, sess.AMR) {
-		h.Audit(ctx, &store.AuditEvent{Event: "mfa.enrol_refused", Subject: sess.Subject, IP: c.RealIP(),
-			Detail: "security page: a first factor of a member the AMS asks one of needs the AMS hand-off"})
-		return show(http.StatusForbidden, func(d *securityData) { d.Error = enrolElsewhereMessage + " " + enrolElsewhereHint })
+	if (action == "totp-begin" || action == "totp-confirm") && !mayAddFactor(f, m, sess.AMR) {
+		h.auditEnrolRefused(c, sess.Subject, "security page")
+		return show(http.StatusForbidden, func(d *securityData) { d.Error = enrolElsewhereText })
 	}
 	switch action {
 	case "stepup":
