@@ -19,6 +19,10 @@ type Registry struct {
 	static     map[string]*ClientConfig
 	checkEvery time.Duration
 
+	// reloading runs reloads one at a time: two at once (a notification's Refresh and the
+	// poll's) could finish out of order, leaving the older one's clients or failure in place.
+	reloading sync.Mutex
+
 	mu        sync.RWMutex
 	dynamic   map[string]*ClientConfig
 	version   int64
@@ -55,6 +59,13 @@ func (r *Registry) Refresh(ctx context.Context) error { return r.reload(ctx) }
 // every lookup of an id the cache lacks hears of it (ClientConfig); the check time is recorded
 // only once the cache is current, so a failed check is retried at the next due lookup.
 func (r *Registry) reload(ctx context.Context) error {
+	r.reloading.Lock()
+	defer r.reloading.Unlock()
+	return r.reloadLocked(ctx)
+}
+
+// reloadLocked is reload for a caller holding r.reloading.
+func (r *Registry) reloadLocked(ctx context.Context) error {
 	err := r.load(ctx)
 	r.mu.Lock()
 	r.lastErr = err
@@ -124,7 +135,13 @@ func (r *Registry) maybeReload(ctx context.Context) {
 	if time.Since(time.Unix(0, r.checkedAt.Load())) < r.checkEvery {
 		return
 	}
-	_ = r.reload(ctx)
+	// A lookup does not wait for a reload already running (a store that does not answer would
+	// hold every lookup for its timeout): it reads the cache and that reload's outcome so far.
+	if !r.reloading.TryLock() {
+		return
+	}
+	defer r.reloading.Unlock()
+	_ = r.reloadLocked(ctx)
 }
 
 // ClientConfig implements ClientSource. While the last reload failed (a due one here, or
