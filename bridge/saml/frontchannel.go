@@ -467,7 +467,8 @@ func (h *Handler) chainResponse(c echo.Context) error {
 		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "saml.logout_response_refused", ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: refusalOf(err)})
 		return c.Redirect(http.StatusSeeOther, PathSLONext)
 	}
-	confirmed := resp.Status.StatusCode.Value == crewjam.StatusSuccess
+	status := resp.Status.StatusCode.Value
+	confirmed := status == crewjam.StatusSuccess
 	if !confirmed {
 		ch.partial()
 	}
@@ -479,7 +480,7 @@ func (h *Handler) chainResponse(c echo.Context) error {
 		h.Logger.WarnContext(ctx, "saml logout response refused", "sp", sp.Settings.ID, "reason", "replayed")
 		return c.Redirect(http.StatusSeeOther, PathSLONext)
 	}
-	if status := resp.Status.StatusCode.Value; !confirmed {
+	if !confirmed {
 		h.Logger.WarnContext(ctx, "saml front-channel logout: the service provider did not sign the member out", "sp", sp.Settings.ID, "status", status)
 		l.unconfirmed(ctx, ch, sp.EntityID, "the LogoutResponse's status is "+status)
 	} else {

@@ -148,6 +148,9 @@ type lazyConn struct {
 // park net/http's background read: it tells each connection while net/http runs a request on
 // it (StateActive), the only time net/http reads a connection 1 byte at a time. Without it a
 // connection reads as net's own. next, when not nil, is called after (the server's own hook).
+// It assumes that nothing but net/http reads the connection while a request runs: a handler
+// that took the connection over (Hijack) and read it a byte at a time would wait for the
+// watchdog (no handler of the bridge does).
 func BackgroundReads(next func(net.Conn, http.ConnState)) func(net.Conn, http.ConnState) {
 	return func(conn net.Conn, state http.ConnState) {
 		if c, ok := conn.(*lazyConn); ok {

@@ -80,6 +80,8 @@ func NewRouter(cfg RouterConfig) *echo.Echo { return New(cfg).Echo }
 type Router struct {
 	// Echo is the router the parts are mounted on. It answers the documents' paths too (for
 	// callers that serve it directly, and requests the way in ahead of it leaves to it).
+	// Mount routes on it, nothing else: ServeHTTP finds the route in echo's context and runs
+	// the frame on it itself, so middleware added with Echo.Use or Echo.Pre would not run.
 	Echo *echo.Echo
 	f    *frame
 	docs []document
