@@ -5,8 +5,11 @@
 // or 409, active=false alone, RFC 7644 3.5.2.3; nothing when the server does not have the
 // user); an update refused with 409 (uniqueness, RFC 7644 3.12) is dead at once, not retried
 // ahead of the member's later events; roles go in the user's roles attribute and, with
-// groups: true, as /Groups memberships. The id the server returns is remembered with the
-// shadow user.
+// groups: true, as /Groups memberships (one group per role, found by displayName). A
+// deactivated member leaves the groups of their roles in the same delivery (only those: the
+// app's other groups are not touched; a member the app already took out, 400 noTarget or a
+// group gone, is as wanted), and joins them again when an event makes them active again. The
+// id the server returns is remembered with the shadow user.
 //
 //	provisioning:
 //	  portal:

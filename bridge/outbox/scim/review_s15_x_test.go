@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -149,8 +150,9 @@ func fromSCIM(u wire.SCIMUser) *scimUser {
 }
 
 // strictTarget delivers events to the SCIM app f (a strictSCIM, or one wrapping it) through the
-// outbox (SQLite store) until none is due; deliver returns the event's id.
-func strictTarget(t *testing.T, f http.Handler, update string) (deliver func(typ string, u wire.User) string, events func() []*store.OutboxEvent) {
+// outbox (SQLite store) until none is due; deliver returns the event's id. opts change the
+// target's settings (groups: true).
+func strictTarget(t *testing.T, f http.Handler, update string, opts ...func(*scim.Config)) (deliver func(typ string, u wire.User) string, events func() []*store.OutboxEvent) {
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ssobridge.db"))
 	if err != nil {
@@ -160,6 +162,9 @@ func strictTarget(t *testing.T, f http.Handler, update string) (deliver func(typ
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	cfg := &scim.Config{URL: srv.URL + "/scim/v2", Token: "t0k3n", Update: update}
+	for _, o := range opts {
+		o(cfg)
+	}
 	if err := cfg.Validate("provisioning.portal.scim"); err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +172,7 @@ func strictTarget(t *testing.T, f http.Handler, update string) (deliver func(typ
 	q := outbox.New(outbox.Options{Config: outbox.Defaults(), Store: st,
 		Targets: map[string]outbox.Route{"portal": {Kind: scim.Kind, Deliverer: d}}})
 	n := 0
+	roles := map[string][]string{} // subject -> roles of its last event
 	deliver = func(typ string, u wire.User) string {
 		t.Helper()
 		n++
@@ -174,7 +180,16 @@ func strictTarget(t *testing.T, f http.Handler, update string) (deliver func(typ
 		if u.Roles == nil {
 			u.Roles = []string{}
 		}
-		p, _ := json.Marshal(wire.Event{ID: id, Type: typ, ClientID: "portal", Data: u})
+		// The roles of the member's previous event that this one drops, as provisioning
+		// computes them from the shadow user's last view.
+		var removed []string
+		for _, r := range roles[u.Subject] {
+			if !slices.Contains(u.Roles, r) {
+				removed = append(removed, r)
+			}
+		}
+		roles[u.Subject] = u.Roles
+		p, _ := json.Marshal(wire.Event{ID: id, Type: typ, ClientID: "portal", Data: u, RemovedRoles: removed})
 		e := &store.OutboxEvent{ID: id, Key: outbox.Key(scim.Kind, "portal", u.Subject), Channel: scim.Kind,
 			ClientID: "portal", Subject: u.Subject, Type: typ, Payload: p}
 		if err := st.Enqueue(ctx, e); err != nil {

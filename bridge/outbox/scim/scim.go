@@ -223,44 +223,25 @@ func (d *deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 		if err != nil {
 			return err
 		}
-		if resp.StatusCode == http.StatusNotFound { // deleted on their side: create again
+		method := resp.Request.Method
+		err = outbox.Status("SCIM "+method+" /Users", resp, body)
+		switch {
+		case resp.StatusCode == http.StatusNotFound: // deleted on their side: create again
 			id = ""
-		} else if err := outbox.Status("SCIM "+resp.Request.Method+" /Users", resp, body); err == nil {
-			if !ev.Data.Active && stillActive(body) {
-				// Answered with the user still active (RFC 7644 3.5.1: the resource as it now
-				// is): the app did not take "active" from the whole resource (it ignores a
-				// readOnly value, or takes it only through its own path). Not deactivated:
-				// "active" replaced alone, as for a refused profile.
-				if perr := c.deactivate(ctx, id); perr != nil {
-					return fmt.Errorf("%w (after the %s was answered with the user still active)", perr, resp.Request.Method)
-				}
-				d.log.WarnContext(ctx, "shadow: SCIM kept the deactivated member active in the profile's replace; deactivated with active alone",
-					"client", e.ClientID, "subject", e.Subject)
-			}
-		} else {
-			if ev.Data.Active && resp.StatusCode == http.StatusConflict {
-				// The app holds another user with a value of this one (RFC 7644 3.12:
-				// uniqueness): sending the same state again cannot succeed, and retrying it for
-				// hours would hold every later event of the member behind it (their deactivation
-				// included). Dead at once, for the operator to see; the next change is sent.
-				return outbox.Permanent("%v", err)
-			}
-			if ev.Data.Active || !refusesContent(resp.StatusCode) {
+		case err == nil && (ev.Data.Active || !stillActive(body)):
+			// Done (a deactivation whose answer does not contradict it, RFC 7644 3.5.1).
+		case err != nil && ev.Data.Active && resp.StatusCode == http.StatusConflict:
+			// The app holds another user with a value of this one (RFC 7644 3.12:
+			// uniqueness): sending the same state again cannot succeed, and retrying it for
+			// hours would hold every later event of the member behind it (their deactivation
+			// included). Dead at once, for the operator to see; the next change is sent.
+			return outbox.Permanent("%v", err)
+		case err != nil && (ev.Data.Active || !refusesContent(resp.StatusCode)):
+			return err
+		default:
+			if err := d.deactivateAlone(ctx, c, e, id, method, err); err != nil {
 				return err
 			}
-			// A deactivation the app refuses for the profile it carries (a login renamed to one
-			// another user of the app holds: 409 uniqueness; a value it finds invalid: 400)
-			// still deactivates: "active" replaced alone (RFC 7644 3.5.2.3), which no check of
-			// the other attributes can refuse. Else the member, disabled in the AMS, stays
-			// active at the app. The app's refusal of the profile is said in the log. When the
-			// PATCH fails too, its own failure decides whether the event is retried (a 5xx or a
-			// timeout after a profile refused with 400 is retried, not dead at once), with the
-			// profile's refusal as context.
-			if perr := c.deactivate(ctx, id); perr != nil {
-				return fmt.Errorf("%w (after the profile was refused: %v)", perr, err)
-			}
-			d.log.WarnContext(ctx, "shadow: SCIM refused the deactivated member's profile; deactivated with active alone",
-				"client", e.ClientID, "subject", e.Subject, "err", err)
 		}
 	}
 	if id == "" && !ev.Data.Active {
@@ -288,9 +269,39 @@ func (d *deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 	if err := d.store.SetShadowExternalID(ctx, e.ClientID, e.Subject, id); err != nil && !errors.Is(err, sso.ErrNotFound) {
 		return err
 	}
-	if t.Groups {
-		return c.syncGroups(ctx, id, ev.Data.Roles, ev.RemovedRoles)
+	if !t.Groups {
+		return nil
 	}
+	if !ev.Data.Active {
+		// A deactivated member holds no role at the app: they leave the group of each role
+		// they had (the groups the bridge keeps, named by a role; no other group of the app),
+		// so that an app granting rights by group grants them nothing while they are inactive.
+		// The roles attribute keeps the profile; an event that makes them active again joins
+		// every role's group again.
+		return c.syncGroups(ctx, id, nil, append(slices.Clone(ev.Data.Roles), ev.RemovedRoles...))
+	}
+	return c.syncGroups(ctx, id, ev.Data.Roles, ev.RemovedRoles)
+}
+
+// deactivateAlone deactivates a member whose deactivation, sent with their profile, the app did
+// not apply: it refused the profile (refused: a login renamed to one another user of the app
+// holds, 409 uniqueness; a value it finds invalid, 400) or answered 2xx with the user still
+// active (refused nil: it ignores "active" in a whole resource, RFC 7644 3.5.1 readOnly, or
+// takes it only through its own path). "active" is replaced alone (RFC 7644 3.5.2.3), which no
+// check of the other attributes can refuse; else the member, disabled in the AMS, stays active
+// at the app. When that PATCH fails too, its own failure decides whether the event is retried
+// (a 5xx or a timeout after a profile refused with 400 is retried, not dead at once), with
+// what the app did to the profile as context; the app's answer to it is said in the log.
+func (d *deliverer) deactivateAlone(ctx context.Context, c scimClient, e *store.OutboxEvent, id, method string, refused error) error {
+	what := "answered with the user still active"
+	if refused != nil {
+		what = "refused: " + refused.Error()
+	}
+	if err := c.deactivate(ctx, id); err != nil {
+		return fmt.Errorf("%w (after the profile's %s was %s)", err, method, what)
+	}
+	d.log.WarnContext(ctx, "shadow: SCIM did not deactivate the member with their profile; deactivated with active alone",
+		"client", e.ClientID, "subject", e.Subject, "method", method, "answer", what)
 	return nil
 }
 
@@ -348,6 +359,9 @@ func (c scimClient) syncGroups(ctx context.Context, userID string, roles, remove
 		if err != nil {
 			return err
 		}
+		if op == "remove" && notThere(resp.StatusCode, body) {
+			return nil // not in the group (removed at the app), or the group is gone: as wanted
+		}
 		return outbox.Status("SCIM PATCH /Groups", resp, body)
 	}
 	for _, role := range roles {
@@ -367,6 +381,19 @@ func (c scimClient) syncGroups(ctx context.Context, userID string, roles, remove
 		}
 	}
 	return nil
+}
+
+// notThere reports whether a SCIM answer to removing a group member says there was nothing to
+// remove: the group is gone (404), or the filter matched no member (RFC 7644 3.5.2.2 and 3.12:
+// 400 with scimType noTarget).
+func notThere(code int, body []byte) bool {
+	if code == http.StatusNotFound {
+		return true
+	}
+	var e struct {
+		SCIMType string `json:"scimType"`
+	}
+	return code == http.StatusBadRequest && json.Unmarshal(body, &e) == nil && e.SCIMType == "noTarget"
 }
 
 // joinGroup adds the user to the group named role, creating it when there is none; on this
