@@ -140,7 +140,7 @@ func TestSAMLKeyWithdrawnOnEveryReplica(t *testing.T) {
 		}
 		return out
 	}
-	list, err := a.Admin().SAMLSigningKeys(ctx)
+	list, err := a.Admin().SAMLSigningKeys(ctx, "test")
 	if err != nil || len(list) != 1 {
 		t.Fatalf("SAML keys: %+v %v", list, err)
 	}

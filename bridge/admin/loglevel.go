@@ -32,12 +32,20 @@ func (a *Service) SetLogLevel(ctx context.Context, actor, level string) (string,
 	return level, nil
 }
 
-func (a *Service) httpLogLevel(w http.ResponseWriter, r *http.Request) {
+// CurrentLogLevel says the process's log level; the read is audited (admin.log_level_show), as the
+// other reads of the administration are.
+func (a *Service) CurrentLogLevel(ctx context.Context, actor string) (string, error) {
 	if a.LogLevel == nil {
-		writeError(w, http.StatusNotFound, "not_found", "the log level cannot be changed in this process")
-		return
+		return "", fmt.Errorf("%w: the log level cannot be changed in this process", ErrNotFound)
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"level": LogLevelName(a.LogLevel.Level())})
+	level := LogLevelName(a.LogLevel.Level())
+	a.record(ctx, actor, "admin.log_level_show", "", "", level)
+	return level, nil
+}
+
+func (a *Service) httpLogLevel(w http.ResponseWriter, r *http.Request) {
+	level, err := a.CurrentLogLevel(r.Context(), actor(r))
+	a.answer(w, r, http.StatusOK, map[string]string{"level": level}, err)
 }
 
 func (a *Service) httpSetLogLevel(w http.ResponseWriter, r *http.Request) {

@@ -29,7 +29,7 @@ func keysListCmd(g *globals) *cobra.Command {
 				if samlKeys {
 					return listSAMLKeys(cmd, a, asJSON)
 				}
-				list, err := a.SigningKeys(ctx)
+				list, err := a.SigningKeys(ctx, cliActor())
 				if err != nil {
 					return err
 				}
@@ -58,7 +58,7 @@ func keysListCmd(g *globals) *cobra.Command {
 }
 
 func listSAMLKeys(cmd *cobra.Command, a *admin.Service, asJSON bool) error {
-	list, err := a.SAMLSigningKeys(cmd.Context())
+	list, err := a.SAMLSigningKeys(cmd.Context(), cliActor())
 	if err != nil {
 		return err
 	}

@@ -16,13 +16,13 @@ import (
 
 // keys lists the published signing keys, OIDC and SAML, each with a link to withdraw it.
 func (c *Console) keys(w http.ResponseWriter, r *http.Request, s *session) {
-	list, err := c.cfg.Admin.SigningKeys(r.Context())
+	list, err := c.cfg.Admin.SigningKeys(r.Context(), s.actor())
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
 	// The SAML keys, when they are managed here (the server's ring).
-	samlKeys, err := c.cfg.Admin.SAMLSigningKeys(r.Context())
+	samlKeys, err := c.cfg.Admin.SAMLSigningKeys(r.Context(), s.actor())
 	if err != nil && !errors.Is(err, admin.ErrInvalid) {
 		c.fail(w, r, s, err)
 		return
@@ -95,7 +95,7 @@ func withdrawalNotice(s *session, q url.Values, list []admin.SigningKey, samlKey
 
 // keyToRetire is the published key kid; nil (after answering with a page) when there is none.
 func (c *Console) keyToRetire(w http.ResponseWriter, r *http.Request, s *session, kid string) *admin.SigningKey {
-	list, err := c.cfg.Admin.SigningKeys(r.Context())
+	list, err := c.cfg.Admin.SigningKeys(r.Context(), s.actor())
 	if err != nil {
 		c.fail(w, r, s, err)
 		return nil
@@ -186,7 +186,7 @@ func (c *Console) withdrawalFailed(w http.ResponseWriter, r *http.Request, s *se
 // samlKeyToRetire is the published SAML key kid; nil (after answering with a page) when there
 // is none.
 func (c *Console) samlKeyToRetire(w http.ResponseWriter, r *http.Request, s *session, kid string) *admin.SAMLSigningKey {
-	list, err := c.cfg.Admin.SAMLSigningKeys(r.Context())
+	list, err := c.cfg.Admin.SAMLSigningKeys(r.Context(), s.actor())
 	if err != nil {
 		c.fail(w, r, s, err)
 		return nil
