@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -209,4 +210,69 @@ func decodeAccessTokenRequest(dst *oidc.AccessTokenRequest, src map[string][]str
 	}
 	*dst = a
 	return true
+}
+
+// protocolParams are the names of the request parameters op's decoder or the provider reads on
+// any endpoint, as the specifications spell them (lowercase ASCII): the schema tags of op's
+// request types (TestProtocolParamsCoverOpRequests checks them) and the names the provider
+// reads itself (grant_type, resource, audience, username, password, request_uri).
+var protocolParams = []string{
+	"access_token", "acr_values", "actor_token", "actor_token_type", "assertion", "audience",
+	"client_assertion", "client_assertion_type", "client_id", "client_secret", "code", "code_challenge",
+	"code_challenge_method", "code_verifier", "device_code", "display", "dpop_jkt", "grant_type", "id_token_hint",
+	"login_hint", "logout_hint", "max_age", "nonce", "password", "post_logout_redirect_uri", "prompt",
+	"redirect_uri", "refresh_token", "request", "request_uri", "requested_token_type", "resource",
+	"response_mode", "response_type", "scope", "state", "subject_token", "subject_token_type", "token",
+	"token_type_hint", "ui_locales", "username",
+}
+
+// caseVariant is the one rule for parameter names in another case, applied to every endpoint's
+// parameters where they are read (serveAPI, servePage, serveUserinfo). op's decoder (schema)
+// matches a name to its field in any case (strings.EqualFold: Client_Id, or a to\u212Aen with
+// the Kelvin sign, fills the field), while the provider's checks and grants read a name as the
+// specifications spell it; so two names equal in another case are one parameter repeated (RFC
+// 6749 3.1, 3.2), whatever the parameter, and a protocol parameter's name in another case alone
+// would reach op past the provider's checks of the name as spelled (or be missed by them: a
+// Grant_Type is no grant_type). It returns the first name of form equal in another case to
+// another of form's names (repeated) or to one of protocolParams; "" when there is none.
+//
+// A name of lowercase ASCII alone (every name a client sends, so the rule costs a scan of each
+// name) is not compared: two such names fold equal only when they are equal, every protocol
+// name is one, and a name that folds to one of them has an upper-case or non-ASCII byte, so the
+// pair is found when that name is checked.
+func caseVariant(form url.Values) (name string, repeated bool) {
+	for k := range form {
+		if plainLower(k) {
+			continue
+		}
+		for other := range form {
+			if other != k && strings.EqualFold(other, k) {
+				return k, true
+			}
+		}
+		for _, p := range protocolParams {
+			if strings.EqualFold(p, k) {
+				return k, false
+			}
+		}
+	}
+	return "", false
+}
+
+// plainLower reports whether s has no upper-case ASCII letter and no byte outside ASCII.
+func plainLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// caseVariantText is the error description of caseVariant's finding about what names it.
+func caseVariantText(what string, repeated bool) string {
+	if repeated {
+		return what + " repeated"
+	}
+	return what + " named in another case"
 }

@@ -173,3 +173,85 @@ func BenchmarkFormDecoder(b *testing.B) {
 		})
 	}
 }
+
+// opRequestTypes are op's request types its decoder (schema) fills from a form, on every
+// endpoint: their fields are the names caseVariant guards.
+func opRequestTypes() []any {
+	return []any{new(oidc.AuthRequest), new(oidc.EndSessionRequest), new(oidc.AccessTokenRequest),
+		new(oidc.RefreshTokenRequest), new(oidc.ClientCredentialsRequest), new(oidc.TokenExchangeRequest),
+		new(oidc.JWTProfileGrantRequest), new(oidc.DeviceAuthorizationRequest), new(oidc.DeviceAccessTokenRequest),
+		new(oidc.IntrospectionRequest), new(oidc.RevocationRequest), new(oidc.UserInfoRequest)}
+}
+
+// TestProtocolParamsCoverOpRequests: every field name of op's request types is one of
+// protocolParams, lowercase ASCII (caseVariant compares only other names). A field op adds in
+// a later version fails here until it is listed.
+func TestProtocolParamsCoverOpRequests(t *testing.T) {
+	known := map[string]bool{}
+	for _, p := range protocolParams {
+		if !plainLower(p) {
+			t.Errorf("%q is not lowercase ASCII", p)
+		}
+		known[p] = true
+	}
+	for _, v := range opRequestTypes() {
+		typ := reflect.TypeOf(v).Elem()
+		for i := 0; i < typ.NumField(); i++ {
+			tag, _, _ := strings.Cut(typ.Field(i).Tag.Get("schema"), ",")
+			if tag != "" && tag != "-" && !known[tag] {
+				t.Errorf("%s.%s (%q) is not in protocolParams", typ.Name(), typ.Field(i).Name, tag)
+			}
+		}
+	}
+}
+
+// FuzzCaseVariant: for any form, caseVariant either names a key of it that is not lowercase
+// ASCII and equals, in another case, another key (repeated) or a protocol parameter; or it
+// finds none, and then op's decoder (formDecoder, schema for the types it hands on) reads every
+// request type from the form exactly as from its keys that are protocol parameters as spelled:
+// no name in another case reaches a field.
+func FuzzCaseVariant(f *testing.F) {
+	for _, s := range []string{"", "token=a", "Token=a", "token=a&TOKEN=b", "to\u212Aen=a", "grant_type=refresh_token&Grant_Type=x",
+		"client_id=web&redirect_uri=x&Max_Age=1", "foo=1&Foo=2", "ſcope=openid", "scope.0=x&Scope.1=y", "access_token=a&x=1",
+		"max_age=-1", "ID_TOKEN_HINT=x", "response_type=code&scope=openid+profile&state=s"} {
+		f.Add(s)
+	}
+	fast := newFormDecoder()
+	f.Fuzz(func(t *testing.T, body string) {
+		form, err := url.ParseQuery(body)
+		if err != nil {
+			return
+		}
+		name, repeated := caseVariant(form)
+		if name != "" {
+			if _, ok := form[name]; !ok || plainLower(name) {
+				t.Fatalf("%q: caseVariant named %q", body, name)
+			}
+			found := false
+			for k := range form {
+				found = found || (repeated && k != name && strings.EqualFold(k, name))
+			}
+			for _, p := range protocolParams {
+				found = found || (!repeated && strings.EqualFold(p, name))
+			}
+			if !found {
+				t.Fatalf("%q: caseVariant named %q (repeated %v) for nothing it folds to", body, name, repeated)
+			}
+			return
+		}
+		spelled := url.Values{}
+		for _, p := range protocolParams {
+			if v, ok := form[p]; ok {
+				spelled[p] = v
+			}
+		}
+		for _, typ := range opRequestTypes() {
+			got := reflect.New(reflect.TypeOf(typ).Elem()).Interface()
+			want := reflect.New(reflect.TypeOf(typ).Elem()).Interface()
+			gerr, werr := fast.Decode(got, form), fast.Decode(want, spelled)
+			if (gerr == nil) != (werr == nil) || (werr == nil && !reflect.DeepEqual(got, want)) {
+				t.Fatalf("%q: %T decoded %+v (%v), from the names as spelled %+v (%v)", body, typ, got, gerr, want, werr)
+			}
+		}
+	})
+}

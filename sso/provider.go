@@ -264,14 +264,15 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHand
 	}
 	for k, v := range r.PostForm {
 		// resource (RFC 8707 section 2) and audience (RFC 8693 section 2.1) may be given more
-		// than once: one value per target; targetRefusal reads every value. op's decoder reads
-		// a name in any case (Client_Id fills client_id, for op's introspection and revocation
-		// and the code grant's decoder), so names that differ only in case are one parameter
-		// repeated, whatever the parameter (RFC 6749 3.1, 3.2).
-		if (len(v) > 1 && k != "resource" && k != "audience") || repeatsInAnotherCase(r.PostForm, k) {
+		// than once: one value per target; targetRefusal reads every value.
+		if len(v) > 1 && k != "resource" && k != "audience" {
 			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "parameter "+safeParam(k)+" repeated")
 			return
 		}
+	}
+	if k, repeated := caseVariant(r.PostForm); k != "" { // form_decoder.go
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", caseVariantText("parameter "+safeParam(k), repeated))
+		return
 	}
 	// Parameters belong in the body (RFC 6749 3.2): op would also read the query, which would
 	// get past the checks and routing below.
@@ -463,21 +464,23 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	// One value per parameter, in the query and the body together: the checks below and the
 	// bridge read the first value, op's decoder the last, so a repeated parameter (twice in a
 	// POST body, or in both the query and the body) would pass a check with one value and be
-	// used with the other. op's decoder also takes a name in any case (ID_TOKEN_HINT fills
-	// id_token_hint), so names that differ only in case are the same parameter repeated, and a
-	// parameter op reads named in another case alone would reach op past the checks below,
-	// which read the name as the specifications spell it (a Redirect_Uri past the loopback
-	// check, an ID_TOKEN_HINT past the ID-token check): refused too.
+	// used with the other. A name in another case (caseVariant) would reach op's decoder past
+	// the checks below, which read the name as the specifications spell it (a Redirect_Uri past
+	// the loopback check, an ID_TOKEN_HINT past the ID-token check): refused too.
 	if err := r.ParseForm(); err == nil {
 		for k, v := range r.Form {
-			if len(v) > 1 || repeatsInAnotherCase(r.Form, k) {
+			if len(v) > 1 {
 				refuse("The " + what + " request repeats the parameter " + safeParam(k) + ".")
 				return
 			}
-			if pageParamInAnotherCase(k) {
+		}
+		if k, repeated := caseVariant(r.Form); k != "" {
+			if repeated {
+				refuse("The " + what + " request repeats the parameter " + safeParam(k) + ".")
+			} else {
 				refuse("The " + what + " request names the parameter " + safeParam(k) + " in another case.")
-				return
 			}
+			return
 		}
 	}
 	if kind == pageAuthorize && (!p.checkLoopbackRedirect(w, r) || !p.refuseEarly(w, r)) {
@@ -686,21 +689,28 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	// Access tokens never travel in URLs (RFC 6750 2.3, RFC 9700). op's decoder reads the
-	// parameter's name in any case (Access_Token fills access_token), so every case is refused.
-	if countInAnyCase(r.URL.Query(), "access_token") > 0 {
+	refuse := func(desc string) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge", error="invalid_request"`)
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token in the Authorization header")
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", desc)
+	}
+	if r.ParseForm() == nil {
+		// A name in another case (caseVariant: an Access_Token op's decoder would read as the
+		// access token) is refused, so access_token below is the only name the token has.
+		if k, repeated := caseVariant(r.Form); k != "" {
+			refuse(caseVariantText("parameter "+safeParam(k), repeated))
+			return
+		}
+	}
+	// Access tokens never travel in URLs (RFC 6750 2.3, RFC 9700).
+	if r.URL.Query().Has("access_token") {
+		refuse("send the access token in the Authorization header")
 		return
 	}
 	// One way, once (RFC 6750 2): the header or the form body, as the token endpoint takes one
 	// client authentication method.
-	if r.Method == http.MethodPost && r.ParseForm() == nil {
-		if n := countInAnyCase(r.PostForm, "access_token"); n > 1 || (n == 1 && r.Header.Get("Authorization") != "") {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge", error="invalid_request"`)
-			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "send the access token once, in the Authorization header or the form body")
-			return
-		}
+	if n := len(r.PostForm["access_token"]); n > 1 || (n == 1 && r.Header.Get("Authorization") != "") {
+		refuse("send the access token once, in the Authorization header or the form body")
+		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	cw := &captureWriter{ResponseWriter: w, all: true}
@@ -716,7 +726,7 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.
 		writeOAuthError(w, http.StatusForbidden, "insufficient_scope", "the access token was not granted the openid scope")
 		return
 	}
-	hasToken := r.Header.Get("Authorization") != "" || countInAnyCase(r.Form, "access_token") > 0
+	hasToken := r.Header.Get("Authorization") != "" || r.Form.Has("access_token")
 	if !hasToken {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_request", "access token missing")
@@ -850,52 +860,3 @@ func (p *Provider) PublicSID(sessionID string) string { return p.storage.publicS
 
 // Keys returns the key manager.
 func (p *Provider) Keys() *KeyManager { return p.keys }
-
-// repeatsInAnotherCase reports whether form has a name other than k that equals it in another
-// case (op's decoder reads both into one field). A name of lowercase ASCII alone (every name a
-// client sends, so the check costs a scan of each name) is not compared: two such names fold
-// equal only when they are equal, and a name that folds to one of them has an upper-case or
-// non-ASCII byte (K, the Kelvin sign), so the pair is found when that name is checked.
-func repeatsInAnotherCase(form url.Values, k string) bool {
-	if plainLower(k) {
-		return false
-	}
-	for other := range form {
-		if other != k && strings.EqualFold(other, k) {
-			return true
-		}
-	}
-	return false
-}
-
-// plainLower reports whether s has no upper-case ASCII letter and no byte outside ASCII.
-func plainLower(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 0x80 || ('A' <= c && c <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
-
-// countInAnyCase counts the values form has for name under names equal to it in any case (the
-// names op's decoder reads for it).
-func countInAnyCase(form url.Values, name string) int {
-	n := 0
-	for k, v := range form {
-		if strings.EqualFold(k, name) {
-			n += len(v)
-		}
-	}
-	return n
-}
-
-// endSessionKeys are the fields of oidc.EndSessionRequest by their schema tag.
-var endSessionKeys = []string{"id_token_hint", "logout_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales"}
-
-// pageParamInAnotherCase reports whether k names a parameter op's decoder reads from an
-// authorization or end-session request (it matches names in any case) other than as the
-// specifications spell it: every such name is lowercase ASCII, so k differs from it.
-func pageParamInAnotherCase(k string) bool {
-	return !plainLower(k) && (formFieldIndex(authRequestKeys, k) >= 0 || formFieldIndex(endSessionKeys, k) >= 0)
-}
