@@ -10,7 +10,8 @@
 //     logout+jwt, the events member, sub and/or sid, no nonce, no replayed jti) and ends the
 //     matching local sessions.
 //   - WebhookHandler receives the bridge's Standard Webhooks pushes (signature and timestamp
-//     checked, de-duplicated by webhook-id) and SCIMHandler its SCIM 2.0 pushes (/Users); both
+//     checked, de-duplicated by webhook-id) and SCIMHandler its SCIM 2.0 pushes (/Users, with
+//     PATCH add, replace and remove as RFC 7644 3.5.2, the paths Entra and Okta send too); both
 //     upsert into the same table, and a deactivation ends the member's local sessions.
 //
 // The message format (events, the SCIM User resource, webhook signatures) is package wire,

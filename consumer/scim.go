@@ -8,18 +8,26 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ssobridge/ssobridge/wire"
 )
 
-// scimResource is the User resource the app answers with; its id is the subject.
+// scimResource is the User resource the app answers with, every attribute it keeps (the one a
+// PATCH is applied to); its id is the subject.
 func scimResource(u *User) wire.SCIMUser {
-	r := wire.SCIMUser{Schemas: []string{wire.SchemaUser}, ID: u.Subject, ExternalID: u.Subject, UserName: u.Login,
-		DisplayName: u.Name, Active: &u.Active, Roles: []wire.SCIMValue{}}
-	for _, role := range u.Roles {
-		r.Roles = append(r.Roles, wire.SCIMValue{Value: role})
+	w := wire.User{Subject: u.Subject, Active: u.Active, Login: u.Login, Email: u.Email, Name: u.Name,
+		GivenName: u.GivenName, FamilyName: u.FamilyName, Picture: u.Picture, Roles: u.Roles}
+	if len(u.Membership) > 0 {
+		var m wire.Membership
+		if json.Unmarshal(u.Membership, &m) == nil {
+			w.Membership = &m
+		}
 	}
+	r := wire.SCIMUserOf(w)
+	r.ID = u.Subject
 	return r
 }
 
@@ -34,8 +42,9 @@ func (c *Consumer) storeSCIM(ctx context.Context, in wire.SCIMUser) error {
 
 // SCIMHandler is a minimal SCIM 2.0 service provider for the bridge's pushes, mounted at the
 // app's SCIM base (use http.StripPrefix): POST /Users, GET /Users?filter=externalId eq "...",
-// GET, PUT, PATCH (replace) and DELETE (deactivates) /Users/{id}. The resource id is the
-// subject. Requests must carry the configured bearer token.
+// GET, PUT, PATCH (add, replace and remove, with and without paths: scimpatch.go) and DELETE
+// (deactivates) /Users/{id}. The resource id is the subject. Requests must carry the configured
+// bearer token.
 func (c *Consumer) SCIMHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -102,25 +111,36 @@ func (c *Consumer) SCIMHandler() http.Handler {
 			}
 			writeSCIM(w, status, scimResource(u))
 		case r.Method == http.MethodPatch && id != "":
-			var p struct {
-				Operations []struct {
-					Op    string        `json:"op"`
-					Path  string        `json:"path"`
-					Value wire.SCIMUser `json:"value"`
-				} `json:"Operations"`
-			}
-			if err := json.NewDecoder(io.LimitReader(r.Body, 256<<10)).Decode(&p); err != nil || len(p.Operations) != 1 ||
-				!strings.EqualFold(p.Operations[0].Op, "replace") || p.Operations[0].Path != "" {
-				scimError(w, http.StatusBadRequest, "only a single replace operation without path is supported")
+			// RFC 7644 3.5.2 (scimpatch.go): the operations applied in order to the stored
+			// user, all or none; the answer is the resource as it now is.
+			var p scimPatchRequest
+			if err := json.NewDecoder(io.LimitReader(r.Body, 256<<10)).Decode(&p); err != nil {
+				scimPatchError(w, perr("invalidSyntax", "the body is not a PatchOp request"))
 				return
 			}
-			v := p.Operations[0].Value
-			v.ExternalID = id
-			if err := c.storeSCIM(ctx, v); err != nil {
+			if !slices.Contains(p.Schemas, wire.SchemaPatchOp) {
+				scimPatchError(w, perr("invalidSyntax", "schemas must name %s", wire.SchemaPatchOp))
+				return
+			}
+			u, err := c.User(ctx, id)
+			if err != nil {
+				scimError(w, http.StatusNotFound, "no such user")
+				return
+			}
+			res := scimResource(u)
+			if err := patchUser(&res, p.Operations); err != nil {
+				scimPatchError(w, err)
+				return
+			}
+			if err := c.storeSCIM(ctx, res); err != nil {
 				scimError(w, http.StatusInternalServerError, "cannot store the user")
 				return
 			}
-			w.WriteHeader(http.StatusNoContent)
+			if u, err = c.User(ctx, id); err != nil {
+				scimError(w, http.StatusInternalServerError, "cannot read the user")
+				return
+			}
+			writeSCIM(w, http.StatusOK, scimResource(u))
 		case r.Method == http.MethodDelete && id != "":
 			u, err := c.User(ctx, id)
 			if err != nil {
@@ -154,7 +174,8 @@ func writeSCIM(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// scimError answers an error (RFC 7644 3.12: status is the HTTP status code, as a string).
 func scimError(w http.ResponseWriter, status int, detail string) {
 	writeSCIM(w, status, map[string]any{"schemas": []string{wire.SchemaError},
-		"status": http.StatusText(status), "detail": detail})
+		"status": strconv.Itoa(status), "detail": detail})
 }

@@ -62,9 +62,86 @@ func TestSCIMHandlerBearerChallenge(t *testing.T) {
 			if got != tc.challenge {
 				t.Fatalf("WWW-Authenticate %q, want %q", got, tc.challenge)
 			}
-			if tc.status == http.StatusUnauthorized && !strings.Contains(w.Body.String(), "invalid token") {
+			if tc.status == http.StatusUnauthorized && (!strings.Contains(w.Body.String(), "invalid token") ||
+				!strings.Contains(w.Body.String(), `"status":"401"`)) {
 				t.Fatalf("body %s", w.Body)
 			}
 		})
+	}
+}
+
+// TestSCIMHandlerPatch: PATCH /Users/{id} through the handler (RFC 7644 3.5.2): operations with
+// paths change the stored user (roles, active, the email of a type, the given name) and the
+// answer is the resource as it now is (200); a refused one is 400 with its scimType and changes
+// nothing; a body without the PatchOp schema is invalidSyntax; an unknown user 404.
+func TestSCIMHandlerPatch(t *testing.T) {
+	o := newOP(t)
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "app.db")+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	c, err := consumer.New(ctx, consumer.Config{Issuer: o.srv.URL, ClientID: "app", DB: db, SCIMToken: "scim-secret",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h := c.SCIMHandler()
+	do := func(method, path, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, path, strings.NewReader(body))
+		r.Header.Set("Authorization", "Bearer scim-secret")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := do(http.MethodPost, "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"externalId":"sub-1","userName":"alice",
+		"name":{"givenName":"Alice","familyName":"Smith"},"emails":[{"value":"alice@example.org","type":"work","primary":true}],
+		"active":true,"roles":[{"value":"Board"},{"value":"Member"}]}`); w.Code != http.StatusCreated {
+		t.Fatalf("POST: %d %s", w.Code, w.Body)
+	}
+	const patchOp = `"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]`
+	w := do(http.MethodPatch, "/Users/sub-1", `{`+patchOp+`,"Operations":[
+		{"op":"remove","path":"roles[value eq \"Board\"]"},
+		{"op":"Replace","path":"emails[type eq \"work\"].value","value":"a@new.example"},
+		{"op":"replace","path":"name.givenName","value":"Alicia"},
+		{"op":"replace","path":"active","value":false}]}`)
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"active":false`) || !strings.Contains(w.Body.String(), `"a@new.example"`) {
+		t.Fatalf("PATCH: %d %s", w.Code, w.Body)
+	}
+	u, err := c.User(ctx, "sub-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Active || u.Email != "a@new.example" || u.GivenName != "Alicia" || u.FamilyName != "Smith" || strings.Join(u.Roles, ",") != "Member" {
+		t.Fatalf("after the PATCH: %+v", u)
+	}
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		want       string
+	}{
+		{"unknown path", `{` + patchOp + `,"Operations":[{"op":"replace","path":"title","value":"x"}]}`, 400, `"scimType":"invalidPath"`},
+		{"filter", `{` + patchOp + `,"Operations":[{"op":"remove","path":"roles[value sw \"M\"]"}]}`, 400, `"scimType":"invalidFilter"`},
+		{"no target", `{` + patchOp + `,"Operations":[{"op":"remove","path":"roles[value eq \"Board\"]"}]}`, 400, `"scimType":"noTarget"`},
+		{"no PatchOp schema", `{"Operations":[{"op":"replace","path":"active","value":true}]}`, 400, `"scimType":"invalidSyntax"`},
+		{"not JSON", `active=true`, 400, `"scimType":"invalidSyntax"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := do(http.MethodPatch, "/Users/sub-1", tc.body)
+			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.want) || !strings.Contains(w.Body.String(), `"status":"400"`) {
+				t.Fatalf("%d %s, want %d with %s", w.Code, w.Body, tc.status, tc.want)
+			}
+			if after, _ := c.User(ctx, "sub-1"); after.Active || strings.Join(after.Roles, ",") != "Member" {
+				t.Fatalf("a refused PATCH changed the user: %+v", after)
+			}
+		})
+	}
+	if w := do(http.MethodPatch, "/Users/sub-9", `{`+patchOp+`,"Operations":[{"op":"replace","path":"active","value":true}]}`); w.Code != http.StatusNotFound {
+		t.Fatalf("PATCH of an unknown user: %d %s", w.Code, w.Body)
 	}
 }
