@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -232,10 +231,7 @@ func (s *Store) CreateClient(ctx context.Context, c *sso.StoredClient) error {
 		if err := lockAppIDs(ctx, tx); err != nil {
 			return err
 		}
-		var sp string
-		if err := tx.QueryRow(ctx, `SELECT entity_id FROM saml_service_providers WHERE app_id = $1 LIMIT 1`, c.ID).Scan(&sp); err == nil {
-			return store.AppIDTaken(c.ID, "SAML service provider "+sp)
-		} else if !isNoRows(err) {
+		if err := spAppIDFree(ctx, tx, c.ID, ""); err != nil {
 			return err
 		}
 		created := orNow(c.CreatedAt, s.clock())

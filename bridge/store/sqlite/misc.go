@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -178,10 +177,7 @@ func (s *Store) CreateClient(ctx context.Context, c *sso.StoredClient) error {
 		created := orNow(c.CreatedAt, now)
 		// A SAML SP's id is not a client's (store.ErrAppIDTaken); another client's is the
 		// primary key's conflict.
-		var sp string
-		if err := tx.QueryRowContext(ctx, `SELECT entity_id FROM saml_service_providers WHERE app_id = ? LIMIT 1`, c.ID).Scan(&sp); err == nil {
-			return store.AppIDTaken(c.ID, "SAML service provider "+sp)
-		} else if !isNoRows(err) {
+		if err := spAppIDFree(ctx, tx, c.ID, ""); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO clients (id, config, created_at, updated_at) VALUES (?, ?, ?, ?)`,

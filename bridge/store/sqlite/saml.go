@@ -47,7 +47,14 @@ func appIDFree(ctx context.Context, tx *sql.Tx, id, entityID string) error {
 	if !isNoRows(err) {
 		return err
 	}
-	err = tx.QueryRowContext(ctx, `SELECT entity_id FROM saml_service_providers WHERE app_id = ? AND entity_id <> ? LIMIT 1`, id, entityID).Scan(&other)
+	return spAppIDFree(ctx, tx, id, entityID)
+}
+
+// spAppIDFree is nil when no SP but entityID's (none: "") has the app id id, in tx;
+// store.AppIDTaken naming that SP otherwise (CreateClient's check, and appIDFree's).
+func spAppIDFree(ctx context.Context, tx *sql.Tx, id, entityID string) error {
+	var other string
+	err := tx.QueryRowContext(ctx, `SELECT entity_id FROM saml_service_providers WHERE app_id = ? AND entity_id <> ? LIMIT 1`, id, entityID).Scan(&other)
 	if err == nil {
 		return store.AppIDTaken(id, "SAML service provider "+other)
 	}
