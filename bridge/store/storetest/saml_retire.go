@@ -16,6 +16,7 @@ func init() {
 	samlTests = append(samlTests,
 		test{"KeyRetire", testSAMLKeyRetire},
 		test{"KeyRetireRaces", testSAMLKeyRetireRaces},
+		test{"KeyRetireRotationRace", testSAMLKeyRetireRotationRace},
 	)
 }
 
@@ -141,5 +142,45 @@ func testSAMLKeyRetireRaces(t *testing.T, h *H) {
 	want := append(won, rotated...) // the successor signs from a minute ago, a rotated key from later
 	if got := h.samlKeyIDs(t); !slices.Equal(got, want) {
 		t.Fatalf("SAMLKeys after the race = %v, want %v (the withdrawal's successor, and a rotation's key stored before it)", got, want)
+	}
+}
+
+// testSAMLKeyRetireRotationRace is sso/storetest's RetireRotationRace for the SAML keys
+// (final read R2-5): a rotation (a replica's AddSAMLSuccessor, from the signing key's
+// SignUntil) and a withdrawal of that key with its successor, at once, end as if run one after
+// the other, round after round: the withdrawal always stores its successor; a rotation that
+// comes second finds it signing and stores nothing (ErrConflict), one that came first has
+// stored its key, published ahead of its turn beside the successor. Never two keys made by
+// rotations, never no successor. Each round starts with no live key (the last round's are
+// withdrawn: they sign no more, so the next rotation does not count them).
+func testSAMLKeyRetireRotationRace(t *testing.T, h *H) {
+	for round := range 12 {
+		for _, id := range h.samlKeyIDs(t) {
+			ssotest.NoErr(t, h.S.RetireSAMLKey(h.Ctx, id, nil), "round %d: RetireSAMLKey(%s) to start afresh", round, id)
+		}
+		k := newSAMLKey(ssotest.RandomID(), h.Now.Add(-time.Hour), h.Now.Add(time.Hour), h.Now.Add(2*time.Hour))
+		ssotest.NoErr(t, h.S.AddSAMLKey(h.Ctx, k), "AddSAMLKey")
+		successor := newSAMLKey(ssotest.RandomID(), h.Now.Add(-time.Minute), h.Now.Add(72*time.Hour), h.Now.Add(96*time.Hour))
+		next := newSAMLKey(ssotest.RandomID(), k.SignUntil, k.SignUntil.Add(72*time.Hour), k.SignUntil.Add(96*time.Hour))
+		var (
+			wg                 sync.WaitGroup
+			retireErr, rotated error
+			begin              = make(chan struct{})
+		)
+		wg.Go(func() { <-begin; retireErr = h.S.RetireSAMLKey(h.Ctx, k.ID, successor) })
+		wg.Go(func() { <-begin; rotated = h.S.AddSAMLSuccessor(h.Ctx, next) })
+		close(begin)
+		wg.Wait()
+		ssotest.NoErr(t, retireErr, "round %d: RetireSAMLKey racing a rotation", round)
+		want := []string{successor.ID} // SAMLKeys is oldest first: the successor signs from a minute ago
+		switch {
+		case rotated == nil:
+			want = append(want, next.ID)
+		case !errors.Is(rotated, sso.ErrConflict):
+			t.Fatalf("round %d: AddSAMLSuccessor racing a withdrawal: %v, want nil or ErrConflict", round, rotated)
+		}
+		if got := h.samlKeyIDs(t); !slices.Equal(got, want) {
+			t.Fatalf("round %d: SAMLKeys after the race = %v, want %v (rotation: %v)", round, got, want, rotated)
+		}
 	}
 }
