@@ -160,9 +160,7 @@ func (a *Service) CreateClient(ctx context.Context, actor string, reg Client) (*
 }
 
 // appIDTaken says why a client cannot have id: other (a SAML service provider) has it.
-func appIDTaken(id, other string) string {
-	return fmt.Sprintf("client id %q is the id of %s already: one id names one app (policies[%s], the audit's client name); choose another id", id, other, id)
-}
+func appIDTaken(id, other string) string { return store.AppIDRefusal("client id", id, other) }
 
 // DeleteClient removes a dynamic client and revokes the grants issued to it.
 func (a *Service) DeleteClient(ctx context.Context, actor, id string) error {

@@ -349,7 +349,7 @@ func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProv
 	}
 	for _, o := range all {
 		if o.Settings.ID == sp.Settings.ID {
-			return nil, fmt.Errorf("id %q is taken by %s", o.Settings.ID, o.EntityID)
+			return nil, appIDTaken(o.Settings.ID, "SAML service provider "+o.EntityID) // as the store says it
 		}
 		if o.EntityID == sp.EntityID {
 			return nil, fmt.Errorf("entity id %s is registered already (as %q)", o.EntityID, o.Settings.ID)
@@ -372,10 +372,8 @@ func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProv
 	return sp, r.changed(ctx)
 }
 
-// appIDTaken says why an SP cannot have id: other (a client) has it.
-func appIDTaken(id, other string) error {
-	return fmt.Errorf("id %q is the id of %s already: one id names one app (policies[%s], the audit's client name); choose another id", id, other, id)
-}
+// appIDTaken says why an SP cannot have id: other (a client, or another SP) has it.
+func appIDTaken(id, other string) error { return errors.New(store.AppIDRefusal("id", id, other)) }
 
 // idTakenError is the message of a refusal of the store's (appIDTaken's, or an entity id
 // registered meanwhile), which stays underneath for errors.Is (store.ErrAppIDTaken,

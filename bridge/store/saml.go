@@ -46,6 +46,14 @@ func (e *AppIDTakenError) Is(target error) bool {
 // AppIDTaken is an *AppIDTakenError.
 func AppIDTaken(id, other string) error { return &AppIDTakenError{ID: id, Other: other} }
 
+// AppIDRefusal is the one message of a registration refused because other has its id (an
+// AppIDTakenError's Other, or the configuration file's app with the id): name is what the
+// registration calls the id ("client id", "id").
+func AppIDRefusal(name, id, other string) string {
+	return fmt.Sprintf("%s %q is the id of %s already: one id names one app (policies[%s], the audit's client name); choose another id",
+		name, id, other, id)
+}
+
 // SAMLRequest is a SAML sign-in waiting for the member: an SP's AuthnRequest that passed its
 // checks, or an IdP-initiated sign-in (RequestID empty). Its states: pending (unbound), bound
 // to the browser that first opened it (Browser), done (a response was sent, once).
