@@ -660,28 +660,35 @@ func (e *Engine) newCall(m *legacy.Member, subject, clientID string, now time.Ti
 // only when a scope releasing it was granted; unknown scopes release nothing. A computed claim
 // that fails to evaluate is left out and logged. The map is the caller's.
 func (e *Engine) Claims(m *legacy.Member, subject, clientID string, scopes []string, target sso.ClaimTarget, now time.Time) (map[string]any, error) {
-	t, ok := targetOf(target)
-	if !ok {
-		return nil, fmt.Errorf("policy: unknown claim target %q", target)
+	c, granted, t, err := e.claimsCall(m, subject, clientID, scopes, target, now)
+	if err != nil {
+		return nil, err
 	}
-	if m == nil {
-		return nil, errNoMember
-	}
-	return e.newCall(m, subject, clientID, now).claims(e.grant(scopes), t), nil
+	return c.claims(granted, t), nil
 }
 
 // WriteClaims writes Claims' claims into sink, one at a time in the map's order of writing
 // (a string claim without boxing it): no map is made for them.
 func (e *Engine) WriteClaims(m *legacy.Member, subject, clientID string, scopes []string, target sso.ClaimTarget, now time.Time, sink *sso.ClaimSink) error {
+	c, granted, t, err := e.claimsCall(m, subject, clientID, scopes, target, now)
+	if err != nil {
+		return err
+	}
+	c.writeClaims(granted, t, sink)
+	return nil
+}
+
+// claimsCall is what Claims and WriteClaims share: the target checked, the member required,
+// the call for them and the scopes granted.
+func (e *Engine) claimsCall(m *legacy.Member, subject, clientID string, scopes []string, target sso.ClaimTarget, now time.Time) (*call, scopeMask, targetSet, error) {
 	t, ok := targetOf(target)
 	if !ok {
-		return fmt.Errorf("policy: unknown claim target %q", target)
+		return nil, 0, 0, fmt.Errorf("policy: unknown claim target %q", target)
 	}
 	if m == nil {
-		return errNoMember
+		return nil, 0, 0, errNoMember
 	}
-	e.newCall(m, subject, clientID, now).writeClaims(e.grant(scopes), t, sink)
-	return nil
+	return e.newCall(m, subject, clientID, now), e.grant(scopes), t, nil
 }
 
 // claimOut is where a call's claims go: a map (Claims) or the provider's sink (WriteClaims).
