@@ -11,8 +11,9 @@
 //     matching local sessions.
 //   - WebhookHandler receives the bridge's Standard Webhooks pushes (signature and timestamp
 //     checked, de-duplicated by webhook-id) and SCIMHandler its SCIM 2.0 pushes (/Users, with
-//     PATCH add, replace and remove as RFC 7644 3.5.2, the paths Entra and Okta send too); both
-//     upsert into the same table, and a deactivation ends the member's local sessions.
+//     PATCH add, replace and remove as RFC 7644 3.5.2, the paths Entra and Okta send too, and
+//     /Groups, a group being the users holding a role); both upsert into the same table, and a
+//     deactivation ends the member's local sessions.
 //
 // The message format (events, the SCIM User resource, webhook signatures) is package wire,
 // the one the bridge writes; this package imports nothing else of the project.

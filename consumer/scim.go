@@ -43,8 +43,8 @@ func (c *Consumer) storeSCIM(ctx context.Context, in wire.SCIMUser) error {
 // SCIMHandler is a minimal SCIM 2.0 service provider for the bridge's pushes, mounted at the
 // app's SCIM base (use http.StripPrefix): POST /Users, GET /Users?filter=externalId eq "...",
 // GET, PUT, PATCH (add, replace and remove, with and without paths: scimpatch.go) and DELETE
-// (deactivates) /Users/{id}. The resource id is the subject. Requests must carry the configured
-// bearer token.
+// (deactivates) /Users/{id}; and /Groups, each group the users holding a role (scimgroups.go).
+// The resource id is the subject. Requests must carry the configured bearer token.
 func (c *Consumer) SCIMHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -62,9 +62,13 @@ func (c *Consumer) SCIMHandler() http.Handler {
 			scimError(w, http.StatusUnauthorized, "invalid token")
 			return
 		}
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/Groups"); ok && (rest == "" || rest[0] == '/') {
+			c.serveGroups(w, r, rest)
+			return
+		}
 		rest, ok := strings.CutPrefix(r.URL.Path, "/Users")
 		if !ok {
-			scimError(w, http.StatusNotFound, "only /Users is served")
+			scimError(w, http.StatusNotFound, "only /Users and /Groups are served")
 			return
 		}
 		id, _ := url.PathUnescape(strings.TrimPrefix(rest, "/"))

@@ -70,11 +70,9 @@ func TestSCIMHandlerBearerChallenge(t *testing.T) {
 	}
 }
 
-// TestSCIMHandlerPatch: PATCH /Users/{id} through the handler (RFC 7644 3.5.2): operations with
-// paths change the stored user (roles, active, the email of a type, the given name) and the
-// answer is the resource as it now is (200); a refused one is 400 with its scimType and changes
-// nothing; a body without the PatchOp schema is invalidSyntax; an unknown user 404.
-func TestSCIMHandlerPatch(t *testing.T) {
+// scimApp is a consumer on a fresh SQLite file with SCIM token scim-secret, and a function
+// sending it one SCIM request.
+func scimApp(t *testing.T) (*consumer.Consumer, func(method, path, body string) *httptest.ResponseRecorder) {
 	o := newOP(t)
 	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "app.db")+"?_pragma=foreign_keys(1)")
 	if err != nil {
@@ -92,19 +90,29 @@ func TestSCIMHandlerPatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := c.SCIMHandler()
-	do := func(method, path, body string) *httptest.ResponseRecorder {
+	return c, func(method, path, body string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, path, strings.NewReader(body))
 		r.Header.Set("Authorization", "Bearer scim-secret")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		return w
 	}
+}
+
+const patchOp = `"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]`
+
+// TestSCIMHandlerPatch: PATCH /Users/{id} through the handler (RFC 7644 3.5.2): operations with
+// paths change the stored user (roles, active, the email of a type, the given name) and the
+// answer is the resource as it now is (200); a refused one is 400 with its scimType and changes
+// nothing; a body without the PatchOp schema is invalidSyntax; an unknown user 404.
+func TestSCIMHandlerPatch(t *testing.T) {
+	c, do := scimApp(t)
+	ctx := context.Background()
 	if w := do(http.MethodPost, "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"externalId":"sub-1","userName":"alice",
 		"name":{"givenName":"Alice","familyName":"Smith"},"emails":[{"value":"alice@example.org","type":"work","primary":true}],
 		"active":true,"roles":[{"value":"Board"},{"value":"Member"}]}`); w.Code != http.StatusCreated {
 		t.Fatalf("POST: %d %s", w.Code, w.Body)
 	}
-	const patchOp = `"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]`
 	w := do(http.MethodPatch, "/Users/sub-1", `{`+patchOp+`,"Operations":[
 		{"op":"remove","path":"roles[value eq \"Board\"]"},
 		{"op":"Replace","path":"emails[type eq \"work\"].value","value":"a@new.example"},
@@ -143,5 +151,63 @@ func TestSCIMHandlerPatch(t *testing.T) {
 	}
 	if w := do(http.MethodPatch, "/Users/sub-9", `{`+patchOp+`,"Operations":[{"op":"replace","path":"active","value":true}]}`); w.Code != http.StatusNotFound {
 		t.Fatalf("PATCH of an unknown user: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestSCIMHandlerGroups: /Groups, a group being the users holding a role. The bridge's calls
+// (find by displayName, create with a member, add a member, remove members[value eq "id"]) and
+// Entra's remove by value give and take the role; a filter that selects nobody is noTarget
+// (RFC 7644 3.5.2.2, 3.12), a remove by value of a non-member is not an error; a rename, an
+// unknown path, another filter and a member who is no user here are refused, and change nothing.
+func TestSCIMHandlerGroups(t *testing.T) {
+	c, do := scimApp(t)
+	ctx := context.Background()
+	for _, sub := range []string{"sub-1", "sub-2"} {
+		if w := do(http.MethodPost, "/Users", `{"externalId":"`+sub+`","userName":"`+sub+`","roles":[]}`); w.Code != http.StatusCreated {
+			t.Fatalf("POST /Users: %d %s", w.Code, w.Body)
+		}
+	}
+	roles := func(sub string) string {
+		u, err := c.User(ctx, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(u.Roles, ",")
+	}
+	find := do(http.MethodGet, `/Groups?filter=displayName+eq+"Board"`, "")
+	if find.Code != http.StatusOK || !strings.Contains(find.Body.String(), `"totalResults":0`) {
+		t.Fatalf("find before: %d %s", find.Code, find.Body)
+	}
+	if w := do(http.MethodPost, "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Board","members":[{"value":"sub-1"}]}`); w.Code != http.StatusCreated || !strings.Contains(w.Body.String(), `"id":"Board"`) {
+		t.Fatalf("POST /Groups: %d %s", w.Code, w.Body)
+	}
+	if find = do(http.MethodGet, `/Groups?filter=displayName+eq+"Board"`, ""); !strings.Contains(find.Body.String(), `"id":"Board"`) {
+		t.Fatalf("find after: %s", find.Body)
+	}
+	steps := []struct {
+		name, body     string
+		status         int
+		want           string // in the body
+		roles1, roles2 string // after
+	}{
+		{"add", `[{"op":"add","path":"members","value":[{"value":"sub-2"}]}]`, 200, `"sub-2"`, "Board", "Board"},
+		{"remove by filter", `[{"op":"remove","path":"members[value eq \"sub-2\"]"}]`, 200, `"sub-1"`, "Board", ""},
+		{"remove by filter, not a member", `[{"op":"remove","path":"members[value eq \"sub-2\"]"}]`, 400, `"noTarget"`, "Board", ""},
+		{"remove by value, not a member", `[{"op":"Remove","path":"members","value":[{"value":"sub-2"}]}]`, 200, `"sub-1"`, "Board", ""},
+		{"rename", `[{"op":"replace","path":"displayName","value":"Directors"}]`, 400, `"mutability"`, "Board", ""},
+		{"unknown path", `[{"op":"replace","path":"owner","value":"x"}]`, 400, `"invalidPath"`, "Board", ""},
+		{"other filter", `[{"op":"remove","path":"members[display eq \"x\"]"}]`, 400, `"invalidFilter"`, "Board", ""},
+		{"no such user, all or none", `[{"op":"add","path":"members","value":[{"value":"sub-2"},{"value":"sub-9"}]}]`, 400, `"invalidValue"`, "Board", ""},
+		{"last member leaves", `[{"op":"remove","path":"members","value":[{"value":"sub-1"}]}]`, 204, ``, "", ""},
+		{"gone with its role", `[{"op":"add","path":"members","value":[{"value":"sub-2"}]}]`, 404, ``, "", ""},
+	}
+	for _, st := range steps {
+		w := do(http.MethodPatch, "/Groups/Board", `{`+patchOp+`,"Operations":`+st.body+`}`)
+		if w.Code != st.status || !strings.Contains(w.Body.String(), st.want) {
+			t.Fatalf("%s: %d %s, want %d with %s", st.name, w.Code, w.Body, st.status, st.want)
+		}
+		if r1, r2 := roles("sub-1"), roles("sub-2"); r1 != st.roles1 || r2 != st.roles2 {
+			t.Fatalf("%s: roles %q and %q, want %q and %q", st.name, r1, r2, st.roles1, st.roles2)
+		}
 	}
 }

@@ -64,8 +64,10 @@ func waitFor(t *testing.T, bound time.Duration, what string, cond func() bool) {
 // TestDemoConsumer runs a bridge and the demo consumer on 127.0.0.1: a member signs in to the
 // app (shadow user pushed by webhook or SCIM, and upserted from the ID token), a role change in
 // the AMS reaches the app's table within one poll interval, and signing out at the bridge ends
-// the app's session by back-channel logout. The bridge's deliverers and the consumer's
-// handlers read and write one format (package wire), by either kind of target.
+// the app's session by back-channel logout; the member disabled in the AMS is deactivated at
+// the app (with SCIM groups: out of their roles' groups, so holding no role there) and, enabled
+// again, active with their roles. The bridge's deliverers and the consumer's handlers read and
+// write one format (package wire), by either kind of target.
 func TestDemoConsumer(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -75,6 +77,12 @@ func TestDemoConsumer(t *testing.T) {
 		{"scim put", func(app string) outbox.Settings { return &scim.Config{URL: app + "/scim/v2", Token: scimToken} }},
 		{"scim patch", func(app string) outbox.Settings {
 			return &scim.Config{URL: app + "/scim/v2", Token: scimToken, Update: "patch"}
+		}},
+		{"scim groups", func(app string) outbox.Settings {
+			return &scim.Config{URL: app + "/scim/v2", Token: scimToken, Groups: true}
+		}},
+		{"scim patch groups", func(app string) outbox.Settings {
+			return &scim.Config{URL: app + "/scim/v2", Token: scimToken, Update: "patch", Groups: true}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { testDemoConsumer(t, tc.target) })
@@ -173,6 +181,28 @@ func testDemoConsumer(t *testing.T, target func(app string) outbox.Settings) {
 	}
 	waitFor(t, liveness, "back-channel logout", func() bool {
 		return strings.Contains(br.Get(app+"/").Body, `id="signed-out"`)
+	})
+
+	// Disabled in the AMS: deactivated at the app. With SCIM groups the member leaves the
+	// groups of their roles in that delivery: the app's groups are its roles, so none is left.
+	groups := false
+	if sc, ok := target(app).(*scim.Config); ok {
+		groups = sc.Groups
+	}
+	wantRoles := []string{"Board", "Member"}
+	if groups {
+		wantRoles = []string{}
+	}
+	dir.Update("alice", func(m *legacy.Member) { m.Standing.Disabled = true })
+	waitFor(t, liveness, "deactivation", func() bool {
+		u, err := a.c.User(ctx, sub)
+		return err == nil && !u.Active && slices.Equal(u.Roles, wantRoles)
+	})
+	// Enabled again: active, with the roles (and groups) back.
+	dir.Update("alice", func(m *legacy.Member) { m.Standing.Disabled = false })
+	waitFor(t, liveness, "reactivation", func() bool {
+		u, err := a.c.User(ctx, sub)
+		return err == nil && u.Active && slices.Equal(u.Roles, []string{"Board", "Member"})
 	})
 	// The app acts on the logout before it answers, and the bridge records the delivery only
 	// after the answer: reading the outbox now raced with that (seen: the event still pending).
