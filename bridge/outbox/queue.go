@@ -11,6 +11,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/logging"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // Route is the deliverer of one client's provisioning target and its kind (the channel of
@@ -297,6 +298,12 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 					"duration", q.now().Sub(start))
 				return nil
 			}
+			if errors.Is(merr, sso.ErrNotFound) {
+				// Its app was removed meanwhile, and its events with it (the store's DeleteClient).
+				q.log.InfoContext(ctx, "shadow: delivered an event of a removed app", "event", e.ID, "type", e.Type,
+					"channel", e.Channel, "client", e.ClientID)
+				return nil
+			}
 			q.log.ErrorContext(ctx, "shadow: mark delivered failed", "event", e.ID, "err", merr)
 			return merr
 		}
@@ -311,6 +318,11 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 		if errors.Is(merr, store.ErrLeaseLost) {
 			q.log.WarnContext(ctx, "shadow: delivery failed after the lease ran out; another claim holds the event",
 				"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "attempt", e.Attempts, "err", err)
+			return err
+		}
+		if errors.Is(merr, sso.ErrNotFound) {
+			q.log.InfoContext(ctx, "shadow: delivery failed; the event's app was removed meanwhile, and the event with it",
+				"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "err", err)
 			return err
 		}
 		q.log.ErrorContext(ctx, "shadow: mark failed failed", "event", e.ID, "err", merr)

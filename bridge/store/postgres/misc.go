@@ -260,8 +260,9 @@ func (s *Store) UpdateClient(ctx context.Context, c *sso.StoredClient) error {
 	return wrap("update client", err)
 }
 
-// DeleteClient deletes a client (idempotent) with every member's consent to it, revokes every
-// family issued to it, and bumps ClientsVersion when it existed.
+// DeleteClient deletes a client (idempotent) with every member's consent to it and its outbox
+// events not delivered, revokes every family issued to it, and bumps ClientsVersion when it
+// existed.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		// Every member's consent goes with the client: a client registered later under the
@@ -272,6 +273,12 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		// So does every grant issued to it, those without a refresh token too: the old app's
 		// access tokens must not come back to life with a client registered again.
 		if err := revokeGrants(ctx, tx, "", id); err != nil {
+			return err
+		}
+		// And every event queued for it and not delivered (pending, in flight, dead): the
+		// events' keys name the client id, and an app registered again under it would be sent
+		// the old app's logouts and provisioning (or get them from a retry of a dead one).
+		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE client_id = $1 AND state <> 'delivered'`, id); err != nil {
 			return err
 		}
 		if err := execOne(ctx, tx, `DELETE FROM clients WHERE id = $1`, id); err != nil {

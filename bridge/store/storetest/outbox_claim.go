@@ -20,6 +20,7 @@ import (
 var outboxClaimTests = []test{
 	{"KeyOrderAmongClients", testOutboxKeyOrderAmongClients},
 	{"ConcurrentClaimsKeepKeyOrder", func(t *testing.T, h *H) { OutboxClaimRace(t, h.Now, h.S, h.S, h.S, h.S) }},
+	{"EventsDieWithClient", testOutboxEventsDieWithClient},
 }
 
 // clientEvent returns a new pending event of client with key client/member.

@@ -1,0 +1,48 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/sso"
+	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
+)
+
+// testOutboxEventsDieWithClient: deleting a client deletes its events that are not delivered
+// (pending, in flight or dead) in the same transaction, so that a client registered later under
+// the same id (another app) is never sent what was queued for the app that is gone, by the
+// queue or by a retry of a dead event; another client's events and the delivered history stay.
+// An outcome recorded for an event deleted while in flight finds no event (sso.ErrNotFound).
+func testOutboxEventsDieWithClient(t *testing.T, h *H) {
+	ssotest.NoErr(t, h.S.CreateClient(h.Ctx, &sso.StoredClient{ID: "gone", Config: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now}), "CreateClient")
+	delivered, dead, leased, retrying := clientEvent("gone", "m1"), clientEvent("gone", "m2"), clientEvent("gone", "m3"), clientEvent("gone", "m4")
+	pending, later, other := clientEvent("gone", "m5"), clientEvent("gone", "m3"), clientEvent("stays", "m1")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, delivered, dead, leased, retrying), "Enqueue")
+	at := h.Now.Add(time.Second)
+	lease := map[string]time.Time{}
+	for _, e := range h.claim(at, 10) {
+		lease[e.ID] = e.LeaseUntil
+	}
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, delivered.ID, lease[delivered.ID], at), "MarkDelivered")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, dead.ID, lease[dead.ID], at, "410", true), "MarkFailed(dead)")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, retrying.ID, lease[retrying.ID], at.Add(time.Minute), "503", false), "MarkFailed(retry)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, pending, later, other), "Enqueue")
+
+	ssotest.NoErr(t, h.S.DeleteClient(h.Ctx, "gone"), "DeleteClient")
+	for _, e := range []*store.OutboxEvent{dead, leased, retrying, pending, later} {
+		_, err := h.S.OutboxEvent(h.Ctx, e.ID)
+		ssotest.IsErr(t, err, sso.ErrNotFound, "event %s of the deleted client", e.ID)
+	}
+	got, err := h.S.OutboxEvent(h.Ctx, delivered.ID)
+	ssotest.NoErr(t, err, "the deleted client's delivered event (history)")
+	ssotest.Equal(t, got.State, store.OutboxDelivered, "its state")
+	ssotest.IsErr(t, h.S.MarkDelivered(h.Ctx, leased.ID, lease[leased.ID], at), sso.ErrNotFound, "MarkDelivered of an event deleted in flight")
+
+	// The same id registered again: nothing of the old app's is claimed or retried for it.
+	ssotest.NoErr(t, h.S.CreateClient(h.Ctx, &sso.StoredClient{ID: "gone", Config: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now}), "CreateClient again")
+	n, err := h.S.RetryEvents(h.Ctx, "", at)
+	ssotest.NoErr(t, err, "RetryEvents")
+	ssotest.Equal(t, n, 0, "dead events re-queued after the client was deleted")
+	ssotest.Equal(t, ids(h.claim(at.Add(time.Hour), 10)), []string{other.ID}, "claimed after the deletion")
+}
