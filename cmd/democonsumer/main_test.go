@@ -172,6 +172,16 @@ func testDemoConsumer(t *testing.T, target func(app string) outbox.Settings) {
 		return err == nil && slices.Equal(u.Roles, []string{"Board", "Member"})
 	})
 	t.Logf("role change reached the app %s after the AMS change (poll interval %s)", time.Since(changed).Round(time.Millisecond), pollInterval)
+	// An email removed in the AMS is removed at the app (a PATCH's replace leaves an attribute
+	// it does not name as it was, RFC 7644 3.5.2.3: the bridge names it, null).
+	if u, _ := a.c.User(ctx, sub); u.Email == "" {
+		t.Fatal("alice has no email at the app to remove")
+	}
+	dir.Update("alice", func(m *legacy.Member) { m.Email = "" })
+	waitFor(t, liveness, "email removed", func() bool {
+		u, err := a.c.User(ctx, sub)
+		return err == nil && u.Email == ""
+	})
 
 	// Sign out at the bridge: the app's session ends by back-channel logout.
 	page := br.Get(issuer + "/logout")

@@ -212,8 +212,10 @@ func (d *deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 			err  error
 		)
 		if t.Update == "patch" {
-			val := res
-			val.Schemas = nil
+			val, verr := patchValue(res)
+			if verr != nil {
+				return verr
+			}
 			resp, body, err = c.send(ctx, http.MethodPatch, c.url("/Users/"+url.PathEscape(id)), map[string]any{
 				"schemas": []string{wire.SchemaPatchOp}, "Operations": []map[string]any{{"op": "replace", "value": val}},
 			})
@@ -303,6 +305,28 @@ func (d *deliverer) deactivateAlone(ctx context.Context, c scimClient, e *store.
 	d.log.WarnContext(ctx, "shadow: SCIM did not deactivate the member with their profile; deactivated with active alone",
 		"client", e.ClientID, "subject", e.Subject, "method", method, "answer", what)
 	return nil
+}
+
+// patchValue is the value of the PATCH that replaces the whole user: every attribute the bridge
+// sends, those the member has none of as null. A replace leaves an attribute its value does
+// not name as it was (RFC 7644 3.5.2.3), so an email removed in the AMS would stay at the app;
+// null is unassigned (RFC 7643 2.5).
+func patchValue(res wire.SCIMUser) (map[string]any, error) {
+	res.Schemas = nil
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, outbox.Permanent("encode SCIM request: %v", err)
+	}
+	var val map[string]any
+	if err := json.Unmarshal(b, &val); err != nil {
+		return nil, outbox.Permanent("encode SCIM request: %v", err)
+	}
+	for _, k := range []string{"name", "displayName", "emails", "photos", wire.SchemaMembership} {
+		if _, ok := val[k]; !ok {
+			val[k] = nil
+		}
+	}
+	return val, nil
 }
 
 // refusesContent reports whether an HTTP status is the service provider refusing what the
