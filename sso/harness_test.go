@@ -151,6 +151,7 @@ type harness struct {
 	store  *memstore.Store
 	hooks  *fakeHooks
 	srv    *httptest.Server
+	reg    *sso.Registry // the provider's clients (Refresh: see a client stored meanwhile)
 	issuer string
 	http   *http.Client // never follows redirects
 }
@@ -208,7 +209,7 @@ func newHarnessOn(t testing.TB, st0 *memstore.Store, wrap func(*memstore.Store) 
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &harness{
-		t: t, p: p, store: st, hooks: hooks, srv: srv, issuer: issuer,
+		t: t, p: p, store: st, hooks: hooks, srv: srv, reg: reg, issuer: issuer,
 		http: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	}
 }

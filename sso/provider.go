@@ -496,12 +496,17 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 		// a post_logout_redirect_uri registered for the client_id the app sent (RP-Initiated
 		// Logout 1.0 sections 2 and 3).
 		// The hint kept is verified here once; op's verifier takes it from the context.
+		var verified *verifiedHint
 		if hint := r.Form.Get("id_token_hint"); hint != "" {
 			if v, ok := p.endSessionHint(hint); ok {
+				verified = v
 				r = r.WithContext(context.WithValue(r.Context(), verifiedHintKey{}, v))
 			} else {
 				r.Form.Del("id_token_hint")
 			}
+		}
+		if !p.checkPostLogoutLoopback(w, r, verified) {
+			return
 		}
 	}
 	// op writes to out: w, behind captureWriter when errors become pages, behind answerWriter
