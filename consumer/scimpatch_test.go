@@ -155,3 +155,38 @@ func FuzzPatchUser(f *testing.F) {
 		}
 	})
 }
+
+// FuzzGroupPatch: any Operations array of a group PATCH is read into membership changes or
+// refused with one of RFC 7644 3.12's scimTypes; a removal selected by a filter is strict
+// (noTarget when it selects nobody), and nothing panics.
+func FuzzGroupPatch(f *testing.F) {
+	for _, s := range []string{
+		`[{"op":"add","path":"members","value":[{"value":"u1"}]}]`,
+		`[{"op":"remove","path":"members[value eq \"u1\"]"}]`,
+		`[{"op":"Remove","path":"members","value":[{"value":"u1"}]}]`,
+		`[{"op":"replace","value":{"displayName":"Board","members":[{"value":"u2"}]}}]`,
+		`[{"op":"replace","path":"displayName","value":"Other"}]`,
+	} {
+		f.Add([]byte(s))
+	}
+	known := map[string]bool{"invalidPath": true, "invalidFilter": true, "noTarget": true, "invalidValue": true,
+		"mutability": true, "invalidSyntax": true}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var ops []patchOp
+		if json.Unmarshal(b, &ops) != nil {
+			return
+		}
+		changes, _, err := groupPatch("Board", ops)
+		if err != nil {
+			if !known[err.scimType] {
+				t.Fatalf("scimType %q", err.scimType)
+			}
+			return
+		}
+		for _, c := range changes {
+			if c.strict && c.add {
+				t.Fatalf("a strict add: %+v", c)
+			}
+		}
+	})
+}
