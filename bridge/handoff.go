@@ -63,8 +63,9 @@ type amsExchange struct {
 	}
 	audit func(context.Context, *store.AuditEvent)
 	// secondFactor reports whether the member must use a second factor at this client, which
-	// the exchange cannot ask for (mfa.Service.Needed).
-	secondFactor func(ctx context.Context, clientID, subject string, m *legacy.Member) (bool, error)
+	// the exchange cannot ask for, in a sign-in with methods amr (mfa.Service.Needed: the
+	// exchange's ["ams"] satisfies the AMS's own requirement, as the hand-off does).
+	secondFactor func(ctx context.Context, clientID, subject string, m *legacy.Member, amr []string) (bool, error)
 	now          func() time.Time
 }
 
@@ -91,12 +92,13 @@ func (x amsExchange) ExchangeExternal(ctx context.Context, clientID, subjectToke
 	if err != nil {
 		return "", nil, err
 	}
-	if need, err := x.secondFactor(ctx, clientID, sub, m); err != nil {
+	amr := []string{"ams"}
+	if need, err := x.secondFactor(ctx, clientID, sub, m, amr); err != nil {
 		return "", nil, err
 	} else if need {
 		x.audit(ctx, &store.AuditEvent{Event: "token.exchange_failure", Subject: sub, ClientID: clientID, Detail: "second factor required"})
 		return "", nil, fmt.Errorf("%w: a second factor is required: sign in through the browser", sso.ErrAccessDenied)
 	}
 	x.audit(ctx, &store.AuditEvent{Event: "token.exchange", Subject: sub, Login: m.Login, ClientID: clientID, Detail: "ams refresh token"})
-	return sub, []string{"ams"}, nil
+	return sub, amr, nil
 }

@@ -159,8 +159,10 @@ func TestAMSSecondFactorEnrolmentNeedsHandoff(t *testing.T) {
 	})
 
 	t.Run("hand-off", func(t *testing.T) {
+		// The hand-off alone satisfies the AMS's own requirement (TestHandoffSatisfiesAMSSecondFactor);
+		// an app that asks a factor (acr_values) has the member enrol one at the bridge.
 		b := e.browser()
-		step := handoffAs(t, e, b, web.AuthCodeURL("st", oidc.Nonce("nn")), "bob", "bob-password")
+		step := handoffAs(t, e, b, web.AuthCodeURL("st", oidc.Nonce("nn"), oauth2.SetAuthURLParam("acr_values", sso.ACRMFA)), "bob", "bob-password")
 		if step.URL.Path != "/login/mfa" {
 			t.Fatalf("the hand-off of a member without a bridge factor: %d %s %q", step.Status, step.URL, step.Location)
 		}
@@ -222,7 +224,8 @@ func stepUpFor(t *testing.T, b *bridgetest.Browser, web *oauth2.Config) *bridget
 // challenge's methods, written when the AMS hand-off or the password opened it; a step-up's
 // session as it is when the enrolment is posted), never the browser's pending secret or a
 // cookie. Each entry point replayed and out of order:
-//   - two tabs of one browser, a hand-off step (may enrol) and a password step (may not): the
+//   - two tabs of one browser, a hand-off step (may enrol; acr_values=mfa asks it) and a
+//     password step (may not): the
 //     hand-off tab's secret posted to the password tab's step is refused; the hand-off tab
 //     enrols once; replayed, it is used;
 //   - a step-up of a hand-off session whose browser then signed in another member: refused;
@@ -246,7 +249,7 @@ func TestAMSSecondFactorEnrolmentState(t *testing.T) {
 	t.Run("two tabs", func(t *testing.T) {
 		amsFactor(e, "bob", true)
 		b := e.browser()
-		ho := handoffAs(t, e, b, web.AuthCodeURL("s1", oidc.Nonce("n")), "bob", "bob-password")
+		ho := handoffAs(t, e, b, web.AuthCodeURL("s1", oidc.Nonce("n"), oauth2.SetAuthURLParam("acr_values", sso.ACRMFA)), "bob", "bob-password")
 		m := totpSecretRe.FindStringSubmatch(ho.Body)
 		if ho.URL.Path != "/login/mfa" || m == nil {
 			t.Fatalf("hand-off step: %d %s %.400s", ho.Status, ho.URL, ho.Body)

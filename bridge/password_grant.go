@@ -28,8 +28,8 @@ type passwordGrant struct {
 	}
 	audit func(context.Context, *store.AuditEvent)
 	// secondFactor reports whether the member must use a second factor at this client, which
-	// this grant cannot ask for (mfa.Service.Needed).
-	secondFactor func(ctx context.Context, clientID, subject string, m *legacy.Member) (bool, error)
+	// this grant cannot ask for, in a sign-in with methods amr (mfa.Service.Needed).
+	secondFactor func(ctx context.Context, clientID, subject string, m *legacy.Member, amr []string) (bool, error)
 	clientIP     func(*http.Request) string
 	now          func() time.Time
 }
@@ -62,7 +62,8 @@ func (g passwordGrant) check(r *http.Request, clientID, login, password string) 
 	if err != nil {
 		return "", nil, fmt.Errorf("password grant: %w", err)
 	}
-	if need, err := g.secondFactor(ctx, clientID, sub, m); err != nil {
+	amr := []string{"pwd"}
+	if need, err := g.secondFactor(ctx, clientID, sub, m, amr); err != nil {
 		return "", nil, fmt.Errorf("password grant: %w", err)
 	} else if need {
 		g.audit(ctx, &store.AuditEvent{Event: "login.failure", Subject: sub, Login: m.Login, ClientID: clientID, IP: ip,
@@ -71,5 +72,5 @@ func (g passwordGrant) check(r *http.Request, clientID, login, password string) 
 			Description: "a second factor is required for this member or app: sign in through the browser", Err: errors.New("second factor required")}
 	}
 	g.audit(ctx, &store.AuditEvent{Event: "login.success", Subject: sub, Login: m.Login, ClientID: clientID, IP: ip, Detail: "pwd grant=password"})
-	return sub, []string{"pwd"}, nil
+	return sub, amr, nil
 }

@@ -83,10 +83,11 @@ type Hooks struct {
 	Exchanger       sso.ExternalExchanger
 	ExchangeClients []string
 	// SecondFactorPolicy tells why the policy requires a second factor of the member at the
-	// client ("": it does not): the client's mfa setting, a role, or the AMS's own second factor
-	// of the member (ams_second_factor; mfa.Service.PolicyRequires).
-	// CheckSignIn refuses grants made on a password alone once it does. Nil: never.
-	SecondFactorPolicy func(ctx context.Context, clientID string, m *legacy.Member) (string, error)
+	// client of a grant made with methods amr ("": it does not): the client's mfa setting, a
+	// role, or the AMS's own second factor of the member (ams_second_factor), which a grant the
+	// AMS hand-off made satisfies (mfa.Service.PolicyRequires). CheckSignIn refuses grants made
+	// without a second factor once it does. Nil: never.
+	SecondFactorPolicy func(ctx context.Context, clientID string, m *legacy.Member, amr []string) (string, error)
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -199,7 +200,7 @@ const (
 // the device grant's poll):
 //   - a grant made without a second factor is refused once the policy requires one of the
 //     member at the client (SecondFactorPolicy: the client's mfa setting, a role, the AMS's
-//     own second factor), so that
+//     own second factor unless the grant's amr begins with the AMS hand-off's), so that
 //     requiring one takes effect at the next refresh;
 //   - a grant made on the AMS password (amr pwd) is refused once the AMS records a password
 //     change after the sign-in (legacy.Member PasswordChangedAt, aspnet_Membership's
@@ -222,7 +223,7 @@ func (h *Hooks) CheckSignIn(ctx context.Context, subject, clientID string, authT
 		return err
 	}
 	if checkFactor {
-		why, err := h.SecondFactorPolicy(ctx, clientID, m)
+		why, err := h.SecondFactorPolicy(ctx, clientID, m, amr)
 		if err != nil {
 			return fmt.Errorf("second-factor policy: %w", err)
 		}

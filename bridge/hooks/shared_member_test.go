@@ -55,7 +55,7 @@ func TestHooksLeaveSharedMemberAlone(t *testing.T) {
 	h, _ := newHooks()
 	h.Members, h.Policy = dir, eng
 	h.Access = access.New(eng, nil, slog.New(slog.DiscardHandler))
-	h.SecondFactorPolicy = func(_ context.Context, _ string, m *legacy.Member) (string, error) {
+	h.SecondFactorPolicy = func(_ context.Context, _ string, m *legacy.Member, _ []string) (string, error) {
 		for _, r := range m.Roles {
 			if r == "Board" {
 				return "role", nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/hooks"
+	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -22,6 +23,7 @@ func TestCheckSignIn(t *testing.T) {
 	changedJustAfter := &legacy.Member{Key: "K4", Login: "dave", Standing: legacy.Standing{Approved: true, PasswordChangedAt: signedIn.Add(30 * time.Second)}}
 	changedBefore := &legacy.Member{Key: "K5", Login: "erin", Standing: legacy.Standing{Approved: true, PasswordChangedAt: signedIn.Add(-time.Hour)}}
 	staff := &legacy.Member{Key: "K6", Login: "frank", Roles: []string{"Staff"}, Standing: legacy.Standing{Approved: true}}
+	amsAsks := &legacy.Member{Key: "K7", Login: "gina", SecondFactor: true, Standing: legacy.Standing{Approved: true}}
 	for _, tc := range []struct {
 		name, subject, client string
 		amr                   []string
@@ -41,6 +43,11 @@ func TestCheckSignIn(t *testing.T) {
 		{name: "password changed after a passkey sign-in", subject: "sub-K3", client: "web", amr: []string{"hwk", "mfa"}},
 		{name: "password changed after a hand-off", subject: "sub-K3", client: "web", amr: []string{"ams"}},
 		{name: "no change date known", subject: "sub-K1", client: "web", amr: []string{"pwd"}},
+		// The AMS's own second factor (brief M 1): the policy sees the grant's methods; a
+		// hand-off grant (or the AMS token exchange's) satisfies it, a password grant does not.
+		{name: "password, the AMS asks a factor", subject: "sub-K7", client: "web", amr: []string{"pwd"}, want: hooks.ReasonSecondFactor},
+		{name: "hand-off, the AMS asks a factor", subject: "sub-K7", client: "web", amr: []string{"ams"}},
+		{name: "hand-off, the AMS asks a factor, app requires one", subject: "sub-K7", client: "finance", amr: []string{"ams"}, want: hooks.ReasonSecondFactor},
 		{name: "member gone", subject: "sub-K9", client: "web", amr: []string{"pwd"}, wantErr: true},
 		{name: "directory down", subject: "sub-down", client: "web", amr: []string{"pwd"}, wantErr: true},
 		{name: "policy unreadable", subject: "sub-K1", client: "broken", amr: []string{"pwd"}, wantErr: true},
@@ -48,8 +55,8 @@ func TestCheckSignIn(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h, _ := newHooks()
 			ms := h.Members.(members)
-			ms["K3"], ms["K4"], ms["K5"], ms["K6"] = changedAfter, changedJustAfter, changedBefore, staff
-			h.SecondFactorPolicy = func(_ context.Context, clientID string, m *legacy.Member) (string, error) {
+			ms["K3"], ms["K4"], ms["K5"], ms["K6"], ms["K7"] = changedAfter, changedJustAfter, changedBefore, staff, amsAsks
+			h.SecondFactorPolicy = func(_ context.Context, clientID string, m *legacy.Member, amr []string) (string, error) {
 				switch {
 				case clientID == "broken":
 					return "", errors.New("registry down")
@@ -57,6 +64,8 @@ func TestCheckSignIn(t *testing.T) {
 					return "client", nil
 				case len(m.Roles) > 0 && m.Roles[0] == "Staff":
 					return "role", nil
+				case m.SecondFactor && !mfa.HandedOff(amr):
+					return "ams", nil
 				}
 				return "", nil
 			}

@@ -187,8 +187,22 @@ const (
 )
 
 // Required tells whether completing ar for client (either may be nil outside a sign-in) needs
-// a second factor from the member m, and why.
-func (s *Service) Required(ar *sso.AuthRequest, client *sso.ClientConfig, m *legacy.Member, f Factors) string {
+// a second factor from the member m, with factors f, in a sign-in whose methods are amr, and
+// why. A sign-in the AMS website's hand-off opened (HandedOff(amr)) satisfies a requirement
+// whose only reason is the AMS's own (ReasonAMS): the AMS asked for its factor itself before
+// it handed the member over. A requirement for any other reason (the member's own factor at
+// the bridge, the app's mfa setting, acr_values, a role) still asks the bridge's factor.
+func (s *Service) Required(ar *sso.AuthRequest, client *sso.ClientConfig, m *legacy.Member, f Factors, amr []string) string {
+	why := s.requiredBy(ar, client, m, f)
+	if why == ReasonAMS && HandedOff(amr) {
+		return ReasonNotNeeded
+	}
+	return why
+}
+
+// requiredBy is Required's reason before the sign-in's methods are taken into account: the
+// first that applies, in this order, so ReasonAMS only when no other reason does.
+func (s *Service) requiredBy(ar *sso.AuthRequest, client *sso.ClientConfig, m *legacy.Member, f Factors) string {
 	switch {
 	case f.Any():
 		return ReasonEnrolled
@@ -207,10 +221,11 @@ func (s *Service) Required(ar *sso.AuthRequest, client *sso.ClientConfig, m *leg
 	return ReasonNotNeeded
 }
 
-// Needed reports whether a sign-in of m (subject) to clientID outside the browser (the
-// password grant, the AMS token exchange), which cannot ask for a second factor, must be
-// refused because one is required.
-func (s *Service) Needed(ctx context.Context, clientID, subject string, m *legacy.Member) (bool, error) {
+// Needed reports whether a sign-in of m (subject) to clientID outside the browser with methods
+// amr (the password grant's ["pwd"], the AMS token exchange's ["ams"]), which cannot ask for a
+// second factor, must be refused because one is required (Required: the exchange of an AMS
+// token satisfies the AMS's own requirement as the hand-off does).
+func (s *Service) Needed(ctx context.Context, clientID, subject string, m *legacy.Member, amr []string) (bool, error) {
 	f, err := s.Factors(ctx, subject)
 	if err != nil {
 		return false, err
@@ -221,14 +236,16 @@ func (s *Service) Needed(ctx context.Context, clientID, subject string, m *legac
 			return false, fmt.Errorf("mfa policy of client %q: %w", clientID, err)
 		}
 	}
-	return s.Required(nil, client, m, f) != ReasonNotNeeded, nil
+	return s.Required(nil, client, m, f, amr) != ReasonNotNeeded, nil
 }
 
 // PolicyRequires reports why the policy an administrator sets requires a second factor of m
-// at clientID: the client's mfa setting (ReasonClient), one of m's roles (ReasonRole) or the AMS
-// (ReasonAMS: it signs m in only with a second factor), or ReasonNotNeeded. It reads no factor: the refresh grant asks it of every family granted on a
-// password alone, so that requiring a second factor takes effect at the next refresh.
-func (s *Service) PolicyRequires(ctx context.Context, clientID string, m *legacy.Member) (string, error) {
+// at clientID of a grant made with methods amr: the client's mfa setting (ReasonClient), one of
+// m's roles (ReasonRole) or the AMS (ReasonAMS: it signs m in only with a second factor; not
+// for a grant the AMS website's hand-off or token exchange made, HandedOff), or
+// ReasonNotNeeded. It reads no factor: the refresh grant asks it of every family granted
+// without a second factor, so that requiring one takes effect at the next refresh.
+func (s *Service) PolicyRequires(ctx context.Context, clientID string, m *legacy.Member, amr []string) (string, error) {
 	var client *sso.ClientConfig
 	if s.Clients != nil {
 		var err error
@@ -237,7 +254,7 @@ func (s *Service) PolicyRequires(ctx context.Context, clientID string, m *legacy
 		}
 	}
 	// Required's own reasons, without ar and factors: no list here to forget a new one in.
-	return s.Required(nil, client, m, Factors{}), nil
+	return s.Required(nil, client, m, Factors{}, amr), nil
 }
 
 // AMRHandOff is the first amr value of a sign-in by the AMS website's hand-off (the iMIS SSO

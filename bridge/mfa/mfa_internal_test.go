@@ -24,29 +24,44 @@ func TestRequired(t *testing.T) {
 	enrolled := Factors{TOTP: true}
 	withKey := Factors{Passkeys: []*store.WebAuthnCredential{{ID: []byte("k")}}}
 	mfaAR := &sso.AuthRequest{ACRValues: []string{"other", sso.ACRMFA}}
+	amsAsks := &legacy.Member{Roles: []string{"Member"}, SecondFactor: true}
+	amsAsksStaff := &legacy.Member{Roles: []string{"Staff"}, SecondFactor: true}
+	pwd, handOff := []string{AMRPassword}, []string{AMRHandOff}
 	for _, tc := range []struct {
 		name   string
 		ar     *sso.AuthRequest
 		client *sso.ClientConfig
 		m      *legacy.Member
 		f      Factors
+		amr    []string
 		want   string
 	}{
-		{"nothing asks", &sso.AuthRequest{}, portal, member, Factors{}, ReasonNotNeeded},
-		{"opted in with an app", nil, portal, member, enrolled, ReasonEnrolled},
-		{"opted in with a passkey", nil, portal, member, withKey, ReasonEnrolled},
-		{"required client", nil, finance, member, Factors{}, ReasonClient},
-		{"acr_values", mfaAR, portal, member, Factors{}, ReasonACR},
-		{"other acr_values", &sso.AuthRequest{ACRValues: []string{"urn:other"}}, portal, member, Factors{}, ReasonNotNeeded},
-		{"required role", nil, portal, staff, Factors{}, ReasonRole},
+		{"nothing asks", &sso.AuthRequest{}, portal, member, Factors{}, pwd, ReasonNotNeeded},
+		{"opted in with an app", nil, portal, member, enrolled, pwd, ReasonEnrolled},
+		{"opted in with a passkey", nil, portal, member, withKey, pwd, ReasonEnrolled},
+		{"required client", nil, finance, member, Factors{}, pwd, ReasonClient},
+		{"acr_values", mfaAR, portal, member, Factors{}, pwd, ReasonACR},
+		{"other acr_values", &sso.AuthRequest{ACRValues: []string{"urn:other"}}, portal, member, Factors{}, pwd, ReasonNotNeeded},
+		{"required role", nil, portal, staff, Factors{}, pwd, ReasonRole},
 		{"the AMS asks this account for a second factor (review s15 X-6)", nil, portal,
-			&legacy.Member{Roles: []string{"Member"}, SecondFactor: true}, Factors{}, ReasonAMS},
-		{"no member", nil, portal, nil, Factors{}, ReasonNotNeeded},
-		{"no client", nil, nil, member, Factors{}, ReasonNotNeeded},
-		{"client without a setting", nil, &sso.ClientConfig{ID: "x"}, member, Factors{}, ReasonNotNeeded},
+			&legacy.Member{Roles: []string{"Member"}, SecondFactor: true}, Factors{}, pwd, ReasonAMS},
+		{"no member", nil, portal, nil, Factors{}, pwd, ReasonNotNeeded},
+		{"no client", nil, nil, member, Factors{}, pwd, ReasonNotNeeded},
+		{"client without a setting", nil, &sso.ClientConfig{ID: "x"}, member, Factors{}, pwd, ReasonNotNeeded},
+		// The AMS hand-off satisfies the AMS's own requirement, and only that one (brief M 1).
+		{"the AMS asks, hand-off", nil, portal, amsAsks, Factors{}, handOff, ReasonNotNeeded},
+		{"the AMS asks, hand-off then a factor", nil, portal, amsAsks, Factors{}, []string{AMRHandOff, AMROTP, AMRMFA}, ReasonNotNeeded},
+		{"the AMS asks, password", nil, portal, amsAsks, Factors{}, pwd, ReasonAMS},
+		{"the AMS asks, no methods", nil, portal, amsAsks, Factors{}, nil, ReasonAMS},
+		{"the AMS asks, ams not first (an upstream's trusted_amr)", nil, portal, amsAsks, Factors{}, []string{"fed", AMRHandOff}, ReasonAMS},
+		{"the AMS asks, hand-off, required client", nil, finance, amsAsks, Factors{}, handOff, ReasonClient},
+		{"the AMS asks, hand-off, acr_values", mfaAR, portal, amsAsks, Factors{}, handOff, ReasonACR},
+		{"the AMS asks, hand-off, required role", nil, portal, amsAsksStaff, Factors{}, handOff, ReasonRole},
+		{"the AMS asks, hand-off, a bridge factor enrolled", nil, portal, amsAsks, enrolled, handOff, ReasonEnrolled},
+		{"hand-off, nothing asks", nil, portal, member, Factors{}, handOff, ReasonNotNeeded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := s.Required(tc.ar, tc.client, tc.m, tc.f); got != tc.want {
+			if got := s.Required(tc.ar, tc.client, tc.m, tc.f, tc.amr); got != tc.want {
 				t.Fatalf("Required = %q, want %q", got, tc.want)
 			}
 		})
@@ -156,29 +171,36 @@ func TestPolicyRequires(t *testing.T) {
 		"finance": {ID: "finance", MFA: sso.MFARequired},
 	}}
 	member := &legacy.Member{Roles: []string{"Member"}}
+	amsAsks := &legacy.Member{Roles: []string{"Member"}, SecondFactor: true}
+	pwd, handOff := []string{AMRPassword}, []string{AMRHandOff}
 	for _, tc := range []struct {
 		name, client string
 		m            *legacy.Member
+		amr          []string
 		want         string
 	}{
-		{"nothing asks", "portal", member, ReasonNotNeeded},
-		{"required client", "finance", member, ReasonClient},
-		{"required role", "portal", &legacy.Member{Roles: []string{"Staff"}}, ReasonRole},
-		{"the AMS", "portal", &legacy.Member{Roles: []string{"Member"}, SecondFactor: true}, ReasonAMS},
-		{"no member", "portal", nil, ReasonNotNeeded},
+		{"nothing asks", "portal", member, pwd, ReasonNotNeeded},
+		{"required client", "finance", member, pwd, ReasonClient},
+		{"required role", "portal", &legacy.Member{Roles: []string{"Staff"}}, pwd, ReasonRole},
+		{"the AMS", "portal", amsAsks, pwd, ReasonAMS},
+		{"no member", "portal", nil, pwd, ReasonNotNeeded},
+		// A family the AMS hand-off (or its token exchange) granted keeps refreshing while
+		// the AMS's own requirement is the only one; not once the app requires a factor.
+		{"the AMS, hand-off", "portal", amsAsks, handOff, ReasonNotNeeded},
+		{"the AMS, hand-off, required client", "finance", amsAsks, handOff, ReasonClient},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.PolicyRequires(t.Context(), tc.client, tc.m)
+			got, err := s.PolicyRequires(t.Context(), tc.client, tc.m, tc.amr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			c, _ := s.Clients.ClientConfig(t.Context(), tc.client)
-			if got != tc.want || got != s.Required(nil, c, tc.m, Factors{}) {
+			if got != tc.want || got != s.Required(nil, c, tc.m, Factors{}, tc.amr) {
 				t.Fatalf("PolicyRequires = %q, want %q (Required's)", got, tc.want)
 			}
 		})
 	}
-	if _, err := s.PolicyRequires(t.Context(), "nobody", member); !errors.Is(err, sso.ErrNotFound) {
+	if _, err := s.PolicyRequires(t.Context(), "nobody", member, pwd); !errors.Is(err, sso.ErrNotFound) {
 		t.Fatalf("unknown client: %v, want its lookup's error", err)
 	}
 }

@@ -146,7 +146,7 @@ func (h *Handler) AfterFirstFactor(c echo.Context, ff *authflow.FirstFactor) (st
 	if err != nil {
 		return "", err
 	}
-	if (mfa.HasMFA(ff.AMR) || (h.MFA.Required(ff.AR, ff.Client, m, f) == mfa.ReasonNotNeeded && !ff.RequireMFA)) && !notice {
+	if (mfa.HasMFA(ff.AMR) || (h.MFA.Required(ff.AR, ff.Client, m, f, ff.AMR) == mfa.ReasonNotNeeded && !ff.RequireMFA)) && !notice {
 		return "", nil
 	}
 	ch := &store.MFAChallenge{Kind: kindSignIn, Subject: sub, AMR: ff.AMR}
@@ -184,7 +184,7 @@ func (h *Handler) NeedsStepUp(ctx context.Context, ar *sso.AuthRequest, client *
 	if err != nil {
 		return false, err
 	}
-	return h.MFA.Required(ar, client, m, f) != mfa.ReasonNotNeeded, nil
+	return h.MFA.Required(ar, client, m, f, sess.AMR) != mfa.ReasonNotNeeded, nil
 }
 
 // StartStepUp opens a step-up challenge on sess (for ar; nil: the security page) and returns
@@ -311,7 +311,7 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 	if l.f, err = h.MFA.Factors(ctx, ch.Subject); err != nil {
 		return nil, err
 	}
-	l.reason = h.MFA.Required(l.ar, l.client, l.m, l.f)
+	l.reason = h.MFA.Required(l.ar, l.client, l.m, l.f, l.amr())
 	if l.reason == mfa.ReasonNotNeeded && l.data.MFA {
 		l.reason = mfa.ReasonACR
 	}
@@ -325,6 +325,18 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 // password in another tab no longer counts as the AMS hand-off's.
 func (l *loaded) mayEnrol() bool {
 	return mfa.MayEnrolFirst(l.m, l.ch.AMR) && (l.sess == nil || mfa.MayEnrolFirst(l.m, l.sess.AMR))
+}
+
+// amr is the methods the step judges the requirement by (mfa.Service.Required): the ones the
+// store recorded for the challenge when it was opened, and for a step-up the session's as they
+// are now once they no longer begin with the AMS hand-off: a hand-off session that the same
+// member signed in to again with the password (another tab) is a password session, whose
+// step-up the AMS's own requirement no longer lets pass.
+func (l *loaded) amr() []string {
+	if l.sess != nil && !mfa.HandedOff(l.sess.AMR) {
+		return l.sess.AMR
+	}
+	return l.ch.AMR
 }
 
 // Why a first factor is not enrolled here (enrolElsewhere).
