@@ -197,22 +197,25 @@ func (c *Consumer) UpsertUser(ctx context.Context, u User) error {
 	if u.UpdatedAt.IsZero() {
 		u.UpdatedAt = c.now()
 	}
-	return c.writeUser(ctx, "upsert user", u, func(tx *sql.Tx) (bool, error) {
-		// The row is ours (insertUser): read it fresh and apply the change unless it is older.
-		var pushed int64
-		if err := tx.QueryRowContext(ctx, c.q(`SELECT pushed_at FROM sso_users WHERE subject = ?`+c.forUpdate()), u.Subject).Scan(&pushed); err != nil {
-			return false, err
-		}
-		if !u.PushedAt.IsZero() && pushed > u.PushedAt.UnixNano() {
-			return false, nil
-		}
-		_, err := tx.ExecContext(ctx, c.q(`UPDATE sso_users SET login = ?, email = ?, name = ?, given_name = ?, family_name = ?,
-			picture = ?, active = ?, membership = ?, updated_at = ?, pushed_at = CASE WHEN ? > pushed_at THEN ? ELSE pushed_at END
-			WHERE subject = ?`),
-			u.Login, u.Email, u.Name, u.GivenName, u.FamilyName, u.Picture, b2i(u.Active), string(u.Membership),
-			u.UpdatedAt.UnixNano(), unixNano(u.PushedAt), unixNano(u.PushedAt), u.Subject)
-		return err == nil, err
-	})
+	return c.writeUser(ctx, "upsert user", u, func(tx *sql.Tx) (bool, error) { return c.updateUser(ctx, tx, u) })
+}
+
+// updateUser is UpsertUser's change of a stored user, in writeUser's transaction.
+func (c *Consumer) updateUser(ctx context.Context, tx *sql.Tx, u User) (bool, error) {
+	// The row is ours (insertUser): read it fresh and apply the change unless it is older.
+	var pushed int64
+	if err := tx.QueryRowContext(ctx, c.q(`SELECT pushed_at FROM sso_users WHERE subject = ?`+c.forUpdate()), u.Subject).Scan(&pushed); err != nil {
+		return false, err
+	}
+	if !u.PushedAt.IsZero() && pushed > u.PushedAt.UnixNano() {
+		return false, nil
+	}
+	_, err := tx.ExecContext(ctx, c.q(`UPDATE sso_users SET login = ?, email = ?, name = ?, given_name = ?, family_name = ?,
+		picture = ?, active = ?, membership = ?, updated_at = ?, pushed_at = CASE WHEN ? > pushed_at THEN ? ELSE pushed_at END
+		WHERE subject = ?`),
+		u.Login, u.Email, u.Name, u.GivenName, u.FamilyName, u.Picture, b2i(u.Active), string(u.Membership),
+		u.UpdatedAt.UnixNano(), unixNano(u.PushedAt), unixNano(u.PushedAt), u.Subject)
+	return err == nil, err
 }
 
 // writeUser writes u in one transaction: inserted when the subject is new, else changed by
@@ -228,6 +231,17 @@ func (c *Consumer) writeUser(ctx context.Context, what string, u User, update fu
 		return fmt.Errorf("consumer: %s: %w", what, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := c.writeUserIn(ctx, tx, what, u, update); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("consumer: %s: %w", what, err)
+	}
+	return nil
+}
+
+// writeUserIn is writeUser's work in the transaction tx, which the caller commits.
+func (c *Consumer) writeUserIn(ctx context.Context, tx *sql.Tx, what string, u User, update func(tx *sql.Tx) (bool, error)) error {
 	res, err := tx.ExecContext(ctx, c.q(`INSERT INTO sso_users (subject, login, email, name, given_name, family_name, picture,
 		active, membership, password_hash, updated_at, pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (subject) DO NOTHING`),
@@ -265,10 +279,51 @@ func (c *Consumer) writeUser(ctx context.Context, what string, u User, update fu
 			return fmt.Errorf("consumer: end sessions: %w", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("consumer: %s: %w", what, err)
-	}
 	return nil
+}
+
+// changeUser applies change to the stored user subject and writes the result (as UpsertUser
+// does) in one transaction, so that a change made meanwhile (another PATCH, a push, a sign-in)
+// is neither read stale nor overwritten: its first statement is a write that takes SQLite's
+// write lock, or the row's lock on PostgreSQL, before the user is read. It returns the user as
+// written; ErrNotFound when there is none; change's error as it is.
+func (c *Consumer) changeUser(ctx context.Context, subject string, change func(*User) (User, error)) (*User, error) {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: change user: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	res, err := tx.ExecContext(ctx, c.q(`UPDATE sso_users SET updated_at = updated_at WHERE subject = ?`), subject)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: change user: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, fmt.Errorf("consumer: change user: %w", err)
+	} else if n == 0 {
+		return nil, ErrNotFound
+	}
+	l, err := c.users(ctx, tx, subject)
+	if err != nil {
+		return nil, err
+	}
+	if len(l) == 0 {
+		return nil, ErrNotFound
+	}
+	u, err := change(&l[0])
+	if err != nil {
+		return nil, err
+	}
+	u.Subject, u.UpdatedAt = subject, c.now()
+	if err := c.writeUserIn(ctx, tx, "change user", u, func(tx *sql.Tx) (bool, error) { return c.updateUser(ctx, tx, u) }); err != nil {
+		return nil, err
+	}
+	if l, err = c.users(ctx, tx, subject); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("consumer: change user: %w", err)
+	}
+	return &l[0], nil
 }
 
 // forUpdate locks the row a read in writeUser's update reads, on PostgreSQL (SQLite's write
@@ -322,7 +377,7 @@ func b2i(b bool) int {
 
 // User returns one shadow user with roles.
 func (c *Consumer) User(ctx context.Context, subject string) (*User, error) {
-	l, err := c.users(ctx, subject)
+	l, err := c.users(ctx, c.db, subject)
 	if err != nil {
 		return nil, err
 	}
@@ -333,14 +388,19 @@ func (c *Consumer) User(ctx context.Context, subject string) (*User, error) {
 }
 
 // Users lists the shadow users with their roles, by login.
-func (c *Consumer) Users(ctx context.Context) ([]User, error) { return c.users(ctx, "") }
+func (c *Consumer) Users(ctx context.Context) ([]User, error) { return c.users(ctx, c.db, "") }
 
-func (c *Consumer) users(ctx context.Context, subject string) ([]User, error) {
+// querier is the database or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (c *Consumer) users(ctx context.Context, db querier, subject string) ([]User, error) {
 	q, args := `SELECT subject, login, email, name, given_name, family_name, picture, active, membership, updated_at FROM sso_users`, []any{}
 	if subject != "" {
 		q, args = q+` WHERE subject = ?`, append(args, subject)
 	}
-	rows, err := c.db.QueryContext(ctx, c.q(q+` ORDER BY login, subject`), args...)
+	rows, err := db.QueryContext(ctx, c.q(q+` ORDER BY login, subject`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("consumer: users: %w", err)
 	}
@@ -367,7 +427,7 @@ func (c *Consumer) users(ctx context.Context, subject string) ([]User, error) {
 		return nil, fmt.Errorf("consumer: users: %w", err)
 	}
 	for i := range out {
-		roles, err := c.roles(ctx, out[i].Subject)
+		roles, err := c.roles(ctx, db, out[i].Subject)
 		if err != nil {
 			return nil, err
 		}
@@ -376,8 +436,8 @@ func (c *Consumer) users(ctx context.Context, subject string) ([]User, error) {
 	return out, nil
 }
 
-func (c *Consumer) roles(ctx context.Context, subject string) ([]string, error) {
-	rows, err := c.db.QueryContext(ctx, c.q(`SELECT role FROM sso_user_roles WHERE subject = ? ORDER BY role`), subject)
+func (c *Consumer) roles(ctx context.Context, db querier, subject string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, c.q(`SELECT role FROM sso_user_roles WHERE subject = ? ORDER BY role`), subject)
 	if err != nil {
 		return nil, fmt.Errorf("consumer: roles: %w", err)
 	}

@@ -126,25 +126,27 @@ func (c *Consumer) SCIMHandler() http.Handler {
 				scimPatchError(w, perr("invalidSyntax", "schemas must name %s", wire.SchemaPatchOp))
 				return
 			}
-			u, err := c.User(ctx, id)
-			if err != nil {
+			// Read, patched and written in one transaction (changeUser): a change made
+			// meanwhile is neither read stale nor overwritten.
+			u, err := c.changeUser(ctx, id, func(u *User) (User, error) {
+				res := scimResource(u)
+				if perr := patchUser(&res, p.Operations); perr != nil {
+					return User{}, perr
+				}
+				res.ExternalID = id
+				return userOf(res.User())
+			})
+			var perr *patchError
+			switch {
+			case errors.As(err, &perr):
+				scimPatchError(w, perr)
+			case errors.Is(err, ErrNotFound):
 				scimError(w, http.StatusNotFound, "no such user")
-				return
-			}
-			res := scimResource(u)
-			if err := patchUser(&res, p.Operations); err != nil {
-				scimPatchError(w, err)
-				return
-			}
-			if err := c.storeSCIM(ctx, res); err != nil {
+			case err != nil:
 				scimError(w, http.StatusInternalServerError, "cannot store the user")
-				return
+			default:
+				writeSCIM(w, http.StatusOK, scimResource(u))
 			}
-			if u, err = c.User(ctx, id); err != nil {
-				scimError(w, http.StatusInternalServerError, "cannot read the user")
-				return
-			}
-			writeSCIM(w, http.StatusOK, scimResource(u))
 		case r.Method == http.MethodDelete && id != "":
 			u, err := c.User(ctx, id)
 			if err != nil {

@@ -3,12 +3,14 @@ package consumer_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ssobridge/ssobridge/consumer"
@@ -209,5 +211,42 @@ func TestSCIMHandlerGroups(t *testing.T) {
 		if r1, r2 := roles("sub-1"), roles("sub-2"); r1 != st.roles1 || r2 != st.roles2 {
 			t.Fatalf("%s: roles %q and %q, want %q and %q", st.name, r1, r2, st.roles1, st.roles2)
 		}
+	}
+}
+
+// TestSCIMHandlerPatchConcurrent: PATCHes of one user at the same time (an IdP that sends a
+// user's changes in parallel; a push or a sign-in meanwhile) each apply to the user as the
+// others left it: eight adds of eight roles leave the eight roles. A PATCH that read the user,
+// applied its operations and wrote the result in separate steps lost the roles other PATCHes
+// added between its read and its write.
+func TestSCIMHandlerPatchConcurrent(t *testing.T) {
+	c, do := scimApp(t)
+	if w := do(http.MethodPost, "/Users", `{"externalId":"sub-1","userName":"alice","roles":[]}`); w.Code != http.StatusCreated {
+		t.Fatalf("POST: %d %s", w.Code, w.Body)
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	codes := make(chan int, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := do(http.MethodPatch, "/Users/sub-1", fmt.Sprintf(`{%s,"Operations":[{"op":"add","path":"roles","value":[{"value":"r%d"}]}]}`, patchOp, i))
+			codes <- w.Code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		if code != http.StatusOK {
+			t.Errorf("PATCH answered %d", code)
+		}
+	}
+	u, err := c.User(context.Background(), "sub-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Roles) != n {
+		t.Errorf("roles after %d concurrent adds: %q", n, u.Roles)
 	}
 }
