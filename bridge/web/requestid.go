@@ -16,7 +16,9 @@ import (
 // log line and are no secret: one draw at start instead of a crypto/rand read (and three
 // allocations) per request.
 type requestIDs struct {
-	prefix   [6]byte
+	// head is the prefix's 8 characters (6 bytes in base64url: whole groups of 3, so the
+	// characters after them depend on the sequence number only).
+	head     [8]byte
 	mul, add uint64
 	n        atomic.Uint64
 	// block holds the ids of the latest idsPerBlock sequence numbers.
@@ -44,11 +46,14 @@ func newRequestIDs() *requestIDs {
 		panic("web: crypto/rand failed: " + err.Error()) // rand.Read never fails on supported platforms
 	}
 	g := &requestIDs{}
-	copy(g.prefix[:], seed[:6])
+	base64.RawURLEncoding.Encode(g.head[:], seed[:6])
 	g.mul = binary.BigEndian.Uint64(seed[6:14])&seqMask | 1 // odd: a bijection modulo 2^48
 	g.add = binary.BigEndian.Uint64(seed[14:22]) & seqMask
 	return g
 }
+
+// base64URL is the base64url alphabet (RFC 4648 section 5).
+const base64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 // requestIDLen is the length of a request id the router makes.
 const requestIDLen = 16
@@ -78,10 +83,13 @@ func (g *requestIDs) next() []string {
 		id = new(newID)
 	}
 	seq := (n*g.mul + g.add) & seqMask
-	var raw [14]byte // prefix, then the low 6 bytes of the 8 written at raw[6:]
-	binary.BigEndian.PutUint64(raw[6:], seq<<16)
-	copy(raw[:6], g.prefix[:])
-	base64.RawURLEncoding.Encode(id.text[:], raw[:12])
+	// The id is base64url of the prefix and seq's 6 bytes (big-endian): the prefix's
+	// characters, then seq's 48 bits 6 at a time from the top (what base64.Encoding.Encode
+	// would write, without its general loop: a sixth of the frame's own instructions).
+	copy(id.text[:8], g.head[:])
+	for i := range 8 {
+		id.text[8+i] = base64URL[seq>>(42-6*i)&63]
+	}
 	id.value[0] = unsafe.String(&id.text[0], requestIDLen)
 	return id.value[:]
 }

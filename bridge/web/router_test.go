@@ -3,6 +3,8 @@ package web
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -498,4 +500,27 @@ func (d *durations) ObserveRequest(_, _ string, _ int, took time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.took = append(d.took, took)
+}
+
+// TestRequestIDEncoding: a new request id is base64url (unpadded) of the router's 6-byte prefix
+// and the 6 bytes of its mixed sequence number, big-endian, as requestIDs describes it, for
+// sequence numbers across the 48 bits (every character position and value).
+func TestRequestIDEncoding(t *testing.T) {
+	g := newRequestIDs()
+	prefix, err := base64.RawURLEncoding.DecodeString(string(g.head[:]))
+	if err != nil || len(prefix) != 6 {
+		t.Fatalf("head %q: %v", g.head, err)
+	}
+	for _, start := range []uint64{0, 1, idsPerBlock - 2, 1 << 20, 1<<47 - 3, 1<<48 - 5} {
+		g.n.Store(start)
+		for n := start + 1; n < start+130; n++ {
+			id := g.next()[0]
+			var raw [14]byte
+			copy(raw[:6], prefix)
+			binary.BigEndian.PutUint64(raw[6:], ((n*g.mul+g.add)&seqMask)<<16)
+			if want := base64.RawURLEncoding.EncodeToString(raw[:12]); id != want {
+				t.Fatalf("id %d: %q, want %q", n, id, want)
+			}
+		}
+	}
 }
