@@ -26,14 +26,33 @@ import (
 // connection, with the server's timeouts as cmd/ssobridge sets them. "floor" is plain net/http
 // with the same body and one header (scripts/loadtest/floor); "info" and "warn" are the router
 // with its access line logged (JSON, to io.Discard) and not; "document-*" the same answer as a
-// document (RouterConfig.Documents), answered ahead of echo. allocs/op and cpu-ns/op count the
-// client too: read them against the floor of the same run.
+// document (RouterConfig.Documents), answered ahead of echo; "floor-headers" plain net/http
+// answering as document-* do (the floor's header and the three the frame sets: nosniff, CSP,
+// a request id) without the frame: document-warn minus floor-headers is the frame's own cost
+// on the wire; "floor-document" plain net/http answering with the discovery document's seven
+// headers (sso's four and the frame's three), which is what net/http costs for that
+// response whatever the frame does. allocs/op and cpu-ns/op count the client too: read them
+// against the floors of the same run.
 func BenchmarkRouterFrame(b *testing.B) {
 	body := []byte(`{"pad":"` + strings.Repeat("x", 1489) + `"}`)
 	floor := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)
 	})
+	frameHeaders := []headerValue{{"Content-Type", []string{"application/json"}},
+		{"X-Content-Type-Options", []string{"nosniff"}}, {"Content-Security-Policy", []string{apiCSP}},
+		{"X-Request-Id", []string{"Xq3v1Q9kAAAAAAAB"}}}
+	docHeaders := append([]headerValue{{"Access-Control-Allow-Origin", []string{"*"}},
+		{"Cache-Control", []string{"public, max-age=3600"}}, {"Etag", []string{`"aEfMd2L88c_5y6yRKXoEb63_"`}}}, frameHeaders...)
+	withHeaders := func(headers []headerValue) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			h := w.Header()
+			for _, v := range headers {
+				h[v.name] = v.value
+			}
+			_, _ = w.Write(body)
+		})
+	}
 	router := func(level slog.Level) http.Handler {
 		e := NewRouter(RouterConfig{Logger: logging.New(io.Discard, "json", level)})
 		e.GET("/doc", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/json", body) })
@@ -45,7 +64,7 @@ func BenchmarkRouterFrame(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		h    http.Handler
-	}{{"floor", floor}, {"info", router(slog.LevelInfo)}, {"warn", router(slog.LevelWarn)},
+	}{{"floor", floor}, {"floor-headers", withHeaders(frameHeaders)}, {"floor-document", withHeaders(docHeaders)}, {"info", router(slog.LevelInfo)}, {"warn", router(slog.LevelWarn)},
 		{"document-info", document(slog.LevelInfo)}, {"document-warn", document(slog.LevelWarn)}} {
 		b.Run(bc.name, func(b *testing.B) { benchListener(b, bc.h, "/doc") })
 	}

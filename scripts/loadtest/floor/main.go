@@ -1,6 +1,16 @@
 // Command floor is the HTTP floor of a load run: a plain net/http server that answers every
-// request with 1.5 KB of JSON, as large as the discovery document. What it serves per second on
-// one core is what net/http and the kernel allow there; discovery and JWKS are read against it.
+// request with 1.5 KB of JSON and one header (Content-Type). What it serves per second on one
+// core is what net/http and the kernel allow there; discovery and JWKS are read against it.
+//
+// With -doc it answers as the bridge answers the discovery document, without the bridge: the
+// document's size (1,948 bytes) and its seven response headers (CORS, caching, entity tag,
+// type, the security headers and a request id), set in the handler's header map as the bridge
+// sets them (shared values, no allocation). net/http handles each entry of that map several
+// times per response (cloned when the status is written, iterated, looked up, sorted,
+// validated, written), about 1,500 instructions an entry on Go 1.26 (callgrind), so this is
+// the most the discovery document's response can reach through net/http on that core
+// whatever the bridge's frame does; read discovery against both. Hit it at the document's
+// path: the request line's path is parsed per request too.
 //
 // With -sign it is the floor of a refresh grant instead: each request's form is parsed and one
 // RS256 signature is made over a 700-byte payload, as an ID token's, and the answer echoes the
@@ -8,7 +18,7 @@
 // and c=64 is what net/http, the kernel and one Go RS256 signature allow on that core: the most a
 // token endpoint that signs once per refresh can reach there, read next to the raw signing rate.
 //
-//	GOMAXPROCS=1 taskset -c 0 go run ./scripts/loadtest/floor -addr 127.0.0.1:18555 [-sign]
+//	GOMAXPROCS=1 taskset -c 0 go run ./scripts/loadtest/floor -addr 127.0.0.1:18555 [-sign | -doc]
 package main
 
 import (
@@ -26,8 +36,12 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18555", "listen address (keep it on 127.0.0.1)")
 	sign := flag.Bool("sign", false, "answer like a token endpoint: parse the form, sign one RS256")
+	doc := flag.Bool("doc", false, "answer like the discovery document: its size and its seven response headers")
 	flag.Parse()
 	h := http.Handler(staticHandler())
+	if *doc {
+		h = documentHandler()
+	}
 	if *sign {
 		key, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
@@ -42,6 +56,38 @@ func staticHandler() http.HandlerFunc {
 	body := []byte(`{"pad":"` + strings.Repeat("x", 1489) + `"}`)
 	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}
+}
+
+// documentBytes is the size of the discovery document the bridge serves (with its newline).
+const documentBytes = 1948
+
+// documentHandler answers with a body of documentBytes and the discovery document's response
+// headers (sso's publicDoc and the router's frame: Access-Control-Allow-Origin,
+// Cache-Control, Content-Security-Policy, Content-Type, Etag, X-Content-Type-Options,
+// X-Request-Id; net/http adds Content-Length and Date), each value a shared slice assigned
+// into the header map as the bridge assigns it. The request id is the same on every answer
+// (the bridge's differ; what net/http does with them is the same).
+func documentHandler() http.HandlerFunc {
+	body := []byte(`{"pad":"` + strings.Repeat("x", documentBytes-len(`{"pad":""}`)-1) + "\"}\n")
+	headers := []struct {
+		name  string
+		value []string
+	}{
+		{"X-Request-Id", []string{"Xq3v1Q9kAAAAAAAB"}},
+		{"X-Content-Type-Options", []string{"nosniff"}},
+		{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'"}},
+		{"Access-Control-Allow-Origin", []string{"*"}},
+		{"Cache-Control", []string{"public, max-age=3600"}},
+		{"Etag", []string{`"aEfMd2L88c_5y6yRKXoEb63_"`}},
+		{"Content-Type", []string{"application/json"}},
+	}
+	return func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		for _, v := range headers {
+			h[v.name] = v.value
+		}
 		_, _ = w.Write(body)
 	}
 }

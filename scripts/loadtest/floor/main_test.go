@@ -7,9 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -44,5 +48,33 @@ func TestSignHandler(t *testing.T) {
 	digest := sha256.Sum256([]byte(got.IDToken[:i]))
 	if err := rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, digest[:], sig); err != nil {
 		t.Errorf("id_token signature: %v", err)
+	}
+}
+
+// TestDocumentHandler: the document floor answers through net/http as the bridge answers the
+// discovery document: a body of its size, the seven headers of its header map and the two
+// net/http adds (Content-Length, Date), and nothing else.
+func TestDocumentHandler(t *testing.T) {
+	srv := httptest.NewServer(documentHandler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || len(body) != documentBytes || !json.Valid(body) {
+		t.Fatalf("status %d, %d bytes (want %d of JSON)", resp.StatusCode, len(body), documentBytes)
+	}
+	want := []string{"Access-Control-Allow-Origin", "Cache-Control", "Content-Length", "Content-Security-Policy",
+		"Content-Type", "Date", "Etag", "X-Content-Type-Options", "X-Request-Id"}
+	if got := slices.Sorted(maps.Keys(resp.Header)); !slices.Equal(got, want) {
+		t.Errorf("headers %v, want %v", got, want)
+	}
+	if got := resp.Header.Get("Content-Length"); got != strconv.Itoa(documentBytes) {
+		t.Errorf("Content-Length %s", got)
 	}
 }
