@@ -61,6 +61,23 @@ type MFAChallenge struct {
 	ExpiresAt time.Time
 }
 
+// EnrolmentInvite is an administrator-issued one-time code that lets a member set up a first
+// second factor where the password alone may not (mfa.first_enrolment: invitation; review s12
+// W9). Only the code's hash is kept; the code is shown once, to the administrator.
+//
+//	issued --ConsumeEnrolmentInvite (once, by its member, before it expires)--> used
+//
+// A member has at most one unused invitation: issuing another voids the earlier.
+type EnrolmentInvite struct {
+	// Hash is the code's hash (the store never sees the code).
+	Hash    string
+	Subject string
+	// IssuedBy names the administrator (or "cli") who issued it, for the audit.
+	IssuedBy  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 // FactorStore keeps second factors, their replay guards and the ceremonies that use them. Every
 // state change is a compare-and-set: a replayed or raced request changes nothing and fails.
 type FactorStore interface {
@@ -130,6 +147,14 @@ type FactorStore interface {
 	// expires at now: sso.ErrAuthRequestUsed when it is passed already, sso.ErrAuthRequestElsewhere
 	// when bound to another browser, sso.ErrNotFound when unknown or expired.
 	PassMFAChallenge(ctx context.Context, idHash, browser string, now time.Time) error
+	// CreateEnrolmentInvite stores an unused invitation, deleting the member's unused ones in
+	// the same transaction; sso.ErrConflict when its hash exists.
+	CreateEnrolmentInvite(ctx context.Context, inv *EnrolmentInvite) error
+	// ConsumeEnrolmentInvite marks the member's unused invitation of hash used at at, once,
+	// while at is before its expiry (compare-and-set); sso.ErrNotFound when there is no such
+	// invitation (unknown, another member's, used already, or expired).
+	ConsumeEnrolmentInvite(ctx context.Context, subject, hash string, at time.Time) error
+
 	// UpgradeSession sets a live session's AMR and auth time, only while its AMR is still old
 	// (compare-and-set, a step-up); sso.ErrConflict when it changed, sso.ErrNotFound when the
 	// session is not live.

@@ -335,3 +335,26 @@ func (s *Store) UpgradeSession(ctx context.Context, sessionID string, old, amr [
 	}
 	return fmt.Errorf("postgres: upgrade session: %w", sso.ErrNotFound)
 }
+
+// CreateEnrolmentInvite stores an unused invitation and deletes the member's other unused ones.
+func (s *Store) CreateEnrolmentInvite(ctx context.Context, inv *store.EnrolmentInvite) error {
+	if inv.Hash == "" || inv.Subject == "" {
+		return errors.New("postgres: create enrolment invite: empty hash or subject")
+	}
+	return wrap("create enrolment invite", s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM enrolment_invites WHERE subject = $1 AND used_at = 0 AND hash <> $2`,
+			inv.Subject, inv.Hash); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO enrolment_invites (hash, subject, issued_by, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5)`, inv.Hash, inv.Subject, inv.IssuedBy, ts(orNow(inv.CreatedAt, s.clock())), ts(inv.ExpiresAt))
+		return err
+	}))
+}
+
+// ConsumeEnrolmentInvite uses the member's unused, unexpired invitation of hash, once.
+func (s *Store) ConsumeEnrolmentInvite(ctx context.Context, subject, hash string, at time.Time) error {
+	at = orNow(at, s.clock())
+	return wrap("consume enrolment invite", execOne(ctx, s.pool, `UPDATE enrolment_invites SET used_at = $1
+		WHERE hash = $2 AND subject = $3 AND used_at = 0 AND expires_at > $1`, ts(at), hash, subject))
+}

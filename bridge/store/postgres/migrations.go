@@ -518,6 +518,19 @@ CREATE INDEX saml_service_providers_app_id ON saml_service_providers (app_id);
 	`
 CREATE INDEX family_grants_client ON family_grants (client_id);
 `,
+	// 15: administrator-issued one-time enrolment codes (store.EnrolmentInvite; review s12 W9,
+	// session 17; SQLite 25).
+	`
+CREATE TABLE enrolment_invites (
+	hash       TEXT PRIMARY KEY,
+	subject    TEXT NOT NULL,
+	issued_by  TEXT NOT NULL DEFAULT '',
+	created_at BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	used_at    BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX enrolment_invites_subject ON enrolment_invites (subject);
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

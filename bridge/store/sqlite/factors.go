@@ -378,3 +378,27 @@ func randomHandle() []byte {
 	_, _ = rand.Read(b) // never fails (crypto/rand panics instead)
 	return b
 }
+
+// CreateEnrolmentInvite stores an unused invitation and deletes the member's other unused ones.
+func (s *Store) CreateEnrolmentInvite(ctx context.Context, inv *store.EnrolmentInvite) error {
+	if inv.Hash == "" || inv.Subject == "" {
+		return errors.New("sqlite: create enrolment invite: empty hash or subject")
+	}
+	return wrap("create enrolment invite", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM enrolment_invites WHERE subject = ? AND used_at = 0 AND hash <> ?`,
+			inv.Subject, inv.Hash); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO enrolment_invites (hash, subject, issued_by, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?)`, inv.Hash, inv.Subject, inv.IssuedBy, ts(orNow(inv.CreatedAt, s.clock())), ts(inv.ExpiresAt))
+		return err
+	}))
+}
+
+// ConsumeEnrolmentInvite uses the member's unused, unexpired invitation of hash, once.
+func (s *Store) ConsumeEnrolmentInvite(ctx context.Context, subject, hash string, at time.Time) error {
+	at = orNow(at, s.clock())
+	res, err := s.wexec(ctx, `UPDATE enrolment_invites SET used_at = ?
+		WHERE hash = ? AND subject = ? AND used_at = 0 AND expires_at > ?`, ts(at), hash, subject, ts(at))
+	return wrap("consume enrolment invite", affectedOne(res, err))
+}

@@ -696,6 +696,19 @@ CREATE INDEX saml_service_providers_app_id ON saml_service_providers (app_id);
 	`
 CREATE INDEX family_grants_client ON family_grants (client_id);
 `,
+	// 25: administrator-issued one-time enrolment codes (store.EnrolmentInvite; review s12 W9,
+	// session 17): the code's hash, its member, who issued it, and when it was used (0: not).
+	`
+CREATE TABLE enrolment_invites (
+	hash       TEXT PRIMARY KEY,
+	subject    TEXT NOT NULL,
+	issued_by  TEXT NOT NULL DEFAULT '',
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL,
+	used_at    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX enrolment_invites_subject ON enrolment_invites (subject);
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

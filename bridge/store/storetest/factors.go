@@ -27,6 +27,68 @@ var factorTests = []test{
 	{"ChallengeExpired", testChallengeExpired},
 	{"UpgradeSessionCAS", testUpgradeSessionCAS},
 	{"AuthRequestACRValues", testAuthRequestACRValues},
+	{"EnrolmentInviteOnce", testEnrolmentInviteOnce},
+	{"EnrolmentInviteReplaced", testEnrolmentInviteReplaced},
+	{"EnrolmentInviteConcurrent", testEnrolmentInviteConcurrent},
+}
+
+// invite stores an unused invitation of sub that expires in ttl.
+func (h *H) invite(sub string, ttl time.Duration) *store.EnrolmentInvite {
+	inv := &store.EnrolmentInvite{Hash: ssotest.RandomID(), Subject: sub, IssuedBy: "admin", CreatedAt: h.Now, ExpiresAt: h.Now.Add(ttl)}
+	ssotest.NoErr(h.T, h.S.CreateEnrolmentInvite(h.Ctx, inv), "CreateEnrolmentInvite")
+	return inv
+}
+
+// testEnrolmentInviteOnce: an invitation is used once, by its member, before it expires; a
+// used, expired, unknown or other member's one is sso.ErrNotFound; its hash is taken once.
+func testEnrolmentInviteOnce(t *testing.T, h *H) {
+	sub, other := ssotest.RandomID(), ssotest.RandomID()
+	inv := h.invite(sub, time.Hour)
+	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, other, inv.Hash, h.Now), sso.ErrNotFound, "another member's")
+	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, ssotest.RandomID(), h.Now), sso.ErrNotFound, "unknown")
+	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, inv.Hash, h.Now.Add(time.Hour)), sso.ErrNotFound, "at its expiry")
+	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, inv.Hash, h.Now.Add(time.Minute)), "consume")
+	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, inv.Hash, h.Now.Add(2*time.Minute)), sso.ErrNotFound, "replayed")
+	// The same hash again (used or not) is a conflict, not a second life.
+	dup := &store.EnrolmentInvite{Hash: inv.Hash, Subject: sub, CreatedAt: h.Now, ExpiresAt: h.Now.Add(time.Hour)}
+	ssotest.IsErr(t, h.S.CreateEnrolmentInvite(h.Ctx, dup), sso.ErrConflict, "a used invitation's hash again")
+	fresh := h.invite(other, time.Hour)
+	dup = &store.EnrolmentInvite{Hash: fresh.Hash, Subject: other, CreatedAt: h.Now, ExpiresAt: h.Now.Add(time.Hour)}
+	ssotest.IsErr(t, h.S.CreateEnrolmentInvite(h.Ctx, dup), sso.ErrConflict, "an unused invitation's hash again")
+	old := h.invite(ssotest.RandomID(), -time.Minute)
+	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, old.Subject, old.Hash, h.Now), sso.ErrNotFound, "expired")
+}
+
+// testEnrolmentInviteReplaced: a member has one unused invitation: a new one voids the earlier,
+// and leaves other members' alone.
+func testEnrolmentInviteReplaced(t *testing.T, h *H) {
+	sub, other := ssotest.RandomID(), ssotest.RandomID()
+	first, theirs := h.invite(sub, time.Hour), h.invite(other, time.Hour)
+	second := h.invite(sub, time.Hour)
+	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, first.Hash, h.Now), sso.ErrNotFound, "the voided invitation")
+	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, second.Hash, h.Now), "the new invitation")
+	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, other, theirs.Hash, h.Now), "another member's, untouched")
+}
+
+// testEnrolmentInviteConcurrent: of eight uses of one invitation at once, one succeeds.
+func testEnrolmentInviteConcurrent(t *testing.T, h *H) {
+	inv := h.invite(ssotest.RandomID(), time.Hour)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for range 8 {
+		wg.Go(func() {
+			if err := h.S.ConsumeEnrolmentInvite(h.Ctx, inv.Subject, inv.Hash, h.Now); err == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Fatalf("%d concurrent uses of one invitation succeeded, want 1", ok)
+	}
 }
 
 func testUserHandle(t *testing.T, h *H) {
