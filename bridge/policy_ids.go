@@ -27,28 +27,28 @@ import (
 // problem is named, with its field; a store that cannot be read is its own error, not "no
 // client has the id" (as checkDefaultClient).
 //
-// The SPs are read through a registry of its own: the server's reads the store's SPs at its
-// first lookup, which this check leaves as it was.
+// The check needs the SPs' ids alone: the configuration's are its entries', the stored ones'
+// their records' (the app_id column), so no SP's metadata is parsed here; the server's registry
+// parses each SP once (the configuration's when it is built, the stored ones at its first
+// lookup, which this check leaves as it was).
 func checkPolicyIDs(ctx context.Context, clients *sso.Registry, samlCfg config.SAMLConfig, st saml.SPStore, policies map[string]policy.ClientPolicy) error {
-	sps, err := saml.NewRegistry(samlCfg, st, nil)
-	if err != nil {
-		return err
-	}
-	all, err := sps.All(ctx)
+	stored, err := st.SAMLServiceProviders(ctx)
 	if err != nil {
 		return fmt.Errorf("bridge: SAML service providers: %w", err)
 	}
+	type spID struct{ id, field string }
+	sps := make([]spID, 0, len(samlCfg.ServiceProviders)+len(stored))
+	for i, sp := range samlCfg.ServiceProviders {
+		sps = append(sps, spID{sp.ID, fmt.Sprintf("saml.service_providers[%d].id", i)})
+	}
+	for _, rec := range stored {
+		sps = append(sps, spID{rec.ID, fmt.Sprintf("SAML service provider %q (added with ssobridge saml register)", rec.ID)})
+	}
 	var errs []error
 	spIDs := map[string]bool{}
-	static := 0
-	for _, sp := range all {
-		id := sp.Settings.ID
+	for _, sp := range sps {
+		id, field := sp.id, sp.field
 		spIDs[id] = true
-		field := fmt.Sprintf("SAML service provider %q (added with ssobridge saml register)", id)
-		if sp.FromConfig {
-			field = fmt.Sprintf("saml.service_providers[%d].id", static)
-			static++
-		}
 		_, err := clients.ClientConfig(ctx, id)
 		switch {
 		case err == nil:
