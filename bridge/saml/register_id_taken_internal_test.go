@@ -16,15 +16,8 @@ import (
 // https://lms.example.org/...`.
 func TestRegisterAnotherSPsID(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	reg, err := NewRegistry(config.SAMLConfig{}, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, regs := sqliteRegistries(t, 1)
+	reg := regs[0]
 	if _, err := reg.Register(ctx, config.SAMLServiceProvider{ID: "lms"}, spMetadata(t, "https://lms.example.org"), time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -37,4 +30,22 @@ func TestRegisterAnotherSPsID(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("second SP with the id lms: %v, want %q", err, want)
 	}
+}
+
+// sqliteRegistries is a SQLite store in a temporary file, closed with the test, and n
+// registries without configured SPs on it (replicas, or the CLI and a replica).
+func sqliteRegistries(t *testing.T, n int) (*sqlite.Store, []*Registry) {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	regs := make([]*Registry, n)
+	for i := range regs {
+		if regs[i], err = NewRegistry(config.SAMLConfig{}, st, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st, regs
 }

@@ -2,13 +2,11 @@ package saml
 
 import (
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
-	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -20,19 +18,8 @@ import (
 // under another id is refused, and A's SP stays as it was registered.
 func TestRegisterEntityIDOnceAcrossReplicas(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	regA, err := NewRegistry(config.SAMLConfig{}, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	regB, err := NewRegistry(config.SAMLConfig{}, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, regs := sqliteRegistries(t, 2)
+	regA, regB := regs[0], regs[1]
 	if _, err := regB.ByID(ctx, "lms"); !errors.Is(err, sso.ErrNotFound) { // B reads the list now
 		t.Fatalf("B before the registrations: %v", err)
 	}
@@ -40,7 +27,7 @@ func TestRegisterEntityIDOnceAcrossReplicas(t *testing.T) {
 	if _, err := regA.Register(ctx, config.SAMLServiceProvider{ID: "lms", Name: "Learning Portal"}, md, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	_, err = regB.Register(ctx, config.SAMLServiceProvider{ID: "lms2", Name: "Learning Portal again"}, md, time.Now())
+	_, err := regB.Register(ctx, config.SAMLServiceProvider{ID: "lms2", Name: "Learning Portal again"}, md, time.Now())
 	if !errors.Is(err, sso.ErrConflict) || !strings.Contains(err.Error(), "is registered already") {
 		t.Fatalf("B's registration of the entity id A registered: %v, want it refused as registered already", err)
 	}
