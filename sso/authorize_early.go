@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -19,6 +20,9 @@ import (
 //   - a max_age that is not a non-negative integer (OIDC Core 3.1.2.1): op fails to decode the
 //     whole form and shows its error page ("error decoding form"), so the app never learns why
 //     the sign-in stopped: invalid_request (RFC 6749 4.1.2.1).
+//   - no scope (RFC 6749 3.3: a request without scope is failed "indicating an invalid scope";
+//     OIDC Core 3.1.2.6): op answers invalid_request, which an app maps to a malformed request:
+//     invalid_scope. A request object (`request`) keeps op's request_not_supported.
 //
 // The error goes to the client's redirect_uri, with state (and iss: servePage's issWriter),
 // once the client and that redirect_uri are known to be its own (as op checks them before
@@ -35,6 +39,8 @@ func (p *Provider) refuseEarly(w http.ResponseWriter, r *http.Request) bool {
 			Description: "this provider takes the authorization request's parameters in the request, not by reference (request_uri)"}
 	case maxAge != "" && !validMaxAge(maxAge):
 		e = &oidc.Error{ErrorType: oidc.InvalidRequest, Description: "max_age must be a non-negative integer (seconds)"}
+	case strings.TrimSpace(r.Form.Get("scope")) == "" && r.Form.Get("request") == "":
+		e = &oidc.Error{ErrorType: oidc.InvalidScope, Description: "scope is required (openid)"}
 	default:
 		return true
 	}
