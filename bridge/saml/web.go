@@ -52,6 +52,9 @@ type Store interface {
 	BindSAMLRequest(ctx context.Context, id, browser string) error
 	CompleteSAMLRequest(ctx context.Context, id, browser string) error
 	UseSAMLMessageID(ctx context.Context, key string, expires time.Time) error
+	// CreateMFAChallenge stores a one-time record; sso.ErrConflict when its id exists (the
+	// claim of a waiting sign-in by its password form: claimLogin).
+	CreateMFAChallenge(ctx context.Context, c *store.MFAChallenge) error
 	AddSAMLParticipant(ctx context.Context, p *store.SAMLParticipant) error
 	SAMLParticipants(ctx context.Context, sessionID string) ([]*store.SAMLParticipant, error)
 	TakeSAMLParticipants(ctx context.Context, sessionID string) ([]*store.SAMLParticipant, error)
@@ -599,12 +602,47 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 			return c.Redirect(http.StatusSeeOther, next)
 		}
 	}
+	// The session is written (and the browser's previous one ended) by one submission of the
+	// form only: the one that claims the waiting sign-in (claimLogin).
+	if won, err := h.claimLogin(ctx, r, m); err != nil {
+		return err
+	} else if !won {
+		return h.used(c, sp)
+	}
 	sess, err := h.Flow.StartSession(c, m, []string{"pwd"})
 	if err != nil {
 		return err
 	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, ClientID: sp.Settings.ID, IP: ip, Detail: "pwd"})
 	return h.finish(c, r, sp, sess, m)
+}
+
+// kindLoginClaim is the kind of the one-time record by which a password sign-in claims its
+// waiting SAML sign-in (claimLogin); no second-factor step or passkey ceremony accepts it.
+const kindLoginClaim = "saml-login-claim"
+
+// claimLogin records, once per waiting sign-in (a record keyed by r, created once:
+// CreateMFAChallenge fails on an existing id), that a password sign-in of m goes on to open a
+// session for it; it reports false when another submission of the form claimed it first. A
+// sign-in thus writes its session, and ends the browser's previous one, only once it has won
+// its request (README "Security properties"): the same form sent twice at once (a double-click)
+// leaves one session, and a form sent again after the sign-in finished writes none and ends
+// nothing. The request itself is still completed by finish (CompleteSAMLRequest).
+func (h *Handler) claimLogin(ctx context.Context, r *store.SAMLRequest, m *legacy.Member) (bool, error) {
+	now := h.Now()
+	expires := r.ExpiresAt
+	if expires.Before(now) {
+		expires = now.Add(requestLifetime)
+	}
+	err := h.Store.CreateMFAChallenge(ctx, &store.MFAChallenge{IDHash: sso.HashToken(kindLoginClaim + ":" + r.ID), Kind: kindLoginClaim,
+		Subject: h.Subjects(m.Key), AuthRequestID: r.ID, Browser: r.Browser, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: expires})
+	if errors.Is(err, sso.ErrConflict) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim saml sign-in: %w", err)
+	}
+	return true, nil
 }
 
 // finish answers the sign-in for a signed-in member: the SP's access rule, then (once) the
