@@ -10,7 +10,9 @@
 // runs to its end even when the queue stops, and Run returns once it is recorded. Four workers
 // each claim the next due event as they come free, at most two of one client at a time, so a
 // target that does not answer (each request waiting for shadow.timeout) holds two workers, not
-// every app's deliveries.
+// every app's deliveries. The store's claim prefers the clients with nothing in flight, and the
+// last free worker takes only their events: up to three slow targets hold a worker each and
+// another app's events (a back-channel logout) still go out at once.
 //
 // A kind of provisioning target (Kind) is a function returning the empty config section of
 // the kind (Settings): decoded from the target's YAML, it validates itself naming its fields

@@ -100,7 +100,9 @@ func (q *Queue) Wake() {
 // Each free worker claims the next due event (one at a time, never one it cannot start at once,
 // so no claimed event waits for a worker past its lease), skipping the clients that already have
 // perClient deliveries in flight: a target that does not answer holds its own share of the
-// workers, not the queue (review s14 X-6). A key's events still go one at a time, oldest first
+// workers, not the queue (review s14 X-6). The store's claim prefers the clients with nothing in
+// flight, and the last free worker takes only their events: two or three slow targets hold one
+// worker each and the last stays free for another app (review s15 X-5). A key's events still go one at a time, oldest first
 // (the store's claim).
 func (q *Queue) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
@@ -116,7 +118,7 @@ func (q *Queue) Run(ctx context.Context) {
 	var down logging.Outage
 	for {
 		for free > 0 {
-			e, err := q.claim(ctx)
+			e, err := q.claim(ctx, free == 1)
 			if err != nil {
 				if ctx.Err() == nil {
 					down.Fail(ctx, q.log, q.now(), "shadow: claim failed; retrying every second", err)
@@ -165,7 +167,7 @@ func (q *Queue) DeliverDue(ctx context.Context) (int, error) {
 	var err error
 	for len(claimed) < q.workers {
 		var e *store.OutboxEvent
-		if e, err = q.claim(ctx); err != nil || e == nil {
+		if e, err = q.claim(ctx, len(claimed) == q.workers-1); err != nil || e == nil {
 			break
 		}
 		claimed = append(claimed, e)
@@ -183,14 +185,18 @@ func (q *Queue) DeliverDue(ctx context.Context) (int, error) {
 }
 
 // claim claims the next due event of a client below perClient deliveries in flight, and counts
-// it in flight (deliverClaimed ends it); nil when none is due.
-func (q *Queue) claim(ctx context.Context) (*store.OutboxEvent, error) {
+// it in flight (deliverClaimed ends it); nil when none is due. The last free worker (last) is
+// kept for a client with nothing in flight: slow targets that fill the other workers (one each
+// first: the store's claim prefers the clients with nothing in flight) never take it, and
+// another app's event, a back-channel logout, queued after theirs goes out at once (review
+// s15 X-5).
+func (q *Queue) claim(ctx context.Context, last bool) (*store.OutboxEvent, error) {
 	q.claimMu.Lock()
 	defer q.claimMu.Unlock()
 	q.mu.Lock()
 	var full []string
 	for c, n := range q.busy {
-		if n >= q.perClient {
+		if n >= q.perClient || last {
 			full = append(full, c)
 		}
 	}

@@ -42,7 +42,9 @@
 // ClaimEvents locks candidate rows FOR UPDATE SKIP LOCKED and leases them (lease_until) in the
 // same statement: replicas claim at once without waiting for one another and never get the same
 // event, a key's later events wait behind its head, and an event whose claimer died is claimed
-// again once its lease has run out (its attempt counted).
+// again once its lease has run out (its attempt counted). The candidates are each client's first
+// due heads, the clients with nothing in flight first (fairClaim; indexes outbox_client and
+// outbox_client_lease): slow apps hold one claim each before any holds a second.
 //
 // # Change notifications
 //

@@ -1,6 +1,10 @@
 package postgres
 
-import "github.com/jackc/pgx/v5"
+import (
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
 
 // MigrationSQL is the SQL of schema version v (tests build older databases with it).
 func MigrationSQL(v int) string { return migrations[v-1] }
@@ -9,3 +13,6 @@ func MigrationSQL(v int) string { return migrations[v-1] }
 func WithQueryTracer(t pgx.QueryTracer) Option {
 	return func(o *options) { o.tracer = t }
 }
+
+// FairClaim is the claim's choice of the next event (outbox.go), without excluded clients.
+var FairClaim = fmt.Sprintf(fairClaim, "")

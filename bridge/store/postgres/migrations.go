@@ -531,6 +531,13 @@ CREATE TABLE enrolment_invites (
 );
 CREATE INDEX enrolment_invites_subject ON enrolment_invites (subject);
 `,
+	// 16: pending outbox events by client, in queue order and by lease, for the claim that takes
+	// each client's head and prefers the clients with nothing in flight (fairClaim; review s15
+	// X-5, session 17; SQLite 26).
+	`
+CREATE INDEX outbox_client ON outbox (client_id, seq) WHERE state = 'pending';
+CREATE INDEX outbox_client_lease ON outbox (client_id, lease_until) WHERE state = 'pending';
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -65,9 +64,10 @@ func (s *Store) EndSessionWithEvents(ctx context.Context, sessionID string, even
 	}))
 }
 
-// ClaimEvents leases the due head event of each key (see store.Outbox). Replicas claim at the
-// same time without waiting for each other: the candidate rows are locked FOR UPDATE SKIP
-// LOCKED, so a row another replica is claiming right now is skipped, and a row whose lease
+// ClaimEvents leases the due head event of each key (see store.Outbox), one at a time, each
+// the next of fairClaim: the clients with nothing in flight first (review s15 X-5). Replicas
+// claim at the same time without waiting for each other: the chosen row is locked FOR UPDATE
+// SKIP LOCKED, so a row another replica is claiming right now is skipped, and a row whose lease
 // another replica has just committed fails the re-checked lease condition. A key's later events
 // wait behind its head while the head is pending, leased or not, so two replicas never deliver
 // two events of one key at once. A claimer that dies leaves its lease to run out; the next claim
@@ -80,37 +80,70 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 		return nil, errors.New("postgres: claim events: lease must be positive")
 	}
 	now := ts(c.Now)
-	q := `WITH claimable AS (
-		SELECT o.seq FROM outbox o
-		WHERE o.state = 'pending' AND o.lease_until <= $1`
-	args := []any{now, c.Limit, ts(c.Now.Add(c.Lease))}
+	q, args := fmt.Sprintf(fairClaim, ""), []any{now, ts(c.Now.Add(c.Lease))}
 	if c.Key != "" {
-		q += ` AND o.key = $4`
+		q = `WITH claimable AS (
+		SELECT o.seq FROM outbox o
+		WHERE o.state = 'pending' AND o.lease_until <= $1 AND o.key = $3
+			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
+		ORDER BY o.seq LIMIT 1
+		FOR UPDATE SKIP LOCKED)`
 		args = append(args, c.Key)
-	} else {
-		q += ` AND o.next_attempt <= $1`
-	}
-	if len(c.ExcludeClients) > 0 {
+	} else if len(c.ExcludeClients) > 0 {
 		args = append(args, c.ExcludeClients)
-		q += ` AND o.client_id <> ALL($` + strconv.Itoa(len(args)) + `::text[])`
+		q = fmt.Sprintf(fairClaim, ` AND c.id <> ALL($3::text[])`)
 	}
-	q += ` AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
-		ORDER BY o.seq LIMIT $2
-		FOR UPDATE SKIP LOCKED)
-	UPDATE outbox SET lease_until = $3, attempts = attempts + 1
+	q += `
+	UPDATE outbox SET lease_until = $2, attempts = attempts + 1
 	FROM claimable WHERE outbox.seq = claimable.seq
 	RETURNING ` + prefixed("outbox.", outboxCols)
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, wrap("claim events", err)
-	}
-	out, err := collect(rows, scanOutbox)
-	if err != nil {
-		return nil, wrap("claim events", err)
+	// One event at a time, each leased before the next is chosen: its client then has one in
+	// flight, and its key's next event waits behind it.
+	var out []*store.OutboxEvent
+	for len(out) < c.Limit {
+		e, err := scanOutbox(s.pool.QueryRow(ctx, q, args...))
+		if isNoRows(err) {
+			break
+		}
+		if err != nil {
+			return nil, wrap("claim events", err)
+		}
+		out = append(out, e)
 	}
 	sortBySeq(out)
 	return out, nil
 }
+
+// fairClaim chooses the next event to claim at $1 (the claimable CTE): the first due head (the
+// oldest pending event of its key, due, not leased) of each client with pending events, the
+// clients with no event in flight first, then in queue order. Each client's first 16 due heads
+// are candidates, its first before any client's second: a head another replica is claiming at
+// the same moment (locked, or leased since this statement's snapshot) is passed over for the
+// next one rather than ending the claim empty. Slow targets then hold one worker
+// each before any holds a second, and another app's event (a back-channel logout) queued behind
+// theirs is claimed next. Each client costs a few index searches (migration 16's outbox_client
+// and outbox_client_lease, outbox_key), whatever the backlog: the clients are read by skipping
+// through outbox_client (a loose index scan), not by reading every pending event. %s adds the
+// excluded clients.
+const fairClaim = `WITH RECURSIVE c(id) AS (
+		SELECT (SELECT client_id FROM outbox WHERE state = 'pending' ORDER BY client_id LIMIT 1)
+		UNION ALL
+		SELECT (SELECT client_id FROM outbox WHERE state = 'pending' AND client_id > c.id ORDER BY client_id LIMIT 1)
+		FROM c WHERE c.id IS NOT NULL
+	), heads AS (
+		SELECT h.seq, h.rank,
+			EXISTS (SELECT 1 FROM outbox f WHERE f.state = 'pending' AND f.client_id = c.id AND f.lease_until > $1) AS busy
+		FROM c CROSS JOIN LATERAL (
+			SELECT o.seq, row_number() OVER (ORDER BY o.seq) AS rank FROM outbox o
+			WHERE o.state = 'pending' AND o.client_id = c.id AND o.lease_until <= $1 AND o.next_attempt <= $1
+				AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
+			ORDER BY o.seq LIMIT 16) h
+		WHERE c.id IS NOT NULL%s
+	), claimable AS (
+		SELECT o.seq FROM heads h JOIN outbox o ON o.seq = h.seq
+		WHERE o.state = 'pending' AND o.lease_until <= $1
+		ORDER BY h.busy, h.rank, h.seq LIMIT 1
+		FOR UPDATE OF o SKIP LOCKED)`
 
 // MarkDelivered records a delivery by the claim whose lease ends at lease (see store.Outbox).
 func (s *Store) MarkDelivered(ctx context.Context, id string, lease, at time.Time) error {

@@ -709,6 +709,13 @@ CREATE TABLE enrolment_invites (
 ) WITHOUT ROWID;
 CREATE INDEX enrolment_invites_subject ON enrolment_invites (subject);
 `,
+	// 26: pending outbox events by client, in queue order and by lease, for the claim that takes
+	// each client's head and prefers the clients with nothing in flight (fairClaim; review s15
+	// X-5, session 17).
+	`
+CREATE INDEX outbox_client ON outbox (client_id, seq) WHERE state = 'pending';
+CREATE INDEX outbox_client_lease ON outbox (client_id, lease_until) WHERE state = 'pending';
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

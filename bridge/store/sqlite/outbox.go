@@ -82,7 +82,9 @@ func (s *Store) EndSessionWithEvents(ctx context.Context, sessionID string, even
 	}))
 }
 
-// ClaimEvents leases the due head event of each key (see store.Outbox).
+// ClaimEvents leases the due head event of each key (see store.Outbox), one client's at a
+// time, preferring clients with nothing in flight (fairClaim); a claim of one key (c.Key) takes
+// that key's head, due or not.
 func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.OutboxEvent, error) {
 	if c.Limit <= 0 {
 		c.Limit = 16
@@ -90,55 +92,44 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 	if c.Lease <= 0 {
 		return nil, errors.New("sqlite: claim events: lease must be positive")
 	}
-	now := ts(c.Now)
+	now, until := ts(c.Now), ts(c.Now.Add(c.Lease))
 	var out []*store.OutboxEvent
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		// The head of a key is its oldest pending event: later ones wait behind it, even while
-		// it backs off, so a receiver sees a member's changes in order.
-		q := `SELECT o.seq FROM outbox o WHERE o.state = 'pending' AND o.lease_until <= ?1`
-		args := []any{now, c.Limit}
+		q, args := fairClaim, []any{now}
 		if c.Key != "" {
-			args = append(args, c.Key)
-			q += ` AND o.key = ?` + strconv.Itoa(len(args))
-		} else {
-			q += ` AND o.next_attempt <= ?1`
-		}
-		if len(c.ExcludeClients) > 0 {
+			// The head of a key is its oldest pending event: later ones wait behind it, even
+			// while it backs off, so a receiver sees a member's changes in order.
+			q, args = `SELECT o.seq FROM outbox o WHERE o.state = 'pending' AND o.lease_until <= ?1 AND o.key = ?2
+				AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
+				ORDER BY o.seq LIMIT 1`, []any{now, c.Key}
+		} else if len(c.ExcludeClients) > 0 {
 			ph := make([]string, len(c.ExcludeClients))
 			for i, id := range c.ExcludeClients {
 				args = append(args, id)
 				ph[i] = "?" + strconv.Itoa(len(args))
 			}
-			q += ` AND o.client_id NOT IN (` + strings.Join(ph, ", ") + `)`
-		}
-		q += ` AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
-			ORDER BY o.seq LIMIT ?2`
-		rows, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
+			q = strings.Replace(q, "1 = 1", `c.id NOT IN (`+strings.Join(ph, ", ")+`)`, 1)
 		}
 		var seqs []any
-		for rows.Next() {
+		// One event at a time, each leased before the next is chosen: its client then has one
+		// in flight, and its key's next event waits behind it.
+		for len(seqs) < c.Limit {
 			var seq int64
-			if err := rows.Scan(&seq); err != nil {
-				rows.Close()
+			if err := tx.QueryRowContext(ctx, q, args...).Scan(&seq); errors.Is(err, sql.ErrNoRows) {
+				break
+			} else if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE seq = ?`, until, seq); err != nil {
 				return err
 			}
 			seqs = append(seqs, seq)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		if len(seqs) == 0 {
 			return nil
 		}
 		in := "?" + strings.Repeat(", ?", len(seqs)-1)
-		args = append([]any{ts(c.Now.Add(c.Lease))}, seqs...)
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ?, attempts = attempts + 1 WHERE seq IN (`+in+`)`, args...); err != nil {
-			return err
-		}
-		rows, err = tx.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE seq IN (`+in+`) ORDER BY seq`, seqs...)
+		rows, err := tx.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox WHERE seq IN (`+in+`) ORDER BY seq`, seqs...)
 		if err != nil {
 			return err
 		}
@@ -150,6 +141,30 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 	}
 	return out, nil
 }
+
+// fairClaim chooses the next event to claim at ?1: the first due head (the oldest pending event
+// of its key, due, not leased) of each client with pending events, the clients with no event in
+// flight first, then in queue order. Slow targets then hold one worker each before any holds a
+// second, and another app's event (a back-channel logout) queued behind theirs is claimed next
+// (review s15 X-5). Each client costs three index searches (migration 26's outbox_client and
+// outbox_client_lease, outbox_key), whatever the backlog: the clients are read by skipping
+// through outbox_client (a loose index scan), not by reading every pending event. INDEXED BY:
+// without statistics the planner reads outbox_state (every pending event) instead. "1 = 1" is
+// where ClaimEvents puts the excluded clients.
+const fairClaim = `WITH RECURSIVE c(id) AS (
+	SELECT (SELECT client_id FROM outbox INDEXED BY outbox_client WHERE state = 'pending' ORDER BY client_id LIMIT 1)
+	UNION ALL
+	SELECT (SELECT client_id FROM outbox INDEXED BY outbox_client WHERE state = 'pending' AND client_id > c.id ORDER BY client_id LIMIT 1)
+	FROM c WHERE c.id IS NOT NULL
+), heads AS (
+	SELECT (SELECT o.seq FROM outbox o INDEXED BY outbox_client WHERE o.state = 'pending' AND o.client_id = c.id
+			AND o.lease_until <= ?1 AND o.next_attempt <= ?1
+			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
+			ORDER BY o.seq LIMIT 1) AS seq,
+		EXISTS (SELECT 1 FROM outbox f INDEXED BY outbox_client_lease WHERE f.state = 'pending' AND f.client_id = c.id AND f.lease_until > ?1) AS busy
+	FROM c WHERE c.id IS NOT NULL AND 1 = 1
+)
+SELECT seq FROM heads WHERE seq IS NOT NULL ORDER BY busy, seq LIMIT 1`
 
 // MarkDelivered records a delivery by the claim whose lease ends at lease (see store.Outbox).
 func (s *Store) MarkDelivered(ctx context.Context, id string, lease, at time.Time) error {

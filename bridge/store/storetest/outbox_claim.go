@@ -21,6 +21,7 @@ var outboxClaimTests = []test{
 	{"KeyOrderAmongClients", testOutboxKeyOrderAmongClients},
 	{"ConcurrentClaimsKeepKeyOrder", func(t *testing.T, h *H) { OutboxClaimRace(t, h.Now, h.S, h.S, h.S, h.S) }},
 	{"EventsDieWithClient", testOutboxEventsDieWithClient},
+	{"IdleClientsFirst", testOutboxIdleClientsFirst},
 }
 
 // clientEvent returns a new pending event of client with key client/member.
@@ -176,4 +177,26 @@ func OutboxClaimRace(t *testing.T, now time.Time, stores ...store.Store) {
 	if counts[store.OutboxPending] != 0 || counts[store.OutboxDelivered]+counts[store.OutboxDead] != len(all) {
 		t.Fatalf("counts after the race: %v, want %d delivered or dead", counts, len(all))
 	}
+}
+
+// testOutboxIdleClientsFirst (review s15 X-5): a claim takes the head of a client with nothing
+// in flight before a busy client's next event, whatever their queue order: two slow apps whose
+// events come first hold one claim each, and another app's event behind them (a back-channel
+// logout) is claimed third, not after all of theirs; among busy clients, queue order. A claim of
+// several events spreads them the same way. Key order holds (KeyOrderAmongClients).
+func testOutboxIdleClientsFirst(t *testing.T, h *H) {
+	a1, a2, a3 := clientEvent("slowa", "m1"), clientEvent("slowa", "m2"), clientEvent("slowa", "m3")
+	b1, b2 := clientEvent("slowb", "m1"), clientEvent("slowb", "m2")
+	logout := clientEvent("bank", "alice")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a1, a2, a3, b1, b2, logout), "Enqueue")
+	at := h.Now.Add(time.Second)
+	for i, want := range []*store.OutboxEvent{a1, b1, logout, a2, a3, b2} {
+		ssotest.Equal(t, idOf(h.claimOne(at)), want.ID, "claim %d", i+1)
+	}
+	ssotest.Equal(t, idOf(h.claimOne(at)), "none", "after every event")
+
+	c1, c2, d1, e1 := clientEvent("c", "m1"), clientEvent("c", "m2"), clientEvent("d", "m1"), clientEvent("e", "m1")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, c1, c2, d1, e1), "Enqueue")
+	ssotest.Equal(t, ids(h.claim(at, 3)), []string{c1.ID, d1.ID, e1.ID}, "a claim of three: one of each idle client")
+	ssotest.Equal(t, ids(h.claim(at, 3)), []string{c2.ID}, "then the rest")
 }
