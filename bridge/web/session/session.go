@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,7 +53,9 @@ type Store interface {
 // hand-off.
 type Cookies struct {
 	store    *sessions.CookieStore
-	csrfMACs sync.Pool // *pooledMAC: HMAC-SHA256 under the CSRF key
+	seal     *sealer      // the store's codec when it is ours (nil: securecookie's)
+	header   cookieHeader // the Set-Cookie header around the value and its expiry
+	csrfMACs sync.Pool    // *pooledMAC: HMAC-SHA256 under the CSRF key
 	name     string
 	sessions Store
 	pages    *web.Renderer
@@ -61,8 +64,9 @@ type Cookies struct {
 // New builds the cookie sessions; st looks up SSO sessions, pages renders the CSRF failure page.
 func New(cfg Config, st Store, pages *web.Renderer) *Cookies {
 	cs := sessions.NewCookieStore(cfg.HashKey, cfg.BlockKey)
-	if s := newSealer(cfg.HashKey, cfg.BlockKey); s != nil {
-		cs.Codecs = []securecookie.Codec{s} // securecookie's format, fewer allocations (seal.go)
+	seal := newSealer(cfg.HashKey, cfg.BlockKey)
+	if seal != nil {
+		cs.Codecs = []securecookie.Codec{seal} // securecookie's format, fewer allocations (seal.go)
 	}
 	for _, c := range cs.Codecs {
 		if sc, ok := c.(*securecookie.SecureCookie); ok {
@@ -76,7 +80,7 @@ func New(cfg Config, st Store, pages *web.Renderer) *Cookies {
 	if cfg.Secure {
 		name = cookieNameHost
 	}
-	c := &Cookies{store: cs, name: name, sessions: st, pages: pages}
+	c := &Cookies{store: cs, seal: seal, header: newCookieHeader(name, cs.Options), name: name, sessions: st, pages: pages}
 	c.csrfMACs.New = newMACPool(cfg.CSRFKey)
 	return c
 }
@@ -115,6 +119,23 @@ func (cs *Cookies) get(r *http.Request) *sessions.Session {
 // readMark is the ID of a cookie session that get has read in this request.
 const readMark = "read"
 
+// sessKey keeps (in the echo context) the cookie session get returned for this request.
+const sessKey = "session.cookie"
+
+// sess is get(c.Request()), kept in the echo context after the first call: gorilla's registry
+// is found by a lookup through every context the request has been given (the logging fields,
+// the protocol request, the deadline...) at every call, a few per request. The session kept is
+// the one the registry holds, so a caller with another echo context for the request (which
+// finds none kept) is handed the same session by get.
+func (cs *Cookies) sess(c echo.Context) *sessions.Session {
+	if s, ok := c.Get(sessKey).(*sessions.Session); ok {
+		return s
+	}
+	s := cs.get(c.Request())
+	c.Set(sessKey, s)
+	return s
+}
+
 func str(sess *sessions.Session, k string) string {
 	v, _ := sess.Values[k].(string)
 	return v
@@ -122,7 +143,7 @@ func str(sess *sessions.Session, k string) string {
 
 // BrowserID returns the cookie's browser id, creating and saving one when needed.
 func (cs *Cookies) BrowserID(c echo.Context) (string, error) {
-	sess := cs.get(c.Request())
+	sess := cs.sess(c)
 	if id := str(sess, keyBrowser); id != "" {
 		return id, nil
 	}
@@ -152,7 +173,7 @@ func (cs *Cookies) RequestBrowser(c echo.Context) (string, error) {
 // request leaves no cookie behind. Until then the binding is in this request's cookie
 // session: RequestBrowser, CSRFToken and Save in the same request use it.
 func (cs *Cookies) PeekRequestBrowser(c echo.Context) (binding string, fresh bool) {
-	sess := cs.get(c.Request())
+	sess := cs.sess(c)
 	nonce := str(sess, keyBinding)
 	if nonce == "" {
 		nonce = sso.RandomToken()
@@ -170,14 +191,66 @@ func (cs *Cookies) PeekRequestBrowser(c echo.Context) (binding string, fresh boo
 const unsavedKey = "session.unsaved"
 
 // Save writes this request's cookie session to the response (Set-Cookie).
-func (cs *Cookies) Save(c echo.Context) error { return cs.save(c, cs.get(c.Request())) }
+func (cs *Cookies) Save(c echo.Context) error { return cs.save(c, cs.sess(c)) }
 
 // save writes sess, this request's cookie session, to the response.
 func (cs *Cookies) save(c echo.Context, sess *sessions.Session) error {
 	if fresh, _ := c.Get(unsavedKey).(bool); fresh {
 		c.Set(unsavedKey, false)
 	}
-	return sess.Save(c.Request(), c.Response())
+	if cs.seal == nil || sess.Options == nil || *sess.Options != *cs.store.Options || !cs.header.ok {
+		return sess.Save(c.Request(), c.Response())
+	}
+	value, err := cs.seal.Encode(sess.Name(), sess.Values)
+	if err != nil {
+		return securecookie.MultiError{err} // as securecookie.EncodeMulti returns it
+	}
+	h := c.Response().Header()
+	h["Set-Cookie"] = append(h["Set-Cookie"], cs.header.line(value, time.Now()))
+	return nil
+}
+
+// cookieHeader is the Set-Cookie line gorilla's CookieStore.Save writes (sessions.NewCookie's
+// cookie, http.Cookie.String's text), cut around the value and the expiry: the cookie's
+// attributes are the same on every response, so they are formatted once (by net/http) instead
+// of an http.Cookie being built, validated and formatted for every response.
+type cookieHeader struct {
+	name   string // name "="
+	path   string // "; Path=/" (and Domain), what comes between the value and Expires
+	rest   string // "; Max-Age=..." and the flags after Expires
+	maxAge time.Duration
+	ok     bool // the options have the shape cut here (a positive MaxAge); else gorilla writes it
+}
+
+func newCookieHeader(name string, o *sessions.Options) cookieHeader {
+	if o.MaxAge <= 0 {
+		return cookieHeader{}
+	}
+	const v = "v"
+	line := sessions.NewCookie(name, v, o)
+	line.Expires = time.Time{}
+	full := line.String()
+	i := strings.Index(full, "; Max-Age=")
+	prefix := name + "=" + v
+	if i < 0 || !strings.HasPrefix(full, prefix) {
+		return cookieHeader{}
+	}
+	return cookieHeader{name: name + "=", path: full[len(prefix):i], rest: full[i:], maxAge: time.Duration(o.MaxAge) * time.Second, ok: true}
+}
+
+// line is the header's value for a cookie value written at now (base64url: nothing in it for
+// http.Cookie.String to quote or drop).
+func (h cookieHeader) line(value string, now time.Time) string {
+	var b strings.Builder
+	b.Grow(len(h.name) + len(value) + len(h.path) + len("; Expires=") + len(http.TimeFormat) + len(h.rest))
+	b.WriteString(h.name)
+	b.WriteString(value)
+	b.WriteString(h.path)
+	b.WriteString("; Expires=")
+	var buf [len(http.TimeFormat)]byte
+	b.Write(now.Add(h.maxAge).UTC().AppendFormat(buf[:0], http.TimeFormat))
+	b.WriteString(h.rest)
+	return b.String()
 }
 
 // csrfFor derives the form token from a browser id.
@@ -207,7 +280,7 @@ var ErrCSRF = errors.New("csrf token missing or wrong")
 
 // CheckCSRF verifies the form's csrf field against the browser cookie in constant time.
 func (cs *Cookies) CheckCSRF(c echo.Context) error {
-	bid := str(cs.get(c.Request()), keyBrowser)
+	bid := str(cs.sess(c), keyBrowser)
 	if bid == "" {
 		return ErrCSRF
 	}
@@ -237,7 +310,7 @@ func (cs *Cookies) Current(c echo.Context) (*sso.Session, error) {
 // CurrentKey is the key of this browser's cookie value for its SSO session ("": none), which a
 // re-authentication of that session compares and replaces (store.SessionReauth.CookieKey).
 func (cs *Cookies) CurrentKey(c echo.Context) string {
-	if sid := str(cs.get(c.Request()), keySession); sid != "" {
+	if sid := str(cs.sess(c), keySession); sid != "" {
 		return Key(sid)
 	}
 	return ""
@@ -282,7 +355,7 @@ func timeOrdered(id string) bool {
 // Set records the SSO session's (unhashed) id in the cookie, with a new browser id: CSRF tokens
 // handed out before the sign-in stop working with it.
 func (cs *Cookies) Set(c echo.Context, sid string) error {
-	sess := cs.get(c.Request())
+	sess := cs.sess(c)
 	sess.Values[keyBrowser] = sso.RandomToken()
 	sess.Values[keySession] = sid
 	return cs.save(c, sess)
@@ -290,7 +363,7 @@ func (cs *Cookies) Set(c echo.Context, sid string) error {
 
 // Clear removes the SSO session id (and a pending hand-off) from the cookie, keeping the browser id.
 func (cs *Cookies) Clear(c echo.Context) error {
-	sess := cs.get(c.Request())
+	sess := cs.sess(c)
 	delete(sess.Values, keySession)
 	delete(sess.Values, keyPending)
 	return cs.save(c, sess)
@@ -298,14 +371,14 @@ func (cs *Cookies) Clear(c echo.Context) error {
 
 // SetPending remembers the auth request to go on with after a hand-off from the AMS website.
 func (cs *Cookies) SetPending(c echo.Context, authRequestID string) error {
-	sess := cs.get(c.Request())
+	sess := cs.sess(c)
 	sess.Values[keyPending] = authRequestID
 	return cs.save(c, sess)
 }
 
 // TakePending returns the auth request remembered by SetPending ("" when none) and forgets it.
 func (cs *Cookies) TakePending(c echo.Context) (string, error) {
-	sess := cs.get(c.Request())
+	sess := cs.sess(c)
 	id := str(sess, keyPending)
 	if id == "" {
 		return "", nil
