@@ -79,9 +79,18 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r *sso.AuthRequest) error
 	return wrap("create auth request", err)
 }
 
-// AuthRequest returns the request by id; ErrNotFound when unknown or expired.
+// AuthRequest returns the request by id; ErrNotFound when unknown or expired. It reads on the
+// write connection's driver connection when that is free (readOnWriter), else on the read
+// pool: one statement, at the newest snapshot either way, as every transition of the request
+// is a compare-and-set of its own that reads no earlier state.
 func (s *Store) AuthRequest(ctx context.Context, id string) (*sso.AuthRequest, error) {
-	r, err := readRow(ctx, s, s.st.authRequest, scanAuthRequest, id, ts(s.clock()))
+	now := ts(s.clock())
+	r, ran, err := readOnWriter(ctx, s, func(ctx context.Context, rc *rawConn) (*sso.AuthRequest, error) {
+		return rc.authRequest(ctx, id, now)
+	})
+	if !ran {
+		r, err = readRow(ctx, s, s.st.authRequest, scanAuthRequest, id, now)
+	}
 	if err != nil {
 		return nil, wrap("auth request", err)
 	}

@@ -286,12 +286,18 @@ func (s *Store) TakeFactorResetNotice(ctx context.Context, subject string) (bool
 }
 
 // FactorPresence tells whether the member has a confirmed TOTP factor, a WebAuthn credential
-// and the reset notice, in one read.
+// and the reset notice, in one read (one statement: one snapshot), on the write connection's
+// driver connection when that is free (readOnWriter), else on the read pool.
 func (s *Store) FactorPresence(ctx context.Context, subject string) (store.FactorPresence, error) {
-	p, err := readRow(ctx, s, s.st.factorPresence, func(row scanner) (p store.FactorPresence, err error) {
-		err = row.Scan(&p.TOTP, &p.Passkeys, &p.ResetNotice)
-		return p, err
-	}, subject)
+	p, ran, err := readOnWriter(ctx, s, func(ctx context.Context, rc *rawConn) (store.FactorPresence, error) {
+		return rc.factorPresence(ctx, subject)
+	})
+	if !ran {
+		p, err = readRow(ctx, s, s.st.factorPresence, func(row scanner) (p store.FactorPresence, err error) {
+			err = row.Scan(&p.TOTP, &p.Passkeys, &p.ResetNotice)
+			return p, err
+		}, subject)
+	}
 	return p, wrap("factor presence", err)
 }
 

@@ -2,14 +2,18 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
 )
@@ -55,21 +59,127 @@ func TestReadsOnFreeWriter(t *testing.T) {
 	f := newFamily(t, s, "h0", now)
 	holdGate(t, s.rgate, defaultReadConns())
 	ctx := deadlockGuard(t)
+	if s.raw.familyStmt != nil {
+		t.Fatal("the driver statements are prepared before any raw use")
+	}
 	got, err := s.AuthRequest(ctx, r.ID)
 	if err != nil || got.ID != r.ID {
 		t.Fatalf("AuthRequest with the read pool taken = %v, %v; want the request from the write connection", got, err)
 	}
+	if s.raw.authRequestStmt == nil {
+		t.Fatal("AuthRequest did not read through the write connection's driver statements (readOnWriter)")
+	}
 	if _, err := s.FactorPresence(ctx, "nobody"); err != nil {
 		t.Fatalf("FactorPresence with the read pool taken: %v", err)
 	}
-	if s.raw.familyStmt != nil {
-		t.Fatal("the driver statements are prepared before any raw use")
+	if s.raw.factorPresenceStmt == nil {
+		t.Fatal("FactorPresence did not read through the write connection's driver statements (readOnWriter)")
 	}
 	if got, err := s.Family(ctx, f.FamilyID); err != nil || got.Hash != f.Hash {
 		t.Fatalf("Family with the read pool taken = %v, %v; want the family from the write connection", got, err)
 	}
 	if s.raw.familyStmt == nil {
 		t.Fatal("Family did not read through the write connection's driver statements (readOnWriter)")
+	}
+}
+
+// TestRawReadsAsPool: a request and a member's factors read on the write connection's driver
+// connection (readOnWriter, valuesRow's scan) are what the read pool's database/sql statements
+// read: every column of a request, with and without max_age (NULL), pending, completed and with
+// its code; every factor, present and not.
+func TestRawReadsAsPool(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "r.db"))
+	ctx := t.Context()
+	now := time.Now().Truncate(time.Second)
+	maxAge := 90 * time.Second
+	full := newTestRequest(now)
+	full.Nonce, full.ResponseMode, full.CodeChallenge, full.CodeChallengeMethod = "n", "query", "cc", "S256"
+	full.Prompt, full.MaxAge, full.LoginHint, full.UILocales = []string{"login", "consent"}, &maxAge, "alice", []string{"fr", "en"}
+	full.HintSubject, full.Browser, full.ACRValues = "hint", "browser", []string{"urn:mfa"}
+	full.Scopes = []string{"openid", "profile", "roles"}
+	plain := newTestRequest(now)
+	coded := newTestRequest(now)
+	for _, r := range []*sso.AuthRequest{full, plain, coded} {
+		if err := s.CreateAuthRequest(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CompleteAuthRequest(ctx, coded.ID, sso.Completion{Subject: "alice", AuthTime: now, AMR: []string{"pwd", "otp"}, SessionID: "sid"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveCode(ctx, coded.ID, "code-hash", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	onPool := func(read func()) {
+		t.Helper()
+		if err := s.wgate.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer s.wgate.release()
+		read()
+	}
+	for _, r := range []*sso.AuthRequest{full, plain, coded} {
+		raw, err := s.AuthRequest(ctx, r.ID)
+		if err != nil || s.raw.authRequestStmt == nil {
+			t.Fatalf("AuthRequest(%s) on the writer: %v (driver statement prepared: %v)", r.ID, err, s.raw.authRequestStmt != nil)
+		}
+		var pool *sso.AuthRequest
+		onPool(func() { pool, err = s.AuthRequest(ctx, r.ID) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(raw, pool) {
+			t.Errorf("request %s\non the writer %+v\non the pool   %+v", r.ID, raw, pool)
+		}
+	}
+	if _, err := s.AuthRequest(ctx, "unknown"); !errors.Is(err, sso.ErrNotFound) {
+		t.Errorf("an unknown request on the writer: %v, want ErrNotFound", err)
+	}
+	if err := s.AddWebAuthnCredential(ctx, &store.WebAuthnCredential{ID: []byte("cred"), Subject: "bob", Name: "key", Data: []byte("{}"), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"nobody", "bob"} {
+		raw, err := s.FactorPresence(ctx, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pool store.FactorPresence
+		onPool(func() { pool, err = s.FactorPresence(ctx, sub) })
+		if err != nil || raw != pool {
+			t.Errorf("FactorPresence(%s): on the writer %+v, on the pool %+v, %v", sub, raw, pool, err)
+		}
+	}
+	if p, _ := s.FactorPresence(ctx, "bob"); !p.Passkeys {
+		t.Errorf("bob's passkey not found: %+v", p)
+	}
+}
+
+// TestValuesRowScan: the raw reads' scan converts as database/sql's does for the types they
+// use, and refuses what database/sql would refuse or convert loosely.
+func TestValuesRowScan(t *testing.T) {
+	var (
+		s  string
+		i  int
+		i6 int64
+		b  bool
+		n  sql.NullInt64
+	)
+	ok := valuesRow{"x", int64(7), int64(-3), int64(1), nil}
+	if err := ok.Scan(&s, &i, &i6, &b, &n); err != nil || s != "x" || i != 7 || i6 != -3 || !b || n.Valid {
+		t.Fatalf("scan = %q %d %d %v %+v, %v", s, i, i6, b, n, err)
+	}
+	if err := (valuesRow{int64(0), int64(5)}).Scan(&b, &n); err != nil || b || n != (sql.NullInt64{Int64: 5, Valid: true}) {
+		t.Fatalf("scan = %v %+v, %v", b, n, err)
+	}
+	for _, c := range []struct {
+		v    any
+		dest any
+	}{
+		{int64(2), &b}, {"1", &b}, {nil, &b}, {nil, &s}, {nil, &i}, {"7", &i}, {[]byte("x"), &s}, {"5", &n}, {1.5, &n},
+	} {
+		if err := (valuesRow{c.v}).Scan(c.dest); err == nil {
+			t.Errorf("%#v scanned into %T without an error", c.v, c.dest)
+		}
 	}
 }
 

@@ -36,6 +36,15 @@ const (
 	revokeFamilyQuery = `UPDATE families SET revoked = 1 WHERE family_id = ? AND revoked = 0`
 )
 
+// A login's reads, prepared on the read pool (stmts) and on the write connection's driver
+// connection (rawConn: readOnWriter).
+const (
+	authRequestQuery    = `SELECT ` + authRequestCols + ` FROM auth_requests WHERE id = ? AND expires_at > ?`
+	factorPresenceQuery = `SELECT EXISTS (SELECT 1 FROM totp_factors WHERE subject = ?1 AND confirmed = 1),
+			EXISTS (SELECT 1 FROM webauthn_credentials WHERE subject = ?1),
+			EXISTS (SELECT 1 FROM mfa_members WHERE subject = ?1 AND reset_notice = 1)`
+)
+
 // stmts are the hot-path statements, prepared once at Open. Read statements are prepared on the
 // read pool, write statements on the write pool (used in transactions through tx.StmtContext).
 type stmts struct {
@@ -89,7 +98,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		db    *sql.DB
 		query string
 	}{
-		{&st.authRequest, r, `SELECT ` + authRequestCols + ` FROM auth_requests WHERE id = ? AND expires_at > ?`},
+		{&st.authRequest, r, authRequestQuery},
 		{&st.authRequestByCode, r, `SELECT ` + authRequestCols + ` FROM auth_requests WHERE code_hash = ? AND code_expires > ?`},
 		{&st.authRequestByCodeSession, r, `SELECT ` + authRequestCols + `, EXISTS (SELECT 1 FROM sessions s
 			WHERE s.id = auth_requests.session_id AND s.ended = 0 AND s.expires_at > ?2)
@@ -139,9 +148,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.webauthnCreds, r, `SELECT id, subject, name, data, sign_count, backup_eligible, backup_state,
 			created_at, last_used_at FROM webauthn_credentials WHERE subject = ? ORDER BY created_at, id`},
 		{&st.resetNotice, r, `SELECT reset_notice FROM mfa_members WHERE subject = ?`},
-		{&st.factorPresence, r, `SELECT EXISTS (SELECT 1 FROM totp_factors WHERE subject = ?1 AND confirmed = 1),
-			EXISTS (SELECT 1 FROM webauthn_credentials WHERE subject = ?1),
-			EXISTS (SELECT 1 FROM mfa_members WHERE subject = ?1 AND reset_notice = 1)`},
+		{&st.factorPresence, r, factorPresenceQuery},
 		{&st.subjectByID, r, `SELECT ` + subjectCols + ` FROM subjects WHERE subject = ?`},
 		{&st.subjectByKey, r, `SELECT ` + subjectCols + ` FROM subjects WHERE member_key = ?`},
 		{&st.consent, r, `SELECT subject, client_id, scopes, granted_at FROM consents WHERE subject = ? AND client_id = ?`},

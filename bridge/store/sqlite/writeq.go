@@ -17,6 +17,7 @@ import (
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
 
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -700,8 +701,9 @@ type rawConn struct {
 	begin, commit, rollback                       rawStmt
 	rotateStmt, familyStateStmt, revokeFamilyStmt rawStmt
 	familyStmt                                    rawStmt              // Family's read (readOnWriter)
+	authRequestStmt, factorPresenceStmt           rawStmt              // a login's reads (readOnWriter)
 	args                                          [6]driver.NamedValue // reused: one statement runs at a time
-	dest                                          [familyColCount]driver.Value
+	dest                                          [max(familyColCount, authRequestColCount)]driver.Value
 }
 
 // rawConnFor returns the statements prepared on dc, preparing them when dc is not the
@@ -728,6 +730,7 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 		{&fresh.begin, "BEGIN IMMEDIATE"}, {&fresh.commit, "COMMIT"}, {&fresh.rollback, "ROLLBACK"},
 		{&fresh.rotateStmt, rotateQuery}, {&fresh.familyStateStmt, familyStateQuery}, {&fresh.revokeFamilyStmt, revokeFamilyQuery},
 		{&fresh.familyStmt, familyQuery},
+		{&fresh.authRequestStmt, authRequestQuery}, {&fresh.factorPresenceStmt, factorPresenceQuery},
 	} {
 		st, err := p.PrepareContext(ctx, x.q)
 		if err == nil {
@@ -752,7 +755,7 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 // close closes the statements (on their live connection).
 func (rc *rawConn) close() error {
 	var errs []error
-	for _, st := range []rawStmt{rc.begin, rc.commit, rc.rollback, rc.rotateStmt, rc.familyStateStmt, rc.revokeFamilyStmt, rc.familyStmt} {
+	for _, st := range []rawStmt{rc.begin, rc.commit, rc.rollback, rc.rotateStmt, rc.familyStateStmt, rc.revokeFamilyStmt, rc.familyStmt, rc.authRequestStmt, rc.factorPresenceStmt} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -843,6 +846,36 @@ func (rc *rawConn) family(ctx context.Context, familyID string, now int64) (*sso
 	return scanFamily(row)
 }
 
+// authRequest reads a request by id, unless it has expired at now (authRequestQuery,
+// Store.AuthRequest).
+func (rc *rawConn) authRequest(ctx context.Context, id string, now int64) (*sso.AuthRequest, error) {
+	rc.args[0].Value, rc.args[1].Value = id, now
+	row, found, err := rc.queryRow(ctx, rc.authRequestStmt, 2)
+	if !found || err != nil {
+		if err == nil {
+			err = sql.ErrNoRows
+		}
+		return nil, err
+	}
+	defer clear(row)
+	return scanAuthRequest(row)
+}
+
+// factorPresence reads what factors a member has (factorPresenceQuery, Store.FactorPresence).
+func (rc *rawConn) factorPresence(ctx context.Context, subject string) (p store.FactorPresence, err error) {
+	rc.args[0].Value = subject
+	row, found, err := rc.queryRow(ctx, rc.factorPresenceStmt, 1)
+	if !found || err != nil {
+		if err == nil {
+			err = sql.ErrNoRows
+		}
+		return p, err
+	}
+	defer clear(row)
+	err = row.Scan(&p.TOTP, &p.Passkeys, &p.ResetNotice)
+	return p, err
+}
+
 // queryRow runs st, a query of one row or none, with the first nargs of rc.args (which it
 // clears), and returns its row, read into rc.dest (good until the next statement on rc); found
 // is false when there is none.
@@ -877,7 +910,8 @@ func (rc *rawConn) queryRow(ctx context.Context, st rawStmt, nargs int) (row val
 }
 
 // valuesRow is a row read from a driver statement, scanned as database/sql's Row.Scan would
-// scan it into strings and integers, but strictly: a value of another type is an error.
+// scan it into strings, integers, booleans (an integer 0 or 1) and nullable integers, but
+// strictly: a value of another type is an error.
 type valuesRow []driver.Value
 
 func (r valuesRow) Scan(dest ...any) error {
@@ -891,6 +925,22 @@ func (r valuesRow) Scan(dest ...any) error {
 			*d, ok = r[i].(string)
 		case *int64:
 			*d, ok = r[i].(int64)
+		case *int:
+			var v int64
+			v, ok = r[i].(int64)
+			*d = int(v)
+		case *bool:
+			var v int64
+			v, ok = r[i].(int64)
+			ok = ok && (v == 0 || v == 1)
+			*d = v == 1
+		case *sql.NullInt64:
+			switch v := r[i].(type) {
+			case nil:
+				*d, ok = sql.NullInt64{}, true
+			case int64:
+				*d, ok = sql.NullInt64{Int64: v, Valid: true}, true
+			}
 		}
 		if !ok {
 			return fmt.Errorf("column %d: %T scanned into %T", i, r[i], d)
