@@ -210,6 +210,21 @@ func (v *Verifier) Verify(format int, stored, salt, password string) (bool, erro
 	return s.verify(password)
 }
 
+// VerifyWork is Verify and Work of the same stored value, which it parses once (a sign-in
+// verifies the member's value and then weighs it against the dummy the unknown logins spend).
+func (v *Verifier) VerifyWork(format int, stored, salt, password string) (match bool, work int64, costed bool, err error) {
+	s, err := v.parse(format, stored, salt)
+	if err != nil {
+		return false, 0, false, err
+	}
+	work, costed = s.work()
+	if password == "" || len(password) > v.maxPassword || !utf8.ValidString(password) {
+		return false, work, costed, nil
+	}
+	match, err = s.verify(password)
+	return match, work, costed, err
+}
+
 // Info describes a stored value without revealing it (for diagnostics).
 type Info struct {
 	// Scheme names the detected scheme: "clear", "membership-sha256", "identity-v3",
@@ -314,6 +329,11 @@ func (v *Verifier) Work(format int, stored, salt string) (work int64, ok bool) {
 	if err != nil {
 		return 0, false
 	}
+	return s.work()
+}
+
+// work is Work of a parsed value.
+func (s *storedValue) work() (int64, bool) {
 	switch s.kind {
 	case kindMembership:
 		return 2, true

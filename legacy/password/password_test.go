@@ -425,3 +425,39 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// TestVerifyWorkIsVerifyAndWork: VerifyWork answers, for every vector, what Verify and Work
+// answer for the same value (it parses the value once for both).
+func TestVerifyWorkIsVerifyAndWork(t *testing.T) {
+	for _, tc := range vectors(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			v := mustVerifier(t, tc.opts)
+			want, werr := v.Verify(tc.format, tc.stored, tc.salt, tc.password)
+			wantWork, wantCosted := v.Work(tc.format, tc.stored, tc.salt)
+			got, work, costed, err := v.VerifyWork(tc.format, tc.stored, tc.salt, tc.password)
+			if got != want || work != wantWork || costed != wantCosted || (err == nil) != (werr == nil) ||
+				(werr != nil && err.Error() != werr.Error()) {
+				t.Fatalf("VerifyWork = %v %d %v %v; Verify %v %v, Work %d %v", got, work, costed, err, want, werr, wantWork, wantCosted)
+			}
+		})
+	}
+}
+
+// BenchmarkSignInVerify is what a sign-in asks of the verifier for a member with the iMIS
+// default hash (Membership SHA-256): Verify then Work (parsed twice), or VerifyWork (once).
+func BenchmarkSignInVerify(b *testing.B) {
+	v := mustVerifier(b, Options{})
+	b.Run("verify+work", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = v.Verify(1, refSHA256, refSalt, refPassword)
+			_, _ = v.Work(1, refSHA256, refSalt)
+		}
+	})
+	b.Run("verifywork", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _, _, _ = v.VerifyWork(1, refSHA256, refSalt, refPassword)
+		}
+	})
+}

@@ -255,8 +255,17 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		d.dummyVerify(pw)
 		return nil, legacy.ErrBadCredentials
 	}
-	ok, err = d.verifier.Verify(row.format, row.stored, row.salt, pw)
-	cheaper := d.followDummy(row.format, row.stored, row.salt)
+	var cheaper bool
+	if pv, isDefault := d.verifier.(*password.Verifier); isDefault && pv == d.describe {
+		// The stored value parsed once for both (the default verifier).
+		var work int64
+		var costed bool
+		ok, work, costed, err = pv.VerifyWork(row.format, row.stored, row.salt, pw)
+		cheaper = d.followDummyWork(row.format, row.stored, row.salt, work, costed)
+	} else {
+		ok, err = d.verifier.Verify(row.format, row.stored, row.salt, pw)
+		cheaper = d.followDummy(row.format, row.stored, row.salt)
+	}
 	row.stored, row.salt = "", ""
 	if err != nil {
 		if errors.Is(err, legacy.ErrUnsupportedHash) {
@@ -317,6 +326,11 @@ type dummyHash struct {
 // that a wrong password for it spends the dummy as well.
 func (d *Directory) followDummy(format int, stored, salt string) (cheaper bool) {
 	work, ok := d.describe.Work(format, stored, salt)
+	return d.followDummyWork(format, stored, salt, work, ok)
+}
+
+// followDummyWork is followDummy with the value's work (password.Verifier.Work) known.
+func (d *Directory) followDummyWork(format int, stored, salt string, work int64, ok bool) (cheaper bool) {
 	if !ok {
 		return true
 	}
