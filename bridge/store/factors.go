@@ -154,6 +154,7 @@ type FactorStore interface {
 	// while at is before its expiry (compare-and-set); sso.ErrNotFound when there is no such
 	// invitation (unknown, another member's, used already, or expired).
 	ConsumeEnrolmentInvite(ctx context.Context, subject, hash string, at time.Time) error
+	// Purge (sso.Store) deletes invitations expired before now and used ones.
 
 	// UpgradeSession sets a live session's AMR and auth time, only while its AMR is still old
 	// (compare-and-set, a step-up); sso.ErrConflict when it changed, sso.ErrNotFound when the

@@ -360,7 +360,8 @@ func (s *Store) purgeBatches(ctx context.Context, sql string, cutoff int64) (int
 // expired too), token families past their end (with their legacy token hashes), access-token
 // revocations past the token's expiry, ended or expired sessions (with their clients), expired
 // signing keys, expired hand-off replay guards, pending upstream sign-ins and upstream session
-// records, and throttle counters past their window and lock. It deletes in bounded batches,
+// records, throttle counters past their window and lock, and enrolment invitations expired or
+// used. It deletes in bounded batches,
 // each its own transaction, and returns how many rows
 // it deleted.
 func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
@@ -392,6 +393,10 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int64, error) {
 			WHERE expires_at <= $1 LIMIT $2)`},
 		{"console sessions", `DELETE FROM console_sessions WHERE id_hash IN (SELECT id_hash FROM console_sessions
 			WHERE expires_at <= $1 LIMIT $2)`},
+		// At most one unused row per member, and a used one serves nothing (its audit rows say
+		// it was used): no expiry index, the scan is of a small table.
+		{"enrolment invitations", `DELETE FROM enrolment_invites WHERE hash IN (SELECT hash FROM enrolment_invites
+			WHERE expires_at <= $1 OR used_at <> 0 LIMIT $2)`},
 	}
 	var total int64
 	for _, q := range queries {

@@ -30,6 +30,7 @@ var factorTests = []test{
 	{"EnrolmentInviteOnce", testEnrolmentInviteOnce},
 	{"EnrolmentInviteReplaced", testEnrolmentInviteReplaced},
 	{"EnrolmentInviteConcurrent", testEnrolmentInviteConcurrent},
+	{"EnrolmentInvitePurge", testEnrolmentInvitePurge},
 }
 
 // invite stores an unused invitation of sub that expires in ttl.
@@ -68,6 +69,27 @@ func testEnrolmentInviteReplaced(t *testing.T, h *H) {
 	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, first.Hash, h.Now), sso.ErrNotFound, "the voided invitation")
 	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, second.Hash, h.Now), "the new invitation")
 	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, other, theirs.Hash, h.Now), "another member's, untouched")
+}
+
+// testEnrolmentInvitePurge: Purge deletes expired invitations and used ones, and keeps an
+// unused one until its expiry. A deleted invitation's hash may be stored again (while its row is
+// kept, that is sso.ErrConflict: testEnrolmentInviteOnce), which is how its row is seen gone.
+func testEnrolmentInvitePurge(t *testing.T, h *H) {
+	expired := h.invite(ssotest.RandomID(), time.Hour)
+	used := h.invite(ssotest.RandomID(), 3*time.Hour)
+	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, used.Subject, used.Hash, h.Now), "consume")
+	kept := h.invite(ssotest.RandomID(), 3*time.Hour)
+	at := h.Now.Add(2 * time.Hour)
+	n, err := h.S.Purge(h.Ctx, at)
+	ssotest.NoErr(t, err, "Purge")
+	if n < 2 {
+		t.Fatalf("Purge deleted %d rows, want at least 2 (an expired and a used invitation)", n)
+	}
+	for what, inv := range map[string]*store.EnrolmentInvite{"expired": expired, "used": used} {
+		again := &store.EnrolmentInvite{Hash: inv.Hash, Subject: inv.Subject, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
+		ssotest.NoErr(t, h.S.CreateEnrolmentInvite(h.Ctx, again), "the hash of an %s invitation again after Purge", what)
+	}
+	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, kept.Subject, kept.Hash, at), "an unused, unexpired invitation after Purge")
 }
 
 // testEnrolmentInviteConcurrent: of eight uses of one invitation at once, one succeeds.
