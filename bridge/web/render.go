@@ -43,7 +43,7 @@ type ErrorData struct {
 
 // pageNames are the pages, each a template of its own file (login.html...) that starts with
 // layout.html's "head" and ends with its "foot".
-var pageNames = [...]string{"login", "consent", "logout", "error", "home", "playground", "handoff", "account", "device", "device_done", "upstream_link", "mfa", "security", "saml_post", "saml_logout"}
+var pageNames = [...]string{"login", "consent", "logout", "error", "home", "playground", "handoff", "account", "device", "device_done", "upstream_link", "mfa", "security", "saml_post", "saml_logout", "choose_account"}
 
 // Renderer renders the embedded pages.
 type Renderer struct {

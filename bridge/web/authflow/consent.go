@@ -14,6 +14,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -27,6 +28,9 @@ type consentData struct {
 	// browser's session consents).
 	Hold   string
 	Scopes []scopeLine
+	// Member names the member who consents ("Alice Anders (alice)"): the page says who is
+	// signed in, and offers to use another account (PathAccount).
+	Member string
 }
 
 // isDeviceRequest reports whether ar is the internal auth request of a device approval.
@@ -41,11 +45,14 @@ func (h *Handler) needsConsent(ctx context.Context, ar *sso.AuthRequest, client 
 	if h.isDeviceRequest(ar) {
 		return true, nil
 	}
-	if client.Trusted {
-		return false, nil
-	}
+	// The app asks for the consent page (prompt=consent, OIDC Core 3.1.2.1): shown, trusted
+	// (first-party) app or not. With prompt=none op refuses the request itself (none must be
+	// alone).
 	if slices.Contains(ar.Prompt, oidc.PromptConsent) {
 		return true, nil
+	}
+	if client.Trusted {
+		return false, nil
 	}
 	given, err := h.Store.Consent(ctx, subject, client.ID)
 	if errors.Is(err, sso.ErrNotFound) {
@@ -72,13 +79,30 @@ func (h *Handler) consentPage(c echo.Context) error {
 	if ar == nil {
 		return err
 	}
+	ctx := c.Request().Context()
 	raw := c.QueryParam("h")
+	var m *legacy.Member
 	if raw != "" {
-		if hold, err := h.loadHold(c, ar, raw); hold == nil {
+		hold, err := h.loadHold(c, ar, raw)
+		if hold == nil {
 			return err
 		}
-	} else if sess, err := h.Cookies.Current(c); err != nil || !h.sessionAnswers(ar, sess) {
-		return c.Redirect(http.StatusSeeOther, "/login?id="+ar.ID)
+		// The member who signed in and waits here (read as the consent will read them).
+		if m, err = h.Member(ctx, &sso.Session{Subject: hold.Subject}); err != nil {
+			if errors.Is(err, sso.ErrAccessDenied) {
+				return h.accessDenied(c, ar, client, hold.Subject)
+			}
+			return h.Pages.MembershipUnavailable(c, h.Logger, err)
+		}
+	} else {
+		sess, err := h.Cookies.Current(c)
+		if err != nil || !h.sessionAnswers(ar, sess) {
+			return c.Redirect(http.StatusSeeOther, "/login?id="+ar.ID)
+		}
+		if m, err = h.Member(ctx, sess); err != nil {
+			// The login page ends a session whose member may no longer sign in, and asks.
+			return c.Redirect(http.StatusSeeOther, "/login?id="+ar.ID)
+		}
 	}
 	csrf, err := h.Cookies.CSRFToken(c)
 	if err != nil {
@@ -89,7 +113,7 @@ func (h *Handler) consentPage(c echo.Context) error {
 		lines = append(lines, scopeLine{d.Title, d.Detail})
 	}
 	return h.Pages.Render(c, http.StatusOK, "consent", consentData{Page: h.Pages.Base("Allow access"), Device: h.isDeviceRequest(ar),
-		CSRF: csrf, RequestID: ar.ID, ClientName: client.Name, Hold: raw, Scopes: lines})
+		CSRF: csrf, RequestID: ar.ID, ClientName: client.Name, Hold: raw, Scopes: lines, Member: MemberLabel(m)})
 }
 
 func (h *Handler) consentSubmit(c echo.Context) error {

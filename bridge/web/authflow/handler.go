@@ -177,6 +177,7 @@ func (h *Handler) Mount(e *echo.Echo) {
 	e.POST(PathLogin, h.loginSubmit) // failures are throttled; their audit rows are rate-limited
 	e.GET(PathConsent, h.consentPage)
 	e.POST(PathConsent, h.consentSubmit)
+	e.POST(PathAccount, h.accountSubmit)
 	if h.Provider.DeviceEnabled() {
 		e.GET(PathDevice, h.devicePage)
 		e.POST(PathDevice, h.LimitAnonymous("device", false, h.deviceSubmit))

@@ -257,7 +257,8 @@ func (h *Handler) Authorize(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // signInPage answers a new auth request bound to this browser: with the browser's session when
-// it answers the request, else the login form (or, with prompt=none, login_required).
+// it answers the request (with prompt=select_account, the account choice first: account.go),
+// else the login form (or, with prompt=none, login_required).
 func (h *Handler) signInPage(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig) error {
 	ctx := c.Request().Context()
 	sess, serr := h.Cookies.Current(c)
@@ -266,6 +267,10 @@ func (h *Handler) signInPage(c echo.Context, ar *sso.AuthRequest, client *sso.Cl
 	}
 	if sess != nil && h.sessionAnswers(ar, sess) {
 		m, err := h.Member(ctx, sess)
+		if err == nil && selectAccount(ar) {
+			// The app asks the member to choose (prompt=select_account): never a code at once.
+			return h.showAccountChoice(c, ar, client, sess, m)
+		}
 		if err == nil {
 			return h.Finish(c, ar, client, sess, m)
 		}
