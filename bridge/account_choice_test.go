@@ -1,6 +1,7 @@
 package bridge_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -332,5 +333,25 @@ func TestDeviceUseAnotherAccount(t *testing.T) {
 	late := b.Post(e.issuer+"/consent", url.Values{"csrf": {aliceForm.Get("csrf")}, "id": {aliceForm.Get("id")}, "decision": {"allow"}})
 	if late.Location != "" || late.URL.Path == "/device/done" || late.Status < 400 {
 		t.Fatalf("alice's allow after bob's: %s %d %.400s", late.URL, late.Status, late.Body)
+	}
+}
+
+// TestDiscoveryPromptValues: discovery lists the prompt values the login flow honours
+// (prompt_values_supported), select_account and consent among them.
+func TestDiscoveryPromptValues(t *testing.T) {
+	e := newEnv(t)
+	resp, err := e.srv.Client().Get(e.issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var d struct {
+		Prompts []string `json:"prompt_values_supported"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(d.Prompts, " ") != "none login consent select_account" {
+		t.Fatalf("prompt_values_supported = %q", d.Prompts)
 	}
 }

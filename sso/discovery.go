@@ -16,6 +16,8 @@ type discoveryDoc struct {
 	// Front-Channel Logout 1.0 section 3 (the bridge's logout page renders the iframes).
 	FrontChannelLogoutSupported        bool `json:"frontchannel_logout_supported"`
 	FrontChannelLogoutSessionSupported bool `json:"frontchannel_logout_session_supported"`
+	// The prompt values the login flow honours (OpenID Connect Discovery 1.0, prompt_values_supported).
+	PromptValuesSupported []string `json:"prompt_values_supported"`
 }
 
 // discoveryDocument builds the document from op's configuration and trims it to what works
@@ -47,5 +49,6 @@ func (p *Provider) discoveryDocument(ctx context.Context) *discoveryDoc {
 	d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
 	d.ACRValuesSupported = []string{ACRMFA, ACRSingleFactor}
 	return &discoveryDoc{DiscoveryConfiguration: d, AuthorizationResponseIssParameterSupported: true,
-		FrontChannelLogoutSupported: true, FrontChannelLogoutSessionSupported: true}
+		FrontChannelLogoutSupported: true, FrontChannelLogoutSessionSupported: true,
+		PromptValuesSupported: []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount}}
 }
