@@ -74,9 +74,6 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"bad legacy driver", func(c *Config) {
 			c.Legacy = directories.LegacyConfig{Type: "imis", Config: &imis.Config{Config: sqldir.Config{DSN: "x", Driver: "oracle"}}}
 		}, "legacy.driver:"},
-		{"unknown first enrolment", func(c *Config) { c.MFA.FirstEnrolment = "code" }, "mfa.first_enrolment: must be"},
-		// Refused until the enrolment pages take the code: accepted, it would enforce nothing.
-		{"invitation first enrolment", func(c *Config) { c.MFA.FirstEnrolment = FirstEnrolmentInvitation }, "mfa.first_enrolment: \"invitation\" is not available"},
 		{"bad ams website", func(c *Config) {
 			c.AMS.BaseURL, c.AMS.ClientID, c.AMS.ClientSecret = "https://members.example.org", "c", "s"
 		}, "ams.sso_url:"},
@@ -94,10 +91,6 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 	d := Defaults()
 	if err := d.Validate(); err != nil {
 		t.Fatalf("defaults invalid: %v", err)
-	}
-	d.MFA.FirstEnrolment = FirstEnrolmentPassword
-	if err := d.Validate(); err != nil {
-		t.Fatalf("mfa.first_enrolment: password invalid: %v", err)
 	}
 }
 
