@@ -466,22 +466,26 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	// POST body, or in both the query and the body) would pass a check with one value and be
 	// used with the other. A name in another case (caseVariant) would reach op's decoder past
 	// the checks below, which read the name as the specifications spell it (a Redirect_Uri past
-	// the loopback check, an ID_TOKEN_HINT past the ID-token check): refused too.
-	if err := r.ParseForm(); err == nil {
-		for k, v := range r.Form {
-			if len(v) > 1 {
-				refuse("The " + what + " request repeats the parameter " + safeParam(k) + ".")
-				return
-			}
-		}
-		if k, repeated := caseVariant(r.Form); k != "" {
-			if repeated {
-				refuse("The " + what + " request repeats the parameter " + safeParam(k) + ".")
-			} else {
-				refuse("The " + what + " request names the parameter " + safeParam(k) + " in another case.")
-			}
+	// the loopback check, an ID_TOKEN_HINT past the ID-token check): refused too. A query or
+	// body that does not parse is refused before them: ParseForm keeps the pairs it could read
+	// in r.Form, op's decoder would use them, and the checks would not have run (fail closed).
+	if err := r.ParseForm(); err != nil {
+		refuse("The " + what + " request is malformed.")
+		return
+	}
+	for k, v := range r.Form {
+		if len(v) > 1 {
+			refuse("The " + what + " request repeats the parameter " + safeParam(k) + ".")
 			return
 		}
+	}
+	if k, repeated := caseVariant(r.Form); k != "" {
+		if repeated {
+			refuse("The " + what + " request repeats the parameter " + safeParam(k) + ".")
+		} else {
+			refuse("The " + what + " request names the parameter " + safeParam(k) + " in another case.")
+		}
+		return
 	}
 	if kind == pageAuthorize && (!p.checkLoopbackRedirect(w, r) || !p.refuseEarly(w, r)) {
 		return
@@ -698,13 +702,18 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge", error="invalid_request"`)
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", desc)
 	}
-	if r.ParseForm() == nil {
-		// A name in another case (caseVariant: an Access_Token op's decoder would read as the
-		// access token) is refused, so access_token below is the only name the token has.
-		if k, repeated := caseVariant(r.Form); k != "" {
-			refuse(caseVariantText("parameter "+safeParam(k), repeated))
-			return
-		}
+	// A query or body that does not parse is refused: ParseForm keeps the pairs it could read,
+	// op's decoder would use them (an Access_Token in the URL next to a bad escape), and the
+	// checks below would not have seen them (fail closed).
+	if err := r.ParseForm(); err != nil {
+		refuse("the request's query or body is malformed")
+		return
+	}
+	// A name in another case (caseVariant: an Access_Token op's decoder would read as the
+	// access token) is refused, so access_token below is the only name the token has.
+	if k, repeated := caseVariant(r.Form); k != "" {
+		refuse(caseVariantText("parameter "+safeParam(k), repeated))
+		return
 	}
 	// Access tokens never travel in URLs (RFC 6750 2.3, RFC 9700).
 	if r.URL.Query().Has("access_token") {
