@@ -174,6 +174,32 @@ func TestResetNoticeOnEverySignInPath(t *testing.T) {
 			t.Fatalf("the next hand-off: %v", q)
 		}
 	})
+
+	// A member the AMS asks a factor of (review s17 R3-2): the step opens only for the notice,
+	// and its continue passes because the step itself counts the hand-off against the AMS's
+	// requirement (loaded.amr); without that, bob is sent to enrol instead of reaching the app.
+	t.Run("handoff of a member the AMS asks a factor of", func(t *testing.T) {
+		e := newEnvWith(t, true, admin)
+		web, verifier := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+		amsFactor(e, "bob", false) // enrolled at the bridge before the AMS asked him a factor
+		pw := e.browser()
+		e.signIn(pw, web.AuthCodeURL("s", oidc.Nonce("n")), "bob", "bob-password")
+		enrolTOTP(t, e, pw)
+		amsFactor(e, "bob", true)
+		resetFactors(t, e, "bob")
+
+		b := e.browser()
+		p := handoffAs(t, e, b, web.AuthCodeURL("st", oidc.Nonce("nn")), "bob", "bob-password")
+		noticed(t, p)
+		done := submitStep(b, e, p, "continue", "")
+		if !strings.Contains(done.Location, "code=") {
+			t.Fatalf("continue after the notice did not reach the app: %d %s %q", done.Status, done.URL, done.Location)
+		}
+		if c := idTokenAuth(t, e, web, verifier, done.Redirected(t).Get("code")); !slices.Equal(c.AMR, []string{"ams"}) {
+			t.Fatalf("after the notice: amr %v, want [ams]", c.AMR)
+		}
+		noFactor(t, e, "bob", "the notice's continue")
+	})
 }
 
 // samlClient is a cookie-keeping HTTP client that follows redirects (to the bridge and the SP).

@@ -319,21 +319,18 @@ func (h *Handler) load(c echo.Context, raw string) (*loaded, error) {
 }
 
 // mayEnrol reports whether the member may enrol a first factor at this step
-// (mfa.MayEnrolFirst): by the methods the store recorded for the challenge when it was opened
-// (a sign-in's first factor, or the step-up's session then) and, for a step-up, by the
-// session's methods as they are now: a session the same member signed in to again with the
-// password in another tab no longer counts as the AMS hand-off's.
-func (l *loaded) mayEnrol() bool {
-	return mfa.MayEnrolFirst(l.m, l.ch.AMR) && (l.sess == nil || mfa.MayEnrolFirst(l.m, l.sess.AMR))
-}
+// (mfa.MayEnrolFirst), by the step's methods (amr).
+func (l *loaded) mayEnrol() bool { return mfa.MayEnrolFirst(l.m, l.amr()) }
 
-// amr is the methods the step judges the requirement by (mfa.Service.Required): the ones the
-// store recorded for the challenge when it was opened, and for a step-up the session's as they
-// are now once they no longer begin with the AMS hand-off: a hand-off session that the same
-// member signed in to again with the password (another tab) is a password session, whose
-// step-up the AMS's own requirement no longer lets pass.
+// amr is the methods the step judges the member by, both whether a factor is required
+// (mfa.Service.Required) and whether a first one may be enrolled (mayEnrol): the ones the
+// store recorded for the challenge when it was opened (a sign-in's first factor, or the
+// step-up's session then) while they and, for a step-up, the session's as they are now both
+// begin with the AMS hand-off; otherwise the first of them that does not. A hand-off session
+// the same member signed in to again with the password (another tab) is a password session:
+// its step-up no longer counts as the hand-off's.
 func (l *loaded) amr() []string {
-	if l.sess != nil && !mfa.HandedOff(l.sess.AMR) {
+	if mfa.HandedOff(l.ch.AMR) && l.sess != nil && !mfa.HandedOff(l.sess.AMR) {
 		return l.sess.AMR
 	}
 	return l.ch.AMR
