@@ -57,8 +57,9 @@ func TestOutcomeOfRemovedClientsEvent(t *testing.T) {
 				return nil
 			})
 			var logs lockedBuffer
+			seen := &outcomes{}
 			q := outbox.New(outbox.Options{Config: outbox.Defaults(), Store: st, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-				Targets: map[string]outbox.Route{"notes": {Kind: "scim", Deliverer: removeWhileSending}}})
+				Targets: map[string]outbox.Route{"notes": {Kind: "scim", Deliverer: removeWhileSending}}, Observer: seen})
 			if err := st.Enqueue(ctx, &store.OutboxEvent{ID: "e1", Key: outbox.Key("scim", "notes", "m"), Channel: "scim",
 				ClientID: "notes", Subject: "m", Type: "user.updated", Payload: []byte("{}")}); err != nil {
 				t.Fatal(err)
@@ -69,6 +70,32 @@ func TestOutcomeOfRemovedClientsEvent(t *testing.T) {
 			if out := logs.String(); strings.Contains(out, "level=ERROR") || !strings.Contains(out, "removed") {
 				t.Fatalf("logs:\n%s\nwant the removed app said at info level, no error", out)
 			}
+			// Said as every delivery is (final read s17 R2-7): the member and the attempt; a
+			// delivery that happened is counted.
+			if out := logs.String(); !strings.Contains(out, "subject=m") || !strings.Contains(out, "attempt=1") {
+				t.Fatalf("logs:\n%s\nwant the subject and the attempt", out)
+			}
+			if want := map[bool]string{false: "scim/notes/" + outbox.OutcomeDelivered, true: ""}[fail]; seen.String() != want {
+				t.Fatalf("observed %q, want %q", seen.String(), want)
+			}
 		})
 	}
+}
+
+// outcomes records the delivery outcomes a queue reports (outbox.DeliveryObserver).
+type outcomes struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (o *outcomes) Delivery(channel, client, outcome string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.got = append(o.got, channel+"/"+client+"/"+outcome)
+}
+
+func (o *outcomes) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return strings.Join(o.got, ",")
 }

@@ -305,9 +305,12 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 				return nil
 			}
 			if errors.Is(merr, sso.ErrNotFound) {
-				// Its app was removed meanwhile, and its events with it (the store's DeleteClient).
+				// Its app was removed meanwhile, and its events with it (the store's DeleteClient):
+				// the delivery happened all the same, so it is counted and said as one.
+				q.observe(e, OutcomeDelivered)
 				q.log.InfoContext(ctx, "shadow: delivered an event of a removed app", "event", e.ID, "type", e.Type,
-					"channel", e.Channel, "client", e.ClientID)
+					"channel", e.Channel, "client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts,
+					"duration", q.now().Sub(start))
 				return nil
 			}
 			q.log.ErrorContext(ctx, "shadow: mark delivered failed", "event", e.ID, "err", merr)
@@ -328,7 +331,8 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 		}
 		if errors.Is(merr, sso.ErrNotFound) {
 			q.log.InfoContext(ctx, "shadow: delivery failed; the event's app was removed meanwhile, and the event with it",
-				"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "err", err)
+				"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "subject", e.Subject,
+				"attempt", e.Attempts, "duration", q.now().Sub(start), "err", err)
 			return err
 		}
 		q.log.ErrorContext(ctx, "shadow: mark failed failed", "event", e.ID, "err", merr)
