@@ -31,7 +31,7 @@ func TestDocumentAllocationsOnTheWire(t *testing.T) {
 	if testing.Short() {
 		t.Skip("counts allocations over 2,000 requests")
 	}
-	body := []byte(`{"pad":"` + strings.Repeat("x", 1946) + `"}`) // as large as the discovery document (1,948 bytes with its newline)
+	body := []byte(`{"pad":"` + strings.Repeat("x", 2016) + `"}`) // as large as the discovery document (2,018 bytes with its newline)
 	floor := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(body)

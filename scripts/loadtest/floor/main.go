@@ -3,7 +3,7 @@
 // core is what net/http and the kernel allow there; discovery and JWKS are read against it.
 //
 // With -doc it answers as the bridge answers the discovery document, without the bridge: the
-// document's size (1,948 bytes) and its seven response headers (CORS, caching, entity tag,
+// document's size (2,018 bytes) and its seven response headers (CORS, caching, entity tag,
 // type, the security headers and a request id), set in the handler's header map as the bridge
 // sets them (shared values, no allocation). net/http handles each entry of that map several
 // times per response (cloned when the status is written, iterated, looked up, sorted,
@@ -61,7 +61,7 @@ func staticHandler() http.HandlerFunc {
 }
 
 // documentBytes is the size of the discovery document the bridge serves (with its newline).
-const documentBytes = 1948
+const documentBytes = 2018
 
 // documentHandler answers with a body of documentBytes and the discovery document's response
 // headers (sso's publicDoc and the router's frame: Access-Control-Allow-Origin,
