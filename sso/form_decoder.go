@@ -234,8 +234,8 @@ var protocolParams = []string{
 // 6749 3.1, 3.2), whatever the parameter, and a protocol parameter's name in another case alone
 // would reach op past the provider's checks of the name as spelled (or be missed by them: a
 // Grant_Type is no grant_type). It returns a name of form (which one, when several are, follows
-// the map's order) equal in another case to
-// another of form's names (repeated) or to one of protocolParams; "" when there is none.
+// the map's order) equal in another case to another of form's names (repeated) or to one of
+// protocolParams; "" when there is none.
 //
 // A name of lowercase ASCII alone (every name a client sends, so the rule costs a scan of each
 // name) is not compared: two such names fold equal only when they are equal, every protocol
