@@ -87,12 +87,10 @@ func (h *Handler) consentPage(c echo.Context) error {
 		if hold == nil {
 			return err
 		}
-		// The member who signed in and waits here (read as the consent will read them).
-		if m, err = h.Member(ctx, &sso.Session{Subject: hold.Subject}); err != nil {
-			if errors.Is(err, sso.ErrAccessDenied) {
-				return h.accessDenied(c, ar, client, hold.Subject)
-			}
-			return h.Pages.MembershipUnavailable(c, h.Logger, err)
+		// The member who signed in and waits here (read as the consent will read them); a
+		// refusal is only shown: the page's POST decides.
+		if m, err = h.heldMember(c, ar, client, hold.Subject, false); m == nil {
+			return err
 		}
 	} else {
 		sess, err := h.Cookies.Current(c)
@@ -192,6 +190,24 @@ func (h *Handler) loadHold(c echo.Context, ar *sso.AuthRequest, raw string) (*st
 	return hold, nil
 }
 
+// heldMember reads the member who signed in and waits at a consent hold (holdForConsent), as
+// the consent reads them. When that member may no longer sign in it renders the refusal and
+// returns nil: at the consent's POST (decide) the refusal is the decision (accessDenied: the
+// audit row, a device's request denied); the page's GET only shows it and writes nothing (a
+// reload or a prefetch must not decide), so the decision is the POST's.
+func (h *Handler) heldMember(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, subject string, decide bool) (*legacy.Member, error) {
+	m, err := h.Member(c.Request().Context(), &sso.Session{Subject: subject})
+	switch {
+	case err == nil:
+		return m, nil
+	case !errors.Is(err, sso.ErrAccessDenied):
+		return nil, h.Pages.MembershipUnavailable(c, h.Logger, err)
+	case decide:
+		return nil, h.accessDenied(c, ar, client, subject)
+	}
+	return nil, h.notAvailable(c, client)
+}
+
 // consentHeld is the consent of a new sign-in waiting without a session (holdForConsent): the
 // hold is passed once (a second submission, a replayed form, get the already-used page and
 // write nothing), then an allowed app gets the sign-in's session written with the request's
@@ -204,12 +220,9 @@ func (h *Handler) consentHeld(c echo.Context, ar *sso.AuthRequest, client *sso.C
 	}
 	// The member is read again, and the access rule checked again: consent must never be a
 	// way around it.
-	m, err := h.Member(ctx, &sso.Session{Subject: hold.Subject})
-	if err != nil {
-		if errors.Is(err, sso.ErrAccessDenied) {
-			return h.accessDenied(c, ar, client, hold.Subject)
-		}
-		return h.Pages.MembershipUnavailable(c, h.Logger, err)
+	m, err := h.heldMember(c, ar, client, hold.Subject, true)
+	if m == nil {
+		return err
 	}
 	if !h.Access.Decide(ctx, m, hold.Subject, client.ID, h.Now()).Allowed() {
 		return h.accessDenied(c, ar, client, hold.Subject)

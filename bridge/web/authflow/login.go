@@ -803,6 +803,12 @@ func (h *Handler) accessDenied(c echo.Context, ar *sso.AuthRequest, client *sso.
 	} else if slices.Contains(ar.Prompt, oidc.PromptNone) {
 		return h.redirectError(c, ar, oidc.ErrAccessDenied().WithDescription("the member may not use this app"))
 	}
+	return h.notAvailable(c, client)
+}
+
+// notAvailable renders the page that tells a member the access rule refuses client, and
+// changes nothing (accessDenied decides).
+func (h *Handler) notAvailable(c echo.Context, client *sso.ClientConfig) error {
 	return h.Pages.Error(c, http.StatusForbidden, "This app is not available with your membership",
 		client.Name+" is only open to members whose membership allows it, and yours does not at the moment.",
 		"If you think this is wrong, for example because you have just renewed, please contact the association.")
