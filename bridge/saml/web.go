@@ -607,7 +607,15 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 	if won, err := h.claimLogin(ctx, r, m); err != nil {
 		return err
 	} else if !won {
-		return h.used(c, sp)
+		if h.isDone(ctx, r.ID) {
+			return h.used(c, sp)
+		}
+		// Claimed by another submission that has not finished the sign-in (yet, or ever: its
+		// session or answer failed after the claim): not "finished", which may be untrue.
+		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "saml.request_used", ClientID: sp.Settings.ID, IP: ip, Detail: "form sent again"})
+		return h.Pages.Error(c, http.StatusConflict, "This sign-in was already sent",
+			"The sign-in form was sent more than once (a second click, or another tab); only the first counts.",
+			"If the app did not sign you in, go back to the app and start signing in again.")
 	}
 	sess, err := h.Flow.StartSession(c, m, []string{"pwd"})
 	if err != nil {
