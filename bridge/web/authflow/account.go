@@ -95,16 +95,13 @@ func (h *Handler) accountSubmit(c echo.Context) error {
 		// Signed out meanwhile (or the session no longer answers): the login page asks.
 		return c.Redirect(http.StatusSeeOther, PathLogin+"?id="+url.QueryEscape(ar.ID))
 	}
-	m, err := h.Member(ctx, sess)
-	if err != nil {
-		if !errors.Is(err, sso.ErrAccessDenied) {
-			return h.Pages.MembershipUnavailable(c, h.Logger, err)
-		}
+	m, ended, err := h.sessionMember(c, sess)
+	if ended {
 		// As the login page: the member behind the session may no longer sign in.
-		if err := h.EndSession(ctx, sess); err != nil {
-			return err
-		}
 		return h.showLogin(c, ar, client, "", "", http.StatusOK)
+	}
+	if m == nil {
+		return err
 	}
 	if subtle.ConstantTimeCompare([]byte(c.FormValue("shown")), []byte(shownAccount(sess.Subject))) != 1 {
 		// Another member signed in in this browser since the page was shown: the choice was

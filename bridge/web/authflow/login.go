@@ -260,33 +260,46 @@ func (h *Handler) Authorize(next echo.HandlerFunc) echo.HandlerFunc {
 // it answers the request (with prompt=select_account, the account choice first: account.go),
 // else the login form (or, with prompt=none, login_required).
 func (h *Handler) signInPage(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig) error {
-	ctx := c.Request().Context()
 	sess, serr := h.Cookies.Current(c)
 	if serr != nil && !errors.Is(serr, sso.ErrNotFound) {
 		return serr
 	}
 	if sess != nil && h.sessionAnswers(ar, sess) {
-		m, err := h.Member(ctx, sess)
-		if err == nil && selectAccount(ar) {
+		m, ended, err := h.sessionMember(c, sess)
+		switch {
+		case ended:
+			// The member behind the session may no longer sign in: the login form below asks.
+		case m == nil:
+			return err
+		case selectAccount(ar):
 			// The app asks the member to choose (prompt=select_account): never a code at once.
 			return h.showAccountChoice(c, ar, client, sess, m)
-		}
-		if err == nil {
+		default:
 			return h.Finish(c, ar, client, sess, m)
 		}
-		if !errors.Is(err, sso.ErrAccessDenied) {
-			return h.Pages.MembershipUnavailable(c, h.Logger, err)
-		}
-		// The member behind the session may no longer sign in: end it (apps are told) and ask again.
-		if err := h.EndSession(ctx, sess); err != nil {
-			return err
-		}
-		sess = nil
 	}
 	if slices.Contains(ar.Prompt, oidc.PromptNone) {
 		return h.redirectError(c, ar, oidc.ErrLoginRequired().WithDescription("the member is not signed in"))
 	}
 	return h.showLogin(c, ar, client, ar.LoginHint, "", http.StatusOK)
+}
+
+// sessionMember reads the member behind the browser's session sess. When that member may no
+// longer sign in it ends the session (apps are told) and reports ended, so the caller asks
+// again; when the AMS cannot answer it renders the page that says so. Either way m is nil, and
+// err is what the handler returns unless ended.
+func (h *Handler) sessionMember(c echo.Context, sess *sso.Session) (m *legacy.Member, ended bool, err error) {
+	ctx := c.Request().Context()
+	if m, err = h.Member(ctx, sess); err == nil {
+		return m, false, nil
+	}
+	if !errors.Is(err, sso.ErrAccessDenied) {
+		return nil, false, h.Pages.MembershipUnavailable(c, h.Logger, err)
+	}
+	if err := h.EndSession(ctx, sess); err != nil {
+		return nil, false, err
+	}
+	return nil, true, nil
 }
 
 // FreshSignIn reports whether ar asks for a fresh or recent sign-in (prompt=login or a max_age,
