@@ -10,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -151,9 +152,29 @@ func TestSelectAccountChoice(t *testing.T) {
 		b := signedIn("alice", "alice-password")
 		p := choicePage(b, selectURL(web, "s11"), "Alice Archer (alice)")
 		f := p.Hidden()
-		got := b.Post(e.issuer+"/login/account", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "shown": {"another"}, "choice": {"continue"}})
-		if got.Location != "" || !strings.Contains(got.Body, "Continue as Alice Archer (alice)") {
-			t.Fatalf("a choice naming another member: %d %s %.400s", got.Status, got.Location, got.Body)
+		// The form does not identify the member to whoever sees the page's source (review s17
+		// R1-5: it carried the SHA-256 of "account-choice:" and the subject).
+		if f.Get("shown") == sso.HashToken("account-choice:"+alice) {
+			t.Fatal("the account choice's form carries an unkeyed hash of the subject")
+		}
+		// Each refusal is audited as what it is: a value that is no session's, or another one.
+		var got *bridgetest.Page
+		for _, c := range []struct{ shown, detail string }{
+			{"", "names no session"},
+			{"another", "names no session"},
+			{sso.HashToken("account-choice:another session"), "does not match the browser's session"},
+		} {
+			got = b.Post(e.issuer+"/login/account", url.Values{"csrf": {f.Get("csrf")}, "id": {f.Get("id")}, "shown": {c.shown}, "choice": {"continue"}})
+			if got.Location != "" || !strings.Contains(got.Body, "Continue as Alice Archer (alice)") {
+				t.Fatalf("a choice naming %q: %d %s %.400s", c.shown, got.Status, got.Location, got.Body)
+			}
+			evs, err := e.store.AuditEvents(e.ctx(), store.AuditFilter{Event: "authorize.account_mismatch"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) == 0 || !strings.Contains(evs[0].Detail, c.detail) || evs[0].Subject != alice {
+				t.Fatalf("audit of a choice naming %q: %+v, want the newest to say %q", c.shown, evs, c.detail)
+			}
 		}
 		if sub := accountSub(t, e, web, codeOf(t, choose(b, got, "continue"), "s11")); sub != alice {
 			t.Fatalf("code for %s", sub)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -23,8 +24,9 @@ import (
 // PathAccount (CSRF, the request pending and this browser's, as every form of the flow):
 //
 //   - continue: the session completes the request through Finish (consent, then the one
-//     compare-and-set completion every entry point uses), if it is still the member the page
-//     named; another member signed in meanwhile (another tab) gets the page again, naming them;
+//     compare-and-set completion every entry point uses), if it is still the session the page
+//     was shown for; another member signed in meanwhile (another tab) gets the page again,
+//     naming them;
 //   - other: the login form for the same request; a different member's sign-in ends the
 //     browser's session only once it has won the request (completeFresh), as every sign-in does.
 //
@@ -37,8 +39,9 @@ const PathAccount = "/login/account"
 type accountData struct {
 	web.Page
 	CSRF, RequestID, ClientName string
-	// Member names the signed-in member ("Alice Anders (alice)"); Shown identifies them in the
-	// form (shownAccount), so a continue after another member signed in is not taken as theirs.
+	// Member names the signed-in member ("Alice Anders (alice)"); Shown identifies the session
+	// the page was shown for in the form (shownAccount), so a continue after another member
+	// signed in is not taken as theirs.
 	Member, Shown string
 }
 
@@ -50,9 +53,25 @@ func MemberLabel(m *legacy.Member) string {
 	return m.FullName + " (" + m.Login + ")"
 }
 
-// shownAccount is what the account choice's form carries of the member it named: a hash of
-// their subject (the page does not show the subject itself).
-func shownAccount(subject string) string { return sso.HashToken("account-choice:" + subject) }
+// shownAccount is what the account choice's form carries of the session it was shown for: a
+// hash of the session's id (sessionID: the store's key, itself a hash of the cookie's random
+// value), which says nothing of the member and cannot be computed from what can be guessed of
+// them (review s17 R1-5: a hash of the subject identified the member to whoever saw the page's
+// source). The same member signing in again keeps the session's id, so it keeps the choice.
+func shownAccount(sessionID string) string { return sso.HashToken("account-choice:" + sessionID) }
+
+// shownWellFormed reports whether shown has the form of a shownAccount value (hex SHA-256).
+func shownWellFormed(shown string) bool {
+	if len(shown) != 64 {
+		return false
+	}
+	for _, r := range shown {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
+}
 
 // selectAccount reports whether ar asks the member to choose the account (prompt=select_account).
 // With prompt=none op refuses the request itself (none must be alone).
@@ -68,7 +87,7 @@ func (h *Handler) showAccountChoice(c echo.Context, ar *sso.AuthRequest, client 
 	}
 	label := MemberLabel(m)
 	return h.Pages.Render(c, http.StatusOK, "choose_account", accountData{Page: h.Pages.Base("Choose an account"), CSRF: csrf,
-		RequestID: ar.ID, ClientName: client.Name, Member: label, Shown: shownAccount(sess.Subject)})
+		RequestID: ar.ID, ClientName: client.Name, Member: label, Shown: shownAccount(sess.ID)})
 }
 
 // accountSubmit is the member's choice (PathAccount).
@@ -103,11 +122,16 @@ func (h *Handler) accountSubmit(c echo.Context) error {
 	if m == nil {
 		return err
 	}
-	if subtle.ConstantTimeCompare([]byte(c.FormValue("shown")), []byte(shownAccount(sess.Subject))) != 1 {
-		// Another member signed in in this browser since the page was shown: the choice was
-		// not theirs. Ask again, naming them.
-		h.Audit.Write(ctx, &store.AuditEvent{Event: "authorize.account_changed", Subject: sess.Subject, ClientID: ar.ClientID, IP: c.RealIP(),
-			Detail: "another member signed in since the account choice was shown"})
+	if shown := c.FormValue("shown"); subtle.ConstantTimeCompare([]byte(shown), []byte(shownAccount(sess.ID))) != 1 {
+		// Not the session the page was shown for (another member signed in in this browser
+		// since, or a form the bridge did not render): the choice was not this member's. Ask
+		// again, naming them.
+		detail := "the account choice does not match the browser's session"
+		if !shownWellFormed(shown) {
+			detail = "the account choice names no session (empty or malformed: not a page the bridge rendered)"
+		}
+		h.Audit.Write(ctx, &store.AuditEvent{Event: "authorize.account_mismatch", Subject: sess.Subject, ClientID: ar.ClientID, IP: c.RealIP(),
+			Detail: detail})
 		return h.showAccountChoice(c, ar, client, sess, m)
 	}
 	return h.Finish(c, ar, client, sess, m)
