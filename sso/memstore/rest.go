@@ -304,7 +304,8 @@ func (s *Store) UpdateClient(_ context.Context, c *sso.StoredClient) error {
 	return nil
 }
 
-// DeleteClient deletes a client (idempotent) and bumps ClientsVersion when it existed.
+// DeleteClient deletes a client (idempotent) with its place in every session, revokes its
+// families, and bumps ClientsVersion when it existed.
 func (s *Store) DeleteClient(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -318,6 +319,10 @@ func (s *Store) DeleteClient(_ context.Context, id string) error {
 		if f.ClientID == id {
 			f.Revoked = true
 		}
+	}
+	// And its place in every session: it would be sent the old app's back-channel logouts.
+	for _, ss := range s.sessions {
+		ss.Clients = slices.DeleteFunc(ss.Clients, func(c string) bool { return c == id })
 	}
 	return nil
 }

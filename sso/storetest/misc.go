@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ var clientTests = []test{
 	{"CRUD", testClientsCRUD},
 	{"Version", testClientsVersion},
 	{"DeleteRevokesGrants", testClientDeleteRevokesGrants},
+	{"DeleteEndsParticipation", testClientDeleteEndsParticipation},
 }
 
 var secretTests = []test{
@@ -161,6 +163,29 @@ func testClientDeleteRevokesGrants(t *testing.T, h *H) {
 	}
 	if h.Revoked(other.FamilyID) {
 		t.Fatal("deleting a client revoked another client's family")
+	}
+}
+
+// testClientDeleteEndsParticipation: deleting a client removes it from every session it took
+// part in, so that a client registered later under the same id (another app) is not sent the
+// old app's back-channel logouts (sub and sid) when those sessions end (review s17 R2-1);
+// another client's participation stays.
+func testClientDeleteEndsParticipation(t *testing.T, h *H) {
+	NoErr(t, h.S.CreateClient(h.Ctx, newClient("gone", h.Now)), "CreateClient")
+	s1 := h.CreateSession("alice", "gone", "stays")
+	s2 := h.CreateSession("bob")
+	NoErr(t, h.S.AddSessionClient(h.Ctx, s2.ID, "gone", h.Now), "AddSessionClient")
+	NoErr(t, h.S.DeleteClient(h.Ctx, "gone"), "DeleteClient")
+	NoErr(t, h.S.CreateClient(h.Ctx, newClient("gone", h.Now)), "CreateClient again")
+	for _, c := range []struct {
+		id   string
+		want []string
+	}{{s1.ID, []string{"stays"}}, {s2.ID, nil}} {
+		got, err := h.S.Session(h.Ctx, c.id)
+		NoErr(t, err, "Session")
+		if len(got.Clients) != len(c.want) || (len(c.want) > 0 && !slices.Equal(got.Clients, c.want)) {
+			t.Fatalf("Session.Clients after the client was deleted and registered again = %q, want %q", got.Clients, c.want)
+		}
 	}
 }
 

@@ -208,9 +208,9 @@ func (s *Store) UpdateClient(ctx context.Context, c *sso.StoredClient) error {
 	return wrap("update client", err)
 }
 
-// DeleteClient deletes a client (idempotent) with every member's consent to it and its outbox
-// events not delivered, revokes every family issued to it, and bumps ClientsVersion when it
-// existed.
+// DeleteClient deletes a client (idempotent) with every member's consent to it, its outbox
+// events not delivered, its place in every session and its provisioned users (shadow records),
+// revokes every family issued to it, and bumps ClientsVersion when it existed.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// Every member's consent goes with the client: a client registered later under the
@@ -228,6 +228,14 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		// the old app's logouts and provisioning (or get them from a retry of a dead one).
 		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE client_id = ? AND state <> 'delivered'`, id); err != nil {
 			return err
+		}
+		// Its place in every session, and its provisioned users: an app registered again under
+		// the id would be sent the old app's back-channel logouts when those sessions end, and
+		// find the old app's digests (nothing provisioned) and user ids (PUT /Users/<old id>).
+		for _, q := range []string{`DELETE FROM session_clients WHERE client_id = ?`, `DELETE FROM shadow_users WHERE client_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
 		if err := affectedOne(res, err); err != nil {

@@ -46,3 +46,30 @@ func testOutboxEventsDieWithClient(t *testing.T, h *H) {
 	ssotest.Equal(t, n, 0, "dead events re-queued after the client was deleted")
 	ssotest.Equal(t, ids(h.claim(at.Add(time.Hour), 10)), []string{other.ID}, "claimed after the deletion")
 }
+
+// testShadowGoneWithClient: deleting a client deletes its provisioned users (shadow records)
+// in the same transaction: a client registered later under the same id (another app) finds no
+// digest (so every member is provisioned to it) and no external id (so the old app's user ids
+// are never PUT to the new app, where they can name other people) (review s17 R2-1). Another
+// client's records stay.
+func testShadowGoneWithClient(t *testing.T, h *H) {
+	ssotest.NoErr(t, h.S.CreateClient(h.Ctx, &sso.StoredClient{ID: "gone", Config: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now}), "CreateClient")
+	for _, u := range []*store.ShadowUser{
+		{ClientID: "gone", Subject: "alice", Digest: "d1", Active: true, View: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now},
+		{ClientID: "gone", Subject: "bob", Digest: "d2", Active: true, View: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now},
+		{ClientID: "stays", Subject: "alice", Digest: "d3", Active: true, View: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now},
+	} {
+		_, err := h.S.PutShadowUser(h.Ctx, u)
+		ssotest.NoErr(t, err, "PutShadowUser")
+	}
+	ssotest.NoErr(t, h.S.SetShadowExternalID(h.Ctx, "gone", "alice", "42"), "SetShadowExternalID")
+	ssotest.NoErr(t, h.S.DeleteClient(h.Ctx, "gone"), "DeleteClient")
+	ssotest.NoErr(t, h.S.CreateClient(h.Ctx, &sso.StoredClient{ID: "gone", Config: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now}), "CreateClient again")
+	for _, sub := range []string{"alice", "bob"} {
+		_, err := h.S.ShadowUser(h.Ctx, "gone", sub)
+		ssotest.IsErr(t, err, sso.ErrNotFound, "shadow user %s of the deleted client", sub)
+	}
+	got, err := h.S.ShadowUser(h.Ctx, "stays", "alice")
+	ssotest.NoErr(t, err, "another client's shadow user after DeleteClient")
+	ssotest.Equal(t, got.Digest, "d3", "its digest")
+}

@@ -26,6 +26,7 @@ var shadowTests = []test{
 	{"UsersOfSubjects", testShadowUsersOf},
 	{"SubjectsByKeyRange", testSubjectsByKeyRange},
 	{"ReconcileState", testReconcileState},
+	{"GoneWithClient", testShadowGoneWithClient},
 }
 
 var outboxTests = []test{
