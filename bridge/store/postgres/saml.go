@@ -95,8 +95,24 @@ func (s *Store) SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceP
 	return out, wrap("saml service providers", rows.Err())
 }
 
+// DeleteSAMLServiceProvider removes an SP with its participation in sessions and its events
+// not delivered (pending, in flight, dead), in one transaction: an SP registered again under the
+// entity id would be sent the old NameIDs and SessionIndexes otherwise.
 func (s *Store) DeleteSAMLServiceProvider(ctx context.Context, entityID string) error {
-	err := execOne(ctx, s.pool, `DELETE FROM saml_service_providers WHERE entity_id = $1`, entityID)
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var appID string
+		if err := tx.QueryRow(ctx, `DELETE FROM saml_service_providers WHERE entity_id = $1 RETURNING app_id`, entityID).Scan(&appID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM saml_participants WHERE sp = $1`, entityID); err != nil {
+			return err
+		}
+		if appID == "" {
+			return nil // its events name no app: nothing to tell them from the others by
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM outbox WHERE client_id = $1 AND state <> 'delivered'`, appID)
+		return err
+	})
 	return wrap("delete saml service provider", err)
 }
 

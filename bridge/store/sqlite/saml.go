@@ -85,15 +85,25 @@ func (s *Store) SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceP
 	return out, wrap("saml service providers", rows.Err())
 }
 
+// DeleteSAMLServiceProvider removes an SP with its participation in sessions and its events
+// not delivered (pending, in flight, dead), in one transaction: an SP registered again under the
+// entity id would be sent the old NameIDs and SessionIndexes otherwise.
 func (s *Store) DeleteSAMLServiceProvider(ctx context.Context, entityID string) error {
-	res, err := s.wexec(ctx, `DELETE FROM saml_service_providers WHERE entity_id = ?`, entityID)
-	if err != nil {
-		return wrap("delete saml service provider", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return wrap("delete saml service provider", sso.ErrNotFound)
-	}
-	return nil
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var appID string
+		if err := tx.QueryRowContext(ctx, `DELETE FROM saml_service_providers WHERE entity_id = ? RETURNING app_id`, entityID).Scan(&appID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM saml_participants WHERE sp = ?`, entityID); err != nil {
+			return err
+		}
+		if appID == "" {
+			return nil // its events name no app: nothing to tell them from the others by
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE client_id = ? AND state <> 'delivered'`, appID)
+		return err
+	})
+	return wrap("delete saml service provider", err)
 }
 
 // ---- pending sign-ins ----

@@ -27,6 +27,7 @@ var samlTests = []test{
 	{"Keys", testSAMLKeys},
 	{"KeySuccessorOnce", testSAMLKeySuccessorOnce},
 	{"Purge", testSAMLPurge},
+	{"DeleteEndsLogouts", testSAMLDeleteEndsLogouts},
 }
 
 func testSAMLServiceProviders(t *testing.T, h *H) {
@@ -335,4 +336,53 @@ func testSAMLPurge(t *testing.T, h *H) {
 		t.Fatalf("Purge deleted %d rows, want at least 2", n)
 	}
 	_ = r
+}
+
+// testSAMLDeleteEndsLogouts: removing an SP deletes, with it, its participation in sessions
+// and its queued single-logout events not delivered (pending, dead): an SP registered again
+// under the entity id would otherwise be sent the old NameID and SessionIndex, by the queue or
+// by a retry of a dead event (review s17 R2-6). Another app's events, the delivered history and
+// another SP's participation stay.
+func testSAMLDeleteEndsLogouts(t *testing.T, h *H) {
+	sp := func() *store.SAMLServiceProvider {
+		return &store.SAMLServiceProvider{EntityID: "https://gone.example/sp", ID: "gone-sp", Settings: []byte(`{"id":"gone-sp"}`),
+			Metadata: []byte("<md/>"), CreatedAt: h.Now}
+	}
+	ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, sp()), "CreateSAMLServiceProvider")
+	exp := h.Now.Add(time.Hour)
+	for _, p := range []string{"https://gone.example/sp", "https://stays.example/sp"} {
+		ssotest.NoErr(t, h.S.AddSAMLParticipant(h.Ctx, &store.SAMLParticipant{SessionID: "s1", SP: p, NameID: "n1",
+			SessionIndex: "ix", CreatedAt: h.Now, ExpiresAt: exp}), "AddSAMLParticipant")
+	}
+	delivered, dead, pending, other := clientEvent("gone-sp", "m1"), clientEvent("gone-sp", "m2"), clientEvent("gone-sp", "m3"), clientEvent("stays", "m1")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, delivered, dead), "Enqueue")
+	at := h.Now.Add(time.Second)
+	lease := map[string]time.Time{}
+	for _, e := range h.claim(at, 10) {
+		lease[e.ID] = e.LeaseUntil
+	}
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, delivered.ID, lease[delivered.ID], at), "MarkDelivered")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, dead.ID, lease[dead.ID], at, "500", true), "MarkFailed(dead)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, pending, other), "Enqueue")
+
+	ssotest.NoErr(t, h.S.DeleteSAMLServiceProvider(h.Ctx, "https://gone.example/sp"), "DeleteSAMLServiceProvider")
+	for _, e := range []*store.OutboxEvent{dead, pending} {
+		_, err := h.S.OutboxEvent(h.Ctx, e.ID)
+		ssotest.IsErr(t, err, sso.ErrNotFound, "event %s of the removed SP", e.ID)
+	}
+	got, err := h.S.OutboxEvent(h.Ctx, delivered.ID)
+	ssotest.NoErr(t, err, "the removed SP's delivered event (history)")
+	ssotest.Equal(t, got.State, store.OutboxDelivered, "its state")
+	ps, err := h.S.SAMLParticipants(h.Ctx, "s1")
+	ssotest.NoErr(t, err, "SAMLParticipants")
+	if len(ps) != 1 || ps[0].SP != "https://stays.example/sp" {
+		t.Fatalf("SAMLParticipants(s1) after the SP was removed = %+v", ps)
+	}
+
+	ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, sp()), "CreateSAMLServiceProvider again")
+	n, err := h.S.RetryEvents(h.Ctx, "", at)
+	ssotest.NoErr(t, err, "RetryEvents")
+	ssotest.Equal(t, n, 0, "dead events re-queued after the SP was removed")
+	ssotest.Equal(t, ids(h.claim(at.Add(time.Hour), 10)), []string{other.ID}, "claimed after the removal")
+	ssotest.IsErr(t, h.S.DeleteSAMLServiceProvider(h.Ctx, "https://nobody.example/sp"), sso.ErrNotFound, "DeleteSAMLServiceProvider(unknown)")
 }
