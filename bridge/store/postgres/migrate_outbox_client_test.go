@@ -70,6 +70,15 @@ func TestMigrateOutboxClient(t *testing.T) {
 		t.Errorf("the fair claim's heads are not chosen once per claim (no CTE heads in the plan):\n%s", text)
 	}
 
+	// The locking step re-checks every condition that makes a head due on the row it locks (the
+	// row's latest version: EvalPlanQual re-checks claimable's WHERE only), next_attempt too: a
+	// head another replica failed (its backoff set) after this statement's snapshot must not be
+	// claimed again at once (review s17 R2-2). The race cannot be timed here; the text holds it.
+	_, lock, _ := strings.Cut(postgres.FairClaim, "claimable AS (")
+	if where := strings.Join(strings.Fields(lock), " "); !strings.Contains(where, "o.next_attempt <= $1") {
+		t.Errorf("the fair claim's locking step does not re-check next_attempt:%s", lock)
+	}
+
 	// The upgraded events are claimed one client's head at a time.
 	l, err := s.ClaimEvents(ctx, store.Claim{Now: now.Add(time.Second), Lease: time.Minute, Limit: 3})
 	ssotest.NoErr(t, err, "ClaimEvents")

@@ -125,7 +125,11 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 // and outbox_client_lease, outbox_key), whatever the backlog: the clients are read by skipping
 // through outbox_client (a loose index scan), not by reading every pending event. heads is
 // MATERIALIZED: inlined, the planner joined it to the outbox row to lock and chose the heads
-// again for every pending row (about 100 ms a claim at 100 pending events). %s adds the
+// again for every pending row (about 100 ms a claim at 100 pending events). claimable checks
+// again all that makes a head due (pending, not leased, next_attempt reached), since the
+// heads are read from the statement's snapshot and the lock re-checks only claimable's own
+// WHERE on the row's latest version: a head another replica claimed, failed (its backoff set)
+// and committed in between is passed over, not claimed again before its backoff. %s adds the
 // excluded clients.
 const fairClaim = `WITH RECURSIVE c(id) AS (
 		SELECT (SELECT client_id FROM outbox WHERE state = 'pending' ORDER BY client_id LIMIT 1)
@@ -143,7 +147,7 @@ const fairClaim = `WITH RECURSIVE c(id) AS (
 		WHERE c.id IS NOT NULL%s
 	), claimable AS (
 		SELECT o.seq FROM heads h JOIN outbox o ON o.seq = h.seq
-		WHERE o.state = 'pending' AND o.lease_until <= $1
+		WHERE o.state = 'pending' AND o.lease_until <= $1 AND o.next_attempt <= $1
 		ORDER BY h.busy, h.rank, h.seq LIMIT 1
 		FOR UPDATE OF o SKIP LOCKED)`
 
