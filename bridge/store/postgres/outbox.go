@@ -64,8 +64,8 @@ func (s *Store) EndSessionWithEvents(ctx context.Context, sessionID string, even
 	}))
 }
 
-// ClaimEvents leases the due head event of each key (see store.Outbox), one at a time, each
-// the next of fairClaim: the clients with nothing in flight first (review s15 X-5). Replicas
+// ClaimEvents leases the due head event of each key (see store.Outbox), one at a time in one
+// transaction, each the next of fairClaim: the clients with nothing in flight first (review s15 X-5). Replicas
 // claim at the same time without waiting for each other: the chosen row is locked FOR UPDATE
 // SKIP LOCKED, so a row another replica is claiming right now is skipped, and a row whose lease
 // another replica has just committed fails the re-checked lease condition. A key's later events
@@ -98,17 +98,26 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 	FROM claimable WHERE outbox.seq = claimable.seq
 	RETURNING ` + prefixed("outbox.", outboxCols)
 	// One event at a time, each leased before the next is chosen: its client then has one in
-	// flight, and its key's next event waits behind it.
+	// flight, and its key's next event waits behind it. All in one transaction (each statement
+	// sees the leases of the ones before it): a failure partway leases none, where leases
+	// committed one by one stayed, attempts counted, with nothing returned to deliver them.
 	var out []*store.OutboxEvent
-	for len(out) < c.Limit {
-		e, err := scanOutbox(s.pool.QueryRow(ctx, q, args...))
-		if isNoRows(err) {
-			break
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		out = out[:0]
+		for len(out) < c.Limit {
+			e, err := scanOutbox(tx.QueryRow(ctx, q, args...))
+			if isNoRows(err) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
 		}
-		if err != nil {
-			return nil, wrap("claim events", err)
-		}
-		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("claim events", err)
 	}
 	sortBySeq(out)
 	return out, nil
