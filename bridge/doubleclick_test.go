@@ -15,29 +15,29 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 )
 
-// raceSignIns is a store whose first CompleteSignIn, once armed, waits for a second one to
-// arrive, and whose second waits for the first to finish: two submissions of one login form
-// that both read the request while it was pending, the second losing the request's
-// compare-and-set. Not armed, it passes every call on (TestStoreFakesConformance).
-type raceSignIns struct {
-	store.Store
+// raceGate makes two calls race, once armed: the first waits for a second to arrive, and the
+// second waits for the first to finish (two submissions of one form that both read a request
+// while it was pending, the second losing its compare-and-set). Not armed, it holds nothing.
+type raceGate struct {
 	mu            sync.Mutex
 	n             int
 	second, first chan struct{} // nil: not armed
 }
 
-// arm makes the next two CompleteSignIns race as above.
-func (r *raceSignIns) arm() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.n, r.second, r.first = 0, make(chan struct{}), make(chan struct{})
+// arm makes the next two calls through enter race as above.
+func (g *raceGate) arm() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n, g.second, g.first = 0, make(chan struct{}), make(chan struct{})
 }
 
-func (r *raceSignIns) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
-	r.mu.Lock()
-	r.n++
-	n, second, first := r.n, r.second, r.first
-	r.mu.Unlock()
+// enter holds a call as its place in the race says and returns what the call runs once it is
+// done (deferred: the first call's end lets the second go on).
+func (g *raceGate) enter() (done func()) {
+	g.mu.Lock()
+	g.n++
+	n, second, first := g.n, g.second, g.first
+	g.mu.Unlock()
 	switch {
 	case first == nil:
 	case n == 1:
@@ -45,11 +45,23 @@ func (r *raceSignIns) CompleteSignIn(ctx context.Context, in *store.SignIn) erro
 		case <-second:
 		case <-time.After(10 * time.Second):
 		}
-		defer close(first)
+		return func() { close(first) }
 	case n == 2:
 		close(second)
 		<-first
 	}
+	return func() {}
+}
+
+// raceSignIns is a store whose CompleteSignIns race through a raceGate once armed: two
+// submissions of one login form. Not armed, it passes every call on (TestStoreFakesConformance).
+type raceSignIns struct {
+	store.Store
+	raceGate
+}
+
+func (r *raceSignIns) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
+	defer r.enter()()
 	return r.Store.CompleteSignIn(ctx, in)
 }
 

@@ -21,6 +21,7 @@ func TestStoreFakesConformance(t *testing.T) {
 		{"bindCounter", func(s store.Store) store.Store { return &bindCounter{Store: s} }},
 		{"pairedReads", func(s store.Store) store.Store { return &pairedReads{Store: s} }},
 		{"raceSignIns", func(s store.Store) store.Store { return &raceSignIns{Store: s} }},
+		{"raceSAMLRequests", func(s store.Store) store.Store { return &raceSAMLRequests{Store: s} }},
 	} {
 		t.Run(fake.name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) store.Store {

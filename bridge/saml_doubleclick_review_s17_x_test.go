@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	crewjam "github.com/crewjam/saml"
 
@@ -18,39 +17,16 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 )
 
-// raceSAMLRequests is a store whose first CompleteSAMLRequest, once armed, waits for a second
-// one to arrive, and whose second waits for the first to finish: two submissions of one SAML
-// login form that both read the waiting sign-in while it was pending (raceSignIns' pattern).
+// raceSAMLRequests is a store whose CompleteSAMLRequests race through a raceGate once armed:
+// two submissions of one SAML login form that both read the waiting sign-in while it was
+// pending. Not armed, it passes every call on (TestStoreFakesConformance).
 type raceSAMLRequests struct {
 	store.Store
-	mu            sync.Mutex
-	n             int
-	second, first chan struct{}
-}
-
-func (r *raceSAMLRequests) arm() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.n, r.second, r.first = 0, make(chan struct{}), make(chan struct{})
+	raceGate
 }
 
 func (r *raceSAMLRequests) CompleteSAMLRequest(ctx context.Context, id, browser string) error {
-	r.mu.Lock()
-	r.n++
-	n, second, first := r.n, r.second, r.first
-	r.mu.Unlock()
-	switch {
-	case first == nil:
-	case n == 1:
-		select {
-		case <-second:
-		case <-time.After(10 * time.Second):
-		}
-		defer close(first)
-	case n == 2:
-		close(second)
-		<-first
-	}
+	defer r.enter()()
 	return r.Store.CompleteSAMLRequest(ctx, id, browser)
 }
 
