@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -112,7 +111,7 @@ func (h *Handler) accountSubmit(c echo.Context) error {
 	}
 	if sess == nil || !h.sessionAnswers(ar, sess) {
 		// Signed out meanwhile (or the session no longer answers): the login page asks.
-		return c.Redirect(http.StatusSeeOther, PathLogin+"?id="+url.QueryEscape(ar.ID))
+		return c.Redirect(http.StatusSeeOther, loginURL(ar.ID))
 	}
 	m, ended, err := h.sessionMember(c, sess)
 	if ended {

@@ -95,11 +95,11 @@ func (h *Handler) consentPage(c echo.Context) error {
 	} else {
 		sess, err := h.Cookies.Current(c)
 		if err != nil || !h.sessionAnswers(ar, sess) {
-			return c.Redirect(http.StatusSeeOther, "/login?id="+ar.ID)
+			return c.Redirect(http.StatusSeeOther, loginURL(ar.ID))
 		}
 		if m, err = h.Member(ctx, sess); err != nil {
 			// The login page ends a session whose member may no longer sign in, and asks.
-			return c.Redirect(http.StatusSeeOther, "/login?id="+ar.ID)
+			return c.Redirect(http.StatusSeeOther, loginURL(ar.ID))
 		}
 	}
 	csrf, err := h.Cookies.CSRFToken(c)
@@ -125,7 +125,7 @@ func (h *Handler) consentSubmit(c echo.Context) error {
 	ctx := c.Request().Context()
 	sess, err := h.Cookies.Current(c)
 	if err != nil || !h.sessionAnswers(ar, sess) {
-		return c.Redirect(http.StatusSeeOther, "/login?id="+ar.ID)
+		return c.Redirect(http.StatusSeeOther, loginURL(ar.ID))
 	}
 	// The access rule is checked again here: consent must never be a way around it.
 	m, err := h.Member(ctx, sess)

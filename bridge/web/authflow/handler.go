@@ -184,3 +184,7 @@ func (h *Handler) Mount(e *echo.Echo) {
 		e.GET(PathDeviceDone, h.deviceDone)
 	}
 }
+
+// loginURL is the login page of the sign-in request id, where every step sends a request that
+// needs a sign-in.
+func loginURL(id string) string { return PathLogin + "?id=" + url.QueryEscape(id) }

@@ -683,7 +683,7 @@ func (h *Handler) complete(c echo.Context, ar *sso.AuthRequest, client *sso.Clie
 	}
 	if !h.sessionAnswers(ar, sess) {
 		// The request asks for a new sign-in this session has not given: the login page asks.
-		return c.Redirect(http.StatusSeeOther, "/login?id="+url.QueryEscape(ar.ID))
+		return c.Redirect(http.StatusSeeOther, loginURL(ar.ID))
 	}
 	if ar.HintSubject != "" && subtle.ConstantTimeCompare([]byte(sess.Subject), []byte(ar.HintSubject)) != 1 {
 		// The client named the member it expects (id_token_hint) and another one signed in:
@@ -741,7 +741,7 @@ func (h *Handler) complete(c echo.Context, ar *sso.AuthRequest, client *sso.Clie
 		// Written as another tab's re-authentication left the session (or anew): completed
 		// with it the usual way, if it answers the request.
 		if !h.sessionAnswers(ar, sess) {
-			return c.Redirect(http.StatusSeeOther, "/login?id="+url.QueryEscape(ar.ID))
+			return c.Redirect(http.StatusSeeOther, loginURL(ar.ID))
 		}
 		completion = sso.Completion{Subject: sess.Subject, AuthTime: sess.AuthTime, AMR: sess.AMR, SessionID: sess.ID, Browser: browser}
 	}
