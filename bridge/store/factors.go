@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/ssobridge/ssobridge/sso"
@@ -77,6 +78,10 @@ type EnrolmentInvite struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
+
+// ErrNoInvite: an enrolment needed an invitation and the one it named cannot be used (unknown,
+// another member's, used already, or expired). It is sso.ErrNotFound too.
+var ErrNoInvite = fmt.Errorf("no usable enrolment invitation: %w", sso.ErrNotFound)
 
 // FactorStore keeps second factors, their replay guards and the ceremonies that use them. Every
 // state change is a compare-and-set: a replayed or raced request changes nothing and fails.
@@ -154,6 +159,18 @@ type FactorStore interface {
 	// while at is before its expiry (compare-and-set); sso.ErrNotFound when there is no such
 	// invitation (unknown, another member's, used already, or expired).
 	ConsumeEnrolmentInvite(ctx context.Context, subject, hash string, at time.Time) error
+	// ConfirmTOTPInvited is ConfirmTOTP of a first factor that mfa.first_enrolment: invitation
+	// lets in only with an invitation: it also uses the member's invitation of inviteHash at at
+	// (as ConsumeEnrolmentInvite), in the same transaction. ErrNoInvite (an sso.ErrNotFound)
+	// when the invitation cannot be used: nothing is confirmed; ConfirmTOTP's sso.ErrNotFound
+	// when there is no such pending factor: the invitation stays unused.
+	ConfirmTOTPInvited(ctx context.Context, subject string, sealed []byte, step int64, recoveryHashes []string, inviteHash string, at time.Time) error
+	// AddWebAuthnCredentialInvited is AddWebAuthnCredential of a first factor that
+	// mfa.first_enrolment: invitation lets in only with an invitation: it also uses the
+	// member's (c.Subject's) invitation of inviteHash at at, in the same transaction.
+	// ErrNoInvite when the invitation cannot be used: nothing is added; sso.ErrConflict when
+	// the credential's id exists: the invitation stays unused.
+	AddWebAuthnCredentialInvited(ctx context.Context, c *WebAuthnCredential, inviteHash string, at time.Time) error
 	// Purge (sso.Store) deletes invitations expired before now and used ones.
 
 	// UpgradeSession sets a live session's AMR and auth time, only while its AMR is still old

@@ -64,20 +64,48 @@ func (s *Store) TOTP(ctx context.Context, subject string) (*store.TOTPFactor, er
 // ConfirmTOTP confirms the pending factor with this sealed secret and replaces the recovery codes.
 func (s *Store) ConfirmTOTP(ctx context.Context, subject string, sealed []byte, step int64, recoveryHashes []string) error {
 	return wrap("confirm totp", s.tx(ctx, func(tx pgx.Tx) error {
-		if err := execOne(ctx, tx, `UPDATE totp_factors SET confirmed = TRUE, last_step = $1
-			WHERE subject = $2 AND NOT confirmed AND secret_sealed = $3`, step, subject, sealed); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE subject = $1`, subject); err != nil {
-			return err
-		}
-		for _, h := range recoveryHashes {
-			if _, err := tx.Exec(ctx, `INSERT INTO recovery_codes (subject, hash) VALUES ($1, $2)`, subject, h); err != nil {
-				return err
-			}
-		}
-		return nil
+		return confirmTOTP(ctx, tx, subject, sealed, step, recoveryHashes)
 	}))
+}
+
+func confirmTOTP(ctx context.Context, tx pgx.Tx, subject string, sealed []byte, step int64, recoveryHashes []string) error {
+	if err := execOne(ctx, tx, `UPDATE totp_factors SET confirmed = TRUE, last_step = $1
+		WHERE subject = $2 AND NOT confirmed AND secret_sealed = $3`, step, subject, sealed); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE subject = $1`, subject); err != nil {
+		return err
+	}
+	for _, h := range recoveryHashes {
+		if _, err := tx.Exec(ctx, `INSERT INTO recovery_codes (subject, hash) VALUES ($1, $2)`, subject, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ConfirmTOTPInvited confirms a first TOTP factor and uses the member's invitation, in one
+// transaction.
+func (s *Store) ConfirmTOTPInvited(ctx context.Context, subject string, sealed []byte, step int64, recoveryHashes []string, inviteHash string, at time.Time) error {
+	at = orNow(at, s.clock())
+	return wrap("confirm totp invited", s.tx(ctx, func(tx pgx.Tx) error {
+		if err := useInvite(ctx, tx, subject, inviteHash, at); err != nil {
+			return err
+		}
+		return confirmTOTP(ctx, tx, subject, sealed, step, recoveryHashes)
+	}))
+}
+
+// useInvite uses the member's unused, unexpired invitation of hash in tx (the row's lock holds
+// a concurrent use until this transaction ends, which then finds it used); store.ErrNoInvite
+// when there is none.
+func useInvite(ctx context.Context, tx pgx.Tx, subject, hash string, at time.Time) error {
+	err := execOne(ctx, tx, `UPDATE enrolment_invites SET used_at = $1
+		WHERE hash = $2 AND subject = $3 AND used_at = 0 AND expires_at > $1`, ts(at), hash, subject)
+	if isNoRows(err) {
+		return store.ErrNoInvite
+	}
+	return err
 }
 
 // UseTOTPStep records step as used when it is after the last one.
@@ -122,11 +150,32 @@ func (s *Store) AddWebAuthnCredential(ctx context.Context, c *store.WebAuthnCred
 	if len(c.ID) == 0 || c.Subject == "" {
 		return errors.New("postgres: add webauthn credential: empty id or subject")
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO webauthn_credentials (id, subject, name, data, sign_count, backup_eligible,
-		backup_state, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		c.ID, c.Subject, c.Name, nonNil(c.Data), int64(c.SignCount), c.BackupEligible, c.BackupState,
-		ts(orNow(c.CreatedAt, s.clock())), ts(c.LastUsedAt))
+	_, err := s.pool.Exec(ctx, addWebAuthnCredential, s.webAuthnCredentialArgs(c)...)
 	return wrap("add webauthn credential", err)
+}
+
+const addWebAuthnCredential = `INSERT INTO webauthn_credentials (id, subject, name, data, sign_count, backup_eligible,
+	backup_state, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+
+func (s *Store) webAuthnCredentialArgs(c *store.WebAuthnCredential) []any {
+	return []any{c.ID, c.Subject, c.Name, nonNil(c.Data), int64(c.SignCount), c.BackupEligible, c.BackupState,
+		ts(orNow(c.CreatedAt, s.clock())), ts(c.LastUsedAt)}
+}
+
+// AddWebAuthnCredentialInvited adds a first credential and uses the member's invitation, in
+// one transaction.
+func (s *Store) AddWebAuthnCredentialInvited(ctx context.Context, c *store.WebAuthnCredential, inviteHash string, at time.Time) error {
+	if len(c.ID) == 0 || c.Subject == "" {
+		return errors.New("postgres: add webauthn credential invited: empty id or subject")
+	}
+	at = orNow(at, s.clock())
+	return wrap("add webauthn credential invited", s.tx(ctx, func(tx pgx.Tx) error {
+		if err := useInvite(ctx, tx, c.Subject, inviteHash, at); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, addWebAuthnCredential, s.webAuthnCredentialArgs(c)...)
+		return err
+	}))
 }
 
 // WebAuthnCredentials lists the member's credentials, oldest first.
@@ -336,20 +385,24 @@ func (s *Store) UpgradeSession(ctx context.Context, sessionID string, old, amr [
 	return fmt.Errorf("postgres: upgrade session: %w", sso.ErrNotFound)
 }
 
-// CreateEnrolmentInvite stores an unused invitation and deletes the member's other unused ones.
+// CreateEnrolmentInvite stores an unused invitation in place of the member's unused one (one
+// statement on the index of one unused invitation per member: two issued at once leave one,
+// the later). The same hash as the member's unused one changes nothing and is sso.ErrConflict,
+// as the primary key makes it for any other row of that hash.
 func (s *Store) CreateEnrolmentInvite(ctx context.Context, inv *store.EnrolmentInvite) error {
 	if inv.Hash == "" || inv.Subject == "" {
 		return errors.New("postgres: create enrolment invite: empty hash or subject")
 	}
-	return wrap("create enrolment invite", s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM enrolment_invites WHERE subject = $1 AND used_at = 0 AND hash <> $2`,
-			inv.Subject, inv.Hash); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO enrolment_invites (hash, subject, issued_by, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5)`, inv.Hash, inv.Subject, inv.IssuedBy, ts(orNow(inv.CreatedAt, s.clock())), ts(inv.ExpiresAt))
-		return err
-	}))
+	tag, err := s.pool.Exec(ctx, `INSERT INTO enrolment_invites (hash, subject, issued_by, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (subject) WHERE used_at = 0 DO UPDATE SET hash = EXCLUDED.hash, issued_by = EXCLUDED.issued_by,
+			created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+		WHERE enrolment_invites.hash <> EXCLUDED.hash`,
+		inv.Hash, inv.Subject, inv.IssuedBy, ts(orNow(inv.CreatedAt, s.clock())), ts(inv.ExpiresAt))
+	if err == nil && tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: create enrolment invite: %w", sso.ErrConflict)
+	}
+	return wrap("create enrolment invite", err)
 }
 
 // ConsumeEnrolmentInvite uses the member's unused, unexpired invitation of hash, once.

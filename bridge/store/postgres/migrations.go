@@ -538,6 +538,17 @@ CREATE INDEX enrolment_invites_subject ON enrolment_invites (subject);
 CREATE INDEX outbox_client ON outbox (client_id, seq) WHERE state = 'pending';
 CREATE INDEX outbox_client_lease ON outbox (client_id, lease_until) WHERE state = 'pending';
 `,
+	// 17: one unused enrolment invitation per member. CreateEnrolmentInvite's delete of the
+	// member's earlier one does not see another's not yet committed, so two issued at once
+	// both stayed usable (review s17 R2-4); with the index the second replaces the first
+	// (ON CONFLICT). Of pairs left by that race, the newer stays. (SQLite writes one
+	// transaction at a time: no race, no index.)
+	`
+DELETE FROM enrolment_invites a USING enrolment_invites b
+WHERE a.used_at = 0 AND b.used_at = 0 AND a.subject = b.subject
+	AND (a.created_at, a.hash) < (b.created_at, b.hash);
+CREATE UNIQUE INDEX enrolment_invites_unused ON enrolment_invites (subject) WHERE used_at = 0;
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

@@ -65,13 +65,42 @@ func (s *Store) TOTP(ctx context.Context, subject string) (*store.TOTPFactor, er
 // ConfirmTOTP confirms the pending factor with this sealed secret and replaces the recovery codes.
 func (s *Store) ConfirmTOTP(ctx context.Context, subject string, sealed []byte, step int64, recoveryHashes []string) error {
 	return wrap("confirm totp", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE totp_factors SET confirmed = 1, last_step = ?
-			WHERE subject = ? AND confirmed = 0 AND secret_sealed = ?`, step, subject, sealed)
-		if err := affectedOne(res, err); err != nil {
+		return confirmTOTP(ctx, tx, subject, sealed, step, recoveryHashes)
+	}))
+}
+
+func confirmTOTP(ctx context.Context, tx *sql.Tx, subject string, sealed []byte, step int64, recoveryHashes []string) error {
+	res, err := tx.ExecContext(ctx, `UPDATE totp_factors SET confirmed = 1, last_step = ?
+		WHERE subject = ? AND confirmed = 0 AND secret_sealed = ?`, step, subject, sealed)
+	if err := affectedOne(res, err); err != nil {
+		return err
+	}
+	return replaceRecoveryCodes(ctx, tx, subject, recoveryHashes)
+}
+
+// ConfirmTOTPInvited confirms a first TOTP factor and uses the member's invitation, in one
+// transaction.
+func (s *Store) ConfirmTOTPInvited(ctx context.Context, subject string, sealed []byte, step int64, recoveryHashes []string, inviteHash string, at time.Time) error {
+	at = orNow(at, s.clock())
+	return wrap("confirm totp invited", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := useInvite(ctx, tx, subject, inviteHash, at); err != nil {
 			return err
 		}
-		return replaceRecoveryCodes(ctx, tx, subject, recoveryHashes)
+		return confirmTOTP(ctx, tx, subject, sealed, step, recoveryHashes)
 	}))
+}
+
+// useInvite uses the member's unused, unexpired invitation of hash in tx; store.ErrNoInvite
+// when there is none.
+func useInvite(ctx context.Context, tx *sql.Tx, subject, hash string, at time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE enrolment_invites SET used_at = ?
+		WHERE hash = ? AND subject = ? AND used_at = 0 AND expires_at > ?`, ts(at), hash, subject, ts(at))
+	if err := affectedOne(res, err); isNoRows(err) {
+		return store.ErrNoInvite
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 func replaceRecoveryCodes(ctx context.Context, tx *sql.Tx, subject string, hashes []string) error {
@@ -132,11 +161,32 @@ func (s *Store) AddWebAuthnCredential(ctx context.Context, c *store.WebAuthnCred
 	if len(c.ID) == 0 || c.Subject == "" {
 		return errors.New("sqlite: add webauthn credential: empty id or subject")
 	}
-	_, err := s.wexec(ctx, `INSERT INTO webauthn_credentials (id, subject, name, data, sign_count, backup_eligible,
-		backup_state, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Subject, c.Name, nonNil(c.Data), int64(c.SignCount), b2i(c.BackupEligible), b2i(c.BackupState),
-		ts(orNow(c.CreatedAt, s.clock())), ts(c.LastUsedAt))
+	_, err := s.wexec(ctx, addWebAuthnCredential, s.webAuthnCredentialArgs(c)...)
 	return wrap("add webauthn credential", err)
+}
+
+const addWebAuthnCredential = `INSERT INTO webauthn_credentials (id, subject, name, data, sign_count, backup_eligible,
+	backup_state, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func (s *Store) webAuthnCredentialArgs(c *store.WebAuthnCredential) []any {
+	return []any{c.ID, c.Subject, c.Name, nonNil(c.Data), int64(c.SignCount), b2i(c.BackupEligible), b2i(c.BackupState),
+		ts(orNow(c.CreatedAt, s.clock())), ts(c.LastUsedAt)}
+}
+
+// AddWebAuthnCredentialInvited adds a first credential and uses the member's invitation, in
+// one transaction.
+func (s *Store) AddWebAuthnCredentialInvited(ctx context.Context, c *store.WebAuthnCredential, inviteHash string, at time.Time) error {
+	if len(c.ID) == 0 || c.Subject == "" {
+		return errors.New("sqlite: add webauthn credential invited: empty id or subject")
+	}
+	at = orNow(at, s.clock())
+	return wrap("add webauthn credential invited", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := useInvite(ctx, tx, c.Subject, inviteHash, at); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, addWebAuthnCredential, s.webAuthnCredentialArgs(c)...)
+		return err
+	}))
 }
 
 // WebAuthnCredentials lists the member's credentials, oldest first.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -31,6 +32,10 @@ var factorTests = []test{
 	{"EnrolmentInviteReplaced", testEnrolmentInviteReplaced},
 	{"EnrolmentInviteConcurrent", testEnrolmentInviteConcurrent},
 	{"EnrolmentInvitePurge", testEnrolmentInvitePurge},
+	{"EnrolmentInviteConcurrentIssue", testEnrolmentInviteConcurrentIssue},
+	{"ConfirmTOTPInvited", testConfirmTOTPInvited},
+	{"AddWebAuthnCredentialInvited", testAddWebAuthnCredentialInvited},
+	{"InvitedFirstFactorsRace", testInvitedFirstFactorsRace},
 }
 
 // invite stores an unused invitation of sub that expires in ttl.
@@ -485,4 +490,156 @@ func testFactorPresence(t *testing.T, h *H) {
 	ssotest.NoErr(t, h.S.AddWebAuthnCredential(h.Ctx, &store.WebAuthnCredential{ID: []byte("p-" + other), Subject: other, Data: []byte("{}")}), "add")
 	check("passkey alone", other, store.FactorPresence{Passkeys: true})
 	check("first member unchanged by another's passkey", sub, store.FactorPresence{})
+}
+
+// testEnrolmentInviteConcurrentIssue: of eight invitations issued at once for one member, one
+// stays usable (a new one voids the earlier, also when they race; review s17 R2-4).
+func testEnrolmentInviteConcurrentIssue(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	invs := make([]*store.EnrolmentInvite, 8)
+	var wg sync.WaitGroup
+	for i := range invs {
+		invs[i] = &store.EnrolmentInvite{Hash: ssotest.RandomID(), Subject: sub, IssuedBy: "admin", CreatedAt: h.Now, ExpiresAt: h.Now.Add(time.Hour)}
+		wg.Go(func() { ssotest.NoErr(t, h.S.CreateEnrolmentInvite(h.Ctx, invs[i]), "CreateEnrolmentInvite") })
+	}
+	wg.Wait()
+	ok := 0
+	for _, inv := range invs {
+		if err := h.S.ConsumeEnrolmentInvite(h.Ctx, sub, inv.Hash, h.Now); err == nil {
+			ok++
+		} else if !errors.Is(err, sso.ErrNotFound) {
+			t.Fatalf("ConsumeEnrolmentInvite: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of 8 invitations issued at once for one member were usable, want 1", ok)
+	}
+}
+
+// pendingTOTP stores a pending TOTP factor of sub sealed as sealed.
+func (h *H) pendingTOTP(sub, sealed string) {
+	ssotest.NoErr(h.T, h.S.PutTOTP(h.Ctx, &store.TOTPFactor{Subject: sub, SecretSealed: []byte(sealed), CreatedAt: h.Now}), "PutTOTP")
+}
+
+// testConfirmTOTPInvited: a first authenticator app confirmed with an invitation uses it in
+// the same transaction; an invitation that cannot be used (unknown, another member's, expired,
+// used) confirms nothing, and a pending factor that is gone leaves the invitation unused.
+func testConfirmTOTPInvited(t *testing.T, h *H) {
+	sub, other := ssotest.RandomID(), ssotest.RandomID()
+	inv, theirs, old := h.invite(sub, time.Hour), h.invite(other, time.Hour), h.invite(ssotest.RandomID(), -time.Minute)
+	h.pendingTOTP(sub, "sealed-1")
+	for _, c := range []struct{ name, subject, hash string }{
+		{"unknown invitation", sub, ssotest.RandomID()},
+		{"another member's invitation", sub, theirs.Hash},
+		{"expired invitation", old.Subject, old.Hash},
+	} {
+		sealed := "sealed-1"
+		if c.subject != sub {
+			sealed = "sealed-x"
+			h.pendingTOTP(c.subject, sealed)
+		}
+		ssotest.IsErr(t, h.S.ConfirmTOTPInvited(h.Ctx, c.subject, []byte(sealed), 100, []string{"r"}, c.hash, h.Now),
+			store.ErrNoInvite, "%s", c.name)
+		if f, err := h.S.TOTP(h.Ctx, c.subject); err != nil || f.Confirmed {
+			t.Fatalf("%s: factor %+v, %v; want pending", c.name, f, err)
+		}
+	}
+	// The pending factor was replaced: nothing is confirmed and the invitation stays unused.
+	err := h.S.ConfirmTOTPInvited(h.Ctx, sub, []byte("sealed-0"), 100, []string{"r"}, inv.Hash, h.Now)
+	ssotest.IsErr(t, err, sso.ErrNotFound, "a replaced secret")
+	if errors.Is(err, store.ErrNoInvite) {
+		t.Fatalf("a replaced secret: %v, want the factor's sso.ErrNotFound, not ErrNoInvite", err)
+	}
+	ssotest.NoErr(t, h.S.ConfirmTOTPInvited(h.Ctx, sub, []byte("sealed-1"), 100, []string{"r1", "r2"}, inv.Hash, h.Now), "ConfirmTOTPInvited")
+	if f, err := h.S.TOTP(h.Ctx, sub); err != nil || !f.Confirmed || f.LastStep != 100 {
+		t.Fatalf("factor %+v, %v; want confirmed at step 100", f, err)
+	}
+	if n, err := h.S.RecoveryCodesLeft(h.Ctx, sub); err != nil || n != 2 {
+		t.Fatalf("RecoveryCodesLeft = %d, %v; want 2", n, err)
+	}
+	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, inv.Hash, h.Now), sso.ErrNotFound, "the invitation after its use")
+	// Replayed: the invitation is used (and the factor confirmed).
+	h.pendingTOTP(other, "sealed-o")
+	ssotest.IsErr(t, h.S.ConfirmTOTPInvited(h.Ctx, other, []byte("sealed-o"), 100, nil, inv.Hash, h.Now), store.ErrNoInvite, "a used invitation, by another member")
+	ssotest.IsErr(t, h.S.ConfirmTOTPInvited(h.Ctx, sub, []byte("sealed-1"), 101, nil, inv.Hash, h.Now), sso.ErrNotFound, "replayed")
+	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, other, theirs.Hash, h.Now), "the other member's invitation, untouched")
+}
+
+// testAddWebAuthnCredentialInvited: a first passkey added with an invitation uses it in the
+// same transaction; an invitation that cannot be used adds nothing, and a credential id taken
+// already leaves the invitation unused.
+func testAddWebAuthnCredentialInvited(t *testing.T, h *H) {
+	sub, other := ssotest.RandomID(), ssotest.RandomID()
+	inv, theirs, old := h.invite(sub, time.Hour), h.invite(other, time.Hour), h.invite(sub+"-old", -time.Minute)
+	cred := func(s string) *store.WebAuthnCredential {
+		return &store.WebAuthnCredential{ID: []byte(ssotest.RandomID()), Subject: s, Name: "Key", Data: []byte("{}"), CreatedAt: h.Now}
+	}
+	for _, c := range []struct {
+		name string
+		cred *store.WebAuthnCredential
+		hash string
+	}{
+		{"unknown invitation", cred(sub), ssotest.RandomID()},
+		{"another member's invitation", cred(sub), theirs.Hash},
+		{"expired invitation", cred(old.Subject), old.Hash},
+	} {
+		ssotest.IsErr(t, h.S.AddWebAuthnCredentialInvited(h.Ctx, c.cred, c.hash, h.Now), store.ErrNoInvite, "%s", c.name)
+		if got, err := h.S.WebAuthnCredentials(h.Ctx, c.cred.Subject); err != nil || len(got) != 0 {
+			t.Fatalf("%s: credentials %d, %v; want none", c.name, len(got), err)
+		}
+	}
+	taken := cred(other)
+	ssotest.NoErr(t, h.S.AddWebAuthnCredential(h.Ctx, taken), "AddWebAuthnCredential")
+	dup := cred(sub)
+	dup.ID = taken.ID
+	ssotest.IsErr(t, h.S.AddWebAuthnCredentialInvited(h.Ctx, dup, inv.Hash, h.Now), sso.ErrConflict, "a credential id taken")
+	first := cred(sub)
+	ssotest.NoErr(t, h.S.AddWebAuthnCredentialInvited(h.Ctx, first, inv.Hash, h.Now), "AddWebAuthnCredentialInvited (the invitation unused after the conflict)")
+	ssotest.IsErr(t, h.S.AddWebAuthnCredentialInvited(h.Ctx, cred(sub), inv.Hash, h.Now), store.ErrNoInvite, "the invitation again")
+	got, err := h.S.WebAuthnCredentials(h.Ctx, sub)
+	ssotest.NoErr(t, err, "WebAuthnCredentials")
+	if len(got) != 1 || !bytes.Equal(got[0].ID, first.ID) {
+		t.Fatalf("credentials: %d, want the one added with the invitation", len(got))
+	}
+}
+
+// testInvitedFirstFactorsRace: eight first factors, authenticator apps and passkeys, enrolled at
+// once with one invitation: one succeeds, and the member ends with exactly one factor.
+func testInvitedFirstFactorsRace(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	inv := h.invite(sub, time.Hour)
+	h.pendingTOTP(sub, "sealed-race")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for i := range 8 {
+		wg.Go(func() {
+			var err error
+			if i%2 == 0 {
+				err = h.S.ConfirmTOTPInvited(h.Ctx, sub, []byte("sealed-race"), int64(100+i), []string{"r"}, inv.Hash, h.Now)
+			} else {
+				err = h.S.AddWebAuthnCredentialInvited(h.Ctx, &store.WebAuthnCredential{ID: []byte(ssotest.RandomID()), Subject: sub,
+					Data: []byte("{}"), CreatedAt: h.Now}, inv.Hash, h.Now)
+			}
+			switch {
+			case err == nil:
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			case !errors.Is(err, sso.ErrNotFound):
+				t.Errorf("enrolment: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Fatalf("%d enrolments with one invitation succeeded, want 1", ok)
+	}
+	p, err := h.S.FactorPresence(h.Ctx, sub)
+	ssotest.NoErr(t, err, "FactorPresence")
+	creds, err := h.S.WebAuthnCredentials(h.Ctx, sub)
+	ssotest.NoErr(t, err, "WebAuthnCredentials")
+	if n := len(creds) + map[bool]int{true: 1}[p.TOTP]; n != 1 {
+		t.Fatalf("the member has %d factors (totp %v, %d passkeys), want 1", n, p.TOTP, len(creds))
+	}
 }
