@@ -23,8 +23,9 @@ import (
 //	the membership extension, urn:ssobridge:params:scim:schemas:extension:membership:1.0:User[:attr]
 //	and any of them prefixed by the core schema, urn:ietf:params:scim:schemas:core:2.0:User:userName
 //
-// Filters compare value, type or primary with eq (joined by "and"); anything else is refused
-// with 400 invalidFilter. An unknown attribute in a path is 400 invalidPath; a filter that
+// Filters compare value, type or primary with eq (joined by "and"), ignoring case but for a
+// photo's value (RFC 7643 8.7.1 caseExact); anything else is refused with 400 invalidFilter.
+// A value made primary is the only primary one (RFC 7644 3.5.2). An unknown attribute in a path is 400 invalidPath; a filter that
 // selects nothing in replace or remove, or a remove without a path, is 400 noTarget; a value of
 // the wrong type is 400 invalidValue; a readOnly or immutable attribute changed is 400
 // mutability (RFC 7644 3.5.2 and 3.12). Attributes this app does not keep are ignored in an
@@ -207,11 +208,24 @@ func parseFilter(f string) ([]filterTerm, *patchError) {
 	}
 }
 
-func (t filterTerm) matches(v wire.SCIMValue) bool {
+// caseExactValue reports whether the value sub-attribute of a multi-valued attribute is
+// compared exactly (RFC 7643 8.7.1: photos' value is a reference, caseExact true; emails' and
+// roles' are caseExact false, so eq ignores case, RFC 7644 3.4.2.2).
+func caseExactValue(attr string) bool { return attr == "photos" }
+
+func sameValue(attr, a, b string) bool {
+	if caseExactValue(attr) {
+		return a == b
+	}
+	return strings.EqualFold(a, b)
+}
+
+// matches reports whether v, a value of the multi-valued attribute attr, satisfies the term.
+func (t filterTerm) matches(attr string, v wire.SCIMValue) bool {
 	switch t.attr {
 	case "value":
 		s, ok := t.value.(string)
-		return ok && s == v.Value
+		return ok && sameValue(attr, s, v.Value)
 	case "type":
 		s, ok := t.value.(string)
 		return ok && strings.EqualFold(s, v.Type)
@@ -221,9 +235,9 @@ func (t filterTerm) matches(v wire.SCIMValue) bool {
 	}
 }
 
-func matchesAll(terms []filterTerm, v wire.SCIMValue) bool {
+func matchesAll(attr string, terms []filterTerm, v wire.SCIMValue) bool {
 	for _, t := range terms {
-		if !t.matches(v) {
+		if !t.matches(attr, v) {
 			return false
 		}
 	}
@@ -261,7 +275,9 @@ func decodeBool(raw json.RawMessage, what string) (bool, *patchError) {
 	return false, perr("invalidValue", "%s must be true or false", what)
 }
 
-// decodeObject reads a JSON object into its members by lower-case name.
+// decodeObject reads a JSON object into its members by lower-case name. Attribute names are
+// case-insensitive (RFC 7643 2.1), so one named twice in different cases is ambiguous: 400
+// invalidSyntax rather than either value by map order.
 func decodeObject(raw json.RawMessage, what string) (map[string]json.RawMessage, *patchError) {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil || m == nil {
@@ -269,7 +285,11 @@ func decodeObject(raw json.RawMessage, what string) (map[string]json.RawMessage,
 	}
 	out := make(map[string]json.RawMessage, len(m))
 	for k, v := range m {
-		out[strings.ToLower(k)] = v
+		lk := strings.ToLower(k)
+		if _, dup := out[lk]; dup {
+			return nil, perr("invalidSyntax", "%s names %q more than once", what, lk)
+		}
+		out[lk] = v
 	}
 	return out, nil
 }
@@ -521,7 +541,30 @@ func setMembershipSub(m *wire.SCIMMembership, sub string, raw json.RawMessage) *
 // remove act on the values it selects (none: noTarget), on their sub-attribute when the path
 // names one; add sets the sub-attribute of the values selected, or adds a value made of the
 // filter's terms and it when none is (as Entra's add of emails[type eq "work"].value expects).
+// A value an add or replace makes primary is the only primary one afterwards (RFC 7644 3.5.2:
+// the others' primary is set to false); one operation making two values primary is 400
+// invalidValue (RFC 7643 2.4: primary true appears no more than once).
 func applyMulti(list *[]wire.SCIMValue, kind string, p patchPath, raw json.RawMessage) *patchError {
+	var primary []int // the values this operation set primary true
+	if err := applyMultiValues(list, kind, p, raw, &primary); err != nil {
+		return err
+	}
+	switch {
+	case len(primary) > 1:
+		return perr("invalidValue", "%s: primary true on more than one value", p.attr)
+	case len(primary) == 1:
+		for i := range *list {
+			if i != primary[0] {
+				(*list)[i].Primary = false
+			}
+		}
+	}
+	return nil
+}
+
+// applyMultiValues is applyMulti's change, appending to primary the index of each value it
+// sets primary true.
+func applyMultiValues(list *[]wire.SCIMValue, kind string, p patchPath, raw json.RawMessage, primary *[]int) *patchError {
 	if p.filter == nil {
 		if kind == "remove" {
 			*list = nil
@@ -533,18 +576,30 @@ func applyMulti(list *[]wire.SCIMValue, kind string, p patchPath, raw json.RawMe
 		}
 		if kind == "replace" {
 			*list = vals
+			for i, v := range vals {
+				if v.Primary {
+					*primary = append(*primary, i)
+				}
+			}
 			return nil
 		}
 		for _, v := range vals {
-			if !containsValue(*list, v) {
+			i := indexValue(p.attr, *list, v)
+			if i < 0 {
+				i = len(*list)
 				*list = append(*list, v)
+			} else if v.Primary { // a value there already, now the primary one
+				(*list)[i].Primary = true
+			}
+			if v.Primary {
+				*primary = append(*primary, i)
 			}
 		}
 		return nil
 	}
 	var hit []int
 	for i, v := range *list {
-		if matchesAll(p.filter, v) {
+		if matchesAll(p.attr, p.filter, v) {
 			hit = append(hit, i)
 		}
 	}
@@ -561,6 +616,9 @@ func applyMulti(list *[]wire.SCIMValue, kind string, p patchPath, raw json.RawMe
 		}
 		if err := setValueSub(&v, p.sub, raw, p.attr); err != nil {
 			return err
+		}
+		if v.Primary {
+			*primary = append(*primary, len(*list))
 		}
 		*list = append(*list, v)
 		return nil
@@ -589,22 +647,25 @@ func applyMulti(list *[]wire.SCIMValue, kind string, p patchPath, raw json.RawMe
 				return perr("invalidValue", "a value selected in %s is replaced by one value", p.attr)
 			}
 			(*list)[i] = vals[0]
-			continue
-		}
-		if err := setValueSub(&(*list)[i], p.sub, raw, p.attr); err != nil {
+		} else if err := setValueSub(&(*list)[i], p.sub, raw, p.attr); err != nil {
 			return err
+		}
+		if (p.sub == "" || p.sub == "primary") && (*list)[i].Primary {
+			*primary = append(*primary, i)
 		}
 	}
 	return nil
 }
 
-func containsValue(list []wire.SCIMValue, v wire.SCIMValue) bool {
-	for _, x := range list {
-		if x.Value == v.Value && strings.EqualFold(x.Type, v.Type) {
-			return true
+// indexValue is the index of v's value and type in list (the value compared as attr's
+// caseExact says), or -1.
+func indexValue(attr string, list []wire.SCIMValue, v wire.SCIMValue) int {
+	for i, x := range list {
+		if sameValue(attr, x.Value, v.Value) && strings.EqualFold(x.Type, v.Type) {
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 func containsIndex(list []int, i int) bool {

@@ -67,6 +67,40 @@ func TestPatchUser(t *testing.T) {
 		{"null unassigns", `[{"op":"replace","path":"displayName","value":null}]`, func(u *wire.SCIMUser) { u.DisplayName = "" }, ""},
 		{"unknown attributes without a path ignored", `[{"op":"replace","value":{"title":"CEO","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"x"},"active":true}}]`,
 			func(u *wire.SCIMUser) { u.Active = &tr }, ""},
+		// One primary value (RFC 7644 3.5.2, RFC 7643 2.4), emails and roles compared ignoring case
+		// (caseExact false, RFC 7643 8.7.1), photos exactly (review s18 X18-6).
+		{"add a primary email", `[{"op":"add","path":"emails","value":[{"value":"b@example.org","type":"home","primary":true}]}]`,
+			func(u *wire.SCIMUser) {
+				u.Emails = []wire.SCIMValue{{Value: "alice@example.org", Type: "work"}, {Value: "b@example.org", Type: "home", Primary: true}}
+			}, ""},
+		{"entra add of a primary email by filter", `[{"op":"add","path":"emails[type eq \"home\" and primary eq true].value","value":"b@example.org"}]`,
+			func(u *wire.SCIMUser) {
+				u.Emails = []wire.SCIMValue{{Value: "alice@example.org", Type: "work"}, {Value: "b@example.org", Type: "home", Primary: true}}
+			}, ""},
+		{"primary moved by filter", `[{"op":"add","path":"emails","value":[{"value":"b@example.org","type":"home"}]},{"op":"replace","path":"emails[type eq \"home\"].primary","value":true}]`,
+			func(u *wire.SCIMUser) {
+				u.Emails = []wire.SCIMValue{{Value: "alice@example.org", Type: "work"}, {Value: "b@example.org", Type: "home", Primary: true}}
+			}, ""},
+		{"a value replaced by filter becomes primary", `[{"op":"add","path":"emails","value":[{"value":"b@example.org","type":"home"}]},{"op":"replace","path":"emails[type eq \"home\"]","value":{"value":"c@example.org","type":"home","primary":true}}]`,
+			func(u *wire.SCIMUser) {
+				u.Emails = []wire.SCIMValue{{Value: "alice@example.org", Type: "work"}, {Value: "c@example.org", Type: "home", Primary: true}}
+			}, ""},
+		{"an email there already, in other case, made primary", `[{"op":"add","path":"emails","value":[{"value":"b@example.org","type":"home"},{"value":"B@Example.ORG","type":"Home","primary":true}]}]`,
+			func(u *wire.SCIMUser) {
+				u.Emails = []wire.SCIMValue{{Value: "alice@example.org", Type: "work"}, {Value: "b@example.org", Type: "home", Primary: true}}
+			}, ""},
+		{"a non-primary add leaves the primary", `[{"op":"add","path":"emails","value":[{"value":"b@example.org","type":"home"}]}]`,
+			func(u *wire.SCIMUser) {
+				u.Emails = append(u.Emails, wire.SCIMValue{Value: "b@example.org", Type: "home"})
+			}, ""},
+		{"email filter ignores case", `[{"op":"replace","path":"emails[value eq \"ALICE@EXAMPLE.ORG\"].type","value":"home"}]`,
+			func(u *wire.SCIMUser) { u.Emails[0].Type = "home" }, ""},
+		{"role filter ignores case", `[{"op":"remove","path":"roles[value eq \"board\"]"}]`,
+			func(u *wire.SCIMUser) { u.Roles = []wire.SCIMValue{{Value: "Member"}} }, ""},
+		{"two primaries in one replace", `[{"op":"replace","path":"emails","value":[{"value":"a@example.org","primary":true},{"value":"b@example.org","primary":true}]}]`, nil, "invalidValue"},
+		{"primary set on two values by one filter", `[{"op":"add","path":"emails","value":[{"value":"b@example.org","type":"work"}]},{"op":"replace","path":"emails[type eq \"work\"].primary","value":true}]`, nil, "invalidValue"},
+		{"photo filter is case-exact", `[{"op":"add","path":"photos","value":[{"value":"https://x.example/a.png"}]},{"op":"remove","path":"photos[value eq \"https://x.example/A.png\"]"}]`, nil, "noTarget"},
+		{"an attribute named twice in different cases", `[{"op":"replace","value":{"userName":"a","USERNAME":"b"}}]`, nil, "invalidSyntax"},
 		{"operations in order", `[{"op":"replace","path":"active","value":false},{"op":"replace","path":"active","value":true}]`, func(*wire.SCIMUser) {}, ""},
 		// Refused, nothing changed.
 		{"unknown path", `[{"op":"replace","path":"title","value":"CEO"}]`, nil, "invalidPath"},
