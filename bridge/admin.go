@@ -12,6 +12,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/identity"
+	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/outbox/backchannel"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
@@ -75,6 +76,9 @@ func newAdmin(p adminParts) *admin.Service {
 		ConfigSAMLIDs: p.samlIDs,
 		Previewer:     &claimsPreviewer{clients: p.registry, members: p.dir, policy: p.policy, access: p.access, subjects: p.subjects, now: p.now},
 	}
+	// Issuing an invitation needs only the store, the audit and the clock of the second-factor
+	// service (the server's and the CLI's alike).
+	svc.Invites = &mfa.Service{Store: p.store, Audit: p.audit, Now: p.now}
 	if k, ok := p.dir.(admin.MemberKeys); ok {
 		svc.Keys = k
 	}

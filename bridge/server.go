@@ -237,7 +237,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	// by the grants that cannot ask for one.
 	factors := &mfa.Service{Store: d.Store, KEK: kek, Issuer: totpIssuer(cfg.Organisation.Name),
 		Policy: mfa.Policy{RequiredRoles: cfg.MFA.RequiredRoles}, Clients: reg,
-		Throttle: s.throttle, Audit: auditLog.Write, Now: now}
+		Throttle: s.throttle, Audit: auditLog.Write, Now: now, InvitationFirst: cfg.MFA.InvitationFirst()}
 	// Passkeys need a domain as their RP ID: an issuer on an IP address has none.
 	if net.ParseIP(issuer.Hostname()) != nil {
 		log.Warn("passkeys are off: the issuer's host is an IP address, and WebAuthn needs a domain name", "issuer", cfg.Issuer)

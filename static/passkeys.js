@@ -92,10 +92,15 @@
       });
     }
     if (add) {
+      // A first passkey may need an invitation code (mfa.first_enrolment: invitation).
+      var invite = function () {
+        var i = document.getElementById("passkey-invite");
+        return i ? i.value : "";
+      };
       var b3 = document.getElementById("passkey-register");
       b3.addEventListener("click", function () {
         create("/account/security/passkey/begin", "/account/security/passkey/finish",
-          { csrf: add.dataset.csrf, name: document.getElementById("passkey-name").value }, box, b3);
+          { csrf: add.dataset.csrf, name: document.getElementById("passkey-name").value, invite: invite() }, box, b3);
       });
     }
   }

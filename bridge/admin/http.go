@@ -31,6 +31,7 @@ import (
 //	POST   /admin/clients/{id}/rotate-secret
 //	GET    /admin/claims-preview?client=&login=&scope=...   (HTML for browsers, JSON otherwise)
 //	POST   /admin/mfa/reset        {"login"|"subject"}   a member's second factors removed, their sessions ended and grants revoked
+//	POST   /admin/mfa/invite       {"login"|"subject"}   a one-time enrolment invitation for the member: {"subject", "code", "expires_at"}, the code shown this once
 //	GET    /admin/log-level        PUT /admin/log-level {"level": "debug"|"info"|"warn"|"error"}
 //	GET    /admin/keys             the published signing keys (kid, alg, signs from/until, in JWKS until)
 //	POST   /admin/keys/{kid}/retire  the key withdrawn now (it may be compromised): it leaves JWKS,
@@ -57,6 +58,7 @@ func (a *Service) Handler(token string) http.Handler {
 	mux.HandleFunc("POST /admin/clients/{id}/rotate-secret", a.httpRotateSecret)
 	mux.HandleFunc("GET /admin/claims-preview", a.httpClaimsPreview)
 	mux.HandleFunc("POST /admin/mfa/reset", a.httpRevoke("reset", a.ResetFactors))
+	mux.HandleFunc("POST /admin/mfa/invite", a.httpIssueInvite)
 	mux.HandleFunc("GET /admin/log-level", a.httpLogLevel)
 	mux.HandleFunc("PUT /admin/log-level", a.httpSetLogLevel)
 	mux.HandleFunc("GET /admin/keys", a.httpSigningKeys)
@@ -187,6 +189,15 @@ func (a *Service) httpRevoke(key string, revoke func(ctx context.Context, actor 
 		}
 		a.answer(w, r, http.StatusOK, map[string]int{key: n}, err)
 	}
+}
+
+func (a *Service) httpIssueInvite(w http.ResponseWriter, r *http.Request) {
+	f, err := bodyFilter(r)
+	var inv *Invitation
+	if err == nil {
+		inv, err = a.IssueInvite(r.Context(), actor(r), f)
+	}
+	a.answer(w, r, http.StatusCreated, inv, err)
 }
 
 func (a *Service) httpSessions(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
@@ -76,4 +77,41 @@ func consoleEnded(n int, err error) string {
 		return "console sessions NOT ended: " + err.Error()
 	}
 	return fmt.Sprintf("%d console sessions ended", n)
+}
+
+// InviteIssuer issues one-time enrolment invitations (mfa.Service.IssueInvite): the code, shown
+// once, and its expiry; the store keeps its hash only.
+type InviteIssuer interface {
+	IssueInvite(ctx context.Context, subject, by string, lifetime time.Duration) (string, time.Time, error)
+}
+
+// Invitation is an issued enrolment invitation, as shown once to the administrator.
+type Invitation struct {
+	Subject   string    `json:"subject"`
+	Code      string    `json:"code"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// IssueInvite issues a one-time code that lets one member (by login or subject) set up a first
+// second factor where mfa.first_enrolment is invitation, voiding their earlier unused one. The
+// administrator hands it to the member out of band; it is shown this once (the store keeps its
+// hash) and lives mfa.DefaultInviteLifetime. Audited (admin.mfa_invite, and the service's
+// mfa.invite_issued); the audit never holds the code.
+func (a *Service) IssueInvite(ctx context.Context, actor string, f Filter) (*Invitation, error) {
+	if f.ID != "" || f.Client != "" || (f.Login == "" && f.Subject == "") {
+		return nil, fmt.Errorf("%w: say whose invitation: login or subject (no id or client)", ErrInvalid)
+	}
+	if a.Invites == nil {
+		return nil, fmt.Errorf("%w: enrolment invitations are not kept by this store", ErrInvalid)
+	}
+	sub, err := a.subject(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	code, expires, err := a.Invites.IssueInvite(ctx, sub, actor, 0)
+	if err != nil {
+		return nil, fmt.Errorf("admin: issue invitation: %w", err)
+	}
+	a.record(ctx, actor, "admin.mfa_invite", sub, "", fmt.Sprintf("%s (expires %s)", f, expires.UTC().Format(time.RFC3339)))
+	return &Invitation{Subject: sub, Code: code, ExpiresAt: expires}, nil
 }

@@ -79,6 +79,8 @@ type Service struct {
 	LogLevel *slog.LevelVar
 	// Factors resets members' second factors (mfa.go); nil: no reset.
 	Factors FactorResetter
+	// Invites issues enrolment invitations (mfa.go); nil: none.
+	Invites InviteIssuer
 	// Changes tells every replica (and this process) that clients changed, so that their
 	// client caches reload at once; nil: they find out at their next version check.
 	Changes Notifier

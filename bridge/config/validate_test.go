@@ -74,6 +74,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"bad legacy driver", func(c *Config) {
 			c.Legacy = directories.LegacyConfig{Type: "imis", Config: &imis.Config{Config: sqldir.Config{DSN: "x", Driver: "oracle"}}}
 		}, "legacy.driver:"},
+		{"unknown first enrolment", func(c *Config) { c.MFA.FirstEnrolment = "code" }, "mfa.first_enrolment: must be \"open\" or \"invitation\""},
 		{"bad ams website", func(c *Config) {
 			c.AMS.BaseURL, c.AMS.ClientID, c.AMS.ClientSecret = "https://members.example.org", "c", "s"
 		}, "ams.sso_url:"},
@@ -91,6 +92,12 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 	d := Defaults()
 	if err := d.Validate(); err != nil {
 		t.Fatalf("defaults invalid: %v", err)
+	}
+	for _, v := range []string{FirstEnrolmentOpen, FirstEnrolmentInvitation} {
+		d.MFA.FirstEnrolment = v
+		if err := d.Validate(); err != nil {
+			t.Fatalf("mfa.first_enrolment: %s invalid: %v", v, err)
+		}
 	}
 }
 

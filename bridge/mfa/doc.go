@@ -7,7 +7,8 @@
 // recovery codes) per member, but not passkey answers, which cannot be guessed: wrong codes
 // typed by someone holding the password do not lock the member's passkey sign-in. It writes
 // the audit rows of enrolment, use and removal (an administrator's reset is bridge/admin's,
-// which ends the member's sessions with it). It issues and redeems administrators' one-time
-// enrolment invitations (invite.go; nothing asks for one yet: the mfa.first_enrolment setting
-// and its pages are to come). The pages are in bridge/web/mfa.
+// which ends the member's sessions with it). It issues administrators' one-time enrolment
+// invitations (invite.go), which a first factor needs with mfa.first_enrolment: invitation
+// (InviteNeeded; ConfirmTOTP and FinishRegistration use one in the transaction that stores the
+// factor). The pages are in bridge/web/mfa.
 package mfa

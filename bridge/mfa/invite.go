@@ -15,8 +15,9 @@ import (
 )
 
 // Enrolment invitations: an administrator-issued one-time code that lets a member set up a
-// first second factor where the password alone may not (review s12 W9; the setting that asks
-// for it, mfa.first_enrolment, and the pages that take it are still to come). The code is shown
+// first second factor where the password alone may not (review s12 W9; mfa.first_enrolment:
+// invitation, InviteNeeded; the enrolment uses it with the factor, ConfirmTOTP and
+// FinishRegistration, and RedeemInvite spends one alone). The code is shown
 // once, to the administrator, who hands it to the member; the store keeps its hash
 // (store.EnrolmentInvite). It is typed by a person, so it carries 100 bits rather than the 256
 // of the bridge's other tokens (as recovery codes carry 60), short-lived and throttled with the

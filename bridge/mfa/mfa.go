@@ -89,6 +89,9 @@ type Service struct {
 	// WebAuthn is the passkey relying party (nil: passkeys off).
 	WebAuthn *WebAuthn
 	Now      func() time.Time
+	// InvitationFirst: a first factor needs an administrator's invitation as well
+	// (mfa.first_enrolment: invitation; InviteNeeded).
+	InvitationFirst bool
 }
 
 // Factors are what a member has enrolled.
@@ -279,6 +282,15 @@ func MayEnrolFirst(m *legacy.Member, amr []string) bool {
 	return m != nil && (!m.SecondFactor || HandedOff(amr))
 }
 
+// InviteNeeded reports whether m, with factors f, enrolling a factor in a sign-in or session
+// whose methods are amr needs an administrator's invitation code (Service.InvitationFirst;
+// review s12 W9): for a first factor, except after the AMS website's hand-off of a member the
+// AMS asks a factor of (MayEnrolFirst's one way in for them: the AMS checked its own factor).
+// A member with a factor adds more without one: the callers ask for that factor first.
+func (s *Service) InviteNeeded(f Factors, m *legacy.Member, amr []string) bool {
+	return s.InvitationFirst && !f.Any() && !(m != nil && m.SecondFactor && HandedOff(amr))
+}
+
 // HasMFA reports whether a session's methods include a second factor.
 func HasMFA(amr []string) bool { return slices.Contains(amr, AMRMFA) }
 
@@ -408,8 +420,11 @@ func (s *Service) matchStep(secret []byte, code string) int64 {
 
 // ConfirmTOTP finishes the enrolment begun in browser with a first code and returns the recovery
 // codes (shown once; only their hashes are kept). The secret confirmed is the one the code was
-// checked against (compare-and-set), never one that another enrolment put in its place.
-func (s *Service) ConfirmTOTP(ctx context.Context, subject, code, ip, browser string) ([]string, error) {
+// checked against (compare-and-set), never one that another enrolment put in its place. A
+// non-empty invite is the member's invitation code (InviteNeeded), used in the same
+// transaction as the factor is confirmed: ErrWrongInvite, counted as a wrong code, when it is
+// wrong, another member's, used or expired, and nothing is confirmed.
+func (s *Service) ConfirmTOTP(ctx context.Context, subject, code, ip, browser, invite string) ([]string, error) {
 	if err := s.throttle(ctx, subject, ip); err != nil {
 		return nil, err
 	}
@@ -436,14 +451,22 @@ func (s *Service) ConfirmTOTP(ctx context.Context, subject, code, ip, browser st
 		return nil, ErrWrongCode
 	}
 	codes, hashes := newRecoveryCodes(subject)
-	if err := s.Store.ConfirmTOTP(ctx, subject, f.SecretSealed, step, hashes); err != nil {
-		if errors.Is(err, sso.ErrNotFound) {
-			return nil, ErrNoFactor // confirmed, or replaced by another enrolment, meanwhile
-		}
+	if invite == "" {
+		err = s.Store.ConfirmTOTP(ctx, subject, f.SecretSealed, step, hashes)
+	} else {
+		err = s.Store.ConfirmTOTPInvited(ctx, subject, f.SecretSealed, step, hashes, inviteHash(subject, invite), s.Now())
+	}
+	switch {
+	case errors.Is(err, store.ErrNoInvite):
+		return nil, s.inviteRefused(ctx, subject, ip, "totp")
+	case errors.Is(err, sso.ErrNotFound):
+		return nil, ErrNoFactor // confirmed, or replaced by another enrolment, meanwhile
+	case err != nil:
+		s.release(ctx, subject, ip)
 		return nil, fmt.Errorf("confirm totp: %w", err)
 	}
 	s.succeed(ctx, subject, ip)
-	s.Audit(ctx, &store.AuditEvent{Event: "mfa.enrolled", Subject: subject, IP: ip, Detail: "totp"})
+	s.enrolled(ctx, subject, ip, "totp", invite != "")
 	return codes, nil
 }
 
@@ -510,6 +533,24 @@ func (s *Service) RemoveTOTP(ctx context.Context, subject, ip string) error {
 	}
 	s.Audit(ctx, &store.AuditEvent{Event: "mfa.removed", Subject: subject, IP: ip, Detail: "totp"})
 	return nil
+}
+
+// enrolled audits a new factor (method: totp or passkey) and, when invited, the invitation it
+// used.
+func (s *Service) enrolled(ctx context.Context, subject, ip, method string, invited bool) {
+	detail := method
+	if invited {
+		s.Audit(ctx, &store.AuditEvent{Event: "mfa.invite_used", Subject: subject, IP: ip, Detail: method})
+		detail += ", with an invitation"
+	}
+	s.Audit(ctx, &store.AuditEvent{Event: "mfa.enrolled", Subject: subject, IP: ip, Detail: detail})
+}
+
+// inviteRefused audits an enrolment's invitation the store refused (store.ErrNoInvite), whose
+// attempt stays counted, and returns ErrWrongInvite.
+func (s *Service) inviteRefused(ctx context.Context, subject, ip, method string) error {
+	s.Audit(ctx, &store.AuditEvent{Event: "mfa.invite_refused", Subject: subject, IP: ip, Detail: method + ": wrong, used or expired code"})
+	return ErrWrongInvite
 }
 
 // ---- recovery codes ----

@@ -133,12 +133,35 @@ func (s *Service) BeginRegistration(ctx context.Context, subject string, m *lega
 	return ceremony(opts, sd)
 }
 
-// FinishRegistration checks the browser's answer and stores the new passkey under name.
-func (s *Service) FinishRegistration(ctx context.Context, subject string, m *legacy.Member, session, answer []byte, name, ip string) (string, error) {
+// FinishRegistration checks the browser's answer and stores the new passkey under name. A
+// non-empty invite is the member's invitation code (InviteNeeded), used in the same
+// transaction as the passkey is stored: ErrWrongInvite when it is wrong, another member's,
+// used or expired, and nothing is stored.
+func (s *Service) FinishRegistration(ctx context.Context, subject string, m *legacy.Member, session, answer []byte, name, ip, invite string) (string, error) {
 	wa, err := s.passkeys()
 	if err != nil {
 		return "", err
 	}
+	if invite == "" {
+		return s.finishRegistration(ctx, wa, subject, m, session, answer, name, ip, "")
+	}
+	// An invitation is a code typed by a person: its guesses count with the member's wrong
+	// second-factor codes (a passkey answer alone is not counted: FinishLogin says why).
+	if err := s.throttle(ctx, subject, ip); err != nil {
+		return "", err
+	}
+	method, err := s.finishRegistration(ctx, wa, subject, m, session, answer, name, ip, invite)
+	switch {
+	case errors.Is(err, ErrWrongInvite): // counted
+	case err != nil:
+		s.release(ctx, subject, ip)
+	default:
+		s.succeed(ctx, subject, ip)
+	}
+	return method, err
+}
+
+func (s *Service) finishRegistration(ctx context.Context, wa *webauthn.WebAuthn, subject string, m *legacy.Member, session, answer []byte, name, ip, invite string) (string, error) {
 	var sd webauthn.SessionData
 	if err := json.Unmarshal(session, &sd); err != nil {
 		return "", fmt.Errorf("passkey session: %w", err)
@@ -160,15 +183,23 @@ func (s *Service) FinishRegistration(ctx context.Context, subject string, m *leg
 		return "", err
 	}
 	now := s.Now()
-	if err := s.Store.AddWebAuthnCredential(ctx, &store.WebAuthnCredential{ID: cred.ID, Subject: subject, Name: name, Data: data,
+	c := &store.WebAuthnCredential{ID: cred.ID, Subject: subject, Name: name, Data: data,
 		SignCount: cred.Authenticator.SignCount, BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState,
-		CreatedAt: now}); err != nil {
-		if errors.Is(err, sso.ErrConflict) {
-			return "", fmt.Errorf("%w: credential registered already", ErrPasskey)
-		}
+		CreatedAt: now}
+	if invite == "" {
+		err = s.Store.AddWebAuthnCredential(ctx, c)
+	} else {
+		err = s.Store.AddWebAuthnCredentialInvited(ctx, c, inviteHash(subject, invite), now)
+	}
+	switch {
+	case errors.Is(err, store.ErrNoInvite):
+		return "", s.inviteRefused(ctx, subject, ip, "passkey")
+	case errors.Is(err, sso.ErrConflict):
+		return "", fmt.Errorf("%w: credential registered already", ErrPasskey)
+	case err != nil:
 		return "", fmt.Errorf("store passkey: %w", err)
 	}
-	s.Audit(ctx, &store.AuditEvent{Event: "mfa.enrolled", Subject: subject, IP: ip, Detail: "passkey"})
+	s.enrolled(ctx, subject, ip, "passkey", invite != "")
 	return keyMethod(cred.Flags.BackupEligible), nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,55 @@ func TestMFAResetCLI(t *testing.T) {
 		evs, err := st.AuditEvents(ctx, store.AuditFilter{Event: ev})
 		if err != nil || len(evs) != 1 || evs[0].Subject != "sub-1" {
 			t.Fatalf("%s audit rows: %v %+v", ev, err, evs)
+		}
+	}
+}
+
+// TestMFAInviteCLI: `ssobridge mfa invite` prints a code once, stores its hash only, voids the
+// member's earlier unused one, and writes the audit rows without the code; it refuses a call
+// that names nobody.
+func TestMFAInviteCLI(t *testing.T) {
+	dir := t.TempDir()
+	dd := "--data-dir=" + dir
+	if out, err := run(t, "mfa", "invite", dd); err == nil {
+		t.Fatalf("invite without a member must refuse: %s", out)
+	}
+	var codes []string
+	for range 2 {
+		out, err := run(t, "mfa", "invite", dd, "--subject", "sub-1")
+		if err != nil {
+			t.Fatalf("mfa invite: %v\n%s", err, out)
+		}
+		m := regexp.MustCompile(`invitation code: ([a-z0-9]{5}(-[a-z0-9]{5}){3})\n`).FindStringSubmatch(out)
+		if m == nil || !strings.Contains(out, "for subject:     sub-1") {
+			t.Fatalf("mfa invite printed no code: %s", out)
+		}
+		codes = append(codes, m[1])
+	}
+	if codes[0] == codes[1] {
+		t.Fatal("two invitations, one code")
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "ssobridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// The store has the hash, not the code: using the code as a hash finds nothing.
+	for _, c := range codes {
+		if err := st.ConsumeEnrolmentInvite(ctx, "sub-1", c, time.Now()); err == nil {
+			t.Fatal("the store keeps the code itself")
+		}
+	}
+	for ev, n := range map[string]int{"mfa.invite_issued": 2, "admin.mfa_invite": 2} {
+		evs, err := st.AuditEvents(ctx, store.AuditFilter{Event: ev})
+		if err != nil || len(evs) != n {
+			t.Fatalf("%s audit rows: %v %d, want %d", ev, err, len(evs), n)
+		}
+		for _, e := range evs {
+			if e.Subject != "sub-1" || strings.Contains(e.Detail, codes[0]) || strings.Contains(e.Detail, codes[1]) {
+				t.Fatalf("%s audit row: %+v", ev, e)
+			}
 		}
 	}
 }

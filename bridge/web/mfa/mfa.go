@@ -228,7 +228,9 @@ type stepData struct {
 	// Continue: nothing is needed (the notice only).
 	TOTP, Passkeys bool
 	Enrol          *mfa.Enrolment
-	Continue       bool
+	// Invite: the enrolment also takes an administrator's invitation code (mfa.InviteNeeded).
+	Invite   bool
+	Continue bool
 	// Codes are fresh recovery codes (shown once) and Next where to go on.
 	Codes []string
 	Next  string
@@ -352,6 +354,30 @@ func mayAddFactor(f mfa.Factors, m *legacy.Member, amr []string) bool {
 	return f.Any() || mfa.MayEnrolFirst(m, amr)
 }
 
+// inviteNeeded reports whether a first factor enrolled at this step needs an invitation code
+// (mfa.Service.InviteNeeded), by the step's methods (amr).
+func (l *loaded) inviteNeeded(s *mfa.Service) bool { return s.InviteNeeded(l.f, l.m, l.amr()) }
+
+// errInviteMissing: an enrolment that needs an invitation code came without one (codeError
+// says so; nothing was checked or counted).
+var errInviteMissing = errors.New("no invitation code")
+
+// msgInviteMissing answers an enrolment without the invitation code it needs.
+const msgInviteMissing = "Type the invitation code the association gave you: setting up your first second factor needs it."
+
+// enrolInvite is the invitation code an enrolment form carries ("" when none is needed); ok is
+// false when one is needed and the form has none.
+func enrolInvite(c echo.Context, needed bool) (string, bool) {
+	if !needed {
+		return "", true
+	}
+	invite := strings.TrimSpace(c.FormValue("invite"))
+	if len(invite) > 64 {
+		invite = invite[:64]
+	}
+	return invite, invite != ""
+}
+
 // auditEnrolRefused records a first factor refused at where (mfa.MayEnrolFirst).
 func (h *Handler) auditEnrolRefused(c echo.Context, subject, where string) {
 	h.Audit(c.Request().Context(), &store.AuditEvent{Event: "mfa.enrol_refused", Subject: subject, IP: c.RealIP(),
@@ -411,6 +437,7 @@ func (h *Handler) render(c echo.Context, status int, l *loaded, d stepData) erro
 		if err != nil {
 			return err
 		}
+		d.Invite = l.inviteNeeded(h.MFA)
 	default:
 		d.Continue = true
 	}
@@ -464,7 +491,11 @@ func (h *Handler) stepSubmit(c echo.Context) error {
 		if !l.mayEnrol() {
 			return h.enrolElsewhere(c, sub, "step")
 		}
-		codes, err = h.MFA.ConfirmTOTP(ctx, sub, code, ip, l.ch.Browser)
+		if invite, ok := enrolInvite(c, l.inviteNeeded(h.MFA)); ok {
+			codes, err = h.MFA.ConfirmTOTP(ctx, sub, code, ip, l.ch.Browser, invite)
+		} else {
+			err = errInviteMissing
+		}
 		amr = mfa.WithFactor(l.ch.AMR, mfa.AMROTP)
 	case "continue":
 		if !l.done() && (l.f.Any() || l.reason != mfa.ReasonNotNeeded) {
@@ -502,6 +533,11 @@ func codeError(err error) (string, int) {
 	case errors.As(err, &te):
 		return fmt.Sprintf("Too many wrong codes. For your security, please wait %d minutes and try again.", int(te.RetryAfter.Minutes())+1),
 			http.StatusTooManyRequests
+	case errors.Is(err, errInviteMissing):
+		return msgInviteMissing, http.StatusBadRequest
+	case errors.Is(err, mfa.ErrWrongInvite):
+		// One answer for a wrong, another member's, used and expired code: which one is not told.
+		return msgWrongInvite, http.StatusUnauthorized
 	case errors.Is(err, mfa.ErrWrongCode), errors.Is(err, mfa.ErrNoFactor):
 		return "That code is not right, or it was used already. Check it and try again.", http.StatusUnauthorized
 	case errors.Is(err, throttle.ErrUnavailable): // fail closed
@@ -509,6 +545,9 @@ func codeError(err error) (string, int) {
 	}
 	return "", 0
 }
+
+// msgWrongInvite answers an invitation code that cannot be used, whatever the reason.
+const msgWrongInvite = "That invitation code cannot be used: it is not right, or it was used already or has expired. Check it, or ask the association for a new one."
 
 // pass moves the challenge to passed (once) and opens the session (sign-in) or upgrades it
 // (step-up) with amr. It returns where the browser goes on, or "" after answering (an error

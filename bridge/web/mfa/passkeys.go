@@ -12,6 +12,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/bridge/web/authflow"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
@@ -299,6 +300,11 @@ func (h *Handler) passkeyRegisterBegin(c echo.Context) error {
 	if !mayAddFactor(f, m, sess.AMR) {
 		return h.passkeyEnrolElsewhere(c, sess.Subject, "passkey registration")
 	}
+	// Checked (not used) here too, so that no passkey is made on the device for a registration
+	// refused at once; finish uses it.
+	if _, ok := enrolInvite(c, h.MFA.InviteNeeded(f, m, sess.AMR)); !ok {
+		return jsonError(c, http.StatusBadRequest, msgInviteMissing)
+	}
 	cer, err := h.MFA.BeginRegistration(ctx, sess.Subject, m)
 	if err != nil {
 		return err
@@ -333,7 +339,13 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 	if name == "" || len(name) > 64 {
 		name = "Passkey"
 	}
-	method, err := h.MFA.FinishRegistration(ctx, sess.Subject, m, d.Session, answer(c), name, c.RealIP())
+	// Asked again too: a first passkey needs an invitation (mfa.first_enrolment: invitation),
+	// used in the transaction that stores the passkey.
+	invite, ok := enrolInvite(c, h.MFA.InviteNeeded(f, m, sess.AMR))
+	if !ok {
+		return jsonError(c, http.StatusBadRequest, msgInviteMissing)
+	}
+	method, err := h.MFA.FinishRegistration(ctx, sess.Subject, m, d.Session, answer(c), name, c.RealIP(), invite)
 	if err != nil {
 		return h.passkeyError(c, err, "passkey registration")
 	}
@@ -354,6 +366,15 @@ func (h *Handler) passkeyEnrolElsewhere(c echo.Context, subject, where string) e
 // passkeyError answers a failed ceremony. Passkey answers are not throttled per member
 // (mfa.Service.FinishLogin says why): none is refused as too many.
 func (h *Handler) passkeyError(c echo.Context, err error, what string) error {
+	var te *mfa.ThrottledError
+	if errors.Is(err, mfa.ErrWrongInvite) || errors.As(err, &te) || errors.Is(err, throttle.ErrUnavailable) {
+		// The invitation of a first passkey: answered as the step answers a typed code.
+		if te != nil {
+			c.Response().Header().Set("Retry-After", fmt.Sprint(int(te.RetryAfter.Seconds())+1))
+		}
+		msg, status := codeError(err)
+		return jsonError(c, status, msg)
+	}
 	if errors.Is(err, mfa.ErrPasskey) || errors.Is(err, mfa.ErrNoFactor) {
 		h.Logger.InfoContext(c.Request().Context(), what+" refused", "err", err)
 		return jsonError(c, http.StatusUnauthorized, msgPasskeyFailed)

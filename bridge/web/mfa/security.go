@@ -30,8 +30,11 @@ type securityData struct {
 	RecoveryLeft int
 	Passkeys     []passkeyLine
 	PasskeysOn   bool
-	Enrol        *mfa.Enrolment
-	Codes        []string
+	// Invite: a first factor here also takes an administrator's invitation code
+	// (mfa.Service.InviteNeeded).
+	Invite bool
+	Enrol  *mfa.Enrolment
+	Codes  []string
 }
 
 // signedIn is the member behind this browser's session, or nil after rendering a page.
@@ -56,13 +59,14 @@ func (h *Handler) signedIn(c echo.Context) (*sso.Session, *legacy.Member, error)
 	return sess, m, nil
 }
 
-func (h *Handler) securityData(c echo.Context, sess *sso.Session, f mfa.Factors) (securityData, error) {
+func (h *Handler) securityData(c echo.Context, sess *sso.Session, m *legacy.Member, f mfa.Factors) (securityData, error) {
 	csrf, err := h.Cookies.CSRFToken(c)
 	if err != nil {
 		return securityData{}, err
 	}
 	d := securityData{Page: h.Pages.Base("Sign-in security"), CSRF: csrf, Notice: c.QueryParam("done"),
-		Confirm: f.Any() && !mfa.HasMFA(sess.AMR), TOTP: f.TOTP, RecoveryLeft: f.RecoveryLeft, PasskeysOn: h.MFA.WebAuthn != nil}
+		Confirm: f.Any() && !mfa.HasMFA(sess.AMR), TOTP: f.TOTP, RecoveryLeft: f.RecoveryLeft, PasskeysOn: h.MFA.WebAuthn != nil,
+		Invite: h.MFA.InviteNeeded(f, m, sess.AMR)}
 	for _, p := range f.Passkeys {
 		l := passkeyLine{ID: base64.RawURLEncoding.EncodeToString(p.ID), Name: p.Name, Added: p.CreatedAt.Format("2 Jan 2006"),
 			Synced: p.BackupEligible}
@@ -83,7 +87,7 @@ func (h *Handler) securityPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := h.securityData(c, sess, f)
+	d, err := h.securityData(c, sess, m, f)
 	if err != nil {
 		return err
 	}
@@ -121,7 +125,7 @@ func (h *Handler) securitySubmit(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		d, err := h.securityData(c, sess, f)
+		d, err := h.securityData(c, sess, m, f)
 		if err != nil {
 			return err
 		}
@@ -152,7 +156,12 @@ func (h *Handler) securitySubmit(c echo.Context) error {
 		}
 		return show(http.StatusOK, func(d *securityData) { d.Enrol = enrol })
 	case "totp-confirm":
-		codes, err := h.MFA.ConfirmTOTP(ctx, sess.Subject, c.FormValue("code"), c.RealIP(), browser)
+		var codes []string
+		if invite, ok := enrolInvite(c, h.MFA.InviteNeeded(f, m, sess.AMR)); ok {
+			codes, err = h.MFA.ConfirmTOTP(ctx, sess.Subject, c.FormValue("code"), c.RealIP(), browser, invite)
+		} else {
+			err = errInviteMissing
+		}
 		if msg, status := codeError(err); msg != "" {
 			enrol, perr := h.MFA.PendingTOTP(ctx, sess.Subject, m.Login, browser)
 			if perr != nil {
