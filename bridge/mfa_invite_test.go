@@ -281,3 +281,119 @@ func TestAdminIssueInviteAPI(t *testing.T) {
 }
 
 var inviteCodeRe = regexp.MustCompile(`^[a-z0-9]{5}(-[a-z0-9]{5}){3}$`)
+
+// TestFirstEnrolmentInvitationStepUp: a step-up of a password session (acr_values=mfa) where
+// the member has no factor enrols one at the step only with their invitation code; a wrong
+// authenticator code with the right invitation leaves the invitation unused (it is used with
+// the factor, not before), and the session is upgraded, once.
+func TestFirstEnrolmentInvitationStepUp(t *testing.T) {
+	e := newEnv(t, invitationFirst)
+	web, verifier := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	e.signIn(b, web.AuthCodeURL("s", oidc.Nonce("n")), "alice", "alice-password")
+	before, err := e.store.Sessions(e.ctx(), "")
+	if err != nil || len(before) != 1 {
+		t.Fatalf("sessions: %v %d", err, len(before))
+	}
+	step := b.Get(web.AuthCodeURL("s", oidc.Nonce("n"), oauth2.SetAuthURLParam("acr_values", sso.ACRMFA)))
+	m := totpSecretRe.FindStringSubmatch(step.Body)
+	if !strings.HasPrefix(step.URL.Path, "/login/mfa") || m == nil || !strings.Contains(step.Body, `name="invite"`) {
+		t.Fatalf("the step-up offers no enrolment with an invitation code: %d %s %.600s", step.Status, step.URL, step.Body)
+	}
+	enrol := func(code, invite string) *bridgetest.Page {
+		f := step.Hidden()
+		return b.Post(e.issuer+"/login/mfa", url.Values{"csrf": {f.Get("csrf")}, "c": {f.Get("c")}, "method": {"enrol"},
+			"code": {code}, "invite": {invite}})
+	}
+	invite := issueInvite(t, e, "alice")
+	if p := enrol("000000", invite); p.Status != http.StatusUnauthorized || !strings.Contains(p.Body, "not right") {
+		t.Fatalf("a wrong authenticator code: %d %.400s", p.Status, p.Body)
+	}
+	if p := enrol(totpCode(t, m[1], 0), ""); p.Status != http.StatusBadRequest || !strings.Contains(p.Body, inviteMissing) {
+		t.Fatalf("no invitation: %d %.400s", p.Status, p.Body)
+	}
+	noConfirmedTOTP(t, e, "alice", "before the invitation")
+	done := enrol(totpCode(t, m[1], 0), invite)
+	next := continueRe.FindStringSubmatch(done.Body)
+	if done.Status != http.StatusOK || next == nil {
+		t.Fatalf("the invitation after a wrong authenticator code: %d %.400s", done.Status, done.Body)
+	}
+	fin := b.Get(e.issuer + strings.ReplaceAll(next[1], "&amp;", "&"))
+	if c := idTokenAuth(t, e, web, verifier, fin.Redirected(t).Get("code")); !slices.Equal(c.AMR, []string{"pwd", "otp", "mfa"}) {
+		t.Fatalf("stepped-up token: amr %v", c.AMR)
+	}
+	after, _ := e.store.Sessions(e.ctx(), "")
+	if len(after) != 1 || after[0].ID != before[0].ID || !slices.Contains(after[0].AMR, "mfa") {
+		t.Fatalf("the step-up did not upgrade the same session: %+v", after)
+	}
+	if again := enrol(totpCode(t, m[1], 1), invite); again.Status != http.StatusConflict {
+		t.Fatalf("the step's enrolment replayed: %d", again.Status)
+	}
+}
+
+// TestFirstEnrolmentInvitationDevice: a device approval for an app that requires a second
+// factor, by a member with none, enrols one at the step only with their invitation code, then
+// goes on to the device's confirmation.
+func TestFirstEnrolmentInvitationDevice(t *testing.T) {
+	e := grantEnv(t, invitationFirst, func(c *bridge.Config) {
+		for i := range c.Clients {
+			if c.Clients[i].ID == "tv" {
+				c.Clients[i].MFA = "required"
+			}
+		}
+	})
+	cfg := &oauth2.Config{ClientID: "tv", Endpoint: e.endpoint(), Scopes: []string{"openid"}}
+	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	da, err := cfg.DeviceAuth(e.ctx())
+	if err != nil {
+		t.Fatalf("device authorization: %v", err)
+	}
+	b := e.browser()
+	p := b.Get(e.issuer + "/device?user_code=" + url.QueryEscape(da.UserCode))
+	p = b.Post(e.issuer+"/device", url.Values{"csrf": {p.Hidden().Get("csrf")}, "user_code": {da.UserCode}})
+	step := b.Login(p, "alice", "alice-password")
+	m := totpSecretRe.FindStringSubmatch(step.Body)
+	if step.URL.Path != "/login/mfa" || m == nil || !strings.Contains(step.Body, `name="invite"`) {
+		t.Fatalf("the device approval's step offers no enrolment with an invitation code: %d %s %.600s", step.Status, step.URL, step.Body)
+	}
+	enrol := func(invite string) *bridgetest.Page {
+		f := step.Hidden()
+		return b.Post(e.issuer+"/login/mfa", url.Values{"csrf": {f.Get("csrf")}, "c": {f.Get("c")}, "method": {"enrol"},
+			"code": {totpCode(t, m[1], 0)}, "invite": {invite}})
+	}
+	if p := enrol(""); p.Status != http.StatusBadRequest {
+		t.Fatalf("no invitation: %d", p.Status)
+	}
+	if p := enrol("aaaaa-bbbbb-ccccc-ddddd"); p.Status != http.StatusUnauthorized || !strings.Contains(p.Body, inviteRefused) {
+		t.Fatalf("a wrong invitation: %d", p.Status)
+	}
+	noConfirmedTOTP(t, e, "alice", "device, refused")
+	done := enrol(issueInvite(t, e, "alice"))
+	next := continueRe.FindStringSubmatch(done.Body)
+	if done.Status != http.StatusOK || next == nil {
+		t.Fatalf("enrolment with the invitation: %d %.400s", done.Status, done.Body)
+	}
+	if c := b.Get(e.issuer + strings.ReplaceAll(next[1], "&amp;", "&")); !strings.Contains(c.Body, "on a device?") {
+		t.Fatalf("after the enrolment, no device confirmation: %d %s %.400s", c.Status, c.URL, c.Body)
+	}
+}
+
+// TestFirstEnrolmentInvitationHandoff: with mfa.first_enrolment: invitation, a member the AMS
+// asks a factor of keeps their rule: no enrolment after the password alone (code or not), and
+// after the AMS website's hand-off, where the AMS checked its own factor, one without a code.
+func TestFirstEnrolmentInvitationHandoff(t *testing.T) {
+	e := newEnvWith(t, true, invitationFirst)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	amsFactor(e, "bob", true)
+	b := e.browser()
+	refusedToEnrol(t, b.Login(b.Get(web.AuthCodeURL("p", oidc.Nonce("n"))), "bob", "bob-password"), "the password alone")
+	b = e.browser()
+	ho := handoffAs(t, e, b, web.AuthCodeURL("s", oidc.Nonce("n"), oauth2.SetAuthURLParam("acr_values", sso.ACRMFA)), "bob", "bob-password")
+	if ho.URL.Path != "/login/mfa" || strings.Contains(ho.Body, `name="invite"`) {
+		t.Fatalf("the hand-off's step: %d %s %.600s", ho.Status, ho.URL, ho.Body)
+	}
+	done, _ := enrolHere(t, e, b, ho)
+	if done.Status != http.StatusOK || !recoveryCodeRe.MatchString(done.Body) {
+		t.Fatalf("the hand-off's enrolment without a code: %d %.400s", done.Status, done.Body)
+	}
+}
