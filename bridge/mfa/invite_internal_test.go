@@ -3,10 +3,14 @@ package mfa
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 )
@@ -80,5 +84,67 @@ func TestInvite(t *testing.T) {
 		if !seen {
 			t.Errorf("no %s audit row (%v)", e, events)
 		}
+	}
+}
+
+// TestConfirmTOTPInvited: an authenticator app confirmed with an invitation uses it with the
+// factor: a wrong invitation (with the right authenticator code) confirms nothing and counts
+// against the member's second-factor attempts until they are throttled, when even the right
+// invitation is refused; a wrong authenticator code leaves the invitation unused; the code is
+// taken in any case and spacing, and audited with the enrolment.
+func TestConfirmTOTPInvited(t *testing.T) {
+	ctx := context.Background()
+	s := passkeyService(t)
+	var events []string
+	s.Audit = func(_ context.Context, e *store.AuditEvent) { events = append(events, e.Event+":"+e.Detail) }
+	const ip = "192.0.2.9"
+	enrol := func(subject string) func(at time.Time) string {
+		enr, err := s.BeginTOTP(ctx, subject, subject, "browser-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func(at time.Time) string {
+			c, err := totp.GenerateCodeCustom(enr.Secret, at, totp.ValidateOpts{Period: totpPeriod, Digits: totpDigits, Algorithm: otp.AlgorithmSHA1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+	}
+	confirmed := func(subject string) bool {
+		f, err := s.Store.TOTP(ctx, subject)
+		return err == nil && f.Confirmed
+	}
+
+	code := enrol("sub-alice")
+	invite, _, err := s.IssueInvite(ctx, "sub-alice", "admin", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConfirmTOTP(ctx, "sub-alice", "000000", ip, "browser-1", invite); !errors.Is(err, ErrWrongCode) {
+		t.Fatalf("a wrong authenticator code: %v", err)
+	}
+	codes, err := s.ConfirmTOTP(ctx, "sub-alice", code(time.Now()), ip, "browser-1", " "+strings.ToUpper(strings.ReplaceAll(invite, "-", " ")))
+	if err != nil || len(codes) != RecoveryCodes || !confirmed("sub-alice") {
+		t.Fatalf("the invitation, typed loosely, after a wrong authenticator code: %v", err)
+	}
+	if !slices.Contains(events, "mfa.invite_used:totp") || !slices.Contains(events, "mfa.enrolled:totp, with an invitation") {
+		t.Fatalf("audit rows: %v", events)
+	}
+
+	carol := enrol("sub-carol")
+	good, _, _ := s.IssueInvite(ctx, "sub-carol", "admin", 0)
+	var te *ThrottledError
+	for i := range 20 {
+		_, err := s.ConfirmTOTP(ctx, "sub-carol", carol(time.Now()), ip, "browser-1", "aaaaa-aaaaa-aaaaa-aaaaa")
+		if errors.As(err, &te) {
+			break
+		}
+		if !errors.Is(err, ErrWrongInvite) || i == 19 || confirmed("sub-carol") {
+			t.Fatalf("guess %d: %v, want ErrWrongInvite until throttled", i, err)
+		}
+	}
+	if _, err := s.ConfirmTOTP(ctx, "sub-carol", carol(time.Now()), ip, "browser-1", good); !errors.As(err, &te) || confirmed("sub-carol") {
+		t.Fatalf("the right invitation while throttled: %v", err)
 	}
 }
