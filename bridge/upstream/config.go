@@ -148,8 +148,9 @@ func Validate(list []ProviderConfig) []error {
 			add(i, "scopes", "must include openid")
 		}
 		for j, v := range c.TrustedAMR {
-			if !amrValue.MatchString(v) || v == "fed" || v == "pwd" {
-				add(i, fmt.Sprintf("trusted_amr[%d]", j), "%q must be an amr value such as mfa, hwk or otp (not fed or pwd)", v)
+			// fed, pwd and ams are the bridge's own first factors (ams: the AMS hand-off).
+			if !amrValue.MatchString(v) || v == "fed" || v == "pwd" || v == "ams" {
+				add(i, fmt.Sprintf("trusted_amr[%d]", j), "%q must be an amr value such as mfa, hwk or otp (not fed, pwd or ams)", v)
 			}
 		}
 		if c.LinkByEmail && !contains(c.Scopes, "email") {
