@@ -8,6 +8,7 @@ import (
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/store"
 )
@@ -97,5 +98,63 @@ func TestBrowserFirstPasskeyInvitation(t *testing.T) {
 	evs, err := e.store.AuditEvents(e.ctx(), store.AuditFilter{Event: "mfa.invite_used"})
 	if err != nil || len(evs) != 1 || evs[0].Detail != "passkey" || evs[0].Subject != sub {
 		t.Fatalf("mfa.invite_used rows: %v %+v", err, evs)
+	}
+}
+
+// TestBrowserFirstTOTPInvitation: in Chromium, a member without a factor signing in to an app
+// that requires one, with mfa.first_enrolment: invitation, sets up an authenticator app at the
+// sign-in step: the step refuses the authenticator's code without the invitation code, and
+// with it enrols and goes on to the app.
+func TestBrowserFirstTOTPInvitation(t *testing.T) {
+	rp, addClient := newRelyingParty(t)
+	e := newEnvDeps(t, false, nil, envDeps{}, addClient, invitationFirst, func(c *bridge.Config) {
+		for i := range c.Clients {
+			if c.Clients[i].ID == "browserapp" {
+				c.Clients[i].MFA = "required"
+			}
+		}
+	})
+	rp.connect(e)
+	ctx := bridgetest.Chrome(t, 3*time.Minute)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(rp.srv.URL+"/start"),
+		chromedp.WaitVisible(css("#login")),
+		chromedp.SendKeys(css("#login"), "alice"),
+		chromedp.SendKeys(css("#password"), "alice-password"),
+		chromedp.Click(css("button[type=submit].primary")),
+		chromedp.WaitVisible(css("#totp-secret")),
+		chromedp.WaitVisible(css("#invite")),
+	); err != nil {
+		t.Fatalf("password sign-in to the step: %v", err)
+	}
+	secret := text(t, ctx, "#totp-secret")
+	// The browser's own check (required) is not what refuses: the form is sent past it.
+	if err := chromedp.Do(ctx, chromedp.SendKeys(css("#code"), totpCode(t, secret, 0))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#invite").form.submit(), true`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(css("#mfa-error"))); err != nil {
+		t.Fatalf("the step without an invitation code: %v", err)
+	}
+	if got := text(t, ctx, "#mfa-error"); !strings.Contains(got, inviteMissing) {
+		t.Fatalf("without a code the step said %q", got)
+	}
+	noConfirmedTOTP(t, e, "alice", "without a code")
+	code := issueInvite(t, e, "alice")
+	if err := chromedp.Do(ctx,
+		chromedp.WaitVisible(css("#invite")),
+		chromedp.SendKeys(css("#code"), totpCode(t, secret, 0)),
+		chromedp.SendKeys(css("#invite"), code),
+		chromedp.Click(css("button[type=submit].primary")),
+		chromedp.WaitVisible(css("#recovery-codes")),
+		chromedp.Click(css("#mfa-continue")),
+		chromedp.WaitVisible(css("#result")),
+	); err != nil {
+		t.Fatalf("the step with the invitation code: %v (page error %q)", err, pageText(ctx, "#mfa-error"))
+	}
+	if got := text(t, ctx, "#result"); !strings.HasPrefix(got, "signed in: Alice Archer") {
+		t.Fatalf("result %q", got)
 	}
 }
