@@ -140,6 +140,7 @@ func TestSCIMHandlerPatch(t *testing.T) {
 		{"no target", `{` + patchOp + `,"Operations":[{"op":"remove","path":"roles[value eq \"Board\"]"}]}`, 400, `"scimType":"noTarget"`},
 		{"no PatchOp schema", `{"Operations":[{"op":"replace","path":"active","value":true}]}`, 400, `"scimType":"invalidSyntax"`},
 		{"not JSON", `active=true`, 400, `"scimType":"invalidSyntax"`},
+		{"null value", `{` + patchOp + `,"Operations":[{"op":"replace","value":{"active":true,"emails":null}}]}`, 400, `"scimType":"invalidValue"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := do(http.MethodPatch, "/Users/sub-1", tc.body)
@@ -150,6 +151,13 @@ func TestSCIMHandlerPatch(t *testing.T) {
 				t.Fatalf("a refused PATCH changed the user: %+v", after)
 			}
 		})
+	}
+	// active removed (RFC 7643 4.1.1: not required) is unassigned: read as a User without it.
+	if w := do(http.MethodPatch, "/Users/sub-1", `{`+patchOp+`,"Operations":[{"op":"remove","path":"active"}]}`); w.Code != http.StatusOK {
+		t.Fatalf("PATCH remove active: %d %s", w.Code, w.Body)
+	}
+	if u, _ := c.User(ctx, "sub-1"); !u.Active {
+		t.Fatalf("active removed: %+v, want active as a User received without it", u)
 	}
 	if w := do(http.MethodPatch, "/Users/sub-9", `{`+patchOp+`,"Operations":[{"op":"replace","path":"active","value":true}]}`); w.Code != http.StatusNotFound {
 		t.Fatalf("PATCH of an unknown user: %d %s", w.Code, w.Body)
@@ -185,6 +193,14 @@ func TestSCIMHandlerGroups(t *testing.T) {
 	}
 	if find = do(http.MethodGet, `/Groups?filter=displayName+eq+"Board"`, ""); !strings.Contains(find.Body.String(), `"id":"Board"`) {
 		t.Fatalf("find after: %s", find.Body)
+	}
+	// A POST of a group that exists is 409 uniqueness (RFC 7644 3.3), and adds nobody.
+	if w := do(http.MethodPost, "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Board","members":[{"value":"sub-2"}]}`); w.Code != http.StatusConflict ||
+		!strings.Contains(w.Body.String(), `"scimType":"uniqueness"`) || !strings.Contains(w.Body.String(), `"status":"409"`) {
+		t.Fatalf("POST /Groups again: %d %s", w.Code, w.Body)
+	}
+	if r := roles("sub-2"); r != "" {
+		t.Fatalf("a refused POST /Groups gave sub-2 the role: %q", r)
 	}
 	steps := []struct {
 		name, body     string

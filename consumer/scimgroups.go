@@ -20,7 +20,9 @@ import (
 // reads. Served: GET /Groups?filter=displayName eq "R", GET /Groups/{id}, POST /Groups (with
 // members), PATCH /Groups/{id} adding or removing members (path "members" with values, or
 // members[value eq "id"]; replace of "members" sets them all), DELETE /Groups/{id} (nobody holds
-// the role any more). A group cannot be renamed (400 mutability): its name is the role's.
+// the role any more). A group cannot be renamed (400 mutability): its name is the role's. A POST
+// of a group that exists (someone holds the role) is 409 uniqueness (RFC 7644 3.3) and changes
+// nothing: the client finds the group and adds its members with a PATCH.
 
 type scimMember struct {
 	Value string `json:"value"`
@@ -62,13 +64,25 @@ type groupChange struct {
 
 // changeGroup applies membership changes to role in one transaction: all or none. A member
 // removed who does not hold the role is noTarget when the change is strict (a filter that
-// selected nothing); a member added who is not a user here is invalidValue.
-func (c *Consumer) changeGroup(ctx context.Context, role string, replaceAll bool, changes []groupChange) (*patchError, error) {
+// selected nothing); a member added who is not a user here is invalidValue. create is a POST
+// of the group: 409 uniqueness when someone holds the role already.
+func (c *Consumer) changeGroup(ctx context.Context, role string, create, replaceAll bool, changes []groupChange) (*patchError, error) {
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("consumer: group %q: %w", role, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if create {
+		// Two POSTs of one name at the same moment may both find none (PostgreSQL's read
+		// committed): both members then hold the role, the one group a role is here.
+		var n int
+		if err := tx.QueryRowContext(ctx, c.q(`SELECT COUNT(*) FROM sso_user_roles WHERE role = ?`), role).Scan(&n); err != nil {
+			return nil, fmt.Errorf("consumer: group %q: %w", role, err)
+		}
+		if n > 0 {
+			return &patchError{scimType: "uniqueness", detail: fmt.Sprintf("a group named %q exists", role), status: http.StatusConflict}, nil
+		}
+	}
 	if replaceAll {
 		if _, err := tx.ExecContext(ctx, c.q(`DELETE FROM sso_user_roles WHERE role = ?`), role); err != nil {
 			return nil, fmt.Errorf("consumer: group %q: %w", role, err)
@@ -239,7 +253,7 @@ func (c *Consumer) serveGroups(w http.ResponseWriter, r *http.Request, rest stri
 		for _, m := range in.Members {
 			changes = append(changes, groupChange{add: true, subject: m.Value})
 		}
-		if perr, err := c.changeGroup(ctx, in.DisplayName, false, changes); err != nil {
+		if perr, err := c.changeGroup(ctx, in.DisplayName, true, false, changes); err != nil {
 			scimError(w, http.StatusInternalServerError, "cannot store the group")
 			return
 		} else if perr != nil {
@@ -264,7 +278,7 @@ func (c *Consumer) serveGroups(w http.ResponseWriter, r *http.Request, rest stri
 		}
 		changes, all, perr := groupPatch(role, p.Operations)
 		if perr == nil {
-			perr, err = c.changeGroup(ctx, role, all, changes)
+			perr, err = c.changeGroup(ctx, role, false, all, changes)
 			if err != nil {
 				scimError(w, http.StatusInternalServerError, "cannot store the group")
 				return
@@ -284,7 +298,7 @@ func (c *Consumer) serveGroups(w http.ResponseWriter, r *http.Request, rest stri
 		}
 		writeSCIM(w, http.StatusOK, g)
 	case r.Method == http.MethodDelete && role != "":
-		if _, err := c.changeGroup(ctx, role, true, nil); err != nil {
+		if _, err := c.changeGroup(ctx, role, false, true, nil); err != nil {
 			scimError(w, http.StatusInternalServerError, "cannot delete the group")
 			return
 		}

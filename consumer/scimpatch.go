@@ -30,12 +30,19 @@ import (
 // the wrong type is 400 invalidValue; a readOnly or immutable attribute changed is 400
 // mutability (RFC 7644 3.5.2 and 3.12). Attributes this app does not keep are ignored in an
 // operation without a path (its value an object of attributes), as Entra's and Okta's
-// extension attributes would be. A null value, or an empty array, unassigns (RFC 7643 2.5).
-// Entra's "True"/"False" strings for active are read as booleans.
+// extension attributes would be. An attribute is unassigned by a remove with its path (RFC
+// 7644 3.5.2.2), or by an empty array for a multi-valued one (RFC 7643 2.5); null is no value
+// to add or replace with (RFC 7644 3.5.2.1 and 3.5.2.3 define none): an add or replace whose
+// value holds null anywhere is 400 invalidValue, as a server that validates values answers.
+// Removing active (not required, RFC 7643 4.1.1) leaves it unassigned, which this app reads
+// as it reads a User received without it: active. Entra's "True"/"False" strings for active
+// are read as booleans.
 
-// patchError is a SCIM error (RFC 7644 3.12): 400 with a scimType.
+// patchError is a SCIM error (RFC 7644 3.12): 400 with a scimType, or status when not zero
+// (409 uniqueness).
 type patchError struct {
 	scimType, detail string
+	status           int
 }
 
 func (e *patchError) Error() string { return e.scimType + ": " + e.detail }
@@ -250,6 +257,39 @@ func isNull(raw json.RawMessage) bool {
 	return len(t) == 0 || bytes.Equal(t, []byte("null"))
 }
 
+// holdsNull reports whether a JSON value is null or holds null at any depth (an attribute or
+// an element of an array).
+func holdsNull(raw json.RawMessage) bool {
+	if raw == nil {
+		return false // no value at all: the operation's own check
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return false // not JSON: the attribute's decoding refuses it
+	}
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		switch x := v.(type) {
+		case nil:
+			return true
+		case map[string]any:
+			for _, e := range x {
+				if walk(e) {
+					return true
+				}
+			}
+		case []any:
+			for _, e := range x {
+				if walk(e) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(v)
+}
+
 func decodeString(raw json.RawMessage, what string) (string, *patchError) {
 	if isNull(raw) {
 		return "", nil
@@ -354,7 +394,9 @@ func patchUser(u *wire.SCIMUser, ops []patchOp) *patchError {
 			return perr("invalidSyntax", "operation %d: op %q must be add, replace or remove", i, op.Op)
 		}
 		var err *patchError
-		if op.Path == "" {
+		if kind != "remove" && holdsNull(op.Value) {
+			err = perr("invalidValue", "null is no value to %s with: unassign an attribute by a remove with its path", kind)
+		} else if op.Path == "" {
 			err = applyNoPath(&next, kind, op.Value)
 		} else {
 			var p patchPath
@@ -454,8 +496,9 @@ func apply(u *wire.SCIMUser, kind string, p patchPath, raw json.RawMessage) *pat
 		}
 		return nil
 	case "active":
-		if remove {
-			return perr("invalidValue", "active cannot be removed: replace it with false")
+		if remove { // unassigned: read as a User without it, active (wire.SCIMUser.User)
+			u.Active = nil
+			return nil
 		}
 		b, err := decodeBool(raw, "active")
 		u.Active = &b
@@ -679,6 +722,10 @@ func containsIndex(list []int, i int) bool {
 
 // scimPatchError answers a refused PATCH (RFC 7644 3.12).
 func scimPatchError(w http.ResponseWriter, e *patchError) {
-	writeSCIM(w, http.StatusBadRequest, map[string]any{"schemas": []string{wire.SchemaError},
-		"status": strconv.Itoa(http.StatusBadRequest), "scimType": e.scimType, "detail": e.detail})
+	status := e.status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	writeSCIM(w, status, map[string]any{"schemas": []string{wire.SchemaError},
+		"status": strconv.Itoa(status), "scimType": e.scimType, "detail": e.detail})
 }

@@ -64,7 +64,14 @@ func TestPatchUser(t *testing.T) {
 			func(u *wire.SCIMUser) { u.Emails[0].Value = "x@y.example" }, ""},
 		{"add name without a path merges", `[{"op":"add","value":{"name":{"familyName":"Jones"}}}]`,
 			func(u *wire.SCIMUser) { u.Name.FamilyName = "Jones" }, ""},
-		{"null unassigns", `[{"op":"replace","path":"displayName","value":null}]`, func(u *wire.SCIMUser) { u.DisplayName = "" }, ""},
+		{"remove unassigns", `[{"op":"remove","path":"displayName"}]`, func(u *wire.SCIMUser) { u.DisplayName = "" }, ""},
+		// What the bridge sends for the attributes a member has none of (RFC 7644 3.5.2.2).
+		{"remove with paths next to a replace", `[{"op":"replace","value":{"userName":"alice","active":true}},
+			{"op":"remove","path":"emails"},{"op":"remove","path":"name.givenName"},{"op":"remove","path":"photos"},
+			{"op":"remove","path":"urn:ssobridge:params:scim:schemas:extension:membership:1.0:User:memberType"}]`,
+			func(u *wire.SCIMUser) { u.Emails, u.Name.GivenName, u.Membership.MemberType = nil, "", "" }, ""},
+		// active is not required (RFC 7643 4.1.1): removed, it is unassigned.
+		{"remove active", `[{"op":"remove","path":"active"}]`, func(u *wire.SCIMUser) { u.Active = nil }, ""},
 		{"unknown attributes without a path ignored", `[{"op":"replace","value":{"title":"CEO","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"x"},"active":true}}]`,
 			func(u *wire.SCIMUser) { u.Active = &tr }, ""},
 		// One primary value (RFC 7644 3.5.2, RFC 7643 2.4), emails and roles compared ignoring case
@@ -117,6 +124,13 @@ func TestPatchUser(t *testing.T) {
 		{"remove without a path", `[{"op":"remove"}]`, nil, "noTarget"},
 		{"groups read-only", `[{"op":"add","path":"groups","value":[{"value":"g1"}]}]`, nil, "mutability"},
 		{"externalId changed", `[{"op":"replace","path":"externalId","value":"sub-2"}]`, nil, "mutability"},
+		// null is no value (RFC 7644 3.5.2.1, 3.5.2.3): refused wherever it is, as the bridge
+		// sent it with update: patch before 5d4e11a's follow-up.
+		{"null replace with a path", `[{"op":"replace","path":"displayName","value":null}]`, nil, "invalidValue"},
+		{"null in a replace without a path", `[{"op":"replace","value":{"userName":"alice","emails":null}}]`, nil, "invalidValue"},
+		{"null extension in a replace", `[{"op":"replace","value":{"urn:ssobridge:params:scim:schemas:extension:membership:1.0:User":null}}]`, nil, "invalidValue"},
+		{"null sub-attribute in an add", `[{"op":"add","value":{"name":{"givenName":null}}}]`, nil, "invalidValue"},
+		{"null in a value list", `[{"op":"add","path":"roles","value":[null]}]`, nil, "invalidValue"},
 		{"active not a boolean", `[{"op":"replace","path":"active","value":"maybe"}]`, nil, "invalidValue"},
 		{"userName not a string", `[{"op":"replace","path":"userName","value":7}]`, nil, "invalidValue"},
 		{"unknown op", `[{"op":"move","path":"userName","value":"x"}]`, nil, "invalidSyntax"},
@@ -181,7 +195,7 @@ func FuzzPatchUser(f *testing.F) {
 			}
 			return
 		}
-		if u.ExternalID != "sub-1" || u.UserName == "" || u.Active == nil {
+		if u.ExternalID != "sub-1" || u.UserName == "" {
 			t.Fatalf("patched into %+v", u)
 		}
 		if _, err := json.Marshal(u); err != nil {

@@ -84,7 +84,8 @@ func SCIMUserOf(u User) SCIMUser {
 	return r
 }
 
-// User maps a received SCIM User resource back to a User (the inverse of SCIMUserOf).
+// User maps a received SCIM User resource back to a User (the inverse of SCIMUserOf); of
+// several emails it takes the primary one, else the first.
 func (s SCIMUser) User() User {
 	u := User{Subject: s.ExternalID, Login: s.UserName, Name: s.DisplayName, Active: s.Active == nil || *s.Active,
 		Roles: []string{}}
@@ -95,7 +96,14 @@ func (s SCIMUser) User() User {
 		}
 	}
 	if len(s.Emails) > 0 {
+		// The primary email (RFC 7643 4.1.2: at most one value is primary), else the first.
 		u.Email = s.Emails[0].Value
+		for _, e := range s.Emails {
+			if e.Primary {
+				u.Email = e.Value
+				break
+			}
+		}
 	}
 	if len(s.Photos) > 0 {
 		u.Picture = s.Photos[0].Value

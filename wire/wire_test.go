@@ -111,6 +111,29 @@ func TestSCIMUserRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSCIMUserPrimaryEmail: of several emails User takes the primary one (RFC 7643 4.1.2), else
+// the first; before, always the first.
+func TestSCIMUserPrimaryEmail(t *testing.T) {
+	for _, tc := range []struct {
+		name, emails, want string
+	}{
+		{"primary second", `[{"value":"home@example.org","type":"home"},{"value":"work@example.org","type":"work","primary":true}]`, "work@example.org"},
+		{"primary first", `[{"value":"work@example.org","primary":true},{"value":"home@example.org"}]`, "work@example.org"},
+		{"no primary: the first", `[{"value":"one@example.org"},{"value":"two@example.org"}]`, "one@example.org"},
+		{"none", `[]`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var in wire.SCIMUser
+			if err := json.Unmarshal([]byte(`{"externalId":"s","userName":"u","emails":`+tc.emails+`}`), &in); err != nil {
+				t.Fatal(err)
+			}
+			if got := in.User().Email; got != tc.want {
+				t.Errorf("email %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func FuzzVerify(f *testing.F) {
 	f.Add("evt_1", "1800000000", "v1,AAAA", []byte("{}"))
 	f.Add("", "", "", []byte(nil))

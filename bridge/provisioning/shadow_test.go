@@ -370,9 +370,19 @@ func TestSCIMPatchAndRecovery(t *testing.T) {
 		}
 	}
 	json.Unmarshal([]byte(reqs[1].Body), &patch)
-	if patch.Schemas[0] != wire.SchemaPatchOp || len(patch.Operations) != 1 || patch.Operations[0].Op != "replace" ||
+	if patch.Schemas[0] != wire.SchemaPatchOp || len(patch.Operations) == 0 || patch.Operations[0].Op != "replace" ||
 		patch.Operations[0].Path != "" || patch.Operations[0].Value["externalId"] != aliceSub || patch.Operations[0].Value["active"] != true {
 		t.Fatalf("PATCH body %s", reqs[1].Body)
+	}
+	// The attributes alice has none of are removed with their paths (RFC 7644 3.5.2.2), not
+	// replaced with null.
+	for _, op := range patch.Operations[1:] {
+		if op.Op != "remove" || op.Path == "" || op.Value != nil {
+			t.Fatalf("PATCH body %s: operation %+v, want a remove with a path", reqs[1].Body, op)
+		}
+	}
+	if strings.Contains(reqs[1].Body, "null") {
+		t.Fatalf("PATCH body %s: a null", reqs[1].Body)
 	}
 	// Deleted on their side: the next change creates it again.
 	delete(scim.users, "pre-1")

@@ -173,7 +173,8 @@ func testDemoConsumer(t *testing.T, target func(app string) outbox.Settings) {
 	})
 	t.Logf("role change reached the app %s after the AMS change (poll interval %s)", time.Since(changed).Round(time.Millisecond), pollInterval)
 	// An email removed in the AMS is removed at the app (a PATCH's replace leaves an attribute
-	// it does not name as it was, RFC 7644 3.5.2.3: the bridge names it, null).
+	// it does not name as it was, RFC 7644 3.5.2.3: the bridge removes it with its path,
+	// 3.5.2.2; the consumer refuses null in a replace, as servers that validate values do).
 	if u, _ := a.c.User(ctx, sub); u.Email == "" {
 		t.Fatal("alice has no email at the app to remove")
 	}

@@ -1,6 +1,7 @@
 // Package scim is the provisioning target kind "scim": a SCIM 2.0 service provider (RFC
 // 7643/7644). The user is upserted to the state of each event: POST /Users when the server
-// does not know it yet (found by externalId = subject), else PUT or PATCH /Users/{id};
+// does not know it yet (found by externalId = subject), else PUT or PATCH /Users/{id} (a
+// replace, and a remove with its path of each attribute the member has none of, never null);
 // deactivation sends active=false (with the profile; when the server refuses the profile, 400
 // or 409, active=false alone, RFC 7644 3.5.2.3; nothing when the server does not have the
 // user); an update refused with 409 (uniqueness, RFC 7644 3.12) is dead at once, not retried

@@ -31,6 +31,9 @@ type fakeSCIM struct {
 	n       int
 	gate    chan struct{}
 	waiting int
+	// madeMeanwhile: the first POST /Groups finds a group of that name made meanwhile (by
+	// another replica) and answers 409 uniqueness, as RFC 7644 3.3 says.
+	madeMeanwhile bool
 }
 
 func newFakeSCIM() *fakeSCIM {
@@ -81,7 +84,14 @@ func (f *fakeSCIM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.n++
 		id := fmt.Sprintf("g%d", f.n)
 		f.groups[id] = g.DisplayName
+		conflict := f.madeMeanwhile
+		f.madeMeanwhile = false
 		f.mu.Unlock()
+		if conflict {
+			w.WriteHeader(http.StatusConflict)
+			_, _ = io.WriteString(w, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"409","scimType":"uniqueness"}`)
+			return
+		}
 		w.WriteHeader(http.StatusCreated)
 		_, _ = fmt.Fprintf(w, `{"id":%q}`, id)
 	case r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, "/scim/v2/Groups/"):
@@ -136,6 +146,28 @@ func TestGroupsOfOneNameAlready(t *testing.T) {
 	defer fake.mu.Unlock()
 	if len(fake.members["g1"]) != 1 || len(fake.members["g2"]) != 0 {
 		t.Errorf("membership changes: g1 %q, g2 %q; want one for g1", fake.members["g1"], fake.members["g2"])
+	}
+}
+
+// TestGroupMadeMeanwhile: a POST /Groups the server refuses with 409 uniqueness (the group was
+// made between the look-up and the creation, by another replica or the app) is not a failure:
+// the member is added to the group found again. Before, the event failed on the 409.
+func TestGroupMadeMeanwhile(t *testing.T) {
+	fake := newFakeSCIM()
+	fake.madeMeanwhile = true
+	fake.waiting = 2 // no look-up waits for another
+	close(fake.gate)
+	deliver, dead := scimTarget(t, fake)
+	deliver("erin")
+	for _, e := range dead() {
+		t.Errorf("event %s for %s is a dead letter: %s", e.ID, e.Subject, e.LastError)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	for gid := range fake.groups {
+		if len(fake.groups) != 1 || len(fake.members[gid]) != 1 || !strings.Contains(fake.members[gid][0], `"add"`) {
+			t.Errorf("groups %v, membership changes %q; want erin added to the one group", fake.groups, fake.members)
+		}
 	}
 }
 

@@ -22,7 +22,8 @@ import (
 
 // strictSCIM is a SCIM service provider that keeps userName and the primary email unique, as
 // RFC 7644 3.3/3.5.1 let it (409 Conflict, scimType "uniqueness"), and checks emails (400
-// invalidValue), as real apps do. It supports PATCH (RFC 7644 3.5.2).
+// invalidValue), as real apps do. It supports PATCH (RFC 7644 3.5.2): replace, and remove with a
+// path.
 type strictSCIM struct {
 	mu    sync.Mutex
 	users map[string]*scimUser // id -> user
@@ -107,6 +108,12 @@ func (f *strictSCIM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = json.Unmarshal(body, &p)
 		next := *f.users[id]
 		for _, op := range p.Operations {
+			if strings.EqualFold(op.Op, "remove") && op.Path != "" { // RFC 7644 3.5.2.2
+				if op.Path == "emails" {
+					next.Email = ""
+				}
+				continue // the other attributes are not kept here
+			}
 			if !strings.EqualFold(op.Op, "replace") {
 				http.Error(w, "unsupported op", http.StatusBadRequest)
 				return

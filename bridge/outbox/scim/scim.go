@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -26,7 +27,8 @@ type Config struct {
 	// URL is the base URL (…/scim/v2); /Users and /Groups are below it.
 	URL   string `yaml:"url"`
 	Token string `yaml:"token"` // bearer token, from ${ENV}
-	// Update is "put" (replace, default) or "patch" (RFC 7644 3.5.2 replace operation).
+	// Update is "put" (replace, default) or "patch" (RFC 7644 3.5.2: a replace of what the
+	// member has, a remove with its path of each attribute they have none of).
 	Update string `yaml:"update"`
 	// Groups keeps one /Groups group per role with the member in it.
 	Groups bool `yaml:"groups"`
@@ -212,12 +214,12 @@ func (d *deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 			err  error
 		)
 		if t.Update == "patch" {
-			val, verr := patchValue(res)
+			ops, verr := patchOps(res)
 			if verr != nil {
 				return verr
 			}
 			resp, body, err = c.send(ctx, http.MethodPatch, c.url("/Users/"+url.PathEscape(id)), map[string]any{
-				"schemas": []string{wire.SchemaPatchOp}, "Operations": []map[string]any{{"op": "replace", "value": val}},
+				"schemas": []string{wire.SchemaPatchOp}, "Operations": ops,
 			})
 		} else {
 			resp, body, err = c.send(ctx, http.MethodPut, c.url("/Users/"+url.PathEscape(id)), res)
@@ -307,11 +309,13 @@ func (d *deliverer) deactivateAlone(ctx context.Context, c scimClient, e *store.
 	return nil
 }
 
-// patchValue is the value of the PATCH that replaces the whole user: every attribute the bridge
-// sends, those the member has none of as null. A replace leaves an attribute its value does
-// not name as it was (RFC 7644 3.5.2.3), so an email removed in the AMS would stay at the app;
-// null is unassigned (RFC 7643 2.5).
-func patchValue(res wire.SCIMUser) (map[string]any, error) {
+// patchOps are the operations of the PATCH that brings the user to res: a replace without a
+// path of every attribute the bridge sends (RFC 7644 3.5.2.3), which leaves an attribute its
+// value does not name as it was, then a remove with a path (3.5.2.2) of each attribute the
+// member has none of (absentPaths), so that an email removed in the AMS is removed at the app.
+// null in a replace is not defined by RFC 7644, and servers that validate values refuse it.
+func patchOps(res wire.SCIMUser) ([]map[string]any, error) {
+	absent := absentPaths(res)
 	res.Schemas = nil
 	b, err := json.Marshal(res)
 	if err != nil {
@@ -321,12 +325,51 @@ func patchValue(res wire.SCIMUser) (map[string]any, error) {
 	if err := json.Unmarshal(b, &val); err != nil {
 		return nil, outbox.Permanent("encode SCIM request: %v", err)
 	}
-	for _, k := range []string{"name", "displayName", "emails", "photos", wire.SchemaMembership} {
-		if _, ok := val[k]; !ok {
-			val[k] = nil
-		}
+	ops := []map[string]any{{"op": "replace", "value": val}}
+	for _, p := range absent {
+		ops = append(ops, map[string]any{"op": "remove", "path": p})
 	}
-	return val, nil
+	return ops, nil
+}
+
+// notCleared are the attributes of wire.SCIMUser left out of absentPaths: the resource's own
+// (schemas, id) and active, always sent.
+var notCleared = map[string]bool{"schemas": true, "id": true, "active": true}
+
+// absentPaths are the paths (RFC 7644 3.10) of the attributes of u the member has none of:
+// derived from wire.SCIMUser's json tags, each omitempty attribute (and sub-attribute of a
+// complex one that is sent) that is empty, but for notCleared. An extension sent not at all
+// (the membership of an app that does not receive it) is never named: only its sub-attributes
+// when it is sent, each as urn:...:User:attr.
+func absentPaths(u wire.SCIMUser) []string {
+	return appendAbsent(nil, "", reflect.ValueOf(u))
+}
+
+func appendAbsent(out []string, prefix string, v reflect.Value) []string {
+	t := v.Type()
+	for i := range t.NumField() {
+		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" || name == "-" || notCleared[name] {
+			continue
+		}
+		f := v.Field(i)
+		if f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.Struct {
+			sub := name + "."
+			if strings.HasPrefix(name, "urn:") { // an extension: its attributes are urn:…:attr
+				sub = name + ":"
+			}
+			out = appendAbsent(out, prefix+sub, f.Elem())
+			continue
+		}
+		if !slices.Contains(strings.Split(opts, ","), "omitempty") || !f.IsZero() && !(f.Kind() == reflect.Slice && f.Len() == 0) {
+			continue
+		}
+		if strings.HasPrefix(name, "urn:") {
+			continue // an extension not sent: an app that does not receive it is never told of it
+		}
+		out = append(out, prefix+name)
+	}
+	return out
 }
 
 // refusesContent reports whether an HTTP status is the service provider refusing what the
@@ -423,6 +466,8 @@ func notThere(code int, body []byte) bool {
 // joinGroup adds the user to the group named role, creating it when there is none; on this
 // replica one delivery at a time looks a group name up and creates it. The lock is held from
 // the look-up to the creation only: adding a member to a group found runs alongside others.
+// A creation the server refuses with 409 (RFC 7644 3.3 uniqueness: another replica, or the
+// app, made the group meanwhile) is followed by the look-up again and the member added there.
 func (c scimClient) joinGroup(ctx context.Context, role, userID string, member func(op, gid string) error) error {
 	unlock, err := c.groups.lock(ctx, role)
 	if err != nil {
@@ -436,12 +481,21 @@ func (c scimClient) joinGroup(ctx context.Context, role, userID string, member f
 		}
 		return member("add", gids[0])
 	}
-	defer unlock()
 	resp, body, err := c.send(ctx, http.MethodPost, c.url("/Groups"), map[string]any{
 		"schemas": []string{wire.SchemaGroup}, "displayName": role,
 		"members": []map[string]string{{"value": userID}}})
+	unlock()
 	if err != nil {
 		return err
 	}
-	return outbox.Status("SCIM POST /Groups", resp, body)
+	if resp.StatusCode != http.StatusConflict {
+		return outbox.Status("SCIM POST /Groups", resp, body)
+	}
+	if gids, err = c.findAll(ctx, "Groups", "displayName eq "+scimString(role)); err != nil {
+		return err
+	}
+	if len(gids) == 0 { // the group went again meanwhile: the next attempt creates it
+		return outbox.Retry("SCIM POST /Groups %q: 409, and no group of that name found", role)
+	}
+	return member("add", gids[0])
 }
