@@ -45,9 +45,11 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest) (any, error) 
 // type and redirect URI checks) for the authenticated client cfg, with op's errors in op's
 // order. The client assertion branch is not there: authenticate refuses client assertions.
 func (g codeGrant) validate(ctx context.Context, tokenReq *oidc.AccessTokenRequest, cfg *ClientConfig) (op.AuthRequest, op.Client, error) {
-	authReq, err := op.AuthRequestByCode(ctx, g.p.op.Storage(), tokenReq.Code)
+	// op.AuthRequestByCode, with the caller: a used code revokes its grant only for its own
+	// client (storage.codeRequest).
+	authReq, err := g.p.storage.codeRequest(ctx, tokenReq.Code, cfg.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, oidc.ErrInvalidGrant().WithDescription("invalid code").WithParent(err)
 	}
 	challenge := authReq.GetCodeChallenge()
 	if err := op.AuthorizeCodeChallenge(tokenReq.CodeVerifier, challenge); err != nil {

@@ -305,7 +305,18 @@ type codeRequest struct {
 	codeHash string
 }
 
+// AuthRequestByCode is op's lookup of a code for a caller it does not name: a used code is
+// refused and revokes nothing (codeGrant looks codes up through codeRequest with its client).
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	return s.codeRequest(ctx, code, "")
+}
+
+// codeRequest finds the request of code presented by the authenticated client callerID. A used
+// code revokes what it issued only when its own client presents it again (RFC 6749 4.1.2: the
+// client it was issued to may have leaked it); from any other caller it is refused as not
+// issued to it (4.1.3), as an unused one is, and nothing is revoked: a used code is no secret
+// (access logs, browser history), and a public client authenticates by its id alone.
+func (s *storage) codeRequest(ctx context.Context, code, callerID string) (op.AuthRequest, error) {
 	if len(code) > 1024 {
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid code")
 	}
@@ -329,6 +340,10 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
 	if ar.CodeConsumed {
+		if callerID != ar.ClientID {
+			s.hooks.Event(ctx, "token.code_other_client", "", callerID, "another client's used code refused; nothing revoked")
+			return nil, oidc.ErrInvalidGrant().WithDescription("the code was not issued to this client")
+		}
 		// RFC 6749 4.1.2: a code used twice revokes what it issued.
 		s.families.forget(ar.ID)
 		if err := s.store.RevokeFamily(ctx, ar.ID); err != nil {
