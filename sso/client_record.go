@@ -42,6 +42,15 @@ func (c *ClientConfig) PredatesRegistration(t time.Time) bool {
 	return !c.RegisteredAt.IsZero() && t.Before(c.RegisteredAt)
 }
 
+// issuedBeforeRegistration reports whether a request made at created (an authorization request
+// its code answers, a device authorization) was made to an earlier registration of the client's
+// id: another app, whose unredeemed code or pending device authorization the app registered
+// again under its id must not redeem. The stores keep microseconds (PostgreSQL), so created is
+// taken at the end of its microsecond, as access tokens' times are (ofCurrentRegistration).
+func issuedBeforeRegistration(cfg *ClientConfig, created time.Time) bool {
+	return cfg.PredatesRegistration(created.Add(time.Microsecond - 1))
+}
+
 // DecodeClient reads a stored dynamic client.
 func DecodeClient(sc *StoredClient) (*ClientConfig, error) {
 	var r clientRecord

@@ -69,6 +69,10 @@ func (g codeGrant) validate(ctx context.Context, tokenReq *oidc.AccessTokenReque
 	if client.GetID() != authReq.GetClientID() {
 		return nil, nil, oidc.ErrInvalidGrant().WithDescription("the code was not issued to this client")
 	}
+	if cr, ok := authReq.(codeRequest); ok && issuedBeforeRegistration(cfg, cr.CreatedAt) {
+		// A removed app's code, presented by the app registered again under its id.
+		return nil, nil, oidc.ErrInvalidGrant().WithDescription("the code was issued to an earlier registration of this client")
+	}
 	if !cfg.AllowsGrant(GrantAuthorizationCode) { // op.ValidateGrantType, without client.GrantTypes' copy
 		return nil, nil, oidc.ErrUnauthorizedClient().WithDescription("client missing grant type " + string(oidc.GrantTypeCode))
 	}

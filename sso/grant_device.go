@@ -208,6 +208,11 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 	// code's state are the owner's; RFC 6749 5.2: a grant issued to another client is
 	// invalid_grant).
 	d, err := p.devices.PollDeviceAuthorization(ctx, HashToken(code), cfg.ID, now)
+	if d != nil && (err == nil || errors.Is(err, ErrSlowDown)) && issuedBeforeRegistration(cfg, d.CreatedAt) {
+		// A removed app's device authorization, polled by the app registered again under its
+		// id: issued to another client.
+		return nil, oidc.ErrInvalidGrant().WithDescription("unknown device_code, or issued to another client")
+	}
 	final := d != nil && (d.State == DeviceConsumed || d.State == DeviceDenied || !now.Before(d.ExpiresAt))
 	switch {
 	case errors.Is(err, ErrSlowDown) && final:

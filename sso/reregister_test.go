@@ -182,3 +182,91 @@ func TestReregisteredClientTokens(t *testing.T) {
 	}
 	expect(h, fresh, newSecret, true, "the new registration's tokens")
 }
+
+// TestReregisteredClientCodes (review s18 X18-1): a dynamic client removed and registered again
+// under the same id is another app, which must not redeem what the removed one was given and
+// had not redeemed yet: a member's authorization code and a device authorization. Both are
+// refused invalid_grant (RFC 6749 4.1.3, 5.2: issued to another client) whatever the store
+// keeps of them, while the new registration's own code and device flow work.
+func TestReregisteredClientCodes(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	const oldSecret, newSecret = "old-secret-0123456789abcdef0123456789", "new-secret-0123456789abcdef0123456789"
+	clients := func(secret string) []sso.ClientConfig {
+		out := []sso.ClientConfig{
+			{ID: "dweb", Name: "Web", SecretHash: sso.HashSecret(secret), RedirectURIs: []string{webRedirect},
+				GrantTypes: []string{sso.GrantAuthorizationCode}, Scopes: []string{"openid", "profile"}, Trusted: true},
+			{ID: "dtv", Name: "TV", SecretHash: sso.HashSecret(secret), GrantTypes: []string{sso.GrantDeviceCode},
+				Scopes: []string{"openid", "profile"}, Trusted: true},
+		}
+		for i := range out {
+			out[i].FillDefaults()
+		}
+		return out
+	}
+	register := func(secret string) {
+		t.Helper()
+		for _, c := range clients(secret) {
+			sc, err := sso.EncodeClient(&c, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateClient(ctx, sc); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	register(oldSecret)
+	h, reg := reregHarness(t, st, "127.0.0.1:0")
+	code := func(secret string) (string, string) {
+		t.Helper()
+		verifier, challenge := pkce()
+		cfg := h.oauth2Config("dweb", secret, webRedirect, "openid")
+		u := h.signIn(cfg.AuthCodeURL("st", oauth2.SetAuthURLParam("code_challenge", challenge),
+			oauth2.SetAuthURLParam("code_challenge_method", "S256")), "alice")
+		return u.Query().Get("code"), verifier
+	}
+	exchange := func(code, verifier, secret string) (int, map[string]any) {
+		status, body, _ := h.token(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {webRedirect},
+			"code_verifier": {verifier}}, "dweb:"+secret)
+		return status, body
+	}
+	device := func(secret string) string {
+		t.Helper()
+		resp := h.post(sso.PathDeviceAuthzEP, url.Values{"scope": {"openid"}}, "dtv:"+secret)
+		body := decodeJSON(t, resp)
+		if resp.StatusCode != 200 {
+			t.Fatalf("device authorization: %d %v", resp.StatusCode, body)
+		}
+		return body["device_code"].(string)
+	}
+	poll := func(dc, secret string) (int, map[string]any) {
+		status, body, _ := h.token(url.Values{"grant_type": {sso.GrantDeviceCode}, "device_code": {dc}}, "dtv:"+secret)
+		return status, body
+	}
+
+	oldCode, oldVerifier := code(oldSecret)
+	oldDevice := device(oldSecret)
+	for _, c := range clients(oldSecret) {
+		if err := st.DeleteClient(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	register(newSecret)
+	if err := reg.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := exchange(oldCode, oldVerifier, newSecret); status != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("the removed app's code at the new registration: %d %v, want invalid_grant", status, body)
+	}
+	if status, body := poll(oldDevice, newSecret); status != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("the removed app's device code at the new registration: %d %v, want invalid_grant", status, body)
+	}
+	newCode, newVerifier := code(newSecret)
+	if status, body := exchange(newCode, newVerifier, newSecret); status != 200 {
+		t.Fatalf("the new registration's own code: %d %v", status, body)
+	}
+	if status, body := poll(device(newSecret), newSecret); status != 400 || body["error"] != "authorization_pending" {
+		t.Fatalf("the new registration's own device code: %d %v, want authorization_pending", status, body)
+	}
+}
