@@ -28,9 +28,10 @@ func TestAuthorizationResponseIss(t *testing.T) {
 	}
 	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
 
-	// An error from op itself (unsupported response_type... here: a scope the client may not use).
+	// An error of the provider's own (unsupported_response_type: an unknown type is answered
+	// in the query; token would be in the fragment).
 	b := e.browser()
-	p := b.Get(web.AuthCodeURL("s1", oauth2.SetAuthURLParam("response_type", "token")))
+	p := b.Get(web.AuthCodeURL("s1", oauth2.SetAuthURLParam("response_type", "bogus")))
 	if q := wantIss("op error", p.Location); q.Get("error") == "" || q.Get("state") != "s1" {
 		t.Fatalf("op error redirect: %v", q)
 	}

@@ -23,6 +23,10 @@ import (
 //   - no scope (RFC 6749 3.3: a request without scope is failed "indicating an invalid scope";
 //     OIDC Core 3.1.2.6): op answers invalid_request, which an app maps to a malformed request:
 //     invalid_scope. A request object (`request`) keeps op's request_not_supported.
+//   - a response_type other than code (RFC 6749 4.1.2.1, OIDC Core 3.1.2.6): op answers
+//     unauthorized_client ("missing in the client configuration"), which points the app at its
+//     registration; no registration gets another: unsupported_response_type, in the response
+//     mode the type implies (the fragment for token and id_token types).
 //
 // The error goes to the client's redirect_uri, with state (and iss: servePage's issWriter),
 // once the client and that redirect_uri are known to be its own (as op checks them before
@@ -33,7 +37,7 @@ func (p *Provider) refuseEarly(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	var e *oidc.Error
-	switch maxAge := r.Form.Get("max_age"); {
+	switch maxAge, rt := r.Form.Get("max_age"), r.Form.Get("response_type"); {
 	case r.Form.Get("request_uri") != "":
 		e = &oidc.Error{ErrorType: "request_uri_not_supported", // OIDC Core 3.1.2.6
 			Description: "this provider takes the authorization request's parameters in the request, not by reference (request_uri)"}
@@ -41,6 +45,9 @@ func (p *Provider) refuseEarly(w http.ResponseWriter, r *http.Request) bool {
 		e = &oidc.Error{ErrorType: oidc.InvalidRequest, Description: "max_age must be a non-negative integer (seconds)"}
 	case strings.TrimSpace(r.Form.Get("scope")) == "" && r.Form.Get("request") == "":
 		e = &oidc.Error{ErrorType: oidc.InvalidScope, Description: "scope is required (openid)"}
+	case rt != "" && rt != string(oidc.ResponseTypeCode):
+		e = &oidc.Error{ErrorType: "unsupported_response_type", // RFC 6749 4.1.2.1
+			Description: "this provider issues only response_type code"}
 	default:
 		return true
 	}
@@ -50,12 +57,29 @@ func (p *Provider) refuseEarly(w http.ResponseWriter, r *http.Request) bool {
 		return true // op refuses the client or the redirect_uri itself
 	}
 	e.State = r.Form.Get("state")
-	loc, err := op.AuthResponseURL(redirect, oidc.ResponseType(r.Form.Get("response_type")),
-		oidc.ResponseMode(r.Form.Get("response_mode")), e, p.op.Encoder())
+	mode := oidc.ResponseMode(r.Form.Get("response_mode"))
+	if mode == "" && impliesFragment(r.Form.Get("response_type")) {
+		// op's AuthResponseURL defaults to the query for token alone (RFC 6749 4.2.2.1 and
+		// Multiple Response Type Encoding Practices 2.1: the fragment).
+		mode = oidc.ResponseModeFragment
+	}
+	loc, err := op.AuthResponseURL(redirect, oidc.ResponseType(r.Form.Get("response_type")), mode, e, p.op.Encoder())
 	if err != nil {
 		return true // op answers a request it cannot answer at its redirect_uri
 	}
 	http.Redirect(w, r, loc, http.StatusFound) // w is servePage's issWriter: it adds iss (RFC 9207)
+	return false
+}
+
+// impliesFragment reports whether the response type rt returns a token in the authorization
+// response (token, id_token, alone or with others), whose default response mode is the fragment
+// (OAuth 2.0 Multiple Response Type Encoding Practices 2.1, 3).
+func impliesFragment(rt string) bool {
+	for w := range strings.FieldsSeq(rt) {
+		if w == "token" || w == "id_token" {
+			return true
+		}
+	}
 	return false
 }
 

@@ -46,7 +46,7 @@ func TestAuthorizeRefusals(t *testing.T) {
 		{"unknown client", with("client_id", "nobody"), true, ""},
 		{"unregistered redirect_uri", with("redirect_uri", "https://evil.example/cb"), true, ""},
 		{"repeated parameter", with("", "") + "&state=t", true, ""},
-		{"response type the client may not use", with("response_type", "token"), false, "unauthorized_client"},
+		{"response type this provider never issues", with("response_type", "bogus"), false, "unsupported_response_type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := h.get(tc.path)
