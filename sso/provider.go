@@ -474,7 +474,8 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 		return
 	}
 	for k, v := range r.Form {
-		if len(v) > 1 {
+		// resource may be given more than once (RFC 8707 section 2); refuseEarly checks each.
+		if len(v) > 1 && (kind != pageAuthorize || k != "resource") {
 			refuse("The " + what + " request repeats the parameter " + safeParam(k) + ".")
 			return
 		}
