@@ -39,6 +39,9 @@ func (p *Provider) discoveryDocument(ctx context.Context) *discoveryDoc {
 		}
 	}
 	d.ResponseTypesSupported = []string{string(oidc.ResponseTypeCode)}
+	// Only the query is served (storage.go refuses any other response_mode); omitted, the
+	// member would mean query and fragment (OIDC Discovery 1.0 section 3).
+	d.ResponseModesSupported = []string{string(oidc.ResponseModeQuery)}
 	// Exactly the client authentication methods the authenticator accepts (client_auth.go):
 	// public clients identify themselves (none) except at introspection (RFC 7662 2.1).
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}

@@ -3,8 +3,8 @@
 // core is what net/http and the kernel allow there; discovery and JWKS are read against it.
 //
 // With -doc it answers as the bridge answers the discovery document, without the bridge: the
-// document's size (2,018 bytes) and its seven response headers (CORS, caching, entity tag,
-// type, the security headers and a request id), set in the handler's header map as the bridge
+// document's size (2,055 bytes) and its eight response headers (CORS, caching, entity tag,
+// type, length, the security headers and a request id), set in the handler's header map as the bridge
 // sets them (shared values, no allocation). net/http handles each entry of that map several
 // times per response (cloned when the status is written, iterated, looked up, sorted,
 // validated, written), about 1,500 instructions an entry on Go 1.26 (callgrind), so this is
@@ -30,13 +30,14 @@ import (
 	"flag"
 	"log"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18555", "listen address (keep it on 127.0.0.1)")
 	sign := flag.Bool("sign", false, "answer like a token endpoint: parse the form, sign one RS256")
-	doc := flag.Bool("doc", false, "answer like the discovery document: its size and its seven response headers")
+	doc := flag.Bool("doc", false, "answer like the discovery document: its size and its eight response headers")
 	flag.Parse()
 	h := http.Handler(staticHandler())
 	if *doc {
@@ -61,12 +62,13 @@ func staticHandler() http.HandlerFunc {
 }
 
 // documentBytes is the size of the discovery document the bridge serves (with its newline).
-const documentBytes = 2018
+const documentBytes = 2055
 
 // documentHandler answers with a body of documentBytes and the discovery document's response
 // headers (sso's publicDoc and the router's frame: Access-Control-Allow-Origin,
 // Cache-Control, Content-Security-Policy, Content-Type, Etag, X-Content-Type-Options,
-// X-Request-Id; net/http adds Content-Length and Date), each value a shared slice assigned
+// X-Request-Id; Content-Length, which sso's publicDoc sets itself for a body of 2 KiB or more:
+// net/http counts only a shorter one; net/http adds Date), each value a shared slice assigned
 // into the header map as the bridge assigns it. The request id is the same on every answer
 // (the bridge's differ; what net/http does with them is the same).
 func documentHandler() http.HandlerFunc {
@@ -82,6 +84,12 @@ func documentHandler() http.HandlerFunc {
 		{"Cache-Control", []string{"public, max-age=3600"}},
 		{"Etag", []string{`"aEfMd2L88c_5y6yRKXoEb63_"`}},
 		{"Content-Type", []string{"application/json"}},
+	}
+	if len(body) >= 2048 { // sso's serverCountsBelow
+		headers = append(headers, struct {
+			name  string
+			value []string
+		}{"Content-Length", []string{strconv.Itoa(len(body))}})
 	}
 	return func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()

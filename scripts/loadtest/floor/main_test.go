@@ -52,8 +52,8 @@ func TestSignHandler(t *testing.T) {
 }
 
 // TestDocumentHandler: the document floor answers through net/http as the bridge answers the
-// discovery document: a body of its size, the seven headers of its header map and the two
-// net/http adds (Content-Length, Date), and nothing else.
+// discovery document: a body of its size, the eight headers of its header map (Content-Length
+// among them: the document is over 2 KiB) and the one net/http adds (Date), and nothing else.
 func TestDocumentHandler(t *testing.T) {
 	srv := httptest.NewServer(documentHandler())
 	defer srv.Close()
