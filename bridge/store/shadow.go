@@ -169,7 +169,9 @@ type ReconcileState struct {
 type Outbox interface {
 	// Enqueue writes events (pending, due at NextAttempt or now); ID, Key and Channel required.
 	Enqueue(ctx context.Context, events ...*OutboxEvent) error
-	// EndSessionWithEvents ends the session and writes its logout events in one transaction.
+	// EndSessionWithEvents ends the session and writes its logout events in one transaction,
+	// in which it also revokes the session's grants that hold no refresh token (granted
+	// without offline_access), as EndSession and EndSubjectSessions do.
 	EndSessionWithEvents(ctx context.Context, sessionID string, events ...*OutboxEvent) error
 	// ClaimEvents leases due pending events whose lease is free, the oldest of each key only
 	// (never two of one key at once), and counts an attempt on each.

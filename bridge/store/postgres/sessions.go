@@ -177,18 +177,42 @@ func (s *Store) AddSessionClient(ctx context.Context, id, clientID string, at ti
 }
 
 // EndSession ends one session (idempotent).
-// Its live console sessions end with it (endConsoleOfBridge).
+// Its live console sessions end with it (endConsoleOfBridge), and so do its session-bound
+// grants (revokeSessionBound).
 func (s *Store) EndSession(ctx context.Context, id string) error {
 	return wrap("end session", s.tx(ctx, func(tx pgx.Tx) error { return endSessionTx(ctx, tx, ts(s.clock()), id) }))
 }
 
-// endSessionTx ends the session id in tx, and its live console sessions when it was live.
+// endSessionTx ends the session id in tx, and its live console sessions and session-bound
+// grants when it was live.
 func endSessionTx(ctx context.Context, tx pgx.Tx, now int64, id string) error {
-	tag, err := tx.Exec(ctx, `UPDATE sessions SET ended = TRUE WHERE id = $1 AND NOT ended`, id)
-	if err != nil || tag.RowsAffected() == 0 {
+	var subject string
+	err := tx.QueryRow(ctx, `UPDATE sessions SET ended = TRUE WHERE id = $1 AND NOT ended RETURNING subject`, id).Scan(&subject)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := revokeSessionBound(ctx, tx, subject, id); err != nil {
 		return err
 	}
 	return endConsoleOfBridge(ctx, tx, now, id)
+}
+
+// revokeSessionBound revokes, in tx, the session-bound grants of subject's sessions ids: the
+// families signed in with one of them that hold no refresh token (granted without
+// offline_access, OIDC Core 11), so that their access tokens end with the session. A family
+// with a refresh token is an offline_access grant: it outlives the sign-out by design. The
+// subject's grants are found by family_grants_subject, then filtered by session.
+func revokeSessionBound(ctx context.Context, tx pgx.Tx, subject string, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `UPDATE families SET revoked = TRUE
+		WHERE family_id IN (SELECT family_id FROM family_grants WHERE subject = $1 AND session_id = ANY($2))
+		AND token_hash = '' AND NOT revoked`, subject, ids)
+	return err
 }
 
 // Sessions lists live sessions, oldest first, filtered by subject when not empty.
@@ -221,6 +245,9 @@ func endSubjectSessions(ctx context.Context, tx pgx.Tx, subject string, now int6
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	if err := revokeSessionBound(ctx, tx, subject, ids...); err != nil {
 		return nil, err
 	}
 	if err := endConsoleOfBridge(ctx, tx, now, ids...); err != nil {

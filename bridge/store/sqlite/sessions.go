@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -176,23 +177,49 @@ func (s *Store) AddSessionClient(ctx context.Context, id, clientID string, at ti
 }
 
 // EndSession ends one session (idempotent).
-// Its live console sessions end with it (endConsoleOfBridge).
+// Its live console sessions end with it (endConsoleOfBridge), and so do its session-bound
+// grants (revokeSessionBound).
 func (s *Store) EndSession(ctx context.Context, id string) error {
 	return wrap("end session", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return endSessionTx(ctx, tx, s.clock(), id)
 	}))
 }
 
-// endSessionTx ends the session id in tx, and its live console sessions when it was live.
+// endSessionTx ends the session id in tx, and its live console sessions and session-bound
+// grants when it was live.
 func endSessionTx(ctx context.Context, tx *sql.Tx, now time.Time, id string) error {
-	res, err := tx.ExecContext(ctx, `UPDATE sessions SET ended = 1 WHERE id = ? AND ended = 0`, id)
+	var subject string
+	err := tx.QueryRowContext(ctx, `UPDATE sessions SET ended = 1 WHERE id = ? AND ended = 0 RETURNING subject`, id).Scan(&subject)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
+	if err := revokeSessionBound(ctx, tx, subject, id); err != nil {
 		return err
 	}
 	return endConsoleOfBridge(ctx, tx, now, id)
+}
+
+// revokeSessionBound revokes, in tx, the session-bound grants of subject's sessions ids: the
+// families signed in with one of them that hold no refresh token (granted without
+// offline_access, OIDC Core 11), so that their access tokens end with the session. A family
+// with a refresh token is an offline_access grant: it outlives the sign-out by design. The
+// subject's grants are found by family_grants_subject, then filtered by session.
+func revokeSessionBound(ctx context.Context, tx *sql.Tx, subject string, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{subject}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE families SET revoked = 1
+		WHERE family_id IN (SELECT g.family_id FROM family_grants g
+			WHERE g.subject = ? AND g.session_id IN (?`+strings.Repeat(", ?", len(ids)-1)+`))
+		AND token_hash = '' AND revoked = 0`, args...)
+	return err
 }
 
 // Sessions lists live sessions, oldest first, filtered by subject when not empty.
@@ -248,6 +275,9 @@ func endSubjectSessions(ctx context.Context, tx *sql.Tx, subject string, at time
 	}
 	if _, err = tx.ExecContext(ctx, `UPDATE sessions SET ended = 1
 		WHERE subject = ? AND ended = 0 AND expires_at > ?`, subject, now); err != nil {
+		return nil, err
+	}
+	if err := revokeSessionBound(ctx, tx, subject, sessionIDs(out)...); err != nil {
 		return nil, err
 	}
 	if err := endConsoleOfBridge(ctx, tx, at, sessionIDs(out)...); err != nil {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +24,65 @@ var sessionTests = []test{
 	{"ReauthenticateSignInEnded", testReauthenticateSignInEnded},
 	{"ReauthenticateSignInMismatch", testReauthenticateSignInMismatch},
 	{"MoveUpstreamReplaces", testMoveUpstreamReplaces},
+	{"EndRevokesSessionBoundGrants", testEndRevokesSessionBoundGrants},
+}
+
+// testEndRevokesSessionBoundGrants: every way the store ends a session revokes, in the same
+// transaction, the session's grants that hold no refresh token (no offline_access: they last
+// as long as the session, OIDC Core 11), so that their access tokens die with it (README
+// "Security properties"; review s18 X18-5). The session's offline_access grant (a refresh
+// token), the member's grants of another session or of none, and another member's are kept.
+// The deactivations are left out: they revoke every grant of the member (Deactivation).
+func testEndRevokesSessionBoundGrants(t *testing.T, h *H) {
+	for _, tc := range h.bridgeSessionEnds() {
+		if strings.Contains(tc.name, "Deactivate") {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			sub := ssotest.RandomID()
+			sess := h.createSession(sub, "portal")
+			sameOther := h.createSession(sub, "portal")
+			stranger := h.createSession(ssotest.RandomID(), "portal")
+			grant := func(s *sso.Session, sessionID string, offline bool) string {
+				f := h.sso().NewRefreshToken()
+				f.Subject, f.ClientID, f.Audience, f.SessionID = s.Subject, "portal", []string{"portal"}, sessionID
+				if !offline {
+					f = h.sso().NewAccessFamily()
+					f.Subject, f.ClientID, f.Audience, f.SessionID, f.Scopes = s.Subject, "portal", []string{"portal"}, sessionID, []string{"openid", "profile"}
+				}
+				ssotest.NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Family: f}), "IssueTokens")
+				return f.FamilyID
+			}
+			bound, bound2 := grant(sess, sess.ID, false), grant(sess, sess.ID, false)
+			offline := grant(sess, sess.ID, true)
+			otherSession := grant(sameOther, sameOther.ID, false)
+			noSession := grant(sess, "", false)
+			strangers := grant(stranger, stranger.ID, false)
+
+			ssotest.NoErr(t, tc.end(sess), "%s", tc.name)
+			for _, c := range []struct {
+				name, id string
+				revoked  bool
+			}{
+				{"the session's grant without offline_access", bound, true},
+				{"the session's second grant without offline_access", bound2, true},
+				{"the session's offline_access grant", offline, false},
+				// EndSubjectSessions ends the member's other sessions too.
+				{"a grant of the member's other session", otherSession, tc.name == "EndSubjectSessions"},
+				{"a grant of the member with no session", noSession, false},
+				{"another member's grant", strangers, false},
+			} {
+				if got := h.sso().Revoked(c.id); got != c.revoked {
+					t.Errorf("after %s, %s: revoked %v, want %v", tc.name, c.name, got, c.revoked)
+				}
+			}
+			// Ending it again changes nothing.
+			ssotest.NoErr(t, h.S.EndSession(h.Ctx, sess.ID), "EndSession again")
+			if h.sso().Revoked(offline) {
+				t.Error("ending the session again revoked its offline_access grant")
+			}
+		})
+	}
 }
 
 // reauth is a re-authentication of sess by the browser presenting cookie key from.
