@@ -417,12 +417,22 @@ func (h *Handler) confirm(c echo.Context) error {
 		return h.Pages.Error(c, http.StatusBadRequest, "This sign-in link has expired", "The sign-in from the member website took too long or was already used.", "Go back to the member website and try again.")
 	}
 	if c.FormValue("decision") != "switch" {
-		if _, err := h.Cookies.Current(c); err != nil {
+		// "Stay signed in as <member>" (or "Cancel"): the hand-off's member is not signed in,
+		// and the browser's session, the member the page named, goes on to the app that was
+		// waiting, through the completion every sign-in takes (its access rule, consent and
+		// second factor apply). The session is the one the page was shown with: signing
+		// another member in since gave the browser a new CSRF token (session.Cookies.Set), so
+		// this form would have been refused above.
+		sess, err := h.Cookies.Current(c)
+		if err != nil {
+			if !errors.Is(err, sso.ErrNotFound) {
+				return err
+			}
 			return h.Pages.Render(c, http.StatusOK, "error", web.ErrorData{Page: h.Pages.Base("Not signed in"), Heading: "You were not signed in",
 				Message: "Nothing was changed: the sign-in from the member website was cancelled.",
 				Hint:    "To sign in, open the app you want to use, or sign in on the member website."})
 		}
-		return h.continueAfterSignIn(c, nil)
+		return h.continueAfterSignIn(c, sess)
 	}
 	return h.completeHandoff(c, t)
 }
@@ -492,20 +502,26 @@ func (h *Handler) completeHandoff(c echo.Context, t *handoffTicket) error {
 	return c.Redirect(http.StatusSeeOther, h.defaultNext(ctx))
 }
 
-// continueAfterSignIn resumes the browser's pending auth request, else the default app, else
-// the account page.
+// continueAfterSignIn resumes the browser's pending auth request with its session sess, else
+// goes to the default app, else the account page. A pending request gone (expired) is
+// forgotten; one finished meanwhile (another tab) gets the already-used page.
 func (h *Handler) continueAfterSignIn(c echo.Context, sess *sso.Session) error {
 	pending, err := h.Cookies.TakePending(c)
 	if err != nil {
 		return err
 	}
 	if pending != "" {
-		if ar, client, _ := h.pendingRequestQuiet(c.Request().Context(), pending); ar != nil && sess != nil {
+		if ar, client, _ := h.pendingRequestQuiet(c.Request().Context(), pending); ar != nil {
 			// Only a request still pending, and bound to this browser, is finished here.
 			if err := h.Flow.ClaimRequest(c, ar); err != nil {
 				return h.Flow.RequestStateError(c, ar, client, err)
 			}
 			m, err := h.Flow.Member(c.Request().Context(), sess)
+			if errors.Is(err, sso.ErrAccessDenied) {
+				// The member behind the session may no longer sign in: the request's login
+				// page ends the session and asks, as it does for any session.
+				return c.Redirect(http.StatusSeeOther, authflow.PathLogin+"?id="+url.QueryEscape(ar.ID))
+			}
 			if err != nil {
 				return h.Pages.MembershipUnavailable(c, h.Logger, err)
 			}
