@@ -589,21 +589,11 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 		}
 		return h.showLogin(c, r, sp, login, signin.Message(err), status)
 	}
-	if h.SecondFactor != nil {
-		next, err := h.SecondFactor.AfterFirstFactor(c, &authflow.FirstFactor{Client: spClient(sp), Member: m, AMR: []string{"pwd"},
-			Next: continueURL(r.ID), RequireMFA: needsSecondFactor(r)})
-		if err != nil {
-			return err
-		}
-		if next != "" {
-			// No session yet: the second-factor step opens it, then comes back here.
-			h.Audit.Write(ctx, &store.AuditEvent{Event: "login.password_ok", Subject: h.Subjects(m.Key), Login: m.Login,
-				ClientID: sp.Settings.ID, IP: ip, Detail: "second factor next"})
-			return c.Redirect(http.StatusSeeOther, next)
-		}
-	}
 	// The session is written (and the browser's previous one ended) by one submission of the
-	// form only: the one that claims the waiting sign-in (claimLogin).
+	// form only: the one that claims the waiting sign-in (claimLogin), before the second-factor
+	// step too. Each submission would open a step of its own, and the step writes the session
+	// when it passes, before the request's compare-and-set (finish): two steps passed (two tabs)
+	// would write two sessions.
 	if won, err := h.claimLogin(ctx, r, m); err != nil {
 		return err
 	} else if !won {
@@ -616,6 +606,19 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 		return h.Pages.Error(c, http.StatusConflict, "This sign-in was already sent",
 			"The sign-in form was sent more than once (a second click, or another tab); only the first counts.",
 			"If the app did not sign you in, go back to the app and start signing in again.")
+	}
+	if h.SecondFactor != nil {
+		next, err := h.SecondFactor.AfterFirstFactor(c, &authflow.FirstFactor{Client: spClient(sp), Member: m, AMR: []string{"pwd"},
+			Next: continueURL(r.ID), RequireMFA: needsSecondFactor(r)})
+		if err != nil {
+			return err
+		}
+		if next != "" {
+			// No session yet: the second-factor step opens it, then comes back here.
+			h.Audit.Write(ctx, &store.AuditEvent{Event: "login.password_ok", Subject: h.Subjects(m.Key), Login: m.Login,
+				ClientID: sp.Settings.ID, IP: ip, Detail: "second factor next"})
+			return c.Redirect(http.StatusSeeOther, next)
+		}
 	}
 	sess, err := h.Flow.StartSession(c, m, []string{"pwd"})
 	if err != nil {
@@ -631,10 +634,11 @@ const kindLoginClaim = "saml-login-claim"
 
 // claimLogin records, once per waiting sign-in (a record keyed by r, created once:
 // CreateMFAChallenge fails on an existing id), that a password sign-in of m goes on to open a
-// session for it; it reports false when another submission of the form claimed it first. A
-// sign-in thus writes its session, and ends the browser's previous one, only once it has won
-// its request (README "Security properties"): the same form sent twice at once (a double-click)
-// leaves one session, and a form sent again after the sign-in finished writes none and ends
+// session for it, at once or through the second-factor step; it reports false when another
+// submission of the form claimed it first. A sign-in thus writes its session, and ends the
+// browser's previous one, only once it has won its request (README "Security properties"): the
+// same form sent twice at once (a double-click, two tabs) leaves one session and opens one
+// second-factor step, and a form sent again after the sign-in finished writes none and ends
 // nothing. The request itself is still completed by finish (CompleteSAMLRequest).
 func (h *Handler) claimLogin(ctx context.Context, r *store.SAMLRequest, m *legacy.Member) (bool, error) {
 	now := h.Now()
