@@ -254,6 +254,12 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	// Every stored SP is built once now: one whose record no longer builds is logged by name
+	// and refused at its sign-ins (saml.Registry), not found at a first lookup.
+	samlSPs.Logger = log
+	if err := samlSPs.Load(ctx); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
 	if err := checkPolicyIDs(ctx, reg, cfg.SAML, d.Store, cfg.Policy.Policies); err != nil {
 		return nil, err
 	}

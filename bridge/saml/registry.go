@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -49,10 +50,15 @@ type SPStore interface {
 }
 
 // Registry finds SPs: those of the configuration file, then those registered with the CLI,
-// read from the store once and kept in memory. Refresh reads them again: the server subscribes
-// it to the replicas' change notifications (cluster.TopicSAML), which Register and Remove send
-// through Changes, so an SP registered on one replica (or with the CLI) is served by every
-// replica at once; the notifier's periodic fallback calls Refresh too.
+// read from the store once and kept in memory (the server builds them at start-up: Load). A
+// stored SP whose record no longer builds (its metadata does not parse or fails a check added
+// since it was registered: possible after an upgrade; registration refuses such metadata) is not
+// served: it is refused by id and entity id with an UnusableError, listed by Unusable and logged
+// (Logger) each time the records are read anew, and it can be removed; the other SPs are served
+// as before. Refresh reads them again: the server subscribes it to the replicas' change
+// notifications (cluster.TopicSAML), which Register and Remove send through Changes, so an SP
+// registered on one replica (or with the CLI) is served by every replica at once; the
+// notifier's periodic fallback calls Refresh too.
 type Registry struct {
 	static []*SP
 	store  SPStore
@@ -64,11 +70,18 @@ type Registry struct {
 	// gives it (bridge.ConfigClientIDs): Register refuses them (one id names one app). The
 	// store refuses a stored client's id itself (store.ErrAppIDTaken). Nil: none.
 	ConfigClientIDs map[string]string
+	// Logger, when set, gets an error line for each stored SP that does not build, each time the
+	// records are read anew (at start-up, and after a change).
+	Logger *slog.Logger
 
-	mu     sync.Mutex
-	loaded bool
-	stored []*SP
-	digest [sha256.Size]byte // of the records stored is built from
+	mu sync.Mutex
+	// loaded: lookups use stored as it is; built: stored and unusable are built from the
+	// records digest was taken of (Refresh builds again only when they changed).
+	loaded   bool
+	built    bool
+	stored   []*SP
+	unusable []UnusableSP
+	digest   [sha256.Size]byte // of the records stored is built from
 }
 
 // NewRegistry builds the registry from the configuration's SPs (checked) and the store.
@@ -251,19 +264,69 @@ func (r *Registry) Refresh(ctx context.Context) error {
 	var digest [sha256.Size]byte
 	h.Sum(digest[:0])
 	r.mu.Lock()
-	same := r.loaded && digest == r.digest
+	same := r.built && digest == r.digest
+	if same {
+		r.loaded = true
+	}
 	r.mu.Unlock()
 	if same {
 		return nil
 	}
-	out, err := buildStored(recs)
-	if err != nil {
+	out, unusable := buildStored(recs)
+	for _, u := range unusable {
+		if r.Logger != nil {
+			r.Logger.ErrorContext(ctx, "saml service provider refused: its stored registration does not build; remove it and register it again",
+				"entity_id", u.EntityID, "sp", u.ID, "err", u.Err)
+		}
+	}
+	r.mu.Lock()
+	r.stored, r.unusable, r.digest, r.loaded, r.built = out, unusable, digest, true, true
+	r.mu.Unlock()
+	return nil
+}
+
+// Load builds the stored SPs now (the server's start-up), logging each that does not build
+// (Logger). The first lookup after it still reads the records, as a registry not loaded does,
+// so an SP registered since (the CLI, another process) is found then; it builds nothing again
+// unless the records changed.
+func (r *Registry) Load(ctx context.Context) error {
+	if err := r.Refresh(ctx); err != nil {
 		return err
 	}
 	r.mu.Lock()
-	r.stored, r.digest, r.loaded = out, digest, true
+	r.loaded = false
 	r.mu.Unlock()
 	return nil
+}
+
+// UnusableSP is a stored SP whose record does not build (Registry).
+type UnusableSP struct {
+	ID, EntityID string
+	Err          error
+}
+
+// ErrUnusable is wrapped in the error of a lookup that finds an SP whose stored record does not
+// build (UnusableError).
+var ErrUnusable = errors.New("the service provider's stored registration does not build")
+
+// UnusableError is the answer to a lookup of an SP whose stored record does not build.
+type UnusableError struct{ SP UnusableSP }
+
+func (e *UnusableError) Error() string {
+	return fmt.Sprintf("saml service provider %s (%s): %v: %v", e.SP.EntityID, e.SP.ID, ErrUnusable, e.SP.Err)
+}
+
+func (e *UnusableError) Is(target error) bool { return target == ErrUnusable }
+func (e *UnusableError) Unwrap() error        { return e.SP.Err }
+
+// Unusable lists the stored SPs whose records do not build (reading them first if need be).
+func (r *Registry) Unusable(ctx context.Context) ([]UnusableSP, error) {
+	if _, err := r.loadStored(ctx); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.unusable), nil
 }
 
 // changed reads the SPs again after this process changed them and tells the other replicas.
@@ -288,20 +351,22 @@ func (r *Registry) changed(ctx context.Context) error {
 // other replicas could not be told at once (they read it at their next periodic check).
 var ErrNotNotified = errors.New("saved, but the other replicas could not be told at once; they pick the change up within seconds")
 
-func buildStored(recs []*store.SAMLServiceProvider) ([]*SP, error) {
-	var out []*SP
+// buildStored builds the stored SPs; those that do not build are returned apart.
+func buildStored(recs []*store.SAMLServiceProvider) (out []*SP, unusable []UnusableSP) {
 	for _, rec := range recs {
 		var settings config.SAMLServiceProvider
 		if err := json.Unmarshal(rec.Settings, &settings); err != nil {
-			return nil, fmt.Errorf("saml service provider %s: settings: %w", rec.EntityID, err)
+			unusable = append(unusable, UnusableSP{ID: rec.ID, EntityID: rec.EntityID, Err: fmt.Errorf("settings: %w", err)})
+			continue
 		}
 		sp, err := FromMetadata(settings, rec.Metadata)
 		if err != nil {
-			return nil, fmt.Errorf("saml service provider %s: %w", rec.EntityID, err)
+			unusable = append(unusable, UnusableSP{ID: rec.ID, EntityID: rec.EntityID, Err: err})
+			continue
 		}
 		out = append(out, sp)
 	}
-	return out, nil
+	return out, unusable
 }
 
 // ByEntityID finds an SP by entity id; sso.ErrNotFound when none.
@@ -324,7 +389,23 @@ func (r *Registry) find(ctx context.Context, match func(*SP) bool) (*SP, error) 
 			return sp, nil
 		}
 	}
+	if u := r.unusableMatch(match); u != nil {
+		return nil, &UnusableError{SP: *u}
+	}
 	return nil, sso.ErrNotFound
+}
+
+// unusableMatch is the stored SP that does not build that match (given its id and entity id)
+// finds; nil when none.
+func (r *Registry) unusableMatch(match func(*SP) bool) *UnusableSP {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, u := range r.unusable {
+		if match(&SP{Settings: config.SAMLServiceProvider{ID: u.ID}, EntityID: u.EntityID}) {
+			return &u
+		}
+	}
+	return nil
 }
 
 // Register stores an SP registered from metadata: its id and entity id must be new.
@@ -400,6 +481,13 @@ func (r *Registry) Remove(ctx context.Context, idOrEntity string) error {
 			return fmt.Errorf("%s is in the configuration file: remove it there", idOrEntity)
 		}
 		if err := r.store.DeleteSAMLServiceProvider(ctx, sp.EntityID); err != nil {
+			return err
+		}
+		return r.changed(ctx)
+	}
+	// One whose record does not build goes too (so that it can be registered again).
+	if u := r.unusableMatch(func(sp *SP) bool { return sp.Settings.ID == idOrEntity || sp.EntityID == idOrEntity }); u != nil {
+		if err := r.store.DeleteSAMLServiceProvider(ctx, u.EntityID); err != nil {
 			return err
 		}
 		return r.changed(ctx)

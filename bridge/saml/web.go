@@ -239,6 +239,26 @@ func (h *Handler) metadata(c echo.Context) error {
 	return c.Blob(http.StatusOK, "application/samlmetadata+xml", b)
 }
 
+// unusable answers a sign-in at an SP whose stored registration does not build (Registry,
+// UnusableError): an error line naming it, an audit row, and a page that says the app cannot
+// be used here until an administrator registers it again. Nothing is sent to the SP.
+func (h *Handler) unusable(c echo.Context, err error) error {
+	ctx := c.Request().Context()
+	var u *UnusableError
+	id := ""
+	if errors.As(err, &u) {
+		id = u.SP.ID
+		h.Logger.ErrorContext(ctx, "saml sign-in refused: the service provider's stored registration does not build; remove it and register it again",
+			"entity_id", u.SP.EntityID, "sp", u.SP.ID, "err", u.SP.Err)
+	} else {
+		h.Logger.ErrorContext(ctx, "saml sign-in refused: the service provider's stored registration does not build", "err", err)
+	}
+	h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "saml.request_refused", ClientID: id, IP: c.RealIP(), Detail: "service provider registration unusable"})
+	return h.Pages.Error(c, http.StatusServiceUnavailable, "This app cannot be used right now",
+		"This sign-in service cannot use the app's registration: its stored SAML metadata is no longer accepted.",
+		"Please tell the association: an administrator needs to register the app again.")
+}
+
 func (h *Handler) badRequest(c echo.Context, reason string, err error) error {
 	ctx := c.Request().Context()
 	h.Logger.WarnContext(ctx, "saml request refused", "reason", reason, "err", err)
@@ -264,6 +284,9 @@ func (h *Handler) sso(c echo.Context) error {
 		return h.badRequest(c, "malformed request", err)
 	}
 	if err := req.Validate(); err != nil {
+		if errors.Is(err, ErrUnusable) {
+			return h.unusable(c, err)
+		}
 		return h.badRequest(c, refusal(err), err)
 	}
 	if req.ACSEndpoint.Binding != crewjam.HTTPPostBinding {
@@ -273,7 +296,9 @@ func (h *Handler) sso(c echo.Context) error {
 		return h.badRequest(c, "relay state too long", nil)
 	}
 	sp, err := h.Registry.ByEntityID(ctx, req.ServiceProviderMetadata.EntityID)
-	if err != nil {
+	if errors.Is(err, ErrUnusable) {
+		return h.unusable(c, err)
+	} else if err != nil {
 		return h.badRequest(c, "unknown service provider", err)
 	}
 	// Each request id once per SP, signed or not, while the request could be accepted.
@@ -416,6 +441,9 @@ func (h *Handler) start(c echo.Context) error {
 	ctx := c.Request().Context()
 	sp, err := h.Registry.ByID(ctx, c.Param("sp"))
 	if err != nil {
+		if errors.Is(err, ErrUnusable) {
+			return h.unusable(c, err)
+		}
 		if errors.Is(err, sso.ErrNotFound) {
 			return h.Pages.Error(c, http.StatusNotFound, "This app is not registered",
 				"There is no app with this name here any more.", "Go back to your account page.")
@@ -454,6 +482,8 @@ func (h *Handler) pending(c echo.Context, id string) (*store.SAMLRequest, *SP, e
 	if errors.Is(err, sso.ErrNotFound) {
 		return nil, nil, h.Pages.Error(c, http.StatusBadRequest, "This app is not registered",
 			"The app that sent you here is no longer registered with this sign-in service.", "")
+	} else if errors.Is(err, ErrUnusable) {
+		return nil, nil, h.unusable(c, err)
 	} else if err != nil {
 		return nil, nil, err
 	}
