@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -97,11 +99,25 @@ func (h *Handler) consentPage(c echo.Context) error {
 		if err != nil || !h.sessionAnswers(ar, sess) {
 			return c.Redirect(http.StatusSeeOther, loginURL(ar.ID))
 		}
-		if m, err = h.Member(ctx, sess); err != nil {
-			// The login page ends a session whose member may no longer sign in, and asks.
-			return c.Redirect(http.StatusSeeOther, loginURL(ar.ID))
+		// The page only names the member: the label read on the way here (finish), or by an
+		// earlier view, while fresh, else one read. The POST reads the member and decides.
+		label, ok := h.labels.get(sess.ID, h.Now())
+		if !ok {
+			if m, err = h.Member(ctx, sess); err != nil {
+				// The login page ends a session whose member may no longer sign in, and asks.
+				return c.Redirect(http.StatusSeeOther, loginURL(ar.ID))
+			}
+			label = MemberLabel(m)
+			h.labels.put(sess.ID, label, h.Now())
 		}
+		return h.renderConsent(c, ar, client, "", label)
 	}
+	return h.renderConsent(c, ar, client, raw, MemberLabel(m))
+}
+
+// renderConsent renders the consent page of ar for the member named label (hold: the consent
+// hold's value, "" for the browser's session).
+func (h *Handler) renderConsent(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, hold, label string) error {
 	csrf, err := h.Cookies.CSRFToken(c)
 	if err != nil {
 		return err
@@ -111,7 +127,61 @@ func (h *Handler) consentPage(c echo.Context) error {
 		lines = append(lines, scopeLine{d.Title, d.Detail})
 	}
 	return h.Pages.Render(c, http.StatusOK, "consent", consentData{Page: h.Pages.Base("Allow access"), Device: h.isDeviceRequest(ar),
-		CSRF: csrf, RequestID: ar.ID, ClientName: client.Name, Hold: raw, Scopes: lines, Member: MemberLabel(m)})
+		CSRF: csrf, RequestID: ar.ID, ClientName: client.Name, Hold: hold, Scopes: lines, Member: label})
+}
+
+// labelFresh is how long the consent page names a session's member by the label read last
+// (memberLabels) before it reads the member again.
+const labelFresh = 5 * time.Minute
+
+// maxLabels bounds memberLabels: past it, the labels no longer fresh go, and if that is not
+// enough, all of them (each is read again once at most).
+const maxLabels = 10000
+
+// memberLabels keeps, per SSO session (its id), the label of its member as read last (on the
+// way to the consent page, or by the page), so that the consent page shown again (a reload, the
+// back button) does not ask the AMS again only to show a name. It is this process's memory:
+// another replica reads the member once. It holds only names, never a decision: the consent's
+// POST reads the member and checks the access rule.
+type memberLabels struct {
+	mu sync.Mutex
+	m  map[string]memberLabel
+}
+
+type memberLabel struct {
+	label string
+	at    time.Time
+}
+
+// get returns the label of session id read within labelFresh of now.
+func (l *memberLabels) get(id string, now time.Time) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.m[id]
+	if !ok || now.Sub(e.at) > labelFresh || now.Before(e.at) {
+		return "", false
+	}
+	return e.label, true
+}
+
+// put remembers the label of session id, read at now.
+func (l *memberLabels) put(id, label string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = make(map[string]memberLabel)
+	}
+	if _, ok := l.m[id]; !ok && len(l.m) >= maxLabels {
+		for k, e := range l.m {
+			if now.Sub(e.at) > labelFresh {
+				delete(l.m, k)
+			}
+		}
+		if len(l.m) >= maxLabels {
+			clear(l.m)
+		}
+	}
+	l.m[id] = memberLabel{label: label, at: now}
 }
 
 func (h *Handler) consentSubmit(c echo.Context) error {

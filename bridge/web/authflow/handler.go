@@ -167,6 +167,7 @@ type Handler struct {
 	Now       func() time.Time
 
 	logins preparedLogins // the login pages prepared per client (showLogin)
+	labels memberLabels   // the member's label per session, for the consent page (consent.go)
 }
 
 // Mount adds the login, consent and (when the provider runs the device flow) device routes.

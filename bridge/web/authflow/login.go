@@ -643,6 +643,7 @@ func (h *Handler) finish(c echo.Context, ar *sso.AuthRequest, client *sso.Client
 		if slices.Contains(ar.Prompt, oidc.PromptNone) {
 			return h.redirectError(c, ar, &oidc.Error{ErrorType: "consent_required", Description: "the member has not consented to this app"})
 		}
+		h.labels.put(sess.ID, MemberLabel(m), h.Now()) // the consent page names them without reading them again
 		return c.Redirect(http.StatusSeeOther, "/consent?id="+ar.ID)
 	}
 	return h.complete(c, ar, client, sess, m)
