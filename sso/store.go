@@ -239,7 +239,9 @@ type SessionStore interface {
 	// AddSessionClient records that the session signed into a client (idempotent) and
 	// updates LastSeen.
 	AddSessionClient(ctx context.Context, id, clientID string, at time.Time) error
-	// EndSession ends one session (idempotent).
+	// EndSession ends one session (idempotent), and revokes its families without a refresh
+	// token (granted without offline_access: they last as long as the session, OIDC Core 11)
+	// in the same transaction; EndSubjectSessions does the same for each session it ends.
 	EndSession(ctx context.Context, id string) error
 	// Sessions lists live sessions, filtered by subject when not empty.
 	Sessions(ctx context.Context, subject string) ([]*Session, error)

@@ -78,14 +78,25 @@ func (s *Store) AddSessionClient(_ context.Context, id, clientID string, at time
 	return nil
 }
 
-// EndSession ends one session (idempotent).
+// EndSession ends one session (idempotent), and its session-bound families.
 func (s *Store) EndSession(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ss, ok := s.sessions[id]; ok {
+	if ss, ok := s.sessions[id]; ok && !ss.Ended {
 		ss.Ended = true
+		s.revokeSessionBound(id)
 	}
 	return nil
+}
+
+// revokeSessionBound revokes the families of session id without a refresh token (granted
+// without offline_access: they last as long as the session). Callers hold mu.
+func (s *Store) revokeSessionBound(id string) {
+	for _, f := range s.families {
+		if f.SessionID == id && f.Hash == "" {
+			f.Revoked = true
+		}
+	}
 }
 
 // liveSessions returns the live sessions of subject (all when empty), oldest first. Callers hold mu.
@@ -121,6 +132,7 @@ func (s *Store) EndSubjectSessions(_ context.Context, subject string) ([]*sso.Se
 	var out []*sso.Session
 	for _, ss := range s.liveSessions(subject) {
 		ss.Ended = true
+		s.revokeSessionBound(ss.ID)
 		out = append(out, cloneSession(ss))
 	}
 	return out, nil

@@ -16,6 +16,41 @@ var sessionTests = []test{
 	{"End", testSessionEnd},
 	{"List", testSessionList},
 	{"EndSubjectSessions", testEndSubjectSessions},
+	{"EndRevokesSessionBoundGrants", testEndRevokesSessionBound},
+}
+
+// testEndRevokesSessionBound: ending a session (EndSession, EndSubjectSessions) revokes the
+// session's families without a refresh token (no offline_access: they last as long as the
+// session, OIDC Core 11); its offline_access family and other sessions' are kept (review s18
+// X18-5).
+func testEndRevokesSessionBound(t *testing.T, h *H) {
+	for _, end := range []struct {
+		name string
+		fn   func(s *sso.Session) error
+	}{
+		{"EndSession", func(s *sso.Session) error { return h.S.EndSession(h.Ctx, s.ID) }},
+		{"EndSubjectSessions", func(s *sso.Session) error { _, err := h.S.EndSubjectSessions(h.Ctx, s.Subject); return err }},
+	} {
+		t.Run(end.name, func(t *testing.T) {
+			sub := RandomID()
+			sess, other := h.CreateSession(sub), h.CreateSession(RandomID())
+			family := func(s *sso.Session, offline bool) string {
+				f := h.NewRefreshToken()
+				if !offline {
+					f = h.NewAccessFamily()
+				}
+				f.Subject, f.SessionID = s.Subject, s.ID
+				NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Family: f}), "IssueTokens")
+				return f.FamilyID
+			}
+			bound, offline, others := family(sess, false), family(sess, true), family(other, false)
+			NoErr(t, end.fn(sess), "%s", end.name)
+			if !h.Revoked(bound) || h.Revoked(offline) || h.Revoked(others) {
+				t.Fatalf("after %s: revoked bound %v (want true), offline %v, another session's %v (want false)",
+					end.name, h.Revoked(bound), h.Revoked(offline), h.Revoked(others))
+			}
+		})
+	}
 }
 
 // NewSession returns a live session of subject lasting a day.
