@@ -1,8 +1,6 @@
 package postgres
 
 import (
-	"fmt"
-
 	"github.com/jackc/pgx/v5"
 )
 
@@ -14,5 +12,6 @@ func WithQueryTracer(t pgx.QueryTracer) Option {
 	return func(o *options) { o.tracer = t }
 }
 
-// FairClaim is the claim's choice of the next event (outbox.go), without excluded clients.
-var FairClaim = fmt.Sprintf(fairClaim, "")
+// FairClaim is the claim's statement (outbox.go): $1 now, $2 the lease's end, $3 the events
+// passed over, $4 the excluded clients.
+var FairClaim = fairClaim

@@ -549,6 +549,12 @@ WHERE a.used_at = 0 AND b.used_at = 0 AND a.subject = b.subject
 	AND (a.created_at, a.hash) < (b.created_at, b.hash);
 CREATE UNIQUE INDEX enrolment_invites_unused ON enrolment_invites (subject) WHERE used_at = 0;
 `,
+	// 18: pending outbox events by client in the order they fall due, for the claim's search of
+	// each client's first due head: by outbox_client it walked the events waiting to retry
+	// (fairClaim; session 18; SQLite 27).
+	`
+CREATE INDEX outbox_client_due ON outbox (client_id, next_attempt, seq) WHERE state = 'pending';
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

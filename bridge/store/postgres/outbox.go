@@ -64,14 +64,18 @@ func (s *Store) EndSessionWithEvents(ctx context.Context, sessionID string, even
 	}))
 }
 
-// ClaimEvents leases the due head event of each key (see store.Outbox), one at a time in one
-// transaction, each the next of fairClaim: the clients with nothing in flight first (review s15 X-5). Replicas
-// claim at the same time without waiting for each other: the chosen row is locked FOR UPDATE
-// SKIP LOCKED, so a row another replica is claiming right now is skipped, and a row whose lease
-// another replica has just committed fails the re-checked lease condition. A key's later events
-// wait behind its head while the head is pending, leased or not, so two replicas never deliver
-// two events of one key at once. A claimer that dies leaves its lease to run out; the next claim
-// after that takes the event again (its attempt counted).
+// ClaimEvents leases the due head event of each key (see store.Outbox), one at a time, each the
+// next of fairClaim: the clients with nothing in flight first (review s15 X-5). A claim of one
+// event (the queue's) is one statement; a claim of several runs one per event in one
+// transaction (each sees the leases of the ones before it), so a failure partway leases none,
+// where leases committed one by one stayed, attempts counted, with nothing returned to deliver
+// them. Replicas claim at the same time without waiting for each other: the chosen row is locked
+// FOR UPDATE SKIP LOCKED, so a row another replica is claiming right now is passed over (the
+// statement is sent again without it: claimNext), and a row whose lease another replica has
+// just committed fails the re-checked lease condition. A key's later events wait behind its
+// head while the head is pending, leased or not, so two replicas never deliver two events of
+// one key at once. A claimer that dies leaves its lease to run out; the next claim after that
+// takes the event again (its attempt counted).
 func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.OutboxEvent, error) {
 	if c.Limit <= 0 {
 		c.Limit = 16
@@ -79,43 +83,38 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 	if c.Lease <= 0 {
 		return nil, errors.New("postgres: claim events: lease must be positive")
 	}
-	now := ts(c.Now)
-	q, args := fmt.Sprintf(fairClaim, ""), []any{now, ts(c.Now.Add(c.Lease))}
-	if c.Key != "" {
-		q = `WITH claimable AS (
-		SELECT o.seq FROM outbox o
-		WHERE o.state = 'pending' AND o.lease_until <= $1 AND o.key = $3
-			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
-		ORDER BY o.seq LIMIT 1
-		FOR UPDATE SKIP LOCKED)`
-		args = append(args, c.Key)
-	} else if len(c.ExcludeClients) > 0 {
-		args = append(args, c.ExcludeClients)
-		q = fmt.Sprintf(fairClaim, ` AND c.id <> ALL($3::text[])`)
-	}
-	q += `
-	UPDATE outbox SET lease_until = $2, attempts = attempts + 1
-	FROM claimable WHERE outbox.seq = claimable.seq
-	RETURNING ` + prefixed("outbox.", outboxCols)
-	// One event at a time, each leased before the next is chosen: its client then has one in
-	// flight, and its key's next event waits behind it. All in one transaction (each statement
-	// sees the leases of the ones before it): a failure partway leases none, where leases
-	// committed one by one stayed, attempts counted, with nothing returned to deliver them.
-	var out []*store.OutboxEvent
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		out = out[:0]
-		for len(out) < c.Limit {
-			e, err := scanOutbox(tx.QueryRow(ctx, q, args...))
-			if isNoRows(err) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			out = append(out, e)
+	now, until := ts(c.Now), ts(c.Now.Add(c.Lease))
+	next := func(q querier) (*store.OutboxEvent, error) {
+		if c.Key != "" {
+			return scanOutbox(q.QueryRow(ctx, claimKey, now, until, c.Key))
 		}
-		return nil
-	})
+		return s.claimNext(ctx, q, now, until, c.ExcludeClients)
+	}
+	var out []*store.OutboxEvent
+	var err error
+	if c.Limit == 1 {
+		var e *store.OutboxEvent
+		if e, err = next(s.pool); err == nil {
+			out = append(out, e)
+		} else if isNoRows(err) {
+			err = nil
+		}
+	} else {
+		err = s.tx(ctx, func(tx pgx.Tx) error {
+			out = out[:0]
+			for len(out) < c.Limit {
+				e, err := next(tx)
+				if isNoRows(err) {
+					return nil // commits the leases taken
+				}
+				if err != nil {
+					return err
+				}
+				out = append(out, e)
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, wrap("claim events", err)
 	}
@@ -123,42 +122,104 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 	return out, nil
 }
 
-// fairClaim chooses the next event to claim at $1 (the claimable CTE): the first due head (the
-// oldest pending event of its key, due, not leased) of each client with pending events, the
-// clients with no event in flight first, then in queue order. Each client's first 16 due heads
-// are candidates, its first before any client's second: a head another replica is claiming at
-// the same moment (locked, or leased since this statement's snapshot) is passed over for the
-// next one rather than ending the claim empty. Slow targets then hold one worker
-// each before any holds a second, and another app's event (a back-channel logout) queued behind
-// theirs is claimed next. Each client costs a few index searches (migration 16's outbox_client
-// and outbox_client_lease, outbox_key), whatever the backlog: the clients are read by skipping
-// through outbox_client (a loose index scan), not by reading every pending event. heads is
-// MATERIALIZED: inlined, the planner joined it to the outbox row to lock and chose the heads
-// again for every pending row (about 100 ms a claim at 100 pending events). claimable checks
-// again all that makes a head due (pending, not leased, next_attempt reached), since the
-// heads are read from the statement's snapshot and the lock re-checks only claimable's own
-// WHERE on the row's latest version: a head another replica claimed, failed (its backoff set)
-// and committed in between is passed over, not claimed again before its backoff. %s adds the
-// excluded clients.
-const fairClaim = `WITH RECURSIVE c(id) AS (
+// claimKey leases the head of key $3 (a sign-in's synchronous delivery), due or not.
+var claimKey = `WITH claimable AS (
+		SELECT o.seq FROM outbox o
+		WHERE o.state = 'pending' AND o.lease_until <= $1 AND o.key = $3
+			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
+		ORDER BY o.seq LIMIT 1
+		FOR UPDATE SKIP LOCKED)
+	UPDATE outbox SET lease_until = $2, attempts = attempts + 1
+	FROM claimable WHERE outbox.seq = claimable.seq
+	RETURNING ` + prefixed("outbox.", outboxCols)
+
+// maxPassedOver bounds the heads one claim passes over because other replicas are claiming them
+// at the same moment: past it the claim ends empty (the queue claims again at its next round).
+const maxPassedOver = 16
+
+// claimNext leases fairClaim's choice, or returns pgx.ErrNoRows when nothing is due. A choice
+// another replica holds locked comes back unclaimed: it is passed over (fairClaim's $3) and
+// the statement sent again, so that a claim ends empty only when nothing else is due.
+func (s *Store) claimNext(ctx context.Context, q querier, now, until int64, exclude []string) (*store.OutboxEvent, error) {
+	if exclude == nil {
+		exclude = []string{}
+	}
+	passed := []int64{}
+	for {
+		var claimed bool
+		e, err := scanOutbox(prefixedRow{q.QueryRow(ctx, fairClaim, now, until, passed, exclude), &claimed})
+		if err != nil || claimed {
+			return e, err
+		}
+		if passed = append(passed, e.Seq); len(passed) > maxPassedOver {
+			return nil, pgx.ErrNoRows
+		}
+	}
+}
+
+// prefixedRow scans its first column into first, the rest into Scan's destinations.
+type prefixedRow struct {
+	pgx.Row
+	first any
+}
+
+func (r prefixedRow) Scan(dest ...any) error { return r.Row.Scan(append([]any{r.first}, dest...)...) }
+
+// fairClaim leases the next event to claim at $1 until $2: the first due head (the oldest
+// pending event of its key, due, not leased) of each client with pending events but those in
+// $4, the clients with no event in flight first, then in queue order. Slow targets then hold
+// one worker each before any holds a second, and another app's event (a back-channel logout)
+// queued behind theirs is claimed next. It returns the leased event (first column true), or the
+// chosen one unleased (false) when another replica holds it locked (claimNext passes over the
+// events in $3), or no row when nothing is due.
+//
+// Its cost is a few index searches per client, whatever the backlog, and its plan has no choice
+// that reads the pending events (TestClaimPlan): the clients are read by skipping through a
+// client index (a loose index scan); each client's first due head is the first event of
+// outbox_client_due (migration 18: client, next_attempt, seq) at or before $1 whose key has
+// nothing older pending (an outbox_key search), so events waiting to retry are not walked, and
+// a client's due heads go in the order they fell due; whether a client has an event in flight
+// is one outbox_client_lease search (its latest lease); and the row chosen is read by its ctid
+// from the statement's snapshot (a TID scan, the only plan), the only row locked. Before
+// (session 17) the choice was joined to the outbox, a join the planner without statistics made
+// by reading every pending event, and each client's first 16 heads were ranked for a locked one
+// to be passed over.
+//
+// The lock re-checks all that makes the head due (pending, not leased, next_attempt reached) on
+// the row's latest version (the ctid is not re-checked: it is the same event): a head another
+// replica claimed, failed (its backoff set) and committed after this statement's snapshot is
+// passed over, not claimed again before its backoff.
+var fairClaim = `WITH RECURSIVE c(id) AS (
 		SELECT (SELECT client_id FROM outbox WHERE state = 'pending' ORDER BY client_id LIMIT 1)
 		UNION ALL
 		SELECT (SELECT client_id FROM outbox WHERE state = 'pending' AND client_id > c.id ORDER BY client_id LIMIT 1)
 		FROM c WHERE c.id IS NOT NULL
-	), heads AS MATERIALIZED (
-		SELECT h.seq, h.rank,
-			EXISTS (SELECT 1 FROM outbox f WHERE f.state = 'pending' AND f.client_id = c.id AND f.lease_until > $1) AS busy
+	), heads AS (
+		SELECT h.seq, h.ctid,
+			(SELECT max(f.lease_until) FROM outbox f WHERE f.state = 'pending' AND f.client_id = c.id) > $1 AS busy
 		FROM c CROSS JOIN LATERAL (
-			SELECT o.seq, row_number() OVER (ORDER BY o.seq) AS rank FROM outbox o
-			WHERE o.state = 'pending' AND o.client_id = c.id AND o.lease_until <= $1 AND o.next_attempt <= $1
+			SELECT o.seq, o.ctid FROM outbox o
+			WHERE o.state = 'pending' AND o.client_id = c.id AND o.next_attempt <= $1 AND o.lease_until <= $1
+				AND o.seq <> ALL ($3::bigint[])
 				AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
-			ORDER BY o.seq LIMIT 16) h
-		WHERE c.id IS NOT NULL%s
+			ORDER BY o.next_attempt, o.seq LIMIT 1) h
+		WHERE c.id IS NOT NULL AND c.id <> ALL ($4::text[])
+	), pick AS (
+		SELECT ctid FROM heads ORDER BY busy, seq LIMIT 1
 	), claimable AS (
-		SELECT o.seq FROM heads h JOIN outbox o ON o.seq = h.seq
-		WHERE o.state = 'pending' AND o.lease_until <= $1 AND o.next_attempt <= $1
-		ORDER BY h.busy, h.rank, h.seq LIMIT 1
-		FOR UPDATE OF o SKIP LOCKED)`
+		SELECT o.seq FROM outbox o
+		WHERE o.ctid = (SELECT ctid FROM pick)
+			AND o.state = 'pending' AND o.lease_until <= $1 AND o.next_attempt <= $1
+		FOR UPDATE SKIP LOCKED
+	), claimed AS (
+		UPDATE outbox SET lease_until = $2, attempts = attempts + 1
+		FROM claimable WHERE outbox.seq = claimable.seq
+		RETURNING ` + prefixed("outbox.", outboxCols) + `
+	)
+	SELECT TRUE, * FROM claimed
+	UNION ALL
+	SELECT FALSE, ` + outboxCols + ` FROM outbox
+	WHERE ctid = (SELECT ctid FROM pick) AND NOT EXISTS (SELECT 1 FROM claimed)`
 
 // MarkDelivered records a delivery by the claim whose lease ends at lease (see store.Outbox).
 func (s *Store) MarkDelivered(ctx context.Context, id string, lease, at time.Time) error {

@@ -11,7 +11,8 @@ import (
 
 // TestMigrateOutboxClient: the migration indexing pending outbox events by client keeps every
 // event, and the fair claim (fairClaim) reads the clients and each client's head and in-flight
-// event through its indexes, not by reading every pending event. A database at the version
+// event through its indexes, not by reading every pending event; each client's head from its
+// first due event (outbox_client_due, migration 27), not walking those waiting to retry. A database at the version
 // before, holding pending events of three clients, is opened, upgraded and claimed from.
 func TestMigrateOutboxClient(t *testing.T) {
 	ctx := t.Context()
@@ -46,7 +47,7 @@ func TestMigrateOutboxClient(t *testing.T) {
 		plan = append(plan, detail)
 	}
 	rows.Close()
-	for _, want := range []string{"outbox_client (client_id=?)", "outbox_client (client_id>?)", "outbox_client_lease (client_id=? AND lease_until>?)", "outbox_key (key=? AND seq<?)"} {
+	for _, want := range []string{"outbox_client_due (client_id=? AND next_attempt<?)", "outbox_client (client_id>?)", "outbox_client_lease (client_id=? AND lease_until>?)", "outbox_key (key=? AND seq<?)"} {
 		if !slices.ContainsFunc(plan, func(d string) bool { return strings.HasPrefix(d, "SEARCH") && strings.Contains(d, want) }) {
 			t.Errorf("the fair claim does not search %s\nplan: %q", want, plan)
 		}

@@ -716,6 +716,12 @@ CREATE INDEX enrolment_invites_subject ON enrolment_invites (subject);
 CREATE INDEX outbox_client ON outbox (client_id, seq) WHERE state = 'pending';
 CREATE INDEX outbox_client_lease ON outbox (client_id, lease_until) WHERE state = 'pending';
 `,
+	// 27: pending outbox events by client in the order they fall due, for the claim's search of
+	// each client's first due head: by outbox_client it walked the events waiting to retry
+	// (fairClaim; session 18; PostgreSQL 18).
+	`
+CREATE INDEX outbox_client_due ON outbox (client_id, next_attempt, seq) WHERE state = 'pending';
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

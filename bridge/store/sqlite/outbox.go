@@ -148,7 +148,11 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 // second, and another app's event (a back-channel logout) queued behind theirs is claimed next
 // (review s15 X-5). Each client costs three index searches (migration 26's outbox_client and
 // outbox_client_lease, outbox_key), whatever the backlog: the clients are read by skipping
-// through outbox_client (a loose index scan), not by reading every pending event. INDEXED BY:
+// through outbox_client (a loose index scan), not by reading every pending event. A client's
+// first due head is searched in outbox_client_due (migration 27: client, next_attempt, seq) from
+// its first event due: its events waiting to retry are not walked (by outbox_client, in queue
+// order, they were, row by row, on every claim), and its due heads go in the order they fell
+// due (its new events, due when queued, in queue order). INDEXED BY:
 // without statistics the planner reads outbox_state (every pending event) instead. "1 = 1" is
 // where ClaimEvents puts the excluded clients.
 const fairClaim = `WITH RECURSIVE c(id) AS (
@@ -157,10 +161,10 @@ const fairClaim = `WITH RECURSIVE c(id) AS (
 	SELECT (SELECT client_id FROM outbox INDEXED BY outbox_client WHERE state = 'pending' AND client_id > c.id ORDER BY client_id LIMIT 1)
 	FROM c WHERE c.id IS NOT NULL
 ), heads AS (
-	SELECT (SELECT o.seq FROM outbox o INDEXED BY outbox_client WHERE o.state = 'pending' AND o.client_id = c.id
-			AND o.lease_until <= ?1 AND o.next_attempt <= ?1
+	SELECT (SELECT o.seq FROM outbox o INDEXED BY outbox_client_due WHERE o.state = 'pending' AND o.client_id = c.id
+			AND o.next_attempt <= ?1 AND o.lease_until <= ?1
 			AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' AND p.key = o.key AND p.seq < o.seq)
-			ORDER BY o.seq LIMIT 1) AS seq,
+			ORDER BY o.next_attempt, o.seq LIMIT 1) AS seq,
 		EXISTS (SELECT 1 FROM outbox f INDEXED BY outbox_client_lease WHERE f.state = 'pending' AND f.client_id = c.id AND f.lease_until > ?1) AS busy
 	FROM c WHERE c.id IS NOT NULL AND 1 = 1
 )
