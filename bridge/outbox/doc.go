@@ -11,8 +11,10 @@
 // each claim the next due event as they come free, at most two of one client at a time, so a
 // target that does not answer (each request waiting for shadow.timeout) holds two workers, not
 // every app's deliveries. The store's claim prefers the clients with nothing in flight, and the
-// last free worker takes only their events: up to three slow targets hold a worker each and
-// another app's events (a back-channel logout) still go out at once.
+// last free worker takes only the events of a client with nothing in flight whose latest
+// delivery did not fail: up to three slow targets hold a worker each and another app's events
+// (a back-channel logout) still go out at once; more slow targets share three workers once
+// their first deliveries have failed, and the last stays free for the others.
 //
 // A kind of provisioning target (Kind) is a function returning the empty config section of
 // the kind (Settings): decoded from the target's YAML, it validates itself naming its fields

@@ -70,6 +70,9 @@ type Queue struct {
 	claimMu sync.Mutex // one claim at a time, so that no client passes perClient
 	mu      sync.Mutex
 	busy    map[string]int // deliveries in flight per client
+	// failing holds the clients whose latest delivery by a worker failed (a target that does
+	// not answer, or refuses): the last free worker is not theirs (claim).
+	failing map[string]bool
 }
 
 // New builds a Queue; Config must be valid.
@@ -82,7 +85,7 @@ func New(o Options) *Queue {
 	}
 	return &Queue{cfg: o.Config, store: o.Store, channels: o.Channels, targets: o.Targets, log: o.Logger, now: o.Now,
 		observer: o.Observer, wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second,
-		workers: 4, perClient: 2, busy: map[string]int{},
+		workers: 4, perClient: 2, busy: map[string]int{}, failing: map[string]bool{},
 	}
 }
 
@@ -101,9 +104,11 @@ func (q *Queue) Wake() {
 // so no claimed event waits for a worker past its lease), skipping the clients that already have
 // perClient deliveries in flight: a target that does not answer holds its own share of the
 // workers, not the queue (review s14 X-6). The store's claim prefers the clients with nothing in
-// flight, and the last free worker takes only their events: two or three slow targets hold one
-// worker each and the last stays free for another app (review s15 X-5). A key's events still go one at a time, oldest first
-// (the store's claim).
+// flight, and the last free worker takes only the events of a client with nothing in flight
+// whose latest delivery did not fail: two or three slow targets hold one worker each and the
+// last stays free for another app (review s15 X-5); with more, once their first deliveries have
+// failed (a request timeout), they share the other three and the last stays free all the same.
+// A key's events still go one at a time, oldest first (the store's claim).
 func (q *Queue) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -186,10 +191,14 @@ func (q *Queue) DeliverDue(ctx context.Context) (int, error) {
 
 // claim claims the next due event of a client below perClient deliveries in flight, and counts
 // it in flight (deliverClaimed ends it); nil when none is due. The last free worker (last) is
-// kept for a client with nothing in flight: slow targets that fill the other workers (one each
-// first: the store's claim prefers the clients with nothing in flight) never take it, and
-// another app's event, a back-channel logout, queued after theirs goes out at once (review
-// s15 X-5).
+// kept for a client with nothing in flight whose latest delivery did not fail: slow targets that
+// fill the other workers (one each first: the store's claim prefers the clients with nothing in
+// flight) never take it, and another app's event, a back-channel logout, queued after theirs
+// goes out at once (review s15 X-5). A slow target that is not in flight is still a slow
+// target: with four or more, the last worker went to the fourth, and each worker that came
+// free went to the next of their events queued before the logout (their apps idle again, their
+// events older), so the logout waited as long as they had events due. A target unknown yet (no
+// delivery finished) may take the last worker once: its failure then keeps it off.
 func (q *Queue) claim(ctx context.Context, last bool) (*store.OutboxEvent, error) {
 	q.claimMu.Lock()
 	defer q.claimMu.Unlock()
@@ -198,6 +207,13 @@ func (q *Queue) claim(ctx context.Context, last bool) (*store.OutboxEvent, error
 	for c, n := range q.busy {
 		if n >= q.perClient || last {
 			full = append(full, c)
+		}
+	}
+	if last {
+		for c := range q.failing {
+			if q.busy[c] == 0 {
+				full = append(full, c)
+			}
 		}
 	}
 	q.mu.Unlock()
@@ -212,16 +228,23 @@ func (q *Queue) claim(ctx context.Context, last bool) (*store.OutboxEvent, error
 	return e, nil
 }
 
-// deliverClaimed delivers an event claimed by claim and ends its count in flight.
+// deliverClaimed delivers an event claimed by claim, ends its count in flight and records
+// whether its client's latest delivery failed.
 func (q *Queue) deliverClaimed(ctx context.Context, e *store.OutboxEvent) {
+	var err error
 	defer func() {
 		q.mu.Lock()
+		defer q.mu.Unlock()
 		if q.busy[e.ClientID]--; q.busy[e.ClientID] <= 0 {
 			delete(q.busy, e.ClientID)
 		}
-		q.mu.Unlock()
+		if err != nil {
+			q.failing[e.ClientID] = true
+		} else {
+			delete(q.failing, e.ClientID)
+		}
 	}()
-	_ = q.deliverOne(ctx, e)
+	err = q.deliverOne(ctx, e)
 }
 
 // DeliverKey delivers the pending events of one key synchronously, oldest first (a
