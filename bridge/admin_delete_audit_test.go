@@ -34,12 +34,21 @@ func TestAdminDeleteClientAuditsGrantsRevoked(t *testing.T) {
 	if l := a.ok(http.MethodGet, "/admin/tokens?client=notes", nil)["tokens"].([]any); len(l) != 1 {
 		t.Fatalf("notes's grants: %v", l)
 	}
-	a.ok(http.MethodDelete, "/admin/clients/notes", nil)
+	// The answer and the audit row say what the removal deleted, as the store counted it in
+	// the deletion (review s17 R2-5): alice's grant, and her session's participation (the
+	// sign-in); no consent (trusted), no provisioning configured.
+	removed := a.ok(http.MethodDelete, "/admin/clients/notes", nil)
+	for k, want := range map[string]float64{"grants_revoked": 1, "sessions_left": 1, "consents_deleted": 0,
+		"undelivered_events_deleted": 0, "provisioned_users_deleted": 0} {
+		if removed[k] != want {
+			t.Errorf("the removal's answer %v: %s, want %v", removed, k, want)
+		}
+	}
 	got, err := e.store.AuditEvents(e.ctx(), store.AuditFilter{Event: "admin.client_remove"})
 	if err != nil || len(got) != 1 {
 		t.Fatalf("audit: %v %v", got, err)
 	}
-	if !strings.Contains(got[0].Detail, "1 grants revoked") {
-		t.Fatalf("the removal's audit row says %q; the client held one live grant, revoked by the removal", got[0].Detail)
+	if want := "1 grants revoked; deleted: 0 consents, 0 undelivered events, 1 session participations, 0 provisioned users"; !strings.HasSuffix(got[0].Detail, ": "+want) {
+		t.Fatalf("the removal's audit row says %q, want %q", got[0].Detail, want)
 	}
 }

@@ -162,33 +162,49 @@ func (a *Service) CreateClient(ctx context.Context, actor string, reg Client) (*
 // appIDTaken says why a client cannot have id: other (a SAML service provider) has it.
 func appIDTaken(id, other string) string { return store.AppIDRefusal("client id", id, other) }
 
-// DeleteClient removes a dynamic client and revokes the grants issued to it.
+// DeleteClient removes a dynamic client and revokes the grants issued to it: RemoveClient.
 func (a *Service) DeleteClient(ctx context.Context, actor, id string) error {
+	_, err := a.RemoveClient(ctx, actor, id)
+	return err
+}
+
+// ClientRemoved is what removing a client deleted (the admin API's answer).
+type ClientRemoved struct {
+	Deleted       string `json:"deleted"`
+	GrantsRevoked int    `json:"grants_revoked"`
+	Consents      int    `json:"consents_deleted"`
+	Events        int    `json:"undelivered_events_deleted"`
+	Sessions      int    `json:"sessions_left"`
+	ShadowUsers   int    `json:"provisioned_users_deleted"`
+}
+
+// RemoveClient removes a dynamic client with everything the store deletes with it (its grants
+// revoked, consents, events not delivered, place in sessions, provisioned users' records), and
+// says how many of each, as counted in the deletion's transaction; the audit row lists them.
+func (a *Service) RemoveClient(ctx context.Context, actor, id string) (*ClientRemoved, error) {
 	if a.Registry.IsStatic(id) {
-		return ErrStatic
+		return nil, ErrStatic
 	}
 	if ref, ok := a.ClientRefs[id]; ok {
-		return fmt.Errorf("%w: %s names client %q: remove or change that setting (and restart) before deleting the client", ErrInvalid, ref, id)
+		return nil, fmt.Errorf("%w: %s names client %q: remove or change that setting (and restart) before deleting the client", ErrInvalid, ref, id)
 	}
 	if _, err := a.Store.Client(ctx, id); errors.Is(err, sso.ErrNotFound) {
-		return fmt.Errorf("%w: no client %q", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: no client %q", ErrNotFound, id)
 	} else if err != nil {
-		return fmt.Errorf("admin: client: %w", err)
+		return nil, fmt.Errorf("admin: client: %w", err)
 	}
-	// The live grants are counted before the deletion, which revokes every grant of the client
-	// in its own transaction (the store's contract, sso/storetest ClientDeleteRevokesGrants;
-	// counted after it, there were none left: the audit said "0 grants revoked" whatever the
-	// app held).
-	rts, err := a.Store.ListRefreshTokens(ctx, "", id)
+	// The store counts what it deletes in the deletion's own transaction (bridge/store
+	// ClientRemovalCounted): counted before it, a grant or event added meanwhile went unsaid.
+	r, err := a.Store.DeleteClientCounted(ctx, id)
 	if err != nil {
-		return fmt.Errorf("admin: the client's grants: %w", err)
-	}
-	if err := a.Store.DeleteClient(ctx, id); err != nil {
-		return fmt.Errorf("admin: delete client: %w", err)
+		return nil, fmt.Errorf("admin: delete client: %w", err)
 	}
 	a.clientsChanged(ctx)
-	a.record(ctx, actor, "admin.client_remove", "", id, fmt.Sprintf("%d grants revoked", len(rts)))
-	return nil
+	a.record(ctx, actor, "admin.client_remove", "", id, fmt.Sprintf(
+		"%d grants revoked; deleted: %d consents, %d undelivered events, %d session participations, %d provisioned users",
+		r.Grants, r.Consents, r.Events, r.Sessions, r.ShadowUsers))
+	return &ClientRemoved{Deleted: id, GrantsRevoked: r.Grants, Consents: r.Consents, Events: r.Events,
+		Sessions: r.Sessions, ShadowUsers: r.ShadowUsers}, nil
 }
 
 // RotateSecret gives a dynamic confidential client a new secret and returns it (shown once).

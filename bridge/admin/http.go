@@ -245,8 +245,8 @@ func (a *Service) httpUpdateClient(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Service) httpDeleteClient(w http.ResponseWriter, r *http.Request) {
-	err := a.DeleteClient(r.Context(), actor(r), r.PathValue("id"))
-	a.answer(w, r, http.StatusOK, map[string]string{"deleted": r.PathValue("id")}, err)
+	removed, err := a.RemoveClient(r.Context(), actor(r), r.PathValue("id"))
+	a.answer(w, r, http.StatusOK, removed, err)
 }
 
 func (a *Service) httpRotateSecret(w http.ResponseWriter, r *http.Request) {

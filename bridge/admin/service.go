@@ -26,7 +26,8 @@ type Store interface {
 	Clients(ctx context.Context) ([]*sso.StoredClient, error)
 	CreateClient(ctx context.Context, c *sso.StoredClient) error
 	UpdateClient(ctx context.Context, c *sso.StoredClient) error
-	DeleteClient(ctx context.Context, id string) error
+	// DeleteClientCounted deletes a client and says what it deleted with it.
+	DeleteClientCounted(ctx context.Context, id string) (store.ClientRemoval, error)
 }
 
 // ClientRegistry is the running client registry: the static clients (from the configuration

@@ -116,12 +116,14 @@ func (f *fakeStore) UpdateClient(_ context.Context, c *sso.StoredClient) error {
 	return nil
 }
 
-func (f *fakeStore) DeleteClient(_ context.Context, id string) error {
+func (f *fakeStore) DeleteClientCounted(_ context.Context, id string) (store.ClientRemoval, error) {
+	_, existed := f.clients[id]
 	delete(f.clients, id)
 	// The store's contract: every grant of the client goes with it (sso/storetest
-	// ClientDeleteRevokesGrants).
+	// ClientDeleteRevokesGrants), counted (bridge/store/storetest ClientRemovalCounted).
+	n := len(f.tokens)
 	f.tokens = slices.DeleteFunc(f.tokens, func(rt *sso.RefreshToken) bool { return rt.ClientID == id })
-	return nil
+	return store.ClientRemoval{Existed: existed, Grants: n - len(f.tokens)}, nil
 }
 
 // staticRegistry holds the configuration file's clients.

@@ -103,4 +103,28 @@ type Store interface {
 	SessionStore
 	CounterStore
 	ConsoleSessionStore
+	ClientRemover
+}
+
+// ClientRemoval is what removing a client deleted with it, counted in the deletion's own
+// transaction (so an administrator sees what was lost, not an estimate read before).
+type ClientRemoval struct {
+	Existed bool // the client was there (the deletion is idempotent)
+	// Grants are the live grants with a refresh token revoked (every family of the client is
+	// revoked; those without a refresh token or expired are not counted).
+	Grants   int
+	Consents int // members' consents to it
+	// Events are its outbox events not delivered (pending, in flight, dead) deleted.
+	Events int
+	// Sessions are the sessions it took part in (it is taken out of each).
+	Sessions int
+	// ShadowUsers are its provisioned users' records.
+	ShadowUsers int
+}
+
+// ClientRemover deletes a client and says what it deleted.
+type ClientRemover interface {
+	// DeleteClientCounted is sso.Store's DeleteClient (the same deletion, in one transaction)
+	// with the counts of what it deleted; a client that is not there is Existed false.
+	DeleteClientCounted(ctx context.Context, id string) (ClientRemoval, error)
 }

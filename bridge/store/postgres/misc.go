@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -260,34 +261,55 @@ func (s *Store) UpdateClient(ctx context.Context, c *sso.StoredClient) error {
 	return wrap("update client", err)
 }
 
-// DeleteClient deletes a client (idempotent) with every member's consent to it, its outbox
-// events not delivered, its place in every session and its provisioned users (shadow records),
-// revokes every family issued to it, and bumps ClientsVersion when it existed.
+// DeleteClient deletes a client (idempotent): DeleteClientCounted.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	_, err := s.DeleteClientCounted(ctx, id)
+	return err
+}
+
+// DeleteClientCounted deletes a client (idempotent) with every member's consent to it, its
+// outbox events not delivered, its place in every session and its provisioned users (shadow
+// records), revokes every family issued to it, and bumps ClientsVersion when it existed; it
+// returns how many of each it deleted, counted in the same transaction.
+func (s *Store) DeleteClientCounted(ctx context.Context, id string) (store.ClientRemoval, error) {
+	var r store.ClientRemoval
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		r = store.ClientRemoval{}
+		count := func(n *int, q string, args ...any) error {
+			tag, err := tx.Exec(ctx, q, args...)
+			*n = int(tag.RowsAffected())
+			return err
+		}
 		// Every member's consent goes with the client: a client registered later under the
 		// same id is another app, which asks each member again.
-		if _, err := tx.Exec(ctx, `DELETE FROM consents WHERE client_id = $1`, id); err != nil {
+		if err := count(&r.Consents, `DELETE FROM consents WHERE client_id = $1`, id); err != nil {
 			return err
 		}
 		// So does every grant issued to it, those without a refresh token too: the old app's
-		// access tokens must not come back to life with a client registered again.
-		if err := revokeGrants(ctx, tx, "", id); err != nil {
+		// access tokens must not come back to life with a client registered again. The live
+		// ones with a refresh token are counted, as RevokeGrants counts.
+		where, args := grantWhere("", id)
+		if err := tx.QueryRow(ctx, `WITH r AS (UPDATE families SET revoked = TRUE
+			WHERE family_id IN (SELECT family_id FROM family_grants WHERE `+where+`) AND NOT revoked
+			RETURNING token_hash, expires_at)
+			SELECT COUNT(*) FROM r WHERE token_hash <> '' AND expires_at > $`+fmt.Sprint(len(args)+1),
+			append(args, ts(s.clock()))...).Scan(&r.Grants); err != nil {
 			return err
 		}
 		// And every event queued for it and not delivered (pending, in flight, dead): the
 		// events' keys name the client id, and an app registered again under it would be sent
 		// the old app's logouts and provisioning (or get them from a retry of a dead one).
-		if _, err := tx.Exec(ctx, `DELETE FROM outbox WHERE client_id = $1 AND state <> 'delivered'`, id); err != nil {
+		if err := count(&r.Events, `DELETE FROM outbox WHERE client_id = $1 AND state <> 'delivered'`, id); err != nil {
 			return err
 		}
 		// Its place in every session, and its provisioned users: an app registered again under
 		// the id would be sent the old app's back-channel logouts when those sessions end, and
 		// find the old app's digests (nothing provisioned) and user ids (PUT /Users/<old id>).
-		for _, q := range []string{`DELETE FROM session_clients WHERE client_id = $1`, `DELETE FROM shadow_users WHERE client_id = $1`} {
-			if _, err := tx.Exec(ctx, q, id); err != nil {
-				return err
-			}
+		if err := count(&r.Sessions, `DELETE FROM session_clients WHERE client_id = $1`, id); err != nil {
+			return err
+		}
+		if err := count(&r.ShadowUsers, `DELETE FROM shadow_users WHERE client_id = $1`, id); err != nil {
+			return err
 		}
 		if err := execOne(ctx, tx, `DELETE FROM clients WHERE id = $1`, id); err != nil {
 			if isNoRows(err) {
@@ -295,9 +317,13 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 			}
 			return err
 		}
+		r.Existed = true
 		return clientChanged(ctx, tx)
 	})
-	return wrap("delete client", err)
+	if err != nil {
+		return store.ClientRemoval{}, wrap("delete client", err)
+	}
+	return r, nil
 }
 
 // ClientsVersion returns a counter bumped in the same transaction as every client change.

@@ -22,6 +22,7 @@ var outboxClaimTests = []test{
 	{"ConcurrentClaimsKeepKeyOrder", func(t *testing.T, h *H) { OutboxClaimRace(t, h.Now, h.S, h.S, h.S, h.S) }},
 	{"EventsDieWithClient", testOutboxEventsDieWithClient},
 	{"IdleClientsFirst", testOutboxIdleClientsFirst},
+	{"ClientRemovalCounted", testClientRemovalCounted},
 }
 
 // clientEvent returns a new pending event of client with key client/member.

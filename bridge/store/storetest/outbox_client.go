@@ -73,3 +73,55 @@ func testShadowGoneWithClient(t *testing.T, h *H) {
 	ssotest.NoErr(t, err, "another client's shadow user after DeleteClient")
 	ssotest.Equal(t, got.Digest, "d3", "its digest")
 }
+
+// testClientRemovalCounted: DeleteClientCounted says what the deletion destroyed, counted in its
+// transaction: the live grants with a refresh token (an access-only family is revoked, not
+// counted), the consents, the events not delivered (a delivered one is history, kept), the
+// sessions it took part in and its provisioned users; another client's are neither deleted nor
+// counted. Deleting it again, or a client never registered, deletes nothing: all zero, Existed
+// false (review s17 R2-5: the audit said only "N grants revoked").
+func testClientRemovalCounted(t *testing.T, h *H) {
+	sh := &ssotest.H{T: t, S: h.S, Ctx: h.Ctx, Now: h.Now}
+	ssotest.NoErr(t, h.S.CreateClient(h.Ctx, &sso.StoredClient{ID: "gone", Config: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now}), "CreateClient")
+	sh.Grant("alice", "gone")
+	sh.Grant("bob", "gone")
+	sh.Grant("alice", "stays")
+	access := sh.NewAccessFamily()
+	access.ClientID = "gone"
+	ssotest.NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Family: access}), "IssueTokens(access only)")
+	for _, c := range []*store.Consent{
+		{Subject: "alice", ClientID: "gone", Scopes: []string{"openid"}, GrantedAt: h.Now},
+		{Subject: "bob", ClientID: "gone", Scopes: []string{"openid"}, GrantedAt: h.Now},
+		{Subject: "alice", ClientID: "stays", Scopes: []string{"openid"}, GrantedAt: h.Now},
+	} {
+		ssotest.NoErr(t, h.S.PutConsent(h.Ctx, c), "PutConsent")
+	}
+	delivered := clientEvent("gone", "m1")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, delivered), "Enqueue")
+	at := h.Now.Add(time.Second)
+	l := h.claim(at, 10)
+	ssotest.Equal(t, ids(l), []string{delivered.ID}, "claimed")
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, delivered.ID, l[0].LeaseUntil, at), "MarkDelivered")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, clientEvent("gone", "m2"), clientEvent("gone", "m3"), clientEvent("stays", "m1")), "Enqueue")
+	sh.CreateSession("alice", "gone", "stays")
+	sh.CreateSession("bob", "gone")
+	sh.CreateSession("carol", "stays")
+	for _, u := range []*store.ShadowUser{
+		{ClientID: "gone", Subject: "alice", Digest: "d1", Active: true, View: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now},
+		{ClientID: "stays", Subject: "alice", Digest: "d2", Active: true, View: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now},
+	} {
+		_, err := h.S.PutShadowUser(h.Ctx, u)
+		ssotest.NoErr(t, err, "PutShadowUser")
+	}
+	r, err := h.S.DeleteClientCounted(h.Ctx, "gone")
+	ssotest.NoErr(t, err, "DeleteClientCounted")
+	ssotest.Equal(t, r, store.ClientRemoval{Existed: true, Grants: 2, Consents: 2, Events: 2, Sessions: 2, ShadowUsers: 1}, "what the deletion deleted")
+	for _, id := range []string{"gone", "never"} {
+		r, err = h.S.DeleteClientCounted(h.Ctx, id)
+		ssotest.NoErr(t, err, "DeleteClientCounted(%s) again", id)
+		ssotest.Equal(t, r, store.ClientRemoval{}, "what deleting %s deleted", id)
+	}
+	rts, err := h.S.ListRefreshTokens(h.Ctx, "", "stays")
+	ssotest.NoErr(t, err, "ListRefreshTokens(stays)")
+	ssotest.Equal(t, len(rts), 1, "another client's grants")
+}
