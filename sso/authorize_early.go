@@ -24,6 +24,9 @@ import (
 //   - no scope (RFC 6749 3.3: a request without scope is failed "indicating an invalid scope";
 //     OIDC Core 3.1.2.6): op answers invalid_request, which an app maps to a malformed request:
 //     invalid_scope. A request object (`request`) keeps op's request_not_supported.
+//   - more than 100 scopes, or one over 128 characters (scopeBoundsRefusal, README "Security
+//     properties"): op drops the scopes the client may not ask for before the request is
+//     stored, so the bound is checked on the parameter as sent: invalid_scope.
 //   - a response_type other than code (RFC 6749 4.1.2.1, OIDC Core 3.1.2.6): op answers
 //     unauthorized_client ("missing in the client configuration"), which points the app at its
 //     registration; no registration gets another: unsupported_response_type, in the response
@@ -51,6 +54,8 @@ func (p *Provider) refuseEarly(w http.ResponseWriter, r *http.Request) bool {
 		e = &oidc.Error{ErrorType: oidc.InvalidRequest, Description: "max_age must be a non-negative integer (seconds)"}
 	case strings.TrimSpace(r.Form.Get("scope")) == "" && r.Form.Get("request") == "":
 		e = &oidc.Error{ErrorType: oidc.InvalidScope, Description: "scope is required (openid)"}
+	case scopeBoundsRefusal(strings.Fields(r.Form.Get("scope"))) != "":
+		e = &oidc.Error{ErrorType: oidc.InvalidScope, Description: scopeBoundsRefusal(strings.Fields(r.Form.Get("scope")))}
 	case rt != "" && rt != string(oidc.ResponseTypeCode):
 		e = &oidc.Error{ErrorType: "unsupported_response_type", // RFC 6749 4.1.2.1
 			Description: "this provider issues only response_type code"}

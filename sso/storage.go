@@ -250,17 +250,31 @@ const (
 	maxKeptScopes      = 32
 )
 
+// scopeBoundsRefusal says why requested (a request's scopes as sent, before any is dropped)
+// is refused: more than maxRequestedScopes, or one longer than maxScopeLength; "" when it is
+// within both. /authorize applies it to the raw parameter (refuseEarly: op drops the scopes a
+// client may not ask for before CreateAuthRequest sees them), the token endpoint through
+// requestScopes.
+func scopeBoundsRefusal(requested []string) string {
+	if len(requested) > maxRequestedScopes {
+		return "too many scopes"
+	}
+	for _, sc := range requested {
+		if len(sc) > maxScopeLength {
+			return "scope too long"
+		}
+	}
+	return ""
+}
+
 // requestScopes keeps the requested scopes the client may ask for (the provider's supported
 // scopes and the client's own), once each, in order; too many or too long ones are refused.
 func (s *storage) requestScopes(cfg *ClientConfig, requested []string) ([]string, error) {
-	if len(requested) > maxRequestedScopes {
-		return nil, oidc.ErrInvalidScope().WithDescription("too many scopes")
+	if why := scopeBoundsRefusal(requested); why != "" {
+		return nil, oidc.ErrInvalidScope().WithDescription("%s", why)
 	}
 	var kept []string
 	for _, sc := range requested {
-		if len(sc) > maxScopeLength {
-			return nil, oidc.ErrInvalidScope().WithDescription("scope too long")
-		}
 		if slices.Contains(kept, sc) || !(slices.Contains(s.supported, sc) || slices.Contains(cfg.Scopes, sc) || sc == oidc.ScopeOpenID) {
 			continue
 		}
