@@ -295,3 +295,79 @@ func TestCloseRawWaitsForWriteGate(t *testing.T) {
 		}
 	})
 }
+
+// TestRawBatchSignInOutcomes: a batch of new sessions' sign-ins (CompleteSignIn) and a rotation
+// runs on the driver connection (runTx: rawTxConn), each sign-in in a savepoint of its own, and
+// gives each write the outcome it has on database/sql's transaction: the first completion wins
+// with its session, audit row, client and code; a second completion of the same request is
+// told the request is used and keeps its session and audit row; a sign-in whose session
+// insert conflicts rolls back alone (no audit row, its request still pending). A sign-in alone
+// runs there too, in a transaction. Without the sign-in's driver statements (rawSignInWrite)
+// the raw counter stays where it was.
+func TestRawBatchSignInOutcomes(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		now := time.Now()
+		ar, ar3 := pendingRequest(t, s, "b"), pendingRequest(t, s, "b3")
+		in1, in2, in3 := signIn(ar, "b"), signIn(ar, "b"), signIn(ar3, "b3")
+		in3.Session.ID, in3.Completion.SessionID = in1.Session.ID, in1.Session.ID // its session insert conflicts
+		f := newFamily(t, s, "r0", now)
+		raw0 := s.writes.raw.Load()
+		errs, batches := batchWrites(t, s,
+			func() error { return s.CompleteSignIn(ctx, in1) },
+			func() error { return s.CompleteSignIn(ctx, in2) },
+			func() error { return s.CompleteSignIn(ctx, in3) },
+			func() error { return s.IssueTokens(ctx, rotation(f, 0, "r0", "r1", now)) },
+		)
+		if batches != 1 || s.writes.raw.Load()-raw0 != 1 {
+			t.Fatalf("%d batches, %d on the driver connection; want 1 and 1", batches, s.writes.raw.Load()-raw0)
+		}
+		if errs[0] != nil || !errors.Is(errs[1], sso.ErrAuthRequestUsed) || !errors.Is(errs[2], sso.ErrConflict) || errs[3] != nil {
+			t.Fatalf("outcomes %v; want nil, ErrAuthRequestUsed, ErrConflict, nil", errs)
+		}
+		if in1.Audit.ID == 0 || in2.Audit.ID == 0 || in1.Audit.ID == in2.Audit.ID {
+			t.Errorf("audit ids %d, %d: want both set, distinct", in1.Audit.ID, in2.Audit.ID)
+		}
+		got, err := s.AuthRequestByCode(ctx, in1.CodeHash)
+		if err != nil || !got.Done || got.SessionID != in1.Session.ID || got.Subject != in1.Completion.Subject {
+			t.Fatalf("request of the first sign-in: %+v, %v", got, err)
+		}
+		if ss, err := s.Session(ctx, in1.Session.ID); err != nil || len(ss.Clients) != 1 || ss.Clients[0] != ar.ClientID {
+			t.Errorf("first session: %+v, %v; want its request's client", ss, err)
+		}
+		if !sessionExists(t, s, in2.Session.ID) {
+			t.Error("the losing completion's session was not kept")
+		}
+		if ss, err := s.Session(ctx, in2.Session.ID); err != nil || len(ss.Clients) != 0 {
+			t.Errorf("losing session: %+v, %v; want no client", ss, err)
+		}
+		var audits int
+		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_log WHERE subject IN (?, ?, ?)`,
+			in1.Audit.Subject, in2.Audit.Subject, in3.Audit.Subject).Scan(&audits); err != nil {
+			t.Fatal(err)
+		}
+		if audits != 2 {
+			t.Errorf("%d audit rows, want 2 (the conflicting sign-in's rolled back)", audits)
+		}
+		if got, err := s.AuthRequest(ctx, ar3.ID); err != nil || got.Done {
+			t.Errorf("the conflicting sign-in's request: %+v, %v; want pending", got, err)
+		}
+		if got, err := s.Family(ctx, f.FamilyID); err != nil || got.Hash != "r1" {
+			t.Errorf("rotated family: %+v, %v", got, err)
+		}
+
+		// Alone: in a transaction on the driver connection.
+		raw0 = s.writes.raw.Load()
+		ar4 := pendingRequest(t, s, "b4")
+		in4 := signIn(ar4, "b4")
+		if err := s.CompleteSignIn(ctx, in4); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.writes.raw.Load() - raw0; n != 1 {
+			t.Errorf("%d sign-ins alone on the driver connection, want 1", n)
+		}
+		if got, err := s.AuthRequestByCode(ctx, in4.CodeHash); err != nil || !got.Done {
+			t.Errorf("request of the sign-in alone: %+v, %v", got, err)
+		}
+	})
+}

@@ -45,6 +45,26 @@ const (
 			EXISTS (SELECT 1 FROM mfa_members WHERE subject = ?1 AND reset_notice = 1)`
 )
 
+// A sign-in's writes (CompleteSignIn), prepared on the write pool (stmts) and on the write
+// connection's driver connection (rawConn), with the savepoint statements of a write in a batch.
+const (
+	completeAuthRequestQuery = `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?
+			WHERE id = ? AND done = 0 AND browser = ? AND expires_at > ?`
+	completeWithCodeQuery = `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?,
+			code_hash = ?, code_expires = ?, code_consumed = 0
+			WHERE id = ? AND done = 0 AND browser = ? AND expires_at > ?`
+	addSessionClientQuery = `INSERT INTO session_clients (session_id, client_id, seq)
+			VALUES (?1, ?2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM session_clients WHERE session_id = ?1))
+			ON CONFLICT (session_id, client_id) DO NOTHING`
+	insertSessionQuery = `INSERT INTO sessions (id, subject, auth_time, amr, created_at,
+			last_seen, expires_at, ended) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	insertAuditQuery = `INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`
+	savepointQuery  = `SAVEPOINT issue_grant`
+	releaseQuery    = `RELEASE issue_grant`
+	rollbackToQuery = `ROLLBACK TO issue_grant`
+)
+
 // stmts are the hot-path statements, prepared once at Open. Read statements are prepared on the
 // read pool, write statements on the write pool (used in transactions through tx.StmtContext).
 type stmts struct {
@@ -124,13 +144,10 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.insertGrant, w, `INSERT INTO family_grants (family_id, client_id, subject, audience, scopes, session_id,
 			auth_time, amr, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&st.revokeFamily, w, revokeFamilyQuery},
-		{&st.completeAuthRequest, w, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?
-			WHERE id = ? AND done = 0 AND browser = ? AND expires_at > ?`},
+		{&st.completeAuthRequest, w, completeAuthRequestQuery},
 		{&st.claimAuthRequest, w, `UPDATE auth_requests SET browser = ?
 			WHERE id = ? AND done = 0 AND browser = '' AND expires_at > ? RETURNING ` + authRequestCols},
-		{&st.completeWithCode, w, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?, session_id = ?,
-			code_hash = ?, code_expires = ?, code_consumed = 0
-			WHERE id = ? AND done = 0 AND browser = ? AND expires_at > ?`},
+		{&st.completeWithCode, w, completeWithCodeQuery},
 		{&st.saveCode, w, `UPDATE auth_requests SET code_hash = ?, code_expires = ?, code_consumed = 0
 			WHERE id = ? AND done = 1 AND (code_hash IS NULL OR code_hash = '') AND expires_at > ?`},
 		{&st.createAuthRequest, w, `INSERT INTO auth_requests (id, client_id, redirect_uri, state, nonce,
@@ -138,12 +155,10 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 			login_hint, ui_locales, created_at, expires_at, done, subject, auth_time, amr, session_id, hint_subject, browser,
 			acr_values)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&st.addSessionClient, w, `INSERT INTO session_clients (session_id, client_id, seq)
-			VALUES (?1, ?2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM session_clients WHERE session_id = ?1))
-			ON CONFLICT (session_id, client_id) DO NOTHING`},
-		{&st.savepoint, w, `SAVEPOINT issue_grant`},
-		{&st.release, w, `RELEASE issue_grant`},
-		{&st.rollbackTo, w, `ROLLBACK TO issue_grant`},
+		{&st.addSessionClient, w, addSessionClientQuery},
+		{&st.savepoint, w, savepointQuery},
+		{&st.release, w, releaseQuery},
+		{&st.rollbackTo, w, rollbackToQuery},
 		{&st.totp, r, `SELECT secret_sealed, confirmed, last_step, created_at FROM totp_factors WHERE subject = ?`},
 		{&st.webauthnCreds, r, `SELECT id, subject, name, data, sign_count, backup_eligible, backup_state,
 			created_at, last_used_at FROM webauthn_credentials WHERE subject = ? ORDER BY created_at, id`},
@@ -154,14 +169,12 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.consent, r, `SELECT subject, client_id, scopes, granted_at FROM consents WHERE subject = ? AND client_id = ?`},
 		{&st.bindAuthRequest, w, `UPDATE auth_requests SET browser = ?
 			WHERE id = ? AND done = 0 AND browser = '' AND expires_at > ?`},
-		{&st.insertSession, w, `INSERT INTO sessions (id, subject, auth_time, amr, created_at,
-			last_seen, expires_at, ended) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insertSession, w, insertSessionQuery},
 		{&st.putSubject, w, `INSERT INTO subjects (subject, member_key, login, first_seen, last_seen)
 			VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (subject) DO UPDATE SET login = excluded.login, last_seen = excluded.last_seen
 			WHERE subjects.member_key = excluded.member_key`},
-		{&st.insertAudit, w, `INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insertAudit, w, insertAuditQuery},
 		{&st.touchSession, w, `UPDATE sessions SET last_seen = MAX(last_seen, ?)
 			WHERE id = ? AND ended = 0 AND expires_at > ?`},
 	}

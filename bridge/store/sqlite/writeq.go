@@ -678,6 +678,15 @@ func statementOnlyError(err error) bool {
 // (rawTxConn): the same transaction, the same statements, the same failure handling
 // (TestRawBatch*).
 
+// rawTxWriter is a writer that can also apply itself with the driver's statements (rawConn)
+// inside a transaction runTx began on rc: a write of several statements (a sign-in), which
+// runs in a SAVEPOINT of its own when its batch holds other writes, as on database/sql's
+// transaction (rawTxConn.savepoint), and never without a transaction.
+type rawTxWriter interface {
+	// applyRaw is apply, inside the transaction runTx began on rc.
+	applyRaw(ctx context.Context, rc *rawConn) error
+}
+
 // rawWriter is a writer that can also apply itself with the driver's statements (rawConn).
 type rawWriter interface {
 	// applyRaw is apply, inside the transaction runTx began on rc.
@@ -702,7 +711,11 @@ type rawConn struct {
 	rotateStmt, familyStateStmt, revokeFamilyStmt rawStmt
 	familyStmt                                    rawStmt              // Family's read (readOnWriter)
 	authRequestStmt, factorPresenceStmt           rawStmt              // a login's reads (readOnWriter)
-	args                                          [6]driver.NamedValue // reused: one statement runs at a time
+	savepoint, release, rollbackTo                rawStmt              // a write of several statements in a batch (rawTxWriter)
+	insertSessionStmt, insertAuditStmt            rawStmt              // a sign-in's writes (signInWrite)
+	completeWithCodeStmt, completeAuthRequestStmt rawStmt              // ...
+	addSessionClientStmt                          rawStmt              // ...
+	args                                          [9]driver.NamedValue // reused: one statement runs at a time
 	dest                                          [max(familyColCount, authRequestColCount)]driver.Value
 }
 
@@ -731,6 +744,10 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 		{&fresh.rotateStmt, rotateQuery}, {&fresh.familyStateStmt, familyStateQuery}, {&fresh.revokeFamilyStmt, revokeFamilyQuery},
 		{&fresh.familyStmt, familyQuery},
 		{&fresh.authRequestStmt, authRequestQuery}, {&fresh.factorPresenceStmt, factorPresenceQuery},
+		{&fresh.savepoint, savepointQuery}, {&fresh.release, releaseQuery}, {&fresh.rollbackTo, rollbackToQuery},
+		{&fresh.insertSessionStmt, insertSessionQuery}, {&fresh.insertAuditStmt, insertAuditQuery},
+		{&fresh.completeWithCodeStmt, completeWithCodeQuery}, {&fresh.completeAuthRequestStmt, completeAuthRequestQuery},
+		{&fresh.addSessionClientStmt, addSessionClientQuery},
 	} {
 		st, err := p.PrepareContext(ctx, x.q)
 		if err == nil {
@@ -755,7 +772,8 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 // close closes the statements (on their live connection).
 func (rc *rawConn) close() error {
 	var errs []error
-	for _, st := range []rawStmt{rc.begin, rc.commit, rc.rollback, rc.rotateStmt, rc.familyStateStmt, rc.revokeFamilyStmt, rc.familyStmt, rc.authRequestStmt, rc.factorPresenceStmt} {
+	for _, st := range []rawStmt{rc.begin, rc.commit, rc.rollback, rc.rotateStmt, rc.familyStateStmt, rc.revokeFamilyStmt, rc.familyStmt, rc.authRequestStmt, rc.factorPresenceStmt,
+		rc.savepoint, rc.release, rc.rollbackTo, rc.insertSessionStmt, rc.insertAuditStmt, rc.completeWithCodeStmt, rc.completeAuthRequestStmt, rc.addSessionClientStmt} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -800,6 +818,23 @@ func (s *Store) closeRaw() error {
 func (rc *rawConn) exec(ctx context.Context, st rawStmt) error {
 	_, err := st.ExecContext(ctx, nil)
 	return err
+}
+
+// execArgs runs st with args (at most len(rc.args), each a driver.Value: int64, string, nil),
+// through rc.args, which it clears.
+func (rc *rawConn) execArgs(ctx context.Context, st rawStmt, args ...driver.Value) (driver.Result, error) {
+	if len(args) > len(rc.args) {
+		return nil, fmt.Errorf("%d arguments, at most %d", len(args), len(rc.args))
+	}
+	a := rc.args[:len(args)]
+	for i, v := range args {
+		a[i].Value = v
+	}
+	res, err := st.ExecContext(ctx, a)
+	for i := range a {
+		a[i].Value = nil
+	}
+	return res, err
 }
 
 // rotate runs the rotation's compare-and-set (rotateQuery) and returns how many rows it changed.
@@ -957,10 +992,18 @@ func (rc *rawConn) revokeFamily(ctx context.Context, familyID string) error {
 	return err
 }
 
-// rawBatch reports whether every write of ops can run on the driver connection (rawTxConn).
+// rawBatch reports whether every write of ops can run on the driver connection (rawTxConn):
+// single rawWriters (a rotation), and rawTxWriters (a sign-in), which get a savepoint of their
+// own in a batch as on database/sql's transaction.
 func rawBatch(ops []*writeOp) bool {
 	for _, op := range ops {
-		if _, ok := op.w.(rawWriter); !ok || !op.single {
+		switch op.w.(type) {
+		case rawWriter:
+			if !op.single {
+				return false
+			}
+		case rawTxWriter:
+		default:
 			return false
 		}
 	}
@@ -1023,11 +1066,16 @@ type rawPanic struct {
 	stack []byte
 }
 
-// rawTxConn is txConn on the write connection's driver connection, for writes that are
-// single and rawWriters (rawBatch): they need no savepoints.
+// rawTxConn is txConn on the write connection's driver connection, for batches of single
+// rawWriters and of rawTxWriters (rawBatch); only the latter get savepoints.
 type rawTxConn struct{ rc *rawConn }
 
-func (c rawTxConn) canAlone(*writeOp) bool { return true }
+// canAlone: a rawWriter alone tries autocommit (applyRawAlone); a rawTxWriter, of several
+// statements, always runs in a transaction.
+func (c rawTxConn) canAlone(op *writeOp) bool {
+	_, ok := op.w.(rawWriter)
+	return ok
+}
 
 func (c rawTxConn) applyAlone(ctx context.Context, op *writeOp) (bool, error) {
 	return op.w.(rawWriter).applyRawAlone(ctx, c.rc)
@@ -1036,11 +1084,12 @@ func (c rawTxConn) applyAlone(ctx context.Context, op *writeOp) (bool, error) {
 func (c rawTxConn) begin(ctx context.Context) error { return c.rc.exec(ctx, c.rc.begin) }
 
 func (c rawTxConn) apply(ctx context.Context, op *writeOp) error {
-	return op.w.(rawWriter).applyRaw(ctx, c.rc)
+	return op.w.(rawTxWriter).applyRaw(ctx, c.rc)
 }
 
-func (c rawTxConn) savepoint(context.Context, int) error {
-	return errors.New("sqlite: no savepoints on the driver connection (its writes are single)")
+func (c rawTxConn) savepoint(ctx context.Context, which int) error {
+	st := [...]rawStmt{spBegin: c.rc.savepoint, spRollback: c.rc.rollbackTo, spRelease: c.rc.release}[which]
+	return c.rc.exec(ctx, st)
 }
 
 // commit commits. A COMMIT that fails (a deferred constraint, SQLITE_BUSY, SQLITE_FULL) may
