@@ -72,10 +72,12 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r *sso.AuthRequest) error
 	if createdAt.IsZero() {
 		createdAt = s.clock()
 	}
-	_, err := s.wexecStmt(ctx, s.st.createAuthRequest, r.ID, r.ClientID, r.RedirectURI, r.State, r.Nonce,
+	// On the write connection's driver statement when its batch allows (rawStmtWrite).
+	_, err := s.wexecRaw(ctx, s.st.createAuthRequest, func(rc *rawConn) rawStmt { return rc.createAuthRequestStmt },
+		r.ID, r.ClientID, r.RedirectURI, r.State, r.Nonce,
 		encList(r.Scopes), r.ResponseType, r.ResponseMode, r.CodeChallenge, r.CodeChallengeMethod,
 		encList(r.Prompt), maxAge, r.LoginHint, encList(r.UILocales), ts(createdAt), ts(r.ExpiresAt),
-		b2i(r.Done), r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID, r.HintSubject, r.Browser, encList(r.ACRValues))
+		int64(b2i(r.Done)), r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID, r.HintSubject, r.Browser, encList(r.ACRValues))
 	return wrap("create auth request", err)
 }
 

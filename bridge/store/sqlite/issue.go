@@ -52,7 +52,7 @@ type issueWrite struct {
 }
 
 func (w *issueWrite) apply(ctx context.Context, tx *sql.Tx) error {
-	w.own = w.s.applyIssue(ctx, tx, &w.in, w.s.clock())
+	w.own = applyIssue(ctx, txRotation{s: w.s, tx: tx}, &w.in, w.s.clock())
 	return w.own
 }
 
@@ -66,32 +66,61 @@ func rotationOnly(in *sso.Issue) bool {
 	return in.Rotate != nil && in.ConsumeCodeHash == "" && in.Family == nil
 }
 
-// applyIssue writes one grant in tx. On error other than *reuseError the caller rolls its writes
-// back.
-func (s *Store) applyIssue(ctx context.Context, tx *sql.Tx, in *sso.Issue, now time.Time) error {
+// applyIssue writes one grant with x's statements. On error other than *reuseError the caller
+// rolls its writes back.
+func applyIssue(ctx context.Context, x issueStmts, in *sso.Issue, now time.Time) error {
 	if in.ConsumeCodeHash != "" {
-		if err := s.consumeCode(ctx, tx, in.ConsumeCodeHash, ts(now)); err != nil {
+		if err := consumeCode(ctx, x, in.ConsumeCodeHash, ts(now)); err != nil {
 			return fmt.Errorf("sqlite: issue tokens: %w", err)
 		}
 	}
 
 	if rot := in.Rotate; rot != nil {
-		if _, err := rotateFamily(ctx, txRotation{s: s, tx: tx}, rot, ts(orNow(rot.Now, now)), true); err != nil {
+		if _, err := rotateFamily(ctx, x, rot, ts(orNow(rot.Now, now)), true); err != nil {
 			return err
 		}
 	}
 	if f := in.Family; f != nil {
-		if _, err := tx.StmtContext(ctx, s.st.insertFamily).ExecContext(ctx, f.FamilyID, f.Generation, f.Hash,
-			b2i(f.Revoked), ts(f.ExpiresAt), ts(f.RotatedAt)); err != nil {
+		if err := x.insertFamily(ctx, f); err != nil {
 			return wrap("issue tokens: insert family", err)
 		}
-		if _, err := tx.StmtContext(ctx, s.st.insertGrant).ExecContext(ctx, f.FamilyID, f.ClientID, f.Subject,
-			encList(f.Audience), encList(f.Scopes), f.SessionID, ts(f.AuthTime), encList(f.AMR),
-			ts(orNow(f.CreatedAt, now))); err != nil {
+		if err := x.insertGrant(ctx, f, now); err != nil {
 			return wrap("issue tokens: insert family grant", err)
 		}
 	}
 	return nil
+}
+
+// consumeCode marks the code consumed (compare-and-set); when that changes nothing, the code's
+// state says why: ErrNotFound (unknown or expired) or ErrCodeConsumed.
+func consumeCode(ctx context.Context, x issueStmts, hash string, now int64) error {
+	switch n, err := x.consumeCode(ctx, hash, now); {
+	case err != nil:
+		return fmt.Errorf("consume code: %w", err)
+	case n != 0:
+		return nil
+	}
+	expires, found, err := x.codeState(ctx, hash)
+	switch {
+	case !found || (err == nil && expires <= now):
+		return fmt.Errorf("consume code: %w", sso.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("consume code: %w", err)
+	default:
+		return fmt.Errorf("consume code: %w", sso.ErrCodeConsumed)
+	}
+}
+
+// issueStmts are a grant's statements, run in a database/sql transaction (txRotation) or on the
+// write connection's driver connection (rawConn).
+type issueStmts interface {
+	rotationStmts
+	// consumeCode runs the code's compare-and-set and returns how many rows it changed.
+	consumeCode(ctx context.Context, hash string, now int64) (int64, error)
+	// codeState reads a code's expiry; found is false when there is no such code.
+	codeState(ctx context.Context, hash string) (expires int64, found bool, err error)
+	insertFamily(ctx context.Context, f *sso.RefreshToken) error
+	insertGrant(ctx context.Context, f *sso.RefreshToken, now time.Time) error
 }
 
 // rotationStmts are the rotation's statements, run in a database/sql transaction (txRotation)
@@ -157,6 +186,35 @@ func (r txRotation) revokeFamily(ctx context.Context, familyID string) error {
 	return err
 }
 
+func (r txRotation) consumeCode(ctx context.Context, hash string, now int64) (int64, error) {
+	res, err := r.tx.StmtContext(ctx, r.s.st.consumeCode).ExecContext(ctx, hash, now)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (r txRotation) codeState(ctx context.Context, hash string) (int64, bool, error) {
+	var consumed, expires int64
+	err := r.tx.StmtContext(ctx, r.s.st.codeState).QueryRowContext(ctx, hash).Scan(&consumed, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return expires, true, err
+}
+
+func (r txRotation) insertFamily(ctx context.Context, f *sso.RefreshToken) error {
+	_, err := r.tx.StmtContext(ctx, r.s.st.insertFamily).ExecContext(ctx, f.FamilyID, f.Generation, f.Hash,
+		b2i(f.Revoked), ts(f.ExpiresAt), ts(f.RotatedAt))
+	return err
+}
+
+func (r txRotation) insertGrant(ctx context.Context, f *sso.RefreshToken, now time.Time) error {
+	_, err := r.tx.StmtContext(ctx, r.s.st.insertGrant).ExecContext(ctx, f.FamilyID, f.ClientID, f.Subject,
+		encList(f.Audience), encList(f.Scopes), f.SessionID, ts(f.AuthTime), encList(f.AMR), ts(orNow(f.CreatedAt, now)))
+	return err
+}
+
 // familyState is what a refused rotation's family holds (familyStateQuery).
 type familyState struct {
 	gen, expiresAt, rotatedAt, revoked int64
@@ -185,11 +243,10 @@ func refusedRotation(rot *sso.Rotation, st *familyState, now int64, revoke func(
 	return fmt.Errorf("sqlite: issue tokens: rotate: %w", sso.ErrNotFound)
 }
 
-// applyRaw is apply through the driver's statements (rawWriter): a rotation alone in its
-// grant (writeOp.single), inside a transaction runTx began on rc (rawTxConn).
+// applyRaw is apply through the driver's statements (rawWriter), inside a transaction runTx
+// began on rc (rawTxConn): a rotation, or a code grant (in a savepoint of its own in a batch).
 func (w *issueWrite) applyRaw(ctx context.Context, rc *rawConn) error {
-	rot := w.in.Rotate
-	_, w.own = rotateFamily(ctx, rc, rot, ts(orNow(rot.Now, w.s.clock())), true)
+	w.own = applyIssue(ctx, rc, &w.in, w.s.clock())
 	return w.own
 }
 

@@ -80,8 +80,8 @@ func TestRawBatchRotationOutcomes(t *testing.T) {
 		}
 
 		// Alone: done in autocommit; refused (a reuse) in a transaction that keeps the revocation.
-		raw0 = s.writes.raw.Load()
 		f := newFamily(t, s, "f0", now)
+		raw0 = s.writes.raw.Load()
 		if err := s.IssueTokens(ctx, rotation(f, 0, "f0", "f1", now)); err != nil {
 			t.Fatal(err)
 		}
@@ -357,9 +357,9 @@ func TestRawBatchSignInOutcomes(t *testing.T) {
 		}
 
 		// Alone: in a transaction on the driver connection.
-		raw0 = s.writes.raw.Load()
 		ar4 := pendingRequest(t, s, "b4")
 		in4 := signIn(ar4, "b4")
+		raw0 = s.writes.raw.Load()
 		if err := s.CompleteSignIn(ctx, in4); err != nil {
 			t.Fatal(err)
 		}
@@ -368,6 +368,88 @@ func TestRawBatchSignInOutcomes(t *testing.T) {
 		}
 		if got, err := s.AuthRequestByCode(ctx, in4.CodeHash); err != nil || !got.Done {
 			t.Errorf("request of the sign-in alone: %+v, %v", got, err)
+		}
+	})
+}
+
+// TestRawBatchLoginWrites: a login's three writes (CreateAuthRequest, CompleteSignIn, the code
+// grant) of several logins, batched with a rotation, run on the driver connection in one
+// transaction, each with the outcome it has on database/sql's: a new request stored, a
+// duplicate one refused (ErrConflict), a code exchanged once with its family and grant, the
+// same code again refused (ErrCodeConsumed), an unknown code refused (ErrNotFound) without its
+// family. A code grant alone and a new request alone run there too. Without the grant's and the
+// request's driver statements (applyIssue over rawConn, rawStmtWrite) the raw counter stays
+// where it was.
+func TestRawBatchLoginWrites(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		now := time.Now()
+		done := pendingRequest(t, s, "b0")
+		in0 := signIn(done, "b0")
+		if err := s.CompleteSignIn(ctx, in0); err != nil {
+			t.Fatal(err)
+		}
+		ar := pendingRequest(t, s, "b1")
+		in1 := signIn(ar, "b1")
+		dup := pendingRequest(t, s, "")
+		newReq := &sso.AuthRequest{ID: sso.TimeOrderedToken(now), ClientID: "client-a", Scopes: []string{"openid"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		f0, f1, f2, rotated := benchFamily(now), benchFamily(now), benchFamily(now), newFamily(t, s, "r0", now)
+		raw0 := s.writes.raw.Load()
+		errs, batches := batchWrites(t, s,
+			func() error { return s.CreateAuthRequest(ctx, newReq) },
+			func() error { return s.CreateAuthRequest(ctx, dup) },
+			func() error { return s.CompleteSignIn(ctx, in1) },
+			func() error { return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in0.CodeHash, Family: f0}) },
+			func() error { return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in0.CodeHash, Family: f1}) },
+			func() error { return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: "no-such-code", Family: f2}) },
+			func() error { return s.IssueTokens(ctx, rotation(rotated, 0, "r0", "r1", now)) },
+		)
+		if batches != 1 || s.writes.raw.Load()-raw0 != 1 {
+			t.Fatalf("%d batches, %d on the driver connection; want 1 and 1", batches, s.writes.raw.Load()-raw0)
+		}
+		want := []error{nil, sso.ErrConflict, nil, nil, sso.ErrCodeConsumed, sso.ErrNotFound, nil}
+		for i, err := range errs {
+			if (want[i] == nil) != (err == nil) || (want[i] != nil && !errors.Is(err, want[i])) {
+				t.Errorf("write %d: %v, want %v", i, err, want[i])
+			}
+		}
+		if got, err := s.AuthRequest(ctx, newReq.ID); err != nil || got.ClientID != "client-a" || len(got.Scopes) != 1 || got.MaxAge != nil {
+			t.Errorf("new request: %+v, %v", got, err)
+		}
+		if got, err := s.AuthRequestByCode(ctx, in0.CodeHash); err != nil || !got.CodeConsumed {
+			t.Errorf("exchanged code's request: %+v, %v", got, err)
+		}
+		if got, err := s.Family(ctx, f0.FamilyID); err != nil || got.Hash != f0.Hash || got.Subject != f0.Subject || got.ClientID != f0.ClientID {
+			t.Errorf("exchanged code's family: %+v, %v; want %+v", got, err, f0)
+		}
+		for _, f := range []*sso.RefreshToken{f1, f2} {
+			if _, err := s.Family(ctx, f.FamilyID); !errors.Is(err, sso.ErrNotFound) {
+				t.Errorf("refused grant's family: %v, want ErrNotFound (rolled back with its savepoint)", err)
+			}
+		}
+		if got, err := s.AuthRequestByCode(ctx, in1.CodeHash); err != nil || !got.Done || got.CodeConsumed {
+			t.Errorf("batched sign-in's request: %+v, %v", got, err)
+		}
+
+		// Alone: a code grant in a transaction, a new request in autocommit.
+		f3 := benchFamily(now)
+		maxAge := time.Minute
+		alone := &sso.AuthRequest{ID: sso.TimeOrderedToken(now), ClientID: "client-a", MaxAge: &maxAge, Done: true, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		raw0 = s.writes.raw.Load()
+		if err := s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in1.CodeHash, Family: f3}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateAuthRequest(ctx, alone); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.writes.raw.Load() - raw0; n != 2 {
+			t.Errorf("%d writes alone on the driver connection, want 2", n)
+		}
+		if _, err := s.Family(ctx, f3.FamilyID); err != nil {
+			t.Error(err)
+		}
+		if got, err := s.AuthRequest(ctx, alone.ID); err != nil || got.MaxAge == nil || *got.MaxAge != maxAge || !got.Done {
+			t.Errorf("request alone: %+v, %v", got, err)
 		}
 	})
 }

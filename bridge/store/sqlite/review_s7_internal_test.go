@@ -19,9 +19,15 @@ func TestIssuePanicLeavesWritesWorking(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "panic.db"))
 	ctx := t.Context()
 	now := time.Now()
+	// A first grant prepares the write connection's driver statements, where grants run
+	// (rawTxConn) unless their batch holds another kind of write (sqlTxConn).
+	if err := s.IssueTokens(ctx, sso.Issue{Family: benchFamily(now)}); err != nil {
+		t.Fatal(err)
+	}
 	for _, batch := range []int{1, 3} {
-		saved := s.st.insertFamily
-		s.st.insertFamily = nil // tx.StmtContext(ctx, nil) panics
+		saved, savedRaw := s.st.insertFamily, s.raw.insertFamilyStmt
+		s.st.insertFamily = nil      // tx.StmtContext(ctx, nil) panics
+		s.raw.insertFamilyStmt = nil // and so does a call of a nil driver statement
 		done := make(chan any, batch)
 		for range batch {
 			go func() {
@@ -35,7 +41,7 @@ func TestIssuePanicLeavesWritesWorking(t *testing.T) {
 				panicked++
 			}
 		}
-		s.st.insertFamily = saved
+		s.st.insertFamily, s.raw.insertFamilyStmt = saved, savedRaw
 		if panicked == 0 {
 			t.Fatalf("batch of %d: no grant panicked", batch)
 		}

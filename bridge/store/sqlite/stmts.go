@@ -60,6 +60,19 @@ const (
 			last_seen, expires_at, ended) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	insertAuditQuery = `INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`
+	// A code grant's writes (IssueTokens) and a new request's (CreateAuthRequest).
+	consumeCodeQuery = `UPDATE auth_requests SET code_consumed = 1
+			WHERE code_hash = ? AND code_consumed = 0 AND code_expires > ?`
+	codeStateQuery    = `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = ?`
+	insertFamilyQuery = `INSERT INTO families (family_id, generation, token_hash, revoked, expires_at, rotated_at)
+			VALUES (?, ?, ?, ?, ?, ?)`
+	insertGrantQuery = `INSERT INTO family_grants (family_id, client_id, subject, audience, scopes, session_id,
+			auth_time, amr, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	createAuthRequestQuery = `INSERT INTO auth_requests (id, client_id, redirect_uri, state, nonce,
+			scopes, response_type, response_mode, code_challenge, code_challenge_method, prompt, max_age,
+			login_hint, ui_locales, created_at, expires_at, done, subject, auth_time, amr, session_id, hint_subject, browser,
+			acr_values)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	savepointQuery  = `SAVEPOINT issue_grant`
 	releaseQuery    = `RELEASE issue_grant`
 	rollbackToQuery = `ROLLBACK TO issue_grant`
@@ -134,15 +147,12 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 				UNION ALL SELECT id FROM sessions WHERE cookie_key = ?1 AND cookie_key <> '' LIMIT 1)
 			AND s.ended = 0 AND s.expires_at > ?2 ORDER BY c.seq`},
 
-		{&st.consumeCode, w, `UPDATE auth_requests SET code_consumed = 1
-			WHERE code_hash = ? AND code_consumed = 0 AND code_expires > ?`},
-		{&st.codeState, w, `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = ?`},
+		{&st.consumeCode, w, consumeCodeQuery},
+		{&st.codeState, w, codeStateQuery},
 		{&st.rotate, w, rotateQuery},
 		{&st.familyState, w, familyStateQuery},
-		{&st.insertFamily, w, `INSERT INTO families (family_id, generation, token_hash, revoked, expires_at, rotated_at)
-			VALUES (?, ?, ?, ?, ?, ?)`},
-		{&st.insertGrant, w, `INSERT INTO family_grants (family_id, client_id, subject, audience, scopes, session_id,
-			auth_time, amr, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.insertFamily, w, insertFamilyQuery},
+		{&st.insertGrant, w, insertGrantQuery},
 		{&st.revokeFamily, w, revokeFamilyQuery},
 		{&st.completeAuthRequest, w, completeAuthRequestQuery},
 		{&st.claimAuthRequest, w, `UPDATE auth_requests SET browser = ?
@@ -150,11 +160,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.completeWithCode, w, completeWithCodeQuery},
 		{&st.saveCode, w, `UPDATE auth_requests SET code_hash = ?, code_expires = ?, code_consumed = 0
 			WHERE id = ? AND done = 1 AND (code_hash IS NULL OR code_hash = '') AND expires_at > ?`},
-		{&st.createAuthRequest, w, `INSERT INTO auth_requests (id, client_id, redirect_uri, state, nonce,
-			scopes, response_type, response_mode, code_challenge, code_challenge_method, prompt, max_age,
-			login_hint, ui_locales, created_at, expires_at, done, subject, auth_time, amr, session_id, hint_subject, browser,
-			acr_values)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&st.createAuthRequest, w, createAuthRequestQuery},
 		{&st.addSessionClient, w, addSessionClientQuery},
 		{&st.savepoint, w, savepointQuery},
 		{&st.release, w, releaseQuery},

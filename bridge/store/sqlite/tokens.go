@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -28,28 +27,6 @@ func scanFamily(row scanner) (*sso.RefreshToken, error) {
 	t.AuthTime, t.CreatedAt, t.ExpiresAt = tm(authTime), tm(createdAt), tm(expiresAt)
 	t.RotatedAt, t.Revoked = tm(rotatedAt), revoked != 0
 	return &t, nil
-}
-
-// consumeCode marks the code consumed, or says why it cannot be.
-func (s *Store) consumeCode(ctx context.Context, tx *sql.Tx, hash string, now int64) error {
-	res, err := tx.StmtContext(ctx, s.st.consumeCode).ExecContext(ctx, hash, now)
-	err = affectedOne(res, err)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("consume code: %w", err)
-	}
-	var consumed, expires int64
-	err = tx.StmtContext(ctx, s.st.codeState).QueryRowContext(ctx, hash).Scan(&consumed, &expires)
-	switch {
-	case errors.Is(err, sql.ErrNoRows) || (err == nil && expires <= now):
-		return fmt.Errorf("consume code: %w", sso.ErrNotFound)
-	case err != nil:
-		return fmt.Errorf("consume code: %w", err)
-	default:
-		return fmt.Errorf("consume code: %w", sso.ErrCodeConsumed)
-	}
 }
 
 // Family returns a family by id whatever its state; ErrNotFound when unknown or expired.

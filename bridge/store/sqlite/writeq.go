@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
@@ -136,6 +137,31 @@ func (w *stmtWrite) applyAlone(ctx context.Context) (_ bool, err error) {
 		w.res, err = w.s.w.ExecContext(ctx, w.query, w.args...)
 	}
 	return true, err
+}
+
+// rawStmtWrite is a stmtWrite of a statement also prepared on the write connection's driver
+// connection (stmt picks it from rawConn), so that it can run there (rawWriter): alone in
+// autocommit, or in a batch of such writes. Its args are strings, integers and nil.
+type rawStmtWrite struct {
+	stmtWrite
+	raw func(rc *rawConn) rawStmt
+}
+
+func (w *rawStmtWrite) applyRaw(ctx context.Context, rc *rawConn) (err error) {
+	w.res, err = rc.execArgs(ctx, w.raw(rc), w.args...)
+	return err
+}
+
+func (w *rawStmtWrite) applyRawAlone(ctx context.Context, rc *rawConn) (bool, error) {
+	return true, w.applyRaw(ctx, rc)
+}
+
+// wexecRaw is wexecStmt of a statement prepared on both connections (rawStmtWrite).
+func (s *Store) wexecRaw(ctx context.Context, stmt *sql.Stmt, raw func(rc *rawConn) rawStmt, args ...any) (sql.Result, error) {
+	w := &rawStmtWrite{stmtWrite: stmtWrite{s: s, stmt: stmt, args: args}, raw: raw}
+	w.writeOp = writeOp{ctx: ctx, w: w, single: true}
+	err := s.submit(&w.writeOp)
+	return w.res, err
 }
 
 const (
@@ -472,7 +498,7 @@ func (s *Store) runWrites(ctx context.Context, ops []*writeOp, cur **writeOp) {
 // it returns why, with the index of the write whose own error ended the transaction (-1: the
 // COMMIT, or a statement of the queue's own, failed).
 //
-// A batch of rawWriters runs on the write connection's driver connection (rawTxConn), any
+// A batch of rawTxWriters runs on the write connection's driver connection (rawTxConn), any
 // other on a database/sql transaction (sqlTxConn): the same steps (runTxOn), the same
 // outcomes.
 func (s *Store) runTx(ctx context.Context, ops []*writeOp, cur **writeOp) (failedAt int, txErr error) {
@@ -668,10 +694,11 @@ func statementOnlyError(err error) bool {
 	return se.Code()&0xff == sqlite3lib.SQLITE_CONSTRAINT
 }
 
-// A batch of refresh rotations and nothing else (the refresh grant's write, most of the writes
-// of a loaded token endpoint) runs on the write connection's driver connection, held through
-// sql.Conn.Raw for the batch, with statements prepared there once (rawConn): BEGIN IMMEDIATE,
-// COMMIT, ROLLBACK and the rotation's own. database/sql's transaction costs a cancel context
+// A batch of a login's writes and refresh rotations and nothing else (a new request, a new
+// session's sign-in, a code or refresh grant: nearly all the writes of a loaded sign-in or
+// token endpoint) runs on the write connection's driver connection, held through sql.Conn.Raw
+// for the batch, with statements prepared there once (rawConn): BEGIN IMMEDIATE, COMMIT,
+// ROLLBACK, the savepoint statements and the writes' own. database/sql's transaction costs a cancel context
 // and a goroutine per transaction and the driver prepares its BEGIN and COMMIT each time; each
 // statement through database/sql takes a Stmt per transaction, boxes and converts its
 // arguments and allocates its result. The outcomes are the same as runTx's, step by step
@@ -687,7 +714,8 @@ type rawTxWriter interface {
 	applyRaw(ctx context.Context, rc *rawConn) error
 }
 
-// rawWriter is a writer that can also apply itself with the driver's statements (rawConn).
+// rawWriter is a rawTxWriter that, when single and alone in its batch, can also apply itself
+// outside a transaction (applyRawAlone).
 type rawWriter interface {
 	// applyRaw is apply, inside the transaction runTx began on rc.
 	applyRaw(ctx context.Context, rc *rawConn) error
@@ -709,13 +737,16 @@ type rawConn struct {
 	dc                                            any // the driver connection the statements belong to
 	begin, commit, rollback                       rawStmt
 	rotateStmt, familyStateStmt, revokeFamilyStmt rawStmt
-	familyStmt                                    rawStmt              // Family's read (readOnWriter)
-	authRequestStmt, factorPresenceStmt           rawStmt              // a login's reads (readOnWriter)
-	savepoint, release, rollbackTo                rawStmt              // a write of several statements in a batch (rawTxWriter)
-	insertSessionStmt, insertAuditStmt            rawStmt              // a sign-in's writes (signInWrite)
-	completeWithCodeStmt, completeAuthRequestStmt rawStmt              // ...
-	addSessionClientStmt                          rawStmt              // ...
-	args                                          [9]driver.NamedValue // reused: one statement runs at a time
+	familyStmt                                    rawStmt               // Family's read (readOnWriter)
+	authRequestStmt, factorPresenceStmt           rawStmt               // a login's reads (readOnWriter)
+	savepoint, release, rollbackTo                rawStmt               // a write of several statements in a batch (rawTxWriter)
+	insertSessionStmt, insertAuditStmt            rawStmt               // a sign-in's writes (signInWrite)
+	completeWithCodeStmt, completeAuthRequestStmt rawStmt               // ...
+	addSessionClientStmt                          rawStmt               // ...
+	consumeCodeStmt, codeStateStmt                rawStmt               // a code grant's writes (issueWrite)
+	insertFamilyStmt, insertGrantStmt             rawStmt               // ...
+	createAuthRequestStmt                         rawStmt               // a new request (CreateAuthRequest)
+	args                                          [24]driver.NamedValue // reused: one statement runs at a time
 	dest                                          [max(familyColCount, authRequestColCount)]driver.Value
 }
 
@@ -748,6 +779,9 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 		{&fresh.insertSessionStmt, insertSessionQuery}, {&fresh.insertAuditStmt, insertAuditQuery},
 		{&fresh.completeWithCodeStmt, completeWithCodeQuery}, {&fresh.completeAuthRequestStmt, completeAuthRequestQuery},
 		{&fresh.addSessionClientStmt, addSessionClientQuery},
+		{&fresh.consumeCodeStmt, consumeCodeQuery}, {&fresh.codeStateStmt, codeStateQuery},
+		{&fresh.insertFamilyStmt, insertFamilyQuery}, {&fresh.insertGrantStmt, insertGrantQuery},
+		{&fresh.createAuthRequestStmt, createAuthRequestQuery},
 	} {
 		st, err := p.PrepareContext(ctx, x.q)
 		if err == nil {
@@ -773,7 +807,8 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 func (rc *rawConn) close() error {
 	var errs []error
 	for _, st := range []rawStmt{rc.begin, rc.commit, rc.rollback, rc.rotateStmt, rc.familyStateStmt, rc.revokeFamilyStmt, rc.familyStmt, rc.authRequestStmt, rc.factorPresenceStmt,
-		rc.savepoint, rc.release, rc.rollbackTo, rc.insertSessionStmt, rc.insertAuditStmt, rc.completeWithCodeStmt, rc.completeAuthRequestStmt, rc.addSessionClientStmt} {
+		rc.savepoint, rc.release, rc.rollbackTo, rc.insertSessionStmt, rc.insertAuditStmt, rc.completeWithCodeStmt, rc.completeAuthRequestStmt, rc.addSessionClientStmt,
+		rc.consumeCodeStmt, rc.codeStateStmt, rc.insertFamilyStmt, rc.insertGrantStmt, rc.createAuthRequestStmt} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -820,14 +855,17 @@ func (rc *rawConn) exec(ctx context.Context, st rawStmt) error {
 	return err
 }
 
-// execArgs runs st with args (at most len(rc.args), each a driver.Value: int64, string, nil),
-// through rc.args, which it clears.
-func (rc *rawConn) execArgs(ctx context.Context, st rawStmt, args ...driver.Value) (driver.Result, error) {
+// execArgs runs st with args (at most len(rc.args): strings, integers, nil), through rc.args,
+// which it clears.
+func (rc *rawConn) execArgs(ctx context.Context, st rawStmt, args ...any) (driver.Result, error) {
 	if len(args) > len(rc.args) {
 		return nil, fmt.Errorf("%d arguments, at most %d", len(args), len(rc.args))
 	}
 	a := rc.args[:len(args)]
 	for i, v := range args {
+		if n, ok := v.(int); ok { // a driver value is an int64 (database/sql converts it)
+			v = int64(n)
+		}
 		a[i].Value = v
 	}
 	res, err := st.ExecContext(ctx, a)
@@ -984,6 +1022,44 @@ func (r valuesRow) Scan(dest ...any) error {
 	return nil
 }
 
+// consumeCode runs the code's compare-and-set (consumeCodeQuery) and returns how many rows it
+// changed.
+func (rc *rawConn) consumeCode(ctx context.Context, hash string, now int64) (int64, error) {
+	res, err := rc.execArgs(ctx, rc.consumeCodeStmt, hash, now)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// codeState reads a code's expiry (codeStateQuery); found is false when there is no such code.
+func (rc *rawConn) codeState(ctx context.Context, hash string) (expires int64, found bool, err error) {
+	rc.args[0].Value = hash
+	row, found, err := rc.queryRow(ctx, rc.codeStateStmt, 1)
+	if !found || err != nil {
+		return 0, false, err
+	}
+	defer clear(row)
+	var consumed int64
+	if err := row.Scan(&consumed, &expires); err != nil {
+		return 0, true, fmt.Errorf("code state: %w", err)
+	}
+	return expires, true, nil
+}
+
+// insertFamily inserts a new family's state (insertFamilyQuery).
+func (rc *rawConn) insertFamily(ctx context.Context, f *sso.RefreshToken) error {
+	_, err := rc.execArgs(ctx, rc.insertFamilyStmt, f.FamilyID, f.Generation, f.Hash, int64(b2i(f.Revoked)), ts(f.ExpiresAt), ts(f.RotatedAt))
+	return err
+}
+
+// insertGrant inserts a new family's grant (insertGrantQuery).
+func (rc *rawConn) insertGrant(ctx context.Context, f *sso.RefreshToken, now time.Time) error {
+	_, err := rc.execArgs(ctx, rc.insertGrantStmt, f.FamilyID, f.ClientID, f.Subject,
+		encList(f.Audience), encList(f.Scopes), f.SessionID, ts(f.AuthTime), encList(f.AMR), ts(orNow(f.CreatedAt, now)))
+	return err
+}
+
 // revokeFamily revokes a family (revokeFamilyQuery).
 func (rc *rawConn) revokeFamily(ctx context.Context, familyID string) error {
 	rc.args[0].Value = familyID
@@ -993,17 +1069,11 @@ func (rc *rawConn) revokeFamily(ctx context.Context, familyID string) error {
 }
 
 // rawBatch reports whether every write of ops can run on the driver connection (rawTxConn):
-// single rawWriters (a rotation), and rawTxWriters (a sign-in), which get a savepoint of their
-// own in a batch as on database/sql's transaction.
+// every rawTxWriter (a grant, a sign-in, a new request); those that are not single get a
+// savepoint of their own in a batch, as on database/sql's transaction.
 func rawBatch(ops []*writeOp) bool {
 	for _, op := range ops {
-		switch op.w.(type) {
-		case rawWriter:
-			if !op.single {
-				return false
-			}
-		case rawTxWriter:
-		default:
+		if _, ok := op.w.(rawTxWriter); !ok {
 			return false
 		}
 	}
@@ -1066,15 +1136,15 @@ type rawPanic struct {
 	stack []byte
 }
 
-// rawTxConn is txConn on the write connection's driver connection, for batches of single
-// rawWriters and of rawTxWriters (rawBatch); only the latter get savepoints.
+// rawTxConn is txConn on the write connection's driver connection, for batches of
+// rawTxWriters (rawBatch); those that are not single get savepoints.
 type rawTxConn struct{ rc *rawConn }
 
-// canAlone: a rawWriter alone tries autocommit (applyRawAlone); a rawTxWriter, of several
-// statements, always runs in a transaction.
+// canAlone: a single rawWriter alone tries autocommit (applyRawAlone); any other write alone
+// runs in a transaction.
 func (c rawTxConn) canAlone(op *writeOp) bool {
 	_, ok := op.w.(rawWriter)
-	return ok
+	return ok && op.single
 }
 
 func (c rawTxConn) applyAlone(ctx context.Context, op *writeOp) (bool, error) {
