@@ -89,6 +89,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	t := o.timeouts.WithDefaults()
 	t.Configure(&cfg.ConnConfig.Config)
+	noJIT(&cfg.ConnConfig.Config)
 	cfg.PingTimeout = t.Statement // the check of a connection idle for a while, when acquired
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -105,6 +106,16 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// noJIT turns the server's JIT compilation off for the store's connections unless the DSN
+// sets jit: the store's statements are short index lookups, but a plan whose cost estimate
+// passes jit_above_cost (the outbox claim's on a large table) would be compiled first, for
+// hundreds of milliseconds, on every execution.
+func noJIT(c *pgconn.Config) {
+	if _, ok := c.RuntimeParams["jit"]; !ok {
+		c.RuntimeParams["jit"] = "off"
+	}
 }
 
 // where names the server and database of a connection for messages, without credentials.
