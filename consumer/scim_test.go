@@ -152,12 +152,13 @@ func TestSCIMHandlerPatch(t *testing.T) {
 			}
 		})
 	}
-	// active removed (RFC 7643 4.1.1: not required) is unassigned: read as a User without it.
-	if w := do(http.MethodPatch, "/Users/sub-1", `{`+patchOp+`,"Operations":[{"op":"remove","path":"active"}]}`); w.Code != http.StatusOK {
-		t.Fatalf("PATCH remove active: %d %s", w.Code, w.Body)
+	// Removing active would leave it unassigned, read as active: refused, the member stays
+	// deactivated (final read s18 R1-1).
+	if w := do(http.MethodPatch, "/Users/sub-1", `{`+patchOp+`,"Operations":[{"op":"remove","path":"active"}]}`); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "mutability") {
+		t.Fatalf("PATCH remove active: %d %s, want 400 mutability", w.Code, w.Body)
 	}
-	if u, _ := c.User(ctx, "sub-1"); !u.Active {
-		t.Fatalf("active removed: %+v, want active as a User received without it", u)
+	if u, _ := c.User(ctx, "sub-1"); u.Active {
+		t.Fatalf("active removed: %+v, want the deactivated member still inactive", u)
 	}
 	if w := do(http.MethodPatch, "/Users/sub-9", `{`+patchOp+`,"Operations":[{"op":"replace","path":"active","value":true}]}`); w.Code != http.StatusNotFound {
 		t.Fatalf("PATCH of an unknown user: %d %s", w.Code, w.Body)

@@ -33,10 +33,11 @@ import (
 // extension attributes would be. An attribute is unassigned by a remove with its path (RFC
 // 7644 3.5.2.2), or by an empty array for a multi-valued one (RFC 7643 2.5); null is no value
 // to add or replace with (RFC 7644 3.5.2.1 and 3.5.2.3 define none): an add or replace whose
-// value holds null anywhere is 400 invalidValue, as a server that validates values answers.
-// Removing active (not required, RFC 7643 4.1.1) leaves it unassigned, which this app reads
-// as it reads a User received without it: active. Entra's "True"/"False" strings for active
-// are read as booleans.
+// value holds null anywhere in an attribute this app keeps is 400 invalidValue, as a server
+// that validates values answers (a null in an attribute it ignores is ignored with it).
+// Removing active is 400 mutability: unassigned, it would read as a User received without it
+// does, active, and so reactivate a member the IdP deactivated. Entra's "True"/"False" strings
+// for active are read as booleans.
 
 // patchError is a SCIM error (RFC 7644 3.12): 400 with a scimType, or status when not zero
 // (409 uniqueness).
@@ -394,7 +395,7 @@ func patchUser(u *wire.SCIMUser, ops []patchOp) *patchError {
 			return perr("invalidSyntax", "operation %d: op %q must be add, replace or remove", i, op.Op)
 		}
 		var err *patchError
-		if kind != "remove" && holdsNull(op.Value) {
+		if kind != "remove" && op.Path != "" && holdsNull(op.Value) {
 			err = perr("invalidValue", "null is no value to %s with: unassign an attribute by a remove with its path", kind)
 		} else if op.Path == "" {
 			err = applyNoPath(&next, kind, op.Value)
@@ -458,6 +459,9 @@ func applyNoPath(u *wire.SCIMUser, kind string, raw json.RawMessage) *patchError
 				continue // an attribute this app does not keep
 			}
 		}
+		if holdsNull(v) { // checked per kept attribute: a null in one this app ignores is ignored with it
+			return perr("invalidValue", "null is no value to %s %s with: unassign an attribute by a remove with its path", kind, k)
+		}
 		if err := apply(u, kind, p, v); err != nil {
 			return err
 		}
@@ -496,9 +500,10 @@ func apply(u *wire.SCIMUser, kind string, p patchPath, raw json.RawMessage) *pat
 		}
 		return nil
 	case "active":
-		if remove { // unassigned: read as a User without it, active (wire.SCIMUser.User)
-			u.Active = nil
-			return nil
+		if remove {
+			// Unassigned would read as active (wire.SCIMUser.User: a User received without it),
+			// so a remove would reactivate a member the IdP deactivated: refused, fail closed.
+			return perr("mutability", "active can be replaced with true or false, not removed")
 		}
 		b, err := decodeBool(raw, "active")
 		u.Active = &b

@@ -70,8 +70,12 @@ func TestPatchUser(t *testing.T) {
 			{"op":"remove","path":"emails"},{"op":"remove","path":"name.givenName"},{"op":"remove","path":"photos"},
 			{"op":"remove","path":"urn:ssobridge:params:scim:schemas:extension:membership:1.0:User:memberType"}]`,
 			func(u *wire.SCIMUser) { u.Emails, u.Name.GivenName, u.Membership.MemberType = nil, "", "" }, ""},
-		// active is not required (RFC 7643 4.1.1): removed, it is unassigned.
-		{"remove active", `[{"op":"remove","path":"active"}]`, func(u *wire.SCIMUser) { u.Active = nil }, ""},
+		// Removed, active would be unassigned and read as active: refused (final read s18 R1-1).
+		{"remove active", `[{"op":"remove","path":"active"}]`, nil, "mutability"},
+		// A null in an attribute this app does not keep goes with it (final read s18 R1-3).
+		{"null in an ignored attribute", `[{"op":"replace","value":{"active":true,"title":null,"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":null}}}]`,
+			func(u *wire.SCIMUser) { u.Active = &tr }, ""},
+		{"null in a kept attribute without a path", `[{"op":"replace","value":{"active":true,"displayName":null}}]`, nil, "invalidValue"},
 		{"unknown attributes without a path ignored", `[{"op":"replace","value":{"title":"CEO","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"x"},"active":true}}]`,
 			func(u *wire.SCIMUser) { u.Active = &tr }, ""},
 		// One primary value (RFC 7644 3.5.2, RFC 7643 2.4), emails and roles compared ignoring case

@@ -46,7 +46,7 @@ func (p *Provider) refuseEarly(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	var e *oidc.Error
-	switch maxAge, rt := r.Form.Get("max_age"), r.Form.Get("response_type"); {
+	switch maxAge, rt, bounds := r.Form.Get("max_age"), r.Form.Get("response_type"), scopeBoundsRefusal(strings.Fields(r.Form.Get("scope"))); {
 	case r.Form.Get("request_uri") != "":
 		e = &oidc.Error{ErrorType: "request_uri_not_supported", // OIDC Core 3.1.2.6
 			Description: "this provider takes the authorization request's parameters in the request, not by reference (request_uri)"}
@@ -54,8 +54,8 @@ func (p *Provider) refuseEarly(w http.ResponseWriter, r *http.Request) bool {
 		e = &oidc.Error{ErrorType: oidc.InvalidRequest, Description: "max_age must be a non-negative integer (seconds)"}
 	case strings.TrimSpace(r.Form.Get("scope")) == "" && r.Form.Get("request") == "":
 		e = &oidc.Error{ErrorType: oidc.InvalidScope, Description: "scope is required (openid)"}
-	case scopeBoundsRefusal(strings.Fields(r.Form.Get("scope"))) != "":
-		e = &oidc.Error{ErrorType: oidc.InvalidScope, Description: scopeBoundsRefusal(strings.Fields(r.Form.Get("scope")))}
+	case bounds != "":
+		e = &oidc.Error{ErrorType: oidc.InvalidScope, Description: bounds}
 	case rt != "" && rt != string(oidc.ResponseTypeCode):
 		e = &oidc.Error{ErrorType: "unsupported_response_type", // RFC 6749 4.1.2.1
 			Description: "this provider issues only response_type code"}

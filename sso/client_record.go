@@ -47,6 +47,8 @@ func (c *ClientConfig) PredatesRegistration(t time.Time) bool {
 // id: another app, whose unredeemed code or pending device authorization the app registered
 // again under its id must not redeem. The stores keep microseconds (PostgreSQL), so created is
 // taken at the end of its microsecond, as access tokens' times are (ofCurrentRegistration).
+// As there, replicas' clocks must agree: created is the clock of the replica that took the
+// request, RegisteredAt that of the one that registered the client.
 func issuedBeforeRegistration(cfg *ClientConfig, created time.Time) bool {
 	return cfg.PredatesRegistration(created.Add(time.Microsecond - 1))
 }

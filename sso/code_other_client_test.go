@@ -2,6 +2,7 @@ package sso_test
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -60,5 +61,42 @@ func TestCodeOfAnotherClient(t *testing.T) {
 				t.Fatal("web's own replay of its code revoked nothing")
 			}
 		})
+	}
+}
+
+// TestCodeReplayWithoutVerifier (final read s18 R1-2): a used code presented again by its own
+// client without the code_verifier its challenge asks for (a wrong one, or none) is refused and
+// revokes nothing (for a public client the id is no secret, and a used code sits in browser
+// histories and access logs); with the verifier it still revokes the grant (RFC 6749 4.1.2).
+func TestCodeReplayWithoutVerifier(t *testing.T) {
+	h := newHarness(t)
+	code, verifier := h.code("alice", "openid", "offline_access")
+	form := func(v string) url.Values {
+		f := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {webRedirect}}
+		if v != "" {
+			f.Set("code_verifier", v)
+		}
+		return f
+	}
+	status, tok, _ := h.token(form(verifier), "web:"+webSecret)
+	if status != 200 {
+		t.Fatalf("exchange: %d %v", status, tok)
+	}
+	for _, wrong := range []string{strings.Repeat("x", 43), ""} {
+		if status, body, _ := h.token(form(wrong), "web:"+webSecret); status != 400 || body["error"] != "invalid_grant" {
+			t.Fatalf("replay with verifier %q: %d %v, want 400 invalid_grant", wrong, status, body)
+		}
+		if h.introspect(tok["access_token"].(string))["active"] != true {
+			t.Fatalf("replay with verifier %q revoked the grant", wrong)
+		}
+	}
+	if h.hooks.sawEvent("token.code_replay") || !h.hooks.sawEvent("token.code_replay_unproven") {
+		t.Fatalf("events %v: want token.code_replay_unproven and no token.code_replay", h.hooks.events)
+	}
+	if status, body, _ := h.token(form(verifier), "web:"+webSecret); status != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("replay with the verifier: %d %v", status, body)
+	}
+	if h.introspect(tok["access_token"].(string))["active"] != false || !h.hooks.sawEvent("token.code_replay") {
+		t.Fatal("the client's own replay with its verifier revoked nothing")
 	}
 }

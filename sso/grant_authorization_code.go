@@ -46,8 +46,8 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest) (any, error) 
 // order. The client assertion branch is not there: authenticate refuses client assertions.
 func (g codeGrant) validate(ctx context.Context, tokenReq *oidc.AccessTokenRequest, cfg *ClientConfig) (op.AuthRequest, op.Client, error) {
 	// op.AuthRequestByCode, with the caller: a used code revokes its grant only for its own
-	// client (storage.codeRequest).
-	authReq, err := g.p.storage.codeRequest(ctx, tokenReq.Code, cfg.ID)
+	// client, with the code_verifier its challenge asks for (storage.codeRequest).
+	authReq, err := g.p.storage.codeRequest(ctx, tokenReq.Code, cfg.ID, tokenReq.CodeVerifier)
 	if err != nil {
 		return nil, nil, oidc.ErrInvalidGrant().WithDescription("invalid code").WithParent(err)
 	}

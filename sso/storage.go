@@ -319,18 +319,23 @@ type codeRequest struct {
 	codeHash string
 }
 
-// AuthRequestByCode is op's lookup of a code for a caller it does not name: a used code is
-// refused and revokes nothing (codeGrant looks codes up through codeRequest with its client).
+// AuthRequestByCode is op's storage interface; nothing in the bridge calls it (the token
+// endpoint's code grant is codeGrant, which looks codes up through codeRequest with its client
+// and verifier). For a caller it does not name, a used code is refused, revoking nothing and
+// writing no event.
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	return s.codeRequest(ctx, code, "")
+	return s.codeRequest(ctx, code, "", "")
 }
 
-// codeRequest finds the request of code presented by the authenticated client callerID. A used
-// code revokes what it issued only when its own client presents it again (RFC 6749 4.1.2: the
-// client it was issued to may have leaked it); from any other caller it is refused as not
-// issued to it (4.1.3), as an unused one is, and nothing is revoked: a used code is no secret
-// (access logs, browser history), and a public client authenticates by its id alone.
-func (s *storage) codeRequest(ctx context.Context, code, callerID string) (op.AuthRequest, error) {
+// codeRequest finds the request of code presented by the authenticated client callerID with
+// the PKCE code_verifier verifier. A used code revokes what it issued only when its own client
+// presents it again with the proof of holding it (RFC 6749 4.1.2: the client it was issued to
+// may have leaked it): the verifier matching its challenge, for a code issued with one (RFC
+// 7636 4.6). From any other caller, or without that proof, it is refused as an unused one
+// would be, and nothing is revoked: a used code is no secret (access logs, browser history),
+// and a public client authenticates by its id alone, so anyone could otherwise sign a member
+// out of an app by posting its used code.
+func (s *storage) codeRequest(ctx context.Context, code, callerID, verifier string) (op.AuthRequest, error) {
 	if len(code) > 1024 {
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid code")
 	}
@@ -355,8 +360,14 @@ func (s *storage) codeRequest(ctx context.Context, code, callerID string) (op.Au
 	}
 	if ar.CodeConsumed {
 		if callerID != ar.ClientID {
-			s.hooks.Event(ctx, "token.code_other_client", "", callerID, "another client's used code refused; nothing revoked")
+			if callerID != "" {
+				s.hooks.Event(ctx, "token.code_other_client", "", callerID, "another client's used code refused; nothing revoked")
+			}
 			return nil, oidc.ErrInvalidGrant().WithDescription("the code was not issued to this client")
+		}
+		if challenge := (authRequest{ar}).GetCodeChallenge(); challenge != nil && op.AuthorizeCodeChallenge(verifier, challenge) != nil {
+			s.hooks.Event(ctx, "token.code_replay_unproven", "", callerID, "used code presented without its code_verifier; nothing revoked")
+			return nil, oidc.ErrInvalidGrant().WithDescription("invalid code")
 		}
 		// RFC 6749 4.1.2: a code used twice revokes what it issued.
 		s.families.forget(ar.ID)

@@ -277,7 +277,7 @@ func (h *Hooks) Event(ctx context.Context, event, subject, clientID, detail stri
 // per request for as long as they liked.
 func anonymousEvent(event string) bool {
 	switch event {
-	case "client.auth_failure", "client.throttled", "token.code_replay", "token.code_other_client", "token.code_session_ended":
+	case "client.auth_failure", "client.throttled", "token.code_replay", "token.code_other_client", "token.code_replay_unproven", "token.code_session_ended":
 		return true
 	}
 	return false
