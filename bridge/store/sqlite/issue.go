@@ -102,10 +102,10 @@ func consumeCode(ctx context.Context, x issueStmts, hash string, now int64) erro
 	}
 	expires, found, err := x.codeState(ctx, hash)
 	switch {
-	case !found || (err == nil && expires <= now):
-		return fmt.Errorf("consume code: %w", sso.ErrNotFound)
-	case err != nil:
+	case err != nil: // first: the driver path reports found false with its error
 		return fmt.Errorf("consume code: %w", err)
+	case !found || expires <= now:
+		return fmt.Errorf("consume code: %w", sso.ErrNotFound)
 	default:
 		return fmt.Errorf("consume code: %w", sso.ErrCodeConsumed)
 	}

@@ -202,7 +202,8 @@ func endSessionTx(ctx context.Context, tx *sql.Tx, now time.Time, id string) err
 	return endConsoleOfBridge(ctx, tx, now, id)
 }
 
-// revokeSessionBound revokes, in tx, the session-bound grants of subject's sessions ids: the
+// revokeSessionBound revokes, in tx, the session-bound grants of subject's sessions ids (a
+// few: endSubjectSessions selects its sessions in the statement instead): the
 // families signed in with one of them that hold no refresh token (granted without
 // offline_access, OIDC Core 11), so that their access tokens end with the session. A family
 // with a refresh token is an offline_access grant: it outlives the sign-out by design. The
@@ -273,11 +274,18 @@ func endSubjectSessions(ctx context.Context, tx *sql.Tx, subject string, at time
 	if err != nil {
 		return nil, err
 	}
-	if _, err = tx.ExecContext(ctx, `UPDATE sessions SET ended = 1
-		WHERE subject = ? AND ended = 0 AND expires_at > ?`, subject, now); err != nil {
+	// The live sessions' session-bound grants first, read by the statement itself: a list of
+	// their ids as parameters would fail past SQLite's 32,766 (a member can pile sessions up),
+	// and with it every session's end.
+	if _, err := tx.ExecContext(ctx, `UPDATE families SET revoked = 1
+		WHERE family_id IN (SELECT g.family_id FROM family_grants g
+			WHERE g.subject = ?1 AND g.session_id IN (SELECT id FROM sessions
+				WHERE subject = ?1 AND ended = 0 AND expires_at > ?2))
+		AND token_hash = '' AND revoked = 0`, subject, now); err != nil {
 		return nil, err
 	}
-	if err := revokeSessionBound(ctx, tx, subject, sessionIDs(out)...); err != nil {
+	if _, err = tx.ExecContext(ctx, `UPDATE sessions SET ended = 1
+		WHERE subject = ? AND ended = 0 AND expires_at > ?`, subject, now); err != nil {
 		return nil, err
 	}
 	if err := endConsoleOfBridge(ctx, tx, at, sessionIDs(out)...); err != nil {
