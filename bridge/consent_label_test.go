@@ -31,6 +31,9 @@ func TestConsentPageNamesTheMemberWithoutAskingAgain(t *testing.T) {
 		t.Fatalf("the consent page: %d %s %.300s", page.Status, page.URL, page.Body)
 	}
 	onTheWay := dir.ByKey() - before
+	if onTheWay != 1 { // the completion's read labels the session; the page reads nobody again
+		t.Fatalf("on the way to the consent page: %d member lookups, want 1", onTheWay)
+	}
 	before = dir.ByKey()
 	for range 3 {
 		again := b.Get(page.URL.String())
