@@ -21,9 +21,10 @@ var (
 
 // CompleteSignIn writes a sign-in's session, audit row and request completion in one
 // transaction (store.SignInStore). A new session's sign-in runs on the write connection's
-// driver statements (rawSignInWrite) when its batch holds only such writes and rotations, as a
-// refresh rotation does, else in database/sql's transaction: the same statements, savepoint
-// and outcomes either way.
+// driver statements (rawSignInWrite) when every write of its batch can run there (rawTxWriter:
+// rotations, sign-ins, code grants, new requests), as a refresh rotation does, else in
+// database/sql's transaction: the same statements, savepoint and outcomes either way. A
+// re-authentication always runs in database/sql's transaction.
 func (s *Store) CompleteSignIn(ctx context.Context, in *store.SignIn) error {
 	ss, ev := in.Session, in.Audit
 	switch {

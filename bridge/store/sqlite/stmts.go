@@ -73,9 +73,9 @@ const (
 			login_hint, ui_locales, created_at, expires_at, done, subject, auth_time, amr, session_id, hint_subject, browser,
 			acr_values)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	savepointQuery  = `SAVEPOINT issue_grant`
-	releaseQuery    = `RELEASE issue_grant`
-	rollbackToQuery = `ROLLBACK TO issue_grant`
+	savepointQuery  = `SAVEPOINT batch_write`
+	releaseQuery    = `RELEASE batch_write`
+	rollbackToQuery = `ROLLBACK TO batch_write`
 )
 
 // stmts are the hot-path statements, prepared once at Open. Read statements are prepared on the

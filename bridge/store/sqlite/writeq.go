@@ -140,7 +140,7 @@ func (w *stmtWrite) applyAlone(ctx context.Context) (_ bool, err error) {
 }
 
 // rawStmtWrite is a stmtWrite of a statement also prepared on the write connection's driver
-// connection (stmt picks it from rawConn), so that it can run there (rawWriter): alone in
+// connection (raw picks it from rawConn), so that it can run there (rawWriter): alone in
 // autocommit, or in a batch of such writes. Its args are strings, integers and nil.
 type rawStmtWrite struct {
 	stmtWrite
@@ -706,9 +706,10 @@ func statementOnlyError(err error) bool {
 // (TestRawBatch*).
 
 // rawTxWriter is a writer that can also apply itself with the driver's statements (rawConn)
-// inside a transaction runTx began on rc: a write of several statements (a sign-in), which
-// runs in a SAVEPOINT of its own when its batch holds other writes, as on database/sql's
-// transaction (rawTxConn.savepoint), and never without a transaction.
+// inside a transaction runTx began on rc: a rotation, a sign-in, a code grant, a new request.
+// One of several statements (a sign-in, a code grant) runs in a SAVEPOINT of its own when its
+// batch holds other writes, as on database/sql's transaction (rawTxConn.savepoint); the single
+// statements that are also rawWriters may run alone, outside a transaction (applyRawAlone).
 type rawTxWriter interface {
 	// applyRaw is apply, inside the transaction runTx began on rc.
 	applyRaw(ctx context.Context, rc *rawConn) error
@@ -717,8 +718,7 @@ type rawTxWriter interface {
 // rawWriter is a rawTxWriter that, when single and alone in its batch, can also apply itself
 // outside a transaction (applyRawAlone).
 type rawWriter interface {
-	// applyRaw is apply, inside the transaction runTx began on rc.
-	applyRaw(ctx context.Context, rc *rawConn) error
+	rawTxWriter
 	// applyRawAlone is aloneWriter.applyAlone, on rc outside a transaction.
 	applyRawAlone(ctx context.Context, rc *rawConn) (bool, error)
 }
