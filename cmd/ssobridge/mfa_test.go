@@ -62,9 +62,10 @@ func TestMFAResetCLI(t *testing.T) {
 	}
 }
 
-// TestMFAInviteCLI: `ssobridge mfa invite` prints a code once, stores its hash only, voids the
-// member's earlier unused one, and writes the audit rows without the code; it refuses a call
-// that names nobody.
+// TestMFAInviteCLI: `ssobridge mfa invite` prints a new code each time and stores its hash
+// only, and writes the audit rows without the code; it refuses a call that names nobody. (That
+// a new invitation voids the member's earlier unused one is the store's rule, checked by the
+// store conformance suite, testEnrolmentInviteReplaced.)
 func TestMFAInviteCLI(t *testing.T) {
 	dir := t.TempDir()
 	dd := "--data-dir=" + dir
