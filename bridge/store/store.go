@@ -120,6 +120,9 @@ type ClientRemoval struct {
 	Sessions int
 	// ShadowUsers are its provisioned users' records.
 	ShadowUsers int
+	// Requests are its sign-in requests deleted (pending, signed in, with a code issued or
+	// redeemed); Devices its device authorizations (RFC 8628) deleted.
+	Requests, Devices int
 }
 
 // ClientRemover deletes a client and says what it deleted.

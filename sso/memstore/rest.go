@@ -316,8 +316,9 @@ func (s *Store) UpdateClient(_ context.Context, c *sso.StoredClient) error {
 	return nil
 }
 
-// DeleteClient deletes a client (idempotent) with its place in every session, revokes its
-// families, and bumps ClientsVersion when it existed.
+// DeleteClient deletes a client (idempotent) with its place in every session, its sign-in
+// requests and device authorizations, revokes its families, and bumps ClientsVersion when it
+// existed.
 func (s *Store) DeleteClient(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -335,6 +336,21 @@ func (s *Store) DeleteClient(_ context.Context, id string) error {
 	// And its place in every session: it would be sent the old app's back-channel logouts.
 	for _, ss := range s.sessions {
 		ss.Clients = slices.DeleteFunc(ss.Clients, func(c string) bool { return c == id })
+	}
+	// And its sign-in requests (with their codes) and device authorizations.
+	for rid, r := range s.authReqs {
+		if r.ClientID == id {
+			if r.CodeHash != "" {
+				delete(s.codes, r.CodeHash)
+			}
+			delete(s.authReqs, rid)
+		}
+	}
+	for h, d := range s.devices {
+		if d.ClientID == id {
+			delete(s.userCodes, d.UserCode)
+			delete(s.devices, h)
+		}
 	}
 	return nil
 }

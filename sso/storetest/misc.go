@@ -29,6 +29,7 @@ var clientTests = []test{
 	{"Version", testClientsVersion},
 	{"DeleteRevokesGrants", testClientDeleteRevokesGrants},
 	{"DeleteEndsParticipation", testClientDeleteEndsParticipation},
+	{"DeleteDropsRequests", testClientDeleteDropsRequests},
 }
 
 var secretTests = []test{
@@ -185,6 +186,56 @@ func testClientDeleteEndsParticipation(t *testing.T, h *H) {
 		NoErr(t, err, "Session")
 		if len(got.Clients) != len(c.want) || (len(c.want) > 0 && !slices.Equal(got.Clients, c.want)) {
 			t.Fatalf("Session.Clients after the client was deleted and registered again = %q, want %q", got.Clients, c.want)
+		}
+	}
+}
+
+// testClientDeleteDropsRequests: deleting a client deletes, in the same transaction, its
+// sign-in requests (pending, signed in, with a code issued) and its device authorizations
+// (RFC 8628), so that an app registered again under the id does not find the old app's
+// requests and codes until they expire (sso refuses them while the client is gone, X18-1);
+// another client's stay.
+func testClientDeleteDropsRequests(t *testing.T, h *H) {
+	NoErr(t, h.S.CreateClient(h.Ctx, newClient("gone", h.Now)), "CreateClient")
+	pending := h.NewAuthRequest()
+	pending.ClientID = "gone"
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, pending), "CreateAuthRequest")
+	coded, code := h.CreateCode()
+	other, otherCode := h.CreateCode()
+	// CreateCode's requests have a random client: move one to "gone" by recreating it.
+	NoErr(t, h.S.DeleteAuthRequest(h.Ctx, coded.ID), "DeleteAuthRequest")
+	coded.ID, coded.ClientID, coded.Done, coded.CodeHash = RandomID(), "gone", false, ""
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, coded), "CreateAuthRequest")
+	NoErr(t, h.S.CompleteAuthRequest(h.Ctx, coded.ID, sso.Completion{Subject: "alice", AuthTime: h.Now, SessionID: RandomID()}), "CompleteAuthRequest")
+	NoErr(t, h.S.SaveCode(h.Ctx, coded.ID, code, h.Now.Add(10*time.Minute)), "SaveCode")
+	ds, devices := h.S.(sso.DeviceStore)
+	var gone, stays *sso.DeviceAuthorization
+	if devices {
+		gone, stays = NewDevice(h.Now), NewDevice(h.Now)
+		gone.ClientID = "gone"
+		NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, gone), "CreateDeviceAuthorization")
+		NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, stays), "CreateDeviceAuthorization")
+	}
+
+	NoErr(t, h.S.DeleteClient(h.Ctx, "gone"), "DeleteClient")
+	NoErr(t, h.S.CreateClient(h.Ctx, newClient("gone", h.Now)), "CreateClient again")
+	for _, id := range []string{pending.ID, coded.ID} {
+		_, err := h.S.AuthRequest(h.Ctx, id)
+		IsErr(t, err, sso.ErrNotFound, "the deleted client's sign-in request")
+	}
+	_, err := h.S.AuthRequestByCode(h.Ctx, code)
+	IsErr(t, err, sso.ErrNotFound, "the deleted client's code")
+	if _, err := h.S.AuthRequest(h.Ctx, other.ID); err != nil {
+		t.Fatalf("another client's request after DeleteClient: %v", err)
+	}
+	if _, err := h.S.AuthRequestByCode(h.Ctx, otherCode); err != nil {
+		t.Fatalf("another client's code after DeleteClient: %v", err)
+	}
+	if devices {
+		_, err := ds.DeviceAuthorizationByUserCode(h.Ctx, gone.UserCode)
+		IsErr(t, err, sso.ErrNotFound, "the deleted client's device authorization")
+		if _, err := ds.DeviceAuthorizationByUserCode(h.Ctx, stays.UserCode); err != nil {
+			t.Fatalf("another client's device authorization after DeleteClient: %v", err)
 		}
 	}
 }

@@ -268,8 +268,8 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 }
 
 // DeleteClientCounted deletes a client (idempotent) with every member's consent to it, its
-// outbox events not delivered, its place in every session and its provisioned users (shadow
-// records), revokes every family issued to it, and bumps ClientsVersion when it existed; it
+// outbox events not delivered, its place in every session, its provisioned users (shadow
+// records), its sign-in requests and device authorizations, revokes every family issued to it, and bumps ClientsVersion when it existed; it
 // returns how many of each it deleted, counted in the same transaction.
 func (s *Store) DeleteClientCounted(ctx context.Context, id string) (store.ClientRemoval, error) {
 	var r store.ClientRemoval
@@ -309,6 +309,15 @@ func (s *Store) DeleteClientCounted(ctx context.Context, id string) (store.Clien
 			return err
 		}
 		if err := count(&r.ShadowUsers, `DELETE FROM shadow_users WHERE client_id = $1`, id); err != nil {
+			return err
+		}
+		// Its sign-in requests (pending ones, issued codes not redeemed) and device
+		// authorizations: sso refuses them once the client is gone, but an app registered again
+		// under the id would find the old app's requests live until they expire.
+		if err := count(&r.Requests, `DELETE FROM auth_requests WHERE client_id = $1`, id); err != nil {
+			return err
+		}
+		if err := count(&r.Devices, `DELETE FROM device_authorizations WHERE client_id = $1`, id); err != nil {
 			return err
 		}
 		if err := execOne(ctx, tx, `DELETE FROM clients WHERE id = $1`, id); err != nil {

@@ -113,9 +113,21 @@ func testClientRemovalCounted(t *testing.T, h *H) {
 		_, err := h.S.PutShadowUser(h.Ctx, u)
 		ssotest.NoErr(t, err, "PutShadowUser")
 	}
+	ar := sh.NewAuthRequest()
+	ar.ClientID = "gone"
+	ssotest.NoErr(t, h.S.CreateAuthRequest(h.Ctx, ar), "CreateAuthRequest")
+	sh.CreateCode() // another client's
+	want := store.ClientRemoval{Existed: true, Grants: 2, Consents: 2, Events: 2, Sessions: 2, ShadowUsers: 1, Requests: 1}
+	if ds, ok := h.S.(sso.DeviceStore); ok {
+		dev, stays := ssotest.NewDevice(h.Now), ssotest.NewDevice(h.Now)
+		dev.ClientID = "gone"
+		ssotest.NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, dev), "CreateDeviceAuthorization")
+		ssotest.NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, stays), "CreateDeviceAuthorization")
+		want.Devices = 1
+	}
 	r, err := h.S.DeleteClientCounted(h.Ctx, "gone")
 	ssotest.NoErr(t, err, "DeleteClientCounted")
-	ssotest.Equal(t, r, store.ClientRemoval{Existed: true, Grants: 2, Consents: 2, Events: 2, Sessions: 2, ShadowUsers: 1}, "what the deletion deleted")
+	ssotest.Equal(t, r, want, "what the deletion deleted")
 	for _, id := range []string{"gone", "never"} {
 		r, err = h.S.DeleteClientCounted(h.Ctx, id)
 		ssotest.NoErr(t, err, "DeleteClientCounted(%s) again", id)
