@@ -21,7 +21,9 @@ func (noSPs) CreateSAMLServiceProvider(context.Context, *store.SAMLServiceProvid
 func (noSPs) SAMLServiceProviders(context.Context) ([]*store.SAMLServiceProvider, error) {
 	return nil, nil
 }
-func (noSPs) DeleteSAMLServiceProvider(context.Context, string) error { return sso.ErrNotFound }
+func (noSPs) DeleteSAMLServiceProviderCounted(context.Context, string) (store.SAMLRemoval, error) {
+	return store.SAMLRemoval{}, sso.ErrNotFound
+}
 
 // TestStartupChecksStoreFailure (closing note s15, L): when the store cannot say whether a
 // provisioning target's, a policy's or a configured SAML SP's id is a client's, start-up stops

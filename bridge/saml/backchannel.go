@@ -134,6 +134,12 @@ func (d *BackChannelSender) Deliver(ctx context.Context, e *store.OutboxEvent) e
 		if errors.Is(err, sso.ErrNotFound) {
 			return outbox.Permanent("service provider %s is no longer registered", p.SP)
 		}
+		// Its stored registration does not build (Registry.Unusable): no retry makes it build,
+		// and the other logout paths skip it (Logouts.BackChannel, startChain); only removing
+		// it (and registering it again) does, which deletes this event anyway.
+		if errors.Is(err, ErrUnusable) {
+			return outbox.Permanent("%v; remove it (ssobridge saml remove) and register it again", err)
+		}
 		return err
 	}
 	dest := soapSLO(sp)

@@ -46,7 +46,8 @@ func (sp *SP) Name() string {
 type SPStore interface {
 	CreateSAMLServiceProvider(ctx context.Context, sp *store.SAMLServiceProvider) error
 	SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceProvider, error)
-	DeleteSAMLServiceProvider(ctx context.Context, entityID string) error
+	// DeleteSAMLServiceProviderCounted deletes an SP and says what it deleted with it.
+	DeleteSAMLServiceProviderCounted(ctx context.Context, entityID string) (store.SAMLRemoval, error)
 }
 
 // Registry finds SPs: those of the configuration file, then those registered with the CLI,
@@ -467,32 +468,40 @@ type idTakenError struct {
 func (e *idTakenError) Error() string { return e.msg }
 func (e *idTakenError) Unwrap() error { return e.err }
 
-// Remove deletes an SP registered with the CLI (by id or entity id).
-func (r *Registry) Remove(ctx context.Context, idOrEntity string) error {
+// Remove deletes an SP registered with the CLI (by id or entity id), one whose stored record
+// does not build too, and says what the store deleted with it (its places in sessions and its
+// events not delivered). The removal stands when the other replicas could not be told: the
+// counts come with ErrNotNotified then.
+func (r *Registry) Remove(ctx context.Context, idOrEntity string) (store.SAMLRemoval, error) {
 	all, err := r.All(ctx)
 	if err != nil {
-		return err
+		return store.SAMLRemoval{}, err
 	}
+	entityID := ""
 	for _, sp := range all {
 		if sp.Settings.ID != idOrEntity && sp.EntityID != idOrEntity {
 			continue
 		}
 		if sp.FromConfig {
-			return fmt.Errorf("%s is in the configuration file: remove it there", idOrEntity)
+			return store.SAMLRemoval{}, fmt.Errorf("%s is in the configuration file: remove it there", idOrEntity)
 		}
-		if err := r.store.DeleteSAMLServiceProvider(ctx, sp.EntityID); err != nil {
-			return err
-		}
-		return r.changed(ctx)
+		entityID = sp.EntityID
+		break
 	}
 	// One whose record does not build goes too (so that it can be registered again).
-	if u := r.unusableMatch(func(sp *SP) bool { return sp.Settings.ID == idOrEntity || sp.EntityID == idOrEntity }); u != nil {
-		if err := r.store.DeleteSAMLServiceProvider(ctx, u.EntityID); err != nil {
-			return err
+	if entityID == "" {
+		if u := r.unusableMatch(func(sp *SP) bool { return sp.Settings.ID == idOrEntity || sp.EntityID == idOrEntity }); u != nil {
+			entityID = u.EntityID
 		}
-		return r.changed(ctx)
 	}
-	return fmt.Errorf("no SAML service provider %q: %w", idOrEntity, sso.ErrNotFound)
+	if entityID == "" {
+		return store.SAMLRemoval{}, fmt.Errorf("no SAML service provider %q: %w", idOrEntity, sso.ErrNotFound)
+	}
+	removed, err := r.store.DeleteSAMLServiceProviderCounted(ctx, entityID)
+	if err != nil {
+		return store.SAMLRemoval{}, err
+	}
+	return removed, r.changed(ctx)
 }
 
 // libraryProvider is the library's ServiceProviderProvider over the registry.

@@ -2,6 +2,7 @@ package saml
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/outbox"
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -64,8 +67,21 @@ func TestRegistryStoredSPThatDoesNotBuild(t *testing.T) {
 	if u, err := reg.Unusable(ctx); err != nil || len(u) != 1 || u[0].ID != "broken" || u[0].EntityID != broken {
 		t.Fatalf("Unusable: %+v, %v", u, err)
 	}
-	if err := reg.Remove(ctx, "broken"); err != nil {
-		t.Fatalf("remove the SP that does not build: %v", err)
+	// A back-channel logout event queued for it fails for good, with the reason (brief M1 item
+	// 4, s18: it was retried until dead-lettered, while the other logout paths skip it).
+	payload, _ := json.Marshal(sloPayload{SP: broken, NameID: "n1", SessionIndex: "ix"})
+	derr := (&BackChannelSender{Registry: reg}).Deliver(ctx, &store.OutboxEvent{ID: "e1", Type: SLOType, Channel: SLOChannel,
+		ClientID: "broken", Payload: payload})
+	if !outbox.IsPermanent(derr) || !strings.Contains(derr.Error(), broken) || !strings.Contains(derr.Error(), "does not build") {
+		t.Fatalf("delivering a logout to the SP that does not build: %v; want a permanent error naming it", derr)
+	}
+	// Removing it says what went with it (brief M1 item 1): its place in one session.
+	if err := st.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: "s1", SP: broken, NameID: "n1", SessionIndex: "ix",
+		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := reg.Remove(ctx, "broken"); err != nil || removed != (store.SAMLRemoval{Participations: 1}) {
+		t.Fatalf("remove the SP that does not build: %+v, %v; want its one participation counted", removed, err)
 	}
 	if _, err := reg.ByID(ctx, "broken"); !errors.Is(err, sso.ErrNotFound) {
 		t.Fatalf("after its removal: %v", err)

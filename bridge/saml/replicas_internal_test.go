@@ -228,7 +228,7 @@ func TestRegistryChangeReachesOtherReplica(t *testing.T) {
 		t.Fatalf("A after its registration: %v", err)
 	}
 	waitFor(t, "B serves the SP registered on A", func() bool { _, err := regB.ByID(ctx, "lms"); return err == nil })
-	if err := regA.Remove(ctx, "lms"); err != nil {
+	if _, err := regA.Remove(ctx, "lms"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "B forgets the SP removed on A", func() bool {

@@ -104,6 +104,7 @@ type Store interface {
 	CounterStore
 	ConsoleSessionStore
 	ClientRemover
+	SAMLRemover
 }
 
 // ClientRemoval is what removing a client deleted with it, counted in the deletion's own
@@ -130,4 +131,23 @@ type ClientRemover interface {
 	// DeleteClientCounted is sso.Store's DeleteClient (the same deletion, in one transaction)
 	// with the counts of what it deleted; a client that is not there is Existed false.
 	DeleteClientCounted(ctx context.Context, id string) (ClientRemoval, error)
+}
+
+// SAMLRemoval is what removing a SAML service provider deleted with it, counted in the
+// deletion's own transaction (the SP's counterpart of ClientRemoval).
+type SAMLRemoval struct {
+	// Participations are its places in sessions (a NameID and SessionIndex per session it
+	// signed in to), deleted: those sessions' logouts no longer reach it.
+	Participations int
+	// Events are its outbox events not delivered (pending, in flight, dead) deleted; none when
+	// it has no app id (its events name no app to tell them from the others by).
+	Events int
+}
+
+// SAMLRemover deletes a SAML service provider and says what it deleted.
+type SAMLRemover interface {
+	// DeleteSAMLServiceProviderCounted is SAMLStore's DeleteSAMLServiceProvider (the same
+	// deletion, in one transaction; sso.ErrNotFound when unknown) with the counts of what it
+	// deleted.
+	DeleteSAMLServiceProviderCounted(ctx context.Context, entityID string) (SAMLRemoval, error)
 }

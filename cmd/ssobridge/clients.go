@@ -215,10 +215,12 @@ func clientsRemoveCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withAdmin(cmd.Context(), func(a *admin.Service) error {
-				if err := a.DeleteClient(cmd.Context(), cliActor(), args[0]); err != nil {
+				r, err := a.RemoveClient(cmd.Context(), cliActor(), args[0])
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "removed client %s and revoked its grants\n", args[0])
+				fmt.Fprintf(cmd.OutOrStdout(), "removed client %s: %d grants revoked; deleted: %d consents, %d undelivered events, %d session participations, %d provisioned users\n",
+					args[0], r.GrantsRevoked, r.Consents, r.Events, r.Sessions, r.ShadowUsers)
 				return nil
 			})
 		},

@@ -176,7 +176,22 @@ func samlListCmd(g *globals) *cobra.Command {
 					}
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\t%s\n", sp.Settings.ID, sp.Name(), sp.EntityID, format, sp.Settings.EncryptAssertions, from)
 				}
-				return w.Flush()
+				// The stored SPs whose records no longer build (not served; remove them and
+				// register them again), with why, after the table.
+				unusable, err := reg.Unusable(cmd.Context())
+				if err != nil {
+					return err
+				}
+				for _, u := range unusable {
+					fmt.Fprintf(w, "%s\t-\t%s\t-\t-\tregistered, UNUSABLE\n", u.ID, u.EntityID)
+				}
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				for _, u := range unusable {
+					fmt.Fprintf(cmd.OutOrStdout(), "unusable %s (%s): %v\n", u.ID, u.EntityID, u.Err)
+				}
+				return nil
 			})
 		},
 	}
@@ -193,11 +208,14 @@ func samlRemoveCmd(g *globals) *cobra.Command {
 				if err := policyNames(ctx, cfg, reg, strings.TrimSpace(args[0])); err != nil {
 					return err
 				}
-				if err := notNotified(cmd.ErrOrStderr(), reg.Remove(ctx, strings.TrimSpace(args[0]))); err != nil {
+				removed, err := reg.Remove(ctx, strings.TrimSpace(args[0]))
+				if err := notNotified(cmd.ErrOrStderr(), err); err != nil {
 					return err
 				}
-				auditCLI(ctx, st, "admin.saml_sp_remove", args[0], "removed")
-				fmt.Fprintf(cmd.OutOrStdout(), "removed %s\n", args[0])
+				// What went with it, as the store counted it in the deletion.
+				what := fmt.Sprintf("%d session participations, %d undelivered events", removed.Participations, removed.Events)
+				auditCLI(ctx, st, "admin.saml_sp_remove", args[0], "removed; deleted: "+what)
+				fmt.Fprintf(cmd.OutOrStdout(), "removed %s; deleted with it: %s\n", args[0], what)
 				return nil
 			})
 		},

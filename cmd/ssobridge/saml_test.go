@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -18,6 +19,11 @@ import (
 	"time"
 
 	crewjam "github.com/crewjam/saml"
+
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/saml"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 )
 
 // spMetadata is a real SP's metadata (crewjam/saml's ServiceProvider) at base.
@@ -91,5 +97,67 @@ func TestSAMLCLI(t *testing.T) {
 	out, err = run(t, "saml", "list", dd)
 	if err != nil || strings.Contains(out, "lms ") || !strings.Contains(out, "jobs ") {
 		t.Fatalf("list after remove: %v\n%s", err, out)
+	}
+}
+
+// TestSAMLCLIRemoveCountsAndUnusable (brief M1 items 1 and 3, s18): `saml list` lists a stored SP
+// whose record no longer builds, marked unusable with the reason (before, it was only logged);
+// `saml remove` says what went with the SP (its places in sessions, its events not delivered),
+// in its output and in the admin.saml_sp_remove audit row (before: "removed"), and removes the
+// unusable one too.
+func TestSAMLCLIRemoveCountsAndUnusable(t *testing.T) {
+	dir := t.TempDir()
+	dd := "--data-dir=" + dir
+	file := filepath.Join(t.TempDir(), "lms.xml")
+	if err := os.WriteFile(file, spMetadata(t, "https://lms.example.org/"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, "saml", "register", dd, "--id", "lms", "--metadata-file", file); err != nil {
+		t.Fatalf("register: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "ssobridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const broken = "https://broken.example.org"
+	rec, err := saml.Record(config.SAMLServiceProvider{ID: "broken"}, []byte("<EntityDescriptor"), broken, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateSAMLServiceProvider(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"s1", "s2"} {
+		if err := st.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: s, SP: "https://lms.example.org/saml/metadata",
+			NameID: "n1", SessionIndex: "ix", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Enqueue(ctx, &store.OutboxEvent{ID: "e1", Key: "saml-slo/lms/alice", Type: saml.SLOType, Channel: saml.SLOChannel,
+		ClientID: "lms", Subject: "alice", Payload: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := run(t, "saml", "list", dd)
+	if err != nil || !strings.Contains(out, "lms ") || !strings.Contains(out, "UNUSABLE") ||
+		!strings.Contains(out, "unusable broken ("+broken+"): metadata: XML syntax error") {
+		t.Fatalf("list with an SP that does not build: %v\n%s", err, out)
+	}
+	out, err = run(t, "saml", "remove", dd, "lms")
+	const what = "2 session participations, 1 undelivered events"
+	if err != nil || !strings.Contains(out, "removed lms; deleted with it: "+what) {
+		t.Fatalf("remove lms: %v\n%s", err, out)
+	}
+	ev, err := st.AuditEvents(ctx, store.AuditFilter{Event: "admin.saml_sp_remove"})
+	if err != nil || len(ev) != 1 || !strings.HasSuffix(ev[0].Detail, ": removed; deleted: "+what) {
+		t.Fatalf("audit rows of the removal: %+v %v", ev, err)
+	}
+	if out, err := run(t, "saml", "remove", dd, "broken"); err != nil || !strings.Contains(out, "removed broken; deleted with it: 0 session participations, 0 undelivered events") {
+		t.Fatalf("remove the SP that does not build: %v\n%s", err, out)
+	}
+	if out, err := run(t, "saml", "list", dd); err != nil || strings.Contains(out, "broken") || strings.Contains(out, "lms ") {
+		t.Fatalf("list after the removals: %v\n%s", err, out)
 	}
 }

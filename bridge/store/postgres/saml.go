@@ -95,25 +95,41 @@ func (s *Store) SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceP
 	return out, wrap("saml service providers", rows.Err())
 }
 
-// DeleteSAMLServiceProvider removes an SP with its participation in sessions and its events
-// not delivered (pending, in flight, dead), in one transaction: an SP registered again under the
-// entity id would be sent the old NameIDs and SessionIndexes otherwise.
+// DeleteSAMLServiceProvider removes an SP: DeleteSAMLServiceProviderCounted.
 func (s *Store) DeleteSAMLServiceProvider(ctx context.Context, entityID string) error {
+	_, err := s.DeleteSAMLServiceProviderCounted(ctx, entityID)
+	return err
+}
+
+// DeleteSAMLServiceProviderCounted removes an SP with its participation in sessions and its
+// events not delivered (pending, in flight, dead), in one transaction: an SP registered again
+// under the entity id would be sent the old NameIDs and SessionIndexes otherwise. It returns how
+// many of each it deleted, counted in the same transaction; sso.ErrNotFound when unknown.
+func (s *Store) DeleteSAMLServiceProviderCounted(ctx context.Context, entityID string) (store.SAMLRemoval, error) {
+	var r store.SAMLRemoval
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		r = store.SAMLRemoval{}
+		count := func(n *int, q string, args ...any) error {
+			tag, err := tx.Exec(ctx, q, args...)
+			*n = int(tag.RowsAffected())
+			return err
+		}
 		var appID string
 		if err := tx.QueryRow(ctx, `DELETE FROM saml_service_providers WHERE entity_id = $1 RETURNING app_id`, entityID).Scan(&appID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM saml_participants WHERE sp = $1`, entityID); err != nil {
+		if err := count(&r.Participations, `DELETE FROM saml_participants WHERE sp = $1`, entityID); err != nil {
 			return err
 		}
 		if appID == "" {
 			return nil // its events name no app: nothing to tell them from the others by
 		}
-		_, err := tx.Exec(ctx, `DELETE FROM outbox WHERE client_id = $1 AND state <> 'delivered'`, appID)
-		return err
+		return count(&r.Events, `DELETE FROM outbox WHERE client_id = $1 AND state <> 'delivered'`, appID)
 	})
-	return wrap("delete saml service provider", err)
+	if err != nil {
+		return store.SAMLRemoval{}, wrap("delete saml service provider", err)
+	}
+	return r, nil
 }
 
 // ---- pending sign-ins ----

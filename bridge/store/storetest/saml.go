@@ -28,6 +28,7 @@ var samlTests = []test{
 	{"KeySuccessorOnce", testSAMLKeySuccessorOnce},
 	{"Purge", testSAMLPurge},
 	{"DeleteEndsLogouts", testSAMLDeleteEndsLogouts},
+	{"DeleteCounted", testSAMLDeleteCounted},
 }
 
 func testSAMLServiceProviders(t *testing.T, h *H) {
@@ -385,4 +386,53 @@ func testSAMLDeleteEndsLogouts(t *testing.T, h *H) {
 	ssotest.Equal(t, n, 0, "dead events re-queued after the SP was removed")
 	ssotest.Equal(t, ids(h.claim(at.Add(time.Hour), 10)), []string{other.ID}, "claimed after the removal")
 	ssotest.IsErr(t, h.S.DeleteSAMLServiceProvider(h.Ctx, "https://nobody.example/sp"), sso.ErrNotFound, "DeleteSAMLServiceProvider(unknown)")
+}
+
+// testSAMLDeleteCounted: DeleteSAMLServiceProviderCounted says what the deletion destroyed,
+// counted in its transaction: the SP's places in sessions (two sessions) and its events not
+// delivered (a pending and a dead one; the delivered one is history, kept, not counted);
+// another SP's participation and another app's events are neither deleted nor counted. An SP
+// without an app id has no events to delete (they name no app), and its participation is still
+// counted. An unknown SP, or the same one again: sso.ErrNotFound, nothing counted.
+func testSAMLDeleteCounted(t *testing.T, h *H) {
+	gone := &store.SAMLServiceProvider{EntityID: "https://gone.example/sp", ID: "gone-sp", Settings: []byte(`{"id":"gone-sp"}`),
+		Metadata: []byte("<md/>"), CreatedAt: h.Now}
+	anon := &store.SAMLServiceProvider{EntityID: "https://anon.example/sp", Settings: []byte(`{}`), Metadata: []byte("<md/>"), CreatedAt: h.Now}
+	for _, sp := range []*store.SAMLServiceProvider{gone, anon} {
+		ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, sp), "CreateSAMLServiceProvider %s", sp.EntityID)
+	}
+	exp := h.Now.Add(time.Hour)
+	for _, p := range []struct{ session, sp string }{
+		{"s1", gone.EntityID}, {"s2", gone.EntityID}, {"s1", "https://stays.example/sp"}, {"s3", anon.EntityID},
+	} {
+		ssotest.NoErr(t, h.S.AddSAMLParticipant(h.Ctx, &store.SAMLParticipant{SessionID: p.session, SP: p.sp, NameID: "n1",
+			SessionIndex: "ix", CreatedAt: h.Now, ExpiresAt: exp}), "AddSAMLParticipant")
+	}
+	delivered, dead := clientEvent("gone-sp", "m1"), clientEvent("gone-sp", "m2")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, delivered, dead), "Enqueue")
+	at := h.Now.Add(time.Second)
+	lease := map[string]time.Time{}
+	for _, e := range h.claim(at, 10) {
+		lease[e.ID] = e.LeaseUntil
+	}
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, delivered.ID, lease[delivered.ID], at), "MarkDelivered")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, dead.ID, lease[dead.ID], at, "500", true), "MarkFailed(dead)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, clientEvent("gone-sp", "m3"), clientEvent("stays", "m1")), "Enqueue")
+
+	r, err := h.S.DeleteSAMLServiceProviderCounted(h.Ctx, gone.EntityID)
+	ssotest.NoErr(t, err, "DeleteSAMLServiceProviderCounted")
+	ssotest.Equal(t, r, store.SAMLRemoval{Participations: 2, Events: 2}, "what the deletion deleted")
+	r, err = h.S.DeleteSAMLServiceProviderCounted(h.Ctx, anon.EntityID)
+	ssotest.NoErr(t, err, "DeleteSAMLServiceProviderCounted(no app id)")
+	ssotest.Equal(t, r, store.SAMLRemoval{Participations: 1}, "what deleting an SP without an app id deleted")
+	for _, id := range []string{gone.EntityID, "https://never.example/sp"} {
+		r, err = h.S.DeleteSAMLServiceProviderCounted(h.Ctx, id)
+		ssotest.IsErr(t, err, sso.ErrNotFound, "DeleteSAMLServiceProviderCounted(%s) again", id)
+		ssotest.Equal(t, r, store.SAMLRemoval{}, "what deleting %s deleted", id)
+	}
+	ps, err := h.S.SAMLParticipants(h.Ctx, "s1")
+	ssotest.NoErr(t, err, "SAMLParticipants")
+	if len(ps) != 1 || ps[0].SP != "https://stays.example/sp" {
+		t.Fatalf("SAMLParticipants(s1) after the SP was removed = %+v", ps)
+	}
 }
