@@ -231,11 +231,20 @@ func policyNames(ctx context.Context, cfg bridge.Config, reg *saml.Registry, idO
 	if errors.Is(err, sso.ErrNotFound) {
 		sp, err = reg.ByEntityID(ctx, idOrEntity)
 	}
-	if err != nil {
+	var id string
+	var unusable *saml.UnusableError
+	switch {
+	case errors.As(err, &unusable): // stored, its metadata no longer builds: Remove removes it
+		id = unusable.SP.ID
+	case err != nil:
 		return nil // Remove says what is wrong
+	case sp.FromConfig:
+		return nil // Remove refuses it
+	default:
+		id = sp.Settings.ID
 	}
-	if _, ok := cfg.Policy.Policies[sp.Settings.ID]; ok && !sp.FromConfig {
-		return fmt.Errorf("policies[%s] in the configuration file names SAML service provider %q: remove that policy first, or the next start-up refuses the configuration (a policy naming no app)", sp.Settings.ID, sp.Settings.ID)
+	if _, ok := cfg.Policy.Policies[id]; ok && id != "" {
+		return fmt.Errorf("policies[%s] in the configuration file names SAML service provider %q: remove that policy first, or the next start-up refuses the configuration (a policy naming no app)", id, id)
 	}
 	return nil
 }

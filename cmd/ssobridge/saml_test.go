@@ -161,3 +161,48 @@ func TestSAMLCLIRemoveCountsAndUnusable(t *testing.T) {
 		t.Fatalf("list after the removals: %v\n%s", err, out)
 	}
 }
+
+// TestSAMLRemoveUnusableNamedByPolicy (final read s18 R3-1): `saml remove` refuses a stored SP
+// whose metadata no longer builds while a policies[<id>] names it, as it refuses a usable one:
+// removed, the next start-up would refuse the configuration (a policy naming no app), the
+// outcome keeping such an SP apart at start-up avoids. Once the policy is gone it is removed.
+func TestSAMLRemoveUnusableNamedByPolicy(t *testing.T) {
+	dir := t.TempDir()
+	dd := "--data-dir=" + filepath.Join(dir, "data")
+	conf := filepath.Join(dir, "ssobridge.yaml")
+	write := func(yaml string) {
+		t.Helper()
+		if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("policies:\n  broken: {access_rule: \"member.is_current\"}\n")
+	c := "--config=" + conf
+	if out, err := run(t, "saml", "list", dd, c); err != nil { // creates the store
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "data", "ssobridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := saml.Record(config.SAMLServiceProvider{ID: "broken"}, []byte("<EntityDescriptor"), "https://broken.example.org", time.Now())
+	if err == nil {
+		err = st.CreateSAMLServiceProvider(ctx, rec)
+	}
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "saml", "remove", dd, c, "broken")
+	if err == nil || !strings.Contains(err.Error(), "policies[broken]") {
+		t.Fatalf("remove of an unusable SP a policy names: %v\n%s", err, out)
+	}
+	if out, err := run(t, "saml", "list", dd, c); err != nil || !strings.Contains(out, "UNUSABLE") {
+		t.Fatalf("the unusable SP a policy names was removed: %v\n%s", err, out)
+	}
+	write("")
+	if out, err := run(t, "saml", "remove", dd, c, "broken"); err != nil {
+		t.Fatalf("remove once the policy is gone: %v\n%s", err, out)
+	}
+}
