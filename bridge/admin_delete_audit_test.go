@@ -38,7 +38,7 @@ func TestAdminDeleteClientAuditsGrantsRevoked(t *testing.T) {
 	// the deletion (review s17 R2-5): alice's grant, and her session's participation (the
 	// sign-in); no consent (trusted), no provisioning configured.
 	removed := a.ok(http.MethodDelete, "/admin/clients/notes", nil)
-	for k, want := range map[string]float64{"grants_revoked": 1, "sessions_left": 1, "consents_deleted": 0,
+	for k, want := range map[string]float64{"grants_revoked": 1, "session_participations_deleted": 1, "sign_in_requests_deleted": 1, "device_authorizations_deleted": 0, "consents_deleted": 0,
 		"undelivered_events_deleted": 0, "provisioned_users_deleted": 0} {
 		if removed[k] != want {
 			t.Errorf("the removal's answer %v: %s, want %v", removed, k, want)
@@ -48,7 +48,7 @@ func TestAdminDeleteClientAuditsGrantsRevoked(t *testing.T) {
 	if err != nil || len(got) != 1 {
 		t.Fatalf("audit: %v %v", got, err)
 	}
-	if want := "1 grants revoked; deleted: 0 consents, 0 undelivered events, 1 session participations, 0 provisioned users"; !strings.HasSuffix(got[0].Detail, ": "+want) {
+	if want := "1 grants revoked; deleted: 0 consents, 0 undelivered events, 1 session participations, 0 provisioned users, 1 sign-in requests, 0 device authorizations"; !strings.HasSuffix(got[0].Detail, ": "+want) {
 		t.Fatalf("the removal's audit row says %q, want %q", got[0].Detail, want)
 	}
 }

@@ -174,8 +174,10 @@ type ClientRemoved struct {
 	GrantsRevoked int    `json:"grants_revoked"`
 	Consents      int    `json:"consents_deleted"`
 	Events        int    `json:"undelivered_events_deleted"`
-	Sessions      int    `json:"sessions_left"`
+	Sessions      int    `json:"session_participations_deleted"`
 	ShadowUsers   int    `json:"provisioned_users_deleted"`
+	Requests      int    `json:"sign_in_requests_deleted"`
+	Devices       int    `json:"device_authorizations_deleted"`
 }
 
 // RemoveClient removes a dynamic client with everything the store deletes with it (its grants
@@ -199,12 +201,15 @@ func (a *Service) RemoveClient(ctx context.Context, actor, id string) (*ClientRe
 	if err != nil {
 		return nil, fmt.Errorf("admin: delete client: %w", err)
 	}
+	if !r.Existed { // removed meanwhile (another administrator, another replica)
+		return nil, fmt.Errorf("%w: no client %q", ErrNotFound, id)
+	}
 	a.clientsChanged(ctx)
 	a.record(ctx, actor, "admin.client_remove", "", id, fmt.Sprintf(
-		"%d grants revoked; deleted: %d consents, %d undelivered events, %d session participations, %d provisioned users",
-		r.Grants, r.Consents, r.Events, r.Sessions, r.ShadowUsers))
+		"%d grants revoked; deleted: %d consents, %d undelivered events, %d session participations, %d provisioned users, %d sign-in requests, %d device authorizations",
+		r.Grants, r.Consents, r.Events, r.Sessions, r.ShadowUsers, r.Requests, r.Devices))
 	return &ClientRemoved{Deleted: id, GrantsRevoked: r.Grants, Consents: r.Consents, Events: r.Events,
-		Sessions: r.Sessions, ShadowUsers: r.ShadowUsers}, nil
+		Sessions: r.Sessions, ShadowUsers: r.ShadowUsers, Requests: r.Requests, Devices: r.Devices}, nil
 }
 
 // RotateSecret gives a dynamic confidential client a new secret and returns it (shown once).

@@ -219,8 +219,8 @@ func clientsRemoveCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "removed client %s: %d grants revoked; deleted: %d consents, %d undelivered events, %d session participations, %d provisioned users\n",
-					args[0], r.GrantsRevoked, r.Consents, r.Events, r.Sessions, r.ShadowUsers)
+				fmt.Fprintf(cmd.OutOrStdout(), "removed client %s: %d grants revoked; deleted: %d consents, %d undelivered events, %d session participations, %d provisioned users, %d sign-in requests, %d device authorizations\n",
+					args[0], r.GrantsRevoked, r.Consents, r.Events, r.Sessions, r.ShadowUsers, r.Requests, r.Devices)
 				return nil
 			})
 		},

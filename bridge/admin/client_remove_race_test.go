@@ -1,0 +1,35 @@
+package admin_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/ssobridge/ssobridge/bridge/admin"
+	"github.com/ssobridge/ssobridge/bridge/store"
+)
+
+// goneBeforeDelete is the fixture's store with the client removed by another administrator (or
+// replica) between RemoveClient's read and its deletion.
+type goneBeforeDelete struct{ *fakeStore }
+
+func (g goneBeforeDelete) DeleteClientCounted(context.Context, string) (store.ClientRemoval, error) {
+	return store.ClientRemoval{Existed: false}, nil
+}
+
+// TestRemoveClientRemovedMeanwhile (final read s18 R3-7): a client the store no longer had when
+// it came to delete it is ErrNotFound (404 at the admin API), with no audit row of a removal
+// that removed nothing, as an unknown id is; before, it answered 200 with zero counts.
+func TestRemoveClientRemovedMeanwhile(t *testing.T) {
+	f := newFixture(t)
+	f.svc.Store = goneBeforeDelete{f.st}
+	r, err := f.svc.RemoveClient(context.Background(), "tester", "dyn")
+	if !errors.Is(err, admin.ErrNotFound) || r != nil {
+		t.Fatalf("RemoveClient = %+v, %v; want ErrNotFound", r, err)
+	}
+	for _, e := range f.events() {
+		if e == "admin.client_remove" {
+			t.Fatalf("audit rows %v: a removal that removed nothing was recorded", f.events())
+		}
+	}
+}
