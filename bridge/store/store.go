@@ -117,7 +117,8 @@ type ClientRemoval struct {
 	Consents int // members' consents to it
 	// Events are its outbox events not delivered (pending, in flight, dead) deleted.
 	Events int
-	// Sessions are the sessions it took part in (it is taken out of each).
+	// Sessions are its session participations deleted: the sessions it took part in, live,
+	// ended or expired but not purged yet (it is taken out of each).
 	Sessions int
 	// ShadowUsers are its provisioned users' records.
 	ShadowUsers int
