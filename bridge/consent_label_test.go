@@ -70,3 +70,28 @@ func TestConsentPageNamesTheMemberWithoutAskingAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestConsentPageLabelIsTheSessionsMember (final read s18 R3-6): the consent page's label is
+// the member of the session it shows: alice's page seen (her label kept), then bob signing in
+// in the same browser (prompt=login) gets a consent page naming Bob, never Alice.
+func TestConsentPageLabelIsTheSessionsMember(t *testing.T) {
+	e := newEnvDir(t, false, bridgetest.NewCounting(bridgetest.NewDirectory()))
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	third, _ := e.oauth("third", otherSecret, e.rp+"/third", oauth2.AuthStyleInHeader)
+	b := e.browser()
+	e.signIn(b, web.AuthCodeURL("w", oidc.Nonce("n")), "alice", "alice-password")
+	if page := b.Get(third.AuthCodeURL("t", oidc.Nonce("n"))); !strings.Contains(page.Body, "Alice Archer (alice)") {
+		t.Fatalf("alice's consent page: %d %s %.300s", page.Status, page.URL, page.Body)
+	}
+	login := b.Get(third.AuthCodeURL("t2", oidc.Nonce("n"), oauth2.SetAuthURLParam("prompt", "login")))
+	page := b.Login(login, "bob", "bob-password")
+	for i := 0; i < 5 && page.Location != ""; i++ {
+		page = b.Get(page.Location)
+	}
+	if page.URL.Path != "/consent" || !strings.Contains(page.Body, "Bob Staff (bob)") || strings.Contains(page.Body, "Alice") {
+		t.Fatalf("bob's consent page in alice's browser: %d %s %.500s", page.Status, page.URL, page.Body)
+	}
+	if again := b.Get(page.URL.String()); !strings.Contains(again.Body, "Bob Staff (bob)") || strings.Contains(again.Body, "Alice") {
+		t.Fatalf("bob's consent page reloaded: %.500s", again.Body)
+	}
+}
