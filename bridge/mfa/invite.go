@@ -17,7 +17,7 @@ import (
 // Enrolment invitations: an administrator-issued one-time code that lets a member set up a
 // first second factor where the password alone may not (review s12 W9; mfa.first_enrolment:
 // invitation, InviteNeeded; the enrolment uses it with the factor, ConfirmTOTP and
-// FinishRegistration, and RedeemInvite spends one alone). The code is shown
+// FinishRegistration, and CheckInvite reads one without using it before a passkey is made). The code is shown
 // once, to the administrator, who hands it to the member; the store keeps its hash
 // (store.EnrolmentInvite). It is typed by a person, so it carries 100 bits rather than the 256
 // of the bridge's other tokens (as recovery codes carry 60), short-lived and throttled with the
@@ -52,26 +52,26 @@ func (s *Service) IssueInvite(ctx context.Context, subject, by string, lifetime 
 	return code, inv.ExpiresAt, nil
 }
 
-// RedeemInvite spends the member's invitation code, once (store compare-and-set). A wrong,
-// used or expired code is ErrWrongInvite and counts against the member's and the address's
-// second-factor attempts (a *ThrottledError once they are spent); each outcome is audited
-// (mfa.invite_used, mfa.invite_refused).
-func (s *Service) RedeemInvite(ctx context.Context, subject, code, ip string) error {
+// CheckInvite reads, without using it, whether code is the member's usable invitation: the
+// check a passkey registration makes before the authenticator makes the passkey (the finish
+// uses the code with the passkey, FinishRegistration). A wrong, used or expired code is
+// ErrWrongInvite and counts against the member's and the address's second-factor attempts as
+// at the finish (a *ThrottledError once they are spent), so that checking cannot guess faster
+// than enrolling; a right one takes its attempt back without clearing the count (the finish
+// counts again). A refusal is audited (mfa.invite_refused); what is the check's is in detail.
+func (s *Service) CheckInvite(ctx context.Context, subject, code, ip, what string) error {
 	if err := s.throttle(ctx, subject, ip); err != nil {
-		s.Audit(ctx, &store.AuditEvent{Event: "mfa.invite_refused", Subject: subject, IP: ip, Detail: "throttled"})
 		return err
 	}
-	err := s.Store.ConsumeEnrolmentInvite(ctx, subject, inviteHash(subject, code), s.Now())
+	err := s.Store.EnrolmentInviteUsable(ctx, subject, inviteHash(subject, code), s.Now())
 	switch {
 	case errors.Is(err, sso.ErrNotFound):
-		s.Audit(ctx, &store.AuditEvent{Event: "mfa.invite_refused", Subject: subject, IP: ip, Detail: "wrong, used or expired code"})
-		return ErrWrongInvite
+		return s.inviteRefused(ctx, subject, ip, what)
 	case err != nil:
 		s.release(ctx, subject, ip)
-		return fmt.Errorf("mfa: redeem invitation: %w", err)
+		return fmt.Errorf("mfa: check invitation: %w", err)
 	}
-	s.succeed(ctx, subject, ip)
-	s.Audit(ctx, &store.AuditEvent{Event: "mfa.invite_used", Subject: subject, IP: ip})
+	s.release(ctx, subject, ip)
 	return nil
 }
 

@@ -37,24 +37,24 @@ func TestInvite(t *testing.T) {
 	if err != nil || !exp.Equal(now.Add(DefaultInviteLifetime)) || len(strings.ReplaceAll(code, "-", "")) != 20 {
 		t.Fatalf("IssueInvite = %q, %v, %v", code, exp, err)
 	}
-	if err := s.RedeemInvite(ctx, bob, code, ip); !errors.Is(err, ErrWrongInvite) {
+	if err := s.CheckInvite(ctx, bob, code, ip, "test"); !errors.Is(err, ErrWrongInvite) {
 		t.Fatalf("another member's code: %v", err)
 	}
-	if err := s.RedeemInvite(ctx, alice, " "+strings.ToUpper(strings.ReplaceAll(code, "-", " "))+" ", ip); err != nil {
+	if err := s.CheckInvite(ctx, alice, " "+strings.ToUpper(strings.ReplaceAll(code, "-", " "))+" ", ip, "test"); err != nil {
 		t.Fatalf("the code, typed loosely: %v", err)
 	}
-	if err := s.RedeemInvite(ctx, alice, code, ip); !errors.Is(err, ErrWrongInvite) {
-		t.Fatalf("replayed: %v", err)
+	if err := s.CheckInvite(ctx, alice, code, ip, "test"); err != nil {
+		t.Fatalf("checked again (a check uses nothing): %v", err)
 	}
 
 	// A newer invitation voids the older; an expired one is refused.
 	older, _, _ := s.IssueInvite(ctx, alice, "admin", time.Hour)
 	newer, _, _ := s.IssueInvite(ctx, alice, "admin", time.Hour)
-	if err := s.RedeemInvite(ctx, alice, older, ip); !errors.Is(err, ErrWrongInvite) {
+	if err := s.CheckInvite(ctx, alice, older, ip, "test"); !errors.Is(err, ErrWrongInvite) {
 		t.Fatalf("the voided invitation: %v", err)
 	}
 	now = now.Add(time.Hour)
-	if err := s.RedeemInvite(ctx, alice, newer, ip); !errors.Is(err, ErrWrongInvite) {
+	if err := s.CheckInvite(ctx, alice, newer, ip, "test"); !errors.Is(err, ErrWrongInvite) {
 		t.Fatalf("at its expiry: %v", err)
 	}
 
@@ -62,7 +62,7 @@ func TestInvite(t *testing.T) {
 	fresh, _, _ := s.IssueInvite(ctx, "sub-carol", "admin", time.Hour)
 	var te *ThrottledError
 	for i := range 20 {
-		err := s.RedeemInvite(ctx, "sub-carol", "aaaaa-aaaaa-aaaaa-aaaaa", ip)
+		err := s.CheckInvite(ctx, "sub-carol", "aaaaa-aaaaa-aaaaa-aaaaa", ip, "test")
 		if errors.As(err, &te) {
 			break
 		}
@@ -70,11 +70,11 @@ func TestInvite(t *testing.T) {
 			t.Fatalf("guess %d: %v, want ErrWrongInvite until throttled", i, err)
 		}
 	}
-	if err := s.RedeemInvite(ctx, "sub-carol", fresh, ip); !errors.As(err, &te) {
+	if err := s.CheckInvite(ctx, "sub-carol", fresh, ip, "test"); !errors.As(err, &te) {
 		t.Fatalf("the right code while throttled: %v", err)
 	}
 
-	want := map[string]bool{"mfa.invite_issued": false, "mfa.invite_used": false, "mfa.invite_refused": false}
+	want := map[string]bool{"mfa.invite_issued": false, "mfa.invite_refused": false}
 	for _, e := range events {
 		if _, ok := want[e]; ok {
 			want[e] = true
@@ -130,6 +130,10 @@ func TestConfirmTOTPInvited(t *testing.T) {
 	}
 	if !slices.Contains(events, "mfa.invite_used:totp") || !slices.Contains(events, "mfa.enrolled:totp, with an invitation") {
 		t.Fatalf("audit rows: %v", events)
+	}
+	// Used: the check refuses it, as a second enrolment with it would be.
+	if err := s.CheckInvite(ctx, "sub-alice", invite, ip, "test"); !errors.Is(err, ErrWrongInvite) {
+		t.Fatalf("the used invitation checked: %v", err)
 	}
 
 	carol := enrol("sub-carol")

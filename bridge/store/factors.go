@@ -171,6 +171,11 @@ type FactorStore interface {
 	// ErrNoInvite when the invitation cannot be used: nothing is added; sso.ErrConflict when
 	// the credential's id exists: the invitation stays unused.
 	AddWebAuthnCredentialInvited(ctx context.Context, c *WebAuthnCredential, inviteHash string, at time.Time) error
+	// EnrolmentInviteUsable reads, without using it, whether the member has an unused
+	// invitation of hash that has not expired at at: nil if so, ErrNoInvite (an sso.ErrNotFound)
+	// when not (unknown, another member's, used already, or expired). A passkey registration
+	// checks its code with it before the authenticator makes the passkey.
+	EnrolmentInviteUsable(ctx context.Context, subject, hash string, at time.Time) error
 	// Purge (sso.Store) deletes invitations expired before now and used ones.
 
 	// UpgradeSession sets a live session's AMR and auth time, only while its AMR is still old

@@ -411,3 +411,18 @@ func (s *Store) ConsumeEnrolmentInvite(ctx context.Context, subject, hash string
 	return wrap("consume enrolment invite", execOne(ctx, s.pool, `UPDATE enrolment_invites SET used_at = $1
 		WHERE hash = $2 AND subject = $3 AND used_at = 0 AND expires_at > $1`, ts(at), hash, subject))
 }
+
+// EnrolmentInviteUsable reads whether the member's unused, unexpired invitation of hash exists.
+func (s *Store) EnrolmentInviteUsable(ctx context.Context, subject, hash string, at time.Time) error {
+	at = orNow(at, s.clock())
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM enrolment_invites
+		WHERE hash = $1 AND subject = $2 AND used_at = 0 AND expires_at > $3`, hash, subject, ts(at)).Scan(&n)
+	if err != nil {
+		return wrap("enrolment invite usable", err)
+	}
+	if n == 0 {
+		return store.ErrNoInvite
+	}
+	return nil
+}

@@ -458,3 +458,18 @@ func (s *Store) ConsumeEnrolmentInvite(ctx context.Context, subject, hash string
 		WHERE hash = ? AND subject = ? AND used_at = 0 AND expires_at > ?`, ts(at), hash, subject, ts(at))
 	return wrap("consume enrolment invite", affectedOne(res, err))
 }
+
+// EnrolmentInviteUsable reads whether the member's unused, unexpired invitation of hash exists.
+func (s *Store) EnrolmentInviteUsable(ctx context.Context, subject, hash string, at time.Time) error {
+	at = orNow(at, s.clock())
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM enrolment_invites
+		WHERE hash = ? AND subject = ? AND used_at = 0 AND expires_at > ?`, hash, subject, ts(at)).Scan(&n)
+	if err != nil {
+		return wrap("enrolment invite usable", err)
+	}
+	if n == 0 {
+		return store.ErrNoInvite
+	}
+	return nil
+}

@@ -36,6 +36,7 @@ var factorTests = []test{
 	{"ConfirmTOTPInvited", testConfirmTOTPInvited},
 	{"AddWebAuthnCredentialInvited", testAddWebAuthnCredentialInvited},
 	{"InvitedFirstFactorsRace", testInvitedFirstFactorsRace},
+	{"EnrolmentInviteUsable", testEnrolmentInviteUsable},
 }
 
 // invite stores an unused invitation of sub that expires in ttl.
@@ -642,4 +643,32 @@ func testInvitedFirstFactorsRace(t *testing.T, h *H) {
 	if n := len(creds) + map[bool]int{true: 1}[p.TOTP]; n != 1 {
 		t.Fatalf("the member has %d factors (totp %v, %d passkeys), want 1", n, p.TOTP, len(creds))
 	}
+}
+
+// testEnrolmentInviteUsable: the read of an invitation answers nil for the member's unused,
+// unexpired one and ErrNoInvite for any other (unknown, another member's, at its expiry, voided
+// by a newer one, used), and uses nothing: the invitation read is used afterwards, once.
+func testEnrolmentInviteUsable(t *testing.T, h *H) {
+	sub, other := ssotest.RandomID(), ssotest.RandomID()
+	voided := h.invite(sub, time.Hour)
+	inv, theirs := h.invite(sub, time.Hour), h.invite(other, time.Hour)
+	for _, c := range []struct {
+		name, subject, hash string
+		at                  time.Time
+	}{
+		{"unknown", sub, ssotest.RandomID(), h.Now},
+		{"another member's", sub, theirs.Hash, h.Now},
+		{"of another member, asked by its hash", other, inv.Hash, h.Now},
+		{"at its expiry", sub, inv.Hash, h.Now.Add(time.Hour)},
+		{"voided by a newer one", sub, voided.Hash, h.Now},
+	} {
+		ssotest.IsErr(t, h.S.EnrolmentInviteUsable(h.Ctx, c.subject, c.hash, c.at), store.ErrNoInvite, "%s", c.name)
+	}
+	for range 2 {
+		ssotest.NoErr(t, h.S.EnrolmentInviteUsable(h.Ctx, sub, inv.Hash, h.Now.Add(time.Minute)), "EnrolmentInviteUsable (read twice)")
+	}
+	h.pendingTOTP(sub, "sealed-u")
+	ssotest.NoErr(t, h.S.ConfirmTOTPInvited(h.Ctx, sub, []byte("sealed-u"), 100, []string{"r"}, inv.Hash, h.Now), "ConfirmTOTPInvited after the reads")
+	ssotest.IsErr(t, h.S.EnrolmentInviteUsable(h.Ctx, sub, inv.Hash, h.Now), store.ErrNoInvite, "used")
+	ssotest.NoErr(t, h.S.EnrolmentInviteUsable(h.Ctx, other, theirs.Hash, h.Now), "the other member's, untouched")
 }

@@ -301,9 +301,17 @@ func (h *Handler) passkeyRegisterBegin(c echo.Context) error {
 		return h.passkeyEnrolElsewhere(c, sess.Subject, "passkey registration")
 	}
 	// Checked (not used) here too, so that no passkey is made on the device for a registration
-	// refused at once; finish uses it.
-	if _, ok := enrolInvite(c, h.MFA.InviteNeeded(f, m, sess.AMR)); !ok {
+	// that its finish would refuse: a missing code, or one that is wrong, used or expired (a
+	// read, counted with the member's wrong second-factor codes as at the finish, so that this
+	// step guesses no faster); finish uses it.
+	invite, ok := enrolInvite(c, h.MFA.InviteNeeded(f, m, sess.AMR))
+	if !ok {
 		return jsonError(c, http.StatusBadRequest, msgInviteMissing)
+	}
+	if invite != "" {
+		if err := h.MFA.CheckInvite(ctx, sess.Subject, invite, c.RealIP(), "passkey, before registration"); err != nil {
+			return h.passkeyError(c, err, "passkey registration")
+		}
 	}
 	cer, err := h.MFA.BeginRegistration(ctx, sess.Subject, m)
 	if err != nil {
