@@ -104,7 +104,7 @@ type Console struct {
 //go:embed templates/*.html console.css
 var assets embed.FS
 
-var pages = []string{"home", "error", "signedin", "clients", "client", "secret", "sessions", "members", "provisioning", "ams", "audit", "signedout", "keys", "retirekey", "retiresamlkey"}
+var pages = []string{"home", "error", "signedin", "clients", "client", "secret", "invite", "sessions", "members", "provisioning", "ams", "audit", "signedout", "keys", "retirekey", "retiresamlkey"}
 
 // New builds the console.
 func New(cfg Config) (*Console, error) {
@@ -207,6 +207,7 @@ func (c *Console) Handler() http.Handler {
 	auth("POST "+Path+"tokens/revoke", c.revokeTokens)
 	auth("GET "+Path+"members", c.members)
 	auth("POST "+Path+"members/reset-factors", c.resetFactors)
+	auth("POST "+Path+"members/invite", c.issueInvite)
 	auth("GET "+Path+"provisioning", c.provisioning)
 	auth("POST "+Path+"provisioning/retry", c.retry)
 	auth("POST "+Path+"provisioning/discard", c.discard)

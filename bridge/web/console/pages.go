@@ -322,6 +322,28 @@ func (c *Console) resetFactors(w http.ResponseWriter, r *http.Request, s *sessio
 	seeOther(w, r, Path+"members", url.Values{"login": {login}, "done": {"reset"}})
 }
 
+// issueInvite issues the member's one-time enrolment invitation (mfa.first_enrolment:
+// invitation) as the admin API does (admin.IssueInvite: audited, never the code) and shows its
+// code this once: on the page the POST answers, never in a URL; the store keeps its hash.
+func (c *Console) issueInvite(w http.ResponseWriter, r *http.Request, s *session) {
+	login := strings.TrimSpace(r.PostFormValue("login"))
+	if login == "" {
+		c.errorPage(w, r, s, http.StatusBadRequest, "No invitation", "Say whose invitation: look the member up first.")
+		return
+	}
+	inv, err := c.cfg.Admin.IssueInvite(r.Context(), s.actor(), memberFilter(login, ""))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	c.render(w, r, s, http.StatusOK, "invite", struct {
+		base
+		Login, Code string
+		ExpiresAt   time.Time
+	}{c.base(s, "Invitation for "+login, "members"), login, inv.Code, inv.ExpiresAt})
+}
+
 // ---- provisioning
 
 func (c *Console) provisioning(w http.ResponseWriter, r *http.Request, s *session) {
