@@ -66,7 +66,8 @@ type MFAChallenge struct {
 // second factor where the password alone may not (mfa.first_enrolment: invitation; review s12
 // W9). Only the code's hash is kept; the code is shown once, to the administrator.
 //
-//	issued --ConsumeEnrolmentInvite (once, by its member, before it expires)--> used
+//	issued --ConfirmTOTPInvited or AddWebAuthnCredentialInvited (with a first factor, once, by
+//	         its member, before it expires)--> used
 //
 // A member has at most one unused invitation: issuing another voids the earlier.
 type EnrolmentInvite struct {
@@ -155,13 +156,9 @@ type FactorStore interface {
 	// CreateEnrolmentInvite stores an unused invitation, deleting the member's unused ones in
 	// the same transaction; sso.ErrConflict when its hash exists.
 	CreateEnrolmentInvite(ctx context.Context, inv *EnrolmentInvite) error
-	// ConsumeEnrolmentInvite marks the member's unused invitation of hash used at at, once,
-	// while at is before its expiry (compare-and-set); sso.ErrNotFound when there is no such
-	// invitation (unknown, another member's, used already, or expired).
-	ConsumeEnrolmentInvite(ctx context.Context, subject, hash string, at time.Time) error
 	// ConfirmTOTPInvited is ConfirmTOTP of a first factor that mfa.first_enrolment: invitation
 	// lets in only with an invitation: it also uses the member's invitation of inviteHash at at
-	// (as ConsumeEnrolmentInvite), in the same transaction. ErrNoInvite (an sso.ErrNotFound)
+	// (once, while at is before its expiry: compare-and-set), in the same transaction. ErrNoInvite (an sso.ErrNotFound)
 	// when the invitation cannot be used: nothing is confirmed; ConfirmTOTP's sso.ErrNotFound
 	// when there is no such pending factor: the invitation stays unused.
 	ConfirmTOTPInvited(ctx context.Context, subject string, sealed []byte, step int64, recoveryHashes []string, inviteHash string, at time.Time) error

@@ -93,9 +93,9 @@ func TestMFAInviteCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	// The store has the hash, not the code: using the code as a hash finds nothing.
+	// The store has the hash, not the code: reading the code as a hash finds nothing.
 	for _, c := range codes {
-		if err := st.ConsumeEnrolmentInvite(ctx, "sub-1", c, time.Now()); err == nil {
+		if err := st.EnrolmentInviteUsable(ctx, "sub-1", c, time.Now()); err == nil {
 			t.Fatal("the store keeps the code itself")
 		}
 	}

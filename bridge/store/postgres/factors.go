@@ -405,13 +405,6 @@ func (s *Store) CreateEnrolmentInvite(ctx context.Context, inv *store.EnrolmentI
 	return wrap("create enrolment invite", err)
 }
 
-// ConsumeEnrolmentInvite uses the member's unused, unexpired invitation of hash, once.
-func (s *Store) ConsumeEnrolmentInvite(ctx context.Context, subject, hash string, at time.Time) error {
-	at = orNow(at, s.clock())
-	return wrap("consume enrolment invite", execOne(ctx, s.pool, `UPDATE enrolment_invites SET used_at = $1
-		WHERE hash = $2 AND subject = $3 AND used_at = 0 AND expires_at > $1`, ts(at), hash, subject))
-}
-
 // EnrolmentInviteUsable reads whether the member's unused, unexpired invitation of hash exists.
 func (s *Store) EnrolmentInviteUsable(ctx context.Context, subject, hash string, at time.Time) error {
 	at = orNow(at, s.clock())

@@ -37,8 +37,8 @@ func TestMigrateOneUnusedInvite(t *testing.T) {
 	s, err := postgres.Open(ctx, db.dsn, postgres.WithClock(func() time.Time { return now }))
 	ssotest.NoErr(t, err, "Open (migrate)")
 	t.Cleanup(func() { _ = s.Close() })
-	ssotest.IsErr(t, s.ConsumeEnrolmentInvite(ctx, "alice", "older", now), sso.ErrNotFound, "the older of two unused")
-	ssotest.NoErr(t, s.ConsumeEnrolmentInvite(ctx, "alice", "newer", now), "the newer of two unused")
-	ssotest.NoErr(t, s.ConsumeEnrolmentInvite(ctx, "bob", "bobs", now), "another member's")
-	ssotest.IsErr(t, s.ConsumeEnrolmentInvite(ctx, "alice", "spent", now), sso.ErrNotFound, "a used one")
+	ssotest.IsErr(t, s.EnrolmentInviteUsable(ctx, "alice", "older", now), sso.ErrNotFound, "the older of two unused")
+	ssotest.NoErr(t, s.EnrolmentInviteUsable(ctx, "alice", "newer", now), "the newer of two unused")
+	ssotest.NoErr(t, s.EnrolmentInviteUsable(ctx, "bob", "bobs", now), "another member's")
+	ssotest.IsErr(t, s.EnrolmentInviteUsable(ctx, "alice", "spent", now), sso.ErrNotFound, "a used one")
 }

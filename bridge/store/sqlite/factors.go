@@ -451,14 +451,6 @@ func (s *Store) CreateEnrolmentInvite(ctx context.Context, inv *store.EnrolmentI
 	}))
 }
 
-// ConsumeEnrolmentInvite uses the member's unused, unexpired invitation of hash, once.
-func (s *Store) ConsumeEnrolmentInvite(ctx context.Context, subject, hash string, at time.Time) error {
-	at = orNow(at, s.clock())
-	res, err := s.wexec(ctx, `UPDATE enrolment_invites SET used_at = ?
-		WHERE hash = ? AND subject = ? AND used_at = 0 AND expires_at > ?`, ts(at), hash, subject, ts(at))
-	return wrap("consume enrolment invite", affectedOne(res, err))
-}
-
 // EnrolmentInviteUsable reads whether the member's unused, unexpired invitation of hash exists.
 func (s *Store) EnrolmentInviteUsable(ctx context.Context, subject, hash string, at time.Time) error {
 	at = orNow(at, s.clock())

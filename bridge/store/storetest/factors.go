@@ -46,16 +46,24 @@ func (h *H) invite(sub string, ttl time.Duration) *store.EnrolmentInvite {
 	return inv
 }
 
+// useInvite uses sub's invitation of hash at at the way an enrolment does: with a first factor
+// (a passkey, AddWebAuthnCredentialInvited), in its transaction. ErrNoInvite (an
+// sso.ErrNotFound) when it cannot be used.
+func (h *H) useInvite(sub, hash string, at time.Time) error {
+	return h.S.AddWebAuthnCredentialInvited(h.Ctx, &store.WebAuthnCredential{ID: []byte(ssotest.RandomID()), Subject: sub,
+		Name: "Key", Data: []byte("{}"), CreatedAt: at}, hash, at)
+}
+
 // testEnrolmentInviteOnce: an invitation is used once, by its member, before it expires; a
 // used, expired, unknown or other member's one is sso.ErrNotFound; its hash is taken once.
 func testEnrolmentInviteOnce(t *testing.T, h *H) {
 	sub, other := ssotest.RandomID(), ssotest.RandomID()
 	inv := h.invite(sub, time.Hour)
-	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, other, inv.Hash, h.Now), sso.ErrNotFound, "another member's")
-	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, ssotest.RandomID(), h.Now), sso.ErrNotFound, "unknown")
-	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, inv.Hash, h.Now.Add(time.Hour)), sso.ErrNotFound, "at its expiry")
-	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, inv.Hash, h.Now.Add(time.Minute)), "consume")
-	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, inv.Hash, h.Now.Add(2*time.Minute)), sso.ErrNotFound, "replayed")
+	ssotest.IsErr(t, h.useInvite(other, inv.Hash, h.Now), sso.ErrNotFound, "another member's")
+	ssotest.IsErr(t, h.useInvite(sub, ssotest.RandomID(), h.Now), sso.ErrNotFound, "unknown")
+	ssotest.IsErr(t, h.useInvite(sub, inv.Hash, h.Now.Add(time.Hour)), sso.ErrNotFound, "at its expiry")
+	ssotest.NoErr(t, h.useInvite(sub, inv.Hash, h.Now.Add(time.Minute)), "consume")
+	ssotest.IsErr(t, h.useInvite(sub, inv.Hash, h.Now.Add(2*time.Minute)), sso.ErrNotFound, "replayed")
 	// The same hash again (used or not) is a conflict, not a second life.
 	dup := &store.EnrolmentInvite{Hash: inv.Hash, Subject: sub, CreatedAt: h.Now, ExpiresAt: h.Now.Add(time.Hour)}
 	ssotest.IsErr(t, h.S.CreateEnrolmentInvite(h.Ctx, dup), sso.ErrConflict, "a used invitation's hash again")
@@ -63,7 +71,7 @@ func testEnrolmentInviteOnce(t *testing.T, h *H) {
 	dup = &store.EnrolmentInvite{Hash: fresh.Hash, Subject: other, CreatedAt: h.Now, ExpiresAt: h.Now.Add(time.Hour)}
 	ssotest.IsErr(t, h.S.CreateEnrolmentInvite(h.Ctx, dup), sso.ErrConflict, "an unused invitation's hash again")
 	old := h.invite(ssotest.RandomID(), -time.Minute)
-	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, old.Subject, old.Hash, h.Now), sso.ErrNotFound, "expired")
+	ssotest.IsErr(t, h.useInvite(old.Subject, old.Hash, h.Now), sso.ErrNotFound, "expired")
 }
 
 // testEnrolmentInviteReplaced: a member has one unused invitation: a new one voids the earlier,
@@ -72,9 +80,9 @@ func testEnrolmentInviteReplaced(t *testing.T, h *H) {
 	sub, other := ssotest.RandomID(), ssotest.RandomID()
 	first, theirs := h.invite(sub, time.Hour), h.invite(other, time.Hour)
 	second := h.invite(sub, time.Hour)
-	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, first.Hash, h.Now), sso.ErrNotFound, "the voided invitation")
-	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, second.Hash, h.Now), "the new invitation")
-	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, other, theirs.Hash, h.Now), "another member's, untouched")
+	ssotest.IsErr(t, h.useInvite(sub, first.Hash, h.Now), sso.ErrNotFound, "the voided invitation")
+	ssotest.NoErr(t, h.useInvite(sub, second.Hash, h.Now), "the new invitation")
+	ssotest.NoErr(t, h.useInvite(other, theirs.Hash, h.Now), "another member's, untouched")
 }
 
 // testEnrolmentInvitePurge: Purge deletes expired invitations and used ones, and keeps an
@@ -83,7 +91,7 @@ func testEnrolmentInviteReplaced(t *testing.T, h *H) {
 func testEnrolmentInvitePurge(t *testing.T, h *H) {
 	expired := h.invite(ssotest.RandomID(), time.Hour)
 	used := h.invite(ssotest.RandomID(), 3*time.Hour)
-	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, used.Subject, used.Hash, h.Now), "consume")
+	ssotest.NoErr(t, h.useInvite(used.Subject, used.Hash, h.Now), "consume")
 	kept := h.invite(ssotest.RandomID(), 3*time.Hour)
 	at := h.Now.Add(2 * time.Hour)
 	n, err := h.S.Purge(h.Ctx, at)
@@ -95,7 +103,7 @@ func testEnrolmentInvitePurge(t *testing.T, h *H) {
 		again := &store.EnrolmentInvite{Hash: inv.Hash, Subject: inv.Subject, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}
 		ssotest.NoErr(t, h.S.CreateEnrolmentInvite(h.Ctx, again), "the hash of an %s invitation again after Purge", what)
 	}
-	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, kept.Subject, kept.Hash, at), "an unused, unexpired invitation after Purge")
+	ssotest.NoErr(t, h.useInvite(kept.Subject, kept.Hash, at), "an unused, unexpired invitation after Purge")
 }
 
 // testEnrolmentInviteConcurrent: of eight uses of one invitation at once, one succeeds.
@@ -106,7 +114,7 @@ func testEnrolmentInviteConcurrent(t *testing.T, h *H) {
 	ok := 0
 	for range 8 {
 		wg.Go(func() {
-			if err := h.S.ConsumeEnrolmentInvite(h.Ctx, inv.Subject, inv.Hash, h.Now); err == nil {
+			if err := h.useInvite(inv.Subject, inv.Hash, h.Now); err == nil {
 				mu.Lock()
 				ok++
 				mu.Unlock()
@@ -506,10 +514,10 @@ func testEnrolmentInviteConcurrentIssue(t *testing.T, h *H) {
 	wg.Wait()
 	ok := 0
 	for _, inv := range invs {
-		if err := h.S.ConsumeEnrolmentInvite(h.Ctx, sub, inv.Hash, h.Now); err == nil {
+		if err := h.useInvite(sub, inv.Hash, h.Now); err == nil {
 			ok++
 		} else if !errors.Is(err, sso.ErrNotFound) {
-			t.Fatalf("ConsumeEnrolmentInvite: %v", err)
+			t.Fatalf("useInvite: %v", err)
 		}
 	}
 	if ok != 1 {
@@ -558,12 +566,12 @@ func testConfirmTOTPInvited(t *testing.T, h *H) {
 	if n, err := h.S.RecoveryCodesLeft(h.Ctx, sub); err != nil || n != 2 {
 		t.Fatalf("RecoveryCodesLeft = %d, %v; want 2", n, err)
 	}
-	ssotest.IsErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, sub, inv.Hash, h.Now), sso.ErrNotFound, "the invitation after its use")
+	ssotest.IsErr(t, h.useInvite(sub, inv.Hash, h.Now), sso.ErrNotFound, "the invitation after its use")
 	// Replayed: the invitation is used (and the factor confirmed).
 	h.pendingTOTP(other, "sealed-o")
 	ssotest.IsErr(t, h.S.ConfirmTOTPInvited(h.Ctx, other, []byte("sealed-o"), 100, nil, inv.Hash, h.Now), store.ErrNoInvite, "a used invitation, by another member")
 	ssotest.IsErr(t, h.S.ConfirmTOTPInvited(h.Ctx, sub, []byte("sealed-1"), 101, nil, inv.Hash, h.Now), sso.ErrNotFound, "replayed")
-	ssotest.NoErr(t, h.S.ConsumeEnrolmentInvite(h.Ctx, other, theirs.Hash, h.Now), "the other member's invitation, untouched")
+	ssotest.NoErr(t, h.useInvite(other, theirs.Hash, h.Now), "the other member's invitation, untouched")
 }
 
 // testAddWebAuthnCredentialInvited: a first passkey added with an invitation uses it in the
