@@ -102,7 +102,7 @@ var fieldDocs = map[string]string{
 	"github.com/ssobridge/ssobridge/bridge/outbox/scim.Config.Groups":                        "Groups keeps one /Groups group per role with the member in it.",
 	"github.com/ssobridge/ssobridge/bridge/outbox/scim.Config.Token":                         "bearer token, from ${ENV}",
 	"github.com/ssobridge/ssobridge/bridge/outbox/scim.Config.URL":                           "URL is the base URL (…/scim/v2); /Users and /Groups are below it.",
-	"github.com/ssobridge/ssobridge/bridge/outbox/scim.Config.Update":                        "Update is \"put\" (replace, default) or \"patch\" (RFC 7644 3.5.2 replace operation).",
+	"github.com/ssobridge/ssobridge/bridge/outbox/scim.Config.Update":                        "Update is \"put\" (replace, default) or \"patch\" (RFC 7644 3.5.2: a replace of what the\nmember has, a remove with its path of each attribute they have none of).",
 	"github.com/ssobridge/ssobridge/bridge/outbox/webhook.Config.Secret":                     "whsec_<base64 of at least 24 bytes>",
 	"github.com/ssobridge/ssobridge/bridge/policy.ClientPolicy.AccessRule":                   "AccessRule is a CEL expression of type bool: members for whom it is false may not use\nthe client (at sign-in and when a refresh token is used). Empty: everyone may.",
 	"github.com/ssobridge/ssobridge/bridge/policy.ClientPolicy.AllowedRoles":                 "AllowedRoles limits the roles the client may see (compared case-insensitively): the roles\nclaim holds the member's roles that are in this list. Absent: all of them. Roles are only\never released with a scope that releases the roles claim (the roles scope by default).",
