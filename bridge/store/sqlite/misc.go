@@ -215,6 +215,18 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	return err
 }
 
+// execCount runs the statement q in tx and sets *n to the rows it changed: a deletion that
+// says what it deleted (DeleteClientCounted, DeleteSAMLServiceProviderCounted).
+func execCount(ctx context.Context, tx *sql.Tx, n *int, q string, args ...any) error {
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	m, err := res.RowsAffected()
+	*n = int(m)
+	return err
+}
+
 // DeleteClientCounted deletes a client (idempotent) with every member's consent to it, its
 // outbox events not delivered, its place in every session, its provisioned users (shadow
 // records), its sign-in requests and device authorizations, revokes every family issued to it, and bumps ClientsVersion when it existed; it
@@ -223,15 +235,7 @@ func (s *Store) DeleteClientCounted(ctx context.Context, id string) (store.Clien
 	var r store.ClientRemoval
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r = store.ClientRemoval{}
-		count := func(n *int, q string, args ...any) error {
-			res, err := tx.ExecContext(ctx, q, args...)
-			if err != nil {
-				return err
-			}
-			m, err := res.RowsAffected()
-			*n = int(m)
-			return err
-		}
+		count := func(n *int, q string, args ...any) error { return execCount(ctx, tx, n, q, args...) }
 		// Every member's consent goes with the client: a client registered later under the
 		// same id is another app, which asks each member again.
 		if err := count(&r.Consents, `DELETE FROM consents WHERE client_id = ?`, id); err != nil {

@@ -99,15 +99,7 @@ func (s *Store) DeleteSAMLServiceProviderCounted(ctx context.Context, entityID s
 	var r store.SAMLRemoval
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r = store.SAMLRemoval{}
-		count := func(n *int, q string, args ...any) error {
-			res, err := tx.ExecContext(ctx, q, args...)
-			if err != nil {
-				return err
-			}
-			m, err := res.RowsAffected()
-			*n = int(m)
-			return err
-		}
+		count := func(n *int, q string, args ...any) error { return execCount(ctx, tx, n, q, args...) }
 		var appID string
 		if err := tx.QueryRowContext(ctx, `DELETE FROM saml_service_providers WHERE entity_id = ? RETURNING app_id`, entityID).Scan(&appID); err != nil {
 			return err
