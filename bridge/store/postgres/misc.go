@@ -267,6 +267,14 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	return err
 }
 
+// execCount runs the statement q in tx and sets *n to the rows it changed: a deletion that
+// says what it deleted (DeleteClientCounted, DeleteSAMLServiceProviderCounted).
+func execCount(ctx context.Context, tx pgx.Tx, n *int, q string, args ...any) error {
+	tag, err := tx.Exec(ctx, q, args...)
+	*n = int(tag.RowsAffected())
+	return err
+}
+
 // DeleteClientCounted deletes a client (idempotent) with every member's consent to it, its
 // outbox events not delivered, its place in every session, its provisioned users (shadow
 // records), its sign-in requests and device authorizations, revokes every family issued to it, and bumps ClientsVersion when it existed; it
@@ -275,11 +283,7 @@ func (s *Store) DeleteClientCounted(ctx context.Context, id string) (store.Clien
 	var r store.ClientRemoval
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		r = store.ClientRemoval{}
-		count := func(n *int, q string, args ...any) error {
-			tag, err := tx.Exec(ctx, q, args...)
-			*n = int(tag.RowsAffected())
-			return err
-		}
+		count := func(n *int, q string, args ...any) error { return execCount(ctx, tx, n, q, args...) }
 		// Every member's consent goes with the client: a client registered later under the
 		// same id is another app, which asks each member again.
 		if err := count(&r.Consents, `DELETE FROM consents WHERE client_id = $1`, id); err != nil {

@@ -109,11 +109,7 @@ func (s *Store) DeleteSAMLServiceProviderCounted(ctx context.Context, entityID s
 	var r store.SAMLRemoval
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		r = store.SAMLRemoval{}
-		count := func(n *int, q string, args ...any) error {
-			tag, err := tx.Exec(ctx, q, args...)
-			*n = int(tag.RowsAffected())
-			return err
-		}
+		count := func(n *int, q string, args ...any) error { return execCount(ctx, tx, n, q, args...) }
 		var appID string
 		if err := tx.QueryRow(ctx, `DELETE FROM saml_service_providers WHERE entity_id = $1 RETURNING app_id`, entityID).Scan(&appID); err != nil {
 			return err
