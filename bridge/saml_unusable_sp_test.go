@@ -28,10 +28,14 @@ import (
 func TestSAMLStoredSPThatDoesNotBuild(t *testing.T) {
 	var out lockedBuffer
 	log := slog.New(slog.NewTextHandler(&out, nil))
-	lms := newSAMLSP(t)
-	const broken = "https://broken.example.org/saml/metadata"
+	lms, other := newSAMLSP(t), newSAMLSP(t)
+	// broken is a real SP's entity id, so that it can send AuthnRequests (SP-initiated); its
+	// stored record's metadata does not parse.
+	broken := other.entityID()
+	var st *sqlite.Store // the bridge's store (env.store is nil with envDeps.store)
 	withBroken := func(t testing.TB) store.Store {
-		st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ssobridge.db"))
+		var err error
+		st, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "ssobridge.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,5 +82,47 @@ func TestSAMLStoredSPThatDoesNotBuild(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(page), "cannot be used right now") || strings.Contains(string(page), "SAMLResponse") {
 		t.Fatalf("a sign-in at the broken SP: %d %.300s", resp.StatusCode, page)
+	}
+
+	// SP-initiated (review final18 R3-5): the broken SP's own AuthnRequest (signed, HTTP-Redirect)
+	// reaches /saml/sso, where the library's lookup (Validate) finds the SP unusable: the same
+	// page, nothing stored, nothing sent.
+	other.start(t, e, crewjam.HTTPRedirectBinding, "other_token")
+	refused := func() int {
+		t.Helper()
+		ev, err := st.AuditEvents(t.Context(), store.AuditFilter{Event: "saml.request_refused", Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ev)
+	}
+	before := refused()
+	resp, page2 := fetch(t, func() (*http.Response, error) { return samlClient().Get(other.srv.URL + "/app") })
+	if resp.Request.URL.Path != saml.PathSSO || resp.StatusCode != http.StatusServiceUnavailable ||
+		!strings.Contains(page2, "cannot be used right now") || strings.Contains(page2, "SAMLResponse") || strings.Contains(page2, `name="password"`) {
+		t.Fatalf("an AuthnRequest from the broken SP: %d %s %.300s", resp.StatusCode, resp.Request.URL, page2)
+	}
+	if n := refused(); n != before+1 {
+		t.Fatalf("saml.request_refused rows for the AuthnRequest: %d, want 1", n-before)
+	}
+
+	// A sign-in that was waiting when the SP's record stopped building (pending): the same page
+	// at its continue link, and the request stays as it was.
+	now := time.Now()
+	r := &store.SAMLRequest{ID: "waiting-at-broken", SP: broken, RequestID: "_r1", ACSURL: other.srv.URL + "/saml/acs",
+		ACSBinding: crewjam.HTTPPostBinding, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+	if err := st.CreateSAMLRequest(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	waiter := samlClient()
+	resp, page2 = fetch(t, func() (*http.Response, error) { return waiter.Get(e.issuer + saml.PathContinue + "?id=" + r.ID) })
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(page2, "cannot be used right now") || strings.Contains(page2, `name="password"`) {
+		t.Fatalf("the continue link of a sign-in waiting at the broken SP: %d %.300s", resp.StatusCode, page2)
+	}
+	if n := refused(); n != before+2 {
+		t.Fatalf("saml.request_refused rows after the continue link: %d, want 2", n-before)
+	}
+	if got, err := st.SAMLRequest(t.Context(), r.ID); err != nil || got.Done || got.Browser != "" {
+		t.Fatalf("the waiting sign-in after the refusal: %+v, %v (want pending, unbound)", got, err)
 	}
 }

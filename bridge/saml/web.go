@@ -244,15 +244,14 @@ func (h *Handler) metadata(c echo.Context) error {
 // be used here until an administrator registers it again. Nothing is sent to the SP.
 func (h *Handler) unusable(c echo.Context, err error) error {
 	ctx := c.Request().Context()
+	// Every caller passes the Registry's error, an *UnusableError (errors.Is(err, ErrUnusable)).
 	var u *UnusableError
-	id := ""
+	id, entityID, cause := "", "", err
 	if errors.As(err, &u) {
-		id = u.SP.ID
-		h.Logger.ErrorContext(ctx, "saml sign-in refused: the service provider's stored registration does not build; remove it and register it again",
-			"entity_id", u.SP.EntityID, "sp", u.SP.ID, "err", u.SP.Err)
-	} else {
-		h.Logger.ErrorContext(ctx, "saml sign-in refused: the service provider's stored registration does not build", "err", err)
+		id, entityID, cause = u.SP.ID, u.SP.EntityID, u.SP.Err
 	}
+	h.Logger.ErrorContext(ctx, "saml sign-in refused: the service provider's stored registration does not build; remove it and register it again",
+		"entity_id", entityID, "sp", id, "err", cause)
 	h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "saml.request_refused", ClientID: id, IP: c.RealIP(), Detail: "service provider registration unusable"})
 	return h.Pages.Error(c, http.StatusServiceUnavailable, "This app cannot be used right now",
 		"This sign-in service cannot use the app's registration: its stored SAML metadata is no longer accepted.",
