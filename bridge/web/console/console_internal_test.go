@@ -268,8 +268,9 @@ func TestFormsNeedTokenAndOrigin(t *testing.T) {
 	}
 }
 
-// TestCallbackRefusals: a callback without the sign-in's cookie, with another state, or from
-// another issuer is refused before any code exchange.
+// TestCallbackRefusals: a callback without the sign-in's cookie, with another state, from
+// another issuer or without iss (RFC 9207 2.4; review s19 X19-2) is refused before any code
+// exchange.
 func TestCallbackRefusals(t *testing.T) {
 	f := newFixture(t)
 	login := func(state string, exp time.Time) *http.Cookie {
@@ -288,8 +289,9 @@ func TestCallbackRefusals(t *testing.T) {
 		{"no cookie", "?code=c&state=s", nil, "Sign-in expired"},
 		{"other state", "?code=c&state=t", login("s", f.now.Add(time.Minute)), "Sign-in expired"},
 		{"expired", "?code=c&state=s", login("s", f.now.Add(-time.Second)), "Sign-in expired"},
-		{"other issuer", "?code=c&state=s&iss=http%3A%2F%2Fevil.example", login("s", f.now.Add(time.Minute)), "another issuer"},
-		{"error", "?error=access_denied&state=s", login("s", f.now.Add(time.Minute)), "access_denied"},
+		{"other issuer", "?code=c&state=s&iss=http%3A%2F%2Fevil.example", login("s", f.now.Add(time.Minute)), "another one"},
+		{"no issuer", "?code=c&state=s", login("s", f.now.Add(time.Minute)), "issuer (iss) is missing"},
+		{"error", "?error=access_denied&state=s&iss=http%3A%2F%2F127.0.0.1%3A8080", login("s", f.now.Add(time.Minute)), "access_denied"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := f.do("GET", "/console/callback"+tc.query, nil, tc.cookie, "")

@@ -79,8 +79,10 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 			"This sign-in was not started here, or took too long. Start again from the console.")
 		return
 	}
-	if iss := q.Get("iss"); iss != "" && iss != c.cfg.Issuer {
-		c.errorPage(w, r, nil, http.StatusBadRequest, "Sign-in refused", "The answer came from another issuer than this bridge.")
+	// RFC 9207 2.4: the bridge's discovery says authorization_response_iss_parameter_supported,
+	// so an answer without iss is refused as one from another issuer is.
+	if iss, ok := q["iss"]; !ok || len(iss) != 1 || iss[0] != c.cfg.Issuer {
+		c.errorPage(w, r, nil, http.StatusBadRequest, "Sign-in refused", "The answer did not come from this bridge: its issuer (iss) is missing or another one.")
 		return
 	}
 	if e := q.Get("error"); e != "" {
