@@ -55,6 +55,11 @@ type Store interface {
 	// CreateMFAChallenge stores a one-time record; sso.ErrConflict when its id exists (the
 	// claim of a waiting sign-in by its password form: claimLogin).
 	CreateMFAChallenge(ctx context.Context, c *store.MFAChallenge) error
+	// MFAChallenge reads a claim, and the second-factor step it is at (claimState).
+	MFAChallenge(ctx context.Context, idHash string) (*store.MFAChallenge, error)
+	// TakeOverSAMLLoginClaim moves a claim whose step has not passed to a new submission's
+	// step, by compare-and-set (claimLogin).
+	TakeOverSAMLLoginClaim(ctx context.Context, t *store.SAMLClaimTakeOver) error
 	AddSAMLParticipant(ctx context.Context, p *store.SAMLParticipant) error
 	SAMLParticipants(ctx context.Context, sessionID string) ([]*store.SAMLParticipant, error)
 	TakeSAMLParticipants(ctx context.Context, sessionID string) ([]*store.SAMLParticipant, error)
@@ -564,6 +569,13 @@ func (h *Handler) continueRequest(c echo.Context) error {
 	if r.IsPassive {
 		return h.sendStatus(c, r, sp, crewjam.StatusResponder, crewjam.StatusNoPassive, "the member is not signed in")
 	}
+	// A form whose submission can only be refused is not offered: the sign-in was claimed by a
+	// submission that goes on to a session at once, or whose second-factor step passed.
+	if claimed, open, err := h.claimState(ctx, r); err != nil {
+		return err
+	} else if claimed && !open {
+		return h.sentAlready(c, sp, "continue link")
+	}
 	return h.showLogin(c, r, sp, "", "", http.StatusOK)
 }
 
@@ -619,35 +631,38 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 		return h.showLogin(c, r, sp, login, signin.Message(err), status)
 	}
 	// The session is written (and the browser's previous one ended) by one submission of the
-	// form only: the one that claims the waiting sign-in (claimLogin), before the second-factor
-	// step too. Each submission would open a step of its own, and the step writes the session
-	// when it passes, before the request's compare-and-set (finish): two steps passed (two tabs)
-	// would write two sessions.
-	if won, err := h.claimLogin(ctx, r, m); err != nil {
+	// form only: the one that holds the waiting sign-in's claim (claimLogin), keyed to the
+	// second-factor step it opened. Each submission opens a step of its own, and the step writes
+	// the session when it passes, before the request's compare-and-set (finish): two steps
+	// passed (two tabs) would write two sessions. A submission that cannot win opens none.
+	if claimed, open, err := h.claimState(ctx, r); err != nil {
 		return err
-	} else if !won {
-		if h.isDone(ctx, r.ID) {
-			return h.used(c, sp)
-		}
-		// Claimed by another submission that has not finished the sign-in (yet, or ever: its
-		// session or answer failed after the claim): not "finished", which may be untrue.
-		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "saml.request_used", ClientID: sp.Settings.ID, IP: ip, Detail: "form sent again"})
-		return h.Pages.Error(c, http.StatusConflict, "This sign-in was already sent",
-			"The sign-in form was sent more than once (a second click, or another tab); only the first counts.",
-			"If the app did not sign you in, go back to the app and start signing in again.")
+	} else if claimed && !open {
+		return h.sentAgain(c, r, sp)
 	}
+	next, step := "", ""
 	if h.SecondFactor != nil {
-		next, err := h.SecondFactor.AfterFirstFactor(c, &authflow.FirstFactor{Client: spClient(sp), Member: m, AMR: []string{"pwd"},
-			Next: continueURL(r.ID), RequireMFA: needsSecondFactor(r)})
-		if err != nil {
-			return err
+		ff := &authflow.FirstFactor{Client: spClient(sp), Member: m, AMR: []string{"pwd"}, Next: continueURL(r.ID),
+			RequireMFA: needsSecondFactor(r)}
+		if next, err = h.SecondFactor.AfterFirstFactor(c, ff); err != nil {
+			return err // nothing claimed: the member may send the form again
 		}
 		if next != "" {
-			// No session yet: the second-factor step opens it, then comes back here.
-			h.Audit.Write(ctx, &store.AuditEvent{Event: "login.password_ok", Subject: h.Subjects(m.Key), Login: m.Login,
-				ClientID: sp.Settings.ID, IP: ip, Detail: "second factor next"})
-			return c.Redirect(http.StatusSeeOther, next)
+			// Not passed yet, and its id never left this request: it cannot pass before the
+			// claim is at it, and never passes if the claim is not.
+			step = ff.Step
 		}
+	}
+	if won, err := h.claimLogin(ctx, r, m, step); err != nil {
+		return err
+	} else if !won {
+		return h.sentAgain(c, r, sp)
+	}
+	if next != "" {
+		// No session yet: the second-factor step opens it, then comes back here.
+		h.Audit.Write(ctx, &store.AuditEvent{Event: "login.password_ok", Subject: h.Subjects(m.Key), Login: m.Login,
+			ClientID: sp.Settings.ID, IP: ip, Detail: "second factor next"})
+		return c.Redirect(http.StatusSeeOther, next)
 	}
 	sess, err := h.Flow.StartSession(c, m, []string{"pwd"})
 	if err != nil {
@@ -657,33 +672,105 @@ func (h *Handler) loginSubmit(c echo.Context) error {
 	return h.finish(c, r, sp, sess, m)
 }
 
+// sentAgain answers a submission of the password form that lost the claim: "already used" when
+// the sign-in was answered, else "already sent" (sentAlready).
+func (h *Handler) sentAgain(c echo.Context, r *store.SAMLRequest, sp *SP) error {
+	if h.isDone(c.Request().Context(), r.ID) {
+		return h.used(c, sp)
+	}
+	return h.sentAlready(c, sp, "form sent again")
+}
+
+// sentAlready is the page of a sign-in claimed by a submission that has not finished it (yet,
+// or ever: its session or answer failed after the claim, its step passed and the member left):
+// not "finished", which may be untrue.
+func (h *Handler) sentAlready(c echo.Context, sp *SP, detail string) error {
+	h.Audit.Anonymous(c.Request().Context(), &store.AuditEvent{Event: "saml.request_used", ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: detail})
+	return h.Pages.Error(c, http.StatusConflict, "This sign-in was already sent",
+		"The sign-in form was sent more than once (a second click, or another tab); only the first counts.",
+		"If the app did not sign you in, go back to the app and start signing in again.")
+}
+
 // kindLoginClaim is the kind of the one-time record by which a password sign-in claims its
 // waiting SAML sign-in (claimLogin); no second-factor step or passkey ceremony accepts it.
-const kindLoginClaim = "saml-login-claim"
+const kindLoginClaim = store.KindSAMLLoginClaim
+
+// claimHash is the id hash of a waiting sign-in's claim.
+func claimHash(requestID string) string { return sso.HashToken(kindLoginClaim + ":" + requestID) }
+
+// claimState reads a waiting sign-in's claim (store.KindSAMLLoginClaim): whether one exists,
+// and whether a new submission of the form from this browser may take it over (open): it is at
+// a second-factor step that has not passed (pending, expired or gone). A claim at no step (its
+// session opened at once) or at a step that passed is final.
+func (h *Handler) claimState(ctx context.Context, r *store.SAMLRequest) (claimed, open bool, err error) {
+	cl, err := h.Store.MFAChallenge(ctx, claimHash(r.ID))
+	if errors.Is(err, sso.ErrNotFound) {
+		return false, false, nil
+	} else if err != nil {
+		return false, false, fmt.Errorf("saml sign-in claim: %w", err)
+	}
+	if len(cl.Data) == 0 || cl.Browser != r.Browser {
+		return true, false, nil
+	}
+	st, err := h.Store.MFAChallenge(ctx, string(cl.Data))
+	if errors.Is(err, sso.ErrNotFound) {
+		return true, true, nil
+	} else if err != nil {
+		return false, false, fmt.Errorf("saml sign-in claim's step: %w", err)
+	}
+	return true, !st.Passed, nil
+}
 
 // claimLogin records, once per waiting sign-in (a record keyed by r, created once:
 // CreateMFAChallenge fails on an existing id), that a password sign-in of m goes on to open a
-// session for it, at once or through the second-factor step; it reports false when another
-// submission of the form claimed it first. A sign-in thus writes its session, and ends the
-// browser's previous one, only once it has won its request (README "Security properties"): the
-// same form sent twice at once (a double-click, two tabs) leaves one session and opens one
-// second-factor step, and a form sent again after the sign-in finished writes none and ends
-// nothing. The request itself is still completed by finish (CompleteSAMLRequest).
-func (h *Handler) claimLogin(ctx context.Context, r *store.SAMLRequest, m *legacy.Member) (bool, error) {
+// session for it, at once (step "") or through the second-factor step whose challenge's id hash
+// is step; it reports false when the sign-in is claimed by another submission that it cannot
+// take over. A submission from the claim's browser takes over a claim whose step has not
+// passed (the step expired, its tab was closed, another account's password was typed):
+// TakeOverSAMLLoginClaim moves the claim to the new step and deletes the old one, by
+// compare-and-set, so that of two steps one at most ever passes. A sign-in thus writes its
+// session, and ends the browser's previous one, only once it has won its request (README
+// "Security properties"): the same form sent twice at once (a double-click, two tabs) leaves
+// one session, and a form sent again after the step passed or the sign-in finished writes none
+// and ends nothing. The request itself is still completed by finish (CompleteSAMLRequest).
+func (h *Handler) claimLogin(ctx context.Context, r *store.SAMLRequest, m *legacy.Member, step string) (bool, error) {
 	now := h.Now()
 	expires := r.ExpiresAt
 	if expires.Before(now) {
 		expires = now.Add(requestLifetime)
 	}
-	err := h.Store.CreateMFAChallenge(ctx, &store.MFAChallenge{IDHash: sso.HashToken(kindLoginClaim + ":" + r.ID), Kind: kindLoginClaim,
-		Subject: h.Subjects(m.Key), AuthRequestID: r.ID, Browser: r.Browser, AMR: []string{"pwd"}, CreatedAt: now, ExpiresAt: expires})
-	if errors.Is(err, sso.ErrConflict) {
-		return false, nil
+	var data []byte
+	if step != "" {
+		data = []byte(step)
 	}
-	if err != nil {
+	id, sub := claimHash(r.ID), h.Subjects(m.Key)
+	err := h.Store.CreateMFAChallenge(ctx, &store.MFAChallenge{IDHash: id, Kind: kindLoginClaim, Subject: sub,
+		AuthRequestID: r.ID, Browser: r.Browser, AMR: []string{"pwd"}, Data: data, CreatedAt: now, ExpiresAt: expires})
+	if err == nil {
+		return true, nil
+	} else if !errors.Is(err, sso.ErrConflict) {
 		return false, fmt.Errorf("claim saml sign-in: %w", err)
 	}
-	return true, nil
+	cl, err := h.Store.MFAChallenge(ctx, id)
+	if errors.Is(err, sso.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("claim saml sign-in: %w", err)
+	}
+	if len(cl.Data) == 0 || cl.Browser != r.Browser {
+		return false, nil
+	}
+	err = h.Store.TakeOverSAMLLoginClaim(ctx, &store.SAMLClaimTakeOver{Claim: id, Browser: r.Browser, From: string(cl.Data), To: step,
+		Subject: sub, At: now})
+	switch {
+	case err == nil:
+		h.Logger.InfoContext(ctx, "saml sign-in: a new password submission took over the sign-in from its unfinished second-factor step",
+			"sp", r.SP)
+		return true, nil
+	case errors.Is(err, sso.ErrConflict), errors.Is(err, sso.ErrNotFound):
+		return false, nil
+	}
+	return false, fmt.Errorf("take over saml sign-in claim: %w", err)
 }
 
 // finish answers the sign-in for a signed-in member: the SP's access rule, then (once) the

@@ -165,4 +165,41 @@ type SAMLStore interface {
 	// already, sso.ErrConflict when the successor's id exists; nothing is changed then. Two
 	// withdrawals of one key: one succeeds, the other is sso.ErrNotFound and stores nothing.
 	RetireSAMLKey(ctx context.Context, id string, successor *SAMLKey) error
+
+	// TakeOverSAMLLoginClaim moves a SAML login claim (KindSAMLLoginClaim) from the step t.From
+	// to the step t.To for a new submission of the sign-in's password form, in one
+	// transaction: only while the claim t.Claim is unexpired at t.At, bound to t.Browser and at
+	// the step t.From (not empty) (compare-and-set), and t.From's challenge has not passed; a
+	// pending one (expired or not) is deleted in the same transaction, so that it never passes
+	// afterwards. The claim's subject becomes t.Subject. sso.ErrConflict when it is not so
+	// (another take-over won, the step passed, the claim is another browser's or at no step) and
+	// nothing is changed; sso.ErrNotFound when there is no live claim t.Claim.
+	TakeOverSAMLLoginClaim(ctx context.Context, t *SAMLClaimTakeOver) error
+}
+
+// KindSAMLLoginClaim is the kind of the MFAChallenge by which a password submission of a waiting
+// SAML sign-in's form claims it (bridge/saml): created once per sign-in (CreateMFAChallenge,
+// keyed by the sign-in), bound to its browser, until the sign-in expires; no second-factor step
+// or passkey ceremony accepts it. Its Data is the id hash of the second-factor step that
+// submission opened (empty: none; the session opens at once). Its states:
+//
+//	claimed at step S --S passes (PassMFAChallenge: the step writes the session; the sign-in
+//	    then completes, CompleteSAMLRequest)--> S passed: final, no take-over
+//	claimed at step S --a new submission from the claim's browser, S not passed (pending,
+//	    expired or abandoned): TakeOverSAMLLoginClaim--> claimed at step S' (S deleted)
+//	claimed at no step: final (the session is written at once)
+//
+// So a sign-in writes at most one session however its forms are sent (two tabs, a replay), and a
+// member whose step expired or who typed another account's password can sign in again in the
+// same browser.
+const KindSAMLLoginClaim = "saml-login-claim"
+
+// SAMLClaimTakeOver is a take-over of a SAML login claim (TakeOverSAMLLoginClaim).
+type SAMLClaimTakeOver struct {
+	Claim   string // the claim's id hash
+	Browser string // the browser the claim is bound to (the waiting sign-in's)
+	From    string // the step the claim was read at (its challenge's id hash)
+	To      string // the new submission's step (its challenge's id hash; "": none)
+	Subject string // the new submission's member
+	At      time.Time
 }

@@ -29,6 +29,9 @@ var samlTests = []test{
 	{"Purge", testSAMLPurge},
 	{"DeleteEndsLogouts", testSAMLDeleteEndsLogouts},
 	{"DeleteCounted", testSAMLDeleteCounted},
+	{"LoginClaimTakeOver", testSAMLLoginClaimTakeOver},
+	{"LoginClaimTakeOverConcurrent", testSAMLLoginClaimTakeOverConcurrent},
+	{"LoginClaimTakeOverRacesStep", testSAMLLoginClaimTakeOverRacesStep},
 }
 
 func testSAMLServiceProviders(t *testing.T, h *H) {

@@ -108,6 +108,9 @@ type FirstFactor struct {
 	// RequireMFA says that the app asked for a second factor outside an OIDC request (a SAML
 	// app's RequestedAuthnContext): the sign-in waits for one, and a member without one enrols.
 	RequireMFA bool
+	// Step is set by AfterFirstFactor when it sends the browser to a step: the id hash of the
+	// step's challenge (a SAML sign-in keys its claim to it: store.KindSAMLLoginClaim).
+	Step string
 }
 
 // SecondFactor is the second-factor step of the sign-in (bridge/web/mfa).

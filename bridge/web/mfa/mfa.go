@@ -172,6 +172,7 @@ func (h *Handler) AfterFirstFactor(c echo.Context, ff *authflow.FirstFactor) (st
 			return "", fmt.Errorf("record held upstream sign-in: %w", err)
 		}
 	}
+	ff.Step = ch.IDHash
 	return stepURL(raw), nil
 }
 
