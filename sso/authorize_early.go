@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"net/url"
@@ -34,8 +35,9 @@ import (
 //   - a resource (RFC 8707 2, repeatable: servePage lets it through) the token endpoint would
 //     refuse (targetRefusal: not an absolute URI without a fragment, or no audience of the
 //     client): op ignores the parameter, and the member would sign in for tokens the app did
-//     not ask for: invalid_target. An accepted one does not narrow the tokens' audience, as
-//     at the token endpoint (targetRefusal).
+//     not ask for: invalid_target. The accepted ones bind the grant (RFC 8707 2.2): the request
+//     is stored with them (authorizeResources, CreateAuthRequest), and the code's and its
+//     refreshes' access tokens are for them alone (tokenTarget).
 //
 // The error goes to the client's redirect_uri, with state (and iss: servePage's issWriter),
 // once the client and that redirect_uri are known to be its own (as op checks them before
@@ -115,4 +117,21 @@ func validMaxAge(v string) bool {
 func validS256Challenge(v string) bool {
 	b, err := base64.RawURLEncoding.Strict().DecodeString(v)
 	return err == nil && len(b) == 32
+}
+
+// authorizeResourcesKey is the context key of the resources (RFC 8707) an authorization request
+// named, once refuseEarly has accepted them.
+type authorizeResourcesKey struct{}
+
+// withAuthorizeResources returns ctx carrying the accepted resources of the authorization
+// request it serves, for CreateAuthRequest (op calls it with the request's context and no
+// field for them).
+func withAuthorizeResources(ctx context.Context, resources []string) context.Context {
+	return context.WithValue(ctx, authorizeResourcesKey{}, resources)
+}
+
+// authorizeResources are the resources withAuthorizeResources put in ctx (nil: none).
+func authorizeResources(ctx context.Context) []string {
+	r, _ := ctx.Value(authorizeResourcesKey{}).([]string)
+	return r
 }

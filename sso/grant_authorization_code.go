@@ -29,6 +29,14 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest) (any, error) 
 	if err != nil {
 		return nil, err
 	}
+	if cr, ok := authReq.(codeRequest); ok {
+		// The access token is for the request's resources (RFC 8707 2.2), or those of them
+		// the token request names; the code stays unused when they are refused.
+		if cr.target, err = tokenTarget(req.client, cr.Resources, req.target); err != nil {
+			return nil, err
+		}
+		authReq = cr
+	}
 	resp, err := g.p.tokenResponse(ctx, authReq, client, "", "")
 	if err != nil {
 		return nil, err

@@ -22,7 +22,13 @@ func (g clientCredentialsGrant) exchange(ctx context.Context, req tokenRequest) 
 	if cfg.Public {
 		return nil, oidc.ErrInvalidClient().WithDescription("a public client cannot use client_credentials")
 	}
-	tr := &clientCredentialsRequest{clientID: cfg.ID, scopes: req.scopes, audience: accessTokenAudience(cfg, []string{cfg.ID})}
+	// The token is for the audiences the request names (RFC 8707 2, RFC 8693 2.1), else for
+	// the client's whole set.
+	aud := req.target
+	if len(aud) == 0 {
+		aud = accessTokenAudience(cfg, []string{cfg.ID})
+	}
+	tr := &clientCredentialsRequest{clientID: cfg.ID, scopes: req.scopes, audience: aud}
 	return op.CreateClientCredentialsTokenResponse(ctx, tr, g.p.op, g.p.storage.opClient(cfg))
 }
 
@@ -41,7 +47,7 @@ func (r *clientCredentialsRequest) GetClientID() string   { return r.clientID }
 
 // grant implements granter: the stored record has no subject.
 func (r *clientCredentialsRequest) grant() grantInfo {
-	return grantInfo{clientID: r.clientID, audience: r.audience, scopes: r.scopes}
+	return grantInfo{clientID: r.clientID, audience: r.audience, target: r.audience, scopes: r.scopes}
 }
 
 // granter is a token request of a grant op does not know, describing what it issues.

@@ -258,6 +258,7 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 		return nil
 	}
 	info := grantInfo{clientID: cfg.ID, subject: d.Subject, scopes: d.Scopes, amr: d.AMR, authTime: d.AuthTime, sessionID: d.SessionID}
+	targetOf(&info, req)
 	body, err := p.issueMember(ctx, cfg, "device", memberGrant{info: info, deniedCode: "access_denied",
 		signInEvent: "device.denied", redeem: redeem})
 	if err != nil && !redeemed && finalRefusal(err) {

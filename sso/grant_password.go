@@ -50,5 +50,6 @@ func (g passwordGrant) exchange(ctx context.Context, req tokenRequest) (any, err
 		return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error", Description: "could not check the credentials", Err: err}
 	}
 	info := grantInfo{clientID: cfg.ID, subject: sub, scopes: req.scopes, amr: amr, authTime: g.p.storage.now()}
+	targetOf(&info, req)
 	return g.p.issueMember(ctx, cfg, "password", memberGrant{info: info, deniedCode: "invalid_grant", consent: true})
 }

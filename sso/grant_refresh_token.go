@@ -35,6 +35,11 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, erro
 	if request.GetClientID() != req.client.ID {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")
 	}
+	// The access token is for the grant's resources, or those of them the request names (RFC
+	// 8707 2.2); a request outside them is refused before the token rotates.
+	if request.target, err = tokenTarget(req.client, request.rt.Resources(), req.target); err != nil {
+		return nil, err
+	}
 	// Scopes an administrator has since taken from the client are not issued again (RFC 6749
 	// 6 lets the server narrow): the family keeps its own, for when the client gets them back.
 	if kept, narrowed := scopesClientMayAsk(req.client, request.GetScopes()); narrowed {

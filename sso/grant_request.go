@@ -66,7 +66,9 @@ func (r *issuedGrant) GetSubject() string     { return r.info.subject }
 func (r *issuedGrant) sessionID() string      { return r.info.sessionID }
 func (r *issuedGrant) grant() grantInfo {
 	g := r.info
-	g.audience = r.GetAudience()
+	if len(g.audience) == 0 {
+		g.audience = r.GetAudience()
+	}
 	return g
 }
 
@@ -107,4 +109,16 @@ func (p *Provider) log(context.Context) *slog.Logger {
 		return p.cfg.Logger
 	}
 	return slog.Default()
+}
+
+// targetOf sets what info's grant is for from the token request that starts it (password,
+// token exchange, device code: no authorization request names resources for them): the
+// request's resources bind the grant (its family's Audience, RFC 8707 2.2: its refreshes may
+// ask for them or a subset), and its access token is for every value the request names,
+// resources and audiences (RFC 8693 2.1: an audience narrows this token only).
+func targetOf(info *grantInfo, req tokenRequest) {
+	info.target = req.target
+	if res := req.form["resource"]; len(res) > 0 {
+		info.audience = uniqueValues(res)
+	}
 }

@@ -83,6 +83,7 @@ func (g tokenExchangeGrant) exchange(ctx context.Context, req tokenRequest) (any
 	// A refresh token only with offline_access, for a client allowed to refresh, and not when
 	// the client asked for an access token alone.
 	info := grantInfo{clientID: cfg.ID, subject: sub, scopes: req.scopes, amr: amr, authTime: g.p.storage.now()}
+	targetOf(&info, req)
 	if form.Get("requested_token_type") == tokenTypeAccess {
 		info.scopes = slices.DeleteFunc(slices.Clone(req.scopes), func(s string) bool { return s == oidc.ScopeOfflineAccess })
 	}

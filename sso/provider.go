@@ -264,7 +264,7 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHand
 	}
 	for k, v := range r.PostForm {
 		// resource (RFC 8707 section 2) and audience (RFC 8693 section 2.1) may be given more
-		// than once: one value per target; targetRefusal reads every value.
+		// than once: one value per target; requestedTarget reads every value.
 		if len(v) > 1 && k != "resource" && k != "audience" {
 			writeOAuthError(w, http.StatusBadRequest, "invalid_request", "parameter "+safeParam(k)+" repeated")
 			return
@@ -490,6 +490,10 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	}
 	if kind == pageAuthorize && (!p.checkLoopbackRedirect(w, r) || !p.refuseEarly(w, r)) {
 		return
+	}
+	if res := r.Form["resource"]; kind == pageAuthorize && len(res) > 0 {
+		// Accepted by refuseEarly: the request binds its grant to them (CreateAuthRequest).
+		r = r.WithContext(withAuthorizeResources(r.Context(), uniqueValues(res)))
 	}
 	if kind == pageEndSession && r.Form != nil {
 		// Only an ID token is a hint (op takes any JWT this provider signed): another token,

@@ -216,6 +216,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		LoginHint:           req.LoginHint,
 		HintSubject:         hintSubject,
 		ACRValues:           req.ACRValues,
+		Resources:           authorizeResources(ctx),
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(s.life.AuthRequest),
 	}
@@ -317,6 +318,9 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 type codeRequest struct {
 	authRequest
 	codeHash string
+	// target is its access token's audience when narrowed (tokenTarget: the request's
+	// resources, or those the token request names); nil: the client's whole set.
+	target []string
 }
 
 // AuthRequestByCode is op's storage interface; nothing in the bridge calls it (the token
@@ -392,7 +396,7 @@ func (s *storage) codeRequest(ctx context.Context, code, callerID, verifier stri
 			return nil, oidc.ErrInvalidGrant().WithDescription("the sign-in session of this code has ended")
 		}
 	}
-	return codeRequest{authRequest{ar}, h}, nil
+	return codeRequest{authRequest: authRequest{ar}, codeHash: h}, nil
 }
 
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
@@ -425,10 +429,23 @@ type refreshRequest struct {
 	// the request's allocation rather than one each of their own.
 	rotation Rotation
 	claims   ClaimSink
+	// target is its access token's audience when narrowed (tokenTarget: the family's
+	// resources, or those the token request names); nil: the client's whole set.
+	target []string
 }
 
-func (r *refreshRequest) GetAMR() []string            { return r.rt.AMR }
-func (r *refreshRequest) GetAudience() []string       { return r.rt.Audience }
+func (r *refreshRequest) GetAMR() []string { return r.rt.AMR }
+
+// GetAudience is the ID token's audience (op.IDTokenRequest): the client, as the family's
+// Audience says unless it holds the grant's resources (RefreshToken.Resources), which are the
+// access tokens' (OIDC Core 2: an ID token is for the client).
+func (r *refreshRequest) GetAudience() []string {
+	if r.rt.Resources() == nil {
+		return r.rt.Audience
+	}
+	return []string{r.rt.ClientID}
+}
+
 func (r *refreshRequest) GetAuthTime() time.Time      { return r.rt.AuthTime }
 func (r *refreshRequest) GetClientID() string         { return r.rt.ClientID }
 func (r *refreshRequest) GetScopes() []string         { return r.scopes }
@@ -438,9 +455,14 @@ func (r *refreshRequest) sessionID() string           { return r.rt.SessionID }
 
 // grantOf extracts what a token request carries.
 type grantInfo struct {
-	clientID  string
-	subject   string
-	audience  []string
+	clientID string
+	subject  string
+	// audience is its family's Audience: the grant's resources when its request named some
+	// (RefreshToken.Resources), else the client's id.
+	audience []string
+	// target is the access token's audience when narrowed (tokenTarget); nil: the client's
+	// whole set (accessTokenAudience).
+	target    []string
 	scopes    []string
 	sessionID string
 	authTime  time.Time
@@ -454,10 +476,15 @@ func grantOf(req op.TokenRequest) grantInfo {
 	switch r := req.(type) {
 	case codeRequest:
 		g.clientID, g.sessionID, g.authTime, g.amr, g.familyID, g.codeHash = r.ClientID, r.SessionID, r.AuthTime, r.AMR, r.ID, r.codeHash
+		g.target = r.target
+		if len(r.Resources) > 0 {
+			g.audience = r.Resources
+		}
 	case authRequest:
 		g.clientID, g.sessionID, g.authTime, g.amr, g.familyID = r.ClientID, r.SessionID, r.AuthTime, r.AMR, r.ID
 	case *refreshRequest:
 		g.clientID, g.sessionID, g.authTime, g.amr, g.familyID = r.rt.ClientID, r.rt.SessionID, r.rt.AuthTime, r.rt.AMR, r.rt.FamilyID
+		g.target = r.target
 	case granter:
 		g = r.grant()
 	case interface{ GetClientID() string }:
@@ -534,12 +561,17 @@ func (s *storage) createAccessToken(ctx context.Context, req op.TokenRequest, ds
 }
 
 // finishIssue is what createAccessToken and createAccessAndRefreshTokens end with once the
-// access token at and the store's write in are made: at's audience for its client, its id's
+// access token at and the store's write in are made: at's audience (the grant's target when
+// narrowed, else its client's whole set), its id's
 // fields appended to dst, in written (nothing when it has nothing to write: an access token
 // alone for a family that stays as it is, or for a client acting for itself), then the id, ""
 // for an opaque token (finishAccessToken).
 func (s *storage) finishIssue(ctx context.Context, cfg *ClientConfig, g grantInfo, at *AccessToken, in *Issue, dst []byte) (id string, fields []byte, err error) {
-	at.Audience = accessTokenAudience(cfg, at.Audience)
+	if len(g.target) > 0 {
+		at.Audience = g.target
+	} else {
+		at.Audience = accessTokenAudience(cfg, at.Audience)
+	}
 	if fields, err = appendAccessIDFields(dst, at); err != nil {
 		return "", nil, oidc.ErrServerError().WithParent(err)
 	}

@@ -61,6 +61,10 @@ type AuthRequest struct {
 	UILocales   []string
 	// ACRValues are the authentication context classes the client asked for (acr_values).
 	ACRValues []string
+	// Resources are the resource indicators (RFC 8707) the request named, each one of the
+	// client's audiences: the grant's access tokens are for them alone (the family's
+	// Audience). Empty: the client's whole set.
+	Resources []string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	// Browser identifies (a hash of a cookie nonce) the browser that asked /authorize for the
@@ -147,12 +151,16 @@ type RefreshToken struct {
 	Generation int64 // 0 for the first token, +1 per rotation
 	ClientID   string
 	Subject    string
-	Audience   []string
-	Scopes     []string
-	SessionID  string
-	AuthTime   time.Time
-	AMR        []string
-	CreatedAt  time.Time
+	// Audience is the grant's resources (RFC 8707) when the request that started it named some
+	// (absolute URIs, never a client id: FamilyResources): its access tokens are for them, or
+	// a subset a token request names. Otherwise it is the client's id (every family before
+	// session 19 too), and the access tokens are for the client's whole set of audiences.
+	Audience  []string
+	Scopes    []string
+	SessionID string
+	AuthTime  time.Time
+	AMR       []string
+	CreatedAt time.Time
 	// ExpiresAt is the absolute end of the family: rotation never extends it.
 	ExpiresAt time.Time
 	RotatedAt time.Time // last rotation; zero before the first
@@ -349,4 +357,15 @@ type Store interface {
 	Purge(ctx context.Context, now time.Time) (int64, error)
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Resources are the resources (RFC 8707) the family's grant is bound to: its Audience when
+// the request that started the grant named resources, nil when it is the client's id (no
+// resource named, or a family from before session 19): the client's whole set of audiences.
+// A resource is an absolute URI and a client id has no colon, so the two never meet.
+func (t *RefreshToken) Resources() []string {
+	if len(t.Audience) == 0 || (len(t.Audience) == 1 && t.Audience[0] == t.ClientID) {
+		return nil
+	}
+	return t.Audience
 }

@@ -63,6 +63,10 @@ type tokenRequest struct {
 	form   url.Values
 	client *ClientConfig
 	scopes []string // by the grant's scopeRule (nil for scopesOwn)
+	// target is what the request's resource (RFC 8707) and audience (RFC 8693) parameters
+	// name, each once, every one among the client's audiences (requestedTarget); nil when it
+	// names none. The grant narrows its access token's audience to it (tokenTarget).
+	target []string
 	// refresh is where a refresh grant's request goes (refreshCall); nil: an allocation of its
 	// own.
 	refresh *refreshRequest
@@ -183,8 +187,8 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, cfg *Clien
 		writeOAuthError(w, http.StatusBadRequest, "invalid_scope", "scope not allowed for this client")
 		return
 	}
-	if desc := targetRefusal(cfg, r.PostForm); desc != "" {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_target", desc)
+	if req.target, err = requestedTarget(cfg, r.PostForm); err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_target", err.Error())
 		return
 	}
 	resp, err := g.exchange(ctx, req)
@@ -300,31 +304,103 @@ func (p *Provider) issueMember(ctx context.Context, cfg *ClientConfig, grant str
 }
 
 // targetRefusal checks the resource (RFC 8707) and audience (RFC 8693 section 2.1) parameters
-// of a token request: every value must be one of the audiences this client's access tokens
-// carry (its configured audiences, or its own id). The bridge issues tokens for those and no
-// others, so a request for another target is refused with invalid_target (RFC 8707 section 2,
-// RFC 8693 section 2.2.2) rather than answered with a token the client did not ask for. A
-// resource must also be an absolute URI without a fragment (RFC 8707 section 2). The token's
-// audience stays the client's whole set; the empty answer means the request may go on.
+// of a request (requestedTarget; /authorize's resource: refuseEarly) and returns why they are
+// refused, "" when they may go on.
 func targetRefusal(cfg *ClientConfig, form url.Values) string {
+	if _, err := requestedTarget(cfg, form); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// requestedTarget checks the resource (RFC 8707) and audience (RFC 8693 section 2.1) parameters
+// of a token request and returns the values they name, each once, resources first (nil: none).
+// Every value must be one of the audiences this client's access tokens may carry (its
+// configured audiences, or its own id): the bridge issues tokens for those and no others, so a
+// request for another target is refused with invalid_target (RFC 8707 section 2, RFC 8693
+// section 2.2.2) rather than answered with a token the client did not ask for. A resource must
+// also be an absolute URI without a fragment (RFC 8707 section 2). The access token's audience
+// is then narrowed to the values (tokenTarget). The error's text is the refusal's description.
+func requestedTarget(cfg *ClientConfig, form url.Values) ([]string, error) {
 	resources, audiences := form["resource"], form["audience"]
 	if len(resources) == 0 && len(audiences) == 0 {
-		return ""
+		return nil, nil
 	}
-	allowed := accessTokenAudience(cfg, []string{cfg.ID})
 	for _, res := range resources {
 		u, err := url.Parse(res)
 		if err != nil || !u.IsAbs() || strings.Contains(res, "#") {
-			return "resource must be an absolute URI without a fragment"
+			return nil, errors.New("resource must be an absolute URI without a fragment")
 		}
-		if !slices.Contains(allowed, res) {
-			return "this client's tokens are not issued for the requested resource"
+		if !clientAudience(cfg, res) {
+			return nil, errors.New("this client's tokens are not issued for the requested resource")
 		}
 	}
 	for _, aud := range audiences {
-		if !slices.Contains(allowed, aud) {
-			return "this client's tokens are not issued for the requested audience"
+		if !clientAudience(cfg, aud) {
+			return nil, errors.New("this client's tokens are not issued for the requested audience")
 		}
 	}
-	return ""
+	switch {
+	case len(audiences) == 0:
+		return uniqueValues(resources), nil
+	case len(resources) == 0:
+		return uniqueValues(audiences), nil
+	}
+	return uniqueValues(append(slices.Clip(resources), audiences...)), nil
+}
+
+// clientAudience reports whether v is one of the audiences cfg's access tokens may carry: its
+// configured audiences, or its own id when it has none (accessTokenAudience).
+func clientAudience(cfg *ClientConfig, v string) bool {
+	if len(cfg.Audiences) > 0 {
+		return slices.Contains(cfg.Audiences, v)
+	}
+	return v == cfg.ID
+}
+
+// uniqueValues returns vs with each value once, in order: vs itself when no value repeats.
+func uniqueValues(vs []string) []string {
+	for i := 1; i < len(vs); i++ {
+		if slices.Contains(vs[:i], vs[i]) {
+			out := slices.Clone(vs[:i])
+			for _, v := range vs[i+1:] {
+				if !slices.Contains(out, v) {
+					out = append(out, v)
+				}
+			}
+			return out
+		}
+	}
+	return vs
+}
+
+// tokenTarget is the audience of an access token (RFC 8707 section 2, RFC 9700 section 2.3)
+// issued from a grant bound to granted (the resources its authorization request named: nil
+// for the client's whole set) for a token request naming requested (tokenRequest.target, each
+// one of the client's audiences): requested when it names any, each of which must then be
+// within the grant (a code or refresh token may ask for any of its grant's resources, or a
+// subset: RFC 8707 section 2.2), else the grant's resources that are still among the client's
+// audiences (an administrator may have taken one away since). nil means the client's whole
+// set (accessTokenAudience). A grant none of whose resources the client keeps, or a request
+// outside the grant, is refused invalid_target.
+func tokenTarget(cfg *ClientConfig, granted, requested []string) ([]string, error) {
+	if len(granted) == 0 {
+		return requested, nil
+	}
+	kept, gone := granted, func(v string) bool { return !clientAudience(cfg, v) }
+	if slices.ContainsFunc(granted, gone) {
+		kept = slices.DeleteFunc(slices.Clone(granted), gone)
+	}
+	if len(kept) == 0 {
+		return nil, &GrantError{Code: "invalid_target", Description: "the resources this grant was given are no longer among this client's audiences"}
+	}
+	for _, v := range requested {
+		if !slices.Contains(kept, v) {
+			return nil, &GrantError{Code: "invalid_target", Description: "the requested resource or audience is not among those this grant was given"}
+		}
+	}
+	if len(requested) > 0 {
+		return requested, nil
+	}
+	return kept, nil
 }

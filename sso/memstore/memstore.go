@@ -95,6 +95,7 @@ func live(exp, now time.Time) bool { return exp.After(now) }
 func cloneAuthRequest(r *sso.AuthRequest) *sso.AuthRequest {
 	c := *r
 	c.Scopes, c.Prompt, c.UILocales, c.AMR = slices.Clone(r.Scopes), slices.Clone(r.Prompt), slices.Clone(r.UILocales), slices.Clone(r.AMR)
+	c.ACRValues, c.Resources = slices.Clone(r.ACRValues), slices.Clone(r.Resources)
 	if r.MaxAge != nil {
 		d := *r.MaxAge
 		c.MaxAge = &d

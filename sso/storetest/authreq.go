@@ -24,6 +24,7 @@ var authRequestTests = []test{
 	{"CodeConflict", testCodeConflict},
 	{"ByCodeSession", testAuthRequestByCodeSession},
 	{"Delete", testAuthRequestDelete},
+	{"Resources", testAuthRequestResources},
 }
 
 // NewAuthRequest returns a fully populated, pending auth request expiring in an hour.
@@ -45,6 +46,7 @@ func (h *H) NewAuthRequest() *sso.AuthRequest {
 		LoginHint:           "jane@example.org",
 		HintSubject:         "sub-expected",
 		UILocales:           []string{"de-CH", "en"},
+		Resources:           []string{"https://orders.example.org/api", "urn:example:billing"},
 		CreatedAt:           h.Now,
 		ExpiresAt:           h.Now.Add(time.Hour),
 	}
@@ -359,4 +361,45 @@ func testAuthRequestByCodeSession(t *testing.T, h *H) {
 	}
 	_, _, err := r.AuthRequestByCodeSession(h.Ctx, RandomID())
 	IsErr(t, err, sso.ErrNotFound, "AuthRequestByCodeSession(unknown)")
+}
+
+// testAuthRequestResources: the resources (RFC 8707) a request names bind its grant, so they
+// must come back as they were stored from every read of the request, at every step of its
+// life (pending, completed, with its code, after the code's consumption), in order; a request
+// without any (every request stored before they were kept) reads back none.
+func testAuthRequestResources(t *testing.T, h *H) {
+	res := []string{"https://orders.example.org/api", "https://billing.example.org/", "urn:example:third"}
+	r := h.NewAuthRequest()
+	r.Resources = res
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, r), "CreateAuthRequest")
+	check := func(step string, got *sso.AuthRequest, err error) {
+		t.Helper()
+		NoErr(t, err, "read (%s)", step)
+		Equal(t, got.Resources, res, "Resources (%s)", step)
+	}
+	got, err := h.S.AuthRequest(h.Ctx, r.ID)
+	check("pending", got, err)
+	NoErr(t, h.S.CompleteAuthRequest(h.Ctx, r.ID, sso.Completion{Subject: "sub", AuthTime: h.Now, AMR: []string{"pwd"}}), "CompleteAuthRequest")
+	got, err = h.S.AuthRequest(h.Ctx, r.ID)
+	check("completed", got, err)
+	code := RandomID()
+	NoErr(t, h.S.SaveCode(h.Ctx, r.ID, code, h.Now.Add(time.Minute)), "SaveCode")
+	got, err = h.S.AuthRequestByCode(h.Ctx, code)
+	check("by code", got, err)
+	if cs, ok := h.S.(sso.CodeSessionReader); ok {
+		got, _, err = cs.AuthRequestByCodeSession(h.Ctx, code)
+		check("by code and session", got, err)
+	}
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: code, Family: h.NewAccessFamily()}), "IssueTokens")
+	got, err = h.S.AuthRequestByCode(h.Ctx, code)
+	check("consumed", got, err)
+
+	none := h.NewAuthRequest()
+	none.Resources = nil
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, none), "CreateAuthRequest without resources")
+	got, err = h.S.AuthRequest(h.Ctx, none.ID)
+	NoErr(t, err, "AuthRequest without resources")
+	if len(got.Resources) != 0 {
+		t.Fatalf("Resources of a request that named none: %q", got.Resources)
+	}
 }

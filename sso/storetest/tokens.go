@@ -24,6 +24,7 @@ var tokenTests = []test{
 	{"RevokeGrantsBySubjectAndClient", testRevokeGrantsBySubjectAndClient},
 	{"RevokeGrantsByClient", testRevokeGrantsByClient},
 	{"ListRefreshTokens", testListRefreshTokens},
+	{"FamilyResources", testFamilyResources},
 }
 
 // NewRefreshToken returns a new family with its first refresh token, ending in a day.
@@ -357,5 +358,31 @@ func testListRefreshTokens(t *testing.T, h *H) {
 				Equal(t, g, rotated, "the listed rotated family")
 			}
 		}
+	}
+}
+
+// testFamilyResources: a family whose grant is bound to resources (RFC 8707) keeps them, in
+// order, as its Audience, through rotation and the family cache's source (Family), with and
+// without a refresh token; RefreshToken.Resources then names them, and a family whose Audience
+// is its client's id (every family before session 19) names none: the client's whole set.
+func testFamilyResources(t *testing.T, h *H) {
+	res := []string{"https://orders.example.org/api", "https://billing.example.org/"}
+	for _, f := range []*sso.RefreshToken{h.NewRefreshToken(), h.NewAccessFamily()} {
+		f.Audience = res
+		NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Family: f}), "IssueTokens")
+		got := h.MustFamily(f.FamilyID)
+		Equal(t, got.Audience, res, "Audience of a family bound to resources")
+		Equal(t, got.Resources(), res, "Resources of a family bound to resources")
+		if f.Hash == "" {
+			continue
+		}
+		NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Rotate: &sso.Rotation{FamilyID: f.FamilyID, Generation: 0,
+			OldHash: f.Hash, NewHash: RandomID(), Now: h.Now}}), "IssueTokens(rotate)")
+		Equal(t, h.MustFamily(f.FamilyID).Audience, res, "Audience after a rotation")
+	}
+	plain := h.NewRefreshToken()
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Family: plain}), "IssueTokens")
+	if got := h.MustFamily(plain.FamilyID); got.Resources() != nil {
+		t.Fatalf("Resources of a family whose Audience is its client: %q", got.Resources())
 	}
 }

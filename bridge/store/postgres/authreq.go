@@ -14,23 +14,24 @@ import (
 const authRequestCols = `id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode,
 	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales, created_at,
 	expires_at, done, subject, auth_time, amr, session_id, COALESCE(code_hash, ''), code_expires,
-	code_consumed, hint_subject, browser, acr_values`
+	code_consumed, hint_subject, browser, acr_values, resources`
 
 func scanAuthRequest(row pgx.Row) (*sso.AuthRequest, error) {
 	var (
 		r                                   sso.AuthRequest
 		scopes, prompt, uiLocales, amr, acr string
+		resources                           string
 		maxAge                              *int64
 		createdAt, expiresAt, authTime, cex int64
 	)
 	err := row.Scan(&r.ID, &r.ClientID, &r.RedirectURI, &r.State, &r.Nonce, &scopes, &r.ResponseType,
 		&r.ResponseMode, &r.CodeChallenge, &r.CodeChallengeMethod, &prompt, &maxAge, &r.LoginHint,
 		&uiLocales, &createdAt, &expiresAt, &r.Done, &r.Subject, &authTime, &amr, &r.SessionID,
-		&r.CodeHash, &cex, &r.CodeConsumed, &r.HintSubject, &r.Browser, &acr)
+		&r.CodeHash, &cex, &r.CodeConsumed, &r.HintSubject, &r.Browser, &acr, &resources)
 	if err != nil {
 		return nil, err
 	}
-	if err := decLists(listCol{&r.Scopes, scopes}, listCol{&r.Prompt, prompt}, listCol{&r.UILocales, uiLocales}, listCol{&r.AMR, amr}, listCol{&r.ACRValues, acr}); err != nil {
+	if err := decLists(listCol{&r.Scopes, scopes}, listCol{&r.Prompt, prompt}, listCol{&r.UILocales, uiLocales}, listCol{&r.AMR, amr}, listCol{&r.ACRValues, acr}, listCol{&r.Resources, resources}); err != nil {
 		return nil, err
 	}
 	if maxAge != nil {
@@ -55,12 +56,12 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r *sso.AuthRequest) error
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_requests (id, client_id, redirect_uri, state, nonce,
 		scopes, response_type, response_mode, code_challenge, code_challenge_method, prompt, max_age,
 		login_hint, ui_locales, created_at, expires_at, done, subject, auth_time, amr, session_id, hint_subject, browser,
-		acr_values)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+		acr_values, resources)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
 		r.ID, r.ClientID, r.RedirectURI, r.State, r.Nonce,
 		encList(r.Scopes), r.ResponseType, r.ResponseMode, r.CodeChallenge, r.CodeChallengeMethod,
 		encList(r.Prompt), maxAge, r.LoginHint, encList(r.UILocales), ts(orNow(r.CreatedAt, s.clock())), ts(r.ExpiresAt),
-		r.Done, r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID, r.HintSubject, r.Browser, encList(r.ACRValues))
+		r.Done, r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID, r.HintSubject, r.Browser, encList(r.ACRValues), encList(r.Resources))
 	return wrap("create auth request", err)
 }
 

@@ -555,6 +555,10 @@ CREATE UNIQUE INDEX enrolment_invites_unused ON enrolment_invites (subject) WHER
 	`
 CREATE INDEX outbox_client_due ON outbox (client_id, next_attempt, seq) WHERE state = 'pending';
 `,
+	// 19: the resources (RFC 8707) an authorization request names, which bind its grant
+	// (sso.AuthRequest.Resources; session 19; SQLite 28). Requests stored before have none:
+	// the client's whole set, as they were issued.
+	`ALTER TABLE auth_requests ADD COLUMN resources TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

@@ -22,6 +22,7 @@ func scanAuthRequest(row scanner) (*sso.AuthRequest, error) { return scanAuthReq
 type authRequestScan struct {
 	r                                   sso.AuthRequest
 	scopes, prompt, uiLocales, amr, acr string
+	resources                           string
 	maxAge                              sql.NullInt64
 	createdAt, expiresAt, authTime, cex int64
 	done, consumed                      int
@@ -29,7 +30,7 @@ type authRequestScan struct {
 }
 
 // authRequestColCount is the number of authRequestCols.
-const authRequestColCount = 27
+const authRequestColCount = 28
 
 // scanAuthRequestWith scans authRequestCols followed by one more column into extra (nil: none).
 func scanAuthRequestWith(row scanner, extra any) (*sso.AuthRequest, error) {
@@ -38,7 +39,7 @@ func scanAuthRequestWith(row scanner, extra any) (*sso.AuthRequest, error) {
 	t.dest = [...]any{&r.ID, &r.ClientID, &r.RedirectURI, &r.State, &r.Nonce, &t.scopes, &r.ResponseType,
 		&r.ResponseMode, &r.CodeChallenge, &r.CodeChallengeMethod, &t.prompt, &t.maxAge, &r.LoginHint,
 		&t.uiLocales, &t.createdAt, &t.expiresAt, &t.done, &r.Subject, &t.authTime, &t.amr, &r.SessionID,
-		&r.CodeHash, &t.cex, &t.consumed, &r.HintSubject, &r.Browser, &t.acr, extra}
+		&r.CodeHash, &t.cex, &t.consumed, &r.HintSubject, &r.Browser, &t.acr, &t.resources, extra}
 	dest := t.dest[:authRequestColCount]
 	if extra != nil {
 		dest = t.dest[:]
@@ -46,7 +47,7 @@ func scanAuthRequestWith(row scanner, extra any) (*sso.AuthRequest, error) {
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
-	if err := decLists(listCol{&r.Scopes, t.scopes}, listCol{&r.Prompt, t.prompt}, listCol{&r.UILocales, t.uiLocales}, listCol{&r.AMR, t.amr}, listCol{&r.ACRValues, t.acr}); err != nil {
+	if err := decLists(listCol{&r.Scopes, t.scopes}, listCol{&r.Prompt, t.prompt}, listCol{&r.UILocales, t.uiLocales}, listCol{&r.AMR, t.amr}, listCol{&r.ACRValues, t.acr}, listCol{&r.Resources, t.resources}); err != nil {
 		return nil, err
 	}
 	if t.maxAge.Valid {
@@ -77,7 +78,7 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r *sso.AuthRequest) error
 		r.ID, r.ClientID, r.RedirectURI, r.State, r.Nonce,
 		encList(r.Scopes), r.ResponseType, r.ResponseMode, r.CodeChallenge, r.CodeChallengeMethod,
 		encList(r.Prompt), maxAge, r.LoginHint, encList(r.UILocales), ts(createdAt), ts(r.ExpiresAt),
-		int64(b2i(r.Done)), r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID, r.HintSubject, r.Browser, encList(r.ACRValues))
+		int64(b2i(r.Done)), r.Subject, ts(r.AuthTime), encList(r.AMR), r.SessionID, r.HintSubject, r.Browser, encList(r.ACRValues), encList(r.Resources))
 	return wrap("create auth request", err)
 }
 

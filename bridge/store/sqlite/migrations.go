@@ -722,6 +722,10 @@ CREATE INDEX outbox_client_lease ON outbox (client_id, lease_until) WHERE state 
 	`
 CREATE INDEX outbox_client_due ON outbox (client_id, next_attempt, seq) WHERE state = 'pending';
 `,
+	// 28: the resources (RFC 8707) an authorization request names, which bind its grant
+	// (sso.AuthRequest.Resources; session 19; PostgreSQL 19). Requests stored before have none:
+	// the client's whole set, as they were issued.
+	`ALTER TABLE auth_requests ADD COLUMN resources TEXT NOT NULL DEFAULT '';`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

@@ -12,7 +12,7 @@ const (
 	authRequestCols = `id, client_id, redirect_uri, state, nonce, scopes, response_type, response_mode,
 	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales, created_at,
 	expires_at, done, subject, auth_time, amr, session_id, COALESCE(code_hash, ''), code_expires,
-	code_consumed, hint_subject, browser, acr_values`
+	code_consumed, hint_subject, browser, acr_values, resources`
 	// familyCols are a family's columns in scanFamily's order, read from familyFrom (its state
 	// f and its grant g).
 	familyCols = `f.family_id, f.token_hash, f.generation, g.client_id, g.subject, g.audience, g.scopes, g.session_id,
@@ -71,8 +71,8 @@ const (
 	createAuthRequestQuery = `INSERT INTO auth_requests (id, client_id, redirect_uri, state, nonce,
 			scopes, response_type, response_mode, code_challenge, code_challenge_method, prompt, max_age,
 			login_hint, ui_locales, created_at, expires_at, done, subject, auth_time, amr, session_id, hint_subject, browser,
-			acr_values)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+			acr_values, resources)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	savepointQuery  = `SAVEPOINT batch_write`
 	releaseQuery    = `RELEASE batch_write`
 	rollbackToQuery = `ROLLBACK TO batch_write`

@@ -746,7 +746,7 @@ type rawConn struct {
 	consumeCodeStmt, codeStateStmt                rawStmt               // a code grant's writes (issueWrite)
 	insertFamilyStmt, insertGrantStmt             rawStmt               // ...
 	createAuthRequestStmt                         rawStmt               // a new request (CreateAuthRequest)
-	args                                          [24]driver.NamedValue // reused: one statement runs at a time
+	args                                          [25]driver.NamedValue // reused: one statement runs at a time
 	dest                                          [max(familyColCount, authRequestColCount)]driver.Value
 }
 
