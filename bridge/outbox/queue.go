@@ -70,9 +70,15 @@ type Queue struct {
 	claimMu sync.Mutex // one claim at a time, so that no client passes perClient
 	mu      sync.Mutex
 	busy    map[string]int // deliveries in flight per client
-	// failing holds the clients whose latest delivery by a worker failed (a target that does
-	// not answer, or refuses): the last free worker is not theirs (claim).
-	failing map[string]bool
+	// failing holds the clients whose latest delivery by a worker failed and is retried (a
+	// target that does not answer, or answers 5xx), with when it failed: the last free worker is
+	// not theirs (claim). A client is forgotten when a delivery of its events says nothing more
+	// of its target (delivered, refused for good, its app removed: forget), when none of its
+	// events is left pending (the last went dead: deliverClaimed; its app removed idle:
+	// ForgetIdleClients), and failingFor after its failure (pruneFailing): no retry of its
+	// events came since, so it holds at most the clients that failed within failingFor.
+	failing    map[string]time.Time
+	failingFor time.Duration
 }
 
 // New builds a Queue; Config must be valid.
@@ -85,7 +91,10 @@ func New(o Options) *Queue {
 	}
 	return &Queue{cfg: o.Config, store: o.Store, channels: o.Channels, targets: o.Targets, log: o.Logger, now: o.Now,
 		observer: o.Observer, wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second,
-		workers: 4, perClient: 2, busy: map[string]int{}, failing: map[string]bool{},
+		workers: 4, perClient: 2, busy: map[string]int{}, failing: map[string]time.Time{},
+		// An event's next attempt is due at most backoff_max after its failure, and claimed
+		// within a lease of it unless the queue is full: a client's mark outlives the wait.
+		failingFor: o.Config.BackoffMax + 2*o.Config.Timeout + 30*time.Second,
 	}
 }
 
@@ -210,6 +219,7 @@ func (q *Queue) claim(ctx context.Context, last bool) (*store.OutboxEvent, error
 		}
 	}
 	if last {
+		q.pruneFailing()
 		for c := range q.failing {
 			if q.busy[c] == 0 {
 				full = append(full, c)
@@ -229,22 +239,73 @@ func (q *Queue) claim(ctx context.Context, last bool) (*store.OutboxEvent, error
 }
 
 // deliverClaimed delivers an event claimed by claim, ends its count in flight and records
-// whether its client's latest delivery failed.
+// whether its client's latest delivery failed (failing): a failure retried marks it; a
+// delivery, a permanent refusal (the target answered: not slowness) or its app removed forgets
+// it; a failure that went dead after max_attempts marks it only while the client has events
+// pending (its next ones would meet the same target), so one whose events all went dead is
+// forgotten.
 func (q *Queue) deliverClaimed(ctx context.Context, e *store.OutboxEvent) {
-	var err error
-	defer func() {
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		if q.busy[e.ClientID]--; q.busy[e.ClientID] <= 0 {
-			delete(q.busy, e.ClientID)
+	v, _ := q.deliverOne(ctx, e)
+	if v == markIfPending {
+		v = forget
+		// An event of the client in flight on another worker, or retried, is pending.
+		if pending, err := q.store.OutboxEvents(context.WithoutCancel(ctx),
+			store.OutboxFilter{State: store.OutboxPending, ClientID: e.ClientID, Limit: 1}); err != nil || len(pending) > 0 {
+			v = mark
 		}
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.busy[e.ClientID]--; q.busy[e.ClientID] <= 0 {
+		delete(q.busy, e.ClientID)
+	}
+	if v == mark {
+		q.pruneFailing()
+		q.failing[e.ClientID] = q.now()
+	} else {
+		delete(q.failing, e.ClientID)
+	}
+}
+
+// pruneFailing forgets the clients that failed more than failingFor ago (q.mu held).
+func (q *Queue) pruneFailing() {
+	before := q.now().Add(-q.failingFor)
+	for c, at := range q.failing {
+		if at.Before(before) {
+			delete(q.failing, c)
+		}
+	}
+}
+
+// ForgetIdleClients forgets the failing clients (kept off the last free worker: claim) that
+// have no event pending and none in flight: an app removed (the store's DeleteClient deletes its
+// events) or registered again under its id since its failure starts unknown, as a new one does.
+// The composition root calls it when clients change (cluster.TopicClients, on every replica).
+func (q *Queue) ForgetIdleClients(ctx context.Context) error {
+	q.mu.Lock()
+	q.pruneFailing()
+	marks := make(map[string]time.Time, len(q.failing))
+	for c, at := range q.failing {
+		if q.busy[c] == 0 {
+			marks[c] = at
+		}
+	}
+	q.mu.Unlock()
+	for c, at := range marks {
+		pending, err := q.store.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxPending, ClientID: c, Limit: 1})
 		if err != nil {
-			q.failing[e.ClientID] = true
-		} else {
-			delete(q.failing, e.ClientID)
+			return fmt.Errorf("outbox: forget idle clients: %w", err)
 		}
-	}()
-	err = q.deliverOne(ctx, e)
+		if len(pending) > 0 {
+			continue
+		}
+		q.mu.Lock()
+		if q.busy[c] == 0 && q.failing[c].Equal(at) { // no delivery of its began or failed meanwhile
+			delete(q.failing, c)
+		}
+		q.mu.Unlock()
+	}
+	return nil
 }
 
 // DeliverKey delivers the pending events of one key synchronously, oldest first (a
@@ -282,7 +343,7 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 			}
 			continue
 		}
-		if err := q.deliverOne(ctx, evs[0]); err != nil {
+		if _, err := q.deliverOne(ctx, evs[0]); err != nil {
 			return err
 		}
 	}
@@ -296,7 +357,17 @@ var errLeaseCut = errors.New("the delivery was stopped before its claim's lease 
 // delivery itself ends before it (deliverOne).
 const leaseMargin = 10 * time.Second
 
-// deliverOne delivers a claimed event and records the outcome.
+// verdict is what a delivery's outcome says of its client's target (deliverClaimed).
+type verdict int
+
+const (
+	forget        verdict = iota // delivered or refused for good (the target answers), or its app removed meanwhile
+	mark                         // failed, retried later: the target is slow, or down
+	markIfPending                // failed after max_attempts (the event went dead): mark while the client has events pending
+)
+
+// deliverOne delivers a claimed event, records the outcome and returns what it says of the
+// event's target (verdict) and the delivery's failure.
 //
 // A claimed delivery runs to its end even when ctx ends (shutdown, a sign-in request gone): the
 // receiver may already have acted on it, and only the recorded outcome keeps it from being sent
@@ -306,7 +377,7 @@ const leaseMargin = 10 * time.Second
 // after its lease, when another replica (or a sign-in's DeliverKey here) may claim the event and
 // send it at the same time (review s12 W2). Run returns once the deliveries in flight are
 // recorded.
-func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
+func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) (verdict, error) {
 	ctx = context.WithoutCancel(ctx)
 	start := q.now()
 	sendCtx, cancel := context.WithTimeoutCause(ctx, max(e.LeaseUntil.Sub(start)-min(leaseMargin, q.lease/4), 0), errLeaseCut)
@@ -325,7 +396,7 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 				q.log.WarnContext(ctx, "shadow: delivered after the lease ran out; another claim holds the event",
 					"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "attempt", e.Attempts,
 					"duration", q.now().Sub(start))
-				return nil
+				return forget, nil
 			}
 			if errors.Is(merr, sso.ErrNotFound) {
 				// Its app was removed meanwhile, and its events with it (the store's DeleteClient):
@@ -334,29 +405,36 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 				q.log.InfoContext(ctx, "shadow: delivered an event of a removed app", "event", e.ID, "type", e.Type,
 					"channel", e.Channel, "client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts,
 					"duration", q.now().Sub(start))
-				return nil
+				return forget, nil
 			}
 			q.log.ErrorContext(ctx, "shadow: mark delivered failed", "event", e.ID, "err", merr)
-			return merr
+			return forget, merr // delivered: the target answers
 		}
 		q.observe(e, OutcomeDelivered)
 		q.log.InfoContext(ctx, "shadow: delivered", "event", e.ID, "type", e.Type, "channel", e.Channel,
 			"client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts, "duration", q.now().Sub(start))
-		return nil
+		return forget, nil
 	}
 	dead := IsPermanent(err) || e.Attempts >= q.cfg.MaxAttempts
+	v := mark
+	switch {
+	case IsPermanent(err): // a refusal (a 4xx): the target answers
+		v = forget
+	case dead:
+		v = markIfPending
+	}
 	next := q.now().Add(q.backoff(e.Attempts))
 	if merr := q.store.MarkFailed(ctx, e.ID, e.LeaseUntil, next, CleanText(err.Error(), 1000), dead); merr != nil {
 		if errors.Is(merr, store.ErrLeaseLost) {
 			q.log.WarnContext(ctx, "shadow: delivery failed after the lease ran out; another claim holds the event",
 				"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "attempt", e.Attempts, "err", err)
-			return err
+			return v, err
 		}
 		if errors.Is(merr, sso.ErrNotFound) {
 			q.log.InfoContext(ctx, "shadow: delivery failed; the event's app was removed meanwhile, and the event with it",
 				"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "subject", e.Subject,
 				"attempt", e.Attempts, "duration", q.now().Sub(start), "err", err)
-			return err
+			return forget, err // its app is gone: what its target did says nothing any more
 		}
 		q.log.ErrorContext(ctx, "shadow: mark failed failed", "event", e.ID, "err", merr)
 	}
@@ -371,7 +449,7 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) error {
 	}
 	q.log.Log(ctx, level, "shadow: delivery failed", "event", e.ID, "type", e.Type, "channel", e.Channel,
 		"client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts, "dead", dead, "next_attempt", next, "err", err)
-	return err
+	return v, err
 }
 
 // observe tells the observer, if any, about a delivery attempt.
