@@ -570,6 +570,15 @@ func TestTokenExchange(t *testing.T) {
 	if status, body, _ = h.token(form, "web:"+webSecret); status != 400 || body["error"] != "invalid_request" {
 		t.Fatalf("exchange for an id_token: %d %v", status, body)
 	}
+	// Only access tokens are issued in access_token (RFC 8693 2.2.1): a request for a refresh
+	// token there is refused, with or without offline_access (review s19 X19-6).
+	form.Set("requested_token_type", "urn:ietf:params:oauth:token-type:refresh_token")
+	for _, scope := range []string{"openid offline_access", "openid"} {
+		form.Set("scope", scope)
+		if status, body, _ = h.token(form, "web:"+webSecret); status != 400 || body["error"] != "invalid_request" {
+			t.Fatalf("scope %q: exchange for a refresh token: %d %v", scope, status, body)
+		}
+	}
 }
 
 // TestDeviceFlow walks the device authorization grant through each state (RFC 8628 3.5).
