@@ -364,7 +364,11 @@ func (h *Handler) continued(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	sub := h.Subjects.Subject(t.MemberKey)
-	if cur, err := h.Cookies.Current(c); err == nil && cur.Subject != sub {
+	cur, err := h.currentSession(c)
+	if err != nil {
+		return h.sessionUnreadable(c, err)
+	}
+	if cur != nil && cur.Subject != sub {
 		csrf, err := h.Cookies.CSRFToken(c)
 		if err != nil {
 			return err
@@ -379,7 +383,7 @@ func (h *Handler) continued(c echo.Context) error {
 			Ticket: c.QueryParam("h"), Current: curName, Next: t.UserName})
 	}
 	if t.Confirm {
-		if cur, err := h.Cookies.Current(c); err != nil || cur.Subject != sub {
+		if cur == nil {
 			csrf, err := h.Cookies.CSRFToken(c)
 			if err != nil {
 				return err
@@ -389,6 +393,32 @@ func (h *Handler) continued(c echo.Context) error {
 		}
 	}
 	return h.completeHandoff(c, t)
+}
+
+// currentSession is the browser's SSO session, nil when it has none. Any other failure to
+// read it (the store unreachable) is an error, never "no session": a hand-off read so would
+// skip the "Switch member?" page and replace another member's session.
+func (h *Handler) currentSession(c echo.Context) (*sso.Session, error) {
+	cur, err := h.Cookies.Current(c)
+	if errors.Is(err, sso.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("hand-off: read the browser's session: %w", err)
+	}
+	return cur, nil
+}
+
+// sessionUnreadable answers a hand-off whose browser session could not be read: 503, nothing
+// signed in or replaced, one log line and one audit row (handoff.failure session_unavailable).
+func (h *Handler) sessionUnreadable(c echo.Context, err error) error {
+	ctx := c.Request().Context()
+	h.Logger.WarnContext(ctx, "hand-off refused: the browser's session could not be read", "err", err)
+	h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "handoff.failure", IP: c.RealIP(), Detail: "session_unavailable"})
+	c.Response().Header().Set("Retry-After", sso.UnavailableRetryAfter)
+	return h.Pages.Error(c, http.StatusServiceUnavailable, "Please try again in a minute",
+		"We could not check who is signed in on this browser, so nobody was signed in or out.",
+		"Go back to the member website and try again in a minute.")
 }
 
 // memberLabel names a member on confirmation pages: "Alice Anders (alice)".
@@ -442,6 +472,12 @@ func (h *Handler) confirm(c echo.Context) error {
 // it passes), else a new session now.
 func (h *Handler) completeHandoff(c echo.Context, t *handoffTicket) error {
 	ctx := c.Request().Context()
+	// Read before the ticket is spent: a browser whose session cannot be read keeps its
+	// ticket for a reload, and nothing is replaced.
+	cur, err := h.currentSession(c)
+	if err != nil {
+		return h.sessionUnreadable(c, err)
+	}
 	if err := h.Store.UseHandoffToken(ctx, sso.HashToken("ticket:"+t.Nonce), t.Expires.Add(time.Hour)); err != nil {
 		if errors.Is(err, sso.ErrConflict) {
 			return h.handoffError(c, errHandoffReplay, c.RealIP())
@@ -452,11 +488,11 @@ func (h *Handler) completeHandoff(c echo.Context, t *handoffTicket) error {
 	if err != nil {
 		return h.handoffError(c, err, c.RealIP())
 	}
-	if sess, err := h.Cookies.Current(c); err == nil && sess.Subject == h.Subjects.Subject(m.Key) {
+	if cur != nil && cur.Subject == h.Subjects.Subject(m.Key) {
 		// Already this member's session: the waiting app's own checks (complete) ask for a
 		// second factor the session lacks.
-		h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: sess.Subject, Login: m.Login, IP: c.RealIP(), Detail: "ams hand-off"})
-		return h.continueAfterSignIn(c, sess)
+		h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: cur.Subject, Login: m.Login, IP: c.RealIP(), Detail: "ams hand-off"})
+		return h.continueAfterSignIn(c, cur)
 	}
 	// A new sign-in: the browser's waiting request (if it is still pending and this browser's).
 	pending, err := h.Cookies.TakePending(c)
