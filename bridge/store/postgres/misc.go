@@ -292,12 +292,8 @@ func (s *Store) DeleteClientCounted(ctx context.Context, id string) (store.Clien
 		// So does every grant issued to it, those without a refresh token too: the old app's
 		// access tokens must not come back to life with a client registered again. The live
 		// ones with a refresh token are counted, as RevokeGrants counts.
-		where, args := grantWhere("", id)
-		if err := tx.QueryRow(ctx, `WITH r AS (UPDATE families SET revoked = TRUE
-			WHERE family_id IN (SELECT family_id FROM family_grants WHERE `+where+`) AND NOT revoked
-			RETURNING token_hash, expires_at)
-			SELECT COUNT(*) FROM r WHERE token_hash <> '' AND expires_at > $`+fmt.Sprint(len(args)+1),
-			append(args, ts(s.clock()))...).Scan(&r.Grants); err != nil {
+		var err error
+		if r.Grants, err = revokeGrantsCounted(ctx, tx, "", id, s.clock()); err != nil {
 			return err
 		}
 		// And every event queued for it and not delivered (pending, in flight, dead): the

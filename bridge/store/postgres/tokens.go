@@ -306,17 +306,25 @@ func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int
 	if subject == "" && clientID == "" {
 		return 0, errors.New("postgres: revoke grants: neither subject nor client")
 	}
-	where, args := grantWhere(subject, clientID)
-	var families int
-	err := s.pool.QueryRow(ctx, `WITH r AS (UPDATE families SET revoked = TRUE
-		WHERE family_id IN (SELECT family_id FROM family_grants WHERE `+where+`) AND NOT revoked
-		RETURNING token_hash, expires_at)
-		SELECT COUNT(*) FROM r WHERE token_hash <> '' AND expires_at > $`+fmt.Sprint(len(args)+1),
-		append(args, ts(s.clock()))...).Scan(&families)
+	families, err := revokeGrantsCounted(ctx, s.pool, subject, clientID, s.clock())
 	if err != nil {
 		return 0, wrap("revoke grants", err)
 	}
 	return families, nil
+}
+
+// revokeGrantsCounted is revokeGrants in one statement, returning how many of the families it
+// revoked were live (not expired at now) with a refresh token: what RevokeGrants and
+// DeleteClientCounted say.
+func revokeGrantsCounted(ctx context.Context, q querier, subject, clientID string, now time.Time) (int, error) {
+	where, args := grantWhere(subject, clientID)
+	var families int
+	err := q.QueryRow(ctx, `WITH r AS (UPDATE families SET revoked = TRUE
+		WHERE family_id IN (SELECT family_id FROM family_grants WHERE `+where+`) AND NOT revoked
+		RETURNING token_hash, expires_at)
+		SELECT COUNT(*) FROM r WHERE token_hash <> '' AND expires_at > $`+fmt.Sprint(len(args)+1),
+		append(args, ts(now))...).Scan(&families)
+	return families, err
 }
 
 // ListRefreshTokens lists the live families with a refresh token, oldest first, filtered by

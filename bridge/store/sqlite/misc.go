@@ -244,12 +244,8 @@ func (s *Store) DeleteClientCounted(ctx context.Context, id string) (store.Clien
 		// So does every grant issued to it, those without a refresh token too: the old app's
 		// access tokens must not come back to life with a client registered again. The live
 		// ones with a refresh token are counted, as RevokeGrants counts.
-		where, args := grantWhere("", id)
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+familyFrom+`
-			WHERE `+where+` AND f.revoked = 0 AND f.token_hash <> '' AND f.expires_at > ?`, append(args, ts(s.clock()))...).Scan(&r.Grants); err != nil {
-			return err
-		}
-		if err := revokeGrants(ctx, tx, "", id); err != nil {
+		var err error
+		if r.Grants, err = revokeGrantsCounted(ctx, tx, "", id, s.clock()); err != nil {
 			return err
 		}
 		// And every event queued for it and not delivered (pending, in flight, dead): the

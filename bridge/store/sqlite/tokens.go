@@ -109,6 +109,18 @@ func revokeGrants(ctx context.Context, tx *sql.Tx, subject, clientID string) err
 	return err
 }
 
+// revokeGrantsCounted is revokeGrants, returning how many of the families it revoked were live
+// (not expired at now) with a refresh token: what RevokeGrants and DeleteClientCounted say.
+func revokeGrantsCounted(ctx context.Context, tx *sql.Tx, subject, clientID string, now time.Time) (int, error) {
+	where, args := grantWhere(subject, clientID)
+	var families int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+familyFrom+`
+		WHERE `+where+` AND f.revoked = 0 AND f.token_hash <> '' AND f.expires_at > ?`, append(args, ts(now))...).Scan(&families); err != nil {
+		return 0, err
+	}
+	return families, revokeGrants(ctx, tx, subject, clientID)
+}
+
 // RevokeGrants revokes every family of a subject (for one client when clientID is not empty), or
 // every family of a client when subject is empty, and returns how many live families with a
 // refresh token it revoked.
@@ -118,13 +130,9 @@ func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int
 	}
 	var families int
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		where, args := grantWhere(subject, clientID)
-		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+familyFrom+`
-			WHERE `+where+` AND f.revoked = 0 AND f.token_hash <> '' AND f.expires_at > ?`, append(args, ts(s.clock()))...).Scan(&families)
-		if err != nil {
-			return err
-		}
-		return revokeGrants(ctx, tx, subject, clientID)
+		var err error
+		families, err = revokeGrantsCounted(ctx, tx, subject, clientID, s.clock())
+		return err
 	})
 	if err != nil {
 		return 0, wrap("revoke grants", err)
