@@ -29,13 +29,12 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	if cr, ok := authReq.(codeRequest); ok {
+	if cr, ok := authReq.(*codeRequest); ok {
 		// The access token is for the request's resources (RFC 8707 2.2), or those of them
 		// the token request names; the code stays unused when they are refused.
 		if cr.target, err = tokenTarget(req.client, cr.Resources, req.target); err != nil {
 			return nil, err
 		}
-		authReq = cr
 	}
 	resp, err := g.p.tokenResponse(ctx, authReq, client, "", "")
 	if err != nil {
@@ -77,7 +76,7 @@ func (g codeGrant) validate(ctx context.Context, tokenReq *oidc.AccessTokenReque
 	if client.GetID() != authReq.GetClientID() {
 		return nil, nil, oidc.ErrInvalidGrant().WithDescription("the code was not issued to this client")
 	}
-	if cr, ok := authReq.(codeRequest); ok && issuedBeforeRegistration(cfg, cr.CreatedAt) {
+	if cr, ok := authReq.(*codeRequest); ok && issuedBeforeRegistration(cfg, cr.CreatedAt) {
 		// A removed app's code, presented by the app registered again under its id.
 		return nil, nil, oidc.ErrInvalidGrant().WithDescription("the code was issued to an earlier registration of this client")
 	}

@@ -396,7 +396,7 @@ func (s *storage) codeRequest(ctx context.Context, code, callerID, verifier stri
 			return nil, oidc.ErrInvalidGrant().WithDescription("the sign-in session of this code has ended")
 		}
 	}
-	return codeRequest{authRequest: authRequest{ar}, codeHash: h}, nil
+	return &codeRequest{authRequest: authRequest{ar}, codeHash: h}, nil
 }
 
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
@@ -474,7 +474,7 @@ type grantInfo struct {
 func grantOf(req op.TokenRequest) grantInfo {
 	g := grantInfo{subject: req.GetSubject(), audience: req.GetAudience(), scopes: req.GetScopes()}
 	switch r := req.(type) {
-	case codeRequest:
+	case *codeRequest:
 		g.clientID, g.sessionID, g.authTime, g.amr, g.familyID, g.codeHash = r.ClientID, r.SessionID, r.AuthTime, r.AMR, r.ID, r.codeHash
 		g.target = r.target
 		if len(r.Resources) > 0 {

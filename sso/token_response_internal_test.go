@@ -31,7 +31,7 @@ func TestNeedsRefreshToken(t *testing.T) {
 		{"code online", code(online, string(oidc.ResponseTypeCode)), refreshing, false},
 		{"code offline, client without refresh", code(offline, string(oidc.ResponseTypeCode)), codeOnly, false},
 		{"code offline, not response type code", code(offline, "id_token"), refreshing, false},
-		{"exchanged code", codeRequest{authRequest: code(offline, string(oidc.ResponseTypeCode)).(authRequest)}, refreshing, true},
+		{"exchanged code", &codeRequest{authRequest: code(offline, string(oidc.ResponseTypeCode)).(authRequest)}, refreshing, true},
 		{"refresh", &refreshRequest{rt: &RefreshToken{}}, codeOnly, true},
 		{"issued grant, refreshing", &issuedGrantRefresh{issuedGrant{info: grantInfo{scopes: offline}}}, refreshing, true},
 		{"issued grant", &issuedGrant{info: grantInfo{scopes: offline}}, refreshing, false},
