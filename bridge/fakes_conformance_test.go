@@ -22,6 +22,7 @@ func TestStoreFakesConformance(t *testing.T) {
 		{"pairedReads", func(s store.Store) store.Store { return &pairedReads{Store: s} }},
 		{"raceSignIns", func(s store.Store) store.Store { return &raceSignIns{Store: s} }},
 		{"raceSAMLRequests", func(s store.Store) store.Store { return &raceSAMLRequests{Store: s} }},
+		{"beforeFactorWrite", func(s store.Store) store.Store { return &beforeFactorWrite{Store: s} }},
 	} {
 		t.Run(fake.name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) store.Store {

@@ -10,5 +10,6 @@
 // which ends the member's sessions with it). It issues administrators' one-time enrolment
 // invitations (invite.go), which a first factor needs with mfa.first_enrolment: invitation
 // (InviteNeeded; ConfirmTOTP and FinishRegistration use one in the transaction that stores the
-// factor). The pages are in bridge/web/mfa.
+// factor, and without one store the factor only beside another the member has then, which the
+// store checks in that transaction: ErrInviteMissing). The pages are in bridge/web/mfa.
 package mfa

@@ -30,6 +30,11 @@ const DefaultInviteLifetime = 72 * time.Hour
 // answer for all of them).
 var ErrWrongInvite = errors.New("mfa: wrong, used or expired invitation code")
 
+// ErrInviteMissing: an enrolment without an invitation code would store the member's first
+// second factor where one needs a code (InviteNeeded), as the store found when it was to store
+// it (store.ErrFirstFactor): nothing is stored and nothing counted. The pages ask for the code.
+var ErrInviteMissing = errors.New("mfa: a first second factor needs an invitation code")
+
 // IssueInvite issues a one-time enrolment code for the member subject, valid for lifetime
 // (DefaultInviteLifetime when not positive), voiding the member's earlier unused one; by names
 // who issued it (the audit row's). It returns the code, to be shown once, and its expiry.

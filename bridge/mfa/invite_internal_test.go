@@ -121,10 +121,10 @@ func TestConfirmTOTPInvited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ConfirmTOTP(ctx, "sub-alice", "000000", ip, "browser-1", invite); !errors.Is(err, ErrWrongCode) {
+	if _, err := s.ConfirmTOTP(ctx, "sub-alice", nil, nil, "000000", ip, "browser-1", invite); !errors.Is(err, ErrWrongCode) {
 		t.Fatalf("a wrong authenticator code: %v", err)
 	}
-	codes, err := s.ConfirmTOTP(ctx, "sub-alice", code(time.Now()), ip, "browser-1", " "+strings.ToUpper(strings.ReplaceAll(invite, "-", " ")))
+	codes, err := s.ConfirmTOTP(ctx, "sub-alice", nil, nil, code(time.Now()), ip, "browser-1", " "+strings.ToUpper(strings.ReplaceAll(invite, "-", " ")))
 	if err != nil || len(codes) != RecoveryCodes || !confirmed("sub-alice") {
 		t.Fatalf("the invitation, typed loosely, after a wrong authenticator code: %v", err)
 	}
@@ -140,7 +140,7 @@ func TestConfirmTOTPInvited(t *testing.T) {
 	good, _, _ := s.IssueInvite(ctx, "sub-carol", "admin", 0)
 	var te *ThrottledError
 	for i := range 20 {
-		_, err := s.ConfirmTOTP(ctx, "sub-carol", carol(time.Now()), ip, "browser-1", "aaaaa-aaaaa-aaaaa-aaaaa")
+		_, err := s.ConfirmTOTP(ctx, "sub-carol", nil, nil, carol(time.Now()), ip, "browser-1", "aaaaa-aaaaa-aaaaa-aaaaa")
 		if errors.As(err, &te) {
 			break
 		}
@@ -148,7 +148,7 @@ func TestConfirmTOTPInvited(t *testing.T) {
 			t.Fatalf("guess %d: %v, want ErrWrongInvite until throttled", i, err)
 		}
 	}
-	if _, err := s.ConfirmTOTP(ctx, "sub-carol", carol(time.Now()), ip, "browser-1", good); !errors.As(err, &te) || confirmed("sub-carol") {
+	if _, err := s.ConfirmTOTP(ctx, "sub-carol", nil, nil, carol(time.Now()), ip, "browser-1", good); !errors.As(err, &te) || confirmed("sub-carol") {
 		t.Fatalf("the right invitation while throttled: %v", err)
 	}
 }

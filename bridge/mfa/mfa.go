@@ -286,9 +286,20 @@ func MayEnrolFirst(m *legacy.Member, amr []string) bool {
 // whose methods are amr needs an administrator's invitation code (Service.InvitationFirst;
 // review s12 W9): for a first factor, except after the AMS website's hand-off of a member the
 // AMS asks a factor of (MayEnrolFirst's one way in for them: the AMS checked its own factor).
-// A member with a factor adds more without one: the callers ask for that factor first.
+// A member with a factor adds more without one: the callers ask for that factor first. It is
+// what the pages ask for, from factors read before the enrolment; the store decides whether
+// the factor is a first when it stores it (ConfirmTOTP, FinishRegistration: ErrInviteMissing).
 func (s *Service) InviteNeeded(f Factors, m *legacy.Member, amr []string) bool {
-	return s.InvitationFirst && !f.Any() && !(m != nil && m.SecondFactor && HandedOff(amr))
+	return !f.Any() && s.firstNeedsInvite(m, amr)
+}
+
+// firstNeedsInvite reports whether a first factor enrolled by m in a sign-in or session whose
+// methods are amr needs an invitation (InviteNeeded of a member with none). An enrolment
+// without one for which it holds stores its factor only beside another, which the store checks
+// in the transaction that stores it (store.ConfirmTOTPNotFirst, AddWebAuthnCredentialNotFirst;
+// review s18 R3-4): factors read earlier may have been removed since.
+func (s *Service) firstNeedsInvite(m *legacy.Member, amr []string) bool {
+	return s.InvitationFirst && !(m != nil && m.SecondFactor && HandedOff(amr))
 }
 
 // HasMFA reports whether a session's methods include a second factor.
@@ -423,8 +434,11 @@ func (s *Service) matchStep(secret []byte, code string) int64 {
 // checked against (compare-and-set), never one that another enrolment put in its place. A
 // non-empty invite is the member's invitation code (InviteNeeded), used in the same
 // transaction as the factor is confirmed: ErrWrongInvite, counted as a wrong code, when it is
-// wrong, another member's, used or expired, and nothing is confirmed.
-func (s *Service) ConfirmTOTP(ctx context.Context, subject, code, ip, browser, invite string) ([]string, error) {
+// wrong, another member's, used or expired, and nothing is confirmed. Without one, when the
+// member m (in a sign-in or session whose methods are amr) would need one for a first factor,
+// the factor is confirmed only beside a passkey the member has when it is confirmed:
+// ErrInviteMissing, not counted, when they have none (removed since the page read it).
+func (s *Service) ConfirmTOTP(ctx context.Context, subject string, m *legacy.Member, amr []string, code, ip, browser, invite string) ([]string, error) {
 	if err := s.throttle(ctx, subject, ip); err != nil {
 		return nil, err
 	}
@@ -451,14 +465,20 @@ func (s *Service) ConfirmTOTP(ctx context.Context, subject, code, ip, browser, i
 		return nil, ErrWrongCode
 	}
 	codes, hashes := newRecoveryCodes(subject)
-	if invite == "" {
-		err = s.Store.ConfirmTOTP(ctx, subject, f.SecretSealed, step, hashes)
-	} else {
+	switch {
+	case invite != "":
 		err = s.Store.ConfirmTOTPInvited(ctx, subject, f.SecretSealed, step, hashes, inviteHash(subject, invite), s.Now())
+	case s.firstNeedsInvite(m, amr):
+		err = s.Store.ConfirmTOTPNotFirst(ctx, subject, f.SecretSealed, step, hashes)
+	default:
+		err = s.Store.ConfirmTOTP(ctx, subject, f.SecretSealed, step, hashes)
 	}
 	switch {
 	case errors.Is(err, store.ErrNoInvite):
 		return nil, s.inviteRefused(ctx, subject, ip, "totp")
+	case errors.Is(err, store.ErrFirstFactor):
+		s.release(ctx, subject, ip)
+		return nil, ErrInviteMissing
 	case errors.Is(err, sso.ErrNotFound):
 		return nil, ErrNoFactor // confirmed, or replaced by another enrolment, meanwhile
 	case err != nil:

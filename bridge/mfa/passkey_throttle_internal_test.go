@@ -90,7 +90,7 @@ func TestWrongCodesDoNotLockPasskeys(t *testing.T) {
 		}
 		return c
 	}
-	if _, err := s.ConfirmTOTP(ctx, subject, code(time.Now()), ip, "browser-1", ""); err != nil {
+	if _, err := s.ConfirmTOTP(ctx, subject, nil, nil, code(time.Now()), ip, "browser-1", ""); err != nil {
 		t.Fatal(err)
 	}
 

@@ -151,21 +151,23 @@ func (s *Service) BeginRegistration(ctx context.Context, subject string, m *lega
 // FinishRegistration checks the browser's answer and stores the new passkey under name. A
 // non-empty invite is the member's invitation code (InviteNeeded), used in the same
 // transaction as the passkey is stored: ErrWrongInvite when it is wrong, another member's,
-// used or expired, and nothing is stored.
-func (s *Service) FinishRegistration(ctx context.Context, subject string, m *legacy.Member, session, answer []byte, name, ip, invite string) (string, error) {
+// used or expired, and nothing is stored. Without one, when the member m (in a session whose
+// methods are amr) would need one for a first factor, the passkey is stored only beside a
+// factor the member has when it is stored: ErrInviteMissing when they have none.
+func (s *Service) FinishRegistration(ctx context.Context, subject string, m *legacy.Member, amr []string, session, answer []byte, name, ip, invite string) (string, error) {
 	wa, err := s.passkeys()
 	if err != nil {
 		return "", err
 	}
 	if invite == "" {
-		return s.finishRegistration(ctx, wa, subject, m, session, answer, name, ip, "")
+		return s.finishRegistration(ctx, wa, subject, m, session, answer, name, ip, "", s.firstNeedsInvite(m, amr))
 	}
 	// An invitation is a code typed by a person: its guesses count with the member's wrong
 	// second-factor codes (a passkey answer alone is not counted: FinishLogin says why).
 	if err := s.throttle(ctx, subject, ip); err != nil {
 		return "", err
 	}
-	method, err := s.finishRegistration(ctx, wa, subject, m, session, answer, name, ip, invite)
+	method, err := s.finishRegistration(ctx, wa, subject, m, session, answer, name, ip, invite, false)
 	switch {
 	case errors.Is(err, ErrWrongInvite): // counted
 	case err != nil:
@@ -176,7 +178,9 @@ func (s *Service) FinishRegistration(ctx context.Context, subject string, m *leg
 	return method, err
 }
 
-func (s *Service) finishRegistration(ctx context.Context, wa *webauthn.WebAuthn, subject string, m *legacy.Member, session, answer []byte, name, ip, invite string) (string, error) {
+// finishRegistration is FinishRegistration's ceremony and store: with invite, the invitation
+// used with the passkey; without, notFirst stores it only beside another factor.
+func (s *Service) finishRegistration(ctx context.Context, wa *webauthn.WebAuthn, subject string, m *legacy.Member, session, answer []byte, name, ip, invite string, notFirst bool) (string, error) {
 	var sd webauthn.SessionData
 	if err := json.Unmarshal(session, &sd); err != nil {
 		return "", fmt.Errorf("passkey session: %w", err)
@@ -201,14 +205,19 @@ func (s *Service) finishRegistration(ctx context.Context, wa *webauthn.WebAuthn,
 	c := &store.WebAuthnCredential{ID: cred.ID, Subject: subject, Name: name, Data: data,
 		SignCount: cred.Authenticator.SignCount, BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState,
 		CreatedAt: now}
-	if invite == "" {
-		err = s.Store.AddWebAuthnCredential(ctx, c)
-	} else {
+	switch {
+	case invite != "":
 		err = s.Store.AddWebAuthnCredentialInvited(ctx, c, inviteHash(subject, invite), now)
+	case notFirst:
+		err = s.Store.AddWebAuthnCredentialNotFirst(ctx, c)
+	default:
+		err = s.Store.AddWebAuthnCredential(ctx, c)
 	}
 	switch {
 	case errors.Is(err, store.ErrNoInvite):
 		return "", s.inviteRefused(ctx, subject, ip, "passkey")
+	case errors.Is(err, store.ErrFirstFactor):
+		return "", ErrInviteMissing
 	case errors.Is(err, sso.ErrConflict):
 		return "", fmt.Errorf("%w: credential registered already", ErrPasskey)
 	case err != nil:

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,6 +84,12 @@ type EnrolmentInvite struct {
 // ErrNoInvite: an enrolment needed an invitation and the one it named cannot be used (unknown,
 // another member's, used already, or expired). It is sso.ErrNotFound too.
 var ErrNoInvite = fmt.Errorf("no usable enrolment invitation: %w", sso.ErrNotFound)
+
+// ErrFirstFactor: an enrolment without an invitation, which mfa.first_enrolment: invitation
+// lets in only beside another second factor (ConfirmTOTPNotFirst, AddWebAuthnCredentialNotFirst),
+// found the member with none when it was to store the factor: nothing is stored. It is neither
+// sso.ErrNotFound nor sso.ErrConflict.
+var ErrFirstFactor = errors.New("a first second factor needs an enrolment invitation")
 
 // FactorStore keeps second factors, their replay guards and the ceremonies that use them. Every
 // state change is a compare-and-set: a replayed or raced request changes nothing and fails.
@@ -173,6 +180,20 @@ type FactorStore interface {
 	// when not (unknown, another member's, used already, or expired). A passkey registration
 	// checks its code with it before the authenticator makes the passkey.
 	EnrolmentInviteUsable(ctx context.Context, subject, hash string, at time.Time) error
+	// ConfirmTOTPNotFirst is ConfirmTOTP of a factor that mfa.first_enrolment: invitation lets
+	// in without an invitation only beside another (the member's first needs one:
+	// ConfirmTOTPInvited): it confirms only while the member has a WebAuthn credential, checked
+	// in the statement that confirms and held until the transaction ends (a removal that races
+	// it runs before, and it is refused, or after). ErrFirstFactor when the member has none:
+	// nothing is confirmed; ConfirmTOTP's sso.ErrNotFound when there is no such pending factor.
+	ConfirmTOTPNotFirst(ctx context.Context, subject string, sealed []byte, step int64, recoveryHashes []string) error
+	// AddWebAuthnCredentialNotFirst is AddWebAuthnCredential of a factor that
+	// mfa.first_enrolment: invitation lets in without an invitation only beside another (the
+	// member's first needs one: AddWebAuthnCredentialInvited): it adds c only while c.Subject
+	// has a confirmed TOTP factor or a WebAuthn credential, checked in the statement that adds
+	// it and held until the transaction ends. ErrFirstFactor when the member has neither:
+	// nothing is added; sso.ErrConflict when the credential's id exists.
+	AddWebAuthnCredentialNotFirst(ctx context.Context, c *WebAuthnCredential) error
 	// Purge (sso.Store) deletes invitations expired before now and used ones.
 
 	// UpgradeSession sets a live session's AMR and auth time, only while its AMR is still old

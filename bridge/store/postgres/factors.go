@@ -73,10 +73,14 @@ func confirmTOTP(ctx context.Context, tx pgx.Tx, subject string, sealed []byte, 
 		WHERE subject = $2 AND NOT confirmed AND secret_sealed = $3`, step, subject, sealed); err != nil {
 		return err
 	}
+	return replaceRecoveryCodes(ctx, tx, subject, recoveryHashes)
+}
+
+func replaceRecoveryCodes(ctx context.Context, tx pgx.Tx, subject string, hashes []string) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM recovery_codes WHERE subject = $1`, subject); err != nil {
 		return err
 	}
-	for _, h := range recoveryHashes {
+	for _, h := range hashes {
 		if _, err := tx.Exec(ctx, `INSERT INTO recovery_codes (subject, hash) VALUES ($1, $2)`, subject, h); err != nil {
 			return err
 		}
@@ -93,6 +97,34 @@ func (s *Store) ConfirmTOTPInvited(ctx context.Context, subject string, sealed [
 			return err
 		}
 		return confirmTOTP(ctx, tx, subject, sealed, step, recoveryHashes)
+	}))
+}
+
+// ConfirmTOTPNotFirst confirms the pending factor with this sealed secret only while the
+// member has a WebAuthn credential, and replaces the recovery codes. The credential the
+// confirmation found stays locked (FOR KEY SHARE) until the transaction ends: a removal that
+// races it waits for the commit, and one committed first leaves no row to find (the lock
+// re-reads it), so the factor is never confirmed beside a factor removed meanwhile.
+func (s *Store) ConfirmTOTPNotFirst(ctx context.Context, subject string, sealed []byte, step int64, recoveryHashes []string) error {
+	return wrap("confirm totp not first", s.tx(ctx, func(tx pgx.Tx) error {
+		err := execOne(ctx, tx, `UPDATE totp_factors SET confirmed = TRUE, last_step = $1
+			WHERE subject = $2 AND NOT confirmed AND secret_sealed = $3
+				AND EXISTS (SELECT 1 FROM webauthn_credentials WHERE subject = $2 FOR KEY SHARE)`, step, subject, sealed)
+		if isNoRows(err) {
+			// Why: no such pending factor (sso.ErrNotFound), or no other factor beside it.
+			var pending bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM totp_factors
+				WHERE subject = $1 AND NOT confirmed AND secret_sealed = $2)`, subject, sealed).Scan(&pending); err != nil {
+				return err
+			}
+			if pending {
+				return store.ErrFirstFactor
+			}
+			return err
+		} else if err != nil {
+			return err
+		}
+		return replaceRecoveryCodes(ctx, tx, subject, recoveryHashes)
 	}))
 }
 
@@ -176,6 +208,24 @@ func (s *Store) AddWebAuthnCredentialInvited(ctx context.Context, c *store.WebAu
 		_, err := tx.Exec(ctx, addWebAuthnCredential, s.webAuthnCredentialArgs(c)...)
 		return err
 	}))
+}
+
+// AddWebAuthnCredentialNotFirst stores a new credential only while the member has a confirmed
+// TOTP factor or a credential, in one statement: the factor it found stays locked (FOR KEY
+// SHARE) until it commits, as in ConfirmTOTPNotFirst.
+func (s *Store) AddWebAuthnCredentialNotFirst(ctx context.Context, c *store.WebAuthnCredential) error {
+	if len(c.ID) == 0 || c.Subject == "" {
+		return errors.New("postgres: add webauthn credential not first: empty id or subject")
+	}
+	err := execOne(ctx, s.pool, `INSERT INTO webauthn_credentials (id, subject, name, data, sign_count, backup_eligible,
+		backup_state, created_at, last_used_at)
+		SELECT $1::BYTEA, $2::TEXT, $3::TEXT, $4::BYTEA, $5::BIGINT, $6::BOOLEAN, $7::BOOLEAN, $8::BIGINT, $9::BIGINT
+		WHERE EXISTS (SELECT 1 FROM totp_factors WHERE subject = $2 AND confirmed FOR KEY SHARE)
+			OR EXISTS (SELECT 1 FROM webauthn_credentials WHERE subject = $2 FOR KEY SHARE)`, s.webAuthnCredentialArgs(c)...)
+	if isNoRows(err) {
+		return fmt.Errorf("postgres: add webauthn credential not first: %w", store.ErrFirstFactor)
+	}
+	return wrap("add webauthn credential not first", err)
 }
 
 // WebAuthnCredentials lists the member's credentials, oldest first.

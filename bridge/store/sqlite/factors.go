@@ -90,6 +90,32 @@ func (s *Store) ConfirmTOTPInvited(ctx context.Context, subject string, sealed [
 	}))
 }
 
+// ConfirmTOTPNotFirst confirms the pending factor with this sealed secret only while the
+// member has a WebAuthn credential (the same statement: the store's one writer runs nothing
+// between the check and the confirmation), and replaces the recovery codes.
+func (s *Store) ConfirmTOTPNotFirst(ctx context.Context, subject string, sealed []byte, step int64, recoveryHashes []string) error {
+	return wrap("confirm totp not first", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE totp_factors SET confirmed = 1, last_step = ?
+			WHERE subject = ? AND confirmed = 0 AND secret_sealed = ?
+				AND EXISTS (SELECT 1 FROM webauthn_credentials WHERE subject = totp_factors.subject)`, step, subject, sealed)
+		if err := affectedOne(res, err); isNoRows(err) {
+			// Why: no such pending factor (sso.ErrNotFound), or no other factor beside it.
+			var pending bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM totp_factors
+				WHERE subject = ? AND confirmed = 0 AND secret_sealed = ?)`, subject, sealed).Scan(&pending); err != nil {
+				return err
+			}
+			if pending {
+				return store.ErrFirstFactor
+			}
+			return err
+		} else if err != nil {
+			return err
+		}
+		return replaceRecoveryCodes(ctx, tx, subject, recoveryHashes)
+	}))
+}
+
 // useInvite uses the member's unused, unexpired invitation of hash in tx; store.ErrNoInvite
 // when there is none.
 func useInvite(ctx context.Context, tx *sql.Tx, subject, hash string, at time.Time) error {
@@ -187,6 +213,24 @@ func (s *Store) AddWebAuthnCredentialInvited(ctx context.Context, c *store.WebAu
 		_, err := tx.ExecContext(ctx, addWebAuthnCredential, s.webAuthnCredentialArgs(c)...)
 		return err
 	}))
+}
+
+// AddWebAuthnCredentialNotFirst stores a new credential only while the member has a confirmed
+// TOTP factor or a credential (the same statement).
+func (s *Store) AddWebAuthnCredentialNotFirst(ctx context.Context, c *store.WebAuthnCredential) error {
+	if len(c.ID) == 0 || c.Subject == "" {
+		return errors.New("sqlite: add webauthn credential not first: empty id or subject")
+	}
+	res, err := s.wexec(ctx, `INSERT INTO webauthn_credentials (id, subject, name, data, sign_count, backup_eligible,
+		backup_state, created_at, last_used_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?
+		WHERE EXISTS (SELECT 1 FROM totp_factors WHERE subject = ? AND confirmed = 1)
+			OR EXISTS (SELECT 1 FROM webauthn_credentials WHERE subject = ?)`, append(s.webAuthnCredentialArgs(c), c.Subject, c.Subject)...)
+	if err := affectedOne(res, err); isNoRows(err) {
+		return fmt.Errorf("sqlite: add webauthn credential not first: %w", store.ErrFirstFactor)
+	} else if err != nil {
+		return wrap("add webauthn credential not first", err)
+	}
+	return nil
 }
 
 // WebAuthnCredentials lists the member's credentials, oldest first.

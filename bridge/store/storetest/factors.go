@@ -37,6 +37,9 @@ var factorTests = []test{
 	{"AddWebAuthnCredentialInvited", testAddWebAuthnCredentialInvited},
 	{"InvitedFirstFactorsRace", testInvitedFirstFactorsRace},
 	{"EnrolmentInviteUsable", testEnrolmentInviteUsable},
+	{"ConfirmTOTPNotFirst", testConfirmTOTPNotFirst},
+	{"AddWebAuthnCredentialNotFirst", testAddWebAuthnCredentialNotFirst},
+	{"NotFirstAfterRemoval", testNotFirstAfterRemoval},
 }
 
 // invite stores an unused invitation of sub that expires in ttl.
@@ -679,4 +682,139 @@ func testEnrolmentInviteUsable(t *testing.T, h *H) {
 	ssotest.NoErr(t, h.S.ConfirmTOTPInvited(h.Ctx, sub, []byte("sealed-u"), 100, []string{"r"}, inv.Hash, h.Now), "ConfirmTOTPInvited after the reads")
 	ssotest.IsErr(t, h.S.EnrolmentInviteUsable(h.Ctx, sub, inv.Hash, h.Now), store.ErrNoInvite, "used")
 	ssotest.NoErr(t, h.S.EnrolmentInviteUsable(h.Ctx, other, theirs.Hash, h.Now), "the other member's, untouched")
+}
+
+// passkey adds a WebAuthn credential of sub (AddWebAuthnCredential) and returns it.
+func (h *H) passkey(sub string) *store.WebAuthnCredential {
+	c := &store.WebAuthnCredential{ID: []byte(ssotest.RandomID()), Subject: sub, Name: "Key", Data: []byte("{}"), CreatedAt: h.Now}
+	ssotest.NoErr(h.T, h.S.AddWebAuthnCredential(h.Ctx, c), "AddWebAuthnCredential")
+	return c
+}
+
+// isFirstFactor fails t unless err is store.ErrFirstFactor and neither sso.ErrNotFound nor
+// sso.ErrConflict (what the callers tell apart).
+func isFirstFactor(t *testing.T, err error, what string) {
+	t.Helper()
+	ssotest.IsErr(t, err, store.ErrFirstFactor, "%s", what)
+	if errors.Is(err, sso.ErrNotFound) || errors.Is(err, sso.ErrConflict) {
+		t.Fatalf("%s: %v, want ErrFirstFactor alone", what, err)
+	}
+}
+
+// totpConfirmed reports whether sub's TOTP factor is confirmed.
+func (h *H) totpConfirmed(sub string) bool {
+	f, err := h.S.TOTP(h.Ctx, sub)
+	if err != nil && !errors.Is(err, sso.ErrNotFound) {
+		h.T.Fatalf("TOTP: %v", err)
+	}
+	return err == nil && f.Confirmed
+}
+
+// testConfirmTOTPNotFirst: an authenticator app confirmed without an invitation under
+// mfa.first_enrolment: invitation is confirmed only beside a passkey of the member's: without
+// one (or with another member's) it is ErrFirstFactor and stays pending, its recovery codes
+// untouched; with one it is confirmed as ConfirmTOTP confirms it; a pending factor that is
+// gone or replaced is ConfirmTOTP's sso.ErrNotFound, also when replayed.
+func testConfirmTOTPNotFirst(t *testing.T, h *H) {
+	sub, other := ssotest.RandomID(), ssotest.RandomID()
+	h.passkey(other)
+	ssotest.IsErr(t, h.S.ConfirmTOTPNotFirst(h.Ctx, sub, []byte("sealed-1"), 100, []string{"r"}), sso.ErrNotFound, "no pending factor")
+	h.pendingTOTP(sub, "sealed-1")
+	isFirstFactor(t, h.S.ConfirmTOTPNotFirst(h.Ctx, sub, []byte("sealed-1"), 100, []string{"r"}), "no other factor (another member's passkey)")
+	if h.totpConfirmed(sub) {
+		t.Fatal("confirmed without another factor")
+	}
+	if n, err := h.S.RecoveryCodesLeft(h.Ctx, sub); err != nil || n != 0 {
+		t.Fatalf("RecoveryCodesLeft = %d, %v after a refusal; want 0", n, err)
+	}
+	h.passkey(sub)
+	err := h.S.ConfirmTOTPNotFirst(h.Ctx, sub, []byte("sealed-0"), 100, []string{"r"})
+	ssotest.IsErr(t, err, sso.ErrNotFound, "a replaced secret")
+	if errors.Is(err, store.ErrFirstFactor) {
+		t.Fatalf("a replaced secret beside a passkey: %v, want sso.ErrNotFound alone", err)
+	}
+	ssotest.NoErr(t, h.S.ConfirmTOTPNotFirst(h.Ctx, sub, []byte("sealed-1"), 100, []string{"r1", "r2"}), "ConfirmTOTPNotFirst beside a passkey")
+	if f, err := h.S.TOTP(h.Ctx, sub); err != nil || !f.Confirmed || f.LastStep != 100 {
+		t.Fatalf("factor %+v, %v; want confirmed at step 100", f, err)
+	}
+	if n, err := h.S.RecoveryCodesLeft(h.Ctx, sub); err != nil || n != 2 {
+		t.Fatalf("RecoveryCodesLeft = %d, %v; want 2", n, err)
+	}
+	ssotest.IsErr(t, h.S.ConfirmTOTPNotFirst(h.Ctx, sub, []byte("sealed-1"), 101, nil), sso.ErrNotFound, "replayed")
+	ssotest.IsErr(t, h.S.UseTOTPStep(h.Ctx, sub, 100), sso.ErrConflict, "the confirming step again")
+}
+
+// testAddWebAuthnCredentialNotFirst: a passkey added without an invitation under
+// mfa.first_enrolment: invitation is added only beside a confirmed authenticator app or
+// another passkey of the member's: with none, a pending app only, or another member's factors,
+// it is ErrFirstFactor and nothing is added; a credential id taken is sso.ErrConflict.
+func testAddWebAuthnCredentialNotFirst(t *testing.T, h *H) {
+	cred := func(s string) *store.WebAuthnCredential {
+		return &store.WebAuthnCredential{ID: []byte(ssotest.RandomID()), Subject: s, Name: "Key", Data: []byte("{}"), CreatedAt: h.Now}
+	}
+	count := func(s string) int {
+		got, err := h.S.WebAuthnCredentials(h.Ctx, s)
+		ssotest.NoErr(t, err, "WebAuthnCredentials")
+		return len(got)
+	}
+	sub, other := ssotest.RandomID(), ssotest.RandomID()
+	h.passkey(other)
+	h.pendingTOTP(other, "sealed-o")
+	ssotest.NoErr(t, h.S.ConfirmTOTP(h.Ctx, other, []byte("sealed-o"), 100, nil), "ConfirmTOTP of another member")
+	isFirstFactor(t, h.S.AddWebAuthnCredentialNotFirst(h.Ctx, cred(sub)), "no factor (another member's)")
+	h.pendingTOTP(sub, "sealed-1")
+	isFirstFactor(t, h.S.AddWebAuthnCredentialNotFirst(h.Ctx, cred(sub)), "a pending authenticator app only")
+	if n := count(sub); n != 0 {
+		t.Fatalf("%d credentials after refusals, want 0", n)
+	}
+	ssotest.NoErr(t, h.S.ConfirmTOTP(h.Ctx, sub, []byte("sealed-1"), 100, nil), "ConfirmTOTP")
+	first := cred(sub)
+	ssotest.NoErr(t, h.S.AddWebAuthnCredentialNotFirst(h.Ctx, first), "beside a confirmed authenticator app")
+	dup := cred(sub)
+	dup.ID = first.ID
+	ssotest.IsErr(t, h.S.AddWebAuthnCredentialNotFirst(h.Ctx, dup), sso.ErrConflict, "a credential id taken")
+	ssotest.NoErr(t, h.S.DeleteTOTP(h.Ctx, sub), "DeleteTOTP")
+	second := cred(sub)
+	ssotest.NoErr(t, h.S.AddWebAuthnCredentialNotFirst(h.Ctx, second), "beside another passkey")
+	got, err := h.S.WebAuthnCredentials(h.Ctx, sub)
+	ssotest.NoErr(t, err, "WebAuthnCredentials")
+	if len(got) != 2 || !slices.ContainsFunc(got, func(c *store.WebAuthnCredential) bool {
+		return bytes.Equal(c.ID, second.ID) && c.Name == "Key" && string(c.Data) == "{}" && c.Subject == sub
+	}) {
+		t.Fatalf("credentials: %d, want the two added, as they were added", len(got))
+	}
+}
+
+// testNotFirstAfterRemoval: the factor a request read before it was removed does not let a
+// factor in without an invitation (review s18 R3-4): the member removes their only passkey (or
+// authenticator app) in another tab, or an administrator resets their factors, and then the
+// enrolment begun beside it is stored: ErrFirstFactor, nothing stored.
+func testNotFirstAfterRemoval(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	only := h.passkey(sub)
+	h.pendingTOTP(sub, "sealed-1")
+	ssotest.NoErr(t, h.S.DeleteWebAuthnCredential(h.Ctx, sub, only.ID), "DeleteWebAuthnCredential")
+	isFirstFactor(t, h.S.ConfirmTOTPNotFirst(h.Ctx, sub, []byte("sealed-1"), 100, []string{"r"}), "the only passkey removed")
+	if h.totpConfirmed(sub) {
+		t.Fatal("confirmed after the only passkey was removed")
+	}
+
+	sub = ssotest.RandomID()
+	h.pendingTOTP(sub, "sealed-2")
+	ssotest.NoErr(t, h.S.ConfirmTOTP(h.Ctx, sub, []byte("sealed-2"), 100, nil), "ConfirmTOTP")
+	ssotest.NoErr(t, h.S.DeleteTOTP(h.Ctx, sub), "DeleteTOTP")
+	isFirstFactor(t, h.S.AddWebAuthnCredentialNotFirst(h.Ctx, &store.WebAuthnCredential{ID: []byte(ssotest.RandomID()),
+		Subject: sub, Data: []byte("{}"), CreatedAt: h.Now}), "the only authenticator app removed")
+
+	sub = ssotest.RandomID()
+	h.passkey(sub)
+	_, err := h.S.ResetFactors(h.Ctx, sub, h.Now)
+	ssotest.NoErr(t, err, "ResetFactors")
+	isFirstFactor(t, h.S.AddWebAuthnCredentialNotFirst(h.Ctx, &store.WebAuthnCredential{ID: []byte(ssotest.RandomID()),
+		Subject: sub, Data: []byte("{}"), CreatedAt: h.Now}), "after an administrator's reset")
+	h.pendingTOTP(sub, "sealed-3")
+	isFirstFactor(t, h.S.ConfirmTOTPNotFirst(h.Ctx, sub, []byte("sealed-3"), 100, nil), "an app after an administrator's reset")
+	if creds, err := h.S.WebAuthnCredentials(h.Ctx, sub); err != nil || len(creds) != 0 || h.totpConfirmed(sub) {
+		t.Fatalf("after the reset: %d credentials, %v, totp %v; want none", len(creds), err, h.totpConfirmed(sub))
+	}
 }

@@ -359,10 +359,6 @@ func mayAddFactor(f mfa.Factors, m *legacy.Member, amr []string) bool {
 // (mfa.Service.InviteNeeded), by the step's methods (amr).
 func (l *loaded) inviteNeeded(s *mfa.Service) bool { return s.InviteNeeded(l.f, l.m, l.amr()) }
 
-// errInviteMissing: an enrolment that needs an invitation code came without one (codeError
-// says so; nothing was checked or counted).
-var errInviteMissing = errors.New("no invitation code")
-
 // msgInviteMissing answers an enrolment without the invitation code it needs.
 const msgInviteMissing = "Type the invitation code the association gave you: setting up your first second factor needs it."
 
@@ -493,9 +489,9 @@ func (h *Handler) stepSubmit(c echo.Context) error {
 			return h.enrolElsewhere(c, sub, "step")
 		}
 		if invite, ok := enrolInvite(c, l.inviteNeeded(h.MFA)); ok {
-			codes, err = h.MFA.ConfirmTOTP(ctx, sub, code, ip, l.ch.Browser, invite)
+			codes, err = h.MFA.ConfirmTOTP(ctx, sub, l.m, l.amr(), code, ip, l.ch.Browser, invite)
 		} else {
-			err = errInviteMissing
+			err = mfa.ErrInviteMissing
 		}
 		amr = mfa.WithFactor(l.ch.AMR, mfa.AMROTP)
 	case "continue":
@@ -534,7 +530,9 @@ func codeError(err error) (string, int) {
 	case errors.As(err, &te):
 		return fmt.Sprintf("Too many wrong codes. For your security, please wait %d minutes and try again.", int(te.RetryAfter.Minutes())+1),
 			http.StatusTooManyRequests
-	case errors.Is(err, errInviteMissing):
+	case errors.Is(err, mfa.ErrInviteMissing):
+		// None typed where the page asked for one, or the store found the factor would be the
+		// member's first (the one the page saw was removed meanwhile): nothing checked or counted.
 		return msgInviteMissing, http.StatusBadRequest
 	case errors.Is(err, mfa.ErrWrongInvite):
 		// One answer for a wrong, another member's, used and expired code: which one is not told.

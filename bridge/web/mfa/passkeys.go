@@ -353,7 +353,7 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 	if !ok {
 		return jsonError(c, http.StatusBadRequest, msgInviteMissing)
 	}
-	method, err := h.MFA.FinishRegistration(ctx, sess.Subject, m, d.Session, answer(c), name, c.RealIP(), invite)
+	method, err := h.MFA.FinishRegistration(ctx, sess.Subject, m, sess.AMR, d.Session, answer(c), name, c.RealIP(), invite)
 	if err != nil {
 		return h.passkeyError(c, err, "passkey registration")
 	}
@@ -375,8 +375,9 @@ func (h *Handler) passkeyEnrolElsewhere(c echo.Context, subject, where string) e
 // (mfa.Service.FinishLogin says why): none is refused as too many.
 func (h *Handler) passkeyError(c echo.Context, err error, what string) error {
 	var te *mfa.ThrottledError
-	if errors.Is(err, mfa.ErrWrongInvite) || errors.As(err, &te) || errors.Is(err, throttle.ErrUnavailable) {
-		// The invitation of a first passkey: answered as the step answers a typed code.
+	if errors.Is(err, mfa.ErrWrongInvite) || errors.Is(err, mfa.ErrInviteMissing) || errors.As(err, &te) || errors.Is(err, throttle.ErrUnavailable) {
+		// The invitation of a first passkey (wrong, or missing: the factor the page saw was
+		// removed meanwhile): answered as the step answers a typed code.
 		if te != nil {
 			c.Response().Header().Set("Retry-After", fmt.Sprint(int(te.RetryAfter.Seconds())+1))
 		}

@@ -158,9 +158,9 @@ func (h *Handler) securitySubmit(c echo.Context) error {
 	case "totp-confirm":
 		var codes []string
 		if invite, ok := enrolInvite(c, h.MFA.InviteNeeded(f, m, sess.AMR)); ok {
-			codes, err = h.MFA.ConfirmTOTP(ctx, sess.Subject, c.FormValue("code"), c.RealIP(), browser, invite)
+			codes, err = h.MFA.ConfirmTOTP(ctx, sess.Subject, m, sess.AMR, c.FormValue("code"), c.RealIP(), browser, invite)
 		} else {
-			err = errInviteMissing
+			err = mfa.ErrInviteMissing
 		}
 		if msg, status := codeError(err); msg != "" {
 			enrol, perr := h.MFA.PendingTOTP(ctx, sess.Subject, m.Login, browser)
