@@ -108,6 +108,12 @@ func (c *ClientConfig) Validate() error {
 	if c.ID == "" || len(c.ID) > 128 || strings.ContainsAny(c.ID, " \t\r\n:") {
 		return fmt.Errorf("clients[%q].id: must be 1-128 characters without spaces or colons", c.ID)
 	}
+	if subjectShaped(c.ID) {
+		// A client_credentials access token's sub is its client id (RFC 9068 section 5): an id
+		// a member's subject could equal would let the client pass for that member at a
+		// resource server keyed by sub.
+		return fmt.Errorf("clients[%q].id: must not be 40 hexadecimal characters, the shape of a member's subject (a client_credentials token's sub is its client id)", c.ID)
+	}
 	var errs []error
 	field := func(name, msg string, args ...any) {
 		errs = append(errs, fmt.Errorf("clients[%s].%s: %s", c.ID, name, fmt.Sprintf(msg, args...)))
@@ -221,6 +227,20 @@ func (c *ClientConfig) InitiateLoginURL(issuer string) (target string, ok bool) 
 	q.Set("iss", issuer)
 	u.RawQuery = q.Encode()
 	return u.String(), true
+}
+
+// subjectShaped tells whether id has the shape of a member's subject: 40 hexadecimal
+// characters (bridge/identity.SubjectMapper: hex of 20 bytes of an HMAC), in either case.
+func subjectShaped(id string) bool {
+	if len(id) != 40 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i] | 0x20; !('0' <= id[i] && id[i] <= '9') && !('a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func validateRedirectURI(raw string) error {
