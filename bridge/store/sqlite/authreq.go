@@ -121,14 +121,52 @@ func (s *Store) ClaimAuthRequest(ctx context.Context, id, browser string) (*sso.
 	if browser == "" {
 		return nil, errors.New("sqlite: claim auth request: empty browser")
 	}
-	r, err := writeRowStmt(ctx, s, s.st.claimAuthRequest, scanAuthRequest, browser, id, ts(s.clock()))
+	w := &claimWrite{s: s, browser: browser, id: id, now: ts(s.clock())}
+	w.writeOp = writeOp{ctx: ctx, w: w}
+	err := s.submit(&w.writeOp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, wrap("claim auth request", err)
 	}
-	return r, nil
+	return w.out, nil
+}
+
+// claimWrite is ClaimAuthRequest's write: one UPDATE ... RETURNING (claimAuthRequestQuery) whose
+// row is decoded after the statement changed it. The decoding may fail (a column it cannot
+// read), so the write is not single: it has a savepoint in a batch and a transaction alone, and a
+// failed decode rolls the binding back (TestClaimScanFailureLeavesNothing). It is a rawTxWriter,
+// so that a batch holding a login page's claim next to the other steps' writes stays on the
+// write connection's driver statements (rawBatch).
+type claimWrite struct {
+	writeOp
+	s           *Store
+	browser, id string
+	now         int64
+	out         *sso.AuthRequest // set by every run (a batch that cannot commit runs it again)
+}
+
+// apply claims on database/sql's transaction; sql.ErrNoRows when it bound nothing.
+func (w *claimWrite) apply(ctx context.Context, tx *sql.Tx) (err error) {
+	w.out, err = scanAuthRequest(tx.StmtContext(ctx, w.s.st.claimAuthRequest).QueryRowContext(ctx, w.browser, w.id, w.now))
+	return err
+}
+
+// applyRaw claims with the driver statement; sql.ErrNoRows when it bound nothing.
+func (w *claimWrite) applyRaw(ctx context.Context, rc *rawConn) error {
+	w.out = nil
+	rc.args[0].Value, rc.args[1].Value, rc.args[2].Value = w.browser, w.id, w.now
+	row, found, err := rc.queryRow(ctx, rc.claimAuthRequestStmt, 3)
+	switch {
+	case err != nil:
+		return err
+	case !found:
+		return sql.ErrNoRows
+	}
+	defer clear(row)
+	w.out, err = scanAuthRequest(row)
+	return err
 }
 
 // CompleteAuthRequest moves a pending request bound to c.Browser to completed (compare-and-set).
@@ -189,12 +227,24 @@ func (s *Store) AuthRequestByCode(ctx context.Context, codeHash string) (*sso.Au
 }
 
 // AuthRequestByCodeSession is AuthRequestByCode and whether the request's session is live, in
-// one read (sso.CodeSessionReader).
+// one read (sso.CodeSessionReader): the code grant's. It reads on the write connection's driver
+// connection when that is free (readOnWriter), else on the read pool, as AuthRequest does.
 func (s *Store) AuthRequestByCodeSession(ctx context.Context, codeHash string) (*sso.AuthRequest, bool, error) {
-	var live bool
-	r, err := readRow(ctx, s, s.st.authRequestByCodeSession, func(row scanner) (*sso.AuthRequest, error) {
-		return scanAuthRequestWith(row, &live)
-	}, codeHash, ts(s.clock()))
+	type found struct {
+		r    *sso.AuthRequest
+		live bool
+	}
+	now := ts(s.clock())
+	f, ran, err := readOnWriter(ctx, s, func(ctx context.Context, rc *rawConn) (f found, err error) {
+		f.r, f.live, err = rc.authRequestByCodeSession(ctx, codeHash, now)
+		return f, err
+	})
+	if !ran {
+		f.r, err = readRow(ctx, s, s.st.authRequestByCodeSession, func(row scanner) (*sso.AuthRequest, error) {
+			return scanAuthRequestWith(row, &f.live)
+		}, codeHash, now)
+	}
+	r, live := f.r, f.live
 	if err != nil {
 		return nil, false, wrap("auth request by code", err)
 	}

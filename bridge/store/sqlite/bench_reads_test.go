@@ -42,3 +42,45 @@ func BenchmarkLoginReads(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCodeRead is a code grant's read of its code's request with its session's liveness
+// (AuthRequestByCodeSession), among 2,000 other completed requests with codes, with the write
+// connection free (the read runs there: readOnWriter).
+func BenchmarkCodeRead(b *testing.B) {
+	benchStores(b, func(b *testing.B, s *Store) {
+		ctx := b.Context()
+		now := time.Now()
+		hashes := make([]string, 2000)
+		for i := range hashes {
+			r := &sso.AuthRequest{ID: sso.TimeOrderedToken(now), ClientID: "client-a", RedirectURI: "https://app.example.org/cb",
+				State: ssotest.RandomID()[:22], Nonce: ssotest.RandomID()[:22], Scopes: []string{"openid", "profile", "email"},
+				ResponseType: "code", CodeChallenge: ssotest.RandomID()[:43], CodeChallengeMethod: "S256",
+				Browser: ssotest.RandomID(), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := s.CreateAuthRequest(ctx, r); err != nil {
+				b.Fatal(err)
+			}
+			in := signIn(r, r.Browser)
+			if err := s.CompleteSignIn(ctx, in); err != nil {
+				b.Fatal(err)
+			}
+			hashes[i] = in.CodeHash
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu := cpuTime()
+		defer reportCPU(b, cpu)
+		for i := range b.N {
+			timedCodeRead(b, s, hashes[i%len(hashes)])
+		}
+	})
+}
+
+// timedCodeRead is BenchmarkCodeRead's read under its own name, for instruction counts
+// (valgrind --tool=callgrind --toggle-collect='*timedCodeRead*').
+//
+//go:noinline
+func timedCodeRead(b *testing.B, s *Store, hash string) {
+	if _, live, err := s.AuthRequestByCodeSession(b.Context(), hash); err != nil || !live {
+		b.Fatal(live, err)
+	}
+}

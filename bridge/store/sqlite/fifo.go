@@ -167,5 +167,6 @@ func readOnWriter[T any](ctx context.Context, s *Store, read func(ctx context.Co
 		// closing): the read pool answers, as when the writer is busy.
 		return out, false, nil
 	}
+	s.rawReads.Add(1)
 	return out, true, err
 }

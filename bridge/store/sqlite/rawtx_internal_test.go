@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -372,6 +374,60 @@ func TestRawBatchSignInOutcomes(t *testing.T) {
 	})
 }
 
+// TestRawBatchSignInSavepointUndoes: a sign-in whose last statement fails (its session's
+// client, refused by a TEMP trigger on the write connection) after its session, audit row and
+// completion were written, in a batch on the driver connection, is rolled back to its savepoint:
+// no session, no audit row, its request still pending without a code; the sign-in and the
+// claim next to it commit. Without the savepoint (or with RELEASE in place of ROLLBACK TO) the
+// failed sign-in's first three writes would commit.
+func TestRawBatchSignInSavepointUndoes(t *testing.T) {
+	testStores(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		if _, err := s.w.ExecContext(ctx, `CREATE TEMP TRIGGER poison BEFORE INSERT ON session_clients
+			WHEN NEW.client_id = 'poison-client' BEGIN SELECT RAISE(ABORT, 'poisoned'); END`); err != nil {
+			t.Fatal(err)
+		}
+		bad, good, claimed := pendingRequest(t, s, "b1"), pendingRequest(t, s, "b2"), pendingRequest(t, s, "")
+		inBad, inGood := signIn(bad, "b1"), signIn(good, "b2")
+		inBad.RequestClient = "poison-client"
+		raw0 := s.writes.raw.Load()
+		var got *sso.AuthRequest
+		errs, batches := batchWrites(t, s,
+			func() error { return s.CompleteSignIn(ctx, inBad) },
+			func() error { return s.CompleteSignIn(ctx, inGood) },
+			func() (err error) { got, err = s.ClaimAuthRequest(ctx, claimed.ID, "b3"); return err },
+		)
+		if n := s.writes.raw.Load() - raw0; batches != 1 || n != 1 {
+			t.Fatalf("%d batches, %d on the driver connection; want 1 and 1", batches, n)
+		}
+		if errs[0] == nil || errs[1] != nil || errs[2] != nil {
+			t.Fatalf("outcomes %v; want the poisoned sign-in's error, nil, nil", errs)
+		}
+		if got == nil || got.ID != claimed.ID || got.Browser != "b3" {
+			t.Errorf("claimed request: %+v, want bound to b3", got)
+		}
+		if sessionExists(t, s, inBad.Session.ID) {
+			t.Error("the failed sign-in's session was committed")
+		}
+		var audits int
+		if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_log WHERE subject = ?`, inBad.Audit.Subject).Scan(&audits); err != nil {
+			t.Fatal(err)
+		}
+		if audits != 0 {
+			t.Errorf("%d audit rows of the failed sign-in, want 0", audits)
+		}
+		if r, err := s.AuthRequest(ctx, bad.ID); err != nil || r.Done || r.CodeHash != "" {
+			t.Errorf("the failed sign-in's request: %+v, %v; want pending without a code", r, err)
+		}
+		if ss, err := s.Session(ctx, inGood.Session.ID); err != nil || len(ss.Clients) != 1 {
+			t.Errorf("the other sign-in's session: %+v, %v; want it with its client", ss, err)
+		}
+		if r, err := s.AuthRequest(ctx, good.ID); err != nil || !r.Done {
+			t.Errorf("the other sign-in's request: %+v, %v; want done", r, err)
+		}
+	})
+}
+
 // TestRawBatchLoginWrites: a login's three writes (CreateAuthRequest, CompleteSignIn, the code
 // grant) of several logins, batched with a rotation, run on the driver connection in one
 // transaction, each with the outcome it has on database/sql's: a new request stored, a
@@ -452,4 +508,51 @@ func TestRawBatchLoginWrites(t *testing.T) {
 			t.Errorf("request alone: %+v, %v", got, err)
 		}
 	})
+}
+
+// TestRawExecArgsRefusesOtherTypes: the driver path's execArgs runs a statement with strings,
+// int64s, ints (as int64) and nil, and refuses any other type with errRawArg before the
+// statement runs, leaving its argument slots empty and numbered: database/sql converts a bool,
+// an int32, a time.Time, a named string type or a driver.Valuer, and the driver given one
+// unconverted would store something else or fail obscurely.
+func TestRawExecArgsRefusesOtherTypes(t *testing.T) {
+	type named string
+	s := openTest(t, filepath.Join(t.TempDir(), "args.db"))
+	ctx := t.Context()
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		arg  any
+		ok   bool
+	}{
+		{"string", "x", true}, {"int64", int64(7), true}, {"int", 7, true}, {"nil", nil, true},
+		{"bool", true, false}, {"int32", int32(7), false}, {"uint", uint(7), false}, {"float64", 1.5, false},
+		{"time", now, false}, {"bytes", []byte("x"), false}, {"named string", named("x"), false},
+		{"valuer", sql.NullString{String: "x", Valid: true}, false},
+	} {
+		id := "args-" + strings.ReplaceAll(tc.name, " ", "-")
+		var err error
+		if rerr := s.onRaw(ctx, func(rc *rawConn) {
+			// A new request whose max_age (a nullable INTEGER) is the argument.
+			_, err = rc.execArgs(ctx, rc.createAuthRequestStmt, id, "client-a", "", "", "", "", "code", "", "", "",
+				"", tc.arg, "", "", ts(now), ts(now.Add(time.Hour)), int64(0), "", int64(0), "", "", "", "", "", "")
+			for i, a := range rc.args {
+				if a.Value != nil || a.Ordinal != i+1 {
+					t.Errorf("%s: argument slot %d left as %+v", tc.name, i, a)
+				}
+			}
+		}); rerr != nil {
+			t.Fatal(rerr)
+		}
+		var n int
+		if qerr := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM auth_requests WHERE id = ?`, id).Scan(&n); qerr != nil {
+			t.Fatal(qerr)
+		}
+		switch {
+		case tc.ok && (err != nil || n != 1):
+			t.Errorf("%s: %v, %d rows; want it inserted", tc.name, err, n)
+		case !tc.ok && (!errors.Is(err, errRawArg) || n != 0):
+			t.Errorf("%s: %v, %d rows; want errRawArg and nothing inserted", tc.name, err, n)
+		}
+	}
 }

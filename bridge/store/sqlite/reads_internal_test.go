@@ -57,6 +57,15 @@ func TestReadsOnFreeWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFamily(t, s, "h0", now)
+	coded := newTestRequest(now)
+	coded.Browser = "b"
+	in := signIn(coded, "b")
+	if err := s.CreateAuthRequest(t.Context(), coded); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompleteSignIn(t.Context(), in); err != nil {
+		t.Fatal(err)
+	}
 	holdGate(t, s.rgate, defaultReadConns())
 	ctx := deadlockGuard(t)
 	// The writes above ran on the write connection's driver statements, which are prepared
@@ -80,6 +89,13 @@ func TestReadsOnFreeWriter(t *testing.T) {
 	}
 	if s.raw.familyStmt == nil {
 		t.Fatal("Family did not read through the write connection's driver statements (readOnWriter)")
+	}
+	reads0 := s.rawReads.Load()
+	if got, live, err := s.AuthRequestByCodeSession(ctx, in.CodeHash); err != nil || got.ID != coded.ID || !live {
+		t.Fatalf("AuthRequestByCodeSession with the read pool taken = %v, %v, %v; want the request and its live session from the write connection", got, live, err)
+	}
+	if n := s.rawReads.Load() - reads0; n != 1 {
+		t.Fatalf("AuthRequestByCodeSession: %d reads on the write connection's driver statements (readOnWriter), want 1", n)
 	}
 }
 
@@ -135,6 +151,48 @@ func TestRawReadsAsPool(t *testing.T) {
 	if _, err := s.AuthRequest(ctx, "unknown"); !errors.Is(err, sso.ErrNotFound) {
 		t.Errorf("an unknown request on the writer: %v, want ErrNotFound", err)
 	}
+	// The code grant's read, with a live session, without, and with an ended one.
+	withSession := newTestRequest(now)
+	withSession.Browser = "b"
+	in := signIn(withSession, "b")
+	if err := s.CreateAuthRequest(ctx, withSession); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CompleteSignIn(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	byCode := func(wantLive bool) {
+		t.Helper()
+		for _, c := range []struct {
+			hash string
+			want string
+		}{{"code-hash", coded.ID}, {in.CodeHash, withSession.ID}} {
+			raw, rawLive, err := s.AuthRequestByCodeSession(ctx, c.hash)
+			if err != nil || raw.ID != c.want {
+				t.Fatalf("AuthRequestByCodeSession(%s) on the writer: %+v, %v", c.hash, raw, err)
+			}
+			var pool *sso.AuthRequest
+			var poolLive bool
+			onPool(func() { pool, poolLive, err = s.AuthRequestByCodeSession(ctx, c.hash) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(raw, pool) || rawLive != poolLive {
+				t.Errorf("request of code %s\non the writer %v %+v\non the pool   %v %+v", c.hash, rawLive, raw, poolLive, pool)
+			}
+			if c.want == withSession.ID && rawLive != wantLive {
+				t.Errorf("session live: %v, want %v", rawLive, wantLive)
+			}
+		}
+		if _, _, err := s.AuthRequestByCodeSession(ctx, "no-such-code"); !errors.Is(err, sso.ErrNotFound) {
+			t.Errorf("an unknown code on the writer: %v, want ErrNotFound", err)
+		}
+	}
+	byCode(true)
+	if err := s.EndSession(ctx, in.Session.ID); err != nil {
+		t.Fatal(err)
+	}
+	byCode(false)
 	if err := s.AddWebAuthnCredential(ctx, &store.WebAuthnCredential{ID: []byte("cred"), Subject: "bob", Name: "key", Data: []byte("{}"), CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}

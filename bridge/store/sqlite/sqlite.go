@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	sqlite3 "modernc.org/sqlite"
@@ -51,6 +52,8 @@ type Store struct {
 	// rawClosed is set by closeRaw (under the write gate, as raw): no statement is prepared on
 	// the write connection again, so that closing the databases finds none open.
 	rawClosed bool
+	// rawReads counts the reads run on raw's statements (readOnWriter), for tests.
+	rawReads atomic.Int64
 	// wgate and rgate take turns at the write connection and the read pool in arrival order
 	// (fifo.go); for ":memory:" they are one gate, as the pools are one connection.
 	wgate, rgate *fifoGate

@@ -43,6 +43,11 @@ const (
 	factorPresenceQuery = `SELECT EXISTS (SELECT 1 FROM totp_factors WHERE subject = ?1 AND confirmed = 1),
 			EXISTS (SELECT 1 FROM webauthn_credentials WHERE subject = ?1),
 			EXISTS (SELECT 1 FROM mfa_members WHERE subject = ?1 AND reset_notice = 1)`
+	// authRequestByCodeSessionQuery is the code grant's read (AuthRequestByCodeSession): a
+	// request by its code, and whether its session is live.
+	authRequestByCodeSessionQuery = `SELECT ` + authRequestCols + `, EXISTS (SELECT 1 FROM sessions s
+			WHERE s.id = auth_requests.session_id AND s.ended = 0 AND s.expires_at > ?2)
+			FROM auth_requests WHERE code_hash = ?1 AND code_expires > ?2`
 )
 
 // A sign-in's writes (CompleteSignIn), prepared on the write pool (stmts) and on the write
@@ -63,7 +68,11 @@ const (
 	// A code grant's writes (IssueTokens) and a new request's (CreateAuthRequest).
 	consumeCodeQuery = `UPDATE auth_requests SET code_consumed = 1
 			WHERE code_hash = ? AND code_consumed = 0 AND code_expires > ?`
-	codeStateQuery    = `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = ?`
+	codeStateQuery = `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = ?`
+	// claimAuthRequestQuery is the login page's claim (ClaimAuthRequest): bindAuthRequest
+	// returning the request.
+	claimAuthRequestQuery = `UPDATE auth_requests SET browser = ?
+			WHERE id = ? AND done = 0 AND browser = '' AND expires_at > ? RETURNING ` + authRequestCols
 	insertFamilyQuery = `INSERT INTO families (family_id, generation, token_hash, revoked, expires_at, rotated_at)
 			VALUES (?, ?, ?, ?, ?, ?)`
 	insertGrantQuery = `INSERT INTO family_grants (family_id, client_id, subject, audience, scopes, session_id,
@@ -133,9 +142,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 	}{
 		{&st.authRequest, r, authRequestQuery},
 		{&st.authRequestByCode, r, `SELECT ` + authRequestCols + ` FROM auth_requests WHERE code_hash = ? AND code_expires > ?`},
-		{&st.authRequestByCodeSession, r, `SELECT ` + authRequestCols + `, EXISTS (SELECT 1 FROM sessions s
-			WHERE s.id = auth_requests.session_id AND s.ended = 0 AND s.expires_at > ?2)
-			FROM auth_requests WHERE code_hash = ?1 AND code_expires > ?2`},
+		{&st.authRequestByCodeSession, r, authRequestByCodeSessionQuery},
 		{&st.family, r, familyQuery},
 		{&st.legacyRefresh, r, `SELECT ` + familyCols + ` FROM ` + familyFrom + ` WHERE f.family_id =
 			(SELECT family_id FROM legacy_refresh_tokens WHERE hash = ?) AND f.expires_at > ?`},
@@ -155,8 +162,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		{&st.insertGrant, w, insertGrantQuery},
 		{&st.revokeFamily, w, revokeFamilyQuery},
 		{&st.completeAuthRequest, w, completeAuthRequestQuery},
-		{&st.claimAuthRequest, w, `UPDATE auth_requests SET browser = ?
-			WHERE id = ? AND done = 0 AND browser = '' AND expires_at > ? RETURNING ` + authRequestCols},
+		{&st.claimAuthRequest, w, claimAuthRequestQuery},
 		{&st.completeWithCode, w, completeWithCodeQuery},
 		{&st.saveCode, w, `UPDATE auth_requests SET code_hash = ?, code_expires = ?, code_consumed = 0
 			WHERE id = ? AND done = 1 AND (code_hash IS NULL OR code_hash = '') AND expires_at > ?`},

@@ -266,20 +266,6 @@ func (s *Store) wexecStmt(ctx context.Context, stmt *sql.Stmt, args ...any) (sql
 	return w.res, err
 }
 
-// writeRowStmt runs one prepared write statement that returns a row (RETURNING) in the group
-// commit and scans it with scan; sql.ErrNoRows when it changed nothing. scan may fail after the
-// statement changed the row (a column it cannot decode), so the write is not single: it has a
-// savepoint in a batch and a transaction alone, and a failed scan rolls the statement back
-// (TestClaimScanFailureLeavesNothing).
-func writeRowStmt[T any](ctx context.Context, s *Store, stmt *sql.Stmt, scan func(scanner) (T, error), args ...any) (T, error) {
-	var out T
-	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		out, err = scan(tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...))
-		return err
-	})
-	return out, err
-}
-
 // writeRow runs a single-row write that returns its row (RETURNING) in the group commit. It is
 // single (no savepoint, autocommit alone): its dest are integers and strings of NOT NULL
 // columns, whose scan cannot fail once the statement ran.
@@ -706,7 +692,8 @@ func statementOnlyError(err error) bool {
 // (TestRawBatch*).
 
 // rawTxWriter is a writer that can also apply itself with the driver's statements (rawConn)
-// inside a transaction runTx began on rc: a rotation, a sign-in, a code grant, a new request.
+// inside a transaction runTx began on rc: a rotation, a sign-in, a code grant, a new request, a
+// login page's claim of its request.
 // One of several statements (a sign-in, a code grant) runs in a SAVEPOINT of its own when its
 // batch holds other writes, as on database/sql's transaction (rawTxConn.savepoint); the single
 // statements that are also rawWriters may run alone, outside a transaction (applyRawAlone).
@@ -739,6 +726,7 @@ type rawConn struct {
 	rotateStmt, familyStateStmt, revokeFamilyStmt rawStmt
 	familyStmt                                    rawStmt               // Family's read (readOnWriter)
 	authRequestStmt, factorPresenceStmt           rawStmt               // a login's reads (readOnWriter)
+	authRequestByCodeSessionStmt                  rawStmt               // ...
 	savepoint, release, rollbackTo                rawStmt               // a write of several statements in a batch (rawTxWriter)
 	insertSessionStmt, insertAuditStmt            rawStmt               // a sign-in's writes (signInWrite)
 	completeWithCodeStmt, completeAuthRequestStmt rawStmt               // ...
@@ -746,8 +734,10 @@ type rawConn struct {
 	consumeCodeStmt, codeStateStmt                rawStmt               // a code grant's writes (issueWrite)
 	insertFamilyStmt, insertGrantStmt             rawStmt               // ...
 	createAuthRequestStmt                         rawStmt               // a new request (CreateAuthRequest)
+	claimAuthRequestStmt                          rawStmt               // the login page's claim (claimWrite)
 	args                                          [25]driver.NamedValue // reused: one statement runs at a time
-	dest                                          [max(familyColCount, authRequestColCount)]driver.Value
+	// dest holds a row read: a family's, or a request's with AuthRequestByCodeSession's live.
+	dest [max(familyColCount, authRequestColCount+1)]driver.Value
 }
 
 // rawConnFor returns the statements prepared on dc, preparing them when dc is not the
@@ -775,6 +765,7 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 		{&fresh.rotateStmt, rotateQuery}, {&fresh.familyStateStmt, familyStateQuery}, {&fresh.revokeFamilyStmt, revokeFamilyQuery},
 		{&fresh.familyStmt, familyQuery},
 		{&fresh.authRequestStmt, authRequestQuery}, {&fresh.factorPresenceStmt, factorPresenceQuery},
+		{&fresh.authRequestByCodeSessionStmt, authRequestByCodeSessionQuery},
 		{&fresh.savepoint, savepointQuery}, {&fresh.release, releaseQuery}, {&fresh.rollbackTo, rollbackToQuery},
 		{&fresh.insertSessionStmt, insertSessionQuery}, {&fresh.insertAuditStmt, insertAuditQuery},
 		{&fresh.completeWithCodeStmt, completeWithCodeQuery}, {&fresh.completeAuthRequestStmt, completeAuthRequestQuery},
@@ -782,6 +773,7 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 		{&fresh.consumeCodeStmt, consumeCodeQuery}, {&fresh.codeStateStmt, codeStateQuery},
 		{&fresh.insertFamilyStmt, insertFamilyQuery}, {&fresh.insertGrantStmt, insertGrantQuery},
 		{&fresh.createAuthRequestStmt, createAuthRequestQuery},
+		{&fresh.claimAuthRequestStmt, claimAuthRequestQuery},
 	} {
 		st, err := p.PrepareContext(ctx, x.q)
 		if err == nil {
@@ -806,9 +798,9 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 // close closes the statements (on their live connection).
 func (rc *rawConn) close() error {
 	var errs []error
-	for _, st := range []rawStmt{rc.begin, rc.commit, rc.rollback, rc.rotateStmt, rc.familyStateStmt, rc.revokeFamilyStmt, rc.familyStmt, rc.authRequestStmt, rc.factorPresenceStmt,
+	for _, st := range []rawStmt{rc.begin, rc.commit, rc.rollback, rc.rotateStmt, rc.familyStateStmt, rc.revokeFamilyStmt, rc.familyStmt, rc.authRequestStmt, rc.factorPresenceStmt, rc.authRequestByCodeSessionStmt,
 		rc.savepoint, rc.release, rc.rollbackTo, rc.insertSessionStmt, rc.insertAuditStmt, rc.completeWithCodeStmt, rc.completeAuthRequestStmt, rc.addSessionClientStmt,
-		rc.consumeCodeStmt, rc.codeStateStmt, rc.insertFamilyStmt, rc.insertGrantStmt, rc.createAuthRequestStmt} {
+		rc.consumeCodeStmt, rc.codeStateStmt, rc.insertFamilyStmt, rc.insertGrantStmt, rc.createAuthRequestStmt, rc.claimAuthRequestStmt} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -855,16 +847,27 @@ func (rc *rawConn) exec(ctx context.Context, st rawStmt) error {
 	return err
 }
 
-// execArgs runs st with args (at most len(rc.args): strings, integers, nil), through rc.args,
-// which it clears.
+// execArgs runs st with args (at most len(rc.args)), through rc.args, which it clears. It
+// converts only what database/sql would pass on unchanged or as an int64: a string, an int64,
+// an int, nil. Any other type (a bool, an int32, a time.Time, a named string type, a
+// driver.Valuer...), which database/sql would convert and the driver might store as something
+// else, is refused before the statement runs (errRawArg), rather than stored differently than
+// on database/sql's path.
 func (rc *rawConn) execArgs(ctx context.Context, st rawStmt, args ...any) (driver.Result, error) {
 	if len(args) > len(rc.args) {
 		return nil, fmt.Errorf("%d arguments, at most %d", len(args), len(rc.args))
 	}
 	a := rc.args[:len(args)]
 	for i, v := range args {
-		if n, ok := v.(int); ok { // a driver value is an int64 (database/sql converts it)
+		switch n := v.(type) {
+		case string, int64, nil:
+		case int: // a driver value is an int64 (database/sql converts it)
 			v = int64(n)
+		default:
+			for j := range a[:i] {
+				a[j].Value = nil
+			}
+			return nil, fmt.Errorf("%w: argument %d is a %T", errRawArg, i+1, v)
 		}
 		a[i].Value = v
 	}
@@ -874,6 +877,9 @@ func (rc *rawConn) execArgs(ctx context.Context, st rawStmt, args ...any) (drive
 	}
 	return res, err
 }
+
+// errRawArg is an argument of a type execArgs does not convert.
+var errRawArg = errors.New("sqlite: the driver path takes only string, int64, int and nil arguments")
 
 // rotate runs the rotation's compare-and-set (rotateQuery) and returns how many rows it changed.
 func (rc *rawConn) rotate(ctx context.Context, rot *sso.Rotation, at int64) (int64, error) {
@@ -932,6 +938,22 @@ func (rc *rawConn) authRequest(ctx context.Context, id string, now int64) (*sso.
 	}
 	defer clear(row)
 	return scanAuthRequest(row)
+}
+
+// authRequestByCodeSession reads a request by its code, unless the code has expired at now,
+// and whether its session is live (authRequestByCodeSessionQuery, Store.AuthRequestByCodeSession).
+func (rc *rawConn) authRequestByCodeSession(ctx context.Context, codeHash string, now int64) (ar *sso.AuthRequest, live bool, err error) {
+	rc.args[0].Value, rc.args[1].Value = codeHash, now
+	row, found, err := rc.queryRow(ctx, rc.authRequestByCodeSessionStmt, 2)
+	if !found || err != nil {
+		if err == nil {
+			err = sql.ErrNoRows
+		}
+		return nil, false, err
+	}
+	defer clear(row)
+	ar, err = scanAuthRequestWith(row, &live)
+	return ar, live, err
 }
 
 // factorPresence reads what factors a member has (factorPresenceQuery, Store.FactorPresence).
@@ -1069,7 +1091,7 @@ func (rc *rawConn) revokeFamily(ctx context.Context, familyID string) error {
 }
 
 // rawBatch reports whether every write of ops can run on the driver connection (rawTxConn):
-// every rawTxWriter (a grant, a sign-in, a new request); those that are not single get a
+// every rawTxWriter (a grant, a sign-in, a new request, a claim); those that are not single get a
 // savepoint of their own in a batch, as on database/sql's transaction.
 func rawBatch(ops []*writeOp) bool {
 	for _, op := range ops {

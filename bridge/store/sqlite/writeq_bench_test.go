@@ -40,7 +40,7 @@ func BenchmarkLoginWritesParallel(b *testing.B) {
 
 // BenchmarkClaimAuthRequest is a login page's claim of its request alone (no other write
 // waiting): a savepoint-free UPDATE ... RETURNING in autocommit before, a transaction now that
-// a failed decode rolls it back (writeRowStmt).
+// a failed decode rolls it back (claimWrite), on the write connection's driver statements.
 func BenchmarkClaimAuthRequest(b *testing.B) {
 	s := openTest(b, filepath.Join(b.TempDir(), "claim.db"))
 	now := time.Now()

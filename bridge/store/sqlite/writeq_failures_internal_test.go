@@ -271,8 +271,9 @@ func TestWriteBatchCommitFailsAtEveryPlace(t *testing.T) {
 
 // TestClaimScanFailureLeavesNothing: a claim whose row cannot be decoded after the UPDATE bound
 // it (a corrupt list column) reports the error and leaves the request unbound, alone and in a
-// batch (the claim has a savepoint there). As a single write without one, the binding stayed
-// while its caller was told it failed.
+// batch (the claim has a savepoint there), both on the write connection's driver statements
+// (claimWrite is a rawTxWriter: the raw counter moves once each). As a single write without
+// one, the binding stayed while its caller was told it failed.
 func TestClaimScanFailureLeavesNothing(t *testing.T) {
 	testStores(t, func(t *testing.T, s *Store) {
 		ctx := t.Context()
@@ -291,19 +292,27 @@ func TestClaimScanFailureLeavesNothing(t *testing.T) {
 			return b
 		}
 		ar := bad()
+		raw0 := s.writes.raw.Load()
 		if _, err := s.ClaimAuthRequest(ctx, ar.ID, "b1"); err == nil {
 			t.Fatal("claim of an undecodable request: no error")
 		}
 		if b := browserOf(ar.ID); b != "" {
 			t.Errorf("alone: the failed claim bound the request to %q", b)
 		}
+		if n := s.writes.raw.Load() - raw0; n != 1 {
+			t.Errorf("claim alone: %d transactions on the driver connection, want 1", n)
+		}
 		ar, other := bad(), pendingRequest(t, s, "")
-		errs, _ := batchWrites(t, s,
+		raw0 = s.writes.raw.Load()
+		errs, batches := batchWrites(t, s,
 			func() error { _, err := s.ClaimAuthRequest(ctx, ar.ID, "b1"); return err },
 			func() error { _, err := s.ClaimAuthRequest(ctx, other.ID, "b2"); return err },
 		)
 		if errs[0] == nil || errs[1] != nil {
 			t.Fatalf("claims in a batch: %v; want an error, nil", errs)
+		}
+		if n := s.writes.raw.Load() - raw0; batches != 1 || n != 1 {
+			t.Errorf("claims: %d batches, %d on the driver connection; want 1 and 1", batches, n)
 		}
 		if b := browserOf(ar.ID); b != "" {
 			t.Errorf("in a batch: the failed claim bound the request to %q", b)
