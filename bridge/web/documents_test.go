@@ -339,3 +339,100 @@ func TestRouterServesEchoRoutesThroughTheFrame(t *testing.T) {
 		t.Fatalf("%v allocations per route request through the Router, %v through echo: want at least 1 fewer", viaRouter, viaEcho)
 	}
 }
+
+// TestDocumentsNamedWhenLogged: a document's answer carries X-Request-Id exactly when its
+// request is logged, ahead of echo and through it alike. At info (every answer has its access
+// line) it is named, with the caller's id kept; at warn, GET, HEAD, a conditional 304, a 405
+// and a client gone write no line and carry no id, the caller's neither; an answer the frame
+// makes of an error (a panic's 500, a body too large) is named at any level, with the id its
+// lines carry; a 500 the handler answers itself is logged with an id of its own.
+func TestDocumentsNamedWhenLogged(t *testing.T) {
+	failing := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+	notModified := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotModified) })
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelWarn} {
+		for _, tc := range []struct {
+			name, method, path, rid, body string
+			length                        int64
+			gone                          bool
+			want                          int
+			named                         bool // at warn (at info every answer is named)
+			logged                        bool // at warn
+		}{
+			{name: "get", method: http.MethodGet, path: "/doc", want: 200},
+			{name: "caller's id", method: http.MethodGet, path: "/doc", rid: "from-the-proxy", want: 200},
+			{name: "head", method: http.MethodHead, path: "/doc", want: 200},
+			{name: "not modified", method: http.MethodGet, path: "/304", want: 304},
+			{name: "refused", method: http.MethodPost, path: "/doc", want: 405},
+			{name: "client gone", method: http.MethodGet, path: "/doc", gone: true, want: 200},
+			{name: "panic", method: http.MethodGet, path: "/boom", want: 500, named: true, logged: true},
+			{name: "panic, caller's id", method: http.MethodGet, path: "/boom", rid: "from-the-proxy", want: 500, named: true, logged: true},
+			{name: "too large", method: http.MethodPost, path: "/doc", body: "x=1", length: MaxRequestBody + 1, want: 413, named: true},
+			{name: "handler's 500", method: http.MethodGet, path: "/fail", want: 500, logged: true},
+		} {
+			for _, via := range []string{"ahead of echo", "through echo"} {
+				t.Run(fmt.Sprintf("%s %s %s", level, tc.name, via), func(t *testing.T) {
+					var out safeBuffer
+					var obs observed
+					pages, err := NewRenderer(Brand{Name: "Test Association"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					rt := New(RouterConfig{Renderer: pages, Logger: logging.New(&out, logging.FormatJSON, level), Requests: &obs,
+						Documents: map[string]http.Handler{
+							"/doc": testDocument, "/304": notModified, "/fail": failing,
+							"/boom": http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("kaboom") }),
+						}})
+					pages.Mount(rt.Echo)
+					var h http.Handler = rt
+					if via == "through echo" {
+						h = rt.Echo
+					}
+					req := httptest.NewRequest(tc.method, tc.path, nil)
+					if tc.body != "" {
+						req = httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+						req.ContentLength = tc.length
+					}
+					if tc.rid != "" {
+						req.Header.Set(echo.HeaderXRequestID, tc.rid)
+					}
+					if tc.gone {
+						ctx, cancel := context.WithCancel(req.Context())
+						cancel()
+						req = req.WithContext(ctx)
+					}
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != tc.want {
+						t.Fatalf("answered %d, want %d", rec.Code, tc.want)
+					}
+					named, logged := tc.named, tc.logged
+					if level == slog.LevelInfo {
+						named, logged = true, true
+					}
+					ids := rec.Header()[echo.HeaderXRequestID]
+					if named != (len(ids) == 1) || len(ids) > 1 || named && tc.rid != "" && ids[0] != tc.rid {
+						t.Fatalf("X-Request-Id %q, want named: %v (caller's %q)", ids, named, tc.rid)
+					}
+					var lines []map[string]any
+					var lineIDs []string
+					if out.String() != "" {
+						lines, lineIDs = accessLines(t, out.String())
+					}
+					if logged != (len(lines) == 1) || len(lines) > 1 {
+						t.Fatalf("access lines %v, want logged: %v", lines, logged)
+					}
+					if logged && (lineIDs[0] == "" || named && lineIDs[0] != ids[0]) {
+						t.Fatalf("access line's id %q, answer's %q", lineIDs[0], ids)
+					}
+					if strings.Contains(tc.name, "panic") && (!strings.Contains(out.String(), `"request_id":"`+ids[0]+`"`) ||
+						!strings.Contains(out.String(), "panic recovered")) {
+						t.Fatalf("panic line without the answer's id %q:\n%s", ids, out.String())
+					}
+					if seen := obs.take(); len(seen) != 1 {
+						t.Fatalf("observed %v", seen)
+					}
+				})
+			}
+		}
+	}
+}

@@ -39,7 +39,10 @@ type RouterConfig struct {
 	Requests RequestObserver
 	// Documents are fixed public documents by exact path (the discovery document, the JWKS),
 	// served by handlers that read no body, log nothing and need neither echo's context nor
-	// the request's log fields: Router.ServeHTTP answers them ahead of echo's router.
+	// the request's log fields: Router.ServeHTTP answers them ahead of echo's router. Their
+	// answers carry the documents' security headers (documentHeaders), and X-Request-Id only
+	// when the request's access line is logged or the frame answers with an error page
+	// (frame.document).
 	Documents map[string]http.Handler
 	// StoreBudget, when above zero, is how long the store calls of one request may wait in
 	// all (store.WithBudget; the PostgreSQL store's statement timeout): a request that calls
@@ -112,7 +115,7 @@ func New(cfg RouterConfig) *Router {
 	for _, path := range slices.Sorted(maps.Keys(cfg.Documents)) {
 		h := cfg.Documents[path]
 		e.Any(path, direct(h))
-		f.routes[path] = route{headers: f.documents}
+		f.routes[path] = route{headers: f.documents, namedWhenLogged: true}
 		rt.docs = append(rt.docs, document{path: path, h: h})
 	}
 	for path, fn := range cfg.RouteContexts {
@@ -125,10 +128,12 @@ func New(cfg RouterConfig) *Router {
 
 // route is what the frame does for a route of its own (RouterConfig.APIRoutes, Documents,
 // RouteContexts): the security headers its responses get (apiHeaders, documentHeaders; nil:
-// the pages') and the context it adds (nil: none).
+// the pages'), the context it adds (nil: none) and whether its answers carry X-Request-Id
+// only when the request is logged (namedWhenLogged: the documents) rather than always.
 type route struct {
-	headers []headerValue
-	context ContextFunc
+	headers         []headerValue
+	context         ContextFunc
+	namedWhenLogged bool
 }
 
 // direct serves h with the request as it is.
@@ -184,7 +189,8 @@ func IPExtractor(trusted []string) echo.IPExtractor {
 // frame is the middleware every request passes through, in one function (echo wraps the
 // route's handler in each middleware anew for every request: one closure here instead of
 // three). In order, what were echo's RequestID, requestLog, echo's Recover and
-// securityHeaders: it names the request (X-Request-Id: the caller's, or a new one), sets the
+// securityHeaders: it names the request (X-Request-Id: the caller's, or a new one; a
+// document's answer only when it is logged), sets the
 // security headers of the route's kind (pages, API, documents), puts the request's log fields
 // (package logging) in its context, runs the handler turning a panic into a 500, then tells
 // the observer (if any) and logs one line.
@@ -306,17 +312,31 @@ func apiHeaders(https bool) []headerValue {
 }
 
 // documentHeaders are the security headers of the public documents (RouterConfig.Documents:
-// discovery and JWKS), which any origin may read (their handler sends
-// Access-Control-Allow-Origin *, Cache-Control, ETag and Content-Type): nosniff and apiCSP as
-// for the API, and HSTS over https. X-Frame-Options is left out: the documents hold nothing
-// that is not public to every origin already and have nothing to click, so framing one
-// reveals or risks nothing, and every browser that renders JSON in a frame knows
-// frame-ancestors (apiCSP) anyway; with it, a document over https would carry 9 header map
-// entries (above).
+// discovery and JWKS: public, anonymous, cacheable JSON that any origin may read; their
+// handler sends Access-Control-Allow-Origin *, Cache-Control, ETag and Content-Type):
+//   - X-Content-Type-Options nosniff: a browser takes them for the JSON they say they are,
+//     never for script, a style sheet or a page (OWASP REST Security: nosniff with the JSON
+//     type on every JSON response);
+//   - HSTS over https (the host's policy: any response may be the first a browser sees).
+//
+// Left out, as having no effect on these two documents:
+//   - Content-Security-Policy: it restricts what a rendered document loads and runs, and which
+//     pages may frame it. A document served as application/json with nosniff is never
+//     rendered as a page (a browser that opens one shows it as text or in its own JSON
+//     viewer, which runs none of the document's content), loads nothing and runs nothing; and
+//     framing it reveals or risks nothing: it holds nothing that is not public to every origin
+//     through CORS already, and has nothing to click.
+//   - X-Frame-Options: the same as frame-ancestors above.
+//   - Referrer-Policy and Cross-Origin-Opener-Policy, as for the API (apiHeaders).
+//
+// X-Request-Id is set only when the request's access line is logged (namedWhenLogged): it
+// exists to find a response's log line, and at log.level warn a document answered 200, 304
+// or 405 writes none. Each header the handler's map holds costs about 1,500 instructions per
+// response in net/http (the map cloned, sorted, validated, written), for every one of the
+// most frequent requests the bridge serves.
 func documentHeaders(https bool) []headerValue {
 	return withHSTS(https, []headerValue{
 		{"X-Content-Type-Options", []string{"nosniff"}},
-		{"Content-Security-Policy", []string{apiCSP}},
 	})
 }
 
@@ -341,7 +361,18 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 	if headers == nil {
 		headers = f.pages
 	}
-	rid := f.begin(r, c.Response().Header(), headers)
+	h := c.Response().Header()
+	for _, v := range headers {
+		h[v.name] = v.value
+	}
+	// The request's id, in its log fields (a document's through echo too: its error page's
+	// lines carry it); a document's answer is named as ahead of echo (document).
+	id := f.requestID(r)
+	named := !rc.namedWhenLogged || f.log.Enabled(r.Context(), slog.LevelInfo)
+	if named {
+		h[echo.HeaderXRequestID] = id
+	}
+	rid := id[0]
 	ctx := logging.WithRequest(r.Context(), rid)
 	if f.storeBudget > 0 {
 		ctx = store.WithBudget(ctx, f.storeBudget)
@@ -366,6 +397,9 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 		err = f.call(c, next)
 	}
 	if err != nil {
+		if !named && !c.Response().Committed {
+			h[echo.HeaderXRequestID] = id // an error page the frame answers is named, as every page
+		}
 		c.Error(err)
 	}
 	status := c.Response().Status
@@ -383,22 +417,15 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 // about 25 ns a read).
 func (f *frame) clock() time.Duration { return time.Since(f.epoch) }
 
-// begin names the request (X-Request-Id: the caller's, or a new one) and sets the security
-// headers in h; it returns the request id.
-func (f *frame) begin(r *http.Request, h http.Header, headers []headerValue) string {
-	var id []string
+// requestID names the request: the caller's X-Request-Id when it is kept (callerRequestID),
+// else a new id, as an X-Request-Id header value.
+func (f *frame) requestID(r *http.Request) []string {
 	// (The header's key as net/http and echo canonicalize it: a lookup without Header.Get's
 	// check of the key's form.)
 	if v := r.Header[echo.HeaderXRequestID]; len(v) > 0 && callerRequestID(v[0]) {
-		id = []string{v[0]}
-	} else {
-		id = f.ids.next()
+		return []string{v[0]}
 	}
-	h[echo.HeaderXRequestID] = id
-	for _, v := range headers {
-		h[v.name] = v.value
-	}
-	return id[0]
+	return f.ids.next()
 }
 
 // end tells the observer (if any) about the request answered status on route, and logs its
@@ -412,6 +439,9 @@ func (f *frame) end(r *http.Request, route, rid string, status int, start time.D
 	lctx := r.Context()
 	if !f.log.Enabled(lctx, level) {
 		return // (LogAttrs would check too, after allocating its attributes)
+	}
+	if rid == "" {
+		rid = f.requestID(r)[0] // a document answered unnamed (its handler answered 5xx itself)
 	}
 	// Only the path is logged: query strings carry codes, tokens and hints. The request's
 	// client id and subject, once known, come from its log fields. The record goes to the
@@ -427,12 +457,27 @@ func (f *frame) end(r *http.Request, route, rid string, status int, start time.D
 // document serves d through the frame, as serve would through echo: the same headers, request
 // id, observer call (d's path as the route), access line and panic guard. The request keeps
 // its own context: d's handler logs nothing, and the access line names the request itself.
+//
+// The answer carries X-Request-Id only when the request's access line will be logged (at
+// info, the level of every status a document answers but a panic's 500): the id is there to
+// find that line, and a header in the handler's map costs net/http about 1,500 instructions
+// per response (documentHeaders). A panic names the request then, before its 500 is written,
+// as its lines are logged whatever the level.
 func (f *frame) document(w http.ResponseWriter, r *http.Request, d *document) {
 	start := f.clock()
-	rid := f.begin(r, w.Header(), f.documents)
+	h := w.Header()
+	var rid string
+	if f.log.Enabled(r.Context(), slog.LevelInfo) {
+		id := f.requestID(r)
+		h[echo.HeaderXRequestID] = id
+		rid = id[0]
+	}
+	for _, v := range f.documents {
+		h[v.name] = v.value
+	}
 	sw := f.writers.Get().(*statusWriter)
 	sw.ResponseWriter, sw.status = w, 0
-	f.callDocument(sw, r, d.h, rid)
+	rid = f.callDocument(sw, r, d.h, rid)
 	status := sw.status
 	if status == 0 {
 		status = http.StatusOK // nothing written: net/http answers 200
@@ -446,8 +491,10 @@ func (f *frame) document(w http.ResponseWriter, r *http.Request, d *document) {
 }
 
 // callDocument runs h; a panic in it (but http.ErrAbortHandler) is logged and answered as
-// serve's: 500 through the error handler, unless h had answered already.
-func (f *frame) callDocument(w *statusWriter, r *http.Request, h http.Handler, rid string) {
+// serve's: 500 through the error handler, unless h had answered already. It returns the
+// request's id: rid, or the one a panic named the request with when rid was "".
+func (f *frame) callDocument(w *statusWriter, r *http.Request, h http.Handler, rid string) (id string) {
+	id = rid
 	defer func() {
 		p := recover()
 		if p == nil {
@@ -456,14 +503,22 @@ func (f *frame) callDocument(w *statusWriter, r *http.Request, h http.Handler, r
 		if p == http.ErrAbortHandler {
 			panic(p)
 		}
+		if id == "" {
+			named := f.requestID(r)
+			if w.status == 0 {
+				w.Header()[echo.HeaderXRequestID] = named
+			}
+			id = named[0]
+		}
 		// As in serve: the request with its log fields, in echo's context.
-		c := f.echo.NewContext(r.WithContext(logging.WithRequest(r.Context(), rid)), w)
+		c := f.echo.NewContext(r.WithContext(logging.WithRequest(r.Context(), id)), w)
 		err := f.recovered(c, p)
 		if w.status == 0 {
 			c.Error(err)
 		}
 	}()
 	h.ServeHTTP(w, r)
+	return id
 }
 
 // statusWriter records the status a document's handler answered.

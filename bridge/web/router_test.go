@@ -313,7 +313,8 @@ func TestRouterRecoversPanics(t *testing.T) {
 // (RouterConfig.APIRoutes) and the documents (RouterConfig.Documents, ahead of echo and
 // through it), over http and https, with and without a route context (RouterConfig.RouteContexts
 // on /api and /page-ctx); an error page on an API or document route gets the
-// pages' set (its styles need the page CSP). Each header is present with its value or absent.
+// pages' set (its styles need the page CSP). Each header is present with its value or absent:
+// a document's answer has nosniff (and HSTS) only.
 func TestSecurityHeadersByKind(t *testing.T) {
 	const (
 		pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -322,7 +323,7 @@ func TestSecurityHeadersByKind(t *testing.T) {
 	page := map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
 		"Cross-Origin-Opener-Policy": "same-origin", "Content-Security-Policy": pageCSP}
 	api := map[string]string{"X-Content-Type-Options": "nosniff", "Content-Security-Policy": apiCSP, "X-Frame-Options": "DENY"}
-	doc := map[string]string{"X-Content-Type-Options": "nosniff", "Content-Security-Policy": apiCSP}
+	doc := map[string]string{"X-Content-Type-Options": "nosniff"} // no CSP: documentHeaders
 	security := []string{"X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options", "Cross-Origin-Opener-Policy",
 		"Content-Security-Policy", "Strict-Transport-Security"}
 	for _, https := range []bool{false, true} {

@@ -2,15 +2,17 @@
 // request with 1.5 KB of JSON and one header (Content-Type). What it serves per second on one
 // core is what net/http and the kernel allow there; discovery and JWKS are read against it.
 //
-// With -doc it answers as the bridge answers the discovery document, without the bridge: the
-// document's size (2,055 bytes) and its eight response headers (CORS, caching, entity tag,
-// type, length, the security headers and a request id), set in the handler's header map as the bridge
-// sets them (shared values, no allocation). net/http handles each entry of that map several
-// times per response (cloned when the status is written, iterated, looked up, sorted,
-// validated, written), about 1,500 instructions an entry on Go 1.26 (callgrind), so this is
-// the most the discovery document's response can reach through net/http on that core
-// whatever the bridge's frame does; read discovery against both. Hit it at the document's
-// path: the request line's path is parsed per request too.
+// With -doc it answers as the bridge answers the discovery document in a load run (log.level
+// warn), without the bridge: the document's size (2,055 bytes) and its six response headers
+// (CORS, caching, entity tag, type, length, nosniff; no request id: at warn the request writes
+// no log line for one to name), set in the handler's header map as the bridge sets them
+// (shared values, no allocation). net/http handles each entry of that map several times per
+// response (cloned when the status is written, iterated, looked up, sorted, validated,
+// written), about 1,500 instructions an entry on Go 1.26 (callgrind), so this is the most the
+// discovery document's response can reach through net/http on that core whatever the bridge's
+// frame does; read discovery against both. Hit it at the document's path: the request line's
+// path is parsed per request too. -doc-before adds the two headers the bridge sent until
+// session 19 (Content-Security-Policy and X-Request-Id), to compare.
 //
 // With -sign it is the floor of a refresh grant instead: each request's form is parsed and one
 // RS256 signature is made over a 700-byte payload, as an ID token's, and the answer echoes the
@@ -18,7 +20,7 @@
 // and c=64 is what net/http, the kernel and one Go RS256 signature allow on that core: the most a
 // token endpoint that signs once per refresh can reach there, read next to the raw signing rate.
 //
-//	GOMAXPROCS=1 taskset -c 0 go run ./scripts/loadtest/floor -addr 127.0.0.1:18555 [-sign | -doc]
+//	GOMAXPROCS=1 taskset -c 0 go run ./scripts/loadtest/floor -addr 127.0.0.1:18555 [-sign | -doc [-doc-before]]
 package main
 
 import (
@@ -37,11 +39,12 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18555", "listen address (keep it on 127.0.0.1)")
 	sign := flag.Bool("sign", false, "answer like a token endpoint: parse the form, sign one RS256")
-	doc := flag.Bool("doc", false, "answer like the discovery document: its size and its eight response headers")
+	doc := flag.Bool("doc", false, "answer like the discovery document: its size and its response headers")
+	docBefore := flag.Bool("doc-before", false, "with -doc: also Content-Security-Policy and X-Request-Id (the bridge's answer until session 19)")
 	flag.Parse()
 	h := http.Handler(staticHandler())
 	if *doc {
-		h = documentHandler()
+		h = documentHandler(*docBefore)
 	}
 	if *sign {
 		key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -65,31 +68,33 @@ func staticHandler() http.HandlerFunc {
 const documentBytes = 2055
 
 // documentHandler answers with a body of documentBytes and the discovery document's response
-// headers (sso's publicDoc and the router's frame: Access-Control-Allow-Origin,
-// Cache-Control, Content-Security-Policy, Content-Type, Etag, X-Content-Type-Options,
-// X-Request-Id; Content-Length, which sso's publicDoc sets itself for a body of 2 KiB or more:
-// net/http counts only a shorter one; net/http adds Date), each value a shared slice assigned
-// into the header map as the bridge assigns it. The request id is the same on every answer
-// (the bridge's differ; what net/http does with them is the same).
-func documentHandler() http.HandlerFunc {
+// headers as a load run gets them (sso's publicDoc and the router's frame at log.level warn:
+// Access-Control-Allow-Origin, Cache-Control, Content-Type, Etag, X-Content-Type-Options;
+// Content-Length, which sso's publicDoc sets itself for a body of 2 KiB or more: net/http
+// counts only a shorter one; net/http adds Date), each value a shared slice assigned into the
+// header map as the bridge assigns it. With before, also the two it sent until session 19:
+// Content-Security-Policy and X-Request-Id (the same on every answer; the bridge's differed,
+// what net/http does with them is the same).
+func documentHandler(before bool) http.HandlerFunc {
 	body := []byte(`{"pad":"` + strings.Repeat("x", documentBytes-len(`{"pad":""}`)-1) + "\"}\n")
-	headers := []struct {
+	type header struct {
 		name  string
 		value []string
-	}{
-		{"X-Request-Id", []string{"Xq3v1Q9kAAAAAAAB"}},
+	}
+	var headers []header
+	if before {
+		headers = append(headers, header{"X-Request-Id", []string{"Xq3v1Q9kAAAAAAAB"}},
+			header{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'"}})
+	}
+	headers = append(headers, []header{
 		{"X-Content-Type-Options", []string{"nosniff"}},
-		{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'"}},
 		{"Access-Control-Allow-Origin", []string{"*"}},
 		{"Cache-Control", []string{"public, max-age=3600"}},
 		{"Etag", []string{`"aEfMd2L88c_5y6yRKXoEb63_"`}},
 		{"Content-Type", []string{"application/json"}},
-	}
+	}...)
 	if len(body) >= 2048 { // sso's serverCountsBelow
-		headers = append(headers, struct {
-			name  string
-			value []string
-		}{"Content-Length", []string{strconv.Itoa(len(body))}})
+		headers = append(headers, header{"Content-Length", []string{strconv.Itoa(len(body))}})
 	}
 	return func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()

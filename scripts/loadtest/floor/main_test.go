@@ -52,29 +52,36 @@ func TestSignHandler(t *testing.T) {
 }
 
 // TestDocumentHandler: the document floor answers through net/http as the bridge answers the
-// discovery document: a body of its size, the eight headers of its header map (Content-Length
-// among them: the document is over 2 KiB) and the one net/http adds (Date), and nothing else.
+// discovery document in a load run (log.level warn): a body of its size, the six headers of
+// its header map (Content-Length among them: the document is over 2 KiB) and the one net/http
+// adds (Date), and nothing else; with before, also the two the bridge sent until session 19.
 func TestDocumentHandler(t *testing.T) {
-	srv := httptest.NewServer(documentHandler())
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/.well-known/openid-configuration")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK || len(body) != documentBytes || !json.Valid(body) {
-		t.Fatalf("status %d, %d bytes (want %d of JSON)", resp.StatusCode, len(body), documentBytes)
-	}
-	want := []string{"Access-Control-Allow-Origin", "Cache-Control", "Content-Length", "Content-Security-Policy",
-		"Content-Type", "Date", "Etag", "X-Content-Type-Options", "X-Request-Id"}
-	if got := slices.Sorted(maps.Keys(resp.Header)); !slices.Equal(got, want) {
-		t.Errorf("headers %v, want %v", got, want)
-	}
-	if got := resp.Header.Get("Content-Length"); got != strconv.Itoa(documentBytes) {
-		t.Errorf("Content-Length %s", got)
+	for _, before := range []bool{false, true} {
+		srv := httptest.NewServer(documentHandler(before))
+		resp, err := http.Get(srv.URL + "/.well-known/openid-configuration")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK || len(body) != documentBytes || !json.Valid(body) {
+			t.Fatalf("status %d, %d bytes (want %d of JSON)", resp.StatusCode, len(body), documentBytes)
+		}
+		want := []string{"Access-Control-Allow-Origin", "Cache-Control", "Content-Length", "Content-Type", "Date", "Etag",
+			"X-Content-Type-Options"}
+		if before {
+			want = []string{"Access-Control-Allow-Origin", "Cache-Control", "Content-Length", "Content-Security-Policy",
+				"Content-Type", "Date", "Etag", "X-Content-Type-Options", "X-Request-Id"}
+		}
+		if got := slices.Sorted(maps.Keys(resp.Header)); !slices.Equal(got, want) {
+			t.Errorf("before=%v: headers %v, want %v", before, got, want)
+		}
+		if got := resp.Header.Get("Content-Length"); got != strconv.Itoa(documentBytes) {
+			t.Errorf("Content-Length %s", got)
+		}
 	}
 }
