@@ -19,7 +19,7 @@ func testOutboxEventsDieWithClient(t *testing.T, h *H) {
 	delivered, dead, leased, retrying := clientEvent("gone", "m1"), clientEvent("gone", "m2"), clientEvent("gone", "m3"), clientEvent("gone", "m4")
 	pending, later, other := clientEvent("gone", "m5"), clientEvent("gone", "m3"), clientEvent("stays", "m1")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, delivered, dead, leased, retrying), "Enqueue")
-	at := h.Now.Add(time.Second)
+	at := h.Now.Add(time.Minute) // past the store clock's enqueue time even when a loaded run takes seconds
 	lease := map[string]time.Time{}
 	for _, e := range h.claim(at, 10) {
 		lease[e.ID] = e.LeaseUntil
@@ -98,7 +98,7 @@ func testClientRemovalCounted(t *testing.T, h *H) {
 	}
 	delivered := clientEvent("gone", "m1")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, delivered), "Enqueue")
-	at := h.Now.Add(time.Second)
+	at := h.Now.Add(time.Minute) // past the store clock's enqueue time even when a loaded run takes seconds
 	l := h.claim(at, 10)
 	ssotest.Equal(t, ids(l), []string{delivered.ID}, "claimed")
 	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, delivered.ID, l[0].LeaseUntil, at), "MarkDelivered")
