@@ -128,6 +128,7 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 	if err != nil {
 		return nil, nil, fmt.Errorf("admin: saml service providers: %w", err)
 	}
+	samlSPs.EmailVerified = cfg.Policy.EmailVerified // as the server builds them
 	ender.Others = (&saml.Logouts{Store: a.Store, Registry: samlSPs, Issuer: cfg.Issuer, Logger: log, Now: time.Now}).BackChannel
 	// The signing keys as the server keeps them (listed, withdrawn; none made here).
 	signingKeys, err := sso.OpenKeyManager(a.Store, signingKeyConfig(cfg, kek, log))

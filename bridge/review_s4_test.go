@@ -51,6 +51,7 @@ func newFederationOver(t *testing.T, dir legacy.Directory, provider func(*upstre
 	rp, addClient := newRelyingParty(t)
 	down := newEnvAt(t, downLn, downIssuer, false, dir, envDeps{}, addClient, func(c *bridge.Config) {
 		c.UpstreamProviders = append(c.UpstreamProviders, pc)
+		c.Policy.EmailVerified = pc.LinkByEmail // link_by_email needs it (X19-10's inbound twin)
 	})
 	rp.connect(down)
 	return &federation{t: t, up: up, down: down, rp: rp}

@@ -257,6 +257,7 @@ func TestSAMLEmailNameIDMustBeTheMembersOwn(t *testing.T) {
 		cfg := sp.config("jobs", "Job Board")
 		cfg.NameIDFormat = config.SAMLNameIDEmail
 		c.SAML.ServiceProviders = []config.SAMLServiceProvider{cfg}
+		c.Policy.EmailVerified = true // name_id_format email needs it (X19-10)
 	})
 	sp.start(t, e, crewjam.HTTPRedirectBinding, "jobs_token")
 	nameID := func(page string) string {

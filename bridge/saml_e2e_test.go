@@ -148,6 +148,7 @@ func samlEnv(t *testing.T, mutate ...func(*bridge.Config)) (*env, *samlSP, *saml
 	rp, addClient := newRelyingParty(t)
 	e := newEnv(t, append([]func(*bridge.Config){addClient, func(c *bridge.Config) {
 		c.SAML.ServiceProviders = []config.SAMLServiceProvider{lms.config("lms", "Learning Portal")}
+		c.Policy.EmailVerified = true // events' name_id_format email needs it (X19-10)
 		c.Policy.Policies = map[string]policy.ClientPolicy{
 			"lms": {AccessRule: `member.is_current`, AllowedRoles: []string{"Member"}},
 		}
@@ -163,6 +164,7 @@ func samlEnv(t *testing.T, mutate ...func(*bridge.Config)) (*env, *samlSP, *saml
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg.EmailVerified = true // registered as under a configuration with email_verified: true
 	if _, err := reg.Register(t.Context(), config.SAMLServiceProvider{ID: "events", Name: "Events Hub", NameIDFormat: "email"}, raw, time.Now()); err != nil {
 		t.Fatalf("register events SP: %v", err)
 	}

@@ -256,6 +256,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
+	samlSPs.EmailVerified = cfg.Policy.EmailVerified // name_id_format email only then
 	// Every stored SP is built once now: one whose record no longer builds is logged by name
 	// and refused at its sign-ins (saml.Registry), not found at a first lookup.
 	samlSPs.Logger = log

@@ -70,6 +70,9 @@ func newFederationDeps(t *testing.T, verified bool, provider func(*upstream.Prov
 	rp, addClient := newRelyingParty(t)
 	mutate := append([]func(*bridge.Config){addClient, func(c *bridge.Config) {
 		c.UpstreamProviders = append(c.UpstreamProviders, pc)
+		if pc.LinkByEmail {
+			c.Policy.EmailVerified = true // link_by_email needs it (X19-10's inbound twin)
+		}
 	}}, downMutate...)
 	down := newEnvAt(t, downLn, downIssuer, false, nil, deps, mutate...)
 	rp.connect(down)

@@ -227,6 +227,32 @@ func (sp *SAMLServiceProvider) CheckSettings() error {
 	return nil
 }
 
+// ErrUnverifiedEmailNameID is the refusal of name_id_format email without email_verified.
+var ErrUnverifiedEmailNameID = errors.New("name_id_format: email needs email_verified: true, the statement that the AMS verifies " +
+	"e-mail addresses (README \"email_verified\"): iMIS lets members type any address into their record, and an SP that " +
+	"knows its users by e-mail would sign such a member in to the account of the person whose address they typed. " +
+	"Use name_id_format persistent, or set email_verified: true only if the AMS verifies every address")
+
+// CheckEmailNameID refuses an SP's name_id_format email (format) unless emailVerified (the
+// configuration's email_verified): an e-mail NameID vouches for the address to the SP.
+func CheckEmailNameID(format string, emailVerified bool) error {
+	if format == SAMLNameIDEmail && !emailVerified {
+		return ErrUnverifiedEmailNameID
+	}
+	return nil
+}
+
+// CheckEmailNameIDs is CheckEmailNameID of every SP entered by hand; each error names its SP.
+func (c *SAMLConfig) CheckEmailNameIDs(emailVerified bool) error {
+	var errs []error
+	for i, sp := range c.ServiceProviders {
+		if err := CheckEmailNameID(sp.NameIDFormat, emailVerified); err != nil {
+			errs = append(errs, fmt.Errorf("saml.service_providers[%d].%w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 func checkSAMLEndpoint(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Fragment != "" {

@@ -192,6 +192,7 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	p.add(c.Shadow.Validate())
 	p.add(provisioning.ValidateTargets(c.Provisioning))
 	p.add(c.SAML.Validate())
+	p.add(c.SAML.CheckEmailNameIDs(c.Policy.EmailVerified))
 	out.Clients = c.checkClients(&p)
 	if log != nil {
 		c.warnSecretsBasicMangles(log)

@@ -74,6 +74,10 @@ type Registry struct {
 	// Logger, when set, gets an error line for each stored SP that does not build, each time the
 	// records are read anew (at start-up, and after a change).
 	Logger *slog.Logger
+	// EmailVerified is the configuration's email_verified (policy.Config): the operator's
+	// statement that the AMS verifies e-mail addresses. Without it an SP with name_id_format
+	// email is refused at registration and, stored, is unusable (CheckEmailNameID).
+	EmailVerified bool
 
 	mu sync.Mutex
 	// loaded: lookups use stored as it is; built: stored and unusable are built from the
@@ -273,7 +277,7 @@ func (r *Registry) Refresh(ctx context.Context) error {
 	if same {
 		return nil
 	}
-	out, unusable := buildStored(recs)
+	out, unusable := buildStored(recs, r.EmailVerified)
 	for _, u := range unusable {
 		if r.Logger != nil {
 			r.Logger.ErrorContext(ctx, "saml service provider refused: its stored registration does not build; remove it and register it again",
@@ -353,7 +357,7 @@ func (r *Registry) changed(ctx context.Context) error {
 var ErrNotNotified = errors.New("saved, but the other replicas could not be told at once; they pick the change up within seconds")
 
 // buildStored builds the stored SPs; those that do not build are returned apart.
-func buildStored(recs []*store.SAMLServiceProvider) (out []*SP, unusable []UnusableSP) {
+func buildStored(recs []*store.SAMLServiceProvider, emailVerified bool) (out []*SP, unusable []UnusableSP) {
 	for _, rec := range recs {
 		var settings config.SAMLServiceProvider
 		if err := json.Unmarshal(rec.Settings, &settings); err != nil {
@@ -361,6 +365,9 @@ func buildStored(recs []*store.SAMLServiceProvider) (out []*SP, unusable []Unusa
 			continue
 		}
 		sp, err := FromMetadata(settings, rec.Metadata)
+		if err == nil {
+			err = config.CheckEmailNameID(settings.NameIDFormat, emailVerified)
+		}
 		if err != nil {
 			unusable = append(unusable, UnusableSP{ID: rec.ID, EntityID: rec.EntityID, Err: err})
 			continue
@@ -413,6 +420,9 @@ func (r *Registry) unusableMatch(match func(*SP) bool) *UnusableSP {
 func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProvider, metadata []byte, now time.Time) (*SP, error) {
 	sp, err := FromMetadata(settings, metadata)
 	if err != nil {
+		return nil, err
+	}
+	if err := config.CheckEmailNameID(settings.NameIDFormat, r.EmailVerified); err != nil {
 		return nil, err
 	}
 	// Checked at registration (an SP registered before the rule is refused at delivery

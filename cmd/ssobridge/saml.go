@@ -41,6 +41,7 @@ func (g *globals) withSAML(ctx context.Context, f func(cfg bridge.Config, st sto
 			return err
 		}
 		reg.ConfigClientIDs = bridge.ConfigClientIDs(chk) // one id names one app
+		reg.EmailVerified = cfg.Policy.EmailVerified      // name_id_format email only then
 		sc := cfg.StoreConfig()
 		node, err := cluster.ForStore(ctx, sc, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err != nil {

@@ -69,8 +69,13 @@ func TestSAMLCLI(t *testing.T) {
 		_, _ = w.Write(jobs)
 	}))
 	defer srv.Close()
+	// An e-mail NameID needs the configuration's email_verified: true (review s19 X19-10).
 	out, err = run(t, "saml", "register", dd, "--id", "jobs", "--metadata-url", srv.URL, "--name-id-format", "email", "--encrypt-assertions")
-	if err != nil || fetched.Load() != 1 {
+	if err == nil || !strings.Contains(err.Error(), "email_verified: true") || fetched.Load() != 1 {
+		t.Fatalf("register an e-mail NameID without email_verified: %v\n%s", err, out)
+	}
+	out, err = run(t, "saml", "register", dd, "--id", "jobs", "--metadata-url", srv.URL, "--encrypt-assertions")
+	if err != nil || fetched.Load() != 2 {
 		t.Fatalf("register from URL: %v (fetched %d times)\n%s", err, fetched.Load(), out)
 	}
 	for _, args := range [][]string{
@@ -85,7 +90,7 @@ func TestSAMLCLI(t *testing.T) {
 	}
 	out, err = run(t, "saml", "list", dd)
 	if err != nil || !strings.Contains(out, "lms ") || !strings.Contains(out, "Learning Portal") || !strings.Contains(out, "jobs ") ||
-		!strings.Contains(out, "email") || fetched.Load() != 2 {
+		!strings.Contains(out, "persistent") || fetched.Load() != 3 {
 		t.Fatalf("list: %v (fetched %d)\n%s", err, fetched.Load(), out)
 	}
 	if _, err := run(t, "saml", "remove", dd, "lms"); err != nil {
