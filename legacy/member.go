@@ -126,6 +126,21 @@ func (s Standing) Check(now time.Time, passwordMaxAge time.Duration) error {
 	return nil
 }
 
+// BeforePassword is the refusal the AMS answers before it compares any password, whatever
+// password was typed: ErrLockedOut for a locked-out account (iMIS's SqlMembershipProvider:
+// aspnet_Membership_GetPasswordWithFormat returns 99 for IsLockedOut = 1 before the stored
+// password is read), nil otherwise. A directory answers it for a right and a wrong password
+// alike, after the same verification work as an unknown login's (review s19 X19-4): the
+// lockout stops guessing at the AMS, and must not be an oracle here that tells the guesser
+// when the password is right. The other statuses (Check) are not guessing defences and stay
+// answered only after the right password.
+func (s Standing) BeforePassword() error {
+	if s.LockedOut {
+		return ErrLockedOut
+	}
+	return nil
+}
+
 // IsCurrent reports whether the member is in good standing at now with no grace period:
 // MembershipAt(now, 0).Current(). Directories and the bridge use MembershipAt with the
 // configured grace period (and the association's rule, if any).

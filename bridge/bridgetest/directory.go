@@ -17,7 +17,8 @@ import (
 // Directory is an in-memory legacy.Directory for tests. It passes the same conformance suite
 // as the real directories (legacy/directorytest): every lookup returns the member's roles,
 // unknown logins and wrong passwords cost the same comparison, status is checked only after
-// the right password, ChangedSince orders by change time then key, ListMembers pages by key.
+// the right password (the lockout whatever the password: legacy.Standing.BeforePassword),
+// ChangedSince orders by change time then key, ListMembers pages by key.
 type Directory struct {
 	mu        sync.Mutex
 	members   map[string]*legacy.Member // by lower-case login
@@ -126,6 +127,11 @@ func (d *Directory) Authenticate(_ context.Context, login, password string) (*le
 	}
 	d.Comparisons.Add(1)
 	match := subtle.ConstantTimeCompare([]byte(want), []byte(password)) == 1
+	if ok && known {
+		if err := m.Standing.BeforePassword(); err != nil { // locked out: whatever the password
+			return nil, err
+		}
+	}
 	if !ok || !known || !match {
 		return nil, legacy.ErrBadCredentials
 	}

@@ -283,7 +283,8 @@ func unknownMember(login string) string { return "\x00login:" + identity.Canonic
 const BadCredentials = "The username or password is not right. Check them and try again."
 
 // Message is what a person is told about a failed sign-in. A status message is only given
-// after the password was verified (the AMS reports status only then).
+// after the password was verified (the AMS reports status only then), except the lockout's,
+// given whatever the password (legacy.Standing.BeforePassword).
 func Message(err error) string {
 	if msg := access.StandingMessage(err); msg != "" {
 		return msg

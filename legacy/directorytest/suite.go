@@ -71,6 +71,7 @@ func Run(t *testing.T, newTarget func(t *testing.T) *Target) {
 	t.Run("authenticate returns the member with roles", func(t *testing.T) { testAuthenticate(t, newTarget(t)) })
 	t.Run("unknown login and wrong password are indistinguishable", func(t *testing.T) { testIndistinguishable(t, newTarget(t)) })
 	t.Run("status only after the right password", func(t *testing.T) { testStatus(t, newTarget(t)) })
+	t.Run("locked out whatever the password", func(t *testing.T) { testLockedOut(t, newTarget(t)) })
 	t.Run("every lookup returns roles", func(t *testing.T) { testLookups(t, newTarget(t)) })
 	t.Run("unknown members are not found", func(t *testing.T) { testNotFound(t, newTarget(t)) })
 	t.Run("unavailability is its own error", func(t *testing.T) { testUnavailable(t, newTarget(t)) })
@@ -296,6 +297,9 @@ func testIndistinguishable(t *testing.T, tg *Target) {
 		t.Errorf("password verifications: wrong password %d, unknown login %d (want the same, non-zero)", wWrong, wUnknown)
 	}
 	for _, r := range tg.Refused {
+		if r.Reason == lockedOut {
+			continue // refused whatever the password (testLockedOut)
+		}
 		err, w := work(func() error { _, err := tg.Dir.Authenticate(ctx, r.Login, r.Password+"x"); return err })
 		if !errors.Is(err, legacy.ErrBadCredentials) || err.Error() != errUnknown.Error() {
 			t.Errorf("%s with a wrong password: %v, want the unknown-login error %q", r.Login, err, errUnknown)
@@ -303,6 +307,54 @@ func testIndistinguishable(t *testing.T, tg *Target) {
 		if tg.Work != nil && w != wUnknown {
 			t.Errorf("%s with a wrong password: %d verifications, unknown login %d", r.Login, w, wUnknown)
 		}
+	}
+}
+
+// lockedOut is the reason of a locked-out account (legacy.ErrLockedOut).
+var lockedOut = legacy.Reason(legacy.ErrLockedOut)
+
+// testLockedOut (review s19 X19-4): a locked-out account is refused whatever the password, as
+// the AMS refuses it before comparing any (legacy.Standing.BeforePassword): the right password
+// and wrong ones get the same error, and cost the verification work of an unknown login, so
+// that whoever guessed the account into its lockout cannot go on guessing through the
+// directory and learn when the password is right.
+func testLockedOut(t *testing.T, tg *Target) {
+	ctx := ctxFor(t)
+	work := func(login, pw string) (error, int64) {
+		var before int64
+		if tg.Work != nil {
+			before = tg.Work()
+		}
+		_, err := tg.Dir.Authenticate(ctx, login, pw)
+		if tg.Work != nil {
+			return err, tg.Work() - before
+		}
+		return err, 0
+	}
+	n := 0
+	for _, r := range tg.Refused {
+		if r.Reason != lockedOut {
+			continue
+		}
+		n++
+		_, wUnknown := work("no-such-login-"+r.Login, r.Password)
+		errRight, wRight := work(r.Login, r.Password)
+		if legacy.Reason(errRight) != lockedOut {
+			t.Errorf("%s with the right password: %v, want %s", r.Login, errRight, lockedOut)
+			continue
+		}
+		for _, pw := range []string{r.Password + "x", "x" + r.Password, strings.ToUpper(r.Password)} {
+			err, w := work(r.Login, pw)
+			if err == nil || err.Error() != errRight.Error() {
+				t.Errorf("%s: a wrong password answers %v, the right one %v: the lockout tells a right password from a wrong one", r.Login, err, errRight)
+			}
+			if tg.Work != nil && (w != wRight || w != wUnknown) {
+				t.Errorf("%s: password verifications: wrong password %d, right password %d, unknown login %d (want the same)", r.Login, w, wRight, wUnknown)
+			}
+		}
+	}
+	if n == 0 {
+		t.Skip("the target gives no locked-out account")
 	}
 }
 

@@ -255,6 +255,13 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		d.dummyVerify(pw)
 		return nil, legacy.ErrBadCredentials
 	}
+	if err := row.m.Standing.BeforePassword(); err != nil {
+		// A locked-out account is refused whatever the password, as iMIS refuses it, after the
+		// work an unknown login costs (review s19 X19-4): the right password and a wrong one
+		// get the same answer, so guessing stops here as it does at the AMS.
+		d.dummyVerify(pw)
+		return nil, fmt.Errorf("sqldir: member %s: %w", row.m.Key, err)
+	}
 	var cheaper bool
 	if pv, isDefault := d.verifier.(*password.Verifier); isDefault && pv == d.describe {
 		// The stored value parsed once for both (the default verifier).

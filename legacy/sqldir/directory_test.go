@@ -159,8 +159,11 @@ func TestWrongPasswordNeverRevealsStatus(t *testing.T) {
 	for _, l := range demo.Logins() {
 		_, err := d.Authenticate(ctx, l.Login, l.Password+"x")
 		want := legacy.ErrBadCredentials
-		if l.Outcome == "unsupported_hash" {
+		switch l.Outcome {
+		case "unsupported_hash":
 			want = legacy.ErrUnsupportedHash // fails closed whatever the password
+		case "locked_out":
+			want = legacy.ErrLockedOut // whatever the password, as iMIS (review s19 X19-4)
 		}
 		if !errors.Is(err, want) {
 			t.Errorf("%s with a wrong password: %v, want %v", l.Login, err, want)
@@ -247,7 +250,8 @@ func TestUnknownLoginSpendsOneVerification(t *testing.T) {
 		{"alice", "alice-demo-1", nil},                              // success
 		{"guest", "guest-demo-1", legacy.ErrBadCredentials},         // built-in: refused, dummy verification
 		{"SYSTEM", "x", legacy.ErrBadCredentials},                   // built-in
-		{"olga", "olga-demo-1", legacy.ErrLockedOut},                // status after verification
+		{"olga", "olga-demo-1", legacy.ErrLockedOut},                // locked: whatever the password
+		{"olga", "wrong", legacy.ErrLockedOut},                      // (dummy verification, X19-4)
 		{"al' OR 1=1 --", "alice-demo-1", legacy.ErrBadCredentials}, // just an unknown login
 	} {
 		before := cv.calls.Load()
