@@ -33,8 +33,9 @@ type Target struct {
 	// Members sign in (at least three); Refused fail after the right password.
 	Members []Account
 	Refused []Refused
-	// Work returns how many password verifications the directory has run so far; nil when
-	// it cannot be observed (the work check is then skipped).
+	// Work returns how much sign-in work the directory has done so far: its password
+	// verifications, and any other unit it can count (sqldir: the member rows it decoded);
+	// nil when it cannot be observed (the work check is then skipped).
 	Work func() int64
 	// SetDown makes the directory's backend unavailable (true) or available again (false);
 	// nil skips the unavailability checks.

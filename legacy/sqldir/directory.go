@@ -45,6 +45,9 @@ type Directory struct {
 	// (followDummy).
 	dummy    atomic.Pointer[dummyHash]
 	describe *password.Verifier
+	// decoded, when set (tests only), is called for each member row decoded (toMember): a
+	// sign-in's work besides its verification, counted by tests (review s19 X19-5).
+	decoded  func()
 	refused  map[string]bool
 	log      *slog.Logger
 	now      func() time.Time
@@ -239,7 +242,10 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		d.log.WarnContext(ctx, "legacy: login matches several members; refusing sign-in", "matches", len(rs.rows), "query", QueryMemberByLogin)
 		return nil, legacy.ErrBadCredentials
 	}
-	row, err := d.toMember(rs, rs.rows[0], true, loc)
+	// Only what the password check needs is read before it (review s19 X19-5): the member is
+	// decoded once the password is right, so a wrong password costs what an unknown login does
+	// (one query, one verification), not a row's decode more.
+	row, err := d.toLoginRow(rs, rs.rows[0])
 	if err != nil {
 		d.dummyVerify(pw)
 		if errors.Is(err, errRowValue) {
@@ -251,16 +257,17 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		}
 		return nil, err
 	}
-	if d.refused[strings.ToUpper(strings.TrimSpace(row.m.Login))] || !row.sameLogin {
+	if d.refused[strings.ToUpper(row.login)] || !row.sameLogin {
 		d.dummyVerify(pw)
 		return nil, legacy.ErrBadCredentials
 	}
-	if err := row.m.Standing.BeforePassword(); err != nil {
+	if row.lockedOut {
 		// A locked-out account is refused whatever the password, as iMIS refuses it, after the
-		// work an unknown login costs (review s19 X19-4): the right password and a wrong one
-		// get the same answer, so guessing stops here as it does at the AMS.
+		// work an unknown login costs (review s19 X19-4; legacy.Standing.BeforePassword): the
+		// right password and a wrong one get the same answer, so guessing stops here as it
+		// does at the AMS.
 		d.dummyVerify(pw)
-		return nil, fmt.Errorf("sqldir: member %s: %w", row.m.Key, err)
+		return nil, fmt.Errorf("sqldir: member %s: %w", d.keyText(&row), legacy.ErrLockedOut)
 	}
 	var cheaper bool
 	if pv, isDefault := d.verifier.(*password.Verifier); isDefault && pv == d.describe {
@@ -279,10 +286,11 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 			// Nothing was hashed: spend what an unknown login spends, so that a member whose
 			// value cannot be verified is not told from one without an account by timing.
 			d.dummyVerify(pw)
-			d.warnUnsupported(ctx, row.m.Key, row.format, err)
-			return nil, fmt.Errorf("sqldir: member %s: %w", row.m.Key, err)
+			key := d.keyText(&row)
+			d.warnUnsupported(ctx, key, row.format, err)
+			return nil, fmt.Errorf("sqldir: member %s: %w", key, err)
 		}
-		return nil, fmt.Errorf("sqldir: member %s: verify password: %w", row.m.Key, err)
+		return nil, fmt.Errorf("sqldir: member %s: verify password: %w", d.keyText(&row), err)
 	}
 	if !ok {
 		if cheaper {
@@ -294,16 +302,27 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		}
 		return nil, legacy.ErrBadCredentials
 	}
+	mrow, err := d.toMember(rs, rs.rows[0], false, loc)
+	if err != nil {
+		if errors.Is(err, errRowValue) {
+			// As above (the right password of a row the directory cannot read): an unknown
+			// login's answer; the operator learns of it here.
+			d.log.ErrorContext(ctx, "legacy: a member's row breaks the column contract; refusing sign-in", "err", err)
+			return nil, legacy.ErrBadCredentials
+		}
+		return nil, err
+	}
+	m := mrow.m
 	// The password expiry that applies depends on the member (a system administrator's
 	// expires by its own setting); its settings are read only once the password verified.
 	expiry, _, err := d.passwordExpiry(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := row.m.Standing.Check(d.now(), expiry.For(row.m.Standing)); err != nil {
-		return nil, fmt.Errorf("sqldir: member %s: %w", row.m.Key, err)
+	if err := m.Standing.Check(d.now(), expiry.For(m.Standing)); err != nil {
+		return nil, fmt.Errorf("sqldir: member %s: %w", m.Key, err)
 	}
-	return row.m, nil
+	return m, nil
 }
 
 // dummyVerify spends the time a real verification would, so that an unknown login cannot be

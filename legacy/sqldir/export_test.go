@@ -1,6 +1,9 @@
 package sqldir
 
-import "database/sql"
+import (
+	"database/sql"
+	"sync/atomic"
+)
 
 // The column contract, for the preset tests of package sqldir_test.
 var (
@@ -26,3 +29,11 @@ func PreparedQueries(d *Directory) int {
 
 // DB is the directory's database handle.
 func DB(d *Directory) *sql.DB { return d.db }
+
+// CountDecodes makes d count the member rows it decodes (toMember) and returns the count so
+// far. Call it before d is used.
+func CountDecodes(d *Directory) func() int64 {
+	var n atomic.Int64
+	d.decoded = func() { n.Add(1) }
+	return n.Load
+}

@@ -127,11 +127,91 @@ func contractErr(query, format string, args ...any) error {
 	return legacy.Unavailable(query, fmt.Errorf("%w: "+format, append([]any{ErrContract}, args...)...))
 }
 
+// loginRow is what a sign-in reads of a member's row before the password is verified: the
+// login's checks, the lockout (answered whatever the password) and the stored password. The
+// member (toMember) is decoded only after the right password (review s19 X19-5); so is the
+// key, unless an error needs it (keyText).
+type loginRow struct {
+	login        string
+	sameLogin    bool
+	lockedOut    bool
+	format       int
+	stored, salt string
+	rawKey       any
+}
+
+// keyText is the row's member key for messages (its raw value's when it cannot be decoded).
+func (d *Directory) keyText(r *loginRow) string {
+	if k, err := d.dialect.asKey(r.rawKey, d.cfg.KeyFormat == "text"); err == nil {
+		return k
+	}
+	return fmt.Sprintf("%v", r.rawKey)
+}
+
+// toLoginRow reads a member_by_login row's loginRow; its errors are toMember's.
+func (d *Directory) toLoginRow(rs *resultSet, row []any) (loginRow, error) {
+	for _, c := range requiredHashColumns {
+		if _, ok := rs.cols[c]; !ok {
+			return loginRow{}, contractErr(QueryMemberByLogin, "missing column %s", c)
+		}
+	}
+	get := func(c string) any {
+		if i, ok := rs.cols[c]; ok {
+			return row[i]
+		}
+		return nil
+	}
+	r := loginRow{rawKey: get(colKey), sameLogin: true}
+	fail := func(c string, err error) (loginRow, error) {
+		if c == colKey {
+			return loginRow{}, contractErr(QueryMemberByLogin, "%w: column %s: %v", errRowValue, colKey, err)
+		}
+		return loginRow{}, contractErr(QueryMemberByLogin, "%w: member %s: column %s: %v", errRowValue, d.keyText(&r), c, err)
+	}
+	if r.rawKey == nil {
+		return fail(colKey, errors.New("NULL"))
+	}
+	login, err := asString(get(colLogin))
+	if err != nil {
+		return fail(colLogin, err)
+	}
+	r.login = strings.TrimSpace(login)
+	if _, ok := rs.cols[colAMSUserID]; ok {
+		u, err := asString(get(colAMSUserID))
+		if err != nil {
+			return fail(colAMSUserID, err)
+		}
+		r.sameLogin = strings.EqualFold(strings.TrimSpace(u), r.login)
+	}
+	locked, null, err := asBool(get(colLockedOut))
+	if err != nil {
+		return fail(colLockedOut, err)
+	}
+	r.lockedOut = locked || null // NULL: the restrictive answer, as toMember
+	r.stored, _ = asString(get(colPassword))
+	r.salt, _ = asString(get(colSalt))
+	f, null, err := asInt(get(colFormat))
+	switch {
+	case err != nil:
+		return fail(colFormat, err)
+	case null:
+		r.format = password.FormatHashed
+	case f < -1<<31 || f > 1<<31-1:
+		r.format = -1 // unknown format: fails closed in the verifier
+	default:
+		r.format = int(f)
+	}
+	return r, nil
+}
+
 // toMember maps one row by column name. Missing required columns, and values of the wrong
 // kind, are contract errors (wrapped in legacy.ErrUnavailable): the directory fails closed.
 // Datetime columns are read in app (the application clock), or in UTC when their name ends
 // in _utc.
 func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.Location) (*memberRow, error) {
+	if d.decoded != nil {
+		d.decoded()
+	}
 	query := "member query"
 	need := requiredColumns
 	if withHash {
