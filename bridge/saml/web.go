@@ -153,6 +153,9 @@ func (h *Handler) Mount(e *echo.Echo) {
 // EntityID is the IdP's entity id (its metadata URL).
 func (h *Handler) EntityID() string { return strings.TrimSuffix(h.Issuer, "/") + PathMetadata }
 
+// metadataMaxAge is how long the IdP metadata may be served from an HTTP cache.
+const metadataMaxAge = time.Hour
+
 // idp is the library's IdP with the key that signs now (and the other published certificates).
 func (h *Handler) idp(ctx context.Context) (*crewjam.IdentityProvider, error) {
 	idp, _, err := h.idpKey(ctx)
@@ -170,7 +173,11 @@ func (h *Handler) idpKey(ctx context.Context) (*crewjam.IdentityProvider, *signi
 		return nil, nil, err
 	}
 	at := func(p string) url.URL { u := *base; u.Path += p; return u }
-	valid := 48 * time.Hour
+	// validUntil: as long as the key scheme lets an SP go between two reads (a successor is
+	// published key_overlap before it signs), plus the hour the metadata may be served from a
+	// cache (metadataMaxAge); 48 h made an SP that checks validUntil drop a downloaded copy
+	// after two days (review s19 X19-8).
+	valid := max(h.Keys.overlap, 48*time.Hour) + metadataMaxAge
 	return &crewjam.IdentityProvider{
 		Key: key.private, Certificate: key.cert, ExtraCertificates: others, Logger: slogPrinter{h.Logger},
 		MetadataURL: at(PathMetadata), SSOURL: at(PathSSO), LogoutURL: at(PathSLO),
@@ -240,7 +247,7 @@ func (h *Handler) metadata(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("saml metadata: %w", err)
 	}
-	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	c.Response().Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(metadataMaxAge.Seconds())))
 	return c.Blob(http.StatusOK, "application/samlmetadata+xml", b)
 }
 
