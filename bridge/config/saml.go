@@ -178,17 +178,17 @@ func (sp *SAMLServiceProvider) Check() error {
 		return samlFieldErr("acs_urls", "must list at least one assertion consumer service URL")
 	}
 	for _, u := range sp.ACSURLs {
-		if err := checkSAMLEndpoint(u); err != nil {
+		if err := CheckSAMLEndpoint(u); err != nil {
 			return samlFieldErr("acs_urls", "%q %v", u, err)
 		}
 	}
 	if sp.SLOURL != "" {
-		if err := checkSAMLEndpoint(sp.SLOURL); err != nil {
+		if err := CheckSAMLEndpoint(sp.SLOURL); err != nil {
 			return samlFieldErr("slo_url", "%q %v", sp.SLOURL, err)
 		}
 	}
 	if sp.SOAPSLOURL != "" {
-		if err := checkSAMLEndpoint(sp.SOAPSLOURL); err != nil {
+		if err := checkSAMLURL(sp.SOAPSLOURL); err != nil {
 			return samlFieldErr("soap_slo_url", "%q %v", sp.SOAPSLOURL, err)
 		}
 		if err := CheckSOAPSLOURL(sp.SOAPSLOURL, sp.AllowInsecureSOAPSLO); err != nil {
@@ -253,10 +253,23 @@ func (c *SAMLConfig) CheckEmailNameIDs(emailVerified bool) error {
 	return errors.Join(errs...)
 }
 
-func checkSAMLEndpoint(raw string) error {
+func checkSAMLURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Fragment != "" {
 		return errors.New("must be an absolute http(s) URL without fragment")
+	}
+	return nil
+}
+
+// CheckSAMLEndpoint checks an SP's front-channel endpoint (assertion consumer service, single
+// logout service): an absolute URL without fragment, https, http only on a loopback host (as
+// redirect URIs): the bearer assertion posted there signs in whoever takes it on the way.
+func CheckSAMLEndpoint(raw string) error {
+	if err := checkSAMLURL(raw); err != nil {
+		return err
+	}
+	if u, _ := url.Parse(raw); u.Scheme != "https" && !loopbackHost(u.Hostname()) {
+		return errors.New("must use https (http is allowed only for localhost): the assertion sent there is a bearer credential")
 	}
 	return nil
 }

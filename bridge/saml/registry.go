@@ -186,8 +186,19 @@ func newSP(c config.SAMLServiceProvider, md *crewjam.EntityDescriptor, fromConfi
 			d.AuthnRequestsSigned = &yes
 		}
 		for _, ep := range d.AssertionConsumerServices {
+			if err := config.CheckSAMLEndpoint(ep.Location); err != nil {
+				return nil, fmt.Errorf("metadata: the AssertionConsumerService %q %w", ep.Location, err)
+			}
 			if ep.Binding == crewjam.HTTPPostBinding {
 				acs++
+			}
+		}
+		for _, ep := range d.SingleLogoutServices {
+			if ep.Binding == crewjam.SOAPBinding {
+				continue // checked apart (config.CheckSOAPSLOURL, allow_insecure_soap_slo)
+			}
+			if err := config.CheckSAMLEndpoint(ep.Location); err != nil {
+				return nil, fmt.Errorf("metadata: the SingleLogoutService %q %w", ep.Location, err)
 			}
 		}
 	}
