@@ -63,7 +63,9 @@ type SAMLServiceProvider struct {
 	// encrypt_assertions is on.
 	Certificate string `yaml:"certificate" json:"-"`
 	// NameIDFormat is persistent (the member's subject, as the OIDC apps know it; the default)
-	// or email (the member's e-mail address, for vendors that insist).
+	// or email (the member's e-mail address, for vendors that insist). email needs the top-level
+	// email_verified: true: the AMS lets members type any address, and an SP keyed by e-mail
+	// would sign a member in as whoever owns the address they typed.
 	NameIDFormat string `yaml:"name_id_format" json:"name_id_format,omitempty"`
 	// EncryptAssertions encrypts assertions to the SP's certificate.
 	EncryptAssertions bool `yaml:"encrypt_assertions" json:"encrypt_assertions,omitempty"`

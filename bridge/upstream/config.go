@@ -47,7 +47,8 @@ type ProviderConfig struct {
 	Scopes []string `yaml:"scopes"`
 	// LinkByEmail links an unlinked identity automatically when the provider says its e-mail
 	// address is verified and exactly one active AMS member has it (case-insensitive).
-	// Otherwise the member proves their AMS password once.
+	// Otherwise the member proves their AMS password once. It needs the top-level
+	// email_verified: true (the AMS's addresses are verified), else the start-up refuses it.
 	LinkByEmail bool `yaml:"link_by_email"`
 	// TrustedAMR are the upstream's amr values (RFC 8176: mfa, hwk, otp ...) that the bridge
 	// session's amr repeats after "fed" when the upstream's ID token carries them; the rest of
