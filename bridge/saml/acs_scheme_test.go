@@ -1,6 +1,8 @@
 package saml_test
 
 import (
+	"time"
+
 	"testing"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
@@ -22,7 +24,7 @@ func TestACSMustBeHTTPS(t *testing.T) {
 </md:EntityDescriptor>`)
 	}
 	for _, acs := range []string{"http://sp.example.org/saml/acs", "javascript:alert(1)", "ftp://sp.example.org/acs", "/relative/acs"} {
-		if _, err := saml.FromMetadata(config.SAMLServiceProvider{ID: "sp"}, md(acs)); err == nil {
+		if _, err := saml.FromMetadata(config.SAMLServiceProvider{ID: "sp"}, md(acs), time.Now()); err == nil {
 			t.Errorf("metadata with the ACS %q was accepted", acs)
 		}
 	}
@@ -31,7 +33,7 @@ func TestACSMustBeHTTPS(t *testing.T) {
 		t.Error("a configured plain-http ACS on a non-loopback host was accepted")
 	}
 	// A loopback ACS (a developer's SP) stays allowed, as a loopback redirect URI is.
-	if _, err := saml.FromMetadata(config.SAMLServiceProvider{ID: "sp"}, md("http://127.0.0.1:8080/saml/acs")); err != nil {
+	if _, err := saml.FromMetadata(config.SAMLServiceProvider{ID: "sp"}, md("http://127.0.0.1:8080/saml/acs"), time.Now()); err != nil {
 		t.Errorf("loopback ACS refused: %v", err)
 	}
 }

@@ -53,7 +53,8 @@ type SPStore interface {
 // Registry finds SPs: those of the configuration file, then those registered with the CLI,
 // read from the store once and kept in memory (the server builds them at start-up: Load). A
 // stored SP whose record no longer builds (its metadata does not parse or fails a check added
-// since it was registered: possible after an upgrade; registration refuses such metadata) is not
+// since it was registered: possible after an upgrade; or its validUntil has passed, by the
+// registry's clock; registration refuses such metadata) is not
 // served: it is refused by id and entity id with an UnusableError, listed by Unusable and logged
 // (Logger) each time the records are read anew, and it can be removed; the other SPs are served
 // as before. Refresh reads them again: the server subscribes it to the replicas' change
@@ -87,6 +88,9 @@ type Registry struct {
 	stored   []*SP
 	unusable []UnusableSP
 	digest   [sha256.Size]byte // of the records stored is built from
+	// expires: the earliest validUntil of the stored SPs built (zero: none has one); from
+	// then on they are built again (Refresh), the expired one becoming unusable.
+	expires time.Time
 }
 
 // NewRegistry builds the registry from the configuration's SPs (checked) and the store.
@@ -140,8 +144,11 @@ func FromConfig(c config.SAMLServiceProvider) (*SP, error) {
 	return newSP(c, md, true)
 }
 
-// FromMetadata builds an SP from its SAML metadata and the bridge's settings (registration).
-func FromMetadata(settings config.SAMLServiceProvider, metadata []byte) (*SP, error) {
+// FromMetadata builds an SP from its SAML metadata and the bridge's settings (registration,
+// and each reading of the stored SPs), at now: metadata whose validUntil (ValidUntil) is not
+// after now is refused (SAML metadata 2.0 section 2.3.1: it has expired), so that an SP that
+// published new keys or endpoints with a short validUntil is not served from its old copy.
+func FromMetadata(settings config.SAMLServiceProvider, metadata []byte, now time.Time) (*SP, error) {
 	if err := settings.CheckSettings(); err != nil {
 		return nil, err
 	}
@@ -152,7 +159,23 @@ func FromMetadata(settings config.SAMLServiceProvider, metadata []byte) (*SP, er
 	if len(md.SPSSODescriptors) == 0 {
 		return nil, errors.New("metadata: no SPSSODescriptor (is this an SP's metadata?)")
 	}
+	if until := ValidUntil(md); !until.IsZero() && !now.Before(until) {
+		return nil, fmt.Errorf("metadata: expired at %s (its validUntil); get the SP's current metadata and register it again",
+			until.UTC().Format(time.RFC3339))
+	}
 	return newSP(settings, md, false)
+}
+
+// ValidUntil is when an SP's metadata expires: the earliest validUntil of its EntityDescriptor
+// and its SPSSODescriptors; zero when none has one.
+func ValidUntil(md *crewjam.EntityDescriptor) time.Time {
+	until := md.ValidUntil
+	for _, d := range md.SPSSODescriptors {
+		if v := d.ValidUntil; v != nil && !v.IsZero() && (until.IsZero() || v.Before(until)) {
+			until = *v
+		}
+	}
+	return until
 }
 
 // newSP checks the metadata against the settings and shapes what the library sees.
@@ -251,9 +274,9 @@ func (r *Registry) All(ctx context.Context) ([]*SP, error) {
 
 func (r *Registry) loadStored(ctx context.Context) ([]*SP, error) {
 	r.mu.Lock()
-	loaded, stored := r.loaded, r.stored
+	loaded, stored, expires := r.loaded, r.stored, r.expires
 	r.mu.Unlock()
-	if loaded {
+	if loaded && (expires.IsZero() || r.now().Before(expires)) {
 		return stored, nil
 	}
 	if err := r.Refresh(ctx); err != nil {
@@ -279,8 +302,9 @@ func (r *Registry) Refresh(ctx context.Context) error {
 	}
 	var digest [sha256.Size]byte
 	h.Sum(digest[:0])
+	now := r.now()
 	r.mu.Lock()
-	same := r.built && digest == r.digest
+	same := r.built && digest == r.digest && (r.expires.IsZero() || now.Before(r.expires))
 	if same {
 		r.loaded = true
 	}
@@ -288,7 +312,13 @@ func (r *Registry) Refresh(ctx context.Context) error {
 	if same {
 		return nil
 	}
-	out, unusable := buildStored(recs, r.EmailVerified)
+	out, unusable := buildStored(recs, r.EmailVerified, now)
+	var expires time.Time
+	for _, sp := range out {
+		if v := ValidUntil(sp.Metadata); !v.IsZero() && (expires.IsZero() || v.Before(expires)) {
+			expires = v
+		}
+	}
 	for _, u := range unusable {
 		if r.Logger != nil {
 			r.Logger.ErrorContext(ctx, "saml service provider refused: its stored registration does not build; remove it and register it again",
@@ -296,7 +326,7 @@ func (r *Registry) Refresh(ctx context.Context) error {
 		}
 	}
 	r.mu.Lock()
-	r.stored, r.unusable, r.digest, r.loaded, r.built = out, unusable, digest, true, true
+	r.stored, r.unusable, r.digest, r.loaded, r.built, r.expires = out, unusable, digest, true, true, expires
 	r.mu.Unlock()
 	return nil
 }
@@ -367,15 +397,16 @@ func (r *Registry) changed(ctx context.Context) error {
 // other replicas could not be told at once (they read it at their next periodic check).
 var ErrNotNotified = errors.New("saved, but the other replicas could not be told at once; they pick the change up within seconds")
 
-// buildStored builds the stored SPs; those that do not build are returned apart.
-func buildStored(recs []*store.SAMLServiceProvider, emailVerified bool) (out []*SP, unusable []UnusableSP) {
+// buildStored builds the stored SPs at now; those that do not build (their metadata expired
+// among them) are returned apart.
+func buildStored(recs []*store.SAMLServiceProvider, emailVerified bool, now time.Time) (out []*SP, unusable []UnusableSP) {
 	for _, rec := range recs {
 		var settings config.SAMLServiceProvider
 		if err := json.Unmarshal(rec.Settings, &settings); err != nil {
 			unusable = append(unusable, UnusableSP{ID: rec.ID, EntityID: rec.EntityID, Err: fmt.Errorf("settings: %w", err)})
 			continue
 		}
-		sp, err := FromMetadata(settings, rec.Metadata)
+		sp, err := FromMetadata(settings, rec.Metadata, now)
 		if err == nil {
 			err = config.CheckEmailNameID(settings.NameIDFormat, emailVerified)
 		}
@@ -429,7 +460,7 @@ func (r *Registry) unusableMatch(match func(*SP) bool) *UnusableSP {
 
 // Register stores an SP registered from metadata: its id and entity id must be new.
 func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProvider, metadata []byte, now time.Time) (*SP, error) {
-	sp, err := FromMetadata(settings, metadata)
+	sp, err := FromMetadata(settings, metadata, r.now())
 	if err != nil {
 		return nil, err
 	}

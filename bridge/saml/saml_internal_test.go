@@ -401,7 +401,7 @@ func FuzzFromMetadata(f *testing.F) {
 	f.Add([]byte(`<EntitiesDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata"></EntitiesDescriptor>`))
 	f.Add([]byte(`not xml`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		sp, err := FromMetadata(config.SAMLServiceProvider{ID: "x"}, b)
+		sp, err := FromMetadata(config.SAMLServiceProvider{ID: "x"}, b, time.Now())
 		if err != nil {
 			return
 		}

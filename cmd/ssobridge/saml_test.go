@@ -211,3 +211,46 @@ func TestSAMLRemoveUnusableNamedByPolicy(t *testing.T) {
 		t.Fatalf("remove once the policy is gone: %v\n%s", err, out)
 	}
 }
+
+// TestSAMLCLIExpiredMetadata (review s19 X19-3): `saml register` refuses metadata whose
+// validUntil has passed, saying when it expired, and stores nothing; an SP stored while its
+// metadata was valid whose validUntil has passed since is listed by `saml list` as unusable,
+// with that reason. Before, both were taken and served.
+func TestSAMLCLIExpiredMetadata(t *testing.T) {
+	dir := t.TempDir()
+	dd := "--data-dir=" + dir
+	past := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	md := func(entityID string) []byte {
+		return []byte(`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="` + entityID + `" validUntil="` + past.Format(time.RFC3339) + `">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="` + entityID + `/acs" index="1"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>`)
+	}
+	file := filepath.Join(t.TempDir(), "old.xml")
+	if err := os.WriteFile(file, md("https://old.example.org"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := "expired at " + past.Format(time.RFC3339)
+	if out, err := run(t, "saml", "register", dd, "--id", "old", "--metadata-file", file); err == nil || !strings.Contains(out+err.Error(), want) {
+		t.Fatalf("register of expired metadata: %v\n%s", err, out)
+	}
+	// Stored before it expired (as the store keeps it), listed since.
+	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "ssobridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const lapsed = "https://lapsed.example.org"
+	rec, err := saml.Record(config.SAMLServiceProvider{ID: "lapsed"}, md(lapsed), lapsed, past.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateSAMLServiceProvider(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "saml", "list", dd)
+	if err != nil || strings.Contains(out, "old") || !strings.Contains(out, "unusable lapsed ("+lapsed+"): metadata: "+want) {
+		t.Fatalf("list with an SP whose metadata expired: %v\n%s", err, out)
+	}
+}
