@@ -37,3 +37,28 @@ func TestACSMustBeHTTPS(t *testing.T) {
 		t.Errorf("loopback ACS refused: %v", err)
 	}
 }
+
+// TestACSOfOtherBindingsIgnored: an SP's metadata may list endpoints of bindings the bridge
+// never uses; the library blanks their Location (PAOS: mod_auth_mellon's generated metadata
+// lists a PAOS ACS), so the https check skips them, as it skips SOAP's (checked apart). Before,
+// mellon's metadata was refused ("the AssertionConsumerService \"\" must be an absolute
+// http(s) URL"), e2e/samlsp's TestMellon with it. Its http endpoints are still checked.
+func TestACSOfOtherBindingsIgnored(t *testing.T) {
+	md := func(post string) []byte {
+		return []byte(`<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://sp.example.org/saml">
+  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://sp.example.org/saml/logout"/>
+    <md:SingleLogoutService Binding="urn:example:unknown" Location="urn:whatever"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="` + post + `" index="0"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact" Location="https://sp.example.org/saml/artifact" index="1"/>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:PAOS" Location="https://sp.example.org/saml/paos" index="2"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>`)
+	}
+	if _, err := saml.FromMetadata(config.SAMLServiceProvider{ID: "sp"}, md("https://sp.example.org/saml/acs"), time.Now()); err != nil {
+		t.Fatalf("metadata with a PAOS ACS and an unknown SLO binding refused: %v", err)
+	}
+	if _, err := saml.FromMetadata(config.SAMLServiceProvider{ID: "sp"}, md("http://sp.example.org/saml/acs"), time.Now()); err == nil {
+		t.Fatal("its plain-http HTTP-POST ACS was accepted")
+	}
+}

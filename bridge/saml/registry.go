@@ -209,6 +209,9 @@ func newSP(c config.SAMLServiceProvider, md *crewjam.EntityDescriptor, fromConfi
 			d.AuthnRequestsSigned = &yes
 		}
 		for _, ep := range d.AssertionConsumerServices {
+			if !httpBinding(ep.Binding) {
+				continue // never used (PAOS...); the library blanks its Location
+			}
 			if err := config.CheckSAMLEndpoint(ep.Location); err != nil {
 				return nil, fmt.Errorf("metadata: the AssertionConsumerService %q %w", ep.Location, err)
 			}
@@ -219,6 +222,9 @@ func newSP(c config.SAMLServiceProvider, md *crewjam.EntityDescriptor, fromConfi
 		for _, ep := range d.SingleLogoutServices {
 			if ep.Binding == crewjam.SOAPBinding {
 				continue // checked apart (config.CheckSOAPSLOURL, allow_insecure_soap_slo)
+			}
+			if !httpBinding(ep.Binding) {
+				continue // never used; the library blanks its Location
 			}
 			if err := config.CheckSAMLEndpoint(ep.Location); err != nil {
 				return nil, fmt.Errorf("metadata: the SingleLogoutService %q %w", ep.Location, err)
@@ -238,6 +244,18 @@ func newSP(c config.SAMLServiceProvider, md *crewjam.EntityDescriptor, fromConfi
 		return nil, errors.New("logout_responses_signed: the SP's metadata has no signing certificate")
 	}
 	return &SP{Settings: c, EntityID: md.EntityID, Metadata: md, FromConfig: fromConfig}, nil
+}
+
+// httpBinding: the binding sends the browser to the endpoint's Location, which must then be
+// https (http on loopback). The library keeps the Location of these bindings and SOAP's only,
+// and blanks the others' (PAOS, which mod_auth_mellon's metadata lists, among them); the
+// bridge sends nothing to those.
+func httpBinding(binding string) bool {
+	switch binding {
+	case crewjam.HTTPPostBinding, crewjam.HTTPRedirectBinding, crewjam.HTTPArtifactBinding, crewjam.HTTPPostSimpleSignBinding:
+		return true
+	}
+	return false
 }
 
 func signingCerts(md *crewjam.EntityDescriptor) []string {
