@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/identity"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/internal/weborigin"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -33,7 +33,7 @@ func NewWebAuthn(issuer *url.URL, name string) (*WebAuthn, error) {
 	wa, err := webauthn.New(&webauthn.Config{
 		RPID:          issuer.Hostname(),
 		RPDisplayName: name,
-		RPOrigins:     []string{browserOrigin(issuer)},
+		RPOrigins:     []string{weborigin.Of(issuer)},
 		Timeouts: webauthn.TimeoutsConfig{
 			Login:        webauthn.TimeoutConfig{Enforce: true, Timeout: 5 * time.Minute, TimeoutUVD: 5 * time.Minute},
 			Registration: webauthn.TimeoutConfig{Enforce: true, Timeout: 5 * time.Minute, TimeoutUVD: 5 * time.Minute},
@@ -43,20 +43,6 @@ func NewWebAuthn(issuer *url.URL, name string) (*WebAuthn, error) {
 		return nil, fmt.Errorf("webauthn: %w", err)
 	}
 	return &WebAuthn{wa: wa}, nil
-}
-
-// browserOrigin is u's origin as a browser serialises it in clientDataJSON (RFC 6454 6.1):
-// lower-case scheme and host, the port only when it is not the scheme's default, so that an
-// issuer written https://sso.example.org:443 still matches what the browser sends.
-func browserOrigin(u *url.URL) string {
-	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]" // an IPv6 literal keeps its brackets
-	}
-	if port == "" || (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
-		return scheme + "://" + host
-	}
-	return scheme + "://" + host + ":" + port
 }
 
 // member is a member as go-webauthn sees them.

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strings"
 
+	"github.com/ssobridge/ssobridge/internal/weborigin"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/legacy/imis/token"
 )
@@ -96,30 +96,11 @@ func (w *Site) ExchangeHandoff(ctx context.Context, refreshToken string) (string
 func (w *Site) Website() legacy.Website {
 	site := legacy.Website{Name: w.cfg.Name, SSOURL: w.cfg.SSOURL}
 	for _, raw := range []string{w.cfg.BaseURL, w.cfg.SSOURL} {
-		if o, ok := browserOrigin(raw); ok {
+		if o, ok := weborigin.Parse(raw); ok {
 			site.Origins = append(site.Origins, o)
 		}
 	}
 	return site
-}
-
-// browserOrigin is the origin of raw as a browser serialises it in an Origin header (RFC 6454
-// section 6.1): lower-case scheme and host, the port only when it is not the scheme's default.
-// An ams.base_url written "https://members.example.org:443/" must match the
-// "https://members.example.org" the iPart's POST carries.
-func browserOrigin(raw string) (string, bool) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "", false
-	}
-	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]" // an IPv6 literal keeps its brackets
-	}
-	if port == "" || (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
-		return scheme + "://" + host, true
-	}
-	return scheme + "://" + host + ":" + port, true
 }
 
 // LogoutURL is the iMIS sign-out URL with returnurl set (iMIS does not validate returnurl: the

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ssobridge/ssobridge/bridge/web"
+	"github.com/ssobridge/ssobridge/internal/weborigin"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -24,21 +25,8 @@ func Client(issuer string) sso.ClientConfig {
 	return sso.ClientConfig{
 		ID: ClientID, Name: "Playground", Public: true, Trusted: true,
 		RedirectURIs: []string{redirect}, PostLogoutRedirectURIs: []string{redirect},
-		GrantTypes: []string{sso.GrantAuthorizationCode, sso.GrantRefreshToken}, WebOrigins: []string{browserOrigin(u)},
+		GrantTypes: []string{sso.GrantAuthorizationCode, sso.GrantRefreshToken}, WebOrigins: []string{weborigin.Of(u)},
 	}
-}
-
-// browserOrigin is u's origin as a browser sends it in an Origin header (RFC 6454 6.1):
-// lower-case scheme and host, the port only when it is not the scheme's default.
-func browserOrigin(u *url.URL) string {
-	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]" // an IPv6 literal keeps its brackets
-	}
-	if port == "" || (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
-		return scheme + "://" + host
-	}
-	return scheme + "://" + host + ":" + port
 }
 
 // Handler serves the playground page.
