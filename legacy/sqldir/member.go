@@ -190,18 +190,25 @@ func (d *Directory) toLoginRow(rs *resultSet, row []any) (loginRow, error) {
 	r.lockedOut = locked || null // NULL: the restrictive answer, as toMember
 	r.stored, _ = asString(get(colPassword))
 	r.salt, _ = asString(get(colSalt))
-	f, null, err := asInt(get(colFormat))
-	switch {
-	case err != nil:
+	if r.format, err = passwordFormat(get(colFormat)); err != nil {
 		return fail(colFormat, err)
-	case null:
-		r.format = password.FormatHashed
-	case f < -1<<31 || f > 1<<31-1:
-		r.format = -1 // unknown format: fails closed in the verifier
-	default:
-		r.format = int(f)
 	}
 	return r, nil
+}
+
+// passwordFormat reads the PasswordFormat column: NULL is hashed, and a value outside 32 bits
+// is -1, an unknown format that fails closed in the verifier.
+func passwordFormat(v any) (int, error) {
+	f, null, err := asInt(v)
+	switch {
+	case err != nil:
+		return 0, err
+	case null:
+		return password.FormatHashed, nil
+	case f < -1<<31 || f > 1<<31-1:
+		return -1, nil
+	}
+	return int(f), nil
 }
 
 // toMember maps one row by column name. Missing required columns, and values of the wrong
@@ -337,19 +344,11 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.
 	if withHash {
 		r.stored, _ = asString(get(colPassword))
 		r.salt, _ = asString(get(colSalt))
-		f, null, err := asInt(get(colFormat))
-		switch {
-		case err != nil:
-			if firstErr == nil {
-				firstErr = fmt.Errorf("column %s: %v", colFormat, err)
-			}
-		case null:
-			r.format = password.FormatHashed
-		case f < -1<<31 || f > 1<<31-1:
-			r.format = -1 // unknown format: fails closed in the verifier
-		default:
-			r.format = int(f)
+		f, err := passwordFormat(get(colFormat))
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("column %s: %v", colFormat, err)
 		}
+		r.format = f
 	}
 	if firstErr != nil {
 		return nil, contractErr(query, "%w: member %s: %v", errRowValue, key, firstErr)
