@@ -716,8 +716,8 @@ func (h *Handler) claimState(ctx context.Context, r *store.SAMLRequest) (claimed
 	} else if err != nil {
 		return false, false, fmt.Errorf("saml sign-in claim: %w", err)
 	}
-	if len(cl.Data) == 0 || cl.Browser != r.Browser {
-		return true, false, nil
+	if len(cl.Data) == 0 || cl.Browser != r.Browser || cl.Passed {
+		return true, false, nil // at no step, another browser's, or its step passed (PassMFAChallenge marks it)
 	}
 	st, err := h.Store.MFAChallenge(ctx, string(cl.Data))
 	if errors.Is(err, sso.ErrNotFound) {

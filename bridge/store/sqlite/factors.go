@@ -428,11 +428,21 @@ func (s *Store) MFAChallenge(ctx context.Context, idHash string) (*store.MFAChal
 	return c, nil
 }
 
-// PassMFAChallenge moves a pending challenge to passed, once, for its browser.
+// PassMFAChallenge moves a pending challenge to passed, once, for its browser, and with it the
+// SAML login claim at that step (store.KindSAMLLoginClaim), in one transaction: a claim whose
+// step passed stays final once the step is purged.
 func (s *Store) PassMFAChallenge(ctx context.Context, idHash, browser string, now time.Time) error {
-	res, err := s.wexec(ctx, `UPDATE mfa_challenges SET passed = 1 WHERE id_hash = ? AND passed = 0 AND browser = ?
-		AND expires_at > ?`, idHash, browser, ts(now))
-	if err := affectedOne(res, err); err != nil {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE mfa_challenges SET passed = 1 WHERE id_hash = ? AND passed = 0 AND browser = ?
+			AND expires_at > ?`, idHash, browser, ts(now))
+		if err := affectedOne(res, err); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE mfa_challenges SET passed = 1 WHERE kind = ? AND data = ? AND passed = 0`,
+			store.KindSAMLLoginClaim, []byte(idHash))
+		return err
+	})
+	if err != nil {
 		if !isNoRows(err) {
 			return wrap("pass mfa challenge", err)
 		}

@@ -32,6 +32,7 @@ var samlTests = []test{
 	{"LoginClaimTakeOver", testSAMLLoginClaimTakeOver},
 	{"LoginClaimTakeOverConcurrent", testSAMLLoginClaimTakeOverConcurrent},
 	{"LoginClaimTakeOverRacesStep", testSAMLLoginClaimTakeOverRacesStep},
+	{"LoginClaimStepPassedThenPurged", testSAMLLoginClaimStepPassedThenPurged},
 }
 
 func testSAMLServiceProviders(t *testing.T, h *H) {

@@ -180,3 +180,34 @@ func testSAMLLoginClaimTakeOverRacesStep(t *testing.T, h *H) {
 		}
 	}
 }
+
+// testSAMLLoginClaimStepPassedThenPurged: PassMFAChallenge of the claim's step marks the claim
+// passed, in the same compare-and-set, so that once the passed step is purged the claim is not
+// taken for one whose step was abandoned: the take-over is refused (ErrConflict) and the claim
+// stays at its step. A claim at another step is not marked; the pass replayed changes nothing.
+// Before, the purged step's take-over succeeded (helper S's report, s19).
+func testSAMLLoginClaimStepPassedThenPurged(t *testing.T, h *H) {
+	a := h.newStep("b1", h.Now.Add(10*time.Minute))
+	claim := h.newClaim("b1", a, h.Now.Add(24*time.Hour))
+	other := h.newClaim("b1", h.newStep("b1", h.Now.Add(10*time.Minute)), h.Now.Add(24*time.Hour))
+	ssotest.NoErr(t, h.S.PassMFAChallenge(h.Ctx, a, "b1", h.Now), "PassMFAChallenge")
+	ssotest.IsErr(t, h.S.PassMFAChallenge(h.Ctx, a, "b1", h.Now), sso.ErrAuthRequestUsed, "PassMFAChallenge replayed")
+	if c, err := h.S.MFAChallenge(h.Ctx, claim); err != nil || !c.Passed || string(c.Data) != a {
+		t.Fatalf("the claim after its step passed: %+v, %v; want passed, at its step", c, err)
+	}
+	if c, err := h.S.MFAChallenge(h.Ctx, other); err != nil || c.Passed {
+		t.Fatalf("a claim at another step after the pass: %+v, %v; want not passed", c, err)
+	}
+	_, err := h.S.Purge(h.Ctx, h.Now.Add(time.Hour)) // the step (10 min) goes, the claims (24 h) stay
+	ssotest.NoErr(t, err, "Purge")
+	ssotest.IsErr(t, mfaErr(h, a), sso.ErrNotFound, "the passed step after the purge")
+	err = h.S.TakeOverSAMLLoginClaim(h.Ctx, &store.SAMLClaimTakeOver{Claim: claim, Browser: "b1", From: a, To: "next",
+		Subject: "sub-2", At: h.Now.Add(time.Hour)})
+	ssotest.IsErr(t, err, sso.ErrConflict, "take-over of a claim whose step passed and was purged")
+	if at, sub := h.claimAt(claim); at != a || sub != "sub-1" {
+		t.Fatalf("the claim after the refused take-over: at %q (%q), want %q (sub-1)", at, sub, a)
+	}
+}
+
+// mfaErr is MFAChallenge's error for id.
+func mfaErr(h *H, id string) error { _, err := h.S.MFAChallenge(h.Ctx, id); return err }
