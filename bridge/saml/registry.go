@@ -53,8 +53,7 @@ type SPStore interface {
 // Registry finds SPs: those of the configuration file, then those registered with the CLI,
 // read from the store once and kept in memory (the server builds them at start-up: Load). A
 // stored SP whose record no longer builds (its metadata does not parse or fails a check added
-// since it was registered: possible after an upgrade; or its validUntil has passed, by the
-// registry's clock; registration refuses such metadata) is not
+// since it was registered: possible after an upgrade; registration refuses such metadata) is not
 // served: it is refused by id and entity id with an UnusableError, listed by Unusable and logged
 // (Logger) each time the records are read anew, and it can be removed; the other SPs are served
 // as before. Refresh reads them again: the server subscribes it to the replicas' change
@@ -88,8 +87,8 @@ type Registry struct {
 	stored   []*SP
 	unusable []UnusableSP
 	digest   [sha256.Size]byte // of the records stored is built from
-	// expires: the earliest validUntil of the stored SPs built (zero: none has one); from
-	// then on they are built again (Refresh), the expired one becoming unusable.
+	// expires: the earliest validUntil still to come of the stored SPs built (zero: none);
+	// from then on they are built again (Refresh), which warns of the expired one.
 	expires time.Time
 }
 
@@ -144,11 +143,27 @@ func FromConfig(c config.SAMLServiceProvider) (*SP, error) {
 	return newSP(c, md, true)
 }
 
-// FromMetadata builds an SP from its SAML metadata and the bridge's settings (registration,
-// and each reading of the stored SPs), at now: metadata whose validUntil (ValidUntil) is not
-// after now is refused (SAML metadata 2.0 section 2.3.1: it has expired), so that an SP that
-// published new keys or endpoints with a short validUntil is not served from its old copy.
+// FromMetadata builds an SP from its SAML metadata and the bridge's settings at registration,
+// at now: metadata whose validUntil (ValidUntil) is not after now is refused (SAML metadata 2.0
+// section 2.3.1: it has expired), so that an SP is not registered from an old copy. A stored SP
+// whose metadata expires later is still served and named in a warning (Refresh, `saml list`):
+// the bridge does not fetch metadata again by itself, and many SP toolkits (crewjam/saml, the
+// OneLogin toolkits) publish a validUntil of two days, so refusing them then would turn such
+// SPs off two days after each registration.
 func FromMetadata(settings config.SAMLServiceProvider, metadata []byte, now time.Time) (*SP, error) {
+	sp, err := storedFromMetadata(settings, metadata)
+	if err != nil {
+		return nil, err
+	}
+	if until := ValidUntil(sp.Metadata); !until.IsZero() && !now.Before(until) {
+		return nil, fmt.Errorf("metadata: expired at %s (its validUntil); get the SP's current metadata and register it again",
+			until.UTC().Format(time.RFC3339))
+	}
+	return sp, nil
+}
+
+// storedFromMetadata is FromMetadata without the validUntil check: a stored SP's build.
+func storedFromMetadata(settings config.SAMLServiceProvider, metadata []byte) (*SP, error) {
 	if err := settings.CheckSettings(); err != nil {
 		return nil, err
 	}
@@ -158,10 +173,6 @@ func FromMetadata(settings config.SAMLServiceProvider, metadata []byte, now time
 	}
 	if len(md.SPSSODescriptors) == 0 {
 		return nil, errors.New("metadata: no SPSSODescriptor (is this an SP's metadata?)")
-	}
-	if until := ValidUntil(md); !until.IsZero() && !now.Before(until) {
-		return nil, fmt.Errorf("metadata: expired at %s (its validUntil); get the SP's current metadata and register it again",
-			until.UTC().Format(time.RFC3339))
 	}
 	return newSP(settings, md, false)
 }
@@ -330,10 +341,20 @@ func (r *Registry) Refresh(ctx context.Context) error {
 	if same {
 		return nil
 	}
-	out, unusable := buildStored(recs, r.EmailVerified, now)
+	out, unusable := buildStored(recs, r.EmailVerified)
+	// expires: the next validUntil to pass, when the stored SPs are built again so that the
+	// warning below names the SP at the moment its metadata expires.
 	var expires time.Time
 	for _, sp := range out {
-		if v := ValidUntil(sp.Metadata); !v.IsZero() && (expires.IsZero() || v.Before(expires)) {
+		v := ValidUntil(sp.Metadata)
+		switch {
+		case v.IsZero():
+		case !now.Before(v):
+			if r.Logger != nil {
+				r.Logger.WarnContext(ctx, "saml service provider's metadata has expired (its validUntil); it is still served: get its current metadata and register it again",
+					"entity_id", sp.EntityID, "sp", sp.Settings.ID, "valid_until", v.UTC().Format(time.RFC3339))
+			}
+		case expires.IsZero() || v.Before(expires):
 			expires = v
 		}
 	}
@@ -415,16 +436,16 @@ func (r *Registry) changed(ctx context.Context) error {
 // other replicas could not be told at once (they read it at their next periodic check).
 var ErrNotNotified = errors.New("saved, but the other replicas could not be told at once; they pick the change up within seconds")
 
-// buildStored builds the stored SPs at now; those that do not build (their metadata expired
-// among them) are returned apart.
-func buildStored(recs []*store.SAMLServiceProvider, emailVerified bool, now time.Time) (out []*SP, unusable []UnusableSP) {
+// buildStored builds the stored SPs; those that do not build are returned apart. An expired
+// validUntil does not stop a stored SP (FromMetadata says why; Refresh warns).
+func buildStored(recs []*store.SAMLServiceProvider, emailVerified bool) (out []*SP, unusable []UnusableSP) {
 	for _, rec := range recs {
 		var settings config.SAMLServiceProvider
 		if err := json.Unmarshal(rec.Settings, &settings); err != nil {
 			unusable = append(unusable, UnusableSP{ID: rec.ID, EntityID: rec.EntityID, Err: fmt.Errorf("settings: %w", err)})
 			continue
 		}
-		sp, err := FromMetadata(settings, rec.Metadata, now)
+		sp, err := storedFromMetadata(settings, rec.Metadata)
 		if err == nil {
 			err = config.CheckEmailNameID(settings.NameIDFormat, emailVerified)
 		}

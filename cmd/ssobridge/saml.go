@@ -192,6 +192,15 @@ func samlListCmd(g *globals) *cobra.Command {
 				for _, u := range unusable {
 					fmt.Fprintf(cmd.OutOrStdout(), "unusable %s (%s): %v\n", u.ID, u.EntityID, u.Err)
 				}
+				// Served SPs whose metadata's validUntil has passed: still served (the bridge
+				// does not fetch metadata again), named so that the operator registers it anew.
+				now := time.Now()
+				for _, sp := range sps {
+					if until := saml.ValidUntil(sp.Metadata); !until.IsZero() && !now.Before(until) {
+						fmt.Fprintf(cmd.OutOrStdout(), "expired %s (%s): metadata expired at %s (its validUntil); still served: get its current metadata and register it again\n",
+							sp.Settings.ID, sp.EntityID, until.UTC().Format(time.RFC3339))
+					}
+				}
 				return nil
 			})
 		},

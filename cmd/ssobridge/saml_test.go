@@ -249,8 +249,10 @@ func TestSAMLCLIExpiredMetadata(t *testing.T) {
 	if err := st.CreateSAMLServiceProvider(t.Context(), rec); err != nil {
 		t.Fatal(err)
 	}
+	// Still served (listed in the table, not UNUSABLE), and named after it.
 	out, err := run(t, "saml", "list", dd)
-	if err != nil || strings.Contains(out, "old") || !strings.Contains(out, "unusable lapsed ("+lapsed+"): metadata: "+want) {
+	if err != nil || strings.Contains(out, "old") || strings.Contains(out, "UNUSABLE") || !strings.Contains(out, "lapsed") ||
+		!strings.Contains(out, "expired lapsed ("+lapsed+"): metadata "+want+" (its validUntil); still served") {
 		t.Fatalf("list with an SP whose metadata expired: %v\n%s", err, out)
 	}
 }
