@@ -152,6 +152,14 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request, c
 		writeOAuthError(w, http.StatusBadRequest, "invalid_scope", "scope not allowed for this client")
 		return
 	}
+	// The resources (RFC 8707 2) it names must be among the client's audiences, as at
+	// /authorize (refuseEarly); the accepted ones bind the grant (deviceTarget). audience (RFC
+	// 8693) is a token request's parameter: not read here, as at /authorize.
+	resources, err := requestedTarget(cfg, url.Values{"resource": r.PostForm["resource"]})
+	if err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_target", err.Error()) // RFC 8628 3.2
+		return
+	}
 	dc := p.cfg.Device
 	now := p.storage.now()
 	deviceCode := RandomToken()
@@ -163,6 +171,7 @@ func (p *Provider) deviceAuthorization(w http.ResponseWriter, r *http.Request, c
 		err = p.devices.CreateDeviceAuthorization(ctx, &DeviceAuthorization{
 			DeviceCodeHash: HashToken(deviceCode), UserCode: userCode, ClientID: cfg.ID, Scopes: scopes,
 			CreatedAt: now, ExpiresAt: now.Add(dc.Lifetime), Interval: dc.Interval, State: DevicePending,
+			Resources: resources,
 		})
 		if !errors.Is(err, ErrConflict) || attempt == 4 {
 			break
@@ -228,6 +237,12 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 	if !now.Before(d.ExpiresAt) && d.State != DeviceConsumed {
 		return nil, oidc.ErrExpiredDeviceCode().WithDescription("the device_code has expired; start again")
 	}
+	// A token request outside the grant's resources is refused before anything else reads the
+	// authorization's state, and leaves the device code as it was (RFC 8707 2.2).
+	info := grantInfo{clientID: cfg.ID, subject: d.Subject, scopes: d.Scopes, amr: d.AMR, authTime: d.AuthTime, sessionID: d.SessionID}
+	if err := deviceTarget(&info, d, req); err != nil {
+		return nil, err
+	}
 	switch d.State {
 	case DevicePending:
 		return nil, oidc.ErrAuthorizationPending().WithDescription("the member has not finished yet")
@@ -257,8 +272,6 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 		}
 		return nil
 	}
-	info := grantInfo{clientID: cfg.ID, subject: d.Subject, scopes: d.Scopes, amr: d.AMR, authTime: d.AuthTime, sessionID: d.SessionID}
-	targetOf(&info, req)
 	body, err := p.issueMember(ctx, cfg, "device", memberGrant{info: info, deniedCode: "access_denied",
 		signInEvent: "device.denied", redeem: redeem})
 	if err != nil && !redeemed && finalRefusal(err) {
@@ -270,6 +283,26 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 		}
 	}
 	return body, err
+}
+
+// deviceTarget sets what info's grant is for. Resources named at /device_authorization bind
+// it, as /authorize's bind a code's (RFC 8707 2.2): they are its family's Audience, and the
+// access token is for them, or for those of them the token request names; a request outside
+// them, or a grant none of whose resources the client keeps, is invalid_target (tokenTarget).
+// An authorization that named none (every one stored before they were kept) is bound by the
+// token request that redeems it, as the password and token exchange grants are (targetOf):
+// its refreshes then keep to what the device asked for then.
+func deviceTarget(info *grantInfo, d *DeviceAuthorization, req tokenRequest) error {
+	if len(d.Resources) == 0 {
+		targetOf(info, req)
+		return nil
+	}
+	target, err := tokenTarget(req.client, d.Resources, req.target)
+	if err != nil {
+		return err
+	}
+	info.audience, info.target = d.Resources, target
+	return nil
 }
 
 // finalRefusal reports whether err refuses a grant for good (access_denied, invalid_grant),

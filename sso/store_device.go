@@ -40,6 +40,10 @@ type DeviceAuthorization struct {
 	Interval   time.Duration
 	LastPolled time.Time
 	State      DeviceState
+	// Resources are the resource indicators (RFC 8707) the device authorization request named,
+	// each one of the client's audiences: they bind the grant (its family's Audience), and its
+	// access tokens are for them, or a subset a token request names. Empty: none named there.
+	Resources []string
 
 	// Set when the member approves.
 	Subject   string

@@ -14,7 +14,7 @@ const deviceSlowDownStep = 5 * time.Second
 
 func cloneDevice(d *sso.DeviceAuthorization) *sso.DeviceAuthorization {
 	c := *d
-	c.Scopes, c.AMR = slices.Clone(d.Scopes), slices.Clone(d.AMR)
+	c.Scopes, c.AMR, c.Resources = slices.Clone(d.Scopes), slices.Clone(d.AMR), slices.Clone(d.Resources)
 	return &c
 }
 

@@ -19,6 +19,7 @@ var deviceTests = []test{
 	{"ConsumeConcurrently", testDeviceConsumeConcurrently},
 	{"PollByAnotherClient", testDevicePollByAnotherClient},
 	{"Expiry", testDeviceExpiry},
+	{"Resources", testDeviceResources},
 }
 
 func deviceStore(t *testing.T, h *H) sso.DeviceStore {
@@ -262,4 +263,42 @@ func testDeviceExpiry(t *testing.T, h *H) {
 	IsErr(t, err, sso.ErrNotFound, "poll purged")
 	_, err = ds.DeviceAuthorizationByUserCode(h.Ctx, live.UserCode)
 	NoErr(t, err, "live authorization survives the purge")
+}
+
+// testDeviceResources: the resources (RFC 8707) a device authorization request names bind its
+// grant, so they must come back as they were stored, in order, from every read of the
+// authorization at every step of its life (pending, polled, approved, polled once approved,
+// the poll after its consumption); one stored without any (every authorization stored before
+// they were kept) reads back none.
+func testDeviceResources(t *testing.T, h *H) {
+	ds := deviceStore(t, h)
+	res := []string{"https://orders.example.org/api", "https://billing.example.org/", "urn:example:third"}
+	d := NewDevice(h.Now)
+	d.Resources = res
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "CreateDeviceAuthorization")
+	check := func(step string, got *sso.DeviceAuthorization, err error) {
+		t.Helper()
+		NoErr(t, err, "read (%s)", step)
+		Equal(t, got.Resources, res, "Resources (%s)", step)
+	}
+	got, err := ds.DeviceAuthorizationByUserCode(h.Ctx, d.UserCode)
+	check("pending, by user code", got, err)
+	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now)
+	check("pending, polled", got, err)
+	NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, sso.Completion{Subject: "s", AuthTime: h.Now, AMR: []string{"pwd"}}, h.Now), "approve")
+	got, err = ds.DeviceAuthorizationByUserCode(h.Ctx, d.UserCode)
+	check("approved, by user code", got, err)
+	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(d.Interval))
+	check("approved, polled", got, err)
+	NoErr(t, ds.ConsumeDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(d.Interval)), "consume")
+	got, err = ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(2*d.Interval))
+	check("consumed, polled", got, err)
+
+	none := NewDevice(h.Now)
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, none), "CreateDeviceAuthorization without resources")
+	got, err = ds.DeviceAuthorizationByUserCode(h.Ctx, none.UserCode)
+	NoErr(t, err, "DeviceAuthorizationByUserCode without resources")
+	if len(got.Resources) != 0 {
+		t.Fatalf("Resources of an authorization that named none: %q", got.Resources)
+	}
 }

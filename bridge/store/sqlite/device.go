@@ -13,7 +13,7 @@ import (
 var _ sso.DeviceStore = (*Store)(nil)
 
 const deviceCols = `device_code_hash, user_code, client_id, scopes, created_at, expires_at, interval_ns,
-	last_polled, state, subject, auth_time, amr, session_id`
+	last_polled, state, subject, auth_time, amr, session_id, resources`
 
 // deviceSlowDownStep is what RFC 8628 section 3.5 adds to the interval on every slow_down.
 const deviceSlowDownStep = 5 * time.Second
@@ -21,18 +21,15 @@ const deviceSlowDownStep = 5 * time.Second
 func scanDevice(row scanner) (*sso.DeviceAuthorization, error) {
 	var (
 		d                                                sso.DeviceAuthorization
-		scopes, amr, state                               string
+		scopes, amr, state, resources                    string
 		createdAt, expiresAt, interval, polled, authTime int64
 	)
 	err := row.Scan(&d.DeviceCodeHash, &d.UserCode, &d.ClientID, &scopes, &createdAt, &expiresAt, &interval,
-		&polled, &state, &d.Subject, &authTime, &amr, &d.SessionID)
+		&polled, &state, &d.Subject, &authTime, &amr, &d.SessionID, &resources)
 	if err != nil {
 		return nil, err
 	}
-	if d.Scopes, err = decList(scopes); err != nil {
-		return nil, err
-	}
-	if d.AMR, err = decList(amr); err != nil {
+	if err := decLists(listCol{&d.Scopes, scopes}, listCol{&d.AMR, amr}, listCol{&d.Resources, resources}); err != nil {
 		return nil, err
 	}
 	d.CreatedAt, d.ExpiresAt, d.LastPolled, d.AuthTime = tm(createdAt), tm(expiresAt), tm(polled), tm(authTime)
@@ -57,9 +54,10 @@ func (s *Store) CreateDeviceAuthorization(ctx context.Context, d *sso.DeviceAuth
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO device_authorizations (`+deviceCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.DeviceCodeHash, d.UserCode, d.ClientID, encList(d.Scopes), ts(orNow(d.CreatedAt, s.clock())), ts(d.ExpiresAt),
-			int64(d.Interval), ts(d.LastPolled), string(state), d.Subject, ts(d.AuthTime), encList(d.AMR), d.SessionID)
+			int64(d.Interval), ts(d.LastPolled), string(state), d.Subject, ts(d.AuthTime), encList(d.AMR), d.SessionID,
+			encList(d.Resources))
 		return err
 	})
 	return wrap("create device authorization", err)

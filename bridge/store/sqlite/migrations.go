@@ -726,6 +726,10 @@ CREATE INDEX outbox_client_due ON outbox (client_id, next_attempt, seq) WHERE st
 	// (sso.AuthRequest.Resources; session 19; PostgreSQL 19). Requests stored before have none:
 	// the client's whole set, as they were issued.
 	`ALTER TABLE auth_requests ADD COLUMN resources TEXT NOT NULL DEFAULT '';`,
+	// 29: the resources (RFC 8707) a device authorization request names, which bind its grant
+	// (sso.DeviceAuthorization.Resources; session 20; PostgreSQL 20). Authorizations stored
+	// before have none: bound by their first token request, as they were.
+	`ALTER TABLE device_authorizations ADD COLUMN resources TEXT NOT NULL DEFAULT '';`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.
