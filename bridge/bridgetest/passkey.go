@@ -42,9 +42,8 @@ func NewPasskey(t testing.TB, handle []byte) *Passkey {
 // ID is the credential id.
 func (k *Passkey) ID() []byte { return k.id }
 
-// Credential is the go-webauthn credential (JSON) a registration of this passkey stores:
-// attestation none, not backup eligible.
-func (k *Passkey) Credential(t testing.TB) []byte {
+// cose is the passkey's public key as WebAuthn carries it (COSE_Key, ES256).
+func (k *Passkey) cose(t testing.TB) []byte {
 	t.Helper()
 	pub, err := k.key.PublicKey.ECDH()
 	if err != nil {
@@ -57,12 +56,41 @@ func (k *Passkey) Credential(t testing.TB) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := json.Marshal(webauthn.Credential{ID: k.id, PublicKey: cose, AttestationType: "none",
+	return cose
+}
+
+// Credential is the go-webauthn credential (JSON) a registration of this passkey stores:
+// attestation none, not backup eligible.
+func (k *Passkey) Credential(t testing.TB) []byte {
+	t.Helper()
+	data, err := json.Marshal(webauthn.Credential{ID: k.id, PublicKey: k.cose(t), AttestationType: "none",
 		Flags: webauthn.CredentialFlags{UserPresent: true, UserVerified: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// Register answers a registration ceremony (challenge and rpID from its options, origin the
+// page's) as navigator.credentials.create's credential.toJSON() would, with user verification
+// and attestation none: what the bridge's registration finish stores as Credential.
+func (k *Passkey) Register(t testing.TB, rpID, origin, challenge string) []byte {
+	t.Helper()
+	rp := sha256.Sum256([]byte(rpID))
+	ad := append(rp[:], byte(protocol.FlagUserPresent|protocol.FlagUserVerified|protocol.FlagAttestedCredentialData))
+	ad = binary.BigEndian.AppendUint32(ad, k.count)
+	ad = append(ad, make([]byte, 16)...) // AAGUID
+	ad = binary.BigEndian.AppendUint16(ad, uint16(len(k.id)))
+	ad = append(append(ad, k.id...), k.cose(t)...)
+	att, err := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": ad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd, _ := json.Marshal(map[string]any{"type": "webauthn.create", "challenge": challenge, "origin": origin, "crossOrigin": false})
+	b := base64.RawURLEncoding.EncodeToString
+	out, _ := json.Marshal(map[string]any{"id": b(k.id), "rawId": b(k.id), "type": "public-key",
+		"response": map[string]string{"clientDataJSON": b(cd), "attestationObject": b(att)}})
+	return out
 }
 
 // Assert answers an assertion ceremony (challenge and rpID from its options, origin the

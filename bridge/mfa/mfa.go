@@ -478,7 +478,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, subject string, m *legacy.Mem
 		return nil, s.inviteRefused(ctx, subject, ip, "totp")
 	case errors.Is(err, store.ErrFirstFactor):
 		s.release(ctx, subject, ip)
-		return nil, ErrInviteMissing
+		return nil, s.firstFactorRefused(ctx, subject, ip, "totp")
 	case errors.Is(err, sso.ErrNotFound):
 		return nil, ErrNoFactor // confirmed, or replaced by another enrolment, meanwhile
 	case err != nil:
@@ -571,6 +571,16 @@ func (s *Service) enrolled(ctx context.Context, subject, ip, method string, invi
 func (s *Service) inviteRefused(ctx context.Context, subject, ip, method string) error {
 	s.Audit(ctx, &store.AuditEvent{Event: "mfa.invite_refused", Subject: subject, IP: ip, Detail: method + ": wrong, used or expired code"})
 	return ErrWrongInvite
+}
+
+// firstFactorRefused audits a factor the store refused to store without an invitation code
+// because the member had no other factor when it was to be stored (store.ErrFirstFactor: one
+// removed meanwhile, or a caller that did not ask InviteNeeded), as the other refusals of an
+// enrolment are (mfa.enrol_refused; nothing is counted), and returns ErrInviteMissing.
+func (s *Service) firstFactorRefused(ctx context.Context, subject, ip, method string) error {
+	s.Audit(ctx, &store.AuditEvent{Event: "mfa.enrol_refused", Subject: subject, IP: ip,
+		Detail: method + ": a first factor needs an invitation code, and the member had no other factor when it was stored"})
+	return ErrInviteMissing
 }
 
 // ---- recovery codes ----

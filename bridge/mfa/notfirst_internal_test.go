@@ -2,67 +2,30 @@ package mfa
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-webauthn/webauthn/protocol"
-	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
-	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 )
 
 // registration answers a registration ceremony (its server-side session) as a browser's
-// authenticator with user verification would: a new ES256 passkey, attestation none.
+// authenticator with user verification would: a new passkey (bridgetest.Passkey.Register).
 func registration(t *testing.T, session []byte) []byte {
 	t.Helper()
 	var sd webauthn.SessionData
 	if err := json.Unmarshal(session, &sd); err != nil {
 		t.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := key.PublicKey.ECDH()
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := pub.Bytes() // 0x04 || X || Y
-	cose, err := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
-		PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
-		Curve:         1, XCoord: raw[1:33], YCoord: raw[33:]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := make([]byte, 16)
-	_, _ = rand.Read(id)
-	rp := sha256.Sum256([]byte(sd.RelyingPartyID))
-	ad := append(rp[:], byte(protocol.FlagUserPresent|protocol.FlagUserVerified|protocol.FlagAttestedCredentialData))
-	ad = binary.BigEndian.AppendUint32(ad, 0)
-	ad = append(ad, make([]byte, 16)...) // AAGUID
-	ad = binary.BigEndian.AppendUint16(ad, uint16(len(id)))
-	ad = append(append(ad, id...), cose...)
-	att, err := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": ad})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cd, _ := json.Marshal(map[string]any{"type": "webauthn.create", "challenge": sd.Challenge, "origin": testOrigin, "crossOrigin": false})
-	b := base64.RawURLEncoding.EncodeToString
-	out, _ := json.Marshal(map[string]any{"id": b(id), "rawId": b(id), "type": "public-key",
-		"response": map[string]string{"clientDataJSON": b(cd), "attestationObject": b(att)}})
-	return out
+	return bridgetest.NewPasskey(t, sd.UserID).Register(t, sd.RelyingPartyID, testOrigin, sd.Challenge)
 }
 
 // TestEnrolWithoutInviteNeedsAnotherFactor: with mfa.first_enrolment: invitation, an
@@ -114,6 +77,13 @@ func TestEnrolWithoutInviteNeedsAnotherFactor(t *testing.T) {
 				t.Run(method, func(t *testing.T) {
 					s := passkeyService(t)
 					s.InvitationFirst = tc.invitation
+					var refusals []string // the mfa.enrol_refused rows' details
+					s.Audit = func(_ context.Context, ev *store.AuditEvent) {
+						if ev.Event == "mfa.enrol_refused" && ev.Subject == subject && ev.IP == ip {
+							refusals = append(refusals, ev.Detail)
+						}
+					}
+					attempts := 1
 					var f Factors
 					if tc.before != nil {
 						f = tc.before(t, s, subject)
@@ -135,11 +105,10 @@ func TestEnrolWithoutInviteNeedsAnotherFactor(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						tries := 1
 						if tc.want != nil {
-							tries = 8 // more than the wrong codes allowed: a refusal is not counted as one
+							attempts = 8 // more than the wrong codes allowed: a refusal is not counted as one
 						}
-						for range tries {
+						for range attempts {
 							codes, err := s.ConfirmTOTP(ctx, subject, tc.m, tc.amr, code, ip, "browser-1", "")
 							if !errors.Is(err, tc.want) || (err == nil) != (len(codes) == RecoveryCodes) {
 								t.Fatalf("ConfirmTOTP without a code: %d codes, %v; want %v", len(codes), err, tc.want)
@@ -162,6 +131,11 @@ func TestEnrolWithoutInviteNeedsAnotherFactor(t *testing.T) {
 					added := after.TOTP != before.TOTP || len(after.Passkeys) != len(before.Passkeys)
 					if added != (tc.want == nil) {
 						t.Fatalf("factors before %+v, after %+v; want one added: %v", before, after, tc.want == nil)
+					}
+					// Each refusal by the store is audited, as the other refusals of an enrolment.
+					if want := map[bool]int{true: attempts, false: 0}[tc.want != nil]; len(refusals) != want ||
+						(want > 0 && !strings.HasPrefix(refusals[0], method+": ")) {
+						t.Fatalf("mfa.enrol_refused rows %q, want %d for %s", refusals, want, method)
 					}
 				})
 			}

@@ -203,7 +203,7 @@ func (s *Service) finishRegistration(ctx context.Context, wa *webauthn.WebAuthn,
 	case errors.Is(err, store.ErrNoInvite):
 		return "", s.inviteRefused(ctx, subject, ip, "passkey")
 	case errors.Is(err, store.ErrFirstFactor):
-		return "", ErrInviteMissing
+		return "", s.firstFactorRefused(ctx, subject, ip, "passkey")
 	case errors.Is(err, sso.ErrConflict):
 		return "", fmt.Errorf("%w: credential registered already", ErrPasskey)
 	case err != nil:

@@ -92,19 +92,32 @@ func (h *Handler) beginCeremony(c echo.Context, ch *store.MFAChallenge, cer *mfa
 	return c.JSON(http.StatusOK, map[string]any{"ceremony": raw, "options": cer.Options})
 }
 
+// peekCeremony reads, without passing it, the ceremony the form names, of kind: a live one
+// not passed yet.
+func (h *Handler) peekCeremony(c echo.Context, kind string) (*store.MFAChallenge, error) {
+	raw := c.FormValue("ceremony")
+	if raw == "" || len(raw) > 128 {
+		return nil, errors.New("no ceremony")
+	}
+	ch, err := h.Store.MFAChallenge(c.Request().Context(), challengeHash(raw))
+	if err != nil {
+		return nil, err
+	}
+	if ch.Kind != kind {
+		return nil, fmt.Errorf("ceremony of kind %q, want %q", ch.Kind, kind)
+	}
+	if ch.Passed {
+		return nil, errors.New("ceremony passed already")
+	}
+	return ch, nil
+}
+
 // takeCeremony passes (once) the ceremony the form names, of kind, for this browser.
 func (h *Handler) takeCeremony(c echo.Context, kind string) (*store.MFAChallenge, *ceremonyData, error) {
 	ctx := c.Request().Context()
-	raw := c.FormValue("ceremony")
-	if raw == "" || len(raw) > 128 {
-		return nil, nil, errors.New("no ceremony")
-	}
-	ch, err := h.Store.MFAChallenge(ctx, challengeHash(raw))
+	ch, err := h.peekCeremony(c, kind)
 	if err != nil {
 		return nil, nil, err
-	}
-	if ch.Kind != kind {
-		return nil, nil, fmt.Errorf("ceremony of kind %q, want %q", ch.Kind, kind)
 	}
 	browser, err := h.Cookies.RequestBrowser(c)
 	if err != nil {
@@ -329,10 +342,15 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	ch, d, err := h.takeCeremony(c, kindPasskeyRegister)
-	if err != nil || ch.SessionID != sess.ID || ch.Subject != sess.Subject {
+	expired := func(err error) error {
 		h.Logger.InfoContext(ctx, "passkey registration refused", "err", err)
 		return jsonError(c, http.StatusBadRequest, "This step had expired. Reload the page and try again.")
+	}
+	// What the form itself lacks is refused before the ceremony is passed, so that the member
+	// may send the same passkey again with what was missing: the authenticator has made the
+	// passkey already, and a new ceremony would make another.
+	if ch, err := h.peekCeremony(c, kindPasskeyRegister); err != nil || ch.SessionID != sess.ID || ch.Subject != sess.Subject {
+		return expired(err)
 	}
 	// Asked again of the session as it is now: begun in a hand-off session that a password
 	// sign-in has replaced since (another tab), a first passkey is not added.
@@ -348,10 +366,24 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 		name = "Passkey"
 	}
 	// Asked again too: a first passkey needs an invitation (mfa.first_enrolment: invitation),
-	// used in the transaction that stores the passkey.
+	// used in the transaction that stores the passkey. A missing one, or one that cannot be
+	// used (read as at the begin, counted with the member's wrong codes), leaves the ceremony
+	// as it was. Once passed, a refusal only the store's transaction finds (the invitation used
+	// or the member's other factor removed meanwhile, in another tab) or a refused answer ends
+	// it: two finishes of one ceremony must not store two passkeys, so it is passed before
+	// the answer is checked, and the page begins a new one.
 	invite, ok := enrolInvite(c, h.MFA.InviteNeeded(f, m, sess.AMR))
 	if !ok {
 		return jsonError(c, http.StatusBadRequest, msgInviteMissing)
+	}
+	if invite != "" {
+		if err := h.MFA.CheckInvite(ctx, sess.Subject, invite, c.RealIP(), "passkey, before its finish"); err != nil {
+			return h.passkeyError(c, err, "passkey registration")
+		}
+	}
+	ch, d, err := h.takeCeremony(c, kindPasskeyRegister)
+	if err != nil || ch.SessionID != sess.ID || ch.Subject != sess.Subject {
+		return expired(err)
 	}
 	method, err := h.MFA.FinishRegistration(ctx, sess.Subject, m, sess.AMR, d.Session, answer(c), name, c.RealIP(), invite)
 	if err != nil {
