@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -28,10 +29,12 @@ type WebAuthn struct {
 // cloned authenticator ...). A person is told to try again; the log has the cause.
 var ErrPasskey = errors.New("mfa: passkey not accepted")
 
-// NewWebAuthn builds the relying party for issuer, shown to members as name.
+// NewWebAuthn builds the relying party for issuer, shown to members as name. Its RP ID is the
+// issuer's host in lower case, as browsers hold a domain (the URL parser lower-cases it), so
+// that an issuer written with capitals gives the rpIdHash authenticators sign.
 func NewWebAuthn(issuer *url.URL, name string) (*WebAuthn, error) {
 	wa, err := webauthn.New(&webauthn.Config{
-		RPID:          issuer.Hostname(),
+		RPID:          strings.ToLower(issuer.Hostname()),
 		RPDisplayName: name,
 		RPOrigins:     []string{weborigin.Of(issuer)},
 		Timeouts: webauthn.TimeoutsConfig{
