@@ -127,16 +127,23 @@ func (s Standing) Check(now time.Time, passwordMaxAge time.Duration) error {
 }
 
 // BeforePassword is the refusal the AMS answers before it compares any password, whatever
-// password was typed: ErrLockedOut for a locked-out account (iMIS's SqlMembershipProvider:
-// aspnet_Membership_GetPasswordWithFormat returns 99 for IsLockedOut = 1 before the stored
-// password is read), nil otherwise. A directory answers it for a right and a wrong password
-// alike, after the same verification work as an unknown login's (review s19 X19-4): the
-// lockout stops guessing at the AMS, and must not be an oracle here that tells the guesser
-// when the password is right. The other statuses (Check) are not guessing defences and stay
-// answered only after the right password.
+// password was typed, in the AMS's order: ErrLockedOut for a locked-out account (iMIS's
+// SqlMembershipProvider.CheckPassword: aspnet_Membership_GetPasswordWithFormat returns 99 for
+// IsLockedOut = 1 before the stored password is read), then ErrNotApproved for an account
+// not approved (CheckPassword returns false for IsApproved = 0 before it encodes the typed
+// password, and without counting the attempt), nil otherwise. A directory answers it for a
+// right and a wrong password alike, after the same verification work as an unknown login's
+// (review s19 X19-4, review s20 Y-1): the AMS never compares a password for these accounts
+// (nor, for an unapproved one, ever locks it out), so the bridge must not be an oracle that
+// tells a guesser when the password is right. The other statuses (Check) are checked by iMIS
+// after the password (asi_UserMainLogin runs once the provider said yes) and stay answered
+// only after the right password.
 func (s Standing) BeforePassword() error {
-	if s.LockedOut {
+	switch {
+	case s.LockedOut:
 		return ErrLockedOut
+	case !s.Approved:
+		return ErrNotApproved
 	}
 	return nil
 }

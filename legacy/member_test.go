@@ -124,3 +124,30 @@ func TestMembershipAt(t *testing.T) {
 		})
 	}
 }
+
+// TestBeforePassword (review s20 Y-1): the refusals iMIS's SqlMembershipProvider answers
+// before it compares any password, in its order (the lockout, then approval), and none for
+// the statuses iMIS checks after the password.
+func TestBeforePassword(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		s    Standing
+		want error
+	}{
+		{"active", Standing{Approved: true}, nil},
+		{"locked out", Standing{Approved: true, LockedOut: true}, ErrLockedOut},
+		{"not approved", Standing{}, ErrNotApproved},
+		{"locked out and not approved: the lockout first", Standing{LockedOut: true}, ErrLockedOut},
+		{"disabled: after the password", Standing{Approved: true, Disabled: true}, nil},
+		{"deleted: after the password", Standing{Approved: true, Deleted: true}, nil},
+		{"expired: after the password", Standing{Approved: true, ExpirationDate: now}, nil},
+		{"not approved and deleted: before the password", Standing{Deleted: true}, ErrNotApproved},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.s.BeforePassword(); err != tc.want {
+				t.Fatalf("BeforePassword() = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

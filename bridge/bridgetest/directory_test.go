@@ -32,6 +32,7 @@ func fakeTarget(d *Directory, dir legacy.Directory) *directorytest.Target {
 		Standing: legacy.Standing{Approved: true}}, "carol-password")
 	d.Add(&legacy.Member{Key: "55555555-5555-5555-5555-555555555555", MemberID: "1005", Login: "dora", FullName: "Dora Deleted",
 		Standing: legacy.Standing{Approved: true, Deleted: true}}, "dora-password")
+	d.Add(&legacy.Member{Key: "66666666-6666-6666-6666-666666666666", MemberID: "1006", Login: "una", FullName: "Una Unapproved"}, "una-password")
 	return &directorytest.Target{
 		Dir: dir,
 		Members: []directorytest.Account{
@@ -42,6 +43,7 @@ func fakeTarget(d *Directory, dir legacy.Directory) *directorytest.Target {
 		Refused: []directorytest.Refused{
 			{Login: "locked", Password: "locked-password", Reason: "locked_out"},
 			{Login: "dora", Password: "dora-password", Reason: "not_member"},
+			{Login: "una", Password: "una-password", Reason: "not_approved"},
 		},
 		Work:    d.Comparisons.Load,
 		SetDown: func(down bool) { d.mu.Lock(); d.Down = down; d.mu.Unlock() },

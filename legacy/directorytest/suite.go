@@ -72,7 +72,7 @@ func Run(t *testing.T, newTarget func(t *testing.T) *Target) {
 	t.Run("authenticate returns the member with roles", func(t *testing.T) { testAuthenticate(t, newTarget(t)) })
 	t.Run("unknown login and wrong password are indistinguishable", func(t *testing.T) { testIndistinguishable(t, newTarget(t)) })
 	t.Run("status only after the right password", func(t *testing.T) { testStatus(t, newTarget(t)) })
-	t.Run("locked out whatever the password", func(t *testing.T) { testLockedOut(t, newTarget(t)) })
+	t.Run("locked out or not approved whatever the password", func(t *testing.T) { testLockedOut(t, newTarget(t)) })
 	t.Run("every lookup returns roles", func(t *testing.T) { testLookups(t, newTarget(t)) })
 	t.Run("unknown members are not found", func(t *testing.T) { testNotFound(t, newTarget(t)) })
 	t.Run("unavailability is its own error", func(t *testing.T) { testUnavailable(t, newTarget(t)) })
@@ -298,7 +298,7 @@ func testIndistinguishable(t *testing.T, tg *Target) {
 		t.Errorf("password verifications: wrong password %d, unknown login %d (want the same, non-zero)", wWrong, wUnknown)
 	}
 	for _, r := range tg.Refused {
-		if r.Reason == lockedOut {
+		if beforePassword[r.Reason] {
 			continue // refused whatever the password (testLockedOut)
 		}
 		err, w := work(func() error { _, err := tg.Dir.Authenticate(ctx, r.Login, r.Password+"x"); return err })
@@ -311,14 +311,17 @@ func testIndistinguishable(t *testing.T, tg *Target) {
 	}
 }
 
-// lockedOut is the reason of a locked-out account (legacy.ErrLockedOut).
-var lockedOut = legacy.Reason(legacy.ErrLockedOut)
+// beforePassword are the reasons of the refusals the AMS answers before it compares any
+// password (legacy.Standing.BeforePassword): a locked-out account (legacy.ErrLockedOut) and
+// one not approved (legacy.ErrNotApproved).
+var beforePassword = map[string]bool{legacy.Reason(legacy.ErrLockedOut): true, legacy.Reason(legacy.ErrNotApproved): true}
 
-// testLockedOut (review s19 X19-4): a locked-out account is refused whatever the password, as
-// the AMS refuses it before comparing any (legacy.Standing.BeforePassword): the right password
-// and wrong ones get the same error, and cost the verification work of an unknown login, so
-// that whoever guessed the account into its lockout cannot go on guessing through the
-// directory and learn when the password is right.
+// testLockedOut (review s19 X19-4, review s20 Y-1): a locked-out account, and one not
+// approved, is refused whatever the password, as the AMS refuses it before comparing any
+// (legacy.Standing.BeforePassword): the right password and wrong ones get the same error, and
+// cost the verification work of an unknown login, so that whoever guesses at the account
+// (which iMIS locks out, or for an unapproved one never even counts) cannot learn through the
+// directory when the password is right.
 func testLockedOut(t *testing.T, tg *Target) {
 	ctx := ctxFor(t)
 	work := func(login, pw string) (error, int64) {
@@ -334,20 +337,20 @@ func testLockedOut(t *testing.T, tg *Target) {
 	}
 	n := 0
 	for _, r := range tg.Refused {
-		if r.Reason != lockedOut {
+		if !beforePassword[r.Reason] {
 			continue
 		}
 		n++
 		_, wUnknown := work("no-such-login-"+r.Login, r.Password)
 		errRight, wRight := work(r.Login, r.Password)
-		if legacy.Reason(errRight) != lockedOut {
-			t.Errorf("%s with the right password: %v, want %s", r.Login, errRight, lockedOut)
+		if legacy.Reason(errRight) != r.Reason {
+			t.Errorf("%s with the right password: %v, want %s", r.Login, errRight, r.Reason)
 			continue
 		}
 		for _, pw := range []string{r.Password + "x", "x" + r.Password, strings.ToUpper(r.Password)} {
 			err, w := work(r.Login, pw)
 			if err == nil || err.Error() != errRight.Error() {
-				t.Errorf("%s: a wrong password answers %v, the right one %v: the lockout tells a right password from a wrong one", r.Login, err, errRight)
+				t.Errorf("%s: a wrong password answers %v, the right one %v: the %s refusal tells a right password from a wrong one", r.Login, err, errRight, r.Reason)
 			}
 			if tg.Work != nil && (w != wRight || w != wUnknown) {
 				t.Errorf("%s: password verifications: wrong password %d, right password %d, unknown login %d (want the same)", r.Login, w, wRight, wUnknown)
@@ -355,7 +358,7 @@ func testLockedOut(t *testing.T, tg *Target) {
 		}
 	}
 	if n == 0 {
-		t.Skip("the target gives no locked-out account")
+		t.Skip("the target gives no locked-out or unapproved account")
 	}
 }
 

@@ -261,13 +261,13 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		d.dummyVerify(pw)
 		return nil, legacy.ErrBadCredentials
 	}
-	if row.lockedOut {
-		// A locked-out account is refused whatever the password, as iMIS refuses it, after the
-		// work an unknown login costs (review s19 X19-4; legacy.Standing.BeforePassword): the
-		// right password and a wrong one get the same answer, so guessing stops here as it
-		// does at the AMS.
+	if err := (legacy.Standing{LockedOut: row.lockedOut, Approved: row.approved}).BeforePassword(); err != nil {
+		// A locked-out or unapproved account is refused whatever the password, as iMIS refuses
+		// it, after the work an unknown login costs (review s19 X19-4, review s20 Y-1;
+		// legacy.Standing.BeforePassword): the right password and a wrong one get the same
+		// answer, so that the bridge tells no guesser what the AMS never compared.
 		d.dummyVerify(pw)
-		return nil, fmt.Errorf("sqldir: member %s: %w", d.keyText(&row), legacy.ErrLockedOut)
+		return nil, fmt.Errorf("sqldir: member %s: %w", d.keyText(&row), err)
 	}
 	var cheaper bool
 	if pv, isDefault := d.verifier.(*password.Verifier); isDefault && pv == d.describe {

@@ -164,6 +164,8 @@ func TestWrongPasswordNeverRevealsStatus(t *testing.T) {
 			want = legacy.ErrUnsupportedHash // fails closed whatever the password
 		case "locked_out":
 			want = legacy.ErrLockedOut // whatever the password, as iMIS (review s19 X19-4)
+		case "not_approved":
+			want = legacy.ErrNotApproved // whatever the password, as iMIS (review s20 Y-1)
 		}
 		if !errors.Is(err, want) {
 			t.Errorf("%s with a wrong password: %v, want %v", l.Login, err, want)

@@ -128,13 +128,15 @@ func contractErr(query, format string, args ...any) error {
 }
 
 // loginRow is what a sign-in reads of a member's row before the password is verified: the
-// login's checks, the lockout (answered whatever the password) and the stored password. The
+// login's checks, the lockout and the approval (answered whatever the password,
+// legacy.Standing.BeforePassword) and the stored password. The
 // member (toMember) is decoded only after the right password (review s19 X19-5); so is the
 // key, unless an error needs it (keyText).
 type loginRow struct {
 	login        string
 	sameLogin    bool
 	lockedOut    bool
+	approved     bool
 	format       int
 	stored, salt string
 	rawKey       any
@@ -188,6 +190,11 @@ func (d *Directory) toLoginRow(rs *resultSet, row []any) (loginRow, error) {
 		return fail(colLockedOut, err)
 	}
 	r.lockedOut = locked || null // NULL: the restrictive answer, as toMember
+	approved, null, err := asBool(get(colApproved))
+	if err != nil {
+		return fail(colApproved, err)
+	}
+	r.approved = approved && !null // NULL: the restrictive answer, as toMember
 	r.stored, _ = asString(get(colPassword))
 	r.salt, _ = asString(get(colSalt))
 	if r.format, err = passwordFormat(get(colFormat)); err != nil {
