@@ -21,6 +21,9 @@ import (
 )
 
 // fakeDir is an in-test legacy.Authenticator: login (case-insensitive) -> password -> member.
+// It answers as the real directories do (legacy/directorytest): a refusal the AMS gives before
+// comparing any password (legacy.Standing.BeforePassword: locked out, not approved) whatever
+// the password, the other statuses only after the right one.
 type fakeDir map[string]fakeEntry
 
 type fakeEntry struct {
@@ -34,6 +37,11 @@ func (d fakeDir) Authenticate(ctx context.Context, login, password string) (*leg
 		return nil, legacy.Unavailable("fake directory", errors.New("connection refused"))
 	}
 	e, ok := d[strings.ToLower(login)]
+	if ok {
+		if err := e.member.Standing.BeforePassword(); err != nil {
+			return nil, err
+		}
+	}
 	if !ok || e.password != password {
 		return nil, legacy.ErrBadCredentials
 	}
@@ -45,8 +53,8 @@ func (d fakeDir) Authenticate(ctx context.Context, login, password string) (*leg
 }
 
 var testDir = fakeDir{
-	"jsmith": {password: "Pa55word!", member: &legacy.Member{Login: "JSmith", FullName: "Jane Smith"}},
-	"locked": {password: "Pa55word!", member: &legacy.Member{Login: "locked"}, err: legacy.ErrLockedOut},
+	"jsmith": {password: "Pa55word!", member: &legacy.Member{Login: "JSmith", FullName: "Jane Smith", Standing: legacy.Standing{Approved: true}}},
+	"locked": {password: "Pa55word!", member: &legacy.Member{Login: "locked", Standing: legacy.Standing{Approved: true, LockedOut: true}}},
 }
 
 const (
@@ -401,7 +409,9 @@ func TestTokenEndpoint(t *testing.T) {
 		if err != nil || tok.UserName != "JSmith" || tok.RefreshToken != "" {
 			t.Fatalf("password grant: %v %v", tok, err)
 		}
-		for _, creds := range [][2]string{{"jsmith", "wrong"}, {"nobody", "Pa55word!"}, {"locked", "Pa55word!"}} {
+		// A locked-out account gets the wrong password's answer, with the right password or not:
+		// iMIS's membership provider says no before it compares the password (imis.md §3).
+		for _, creds := range [][2]string{{"jsmith", "wrong"}, {"nobody", "Pa55word!"}, {"locked", "Pa55word!"}, {"locked", "wrong"}} {
 			_, err := e.ams.PasswordGrant(ctx, creds[0], creds[1])
 			var ae *token.Error
 			if !errors.Is(err, token.ErrInvalidGrant) || !errors.As(err, &ae) || ae.Description != "The user name or password is incorrect." {
@@ -547,6 +557,8 @@ func TestLoginForm(t *testing.T) {
 		{"unknown login", "nobody", "nope", 200, "The user name or password is incorrect."},
 		{"empty", "", "", 200, "Enter your user name and password."},
 		{"locked out", "locked", "Pa55word!", 200, "locked out"},
+		// Whatever the password, as iMIS refuses a locked-out account before comparing it.
+		{"locked out, wrong password", "locked", "nope", 200, "locked out"},
 		{"directory down", "outage", "x", 503, "unavailable"},
 		{"HTML in the login is escaped", `<script>alert(1)</script>`, "x", 200, "&lt;script&gt;alert(1)&lt;/script&gt;"},
 	} {
