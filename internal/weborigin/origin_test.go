@@ -18,6 +18,15 @@ func TestParse(t *testing.T) {
 		{"http://127.0.0.1:18080", "http://127.0.0.1:18080", true},
 		{"https://[::1]:443", "https://[::1]", true},
 		{"http://[::1]:8080", "http://[::1]:8080", true},
+		// An internationalised host is sent in punycode (closing-s19 leftover, X): an
+		// ams.base_url written in Unicode must give the Origin browsers send.
+		{"https://bücher.example", "https://xn--bcher-kva.example", true},
+		{"https://BÜCHER.example:443/sso", "https://xn--bcher-kva.example", true},
+		{"https://b%C3%BCcher.example", "https://xn--bcher-kva.example", true},
+		{"https://mitglieder.straße.example:8443", "https://mitglieder.xn--strae-oqa.example:8443", true},
+		{"https://членство.пример.рф", "https://xn--b1afrjgqh9a.xn--e1afmkfd.xn--p1ai", true},
+		{"https://xn--bcher-kva.example", "https://xn--bcher-kva.example", true},
+		{"http://under_score.example", "http://under_score.example", true},
 		{"/relative", "", false},
 		{"https://", "", false},
 		{"%zz", "", false},
