@@ -129,7 +129,7 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 	default:
 		g.problem("[%s] the login matches several members: sign-in is refused until the AMS data is fixed", QueryMemberByLogin)
 	}
-	row, err := d.toMember(rs, rs.rows[0], true, loc)
+	row, err := d.toMember(rs, rs.rows[0], true, nil, loc)
 	if err != nil {
 		g.problem("[%s] %v", QueryMemberByLogin, errors.Unwrap(err))
 		return g.result()

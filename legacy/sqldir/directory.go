@@ -47,12 +47,15 @@ type Directory struct {
 	describe *password.Verifier
 	// decoded, when set (tests only), is called for each member row decoded (toMember): a
 	// sign-in's work besides its verification, counted by tests (review s19 X19-5).
-	decoded  func()
-	refused  map[string]bool
-	log      *slog.Logger
-	now      func() time.Time
-	standing func(m *legacy.Member, now time.Time) legacy.Membership
-	observer legacy.QueryObserver // nil: none
+	decoded func()
+	// loginReads, when set (tests only), is called each time a row's loginColumns are read:
+	// once per sign-in, for its login row and its member alike.
+	loginReads func()
+	refused    map[string]bool
+	log        *slog.Logger
+	now        func() time.Time
+	standing   func(m *legacy.Member, now time.Time) legacy.Membership
+	observer   legacy.QueryObserver // nil: none
 	// colsets holds, per configured query, the columns of its last result (columnsFor); the
 	// map is filled in New and only read after.
 	colsets map[string]*atomic.Pointer[columns]
@@ -302,7 +305,7 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		}
 		return nil, legacy.ErrBadCredentials
 	}
-	mrow, err := d.toMember(rs, rs.rows[0], false, loc)
+	mrow, err := d.toMember(rs, rs.rows[0], false, &row.loginColumns, loc)
 	if err != nil {
 		if errors.Is(err, errRowValue) {
 			// As above (the right password of a row the directory cannot read): an unknown
@@ -446,7 +449,7 @@ func (d *Directory) MembersByEmail(ctx context.Context, email string, limit int)
 		return nil, err
 	}
 	for _, r := range rs.rows {
-		row, err := d.toMember(rs, r, false, loc)
+		row, err := d.toMember(rs, r, false, nil, loc)
 		if err != nil {
 			return nil, err
 		}
@@ -481,7 +484,7 @@ func (d *Directory) lookup(ctx context.Context, query, what, value string, arg a
 		d.log.WarnContext(ctx, "legacy: lookup matches several members", "query", query, "by", what, "matches", len(rs.rows))
 		return nil, fmt.Errorf("sqldir: %s %q matches several members: %w", what, value, legacy.ErrNotFound)
 	}
-	row, err := d.toMember(rs, rs.rows[0], false, loc)
+	row, err := d.toMember(rs, rs.rows[0], false, nil, loc)
 	if err != nil {
 		return nil, err
 	}
@@ -786,7 +789,7 @@ func (d *Directory) ListMembers(ctx context.Context, afterKey string, limit int)
 	}
 	out := make([]*legacy.Member, 0, len(rs.rows))
 	for _, r := range rs.rows {
-		row, err := d.toMember(rs, r, false, loc)
+		row, err := d.toMember(rs, r, false, nil, loc)
 		if err != nil {
 			return nil, err
 		}

@@ -37,3 +37,11 @@ func CountDecodes(d *Directory) func() int64 {
 	d.decoded = func() { n.Add(1) }
 	return n.Load
 }
+
+// CountLoginReads makes d count the times it reads a row's login columns (readLoginColumns)
+// and returns the count so far. Call it before d is used.
+func CountLoginReads(d *Directory) func() int64 {
+	var n atomic.Int64
+	d.loginReads = func() { n.Add(1) }
+	return n.Load
+}

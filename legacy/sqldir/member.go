@@ -128,18 +128,62 @@ func contractErr(query, format string, args ...any) error {
 }
 
 // loginRow is what a sign-in reads of a member's row before the password is verified: the
-// login's checks, the lockout and the approval (answered whatever the password,
-// legacy.Standing.BeforePassword) and the stored password. The
-// member (toMember) is decoded only after the right password (review s19 X19-5); so is the
-// key, unless an error needs it (keyText).
+// login's columns (loginColumns) and the stored password. The member (toMember) is decoded only
+// after the right password (review s19 X19-5), from the same loginColumns, not read again; so
+// is the key, unless an error needs it (keyText).
 type loginRow struct {
-	login        string
-	sameLogin    bool
-	lockedOut    bool
-	approved     bool
+	loginColumns
 	format       int
 	stored, salt string
 	rawKey       any
+}
+
+// loginColumns are the columns of a member's row that decide, before the password, whether the
+// login may be tried at all: the login, whether the AMS's own copy of it agrees (sameLogin;
+// false refuses the row), the lockout and the approval (answered whatever the password,
+// legacy.Standing.BeforePassword). A sign-in reads them once, for its login row and its member.
+type loginColumns struct {
+	login     string
+	sameLogin bool
+	lockedOut bool
+	approved  bool
+}
+
+// readLoginColumns reads a row's loginColumns; on failure it names the column. NULL gives the
+// restrictive answer: locked out, not approved.
+func (d *Directory) readLoginColumns(rs *resultSet, row []any) (lc loginColumns, col string, err error) {
+	if d.loginReads != nil {
+		d.loginReads()
+	}
+	get := func(c string) any {
+		if i, ok := rs.cols[c]; ok {
+			return row[i]
+		}
+		return nil
+	}
+	login, err := asString(get(colLogin))
+	if err != nil {
+		return lc, colLogin, err
+	}
+	lc.login, lc.sameLogin = strings.TrimSpace(login), true
+	if _, ok := rs.cols[colAMSUserID]; ok {
+		u, err := asString(get(colAMSUserID))
+		if err != nil {
+			return lc, colAMSUserID, err
+		}
+		lc.sameLogin = strings.EqualFold(strings.TrimSpace(u), lc.login)
+	}
+	locked, null, err := asBool(get(colLockedOut))
+	if err != nil {
+		return lc, colLockedOut, err
+	}
+	lc.lockedOut = locked || null
+	approved, null, err := asBool(get(colApproved))
+	if err != nil {
+		return lc, colApproved, err
+	}
+	lc.approved = approved && !null
+	return lc, "", nil
 }
 
 // keyText is the row's member key for messages (its raw value's when it cannot be decoded).
@@ -163,7 +207,7 @@ func (d *Directory) toLoginRow(rs *resultSet, row []any) (loginRow, error) {
 		}
 		return nil
 	}
-	r := loginRow{rawKey: get(colKey), sameLogin: true}
+	r := loginRow{rawKey: get(colKey)}
 	fail := func(c string, err error) (loginRow, error) {
 		if c == colKey {
 			return loginRow{}, contractErr(QueryMemberByLogin, "%w: column %s: %v", errRowValue, colKey, err)
@@ -173,28 +217,11 @@ func (d *Directory) toLoginRow(rs *resultSet, row []any) (loginRow, error) {
 	if r.rawKey == nil {
 		return fail(colKey, errors.New("NULL"))
 	}
-	login, err := asString(get(colLogin))
+	lc, col, err := d.readLoginColumns(rs, row)
 	if err != nil {
-		return fail(colLogin, err)
+		return fail(col, err)
 	}
-	r.login = strings.TrimSpace(login)
-	if _, ok := rs.cols[colAMSUserID]; ok {
-		u, err := asString(get(colAMSUserID))
-		if err != nil {
-			return fail(colAMSUserID, err)
-		}
-		r.sameLogin = strings.EqualFold(strings.TrimSpace(u), r.login)
-	}
-	locked, null, err := asBool(get(colLockedOut))
-	if err != nil {
-		return fail(colLockedOut, err)
-	}
-	r.lockedOut = locked || null // NULL: the restrictive answer, as toMember
-	approved, null, err := asBool(get(colApproved))
-	if err != nil {
-		return fail(colApproved, err)
-	}
-	r.approved = approved && !null // NULL: the restrictive answer, as toMember
+	r.loginColumns = lc
 	r.stored, _ = asString(get(colPassword))
 	r.salt, _ = asString(get(colSalt))
 	if r.format, err = passwordFormat(get(colFormat)); err != nil {
@@ -221,8 +248,9 @@ func passwordFormat(v any) (int, error) {
 // toMember maps one row by column name. Missing required columns, and values of the wrong
 // kind, are contract errors (wrapped in legacy.ErrUnavailable): the directory fails closed.
 // Datetime columns are read in app (the application clock), or in UTC when their name ends
-// in _utc.
-func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.Location) (*memberRow, error) {
+// in _utc. lc, when not nil, is the row's loginColumns already read (a sign-in's login row),
+// used instead of reading them again.
+func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, lc *loginColumns, app *time.Location) (*memberRow, error) {
 	if d.decoded != nil {
 		d.decoded()
 	}
@@ -278,10 +306,17 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.
 	if err != nil {
 		return nil, contractErr(query, "%w: column %s: %v", errRowValue, colKey, err)
 	}
+	if lc == nil {
+		read, col, err := d.readLoginColumns(rs, row)
+		if err != nil {
+			firstErr = fmt.Errorf("column %s: %v", col, err)
+		}
+		lc = &read
+	}
 	m := &legacy.Member{
 		Key:          key,
 		MemberID:     str(colMemberID),
-		Login:        str(colLogin),
+		Login:        lc.login,
 		Email:        str(colEmail),
 		EmailUnique:  d.cfg.EmailUnique,
 		GivenName:    str(colGivenName),
@@ -300,8 +335,8 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.
 			Disabled:          flag(colDisabled, true),
 			EffectiveDate:     tm(colEffective),
 			ExpirationDate:    tm(colExpiration),
-			Approved:          flag(colApproved, false),
-			LockedOut:         flag(colLockedOut, true),
+			Approved:          lc.approved,
+			LockedOut:         lc.lockedOut,
 			Deleted:           flag(colDeleted, true),
 			PasswordChangedAt: tm(colPasswordChange),
 			SysAdmin:          flag(colSysAdmin, false),
@@ -344,10 +379,7 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, app *time.
 	if _, ok := rs.cols[colSecondFactor]; ok {
 		m.SecondFactor = flag(colSecondFactor, true) // NULL: the restrictive answer
 	}
-	r := &memberRow{m: m, sameLogin: true}
-	if _, ok := rs.cols[colAMSUserID]; ok {
-		r.sameLogin = strings.EqualFold(str(colAMSUserID), m.Login)
-	}
+	r := &memberRow{m: m, sameLogin: lc.sameLogin}
 	if withHash {
 		r.stored, _ = asString(get(colPassword))
 		r.salt, _ = asString(get(colSalt))
