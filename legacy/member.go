@@ -72,7 +72,7 @@ type Member struct {
 type Standing struct {
 	Disabled          bool      // iMIS UserMain.IsDisabled
 	EffectiveDate     time.Time // iMIS UserMain.EffectiveDate; zero = no lower bound
-	ExpirationDate    time.Time // iMIS UserMain.ExpirationDate; zero = never expires
+	ExpirationDate    time.Time // iMIS UserMain.ExpirationDate, the last valid instant; zero = never expires
 	Approved          bool      // aspnet_Membership.IsApproved
 	LockedOut         bool      // aspnet_Membership.IsLockedOut
 	Deleted           bool      // Name.STATUS LIKE 'D%', ContactMain status 'Delete', or marked for delete
@@ -114,7 +114,10 @@ func (s Standing) Check(now time.Time, passwordMaxAge time.Duration) error {
 		return ErrDisabled
 	case !s.EffectiveDate.IsZero() && now.Before(s.EffectiveDate):
 		return ErrAccountExpired
-	case !s.ExpirationDate.IsZero() && !now.Before(s.ExpirationDate):
+	case !s.ExpirationDate.IsZero() && now.After(s.ExpirationDate):
+		// Still valid at the expiration instant itself: iMIS's asi_UserMainLogin keeps the
+		// row while ExpirationDate >= now, and so does the legacy Login view (it disables at
+		// EXPIRATION_DATE < now) (review s20 Y-2).
 		return ErrAccountExpired
 	case !s.Approved:
 		return ErrNotApproved

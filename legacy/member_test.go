@@ -21,7 +21,10 @@ func TestStandingCheck(t *testing.T) {
 		{"disabled", Standing{Approved: true, Disabled: true}, 0, ErrDisabled},
 		{"not yet effective", Standing{Approved: true, EffectiveDate: now.Add(time.Hour)}, 0, ErrAccountExpired},
 		{"effective now", Standing{Approved: true, EffectiveDate: now}, 0, nil},
-		{"expired exactly now", Standing{Approved: true, ExpirationDate: now}, 0, ErrAccountExpired},
+		// asi_UserMainLogin: EffectiveDate <= now AND ExpirationDate >= now, both inclusive
+		// (review s20 Y-2).
+		{"expires exactly now: still valid", Standing{Approved: true, ExpirationDate: now}, 0, nil},
+		{"expired a tick ago", Standing{Approved: true, ExpirationDate: now.Add(-time.Nanosecond)}, 0, ErrAccountExpired},
 		{"expires later", Standing{Approved: true, ExpirationDate: now.Add(time.Minute)}, 0, nil},
 		{"not approved", Standing{}, 0, ErrNotApproved},
 		{"locked out", Standing{Approved: true, LockedOut: true}, 0, ErrLockedOut},
@@ -141,7 +144,7 @@ func TestBeforePassword(t *testing.T) {
 		{"locked out and not approved: the lockout first", Standing{LockedOut: true}, ErrLockedOut},
 		{"disabled: after the password", Standing{Approved: true, Disabled: true}, nil},
 		{"deleted: after the password", Standing{Approved: true, Deleted: true}, nil},
-		{"expired: after the password", Standing{Approved: true, ExpirationDate: now}, nil},
+		{"expired: after the password", Standing{Approved: true, ExpirationDate: now.Add(-time.Hour)}, nil},
 		{"not approved and deleted: before the password", Standing{Deleted: true}, ErrNotApproved},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
