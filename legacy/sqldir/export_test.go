@@ -45,3 +45,6 @@ func CountLoginReads(d *Directory) func() int64 {
 	d.loginReads = func() { n.Add(1) }
 	return n.Load
 }
+
+// SameAMSLogin is sameAMSLogin, for its table test.
+var SameAMSLogin = sameAMSLogin

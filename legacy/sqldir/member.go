@@ -149,6 +149,52 @@ type loginColumns struct {
 	approved  bool
 }
 
+// sameAMSLogin reports whether ams, the AMS's own copy of a login (iMIS UserMain.UserId, a
+// varchar column), is login (aspnet_Users.UserName, nvarchar) as such a column keeps it:
+// ignoring case, and with each non-ASCII character either kept, or stored as '?' or as its
+// base letter, which is what SQL Server writes for a character the column's code page lacks
+// ('张' as '?', 'Ł' as 'L'; review s20 Y-3). Every code page keeps ASCII, so an ASCII
+// character must match; the number of characters must too. iMIS itself never compares the two
+// (it signs in by the aspnet user id), so a stricter check refused members iMIS signs in.
+func sameAMSLogin(ams, login string) bool {
+	if strings.EqualFold(ams, login) {
+		return true
+	}
+	if utf8.RuneCountInString(ams) != utf8.RuneCountInString(login) {
+		return false
+	}
+	rest := ams
+	for _, l := range login {
+		a, n := utf8.DecodeRuneInString(rest)
+		rest = rest[n:]
+		switch {
+		case a == l || strings.EqualFold(string(a), string(l)):
+		case l < utf8.RuneSelf:
+			return false // ASCII is kept by every code page
+		case a == '?':
+		case a < utf8.RuneSelf && strings.EqualFold(string(a), string(baseLetter(l))):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// baseLetter is r without its diacritics (the first rune of its canonical decomposition), or
+// r itself; letters such as 'Ł' whose base is not a decomposition keep their best-fit letter.
+func baseLetter(r rune) rune {
+	if b, ok := bestFit[r]; ok {
+		return b
+	}
+	d := norm.NFD.String(string(r))
+	b, _ := utf8.DecodeRuneInString(d)
+	return b
+}
+
+// bestFit are the letters SQL Server's code-page conversion writes as another letter without
+// their being its canonical decomposition (Windows best-fit mappings).
+var bestFit = map[rune]rune{'Ł': 'L', 'ł': 'l', 'Đ': 'D', 'đ': 'd', 'Ħ': 'H', 'ħ': 'h', 'ı': 'i', 'Ŧ': 'T', 'ŧ': 't', 'Ø': 'O', 'ø': 'o'}
+
 // readLoginColumns reads a row's loginColumns; on failure it names the column. NULL gives the
 // restrictive answer: locked out, not approved.
 func (d *Directory) readLoginColumns(rs *resultSet, row []any) (lc loginColumns, col string, err error) {
@@ -171,7 +217,7 @@ func (d *Directory) readLoginColumns(rs *resultSet, row []any) (lc loginColumns,
 		if err != nil {
 			return lc, colAMSUserID, err
 		}
-		lc.sameLogin = strings.EqualFold(strings.TrimSpace(u), lc.login)
+		lc.sameLogin = sameAMSLogin(strings.TrimSpace(u), lc.login)
 	}
 	locked, null, err := asBool(get(colLockedOut))
 	if err != nil {

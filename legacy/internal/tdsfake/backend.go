@@ -316,9 +316,11 @@ func bindValue(p Param) any {
 
 // createTable records the SQL Server column types of a CREATE TABLE and creates the SQLite
 // table with the same type names (so SQLite reports them back), case-insensitive text
-// columns (SQL Server's default collation is case-insensitive) and triggers that keep
+// columns (SQL Server's default collation is case-insensitive), triggers that keep
 // date/time values in one fixed-width text form, rounded to the type's precision (datetime
-// keeps 1/300 s, so .468 is stored as .467 as SQL Server does).
+// keeps 1/300 s, so .468 is stored as .467 as SQL Server does), and triggers that keep in a
+// varchar or char column only what SQL Server keeps there: the code page's characters, any
+// other one as '?' (a Unicode login written into iMIS's varchar UserMain.UserId).
 func (b *backend) createTable(ctx context.Context, rw *rewriter, stmt []sqlToken) error {
 	i := nextMeaningful(stmt, nextMeaningful(stmt, 1)+1) // after CREATE TABLE
 	var nameParts []string
@@ -340,6 +342,7 @@ func (b *backend) createTable(ctx context.Context, rw *rewriter, stmt []sqlToken
 	var defs []string
 	var cols []column
 	var dateCols []column
+	var codePageCols []string // varchar and char columns: they keep only the code page's characters
 	for _, def := range splitArgs(stmt[i+1 : end]) {
 		if len(def) == 0 {
 			continue
@@ -386,6 +389,9 @@ func (b *backend) createTable(ctx context.Context, rw *rewriter, stmt []sqlToken
 		if st.isDateTime() {
 			dateCols = append(dateCols, column{name: colName, typ: st})
 		}
+		if st.kind == kindVarChar || st.kind == kindChar {
+			codePageCols = append(codePageCols, colName)
+		}
 	}
 	q := sqlToken{kind: tkQuoted, text: table}.render()
 	ddl := []string{"CREATE TABLE " + q + " (" + strings.Join(defs, ", ") + ")"}
@@ -396,6 +402,15 @@ func (b *backend) createTable(ctx context.Context, rw *rewriter, stmt []sqlToken
 		trig := func(suffix, event string) string {
 			name := sqlToken{kind: tkQuoted, text: "tdsfake_" + table + "_" + c.name + "_" + suffix}.render()
 			return fmt.Sprintf("CREATE TRIGGER %s AFTER %s ON %s BEGIN %s END", name, event, q, norm)
+		}
+		ddl = append(ddl, trig("ins", "INSERT"), trig("upd", "UPDATE OF "+qc))
+	}
+	for _, c := range codePageCols {
+		qc := sqlToken{kind: tkQuoted, text: c}.render()
+		conv := fmt.Sprintf("UPDATE %s SET %s = %s(%s) WHERE rowid = NEW.rowid AND %s IS NOT NULL;", q, qc, funcVarChar, qc, qc)
+		trig := func(suffix, event string) string {
+			name := sqlToken{kind: tkQuoted, text: "tdsfake_" + table + "_" + c + "_" + suffix}.render()
+			return fmt.Sprintf("CREATE TRIGGER %s AFTER %s ON %s BEGIN %s END", name, event, q, conv)
 		}
 		ddl = append(ddl, trig("ins", "INSERT"), trig("upd", "UPDATE OF "+qc))
 	}

@@ -516,6 +516,8 @@ func (rw *rewriter) cast(fn sqlToken, args []sqlToken) ([]sqlToken, error) {
 	switch {
 	case st.kind == kindGUID:
 		return wrap("UPPER(CAST(", " AS TEXT))"), nil
+	case st.kind == kindVarChar || st.kind == kindChar:
+		return wrap(funcVarChar+"(CAST(", " AS TEXT))"), nil // the code page's characters only
 	case st.isText():
 		return wrap("CAST(", " AS TEXT)"), nil
 	case st.kind == kindBit:

@@ -684,3 +684,31 @@ func TestCollationAndDatetimePrecision(t *testing.T) {
 		t.Fatalf("datetime watermark: %d %v", n, err)
 	}
 }
+
+// TestVarcharKeepsTheCodePage (review s20 Y-3): a varchar column keeps only the characters of
+// its code page (Windows-1252 under SQL Server's default collation), as SQL Server stores
+// them, not only as the wire carries them: a Unicode login written into iMIS's varchar
+// UserMain.UserId compares, inside the server, unequal to the nvarchar aspnet_Users.UserName
+// it came from, while Windows-1252 letters (zoë) are kept. CAST to varchar converts the same.
+func TestVarcharKeepsTheCodePage(t *testing.T) {
+	e := start(t, tdsfake.Config{})
+	ctx := ctxT(t)
+	if err := e.srv.Exec(`CREATE TABLE U (Wide nvarchar(60) NOT NULL, Narrow varchar(60) NOT NULL);
+		INSERT INTO U VALUES (N'张伟', N'张伟'), (N'zoë', N'zoë')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Exec(`UPDATE U SET Narrow = Wide WHERE Wide = N'张伟'`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := e.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM U WHERE Narrow = Wide").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("rows whose varchar copy equals the nvarchar: %d %v (want only zoë's)", n, err)
+	}
+	if err := e.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM U WHERE Narrow = N'??' AND Narrow = CAST(Wide AS varchar(60))").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the stored varchar and a CAST to varchar: %d %v", n, err)
+	}
+	var narrow string
+	if err := e.db.QueryRowContext(ctx, "SELECT Narrow FROM U WHERE Wide = @p1", "张伟").Scan(&narrow); err != nil || narrow != "??" {
+		t.Fatalf("read back %q %v", narrow, err)
+	}
+}

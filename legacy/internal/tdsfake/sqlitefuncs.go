@@ -22,6 +22,10 @@ const (
 	// funcDateTime rounds a stored date/time value to its SQL Server type's precision
 	// (datetime: 1/300 s; smalldatetime: minute; date: day) in the stored text form.
 	funcDateTime = "tdsfake_datetime"
+	// funcVarChar is what SQL Server keeps of a Unicode string in a varchar column or a
+	// CAST to varchar: the characters of the column's code page (Windows-1252 under the
+	// default SQL_Latin1_General_CP1_CI_AS), any other one as '?'.
+	funcVarChar = "tdsfake_varchar"
 )
 
 var (
@@ -49,6 +53,9 @@ func registerSQLiteExtensions() error {
 			return
 		}
 		if registerErr = sqlite.RegisterDeterministicScalarFunction(funcUpper, 1, text(strings.ToUpper)); registerErr != nil {
+			return
+		}
+		if registerErr = sqlite.RegisterDeterministicScalarFunction(funcVarChar, 1, text(func(s string) string { return decodeCP1252(encodeCP1252(s)) })); registerErr != nil {
 			return
 		}
 		registerErr = sqlite.RegisterDeterministicScalarFunction(funcDateTime, 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
