@@ -19,9 +19,10 @@ import (
 // on JOSE JSON, on the hot path of every grant.
 type aeadCrypto struct {
 	aead cipher.AEAD
-	// bufs are seal's buffers (*[]byte): the ciphertext is copied into the base64 string, so a
-	// buffer is free again once seal returns (it holds the nonce and ciphertext then, never
-	// the plaintext: it is sealed in place).
+	// bufs are seal's and Decrypt's buffers (*[]byte): the ciphertext is copied into the
+	// base64 string, and the plaintext into a string, so a buffer is free again once they
+	// return (it holds a nonce and ciphertext then, never a plaintext: seal seals in place,
+	// Decrypt clears what it opened).
 	bufs sync.Pool
 }
 
@@ -86,14 +87,29 @@ func (c *aeadCrypto) Decrypt(s string) (string, error) {
 	if len(s) > 16<<10 || strings.ContainsAny(s, "\r\n") {
 		return "", errCiphertext
 	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil || len(raw) < c.aead.NonceSize()+c.aead.Overhead() {
-		return "", errCiphertext
+	// Decoded and opened in place in a pooled buffer, as seal seals: the plaintext string is
+	// the one allocation (a code is opened on every code grant).
+	bp, _ := c.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
 	}
-	ns := c.aead.NonceSize()
-	plain, err := c.aead.Open(nil, raw[:ns], raw[ns:], aeadAD)
+	raw, err := base64.RawURLEncoding.Strict().AppendDecode((*bp)[:0], []byte(s))
+	out := ""
+	if ns := c.aead.NonceSize(); err == nil && len(raw) >= ns+c.aead.Overhead() {
+		var plain []byte
+		if plain, err = c.aead.Open(raw[ns:ns], raw[:ns], raw[ns:], aeadAD); err == nil {
+			out = string(plain)
+			clear(plain) // the buffer goes back to the pool without the plaintext
+		}
+	} else {
+		err = errCiphertext
+	}
+	if cap(raw) <= 4<<10 {
+		*bp = raw[:0]
+		c.bufs.Put(bp)
+	}
 	if err != nil {
 		return "", errCiphertext
 	}
-	return string(plain), nil
+	return out, nil
 }
