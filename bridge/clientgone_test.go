@@ -39,9 +39,9 @@ func (s *heldStore) hold(ctx context.Context, method string) {
 	}
 }
 
-func (s *heldStore) AuthRequestByCodeSession(ctx context.Context, codeHash string) (*sso.AuthRequest, bool, error) {
-	s.hold(ctx, "AuthRequestByCodeSession")
-	return s.Store.AuthRequestByCodeSession(ctx, codeHash)
+func (s *heldStore) CodeRequest(ctx context.Context, id string) (*sso.AuthRequest, bool, error) {
+	s.hold(ctx, "CodeRequest")
+	return s.Store.CodeRequest(ctx, id)
 }
 
 func (s *heldStore) IssueTokens(ctx context.Context, in sso.Issue) error {
@@ -83,7 +83,7 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 		{name: "token endpoint, code read", path: "/oauth/token", run: func(t *testing.T, e *env, st *heldStore, _ *heldDirectory) (chan struct{}, func(context.Context) error) {
 			cfg, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
 			code := e.signIn(e.browser(), cfg.AuthCodeURL("st4te"), "alice", "alice-password")
-			st.armed.Store("AuthRequestByCodeSession")
+			st.armed.Store("CodeRequest")
 			return st.entered, func(ctx context.Context) error {
 				_, err := cfg.Exchange(oidcClientContext(ctx, e), code)
 				return err

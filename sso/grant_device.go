@@ -394,7 +394,7 @@ func (p *Provider) DeviceDone(ctx context.Context, q url.Values) (*DeviceAuthori
 	if code == "" || len(code) > 1024 {
 		return nil, false, ErrNotFound
 	}
-	ar, err := p.storage.store.AuthRequestByCode(ctx, HashToken(code))
+	ar, _, _, err := p.storage.findCode(ctx, code, HashToken(code))
 	if err != nil {
 		return nil, false, fmt.Errorf("device authorization: code: %w", err)
 	}

@@ -344,18 +344,7 @@ func (s *storage) codeRequest(ctx context.Context, code, callerID, verifier stri
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid code")
 	}
 	h := HashToken(code)
-	var (
-		ar       *AuthRequest
-		live     bool
-		liveRead bool // live was read with the request
-		err      error
-	)
-	if r, ok := s.store.(CodeSessionReader); ok {
-		ar, live, err = r.AuthRequestByCodeSession(ctx, h)
-		liveRead = true
-	} else {
-		ar, err = s.store.AuthRequestByCode(ctx, h)
-	}
+	ar, live, liveRead, err := s.findCode(ctx, code, h)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, oidc.ErrInvalidGrant().WithDescription("invalid or expired code")
@@ -397,6 +386,33 @@ func (s *storage) codeRequest(ctx context.Context, code, callerID, verifier stri
 		}
 	}
 	return &codeRequest{authRequest: authRequest{ar}, codeHash: h}, nil
+}
+
+// findCode reads the request of code, whose SHA-256 is h, and whether its session is live when
+// liveRead. A store that is a CodeRequestReader reads it by the request id the code seals,
+// and the hash it holds must be h (compared in constant time): a code that does not open, or
+// opens to a request holding another code, is ErrNotFound. Other stores find it by h.
+func (s *storage) findCode(ctx context.Context, code, h string) (ar *AuthRequest, live, liveRead bool, err error) {
+	switch r := s.store.(type) {
+	case CodeRequestReader:
+		id, err := s.crypto.Decrypt(code)
+		if err != nil {
+			return nil, false, false, fmt.Errorf("code: %w", ErrNotFound)
+		}
+		ar, live, err = r.CodeRequest(ctx, id)
+		if err != nil {
+			return nil, false, false, err
+		}
+		if !equalHashes(ar.CodeHash, h) {
+			return nil, false, false, fmt.Errorf("code: %w", ErrNotFound)
+		}
+		return ar, live, true, nil
+	case CodeSessionReader:
+		ar, live, err = r.AuthRequestByCodeSession(ctx, h)
+		return ar, live, true, err
+	}
+	ar, err = s.store.AuthRequestByCode(ctx, h)
+	return ar, false, false, err
 }
 
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
@@ -469,6 +485,7 @@ type grantInfo struct {
 	amr       []string
 	familyID  string
 	codeHash  string
+	codeReq   string // the id of the request whose code codeHash is
 }
 
 func grantOf(req op.TokenRequest) grantInfo {
@@ -476,6 +493,7 @@ func grantOf(req op.TokenRequest) grantInfo {
 	switch r := req.(type) {
 	case *codeRequest:
 		g.clientID, g.sessionID, g.authTime, g.amr, g.familyID, g.codeHash = r.ClientID, r.SessionID, r.AuthTime, r.AMR, r.ID, r.codeHash
+		g.codeReq = r.ID
 		g.target = r.target
 		if len(r.Resources) > 0 {
 			g.audience = r.Resources
@@ -553,7 +571,7 @@ func (s *storage) createAccessToken(ctx context.Context, req op.TokenRequest, ds
 		in.Family = s.newFamily(g, "", now, now.Add(s.life.AccessToken))
 	}
 	at := s.accessRecord(g, now)
-	in.ConsumeCodeHash = g.codeHash
+	in.ConsumeCodeHash, in.ConsumeCodeRequest = g.codeHash, g.codeReq
 	if id, fields, err = s.finishIssue(ctx, cfg, g, &at, &in, dst); err != nil {
 		return "", nil, time.Time{}, err
 	}
@@ -627,7 +645,7 @@ func (s *storage) createAccessAndRefreshTokens(ctx context.Context, req op.Token
 			life = s.life.RefreshPublic
 		}
 		newToken = s.derivedToken(g.familyID, 0)
-		in.ConsumeCodeHash = g.codeHash
+		in.ConsumeCodeHash, in.ConsumeCodeRequest = g.codeHash, g.codeReq
 		in.Family = s.newFamily(g, HashToken(newToken), now, now.Add(life))
 	}
 	if id, fields, err = s.finishIssue(ctx, cfg, g, &at, &in, dst); err != nil {

@@ -173,6 +173,10 @@ type Issue struct {
 	// ConsumeCodeHash, when set, marks that code consumed first; if it already was,
 	// IssueTokens writes nothing else and returns ErrCodeConsumed.
 	ConsumeCodeHash string
+	// ConsumeCodeRequest is the id of the request whose code ConsumeCodeHash is. A store that
+	// finds codes by their request (CodeRequestReader) consumes the code of that request only
+	// when its hash is ConsumeCodeHash, and may refuse a code without it; other stores ignore it.
+	ConsumeCodeRequest string
 	// Family, when set, is a new family to insert (ErrConflict when its id exists).
 	Family *RefreshToken
 	// Rotate, when set, rotates an existing family (see Rotation).
@@ -334,7 +338,6 @@ type SecretStore interface {
 	ReplaceSecret(ctx context.Context, name string, old, value []byte) error
 }
 
-// Store is all the persistence the provider needs.
 // CodeSessionReader is a store that finds a code's request and tells whether the request's
 // session is live in one read (the code exchange's two checks), instead of AuthRequestByCode
 // followed by Session. Optional: the provider reads twice without it.
@@ -345,6 +348,21 @@ type CodeSessionReader interface {
 	AuthRequestByCodeSession(ctx context.Context, codeHash string) (*AuthRequest, bool, error)
 }
 
+// CodeRequestReader is a store that finds a code's request by the request's id instead of by
+// the code's hash: a code is its request's id sealed by the provider's crypto
+// (op.BuildAuthRequestCode), so the provider opens it and compares the hash the store holds
+// with the presented code's, in constant time. Such a store needs no index of code hashes, nor
+// their uniqueness across requests: a code opens to one request. It then consumes a code by
+// its request (Issue.ConsumeCodeRequest). Optional: without it the provider finds codes by hash
+// (AuthRequestByCode, CodeSessionReader).
+type CodeRequestReader interface {
+	// CodeRequest returns the request id with its code (CodeHash, consumed or not), and
+	// whether its session is live as AuthRequestByCodeSession reports it. ErrNotFound when the
+	// request is unknown, has no code, or its code has expired.
+	CodeRequest(ctx context.Context, id string) (*AuthRequest, bool, error)
+}
+
+// Store is all the persistence the provider needs.
 type Store interface {
 	AuthRequestStore
 	TokenStore

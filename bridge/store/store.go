@@ -105,6 +105,9 @@ type Store interface {
 	ConsoleSessionStore
 	ClientRemover
 	SAMLRemover
+	// sso.CodeRequestReader: a code is found by its request, so the provider never looks one
+	// up by its hash (SQLite keeps no index of them), also through a wrapper of the store.
+	sso.CodeRequestReader
 }
 
 // ClientRemoval is what removing a client deleted with it, counted in the deletion's own

@@ -13,8 +13,9 @@ import (
 )
 
 var (
-	_ sso.Store       = (*Store)(nil)
-	_ sso.DeviceStore = (*Store)(nil)
+	_ sso.Store             = (*Store)(nil)
+	_ sso.DeviceStore       = (*Store)(nil)
+	_ sso.CodeRequestReader = (*Store)(nil)
 )
 
 // Store is an in-memory sso.Store. The zero value is not ready: use New.
@@ -206,6 +207,19 @@ func (s *Store) AuthRequestByCode(_ context.Context, codeHash string) (*sso.Auth
 		return nil, errf("auth request by code", sso.ErrNotFound)
 	}
 	return cloneAuthRequest(r), nil
+}
+
+// CodeRequest returns the request id with its code, consumed or not, and whether its session is
+// live (sso.CodeRequestReader); ErrNotFound when unknown, without a code, or the code expired.
+func (s *Store) CodeRequest(_ context.Context, id string) (*sso.AuthRequest, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.authReqs[id]
+	if !ok || r.CodeHash == "" || !live(r.CodeExpiresAt, s.clock()) {
+		return nil, false, errf("code request", sso.ErrNotFound)
+	}
+	_, sessionLive := s.liveSession(r.SessionID)
+	return cloneAuthRequest(r), sessionLive && r.SessionID != "", nil
 }
 
 // DeleteAuthRequest deletes the request and its code (idempotent).

@@ -31,8 +31,14 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 
 	var code *sso.AuthRequest
 	if in.ConsumeCodeHash != "" {
-		r, ok := s.authReqs[s.codes[in.ConsumeCodeHash]]
+		id := in.ConsumeCodeRequest
+		if id == "" {
+			id = s.codes[in.ConsumeCodeHash]
+		}
+		r, ok := s.authReqs[id]
 		switch {
+		case ok && r.CodeHash != in.ConsumeCodeHash:
+			return errf("issue tokens: consume code", sso.ErrNotFound)
 		case !ok || !live(r.CodeExpiresAt, now):
 			return errf("issue tokens: consume code", sso.ErrNotFound)
 		case r.CodeConsumed:

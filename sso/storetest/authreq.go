@@ -23,6 +23,7 @@ var authRequestTests = []test{
 	{"CodeExpired", testCodeExpired},
 	{"CodeConflict", testCodeConflict},
 	{"ByCodeSession", testAuthRequestByCodeSession},
+	{"CodeRequest", testCodeRequest},
 	{"Delete", testAuthRequestDelete},
 	{"Resources", testAuthRequestResources},
 }
@@ -225,8 +226,8 @@ func testAuthRequestOutOfOrder(t *testing.T, h *H) {
 	Equal(t, got, r, "AuthRequestByCode after refused transitions")
 
 	// code redeemed: once; then no completion either.
-	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Family: h.NewAccessFamily()}), "IssueTokens")
-	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Family: h.NewAccessFamily()}),
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, ConsumeCodeRequest: r.ID, Family: h.NewAccessFamily()}), "IssueTokens")
+	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, ConsumeCodeRequest: r.ID, Family: h.NewAccessFamily()}),
 		sso.ErrCodeConsumed, "IssueTokens with the code again")
 	IsErr(t, h.S.CompleteAuthRequest(h.Ctx, r.ID, other), sso.ErrAuthRequestUsed, "CompleteAuthRequest after redemption")
 	got, err = h.S.AuthRequestByCode(h.Ctx, codeHash)
@@ -239,7 +240,7 @@ func testAuthRequestOutOfOrder(t *testing.T, h *H) {
 	p := h.NewAuthRequest()
 	NoErr(t, h.S.CreateAuthRequest(h.Ctx, p), "CreateAuthRequest")
 	SomeErr(t, h.S.SaveCode(h.Ctx, p.ID, RandomID(), h.Now.Add(time.Minute)), "SaveCode on a pending request")
-	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: RandomID(), Family: h.NewAccessFamily()}),
+	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: RandomID(), ConsumeCodeRequest: p.ID, Family: h.NewAccessFamily()}),
 		sso.ErrNotFound, "IssueTokens with a code never saved")
 }
 
@@ -253,7 +254,7 @@ func testAuthRequestCode(t *testing.T, h *H) {
 	Equal(t, got, want, "AuthRequest after SaveCode")
 
 	// A consumed code is still found, and says so.
-	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Family: h.NewAccessFamily()}), "IssueTokens")
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, ConsumeCodeRequest: want.ID, Family: h.NewAccessFamily()}), "IssueTokens")
 	got, err = h.S.AuthRequestByCode(h.Ctx, codeHash)
 	NoErr(t, err, "AuthRequestByCode after consumption")
 	if !got.CodeConsumed {
@@ -279,16 +280,127 @@ func testCodeExpired(t *testing.T, h *H) {
 	_, err := h.S.AuthRequestByCode(h.Ctx, codeHash)
 	IsErr(t, err, sso.ErrNotFound, "AuthRequestByCode(expired code)")
 	a := h.NewAccessFamily()
-	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Family: a}), sso.ErrNotFound,
+	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, ConsumeCodeRequest: r.ID, Family: a}), sso.ErrNotFound,
 		"IssueTokens with an expired code")
 	_, err = h.S.Family(h.Ctx, a.FamilyID)
 	IsErr(t, err, sso.ErrNotFound, "the family of a refused grant")
 }
 
+// testCodeConflict: a store that finds codes by their hash refuses a hash in use. One that finds
+// them by their request (sso.CodeRequestReader) may take it (nothing of it is found by hash
+// alone): then each request keeps its own code, and consuming one leaves the other.
 func testCodeConflict(t *testing.T, h *H) {
-	_, codeHash := h.CreateCode()
+	first, codeHash := h.CreateCode()
 	r := h.CreateDoneAuthRequest()
-	IsErr(t, h.S.SaveCode(h.Ctx, r.ID, codeHash, h.Now.Add(time.Minute)), sso.ErrConflict, "SaveCode with a code hash in use")
+	err := h.S.SaveCode(h.Ctx, r.ID, codeHash, h.Now.Add(time.Minute))
+	cr, byRequest := h.S.(sso.CodeRequestReader)
+	if !byRequest || err != nil {
+		IsErr(t, err, sso.ErrConflict, "SaveCode with a code hash in use")
+		return
+	}
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, ConsumeCodeRequest: r.ID, Family: h.NewAccessFamily()}),
+		"IssueTokens of the second request's code")
+	got, _, err := cr.CodeRequest(h.Ctx, first.ID)
+	NoErr(t, err, "CodeRequest(first)")
+	Equal(t, got, first, "the first request after the second's code with the same hash was consumed")
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, ConsumeCodeRequest: first.ID, Family: h.NewAccessFamily()}),
+		"IssueTokens of the first request's code")
+}
+
+// testCodeRequest: a store that finds a code by its request (sso.CodeRequestReader) returns
+// the request with its code hash, consumed or not, and whether its session is live exactly
+// when Session finds it; a request that is unknown, pending, done without a code, or whose code
+// has expired is ErrNotFound. It consumes a code by its request only with that request's hash:
+// another hash (another request's code, or none) is ErrNotFound and consumes nothing.
+func testCodeRequest(t *testing.T, h *H) {
+	cr, ok := h.S.(sso.CodeRequestReader)
+	if !ok {
+		t.Skip("the store finds codes by their hash")
+	}
+	withSession := func(s *sso.Session) (*sso.AuthRequest, string) {
+		ar := h.NewAuthRequest()
+		NoErr(t, h.S.CreateAuthRequest(h.Ctx, ar), "CreateAuthRequest")
+		c := sso.Completion{Subject: "sub", AuthTime: h.Now, AMR: []string{"pwd"}}
+		if s != nil {
+			NoErr(t, h.S.CreateSession(h.Ctx, s), "CreateSession")
+			c.SessionID = s.ID
+		}
+		NoErr(t, h.S.CompleteAuthRequest(h.Ctx, ar.ID, c), "CompleteAuthRequest")
+		code := RandomID()
+		exp := h.Now.Add(time.Minute)
+		NoErr(t, h.S.SaveCode(h.Ctx, ar.ID, code, exp), "SaveCode")
+		ar.Done, ar.Subject, ar.AuthTime, ar.AMR, ar.SessionID = true, c.Subject, c.AuthTime, c.AMR, c.SessionID
+		ar.CodeHash, ar.CodeExpiresAt = code, exp
+		return ar, code
+	}
+	ended := h.NewSession("sub")
+	expired := h.NewSession("sub")
+	expired.ExpiresAt = h.Now.Add(-time.Second)
+	for _, tc := range []struct {
+		name string
+		s    *sso.Session
+		end  bool
+		live bool
+	}{
+		{"live", h.NewSession("sub"), false, true},
+		{"ended", ended, true, false},
+		{"expired", expired, false, false},
+		{"no session", nil, false, false},
+	} {
+		want, _ := withSession(tc.s)
+		if tc.end {
+			NoErr(t, h.S.EndSession(h.Ctx, tc.s.ID), "EndSession")
+		}
+		got, live, err := cr.CodeRequest(h.Ctx, want.ID)
+		NoErr(t, err, "CodeRequest (%s)", tc.name)
+		Equal(t, got, want, "CodeRequest (%s)", tc.name)
+		if live != tc.live {
+			t.Errorf("%s: live %v, want %v", tc.name, live, tc.live)
+		}
+	}
+	// A session id that names no session.
+	unknown, _ := h.CreateCode()
+	if _, live, err := cr.CodeRequest(h.Ctx, unknown.ID); err != nil || live {
+		t.Errorf("unknown session: live %v, %v", live, err)
+	}
+
+	a, aHash := withSession(h.NewSession("sub"))
+	b, bHash := h.CreateCode()
+	for _, in := range []sso.Issue{
+		{ConsumeCodeHash: bHash, ConsumeCodeRequest: a.ID, Family: h.NewAccessFamily()},
+		{ConsumeCodeHash: RandomID(), ConsumeCodeRequest: a.ID, Family: h.NewAccessFamily()},
+		{ConsumeCodeHash: aHash, ConsumeCodeRequest: b.ID, Family: h.NewAccessFamily()},
+		{ConsumeCodeHash: aHash, ConsumeCodeRequest: RandomID(), Family: h.NewAccessFamily()},
+	} {
+		IsErr(t, h.S.IssueTokens(h.Ctx, in), sso.ErrNotFound, "IssueTokens of request %s with another code", in.ConsumeCodeRequest)
+		_, err := h.S.Family(h.Ctx, in.Family.FamilyID)
+		IsErr(t, err, sso.ErrNotFound, "the family of a refused grant")
+	}
+	for _, r := range []*sso.AuthRequest{a, b} {
+		got, _, err := cr.CodeRequest(h.Ctx, r.ID)
+		NoErr(t, err, "CodeRequest")
+		if got.CodeConsumed {
+			t.Fatalf("request %s: its code was consumed by a grant naming another code", r.ID)
+		}
+	}
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: aHash, ConsumeCodeRequest: a.ID, Family: h.NewAccessFamily()}), "IssueTokens")
+	got, _, err := cr.CodeRequest(h.Ctx, a.ID)
+	NoErr(t, err, "CodeRequest after consumption")
+	a.CodeConsumed = true
+	Equal(t, got, a, "CodeRequest after consumption")
+	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: aHash, ConsumeCodeRequest: a.ID, Family: h.NewAccessFamily()}),
+		sso.ErrCodeConsumed, "IssueTokens with the code again")
+
+	// Not found: unknown, pending, done without a code, code expired.
+	pending := h.NewAuthRequest()
+	NoErr(t, h.S.CreateAuthRequest(h.Ctx, pending), "CreateAuthRequest")
+	done := h.CreateDoneAuthRequest()
+	old := h.CreateDoneAuthRequest()
+	NoErr(t, h.S.SaveCode(h.Ctx, old.ID, RandomID(), h.Now.Add(-time.Second)), "SaveCode(expired)")
+	for name, id := range map[string]string{"unknown": RandomID(), "pending": pending.ID, "without a code": done.ID, "code expired": old.ID} {
+		_, _, err := cr.CodeRequest(h.Ctx, id)
+		IsErr(t, err, sso.ErrNotFound, "CodeRequest (%s)", name)
+	}
 }
 
 func testAuthRequestDelete(t *testing.T, h *H) {
@@ -390,7 +502,11 @@ func testAuthRequestResources(t *testing.T, h *H) {
 		got, _, err = cs.AuthRequestByCodeSession(h.Ctx, code)
 		check("by code and session", got, err)
 	}
-	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: code, Family: h.NewAccessFamily()}), "IssueTokens")
+	if cr, ok := h.S.(sso.CodeRequestReader); ok {
+		got, _, err = cr.CodeRequest(h.Ctx, r.ID)
+		check("code by its request", got, err)
+	}
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: code, ConsumeCodeRequest: r.ID, Family: h.NewAccessFamily()}), "IssueTokens")
 	got, err = h.S.AuthRequestByCode(h.Ctx, code)
 	check("consumed", got, err)
 

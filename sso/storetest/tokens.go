@@ -154,11 +154,11 @@ func testRevokeAccessToken(t *testing.T, h *H) {
 }
 
 func testCodeConsumedOnce(t *testing.T, h *H) {
-	_, codeHash := h.CreateCode()
+	r, codeHash := h.CreateCode()
 	f := h.NewAccessFamily()
-	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Family: f}), "IssueTokens")
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, ConsumeCodeRequest: r.ID, Family: f}), "IssueTokens")
 	again := h.NewRefreshToken()
-	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Family: again}), sso.ErrCodeConsumed,
+	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, ConsumeCodeRequest: r.ID, Family: again}), sso.ErrCodeConsumed,
 		"IssueTokens with the code again")
 	_, err := h.S.Family(h.Ctx, again.FamilyID)
 	IsErr(t, err, sso.ErrNotFound, "the family of the refused replay")
@@ -167,21 +167,21 @@ func testCodeConsumedOnce(t *testing.T, h *H) {
 
 func testCodeUnknown(t *testing.T, h *H) {
 	f := h.NewRefreshToken()
-	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: RandomID(), Family: f}), sso.ErrNotFound,
+	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: RandomID(), ConsumeCodeRequest: RandomID(), Family: f}), sso.ErrNotFound,
 		"IssueTokens with an unknown code")
 	_, err := h.S.Family(h.Ctx, f.FamilyID)
 	IsErr(t, err, sso.ErrNotFound, "the family of a refused grant")
 }
 
 func testCodeConsumedConcurrently(t *testing.T, h *H) {
-	_, codeHash := h.CreateCode()
+	r, codeHash := h.CreateCode()
 	const n = 20
 	fams := make([]*sso.RefreshToken, n)
 	for i := range n {
 		fams[i] = h.NewRefreshToken()
 	}
 	errs := Parallel(n, func(i int) error {
-		return h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Family: fams[i]})
+		return h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, ConsumeCodeRequest: r.ID, Family: fams[i]})
 	})
 	winner := -1
 	for i, err := range errs {
@@ -211,13 +211,13 @@ func testCodeConsumedConcurrently(t *testing.T, h *H) {
 
 // testIssueIsAtomic: when a later write of the grant fails, the code stays unconsumed.
 func testIssueIsAtomic(t *testing.T, h *H) {
-	_, codeHash := h.CreateCode()
+	req, codeHash := h.CreateCode()
 	existing := h.NewRefreshToken()
 	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{Family: existing}), "IssueTokens")
 
 	dup := h.NewRefreshToken()
 	dup.FamilyID = existing.FamilyID
-	err := h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Family: dup})
+	err := h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, ConsumeCodeRequest: req.ID, Family: dup})
 	IsErr(t, err, sso.ErrConflict, "IssueTokens with a duplicate family id")
 	r, err := h.S.AuthRequestByCode(h.Ctx, codeHash)
 	NoErr(t, err, "AuthRequestByCode")
@@ -225,7 +225,7 @@ func testIssueIsAtomic(t *testing.T, h *H) {
 		t.Fatal("the code was consumed by a failed grant")
 	}
 	// The same grant with a fresh family goes through.
-	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, Family: h.NewRefreshToken()}), "IssueTokens retry")
+	NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: codeHash, ConsumeCodeRequest: req.ID, Family: h.NewRefreshToken()}), "IssueTokens retry")
 }
 
 func testRevokeFamily(t *testing.T, h *H) {

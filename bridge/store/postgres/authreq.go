@@ -202,6 +202,20 @@ func (s *Store) AuthRequestByCodeSession(ctx context.Context, codeHash string) (
 	return r, live, nil
 }
 
+// CodeRequest returns request id with its code, consumed or not, and whether its session is
+// live, in one query by the request's primary key (sso.CodeRequestReader): the code grant's.
+// ErrNotFound when the request is unknown, holds no code, or its code has expired.
+func (s *Store) CodeRequest(ctx context.Context, id string) (*sso.AuthRequest, bool, error) {
+	var live bool
+	r, err := scanAuthRequest(extraCols{s.pool.QueryRow(ctx, `SELECT `+authRequestCols+`, EXISTS (SELECT 1 FROM sessions s
+		WHERE s.id = auth_requests.session_id AND NOT s.ended AND s.expires_at > $2)
+		FROM auth_requests WHERE id = $1 AND code_hash <> '' AND code_expires > $2`, id, ts(s.clock())), []any{&live}})
+	if err != nil {
+		return nil, false, wrap("code request", err)
+	}
+	return r, live, nil
+}
+
 // extraCols scans a row with columns after the ones its reader knows (appended to its dest).
 type extraCols struct {
 	row   pgx.Row

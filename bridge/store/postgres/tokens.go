@@ -71,7 +71,7 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 	var reused bool
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if in.ConsumeCodeHash != "" {
-			if err := consumeCode(ctx, tx, in.ConsumeCodeHash, ts(now)); err != nil {
+			if err := consumeCode(ctx, tx, &in, ts(now)); err != nil {
 				return err
 			}
 		}
@@ -97,9 +97,24 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 	return nil
 }
 
-// consumeCodeSQL is the compare-and-set that marks a code consumed ($1 hash, $2 now).
-const consumeCodeSQL = `UPDATE auth_requests SET code_consumed = TRUE
+// consumeCodeSQL is the compare-and-set that marks a code consumed ($1 hash, $2 now), found by
+// its hash; consumeCodeByRequestSQL finds it by its request ($3 id, sso.Issue's
+// ConsumeCodeRequest: the primary key) holding that hash.
+const (
+	consumeCodeSQL = `UPDATE auth_requests SET code_consumed = TRUE
 	WHERE code_hash = $1 AND NOT code_consumed AND code_expires > $2`
+	consumeCodeByRequestSQL = `UPDATE auth_requests SET code_consumed = TRUE
+	WHERE id = $3 AND code_hash = $1 AND NOT code_consumed AND code_expires > $2`
+)
+
+// codeArgs are the arguments of in's code statements: its hash and now, and its request's id
+// when in names it; byRequest tells which.
+func codeArgs(in *sso.Issue, now int64) (args []any, byRequest bool) {
+	if in.ConsumeCodeRequest != "" {
+		return []any{in.ConsumeCodeHash, now, in.ConsumeCodeRequest}, true
+	}
+	return []any{in.ConsumeCodeHash, now}, false
+}
 
 // familyInsert inserts a family's state and grant from rows f of one column each ($ numbers
 // from n: familyArgs' order).
@@ -127,6 +142,12 @@ var redeemCodeSQL = `WITH c AS (` + consumeCodeSQL + ` RETURNING 1), f AS (SELEC
 ` + familyInsert(3) + `
 SELECT EXISTS (SELECT FROM c)`
 
+// redeemCodeByRequestSQL is redeemCodeSQL with the code found by its request ($3 id; the
+// family $4-$17).
+var redeemCodeByRequestSQL = `WITH c AS (` + consumeCodeByRequestSQL + ` RETURNING 1), f AS (SELECT FROM c),
+` + familyInsert(4) + `
+SELECT EXISTS (SELECT FROM c)`
+
 // familyArgs are a new family's column values (in familyCols' order).
 func familyArgs(f *sso.RefreshToken, now time.Time) []any {
 	return []any{f.FamilyID, f.Hash, f.Generation, f.ClientID, f.Subject, encList(f.Audience), encList(f.Scopes),
@@ -141,12 +162,16 @@ func (s *Store) issueOne(ctx context.Context, in sso.Issue, now time.Time) error
 	switch {
 	case in.ConsumeCodeHash != "" && in.Family != nil:
 		var consumed bool
-		args := append([]any{in.ConsumeCodeHash, ts(now)}, familyArgs(in.Family, now)...)
-		if err = s.pool.QueryRow(ctx, redeemCodeSQL, args...).Scan(&consumed); err == nil && !consumed {
-			err = codeState(ctx, s.pool, in.ConsumeCodeHash, ts(now))
+		args, byRequest := codeArgs(&in, ts(now))
+		q := redeemCodeSQL
+		if byRequest {
+			q = redeemCodeByRequestSQL
+		}
+		if err = s.pool.QueryRow(ctx, q, append(args, familyArgs(in.Family, now)...)...).Scan(&consumed); err == nil && !consumed {
+			err = codeState(ctx, s.pool, &in, ts(now))
 		}
 	case in.ConsumeCodeHash != "":
-		err = consumeCode(ctx, s.pool, in.ConsumeCodeHash, ts(now))
+		err = consumeCode(ctx, s.pool, &in, ts(now))
 	case in.Family != nil:
 		if _, err = s.pool.Exec(ctx, insertFamilySQL, familyArgs(in.Family, now)...); err != nil {
 			err = fmt.Errorf("insert family: %w", err)
@@ -156,26 +181,38 @@ func (s *Store) issueOne(ctx context.Context, in sso.Issue, now time.Time) error
 }
 
 // consumeCode marks the code consumed (compare-and-set), or says why it cannot be.
-func consumeCode(ctx context.Context, q querier, hash string, now int64) error {
-	err := execOne(ctx, q, consumeCodeSQL, hash, now)
+func consumeCode(ctx context.Context, q querier, in *sso.Issue, now int64) error {
+	args, byRequest := codeArgs(in, now)
+	stmt := consumeCodeSQL
+	if byRequest {
+		stmt = consumeCodeByRequestSQL
+	}
+	err := execOne(ctx, q, stmt, args...)
 	if err == nil {
 		return nil
 	}
 	if !isNoRows(err) {
 		return fmt.Errorf("consume code: %w", err)
 	}
-	return codeState(ctx, q, hash, now)
+	return codeState(ctx, q, in, now)
 }
 
 // codeState says why a code could not be consumed: unknown or expired (ErrNotFound), or
 // consumed already (ErrCodeConsumed). Under READ COMMITTED it is a new statement that sees what
 // committed before it, a concurrent winner included.
-func codeState(ctx context.Context, q querier, hash string, now int64) error {
+func codeState(ctx context.Context, q querier, in *sso.Issue, now int64) error {
 	var (
 		consumed bool
 		expires  int64
 	)
-	err := q.QueryRow(ctx, `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = $1`, hash).Scan(&consumed, &expires)
+	var row pgx.Row
+	if in.ConsumeCodeRequest != "" {
+		row = q.QueryRow(ctx, `SELECT code_consumed, code_expires FROM auth_requests WHERE id = $1 AND code_hash = $2`,
+			in.ConsumeCodeRequest, in.ConsumeCodeHash)
+	} else {
+		row = q.QueryRow(ctx, `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = $1`, in.ConsumeCodeHash)
+	}
+	err := row.Scan(&consumed, &expires)
 	switch {
 	case isNoRows(err) || (err == nil && expires <= now):
 		return fmt.Errorf("consume code: %w", sso.ErrNotFound)

@@ -207,7 +207,8 @@ func (s *Store) authRequestState(ctx context.Context, op, id, browser string, sa
 }
 
 // SaveCode attaches a code hash to a done request. ErrNotFound when the request is unknown,
-// expired or not done; ErrConflict when the hash is already in use.
+// expired, not done or already has a code. A code is found by its request (CodeRequest), so its
+// hash need not be unique across requests (nothing indexes it since version 30).
 func (s *Store) SaveCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error {
 	if codeHash == "" {
 		return errors.New("sqlite: save code: empty code hash")
@@ -217,36 +218,38 @@ func (s *Store) SaveCode(ctx context.Context, id, codeHash string, expiresAt tim
 }
 
 // AuthRequestByCode finds the request by code hash, consumed or not; ErrNotFound when unknown or
-// the code has expired.
+// the code has expired. It scans the requests (no index of code hashes since version 30): the
+// provider finds codes by their request (CodeRequest) and never calls it.
 func (s *Store) AuthRequestByCode(ctx context.Context, codeHash string) (*sso.AuthRequest, error) {
-	r, err := readRow(ctx, s, s.st.authRequestByCode, scanAuthRequest, codeHash, ts(s.clock()))
+	r, err := scanAuthRequest(s.r.QueryRowContext(ctx, authRequestByCodeQuery, codeHash, ts(s.clock())))
 	if err != nil {
 		return nil, wrap("auth request by code", err)
 	}
 	return r, nil
 }
 
-// AuthRequestByCodeSession is AuthRequestByCode and whether the request's session is live, in
-// one read (sso.CodeSessionReader): the code grant's. It reads on the write connection's driver
+// CodeRequest returns request id with its code, consumed or not, and whether its session is
+// live, in one read (sso.CodeRequestReader): the code grant's. ErrNotFound when the request is
+// unknown, holds no code, or its code has expired. It reads on the write connection's driver
 // connection when that is free (readOnWriter), else on the read pool, as AuthRequest does.
-func (s *Store) AuthRequestByCodeSession(ctx context.Context, codeHash string) (*sso.AuthRequest, bool, error) {
+func (s *Store) CodeRequest(ctx context.Context, id string) (*sso.AuthRequest, bool, error) {
 	type found struct {
 		r    *sso.AuthRequest
 		live bool
 	}
 	now := ts(s.clock())
 	f, ran, err := readOnWriter(ctx, s, func(ctx context.Context, rc *rawConn) (f found, err error) {
-		f.r, f.live, err = rc.authRequestByCodeSession(ctx, codeHash, now)
+		f.r, f.live, err = rc.codeRequest(ctx, id, now)
 		return f, err
 	})
 	if !ran {
-		f.r, err = readRow(ctx, s, s.st.authRequestByCodeSession, func(row scanner) (*sso.AuthRequest, error) {
+		f.r, err = readRow(ctx, s, s.st.codeRequest, func(row scanner) (*sso.AuthRequest, error) {
 			return scanAuthRequestWith(row, &f.live)
-		}, codeHash, now)
+		}, id, now)
 	}
 	r, live := f.r, f.live
 	if err != nil {
-		return nil, false, wrap("auth request by code", err)
+		return nil, false, wrap("code request", err)
 	}
 	return r, live, nil
 }

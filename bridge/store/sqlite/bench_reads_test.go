@@ -44,14 +44,14 @@ func BenchmarkLoginReads(b *testing.B) {
 }
 
 // BenchmarkCodeRead is a code grant's read of its code's request with its session's liveness
-// (AuthRequestByCodeSession), among 2,000 other completed requests with codes, with the write
+// (CodeRequest, by the request's id), among 2,000 other completed requests with codes, with the write
 // connection free (the read runs there: readOnWriter).
 func BenchmarkCodeRead(b *testing.B) {
 	benchStores(b, func(b *testing.B, s *Store) {
 		ctx := b.Context()
 		now := time.Now()
-		hashes := make([]string, 2000)
-		for i := range hashes {
+		ids := make([]string, 2000)
+		for i := range ids {
 			r := &sso.AuthRequest{ID: sso.TimeOrderedToken(now), ClientID: "client-a", RedirectURI: "https://app.example.org/cb",
 				State: ssotest.RandomID()[:22], Nonce: ssotest.RandomID()[:22], Scopes: []string{"openid", "profile", "email"},
 				ResponseType: "code", CodeChallenge: ssotest.RandomID()[:43], CodeChallengeMethod: "S256",
@@ -63,14 +63,14 @@ func BenchmarkCodeRead(b *testing.B) {
 			if err := s.CompleteSignIn(ctx, in); err != nil {
 				b.Fatal(err)
 			}
-			hashes[i] = in.CodeHash
+			ids[i] = r.ID
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
 		cpu := cpuTime()
 		defer reportCPU(b, cpu)
 		for i := range b.N {
-			timedCodeRead(b, s, hashes[i%len(hashes)])
+			timedCodeRead(b, s, ids[i%len(ids)])
 		}
 	})
 }
@@ -79,8 +79,8 @@ func BenchmarkCodeRead(b *testing.B) {
 // (valgrind --tool=callgrind --toggle-collect='*timedCodeRead*').
 //
 //go:noinline
-func timedCodeRead(b *testing.B, s *Store, hash string) {
-	if _, live, err := s.AuthRequestByCodeSession(b.Context(), hash); err != nil || !live {
+func timedCodeRead(b *testing.B, s *Store, id string) {
+	if _, live, err := s.CodeRequest(b.Context(), id); err != nil || !live {
 		b.Fatal(live, err)
 	}
 }

@@ -18,9 +18,11 @@ type codeStateOnly struct {
 	err     error
 }
 
-func (codeStateOnly) consumeCode(context.Context, string, int64) (int64, error) { return 0, nil }
+func (codeStateOnly) consumeCode(context.Context, string, string, int64) (int64, error) {
+	return 0, nil
+}
 
-func (c codeStateOnly) codeState(context.Context, string) (int64, bool, error) {
+func (c codeStateOnly) codeState(context.Context, string, string) (int64, bool, error) {
 	return c.expires, c.found, c.err
 }
 
@@ -42,7 +44,7 @@ func TestConsumeCodeExplains(t *testing.T) {
 		{"used", codeStateOnly{found: true, expires: 200}, sso.ErrCodeConsumed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := consumeCode(t.Context(), tc.state, "hash", 100)
+			err := consumeCode(t.Context(), tc.state, "request", "hash", 100)
 			if !errors.Is(err, tc.want) || (tc.want == errRead && errors.Is(err, sso.ErrNotFound)) {
 				t.Fatalf("consumeCode = %v, want %v", err, tc.want)
 			}

@@ -127,8 +127,8 @@ func TestSingleRowReadsStartNoGoroutine(t *testing.T) {
 		if _, err := s.AuthRequest(ctx, ar.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.AuthRequestByCodeSession(ctx, "no-such-code"); !errors.Is(err, sso.ErrNotFound) {
-			t.Fatalf("by code: %v, want ErrNotFound", err)
+		if _, _, err := s.CodeRequest(ctx, ar.ID); !errors.Is(err, sso.ErrNotFound) {
+			t.Fatalf("code request of a request without a code: %v, want ErrNotFound", err)
 		}
 		if _, err := s.FactorPresence(ctx, "subject"); err != nil {
 			t.Fatal(err)

@@ -70,7 +70,10 @@ func rotationOnly(in *sso.Issue) bool {
 // rolls its writes back.
 func applyIssue(ctx context.Context, x issueStmts, in *sso.Issue, now time.Time) error {
 	if in.ConsumeCodeHash != "" {
-		if err := consumeCode(ctx, x, in.ConsumeCodeHash, ts(now)); err != nil {
+		if in.ConsumeCodeRequest == "" {
+			return errNoCodeRequest
+		}
+		if err := consumeCode(ctx, x, in.ConsumeCodeRequest, in.ConsumeCodeHash, ts(now)); err != nil {
 			return fmt.Errorf("sqlite: issue tokens: %w", err)
 		}
 	}
@@ -91,16 +94,21 @@ func applyIssue(ctx context.Context, x issueStmts, in *sso.Issue, now time.Time)
 	return nil
 }
 
-// consumeCode marks the code consumed (compare-and-set); when that changes nothing, the code's
-// state says why: ErrNotFound (unknown or expired) or ErrCodeConsumed.
-func consumeCode(ctx context.Context, x issueStmts, hash string, now int64) error {
-	switch n, err := x.consumeCode(ctx, hash, now); {
+// errNoCodeRequest: the store finds a code by its request (sso.CodeRequestReader), and nothing
+// finds one by its hash alone without scanning the requests.
+var errNoCodeRequest = errors.New("sqlite: issue tokens: a code is consumed by its request's id (sso.Issue.ConsumeCodeRequest)")
+
+// consumeCode marks the code hash of request id consumed (compare-and-set); when that changes
+// nothing, the code's state says why: ErrNotFound (unknown, another code, or expired) or
+// ErrCodeConsumed.
+func consumeCode(ctx context.Context, x issueStmts, id, hash string, now int64) error {
+	switch n, err := x.consumeCode(ctx, id, hash, now); {
 	case err != nil:
 		return fmt.Errorf("consume code: %w", err)
 	case n != 0:
 		return nil
 	}
-	expires, found, err := x.codeState(ctx, hash)
+	expires, found, err := x.codeState(ctx, id, hash)
 	switch {
 	case err != nil: // first: the driver path reports found false with its error
 		return fmt.Errorf("consume code: %w", err)
@@ -115,10 +123,12 @@ func consumeCode(ctx context.Context, x issueStmts, hash string, now int64) erro
 // write connection's driver connection (rawConn).
 type issueStmts interface {
 	rotationStmts
-	// consumeCode runs the code's compare-and-set and returns how many rows it changed.
-	consumeCode(ctx context.Context, hash string, now int64) (int64, error)
-	// codeState reads a code's expiry; found is false when there is no such code.
-	codeState(ctx context.Context, hash string) (expires int64, found bool, err error)
+	// consumeCode runs the compare-and-set of request id's code hash and returns how many rows
+	// it changed.
+	consumeCode(ctx context.Context, id, hash string, now int64) (int64, error)
+	// codeState reads the expiry of request id's code hash; found is false when there is no
+	// such code.
+	codeState(ctx context.Context, id, hash string) (expires int64, found bool, err error)
 	insertFamily(ctx context.Context, f *sso.RefreshToken) error
 	insertGrant(ctx context.Context, f *sso.RefreshToken, now time.Time) error
 }
@@ -186,17 +196,17 @@ func (r txRotation) revokeFamily(ctx context.Context, familyID string) error {
 	return err
 }
 
-func (r txRotation) consumeCode(ctx context.Context, hash string, now int64) (int64, error) {
-	res, err := r.tx.StmtContext(ctx, r.s.st.consumeCode).ExecContext(ctx, hash, now)
+func (r txRotation) consumeCode(ctx context.Context, id, hash string, now int64) (int64, error) {
+	res, err := r.tx.StmtContext(ctx, r.s.st.consumeCode).ExecContext(ctx, id, hash, now)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-func (r txRotation) codeState(ctx context.Context, hash string) (int64, bool, error) {
+func (r txRotation) codeState(ctx context.Context, id, hash string) (int64, bool, error) {
 	var consumed, expires int64
-	err := r.tx.StmtContext(ctx, r.s.st.codeState).QueryRowContext(ctx, hash).Scan(&consumed, &expires)
+	err := r.tx.StmtContext(ctx, r.s.st.codeState).QueryRowContext(ctx, id, hash).Scan(&consumed, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}

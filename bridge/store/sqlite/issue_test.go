@@ -104,9 +104,9 @@ func TestGroupCommit(t *testing.T) {
 			cancelled, cancel := context.WithCancel(ctx)
 
 			ins := []sso.Issue{
-				{ConsumeCodeHash: "code", Family: family(now, "")},
-				{ConsumeCodeHash: "code", Family: family(now, "")},
-				{ConsumeCodeHash: "code2", Family: family(now, existing.FamilyID)},
+				{ConsumeCodeHash: "code", ConsumeCodeRequest: "ar", Family: family(now, "")},
+				{ConsumeCodeHash: "code", ConsumeCodeRequest: "ar", Family: family(now, "")},
+				{ConsumeCodeHash: "code2", ConsumeCodeRequest: "ar2", Family: family(now, existing.FamilyID)},
 				{Rotate: &sso.Rotation{FamilyID: "fam", OldHash: "old", NewHash: "other", Now: now.Add(time.Minute), Grace: time.Second}},
 				{Family: family(now, "")},
 				{Family: family(now, "")}, // cancelled before it is applied

@@ -274,7 +274,7 @@ func openAtVersion(t *testing.T, path string, v int) (*sql.DB, func(q string, ar
 // with their clients, a pending sign-in request, a completed one with an unused code, and audit
 // rows, and checks that version 16 (fewer pages per sign-in) keeps all of it working: nobody is
 // signed out, the session's apps keep their order, the pending request completes and its code
-// is found, the waiting code is exchanged once, a code hash stays unique, audit rows keep their
+// is found, the waiting code is exchanged once, audit rows keep their
 // ids and filters, and Purge still removes what ended or expired.
 func TestMigrateSignInPages(t *testing.T) {
 	ctx := t.Context()
@@ -329,19 +329,18 @@ func TestMigrateSignInPages(t *testing.T) {
 		t.Fatalf("ended session: %v", err)
 	}
 	// The waiting code: found with its live session, exchanged once.
-	ar, live, err := s.AuthRequestByCodeSession(ctx, "c1")
-	if err != nil || ar.ID != "coded" || !live || ar.CodeConsumed {
-		t.Fatalf("AuthRequestByCodeSession(c1) = %+v, %v, %v", ar, live, err)
+	ar, live, err := s.CodeRequest(ctx, "coded")
+	if err != nil || ar.CodeHash != "c1" || !live || ar.CodeConsumed {
+		t.Fatalf("CodeRequest(coded) = %+v, %v, %v", ar, live, err)
 	}
 	fam := &sso.RefreshToken{Hash: "r1", FamilyID: "coded", ClientID: "app", Subject: "alice", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: "c1", Family: fam}); err != nil {
+	if err := s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: "c1", ConsumeCodeRequest: "coded", Family: fam}); err != nil {
 		t.Fatalf("exchanging the waiting code: %v", err)
 	}
-	if err := s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: "c1"}); err == nil {
+	if err := s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: "c1", ConsumeCodeRequest: "coded"}); err == nil {
 		t.Fatal("the waiting code was exchanged twice")
 	}
-	// The pending request: bound to b1, completes with a code; a second code with the same
-	// hash is refused.
+	// The pending request: bound to b1, completes with a code.
 	if _, err := s.AuthRequest(ctx, "pending"); err != nil {
 		t.Fatal(err)
 	}
@@ -355,10 +354,6 @@ func TestMigrateSignInPages(t *testing.T) {
 	}
 	if ar, err := s.AuthRequestByCode(ctx, "c2"); err != nil || ar.ID != "pending" || !ar.Done {
 		t.Fatalf("AuthRequestByCode(c2) = %+v, %v", ar, err)
-	}
-	exec2 := func(q string, args ...any) error { _, err := s.w.ExecContext(ctx, q, args...); return err }
-	if err := exec2(`INSERT INTO auth_requests (id, client_id, created_at, expires_at, code_hash) VALUES ('dup', 'app', 0, ?, 'c2')`, exp); !isConflict(err) {
-		t.Fatalf("a second request with code hash c2: %v, want a conflict", err)
 	}
 	// Audit rows keep their ids; new ones follow; the filters find them.
 	evs, err := s.AuditEvents(ctx, store.AuditFilter{})
@@ -425,9 +420,6 @@ func TestMigrateSignInPages(t *testing.T) {
 func TestSignInQueryPlans(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "plans.db"))
 	for _, c := range []struct{ q, want string }{
-		{`SELECT ` + authRequestCols + ` FROM auth_requests WHERE code_hash = ? AND code_expires > ?`, "auth_requests_code"},
-		{`UPDATE auth_requests SET code_consumed = 1 WHERE code_hash = ? AND code_consumed = 0 AND code_expires > ?`, "auth_requests_code"},
-		{`SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = ?`, "auth_requests_code"},
 		{`SELECT id FROM audit_log WHERE 1 = 1 AND event = ? AND event <> 'login.success' ORDER BY time DESC, id DESC LIMIT ?`, "audit_log_event"},
 		{`SELECT id FROM audit_log WHERE 1 = 1 AND event = ? ORDER BY time DESC, id DESC LIMIT ?`, "audit_log_time"},
 		{`SELECT id FROM audit_log WHERE 1 = 1 AND subject = ? ORDER BY time DESC, id DESC LIMIT ?`, "audit_log_subject"},
@@ -438,6 +430,31 @@ func TestSignInQueryPlans(t *testing.T) {
 		if !strings.Contains(plan, c.want) {
 			t.Errorf("%s\nplan %q does not use %s", c.q, plan, c.want)
 		}
+	}
+}
+
+// TestCodeQueryPlans: a login's statements on auth_requests, its code's included, find their
+// request by its primary key (version 30 dropped the index of code hashes: a code is found by
+// its request), and none scans the table. It fails if a statement finds a code by its hash
+// again, or if the index comes back.
+func TestCodeQueryPlans(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "plans.db"))
+	for _, q := range []string{
+		authRequestQuery, codeRequestQuery, consumeCodeQuery, codeStateQuery, completeAuthRequestQuery,
+		completeWithCodeQuery, claimAuthRequestQuery,
+		`UPDATE auth_requests SET code_hash = ?, code_expires = ?, code_consumed = 0
+			WHERE id = ? AND done = 1 AND (code_hash IS NULL OR code_hash = '') AND expires_at > ?`, // saveCode
+		`UPDATE auth_requests SET browser = ? WHERE id = ? AND done = 0 AND browser = '' AND expires_at > ?`, // bindAuthRequest
+	} {
+		plan := queryPlan(t, s, q)
+		if strings.Contains(plan, "SCAN auth_requests") || !strings.Contains(plan, "SEARCH auth_requests USING PRIMARY KEY (id=?)") {
+			t.Errorf("%s\nplan %q: want auth_requests searched by its primary key", q, plan)
+		}
+	}
+	var n int
+	if err := s.r.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'auth_requests'
+		AND name NOT LIKE 'sqlite_autoindex_%'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("auth_requests has %d indexes besides its key (%v), want 0: each is a page more per sign-in", n, err)
 	}
 }
 

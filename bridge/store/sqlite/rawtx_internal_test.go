@@ -455,9 +455,15 @@ func TestRawBatchLoginWrites(t *testing.T) {
 			func() error { return s.CreateAuthRequest(ctx, newReq) },
 			func() error { return s.CreateAuthRequest(ctx, dup) },
 			func() error { return s.CompleteSignIn(ctx, in1) },
-			func() error { return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in0.CodeHash, Family: f0}) },
-			func() error { return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in0.CodeHash, Family: f1}) },
-			func() error { return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: "no-such-code", Family: f2}) },
+			func() error {
+				return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in0.CodeHash, ConsumeCodeRequest: in0.RequestID, Family: f0})
+			},
+			func() error {
+				return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in0.CodeHash, ConsumeCodeRequest: in0.RequestID, Family: f1})
+			},
+			func() error {
+				return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: "no-such-code", ConsumeCodeRequest: done.ID, Family: f2})
+			},
 			func() error { return s.IssueTokens(ctx, rotation(rotated, 0, "r0", "r1", now)) },
 		)
 		if batches != 1 || s.writes.raw.Load()-raw0 != 1 {
@@ -492,7 +498,7 @@ func TestRawBatchLoginWrites(t *testing.T) {
 		maxAge := time.Minute
 		alone := &sso.AuthRequest{ID: sso.TimeOrderedToken(now), ClientID: "client-a", MaxAge: &maxAge, Done: true, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		raw0 = s.writes.raw.Load()
-		if err := s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in1.CodeHash, Family: f3}); err != nil {
+		if err := s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in1.CodeHash, ConsumeCodeRequest: in1.RequestID, Family: f3}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.CreateAuthRequest(ctx, alone); err != nil {

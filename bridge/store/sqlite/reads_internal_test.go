@@ -91,11 +91,11 @@ func TestReadsOnFreeWriter(t *testing.T) {
 		t.Fatal("Family did not read through the write connection's driver statements (readOnWriter)")
 	}
 	reads0 := s.rawReads.Load()
-	if got, live, err := s.AuthRequestByCodeSession(ctx, in.CodeHash); err != nil || got.ID != coded.ID || !live {
-		t.Fatalf("AuthRequestByCodeSession with the read pool taken = %v, %v, %v; want the request and its live session from the write connection", got, live, err)
+	if got, live, err := s.CodeRequest(ctx, coded.ID); err != nil || got.CodeHash != in.CodeHash || !live {
+		t.Fatalf("CodeRequest with the read pool taken = %v, %v, %v; want the request and its live session from the write connection", got, live, err)
 	}
 	if n := s.rawReads.Load() - reads0; n != 1 {
-		t.Fatalf("AuthRequestByCodeSession: %d reads on the write connection's driver statements (readOnWriter), want 1", n)
+		t.Fatalf("CodeRequest: %d reads on the write connection's driver statements (readOnWriter), want 1", n)
 	}
 }
 
@@ -167,13 +167,13 @@ func TestRawReadsAsPool(t *testing.T) {
 			hash string
 			want string
 		}{{"code-hash", coded.ID}, {in.CodeHash, withSession.ID}} {
-			raw, rawLive, err := s.AuthRequestByCodeSession(ctx, c.hash)
-			if err != nil || raw.ID != c.want {
-				t.Fatalf("AuthRequestByCodeSession(%s) on the writer: %+v, %v", c.hash, raw, err)
+			raw, rawLive, err := s.CodeRequest(ctx, c.want)
+			if err != nil || raw.CodeHash != c.hash {
+				t.Fatalf("CodeRequest(%s) on the writer: %+v, %v", c.want, raw, err)
 			}
 			var pool *sso.AuthRequest
 			var poolLive bool
-			onPool(func() { pool, poolLive, err = s.AuthRequestByCodeSession(ctx, c.hash) })
+			onPool(func() { pool, poolLive, err = s.CodeRequest(ctx, c.want) })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -184,8 +184,8 @@ func TestRawReadsAsPool(t *testing.T) {
 				t.Errorf("session live: %v, want %v", rawLive, wantLive)
 			}
 		}
-		if _, _, err := s.AuthRequestByCodeSession(ctx, "no-such-code"); !errors.Is(err, sso.ErrNotFound) {
-			t.Errorf("an unknown code on the writer: %v, want ErrNotFound", err)
+		if _, _, err := s.CodeRequest(ctx, "no-such-request"); !errors.Is(err, sso.ErrNotFound) {
+			t.Errorf("an unknown request on the writer: %v, want ErrNotFound", err)
 		}
 	}
 	byCode(true)

@@ -43,11 +43,11 @@ const (
 	factorPresenceQuery = `SELECT EXISTS (SELECT 1 FROM totp_factors WHERE subject = ?1 AND confirmed = 1),
 			EXISTS (SELECT 1 FROM webauthn_credentials WHERE subject = ?1),
 			EXISTS (SELECT 1 FROM mfa_members WHERE subject = ?1 AND reset_notice = 1)`
-	// authRequestByCodeSessionQuery is the code grant's read (AuthRequestByCodeSession): a
-	// request by its code, and whether its session is live.
-	authRequestByCodeSessionQuery = `SELECT ` + authRequestCols + `, EXISTS (SELECT 1 FROM sessions s
+	// codeRequestQuery is the code grant's read (CodeRequest): a request holding a code, by
+	// the request's id, and whether its session is live.
+	codeRequestQuery = `SELECT ` + authRequestCols + `, EXISTS (SELECT 1 FROM sessions s
 			WHERE s.id = auth_requests.session_id AND s.ended = 0 AND s.expires_at > ?2)
-			FROM auth_requests WHERE code_hash = ?1 AND code_expires > ?2`
+			FROM auth_requests WHERE id = ?1 AND code_hash <> '' AND code_expires > ?2`
 )
 
 // A sign-in's writes (CompleteSignIn), prepared on the write pool (stmts) and on the write
@@ -65,10 +65,15 @@ const (
 			last_seen, expires_at, ended) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	insertAuditQuery = `INSERT INTO audit_log (time, event, subject, login, client_id, ip, detail)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`
-	// A code grant's writes (IssueTokens) and a new request's (CreateAuthRequest).
+	// A code grant's writes (IssueTokens) and a new request's (CreateAuthRequest). A code is
+	// found by its request's id (sso.Issue.ConsumeCodeRequest) and must hold its hash.
 	consumeCodeQuery = `UPDATE auth_requests SET code_consumed = 1
-			WHERE code_hash = ? AND code_consumed = 0 AND code_expires > ?`
-	codeStateQuery = `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = ?`
+			WHERE id = ? AND code_hash = ? AND code_consumed = 0 AND code_expires > ?`
+	codeStateQuery = `SELECT code_consumed, code_expires FROM auth_requests WHERE id = ? AND code_hash = ?`
+	// authRequestByCodeQuery is AuthRequestByCode's read, by the code's hash alone: no index
+	// serves it since version 30 (it scans the requests), and nothing in the provider runs it
+	// (the store is an sso.CodeRequestReader), so it is not prepared.
+	authRequestByCodeQuery = `SELECT ` + authRequestCols + ` FROM auth_requests WHERE code_hash = ? AND code_expires > ?`
 	// claimAuthRequestQuery is the login page's claim (ClaimAuthRequest): bindAuthRequest
 	// returning the request.
 	claimAuthRequestQuery = `UPDATE auth_requests SET browser = ?
@@ -91,22 +96,21 @@ const (
 // read pool, write statements on the write pool (used in transactions through tx.StmtContext).
 type stmts struct {
 	// reads
-	subjectByID       *sql.Stmt
-	subjectByKey      *sql.Stmt
-	consent           *sql.Stmt
-	authRequest       *sql.Stmt
-	authRequestByCode *sql.Stmt
-	// authRequestByCodeSession is authRequestByCode with whether its session is live.
-	authRequestByCodeSession *sql.Stmt
-	family                   *sql.Stmt
-	legacyRefresh            *sql.Stmt
-	accessRevoked            *sql.Stmt
-	session                  *sql.Stmt
-	sessionByCookie          *sql.Stmt // session by its cookie value's key (SessionByCookie)
-	totp                     *sql.Stmt // a sign-in asks for the member's factors (twice)
-	webauthnCreds            *sql.Stmt
-	resetNotice              *sql.Stmt
-	factorPresence           *sql.Stmt // the three above in one read, for members without factors
+	subjectByID  *sql.Stmt
+	subjectByKey *sql.Stmt
+	consent      *sql.Stmt
+	authRequest  *sql.Stmt
+	// codeRequest is a request holding a code, with whether its session is live.
+	codeRequest     *sql.Stmt
+	family          *sql.Stmt
+	legacyRefresh   *sql.Stmt
+	accessRevoked   *sql.Stmt
+	session         *sql.Stmt
+	sessionByCookie *sql.Stmt // session by its cookie value's key (SessionByCookie)
+	totp            *sql.Stmt // a sign-in asks for the member's factors (twice)
+	webauthnCreds   *sql.Stmt
+	resetNotice     *sql.Stmt
+	factorPresence  *sql.Stmt // the three above in one read, for members without factors
 
 	// writes (IssueTokens and friends)
 	consumeCode         *sql.Stmt
@@ -141,8 +145,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 		query string
 	}{
 		{&st.authRequest, r, authRequestQuery},
-		{&st.authRequestByCode, r, `SELECT ` + authRequestCols + ` FROM auth_requests WHERE code_hash = ? AND code_expires > ?`},
-		{&st.authRequestByCodeSession, r, authRequestByCodeSessionQuery},
+		{&st.codeRequest, r, codeRequestQuery},
 		{&st.family, r, familyQuery},
 		{&st.legacyRefresh, r, `SELECT ` + familyCols + ` FROM ` + familyFrom + ` WHERE f.family_id =
 			(SELECT family_id FROM legacy_refresh_tokens WHERE hash = ?) AND f.expires_at > ?`},
@@ -208,7 +211,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 func (st *stmts) close() error {
 	var errs []error
 	for _, p := range []**sql.Stmt{
-		&st.authRequest, &st.authRequestByCode, &st.authRequestByCodeSession, &st.totp, &st.webauthnCreds, &st.resetNotice, &st.factorPresence, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session, &st.sessionByCookie,
+		&st.authRequest, &st.codeRequest, &st.totp, &st.webauthnCreds, &st.resetNotice, &st.factorPresence, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session, &st.sessionByCookie,
 		&st.consumeCode, &st.codeState, &st.rotate, &st.familyState, &st.insertFamily, &st.insertGrant, &st.revokeFamily, &st.completeAuthRequest,
 		&st.saveCode, &st.completeWithCode, &st.claimAuthRequest, &st.createAuthRequest, &st.addSessionClient, &st.touchSession, &st.savepoint, &st.release, &st.rollbackTo,
 		&st.subjectByID, &st.subjectByKey, &st.consent, &st.bindAuthRequest, &st.insertSession, &st.putSubject, &st.insertAudit,

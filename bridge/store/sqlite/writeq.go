@@ -726,7 +726,7 @@ type rawConn struct {
 	rotateStmt, familyStateStmt, revokeFamilyStmt rawStmt
 	familyStmt                                    rawStmt               // Family's read (readOnWriter)
 	authRequestStmt, factorPresenceStmt           rawStmt               // a login's reads (readOnWriter)
-	authRequestByCodeSessionStmt                  rawStmt               // ...
+	codeRequestStmt                               rawStmt               // ...
 	savepoint, release, rollbackTo                rawStmt               // a write of several statements in a batch (rawTxWriter)
 	insertSessionStmt, insertAuditStmt            rawStmt               // a sign-in's writes (signInWrite)
 	completeWithCodeStmt, completeAuthRequestStmt rawStmt               // ...
@@ -736,7 +736,7 @@ type rawConn struct {
 	createAuthRequestStmt                         rawStmt               // a new request (CreateAuthRequest)
 	claimAuthRequestStmt                          rawStmt               // the login page's claim (claimWrite)
 	args                                          [25]driver.NamedValue // reused: one statement runs at a time
-	// dest holds a row read: a family's, or a request's with AuthRequestByCodeSession's live.
+	// dest holds a row read: a family's, or a request's with CodeRequest's live.
 	dest [max(familyColCount, authRequestColCount+1)]driver.Value
 }
 
@@ -765,7 +765,7 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 		{&fresh.rotateStmt, rotateQuery}, {&fresh.familyStateStmt, familyStateQuery}, {&fresh.revokeFamilyStmt, revokeFamilyQuery},
 		{&fresh.familyStmt, familyQuery},
 		{&fresh.authRequestStmt, authRequestQuery}, {&fresh.factorPresenceStmt, factorPresenceQuery},
-		{&fresh.authRequestByCodeSessionStmt, authRequestByCodeSessionQuery},
+		{&fresh.codeRequestStmt, codeRequestQuery},
 		{&fresh.savepoint, savepointQuery}, {&fresh.release, releaseQuery}, {&fresh.rollbackTo, rollbackToQuery},
 		{&fresh.insertSessionStmt, insertSessionQuery}, {&fresh.insertAuditStmt, insertAuditQuery},
 		{&fresh.completeWithCodeStmt, completeWithCodeQuery}, {&fresh.completeAuthRequestStmt, completeAuthRequestQuery},
@@ -798,7 +798,7 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 // close closes the statements (on their live connection).
 func (rc *rawConn) close() error {
 	var errs []error
-	for _, st := range []rawStmt{rc.begin, rc.commit, rc.rollback, rc.rotateStmt, rc.familyStateStmt, rc.revokeFamilyStmt, rc.familyStmt, rc.authRequestStmt, rc.factorPresenceStmt, rc.authRequestByCodeSessionStmt,
+	for _, st := range []rawStmt{rc.begin, rc.commit, rc.rollback, rc.rotateStmt, rc.familyStateStmt, rc.revokeFamilyStmt, rc.familyStmt, rc.authRequestStmt, rc.factorPresenceStmt, rc.codeRequestStmt,
 		rc.savepoint, rc.release, rc.rollbackTo, rc.insertSessionStmt, rc.insertAuditStmt, rc.completeWithCodeStmt, rc.completeAuthRequestStmt, rc.addSessionClientStmt,
 		rc.consumeCodeStmt, rc.codeStateStmt, rc.insertFamilyStmt, rc.insertGrantStmt, rc.createAuthRequestStmt, rc.claimAuthRequestStmt} {
 		if st != nil {
@@ -940,11 +940,11 @@ func (rc *rawConn) authRequest(ctx context.Context, id string, now int64) (*sso.
 	return scanAuthRequest(row)
 }
 
-// authRequestByCodeSession reads a request by its code, unless the code has expired at now,
-// and whether its session is live (authRequestByCodeSessionQuery, Store.AuthRequestByCodeSession).
-func (rc *rawConn) authRequestByCodeSession(ctx context.Context, codeHash string, now int64) (ar *sso.AuthRequest, live bool, err error) {
-	rc.args[0].Value, rc.args[1].Value = codeHash, now
-	row, found, err := rc.queryRow(ctx, rc.authRequestByCodeSessionStmt, 2)
+// codeRequest reads request id holding a code, unless the code has expired at now, and whether
+// its session is live (codeRequestQuery, Store.CodeRequest).
+func (rc *rawConn) codeRequest(ctx context.Context, id string, now int64) (ar *sso.AuthRequest, live bool, err error) {
+	rc.args[0].Value, rc.args[1].Value = id, now
+	row, found, err := rc.queryRow(ctx, rc.codeRequestStmt, 2)
 	if !found || err != nil {
 		if err == nil {
 			err = sql.ErrNoRows
@@ -1046,8 +1046,8 @@ func (r valuesRow) Scan(dest ...any) error {
 
 // consumeCode runs the code's compare-and-set (consumeCodeQuery) and returns how many rows it
 // changed.
-func (rc *rawConn) consumeCode(ctx context.Context, hash string, now int64) (int64, error) {
-	res, err := rc.execArgs(ctx, rc.consumeCodeStmt, hash, now)
+func (rc *rawConn) consumeCode(ctx context.Context, id, hash string, now int64) (int64, error) {
+	res, err := rc.execArgs(ctx, rc.consumeCodeStmt, id, hash, now)
 	if err != nil {
 		return 0, err
 	}
@@ -1055,9 +1055,9 @@ func (rc *rawConn) consumeCode(ctx context.Context, hash string, now int64) (int
 }
 
 // codeState reads a code's expiry (codeStateQuery); found is false when there is no such code.
-func (rc *rawConn) codeState(ctx context.Context, hash string) (expires int64, found bool, err error) {
-	rc.args[0].Value = hash
-	row, found, err := rc.queryRow(ctx, rc.codeStateStmt, 1)
+func (rc *rawConn) codeState(ctx context.Context, id, hash string) (expires int64, found bool, err error) {
+	rc.args[0].Value, rc.args[1].Value = id, hash
+	row, found, err := rc.queryRow(ctx, rc.codeStateStmt, 2)
 	if !found || err != nil {
 		return 0, false, err
 	}

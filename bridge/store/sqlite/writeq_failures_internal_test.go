@@ -191,8 +191,12 @@ func TestWriteBatchOwnOutcomesNextToFailingWrite(t *testing.T) {
 
 				f1, f2 := benchFamily(now), benchFamily(now)
 				errs, _ = batchAround(t, s, p,
-					func() error { return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in1.CodeHash, Family: f1}) },
-					func() error { return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in1.CodeHash, Family: f2}) },
+					func() error {
+						return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in1.CodeHash, ConsumeCodeRequest: in1.RequestID, Family: f1})
+					},
+					func() error {
+						return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in1.CodeHash, ConsumeCodeRequest: in1.RequestID, Family: f2})
+					},
 				)
 				if errs[0] != nil || !errors.Is(errs[1], sso.ErrCodeConsumed) {
 					t.Fatalf("code exchanges: %v; want nil, ErrCodeConsumed", errs)

@@ -122,7 +122,9 @@ func TestWritesShareOneCommit(t *testing.T) {
 			func() error { return s.CompleteSignIn(ctx, ins[0]) },
 			func() error { return s.CompleteSignIn(ctx, ins[1]) },
 			// The code completed two writes before, in the same batch.
-			func() error { return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: ins[0].CodeHash, Family: f}) },
+			func() error {
+				return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: ins[0].CodeHash, ConsumeCodeRequest: ins[0].RequestID, Family: f})
+			},
 			func() error { return s.CreateSession(ctx, withClients) },
 			func() error { return s.Audit(ctx, &store.AuditEvent{Event: "e"}) },
 		)
@@ -274,8 +276,12 @@ func TestWriteBatchSameRow(t *testing.T) {
 		// A code exchanged twice: one grant.
 		f1, f2 := benchFamily(now), benchFamily(now)
 		errs, batches = batchWrites(t, s,
-			func() error { return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in1.CodeHash, Family: f1}) },
-			func() error { return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in1.CodeHash, Family: f2}) },
+			func() error {
+				return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in1.CodeHash, ConsumeCodeRequest: in1.RequestID, Family: f1})
+			},
+			func() error {
+				return s.IssueTokens(ctx, sso.Issue{ConsumeCodeHash: in1.CodeHash, ConsumeCodeRequest: in1.RequestID, Family: f2})
+			},
 		)
 		if batches != 1 || errs[0] != nil || !errors.Is(errs[1], sso.ErrCodeConsumed) {
 			t.Fatalf("code exchanges: %v in %d batches; want nil, ErrCodeConsumed", errs, batches)
