@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/outbound"
+	"github.com/ssobridge/ssobridge/internal/asciiname"
 )
 
 // SAMLConfig is the saml: section: the SAML 2.0 identity provider (package bridge/saml).
@@ -109,7 +109,11 @@ const (
 	DefaultSAMLKeyOverlap     = 30 * 24 * time.Hour
 )
 
-var samlSPID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+// isSAMLSPID reports whether s is a service provider's id: 1 to 63 lower-case letters, digits,
+// - or _, starting with a letter or a digit.
+func isSAMLSPID(s string) bool {
+	return asciiname.Valid(s, 63, asciiname.Lower+asciiname.Digits, asciiname.Lower+asciiname.Digits+"_-")
+}
 
 // Validate checks the section; each error names its field (saml.service_providers[i].field).
 func (c *SAMLConfig) Validate() error {
@@ -218,7 +222,7 @@ func (sp *SAMLServiceProvider) Check() error {
 
 // CheckSettings checks what an SP registered from metadata has too.
 func (sp *SAMLServiceProvider) CheckSettings() error {
-	if !samlSPID.MatchString(sp.ID) {
+	if !isSAMLSPID(sp.ID) {
 		return samlFieldErr("id", "%q must be 1 to 63 lower-case letters, digits, - or _", sp.ID)
 	}
 	switch sp.NameIDFormat {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
 	"github.com/ssobridge/ssobridge/bridge/store/backends"
+	"github.com/ssobridge/ssobridge/internal/asciiname"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -98,7 +98,8 @@ func (c *Config) Check(log *slog.Logger) (*Checked, error) {
 	return c.check(log)
 }
 
-var colour = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+// isColour reports whether s is #rrggbb (hex digits of either case).
+func isColour(s string) bool { return len(s) == 7 && asciiname.Valid(s, 7, "#", asciiname.Hex) }
 
 func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	var p problems
@@ -140,7 +141,7 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	if c.Throttle.AnonymousWrites < 1 {
 		p.addf("throttle.anonymous_writes", "must be at least 1 (requests per client IP and minute)")
 	}
-	if c.Organisation.PrimaryColor != "" && !colour.MatchString(c.Organisation.PrimaryColor) {
+	if c.Organisation.PrimaryColor != "" && !isColour(c.Organisation.PrimaryColor) {
 		p.addf("organisation.primary_color", "%q must look like #0b5cab", c.Organisation.PrimaryColor)
 	}
 	if c.Organisation.LogoURL != "" {

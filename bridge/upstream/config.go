@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/ssobridge/ssobridge/internal/asciiname"
 )
 
 // Presets of ProviderConfig.Preset.
@@ -59,10 +60,17 @@ type ProviderConfig struct {
 	EndSession bool `yaml:"end_session"`
 }
 
-var (
-	nameRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
-	amrValue = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
-)
+// isName reports whether s is a provider's name: 1 to 32 lower-case letters, digits and dashes,
+// starting with a letter or a digit.
+func isName(s string) bool {
+	return asciiname.Valid(s, 32, asciiname.Lower+asciiname.Digits, asciiname.Lower+asciiname.Digits+"-")
+}
+
+// isAMRValue reports whether s has an amr value's form: 1 to 32 lower-case letters, digits, _
+// and -, starting with a letter.
+func isAMRValue(s string) bool {
+	return asciiname.Valid(s, 32, asciiname.Lower, asciiname.Lower+asciiname.Digits+"_-")
+}
 
 // multiTenant reports whether an Entra tenant is one of the multi-tenant endpoints.
 func multiTenant(tenant string) bool {
@@ -108,7 +116,7 @@ func Validate(list []ProviderConfig) []error {
 	seen := map[string]bool{}
 	for i, raw := range list {
 		c := raw.Resolved()
-		if !nameRe.MatchString(c.Name) {
+		if !isName(c.Name) {
 			add(i, "name", "%q must be lower-case letters, digits and dashes (at most 32)", c.Name)
 		} else if seen[c.Name] {
 			add(i, "name", "%q is used twice", c.Name)
@@ -150,7 +158,7 @@ func Validate(list []ProviderConfig) []error {
 		}
 		for j, v := range c.TrustedAMR {
 			// fed, pwd and ams are the bridge's own first factors (ams: the AMS hand-off).
-			if !amrValue.MatchString(v) || v == "fed" || v == "pwd" || v == "ams" {
+			if !isAMRValue(v) || v == "fed" || v == "pwd" || v == "ams" {
 				add(i, fmt.Sprintf("trusted_amr[%d]", j), "%q must be an amr value such as mfa, hwk or otp (not fed, pwd or ams)", v)
 			}
 		}
