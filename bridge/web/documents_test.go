@@ -40,6 +40,50 @@ func (o *observed) take() []string {
 	return s
 }
 
+// routeObserved is a RouteObserver that keeps what it is told, and through which of its ways.
+type routeObserved struct {
+	observed
+	routes []string // the routes ObserveRoute was asked for
+}
+
+func (o *routeObserved) ObserveRequest(route, method string, status int, took time.Duration) {
+	o.observed.ObserveRequest("request "+route, method, status, took)
+}
+
+func (o *routeObserved) ObserveRoute(route string) func(string, int, time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.routes = append(o.routes, route)
+	return func(method string, status int, took time.Duration) {
+		o.observed.ObserveRequest("route "+route, method, status, took)
+	}
+}
+
+// TestDocumentsObservedThroughTheirRoute: with a RouteObserver, New resolves each document's
+// route once, and a document answered ahead of echo is told to its route's function; what
+// goes through echo (a document's request with a body, any other route) to ObserveRequest, as
+// with any observer.
+func TestDocumentsObservedThroughTheirRoute(t *testing.T) {
+	var out safeBuffer
+	var obs routeObserved
+	rt := newDocRouter(t, &out, &obs)
+	if want := []string{"/boom", "/doc"}; !slices.Equal(obs.routes, want) {
+		t.Fatalf("routes resolved ahead: %v, want %v", obs.routes, want)
+	}
+	for _, req := range []*http.Request{
+		httptest.NewRequest(http.MethodGet, "/doc", nil),
+		httptest.NewRequest(http.MethodHead, "/doc", nil),
+		httptest.NewRequest(http.MethodPost, "/doc", strings.NewReader("x=1")),
+		httptest.NewRequest(http.MethodGet, "/theme.css", nil),
+	} {
+		rt.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	want := []string{"route /doc GET OK", "route /doc HEAD OK", "request /doc POST Method Not Allowed", "request /theme.css GET OK"}
+	if got := obs.take(); !slices.Equal(got, want) || len(obs.routes) != 2 {
+		t.Fatalf("observed %q (routes resolved %v), want %q", got, obs.routes, want)
+	}
+}
+
 // testDocument answers GET and HEAD with a small JSON document, anything else 405.
 var testDocument = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -73,6 +73,16 @@ type RequestObserver interface {
 	ObserveRequest(route, method string, status int, took time.Duration)
 }
 
+// RouteObserver is a RequestObserver that resolves a route ahead: New asks it once for each
+// document's route (RouterConfig.Documents) and the frame tells the function it returns about
+// each of their requests, the most frequent the bridge serves, so that the observer does not
+// find the route's series by its name (a hash of the route and the method) per request.
+type RouteObserver interface {
+	RequestObserver
+	// ObserveRoute returns what ObserveRequest(route, ...) would do, for route alone.
+	ObserveRoute(route string) func(method string, status int, took time.Duration)
+}
+
 // NewRouter builds the echo router with the shared middleware and error handling; the parts
 // are mounted on it afterwards. It is New's router without the documents' way in ahead of
 // echo (Router.ServeHTTP): serve New's Router where the documents matter.
@@ -94,6 +104,9 @@ type Router struct {
 type document struct {
 	path string
 	h    http.Handler
+	// observe is the observer's function for path (RouteObserver; nil: none, or one that
+	// resolves no routes ahead).
+	observe func(method string, status int, took time.Duration)
 }
 
 // New builds the router: echo with the frame and error handling, and the documents mounted on
@@ -116,7 +129,11 @@ func New(cfg RouterConfig) *Router {
 		h := cfg.Documents[path]
 		e.Any(path, direct(h))
 		f.routes[path] = route{headers: f.documents, namedWhenLogged: true}
-		rt.docs = append(rt.docs, document{path: path, h: h})
+		d := document{path: path, h: h}
+		if ro, ok := cfg.Requests.(RouteObserver); ok {
+			d.observe = ro.ObserveRoute(path)
+		}
+		rt.docs = append(rt.docs, d)
 	}
 	for path, fn := range cfg.RouteContexts {
 		rc := f.routes[path]
@@ -408,7 +425,7 @@ func (f *frame) serve(c echo.Context, next echo.HandlerFunc) error {
 		// not the bridge's failure, whatever status the handler chose.
 		status = StatusClientGone
 	}
-	f.end(c.Request(), c.Path(), rid, status, start)
+	f.end(c.Request(), c.Path(), nil, rid, status, start)
 	return nil
 }
 
@@ -428,11 +445,13 @@ func (f *frame) requestID(r *http.Request) []string {
 	return f.ids.next()
 }
 
-// end tells the observer (if any) about the request answered status on route, and logs its
-// one access line.
-func (f *frame) end(r *http.Request, route, rid string, status int, start time.Duration) {
+// end tells the observer (if any) about the request answered status on route (through
+// observe, the observer's function for route, when it is not nil), and logs its one access line.
+func (f *frame) end(r *http.Request, route string, observe func(string, int, time.Duration), rid string, status int, start time.Duration) {
 	took := f.clock() - start
-	if f.obs != nil {
+	if observe != nil {
+		observe(r.Method, status, took)
+	} else if f.obs != nil {
 		f.obs.ObserveRequest(route, r.Method, status, took)
 	}
 	level := accessLevel(status)
@@ -487,7 +506,7 @@ func (f *frame) document(w http.ResponseWriter, r *http.Request, d *document) {
 	if errors.Is(r.Context().Err(), context.Canceled) {
 		status = StatusClientGone // as logging.ClientGone in serve
 	}
-	f.end(r, d.path, rid, status, start)
+	f.end(r, d.path, d.observe, rid, status, start)
 }
 
 // callDocument runs h; a panic in it (but http.ErrAbortHandler) is logged and answered as
