@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -31,10 +30,11 @@ var ErrPasskey = errors.New("mfa: passkey not accepted")
 
 // NewWebAuthn builds the relying party for issuer, shown to members as name. Its RP ID is the
 // issuer's host in lower case, as browsers hold a domain (the URL parser lower-cases it), so
-// that an issuer written with capitals gives the rpIdHash authenticators sign.
+// that an issuer written with capitals gives the rpIdHash authenticators sign; an
+// internationalised one in punycode, as browsers compare it with the origin's (weborigin.Host).
 func NewWebAuthn(issuer *url.URL, name string) (*WebAuthn, error) {
 	wa, err := webauthn.New(&webauthn.Config{
-		RPID:          strings.ToLower(issuer.Hostname()),
+		RPID:          weborigin.Host(issuer),
 		RPDisplayName: name,
 		RPOrigins:     []string{weborigin.Of(issuer)},
 		Timeouts: webauthn.TimeoutsConfig{

@@ -46,6 +46,9 @@ func TestPasskeyRPIDLowerCase(t *testing.T) {
 	for _, c := range []struct{ issuer, rpID, origin string }{
 		{"http://LocalHost:8080/oidc", "localhost", "http://localhost:8080"},
 		{"HTTPS://SSO.Example.ORG:443", "sso.example.org", "https://sso.example.org"},
+		// An internationalised issuer: the RP ID is the punycode domain browsers check it
+		// against (review s20 Y-5).
+		{"https://Anmeldung.Bücher.example", "anmeldung.xn--bcher-kva.example", "https://anmeldung.xn--bcher-kva.example"},
 	} {
 		t.Run(c.rpID, func(t *testing.T) {
 			ctx := context.Background()

@@ -18,16 +18,27 @@ var browserHost = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.B
 // browser sends ("https://bücher.example" is "https://xn--bcher-kva.example"); one that is not
 // a valid domain name is only lower-cased.
 func Of(u *url.URL) string {
-	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), u.Port()
+	scheme, host, port := strings.ToLower(u.Scheme), Host(u), u.Port()
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]" // an IPv6 literal keeps its brackets
-	} else if a, err := browserHost.ToASCII(host); err == nil && a != "" {
-		host = a
 	}
 	if port == "" || (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
 		return scheme + "://" + host
 	}
 	return scheme + "://" + host + ":" + port
+}
+
+// Host is u's host as a browser holds it (without brackets or port): lower case, an
+// internationalised domain name in punycode. It is the domain WebAuthn's RP ID must be.
+func Host(u *url.URL) string {
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		return host // an IPv6 literal
+	}
+	if a, err := browserHost.ToASCII(host); err == nil && a != "" {
+		return a
+	}
+	return host
 }
 
 // Parse is Of of the URL raw; false when raw does not parse or has no host.
