@@ -38,11 +38,20 @@ func StaticClients(chk *config.Checked) []sso.ClientConfig {
 //     registered before the administration checked (review s12 W4). Its token requests get
 //     server_error until the algorithm is added back or the client is edited.
 //
+// A client that is not served at all (sso.ClientConfig.Unusable: an id of a member's subject's
+// shape) gets one line saying so instead.
+//
 // A static client with either is a configuration error (config.checkClients), and so is never
 // here.
 func warnStoredClients(ctx context.Context, reg *sso.Registry, algs []string, log *slog.Logger) {
 	for _, c := range reg.All(ctx) {
 		if reg.IsStatic(c.ID) {
+			continue
+		}
+		if why := c.Unusable(); why != "" {
+			// Not served (sso.ClientConfig.Unusable), rather than served with other fields to fix.
+			log.WarnContext(ctx, "a client added through the administration is not served: add it again under another id (ssobridge clients add), move its app to the new client_id, then remove it (ssobridge clients remove ID)",
+				"client", c.ID, "reason", why)
 			continue
 		}
 		cc := *c // as the administration checks it: after FillDefaults, on a copy

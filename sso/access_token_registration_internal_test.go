@@ -110,3 +110,21 @@ func TestAccessTokenOfAnEarlierRegistrationSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessTokenOfAnUnusableClient (closing s19, noticed by M): an access token of a client
+// that is not served (ClientConfig.Unusable: an id of a member's subject's shape, stored before
+// Validate refused one) is inactive: a client_credentials token's sub is that id (RFC 9068
+// section 5), which a resource server keyed by sub could take for the member's.
+func TestAccessTokenOfAnUnusableClient(t *testing.T) {
+	const hexID = "0123456789abcdef0123456789abcdef01234567"
+	now := time.Now()
+	at := &AccessToken{ClientID: hexID, Subject: "", CreatedAt: now.Add(-time.Minute), ExpiresAt: now.Add(time.Hour)}
+	id, err := encodeAccessID(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &storage{now: time.Now, clients: oneClient{&ClientConfig{ID: hexID}}}
+	if _, _, err := s.accessToken(t.Context(), id); !errors.Is(err, errTokenInactive) {
+		t.Fatalf("accessToken of an unusable client: %v, want inactive", err)
+	}
+}

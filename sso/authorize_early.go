@@ -66,8 +66,8 @@ func (p *Provider) refuseEarly(w http.ResponseWriter, r *http.Request) bool {
 	}
 	redirect := r.Form.Get("redirect_uri")
 	cfg, err := p.storage.clientConfig(r.Context(), r.Form.Get("client_id"))
-	if err != nil || !loopbackRedirectAllowed(cfg, redirect) {
-		return true // op refuses the client or the redirect_uri itself
+	if err != nil || !loopbackRedirectAllowed(cfg, redirect) || cfg.Unusable() != "" {
+		return true // op refuses the client (GetClientByClientID) or the redirect_uri itself
 	}
 	if e == nil {
 		desc := targetRefusal(cfg, url.Values{"resource": r.Form["resource"]})

@@ -229,6 +229,20 @@ func (c *ClientConfig) InitiateLoginURL(issuer string) (target string, ok bool) 
 	return u.String(), true
 }
 
+// Unusable says why the client is not served, "" when it is: a client whose id has the shape
+// of a member's subject (subjectShaped; Validate refuses one since session 19, but one the
+// administration stored before is still in the store). A client_credentials access token's sub
+// is its client id (RFC 9068 section 5), so such a client could pass for that member at a
+// resource server keyed by sub. The token endpoint (and every API endpoint) and /authorize
+// refuse it, its access tokens are inactive, and the administration names it; its stored
+// registration is kept, for the operator to add again under another id.
+func (c *ClientConfig) Unusable() string {
+	if subjectShaped(c.ID) {
+		return "this client's id has the shape of a member's subject (40 hexadecimal characters), which its tokens' sub would carry (RFC 9068 section 5): it is not served until an administrator adds it again under another id"
+	}
+	return ""
+}
+
 // subjectShaped tells whether id has the shape of a member's subject: 40 hexadecimal
 // characters (bridge/identity.SubjectMapper: hex of 20 bytes of an HMAC), in either case.
 func subjectShaped(id string) bool {

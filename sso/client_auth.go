@@ -156,6 +156,9 @@ func (p *Provider) authenticate(r *http.Request, confidential bool, forOp func(*
 		if confidential {
 			return nil, nil, invalidClient("introspection requires an authenticated confidential client")
 		}
+		if e := p.unusableClient(ctx, cfg); e != nil {
+			return nil, nil, e
+		}
 		return cfg, p.normalize(r, c, forOp(r)), nil
 	}
 	if limiter != nil {
@@ -195,7 +198,22 @@ func (p *Provider) authenticate(r *http.Request, confidential bool, forOp func(*
 		}
 		return nil, nil, invalidClient("client authentication failed")
 	}
+	if e := p.unusableClient(ctx, cfg); e != nil {
+		return nil, nil, e
+	}
 	return cfg, p.normalize(r, c, forOp(r)), nil
+}
+
+// unusableClient refuses, once it has authenticated, a client that is not served
+// (ClientConfig.Unusable): unauthorized_client (RFC 6749 5.2: the client is known, and may not
+// use the endpoint), with the reason, and an audit line (client.unusable).
+func (p *Provider) unusableClient(ctx context.Context, cfg *ClientConfig) *GrantError {
+	why := cfg.Unusable()
+	if why == "" {
+		return nil
+	}
+	p.storage.hooks.Event(ctx, "client.unusable", "", cfg.ID, "refused at an API endpoint")
+	return &GrantError{Code: "unauthorized_client", Description: why}
 }
 
 // clientIDIfKnown names the client in audit rows only when it exists (a typed id may be junk).

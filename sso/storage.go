@@ -103,6 +103,12 @@ func (s *storage) GetClientByClientID(ctx context.Context, clientID string) (op.
 		}
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
+	if why := cfg.Unusable(); why != "" {
+		// /authorize, end_session...: refused with the reason on op's error page (the
+		// redirect_uri of a client that is not served is not used).
+		s.hooks.Event(ctx, "client.unusable", "", cfg.ID, "refused at a page")
+		return nil, oidc.ErrInvalidRequest().WithDescription("%s", why)
+	}
 	return s.opClient(cfg), nil
 }
 
@@ -1030,7 +1036,7 @@ func (s *storage) accessToken(ctx context.Context, id string) (*AccessToken, *Cl
 		return nil, nil, errClientGone
 	case err != nil:
 		return nil, nil, err
-	case !ofCurrentRegistration(cfg, id, at):
+	case !ofCurrentRegistration(cfg, id, at), cfg.Unusable() != "":
 		return nil, nil, errClientGone
 	}
 	if at.FamilyID != "" {

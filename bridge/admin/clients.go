@@ -49,6 +49,10 @@ type ClientInfo struct {
 	SecretHash string `json:"secret_hash,omitempty"` // hides Client's, and is never set
 	HasSecret  bool   `json:"has_secret"`
 	Source     string `json:"source"` // config or store
+	// Unusable says why the bridge does not serve the client (sso.ClientConfig.Unusable: an
+	// id of a member's subject's shape, stored before such ids were refused); empty when it
+	// is served. Its registration is kept, for the operator to add it again under another id.
+	Unusable string `json:"unusable,omitempty"`
 }
 
 func (a *Service) clientInfo(c *sso.ClientConfig) ClientInfo {
@@ -56,7 +60,7 @@ func (a *Service) clientInfo(c *sso.ClientConfig) ClientInfo {
 	if a.Registry.IsStatic(c.ID) {
 		src = "config"
 	}
-	return ClientInfo{Client: Client(*c), HasSecret: c.SecretHash != "", Source: src}
+	return ClientInfo{Client: Client(*c), HasSecret: c.SecretHash != "", Source: src, Unusable: c.Unusable()}
 }
 
 // static lists the clients of the configuration file, sorted by id.
