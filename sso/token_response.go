@@ -146,20 +146,20 @@ func (p *Provider) createTokens(ctx context.Context, req op.TokenRequest, client
 }
 
 // needsRefreshToken is op's rule (op.createTokens) for issuing a refresh token with the access
-// token: an authorization request with offline_access for a code flow whose client may refresh,
-// a token exchange asking for a refresh token, a refresh, or a device authorization with
-// offline_access for a client that may refresh.
+// token, for the requests tokenResponse is given: an authorization request with offline_access
+// for a code flow whose client may refresh (codeRequest), a refresh (refreshRequest), and a grant
+// the provider runs itself (password, token exchange, device code: newIssuedGrant) that
+// newIssuedGrant made an issuedGrantRefresh (offline_access, a client that may refresh; a token
+// exchange asking for an access token alone has offline_access taken away). op's own token
+// exchange and device requests (op.TokenExchangeRequest, *op.DeviceAuthorizationState), which
+// op's rule also names, never reach it: the provider runs those grants itself.
 func needsRefreshToken(req op.TokenRequest, client op.Client) bool {
 	switch r := req.(type) {
 	case op.AuthRequest:
 		return slices.Contains(r.GetScopes(), oidc.ScopeOfflineAccess) && r.GetResponseType() == oidc.ResponseTypeCode &&
 			op.ValidateGrantType(client, oidc.GrantTypeRefreshToken)
-	case op.TokenExchangeRequest:
-		return r.GetRequestedTokenType() == oidc.RefreshTokenType
 	case op.RefreshTokenRequest:
 		return true
-	case *op.DeviceAuthorizationState:
-		return slices.Contains(r.GetScopes(), oidc.ScopeOfflineAccess) && op.ValidateGrantType(client, oidc.GrantTypeRefreshToken)
 	}
 	return false
 }

@@ -10,9 +10,11 @@ import (
 )
 
 // TestNeedsRefreshToken: the provider issues a refresh token with the access token exactly when
-// op's createTokens would (op.needsRefreshToken): a code flow's request with offline_access for
-// a client that may refresh, a refresh, a device authorization with offline_access for a client
-// that may refresh, a token exchange asking for a refresh token; nothing else.
+// op's createTokens would (op.needsRefreshToken), for every request tokenResponse is given: a
+// code flow's request with offline_access for a client that may refresh, a refresh, and a grant
+// the provider runs itself (password, token exchange, device code: newIssuedGrant) with
+// offline_access for a client that may refresh; nothing else. op's own token exchange and device
+// requests never reach it (the provider runs those grants), so its rule has no branch for them.
 func TestNeedsRefreshToken(t *testing.T) {
 	refreshing := &client{cfg: &ClientConfig{GrantTypes: []string{GrantAuthorizationCode, GrantRefreshToken, GrantDeviceCode}}}
 	codeOnly := &client{cfg: &ClientConfig{GrantTypes: []string{GrantAuthorizationCode, GrantDeviceCode}}}
@@ -20,6 +22,9 @@ func TestNeedsRefreshToken(t *testing.T) {
 	online := []string{oidc.ScopeOpenID}
 	code := func(scopes []string, rt string) op.TokenRequest {
 		return authRequest{&AuthRequest{ClientID: "c", Scopes: scopes, ResponseType: rt}}
+	}
+	issued := func(c *client, scopes []string) op.TokenRequest {
+		return newIssuedGrant(c.cfg, grantInfo{scopes: scopes})
 	}
 	for _, c := range []struct {
 		name   string
@@ -35,9 +40,9 @@ func TestNeedsRefreshToken(t *testing.T) {
 		{"refresh", &refreshRequest{rt: &RefreshToken{}}, codeOnly, true},
 		{"issued grant, refreshing", &issuedGrantRefresh{issuedGrant{info: grantInfo{scopes: offline}}}, refreshing, true},
 		{"issued grant", &issuedGrant{info: grantInfo{scopes: offline}}, refreshing, false},
-		{"device offline", &op.DeviceAuthorizationState{Scopes: offline}, refreshing, true},
-		{"device online", &op.DeviceAuthorizationState{Scopes: online}, refreshing, false},
-		{"device offline, client without refresh", &op.DeviceAuthorizationState{Scopes: offline}, codeOnly, false},
+		{"device, password or exchange grant offline", issued(refreshing, offline), refreshing, true},
+		{"device, password or exchange grant online", issued(refreshing, online), refreshing, false},
+		{"device, password or exchange grant offline, client without refresh", issued(codeOnly, offline), codeOnly, false},
 	} {
 		if got := needsRefreshToken(c.req, c.client); got != c.want {
 			t.Errorf("%s: needsRefreshToken = %v, want %v", c.name, got, c.want)
