@@ -398,22 +398,25 @@ func (s *Store) MFAChallenge(ctx context.Context, idHash string) (*store.MFAChal
 	return c, nil
 }
 
+// samlClaimAt selects the SAML login claim at the step $1 (data). The kind is written into the
+// statement, not bound, so that the partial index on the claims' data (mfa_challenges_saml_claim,
+// migration 21) serves it in every plan, generic ones included.
+const samlClaimAt = `kind = '` + store.KindSAMLLoginClaim + `' AND data = $1`
+
 // PassMFAChallenge moves a pending challenge to passed, once, for its browser, and with it the
 // SAML login claim at that step (store.KindSAMLLoginClaim), in one transaction: a claim whose
 // step passed stays final once the step is purged. The claim's row is locked first, as
 // TakeOverSAMLLoginClaim locks it before the step's: the two never wait on each other in turn.
 func (s *Store) PassMFAChallenge(ctx context.Context, idHash, browser string, now time.Time) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM mfa_challenges WHERE kind = $1 AND data = $2 FOR UPDATE`,
-			store.KindSAMLLoginClaim, []byte(idHash)); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM mfa_challenges WHERE `+samlClaimAt+` FOR UPDATE`, []byte(idHash)); err != nil {
 			return err
 		}
 		if err := execOne(ctx, tx, `UPDATE mfa_challenges SET passed = TRUE WHERE id_hash = $1 AND NOT passed AND browser = $2
 			AND expires_at > $3`, idHash, browser, ts(now)); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE mfa_challenges SET passed = TRUE WHERE kind = $1 AND data = $2 AND NOT passed`,
-			store.KindSAMLLoginClaim, []byte(idHash))
+		_, err := tx.Exec(ctx, `UPDATE mfa_challenges SET passed = TRUE WHERE `+samlClaimAt+` AND NOT passed`, []byte(idHash))
 		return err
 	})
 	if !isNoRows(err) {

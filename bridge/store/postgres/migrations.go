@@ -563,6 +563,10 @@ CREATE INDEX outbox_client_due ON outbox (client_id, next_attempt, seq) WHERE st
 	// (sso.DeviceAuthorization.Resources; session 20; SQLite 29). Authorizations stored before
 	// have none: bound by their first token request, as they were.
 	`ALTER TABLE device_authorizations ADD COLUMN resources TEXT NOT NULL DEFAULT '';`,
+	// 21: SAML login claims by the step they are at (data), for PassMFAChallenge's lock and mark
+	// of the claim at the step that passed, which scanned every live challenge (session 20;
+	// SQLite 31). Partial: the other challenges' data (passkey ceremonies' state) is not indexed.
+	`CREATE INDEX mfa_challenges_saml_claim ON mfa_challenges (data) WHERE kind = 'saml-login-claim';`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

@@ -438,8 +438,7 @@ func (s *Store) PassMFAChallenge(ctx context.Context, idHash, browser string, no
 		if err := affectedOne(res, err); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE mfa_challenges SET passed = 1 WHERE kind = ? AND data = ? AND passed = 0`,
-			store.KindSAMLLoginClaim, []byte(idHash))
+		_, err = tx.ExecContext(ctx, passSAMLClaim, []byte(idHash))
 		return err
 	})
 	if err != nil {
@@ -464,6 +463,12 @@ func (s *Store) PassMFAChallenge(ctx context.Context, idHash, browser string, no
 	}
 	return nil
 }
+
+// passSAMLClaim is PassMFAChallenge's mark of the SAML login claim at the step that passed. The
+// kind is written into the statement, not bound, so that the partial index on the claims' data
+// (mfa_challenges_saml_claim, migration 31) serves it instead of a scan of every challenge.
+const passSAMLClaim = `UPDATE mfa_challenges SET passed = 1 WHERE kind = '` + store.KindSAMLLoginClaim +
+	`' AND data = ? AND passed = 0`
 
 // UpgradeSession sets a live session's AMR and auth time while its AMR is still old.
 func (s *Store) UpgradeSession(ctx context.Context, sessionID string, old, amr []string, authTime time.Time) error {

@@ -735,6 +735,10 @@ CREATE INDEX outbox_client_due ON outbox (client_id, next_attempt, seq) WHERE st
 	// ConsumeCodeRequest) and checks the hash it holds. The index cost about two pages per
 	// sign-in. Codes issued before keep working: their requests hold their hashes as before.
 	`DROP INDEX auth_requests_code;`,
+	// 31: SAML login claims by the step they are at (data), for PassMFAChallenge's mark of the
+	// claim at the step that passed, which scanned every live challenge (session 20; PostgreSQL
+	// 21). Partial: the other challenges' data (passkey ceremonies' state) is not indexed.
+	`CREATE INDEX mfa_challenges_saml_claim ON mfa_challenges (data) WHERE kind = 'saml-login-claim';`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.
