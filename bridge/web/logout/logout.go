@@ -276,12 +276,13 @@ func (h *Handler) SignedOutWith(c echo.Context, sess *sso.Session, clientID, nex
 }
 
 // fromAMS is the link back from the AMS website's sign-out: it ends the bridge session. A GET
-// from anywhere but the AMS website (judged by Origin or Referer) is confirmed on a page first,
-// so a cross-site link cannot sign the member out.
+// from anywhere but the AMS website (judged by Origin or Referer), or one that is not a
+// top-level navigation (an <img> or iframe on an AMS page), is confirmed on a page first, so
+// neither a cross-site link nor a subresource of an AMS page can sign the member out.
 func (h *Handler) fromAMS(c echo.Context) error {
 	ctx := c.Request().Context()
 	sess, err := h.Cookies.Current(c)
-	if err == nil && (h.FromAMS == nil || !h.FromAMS(c.Request())) {
+	if err == nil && (h.FromAMS == nil || !h.FromAMS(c.Request()) || !topLevelNavigation(c.Request())) {
 		csrf, err := h.Cookies.CSRFToken(c)
 		if err != nil {
 			return err
@@ -302,6 +303,22 @@ func (h *Handler) fromAMS(c echo.Context) error {
 	}
 	h.Audit(ctx, &store.AuditEvent{Event: "logout", Subject: sess.Subject, IP: c.RealIP(), Detail: "from the AMS website"})
 	return h.SignedOut(c, sess, "", "")
+}
+
+// topLevelNavigation reports whether r may be a top-level navigation, as the browser's Fetch
+// Metadata headers say: Sec-Fetch-Mode, when sent, must be "navigate" and Sec-Fetch-Dest, when
+// sent, "document" (an iframe's "iframe" does not count: its page is not the member's). The
+// AMS website is usually same-site with the bridge, so the session cookie goes with an <img>
+// on its pages (one a member can put in a forum post or profile) and its Referer is the
+// website's. Browsers without Fetch Metadata send neither header and count as navigations.
+func topLevelNavigation(r *http.Request) bool {
+	if m := r.Header.Get("Sec-Fetch-Mode"); m != "" && m != "navigate" {
+		return false
+	}
+	if d := r.Header.Get("Sec-Fetch-Dest"); d != "" && d != "document" {
+		return false
+	}
+	return true
 }
 
 func (h *Handler) done(c echo.Context) error {
