@@ -54,6 +54,7 @@ const loginLifetime = 15 * time.Minute
 type Store interface {
 	store.UpstreamStore
 	UseHandoffToken(ctx context.Context, hash string, expires time.Time) error
+	ShortenHandoffToken(ctx context.Context, hash string, until time.Time) error
 	Session(ctx context.Context, id string) (*sso.Session, error)
 }
 
@@ -714,17 +715,41 @@ func (h *Handler) backchannel(c echo.Context) error {
 	}
 	// 2.6 step 6: a logout token is used once, so its jti is kept for as long as the token
 	// would be accepted again (its exp), and at least a day.
-	if err := h.Store.UseHandoffToken(ctx, sso.HashToken("upstream-logout:"+t.Issuer+"\x00"+t.JTI), logoutGuardUntil(h.Now(), t.Expiry)); err != nil {
+	guard := sso.HashToken("upstream-logout:" + t.Issuer + "\x00" + t.JTI)
+	if err := h.Store.UseHandoffToken(ctx, guard, logoutGuardUntil(h.Now(), t.Expiry)); err != nil {
 		if errors.Is(err, sso.ErrConflict) {
 			return fail("the logout token was used already")
 		}
-		return err
+		return h.backchannelFailed(c, p.Name(), fmt.Errorf("use logout token: %w", err))
 	}
+	ended, err := h.endUpstreamSessions(c, p, t)
+	if err != nil {
+		// Not acted on (or only in part): the guard goes, so that the provider's retry of this
+		// very token is taken (the sessions already ended are not found again); a token that
+		// was acted on keeps its guard, so a replay never ends a later session.
+		if rerr := h.Store.ShortenHandoffToken(context.WithoutCancel(ctx), guard, releasedGuard); rerr != nil {
+			h.Logger.WarnContext(ctx, "upstream logout token guard not released: a retry of the token will be refused",
+				"provider", p.Name(), "err", rerr)
+		}
+		return h.backchannelFailed(c, p.Name(), err)
+	}
+	h.Logger.InfoContext(ctx, "upstream back-channel logout", "provider", p.Name(), "sessions_ended", ended)
+	return c.NoContent(http.StatusOK)
+}
+
+// releasedGuard is the expiry a released replay guard is given: long past on any clock, so the
+// same hash is taken again at once.
+var releasedGuard = time.Unix(0, 0).UTC()
+
+// endUpstreamSessions ends the bridge sessions (and held sign-ins) the upstream session of t
+// started, and returns how many.
+func (h *Handler) endUpstreamSessions(c echo.Context, p *up.Provider, t *up.LogoutToken) (int, error) {
+	ctx := c.Request().Context()
 	var ids []string
 	for _, iss := range p.IssuerSpellings(t.Issuer) {
 		more, err := h.Store.UpstreamSessions(ctx, iss, t.Subject, t.SID)
 		if err != nil {
-			return fmt.Errorf("upstream sessions: %w", err)
+			return 0, fmt.Errorf("upstream sessions: %w", err)
 		}
 		ids = append(ids, more...)
 	}
@@ -734,7 +759,7 @@ func (h *Handler) backchannel(c echo.Context) error {
 			// A sign-in from that upstream session waits at the second-factor step: it ends
 			// there (the step refuses to go on without the record).
 			if err := h.Store.DeleteUpstreamSession(ctx, id); err != nil && !errors.Is(err, sso.ErrNotFound) {
-				return fmt.Errorf("end held sign-in: %w", err)
+				return ended, fmt.Errorf("end held sign-in: %w", err)
 			}
 			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "logout.upstream", IP: c.RealIP(), Detail: p.Name() + ": held sign-in"})
 			ended++
@@ -745,16 +770,30 @@ func (h *Handler) backchannel(c echo.Context) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("session: %w", err)
+			return ended, fmt.Errorf("session: %w", err)
 		}
 		if err := h.EndSession(ctx, sess); err != nil {
-			return fmt.Errorf("end session: %w", err)
+			return ended, fmt.Errorf("end session: %w", err)
 		}
 		h.Audit.Write(ctx, &store.AuditEvent{Event: "logout.upstream", Subject: sess.Subject, IP: c.RealIP(), Detail: p.Name()})
 		ended++
 	}
-	h.Logger.InfoContext(ctx, "upstream back-channel logout", "provider", p.Name(), "sessions_ended", ended)
-	return c.NoContent(http.StatusOK)
+	return ended, nil
+}
+
+// backchannelFailed answers a logout token the bridge could not act on, as JSON (Back-Channel
+// Logout 1.0 section 2.8): 503 temporarily_unavailable with Retry-After when the store is
+// unreachable, else 500 server_error; either way the provider may send the token again.
+func (h *Handler) backchannelFailed(c echo.Context, provider string, err error) error {
+	ctx := c.Request().Context()
+	if errors.Is(err, sso.ErrUnavailable) {
+		h.Logger.WarnContext(ctx, "upstream back-channel logout failed: the store is unavailable", "provider", provider, "err", err)
+		c.Response().Header().Set("Retry-After", sso.UnavailableRetryAfter)
+		return web.JSONError(c, http.StatusServiceUnavailable, "temporarily_unavailable",
+			"the logout was not done; send the logout token again later")
+	}
+	h.Logger.ErrorContext(ctx, "upstream back-channel logout failed", "provider", provider, "err", err)
+	return web.JSONError(c, http.StatusInternalServerError, "server_error", "the logout was not done; send the logout token again later")
 }
 
 // logoutGuardMinimum is the least time a logout token's jti is remembered; logoutGuardSkew
