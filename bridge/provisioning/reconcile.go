@@ -308,7 +308,7 @@ func (s *Service) deactivateGone(ctx context.Context, subject string) error {
 		if u.Roles == nil {
 			u.Roles = []string{}
 		}
-		return s.shadowUpdate(su.ClientID, u, su, now)
+		return s.shadowUpdate(ctx, su.ClientID, u, su, now)
 	})
 }
 

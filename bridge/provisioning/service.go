@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -428,6 +429,7 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 				Users: []store.ShadowUpdate{up}}); err != nil {
 				return err
 			}
+			s.superseded(ctx, up)
 			s.log.InfoContext(ctx, "shadow: member deactivated at client", "subject", subject, "client", su.ClientID,
 				"reason", d.Reason)
 			continue
@@ -438,8 +440,19 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 		if _, err := s.store.PutShadowUser(ctx, up.User, up.Events...); err != nil {
 			return err
 		}
+		s.superseded(ctx, up)
 	}
 	return nil
+}
+
+// superseded logs, once each, the events that up's events superseded as they were written.
+func (s *Service) superseded(ctx context.Context, up store.ShadowUpdate) {
+	for _, e := range up.Events {
+		if len(e.Supersedes) > 0 {
+			s.log.InfoContext(ctx, "shadow: older events superseded by a newer state", "client", e.ClientID,
+				"subject", e.Subject, "event", e.ID, "type", e.Type, "superseded", e.Supersedes)
+		}
+	}
 }
 
 // update computes the member's new shadow-user state at a client and its event (written only
@@ -456,13 +469,15 @@ func (s *Service) update(ctx context.Context, m *legacy.Member, subject, clientI
 		return store.ShadowUpdate{}, d, fmt.Errorf("view for %s: %w", clientID, d.Cause)
 	}
 	active := mayBeActive && d.Allowed()
-	up, err := s.shadowUpdate(clientID, userFromClaims(subject, active, claims), prev, now)
+	up, err := s.shadowUpdate(ctx, clientID, userFromClaims(subject, active, claims), prev, now)
 	return up, d, err
 }
 
 // shadowUpdate is the shadow-user state for payload u at a client and its event (written only
-// if the state changed). prev may be nil (first provisioning).
-func (s *Service) shadowUpdate(clientID string, u wire.User, prev *store.ShadowUser, now time.Time) (store.ShadowUpdate, error) {
+// if the state changed). prev may be nil (first provisioning). The event carries the member's
+// whole state at the client, so it supersedes the older events of its key still waiting
+// (supersede).
+func (s *Service) shadowUpdate(ctx context.Context, clientID string, u wire.User, prev *store.ShadowUser, now time.Time) (store.ShadowUpdate, error) {
 	t := s.targets[clientID]
 	subject, active := u.Subject, u.Active
 	sum, view, err := digest(u)
@@ -476,21 +491,74 @@ func (s *Service) shadowUpdate(clientID string, u wire.User, prev *store.ShadowU
 	case !active:
 		typ = wire.TypeDeactivated
 	}
+	channel := t.Kind()
+	key := outbox.Key(channel, clientID, subject)
 	ev := wire.Event{ID: outbox.NewEventID(), Type: typ, Timestamp: now.UTC(), ClientID: clientID, Data: u}
 	if prev != nil {
 		ev.RemovedRoles = removedRoles(prev.View, u.Roles)
+	}
+	var supersedes []string
+	if prev != nil && (prev.Digest != sum || prev.Active != active) {
+		// A change (only a change is written): what the key's waiting events carry is folded in.
+		if supersedes, err = s.supersede(ctx, key, &ev); err != nil {
+			return store.ShadowUpdate{}, err
+		}
 	}
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		return store.ShadowUpdate{}, err
 	}
-	channel := t.Kind()
 	return store.ShadowUpdate{
 		User: &store.ShadowUser{ClientID: clientID, Subject: subject, Digest: sum, Active: active, View: view},
-		Events: []*store.OutboxEvent{{ID: ev.ID, Key: outbox.Key(channel, clientID, subject), Type: typ, Channel: channel,
-			ClientID: clientID, Subject: subject, Payload: payload}},
+		Events: []*store.OutboxEvent{{ID: ev.ID, Key: key, Type: ev.Type, Channel: channel,
+			ClientID: clientID, Subject: subject, Payload: payload, Supersedes: supersedes}},
 	}, nil
 }
+
+// supersede makes ev stand for the events of key still waiting when the key is held by a
+// failure (its oldest pending event was refused or failed at least once: it backs off, and the
+// others wait behind it) and returns their ids for the store to supersede as ev is written
+// (store.OutboxEvent.Supersedes). While the app takes the member's changes, each is sent, in
+// order. ev carries the member's whole state, so what they carried is
+// stale, but not what they took away: their removed roles that ev's roles do not hold again
+// are ev's too (an app's group of a role removed while its event waited is left), and a
+// creation the app has not had makes ev one (user.created, unless ev deactivates). So a newer
+// state, a deactivation above all, is not held for hours behind an older one the app keeps
+// failing. An event in flight stays (the store leaves it to finish); folding it in too does no
+// harm (a removal or creation sent twice changes nothing). An event written after the read is
+// not named: it is sent, and ev after it.
+func (s *Service) supersede(ctx context.Context, key string, ev *wire.Event) ([]string, error) {
+	waiting, err := s.store.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxPending, Key: key, Limit: maxSuperseded})
+	if err != nil {
+		return nil, fmt.Errorf("waiting events of %s: %w", key, err)
+	}
+	if len(waiting) == 0 || waiting[0].LastError == "" {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(waiting))
+	removed := slices.Clone(ev.RemovedRoles)
+	for _, w := range waiting {
+		var old wire.Event
+		if err := json.Unmarshal(w.Payload, &old); err != nil {
+			continue // not one of provisioning's: left to be sent in order
+		}
+		ids = append(ids, w.ID)
+		removed = append(removed, old.RemovedRoles...)
+		if old.Type == wire.TypeCreated && ev.Type == wire.TypeUpdated {
+			ev.Type = wire.TypeCreated
+		}
+	}
+	removed = slices.DeleteFunc(removed, func(r string) bool { return slices.Contains(ev.Data.Roles, r) })
+	slices.Sort(removed)
+	if removed = slices.Compact(removed); len(removed) > 0 {
+		ev.RemovedRoles = removed
+	}
+	return ids, nil
+}
+
+// maxSuperseded bounds the waiting events of one key read for a new one (more wait only when
+// the app has refused that many changes of one member; the rest are sent in order).
+const maxSuperseded = 100
 
 // ---- just-in-time provisioning ----
 
@@ -631,6 +699,9 @@ func (s *Service) provisionOnce(ctx context.Context, clientID, subject, key stri
 		return false, store.ShadowUpdate{}, err
 	}
 	changed, err := s.store.PutShadowUserIf(ctx, store.ShadowCond{Epoch: SyncEpoch, EpochValue: epoch, Prev: prev}, up.User, up.Events...)
+	if changed && err == nil {
+		s.superseded(ctx, up)
+	}
 	return changed, up, err
 }
 
@@ -667,6 +738,9 @@ func (s *Service) deactivate(ctx context.Context, subject, reason string, users 
 	ended, err := s.store.Deactivate(ctx, d)
 	if err != nil {
 		return err
+	}
+	for _, up := range d.Users {
+		s.superseded(ctx, up)
 	}
 	level := s.log.DebugContext
 	if len(ended) > 0 || wasActive > 0 {

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -444,6 +445,8 @@ type Event struct {
 	Timestamp time.Time       `json:"timestamp"`
 	ClientID  string          `json:"client_id"`
 	Data      json.RawMessage `json:"data"`
+	// RemovedRoles are the roles the event says the client saw before and no longer does.
+	RemovedRoles []string `json:"removed_roles"`
 }
 
 func newWebhookReceiver(t *testing.T) *webhookReceiver {
@@ -529,30 +532,105 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 }
 
 // TestDeadLetterAfterMaxAttempts: a receiver that keeps failing sends the event to the dead
-// letters after max_attempts; the events behind it for the same member wait, then go on.
+// letters after max_attempts; the member's next change goes on. (While an event waits, a newer
+// state of the member supersedes it: TestNewerStateSupersedesAWaitingOne.)
 func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 	rcv := newWebhookReceiver(t)
 	rcv.fail = 3
 	f := newFixture(t, map[string]provisioning.Target{"events": {Settings: &webhook.Config{URL: rcv.srv.URL, Secret: webhookSecret}}}, clients{})
 	ctx := t.Context()
 	f.svc.Provision(ctx, "events", aliceSub, nil)
-	f.dir.Update("alice", func(m *legacy.Member) { m.Roles = []string{"Board"} })
-	f.svc.Poll(ctx)
 	for range 3 {
 		time.Sleep(10 * time.Millisecond)
 		if n, _ := f.svc.DeliverDue(ctx); n != 1 {
-			t.Fatalf("claimed %d events (the second one must wait behind the first)", n)
+			t.Fatalf("claimed %d events", n)
 		}
 	}
 	dead, _ := f.st.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxDead})
 	if len(dead) != 1 || dead[0].Attempts != 3 || dead[0].Type != wire.TypeCreated {
 		t.Fatalf("dead letters: %+v", dead)
 	}
-	time.Sleep(10 * time.Millisecond)
+	f.dir.Update("alice", func(m *legacy.Member) { m.Roles = []string{"Board"} })
+	f.svc.Poll(ctx)
 	f.svc.DeliverDue(ctx)
-	if c, _ := f.st.OutboxCounts(ctx); c[store.OutboxDelivered] != 1 {
+	if c, _ := f.st.OutboxCounts(ctx); c[store.OutboxDelivered] != 1 || c[store.OutboxDead] != 1 || c[store.OutboxSuperseded] != 0 {
 		t.Fatalf("counts: %v", c)
 	}
+}
+
+// TestNewerStateSupersedesAWaitingOne (review s20 X20-4): a member's change that the app failed
+// and that waits to be retried is superseded by the member's next change, which is sent at
+// once in its place (it carries the whole state) and carries what the waiting one took away
+// (its removed roles) and, when the app never had the member, the creation. Before, the newer
+// change (a deactivation too) waited behind the failing one's whole retry schedule.
+func TestNewerStateSupersedesAWaitingOne(t *testing.T) {
+	t.Run("update", func(t *testing.T) {
+		rcv := newWebhookReceiver(t)
+		f := newFixture(t, map[string]provisioning.Target{"events": {Settings: &webhook.Config{URL: rcv.srv.URL, Secret: webhookSecret}}}, clients{})
+		ctx := t.Context()
+		f.svc.Provision(ctx, "events", aliceSub, nil)
+		if n, _ := f.svc.DeliverDue(ctx); n != 1 {
+			t.Fatalf("created: delivered %d", n)
+		}
+		rcv.mu.Lock()
+		rcv.fail = 1
+		rcv.mu.Unlock()
+		f.dir.Update("alice", func(m *legacy.Member) { m.Roles = []string{"Board"} })
+		f.svc.Poll(ctx)
+		f.svc.DeliverDue(ctx) // refused: waits to be retried
+		waiting, _ := f.st.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxPending})
+		if len(waiting) != 1 || waiting[0].Attempts != 1 {
+			t.Fatalf("waiting: %+v", waiting)
+		}
+		f.dir.Update("alice", func(m *legacy.Member) { m.FamilyName = "Archer-Smith"; m.Standing.Disabled = true })
+		f.svc.Poll(ctx)
+		if n, _ := f.svc.DeliverDue(ctx); n != 1 {
+			t.Fatalf("the newer state: delivered %d, want 1 at once", n)
+		}
+		if e, _ := f.st.OutboxEvent(ctx, waiting[0].ID); e.State != store.OutboxSuperseded {
+			t.Fatalf("the waiting event: %+v", e)
+		}
+		if c, _ := f.st.OutboxCounts(ctx); c[store.OutboxPending] != 0 || c[store.OutboxSuperseded] != 1 || c[store.OutboxDelivered] != 2 {
+			t.Fatalf("counts: %v", c)
+		}
+		last := rcv.bodies[rcv.lastOf(t, 2)]
+		if last.Type != wire.TypeDeactivated || !slices.Equal(last.RemovedRoles, []string{"Member"}) {
+			t.Fatalf("the newer state as sent: %s removed %v", last.Type, last.RemovedRoles)
+		}
+	})
+	t.Run("creation", func(t *testing.T) {
+		rcv := newWebhookReceiver(t)
+		rcv.fail = 1
+		f := newFixture(t, map[string]provisioning.Target{"events": {Settings: &webhook.Config{URL: rcv.srv.URL, Secret: webhookSecret}}}, clients{})
+		ctx := t.Context()
+		f.svc.Provision(ctx, "events", aliceSub, nil)
+		f.svc.DeliverDue(ctx) // refused: the app does not have the member yet
+		f.dir.Update("alice", func(m *legacy.Member) { m.FamilyName = "Archer-Smith" })
+		f.svc.Poll(ctx)
+		if n, _ := f.svc.DeliverDue(ctx); n != 1 {
+			t.Fatalf("the newer state: delivered %d, want 1 at once", n)
+		}
+		last := rcv.bodies[rcv.lastOf(t, 1)]
+		var data wire.User
+		json.Unmarshal(last.Data, &data)
+		if last.Type != wire.TypeCreated || data.FamilyName != "Archer-Smith" {
+			t.Fatalf("the newer state as sent: %s %+v", last.Type, data)
+		}
+	})
+}
+
+// lastOf reads the ids of the n events the receiver has taken so far and returns the last.
+func (w *webhookReceiver) lastOf(t *testing.T, n int) string {
+	t.Helper()
+	var id string
+	for range n {
+		select {
+		case id = <-w.received:
+		default:
+			t.Fatalf("the receiver took fewer than %d events", n)
+		}
+	}
+	return id
 }
 
 // TestCrashMidDelivery: the bridge dies while deliveries are in flight (the receiver processed

@@ -30,6 +30,9 @@ const (
 	OutboxPending   = "pending"
 	OutboxDelivered = "delivered"
 	OutboxDead      = "dead"
+	// OutboxSuperseded is an event a later event of its key made pointless before it was sent
+	// (OutboxEvent.Supersedes): it is never sent nor retried.
+	OutboxSuperseded = "superseded"
 )
 
 // OutboxEvent is one message to deliver to a client (a SCIM push, a webhook, a back-channel
@@ -52,8 +55,14 @@ type OutboxEvent struct {
 	LeaseUntil  time.Time
 	CreatedAt   time.Time
 	DeliveredAt time.Time
-	State       string // pending, delivered or dead
+	State       string // pending, delivered, dead or superseded (DeliveredAt: when)
 	LastError   string
+	// Supersedes, when the event is written, names older events of its Key that it makes
+	// pointless: it carries the whole state they carried (and what they took away). Those
+	// still pending and not in flight become OutboxSuperseded in the same transaction, and
+	// Supersedes is left naming only them; one in flight finishes its attempt, and this event
+	// waits for it as for any older event of its key. Not stored.
+	Supersedes []string
 }
 
 // Claim asks for due events.
@@ -77,6 +86,7 @@ type OutboxFilter struct {
 	ClientID string
 	Subject  string
 	Limit    int // default 100
+	Key      string
 }
 
 // Deactivation is what ending a member's access writes in one transaction.
@@ -168,6 +178,8 @@ type ReconcileState struct {
 // Outbox is the durable queue of events to deliver, at least once.
 type Outbox interface {
 	// Enqueue writes events (pending, due at NextAttempt or now); ID, Key and Channel required.
+	// Every write of events (here and in the other methods that write them) supersedes the
+	// older events each one names in Supersedes (see OutboxEvent.Supersedes).
 	Enqueue(ctx context.Context, events ...*OutboxEvent) error
 	// EndSessionWithEvents ends the session and writes its logout events in one transaction,
 	// in which it also revokes the session's grants that hold no refresh token (granted
@@ -197,6 +209,7 @@ type Outbox interface {
 	// attempt count, due now; it returns how many.
 	RetryEvents(ctx context.Context, id string, now time.Time) (int, error)
 	// PurgeDelivered deletes events delivered before t, except those of a key that has a dead
-	// event (they supersede it: see RetryEvents); it returns how many.
+	// event (they supersede it: see RetryEvents), and events superseded before t; it returns
+	// how many.
 	PurgeDelivered(ctx context.Context, before time.Time) (int64, error)
 }

@@ -42,7 +42,32 @@ func (s *Store) enqueue(ctx context.Context, tx pgx.Tx, events []*store.OutboxEv
 			e.ID, e.Key, e.Type, e.Channel, e.ClientID, e.Subject, e.Payload, ts(e.NextAttempt), ts(e.CreatedAt)).Scan(&e.Seq); err != nil {
 			return err
 		}
+		if err := supersede(ctx, tx, e, ts(now)); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// supersede marks the older events of e's key that e names in Supersedes superseded, when
+// pending and not in flight at now, and leaves e.Supersedes naming those only. A claim that
+// leased one first is waited for (the row lock) and the lease seen, so it is left to finish;
+// one that comes after finds it no longer pending.
+func supersede(ctx context.Context, tx pgx.Tx, e *store.OutboxEvent, now int64) error {
+	if len(e.Supersedes) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `UPDATE outbox SET state = 'superseded', delivered_at = $1
+		WHERE key = $2 AND seq < $3 AND state = 'pending' AND lease_until <= $1 AND id = ANY($4)
+		RETURNING id`, now, e.Key, e.Seq, e.Supersedes)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	e.Supersedes = ids
 	return nil
 }
 
@@ -288,6 +313,9 @@ func (s *Store) OutboxEvents(ctx context.Context, f store.OutboxFilter) ([]*stor
 	if f.Subject != "" {
 		add("subject", f.Subject)
 	}
+	if f.Key != "" {
+		add("key", f.Key)
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
@@ -308,7 +336,7 @@ func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
 		return nil, wrap("outbox counts", err)
 	}
 	defer rows.Close()
-	out := map[string]int{store.OutboxPending: 0, store.OutboxDelivered: 0, store.OutboxDead: 0}
+	out := map[string]int{store.OutboxPending: 0, store.OutboxDelivered: 0, store.OutboxDead: 0, store.OutboxSuperseded: 0}
 	for rows.Next() {
 		var (
 			state string
@@ -347,9 +375,14 @@ func (s *Store) RetryEvents(ctx context.Context, id string, now time.Time) (int,
 
 // PurgeDelivered deletes events delivered before t, except those of a key with a dead event:
 // they supersede it, and RetryEvents finds that out from them (a retry after they were gone
-// would deliver the dead event's stale state after theirs).
+// would deliver the dead event's stale state after theirs); and events superseded before t.
 func (s *Store) PurgeDelivered(ctx context.Context, before time.Time) (int64, error) {
 	n, err := s.purgeBatches(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
 		WHERE state = 'delivered' AND delivered_at < $1 AND key NOT IN (SELECT key FROM outbox WHERE state = 'dead') LIMIT $2)`, ts(before))
-	return n, wrap("purge delivered", err)
+	if err != nil {
+		return n, wrap("purge delivered", err)
+	}
+	m, err := s.purgeBatches(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
+		WHERE state = 'superseded' AND delivered_at < $1 LIMIT $2)`, ts(before))
+	return n + m, wrap("purge superseded", err)
 }

@@ -60,8 +60,41 @@ func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, events []*store.OutboxE
 		if e.Seq, err = res.LastInsertId(); err != nil {
 			return err
 		}
+		if err := supersede(ctx, tx, e, ts(now)); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// supersede marks the older events of e's key that e names in Supersedes superseded, when
+// pending and not in flight at now, and leaves e.Supersedes naming those only.
+func supersede(ctx context.Context, tx *sql.Tx, e *store.OutboxEvent, now int64) error {
+	if len(e.Supersedes) == 0 {
+		return nil
+	}
+	args := []any{now, e.Key, e.Seq}
+	ph := make([]string, len(e.Supersedes))
+	for i, id := range e.Supersedes {
+		args = append(args, id)
+		ph[i] = "?" + strconv.Itoa(len(args))
+	}
+	rows, err := tx.QueryContext(ctx, `UPDATE outbox SET state = 'superseded', delivered_at = ?1
+		WHERE key = ?2 AND seq < ?3 AND state = 'pending' AND lease_until <= ?1 AND id IN (`+strings.Join(ph, ", ")+`)
+		RETURNING id`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	e.Supersedes = e.Supersedes[:0:0]
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		e.Supersedes = append(e.Supersedes, id)
+	}
+	return rows.Err()
 }
 
 // Enqueue writes pending events in one transaction.
@@ -239,6 +272,9 @@ func (s *Store) OutboxEvents(ctx context.Context, f store.OutboxFilter) ([]*stor
 	if f.Subject != "" {
 		q, args = q+` AND subject = ?`, append(args, f.Subject)
 	}
+	if f.Key != "" {
+		q, args = q+` AND key = ?`, append(args, f.Key)
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
@@ -258,7 +294,7 @@ func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
 		return nil, wrap("outbox counts", err)
 	}
 	defer rows.Close()
-	out := map[string]int{store.OutboxPending: 0, store.OutboxDelivered: 0, store.OutboxDead: 0}
+	out := map[string]int{store.OutboxPending: 0, store.OutboxDelivered: 0, store.OutboxDead: 0, store.OutboxSuperseded: 0}
 	for rows.Next() {
 		var (
 			state string
@@ -300,7 +336,7 @@ func (s *Store) RetryEvents(ctx context.Context, id string, now time.Time) (int,
 
 // PurgeDelivered deletes events delivered before t, except those of a key with a dead event:
 // they supersede it, and RetryEvents finds that out from them (a retry after they were gone
-// would deliver the dead event's stale state after theirs).
+// would deliver the dead event's stale state after theirs); and events superseded before t.
 func (s *Store) PurgeDelivered(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
@@ -313,6 +349,21 @@ func (s *Store) PurgeDelivered(ctx context.Context, before time.Time) (int64, er
 		n, err := res.RowsAffected()
 		if err != nil {
 			return total, wrap("purge delivered", err)
+		}
+		total += n
+		if n < purgeBatch {
+			break
+		}
+	}
+	for {
+		res, err := s.wexec(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
+			WHERE state = 'superseded' AND delivered_at < ? LIMIT ?)`, ts(before), purgeBatch)
+		if err != nil {
+			return total, wrap("purge superseded", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, wrap("purge superseded", err)
 		}
 		total += n
 		if n < purgeBatch {

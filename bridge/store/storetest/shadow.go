@@ -27,6 +27,7 @@ var shadowTests = []test{
 	{"SubjectsByKeyRange", testSubjectsByKeyRange},
 	{"ReconcileState", testReconcileState},
 	{"GoneWithClient", testShadowGoneWithClient},
+	{"PutSupersedes", testShadowPutSupersedes},
 }
 
 var outboxTests = []test{
@@ -44,6 +45,8 @@ var outboxTests = []test{
 	{"ConcurrentClaims", testOutboxConcurrentClaims},
 	{"EndSessionWithEvents", testOutboxEndSession},
 	{"PurgeDelivered", testOutboxPurge},
+	{"Supersede", testOutboxSupersede},
+	{"SupersedeInFlight", testOutboxSupersedeInFlight},
 }
 
 // event returns a new pending event of key.
