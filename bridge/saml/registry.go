@@ -15,7 +15,6 @@ import (
 	"time"
 
 	crewjam "github.com/crewjam/saml"
-	"github.com/crewjam/saml/samlsp"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -167,7 +166,7 @@ func storedFromMetadata(settings config.SAMLServiceProvider, metadata []byte) (*
 	if err := settings.CheckSettings(); err != nil {
 		return nil, err
 	}
-	md, err := samlsp.ParseMetadata(metadata)
+	md, err := parseSPMetadata(metadata)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
@@ -178,7 +177,8 @@ func storedFromMetadata(settings config.SAMLServiceProvider, metadata []byte) (*
 }
 
 // ValidUntil is when an SP's metadata expires: the earliest validUntil of its EntityDescriptor
-// and its SPSSODescriptors; zero when none has one.
+// (which carries those of the EntitiesDescriptors enclosing it: parseSPMetadata) and its
+// SPSSODescriptors; zero when none has one.
 func ValidUntil(md *crewjam.EntityDescriptor) time.Time {
 	until := md.ValidUntil
 	for _, d := range md.SPSSODescriptors {
