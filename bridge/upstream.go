@@ -16,5 +16,6 @@ func upstreamProviders(cfg Config, log *slog.Logger, now func() time.Time) *upst
 	return upstream.New(cfg.UpstreamProviders, upstream.Options{
 		CallbackURL: func(name string) string { return webupstream.CallbackURL(cfg.Issuer, name) },
 		Logger:      log, Now: now,
+		AMSEmailVerified: cfg.Policy.EmailVerified, // link_by_email only then
 	})
 }

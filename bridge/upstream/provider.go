@@ -60,6 +60,8 @@ type Identity struct {
 // it is back).
 type Provider struct {
 	cfg ProviderConfig
+	// amsEmailVerified: Options.AMSEmailVerified.
+	amsEmailVerified bool
 	// redirectURL is the bridge's callback for this provider, registered at the provider.
 	redirectURL string
 	client      *http.Client
@@ -89,6 +91,11 @@ type Options struct {
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// AMSEmailVerified is the configuration's email_verified (policy.Config): the operator's
+	// statement that the AMS verifies e-mail addresses. link_by_email links nothing without it
+	// (LinksByEmail), whatever reached New: start-up refuses the pair (config.checkUpstream), and
+	// this is the same rule where the link is made.
+	AMSEmailVerified bool
 }
 
 // Providers are the configured providers, in the config's order.
@@ -111,7 +118,7 @@ func New(cfgs []ProviderConfig, o Options) *Providers {
 	ps := &Providers{byName: map[string]*Provider{}}
 	for _, c := range cfgs {
 		c = c.Resolved()
-		p := &Provider{cfg: c, redirectURL: o.CallbackURL(c.Name), client: o.HTTPClient, now: o.Now, log: o.Logger}
+		p := &Provider{cfg: c, amsEmailVerified: o.AMSEmailVerified, redirectURL: o.CallbackURL(c.Name), client: o.HTTPClient, now: o.Now, log: o.Logger}
 		ps.list = append(ps.list, p)
 		ps.byName[c.Name] = p
 	}
@@ -139,8 +146,15 @@ func (ps *Providers) Get(name string) (*Provider, bool) {
 func (p *Provider) Name() string        { return p.cfg.Name }
 func (p *Provider) DisplayName() string { return p.cfg.DisplayName }
 
-// LinkByEmail reports whether unlinked identities are linked by verified e-mail address.
-func (p *Provider) LinkByEmail() bool { return p.cfg.LinkByEmail }
+// LinksByEmail reports whether the unlinked identity id may be linked by its e-mail address
+// (to the one active AMS member with it: the caller looks): only when the provider is
+// configured so (link_by_email), the AMS's addresses are verified (Options.AMSEmailVerified),
+// and the provider sent an address with email_verified true (OIDC Core 5.1: "True if the
+// End-User's e-mail address has been verified"; false, absent or anything else is not a
+// verification). Otherwise the member proves their AMS password once.
+func (p *Provider) LinksByEmail(id *Identity) bool {
+	return p.cfg.LinkByEmail && p.amsEmailVerified && id != nil && id.Email != "" && id.EmailVerified
+}
 
 // multiTenant reports whether the provider is a multi-tenant Entra endpoint, whose issuer
 // depends on the token's tenant.

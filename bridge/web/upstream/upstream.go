@@ -346,7 +346,7 @@ func (h *Handler) callback(c echo.Context) error {
 	case !errors.Is(err, sso.ErrNotFound):
 		return fmt.Errorf("upstream link: %w", err)
 	}
-	if p.LinkByEmail() && id.EmailVerified && id.Email != "" && fresh == nil {
+	if p.LinksByEmail(id) && fresh == nil {
 		m, err := h.memberByEmail(ctx, id.Email)
 		if err != nil && !errors.Is(err, errNoUniqueMember) {
 			h.observe(legacy.Reason(err))
