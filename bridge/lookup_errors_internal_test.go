@@ -24,6 +24,9 @@ func (noSPs) SAMLServiceProviders(context.Context) ([]*store.SAMLServiceProvider
 func (noSPs) DeleteSAMLServiceProviderCounted(context.Context, string) (store.SAMLRemoval, error) {
 	return store.SAMLRemoval{}, sso.ErrNotFound
 }
+func (noSPs) ReplaceSAMLServiceProvider(context.Context, *store.SAMLServiceProvider, []byte, []byte) error {
+	return sso.ErrNotFound
+}
 
 // TestStartupChecksStoreFailure (closing note s15, L): when the store cannot say whether a
 // provisioning target's, a policy's or a configured SAML SP's id is a client's, start-up stops

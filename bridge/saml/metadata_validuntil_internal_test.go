@@ -150,7 +150,8 @@ func TestRegistryValidUntil(t *testing.T) {
 				t.Fatalf("All: %d SPs, %v; want both", len(all), err)
 			}
 			want := "valid_until=" + start.Add(time.Hour).Format(time.RFC3339)
-			if n := strings.Count(logs.String(), short); n != 1 || !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), want) {
+			if n := strings.Count(logs.String(), short); n != 1 || !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), want) ||
+				!strings.Contains(logs.String(), "ssobridge saml refresh") {
 				t.Fatalf("log lines naming the expired SP: %d, want 1 warning with %s:\n%s", n, want, logs.String())
 			}
 		})

@@ -1,6 +1,7 @@
 package saml
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -47,6 +48,9 @@ type SPStore interface {
 	SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceProvider, error)
 	// DeleteSAMLServiceProviderCounted deletes an SP and says what it deleted with it.
 	DeleteSAMLServiceProviderCounted(ctx context.Context, entityID string) (store.SAMLRemoval, error)
+	// ReplaceSAMLServiceProvider gives an SP new metadata in place, a compare-and-set against
+	// the record read (store.SAMLReplacer).
+	ReplaceSAMLServiceProvider(ctx context.Context, old *store.SAMLServiceProvider, settings, metadata []byte) error
 }
 
 // Registry finds SPs: those of the configuration file, then those registered with the CLI,
@@ -155,7 +159,7 @@ func FromMetadata(settings config.SAMLServiceProvider, metadata []byte, now time
 		return nil, err
 	}
 	if until := ValidUntil(sp.Metadata); !until.IsZero() && !now.Before(until) {
-		return nil, fmt.Errorf("metadata: expired at %s (its validUntil); get the SP's current metadata and register it again",
+		return nil, fmt.Errorf("metadata: expired at %s (its validUntil); get the SP's current metadata",
 			until.UTC().Format(time.RFC3339))
 	}
 	return sp, nil
@@ -351,7 +355,7 @@ func (r *Registry) Refresh(ctx context.Context) error {
 		case v.IsZero():
 		case !now.Before(v):
 			if r.Logger != nil {
-				r.Logger.WarnContext(ctx, "saml service provider's metadata has expired (its validUntil); it is still served: get its current metadata and register it again",
+				r.Logger.WarnContext(ctx, "saml service provider's metadata has expired (its validUntil); it is still served: give it the SP's current metadata with ssobridge saml refresh <sp> --metadata-url or --metadata-file",
 					"entity_id", sp.EntityID, "sp", sp.Settings.ID, "valid_until", v.UTC().Format(time.RFC3339))
 			}
 		case expires.IsZero() || v.Before(expires):
@@ -360,7 +364,7 @@ func (r *Registry) Refresh(ctx context.Context) error {
 	}
 	for _, u := range unusable {
 		if r.Logger != nil {
-			r.Logger.ErrorContext(ctx, "saml service provider refused: its stored registration does not build; remove it and register it again",
+			r.Logger.ErrorContext(ctx, "saml service provider refused: its stored registration does not build; give it the SP's current metadata (ssobridge saml refresh <sp>), or remove it and register it again",
 				"entity_id", u.EntityID, "sp", u.ID, "err", u.Err)
 		}
 	}
@@ -499,6 +503,48 @@ func (r *Registry) unusableMatch(match func(*SP) bool) *UnusableSP {
 
 // Register stores an SP registered from metadata: its id and entity id must be new.
 func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProvider, metadata []byte, now time.Time) (*SP, error) {
+	sp, err := r.fromNewMetadata(settings, metadata)
+	if err != nil {
+		return nil, err
+	}
+	if other, ok := r.ConfigClientIDs[sp.Settings.ID]; ok {
+		return nil, appIDTaken(sp.Settings.ID, other)
+	}
+	all, err := r.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range all {
+		if o.Settings.ID == sp.Settings.ID {
+			return nil, appIDTaken(o.Settings.ID, "SAML service provider "+o.EntityID) // as the store says it
+		}
+		if o.EntityID == sp.EntityID {
+			return nil, fmt.Errorf("entity id %s is registered already (as %q); to give it new metadata: ssobridge saml refresh %s",
+				o.EntityID, o.Settings.ID, o.Settings.ID)
+		}
+	}
+	rec, err := Record(settings, metadata, sp.EntityID, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.store.CreateSAMLServiceProvider(ctx, rec); err != nil {
+		var taken *store.AppIDTakenError
+		switch {
+		case errors.As(err, &taken): // a client (or SP) stored meanwhile, or since All
+			return nil, &storeRefusal{msg: appIDTaken(sp.Settings.ID, taken.Other).Error(), err: err}
+		case errors.Is(err, sso.ErrConflict): // the entity id registered meanwhile (the check above is not atomic)
+			return nil, &storeRefusal{msg: fmt.Sprintf("entity id %s is registered already", sp.EntityID), err: err}
+		}
+		return nil, err
+	}
+	return sp, r.changed(ctx)
+}
+
+// fromNewMetadata builds an SP from metadata given now (Register, ReplaceMetadata), with every
+// check of a registration: FromMetadata's (the settings, the metadata, https endpoints,
+// certificates, validUntil not passed), the e-mail NameID rule and the SOAP single logout
+// service's.
+func (r *Registry) fromNewMetadata(settings config.SAMLServiceProvider, metadata []byte) (*SP, error) {
 	sp, err := FromMetadata(settings, metadata, r.now())
 	if err != nil {
 		return nil, err
@@ -513,51 +559,93 @@ func (r *Registry) Register(ctx context.Context, settings config.SAMLServiceProv
 			return nil, fmt.Errorf("metadata: the SingleLogoutService with the SOAP binding %q %w", loc, err)
 		}
 	}
-	if other, ok := r.ConfigClientIDs[sp.Settings.ID]; ok {
-		return nil, appIDTaken(sp.Settings.ID, other)
+	return sp, nil
+}
+
+// Replacement is what ReplaceMetadata did.
+type Replacement struct {
+	SP *SP // the SP as the new metadata builds it
+	// Unchanged: the metadata given is the stored metadata, byte for byte; nothing was written.
+	Unchanged bool
+	// Was is the stored SP as it was built before (nil when its record did not build:
+	// Unusable).
+	Was *SP
+}
+
+// ErrReplacedMeanwhile is in ReplaceMetadata's error when the SP's record changed between the
+// read and the write (another refresh, or a removal and a registration): nothing was replaced.
+var ErrReplacedMeanwhile = errors.New("its registration changed while the new metadata was checked (another refresh, or a removal); nothing was replaced: run the command again")
+
+// ReplaceMetadata gives an SP registered from metadata (by id or entity id; one whose stored
+// record no longer builds too, so that new metadata is its way out) new metadata in place:
+// the metadata is checked as a registration's (fromNewMetadata) with the SP's stored settings,
+// and must be of the same entity id. It is stored with a compare-and-set against the record
+// read (store.SAMLReplacer): of two refreshes at once, one is stored and the other is refused
+// with ErrReplacedMeanwhile. The SP keeps its id, its policy, its places in sessions (its
+// members' single logout still reaches it) and its undelivered events. An SP of the
+// configuration file is refused (edit it there). Like Register, a change the other replicas
+// could not be told of at once comes with ErrNotNotified.
+func (r *Registry) ReplaceMetadata(ctx context.Context, idOrEntity string, metadata []byte) (*Replacement, error) {
+	for _, sp := range r.static {
+		if sp.Settings.ID == idOrEntity || sp.EntityID == idOrEntity {
+			return nil, fmt.Errorf("%s is in the configuration file: edit it there", idOrEntity)
+		}
 	}
-	all, err := r.All(ctx)
+	recs, err := r.store.SAMLServiceProviders(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("saml service providers: %w", err)
+	}
+	i := slices.IndexFunc(recs, func(rec *store.SAMLServiceProvider) bool { return rec.ID == idOrEntity || rec.EntityID == idOrEntity })
+	if i < 0 {
+		return nil, fmt.Errorf("no SAML service provider %q is registered (register it with ssobridge saml register): %w", idOrEntity, sso.ErrNotFound)
+	}
+	rec := recs[i]
+	var settings config.SAMLServiceProvider
+	if err := json.Unmarshal(rec.Settings, &settings); err != nil {
+		return nil, fmt.Errorf("%s: its stored settings do not read (%v): remove it and register it again", rec.EntityID, err)
+	}
+	sp, err := r.fromNewMetadata(settings, metadata)
 	if err != nil {
 		return nil, err
 	}
-	for _, o := range all {
-		if o.Settings.ID == sp.Settings.ID {
-			return nil, appIDTaken(o.Settings.ID, "SAML service provider "+o.EntityID) // as the store says it
-		}
-		if o.EntityID == sp.EntityID {
-			return nil, fmt.Errorf("entity id %s is registered already (as %q)", o.EntityID, o.Settings.ID)
-		}
+	if sp.EntityID != rec.EntityID {
+		return nil, fmt.Errorf("the metadata is of entity id %s, not %s (%q): an SP of another entity id is another SP (ssobridge saml register)",
+			sp.EntityID, rec.EntityID, settings.ID)
 	}
-	rec, err := Record(settings, metadata, sp.EntityID, now)
-	if err != nil {
-		return nil, err
+	out := &Replacement{SP: sp}
+	if was, err := storedFromMetadata(settings, rec.Metadata); err == nil {
+		out.Was = was
 	}
-	if err := r.store.CreateSAMLServiceProvider(ctx, rec); err != nil {
-		var taken *store.AppIDTakenError
+	if bytes.Equal(metadata, rec.Metadata) {
+		out.Unchanged = true
+		return out, nil
+	}
+	if err := r.store.ReplaceSAMLServiceProvider(ctx, rec, rec.Settings, metadata); err != nil {
 		switch {
-		case errors.As(err, &taken): // a client (or SP) stored meanwhile, or since All
-			return nil, &idTakenError{msg: appIDTaken(sp.Settings.ID, taken.Other).Error(), err: err}
-		case errors.Is(err, sso.ErrConflict): // the entity id registered meanwhile (the check above is not atomic)
-			return nil, &idTakenError{msg: fmt.Sprintf("entity id %s is registered already", sp.EntityID), err: err}
+		case errors.Is(err, sso.ErrConflict):
+			return nil, &storeRefusal{msg: fmt.Sprintf("%s: %v", rec.EntityID, ErrReplacedMeanwhile), err: errors.Join(ErrReplacedMeanwhile, err)}
+		case errors.Is(err, sso.ErrNotFound):
+			return nil, &storeRefusal{msg: fmt.Sprintf("%s was removed while its new metadata was checked; nothing was stored", rec.EntityID), err: err}
 		}
 		return nil, err
 	}
-	return sp, r.changed(ctx)
+	return out, r.changed(ctx)
 }
 
 // appIDTaken says why an SP cannot have id: other (a client, or another SP) has it.
 func appIDTaken(id, other string) error { return errors.New(store.AppIDRefusal("id", id, other)) }
 
-// idTakenError is the message of a refusal of the store's (appIDTaken's, or an entity id
-// registered meanwhile), which stays underneath for errors.Is (store.ErrAppIDTaken,
-// sso.ErrConflict) without its text said a second time.
-type idTakenError struct {
+// storeRefusal is the message of a refusal of the store's (appIDTaken's, an entity id
+// registered meanwhile, a record replaced meanwhile), which stays underneath for errors.Is
+// (store.ErrAppIDTaken, sso.ErrConflict, ErrReplacedMeanwhile) without its text said a second
+// time.
+type storeRefusal struct {
 	msg string
 	err error
 }
 
-func (e *idTakenError) Error() string { return e.msg }
-func (e *idTakenError) Unwrap() error { return e.err }
+func (e *storeRefusal) Error() string { return e.msg }
+func (e *storeRefusal) Unwrap() error { return e.err }
 
 // Remove deletes an SP registered with the CLI (by id or entity id), one whose stored record
 // does not build too, and says what the store deleted with it (its places in sessions and its

@@ -2,9 +2,14 @@ package saml
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	crewjam "github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlsp"
@@ -68,4 +73,38 @@ func rootElement(data []byte) (xml.Name, error) {
 			return start.Name, nil
 		}
 	}
+}
+
+// Describe names what the bridge uses of an SP's metadata, for an operator comparing two
+// versions (ssobridge saml refresh): its certificates (the first 8 bytes of each one's
+// SHA-256, hex), its assertion consumer services and its single logout services.
+func Describe(sp *SP) []string {
+	var certs []string
+	acs, slo := 0, 0
+	for _, d := range sp.Metadata.SPSSODescriptors {
+		for _, k := range d.KeyDescriptors {
+			for _, c := range k.KeyInfo.X509Data.X509Certificates {
+				der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.Data), ""))
+				fp := "unreadable"
+				if err == nil {
+					sum := sha256.Sum256(der)
+					fp = hex.EncodeToString(sum[:8])
+				}
+				use := k.Use
+				if use == "" {
+					use = "signing"
+				}
+				if s := use + " " + fp; !slices.Contains(certs, s) {
+					certs = append(certs, s)
+				}
+			}
+		}
+		acs += len(d.AssertionConsumerServices)
+		slo += len(d.SingleLogoutServices)
+	}
+	out := []string{fmt.Sprintf("certificates: %s", strings.Join(certs, " "))}
+	if len(certs) == 0 {
+		out[0] = "no certificates"
+	}
+	return append(out, fmt.Sprintf("%d assertion consumer services", acs), fmt.Sprintf("%d single logout services", slo))
 }

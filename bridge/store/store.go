@@ -108,6 +108,7 @@ type Store interface {
 	// sso.CodeRequestReader: a code is found by its request, so the provider never looks one
 	// up by its hash (SQLite keeps no index of them), also through a wrapper of the store.
 	sso.CodeRequestReader
+	SAMLReplacer
 }
 
 // ClientRemoval is what removing a client deleted with it, counted in the deletion's own
@@ -154,4 +155,15 @@ type SAMLRemover interface {
 	// deletion, in one transaction; sso.ErrNotFound when unknown) with the counts of what it
 	// deleted.
 	DeleteSAMLServiceProviderCounted(ctx context.Context, entityID string) (SAMLRemoval, error)
+}
+
+// SAMLReplacer gives a registered SAML service provider new metadata in place.
+type SAMLReplacer interface {
+	// ReplaceSAMLServiceProvider sets the settings and metadata of the SP old.EntityID, in one
+	// statement, only while its stored settings and metadata are still old's (compare-and-set
+	// against the record as it was read): of two replacements read from one record, one is
+	// stored and the other is sso.ErrConflict, and nothing of it is changed. The entity id, the
+	// app id (settings keep old's id), the creation time, its places in sessions and its events
+	// stay. sso.ErrNotFound when no SP has the entity id.
+	ReplaceSAMLServiceProvider(ctx context.Context, old *SAMLServiceProvider, settings, metadata []byte) error
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -45,6 +46,8 @@ type globals struct {
 	listen     string
 	issuer     string
 	dataDir    string
+	// metadataClient fetches --metadata-url (nil: metadataHTTPClient's); tests set it.
+	metadataClient *http.Client
 }
 
 func rootCmd() *cobra.Command { return rootCmdWith(&globals{}) }

@@ -26,7 +26,7 @@ import (
 
 func samlCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "saml", Short: "Register and manage SAML service providers (those entered by hand live in the config file)"}
-	cmd.AddCommand(samlRegisterCmd(g), samlListCmd(g), samlRemoveCmd(g))
+	cmd.AddCommand(samlRegisterCmd(g), samlRefreshCmd(g), samlListCmd(g), samlRemoveCmd(g))
 	return cmd
 }
 
@@ -66,9 +66,13 @@ func notNotified(w io.Writer, err error) error {
 // maxMetadata bounds a metadata document read at registration.
 const maxMetadata = 1 << 20
 
+// metadataTimeout bounds the fetch of --metadata-url.
+const metadataTimeout = 30 * time.Second
+
 // readMetadata reads an SP's metadata from a file or, once, from a URL (https, or http on a
-// loopback address).
-func readMetadata(ctx context.Context, file, rawURL string) ([]byte, error) {
+// loopback address), with client (nil: metadataHTTPClient). A document larger than maxMetadata
+// is refused, not cut.
+func readMetadata(ctx context.Context, client *http.Client, file, rawURL string) ([]byte, error) {
 	switch {
 	case file != "" && rawURL != "":
 		return nil, errors.New("give --metadata-file or --metadata-url, not both")
@@ -78,19 +82,22 @@ func readMetadata(ctx context.Context, file, rawURL string) ([]byte, error) {
 			return nil, err
 		}
 		defer f.Close()
-		return io.ReadAll(io.LimitReader(f, maxMetadata))
+		return readAtMost(f, "--metadata-file")
 	case rawURL != "":
 		u, err := url.Parse(rawURL)
-		if err != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+		if err != nil || !metadataURLAllowed(u) {
 			return nil, fmt.Errorf("--metadata-url %q must be an https URL", rawURL)
 		}
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if client == nil {
+			client = metadataHTTPClient()
+		}
+		ctx, cancel := context.WithTimeout(ctx, metadataTimeout)
 		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			return nil, fmt.Errorf("fetch metadata: %w", err)
 		}
@@ -98,9 +105,44 @@ func readMetadata(ctx context.Context, file, rawURL string) ([]byte, error) {
 		if resp.StatusCode != http.StatusOK {
 			return nil, fmt.Errorf("fetch metadata: %s answered %s", u.Host, resp.Status)
 		}
-		return io.ReadAll(io.LimitReader(resp.Body, maxMetadata))
+		return readAtMost(resp.Body, "the metadata at --metadata-url")
 	}
 	return nil, errors.New("give the SP's metadata with --metadata-file or --metadata-url")
+}
+
+// metadataURLAllowed: https, or http on a loopback address (an SP on this machine).
+func metadataURLAllowed(u *url.URL) bool {
+	return u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname()))
+}
+
+// metadataHTTPClient fetches --metadata-url: the system's roots, and no redirect to a URL that
+// --metadata-url itself could not be (http elsewhere than on loopback).
+func metadataHTTPClient() *http.Client {
+	return &http.Client{Timeout: metadataTimeout, CheckRedirect: checkMetadataRedirect}
+}
+
+// checkMetadataRedirect refuses a redirect to a URL --metadata-url could not be, and more than
+// five.
+func checkMetadataRedirect(req *http.Request, via []*http.Request) error {
+	if !metadataURLAllowed(req.URL) {
+		return fmt.Errorf("redirected to %q, not an https URL", req.URL.Redacted())
+	}
+	if len(via) >= 5 {
+		return errors.New("more than 5 redirects")
+	}
+	return nil
+}
+
+// readAtMost reads r whole, refusing more than maxMetadata bytes (what names r in the refusal).
+func readAtMost(r io.Reader, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxMetadata+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxMetadata {
+		return nil, fmt.Errorf("%s is larger than %d bytes: no SP's metadata is", what, maxMetadata)
+	}
+	return b, nil
 }
 
 func isLoopback(host string) bool {
@@ -123,7 +165,7 @@ func samlRegisterCmd(g *globals) *cobra.Command {
   ssobridge saml register --id jobs --name "Job Board" --metadata-file jobs.xml --name-id-format email --encrypt-assertions`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			md, err := readMetadata(ctx, file, raw)
+			md, err := readMetadata(ctx, g.metadataClient, file, raw)
 			if err != nil {
 				return err
 			}
@@ -151,6 +193,58 @@ func samlRegisterCmd(g *globals) *cobra.Command {
 	f.BoolVar(&sp.AllowInsecureSOAPSLO, "allow-insecure-soap-slo", false, "let the SP's SOAP single logout service be plain http or an internal address")
 	f.StringSliceVar(&sp.AllowedRoles, "allowed-role", nil, "a role the SP may see (repeatable; none: the claim policy decides)")
 	f.StringSliceVar(&sp.Scopes, "scope", nil, "a claim scope released as attributes (repeatable; default openid, profile, email, membership, roles)")
+	return cmd
+}
+
+func samlRefreshCmd(g *globals) *cobra.Command {
+	var file, raw string
+	cmd := &cobra.Command{
+		Use:   "refresh <id or entity id>",
+		Short: "Give a registered SAML SP its current metadata, in place (its id, settings, policy and sessions stay)",
+		Long: `Replaces a registered SP's stored metadata with its current metadata (read once, now), as after
+a certificate rollover or a moved endpoint: checked as a registration checks it (https endpoints,
+validUntil not passed, certificates for the SP's settings), of the same entity id. The SP keeps
+its id, its settings, its policy and its places in members' sessions, so their single logout
+still reaches it. Of two refreshes at once, one is stored and the other is refused.`,
+		Example: `  ssobridge saml refresh lms --metadata-url https://lms.example.org/saml/metadata
+  ssobridge saml refresh https://jobs.example.org/sp --metadata-file jobs.xml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			which := strings.TrimSpace(args[0])
+			md, err := readMetadata(ctx, g.metadataClient, file, raw)
+			if err != nil {
+				return err
+			}
+			return g.withSAML(ctx, func(_ bridge.Config, st store.Store, reg *saml.Registry) error {
+				got, err := reg.ReplaceMetadata(ctx, which, md)
+				if err = notNotified(cmd.ErrOrStderr(), err); err != nil {
+					return fmt.Errorf("refresh: %w", err)
+				}
+				sp := got.SP
+				if got.Unchanged {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s (%s): the metadata given is the stored metadata; nothing changed\n", sp.Settings.ID, sp.EntityID)
+					return nil
+				}
+				until := "none"
+				if v := saml.ValidUntil(sp.Metadata); !v.IsZero() {
+					until = v.UTC().Format(time.RFC3339)
+				}
+				was := "its stored registration did not build"
+				if got.Was != nil {
+					was = "was " + strings.Join(saml.Describe(got.Was), ", ")
+				}
+				detail := fmt.Sprintf("%s: metadata replaced (%s; %s); validUntil %s", sp.EntityID, strings.Join(saml.Describe(sp), ", "), was, until)
+				auditCLI(ctx, st, "admin.saml_sp_refresh", sp.Settings.ID, detail)
+				fmt.Fprintf(cmd.OutOrStdout(), "refreshed %s (%s): %s; %s; validUntil %s\n",
+					sp.Settings.ID, sp.EntityID, strings.Join(saml.Describe(sp), ", "), was, until)
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&file, "metadata-file", "", "the SP's current SAML metadata (XML file)")
+	f.StringVar(&raw, "metadata-url", "", "where to fetch the SP's current SAML metadata from, once (https)")
 	return cmd
 }
 
@@ -197,8 +291,8 @@ func samlListCmd(g *globals) *cobra.Command {
 				now := time.Now()
 				for _, sp := range sps {
 					if until := saml.ValidUntil(sp.Metadata); !until.IsZero() && !now.Before(until) {
-						fmt.Fprintf(cmd.OutOrStdout(), "expired %s (%s): metadata expired at %s (its validUntil); still served: get its current metadata and register it again\n",
-							sp.Settings.ID, sp.EntityID, until.UTC().Format(time.RFC3339))
+						fmt.Fprintf(cmd.OutOrStdout(), "expired %s (%s): metadata expired at %s (its validUntil); still served: give it the SP's current metadata: ssobridge saml refresh %s --metadata-url <url> (or --metadata-file)\n",
+							sp.Settings.ID, sp.EntityID, until.UTC().Format(time.RFC3339), sp.Settings.ID)
 					}
 				}
 				return nil

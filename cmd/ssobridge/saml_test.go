@@ -252,7 +252,8 @@ func TestSAMLCLIExpiredMetadata(t *testing.T) {
 	// Still served (listed in the table, not UNUSABLE), and named after it.
 	out, err := run(t, "saml", "list", dd)
 	if err != nil || strings.Contains(out, "old") || strings.Contains(out, "UNUSABLE") || !strings.Contains(out, "lapsed") ||
-		!strings.Contains(out, "expired lapsed ("+lapsed+"): metadata "+want+" (its validUntil); still served") {
+		!strings.Contains(out, "expired lapsed ("+lapsed+"): metadata "+want+" (its validUntil); still served") ||
+		!strings.Contains(out, "ssobridge saml refresh lapsed --metadata-url") {
 		t.Fatalf("list with an SP whose metadata expired: %v\n%s", err, out)
 	}
 }

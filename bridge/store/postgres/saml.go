@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -93,6 +94,27 @@ func (s *Store) SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceP
 		out = append(out, &sp)
 	}
 	return out, wrap("saml service providers", rows.Err())
+}
+
+// ReplaceSAMLServiceProvider gives an SP new settings and metadata while its record is still
+// old's (see store.SAMLReplacer): one UPDATE whose WHERE is the compare-and-set (the row lock
+// makes a second replacement read from the same record find it changed), then, when it
+// changed nothing, a read in the same transaction telling an unknown SP from a changed one.
+func (s *Store) ReplaceSAMLServiceProvider(ctx context.Context, old *store.SAMLServiceProvider, settings, metadata []byte) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE saml_service_providers SET settings = $1, metadata = $2
+			WHERE entity_id = $3 AND settings = $4 AND metadata = $5`,
+			nonNil(settings), nonNil(metadata), old.EntityID, nonNil(old.Settings), nonNil(old.Metadata))
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
+		}
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM saml_service_providers WHERE entity_id = $1`, old.EntityID).Scan(&one); err != nil {
+			return err // no rows: sso.ErrNotFound
+		}
+		return fmt.Errorf("its record changed since it was read: %w", sso.ErrConflict)
+	})
+	return wrap("replace saml service provider", err)
 }
 
 // DeleteSAMLServiceProvider removes an SP: DeleteSAMLServiceProviderCounted.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"time"
 
@@ -83,6 +84,29 @@ func (s *Store) SAMLServiceProviders(ctx context.Context) ([]*store.SAMLServiceP
 		out = append(out, &sp)
 	}
 	return out, wrap("saml service providers", rows.Err())
+}
+
+// ReplaceSAMLServiceProvider gives an SP new settings and metadata while its record is still
+// old's (see store.SAMLReplacer): one UPDATE whose WHERE is the compare-and-set, then, when it
+// changed nothing, a read in the same transaction telling an unknown SP from a changed one.
+func (s *Store) ReplaceSAMLServiceProvider(ctx context.Context, old *store.SAMLServiceProvider, settings, metadata []byte) error {
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE saml_service_providers SET settings = ?, metadata = ?
+			WHERE entity_id = ? AND settings = ? AND metadata = ?`,
+			nonNil(settings), nonNil(metadata), old.EntityID, nonNil(old.Settings), nonNil(old.Metadata))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM saml_service_providers WHERE entity_id = ?`, old.EntityID).Scan(&one); err != nil {
+			return err // sql.ErrNoRows: sso.ErrNotFound
+		}
+		return fmt.Errorf("its record changed since it was read: %w", sso.ErrConflict)
+	})
+	return wrap("replace saml service provider", err)
 }
 
 // DeleteSAMLServiceProvider removes an SP: DeleteSAMLServiceProviderCounted.

@@ -33,6 +33,8 @@ var samlTests = []test{
 	{"LoginClaimTakeOverConcurrent", testSAMLLoginClaimTakeOverConcurrent},
 	{"LoginClaimTakeOverRacesStep", testSAMLLoginClaimTakeOverRacesStep},
 	{"LoginClaimStepPassedThenPurged", testSAMLLoginClaimStepPassedThenPurged},
+	{"ServiceProviderReplace", testSAMLServiceProviderReplace},
+	{"ServiceProviderReplaceRace", testSAMLServiceProviderReplaceRace},
 }
 
 func testSAMLServiceProviders(t *testing.T, h *H) {
@@ -438,5 +440,122 @@ func testSAMLDeleteCounted(t *testing.T, h *H) {
 	ssotest.NoErr(t, err, "SAMLParticipants")
 	if len(ps) != 1 || ps[0].SP != "https://stays.example/sp" {
 		t.Fatalf("SAMLParticipants(s1) after the SP was removed = %+v", ps)
+	}
+}
+
+// spRecord is the stored record of the SP entity (nil when none).
+func (h *H) spRecord(entity string) *store.SAMLServiceProvider {
+	h.T.Helper()
+	sps, err := h.S.SAMLServiceProviders(h.Ctx)
+	ssotest.NoErr(h.T, err, "SAMLServiceProviders")
+	for _, sp := range sps {
+		if sp.EntityID == entity {
+			return sp
+		}
+	}
+	return nil
+}
+
+// testSAMLServiceProviderReplace (brief s20 M2 item 1): a registered SP's metadata (and
+// settings) are replaced in place, only while its record is still the one read
+// (compare-and-set): its entity id, app id and creation time stay, and so do its places in
+// sessions (its members' single logout still reaches it). A replacement read from a record
+// replaced since (its metadata or its settings) is sso.ErrConflict and changes nothing; an SP
+// never registered, or removed, is sso.ErrNotFound.
+func testSAMLServiceProviderReplace(t *testing.T, h *H) {
+	const entity = "https://replace.example/sp"
+	ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, h.newSP(entity, "repl")), "CreateSAMLServiceProvider")
+	ssotest.NoErr(t, h.S.AddSAMLParticipant(h.Ctx, &store.SAMLParticipant{SessionID: "s-repl", SP: entity, NameID: "n1",
+		NameIDFormat: "persistent", SessionIndex: "ix", CreatedAt: h.Now, ExpiresAt: h.Now.Add(time.Hour)}), "AddSAMLParticipant")
+	read := h.spRecord(entity)
+	ssotest.NoErr(t, h.S.ReplaceSAMLServiceProvider(h.Ctx, read, read.Settings, []byte("<md2/>")), "ReplaceSAMLServiceProvider")
+	got := h.spRecord(entity)
+	if got == nil || string(got.Metadata) != "<md2/>" || !bytes.Equal(got.Settings, read.Settings) || got.ID != "repl" ||
+		!got.CreatedAt.Equal(read.CreatedAt) {
+		t.Fatalf("after the replacement: %+v; want metadata <md2/>, settings, id and creation time kept (%+v)", got, read)
+	}
+	ps, err := h.S.SAMLParticipants(h.Ctx, "s-repl")
+	ssotest.NoErr(t, err, "SAMLParticipants")
+	if len(ps) != 1 || ps[0].SP != entity || ps[0].NameID != "n1" {
+		t.Fatalf("the SP's place in the session after the replacement: %+v", ps)
+	}
+
+	// Read before the replacement: refused, whatever it would write.
+	ssotest.IsErr(t, h.S.ReplaceSAMLServiceProvider(h.Ctx, read, read.Settings, []byte("<md3/>")), sso.ErrConflict,
+		"ReplaceSAMLServiceProvider from the record as it was before")
+	ssotest.IsErr(t, h.S.ReplaceSAMLServiceProvider(h.Ctx, read, read.Settings, []byte("<md2/>")), sso.ErrConflict,
+		"ReplaceSAMLServiceProvider from the record as it was before, writing what is stored")
+	other := *got
+	other.Settings = []byte(`{"id":"repl","name":"other"}`)
+	ssotest.IsErr(t, h.S.ReplaceSAMLServiceProvider(h.Ctx, &other, other.Settings, []byte("<md4/>")), sso.ErrConflict,
+		"ReplaceSAMLServiceProvider from other settings")
+	if now := h.spRecord(entity); string(now.Metadata) != "<md2/>" || !bytes.Equal(now.Settings, read.Settings) {
+		t.Fatalf("a refused replacement changed the record: %+v", now)
+	}
+
+	// Settings change too, with the record as it is now.
+	settings := []byte(`{"id":"repl","name":"Renamed"}`)
+	ssotest.NoErr(t, h.S.ReplaceSAMLServiceProvider(h.Ctx, got, settings, got.Metadata), "ReplaceSAMLServiceProvider (settings)")
+	if now := h.spRecord(entity); !bytes.Equal(now.Settings, settings) || string(now.Metadata) != "<md2/>" || now.ID != "repl" {
+		t.Fatalf("after replacing the settings: %+v", now)
+	}
+	// Its app id is still its own: another SP cannot take it.
+	isAppIDTaken(t, h.S.CreateSAMLServiceProvider(h.Ctx, h.newSP("https://replace-other.example/sp", "repl")),
+		"CreateSAMLServiceProvider with a replaced SP's id")
+
+	unknown := *got
+	unknown.EntityID = "https://never.example/sp"
+	ssotest.IsErr(t, h.S.ReplaceSAMLServiceProvider(h.Ctx, &unknown, unknown.Settings, []byte("<x/>")), sso.ErrNotFound,
+		"ReplaceSAMLServiceProvider of an SP never registered")
+	ssotest.NoErr(t, h.S.DeleteSAMLServiceProvider(h.Ctx, entity), "DeleteSAMLServiceProvider")
+	now := *got
+	now.Settings = settings
+	ssotest.IsErr(t, h.S.ReplaceSAMLServiceProvider(h.Ctx, &now, settings, []byte("<x/>")), sso.ErrNotFound,
+		"ReplaceSAMLServiceProvider of a removed SP")
+	if h.spRecord(entity) != nil {
+		t.Fatal("a replacement brought a removed SP back")
+	}
+}
+
+// testSAMLServiceProviderReplaceRace: replacements of one SP read from the same record at the
+// same moment (two operators, or two replicas' CLIs): exactly one is stored, the others are
+// sso.ErrConflict, and the record holds the winner's metadata.
+func testSAMLServiceProviderReplaceRace(t *testing.T, h *H) {
+	for round := range 6 {
+		entity := fmt.Sprintf("https://replace-race%d.example/sp", round)
+		ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, h.newSP(entity, fmt.Sprintf("rrace%d", round))), "CreateSAMLServiceProvider")
+		read := h.spRecord(entity)
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			won   []string
+			errs  []error
+			begin = make(chan struct{})
+		)
+		for i := range 4 {
+			md := fmt.Sprintf("<md round=%q i=%q/>", fmt.Sprint(round), fmt.Sprint(i))
+			wg.Go(func() {
+				<-begin
+				err := h.S.ReplaceSAMLServiceProvider(h.Ctx, read, read.Settings, []byte(md))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					won = append(won, md)
+				case errors.Is(err, sso.ErrConflict):
+				default:
+					errs = append(errs, err)
+				}
+			})
+		}
+		close(begin)
+		wg.Wait()
+		ssotest.NoErr(t, errors.Join(errs...), "concurrent ReplaceSAMLServiceProvider")
+		if len(won) != 1 {
+			t.Fatalf("round %d: %d replacements succeeded (%q), want 1", round, len(won), won)
+		}
+		if got := h.spRecord(entity); got == nil || string(got.Metadata) != won[0] {
+			t.Fatalf("round %d: stored %+v, want the winner's %s", round, got, won[0])
+		}
 	}
 }
