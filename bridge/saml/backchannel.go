@@ -89,7 +89,8 @@ func (l *Logouts) BackChannel(ctx context.Context, sess *sso.Session) []*store.O
 		if p.SP == except {
 			continue
 		}
-		sp, err := l.Registry.ByEntityID(ctx, p.SP)
+		// An SP refused for sign-ins since is still told (Registry.ForLogout).
+		sp, err := l.Registry.ForLogout(ctx, p.SP)
 		if err != nil || soapSLO(sp) == "" {
 			continue
 		}
@@ -129,16 +130,18 @@ func (d *BackChannelSender) Deliver(ctx context.Context, e *store.OutboxEvent) e
 	if err := json.Unmarshal(e.Payload, &p); err != nil {
 		return outbox.Permanent("decode event: %v", err)
 	}
-	sp, err := d.Registry.ByEntityID(ctx, p.SP)
+	// An SP refused for sign-ins since (an http ACS, an e-mail NameID without email_verified)
+	// is still sent its members' logouts (Registry.ForLogout).
+	sp, err := d.Registry.ForLogout(ctx, p.SP)
 	if err != nil {
 		if errors.Is(err, sso.ErrNotFound) {
 			return outbox.Permanent("service provider %s is no longer registered", p.SP)
 		}
-		// Its stored registration does not build (Registry.Unusable): no retry makes it build,
-		// and the other logout paths skip it (Logouts.BackChannel, startChain); only removing
-		// it (and registering it again) does, which deletes this event anyway.
+		// Its stored registration does not read at all (Registry.Unusable): no retry makes it
+		// read, and the other logout paths skip it (Logouts.BackChannel, startChain); only new
+		// metadata (saml refresh) or removing it does, which deletes this event.
 		if errors.Is(err, ErrUnusable) {
-			return outbox.Permanent("%v; remove it (ssobridge saml remove) and register it again", err)
+			return outbox.Permanent("%v; give it its current metadata (ssobridge saml refresh), or remove it (ssobridge saml remove) and register it again", err)
 		}
 		return err
 	}

@@ -392,6 +392,11 @@ func (r *Registry) Load(ctx context.Context) error {
 type UnusableSP struct {
 	ID, EntityID string
 	Err          error
+	// logout is the SP as single logout needs it (its settings, entity id, certificates and
+	// single logout services), when its settings and metadata still read: the record was
+	// refused by a rule of sign-ins (an http ACS, an e-mail NameID without email_verified...).
+	// Nil when they do not read. ForLogout.
+	logout *SP
 }
 
 // ErrUnusable is wrapped in the error of a lookup that finds an SP whose stored record does not
@@ -454,12 +459,38 @@ func buildStored(recs []*store.SAMLServiceProvider, emailVerified bool) (out []*
 			err = config.CheckEmailNameID(settings.NameIDFormat, emailVerified)
 		}
 		if err != nil {
-			unusable = append(unusable, UnusableSP{ID: rec.ID, EntityID: rec.EntityID, Err: err})
+			unusable = append(unusable, UnusableSP{ID: rec.ID, EntityID: rec.EntityID, Err: err, logout: logoutOnly(settings, rec)})
 			continue
 		}
 		out = append(out, sp)
 	}
 	return out, unusable
+}
+
+// logoutOnly is a stored SP refused for sign-ins as single logout needs it (UnusableSP.logout):
+// its metadata as it reads, unchecked (the checks are sign-ins'; the SOAP single logout service
+// is checked at delivery, BackChannelSender.Deliver); nil when it does not read as this SP's.
+func logoutOnly(settings config.SAMLServiceProvider, rec *store.SAMLServiceProvider) *SP {
+	md, err := parseSPMetadata(rec.Metadata)
+	if err != nil || len(md.SPSSODescriptors) == 0 || md.EntityID != rec.EntityID {
+		return nil
+	}
+	return &SP{Settings: settings, EntityID: md.EntityID, Metadata: md}
+}
+
+// ForLogout finds an SP by entity id to send a member's single logout to: a served SP, or a
+// stored SP refused for sign-ins whose settings and metadata still read (an http ACS, an
+// e-mail NameID without email_verified: rules added since it was registered). Ending a
+// member's session at an SP they signed in to is the safe direction, and the SP's own logout
+// service is checked where the logout is sent. ByEntityID's errors otherwise (ErrUnusable when
+// the record does not read at all).
+func (r *Registry) ForLogout(ctx context.Context, entityID string) (*SP, error) {
+	sp, err := r.ByEntityID(ctx, entityID)
+	var u *UnusableError
+	if errors.As(err, &u) && u.SP.logout != nil {
+		return u.SP.logout, nil
+	}
+	return sp, err
 }
 
 // ByEntityID finds an SP by entity id; sso.ErrNotFound when none.

@@ -262,7 +262,7 @@ func (h *Handler) unusable(c echo.Context, err error) error {
 	if errors.As(err, &u) {
 		id, entityID, cause = u.SP.ID, u.SP.EntityID, u.SP.Err
 	}
-	h.Logger.ErrorContext(ctx, "saml sign-in refused: the service provider's stored registration does not build; remove it and register it again",
+	h.Logger.ErrorContext(ctx, "saml sign-in refused: the service provider's stored registration does not build; give it its current metadata (ssobridge saml refresh), or remove it and register it again",
 		"entity_id", entityID, "sp", id, "err", cause)
 	h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "saml.request_refused", ClientID: id, IP: c.RealIP(), Detail: "service provider registration unusable"})
 	return h.Pages.Error(c, http.StatusServiceUnavailable, "This app cannot be used right now",
