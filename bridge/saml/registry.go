@@ -617,6 +617,9 @@ var ErrReplacedMeanwhile = errors.New("its registration changed while the new me
 // configuration file is refused (edit it there). Like Register, a change the other replicas
 // could not be told of at once comes with ErrNotNotified.
 func (r *Registry) ReplaceMetadata(ctx context.Context, idOrEntity string, metadata []byte) (*Replacement, error) {
+	if idOrEntity == "" {
+		return nil, errors.New("name the SP to refresh by its id or entity id")
+	}
 	for _, sp := range r.static {
 		if sp.Settings.ID == idOrEntity || sp.EntityID == idOrEntity {
 			return nil, fmt.Errorf("%s is in the configuration file: edit it there", idOrEntity)

@@ -113,6 +113,7 @@ func TestRegistryReplaceMetadata(t *testing.T) {
 		{"not XML", "lms", []byte("<EntityDescriptor"), "metadata", false},
 		{"e-mail NameID without email_verified", "jobs", spMetadata(t, jobsBase), "email_verified", false},
 		{"never registered", "nobody", rolled, "no SAML service provider", true},
+		{"no name", "", rolled, "name the SP", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stored := storedMetadata(t, st, lms)
