@@ -413,9 +413,6 @@ func (s *storage) findCode(ctx context.Context, code, h string) (ar *AuthRequest
 			return nil, false, false, fmt.Errorf("code: %w", ErrNotFound)
 		}
 		return ar, live, true, nil
-	case CodeSessionReader:
-		ar, live, err = r.AuthRequestByCodeSession(ctx, h)
-		return ar, live, true, err
 	}
 	ar, err = s.store.AuthRequestByCode(ctx, h)
 	return ar, false, false, err

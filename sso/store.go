@@ -338,26 +338,17 @@ type SecretStore interface {
 	ReplaceSecret(ctx context.Context, name string, old, value []byte) error
 }
 
-// CodeSessionReader is a store that finds a code's request and tells whether the request's
-// session is live in one read (the code exchange's two checks), instead of AuthRequestByCode
-// followed by Session. Optional: the provider reads twice without it.
-type CodeSessionReader interface {
-	// AuthRequestByCodeSession is AuthRequestByCode that also reports whether the request's
-	// session (SessionID) is live: found by Session, neither ended nor expired. It reports
-	// false when the request has no session.
-	AuthRequestByCodeSession(ctx context.Context, codeHash string) (*AuthRequest, bool, error)
-}
-
 // CodeRequestReader is a store that finds a code's request by the request's id instead of by
 // the code's hash: a code is its request's id sealed by the provider's crypto
 // (op.BuildAuthRequestCode), so the provider opens it and compares the hash the store holds
 // with the presented code's, in constant time. Such a store needs no index of code hashes, nor
 // their uniqueness across requests: a code opens to one request. It then consumes a code by
 // its request (Issue.ConsumeCodeRequest). Optional: without it the provider finds codes by hash
-// (AuthRequestByCode, CodeSessionReader).
+// (AuthRequestByCode), and read the session apart.
 type CodeRequestReader interface {
 	// CodeRequest returns the request id with its code (CodeHash, consumed or not), and
-	// whether its session is live as AuthRequestByCodeSession reports it. ErrNotFound when the
+	// whether its session (SessionID) is live: found by Session, neither ended nor expired;
+	// false when the request has no session. ErrNotFound when the
 	// request is unknown, has no code, or its code has expired.
 	CodeRequest(ctx context.Context, id string) (*AuthRequest, bool, error)
 }

@@ -22,7 +22,6 @@ var authRequestTests = []test{
 	{"SaveCodeRequiresDone", testSaveCodeRequiresDone},
 	{"CodeExpired", testCodeExpired},
 	{"CodeConflict", testCodeConflict},
-	{"ByCodeSession", testAuthRequestByCodeSession},
 	{"CodeRequest", testCodeRequest},
 	{"Delete", testAuthRequestDelete},
 	{"Resources", testAuthRequestResources},
@@ -418,63 +417,6 @@ func testAuthRequestDelete(t *testing.T, h *H) {
 	NoErr(t, h.S.DeleteAuthRequest(h.Ctx, RandomID()), "DeleteAuthRequest(unknown)")
 }
 
-// testAuthRequestByCodeSession: a store that reads a code's request with its session's liveness
-// (sso.CodeSessionReader) finds what AuthRequestByCode finds, and reports the session live
-// exactly when Session finds it: not when ended, expired, unknown or absent.
-func testAuthRequestByCodeSession(t *testing.T, h *H) {
-	r, ok := h.S.(sso.CodeSessionReader)
-	if !ok {
-		t.Skip("the store reads a code's session separately")
-	}
-	withSession := func(s *sso.Session) (*sso.AuthRequest, string) {
-		ar := h.NewAuthRequest()
-		NoErr(t, h.S.CreateAuthRequest(h.Ctx, ar), "CreateAuthRequest")
-		sid := ""
-		if s != nil {
-			NoErr(t, h.S.CreateSession(h.Ctx, s), "CreateSession")
-			sid = s.ID
-		}
-		NoErr(t, h.S.CompleteAuthRequest(h.Ctx, ar.ID, sso.Completion{Subject: "sub", AuthTime: h.Now, AMR: []string{"pwd"}, SessionID: sid}), "CompleteAuthRequest")
-		code := RandomID()
-		NoErr(t, h.S.SaveCode(h.Ctx, ar.ID, code, h.Now.Add(time.Minute)), "SaveCode")
-		return ar, code
-	}
-	ended := h.NewSession("sub")
-	expired := h.NewSession("sub")
-	expired.ExpiresAt = h.Now.Add(-time.Second)
-	for _, tc := range []struct {
-		name string
-		s    *sso.Session
-		end  bool
-		live bool
-	}{
-		{"live", h.NewSession("sub"), false, true},
-		{"ended", ended, true, false},
-		{"expired", expired, false, false},
-		{"no session", nil, false, false},
-	} {
-		ar, code := withSession(tc.s)
-		if tc.end {
-			NoErr(t, h.S.EndSession(h.Ctx, tc.s.ID), "EndSession")
-		}
-		got, live, err := r.AuthRequestByCodeSession(h.Ctx, code)
-		NoErr(t, err, "AuthRequestByCodeSession (%s)", tc.name)
-		want, err := h.S.AuthRequestByCode(h.Ctx, code)
-		NoErr(t, err, "AuthRequestByCode (%s)", tc.name)
-		Equal(t, got, want, "AuthRequestByCodeSession (%s)", tc.name)
-		if got.ID != ar.ID || live != tc.live {
-			t.Errorf("%s: request %q live %v, want %q %v", tc.name, got.ID, live, ar.ID, tc.live)
-		}
-	}
-	// A session id that names no session.
-	_, code := h.CreateCode()
-	if _, live, err := r.AuthRequestByCodeSession(h.Ctx, code); err != nil || live {
-		t.Errorf("unknown session: live %v, %v", live, err)
-	}
-	_, _, err := r.AuthRequestByCodeSession(h.Ctx, RandomID())
-	IsErr(t, err, sso.ErrNotFound, "AuthRequestByCodeSession(unknown)")
-}
-
 // testAuthRequestResources: the resources (RFC 8707) a request names bind its grant, so they
 // must come back as they were stored from every read of the request, at every step of its
 // life (pending, completed, with its code, after the code's consumption), in order; a request
@@ -498,10 +440,6 @@ func testAuthRequestResources(t *testing.T, h *H) {
 	NoErr(t, h.S.SaveCode(h.Ctx, r.ID, code, h.Now.Add(time.Minute)), "SaveCode")
 	got, err = h.S.AuthRequestByCode(h.Ctx, code)
 	check("by code", got, err)
-	if cs, ok := h.S.(sso.CodeSessionReader); ok {
-		got, _, err = cs.AuthRequestByCodeSession(h.Ctx, code)
-		check("by code and session", got, err)
-	}
 	if cr, ok := h.S.(sso.CodeRequestReader); ok {
 		got, _, err = cr.CodeRequest(h.Ctx, r.ID)
 		check("code by its request", got, err)

@@ -189,19 +189,6 @@ func (s *Store) AuthRequestByCode(ctx context.Context, codeHash string) (*sso.Au
 	return r, nil
 }
 
-// AuthRequestByCodeSession is AuthRequestByCode and whether the request's session is live, in
-// one query (sso.CodeSessionReader).
-func (s *Store) AuthRequestByCodeSession(ctx context.Context, codeHash string) (*sso.AuthRequest, bool, error) {
-	var live bool
-	r, err := scanAuthRequest(extraCols{s.pool.QueryRow(ctx, `SELECT `+authRequestCols+`, EXISTS (SELECT 1 FROM sessions s
-		WHERE s.id = auth_requests.session_id AND NOT s.ended AND s.expires_at > $2)
-		FROM auth_requests WHERE code_hash = $1 AND code_expires > $2`, codeHash, ts(s.clock())), []any{&live}})
-	if err != nil {
-		return nil, false, wrap("auth request by code", err)
-	}
-	return r, live, nil
-}
-
 // CodeRequest returns request id with its code, consumed or not, and whether its session is
 // live, in one query by the request's primary key (sso.CodeRequestReader): the code grant's.
 // ErrNotFound when the request is unknown, holds no code, or its code has expired.
