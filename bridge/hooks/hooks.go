@@ -270,14 +270,17 @@ func (h *Hooks) Event(ctx context.Context, event, subject, clientID, detail stri
 }
 
 // anonymousEvent reports whether event is written for a caller who proved nothing and may
-// repeat it at will: a failed or throttled client authentication at an API endpoint, and a
+// repeat it at will: a failed or throttled client authentication at an API endpoint, a
 // used code presented again, by its client or another (or the code of an ended session), which
-// for a public client takes no secret. As the rows of failed sign-ins, its rows count against the address's anonymous
+// for a public client takes no secret, and a client that is not served named by anyone at
+// /authorize or end_session, or by its id alone at an API endpoint (client.unusable: review s21
+// X21-2). As the rows of failed sign-ins, its rows count against the address's anonymous
 // writes, or anyone posting junk (or one used code) to the token endpoint would append one row
 // per request for as long as they liked.
 func anonymousEvent(event string) bool {
 	switch event {
-	case "client.auth_failure", "client.throttled", "token.code_replay", "token.code_other_client", "token.code_replay_unproven", "token.code_session_ended":
+	case "client.auth_failure", "client.throttled", "token.code_replay", "token.code_other_client", "token.code_replay_unproven", "token.code_session_ended",
+		"client.unusable":
 		return true
 	}
 	return false
