@@ -191,7 +191,7 @@ func (p *Provider) routes(o http.Handler) http.Handler {
 	p.endpoints = map[string]http.Handler{
 		PathDiscovery:     http.HandlerFunc(p.docs.ServeDiscovery), // public_docs.go
 		PathKeys:          http.HandlerFunc(p.docs.ServeJWKS),      // public_docs.go
-		PathToken:         p.tokenAPI(p.serveToken),                // token_endpoint.go; CORS after the grant checks
+		PathToken:         p.tokenAPI(p.serveToken),                // token_endpoint.go; CORS in serveToken, first
 		PathDeviceAuthzEP: p.api(p.withCORS(p.deviceAuthorization)),
 		PathIntrospect:    p.confidentialAPI(p.withCORS(p.opAPI(o))),
 		PathRevoke:        p.api(p.withCORS(p.opAPI(o))),

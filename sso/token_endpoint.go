@@ -143,6 +143,11 @@ func (p *Provider) tokenGrants(hooks Hooks) []tokenGrant {
 
 // serveToken is the token endpoint after serveAPI's hygiene and client authentication.
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
+	// The client's CORS policy first, so that a browser app reads every refusal below (RFC
+	// 6749 5.2 JSON) from its registered origin, not only the grants' own (review s21 X21-3).
+	if !p.cors(w, r, cfg) {
+		return
+	}
 	gt := r.PostForm.Get("grant_type")
 	if gt == "" {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "grant_type missing")
@@ -169,9 +174,6 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request, cfg *Clien
 		return
 	case i < 0:
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "the "+gt+" grant is not enabled")
-		return
-	}
-	if !p.cors(w, r, cfg) {
 		return
 	}
 	g := p.grants[i]
