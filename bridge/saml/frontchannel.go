@@ -185,7 +185,8 @@ func (l *Logouts) startChain(c echo.Context, ps []*store.SAMLParticipant, subjec
 	ctx := c.Request().Context()
 	var steps []chainStep
 	for _, p := range ps {
-		sp, err := l.Registry.ByEntityID(ctx, p.SP)
+		// An SP refused for sign-ins since is still visited (Registry.ForLogout).
+		sp, err := l.Registry.ForLogout(ctx, p.SP)
 		if err != nil || browserSLO(sp) == nil {
 			continue // gone, told on the back channel, or no single logout service
 		}
@@ -265,7 +266,7 @@ func (l *Logouts) leave(c echo.Context, ch *chain) (bool, error) {
 // logged: the member's sign-out goes on.
 func (l *Logouts) unconfirmed(ctx context.Context, ch *chain, entityID, reason string) {
 	id := entityID
-	if sp, err := l.Registry.ByEntityID(ctx, entityID); err == nil {
+	if sp, err := l.Registry.ForLogout(ctx, entityID); err == nil {
 		id = sp.Settings.ID
 	}
 	b, _ := json.Marshal(unconfirmedPayload{SP: entityID, Reason: reason})
@@ -337,7 +338,7 @@ func (h *Handler) chainNext(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, ch.Next)
 	}
 	cur := ch.Steps[ch.Pos]
-	sp, err := h.Registry.ByEntityID(ctx, cur.SP)
+	sp, err := h.Registry.ForLogout(ctx, cur.SP)
 	var ep *crewjam.Endpoint
 	if err == nil {
 		ep = browserSLO(sp)
@@ -457,7 +458,7 @@ func (h *Handler) chainResponse(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, PathSLONext)
 	}
 	cur := ch.Steps[ch.Pos]
-	sp, err := h.Registry.ByEntityID(ctx, cur.SP)
+	sp, err := h.Registry.ForLogout(ctx, cur.SP)
 	if err != nil {
 		return c.Redirect(http.StatusSeeOther, PathSLONext)
 	}
@@ -656,7 +657,7 @@ func verifyQuerySignature(sp *SP, signed, sigAlg, signature string) error {
 // sendAnswer sends the LogoutResponse that ends a chain started by an SP's LogoutRequest.
 func (h *Handler) sendAnswer(c echo.Context, a *chainAnswer) error {
 	ctx := c.Request().Context()
-	sp, err := h.Registry.ByEntityID(ctx, a.SP)
+	sp, err := h.Registry.ForLogout(ctx, a.SP)
 	if err != nil {
 		return c.Redirect(http.StatusSeeOther, doneTarget)
 	}

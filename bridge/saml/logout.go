@@ -54,6 +54,9 @@ func (h *Handler) slo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// An SP refused for sign-ins since it was registered can still end its member's session
+	// here and get its answer (Registry.ForLogout), as it is still sent theirs.
+	idp.ServiceProviderProvider = libraryProvider{r: h.Registry, logout: true}
 	lreq, err := crewjam.NewIdpLogoutRequest(idp, r)
 	if err != nil {
 		return h.sloRefused(c, "malformed request", err)
@@ -64,7 +67,7 @@ func (h *Handler) slo(c echo.Context) error {
 	// Validate accepts only a LogoutRequest signed by the SP (a query string, SimpleSign or
 	// enveloped XML signature over what it then reads): an unsigned one fails above. (An
 	// enveloped signature is not in lreq.Request, which is read from what it covers.)
-	sp, err := h.Registry.ByEntityID(ctx, lreq.ServiceProviderMetadata.EntityID)
+	sp, err := h.Registry.ForLogout(ctx, lreq.ServiceProviderMetadata.EntityID)
 	if err != nil {
 		return h.sloRefused(c, "unknown service provider", err)
 	}

@@ -478,12 +478,13 @@ func logoutOnly(settings config.SAMLServiceProvider, rec *store.SAMLServiceProvi
 	return &SP{Settings: settings, EntityID: md.EntityID, Metadata: md}
 }
 
-// ForLogout finds an SP by entity id to send a member's single logout to: a served SP, or a
-// stored SP refused for sign-ins whose settings and metadata still read (an http ACS, an
-// e-mail NameID without email_verified: rules added since it was registered). Ending a
-// member's session at an SP they signed in to is the safe direction, and the SP's own logout
-// service is checked where the logout is sent. ByEntityID's errors otherwise (ErrUnusable when
-// the record does not read at all).
+// ForLogout finds an SP by entity id for single logout, on every path (the back channel, the
+// browser chain, the SP's own LogoutRequest and its answers): a served SP, or a stored SP
+// refused for sign-ins whose settings and metadata still read (an http ACS, an e-mail NameID
+// without email_verified: rules added since it was registered). Ending a member's session at
+// an SP they signed in to is the safe direction; the SP's messages are still checked against
+// its certificates, and its SOAP logout service where the logout is sent. ByEntityID's errors
+// otherwise (ErrUnusable when the record does not read at all).
 func (r *Registry) ForLogout(ctx context.Context, entityID string) (*SP, error) {
 	sp, err := r.ByEntityID(ctx, entityID)
 	var u *UnusableError
@@ -717,11 +718,20 @@ func (r *Registry) Remove(ctx context.Context, idOrEntity string) (store.SAMLRem
 	return removed, r.changed(ctx)
 }
 
-// libraryProvider is the library's ServiceProviderProvider over the registry.
-type libraryProvider struct{ r *Registry }
+// libraryProvider is the library's ServiceProviderProvider over the registry: the SPs served
+// for sign-ins (ByEntityID), or with logout those a single logout reaches too (ForLogout: an
+// SP's own LogoutRequest).
+type libraryProvider struct {
+	r      *Registry
+	logout bool
+}
 
 func (p libraryProvider) GetServiceProvider(req *http.Request, id string) (*crewjam.EntityDescriptor, error) {
-	sp, err := p.r.ByEntityID(req.Context(), id)
+	find := p.r.ByEntityID
+	if p.logout {
+		find = p.r.ForLogout
+	}
+	sp, err := find(req.Context(), id)
 	if errors.Is(err, sso.ErrNotFound) {
 		return nil, os.ErrNotExist
 	}

@@ -181,7 +181,7 @@ func (h *Handler) idpKey(ctx context.Context) (*crewjam.IdentityProvider, *signi
 	return &crewjam.IdentityProvider{
 		Key: key.private, Certificate: key.cert, ExtraCertificates: others, Logger: slogPrinter{h.Logger},
 		MetadataURL: at(PathMetadata), SSOURL: at(PathSSO), LogoutURL: at(PathSLO),
-		ServiceProviderProvider: libraryProvider{h.Registry},
+		ServiceProviderProvider: libraryProvider{r: h.Registry},
 		SignatureMethod:         dsig.RSASHA256SignatureMethod,
 		ValidDuration:           &valid,
 		NameIDFormats:           []crewjam.NameIDFormat{crewjam.PersistentNameIDFormat, crewjam.TransientNameIDFormat, crewjam.EmailAddressNameIDFormat},
