@@ -602,6 +602,10 @@ type Replacement struct {
 	// Was is the stored SP as it was built before (nil when its record did not build:
 	// Unusable).
 	Was *SP
+	// Summary is what the bridge uses of the new metadata, WasSummary of the stored one (nil
+	// when it does not read), both as the SP publishes them (Summarize).
+	Summary    Summary
+	WasSummary *Summary
 }
 
 // ErrReplacedMeanwhile is in ReplaceMetadata's error when the SP's record changed between the
@@ -650,6 +654,13 @@ func (r *Registry) ReplaceMetadata(ctx context.Context, idOrEntity string, metad
 	out := &Replacement{SP: sp}
 	if was, err := storedFromMetadata(settings, rec.Metadata); err == nil {
 		out.Was = was
+	}
+	if md, err := parseSPMetadata(metadata); err == nil {
+		out.Summary = Summarize(md)
+	}
+	if md, err := parseSPMetadata(rec.Metadata); err == nil {
+		was := Summarize(md)
+		out.WasSummary = &was
 	}
 	if bytes.Equal(metadata, rec.Metadata) {
 		out.Unchanged = true

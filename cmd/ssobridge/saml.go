@@ -86,7 +86,7 @@ func readMetadata(ctx context.Context, client *http.Client, file, rawURL string)
 	case rawURL != "":
 		u, err := url.Parse(rawURL)
 		if err != nil || !metadataURLAllowed(u) {
-			return nil, fmt.Errorf("--metadata-url %q must be an https URL", rawURL)
+			return nil, fmt.Errorf("--metadata-url %q %s", rawURL, metadataURLRule)
 		}
 		if client == nil {
 			client = metadataHTTPClient()
@@ -110,7 +110,12 @@ func readMetadata(ctx context.Context, client *http.Client, file, rawURL string)
 	return nil, errors.New("give the SP's metadata with --metadata-file or --metadata-url")
 }
 
-// metadataURLAllowed: https, or http on a loopback address (an SP on this machine).
+// metadataURLRule is what metadataURLAllowed asks, as the refusals say it.
+const metadataURLRule = "must be https (http only on a loopback address: an SP on this machine)"
+
+// metadataURLAllowed: https, or http on a loopback address (an SP on this machine: nothing on
+// the network sees or changes the document on the way). saml register and saml refresh both
+// read --metadata-url by it (readMetadata), and every redirect is held to it.
 func metadataURLAllowed(u *url.URL) bool {
 	return u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname()))
 }
@@ -125,7 +130,7 @@ func metadataHTTPClient() *http.Client {
 // five.
 func checkMetadataRedirect(req *http.Request, via []*http.Request) error {
 	if !metadataURLAllowed(req.URL) {
-		return fmt.Errorf("redirected to %q, not an https URL", req.URL.Redacted())
+		return fmt.Errorf("redirected to %q, which %s", req.URL.Redacted(), metadataURLRule)
 	}
 	if len(via) >= 5 {
 		return errors.New("more than 5 redirects")
@@ -185,7 +190,7 @@ func samlRegisterCmd(g *globals) *cobra.Command {
 	f.StringVar(&sp.ID, "id", "", "the bridge's name for the SP (policies.<id>, /saml/start/<id>; required)")
 	f.StringVar(&sp.Name, "name", "", "name shown to members")
 	f.StringVar(&file, "metadata-file", "", "the SP's SAML metadata (XML file)")
-	f.StringVar(&raw, "metadata-url", "", "where to fetch the SP's SAML metadata from, once")
+	f.StringVar(&raw, "metadata-url", "", "where to fetch the SP's SAML metadata from, once (https; http only on a loopback address)")
 	f.StringVar(&sp.NameIDFormat, "name-id-format", "persistent", "persistent (the member's subject) or email")
 	f.BoolVar(&sp.EncryptAssertions, "encrypt-assertions", false, "encrypt assertions to the SP's encryption certificate")
 	f.BoolVar(&sp.AuthnRequestsSigned, "authn-requests-signed", false, "refuse the SP's unsigned AuthnRequests")
@@ -222,30 +227,50 @@ still reaches it. Of two refreshes at once, one is stored and the other is refus
 					return fmt.Errorf("refresh: %w", err)
 				}
 				sp := got.SP
+				out := cmd.OutOrStdout()
 				if got.Unchanged {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s (%s): the metadata given is the stored metadata; nothing changed\n", sp.Settings.ID, sp.EntityID)
+					fmt.Fprintf(out, "%s (%s): the metadata given is the stored metadata; nothing changed\n", sp.Settings.ID, sp.EntityID)
 					return nil
 				}
-				until := "none"
-				if v := saml.ValidUntil(sp.Metadata); !v.IsZero() {
-					until = v.UTC().Format(time.RFC3339)
+				lines, changed := got.Summary.Lines(got.WasSummary)
+				what := refreshOutcome(got, changed)
+				auditCLI(ctx, st, "admin.saml_sp_refresh", sp.Settings.ID,
+					fmt.Sprintf("%s: metadata replaced; %s; %s", sp.EntityID, what, strings.Join(lines, "; ")))
+				fmt.Fprintf(out, "refreshed %s (%s): %s\n", sp.Settings.ID, sp.EntityID, what)
+				for _, l := range lines {
+					fmt.Fprintf(out, "  %s\n", l)
 				}
-				was := "its stored registration did not build"
-				if got.Was != nil {
-					was = "was " + strings.Join(saml.Describe(got.Was), ", ")
+				if note := saml.NameIDNote(sp, got.Summary); note != "" {
+					fmt.Fprintf(out, "note: %s\n", note)
 				}
-				detail := fmt.Sprintf("%s: metadata replaced (%s; %s); validUntil %s", sp.EntityID, strings.Join(saml.Describe(sp), ", "), was, until)
-				auditCLI(ctx, st, "admin.saml_sp_refresh", sp.Settings.ID, detail)
-				fmt.Fprintf(cmd.OutOrStdout(), "refreshed %s (%s): %s; %s; validUntil %s\n",
-					sp.Settings.ID, sp.EntityID, strings.Join(saml.Describe(sp), ", "), was, until)
 				return nil
 			})
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&file, "metadata-file", "", "the SP's current SAML metadata (XML file)")
-	f.StringVar(&raw, "metadata-url", "", "where to fetch the SP's current SAML metadata from, once (https)")
+	f.StringVar(&raw, "metadata-url", "", "where to fetch the SP's current SAML metadata from, once (https; http only on a loopback address)")
 	return cmd
+}
+
+// refreshOutcome says in a few words what a refresh changed (changed: the aspects of
+// Summary.Lines that differ).
+func refreshOutcome(got *saml.Replacement, changed []string) string {
+	var what string
+	switch {
+	case got.WasSummary == nil:
+		what = "its stored metadata did not read"
+	case len(changed) == 0:
+		what = "nothing the bridge uses changed (the document differs elsewhere)"
+	case len(changed) == 1 && changed[0] == "validUntil":
+		what = "only its validUntil changed"
+	default:
+		what = "changed: " + strings.Join(changed, ", ")
+	}
+	if got.Was == nil {
+		what += "; its stored registration did not build, and it is served again"
+	}
+	return what
 }
 
 func samlListCmd(g *globals) *cobra.Command {
