@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -244,6 +245,10 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHand
 		p.cors(w, r, nil)
 		return
 	}
+	// The refusals below come before the client is known: a browser app reads them from an
+	// origin registered for some client, as the preflight allows (review s21 X21-3). Once the
+	// client has authenticated, its own policy decides (withCORS, serveToken).
+	refusalCORS := p.refusalCORS(w, r)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "use POST")
@@ -290,7 +295,27 @@ func (p *Provider) serveAPI(w http.ResponseWriter, r *http.Request, next apiHand
 		aerr.write(w)
 		return
 	}
+	if refusalCORS { // take back what refusalCORS added
+		h.Del("Access-Control-Allow-Origin")
+		if v := h["Vary"]; len(v) > 0 && v[len(v)-1] == "Origin" {
+			h["Vary"] = v[:len(v)-1]
+		}
+	}
 	next(w, r, cfg)
+}
+
+// refusalCORS lets a browser read serveAPI's refusals made before the client is known: with
+// an Origin registered for some client (the preflight's rule), it sets Vary and
+// Access-Control-Allow-Origin and reports true. Credentials are never allowed.
+func (p *Provider) refusalCORS(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || p.cfg.AllOrigins == nil || !slices.Contains(p.cfg.AllOrigins(), origin) {
+		return false
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Allow-Origin", origin)
+	return true
 }
 
 // withCORS applies the client's CORS policy before next.
