@@ -992,6 +992,9 @@ func (s *storage) revokeRefresh(ctx context.Context, token, clientID string) *oi
 	if rt.ClientID != clientID {
 		return errRevokeOtherClient()
 	}
+	if rt.Revoked {
+		return nil // RFC 7009 2.2: revoked already, an invalid token: nothing to do, no row
+	}
 	s.families.forget(rt.FamilyID)
 	if err := s.store.RevokeFamily(ctx, rt.FamilyID); err != nil {
 		return oidc.ErrServerError().WithParent(err)
