@@ -142,6 +142,11 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 	if err != nil {
 		return nil, fmt.Errorf("sso: provider: %w", err)
 	}
+	// op.NewProvider builds a chi router of its endpoints (op.CreateRouter) that nothing
+	// serves: the provider's endpoints are op's server behind routes (newOPServer, with its own
+	// router). Let it go: about 200 objects the collector would mark at every collection for
+	// the life of the process. o answers 404 if anything ever served it as a handler.
+	o.Handler = http.NotFoundHandler()
 	p := &Provider{op: o, storage: st, keys: keys, cfg: cfg, devices: devices, forms: newFormDecoder(),
 		issuerCtx: op.ContextWithIssuer(context.Background(), cfg.Issuer)}
 	p.docs = &publicDocs{p: p}
