@@ -35,13 +35,13 @@ func (p protocolRoutes) Mount(e *echo.Echo) {
 			e.GET(path, p.callback(proto))
 		case sso.PathAuthorize:
 			// Each authorize request stores an auth request for an anonymous caller.
-			e.Any(path, p.limit.Wrap("authorize", false, p.authorize(proto)))
+			web.Any(e, path, p.limit.Wrap("authorize", false, p.authorize(proto)))
 		case sso.PathDeviceAuthzEP:
-			e.Any(path, p.limit.Wrap("device_authorization", true, proto))
+			web.Any(e, path, p.limit.Wrap("device_authorization", true, proto))
 		case sso.PathDiscovery, sso.PathKeys:
 			// Mounted by the router (documents).
 		default:
-			e.Any(path, proto)
+			web.Any(e, path, proto)
 		}
 	}
 }
