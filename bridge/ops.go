@@ -71,7 +71,7 @@ func outboxTargets(ctx context.Context, st store.OutboxAdmin) ([]metrics.OutboxT
 	out := make([]metrics.OutboxTarget, len(targets))
 	for i, t := range targets {
 		out[i] = metrics.OutboxTarget{Channel: t.Channel, Client: t.ClientID, Pending: t.Pending,
-			Oldest: t.OldestPending, DeadLetter: t.Dead}
+			Oldest: t.OldestPending, DeadLetter: t.Dead, Superseded: t.Superseded}
 	}
 	return out, nil
 }

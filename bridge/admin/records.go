@@ -311,6 +311,9 @@ type TargetDepth struct {
 	Failing  int       `json:"failing"` // pending events whose last attempt failed
 	Dead     int       `json:"dead"`
 	Oldest   time.Time `json:"oldest"` // the oldest pending event's creation (zero: none)
+	// Superseded events: a newer event of the same member and app stands for them (never sent
+	// nor retried; kept until purged with the delivered ones).
+	Superseded int `json:"superseded"`
 }
 
 // OutboxStatus is the provisioning and logout delivery queue.
@@ -331,7 +334,8 @@ func eventInfo(e *store.OutboxEvent) OutboxEventInfo {
 		Attempts: e.Attempts, CreatedAt: e.CreatedAt, NextAttempt: e.NextAttempt, LastError: e.LastError}
 }
 
-// Outbox reports the queue: counts per state, depth per target, failing and dead events.
+// Outbox reports the queue: counts per state, depth per target (superseded events included),
+// failing and dead events.
 func (a *Service) Outbox(ctx context.Context, actor string) (*OutboxStatus, error) {
 	if a.Records == nil {
 		return nil, errNoRecords
@@ -349,7 +353,7 @@ func (a *Service) Outbox(ctx context.Context, actor string) (*OutboxStatus, erro
 		}
 		return targets[k]
 	}
-	for _, state := range []string{store.OutboxPending, store.OutboxDead} {
+	for _, state := range []string{store.OutboxPending, store.OutboxDead, store.OutboxSuperseded} {
 		evs, err := a.Records.OutboxEvents(ctx, store.OutboxFilter{State: state, Limit: outboxListLimit})
 		if err != nil {
 			return nil, fmt.Errorf("admin: outbox events: %w", err)
@@ -359,6 +363,10 @@ func (a *Service) Outbox(ctx context.Context, actor string) (*OutboxStatus, erro
 		}
 		for _, e := range evs {
 			t := target(e)
+			if state == store.OutboxSuperseded {
+				t.Superseded++
+				continue
+			}
 			if state == store.OutboxDead {
 				t.Dead++
 				st.Dead = append(st.Dead, eventInfo(e))
@@ -381,7 +389,8 @@ func (a *Service) Outbox(ctx context.Context, actor string) (*OutboxStatus, erro
 		a, b := st.Targets[i], st.Targets[j]
 		return a.ClientID < b.ClientID || (a.ClientID == b.ClientID && a.Channel < b.Channel)
 	})
-	a.record(ctx, actor, "admin.outbox_status", "", "", fmt.Sprintf("pending %d, dead %d", counts[store.OutboxPending], counts[store.OutboxDead]))
+	a.record(ctx, actor, "admin.outbox_status", "", "", fmt.Sprintf("pending %d, dead %d, superseded %d", counts[store.OutboxPending],
+		counts[store.OutboxDead], counts[store.OutboxSuperseded]))
 	return st, nil
 }
 

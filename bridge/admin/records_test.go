@@ -236,6 +236,41 @@ func TestOutboxStatusRetryDiscard(t *testing.T) {
 	}
 }
 
+// TestOutboxStatusSuperseded (brief s21 G2 item 2): the status counts superseded events, in
+// all and per target, and its audit line says how many.
+func TestOutboxStatusSuperseded(t *testing.T) {
+	ctx := context.Background()
+	f, st := recordsFixture(t)
+	now := time.Now()
+	ev := func(id string) *store.OutboxEvent {
+		return &store.OutboxEvent{ID: id, Key: "webhook|portal|sub-k1", Type: "user.updated", Channel: "webhook",
+			ClientID: "portal", Subject: "sub-k1", Payload: []byte(`{}`)}
+	}
+	if err := st.Enqueue(ctx, ev("old")); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := st.ClaimEvents(ctx, store.Claim{Now: now.Add(time.Second), Lease: time.Minute, Limit: 1})
+	if err != nil || len(claimed) != 1 {
+		t.Fatal(claimed, err)
+	}
+	newer := ev("newer")
+	newer.Supersedes = []string{"old"} // in flight: superseded when it fails
+	if err := st.Enqueue(ctx, newer); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkFailed(ctx, "old", claimed[0].LeaseUntil, now.Add(time.Hour), "503", false); !errors.Is(err, store.ErrSuperseded) {
+		t.Fatalf("MarkFailed: %v", err)
+	}
+	s, err := f.svc.Outbox(ctx, "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []admin.TargetDepth{{ClientID: "portal", Channel: "webhook", Pending: 1, Superseded: 1, Oldest: s.Targets[0].Oldest}}
+	if !slices.Equal(s.Targets, want) || s.Counts[store.OutboxSuperseded] != 1 || len(s.Failing) != 0 {
+		t.Fatalf("status %+v", s)
+	}
+}
+
 type amsFake struct{ pingErr, diagErr, tokenErr error }
 
 func (a amsFake) Ping(context.Context) error { return a.pingErr }

@@ -121,7 +121,7 @@ func New(build BuildInfo) *Metrics {
 		audit: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "audit_events_total",
 			Help: "Audit events written, by event name."}, []string{"event"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Subsystem: "outbox", Name: "deliveries_total",
-			Help: "Outbox delivery attempts by channel, client and outcome (delivered, retry, dead)."}, []string{"channel", "client", "outcome"}),
+			Help: "Outbox delivery attempts by channel, client and outcome (delivered, retry, dead, superseded: failed, and a newer event of the same member and app stands for it)."}, []string{"channel", "client", "outcome"}),
 		clients: map[string]struct{}{},
 	}
 	info := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "build_info",

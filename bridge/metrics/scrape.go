@@ -62,13 +62,16 @@ type OutboxTarget struct {
 	Pending    int
 	Oldest     time.Time
 	DeadLetter int
+	// Superseded events: a newer event of the same member and app stands for them, so they are
+	// never sent nor retried (kept until purged with the delivered ones).
+	Superseded int
 }
 
-// Outbox registers the outbox's depth, oldest pending age and dead letters per target, read
-// at scrape time from read (bounded by timeout). A failed read leaves the series out of that
-// scrape, the rest of the scrape is answered; during an outage (the store down) only its
-// first failure is logged, as a warning, and its end as an information line, not every
-// scrape.
+// Outbox registers the outbox's depth, oldest pending age, dead letters and superseded events
+// per target, read at scrape time from read (bounded by timeout). A failed read leaves the
+// series out of that scrape, the rest of the scrape is answered; during an outage (the store
+// down) only its first failure is logged, as a warning, and its end as an information line,
+// not every scrape.
 func (m *Metrics) Outbox(read func(ctx context.Context) ([]OutboxTarget, error), now func() time.Time, timeout time.Duration, log *slog.Logger) {
 	lbl := []string{"channel", "client"}
 	m.reg.MustRegister(&outboxCollector{read: read, now: now, timeout: timeout, m: m,
@@ -79,6 +82,8 @@ func (m *Metrics) Outbox(read func(ctx context.Context) ([]OutboxTarget, error),
 			"Age of the oldest outbox event waiting for delivery, per channel and client.", lbl, nil),
 		dead: prometheus.NewDesc(Namespace+"_outbox_dead_letters",
 			"Outbox events in the dead-letter state (ssobridge shadow retry re-queues them), per channel and client.", lbl, nil),
+		superseded: prometheus.NewDesc(Namespace+"_outbox_superseded",
+			"Outbox events a newer event of the same member and app superseded (never sent nor retried; kept until purged with the delivered ones), per channel and client.", lbl, nil),
 	})
 }
 
@@ -90,12 +95,14 @@ type outboxCollector struct {
 	down                logging.Outage
 	m                   *Metrics
 	depth, oldest, dead *prometheus.Desc
+	superseded          *prometheus.Desc
 }
 
 func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.depth
 	ch <- c.oldest
 	ch <- c.dead
+	ch <- c.superseded
 }
 
 func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
@@ -110,8 +117,8 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	c.down.OK(ctx, c.log, now, "metrics: the outbox can be read again")
 	// Several clients past the bound fold into one "other" series.
 	type acc struct {
-		pending, dead int
-		oldest        time.Time
+		pending, dead, superseded int
+		oldest                    time.Time
 	}
 	sum := map[pair]*acc{}
 	var order []pair
@@ -128,6 +135,7 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		a.pending += t.Pending
 		a.dead += t.DeadLetter
+		a.superseded += t.Superseded
 		if !t.Oldest.IsZero() && (a.oldest.IsZero() || t.Oldest.Before(a.oldest)) {
 			a.oldest = t.Oldest
 		}
@@ -141,6 +149,7 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, k.a, k.b)
 		ch <- prometheus.MustNewConstMetric(c.dead, prometheus.GaugeValue, float64(a.dead), k.a, k.b)
+		ch <- prometheus.MustNewConstMetric(c.superseded, prometheus.GaugeValue, float64(a.superseded), k.a, k.b)
 	}
 }
 

@@ -41,10 +41,13 @@ const (
 	OutcomeDelivered = "delivered"
 	OutcomeRetry     = "retry" // failed; retried later
 	OutcomeDead      = "dead"  // failed; moved to the dead-letter state
+	// OutcomeSuperseded: failed; a newer event of its key written while it was in flight
+	// stands for it, so it is not retried (store.ErrSuperseded).
+	OutcomeSuperseded = "superseded"
 )
 
 // DeliveryObserver is told about each delivery attempt: the event's channel, its client and
-// the outcome (OutcomeDelivered, OutcomeRetry, OutcomeDead).
+// the outcome (OutcomeDelivered, OutcomeRetry, OutcomeDead, OutcomeSuperseded).
 type DeliveryObserver interface {
 	Delivery(channel, clientID, outcome string)
 }
@@ -435,6 +438,15 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) (verdict, 
 				"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "subject", e.Subject,
 				"attempt", e.Attempts, "duration", q.now().Sub(start), "err", err)
 			return forget, err // its app is gone: what its target did says nothing any more
+		}
+		if errors.Is(merr, store.ErrSuperseded) {
+			// A newer state of the member, written while this was in flight, stands for it:
+			// it is never retried, and the newer one is sent next, now.
+			q.observe(e, OutcomeSuperseded)
+			q.log.WarnContext(ctx, "shadow: delivery failed; a newer event of the member and app supersedes it",
+				"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "subject", e.Subject,
+				"attempt", e.Attempts, "err", err)
+			return v, err
 		}
 		q.log.ErrorContext(ctx, "shadow: mark failed failed", "event", e.ID, "err", merr)
 	}

@@ -517,22 +517,24 @@ func (s *Service) shadowUpdate(ctx context.Context, clientID string, u wire.User
 
 // supersede makes ev stand for the events of key still waiting when the key is held by a
 // failure (its oldest pending event was refused or failed at least once: it backs off, and the
-// others wait behind it) and returns their ids for the store to supersede as ev is written
-// (store.OutboxEvent.Supersedes). While the app takes the member's changes, each is sent, in
-// order. ev carries the member's whole state, so what they carried is
-// stale, but not what they took away: their removed roles that ev's roles do not hold again
-// are ev's too (an app's group of a role removed while its event waited is left), and a
-// creation the app has not had makes ev one (user.created, unless ev deactivates). So a newer
-// state, a deactivation above all, is not held for hours behind an older one the app keeps
-// failing. An event in flight stays (the store leaves it to finish); folding it in too does no
-// harm (a removal or creation sent twice changes nothing). An event written after the read is
-// not named: it is sent, and ev after it.
+// others wait behind it) or by a delivery in flight (its oldest pending event is leased), and
+// returns their ids for the store to supersede as ev is written (store.OutboxEvent.Supersedes).
+// While the app takes the member's changes as they come, each is sent, in order. ev carries the
+// member's whole state, so what they carried is stale, but not what they took away: their
+// removed roles that ev's roles do not hold again are ev's too (an app's group of a role
+// removed while its event waited is left), and a creation the app has not had makes ev one
+// (user.created, unless ev deactivates). So a newer state, a deactivation above all, is not
+// held for hours behind an older one the app keeps failing. The event in flight finishes its
+// attempt (the store leaves it); delivered, ev is sent after it (a removal or creation sent
+// twice changes nothing); failed, the store supersedes it as it records the failure, and ev is
+// sent at once instead of waiting for its retries (brief s21 G2 item 1). An event written
+// after the read is not named: it is sent, and ev after it.
 func (s *Service) supersede(ctx context.Context, key string, ev *wire.Event) ([]string, error) {
 	waiting, err := s.store.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxPending, Key: key, Limit: maxSuperseded})
 	if err != nil {
 		return nil, fmt.Errorf("waiting events of %s: %w", key, err)
 	}
-	if len(waiting) == 0 || waiting[0].LastError == "" {
+	if len(waiting) == 0 || (waiting[0].LastError == "" && !waiting[0].LeaseUntil.After(s.now())) {
 		return nil, nil
 	}
 	ids := make([]string, 0, len(waiting))

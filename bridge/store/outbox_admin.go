@@ -12,9 +12,9 @@ type OutboxAdmin interface {
 	// reports nothing else changed; sso.ErrNotFound when there is no such event, ErrNotDead
 	// (wrapped) when the event is pending or delivered, which is never discarded.
 	DiscardEvent(ctx context.Context, id string) error
-	// OutboxTargets counts the pending and dead events of each channel and client, with the
-	// creation time of the oldest pending one, aggregated in the store (the metrics read it at
-	// every scrape, whatever the backlog). Targets with neither are left out.
+	// OutboxTargets counts the pending, dead and superseded events of each channel and client,
+	// with the creation time of the oldest pending one, aggregated in the store (the metrics
+	// read it at every scrape, whatever the backlog). Targets with none are left out.
 	OutboxTargets(ctx context.Context) ([]OutboxTarget, error)
 }
 
@@ -23,6 +23,8 @@ type OutboxTarget struct {
 	Channel, ClientID string
 	Pending, Dead     int
 	OldestPending     time.Time // zero when nothing is pending
+	// Superseded events (kept until purged with the delivered ones: store.OutboxSuperseded).
+	Superseded int
 }
 
 // ErrNotDead is DiscardEvent's answer for an event that is not a dead letter.
@@ -34,13 +36,20 @@ var ErrNotDead = errors.New("the event is not a dead letter")
 // over its outcome.
 var ErrLeaseLost = errors.New("the event's lease is held by a later claim")
 
+// ErrSuperseded is MarkFailed's answer when the failure was recorded and the event superseded
+// by it: a later event of its key, written while this one was in flight, stands for it
+// (OutboxEvent.Supersedes), so it is never retried and that event is the key's head at once.
+var ErrSuperseded = errors.New("the failed event is superseded by a later event of its key")
+
 // OutboxTargetsSQL is OutboxTargets' aggregate query, the same on both backends: channel,
-// client, pending count, dead count, the oldest pending creation time (0: none).
+// client, pending count, dead count, the oldest pending creation time (0: none), superseded
+// count.
 const OutboxTargetsSQL = `SELECT channel, client_id,
 	SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END),
 	SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END),
-	COALESCE(MIN(CASE WHEN state = 'pending' THEN created_at END), 0)
-	FROM outbox WHERE state IN ('pending', 'dead') GROUP BY channel, client_id ORDER BY channel, client_id`
+	COALESCE(MIN(CASE WHEN state = 'pending' THEN created_at END), 0),
+	SUM(CASE WHEN state = 'superseded' THEN 1 ELSE 0 END)
+	FROM outbox WHERE state IN ('pending', 'dead', 'superseded') GROUP BY channel, client_id ORDER BY channel, client_id`
 
 // Rows is what both backends' query results offer (database/sql and pgx).
 type Rows interface {
@@ -57,7 +66,7 @@ func ScanOutboxTargets(rows Rows, at func(int64) time.Time) ([]OutboxTarget, err
 			t      OutboxTarget
 			oldest int64
 		)
-		if err := rows.Scan(&t.Channel, &t.ClientID, &t.Pending, &t.Dead, &oldest); err != nil {
+		if err := rows.Scan(&t.Channel, &t.ClientID, &t.Pending, &t.Dead, &oldest, &t.Superseded); err != nil {
 			return nil, err
 		}
 		if t.Pending > 0 {

@@ -61,8 +61,15 @@ type OutboxEvent struct {
 	// pointless: it carries the whole state they carried (and what they took away). Those
 	// still pending and not in flight become OutboxSuperseded in the same transaction, and
 	// Supersedes is left naming only them; one in flight finishes its attempt, and this event
-	// waits for it as for any older event of its key. Not stored.
+	// waits for it as for any older event of its key: when that attempt is delivered, this
+	// event is sent after it; when it fails and would be retried, MarkFailed supersedes it in
+	// the transaction that records the failure (ErrSuperseded), and this event is the key's
+	// head at once. Only the ids are stored (with the events they name).
 	Supersedes []string
+	// SupersedesOnFailure is set by the write: the events Supersedes named that were in
+	// flight, each superseded if its attempt fails. A write run again (a transaction retried)
+	// names these and Supersedes again, so it does the same. Not stored.
+	SupersedesOnFailure []string
 }
 
 // Claim asks for due events.
@@ -198,7 +205,9 @@ type Outbox interface {
 	// MarkFailed records a failed attempt by the holder of the claim whose lease ends at lease
 	// (as MarkDelivered): the event is retried at next, or goes to the dead-letter state when
 	// dead is true. The lease is released. ErrLeaseLost when the claim is no longer the
-	// latest; nil for a delivered event, which stays delivered.
+	// latest; nil for a delivered event, which stays delivered. ErrSuperseded when the failure
+	// is recorded and, since a later pending event of its key stands for it and dead is false,
+	// the event is superseded instead of retried (OutboxEvent.Supersedes).
 	MarkFailed(ctx context.Context, id string, lease, next time.Time, lastError string, dead bool) error
 	// OutboxEvent returns one event; sso.ErrNotFound when unknown.
 	OutboxEvent(ctx context.Context, id string) (*OutboxEvent, error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,24 +52,34 @@ func (s *Store) enqueue(ctx context.Context, tx pgx.Tx, events []*store.OutboxEv
 
 // supersede marks the older events of e's key that e names in Supersedes superseded, when
 // pending and not in flight at now, and leaves e.Supersedes naming those only. A claim that
-// leased one first is waited for (the row lock) and the lease seen, so it is left to finish;
-// one that comes after finds it no longer pending.
+// leased one first is waited for (the row lock) and the lease seen, so it is left to finish,
+// marked as stood for by e (superseded_by; e.SupersedesOnFailure names those): if its attempt
+// fails, MarkFailed supersedes it then; one that comes after finds it no longer pending.
 func supersede(ctx context.Context, tx pgx.Tx, e *store.OutboxEvent, now int64) error {
-	if len(e.Supersedes) == 0 {
+	named := append(slices.Clone(e.Supersedes), e.SupersedesOnFailure...)
+	if len(named) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `UPDATE outbox SET state = 'superseded', delivered_at = $1
-		WHERE key = $2 AND seq < $3 AND state = 'pending' AND lease_until <= $1 AND id = ANY($4)
-		RETURNING id`, now, e.Key, e.Seq, e.Supersedes)
+	rows, err := tx.Query(ctx, `UPDATE outbox SET
+			state = CASE WHEN lease_until <= $1 THEN 'superseded' ELSE state END,
+			delivered_at = CASE WHEN lease_until <= $1 THEN $1 ELSE delivered_at END,
+			superseded_by = CASE WHEN lease_until <= $1 THEN superseded_by ELSE $5 END
+		WHERE key = $2 AND seq < $3 AND state = 'pending' AND id = ANY($4)
+		RETURNING id, state`, now, e.Key, e.Seq, named, e.ID)
 	if err != nil {
 		return err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return err
-	}
-	e.Supersedes = ids
-	return nil
+	e.Supersedes, e.SupersedesOnFailure = nil, nil
+	var id, state string
+	_, err = pgx.ForEachRow(rows, []any{&id, &state}, func() error {
+		if state == store.OutboxSuperseded {
+			e.Supersedes = append(e.Supersedes, id)
+		} else {
+			e.SupersedesOnFailure = append(e.SupersedesOnFailure, id)
+		}
+		return nil
+	})
+	return err
 }
 
 // Enqueue writes pending events in one transaction.
@@ -257,7 +268,10 @@ func (s *Store) MarkDelivered(ctx context.Context, id string, lease, at time.Tim
 }
 
 // MarkFailed records a failed attempt by the claim whose lease ends at lease (see store.Outbox).
-// A delivered event stays delivered.
+// A delivered event stays delivered. A retryable failure of an event that a later pending
+// event of its key stands for (superseded_by, set while it was in flight) supersedes it instead
+// (store.ErrSuperseded): the newer state is the key's head at once. That event cannot change
+// meanwhile: it waits behind this one, which the lease holds.
 func (s *Store) MarkFailed(ctx context.Context, id string, lease, next time.Time, lastError string, dead bool) error {
 	state := store.OutboxPending
 	if dead {
@@ -266,13 +280,34 @@ func (s *Store) MarkFailed(ctx context.Context, id string, lease, next time.Time
 	if len(lastError) > 1000 {
 		lastError = lastError[:1000]
 	}
-	err := execOne(ctx, s.pool, `UPDATE outbox SET state = $1, next_attempt = $2, lease_until = 0, last_error = $3
-		WHERE id = $4 AND state = 'pending' AND lease_until = $5`, state, ts(next), lastError, id, ts(lease))
-	if isNoRows(err) {
-		err = s.notHeld(ctx, id)
+	var got string
+	err := s.pool.QueryRow(ctx, markFailed, state, ts(next), lastError, id, ts(lease), dead, ts(s.clock())).Scan(&got)
+	if err != nil {
+		if isNoRows(err) {
+			err = s.notHeld(ctx, id)
+		}
+		return wrap("mark failed", err)
 	}
-	return wrap("mark failed", err)
+	if got == store.OutboxSuperseded {
+		return store.ErrSuperseded
+	}
+	return nil
 }
+
+// markFailed records a failed attempt ($1 the state it leaves the event in, $6 whether that is
+// dead) and returns the state the event is left in: superseded, instead of pending, when a
+// later pending event of its key stands for it (supersededOnFailure).
+const markFailed = `UPDATE outbox SET
+		state = CASE WHEN ` + supersededOnFailure + ` THEN 'superseded' ELSE $1 END,
+		delivered_at = CASE WHEN ` + supersededOnFailure + ` THEN $7 ELSE delivered_at END,
+		next_attempt = $2, lease_until = 0, last_error = $3
+	WHERE id = $4 AND state = 'pending' AND lease_until = $5
+	RETURNING state`
+
+// supersededOnFailure holds for a retryable failure ($6 false) of an event that a later event
+// of its key, still pending, stands for (written while this one was in flight).
+const supersededOnFailure = `(NOT $6::boolean AND superseded_by <> '' AND EXISTS (SELECT 1 FROM outbox b
+		WHERE b.id = outbox.superseded_by AND b.key = outbox.key AND b.seq > outbox.seq AND b.state = 'pending'))`
 
 // notHeld explains an outcome that matched no row: nil when the event is delivered (a late
 // outcome changes nothing), store.ErrLeaseLost when another claim holds it or its outcome is

@@ -739,6 +739,10 @@ CREATE INDEX outbox_client_due ON outbox (client_id, next_attempt, seq) WHERE st
 	// claim at the step that passed, which scanned every live challenge (session 20; PostgreSQL
 	// 21). Partial: the other challenges' data (passkey ceremonies' state) is not indexed.
 	`CREATE INDEX mfa_challenges_saml_claim ON mfa_challenges (data) WHERE kind = 'saml-login-claim';`,
+	// 32: the later event of its key that stands for an outbox event written while this one was
+	// in flight (store.OutboxEvent.Supersedes): a retryable failure of this one supersedes it
+	// (session 21; PostgreSQL 22). Events stored before stand for nothing: retried as they were.
+	`ALTER TABLE outbox ADD COLUMN superseded_by TEXT NOT NULL DEFAULT '';`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,31 +69,41 @@ func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, events []*store.OutboxE
 }
 
 // supersede marks the older events of e's key that e names in Supersedes superseded, when
-// pending and not in flight at now, and leaves e.Supersedes naming those only.
+// pending and not in flight at now, and leaves e.Supersedes naming those only. One in flight is
+// left to finish, marked as stood for by e (superseded_by): if its attempt fails, MarkFailed
+// supersedes it then (see store.OutboxEvent.Supersedes); e.SupersedesOnFailure names those.
 func supersede(ctx context.Context, tx *sql.Tx, e *store.OutboxEvent, now int64) error {
-	if len(e.Supersedes) == 0 {
+	named := append(slices.Clone(e.Supersedes), e.SupersedesOnFailure...)
+	if len(named) == 0 {
 		return nil
 	}
-	args := []any{now, e.Key, e.Seq}
-	ph := make([]string, len(e.Supersedes))
-	for i, id := range e.Supersedes {
+	args := []any{now, e.Key, e.Seq, e.ID}
+	ph := make([]string, len(named))
+	for i, id := range named {
 		args = append(args, id)
 		ph[i] = "?" + strconv.Itoa(len(args))
 	}
-	rows, err := tx.QueryContext(ctx, `UPDATE outbox SET state = 'superseded', delivered_at = ?1
-		WHERE key = ?2 AND seq < ?3 AND state = 'pending' AND lease_until <= ?1 AND id IN (`+strings.Join(ph, ", ")+`)
-		RETURNING id`, args...)
+	rows, err := tx.QueryContext(ctx, `UPDATE outbox SET
+			state = CASE WHEN lease_until <= ?1 THEN 'superseded' ELSE state END,
+			delivered_at = CASE WHEN lease_until <= ?1 THEN ?1 ELSE delivered_at END,
+			superseded_by = CASE WHEN lease_until <= ?1 THEN superseded_by ELSE ?4 END
+		WHERE key = ?2 AND seq < ?3 AND state = 'pending' AND id IN (`+strings.Join(ph, ", ")+`)
+		RETURNING id, state`, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	e.Supersedes = e.Supersedes[:0:0]
+	e.Supersedes, e.SupersedesOnFailure = nil, nil
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var id, state string
+		if err := rows.Scan(&id, &state); err != nil {
 			return err
 		}
-		e.Supersedes = append(e.Supersedes, id)
+		if state == store.OutboxSuperseded {
+			e.Supersedes = append(e.Supersedes, id)
+		} else {
+			e.SupersedesOnFailure = append(e.SupersedesOnFailure, id)
+		}
 	}
 	return rows.Err()
 }
@@ -217,7 +228,9 @@ func (s *Store) MarkDelivered(ctx context.Context, id string, lease, at time.Tim
 }
 
 // MarkFailed records a failed attempt by the claim whose lease ends at lease (see store.Outbox).
-// A delivered event stays delivered.
+// A delivered event stays delivered. A retryable failure of an event that a later pending
+// event of its key stands for (superseded_by, set while it was in flight) supersedes it instead
+// (store.ErrSuperseded): the newer state is the key's head at once.
 func (s *Store) MarkFailed(ctx context.Context, id string, lease, next time.Time, lastError string, dead bool) error {
 	state := store.OutboxPending
 	if dead {
@@ -226,16 +239,34 @@ func (s *Store) MarkFailed(ctx context.Context, id string, lease, next time.Time
 	if len(lastError) > 1000 {
 		lastError = lastError[:1000]
 	}
-	res, err := s.wexec(ctx, `UPDATE outbox SET state = ?, next_attempt = ?, lease_until = 0, last_error = ?
-		WHERE id = ? AND state = 'pending' AND lease_until = ?`, state, ts(next), lastError, id, ts(lease))
-	if err := affectedOne(res, err); err != nil {
+	var got string
+	err := s.writeRow(ctx, markFailed, []any{state, ts(next), lastError, id, ts(lease), dead, ts(s.clock())}, &got)
+	if err != nil {
 		if isNoRows(err) {
 			err = s.notHeld(ctx, id)
 		}
 		return wrap("mark failed", err)
 	}
+	if got == store.OutboxSuperseded {
+		return store.ErrSuperseded
+	}
 	return nil
 }
+
+// markFailed records a failed attempt (?1 the state it leaves the event in, ?6 whether that is
+// dead) and returns the state the event is left in: superseded, instead of pending, when a
+// later pending event of its key stands for it (supersededOnFailure).
+const markFailed = `UPDATE outbox SET
+		state = CASE WHEN ` + supersededOnFailure + ` THEN 'superseded' ELSE ?1 END,
+		delivered_at = CASE WHEN ` + supersededOnFailure + ` THEN ?7 ELSE delivered_at END,
+		next_attempt = ?2, lease_until = 0, last_error = ?3
+	WHERE id = ?4 AND state = 'pending' AND lease_until = ?5
+	RETURNING state`
+
+// supersededOnFailure holds for a retryable failure (?6 false) of an event that a later event
+// of its key, still pending, stands for (written while this one was in flight).
+const supersededOnFailure = `(NOT ?6 AND superseded_by <> '' AND EXISTS (SELECT 1 FROM outbox b
+		WHERE b.id = outbox.superseded_by AND b.key = outbox.key AND b.seq > outbox.seq AND b.state = 'pending'))`
 
 // notHeld explains an outcome that matched no row: nil when the event is delivered (a late
 // outcome changes nothing), store.ErrLeaseLost when another claim holds it or its outcome is

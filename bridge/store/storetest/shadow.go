@@ -47,6 +47,9 @@ var outboxTests = []test{
 	{"PurgeDelivered", testOutboxPurge},
 	{"Supersede", testOutboxSupersede},
 	{"SupersedeInFlight", testOutboxSupersedeInFlight},
+	{"SupersedeOnFailure", testOutboxSupersedeOnFailure},
+	{"SupersedeOnFailureOutcomes", testOutboxSupersedeOnFailureOutcomes},
+	{"TargetsSuperseded", testOutboxTargetsSuperseded},
 }
 
 // event returns a new pending event of key.

@@ -357,8 +357,9 @@ func (c *Console) provisioning(w http.ResponseWriter, r *http.Request, s *sessio
 	c.render(w, r, s, http.StatusOK, "provisioning", struct {
 		base
 		*admin.OutboxStatus
-		NPending, NDelivered, NDead int
-	}{b, st, st.Counts[store.OutboxPending], st.Counts[store.OutboxDelivered], st.Counts[store.OutboxDead]})
+		NPending, NDelivered, NDead, NSuperseded int
+	}{b, st, st.Counts[store.OutboxPending], st.Counts[store.OutboxDelivered], st.Counts[store.OutboxDead],
+		st.Counts[store.OutboxSuperseded]})
 }
 
 func (c *Console) retry(w http.ResponseWriter, r *http.Request, s *session) {
