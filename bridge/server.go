@@ -345,7 +345,10 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Observer: s.metrics}
 	acct := &account.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Consents: d.Store,
 		Scopes: pol.DescribeScopes, Member: flow.Member, EndSession: logouts.EndSession, AppLogout: logouts.AppLogout, Audit: auditLog.Write,
-		Launch: samlIdP.Launch, Playground: cfg.PlaygroundEnabled(), Logger: log}
+		Launch: samlIdP.Launch, Playground: cfg.PlaygroundEnabled(), Logger: log,
+		EndAll: func(ctx context.Context, subject string) (*account.EndedAll, error) {
+			return endAll(ctx, d.Store, logouts, subject)
+		}}
 	if len(ups.List()) > 0 {
 		acct.Linked, acct.Upstreams = upstreams.Linked, flow.Upstreams
 	}

@@ -19,8 +19,12 @@ import (
 	"github.com/ssobridge/ssobridge/sso"
 )
 
-// Path is the account page.
-const Path = "/account"
+// Paths of the account pages.
+const (
+	Path = "/account"
+	// PathSignOutAll confirms (GET) and does (POST) "Sign out of all devices".
+	PathSignOutAll = "/account/signout-all"
+)
 
 // Consents are the member's stored consents.
 type Consents interface {
@@ -51,7 +55,13 @@ type Handler struct {
 	// AppLogout queues a client's back-channel logout for one session of the member (sess), or
 	// for all of them (sess nil); nil: apps are not told (backchannel.Logouts.AppLogout).
 	AppLogout func(ctx context.Context, clientID, subject string, sess *sso.Session) error
-	Audit     func(context.Context, *store.AuditEvent)
+	// EndAll ends every live session of the member, in every browser, and revokes every grant
+	// of theirs (refresh-token families and their access tokens), in one transaction with the
+	// back-channel logouts (OpenID and SAML) of every app the ended sessions signed into
+	// (store.Deactivation with EndSessions, backchannel.Logouts.EndedSessions). It returns what
+	// it ended. nil: "Sign out of all devices" is not offered.
+	EndAll func(ctx context.Context, subject string) (*EndedAll, error)
+	Audit  func(context.Context, *store.AuditEvent)
 	// Linked lists the member's linked upstream identities (nil: no upstream providers);
 	// Upstreams are the providers an identity can be linked from.
 	Linked    func(ctx context.Context, subject string) ([]web.LinkedIdentity, error)
@@ -74,6 +84,18 @@ func (h *Handler) Mount(e *echo.Echo) {
 	e.GET("/", h.home)
 	e.GET(Path, h.account)
 	e.POST(Path, h.action)
+	e.GET(PathSignOutAll, h.signOutAllPage)
+	e.POST(PathSignOutAll, h.signOutAll)
+}
+
+// EndedAll is what "Sign out of all devices" ended.
+type EndedAll struct {
+	// Sessions are the sessions it ended, this browser's among them.
+	Sessions []*sso.Session
+	// TokenApps are the client ids at which the member held a live refresh-token family when
+	// it began (all of the member's grants are revoked, these included): what the result page
+	// names, read before the transaction.
+	TokenApps []string
 }
 
 type homeData struct {
@@ -102,6 +124,26 @@ type accountData struct {
 	Linked                                                         []web.LinkedIdentity
 	Upstreams                                                      []web.UpstreamButton
 	Launch                                                         []web.AppLink
+	// SignOutAll offers "Sign out of all devices".
+	SignOutAll bool
+	// AllDevices, when set, makes the page the confirmation or the result of "Sign out of all
+	// devices" instead.
+	AllDevices *allDevicesData
+}
+
+// allDevicesData is the confirmation (Done false) or the result of "Sign out of all devices".
+type allDevicesData struct {
+	Done bool
+	// Sessions are the sessions ended, TokenApps the apps whose tokens were revoked (names).
+	Sessions  []endedSession
+	TokenApps []string
+}
+
+// endedSession is one ended session as the result page lists it.
+type endedSession struct {
+	SignedInAt, Method string
+	ThisBrowser        bool
+	Apps               []string
 }
 
 // clientName is the client's name, or its id when it has none (no longer registered).
@@ -142,19 +184,7 @@ func (h *Handler) account(c echo.Context) error {
 		return err
 	}
 	d := accountData{Page: h.Pages.Base("Your account"), CSRF: csrf, Name: m.FullName, Login: m.Login, Email: m.Email, MemberID: m.MemberID,
-		SignedInAt: sess.AuthTime.Format("2 Jan 2006 15:04 MST"), Method: "password", Notice: c.QueryParam("done")}
-	if strings.Join(sess.AMR, ",") == "ams" {
-		d.Method = "from the member website"
-	} else if slices.Contains(sess.AMR, "fed") {
-		d.Method = "with a linked account"
-	}
-	if slices.Contains(sess.AMR, "mfa") { // a second factor (bridge/mfa)
-		if d.Method == "password" && !slices.Contains(sess.AMR, "pwd") {
-			d.Method = "with a passkey"
-		} else {
-			d.Method += " and a second factor"
-		}
-	}
+		SignedInAt: signedInAt(sess), Method: method(sess.AMR), Notice: c.QueryParam("done"), SignOutAll: h.EndAll != nil}
 	if h.Linked != nil {
 		if d.Linked, err = h.Linked(ctx, sess.Subject); err != nil {
 			return fmt.Errorf("list linked identities: %w", err)
@@ -237,6 +267,97 @@ func (h *Handler) action(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, Path+"?done=signedout")
 	}
 	return h.Pages.Error(c, http.StatusBadRequest, "Nothing to do", "That action is not known.", "")
+}
+
+func signedInAt(sess *sso.Session) string { return sess.AuthTime.Format("2 Jan 2006 15:04 MST") }
+
+// method says how a session signed in, for the member.
+func method(amr []string) string {
+	m := "password"
+	if strings.Join(amr, ",") == "ams" {
+		m = "from the member website"
+	} else if slices.Contains(amr, "fed") {
+		m = "with a linked account"
+	}
+	if slices.Contains(amr, "mfa") { // a second factor (bridge/mfa)
+		if m == "password" && !slices.Contains(amr, "pwd") {
+			m = "with a passkey"
+		} else {
+			m += " and a second factor"
+		}
+	}
+	return m
+}
+
+// signedInMember is the member behind this browser's live session for the sign-out-all pages:
+// nil after answering (not signed in: the account page says so; a step-up first).
+func (h *Handler) signedInMember(c echo.Context) (*sso.Session, error) {
+	sess, err := h.Cookies.Current(c)
+	if err != nil || h.EndAll == nil {
+		return nil, c.Redirect(http.StatusSeeOther, Path)
+	}
+	if h.StepUp != nil {
+		m, err := h.Member(c.Request().Context(), sess)
+		if err != nil {
+			return nil, c.Redirect(http.StatusSeeOther, Path) // the page says why
+		}
+		if next, err := h.stepUp(c, sess, m); err != nil || next != "" {
+			return nil, err
+		}
+	}
+	return sess, nil
+}
+
+// signOutAllPage asks the member to confirm "Sign out of all devices".
+func (h *Handler) signOutAllPage(c echo.Context) error {
+	sess, err := h.signedInMember(c)
+	if sess == nil {
+		return err
+	}
+	csrf, err := h.Cookies.CSRFToken(c)
+	if err != nil {
+		return err
+	}
+	return h.Pages.Render(c, http.StatusOK, "account", accountData{Page: h.Pages.Base("Sign out of all devices"), CSRF: csrf,
+		AllDevices: &allDevicesData{}})
+}
+
+// signOutAll ends every session of the member in every browser and revokes all their grants
+// (EndAll: one transaction, with the apps' back-channel logouts), records one audit event and
+// shows what ended. This browser is signed out with the rest.
+func (h *Handler) signOutAll(c echo.Context) error {
+	if err := h.Cookies.CheckCSRF(c); err != nil {
+		return h.Cookies.CSRFFailed(c)
+	}
+	sess, err := h.signedInMember(c)
+	if sess == nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	ended, err := h.EndAll(ctx, sess.Subject)
+	if err != nil {
+		return fmt.Errorf("sign out of all devices: %w", err)
+	}
+	if err := h.Cookies.Clear(c); err != nil {
+		return err
+	}
+	d := &allDevicesData{Done: true}
+	apps := 0
+	for _, s := range ended.Sessions {
+		es := endedSession{SignedInAt: signedInAt(s), Method: method(s.AMR), ThisBrowser: s.ID == sess.ID}
+		for _, id := range s.Clients {
+			es.Apps = append(es.Apps, h.clientName(ctx, id))
+		}
+		apps += len(s.Clients)
+		d.Sessions = append(d.Sessions, es)
+	}
+	for _, id := range ended.TokenApps {
+		d.TokenApps = append(d.TokenApps, h.clientName(ctx, id))
+	}
+	h.Audit(ctx, &store.AuditEvent{Event: "logout.all_devices", Subject: sess.Subject, IP: c.RealIP(),
+		Detail: fmt.Sprintf("%d sessions ended (%d app sign-ins told), every grant revoked (refresh tokens at %d apps)",
+			len(ended.Sessions), apps, len(ended.TokenApps))})
+	return h.Pages.Render(c, http.StatusOK, "account", accountData{Page: h.Pages.Base("Signed out of all devices"), AllDevices: d})
 }
 
 func (h *Handler) appLogout(ctx context.Context, clientID, subject string, sess *sso.Session) error {

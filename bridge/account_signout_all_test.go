@@ -1,0 +1,213 @@
+package bridge_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
+
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
+	"github.com/ssobridge/ssobridge/bridge/store"
+)
+
+// logoutRecorder is an app's backchannel_logout_uri: it keeps the claims of every logout token
+// it receives (the signature is the outbox tests' business).
+func logoutRecorder(t *testing.T) (*httptest.Server, chan map[string]any) {
+	t.Helper()
+	got := make(chan map[string]any, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		parts := strings.Split(r.PostForm.Get("logout_token"), ".")
+		if r.URL.Path != "/bcl" || len(parts) != 3 {
+			http.NotFound(w, r)
+			return
+		}
+		raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+		var claims map[string]any
+		if err == nil {
+			err = json.Unmarshal(raw, &claims)
+		}
+		if err != nil {
+			http.Error(w, "bad token", http.StatusBadRequest)
+			return
+		}
+		got <- claims
+	}))
+	t.Cleanup(srv.Close)
+	return srv, got
+}
+
+// drainLogouts delivers the queued logout events and returns the claims of the tokens the
+// recorder got.
+func drainLogouts(t *testing.T, e *env, got chan map[string]any, want int) []map[string]any {
+	t.Helper()
+	if n, err := e.bridge.Shadow().DeliverDue(e.ctx()); err != nil || n != want {
+		t.Fatalf("delivered %d logout tokens, want %d: %v", n, want, err)
+	}
+	var out []map[string]any
+	for range want {
+		out = append(out, <-got)
+	}
+	return out
+}
+
+// TestAccountSignOutAllDevices (brief s21 H item 1): "Sign out of all devices" on the account
+// page ends the member's sessions in every browser (not only this one) and revokes all their
+// grants, refresh tokens included, with a back-channel logout token for every session's app,
+// one audit event; it is a CSRF-protected POST behind a confirmation page, the result page lists
+// what ended, and a replayed form does nothing more.
+func TestAccountSignOutAllDevices(t *testing.T) {
+	rec, got := logoutRecorder(t)
+	e := grantEnv(t, func(c *bridge.Config) {
+		c.Clients[1].BackchannelLogoutURI = rec.URL + "/bcl" // "other"
+		c.Clients[1].AllowInternalTargets = true             // rec is on 127.0.0.1
+	})
+	other, _ := e.oauth("other", otherSecret, e.rp+"/other", oauth2.AuthStyleInHeader)
+	here, there := e.browser(), e.browser()
+	var refresh []string
+	for _, b := range []*bridgetest.Browser{here, there} {
+		tok, err := other.Exchange(e.ctx(), e.signIn(b, other.AuthCodeURL("s"), "alice", "alice-password"))
+		if err != nil || tok.RefreshToken == "" {
+			t.Fatalf("sign-in: %v (refresh token %t)", err, tok != nil && tok.RefreshToken != "")
+		}
+		refresh = append(refresh, tok.RefreshToken)
+	}
+	if n := sessionsOf(t, e, "alice"); n != 2 {
+		t.Fatalf("alice has %d sessions, want 2", n)
+	}
+
+	acc := here.Get(e.issuer + "/account")
+	if !strings.Contains(acc.Body, `href="/account/signout-all"`) {
+		t.Fatalf("the account page does not offer it: %.400s", acc.Body)
+	}
+	// The link is a confirmation page: nothing ends on a GET.
+	confirm := here.Get(e.issuer + "/account/signout-all")
+	if confirm.Status != http.StatusOK || !strings.Contains(confirm.Body, `id="signout-all-confirm"`) {
+		t.Fatalf("confirmation page: %d %.400s", confirm.Status, confirm.Body)
+	}
+	if n := sessionsOf(t, e, "alice"); n != 2 {
+		t.Fatalf("the confirmation page ended sessions: %d left", n)
+	}
+	// Without the CSRF token: refused, nothing ends.
+	if p := here.Post(e.issuer+"/account/signout-all", url.Values{}); p.Status != http.StatusForbidden {
+		t.Fatalf("POST without csrf: %d", p.Status)
+	}
+	if n := sessionsOf(t, e, "alice"); n != 2 {
+		t.Fatalf("a POST without csrf ended sessions: %d left", n)
+	}
+
+	form := url.Values{"csrf": {confirm.Hidden().Get("csrf")}}
+	done := here.Post(e.issuer+"/account/signout-all", form)
+	if done.Status != http.StatusOK || !strings.Contains(done.Body, `id="signed-out-all"`) {
+		t.Fatalf("result page: %d %.600s", done.Status, done.Body)
+	}
+	if c := strings.Count(done.Body, "Events App"); c < 1 || strings.Count(done.Body, "<li>") != 3 ||
+		strings.Count(done.Body, "<strong>this browser</strong>") != 1 {
+		t.Fatalf("the result page does not list two sessions (this browser once) and one app's tokens: %s", done.Body)
+	}
+	if n := sessionsOf(t, e, "alice"); n != 0 {
+		t.Fatalf("%d sessions survived", n)
+	}
+	// Both browsers are signed out, the other one too.
+	for i, b := range []*bridgetest.Browser{here, there} {
+		if p := b.Get(e.issuer + "/account"); p.Status != http.StatusUnauthorized {
+			t.Fatalf("browser %d still signed in: %d %.300s", i, p.Status, p.Body)
+		}
+	}
+	// Both refresh tokens are revoked.
+	for i, rt := range refresh {
+		_, err := other.TokenSource(e.ctx(), &oauth2.Token{RefreshToken: rt}).Token()
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+			t.Fatalf("refresh token %d after signing out of all devices: %v", i, err)
+		}
+	}
+	// The app got one logout token for each session, each naming its sid.
+	sids := map[any]bool{}
+	for _, c := range drainLogouts(t, e, got, 2) {
+		if c["sid"] == nil || c["sub"] == nil {
+			t.Fatalf("logout token without sid or sub: %v", c)
+		}
+		sids[c["sid"]] = true
+	}
+	if len(sids) != 2 {
+		t.Fatalf("the logout tokens name %d sessions, want 2", len(sids))
+	}
+	rows, err := e.store.AuditEvents(e.ctx(), store.AuditFilter{Event: "logout.all_devices"})
+	if err != nil || len(rows) != 1 || !strings.HasPrefix(rows[0].Detail, "2 sessions ended") {
+		t.Fatalf("audit logout.all_devices: %v %v", rows, err)
+	}
+	// The form replayed: no session, nothing more done or recorded.
+	if p := here.Post(e.issuer+"/account/signout-all", form); p.Status != http.StatusUnauthorized {
+		t.Fatalf("the replayed form: %d %s %.300s", p.Status, p.URL, p.Body)
+	}
+	if rows, _ := e.store.AuditEvents(e.ctx(), store.AuditFilter{Event: "logout.all_devices"}); len(rows) != 1 {
+		t.Fatalf("the replayed form was audited again: %d rows", len(rows))
+	}
+}
+
+// TestBrowserSignOutAllDevices (brief s21 H item 1): two browsers (two Chromium browser
+// contexts) are signed in as alice at an app with a backchannel_logout_uri; one signs out of all
+// devices from the account page; the other is signed out (the app asks it to sign in again) and
+// the app got a logout token for each browser's session.
+func TestBrowserSignOutAllDevices(t *testing.T) {
+	rec, got := logoutRecorder(t)
+	rp, addClient := newRelyingParty(t)
+	e := newEnv(t, addClient, func(c *bridge.Config) {
+		for i := range c.Clients {
+			if c.Clients[i].ID == "browserapp" {
+				c.Clients[i].BackchannelLogoutURI, c.Clients[i].AllowInternalTargets = rec.URL+"/bcl", true
+			}
+		}
+	})
+	rp.connect(e)
+	one := bridgetest.Chrome(t, 2*time.Minute)
+	signIn := func(ctx context.Context) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(rp.srv.URL+"/start"), chromedp.WaitVisible(css("#login"))); err != nil {
+			t.Fatalf("open the app: %v", err)
+		}
+		signInAt(t, ctx, "alice", "alice-password")
+		shows(t, ctx, "#result")
+	}
+	signIn(one)
+	two, cancel := chromedp.NewContext(one, chromedp.WithNewBrowserContext())
+	defer cancel()
+	signIn(two)
+	if n := sessionsOf(t, e, "alice"); n != 2 {
+		t.Fatalf("alice has %d sessions, want 2", n)
+	}
+
+	if err := chromedp.Do(one, chromedp.Navigate(e.issuer+"/account"), chromedp.Click(css("#signout-all")),
+		chromedp.Click(css("#signout-all-confirm"))); err != nil {
+		t.Fatalf("sign out of all devices: %v", err)
+	}
+	shows(t, one, "#signed-out-all")
+	if n, err := chromedp.Run(one, chromedp.Evaluate[int](`document.querySelectorAll("#ended-sessions li").length`)); err != nil || n != 2 {
+		t.Fatalf("the result page lists %d sessions: %v", n, err)
+	}
+	// The other browser is signed out: the app's next sign-in asks for the password.
+	if err := chromedp.Do(two, chromedp.Navigate(rp.srv.URL+"/start")); err != nil {
+		t.Fatal(err)
+	}
+	if s := shows(t, two, "#login", "#result"); s != "#login" {
+		t.Fatal("the other browser is still signed in")
+	}
+	sids := map[any]bool{}
+	for _, c := range drainLogouts(t, e, got, 2) {
+		sids[c["sid"]] = true
+	}
+	if len(sids) != 2 || sids[nil] {
+		t.Fatalf("the app's logout tokens name sessions %v, want two", sids)
+	}
+}
