@@ -211,3 +211,58 @@ func TestBrowserSignOutAllDevices(t *testing.T) {
 		t.Fatalf("the app's logout tokens name sessions %v, want two", sids)
 	}
 }
+
+// TestAccountSignOutOfAppOnAllDevices (brief s21 H item 2): the account page's per-app sign-out
+// says what it does, "Sign out of <app> on all your devices", and does that: the member's refresh
+// tokens at the app from every browser are revoked, the app gets one logout token for all the
+// member's sessions there (sub, no sid), and another app's grant is kept. Before, the button read
+// "Sign out of <app>" (this browser, one would think) and the logout token named this browser's
+// sid alone while every device's tokens were revoked.
+func TestAccountSignOutOfAppOnAllDevices(t *testing.T) {
+	rec, got := logoutRecorder(t)
+	e := grantEnv(t, func(c *bridge.Config) {
+		c.Clients[1].BackchannelLogoutURI = rec.URL + "/bcl" // "other"
+		c.Clients[1].AllowInternalTargets = true
+	})
+	other, _ := e.oauth("other", otherSecret, e.rp+"/other", oauth2.AuthStyleInHeader)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader, "openid", "offline_access")
+	here, there := e.browser(), e.browser()
+	var refresh []string
+	for _, b := range []*bridgetest.Browser{here, there} {
+		tok, err := other.Exchange(e.ctx(), e.signIn(b, other.AuthCodeURL("s"), "alice", "alice-password"))
+		if err != nil || tok.RefreshToken == "" {
+			t.Fatalf("sign-in: %v", err)
+		}
+		refresh = append(refresh, tok.RefreshToken)
+	}
+	webTok, err := web.Exchange(e.ctx(), e.signIn(here, web.AuthCodeURL("s"), "alice", "alice-password"))
+	if err != nil || webTok.RefreshToken == "" {
+		t.Fatalf("web sign-in: %v", err)
+	}
+	acc := here.Get(e.issuer + "/account")
+	if !strings.Contains(acc.Body, ">Sign out of Events App on all your devices</button>") {
+		t.Fatalf("the button does not say all devices: %.2000s", acc.Body)
+	}
+	done := here.Post(e.issuer+"/account", url.Values{"csrf": {acc.Hidden().Get("csrf")}, "client": {"other"}, "action": {"signout"}})
+	if !strings.Contains(done.Body, "on all your devices") {
+		t.Fatalf("the notice does not say all devices: %d %.1000s", done.Status, done.Body)
+	}
+	for i, rt := range refresh {
+		_, err := other.TokenSource(e.ctx(), &oauth2.Token{RefreshToken: rt}).Token()
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+			t.Fatalf("refresh token %d at the app after signing out of it: %v", i, err)
+		}
+	}
+	if _, err := web.TokenSource(e.ctx(), &oauth2.Token{RefreshToken: webTok.RefreshToken}).Token(); err != nil {
+		t.Fatalf("the other app's refresh token: %v", err)
+	}
+	c := drainLogouts(t, e, got, 1)[0]
+	if c["sid"] != nil || c["sub"] == nil {
+		t.Fatalf("logout token: sid %v sub %v, want sub alone (every session of the member at the app)", c["sid"], c["sub"])
+	}
+	// Both browsers stay signed in to the bridge (and to the other app).
+	if n := sessionsOf(t, e, "alice"); n != 2 {
+		t.Fatalf("%d sessions left, want 2", n)
+	}
+}

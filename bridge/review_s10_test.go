@@ -67,8 +67,9 @@ func TestSAMLRequestSubjectNotIgnored(t *testing.T) {
 }
 
 // TestAccountSignOutOfAppTellsTheApp (review s10 V5; OIDC Back-Channel Logout 1.0 2.7): "Sign
-// out of <app>" on the account page sends the app a logout token for this browser's session
-// (its sid), so that the app ends its own session too; withdrawing the consent of an app sends
+// out of <app>" on the account page sends the app a logout token (since session 21 for all the
+// member's sessions there, "on all your devices": sub, no sid), so that the app ends its own
+// session too; withdrawing the consent of an app sends
 // it a logout token for all the member's sessions there (sub, no sid). Before, both only
 // revoked the member's refresh tokens at the app: its session went on.
 func TestAccountSignOutOfAppTellsTheApp(t *testing.T) {
@@ -105,8 +106,9 @@ func TestAccountSignOutOfAppTellsTheApp(t *testing.T) {
 
 	acc := b.Get(e.issuer + "/account")
 	b.Post(e.issuer+"/account", url.Values{"csrf": {acc.Hidden().Get("csrf")}, "client": {"other"}, "action": {"signout"}})
-	if c := logoutToken(t, "sign out of the app"); c["sid"] != ids.SID || c["sub"] != idt.Subject {
-		t.Fatalf("sign out of the app: logout token sid %v sub %v, want sid %s sub %s", c["sid"], c["sub"], ids.SID, idt.Subject)
+	// Since session 21 (brief H item 2) "Sign out of <app> on all your devices": sub, no sid.
+	if c := logoutToken(t, "sign out of the app"); c["sid"] != nil || c["sub"] != idt.Subject {
+		t.Fatalf("sign out of the app: logout token sid %v sub %v, want sub %s alone (all devices)", c["sid"], c["sub"], idt.Subject)
 	}
 
 	acc = b.Get(e.issuer + "/account")

@@ -254,12 +254,15 @@ func (h *Handler) action(c echo.Context) error {
 		if !slices.Contains(sess.Clients, clientID) {
 			return c.Redirect(http.StatusSeeOther, Path)
 		}
+		// "Sign out of <app> on all your devices": the member's grants at the app are not
+		// bound to this browser (a refresh token with offline_access outlives the session), so
+		// every one of them is revoked, and the app is told to end every session of the member
+		// there (a logout token naming sub, no sid), not only this browser's.
 		n, err := h.Provider.RevokeGrants(ctx, sess.Subject, clientID)
 		if err != nil {
 			return fmt.Errorf("revoke grants: %w", err)
 		}
-		// The app ends its own session of this browser (its sid).
-		if err := h.appLogout(ctx, clientID, sess.Subject, sess); err != nil {
+		if err := h.appLogout(ctx, clientID, sess.Subject, nil); err != nil {
 			return err
 		}
 		h.Audit(ctx, &store.AuditEvent{Event: "logout.app", Subject: sess.Subject, ClientID: clientID, IP: c.RealIP(),
