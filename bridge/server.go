@@ -356,7 +356,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	// The second-factor step is the flow's SecondFactor and finishes sign-ins through the flow
 	// (the one cycle between parts: set once, here).
 	second := &webmfa.Handler{Pages: pages, Cookies: cookies, Flow: flow, MFA: factors, Store: d.Store, Subjects: subjects,
-		Audit: auditLog.Write, Observer: s.metrics, Logger: log, Now: now}
+		Audit: auditLog.Write, Observer: s.metrics, Logger: log, Now: now, StepUpMaxAge: cfg.MFA.StepUpAge()}
 	flow.SecondFactor = second
 	acct.StepUp = flow.StepUpFirst
 	samlIdP.SecondFactor = second

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -28,6 +29,22 @@ type MFAConfig struct {
 	// factor. Members the AMS asks a factor of enrol only after the AMS website's hand-off
 	// (where the AMS checked its own factor), and then without a code, either way.
 	FirstEnrolment string `yaml:"first_enrolment"`
+	// StepUpMaxAge is how recent this session's second factor (a step-up, or the sign-in with
+	// it) must be for the member to change their factors on the security page: add or remove
+	// an authenticator app or a passkey (default 10m, at least 1m, at most 24h). An older one
+	// is asked for again first.
+	StepUpMaxAge time.Duration `yaml:"step_up_max_age"`
+}
+
+// DefaultStepUpMaxAge is mfa.step_up_max_age when unset.
+const DefaultStepUpMaxAge = 10 * time.Minute
+
+// StepUpAge is mfa.step_up_max_age or its default.
+func (m *MFAConfig) StepUpAge() time.Duration {
+	if m.StepUpMaxAge > 0 {
+		return m.StepUpMaxAge
+	}
+	return DefaultStepUpMaxAge
 }
 
 // Values of mfa.first_enrolment (MFAConfig.FirstEnrolment).
@@ -56,5 +73,8 @@ func (m *MFAConfig) check(p *problems) {
 	case "", FirstEnrolmentOpen, FirstEnrolmentInvitation:
 	default:
 		p.addf("mfa.first_enrolment", "must be %q or %q, not %q", FirstEnrolmentOpen, FirstEnrolmentInvitation, m.FirstEnrolment)
+	}
+	if a := m.StepUpMaxAge; a != 0 && (a < time.Minute || a > 24*time.Hour) {
+		p.addf("mfa.step_up_max_age", "must be between 1m and 24h (default %s), not %s", DefaultStepUpMaxAge, a)
 	}
 }

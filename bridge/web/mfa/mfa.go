@@ -96,6 +96,9 @@ type Handler struct {
 	Observer signin.Observer
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// StepUpMaxAge is how recent the session's second factor must be for the member to change
+	// their factors (config mfa.step_up_max_age; 0: config.DefaultStepUpMaxAge's 10 minutes).
+	StepUpMaxAge time.Duration
 }
 
 // Mount adds the pages.
@@ -390,7 +393,11 @@ func (h *Handler) enrolElsewhere(c echo.Context, subject, where string) error {
 
 // done reports whether the methods passed already include a second factor (a sign-in with a
 // passkey alone, or an upstream whose mfa is trusted, that stops here for the notice only).
-func (l *loaded) done() bool { return mfa.HasMFA(l.ch.AMR) }
+//
+// Never for a step-up: a session that used a second factor already steps up again only to
+// prove it anew (the security page's changes ask for a recent one, steppedUp), which the step
+// takes only with a factor.
+func (l *loaded) done() bool { return l.ch.Kind != kindStepUp && mfa.HasMFA(l.ch.AMR) }
 
 func (h *Handler) used(c echo.Context) error {
 	return h.Pages.Error(c, http.StatusConflict, "This step was already finished",

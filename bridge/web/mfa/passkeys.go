@@ -307,7 +307,7 @@ func (h *Handler) passkeyRegisterBegin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if f.Any() && !mfa.HasMFA(sess.AMR) {
+	if f.Any() && !h.steppedUp(sess) {
 		return jsonError(c, http.StatusForbidden, "First confirm it's you with your second factor: reload the page.")
 	}
 	if !mayAddFactor(f, m, sess.AMR) {

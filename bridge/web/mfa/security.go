@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -65,7 +66,7 @@ func (h *Handler) securityData(c echo.Context, sess *sso.Session, m *legacy.Memb
 		return securityData{}, err
 	}
 	d := securityData{Page: h.Pages.Base("Sign-in security"), CSRF: csrf, Notice: c.QueryParam("done"),
-		Confirm: f.Any() && !mfa.HasMFA(sess.AMR), TOTP: f.TOTP, RecoveryLeft: f.RecoveryLeft, PasskeysOn: h.MFA.WebAuthn != nil,
+		Confirm: f.Any() && !h.steppedUp(sess), TOTP: f.TOTP, RecoveryLeft: f.RecoveryLeft, PasskeysOn: h.MFA.WebAuthn != nil,
 		Invite: h.MFA.InviteNeeded(f, m, sess.AMR)}
 	for _, p := range f.Passkeys {
 		l := passkeyLine{ID: base64.RawURLEncoding.EncodeToString(p.ID), Name: p.Name, Added: p.CreatedAt.Format("2 Jan 2006"),
@@ -98,7 +99,8 @@ func (h *Handler) securityPage(c echo.Context) error {
 }
 
 // securitySubmit handles the security page's forms. A member who has a factor changes nothing
-// before this session has used one (step-up first).
+// before this session has used one recently (steppedUp; else the step-up first, which comes
+// back here): a form sent again after that has aged is sent through the step-up too.
 func (h *Handler) securitySubmit(c echo.Context) error {
 	if err := h.Cookies.CheckCSRF(c); err != nil {
 		return h.Cookies.CSRFFailed(c)
@@ -113,7 +115,7 @@ func (h *Handler) securitySubmit(c echo.Context) error {
 		return err
 	}
 	action := c.FormValue("action")
-	if f.Any() && !mfa.HasMFA(sess.AMR) {
+	if f.Any() && !h.steppedUp(sess) {
 		next, err := h.StartStepUp(c, nil, sess)
 		if err != nil {
 			return err
@@ -196,6 +198,16 @@ func (h *Handler) securitySubmit(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, PathSecurity+"?done=passkey-removed")
 	}
 	return h.Pages.Error(c, http.StatusBadRequest, "Nothing to do", "That action is not known.", "")
+}
+
+// steppedUp reports whether sess used a second factor (at its sign-in or a step-up: both set
+// its auth time) no longer than StepUpMaxAge ago, as changing the member's factors asks.
+func (h *Handler) steppedUp(sess *sso.Session) bool {
+	maxAge := h.StepUpMaxAge
+	if maxAge <= 0 {
+		maxAge = 10 * time.Minute // config.DefaultStepUpMaxAge
+	}
+	return mfa.HasMFA(sess.AMR) && !h.Now().After(sess.AuthTime.Add(maxAge))
 }
 
 // upgrade records a second factor of method on sess (compare-and-set on its methods).
