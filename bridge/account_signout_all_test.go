@@ -266,3 +266,48 @@ func TestAccountSignOutOfAppOnAllDevices(t *testing.T) {
 		t.Fatalf("%d sessions left, want 2", n)
 	}
 }
+
+// TestAccountSignOutAllDevicesSAML (brief s21 H item 1): "Sign out of all devices" tells the
+// SAML apps too: alice is signed in at an SP with a SOAP single logout service in two browsers;
+// signing out of all devices from one of them sends that SP a signed LogoutRequest (back
+// channel, through the outbox) for each browser's session, which crewjam's SP accepts.
+func TestAccountSignOutAllDevicesSAML(t *testing.T) {
+	soapApp := newSAMLSP(t)
+	e, _, _, _ := samlEnv(t)
+	sp := startSOAP(t, e, soapApp)
+	one, two := samlClient(), samlClient()
+	indexes := map[string]bool{signInAtSP(t, e, one, soapApp): true, signInAtSP(t, e, two, soapApp): true}
+	if len(indexes) != 2 {
+		t.Fatalf("two browsers, session indexes %v", indexes)
+	}
+	_, body := fetch(t, func() (*http.Response, error) { return one.Get(e.issuer + "/account/signout-all") })
+	f := formFields(body)
+	resp, body := fetch(t, func() (*http.Response, error) {
+		return one.PostForm(e.issuer+"/account/signout-all", url.Values{"csrf": {f.Get("csrf")}})
+	})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="signed-out-all"`) {
+		t.Fatalf("sign out of all devices: %d %.600s", resp.StatusCode, body)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) { // liveness bound
+		if _, err := e.bridge.Shadow().DeliverDue(e.ctx()); err != nil {
+			t.Fatalf("deliver: %v", err)
+		}
+		got, errs := sp.requests()
+		if len(errs) > 0 {
+			t.Fatalf("the SP refused a LogoutRequest: %v", errs)
+		}
+		if len(got) == 2 {
+			for _, lr := range got {
+				idx := lr.AllSessionIndexes()
+				if len(idx) != 1 || !indexes[idx[0].Value] {
+					t.Fatalf("LogoutRequest for session %+v, want one of %v", idx, indexes)
+				}
+				delete(indexes, idx[0].Value)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the SP got %d LogoutRequests, want 2", len(got))
+		}
+	}
+}
