@@ -113,3 +113,39 @@ func (l *Log) Refused(ctx context.Context, name, ip string) {
 		l.Write(ctx, &store.AuditEvent{Event: "ratelimit.refused", IP: ip, Detail: name})
 	}
 }
+
+// Coalesced writes an event an anonymous caller may repeat at will about one thing of the
+// operator's (key: a stored client the bridge does not serve, sso.ClientConfig.Unusable): one
+// row per key and address in each window (the first), and at most the anonymous-write budget
+// of rows per key in a window whatever the addresses (past that, one "ratelimit.refused" row
+// per key and window, naming the event and the client, stands for the rest); a row written
+// counts against its address's anonymous writes as well (Anonymous). Such a row says "this is
+// still being asked for, from there", which a row per request would only repeat.
+func (l *Log) Coalesced(ctx context.Context, key string, e *store.AuditEvent) {
+	if l.limit == nil {
+		l.Write(ctx, e)
+		return
+	}
+	ctx = keep(ctx)
+	first, err := l.limit.First(ctx, "coalesce|"+key+"|"+throttle.AddressKey(e.IP))
+	if err != nil {
+		// As Anonymous: the row is not dropped for want of its count.
+		l.log.ErrorContext(ctx, "audit rate limit unavailable", "event", e.Event, "err", err)
+		l.Write(ctx, e)
+		return
+	}
+	if !first {
+		return
+	}
+	ok, _, err := l.limit.Allow(ctx, "coalesce|"+key)
+	if err != nil {
+		l.log.ErrorContext(ctx, "audit rate limit unavailable", "event", e.Event, "err", err)
+	}
+	if ok || err != nil {
+		l.Anonymous(ctx, e)
+		return
+	}
+	if first, err := l.limit.First(ctx, "coalesce-dropped|"+key); first || err != nil {
+		l.Write(ctx, &store.AuditEvent{Event: "ratelimit.refused", ClientID: e.ClientID, IP: e.IP, Detail: "audit rows of " + e.Event})
+	}
+}

@@ -88,3 +88,50 @@ func TestAnonymousBudget(t *testing.T) {
 		t.Fatalf("refusal rows: %d authorize, %d handoff", st.count("ratelimit.refused", "authorize"), st.count("ratelimit.refused", "handoff"))
 	}
 }
+
+// TestCoalesced (brief s21 Q2 item 1): rows about one client that anyone may cause at will
+// (a client that is not served) are written once per client, address and window, and at most
+// the budget per client whatever the addresses, then one ratelimit.refused row names the event
+// and client; another client has its own rows.
+func TestCoalesced(t *testing.T) {
+	st := &memLog{}
+	l := audit.New(st, slog.New(slog.DiscardHandler), nil, throttle.NewLimiter(3))
+	ctx := context.Background()
+	ev := func(client, ip string) *store.AuditEvent {
+		return &store.AuditEvent{Event: "client.unusable", ClientID: client, IP: ip, Detail: "refused at a page"}
+	}
+	for range 10 {
+		l.Coalesced(ctx, "client.unusable|c1", ev("c1", "192.0.2.1"))
+	}
+	if n := st.count("client.unusable", "refused at a page"); n != 1 {
+		t.Fatalf("%d rows from one address, want 1", n)
+	}
+	for i := range 10 { // an IPv6 /64 is one address: 2 more addresses in all
+		l.Coalesced(ctx, "client.unusable|c1", ev("c1", fmt.Sprintf("2001:db8:1:2::%x", i+1)))
+		l.Coalesced(ctx, "client.unusable|c1", ev("c1", fmt.Sprintf("2001:db8:1:%x::1", i+3)))
+	}
+	if n := st.count("client.unusable", "refused at a page"); n != 3 {
+		t.Fatalf("%d rows of c1, want the budget of 3", n)
+	}
+	if n := st.count("ratelimit.refused", "audit rows of client.unusable"); n != 1 {
+		t.Fatalf("%d ratelimit.refused rows, want 1", n)
+	}
+	for _, e := range st.events {
+		if e.Event == "ratelimit.refused" && e.ClientID != "c1" {
+			t.Fatalf("the ratelimit.refused row does not name the client: %+v", e)
+		}
+	}
+	l.Coalesced(ctx, "client.unusable|c2", ev("c2", "192.0.2.1"))
+	if n := len(st.events); n != 5 {
+		t.Fatalf("%d rows after another client's, want 5", n)
+	}
+	// Without a limiter every row is written.
+	st2 := &memLog{}
+	l2 := audit.New(st2, slog.New(slog.DiscardHandler), nil, nil)
+	for range 3 {
+		l2.Coalesced(ctx, "client.unusable|c1", ev("c1", "192.0.2.1"))
+	}
+	if len(st2.events) != 3 {
+		t.Fatalf("%d rows without a limiter", len(st2.events))
+	}
+}

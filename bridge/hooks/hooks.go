@@ -69,6 +69,12 @@ type Hooks struct {
 	// of anonymous writes (audit.Log.Anonymous): a failed or throttled client authentication.
 	// Nil: Audit.
 	Anonymous func(ctx context.Context, e *store.AuditEvent)
+	// Coalesced writes an audit event anyone may cause at will about one client
+	// (audit.Log.Coalesced: one row per client and address in a window, and at most the
+	// anonymous-write budget per client): a refused request of a client that is not served
+	// (client.unusable), which a public client's id or /authorize alone causes. Nil: Anonymous
+	// (anonymousEvent lists it too).
+	Coalesced func(ctx context.Context, key string, e *store.AuditEvent)
 	// ClientThrottle counts failed client authentications (per client and IP, and per IP).
 	ClientThrottle *throttle.Throttle
 	// RequestIP is the client IP of a request that did not come through the bridge's router
@@ -262,6 +268,10 @@ func (h *Hooks) EndSession(_ context.Context, req *op.EndSessionRequest) (string
 // Event implements sso.Hooks: an audit row with the request's client IP.
 func (h *Hooks) Event(ctx context.Context, event, subject, clientID, detail string) {
 	e := &store.AuditEvent{Event: event, Subject: subject, ClientID: clientID, IP: ClientIP(ctx), Detail: detail}
+	if h.Coalesced != nil && coalescedEvent(event) {
+		h.Coalesced(ctx, event+"|"+clientID, e)
+		return
+	}
 	if h.Anonymous != nil && anonymousEvent(event) {
 		h.Anonymous(ctx, e)
 		return
@@ -285,6 +295,11 @@ func anonymousEvent(event string) bool {
 	}
 	return false
 }
+
+// coalescedEvent reports whether event is about a client anyone may name at will, as often as
+// they like (Coalesced): a request of a stored client that is not served, refused at /authorize
+// (no authentication there) or at an API endpoint (a public client authenticates with its id).
+func coalescedEvent(event string) bool { return event == "client.unusable" }
 
 // HasConsent implements sso.ConsentChecker: the member's recorded consent (from the consent
 // page) covers every scope, as the consent page judges it for a browser sign-in; a consent given
