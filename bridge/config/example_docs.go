@@ -30,7 +30,7 @@ var fieldDocs = map[string]string{
 	"github.com/ssobridge/ssobridge/bridge/config.Config.Clients":                            "Clients are the apps registered in this file (more can be added with `ssobridge\nclients` or the admin API, kept in the store).",
 	"github.com/ssobridge/ssobridge/bridge/config.Config.DataDir":                            "DataDir holds the SQLite store and the generated key file (made private, mode 0700).",
 	"github.com/ssobridge/ssobridge/bridge/config.Config.Health":                             "Health sets what /readyz checks (health.go).",
-	"github.com/ssobridge/ssobridge/bridge/config.Config.Issuer":                             "Issuer is the public URL: https, or http only for localhost; no trailing slash.",
+	"github.com/ssobridge/ssobridge/bridge/config.Config.Issuer":                             "Issuer is the public URL: https, or http only for a loopback host (localhost in any\ncase, 127.0.0.1 or another 127.x address, [::1]); no trailing slash.",
 	"github.com/ssobridge/ssobridge/bridge/config.Config.Keys":                               "Keys are the signing keys and the key that seals them at rest.",
 	"github.com/ssobridge/ssobridge/bridge/config.Config.Legacy":                             "Legacy is the AMS connector, chosen by legacy.type through the registry in package\nbridge/directories: imis (the iMIS database; the default with a dsn) or demo (the\nembedded demo database; the default without one).",
 	"github.com/ssobridge/ssobridge/bridge/config.Config.Listen":                             "Listen is the public listener, host:port (the OpenID provider and the member pages).",

@@ -18,7 +18,8 @@ import (
 type Config struct {
 	// Listen is the public listener, host:port (the OpenID provider and the member pages).
 	Listen string `yaml:"listen"`
-	// Issuer is the public URL: https, or http only for localhost; no trailing slash.
+	// Issuer is the public URL: https, or http only for a loopback host (localhost in any
+	// case, 127.0.0.1 or another 127.x address, [::1]); no trailing slash.
 	Issuer string `yaml:"issuer"`
 	// DataDir holds the SQLite store and the generated key file (made private, mode 0700).
 	DataDir string `yaml:"data_dir"`

@@ -215,7 +215,7 @@ func checkIssuer(p *problems, issuer string) *url.URL {
 	}
 	if u.Scheme != "https" {
 		if u.Scheme != "http" || !loopbackHost(u.Hostname()) {
-			p.addf("issuer", "%q must use https (http is allowed only for localhost)", issuer)
+			p.addf("issuer", "%q must use https (http is allowed only for a loopback host: localhost, 127.0.0.1, [::1])", issuer)
 			return nil
 		}
 	}
@@ -286,8 +286,13 @@ func (a *AdminConfig) warnPlainListener(log *slog.Logger) {
 		"put a TLS proxy in front of it (admin.console.url https) or listen on 127.0.0.1", "field", "admin.listen", "listen", a.Listen)
 }
 
+// loopbackHost reports whether h (a URL's Hostname) is a loopback host: localhost, in any case
+// (a DNS name's case is not significant, RFC 4343; browsers lower-case it, and the passkey RP ID
+// is lower-cased, f1142f9), or a loopback address (127.0.0.0/8, ::1: RFC 8252 section 7.3's
+// 127.0.0.1 and [::1]). Other names that resolve to loopback are not: a name is resolved by
+// whoever reads the URL, not here.
 func loopbackHost(h string) bool {
-	if h == "localhost" {
+	if strings.EqualFold(h, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(h)
