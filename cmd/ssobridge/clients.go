@@ -170,7 +170,8 @@ func clientsListCmd(g *globals) *cobra.Command {
 					return err
 				}
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tNAME\tTYPE\tMFA\tSOURCE\tREDIRECT URIS")
+				fmt.Fprintln(tw, "ID\tNAME\tTYPE\tMFA\tSOURCE\tSTATUS\tREDIRECT URIS")
+				var unusable []admin.ClientInfo
 				for _, c := range list {
 					typ := "confidential"
 					if c.Public {
@@ -180,9 +181,23 @@ func clientsListCmd(g *globals) *cobra.Command {
 					if mfa == "" {
 						mfa = sso.MFAOptional
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, typ, mfa, c.Source, strings.Join(c.RedirectURIs, " "))
+					status := "served"
+					if c.Unusable != "" {
+						status = "unusable"
+						unusable = append(unusable, c)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, typ, mfa, c.Source, status, strings.Join(c.RedirectURIs, " "))
 				}
-				return tw.Flush()
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				// Why each unusable client is not served, and what to do (a reason is a sentence:
+				// too long for a column).
+				for _, c := range unusable {
+					fmt.Fprintf(cmd.OutOrStdout(), "\n%s is unusable: %s.\n  Add it again under another id (ssobridge clients add), move its app to the new client_id, then remove it (ssobridge clients remove %s).\n",
+						c.ID, c.Unusable, c.ID)
+				}
+				return nil
 			})
 		},
 	}
