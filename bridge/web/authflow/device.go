@@ -23,6 +23,10 @@ import (
 type deviceData struct {
 	web.Page
 	CSRF, UserCode, Error string
+	// Continue, when set, is the sign-in of a right code whose device named resources (RFC
+	// 8707): the page names the app and Resources, and the member continues with a link.
+	Continue, ClientName string
+	Resources            []string
 }
 
 type deviceDoneData struct {
@@ -186,7 +190,25 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 			"Start again on your device to get a new code.")
 	}
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "device.code_entered", ClientID: d.ClientID, IP: ip})
+	if len(d.Resources) > 0 {
+		return h.showDeviceResources(c, d, loginURL)
+	}
 	return c.Redirect(http.StatusSeeOther, loginURL)
+}
+
+// showDeviceResources answers a right code whose device named resources at
+// /device_authorization (RFC 8707; 11f9f00: they bind the grant): before the member signs in
+// and allows the app, the page names the app and the services its tokens will be for, which
+// neither the device's code nor the consent page says, and the member continues to the
+// sign-in with a link (loginURL, where a code without resources is redirected). The member
+// can tell a device that asks for more than they expected (RFC 8628 section 5.4) and stop.
+func (h *Handler) showDeviceResources(c echo.Context, d *sso.DeviceAuthorization, loginURL string) error {
+	name := d.ClientID
+	if cl, err := h.Provider.Client(c.Request().Context(), d.ClientID); err == nil && cl.Name != "" {
+		name = cl.Name
+	}
+	return h.Pages.Render(c, http.StatusOK, "device", deviceData{Page: h.Pages.Base("Connect a device"),
+		Continue: loginURL, ClientName: name, Resources: d.Resources})
 }
 
 // deviceDone is where the internal auth request returns, with a code or an error.
