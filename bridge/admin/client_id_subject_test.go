@@ -23,7 +23,7 @@ func TestClientIDOfASubjectsShapeRefused(t *testing.T) {
 	if !errors.Is(err, admin.ErrInvalid) || !strings.Contains(err.Error(), `clients["`+id+`"].id`) {
 		t.Fatalf("create %s: %v, want invalid naming the id", id, err)
 	}
-	if _, stored := f.st.clients[id]; stored {
+	if f.storedClient(t, id) != nil {
 		t.Fatal("the refused client was stored")
 	}
 }
@@ -39,7 +39,9 @@ func TestStoredClientOfASubjectsShapeNamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.st.clients[id] = sc
+	if err := f.st.CreateClient(context.Background(), sc); err != nil {
+		t.Fatal(err)
+	}
 	list, err := f.svc.Clients(context.Background(), "tester")
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ func TestReferencedClientNotDeleted(t *testing.T) {
 		if !errors.Is(err, admin.ErrInvalid) || !strings.Contains(err.Error(), ref) {
 			t.Errorf("deleting a client %s names: %v, want invalid naming %s", ref, err, ref)
 		}
-		if _, ok := f.st.clients["dyn"]; !ok {
+		if f.storedClient(t, "dyn") == nil {
 			t.Errorf("the client %s names was deleted", ref)
 		}
 	}
@@ -32,7 +32,7 @@ func TestReferencedClientNotDeleted(t *testing.T) {
 	if err := f.svc.DeleteClient(ctx, "tester", "dyn"); err != nil {
 		t.Fatalf("deleting a client nothing names: %v", err)
 	}
-	if _, ok := f.st.clients["dyn"]; ok {
+	if f.storedClient(t, "dyn") != nil {
 		t.Error("a client nothing names was not deleted")
 	}
 }

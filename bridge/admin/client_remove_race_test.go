@@ -11,7 +11,7 @@ import (
 
 // goneBeforeDelete is the fixture's store with the client removed by another administrator (or
 // replica) between RemoveClient's read and its deletion.
-type goneBeforeDelete struct{ *fakeStore }
+type goneBeforeDelete struct{ admin.Store }
 
 func (g goneBeforeDelete) DeleteClientCounted(context.Context, string) (store.ClientRemoval, error) {
 	return store.ClientRemoval{Existed: false}, nil

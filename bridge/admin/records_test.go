@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -39,23 +38,23 @@ func TestUpdateClient(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			before := *f.st.clients["dyn"]
+			before := *f.storedClient(t, "dyn")
 			r := reg
 			tc.edit(&r)
 			ci, err := f.svc.UpdateClient(ctx, "tester", tc.id, r)
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("err %v, want %v", err, tc.err)
 			}
-			after, _ := sso.DecodeClient(f.st.clients["dyn"])
+			after, _ := sso.DecodeClient(f.storedClient(t, "dyn"))
 			if tc.err != nil {
-				if !reflect.DeepEqual(*f.st.clients["dyn"], before) {
+				if !reflect.DeepEqual(*f.storedClient(t, "dyn"), before) {
 					t.Fatal("a refused edit changed the client")
 				}
 				return
 			}
 			old, _ := sso.DecodeClient(&before)
 			if ci.Name != "Renamed" || after.Name != "Renamed" || !slices.Equal(after.RedirectURIs, r.RedirectURIs) ||
-				after.SecretHash != old.SecretHash || after.SecretHash == "" || f.st.clients["dyn"].CreatedAt != before.CreatedAt {
+				after.SecretHash != old.SecretHash || after.SecretHash == "" || !f.storedClient(t, "dyn").CreatedAt.Equal(before.CreatedAt) {
 				t.Fatalf("after edit: %+v (info %+v)", after, ci)
 			}
 			if got := f.events(); !slices.Equal(got, []string{"admin.client_edit"}) {
@@ -78,8 +77,8 @@ func (k keys) MemberByKey(_ context.Context, key string) (*legacy.Member, error)
 func TestMemberRoles(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	f.st.subjects["sub-k1"].MemberKey = "k1"
-	f.st.subjects["sub-gone"] = &store.Subject{Subject: "sub-gone", MemberKey: "k9"}
+	f.putSubject(t, &store.Subject{Subject: "sub-k1", MemberKey: "k1", Login: "alice"})
+	f.putSubject(t, &store.Subject{Subject: "sub-gone", MemberKey: "k9"})
 	f.svc.Keys = keys{"k1": {Key: "k1", Login: "alice", Roles: []string{"Member", "SysAdmin"}, Standing: legacy.Standing{Approved: true}}}
 	login, roles, err := f.svc.MemberRoles(ctx, "sub-k1")
 	if err != nil || login != "alice" || !slices.Equal(roles, []string{"Member", "SysAdmin"}) {
@@ -95,17 +94,12 @@ func TestMemberRoles(t *testing.T) {
 	}
 }
 
-// recordsFixture is the fixture over a real SQLite store for the records.
+// recordsFixture is the fixture with its store as the records too.
 func recordsFixture(t *testing.T) (*fixture, *sqlite.Store) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	f := newFixture(t)
-	f.svc.Records = st
-	return f, st
+	f.svc.Records = f.st
+	return f, f.st
 }
 
 // TestConsentsAndAudit: consents of a member by login or subject; the audit search by member,
@@ -113,7 +107,7 @@ func recordsFixture(t *testing.T) (*fixture, *sqlite.Store) {
 func TestConsentsAndAudit(t *testing.T) {
 	ctx := context.Background()
 	f, st := recordsFixture(t)
-	f.st.subjects["sub-k2"] = &store.Subject{Subject: "sub-k2", Login: "bob"}
+	f.putSubject(t, &store.Subject{Subject: "sub-k2", MemberKey: "k2", Login: "bob"})
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	must := func(err error) {
 		t.Helper()

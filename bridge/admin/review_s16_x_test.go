@@ -40,7 +40,7 @@ func TestAMSLookupAuditsWhose(t *testing.T) {
 }
 
 // revokeFails fails RevokeGrants; endFailsAfter fails the n+1st call of EndSession.
-type revokeFails struct{ *fakeStore }
+type revokeFails struct{ admin.Store }
 
 func (s revokeFails) RevokeGrants(context.Context, string, string) (int, error) {
 	return 0, errors.New("database is locked")

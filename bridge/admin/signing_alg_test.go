@@ -33,7 +33,7 @@ func TestDynamicClientSigningAlgNeedsAKey(t *testing.T) {
 		for _, op := range []string{"create", "update"} {
 			f := newFixture(t)
 			f.svc.SigningAlgs = tc.keys
-			before := *f.st.clients["dyn"]
+			before := *f.storedClient(t, "dyn")
 			reg := admin.Client{ID: "new", Name: "New", RedirectURIs: []string{"https://new.example/cb"}, IDTokenSigningAlg: tc.alg}
 			var err error
 			if op == "create" {
@@ -55,10 +55,10 @@ func TestDynamicClientSigningAlgNeedsAKey(t *testing.T) {
 			if !errors.Is(err, admin.ErrInvalid) || !strings.Contains(err.Error(), field) || !strings.Contains(err.Error(), "keys.algorithms") {
 				t.Errorf("%s with keys %v, alg %q: %v, want invalid naming %s and keys.algorithms", op, tc.keys, tc.alg, err, field)
 			}
-			if _, stored := f.st.clients["new"]; stored {
+			if f.storedClient(t, "new") != nil {
 				t.Errorf("%s with keys %v, alg %q: the refused client was stored", op, tc.keys, tc.alg)
 			}
-			if after := *f.st.clients["dyn"]; string(after.Config) != string(before.Config) {
+			if after := *f.storedClient(t, "dyn"); string(after.Config) != string(before.Config) {
 				t.Errorf("%s with keys %v, alg %q: the refused edit changed the client", op, tc.keys, tc.alg)
 			}
 			if len(f.audit) != 0 {
