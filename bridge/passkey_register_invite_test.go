@@ -83,6 +83,12 @@ func TestPasskeyRegisterFinishKeepsCeremony(t *testing.T) {
 		if msg, _ := body["error"].(string); status != c.status || !strings.Contains(msg, c.says) || body["next"] != nil {
 			t.Fatalf("finish with %s: %d %v, want %d saying %q", c.name, status, body, c.status, c.says)
 		}
+		// What static/passkeys.js reads (brief s21 Q2 item 4): the ceremony is kept, so the page
+		// sends the same answer again instead of making another passkey; "invite" when the
+		// code is what is missing.
+		if body["kept"] != true || (body["invite"] == true) != (c.invite == "") {
+			t.Fatalf("finish with %s: %v, want kept true and invite %v", c.name, body, c.invite == "")
+		}
 		if n := passkeys(); n != 0 {
 			t.Fatalf("finish with %s: %d passkeys stored", c.name, n)
 		}
@@ -99,8 +105,8 @@ func TestPasskeyRegisterFinishKeepsCeremony(t *testing.T) {
 		t.Fatalf("%d passkeys after the finish, want 1", n)
 	}
 	status, body = finish(code)
-	if msg, _ := body["error"].(string); status != http.StatusBadRequest || !strings.Contains(msg, "expired") {
-		t.Fatalf("the finish replayed: %d %v", status, body)
+	if msg, _ := body["error"].(string); status != http.StatusBadRequest || !strings.Contains(msg, "expired") || body["kept"] != nil {
+		t.Fatalf("the finish replayed: %d %v (not kept: the page begins again)", status, body)
 	}
 	if n := passkeys(); n != 1 {
 		t.Fatalf("%d passkeys after the replay, want 1", n)

@@ -13,7 +13,12 @@
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) {
         if (!r.ok) {
-          throw new Error(j.error || "That did not work. Reload the page and try again.");
+          var e = new Error(j.error || "That did not work. Reload the page and try again.");
+          // A registration's finish refused before it used its ceremony (an invitation code
+          // missing, wrong or throttled): the same answer may be sent again (create).
+          e.kept = j.kept === true;
+          e.invite = j.invite === true;
+          throw e;
         }
         return j;
       });
@@ -51,15 +56,35 @@
     });
   }
 
-  function create(beginURL, finishURL, fields, box, button) {
+  // create runs a registration: begin -> navigator.credentials.create -> finish -> go on.
+  // fields() reads the form (name, invitation code) when each request is sent. A finish refused
+  // before it used its ceremony (err.kept) leaves the ceremony and the authenticator's answer
+  // usable: they are kept in pending, and the next try sends them again with the form as it is
+  // then (a code typed meanwhile), without a new ceremony, which would make another passkey on
+  // the device. Any other refusal forgets them: the next try begins again.
+  function create(beginURL, finishURL, fields, box, button, pending) {
     button.disabled = true;
-    post(beginURL, fields).then(function (b) {
-      var publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(b.options.publicKey);
-      return navigator.credentials.create({ publicKey: publicKey }).then(function (cred) {
-        var f = Object.assign({}, fields, { ceremony: b.ceremony, credential: JSON.stringify(cred.toJSON()) });
-        return post(finishURL, f);
+    var answered = pending.answer ? Promise.resolve(pending.answer) :
+      post(beginURL, fields()).then(function (b) {
+        var publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(b.options.publicKey);
+        return navigator.credentials.create({ publicKey: publicKey }).then(function (cred) {
+          return { ceremony: b.ceremony, credential: JSON.stringify(cred.toJSON()) };
+        });
+      });
+    answered.then(function (a) {
+      return post(finishURL, Object.assign(fields(), a)).catch(function (err) {
+        // Kept, the answer is sent again at the next try, unless what is missing is a code this
+        // page has no field for (the member's other factor was removed meanwhile): only the
+        // page reloaded asks it.
+        var stuck = err.invite && !pending.canInvite();
+        pending.answer = err.kept && !stuck ? a : null;
+        if (stuck) {
+          err.message += " Reload the page to type it.";
+        }
+        throw err;
       });
     }).then(function (done) {
+      pending.answer = null;
       window.location.assign(done.next);
     }).catch(function (err) {
       button.disabled = false;
@@ -98,9 +123,12 @@
         return i ? i.value : "";
       };
       var b3 = document.getElementById("passkey-register");
+      var fields = function () {
+        return { csrf: add.dataset.csrf, name: document.getElementById("passkey-name").value, invite: invite() };
+      };
+      var pending = { answer: null, canInvite: function () { return !!document.getElementById("passkey-invite"); } };
       b3.addEventListener("click", function () {
-        create("/account/security/passkey/begin", "/account/security/passkey/finish",
-          { csrf: add.dataset.csrf, name: document.getElementById("passkey-name").value, invite: invite() }, box, b3);
+        create("/account/security/passkey/begin", "/account/security/passkey/finish", fields, box, b3, pending);
       });
     }
   }

@@ -63,6 +63,20 @@ func jsonError(c echo.Context, status int, msg string) error {
 	return c.JSON(status, map[string]string{"error": msg})
 }
 
+// jsonKept answers a registration's finish refused before it used its ceremony (an
+// invitation code missing, wrong or throttled): "kept" tells the page (static/passkeys.js) to
+// send the same answer again, with the form as it is then, instead of beginning a new ceremony,
+// which would make a second passkey on the device; "invite" that the form needs the code field
+// (the factor the page saw was removed meanwhile, so the page did not show it).
+func jsonKept(c echo.Context, status int, msg string, invite bool) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	body := map[string]any{"error": msg, "kept": true}
+	if invite {
+		body["invite"] = true
+	}
+	return c.JSON(status, body)
+}
+
 func jsonNext(c echo.Context, next string) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, map[string]string{"next": next})
@@ -374,11 +388,11 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 	// the answer is checked, and the page begins a new one.
 	invite, ok := enrolInvite(c, h.MFA.InviteNeeded(f, m, sess.AMR))
 	if !ok {
-		return jsonError(c, http.StatusBadRequest, msgInviteMissing)
+		return jsonKept(c, http.StatusBadRequest, msgInviteMissing, true)
 	}
 	if invite != "" {
 		if err := h.MFA.CheckInvite(ctx, sess.Subject, invite, c.RealIP(), "passkey, before its finish"); err != nil {
-			return h.passkeyError(c, err, "passkey registration")
+			return h.passkeyRefusal(c, err, "passkey registration", true)
 		}
 	}
 	ch, d, err := h.takeCeremony(c, kindPasskeyRegister)
@@ -406,6 +420,12 @@ func (h *Handler) passkeyEnrolElsewhere(c echo.Context, subject, where string) e
 // passkeyError answers a failed ceremony. Passkey answers are not throttled per member
 // (mfa.Service.FinishLogin says why): none is refused as too many.
 func (h *Handler) passkeyError(c echo.Context, err error, what string) error {
+	return h.passkeyRefusal(c, err, what, false)
+}
+
+// passkeyRefusal is passkeyError; kept: a refusal of the invitation comes before the ceremony
+// was used, and says so (jsonKept).
+func (h *Handler) passkeyRefusal(c echo.Context, err error, what string, kept bool) error {
 	var te *mfa.ThrottledError
 	if errors.Is(err, mfa.ErrWrongInvite) || errors.Is(err, mfa.ErrInviteMissing) || errors.As(err, &te) || errors.Is(err, throttle.ErrUnavailable) {
 		// The invitation of a first passkey (wrong, or missing: the factor the page saw was
@@ -414,6 +434,9 @@ func (h *Handler) passkeyError(c echo.Context, err error, what string) error {
 			c.Response().Header().Set("Retry-After", fmt.Sprint(int(te.RetryAfter.Seconds())+1))
 		}
 		msg, status := codeError(err)
+		if kept {
+			return jsonKept(c, status, msg, errors.Is(err, mfa.ErrInviteMissing))
+		}
 		return jsonError(c, status, msg)
 	}
 	if errors.Is(err, mfa.ErrPasskey) || errors.Is(err, mfa.ErrNoFactor) {
