@@ -41,9 +41,7 @@ func (d imisDialect) t(s string) string {
 	if !d.sqlite {
 		return s
 	}
-	for _, c := range imisDatetimeColumns {
-		s = strings.ReplaceAll(s, "\t"+c+" AS ", "\t+"+c+" AS ")
-	}
+	s = plusSelectedColumns(s)
 	r := strings.NewReplacer("dbo.", "", " WITH (NOLOCK)", "", "N'", "'",
 		"TRY_CONVERT(uniqueidentifier, sc.ParameterValue)", "sc.ParameterValue",
 		"TRY_CONVERT(uniqueidentifier, um.ProviderKey)", "um.ProviderKey",
@@ -56,13 +54,39 @@ func (d imisDialect) t(s string) string {
 	return s
 }
 
-// imisDatetimeColumns are the datetime columns imisMemberColumns selects. On SQLite they are
-// selected as +column (SQLite's no-op unary plus): an expression has no declared type, so the
-// driver (modernc.org/sqlite) hands their text to sqldir as it is, which reads it in the
-// application clock's zone anyway, instead of first parsing it into a time.Time by trying one
-// layout after another (four time.Parse calls per column and row, three of them failing).
-var imisDatetimeColumns = []string{"n.JOIN_DATE", "n.PAID_THRU", "um.EffectiveDate", "um.ExpirationDate",
-	"m.LastPasswordChangedDate", "um.UpdatedOn", "cm.UpdatedOn", "n.LAST_UPDATED", "m.LastLockoutDate"}
+// plusSelectedColumns writes each table column alone on its line of a select list (the
+// member columns, imisMemberColumns: "\tn.CITY AS city,") as +column, for SQLite. Unary plus
+// is a no-op there (the value and its storage class are kept), but the result column is then
+// an expression, which has no declared type: the driver (modernc.org/sqlite) neither copies
+// nor upper-cases a type name per column at every query (two allocations per column, about 80
+// per sign-in), and hands datetime text to sqldir as it is, which reads it in its clock's zone
+// anyway, instead of first parsing it into a time.Time by trying one layout after another
+// (four time.Parse calls per column and row, three of them failing).
+func plusSelectedColumns(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		col, _, ok := strings.Cut(l, " AS ")
+		if ok && strings.HasPrefix(col, "\t") && isColumnRef(col[1:]) {
+			lines[i] = "\t+" + l[1:]
+		}
+	}
+	return strings.Join(lines, "")
+}
+
+// isColumnRef reports whether s is alias.Column (ASCII letters, digits and _).
+func isColumnRef(s string) bool {
+	table, col, ok := strings.Cut(s, ".")
+	return ok && isIdent(table) && isIdent(col)
+}
+
+func isIdent(s string) bool {
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // toUTC converts an application-time expression to UTC; @p4 is the offset in minutes.
 func (d imisDialect) toUTC(expr string) string {
