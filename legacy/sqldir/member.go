@@ -325,10 +325,12 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, lc *loginC
 		}
 		return strings.TrimSpace(s)
 	}
-	tm := func(c string) time.Time {
+	// tm reads the datetime column c, or its UTC variant cUTC (c+utcSuffix, written out by
+	// the callers as a constant: no string is built per column and row) when the query has it.
+	tm := func(c, cUTC string) time.Time {
 		loc := app
-		if _, ok := rs.cols[c+utcSuffix]; ok {
-			c, loc = c+utcSuffix, time.UTC
+		if _, ok := rs.cols[cUTC]; ok {
+			c, loc = cUTC, time.UTC
 		}
 		t, err := asTime(get(c), loc)
 		if err != nil && firstErr == nil {
@@ -374,17 +376,17 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, lc *loginC
 		Status:       str(colStatus),
 		MemberStatus: str(colMemberStatus),
 		Staff:        flag(colStaff, false),
-		JoinDate:     tm(colJoinDate),
-		PaidThrough:  tm(colPaidThrough),
+		JoinDate:     tm(colJoinDate, colJoinDate+utcSuffix),
+		PaidThrough:  tm(colPaidThrough, colPaidThrough+utcSuffix),
 		PictureURL:   str(colPicture),
 		Standing: legacy.Standing{
 			Disabled:          flag(colDisabled, true),
-			EffectiveDate:     tm(colEffective),
-			ExpirationDate:    tm(colExpiration),
+			EffectiveDate:     tm(colEffective, colEffective+utcSuffix),
+			ExpirationDate:    tm(colExpiration, colExpiration+utcSuffix),
 			Approved:          lc.approved,
 			LockedOut:         lc.lockedOut,
 			Deleted:           flag(colDeleted, true),
-			PasswordChangedAt: tm(colPasswordChange),
+			PasswordChangedAt: tm(colPasswordChange, colPasswordChange+utcSuffix),
 			SysAdmin:          flag(colSysAdmin, false),
 		},
 	}

@@ -1,7 +1,6 @@
 package sqldir
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -66,17 +65,19 @@ type GUID [16]byte
 // String renders the canonical upper-case form, as iMIS shows keys.
 func (g GUID) String() string {
 	var b [36]byte
+	return string(g.appendText(b[:0]))
+}
+
+// appendText appends the canonical upper-case form to b.
+func (g GUID) appendText(b []byte) []byte {
 	const hexdigits = "0123456789ABCDEF"
-	j := 0
 	for i, c := range g {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b[j] = '-'
-			j++
+			b = append(b, '-')
 		}
-		b[j], b[j+1] = hexdigits[c>>4], hexdigits[c&0xF]
-		j += 2
+		b = append(b, hexdigits[c>>4], hexdigits[c&0xF])
 	}
-	return string(b[:])
+	return b
 }
 
 // ParseGUID reads a GUID in canonical text form, with or without braces, any case.
@@ -89,11 +90,34 @@ func ParseGUID(s string) (GUID, error) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return g, errors.New("not a GUID")
 	}
-	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
-	if _, err := hex.Decode(g[:], []byte(h)); err != nil {
-		return g, errors.New("not a GUID")
+	// The hex digits of the five groups, read in place (no joined copy of them).
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+		}
+		hi, ok1 := fromHex(s[i])
+		lo, ok2 := fromHex(s[i+1])
+		if !ok1 || !ok2 {
+			return GUID{}, errors.New("not a GUID")
+		}
+		g[j] = hi<<4 | lo
+		j++
 	}
 	return g, nil
+}
+
+// fromHex is the value of one hex digit, either case.
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // --- column value conversions (from what database/sql hands to *any) ---
@@ -321,6 +345,10 @@ func (d dialect) asKey(v any, textKeys bool) (string, error) {
 		return "", errors.New("key is empty")
 	}
 	if g, err := ParseGUID(s); err == nil {
+		var b [36]byte
+		if c := g.appendText(b[:0]); string(c) == s {
+			return s, nil // already canonical: no copy
+		}
 		return g.String(), nil
 	}
 	if !textKeys {
