@@ -781,19 +781,21 @@ func (h *Handler) endUpstreamSessions(c echo.Context, p *up.Provider, t *up.Logo
 	return ended, nil
 }
 
-// backchannelFailed answers a logout token the bridge could not act on, as JSON (Back-Channel
-// Logout 1.0 section 2.8): 503 temporarily_unavailable with Retry-After when the store is
-// unreachable, else 500 server_error; either way the provider may send the token again.
+// backchannelFailed answers a logout token the bridge could not act on: 400, as every request
+// whose logout failed (Back-Channel Logout 1.0 section 2.8: "If the request was invalid or the
+// logout failed, the RP MUST respond with HTTP 400 Bad Request"), with a JSON error that says
+// why: temporarily_unavailable (and Retry-After) when the store is unreachable, else
+// server_error; either way the provider may send the token again (its guard was released).
 func (h *Handler) backchannelFailed(c echo.Context, provider string, err error) error {
 	ctx := c.Request().Context()
 	if errors.Is(err, sso.ErrUnavailable) {
 		h.Logger.WarnContext(ctx, "upstream back-channel logout failed: the store is unavailable", "provider", provider, "err", err)
 		c.Response().Header().Set("Retry-After", sso.UnavailableRetryAfter)
-		return web.JSONError(c, http.StatusServiceUnavailable, "temporarily_unavailable",
+		return web.JSONError(c, http.StatusBadRequest, "temporarily_unavailable",
 			"the logout was not done; send the logout token again later")
 	}
 	h.Logger.ErrorContext(ctx, "upstream back-channel logout failed", "provider", provider, "err", err)
-	return web.JSONError(c, http.StatusInternalServerError, "server_error", "the logout was not done; send the logout token again later")
+	return web.JSONError(c, http.StatusBadRequest, "server_error", "the logout was not done; send the logout token again later")
 }
 
 // logoutGuardMinimum is the least time a logout token's jti is remembered; logoutGuardSkew
