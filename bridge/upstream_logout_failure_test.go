@@ -44,11 +44,11 @@ func (s *upstreamLogoutFails) UpstreamSessions(ctx context.Context, issuer, upst
 	return s.Store.UpstreamSessions(ctx, issuer, upstreamSubject, sid)
 }
 
-func (s *upstreamLogoutFails) EndSessionWithEvents(ctx context.Context, id string, events ...*store.OutboxEvent) error {
+func (s *upstreamLogoutFails) EndSessionWithEvents(ctx context.Context, id string, build func(*store.EndedSession) ([]*store.OutboxEvent, error)) (*store.EndedSession, error) {
 	if err := s.fail("end"); err != nil {
-		return err
+		return nil, err
 	}
-	return s.Store.EndSessionWithEvents(ctx, id, events...)
+	return s.Store.EndSessionWithEvents(ctx, id, build)
 }
 
 // TestUpstreamLogoutFailureAnsweredAndRetried (review s20 X20-2; Back-Channel Logout 1.0

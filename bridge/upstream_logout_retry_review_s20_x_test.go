@@ -20,11 +20,11 @@ type endFailsOnce struct {
 	armed atomic.Bool
 }
 
-func (s *endFailsOnce) EndSessionWithEvents(ctx context.Context, id string, events ...*store.OutboxEvent) error {
+func (s *endFailsOnce) EndSessionWithEvents(ctx context.Context, id string, build func(*store.EndedSession) ([]*store.OutboxEvent, error)) (*store.EndedSession, error) {
 	if s.armed.CompareAndSwap(true, false) {
-		return errors.New("end session with events: database is locked")
+		return nil, errors.New("end session with events: database is locked")
 	}
-	return s.Store.EndSessionWithEvents(ctx, id, events...)
+	return s.Store.EndSessionWithEvents(ctx, id, build)
 }
 
 // TestUpstreamLogoutTokenRetriedAfterAFailure (review s20 X20-2; Back-Channel Logout 1.0 2.6

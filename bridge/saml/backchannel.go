@@ -74,31 +74,43 @@ func exceptSP(ctx context.Context, entityID string) context.Context {
 	return context.WithValue(ctx, exceptKey{}, entityID)
 }
 
-// BackChannel returns the back-channel logout events of an ended session: one per SP it signed
-// into that has a SOAP single logout service (backchannel.Logouts.Others). The participants are
-// read, not taken: the browser chain skips these SPs.
-func (l *Logouts) BackChannel(ctx context.Context, sess *sso.Session) []*store.OutboxEvent {
-	ps, err := l.Store.SAMLParticipants(ctx, sess.ID)
-	if err != nil {
-		l.Logger.ErrorContext(ctx, "saml participants of an ending session", "err", err)
-		return nil
-	}
+// BackChannel prepares the back-channel logout events of an ending session's SPs
+// (backchannel.Logouts.Others): it reads the registrations of the SPs sps (entity ids) now,
+// before the store's transaction that ends the session, and returns the builder that
+// transaction calls with the session's participants, which reads nothing: one event per
+// participant whose SP has a SOAP single logout service; the participants of SPs not in sps
+// come back unresolved (the session signed into them since). The participants are read, not
+// taken: the browser chain skips these SPs.
+func (l *Logouts) BackChannel(ctx context.Context, sps []string) func(*sso.Session, []*store.SAMLParticipant) ([]*store.OutboxEvent, []string) {
 	except, _ := ctx.Value(exceptKey{}).(string)
-	var out []*store.OutboxEvent
-	for _, p := range ps {
-		if p.SP == except {
+	// to is, per entity id of sps, the SP to send a LogoutRequest (nil: none; it is the SP
+	// answered through the browser, it has no SOAP service, or it cannot be read).
+	to := make(map[string]*SP, len(sps))
+	for _, id := range sps {
+		to[id] = nil
+		if id == except {
 			continue
 		}
 		// An SP refused for sign-ins since is still told (Registry.ForLogout).
-		sp, err := l.Registry.ForLogout(ctx, p.SP)
-		if err != nil || soapSLO(sp) == "" {
-			continue
+		if sp, err := l.Registry.ForLogout(ctx, id); err == nil && soapSLO(sp) != "" {
+			to[id] = sp
 		}
-		b, _ := json.Marshal(sloPayload{SP: p.SP, NameID: p.NameID, NameIDFormat: p.NameIDFormat, SessionIndex: p.SessionIndex})
-		out = append(out, &store.OutboxEvent{ID: outbox.NewEventID(), Key: outbox.SessionKey(SLOChannel, sp.Settings.ID, sess.Subject, p.SessionIndex),
-			Type: SLOType, Channel: SLOChannel, ClientID: sp.Settings.ID, Subject: sess.Subject, Payload: b})
 	}
-	return out
+	return func(sess *sso.Session, ps []*store.SAMLParticipant) (out []*store.OutboxEvent, unresolved []string) {
+		for _, p := range ps {
+			sp, ok := to[p.SP]
+			if !ok {
+				unresolved = append(unresolved, p.SP)
+			}
+			if sp == nil {
+				continue
+			}
+			b, _ := json.Marshal(sloPayload{SP: p.SP, NameID: p.NameID, NameIDFormat: p.NameIDFormat, SessionIndex: p.SessionIndex})
+			out = append(out, &store.OutboxEvent{ID: outbox.NewEventID(), Key: outbox.SessionKey(SLOChannel, sp.Settings.ID, sess.Subject, p.SessionIndex),
+				Type: SLOType, Channel: SLOChannel, ClientID: sp.Settings.ID, Subject: sess.Subject, Payload: b})
+		}
+		return out, unresolved
+	}
 }
 
 // BackChannelSender delivers SAML back-channel logout events: a LogoutRequest signed with the

@@ -140,7 +140,10 @@ type SAMLStore interface {
 	// its issuer) as used until expires; sso.ErrConflict when it was used and has not expired.
 	UseSAMLMessageID(ctx context.Context, key string, expires time.Time) error
 
-	// AddSAMLParticipant records (or refreshes) that a session signed into an SP.
+	// AddSAMLParticipant records (or refreshes) that a session signed into an SP;
+	// sso.ErrNotFound, nothing written, when the session has ended (a compare-and-set on its
+	// state, so that it is either among the participants its end reads, EndSessionWithEvents,
+	// or refused after it).
 	AddSAMLParticipant(ctx context.Context, p *SAMLParticipant) error
 	// SAMLParticipants lists a session's SPs in first-sign-in order.
 	SAMLParticipants(ctx context.Context, sessionID string) ([]*SAMLParticipant, error)

@@ -112,6 +112,16 @@ type Deactivation struct {
 	Logout func(ended []*sso.Session) []*OutboxEvent
 }
 
+// EndedSession is a session as the transaction that ends it reads it
+// (Outbox.EndSessionWithEvents).
+type EndedSession struct {
+	// Session is the session, Ended set, with every client it signed into.
+	Session *sso.Session
+	// SAMLParticipants are the SAML service providers it signed into, as
+	// SAMLStore.SAMLParticipants lists them.
+	SAMLParticipants []*SAMLParticipant
+}
+
 // ShadowCond is what PutShadowUserIf checks before it writes: what the new state was computed
 // from.
 type ShadowCond struct {
@@ -190,8 +200,19 @@ type Outbox interface {
 	Enqueue(ctx context.Context, events ...*OutboxEvent) error
 	// EndSessionWithEvents ends the session and writes its logout events in one transaction,
 	// in which it also revokes the session's grants that hold no refresh token (granted
-	// without offline_access), as EndSession and EndSubjectSessions do.
-	EndSessionWithEvents(ctx context.Context, sessionID string, events ...*OutboxEvent) error
+	// without offline_access), as EndSession and EndSubjectSessions do. The events are
+	// build's, called in that transaction with the session as it ends there (EndedSession):
+	// its clients and SAML participants are read after it is marked ended (PostgreSQL: under
+	// the row lock that marks it), so an AddSessionClient or AddSAMLParticipant of the same
+	// session either committed before and is among them, or is refused (sso.ErrNotFound)
+	// after. build must not read the store (on SQLite it runs holding the only write
+	// connection, which an in-memory database also reads with); it may run more than once
+	// (a transaction run again), and only the last run's events are written. An error of build
+	// rolls the end back (nothing is ended or written) and is returned, as is an event that
+	// cannot be written. It returns the session as it ended; nil, with build not called and
+	// nothing written, when the session is unknown or was ended already (whoever ended it
+	// wrote its events). A nil build writes no events.
+	EndSessionWithEvents(ctx context.Context, sessionID string, build func(ended *EndedSession) ([]*OutboxEvent, error)) (*EndedSession, error)
 	// ClaimEvents leases due pending events whose lease is free, the oldest of each key only
 	// (never two of one key at once), and counts an attempt on each.
 	ClaimEvents(ctx context.Context, c Claim) ([]*OutboxEvent, error)

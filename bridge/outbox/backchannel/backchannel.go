@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/outbox"
@@ -42,31 +43,125 @@ type Logouts struct {
 	PublicSID func(sessionID string) string
 	// Wake tells the outbox that events were queued (nil: nothing to tell).
 	Wake func()
-	// Others, when set, adds the logout events of the session's other apps (the SAML service
-	// providers' back-channel single logouts), queued with these.
-	Others func(ctx context.Context, sess *sso.Session) []*store.OutboxEvent
+	// Others, when set, adds the logout events of the session's SAML service providers (their
+	// back-channel single logouts, saml.Logouts.BackChannel), queued with these. It is called
+	// before the store's transaction with the entity ids of the SPs to prepare for, and reads
+	// what their events need (their registrations); the SAMLEvents it returns builds them in
+	// the transaction without reading anything.
+	Others func(ctx context.Context, sps []string) SAMLEvents
 	// Log says which app's logout could not be built (nil: not logged).
 	Log *slog.Logger
 }
 
-// SessionEvents returns the logout events for an ended session: one per client of the
-// session that registered a backchannel_logout_uri, and Others'. A client that cannot be read
-// (the store failing) gets no event, and the log says so.
-func (l *Logouts) SessionEvents(ctx context.Context, sess *sso.Session) []*store.OutboxEvent {
-	var out []*store.OutboxEvent
+// SAMLEvents builds the logout events of an ended session's SAML participants ps without
+// reading anything (it runs in the store's transaction that ends sess). unresolved are the
+// entity ids of the participants it was not prepared for (Logouts.Others): the session signed
+// into them after they were read.
+type SAMLEvents = func(sess *sso.Session, ps []*store.SAMLParticipant) (events []*store.OutboxEvent, unresolved []string)
+
+// prepared is what the logout events of a session's end are built from, read before the
+// store's transaction ends it: the transaction reads the session's apps, and the events are
+// built there from these without a read of the store (store.Outbox's EndSessionWithEvents).
+type prepared struct {
+	// bcl is, per client id read, whether the client has a backchannel_logout_uri (false: it
+	// has none, is gone, or could not be read, which the log said).
+	bcl map[string]bool
+	// sps are the SAML SPs saml was prepared for; saml is nil without Others.
+	sps  []string
+	saml SAMLEvents
+}
+
+// prepare reads what the events of clients and of the SAML SPs sps need into p, beyond what
+// it has.
+func (l *Logouts) prepare(ctx context.Context, p *prepared, clients, sps []string) {
+	if p.bcl == nil {
+		p.bcl = make(map[string]bool, len(clients))
+	}
+	for _, id := range clients {
+		if _, done := p.bcl[id]; done {
+			continue
+		}
+		c, err := l.Clients.Client(ctx, id)
+		switch {
+		case err == nil:
+			p.bcl[id] = c.BackchannelLogoutURI != ""
+		case errors.Is(err, sso.ErrNotFound):
+			p.bcl[id] = false
+		default:
+			p.bcl[id] = false
+			if l.Log != nil {
+				l.Log.WarnContext(ctx, "back-channel logout not queued: the app could not be read", "client", id, "err", err)
+			}
+		}
+	}
+	if l.Others == nil {
+		return
+	}
+	grown := p.saml == nil
+	for _, sp := range sps {
+		if !slices.Contains(p.sps, sp) {
+			p.sps, grown = append(p.sps, sp), true
+		}
+	}
+	if grown {
+		p.saml = l.Others(ctx, p.sps)
+	}
+}
+
+// unprepared is what a build found the session signed into that prepare had not read.
+type unprepared struct{ clients, sps []string }
+
+// build returns the logout events of the ended session e from p, reading nothing: one per
+// client that registered a backchannel_logout_uri, and the SAML SPs' (Others). What p was not
+// prepared for gets no event and comes back in miss.
+func (l *Logouts) build(p *prepared, e *store.EndedSession) (out []*store.OutboxEvent, miss unprepared) {
+	sess := e.Session
 	sid := l.sid(sess)
 	for _, id := range sess.Clients {
-		ev, err := l.clientEvent(ctx, id, sess.Subject, sid)
-		if err != nil && l.Log != nil {
-			l.Log.WarnContext(ctx, "back-channel logout not queued: the app could not be read", "client", id, "err", err)
-		}
-		if ev != nil {
-			out = append(out, ev)
+		has, ok := p.bcl[id]
+		switch {
+		case !ok:
+			miss.clients = append(miss.clients, id)
+		case has:
+			out = append(out, event(id, sess.Subject, sid))
 		}
 	}
-	if l.Others != nil {
-		out = append(out, l.Others(ctx, sess)...)
+	if p.saml != nil {
+		evs, unresolved := p.saml(sess, e.SAMLParticipants)
+		out, miss.sps = append(out, evs...), unresolved
 	}
+	return out, miss
+}
+
+// participants are the SAML participants of session id, read for Others (none without it).
+func (l *Logouts) participants(ctx context.Context, id string) []*store.SAMLParticipant {
+	if l.Others == nil {
+		return nil
+	}
+	ps, err := l.Store.SAMLParticipants(ctx, id)
+	if err != nil && l.Log != nil {
+		l.Log.ErrorContext(ctx, "saml participants of an ending session", "err", err)
+	}
+	return ps
+}
+
+func entityIDs(ps []*store.SAMLParticipant) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.SP)
+	}
+	return out
+}
+
+// SessionEvents returns the logout events for an ended session: one per client of the
+// session that registered a backchannel_logout_uri, and Others' for its SAML participants
+// (read here). A client that cannot be read (the store failing) gets no event, and the log
+// says so.
+func (l *Logouts) SessionEvents(ctx context.Context, sess *sso.Session) []*store.OutboxEvent {
+	ps := l.participants(ctx, sess.ID)
+	var p prepared
+	l.prepare(ctx, &p, sess.Clients, entityIDs(ps))
+	out, _ := l.build(&p, &store.EndedSession{Session: sess, SAMLParticipants: ps})
 	return out
 }
 
@@ -140,16 +235,59 @@ func (l *Logouts) Queued() {
 	}
 }
 
-// EndSession ends a session and queues its back-channel logouts in one transaction.
+// endAttempts bounds how many times EndSession prepares for apps the session signed into while
+// it was being ended (each time another sign-in landed between its reads and its transaction).
+const endAttempts = 4
+
+// errUnprepared rolls back an end whose session signed into an app that EndSession had not
+// prepared the logout of: it prepares it, and ends the session again.
+var errUnprepared = errors.New("backchannel: the session signed into an app meanwhile")
+
+// EndSession ends a session and queues its back-channel logouts in one transaction (store.Outbox's
+// EndSessionWithEvents), built there from the session's apps (clients, SAML participants) as
+// that transaction reads them, not as the caller read sess: an app the session signed into
+// meanwhile (another tab) is logged out too (review s20 X20-1). What the events need of each
+// app (its registration) is read before; an app the transaction finds that was not read
+// rolls it back, is read, and the session is ended again. sess is then updated to the session
+// as it ended (its Clients, Ended), so that what the caller shows next (the front-channel
+// frames) names every app of it. A session ended already is left as it is: whoever ended it
+// queued its logouts.
 func (l *Logouts) EndSession(ctx context.Context, sess *sso.Session) error {
-	evs := l.SessionEvents(ctx, sess)
-	if err := l.Store.EndSessionWithEvents(ctx, sess.ID, evs...); err != nil {
-		return err
+	var p prepared
+	l.prepare(ctx, &p, sess.Clients, entityIDs(l.participants(ctx, sess.ID)))
+	for attempt := 1; ; attempt++ {
+		var (
+			queued int
+			miss   unprepared
+		)
+		ended, err := l.Store.EndSessionWithEvents(ctx, sess.ID, func(e *store.EndedSession) ([]*store.OutboxEvent, error) {
+			evs, m := l.build(&p, e)
+			queued, miss = len(evs), m
+			if (len(m.clients) > 0 || len(m.sps) > 0) && attempt < endAttempts {
+				return nil, errUnprepared
+			}
+			return evs, nil
+		})
+		if errors.Is(err, errUnprepared) {
+			l.prepare(ctx, &p, miss.clients, miss.sps)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if ended == nil {
+			return nil
+		}
+		if l.Log != nil && (len(miss.clients) > 0 || len(miss.sps) > 0) {
+			l.Log.WarnContext(ctx, "back-channel logout not queued: the session kept signing into apps while it ended",
+				"clients", miss.clients, "saml_sps", miss.sps)
+		}
+		sess.Clients, sess.Ended = ended.Session.Clients, true
+		if queued > 0 && l.Wake != nil {
+			l.Wake()
+		}
+		return nil
 	}
-	if len(evs) > 0 && l.Wake != nil {
-		l.Wake()
-	}
-	return nil
 }
 
 func event(clientID, subject, sid string) *store.OutboxEvent {

@@ -180,24 +180,60 @@ func (s *Store) AddSessionClient(ctx context.Context, id, clientID string, at ti
 // Its live console sessions end with it (endConsoleOfBridge), and so do its session-bound
 // grants (revokeSessionBound).
 func (s *Store) EndSession(ctx context.Context, id string) error {
-	return wrap("end session", s.tx(ctx, func(tx pgx.Tx) error { return endSessionTx(ctx, tx, ts(s.clock()), id) }))
+	return wrap("end session", s.tx(ctx, func(tx pgx.Tx) error {
+		_, err := endSessionTx(ctx, tx, ts(s.clock()), id)
+		return err
+	}))
 }
 
 // endSessionTx ends the session id in tx, and its live console sessions and session-bound
-// grants when it was live.
-func endSessionTx(ctx context.Context, tx pgx.Tx, now int64, id string) error {
+// grants when it was live; it reports whether it was (false: unknown or ended already). Its
+// UPDATE holds the session's row until tx ends: AddSessionClient (an UPDATE of the row that
+// re-checks NOT ended once it has it) and AddSAMLParticipant (FOR SHARE) wait for it and then
+// find the session ended.
+func endSessionTx(ctx context.Context, tx pgx.Tx, now int64, id string) (bool, error) {
 	var subject string
 	err := tx.QueryRow(ctx, `UPDATE sessions SET ended = TRUE WHERE id = $1 AND NOT ended RETURNING subject`, id).Scan(&subject)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := revokeSessionBound(ctx, tx, subject, id); err != nil {
-		return err
+		return false, err
 	}
-	return endConsoleOfBridge(ctx, tx, now, id)
+	return true, endConsoleOfBridge(ctx, tx, now, id)
+}
+
+// endedSessionTx reads, in the transaction that ended it (endSessionTx), the session id with
+// its clients and its SAML participants (store.EndedSession). At READ COMMITTED each
+// statement sees what committed before it: after the end's UPDATE got the row, every
+// AddSessionClient and AddSAMLParticipant that held it before (and so committed), and none
+// after (they wait for the row, then find it ended).
+func endedSessionTx(ctx context.Context, tx pgx.Tx, now int64, id string) (*store.EndedSession, error) {
+	rows, err := tx.Query(ctx, `SELECT `+sessionCols+` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id
+		WHERE s.id = $1 ORDER BY c.seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	l, err := scanSessions(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(l) == 0 {
+		return nil, fmt.Errorf("the ended session %w", sso.ErrNotFound)
+	}
+	rows, err = tx.Query(ctx, `SELECT `+participantCols+` FROM saml_participants WHERE session_id = $1 AND expires_at > $2 ORDER BY seq`,
+		id, now)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := scanParticipants(rows)
+	if err != nil {
+		return nil, err
+	}
+	return &store.EndedSession{Session: l[0], SAMLParticipants: ps}, nil
 }
 
 // revokeSessionBound revokes, in tx, the session-bound grants of subject's sessions ids: the

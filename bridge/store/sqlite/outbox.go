@@ -116,14 +116,37 @@ func (s *Store) Enqueue(ctx context.Context, events ...*store.OutboxEvent) error
 	return wrap("enqueue", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.enqueue(ctx, tx, events) }))
 }
 
-// EndSessionWithEvents ends one session (idempotent) and writes events in the same transaction.
-func (s *Store) EndSessionWithEvents(ctx context.Context, sessionID string, events ...*store.OutboxEvent) error {
-	return wrap("end session with events", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if err := endSessionTx(ctx, tx, s.clock(), sessionID); err != nil {
+// EndSessionWithEvents ends one session (idempotent) and writes the events build makes of it,
+// as the same transaction reads it once ended (endedSessionTx), in that transaction (see
+// store.Outbox).
+func (s *Store) EndSessionWithEvents(ctx context.Context, sessionID string, build func(*store.EndedSession) ([]*store.OutboxEvent, error)) (*store.EndedSession, error) {
+	var ended *store.EndedSession
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		ended = nil // a run again starts over
+		now := s.clock()
+		live, err := endSessionTx(ctx, tx, now, sessionID)
+		if err != nil || !live {
 			return err
 		}
-		return s.enqueue(ctx, tx, events)
-	}))
+		e, err := endedSessionTx(ctx, tx, now, sessionID)
+		if err != nil || build == nil {
+			ended = e
+			return err
+		}
+		events, err := build(e)
+		if err != nil {
+			return err
+		}
+		if err := s.enqueue(ctx, tx, events); err != nil {
+			return err
+		}
+		ended = e
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("end session with events", err)
+	}
+	return ended, nil
 }
 
 // ClaimEvents leases the due head event of each key (see store.Outbox), one client's at a

@@ -181,25 +181,55 @@ func (s *Store) AddSessionClient(ctx context.Context, id, clientID string, at ti
 // grants (revokeSessionBound).
 func (s *Store) EndSession(ctx context.Context, id string) error {
 	return wrap("end session", s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return endSessionTx(ctx, tx, s.clock(), id)
+		_, err := endSessionTx(ctx, tx, s.clock(), id)
+		return err
 	}))
 }
 
 // endSessionTx ends the session id in tx, and its live console sessions and session-bound
-// grants when it was live.
-func endSessionTx(ctx context.Context, tx *sql.Tx, now time.Time, id string) error {
+// grants when it was live; it reports whether it was (false: unknown or ended already).
+func endSessionTx(ctx context.Context, tx *sql.Tx, now time.Time, id string) (bool, error) {
 	var subject string
 	err := tx.QueryRowContext(ctx, `UPDATE sessions SET ended = 1 WHERE id = ? AND ended = 0 RETURNING subject`, id).Scan(&subject)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := revokeSessionBound(ctx, tx, subject, id); err != nil {
-		return err
+		return false, err
 	}
-	return endConsoleOfBridge(ctx, tx, now, id)
+	return true, endConsoleOfBridge(ctx, tx, now, id)
+}
+
+// endedSessionTx reads, in the transaction that ended it, the session id with its clients
+// and its SAML participants (store.EndedSession). The transaction holds SQLite's one write
+// lock, so whatever AddSessionClient or AddSAMLParticipant committed is in it, and none
+// commits after the end without finding the session ended.
+func endedSessionTx(ctx context.Context, tx *sql.Tx, now time.Time, id string) (*store.EndedSession, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id
+		WHERE s.id = ? ORDER BY c.seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	l, err := scanSessions(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(l) == 0 {
+		return nil, fmt.Errorf("the ended session %w", sso.ErrNotFound)
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT `+participantCols+` FROM saml_participants WHERE session_id = ? AND expires_at > ? ORDER BY seq`,
+		id, ts(now))
+	if err != nil {
+		return nil, err
+	}
+	ps, err := scanParticipants(rows)
+	if err != nil {
+		return nil, err
+	}
+	return &store.EndedSession{Session: l[0], SAMLParticipants: ps}, nil
 }
 
 // revokeSessionBound revokes, in tx, the session-bound grants of subject's sessions ids (a

@@ -63,7 +63,10 @@ type bridgeSessionEnd struct {
 func (h *H) bridgeSessionEnds() []bridgeSessionEnd {
 	return []bridgeSessionEnd{
 		{"EndSession", func(s *sso.Session) error { return h.S.EndSession(h.Ctx, s.ID) }},
-		{"EndSessionWithEvents", func(s *sso.Session) error { return h.S.EndSessionWithEvents(h.Ctx, s.ID, event("bcl-"+s.ID)) }},
+		{"EndSessionWithEvents", func(s *sso.Session) error {
+			_, err := h.S.EndSessionWithEvents(h.Ctx, s.ID, events(event("bcl-"+s.ID)))
+			return err
+		}},
 		{"EndSubjectSessions", func(s *sso.Session) error { _, err := h.S.EndSubjectSessions(h.Ctx, s.Subject); return err }},
 		{"Deactivate", func(s *sso.Session) error {
 			_, err := h.S.Deactivate(h.Ctx, &store.Deactivation{Subject: s.Subject, EndSessions: true})
@@ -196,7 +199,7 @@ func testConsoleBridgeOneTransaction(t *testing.T, h *H) {
 	bridge := h.createSession(sub, "portal")
 	c, err := h.consoleSessionOf(bridge)
 	ssotest.NoErr(t, err, "CreateConsoleSession")
-	if err := h.S.EndSessionWithEvents(h.Ctx, bridge.ID, &store.OutboxEvent{}); err == nil {
+	if _, err := h.S.EndSessionWithEvents(h.Ctx, bridge.ID, events(&store.OutboxEvent{})); err == nil {
 		t.Fatal("EndSessionWithEvents with an event without id, key, type and channel succeeded")
 	}
 	if got := h.consoleSessionNow(c.IDHash); !got.Live(h.Now) {

@@ -50,6 +50,9 @@ var outboxTests = []test{
 	{"SupersedeOnFailure", testOutboxSupersedeOnFailure},
 	{"SupersedeOnFailureOutcomes", testOutboxSupersedeOnFailureOutcomes},
 	{"TargetsSuperseded", testOutboxTargetsSuperseded},
+	{"EndSessionWithEventsBuild", testOutboxEndSessionBuild},
+	{"EndSessionWithEventsAppsAddedBefore", testOutboxEndSessionAppsAddedBefore},
+	{"EndSessionWithEventsAppsRace", testOutboxEndSessionAppsRace},
 }
 
 // event returns a new pending event of key.
@@ -761,8 +764,9 @@ func testOutboxConcurrentClaims(t *testing.T, h *H) {
 func testOutboxEndSession(t *testing.T, h *H) {
 	s := h.createSession(ssotest.RandomID(), "portal")
 	e := event("bcl")
-	ssotest.NoErr(t, h.S.EndSessionWithEvents(h.Ctx, s.ID, e), "EndSessionWithEvents")
-	_, err := h.S.Session(h.Ctx, s.ID)
+	_, err := h.S.EndSessionWithEvents(h.Ctx, s.ID, events(e))
+	ssotest.NoErr(t, err, "EndSessionWithEvents")
+	_, err = h.S.Session(h.Ctx, s.ID)
 	ssotest.IsErr(t, err, sso.ErrNotFound, "session after EndSessionWithEvents")
 	_, err = h.S.OutboxEvent(h.Ctx, e.ID)
 	ssotest.NoErr(t, err, "its event")
