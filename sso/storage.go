@@ -850,6 +850,11 @@ func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
 		}
 		s.hooks.Event(ctx, "token.code_replay", g.subject, g.clientID, "code exchanged twice; tokens issued from it revoked")
 		return oidc.ErrInvalidGrant().WithDescription("code already used")
+	case errors.Is(err, ErrSessionEnded) && in.ConsumeCodeHash != "":
+		// The session ended after codeRequest found it live: the store's compare-and-set on
+		// the code refused it, so no grant outlives the sign-out's revocation.
+		s.hooks.Event(ctx, "token.code_session_ended", g.subject, g.clientID, "code of an ended session refused")
+		return oidc.ErrInvalidGrant().WithDescription("the sign-in session of this code has ended")
 	case errors.Is(err, ErrNotFound) && in.ConsumeCodeHash != "":
 		return oidc.ErrInvalidGrant().WithDescription("code expired")
 	case errors.Is(err, ErrRefreshReused):

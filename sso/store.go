@@ -12,6 +12,8 @@ var (
 	ErrNotFound = errors.New("sso store: not found")
 	// ErrCodeConsumed: the authorization code was already exchanged (a replay).
 	ErrCodeConsumed = errors.New("sso store: authorization code already used")
+	// ErrSessionEnded: the authorization code's sign-in session has ended (IssueTokens, Issue).
+	ErrSessionEnded = errors.New("sso store: the sign-in session has ended")
 	// ErrTokenRevoked: the refresh token (or its family) was revoked.
 	ErrTokenRevoked = errors.New("sso store: token revoked")
 	// ErrRefreshReused: a rotated refresh token was presented again outside the grace window;
@@ -171,7 +173,11 @@ type RefreshToken struct {
 // that writes nothing (client_credentials) need not call IssueTokens.
 type Issue struct {
 	// ConsumeCodeHash, when set, marks that code consumed first; if it already was,
-	// IssueTokens writes nothing else and returns ErrCodeConsumed.
+	// IssueTokens writes nothing else and returns ErrCodeConsumed. A code whose request names
+	// a session the store holds as ended is not consumed either: nothing is written and the
+	// answer is ErrSessionEnded. That check is part of the code's compare-and-set, so a
+	// session end racing the exchange either comes first (refused) or after (the end then
+	// finds and revokes the grant's session-bound family, as it does every other).
 	ConsumeCodeHash string
 	// ConsumeCodeRequest is the id of the request whose code ConsumeCodeHash is. A store that
 	// finds codes by their request (CodeRequestReader) consumes the code of that request only

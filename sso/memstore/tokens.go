@@ -43,6 +43,8 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 			return errf("issue tokens: consume code", sso.ErrNotFound)
 		case r.CodeConsumed:
 			return errf("issue tokens: consume code", sso.ErrCodeConsumed)
+		case r.SessionID != "" && s.sessions[r.SessionID] != nil && s.sessions[r.SessionID].Ended:
+			return errf("issue tokens: consume code", sso.ErrSessionEnded)
 		}
 		code = r
 	}

@@ -189,8 +189,8 @@ func (s *Store) EndSession(ctx context.Context, id string) error {
 // endSessionTx ends the session id in tx, and its live console sessions and session-bound
 // grants when it was live; it reports whether it was (false: unknown or ended already). Its
 // UPDATE holds the session's row until tx ends: AddSessionClient (an UPDATE of the row that
-// re-checks NOT ended once it has it) and AddSAMLParticipant (FOR SHARE) wait for it and then
-// find the session ended.
+// re-checks NOT ended once it has it), AddSAMLParticipant and a code exchange's
+// compare-and-set (both FOR SHARE) wait for it and then find the session ended.
 func endSessionTx(ctx context.Context, tx pgx.Tx, now int64, id string) (bool, error) {
 	var subject string
 	err := tx.QueryRow(ctx, `UPDATE sessions SET ended = TRUE WHERE id = $1 AND NOT ended RETURNING subject`, id).Scan(&subject)

@@ -99,12 +99,16 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 
 // consumeCodeSQL is the compare-and-set that marks a code consumed ($1 hash, $2 now), found by
 // its hash; consumeCodeByRequestSQL finds it by its request ($3 id, sso.Issue's
-// ConsumeCodeRequest: the primary key) holding that hash.
+// ConsumeCodeRequest: the primary key) holding that hash. Neither consumes the code of a
+// session that has ended (sso.Issue): the session's row is read FOR SHARE, which waits for an
+// end in progress (its UPDATE holds the row) and then reads it ended; an end that comes after
+// waits for this statement's transaction, and then revokes the session-bound family it made.
 const (
-	consumeCodeSQL = `UPDATE auth_requests SET code_consumed = TRUE
-	WHERE code_hash = $1 AND NOT code_consumed AND code_expires > $2`
+	codeSessionLive = ` AND NOT COALESCE((SELECT s.ended FROM sessions s WHERE s.id = auth_requests.session_id FOR SHARE), FALSE)`
+	consumeCodeSQL  = `UPDATE auth_requests SET code_consumed = TRUE
+	WHERE code_hash = $1 AND NOT code_consumed AND code_expires > $2` + codeSessionLive
 	consumeCodeByRequestSQL = `UPDATE auth_requests SET code_consumed = TRUE
-	WHERE id = $3 AND code_hash = $1 AND NOT code_consumed AND code_expires > $2`
+	WHERE id = $3 AND code_hash = $1 AND NOT code_consumed AND code_expires > $2` + codeSessionLive
 )
 
 // codeArgs are the arguments of in's code statements: its hash and now, and its request's id
@@ -197,27 +201,31 @@ func consumeCode(ctx context.Context, q querier, in *sso.Issue, now int64) error
 	return codeState(ctx, q, in, now)
 }
 
-// codeState says why a code could not be consumed: unknown or expired (ErrNotFound), or
-// consumed already (ErrCodeConsumed). Under READ COMMITTED it is a new statement that sees what
-// committed before it, a concurrent winner included.
+// codeState says why a code could not be consumed: unknown or expired (ErrNotFound), consumed
+// already (ErrCodeConsumed), or its session ended (ErrSessionEnded). Under READ COMMITTED it is
+// a new statement that sees what committed before it, a concurrent winner included.
 func codeState(ctx context.Context, q querier, in *sso.Issue, now int64) error {
 	var (
-		consumed bool
-		expires  int64
+		consumed, ended bool
+		expires         int64
 	)
+	const cols = `code_consumed, code_expires,
+		COALESCE((SELECT s.ended FROM sessions s WHERE s.id = auth_requests.session_id), FALSE)`
 	var row pgx.Row
 	if in.ConsumeCodeRequest != "" {
-		row = q.QueryRow(ctx, `SELECT code_consumed, code_expires FROM auth_requests WHERE id = $1 AND code_hash = $2`,
+		row = q.QueryRow(ctx, `SELECT `+cols+` FROM auth_requests WHERE id = $1 AND code_hash = $2`,
 			in.ConsumeCodeRequest, in.ConsumeCodeHash)
 	} else {
-		row = q.QueryRow(ctx, `SELECT code_consumed, code_expires FROM auth_requests WHERE code_hash = $1`, in.ConsumeCodeHash)
+		row = q.QueryRow(ctx, `SELECT `+cols+` FROM auth_requests WHERE code_hash = $1`, in.ConsumeCodeHash)
 	}
-	err := row.Scan(&consumed, &expires)
+	err := row.Scan(&consumed, &expires, &ended)
 	switch {
 	case isNoRows(err) || (err == nil && expires <= now):
 		return fmt.Errorf("consume code: %w", sso.ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("consume code: %w", err)
+	case !consumed && ended:
+		return fmt.Errorf("consume code: %w", sso.ErrSessionEnded)
 	default:
 		return fmt.Errorf("consume code: %w", sso.ErrCodeConsumed)
 	}

@@ -13,22 +13,23 @@ import (
 // its error).
 type codeStateOnly struct {
 	issueStmts
-	expires int64
-	found   bool
-	err     error
+	st    codeStatus
+	found bool
+	err   error
 }
 
 func (codeStateOnly) consumeCode(context.Context, string, string, int64) (int64, error) {
 	return 0, nil
 }
 
-func (c codeStateOnly) codeState(context.Context, string, string) (int64, bool, error) {
-	return c.expires, c.found, c.err
+func (c codeStateOnly) codeState(context.Context, string, string) (codeStatus, bool, error) {
+	return c.st, c.found, c.err
 }
 
 // TestConsumeCodeExplains (final read s18 R2-1): a code whose compare-and-set changed nothing
-// is explained by its state: unknown or expired is ErrNotFound, live is ErrCodeConsumed, and a
-// failed read is that failure (a server error), not ErrNotFound (invalid_grant): the driver
+// is explained by its state: unknown or expired is ErrNotFound, live is ErrCodeConsumed, live
+// and unused with its session ended is ErrSessionEnded (review s20 "noticed": a sign-out
+// between the provider's session check and the exchange), and a failed read is that failure (a server error), not ErrNotFound (invalid_grant): the driver
 // path reports found false along with its error.
 func TestConsumeCodeExplains(t *testing.T) {
 	errRead := errors.New("disk I/O error")
@@ -40,8 +41,11 @@ func TestConsumeCodeExplains(t *testing.T) {
 		{"read failed", codeStateOnly{err: errRead}, errRead},
 		{"read failed with a row", codeStateOnly{found: true, err: errRead}, errRead},
 		{"unknown", codeStateOnly{}, sso.ErrNotFound},
-		{"expired", codeStateOnly{found: true, expires: 10}, sso.ErrNotFound},
-		{"used", codeStateOnly{found: true, expires: 200}, sso.ErrCodeConsumed},
+		{"expired", codeStateOnly{found: true, st: codeStatus{expires: 10}}, sso.ErrNotFound},
+		{"used", codeStateOnly{found: true, st: codeStatus{expires: 200, consumed: true}}, sso.ErrCodeConsumed},
+		{"session ended", codeStateOnly{found: true, st: codeStatus{expires: 200, sessionEnded: true}}, sso.ErrSessionEnded},
+		{"used, session ended", codeStateOnly{found: true, st: codeStatus{expires: 200, consumed: true, sessionEnded: true}}, sso.ErrCodeConsumed},
+		{"expired, session ended", codeStateOnly{found: true, st: codeStatus{expires: 10, sessionEnded: true}}, sso.ErrNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := consumeCode(t.Context(), tc.state, "request", "hash", 100)

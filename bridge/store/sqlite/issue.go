@@ -99,8 +99,8 @@ func applyIssue(ctx context.Context, x issueStmts, in *sso.Issue, now time.Time)
 var errNoCodeRequest = errors.New("sqlite: issue tokens: a code is consumed by its request's id (sso.Issue.ConsumeCodeRequest)")
 
 // consumeCode marks the code hash of request id consumed (compare-and-set); when that changes
-// nothing, the code's state says why: ErrNotFound (unknown, another code, or expired) or
-// ErrCodeConsumed.
+// nothing, the code's state says why: ErrNotFound (unknown, another code, or expired),
+// ErrCodeConsumed, or ErrSessionEnded (its session ended).
 func consumeCode(ctx context.Context, x issueStmts, id, hash string, now int64) error {
 	switch n, err := x.consumeCode(ctx, id, hash, now); {
 	case err != nil:
@@ -108,15 +108,24 @@ func consumeCode(ctx context.Context, x issueStmts, id, hash string, now int64) 
 	case n != 0:
 		return nil
 	}
-	expires, found, err := x.codeState(ctx, id, hash)
+	st, found, err := x.codeState(ctx, id, hash)
 	switch {
 	case err != nil: // first: the driver path reports found false with its error
 		return fmt.Errorf("consume code: %w", err)
-	case !found || expires <= now:
+	case !found || st.expires <= now:
 		return fmt.Errorf("consume code: %w", sso.ErrNotFound)
+	case !st.consumed && st.sessionEnded:
+		return fmt.Errorf("consume code: %w", sso.ErrSessionEnded)
 	default:
 		return fmt.Errorf("consume code: %w", sso.ErrCodeConsumed)
 	}
+}
+
+// codeStatus is what codeStateQuery reads of a code that was not consumed.
+type codeStatus struct {
+	expires      int64
+	consumed     bool
+	sessionEnded bool
 }
 
 // issueStmts are a grant's statements, run in a database/sql transaction (txRotation) or on the
@@ -126,9 +135,9 @@ type issueStmts interface {
 	// consumeCode runs the compare-and-set of request id's code hash and returns how many rows
 	// it changed.
 	consumeCode(ctx context.Context, id, hash string, now int64) (int64, error)
-	// codeState reads the expiry of request id's code hash; found is false when there is no
+	// codeState reads the state of request id's code hash; found is false when there is no
 	// such code.
-	codeState(ctx context.Context, id, hash string) (expires int64, found bool, err error)
+	codeState(ctx context.Context, id, hash string) (st codeStatus, found bool, err error)
 	insertFamily(ctx context.Context, f *sso.RefreshToken) error
 	insertGrant(ctx context.Context, f *sso.RefreshToken, now time.Time) error
 }
@@ -204,13 +213,13 @@ func (r txRotation) consumeCode(ctx context.Context, id, hash string, now int64)
 	return res.RowsAffected()
 }
 
-func (r txRotation) codeState(ctx context.Context, id, hash string) (int64, bool, error) {
-	var consumed, expires int64
-	err := r.tx.StmtContext(ctx, r.s.st.codeState).QueryRowContext(ctx, id, hash).Scan(&consumed, &expires)
+func (r txRotation) codeState(ctx context.Context, id, hash string) (codeStatus, bool, error) {
+	var st codeStatus
+	err := r.tx.StmtContext(ctx, r.s.st.codeState).QueryRowContext(ctx, id, hash).Scan(&st.consumed, &st.expires, &st.sessionEnded)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
+		return codeStatus{}, false, nil
 	}
-	return expires, true, err
+	return st, true, err
 }
 
 func (r txRotation) insertFamily(ctx context.Context, f *sso.RefreshToken) error {

@@ -1054,19 +1054,18 @@ func (rc *rawConn) consumeCode(ctx context.Context, id, hash string, now int64) 
 	return res.RowsAffected()
 }
 
-// codeState reads a code's expiry (codeStateQuery); found is false when there is no such code.
-func (rc *rawConn) codeState(ctx context.Context, id, hash string) (expires int64, found bool, err error) {
+// codeState reads a code's state (codeStateQuery); found is false when there is no such code.
+func (rc *rawConn) codeState(ctx context.Context, id, hash string) (st codeStatus, found bool, err error) {
 	rc.args[0].Value, rc.args[1].Value = id, hash
 	row, found, err := rc.queryRow(ctx, rc.codeStateStmt, 2)
 	if !found || err != nil {
-		return 0, false, err
+		return codeStatus{}, false, err
 	}
 	defer clear(row)
-	var consumed int64
-	if err := row.Scan(&consumed, &expires); err != nil {
-		return 0, true, fmt.Errorf("code state: %w", err)
+	if err := row.Scan(&st.consumed, &st.expires, &st.sessionEnded); err != nil {
+		return codeStatus{}, true, fmt.Errorf("code state: %w", err)
 	}
-	return expires, true, nil
+	return st, true, nil
 }
 
 // insertFamily inserts a new family's state (insertFamilyQuery).

@@ -192,3 +192,94 @@ func testOutboxEndSessionAppsRace(t *testing.T, h *H) {
 		}
 	}
 }
+
+// codeOf makes a code of a sign-in in session sess (a completed request holding the code's
+// hash) and returns the request's id and the hash.
+func (h *H) codeOf(sess *sso.Session) (string, string) {
+	h.T.Helper()
+	r := h.sso().NewAuthRequest()
+	ssotest.NoErr(h.T, h.S.CreateAuthRequest(h.Ctx, r), "CreateAuthRequest")
+	ssotest.NoErr(h.T, h.S.CompleteAuthRequest(h.Ctx, r.ID, sso.Completion{Subject: sess.Subject, AuthTime: h.Now, AMR: []string{"pwd"},
+		SessionID: sess.ID}), "CompleteAuthRequest")
+	hash := ssotest.RandomID()
+	ssotest.NoErr(h.T, h.S.SaveCode(h.Ctx, r.ID, hash, h.Now.Add(10*time.Minute)), "SaveCode")
+	return r.ID, hash
+}
+
+// codeFamily is the family a code exchange of sess writes: session-bound (no refresh token)
+// unless offline.
+func (h *H) codeFamily(sess *sso.Session, offline bool) *sso.RefreshToken {
+	f := h.sso().NewAccessFamily()
+	if offline {
+		f = h.sso().NewRefreshToken()
+	}
+	f.Subject, f.ClientID, f.SessionID = sess.Subject, "portal", sess.ID
+	return f
+}
+
+// testCodeOfEndedSession (review s20, noticed with X20-1): a code of a session that has ended
+// is not exchanged: IssueTokens refuses it in the transaction that would consume it
+// (ErrSessionEnded), writes no family and leaves the code as it was, whether the grant would
+// be session-bound or offline. The provider checks the session before (it reads it live), so
+// this is the sign-out landing between that check and the exchange. A live session's code is
+// exchanged, and its session-bound family ends with the session.
+func testCodeOfEndedSession(t *testing.T, h *H) {
+	for _, offline := range []bool{false, true} {
+		sess := h.createSession(ssotest.RandomID(), "portal")
+		id, hash := h.codeOf(sess)
+		ssotest.NoErr(t, h.S.EndSession(h.Ctx, sess.ID), "EndSession")
+		for _, try := range []string{"first", "again"} {
+			f := h.codeFamily(sess, offline)
+			ssotest.IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: hash, ConsumeCodeRequest: id, Family: f}),
+				sso.ErrSessionEnded, "IssueTokens(code of an ended session, %s, offline %v)", try, offline)
+			_, err := h.S.Family(h.Ctx, f.FamilyID)
+			ssotest.IsErr(t, err, sso.ErrNotFound, "the family of a refused code")
+		}
+	}
+	sess := h.createSession(ssotest.RandomID(), "portal")
+	id, hash := h.codeOf(sess)
+	f := h.codeFamily(sess, false)
+	ssotest.NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: hash, ConsumeCodeRequest: id, Family: f}), "IssueTokens(live session)")
+	ssotest.NoErr(t, h.S.EndSession(h.Ctx, sess.ID), "EndSession")
+	if !h.sso().Revoked(f.FamilyID) {
+		t.Fatal("the session-bound family of a live session's code outlived the session")
+	}
+	// Consumed, then the session ended: a replay is still a replay.
+	ssotest.IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: hash, ConsumeCodeRequest: id, Family: h.codeFamily(sess, false)}),
+		sso.ErrCodeConsumed, "IssueTokens(used code, session ended since)")
+}
+
+// testCodeExchangeRacesEnd (review s20, noticed with X20-1): a code exchange racing the end
+// of its session either is refused (ErrSessionEnded, no family) or lands before the end, which
+// then revokes its session-bound family: never a family of the session left live after it.
+func testCodeExchangeRacesEnd(t *testing.T, h *H) {
+	for i := range 30 {
+		sess := h.createSession(ssotest.RandomID(), "portal")
+		id, hash := h.codeOf(sess)
+		f := h.codeFamily(sess, false)
+		var (
+			wg               sync.WaitGroup
+			issueErr, endErr error
+		)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			issueErr = h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: hash, ConsumeCodeRequest: id, Family: f})
+		}()
+		go func() { defer wg.Done(); endErr = h.S.EndSession(h.Ctx, sess.ID) }()
+		wg.Wait()
+		ssotest.NoErr(t, endErr, "EndSession")
+		switch {
+		case issueErr == nil:
+			if !h.sso().Revoked(f.FamilyID) {
+				t.Fatalf("round %d: the code was exchanged and the session ended, but its session-bound family is live", i)
+			}
+		case errors.Is(issueErr, sso.ErrSessionEnded):
+			if _, err := h.S.Family(h.Ctx, f.FamilyID); !errors.Is(err, sso.ErrNotFound) {
+				t.Fatalf("round %d: the exchange was refused, but its family is stored (%v)", i, err)
+			}
+		default:
+			t.Fatalf("round %d: IssueTokens: %v", i, issueErr)
+		}
+	}
+}

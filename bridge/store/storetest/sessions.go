@@ -25,6 +25,8 @@ var sessionTests = []test{
 	{"ReauthenticateSignInMismatch", testReauthenticateSignInMismatch},
 	{"MoveUpstreamReplaces", testMoveUpstreamReplaces},
 	{"EndRevokesSessionBoundGrants", testEndRevokesSessionBoundGrants},
+	{"CodeOfEndedSession", testCodeOfEndedSession},
+	{"CodeExchangeRacesEnd", testCodeExchangeRacesEnd},
 }
 
 // testEndRevokesSessionBoundGrants: every way the store ends a session revokes, in the same
