@@ -883,7 +883,12 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 		return fmt.Errorf("saml response: %w", err)
 	}
 	if err := h.Store.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: sess.ID, SP: sp.EntityID, NameID: nameID,
-		NameIDFormat: format, SessionIndex: index, CreatedAt: now, ExpiresAt: sess.ExpiresAt}); err != nil {
+		NameIDFormat: format, SessionIndex: index, CreatedAt: now, ExpiresAt: sess.ExpiresAt}); errors.Is(err, sso.ErrNotFound) {
+		// The session ended since it was read (signed out in another tab): its sign-out told
+		// the apps it had, and this SP is refused rather than signed into an ended session.
+		return h.Pages.Error(c, http.StatusConflict, "You were signed out",
+			"Your session ended while you were signing in to "+sp.Name()+".", "Go back to the app and sign in again.")
+	} else if err != nil {
 		return fmt.Errorf("record saml participant: %w", err)
 	}
 	detail := "sp-initiated"
