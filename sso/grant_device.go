@@ -255,6 +255,23 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 		return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
 			Description: "unknown device authorization state", Err: fmt.Errorf("device state %q", d.State)}
 	}
+	if d.SessionID != "" {
+		// The sign-in session that approved the device must still be live, as a code's must
+		// (codeRequest): one ended since (signed out, "sign out of all devices", ended by an
+		// administrator) has had its grants revoked, so its approval gives nothing. Final
+		// (RFC 8628 3.5 access_denied): the code is consumed, the device stops polling.
+		switch _, err := p.storage.store.Session(ctx, d.SessionID); {
+		case errors.Is(err, ErrNotFound):
+			if cerr := p.devices.ConsumeDeviceAuthorization(ctx, HashToken(code), cfg.ID, now); cerr != nil && !errors.Is(cerr, ErrNotFound) {
+				p.log(ctx).WarnContext(ctx, "device grant: could not close the device authorization of an ended session", "client", cfg.ID, "err", cerr)
+			}
+			p.storage.hooks.Event(ctx, "device.session_ended", d.Subject, cfg.ID, "device approval of an ended session refused")
+			return nil, oidc.ErrAccessDenied().WithDescription("the sign-in session that approved this device has ended; start again")
+		case err != nil:
+			return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
+				Description: "could not read the approving session", Err: err}
+		}
+	}
 	// The member checks (issueMember's: the member, then the sign-in against today's policy)
 	// run before the code is consumed: a poll they cannot answer (the AMS unreachable: 503
 	// temporarily_unavailable, which invites the device to poll again) leaves the approval to
