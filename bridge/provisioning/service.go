@@ -410,38 +410,51 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 			return up, err
 		})
 	}
+	// One app's failure (its access rule or claim policy cannot be evaluated, a store write)
+	// does not hold back the member's other apps: a lapse there is still acted on now. The
+	// failures are returned together, so the member is synced again.
+	var failed []error
 	for _, su := range users {
 		if _, ok := s.targets[su.ClientID]; !ok {
 			continue
 		}
-		up, d, err := s.update(ctx, m, subject, su.ClientID, su, true)
-		if err != nil {
+		if err := s.syncUser(ctx, m, subject, su); err != nil {
+			failed = append(failed, fmt.Errorf("client %s: %w", su.ClientID, err))
+		}
+	}
+	return errors.Join(failed...)
+}
+
+// syncUser brings the member's shadow user at one app in line (syncUsers, for a member who may
+// sign in somewhere).
+func (s *Service) syncUser(ctx context.Context, m *legacy.Member, subject string, su *store.ShadowUser) error {
+	up, d, err := s.update(ctx, m, subject, su.ClientID, su, true)
+	if err != nil {
+		return err
+	}
+	if su.Active && !up.User.Active {
+		// Lapsed per this client's rule: revoke this client's grants and log it out there.
+		if ev, err := s.logouts.SubjectEvent(ctx, su.ClientID, subject); err != nil {
 			return err
+		} else if ev != nil {
+			up.Events = append(up.Events, ev)
 		}
-		if su.Active && !up.User.Active {
-			// Lapsed per this client's rule: revoke this client's grants and log it out there.
-			if ev, err := s.logouts.SubjectEvent(ctx, su.ClientID, subject); err != nil {
-				return err
-			} else if ev != nil {
-				up.Events = append(up.Events, ev)
-			}
-			if _, err := s.store.Deactivate(ctx, &store.Deactivation{Subject: subject, RevokeClient: su.ClientID,
-				Users: []store.ShadowUpdate{up}}); err != nil {
-				return err
-			}
-			s.superseded(ctx, up)
-			s.log.InfoContext(ctx, "shadow: member deactivated at client", "subject", subject, "client", su.ClientID,
-				"reason", d.Reason)
-			continue
-		}
-		if up.User.Digest == su.Digest && up.User.Active == su.Active {
-			continue // nothing the client sees changed (PutShadowUser would write nothing)
-		}
-		if _, err := s.store.PutShadowUser(ctx, up.User, up.Events...); err != nil {
+		if _, err := s.store.Deactivate(ctx, &store.Deactivation{Subject: subject, RevokeClient: su.ClientID,
+			Users: []store.ShadowUpdate{up}}); err != nil {
 			return err
 		}
 		s.superseded(ctx, up)
+		s.log.InfoContext(ctx, "shadow: member deactivated at client", "subject", subject, "client", su.ClientID,
+			"reason", d.Reason)
+		return nil
 	}
+	if up.User.Digest == su.Digest && up.User.Active == su.Active {
+		return nil // nothing the client sees changed (PutShadowUser would write nothing)
+	}
+	if _, err := s.store.PutShadowUser(ctx, up.User, up.Events...); err != nil {
+		return err
+	}
+	s.superseded(ctx, up)
 	return nil
 }
 
@@ -462,15 +475,47 @@ func (s *Service) update(ctx context.Context, m *legacy.Member, subject, clientI
 	now := s.now()
 	claims, err := s.view.View(ctx, m, subject, clientID, now)
 	if err != nil {
-		return store.ShadowUpdate{}, access.Decision{}, fmt.Errorf("view for %s: %w", clientID, err)
+		if mayBeActive || prev == nil {
+			return store.ShadowUpdate{}, access.Decision{}, fmt.Errorf("view for %s: %w", clientID, err)
+		}
+		// A member who may sign in nowhere is deactivated at every app in one transaction,
+		// whatever this app's claim policy says now: its event carries the state the app was
+		// last sent, inactive, rather than holding back the end of every session and grant.
+		u, perr := lastSent(prev)
+		if perr != nil {
+			return store.ShadowUpdate{}, access.Decision{}, fmt.Errorf("view for %s: %w (and its last state: %w)", clientID, err, perr)
+		}
+		s.log.WarnContext(ctx, "shadow: claim policy failed; deactivating with the state last sent", "client", clientID,
+			"subject", subject, "err", err)
+		u.Active = false
+		up, err := s.shadowUpdate(ctx, clientID, u, prev, now)
+		return up, access.Decision{}, err
 	}
-	d := s.access.Decide(ctx, m, subject, clientID, now)
-	if d.Reason == access.ReasonRuleError {
-		return store.ShadowUpdate{}, d, fmt.Errorf("view for %s: %w", clientID, d.Cause)
+	var d access.Decision
+	if mayBeActive {
+		// Only a member who may sign in somewhere needs this app's decision: an access rule that
+		// cannot be evaluated refuses (fails closed) and holds this app's update back, not the
+		// deactivation of a member who may sign in nowhere.
+		d = s.access.Decide(ctx, m, subject, clientID, now)
+		if d.Reason == access.ReasonRuleError {
+			return store.ShadowUpdate{}, d, fmt.Errorf("view for %s: %w", clientID, d.Cause)
+		}
 	}
 	active := mayBeActive && d.Allowed()
 	up, err := s.shadowUpdate(ctx, clientID, userFromClaims(subject, active, claims), prev, now)
 	return up, d, err
+}
+
+// lastSent is the member's state as last queued for an app (ShadowUser.View).
+func lastSent(prev *store.ShadowUser) (wire.User, error) {
+	var u wire.User
+	if err := json.Unmarshal(prev.View, &u); err != nil {
+		return wire.User{}, fmt.Errorf("read the state last sent: %w", err)
+	}
+	if u.Roles == nil {
+		u.Roles = []string{}
+	}
+	return u, nil
 }
 
 // shadowUpdate is the shadow-user state for payload u at a client and its event (written only
