@@ -140,6 +140,7 @@ type Handler struct {
 // Mount adds the IdP's routes.
 func (h *Handler) Mount(e *echo.Echo) {
 	e.GET(PathMetadata, h.metadata)
+	e.HEAD(PathMetadata, h.metadata) // RFC 9110 9.3.2: a document answers HEAD as GET, without the body (net/http drops it)
 	e.GET(PathSSO, h.LimitAnonymous("saml_sso", false, h.sso))
 	e.POST(PathSSO, h.LimitAnonymous("saml_sso", false, h.sso))
 	e.GET(PathContinue, h.continueRequest)
