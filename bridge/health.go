@@ -148,12 +148,18 @@ type healthRoutes struct{ ready *readiness }
 
 // Mount adds the routes.
 func (h healthRoutes) Mount(e *echo.Echo) {
-	e.GET(PathHealthz, func(c echo.Context) error {
+	healthz := func(c echo.Context) error {
 		serveHealthz(c.Response(), c.Request())
 		return nil
-	})
-	e.GET(PathReadyz, func(c echo.Context) error {
+	}
+	readyz := func(c echo.Context) error {
 		h.ready.serve(c.Response(), c.Request(), false)
 		return nil
-	})
+	}
+	// GET and HEAD only (RFC 9110 9.3.2: HEAD as GET without the body); any other method is
+	// 405 with an Allow header naming them (review s21 X2-2).
+	e.GET(PathHealthz, healthz)
+	e.HEAD(PathHealthz, healthz)
+	e.GET(PathReadyz, readyz)
+	e.HEAD(PathReadyz, readyz)
 }

@@ -40,6 +40,12 @@ func (p protocolRoutes) Mount(e *echo.Echo) {
 			web.Any(e, path, p.limit.Wrap("device_authorization", true, proto))
 		case sso.PathDiscovery, sso.PathKeys:
 			// Mounted by the router (documents).
+		case "/healthz":
+			// healthRoutes serves it (GET and HEAD), as /readyz.
+		case "/ready":
+			// op's readiness: a document, GET and HEAD only (review s21 X2-2: any method was 200).
+			e.GET(path, proto)
+			e.HEAD(path, proto)
 		default:
 			web.Any(e, path, proto)
 		}
