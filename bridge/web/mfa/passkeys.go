@@ -372,6 +372,12 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if f.Any() && !h.steppedUp(sess) {
+		// As at the begin: the step-up must still be recent when the passkey is stored, not
+		// only when the ceremony began (it lives longer than mfa.step_up_max_age allows;
+		// review s21 X3-1). The ceremony is not used up by this refusal.
+		return jsonError(c, http.StatusForbidden, "First confirm it's you with your second factor: reload the page.")
+	}
 	if !mayAddFactor(f, m, sess.AMR) {
 		return h.passkeyEnrolElsewhere(c, sess.Subject, "passkey registration")
 	}
