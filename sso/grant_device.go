@@ -255,21 +255,26 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 		return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
 			Description: "unknown device authorization state", Err: fmt.Errorf("device state %q", d.State)}
 	}
+	// A refusal is the authorization's end (RFC 8628 3.5: access_denied is final, the device
+	// stops polling): the code is consumed, so a later poll is "already used", not tokens once
+	// the member is allowed again, and is not checked and audited again.
+	closeRefused := func() {
+		if cerr := p.devices.ConsumeDeviceAuthorization(ctx, HashToken(code), cfg.ID, now); cerr != nil && !errors.Is(cerr, ErrNotFound) {
+			p.log(ctx).WarnContext(ctx, "device grant: could not close a refused device authorization", "client", cfg.ID, "err", cerr)
+		}
+	}
 	if d.SessionID != "" {
 		// The sign-in session that approved the device must still be live, as a code's must
 		// (codeRequest): one ended since (signed out, "sign out of all devices", ended by an
-		// administrator) has had its grants revoked, so its approval gives nothing. Final
-		// (RFC 8628 3.5 access_denied): the code is consumed, the device stops polling.
-		switch _, err := p.storage.store.Session(ctx, d.SessionID); {
-		case errors.Is(err, ErrNotFound):
-			if cerr := p.devices.ConsumeDeviceAuthorization(ctx, HashToken(code), cfg.ID, now); cerr != nil && !errors.Is(cerr, ErrNotFound) {
-				p.log(ctx).WarnContext(ctx, "device grant: could not close the device authorization of an ended session", "client", cfg.ID, "err", cerr)
-			}
-			p.storage.hooks.Event(ctx, "device.session_ended", d.Subject, cfg.ID, "device approval of an ended session refused")
-			return nil, oidc.ErrAccessDenied().WithDescription("the sign-in session that approved this device has ended; start again")
+		// administrator) has had its grants revoked, so its approval gives nothing.
+		switch live, err := p.storage.sessionLive(ctx, d.SessionID); {
 		case err != nil:
 			return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
 				Description: "could not read the approving session", Err: err}
+		case !live:
+			closeRefused()
+			p.storage.hooks.Event(ctx, "device.session_ended", d.Subject, cfg.ID, "device approval of an ended session refused")
+			return nil, oidc.ErrAccessDenied().WithDescription("the sign-in session that approved this device has ended; start again")
 		}
 	}
 	// The member checks (issueMember's: the member, then the sign-in against today's policy)
@@ -292,12 +297,7 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 	body, err := p.issueMember(ctx, cfg, "device", memberGrant{info: info, deniedCode: "access_denied",
 		signInEvent: "device.denied", redeem: redeem})
 	if err != nil && !redeemed && finalRefusal(err) {
-		// A refusal is the authorization's end (RFC 8628 3.5: access_denied is final, the
-		// device stops polling): the code is consumed, so a later poll is "already used", not
-		// tokens once the member is allowed again, and is not checked and audited again.
-		if cerr := p.devices.ConsumeDeviceAuthorization(ctx, HashToken(code), cfg.ID, now); cerr != nil && !errors.Is(cerr, ErrNotFound) {
-			p.log(ctx).WarnContext(ctx, "device grant: could not close a refused device authorization", "client", cfg.ID, "err", cerr)
-		}
+		closeRefused()
 	}
 	return body, err
 }

@@ -337,6 +337,16 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	return s.codeRequest(ctx, code, "", "")
 }
 
+// sessionLive reports whether session id is live (found by Session: neither ended nor expired),
+// as a grant made in it asks (a code's, a device approval's).
+func (s *storage) sessionLive(ctx context.Context, id string) (bool, error) {
+	_, err := s.store.Session(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // codeRequest finds the request of code presented by the authenticated client callerID with
 // the PKCE code_verifier verifier. A used code revokes what it issued only when its own client
 // presents it again with the proof of holding it (RFC 6749 4.1.2: the client it was issued to
@@ -380,11 +390,10 @@ func (s *storage) codeRequest(ctx context.Context, code, callerID, verifier stri
 		// The session that signed in must still be live: one ended since (signed out, ended by
 		// an administrator) has had its back-channel logouts already, so its code gives nothing.
 		if !liveRead {
-			_, err := s.store.Session(ctx, ar.SessionID)
-			if err != nil && !errors.Is(err, ErrNotFound) {
+			var err error
+			if live, err = s.sessionLive(ctx, ar.SessionID); err != nil {
 				return nil, oidc.ErrServerError().WithParent(err)
 			}
-			live = err == nil
 		}
 		if !live {
 			s.hooks.Event(ctx, "token.code_session_ended", ar.Subject, ar.ClientID, "code of an ended session refused")
