@@ -58,3 +58,37 @@ func TestPublicDocLengthOnTheWire(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// headerOnlyWriter is a ResponseWriter that keeps its header map and drops the rest.
+type headerOnlyWriter struct{ h http.Header }
+
+func (w *headerOnlyWriter) Header() http.Header         { return w.h }
+func (w *headerOnlyWriter) WriteHeader(int)             {}
+func (w *headerOnlyWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestPublicDocAllocatesNothing: answering a document (GET, HEAD, a 304 to its entity tag; a
+// body net/http counts and one it does not) allocates nothing: its header values are shared
+// (newPublicDoc), so what the request allocates is net/http's alone.
+func TestPublicDocAllocatesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation count")
+	}
+	for _, size := range []int{100, 5000} {
+		doc := newPublicDoc([]byte(`{"pad":"`+strings.Repeat("x", size-11)+`"}`), "public, max-age=60")
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			for _, inm := range []string{"", doc.etag, `"other", ` + doc.etag} {
+				req := httptest.NewRequest(method, "/doc", nil)
+				if inm != "" {
+					req.Header.Set("If-None-Match", inm)
+				}
+				w := &headerOnlyWriter{h: http.Header{}}
+				if n := testing.AllocsPerRun(200, func() {
+					clear(w.h)
+					doc.serve(w, req)
+				}); n != 0 {
+					t.Errorf("%d bytes, %s, If-None-Match %q: %v allocations, want 0", size, method, inm, n)
+				}
+			}
+		}
+	}
+}

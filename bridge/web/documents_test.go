@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ssobridge/ssobridge/bridge/logging"
+	"github.com/ssobridge/ssobridge/bridge/metrics"
 )
 
 // observed is a RequestObserver that keeps what it is told.
@@ -478,5 +479,55 @@ func TestDocumentsNamedWhenLogged(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestDocumentAllocatesNothing: a document answered through the Router as a load run has it
+// (the bridge's metrics as the observer, the access line not logged at warn) allocates nothing
+// of the frame's: what a document request allocates is net/http's alone (its request, its
+// header maps), as for a plain net/http server (scripts/loadtest/floor). Every allocation a
+// request makes brings the next collection closer, and a collection marks the bridge's whole
+// live heap (bridge/heapfloor).
+func TestDocumentAllocatesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation count")
+	}
+	body := []byte(`{"pad":"` + strings.Repeat("x", 1489) + `"}`)
+	headers := []headerValue{{"Access-Control-Allow-Origin", []string{"*"}}, {"Cache-Control", []string{"public, max-age=3600"}},
+		{"Etag", []string{`"abc"`}}, {"Content-Type", []string{"application/json"}}}
+	doc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		for _, v := range headers {
+			h[v.name] = v.value
+		}
+		if r.Header.Get("If-None-Match") == `"abc"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		_, _ = w.Write(body)
+	})
+	var out safeBuffer
+	for _, https := range []bool{false, true} {
+		rt := New(RouterConfig{HTTPS: https, Logger: logging.New(&out, logging.FormatJSON, slog.LevelWarn),
+			Requests: metrics.New(metrics.BuildInfo{}), Documents: map[string]http.Handler{"/doc": doc}})
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			for _, conditional := range []bool{false, true} {
+				req := httptest.NewRequest(method, "/doc", nil)
+				if conditional {
+					req.Header.Set("If-None-Match", `"abc"`)
+				}
+				w := &discardWriter{h: http.Header{}}
+				rt.ServeHTTP(w, req) // the observer's series made once
+				if n := testing.AllocsPerRun(200, func() {
+					clear(w.h)
+					rt.ServeHTTP(w, req)
+				}); n != 0 {
+					t.Errorf("https=%v %s conditional=%v: %v allocations per document request, want 0", https, method, conditional, n)
+				}
+			}
+		}
+	}
+	if out.String() != "" {
+		t.Fatalf("logged at warn: %s", out.String())
 	}
 }
