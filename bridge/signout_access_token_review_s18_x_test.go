@@ -29,8 +29,8 @@ func TestSignOutEverywhereEndsSessionTokens(t *testing.T) {
 		t.Fatal("a refresh token without offline_access")
 	}
 	acct := b.Get(e.issuer + "/account")
-	if !strings.Contains(acct.Body, `href="/logout">Sign out everywhere`) {
-		t.Fatalf("no 'Sign out everywhere' on the account page: %.300s", acct.Body)
+	if !strings.Contains(acct.Body, `href="/logout" id="signout-browser">Sign out of this browser`) {
+		t.Fatalf("no 'Sign out of this browser' (session 22's name of 'Sign out everywhere') on the account page: %.300s", acct.Body)
 	}
 	out := b.Get(e.issuer + "/logout")
 	if f := out.Hidden(); f.Get("csrf") != "" {
