@@ -235,6 +235,8 @@ type stepData struct {
 	// Invite: the enrolment also takes an administrator's invitation code (mfa.InviteNeeded).
 	Invite   bool
 	Continue bool
+	// Password: the member types their password again first (passwordFirst).
+	Password bool
 	// Codes are fresh recovery codes (shown once) and Next where to go on.
 	Codes []string
 	Next  string
@@ -252,6 +254,9 @@ type loaded struct {
 	data   challengeData
 	// sess is a step-up's session as the store has it now (nil for a sign-in).
 	sess *sso.Session
+	// unproved: the step passes without a factor or password checked ("continue"), so a
+	// step-up leaves the session's auth time as it was (pass).
+	unproved bool
 }
 
 var errChallengeUsed = errors.New("mfa challenge used")
@@ -421,6 +426,15 @@ func (h *Handler) render(c echo.Context, status int, l *loaded, d stepData) erro
 	if d.Codes != nil {
 		return h.Pages.Render(c, status, "mfa", d)
 	}
+	if h.passwordFirst(l) {
+		if l.m.SecondFactor {
+			// Enrolled only after the AMS website's hand-off, whose own factor a password does
+			// not replace: a new hand-off (reconfirm).
+			return h.Pages.Error(c, http.StatusForbidden, handOffAgainHeading, handOffAgainMessage, handOffAgainHint)
+		}
+		d.Password = true
+		return h.Pages.Render(c, status, "mfa", d)
+	}
 	d.TOTP, d.Passkeys = l.f.TOTP, len(l.f.Passkeys) > 0 && h.MFA.WebAuthn != nil
 	switch {
 	case l.done():
@@ -481,7 +495,21 @@ func (h *Handler) stepSubmit(c echo.Context) error {
 	}
 	var amr []string
 	var codes []string
-	switch c.FormValue("method") {
+	method := c.FormValue("method")
+	if h.passwordFirst(l) && method != "password" {
+		// An enrolment form loaded while the session was recent, sent after it aged, or a
+		// "continue" (which would not have made it recent): the password first.
+		return h.render(c, http.StatusForbidden, l, stepData{Error: msgPasswordFirst})
+	}
+	switch method {
+	case "password":
+		if !h.passwordFirst(l) {
+			return h.render(c, http.StatusBadRequest, l, stepData{Error: "Choose how to confirm it's you."})
+		}
+		if msg, status := h.checkPassword(c, l); msg != "" {
+			return h.render(c, status, l, stepData{Error: msg})
+		}
+		amr = withPassword(l.ch.AMR)
 	case "totp":
 		err = h.MFA.VerifyTOTP(ctx, sub, code, ip)
 		amr = mfa.WithFactor(l.ch.AMR, mfa.AMROTP)
@@ -505,7 +533,7 @@ func (h *Handler) stepSubmit(c echo.Context) error {
 		if !l.done() && (l.f.Any() || l.reason != mfa.ReasonNotNeeded) {
 			return h.render(c, http.StatusBadRequest, l, stepData{Error: "A second factor is needed to go on."})
 		}
-		amr = l.ch.AMR
+		amr, l.unproved = l.ch.AMR, true
 	default:
 		return h.render(c, http.StatusBadRequest, l, stepData{Error: "Choose how to confirm it's you."})
 	}
@@ -526,6 +554,48 @@ func (h *Handler) stepSubmit(c echo.Context) error {
 		return h.render(c, http.StatusOK, l, stepData{Codes: codes, Next: next})
 	}
 	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// passwordFirst reports whether the step must ask the member's password again before anything
+// else (reconfirm's confirmPassword, at the step): a step-up of a session older than
+// StepUpMaxAge of a member who has no factor yet and may enrol one here, whether the security
+// page or an app that requires a second factor sent them. Else whoever holds a stolen session
+// cookie would enrol their own authenticator app as the member's first factor here. (A
+// sign-in's step follows its first factor at once: its challenge is that recent.) For a member
+// who enrols only after the AMS website's hand-off, the step asks for a new hand-off instead.
+func (h *Handler) passwordFirst(l *loaded) bool {
+	return l.ch.Kind == kindStepUp && l.sess != nil && !l.f.Any() && l.mayEnrol() && !h.fresh(l.sess)
+}
+
+// msgPasswordFirst asks for the password at a step that needs it first (passwordFirst).
+const msgPasswordFirst = "First confirm it's you with your password."
+
+// checkPassword checks the password typed at the step against the AMS, as the login form does
+// (signin.Checker: throttled per login and address, failures audited and counted): it returns
+// what the member is told ("" when it is theirs) and the status.
+func (h *Handler) checkPassword(c echo.Context, l *loaded) (string, int) {
+	ctx := c.Request().Context()
+	password := c.FormValue("password")
+	if len(password) > 1024 {
+		return signin.BadCredentials, http.StatusBadRequest
+	}
+	m, err := h.Flow.SignIn.Check(ctx, signin.Attempt{Login: l.m.Login, Password: password, IP: c.RealIP(),
+		Detail: "password confirmed again at a step-up"})
+	if err == nil && m.Key != l.m.Key {
+		err = legacy.ErrBadCredentials // the login now names another member
+	}
+	var te *signin.ThrottledError
+	switch {
+	case err == nil:
+		return "", 0
+	case errors.As(err, &te):
+		c.Response().Header().Set("Retry-After", fmt.Sprint(int(te.RetryAfter.Seconds())+1))
+		return fmt.Sprintf("Too many attempts. For your security, please wait %d minutes and try again.", int(te.RetryAfter.Minutes())+1),
+			http.StatusTooManyRequests
+	case errors.Is(err, legacy.ErrUnavailable):
+		return signin.Message(err), http.StatusServiceUnavailable
+	}
+	return signin.Message(err), http.StatusUnauthorized
 }
 
 // codeError is what a person is told about a failed code ("" when err is not about the code).
@@ -629,7 +699,11 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 			}
 		}
 	case kindStepUp:
-		if err := h.Store.UpgradeSession(ctx, l.ch.SessionID, l.ch.AMR, amr, h.Now()); err != nil {
+		at := h.Now()
+		if l.unproved && l.sess != nil {
+			at = l.sess.AuthTime // nothing was checked: the session is no more recent than it was
+		}
+		if err := h.Store.UpgradeSession(ctx, l.ch.SessionID, l.ch.AMR, amr, at); err != nil {
 			if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
 				return "", h.used(c)
 			}

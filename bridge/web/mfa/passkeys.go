@@ -321,11 +321,11 @@ func (h *Handler) passkeyRegisterBegin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if f.Any() && !h.steppedUp(sess) {
-		return jsonError(c, http.StatusForbidden, "First confirm it's you with your second factor: reload the page.")
-	}
 	if !mayAddFactor(f, m, sess.AMR) {
 		return h.passkeyEnrolElsewhere(c, sess.Subject, "passkey registration")
+	}
+	if msg := reconfirmText(h.reconfirm(f, m, sess)); msg != "" {
+		return jsonError(c, http.StatusForbidden, msg)
 	}
 	// Checked (not used) here too, so that no passkey is made on the device for a registration
 	// that its finish would refuse: a missing code, or one that is wrong, used or expired (a
@@ -372,14 +372,15 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if f.Any() && !h.steppedUp(sess) {
-		// As at the begin: the step-up must still be recent when the passkey is stored, not
-		// only when the ceremony began (it lives longer than mfa.step_up_max_age allows;
-		// review s21 X3-1). The ceremony is not used up by this refusal.
-		return jsonError(c, http.StatusForbidden, "First confirm it's you with your second factor: reload the page.")
-	}
 	if !mayAddFactor(f, m, sess.AMR) {
 		return h.passkeyEnrolElsewhere(c, sess.Subject, "passkey registration")
+	}
+	if msg := reconfirmText(h.reconfirm(f, m, sess)); msg != "" {
+		// As at the begin: the step-up (or, for a first passkey, the sign-in) must still be
+		// recent when the passkey is stored, not only when the ceremony began (it lives longer
+		// than mfa.step_up_max_age allows; review s21 X3-1). The ceremony is not used up by
+		// this refusal.
+		return jsonError(c, http.StatusForbidden, msg)
 	}
 	name := strings.TrimSpace(c.FormValue("name"))
 	if name == "" || len(name) > 64 {
@@ -414,6 +415,20 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 		return err
 	}
 	return jsonNext(c, PathSecurity+"?done=passkey-added")
+}
+
+// reconfirmText is a passkey registration's answer when the member must confirm it's them
+// first (reconfirm's what; "" when not): the security page, reloaded, offers it.
+func reconfirmText(what string) string {
+	switch what {
+	case confirmFactor:
+		return "First confirm it's you with your second factor: reload the page."
+	case confirmPassword:
+		return "First confirm it's you with your password: reload the page."
+	case confirmHandOff:
+		return handOffAgainText
+	}
+	return ""
 }
 
 // passkeyEnrolElsewhere answers a passkey registration that would be a first factor of a

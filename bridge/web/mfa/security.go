@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,9 +25,10 @@ type passkeyLine struct {
 type securityData struct {
 	web.Page
 	CSRF, Error, Notice string
-	// Confirm: the member has factors but this session did not use one; changes wait for a
-	// step-up.
-	Confirm      bool
+	// Confirm: changes wait for the member to confirm it's them first (reconfirm): "factor"
+	// (a step-up with their second factor), "password" (a first factor: their password again),
+	// "handoff" (a first factor after the AMS website's hand-off: a new hand-off); "": none.
+	Confirm      string
 	TOTP         bool
 	RecoveryLeft int
 	Passkeys     []passkeyLine
@@ -66,7 +68,7 @@ func (h *Handler) securityData(c echo.Context, sess *sso.Session, m *legacy.Memb
 		return securityData{}, err
 	}
 	d := securityData{Page: h.Pages.Base("Sign-in security"), CSRF: csrf, Notice: c.QueryParam("done"),
-		Confirm: f.Any() && !h.steppedUp(sess), TOTP: f.TOTP, RecoveryLeft: f.RecoveryLeft, PasskeysOn: h.MFA.WebAuthn != nil,
+		Confirm: h.reconfirm(f, m, sess), TOTP: f.TOTP, RecoveryLeft: f.RecoveryLeft, PasskeysOn: h.MFA.WebAuthn != nil,
 		Invite: h.MFA.InviteNeeded(f, m, sess.AMR)}
 	for _, p := range f.Passkeys {
 		l := passkeyLine{ID: base64.RawURLEncoding.EncodeToString(p.ID), Name: p.Name, Added: p.CreatedAt.Format("2 Jan 2006"),
@@ -98,9 +100,9 @@ func (h *Handler) securityPage(c echo.Context) error {
 	return h.Pages.Render(c, http.StatusOK, "security", d)
 }
 
-// securitySubmit handles the security page's forms. A member who has a factor changes nothing
-// before this session has used one recently (steppedUp; else the step-up first, which comes
-// back here): a form sent again after that has aged is sent through the step-up too.
+// securitySubmit handles the security page's forms. A member changes nothing before this
+// session has confirmed it's them recently (reconfirm): with their second factor, or, for a
+// first one, a recent sign-in or their password again.
 func (h *Handler) securitySubmit(c echo.Context) error {
 	if err := h.Cookies.CheckCSRF(c); err != nil {
 		return h.Cookies.CSRFFailed(c)
@@ -115,13 +117,6 @@ func (h *Handler) securitySubmit(c echo.Context) error {
 		return err
 	}
 	action := c.FormValue("action")
-	if f.Any() && !h.steppedUp(sess) {
-		next, err := h.StartStepUp(c, nil, sess)
-		if err != nil {
-			return err
-		}
-		return c.Redirect(http.StatusSeeOther, next)
-	}
 	show := func(status int, mod func(*securityData)) error {
 		f, err := h.MFA.Factors(ctx, sess.Subject)
 		if err != nil {
@@ -134,16 +129,30 @@ func (h *Handler) securitySubmit(c echo.Context) error {
 		mod(&d)
 		return h.Pages.Render(c, status, "security", d)
 	}
+	// A first factor of a member the AMS asks one of is enrolled only in a session the AMS
+	// website's hand-off opened (mfa.MayEnrolFirst), whatever this session's age: refused
+	// before anything is asked of the member.
+	if (action == "totp-begin" || action == "totp-confirm") && !mayAddFactor(f, m, sess.AMR) {
+		h.auditEnrolRefused(c, sess.Subject, "security page")
+		return show(http.StatusForbidden, func(d *securityData) { d.Error = enrolElsewhereText })
+	}
+	// Nothing changes before the member confirmed it's them recently (reconfirm; else the
+	// step-up first, which comes back here): a form sent again after that has aged is sent
+	// through the step-up too.
+	switch h.reconfirm(f, m, sess) {
+	case confirmHandOff:
+		return show(http.StatusForbidden, func(d *securityData) { d.Error = handOffAgainText })
+	case confirmFactor, confirmPassword:
+		next, err := h.StartStepUp(c, nil, sess)
+		if err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, next)
+	}
 	// A pending authenticator-app enrolment belongs to the browser that began it.
 	browser, err := h.Cookies.RequestBrowser(c)
 	if err != nil {
 		return fmt.Errorf("request browser: %w", err)
-	}
-	// A first factor of a member the AMS asks one of is enrolled only in a session the AMS
-	// website's hand-off opened (mfa.MayEnrolFirst), whatever this session's age.
-	if (action == "totp-begin" || action == "totp-confirm") && !mayAddFactor(f, m, sess.AMR) {
-		h.auditEnrolRefused(c, sess.Subject, "security page")
-		return show(http.StatusForbidden, func(d *securityData) { d.Error = enrolElsewhereText })
 	}
 	switch action {
 	case "stepup":
@@ -203,11 +212,68 @@ func (h *Handler) securitySubmit(c echo.Context) error {
 // steppedUp reports whether sess used a second factor (at its sign-in or a step-up: both set
 // its auth time) no longer than StepUpMaxAge ago, as changing the member's factors asks.
 func (h *Handler) steppedUp(sess *sso.Session) bool {
+	return mfa.HasMFA(sess.AMR) && h.fresh(sess)
+}
+
+// fresh reports whether sess was authenticated (signed in, signed in again, stepped up, its
+// password confirmed again: each sets its auth time) no longer than StepUpMaxAge ago.
+func (h *Handler) fresh(sess *sso.Session) bool {
 	maxAge := h.StepUpMaxAge
 	if maxAge <= 0 {
 		maxAge = 10 * time.Minute // config.DefaultStepUpMaxAge
 	}
-	return mfa.HasMFA(sess.AMR) && !h.Now().After(sess.AuthTime.Add(maxAge))
+	return !h.Now().After(sess.AuthTime.Add(maxAge))
+}
+
+// What the member must do before changing their factors (reconfirm).
+const (
+	confirmFactor   = "factor"   // a step-up with the second factor they have
+	confirmPassword = "password" // their password again (a first factor)
+	confirmHandOff  = "handoff"  // the AMS website's hand-off again (a first factor)
+)
+
+// reconfirm says what sess must do before the member (m, with factors f) changes their factors
+// ("" when nothing): a member with a factor, a step-up with it no older than StepUpMaxAge
+// (steppedUp); a member without one, a sign-in no older than that (fresh), else their password
+// again (at the step-up page), or, for a member who enrols a first factor only after the AMS
+// website's hand-off (mfa.MayEnrolFirst), a new hand-off, the AMS's own factor, which a password
+// does not replace. Without it, someone holding a stolen session cookie could enrol their own
+// authenticator app or passkey as the member's first factor, at any age of the session, and
+// lock the member into it (brief s22 H2 item 1). An administrator's invitation code
+// (mfa.first_enrolment: invitation) is asked on top, not instead: the code proves the member
+// received it once, not that the person holding this session now is the member.
+func (h *Handler) reconfirm(f mfa.Factors, m *legacy.Member, sess *sso.Session) string {
+	switch {
+	case f.Any():
+		if h.steppedUp(sess) {
+			return ""
+		}
+		return confirmFactor
+	case h.fresh(sess), !mayAddFactor(f, m, sess.AMR):
+		return "" // (none may be added in this session at all: enrolElsewhereText says why)
+	case m.SecondFactor:
+		return confirmHandOff
+	}
+	return confirmPassword
+}
+
+// A first factor whose hand-off session is too old (reconfirm: confirmHandOff). A hand-off
+// into a browser already signed in as the member keeps its session as it was (bridge/web/handoff
+// completeHandoff), so the member signs out here first.
+const (
+	handOffAgainHeading = "Come back from the association's website"
+	handOffAgainMessage = "You came here from the association's website too long ago to set up your second factor now: for your safety a first second factor is set up only soon after you sign in."
+	handOffAgainHint    = "Sign out of this service (on your account page: Sign out of this browser), sign in on the association's website again, then follow its link to this service."
+	// handOffAgainText is both, for answers with one line.
+	handOffAgainText = handOffAgainMessage + " " + handOffAgainHint
+)
+
+// withPassword is amr after the member's password was confirmed again: its methods and pwd, once.
+func withPassword(amr []string) []string {
+	if slices.Contains(amr, "pwd") {
+		return slices.Clone(amr)
+	}
+	return append(slices.Clone(amr), "pwd")
 }
 
 // upgrade records a second factor of method on sess (compare-and-set on its methods).
