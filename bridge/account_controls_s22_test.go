@@ -8,6 +8,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 )
 
 // TestSignOutAllDevicesWithoutAMSOrStepUp (brief s22 H2 item 3, review s21 X3): "Sign out of
@@ -65,5 +67,52 @@ func TestAccountSignOutButtonsTellApart(t *testing.T) {
 		!strings.Contains(acct.Body, `id="signout-browser">Sign out of this browser</a>`) ||
 		!strings.Contains(acct.Body, `id="signout-all">Sign out of all devices</a>`) {
 		t.Fatalf("the account page's sign-outs: %.3000s", acct.Body)
+	}
+}
+
+// TestSignOutOfAppLeavesAppsList (brief s22 H2 item 2): after "Sign out of <app> on all your
+// devices" the app is no longer under "Apps you are signed into", in this browser nor in the
+// member's other one, while the other app stays; signing into it again (single sign-on, no
+// password) lists it again in that browser only. Before, every session kept the app listed.
+func TestSignOutOfAppLeavesAppsList(t *testing.T) {
+	e := grantEnv(t)
+	other, _ := e.oauth("other", otherSecret, e.rp+"/other", oauth2.AuthStyleInHeader)
+	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+	here, there := e.browser(), e.browser()
+	for _, b := range []*bridgetest.Browser{here, there} {
+		e.signIn(b, other.AuthCodeURL("s"), "alice", "alice-password")
+		e.signIn(b, web.AuthCodeURL("s"), "alice", "alice-password")
+	}
+	const events, portal = ">Sign out of Events App on all your devices</button>", ">Sign out of Member Portal on all your devices</button>"
+	listed := func(b *bridgetest.Browser) (bool, bool) {
+		t.Helper()
+		p := b.Get(e.issuer + "/account")
+		if p.Status != http.StatusOK {
+			t.Fatalf("account page: %d %.300s", p.Status, p.Body)
+		}
+		return strings.Contains(p.Body, events), strings.Contains(p.Body, portal)
+	}
+	if ev, po := listed(here); !ev || !po {
+		t.Fatalf("before: Events App listed %t, Member Portal %t", ev, po)
+	}
+	acc := here.Get(e.issuer + "/account")
+	done := here.Post(e.issuer+"/account", url.Values{"csrf": {acc.Hidden().Get("csrf")}, "client": {"other"}, "action": {"signout"}})
+	if done.URL.Query().Get("done") != "signedout" {
+		t.Fatalf("sign out of the app: %d at %s", done.Status, done.URL)
+	}
+	for name, b := range map[string]*bridgetest.Browser{"this browser": here, "the other browser": there} {
+		if ev, po := listed(b); ev || !po {
+			t.Fatalf("%s after signing out of Events App: Events App listed %t, Member Portal %t", name, ev, po)
+		}
+	}
+	// Signed into it again, from this browser's session: listed again, here only.
+	if code := e.signIn(here, other.AuthCodeURL("again"), "alice", "alice-password"); code == "" {
+		t.Fatal("no code signing into Events App again")
+	}
+	if ev, _ := listed(here); !ev {
+		t.Fatal("Events App is not listed again after signing into it again")
+	}
+	if ev, _ := listed(there); ev {
+		t.Fatal("Events App is listed in the other browser, which did not sign into it again")
 	}
 }

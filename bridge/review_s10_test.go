@@ -111,7 +111,9 @@ func TestAccountSignOutOfAppTellsTheApp(t *testing.T) {
 		t.Fatalf("sign out of the app: logout token sid %v sub %v, want sub %s alone (all devices)", c["sid"], c["sub"], idt.Subject)
 	}
 
-	acc = b.Get(e.issuer + "/account")
+	// The app left the account page's list with the sign-out (session 22): the page has no
+	// form left to read the CSRF token from; the sign-out-all confirmation has one.
+	acc = b.Get(e.issuer + "/account/signout-all")
 	b.Post(e.issuer+"/account", url.Values{"csrf": {acc.Hidden().Get("csrf")}, "client": {"other"}, "action": {"withdraw"}})
 	if c := logoutToken(t, "consent withdrawn"); c["sub"] != idt.Subject || c["sid"] != nil {
 		t.Fatalf("consent withdrawn: logout token sid %v sub %v, want sub %s alone", c["sid"], c["sub"], idt.Subject)

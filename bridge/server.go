@@ -343,7 +343,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Directory: d.Directory, Subjects: subjects, SignIn: signIn, Audit: auditLog, EndSession: logouts.EndSession,
 		Key: secrets[secretUpstream], LimitAnonymous: limit.Wrap, SessionLifetime: cfg.Session.Lifetime, Logger: log, Now: now,
 		Observer: s.metrics}
-	acct := &account.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Consents: d.Store,
+	acct := &account.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Consents: d.Store, Sessions: d.Store,
 		Scopes: pol.DescribeScopes, Member: flow.Member, EndSession: logouts.EndSession, AppLogout: logouts.AppLogout, Audit: auditLog.Write,
 		Launch: samlIdP.Launch, Playground: cfg.PlaygroundEnabled(), Logger: log,
 		EndAll: func(ctx context.Context, subject string) (*account.EndedAll, error) {

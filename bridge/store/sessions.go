@@ -40,4 +40,10 @@ type SessionStore interface {
 	// concurrent re-authentication replaced the cookie value first, or another member's),
 	// sso.ErrNotFound when it is not live; nothing is written then.
 	ReauthenticateSession(ctx context.Context, r *SessionReauth) error
+	// LeaveClient takes clientID out of the client list of every live session of subject: the
+	// member signed out of that app on all their devices (the account page), so none of their
+	// sessions is signed into it any more; a later sign-in there adds it again
+	// (AddSessionClient). It returns how many sessions it was taken out of. Ended sessions
+	// keep their lists.
+	LeaveClient(ctx context.Context, subject, clientID string) (int, error)
 }

@@ -27,6 +27,49 @@ var sessionTests = []test{
 	{"EndRevokesSessionBoundGrants", testEndRevokesSessionBoundGrants},
 	{"CodeOfEndedSession", testCodeOfEndedSession},
 	{"CodeExchangeRacesEnd", testCodeExchangeRacesEnd},
+	{"LeaveClient", testLeaveClient},
+}
+
+// testLeaveClient: LeaveClient takes a client out of every live session of the member (the
+// account page's "Sign out of <app> on all your devices", brief s22 H2 item 2), not out of
+// another member's, nor another client out of theirs; ended sessions are not counted; a later
+// AddSessionClient puts it back.
+func testLeaveClient(t *testing.T, h *H) {
+	sub := ssotest.RandomID()
+	both := h.createSession(sub, "portal", "other")
+	one := h.createSession(sub, "portal")
+	ended := h.createSession(sub, "portal")
+	ssotest.NoErr(t, h.S.EndSession(h.Ctx, ended.ID), "EndSession")
+	stranger := h.createSession(ssotest.RandomID(), "portal")
+
+	n, err := h.S.LeaveClient(h.Ctx, sub, "portal")
+	ssotest.NoErr(t, err, "LeaveClient")
+	if n != 2 {
+		t.Fatalf("LeaveClient took the client out of %d sessions, want 2 (the live ones)", n)
+	}
+	clients := func(id string) []string {
+		t.Helper()
+		s, err := h.S.Session(h.Ctx, id)
+		ssotest.NoErr(t, err, "Session")
+		return s.Clients
+	}
+	if c := clients(both.ID); !slices.Equal(c, []string{"other"}) {
+		t.Fatalf("the session with two clients keeps %v, want [other]", c)
+	}
+	if c := clients(one.ID); len(c) != 0 {
+		t.Fatalf("the session keeps %v, want none", c)
+	}
+	if c := clients(stranger.ID); !slices.Equal(c, []string{"portal"}) {
+		t.Fatalf("another member's session keeps %v, want [portal]", c)
+	}
+	if n, err := h.S.LeaveClient(h.Ctx, sub, "portal"); err != nil || n != 0 {
+		t.Fatalf("LeaveClient again: %d %v, want 0", n, err)
+	}
+	// Signed in there again: the client is back.
+	ssotest.NoErr(t, h.S.AddSessionClient(h.Ctx, one.ID, "portal", h.Now), "AddSessionClient")
+	if c := clients(one.ID); !slices.Equal(c, []string{"portal"}) {
+		t.Fatalf("after signing in again the session has %v, want [portal]", c)
+	}
 }
 
 // testEndRevokesSessionBoundGrants: every way the store ends a session revokes, in the same

@@ -32,6 +32,12 @@ type Consents interface {
 	DeleteConsent(ctx context.Context, subject, clientID string) error
 }
 
+// Sessions is what the account page changes in the member's sessions (store.SessionStore).
+type Sessions interface {
+	// LeaveClient takes a client out of every live session of the member.
+	LeaveClient(ctx context.Context, subject, clientID string) (int, error)
+}
+
 // Provider is what the account page needs of the OpenID provider.
 type Provider interface {
 	web.Clients
@@ -45,6 +51,7 @@ type Handler struct {
 	Cookies  *session.Cookies
 	Provider Provider
 	Consents Consents
+	Sessions Sessions
 	// Scopes describes scopes as the consent page does.
 	Scopes func(clientID string, scopes []string) []policy.ScopeDescription
 	// Member is the member behind a session, when they may still sign in (sso.ErrAccessDenied
@@ -265,8 +272,15 @@ func (h *Handler) action(c echo.Context) error {
 		if err := h.appLogout(ctx, clientID, sess.Subject, nil); err != nil {
 			return err
 		}
+		// And no session of the member is signed into the app any more: it leaves their
+		// "Apps you are signed into", here and in every other browser, until they sign into it
+		// again (which adds it back), and a later sign-out does not tell it again.
+		left, err := h.Sessions.LeaveClient(ctx, sess.Subject, clientID)
+		if err != nil {
+			return fmt.Errorf("leave app: %w", err)
+		}
 		h.Audit(ctx, &store.AuditEvent{Event: "logout.app", Subject: sess.Subject, ClientID: clientID, IP: c.RealIP(),
-			Detail: fmt.Sprintf("%d token families revoked", n)})
+			Detail: fmt.Sprintf("%d token families revoked, %d sessions left it", n, left)})
 		return c.Redirect(http.StatusSeeOther, Path+"?done=signedout")
 	}
 	return h.Pages.Error(c, http.StatusBadRequest, "Nothing to do", "That action is not known.", "")
