@@ -297,14 +297,28 @@ func (r Reauth) Fresh(authTime, started, now time.Time) error {
 	return nil
 }
 
+// UnknownAuthAge is how long before its sign-in a session opened through a provider that sent
+// no auth_time counts as authenticated (SessionAuthTime): longer than the longest
+// mfa.step_up_max_age (24 hours), so that no freshness check counts it as recent.
+const UnknownAuthAge = 24*time.Hour + reauthSkew
+
 // SessionAuthTime is the auth time of a session opened by an upstream sign-in (OIDC Core 2,
 // auth_time: when the member authenticated): the provider's auth_time when it is before the
 // browser was sent there (started, less reauthSkew), i.e. the provider answered from its own
-// earlier session, and now otherwise: the member authenticated during this sign-in (an
-// auth_time after started is now but for the provider's clock and its whole seconds), or the
-// provider sent none.
+// earlier session, and now when the member authenticated during this sign-in (an auth_time
+// after started is now but for the provider's clock and its whole seconds, or one in the
+// future).
+//
+// A provider that sent no auth_time may have answered from a session of any age without asking
+// the member anything (a silent sign-in): the session's auth time is then UnknownAuthAge before
+// now, never recent (fail closed; review s21 X3): a provider trusted for mfa does not make its
+// silent sign-in a fresh step-up, which changing the member's factors asks for (bridge/web/mfa),
+// nor answer an app's max_age (Reauth.Fresh refuses it for the same reason).
 func SessionAuthTime(authTime, started, now time.Time) time.Time {
-	if authTime.IsZero() || !authTime.Before(started.Add(-reauthSkew)) || authTime.After(now) {
+	if authTime.IsZero() {
+		return now.Add(-UnknownAuthAge)
+	}
+	if !authTime.Before(started.Add(-reauthSkew)) || authTime.After(now) {
 		return now
 	}
 	return authTime

@@ -100,7 +100,8 @@ func TestReauthFresh(t *testing.T) {
 // TestSessionAuthTime: a session opened through a provider takes the provider's auth_time when
 // the provider answered from an earlier session of its own (before the browser was sent there,
 // less the clock skew allowed), and now when the member authenticated during this sign-in (the
-// provider's whole seconds and clock), sent no auth_time, or sent one in the future.
+// provider's whole seconds and clock) or it sent one in the future; with none sent, a day and
+// more before now (never fresh: session 22, review s21 X3).
 func TestSessionAuthTime(t *testing.T) {
 	now := time.Date(2026, 12, 5, 10, 0, 0, 500_000_000, time.UTC)
 	started := now.Add(-20 * time.Second)
@@ -109,7 +110,7 @@ func TestSessionAuthTime(t *testing.T) {
 		authTime time.Time
 		want     time.Time
 	}{
-		{"none", time.Time{}, now},
+		{"none", time.Time{}, now.Add(-UnknownAuthAge)},
 		{"days old", now.Add(-72 * time.Hour), now.Add(-72 * time.Hour)},
 		{"ten minutes before the sign-in", started.Add(-10 * time.Minute), started.Add(-10 * time.Minute)},
 		{"during the sign-in, whole seconds", now.Truncate(time.Second), now},
