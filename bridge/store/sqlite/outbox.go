@@ -160,6 +160,17 @@ func (s *Store) ClaimEvents(ctx context.Context, c store.Claim) ([]*store.Outbox
 		return nil, errors.New("sqlite: claim events: lease must be positive")
 	}
 	now, until := ts(c.Now), ts(c.Now.Add(c.Lease))
+	if c.Key == "" {
+		// The queue claims every second: an idle outbox answers from one prepared read, not
+		// from fairClaim's search in a write transaction (1.4M instructions a second idle).
+		due, err := readRow(ctx, s, s.st.outboxDue, scanDue, now)
+		if err != nil {
+			return nil, wrap("claim events", err)
+		}
+		if !due {
+			return nil, nil
+		}
+	}
 	var out []*store.OutboxEvent
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		q, args := fairClaim, []any{now}
@@ -236,6 +247,20 @@ const fairClaim = `WITH RECURSIVE c(id) AS (
 	FROM c WHERE c.id IS NOT NULL AND 1 = 1
 )
 SELECT seq FROM heads WHERE seq IS NOT NULL ORDER BY busy, seq LIMIT 1`
+
+// outboxDueQuery says whether an event may be claimable at ?1: one pending, due and not leased.
+// Every event fairClaim can choose is one (the converse need not hold: one waiting behind its
+// key's head, or of an excluded client, makes ClaimEvents search and find nothing), so an
+// answer of no is a claim that would find nothing. One search of outbox_pending (next_attempt,
+// seq) from the start: nothing is read when nothing is due, whatever waits to retry later.
+const outboxDueQuery = `SELECT EXISTS (SELECT 1 FROM outbox INDEXED BY outbox_pending
+	WHERE state = 'pending' AND next_attempt <= ?1 AND lease_until <= ?1)`
+
+func scanDue(row scanner) (bool, error) {
+	var due bool
+	err := row.Scan(&due)
+	return due, err
+}
 
 // MarkDelivered records a delivery by the claim whose lease ends at lease (see store.Outbox).
 func (s *Store) MarkDelivered(ctx context.Context, id string, lease, at time.Time) error {

@@ -123,6 +123,7 @@ type stmts struct {
 	webauthnCreds   *sql.Stmt
 	resetNotice     *sql.Stmt
 	factorPresence  *sql.Stmt // the three above in one read, for members without factors
+	outboxDue       *sql.Stmt // whether an outbox event may be due (ClaimEvents, each second)
 
 	// writes (IssueTokens and friends)
 	consumeCode         *sql.Stmt
@@ -191,6 +192,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 			created_at, last_used_at FROM webauthn_credentials WHERE subject = ? ORDER BY created_at, id`},
 		{&st.resetNotice, r, `SELECT reset_notice FROM mfa_members WHERE subject = ?`},
 		{&st.factorPresence, r, factorPresenceQuery},
+		{&st.outboxDue, r, outboxDueQuery},
 		{&st.subjectByID, r, `SELECT ` + subjectCols + ` FROM subjects WHERE subject = ?`},
 		{&st.subjectByKey, r, `SELECT ` + subjectCols + ` FROM subjects WHERE member_key = ?`},
 		{&st.consent, r, `SELECT subject, client_id, scopes, granted_at FROM consents WHERE subject = ? AND client_id = ?`},
@@ -223,7 +225,7 @@ func (st *stmts) prepare(ctx context.Context, w, r *sql.DB) error {
 func (st *stmts) close() error {
 	var errs []error
 	for _, p := range []**sql.Stmt{
-		&st.authRequest, &st.codeRequest, &st.totp, &st.webauthnCreds, &st.resetNotice, &st.factorPresence, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session, &st.sessionByCookie,
+		&st.authRequest, &st.codeRequest, &st.totp, &st.webauthnCreds, &st.resetNotice, &st.factorPresence, &st.outboxDue, &st.family, &st.legacyRefresh, &st.accessRevoked, &st.session, &st.sessionByCookie,
 		&st.consumeCode, &st.codeState, &st.rotate, &st.familyState, &st.insertFamily, &st.insertGrant, &st.revokeFamily, &st.completeAuthRequest,
 		&st.saveCode, &st.completeWithCode, &st.claimAuthRequest, &st.createAuthRequest, &st.addSessionClient, &st.touchSession, &st.savepoint, &st.release, &st.rollbackTo,
 		&st.subjectByID, &st.subjectByKey, &st.consent, &st.bindAuthRequest, &st.insertSession, &st.putSubject, &st.insertAudit,
