@@ -15,9 +15,11 @@
 // delivery did not fail: up to three slow targets hold a worker each and another app's events
 // (a back-channel logout) still go out at once; more slow targets share three workers once
 // their first deliveries have failed, and the last stays free for the others. Only a failure
-// retried counts (a refusal for good is an answer), and a client is forgotten once none of its
-// events is pending (all dead, or its app removed: Queue.ForgetIdleClients when clients change)
-// or no retry came within backoff_max and a lease of its failure.
+// retried that took time counts (a second, or half shadow.timeout: a refusal for good, or a 503
+// answered at once, is an answer), a synchronous delivery at sign-in (Queue.DeliverKey) as much
+// as a worker's, and a client is forgotten once none of its events is pending (all dead, or its
+// app removed: Queue.ForgetIdleClients when clients change) or no retry came within backoff_max
+// and a lease of its failure.
 //
 // A kind of provisioning target (Kind) is a function returning the empty config section of
 // the kind (Settings): decoded from the target's YAML, it validates itself naming its fields

@@ -79,8 +79,16 @@ func (h *failingHarness) at(d time.Duration) {
 	h.now = h.start.Add(d)
 }
 
-// enqueue queues an event of app with a key of its own, due at due (now when zero).
-func (h *failingHarness) enqueue(app string, due time.Time) {
+// advance moves the clock on by d.
+func (h *failingHarness) advance(d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.now = h.now.Add(d)
+}
+
+// enqueue queues an event of app with a key of its own, due at due (now when zero), and
+// returns its subject.
+func (h *failingHarness) enqueue(app string, due time.Time) string {
 	h.t.Helper()
 	h.seq++
 	if due.IsZero() {
@@ -91,6 +99,7 @@ func (h *failingHarness) enqueue(app string, due time.Time) {
 		Channel: "backchannel", ClientID: app, Subject: s, Type: "logout", Payload: []byte("{}"), NextAttempt: due}); err != nil {
 		h.t.Fatal(err)
 	}
+	return s
 }
 
 // deliverX queues an event of x, due now, and delivers what is due with x's deliveries ending
@@ -109,8 +118,35 @@ func (h *failingHarness) deliverX(fn func(ctx context.Context, e *store.OutboxEv
 	}
 }
 
+// deliverKeyX queues an event of x, due now, and delivers it synchronously (DeliverKey, a
+// sign-in's provisioning) with x's deliveries ending as fn says, failing or not (fail).
+func (h *failingHarness) deliverKeyX(fn func(ctx context.Context, e *store.OutboxEvent) error, fail bool) {
+	h.t.Helper()
+	s := h.enqueue("x", time.Time{})
+	h.mu.Lock()
+	h.x, h.calls = fn, 0
+	h.mu.Unlock()
+	err := h.q.DeliverKey(h.ctx, outbox.Key("backchannel", "x", s), "x", s)
+	if (err != nil) != fail {
+		h.t.Fatalf("DeliverKey: %v, want a failure: %v", err, fail)
+	}
+	if h.calls != 1 {
+		h.t.Fatalf("x's deliveries: %d, want 1", h.calls)
+	}
+}
+
+// fails ends a delivery at once with err: an answer, whatever it says (a 503 answered in
+// milliseconds is a failure, not slowness).
 func fails(err error) func(context.Context, *store.OutboxEvent) error {
 	return func(context.Context, *store.OutboxEvent) error { return err }
+}
+
+// slowly ends a delivery with err after shadow.timeout (the clock moved on): no answer came.
+func (h *failingHarness) slowly(err error) func(context.Context, *store.OutboxEvent) error {
+	return func(context.Context, *store.OutboxEvent) error {
+		h.advance(outbox.Defaults().Timeout)
+		return err
+	}
 }
 
 // slow says whether the queue keeps x off its last free worker: the other apps' events take
@@ -139,12 +175,16 @@ func (h *failingHarness) slow() bool {
 }
 
 // TestFailingClients (final read s18 R2-8): the queue keeps a client whose latest delivery
-// failed off its last free worker (89d97b5), and forgets it when that says nothing any more
-// about its target: a permanent refusal (an answer, not slowness), its events all gone dead,
-// its app removed (during a delivery, or idle: ForgetIdleClients, called when clients change),
-// or no delivery of its events for longer than any backoff. Before, only a success forgot a
-// client: a removed app, one registered again under its id or one whose events all went dead
-// stayed marked, and the set grew by every client id that ever failed.
+// failed slowly off its last free worker (89d97b5), and forgets it when that says nothing any
+// more about its target: a permanent refusal or a fast failure (an answer, not slowness), its
+// events all gone dead, its app removed (during a delivery, or idle: ForgetIdleClients, called
+// when clients change), or no delivery of its events for longer than any backoff. Before, only
+// a success forgot a client: a removed app, one registered again under its id or one whose
+// events all went dead stayed marked, and the set grew by every client id that ever failed.
+//
+// Session 19 O's notes: a 503 answered at once marked its client as slow (now only a failure
+// that took slowAfter does: "failed fast" cases), and a sign-in's synchronous delivery
+// (DeliverKey) said nothing of its client, slow or not ("at sign-in" cases).
 func TestFailingClients(t *testing.T) {
 	cfg := outbox.Defaults()
 	oneAttempt := cfg
@@ -158,35 +198,59 @@ func TestFailingClients(t *testing.T) {
 	}{
 		{"never failed", cfg, func(h *failingHarness) {}, false},
 		{"delivered", cfg, func(h *failingHarness) { h.deliverX(fails(nil)) }, false},
-		{"failed, retried", cfg, func(h *failingHarness) { h.deliverX(fails(outbox.Retry("503"))) }, true},
-		{"failed, then delivered", cfg, func(h *failingHarness) {
+		{"failed slowly, retried", cfg, func(h *failingHarness) { h.deliverX(h.slowly(outbox.Retry("no answer"))) }, true},
+		{"failed fast, retried", cfg, func(h *failingHarness) { h.deliverX(fails(outbox.Retry("503"))) }, false},
+		{"failed slowly, then fast", cfg, func(h *failingHarness) {
+			h.deliverX(h.slowly(outbox.Retry("no answer")))
 			h.deliverX(fails(outbox.Retry("503")))
+		}, false},
+		{"failed fast, then slowly", cfg, func(h *failingHarness) {
+			h.deliverX(fails(outbox.Retry("503")))
+			h.deliverX(h.slowly(outbox.Retry("503 after 10s")))
+		}, true},
+		{"failed, then delivered", cfg, func(h *failingHarness) {
+			h.deliverX(h.slowly(outbox.Retry("no answer")))
 			h.deliverX(fails(nil))
 		}, false},
 		{"refused for good", cfg, func(h *failingHarness) { h.deliverX(fails(outbox.Permanent("HTTP 400"))) }, false},
 		{"failed, then refused for good", cfg, func(h *failingHarness) {
-			h.deliverX(fails(outbox.Retry("503")))
+			h.deliverX(h.slowly(outbox.Retry("no answer")))
 			h.deliverX(fails(outbox.Permanent("HTTP 404")))
 		}, false},
 		{"refused for good, then failed", cfg, func(h *failingHarness) {
 			h.deliverX(fails(outbox.Permanent("HTTP 404")))
-			h.deliverX(fails(outbox.Retry("503")))
+			h.deliverX(h.slowly(outbox.Retry("no answer")))
 		}, true},
-		{"its last event went dead", oneAttempt, func(h *failingHarness) { h.deliverX(fails(outbox.Retry("503"))) }, false},
+		{"its last event went dead", oneAttempt, func(h *failingHarness) { h.deliverX(h.slowly(outbox.Retry("no answer"))) }, false},
 		{"an event went dead, another waits to retry", oneAttempt, func(h *failingHarness) {
 			h.enqueue("x", h.start.Add(time.Minute))
-			h.deliverX(fails(outbox.Retry("503")))
+			h.deliverX(h.slowly(outbox.Retry("no answer")))
 		}, true},
+		{"an event went dead fast, another waits to retry", oneAttempt, func(h *failingHarness) {
+			h.enqueue("x", h.start.Add(time.Minute))
+			h.deliverX(fails(outbox.Retry("503")))
+		}, false},
+		{"failed slowly at sign-in", cfg, func(h *failingHarness) { h.deliverKeyX(h.slowly(outbox.Retry("no answer")), true) }, true},
+		{"failed fast at sign-in", cfg, func(h *failingHarness) { h.deliverKeyX(fails(outbox.Retry("503")), true) }, false},
+		{"failed, then delivered at sign-in", cfg, func(h *failingHarness) {
+			h.deliverX(h.slowly(outbox.Retry("no answer")))
+			h.deliverKeyX(fails(nil), false)
+		}, false},
+		{"failed at sign-in, then delivered", cfg, func(h *failingHarness) {
+			h.deliverKeyX(h.slowly(outbox.Retry("no answer")), true)
+			h.deliverX(fails(nil))
+		}, false},
 		{"removed during its delivery", cfg, func(h *failingHarness) {
 			h.deliverX(func(ctx context.Context, e *store.OutboxEvent) error {
 				if err := h.st.DeleteClient(ctx, "x"); err != nil {
 					h.t.Error(err)
 				}
-				return outbox.Retry("503")
+				h.advance(cfg.Timeout)
+				return outbox.Retry("no answer")
 			})
 		}, false},
 		{"removed after its failure, clients changed", cfg, func(h *failingHarness) {
-			h.deliverX(fails(outbox.Retry("503")))
+			h.deliverX(h.slowly(outbox.Retry("no answer")))
 			if err := h.st.DeleteClient(h.ctx, "x"); err != nil {
 				h.t.Fatal(err)
 			}
@@ -195,17 +259,17 @@ func TestFailingClients(t *testing.T) {
 			}
 		}, false},
 		{"clients changed, its events still pending", cfg, func(h *failingHarness) {
-			h.deliverX(fails(outbox.Retry("503")))
+			h.deliverX(h.slowly(outbox.Retry("no answer")))
 			if err := h.q.ForgetIdleClients(h.ctx); err != nil {
 				h.t.Fatal(err)
 			}
 		}, true},
 		{"failed a while ago", cfg, func(h *failingHarness) {
-			h.deliverX(fails(outbox.Retry("503")))
+			h.deliverX(h.slowly(outbox.Retry("no answer")))
 			h.at(cfg.BackoffMax)
 		}, true},
 		{"failed longer ago than any backoff", cfg, func(h *failingHarness) {
-			h.deliverX(fails(outbox.Retry("503")))
+			h.deliverX(h.slowly(outbox.Retry("no answer")))
 			h.at(longAfter)
 		}, false},
 	} {
@@ -235,7 +299,7 @@ func TestFailingClientsBounded(t *testing.T) {
 		}
 		h.enqueue(id, time.Time{})
 		h.mu.Lock()
-		h.x = fails(outbox.Retry("503"))
+		h.x = h.slowly(outbox.Retry("no answer"))
 		h.mu.Unlock()
 		if _, err := h.q.DeliverDue(h.ctx); err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,7 +98,9 @@ func TestSlowAppsDoNotHoldTheOutbox(t *testing.T) {
 // next of their events, queued before the logout (their apps idle again): the logout waited as
 // long as they had events due, request timeout after request timeout. The deliveries here fail
 // when the test says, not after a timeout: first one, which frees the last worker (taken by the
-// fifth slow app, unknown yet), then a second, which frees it again: the logout's.
+// fifth slow app, unknown yet), then a second, which frees it again: the logout's. Each failure
+// moves the queue's clock on by shadow.timeout first: it took that long (a failure answered at
+// once is not slowness).
 func TestManySlowAppsLeaveAWorkerFree(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -111,7 +114,10 @@ func TestManySlowAppsLeaveAWorkerFree(t *testing.T) {
 		fail   chan struct{}
 	}
 	hanging, logoutDone, release := make(chan hang, 32), make(chan struct{}), make(chan struct{})
-	q := outbox.New(outbox.Options{Config: outbox.Defaults(), Store: st,
+	cfg := outbox.Defaults()
+	var waited atomic.Int64 // the time the failed deliveries took, on the queue's clock
+	now := func() time.Time { return time.Now().Add(time.Duration(waited.Load())) }
+	q := outbox.New(outbox.Options{Config: cfg, Store: st, Now: now,
 		Channels: map[string]outbox.Deliverer{"backchannel": outbox.DeliverFunc(func(ctx context.Context, e *store.OutboxEvent) error {
 			if e.ClientID == "bank" {
 				close(logoutDone)
@@ -121,6 +127,7 @@ func TestManySlowAppsLeaveAWorkerFree(t *testing.T) {
 			hanging <- h
 			select { // no answer until the test fails it (its timeout), or the test's end
 			case <-h.fail:
+				waited.Add(int64(cfg.Timeout))
 			case <-release:
 			case <-ctx.Done():
 			}

@@ -73,10 +73,11 @@ type Queue struct {
 	claimMu sync.Mutex // one claim at a time, so that no client passes perClient
 	mu      sync.Mutex
 	busy    map[string]int // deliveries in flight per client
-	// failing holds the clients whose latest delivery by a worker failed and is retried (a
-	// target that does not answer, or answers 5xx), with when it failed: the last free worker is
-	// not theirs (claim). A client is forgotten when a delivery of its events says nothing more
-	// of its target (delivered, refused for good, its app removed: forget), when none of its
+	// failing holds the clients whose latest delivery (a worker's or DeliverKey's) failed slowly
+	// and is retried (a target that does not answer, or answers 5xx after slowAfter), with when
+	// it failed: the last free worker is not theirs (claim). A client is forgotten when a
+	// delivery of its events says nothing more of its target (delivered, refused for good, failed
+	// fast, its app removed: forget), when none of its
 	// events is left pending (the last went dead: deliverClaimed; its app removed idle:
 	// ForgetIdleClients), and failingFor after its failure (pruneFailing): no retry of its
 	// events came since, so it holds at most the clients that failed within failingFor.
@@ -241,14 +242,15 @@ func (q *Queue) claim(ctx context.Context, last bool) (*store.OutboxEvent, error
 	return e, nil
 }
 
-// deliverClaimed delivers an event claimed by claim, ends its count in flight and records
-// whether its client's latest delivery failed (failing): a failure retried marks it; a
-// delivery, a permanent refusal (the target answered: not slowness) or its app removed forgets
-// it; a failure that went dead after max_attempts marks it only while the client has events
-// pending (its next ones would meet the same target), so one whose events all went dead is
-// forgotten.
-func (q *Queue) deliverClaimed(ctx context.Context, e *store.OutboxEvent) {
-	v, _ := q.deliverOne(ctx, e)
+// deliverClaimed delivers an event claimed and counted in flight (claim, DeliverKey), ends its
+// count in flight and records whether its client's latest delivery failed slowly (failing): a
+// failure retried that took slowAfter or longer marks it; a delivery, a permanent refusal or a
+// fast failure (the target answered: not slowness) or its app removed forgets it; a slow
+// failure that went dead after max_attempts marks it only while the client has events pending
+// (its next ones would meet the same target), so one whose events all went dead is forgotten.
+// It returns the delivery's failure.
+func (q *Queue) deliverClaimed(ctx context.Context, e *store.OutboxEvent) error {
+	v, err := q.deliverOne(ctx, e)
 	if v == markIfPending {
 		v = forget
 		// An event of the client in flight on another worker, or retried, is pending.
@@ -268,6 +270,7 @@ func (q *Queue) deliverClaimed(ctx context.Context, e *store.OutboxEvent) {
 	} else {
 		delete(q.failing, e.ClientID)
 	}
+	return err
 }
 
 // pruneFailing forgets the clients that failed more than failingFor ago (q.mu held).
@@ -313,7 +316,11 @@ func (q *Queue) ForgetIdleClients(ctx context.Context) error {
 
 // DeliverKey delivers the pending events of one key synchronously, oldest first (a
 // synchronous provisioning at sign-in). An event leased by Run is waited for (bounded by
-// ctx and the per-request timeout); the first failure is returned.
+// ctx and the per-request timeout); the first failure is returned. Each delivery counts for its
+// client as Run's do: in flight meanwhile (perClient), and its outcome says whether the client's
+// target is slow (deliverClaimed), besides its event's attempts, backoff and the observer's
+// count (deliverOne). Before, a slow failure here was not counted for the client (session 19
+// O's note).
 func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) error {
 	deadline := q.now().Add(q.cfg.Timeout + 5*time.Second)
 	for {
@@ -346,7 +353,10 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 			}
 			continue
 		}
-		if _, err := q.deliverOne(ctx, evs[0]); err != nil {
+		q.mu.Lock()
+		q.busy[evs[0].ClientID]++
+		q.mu.Unlock()
+		if err := q.deliverClaimed(ctx, evs[0]); err != nil {
 			return err
 		}
 	}
@@ -364,10 +374,17 @@ const leaseMargin = 10 * time.Second
 type verdict int
 
 const (
-	forget        verdict = iota // delivered or refused for good (the target answers), or its app removed meanwhile
-	mark                         // failed, retried later: the target is slow, or down
-	markIfPending                // failed after max_attempts (the event went dead): mark while the client has events pending
+	forget        verdict = iota // delivered, refused for good or failed fast (the target answers), or its app removed meanwhile
+	mark                         // failed slowly, retried later: the target is slow, or does not answer
+	markIfPending                // failed slowly after max_attempts (the event went dead): mark while the client has events pending
 )
+
+// slowAfter is how long a failed delivery takes to count as slowness (verdict): a second, or
+// half the request timeout when that is shorter. Only time spent holding a worker is slowness: a
+// 503 or a refused connection answered in milliseconds is a failure, retried with backoff, but
+// the target answers, and its next delivery frees its worker as fast (session 19 O's note:
+// before, any failure retried kept its client off the last free worker).
+func (q *Queue) slowAfter() time.Duration { return min(time.Second, q.cfg.Timeout/2) }
 
 // deliverOne delivers a claimed event, records the outcome and returns what it says of the
 // event's target (verdict) and the delivery's failure.
@@ -422,6 +439,8 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) (verdict, 
 	v := mark
 	switch {
 	case IsPermanent(err): // a refusal (a 4xx): the target answers
+		v = forget
+	case q.now().Sub(start) < q.slowAfter(): // a fast failure (a 503 at once): the target answers
 		v = forget
 	case dead:
 		v = markIfPending
