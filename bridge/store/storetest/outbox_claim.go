@@ -32,6 +32,17 @@ func clientEvent(client, member string) *store.OutboxEvent {
 	return e
 }
 
+// dueAt makes evs due at t (h.Now): the claims at h.Now and a second then do not depend on how
+// long the test took to enqueue them. Left zero, an event falls due when the store's clock (the
+// wall clock) enqueues it, and a claim at h.Now+1s missed the events enqueued more than a second
+// into a loaded run (IdleClientsFirst failed so once in session 21).
+func dueAt(t time.Time, evs ...*store.OutboxEvent) []*store.OutboxEvent {
+	for _, e := range evs {
+		e.NextAttempt = t
+	}
+	return evs
+}
+
 func (h *H) claimOne(at time.Time, exclude ...string) *store.OutboxEvent {
 	h.T.Helper()
 	l, err := h.S.ClaimEvents(h.Ctx, store.Claim{Now: at, Lease: time.Minute, Limit: 1, ExcludeClients: exclude})
@@ -60,7 +71,7 @@ func idOf(e *store.OutboxEvent) string {
 func testOutboxKeyOrderAmongClients(t *testing.T, h *H) {
 	a1, a2 := clientEvent("bank", "alice"), clientEvent("bank", "alice")
 	s1, s2 := clientEvent("slow", "m1"), clientEvent("slow", "m2")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a1, s1, s2, a2), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, a1, s1, s2, a2)...), "Enqueue")
 	at := h.Now.Add(time.Second)
 	head := h.claimOne(at)
 	ssotest.Equal(t, idOf(head), a1.ID, "first claim")
@@ -189,7 +200,7 @@ func testOutboxIdleClientsFirst(t *testing.T, h *H) {
 	a1, a2, a3 := clientEvent("slowa", "m1"), clientEvent("slowa", "m2"), clientEvent("slowa", "m3")
 	b1, b2 := clientEvent("slowb", "m1"), clientEvent("slowb", "m2")
 	logout := clientEvent("bank", "alice")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a1, a2, a3, b1, b2, logout), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, a1, a2, a3, b1, b2, logout)...), "Enqueue")
 	at := h.Now.Add(time.Second)
 	for i, want := range []*store.OutboxEvent{a1, b1, logout, a2, a3, b2} {
 		ssotest.Equal(t, idOf(h.claimOne(at)), want.ID, "claim %d", i+1)
@@ -197,7 +208,7 @@ func testOutboxIdleClientsFirst(t *testing.T, h *H) {
 	ssotest.Equal(t, idOf(h.claimOne(at)), "none", "after every event")
 
 	c1, c2, d1, e1 := clientEvent("c", "m1"), clientEvent("c", "m2"), clientEvent("d", "m1"), clientEvent("e", "m1")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, c1, c2, d1, e1), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, c1, c2, d1, e1)...), "Enqueue")
 	ssotest.Equal(t, ids(h.claim(at, 3)), []string{c1.ID, d1.ID, e1.ID}, "a claim of three: one of each idle client")
 	ssotest.Equal(t, ids(h.claim(at, 3)), []string{c2.ID}, "then the rest")
 }
