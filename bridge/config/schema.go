@@ -103,10 +103,10 @@ type MemoryConfig struct {
 	// overrides it.
 	GCPercent int `yaml:"gc_percent"`
 	// HeapFloorMB is the heap size in MB below which the garbage collector does not start
-	// (default 6; 0: Go's own minimum, 4 MB x GCPercent/100): while GCPercent would start a
+	// (default 8; 0: Go's own minimum, 4 MB x GCPercent/100): while GCPercent would start a
 	// collection earlier, the collector's target is raised to start it here (package
 	// bridge/heapfloor). With a live heap of about 2 MB, 6 collects about half as often as the
-	// 4 MB minimum, 8 about 2.4 times less often (for 2 MB more peak RSS); once the live heap is
+	// 4 MB minimum, 8 about 2.4 times less often (for 1-2 MB more peak RSS); once the live heap is
 	// large enough for GCPercent to pass the floor, GCPercent alone decides. Not applied when
 	// the GOGC environment variable is set.
 	HeapFloorMB int `yaml:"heap_floor_mb"`
@@ -124,7 +124,7 @@ const (
 // memory.heap_floor_mb: its default and its bound (the floor is heap the process may hold
 // as garbage between collections: a gigabyte is more than any bridge needs).
 const (
-	DefaultHeapFloorMB = 6
+	DefaultHeapFloorMB = 8
 	MaxHeapFloorMB     = 1024
 )
 
