@@ -61,7 +61,9 @@
   // before it used its ceremony (err.kept) leaves the ceremony and the authenticator's answer
   // usable: they are kept in pending, and the next try sends them again with the form as it is
   // then (a code typed meanwhile), without a new ceremony, which would make another passkey on
-  // the device. Any other refusal forgets them: the next try begins again.
+  // the device. A code the page had no field for (err.invite: the member's other factor was
+  // removed meanwhile) gets one now (pending.addInvite), so the ceremony is kept for it too.
+  // Any other refusal forgets them: the next try begins again.
   function create(beginURL, finishURL, fields, box, button, pending) {
     button.disabled = true;
     var answered = pending.answer ? Promise.resolve(pending.answer) :
@@ -73,14 +75,13 @@
       });
     answered.then(function (a) {
       return post(finishURL, Object.assign(fields(), a)).catch(function (err) {
-        // Kept, the answer is sent again at the next try, unless what is missing is a code this
-        // page has no field for (the member's other factor was removed meanwhile): only the
-        // page reloaded asks it.
-        var stuck = err.invite && !pending.canInvite();
-        pending.answer = err.kept && !stuck ? a : null;
-        if (stuck) {
-          err.message += " Reload the page to type it.";
+        // Kept, the answer is sent again at the next try, with the code typed in the field this
+        // page shows now if it had none.
+        if (err.kept && err.invite && !pending.canInvite()) {
+          pending.addInvite();
+          err.message += " Type it above, then press the button again.";
         }
+        pending.answer = err.kept ? a : null;
         throw err;
       });
     }).then(function (done) {
@@ -126,7 +127,31 @@
       var fields = function () {
         return { csrf: add.dataset.csrf, name: document.getElementById("passkey-name").value, invite: invite() };
       };
-      var pending = { answer: null, canInvite: function () { return !!document.getElementById("passkey-invite"); } };
+      // addInvite adds the invitation code's field, as the page shows it when a first factor
+      // needs one (templates/security.html), before the button.
+      var addInvite = function () {
+        var label = document.createElement("label");
+        label.htmlFor = "passkey-invite";
+        label.textContent = "Invitation code";
+        var hint = document.createElement("p");
+        hint.className = "small muted";
+        hint.id = "passkey-invite-hint";
+        hint.textContent = "Setting up your first second factor needs the one-time invitation code the association gave you.";
+        var input = document.createElement("input");
+        input.id = "passkey-invite";
+        input.type = "text";
+        input.autocomplete = "off";
+        input.setAttribute("autocapitalize", "none");
+        input.spellcheck = false;
+        input.maxLength = 40;
+        input.required = true;
+        input.setAttribute("aria-describedby", "passkey-invite-hint");
+        add.insertBefore(label, b3);
+        add.insertBefore(hint, b3);
+        add.insertBefore(input, b3);
+        input.focus();
+      };
+      var pending = { answer: null, addInvite: addInvite, canInvite: function () { return !!document.getElementById("passkey-invite"); } };
       b3.addEventListener("click", function () {
         create("/account/security/passkey/begin", "/account/security/passkey/finish", fields, box, b3, pending);
       });
