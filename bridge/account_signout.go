@@ -13,8 +13,8 @@ import (
 // endAll is the account page's "Sign out of all devices" (account.Handler.EndAll): the store's
 // deactivation with EndSessions and no client (every live session of the member ended, every
 // grant revoked, the ended sessions' back-channel logouts queued: one transaction, as an
-// administrator's factor reset or a deactivation does), then the outbox is woken. The apps
-// holding refresh tokens are read first, for the result page only.
+// administrator's factor reset or a deactivation does; backchannel.Logouts.Deactivate, which
+// wakes the outbox). The apps holding refresh tokens are read first, for the result page only.
 func endAll(ctx context.Context, st store.Store, logouts *backchannel.Logouts, subject string) (*account.EndedAll, error) {
 	rts, err := st.ListRefreshTokens(ctx, subject, "")
 	if err != nil {
@@ -26,12 +26,9 @@ func endAll(ctx context.Context, st store.Store, logouts *backchannel.Logouts, s
 			out.TokenApps = append(out.TokenApps, rt.ClientID)
 		}
 	}
-	if out.Sessions, err = st.Deactivate(ctx, &store.Deactivation{Subject: subject, EndSessions: true,
-		Logout: logouts.EndedSessions(ctx)}); err != nil {
+	if out.Sessions, err = logouts.Deactivate(ctx, &store.Deactivation{Subject: subject, EndSessions: true},
+		st.Deactivate); err != nil {
 		return nil, err
-	}
-	if len(out.Sessions) > 0 {
-		logouts.Queued()
 	}
 	return out, nil
 }

@@ -16,12 +16,13 @@ type FactorResetter interface {
 	ResetFactorsAndDeactivate(ctx context.Context, d *store.Deactivation) (int, []*sso.Session, error)
 }
 
-// LogoutBuilder builds the back-channel logout events of ended sessions, which the reset queues
-// in its transaction, and wakes the outbox once they are stored (backchannel.Logouts). The
-// SessionEnder is asked for it: one that is not a LogoutBuilder ends sessions with no logouts.
+// LogoutBuilder applies a deactivation (the reset's) with the back-channel logout events of
+// the sessions it ends, queued in its transaction, and wakes the outbox once they are stored
+// (backchannel.Logouts.Deactivate). The SessionEnder is asked for it: one that is not a
+// LogoutBuilder ends sessions with no logouts.
 type LogoutBuilder interface {
-	EndedSessions(ctx context.Context) func([]*sso.Session) []*store.OutboxEvent
-	Queued()
+	Deactivate(ctx context.Context, d *store.Deactivation,
+		deactivate func(context.Context, *store.Deactivation) ([]*sso.Session, error)) ([]*sso.Session, error)
 }
 
 // ResetFactors removes every second factor of one member (by login or subject): their
@@ -44,20 +45,23 @@ func (a *Service) ResetFactors(ctx context.Context, actor string, f Filter) (int
 		return 0, err
 	}
 	d := &store.Deactivation{Subject: sub, EndSessions: true}
-	lb, _ := a.SessionEnder.(LogoutBuilder)
-	if lb != nil {
-		d.Logout = lb.EndedSessions(ctx)
+	var n int
+	reset := func(ctx context.Context, d *store.Deactivation) (ended []*sso.Session, err error) {
+		n, ended, err = a.Factors.ResetFactorsAndDeactivate(ctx, d)
+		return ended, err
 	}
 	// The console sessions end first, so that they are counted here and carry this reason
 	// (the store also ends those of each bridge session the reset ends, and finds none left).
 	consoles, cerr := a.endConsoleSessions(ctx, sub, "second factors reset")
 	consoleDetail := consoleEnded(consoles, cerr)
-	n, ended, err := a.Factors.ResetFactorsAndDeactivate(ctx, d)
+	var ended []*sso.Session
+	if lb, ok := a.SessionEnder.(LogoutBuilder); ok {
+		ended, err = lb.Deactivate(ctx, d, reset)
+	} else {
+		ended, err = reset(ctx, d)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("admin: reset factors (%s): %w", consoleDetail, err)
-	}
-	if lb != nil && len(ended) > 0 {
-		lb.Queued()
 	}
 	// The reset is committed: it is audited whatever happened to the console sessions, and a
 	// failure to end those is said next to what was done.

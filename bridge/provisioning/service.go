@@ -767,7 +767,7 @@ func (s *Service) provisionFailed(ctx context.Context, t Target, clientID, subje
 // reconcile pass, at debug.
 func (s *Service) deactivate(ctx context.Context, subject, reason string, users []*store.ShadowUser,
 	build func(*store.ShadowUser) (store.ShadowUpdate, error)) error {
-	d := &store.Deactivation{Subject: subject, EndSessions: true, Logout: s.logouts.EndedSessions(ctx)}
+	d := &store.Deactivation{Subject: subject, EndSessions: true}
 	wasActive := 0
 	for _, su := range users {
 		if _, ok := s.targets[su.ClientID]; !ok {
@@ -782,7 +782,7 @@ func (s *Service) deactivate(ctx context.Context, subject, reason string, users 
 			wasActive++
 		}
 	}
-	ended, err := s.store.Deactivate(ctx, d)
+	ended, err := s.logouts.Deactivate(ctx, d, s.store.Deactivate)
 	if err != nil {
 		return err
 	}

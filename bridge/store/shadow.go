@@ -108,8 +108,16 @@ type Deactivation struct {
 	Users []ShadowUpdate
 	// Events are written in any case.
 	Events []*OutboxEvent
-	// Logout builds the back-channel logout events for the sessions that were ended.
-	Logout func(ended []*sso.Session) []*OutboxEvent
+	// Logout builds the logout events of the sessions that were ended, in the transaction,
+	// from them as it reads them once ended (EndedSession: each with its clients and SAML
+	// participants, read after the sessions are marked ended, as EndSessionWithEvents reads
+	// its one), so an AddSessionClient or AddSAMLParticipant either committed before and is
+	// among them, or is refused after. As EndSessionWithEvents' build, it must not read the
+	// store (the transaction holds a connection of the pool it would read with, which may have
+	// no other: backchannel.Logouts.Deactivate reads what it needs before), it may run more
+	// than once (only the last run's events are written), and its error rolls the whole
+	// deactivation back and is returned. Called with what ended (possibly nothing) when set.
+	Logout func(ended []*EndedSession) ([]*OutboxEvent, error)
 }
 
 // EndedSession is a session as the transaction that ends it reads it

@@ -176,18 +176,6 @@ func (l *Logouts) sid(sess *sso.Session) string {
 	return sess.ID
 }
 
-// EndedSessions is SessionEvents for every session a deactivation ends (store.Deactivation's
-// Logout).
-func (l *Logouts) EndedSessions(ctx context.Context) func([]*sso.Session) []*store.OutboxEvent {
-	return func(ended []*sso.Session) []*store.OutboxEvent {
-		var out []*store.OutboxEvent
-		for _, s := range ended {
-			out = append(out, l.SessionEvents(ctx, s)...)
-		}
-		return out
-	}
-}
-
 // SubjectEvent is a sub-only logout event for a client (every session of the member there);
 // nil when the client has no backchannel_logout_uri or is gone.
 func (l *Logouts) SubjectEvent(ctx context.Context, clientID, subject string) (*store.OutboxEvent, error) {
@@ -227,16 +215,9 @@ func (l *Logouts) AppLogout(ctx context.Context, clientID, subject string, sess 
 	return nil
 }
 
-// Queued tells the outbox that logout events were stored (by a store.Deactivation whose
-// Logout is EndedSessions).
-func (l *Logouts) Queued() {
-	if l.Wake != nil {
-		l.Wake()
-	}
-}
-
-// endAttempts bounds how many times EndSession prepares for apps the session signed into while
-// it was being ended (each time another sign-in landed between its reads and its transaction).
+// endAttempts bounds how many times EndSession (Deactivate) prepares for apps the session
+// (the member's sessions) signed into while it was being ended (each time another sign-in
+// landed between its reads and its transaction).
 const endAttempts = 4
 
 // errUnprepared rolls back an end whose session signed into an app that EndSession had not
@@ -287,6 +268,97 @@ func (l *Logouts) EndSession(ctx context.Context, sess *sso.Session) error {
 			l.Wake()
 		}
 		return nil
+	}
+}
+
+// missed says whether a build found apps that were not prepared.
+func (m unprepared) missed() bool { return len(m.clients) > 0 || len(m.sps) > 0 }
+
+// add adds o's apps to m's, each once.
+func (m *unprepared) add(o unprepared) {
+	for _, c := range o.clients {
+		if !slices.Contains(m.clients, c) {
+			m.clients = append(m.clients, c)
+		}
+	}
+	for _, sp := range o.sps {
+		if !slices.Contains(m.sps, sp) {
+			m.sps = append(m.sps, sp)
+		}
+	}
+}
+
+// prepareSubject reads into p what the logout events of subject's live sessions need (their
+// clients' registrations, their SAML SPs'), before the transaction that ends them. A failure
+// to list them is logged and prepares nothing: the transaction then finds every app
+// unprepared, and Deactivate prepares them and applies it again.
+func (l *Logouts) prepareSubject(ctx context.Context, p *prepared, subject string) {
+	live, err := l.Store.Sessions(ctx, subject)
+	if err != nil {
+		if l.Log != nil {
+			l.Log.WarnContext(ctx, "sessions of a member being deactivated not read before", "err", err)
+		}
+		return
+	}
+	var clients, sps []string
+	for _, sess := range live {
+		clients = append(clients, sess.Clients...)
+		sps = append(sps, entityIDs(l.participants(ctx, sess.ID))...)
+	}
+	l.prepare(ctx, p, clients, sps)
+}
+
+// Deactivate applies d through deactivate (a store's Deactivate, or ResetFactorsAndDeactivate:
+// one transaction) with the back-channel logouts of the sessions it ends (d.EndSessions),
+// queued in that transaction, and wakes the outbox when it queued some. It sets d.Logout (what
+// the caller set is replaced) to build them as EndSession does, from the sessions as that
+// transaction reads them once ended (their clients and SAML participants: an app another tab
+// signed into meanwhile is logged out too), reading nothing in it: a read of the store's pool
+// there waits for a connection the transaction may hold the last of (review s21 X3-3). What
+// each app's event needs is read before, from the member's live sessions; an app the
+// transaction finds that was not read rolls the whole deactivation back, is read, and d is
+// applied again (at most endAttempts times; the last one ends the sessions anyway and logs
+// the apps it could not tell). It returns what deactivate returns.
+func (l *Logouts) Deactivate(ctx context.Context, d *store.Deactivation, deactivate func(context.Context, *store.Deactivation) ([]*sso.Session, error)) ([]*sso.Session, error) {
+	var p prepared
+	if d.EndSessions {
+		l.prepareSubject(ctx, &p, d.Subject)
+	}
+	for attempt := 1; ; attempt++ {
+		var (
+			queued int
+			miss   unprepared
+		)
+		d.Logout = func(ended []*store.EndedSession) ([]*store.OutboxEvent, error) {
+			var out []*store.OutboxEvent
+			queued, miss = 0, unprepared{} // a transaction run again starts over
+			for _, e := range ended {
+				evs, m := l.build(&p, e)
+				out = append(out, evs...)
+				miss.add(m)
+			}
+			if miss.missed() && attempt < endAttempts {
+				return nil, errUnprepared
+			}
+			queued = len(out)
+			return out, nil
+		}
+		ended, err := deactivate(ctx, d)
+		if errors.Is(err, errUnprepared) {
+			l.prepare(ctx, &p, miss.clients, miss.sps)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if l.Log != nil && miss.missed() {
+			l.Log.WarnContext(ctx, "back-channel logout not queued: the member's sessions kept signing into apps while they ended",
+				"clients", miss.clients, "saml_sps", miss.sps)
+		}
+		if queued > 0 && l.Wake != nil {
+			l.Wake()
+		}
+		return ended, nil
 	}
 }
 

@@ -2,9 +2,10 @@
 //
 // Logouts builds the outbox events for an ended session (one per client of the session that
 // registered a backchannel_logout_uri) or for every session of a member at one client (sub
-// only), and ends a session together with its events in one transaction, built there from the
-// session's apps as that transaction reads them (Logouts.EndSession): what each app's event
-// needs is read before, and the transaction reads nothing else. The Deliverer signs a
-// fresh logout token at each attempt and POSTs it as logout_token to the client's
+// only), and ends a session (Logouts.EndSession), or every session of a member with the rest of
+// a store.Deactivation (Logouts.Deactivate), together with their events in one transaction,
+// built there from the sessions' apps as that transaction reads them: what each app's event
+// needs is read before, and the transaction reads nothing else. The Deliverer signs a fresh
+// logout token at each attempt and POSTs it as logout_token to the client's
 // backchannel_logout_uri.
 package backchannel

@@ -201,12 +201,15 @@ func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.S
 	return ended, nil
 }
 
-// deactivate applies d in tx and returns the sessions it ended.
+// deactivate applies d in tx and returns the sessions it ended. d.Logout gets them as tx
+// reads them, and reads nothing itself: tx holds a connection of the pool, which may have no
+// other to give (a pool of one, or as many deactivations at once as it has; review s21 X3-3).
 func (s *Store) deactivate(ctx context.Context, tx pgx.Tx, d *store.Deactivation) ([]*sso.Session, error) {
 	var ended []*sso.Session
+	now := ts(s.clock())
 	if d.EndSessions {
 		var err error
-		if ended, err = endSubjectSessions(ctx, tx, d.Subject, ts(s.clock())); err != nil {
+		if ended, err = endSubjectSessions(ctx, tx, d.Subject, now); err != nil {
 			return nil, err
 		}
 	}
@@ -226,9 +229,49 @@ func (s *Store) deactivate(ctx context.Context, tx pgx.Tx, d *store.Deactivation
 	}
 	events := d.Events
 	if d.Logout != nil {
-		events = append(events[:len(events):len(events)], d.Logout(ended)...)
+		es, err := endedSessionsTx(ctx, tx, now, ended)
+		if err != nil {
+			return nil, err
+		}
+		logouts, err := d.Logout(es)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events[:len(events):len(events)], logouts...)
 	}
 	return ended, s.enqueue(ctx, tx, events)
+}
+
+// endedSessionsTx pairs the sessions a deactivation ended in tx (endSubjectSessions: with their
+// clients, read after their end's UPDATE got their rows) with their SAML participants, read in
+// tx too: every AddSAMLParticipant that committed before the end (it reads the session's row
+// FOR SHARE, so it waits for the end and then finds the session ended), none after.
+func endedSessionsTx(ctx context.Context, tx pgx.Tx, now int64, ended []*sso.Session) ([]*store.EndedSession, error) {
+	out := make([]*store.EndedSession, 0, len(ended))
+	if len(ended) == 0 {
+		return out, nil
+	}
+	ids := make([]string, 0, len(ended))
+	for _, e := range ended {
+		ids = append(ids, e.ID)
+	}
+	rows, err := tx.Query(ctx, `SELECT `+participantCols+` FROM saml_participants WHERE session_id = ANY($1) AND expires_at > $2 ORDER BY seq`,
+		ids, now)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := scanParticipants(rows)
+	if err != nil {
+		return nil, err
+	}
+	of := make(map[string][]*store.SAMLParticipant, len(ended))
+	for _, p := range ps {
+		of[p.SessionID] = append(of[p.SessionID], p)
+	}
+	for _, e := range ended {
+		out = append(out, &store.EndedSession{Session: e, SAMLParticipants: of[e.ID]})
+	}
+	return out, nil
 }
 
 // Watermark returns the named watermark; the zero time when never set.

@@ -233,12 +233,16 @@ func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.S
 	return ended, nil
 }
 
-// deactivate applies d in tx and returns the sessions it ended.
+// deactivate applies d in tx and returns the sessions it ended. d.Logout gets them as tx
+// reads them, and reads nothing itself: the read connections do not see what tx and the
+// writes batched with it have not committed (and an in-memory database reads with tx's own
+// connection).
 func (s *Store) deactivate(ctx context.Context, tx *sql.Tx, d *store.Deactivation) ([]*sso.Session, error) {
 	var ended []*sso.Session
+	now := s.clock()
 	if d.EndSessions {
 		var err error
-		if ended, err = endSubjectSessions(ctx, tx, d.Subject, s.clock()); err != nil {
+		if ended, err = endSubjectSessions(ctx, tx, d.Subject, now); err != nil {
 			return nil, err
 		}
 	}
@@ -258,9 +262,47 @@ func (s *Store) deactivate(ctx context.Context, tx *sql.Tx, d *store.Deactivatio
 	}
 	events := d.Events
 	if d.Logout != nil {
-		events = append(events[:len(events):len(events)], d.Logout(ended)...)
+		es, err := endedSessionsTx(ctx, tx, now, ended)
+		if err != nil {
+			return nil, err
+		}
+		logouts, err := d.Logout(es)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events[:len(events):len(events)], logouts...)
 	}
 	return ended, s.enqueue(ctx, tx, events)
+}
+
+// endedSessionsTx pairs the sessions a deactivation ended in tx (endSubjectSessions: with their
+// clients) with their SAML participants, read in tx too: tx holds SQLite's one write lock, so
+// every AddSAMLParticipant committed or batched before it is there, and none comes after
+// without finding its session ended. One indexed statement per session (the primary key's
+// prefix): a list of ids as parameters would fail past SQLite's 32,766.
+func endedSessionsTx(ctx context.Context, tx *sql.Tx, now time.Time, ended []*sso.Session) ([]*store.EndedSession, error) {
+	out := make([]*store.EndedSession, 0, len(ended))
+	if len(ended) == 0 {
+		return out, nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `SELECT `+participantCols+` FROM saml_participants
+		WHERE session_id = ? AND expires_at > ? ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	for _, e := range ended {
+		rows, err := stmt.QueryContext(ctx, e.ID, ts(now))
+		if err != nil {
+			return nil, err
+		}
+		ps, err := scanParticipants(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &store.EndedSession{Session: e, SAMLParticipants: ps})
+	}
+	return out, nil
 }
 
 // Watermark returns the named watermark; the zero time when never set.

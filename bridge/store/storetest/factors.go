@@ -360,13 +360,13 @@ func testResetFactorsAndDeactivate(t *testing.T, h *H) {
 		t.Fatal("reset notice set by a failed reset")
 	}
 
-	var seen []*sso.Session
+	var seen []*store.EndedSession
 	n, ended, err := h.S.ResetFactorsAndDeactivate(h.Ctx, &store.Deactivation{Subject: sub, EndSessions: true,
-		Logout: func(l []*sso.Session) []*store.OutboxEvent {
+		Logout: func(l []*store.EndedSession) ([]*store.OutboxEvent, error) {
 			seen = l
 			e := event("bcl-" + sub)
 			e.Type, e.Channel = "logout.backchannel", "backchannel"
-			return []*store.OutboxEvent{e}
+			return []*store.OutboxEvent{e}, nil
 		}})
 	ssotest.NoErr(t, err, "ResetFactorsAndDeactivate")
 	if n != 2 || len(ended) != 1 || ended[0].ID != sess.ID || len(seen) != 1 {

@@ -28,6 +28,9 @@ var shadowTests = []test{
 	{"ReconcileState", testReconcileState},
 	{"GoneWithClient", testShadowGoneWithClient},
 	{"PutSupersedes", testShadowPutSupersedes},
+	{"DeactivateLogoutFails", testShadowDeactivateLogoutFails},
+	{"DeactivateAppsAddedBefore", testShadowDeactivateAppsAddedBefore},
+	{"DeactivateAppsRace", testShadowDeactivateAppsRace},
 }
 
 var outboxTests = []test{
@@ -274,8 +277,10 @@ func testShadowDeactivate(t *testing.T, h *H) {
 	_, err = h.S.PutShadowUser(h.Ctx, shadow("events", sub, "d9", true))
 	ssotest.NoErr(t, err, "PutShadowUser")
 	unchanged := event("k-events")
+	sp := "https://sp.example/" + s1.ID
+	ssotest.NoErr(t, h.participant(s1.ID, sp), "AddSAMLParticipant")
 
-	var seen []*sso.Session
+	var seen []*store.EndedSession
 	up := event("k-" + sub)
 	ended, err := h.S.Deactivate(h.Ctx, &store.Deactivation{
 		Subject: sub, EndSessions: true,
@@ -284,17 +289,17 @@ func testShadowDeactivate(t *testing.T, h *H) {
 			// Unchanged: its event is not written.
 			{User: shadow("events", sub, "d9", true), Events: []*store.OutboxEvent{unchanged}},
 		},
-		Logout: func(l []*sso.Session) []*store.OutboxEvent {
+		Logout: func(l []*store.EndedSession) ([]*store.OutboxEvent, error) {
 			seen = l
 			var out []*store.OutboxEvent
 			for _, s := range l {
-				for _, c := range s.Clients {
+				for _, c := range s.Session.Clients {
 					e := event("bcl-" + c)
-					e.Type, e.Channel, e.Payload = "logout.backchannel", "backchannel", []byte(s.ID)
+					e.Type, e.Channel, e.Payload = "logout.backchannel", "backchannel", []byte(s.Session.ID)
 					out = append(out, e)
 				}
 			}
-			return out
+			return out, nil
 		},
 	})
 	ssotest.NoErr(t, err, "Deactivate")
@@ -304,6 +309,18 @@ func testShadowDeactivate(t *testing.T, h *H) {
 	byID := map[string]*sso.Session{ended[0].ID: ended[0], ended[1].ID: ended[1]}
 	if byID[s1.ID] == nil || byID[s2.ID] == nil || !slices.Equal(byID[s1.ID].Clients, []string{"portal", "events"}) {
 		t.Fatalf("ended sessions = %v, want %s and %s with their clients", slices.Collect(maps.Keys(byID)), s1.ID, s2.ID)
+	}
+	for i, e := range seen {
+		if e.Session.ID != ended[i].ID || !e.Session.Ended || !slices.Equal(e.Session.Clients, ended[i].Clients) {
+			t.Fatalf("Logout saw %+v as ended session %d, the deactivation returned %+v", e.Session, i, ended[i])
+		}
+		want := []string(nil)
+		if e.Session.ID == s1.ID {
+			want = []string{sp}
+		}
+		if got := participantSPs(e.SAMLParticipants); !slices.Equal(got, want) {
+			t.Fatalf("Logout saw the SAML participants %v of %s, want %v", got, e.Session.ID, want)
+		}
 	}
 	for _, id := range []string{s1.ID, s2.ID} {
 		_, err := h.S.Session(h.Ctx, id)

@@ -65,7 +65,7 @@ type Handler struct {
 	// EndAll ends every live session of the member, in every browser, and revokes every grant
 	// of theirs (refresh-token families and their access tokens), in one transaction with the
 	// back-channel logouts (OpenID and SAML) of every app the ended sessions signed into
-	// (store.Deactivation with EndSessions, backchannel.Logouts.EndedSessions). It returns what
+	// (store.Deactivation with EndSessions, backchannel.Logouts.Deactivate). It returns what
 	// it ended. nil: "Sign out of all devices" is not offered.
 	EndAll func(ctx context.Context, subject string) (*EndedAll, error)
 	Audit  func(context.Context, *store.AuditEvent)
