@@ -26,28 +26,46 @@ type protocolRoutes struct {
 }
 
 // Mount adds every protocol path but the public documents (discovery, JWKS: documents, the
-// router's RouterConfig.Documents).
+// router's RouterConfig.Documents), each with the methods its specification gives it
+// (web.Methods; OPTIONS where the endpoint answers CORS preflights): every other method, echo's
+// or any other, is refused by the provider's handler of the path, unwrapped (not counted by
+// the anonymous limit, not run as an authorization request), which answers 405 with an Allow
+// header naming exactly those methods (review s21 X2-2: an unknown method got echo's Allow
+// naming eleven), as RFC 6749 JSON with its CORS headers for the API endpoints.
+//
+// HEAD (RFC 9110 9.3.2: GET without the body) is routed where answering a GET twice changes
+// nothing: userinfo (reads the member's claims) and end_session (op checks the request and
+// redirects to the sign-out page with a sealed ticket; nobody is signed out before the member
+// confirms there or the page's own GET runs). /authorize refuses it on purpose: each GET
+// stores an authorization request for an anonymous caller (and counts against its limit),
+// which a HEAD, whose answer nobody follows, would leave behind for nothing.
 func (p protocolRoutes) Mount(e *echo.Echo) {
+	const get, head, post, options = http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions
 	for _, path := range sso.Paths() {
 		proto := p.serve(path)
 		switch path {
 		case sso.PathAuthCallback:
-			e.GET(path, p.callback(proto))
+			web.Methods(e, path, p.callback(proto), nil, get)
 		case sso.PathAuthorize:
 			// Each authorize request stores an auth request for an anonymous caller.
-			web.Any(e, path, p.limit.Wrap("authorize", false, p.authorize(proto)))
+			web.Methods(e, path, p.limit.Wrap("authorize", false, p.authorize(proto)), proto, get, post)
 		case sso.PathDeviceAuthzEP:
-			web.Any(e, path, p.limit.Wrap("device_authorization", true, proto))
+			web.Methods(e, path, p.limit.Wrap("device_authorization", true, proto), proto, post, options)
+		case sso.PathToken, sso.PathIntrospect, sso.PathRevoke:
+			web.Methods(e, path, proto, proto, post, options)
+		case sso.PathUserinfo:
+			web.Methods(e, path, proto, proto, get, head, post, options)
+		case sso.PathEndSession:
+			web.Methods(e, path, proto, proto, get, head, post)
 		case sso.PathDiscovery, sso.PathKeys:
 			// Mounted by the router (documents).
 		case "/healthz":
 			// healthRoutes serves it (GET and HEAD), as /readyz.
 		case "/ready":
 			// op's readiness: a document, GET and HEAD only (review s21 X2-2: any method was 200).
-			e.GET(path, proto)
-			e.HEAD(path, proto)
+			web.Methods(e, path, proto, nil, get, head)
 		default:
-			web.Any(e, path, proto)
+			panic("bridge: no methods for the protocol path " + path)
 		}
 	}
 }

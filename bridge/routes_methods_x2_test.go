@@ -12,8 +12,11 @@ import (
 // and refuses the others with 405 and an Allow header naming them: the token, introspection,
 // revocation and device authorization endpoints POST only (RFC 6749 3.2, RFC 7662 2.1, RFC 7009
 // 2.1, RFC 8628 3.1), userinfo GET and POST (OIDC Core 5.3.1), end_session GET and POST (RP-
-// Initiated Logout 1.0 section 2), discovery and JWKS GET and HEAD; the POST-only endpoints and
-// userinfo answer a CORS preflight; a path nothing mounts is 404 for every method.
+// Initiated Logout 1.0 section 2), both HEAD too (RFC 9110 9.3.2: session 22), /authorize GET
+// and POST (HEAD refused: each GET stores a request), discovery and JWKS GET and HEAD; an
+// unknown method (FOO) gets the same answer as PUT (review s21 X2-2); OPTIONS is refused where
+// no CORS preflight is answered; the POST-only endpoints and userinfo answer a CORS preflight;
+// a path nothing mounts is 404 for every method.
 func TestProtocolEndpointMethods(t *testing.T) {
 	e := grantEnv(t)
 	do := func(method, path string) *http.Response {
@@ -23,14 +26,14 @@ func TestProtocolEndpointMethods(t *testing.T) {
 			req.Header.Set("Origin", "https://spa.example.org")
 			req.Header.Set("Access-Control-Request-Method", "POST")
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := http.DefaultTransport.RoundTrip(req) // the endpoint's answer, not the page it redirects to
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
 		}
 		resp.Body.Close()
 		return resp
 	}
-	refused := []string{http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodTrace}
+	refused := []string{http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodTrace, "FOO"}
 	for _, c := range []struct {
 		path    string
 		allowed []string // answered by the endpoint (any status but 404/405)
@@ -40,8 +43,9 @@ func TestProtocolEndpointMethods(t *testing.T) {
 		{"/oauth/introspect", []string{http.MethodPost, http.MethodOptions}, "POST"},
 		{"/revoke", []string{http.MethodPost, http.MethodOptions}, "POST"},
 		{"/device_authorization", []string{http.MethodPost, http.MethodOptions}, "POST"},
-		{"/userinfo", []string{http.MethodGet, http.MethodPost, http.MethodOptions}, "GET, POST"},
-		{"/end_session", []string{http.MethodGet, http.MethodPost}, "GET, POST"},
+		{"/userinfo", []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions}, "GET, HEAD, POST"},
+		{"/end_session", []string{http.MethodGet, http.MethodHead, http.MethodPost}, "GET, HEAD, POST"},
+		{"/authorize", []string{http.MethodGet, http.MethodPost}, "GET, POST"},
 		{"/.well-known/openid-configuration", []string{http.MethodGet, http.MethodHead}, "GET, HEAD"},
 		{"/keys", []string{http.MethodGet, http.MethodHead}, "GET, HEAD"},
 	} {
@@ -51,8 +55,10 @@ func TestProtocolEndpointMethods(t *testing.T) {
 			}
 		}
 		methods := refused
-		if !strings.Contains(c.allow, "GET") {
-			methods = append([]string{http.MethodGet, http.MethodHead}, refused...)
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+			if !slices.Contains(c.allowed, m) {
+				methods = append(methods, m)
+			}
 		}
 		for _, m := range methods {
 			resp := do(m, c.path)

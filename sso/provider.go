@@ -465,8 +465,12 @@ func (p *Provider) page(o http.Handler, kind pageKind) http.Handler {
 // them back; likewise op builds every authorization response URL itself (AuthResponseURL,
 // TryErrorRedirect) with no hook for RFC 9207's iss, so issWriter adds it to the Location.
 func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Handler, kind pageKind) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
+	if !pageMethod(r.Method, kind) {
+		allow := "GET, POST"
+		if kind == pageEndSession {
+			allow = "GET, HEAD, POST"
+		}
+		w.Header().Set("Allow", allow)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
@@ -578,6 +582,15 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 		}
 		p.cfg.ErrorPage(w, r, cw.status, msg)
 	}
+}
+
+// pageMethod reports whether a browser-facing endpoint of kind takes method: GET and POST, and
+// at end_session HEAD (RFC 9110 9.3.2: answered as GET, net/http drops the body): its GET only
+// checks the request and redirects to the sign-out page, so answering it twice changes nothing.
+// The authorization endpoint refuses HEAD: each of its GETs stores an authorization request
+// (and the bridge counts it against the caller's limit), which a HEAD would leave for nothing.
+func pageMethod(method string, kind pageKind) bool {
+	return method == http.MethodGet || method == http.MethodPost || (method == http.MethodHead && kind == pageEndSession)
 }
 
 // issWriter adds RFC 9207's iss to every authorization response op sends to a client's
@@ -727,8 +740,9 @@ type userinfoFault struct{ insufficientScope bool }
 // legacy Provider nor its Server API can set that header on an error), so captureWriter holds
 // op's error back.
 func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.Handler) {
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, POST")
+	// HEAD is GET without the body (RFC 9110 9.3.2; net/http drops it): the claims are only read.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, HEAD, POST")
 		writeOAuthError(w, http.StatusMethodNotAllowed, "invalid_request", "use GET or POST")
 		return
 	}

@@ -137,18 +137,23 @@ type Handler struct {
 	Now                     func() time.Time
 }
 
-// Mount adds the IdP's routes.
+// Mount adds the IdP's routes, each with its methods only (web.Methods): any other is 405 with
+// an Allow header naming them. HEAD (RFC 9110 9.3.2: GET without the body) is routed where a
+// GET can be answered twice for nothing: the metadata, a document. The other GETs act, so a
+// HEAD, whose answer nobody reads, is refused rather than run: PathSSO and PathStart store an
+// authorization request for an anonymous caller (counted against its limit), PathContinue
+// and PathSLONext move a sign-in or a sign-out chain on, and PathSLO consumes the SP's
+// LogoutRequest (its replay key) and signs the member out, or takes the SP's LogoutResponse
+// as the chain's answer.
 func (h *Handler) Mount(e *echo.Echo) {
-	e.GET(PathMetadata, h.metadata)
-	e.HEAD(PathMetadata, h.metadata) // RFC 9110 9.3.2: a document answers HEAD as GET, without the body (net/http drops it)
-	e.GET(PathSSO, h.LimitAnonymous("saml_sso", false, h.sso))
-	e.POST(PathSSO, h.LimitAnonymous("saml_sso", false, h.sso))
-	e.GET(PathContinue, h.continueRequest)
-	e.POST(PathLogin, h.loginSubmit)
-	e.GET(PathStart+":sp", h.LimitAnonymous("saml_start", false, h.start))
-	e.GET(PathSLO, h.slo)
-	e.POST(PathSLO, h.slo)
-	e.GET(PathSLONext, h.chainNext)
+	const get, head, post = http.MethodGet, http.MethodHead, http.MethodPost
+	web.Methods(e, PathMetadata, h.metadata, nil, get, head)
+	web.Methods(e, PathSSO, h.LimitAnonymous("saml_sso", false, h.sso), nil, get, post)
+	web.Methods(e, PathContinue, h.continueRequest, nil, get)
+	web.Methods(e, PathLogin, h.loginSubmit, nil, post)
+	web.Methods(e, PathStart+":sp", h.LimitAnonymous("saml_start", false, h.start), nil, get)
+	web.Methods(e, PathSLO, h.slo, nil, get, post)
+	web.Methods(e, PathSLONext, h.chainNext, nil, get)
 }
 
 // EntityID is the IdP's entity id (its metadata URL).

@@ -733,23 +733,64 @@ func (p Prefix) Mount(e *echo.Echo) {
 	Any(e, p.Path+"/*", h)
 }
 
-// anyMethods are the methods echo.Echo.Any routes (echo's own list, not exported).
-var anyMethods = [...]string{http.MethodConnect, http.MethodDelete, http.MethodGet, http.MethodHead,
-	http.MethodOptions, http.MethodPatch, http.MethodPost, echo.PROPFIND, http.MethodPut, http.MethodTrace,
-	echo.REPORT}
-
-// Any routes every method echo.Echo.Any routes at path to h, as Any does (the same handler
-// for each, the same Allow header on a 405 for another method, OPTIONS to h), with one route
-// record, GET's (Echo.Routes lists the path once), instead of one per method: each record is
-// a Route, its key in echo's map, a closure wrapping h and its name, all live for the life of
-// the process and marked at every collection (about 130 bytes and 3 objects per method:
-// TestAnyKeepsOneRecord).
+// Any routes every method at path to h: each of echo's (OPTIONS included) and any other (a
+// FOO), so that h alone answers the methods it does not take (a prefix's own site, a document
+// naming GET and HEAD in its 405). echo's Any routes its eleven methods only, and answers any
+// other 405 naming all eleven (CONNECT and TRACE among them) whatever h would say (review s21
+// X2-2). Any keeps one route record, GET's (Echo.Routes lists the path once), and one more
+// entry in the path's node: the path's not-found handler (echo.RouteNotFound), which echo's
+// router runs, ahead of its own 405, for every method the node does not route. Echo's Any
+// leaves a record per method, each a Route, its key in echo's map, a closure wrapping h and
+// its name, all live for the life of the process and marked at every collection
+// (TestAnyKeepsOneRecord).
 func Any(e *echo.Echo, path string, h echo.HandlerFunc) {
 	e.GET(path, h)
+	e.Router().Add(echo.RouteNotFound, path, h)
+}
+
+// Methods routes methods, and only them, at path to h, and every other method (echo's and any
+// other) to refuse; refuse nil is Refuse(Allow(methods...)): 405 with an Allow header naming
+// methods, answered by the error handler (a page, or JSON for a JSON caller). An endpoint whose
+// handler answers its refusals itself (the protocol endpoints: RFC 6749 JSON, with the CORS
+// headers a browser app needs to read it) passes it as refuse, unwrapped: a refused request
+// is not counted as a request the endpoint serves (a rate limit) nor run through what only
+// served requests need. The methods are named in the order given; OPTIONS, routed to h where
+// h answers CORS preflights, is not named in Allow (Allow). As Any, it keeps one route record
+// (methods[0]'s).
+func Methods(e *echo.Echo, path string, h, refuse echo.HandlerFunc, methods ...string) {
+	if len(methods) == 0 {
+		panic("web.Methods: no methods for " + path)
+	}
+	e.Add(methods[0], path, h)
 	r := e.Router()
-	for _, m := range anyMethods {
-		if m != http.MethodGet {
-			r.Add(m, path, h)
+	for _, m := range methods[1:] {
+		r.Add(m, path, h)
+	}
+	if refuse == nil {
+		refuse = Refuse(Allow(methods...))
+	}
+	r.Add(echo.RouteNotFound, path, refuse)
+}
+
+// Allow is the Allow header of a 405 from an endpoint routing methods (Methods): the methods
+// of the requests it serves, OPTIONS left out (RFC 9110 10.2.1: the methods the resource
+// advertises; OPTIONS is routed only where the endpoint answers CORS preflights, the
+// protocol's refusals name the methods without it, and a page's is refused like any other).
+func Allow(methods ...string) string {
+	named := make([]string, 0, len(methods))
+	for _, m := range methods {
+		if m != http.MethodOptions {
+			named = append(named, m)
 		}
+	}
+	return strings.Join(named, ", ")
+}
+
+// Refuse answers 405 with an Allow header of allow (RFC 9110 15.5.6), through the error
+// handler.
+func Refuse(allow string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderAllow, allow)
+		return echo.ErrMethodNotAllowed
 	}
 }
