@@ -58,6 +58,7 @@ func TestRegistryReplaceMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.EmailVerified = false
+	liveSession(t, st, "s1")
 	if err := st.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: "s1", SP: lms, NameID: "n1", SessionIndex: "ix",
 		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
@@ -157,6 +158,7 @@ func TestRegistryReplaceMetadataOfUnusableSP(t *testing.T) {
 	if err := st.CreateSAMLServiceProvider(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
+	liveSession(t, st, "s1")
 	if err := st.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: "s1", SP: old, NameID: "n1", SessionIndex: "ix",
 		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
@@ -223,5 +225,18 @@ func TestRegistryReplaceMetadataRace(t *testing.T) {
 	}
 	if !bytes.Equal(storedMetadata(t, st, lms), won) {
 		t.Fatal("the stored metadata is not the winner's")
+	}
+}
+
+// liveSession stores a live session under id: the store adds SAML participants to stored
+// sessions only.
+func liveSession(t *testing.T, st interface {
+	CreateSession(context.Context, *sso.Session) error
+}, id string) {
+	t.Helper()
+	now := time.Now()
+	if err := st.CreateSession(t.Context(), &sso.Session{ID: id, Subject: "subject-" + id, AuthTime: now, AMR: []string{"pwd"},
+		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
 	}
 }

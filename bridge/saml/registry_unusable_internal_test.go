@@ -76,6 +76,7 @@ func TestRegistryStoredSPThatDoesNotBuild(t *testing.T) {
 		t.Fatalf("delivering a logout to the SP that does not build: %v; want a permanent error naming it", derr)
 	}
 	// Removing it says what went with it (brief M1 item 1): its place in one session.
+	liveSession(t, st, "s1")
 	if err := st.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: "s1", SP: broken, NameID: "n1", SessionIndex: "ix",
 		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)

@@ -143,7 +143,8 @@ type SAMLStore interface {
 	// AddSAMLParticipant records (or refreshes) that a session signed into an SP;
 	// sso.ErrNotFound, nothing written, when the session has ended (a compare-and-set on its
 	// state, so that it is either among the participants its end reads, EndSessionWithEvents,
-	// or refused after it).
+	// or refused after it), or when the store holds no such session (purged, or an id nobody
+	// issued: no end would ever read the participant, and the SP would never be sent its logout).
 	AddSAMLParticipant(ctx context.Context, p *SAMLParticipant) error
 	// SAMLParticipants lists a session's SPs in first-sign-in order.
 	SAMLParticipants(ctx context.Context, sessionID string) ([]*SAMLParticipant, error)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // runWith is run on g (its metadataClient).
@@ -59,6 +60,11 @@ func TestSAMLCLIRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	now := time.Now()
+	if err := st.CreateSession(ctx, &sso.Session{ID: "s1", Subject: "alice", AuthTime: now, AMR: []string{"pwd"}, CreatedAt: now,
+		LastSeen: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: "s1", SP: entity, NameID: "n1", SessionIndex: "ix",
 		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/sso"
 )
 
 // spMetadata is a real SP's metadata (crewjam/saml's ServiceProvider) at base.
@@ -135,6 +136,11 @@ func TestSAMLCLIRemoveCountsAndUnusable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"s1", "s2"} {
+		now := time.Now()
+		if err := st.CreateSession(ctx, &sso.Session{ID: s, Subject: "alice", AuthTime: now, AMR: []string{"pwd"}, CreatedAt: now,
+			LastSeen: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
 		if err := st.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: s, SP: "https://lms.example.org/saml/metadata",
 			NameID: "n1", SessionIndex: "ix", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)

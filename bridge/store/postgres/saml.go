@@ -225,13 +225,14 @@ func (s *Store) UseSAMLMessageID(ctx context.Context, key string, expires time.T
 // ---- participants ----
 
 func (s *Store) AddSAMLParticipant(ctx context.Context, p *store.SAMLParticipant) error {
-	// Not to an ended session (store.SAMLStore): the session's row is read FOR SHARE, which
-	// waits for an end in progress (its UPDATE holds the row) and then reads it ended; an end
-	// that comes after waits for this statement's commit, and then reads this participant.
+	// Only to a live session's row (store.SAMLStore: not an ended one, not one the store does
+	// not hold): the session's row is read FOR SHARE, which waits for an end in progress (its
+	// UPDATE holds the row) and then reads it ended; an end that comes after waits for this
+	// statement's commit, and then reads this participant.
 	tag, err := s.pool.Exec(ctx, `WITH sess AS (SELECT ended FROM sessions WHERE id = $1 FOR SHARE)
 		INSERT INTO saml_participants (session_id, sp, name_id, name_id_format, session_index, created_at, expires_at)
 		SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint, $7::bigint
-		WHERE NOT COALESCE((SELECT ended FROM sess), FALSE)
+		WHERE NOT COALESCE((SELECT ended FROM sess), TRUE)
 		ON CONFLICT (session_id, sp) DO UPDATE SET name_id = excluded.name_id, name_id_format = excluded.name_id_format,
 			session_index = excluded.session_index, expires_at = excluded.expires_at`,
 		p.SessionID, p.SP, p.NameID, p.NameIDFormat, p.SessionIndex, ts(orNow(p.CreatedAt, s.clock())), ts(p.ExpiresAt))
@@ -239,7 +240,7 @@ func (s *Store) AddSAMLParticipant(ctx context.Context, p *store.SAMLParticipant
 		return wrap("add saml participant", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: add saml participant: the session has ended: %w", sso.ErrNotFound)
+		return fmt.Errorf("postgres: add saml participant: the session has ended or is not stored: %w", sso.ErrNotFound)
 	}
 	return nil
 }

@@ -243,11 +243,12 @@ func (s *Store) AddSAMLParticipant(ctx context.Context, p *store.SAMLParticipant
 	if created.IsZero() {
 		created = s.clock()
 	}
-	// Not to an ended session (store.SAMLStore): the one writer either ran the end before,
-	// and nothing is written, or runs it after, and the end reads this participant.
+	// Only to a live session's row (store.SAMLStore: not an ended one, not one the store does
+	// not hold): the one writer either ran the end before, and nothing is written, or runs it
+	// after, and the end reads this participant.
 	res, err := s.wexec(ctx, `INSERT INTO saml_participants (session_id, sp, seq, name_id, name_id_format, session_index, created_at, expires_at)
 		SELECT ?1, ?2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM saml_participants WHERE session_id = ?1), ?3, ?4, ?5, ?6, ?7
-		WHERE NOT EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND ended = 1)
+		WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1 AND ended = 0)
 		ON CONFLICT (session_id, sp) DO UPDATE SET name_id = excluded.name_id, name_id_format = excluded.name_id_format,
 			session_index = excluded.session_index, expires_at = excluded.expires_at`,
 		p.SessionID, p.SP, p.NameID, p.NameIDFormat, p.SessionIndex, ts(created), ts(p.ExpiresAt))
@@ -257,7 +258,7 @@ func (s *Store) AddSAMLParticipant(ctx context.Context, p *store.SAMLParticipant
 	if n, err := res.RowsAffected(); err != nil {
 		return wrap("add saml participant", err)
 	} else if n == 0 {
-		return fmt.Errorf("sqlite: add saml participant: the session has ended: %w", sso.ErrNotFound)
+		return fmt.Errorf("sqlite: add saml participant: the session has ended or is not stored: %w", sso.ErrNotFound)
 	}
 	return nil
 }

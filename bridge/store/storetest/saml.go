@@ -221,9 +221,21 @@ func testSAMLMessageIDOnce(t *testing.T, h *H) {
 	ssotest.IsErr(t, h.S.UseSAMLMessageID(h.Ctx, "old", h.Now.Add(time.Hour)), sso.ErrConflict, "UseSAMLMessageID again")
 }
 
+// liveSessions stores a live session under each of ids: a participant is added to a stored
+// session only (AddSAMLParticipant).
+func (h *H) liveSessions(ids ...string) {
+	h.T.Helper()
+	for _, id := range ids {
+		s := h.sso().NewSession("subject-" + id)
+		s.ID = id
+		ssotest.NoErr(h.T, h.S.CreateSession(h.Ctx, s), "CreateSession(%s)", id)
+	}
+}
+
 // testSAMLParticipants: in first-sign-in order, refreshed in place, per session; Take returns
 // them once.
 func testSAMLParticipants(t *testing.T, h *H) {
+	h.liveSessions("s1", "s2", "s3")
 	exp := h.Now.Add(time.Hour)
 	add := func(sid, sp, nameID string) {
 		ssotest.NoErr(t, h.S.AddSAMLParticipant(h.Ctx, &store.SAMLParticipant{SessionID: sid, SP: sp, NameID: nameID,
@@ -356,6 +368,7 @@ func testSAMLDeleteEndsLogouts(t *testing.T, h *H) {
 			Metadata: []byte("<md/>"), CreatedAt: h.Now}
 	}
 	ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, sp()), "CreateSAMLServiceProvider")
+	h.liveSessions("s1")
 	exp := h.Now.Add(time.Hour)
 	for _, p := range []string{"https://gone.example/sp", "https://stays.example/sp"} {
 		ssotest.NoErr(t, h.S.AddSAMLParticipant(h.Ctx, &store.SAMLParticipant{SessionID: "s1", SP: p, NameID: "n1",
@@ -407,6 +420,7 @@ func testSAMLDeleteCounted(t *testing.T, h *H) {
 	for _, sp := range []*store.SAMLServiceProvider{gone, anon} {
 		ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, sp), "CreateSAMLServiceProvider %s", sp.EntityID)
 	}
+	h.liveSessions("s1", "s2", "s3")
 	exp := h.Now.Add(time.Hour)
 	for _, p := range []struct{ session, sp string }{
 		{"s1", gone.EntityID}, {"s2", gone.EntityID}, {"s1", "https://stays.example/sp"}, {"s3", anon.EntityID},
@@ -465,6 +479,7 @@ func (h *H) spRecord(entity string) *store.SAMLServiceProvider {
 func testSAMLServiceProviderReplace(t *testing.T, h *H) {
 	const entity = "https://replace.example/sp"
 	ssotest.NoErr(t, h.S.CreateSAMLServiceProvider(h.Ctx, h.newSP(entity, "repl")), "CreateSAMLServiceProvider")
+	h.liveSessions("s-repl")
 	ssotest.NoErr(t, h.S.AddSAMLParticipant(h.Ctx, &store.SAMLParticipant{SessionID: "s-repl", SP: entity, NameID: "n1",
 		NameIDFormat: "persistent", SessionIndex: "ix", CreatedAt: h.Now, ExpiresAt: h.Now.Add(time.Hour)}), "AddSAMLParticipant")
 	read := h.spRecord(entity)

@@ -140,8 +140,16 @@ func testOutboxEndSessionAppsAddedBefore(t *testing.T, h *H) {
 	if got := participantSPs(ps); !slices.Equal(got, wantSPs) {
 		t.Fatalf("participants after a refused AddSAMLParticipant: %v, want %v", got, wantSPs)
 	}
-	// A session the store does not hold (or no longer) is not refused: nothing ended it here.
-	ssotest.NoErr(t, h.participant(ssotest.RandomID(), sp), "AddSAMLParticipant(session not stored)")
+	// A session the store does not hold (purged, or an id nobody issued) is refused as an ended
+	// one: the end that would read its participants came (or will come) to no row, so the SP
+	// would never be sent its logout (session 22, Q3).
+	gone := ssotest.RandomID()
+	ssotest.IsErr(t, h.participant(gone, sp), sso.ErrNotFound, "AddSAMLParticipant(session not stored)")
+	ps, err = h.S.SAMLParticipants(h.Ctx, gone)
+	ssotest.NoErr(t, err, "SAMLParticipants(session not stored)")
+	if len(ps) != 0 {
+		t.Fatalf("participants of a session not stored after a refused AddSAMLParticipant: %v", participantSPs(ps))
+	}
 }
 
 // testOutboxEndSessionAppsRace (review s20 X20-1): an AddSessionClient and an
