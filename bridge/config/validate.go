@@ -298,3 +298,7 @@ func loopbackHost(h string) bool {
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
 }
+
+// LoopbackHost is loopbackHost for the command line (saml register's and refresh's
+// --metadata-url): one rule of which hosts are loopback.
+func LoopbackHost(h string) bool { return loopbackHost(h) }

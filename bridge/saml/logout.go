@@ -2,6 +2,7 @@ package saml
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -57,7 +58,7 @@ func (h *Handler) slo(c echo.Context) error {
 	// An SP refused for sign-ins since it was registered can still end its member's session
 	// here and get its answer (Registry.ForLogout), as it is still sent theirs.
 	idp.ServiceProviderProvider = libraryProvider{r: h.Registry, logout: true}
-	lreq, err := crewjam.NewIdpLogoutRequest(idp, r)
+	lreq, err := h.newLogoutRequest(ctx, idp, r)
 	if err != nil {
 		return h.sloRefused(c, "malformed request", err)
 	}
@@ -117,6 +118,18 @@ func (h *Handler) slo(c echo.Context) error {
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "logout", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(),
 		Detail: fmt.Sprintf("saml single logout; %d apps", len(sess.Clients)+len(others)+1)})
 	return h.answerSignedOff(c, lreq, sp, status, sess, others)
+}
+
+// newLogoutRequest reads an SP's LogoutRequest from r for idp, whose Validate records the
+// request's id per SP (replayCache.logout: a LogoutRequest validated by an IdP without it is
+// refused, its id having no SP to be recorded under).
+func (h *Handler) newLogoutRequest(ctx context.Context, idp *crewjam.IdentityProvider, r *http.Request) (*crewjam.IdpLogoutRequest, error) {
+	lreq, err := crewjam.NewIdpLogoutRequest(idp, r)
+	if err != nil {
+		return nil, err
+	}
+	idp.ReplayCache = replayCache{ctx: ctx, store: h.Store, logout: lreq}
+	return lreq, nil
 }
 
 // answerSignedOff answers an SP's LogoutRequest once the sign-out is done everywhere: the

@@ -399,6 +399,12 @@ type UnusableSP struct {
 	logout *SP
 }
 
+// GetsLogouts reports whether u is still sent its members' logouts (and its own LogoutRequests
+// answered: ForLogout), though refused for sign-ins: its settings and metadata still read, and
+// a rule of sign-ins added since its registration refuses it. False when they do not read: its
+// queued logouts fail at once and its LogoutRequests are refused.
+func (u UnusableSP) GetsLogouts() bool { return u.logout != nil }
+
 // ErrUnusable is wrapped in the error of a lookup that finds an SP whose stored record does not
 // build (UnusableError).
 var ErrUnusable = errors.New("the service provider's stored registration does not build")

@@ -357,7 +357,7 @@ func TestLogoutRequestSignatureWrapping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lreq, err := crewjam.NewIdpLogoutRequest(idp, postRequest(PathSLO, signed))
+	lreq, err := ti.h.newLogoutRequest(t.Context(), idp, postRequest(PathSLO, signed))
 	if err == nil {
 		err = lreq.Validate()
 	}
@@ -385,7 +385,7 @@ func TestLogoutRequestSignatureWrapping(t *testing.T) {
 		})
 	}
 	// The genuine request again: the replay cache refuses it.
-	lreq, err = crewjam.NewIdpLogoutRequest(idp, postRequest(PathSLO, signed))
+	lreq, err = ti.h.newLogoutRequest(t.Context(), idp, postRequest(PathSLO, signed))
 	if err == nil {
 		err = lreq.Validate()
 	}

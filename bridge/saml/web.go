@@ -208,9 +208,26 @@ func (h *Handler) idpKey(ctx context.Context) (*crewjam.IdentityProvider, *signi
 type replayCache struct {
 	ctx   context.Context
 	store Store
+	// logout is the SP's LogoutRequest whose Validate consumes an id (slo): the library records
+	// its id alone (logoutReplayPrefix + id), so two SPs choosing the same id (SAML core 1.3.4:
+	// unique per issuer, not across issuers) would collide and the second be refused as a
+	// replay; the id is recorded under the SP's entity id too (consume), as the AuthnRequests'
+	// ids are ("authn " + entity id + id, sso).
+	logout *crewjam.IdpLogoutRequest
 }
 
+// logoutReplayPrefix is the prefix of the library's replay keys of LogoutRequest ids.
+const logoutReplayPrefix = "LogoutRequest:"
+
 func (r replayCache) Consume(key string, expires time.Time) error {
+	if id, ok := strings.CutPrefix(key, logoutReplayPrefix); ok {
+		// Validate consumes the id last, once the request's issuer is the SP whose key
+		// verified it (Issuer, the ServiceProviderProvider's entity id). Fail closed without it.
+		if r.logout == nil || r.logout.Request.Issuer == nil || r.logout.Request.Issuer.Value == "" {
+			return fmt.Errorf("saml: the LogoutRequest %q has no SP to record its id under", id)
+		}
+		key = logoutReplayPrefix + r.logout.Request.Issuer.Value + " " + id
+	}
 	err := r.store.UseSAMLMessageID(r.ctx, key, expires)
 	if errors.Is(err, sso.ErrConflict) {
 		return crewjam.ErrAssertionReplayed

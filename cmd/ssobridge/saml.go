@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -117,7 +116,7 @@ const metadataURLRule = "must be https (http only on a loopback address: an SP o
 // the network sees or changes the document on the way). saml register and saml refresh both
 // read --metadata-url by it (readMetadata), and every redirect is held to it.
 func metadataURLAllowed(u *url.URL) bool {
-	return u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname()))
+	return u.Scheme == "https" || (u.Scheme == "http" && config.LoopbackHost(u.Hostname()))
 }
 
 // metadataHTTPClient fetches --metadata-url: the system's roots, and no redirect to a URL that
@@ -148,14 +147,6 @@ func readAtMost(r io.Reader, what string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes: no SP's metadata is", what, maxMetadata)
 	}
 	return b, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func samlRegisterCmd(g *globals) *cobra.Command {
@@ -309,7 +300,13 @@ func samlListCmd(g *globals) *cobra.Command {
 					return err
 				}
 				for _, u := range unusable {
-					fmt.Fprintf(cmd.OutOrStdout(), "unusable %s (%s): %v\n", u.ID, u.EntityID, u.Err)
+					// Whether it still gets logouts decides what its members are left with.
+					gets := "still gets its members' single logouts (back channel, browser, its own LogoutRequests)"
+					if !u.GetsLogouts() {
+						gets = "gets no single logouts either: its queued ones fail and its LogoutRequests are refused"
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "unusable %s (%s): %v; refused for sign-ins, %s; give it its current metadata: ssobridge saml refresh %s --metadata-url <url> (or --metadata-file), or remove it\n",
+						u.ID, u.EntityID, u.Err, gets, u.ID)
 				}
 				// Served SPs whose metadata's validUntil has passed: still served (the bridge
 				// does not fetch metadata again), named so that the operator registers it anew.

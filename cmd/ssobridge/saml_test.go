@@ -263,3 +263,67 @@ func TestSAMLCLIExpiredMetadata(t *testing.T) {
 		t.Fatalf("list with an SP whose metadata expired: %v\n%s", err, out)
 	}
 }
+
+// TestSAMLListSaysWhichUnusableSPGetsLogouts (M3's note, session 22): `saml list` says of an
+// unusable SP whether it still gets its members' single logouts: one refused by a rule of
+// sign-ins (an http ACS on another host) does, one whose metadata does not read does not.
+func TestSAMLListSaysWhichUnusableSPGetsLogouts(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "ssobridge.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const refused, broken = "https://old.example.org/saml/metadata", "https://broken.example.org"
+	httpACS := strings.ReplaceAll(string(spMetadata(t, "https://old.example.org")),
+		`Location="https://old.example.org/saml/acs"`, `Location="http://old.example.org/saml/acs"`)
+	for _, r := range []struct {
+		id, entity, md string
+	}{{"old", refused, httpACS}, {"broken", broken, "<EntityDescriptor"}} {
+		rec, err := saml.Record(config.SAMLServiceProvider{ID: r.id}, []byte(r.md), r.entity, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateSAMLServiceProvider(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := run(t, "saml", "list", "--data-dir="+dir)
+	if err != nil {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	line := func(id string) string {
+		for l := range strings.Lines(out) {
+			if strings.HasPrefix(l, "unusable "+id+" ") {
+				return l
+			}
+		}
+		t.Fatalf("no unusable line for %s:\n%s", id, out)
+		return ""
+	}
+	if l := line("old"); !strings.Contains(l, "still gets its members' single logouts") || !strings.Contains(l, "saml refresh old") {
+		t.Errorf("the SP refused for sign-ins: %q", l)
+	}
+	if l := line("broken"); !strings.Contains(l, "gets no single logouts") {
+		t.Errorf("the SP that does not read: %q", l)
+	}
+}
+
+// TestMetadataURLLoopback: --metadata-url takes http only on a loopback host, by the
+// configuration's rule (config.LoopbackHost): localhost in any case (RFC 4343), 127.0.0.0/8, ::1.
+func TestMetadataURLLoopback(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"https://sp.example.org/md": true, "http://localhost:8080/md": true, "http://LocalHost/md": true,
+		"http://127.0.0.2/md": true, "http://[::1]:9/md": true, "http://sp.example.org/md": false,
+		"http://localhost.example.org/md": false, "ftp://localhost/md": false,
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := metadataURLAllowed(u); got != want {
+			t.Errorf("metadataURLAllowed(%s) = %v, want %v", raw, got, want)
+		}
+	}
+}
