@@ -51,3 +51,36 @@ func TestProtocolErrorPageHeading(t *testing.T) {
 		})
 	}
 }
+
+// TestProtocolErrorPageNoEchoContext (D4's note, session 22): the protocol error page costs what
+// rendering the error page costs, no more: the renderer held a whole echo.Echo (about 2.5 KB
+// live) only to build an echo context and response for each of these pages (5 allocations and
+// about 420 bytes more per page: BenchmarkProtocolErrorPage). Its answer is the error page's,
+// with the answer's request id as the reference.
+func TestProtocolErrorPageNoEchoContext(t *testing.T) {
+	r, err := NewRenderer(Brand{Name: "Test Association"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/authorize?client_id=x", nil)
+	w := &discardWriter{h: http.Header{}}
+	const msg = "redirect_uri is not registered"
+	page := testing.AllocsPerRun(50, func() {
+		clear(w.h)
+		r.ProtocolErrorPage(w, req, http.StatusBadRequest, msg)
+	})
+	plain := testing.AllocsPerRun(50, func() {
+		clear(w.h)
+		_ = r.write(w, http.StatusBadRequest, "error", r.protocolErrorData(req.URL.Path, msg, ""))
+	})
+	if page > plain {
+		t.Errorf("ProtocolErrorPage: %.0f allocations, the error page alone %.0f", page, plain)
+	}
+	rec := httptest.NewRecorder()
+	rec.Header().Set("X-Request-Id", "req-123")
+	r.ProtocolErrorPage(rec, req, http.StatusBadRequest, msg)
+	if ct := rec.Header().Get("Content-Type"); rec.Code != http.StatusBadRequest || ct != "text/html; charset=UTF-8" ||
+		rec.Header().Get("Cache-Control") != "no-store" || !strings.Contains(rec.Body.String(), "req-123") {
+		t.Errorf("%d %q %v: %.300s", rec.Code, ct, rec.Header(), rec.Body.String())
+	}
+}

@@ -52,8 +52,6 @@ type Renderer struct {
 	// partials are parsed, held and escaped once for every page instead of once per page
 	// (about 300 KB less of live heap).
 	tmpl map[string]*template.Template
-	// echo builds contexts for pages rendered outside the router (ProtocolErrorPage).
-	echo *echo.Echo
 	// bufs holds page buffers between renders (a login page is about 1.5 KB: a new buffer
 	// grew through five allocations and copies to hold it).
 	bufs sync.Pool
@@ -71,7 +69,7 @@ func NewRenderer(org Brand) (*Renderer, error) { return newRenderer(org, templat
 
 // newRenderer is NewRenderer with the templates read from fsys.
 func newRenderer(org Brand, fsys fs.FS) (*Renderer, error) {
-	r := &Renderer{org: org, tmpl: map[string]*template.Template{}, echo: echo.New()}
+	r := &Renderer{org: org, tmpl: map[string]*template.Template{}}
 	set, err := template.ParseFS(fsys, "layout.html", "partial_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
@@ -109,6 +107,13 @@ func (r *Renderer) Base(title string) Page { return Page{Title: title, Org: r.or
 
 // Render renders page name with data (never cached by the browser).
 func (r *Renderer) Render(c echo.Context, status int, name string, data any) error {
+	return r.write(c.Response(), status, name, data)
+}
+
+// write renders page name with data to w, as Render does through echo's response (echo's
+// HTMLBlob: the HTML type, the status, the page), for callers outside the router
+// (ProtocolErrorPage) as well.
+func (r *Renderer) write(w http.ResponseWriter, status int, name string, data any) error {
 	t, ok := r.tmpl[name]
 	if !ok {
 		return fmt.Errorf("render %s: no such page", name)
@@ -126,8 +131,14 @@ func (r *Renderer) Render(c echo.Context, status int, name string, data any) err
 	if err := t.Execute(buf, data); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.HTMLBlob(status, buf.Bytes()) // written (copied) before the buffer goes back
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	if h.Get(echo.HeaderContentType) == "" { // (as echo's HTMLBlob: a type set before is kept)
+		h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	}
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes()) // written (copied) before the buffer goes back
+	return err
 }
 
 // Error renders a person-facing error with the request id as a reference.
@@ -141,19 +152,26 @@ func (r *Renderer) ErrorData(c echo.Context, heading, message, hint string) Erro
 		RequestRef: c.Response().Header().Get(echo.HeaderXRequestID)}
 }
 
-// ProtocolErrorPage renders op's non-redirecting authorize/end_session errors (sso.Config.ErrorPage).
+// ProtocolErrorPage renders op's non-redirecting authorize/end_session errors (sso.Config.ErrorPage),
+// written to w as Error would through echo (the request id of w's answer as the reference),
+// without an echo context: the renderer held a whole echo.Echo (about 2.5 KB live, 44 objects)
+// for this page's contexts alone, and each page built a context and a response (4 allocations).
 func (r *Renderer) ProtocolErrorPage(w http.ResponseWriter, req *http.Request, status int, message string) {
-	c := r.echo.NewContext(req, echo.NewResponse(w, r.echo))
-	c.Response().Header().Set(echo.HeaderXRequestID, w.Header().Get(echo.HeaderXRequestID))
-	if strings.HasSuffix(req.URL.Path, sso.PathEndSession) {
+	_ = r.write(w, status, "error", r.protocolErrorData(req.URL.Path, message, w.Header().Get(echo.HeaderXRequestID)))
+}
+
+// protocolErrorData is the error page's data for a refused request to path (sso's message).
+func (r *Renderer) protocolErrorData(path, message, requestRef string) ErrorData {
+	heading, hint := "This sign-in request cannot be used",
+		"Go back to the app and try again. If it keeps happening, tell the app's support team."
+	if strings.HasSuffix(path, sso.PathEndSession) {
 		// RP-initiated logout: message is sso's own sentence about the sign-out request.
-		_ = r.Error(c, status, "This sign-out request cannot be used", message,
-			"You were not signed out here. Go back to the app and try again; if it keeps happening, tell the app's support team.")
-		return
+		heading, hint = "This sign-out request cannot be used",
+			"You were not signed out here. Go back to the app and try again; if it keeps happening, tell the app's support team."
+	} else {
+		message = "The app that sent you here made a request we cannot accept: " + message
 	}
-	_ = r.Error(c, status, "This sign-in request cannot be used",
-		"The app that sent you here made a request we cannot accept: "+message,
-		"Go back to the app and try again. If it keeps happening, tell the app's support team.")
+	return ErrorData{Page: r.Base(heading), Heading: heading, Message: message, Hint: hint, RequestRef: requestRef}
 }
 
 // Mount adds the static files and the theme stylesheet.
