@@ -85,29 +85,22 @@ func New(cfg Config, st Store, pages *web.Renderer) *Cookies {
 	return c
 }
 
-// get returns the cookie session (a new one when absent or tampered with). The session is
-// decoded once per request: gorilla's registry in the request keeps it, also the new one that
-// replaces a cookie that did not decode, so every caller in the request sees the same values.
-// The registry hands the decoding error back at every call, so what is done about it (the
-// values cleared, an old-name cookie carried over) is done at the first call only, marked by
-// the session's ID (which gorilla's CookieStore neither sets nor writes): a later call would
-// undo what the request has put in the cookie since (review s8 Y1).
+// get opens the request's cookie into a session (a new one when absent or tampered with,
+// an old-name cookie carried over on https). It is called once per request: sess keeps what it
+// returns in the echo context, so every caller in the request sees the same values and what
+// the request has put in them (review s8 Y1). The cookie is opened by the store's New, without
+// gorilla's Get: its per-request registry put itself in the request's context (a registry,
+// its map, a context and a copy of the request, for every request that reads the cookie) to
+// hand back a session that sess keeps anyway.
 func (cs *Cookies) get(r *http.Request) *sessions.Session {
-	sess, err := cs.store.Get(r, cs.name)
-	if sess == nil { // an invalid cookie name; cannot happen with ours
-		sess, _ = cs.store.New(r, cs.name)
-	}
-	if sess.ID == readMark {
-		return sess
-	}
-	sess.ID = readMark
+	sess, err := cs.store.New(r, cs.name)
 	if err != nil {
 		clear(sess.Values)
 		sess.IsNew = true
 	}
 	if sess.IsNew && cs.name != cookieName {
 		// A cookie from before the __Host- prefix: carried over (saved under the new name).
-		if old, err := cs.store.Get(r, cookieName); err == nil && !old.IsNew {
+		if old, err := cs.store.New(r, cookieName); err == nil && !old.IsNew {
 			for k, v := range old.Values {
 				sess.Values[k] = v
 			}
@@ -116,17 +109,10 @@ func (cs *Cookies) get(r *http.Request) *sessions.Session {
 	return sess
 }
 
-// readMark is the ID of a cookie session that get has read in this request.
-const readMark = "read"
-
 // sessKey keeps (in the echo context) the cookie session get returned for this request.
 const sessKey = "session.cookie"
 
-// sess is get(c.Request()), kept in the echo context after the first call: gorilla's registry
-// is found by a lookup through every context the request has been given (the logging fields,
-// the protocol request, the deadline...) at every call, a few per request. The session kept is
-// the one the registry holds, so a caller with another echo context for the request (which
-// finds none kept) is handed the same session by get.
+// sess is get(c.Request()), kept in the echo context after the first call.
 func (cs *Cookies) sess(c echo.Context) *sessions.Session {
 	if s, ok := c.Get(sessKey).(*sessions.Session); ok {
 		return s
