@@ -240,7 +240,7 @@ func (s *Store) AuditEvents(ctx context.Context, f store.AuditFilter) ([]*store.
 // PurgeAudit deletes audit events older than before, in bounded batches.
 func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int64, error) {
 	n, err := s.purgeBatches(ctx, `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log
-		WHERE time < $1 ORDER BY id LIMIT $2)`, ts(before))
+		WHERE time < $1 ORDER BY time LIMIT $2)`, ts(before))
 	return n, wrap("purge audit", err)
 }
 

@@ -170,14 +170,11 @@ func (s *Store) Audit(ctx context.Context, e *store.AuditEvent) error {
 	return nil
 }
 
-// AuditEvents returns the events matching f, newest first, at most f.Limit (default 100, capped
-// at 10000).
 // PurgeAudit deletes audit events older than before, in bounded batches.
 func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
-		res, err := s.wexec(ctx, `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE time < ? ORDER BY id LIMIT ?)`,
-			ts(before), purgeBatch)
+		res, err := s.wexec(ctx, purgeAuditQuery, ts(before), purgeBatch)
 		if err != nil {
 			return total, wrap("purge audit", err)
 		}
@@ -192,6 +189,14 @@ func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int64, error)
 	}
 }
 
+// purgeAuditQuery is PurgeAudit's batch: the oldest events, in the order of the time index
+// (audit_log_time), so that a batch reads its own rows only. In id order it read every event
+// older than before and sorted them, for each batch: a purge of n events read about n^2/2000
+// (TestAuditPurgeReadsItsBatch).
+const purgeAuditQuery = `DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE time < ? ORDER BY time LIMIT ?)`
+
+// AuditEvents returns the events matching f, newest first, at most f.Limit (default 100, capped
+// at 10000).
 func (s *Store) AuditEvents(ctx context.Context, f store.AuditFilter) ([]*store.AuditEvent, error) {
 	var (
 		q    strings.Builder
