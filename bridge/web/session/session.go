@@ -270,6 +270,7 @@ func (cs *Cookies) CheckCSRF(c echo.Context) error {
 	if bid == "" {
 		return ErrCSRF
 	}
+	parseForm(c.Request()) // the form is read here first
 	if subtle.ConstantTimeCompare([]byte(cs.csrfFor(bid)), []byte(c.FormValue("csrf"))) != 1 {
 		return ErrCSRF
 	}
