@@ -64,8 +64,12 @@ type SAMLEvents = func(sess *sso.Session, ps []*store.SAMLParticipant) (events [
 // built there from these without a read of the store (store.Outbox's EndSessionWithEvents).
 type prepared struct {
 	// bcl is, per client id read, whether the client has a backchannel_logout_uri (false: it
-	// has none, is gone, or could not be read, which the log said).
+	// has none or is gone).
 	bcl map[string]bool
+	// unread are the clients whose read failed (the store busy, a timeout), with its error:
+	// not in bcl, so a build finds them unprepared and the end reads them again (review s22
+	// X-4: before, a passing failure was taken as "no logout URI" and the app never told).
+	unread map[string]error
 	// sps are the SAML SPs saml was prepared for; saml is nil without Others.
 	sps  []string
 	saml SAMLEvents
@@ -76,6 +80,7 @@ type prepared struct {
 func (l *Logouts) prepare(ctx context.Context, p *prepared, clients, sps []string) {
 	if p.bcl == nil {
 		p.bcl = make(map[string]bool, len(clients))
+		p.unread = make(map[string]error)
 	}
 	for _, id := range clients {
 		if _, done := p.bcl[id]; done {
@@ -88,11 +93,10 @@ func (l *Logouts) prepare(ctx context.Context, p *prepared, clients, sps []strin
 		case errors.Is(err, sso.ErrNotFound):
 			p.bcl[id] = false
 		default:
-			p.bcl[id] = false
-			if l.Log != nil {
-				l.Log.WarnContext(ctx, "back-channel logout not queued: the app could not be read", "client", id, "err", err)
-			}
+			p.unread[id] = err
+			continue
 		}
+		delete(p.unread, id)
 	}
 	if l.Others == nil {
 		return
@@ -108,18 +112,26 @@ func (l *Logouts) prepare(ctx context.Context, p *prepared, clients, sps []strin
 	}
 }
 
-// unprepared is what a build found the session signed into that prepare had not read.
-type unprepared struct{ clients, sps []string }
+// unprepared is what a build found the session signed into that prepare had not read:
+// clients and sps got no event. blind are the clients whose read failed that a last build
+// queued an event for all the same (not counted as missed).
+type unprepared struct{ clients, sps, blind []string }
 
 // build returns the logout events of the ended session e from p, reading nothing: one per
 // client that registered a backchannel_logout_uri, and the SAML SPs' (Others). What p was not
-// prepared for gets no event and comes back in miss.
-func (l *Logouts) build(p *prepared, e *store.EndedSession) (out []*store.OutboxEvent, miss unprepared) {
+// prepared for gets no event and comes back in miss; but with last (the end's last try) a
+// client whose read failed gets its event anyway, in miss.blind: the Deliverer reads the
+// registration again and drops the event of an app without a logout URI.
+func (l *Logouts) build(p *prepared, e *store.EndedSession, last bool) (out []*store.OutboxEvent, miss unprepared) {
 	sess := e.Session
 	sid := l.sid(sess)
 	for _, id := range sess.Clients {
 		has, ok := p.bcl[id]
+		_, failed := p.unread[id]
 		switch {
+		case !ok && last && failed:
+			out = append(out, event(id, sess.Subject, sid))
+			miss.blind = append(miss.blind, id)
 		case !ok:
 			miss.clients = append(miss.clients, id)
 		case has:
@@ -161,8 +173,27 @@ func (l *Logouts) SessionEvents(ctx context.Context, sess *sso.Session) []*store
 	ps := l.participants(ctx, sess.ID)
 	var p prepared
 	l.prepare(ctx, &p, sess.Clients, entityIDs(ps))
-	out, _ := l.build(&p, &store.EndedSession{Session: sess, SAMLParticipants: ps})
+	out, _ := l.build(&p, &store.EndedSession{Session: sess, SAMLParticipants: ps}, false)
+	if l.Log != nil {
+		for id, err := range p.unread {
+			l.Log.WarnContext(ctx, "back-channel logout not queued: the app could not be read", "client", id, "err", err)
+		}
+	}
 	return out
+}
+
+// logBlind says which apps' logouts were queued without their registration (its read failed
+// at every try), by id, with the last read's error.
+func (l *Logouts) logBlind(ctx context.Context, p *prepared, blind []string) {
+	if l.Log == nil || len(blind) == 0 {
+		return
+	}
+	errs := make([]string, 0, len(blind))
+	for _, id := range blind {
+		errs = append(errs, fmt.Sprint(p.unread[id]))
+	}
+	l.Log.WarnContext(ctx, "back-channel logout queued without reading the app: its registration could not be read, the delivery reads it again",
+		"clients", blind, "errs", errs)
 }
 
 // sid is the sid logout tokens carry for sess ("" for none: sub only).
@@ -231,8 +262,10 @@ var errUnprepared = errors.New("backchannel: the session signed into an app mean
 // app (its registration) is read before; an app the transaction finds that was not read
 // rolls it back, is read, and the session is ended again. sess is then updated to the session
 // as it ended (its Clients, Ended), so that what the caller shows next (the front-channel
-// frames) names every app of it. A session ended already is left as it is: whoever ended it
-// queued its logouts.
+// frames) names every app of it. An app whose registration read failed (the store busy) is
+// unprepared too, and read again at the next try; at the last try (endAttempts) its event is
+// queued anyway and the log names it: the Deliverer reads the registration again. A session
+// ended already is left as it is: whoever ended it queued its logouts.
 func (l *Logouts) EndSession(ctx context.Context, sess *sso.Session) error {
 	var p prepared
 	l.prepare(ctx, &p, sess.Clients, entityIDs(l.participants(ctx, sess.ID)))
@@ -242,7 +275,7 @@ func (l *Logouts) EndSession(ctx context.Context, sess *sso.Session) error {
 			miss   unprepared
 		)
 		ended, err := l.Store.EndSessionWithEvents(ctx, sess.ID, func(e *store.EndedSession) ([]*store.OutboxEvent, error) {
-			evs, m := l.build(&p, e)
+			evs, m := l.build(&p, e, attempt == endAttempts)
 			queued, miss = len(evs), m
 			if (len(m.clients) > 0 || len(m.sps) > 0) && attempt < endAttempts {
 				return nil, errUnprepared
@@ -263,6 +296,7 @@ func (l *Logouts) EndSession(ctx context.Context, sess *sso.Session) error {
 			l.Log.WarnContext(ctx, "back-channel logout not queued: the session kept signing into apps while it ended",
 				"clients", miss.clients, "saml_sps", miss.sps)
 		}
+		l.logBlind(ctx, &p, miss.blind)
 		sess.Clients, sess.Ended = ended.Session.Clients, true
 		if queued > 0 && l.Wake != nil {
 			l.Wake()
@@ -284,6 +318,11 @@ func (m *unprepared) add(o unprepared) {
 	for _, sp := range o.sps {
 		if !slices.Contains(m.sps, sp) {
 			m.sps = append(m.sps, sp)
+		}
+	}
+	for _, c := range o.blind {
+		if !slices.Contains(m.blind, c) {
+			m.blind = append(m.blind, c)
 		}
 	}
 }
@@ -318,7 +357,8 @@ func (l *Logouts) prepareSubject(ctx context.Context, p *prepared, subject strin
 // each app's event needs is read before, from the member's live sessions; an app the
 // transaction finds that was not read rolls the whole deactivation back, is read, and d is
 // applied again (at most endAttempts times; the last one ends the sessions anyway and logs
-// the apps it could not tell). It returns what deactivate returns.
+// the apps it could not tell). An app whose registration read failed is unprepared alike;
+// the last try queues its events anyway, as EndSession's. It returns what deactivate returns.
 func (l *Logouts) Deactivate(ctx context.Context, d *store.Deactivation, deactivate func(context.Context, *store.Deactivation) ([]*sso.Session, error)) ([]*sso.Session, error) {
 	var p prepared
 	if d.EndSessions {
@@ -333,7 +373,7 @@ func (l *Logouts) Deactivate(ctx context.Context, d *store.Deactivation, deactiv
 			var out []*store.OutboxEvent
 			queued, miss = 0, unprepared{} // a transaction run again starts over
 			for _, e := range ended {
-				evs, m := l.build(&p, e)
+				evs, m := l.build(&p, e, attempt == endAttempts)
 				out = append(out, evs...)
 				miss.add(m)
 			}
@@ -355,6 +395,7 @@ func (l *Logouts) Deactivate(ctx context.Context, d *store.Deactivation, deactiv
 			l.Log.WarnContext(ctx, "back-channel logout not queued: the member's sessions kept signing into apps while they ended",
 				"clients", miss.clients, "saml_sps", miss.sps)
 		}
+		l.logBlind(ctx, &p, miss.blind)
 		if queued > 0 && l.Wake != nil {
 			l.Wake()
 		}
