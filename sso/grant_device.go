@@ -249,7 +249,7 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 	case DeviceDenied:
 		return nil, oidc.ErrAccessDenied().WithDescription("the member denied the authorization")
 	case DeviceConsumed:
-		return nil, oidc.ErrInvalidGrant().WithDescription("the device_code was already used")
+		return nil, deviceCodeUsed()
 	case DeviceApproved:
 	default:
 		return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
@@ -266,7 +266,9 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 	if d.SessionID != "" {
 		// The sign-in session that approved the device must still be live, as a code's must
 		// (codeRequest): one ended since (signed out, "sign out of all devices", ended by an
-		// administrator) has had its grants revoked, so its approval gives nothing.
+		// administrator) has had its grants revoked, so its approval gives nothing. This read
+		// answers early; the write checks it again (Issue.ConsumeDevice), for an end that
+		// lands while the member checks below run.
 		switch live, err := p.storage.sessionLive(ctx, d.SessionID); {
 		case err != nil:
 			return nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
@@ -274,32 +276,33 @@ func (g deviceCodeGrant) exchange(ctx context.Context, req tokenRequest) (any, e
 		case !live:
 			closeRefused()
 			p.storage.hooks.Event(ctx, "device.session_ended", d.Subject, cfg.ID, "device approval of an ended session refused")
-			return nil, oidc.ErrAccessDenied().WithDescription("the sign-in session that approved this device has ended; start again")
+			return nil, deviceSessionEnded()
 		}
 	}
 	// The member checks (issueMember's: the member, then the sign-in against today's policy)
 	// run before the code is consumed: a poll they cannot answer (the AMS unreachable: 503
 	// temporarily_unavailable, which invites the device to poll again) leaves the approval to
-	// the next poll. Then the compare-and-set (redeem), so that of concurrent polls one gets
-	// tokens.
-	redeemed := false // redeem ran: the code is consumed or was already
-	redeem := func(ctx context.Context) error {
-		redeemed = true
-		switch err := p.devices.ConsumeDeviceAuthorization(ctx, HashToken(code), cfg.ID, now); {
-		case errors.Is(err, ErrNotFound):
-			return oidc.ErrInvalidGrant().WithDescription("the device_code was already used")
-		case err != nil:
-			return &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
-				Description: "could not redeem the device authorization", Err: err}
-		}
-		return nil
-	}
+	// the next poll. The code is consumed in the grant's write (Issue.ConsumeDevice), one
+	// compare-and-set with the family's insert and the approving session's check: of
+	// concurrent polls one gets tokens, and a session ended meanwhile gets none (the store
+	// refuses it: access_denied, closed here as the other final refusals).
+	info.device = &DeviceConsumption{DeviceCodeHash: HashToken(code), ClientID: cfg.ID, Now: now}
 	body, err := p.issueMember(ctx, cfg, "device", memberGrant{info: info, deniedCode: "access_denied",
-		signInEvent: "device.denied", redeem: redeem})
-	if err != nil && !redeemed && finalRefusal(err) {
+		signInEvent: "device.denied"})
+	if err != nil && finalRefusal(err) {
 		closeRefused()
 	}
 	return body, err
+}
+
+// deviceCodeUsed answers a device code consumed already (a concurrent poll got its tokens).
+func deviceCodeUsed() error {
+	return oidc.ErrInvalidGrant().WithDescription("the device_code was already used")
+}
+
+// deviceSessionEnded answers a device approved in a sign-in session that has ended since.
+func deviceSessionEnded() error {
+	return oidc.ErrAccessDenied().WithDescription("the sign-in session that approved this device has ended; start again")
 }
 
 // deviceTarget sets what info's grant is for. Resources named at /device_authorization bind

@@ -498,6 +498,9 @@ type grantInfo struct {
 	familyID  string
 	codeHash  string
 	codeReq   string // the id of the request whose code codeHash is
+	// device is the device authorization the grant redeems (the device grant): consumed in
+	// the grant's write, Issue.ConsumeDevice.
+	device *DeviceConsumption
 }
 
 func grantOf(req op.TokenRequest) grantInfo {
@@ -583,7 +586,7 @@ func (s *storage) createAccessToken(ctx context.Context, req op.TokenRequest, ds
 		in.Family = s.newFamily(g, "", now, now.Add(s.life.AccessToken))
 	}
 	at := s.accessRecord(g, now)
-	in.ConsumeCodeHash, in.ConsumeCodeRequest = g.codeHash, g.codeReq
+	in.ConsumeCodeHash, in.ConsumeCodeRequest, in.ConsumeDevice = g.codeHash, g.codeReq, g.device
 	if id, fields, err = s.finishIssue(ctx, cfg, g, &at, &in, dst); err != nil {
 		return "", nil, time.Time{}, err
 	}
@@ -605,7 +608,7 @@ func (s *storage) finishIssue(ctx context.Context, cfg *ClientConfig, g grantInf
 	if fields, err = appendAccessIDFields(dst, at); err != nil {
 		return "", nil, oidc.ErrServerError().WithParent(err)
 	}
-	if in.Family != nil || in.Rotate != nil || in.ConsumeCodeHash != "" {
+	if in.Family != nil || in.Rotate != nil || in.ConsumeCodeHash != "" || in.ConsumeDevice != nil {
 		if err := s.issue(ctx, *in, g); err != nil {
 			return "", nil, err
 		}
@@ -657,7 +660,7 @@ func (s *storage) createAccessAndRefreshTokens(ctx context.Context, req op.Token
 			life = s.life.RefreshPublic
 		}
 		newToken = s.derivedToken(g.familyID, 0)
-		in.ConsumeCodeHash, in.ConsumeCodeRequest = g.codeHash, g.codeReq
+		in.ConsumeCodeHash, in.ConsumeCodeRequest, in.ConsumeDevice = g.codeHash, g.codeReq, g.device
 		in.Family = s.newFamily(g, HashToken(newToken), now, now.Add(life))
 	}
 	if id, fields, err = s.finishIssue(ctx, cfg, g, &at, &in, dst); err != nil {
@@ -850,6 +853,14 @@ func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
 		s.families.forget(in.Rotate.FamilyID)
 	}
 	switch {
+	case in.ConsumeDevice != nil && errors.Is(err, ErrSessionEnded):
+		// The approving session ended after the device grant found it live: the store's
+		// compare-and-set on the device code refused it (the grant closes it: final).
+		s.hooks.Event(ctx, "device.session_ended", g.subject, g.clientID, "device approval of an ended session refused")
+		return deviceSessionEnded()
+	case in.ConsumeDevice != nil && errors.Is(err, ErrNotFound):
+		// Consumed by a concurrent poll (or expired the moment after the poll read it).
+		return deviceCodeUsed()
 	case errors.Is(err, ErrCodeConsumed):
 		// RFC 6749 4.1.2: a code used more than once revokes what it issued, also when the
 		// exchanges raced.

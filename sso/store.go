@@ -12,7 +12,8 @@ var (
 	ErrNotFound = errors.New("sso store: not found")
 	// ErrCodeConsumed: the authorization code was already exchanged (a replay).
 	ErrCodeConsumed = errors.New("sso store: authorization code already used")
-	// ErrSessionEnded: the authorization code's sign-in session has ended (IssueTokens, Issue).
+	// ErrSessionEnded: the sign-in session of the authorization code or device authorization
+	// being redeemed has ended (IssueTokens, Issue).
 	ErrSessionEnded = errors.New("sso store: the sign-in session has ended")
 	// ErrTokenRevoked: the refresh token (or its family) was revoked.
 	ErrTokenRevoked = errors.New("sso store: token revoked")
@@ -183,6 +184,10 @@ type Issue struct {
 	// finds codes by their request (CodeRequestReader) consumes the code of that request only
 	// when its hash is ConsumeCodeHash, and may refuse a code without it; other stores ignore it.
 	ConsumeCodeRequest string
+	// ConsumeDevice, when set, marks that device authorization consumed first (the device
+	// grant), with the same guard as a code: see DeviceConsumption. Only a DeviceStore is
+	// given one.
+	ConsumeDevice *DeviceConsumption
 	// Family, when set, is a new family to insert (ErrConflict when its id exists).
 	Family *RefreshToken
 	// Rotate, when set, rotates an existing family (see Rotation).

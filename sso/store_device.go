@@ -52,6 +52,23 @@ type DeviceAuthorization struct {
 	SessionID string
 }
 
+// DeviceConsumption is the device authorization a device grant redeems (Issue.ConsumeDevice):
+// in IssueTokens' transaction, before anything else is written, the authorization of ClientID
+// whose device code hashes to DeviceCodeHash moves from approved to consumed if it has not
+// expired at Now (the store's clock when zero), as ConsumeDeviceAuthorization does
+// (compare-and-set). When that changes nothing, IssueTokens writes nothing and returns
+// ErrNotFound (unknown, another client's, expired, or not approved: consumed by a concurrent
+// poll, denied, pending). An authorization approved in a session the store holds as ended is
+// not consumed either: nothing is written and the answer is ErrSessionEnded (the caller closes
+// the authorization, ConsumeDeviceAuthorization). That check is part of the compare-and-set,
+// so a session end racing the grant either comes first (refused) or after (the end then finds
+// the grant's family and revokes it as it revokes the session's others), as a code's does.
+type DeviceConsumption struct {
+	DeviceCodeHash string
+	ClientID       string
+	Now            time.Time
+}
+
 // DeviceStore keeps device authorizations. A store that implements it enables the device
 // authorization grant.
 type DeviceStore interface {
@@ -81,9 +98,10 @@ type DeviceStore interface {
 	//     cannot answer with tokens (the AMS unreachable) leaves it for the next poll.
 	PollDeviceAuthorization(ctx context.Context, deviceCodeHash, clientID string, now time.Time) (*DeviceAuthorization, error)
 	// ConsumeDeviceAuthorization moves an approved, unexpired authorization of client
-	// clientID to consumed (compare-and-set), once the provider is about to issue its tokens,
-	// so tokens are issued once. ErrNotFound when unknown, another client's, expired or not
-	// approved (consumed by a concurrent poll, denied).
+	// clientID to consumed (compare-and-set), whatever its session: the provider closes a
+	// refused authorization with it (a grant redeems one in IssueTokens, Issue.ConsumeDevice).
+	// ErrNotFound when unknown, another client's, expired or not approved (consumed by a
+	// concurrent poll, denied).
 	ConsumeDeviceAuthorization(ctx context.Context, deviceCodeHash, clientID string, now time.Time) error
 	// PurgeDeviceAuthorizations deletes authorizations that expired before before and returns
 	// how many.

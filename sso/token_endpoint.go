@@ -272,9 +272,6 @@ type memberGrant struct {
 	signInEvent string
 	// issuedTokenType is the response's issued_token_type (token exchange; "": none).
 	issuedTokenType string
-	// redeem, when set, runs once every check has passed and before the tokens are issued:
-	// the grant's own compare-and-set (the device code's), whose error is the answer.
-	redeem func(context.Context) error
 }
 
 // issueMember re-checks that the member may use the client, and the member's consent where
@@ -294,11 +291,6 @@ func (p *Provider) issueMember(ctx context.Context, cfg *ClientConfig, grant str
 			scopes = m.info.scopes
 		}
 		if err := p.consentGiven(ctx, cfg, m.info.subject, scopes, grant); err != nil {
-			return nil, err
-		}
-	}
-	if m.redeem != nil {
-		if err := m.redeem(ctx); err != nil {
 			return nil, err
 		}
 	}

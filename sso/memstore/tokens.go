@@ -48,6 +48,17 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 		}
 		code = r
 	}
+	var device *sso.DeviceAuthorization
+	if c := in.ConsumeDevice; c != nil {
+		d, ok := s.devices[c.DeviceCodeHash]
+		switch {
+		case !ok || d.ClientID != c.ClientID || d.State != sso.DeviceApproved || !live(d.ExpiresAt, orNow(c.Now, now)):
+			return errf("issue tokens: consume device authorization", sso.ErrNotFound)
+		case d.SessionID != "" && s.sessions[d.SessionID] != nil && s.sessions[d.SessionID].Ended:
+			return errf("issue tokens: consume device authorization", sso.ErrSessionEnded)
+		}
+		device = d
+	}
 
 	var rotate *sso.RefreshToken
 	if rot := in.Rotate; rot != nil {
@@ -68,6 +79,9 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 			if code != nil {
 				code.CodeConsumed = true
 			}
+			if device != nil {
+				device.State = sso.DeviceConsumed
+			}
 			f.Revoked = true
 			return errf("issue tokens: family "+f.FamilyID, sso.ErrRefreshReused)
 		default:
@@ -82,6 +96,9 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 
 	if code != nil {
 		code.CodeConsumed = true
+	}
+	if device != nil {
+		device.State = sso.DeviceConsumed
 	}
 	if rotate != nil {
 		rotate.Generation, rotate.Hash, rotate.RotatedAt = rotate.Generation+1, in.Rotate.NewHash, orNow(in.Rotate.Now, now)

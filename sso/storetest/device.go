@@ -20,6 +20,10 @@ var deviceTests = []test{
 	{"PollByAnotherClient", testDevicePollByAnotherClient},
 	{"Expiry", testDeviceExpiry},
 	{"Resources", testDeviceResources},
+	{"IssueConsumes", testDeviceIssueConsumes},
+	{"IssueConcurrently", testDeviceIssueConcurrently},
+	{"IssueOfEndedSession", testDeviceIssueOfEndedSession},
+	{"IssueRacesEnd", testDeviceIssueRacesEnd},
 }
 
 func deviceStore(t *testing.T, h *H) sso.DeviceStore {
@@ -300,5 +304,219 @@ func testDeviceResources(t *testing.T, h *H) {
 	NoErr(t, err, "DeviceAuthorizationByUserCode without resources")
 	if len(got.Resources) != 0 {
 		t.Fatalf("Resources of an authorization that named none: %q", got.Resources)
+	}
+}
+
+// approvedDevice stores a device authorization of client tv approved by subject in session
+// sessionID ("" for none).
+func (h *H) approvedDevice(ds sso.DeviceStore, subject, sessionID string) *sso.DeviceAuthorization {
+	h.T.Helper()
+	d := NewDevice(h.Now)
+	NoErr(h.T, ds.CreateDeviceAuthorization(h.Ctx, d), "CreateDeviceAuthorization")
+	c := sso.Completion{Subject: subject, AuthTime: h.Now, AMR: []string{"pwd"}, SessionID: sessionID}
+	NoErr(h.T, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, c, h.Now), "approve")
+	d.State, d.Subject, d.SessionID = sso.DeviceApproved, subject, sessionID
+	return d
+}
+
+// deviceIssue is the write of d's device grant: its code consumed and family f inserted.
+func deviceIssue(d *sso.DeviceAuthorization, f *sso.RefreshToken, now time.Time) sso.Issue {
+	return sso.Issue{ConsumeDevice: &sso.DeviceConsumption{DeviceCodeHash: d.DeviceCodeHash, ClientID: d.ClientID, Now: now}, Family: f}
+}
+
+// deviceFamily is the family d's grant writes: session-bound (no refresh token) unless offline.
+func (h *H) deviceFamily(d *sso.DeviceAuthorization, offline bool) *sso.RefreshToken {
+	f := h.NewAccessFamily()
+	if offline {
+		f = h.NewRefreshToken()
+	}
+	f.Subject, f.ClientID, f.SessionID = d.Subject, d.ClientID, d.SessionID
+	return f
+}
+
+// deviceState is d's state as its owner's next poll reads it.
+func (h *H) deviceState(ds sso.DeviceStore, d *sso.DeviceAuthorization) sso.DeviceState {
+	h.T.Helper()
+	got, err := ds.PollDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now.Add(time.Hour))
+	if errors.Is(err, sso.ErrSlowDown) {
+		err = nil
+	}
+	NoErr(h.T, err, "poll")
+	return got.State
+}
+
+// noFamily fails unless family id is not stored.
+func (h *H) noFamily(id, what string) {
+	h.T.Helper()
+	if _, err := h.S.Family(h.Ctx, id); !errors.Is(err, sso.ErrNotFound) {
+		h.T.Fatalf("%s: the family is stored (%v)", what, err)
+	}
+}
+
+// testDeviceIssueConsumes (review s21 X3-2): a device grant consumes its device code in
+// IssueTokens' transaction (Issue.ConsumeDevice), the compare-and-set of
+// ConsumeDeviceAuthorization: an approved, unexpired authorization of that client is consumed
+// with its family written; any other (pending, denied, consumed, expired, another client's,
+// unknown) is ErrNotFound and nothing is written. A grant whose family cannot be written
+// (ErrConflict) leaves the code approved: the two are one write.
+func testDeviceIssueConsumes(t *testing.T, h *H) {
+	ds := deviceStore(t, h)
+	d := h.approvedDevice(ds, "subject-a", "")
+	f := h.deviceFamily(d, true)
+	NoErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(d, f, h.Now)), "IssueTokens(approved device)")
+	Equal(t, h.MustFamily(f.FamilyID), f, "the device grant's family")
+	if st := h.deviceState(ds, d); st != sso.DeviceConsumed {
+		t.Fatalf("after its grant the device code is %q, want consumed", st)
+	}
+	again := h.deviceFamily(d, true)
+	IsErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(d, again, h.Now)), sso.ErrNotFound, "IssueTokens(consumed device code)")
+	h.noFamily(again.FamilyID, "a consumed device code's second grant")
+
+	pending := NewDevice(h.Now)
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, pending), "create")
+	denied := NewDevice(h.Now)
+	NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, denied), "create")
+	NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, denied.UserCode, false, sso.Completion{}, h.Now), "deny")
+	approved := h.approvedDevice(ds, "subject-a", "")
+	other := *approved
+	other.ClientID = "other-" + approved.ClientID
+	unknown := *approved
+	unknown.DeviceCodeHash = RandomID()
+	for _, tc := range []struct {
+		name string
+		d    *sso.DeviceAuthorization
+		now  time.Time
+		want sso.DeviceState
+	}{
+		{"pending", pending, h.Now, sso.DevicePending},
+		{"denied", denied, h.Now, sso.DeviceDenied},
+		{"another client's", &other, h.Now, ""},
+		{"unknown", &unknown, h.Now, ""},
+		{"expired", approved, approved.ExpiresAt, sso.DeviceApproved},
+	} {
+		f := h.deviceFamily(approved, false)
+		IsErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(tc.d, f, tc.now)), sso.ErrNotFound, "IssueTokens(%s device code)", tc.name)
+		h.noFamily(f.FamilyID, tc.name+" device code's grant")
+		if tc.want != "" {
+			if st := h.deviceState(ds, tc.d); st != tc.want {
+				t.Fatalf("%s device code after a refused grant: %q, want %q", tc.name, st, tc.want)
+			}
+		}
+	}
+	// The family's insert fails: the code is not consumed either.
+	taken := h.Grant("subject-a", approved.ClientID)
+	dup := h.deviceFamily(approved, true)
+	dup.FamilyID = taken.FamilyID
+	SomeErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(approved, dup, h.Now)), "IssueTokens(family id taken)")
+	if st := h.deviceState(ds, approved); st != sso.DeviceApproved {
+		t.Fatalf("a grant whose family could not be written left the device code %q, want approved", st)
+	}
+	NoErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(approved, h.deviceFamily(approved, true), h.Now)), "IssueTokens(after the failed one)")
+}
+
+// testDeviceIssueConcurrently: of concurrent grants of one approved device code, one writes
+// its family; the others are ErrNotFound and write none.
+func testDeviceIssueConcurrently(t *testing.T, h *H) {
+	ds := deviceStore(t, h)
+	d := h.approvedDevice(ds, "subject-a", "")
+	fs := make([]*sso.RefreshToken, 8)
+	for i := range fs {
+		fs[i] = h.deviceFamily(d, true)
+	}
+	errs := Parallel(len(fs), func(i int) error { return h.S.IssueTokens(h.Ctx, deviceIssue(d, fs[i], h.Now)) })
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+			h.MustFamily(fs[i].FamilyID)
+		case errors.Is(err, sso.ErrNotFound):
+			h.noFamily(fs[i].FamilyID, "a losing grant")
+		default:
+			t.Fatalf("grant %d: %v", i, err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d concurrent grants of one device code wrote their family, want exactly 1", won)
+	}
+}
+
+// testDeviceIssueOfEndedSession (review s21 X3-2): a device code approved in a session that
+// has ended is not consumed by its grant: IssueTokens refuses it in the transaction that would
+// consume it (ErrSessionEnded) and writes no family, whether the grant would be session-bound
+// or offline, and again when replayed; the provider then closes it (ConsumeDeviceAuthorization,
+// whatever the session), after which a replay is ErrNotFound. A device code of a live session
+// is consumed; that session's end then revokes its session-bound family, and a replay after the
+// end is still ErrNotFound (consumed), not ErrSessionEnded. A device code approved without a
+// session is not refused for one.
+func testDeviceIssueOfEndedSession(t *testing.T, h *H) {
+	ds := deviceStore(t, h)
+	for _, offline := range []bool{false, true} {
+		sess := h.CreateSession("subject-a", "tv")
+		d := h.approvedDevice(ds, sess.Subject, sess.ID)
+		NoErr(t, h.S.EndSession(h.Ctx, sess.ID), "EndSession")
+		for _, try := range []string{"first", "again"} {
+			f := h.deviceFamily(d, offline)
+			IsErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(d, f, h.Now)), sso.ErrSessionEnded,
+				"IssueTokens(device code of an ended session, %s, offline %v)", try, offline)
+			h.noFamily(f.FamilyID, "the grant of a device code of an ended session")
+			if st := h.deviceState(ds, d); st != sso.DeviceApproved {
+				t.Fatalf("a refused device grant left its code %q, want approved (the provider closes it)", st)
+			}
+		}
+		NoErr(t, ds.ConsumeDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now), "close the refused authorization")
+		f := h.deviceFamily(d, offline)
+		IsErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(d, f, h.Now)), sso.ErrNotFound, "IssueTokens(closed device code, offline %v)", offline)
+		h.noFamily(f.FamilyID, "the grant of a closed device code")
+	}
+
+	sess := h.CreateSession("subject-a", "tv")
+	d := h.approvedDevice(ds, sess.Subject, sess.ID)
+	f := h.deviceFamily(d, false)
+	NoErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(d, f, h.Now)), "IssueTokens(live session)")
+	NoErr(t, h.S.EndSession(h.Ctx, sess.ID), "EndSession")
+	if !h.Revoked(f.FamilyID) {
+		t.Fatal("the session-bound family of a live session's device grant outlived the session")
+	}
+	again := h.deviceFamily(d, false)
+	IsErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(d, again, h.Now)), sso.ErrNotFound, "IssueTokens(used device code, session ended since)")
+	h.noFamily(again.FamilyID, "a replay after the session ended")
+
+	none := h.approvedDevice(ds, "subject-a", "")
+	nf := h.deviceFamily(none, false)
+	NoErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(none, nf, h.Now)), "IssueTokens(device code approved without a session)")
+}
+
+// testDeviceIssueRacesEnd (review s21 X3-2): a device grant racing the end of the session
+// that approved it either is refused (ErrSessionEnded, no family, the code left to the
+// provider to close) or lands before the end, which then revokes its session-bound family:
+// never a family of the session left live after it.
+func testDeviceIssueRacesEnd(t *testing.T, h *H) {
+	ds := deviceStore(t, h)
+	for i := range 30 {
+		sess := h.CreateSession("subject-a", "tv")
+		d := h.approvedDevice(ds, sess.Subject, sess.ID)
+		f := h.deviceFamily(d, false)
+		errs := Parallel(2, func(j int) error {
+			if j == 0 {
+				return h.S.IssueTokens(h.Ctx, deviceIssue(d, f, h.Now))
+			}
+			return h.S.EndSession(h.Ctx, sess.ID)
+		})
+		issueErr := errs[0]
+		NoErr(t, errs[1], "EndSession")
+		switch {
+		case issueErr == nil:
+			if !h.Revoked(f.FamilyID) {
+				t.Fatalf("round %d: the device code was redeemed and the session ended, but its session-bound family is live", i)
+			}
+		case errors.Is(issueErr, sso.ErrSessionEnded):
+			h.noFamily(f.FamilyID, "a refused grant")
+			if st := h.deviceState(ds, d); st != sso.DeviceApproved {
+				t.Fatalf("round %d: a refused device grant left its code %q, want approved", i, st)
+			}
+		default:
+			t.Fatalf("round %d: IssueTokens: %v", i, issueErr)
+		}
 	}
 }

@@ -125,12 +125,48 @@ func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash, cli
 }
 
 // ConsumeDeviceAuthorization moves an approved, unexpired authorization to consumed
-// (compare-and-set on the state).
+// (compare-and-set on the state), whatever its session: the provider closes a refused
+// authorization with it. A grant consumes its device code in IssueTokens (consumeDevice).
 func (s *Store) ConsumeDeviceAuthorization(ctx context.Context, deviceCodeHash, clientID string, now time.Time) error {
 	err := execOne(ctx, s.pool, `UPDATE device_authorizations SET state = $1
 		WHERE device_code_hash = $2 AND client_id = $3 AND state = $4 AND expires_at > $5`,
 		string(sso.DeviceConsumed), deviceCodeHash, clientID, string(sso.DeviceApproved), ts(now))
 	return wrap("consume device authorization", err)
+}
+
+// consumeDeviceSQL is a device grant's compare-and-set on its device code, in IssueTokens'
+// transaction (sso.Issue.ConsumeDevice): ConsumeDeviceAuthorization's ($1 consumed, $2 hash,
+// $3 client, $4 approved, $5 now), which also does not consume an authorization approved in a
+// session that has ended. The session's row is read FOR SHARE, as a code's (codeSessionLive):
+// an end in progress (its UPDATE holds the row) is waited for and then read ended; an end that
+// comes after waits for this transaction, and then revokes the family it wrote.
+const consumeDeviceSQL = `UPDATE device_authorizations SET state = $1
+	WHERE device_code_hash = $2 AND client_id = $3 AND state = $4 AND expires_at > $5
+	AND NOT COALESCE((SELECT s.ended FROM sessions s WHERE s.id = device_authorizations.session_id FOR SHARE), FALSE)`
+
+// consumeDevice consumes the device authorization c names (consumeDeviceSQL), or says why it
+// cannot: ErrSessionEnded (approved, unexpired, its session ended), else ErrNotFound. The
+// state is read by a new statement, which under READ COMMITTED sees what committed before it,
+// a concurrent winner included.
+func consumeDevice(ctx context.Context, q querier, c *sso.DeviceConsumption, now int64) error {
+	err := execOne(ctx, q, consumeDeviceSQL, string(sso.DeviceConsumed), c.DeviceCodeHash, c.ClientID, string(sso.DeviceApproved), now)
+	switch {
+	case err == nil:
+		return nil
+	case !isNoRows(err):
+		return fmt.Errorf("consume device authorization: %w", err)
+	}
+	var ended bool
+	err = q.QueryRow(ctx, `SELECT COALESCE((SELECT s.ended FROM sessions s WHERE s.id = d.session_id), FALSE)
+		FROM device_authorizations d WHERE device_code_hash = $1 AND client_id = $2 AND state = $3 AND expires_at > $4`,
+		c.DeviceCodeHash, c.ClientID, string(sso.DeviceApproved), now).Scan(&ended)
+	switch {
+	case isNoRows(err) || (err == nil && !ended):
+		return fmt.Errorf("consume device authorization: %w", sso.ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("consume device authorization: %w", err)
+	}
+	return fmt.Errorf("consume device authorization: %w", sso.ErrSessionEnded)
 }
 
 // PurgeDeviceAuthorizations deletes authorizations that expired before before.

@@ -45,7 +45,7 @@ func scanFamily(row pgx.Row) (*sso.RefreshToken, error) {
 const rotateSQL = `UPDATE families SET generation = generation + 1, token_hash = $1, rotated_at = $2
 	WHERE family_id = $3 AND generation = $4 AND token_hash = $5 AND token_hash <> '' AND NOT revoked AND expires_at > $6`
 
-// IssueTokens applies one token grant atomically: consume the code, then insert a new family or
+// IssueTokens applies one token grant atomically: consume the code or the device code, then insert a new family or
 // rotate one in place (sso.Issue, sso.Rotation). ErrRefreshReused is returned after the family
 // revocation has been committed.
 func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
@@ -65,13 +65,18 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 			return wrap("issue tokens: rotate", err)
 		}
 	}
-	if in.Rotate == nil {
+	if in.Rotate == nil && in.ConsumeDevice == nil {
 		return s.issueOne(ctx, in, now)
 	}
 	var reused bool
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if in.ConsumeCodeHash != "" {
 			if err := consumeCode(ctx, tx, &in, ts(now)); err != nil {
+				return err
+			}
+		}
+		if c := in.ConsumeDevice; c != nil {
+			if err := consumeDevice(ctx, tx, c, ts(orNow(c.Now, now))); err != nil {
 				return err
 			}
 		}

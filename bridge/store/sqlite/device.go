@@ -131,7 +131,8 @@ func (s *Store) PollDeviceAuthorization(ctx context.Context, deviceCodeHash, cli
 }
 
 // ConsumeDeviceAuthorization moves an approved, unexpired authorization to consumed
-// (compare-and-set on the state).
+// (compare-and-set on the state), whatever its session: the provider closes a refused
+// authorization with it. A grant consumes its device code in IssueTokens (consumeDevice).
 func (s *Store) ConsumeDeviceAuthorization(ctx context.Context, deviceCodeHash, clientID string, now time.Time) error {
 	res, err := s.wexec(ctx, `UPDATE device_authorizations SET state = ?
 		WHERE device_code_hash = ? AND client_id = ? AND state = ? AND expires_at > ?`,
@@ -140,6 +141,91 @@ func (s *Store) ConsumeDeviceAuthorization(ctx context.Context, deviceCodeHash, 
 		return wrap("consume device authorization", err)
 	}
 	return nil
+}
+
+// A device grant's device code, consumed in IssueTokens' transaction (sso.Issue.ConsumeDevice):
+// the compare-and-set of ConsumeDeviceAuthorization ($1 consumed, $2 hash, $3 client, $4
+// approved, $5 now) that also does not consume an authorization approved in a session that
+// has ended: the one writer ran the end before, or runs it after, and then revokes the grant
+// this one writes, as for a code (consumeCodeQuery). deviceStateQuery says why it changed
+// nothing.
+const (
+	consumeDeviceQuery = `UPDATE device_authorizations SET state = ?
+		WHERE device_code_hash = ? AND client_id = ? AND state = ? AND expires_at > ?
+		AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = device_authorizations.session_id AND s.ended = 1)`
+	deviceStateQuery = `SELECT state, expires_at,
+		EXISTS (SELECT 1 FROM sessions s WHERE s.id = device_authorizations.session_id AND s.ended = 1)
+		FROM device_authorizations WHERE device_code_hash = ? AND client_id = ?`
+)
+
+// deviceStatus is what deviceStateQuery reads of a device authorization that was not consumed.
+type deviceStatus struct {
+	state        string
+	expires      int64
+	sessionEnded bool
+}
+
+// consumeDevice consumes the device authorization c names (consumeDeviceQuery); when that
+// changes nothing, its state says why: ErrSessionEnded (approved, unexpired, its session
+// ended), else ErrNotFound.
+func consumeDevice(ctx context.Context, x issueStmts, c *sso.DeviceConsumption, now int64) error {
+	switch n, err := x.consumeDevice(ctx, c.DeviceCodeHash, c.ClientID, now); {
+	case err != nil:
+		return fmt.Errorf("consume device authorization: %w", err)
+	case n != 0:
+		return nil
+	}
+	st, found, err := x.deviceState(ctx, c.DeviceCodeHash, c.ClientID)
+	switch {
+	case err != nil: // first: the driver path reports found false with its error
+		return fmt.Errorf("consume device authorization: %w", err)
+	case found && st.state == string(sso.DeviceApproved) && st.expires > now && st.sessionEnded:
+		return fmt.Errorf("consume device authorization: %w", sso.ErrSessionEnded)
+	default:
+		return fmt.Errorf("consume device authorization: %w", sso.ErrNotFound)
+	}
+}
+
+func (r txRotation) consumeDevice(ctx context.Context, hash, clientID string, now int64) (int64, error) {
+	res, err := r.tx.ExecContext(ctx, consumeDeviceQuery, string(sso.DeviceConsumed), hash, clientID, string(sso.DeviceApproved), now)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (r txRotation) deviceState(ctx context.Context, hash, clientID string) (deviceStatus, bool, error) {
+	var st deviceStatus
+	err := r.tx.QueryRowContext(ctx, deviceStateQuery, hash, clientID).Scan(&st.state, &st.expires, &st.sessionEnded)
+	if errors.Is(err, sql.ErrNoRows) {
+		return deviceStatus{}, false, nil
+	}
+	return st, err == nil, err
+}
+
+// consumeDevice runs the device code's compare-and-set (consumeDeviceQuery) and returns how
+// many rows it changed.
+func (rc *rawConn) consumeDevice(ctx context.Context, hash, clientID string, now int64) (int64, error) {
+	res, err := rc.execArgs(ctx, rc.consumeDeviceStmt, string(sso.DeviceConsumed), hash, clientID, string(sso.DeviceApproved), now)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// deviceState reads a device authorization's state (deviceStateQuery); found is false when
+// there is no such authorization of that client.
+func (rc *rawConn) deviceState(ctx context.Context, hash, clientID string) (st deviceStatus, found bool, err error) {
+	rc.args[0].Value, rc.args[1].Value = hash, clientID
+	row, found, err := rc.queryRow(ctx, rc.deviceStateStmt, 2)
+	if !found || err != nil {
+		return deviceStatus{}, false, err
+	}
+	defer clear(row)
+	if err := row.Scan(&st.state, &st.expires, &st.sessionEnded); err != nil {
+		return deviceStatus{}, true, fmt.Errorf("device state: %w", err)
+	}
+	return st, true, nil
 }
 
 // PurgeDeviceAuthorizations deletes authorizations that expired before before.

@@ -20,7 +20,7 @@ func (e *reuseError) Error() string {
 
 func (e *reuseError) Unwrap() error { return sso.ErrRefreshReused }
 
-// IssueTokens applies one token grant atomically: consume the code, then insert a new family or
+// IssueTokens applies one token grant atomically: consume the code or the device code, then insert a new family or
 // rotate one in place. See sso.Issue and sso.Rotation for the semantics; ErrRefreshReused is
 // returned after the family revocation has been committed.
 func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
@@ -74,6 +74,11 @@ func applyIssue(ctx context.Context, x issueStmts, in *sso.Issue, now time.Time)
 			return errNoCodeRequest
 		}
 		if err := consumeCode(ctx, x, in.ConsumeCodeRequest, in.ConsumeCodeHash, ts(now)); err != nil {
+			return fmt.Errorf("sqlite: issue tokens: %w", err)
+		}
+	}
+	if c := in.ConsumeDevice; c != nil {
+		if err := consumeDevice(ctx, x, c, ts(orNow(c.Now, now))); err != nil {
 			return fmt.Errorf("sqlite: issue tokens: %w", err)
 		}
 	}
@@ -138,6 +143,12 @@ type issueStmts interface {
 	// codeState reads the state of request id's code hash; found is false when there is no
 	// such code.
 	codeState(ctx context.Context, id, hash string) (st codeStatus, found bool, err error)
+	// consumeDevice runs the compare-and-set of client clientID's device code hash
+	// (consumeDeviceQuery) and returns how many rows it changed.
+	consumeDevice(ctx context.Context, hash, clientID string, now int64) (int64, error)
+	// deviceState reads the state of client clientID's device code hash; found is false when
+	// there is no such authorization.
+	deviceState(ctx context.Context, hash, clientID string) (st deviceStatus, found bool, err error)
 	insertFamily(ctx context.Context, f *sso.RefreshToken) error
 	insertGrant(ctx context.Context, f *sso.RefreshToken, now time.Time) error
 }

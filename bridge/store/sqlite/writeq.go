@@ -732,6 +732,7 @@ type rawConn struct {
 	completeWithCodeStmt, completeAuthRequestStmt rawStmt               // ...
 	addSessionClientStmt                          rawStmt               // ...
 	consumeCodeStmt, codeStateStmt                rawStmt               // a code grant's writes (issueWrite)
+	consumeDeviceStmt, deviceStateStmt            rawStmt               // a device grant's (issueWrite)
 	insertFamilyStmt, insertGrantStmt             rawStmt               // ...
 	createAuthRequestStmt                         rawStmt               // a new request (CreateAuthRequest)
 	claimAuthRequestStmt                          rawStmt               // the login page's claim (claimWrite)
@@ -771,6 +772,7 @@ func (s *Store) rawConnFor(ctx context.Context, dc any) (*rawConn, error) {
 		{&fresh.completeWithCodeStmt, completeWithCodeQuery}, {&fresh.completeAuthRequestStmt, completeAuthRequestQuery},
 		{&fresh.addSessionClientStmt, addSessionClientQuery},
 		{&fresh.consumeCodeStmt, consumeCodeQuery}, {&fresh.codeStateStmt, codeStateQuery},
+		{&fresh.consumeDeviceStmt, consumeDeviceQuery}, {&fresh.deviceStateStmt, deviceStateQuery},
 		{&fresh.insertFamilyStmt, insertFamilyQuery}, {&fresh.insertGrantStmt, insertGrantQuery},
 		{&fresh.createAuthRequestStmt, createAuthRequestQuery},
 		{&fresh.claimAuthRequestStmt, claimAuthRequestQuery},
@@ -800,7 +802,7 @@ func (rc *rawConn) close() error {
 	var errs []error
 	for _, st := range []rawStmt{rc.begin, rc.commit, rc.rollback, rc.rotateStmt, rc.familyStateStmt, rc.revokeFamilyStmt, rc.familyStmt, rc.authRequestStmt, rc.factorPresenceStmt, rc.codeRequestStmt,
 		rc.savepoint, rc.release, rc.rollbackTo, rc.insertSessionStmt, rc.insertAuditStmt, rc.completeWithCodeStmt, rc.completeAuthRequestStmt, rc.addSessionClientStmt,
-		rc.consumeCodeStmt, rc.codeStateStmt, rc.insertFamilyStmt, rc.insertGrantStmt, rc.createAuthRequestStmt, rc.claimAuthRequestStmt} {
+		rc.consumeCodeStmt, rc.codeStateStmt, rc.consumeDeviceStmt, rc.deviceStateStmt, rc.insertFamilyStmt, rc.insertGrantStmt, rc.createAuthRequestStmt, rc.claimAuthRequestStmt} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
