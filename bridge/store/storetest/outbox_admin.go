@@ -12,7 +12,7 @@ import (
 // testOutboxDiscard: only a dead event is discarded, once; pending and delivered ones stay.
 func testOutboxDiscard(t *testing.T, h *H) {
 	dead, pending, delivered := event("a"), event("b"), event("c")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dead, pending, delivered), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, dead, pending, delivered)...), "Enqueue")
 	lease := map[string]time.Time{}
 	for _, e := range h.claim(h.Now.Add(time.Second), 10) {
 		lease[e.ID] = e.LeaseUntil
@@ -53,13 +53,13 @@ func testOutboxTargets(t *testing.T, h *H) {
 	d1 := mk("k4", "webhook", "portal", t0.Add(-time.Hour))
 	d2 := mk("k5", "webhook", "crm", t0)
 	done := mk("k6", "scim", "portal", t0)
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, d1, d2, done), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, d1, d2, done)...), "Enqueue")
 	lease := h.Now.Add(time.Second + time.Minute) // the claim's lease end
 	h.claim(h.Now.Add(time.Second), 10)
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, d1.ID, lease, h.Now, "x", true), "MarkFailed(d1)")
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, d2.ID, lease, h.Now, "x", true), "MarkFailed(d2)")
 	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, done.ID, lease, h.Now), "MarkDelivered")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, p1, p2, p3), "Enqueue(pending)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, p1, p2, p3)...), "Enqueue(pending)")
 
 	got, err := h.S.OutboxTargets(h.Ctx)
 	ssotest.NoErr(t, err, "OutboxTargets")

@@ -18,17 +18,17 @@ import (
 // another key, and unknown ids, are left alone.
 func testOutboxSupersede(t *testing.T, h *H) {
 	old1 := event("k")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, old1), "Enqueue(old1)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, old1)...), "Enqueue(old1)")
 	first := h.claim(h.Now.Add(time.Second), 10)
 	ssotest.Equal(t, ids(first), []string{old1.ID}, "first claim")
 	// The receiver fails it: it backs off for an hour, holding the key.
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, old1.ID, first[0].LeaseUntil, h.Now.Add(time.Hour), "500", false), "MarkFailed(old1)")
 	old2, other := event("k"), event("other")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, old2, other), "Enqueue(old2, other)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, old2, other)...), "Enqueue(old2, other)")
 	newer := event("k")
 	newer.Type = "user.deactivated"
 	newer.Supersedes = []string{old1.ID, old2.ID, other.ID, ssotest.RandomID()}
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, newer), "Enqueue(newer)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, newer)...), "Enqueue(newer)")
 	got := slices.Clone(newer.Supersedes)
 	slices.Sort(got)
 	want := []string{old1.ID, old2.ID}
@@ -89,12 +89,12 @@ func testOutboxSupersede(t *testing.T, h *H) {
 // attempt finishes, and the newer event waits for it as for any older event of its key.
 func testOutboxSupersedeInFlight(t *testing.T, h *H) {
 	old := event("k")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, old), "Enqueue(old)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, old)...), "Enqueue(old)")
 	leased := h.claim(h.Now.Add(time.Second), 10)
 	ssotest.Equal(t, ids(leased), []string{old.ID}, "claim")
 	newer := event("k")
 	newer.Supersedes = []string{old.ID}
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, newer), "Enqueue(newer)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, newer)...), "Enqueue(newer)")
 	if len(newer.Supersedes) != 0 {
 		t.Fatalf("Supersedes = %v, want none (in flight)", newer.Supersedes)
 	}

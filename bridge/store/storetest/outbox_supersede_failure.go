@@ -10,16 +10,19 @@ import (
 
 // inFlightStoodFor claims a new event of key and writes a newer one naming it in Supersedes
 // while it is in flight (so not superseded at once); it returns both, the older as claimed.
+// Both are due at h.Now (dueAt), not when the store's clock enqueued them; whether the older is
+// in flight is still the store's clock against its lease (h.Now+1s+1m): a run would have to take a
+// minute for it to look free.
 func (h *H) inFlightStoodFor(key string) (old, newer *store.OutboxEvent) {
 	h.T.Helper()
 	old = event(key)
-	ssotest.NoErr(h.T, h.S.Enqueue(h.Ctx, old), "Enqueue(old)")
+	ssotest.NoErr(h.T, h.S.Enqueue(h.Ctx, dueAt(h.Now, old)...), "Enqueue(old)")
 	leased, err := h.S.ClaimEvents(h.Ctx, store.Claim{Now: h.Now.Add(time.Second), Lease: time.Minute, Limit: 1, Key: key})
 	ssotest.NoErr(h.T, err, "ClaimEvents(key)")
 	ssotest.Equal(h.T, ids(leased), []string{old.ID}, "claim(old)")
 	newer = event(key)
 	newer.Supersedes = []string{old.ID}
-	ssotest.NoErr(h.T, h.S.Enqueue(h.Ctx, newer), "Enqueue(newer)")
+	ssotest.NoErr(h.T, h.S.Enqueue(h.Ctx, dueAt(h.Now, newer)...), "Enqueue(newer)")
 	if len(newer.Supersedes) != 0 {
 		h.T.Fatalf("Supersedes = %v, want none (in flight)", newer.Supersedes)
 	}
@@ -93,11 +96,11 @@ func testOutboxSupersedeOnFailureOutcomes(t *testing.T, h *H) {
 	t.Run("NotNamed", func(t *testing.T) {
 		h := h.on(t)
 		old := event("unnamed")
-		ssotest.NoErr(t, h.S.Enqueue(h.Ctx, old), "Enqueue(old)")
+		ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, old)...), "Enqueue(old)")
 		leased := h.claim(h.Now.Add(time.Second), 10)
 		ssotest.Equal(t, ids(leased), []string{old.ID}, "claim(old)")
 		newer := event("unnamed")
-		ssotest.NoErr(t, h.S.Enqueue(h.Ctx, newer), "Enqueue(newer)")
+		ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, newer)...), "Enqueue(newer)")
 		ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, old.ID, leased[0].LeaseUntil, h.Now.Add(time.Hour), "500", false), "MarkFailed(old)")
 		if ev, _ := h.S.OutboxEvent(h.Ctx, old.ID); ev.State != store.OutboxPending {
 			t.Fatalf("old = %s", ev.State)
@@ -112,7 +115,7 @@ func testOutboxSupersedeOnFailureOutcomes(t *testing.T, h *H) {
 		old, newer := h.inFlightStoodFor("newest")
 		newest := event("newest")
 		newest.Supersedes = []string{old.ID, newer.ID}
-		ssotest.NoErr(t, h.S.Enqueue(h.Ctx, newest), "Enqueue(newest)")
+		ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, newest)...), "Enqueue(newest)")
 		ssotest.Equal(t, newest.Supersedes, []string{newer.ID}, "newest's Supersedes")
 		err := h.S.MarkFailed(h.Ctx, old.ID, old.LeaseUntil, h.Now.Add(time.Hour), "500", false)
 		ssotest.IsErr(t, err, store.ErrSuperseded, "MarkFailed(old)")
@@ -136,13 +139,13 @@ func ofKey(l []*store.OutboxEvent, key string) []*store.OutboxEvent {
 // superseded at their failure alike; a target with superseded events only is listed.
 func testOutboxTargetsSuperseded(t *testing.T, h *H) {
 	failed := clientEvent("crm", "m1")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, failed), "Enqueue(failed)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, failed)...), "Enqueue(failed)")
 	leased := h.claim(h.Now.Add(time.Second), 10)
 	ssotest.Equal(t, ids(leased), []string{failed.ID}, "claim")
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, failed.ID, leased[0].LeaseUntil, h.Now.Add(time.Hour), "500", false), "MarkFailed")
 	newer := clientEvent("crm", "m1")
 	newer.Supersedes = []string{failed.ID}
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, newer), "Enqueue(newer)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, newer)...), "Enqueue(newer)")
 	old, _ := h.inFlightStoodFor("portal/m2")
 	ssotest.IsErr(t, h.S.MarkFailed(h.Ctx, old.ID, old.LeaseUntil, h.Now.Add(time.Hour), "500", false), store.ErrSuperseded, "MarkFailed(in flight)")
 	for _, e := range h.claim(h.Now.Add(2*time.Second), 10) {

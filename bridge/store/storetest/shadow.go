@@ -487,7 +487,7 @@ func testReconcileState(t *testing.T, h *H) {
 
 func testOutboxClaimOrder(t *testing.T, h *H) {
 	a1, a2, b1 := event("a"), event("a"), event("b")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a1, a2, b1), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, a1, a2, b1)...), "Enqueue")
 	got := h.claim(h.Now.Add(time.Second), 10)
 	ssotest.Equal(t, ids(got), []string{a1.ID, b1.ID}, "first claim: the head of each key")
 	if got[0].Attempts != 1 || !got[0].LeaseUntil.After(h.Now) {
@@ -517,7 +517,7 @@ func testOutboxClaimExclude(t *testing.T, h *H) {
 		return e
 	}
 	s1, s2, b1, c1, b2 := ev("slow", "slow/1"), ev("slow", "slow/2"), ev("bank", "bank/1"), ev("city", "city/1"), ev("bank", "bank/1")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, s1, s2, b1, c1, b2), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, s1, s2, b1, c1, b2)...), "Enqueue")
 	claim := func(at time.Duration, exclude ...string) []*store.OutboxEvent {
 		t.Helper()
 		l, err := h.S.ClaimEvents(h.Ctx, store.Claim{Now: h.Now.Add(at), Lease: time.Minute, Limit: 10, ExcludeClients: exclude})
@@ -539,7 +539,7 @@ func testOutboxClaimExclude(t *testing.T, h *H) {
 
 func testOutboxLeaseExpires(t *testing.T, h *H) {
 	e := event("a")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, e), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, e)...), "Enqueue")
 	if got := h.claim(h.Now.Add(time.Second), 1); len(got) != 1 {
 		t.Fatal("not claimed")
 	}
@@ -557,7 +557,7 @@ func testOutboxLeaseExpires(t *testing.T, h *H) {
 // new holder is still sending this one.
 func testOutboxStaleClaim(t *testing.T, h *H) {
 	a1, a2 := event("a"), event("a")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a1, a2), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, a1, a2)...), "Enqueue")
 	late := h.claim(h.Now.Add(time.Second), 1)
 	if len(late) != 1 || late[0].ID != a1.ID {
 		t.Fatalf("first claim = %v", ids(late))
@@ -603,7 +603,7 @@ func testOutboxStaleClaim(t *testing.T, h *H) {
 
 func testOutboxFailDead(t *testing.T, h *H) {
 	a1, a2 := event("a"), event("a")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a1, a2), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, a1, a2)...), "Enqueue")
 	first := h.claim(h.Now.Add(time.Second), 10)
 	next := h.Now.Add(time.Hour)
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, a1.ID, first[0].LeaseUntil, next, "503 Service Unavailable", false), "MarkFailed")
@@ -640,7 +640,7 @@ func testOutboxFailDead(t *testing.T, h *H) {
 
 func testOutboxRetry(t *testing.T, h *H) {
 	a, b := event("a"), event("b")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, a, b), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, a, b)...), "Enqueue")
 	for _, e := range h.claim(h.Now.Add(time.Second), 10) {
 		ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, e.ID, e.LeaseUntil, h.Now, "x", true), "MarkFailed(dead)")
 	}
@@ -671,11 +671,11 @@ func testOutboxRetry(t *testing.T, h *H) {
 // exists (re-sending it would deliver stale state after newer state).
 func testOutboxRetrySuperseded(t *testing.T, h *H) {
 	old := event("k")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, old), "Enqueue(old)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, old)...), "Enqueue(old)")
 	claimed := h.claim(h.Now.Add(time.Second), 10)
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, old.ID, claimed[0].LeaseUntil, h.Now, "x", true), "MarkFailed(dead)")
 	newer := event("k")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, newer), "Enqueue(newer)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, newer)...), "Enqueue(newer)")
 	if _, err := h.S.RetryEvents(h.Ctx, old.ID, h.Now.Add(time.Minute)); err == nil {
 		t.Fatal("RetryEvents re-queued a superseded event")
 	}
@@ -695,7 +695,7 @@ func testOutboxRetrySuperseded(t *testing.T, h *H) {
 // "active" update after the deactivation, which the shadow user's digest then hid for good).
 func testOutboxRetrySupersededAfterPurge(t *testing.T, h *H) {
 	old, other := event("k"), event("other")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, old, other), "Enqueue(old, other)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, old, other)...), "Enqueue(old, other)")
 	for _, e := range h.claim(h.Now.Add(time.Second), 10) {
 		if e.ID == old.ID {
 			ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, e.ID, e.LeaseUntil, h.Now, "x", true), "MarkFailed(dead)")
@@ -704,7 +704,7 @@ func testOutboxRetrySupersededAfterPurge(t *testing.T, h *H) {
 		}
 	}
 	newer := event("k")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, newer), "Enqueue(newer)")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, newer)...), "Enqueue(newer)")
 	claimed := h.claim(h.Now.Add(2*time.Second), 10)
 	ssotest.Equal(t, ids(claimed), []string{newer.ID}, "behind the dead event")
 	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, newer.ID, claimed[0].LeaseUntil, h.Now.Add(2*time.Second)), "MarkDelivered(newer)")
@@ -746,7 +746,7 @@ func testOutboxConcurrentClaims(t *testing.T, h *H) {
 	for i := range n {
 		all = append(all, event(fmt.Sprint("k", i)))
 	}
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, all...), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, all...)...), "Enqueue")
 	var (
 		mu   sync.Mutex
 		seen = map[string]int{}
