@@ -234,6 +234,8 @@ type TokenStore interface {
 	// RevokeGrants revokes every family of a subject, for one client when clientID is not empty,
 	// or every family of a client when subject is empty (access-only families included); it
 	// returns how many live families with a refresh token it revoked. Both empty is an error.
+	// In the same write it closes the grants so named that are not redeemed yet: an approved
+	// device authorization is denied, an unexchanged authorization code consumed.
 	RevokeGrants(ctx context.Context, subject, clientID string) (int, error)
 	// ListRefreshTokens lists the live (not revoked, not expired) families that have a refresh
 	// token, oldest first, filtered by subject and/or client when not empty.

@@ -178,6 +178,19 @@ func (s *Store) RevokeGrants(_ context.Context, subject, clientID string) (int, 
 		}
 		f.Revoked = true
 	}
+	// The grants not yet redeemed close with the families (review s22 X-3): an approved
+	// device authorization is denied (its next poll gets access_denied), an unexchanged code
+	// is consumed (its exchange gets invalid_grant).
+	for _, d := range s.devices {
+		if d.State == sso.DeviceApproved && (subject == "" || d.Subject == subject) && (clientID == "" || d.ClientID == clientID) {
+			d.State = sso.DeviceDenied
+		}
+	}
+	for _, r := range s.authReqs {
+		if r.CodeHash != "" && !r.CodeConsumed && (subject == "" || r.Subject == subject) && (clientID == "" || r.ClientID == clientID) {
+			r.CodeConsumed = true
+		}
+	}
 	return n, nil
 }
 

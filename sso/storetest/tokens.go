@@ -23,6 +23,7 @@ var tokenTests = []test{
 	{"RevokeGrantsBySubject", testRevokeGrantsBySubject},
 	{"RevokeGrantsBySubjectAndClient", testRevokeGrantsBySubjectAndClient},
 	{"RevokeGrantsByClient", testRevokeGrantsByClient},
+	{"RevokeGrantsClosesPending", testRevokeGrantsClosesPending},
 	{"ListRefreshTokens", testListRefreshTokens},
 	{"FamilyResources", testFamilyResources},
 }
@@ -385,4 +386,78 @@ func testFamilyResources(t *testing.T, h *H) {
 	if got := h.MustFamily(plain.FamilyID); got.Resources() != nil {
 		t.Fatalf("Resources of a family whose Audience is its client: %q", got.Resources())
 	}
+}
+
+// codeOf creates a done auth request of subject at client with an unexchanged code, and
+// returns the request and the code's hash.
+func (h *H) codeOf(subject, client string) (*sso.AuthRequest, string) {
+	h.T.Helper()
+	r := h.NewAuthRequest()
+	r.ClientID = client
+	NoErr(h.T, h.S.CreateAuthRequest(h.Ctx, r), "CreateAuthRequest")
+	c := sso.Completion{Subject: subject, AuthTime: h.Now, AMR: []string{"pwd"}, SessionID: RandomID()}
+	NoErr(h.T, h.S.CompleteAuthRequest(h.Ctx, r.ID, c), "CompleteAuthRequest")
+	codeHash := RandomID()
+	NoErr(h.T, h.S.SaveCode(h.Ctx, r.ID, codeHash, h.Now.Add(10*time.Minute)), "SaveCode")
+	return r, codeHash
+}
+
+// testRevokeGrantsClosesPending: the grants a revocation names that are not redeemed yet
+// close with its families (review s22 X-3: "Sign out of <app>" and "withdraw" after approving
+// a device code by mistake): the member's approved device authorization of that client is
+// no longer approved (its poll gets access_denied, ConsumeDeviceAuthorization ErrNotFound), the
+// member's unexchanged code of that client is consumed; another member's, another client's and
+// a pending (undecided) authorization are untouched.
+func testRevokeGrantsClosesPending(t *testing.T, h *H) {
+	client := "app-" + RandomID()[:8]
+	mine, theirs, elsewhere := h.codeOf0("alice", client), h.codeOf0("bob", client), h.codeOf0("alice", "other-"+client)
+	ds, devices := h.S.(sso.DeviceStore)
+	var dMine, dTheirs, dElsewhere, dPending *sso.DeviceAuthorization
+	if devices {
+		approve := func(subject, client string) *sso.DeviceAuthorization {
+			d := NewDevice(h.Now)
+			d.ClientID = client
+			NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, d), "create device authorization")
+			NoErr(t, ds.DecideDeviceAuthorization(h.Ctx, d.UserCode, true, sso.Completion{Subject: subject, SessionID: RandomID()}, h.Now), "approve")
+			return d
+		}
+		dMine, dTheirs, dElsewhere = approve("alice", client), approve("bob", client), approve("alice", "other-"+client)
+		dPending = NewDevice(h.Now)
+		dPending.ClientID = client
+		NoErr(t, ds.CreateDeviceAuthorization(h.Ctx, dPending), "create pending device authorization")
+	}
+	_, err := h.S.RevokeGrants(h.Ctx, "alice", client)
+	NoErr(t, err, "RevokeGrants")
+
+	IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: mine.hash, ConsumeCodeRequest: mine.id, Family: h.NewAccessFamily()}),
+		sso.ErrCodeConsumed, "exchange of the member's code of the app after RevokeGrants")
+	for _, c := range []pendingCode{theirs, elsewhere} {
+		NoErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: c.hash, ConsumeCodeRequest: c.id, Family: h.NewAccessFamily()}),
+			"exchange of a code RevokeGrants did not name")
+	}
+	if !devices {
+		return
+	}
+	got, err := ds.PollDeviceAuthorization(h.Ctx, dMine.DeviceCodeHash, dMine.ClientID, h.Now)
+	NoErr(t, err, "poll of the member's device authorization")
+	if got.State != sso.DeviceDenied {
+		t.Errorf("the member's approved device authorization of the app is %q after RevokeGrants, want %q", got.State, sso.DeviceDenied)
+	}
+	IsErr(t, ds.ConsumeDeviceAuthorization(h.Ctx, dMine.DeviceCodeHash, dMine.ClientID, h.Now), sso.ErrNotFound,
+		"consume the member's device authorization after RevokeGrants")
+	for _, d := range []*sso.DeviceAuthorization{dTheirs, dElsewhere} {
+		NoErr(t, ds.ConsumeDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now), "consume a device authorization RevokeGrants did not name")
+	}
+	got, err = ds.PollDeviceAuthorization(h.Ctx, dPending.DeviceCodeHash, dPending.ClientID, h.Now)
+	NoErr(t, err, "poll of the pending device authorization")
+	if got.State != sso.DevicePending {
+		t.Errorf("an undecided device authorization is %q after RevokeGrants, want %q", got.State, sso.DevicePending)
+	}
+}
+
+type pendingCode struct{ id, hash string }
+
+func (h *H) codeOf0(subject, client string) pendingCode {
+	r, hash := h.codeOf(subject, client)
+	return pendingCode{r.ID, hash}
 }

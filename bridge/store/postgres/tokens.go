@@ -356,7 +356,12 @@ func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int
 	if subject == "" && clientID == "" {
 		return 0, errors.New("postgres: revoke grants: neither subject nor client")
 	}
-	families, err := revokeGrantsCounted(ctx, s.pool, subject, clientID, s.clock())
+	var families int
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		families, err = revokeGrantsCounted(ctx, tx, subject, clientID, s.clock())
+		return err
+	})
 	if err != nil {
 		return 0, wrap("revoke grants", err)
 	}
@@ -374,7 +379,36 @@ func revokeGrantsCounted(ctx context.Context, q querier, subject, clientID strin
 		RETURNING token_hash, expires_at)
 		SELECT COUNT(*) FROM r WHERE token_hash <> '' AND expires_at > $`+fmt.Sprint(len(args)+1),
 		append(args, ts(now))...).Scan(&families)
-	return families, err
+	if err != nil {
+		return 0, err
+	}
+	return families, closePendingGrants(ctx, q, subject, clientID)
+}
+
+// closePendingGrants closes the grants of subject and/or client not yet redeemed (review s22
+// X-3): an approved device authorization is denied (its next poll gets access_denied) and an
+// unexchanged code is consumed (its exchange gets invalid_grant). One statement, so it commits
+// with the families' revocation when q is the transaction that revokes them.
+func closePendingGrants(ctx context.Context, q querier, subject, clientID string) error {
+	var (
+		where string
+		args  = []any{string(sso.DeviceDenied), string(sso.DeviceApproved)}
+	)
+	if subject != "" {
+		args = append(args, subject)
+		where += fmt.Sprintf(` AND subject = $%d`, len(args))
+	}
+	if clientID != "" {
+		args = append(args, clientID)
+		where += fmt.Sprintf(` AND client_id = $%d`, len(args))
+	}
+	_, err := q.Exec(ctx, `WITH d AS (UPDATE device_authorizations SET state = $1 WHERE state = $2`+where+` RETURNING 1)
+		UPDATE auth_requests SET code_consumed = TRUE
+		WHERE done AND NOT code_consumed AND code_hash IS NOT NULL AND code_hash <> ''`+where, args...)
+	if err != nil {
+		return fmt.Errorf("close pending grants: %w", err)
+	}
+	return nil
 }
 
 // ListRefreshTokens lists the live families with a refresh token, oldest first, filtered by

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -118,7 +119,35 @@ func revokeGrantsCounted(ctx context.Context, tx *sql.Tx, subject, clientID stri
 		WHERE `+where+` AND f.revoked = 0 AND f.token_hash <> '' AND f.expires_at > ?`, append(args, ts(now))...).Scan(&families); err != nil {
 		return 0, err
 	}
-	return families, revokeGrants(ctx, tx, subject, clientID)
+	if err := revokeGrants(ctx, tx, subject, clientID); err != nil {
+		return 0, err
+	}
+	return families, closePendingGrants(ctx, tx, subject, clientID)
+}
+
+// closePendingGrants closes, with the families, the grants of subject and/or client not yet
+// redeemed (review s22 X-3): an approved device authorization is denied (its next poll gets
+// access_denied) and an unexchanged code is consumed (its exchange gets invalid_grant).
+func closePendingGrants(ctx context.Context, tx *sql.Tx, subject, clientID string) error {
+	var (
+		where string
+		args  []any
+	)
+	if subject != "" {
+		where, args = ` AND subject = ?`, append(args, subject)
+	}
+	if clientID != "" {
+		where, args = where+` AND client_id = ?`, append(args, clientID)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE device_authorizations SET state = ?
+		WHERE state = ?`+where, append([]any{string(sso.DeviceDenied), string(sso.DeviceApproved)}, args...)...); err != nil {
+		return fmt.Errorf("close device authorizations: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE auth_requests SET code_consumed = 1
+		WHERE done = 1 AND code_consumed = 0 AND code_hash IS NOT NULL AND code_hash <> ''`+where, args...); err != nil {
+		return fmt.Errorf("consume codes: %w", err)
+	}
+	return nil
 }
 
 // RevokeGrants revokes every family of a subject (for one client when clientID is not empty), or

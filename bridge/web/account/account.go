@@ -261,23 +261,25 @@ func (h *Handler) action(c echo.Context) error {
 		if !slices.Contains(sess.Clients, clientID) {
 			return c.Redirect(http.StatusSeeOther, Path)
 		}
-		// "Sign out of <app> on all your devices": the member's grants at the app are not
-		// bound to this browser (a refresh token with offline_access outlives the session), so
-		// every one of them is revoked, and the app is told to end every session of the member
-		// there (a logout token naming sub, no sid), not only this browser's.
+		// "Sign out of <app> on all your devices": no session of the member is signed into the
+		// app any more (it leaves their "Apps you are signed into", here and in every other
+		// browser, until they sign into it again, which adds it back); the member's grants at
+		// the app are not bound to this browser (a refresh token with offline_access outlives
+		// the session), so every one of them is revoked; and the app is told to end every
+		// session of the member there (a logout token naming sub, no sid).
+		// The order matters: the app leaves the sessions first, so a sign-in into it landing
+		// meanwhile either adds its session's row back after LeaveClient (and its grant is
+		// revoked next, or it stays listed) and is never forgotten by its session (review s22 X-2).
+		left, err := h.Sessions.LeaveClient(ctx, sess.Subject, clientID)
+		if err != nil {
+			return fmt.Errorf("leave app: %w", err)
+		}
 		n, err := h.Provider.RevokeGrants(ctx, sess.Subject, clientID)
 		if err != nil {
 			return fmt.Errorf("revoke grants: %w", err)
 		}
 		if err := h.appLogout(ctx, clientID, sess.Subject, nil); err != nil {
 			return err
-		}
-		// And no session of the member is signed into the app any more: it leaves their
-		// "Apps you are signed into", here and in every other browser, until they sign into it
-		// again (which adds it back), and a later sign-out does not tell it again.
-		left, err := h.Sessions.LeaveClient(ctx, sess.Subject, clientID)
-		if err != nil {
-			return fmt.Errorf("leave app: %w", err)
 		}
 		h.Audit(ctx, &store.AuditEvent{Event: "logout.app", Subject: sess.Subject, ClientID: clientID, IP: c.RealIP(),
 			Detail: fmt.Sprintf("%d token families revoked, %d sessions left it", n, left)})
