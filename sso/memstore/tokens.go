@@ -43,7 +43,8 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 			return errf("issue tokens: consume code", sso.ErrNotFound)
 		case r.CodeConsumed:
 			return errf("issue tokens: consume code", sso.ErrCodeConsumed)
-		case r.SessionID != "" && s.sessions[r.SessionID] != nil && s.sessions[r.SessionID].Ended:
+		case r.SessionID != "" && (s.sessions[r.SessionID] == nil || s.sessions[r.SessionID].Ended):
+			// Ended, or no longer held (purged after its end or expiry): review s22 X-1.
 			return errf("issue tokens: consume code", sso.ErrSessionEnded)
 		}
 		code = r

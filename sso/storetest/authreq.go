@@ -52,12 +52,21 @@ func (h *H) NewAuthRequest() *sso.AuthRequest {
 	}
 }
 
-// CreateDoneAuthRequest creates an auth request and completes it.
+// CreateDoneAuthRequest creates an auth request and completes it in a new live session (a
+// code of a session the store does not hold is not exchanged: sso.Issue).
 func (h *H) CreateDoneAuthRequest() *sso.AuthRequest {
+	h.T.Helper()
+	s := h.CreateSession("sub-" + RandomID()[:12])
+	return h.completeAuthRequest(s.Subject, s.ID)
+}
+
+// completeAuthRequest creates an auth request and completes it as subject's sign-in in
+// session id.
+func (h *H) completeAuthRequest(subject, sessionID string) *sso.AuthRequest {
 	h.T.Helper()
 	r := h.NewAuthRequest()
 	NoErr(h.T, h.S.CreateAuthRequest(h.Ctx, r), "CreateAuthRequest")
-	c := sso.Completion{Subject: "sub-" + RandomID()[:12], AuthTime: h.Now, AMR: []string{"pwd"}, SessionID: RandomID()}
+	c := sso.Completion{Subject: subject, AuthTime: h.Now, AMR: []string{"pwd"}, SessionID: sessionID}
 	NoErr(h.T, h.S.CompleteAuthRequest(h.Ctx, r.ID, c), "CompleteAuthRequest")
 	r.Done, r.Subject, r.AuthTime, r.AMR, r.SessionID = true, c.Subject, c.AuthTime, c.AMR, c.SessionID
 	return r
@@ -358,7 +367,8 @@ func testCodeRequest(t *testing.T, h *H) {
 		}
 	}
 	// A session id that names no session.
-	unknown, _ := h.CreateCode()
+	unknown := h.completeAuthRequest("sub", RandomID())
+	NoErr(t, h.S.SaveCode(h.Ctx, unknown.ID, RandomID(), h.Now.Add(time.Minute)), "SaveCode")
 	if _, live, err := cr.CodeRequest(h.Ctx, unknown.ID); err != nil || live {
 		t.Errorf("unknown session: live %v, %v", live, err)
 	}

@@ -18,6 +18,7 @@ var tokenTests = []test{
 	{"CodeConsumedOnce", testCodeConsumedOnce},
 	{"CodeUnknown", testCodeUnknown},
 	{"CodeConsumedConcurrently", testCodeConsumedConcurrently},
+	{"CodeOfSessionNotHeld", testCodeOfSessionNotHeld},
 	{"IssueIsAtomic", testIssueIsAtomic},
 	{"RevokeFamily", testRevokeFamily},
 	{"RevokeGrantsBySubject", testRevokeGrantsBySubject},
@@ -164,6 +165,64 @@ func testCodeConsumedOnce(t *testing.T, h *H) {
 	_, err := h.S.Family(h.Ctx, again.FamilyID)
 	IsErr(t, err, sso.ErrNotFound, "the family of the refused replay")
 	h.MustFamily(f.FamilyID)
+}
+
+// testCodeOfSessionNotHeld (review s22 X-1): a code is exchanged only while the session its
+// request names is held and not ended. Purge deletes an ended session at its next run (every
+// minute), so a sign-out and a purge landing between the provider's early session read and the
+// exchange leave the code naming a session the store no longer holds: refused as an ended one
+// (ErrSessionEnded), nothing written, the code left as it was. So is a session never stored. A
+// request that names no session is not refused for it.
+func testCodeOfSessionNotHeld(t *testing.T, h *H) {
+	for _, tc := range []struct {
+		name       string
+		sessionID  func() string
+		wantRefuse bool
+	}{
+		{"live", func() string { return h.CreateSession("sub").ID }, false},
+		{"ended", func() string {
+			s := h.CreateSession("sub")
+			NoErr(t, h.S.EndSession(h.Ctx, s.ID), "EndSession")
+			return s.ID
+		}, true},
+		{"ended then purged", func() string {
+			s := h.CreateSession("sub")
+			NoErr(t, h.S.EndSession(h.Ctx, s.ID), "EndSession")
+			_, err := h.S.Purge(h.Ctx, h.Now)
+			NoErr(t, err, "Purge")
+			return s.ID
+		}, true},
+		{"never stored", RandomID, true},
+		{"no session", func() string { return "" }, false},
+	} {
+		for _, offline := range []bool{false, true} {
+			sessionID := tc.sessionID()
+			r := h.completeAuthRequest("sub", sessionID)
+			hash := RandomID()
+			NoErr(t, h.S.SaveCode(h.Ctx, r.ID, hash, h.Now.Add(10*time.Minute)), "SaveCode")
+			family := func() *sso.RefreshToken {
+				f := h.NewAccessFamily()
+				if offline {
+					f = h.NewRefreshToken()
+				}
+				f.Subject, f.SessionID = "sub", sessionID
+				return f
+			}
+			f := family()
+			err := h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: hash, ConsumeCodeRequest: r.ID, Family: f})
+			if !tc.wantRefuse {
+				NoErr(t, err, "IssueTokens (%s, offline %v)", tc.name, offline)
+				h.MustFamily(f.FamilyID)
+				continue
+			}
+			IsErr(t, err, sso.ErrSessionEnded, "IssueTokens (%s, offline %v)", tc.name, offline)
+			_, err = h.S.Family(h.Ctx, f.FamilyID)
+			IsErr(t, err, sso.ErrNotFound, "the family of a refused code (%s, offline %v)", tc.name, offline)
+			// The code was left as it was: refused again for its session, not as a replay.
+			IsErr(t, h.S.IssueTokens(h.Ctx, sso.Issue{ConsumeCodeHash: hash, ConsumeCodeRequest: r.ID, Family: family()}),
+				sso.ErrSessionEnded, "IssueTokens again (%s, offline %v)", tc.name, offline)
+		}
+	}
 }
 
 func testCodeUnknown(t *testing.T, h *H) {
@@ -395,7 +454,7 @@ func (h *H) codeOf(subject, client string) (*sso.AuthRequest, string) {
 	r := h.NewAuthRequest()
 	r.ClientID = client
 	NoErr(h.T, h.S.CreateAuthRequest(h.Ctx, r), "CreateAuthRequest")
-	c := sso.Completion{Subject: subject, AuthTime: h.Now, AMR: []string{"pwd"}, SessionID: RandomID()}
+	c := sso.Completion{Subject: subject, AuthTime: h.Now, AMR: []string{"pwd"}, SessionID: h.CreateSession(subject).ID}
 	NoErr(h.T, h.S.CompleteAuthRequest(h.Ctx, r.ID, c), "CompleteAuthRequest")
 	codeHash := RandomID()
 	NoErr(h.T, h.S.SaveCode(h.Ctx, r.ID, codeHash, h.Now.Add(10*time.Minute)), "SaveCode")

@@ -105,7 +105,7 @@ var errNoCodeRequest = errors.New("sqlite: issue tokens: a code is consumed by i
 
 // consumeCode marks the code hash of request id consumed (compare-and-set); when that changes
 // nothing, the code's state says why: ErrNotFound (unknown, another code, or expired),
-// ErrCodeConsumed, or ErrSessionEnded (its session ended).
+// ErrCodeConsumed, or ErrSessionEnded (its session ended, or is no longer held).
 func consumeCode(ctx context.Context, x issueStmts, id, hash string, now int64) error {
 	switch n, err := x.consumeCode(ctx, id, hash, now); {
 	case err != nil:
@@ -128,8 +128,10 @@ func consumeCode(ctx context.Context, x issueStmts, id, hash string, now int64) 
 
 // codeStatus is what codeStateQuery reads of a code that was not consumed.
 type codeStatus struct {
-	expires      int64
-	consumed     bool
+	expires  int64
+	consumed bool
+	// sessionEnded: the code names a session the store holds as ended or no longer holds
+	// (purged after its end or expiry).
 	sessionEnded bool
 }
 

@@ -75,13 +75,19 @@ const (
 	// A code grant's writes (IssueTokens) and a new request's (CreateAuthRequest). A code is
 	// found by its request's id (sso.Issue.ConsumeCodeRequest) and must hold its hash.
 	// The code of a session ended meanwhile is not consumed (sso.Issue): the one writer ran
-	// the end before, or runs it after, and then revokes the grant this exchange makes.
+	// the end before, or runs it after, and then revokes the grant this exchange makes. A
+	// code that names a session needs that session held and not ended: the purge deletes an
+	// ended session within the minute, and a session no longer held is one that ended (or
+	// expired), never one to bind a new grant to (review s22 X-1).
 	consumeCodeQuery = `UPDATE auth_requests SET code_consumed = 1
 			WHERE id = ? AND code_hash = ? AND code_consumed = 0 AND code_expires > ?
-			AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = auth_requests.session_id AND s.ended = 1)`
-	codeStateQuery = `SELECT +code_consumed _, +code_expires _,
-			EXISTS (SELECT 1 FROM sessions s WHERE s.id = auth_requests.session_id AND s.ended = 1) _
+			AND ` + codeSessionLive
+	codeStateQuery = `SELECT +code_consumed _, +code_expires _, NOT ` + codeSessionLive + ` _
 			FROM auth_requests WHERE id = ? AND code_hash = ?`
+	// codeSessionLive holds for a request (auth_requests) that names no session or names one
+	// the store holds and has not ended.
+	codeSessionLive = `(auth_requests.session_id = '' OR EXISTS (SELECT 1 FROM sessions s
+			WHERE s.id = auth_requests.session_id AND s.ended = 0))`
 	// authRequestByCodeQuery is AuthRequestByCode's read, by the code's hash alone: no index
 	// serves it since version 30 (it scans the requests), and nothing in the provider runs it
 	// (the store is an sso.CodeRequestReader), so it is not prepared.
