@@ -448,28 +448,62 @@ func testDeviceIssueConcurrently(t *testing.T, h *H) {
 // whatever the session), after which a replay is ErrNotFound. A device code of a live session
 // is consumed; that session's end then revokes its session-bound family, and a replay after the
 // end is still ErrNotFound (consumed), not ErrSessionEnded. A device code approved without a
-// session is not refused for one.
+// session is not refused for one. A session ended and then purged (Purge deletes ended
+// sessions every minute), or never stored, is refused as an ended one (review s22 X-1).
 func testDeviceIssueOfEndedSession(t *testing.T, h *H) {
 	ds := deviceStore(t, h)
-	for _, offline := range []bool{false, true} {
-		sess := h.CreateSession("subject-a", "tv")
-		d := h.approvedDevice(ds, sess.Subject, sess.ID)
-		NoErr(t, h.S.EndSession(h.Ctx, sess.ID), "EndSession")
-		for _, try := range []string{"first", "again"} {
-			f := h.deviceFamily(d, offline)
-			IsErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(d, f, h.Now)), sso.ErrSessionEnded,
-				"IssueTokens(device code of an ended session, %s, offline %v)", try, offline)
-			h.noFamily(f.FamilyID, "the grant of a device code of an ended session")
-			if st := h.deviceState(ds, d); st != sso.DeviceApproved {
-				t.Fatalf("a refused device grant left its code %q, want approved (the provider closes it)", st)
-			}
+	for _, tc := range []struct {
+		name              string
+		end, purge, store bool
+	}{
+		{"ended", true, false, true},
+		{"ended then purged", true, true, true},
+		{"never stored", false, false, false},
+	} {
+		for _, offline := range []bool{false, true} {
+			h.deviceOfSessionNotHeld(ds, tc.name, tc.end, tc.purge, tc.store, offline)
 		}
-		NoErr(t, ds.ConsumeDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now), "close the refused authorization")
-		f := h.deviceFamily(d, offline)
-		IsErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(d, f, h.Now)), sso.ErrNotFound, "IssueTokens(closed device code, offline %v)", offline)
-		h.noFamily(f.FamilyID, "the grant of a closed device code")
 	}
+	h.deviceOfLiveSession(ds)
+}
 
+// deviceOfSessionNotHeld checks that a device code approved in a session that was ended (and
+// purged), or never stored, is refused until closed.
+func (h *H) deviceOfSessionNotHeld(ds sso.DeviceStore, name string, end, purge, store, offline bool) {
+	t := h.T
+	t.Helper()
+	sess := h.NewSession("subject-a")
+	if store {
+		NoErr(t, h.S.CreateSession(h.Ctx, sess), "CreateSession")
+	}
+	d := h.approvedDevice(ds, sess.Subject, sess.ID)
+	if end {
+		NoErr(t, h.S.EndSession(h.Ctx, sess.ID), "EndSession")
+	}
+	if purge {
+		_, err := h.S.Purge(h.Ctx, h.Now)
+		NoErr(t, err, "Purge")
+	}
+	for _, try := range []string{"first", "again"} {
+		f := h.deviceFamily(d, offline)
+		IsErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(d, f, h.Now)), sso.ErrSessionEnded,
+			"IssueTokens(device code of a session %s, %s, offline %v)", name, try, offline)
+		h.noFamily(f.FamilyID, "the grant of a device code of an ended session")
+		if st := h.deviceState(ds, d); st != sso.DeviceApproved {
+			t.Fatalf("a refused device grant left its code %q, want approved (the provider closes it)", st)
+		}
+	}
+	NoErr(t, ds.ConsumeDeviceAuthorization(h.Ctx, d.DeviceCodeHash, d.ClientID, h.Now), "close the refused authorization")
+	f := h.deviceFamily(d, offline)
+	IsErr(t, h.S.IssueTokens(h.Ctx, deviceIssue(d, f, h.Now)), sso.ErrNotFound, "IssueTokens(closed device code, %s, offline %v)", name, offline)
+	h.noFamily(f.FamilyID, "the grant of a closed device code")
+}
+
+// deviceOfLiveSession checks that a device code approved in a live session, or without one,
+// is consumed, and that the session's end revokes its session-bound family.
+func (h *H) deviceOfLiveSession(ds sso.DeviceStore) {
+	t := h.T
+	t.Helper()
 	sess := h.CreateSession("subject-a", "tv")
 	d := h.approvedDevice(ds, sess.Subject, sess.ID)
 	f := h.deviceFamily(d, false)

@@ -139,13 +139,17 @@ func (s *Store) ConsumeDeviceAuthorization(ctx context.Context, deviceCodeHash, 
 // $3 client, $4 approved, $5 now), which also does not consume an authorization approved in a
 // session that has ended. The session's row is read FOR SHARE, as a code's (codeSessionLive):
 // an end in progress (its UPDATE holds the row) is waited for and then read ended; an end that
-// comes after waits for this transaction, and then revokes the family it wrote.
+// comes after waits for this transaction, and then revokes the family it wrote. An approval
+// that names a session needs its row found (and not ended): Purge deletes an ended session
+// within the minute (review s22 X-1).
 const consumeDeviceSQL = `UPDATE device_authorizations SET state = $1
 	WHERE device_code_hash = $2 AND client_id = $3 AND state = $4 AND expires_at > $5
-	AND NOT COALESCE((SELECT s.ended FROM sessions s WHERE s.id = device_authorizations.session_id FOR SHARE), FALSE)`
+	AND COALESCE((SELECT NOT s.ended FROM sessions s WHERE s.id = device_authorizations.session_id FOR SHARE),
+		device_authorizations.session_id = '')`
 
 // consumeDevice consumes the device authorization c names (consumeDeviceSQL), or says why it
-// cannot: ErrSessionEnded (approved, unexpired, its session ended), else ErrNotFound. The
+// cannot: ErrSessionEnded (approved, unexpired, its session ended or no longer held), else
+// ErrNotFound. The
 // state is read by a new statement, which under READ COMMITTED sees what committed before it,
 // a concurrent winner included.
 func consumeDevice(ctx context.Context, q querier, c *sso.DeviceConsumption, now int64) error {
@@ -157,7 +161,7 @@ func consumeDevice(ctx context.Context, q querier, c *sso.DeviceConsumption, now
 		return fmt.Errorf("consume device authorization: %w", err)
 	}
 	var ended bool
-	err = q.QueryRow(ctx, `SELECT COALESCE((SELECT s.ended FROM sessions s WHERE s.id = d.session_id), FALSE)
+	err = q.QueryRow(ctx, `SELECT COALESCE((SELECT s.ended FROM sessions s WHERE s.id = d.session_id), d.session_id <> '')
 		FROM device_authorizations d WHERE device_code_hash = $1 AND client_id = $2 AND state = $3 AND expires_at > $4`,
 		c.DeviceCodeHash, c.ClientID, string(sso.DeviceApproved), now).Scan(&ended)
 	switch {

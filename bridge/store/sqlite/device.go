@@ -147,15 +147,19 @@ func (s *Store) ConsumeDeviceAuthorization(ctx context.Context, deviceCodeHash, 
 // the compare-and-set of ConsumeDeviceAuthorization ($1 consumed, $2 hash, $3 client, $4
 // approved, $5 now) that also does not consume an authorization approved in a session that
 // has ended: the one writer ran the end before, or runs it after, and then revokes the grant
-// this one writes, as for a code (consumeCodeQuery). deviceStateQuery says why it changed
-// nothing.
+// this one writes, as for a code (consumeCodeQuery). An approval that names a session needs it
+// held and not ended: the purge deletes an ended session within the minute (review s22 X-1).
+// deviceStateQuery says why it changed nothing.
 const (
 	consumeDeviceQuery = `UPDATE device_authorizations SET state = ?
 		WHERE device_code_hash = ? AND client_id = ? AND state = ? AND expires_at > ?
-		AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = device_authorizations.session_id AND s.ended = 1)`
-	deviceStateQuery = `SELECT state, expires_at,
-		EXISTS (SELECT 1 FROM sessions s WHERE s.id = device_authorizations.session_id AND s.ended = 1)
+		AND ` + deviceSessionLive
+	deviceStateQuery = `SELECT state, expires_at, NOT ` + deviceSessionLive + `
 		FROM device_authorizations WHERE device_code_hash = ? AND client_id = ?`
+	// deviceSessionLive holds for an authorization that names no session or names one the
+	// store holds and has not ended.
+	deviceSessionLive = `(device_authorizations.session_id = '' OR EXISTS (SELECT 1 FROM sessions s
+		WHERE s.id = device_authorizations.session_id AND s.ended = 0))`
 )
 
 // deviceStatus is what deviceStateQuery reads of a device authorization that was not consumed.
