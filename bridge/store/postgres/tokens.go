@@ -395,21 +395,12 @@ func revokeGrantsCounted(ctx context.Context, q querier, subject, clientID strin
 // unexchanged code is consumed (its exchange gets invalid_grant). One statement, so it commits
 // with the families' revocation when q is the transaction that revokes them.
 func closePendingGrants(ctx context.Context, q querier, subject, clientID string) error {
-	var (
-		where string
-		args  = []any{string(sso.DeviceDenied), string(sso.DeviceApproved)}
-	)
-	if subject != "" {
-		args = append(args, subject)
-		where += fmt.Sprintf(` AND subject = $%d`, len(args))
-	}
-	if clientID != "" {
-		args = append(args, clientID)
-		where += fmt.Sprintf(` AND client_id = $%d`, len(args))
-	}
-	_, err := q.Exec(ctx, `WITH d AS (UPDATE device_authorizations SET state = $1 WHERE state = $2`+where+` RETURNING 1)
+	where, args := grantWhere(subject, clientID) // the families' filter: the same columns
+	n := len(args)
+	args = append(args, string(sso.DeviceDenied), string(sso.DeviceApproved))
+	_, err := q.Exec(ctx, fmt.Sprintf(`WITH d AS (UPDATE device_authorizations SET state = $%d WHERE state = $%d AND `, n+1, n+2)+where+` RETURNING 1)
 		UPDATE auth_requests SET code_consumed = TRUE
-		WHERE done AND NOT code_consumed AND code_hash IS NOT NULL AND code_hash <> ''`+where, args...)
+		WHERE done AND NOT code_consumed AND code_hash IS NOT NULL AND code_hash <> '' AND `+where, args...)
 	if err != nil {
 		return fmt.Errorf("close pending grants: %w", err)
 	}
