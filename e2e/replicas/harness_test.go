@@ -195,26 +195,34 @@ func withBackchannel(uri string) envOption {
 	}
 }
 
-func freeAddr(t testing.TB) string {
+// freeAddrs returns n distinct free loopback addresses. It holds every listener open until all
+// are picked: a port closed and picked again at once can come back from the kernel, which once
+// handed a replica the same port for its listener and its admin listener.
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	addrs := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		addrs = append(addrs, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addrs
 }
 
 // start runs one replica and waits until it serves discovery.
 func (e *env) start(t testing.TB, bin, name, dataDir string) *replica {
 	t.Helper()
-	addr := freeAddr(t)
+	addrs := freeAddrs(t, 2)
+	addr := addrs[0]
 	out := &lockedBuffer{}
 	cmd := exec.Command(bin, "serve", "--config", e.config, "--data-dir", dataDir, "--listen", addr)
 	cmd.Stdout, cmd.Stderr = out, out
 	adminAddr := ""
 	if e.admin {
-		adminAddr = freeAddr(t)
+		adminAddr = addrs[1]
 		cmd.Env = append(os.Environ(), adminListenEnv+"="+adminAddr)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
