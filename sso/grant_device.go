@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -367,6 +368,9 @@ func (p *Provider) DeviceLogin(ctx context.Context, typed string) (*DeviceAuthor
 	ar := &AuthRequest{
 		ID: RandomToken(), ClientID: d.ClientID, RedirectURI: p.cfg.Issuer + p.cfg.Device.DonePath,
 		State: state, Scopes: d.Scopes, ResponseType: string(oidc.ResponseTypeCode),
+		// The device's resources (RFC 8707), so that the consent page names them as /device
+		// did; the device's own grant is bound to them (deviceTarget), not to this request.
+		Resources: slices.Clone(d.Resources),
 		CreatedAt: now, ExpiresAt: now.Add(p.storage.life.AuthRequest),
 	}
 	if d.ExpiresAt.Before(ar.ExpiresAt) {

@@ -33,6 +33,9 @@ type consentData struct {
 	// Member names the member who consents ("Alice Anders (alice)"): the page says who is
 	// signed in, and offers to use another account (PathAccount).
 	Member string
+	// Resources are the resource indicators (RFC 8707) the request named, a device's included
+	// (sso.Provider.DeviceLogin): the tokens the member allows are for these services.
+	Resources []string
 }
 
 // isDeviceRequest reports whether ar is the internal auth request of a device approval.
@@ -127,7 +130,7 @@ func (h *Handler) renderConsent(c echo.Context, ar *sso.AuthRequest, client *sso
 		lines = append(lines, scopeLine{d.Title, d.Detail})
 	}
 	return h.Pages.Render(c, http.StatusOK, "consent", consentData{Page: h.Pages.Base("Allow access"), Device: h.isDeviceRequest(ar),
-		CSRF: csrf, RequestID: ar.ID, ClientName: client.Name, Hold: hold, Scopes: lines, Member: label})
+		CSRF: csrf, RequestID: ar.ID, ClientName: client.Name, Hold: hold, Scopes: lines, Member: label, Resources: ar.Resources})
 }
 
 // labelFresh is how long the consent page names a session's member by the label read last
