@@ -13,10 +13,7 @@ import (
 func testOutboxDiscard(t *testing.T, h *H) {
 	dead, pending, delivered := event("a"), event("b"), event("c")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, dead, pending, delivered)...), "Enqueue")
-	lease := map[string]time.Time{}
-	for _, e := range h.claim(h.Now.Add(time.Second), 10) {
-		lease[e.ID] = e.LeaseUntil
-	}
+	lease := leases(h.claimExactly(h.Now.Add(time.Second), "claim", dead, pending, delivered))
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, dead.ID, lease[dead.ID], h.Now, "x", true), "MarkFailed(dead)")
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, pending.ID, lease[pending.ID], h.Now.Add(time.Hour), "y", false), "MarkFailed(retry)")
 	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, delivered.ID, lease[delivered.ID], h.Now), "MarkDelivered")
@@ -54,11 +51,10 @@ func testOutboxTargets(t *testing.T, h *H) {
 	d2 := mk("k5", "webhook", "crm", t0)
 	done := mk("k6", "scim", "portal", t0)
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, d1, d2, done)...), "Enqueue")
-	lease := h.Now.Add(time.Second + time.Minute) // the claim's lease end
-	h.claim(h.Now.Add(time.Second), 10)
-	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, d1.ID, lease, h.Now, "x", true), "MarkFailed(d1)")
-	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, d2.ID, lease, h.Now, "x", true), "MarkFailed(d2)")
-	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, done.ID, lease, h.Now), "MarkDelivered")
+	lease := leases(h.claimExactly(h.Now.Add(time.Second), "claim", d1, d2, done))
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, d1.ID, lease[d1.ID], h.Now, "x", true), "MarkFailed(d1)")
+	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, d2.ID, lease[d2.ID], h.Now, "x", true), "MarkFailed(d2)")
+	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, done.ID, lease[done.ID], h.Now), "MarkDelivered")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, p1, p2, p3)...), "Enqueue(pending)")
 
 	got, err := h.S.OutboxTargets(h.Ctx)
@@ -81,7 +77,7 @@ func testOutboxTargets(t *testing.T, h *H) {
 	// Nothing waiting: no targets at all.
 	ssotest.NoErr(t, h.S.DiscardEvent(h.Ctx, d1.ID), "DiscardEvent(d1)")
 	ssotest.NoErr(t, h.S.DiscardEvent(h.Ctx, d2.ID), "DiscardEvent(d2)")
-	for _, e := range h.claim(h.Now.Add(time.Second), 10) {
+	for _, e := range h.claimExactly(h.Now.Add(time.Second), "claim of the pending", p1, p2, p3) {
 		ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, e.ID, e.LeaseUntil, h.Now), "MarkDelivered")
 	}
 	got, err = h.S.OutboxTargets(h.Ctx)

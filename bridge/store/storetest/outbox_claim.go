@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,6 +42,32 @@ func dueAt(t time.Time, evs ...*store.OutboxEvent) []*store.OutboxEvent {
 		e.NextAttempt = t
 	}
 	return evs
+}
+
+// claimExactly claims at at and fails unless the claim took exactly want (in any order), so a
+// case goes on only with the events in flight that it names: a claim that took none (events not
+// due yet, an enqueue that took seconds in a loaded run) left the outcomes that follow recorded
+// against events never claimed (a zero lease matches one), and the case passed without
+// exercising what it names. It returns the events as claimed.
+func (h *H) claimExactly(at time.Time, what string, want ...*store.OutboxEvent) []*store.OutboxEvent {
+	h.T.Helper()
+	l := h.claim(at, len(want)+10)
+	got, exp := ids(l), ids(want)
+	slices.Sort(got)
+	slices.Sort(exp)
+	if !slices.Equal(got, exp) {
+		h.T.Fatalf("%s: claimed %v, want %v", what, ids(l), ids(want))
+	}
+	return l
+}
+
+// leases are the lease ends of claimed events by id.
+func leases(claimed []*store.OutboxEvent) map[string]time.Time {
+	out := make(map[string]time.Time, len(claimed))
+	for _, e := range claimed {
+		out[e.ID] = e.LeaseUntil
+	}
+	return out
 }
 
 func (h *H) claimOne(at time.Time, exclude ...string) *store.OutboxEvent {

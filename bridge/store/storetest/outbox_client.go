@@ -18,12 +18,9 @@ func testOutboxEventsDieWithClient(t *testing.T, h *H) {
 	ssotest.NoErr(t, h.S.CreateClient(h.Ctx, &sso.StoredClient{ID: "gone", Config: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now}), "CreateClient")
 	delivered, dead, leased, retrying := clientEvent("gone", "m1"), clientEvent("gone", "m2"), clientEvent("gone", "m3"), clientEvent("gone", "m4")
 	pending, later, other := clientEvent("gone", "m5"), clientEvent("gone", "m3"), clientEvent("stays", "m1")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, delivered, dead, leased, retrying), "Enqueue")
-	at := h.Now.Add(time.Minute) // past the store clock's enqueue time even when a loaded run takes seconds
-	lease := map[string]time.Time{}
-	for _, e := range h.claim(at, 10) {
-		lease[e.ID] = e.LeaseUntil
-	}
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, delivered, dead, leased, retrying)...), "Enqueue")
+	at := h.Now.Add(time.Minute)
+	lease := leases(h.claimExactly(at, "claim", delivered, dead, leased, retrying))
 	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, delivered.ID, lease[delivered.ID], at), "MarkDelivered")
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, dead.ID, lease[dead.ID], at, "410", true), "MarkFailed(dead)")
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, retrying.ID, lease[retrying.ID], at.Add(time.Minute), "503", false), "MarkFailed(retry)")

@@ -146,9 +146,9 @@ func testOutboxTargetsSuperseded(t *testing.T, h *H) {
 	newer := clientEvent("crm", "m1")
 	newer.Supersedes = []string{failed.ID}
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, newer)...), "Enqueue(newer)")
-	old, _ := h.inFlightStoodFor("portal/m2")
+	old, standsFor := h.inFlightStoodFor("portal/m2")
 	ssotest.IsErr(t, h.S.MarkFailed(h.Ctx, old.ID, old.LeaseUntil, h.Now.Add(time.Hour), "500", false), store.ErrSuperseded, "MarkFailed(in flight)")
-	for _, e := range h.claim(h.Now.Add(2*time.Second), 10) {
+	for _, e := range h.claimExactly(h.Now.Add(2*time.Second), "claim of the newer events", newer, standsFor) {
 		ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, e.ID, e.LeaseUntil, h.Now), "MarkDelivered")
 	}
 	got, err := h.S.OutboxTargets(h.Ctx)

@@ -375,12 +375,9 @@ func testSAMLDeleteEndsLogouts(t *testing.T, h *H) {
 			SessionIndex: "ix", CreatedAt: h.Now, ExpiresAt: exp}), "AddSAMLParticipant")
 	}
 	delivered, dead, pending, other := clientEvent("gone-sp", "m1"), clientEvent("gone-sp", "m2"), clientEvent("gone-sp", "m3"), clientEvent("stays", "m1")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, delivered, dead), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, delivered, dead)...), "Enqueue")
 	at := h.Now.Add(time.Second)
-	lease := map[string]time.Time{}
-	for _, e := range h.claim(at, 10) {
-		lease[e.ID] = e.LeaseUntil
-	}
+	lease := leases(h.claimExactly(at, "claim", delivered, dead))
 	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, delivered.ID, lease[delivered.ID], at), "MarkDelivered")
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, dead.ID, lease[dead.ID], at, "500", true), "MarkFailed(dead)")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, pending, other), "Enqueue")
@@ -429,12 +426,9 @@ func testSAMLDeleteCounted(t *testing.T, h *H) {
 			SessionIndex: "ix", CreatedAt: h.Now, ExpiresAt: exp}), "AddSAMLParticipant")
 	}
 	delivered, dead := clientEvent("gone-sp", "m1"), clientEvent("gone-sp", "m2")
-	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, delivered, dead), "Enqueue")
+	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, delivered, dead)...), "Enqueue")
 	at := h.Now.Add(time.Second)
-	lease := map[string]time.Time{}
-	for _, e := range h.claim(at, 10) {
-		lease[e.ID] = e.LeaseUntil
-	}
+	lease := leases(h.claimExactly(at, "claim", delivered, dead))
 	ssotest.NoErr(t, h.S.MarkDelivered(h.Ctx, delivered.ID, lease[delivered.ID], at), "MarkDelivered")
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, dead.ID, lease[dead.ID], at, "500", true), "MarkFailed(dead)")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, clientEvent("gone-sp", "m3"), clientEvent("stays", "m1")), "Enqueue")

@@ -604,7 +604,7 @@ func testOutboxStaleClaim(t *testing.T, h *H) {
 func testOutboxFailDead(t *testing.T, h *H) {
 	a1, a2 := event("a"), event("a")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, a1, a2)...), "Enqueue")
-	first := h.claim(h.Now.Add(time.Second), 10)
+	first := h.claimExactly(h.Now.Add(time.Second), "first claim", a1)
 	next := h.Now.Add(time.Hour)
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, a1.ID, first[0].LeaseUntil, next, "503 Service Unavailable", false), "MarkFailed")
 	// Backing off: neither it nor the events behind it are due.
@@ -641,7 +641,7 @@ func testOutboxFailDead(t *testing.T, h *H) {
 func testOutboxRetry(t *testing.T, h *H) {
 	a, b := event("a"), event("b")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, a, b)...), "Enqueue")
-	for _, e := range h.claim(h.Now.Add(time.Second), 10) {
+	for _, e := range h.claimExactly(h.Now.Add(time.Second), "claim", a, b) {
 		ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, e.ID, e.LeaseUntil, h.Now, "x", true), "MarkFailed(dead)")
 	}
 	n, err := h.S.RetryEvents(h.Ctx, a.ID, h.Now.Add(time.Minute))
@@ -672,7 +672,7 @@ func testOutboxRetry(t *testing.T, h *H) {
 func testOutboxRetrySuperseded(t *testing.T, h *H) {
 	old := event("k")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, old)...), "Enqueue(old)")
-	claimed := h.claim(h.Now.Add(time.Second), 10)
+	claimed := h.claimExactly(h.Now.Add(time.Second), "claim", old)
 	ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, old.ID, claimed[0].LeaseUntil, h.Now, "x", true), "MarkFailed(dead)")
 	newer := event("k")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, newer)...), "Enqueue(newer)")
@@ -696,7 +696,7 @@ func testOutboxRetrySuperseded(t *testing.T, h *H) {
 func testOutboxRetrySupersededAfterPurge(t *testing.T, h *H) {
 	old, other := event("k"), event("other")
 	ssotest.NoErr(t, h.S.Enqueue(h.Ctx, dueAt(h.Now, old, other)...), "Enqueue(old, other)")
-	for _, e := range h.claim(h.Now.Add(time.Second), 10) {
+	for _, e := range h.claimExactly(h.Now.Add(time.Second), "claim", old, other) {
 		if e.ID == old.ID {
 			ssotest.NoErr(t, h.S.MarkFailed(h.Ctx, e.ID, e.LeaseUntil, h.Now, "x", true), "MarkFailed(dead)")
 		} else {
