@@ -8,9 +8,10 @@
 // permanent refusal (Permanent, or a 4xx other than 408, 409, 425 and 429: Status), the event
 // goes to the dead-letter state (`ssobridge shadow retry` re-queues it). A claimed delivery
 // runs to its end even when the queue stops, and Run returns once it is recorded. Four workers
-// each claim the next due event as they come free, at most two of one client at a time, so a
-// target that does not answer (each request waiting for shadow.timeout) holds two workers, not
-// every app's deliveries. The store's claim prefers the clients with nothing in flight, and the
+// each claim the next due event as they come free, at most two of one client at a time (a
+// sign-in's synchronous delivery, Queue.DeliverKey, counted with them: it waits for a place),
+// so a target that does not answer (each request waiting for shadow.timeout) holds two workers,
+// not every app's deliveries. The store's claim prefers the clients with nothing in flight, and the
 // last free worker takes only the events of a client with nothing in flight whose latest
 // delivery did not fail: up to three slow targets hold a worker each and another app's events
 // (a back-channel logout) still go out at once; more slow targets share three workers once

@@ -315,20 +315,39 @@ func (q *Queue) ForgetIdleClients(ctx context.Context) error {
 }
 
 // DeliverKey delivers the pending events of one key synchronously, oldest first (a
-// synchronous provisioning at sign-in). An event leased by Run is waited for (bounded by
-// ctx and the per-request timeout); the first failure is returned. Each delivery counts for its
-// client as Run's do: in flight meanwhile (perClient), and its outcome says whether the client's
-// target is slow (deliverClaimed), besides its event's attempts, backoff and the observer's
-// count (deliverOne). Before, a slow failure here was not counted for the client (session 19
-// O's note).
+// synchronous provisioning at sign-in). An event leased by Run is waited for, and so is a free
+// place among its client's deliveries in flight (perClient, Run's and other sign-ins' counted
+// alike), both bounded by ctx and the per-request timeout; the first failure is returned. Each
+// delivery counts for its client as Run's do: in flight meanwhile (perClient), and its outcome
+// says whether the client's target is slow (deliverClaimed), besides its event's attempts,
+// backoff and the observer's count (deliverOne). Before, a slow failure here was not counted for
+// the client (session 19 O's note), and a sign-in delivered whatever its client had in flight:
+// sign-ins at an app whose target hangs each added a request to it (closing-s22, O3/O4).
 func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) error {
 	deadline := q.now().Add(q.cfg.Timeout + 5*time.Second)
+	wait := func(why string) error {
+		if q.now().After(deadline) {
+			return errors.New(why)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+			return nil
+		}
+	}
 	for {
-		evs, err := q.store.ClaimEvents(ctx, store.Claim{Now: q.now(), Lease: q.lease, Limit: 1, Key: key})
+		e, full, err := q.claimKey(ctx, key, clientID)
 		if err != nil {
 			return err
 		}
-		if len(evs) == 0 {
+		if full {
+			if err := wait("the app's earlier deliveries are still in progress"); err != nil {
+				return err
+			}
+			continue
+		}
+		if e == nil {
 			pending, err := q.store.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxPending, ClientID: clientID, Subject: subject})
 			if err != nil {
 				return err
@@ -343,23 +362,39 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 			if !busy {
 				return nil
 			}
-			if q.now().After(deadline) {
-				return errors.New("an earlier delivery for this member is still in progress")
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(100 * time.Millisecond):
+			if err := wait("an earlier delivery for this member is still in progress"); err != nil {
+				return err
 			}
 			continue
 		}
-		q.mu.Lock()
-		q.busy[evs[0].ClientID]++
-		q.mu.Unlock()
-		if err := q.deliverClaimed(ctx, evs[0]); err != nil {
+		if err := q.deliverClaimed(ctx, e); err != nil {
 			return err
 		}
 	}
+}
+
+// claimKey claims the next event of key, due or not (DeliverKey), and counts it in flight, as
+// claim does: nil when none is left to claim; full, claiming nothing, when clientID already has
+// perClient deliveries in flight. One claim at a time (claimMu), so that a sign-in and Run's
+// workers together never pass perClient.
+func (q *Queue) claimKey(ctx context.Context, key, clientID string) (e *store.OutboxEvent, full bool, err error) {
+	q.claimMu.Lock()
+	defer q.claimMu.Unlock()
+	q.mu.Lock()
+	full = q.busy[clientID] >= q.perClient
+	q.mu.Unlock()
+	if full {
+		return nil, true, nil
+	}
+	evs, err := q.store.ClaimEvents(ctx, store.Claim{Now: q.now(), Lease: q.lease, Limit: 1, Key: key})
+	if err != nil || len(evs) == 0 {
+		return nil, false, err
+	}
+	e = evs[0]
+	q.mu.Lock()
+	q.busy[e.ClientID]++
+	q.mu.Unlock()
+	return e, false, nil
 }
 
 // errLeaseCut is a delivery stopped because its claim's lease was about to run out: its requests
