@@ -152,6 +152,7 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 		changes: a.Cluster, signingAlgs: cfg.SigningAlgorithms(), signingKeys: signingKeys, clientRefs: clientReferences(cfg), samlIDs: configSAMLIDs(cfg),
 		log: log, now: time.Now})
 	svc.SAMLKeyManager = samlKeyAdmin{samlKeys}
+	ender.Audit = svc.Audit // the SAML SPs an end left untold (backchannel.AuditUntold)
 	return svc, a.Close, nil
 }
 

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -36,6 +37,8 @@ type outboxParts struct {
 	// samlLogout sends the SAML SPs' back-channel logouts (its registry and keys are set once
 	// the SAML IdP's parts exist).
 	samlLogout *saml.BackChannelSender
+	// audit writes the back-channel logouts' audit events (backchannel.AuditUntold).
+	audit func(ctx context.Context, e *store.AuditEvent)
 }
 
 // newOutbox builds the one outbox queue with its deliverers (each provisioning target's, by
@@ -50,5 +53,5 @@ func newOutbox(p outboxParts) (*outbox.Queue, *backchannel.Logouts) {
 		Channels: channels(&backchannel.Deliverer{Clients: p.clients, Keys: p.keys, Issuer: p.cfg.Issuer,
 			HTTP: sender, Now: p.now}, p.samlLogout)})
 	p.samlLogout.HTTP, p.samlLogout.Issuer, p.samlLogout.Now = sender, p.cfg.Issuer, p.now
-	return q, &backchannel.Logouts{Store: p.store, Clients: p.clients, PublicSID: p.publicSID, Wake: q.Wake, Log: p.log}
+	return q, &backchannel.Logouts{Store: p.store, Clients: p.clients, PublicSID: p.publicSID, Wake: q.Wake, Log: p.log, Audit: p.audit}
 }

@@ -222,7 +222,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		Observer: s.metrics}
 	samlSLO := &saml.BackChannelSender{}
 	queue, logouts := newOutbox(outboxParts{cfg: cfg, store: d.Store, clients: clients, keys: keys, publicSID: publicSID,
-		log: log, now: now, observer: s.metrics, samlLogout: samlSLO})
+		audit: auditLog.Write, log: log, now: now, observer: s.metrics, samlLogout: samlSLO})
 	// A removed app (its events deleted with it) is no longer kept off the outbox's last worker.
 	node.Subscribe(cluster.TopicClients, queue.ForgetIdleClients)
 	s.shadow = provisioning.New(provisioning.Options{

@@ -51,7 +51,18 @@ type Logouts struct {
 	Others func(ctx context.Context, sps []string) SAMLEvents
 	// Log says which app's logout could not be built (nil: not logged).
 	Log *slog.Logger
+	// Audit records each SAML SP an end left untold (AuditUntold; nil: logged only): one the
+	// session signed into after the end's last reads, whose logout needs its registration.
+	Audit func(ctx context.Context, e *store.AuditEvent)
 }
+
+// AuditUntold is the audit event of a SAML SP that an ended session (a sign-out, a
+// deactivation) signed into while it ended, at every try (endAttempts), and that was not sent
+// its back-channel logout: its event needs the SP's registration (its app id names the event
+// and lets the SP's removal delete it), which was not read. The session is ended all the same;
+// the operator sees the SP (Detail) and the member (Subject), and the metric of audit events
+// counts them.
+const AuditUntold = "logout.untold"
 
 // SAMLEvents builds the logout events of an ended session's SAML participants ps without
 // reading anything (it runs in the store's transaction that ends sess). unresolved are the
@@ -113,23 +124,25 @@ func (l *Logouts) prepare(ctx context.Context, p *prepared, clients, sps []strin
 }
 
 // unprepared is what a build found the session signed into that prepare had not read:
-// clients and sps got no event. blind are the clients whose read failed that a last build
-// queued an event for all the same (not counted as missed).
+// clients and sps got no event. blind are the clients a last build queued an event for all the
+// same, unread (not counted as missed): their read failed, or the session signed into them
+// after the last reads.
 type unprepared struct{ clients, sps, blind []string }
 
 // build returns the logout events of the ended session e from p, reading nothing: one per
 // client that registered a backchannel_logout_uri, and the SAML SPs' (Others). What p was not
 // prepared for gets no event and comes back in miss; but with last (the end's last try) a
-// client whose read failed gets its event anyway, in miss.blind: the Deliverer reads the
-// registration again and drops the event of an app without a logout URI.
+// client not read (its read failed, or the session signed into it since) gets its event
+// anyway, in miss.blind: the Deliverer reads the registration again and drops the event of an
+// app without a logout URI. A SAML SP cannot be so queued (its event needs its registration):
+// it comes back in miss.sps, and the end audits it (untold).
 func (l *Logouts) build(p *prepared, e *store.EndedSession, last bool) (out []*store.OutboxEvent, miss unprepared) {
 	sess := e.Session
 	sid := l.sid(sess)
 	for _, id := range sess.Clients {
 		has, ok := p.bcl[id]
-		_, failed := p.unread[id]
 		switch {
-		case !ok && last && failed:
+		case !ok && last:
 			out = append(out, event(id, sess.Subject, sid))
 			miss.blind = append(miss.blind, id)
 		case !ok:
@@ -165,35 +178,42 @@ func entityIDs(ps []*store.SAMLParticipant) []string {
 	return out
 }
 
-// SessionEvents returns the logout events for an ended session: one per client of the
-// session that registered a backchannel_logout_uri, and Others' for its SAML participants
-// (read here). A client that cannot be read (the store failing) gets no event, and the log
-// says so.
-func (l *Logouts) SessionEvents(ctx context.Context, sess *sso.Session) []*store.OutboxEvent {
-	ps := l.participants(ctx, sess.ID)
-	var p prepared
-	l.prepare(ctx, &p, sess.Clients, entityIDs(ps))
-	out, _ := l.build(&p, &store.EndedSession{Session: sess, SAMLParticipants: ps}, false)
-	if l.Log != nil {
-		for id, err := range p.unread {
-			l.Log.WarnContext(ctx, "back-channel logout not queued: the app could not be read", "client", id, "err", err)
-		}
-	}
-	return out
-}
-
 // logBlind says which apps' logouts were queued without their registration (its read failed
-// at every try), by id, with the last read's error.
+// at every try, or the session signed into the app after the last reads), by id, with the last
+// read's error.
 func (l *Logouts) logBlind(ctx context.Context, p *prepared, blind []string) {
 	if l.Log == nil || len(blind) == 0 {
 		return
 	}
 	errs := make([]string, 0, len(blind))
 	for _, id := range blind {
-		errs = append(errs, fmt.Sprint(p.unread[id]))
+		if err, ok := p.unread[id]; ok {
+			errs = append(errs, err.Error())
+		} else {
+			errs = append(errs, "not read: signed into after the last reads")
+		}
 	}
 	l.Log.WarnContext(ctx, "back-channel logout queued without reading the app: its registration could not be read, the delivery reads it again",
 		"clients", blind, "errs", errs)
+}
+
+// untold logs and audits (AuditUntold) the SAML SPs sps that subject's ended sessions signed
+// into after the end's last reads, whose logouts were not queued.
+func (l *Logouts) untold(ctx context.Context, subject string, sps []string) {
+	if len(sps) == 0 {
+		return
+	}
+	if l.Log != nil {
+		l.Log.WarnContext(ctx, "back-channel logout not queued: the session kept signing into SAML service providers while it ended",
+			"saml_sps", sps)
+	}
+	if l.Audit == nil {
+		return
+	}
+	for _, sp := range sps {
+		l.Audit(ctx, &store.AuditEvent{Event: AuditUntold, Subject: subject,
+			Detail: "saml service provider " + sp + " signed into while the session ended: its back-channel logout was not queued"})
+	}
 }
 
 // sid is the sid logout tokens carry for sess ("" for none: sub only).
@@ -263,9 +283,11 @@ var errUnprepared = errors.New("backchannel: the session signed into an app mean
 // rolls it back, is read, and the session is ended again. sess is then updated to the session
 // as it ended (its Clients, Ended), so that what the caller shows next (the front-channel
 // frames) names every app of it. An app whose registration read failed (the store busy) is
-// unprepared too, and read again at the next try; at the last try (endAttempts) its event is
-// queued anyway and the log names it: the Deliverer reads the registration again. A session
-// ended already is left as it is: whoever ended it queued its logouts.
+// unprepared too, and read again at the next try. At the last try (endAttempts) an OIDC app
+// still unread (its read failed, or the session signed into it again meanwhile) has its event
+// queued anyway and the log names it: the Deliverer reads the registration again. A SAML SP
+// still unread then is left untold, audited (AuditUntold) and logged: its event needs its
+// registration. A session ended already is left as it is: whoever ended it queued its logouts.
 func (l *Logouts) EndSession(ctx context.Context, sess *sso.Session) error {
 	var p prepared
 	l.prepare(ctx, &p, sess.Clients, entityIDs(l.participants(ctx, sess.ID)))
@@ -292,10 +314,7 @@ func (l *Logouts) EndSession(ctx context.Context, sess *sso.Session) error {
 		if ended == nil {
 			return nil
 		}
-		if l.Log != nil && (len(miss.clients) > 0 || len(miss.sps) > 0) {
-			l.Log.WarnContext(ctx, "back-channel logout not queued: the session kept signing into apps while it ended",
-				"clients", miss.clients, "saml_sps", miss.sps)
-		}
+		l.untold(ctx, ended.Session.Subject, miss.sps)
 		l.logBlind(ctx, &p, miss.blind)
 		sess.Clients, sess.Ended = ended.Session.Clients, true
 		if queued > 0 && l.Wake != nil {
@@ -356,9 +375,10 @@ func (l *Logouts) prepareSubject(ctx context.Context, p *prepared, subject strin
 // there waits for a connection the transaction may hold the last of (review s21 X3-3). What
 // each app's event needs is read before, from the member's live sessions; an app the
 // transaction finds that was not read rolls the whole deactivation back, is read, and d is
-// applied again (at most endAttempts times; the last one ends the sessions anyway and logs
-// the apps it could not tell). An app whose registration read failed is unprepared alike;
-// the last try queues its events anyway, as EndSession's. It returns what deactivate returns.
+// applied again (at most endAttempts times; the last one ends the sessions anyway). An app
+// whose registration read failed is unprepared alike. The last try queues the events of the
+// OIDC apps still unread anyway, and audits and logs the SAML SPs it could not tell, as
+// EndSession's. It returns what deactivate returns.
 func (l *Logouts) Deactivate(ctx context.Context, d *store.Deactivation, deactivate func(context.Context, *store.Deactivation) ([]*sso.Session, error)) ([]*sso.Session, error) {
 	var p prepared
 	if d.EndSessions {
@@ -391,10 +411,7 @@ func (l *Logouts) Deactivate(ctx context.Context, d *store.Deactivation, deactiv
 		if err != nil {
 			return nil, err
 		}
-		if l.Log != nil && miss.missed() {
-			l.Log.WarnContext(ctx, "back-channel logout not queued: the member's sessions kept signing into apps while they ended",
-				"clients", miss.clients, "saml_sps", miss.sps)
-		}
+		l.untold(ctx, d.Subject, miss.sps)
 		l.logBlind(ctx, &p, miss.blind)
 		if queued > 0 && l.Wake != nil {
 			l.Wake()
