@@ -571,6 +571,16 @@ CREATE INDEX outbox_client_due ON outbox (client_id, next_attempt, seq) WHERE st
 	// in flight (store.OutboxEvent.Supersedes): a retryable failure of this one supersedes it
 	// (session 21; SQLite 32). Events stored before stand for nothing: retried as they were.
 	`ALTER TABLE outbox ADD COLUMN superseded_by TEXT NOT NULL DEFAULT '';`,
+	// 23: RevokeGrants' closing of the grants not yet redeemed (closePendingGrants: "Sign out of
+	// <app>", withdrawal, an administrator's revocation) read every sign-in request and device
+	// authorization (session 23, left by s22 H3; SQLite 33). Partial. The requests' index holds
+	// those with a code, exchanged or not: its condition leaves code_consumed out, so that a
+	// code's exchange stays a HOT update (no indexed column changes) as it was; the code's
+	// issue already wrote index entries (code_hash is indexed).
+	`
+CREATE INDEX auth_requests_coded ON auth_requests (subject, client_id) WHERE code_hash IS NOT NULL;
+CREATE INDEX device_authorizations_approved ON device_authorizations (subject, client_id) WHERE state = 'approved';
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

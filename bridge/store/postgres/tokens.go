@@ -395,16 +395,24 @@ func revokeGrantsCounted(ctx context.Context, q querier, subject, clientID strin
 // unexchanged code is consumed (its exchange gets invalid_grant). One statement, so it commits
 // with the families' revocation when q is the transaction that revokes them.
 func closePendingGrants(ctx context.Context, q querier, subject, clientID string) error {
-	where, args := grantWhere(subject, clientID) // the families' filter: the same columns
-	n := len(args)
-	args = append(args, string(sso.DeviceDenied), string(sso.DeviceApproved))
-	_, err := q.Exec(ctx, fmt.Sprintf(`WITH d AS (UPDATE device_authorizations SET state = $%d WHERE state = $%d AND `, n+1, n+2)+where+` RETURNING 1)
-		UPDATE auth_requests SET code_consumed = TRUE
-		WHERE done AND NOT code_consumed AND code_hash IS NOT NULL AND code_hash <> '' AND `+where, args...)
-	if err != nil {
+	stmt, args := closePendingGrantsSQL(subject, clientID)
+	if _, err := q.Exec(ctx, stmt, args...); err != nil {
 		return fmt.Errorf("close pending grants: %w", err)
 	}
 	return nil
+}
+
+// closePendingGrantsSQL is closePendingGrants' statement and its parameters. Its conditions
+// imply the partial indexes' (auth_requests_coded, device_authorizations_approved, migration 23),
+// written in rather than bound so that a generic plan can use them: a subject's search reads
+// its few coded requests and approved devices instead of every row of both tables (session 23,
+// left by s22 H3).
+func closePendingGrantsSQL(subject, clientID string) (string, []any) {
+	where, args := grantWhere(subject, clientID) // the families' filter: the same columns
+	return `WITH d AS (UPDATE device_authorizations SET state = '` + string(sso.DeviceDenied) + `'
+		WHERE state = '` + string(sso.DeviceApproved) + `' AND ` + where + ` RETURNING 1)
+		UPDATE auth_requests SET code_consumed = TRUE
+		WHERE code_hash IS NOT NULL AND code_hash <> '' AND done AND NOT code_consumed AND ` + where, args
 }
 
 // ListRefreshTokens lists the live families with a refresh token, oldest first, filtered by

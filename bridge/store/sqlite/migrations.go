@@ -743,6 +743,15 @@ CREATE INDEX outbox_client_due ON outbox (client_id, next_attempt, seq) WHERE st
 	// in flight (store.OutboxEvent.Supersedes): a retryable failure of this one supersedes it
 	// (session 21; PostgreSQL 22). Events stored before stand for nothing: retried as they were.
 	`ALTER TABLE outbox ADD COLUMN superseded_by TEXT NOT NULL DEFAULT '';`,
+	// 33: RevokeGrants' closing of the grants not yet redeemed (closePendingGrants: "Sign out of
+	// <app>", withdrawal, an administrator's revocation) searched every sign-in request and
+	// device authorization under the one writer (session 23, left by s22 H3). Partial: only
+	// the rows that can still be redeemed are indexed (a code issued and not exchanged, an
+	// approved device authorization), so that an exchanged code leaves the index.
+	`
+CREATE INDEX auth_requests_unexchanged ON auth_requests (subject, client_id) WHERE code_consumed = 0 AND code_hash IS NOT NULL;
+CREATE INDEX device_authorizations_approved ON device_authorizations (subject, client_id) WHERE state = 'approved';
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

@@ -129,6 +129,30 @@ func revokeGrantsCounted(ctx context.Context, tx *sql.Tx, subject, clientID stri
 // redeemed (review s22 X-3): an approved device authorization is denied (its next poll gets
 // access_denied) and an unexchanged code is consumed (its exchange gets invalid_grant).
 func closePendingGrants(ctx context.Context, tx *sql.Tx, subject, clientID string) error {
+	where, args := pendingWhere(subject, clientID)
+	if _, err := tx.ExecContext(ctx, denyApprovedDevices+where, args...); err != nil {
+		return fmt.Errorf("close device authorizations: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, consumeUnexchangedCodes+where, args...); err != nil {
+		return fmt.Errorf("consume codes: %w", err)
+	}
+	return nil
+}
+
+// denyApprovedDevices and consumeUnexchangedCodes are closePendingGrants' statements, followed by
+// pendingWhere's filter. Their conditions are the partial indexes' (device_authorizations_approved,
+// auth_requests_unexchanged, migration 33), written in rather than bound so that the planner
+// can match them: a subject's search reads the few rows that can still be redeemed instead of
+// every row of both tables under the one writer (session 23).
+const (
+	denyApprovedDevices = `UPDATE device_authorizations SET state = '` + string(sso.DeviceDenied) + `'
+		WHERE state = '` + string(sso.DeviceApproved) + `'`
+	consumeUnexchangedCodes = `UPDATE auth_requests SET code_consumed = 1
+		WHERE code_consumed = 0 AND code_hash IS NOT NULL AND done = 1 AND code_hash <> ''`
+)
+
+// pendingWhere is the filter of closePendingGrants' statements: subject and/or client.
+func pendingWhere(subject, clientID string) (string, []any) {
 	var (
 		where string
 		args  []any
@@ -139,15 +163,7 @@ func closePendingGrants(ctx context.Context, tx *sql.Tx, subject, clientID strin
 	if clientID != "" {
 		where, args = where+` AND client_id = ?`, append(args, clientID)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE device_authorizations SET state = ?
-		WHERE state = ?`+where, append([]any{string(sso.DeviceDenied), string(sso.DeviceApproved)}, args...)...); err != nil {
-		return fmt.Errorf("close device authorizations: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE auth_requests SET code_consumed = 1
-		WHERE done = 1 AND code_consumed = 0 AND code_hash IS NOT NULL AND code_hash <> ''`+where, args...); err != nil {
-		return fmt.Errorf("consume codes: %w", err)
-	}
-	return nil
+	return where, args
 }
 
 // RevokeGrants revokes every family of a subject (for one client when clientID is not empty), or

@@ -1,0 +1,4 @@
+package postgres
+
+// ClosePendingGrantsSQL is RevokeGrants' closing of the grants not yet redeemed (tokens.go).
+var ClosePendingGrantsSQL = closePendingGrantsSQL
