@@ -94,7 +94,9 @@ func TestRefreshAfterPolicyChanges(t *testing.T) {
 			got[ev.Detail]++
 		}
 	}
-	if got[hooks.ReasonSecondFactor] != 2 || got[hooks.ReasonPasswordChanged] != 1 {
+	// alice's two refusals for the same reason: one row per member, app, reason and minute
+	// (audit.Log.Repeated, brief s23 L2), two if a minute passed between them.
+	if n := got[hooks.ReasonSecondFactor]; n < 1 || n > 2 || got[hooks.ReasonPasswordChanged] != 1 {
 		t.Fatalf("audit token.refresh_denied: %v", got)
 	}
 }

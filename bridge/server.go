@@ -292,7 +292,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	}
 	h := &hooks.Hooks{
 		Members: d.Directory, Subjects: subjects, Policy: pol, Access: decide, Consents: d.Store,
-		Audit: auditLog.Write, Anonymous: auditLog.Anonymous, Coalesced: auditLog.Coalesced, ClientThrottle: s.clientThrottle, RequestIP: clientIP,
+		Audit: auditLog.Write, Anonymous: auditLog.Anonymous, Coalesced: auditLog.Coalesced, Repeated: auditLog.Repeated, ClientThrottle: s.clientThrottle, RequestIP: clientIP,
 		LogoutPage: out.TicketURL,
 		Password: passwordGrant{signIn: signIn, subjects: subjects, audit: auditLog.Write, secondFactor: factors.Needed,
 			clientIP: clientIP, now: now}.check,

@@ -149,3 +149,33 @@ func (l *Log) Coalesced(ctx context.Context, key string, e *store.AuditEvent) {
 		l.Write(ctx, &store.AuditEvent{Event: "ratelimit.refused", ClientID: e.ClientID, IP: e.IP, Detail: "audit rows of " + e.Event})
 	}
 }
+
+// Repeated writes an event a caller holding a grant may cause again and again for the same
+// reason, as often as it likes (key names the grant and the reason: a refused refresh of a
+// live refresh token, which an app retrying in a loop repeats on every attempt): the first
+// event per key in each window is written (Write); the others of that window are observed
+// only (metrics count every one) and logged at debug level, not appended. A limiter that fails
+// to answer writes the row: the first one is never lost. Without a limiter every event is
+// written.
+func (l *Log) Repeated(ctx context.Context, key string, e *store.AuditEvent) {
+	if l.limit == nil {
+		l.Write(ctx, e)
+		return
+	}
+	ctx = keep(ctx)
+	first, err := l.limit.First(ctx, "repeated|"+key)
+	if err != nil {
+		l.log.ErrorContext(ctx, "audit rate limit unavailable", "event", e.Event, "err", err)
+	}
+	if first || err != nil {
+		l.Write(ctx, e)
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = l.now()
+	}
+	if l.observe != nil {
+		l.observe(ctx, e)
+	}
+	l.log.DebugContext(ctx, "audit repeated, not written", "event", e.Event, "subject", e.Subject, "client", e.ClientID, "ip", e.IP, "detail", e.Detail)
+}

@@ -135,3 +135,65 @@ func TestCoalesced(t *testing.T) {
 		t.Fatalf("%d rows without a limiter", len(st2.events))
 	}
 }
+
+// failingCounters is a shared limiter's store that cannot count.
+type failingCounters struct{ store.CounterStore }
+
+func (failingCounters) HitCounter(context.Context, store.CounterHit) (store.Counter, error) {
+	return store.Counter{}, errors.New("counters down")
+}
+
+// TestRepeated (brief s23 L2 item 2): an event a client may repeat on every request (a refused
+// refresh of a live refresh token) is written once per key and window, while the observer (the
+// metrics) sees every one; another key (another member, app or reason) and a new window are
+// written; a limiter that cannot count writes every row (the first is never lost), as does a
+// Log without a limiter.
+func TestRepeated(t *testing.T) {
+	ctx := context.Background()
+	clock := now
+	st := &memLog{}
+	observed := 0
+	l := audit.New(st, slog.New(slog.DiscardHandler), func() time.Time { return clock },
+		throttle.NewLimiter(3).WithClock(func() time.Time { return clock })).
+		Observe(func(_ context.Context, e *store.AuditEvent) {
+			if e.Event == "token.refresh_denied" {
+				observed++
+			}
+		})
+	ev := func(subject, detail string) *store.AuditEvent {
+		return &store.AuditEvent{Event: "token.refresh_denied", Subject: subject, ClientID: "app", IP: "192.0.2.1", Detail: detail}
+	}
+	for range 100 {
+		l.Repeated(ctx, "token.refresh_denied|s1|app|lapsed", ev("s1", "lapsed"))
+	}
+	if n := st.count("token.refresh_denied", "lapsed"); n != 1 || observed != 100 {
+		t.Fatalf("100 refusals: %d rows (want 1), %d observed (want 100)", n, observed)
+	}
+	if st.events[0].Subject != "s1" || !st.events[0].Time.Equal(clock) {
+		t.Fatalf("the row written: %+v", st.events[0])
+	}
+	l.Repeated(ctx, "token.refresh_denied|s2|app|lapsed", ev("s2", "lapsed"))
+	l.Repeated(ctx, "token.refresh_denied|s1|app|mfa", ev("s1", "mfa"))
+	if len(st.events) != 3 {
+		t.Fatalf("another member's and another reason's: %d rows, want 3", len(st.events))
+	}
+	clock = clock.Add(time.Minute)
+	for range 10 {
+		l.Repeated(ctx, "token.refresh_denied|s1|app|lapsed", ev("s1", "lapsed"))
+	}
+	if n := st.count("token.refresh_denied", "lapsed"); n != 3 || observed != 112 {
+		t.Fatalf("a new window: %d lapsed rows (want 3), %d observed (want 112)", n, observed)
+	}
+
+	for name, lim := range map[string]*throttle.Limiter{"no limiter": nil,
+		"limiter down": throttle.NewSharedLimiter(3, failingCounters{}, []byte("k"))} {
+		st := &memLog{}
+		l := audit.New(st, slog.New(slog.DiscardHandler), nil, lim)
+		for range 3 {
+			l.Repeated(ctx, "token.refresh_denied|s1|app|lapsed", ev("s1", "lapsed"))
+		}
+		if len(st.events) != 3 {
+			t.Fatalf("%s: %d rows of 3, want all", name, len(st.events))
+		}
+	}
+}

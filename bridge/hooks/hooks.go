@@ -75,6 +75,11 @@ type Hooks struct {
 	// (client.unusable), which a public client's id or /authorize alone causes. Nil: Anonymous
 	// (anonymousEvent lists it too).
 	Coalesced func(ctx context.Context, key string, e *store.AuditEvent)
+	// Repeated writes an audit event a client holding a grant may cause on every request
+	// (audit.Log.Repeated: one row per key and window, every event counted in the metrics): a
+	// refused refresh of a live refresh token (repeatedEvent), keyed by the member, the client
+	// and the reason. Nil: Audit.
+	Repeated func(ctx context.Context, key string, e *store.AuditEvent)
 	// ClientThrottle counts failed client authentications (per client and IP, and per IP).
 	ClientThrottle *throttle.Throttle
 	// RequestIP is the client IP of a request that did not come through the bridge's router
@@ -268,6 +273,10 @@ func (h *Hooks) EndSession(_ context.Context, req *op.EndSessionRequest) (string
 // Event implements sso.Hooks: an audit row with the request's client IP.
 func (h *Hooks) Event(ctx context.Context, event, subject, clientID, detail string) {
 	e := &store.AuditEvent{Event: event, Subject: subject, ClientID: clientID, IP: ClientIP(ctx), Detail: detail}
+	if h.Repeated != nil && repeatedEvent(event) {
+		h.Repeated(ctx, event+"|"+subject+"|"+clientID+"|"+detail, e)
+		return
+	}
 	if h.Coalesced != nil && coalescedEvent(event) {
 		h.Coalesced(ctx, event+"|"+clientID, e)
 		return
@@ -300,6 +309,12 @@ func anonymousEvent(event string) bool {
 // they like (Coalesced): a request of a stored client that is not served, refused at /authorize
 // (no authentication there) or at an API endpoint (a public client authenticates with its id).
 func coalescedEvent(event string) bool { return event == "client.unusable" }
+
+// repeatedEvent reports whether event is one a client holding a grant causes again on every
+// request while the reason holds (Repeated): a refresh refused for the member (the access
+// rule, a second factor now required, a password changed) leaves the refresh token live, so an
+// app that retries in a loop would otherwise append a row per attempt.
+func repeatedEvent(event string) bool { return event == "token.refresh_denied" }
 
 // HasConsent implements sso.ConsentChecker: the member's recorded consent (from the consent
 // page) covers every scope, as the consent page judges it for a browser sign-in; a consent given

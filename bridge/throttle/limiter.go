@@ -36,6 +36,13 @@ func NewLimiter(perMinute int) *Limiter {
 	return &Limiter{limit: perMinute, window: time.Minute, now: time.Now, entries: map[string]*rateEntry{}}
 }
 
+// WithClock makes l read the time from now (tests; the composition root's clock) and returns
+// it. Call it before l is used.
+func (l *Limiter) WithClock(now func() time.Time) *Limiter {
+	l.now = now
+	return l
+}
+
 // NewSharedLimiter is NewLimiter with its windows in counters; secret keys the counters' names.
 func NewSharedLimiter(perMinute int, counters store.CounterStore, secret []byte) *Limiter {
 	l := NewLimiter(perMinute)
