@@ -83,10 +83,11 @@ type Server struct {
 	provider *sso.Provider
 	registry *sso.Registry
 	keys     *sso.KeyManager
-	// throttle counts failed sign-ins, clientThrottle failed client authentications; Run
-	// prunes both.
+	// throttle counts failed sign-ins, clientThrottle failed client authentications,
+	// deviceNetworks wrong device codes per IPv6 /48; Run prunes them.
 	throttle       *throttle.Throttle
 	clientThrottle *throttle.Throttle
+	deviceNetworks *throttle.Throttle
 	// anonLimit rate-limits anonymous writes per client IP; Run prunes it.
 	anonLimit *throttle.Limiter
 	admin     *admin.Service // the admin API's administration (admin.go)
@@ -211,6 +212,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	cookies := session.New(session.Config{HashKey: secrets[secretCookieMAC], BlockKey: secrets[secretCookieEnc],
 		CSRFKey: secrets[secretCSRF], Secure: https, Lifetime: cfg.Session.Lifetime}, d.Store, pages)
 	s.throttle, s.clientThrottle, s.anonLimit = newThrottles(cfg, d, secrets[secretThrottle], log)
+	s.deviceNetworks = newDeviceNetworks(cfg, d, secrets[secretThrottle], log)
 	auditLog := audit.New(d.Store, log, now, s.anonLimit).Observe(observeAudit(s.metrics))
 	limit := &web.AnonymousLimit{Limiter: s.anonLimit, Refused: auditLog.Refused, Pages: pages, Log: log}
 	clientIP := web.IPExtractor(cfg.TrustedProxies)
@@ -328,7 +330,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	// The web side: each part built once from its dependencies, then mounted on one router.
 	flow := &authflow.Handler{Pages: pages, Cookies: cookies, Provider: s.provider, Store: d.Store, Directory: d.Directory,
 		Subjects: subjects, Access: decide, Throttle: s.throttle, DeviceGuesses: newDeviceGuesses(cfg, d, secrets[secretThrottle], log),
-		Audit: auditLog, Scopes: pol.DescribeScopes,
+		DeviceNetworks: s.deviceNetworks, Audit: auditLog, Scopes: pol.DescribeScopes,
 		SignIn: signIn, Provision: s.shadow.Provision, EndSession: logouts.EndSession, LimitAnonymous: limit.Wrap,
 		Issuer: cfg.Issuer, SessionLifetime: cfg.Session.Lifetime, AMSName: amsName(ams.exchanger, ams.website),
 		Upstreams: webupstream.Buttons(ups), Logger: log, Now: now}
@@ -441,6 +443,7 @@ func (s *Server) Run(ctx context.Context) {
 	run(func(ctx context.Context) { s.cluster.Lead(ctx, leasePurge, s.purge) })
 	run(s.throttle.Run)
 	run(s.clientThrottle.Run)
+	run(s.deviceNetworks.Run)
 	run(s.shadow.Run)
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()

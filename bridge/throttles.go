@@ -43,6 +43,21 @@ func withLogger(t *throttle.Throttle, log *slog.Logger) *throttle.Throttle {
 // (newDeviceGuesses), on top of the per-address or per-account limit of the sign-in throttle.
 const DeviceGuessesPerMinute = 30
 
+// newDeviceNetworks is the throttle of wrong device user codes per IPv6 /48 (authflow's
+// Handler.DeviceNetworks), for browsers without a session: the sign-in throttle counts an IPv6
+// client by its /64, so a guesser holding a /48 would have 65,536 per-address budgets, and
+// could spend the anonymous service-wide one (DeviceGuessesPerMinute) alone, pausing entry for
+// everyone without a session. throttle.device_per_network wrong codes within throttle.window,
+// then refused for throttle.lockout, shared by replicas as the other counters are.
+func newDeviceNetworks(cfg Config, d Deps, secret []byte, log *slog.Logger) *throttle.Throttle {
+	tc := config.ThrottleConfig{PerLogin: cfg.Throttle.DevicePerNetwork, PerIP: cfg.Throttle.DevicePerNetwork,
+		Window: cfg.Throttle.Window, Lockout: cfg.Throttle.Lockout}
+	if !sharedThrottles(cfg, d) {
+		return withLogger(throttle.New(tc), log)
+	}
+	return withLogger(throttle.NewShared(tc, d.Store, secret, "device-net"), log)
+}
+
 // newDeviceGuesses is the global throttle of wrong device user codes (RFC 8628 5.1 and 6.1): the
 // per-address limit alone does not bound a guesser spread over many addresses. It keeps two
 // budgets, each under one key for the whole service: entries from browsers without a session,

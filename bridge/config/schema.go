@@ -193,6 +193,11 @@ type ThrottleConfig struct {
 	// its failed sign-ins and client authentications may write; beyond it 429 with
 	// Retry-After. The sign-in form's attempts are throttled per login and per IP instead.
 	AnonymousWrites int `yaml:"anonymous_writes"`
+	// DevicePerNetwork is how many wrong device user codes browsers without a session may enter
+	// from one IPv6 /48 within Window before its entries are slowed, then refused for Lockout:
+	// per_ip counts a /64, and a /48 holds 65,536 of them. IPv4 addresses are counted by
+	// per_ip alone.
+	DevicePerNetwork int `yaml:"device_per_network"`
 }
 
 // AuditConfig sets the audit log's retention.
@@ -221,7 +226,7 @@ func Defaults() Config {
 			RefreshPublic: 24 * time.Hour, Code: 60 * time.Second, DeviceCode: 10 * time.Minute, DeviceInterval: 5 * time.Second},
 		Session: SessionConfig{Lifetime: 12 * time.Hour},
 		Throttle: ThrottleConfig{PerLogin: 5, PerIP: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute,
-			AnonymousWrites: 120},
+			AnonymousWrites: 120, DevicePerNetwork: 50},
 		Log:    LogConfig{Level: "info", Format: "text"},
 		Memory: MemoryConfig{BinaryPages: "evict", GCPercent: DefaultGCPercent, HeapFloorMB: DefaultHeapFloorMB},
 		Audit:  AuditConfig{Retention: 90 * 24 * time.Hour},

@@ -141,6 +141,9 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 	if c.Throttle.AnonymousWrites < 1 {
 		p.addf("throttle.anonymous_writes", "must be at least 1 (requests per client IP and minute)")
 	}
+	if c.Throttle.DevicePerNetwork < 1 {
+		p.addf("throttle.device_per_network", "must be at least 1 (wrong device codes per IPv6 /48 within throttle.window)")
+	}
 	if c.Organisation.PrimaryColor != "" && !isColour(c.Organisation.PrimaryColor) {
 		p.addf("organisation.primary_color", "%q must look like #0b5cab", c.Organisation.PrimaryColor)
 	}

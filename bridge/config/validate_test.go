@@ -43,6 +43,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"reconcile every second", func(c *Config) { c.Shadow.ReconcileInterval = time.Second }, "shadow.reconcile_interval:"},
 		{"negative reconcile interval", func(c *Config) { c.Shadow.ReconcileInterval = -time.Minute }, "shadow.reconcile_interval:"},
 		{"reconcile rate 0", func(c *Config) { c.Shadow.ReconcileRate = 0 }, "shadow.reconcile_rate:"},
+		{"device per network 0", func(c *Config) { c.Throttle.DevicePerNetwork = 0 }, "throttle.device_per_network: must be at least 1"},
 		{"reconcile batch too big", func(c *Config) { c.Shadow.ReconcileBatch = 100000 }, "shadow.reconcile_batch:"},
 		{"client without secret", func(c *Config) {
 			c.Clients = []Client{{ID: "app", RedirectURIs: []string{"https://app.example.org/cb"}}}

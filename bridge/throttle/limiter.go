@@ -130,6 +130,21 @@ func addressPrefix(ip string) (netip.Prefix, bool) {
 	return p, err == nil
 }
 
+// NetworkKey is the IPv6 /48 of ip (one site's usual allocation: 65,536 /64s, each an address
+// to AddressKey), for a budget coarser than the address's; false for an IPv4 address (its
+// address is already the finest a client gets) or what is not an address.
+func NetworkKey(ip string) (string, bool) {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return "", false
+	}
+	p, err := a.Prefix(48)
+	if err != nil {
+		return "", false
+	}
+	return p.String(), true
+}
+
 // RetryAfterSeconds is a Retry-After value (whole seconds, at least 1).
 func RetryAfterSeconds(d time.Duration) string { return fmt.Sprint(int(d.Seconds()) + 1) }
 

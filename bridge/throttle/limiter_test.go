@@ -25,6 +25,26 @@ func TestAddressKey(t *testing.T) {
 	}
 }
 
+// TestNetworkKey (brief s23 L2 item 4): an IPv6 address's /48, whichever of its /64s; none for
+// an IPv4 address (also written IPv4-mapped) or what is not an address.
+func TestNetworkKey(t *testing.T) {
+	for _, c := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1::/48", true},
+		{"2001:db8:1:ffff::1", "2001:db8:1::/48", true},
+		{"2001:db8:2::1", "2001:db8:2::/48", true},
+		{"192.0.2.7", "", false},
+		{"::ffff:192.0.2.7", "", false},
+		{"not an ip", "", false},
+	} {
+		if got, ok := NetworkKey(c.in); got != c.want || ok != c.ok {
+			t.Errorf("NetworkKey(%q) = %q %v, want %q %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}
+
 // TestRateLimiterWindow: the limit holds within a window and a new window starts afresh.
 func TestRateLimiterWindow(t *testing.T) {
 	eachImpl(t, func(t *testing.T, _ func(config.ThrottleConfig) *Throttle, newLimiter func(int) *Limiter) {

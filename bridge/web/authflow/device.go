@@ -10,13 +10,14 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/throttle"
 	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
 // The member's part of the device authorization grant (RFC 8628): /device takes the user code
-// (with CSRF; wrong codes are throttled per client IP like failed sign-ins, and for the whole
-// service by DeviceGuesses), then the normal
+// (with CSRF; wrong codes are throttled per client IP like failed sign-ins, per IPv6 /48 by
+// DeviceNetworks, and for the whole service by DeviceGuesses), then the normal
 // login, consent and access rules run on an internal auth request (sso.Provider.DeviceLogin)
 // that comes back to /device/done, which approves or denies the device.
 
@@ -62,6 +63,16 @@ type deviceBudget struct {
 	key, global string
 	// subject is the signed-in member's ("": an anonymous entry).
 	subject string
+}
+
+// deviceNetworkKey is the counter of Handler.DeviceNetworks an entry from ip counts against:
+// its IPv6 /48 (throttle.NetworkKey); false for an IPv4 address, counted per address only.
+func deviceNetworkKey(ip string) (string, bool) {
+	n, ok := throttle.NetworkKey(ip)
+	if !ok {
+		return "", false
+	}
+	return "\x00device-net:" + n, true
 }
 
 func (h *Handler) deviceBudget(c echo.Context) deviceBudget {
@@ -120,10 +131,14 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 	// the request's context, and a shared throttle's store would refuse the release with it,
 	// so the entry would stay counted as a wrong code (session 14 noticed).
 	global := false
+	network := "" // the network budget's key once reserved (deviceNetworkKey)
 	release := func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 		defer cancel()
 		_ = h.Throttle.Release(rctx, key, ip)
+		if network != "" {
+			_ = h.DeviceNetworks.Release(rctx, network, network)
+		}
 		if global {
 			_ = h.DeviceGuesses.Release(rctx, bud.global, bud.global)
 		}
@@ -133,6 +148,32 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
 		return h.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(
 			"Too many wrong codes. For your security, please wait %s and try again.", humanDuration(retryAfter)))
+	}
+	// Then, for a browser without a session at an IPv6 address, its /48's budget: the
+	// entrant's counts a /64, of which a /48 holds 65,536.
+	if nk, ok := deviceNetworkKey(ip); ok && bud.subject == "" && h.DeviceNetworks != nil {
+		delay, retryAfter, err := h.DeviceNetworks.Check(ctx, nk, nk)
+		if err != nil {
+			release()
+			h.Logger.ErrorContext(ctx, "device code throttle unavailable", "err", err)
+			return web.Unavailable(c, false, h.Pages) // fail closed
+		}
+		if retryAfter > 0 {
+			release() // not this address's wrong code
+			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "device.throttled", IP: ip, Detail: "network"})
+			c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
+			return h.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(
+				"Too many wrong codes have been entered from your network. For your security, please wait %s and try again.", humanDuration(retryAfter)))
+		}
+		network = nk
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				release()
+				return ctx.Err()
+			}
+		}
 	}
 	// Then the service-wide budget of wrong codes (a guesser spread over many addresses), the
 	// anonymous one or the signed-in members' one (deviceBudget).

@@ -146,7 +146,10 @@ type Handler struct {
 	// DeviceGuesses bounds wrong device user codes for the whole service (nil: per address
 	// only, through Throttle).
 	DeviceGuesses *throttle.Throttle
-	Audit         *audit.Log
+	// DeviceNetworks bounds the wrong device user codes of browsers without a session per
+	// IPv6 /48 (throttle.NetworkKey), a budget coarser than Throttle's per /64 (nil: none).
+	DeviceNetworks *throttle.Throttle
+	Audit          *audit.Log
 	// Scopes describes scopes for the consent page.
 	Scopes func(clientID string, scopes []string) []policy.ScopeDescription
 	// SignIn checks typed logins and passwords (throttle, AMS, failure records).
