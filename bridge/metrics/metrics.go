@@ -107,7 +107,7 @@ func New(build BuildInfo) *Metrics {
 			Help: "HTTP request latency on the public listener by route template and method.", Buckets: prometheus.DefBuckets},
 			[]string{"route", "method"}),
 		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "signins_total",
-			Help: "Sign-ins by method (password: the sign-in form; password_grant; upstream_link: the AMS password that links an upstream identity; upstream: an upstream provider; ams_handoff; token_exchange) and outcome (ok, bad_credentials, throttled, throttle_unavailable, ams_unavailable, the AMS status that refused: locked_out, disabled ...; for AMS tokens replayed, refused, unknown_user; for upstream sign-ins expired, replayed, wrong_issuer, invalid_answer, unavailable, upstream_refused ...)."},
+			Help: "Sign-ins by method (password: the sign-in form; password_grant; upstream_link: the AMS password that links an upstream identity; password_reconfirm: the password typed again at a step-up, no sign-in; upstream: an upstream provider; ams_handoff; token_exchange) and outcome (ok, bad_credentials, throttled, throttle_unavailable, ams_unavailable, the AMS status that refused: locked_out, disabled ...; for AMS tokens replayed, refused, unknown_user; for upstream sign-ins expired, replayed, wrong_issuer, invalid_answer, unavailable, upstream_refused ...)."},
 			[]string{"method", "outcome"}),
 		amsDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Subsystem: "ams", Name: "query_duration_seconds",
 			Help: "Latency of the named queries run against the AMS database.", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}},

@@ -57,6 +57,10 @@ const (
 	MethodUpstreamLink  = "upstream_link"  // the AMS password that links an upstream identity
 	MethodUpstream      = "upstream"       // a sign-in through an upstream provider (bridge/web/upstream)
 	MethodPasskey       = "passkey"        // a passkey alone, no login typed (bridge/web/mfa)
+	// MethodPasswordReconfirm is the password typed again at a step-up (bridge/web/mfa: a
+	// session older than mfa.step_up_max_age, before a first second factor): it confirms a
+	// session that exists, it signs nobody in, so it is not counted as MethodPassword.
+	MethodPasswordReconfirm = "password_reconfirm"
 )
 
 // OutcomeOK is the outcome of a sign-in that succeeded.

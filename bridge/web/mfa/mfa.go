@@ -580,7 +580,7 @@ func (h *Handler) checkPassword(c echo.Context, l *loaded) (string, int) {
 		return signin.BadCredentials, http.StatusBadRequest
 	}
 	m, err := h.Flow.SignIn.Check(ctx, signin.Attempt{Login: l.m.Login, Password: password, IP: c.RealIP(),
-		Detail: "password confirmed again at a step-up"})
+		Detail: "password confirmed again at a step-up", Method: signin.MethodPasswordReconfirm})
 	if err == nil && m.Key != l.m.Key {
 		err = legacy.ErrBadCredentials // the login now names another member
 	}
