@@ -467,15 +467,14 @@ func (h *Handler) confirm(c echo.Context) error {
 	return h.completeHandoff(c, t)
 }
 
-// completeHandoff consumes the ticket and keeps the member's session, or signs the member in:
-// the second-factor step first when the member or the waiting app needs one (no session until
-// it passes), else a new session now.
+// completeHandoff consumes the ticket and signs the member in: the second-factor step first
+// when the member or the waiting app needs one (no session written until it passes), else now:
+// a new session, or the browser's session of this member signed in again.
 func (h *Handler) completeHandoff(c echo.Context, t *handoffTicket) error {
 	ctx := c.Request().Context()
 	// Read before the ticket is spent: a browser whose session cannot be read keeps its
 	// ticket for a reload, and nothing is replaced.
-	cur, err := h.currentSession(c)
-	if err != nil {
+	if _, err := h.currentSession(c); err != nil {
 		return h.sessionUnreadable(c, err)
 	}
 	if err := h.Store.UseHandoffToken(ctx, sso.HashToken("ticket:"+t.Nonce), t.Expires.Add(time.Hour)); err != nil {
@@ -488,13 +487,17 @@ func (h *Handler) completeHandoff(c echo.Context, t *handoffTicket) error {
 	if err != nil {
 		return h.handoffError(c, err, c.RealIP())
 	}
-	if cur != nil && cur.Subject == h.Subjects.Subject(m.Key) {
-		// Already this member's session: the waiting app's own checks (complete) ask for a
-		// second factor the session lacks.
-		h.Audit.Write(ctx, &store.AuditEvent{Event: "login.success", Subject: cur.Subject, Login: m.Login, IP: c.RealIP(), Detail: "ams hand-off"})
-		return h.continueAfterSignIn(c, cur)
-	}
-	// A new sign-in: the browser's waiting request (if it is still pending and this browser's).
+	// A sign-in, also into a browser already signed in as this member (cur): the member has
+	// just signed in at the AMS, which the bridge verified by redeeming the AMS's token, so
+	// the session records this sign-in as a new hand-off session does (OIDC Core 2,
+	// auth_time: when the member authenticated): auth time now, methods ["ams"] (and the
+	// second factor's, once the step passes, when the member or the waiting app needs one).
+	// The member's own session is signed in again (authflow newSession: a compare-and-set
+	// of the cookie it presented, store.ReauthenticateSession; its id and apps are kept),
+	// never kept with the older sign-in's time, nor given this one's time with the older
+	// sign-in's methods: a hand-off never makes a session look as if it passed a password or
+	// a second factor now. Until the step passes, the session stays as it was.
+	// The browser's waiting request (if it is still pending and this browser's).
 	pending, err := h.Cookies.TakePending(c)
 	if err != nil {
 		return err

@@ -1,7 +1,7 @@
 // Package mfa is the web side of second factors: the second-factor step of a sign-in
 // (/login/mfa), which a sign-in that passed its password, or a session that must step up,
 // reaches through a single-use challenge bound to the browser (store.MFAChallenge: pending ->
-// passed, once); the member's security page (/account/security: authenticator app, recovery
+// passed, once; a sign-in's open no longer than mfa.step_up_max_age after its first factor); the member's security page (/account/security: authenticator app, recovery
 // codes, passkeys), where every change waits for the member to confirm it's them recently (a
 // step-up with their factor; for a first one, a sign-in no older than mfa.step_up_max_age, else
 // their password at the step-up page: security.go reconfirm); and the WebAuthn ceremonies' JSON

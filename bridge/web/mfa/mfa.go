@@ -78,7 +78,8 @@ func readChallengeData(b []byte) challengeData {
 	return d
 }
 
-// challengeLifetime is how long a second-factor step may take.
+// challengeLifetime is how long a second-factor step may take; a sign-in's step no longer than
+// StepUpMaxAge (newChallenge).
 const challengeLifetime = 10 * time.Minute
 
 // Handler serves the second-factor step of the sign-in (/login/mfa) and the member's security
@@ -112,7 +113,12 @@ func (h *Handler) Mount(e *echo.Echo) {
 
 func challengeHash(raw string) string { return sso.HashToken("mfa-challenge:" + raw) }
 
-// newChallenge stores a pending challenge for this browser and returns its raw id.
+// newChallenge stores a pending challenge for this browser and returns its raw id. It lives
+// challengeLifetime; a sign-in's (kindSignIn) no longer than StepUpMaxAge: its first factor
+// (the password, the AMS hand-off, an upstream sign-in), checked when the challenge is opened,
+// bounds the second as a step-up's age does (stepUpAge), so a sign-in whose password is older
+// than mfa.step_up_max_age is not completed by a factor now. The store refuses the challenge
+// once expired (PassMFAChallenge, MFAChallenge): the member starts the sign-in again.
 func (h *Handler) newChallenge(c echo.Context, ch *store.MFAChallenge) (string, error) {
 	browser, err := h.Cookies.RequestBrowser(c)
 	if err != nil {
@@ -120,7 +126,11 @@ func (h *Handler) newChallenge(c echo.Context, ch *store.MFAChallenge) (string, 
 	}
 	raw := sso.RandomToken()
 	now := h.Now()
-	ch.IDHash, ch.Browser, ch.CreatedAt, ch.ExpiresAt = challengeHash(raw), browser, now, now.Add(challengeLifetime)
+	lifetime := challengeLifetime
+	if ch.Kind == kindSignIn {
+		lifetime = min(lifetime, h.stepUpAge())
+	}
+	ch.IDHash, ch.Browser, ch.CreatedAt, ch.ExpiresAt = challengeHash(raw), browser, now, now.Add(lifetime)
 	if err := h.Store.CreateMFAChallenge(c.Request().Context(), ch); err != nil {
 		return "", fmt.Errorf("create mfa challenge: %w", err)
 	}

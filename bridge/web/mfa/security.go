@@ -218,11 +218,15 @@ func (h *Handler) steppedUp(sess *sso.Session) bool {
 // fresh reports whether sess was authenticated (signed in, signed in again, stepped up, its
 // password confirmed again: each sets its auth time) no longer than StepUpMaxAge ago.
 func (h *Handler) fresh(sess *sso.Session) bool {
-	maxAge := h.StepUpMaxAge
-	if maxAge <= 0 {
-		maxAge = 10 * time.Minute // config.DefaultStepUpMaxAge
+	return !h.Now().After(sess.AuthTime.Add(h.stepUpAge()))
+}
+
+// stepUpAge is StepUpMaxAge, or config.DefaultStepUpMaxAge's 10 minutes when unset.
+func (h *Handler) stepUpAge() time.Duration {
+	if h.StepUpMaxAge <= 0 {
+		return 10 * time.Minute // config.DefaultStepUpMaxAge
 	}
-	return !h.Now().After(sess.AuthTime.Add(maxAge))
+	return h.StepUpMaxAge
 }
 
 // What the member must do before changing their factors (reconfirm).
@@ -257,13 +261,13 @@ func (h *Handler) reconfirm(f mfa.Factors, m *legacy.Member, sess *sso.Session) 
 	return confirmPassword
 }
 
-// A first factor whose hand-off session is too old (reconfirm: confirmHandOff). A hand-off
-// into a browser already signed in as the member keeps its session as it was (bridge/web/handoff
-// completeHandoff), so the member signs out here first.
+// A first factor whose hand-off session is too old (reconfirm: confirmHandOff). A new hand-off
+// into this browser signs its session in again with the hand-off's time (bridge/web/handoff
+// completeHandoff), so the member need not sign out first.
 const (
 	handOffAgainHeading = "Come back from the association's website"
 	handOffAgainMessage = "You came here from the association's website too long ago to set up your second factor now: for your safety a first second factor is set up only soon after you sign in."
-	handOffAgainHint    = "Sign out of this service (on your account page: Sign out of this browser), sign in on the association's website again, then follow its link to this service."
+	handOffAgainHint    = "Sign in on the association's website again, then follow its link to this service."
 	// handOffAgainText is both, for answers with one line.
 	handOffAgainText = handOffAgainMessage + " " + handOffAgainHint
 )
