@@ -13,7 +13,7 @@ var (
 	// ErrCodeConsumed: the authorization code was already exchanged (a replay).
 	ErrCodeConsumed = errors.New("sso store: authorization code already used")
 	// ErrSessionEnded: the sign-in session of the authorization code or device authorization
-	// being redeemed has ended, or is no longer held (purged) (IssueTokens, Issue).
+	// being redeemed has ended or expired, or is no longer held (purged) (IssueTokens, Issue).
 	ErrSessionEnded = errors.New("sso store: the sign-in session has ended")
 	// ErrTokenRevoked: the refresh token (or its family) was revoked.
 	ErrTokenRevoked = errors.New("sso store: token revoked")
@@ -175,9 +175,10 @@ type RefreshToken struct {
 type Issue struct {
 	// ConsumeCodeHash, when set, marks that code consumed first; if it already was,
 	// IssueTokens writes nothing else and returns ErrCodeConsumed. A code whose request names
-	// a session the store holds as ended, or no longer holds (Purge deletes ended sessions),
-	// is not consumed either: nothing is written and the answer is ErrSessionEnded. A request
-	// that names no session (SessionID "") is not refused for it. That check is part of the code's compare-and-set, so a
+	// a session the store holds as ended or expired (at the store's clock), or no longer
+	// holds (Purge deletes ended sessions), is not consumed either: nothing is written and the
+	// answer is ErrSessionEnded. A request that names no session (SessionID "") is not
+	// refused for it. That check is part of the code's compare-and-set, so a
 	// session end racing the exchange either comes first (refused) or after (the end then
 	// finds and revokes the grant's session-bound family, as it does every other).
 	ConsumeCodeHash string

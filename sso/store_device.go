@@ -58,8 +58,8 @@ type DeviceAuthorization struct {
 // expired at Now (the store's clock when zero), as ConsumeDeviceAuthorization does
 // (compare-and-set). When that changes nothing, IssueTokens writes nothing and returns
 // ErrNotFound (unknown, another client's, expired, or not approved: consumed by a concurrent
-// poll, denied, pending). An authorization approved in a session the store holds as ended is
-// not consumed either: nothing is written and the answer is ErrSessionEnded (the caller closes
+// poll, denied, pending). An authorization approved in a session the store holds as ended or
+// expired (at Now), or no longer holds (purged), is not consumed either: nothing is written and the answer is ErrSessionEnded (the caller closes
 // the authorization, ConsumeDeviceAuthorization). That check is part of the compare-and-set,
 // so a session end racing the grant either comes first (refused) or after (the end then finds
 // the grant's family and revokes it as it revokes the session's others), as a code's does.

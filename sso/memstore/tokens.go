@@ -15,6 +15,13 @@ func cloneFamily(t *sso.RefreshToken) *sso.RefreshToken {
 	return &c
 }
 
+// sessionHeldLive reports whether the store holds session id, not ended and not expired at now:
+// the session a code or device code is redeemed in must be (sso.Issue).
+func (s *Store) sessionHeldLive(id string, now time.Time) bool {
+	ss := s.sessions[id]
+	return ss != nil && !ss.Ended && live(ss.ExpiresAt, now)
+}
+
 // IssueTokens applies one token grant atomically (see sso.Issue and sso.Rotation): every check
 // runs before anything is written, so a failing grant writes nothing, except a reused rotated
 // token, whose family revocation is kept and ErrRefreshReused returned.
@@ -43,8 +50,8 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 			return errf("issue tokens: consume code", sso.ErrNotFound)
 		case r.CodeConsumed:
 			return errf("issue tokens: consume code", sso.ErrCodeConsumed)
-		case r.SessionID != "" && (s.sessions[r.SessionID] == nil || s.sessions[r.SessionID].Ended):
-			// Ended, or no longer held (purged after its end or expiry): review s22 X-1.
+		case r.SessionID != "" && !s.sessionHeldLive(r.SessionID, now):
+			// Ended or expired, or no longer held (purged after its end or expiry): review s22 X-1.
 			return errf("issue tokens: consume code", sso.ErrSessionEnded)
 		}
 		code = r
@@ -55,8 +62,8 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 		switch {
 		case !ok || d.ClientID != c.ClientID || d.State != sso.DeviceApproved || !live(d.ExpiresAt, orNow(c.Now, now)):
 			return errf("issue tokens: consume device authorization", sso.ErrNotFound)
-		case d.SessionID != "" && (s.sessions[d.SessionID] == nil || s.sessions[d.SessionID].Ended):
-			// Ended, or no longer held (purged after its end or expiry): review s22 X-1.
+		case d.SessionID != "" && !s.sessionHeldLive(d.SessionID, orNow(c.Now, now)):
+			// Ended or expired, or no longer held (purged after its end or expiry): review s22 X-1.
 			return errf("issue tokens: consume device authorization", sso.ErrSessionEnded)
 		}
 		device = d

@@ -449,30 +449,36 @@ func testDeviceIssueConcurrently(t *testing.T, h *H) {
 // is consumed; that session's end then revokes its session-bound family, and a replay after the
 // end is still ErrNotFound (consumed), not ErrSessionEnded. A device code approved without a
 // session is not refused for one. A session ended and then purged (Purge deletes ended
-// sessions every minute), or never stored, is refused as an ended one (review s22 X-1).
+// sessions every minute), or never stored, is refused as an ended one (review s22 X-1), as is
+// one expired at the store's clock but not yet purged (session 23 P7).
 func testDeviceIssueOfEndedSession(t *testing.T, h *H) {
 	ds := deviceStore(t, h)
 	for _, tc := range []struct {
-		name              string
-		end, purge, store bool
+		name                       string
+		end, purge, store, expired bool
 	}{
-		{"ended", true, false, true},
-		{"ended then purged", true, true, true},
-		{"never stored", false, false, false},
+		{"ended", true, false, true, false},
+		{"ended then purged", true, true, true, false},
+		{"never stored", false, false, false, false},
+		{"expired, held", false, false, true, true},
 	} {
 		for _, offline := range []bool{false, true} {
-			h.deviceOfSessionNotHeld(ds, tc.name, tc.end, tc.purge, tc.store, offline)
+			h.deviceOfSessionNotHeld(ds, tc.name, tc.end, tc.purge, tc.store, tc.expired, offline)
 		}
 	}
 	h.deviceOfLiveSession(ds)
 }
 
 // deviceOfSessionNotHeld checks that a device code approved in a session that was ended (and
-// purged), or never stored, is refused until closed.
-func (h *H) deviceOfSessionNotHeld(ds sso.DeviceStore, name string, end, purge, store, offline bool) {
+// purged), never stored, or stored expired (before the store's clock; held until purged), is
+// refused until closed.
+func (h *H) deviceOfSessionNotHeld(ds sso.DeviceStore, name string, end, purge, store, expired, offline bool) {
 	t := h.T
 	t.Helper()
 	sess := h.NewSession("subject-a")
+	if expired {
+		sess.CreatedAt, sess.LastSeen, sess.ExpiresAt = h.Now.Add(-time.Hour), h.Now.Add(-time.Hour), h.Now.Add(-time.Second)
+	}
 	if store {
 		NoErr(t, h.S.CreateSession(h.Ctx, sess), "CreateSession")
 	}

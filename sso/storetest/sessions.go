@@ -66,6 +66,16 @@ func (h *H) NewSession(subject string) *sso.Session {
 	}
 }
 
+// createExpiredSession stores a session of subject that expired a second before h.Now, so
+// before the store's clock, and has not ended: held until Purge deletes it.
+func (h *H) createExpiredSession(subject string) *sso.Session {
+	h.T.Helper()
+	s := h.NewSession(subject)
+	s.CreatedAt, s.LastSeen, s.ExpiresAt = h.Now.Add(-time.Hour), h.Now.Add(-time.Hour), h.Now.Add(-time.Second)
+	NoErr(h.T, h.S.CreateSession(h.Ctx, s), "CreateSession(expired)")
+	return s
+}
+
 // CreateSession stores a new live session of subject.
 func (h *H) CreateSession(subject string, clients ...string) *sso.Session {
 	h.T.Helper()

@@ -140,16 +140,16 @@ func (s *Store) ConsumeDeviceAuthorization(ctx context.Context, deviceCodeHash, 
 // session that has ended. The session's row is read FOR SHARE, as a code's (codeSessionLive):
 // an end in progress (its UPDATE holds the row) is waited for and then read ended; an end that
 // comes after waits for this transaction, and then revokes the family it wrote. An approval
-// that names a session needs its row found (and not ended): Purge deletes an ended session
-// within the minute (review s22 X-1).
+// that names a session needs its row found, not ended and not expired at $5: Purge deletes an
+// ended session within the minute (review s22 X-1), and an expired one is held until then.
 const consumeDeviceSQL = `UPDATE device_authorizations SET state = $1
 	WHERE device_code_hash = $2 AND client_id = $3 AND state = $4 AND expires_at > $5
-	AND COALESCE((SELECT NOT s.ended FROM sessions s WHERE s.id = device_authorizations.session_id FOR SHARE),
+	AND COALESCE((SELECT NOT s.ended AND s.expires_at > $5 FROM sessions s WHERE s.id = device_authorizations.session_id FOR SHARE),
 		device_authorizations.session_id = '')`
 
 // consumeDevice consumes the device authorization c names (consumeDeviceSQL), or says why it
-// cannot: ErrSessionEnded (approved, unexpired, its session ended or no longer held), else
-// ErrNotFound. The
+// cannot: ErrSessionEnded (approved, unexpired, its session ended, expired or no longer
+// held), else ErrNotFound. The
 // state is read by a new statement, which under READ COMMITTED sees what committed before it,
 // a concurrent winner included.
 func consumeDevice(ctx context.Context, q querier, c *sso.DeviceConsumption, now int64) error {
@@ -161,7 +161,7 @@ func consumeDevice(ctx context.Context, q querier, c *sso.DeviceConsumption, now
 		return fmt.Errorf("consume device authorization: %w", err)
 	}
 	var ended bool
-	err = q.QueryRow(ctx, `SELECT COALESCE((SELECT s.ended FROM sessions s WHERE s.id = d.session_id), d.session_id <> '')
+	err = q.QueryRow(ctx, `SELECT COALESCE((SELECT s.ended OR s.expires_at <= $4 FROM sessions s WHERE s.id = d.session_id), d.session_id <> '')
 		FROM device_authorizations d WHERE device_code_hash = $1 AND client_id = $2 AND state = $3 AND expires_at > $4`,
 		c.DeviceCodeHash, c.ClientID, string(sso.DeviceApproved), now).Scan(&ended)
 	switch {

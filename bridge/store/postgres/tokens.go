@@ -108,11 +108,12 @@ func (s *Store) IssueTokens(ctx context.Context, in sso.Issue) error {
 // session that has ended (sso.Issue): the session's row is read FOR SHARE, which waits for an
 // end in progress (its UPDATE holds the row) and then reads it ended; an end that comes after
 // waits for this statement's transaction, and then revokes the session-bound family it made.
-// A request that names a session needs its row found (and not ended): Purge deletes an ended
-// session within the minute, and a session no longer held is never one to bind a grant to
-// (review s22 X-1); a request that names none (an empty id) is not refused for it.
+// A request that names a session needs its row found, not ended and not expired at $2 (now):
+// Purge deletes an ended session within the minute, an expired one is held until then, and a
+// session no longer held is never one to bind a grant to (review s22 X-1); a request that
+// names none (an empty id) is not refused for it.
 const (
-	codeSessionLive = ` AND COALESCE((SELECT NOT s.ended FROM sessions s WHERE s.id = auth_requests.session_id FOR SHARE),
+	codeSessionLive = ` AND COALESCE((SELECT NOT s.ended AND s.expires_at > $2 FROM sessions s WHERE s.id = auth_requests.session_id FOR SHARE),
 		auth_requests.session_id = '')`
 	consumeCodeSQL = `UPDATE auth_requests SET code_consumed = TRUE
 	WHERE code_hash = $1 AND NOT code_consumed AND code_expires > $2` + codeSessionLive
@@ -211,7 +212,8 @@ func consumeCode(ctx context.Context, q querier, in *sso.Issue, now int64) error
 }
 
 // codeState says why a code could not be consumed: unknown or expired (ErrNotFound), consumed
-// already (ErrCodeConsumed), or its session ended or is no longer held (ErrSessionEnded). Under
+// already (ErrCodeConsumed), or its session ended, expired or is no longer held
+// (ErrSessionEnded). Under
 // READ COMMITTED it is a new statement that sees what committed before it, a concurrent winner
 // included.
 func codeState(ctx context.Context, q querier, in *sso.Issue, now int64) error {
@@ -220,13 +222,13 @@ func codeState(ctx context.Context, q querier, in *sso.Issue, now int64) error {
 		expires         int64
 	)
 	const cols = `code_consumed, code_expires,
-		COALESCE((SELECT s.ended FROM sessions s WHERE s.id = auth_requests.session_id), auth_requests.session_id <> '')`
+		COALESCE((SELECT s.ended OR s.expires_at <= $1 FROM sessions s WHERE s.id = auth_requests.session_id), auth_requests.session_id <> '')`
 	var row pgx.Row
 	if in.ConsumeCodeRequest != "" {
-		row = q.QueryRow(ctx, `SELECT `+cols+` FROM auth_requests WHERE id = $1 AND code_hash = $2`,
-			in.ConsumeCodeRequest, in.ConsumeCodeHash)
+		row = q.QueryRow(ctx, `SELECT `+cols+` FROM auth_requests WHERE id = $2 AND code_hash = $3`,
+			now, in.ConsumeCodeRequest, in.ConsumeCodeHash)
 	} else {
-		row = q.QueryRow(ctx, `SELECT `+cols+` FROM auth_requests WHERE code_hash = $1`, in.ConsumeCodeHash)
+		row = q.QueryRow(ctx, `SELECT `+cols+` FROM auth_requests WHERE code_hash = $2`, now, in.ConsumeCodeHash)
 	}
 	err := row.Scan(&consumed, &expires, &ended)
 	switch {

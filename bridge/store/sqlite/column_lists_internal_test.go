@@ -16,7 +16,7 @@ func TestColumnListsCheap(t *testing.T) {
 		q    string
 		args int
 	}{
-		{authRequestQuery, 2}, {codeRequestQuery, 2}, {claimAuthRequestQuery, 3}, {codeStateQuery, 2},
+		{authRequestQuery, 2}, {codeRequestQuery, 2}, {claimAuthRequestQuery, 3}, {codeStateQuery, 3},
 		{factorPresenceQuery, 1}, {familyQuery, 2}, {familyStateQuery, 1},
 		{`SELECT ` + sessionCols + ` FROM sessions s LEFT JOIN session_clients c ON c.session_id = s.id WHERE s.id = ?`, 1},
 	} {

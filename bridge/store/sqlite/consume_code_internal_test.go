@@ -22,7 +22,7 @@ func (codeStateOnly) consumeCode(context.Context, string, string, int64) (int64,
 	return 0, nil
 }
 
-func (c codeStateOnly) codeState(context.Context, string, string) (codeStatus, bool, error) {
+func (c codeStateOnly) codeState(context.Context, string, string, int64) (codeStatus, bool, error) {
 	return c.st, c.found, c.err
 }
 

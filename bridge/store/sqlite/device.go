@@ -148,18 +148,20 @@ func (s *Store) ConsumeDeviceAuthorization(ctx context.Context, deviceCodeHash, 
 // approved, $5 now) that also does not consume an authorization approved in a session that
 // has ended: the one writer ran the end before, or runs it after, and then revokes the grant
 // this one writes, as for a code (consumeCodeQuery). An approval that names a session needs it
-// held and not ended: the purge deletes an ended session within the minute (review s22 X-1).
-// deviceStateQuery says why it changed nothing.
+// held, not ended and not expired: the purge deletes an ended session within the minute
+// (review s22 X-1), and an expired one is held until then. deviceStateQuery ($1 hash, $2
+// client, $3 now) says why it changed nothing.
 const (
-	consumeDeviceQuery = `UPDATE device_authorizations SET state = ?
-		WHERE device_code_hash = ? AND client_id = ? AND state = ? AND expires_at > ?
-		AND ` + deviceSessionLive
-	deviceStateQuery = `SELECT state, expires_at, NOT ` + deviceSessionLive + `
-		FROM device_authorizations WHERE device_code_hash = ? AND client_id = ?`
-	// deviceSessionLive holds for an authorization that names no session or names one the
-	// store holds and has not ended.
-	deviceSessionLive = `(device_authorizations.session_id = '' OR EXISTS (SELECT 1 FROM sessions s
-		WHERE s.id = device_authorizations.session_id AND s.ended = 0))`
+	consumeDeviceQuery = `UPDATE device_authorizations SET state = ?1
+		WHERE device_code_hash = ?2 AND client_id = ?3 AND state = ?4 AND expires_at > ?5
+		AND ` + deviceSessionLivePrefix + `?5))`
+	deviceStateQuery = `SELECT state, expires_at, NOT ` + deviceSessionLivePrefix + `?3)) _
+		FROM device_authorizations WHERE device_code_hash = ?1 AND client_id = ?2`
+	// deviceSessionLivePrefix, completed with now's parameter and "))", holds for an
+	// authorization that names no session or names one the store holds, has not ended and
+	// has not expired at now.
+	deviceSessionLivePrefix = `(device_authorizations.session_id = '' OR EXISTS (SELECT 1 FROM sessions s
+		WHERE s.id = device_authorizations.session_id AND s.ended = 0 AND s.expires_at > `
 )
 
 // deviceStatus is what deviceStateQuery reads of a device authorization that was not consumed.
@@ -179,7 +181,7 @@ func consumeDevice(ctx context.Context, x issueStmts, c *sso.DeviceConsumption, 
 	case n != 0:
 		return nil
 	}
-	st, found, err := x.deviceState(ctx, c.DeviceCodeHash, c.ClientID)
+	st, found, err := x.deviceState(ctx, c.DeviceCodeHash, c.ClientID, now)
 	switch {
 	case err != nil: // first: the driver path reports found false with its error
 		return fmt.Errorf("consume device authorization: %w", err)
@@ -198,9 +200,9 @@ func (r txRotation) consumeDevice(ctx context.Context, hash, clientID string, no
 	return res.RowsAffected()
 }
 
-func (r txRotation) deviceState(ctx context.Context, hash, clientID string) (deviceStatus, bool, error) {
+func (r txRotation) deviceState(ctx context.Context, hash, clientID string, now int64) (deviceStatus, bool, error) {
 	var st deviceStatus
-	err := r.tx.QueryRowContext(ctx, deviceStateQuery, hash, clientID).Scan(&st.state, &st.expires, &st.sessionEnded)
+	err := r.tx.QueryRowContext(ctx, deviceStateQuery, hash, clientID, now).Scan(&st.state, &st.expires, &st.sessionEnded)
 	if errors.Is(err, sql.ErrNoRows) {
 		return deviceStatus{}, false, nil
 	}
@@ -219,9 +221,9 @@ func (rc *rawConn) consumeDevice(ctx context.Context, hash, clientID string, now
 
 // deviceState reads a device authorization's state (deviceStateQuery); found is false when
 // there is no such authorization of that client.
-func (rc *rawConn) deviceState(ctx context.Context, hash, clientID string) (st deviceStatus, found bool, err error) {
-	rc.args[0].Value, rc.args[1].Value = hash, clientID
-	row, found, err := rc.queryRow(ctx, rc.deviceStateStmt, 2)
+func (rc *rawConn) deviceState(ctx context.Context, hash, clientID string, now int64) (st deviceStatus, found bool, err error) {
+	rc.args[0].Value, rc.args[1].Value, rc.args[2].Value = hash, clientID, now
+	row, found, err := rc.queryRow(ctx, rc.deviceStateStmt, 3)
 	if !found || err != nil {
 		return deviceStatus{}, false, err
 	}

@@ -113,7 +113,7 @@ func consumeCode(ctx context.Context, x issueStmts, id, hash string, now int64) 
 	case n != 0:
 		return nil
 	}
-	st, found, err := x.codeState(ctx, id, hash)
+	st, found, err := x.codeState(ctx, id, hash, now)
 	switch {
 	case err != nil: // first: the driver path reports found false with its error
 		return fmt.Errorf("consume code: %w", err)
@@ -130,8 +130,8 @@ func consumeCode(ctx context.Context, x issueStmts, id, hash string, now int64) 
 type codeStatus struct {
 	expires  int64
 	consumed bool
-	// sessionEnded: the code names a session the store holds as ended or no longer holds
-	// (purged after its end or expiry).
+	// sessionEnded: the code names a session the store holds as ended or expired, or no
+	// longer holds (purged after its end or expiry).
 	sessionEnded bool
 }
 
@@ -142,15 +142,15 @@ type issueStmts interface {
 	// consumeCode runs the compare-and-set of request id's code hash and returns how many rows
 	// it changed.
 	consumeCode(ctx context.Context, id, hash string, now int64) (int64, error)
-	// codeState reads the state of request id's code hash; found is false when there is no
-	// such code.
-	codeState(ctx context.Context, id, hash string) (st codeStatus, found bool, err error)
+	// codeState reads the state of request id's code hash, its session's at now; found is
+	// false when there is no such code.
+	codeState(ctx context.Context, id, hash string, now int64) (st codeStatus, found bool, err error)
 	// consumeDevice runs the compare-and-set of client clientID's device code hash
 	// (consumeDeviceQuery) and returns how many rows it changed.
 	consumeDevice(ctx context.Context, hash, clientID string, now int64) (int64, error)
-	// deviceState reads the state of client clientID's device code hash; found is false when
-	// there is no such authorization.
-	deviceState(ctx context.Context, hash, clientID string) (st deviceStatus, found bool, err error)
+	// deviceState reads the state of client clientID's device code hash, its session's at
+	// now; found is false when there is no such authorization.
+	deviceState(ctx context.Context, hash, clientID string, now int64) (st deviceStatus, found bool, err error)
 	insertFamily(ctx context.Context, f *sso.RefreshToken) error
 	insertGrant(ctx context.Context, f *sso.RefreshToken, now time.Time) error
 }
@@ -226,9 +226,9 @@ func (r txRotation) consumeCode(ctx context.Context, id, hash string, now int64)
 	return res.RowsAffected()
 }
 
-func (r txRotation) codeState(ctx context.Context, id, hash string) (codeStatus, bool, error) {
+func (r txRotation) codeState(ctx context.Context, id, hash string, now int64) (codeStatus, bool, error) {
 	var st codeStatus
-	err := r.tx.StmtContext(ctx, r.s.st.codeState).QueryRowContext(ctx, id, hash).Scan(&st.consumed, &st.expires, &st.sessionEnded)
+	err := r.tx.StmtContext(ctx, r.s.st.codeState).QueryRowContext(ctx, id, hash, now).Scan(&st.consumed, &st.expires, &st.sessionEnded)
 	if errors.Is(err, sql.ErrNoRows) {
 		return codeStatus{}, false, nil
 	}

@@ -79,15 +79,17 @@ const (
 	// code that names a session needs that session held and not ended: the purge deletes an
 	// ended session within the minute, and a session no longer held is one that ended (or
 	// expired), never one to bind a new grant to (review s22 X-1).
+	// The session must also not have expired (expires_at > now, the store's clock): an expired
+	// session is held until the purge deletes it, and is no more live than an ended one.
 	consumeCodeQuery = `UPDATE auth_requests SET code_consumed = 1
-			WHERE id = ? AND code_hash = ? AND code_consumed = 0 AND code_expires > ?
+			WHERE id = ?1 AND code_hash = ?2 AND code_consumed = 0 AND code_expires > ?3
 			AND ` + codeSessionLive
 	codeStateQuery = `SELECT +code_consumed _, +code_expires _, NOT ` + codeSessionLive + ` _
-			FROM auth_requests WHERE id = ? AND code_hash = ?`
+			FROM auth_requests WHERE id = ?1 AND code_hash = ?2`
 	// codeSessionLive holds for a request (auth_requests) that names no session or names one
-	// the store holds and has not ended.
+	// the store holds, has not ended and has not expired at ?3 (now).
 	codeSessionLive = `(auth_requests.session_id = '' OR EXISTS (SELECT 1 FROM sessions s
-			WHERE s.id = auth_requests.session_id AND s.ended = 0))`
+			WHERE s.id = auth_requests.session_id AND s.ended = 0 AND s.expires_at > ?3))`
 	// authRequestByCodeQuery is AuthRequestByCode's read, by the code's hash alone: no index
 	// serves it since version 30 (it scans the requests), and nothing in the provider runs it
 	// (the store is an sso.CodeRequestReader), so it is not prepared.

@@ -1057,9 +1057,9 @@ func (rc *rawConn) consumeCode(ctx context.Context, id, hash string, now int64) 
 }
 
 // codeState reads a code's state (codeStateQuery); found is false when there is no such code.
-func (rc *rawConn) codeState(ctx context.Context, id, hash string) (st codeStatus, found bool, err error) {
-	rc.args[0].Value, rc.args[1].Value = id, hash
-	row, found, err := rc.queryRow(ctx, rc.codeStateStmt, 2)
+func (rc *rawConn) codeState(ctx context.Context, id, hash string, now int64) (st codeStatus, found bool, err error) {
+	rc.args[0].Value, rc.args[1].Value, rc.args[2].Value = id, hash, now
+	row, found, err := rc.queryRow(ctx, rc.codeStateStmt, 3)
 	if !found || err != nil {
 		return codeStatus{}, false, err
 	}
