@@ -401,9 +401,8 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		APIRoutes: []string{sso.PathToken, sso.PathUserinfo, sso.PathIntrospect, sso.PathRevoke, sso.PathDeviceAuthzEP},
 		Documents: map[string]http.Handler{sso.PathDiscovery: s.provider.DiscoveryHandler(), sso.PathKeys: s.provider.JWKSHandler()}})
 	s.echo, s.handler = router.Echo, router
-	for _, p := range parts {
-		p.Mount(s.echo)
-	}
+	// Each path refuses the methods it does not route with a 405 naming those it does.
+	router.Mount(parts...)
 	s.instrument(s.metrics)
 	if consoleOn {
 		if err := s.newConsole(chk, consoleSecret, secrets[secretCookieMAC], secrets[secretCookieEnc]); err != nil {

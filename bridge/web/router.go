@@ -772,6 +772,53 @@ func Methods(e *echo.Echo, path string, h, refuse echo.HandlerFunc, methods ...s
 	r.Add(echo.RouteNotFound, path, refuse)
 }
 
+// Mount mounts parts on the router and then refuses, at each path they routed, every method
+// none of them routes there (RefuseUnrouted): mount the parts with it, once, so that no route
+// is left with echo's own 405.
+func (rt *Router) Mount(parts ...Mounter) {
+	for _, p := range parts {
+		p.Mount(rt.Echo)
+	}
+	RefuseUnrouted(rt.Echo)
+}
+
+// unroutedProbe is a method no route takes: Find with it reaches a path's refusal.
+const unroutedProbe = "SSOBRIDGE-UNROUTED"
+
+// RefuseUnrouted routes, at every path of e whose other methods nothing answers yet (the
+// routes added with e.GET, e.POST ...: Methods and Any route theirs), every method not routed
+// there, echo's or any other, to Refuse naming the methods that are (Allow: OPTIONS left out,
+// in alphabetical order), as Methods does. Echo's own 405 names OPTIONS first, which such a
+// path does not serve (echo answers an OPTIONS there itself, 204 with the same list, and no
+// page takes a CORS preflight); a page's OPTIONS is now refused as any other method is.
+// Call it after every route is mounted (Router.Mount does): a route added later keeps
+// echo's 405.
+func RefuseUnrouted(e *echo.Echo) {
+	seen := map[string]bool{}
+	for _, r := range e.Routes() {
+		if seen[r.Path] || r.Method == echo.RouteNotFound {
+			continue
+		}
+		seen[r.Path] = true
+		// The path's node as echo's router would answer a method it does not route: its
+		// refusal when it has one, else echo's 405 with the node's Allow in the context.
+		c := e.NewContext(nil, nil)
+		e.Router().Find(unroutedProbe, r.Path, c)
+		allow, ok := c.Get(echo.ContextKeyHeaderAllow).(string)
+		if !ok {
+			continue
+		}
+		var methods []string
+		for m := range strings.SplitSeq(allow, ", ") {
+			if m != "" && m != http.MethodOptions {
+				methods = append(methods, m)
+			}
+		}
+		slices.Sort(methods)
+		e.Router().Add(echo.RouteNotFound, r.Path, Refuse(strings.Join(methods, ", ")))
+	}
+}
+
 // Allow is the Allow header of a 405 from an endpoint routing methods (Methods): the methods
 // of the requests it serves, OPTIONS left out (RFC 9110 10.2.1: the methods the resource
 // advertises; OPTIONS is routed only where the endpoint answers CORS preflights, the

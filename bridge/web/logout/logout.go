@@ -88,12 +88,19 @@ type Handler struct {
 	Now    func() time.Time
 }
 
-// Mount adds the sign-out routes.
+// Mount adds the sign-out routes. HEAD (RFC 9110 9.3.2: GET without the body) is routed where
+// end_session's HEAD leads (its redirect to Path) and the GETs that only read and redirect
+// (PathDone, PathReturn); a HEAD never signs anyone out, and Path's answers it without
+// acting (head). PathAMS refuses HEAD: its GET ends the session when it comes from the AMS
+// website.
 func (h *Handler) Mount(e *echo.Echo) {
 	e.GET(Path, h.page)
+	e.HEAD(Path, h.head)
 	e.POST(Path, h.submit)
 	e.GET(PathDone, h.done)
+	e.HEAD(PathDone, h.done)
 	e.GET(PathReturn, h.returned)
+	e.HEAD(PathReturn, h.returned)
 	e.GET(PathAMS, h.fromAMS)
 }
 
@@ -142,7 +149,19 @@ type Data struct {
 // section 2: the OP MUST ask when there is no id_token_hint or when it "does not belong to the
 // current OP session with the RP": an ID token of an earlier or another browser's session of
 // the same member (kept by an app, or leaked from it) does not sign this session out silently.
-func (h *Handler) page(c echo.Context) error {
+func (h *Handler) page(c echo.Context) error { return h.answer(c, true) }
+
+// head answers HEAD Path as GET would up to where GET acts, and acts on nothing (RFC 9110
+// 9.3.2, 9.2.1: a safe method): a ticket that does not open is 400, a browser without a session
+// gets GET's redirect (GET ends nothing there either), and a browser with one gets the sign-out
+// page, 200, whatever its ticket: where GET would sign it out at once, HEAD neither ends the
+// session nor sets a cookie (no CSRF token is made). A client following end_session's HEAD
+// redirect with HEAD (curl -I -L, a link checker) learns that the page is there, and the
+// member stays signed in; the same ticket's GET signs them out afterwards.
+func (h *Handler) head(c echo.Context) error { return h.answer(c, false) }
+
+// answer is page (act: GET) and head (HEAD, !act).
+func (h *Handler) answer(c echo.Context, act bool) error {
 	raw := c.QueryParam("t")
 	t, terr := h.OpenTicket(raw)
 	if raw != "" && terr != nil {
@@ -169,6 +188,9 @@ func (h *Handler) page(c echo.Context) error {
 			return c.Redirect(http.StatusSeeOther, next)
 		}
 		return c.Redirect(http.StatusSeeOther, PathDone)
+	}
+	if !act {
+		return h.Pages.Render(c, http.StatusOK, "logout", Data{Page: h.Pages.Base("Sign out"), Ticket: raw})
 	}
 	if t != nil && t.Subject != "" && t.Subject == sess.Subject && t.SID != "" && h.PublicSID != nil && t.SID == h.PublicSID(sess.ID) {
 		return h.signOut(c, sess, t)
