@@ -135,6 +135,27 @@ type Handler struct {
 	WantAuthnRequestsSigned bool
 	Logger                  *slog.Logger
 	Now                     func() time.Time
+
+	// unqualifiedUntil is when this handler stops looking a LogoutRequest's id up under the
+	// key versions before session 22 recorded it under (unqualifiedLogoutKeys); zero (not
+	// mounted): never.
+	unqualifiedUntil time.Time
+}
+
+// unqualifiedKeysWindow is how long after start-up (Mount) a LogoutRequest's id is also looked
+// up under the key versions before session 22 recorded it under, the library's own
+// (logoutReplayPrefix + id, without the SP: dc23729 qualified it by the SP). Such a key lives
+// until its request stops being accepted (the library's logoutRequestAcceptableUntil: at most
+// MaxIssueDelay + MaxClockSkew after it was used, 4.5 minutes), so after a one-instance upgrade
+// none is live a few minutes after the new version starts; the hour covers a rolling upgrade
+// whose replicas of the old version go on recording such keys for up to about 55 minutes
+// after the first new one started.
+const unqualifiedKeysWindow = time.Hour
+
+// unqualifiedLogoutKeys reports whether a LogoutRequest's id is still to be looked up under
+// the unqualified key too (unqualifiedKeysWindow): always when the window was never opened.
+func (h *Handler) unqualifiedLogoutKeys() bool {
+	return h.unqualifiedUntil.IsZero() || h.Now().Before(h.unqualifiedUntil)
 }
 
 // Mount adds the IdP's routes, each with its methods only (web.Methods): any other is 405 with
@@ -145,8 +166,12 @@ type Handler struct {
 // and PathSLONext move a sign-in or a sign-out chain on, and PathSLO consumes the SP's
 // LogoutRequest (its replay key) and signs the member out, or takes the SP's LogoutResponse
 // as the chain's answer.
+//
+// Mount also starts the window in which LogoutRequest ids are looked up under the keys of
+// versions before session 22 too (unqualifiedKeysWindow).
 func (h *Handler) Mount(e *echo.Echo) {
 	const get, head, post = http.MethodGet, http.MethodHead, http.MethodPost
+	h.unqualifiedUntil = h.Now().Add(unqualifiedKeysWindow)
 	web.Methods(e, PathMetadata, h.metadata, nil, get, head)
 	web.Methods(e, PathSSO, h.LimitAnonymous("saml_sso", false, h.sso), nil, get, post)
 	web.Methods(e, PathContinue, h.continueRequest, nil, get)
@@ -214,10 +239,20 @@ type replayCache struct {
 	// replay; the id is recorded under the SP's entity id too (consume), as the AuthnRequests'
 	// ids are ("authn " + entity id + id, sso).
 	logout *crewjam.IdpLogoutRequest
+	// unqualified looks the LogoutRequest's id up under the library's own key too (the key
+	// versions before session 22 recorded it under: Handler.unqualifiedLogoutKeys), so that a
+	// LogoutRequest used just before an upgrade is not accepted again after it. The look-up
+	// records nothing live there (lookUp): an id another SP chose is not refused for it, as
+	// it was when the key was the library's.
+	unqualified bool
 }
 
 // logoutReplayPrefix is the prefix of the library's replay keys of LogoutRequest ids.
 const logoutReplayPrefix = "LogoutRequest:"
+
+// lookUp is the expiry that makes UseSAMLMessageID a look-up: passed already, it records nothing
+// live (store.SAMLStore.UseSAMLMessageID) and is sso.ErrConflict while the key is recorded.
+var lookUp = time.Unix(1, 0).UTC()
 
 func (r replayCache) Consume(key string, expires time.Time) error {
 	if id, ok := strings.CutPrefix(key, logoutReplayPrefix); ok {
@@ -226,8 +261,18 @@ func (r replayCache) Consume(key string, expires time.Time) error {
 		if r.logout == nil || r.logout.Request.Issuer == nil || r.logout.Request.Issuer.Value == "" {
 			return fmt.Errorf("saml: the LogoutRequest %q has no SP to record its id under", id)
 		}
+		if r.unqualified {
+			if err := r.use(key, lookUp); err != nil {
+				return err
+			}
+		}
 		key = logoutReplayPrefix + r.logout.Request.Issuer.Value + " " + id
 	}
+	return r.use(key, expires)
+}
+
+// use records key until expires: crewjam.ErrAssertionReplayed when it is recorded already.
+func (r replayCache) use(key string, expires time.Time) error {
 	err := r.store.UseSAMLMessageID(r.ctx, key, expires)
 	if errors.Is(err, sso.ErrConflict) {
 		return crewjam.ErrAssertionReplayed

@@ -138,6 +138,7 @@ type SAMLStore interface {
 
 	// UseSAMLMessageID records a message id (an AuthnRequest's or LogoutRequest's, qualified by
 	// its issuer) as used until expires; sso.ErrConflict when it was used and has not expired.
+	// An expires passed already records nothing used: the call is a look-up.
 	UseSAMLMessageID(ctx context.Context, key string, expires time.Time) error
 
 	// AddSAMLParticipant records (or refreshes) that a session signed into an SP;

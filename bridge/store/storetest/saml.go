@@ -219,6 +219,14 @@ func testSAMLMessageIDOnce(t *testing.T, h *H) {
 	ssotest.NoErr(t, h.S.UseSAMLMessageID(h.Ctx, "old", h.Now.Add(-time.Second)), "UseSAMLMessageID (expired)")
 	ssotest.NoErr(t, h.S.UseSAMLMessageID(h.Ctx, "old", h.Now.Add(time.Hour)), "UseSAMLMessageID after expiry")
 	ssotest.IsErr(t, h.S.UseSAMLMessageID(h.Ctx, "old", h.Now.Add(time.Hour)), sso.ErrConflict, "UseSAMLMessageID again")
+	// An expiry passed already makes it a look-up (bridge/saml's LogoutRequest ids under the
+	// keys of versions before session 22): ErrConflict while the id is used, which stays as it
+	// was; nothing left used when it was not.
+	passed := time.Unix(1, 0)
+	ssotest.IsErr(t, h.S.UseSAMLMessageID(h.Ctx, "authn:sp id-1", passed), sso.ErrConflict, "UseSAMLMessageID look-up of a used id")
+	ssotest.IsErr(t, h.S.UseSAMLMessageID(h.Ctx, "authn:sp id-1", h.Now.Add(time.Hour)), sso.ErrConflict, "UseSAMLMessageID after its look-up")
+	ssotest.NoErr(t, h.S.UseSAMLMessageID(h.Ctx, "looked-up", passed), "UseSAMLMessageID look-up of an unused id")
+	ssotest.NoErr(t, h.S.UseSAMLMessageID(h.Ctx, "looked-up", h.Now.Add(time.Hour)), "UseSAMLMessageID after its look-up")
 }
 
 // liveSessions stores a live session under each of ids: a participant is added to a stored
