@@ -84,16 +84,28 @@ func exceptSP(ctx context.Context, entityID string) context.Context {
 func (l *Logouts) BackChannel(ctx context.Context, sps []string) func(*sso.Session, []*store.SAMLParticipant) ([]*store.OutboxEvent, []string) {
 	except, _ := ctx.Value(exceptKey{}).(string)
 	// to is, per entity id of sps, the SP to send a LogoutRequest (nil: none; it is the SP
-	// answered through the browser, it has no SOAP service, or it cannot be read).
+	// answered through the browser, it has no SOAP service, it is gone, or its record does not
+	// build). An SP whose read failed (the store busy) is left out: unresolved, so that the
+	// end reads it again, and audits it at its last try, rather than take it for one without a
+	// SOAP service and tell it nothing, unseen.
 	to := make(map[string]*SP, len(sps))
 	for _, id := range sps {
-		to[id] = nil
 		if id == except {
+			to[id] = nil
 			continue
 		}
 		// An SP refused for sign-ins since is still told (Registry.ForLogout).
-		if sp, err := l.Registry.ForLogout(ctx, id); err == nil && soapSLO(sp) != "" {
+		sp, err := l.Registry.ForLogout(ctx, id)
+		var unusable *UnusableError
+		switch {
+		case err == nil && soapSLO(sp) != "":
 			to[id] = sp
+		case err == nil, errors.Is(err, sso.ErrNotFound), errors.As(err, &unusable):
+			to[id] = nil
+		default:
+			if l.Logger != nil {
+				l.Logger.WarnContext(ctx, "saml service provider not read for its back-channel logout, read again", "saml_sp", id, "err", err)
+			}
 		}
 	}
 	return func(sess *sso.Session, ps []*store.SAMLParticipant) (out []*store.OutboxEvent, unresolved []string) {

@@ -112,10 +112,12 @@ func (l *Logouts) prepare(ctx context.Context, p *prepared, clients, sps []strin
 	if l.Others == nil {
 		return
 	}
-	grown := p.saml == nil
+	// Read again when a build found SPs unresolved (sps): those the session signed into since,
+	// and those whose read failed, which p.sps may hold already.
+	grown := p.saml == nil || len(sps) > 0
 	for _, sp := range sps {
 		if !slices.Contains(p.sps, sp) {
-			p.sps, grown = append(p.sps, sp), true
+			p.sps = append(p.sps, sp)
 		}
 	}
 	if grown {
