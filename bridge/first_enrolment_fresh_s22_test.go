@@ -172,8 +172,9 @@ func TestStepUpEnrolmentNeedsRecentSignIn(t *testing.T) {
 // only with a second factor enrols a first one at the bridge only after the AMS website's
 // hand-off (mfa.MayEnrolFirst); a hand-off session older than mfa.step_up_max_age does not
 // (on the security page, at a step-up an app asks for), and no password replaces it (the AMS's
-// own factor): a new hand-off does, after signing out (a hand-off into the member's live session
-// keeps it as it was). Before, the hand-off session enrolled at any age.
+// own factor): a new hand-off does, here after signing out (into the member's live session too
+// since s23: TestHandOffAgainRefreshesFirstEnrolment). Before, the hand-off session enrolled at
+// any age.
 func TestHandOffFirstEnrolmentNeedsRecentHandOff(t *testing.T) {
 	e := newEnvWith(t, true)
 	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
