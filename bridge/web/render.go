@@ -174,10 +174,13 @@ func (r *Renderer) protocolErrorData(path, message, requestRef string) ErrorData
 	return ErrorData{Page: r.Base(heading), Heading: heading, Message: message, Hint: hint, RequestRef: requestRef}
 }
 
-// Mount adds the static files and the theme stylesheet.
+// Mount adds the static files and the theme stylesheet, for GET and HEAD (RFC 9110 9.3.2: a
+// general-purpose server supports HEAD; these GETs change nothing, and net/http sends no body
+// for HEAD).
 func (r *Renderer) Mount(e *echo.Echo) {
-	e.GET("/theme.css", r.themeCSS)
-	e.GET("/static/*", staticHandler())
+	methods := []string{http.MethodGet, http.MethodHead}
+	e.Match(methods, "/theme.css", r.themeCSS)
+	e.Match(methods, "/static/*", staticHandler())
 }
 
 func staticHandler() echo.HandlerFunc {

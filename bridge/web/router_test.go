@@ -104,6 +104,40 @@ func TestThemeCSS(t *testing.T) {
 	}
 }
 
+// TestStaticHead (s23, left by Q4): the theme stylesheet and the static files answer HEAD as
+// GET (RFC 9110 9.3.2), with the same status and type, over a real server that sends no body;
+// before, 405. POST stays refused, naming GET and HEAD.
+func TestStaticHead(t *testing.T) {
+	srv := httptest.NewServer(newTestRouter(t, false))
+	t.Cleanup(srv.Close)
+	for _, path := range []string{"/theme.css", "/static/style.css", "/static/logout.js"} {
+		get, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		get.Body.Close()
+		head, err := http.Head(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(head.Body)
+		head.Body.Close()
+		if get.StatusCode != http.StatusOK || head.StatusCode != http.StatusOK || len(body) != 0 ||
+			head.Header.Get("Content-Type") != get.Header.Get("Content-Type") {
+			t.Fatalf("%s: GET %d %q, HEAD %d %q with %d body bytes; want HEAD as GET, 200, no body",
+				path, get.StatusCode, get.Header.Get("Content-Type"), head.StatusCode, head.Header.Get("Content-Type"), len(body))
+		}
+		post, err := http.Post(srv.URL+path, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		post.Body.Close()
+		if post.StatusCode != http.StatusMethodNotAllowed {
+			t.Fatalf("%s: POST %d, want 405", path, post.StatusCode)
+		}
+	}
+}
+
 // TestAnonymousLimit: past the address's budget an endpoint answers 429 with Retry-After,
 // JSON for API endpoints and JSON callers, a page for browsers, and the refusal is recorded.
 func TestAnonymousLimit(t *testing.T) {
