@@ -31,7 +31,9 @@ type beforeLeaveClient struct {
 	after  bool // run before just after LeaveClient instead
 }
 
-func (s *beforeLeaveClient) LeaveClient(ctx context.Context, subject, clientID string) (int, error) {
+// SignOutOfClient: since session 23 (H4) "Sign out of <app>" is this one transaction, so a
+// sign-in lands just before or just after all of it.
+func (s *beforeLeaveClient) SignOutOfClient(ctx context.Context, subject, clientID string) (int, int, error) {
 	s.mu.Lock()
 	f, after := s.before, s.after
 	s.before = nil
@@ -39,11 +41,11 @@ func (s *beforeLeaveClient) LeaveClient(ctx context.Context, subject, clientID s
 	if f != nil && !after {
 		f()
 	}
-	n, err := s.Store.LeaveClient(ctx, subject, clientID)
+	left, n, err := s.Store.SignOutOfClient(ctx, subject, clientID)
 	if f != nil && after {
 		f()
 	}
-	return n, err
+	return left, n, err
 }
 
 // Since the mend (LeaveClient first, then RevokeGrants, which also consumes the member's
@@ -52,7 +54,7 @@ func (s *beforeLeaveClient) LeaveClient(ctx context.Context, subject, clientID s
 // its tokens are live, stays listed by its session. Both landing points are run.
 func TestXSignInDuringSignOutOfAppIsForgotten(t *testing.T) {
 	for _, after := range []bool{false, true} {
-		t.Run(map[bool]string{false: "before LeaveClient", true: "after LeaveClient"}[after], func(t *testing.T) {
+		t.Run(map[bool]string{false: "before SignOutOfClient", true: "after SignOutOfClient"}[after], func(t *testing.T) {
 			testSignInDuringSignOutOfApp(t, after)
 		})
 	}

@@ -46,4 +46,13 @@ type SessionStore interface {
 	// (AddSessionClient). It returns how many sessions it was taken out of. Ended sessions
 	// keep their lists.
 	LeaveClient(ctx context.Context, subject, clientID string) (int, error)
+	// SignOutOfClient is "Sign out of <app> on all your devices" in one transaction:
+	// LeaveClient(subject, clientID) and sso.TokenStore.RevokeGrants(subject, clientID) (the
+	// member's families at the client, their approved device authorizations and unexchanged
+	// codes there) commit together or not at all, so that a failure cannot leave the app
+	// unlisted by every session (no "Sign out of <app>" offered again) while its grants live
+	// on, and a sign-in into the app committing meanwhile is either taken out and closed or
+	// kept, listed, with its grant. It returns how many sessions the client was taken out of
+	// and how many live families with a refresh token it revoked (session 23, left by s22 H3).
+	SignOutOfClient(ctx context.Context, subject, clientID string) (left, families int, err error)
 }

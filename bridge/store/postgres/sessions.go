@@ -178,13 +178,17 @@ func (s *Store) AddSessionClient(ctx context.Context, id, clientID string, at ti
 
 // LeaveClient takes clientID out of every live session of subject (store.SessionStore).
 func (s *Store) LeaveClient(ctx context.Context, subject, clientID string) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM session_clients WHERE client_id = $1 AND session_id IN
-		(SELECT id FROM sessions WHERE subject = $2 AND NOT ended AND expires_at > $3)`, clientID, subject, ts(s.clock()))
+	tag, err := s.pool.Exec(ctx, leaveClientSQL, clientID, subject, ts(s.clock()))
 	if err != nil {
 		return 0, wrap("leave client", err)
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// leaveClientSQL takes client $1 out of every live session of subject $2 at $3 (LeaveClient,
+// SignOutOfClient).
+const leaveClientSQL = `DELETE FROM session_clients WHERE client_id = $1 AND session_id IN
+		(SELECT id FROM sessions WHERE subject = $2 AND NOT ended AND expires_at > $3)`
 
 // EndSession ends one session (idempotent).
 // Its live console sessions end with it (endConsoleOfBridge), and so do its session-bound

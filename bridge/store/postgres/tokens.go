@@ -417,6 +417,30 @@ func closePendingGrantsSQL(subject, clientID string) (string, []any) {
 		WHERE code_hash IS NOT NULL AND code_hash <> '' AND done AND NOT code_consumed AND ` + where, args
 }
 
+// SignOutOfClient takes clientID out of every live session of subject and revokes the member's
+// grants there, pending ones included, in one transaction (store.SessionStore). Read committed:
+// a sign-in into the client committed before the first statement is taken out and its code
+// consumed; one committed between them stays listed (its code may be consumed); one committed
+// after keeps its grant and stays listed.
+func (s *Store) SignOutOfClient(ctx context.Context, subject, clientID string) (left, families int, err error) {
+	if subject == "" || clientID == "" {
+		return 0, 0, errors.New("postgres: sign out of client: empty subject or client")
+	}
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		now := s.clock()
+		if err := execCount(ctx, tx, &left, leaveClientSQL, clientID, subject, ts(now)); err != nil {
+			return fmt.Errorf("leave client: %w", err)
+		}
+		var err error
+		families, err = revokeGrantsCounted(ctx, tx, subject, clientID, now)
+		return err
+	})
+	if err != nil {
+		return 0, 0, wrap("sign out of client", err)
+	}
+	return left, families, nil
+}
+
 // ListRefreshTokens lists the live families with a refresh token, oldest first, filtered by
 // subject and/or client when not empty.
 func (s *Store) ListRefreshTokens(ctx context.Context, subject, clientID string) ([]*sso.RefreshToken, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +133,35 @@ func BenchmarkLoginWritesPendingIndex(b *testing.B) {
 				timedLoginWrites(b, s, now)
 			}
 		})
+	}
+}
+
+// TestSignOutOfClientAllOrNothing (session 23, left by s22 H3): when SignOutOfClient's
+// revocation fails (a trigger refuses the families' update here), the app stays in the member's
+// sessions, so the account page still offers "Sign out of <app>" to try again; the three writes
+// it replaces (LeaveClient, then RevokeGrants) left the app unlisted with its grants live.
+func TestSignOutOfClientAllOrNothing(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "s.db"))
+	ctx := t.Context()
+	h := &ssotest.H{T: t, S: s, Ctx: ctx, Now: ssotest.Now()}
+	sess := h.CreateSession("alice", "portal")
+	f := h.Grant("alice", "portal")
+	if _, err := s.w.ExecContext(ctx, `CREATE TRIGGER refuse_revoke BEFORE UPDATE OF revoked ON families
+		BEGIN SELECT RAISE(ABORT, 'revocation refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SignOutOfClient(ctx, "alice", "portal"); err == nil {
+		t.Fatal("SignOutOfClient succeeded with its revocation refused")
+	}
+	got, err := s.Session(ctx, sess.ID)
+	ssotest.NoErr(t, err, "Session")
+	if !slices.Equal(got.Clients, []string{"portal"}) || h.Revoked(f.FamilyID) {
+		t.Fatalf("after a failed SignOutOfClient the session lists %q (want [portal]), family revoked %t (want false)", got.Clients, h.Revoked(f.FamilyID))
+	}
+	if _, err := s.w.ExecContext(ctx, `DROP TRIGGER refuse_revoke`); err != nil {
+		t.Fatal(err)
+	}
+	if left, families, err := s.SignOutOfClient(ctx, "alice", "portal"); err != nil || left != 1 || families != 1 {
+		t.Fatalf("SignOutOfClient again = %d, %d, %v; want 1, 1, nil", left, families, err)
 	}
 }

@@ -178,14 +178,18 @@ func (s *Store) AddSessionClient(ctx context.Context, id, clientID string, at ti
 
 // LeaveClient takes clientID out of every live session of subject (store.SessionStore).
 func (s *Store) LeaveClient(ctx context.Context, subject, clientID string) (int, error) {
-	res, err := s.wexec(ctx, `DELETE FROM session_clients WHERE client_id = ? AND session_id IN
-		(SELECT id FROM sessions WHERE subject = ? AND ended = 0 AND expires_at > ?)`, clientID, subject, ts(s.clock()))
+	res, err := s.wexec(ctx, leaveClientSQL, clientID, subject, ts(s.clock()))
 	if err != nil {
 		return 0, wrap("leave client", err)
 	}
 	n, err := res.RowsAffected()
 	return int(n), wrap("leave client", err)
 }
+
+// leaveClientSQL takes client $1 out of every live session of subject $2 at $3 (LeaveClient,
+// SignOutOfClient).
+const leaveClientSQL = `DELETE FROM session_clients WHERE client_id = ? AND session_id IN
+		(SELECT id FROM sessions WHERE subject = ? AND ended = 0 AND expires_at > ?)`
 
 // EndSession ends one session (idempotent).
 // Its live console sessions end with it (endConsoleOfBridge), and so do its session-bound

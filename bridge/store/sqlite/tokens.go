@@ -185,6 +185,27 @@ func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int
 	return families, nil
 }
 
+// SignOutOfClient takes clientID out of every live session of subject and revokes the member's
+// grants there, pending ones included, in one write transaction (store.SessionStore).
+func (s *Store) SignOutOfClient(ctx context.Context, subject, clientID string) (left, families int, err error) {
+	if subject == "" || clientID == "" {
+		return 0, 0, errors.New("sqlite: sign out of client: empty subject or client")
+	}
+	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		now := s.clock()
+		if err := execCount(ctx, tx, &left, leaveClientSQL, clientID, subject, ts(now)); err != nil {
+			return fmt.Errorf("leave client: %w", err)
+		}
+		var err error
+		families, err = revokeGrantsCounted(ctx, tx, subject, clientID, now)
+		return err
+	})
+	if err != nil {
+		return 0, 0, wrap("sign out of client", err)
+	}
+	return left, families, nil
+}
+
 // ListRefreshTokens lists the live families with a refresh token, oldest first, filtered by
 // subject and/or client when not empty.
 func (s *Store) ListRefreshTokens(ctx context.Context, subject, clientID string) ([]*sso.RefreshToken, error) {

@@ -28,6 +28,8 @@ var sessionTests = []test{
 	{"CodeOfEndedSession", testCodeOfEndedSession},
 	{"CodeExchangeRacesEnd", testCodeExchangeRacesEnd},
 	{"LeaveClient", testLeaveClient},
+	{"SignOutOfClient", testSignOutOfClient},
+	{"SignOutOfClientRacesSignIn", testSignOutOfClientRacesSignIn},
 }
 
 // testLeaveClient: LeaveClient takes a client out of every live session of the member (the

@@ -34,8 +34,10 @@ type Consents interface {
 
 // Sessions is what the account page changes in the member's sessions (store.SessionStore).
 type Sessions interface {
-	// LeaveClient takes a client out of every live session of the member.
-	LeaveClient(ctx context.Context, subject, clientID string) (int, error)
+	// SignOutOfClient takes a client out of every live session of the member and revokes the
+	// member's grants there (pending ones included), in one transaction; it returns how many
+	// sessions the client was taken out of and how many families it revoked.
+	SignOutOfClient(ctx context.Context, subject, clientID string) (left, families int, err error)
 }
 
 // Provider is what the account page needs of the OpenID provider.
@@ -267,16 +269,14 @@ func (h *Handler) action(c echo.Context) error {
 		// the app are not bound to this browser (a refresh token with offline_access outlives
 		// the session), so every one of them is revoked; and the app is told to end every
 		// session of the member there (a logout token naming sub, no sid).
-		// The order matters: the app leaves the sessions first, so a sign-in into it landing
-		// meanwhile either adds its session's row back after LeaveClient (and its grant is
-		// revoked next, or it stays listed) and is never forgotten by its session (review s22 X-2).
-		left, err := h.Sessions.LeaveClient(ctx, sess.Subject, clientID)
+		// The sessions and the grants change in one transaction (store.SessionStore
+		// SignOutOfClient): a sign-in into the app committing meanwhile is either closed or
+		// stays listed with its grant (review s22 X-2), and a failure leaves both as they were,
+		// the app still offered here to try again. The logout token follows: the app is told
+		// only what was done.
+		left, n, err := h.Sessions.SignOutOfClient(ctx, sess.Subject, clientID)
 		if err != nil {
-			return fmt.Errorf("leave app: %w", err)
-		}
-		n, err := h.Provider.RevokeGrants(ctx, sess.Subject, clientID)
-		if err != nil {
-			return fmt.Errorf("revoke grants: %w", err)
+			return fmt.Errorf("sign out of app: %w", err)
 		}
 		if err := h.appLogout(ctx, clientID, sess.Subject, nil); err != nil {
 			return err
