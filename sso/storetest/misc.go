@@ -30,6 +30,7 @@ var clientTests = []test{
 	{"DeleteRevokesGrants", testClientDeleteRevokesGrants},
 	{"DeleteEndsParticipation", testClientDeleteEndsParticipation},
 	{"DeleteDropsRequests", testClientDeleteDropsRequests},
+	{"DeleteClosesPending", testClientDeleteClosesPending},
 }
 
 var secretTests = []test{
