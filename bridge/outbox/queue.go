@@ -73,6 +73,7 @@ type Queue struct {
 	claimMu sync.Mutex // one claim at a time, so that no client passes perClient
 	mu      sync.Mutex
 	busy    map[string]int // deliveries in flight per client
+	waiting map[string]int // sign-ins waiting for a place among their client's (DeliverKey)
 	// failing holds the clients whose latest delivery (a worker's or DeliverKey's) failed slowly
 	// and is retried (a target that does not answer, or answers 5xx after slowAfter), with when
 	// it failed: the last free worker is not theirs (claim). A client is forgotten when a
@@ -95,7 +96,7 @@ func New(o Options) *Queue {
 	}
 	return &Queue{cfg: o.Config, store: o.Store, channels: o.Channels, targets: o.Targets, log: o.Logger, now: o.Now,
 		observer: o.Observer, wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second,
-		workers: 4, perClient: 2, busy: map[string]int{}, failing: map[string]time.Time{},
+		workers: 4, perClient: 2, busy: map[string]int{}, waiting: map[string]int{}, failing: map[string]time.Time{},
 		// An event's next attempt is due at most backoff_max after its failure, and claimed
 		// within a lease of it unless the queue is full: a client's mark outlives the wait.
 		failingFor: o.Config.BackoffMax + 2*o.Config.Timeout + 30*time.Second,
@@ -218,7 +219,14 @@ func (q *Queue) claim(ctx context.Context, last bool) (*store.OutboxEvent, error
 	q.mu.Lock()
 	var full []string
 	for c, n := range q.busy {
-		if n >= q.perClient || last {
+		// A sign-in waiting for a place of c (DeliverKey) takes the next one: Run's workers
+		// would otherwise re-take each freed place before its next look (review s23 X-1).
+		if n >= q.perClient || last || q.waiting[c] > 0 {
+			full = append(full, c)
+		}
+	}
+	for c := range q.waiting {
+		if q.busy[c] == 0 {
 			full = append(full, c)
 		}
 	}
@@ -336,31 +344,54 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 			return nil
 		}
 	}
+	// pending says whether key has an event pending (claimable, or leased by Run).
+	pending := func() (bool, error) {
+		evs, err := q.store.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxPending, ClientID: clientID, Subject: subject})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range evs {
+			if e.Key == key {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	waiting := false
+	defer func() {
+		if waiting {
+			q.mu.Lock()
+			if q.waiting[clientID]--; q.waiting[clientID] <= 0 {
+				delete(q.waiting, clientID)
+			}
+			q.mu.Unlock()
+		}
+	}()
 	for {
 		e, full, err := q.claimKey(ctx, key, clientID)
 		if err != nil {
 			return err
 		}
 		if full {
+			// Only a sign-in with something to send waits for a place (review s23 X-1: one
+			// with nothing pending waited for its app's deliveries in flight, then failed).
+			if has, err := pending(); err != nil || !has {
+				return err
+			}
+			if !waiting { // Run's workers leave the next free place of clientID to it (claim)
+				waiting = true
+				q.mu.Lock()
+				q.waiting[clientID]++
+				q.mu.Unlock()
+			}
 			if err := wait("the app's earlier deliveries are still in progress"); err != nil {
 				return err
 			}
 			continue
 		}
 		if e == nil {
-			pending, err := q.store.OutboxEvents(ctx, store.OutboxFilter{State: store.OutboxPending, ClientID: clientID, Subject: subject})
-			if err != nil {
+			if has, err := pending(); err != nil || !has {
 				return err
-			}
-			busy := false
-			for _, e := range pending {
-				if e.Key == key {
-					busy = true
-					break
-				}
-			}
-			if !busy {
-				return nil
 			}
 			if err := wait("an earlier delivery for this member is still in progress"); err != nil {
 				return err

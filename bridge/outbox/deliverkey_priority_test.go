@@ -1,0 +1,102 @@
+package outbox_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/outbox"
+	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+)
+
+// TestDeliverKeyTakesTheNextPlace (review s23 X-1, its second half): a sign-in waiting for a
+// place among its app's deliveries in flight (DeliverKey) gets the next one that frees, before
+// the queue's next claim for that app. Before, Run's workers re-took each freed place at once
+// while DeliverKey looked again every 100 ms: under a backlog a sign-in waited out its deadline.
+func TestDeliverKeyTakesTheNextPlace(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now().UTC().Truncate(time.Second)
+	var (
+		mu    sync.Mutex
+		order []string
+	)
+	hold := map[string]chan struct{}{"m1": make(chan struct{}), "m2": make(chan struct{})}
+	entered, done := make(chan string, 8), make(chan string, 8)
+	deliver := outbox.DeliverFunc(func(ctx context.Context, e *store.OutboxEvent) error {
+		mu.Lock()
+		order = append(order, e.Subject)
+		mu.Unlock()
+		defer func() { done <- e.Subject }()
+		if c, ok := hold[e.Subject]; ok {
+			entered <- e.Subject
+			select {
+			case <-c:
+			case <-ctx.Done():
+			}
+		}
+		return nil
+	})
+	q := outbox.New(outbox.Options{Config: outbox.Defaults(), Store: st, Now: func() time.Time { return now },
+		Logger: slog.New(slog.DiscardHandler), Channels: map[string]outbox.Deliverer{"backchannel": deliver}})
+	enqueue := func(s string, at time.Time) {
+		if err := st.Enqueue(ctx, &store.OutboxEvent{ID: "x-" + s, Key: outbox.Key("backchannel", "x", s), Channel: "backchannel",
+			ClientID: "x", Subject: s, Type: "logout", Payload: []byte("{}"), NextAttempt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enqueue("m1", now.Add(-3*time.Second))
+	enqueue("m2", now.Add(-2*time.Second))
+	first := make(chan error, 1)
+	go func() { _, err := q.DeliverDue(ctx); first <- err }()
+	for range 2 {
+		<-entered
+	}
+	// The backlog: m4 due before the sign-in's m3 (not due yet: DeliverKey sends it all the same).
+	enqueue("m4", now.Add(-time.Second))
+	enqueue("m3", now.Add(time.Hour))
+	key := make(chan error, 1)
+	go func() { key <- q.DeliverKey(ctx, outbox.Key("backchannel", "x", "m3"), "x", "m3") }()
+	for q.Waiting("x") == 0 {
+		select {
+		case err := <-key:
+			t.Fatalf("DeliverKey returned %v before it waited for a place", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	close(hold["m1"])
+	for s := <-done; s != "m1"; s = <-done {
+	}
+	for q.InFlight("x") != 1 { // m1's outcome recorded: its place is free
+		time.Sleep(time.Millisecond)
+	}
+	// The queue's next round, at once: the freed place is the sign-in's.
+	if _, err := q.DeliverDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-key; err != nil {
+		t.Fatalf("DeliverKey: %v", err)
+	}
+	close(hold["m2"])
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := slices.Clone(order)
+	mu.Unlock()
+	if i3, i4 := slices.Index(got, "m3"), slices.Index(got, "m4"); i3 < 0 || (i4 >= 0 && i4 < i3) {
+		t.Fatalf("delivered in the order %v; want m3 (the waiting sign-in) before m4 (the queue's next)", got)
+	}
+	if q.Waiting("x") != 0 {
+		t.Fatal(fmt.Sprint("a sign-in still counted waiting: ", q.Waiting("x")))
+	}
+}
