@@ -375,10 +375,19 @@ func (s *Store) RevokeGrants(ctx context.Context, subject, clientID string) (int
 	return families, nil
 }
 
-// revokeGrantsCounted is revokeGrants in one statement, returning how many of the families it
-// revoked were live (not expired at now) with a refresh token: what RevokeGrants and
-// DeleteClientCounted say.
+// revokeGrantsCounted closes the pending grants (closePendingGrants) and then revokes the
+// families, returning how many of the families it revoked were live (not expired at now) with a
+// refresh token: what RevokeGrants and DeleteClientCounted say. In that order (review s23 X-2):
+// under READ COMMITTED each statement reads its own snapshot, and an exchange whose
+// compare-and-set ran but had not committed when the revocation began was missed the other way
+// round (the families' statement did not see its family; the codes' statement then waited for
+// the exchange's lock and skipped the code it had consumed). Now the codes' statement waits for
+// the exchange and the families' statement, later, sees its family; an exchange that comes
+// after the codes' statement waits for the revocation's lock and finds its code closed.
 func revokeGrantsCounted(ctx context.Context, q querier, subject, clientID string, now time.Time) (int, error) {
+	if err := closePendingGrants(ctx, q, subject, clientID); err != nil {
+		return 0, err
+	}
 	where, args := grantWhere(subject, clientID)
 	var families int
 	err := q.QueryRow(ctx, `WITH r AS (UPDATE families SET revoked = TRUE
@@ -389,7 +398,7 @@ func revokeGrantsCounted(ctx context.Context, q querier, subject, clientID strin
 	if err != nil {
 		return 0, err
 	}
-	return families, closePendingGrants(ctx, q, subject, clientID)
+	return families, nil
 }
 
 // closePendingGrants closes the grants of subject and/or client not yet redeemed (review s22
