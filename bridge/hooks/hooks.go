@@ -77,8 +77,8 @@ type Hooks struct {
 	Coalesced func(ctx context.Context, key string, e *store.AuditEvent)
 	// Repeated writes an audit event a client holding a grant may cause on every request
 	// (audit.Log.Repeated: one row per key and window, every event counted in the metrics): a
-	// refused refresh of a live refresh token (repeatedEvent), keyed by the member, the client
-	// and the reason. Nil: Audit.
+	// refused refresh of a live refresh token (repeatedEvent), keyed by the member, the client,
+	// the reason and the address (throttle.AddressKey). Nil: Audit.
 	Repeated func(ctx context.Context, key string, e *store.AuditEvent)
 	// ClientThrottle counts failed client authentications (per client and IP, and per IP).
 	ClientThrottle *throttle.Throttle
@@ -274,7 +274,10 @@ func (h *Hooks) EndSession(_ context.Context, req *op.EndSessionRequest) (string
 func (h *Hooks) Event(ctx context.Context, event, subject, clientID, detail string) {
 	e := &store.AuditEvent{Event: event, Subject: subject, ClientID: clientID, IP: ClientIP(ctx), Detail: detail}
 	if h.Repeated != nil && repeatedEvent(event) {
-		h.Repeated(ctx, event+"|"+subject+"|"+clientID+"|"+detail, e)
+		// Per address too (its /64 for IPv6: throttle.AddressKey): a refusal from a second
+		// address within the minute (a copied token tried elsewhere) gets its own row, while
+		// one app's loop stays one row a minute (review s23 X-3).
+		h.Repeated(ctx, event+"|"+subject+"|"+clientID+"|"+detail+"|"+throttle.AddressKey(e.IP), e)
 		return
 	}
 	if h.Coalesced != nil && coalescedEvent(event) {
