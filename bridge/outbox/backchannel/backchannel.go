@@ -33,6 +33,10 @@ type payload struct {
 	ClientID  string `json:"client_id"`
 	Subject   string `json:"sub,omitempty"`
 	SessionID string `json:"sid,omitempty"`
+	// Unread marks an event queued without reading the app's registration (an end's last try:
+	// build's blind): the Deliverer drops it quietly when the app has no logout URI or is gone,
+	// where for an event queued from a read registration that is a dead letter.
+	Unread bool `json:"unread,omitempty"`
 }
 
 // Logouts builds back-channel logout events and ends sessions with them.
@@ -145,7 +149,9 @@ func (l *Logouts) build(p *prepared, e *store.EndedSession, last bool) (out []*s
 		has, ok := p.bcl[id]
 		switch {
 		case !ok && last:
-			out = append(out, event(id, sess.Subject, sid))
+			ev := event(id, sess.Subject, sid)
+			ev.Payload, _ = json.Marshal(payload{ClientID: id, Subject: sess.Subject, SessionID: sid, Unread: true})
+			out = append(out, ev)
 			miss.blind = append(miss.blind, id)
 		case !ok:
 			miss.clients = append(miss.clients, id)
@@ -445,13 +451,16 @@ func (d *Deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 		return outbox.Permanent("decode event: %v", err)
 	}
 	c, err := d.Clients.Client(ctx, p.ClientID)
-	if err != nil {
-		if errors.Is(err, sso.ErrNotFound) {
-			return outbox.Permanent("client %s is no longer registered", p.ClientID)
-		}
+	switch {
+	case errors.Is(err, sso.ErrNotFound) && p.Unread, err == nil && c.BackchannelLogoutURI == "" && p.Unread:
+		// Queued without reading the app (build's blind): it has nothing to be told. Not a
+		// failure: no dead letter for an app that never asked for logouts.
+		return nil
+	case errors.Is(err, sso.ErrNotFound):
+		return outbox.Permanent("client %s is no longer registered", p.ClientID)
+	case err != nil:
 		return err
-	}
-	if c.BackchannelLogoutURI == "" {
+	case c.BackchannelLogoutURI == "":
 		return outbox.Permanent("client %s no longer has a backchannel_logout_uri", p.ClientID)
 	}
 	tok, err := d.Keys.SignLogoutToken(c.IDTokenSigningAlg, sso.LogoutToken{Issuer: d.Issuer, Audience: c.ID,
