@@ -100,3 +100,110 @@ func TestDeliverKeyTakesTheNextPlace(t *testing.T) {
 		t.Fatal(fmt.Sprint("a sign-in still counted waiting: ", q.Waiting("x")))
 	}
 }
+
+// TestSignInsLeaveTheQueueAPlace (review s23 X-4): sign-ins waiting for their app's places take
+// the next one only while the queue has one of the app's own in flight. With both places held by
+// sign-ins and another waiting, a freed place is open to the queue's next claim: sign-ins
+// arriving without end would otherwise hold the queue's own events of the app (deprovisioning,
+// logouts) back for ever. (The waiting sign-in may win a freed place first, by its own look: then
+// another waits and the next freed place is tried; before the fix the queue never got one.)
+func TestSignInsLeaveTheQueueAPlace(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now().UTC().Truncate(time.Second)
+	const signIns = 8
+	hold := map[string]chan struct{}{}
+	for i := range signIns {
+		hold[fmt.Sprint("s", i)] = make(chan struct{})
+	}
+	entered := make(chan string, 16)
+	var (
+		mu        sync.Mutex
+		delivered []string
+	)
+	deliver := outbox.DeliverFunc(func(ctx context.Context, e *store.OutboxEvent) error {
+		mu.Lock()
+		delivered = append(delivered, e.Subject)
+		mu.Unlock()
+		if c, ok := hold[e.Subject]; ok {
+			entered <- e.Subject
+			select {
+			case <-c:
+			case <-ctx.Done():
+			}
+		}
+		return nil
+	})
+	q := outbox.New(outbox.Options{Config: outbox.Defaults(), Store: st, Now: func() time.Time { return now },
+		Logger: slog.New(slog.DiscardHandler), Channels: map[string]outbox.Deliverer{"backchannel": deliver}})
+	enqueue := func(s string, at time.Time) {
+		if err := st.Enqueue(ctx, &store.OutboxEvent{ID: "x-" + s, Key: outbox.Key("backchannel", "x", s), Channel: "backchannel",
+			ClientID: "x", Subject: s, Type: "logout", Payload: []byte("{}"), NextAttempt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	results := make([]chan error, signIns)
+	signIn := func(i int) {
+		s := fmt.Sprint("s", i)
+		enqueue(s, now.Add(time.Hour)) // not due: only its sign-in sends it
+		results[i] = make(chan error, 1)
+		go func() { results[i] <- q.DeliverKey(ctx, outbox.Key("backchannel", "x", s), "x", s) }()
+	}
+	waitingOne := func() {
+		for q.Waiting("x") == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// Two sign-ins hold x's two places; a third waits; the queue's own event of x is due.
+	signIn(0)
+	signIn(1)
+	for range 2 {
+		<-entered
+	}
+	enqueue("q", now.Add(-time.Second))
+	signIn(2)
+	waitingOne()
+	next, finished := 3, 0
+	for i := 0; ; i++ {
+		close(hold[fmt.Sprint("s", i)])
+		if err := <-results[i]; err != nil {
+			t.Fatal(err)
+		}
+		finished = i + 1
+		n, err := q.DeliverDue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break // the queue had its place
+		}
+		if q.InFlight("x") != 2 || next == signIns {
+			t.Fatalf("round %d: DeliverDue claimed nothing with %d of x's in flight and a sign-in waiting; want the queue's event claimed (it has none in flight)", i, q.InFlight("x"))
+		}
+		<-entered // the waiting sign-in took the freed place by its own look first: another waits
+		signIn(next)
+		next++
+		waitingOne()
+	}
+	for _, c := range hold {
+		select {
+		case <-c:
+		default:
+			close(c)
+		}
+	}
+	for i := finished; i < next; i++ {
+		if err := <-results[i]; err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Contains(delivered, "q") {
+		t.Fatalf("delivered %v; want q (the queue's)", delivered)
+	}
+}

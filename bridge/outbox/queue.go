@@ -74,6 +74,7 @@ type Queue struct {
 	mu      sync.Mutex
 	busy    map[string]int // deliveries in flight per client
 	waiting map[string]int // sign-ins waiting for a place among their client's (DeliverKey)
+	signIns map[string]int // of busy, the deliveries sign-ins claimed (DeliverKey)
 	// failing holds the clients whose latest delivery (a worker's or DeliverKey's) failed slowly
 	// and is retried (a target that does not answer, or answers 5xx after slowAfter), with when
 	// it failed: the last free worker is not theirs (claim). A client is forgotten when a
@@ -96,7 +97,7 @@ func New(o Options) *Queue {
 	}
 	return &Queue{cfg: o.Config, store: o.Store, channels: o.Channels, targets: o.Targets, log: o.Logger, now: o.Now,
 		observer: o.Observer, wake: make(chan struct{}, 1), lease: 2*o.Config.Timeout + 30*time.Second,
-		workers: 4, perClient: 2, busy: map[string]int{}, waiting: map[string]int{}, failing: map[string]time.Time{},
+		workers: 4, perClient: 2, busy: map[string]int{}, waiting: map[string]int{}, signIns: map[string]int{}, failing: map[string]time.Time{},
 		// An event's next attempt is due at most backoff_max after its failure, and claimed
 		// within a lease of it unless the queue is full: a client's mark outlives the wait.
 		failingFor: o.Config.BackoffMax + 2*o.Config.Timeout + 30*time.Second,
@@ -219,14 +220,12 @@ func (q *Queue) claim(ctx context.Context, last bool) (*store.OutboxEvent, error
 	q.mu.Lock()
 	var full []string
 	for c, n := range q.busy {
-		// A sign-in waiting for a place of c (DeliverKey) takes the next one: Run's workers
-		// would otherwise re-take each freed place before its next look (review s23 X-1).
-		if n >= q.perClient || last || q.waiting[c] > 0 {
-			full = append(full, c)
-		}
-	}
-	for c := range q.waiting {
-		if q.busy[c] == 0 {
+		// A sign-in waiting for a place of c (DeliverKey) takes the next one while the queue
+		// has one of c's own in flight: Run's workers would otherwise re-take each freed place
+		// before its next look (review s23 X-1). Never the queue's only one: sign-ins arriving
+		// without end would hold its events of c (deprovisioning, logouts) back for ever
+		// (review s23 X-4).
+		if n >= q.perClient || last || (q.waiting[c] > 0 && n-q.signIns[c] >= 1) {
 			full = append(full, c)
 		}
 	}
@@ -398,7 +397,13 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 			}
 			continue
 		}
-		if err := q.deliverClaimed(ctx, e); err != nil {
+		err = q.deliverClaimed(ctx, e)
+		q.mu.Lock()
+		if q.signIns[e.ClientID]--; q.signIns[e.ClientID] <= 0 {
+			delete(q.signIns, e.ClientID)
+		}
+		q.mu.Unlock()
+		if err != nil {
 			return err
 		}
 	}
@@ -424,6 +429,7 @@ func (q *Queue) claimKey(ctx context.Context, key, clientID string) (e *store.Ou
 	e = evs[0]
 	q.mu.Lock()
 	q.busy[e.ClientID]++
+	q.signIns[e.ClientID]++
 	q.mu.Unlock()
 	return e, false, nil
 }
