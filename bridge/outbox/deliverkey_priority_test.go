@@ -207,3 +207,67 @@ func TestSignInsLeaveTheQueueAPlace(t *testing.T) {
 		t.Fatalf("delivered %v; want q (the queue's)", delivered)
 	}
 }
+
+// TestSignInWaitingForItsOwnEventLeavesThePlace (review s23 X2-1): a sign-in that found its app
+// full, and then, a place free, finds its own event in flight on the queue, waits for that
+// delivery, not for a place: it no longer holds the queue off the app's free place. Before, its
+// waiting mark stayed until it returned (up to timeout + 5 s) and nobody took the place.
+func TestSignInWaitingForItsOwnEventLeavesThePlace(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, sqlite.Memory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := time.Now().UTC().Truncate(time.Second)
+	hold := map[string]chan struct{}{"m1": make(chan struct{}), "m3": make(chan struct{})}
+	entered, done := make(chan string, 8), make(chan string, 8)
+	deliver := outbox.DeliverFunc(func(ctx context.Context, e *store.OutboxEvent) error {
+		defer func() { done <- e.Subject }()
+		if c, ok := hold[e.Subject]; ok {
+			entered <- e.Subject
+			select {
+			case <-c:
+			case <-ctx.Done():
+			}
+		}
+		return nil
+	})
+	q := outbox.New(outbox.Options{Config: outbox.Defaults(), Store: st, Now: func() time.Time { return now },
+		Logger: slog.New(slog.DiscardHandler), Channels: map[string]outbox.Deliverer{"backchannel": deliver}})
+	for i, s := range []string{"m1", "m3"} {
+		if err := st.Enqueue(ctx, &store.OutboxEvent{ID: "x-" + s, Key: outbox.Key("backchannel", "x", s), Channel: "backchannel",
+			ClientID: "x", Subject: s, Type: "logout", Payload: []byte("{}"), NextAttempt: now.Add(time.Duration(i-3) * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The queue delivers m1 and m3 (the sign-in's own event): x is full.
+	first := make(chan error, 1)
+	go func() { _, err := q.DeliverDue(ctx); first <- err }()
+	for range 2 {
+		<-entered
+	}
+	key := make(chan error, 1)
+	go func() { key <- q.DeliverKey(ctx, outbox.Key("backchannel", "x", "m3"), "x", "m3") }()
+	for q.Waiting("x") == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(hold["m1"])
+	for s := <-done; s != "m1"; s = <-done {
+	}
+	// Its next look finds a place and its event in flight: it waits for that, not for a place.
+	deadline := time.Now().Add(10 * time.Second) // a bound for a look every 100 ms, not a timing
+	for q.Waiting("x") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the sign-in still holds the queue off x's free place while its own event is in flight")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(hold["m3"])
+	if err := <-key; err != nil {
+		t.Fatalf("DeliverKey: %v", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -357,15 +357,17 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 		return false, nil
 	}
 	waiting := false
-	defer func() {
+	unwait := func() {
 		if waiting {
+			waiting = false
 			q.mu.Lock()
 			if q.waiting[clientID]--; q.waiting[clientID] <= 0 {
 				delete(q.waiting, clientID)
 			}
 			q.mu.Unlock()
 		}
-	}()
+	}
+	defer unwait()
 	for {
 		e, full, err := q.claimKey(ctx, key, clientID)
 		if err != nil {
@@ -389,6 +391,9 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 			continue
 		}
 		if e == nil {
+			// A place was free: this sign-in no longer waits for one, but for its event's
+			// delivery elsewhere; the queue may take the app's other place (review s23 X2-1).
+			unwait()
 			if has, err := pending(); err != nil || !has {
 				return err
 			}
@@ -397,6 +402,7 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 			}
 			continue
 		}
+		unwait() // it has its place
 		err = q.deliverClaimed(ctx, e)
 		q.mu.Lock()
 		if q.signIns[e.ClientID]--; q.signIns[e.ClientID] <= 0 {
