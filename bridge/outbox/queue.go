@@ -153,7 +153,7 @@ func (q *Queue) Run(ctx context.Context) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				q.deliverClaimed(ctx, e)
+				q.deliverClaimed(ctx, e, false)
 				done <- struct{}{}
 			}()
 		}
@@ -197,7 +197,7 @@ func (q *Queue) DeliverDue(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			q.deliverClaimed(ctx, e)
+			q.deliverClaimed(ctx, e, false)
 		}()
 	}
 	wg.Wait()
@@ -249,14 +249,14 @@ func (q *Queue) claim(ctx context.Context, last bool) (*store.OutboxEvent, error
 	return e, nil
 }
 
-// deliverClaimed delivers an event claimed and counted in flight (claim, DeliverKey), ends its
+// deliverClaimed delivers an event claimed and counted in flight (claim, DeliverKey: signIn), ends its
 // count in flight and records whether its client's latest delivery failed slowly (failing): a
 // failure retried that took slowAfter or longer marks it; a delivery, a permanent refusal or a
 // fast failure (the target answered: not slowness) or its app removed forgets it; a slow
 // failure that went dead after max_attempts marks it only while the client has events pending
 // (its next ones would meet the same target), so one whose events all went dead is forgotten.
 // It returns the delivery's failure.
-func (q *Queue) deliverClaimed(ctx context.Context, e *store.OutboxEvent) error {
+func (q *Queue) deliverClaimed(ctx context.Context, e *store.OutboxEvent, signIn bool) error {
 	v, err := q.deliverOne(ctx, e)
 	if v == markIfPending {
 		v = forget
@@ -270,6 +270,11 @@ func (q *Queue) deliverClaimed(ctx context.Context, e *store.OutboxEvent) error 
 	defer q.mu.Unlock()
 	if q.busy[e.ClientID]--; q.busy[e.ClientID] <= 0 {
 		delete(q.busy, e.ClientID)
+	}
+	if signIn { // in the same step as busy: claim never sees one lowered without the other
+		if q.signIns[e.ClientID]--; q.signIns[e.ClientID] <= 0 {
+			delete(q.signIns, e.ClientID)
+		}
 	}
 	if v == mark {
 		q.pruneFailing()
@@ -403,13 +408,7 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 			continue
 		}
 		unwait() // it has its place
-		err = q.deliverClaimed(ctx, e)
-		q.mu.Lock()
-		if q.signIns[e.ClientID]--; q.signIns[e.ClientID] <= 0 {
-			delete(q.signIns, e.ClientID)
-		}
-		q.mu.Unlock()
-		if err != nil {
+		if err := q.deliverClaimed(ctx, e, true); err != nil {
 			return err
 		}
 	}
