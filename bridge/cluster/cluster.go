@@ -21,7 +21,9 @@ type Leases interface {
 // Notifier tells every replica that something they cache changed.
 type Notifier interface {
 	// Notify tells the subscribers of topic on every replica (this one included) that it
-	// changed. Call it after the change is committed.
+	// changed. Call it after the change is committed. This replica's subscribers have been
+	// called when it returns, so that the caller finds its own change at once; the others'
+	// are called soon after.
 	Notify(ctx context.Context, topic string) error
 	// Subscribe calls fn after each Notify of topic, and also when a notification may have
 	// been missed (after a reconnection) and every fallback interval: fn checks a version and

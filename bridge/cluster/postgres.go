@@ -275,12 +275,19 @@ func (p *Postgres) hold(ctx context.Context, conn *pgx.Conn, fn func(context.Con
 	}
 }
 
-// Notify implements Notifier with pg_notify (it reaches every replica listening, this one
-// included, once the statement commits).
+// Notify implements Notifier with pg_notify (it reaches every replica listening once the
+// statement commits). This replica's own subscribers are also called before it returns, as
+// Local's are: its notification comes back on the listening connection only some time later,
+// and the caller (an admin request that registered a client, say) must find its own change
+// when it next looks. They are called even when pg_notify failed: the change is committed.
 func (p *Postgres) Notify(ctx context.Context, topic string) error {
-	ctx, cancel := p.bound(ctx)
-	defer cancel()
-	if _, err := p.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, topic); err != nil {
+	sctx, cancel := p.bound(ctx)
+	_, err := p.pool.Exec(sctx, `SELECT pg_notify($1, $2)`, channel, topic)
+	cancel()
+	if p.ctx.Err() == nil { // not closed
+		p.dispatch(ctx, topic)
+	}
+	if err != nil {
 		return fmt.Errorf("cluster: notify %s: %w", topic, err)
 	}
 	return nil

@@ -41,6 +41,7 @@ func Run(t *testing.T, newCluster New) {
 		{"TakeoverWhenHolderDies", testTakeover},
 		{"LeadReturnsWhenCtxEnds", testLeadReturns},
 		{"NotifyReachesEveryNode", testNotify},
+		{"NotifyCallsItsOwnNodeBeforeReturning", testNotifyOwnNodeAtOnce},
 		{"NotifyOnlyItsTopic", testNotifyTopic},
 		{"UnsubscribedIsNotCalled", testUnsubscribe},
 		{"FallbackCallsWithoutNotify", testFallback},
@@ -252,6 +253,28 @@ func testNotify(t *testing.T, nc New) {
 	}
 	wait(t, onB.ch, "the other node's subscriber being called")
 	wait(t, onA.ch, "the notifying node's own subscriber being called")
+}
+
+// testNotifyOwnNodeAtOnce: the notifying node's subscribers have run when Notify returns, so a
+// replica that changed something (an admin request registering a client) serves it at once
+// (session 23's CI: replica A answered "unknown client" 17 ms after registering it, its own
+// notification not yet back from PostgreSQL's LISTEN connection).
+func testNotifyOwnNodeAtOnce(t *testing.T, nc New) {
+	j := nc(t, noFallback)
+	a, b := join(t, j), join(t, j)
+	ctx := ctxT(t)
+	onA := newCounter()
+	a.Subscribe(cluster.TopicClients, onA.fn)
+	settle(t, ctx, a, []cluster.Node{a, b}, onA)
+	for i := range 20 { // the listener's call could win a race once; not twenty times
+		n0 := onA.n.Load()
+		if err := a.Notify(ctx, cluster.TopicClients); err != nil {
+			t.Fatal(err)
+		}
+		if onA.n.Load() == n0 {
+			t.Fatalf("notification %d: the notifying node's subscriber had not run when Notify returned", i+1)
+		}
+	}
 }
 
 // settle returns once every node listens and has called its subscribers for its start-up (a
