@@ -122,14 +122,15 @@ func (h *Handler) slo(c echo.Context) error {
 
 // newLogoutRequest reads an SP's LogoutRequest from r for idp, whose Validate records the
 // request's id per SP (replayCache.logout: a LogoutRequest validated by an IdP without it is
-// refused, its id having no SP to be recorded under), and within the window after start-up
-// looks it up under the key of versions before session 22 too (replayCache.unqualified).
+// refused, its id having no SP to be recorded under), and while the upgrade from a version
+// before session 22 may have left its id recorded under the library's key looks it up there
+// too (replayCache.unqualified, Handler.unqualifiedLogoutKeys).
 func (h *Handler) newLogoutRequest(ctx context.Context, idp *crewjam.IdentityProvider, r *http.Request) (*crewjam.IdpLogoutRequest, error) {
 	lreq, err := crewjam.NewIdpLogoutRequest(idp, r)
 	if err != nil {
 		return nil, err
 	}
-	idp.ReplayCache = replayCache{ctx: ctx, store: h.Store, logout: lreq, unqualified: h.unqualifiedLogoutKeys()}
+	idp.ReplayCache = replayCache{ctx: ctx, store: h.Store, logout: lreq, unqualified: func() bool { return h.unqualifiedLogoutKeys(ctx) }}
 	return lreq, nil
 }
 

@@ -29,34 +29,18 @@ func (m *messageIDs) UseSAMLMessageID(_ context.Context, key string, expires tim
 	return nil
 }
 
-// TestUnqualifiedLogoutKeys (session 22's leftover of dc23729): within the window after
-// start-up, a LogoutRequest's id is refused when it is recorded under the library's key, as a
-// version before session 22 recorded it, and recorded per SP otherwise, with nothing live left
-// under the library's key (another SP's request with the same id is answered); after the
-// window, the library's key is not looked at; a handler never mounted always looks.
+// TestUnqualifiedLogoutKeys (session 22's leftover of dc23729): while the look-up is on, a
+// LogoutRequest's id is refused when it is recorded under the library's key, as a version before
+// session 22 recorded it, and recorded per SP otherwise, with nothing live left under the
+// library's key (another SP's request with the same id is answered); when it is off, the
+// library's key is not looked at. When it is on: TestUnqualifiedWindow.
 func TestUnqualifiedLogoutKeys(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 22, 0, 0, 0, time.UTC)
-	now := t0
-	h := &Handler{Now: func() time.Time { return now }}
-	if !h.unqualifiedLogoutKeys() {
-		t.Error("a handler never mounted does not look the library's keys up")
-	}
-	h.unqualifiedUntil = t0.Add(unqualifiedKeysWindow)
-	for _, c := range []struct {
-		at   time.Duration
-		want bool
-	}{{0, true}, {unqualifiedKeysWindow - time.Second, true}, {unqualifiedKeysWindow, false}, {2 * unqualifiedKeysWindow, false}} {
-		now = t0.Add(c.at)
-		if got := h.unqualifiedLogoutKeys(); got != c.want {
-			t.Errorf("%v after start-up: looks up the library's keys %v, want %v", c.at, got, c.want)
-		}
-	}
-
 	request := func(sp, id string) *crewjam.IdpLogoutRequest {
 		return &crewjam.IdpLogoutRequest{Request: crewjam.LogoutRequest{ID: id, Issuer: &crewjam.Issuer{Value: sp}}}
 	}
 	consume := func(st *messageIDs, unqualified bool, sp, id string) error {
-		r := replayCache{ctx: t.Context(), store: st, logout: request(sp, id), unqualified: unqualified}
+		r := replayCache{ctx: t.Context(), store: st, logout: request(sp, id), unqualified: func() bool { return unqualified }}
 		return r.Consume(logoutReplayPrefix+id, t0.Add(4*time.Minute))
 	}
 	st := &messageIDs{now: t0, until: map[string]time.Time{logoutReplayPrefix + "old": t0.Add(3 * time.Minute)}}

@@ -136,26 +136,9 @@ type Handler struct {
 	Logger                  *slog.Logger
 	Now                     func() time.Time
 
-	// unqualifiedUntil is when this handler stops looking a LogoutRequest's id up under the
-	// key versions before session 22 recorded it under (unqualifiedLogoutKeys); zero (not
-	// mounted): never.
-	unqualifiedUntil time.Time
-}
-
-// unqualifiedKeysWindow is how long after start-up (Mount) a LogoutRequest's id is also looked
-// up under the key versions before session 22 recorded it under, the library's own
-// (logoutReplayPrefix + id, without the SP: dc23729 qualified it by the SP). Such a key lives
-// until its request stops being accepted (the library's logoutRequestAcceptableUntil: at most
-// MaxIssueDelay + MaxClockSkew after it was used, 4.5 minutes), so after a one-instance upgrade
-// none is live a few minutes after the new version starts; the hour covers a rolling upgrade
-// whose replicas of the old version go on recording such keys for up to about 55 minutes
-// after the first new one started.
-const unqualifiedKeysWindow = time.Hour
-
-// unqualifiedLogoutKeys reports whether a LogoutRequest's id is still to be looked up under
-// the unqualified key too (unqualifiedKeysWindow): always when the window was never opened.
-func (h *Handler) unqualifiedLogoutKeys() bool {
-	return h.unqualifiedUntil.IsZero() || h.Now().Before(h.unqualifiedUntil)
+	// unqualified is whether, and until when, this process looks a LogoutRequest's id up
+	// under the key versions before session 22 recorded it under (unqualifiedLogoutKeys).
+	unqualified unqualifiedWindow
 }
 
 // Mount adds the IdP's routes, each with its methods only (web.Methods): any other is 405 with
@@ -166,12 +149,8 @@ func (h *Handler) unqualifiedLogoutKeys() bool {
 // and PathSLONext move a sign-in or a sign-out chain on, and PathSLO consumes the SP's
 // LogoutRequest (its replay key) and signs the member out, or takes the SP's LogoutResponse
 // as the chain's answer.
-//
-// Mount also starts the window in which LogoutRequest ids are looked up under the keys of
-// versions before session 22 too (unqualifiedKeysWindow).
 func (h *Handler) Mount(e *echo.Echo) {
 	const get, head, post = http.MethodGet, http.MethodHead, http.MethodPost
-	h.unqualifiedUntil = h.Now().Add(unqualifiedKeysWindow)
 	web.Methods(e, PathMetadata, h.metadata, nil, get, head)
 	web.Methods(e, PathSSO, h.LimitAnonymous("saml_sso", false, h.sso), nil, get, post)
 	web.Methods(e, PathContinue, h.continueRequest, nil, get)
@@ -239,12 +218,13 @@ type replayCache struct {
 	// replay; the id is recorded under the SP's entity id too (consume), as the AuthnRequests'
 	// ids are ("authn " + entity id + id, sso).
 	logout *crewjam.IdpLogoutRequest
-	// unqualified looks the LogoutRequest's id up under the library's own key too (the key
-	// versions before session 22 recorded it under: Handler.unqualifiedLogoutKeys), so that a
+	// unqualified, when set and true, looks the LogoutRequest's id up under the library's own
+	// key too (the key versions before session 22 recorded it under:
+	// Handler.unqualifiedLogoutKeys, asked only once the request is valid), so that a
 	// LogoutRequest used just before an upgrade is not accepted again after it. The look-up
 	// records nothing live there (lookUp): an id another SP chose is not refused for it, as
 	// it was when the key was the library's.
-	unqualified bool
+	unqualified func() bool
 }
 
 // logoutReplayPrefix is the prefix of the library's replay keys of LogoutRequest ids.
@@ -261,7 +241,7 @@ func (r replayCache) Consume(key string, expires time.Time) error {
 		if r.logout == nil || r.logout.Request.Issuer == nil || r.logout.Request.Issuer.Value == "" {
 			return fmt.Errorf("saml: the LogoutRequest %q has no SP to record its id under", id)
 		}
-		if r.unqualified {
+		if r.unqualified != nil && r.unqualified() {
 			if err := r.use(key, lookUp); err != nil {
 				return err
 			}
