@@ -276,7 +276,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	node.Subscribe(cluster.TopicKeys, s.samlKeys.Reload)
 	s.admin.SAMLKeyManager = samlKeyAdmin{s.samlKeys}
 	samlLogouts := &saml.Logouts{Store: d.Store, Registry: samlSPs, Keys: s.samlKeys, Issuer: cfg.Issuer, Sealer: sealer, Secure: https,
-		Logger: log, Now: now}
+		Logger: log, Now: now, Audit: auditLog.Write}
 	// Sessions that end anywhere send the SAML SPs with a SOAP single logout service a
 	// LogoutRequest through the outbox, with the OIDC apps' back-channel logouts.
 	samlSLO.Registry, samlSLO.Keys, samlSLO.WantSigned = samlSPs, s.samlKeys, cfg.SAML.WantLogoutResponsesSigned

@@ -162,6 +162,36 @@ func browserSLO(sp *SP) *crewjam.Endpoint {
 	return post
 }
 
+// insecureBrowserSLO says why the SP's browser single logout service is not visited: it is
+// plain http on another host than this machine (or not an absolute URL), which only an SP
+// refused for sign-ins can have (registered before the rule: Registry.ForLogout), and the SP's
+// allow_insecure_soap_slo does not allow it. The LogoutRequest the browser takes there names
+// the member (NameID) and the session (SessionIndex) in the clear, as the SOAP channel would,
+// which refuses plain http without that setting too (config.CheckSOAPSLOURL). Nil: visit it.
+func insecureBrowserSLO(sp *SP) error {
+	ep := browserSLO(sp)
+	if ep == nil || sp.Settings.AllowInsecureSOAPSLO {
+		return nil
+	}
+	if err := config.CheckSAMLEndpoint(ep.Location); err != nil {
+		return fmt.Errorf("its browser single logout service %q %w; allow_insecure_soap_slo allows it", ep.Location, err)
+	}
+	return nil
+}
+
+// untoldAudit is the audit event of an SP that a sign-out through the browser did not tell
+// (insecureBrowserSLO), the back channel's name for an SP left untold.
+const untoldAudit = "logout.untold"
+
+// untold logs and audits that the browser sign-out of subject does not visit sp (why).
+func (l *Logouts) untold(ctx context.Context, subject string, sp *SP, why error) {
+	l.Logger.WarnContext(ctx, "saml front-channel logout: service provider not visited", "sp", sp.Settings.ID, "entity_id", sp.EntityID, "reason", why)
+	if l.Audit != nil {
+		l.Audit(ctx, &store.AuditEvent{Event: untoldAudit, Subject: subject, ClientID: sp.Settings.ID,
+			Detail: "saml service provider " + sp.EntityID + " not sent its LogoutRequest through the browser: " + why.Error()})
+	}
+}
+
 // Chain is the SAML part of every sign-out through the browser (logout.Handler): it takes the
 // ended session's SPs from the store and, when some are to be visited, starts the chain in this
 // browser and returns where it starts; the chain ends at next ("" the signed-out page).
@@ -189,6 +219,13 @@ func (l *Logouts) startChain(c echo.Context, ps []*store.SAMLParticipant, subjec
 		sp, err := l.Registry.ForLogout(ctx, p.SP)
 		if err != nil || browserSLO(sp) == nil {
 			continue // gone, told on the back channel, or no single logout service
+		}
+		if err := insecureBrowserSLO(sp); err != nil {
+			l.untold(ctx, subject, sp, err)
+			if answer != nil {
+				answer.Partial = true
+			}
+			continue
 		}
 		if len(steps) == maxChainSteps {
 			l.Logger.WarnContext(ctx, "saml front-channel logout: too many service providers in one session; not visited", "sp", sp.Settings.ID)

@@ -274,6 +274,9 @@ type Logouts struct {
 	Secure bool
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Audit, when set, records each SP a sign-out through the browser does not visit
+	// (logout.untold: insecureBrowserSLO); nil: logged only.
+	Audit func(ctx context.Context, e *store.AuditEvent)
 }
 
 func (l *Logouts) entityID() string { return strings.TrimSuffix(l.Issuer, "/") + PathMetadata }

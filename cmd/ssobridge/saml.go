@@ -186,7 +186,7 @@ func samlRegisterCmd(g *globals) *cobra.Command {
 	f.BoolVar(&sp.EncryptAssertions, "encrypt-assertions", false, "encrypt assertions to the SP's encryption certificate")
 	f.BoolVar(&sp.AuthnRequestsSigned, "authn-requests-signed", false, "refuse the SP's unsigned AuthnRequests")
 	f.BoolVar(&sp.LogoutResponsesSigned, "logout-responses-signed", false, "count the SP's back-channel (SOAP) LogoutResponses only when signed")
-	f.BoolVar(&sp.AllowInsecureSOAPSLO, "allow-insecure-soap-slo", false, "let the SP's SOAP single logout service be plain http or an internal address")
+	f.BoolVar(&sp.AllowInsecureSOAPSLO, "allow-insecure-soap-slo", false, "let the SP's SOAP single logout service be plain http or an internal address (and, for an SP registered before the https rule, its browser one plain http)")
 	f.StringSliceVar(&sp.AllowedRoles, "allowed-role", nil, "a role the SP may see (repeatable; none: the claim policy decides)")
 	f.StringSliceVar(&sp.Scopes, "scope", nil, "a claim scope released as attributes (repeatable; default openid, profile, email, membership, roles)")
 	return cmd
