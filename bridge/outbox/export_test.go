@@ -1,5 +1,7 @@
 package outbox
 
+import "time"
+
 // FailingClients is how many clients the queue keeps off its last free worker.
 func (q *Queue) FailingClients() int {
 	q.mu.Lock()
@@ -19,4 +21,10 @@ func (q *Queue) InFlight(client string) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.busy[client]
+}
+
+// SetRecheck sets when a waiting sign-in looks at the store again on its own (DeliverKey):
+// after first, then twice as late each time up to most.
+func (q *Queue) SetRecheck(first, most time.Duration) {
+	q.recheckFirst, q.recheckMax = first, most
 }

@@ -85,7 +85,26 @@ type Queue struct {
 	// events came since, so it holds at most the clients that failed within failingFor.
 	failing    map[string]time.Time
 	failingFor time.Duration
+	// ended holds, per client, a channel closed when one of its deliveries here ends
+	// (deliverClaimed): the sign-ins waiting in DeliverKey for a place among its deliveries or
+	// for their own event's delivery wake on it. Made by the first waiter, closed and dropped by
+	// the next end: it holds at most the clients with a sign-in waiting since their last end.
+	ended map[string]chan struct{}
+	// A waiting sign-in looks at the store again on its own after recheckFirst, then twice as
+	// late each time up to recheckMax: its event may be delivered by another replica, which no
+	// channel here says (DeliverKey).
+	recheckFirst, recheckMax time.Duration
+	// turn holds the clients whose freed place is the queue's to try first, and since when: a
+	// sign-in's delivery ended with none of the queue's in flight and another sign-in waiting
+	// (deliverClaimed). The waiters wake once the queue's next claim has looked (claim), or after
+	// turnFor (the queue's workers all busy, or no Run): a waiting sign-in wakes at once when a
+	// place frees, and would otherwise take each place sign-ins free before the queue's next look
+	// (review s23 X-4, TestSignInsLeaveTheQueueAPlace).
+	turn map[string]time.Time
 }
+
+// turnFor bounds the queue's turn at a place a sign-in freed (Queue.turn).
+const turnFor = time.Second
 
 // New builds a Queue; Config must be valid.
 func New(o Options) *Queue {
@@ -101,6 +120,8 @@ func New(o Options) *Queue {
 		// An event's next attempt is due at most backoff_max after its failure, and claimed
 		// within a lease of it unless the queue is full: a client's mark outlives the wait.
 		failingFor: o.Config.BackoffMax + 2*o.Config.Timeout + 30*time.Second,
+		ended:      map[string]chan struct{}{}, recheckFirst: 250 * time.Millisecond, recheckMax: 2 * time.Second,
+		turn: map[string]time.Time{},
 	}
 }
 
@@ -237,15 +258,23 @@ func (q *Queue) claim(ctx context.Context, last bool) (*store.OutboxEvent, error
 			}
 		}
 	}
+	var turns []string // the places sign-ins freed for this look (turn)
+	for c := range q.turn {
+		turns = append(turns, c)
+	}
 	q.mu.Unlock()
 	evs, err := q.store.ClaimEvents(ctx, store.Claim{Now: q.now(), Lease: q.lease, Limit: 1, ExcludeClients: full})
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, c := range turns { // the queue has looked: the waiting sign-ins look again
+		delete(q.turn, c)
+		q.endNow(c)
+	}
 	if err != nil || len(evs) == 0 {
 		return nil, err
 	}
 	e := evs[0]
-	q.mu.Lock()
 	q.busy[e.ClientID]++
-	q.mu.Unlock()
 	return e, nil
 }
 
@@ -268,13 +297,22 @@ func (q *Queue) deliverClaimed(ctx context.Context, e *store.OutboxEvent, signIn
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.busy[e.ClientID]--; q.busy[e.ClientID] <= 0 {
-		delete(q.busy, e.ClientID)
+	c := e.ClientID
+	if q.busy[c]--; q.busy[c] <= 0 {
+		delete(q.busy, c)
 	}
 	if signIn { // in the same step as busy: claim never sees one lowered without the other
-		if q.signIns[e.ClientID]--; q.signIns[e.ClientID] <= 0 {
-			delete(q.signIns, e.ClientID)
+		if q.signIns[c]--; q.signIns[c] <= 0 {
+			delete(q.signIns, c)
 		}
+	}
+	// A place freed, and the event's delivery ended: DeliverKey's waiters look again; but a
+	// place a sign-in freed with none of the queue's in flight is the queue's to try first.
+	if signIn && q.waiting[c] > 0 && q.busy[c] == q.signIns[c] {
+		q.turn[c] = time.Now()
+		q.Wake()
+	} else {
+		q.endNow(c)
 	}
 	if v == mark {
 		q.pruneFailing()
@@ -335,16 +373,35 @@ func (q *Queue) ForgetIdleClients(ctx context.Context) error {
 // backoff and the observer's count (deliverOne). Before, a slow failure here was not counted for
 // the client (session 19 O's note), and a sign-in delivered whatever its client had in flight:
 // sign-ins at an app whose target hangs each added a request to it (closing-s22, O3/O4).
+//
+// A waiting sign-in wakes when one of its client's deliveries here ends (a place frees, or its
+// own event's delivery by Run or another sign-in ends: deliverClaimed), and looks at the store
+// again on its own only for an event delivered by another replica: after recheckFirst (250 ms),
+// then twice as late each time up to recheckMax (2 s), about ten looks in the default deadline of 15 s.
+// Before, every waiting sign-in read the store every 100 ms until its deadline: many sign-ins
+// at a hanging app each made 150 such reads.
 func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) error {
 	deadline := q.now().Add(q.cfg.Timeout + 5*time.Second)
-	wait := func(why string) error {
-		if q.now().After(deadline) {
+	recheck := q.recheckFirst
+	// wait returns when ended closes, at the next re-check, or with an error at the deadline
+	// or ctx's end.
+	wait := func(why string, ended <-chan struct{}) error {
+		left := deadline.Sub(q.now())
+		if left < 0 {
 			return errors.New(why)
 		}
+		t := time.NewTimer(min(left, recheck))
+		defer t.Stop()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-ended:
+			return nil
+		case <-t.C:
+			if left <= recheck {
+				return errors.New(why)
+			}
+			recheck = min(2*recheck, q.recheckMax)
 			return nil
 		}
 	}
@@ -374,6 +431,9 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 	}
 	defer unwait()
 	for {
+		// Taken before the look, so that a delivery ending between the look and the wait
+		// wakes it all the same.
+		ended := q.endOf(clientID)
 		e, full, err := q.claimKey(ctx, key, clientID)
 		if err != nil {
 			return err
@@ -390,7 +450,7 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 				q.waiting[clientID]++
 				q.mu.Unlock()
 			}
-			if err := wait("the app's earlier deliveries are still in progress"); err != nil {
+			if err := wait("the app's earlier deliveries are still in progress", ended); err != nil {
 				return err
 			}
 			continue
@@ -402,7 +462,7 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 			if has, err := pending(); err != nil || !has {
 				return err
 			}
-			if err := wait("an earlier delivery for this member is still in progress"); err != nil {
+			if err := wait("an earlier delivery for this member is still in progress", ended); err != nil {
 				return err
 			}
 			continue
@@ -414,6 +474,27 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 	}
 }
 
+// endNow wakes the sign-ins waiting for one of clientID's deliveries to end (q.mu held).
+func (q *Queue) endNow(clientID string) {
+	if ch := q.ended[clientID]; ch != nil {
+		close(ch)
+		delete(q.ended, clientID)
+	}
+}
+
+// endOf returns the channel closed when one of clientID's deliveries here next ends
+// (deliverClaimed).
+func (q *Queue) endOf(clientID string) <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ch := q.ended[clientID]
+	if ch == nil {
+		ch = make(chan struct{})
+		q.ended[clientID] = ch
+	}
+	return ch
+}
+
 // claimKey claims the next event of key, due or not (DeliverKey), and counts it in flight, as
 // claim does: nil when none is left to claim; full, claiming nothing, when clientID already has
 // perClient deliveries in flight. One claim at a time (claimMu), so that a sign-in and Run's
@@ -423,6 +504,13 @@ func (q *Queue) claimKey(ctx context.Context, key, clientID string) (e *store.Ou
 	defer q.claimMu.Unlock()
 	q.mu.Lock()
 	full = q.busy[clientID] >= q.perClient
+	if at, ok := q.turn[clientID]; ok { // the queue's to try first, for at most turnFor
+		if time.Since(at) < turnFor {
+			full = true
+		} else {
+			delete(q.turn, clientID)
+		}
+	}
 	q.mu.Unlock()
 	if full {
 		return nil, true, nil
