@@ -77,8 +77,9 @@ type Hooks struct {
 	Coalesced func(ctx context.Context, key string, e *store.AuditEvent)
 	// Repeated writes an audit event a client holding a grant may cause on every request
 	// (audit.Log.Repeated: one row per key and window, every event counted in the metrics): a
-	// refused refresh of a live refresh token (repeatedEvent), keyed by the member, the client,
-	// the reason and the address (throttle.AddressKey). Nil: Audit.
+	// refused refresh of a live refresh token, a grant without a browser refused for want of
+	// the member's consent (repeatedEvent), keyed by the member, the client, the reason and
+	// the address (throttle.AddressKey). Nil: Audit.
 	Repeated func(ctx context.Context, key string, e *store.AuditEvent)
 	// ClientThrottle counts failed client authentications (per client and IP, and per IP).
 	ClientThrottle *throttle.Throttle
@@ -276,7 +277,11 @@ func (h *Hooks) Event(ctx context.Context, event, subject, clientID, detail stri
 	if h.Repeated != nil && repeatedEvent(event) {
 		// Per address too (its /64 for IPv6: throttle.AddressKey): a refusal from a second
 		// address within the minute (a copied token tried elsewhere) gets its own row, while
-		// one app's loop stays one row a minute (review s23 X-3).
+		// one app's loop stays one row a minute (review s23 X-3). Not per refresh-token family:
+		// sso does not pass it, and a row would not name it either; a member's refusal at an
+		// app is the member's (access rule, second factor, password change), so a second
+		// device refused in the same minute from the same address, for the same reason, would
+		// write the same row again (session 24: the metrics count it).
 		h.Repeated(ctx, event+"|"+subject+"|"+clientID+"|"+detail+"|"+throttle.AddressKey(e.IP), e)
 		return
 	}
@@ -316,8 +321,13 @@ func coalescedEvent(event string) bool { return event == "client.unusable" }
 // repeatedEvent reports whether event is one a client holding a grant causes again on every
 // request while the reason holds (Repeated): a refresh refused for the member (the access
 // rule, a second factor now required, a password changed) leaves the refresh token live, so an
-// app that retries in a loop would otherwise append a row per attempt.
-func repeatedEvent(event string) bool { return event == "token.refresh_denied" }
+// app that retries in a loop would otherwise append a row per attempt; so does a third-party
+// app that retries the password grant with a member's password while the member has not
+// consented to it (token.consent_required, session 24: each attempt's login.success row stays,
+// the sign-in's own), or token exchange with a fresh AMS token each time.
+func repeatedEvent(event string) bool {
+	return event == "token.refresh_denied" || event == "token.consent_required"
+}
 
 // HasConsent implements sso.ConsentChecker: the member's recorded consent (from the consent
 // page) covers every scope, as the consent page judges it for a browser sign-in; a consent given

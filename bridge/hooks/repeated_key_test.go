@@ -26,3 +26,28 @@ func TestRepeatedKeyedByAddress(t *testing.T) {
 		t.Fatalf("keys %v; want a third for a second IPv4 address", keys)
 	}
 }
+
+// TestConsentRequiredIsRepeated (session 24, L2's leftover): token.consent_required (a
+// third-party app's password grant or token exchange refused for want of the member's consent)
+// goes through Repeated, keyed like token.refresh_denied, and not through Audit: an app
+// retrying the password grant with a member's password wrote one row per attempt. Other events
+// still go to Audit.
+func TestConsentRequiredIsRepeated(t *testing.T) {
+	var repeated, audited []string
+	h := &hooks.Hooks{
+		Repeated: func(_ context.Context, key string, _ *store.AuditEvent) { repeated = append(repeated, key) },
+		Audit:    func(_ context.Context, e *store.AuditEvent) { audited = append(audited, e.Event) },
+	}
+	ctx := hooks.WithProtocolRequest(t.Context(), "192.0.2.5")
+	for range 3 {
+		h.Event(ctx, "token.consent_required", "sub-1", "forum", "grant=password: no recorded consent for the requested scopes")
+	}
+	h.Event(ctx, "token.refresh_reuse", "sub-1", "forum", "rotated refresh token reused; family revoked")
+	want := "token.consent_required|sub-1|forum|grant=password: no recorded consent for the requested scopes|192.0.2.5"
+	if len(repeated) != 3 || repeated[0] != want || repeated[2] != want {
+		t.Fatalf("Repeated keys %q; want three of %q", repeated, want)
+	}
+	if len(audited) != 1 || audited[0] != "token.refresh_reuse" {
+		t.Fatalf("Audit got %q; want only token.refresh_reuse", audited)
+	}
+}
