@@ -111,6 +111,12 @@ type FirstFactor struct {
 	// Step is set by AfterFirstFactor when it sends the browser to a step: the id hash of the
 	// step's challenge (a SAML sign-in keys its claim to it: store.KindSAMLLoginClaim).
 	Step string
+	// AuthTime is when the first factor authenticated the member when that is not now: an
+	// upstream provider's (upstream.SessionAuthTime: its auth_time, or long ago when it sent
+	// none). A session the step opens without checking a factor of its own (the reset notice
+	// acknowledged, a new factor enrolled) takes it; one whose factor is checked there is
+	// authenticated then (bridge/web/mfa pass). Zero: now.
+	AuthTime time.Time
 }
 
 // SecondFactor is the second-factor step of the sign-in (bridge/web/mfa).

@@ -6,5 +6,7 @@
 // step-up with their factor; for a first one, a sign-in no older than mfa.step_up_max_age, else
 // their password at the step-up page: security.go reconfirm); and the WebAuthn ceremonies' JSON
 // endpoints (passkeys.go). No session
-// exists for a sign-in until its second factor passed, so no other path can complete it.
+// exists for a sign-in until its second factor passed, so no other path can complete it. The
+// session's auth time is when a factor of the member's was checked at the step, else its first
+// factor's (mfa.go, signInTime: the reset notice acknowledged, a factor enrolled).
 package mfa

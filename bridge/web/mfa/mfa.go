@@ -65,6 +65,42 @@ type challengeData struct {
 	// until its page is followed (after the recovery codes are shown, or a passkey's JSON
 	// answer), when the step page passes it at once and finishes the request.
 	Auto bool `json:"auto,omitempty"`
+	// AuthTime is when a sign-in's first factor authenticated the member when that was not
+	// when the challenge was made (an upstream provider's auth_time, or long before when it
+	// sent none: upstream.SessionAuthTime); a continuation's, when its sign-in authenticated
+	// the member. Zero: the challenge's CreatedAt. See signInTime.
+	AuthTime time.Time `json:"auth_time,omitzero"`
+}
+
+// The sign-in time of a session opened at the step (OIDC Core 2, auth_time: when the End-User
+// authentication occurred), which an app's max_age and prompt=login and the security page's
+// step-up (fresh) compare:
+//
+//   - A factor of the member's checked at the step (an authenticator app's code, a recovery
+//     code, a passkey) authenticates them then, whatever the age of the first factor: the
+//     member was actively authenticated by this provider (OIDC Core 3.1.2.1, max_age) with
+//     something they hold, as a step-up of a live session is (pass: UpgradeSession sets the
+//     session's auth time then). So an upstream sign-in of any age, or without auth_time, plus a
+//     code typed now counts as signed in now: for an app's max_age, and for changing the
+//     member's factors (a recent factor is what that asks), without asking for the code twice.
+//   - A step that checks nothing of the member's (the factor-reset notice acknowledged, a
+//     sign-in whose first factor was a second one too) or only confirms a factor enrolled there
+//     (which proves who holds the new authenticator, not who the member is) is no
+//     authentication: the session keeps its first factor's time, signInTime. For a password
+//     or the AMS hand-off that is when the step was opened (at most min(10m,
+//     mfa.step_up_max_age) before); for an upstream sign-in the provider's auth_time, and a
+//     day before when it sent none (upstream.UnknownAuthAge), which no freshness check takes
+//     for recent. Before session 24 such a step took "now": a provider trusted for mfa that
+//     answered silently became a fresh sign-in through the notice alone.
+
+// signInTime is when a sign-in challenge's first factor authenticated the member (challengeData
+// AuthTime, else when the challenge was made): the time a session it opens takes when no
+// factor is checked at the step.
+func (l *loaded) signInTime() time.Time {
+	if !l.data.AuthTime.IsZero() {
+		return l.data.AuthTime
+	}
+	return l.ch.CreatedAt
 }
 
 func readChallengeData(b []byte) challengeData {
@@ -117,8 +153,10 @@ func challengeHash(raw string) string { return sso.HashToken("mfa-challenge:" + 
 // challengeLifetime; a sign-in's (kindSignIn) no longer than StepUpMaxAge: its first factor
 // (the password, the AMS hand-off, an upstream sign-in), checked when the challenge is opened,
 // bounds the second as a step-up's age does (stepUpAge), so a sign-in whose password is older
-// than mfa.step_up_max_age is not completed by a factor now. The store refuses the challenge
-// once expired (PassMFAChallenge, MFAChallenge): the member starts the sign-in again.
+// than mfa.step_up_max_age is not completed by a factor now. A ch.ExpiresAt already set is
+// kept when it is sooner: a continuation (continueSignIn) is bounded by its sign-in's start,
+// not given a new lifetime when its factor passed. The store refuses the challenge once expired
+// (PassMFAChallenge, MFAChallenge): the member starts the sign-in again.
 func (h *Handler) newChallenge(c echo.Context, ch *store.MFAChallenge) (string, error) {
 	browser, err := h.Cookies.RequestBrowser(c)
 	if err != nil {
@@ -130,7 +168,11 @@ func (h *Handler) newChallenge(c echo.Context, ch *store.MFAChallenge) (string, 
 	if ch.Kind == kindSignIn {
 		lifetime = min(lifetime, h.stepUpAge())
 	}
-	ch.IDHash, ch.Browser, ch.CreatedAt, ch.ExpiresAt = challengeHash(raw), browser, now, now.Add(lifetime)
+	expires := now.Add(lifetime)
+	if !ch.ExpiresAt.IsZero() && ch.ExpiresAt.Before(expires) {
+		expires = ch.ExpiresAt // a continuation ends when the sign-in it continues would have
+	}
+	ch.IDHash, ch.Browser, ch.CreatedAt, ch.ExpiresAt = challengeHash(raw), browser, now, expires
 	if err := h.Store.CreateMFAChallenge(c.Request().Context(), ch); err != nil {
 		return "", fmt.Errorf("create mfa challenge: %w", err)
 	}
@@ -168,6 +210,9 @@ func (h *Handler) AfterFirstFactor(c echo.Context, ff *authflow.FirstFactor) (st
 	}
 	cd := challengeData{Notice: notice, Next: ff.Next, Upstream: ff.Upstream, Detail: ff.Detail, MFA: ff.RequireMFA,
 		Held: ff.Upstream != nil}
+	if now := h.Now(); !ff.AuthTime.IsZero() && ff.AuthTime.Before(now) {
+		cd.AuthTime = ff.AuthTime // an upstream provider's: see signInTime
+	}
 	if ff.AR == nil && ff.Client != nil {
 		cd.App = ff.Client.Name
 	}
@@ -267,6 +312,9 @@ type loaded struct {
 	// unproved: the step passes without a factor or password checked ("continue"), so a
 	// step-up leaves the session's auth time as it was (pass).
 	unproved bool
+	// at is when a sign-in the step passes authenticated the member, when no factor of theirs
+	// was checked at it (signInTime); zero: now, a factor was (pass).
+	at time.Time
 }
 
 var errChallengeUsed = errors.New("mfa challenge used")
@@ -478,7 +526,9 @@ func (h *Handler) stepPage(c echo.Context) error {
 		return err
 	}
 	if l.data.Auto && l.ch.Kind == kindSignIn && l.ar != nil {
-		// A continuation: its factors passed; followed once, it finishes the request.
+		// A continuation: its factors passed; followed once, it finishes the request with the
+		// time its sign-in authenticated the member (continueSignIn), not now.
+		l.at = l.signInTime()
 		next, err := h.pass(c, l, l.ch.AMR, true)
 		if next == "" {
 			return err
@@ -539,11 +589,14 @@ func (h *Handler) stepSubmit(c echo.Context) error {
 			err = mfa.ErrInviteMissing
 		}
 		amr = mfa.WithFactor(l.ch.AMR, mfa.AMROTP)
+		// Enrolling proves who holds the new authenticator, not who the member is: a sign-in
+		// keeps its first factor's time (signInTime).
+		l.at = l.signInTime()
 	case "continue":
 		if !l.done() && (l.f.Any() || l.reason != mfa.ReasonNotNeeded) {
 			return h.render(c, http.StatusBadRequest, l, stepData{Error: "A second factor is needed to go on."})
 		}
-		amr, l.unproved = l.ch.AMR, true
+		amr, l.unproved, l.at = l.ch.AMR, true, l.signInTime()
 	default:
 		return h.render(c, http.StatusBadRequest, l, stepData{Error: "Choose how to confirm it's you."})
 	}
@@ -666,12 +719,18 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 	case l.ch.Kind == kindSignIn:
 		next = "/account"
 	}
+	// A sign-in's time (signInTime): now when a factor of the member's was checked here, else
+	// its first factor's.
+	at := l.at
+	if at.IsZero() {
+		at = h.Now()
+	}
 	if l.ch.Kind == kindSignIn && l.ar != nil && !answer {
 		// The answer does not follow at once (recovery codes to show first, a passkey's JSON
 		// answer): the sign-in is held as a continuation that the browser follows next.
-		return h.continueSignIn(c, l.ch, l.data, amr)
+		return h.continueSignIn(c, l.ch, l.data, amr, at)
 	}
-	var o authflow.SignInOptions // the upstream sign-in behind it, held at the step or not
+	o := authflow.SignInOptions{AuthTime: at} // and the upstream sign-in behind it, held at the step or not
 	if up := l.data.Upstream; up != nil {
 		o.Upstream = up
 		if l.data.Held {
@@ -709,7 +768,7 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 			}
 		}
 	case kindStepUp:
-		at := h.Now()
+		at := h.Now() // l.at is a sign-in's only
 		if l.unproved && l.sess != nil {
 			at = l.sess.AuthTime // nothing was checked: the session is no more recent than it was
 		}
@@ -734,9 +793,16 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 // returns the continuation's page. No session is written before the request's compare-and-set:
 // two sign-ins of one request (a form sent twice), each followed, complete it once and leave
 // one session. A held upstream sign-in moves to the continuation.
-func (h *Handler) continueSignIn(c echo.Context, from *store.MFAChallenge, d challengeData, amr []string) (string, error) {
-	d.Auto = true
-	ch := &store.MFAChallenge{Kind: kindSignIn, Subject: from.Subject, AuthRequestID: from.AuthRequestID, AMR: amr}
+//
+// The session takes at, when the sign-in authenticated the member (signInTime), not the time
+// the continuation is followed. The continuation expires when from does (a sign-in's step
+// lives at most min(10m, mfa.step_up_max_age) from its first factor: newChallenge), not a new
+// lifetime after its factor passed; from without an expiry (a passkey sign-in, whose ceremony
+// is both factors) gives it the sign-in step's own.
+func (h *Handler) continueSignIn(c echo.Context, from *store.MFAChallenge, d challengeData, amr []string, at time.Time) (string, error) {
+	d.Auto, d.AuthTime = true, at
+	ch := &store.MFAChallenge{Kind: kindSignIn, Subject: from.Subject, AuthRequestID: from.AuthRequestID, AMR: amr,
+		ExpiresAt: from.ExpiresAt}
 	var err error
 	if ch.Data, err = json.Marshal(d); err != nil {
 		return "", err

@@ -227,7 +227,7 @@ func (h *Handler) passkeyLoginFinish(c echo.Context) error {
 	// No session until the request's compare-and-set: the page follows a continuation, which
 	// finishes the request with the session written then (a request gone or finished by then
 	// is refused there, and nothing is written).
-	next, err = h.continueSignIn(c, &store.MFAChallenge{Subject: h.Subjects.Subject(m.Key), AuthRequestID: ar.ID}, challengeData{}, amr)
+	next, err = h.continueSignIn(c, &store.MFAChallenge{Subject: h.Subjects.Subject(m.Key), AuthRequestID: ar.ID}, challengeData{}, amr, h.Now())
 	if next == "" {
 		return err
 	}

@@ -562,7 +562,9 @@ func (h *Handler) signInLinked(c echo.Context, p *up.Provider, l *store.Upstream
 // (OIDC Core 2),
 // which a later max_age or prompt=login compares, not the time the provider's answer came
 // back (the provider may have answered from a session days old). A sign-in through the
-// second-factor step authenticates the member now.
+// second-factor step is authenticated when the member's factor is checked there; a step that
+// checks none (the reset notice acknowledged, a first factor enrolled) keeps authTime
+// (bridge/web/mfa, sign-in time).
 func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin, loaded *loadedRequest, from string, m *legacy.Member, amr []string, authTime time.Time) error {
 	ctx := c.Request().Context()
 	if err := h.Store.AdvanceUpstreamLogin(ctx, l.ID, from, &store.UpstreamLogin{State: store.UpstreamDone}); err != nil {
@@ -587,7 +589,7 @@ func (h *Handler) finish(c echo.Context, p *up.Provider, l *store.UpstreamLogin,
 	h.observe(signin.OutcomeOK)
 	if h.Flow.SecondFactor != nil {
 		next, err := h.Flow.SecondFactor.AfterFirstFactor(c, &authflow.FirstFactor{AR: ar, Client: client, Member: m, AMR: amr,
-			Upstream: ups, Detail: p.Name()})
+			Upstream: ups, Detail: p.Name(), AuthTime: authTime})
 		if err != nil {
 			return err
 		}
