@@ -82,6 +82,96 @@ func (h *Handler) deviceBudget(c echo.Context) deviceBudget {
 	return deviceBudget{key: deviceThrottleKey(c.RealIP()), global: deviceGuessesKey}
 }
 
+// deviceLimit is one budget a user code entry counts against (deviceLimits): its throttle,
+// the login and address it is counted under there, and what a refusal says.
+type deviceLimit struct {
+	t         *throttle.Throttle
+	login, ip string
+	// detail ends the device.throttled audit row of a refusal ("": the entrant's own budget).
+	detail string
+	// msg tells the member why they wait, with a %s for how long (humanDuration).
+	msg string
+	// slow applies the throttle's slow-down (its delay) before the code is looked up: the
+	// shared budgets' only; the entrant's own budget counts, and refuses, without it.
+	slow bool
+}
+
+// Why an entry waits, for each budget (deviceLimits).
+const (
+	msgDeviceEntrant = "Too many wrong codes. For your security, please wait %s and try again."
+	msgDeviceNetwork = "Too many wrong codes have been entered from your network. For your security, please wait %s and try again."
+	msgDeviceAnyone  = "Too many wrong codes have been entered on this service in the last minute, so code entry is paused for a moment for everyone who is not signed in. If you are signed in to the association's member website or one of its apps in this browser, reload this page and try again: signed-in members are not paused. Otherwise, for your security, please wait %s and try again."
+	msgDeviceMembers = "Too many wrong codes have been entered by signed-in members in the last minute, so code entry is paused for a moment. For your security, please wait %s and try again."
+)
+
+// deviceLimits are the budgets an entry from ip counts against, in the order they are
+// reserved: the entrant's (its address, or the signed-in member's account: deviceBudget); for a
+// browser without a session at an IPv6 address, its /48's (the entrant's counts a /64, of which
+// a /48 holds 65,536; DeviceNetworks); then the service-wide one of wrong codes (a guesser
+// spread over many addresses), the anonymous one or the signed-in members' (DeviceGuesses).
+func (h *Handler) deviceLimits(bud deviceBudget, ip string) []deviceLimit {
+	limits := make([]deviceLimit, 1, 3)
+	limits[0] = deviceLimit{t: h.Throttle, login: bud.key, ip: ip, msg: msgDeviceEntrant}
+	if nk, ok := deviceNetworkKey(ip); ok && bud.subject == "" && h.DeviceNetworks != nil {
+		limits = append(limits, deviceLimit{t: h.DeviceNetworks, login: nk, ip: nk, detail: "network", msg: msgDeviceNetwork, slow: true})
+	}
+	if h.DeviceGuesses != nil {
+		l := deviceLimit{t: h.DeviceGuesses, login: bud.global, ip: bud.global, detail: "all addresses", msg: msgDeviceAnyone, slow: true}
+		if bud.subject != "" {
+			l.detail, l.msg = "all members", msgDeviceMembers
+		}
+		limits = append(limits, l)
+	}
+	return limits
+}
+
+// deviceHeld is what an entry has reserved so far (reserveDevice).
+type deviceHeld []deviceLimit
+
+// release takes back the entry's reservations where it is not a wrong code: one not taken back
+// stays counted, the safe side. It outlives the request: a browser that leaves during a
+// slow-down cancels the request's context, and a shared throttle's store would refuse the
+// release with it, so the entry would stay counted as a wrong code (session 14 noticed).
+func (held deviceHeld) release(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	for _, l := range held {
+		_ = l.t.Release(rctx, l.login, l.ip)
+	}
+}
+
+// reserveDevice reserves the entry against l, after those in held. answered is set when the
+// entry goes no further, and err is then the answer: l cannot be reached (fail closed: 503), l
+// refuses the entry (429 with Retry-After, and l.msg), or the browser left during l's
+// slow-down. Whenever answered, everything held is taken back first (none of it is a wrong
+// code); otherwise l is held too.
+func (h *Handler) reserveDevice(c echo.Context, held *deviceHeld, l deviceLimit, typed string) (answered bool, err error) {
+	ctx := c.Request().Context()
+	delay, retryAfter, err := l.t.Check(ctx, l.login, l.ip)
+	if err != nil {
+		held.release(ctx)
+		h.Logger.ErrorContext(ctx, "device code throttle unavailable", "err", err)
+		return true, web.Unavailable(c, false, h.Pages) // fail closed
+	}
+	if retryAfter > 0 {
+		held.release(ctx) // not this entrant's wrong code (l reserved nothing)
+		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "device.throttled", IP: c.RealIP(), Detail: l.detail})
+		c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
+		return true, h.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(l.msg, humanDuration(retryAfter)))
+	}
+	*held = append(*held, l)
+	if l.slow && delay > 0 {
+		// Past half the budget every entry is slowed a little, everyone's alike.
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			held.release(ctx)
+			return true, ctx.Err()
+		}
+	}
+	return false, nil
+}
+
 func (h *Handler) showDevice(c echo.Context, status int, code, msg string) error {
 	csrf, err := h.Cookies.CSRFToken(c)
 	if err != nil {
@@ -118,91 +208,13 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 	if len(typed) > 64 {
 		typed = typed[:64]
 	}
+	// The entry is reserved against each of its budgets in turn (deviceLimits); the first that
+	// refuses it, or cannot be reached, answers, and what was reserved before is taken back.
 	bud := h.deviceBudget(c)
-	key := bud.key
-	_, retryAfter, err := h.Throttle.Check(ctx, key, ip)
-	if err != nil {
-		h.Logger.ErrorContext(ctx, "device code throttle unavailable", "err", err)
-		return web.Unavailable(c, false, h.Pages) // fail closed
-	}
-	// release takes back this entry's reservations (the entrant's, and the service-wide one
-	// once reserved) where it is not a wrong code: one not taken back stays counted, the safe
-	// side. It outlives the request: a browser that leaves during the slow-down below cancels
-	// the request's context, and a shared throttle's store would refuse the release with it,
-	// so the entry would stay counted as a wrong code (session 14 noticed).
-	global := false
-	network := "" // the network budget's key once reserved (deviceNetworkKey)
-	release := func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-		defer cancel()
-		_ = h.Throttle.Release(rctx, key, ip)
-		if network != "" {
-			_ = h.DeviceNetworks.Release(rctx, network, network)
-		}
-		if global {
-			_ = h.DeviceGuesses.Release(rctx, bud.global, bud.global)
-		}
-	}
-	if retryAfter > 0 {
-		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "device.throttled", IP: ip})
-		c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
-		return h.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(
-			"Too many wrong codes. For your security, please wait %s and try again.", humanDuration(retryAfter)))
-	}
-	// Then, for a browser without a session at an IPv6 address, its /48's budget: the
-	// entrant's counts a /64, of which a /48 holds 65,536.
-	if nk, ok := deviceNetworkKey(ip); ok && bud.subject == "" && h.DeviceNetworks != nil {
-		delay, retryAfter, err := h.DeviceNetworks.Check(ctx, nk, nk)
-		if err != nil {
-			release()
-			h.Logger.ErrorContext(ctx, "device code throttle unavailable", "err", err)
-			return web.Unavailable(c, false, h.Pages) // fail closed
-		}
-		if retryAfter > 0 {
-			release() // not this address's wrong code
-			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "device.throttled", IP: ip, Detail: "network"})
-			c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
-			return h.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(
-				"Too many wrong codes have been entered from your network. For your security, please wait %s and try again.", humanDuration(retryAfter)))
-		}
-		network = nk
-		if delay > 0 {
-			select {
-			case <-time.After(delay):
-			case <-ctx.Done():
-				release()
-				return ctx.Err()
-			}
-		}
-	}
-	// Then the service-wide budget of wrong codes (a guesser spread over many addresses), the
-	// anonymous one or the signed-in members' one (deviceBudget).
-	if h.DeviceGuesses != nil {
-		delay, retryAfter, err := h.DeviceGuesses.Check(ctx, bud.global, bud.global)
-		if err != nil {
-			release()
-			h.Logger.ErrorContext(ctx, "device code throttle unavailable", "err", err)
-			return web.Unavailable(c, false, h.Pages) // fail closed
-		}
-		if retryAfter > 0 {
-			release() // not this address's wrong code
-			detail, msg := "all addresses", "Too many wrong codes have been entered on this service in the last minute, so code entry is paused for a moment for everyone who is not signed in. If you are signed in to the association's member website or one of its apps in this browser, reload this page and try again: signed-in members are not paused. Otherwise, for your security, please wait %s and try again."
-			if bud.subject != "" {
-				detail, msg = "all members", "Too many wrong codes have been entered by signed-in members in the last minute, so code entry is paused for a moment. For your security, please wait %s and try again."
-			}
-			h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "device.throttled", IP: ip, Detail: detail})
-			c.Response().Header().Set("Retry-After", fmt.Sprint(int(retryAfter.Seconds())+1))
-			return h.showDevice(c, http.StatusTooManyRequests, typed, fmt.Sprintf(msg, humanDuration(retryAfter)))
-		}
-		global = true
-		if delay > 0 {
-			// Past half the budget every entry is slowed a little, everyone's alike.
-			select {
-			case <-time.After(delay):
-			case <-ctx.Done():
-				release()
-				return ctx.Err()
-			}
+	var held deviceHeld
+	for _, l := range h.deviceLimits(bud, ip) {
+		if answered, err := h.reserveDevice(c, &held, l, typed); answered {
+			return err
 		}
 	}
 	d, loginURL, err := h.Provider.DeviceLogin(ctx, typed)
@@ -217,14 +229,14 @@ func (h *Handler) deviceSubmit(c echo.Context) error {
 		return h.showDevice(c, http.StatusBadRequest, typed, msgDeviceCode)
 	}
 	if err != nil {
-		release()
+		held.release(ctx)
 		return err
 	}
 	// A right code takes back its own reservations only, the entrant's and the service-wide
 	// one: Succeed would clear the entrant's count of wrong codes (and the service's, everyone's),
 	// which anyone could then do with a device code of their own, entered again and again
 	// (entering does not use it up; review s13 X1).
-	release()
+	held.release(ctx)
 	if loginURL == "" {
 		return h.Pages.Error(c, http.StatusBadRequest, "This code was already used",
 			"The device sign-in with this code has already been approved or denied.",
