@@ -6,8 +6,9 @@
 // of the client's provisioning target when the target's kind is the event's channel. A
 // failure is retried with exponential backoff and jitter; after max_attempts, or at once on a
 // permanent refusal (Permanent, or a 4xx other than 408, 409, 425 and 429: Status), the event
-// goes to the dead-letter state (`ssobridge shadow retry` re-queues it). A claimed delivery
-// runs to its end even when the queue stops, and Run returns once it is recorded. Four workers
+// goes to the dead-letter state (`ssobridge shadow retry` re-queues it); a deliverer that finds
+// nothing to send (ErrNothingToSend) has the event recorded skipped, neither delivered nor
+// retried. A claimed delivery runs to its end even when the queue stops, and Run returns once it is recorded. Four workers
 // each claim the next due event as they come free, at most two of one client at a time (a
 // sign-in's synchronous delivery, Queue.DeliverKey, counted with them: it waits for a place),
 // so a target that does not answer (each request waiting for shadow.timeout) holds two workers,

@@ -26,6 +26,13 @@ func Retry(format string, args ...any) error {
 	return &deliveryError{msg: fmt.Sprintf(format, args...)}
 }
 
+// ErrNothingToSend is a deliverer's answer when the event turns out to have nothing to send (a
+// logout queued without reading its app, which has no logout URI or is gone): not a failure, and
+// not a delivery either. The queue records the event skipped (store.OutboxSkipped, the error's
+// text as its note), never retried, and counts it as OutcomeSkipped, not delivered (review s23
+// X2-2). Wrap it to say why.
+var ErrNothingToSend = errors.New("nothing to send")
+
 // IsPermanent reports whether err is a permanent failure.
 func IsPermanent(err error) bool {
 	var d *deliveryError

@@ -44,10 +44,13 @@ const (
 	// OutcomeSuperseded: failed; a newer event of its key written while it was in flight
 	// stands for it, so it is not retried (store.ErrSuperseded).
 	OutcomeSuperseded = "superseded"
+	// OutcomeSkipped: nothing was sent, the deliverer found nothing to send (ErrNothingToSend);
+	// the event is done, not delivered.
+	OutcomeSkipped = "skipped"
 )
 
 // DeliveryObserver is told about each delivery attempt: the event's channel, its client and
-// the outcome (OutcomeDelivered, OutcomeRetry, OutcomeDead, OutcomeSuperseded).
+// the outcome (OutcomeDelivered, OutcomeRetry, OutcomeDead, OutcomeSuperseded, OutcomeSkipped).
 type DeliveryObserver interface {
 	Delivery(channel, clientID, outcome string)
 }
@@ -314,10 +317,11 @@ func (q *Queue) deliverClaimed(ctx context.Context, e *store.OutboxEvent, signIn
 	} else {
 		q.endNow(c)
 	}
-	if v == mark {
+	switch v {
+	case mark:
 		q.pruneFailing()
 		q.failing[e.ClientID] = q.now()
-	} else {
+	case forget:
 		delete(q.failing, e.ClientID)
 	}
 	return err
@@ -542,6 +546,7 @@ const (
 	forget        verdict = iota // delivered, refused for good or failed fast (the target answers), or its app removed meanwhile
 	mark                         // failed slowly, retried later: the target is slow, or does not answer
 	markIfPending                // failed slowly after max_attempts (the event went dead): mark while the client has events pending
+	keep                         // nothing was sent (ErrNothingToSend): the client's mark, if any, stays as it is
 )
 
 // slowAfter is how long a failed delivery takes to count as slowness (verdict): a second, or
@@ -573,6 +578,9 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) (verdict, 
 		err = fmt.Errorf("%w: %w", errLeaseCut, err)
 	}
 	cancel()
+	if errors.Is(err, ErrNothingToSend) {
+		return q.skipped(ctx, e, start, err), nil
+	}
 	if err == nil {
 		if merr := q.store.MarkDelivered(ctx, e.ID, e.LeaseUntil, q.now()); merr != nil {
 			if errors.Is(merr, store.ErrLeaseLost) {
@@ -646,6 +654,31 @@ func (q *Queue) deliverOne(ctx context.Context, e *store.OutboxEvent) (verdict, 
 	q.log.Log(ctx, level, "shadow: delivery failed", "event", e.ID, "type", e.Type, "channel", e.Channel,
 		"client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts, "dead", dead, "next_attempt", next, "err", err)
 	return v, err
+}
+
+// skipped records an event whose deliverer found nothing to send (why: ErrNothingToSend and its
+// reason): done, not delivered (store.OutboxSkipped), counted as OutcomeSkipped. Before, it
+// was recorded and counted as delivered: the outbox and the metrics showed a logout sent to an
+// app that was sent nothing (review s23 X2-2).
+func (q *Queue) skipped(ctx context.Context, e *store.OutboxEvent, start time.Time, why error) verdict {
+	if err := q.store.MarkSkipped(ctx, e.ID, e.LeaseUntil, q.now(), CleanText(why.Error(), 1000)); err != nil {
+		switch {
+		case errors.Is(err, store.ErrLeaseLost):
+			q.log.WarnContext(ctx, "shadow: nothing to send, found after the lease ran out; another claim holds the event",
+				"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "attempt", e.Attempts)
+		case errors.Is(err, sso.ErrNotFound): // its app was removed meanwhile, and its events with it
+			q.log.InfoContext(ctx, "shadow: nothing to send; the event's app was removed meanwhile, and the event with it",
+				"event", e.ID, "type", e.Type, "channel", e.Channel, "client", e.ClientID, "subject", e.Subject)
+		default:
+			// Retried after the lease, as a crash would be: the deliverer finds nothing again.
+			q.log.ErrorContext(ctx, "shadow: mark skipped failed", "event", e.ID, "err", err)
+		}
+		return keep
+	}
+	q.observe(e, OutcomeSkipped)
+	q.log.InfoContext(ctx, "shadow: nothing to send", "event", e.ID, "type", e.Type, "channel", e.Channel,
+		"client", e.ClientID, "subject", e.Subject, "attempt", e.Attempts, "duration", q.now().Sub(start), "reason", why)
+	return keep
 }
 
 // observe tells the observer, if any, about a delivery attempt.

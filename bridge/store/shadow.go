@@ -33,6 +33,10 @@ const (
 	// OutboxSuperseded is an event a later event of its key made pointless before it was sent
 	// (OutboxEvent.Supersedes): it is never sent nor retried.
 	OutboxSuperseded = "superseded"
+	// OutboxSkipped is an event whose deliverer found nothing to send (a logout queued without
+	// reading its app, which has no logout URI or is gone): done, never sent nor retried, and
+	// purged with the delivered ones (MarkSkipped).
+	OutboxSkipped = "skipped"
 )
 
 // OutboxEvent is one message to deliver to a client (a SCIM push, a webhook, a back-channel
@@ -55,7 +59,7 @@ type OutboxEvent struct {
 	LeaseUntil  time.Time
 	CreatedAt   time.Time
 	DeliveredAt time.Time
-	State       string // pending, delivered, dead or superseded (DeliveredAt: when)
+	State       string // pending, delivered, dead, superseded or skipped (DeliveredAt: when)
 	LastError   string
 	// Supersedes, when the event is written, names older events of its Key that it makes
 	// pointless: it carries the whole state they carried (and what they took away). Those
@@ -246,8 +250,13 @@ type Outbox interface {
 	// RetryEvents re-queues dead events (one by id, or all when id is empty) with a fresh
 	// attempt count, due now; it returns how many.
 	RetryEvents(ctx context.Context, id string, now time.Time) (int, error)
-	// PurgeDelivered deletes events delivered before t, except those of a key that has a dead
-	// event (they supersede it: see RetryEvents), and events superseded before t; it returns
-	// how many.
+	// PurgeDelivered deletes events delivered (or skipped) before t, except those of a key that
+	// has a dead event (they supersede it: see RetryEvents), and events superseded before t; it
+	// returns how many.
 	PurgeDelivered(ctx context.Context, before time.Time) (int64, error)
+	// MarkSkipped records, as MarkDelivered does a delivery, that the holder of the claim found
+	// nothing to send: the event is done (OutboxSkipped, DeliveredAt at, LastError why), never
+	// sent nor retried, and purged as the delivered ones are (PurgeDelivered). A skipped or
+	// delivered event stays as it is (nil); ErrLeaseLost and sso.ErrNotFound as MarkDelivered.
+	MarkSkipped(ctx context.Context, id string, lease, at time.Time, why string) error
 }

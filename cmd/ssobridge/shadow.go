@@ -32,8 +32,8 @@ func shadowStatusCmd(g *globals) *cobra.Command {
 					return err
 				}
 				w := cmd.OutOrStdout()
-				fmt.Fprintf(w, "pending %d, delivered %d, dead %d, superseded %d\n", counts[store.OutboxPending], counts[store.OutboxDelivered],
-					counts[store.OutboxDead], counts[store.OutboxSuperseded])
+				fmt.Fprintf(w, "pending %d, delivered %d, dead %d, superseded %d, skipped %d\n", counts[store.OutboxPending], counts[store.OutboxDelivered],
+					counts[store.OutboxDead], counts[store.OutboxSuperseded], counts[store.OutboxSkipped])
 				wm, err := st.Watermark(ctx, provisioning.WatermarkName)
 				if err != nil {
 					return err

@@ -34,8 +34,9 @@ type payload struct {
 	Subject   string `json:"sub,omitempty"`
 	SessionID string `json:"sid,omitempty"`
 	// Unread marks an event queued without reading the app's registration (an end's last try:
-	// build's blind): the Deliverer drops it quietly when the app has no logout URI or is gone,
-	// where for an event queued from a read registration that is a dead letter.
+	// build's blind): the Deliverer has nothing to send (outbox.ErrNothingToSend: the queue
+	// records it skipped) when the app has no logout URI or is gone, where for an event queued
+	// from a read registration that is a dead letter.
 	Unread bool `json:"unread,omitempty"`
 }
 
@@ -452,10 +453,13 @@ func (d *Deliverer) Deliver(ctx context.Context, e *store.OutboxEvent) error {
 	}
 	c, err := d.Clients.Client(ctx, p.ClientID)
 	switch {
-	case errors.Is(err, sso.ErrNotFound) && p.Unread, err == nil && c.BackchannelLogoutURI == "" && p.Unread:
+	case errors.Is(err, sso.ErrNotFound) && p.Unread:
 		// Queued without reading the app (build's blind): it has nothing to be told. Not a
-		// failure: no dead letter for an app that never asked for logouts.
-		return nil
+		// failure (no dead letter for an app that never asked for logouts), nor a delivery: the
+		// queue records it skipped (review s23 X2-2).
+		return fmt.Errorf("%w: client %s is not registered", outbox.ErrNothingToSend, p.ClientID)
+	case err == nil && c.BackchannelLogoutURI == "" && p.Unread:
+		return fmt.Errorf("%w: client %s has no backchannel_logout_uri", outbox.ErrNothingToSend, p.ClientID)
 	case errors.Is(err, sso.ErrNotFound):
 		return outbox.Permanent("client %s is no longer registered", p.ClientID)
 	case err != nil:

@@ -290,6 +290,20 @@ func (s *Store) MarkDelivered(ctx context.Context, id string, lease, at time.Tim
 	return wrap("mark delivered", err)
 }
 
+// MarkSkipped records that the claim whose lease ends at lease found nothing to send (see
+// store.Outbox).
+func (s *Store) MarkSkipped(ctx context.Context, id string, lease, at time.Time, why string) error {
+	if len(why) > 1000 {
+		why = why[:1000]
+	}
+	err := execOne(ctx, s.pool, `UPDATE outbox SET state = 'skipped', delivered_at = $1, lease_until = 0, last_error = $2
+		WHERE id = $3 AND state = 'pending' AND lease_until = $4`, ts(at), why, id, ts(lease))
+	if isNoRows(err) {
+		err = s.notHeld(ctx, id)
+	}
+	return wrap("mark skipped", err)
+}
+
 // MarkFailed records a failed attempt by the claim whose lease ends at lease (see store.Outbox).
 // A delivered event stays delivered. A retryable failure of an event that a later pending
 // event of its key stands for (superseded_by, set while it was in flight) supersedes it instead
@@ -332,7 +346,7 @@ const markFailed = `UPDATE outbox SET
 const supersededOnFailure = `(NOT $6::boolean AND superseded_by <> '' AND EXISTS (SELECT 1 FROM outbox b
 		WHERE b.id = outbox.superseded_by AND b.key = outbox.key AND b.seq > outbox.seq AND b.state = 'pending'))`
 
-// notHeld explains an outcome that matched no row: nil when the event is delivered (a late
+// notHeld explains an outcome that matched no row: nil when the event is delivered or skipped (a late
 // outcome changes nothing), store.ErrLeaseLost when another claim holds it or its outcome is
 // recorded, pgx.ErrNoRows when there is no such event.
 func (s *Store) notHeld(ctx context.Context, id string) error {
@@ -340,7 +354,7 @@ func (s *Store) notHeld(ctx context.Context, id string) error {
 	if err := s.pool.QueryRow(ctx, `SELECT state FROM outbox WHERE id = $1`, id).Scan(&state); err != nil {
 		return err
 	}
-	if state == store.OutboxDelivered {
+	if state == store.OutboxDelivered || state == store.OutboxSkipped {
 		return nil
 	}
 	return store.ErrLeaseLost
@@ -394,7 +408,8 @@ func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
 		return nil, wrap("outbox counts", err)
 	}
 	defer rows.Close()
-	out := map[string]int{store.OutboxPending: 0, store.OutboxDelivered: 0, store.OutboxDead: 0, store.OutboxSuperseded: 0}
+	out := map[string]int{store.OutboxPending: 0, store.OutboxDelivered: 0, store.OutboxDead: 0, store.OutboxSuperseded: 0,
+		store.OutboxSkipped: 0}
 	for rows.Next() {
 		var (
 			state string
@@ -433,7 +448,8 @@ func (s *Store) RetryEvents(ctx context.Context, id string, now time.Time) (int,
 
 // PurgeDelivered deletes events delivered before t, except those of a key with a dead event:
 // they supersede it, and RetryEvents finds that out from them (a retry after they were gone
-// would deliver the dead event's stale state after theirs); and events superseded before t.
+// would deliver the dead event's stale state after theirs), and so are events skipped before t;
+// and events superseded before t.
 func (s *Store) PurgeDelivered(ctx context.Context, before time.Time) (int64, error) {
 	n, err := s.purgeBatches(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
 		WHERE state = 'delivered' AND delivered_at < $1 AND key NOT IN (SELECT key FROM outbox WHERE state = 'dead') LIMIT $2)`, ts(before))
@@ -441,6 +457,12 @@ func (s *Store) PurgeDelivered(ctx context.Context, before time.Time) (int64, er
 		return n, wrap("purge delivered", err)
 	}
 	m, err := s.purgeBatches(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
+		WHERE state = 'skipped' AND delivered_at < $1 AND key NOT IN (SELECT key FROM outbox WHERE state = 'dead') LIMIT $2)`, ts(before))
+	n += m
+	if err != nil {
+		return n, wrap("purge skipped", err)
+	}
+	m, err = s.purgeBatches(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
 		WHERE state = 'superseded' AND delivered_at < $1 LIMIT $2)`, ts(before))
 	return n + m, wrap("purge superseded", err)
 }

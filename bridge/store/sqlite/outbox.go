@@ -275,6 +275,23 @@ func (s *Store) MarkDelivered(ctx context.Context, id string, lease, at time.Tim
 	return nil
 }
 
+// MarkSkipped records that the claim whose lease ends at lease found nothing to send (see
+// store.Outbox).
+func (s *Store) MarkSkipped(ctx context.Context, id string, lease, at time.Time, why string) error {
+	if len(why) > 1000 {
+		why = why[:1000]
+	}
+	res, err := s.wexec(ctx, `UPDATE outbox SET state = 'skipped', delivered_at = ?, lease_until = 0, last_error = ?
+		WHERE id = ? AND state = 'pending' AND lease_until = ?`, ts(at), why, id, ts(lease))
+	if err := affectedOne(res, err); err != nil {
+		if isNoRows(err) {
+			err = s.notHeld(ctx, id)
+		}
+		return wrap("mark skipped", err)
+	}
+	return nil
+}
+
 // MarkFailed records a failed attempt by the claim whose lease ends at lease (see store.Outbox).
 // A delivered event stays delivered. A retryable failure of an event that a later pending
 // event of its key stands for (superseded_by, set while it was in flight) supersedes it instead
@@ -316,7 +333,7 @@ const markFailed = `UPDATE outbox SET
 const supersededOnFailure = `(NOT ?6 AND superseded_by <> '' AND EXISTS (SELECT 1 FROM outbox b
 		WHERE b.id = outbox.superseded_by AND b.key = outbox.key AND b.seq > outbox.seq AND b.state = 'pending'))`
 
-// notHeld explains an outcome that matched no row: nil when the event is delivered (a late
+// notHeld explains an outcome that matched no row: nil when the event is delivered or skipped (a late
 // outcome changes nothing), store.ErrLeaseLost when another claim holds it or its outcome is
 // recorded, sql.ErrNoRows when there is no such event.
 func (s *Store) notHeld(ctx context.Context, id string) error {
@@ -324,7 +341,7 @@ func (s *Store) notHeld(ctx context.Context, id string) error {
 	if err := s.r.QueryRowContext(ctx, `SELECT state FROM outbox WHERE id = ?`, id).Scan(&state); err != nil {
 		return err
 	}
-	if state == store.OutboxDelivered {
+	if state == store.OutboxDelivered || state == store.OutboxSkipped {
 		return nil
 	}
 	return store.ErrLeaseLost
@@ -373,7 +390,8 @@ func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
 		return nil, wrap("outbox counts", err)
 	}
 	defer rows.Close()
-	out := map[string]int{store.OutboxPending: 0, store.OutboxDelivered: 0, store.OutboxDead: 0, store.OutboxSuperseded: 0}
+	out := map[string]int{store.OutboxPending: 0, store.OutboxDelivered: 0, store.OutboxDead: 0, store.OutboxSuperseded: 0,
+		store.OutboxSkipped: 0}
 	for rows.Next() {
 		var (
 			state string
@@ -415,12 +433,13 @@ func (s *Store) RetryEvents(ctx context.Context, id string, now time.Time) (int,
 
 // PurgeDelivered deletes events delivered before t, except those of a key with a dead event:
 // they supersede it, and RetryEvents finds that out from them (a retry after they were gone
-// would deliver the dead event's stale state after theirs); and events superseded before t.
+// would deliver the dead event's stale state after theirs), and so are events skipped before t;
+// and events superseded before t.
 func (s *Store) PurgeDelivered(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
 		res, err := s.wexec(ctx, `DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox
-			WHERE state = 'delivered' AND delivered_at < ? AND key NOT IN (SELECT key FROM outbox WHERE state = 'dead') LIMIT ?)`,
+			WHERE state IN ('delivered', 'skipped') AND delivered_at < ? AND key NOT IN (SELECT key FROM outbox WHERE state = 'dead') LIMIT ?)`,
 			ts(before), purgeBatch)
 		if err != nil {
 			return total, wrap("purge delivered", err)

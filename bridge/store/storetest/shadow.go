@@ -56,6 +56,7 @@ var outboxTests = []test{
 	{"EndSessionWithEventsBuild", testOutboxEndSessionBuild},
 	{"EndSessionWithEventsAppsAddedBefore", testOutboxEndSessionAppsAddedBefore},
 	{"EndSessionWithEventsAppsRace", testOutboxEndSessionAppsRace},
+	{"Skipped", testOutboxSkipped},
 }
 
 // event returns a new pending event of key.
