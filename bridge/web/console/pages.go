@@ -357,9 +357,9 @@ func (c *Console) provisioning(w http.ResponseWriter, r *http.Request, s *sessio
 	c.render(w, r, s, http.StatusOK, "provisioning", struct {
 		base
 		*admin.OutboxStatus
-		NPending, NDelivered, NDead, NSuperseded int
+		NPending, NDelivered, NDead, NSuperseded, NSkipped int
 	}{b, st, st.Counts[store.OutboxPending], st.Counts[store.OutboxDelivered], st.Counts[store.OutboxDead],
-		st.Counts[store.OutboxSuperseded]})
+		st.Counts[store.OutboxSuperseded], st.Counts[store.OutboxSkipped]})
 }
 
 func (c *Console) retry(w http.ResponseWriter, r *http.Request, s *session) {
