@@ -270,6 +270,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	}
 	samlSPs.Changed = func(ctx context.Context) error { return node.Notify(ctx, cluster.TopicSAML) }
 	node.Subscribe(cluster.TopicSAML, samlSPs.Refresh)
+	s.admin.SAMLSettings = samlSettingsAdmin{samlSPs} // PATCH /admin/saml/service-providers/{sp}
 	if s.samlKeys, err = saml.NewKeyRing(ctx, d.Store, kek, cfg.SAML, issuer.Hostname(), log, now); err != nil {
 		return nil, err
 	}

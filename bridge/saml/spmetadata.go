@@ -185,8 +185,8 @@ func NameIDNote(sp *SP, s Summary) string {
 	}) {
 		return ""
 	}
-	return fmt.Sprintf("its metadata lists the NameID formats %s, but it is sent %s: its name_id_format, set at registration and not taken from the metadata, so refresh does not change it (to change it, remove the SP and register it again with --name-id-format)",
-		strings.Join(s.NameIDFormats, ", "), sent)
+	return fmt.Sprintf("its metadata lists the NameID formats %s, but it is sent %s: its name_id_format, set at registration and not taken from the metadata, so refresh does not change it (to change it: ssobridge saml set %s --name-id-format ...)",
+		strings.Join(s.NameIDFormats, ", "), sent, sp.Settings.ID)
 }
 
 func sorted(v []string) []string { v = slices.Clone(v); slices.Sort(v); return v }

@@ -25,7 +25,7 @@ import (
 
 func samlCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "saml", Short: "Register and manage SAML service providers (those entered by hand live in the config file)"}
-	cmd.AddCommand(samlRegisterCmd(g), samlRefreshCmd(g), samlListCmd(g), samlRemoveCmd(g))
+	cmd.AddCommand(samlRegisterCmd(g), samlRefreshCmd(g), samlSetCmd(g), samlListCmd(g), samlRemoveCmd(g))
 	return cmd
 }
 
@@ -241,6 +241,68 @@ still reaches it. Of two refreshes at once, one is stored and the other is refus
 	f := cmd.Flags()
 	f.StringVar(&file, "metadata-file", "", "the SP's current SAML metadata (XML file)")
 	f.StringVar(&raw, "metadata-url", "", "where to fetch the SP's current SAML metadata from, once (https; http only on a loopback address)")
+	return cmd
+}
+
+func samlSetCmd(g *globals) *cobra.Command {
+	var (
+		format string
+		allow  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "set <id or entity id>",
+		Short: "Change a registered SAML SP's settings in place (its id, metadata, policy and sessions stay)",
+		Long: `Changes a registered SP's name_id_format or allow_insecure_soap_slo without removing it: the SP
+keeps its id, metadata, policy, its places in members' sessions and its queued logouts (removing
+it deletes them). The new value is checked as a registration checks it (email needs
+email_verified: true). Of two changes at once, one is stored and the other is refused.
+
+A new name_id_format applies from each member's next sign-in at the SP. The NameIDs the SP was
+sent stay the bridge's record of those sessions: their single logout names the member with the
+NameID the SP was given. The SP may know the member under the new NameID as another account.`,
+		Example: `  ssobridge saml set jobs --name-id-format persistent
+  ssobridge saml set oldapp --allow-insecure-soap-slo`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			which := strings.TrimSpace(args[0])
+			var change saml.SettingsChange
+			if cmd.Flags().Changed("name-id-format") {
+				change.NameIDFormat = &format
+			}
+			if cmd.Flags().Changed("allow-insecure-soap-slo") {
+				change.AllowInsecureSOAPSLO = &allow
+			}
+			if change.NameIDFormat == nil && change.AllowInsecureSOAPSLO == nil {
+				return errors.New("give --name-id-format or --allow-insecure-soap-slo")
+			}
+			return g.withSAML(ctx, func(_ bridge.Config, st store.Store, reg *saml.Registry) error {
+				got, err := reg.ChangeSettings(ctx, which, change)
+				if err = notNotified(cmd.ErrOrStderr(), err); err != nil {
+					return fmt.Errorf("set: %w", err)
+				}
+				out := cmd.OutOrStdout()
+				if got.Unchanged {
+					fmt.Fprintf(out, "%s (%s): the values given are the stored ones; nothing changed\n", got.ID, got.EntityID)
+					return nil
+				}
+				auditCLI(ctx, st, "admin.saml_sp_settings", got.ID, fmt.Sprintf("%s: %s", got.EntityID, strings.Join(got.Changes, "; ")))
+				fmt.Fprintf(out, "changed %s (%s): %s\n", got.ID, got.EntityID, strings.Join(got.Changes, "; "))
+				for _, c := range got.Changes {
+					if strings.HasPrefix(c, "name_id_format:") {
+						fmt.Fprintf(out, "note: %s\n", saml.NameIDFormatNote)
+					}
+				}
+				if got.Unusable != nil {
+					fmt.Fprintf(out, "note: it is still refused for sign-ins: %v\n", got.Unusable)
+				}
+				return nil
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&format, "name-id-format", "", "persistent (the member's subject) or email (needs email_verified: true)")
+	f.BoolVar(&allow, "allow-insecure-soap-slo", false, "let the SP's SOAP single logout service be plain http or an internal address (and, for an SP registered before the https rule, its browser one plain http); =false turns it off")
 	return cmd
 }
 
