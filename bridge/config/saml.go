@@ -56,7 +56,10 @@ type SAMLServiceProvider struct {
 	// (outbound.Internal: loopback, private, link-local, ...). Without it such a service is
 	// refused: the bridge POSTs signed LogoutRequests there from inside the network, and over
 	// plain http nothing authenticates the SP's answer. A host name is checked where the
-	// bridge connects: one that resolves to an internal address is refused too.
+	// bridge connects: one that resolves to an internal address is refused too. It also lets
+	// the browser sign-out chain take the member's browser, with a LogoutRequest naming them,
+	// to the SP's plain-http single logout service on another host; without it such an SP is
+	// left out of the chain, audited as logout.untold (session 24, fca7d1a).
 	AllowInsecureSOAPSLO bool `yaml:"allow_insecure_soap_slo" json:"allow_insecure_soap_slo,omitempty"`
 	// Certificate is the SP's signing certificate (PEM): AuthnRequest and LogoutRequest
 	// signatures are checked against it, and assertions encrypted to it when
