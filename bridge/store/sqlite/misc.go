@@ -230,20 +230,25 @@ func execCount(ctx context.Context, tx *sql.Tx, n *int, q string, args ...any) e
 // DeleteClientCounted deletes a client (idempotent) with every member's consent to it, its
 // outbox events not delivered, its place in every session, its provisioned users (shadow
 // records), its sign-in requests and device authorizations, revokes every family issued to it, and bumps ClientsVersion when it existed; it
-// returns how many of each it deleted, counted in the same transaction.
+// returns how many of each it deleted, counted in the same transaction. The rows no index finds
+// by client are walked on the read pool first and deleted by key (clientRowSets); those the
+// client got during the walk are deleted right after, in a second transaction.
 func (s *Store) DeleteClientCounted(ctx context.Context, id string) (store.ClientRemoval, error) {
+	keys, _, err := s.clientRowKeys(ctx, id)
+	if err != nil {
+		return store.ClientRemoval{}, wrap("delete client", err)
+	}
+	if s.testAfterClientWalk != nil {
+		s.testAfterClientWalk()
+	}
 	var r store.ClientRemoval
-	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r = store.ClientRemoval{}
-		count := func(n *int, q string, args ...any) error { return execCount(ctx, tx, n, q, args...) }
 		// Every member's consent goes with the client: a client registered later under the
-		// same id is another app, which asks each member again.
-		if err := count(&r.Consents, `DELETE FROM consents WHERE client_id = ?`, id); err != nil {
-			return err
-		}
-		// So does every grant issued to it, those without a refresh token too: the old app's
-		// access tokens must not come back to life with a client registered again. The live
-		// ones with a refresh token are counted, as RevokeGrants counts.
+		// same id is another app, which asks each member again. So does every grant issued
+		// to it, those without a refresh token too: the old app's access tokens must not come
+		// back to life with a client registered again. The live ones with a refresh token are
+		// counted, as RevokeGrants counts.
 		var err error
 		if r.Grants, err = revokeGrantsCounted(ctx, tx, "", id, s.clock()); err != nil {
 			return err
@@ -251,25 +256,17 @@ func (s *Store) DeleteClientCounted(ctx context.Context, id string) (store.Clien
 		// And every event queued for it and not delivered (pending, in flight, dead): the
 		// events' keys name the client id, and an app registered again under it would be sent
 		// the old app's logouts and provisioning (or get them from a retry of a dead one).
-		if err := count(&r.Events, `DELETE FROM outbox WHERE client_id = ? AND state <> 'delivered'`, id); err != nil {
+		// Its place in every session: an app registered again under the id would be sent the
+		// old app's back-channel logouts when those sessions end. Its sign-in requests
+		// (pending ones, issued codes not redeemed) and device authorizations: sso refuses
+		// them once the client is gone, but an app registered again under the id would find
+		// the old app's requests live until they expire. (clientRowSets, by key.)
+		if err := deleteClientRows(ctx, tx, id, keys, &r); err != nil {
 			return err
 		}
-		// Its place in every session, and its provisioned users: an app registered again under
-		// the id would be sent the old app's back-channel logouts when those sessions end, and
-		// find the old app's digests (nothing provisioned) and user ids (PUT /Users/<old id>).
-		if err := count(&r.Sessions, `DELETE FROM session_clients WHERE client_id = ?`, id); err != nil {
-			return err
-		}
-		if err := count(&r.ShadowUsers, `DELETE FROM shadow_users WHERE client_id = ?`, id); err != nil {
-			return err
-		}
-		// Its sign-in requests (pending ones, issued codes not redeemed) and device
-		// authorizations: sso refuses them once the client is gone, but an app registered again
-		// under the id would find the old app's requests live until they expire.
-		if err := count(&r.Requests, `DELETE FROM auth_requests WHERE client_id = ?`, id); err != nil {
-			return err
-		}
-		if err := count(&r.Devices, `DELETE FROM device_authorizations WHERE client_id = ?`, id); err != nil {
+		// Its provisioned users: an app registered again under the id would find the old
+		// app's digests (nothing provisioned) and user ids (PUT /Users/<old id>).
+		if err := execCount(ctx, tx, &r.ShadowUsers, `DELETE FROM shadow_users WHERE client_id = ?`, id); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM clients WHERE id = ?`, id)
@@ -285,6 +282,9 @@ func (s *Store) DeleteClientCounted(ctx context.Context, id string) (store.Clien
 	})
 	if err != nil {
 		return store.ClientRemoval{}, wrap("delete client", err)
+	}
+	if err := s.sweepClientRows(ctx, id, &r); err != nil {
+		return r, wrap("delete client: rows it got during the removal", err)
 	}
 	return r, nil
 }

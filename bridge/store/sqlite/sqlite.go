@@ -65,6 +65,9 @@ type Store struct {
 	// write, in its batch (a write that fails, to check that its neighbours' outcomes are their
 	// own).
 	testNeighbour func(ctx context.Context, tx *sql.Tx) error
+	// testAfterClientWalk, set by tests, runs between DeleteClientCounted's walk of the
+	// client's rows and its write transaction.
+	testAfterClientWalk func()
 }
 
 var (
