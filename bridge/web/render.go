@@ -3,14 +3,19 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"text/template/parse"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -180,15 +185,54 @@ func (r *Renderer) protocolErrorData(path, message, requestRef string) ErrorData
 func (r *Renderer) Mount(e *echo.Echo) {
 	methods := []string{http.MethodGet, http.MethodHead}
 	e.Match(methods, "/theme.css", r.themeCSS)
-	e.Match(methods, "/static/*", staticHandler())
+	e.Match(methods, "/static/*", staticHandler(static.FS))
 }
 
-func staticHandler() echo.HandlerFunc {
-	sub, _ := fs.Sub(static.FS, ".")
-	h := http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
+// staticCacheControl is the Cache-Control of a static file served (200, 206) or confirmed
+// (304): any cache may keep it an hour.
+const staticCacheControl = "public, max-age=3600"
+
+// staticFile is a file under /static/, read once.
+type staticFile struct {
+	name, contentType, etag string
+	data                    []byte
+}
+
+// staticHandler serves the files at the top of fsys by their exact names, with
+// http.ServeContent (HEAD, ranges, If-None-Match against the file's ETag): nothing else.
+// Anything else under /static/ (the directory itself, which http.FileServer answered with an
+// HTML listing; a name that is not a file of fsys) is the site's 404 page through the error
+// handler, with Cache-Control no-store (Render): staticCacheControl is set only on a file's
+// answer, where http.FileServer set it before it answered, on its text/plain 404 too, which any
+// cache could then keep for an hour (review s23 X2-4). ServeContent's own refusals (416, 412)
+// drop the caller's Cache-Control and ETag (net/http's serveError).
+func staticHandler(fsys fs.FS) echo.HandlerFunc {
+	files := map[string]*staticFile{}
+	entries, _ := fs.ReadDir(fsys, ".")
+	for _, de := range entries {
+		if !de.Type().IsRegular() {
+			continue
+		}
+		data, err := fs.ReadFile(fsys, de.Name())
+		if err != nil {
+			continue
+		}
+		sum := sha256.Sum256(data)
+		files[de.Name()] = &staticFile{name: de.Name(), contentType: mime.TypeByExtension(path.Ext(de.Name())),
+			etag: `"` + hex.EncodeToString(sum[:12]) + `"`, data: data}
+	}
 	return func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "public, max-age=3600")
-		h.ServeHTTP(c.Response(), c.Request())
+		f := files[c.Param("*")]
+		if f == nil {
+			return echo.ErrNotFound
+		}
+		h := c.Response().Header()
+		h.Set("Cache-Control", staticCacheControl)
+		h.Set("Etag", f.etag)
+		if f.contentType != "" {
+			h.Set(echo.HeaderContentType, f.contentType)
+		}
+		http.ServeContent(c.Response(), c.Request(), f.name, time.Time{}, bytes.NewReader(f.data))
 		return nil
 	}
 }
