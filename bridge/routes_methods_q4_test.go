@@ -19,7 +19,8 @@ import (
 // walking its routes (not a list kept by hand: a new route cannot escape), is asked with each
 // of echo's methods and an unknown one; every 405 has an Allow header naming exactly the
 // methods the path answers, OPTIONS left out (a CORS preflight is answered by the protocol
-// endpoints that take one, and named by none).
+// endpoints that take one, and named by none). Every path that answers GET answers HEAD too,
+// but those headRefused lists (session 24).
 func TestEveryRouteNamesItsMethods(t *testing.T) {
 	lms := newSAMLSP(t)
 	e := newEnvWith(t, true, withGrantClients, func(c *bridge.Config) {
@@ -71,6 +72,16 @@ func TestEveryRouteNamesItsMethods(t *testing.T) {
 		}
 		if len(served) == 0 {
 			t.Errorf("%s (route %s): no method answered", target, r.Path)
+		}
+		// RFC 9110 9.3.2 (session 24): what answers GET answers HEAD, but the routes whose GET
+		// writes what a HEAD must not (headRefused, TestHeadAnswersAsGet).
+		get, head := slices.Contains(served, http.MethodGet), slices.Contains(served, http.MethodHead)
+		switch refusedOnPurpose := slices.Contains(headRefused, r.Path); {
+		case get && !head && !refusedOnPurpose:
+			t.Errorf("%s (route %s): answers GET, refuses HEAD; route HEAD (without the GET's writes) or list it in headRefused with why",
+				target, r.Path)
+		case head && refusedOnPurpose:
+			t.Errorf("%s (route %s): answers HEAD, yet headRefused lists it", target, r.Path)
 		}
 	}
 	for _, p := range []string{"/healthz", "/readyz", "/login", "/account", "/logout", "/consent", "/device", "/authorize", "/oauth/token", "/saml/slo"} {

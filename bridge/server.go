@@ -361,7 +361,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	second := &webmfa.Handler{Pages: pages, Cookies: cookies, Flow: flow, MFA: factors, Store: d.Store, Subjects: subjects,
 		Audit: auditLog.Write, Observer: s.metrics, Logger: log, Now: now, StepUpMaxAge: cfg.MFA.StepUpAge()}
 	flow.SecondFactor = second
-	acct.StepUp = flow.StepUpFirst
+	acct.StepUp, acct.NeedsStepUp = flow.StepUpFirst, flow.NeedsStepUpFirst
 	samlIdP.SecondFactor = second
 	parts := []web.Mounter{
 		pages,

@@ -85,15 +85,21 @@ type Handler struct {
 	// website opens the session before the second factor, and the account page, like every
 	// app, waits for it.
 	StepUp func(c echo.Context, sess *sso.Session, m *legacy.Member) (string, error)
-	Logger *slog.Logger
+	// NeedsStepUp says whether StepUp would send the session on, without opening the
+	// challenge StepUp opens: a HEAD of the account page asks it instead (set with StepUp).
+	NeedsStepUp func(c echo.Context, sess *sso.Session, m *legacy.Member) (bool, error)
+	Logger      *slog.Logger
 }
 
-// Mount adds the home and account pages.
+// Mount adds the home and account pages. Each page answers HEAD as its GET without the body
+// (RFC 9110 9.3.2) and without the GET's writes: a HEAD sets no cookie (session.Cookies),
+// ends no session and opens no second-factor challenge (account).
 func (h *Handler) Mount(e *echo.Echo) {
-	e.GET("/", h.home)
-	e.GET(Path, h.account)
+	get := []string{http.MethodGet, http.MethodHead}
+	e.Match(get, "/", h.home)
+	e.Match(get, Path, h.account)
 	e.POST(Path, h.action)
-	e.GET(PathSignOutAll, h.signOutAllPage)
+	e.Match(get, PathSignOutAll, h.signOutAllPage)
 	e.POST(PathSignOutAll, h.signOutAll)
 }
 
@@ -178,14 +184,30 @@ func (h *Handler) account(c echo.Context) error {
 	m, err := h.Member(ctx, sess)
 	if err != nil {
 		if errors.Is(err, sso.ErrAccessDenied) {
-			if err := h.EndSession(ctx, sess); err != nil {
-				return err
+			// A HEAD is told what the GET would say; the GET ends the session.
+			if c.Request().Method != http.MethodHead {
+				if err := h.EndSession(ctx, sess); err != nil {
+					return err
+				}
 			}
 			return h.Pages.Error(c, http.StatusForbidden, "Your account cannot be used", "Your membership account can no longer sign in. Please contact the association.", "")
 		}
 		return h.membershipUnavailable(c, err)
 	}
-	if next, err := h.stepUp(c, sess, m); err != nil || next != "" {
+	if c.Request().Method == http.MethodHead {
+		if h.NeedsStepUp != nil {
+			need, err := h.NeedsStepUp(c, sess, m)
+			if err != nil {
+				return err
+			}
+			if need {
+				// The GET's 303 without its Location, which names the challenge the GET
+				// opens (RFC 9110 9.3.2: a HEAD may omit a field only the answer's making
+				// determines).
+				return c.NoContent(http.StatusSeeOther)
+			}
+		}
+	} else if next, err := h.stepUp(c, sess, m); err != nil || next != "" {
 		return err
 	}
 	csrf, err := h.Cookies.CSRFToken(c)

@@ -28,12 +28,18 @@ func (h *Handler) SignInMember(ctx context.Context, subject string) (*legacy.Mem
 // enrolled elsewhere lives on, and every app asks it for the factor at completion (complete), so
 // must those pages. "" when the session may go on (and always without a SecondFactor).
 func (h *Handler) StepUpFirst(c echo.Context, sess *sso.Session, m *legacy.Member) (string, error) {
-	if h.SecondFactor == nil {
-		return "", nil
-	}
-	need, err := h.SecondFactor.NeedsStepUp(c.Request().Context(), nil, &sso.ClientConfig{}, sess, m)
+	need, err := h.NeedsStepUpFirst(c, sess, m)
 	if err != nil || !need {
 		return "", err
 	}
 	return h.SecondFactor.StartStepUp(c, nil, sess)
+}
+
+// NeedsStepUpFirst reports whether StepUpFirst would send the session to the second factor,
+// without opening the challenge it would (a write): what a HEAD of the member's pages asks.
+func (h *Handler) NeedsStepUpFirst(c echo.Context, sess *sso.Session, m *legacy.Member) (bool, error) {
+	if h.SecondFactor == nil {
+		return false, nil
+	}
+	return h.SecondFactor.NeedsStepUp(c.Request().Context(), nil, &sso.ClientConfig{}, sess, m)
 }

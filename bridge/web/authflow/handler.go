@@ -3,6 +3,7 @@ package authflow
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -184,6 +185,14 @@ type Handler struct {
 
 // Mount adds the login, consent and (when the provider runs the device flow) device routes.
 // op's authorize callback is mounted by the caller through Callback.
+//
+// HEAD (RFC 9110 9.3.2: GET without the body, and without the GET's writes) is answered by
+// the device page only, which reads nothing and sets no cookie for a HEAD (session.Cookies).
+// The others refuse it (405, Allow naming GET): the login page binds a new request to the
+// browser (a write, whatever id it is given, counted by the anonymous limit) and may finish
+// the sign-in at once with the browser's session; the consent page binds a request not bound
+// yet and writes an audit row for a used one or another browser's; the device result page
+// (PathDeviceDone) records the member's decision on the device's request.
 func (h *Handler) Mount(e *echo.Echo) {
 	// The page binds a new request to the browser (a write, whatever id it is given).
 	e.GET(PathLogin, h.LimitAnonymous("login", false, h.loginPage))
@@ -192,7 +201,7 @@ func (h *Handler) Mount(e *echo.Echo) {
 	e.POST(PathConsent, h.consentSubmit)
 	e.POST(PathAccount, h.accountSubmit)
 	if h.Provider.DeviceEnabled() {
-		e.GET(PathDevice, h.devicePage)
+		e.Match([]string{http.MethodGet, http.MethodHead}, PathDevice, h.devicePage)
 		e.POST(PathDevice, h.LimitAnonymous("device", false, h.deviceSubmit))
 		e.GET(PathDeviceDone, h.deviceDone)
 	}

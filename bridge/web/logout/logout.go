@@ -154,10 +154,11 @@ func (h *Handler) page(c echo.Context) error { return h.answer(c, true) }
 // head answers HEAD Path as GET would up to where GET acts, and acts on nothing (RFC 9110
 // 9.3.2, 9.2.1: a safe method): a ticket that does not open is 400, a browser without a session
 // gets GET's redirect (GET ends nothing there either), and a browser with one gets the sign-out
-// page, 200, whatever its ticket: where GET would sign it out at once, HEAD neither ends the
-// session nor sets a cookie (no CSRF token is made). A client following end_session's HEAD
-// redirect with HEAD (curl -I -L, a link checker) learns that the page is there, and the
-// member stays signed in; the same ticket's GET signs them out afterwards.
+// page, 200, whatever its ticket, as GET renders it (the same length: its CSRF token is made
+// without the cookie, which a HEAD's answer never sets: session.Cookies): where GET would
+// sign it out at once, HEAD neither ends the session nor sets a cookie. A client following
+// end_session's HEAD redirect with HEAD (curl -I -L, a link checker) learns that the page is
+// there, and the member stays signed in; the same ticket's GET signs them out afterwards.
 func (h *Handler) head(c echo.Context) error { return h.answer(c, false) }
 
 // answer is page (act: GET) and head (HEAD, !act).
@@ -189,10 +190,7 @@ func (h *Handler) answer(c echo.Context, act bool) error {
 		}
 		return c.Redirect(http.StatusSeeOther, PathDone)
 	}
-	if !act {
-		return h.Pages.Render(c, http.StatusOK, "logout", Data{Page: h.Pages.Base("Sign out"), Ticket: raw})
-	}
-	if t != nil && t.Subject != "" && t.Subject == sess.Subject && t.SID != "" && h.PublicSID != nil && t.SID == h.PublicSID(sess.ID) {
+	if act && t != nil && t.Subject != "" && t.Subject == sess.Subject && t.SID != "" && h.PublicSID != nil && t.SID == h.PublicSID(sess.ID) {
 		return h.signOut(c, sess, t)
 	}
 	csrf, err := h.Cookies.CSRFToken(c)

@@ -138,11 +138,14 @@ type Handler struct {
 	StepUpMaxAge time.Duration
 }
 
-// Mount adds the pages.
+// Mount adds the pages. The security page answers HEAD as its GET without the body (RFC 9110
+// 9.3.2; it only reads, and a HEAD sets no cookie: session.Cookies). The step page refuses
+// HEAD: its GET passes a continuation's challenge (and finishes its sign-in), binds the
+// sign-in request to the browser, or begins a TOTP enrolment, writes a HEAD must not make.
 func (h *Handler) Mount(e *echo.Echo) {
 	e.GET(PathStep, h.stepPage)
 	e.POST(PathStep, h.stepSubmit)
-	e.GET(PathSecurity, h.securityPage)
+	e.Match([]string{http.MethodGet, http.MethodHead}, PathSecurity, h.securityPage)
 	e.POST(PathSecurity, h.securitySubmit)
 	h.mountPasskeys(e)
 }

@@ -37,8 +37,10 @@ type Handler struct {
 	Scopes []string
 }
 
-// Mount adds GET /playground.
-func (h *Handler) Mount(e *echo.Echo) { e.GET(Path, h.page) }
+// Mount adds GET /playground, and HEAD (RFC 9110 9.3.2: the page is the same for everyone).
+func (h *Handler) Mount(e *echo.Echo) {
+	e.Match([]string{http.MethodGet, http.MethodHead}, Path, h.page)
+}
 
 type pageData struct {
 	web.Page

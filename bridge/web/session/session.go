@@ -179,10 +179,15 @@ const unsavedKey = "session.unsaved"
 // Save writes this request's cookie session to the response (Set-Cookie).
 func (cs *Cookies) Save(c echo.Context) error { return cs.save(c, cs.sess(c)) }
 
-// save writes sess, this request's cookie session, to the response.
+// save writes sess, this request's cookie session, to the response. A HEAD's answer gets no
+// cookie: a page that answers HEAD as its GET (RFC 9110 9.3.2) mints nothing for it, neither a
+// browser id (the CSRF token's) nor a binding, as nobody reads the page it would go with.
 func (cs *Cookies) save(c echo.Context, sess *sessions.Session) error {
 	if fresh, _ := c.Get(unsavedKey).(bool); fresh {
 		c.Set(unsavedKey, false)
+	}
+	if c.Request().Method == http.MethodHead {
+		return nil
 	}
 	if cs.seal == nil || sess.Options == nil || *sess.Options != *cs.store.Options || !cs.header.ok {
 		return sess.Save(c.Request(), c.Response())
