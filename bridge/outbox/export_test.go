@@ -28,3 +28,12 @@ func (q *Queue) InFlight(client string) int {
 func (q *Queue) SetRecheck(first, most time.Duration) {
 	q.recheckFirst, q.recheckMax = first, most
 }
+
+// HasTurn reports whether a place of client freed by a sign-in is held for the queue's next
+// look (Queue.turn).
+func (q *Queue) HasTurn(client string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	_, ok := q.turn[client]
+	return ok
+}

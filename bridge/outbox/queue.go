@@ -98,12 +98,16 @@ type Queue struct {
 	// channel here says (DeliverKey).
 	recheckFirst, recheckMax time.Duration
 	// turn holds the clients whose freed place is the queue's to try first, and since when: a
-	// sign-in's delivery ended with none of the queue's in flight and another sign-in waiting
-	// (deliverClaimed). The waiters wake once the queue's next claim has looked (claim), or after
-	// turnFor (the queue's workers all busy, or no Run): a waiting sign-in wakes at once when a
-	// place frees, and would otherwise take each place sign-ins free before the queue's next look
-	// (review s23 X-4, TestSignInsLeaveTheQueueAPlace).
+	// sign-in's delivery ended with none of the queue's in flight, another sign-in waiting, and
+	// a worker of Run free to look at once (deliverClaimed). The waiters wake once the queue's
+	// next claim has looked (claim), or when turnFor has passed (a timer: the look did not
+	// come). A waiting sign-in wakes at once when a place frees, and would otherwise take each
+	// place sign-ins free before the queue's next look (review s23 X-4). Without a free worker
+	// the queue could not look before turnFor, and every hand-off between two sign-ins at a
+	// healthy app would wait for it: no turn then (review s24 X-4).
 	turn map[string]time.Time
+	// runFree is how many of Run's workers are free (0 while Run is not running).
+	runFree int
 }
 
 // turnFor bounds the queue's turn at a place a sign-in freed (Queue.turn).
@@ -157,6 +161,13 @@ func (q *Queue) Run(ctx context.Context) {
 	defer wg.Wait()
 	done := make(chan struct{}, q.workers) // a worker came free; never blocks a worker
 	free := q.workers
+	setFree := func(n int) { // for deliverClaimed's turn: can Run look at once?
+		q.mu.Lock()
+		q.runFree = n
+		q.mu.Unlock()
+	}
+	setFree(free)
+	defer setFree(0)
 	// The outbox could not be read (the store away): a transient failure retried every
 	// second, said once as a warning, and its end once, as the other background jobs do.
 	var down logging.Outage
@@ -174,6 +185,7 @@ func (q *Queue) Run(ctx context.Context) {
 				break
 			}
 			free--
+			setFree(free)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -186,6 +198,7 @@ func (q *Queue) Run(ctx context.Context) {
 			return
 		case <-done:
 			free++
+			setFree(free)
 		case <-q.wake:
 		case <-t.C:
 		case <-purge.C:
@@ -310,10 +323,20 @@ func (q *Queue) deliverClaimed(ctx context.Context, e *store.OutboxEvent, signIn
 		}
 	}
 	// A place freed, and the event's delivery ended: DeliverKey's waiters look again; but a
-	// place a sign-in freed with none of the queue's in flight is the queue's to try first.
-	if signIn && q.waiting[c] > 0 && q.busy[c] == q.signIns[c] {
-		q.turn[c] = time.Now()
+	// place a sign-in freed with none of the queue's in flight is the queue's to try first,
+	// when Run has a worker free to look now (turn).
+	if signIn && q.waiting[c] > 0 && q.busy[c] == q.signIns[c] && q.runFree > 0 {
+		at := time.Now()
+		q.turn[c] = at
 		q.Wake()
+		time.AfterFunc(turnFor, func() { // the look did not come: the waiters look again
+			q.mu.Lock()
+			defer q.mu.Unlock()
+			if t, ok := q.turn[c]; ok && t.Equal(at) {
+				delete(q.turn, c)
+				q.endNow(c)
+			}
+		})
 	} else {
 		q.endNow(c)
 	}
