@@ -33,3 +33,34 @@ func TestRemoveClientRemovedMeanwhile(t *testing.T) {
 		}
 	}
 }
+
+// sweepFailed is the fixture's store whose removal committed but whose second pass (the rows
+// the client got during it) failed.
+type sweepFailed struct{ admin.Store }
+
+func (g sweepFailed) DeleteClientCounted(ctx context.Context, id string) (store.ClientRemoval, error) {
+	r, err := g.Store.DeleteClientCounted(ctx, id)
+	if err != nil {
+		return r, err
+	}
+	return r, errors.New("delete client: rows it got during the removal: database is locked")
+}
+
+// TestRemoveClientRowsLeftIsStillARemoval (review s24 X-8): a removal whose store deleted the
+// client but failed to delete the rows it got meanwhile is a removal: audited, answered, not a
+// 500 whose retry says 404 with nothing recorded.
+func TestRemoveClientRowsLeftIsStillARemoval(t *testing.T) {
+	f := newFixture(t)
+	f.svc.Store = sweepFailed{f.st}
+	r, err := f.svc.RemoveClient(context.Background(), "tester", "dyn")
+	if err != nil || r == nil || r.Deleted != "dyn" {
+		t.Fatalf("RemoveClient = %+v, %v; want the removal", r, err)
+	}
+	recorded := false
+	for _, e := range f.events() {
+		recorded = recorded || e == "admin.client_remove"
+	}
+	if !recorded {
+		t.Fatalf("audit rows %v: the removal is not recorded", f.events())
+	}
+}

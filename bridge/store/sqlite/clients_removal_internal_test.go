@@ -26,9 +26,11 @@ func TestClientRemovalDeletesByKey(t *testing.T) {
 	for _, set := range clientRowSets {
 		table := strings.Fields(set.del)[2] // DELETE FROM <table>
 		tables[table] = true
-		plan := queryPlan(t, s, set.del)
-		if strings.Contains(plan, "SCAN") || !strings.Contains(plan, "SEARCH "+table+" USING ") {
-			t.Errorf("%s\nplan %q: want %s searched by its key", set.del, plan, table)
+		for _, n := range []int{1, 3, removalChunk} {
+			plan := queryPlan(t, s, set.delFor(n))
+			if strings.Contains(plan, "SCAN") || !strings.Contains(plan, "SEARCH "+table+" USING ") {
+				t.Errorf("%s (%d keys)\nplan %q: want %s searched by its keys", set.del, n, plan, table)
+			}
 		}
 		if !strings.HasPrefix(set.keys, "SELECT ") || !strings.Contains(set.keys, " FROM "+table+" WHERE client_id = ?1") {
 			t.Errorf("%s: not the walk of %s's rows of a client", set.keys, table)
@@ -95,6 +97,32 @@ func TestClientRemovalSweepsRowsOfItsWalk(t *testing.T) {
 	var events int
 	ssotest.NoErr(t, s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE client_id = 'gone'`).Scan(&events), "count events")
 	ssotest.Equal(t, events, 0, "the removed client's events")
+}
+
+// TestClientRemovalInChunks: a client owning more rows than one statement deletes
+// (removalChunk) loses them all, counted, and another client's rows stay (review s24 X-8: the
+// rows are deleted a chunk of keys a statement, not one statement a row).
+func TestClientRemovalInChunks(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "s.db"))
+	ctx := t.Context()
+	h := &ssotest.H{T: t, S: s, Ctx: ctx, Now: ssotest.Now()}
+	ssotest.NoErr(t, s.CreateClient(ctx, &sso.StoredClient{ID: "gone", Config: []byte("{}"), CreatedAt: h.Now, UpdatedAt: h.Now}), "CreateClient")
+	const n = 2*removalChunk + 7
+	for i := range n + 1 {
+		ar := h.NewAuthRequest()
+		ar.ClientID = "gone"
+		if i == n {
+			ar.ClientID = "stays"
+		}
+		ssotest.NoErr(t, s.CreateAuthRequest(ctx, ar), "CreateAuthRequest")
+	}
+	r, err := s.DeleteClientCounted(ctx, "gone")
+	ssotest.NoErr(t, err, "DeleteClientCounted")
+	ssotest.Equal(t, r, store.ClientRemoval{Existed: true, Requests: n}, "what the removal deleted")
+	var left, other int
+	ssotest.NoErr(t, s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM auth_requests WHERE client_id = 'gone'`).Scan(&left), "count")
+	ssotest.NoErr(t, s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM auth_requests WHERE client_id = 'stays'`).Scan(&other), "count")
+	ssotest.Equal(t, [2]int{left, other}, [2]int{0, 1}, "the removed client's requests left, and the other's")
 }
 
 // BenchmarkDeleteClient is a client's removal on a file database holding 55,000 sign-in
