@@ -790,6 +790,10 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 	return next, nil
 }
 
+// continuationFloor is the least time a continuation leaves the member (continueSignIn), within
+// the step's lifetime (newChallenge).
+const continuationFloor = 2 * time.Minute
+
 // continueSignIn holds a sign-in for an app whose factors all passed (amr) as a continuation: a
 // new one-time sign-in challenge (Auto) carrying what from carried, which the step page passes
 // when the browser follows it and then finishes the request (pass, FinishSignInWith). It
@@ -800,12 +804,21 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 // The session takes at, when the sign-in authenticated the member (signInTime), not the time
 // the continuation is followed. The continuation expires when from does (a sign-in's step
 // lives at most min(10m, mfa.step_up_max_age) from its first factor: newChallenge), not a new
-// lifetime after its factor passed; from without an expiry (a passkey sign-in, whose ceremony
-// is both factors) gives it the sign-in step's own.
+// lifetime after its factor passed, but it leaves the member continuationFloor at least; from
+// without an expiry (a passkey sign-in, whose ceremony is both factors) gives it the sign-in
+// step's own.
 func (h *Handler) continueSignIn(c echo.Context, from *store.MFAChallenge, d challengeData, amr []string, at time.Time) (string, error) {
 	d.Auto, d.AuthTime = true, at
+	// It ends when the sign-in it continues would have, but leaves the member continuationFloor
+	// at least to read and keep what it shows (the recovery codes after an enrolment that took
+	// most of the step's time): its auth time stays the sign-in's (at), so the floor makes no
+	// sign-in count as more recent (review s24 X-2).
+	expires := from.ExpiresAt
+	if floor := h.Now().Add(continuationFloor); !expires.IsZero() && expires.Before(floor) {
+		expires = floor
+	}
 	ch := &store.MFAChallenge{Kind: kindSignIn, Subject: from.Subject, AuthRequestID: from.AuthRequestID, AMR: amr,
-		ExpiresAt: from.ExpiresAt}
+		ExpiresAt: expires}
 	var err error
 	if ch.Data, err = json.Marshal(d); err != nil {
 		return "", err
