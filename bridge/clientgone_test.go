@@ -82,7 +82,11 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	}{
 		{name: "token endpoint, code read", path: "/oauth/token", run: func(t *testing.T, e *env, st *heldStore, _ *heldDirectory) (chan struct{}, func(context.Context) error) {
 			cfg, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
-			code := e.signIn(e.browser(), cfg.AuthCodeURL("st4te"), "alice", "alice-password")
+			// The browser's second sign-in, with its live session: a code the login form
+			// completed is exchanged without a read here (sso's codeCache), this one is read.
+			b := e.browser()
+			e.signIn(b, cfg.AuthCodeURL("st4te"), "alice", "alice-password")
+			code := e.signIn(b, cfg.AuthCodeURL("st4te"), "alice", "alice-password")
 			st.armed.Store("CodeRequest")
 			return st.entered, func(ctx context.Context) error {
 				_, err := cfg.Exchange(oidcClientContext(ctx, e), code)

@@ -2,6 +2,7 @@ package sso
 
 import (
 	"context"
+	"errors"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -25,19 +26,15 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest) (any, error) 
 	if tokenReq.Code == "" {
 		return nil, oidc.ErrInvalidRequest().WithDescription("code missing")
 	}
-	authReq, client, err := g.validate(ctx, &tokenReq, req.client)
+	authReq, client, err := g.checked(ctx, &tokenReq, req)
 	if err != nil {
 		return nil, err
 	}
-	if cr, ok := authReq.(*codeRequest); ok {
-		// The access token is for the request's resources (RFC 8707 2.2), or those of them
-		// the token request names; the code stays unused when they are refused.
-		if cr.target, err = tokenTarget(req.client, cr.Resources, req.target); err != nil {
-			return nil, err
-		}
-	}
 	resp, err := g.p.tokenResponse(ctx, authReq, client, "", "")
 	if err != nil {
+		if cr, ok := authReq.(*codeRequest); ok && cr.cached {
+			err = cachedCodeRefused(err)
+		}
 		return nil, err
 	}
 	// A code is single-use: its request goes once the tokens exist (as op does).
@@ -48,10 +45,61 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest) (any, error) 
 	return resp, nil
 }
 
+// checked is validate, then the access token's audience (tokenTarget). When they refuse a
+// request the provider took from its codeCache, they run again on the request read from the
+// store (the entry is taken: codeRequest reads it), so that every refusal, and what it records
+// (a used code's revocation and events), is the store's answer, as without the cache; only a
+// request that passes every check goes on with the entry, to the write that binds it.
+func (g codeGrant) checked(ctx context.Context, tokenReq *oidc.AccessTokenRequest, req tokenRequest) (op.AuthRequest, op.Client, error) {
+	for {
+		authReq, client, cached, err := g.validate(ctx, tokenReq, req.client)
+		if err == nil {
+			if cr, ok := authReq.(*codeRequest); ok {
+				// The access token is for the request's resources (RFC 8707 2.2), or those of
+				// them the token request names; the code stays unused when they are refused.
+				cr.target, err = tokenTarget(req.client, cr.Resources, req.target)
+			}
+		}
+		if err != nil && cached {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return authReq, client, nil
+	}
+}
+
+// cachedCodeRefused is the answer to a code whose request came from the codeCache and whose
+// write the store refused (exchanged elsewhere, its session ended, expired or removed: see
+// storage.issue, which has recorded it and revoked what it must): the answer validate gives
+// when the read finds the same (invalid_grant, "invalid code"). Other errors are unchanged.
+func cachedCodeRefused(err error) error {
+	var oe *oidc.Error
+	if errors.As(err, &oe) && oe.ErrorType == oidc.InvalidGrant {
+		return oidc.ErrInvalidGrant().WithDescription("invalid code").WithParent(err)
+	}
+	return err
+}
+
 // validate is op.ValidateAccessTokenRequest (op.AuthorizeCodeClient, then the client, grant
 // type and redirect URI checks) for the authenticated client cfg, with op's errors in op's
 // order. The client assertion branch is not there: authenticate refuses client assertions.
-func (g codeGrant) validate(ctx context.Context, tokenReq *oidc.AccessTokenRequest, cfg *ClientConfig) (op.AuthRequest, op.Client, error) {
+// cached: the request came from the provider's codeCache (codeRequest.cached).
+func (g codeGrant) validate(ctx context.Context, tokenReq *oidc.AccessTokenRequest, cfg *ClientConfig) (_ op.AuthRequest, _ op.Client, cached bool, _ error) {
+	authReq, client, err := g.validateRequest(ctx, tokenReq, cfg)
+	if cr, ok := authReq.(*codeRequest); ok {
+		cached = cr.cached
+	}
+	if err != nil {
+		return nil, nil, cached, err
+	}
+	return authReq, client, cached, nil
+}
+
+// validateRequest is validate's checks; on a refusal after the code's request was found, it
+// returns that request with the refusal.
+func (g codeGrant) validateRequest(ctx context.Context, tokenReq *oidc.AccessTokenRequest, cfg *ClientConfig) (op.AuthRequest, op.Client, error) {
 	// op.AuthRequestByCode, with the caller: a used code revokes its grant only for its own
 	// client, with the code_verifier its challenge asks for (storage.codeRequest).
 	authReq, err := g.p.storage.codeRequest(ctx, tokenReq.Code, cfg.ID, tokenReq.CodeVerifier)
@@ -60,31 +108,31 @@ func (g codeGrant) validate(ctx context.Context, tokenReq *oidc.AccessTokenReque
 	}
 	challenge := authReq.GetCodeChallenge()
 	if err := op.AuthorizeCodeChallenge(tokenReq.CodeVerifier, challenge); err != nil {
-		return nil, nil, err
+		return authReq, nil, err
 	}
 	client := g.p.storage.opClient(cfg)
 	switch client.AuthMethod() {
 	case oidc.AuthMethodPrivateKeyJWT:
-		return nil, nil, oidc.ErrInvalidClient().WithDescription("private_key_jwt not allowed for this client")
+		return authReq, nil, oidc.ErrInvalidClient().WithDescription("private_key_jwt not allowed for this client")
 	case oidc.AuthMethodNone:
 		if challenge == nil {
-			return nil, nil, oidc.ErrInvalidRequest().WithDescription("PKCE required")
+			return authReq, nil, oidc.ErrInvalidRequest().WithDescription("PKCE required")
 		}
 	}
 	// client_secret_post is enabled (op.Config.AuthMethodPost) and the secret was verified
 	// by authenticate (op's AuthorizeClientIDSecret accepts it for that reason).
 	if client.GetID() != authReq.GetClientID() {
-		return nil, nil, oidc.ErrInvalidGrant().WithDescription("the code was not issued to this client")
+		return authReq, nil, oidc.ErrInvalidGrant().WithDescription("the code was not issued to this client")
 	}
 	if cr, ok := authReq.(*codeRequest); ok && issuedBeforeRegistration(cfg, cr.CreatedAt) {
 		// A removed app's code, presented by the app registered again under its id.
-		return nil, nil, oidc.ErrInvalidGrant().WithDescription("the code was issued to an earlier registration of this client")
+		return authReq, nil, oidc.ErrInvalidGrant().WithDescription("the code was issued to an earlier registration of this client")
 	}
 	if !cfg.AllowsGrant(GrantAuthorizationCode) { // op.ValidateGrantType, without client.GrantTypes' copy
-		return nil, nil, oidc.ErrUnauthorizedClient().WithDescription("client missing grant type " + string(oidc.GrantTypeCode))
+		return authReq, nil, oidc.ErrUnauthorizedClient().WithDescription("client missing grant type " + string(oidc.GrantTypeCode))
 	}
 	if tokenReq.RedirectURI != authReq.GetRedirectURI() {
-		return nil, nil, oidc.ErrInvalidGrant().WithDescription("redirect_uri does not correspond")
+		return authReq, nil, oidc.ErrInvalidGrant().WithDescription("redirect_uri does not correspond")
 	}
 	return authReq, client, nil
 }

@@ -418,7 +418,7 @@ func (p *Provider) DeviceDone(ctx context.Context, q url.Values) (*DeviceAuthori
 	if code == "" || len(code) > 1024 {
 		return nil, false, ErrNotFound
 	}
-	ar, _, _, err := p.storage.findCode(ctx, code, HashToken(code))
+	ar, _, _, _, err := p.storage.findCode(ctx, code, HashToken(code), false) // no cache: no compare-and-set binds it here
 	if err != nil {
 		return nil, false, fmt.Errorf("device authorization: code: %w", err)
 	}

@@ -106,6 +106,9 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 		loginURL: cfg.LoginURL, rotateKey: cfg.RotateKey, sidKey: cfg.SIDKey, supported: cfg.SupportedScopes, now: time.Now,
 		issuer: cfg.Issuer, crypto: tc, families: newFamilyCache(familyCacheSize),
 	}
+	if _, ok := store.(CodeRequestReader); ok {
+		st.codes = newCodeCache(codeCacheSize)
+	}
 	st.limiter, _ = hooks.(ClientAuthLimiter)
 	st.signIn, _ = hooks.(SignInChecker)
 	st.claimWriter, _ = hooks.(ClaimWriter)
@@ -851,6 +854,21 @@ func (p *Provider) NewCode(ar *AuthRequest) (*IssuedCode, error) {
 		u = withIss(u, p.cfg.Issuer)
 	}
 	return &IssuedCode{Hash: HashToken(code), ExpiresAt: p.storage.now().Add(p.storage.life.Code), RedirectURL: u}, nil
+}
+
+// CodeCommitted tells the provider that the completion of ar (c) with code has just committed
+// (one write: the sign-in, the completion and the code's hash): the code's first token request
+// here takes the request as that write left it instead of reading it back (codeCache; the
+// exchange's compare-and-set still binds it to the stored row). Call it only after the write
+// committed, with the request as read before it (pending, bound to c.Browser).
+func (p *Provider) CodeCommitted(ar *AuthRequest, c Completion, code *IssuedCode) {
+	if p.storage.codes == nil || ar == nil || code == nil || ar.RedirectURI == p.cfg.Issuer+p.cfg.Device.DonePath {
+		return // the device flow's own requests are not exchanged: no compare-and-set binds them
+	}
+	done := *ar
+	done.Done, done.Subject, done.AuthTime, done.AMR, done.SessionID, done.Browser = true, c.Subject, c.AuthTime, c.AMR, c.SessionID, c.Browser
+	done.CodeHash, done.CodeExpiresAt, done.CodeConsumed = code.Hash, code.ExpiresAt, false
+	p.storage.codes.put(&done)
 }
 
 // codeResponseURL is the authorization response of a code flow answered in the query (the

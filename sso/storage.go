@@ -77,6 +77,9 @@ type storage struct {
 	issuer    string
 	crypto    *tokenCrypto // parks at+jwt access tokens for op (access_token_jwt.go)
 	families  *familyCache // the refresh grant's fast path (family_cache.go)
+	// codes are the requests just completed with a code here (code_cache.go); nil when the
+	// store is not a CodeRequestReader.
+	codes *codeCache
 }
 
 var (
@@ -324,6 +327,8 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 type codeRequest struct {
 	authRequest
 	codeHash string
+	// cached: taken from the provider's codeCache, not read from the store (codeGrant.checked).
+	cached bool
 	// target is its access token's audience when narrowed (tokenTarget: the request's
 	// resources, or those the token request names); nil: the client's whole set.
 	target []string
@@ -360,7 +365,7 @@ func (s *storage) codeRequest(ctx context.Context, code, callerID, verifier stri
 		return nil, oidc.ErrInvalidGrant().WithDescription("invalid code")
 	}
 	h := HashToken(code)
-	ar, live, liveRead, err := s.findCode(ctx, code, h)
+	ar, live, liveRead, cached, err := s.findCode(ctx, code, h, true)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, oidc.ErrInvalidGrant().WithDescription("invalid or expired code")
@@ -400,31 +405,42 @@ func (s *storage) codeRequest(ctx context.Context, code, callerID, verifier stri
 			return nil, oidc.ErrInvalidGrant().WithDescription("the sign-in session of this code has ended")
 		}
 	}
-	return &codeRequest{authRequest: authRequest{ar}, codeHash: h}, nil
+	return &codeRequest{authRequest: authRequest{ar}, codeHash: h, cached: cached}, nil
 }
 
 // findCode reads the request of code, whose SHA-256 is h, and whether its session is live when
 // liveRead. A store that is a CodeRequestReader reads it by the request id the code seals,
 // and the hash it holds must be h (compared in constant time): a code that does not open, or
-// opens to a request holding another code, is ErrNotFound. Other stores find it by h.
-func (s *storage) findCode(ctx context.Context, code, h string) (ar *AuthRequest, live, liveRead bool, err error) {
+// opens to a request holding another code, is ErrNotFound. Other stores find it by h. With
+// useCache (only for a code the exchange's compare-and-set then consumes), a request in the
+// codeCache is taken instead of read: cached says so (its session is taken as live: see
+// codeCache).
+func (s *storage) findCode(ctx context.Context, code, h string, useCache bool) (ar *AuthRequest, live, liveRead, cached bool, err error) {
 	switch r := s.store.(type) {
 	case CodeRequestReader:
 		id, err := s.crypto.Decrypt(code)
 		if err != nil {
-			return nil, false, false, fmt.Errorf("code: %w", ErrNotFound)
+			return nil, false, false, false, fmt.Errorf("code: %w", ErrNotFound)
+		}
+		if useCache {
+			if ar := s.codes.take(id, h, s.now()); ar != nil {
+				// Completed with this code here and not presented since: its session was live
+				// when that write committed. Whether it still is, and whether the code is still
+				// unconsumed, IssueTokens' compare-and-set decides (codeCache).
+				return ar, true, true, true, nil
+			}
 		}
 		ar, live, err = r.CodeRequest(ctx, id)
 		if err != nil {
-			return nil, false, false, err
+			return nil, false, false, false, err
 		}
 		if !equalHashes(ar.CodeHash, h) {
-			return nil, false, false, fmt.Errorf("code: %w", ErrNotFound)
+			return nil, false, false, false, fmt.Errorf("code: %w", ErrNotFound)
 		}
-		return ar, live, true, nil
+		return ar, live, true, false, nil
 	}
 	ar, err = s.store.AuthRequestByCode(ctx, h)
-	return ar, false, false, err
+	return ar, false, false, false, err
 }
 
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {

@@ -73,6 +73,9 @@ type Provider interface {
 	// NewCode makes the code of a request about to be completed with it (store.SignIn) and
 	// the authorization response that carries it to the app; nothing is stored.
 	NewCode(ar *sso.AuthRequest) (*sso.IssuedCode, error)
+	// CodeCommitted tells it that the completion of ar (c) with code has committed: the
+	// code's first exchange here need not read the request back.
+	CodeCommitted(ar *sso.AuthRequest, c sso.Completion, code *sso.IssuedCode)
 	// ErrorRedirect is the client redirect that carries an OAuth error for a request.
 	ErrorRedirect(ar *sso.AuthRequest, e *oidc.Error) (string, error)
 	// DeviceEnabled reports whether the device flow runs; DeviceLogin and DeviceDone are its

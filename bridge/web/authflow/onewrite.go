@@ -301,6 +301,7 @@ func (h *Handler) completeFresh(c echo.Context, f *freshSession, ar *sso.AuthReq
 	if err := h.putCookie(c, &f.newSessionData); err != nil {
 		return err
 	}
+	h.Provider.CodeCommitted(ar, completion, code)
 	return c.Redirect(http.StatusSeeOther, code.RedirectURL)
 }
 

@@ -47,7 +47,8 @@ func (fakeProvider) Complete(context.Context, string, sso.Completion) (string, e
 
 func (fakeProvider) CallbackURL(id string) string { return sso.PathAuthCallback + "?id=" + id }
 
-func (fakeProvider) NewCode(*sso.AuthRequest) (*sso.IssuedCode, error) { return nil, sso.ErrNotFound }
+func (fakeProvider) NewCode(*sso.AuthRequest) (*sso.IssuedCode, error)               { return nil, sso.ErrNotFound }
+func (fakeProvider) CodeCommitted(*sso.AuthRequest, sso.Completion, *sso.IssuedCode) {}
 
 func (fakeProvider) ErrorRedirect(*sso.AuthRequest, *oidc.Error) (string, error) { return "", nil }
 func (fakeProvider) DeviceEnabled() bool                                         { return false }
