@@ -104,6 +104,12 @@ func (g codeGrant) validateRequest(ctx context.Context, tokenReq *oidc.AccessTok
 	// client, with the code_verifier its challenge asks for (storage.codeRequest).
 	authReq, err := g.p.storage.codeRequest(ctx, tokenReq.Code, cfg.ID, tokenReq.CodeVerifier)
 	if err != nil {
+		// A store that could not answer is the server's failure (500, RFC 6749 5.2 has no
+		// grant error for it), as the grant's write says where the code was committed
+		// (codeCache): the client keeps a code that may still be good (review s24 X2-1).
+		if oe := new(oidc.Error); errors.As(err, &oe) && oe.ErrorType == oidc.ServerError {
+			return nil, nil, err
+		}
 		return nil, nil, oidc.ErrInvalidGrant().WithDescription("invalid code").WithParent(err)
 	}
 	challenge := authReq.GetCodeChallenge()
