@@ -210,15 +210,17 @@ func (a *Service) RemoveClient(ctx context.Context, actor, id string) (*ClientRe
 	}
 	// Removed, also when err says some rows it got during the removal are left (SQLite's
 	// second pass failed: bridge/store/sqlite clients_removal.go): sso refuses them while the
-	// client is gone and they expire. The removal is told and audited all the same (review s24
-	// it had answered 500, with no audit row, the replicas told only at their next check).
+	// client is gone and they expire, but a session's place or an event left would reach a
+	// client registered again under the id, so the operator is told not to reuse it for a
+	// while. The removal is told and audited all the same (review s24 X-8: it had answered
+	// 500, with no audit row, the replicas told only at their next check; X2-5).
 	a.clientsChanged(ctx)
 	detail := fmt.Sprintf(
 		"%d grants revoked; deleted: %d consents, %d undelivered events, %d session participations, %d provisioned users, %d sign-in requests, %d device authorizations",
 		r.Grants, r.Consents, r.Events, r.Sessions, r.ShadowUsers, r.Requests, r.Devices)
 	if err != nil {
-		a.log().WarnContext(ctx, "admin: client removed, but rows it got during the removal are left until they expire", "client", id, "err", err)
-		detail += "; rows it got during the removal left until they expire"
+		a.log().WarnContext(ctx, "admin: client removed, but rows it got during the removal are left: do not register a client under this id until its sessions have ended (12 h at most by default)", "client", id, "err", err)
+		detail += "; rows it got during the removal left: do not reuse the id before its sessions end"
 	}
 	a.record(ctx, actor, "admin.client_remove", "", id, detail)
 	return &ClientRemoved{Deleted: id, GrantsRevoked: r.Grants, Consents: r.Consents, Events: r.Events,

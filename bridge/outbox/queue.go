@@ -99,9 +99,9 @@ type Queue struct {
 	recheckFirst, recheckMax time.Duration
 	// turn holds the clients whose freed place is the queue's to try first, and since when: a
 	// sign-in's delivery ended with none of the queue's in flight, another sign-in waiting, and
-	// a worker of Run free to look at once (deliverClaimed). The waiters wake once the queue's
+	// a worker of Run free to look at once and take it, not the last (deliverClaimed). The waiters wake once the queue's
 	// next claim has looked (claim), or when turnFor has passed (a timer: the look did not
-	// come). A waiting sign-in wakes at once when a place frees, and would otherwise take each
+	// come, Run's claim held up by the store; a bound no test forces). A waiting sign-in wakes at once when a place frees, and would otherwise take each
 	// place sign-ins free before the queue's next look (review s23 X-4). Without a free worker
 	// the queue could not look before turnFor, and every hand-off between two sign-ins at a
 	// healthy app would wait for it: no turn then (review s24 X-4).
@@ -324,8 +324,9 @@ func (q *Queue) deliverClaimed(ctx context.Context, e *store.OutboxEvent, signIn
 	}
 	// A place freed, and the event's delivery ended: DeliverKey's waiters look again; but a
 	// place a sign-in freed with none of the queue's in flight is the queue's to try first,
-	// when Run has a worker free to look now (turn).
-	if signIn && q.waiting[c] > 0 && q.busy[c] == q.signIns[c] && q.runFree > 0 {
+	// when Run has a worker free to look now and take it (turn): not its last, which takes
+	// only a client with nothing in flight (claim), and c has the sign-ins' (review s24 X2-3).
+	if signIn && q.waiting[c] > 0 && q.busy[c] == q.signIns[c] && q.runFree > 1 {
 		at := time.Now()
 		q.turn[c] = at
 		q.Wake()

@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -80,8 +81,9 @@ func TestTurnLetsRunLookFirst(t *testing.T) {
 	results := map[string]chan error{}
 	signIn := func(s string) {
 		enqueue(s, now.Add(time.Hour))
-		results[s] = make(chan error, 1)
-		go func() { results[s] <- q.DeliverKey(ctx, outbox.Key("backchannel", "x", s), "x", s) }()
+		ch := make(chan error, 1)
+		results[s] = ch
+		go func() { ch <- q.DeliverKey(ctx, outbox.Key("backchannel", "x", s), "x", s) }()
 	}
 	signIn("s0")
 	signIn("s1")
@@ -112,8 +114,15 @@ func TestTurnLetsRunLookFirst(t *testing.T) {
 // TestNoTurnWithoutAFreeWorker: with every worker of Run busy at other apps, a place a sign-in
 // frees is not held for the queue's look, which could not come before turnFor: the waiting
 // sign-in takes it at once (review s24 X-4: 30 sign-ins at a healthy app took 15 s, 6 failed at
-// their deadline, while four other apps' slow deliveries filled the workers).
+// their deadline, while four other apps' slow deliveries filled the workers). Nor with only the
+// last worker free, whose claim takes no client with deliveries in flight (review s24 X2-3).
 func TestNoTurnWithoutAFreeWorker(t *testing.T) {
+	for _, busy := range []int{4, 3} {
+		t.Run(fmt.Sprint(busy, " workers busy"), func(t *testing.T) { testNoTurn(t, busy) })
+	}
+}
+
+func testNoTurn(t *testing.T, busy int) {
 	ctx := t.Context()
 	db, err := sqlite.Open(ctx, sqlite.Memory)
 	if err != nil {
@@ -147,21 +156,22 @@ func TestNoTurnWithoutAFreeWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, c := range []string{"a", "b", "d", "e"} {
+	for _, c := range []string{"a", "b", "d", "e"}[:busy] {
 		enqueue(c, "1", now.Add(-time.Minute))
 	}
 	rctx, stop := context.WithCancel(ctx)
 	ran := make(chan struct{})
 	go func() { q.Run(rctx); close(ran) }()
 	t.Cleanup(func() { close(others); stop(); <-ran })
-	for range 4 { // every worker busy elsewhere
+	for range busy { // the workers busy elsewhere
 		<-entered
 	}
 	results := map[string]chan error{}
 	signIn := func(s string) {
 		enqueue("x", s, now.Add(time.Hour))
-		results[s] = make(chan error, 1)
-		go func() { results[s] <- q.DeliverKey(ctx, outbox.Key("backchannel", "x", s), "x", s) }()
+		ch := make(chan error, 1)
+		results[s] = ch
+		go func() { ch <- q.DeliverKey(ctx, outbox.Key("backchannel", "x", s), "x", s) }()
 	}
 	signIn("s0")
 	signIn("s1")
