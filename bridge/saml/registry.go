@@ -618,6 +618,26 @@ type Replacement struct {
 // read and the write (another refresh, or a removal and a registration): nothing was replaced.
 var ErrReplacedMeanwhile = errors.New("its registration changed while the new metadata was checked (another refresh, or a removal); nothing was replaced: run the command again")
 
+// storedRecord is the registered SP idOrEntity names (by id or entity id) with its settings:
+// sso.ErrNotFound (its message ending with hint) when none is, an error saying what to do when
+// its stored settings do not read (ReplaceMetadata, ChangeSettings).
+func (r *Registry) storedRecord(ctx context.Context, idOrEntity, hint string) (*store.SAMLServiceProvider, config.SAMLServiceProvider, error) {
+	var settings config.SAMLServiceProvider
+	recs, err := r.store.SAMLServiceProviders(ctx)
+	if err != nil {
+		return nil, settings, fmt.Errorf("saml service providers: %w", err)
+	}
+	i := slices.IndexFunc(recs, func(rec *store.SAMLServiceProvider) bool { return rec.ID == idOrEntity || rec.EntityID == idOrEntity })
+	if i < 0 {
+		return nil, settings, fmt.Errorf("no SAML service provider %q is registered%s: %w", idOrEntity, hint, sso.ErrNotFound)
+	}
+	rec := recs[i]
+	if err := json.Unmarshal(rec.Settings, &settings); err != nil {
+		return nil, settings, fmt.Errorf("%s: its stored settings do not read (%v): remove it and register it again", rec.EntityID, err)
+	}
+	return rec, settings, nil
+}
+
 // ReplaceMetadata gives an SP registered from metadata (by id or entity id; one whose stored
 // record no longer builds too, so that new metadata is its way out) new metadata in place:
 // the metadata is checked as a registration's (fromNewMetadata) with the SP's stored settings,
@@ -636,18 +656,9 @@ func (r *Registry) ReplaceMetadata(ctx context.Context, idOrEntity string, metad
 			return nil, fmt.Errorf("%s is in the configuration file: edit it there", idOrEntity)
 		}
 	}
-	recs, err := r.store.SAMLServiceProviders(ctx)
+	rec, settings, err := r.storedRecord(ctx, idOrEntity, " (register it with ssobridge saml register)")
 	if err != nil {
-		return nil, fmt.Errorf("saml service providers: %w", err)
-	}
-	i := slices.IndexFunc(recs, func(rec *store.SAMLServiceProvider) bool { return rec.ID == idOrEntity || rec.EntityID == idOrEntity })
-	if i < 0 {
-		return nil, fmt.Errorf("no SAML service provider %q is registered (register it with ssobridge saml register): %w", idOrEntity, sso.ErrNotFound)
-	}
-	rec := recs[i]
-	var settings config.SAMLServiceProvider
-	if err := json.Unmarshal(rec.Settings, &settings); err != nil {
-		return nil, fmt.Errorf("%s: its stored settings do not read (%v): remove it and register it again", rec.EntityID, err)
+		return nil, err
 	}
 	sp, err := r.fromNewMetadata(settings, metadata)
 	if err != nil {

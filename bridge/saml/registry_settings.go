@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
@@ -86,18 +85,9 @@ func (r *Registry) ChangeSettings(ctx context.Context, idOrEntity string, c Sett
 			return nil, fmt.Errorf("%s: %w", idOrEntity, ErrInConfigFile)
 		}
 	}
-	recs, err := r.store.SAMLServiceProviders(ctx)
+	rec, settings, err := r.storedRecord(ctx, idOrEntity, "")
 	if err != nil {
-		return nil, fmt.Errorf("saml service providers: %w", err)
-	}
-	i := slices.IndexFunc(recs, func(rec *store.SAMLServiceProvider) bool { return rec.ID == idOrEntity || rec.EntityID == idOrEntity })
-	if i < 0 {
-		return nil, fmt.Errorf("no SAML service provider %q is registered: %w", idOrEntity, sso.ErrNotFound)
-	}
-	rec := recs[i]
-	var settings config.SAMLServiceProvider
-	if err := json.Unmarshal(rec.Settings, &settings); err != nil {
-		return nil, fmt.Errorf("%s: its stored settings do not read (%v): remove it and register it again", rec.EntityID, err)
+		return nil, err
 	}
 	out := &SettingsChanged{ID: settings.ID, EntityID: rec.EntityID}
 	next := settings
