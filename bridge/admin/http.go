@@ -40,6 +40,8 @@ import (
 //	                               in metadata until, certificate SHA-256)
 //	POST   /admin/saml/keys/{kid}/retire  the SAML key withdrawn now: it leaves the metadata, a
 //	                               successor signs at once (SPs must read the metadata again)
+//	GET    /admin/saml/service-providers/{sp}  a SAML SP (id or entity id): its settings, endpoints,
+//	                               certificates (expiry), validUntil, whether it is served (saml.go)
 //	PATCH  /admin/saml/service-providers/{sp}  a registered SAML SP's settings changed in place
 //	                               {"name_id_format", "allow_insecure_soap_slo"} (saml.go)
 //
@@ -67,6 +69,7 @@ func (a *Service) Handler(token string) http.Handler {
 	mux.HandleFunc("POST /admin/keys/{kid}/retire", a.httpRetireSigningKey)
 	mux.HandleFunc("GET /admin/saml/keys", a.httpSAMLSigningKeys)
 	mux.HandleFunc("POST /admin/saml/keys/{kid}/retire", a.httpRetireSAMLSigningKey)
+	mux.HandleFunc("GET /admin/saml/service-providers/{sp}", a.httpSAMLServiceProvider)
 	mux.HandleFunc("PATCH /admin/saml/service-providers/{sp}", a.httpChangeSAMLSettings)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such admin endpoint")

@@ -6,7 +6,93 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
+
+// SAMLServiceProviders shows a SAML service provider and changes a registered one's settings
+// (the server's registry: bridge/samlsettings.go).
+type SAMLServiceProviders interface {
+	SAMLSettingsChanger
+	// SAMLServiceProvider is the SP sp names (its id or entity id), of the configuration file
+	// or registered; an error wrapping ErrNotFound when none.
+	SAMLServiceProvider(ctx context.Context, sp string) (*SAMLServiceProvider, error)
+}
+
+// SAMLServiceProvider is the answer of GET /admin/saml/service-providers/{sp}: what an operator
+// needs to know of one SP.
+type SAMLServiceProvider struct {
+	ID       string `json:"id"`
+	EntityID string `json:"entity_id"`
+	Name     string `json:"name"`
+	// From is "config" (the configuration file: changed there) or "registered" (ssobridge saml
+	// register; changed with PATCH, saml set and saml refresh).
+	From         string         `json:"from"`
+	RegisteredAt *time.Time     `json:"registered_at,omitempty"`
+	Settings     SAMLSPSettings `json:"settings"`
+	// The endpoints of its metadata, "<binding> <location>"; the NameID formats it lists.
+	AssertionConsumerServices []string `json:"assertion_consumer_services"`
+	SingleLogoutServices      []string `json:"single_logout_services"`
+	NameIDFormatsListed       []string `json:"name_id_formats_listed,omitempty"`
+	// ValidUntil is its metadata's validUntil (none: left out). Past, the SP is still served.
+	ValidUntil   *time.Time          `json:"valid_until,omitempty"`
+	Certificates []SAMLSPCertificate `json:"certificates"`
+	// Served: it is served for sign-ins. When not, Unusable says why and GetsLogouts whether
+	// its members' single logouts still reach it.
+	Served      bool   `json:"served"`
+	Unusable    string `json:"unusable,omitempty"`
+	GetsLogouts bool   `json:"gets_logouts"`
+	// BrowserLogoutUntold says why a sign-out through the browser (and the answer to its own
+	// LogoutRequest) does not tell it: its browser single logout service is plain http on
+	// another host, allow_insecure_soap_slo off (audited logout.untold).
+	BrowserLogoutUntold string `json:"browser_logout_untold,omitempty"`
+	// Notes: what the operator may want to act on (an expired validUntil, a certificate past
+	// its expiry).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// SAMLSPSettings are an SP's settings, every one shown (false and empty too).
+type SAMLSPSettings struct {
+	NameIDFormat          string   `json:"name_id_format"`
+	AllowInsecureSOAPSLO  bool     `json:"allow_insecure_soap_slo"`
+	EncryptAssertions     bool     `json:"encrypt_assertions"`
+	EncryptionMethod      string   `json:"encryption_method,omitempty"`
+	AuthnRequestsSigned   bool     `json:"authn_requests_signed"`
+	LogoutResponsesSigned bool     `json:"logout_responses_signed"`
+	AllowedRoles          []string `json:"allowed_roles"`
+	Scopes                []string `json:"scopes"`
+}
+
+// SAMLSPCertificate is a certificate of an SP's metadata.
+type SAMLSPCertificate struct {
+	Use    string `json:"use"` // signing, encryption or both
+	SHA256 string `json:"sha256"`
+	// NotAfter is its expiry, when it parses (else Error says why).
+	NotAfter *time.Time `json:"not_after,omitempty"`
+	Subject  string     `json:"subject,omitempty"`
+	Error    string     `json:"error,omitempty"`
+}
+
+// SAMLServiceProvider shows a SAML SP (by id or entity id); the read is audited
+// (admin.saml_sp_show, the SP's id as the client).
+func (a *Service) SAMLServiceProvider(ctx context.Context, actor, sp string) (*SAMLServiceProvider, error) {
+	if a.SAMLSettings == nil {
+		return nil, fmt.Errorf("%w: the SAML service providers are not managed here", ErrInvalid)
+	}
+	if sp = strings.TrimSpace(sp); sp == "" {
+		return nil, fmt.Errorf("%w: the service provider (id or entity id) is required", ErrInvalid)
+	}
+	got, err := a.SAMLSettings.SAMLServiceProvider(ctx, sp)
+	if err != nil {
+		return nil, fmt.Errorf("admin: saml service provider %s: %w", sp, err)
+	}
+	a.record(ctx, actor, "admin.saml_sp_show", "", got.ID, got.EntityID)
+	return got, nil
+}
+
+func (a *Service) httpSAMLServiceProvider(w http.ResponseWriter, r *http.Request) {
+	got, err := a.SAMLServiceProvider(r.Context(), actor(r), r.PathValue("sp"))
+	a.answer(w, r, http.StatusOK, got, err)
+}
 
 // SAMLSettingsChanger changes a registered SAML service provider's settings in place
 // (bridge/saml's Registry.ChangeSettings, the server's registry: every replica is told). Its

@@ -106,8 +106,8 @@ type Service struct {
 	SigningKeyManager SigningKeyManager
 	// SAMLKeyManager lists and withdraws the SAML signing keys (keys.go); nil: not here.
 	SAMLKeyManager SAMLKeyManager
-	// SAMLSettings changes registered SAML SPs' settings (saml.go); nil: not here.
-	SAMLSettings SAMLSettingsChanger
+	// SAMLSettings shows SAML SPs and changes registered ones' settings (saml.go); nil: not here.
+	SAMLSettings SAMLServiceProviders
 
 	failures authFailures // wrong admin tokens per source address (authlimit.go)
 }
