@@ -397,6 +397,16 @@ type UnusableSP struct {
 	// refused by a rule of sign-ins (an http ACS, an e-mail NameID without email_verified...).
 	// Nil when they do not read. ForLogout.
 	logout *SP
+	// settings are its stored settings when they read; nil otherwise (Settings).
+	settings *config.SAMLServiceProvider
+}
+
+// Settings are the SP's stored settings, false when they do not read.
+func (u UnusableSP) Settings() (config.SAMLServiceProvider, bool) {
+	if u.settings == nil {
+		return config.SAMLServiceProvider{}, false
+	}
+	return *u.settings, true
 }
 
 // GetsLogouts reports whether u is still sent its members' logouts (and its own LogoutRequests
@@ -465,7 +475,7 @@ func buildStored(recs []*store.SAMLServiceProvider, emailVerified bool) (out []*
 			err = config.CheckEmailNameID(settings.NameIDFormat, emailVerified)
 		}
 		if err != nil {
-			unusable = append(unusable, UnusableSP{ID: rec.ID, EntityID: rec.EntityID, Err: err, logout: logoutOnly(settings, rec)})
+			unusable = append(unusable, UnusableSP{ID: rec.ID, EntityID: rec.EntityID, Err: err, logout: logoutOnly(settings, rec), settings: &settings})
 			continue
 		}
 		out = append(out, sp)

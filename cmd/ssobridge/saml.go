@@ -337,17 +337,14 @@ func samlListCmd(g *globals) *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "ID\tNAME\tENTITY ID\tNAMEID\tENCRYPTED\tFROM")
+				fmt.Fprintln(w, "ID\tNAME\tENTITY ID\tNAMEID\tENCRYPTED\tINSECURE SOAP SLO\tFROM")
 				for _, sp := range sps {
 					from := "registered"
 					if sp.FromConfig {
 						from = "config"
 					}
-					format := sp.Settings.NameIDFormat
-					if format == "" {
-						format = config.SAMLNameIDPersistent
-					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\t%s\n", sp.Settings.ID, sp.Name(), sp.EntityID, format, sp.Settings.EncryptAssertions, from)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%v\t%v\t%s\n", sp.Settings.ID, sp.Name(), sp.EntityID, nameIDFormat(sp.Settings),
+						sp.Settings.EncryptAssertions, sp.Settings.AllowInsecureSOAPSLO, from)
 				}
 				// The stored SPs whose records no longer build (not served; remove them and
 				// register them again), with why, after the table.
@@ -356,7 +353,17 @@ func samlListCmd(g *globals) *cobra.Command {
 					return err
 				}
 				for _, u := range unusable {
-					fmt.Fprintf(w, "%s\t-\t%s\t-\t-\tregistered, UNUSABLE\n", u.ID, u.EntityID)
+					// Its settings as stored, when they read: allow_insecure_soap_slo decides
+					// whether its members' sign-outs reach its plain-http endpoints.
+					name, format, encrypted, insecure := "-", "-", "-", "-"
+					if s, ok := u.Settings(); ok {
+						name, format = s.Name, nameIDFormat(s)
+						encrypted, insecure = fmt.Sprint(s.EncryptAssertions), fmt.Sprint(s.AllowInsecureSOAPSLO)
+						if name == "" {
+							name = u.ID
+						}
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\tregistered, UNUSABLE\n", u.ID, name, u.EntityID, format, encrypted, insecure)
 				}
 				if err := w.Flush(); err != nil {
 					return err
@@ -383,6 +390,14 @@ func samlListCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+// nameIDFormat is the NameID format an SP's settings give it ("" is persistent).
+func nameIDFormat(s config.SAMLServiceProvider) string {
+	if s.NameIDFormat == "" {
+		return config.SAMLNameIDPersistent
+	}
+	return s.NameIDFormat
 }
 
 func samlRemoveCmd(g *globals) *cobra.Command {
