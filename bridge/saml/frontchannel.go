@@ -185,10 +185,17 @@ const untoldAudit = "logout.untold"
 
 // untold logs and audits that the browser sign-out of subject does not visit sp (why).
 func (l *Logouts) untold(ctx context.Context, subject string, sp *SP, why error) {
-	l.Logger.WarnContext(ctx, "saml front-channel logout: service provider not visited", "sp", sp.Settings.ID, "entity_id", sp.EntityID, "reason", why)
+	l.untoldWhat(ctx, subject, sp, "its LogoutRequest", why)
+}
+
+// untoldWhat logs and audits that the browser sign-out of subject does not send sp what (its
+// LogoutRequest, or the LogoutResponse to its own: answerUntold), why.
+func (l *Logouts) untoldWhat(ctx context.Context, subject string, sp *SP, what string, why error) {
+	l.Logger.WarnContext(ctx, "saml front-channel logout: service provider not visited", "sp", sp.Settings.ID, "entity_id", sp.EntityID,
+		"not_sent", what, "reason", why)
 	if l.Audit != nil {
 		l.Audit(ctx, &store.AuditEvent{Event: untoldAudit, Subject: subject, ClientID: sp.Settings.ID,
-			Detail: "saml service provider " + sp.EntityID + " not sent its LogoutRequest through the browser: " + why.Error()})
+			Detail: "saml service provider " + sp.EntityID + " not sent " + what + " through the browser: " + why.Error()})
 	}
 }
 

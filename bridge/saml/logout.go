@@ -73,6 +73,9 @@ func (h *Handler) slo(c echo.Context) error {
 		return h.sloRefused(c, "unknown service provider", err)
 	}
 	preferRedirect(lreq)
+	// untold: the answer cannot go where the SP asks for it (plain http on another host without
+	// its allow_insecure_soap_slo); the sign-out is done all the same, and the member told.
+	untold := secureAnswerEndpoint(lreq, sp)
 
 	sess, err := h.Cookies.Current(c)
 	if err != nil && !errors.Is(err, sso.ErrNotFound) {
@@ -88,6 +91,13 @@ func (h *Handler) slo(c echo.Context) error {
 			// Not this browser's member at that SP: nothing here is ended.
 			status, sess = crewjam.StatusRequester, nil
 		}
+	}
+	if sess == nil && untold != nil {
+		if status != crewjam.StatusSuccess {
+			// Not this browser's member there: nothing is ended, and no answer can be sent.
+			return h.sloRefused(c, "the app's single logout service is not secure (plain http)", untold)
+		}
+		return h.answerUntold(c, sp, nil, nil, untold) // through the AMS website's sign-out
 	}
 	if sess == nil {
 		if status == crewjam.StatusSuccess {
@@ -117,6 +127,9 @@ func (h *Handler) slo(c echo.Context) error {
 	others = slices.DeleteFunc(others, func(p *store.SAMLParticipant) bool { return p.SP == sp.EntityID })
 	h.Audit.Write(ctx, &store.AuditEvent{Event: "logout", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(),
 		Detail: fmt.Sprintf("saml single logout; %d apps", len(sess.Clients)+len(others)+1)})
+	if untold != nil {
+		return h.answerUntold(c, sp, sess, others, untold)
+	}
 	return h.answerSignedOff(c, lreq, sp, status, sess, others)
 }
 

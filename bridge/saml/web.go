@@ -148,7 +148,7 @@ type Handler struct {
 // authorization request for an anonymous caller (counted against its limit), PathContinue
 // and PathSLONext move a sign-in or a sign-out chain on, and PathSLO consumes the SP's
 // LogoutRequest (its replay key) and signs the member out, or takes the SP's LogoutResponse
-// as the chain's answer.
+// as the chain's answer. PathSLOUntold only shows a page.
 func (h *Handler) Mount(e *echo.Echo) {
 	const get, head, post = http.MethodGet, http.MethodHead, http.MethodPost
 	web.Methods(e, PathMetadata, h.metadata, nil, get, head)
@@ -158,6 +158,7 @@ func (h *Handler) Mount(e *echo.Echo) {
 	web.Methods(e, PathStart+":sp", h.LimitAnonymous("saml_start", false, h.start), nil, get)
 	web.Methods(e, PathSLO, h.slo, nil, get, post)
 	web.Methods(e, PathSLONext, h.chainNext, nil, get)
+	web.Methods(e, PathSLOUntold, h.sloUntold, nil, get, head)
 }
 
 // EntityID is the IdP's entity id (its metadata URL).
