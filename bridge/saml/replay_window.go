@@ -30,6 +30,9 @@ import (
 // Each process reads them once, at its first valid LogoutRequest (not at start-up: a process
 // that is sent none reads nothing); a failed read looks the id up (the safe side) and is tried
 // again at the next request.
+// `ssobridge store copy` copies both keys (table saml_message_ids, with their expiries), so a
+// start on a copied store does not open the window again
+// (TestUnqualifiedWindowSurvivesStoreCopy).
 const (
 	// unqualifiedKeysWindow: such a key lives until its request stops being accepted (the
 	// library's logoutRequestAcceptableUntil: at most MaxIssueDelay + MaxClockSkew after it

@@ -15,6 +15,13 @@
 // its sign-in throttle and rate limits in memory, so the table is empty there, and any rows
 // would only be counters that expire within throttle.window or throttle.lockout. It is copied
 // like every table (empty), which keeps the two schemas checked as one.
+//
+// The SAML message ids (table saml_message_ids) are copied with their expiries, and with them
+// the marker of the first start on a version that looks LogoutRequest ids up per SP (bridge/saml
+// replay_window.go) and its window's key: a bridge started on the copy does not open that
+// one-hour window again (the pre-session-22 ids it covers were copied with their own, long
+// passed, expiries), and a window open at the copy stays open for the ids copied with it
+// (TestUnqualifiedWindowSurvivesStoreCopy).
 package storecopy
 
 import (
