@@ -633,19 +633,28 @@ var ErrReplacedMeanwhile = errors.New("its registration changed while the new me
 // its stored settings do not read (ReplaceMetadata, ChangeSettings).
 func (r *Registry) storedRecord(ctx context.Context, idOrEntity, hint string) (*store.SAMLServiceProvider, config.SAMLServiceProvider, error) {
 	var settings config.SAMLServiceProvider
-	recs, err := r.store.SAMLServiceProviders(ctx)
+	rec, err := r.storedRec(ctx, idOrEntity, hint)
 	if err != nil {
-		return nil, settings, fmt.Errorf("saml service providers: %w", err)
+		return nil, settings, err
 	}
-	i := slices.IndexFunc(recs, func(rec *store.SAMLServiceProvider) bool { return rec.ID == idOrEntity || rec.EntityID == idOrEntity })
-	if i < 0 {
-		return nil, settings, fmt.Errorf("no SAML service provider %q is registered%s: %w", idOrEntity, hint, sso.ErrNotFound)
-	}
-	rec := recs[i]
 	if err := json.Unmarshal(rec.Settings, &settings); err != nil {
 		return nil, settings, fmt.Errorf("%s: its stored settings do not read (%v): remove it and register it again", rec.EntityID, err)
 	}
 	return rec, settings, nil
+}
+
+// storedRec is the stored record of the registered SP idOrEntity names (by id or entity id):
+// sso.ErrNotFound (its message ending with hint) when none is (storedRecord, Describe).
+func (r *Registry) storedRec(ctx context.Context, idOrEntity, hint string) (*store.SAMLServiceProvider, error) {
+	recs, err := r.store.SAMLServiceProviders(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("saml service providers: %w", err)
+	}
+	i := slices.IndexFunc(recs, func(rec *store.SAMLServiceProvider) bool { return rec.ID == idOrEntity || rec.EntityID == idOrEntity })
+	if i < 0 {
+		return nil, fmt.Errorf("no SAML service provider %q is registered%s: %w", idOrEntity, hint, sso.ErrNotFound)
+	}
+	return recs[i], nil
 }
 
 // ReplaceMetadata gives an SP registered from metadata (by id or entity id; one whose stored

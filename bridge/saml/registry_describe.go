@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -78,9 +79,20 @@ func (r *Registry) Describe(ctx context.Context, idOrEntity string) (*Descriptio
 	if idOrEntity == "" {
 		return nil, fmt.Errorf("no SAML service provider named: %w", sso.ErrNotFound)
 	}
-	rec, settings, err := r.storedRecord(ctx, idOrEntity, "")
+	rec, err := r.storedRec(ctx, idOrEntity, "")
 	if err != nil {
 		return nil, err
+	}
+	var settings config.SAMLServiceProvider
+	if err := json.Unmarshal(rec.Settings, &settings); err != nil {
+		// Shown all the same (its id, entity id and why), as saml list shows it.
+		d := &Description{ID: rec.ID, EntityID: rec.EntityID, Name: rec.ID, RegisteredAt: rec.CreatedAt, At: r.now(),
+			Unusable: fmt.Errorf("its stored settings do not read: %w", err)}
+		if md, err := parseSPMetadata(rec.Metadata); err == nil {
+			s := Summarize(md)
+			d.Summary, d.Certificates = &s, certificates(md)
+		}
+		return d, nil
 	}
 	md, mdErr := parseSPMetadata(rec.Metadata)
 	d := describeSP(settings, rec.EntityID, md)
