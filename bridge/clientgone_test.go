@@ -82,11 +82,12 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 	}{
 		{name: "token endpoint, code read", path: "/oauth/token", run: func(t *testing.T, e *env, st *heldStore, _ *heldDirectory) (chan struct{}, func(context.Context) error) {
 			cfg, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
-			// The browser's second sign-in, with its live session: a code the login form
-			// completed is exchanged without a read here (sso's codeCache), this one is read.
-			b := e.browser()
-			e.signIn(b, cfg.AuthCodeURL("st4te"), "alice", "alice-password")
-			code := e.signIn(b, cfg.AuthCodeURL("st4te"), "alice", "alice-password")
+			// A code's first exchange here reads nothing (sso's codeCache keeps the request of
+			// the login form's code and of op's callback's): its second presentation reads it.
+			code := e.signIn(e.browser(), cfg.AuthCodeURL("st4te"), "alice", "alice-password")
+			if _, err := cfg.Exchange(e.ctx(), code); err != nil {
+				t.Fatalf("first exchange: %v", err)
+			}
 			st.armed.Store("CodeRequest")
 			return st.entered, func(ctx context.Context) error {
 				_, err := cfg.Exchange(oidcClientContext(ctx, e), code)

@@ -26,11 +26,13 @@ func (s *readCountingStore) CodeRequest(ctx context.Context, id string) (*sso.Au
 	return s.Store.CodeRequest(ctx, id)
 }
 
-// TestLoginFormCodeExchangeReadsNoRequest: the code of a sign-in through the login form is
-// exchanged without reading its request back (the provider keeps what the sign-in's one write
-// committed), and its ID token says what one from a code read from the store says: the same
-// browser's next sign-in (its live session, op's callback) is exchanged with a read, for the
-// same session, member and methods.
+// TestLoginFormCodeExchangeReadsNoRequest: the code of a sign-in through the login form, and
+// the code op's callback issues for the same browser's next sign-in (its live SSO session: no
+// login form), are exchanged without reading their request back (the provider keeps what the
+// write that attached the code left), and their ID tokens say what one from a code read from
+// the store says: a third code, first presented with another redirect_uri (refused before any
+// write, so the cached request is given up and the refusal decided on the store's read), then
+// exchanged with a read, for the same session, member and methods.
 func TestLoginFormCodeExchangeReadsNoRequest(t *testing.T) {
 	st := &readCountingStore{}
 	e := newEnvDeps(t, false, bridgetest.NewDirectory(), envDeps{store: func(t testing.TB) store.Store {
@@ -68,11 +70,22 @@ func TestLoginFormCodeExchangeReadsNoRequest(t *testing.T) {
 		return c
 	}
 	fromForm := claims(e.signIn(b, cfg.AuthCodeURL("st4te"), "alice", "alice-password"), 0)
-	fromStore := claims(e.signIn(b, cfg.AuthCodeURL("st4te"), "alice", "alice-password"), 1)
+	fromSSO := claims(e.signIn(b, cfg.AuthCodeURL("st4te"), "alice", "alice-password"), 0)
+	code := e.signIn(b, cfg.AuthCodeURL("st4te"), "alice", "alice-password")
+	resp, body := postForm(t, e.issuer+sso.PathToken, map[string]string{"grant_type": "authorization_code", "code": code,
+		"redirect_uri": e.rp + "/other"}, "web", webSecret)
+	if resp.StatusCode != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("another redirect_uri: %d %v", resp.StatusCode, body)
+	}
+	if n := st.reads.Swap(0); n != 1 {
+		t.Fatalf("the refusal read the code's request %d times, want 1", n)
+	}
+	fromStore := claims(code, 1)
 	if fromForm["sid"] == nil || fromForm["auth_time"] == nil || fromForm["amr"] == nil {
 		t.Fatalf("ID token without sid, auth_time or amr: %v", fromForm)
 	}
-	if !maps.EqualFunc(fromForm, fromStore, func(a, b any) bool { return fmtAny(a) == fmtAny(b) }) {
-		t.Fatalf("ID token of the login form's code %v\nof a code read from the store %v", fromForm, fromStore)
+	same := func(a, b any) bool { return fmtAny(a) == fmtAny(b) }
+	if !maps.EqualFunc(fromForm, fromStore, same) || !maps.EqualFunc(fromSSO, fromStore, same) {
+		t.Fatalf("ID token of the login form's code %v\nof op's callback's code %v\nof a code read from the store %v", fromForm, fromSSO, fromStore)
 	}
 }

@@ -6,8 +6,11 @@ import (
 )
 
 // codeCache remembers the requests this process has just completed with a code in the
-// completion's own write (Provider.CodeCommitted: the login form's one-write sign-in), so that
-// the code's first token request does not read its request back. It never decides anything:
+// completion's own write (Provider.CodeCommitted: the login form's one-write sign-in), or has
+// just attached a code to in op's authorize callback (storage.SaveAuthCode, for the request the
+// bridge's guard read: one completed from a live SSO session), so that the code's first token
+// request does not read its request back. Both keep the request as that write left it in the
+// store (storage.keepCode), neither the device flow's own requests. It never decides anything:
 // the exchange's IssueTokens consumes the code by a compare-and-set on (request id, code hash,
 // not consumed, not expired, session held and live) in the grant's one transaction, so an
 // entry gone stale (the code exchanged on another replica, its session ended, its client

@@ -112,8 +112,16 @@ func TestCommittedCodeExchangeReadsNothing(t *testing.T) {
 // A code presented where it was committed (its request taken from the provider's cache) gets
 // the answer, the events and the revocations it gets on a replica that reads its request from
 // the store, whatever happened to it in between: exchanged on another replica, its session
-// ended, presented by another client, with another redirect_uri or without its verifier.
+// ended, presented by another client, with another redirect_uri or without its verifier. So for
+// both ways a code is issued here: the login form's one write and op's callback for a sign-in
+// from a live session.
 func TestCommittedCodeAnswersAsTheStore(t *testing.T) {
+	for _, issuer := range codeIssuers {
+		t.Run(issuer.name, func(t *testing.T) { committedCodeAnswersAsTheStore(t, issuer.issue) })
+	}
+}
+
+func committedCodeAnswersAsTheStore(t *testing.T, issue func(h *harness, subject string, scopes ...string) (code, verifier, sid string)) {
 	type outcome struct {
 		status      int
 		err, desc   string
@@ -148,7 +156,7 @@ func TestCommittedCodeAnswersAsTheStore(t *testing.T) {
 			present := func(cached bool) outcome {
 				a := newHarness(t)
 				b, c := a.replica(), a.replica()
-				code, verifier, sid := a.committedCode("alice", "openid", "offline_access")
+				code, verifier, sid := issue(a, "alice", "openid", "offline_access")
 				var earlier string
 				if tc.before != nil {
 					earlier = tc.before(t, a, c, code, verifier, sid)
@@ -201,21 +209,26 @@ func exchangeOn(t *testing.T, _, c *harness, code, verifier, _ string) string {
 	return body["refresh_token"].(string)
 }
 
-// What CodeCommitted keeps is the request as the store holds it after the completion with the
-// code: the same fields the exchange would have read.
+// What CodeCommitted (the login form) and SaveAuthCode (op's callback with the guard's request)
+// keep is the request as the store holds it after the write that attached the code: the same
+// fields the exchange would have read.
 func TestCommittedCodeIsTheStoredRequest(t *testing.T) {
-	h := newHarness(t)
-	_, _, sid := h.committedCode("alice", "openid", "offline_access")
-	id := strings.TrimPrefix(sid, "sess-")
-	kept := sso.PeekCommittedCode(h.p, id)
-	if kept == nil {
-		t.Fatal("nothing kept")
-	}
-	stored, live, err := h.store.CodeRequest(t.Context(), id)
-	if err != nil || !live {
-		t.Fatalf("stored: %v, live %v", err, live)
-	}
-	if !reflect.DeepEqual(kept, stored) {
-		t.Fatalf("kept %+v\nstored %+v", kept, stored)
+	for _, issuer := range codeIssuers {
+		t.Run(issuer.name, func(t *testing.T) {
+			h := newHarness(t)
+			_, _, sid := issuer.issue(h, "alice", "openid", "offline_access")
+			id := strings.TrimPrefix(sid, "sess-")
+			kept := sso.PeekCommittedCode(h.p, id)
+			if kept == nil {
+				t.Fatal("nothing kept")
+			}
+			stored, live, err := h.store.CodeRequest(t.Context(), id)
+			if err != nil || !live {
+				t.Fatalf("stored: %v, live %v", err, live)
+			}
+			if !reflect.DeepEqual(kept, stored) {
+				t.Fatalf("kept %+v\nstored %+v", kept, stored)
+			}
+		})
 	}
 }

@@ -39,24 +39,28 @@ func (s x2DownStore) IssueTokens(ctx context.Context, in sso.Issue) error {
 // server_error): the app dropped a code that may still be good. Both are the server's failure
 // now, 500 server_error.
 func TestCommittedCodeStoreAwayAnswersAsTheStore(t *testing.T) {
-	var down atomic.Bool
-	wrap := func(m *memstore.Store) sso.Store { return x2DownStore{m, &down} }
-	present := func(cached bool) (int, any, any) {
-		a := newHarnessWith(t, wrap)
-		b := newHarnessOn(t, a.store, wrap)
-		code, verifier, _ := a.committedCode("alice", "openid")
-		at := b
-		if cached {
-			at = a
-		}
-		down.Store(true)
-		defer down.Store(false)
-		status, body := at.exchange("web", code, verifier, webRedirect)
-		return status, body["error"], body["error_description"]
-	}
-	cs, ce, cd := present(true)
-	ss, se, sd := present(false)
-	if cs != ss || ce != se || cd != sd || cs != 500 || ce != "server_error" {
-		t.Fatalf("store away: where committed %d %v %q; on another replica %d %v %q; want 500 server_error on both", cs, ce, cd, ss, se, sd)
+	for _, issuer := range codeIssuers { // the login form's code, op's callback's (SSO)
+		t.Run(issuer.name, func(t *testing.T) {
+			var down atomic.Bool
+			wrap := func(m *memstore.Store) sso.Store { return x2DownStore{m, &down} }
+			present := func(cached bool) (int, any, any) {
+				a := newHarnessWith(t, wrap)
+				b := newHarnessOn(t, a.store, wrap)
+				code, verifier, _ := issuer.issue(a, "alice", "openid")
+				at := b
+				if cached {
+					at = a
+				}
+				down.Store(true)
+				defer down.Store(false)
+				status, body := at.exchange("web", code, verifier, webRedirect)
+				return status, body["error"], body["error_description"]
+			}
+			cs, ce, cd := present(true)
+			ss, se, sd := present(false)
+			if cs != ss || ce != se || cd != sd || cs != 500 || ce != "server_error" {
+				t.Fatalf("store away: where committed %d %v %q; on another replica %d %v %q; want 500 server_error on both", cs, ce, cd, ss, se, sd)
+			}
+		})
 	}
 }

@@ -113,6 +113,7 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 	st.signIn, _ = hooks.(SignInChecker)
 	st.claimWriter, _ = hooks.(ClaimWriter)
 	cfg.Device.defaults()
+	st.deviceDone = cfg.Issuer + cfg.Device.DonePath
 	opCfg := &op.Config{
 		CryptoKey:                cfg.CryptoKey,
 		DefaultLogoutRedirectURI: cfg.DefaultLogoutRedirect,
@@ -862,13 +863,12 @@ func (p *Provider) NewCode(ar *AuthRequest) (*IssuedCode, error) {
 // exchange's compare-and-set still binds it to the stored row). Call it only after the write
 // committed, with the request as read before it (pending, bound to c.Browser).
 func (p *Provider) CodeCommitted(ar *AuthRequest, c Completion, code *IssuedCode) {
-	if p.storage.codes == nil || ar == nil || code == nil || ar.RedirectURI == p.cfg.Issuer+p.cfg.Device.DonePath {
-		return // the device flow's own requests are not exchanged: no compare-and-set binds them
+	if ar == nil || code == nil {
+		return
 	}
 	done := *ar
 	done.Done, done.Subject, done.AuthTime, done.AMR, done.SessionID, done.Browser = true, c.Subject, c.AuthTime, c.AMR, c.SessionID, c.Browser
-	done.CodeHash, done.CodeExpiresAt, done.CodeConsumed = code.Hash, code.ExpiresAt, false
-	p.storage.codes.put(&done)
+	p.storage.keepCode(&done, code.Hash, code.ExpiresAt) // not the device flow's own requests
 }
 
 // codeResponseURL is the authorization response of a code flow answered in the query (the

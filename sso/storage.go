@@ -80,6 +80,9 @@ type storage struct {
 	// codes are the requests just completed with a code here (code_cache.go); nil when the
 	// store is not a CodeRequestReader.
 	codes *codeCache
+	// deviceDone is the device flow's own redirect_uri (Issuer + DeviceConfig.DonePath): its
+	// requests' codes are read by DeviceDone, never exchanged, so codes does not keep them.
+	deviceDone string
 }
 
 var (
@@ -306,7 +309,8 @@ type readAuthRequest struct{}
 // WithAuthRequest returns ctx carrying ar as just read from the store by the caller (the
 // authorize callback's guard): op's callback in that context takes it instead of reading the
 // same row again. Its code is still attached by SaveCode's compare-and-set, which fails for a
-// request that changed in between.
+// request that changed in between; once it has attached it, the code's first token request
+// here takes ar with its code from the codeCache (SaveAuthCode) instead of reading it back.
 func WithAuthRequest(ctx context.Context, ar *AuthRequest) context.Context {
 	return context.WithValue(ctx, readAuthRequest{}, ar)
 }
@@ -443,14 +447,38 @@ func (s *storage) findCode(ctx context.Context, code, h string, useCache bool) (
 	return ar, false, false, false, err
 }
 
+// SaveAuthCode attaches op's callback's code to request id (SaveCode's compare-and-set: a done
+// request without a code, once). When the callback's caller handed it the request it had just
+// read (WithAuthRequest: the bridge's guard, for a request completed from a live session), that
+// request with this code is what the write left in the store, the code's first token request
+// here takes it from the codeCache instead of reading it back (keepCode), as the login form's
+// code (Provider.CodeCommitted).
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	if err := s.store.SaveCode(ctx, id, HashToken(code), s.now().Add(s.life.Code)); err != nil {
+	h, exp := HashToken(code), s.now().Add(s.life.Code)
+	if err := s.store.SaveCode(ctx, id, h, exp); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return oidc.ErrInvalidRequest().WithDescription("this sign-in was already completed")
 		}
 		return err
 	}
+	if ar, ok := ctx.Value(readAuthRequest{}).(*AuthRequest); ok && ar.ID == id {
+		s.keepCode(ar, h, exp)
+	}
 	return nil
+}
+
+// keepCode puts in the codeCache the completed request ar as the write that attached the code
+// whose hash is h, expiring at exp, left it in the store (ar as read before that write, never
+// changed after). Call it only once that write has committed. The device flow's own requests
+// are not kept: no token request exchanges them (DeviceDone reads them), so no compare-and-set
+// binds an entry to them.
+func (s *storage) keepCode(ar *AuthRequest, h string, exp time.Time) {
+	if s.codes == nil || ar == nil || !ar.Done || ar.RedirectURI == s.deviceDone {
+		return
+	}
+	kept := *ar
+	kept.CodeHash, kept.CodeExpiresAt, kept.CodeConsumed = h, exp, false
+	s.codes.put(&kept)
 }
 
 // DeleteAuthRequest is called by op right after a code exchange. The exchange already consumed
