@@ -110,11 +110,11 @@ func TestCommittedCodeExchangeReadsNothing(t *testing.T) {
 }
 
 // A code presented where it was committed (its request taken from the provider's cache) gets
-// the answer, the events and the revocations it gets on a replica that reads its request from
-// the store, whatever happened to it in between: exchanged on another replica, its session
-// ended, presented by another client, with another redirect_uri or without its verifier. So for
-// both ways a code is issued here: the login form's one write and op's callback for a sign-in
-// from a live session.
+// the answer, the events (with their subject, client and detail) and the revocations it gets on
+// a replica that reads its request from the store, whatever happened to it in between:
+// exchanged on another replica, its session ended, presented by another client, with another
+// redirect_uri or without its verifier. So for both ways a code is issued here: the login
+// form's one write and op's callback for a sign-in from a live session.
 func TestCommittedCodeAnswersAsTheStore(t *testing.T) {
 	for _, issuer := range codeIssuers {
 		t.Run(issuer.name, func(t *testing.T) { committedCodeAnswersAsTheStore(t, issuer.issue) })
@@ -125,8 +125,8 @@ func committedCodeAnswersAsTheStore(t *testing.T, issue func(h *harness, subject
 	type outcome struct {
 		status      int
 		err, desc   string
-		events      []string
-		earlierLive bool // the tokens of an exchange on a third replica before still refresh
+		events      []string // the audit lines: event, subject, client and detail
+		earlierLive bool     // the tokens of an exchange on a third replica before still refresh
 	}
 	for _, tc := range []struct {
 		name string
@@ -166,7 +166,7 @@ func committedCodeAnswersAsTheStore(t *testing.T, issue func(h *harness, subject
 					at = a
 				}
 				at.hooks.mu.Lock()
-				mark := len(at.hooks.events)
+				mark := len(at.hooks.audit)
 				at.hooks.mu.Unlock()
 				client, v, redirect := "web", verifier, webRedirect
 				if tc.client != "" {
@@ -183,7 +183,7 @@ func committedCodeAnswersAsTheStore(t *testing.T, issue func(h *harness, subject
 				o.err, _ = body["error"].(string)
 				o.desc, _ = body["error_description"].(string)
 				at.hooks.mu.Lock()
-				o.events = slices.Clone(at.hooks.events[mark:])
+				o.events = slices.Clone(at.hooks.audit[mark:])
 				at.hooks.mu.Unlock()
 				if earlier != "" {
 					st, _, _ := c.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {earlier}}, "web:"+webSecret)

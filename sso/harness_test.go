@@ -69,6 +69,7 @@ type fakeHooks struct {
 	mu      sync.Mutex
 	denied  map[string]bool // subjects CheckGrant refuses
 	events  []string
+	audit   []string        // every event with its subject, client and detail, as the audit writes it
 	consent map[string]bool // subject|client that consented
 }
 
@@ -101,10 +102,11 @@ func (h *fakeHooks) EndSession(_ context.Context, req *op.EndSessionRequest) (st
 		"&client=" + url.QueryEscape(req.ClientID), nil
 }
 
-func (h *fakeHooks) Event(_ context.Context, event, _, _, _ string) {
+func (h *fakeHooks) Event(_ context.Context, event, subject, clientID, detail string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.events = append(h.events, event)
+	h.audit = append(h.audit, event+" sub="+subject+" client="+clientID+" detail="+detail)
 }
 
 func (h *fakeHooks) deny(subject string) {

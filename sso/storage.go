@@ -392,7 +392,7 @@ func (s *storage) codeRequest(ctx context.Context, code, callerID, verifier stri
 		if err := s.store.RevokeFamily(ctx, ar.ID); err != nil {
 			return nil, oidc.ErrServerError().WithParent(err)
 		}
-		s.hooks.Event(ctx, "token.code_replay", ar.Subject, ar.ClientID, "tokens issued from this code revoked")
+		s.hooks.Event(ctx, "token.code_replay", ar.Subject, ar.ClientID, codeReplayDetail)
 		return nil, oidc.ErrInvalidGrant().WithDescription("code already used")
 	}
 	if ar.SessionID != "" {
@@ -884,6 +884,12 @@ func (s *storage) familyToken(ctx context.Context, token string, cached *Refresh
 	return rt, gen, tokenUnknown, hash, nil
 }
 
+// codeReplayDetail is token.code_replay's detail, one text wherever the replay is found: the
+// read of a code already consumed (codeRequest) or the grant's write refused for it (issue: a
+// code taken from the codeCache and exchanged elsewhere meanwhile, or two exchanges that raced),
+// so the audit says the same of the same replay on every replica (review s24 X2-4).
+const codeReplayDetail = "code used twice; tokens issued from it revoked"
+
 func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
 	err := s.store.IssueTokens(ctx, in)
 	switch {
@@ -912,7 +918,7 @@ func (s *storage) issue(ctx context.Context, in Issue, g grantInfo) error {
 		if rerr := s.store.RevokeFamily(ctx, g.familyID); rerr != nil {
 			return oidc.ErrServerError().WithParent(rerr)
 		}
-		s.hooks.Event(ctx, "token.code_replay", g.subject, g.clientID, "code exchanged twice; tokens issued from it revoked")
+		s.hooks.Event(ctx, "token.code_replay", g.subject, g.clientID, codeReplayDetail)
 		return oidc.ErrInvalidGrant().WithDescription("code already used")
 	case errors.Is(err, ErrSessionEnded) && in.ConsumeCodeHash != "":
 		// The session ended after codeRequest found it live: the store's compare-and-set on
