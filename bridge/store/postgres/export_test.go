@@ -15,3 +15,10 @@ func WithQueryTracer(t pgx.QueryTracer) Option {
 // FairClaim is the claim's statement (outbox.go): $1 now, $2 the lease's end, $3 the events
 // passed over, $4 the excluded clients.
 var FairClaim = fairClaim
+
+// DeleteClientConsentsSQL and DeleteClientSessionsSQL are DeleteClientCounted's deletes of a
+// client's consents and places in sessions ($1 the client id).
+const (
+	DeleteClientConsentsSQL = deleteClientConsentsSQL
+	DeleteClientSessionsSQL = deleteClientSessionsSQL
+)

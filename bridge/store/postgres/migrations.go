@@ -581,6 +581,16 @@ CREATE INDEX outbox_client_due ON outbox (client_id, next_attempt, seq) WHERE st
 CREATE INDEX auth_requests_coded ON auth_requests (subject, client_id) WHERE code_hash IS NOT NULL;
 CREATE INDEX device_authorizations_approved ON device_authorizations (subject, client_id) WHERE state = 'approved';
 `,
+	// 24: session_clients and consents by client, for DeleteClient's deletes of the client's
+	// places in sessions and members' consents: client_id is the second column of both tables'
+	// composite keys, so each delete read the whole key index (session 25). PostgreSQL only: each
+	// app a session signs in to writes one more index entry (a WAL record of a few dozen bytes);
+	// SQLite, where that is a whole page per login, has none (s24, a93e170: its removal deletes
+	// by key).
+	`
+CREATE INDEX session_clients_client ON session_clients (client_id);
+CREATE INDEX consents_client ON consents (client_id);
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

@@ -275,6 +275,13 @@ func execCount(ctx context.Context, tx pgx.Tx, n *int, q string, args ...any) er
 	return err
 }
 
+// deleteClientConsentsSQL and deleteClientSessionsSQL delete client $1's consents and places in
+// sessions (DeleteClientCounted), by the indexes of migration 24.
+const (
+	deleteClientConsentsSQL = `DELETE FROM consents WHERE client_id = $1`
+	deleteClientSessionsSQL = `DELETE FROM session_clients WHERE client_id = $1`
+)
+
 // DeleteClientCounted deletes a client (idempotent) with every member's consent to it, its
 // outbox events not delivered, its place in every session, its provisioned users (shadow
 // records), its sign-in requests and device authorizations, revokes every family issued to it, and bumps ClientsVersion when it existed; it
@@ -286,7 +293,7 @@ func (s *Store) DeleteClientCounted(ctx context.Context, id string) (store.Clien
 		count := func(n *int, q string, args ...any) error { return execCount(ctx, tx, n, q, args...) }
 		// Every member's consent goes with the client: a client registered later under the
 		// same id is another app, which asks each member again.
-		if err := count(&r.Consents, `DELETE FROM consents WHERE client_id = $1`, id); err != nil {
+		if err := count(&r.Consents, deleteClientConsentsSQL, id); err != nil {
 			return err
 		}
 		// So does every grant issued to it, those without a refresh token too: the old app's
@@ -305,7 +312,7 @@ func (s *Store) DeleteClientCounted(ctx context.Context, id string) (store.Clien
 		// Its place in every session, and its provisioned users: an app registered again under
 		// the id would be sent the old app's back-channel logouts when those sessions end, and
 		// find the old app's digests (nothing provisioned) and user ids (PUT /Users/<old id>).
-		if err := count(&r.Sessions, `DELETE FROM session_clients WHERE client_id = $1`, id); err != nil {
+		if err := count(&r.Sessions, deleteClientSessionsSQL, id); err != nil {
 			return err
 		}
 		if err := count(&r.ShadowUsers, `DELETE FROM shadow_users WHERE client_id = $1`, id); err != nil {
