@@ -23,7 +23,8 @@ type Notifier interface {
 	// Notify tells the subscribers of topic on every replica (this one included) that it
 	// changed. Call it after the change is committed. This replica's subscribers have been
 	// called when it returns, so that the caller finds its own change at once; the others'
-	// are called soon after.
+	// are called soon after. A cancelled ctx does not stop it (the change is committed):
+	// the subscribers get ctx's values without its cancellation, bounded by the node.
 	Notify(ctx context.Context, topic string) error
 	// Subscribe calls fn after each Notify of topic, and also when a notification may have
 	// been missed (after a reconnection) and every fallback interval: fn checks a version and

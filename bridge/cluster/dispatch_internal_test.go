@@ -24,7 +24,7 @@ func TestDispatchFailuresSaidOnce(t *testing.T) {
 		}
 		p.subs[i] = &pgSub{topic: topic, fn: fn}
 	}
-	p.dispatch(t.Context(), "")
+	p.dispatch(t.Context(), "", 0)
 	if ok != 1 {
 		t.Fatalf("the healthy subscriber ran %d times, want 1", ok)
 	}

@@ -137,11 +137,20 @@ func (l *Local) Lead(ctx context.Context, name string, fn func(context.Context))
 	}
 }
 
+// localNotifyBound bounds each subscriber Local.Notify calls. The store bounds its own
+// statements; this ends a subscriber that would wait on something else.
+const localNotifyBound = 30 * time.Second
+
 // Notify implements Notifier: this process's subscribers of topic are called before it
-// returns.
+// returns, on ctx without its cancellation, each bounded by localNotifyBound: the change is
+// committed whether or not the caller still waits, and a subscriber called with a cancelled
+// context fails and keeps its cache stale (review s24 X-5).
 func (l *Local) Notify(ctx context.Context, topic string) error {
+	ctx = context.WithoutCancel(ctx)
 	for _, s := range l.hub.subscribers(topic) {
-		s.call(ctx)
+		sctx, cancel := context.WithTimeout(ctx, localNotifyBound)
+		s.call(sctx)
+		cancel()
 	}
 	return nil
 }

@@ -280,12 +280,19 @@ func (p *Postgres) hold(ctx context.Context, conn *pgx.Conn, fn func(context.Con
 // Local's are: its notification comes back on the listening connection only some time later,
 // and the caller (an admin request that registered a client, say) must find its own change
 // when it next looks. They are called even when pg_notify failed: the change is committed.
+//
+// Neither step stops when ctx is cancelled (review s24 X-5): the change is committed whether
+// or not the caller still waits, and a subscriber called with a cancelled context fails (the
+// client registry kept that failure, and answered lookups of new ids with it, until its next
+// reload). Each runs on ctx without its cancellation, bounded by the node's timeouts: the
+// statement by the statement timeout, each subscriber by ownDispatchBound.
 func (p *Postgres) Notify(ctx context.Context, topic string) error {
+	ctx = context.WithoutCancel(ctx)
 	sctx, cancel := p.bound(ctx)
 	_, err := p.pool.Exec(sctx, `SELECT pg_notify($1, $2)`, channel, topic)
 	cancel()
 	if p.ctx.Err() == nil { // not closed
-		p.dispatch(ctx, topic)
+		p.dispatch(ctx, topic, p.ownDispatchBound())
 	}
 	if err != nil {
 		return fmt.Errorf("cluster: notify %s: %w", topic, err)
@@ -315,8 +322,15 @@ func (p *Postgres) Subscribe(topic string, fn func(context.Context) error) func(
 	}
 }
 
-// dispatch calls the subscribers of topic ("" for all).
-func (p *Postgres) dispatch(ctx context.Context, topic string) {
+// ownDispatchBound bounds each of this replica's subscribers called by its own Notify: a
+// connection and a statement or transaction of the store (a reload), the store's own bounds.
+func (p *Postgres) ownDispatchBound() time.Duration {
+	return p.opt.Timeouts.Connect + p.opt.Timeouts.Statement
+}
+
+// dispatch calls the subscribers of topic ("" for all); with bound > 0 each on a context of
+// its own that ends after bound.
+func (p *Postgres) dispatch(ctx context.Context, topic string, bound time.Duration) {
 	p.mu.Lock()
 	var subs []*pgSub
 	for _, s := range p.subs {
@@ -330,7 +344,13 @@ func (p *Postgres) dispatch(ctx context.Context, topic string) {
 	var failed []string
 	var first error
 	for _, s := range subs {
-		if err := s.fn(ctx); err != nil && ctx.Err() == nil {
+		fctx, cancel := ctx, context.CancelFunc(func() {})
+		if bound > 0 {
+			fctx, cancel = context.WithTimeout(ctx, bound)
+		}
+		err := s.fn(fctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
 			failed = append(failed, s.topic)
 			if first == nil {
 				first = err
@@ -391,7 +411,7 @@ func (p *Postgres) listenOnce(ctx context.Context, down *outage) error {
 		return err
 	}
 	down.ok(ctx, p.opt.Logger, "cluster: change notifications resumed")
-	p.dispatch(ctx, "") // whatever changed while nobody listened
+	p.dispatch(ctx, "", 0) // whatever changed while nobody listened
 	last := time.Now()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, p.opt.Fallback-time.Since(last))
@@ -401,7 +421,7 @@ func (p *Postgres) listenOnce(ctx context.Context, down *outage) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case err == nil:
-			p.dispatch(ctx, n.Payload)
+			p.dispatch(ctx, n.Payload, 0)
 		case errors.Is(err, context.DeadlineExceeded) || pgconnTimeout(err):
 			pctx, pcancel := context.WithTimeout(ctx, 2*p.opt.Retry)
 			err := conn.Ping(pctx)
@@ -409,13 +429,13 @@ func (p *Postgres) listenOnce(ctx context.Context, down *outage) error {
 			if err != nil {
 				return err
 			}
-			p.dispatch(ctx, "")
+			p.dispatch(ctx, "", 0)
 			last = time.Now()
 		default:
 			return err
 		}
 		if time.Since(last) >= p.opt.Fallback {
-			p.dispatch(ctx, "")
+			p.dispatch(ctx, "", 0)
 			last = time.Now()
 		}
 	}

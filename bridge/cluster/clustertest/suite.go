@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,6 +43,7 @@ func Run(t *testing.T, newCluster New) {
 		{"LeadReturnsWhenCtxEnds", testLeadReturns},
 		{"NotifyReachesEveryNode", testNotify},
 		{"NotifyCallsItsOwnNodeBeforeReturning", testNotifyOwnNodeAtOnce},
+		{"NotifyWithCancelledContext", testNotifyCancelled},
 		{"NotifyOnlyItsTopic", testNotifyTopic},
 		{"UnsubscribedIsNotCalled", testUnsubscribe},
 		{"FallbackCallsWithoutNotify", testFallback},
@@ -275,6 +277,64 @@ func testNotifyOwnNodeAtOnce(t *testing.T, nc New) {
 			t.Fatalf("notification %d: the notifying node's subscriber had not run when Notify returned", i+1)
 		}
 	}
+}
+
+// testNotifyCancelled (review s24 X-5): a Notify whose context is already cancelled (the admin
+// request that made the change gave up after the commit) still calls the notifying node's
+// subscriber before it returns, on a context that is live, bounded and keeps ctx's values, and
+// still reaches the other node. A subscriber given the cancelled context fails, as a store
+// read does, and the client registry kept that failure until its next reload.
+func testNotifyCancelled(t *testing.T, nc New) {
+	j := nc(t, noFallback)
+	a, b := join(t, j), join(t, j)
+	onA, onB := newCounter(), newCounter()
+	type key struct{}
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	a.Subscribe(cluster.TopicClients, func(ctx context.Context) error {
+		err := ctx.Err() // what a store read with ctx fails with
+		_, bounded := ctx.Deadline()
+		switch {
+		case err != nil:
+		case !bounded:
+			err = errors.New("called without a deadline")
+		case ctx.Value(key{}) == nil:
+			err = errors.New("called without the notifier's context values")
+		}
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+		return onA.fn(ctx)
+	})
+	b.Subscribe(cluster.TopicClients, onB.fn)
+	settle(t, ctxT(t), a, []cluster.Node{a, b}, onA, onB)
+	ctx, cancel := context.WithCancel(context.WithValue(ctxT(t), key{}, "request"))
+	cancel()
+	mu.Lock()
+	errs = nil
+	mu.Unlock()
+	n0 := onA.n.Load()
+	if err := a.Notify(ctx, cluster.TopicClients); err != nil {
+		t.Fatalf("Notify with a cancelled context: %v", err)
+	}
+	if onA.n.Load() == n0 {
+		t.Fatal("the notifying node's subscriber had not run when Notify returned")
+	}
+	// The node's listener may also have called it by now (with its own context, no deadline):
+	// one call of those made, Notify's, must have passed.
+	mu.Lock()
+	calls := errs
+	mu.Unlock()
+	ok := false
+	for _, err := range calls {
+		ok = ok || err == nil
+	}
+	if !ok {
+		t.Fatalf("the notifying node's subscriber, called %d times by Notify's return: none with a live, bounded context keeping the caller's values: %v", len(calls), calls)
+	}
+	wait(t, onB.ch, "the other node's subscriber being called")
 }
 
 // settle returns once every node listens and has called its subscribers for its start-up (a
