@@ -37,3 +37,11 @@ func (q *Queue) HasTurn(client string) bool {
 	_, ok := q.turn[client]
 	return ok
 }
+
+// WakeChannels is how many clients have a wake-up channel for sign-ins waiting in DeliverKey
+// (Queue.ended).
+func (q *Queue) WakeChannels() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.ended)
+}

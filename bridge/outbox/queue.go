@@ -91,8 +91,12 @@ type Queue struct {
 	// ended holds, per client, a channel closed when one of its deliveries here ends
 	// (deliverClaimed): the sign-ins waiting in DeliverKey for a place among its deliveries or
 	// for their own event's delivery wake on it. Made by the first waiter, closed and dropped by
-	// the next end: it holds at most the clients with a sign-in waiting since their last end.
-	ended map[string]chan struct{}
+	// the next end, and dropped when the last sign-in holding it leaves without one (endOf's
+	// release): it holds at most the clients with a sign-in in DeliverKey. Before, a sign-in
+	// that left without a delivery of its client ending (nothing to send, its event delivered by
+	// another replica, its request gone) left its client's entry until the next end, for ever at
+	// an app with no more deliveries here (removed).
+	ended map[string]*endWait
 	// A waiting sign-in looks at the store again on its own after recheckFirst, then twice as
 	// late each time up to recheckMax: its event may be delivered by another replica, which no
 	// channel here says (DeliverKey).
@@ -127,7 +131,7 @@ func New(o Options) *Queue {
 		// An event's next attempt is due at most backoff_max after its failure, and claimed
 		// within a lease of it unless the queue is full: a client's mark outlives the wait.
 		failingFor: o.Config.BackoffMax + 2*o.Config.Timeout + 30*time.Second,
-		ended:      map[string]chan struct{}{}, recheckFirst: 250 * time.Millisecond, recheckMax: 2 * time.Second,
+		ended:      map[string]*endWait{}, recheckFirst: 250 * time.Millisecond, recheckMax: 2 * time.Second,
 		turn: map[string]time.Time{},
 	}
 }
@@ -458,10 +462,14 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 		}
 	}
 	defer unwait()
+	release := func() {}
+	defer func() { release() }()
 	for {
 		// Taken before the look, so that a delivery ending between the look and the wait
-		// wakes it all the same.
-		ended := q.endOf(clientID)
+		// wakes it all the same; the previous look's given back after.
+		ended, next := q.endOf(clientID)
+		release()
+		release = next
 		e, full, err := q.claimKey(ctx, key, clientID)
 		if err != nil {
 			return err
@@ -502,25 +510,46 @@ func (q *Queue) DeliverKey(ctx context.Context, key, clientID, subject string) e
 	}
 }
 
+// endWait is a client's wake-up channel (Queue.ended) and how many sign-ins hold it.
+type endWait struct {
+	ch      chan struct{}
+	holders int
+}
+
 // endNow wakes the sign-ins waiting for one of clientID's deliveries to end (q.mu held).
 func (q *Queue) endNow(clientID string) {
-	if ch := q.ended[clientID]; ch != nil {
-		close(ch)
+	if w := q.ended[clientID]; w != nil {
+		close(w.ch)
 		delete(q.ended, clientID)
 	}
 }
 
 // endOf returns the channel closed when one of clientID's deliveries here next ends
-// (deliverClaimed).
-func (q *Queue) endOf(clientID string) <-chan struct{} {
+// (deliverClaimed), and release, which the sign-in calls (once) when it no longer waits on it:
+// the last holder of a channel not closed drops it. A channel closed (endNow) is no longer in
+// the map, and one made since is another: release leaves both alone.
+func (q *Queue) endOf(clientID string) (<-chan struct{}, func()) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	ch := q.ended[clientID]
-	if ch == nil {
-		ch = make(chan struct{})
-		q.ended[clientID] = ch
+	w := q.ended[clientID]
+	if w == nil {
+		w = &endWait{ch: make(chan struct{})}
+		q.ended[clientID] = w
 	}
-	return ch
+	w.holders++
+	var once sync.Once
+	return w.ch, func() {
+		once.Do(func() {
+			q.mu.Lock()
+			defer q.mu.Unlock()
+			if q.ended[clientID] != w {
+				return
+			}
+			if w.holders--; w.holders <= 0 {
+				delete(q.ended, clientID)
+			}
+		})
+	}
 }
 
 // claimKey claims the next event of key, due or not (DeliverKey), and counts it in flight, as
