@@ -28,6 +28,11 @@ const watermarkReadyz = "health.readyz"
 // readiness answers /readyz: the checks health.ready_checks names gate it; the others are
 // run and reported but do not. One answer is reused for health.cache_for, so that polling the
 // endpoint (public: anyone may) costs at most one store write and one AMS query per period.
+//
+// A HEAD writes nothing (RFC 9110 9.3.2, as the pages' HEADs since 80a6673): it is answered
+// with a GET's answer while that is fresh, else with checks whose store check reads the
+// watermark instead of writing it (storeReadable), reused for HEADs only (headAt, headAnswer):
+// a GET never takes a read for the proof of a write.
 type readiness struct {
 	cfg   config.HealthConfig
 	store store.ShadowStore
@@ -35,9 +40,11 @@ type readiness struct {
 	keys  *sso.KeyManager
 	now   func() time.Time
 
-	mu     sync.Mutex
-	at     time.Time
-	answer readyAnswer
+	mu         sync.Mutex
+	at         time.Time
+	answer     readyAnswer
+	headAt     time.Time
+	headAnswer readyAnswer
 }
 
 // readyAnswer is /readyz's body.
@@ -54,12 +61,17 @@ type readyCheck struct {
 	Error string `json:"error,omitempty"`
 }
 
-// check runs the checks (or reuses the last answer within cache_for).
-func (r *readiness) check(ctx context.Context) readyAnswer {
+// check runs the checks (or reuses the last answer within cache_for); head: a HEAD's, which
+// writes nothing (readiness).
+func (r *readiness) check(ctx context.Context, head bool) readyAnswer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.at.IsZero() && r.now().Sub(r.at) < r.cfg.CacheFor {
+	fresh := func(at time.Time) bool { return !at.IsZero() && r.now().Sub(at) < r.cfg.CacheFor }
+	if fresh(r.at) {
 		return r.answer
+	}
+	if head && fresh(r.headAt) {
+		return r.headAnswer
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.Timeout)
 	defer cancel()
@@ -67,6 +79,9 @@ func (r *readiness) check(ctx context.Context) readyAnswer {
 		config.ReadyStore: r.storeWritable,
 		config.ReadyAMS:   r.amsReachable,
 		config.ReadyKeys:  r.keysPresent,
+	}
+	if head {
+		checks[config.ReadyStore] = r.storeReadable
 	}
 	out := readyAnswer{Ready: true, Checks: make([]readyCheck, len(config.ReadyCheckNames))}
 	var wg sync.WaitGroup
@@ -87,13 +102,25 @@ func (r *readiness) check(ctx context.Context) readyAnswer {
 			out.Ready = false
 		}
 	}
-	r.at, r.answer = r.now(), out
+	if head {
+		r.headAt, r.headAnswer = r.now(), out
+	} else {
+		r.at, r.answer = r.now(), out
+	}
 	return out
 }
 
 func (r *readiness) storeWritable(ctx context.Context) error {
 	if err := r.store.SetWatermark(ctx, watermarkReadyz, r.now()); err != nil {
 		return fmt.Errorf("store not writable: %w", err)
+	}
+	return nil
+}
+
+// storeReadable is a HEAD's store check: the watermark read, not written.
+func (r *readiness) storeReadable(ctx context.Context) error {
+	if _, err := r.store.Watermark(ctx, watermarkReadyz); err != nil {
+		return fmt.Errorf("store not readable: %w", err)
 	}
 	return nil
 }
@@ -112,9 +139,10 @@ func (r *readiness) keysPresent(context.Context) error {
 	return nil
 }
 
-// serve answers /readyz: 200 when ready, else 503; details (errors) only when admin.
+// serve answers /readyz: 200 when ready, else 503; details (errors) only when admin. A HEAD
+// (also routed to it as GET's on the admin listener) writes nothing (check).
 func (r *readiness) serve(w http.ResponseWriter, req *http.Request, admin bool) {
-	a := r.check(req.Context())
+	a := r.check(req.Context(), req.Method == http.MethodHead)
 	if !admin {
 		checks := make([]readyCheck, len(a.Checks))
 		for i, c := range a.Checks {
