@@ -55,3 +55,36 @@ func TestX25CodeExchangeWhileAMSDownLeavesTheCode(t *testing.T) {
 		t.Errorf("%d token.code_replay rows for an app that retried after the server's own failure, want 0", n)
 	}
 }
+
+// Review s25 X-9 (Medium), on the bridge: /userinfo while the AMS cannot be reached answers 401
+// invalid_token "the access token is invalid, expired or revoked" (RFC 6750 3.1: the client
+// drops the token), for a token that is fine. Fails on main: 401 invalid_token.
+func TestX25UserinfoWhileAMSDownIsNotInvalidToken(t *testing.T) {
+	e := newEnv(t)
+	cfg, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader, oidc.ScopeOpenID, "profile")
+	tok, err := cfg.Exchange(e.ctx(), e.signIn(e.browser(), cfg.AuthCodeURL("s", oidc.Nonce("n")), "alice", "alice-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, e.issuer+"/userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	e.dir.Down = true
+	resp := get()
+	e.dir.Down = false
+	if resp.StatusCode < 500 {
+		t.Errorf("userinfo while the AMS is down: %d (WWW-Authenticate %q), want a 5xx, never 401 invalid_token",
+			resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	if resp := get(); resp.StatusCode != http.StatusOK {
+		t.Errorf("userinfo once the AMS is back: %d", resp.StatusCode)
+	}
+}

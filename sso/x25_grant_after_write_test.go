@@ -59,6 +59,9 @@ func (s x25FamilyStore) Family(ctx context.Context, id string) (*sso.RefreshToke
 	return s.Store.Family(ctx, id)
 }
 
+// x25FamilyStoreErr is where x25FamilyStore's error is set (nil: reads work).
+type x25FamilyStoreErr = atomic.Pointer[error]
+
 // newX25Harness is newHarness with x25Hooks, on a store whose family reads fail while famErr
 // holds an error.
 func newX25Harness(t *testing.T) (*harness, *x25Hooks, *atomic.Pointer[error]) {
