@@ -23,8 +23,8 @@ func TestX25UserinfoServerFaultIsNotInvalidToken(t *testing.T) {
 		set  func(*x25Hooks, *x25FamilyStoreErr, error)
 		err  error
 	}{
-		{"claims fail", func(hk *x25Hooks, _ *x25FamilyStoreErr, e error) { hk.claimsErr.Store(ptr(e)) }, amsDown},
-		{"family read fails", func(_ *x25Hooks, fe *x25FamilyStoreErr, e error) { fe.Store(ptr(e)) }, diskIO},
+		{"claims fail", func(hk *x25Hooks, _ *x25FamilyStoreErr, e error) { hk.claimsErr.Store(x25Err(e)) }, amsDown},
+		{"family read fails", func(_ *x25Hooks, fe *x25FamilyStoreErr, e error) { fe.Store(x25Err(e)) }, diskIO},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, hooks, famErr := newX25Harness(t)
@@ -45,4 +45,4 @@ func TestX25UserinfoServerFaultIsNotInvalidToken(t *testing.T) {
 	}
 }
 
-func ptr(e error) *error { return &e }
+func x25Err(e error) *error { return &e }
