@@ -26,11 +26,15 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, erro
 	if token == "" {
 		return nil, oidc.ErrInvalidRequest().WithDescription("refresh_token missing")
 	}
-	// op.RefreshTokenRequestByRefreshToken without its tracing span: the storage's answer, an
-	// error wrapped as op wraps it.
+	// op.RefreshTokenRequestByRefreshToken without its tracing span, and without op's wrapping
+	// of every storage error in invalid_grant: the storage's refusals are invalid_grant with
+	// their reason, and a fault of the server (the store failing to read the family or to
+	// revoke it, the AMS unreachable while the member is checked) stays server_error or
+	// temporarily_unavailable, so that the client keeps its refresh token (RFC 6749 5.2:
+	// invalid_grant says the grant is gone; review s25 X-1).
 	request, err := g.p.storage.refreshRequestByToken(ctx, token, req.refresh)
 	if err != nil {
-		return nil, oidc.ErrInvalidGrant().WithParent(err)
+		return nil, err
 	}
 	if request.GetClientID() != req.client.ID {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")

@@ -100,6 +100,14 @@ func (p *Provider) memberAllowed(ctx context.Context, cfg *ClientConfig, subject
 	case errors.Is(err, ErrAccessDenied):
 		return &GrantError{Code: deniedCode, Description: "the member may not use this app", Err: err}
 	}
+	return amsUnreachable(err)
+}
+
+// amsUnreachable answers a member check (Hooks.CheckGrant, SignInChecker) that failed without
+// deciding (the AMS unreachable, its answer unreadable): 503 temporarily_unavailable with a
+// Retry-After, never invalid_grant, so that the client keeps its code, device code or refresh
+// token and tries again (RFC 6749 5.2's invalid_grant would tell it the grant is gone).
+func amsUnreachable(err error) *GrantError {
 	return &GrantError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
 		Description: "the membership system could not be reached", RetryAfter: amsRetryAfter, Err: err}
 }

@@ -975,7 +975,8 @@ func (s *storage) refreshRequestByToken(ctx context.Context, token string, req *
 			s.hooks.Event(ctx, "token.refresh_denied", rt.Subject, rt.ClientID, err.Error())
 			return nil, oidc.ErrInvalidGrant().WithDescription("the member may no longer use this app")
 		}
-		return nil, oidc.ErrServerError().WithParent(err)
+		// Not a refusal: the grant stays valid (review s25 X-1).
+		return nil, amsUnreachable(err)
 	}
 	if err := s.checkSignIn(ctx, rt.Subject, rt.ClientID, rt.AuthTime, rt.AMR, "token.refresh_denied"); err != nil {
 		return nil, err
@@ -986,7 +987,8 @@ func (s *storage) refreshRequestByToken(ctx context.Context, token string, req *
 
 // checkSignIn asks the hooks' SignInChecker (when they have one) whether the sign-in a grant
 // was made from still meets the policy; a refusal is audited as event and answered
-// invalid_grant with its reason.
+// invalid_grant with its reason, a check that could not decide 503 temporarily_unavailable
+// (amsUnreachable).
 func (s *storage) checkSignIn(ctx context.Context, subject, clientID string, authTime time.Time, amr []string, event string) error {
 	sc := s.signIn
 	if sc == nil {
@@ -1005,7 +1007,9 @@ func (s *storage) checkSignIn(ctx context.Context, subject, clientID string, aut
 		s.hooks.Event(ctx, event, subject, clientID, err.Error())
 		return oidc.ErrInvalidGrant().WithDescription("the member may no longer use this app")
 	}
-	return oidc.ErrServerError().WithParent(err)
+	// The check could not decide (the AMS unreachable): the grant stays valid, the client
+	// tries again, as memberAllowed answers (review s25 X-1).
+	return amsUnreachable(err)
 }
 
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
