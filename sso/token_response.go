@@ -79,7 +79,23 @@ type tokenBody []byte
 // token exchange's issuedTokenType (RFC 8693 2.2.1) is written after the scope, as the
 // Encoder writes the response embedded in a struct with that field; "" leaves it out. Every
 // grant issues through it.
+//
+// What the ID token needs that can fail to be read (its signing key, the member's claims: in
+// the bridge the AMS) is read before the grant's write (prepareIDToken), so that such a failure
+// leaves the code unused and the refresh token unrotated: the client's retry, which a 5xx
+// invites, then works instead of being taken for a replay (review s25 X-2). Only local work
+// (the access token's seal, at_hash, signing) is left after the write.
 func (p *Provider) tokenResponse(ctx context.Context, req op.TokenRequest, client op.Client, refreshToken, issuedTokenType string) (*tokenBody, error) {
+	var idt idTokenParts
+	idReq, withID := req.(op.IDTokenRequest)
+	withID = withID && slices.Contains(req.GetScopes(), oidc.ScopeOpenID) && !omitIDToken(client, refreshToken)
+	if withID {
+		// Every token response has an access token (createTokens), whose at_hash the ID token
+		// carries.
+		if err := p.prepareIDToken(ctx, &idt, idReq, client, true); err != nil {
+			return nil, err
+		}
+	}
 	accessToken, newRefresh, validity, err := p.createTokens(ctx, req, client, refreshToken)
 	if err != nil {
 		return nil, err
@@ -94,11 +110,11 @@ func (p *Provider) tokenResponse(ctx context.Context, req op.TokenRequest, clien
 	bp := p.responses.buffer()
 	j := tokenJSON{b: append((*bp)[:0], '{'), first: true}
 	j.head(&r)
-	if idReq, ok := req.(op.IDTokenRequest); ok && slices.Contains(req.GetScopes(), oidc.ScopeOpenID) && !omitIDToken(client, refreshToken) {
+	if withID {
 		// A compact JWS is base64url and dots: a JSON string without escapes.
 		j.field("id_token")
 		j.b = append(j.b, '"')
-		if j.b, err = p.appendIDToken(ctx, j.b, idReq, client, accessToken); err != nil {
+		if j.b, err = p.appendIDToken(j.b, &idt, accessToken); err != nil {
 			*bp = j.b
 			p.responses.putBuffer(bp)
 			return nil, err
@@ -170,12 +186,22 @@ func omitIDToken(c op.Client, refreshToken string) bool {
 	return ok && refreshToken != "" && cl.cfg.OmitIDTokenOnRefresh
 }
 
-// appendIDToken appends to dst (the token response's buffer: tokenResponse) an ID token built
-// and signed (once) for the token endpoint: the claims OIDC Core 2 defines, at_hash for the
-// access token issued with it (3.1.3.6), and the member's claims for the granted scopes from
-// the storage (only when no access token lets the client ask userinfo, or the client asked for
-// them in the ID token). On error dst is returned as it was.
-func (p *Provider) appendIDToken(ctx context.Context, dst []byte, req op.IDTokenRequest, client op.Client, accessToken string) ([]byte, error) {
+// idTokenParts is what an ID token of the token endpoint is built from: its claims but at_hash
+// and sid, the key it is signed with, and the grant's stored session id (sid's source) when the
+// member's claims were read (hasSID). prepareIDToken reads them, appendIDToken signs.
+type idTokenParts struct {
+	claims    oidc.IDTokenClaims
+	key       op.SigningKey
+	sessionID string
+	hasSID    bool
+}
+
+// prepareIDToken fills t with what an ID token needs (idTokenParts) for req: the claims OIDC
+// Core 2 defines, the signing key and the member's claims for the granted scopes from the
+// storage (only when no access token lets the client ask userinfo, or the client asked for
+// them in the ID token): every read that can fail, done before the grant's write
+// (tokenResponse). withAccessToken: an access token is issued with it.
+func (p *Provider) prepareIDToken(ctx context.Context, t *idTokenParts, req op.IDTokenRequest, client op.Client, withAccessToken bool) error {
 	st := p.storage // op's Storage (the device flow's wraps it for its own methods only)
 	skew := client.ClockSkew()
 	exp := time.Now().UTC().Add(skew).Add(client.IDTokenLifetime())
@@ -191,58 +217,70 @@ func (p *Provider) appendIDToken(ctx context.Context, dst []byte, req op.IDToken
 		}
 		actorOf, _ = req.(op.TokenActorRequest)
 	}
-	// The claims oidc.NewIDTokenClaims sets, in a value that stays on this stack, without
-	// client_id (not an ID token claim). acr follows from amr on every grant (code, refresh,
-	// device...): what the sign-in did.
-	var claims oidc.IDTokenClaims
-	t := &claims.TokenClaims
-	t.Issuer = p.cfg.Issuer
-	t.Subject = req.GetSubject()
-	t.Audience = oidc.AppendClientIDToAudience(req.GetClientID(), req.GetAudience())
-	t.Expiration = oidc.FromTime(exp)
-	t.IssuedAt = oidc.FromTime(time.Now().Add(-skew))
-	t.AuthTime = oidc.FromTime(req.GetAuthTime().Add(-skew))
-	t.Nonce = nonce
-	t.AuthenticationContextClassReference = ACR(req.GetAMR())
-	t.AuthenticationMethodsReferences = req.GetAMR()
-	t.AuthorizedParty = req.GetClientID()
+	// The claims oidc.NewIDTokenClaims sets, without client_id (not an ID token claim). acr
+	// follows from amr on every grant (code, refresh, device...): what the sign-in did.
+	c := &t.claims.TokenClaims
+	c.Issuer = p.cfg.Issuer
+	c.Subject = req.GetSubject()
+	c.Audience = oidc.AppendClientIDToAudience(req.GetClientID(), req.GetAudience())
+	c.Expiration = oidc.FromTime(exp)
+	c.IssuedAt = oidc.FromTime(time.Now().Add(-skew))
+	c.AuthTime = oidc.FromTime(req.GetAuthTime().Add(-skew))
+	c.Nonce = nonce
+	c.AuthenticationContextClassReference = ACR(req.GetAMR())
+	c.AuthenticationMethodsReferences = req.GetAMR()
+	c.AuthorizedParty = req.GetClientID()
 	if actorOf != nil {
-		claims.Actor = actorOf.GetActor()
+		t.claims.Actor = actorOf.GetActor()
 	}
 	key, err := st.SigningKey(ctx)
 	if err != nil {
-		return dst, err
+		return err
 	}
+	t.key = key
 	scopes := client.RestrictAdditionalIdTokenScopes()(req.GetScopes())
-	// at_hash and sid are written into the payload from these buffers (idHashes) rather than
-	// as strings of their own in the claims.
-	var (
-		hashes         idHashes
-		atHash, sidBuf [64]byte
-	)
-	if accessToken != "" {
-		if hashes.atHash, err = appendAccessTokenHash(atHash[:0], accessToken, key.SignatureAlgorithm()); err != nil {
-			return dst, err
-		}
-		if !client.IDTokenUserinfoClaimsAssertion() {
-			scopes = withoutUserinfoScopes(scopes)
-		}
+	if withAccessToken && !client.IDTokenUserinfoClaimsAssertion() {
+		scopes = withoutUserinfoScopes(scopes)
 	}
 	if len(scopes) > 0 {
 		// The storage's SetUserinfoFromScopes (op's deprecated way) does nothing.
 		var info oidc.UserInfo
 		sessionID, err := st.idTokenUserinfo(ctx, &info, req, scopes)
 		if err != nil {
+			return err
+		}
+		setUserInfo(&t.claims, &info)
+		t.sessionID, t.hasSID = sessionID, true
+	}
+	return nil
+}
+
+// appendIDToken appends to dst (the token response's buffer: tokenResponse) the ID token t
+// (prepareIDToken) signed (once), with at_hash for the access token issued with it (OIDC Core
+// 3.1.3.6) and the grant's sid. On error dst is returned as it was.
+func (p *Provider) appendIDToken(dst []byte, t *idTokenParts, accessToken string) ([]byte, error) {
+	st, key := p.storage, t.key
+	// at_hash and sid are written into the payload from these buffers (idHashes) rather than
+	// as strings of their own in the claims.
+	var (
+		hashes         idHashes
+		atHash, sidBuf [64]byte
+		err            error
+	)
+	if accessToken != "" {
+		if hashes.atHash, err = appendAccessTokenHash(atHash[:0], accessToken, key.SignatureAlgorithm()); err != nil {
 			return dst, err
 		}
-		setUserInfo(&claims, &info)
+	}
+	if t.hasSID {
 		// The registered claim wins over an extra "sid" (the member's claims), as the extra
 		// one SetUserinfoFromRequest appends replaces it.
-		hashes.sid = st.appendPublicSID(sidBuf[:0], sessionID)
+		hashes.sid = st.appendPublicSID(sidBuf[:0], t.sessionID)
 	}
+	claims := &t.claims
 	bp := p.responses.payload()
 	defer p.responses.putPayload(bp)
-	payload, err := idTokenPayloadHashes((*bp)[:0], &claims, hashes)
+	payload, err := idTokenPayloadHashes((*bp)[:0], claims, hashes)
 	if err != nil {
 		return dst, err
 	}
