@@ -734,10 +734,24 @@ func (p *Provider) userinfo(o http.Handler) http.Handler {
 }
 
 // userinfoFaultKey carries a *userinfoFault from serveUserinfo through op to the storage, which
-// marks a token refused for its scope (op answers every storage error alike).
+// marks a token refused for its scope, or a request the server could not answer (op answers
+// every storage error alike).
 type userinfoFaultKey struct{}
 
-type userinfoFault struct{ insufficientScope bool }
+type userinfoFault struct {
+	insufficientScope bool
+	// server is why the server could not answer (the store failing to read the token's
+	// family, the claims' read failing: the AMS unreachable); nil: the token's own fault.
+	server error
+}
+
+// markUserinfoFault records on ctx's userinfoFault (serveUserinfo's) that the request failed
+// for the server's reason err.
+func markUserinfoFault(ctx context.Context, err error) {
+	if f, ok := ctx.Value(userinfoFaultKey{}).(*userinfoFault); ok {
+		f.server = err
+	}
+}
 
 // serveUserinfo answers token failures as RFC 6750 section 3 says: 401 with a
 // WWW-Authenticate challenge (op answers 403 for a revoked or expired token, and neither its
@@ -791,6 +805,19 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.
 		// RFC 6750 3.1: a valid token without the scope the resource needs.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ssobridge", error="insufficient_scope", scope="openid"`)
 		writeOAuthError(w, http.StatusForbidden, "insufficient_scope", "the access token was not granted the openid scope")
+		return
+	}
+	if err := fault.server; err != nil {
+		// The token may be good: a server fault is not invalid_token (RFC 6750 3.1 keeps that
+		// for a token expired, revoked, malformed or invalid, which the client drops), but a
+		// 5xx as the token endpoint answers it (review s25 X-9).
+		if errors.Is(err, ErrUnavailable) {
+			p.log(r.Context()).WarnContext(r.Context(), "userinfo: the store is unavailable", "err", err)
+			writeUnavailable(w)
+			return
+		}
+		p.log(r.Context()).ErrorContext(r.Context(), "userinfo failed", "err", err)
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "could not read the user info")
 		return
 	}
 	hasToken := r.Header.Get("Authorization") != "" || r.Form.Has("access_token")

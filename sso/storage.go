@@ -1203,7 +1203,8 @@ func (s *storage) idTokenUserinfo(ctx context.Context, ui *oidc.UserInfo, req op
 func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, origin string) error {
 	// The token's own faults are the client's error (access_denied, which op logs at WARN like
 	// its other client errors); anything else (the store failing, the claims) stays a plain
-	// error, which op reports as a server_error at ERROR.
+	// error, which op reports as a server_error at ERROR, and is marked for serveUserinfo
+	// (markUserinfoFault), which answers it 500 or 503 rather than invalid_token.
 	at, cfg, err := s.accessToken(ctx, tokenID)
 	switch {
 	case errors.Is(err, errClientGone):
@@ -1211,6 +1212,7 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 	case errors.Is(err, errTokenInactive):
 		return oidc.ErrAccessDenied().WithParent(err).WithDescription("access token invalid")
 	case err != nil:
+		markUserinfoFault(ctx, err)
 		return fmt.Errorf("access token invalid: %w", err)
 	}
 	if at.Subject != subject || at.Subject == "" {
@@ -1228,6 +1230,11 @@ func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, t
 		return oidc.ErrAccessDenied().WithDescription("the access token was not granted the openid scope")
 	}
 	if err := s.userinfoClaims(ctx, ui, nil, at.Subject, at.ClientID, at.Scopes, TargetUserinfo); err != nil {
+		if !errors.Is(err, ErrAccessDenied) && !errors.Is(err, ErrNotFound) {
+			// Not the member gone or refused (the token then answers for no one): the claims
+			// could not be read, the AMS unreachable.
+			markUserinfoFault(ctx, err)
+		}
 		return err
 	}
 	ui.Subject = at.Subject

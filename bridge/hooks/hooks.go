@@ -156,7 +156,7 @@ func (h *Hooks) Claims(ctx context.Context, subject, clientID string, scopes []s
 	logging.Annotate(ctx, clientID, subject)
 	m, err := h.member(ctx, subject)
 	if err != nil {
-		return nil, fmt.Errorf("claims: %w", err)
+		return nil, claimsErr(err)
 	}
 	return h.Policy.Claims(m, subject, clientID, scopes, target, h.now())
 }
@@ -167,7 +167,7 @@ func (h *Hooks) WriteClaims(ctx context.Context, subject, clientID string, scope
 	logging.Annotate(ctx, clientID, subject)
 	m, err := h.member(ctx, subject)
 	if err != nil {
-		return fmt.Errorf("claims: %w", err)
+		return claimsErr(err)
 	}
 	if w, ok := h.Policy.(ClaimWriterPolicy); ok {
 		return w.WriteClaims(m, subject, clientID, scopes, target, h.now(), sink)
@@ -178,6 +178,16 @@ func (h *Hooks) WriteClaims(ctx context.Context, subject, clientID string, scope
 	}
 	sink.Claims(claims)
 	return nil
+}
+
+// claimsErr is the claims' answer when the member could not be read: a member no longer in
+// the directory is sso.ErrNotFound (userinfo answers the token as invalid), anything else (the
+// AMS unreachable) stays the server's fault, which userinfo answers 500/503.
+func claimsErr(err error) error {
+	if errors.Is(err, legacy.ErrNotFound) && !errors.Is(err, sso.ErrNotFound) {
+		return fmt.Errorf("claims: %w: %w", sso.ErrNotFound, err)
+	}
+	return fmt.Errorf("claims: %w", err)
 }
 
 // CheckGrant implements sso.Hooks: the member must still be in the directory and
