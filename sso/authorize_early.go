@@ -61,7 +61,7 @@ func (p *Provider) refuseEarly(w http.ResponseWriter, r *http.Request) bool {
 	case rt != "" && rt != string(oidc.ResponseTypeCode):
 		e = &oidc.Error{ErrorType: "unsupported_response_type", // RFC 6749 4.1.2.1
 			Description: "this provider issues only response_type code"}
-	case len(r.Form["resource"]) == 0:
+	case len(nonEmpty(r.Form["resource"])) == 0: // an empty one is omitted (RFC 6749 3.1)
 		return true
 	}
 	redirect := r.Form.Get("redirect_uri")

@@ -126,7 +126,7 @@ func (p *Provider) log(context.Context) *slog.Logger {
 // resources and audiences (RFC 8693 2.1: an audience narrows this token only).
 func targetOf(info *grantInfo, req tokenRequest) {
 	info.target = req.target
-	if res := req.form["resource"]; len(res) > 0 {
+	if res := nonEmpty(req.form["resource"]); len(res) > 0 {
 		info.audience = uniqueValues(res)
 	}
 }

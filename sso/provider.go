@@ -529,7 +529,7 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	if kind == pageAuthorize && (!p.checkLoopbackRedirect(w, r) || !p.refuseEarly(w, r)) {
 		return
 	}
-	if res := r.Form["resource"]; kind == pageAuthorize && len(res) > 0 {
+	if res := nonEmpty(r.Form["resource"]); kind == pageAuthorize && len(res) > 0 {
 		// Accepted by refuseEarly: the request binds its grant to them (CreateAuthRequest).
 		r = r.WithContext(withAuthorizeResources(r.Context(), uniqueValues(res)))
 	}

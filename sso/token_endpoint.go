@@ -316,7 +316,7 @@ func targetRefusal(cfg *ClientConfig, form url.Values) string {
 // also be an absolute URI without a fragment (RFC 8707 section 2). The access token's audience
 // is then narrowed to the values (tokenTarget). The error's text is the refusal's description.
 func requestedTarget(cfg *ClientConfig, form url.Values) ([]string, error) {
-	resources, audiences := form["resource"], form["audience"]
+	resources, audiences := nonEmpty(form["resource"]), nonEmpty(form["audience"])
 	if len(resources) == 0 && len(audiences) == 0 {
 		return nil, nil
 	}
@@ -341,6 +341,22 @@ func requestedTarget(cfg *ClientConfig, form url.Values) ([]string, error) {
 		return uniqueValues(audiences), nil
 	}
 	return uniqueValues(append(slices.Clip(resources), audiences...)), nil
+}
+
+// nonEmpty is vs without its empty values: a parameter sent without a value is treated as
+// omitted (RFC 6749 3.1), as clients send resource= or audience= when the setting is left
+// blank (review s25 X-3). vs itself when none is empty (nothing allocated); nil when all are.
+func nonEmpty(vs []string) []string {
+	if !slices.Contains(vs, "") {
+		return vs
+	}
+	var out []string
+	for _, v := range vs {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // clientAudience reports whether v is one of the audiences cfg's access tokens may carry: its
