@@ -39,6 +39,12 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, erro
 	if request.GetClientID() != req.client.ID {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")
 	}
+	if issuedBeforeRegistration(req.client, request.rt.CreatedAt) {
+		// A removed app's family (one its removal's revocation did not reach: inserted by a
+		// replica that still had the client), presented by the app registered again under its
+		// id: another app, as the code and device grants and access tokens say (review s25 X-4).
+		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to an earlier registration of this client")
+	}
 	// The access token is for the grant's resources, or those of them the request names (RFC
 	// 8707 2.2); a request outside them is refused before the token rotates.
 	if request.target, err = tokenTarget(req.client, request.rt.Resources(), req.target); err != nil {
