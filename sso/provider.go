@@ -339,19 +339,35 @@ func (p *Provider) withCORS(next apiHandler) apiHandler {
 // opAPI hands an authenticated request to op (introspection, revocation), telling SigningKey
 // the client's algorithm. op answers some failures in plain text and its 401 without the
 // challenge RFC 6749 5.2 requires, and offers no hook for either: challengeWriter fixes both.
+// An introspection the server could not decide (introspectFailed: the store or the member's
+// claims failing) is no answer about the token: op's body ({"active":false}, or the
+// half-filled response) is held back and the request answered 503 temporarily_unavailable
+// (the store unavailable) or 500 server_error, as the token endpoint and userinfo answer a
+// server fault (review s25 Y-1; RFC 7662 2.2 keeps active:false for a token that is not active).
 func (p *Provider) opAPI(o http.Handler) apiHandler {
 	return func(w http.ResponseWriter, r *http.Request, cfg *ClientConfig) {
 		var fault introspectFault
 		ctx := context.WithValue(withSigningAlg(r.Context(), cfg.IDTokenSigningAlg), introspectFaultKey{}, &fault)
-		cw := &challengeWriter{ResponseWriter: w}
+		cw := &challengeWriter{ResponseWriter: w, fault: &fault}
 		o.ServeHTTP(cw, r.WithContext(ctx))
-		cw.finish()
-		if fault.err != nil {
-			// op answers every introspection error {"active":false} and drops the error (RFC
-			// 7662 2.2 leaves no other answer): a store or claims failure is the operator's to see.
-			p.log(ctx).ErrorContext(ctx, "introspection: the token could not be checked, answered inactive",
-				"client", cfg.ID, "err", fault.err)
+		if fault.err == nil || (cw.wrote && !cw.held) {
+			cw.finish()
+			if fault.err != nil { // recorded after op had answered (op checks before it writes)
+				p.log(ctx).ErrorContext(ctx, "introspection: the token could not be checked after op answered",
+					"client", cfg.ID, "err", fault.err)
+			}
+			return
 		}
+		w.Header().Del("Content-Type")
+		if errors.Is(fault.err, ErrUnavailable) {
+			p.log(ctx).WarnContext(ctx, "introspection: the token could not be checked, the store is unavailable",
+				"client", cfg.ID, "err", fault.err)
+			writeUnavailable(w)
+			return
+		}
+		p.log(ctx).ErrorContext(ctx, "introspection: the token could not be checked",
+			"client", cfg.ID, "err", fault.err)
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "the token could not be checked")
 	}
 }
 
@@ -361,7 +377,7 @@ type introspectFaultKey struct{}
 
 type introspectFault struct{ err error }
 
-// introspectFailed records err for opAPI's log line and returns it.
+// introspectFailed records err for opAPI, which answers it as a server fault, and returns it.
 func introspectFailed(ctx context.Context, err error) error {
 	if f, ok := ctx.Value(introspectFaultKey{}).(*introspectFault); ok {
 		f.err = err
@@ -643,15 +659,32 @@ func withIss(loc, issuer string) string {
 }
 
 // challengeWriter adds the WWW-Authenticate challenge that RFC 6749 5.2 requires on op's 401
-// invalid_client answers, and turns any error op answers in plain text into RFC 6749 JSON.
+// invalid_client answers, and turns any error op answers in plain text into RFC 6749 JSON. With
+// fault set, it holds back everything op writes once fault.err is recorded (held), for opAPI to
+// answer instead.
 type challengeWriter struct {
 	http.ResponseWriter
+	fault  *introspectFault
+	held   bool // op's answer to a request the server could not decide, dropped
+	wrote  bool // op's answer has started (passed through or held as plain text)
 	plain  bool // holding back a plain-text error
 	status int
 	buf    bytes.Buffer
 }
 
+// holding reports whether op's answer is being dropped (a fault was recorded before it wrote).
+func (c *challengeWriter) holding() bool {
+	if !c.held && !c.wrote && c.fault != nil && c.fault.err != nil {
+		c.held = true
+	}
+	c.wrote = true
+	return c.held
+}
+
 func (c *challengeWriter) WriteHeader(status int) {
+	if c.holding() {
+		return
+	}
 	if status == http.StatusUnauthorized && c.Header().Get("WWW-Authenticate") == "" {
 		c.Header().Set("WWW-Authenticate", `Basic realm="ssobridge"`)
 	}
@@ -663,6 +696,9 @@ func (c *challengeWriter) WriteHeader(status int) {
 }
 
 func (c *challengeWriter) Write(b []byte) (int, error) {
+	if c.holding() {
+		return len(b), nil
+	}
 	if c.plain {
 		if c.buf.Len() < 1024 {
 			c.buf.Write(b)

@@ -1263,6 +1263,13 @@ func (s *storage) userinfoClaims(ctx context.Context, ui *oidc.UserInfo, sink *C
 	return nil
 }
 
+// SetIntrospectionFromToken answers RFC 7662 for tokenID. resp is filled only once everything
+// the answer says has been read (op marshals resp as it stands whatever the error): a token the
+// server could not check (the store failing to read its client, family or revocation, the
+// member's claims failing: the AMS unreachable) is marked with introspectFailed, which opAPI
+// answers 500 or 503 instead of op's body, never {"active":false} (the resource server would
+// drop a live token) nor {"active":true} without the claims (review s25 Y-1). Errors left
+// unmarked are the token's own: op answers them {"active":false}.
 func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
 	at, _, err := s.accessToken(ctx, tokenID)
 	if errors.Is(err, errClientGone) {
@@ -1272,7 +1279,7 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 		return errors.New("token inactive")
 	}
 	if err != nil {
-		return introspectFailed(ctx, fmt.Errorf("token inactive: %w", err))
+		return introspectFailed(ctx, fmt.Errorf("introspection: read the token: %w", err))
 	}
 	owner := at.Subject
 	if owner == "" {
@@ -1288,6 +1295,18 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	if !allowed {
 		return errors.New("token not issued to or for the introspecting client")
 	}
+	var claims map[string]any
+	if at.Subject != "" {
+		claims, err = s.hooks.Claims(ctx, at.Subject, at.ClientID, at.Scopes, TargetAccessToken)
+		switch {
+		case errors.Is(err, ErrNotFound), errors.Is(err, ErrAccessDenied):
+			// The member is gone or refused: the token answers for no one (userinfo's
+			// invalid_token).
+			return fmt.Errorf("token inactive: %w", err)
+		case err != nil:
+			return introspectFailed(ctx, fmt.Errorf("introspection: the member's claims: %w", err))
+		}
+	}
 	resp.Active = true
 	resp.Scope = at.Scopes
 	resp.ClientID = at.ClientID
@@ -1296,11 +1315,7 @@ func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.Intr
 	resp.Expiration = oidc.FromTime(at.ExpiresAt)
 	resp.IssuedAt = oidc.FromTime(at.CreatedAt)
 	resp.TokenType = oidc.BearerToken
-	if at.Subject != "" {
-		claims, err := s.hooks.Claims(ctx, at.Subject, at.ClientID, at.Scopes, TargetAccessToken)
-		if err != nil {
-			return introspectFailed(ctx, err)
-		}
+	if len(claims) > 0 {
 		if resp.Claims == nil {
 			resp.Claims = make(map[string]any, len(claims))
 		}

@@ -101,11 +101,11 @@ func TestRevocationStoreUnavailable(t *testing.T) {
 	}
 }
 
-// TestIntrospectionStoreUnavailableLogged (end-of-session review s13 RV1-3): introspection of a
-// token the store cannot check answers {"active":false} (RFC 7662 2.2: op has no other answer,
-// and failing closed is right), and says why in one ERROR line for the operator; before, op
-// dropped the error and a store outage told every resource server its tokens were inactive
-// without a word in the log. A token that is merely inactive logs nothing.
+// TestIntrospectionStoreUnavailableLogged (end-of-session review s13 RV1-3, review s25 Y-1):
+// introspection of a token the store cannot check is the server's fault, not a verdict on the
+// token: 503 temporarily_unavailable with Retry-After (was {"active":false}, which told every
+// resource server its tokens were dead during a store outage), and one WARN line naming the
+// cause for the operator, without the token. A token that is merely inactive logs nothing.
 func TestIntrospectionStoreUnavailableLogged(t *testing.T) {
 	var down atomic.Bool
 	var logs bytes.Buffer
@@ -113,27 +113,31 @@ func TestIntrospectionStoreUnavailableLogged(t *testing.T) {
 	h := newHarnessWith(t, func(st *memstore.Store) sso.Store { return downStore{Store: st, down: &down} },
 		func(c *sso.Config) { c.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil)) })
 	tok := h.tokens("alice", "openid", "offline_access")
-	introspect := func(token string) map[string]any {
-		return decodeJSON(t, h.post(sso.PathIntrospect, url.Values{"token": {token}}, "web:"+webSecret))
+	introspect := func(token string) (*http.Response, map[string]any) {
+		resp := h.post(sso.PathIntrospect, url.Values{"token": {token}}, "web:"+webSecret)
+		return resp, decodeJSON(t, resp)
 	}
 	logged := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
 
-	if body := introspect("not-a-token"); body["active"] != false {
+	if _, body := introspect("not-a-token"); body["active"] != false {
 		t.Fatalf("an unknown token: %v", body)
 	}
 	if strings.Contains(logged(), "introspection") {
 		t.Fatalf("an inactive token was logged as a failure: %s", logged())
 	}
 	down.Store(true)
-	if body := introspect(tok.AccessToken); body["active"] != false {
-		t.Fatalf("introspection while the store is unavailable: %v, want inactive", body)
+	resp, body := introspect(tok.AccessToken)
+	if resp.StatusCode != http.StatusServiceUnavailable || body["error"] != "temporarily_unavailable" ||
+		resp.Header.Get("Retry-After") == "" || body["active"] != nil {
+		t.Fatalf("introspection while the store is unavailable: %d %v (Retry-After %q), want 503 temporarily_unavailable",
+			resp.StatusCode, body, resp.Header.Get("Retry-After"))
 	}
-	if l := logged(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "introspection: the token could not be checked") ||
+	if l := logged(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "introspection: the token could not be checked") ||
 		!strings.Contains(l, "connection refused") || strings.Contains(l, tok.AccessToken) {
-		t.Fatalf("the store failure is not logged as one ERROR line naming it (or the token is in it): %q", l)
+		t.Fatalf("the store failure is not logged as one WARN line naming it (or the token is in it): %q", l)
 	}
 	down.Store(false)
-	if body := introspect(tok.AccessToken); body["active"] != true {
+	if _, body := introspect(tok.AccessToken); body["active"] != true {
 		t.Fatalf("introspection once the store is back: %v", body)
 	}
 }
