@@ -382,10 +382,19 @@ func (p *Provider) DeviceLogin(ctx context.Context, typed string) (*DeviceAuthor
 	return d, p.cfg.LoginURL(ar.ID), nil
 }
 
+// ErrDeviceUndecided is DeviceDone's answer to an error response that is not the member's
+// refusal (op's callback answering server_error when its code write failed, invalid_request
+// for a second callback): nothing was decided, the device authorization is returned as it
+// stands, and while it is pending the member may enter the code again.
+var ErrDeviceUndecided = errors.New("sso: the device sign-in was not finished")
+
 // DeviceDone finishes the member's part from the query DonePath received: a code means the
-// member signed in and allowed the app (approved true); an error means they did not. It
-// returns the device authorization; ErrNotFound when the query does not belong to a pending
-// device authorization (replayed, expired or forged).
+// member signed in and allowed the app (approved true); error=access_denied means they did not
+// (the consent refused, the access rule: the authorization is denied for good). Any other
+// error is a fault on the way (RFC 8628 3.5 keeps access_denied for the member's refusal), not
+// theirs: it decides nothing and answers the device authorization with ErrDeviceUndecided
+// (review s25 Y-3). It returns the device authorization; ErrNotFound when the query does not
+// belong to a pending device authorization (replayed, expired or forged).
 func (p *Provider) DeviceDone(ctx context.Context, q url.Values) (*DeviceAuthorization, bool, error) {
 	if p.devices == nil {
 		return nil, false, ErrNotFound
@@ -406,7 +415,13 @@ func (p *Provider) DeviceDone(ctx context.Context, q url.Values) (*DeviceAuthori
 		return nil, false, ErrNotFound
 	}
 	now := p.storage.now()
-	if q.Get("error") != "" {
+	switch e := q.Get("error"); {
+	case e == "":
+	case e != string(oidc.AccessDenied):
+		p.log(ctx).WarnContext(ctx, "device: the member's sign-in came back with an error; the device is left undecided",
+			"client", d.ClientID, "error", safeParam(e))
+		return d, false, fmt.Errorf("%w: %s", ErrDeviceUndecided, safeParam(e))
+	default:
 		if err := p.devices.DecideDeviceAuthorization(ctx, userCode, false, Completion{}, now); err != nil {
 			return nil, false, fmt.Errorf("device authorization: deny: %w", err)
 		}

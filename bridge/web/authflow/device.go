@@ -273,9 +273,22 @@ func (h *Handler) deviceDone(c echo.Context) error {
 			"The device sign-in is no longer valid: it was finished already or is too old.",
 			"Start again on your device to get a new code.")
 	}
-	if err != nil {
+	if errors.Is(err, sso.ErrDeviceUndecided) && d.State == sso.DevicePending {
+		// A fault on the way back (op's callback could not save its code), not the member's
+		// refusal: the device still waits, and the same code may be entered again (review s25
+		// Y-3). DeviceDone logged it.
+		data := h.Pages.ErrorData(c, "The device sign-in could not be finished",
+			"Something went wrong on our side while connecting your device. Nothing was decided: your device is still waiting.",
+			"Enter the code shown on your device again to try once more.")
+		data.Link, data.LinkText = h.Issuer+PathDevice, "Enter the code again"
+		return h.Pages.Render(c, http.StatusInternalServerError, "error", data)
+	}
+	if err != nil && !errors.Is(err, sso.ErrDeviceUndecided) {
 		return err
 	}
+	// An undecided answer for a device decided meanwhile (a second callback after the
+	// first approved it) shows what the device was told.
+	approved = approved || d.State == sso.DeviceApproved || d.State == sso.DeviceConsumed
 	name := d.ClientID
 	if cl, err := h.Provider.Client(ctx, d.ClientID); err == nil && cl.Name != "" {
 		name = cl.Name
