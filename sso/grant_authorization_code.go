@@ -32,8 +32,8 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest) (any, error) 
 	}
 	resp, err := g.p.tokenResponse(ctx, authReq, client, "", "")
 	if err != nil {
-		if cr, ok := authReq.(*codeRequest); ok && cr.cached {
-			err = cachedCodeRefused(err)
+		if _, ok := authReq.(*codeRequest); ok {
+			err = codeWriteRefused(err)
 		}
 		return nil, err
 	}
@@ -70,11 +70,13 @@ func (g codeGrant) checked(ctx context.Context, tokenReq *oidc.AccessTokenReques
 	}
 }
 
-// cachedCodeRefused is the answer to a code whose request came from the codeCache and whose
-// write the store refused (exchanged elsewhere, its session ended, expired or removed: see
-// storage.issue, which has recorded it and revoked what it must): the answer validate gives
-// when the read finds the same (invalid_grant, "invalid code"). Other errors are unchanged.
-func cachedCodeRefused(err error) error {
+// codeWriteRefused is the answer to a code whose write the store refused (exchanged
+// elsewhere, its session ended, expired or removed since its request was read or taken from
+// the codeCache: see storage.issue, which has recorded it and revoked what it must): the
+// answer validate gives when the read finds the same (invalid_grant, "invalid code"), so a
+// lost race reads alike whether the code was committed here or read from the store (review
+// s25 X-8). Other errors are unchanged.
+func codeWriteRefused(err error) error {
 	var oe *oidc.Error
 	if errors.As(err, &oe) && oe.ErrorType == oidc.InvalidGrant {
 		return oidc.ErrInvalidGrant().WithDescription("invalid code").WithParent(err)
