@@ -595,7 +595,13 @@ func (h *Handler) reauthLost(ctx context.Context, ns *newSessionData) error {
 func (h *Handler) Member(ctx context.Context, sess *sso.Session) (*legacy.Member, error) {
 	key, err := h.Subjects.MemberKey(ctx, sess.Subject)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", sso.ErrAccessDenied, err)
+		// Only a subject the store does not know is the member's (the session names nobody
+		// who may sign in). Any other error, a busy database, a fail-over, a query's deadline,
+		// is the server's: the callers render it as one and end nothing, deny nothing.
+		if errors.Is(err, sso.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %v", sso.ErrAccessDenied, err)
+		}
+		return nil, fmt.Errorf("member of the session: %w", err)
 	}
 	m, err := h.Directory.MemberByKey(ctx, key)
 	if err != nil {
