@@ -616,6 +616,13 @@ func (h *Handler) continueRequest(c echo.Context) error {
 			return h.finish(c, r, sp, sess, m)
 		}
 		if !errors.Is(err, sso.ErrAccessDenied) {
+			if r.IsPassive {
+				// The IdP may not take visible control (SAML core 3.4.1, IsPassive): the SP
+				// hears a Responder status (a fault of the IdP, to try again later) instead
+				// of waiting for an answer behind a page nobody sees.
+				h.Logger.ErrorContext(ctx, "membership system error", "err", err, "sp", sp.Settings.ID, "passive", true)
+				return h.sendStatus(c, r, sp, crewjam.StatusResponder, "", "the membership system cannot be reached; try again later")
+			}
 			return h.Pages.MembershipUnavailable(c, h.Logger, err)
 		}
 		if err := h.EndSession(ctx, sess); err != nil {

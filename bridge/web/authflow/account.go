@@ -113,7 +113,7 @@ func (h *Handler) accountSubmit(c echo.Context) error {
 		// Signed out meanwhile (or the session no longer answers): the login page asks.
 		return c.Redirect(http.StatusSeeOther, loginURL(ar.ID))
 	}
-	m, ended, err := h.sessionMember(c, sess)
+	m, ended, err := h.sessionMember(c, ar, sess)
 	if ended {
 		// As the login page: the member behind the session may no longer sign in.
 		return h.showLogin(c, ar, client, "", "", http.StatusOK)

@@ -265,7 +265,7 @@ func (h *Handler) signInPage(c echo.Context, ar *sso.AuthRequest, client *sso.Cl
 		return serr
 	}
 	if sess != nil && h.sessionAnswers(ar, sess) {
-		m, ended, err := h.sessionMember(c, sess)
+		m, ended, err := h.sessionMember(c, ar, sess)
 		switch {
 		case ended:
 			// The member behind the session may no longer sign in: the login form below asks.
@@ -284,16 +284,24 @@ func (h *Handler) signInPage(c echo.Context, ar *sso.AuthRequest, client *sso.Cl
 	return h.showLogin(c, ar, client, ar.LoginHint, "", http.StatusOK)
 }
 
-// sessionMember reads the member behind the browser's session sess. When that member may no
-// longer sign in it ends the session (apps are told) and reports ended, so the caller asks
-// again; when the AMS cannot answer it renders the page that says so. Either way m is nil, and
+// sessionMember reads the member behind the browser's session sess for the auth request ar.
+// When that member may no longer sign in it ends the session (apps are told) and reports
+// ended, so the caller asks again; when the AMS (or the store) cannot answer it renders the
+// page that says so, or, for a silent request (prompt=none: a hidden iframe, a background
+// redirect, where no page may be shown and nobody would see one), answers the app
+// temporarily_unavailable at its redirect_uri (RFC 6749 4.1.2.1, OIDC Core 3.1.2.6) so it can
+// try again later instead of waiting for an answer that never comes. Either way m is nil, and
 // err is what the handler returns unless ended.
-func (h *Handler) sessionMember(c echo.Context, sess *sso.Session) (m *legacy.Member, ended bool, err error) {
+func (h *Handler) sessionMember(c echo.Context, ar *sso.AuthRequest, sess *sso.Session) (m *legacy.Member, ended bool, err error) {
 	ctx := c.Request().Context()
 	if m, err = h.Member(ctx, sess); err == nil {
 		return m, false, nil
 	}
 	if !errors.Is(err, sso.ErrAccessDenied) {
+		if slices.Contains(ar.Prompt, oidc.PromptNone) {
+			h.Logger.ErrorContext(ctx, "membership system error", "err", err, "client", ar.ClientID, "prompt", "none")
+			return nil, false, h.redirectError(c, ar, errTemporarilyUnavailable())
+		}
 		return nil, false, h.Pages.MembershipUnavailable(c, h.Logger, err)
 	}
 	if err := h.EndSession(ctx, sess); err != nil {
@@ -868,6 +876,13 @@ func (h *Handler) redirectError(c echo.Context, ar *sso.AuthRequest, e *oidc.Err
 		return fmt.Errorf("end answered auth request: %w", err)
 	}
 	return c.Redirect(http.StatusSeeOther, u)
+}
+
+// errTemporarilyUnavailable is RFC 6749 4.1.2.1's temporarily_unavailable (op has no
+// constructor for it): the membership system cannot be reached now, the app may ask again.
+func errTemporarilyUnavailable() *oidc.Error {
+	return &oidc.Error{ErrorType: "temporarily_unavailable",
+		Description: "the membership system cannot be reached; try again later"}
 }
 
 func humanDuration(d time.Duration) string {
