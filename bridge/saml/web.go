@@ -1006,8 +1006,13 @@ func (h *Handler) sendStatus(c echo.Context, r *store.SAMLRequest, sp *SP, top, 
 	if err != nil {
 		return err
 	}
+	// pending -> done, once, for this browser; as in finish, only a lost compare-and-set is
+	// "already used" (and audited as such): a store fault is the server's, a 500.
 	if err := h.Store.CompleteSAMLRequest(ctx, r.ID, r.Browser); err != nil {
-		return h.used(c, sp)
+		if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
+			return h.used(c, sp)
+		}
+		return fmt.Errorf("saml status response: complete request: %w", err)
 	}
 	if err := req.MakeErrorResponse(top, second, msg); err != nil {
 		return err
