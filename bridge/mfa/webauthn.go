@@ -310,20 +310,33 @@ func (s *Service) FinishDiscoverable(ctx context.Context, session, answer []byte
 	var (
 		subject string
 		stored  []*store.WebAuthnCredential
+		// fault is a store read of the user-handle look-up that failed for the server's
+		// reasons (not a handle the store does not know): the library reports it as a
+		// refusal of the passkey, which it is not.
+		fault error
 	)
 	_, cred, err := wa.ValidatePasskeyLogin(func(_, handle []byte) (webauthn.User, error) {
 		sub, err := s.Store.SubjectByUserHandle(ctx, handle)
 		if err != nil {
+			if !errors.Is(err, sso.ErrNotFound) {
+				fault = fmt.Errorf("passkey sign-in: user handle: %w", err)
+			}
 			return nil, err
 		}
 		u, st, err := s.user(ctx, sub, nil)
 		if err != nil {
+			fault = fmt.Errorf("passkey sign-in: %w", err)
 			return nil, err
 		}
 		subject, stored = sub, st
 		return u, nil
 	}, sd, parsed)
 	if err != nil {
+		if fault != nil {
+			// A server fault (a 5xx, logged as one), not the member's passkey refused:
+			// nothing is counted against them.
+			return "", "", fault
+		}
 		if subject != "" {
 			s.failed(ctx, subject, ip, "passkey sign-in: refused")
 		}
