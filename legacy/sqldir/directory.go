@@ -482,6 +482,14 @@ func (d *Directory) lookup(ctx context.Context, query, what, value string, arg a
 		// Not the value: a login looked up may be the typed login of a failed sign-in (the
 		// bridge resolves it to throttle the member). The caller gets it in the error.
 		d.log.WarnContext(ctx, "legacy: lookup matches several members", "query", query, "by", what, "matches", len(rs.rows))
+		if query != QueryMemberByLogin {
+			// A key or member id names one member: two rows break the column contract ("one
+			// row per member"), a fault of the query or of the AMS's data, never "the member
+			// is gone" (which ends sessions, refuses refreshes, may deactivate downstream).
+			return nil, legacy.Unavailable(query, fmt.Errorf("%w: %s %q matches %d rows", ErrContract, what, value, len(rs.rows)))
+		}
+		// A typed login that matches several members is unknown (the sign-in is refused as
+		// bad credentials).
 		return nil, fmt.Errorf("sqldir: %s %q matches several members: %w", what, value, legacy.ErrNotFound)
 	}
 	row, err := d.toMember(rs, rs.rows[0], false, nil, loc)

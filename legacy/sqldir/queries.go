@@ -108,7 +108,9 @@ func QueryNames() []string {
 // AMS's application clock, UTC plus a fixed offset (iMIS: SystemConfig
 // System.Database.TimeZoneOffset, see app_clock). A contract column may carry the suffix
 // (password_changed_at_utc). ASP.NET's "never" sentinel (1754-01-01) and any date before 1800
-// read as NULL. A query that returns more than one row for a login, key or member id is refused.
+// read as NULL. A query that returns more than one row for a login, key or member id is refused:
+// for a login as an unknown one (the sign-in fails as bad credentials), for a key or member id
+// as a contract fault (legacy.ErrUnavailable wrapping ErrContract), never as a member gone.
 //
 // roles_by_key returns one row per role and source (columns role, source). changed_since
 // returns user_key and updated_at_utc. app_clock returns offset_minutes. password_expiry returns
