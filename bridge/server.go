@@ -181,7 +181,11 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 		return nil, err
 	}
 	clients := registryClients{reg}
-	keys, err := sso.NewKeyManager(ctx, d.Store, signingKeyConfig(cfg, d.SigningKeyEncryption, log))
+	kc := signingKeyConfig(cfg, d.SigningKeyEncryption, log)
+	if kc.OpenSSL, err = openRSASigner(ctx, cfg.Keys.RSASigner, log); err != nil {
+		return nil, err
+	}
+	keys, err := sso.NewKeyManager(ctx, d.Store, kc)
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,15 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/saml"
+	"github.com/ssobridge/ssobridge/internal/rsasign"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -18,6 +21,26 @@ func signingKeyConfig(cfg Config, kek []byte, log *slog.Logger) sso.KeyConfig {
 	maxLife := max(cfg.Tokens.IDToken, cfg.Tokens.AccessToken) + time.Hour
 	return sso.KeyConfig{Algorithms: cfg.Keys.Algorithms, RotateEvery: cfg.Keys.RotateEvery,
 		MaxTokenLifetime: maxLife, EncryptionKey: kek, Logger: log}
+}
+
+// openRSASigner opens what keys.rsa_signer asks to sign RS256 ID tokens with: libcrypto
+// (internal/rsasign) for "openssl" (an error without it) and "auto" (crypto/rsa without it),
+// nothing for "go". The log says which signs, and why.
+func openRSASigner(ctx context.Context, mode string, log *slog.Logger) (*rsasign.Library, error) {
+	if mode == "go" {
+		log.InfoContext(ctx, "RS256 signs with Go's crypto/rsa", "keys.rsa_signer", mode)
+		return nil, nil
+	}
+	lib, err := rsasign.Open()
+	if err != nil {
+		if mode == "openssl" {
+			return nil, fmt.Errorf("keys.rsa_signer: openssl: %w", err)
+		}
+		log.InfoContext(ctx, "RS256 signs with Go's crypto/rsa", "keys.rsa_signer", "auto", "reason", err.Error())
+		return nil, nil
+	}
+	log.InfoContext(ctx, "RS256 signs through OpenSSL", "keys.rsa_signer", cmp.Or(mode, "auto"), "libcrypto", lib.Version())
+	return lib, nil
 }
 
 // samlKeyAdmin is the SAML key ring as the administration lists and withdraws its keys

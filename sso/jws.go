@@ -9,12 +9,16 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/crypto/cryptobyte"
 	"golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/ssobridge/ssobridge/internal/rsasign"
 )
 
 // compactSigner writes a key's compact JWS (typ JWT, its kid) directly: the protected header
@@ -30,6 +34,49 @@ type compactSigner struct {
 	// batch: the signature is long (RSA: about 1 ms of one core, 30 times an ES256 one), so
 	// appendSigned lets the other goroutines that are ready run before it and again after it.
 	batch bool
+	// openssl signs RS256 through libcrypto when set (useOpenSSL); a failure clears it and
+	// crypto/rsa signs from then on.
+	openssl atomic.Pointer[digestSigner]
+	kid     string
+	log     *slog.Logger
+}
+
+// useOpenSSL has lib sign this RSA signer's tokens. A key libcrypto refuses keeps crypto/rsa,
+// with a warning.
+func (c *compactSigner) useOpenSSL(lib *rsasign.Library, kid string, log *slog.Logger) {
+	k, ok := c.key.(*rsa.PrivateKey)
+	if !ok || c.alg != jose.RS256 {
+		return
+	}
+	c.kid, c.log = kid, log
+	lk, err := lib.Load(k)
+	if err != nil {
+		log.Warn("keys: OpenSSL refused an RSA signing key; crypto/rsa signs with it", "kid", kid, "err", err)
+		return
+	}
+	c.openssl.Store(&digestSigner{lk})
+}
+
+// digestSigner signs a SHA-256 digest (an rsasign.Key).
+type digestSigner struct {
+	signer interface {
+		Sign(digest []byte) ([]byte, error)
+	}
+}
+
+// signRSA signs an RS256 digest: through libcrypto when it has the key, else crypto/rsa
+// (the same signature). libcrypto's first failure hands the key to crypto/rsa for good.
+func (c *compactSigner) signRSA(k *rsa.PrivateKey, digest *[sha256.Size]byte) ([]byte, error) {
+	if o := c.openssl.Load(); o != nil {
+		sig, err := o.signer.Sign(digest[:])
+		if err == nil {
+			return sig, nil
+		}
+		if c.openssl.CompareAndSwap(o, nil) {
+			c.log.Warn("keys: OpenSSL failed to sign; crypto/rsa signs with this key from now on", "kid", c.kid, "err", err)
+		}
+	}
+	return rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
 }
 
 // newCompactSigner builds the signer for a key jose signs with js (typ JWT, kid set): the
@@ -88,7 +135,7 @@ func (c *compactSigner) appendSigned(dst, payload []byte) ([]byte, error) {
 		// interface method, would be copied to the heap.
 		switch k := c.key.(type) {
 		case *rsa.PrivateKey:
-			sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
+			sig, err = c.signRSA(k, &digest)
 		case *ecdsa.PrivateKey:
 			sig, err = ecdsa.SignASN1(rand.Reader, k, digest[:])
 		default:

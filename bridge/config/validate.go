@@ -124,6 +124,11 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 			p.addf("keys.algorithms", "%q is not RS256, ES256 or EdDSA", a)
 		}
 	}
+	switch c.Keys.RSASigner {
+	case "", "auto", "openssl", "go":
+	default:
+		p.addf("keys.rsa_signer", "%q is not auto, openssl or go", c.Keys.RSASigner)
+	}
 	if c.Keys.RotateEvery < time.Hour {
 		p.addf("keys.rotate_every", "must be at least 1h")
 	}
