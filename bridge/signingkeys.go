@@ -27,11 +27,16 @@ func signingKeyConfig(cfg Config, kek []byte, log *slog.Logger) sso.KeyConfig {
 // (internal/rsasign) for "openssl" (an error without it) and "auto" (crypto/rsa without it),
 // nothing for "go". The log says which signs, and why.
 func openRSASigner(ctx context.Context, mode string, log *slog.Logger) (*rsasign.Library, error) {
+	return openRSASignerWith(ctx, mode, log, rsasign.Open)
+}
+
+// openRSASignerWith is openRSASigner with libcrypto opened by open.
+func openRSASignerWith(ctx context.Context, mode string, log *slog.Logger, open func() (*rsasign.Library, error)) (*rsasign.Library, error) {
 	if mode == "go" {
 		log.InfoContext(ctx, "RS256 signs with Go's crypto/rsa", "keys.rsa_signer", mode)
 		return nil, nil
 	}
-	lib, err := rsasign.Open()
+	lib, err := open()
 	if err != nil {
 		if mode == "openssl" {
 			return nil, fmt.Errorf("keys.rsa_signer: openssl: %w", err)

@@ -64,17 +64,15 @@ type digestSigner struct {
 	}
 }
 
-// signRSA signs an RS256 digest: through libcrypto when it has the key, else crypto/rsa
-// (the same signature). libcrypto's first failure hands the key to crypto/rsa for good.
-func (c *compactSigner) signRSA(k *rsa.PrivateKey, digest *[sha256.Size]byte) ([]byte, error) {
-	if o := c.openssl.Load(); o != nil {
-		sig, err := o.signer.Sign(digest[:])
-		if err == nil {
-			return sig, nil
-		}
-		if c.openssl.CompareAndSwap(o, nil) {
-			c.log.Warn("keys: OpenSSL failed to sign; crypto/rsa signs with this key from now on", "kid", c.kid, "err", err)
-		}
+// signRSA signs an RS256 digest through libcrypto (o), or with crypto/rsa (the same
+// signature) when libcrypto fails: its first failure hands the key to crypto/rsa for good.
+func (c *compactSigner) signRSA(o *digestSigner, k *rsa.PrivateKey, digest *[sha256.Size]byte) ([]byte, error) {
+	sig, err := o.signer.Sign(digest[:])
+	if err == nil {
+		return sig, nil
+	}
+	if c.openssl.CompareAndSwap(o, nil) {
+		c.log.Warn("keys: OpenSSL failed to sign; crypto/rsa signs with this key from now on", "kid", c.kid, "err", err)
 	}
 	return rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
 }
@@ -135,7 +133,12 @@ func (c *compactSigner) appendSigned(dst, payload []byte) ([]byte, error) {
 		// interface method, would be copied to the heap.
 		switch k := c.key.(type) {
 		case *rsa.PrivateKey:
-			sig, err = c.signRSA(k, &digest)
+			if o := c.openssl.Load(); o != nil {
+				d := digest // as below: only this path's copy goes to the heap
+				sig, err = c.signRSA(o, k, &d)
+			} else {
+				sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
+			}
 		case *ecdsa.PrivateKey:
 			sig, err = ecdsa.SignASN1(rand.Reader, k, digest[:])
 		default:

@@ -168,6 +168,15 @@ func NewKeyManager(ctx context.Context, store KeyStore, cfg KeyConfig) (*KeyMana
 	if err := m.Rotate(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.OpenSSL != nil {
+		// libcrypto's set-up (its default provider, the RSA code) runs now, during start-up,
+		// whose pages are released after it (bridge/procmem), not at the first sign-in.
+		if k, err := m.SigningKey(string(jose.RS256)); err == nil {
+			if sk, ok := k.(*signingKey); ok {
+				_, _ = sk.compact()
+			}
+		}
+	}
 	return m, nil
 }
 

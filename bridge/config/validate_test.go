@@ -27,6 +27,7 @@ func TestConfigValidateNamesTheField(t *testing.T) {
 		{"issuer with query", func(c *Config) { c.Issuer = "https://sso.example.org?x=1" }, "issuer:"},
 		{"short encryption key", func(c *Config) { c.Keys.EncryptionKey = "c2hvcnQ=" }, "keys.encryption_key:"},
 		{"unknown alg", func(c *Config) { c.Keys.Algorithms = []string{"HS256"} }, "keys.algorithms:"},
+		{"unknown rsa signer", func(c *Config) { c.Keys.RSASigner = "boringssl" }, "keys.rsa_signer:"},
 		{"zero access lifetime", func(c *Config) { c.Tokens.AccessToken = 0 }, "tokens.access_token_lifetime:"},
 		{"long code lifetime", func(c *Config) { c.Tokens.Code = time.Hour }, "tokens.code_lifetime:"},
 		{"refresh reuse grace over 60s", func(c *Config) { c.Tokens.RefreshReuseGrace = 61 * time.Second }, "tokens.refresh_reuse_grace:"},

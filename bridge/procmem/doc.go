@@ -3,7 +3,9 @@
 // of the binary's code and read-only data once; the kernel maps those pages, and many around
 // them, into the process and counts them in its resident set for as long as it runs. After
 // start-up, ReleaseStartupPages unmaps them again, as the Linux kernel frees its own __init
-// sections after boot. Only read-only mappings of the executable that hold no private
+// sections after boot. The shared libraries a cgo build maps (libc, and libcrypto once
+// internal/rsasign has opened it and signed at start-up) are released the same way. Only
+// read-only mappings of the executable and of those libraries that hold no private
 // (anonymous) page are touched, so nothing written at run time, such as a relocated
 // read-only-after-relocation segment of a position-independent build, is ever discarded.
 //

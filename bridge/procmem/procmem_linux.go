@@ -22,11 +22,13 @@ type mapping struct {
 }
 
 // ReleaseStartupPages unmaps the pages of the executable's read-only, never-written mappings
-// (code and read-only data) from the process and returns how many bytes were resident in them.
+// (code and read-only data), and those of the shared libraries the process has loaded (libc
+// and libcrypto in a cgo build: internal/rsasign), from the process and returns how many bytes
+// were resident in them.
 //
 // With evict it also makes those mappings fault in one page at a time (MADV_RANDOM: no
-// read-around of neighbouring pages on a page-cache miss) and drops the executable's pages that
-// no process maps any more from the page cache (POSIX_FADV_DONTNEED), so that the kernel's
+// read-around of neighbouring pages on a page-cache miss) and drops the files' pages that no
+// process maps any more from the page cache (POSIX_FADV_DONTNEED), so that the kernel's
 // fault-around, which maps the page-cache-resident neighbours of each faulting page (whole
 // large folios on recent kernels), finds only pages this process used since. The package
 // documentation says what it costs.
@@ -43,18 +45,36 @@ func ReleaseStartupPages(evict bool) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	rel := releasable(maps, exe)
 	var (
-		f       *os.File
+		files   []*os.File
 		openErr error
 	)
 	if evict {
-		// An executable the service user may run but not read (mode 0711) is still unmapped,
-		// just not dropped from the page cache.
-		if f, openErr = os.Open(exe); openErr == nil {
+		// Opened before the unmapping, so that as little code as possible runs between it and
+		// the page cache drop. An executable the service user may run but not read (mode 0711)
+		// is still unmapped, just not dropped from the page cache; so is a library.
+		seen := map[string]bool{}
+		for _, m := range rel {
+			if seen[m.path] {
+				continue
+			}
+			seen[m.path] = true
+			f, err := os.Open(m.path)
+			if err != nil {
+				if m.path == exe {
+					openErr = err
+				}
+				continue
+			}
 			defer f.Close()
-			// Dirty pages (a binary linked moments ago) cannot be dropped: write them first. A
-			// file system that cannot sync a read-only descriptor only keeps those pages cached.
-			_ = unix.Fdatasync(int(f.Fd()))
+			if m.path == exe {
+				// Dirty pages (a binary linked moments ago) cannot be dropped: write them
+				// first. A file system that cannot sync a read-only descriptor only keeps those
+				// pages cached.
+				_ = unix.Fdatasync(int(f.Fd()))
+			}
+			files = append(files, f)
 		}
 	}
 	// From here to the page cache drop, as little code as possible runs: every page the
@@ -62,7 +82,7 @@ func ReleaseStartupPages(evict bool) (int64, error) {
 	// the page cache. Raw calls: the ranges are addresses from smaps, never Go pointers, and
 	// no other goroutine gets this thread's P to run (and fault in) code meanwhile.
 	var released int64
-	for _, m := range releasable(maps, exe) {
+	for _, m := range rel {
 		if evict {
 			if _, _, errno := unix.RawSyscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_RANDOM); errno != 0 {
 				return released, fmt.Errorf("procmem: madvise random %x-%x: %w", m.start, m.end, errno)
@@ -73,28 +93,39 @@ func ReleaseStartupPages(evict bool) (int64, error) {
 		}
 		released += m.rss << 10
 	}
+	for _, f := range files {
+		if _, _, errno := unix.RawSyscall6(unix.SYS_FADVISE64, f.Fd(), 0, 0, unix.FADV_DONTNEED, 0, 0); errno != 0 {
+			return released, fmt.Errorf("procmem: fadvise %s: %w", f.Name(), errno)
+		}
+	}
 	if openErr != nil {
 		return released, fmt.Errorf("procmem: open executable: %w", openErr)
-	}
-	if evict {
-		if _, _, errno := unix.RawSyscall6(unix.SYS_FADVISE64, f.Fd(), 0, 0, unix.FADV_DONTNEED, 0, 0); errno != 0 {
-			return released, fmt.Errorf("procmem: fadvise %s: %w", exe, errno)
-		}
 	}
 	return released, nil
 }
 
-// releasable are the mappings of exe that are not writable, not shared-writable and hold no
-// anonymous (private, written) page.
+// releasable are the mappings of exe, and of the shared libraries (sharedLibrary), that are
+// not writable, not shared-writable and hold no anonymous (private, written) page.
 func releasable(maps []mapping, exe string) []mapping {
 	var out []mapping
 	for _, m := range maps {
-		if m.path != exe || len(m.perms) < 4 || m.perms[1] != '-' || m.perms[3] != 'p' || m.anonymous != 0 {
+		if (m.path != exe && !sharedLibrary(m.path)) || len(m.perms) < 4 || m.perms[1] != '-' || m.perms[3] != 'p' ||
+			m.anonymous != 0 {
 			continue
 		}
 		out = append(out, m)
 	}
 	return out
+}
+
+// sharedLibrary says whether path is a loaded shared object (/usr/lib/.../libc.so.6), not a
+// special mapping ([vdso]), a deleted file or a data file.
+func sharedLibrary(path string) bool {
+	if !strings.HasPrefix(path, "/") || strings.HasSuffix(path, " (deleted)") {
+		return false
+	}
+	base := path[strings.LastIndexByte(path, '/')+1:]
+	return strings.HasSuffix(base, ".so") || strings.Contains(base, ".so.")
 }
 
 // parseSmaps reads the mapping headers of /proc/self/smaps and their Rss and Anonymous lines.

@@ -36,21 +36,34 @@ Anonymous:             0 kB
 7f2000000000-7f2000001000 r--p 00000000 fe:00 99 /opt/ssobridge (deleted)
 Rss:                   4 kB
 Anonymous:             0 kB
+7f3000000000-7f3000001000 r--p 00000000 fe:00 78 /usr/lib/x86_64-linux-gnu/libcrypto.so.3
+Rss:                 392 kB
+Anonymous:           392 kB
+7f4000000000-7f4000002000 r--p 00000000 fe:00 79 /usr/share/zoneinfo/UTC
+Rss:                   8 kB
+Anonymous:             0 kB
+7ffd00000000-7ffd00002000 r-xp 00000000 00:00 0 [vdso]
+Rss:                   8 kB
+Anonymous:             0 kB
+7f5000000000-7f5000001000 r--p 00000000 fe:00 80 /usr/lib/x86_64-linux-gnu/libssl.so.3 (deleted)
+Rss:                   4 kB
+Anonymous:             0 kB
 `
 
-// TestReleasable: only the executable's own read-only mappings with no private page are
-// released: not its writable data, not a read-only segment written before being protected
-// (RELRO in a position-independent build: Anonymous > 0), not other files, not anonymous memory.
+// TestReleasable: only the read-only mappings with no private page of the executable and of
+// the shared libraries are released: not their writable data, not a read-only segment written
+// before being protected (RELRO: Anonymous > 0), not other files (a deleted library, a data
+// file), not the vDSO, not anonymous memory.
 func TestReleasable(t *testing.T) {
 	maps, err := parseSmaps([]byte(smapsSample))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(maps) != 7 {
-		t.Fatalf("parsed %d mappings, want 7: %+v", len(maps), maps)
+	if len(maps) != 11 {
+		t.Fatalf("parsed %d mappings, want 11: %+v", len(maps), maps)
 	}
 	got := releasable(maps, "/opt/ssobridge")
-	want := []uintptr{0x00400000, 0x011a0000}
+	want := []uintptr{0x00400000, 0x011a0000, 0x7f1000000000}
 	if len(got) != len(want) {
 		t.Fatalf("releasable = %+v, want starts %x", got, want)
 	}

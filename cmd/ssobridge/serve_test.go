@@ -131,16 +131,19 @@ func serveUp(t *testing.T, extra string) (stop func() error) {
 // VmFlags rr.
 func exeMappingsRandom(smaps, exe string) bool {
 	var readOnly, random int
-	inExe := false
+	inExe, anonymous := false, false
 	for line := range strings.Lines(smaps) {
 		f := strings.Fields(line)
 		switch {
 		case len(f) >= 6 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
 			inExe = f[5] == exe && len(f[1]) == 4 && f[1][1] == '-'
-			if inExe {
-				readOnly++
-			}
-		case inExe && len(f) > 0 && f[0] == "VmFlags:":
+			anonymous = false
+		case inExe && len(f) >= 2 && f[0] == "Anonymous:":
+			// A read-only mapping with private pages (RELRO of an externally linked build, as a
+			// cgo package makes it) is never released.
+			anonymous = f[1] != "0"
+		case inExe && !anonymous && len(f) > 0 && f[0] == "VmFlags:":
+			readOnly++
 			if slices.Contains(f[1:], "rr") {
 				random++
 			}

@@ -126,6 +126,12 @@ const libName = "libcrypto.so.3"
 type Library struct {
 	fns     *C.ssob_fns
 	version uint64
+	// running admits one signature per processor the process may run on (runtime.NumCPU):
+	// libcrypto's signature holds its thread for its whole 0.3 ms, so more at once would only
+	// add threads (the runtime starts one for Go code each time a signature keeps a processor
+	// past sysmon's limit), each with its stack and its OpenSSL context, all sharing the same
+	// processors.
+	running chan struct{}
 }
 
 // Open loads libcrypto 3 (ErrUnavailable, wrapped with the reason, when it cannot).
@@ -142,7 +148,7 @@ func Open() (*Library, error) {
 		C.free(unsafe.Pointer(fns))
 		return nil, fmt.Errorf("%w: version %#x is older than 3.0", ErrUnavailable, v)
 	}
-	return &Library{fns: fns, version: v}, nil
+	return &Library{fns: fns, version: v, running: make(chan struct{}, runtime.NumCPU())}, nil
 }
 
 // Version is the library's OPENSSL_VERSION_NUMBER (0xMNN00PP0L: major, minor, patch).
@@ -202,6 +208,8 @@ func (k *Key) Sign(digest []byte) ([]byte, error) {
 		return nil, fmt.Errorf("rsasign: digest is %d bytes, want %d", len(digest), DigestSize)
 	}
 	st := k.st
+	st.lib.running <- struct{}{}
+	defer func() { <-st.lib.running }()
 	var ctx unsafe.Pointer
 	select {
 	case ctx = <-st.idle:

@@ -17,8 +17,8 @@ out=$(mktemp -d)
 trap 'git -C "$root" worktree remove --force "$out/before-src" 2>/dev/null; rm -rf "$out"' EXIT
 echo "HEAD $(git -C "$root" log -1 --format=%h), base $base, $(date -u +%H:%M)"
 git -C "$root" worktree add -q --detach "$out/before-src" "$base"
-(cd "$out/before-src" && CGO_ENABLED=0 go build -trimpath -o "$out/ssobridge-before" ./cmd/ssobridge)
-(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$out/ssobridge-after" ./cmd/ssobridge &&
+(cd "$out/before-src" && CGO_ENABLED=1 go build -trimpath -o "$out/ssobridge-before" ./cmd/ssobridge)
+(cd "$root" && CGO_ENABLED=1 go build -trimpath -o "$out/ssobridge-after" ./cmd/ssobridge &&
 	go build -o "$out/loadtest" ./scripts/loadtest && CGO_ENABLED=0 go build -o "$out/floor" ./scripts/loadtest/floor)
 # Raw signing on both cores: the server runs on core 0, and the two cores of a shared machine can
 # differ by a quarter in the same minute; the RS256 ratio is taken against core 0's rate.

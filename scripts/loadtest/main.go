@@ -36,6 +36,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/ssobridge/ssobridge/internal/rsasign"
 )
 
 func main() {
@@ -279,10 +281,11 @@ func loginRate(authorize func(i int) (string, error), cfg *oauth2.Config, worker
 }
 
 // signRates prints Go's raw signing rates on this core: RS256 (2048-bit key) and ES256 (P-256),
-// or only alg's, each measured for d.
+// and RS256 through libcrypto where this build can open it (RS256-openssl), or only alg's, each
+// measured for d.
 func signRates(alg string, d time.Duration) error {
-	if alg != "" && alg != "RS256" && alg != "ES256" {
-		return fmt.Errorf("-sign-alg %q: RS256 or ES256", alg)
+	if alg != "" && alg != "RS256" && alg != "ES256" && alg != "RS256-openssl" {
+		return fmt.Errorf("-sign-alg %q: RS256, ES256 or RS256-openssl", alg)
 	}
 	digest := sha256.Sum256([]byte("header.payload"))
 	rate := func(name string, f func()) {
@@ -306,5 +309,12 @@ func signRates(alg string, d time.Duration) error {
 	}
 	rate("RS256", func() { _, _ = rsa.SignPKCS1v15(nil, rk, crypto.SHA256, digest[:]) })
 	rate("ES256", func() { _, _ = ecdsa.SignASN1(rand.Reader, ek, digest[:]) })
+	// What the bridge signs RS256 with by default in a cgo build (keys.rsa_signer: auto):
+	// libcrypto, its check with crypto/rsa included (internal/rsasign).
+	if lib, err := rsasign.Open(); err == nil {
+		if k, err := lib.Load(rk); err == nil {
+			rate("RS256-openssl", func() { _, _ = k.Sign(digest[:]) })
+		}
+	}
 	return nil
 }
