@@ -1,6 +1,7 @@
 package sso
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -41,8 +42,10 @@ type compactSigner struct {
 	log     *slog.Logger
 }
 
-// useOpenSSL has lib sign this RSA signer's tokens. A key libcrypto refuses keeps crypto/rsa,
-// with a warning.
+// useOpenSSL has lib sign this RSA signer's tokens. It first signs one digest both ways: the
+// signatures must be the same bytes (PKCS #1 v1.5 is deterministic), and libcrypto's set-up
+// for the key (its provider, the RSA code) runs now rather than at the first sign-in. A key
+// libcrypto refuses or signs differently keeps crypto/rsa, with a warning.
 func (c *compactSigner) useOpenSSL(lib *rsasign.Library, kid string, log *slog.Logger) {
 	k, ok := c.key.(*rsa.PrivateKey)
 	if !ok || c.alg != jose.RS256 {
@@ -50,6 +53,15 @@ func (c *compactSigner) useOpenSSL(lib *rsasign.Library, kid string, log *slog.L
 	}
 	c.kid, c.log = kid, log
 	lk, err := lib.Load(k)
+	if err == nil {
+		digest := sha256.Sum256([]byte(c.header))
+		var got, want []byte
+		if got, err = lk.Sign(digest[:]); err == nil {
+			if want, err = rsa.SignPKCS1v15(nil, k, crypto.SHA256, digest[:]); err == nil && !bytes.Equal(got, want) {
+				err = errors.New("its signature differs from crypto/rsa's")
+			}
+		}
+	}
 	if err != nil {
 		log.Warn("keys: OpenSSL refused an RSA signing key; crypto/rsa signs with it", "kid", kid, "err", err)
 		return
