@@ -185,10 +185,15 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	if kc.OpenSSL, err = openRSASigner(ctx, cfg.Keys.RSASigner, log); err != nil {
 		return nil, err
 	}
+	kc.RequireOpenSSL = cfg.Keys.RSASigner == "openssl"
 	keys, err := sso.NewKeyManager(ctx, d.Store, kc)
 	if err != nil {
+		if kc.RequireOpenSSL {
+			return nil, fmt.Errorf("keys.rsa_signer: openssl: %w", err)
+		}
 		return nil, err
 	}
+	logRSASigner(ctx, cfg.Keys.RSASigner, kc.OpenSSL, keys, log)
 	s.keys = keys
 	warnStoredClients(ctx, reg, cfg.SigningAlgorithms(), log)
 	node.Subscribe(cluster.TopicClients, reg.Refresh)

@@ -25,7 +25,8 @@ func signingKeyConfig(cfg Config, kek []byte, log *slog.Logger) sso.KeyConfig {
 
 // openRSASigner opens what keys.rsa_signer asks to sign RS256 ID tokens with: libcrypto
 // (internal/rsasign) for "openssl" (an error without it) and "auto" (crypto/rsa without it),
-// nothing for "go". The log says which signs, and why.
+// nothing for "go". The log says why crypto/rsa signs; logRSASigner, once the keys have tried
+// libcrypto, says which does.
 func openRSASigner(ctx context.Context, mode string, log *slog.Logger) (*rsasign.Library, error) {
 	return openRSASignerWith(ctx, mode, log, rsasign.Open)
 }
@@ -44,8 +45,21 @@ func openRSASignerWith(ctx context.Context, mode string, log *slog.Logger, open 
 		log.InfoContext(ctx, "RS256 signs with Go's crypto/rsa", "keys.rsa_signer", "auto", "reason", err.Error())
 		return nil, nil
 	}
-	log.InfoContext(ctx, "RS256 signs through OpenSSL", "keys.rsa_signer", cmp.Or(mode, "auto"), "libcrypto", lib.Version())
 	return lib, nil
+}
+
+// logRSASigner says what signs RS256 ID tokens, once the key manager has tried the current key
+// with libcrypto (lib non-nil): OpenSSL, or crypto/rsa after the key's warning.
+func logRSASigner(ctx context.Context, mode string, lib *rsasign.Library, keys *sso.KeyManager, log *slog.Logger) {
+	if lib == nil {
+		return
+	}
+	if keys.OpenSSLSigns() {
+		log.InfoContext(ctx, "RS256 signs through OpenSSL", "keys.rsa_signer", cmp.Or(mode, "auto"), "libcrypto", lib.Version())
+		return
+	}
+	log.InfoContext(ctx, "RS256 signs with Go's crypto/rsa", "keys.rsa_signer", cmp.Or(mode, "auto"),
+		"reason", "libcrypto "+lib.Version()+" failed its self-test with the key (warning above)")
 }
 
 // samlKeyAdmin is the SAML key ring as the administration lists and withdraws its keys

@@ -37,9 +37,10 @@ type compactSigner struct {
 	batch bool
 	// openssl signs RS256 through libcrypto when set (useOpenSSL); a failure clears it and
 	// crypto/rsa signs from then on.
-	openssl atomic.Pointer[digestSigner]
-	kid     string
-	log     *slog.Logger
+	openssl    atomic.Pointer[digestSigner]
+	opensslErr error // why useOpenSSL left the key with crypto/rsa
+	kid        string
+	log        *slog.Logger
 }
 
 // useOpenSSL has lib sign this RSA signer's tokens. It first signs one digest both ways: the
@@ -63,6 +64,7 @@ func (c *compactSigner) useOpenSSL(lib *rsasign.Library, kid string, log *slog.L
 		}
 	}
 	if err != nil {
+		c.opensslErr = err
 		log.Warn("keys: OpenSSL refused an RSA signing key; crypto/rsa signs with it", "kid", kid, "err", err)
 		return
 	}

@@ -47,6 +47,9 @@ type KeyConfig struct {
 	// libcrypto refuses, or a signature it fails, is signed by crypto/rsa instead, with a
 	// warning. Nil: crypto/rsa signs.
 	OpenSSL *rsasign.Library
+	// RequireOpenSSL (keys.rsa_signer: openssl): NewKeyManager fails when OpenSSL cannot sign
+	// with the current RS256 key (its self-test: the same bytes as crypto/rsa).
+	RequireOpenSSL bool
 }
 
 // signingKey is a decrypted key ready to sign.
@@ -147,7 +150,10 @@ func (k *publicKey) Key() any                           { return k.pub }
 type KeyManager struct {
 	store KeyStore
 	cfg   KeyConfig
-	now   func() time.Time
+	// opensslSigns: the RS256 key signing at start-up signs through OpenSSL (KeyConfig.OpenSSL
+	// set, and its self-test passed).
+	opensslSigns bool
+	now          func() time.Time
 
 	// loading serialises what reads the store's keys and installs them (rotate, Reload): one
 	// that read before a withdrawal and installed after another's reload would bring the
@@ -169,16 +175,31 @@ func NewKeyManager(ctx context.Context, store KeyStore, cfg KeyConfig) (*KeyMana
 		return nil, err
 	}
 	if cfg.OpenSSL != nil {
-		// libcrypto's set-up (its default provider, the RSA code) runs now, during start-up,
-		// whose pages are released after it (bridge/procmem), not at the first sign-in.
-		if k, err := m.SigningKey(string(jose.RS256)); err == nil {
+		// libcrypto's set-up (its default provider, the RSA code) and its self-test with the
+		// key run now, during start-up, whose pages are released after it (bridge/procmem),
+		// not at the first sign-in.
+		err := errors.New("no RS256 key")
+		if k, kerr := m.SigningKey(string(jose.RS256)); kerr == nil {
 			if sk, ok := k.(*signingKey); ok {
-				_, _ = sk.compact()
+				if cs, cerr := sk.compact(); cerr != nil {
+					err = cerr
+				} else if cs.openssl.Load() != nil {
+					err = nil
+				} else {
+					err = cs.opensslErr
+				}
 			}
 		}
+		if err != nil && cfg.RequireOpenSSL {
+			return nil, fmt.Errorf("keys: OpenSSL cannot sign with the RS256 key: %w", err)
+		}
+		m.opensslSigns = err == nil
 	}
 	return m, nil
 }
+
+// OpenSSLSigns says whether the RS256 key that signed at start-up signs through OpenSSL.
+func (m *KeyManager) OpenSSLSigns() bool { return m.opensslSigns }
 
 // OpenKeyManager is a KeyManager that has loaded nothing and makes no key until asked: for the
 // administration (Keys, Retire) outside the server.

@@ -17,6 +17,7 @@ type mapping struct {
 	perms      string
 	path       string
 	anonymous  int64    // kB of private anonymous pages in it
+	swap       int64    // kB of its private pages in swap (written, like anonymous ones)
 	rss        int64    // kB resident
 	flags      []string // VmFlags: "rr" once MADV_RANDOM applies
 }
@@ -105,12 +106,14 @@ func ReleaseStartupPages(evict bool) (int64, error) {
 }
 
 // releasable are the mappings of exe, and of the shared libraries (sharedLibrary), that are
-// not writable, not shared-writable and hold no anonymous (private, written) page.
+// not writable, not shared-writable and hold no private (written) page, resident (Anonymous)
+// or swapped out (Swap): dropping a written page of a read-only-after-relocation segment (the
+// function pointers a library calls through) would bring the file's unrelocated bytes back.
 func releasable(maps []mapping, exe string) []mapping {
 	var out []mapping
 	for _, m := range maps {
 		if (m.path != exe && !sharedLibrary(m.path)) || len(m.perms) < 4 || m.perms[1] != '-' || m.perms[3] != 'p' ||
-			m.anonymous != 0 {
+			m.anonymous != 0 || m.swap != 0 {
 			continue
 		}
 		out = append(out, m)
@@ -159,6 +162,8 @@ func parseSmaps(b []byte) ([]mapping, error) {
 				cur.rss = kb
 			case "Anonymous":
 				cur.anonymous = kb
+			case "Swap":
+				cur.swap = kb
 			}
 			continue
 		}

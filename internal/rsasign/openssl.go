@@ -70,6 +70,7 @@ static unsigned long ssob_fail(const ssob_fns *f) {
 
 static ssob_pkey *ssob_key(const ssob_fns *f, const unsigned char *der, long n, unsigned long *err) {
 	const unsigned char *p = der;
+	f->err_clear(); // an error left on this thread by an earlier call is not this call's
 	ssob_pkey *k = f->d2i_private_key(6, NULL, &p, n); // EVP_PKEY_RSA
 	if (k == NULL) {
 		*err = ssob_fail(f);
@@ -79,6 +80,7 @@ static ssob_pkey *ssob_key(const ssob_fns *f, const unsigned char *der, long n, 
 
 // ssob_ctx_new prepares a signing context: PKCS #1 v1.5 padding, SHA-256.
 static ssob_ctx *ssob_ctx_new(const ssob_fns *f, ssob_pkey *k, unsigned long *err) {
+	f->err_clear();
 	ssob_ctx *c = f->ctx_new(k, NULL);
 	if (c == NULL) {
 		*err = ssob_fail(f);
@@ -94,6 +96,7 @@ static ssob_ctx *ssob_ctx_new(const ssob_fns *f, ssob_pkey *k, unsigned long *er
 
 static int ssob_sign(const ssob_fns *f, ssob_ctx *c, unsigned char *sig, size_t *siglen,
 		const unsigned char *digest, size_t n, unsigned long *err) {
+	f->err_clear();
 	if (f->sign(c, sig, siglen, digest, n) != 1) {
 		*err = ssob_fail(f);
 		return 0;
@@ -126,7 +129,8 @@ const libName = "libcrypto.so.3"
 type Library struct {
 	fns     *C.ssob_fns
 	version uint64
-	// running admits one signature per processor the process may run on (runtime.NumCPU):
+	// running admits one signature per processor Go runs on (runtime.GOMAXPROCS at Open, which
+	// follows the CPU affinity and a cgroup's CPU limit):
 	// libcrypto's signature holds its thread for its whole 0.3 ms, so more at once would only
 	// add threads (the runtime starts one for Go code each time a signature keeps a processor
 	// past sysmon's limit), each with its stack and its OpenSSL context, all sharing the same
@@ -148,7 +152,7 @@ func Open() (*Library, error) {
 		C.free(unsafe.Pointer(fns))
 		return nil, fmt.Errorf("%w: version %#x is older than 3.0", ErrUnavailable, v)
 	}
-	return &Library{fns: fns, version: v, running: make(chan struct{}, runtime.NumCPU())}, nil
+	return &Library{fns: fns, version: v, running: make(chan struct{}, runtime.GOMAXPROCS(0))}, nil
 }
 
 // Version is the library's OPENSSL_VERSION_NUMBER (0xMNN00PP0L: major, minor, patch).
