@@ -2,8 +2,9 @@
 // libcrypto when the process can load it, and says so when it cannot.
 //
 // Why: an RS256 signature is most of the CPU of a sign-in and of a refresh. Go's crypto/rsa
-// signs a 2048-bit key in about 0.85 ms of one core on the load-run machine; OpenSSL 3 signs
-// the same key in about 0.3 ms (it has AVX-512 IFMA and ADX code paths Go lacks). RSASSA-PKCS1
+// signs a 2048-bit key in 0.93-1.27 ms of one core on the load-run machine; OpenSSL 3 signs
+// the same key, Go's check included, in 0.37-0.38 ms (2026-12-07, `loadtest -sign`; it has
+// AVX-512 IFMA and ADX code paths Go lacks). RSASSA-PKCS1
 // v1.5 is deterministic, so both give the same bytes for the same key and message: the tests
 // compare them signature for signature.
 //
