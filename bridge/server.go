@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -188,7 +189,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	kc.RequireOpenSSL = cfg.Keys.RSASigner == "openssl"
 	keys, err := sso.NewKeyManager(ctx, d.Store, kc)
 	if err != nil {
-		if kc.RequireOpenSSL {
+		if errors.Is(err, sso.ErrOpenSSLRefused) {
 			return nil, fmt.Errorf("keys.rsa_signer: openssl: %w", err)
 		}
 		return nil, err

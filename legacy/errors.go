@@ -23,6 +23,12 @@ var (
 	ErrNotFound = errors.New("legacy: member not found")
 	// ErrUnavailable wraps every infrastructure failure: the AMS could not be asked.
 	ErrUnavailable = errors.New("legacy: membership system unavailable")
+	// ErrContract is wrapped, inside ErrUnavailable, when an answer breaks the directory's
+	// contract (a required column missing or of the wrong kind, two rows for one key or
+	// member id). It is not the AMS away: retrying the same member gets the same answer, so a
+	// walk over members (shadow reconcile) counts that member as failed and goes on, where it
+	// waits for an outage to end.
+	ErrContract = errors.New("legacy: directory answer breaks the column contract")
 )
 
 // Unavailable wraps cause so that errors.Is(err, ErrUnavailable) holds and the cause is kept

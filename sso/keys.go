@@ -191,12 +191,16 @@ func NewKeyManager(ctx context.Context, store KeyStore, cfg KeyConfig) (*KeyMana
 			}
 		}
 		if err != nil && cfg.RequireOpenSSL {
-			return nil, fmt.Errorf("keys: OpenSSL cannot sign with the RS256 key: %w", err)
+			return nil, fmt.Errorf("%w: %w", ErrOpenSSLRefused, err)
 		}
 		m.opensslSigns = err == nil
 	}
 	return m, nil
 }
+
+// ErrOpenSSLRefused is NewKeyManager's error under KeyConfig.RequireOpenSSL when libcrypto
+// cannot sign with the current RS256 key.
+var ErrOpenSSLRefused = errors.New("keys: OpenSSL cannot sign with the RS256 key")
 
 // OpenSSLSigns says whether the RS256 key that signed at start-up signs through OpenSSL.
 func (m *KeyManager) OpenSSLSigns() bool { return m.opensslSigns }

@@ -203,7 +203,10 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, re
 			fails = 0
 			return nil
 		}
-		if ctx.Err() != nil || errors.Is(err, legacy.ErrUnavailable) {
+		// The AMS away stops the pass (it resumes there); a contract fault of this member's
+		// rows (legacy.ErrContract, e.g. its key matching two rows) is its failure alone, which
+		// no retry mends: counted, and the pass goes on (review s25 W-6).
+		if ctx.Err() != nil || (errors.Is(err, legacy.ErrUnavailable) && !errors.Is(err, legacy.ErrContract)) {
 			return fmt.Errorf("%s %s: %w", what, key, err)
 		}
 		res.Failed++

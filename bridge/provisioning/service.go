@@ -204,6 +204,9 @@ func (s *Service) lead(ctx context.Context, name string, fn func(context.Context
 // store or the AMS unreachable or timing out): said once as a warning while it lasts, where
 // any other failure is an error each time.
 func transient(err error) bool {
+	if errors.Is(err, legacy.ErrContract) { // the AMS answered, wrongly: no retry mends it
+		return false
+	}
 	return errors.Is(err, sso.ErrUnavailable) || errors.Is(err, legacy.ErrUnavailable)
 }
 

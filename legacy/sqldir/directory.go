@@ -20,8 +20,9 @@ import (
 )
 
 // ErrContract is wrapped (inside legacy.ErrUnavailable) when a query's result does not follow
-// the column contract: a required column is missing or holds a value of the wrong kind.
-var ErrContract = errors.New("sqldir: query result breaks the column contract")
+// the column contract: a required column is missing or holds a value of the wrong kind, or a
+// key or member id matches two rows. It is legacy.ErrContract.
+var ErrContract = legacy.ErrContract
 
 // PasswordVerifier checks a password against a stored value; *password.Verifier implements it.
 type PasswordVerifier interface {
