@@ -26,3 +26,7 @@ func DecodeAccessID(id string) (*AccessToken, error) { return decodeAccessID(id)
 
 // ParseRefreshToken exposes the refresh token parser to tests.
 func ParseRefreshToken(token string) (string, int64, bool) { return parseRefreshToken(token) }
+
+// OpenSSLForTest is openSSL (jws_openssl_internal_test.go) for the external tests: libcrypto,
+// or a skip where this build or machine has none (CI must have it).
+var OpenSSLForTest = openSSL

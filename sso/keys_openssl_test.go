@@ -9,22 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ssobridge/ssobridge/internal/rsasign"
 	"github.com/ssobridge/ssobridge/sso"
 )
-
-// openSSLLib returns libcrypto, or skips where this build or machine has none (CI must have it).
-func openSSLLib(t *testing.T) *rsasign.Library {
-	t.Helper()
-	lib, err := rsasign.Open()
-	if err != nil {
-		if os.Getenv("CI") == "true" && rsasign.CanOpen {
-			t.Fatalf("CI must sign through OpenSSL: %v", err)
-		}
-		t.Skip(err)
-	}
-	return lib
-}
 
 // TestKeyManagerOpenSSLThatCannotSign: a libcrypto that opens but cannot sign (here: a
 // configuration asking for FIPS algorithms with no FIPS provider, read by libcrypto from
@@ -37,7 +23,7 @@ func TestKeyManagerOpenSSLThatCannotSign(t *testing.T) {
 		keyManagerOpenSSLChild(t)
 		return
 	}
-	lib := openSSLLib(t)
+	lib := sso.OpenSSLForTest(t)
 	m, err := sso.NewKeyManager(context.Background(), &memKeys{}, sso.KeyConfig{EncryptionKey: make([]byte, 32),
 		OpenSSL: lib, RequireOpenSSL: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil || !m.OpenSSLSigns() {
@@ -56,7 +42,7 @@ func TestKeyManagerOpenSSLThatCannotSign(t *testing.T) {
 }
 
 func keyManagerOpenSSLChild(t *testing.T) {
-	lib := openSSLLib(t)
+	lib := sso.OpenSSLForTest(t)
 	cfg := sso.KeyConfig{EncryptionKey: make([]byte, 32), OpenSSL: lib, RequireOpenSSL: true, Logger: slog.New(slog.DiscardHandler)}
 	if _, err := sso.NewKeyManager(context.Background(), &memKeys{}, cfg); err == nil ||
 		!strings.Contains(err.Error(), "OpenSSL cannot sign with the RS256 key") {
