@@ -27,21 +27,16 @@ typedef struct {
 	void (*err_clear)(void);
 } ssob_fns;
 
-// ssob_open loads libcrypto and the functions Sign needs. It returns NULL and names what was
-// missing in *missing.
-static ssob_fns *ssob_open(const char *lib, const char **missing) {
+// ssob_open loads libcrypto and fills *f with the functions Sign needs. It returns 0 and
+// names what was missing in *missing.
+static int ssob_open(const char *lib, ssob_fns *f, const char **missing) {
 	void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {
 		*missing = lib;
-		return NULL;
-	}
-	ssob_fns *f = calloc(1, sizeof *f);
-	if (f == NULL) {
-		*missing = "memory";
-		return NULL;
+		return 0;
 	}
 #define SSOB_SYM(field, name) \
-	if ((*(void **)(&f->field) = dlsym(h, name)) == NULL) { *missing = name; free(f); return NULL; }
+	if ((*(void **)(&f->field) = dlsym(h, name)) == NULL) { *missing = name; return 0; }
 	SSOB_SYM(version_num, "OpenSSL_version_num")
 	SSOB_SYM(d2i_private_key, "d2i_PrivateKey")
 	SSOB_SYM(ctx_new, "EVP_PKEY_CTX_new")
@@ -55,7 +50,7 @@ static ssob_fns *ssob_open(const char *lib, const char **missing) {
 	SSOB_SYM(err_get, "ERR_get_error")
 	SSOB_SYM(err_clear, "ERR_clear_error")
 #undef SSOB_SYM
-	return f;
+	return 1;
 }
 
 static unsigned long ssob_version(const ssob_fns *f) { return f->version_num(); }
@@ -114,6 +109,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -127,15 +123,18 @@ const libName = "libcrypto.so.3"
 // Library is an opened libcrypto. Opening it again returns the same library (dlopen counts
 // references); it is never closed, as the keys it made may outlive any one owner.
 type Library struct {
+	// fns is in Go's heap (it holds only C function pointers, so C may be handed it on every
+	// call): collected with the Library, where a calloc'd copy leaked with each Open.
 	fns     *C.ssob_fns
 	version uint64
-	// running admits one signature per processor Go runs on (runtime.GOMAXPROCS at Open, which
-	// follows the CPU affinity and a cgroup's CPU limit):
+	// running admits one signature per processor Go runs on (runtime.GOMAXPROCS, which
+	// follows the CPU affinity and a cgroup's CPU limit; acquire re-reads it, so a limit
+	// changed while serving resizes the gate):
 	// libcrypto's signature holds its thread for its whole 0.3 ms, so more at once would only
 	// add threads (the runtime starts one for Go code each time a signature keeps a processor
 	// past sysmon's limit), each with its stack and its OpenSSL context, all sharing the same
 	// processors.
-	running chan struct{}
+	running atomic.Pointer[chan struct{}]
 }
 
 // Open loads libcrypto 3 (ErrUnavailable, wrapped with the reason, when it cannot).
@@ -143,16 +142,36 @@ func Open() (*Library, error) {
 	name := C.CString(libName)
 	defer C.free(unsafe.Pointer(name))
 	var missing *C.char
-	fns := C.ssob_open(name, &missing)
-	if fns == nil {
+	fns := new(C.ssob_fns)
+	if C.ssob_open(name, fns, &missing) == 0 {
 		return nil, fmt.Errorf("%w: %s not found", ErrUnavailable, C.GoString(missing))
 	}
 	v := uint64(C.ssob_version(fns))
 	if v < 0x30000000 {
-		C.free(unsafe.Pointer(fns))
 		return nil, fmt.Errorf("%w: version %#x is older than 3.0", ErrUnavailable, v)
 	}
-	return &Library{fns: fns, version: v, running: make(chan struct{}, runtime.GOMAXPROCS(0))}, nil
+	l := &Library{fns: fns, version: v}
+	gate := make(chan struct{}, runtime.GOMAXPROCS(0))
+	l.running.Store(&gate)
+	return l, nil
+}
+
+// acquire waits for a turn to sign and returns the gate to release it to (<-gate). When
+// GOMAXPROCS has changed since the gate was made, a gate of the new size replaces it; the
+// signatures admitted by the old one finish and release into it, so for that moment up to both
+// sizes run at once.
+func (l *Library) acquire() chan struct{} {
+	p := l.running.Load()
+	if n := runtime.GOMAXPROCS(0); cap(*p) != n {
+		gate := make(chan struct{}, n)
+		if !l.running.CompareAndSwap(p, &gate) {
+			return l.acquire() // another signature resized it first
+		}
+		p = &gate
+	}
+	gate := *p
+	gate <- struct{}{}
+	return gate
 }
 
 // Version is the library's OPENSSL_VERSION_NUMBER (0xMNN00PP0L: major, minor, patch).
@@ -212,8 +231,8 @@ func (k *Key) Sign(digest []byte) ([]byte, error) {
 		return nil, fmt.Errorf("rsasign: digest is %d bytes, want %d", len(digest), DigestSize)
 	}
 	st := k.st
-	st.lib.running <- struct{}{}
-	defer func() { <-st.lib.running }()
+	gate := st.lib.acquire()
+	defer func() { <-gate }()
 	var ctx unsafe.Pointer
 	select {
 	case ctx = <-st.idle:
