@@ -28,7 +28,8 @@ type mapping struct {
 // were resident in them.
 //
 // With evict it also makes those mappings fault in one page at a time (MADV_RANDOM: no
-// read-around of neighbouring pages on a page-cache miss) and drops the files' pages that no
+// read-around of neighbouring pages on a page-cache miss, except in code on recent kernels:
+// see the package documentation) and drops the files' pages that no
 // process maps any more from the page cache (POSIX_FADV_DONTNEED), so that the kernel's
 // fault-around, which maps the page-cache-resident neighbours of each faulting page (whole
 // large folios on recent kernels), finds only pages this process used since. The package
