@@ -29,7 +29,6 @@
 // lower with read_ahead_kb 128 (39.1-39.6 MB against 40.3-40.7, A/B). The release still
 // drops what start-up used and the requests do not; what the requests use comes back with up
 // to 64 KiB around it.
-
 //
 // What evict costs, and where it does nothing:
 //   - every page used after the release is read again from the file: about 2,000 reads of
