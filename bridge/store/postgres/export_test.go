@@ -22,3 +22,10 @@ const (
 	DeleteClientConsentsSQL = deleteClientConsentsSQL
 	DeleteClientSessionsSQL = deleteClientSessionsSQL
 )
+
+// DeleteClientRequestsSQL and DeleteClientDevicesSQL are DeleteClientCounted's deletes of a
+// client's sign-in requests and device authorizations ($1 the client id).
+const (
+	DeleteClientRequestsSQL = deleteClientRequestsSQL
+	DeleteClientDevicesSQL  = deleteClientDevicesSQL
+)

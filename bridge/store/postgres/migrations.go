@@ -591,6 +591,17 @@ CREATE INDEX device_authorizations_approved ON device_authorizations (subject, c
 CREATE INDEX session_clients_client ON session_clients (client_id);
 CREATE INDEX consents_client ON consents (client_id);
 `,
+	// 25: sign-in requests and device authorizations by client, for DeleteClient's deletes of
+	// the client's rows: no index began with client_id (auth_requests_coded and
+	// device_authorizations_approved are by (subject, client_id) and partial), so each delete
+	// read the whole table (session 26). client_id is never updated: a code's issue and
+	// exchange, a device's approval and polls stay the updates they were (HOT where they were);
+	// each request and device authorization writes one more index entry. PostgreSQL only: SQLite
+	// walks those tables on its read pool and deletes by key (s24, a93e170).
+	`
+CREATE INDEX auth_requests_client ON auth_requests (client_id);
+CREATE INDEX device_authorizations_client ON device_authorizations (client_id);
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

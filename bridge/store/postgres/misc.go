@@ -276,10 +276,14 @@ func execCount(ctx context.Context, tx pgx.Tx, n *int, q string, args ...any) er
 }
 
 // deleteClientConsentsSQL and deleteClientSessionsSQL delete client $1's consents and places in
-// sessions (DeleteClientCounted), by the indexes of migration 24.
+// sessions (DeleteClientCounted), by the indexes of migration 24; deleteClientRequestsSQL and
+// deleteClientDevicesSQL its sign-in requests and device authorizations, by those of
+// migration 25.
 const (
 	deleteClientConsentsSQL = `DELETE FROM consents WHERE client_id = $1`
 	deleteClientSessionsSQL = `DELETE FROM session_clients WHERE client_id = $1`
+	deleteClientRequestsSQL = `DELETE FROM auth_requests WHERE client_id = $1`
+	deleteClientDevicesSQL  = `DELETE FROM device_authorizations WHERE client_id = $1`
 )
 
 // DeleteClientCounted deletes a client (idempotent) with every member's consent to it, its
@@ -321,10 +325,10 @@ func (s *Store) DeleteClientCounted(ctx context.Context, id string) (store.Clien
 		// Its sign-in requests (pending ones, issued codes not redeemed) and device
 		// authorizations: sso refuses them once the client is gone, but an app registered again
 		// under the id would find the old app's requests live until they expire.
-		if err := count(&r.Requests, `DELETE FROM auth_requests WHERE client_id = $1`, id); err != nil {
+		if err := count(&r.Requests, deleteClientRequestsSQL, id); err != nil {
 			return err
 		}
-		if err := count(&r.Devices, `DELETE FROM device_authorizations WHERE client_id = $1`, id); err != nil {
+		if err := count(&r.Devices, deleteClientDevicesSQL, id); err != nil {
 			return err
 		}
 		if err := execOne(ctx, tx, `DELETE FROM clients WHERE id = $1`, id); err != nil {
