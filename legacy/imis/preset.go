@@ -25,6 +25,17 @@ import (
 //     aspnet_Membership dates are UTC (aliases ending in _utc).
 //   - Roles: the sources of iMIS's own login procedure (asi_UserTokenUpdate), read-only;
 //     iMIS's login procedures are never called (they write UserToken).
+//   - Isolation (session 26, review s25 Y-7): every query that reads a member's rows (the
+//     look-ups by login, key, member id and e-mail, the reconcile's listing, the role queries)
+//     has no table hint, so it reads committed data under the database's READ COMMITTED:
+//     row versions where READ_COMMITTED_SNAPSHOT is on, else it waits for a save of that
+//     member in flight to commit (bounded by query_timeout; a time-out is the AMS unavailable,
+//     never a refusal). WITH (NOLOCK) (READ UNCOMMITTED) could see a contact half saved or
+//     rolled back: a Name row not yet (or no longer) there is a deleted contact, an
+//     uncommitted IsDisabled or IsLockedOut a refused standing, on which the bridge ends
+//     sessions and revokes tokens. NOLOCK stays on changed_since (its rows only say which
+//     keys to read again, by member_by_key; a row it skips is found by the reconcile) and on
+//     the SystemConfig, ping and probe reads (README, "Connecting to iMIS safely").
 //   - The SQLite preset (the demo) is generated from the same text (imisQueries).
 
 // imisDialect holds the few spelling differences between SQL Server and SQLite.
@@ -139,8 +150,8 @@ const imisMemberColumns = `
 	n.CITY AS city,
 	n.STATE_PROVINCE AS state_province,
 	n.COUNTRY AS country,
-	CASE WHEN EXISTS (SELECT 1 FROM dbo.Users AS su WITH (NOLOCK) WHERE su.UserId = um.UserId) THEN 1 ELSE 0 END AS is_staff,
-	CASE WHEN EXISTS (SELECT 1 FROM dbo.UserRole AS sa WITH (NOLOCK) WHERE sa.UserKey = um.UserKey AND sa.RoleKey = '` + sysAdminRole + `') THEN 1 ELSE 0 END AS is_sysadmin,
+	CASE WHEN EXISTS (SELECT 1 FROM dbo.Users AS su WHERE su.UserId = um.UserId) THEN 1 ELSE 0 END AS is_staff,
+	CASE WHEN EXISTS (SELECT 1 FROM dbo.UserRole AS sa WHERE sa.UserKey = um.UserKey AND sa.RoleKey = '` + sysAdminRole + `') THEN 1 ELSE 0 END AS is_sysadmin,
 	CASE WHEN (um.MultiFactorInfo IS NOT NULL AND um.MultiFactorInfo <> N'') OR EXISTS (` + imisSiteMFA + `) THEN 1 ELSE 0 END AS ams_second_factor,
 	um.IsDisabled AS is_disabled,
 	um.EffectiveDate AS effective_date,
@@ -165,21 +176,21 @@ const imisMemberColumns = `
 // second factor"). Off is '0', an empty value or 'false' (any case, blanks trimmed); any
 // other value, in any of the rows of that name (several may exist, one per organisation,
 // rows marked for delete included), is on.
-const imisSiteMFA = `SELECT 1 FROM dbo.SystemConfig AS mfa WITH (NOLOCK) WHERE mfa.ParameterName = N'PCI.MultiFactorAuthentication'
+const imisSiteMFA = `SELECT 1 FROM dbo.SystemConfig AS mfa WHERE mfa.ParameterName = N'PCI.MultiFactorAuthentication'
 			AND LOWER(LTRIM(RTRIM(COALESCE(mfa.ParameterValue, N'')))) NOT IN (N'', N'0', N'false')`
 
 // imisDeleted holds when the contact is deleted (see the notes above).
 const imisDeleted = `n.STATUS LIKE 'D%' OR n.ID IS NULL OR csr.ContactStatusDesc = N'Delete' OR cm.MarkedForDeleteOn IS NOT NULL OR um.MarkedForDeleteOn IS NOT NULL OR cm.SyncContactID IS NULL OR um.UserId = '' OR um.ContactMaster = ''`
 
 const imisMemberFrom = `
-FROM dbo.aspnet_Applications AS a WITH (NOLOCK)
-	JOIN dbo.aspnet_Users AS au WITH (NOLOCK) ON au.ApplicationId = a.ApplicationId
-	JOIN dbo.aspnet_Membership AS m WITH (NOLOCK) ON m.UserId = au.UserId
-	JOIN dbo.UserMain AS um WITH (NOLOCK) ON um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100)))
-	JOIN dbo.ContactMain AS cm WITH (NOLOCK) ON cm.ContactKey = um.UserKey
-	LEFT JOIN dbo.ContactStatusRef AS csr WITH (NOLOCK) ON csr.ContactStatusCode = cm.ContactStatusCode
-	LEFT JOIN dbo.Name AS n WITH (NOLOCK) ON n.ID = um.ContactMaster
-	LEFT JOIN dbo.Member_Types AS mt WITH (NOLOCK) ON mt.MEMBER_TYPE = n.MEMBER_TYPE
+FROM dbo.aspnet_Applications AS a
+	JOIN dbo.aspnet_Users AS au ON au.ApplicationId = a.ApplicationId
+	JOIN dbo.aspnet_Membership AS m ON m.UserId = au.UserId
+	JOIN dbo.UserMain AS um ON um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100)))
+	JOIN dbo.ContactMain AS cm ON cm.ContactKey = um.UserKey
+	LEFT JOIN dbo.ContactStatusRef AS csr ON csr.ContactStatusCode = cm.ContactStatusCode
+	LEFT JOIN dbo.Name AS n ON n.ID = um.ContactMaster
+	LEFT JOIN dbo.Member_Types AS mt ON mt.MEMBER_TYPE = n.MEMBER_TYPE
 WHERE a.LoweredApplicationName = N'imis'`
 
 // imisListFrom is imisMemberFrom driven from UserMain, for list_members: its pages are ranges
@@ -188,15 +199,15 @@ WHERE a.LoweredApplicationName = N'imis'`
 // malformed one matches nothing instead of failing the query); the residual condition keeps
 // the lookups' rule that ProviderKey is the lower-case text of the aspnet user id.
 const imisListFrom = `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.aspnet_Users AS au WITH (NOLOCK) ON au.UserId = TRY_CONVERT(uniqueidentifier, um.ProviderKey)
+FROM dbo.UserMain AS um
+	JOIN dbo.aspnet_Users AS au ON au.UserId = TRY_CONVERT(uniqueidentifier, um.ProviderKey)
 		AND um.ProviderKey = LOWER(CAST(au.UserId AS nvarchar(100)))
-	JOIN dbo.aspnet_Applications AS a WITH (NOLOCK) ON a.ApplicationId = au.ApplicationId
-	JOIN dbo.aspnet_Membership AS m WITH (NOLOCK) ON m.UserId = au.UserId
-	JOIN dbo.ContactMain AS cm WITH (NOLOCK) ON cm.ContactKey = um.UserKey
-	LEFT JOIN dbo.ContactStatusRef AS csr WITH (NOLOCK) ON csr.ContactStatusCode = cm.ContactStatusCode
-	LEFT JOIN dbo.Name AS n WITH (NOLOCK) ON n.ID = um.ContactMaster
-	LEFT JOIN dbo.Member_Types AS mt WITH (NOLOCK) ON mt.MEMBER_TYPE = n.MEMBER_TYPE
+	JOIN dbo.aspnet_Applications AS a ON a.ApplicationId = au.ApplicationId
+	JOIN dbo.aspnet_Membership AS m ON m.UserId = au.UserId
+	JOIN dbo.ContactMain AS cm ON cm.ContactKey = um.UserKey
+	LEFT JOIN dbo.ContactStatusRef AS csr ON csr.ContactStatusCode = cm.ContactStatusCode
+	LEFT JOIN dbo.Name AS n ON n.ID = um.ContactMaster
+	LEFT JOIN dbo.Member_Types AS mt ON mt.MEMBER_TYPE = n.MEMBER_TYPE
 WHERE a.LoweredApplicationName = N'imis'`
 
 // imisRoles builds roles_by_key and roles_in_range: iMIS's asi_UserTokenUpdate steps 2-8,
@@ -213,111 +224,111 @@ func imisRoles(keyCol, umCond, now string, flag func(i int) string) string {
 		return "SELECT " + role + " AS role, " + source + " AS source"
 	}
 	return sel("r.Name", "N'user_roles'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.UserRole AS ur WITH (NOLOCK) ON ur.UserKey = um.UserKey
-	JOIN dbo.RoleMain AS r WITH (NOLOCK) ON r.RoleKey = ur.RoleKey
+FROM dbo.UserMain AS um
+	JOIN dbo.UserRole AS ur ON ur.UserKey = um.UserKey
+	JOIN dbo.RoleMain AS r ON r.RoleKey = ur.RoleKey
 WHERE ` + flag(0) + ` = 1 AND ` + umCond + ` AND ur.MarkedForDeleteOn IS NULL AND r.MarkedForDeleteOn IS NULL
 	AND NOT (r.Name = N'Everyone' AND r.IsSystem = 1)
 UNION ALL
 ` + sel("g.Name", "CASE WHEN g.GroupTypeKey = '"+memberTypeSecurity+"' THEN N'member_type_groups' ELSE N'groups' END") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.GroupMember AS gm WITH (NOLOCK) ON gm.MemberContactKey = um.UserKey
-	JOIN dbo.GroupMain AS g WITH (NOLOCK) ON g.GroupKey = gm.GroupKey
+FROM dbo.UserMain AS um
+	JOIN dbo.GroupMember AS gm ON gm.MemberContactKey = um.UserKey
+	JOIN dbo.GroupMain AS g ON g.GroupKey = gm.GroupKey
 WHERE ` + umCond + `
 	AND (gm.JoinDate IS NULL OR gm.JoinDate <= ` + now + `) AND (gm.DropDate IS NULL OR gm.DropDate >= ` + now + `)
 	AND gm.MarkedForDeleteOn IS NULL AND g.MarkedForDeleteOn IS NULL
 	AND ((` + flag(1) + ` = 1 AND g.GroupTypeKey <> '` + memberTypeSecurity + `') OR (` + flag(2) + ` = 1 AND g.GroupTypeKey = '` + memberTypeSecurity + `'))
 UNION ALL
 ` + sel("nsg.SECURITY_GROUP", "N'security_groups'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Name_Security AS ns WITH (NOLOCK) ON ns.ID = um.ContactMaster
-	JOIN dbo.Name_Security_Groups AS nsg WITH (NOLOCK) ON nsg.ID = ns.ID
+FROM dbo.UserMain AS um
+	JOIN dbo.Name_Security AS ns ON ns.ID = um.ContactMaster
+	JOIN dbo.Name_Security_Groups AS nsg ON nsg.ID = ns.ID
 WHERE ` + flag(3) + ` = 1 AND ` + umCond + ` AND LTRIM(RTRIM(nsg.SECURITY_GROUP)) <> ''
 UNION ALL
 ` + sel("n.MEMBER_TYPE", "N'member_type'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Name AS n WITH (NOLOCK) ON n.ID = um.ContactMaster
+FROM dbo.UserMain AS um
+	JOIN dbo.Name AS n ON n.ID = um.ContactMaster
 WHERE ` + flag(4) + ` = 1 AND ` + umCond + ` AND LTRIM(RTRIM(n.MEMBER_TYPE)) <> ''
 UNION ALL
 ` + sel("g.Name", "N'member_group'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Name AS n WITH (NOLOCK) ON n.ID = um.ContactMaster
-	JOIN dbo.Member_Types AS mt WITH (NOLOCK) ON mt.MEMBER_TYPE = n.MEMBER_TYPE
-	JOIN dbo.SystemConfig AS sc WITH (NOLOCK) ON sc.ParameterName = N'CM.MemberGroupKey'
-	JOIN dbo.GroupMain AS g WITH (NOLOCK) ON g.GroupKey = TRY_CONVERT(uniqueidentifier, sc.ParameterValue)
+FROM dbo.UserMain AS um
+	JOIN dbo.Name AS n ON n.ID = um.ContactMaster
+	JOIN dbo.Member_Types AS mt ON mt.MEMBER_TYPE = n.MEMBER_TYPE
+	JOIN dbo.SystemConfig AS sc ON sc.ParameterName = N'CM.MemberGroupKey'
+	JOIN dbo.GroupMain AS g ON g.GroupKey = TRY_CONVERT(uniqueidentifier, sc.ParameterValue)
 WHERE ` + flag(5) + ` = 1 AND ` + umCond + ` AND mt.MEMBER_RECORD = 1
 UNION ALL
 ` + sel("CONCAT(N'CustomerLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
-	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelMembership >= lv.LevelCode
+FROM dbo.UserMain AS um
+	JOIN dbo.Users AS su ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv ON su.LevelMembership >= lv.LevelCode
 WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
 UNION ALL
 ` + sel("CONCAT(N'BillingLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
-	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelDues >= lv.LevelCode
+FROM dbo.UserMain AS um
+	JOIN dbo.Users AS su ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv ON su.LevelDues >= lv.LevelCode
 WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
 UNION ALL
 ` + sel("CONCAT(N'CashARLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
-	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelCashAR >= lv.LevelCode
+FROM dbo.UserMain AS um
+	JOIN dbo.Users AS su ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv ON su.LevelCashAR >= lv.LevelCode
 WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
 UNION ALL
 ` + sel("CONCAT(N'EventsLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
-	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelMeeting >= lv.LevelCode
+FROM dbo.UserMain AS um
+	JOIN dbo.Users AS su ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv ON su.LevelMeeting >= lv.LevelCode
 WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
 UNION ALL
 ` + sel("CONCAT(N'OrdersLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
-	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelOrderEntry >= lv.LevelCode
+FROM dbo.UserMain AS um
+	JOIN dbo.Users AS su ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv ON su.LevelOrderEntry >= lv.LevelCode
 WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
 UNION ALL
 ` + sel("CONCAT(N'ReferralLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
-	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelReferral >= lv.LevelCode
+FROM dbo.UserMain AS um
+	JOIN dbo.Users AS su ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv ON su.LevelReferral >= lv.LevelCode
 WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
 UNION ALL
 ` + sel("CONCAT(N'CertificationLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
-	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelCert >= lv.LevelCode
+FROM dbo.UserMain AS um
+	JOIN dbo.Users AS su ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv ON su.LevelCert >= lv.LevelCode
 WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
 UNION ALL
 ` + sel("CONCAT(N'FundraisingLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
-	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelFundRaising >= lv.LevelCode
+FROM dbo.UserMain AS um
+	JOIN dbo.Users AS su ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv ON su.LevelFundRaising >= lv.LevelCode
 WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
 UNION ALL
 ` + sel("CONCAT(N'ServiceCentralLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
-	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelSC >= lv.LevelCode
+FROM dbo.UserMain AS um
+	JOIN dbo.Users AS su ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv ON su.LevelSC >= lv.LevelCode
 WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
 UNION ALL
 ` + sel("CONCAT(N'ExpoLevel', CAST(lv.LevelCode AS varchar(10)))", "N'staff_roles'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
-	JOIN dbo.LegacySecurityLevelRef AS lv WITH (NOLOCK) ON su.LevelExpo >= lv.LevelCode
+FROM dbo.UserMain AS um
+	JOIN dbo.Users AS su ON su.UserId = um.UserId
+	JOIN dbo.LegacySecurityLevelRef AS lv ON su.LevelExpo >= lv.LevelCode
 WHERE ` + flag(6) + ` = 1 AND ` + umCond + `
 UNION ALL
 ` + sel("N'SysAdmin'", "N'staff_roles'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
-	JOIN dbo.Users AS su WITH (NOLOCK) ON su.UserId = um.UserId
+FROM dbo.UserMain AS um
+	JOIN dbo.Users AS su ON su.UserId = um.UserId
 WHERE ` + flag(6) + ` = 1 AND ` + umCond + ` AND su.LevelSystem >= 8
 UNION ALL
 ` + sel("N'Everyone'", "N'everyone'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
+FROM dbo.UserMain AS um
 WHERE ` + flag(7) + ` = 1 AND ` + umCond + `
 UNION ALL
 ` + sel("N'AuthenticatedUsers'", "N'authenticated_users'") + `
-FROM dbo.UserMain AS um WITH (NOLOCK)
+FROM dbo.UserMain AS um
 WHERE ` + flag(8) + ` = 1 AND ` + umCond
 }
 
@@ -413,7 +424,7 @@ func (d imisDialect) keyed(s string) string {
 	if d.contactKey {
 		return s
 	}
-	byProvider := "IN (SELECT pk.UserKey FROM dbo.UserMain AS pk WITH (NOLOCK) WHERE pk.ProviderKey = @p1)"
+	byProvider := "IN (SELECT pk.UserKey FROM dbo.UserMain AS pk WHERE pk.ProviderKey = @p1)"
 	return strings.NewReplacer(
 		"um.UserKey AS user_key,", "um.ProviderKey AS user_key,\n\tum.UserKey AS contact_key,",
 		"SELECT um.UserKey AS user_key,", "SELECT um.ProviderKey AS user_key,",
