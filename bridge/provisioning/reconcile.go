@@ -91,6 +91,10 @@ type ReconcileResult struct {
 	// Failed is how many members could not be brought up to date (logged; the next pass
 	// tries again).
 	Failed int
+	// Unconfirmed is how many members the AMS refused on the listing's read (or the key
+	// look-up's) but not on a second read (ErrRefusalUnconfirmed): left as they were, and
+	// looked at again by the next poll that sees them change or the next pass.
+	Unconfirmed int
 }
 
 // maxConsecutiveFailures stops a pass whose member updates keep failing: something is wrong
@@ -157,7 +161,7 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 	}
 	res.Finished = true
 	s.log.InfoContext(ctx, "shadow: reconcile finished", "listed", res.Listed, "compared", res.Compared,
-		"gone", res.Gone, "failed", res.Failed, "resumed", res.Resumed, "duration", finished.Sub(st.StartedAt))
+		"gone", res.Gone, "failed", res.Failed, "unconfirmed", res.Unconfirmed, "resumed", res.Resumed, "duration", finished.Sub(st.StartedAt))
 	return res, nil
 }
 
@@ -201,6 +205,14 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, re
 	outcome := func(err error, what, key string) error {
 		if err == nil {
 			fails = 0
+			return nil
+		}
+		if errors.Is(err, ErrRefusalUnconfirmed) && !errors.Is(err, legacy.ErrUnavailable) && ctx.Err() == nil {
+			// Two reads of the AMS disagreed (logged by confirmRefusal): not a failure of the
+			// member or of the store. (The second read failing with the AMS away stops the pass,
+			// as below.)
+			fails = 0
+			res.Unconfirmed++
 			return nil
 		}
 		// The AMS away stops the pass (it resumes there); a contract fault of this member's

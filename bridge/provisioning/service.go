@@ -220,6 +220,8 @@ func (s *Service) runPoller(ctx context.Context) {
 		case err != nil && ctx.Err() != nil:
 		case err != nil && transient(err):
 			down.Fail(ctx, s.log, s.now(), "shadow: poll failed; retrying every poll_interval", err)
+		case errors.Is(err, ErrRefusalUnconfirmed): // said by confirmRefusal
+			s.log.InfoContext(ctx, "shadow: poll stopped at a member whose refusal was not confirmed; polling again at poll_interval", "err", err)
 		case err != nil:
 			s.log.ErrorContext(ctx, "shadow: poll failed", "err", err)
 		default:
@@ -407,9 +409,14 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 		m.Roles = roles
 	}
 	if d := s.access.Decide(ctx, m, subject, access.AnyClient, s.now()); !d.Allowed() {
-		// The member may no longer sign in anywhere: end everything, in one transaction.
-		return s.deactivate(ctx, subject, d.Reason, users, func(su *store.ShadowUser) (store.ShadowUpdate, error) {
-			up, _, err := s.update(ctx, m, subject, su.ClientID, su, false)
+		// The member may no longer sign in anywhere: end everything, in one transaction, once a
+		// second read agrees (confirmRefusal).
+		cm, cd, err := s.confirmRefusal(ctx, m, subject, users, d)
+		if err != nil {
+			return err
+		}
+		return s.deactivate(ctx, subject, cd.Reason, users, func(su *store.ShadowUser) (store.ShadowUpdate, error) {
+			up, _, err := s.update(ctx, cm, subject, su.ClientID, su, false)
 			return up, err
 		})
 	}
@@ -426,6 +433,86 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 		}
 	}
 	return errors.Join(failed...)
+}
+
+// ErrRefusalUnconfirmed is a member's sync that found the member refused (d, from the read it
+// was given) while they still had something to lose, and a second read of the AMS that did not
+// agree or failed: nothing was ended, and the member is synced again at the next poll (the
+// watermark stays before them) or reconcile pass (counted in ReconcileResult.Unconfirmed).
+var ErrRefusalUnconfirmed = errors.New("shadow: refusal not confirmed by a second read of the AMS")
+
+// freshLookup is a directory whose MemberByKey may answer from a cache (legacy/cache) and that
+// can also ask the AMS itself.
+type freshLookup interface {
+	FreshMemberByKey(ctx context.Context, key string) (*legacy.Member, error)
+}
+
+// freshMember reads a member from the AMS itself, past any cache in front of it.
+func (s *Service) freshMember(ctx context.Context, key string) (*legacy.Member, error) {
+	if f, ok := s.dir.(freshLookup); ok {
+		return f.FreshMemberByKey(ctx, key)
+	}
+	return s.dir.MemberByKey(ctx, key)
+}
+
+// confirmRefusal checks the refusal d of m (as the poll, the reconcile listing or a look-up
+// read it) before syncUsers ends everything of the member on it, and returns the member and
+// decision to deactivate with (review s25 Y-7). One read is not enough: the poller reads a
+// member because the AMS has just written them, and a read during a save (or of one rolled
+// back) can see a contact half written, while the sessions ended and the refresh tokens
+// revoked do not come back when the next read is right. So a member who has something to lose
+// (an active shadow user at a target, a live session or a live refresh token: allowed at the
+// last sync) is read again, past any cache, and decided again; the refusal stands only when
+// that read refuses too (or no longer finds the member). When it allows them, or fails, nothing
+// is ended: the error wraps ErrRefusalUnconfirmed and the member is synced again later. A
+// member with nothing to lose (refused at the last sync already) is deactivated on the one read:
+// that only writes their shadow users' states again.
+func (s *Service) confirmRefusal(ctx context.Context, m *legacy.Member, subject string, users []*store.ShadowUser, d access.Decision) (*legacy.Member, access.Decision, error) {
+	lose, err := s.anythingToEnd(ctx, subject, users)
+	if err != nil || !lose {
+		return m, d, err
+	}
+	fresh, err := s.freshMember(ctx, m.Key)
+	switch {
+	case errors.Is(err, legacy.ErrNotFound):
+		return m, d, nil // gone since (or no longer a login): refused all the same
+	case err != nil:
+		s.log.WarnContext(ctx, "shadow: member refused, but the read confirming it failed; nothing ended, synced again later",
+			"subject", subject, "member_key", m.Key, "reason", d.Reason, "err", err)
+		return nil, d, fmt.Errorf("%w: member %s: second read: %w", ErrRefusalUnconfirmed, m.Key, err)
+	}
+	if fresh.UpdatedAt.IsZero() {
+		fresh.UpdatedAt = m.UpdatedAt
+	}
+	fd := s.access.Decide(ctx, fresh, subject, access.AnyClient, s.now())
+	if fd.Allowed() {
+		s.log.WarnContext(ctx, "shadow: member refused by one read of the AMS and allowed by the next; nothing ended, synced again later",
+			"subject", subject, "member_key", m.Key, "reason", d.Reason)
+		return nil, d, fmt.Errorf("%w: member %s: refused (%s), then allowed", ErrRefusalUnconfirmed, m.Key, d.Reason)
+	}
+	return fresh, fd, nil
+}
+
+// anythingToEnd reports whether deactivating the subject would end something the member holds:
+// an active shadow user at a provisioning target, a live session or a live refresh token.
+func (s *Service) anythingToEnd(ctx context.Context, subject string, users []*store.ShadowUser) (bool, error) {
+	for _, su := range users {
+		if _, ok := s.targets[su.ClientID]; ok && su.Active {
+			return true, nil
+		}
+	}
+	sessions, err := s.store.Sessions(ctx, subject)
+	if err != nil {
+		return false, fmt.Errorf("sessions: %w", err)
+	}
+	if len(sessions) > 0 {
+		return true, nil
+	}
+	rts, err := s.store.ListRefreshTokens(ctx, subject, "")
+	if err != nil {
+		return false, fmt.Errorf("refresh tokens: %w", err)
+	}
+	return len(rts) > 0, nil
 }
 
 // syncUser brings the member's shadow user at one app in line (syncUsers, for a member who may

@@ -170,6 +170,23 @@ func (c *Directory) MemberByKey(ctx context.Context, key string) (*legacy.Member
 	return clone(m), nil
 }
 
+// FreshMemberByKey asks the wrapped directory, never the cache (nor a fetch already in flight,
+// which may have begun before the AMS's last commit), and puts what it read in the cache; a
+// member the AMS no longer knows leaves it. It is the second read that confirms a refusal before
+// provisioning ends a member's sessions and tokens (review s25 Y-7): from the cache it would
+// only repeat the read it is meant to check.
+func (c *Directory) FreshMemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
+	m, err := c.next.MemberByKey(ctx, key)
+	if errors.Is(err, legacy.ErrNotFound) {
+		c.Invalidate(key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.putMember(m)
+	return m, nil
+}
+
 // SharedMemberByKey is MemberByKey without the copy: on a hit the member is the cached value
 // itself, shared with every other caller until it is replaced, so it must never be modified
 // (nor its roles, grants or extra fields). For a reader that only looks (the hooks' member

@@ -573,3 +573,34 @@ func BenchmarkMemberByKeyHit(b *testing.B) {
 		})
 	}
 }
+
+// TestFreshMemberByKey (session 26, review s25 Y-7): the confirming read asks the wrapped
+// directory even when the member is cached, and what it read replaces the cached member; a
+// member the AMS no longer knows is dropped from the cache, not served from it.
+func TestFreshMemberByKey(t *testing.T) {
+	f, c, _ := setup(t)
+	if _, err := c.MemberByKey(ctx, "K1"); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.members["K1"].FullName = "Alice Changed"
+	f.mu.Unlock()
+	for i := 1; i <= 2; i++ {
+		m, err := c.FreshMemberByKey(ctx, "K1")
+		if err != nil || m.FullName != "Alice Changed" || f.n("key") != 1+i {
+			t.Fatalf("FreshMemberByKey #%d = %+v, %v; %d reads of the directory, want %d", i, m, err, f.n("key"), 1+i)
+		}
+	}
+	if m, _ := c.MemberByKey(ctx, "K1"); m.FullName != "Alice Changed" || f.n("key") != 3 {
+		t.Fatalf("cached after the fresh read: %+v, %d reads; want the fresh member from the cache", m, f.n("key"))
+	}
+	f.mu.Lock()
+	delete(f.members, "K1")
+	f.mu.Unlock()
+	if _, err := c.FreshMemberByKey(ctx, "K1"); !errors.Is(err, legacy.ErrNotFound) {
+		t.Fatalf("FreshMemberByKey of a member gone: %v, want ErrNotFound", err)
+	}
+	if _, err := c.MemberByKey(ctx, "K1"); !errors.Is(err, legacy.ErrNotFound) {
+		t.Fatalf("MemberByKey after the fresh read found it gone: %v, want ErrNotFound (not the cached member)", err)
+	}
+}
