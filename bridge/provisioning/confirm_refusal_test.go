@@ -15,13 +15,15 @@ import (
 
 // flicker is the AMS read during a save of alice's contact: the next reads of her rows (by the
 // change scan's member read, the reconcile listing or a look-up by key) answer her as a
-// read-uncommitted query could see her mid-save, deleted (her Name row not seen), and the reads
-// after that her committed row. down makes the look-ups by key fail as unavailable.
+// read-uncommitted query could see her mid-save, deleted (her Name row not seen) or lapsed
+// (spoil), and the reads after that her committed row. down makes the look-ups by key fail as
+// unavailable.
 type flicker struct {
 	*listing
 	mu    sync.Mutex
-	dirty int  // this many reads of alice answer her deleted
-	down  bool // MemberByKey fails as unavailable
+	dirty int                  // this many reads of alice answer her deleted (or spoiled)
+	spoil func(*legacy.Member) // how; nil: deleted
+	down  bool                 // MemberByKey fails as unavailable
 	reads []string
 	byKey map[string]int // look-ups by key, per key
 }
@@ -34,8 +36,12 @@ func (f *flicker) read(how string, m *legacy.Member) *legacy.Member {
 	defer f.mu.Unlock()
 	if f.dirty > 0 {
 		f.dirty--
-		m.Standing.Deleted = true
-		how += " (deleted)"
+		how += " (dirty)"
+		if f.spoil == nil {
+			m.Standing.Deleted = true
+		} else {
+			f.spoil(m)
+		}
 	}
 	f.reads = append(f.reads, how)
 	return m
@@ -97,26 +103,42 @@ func TestRefusalConfirmedBeforeDeactivation(t *testing.T) {
 		reconcile bool // a reconcile pass, else a change poll
 		dirty     int  // reads of alice that answer her deleted
 		down      bool // the second read fails
-		// ended: alice's session and tokens are ended and her shadow user inactive.
+		// lapse: the dirty reads lapse her membership (paid through last month) at the portal,
+		// which requires a current one, instead of deleting her.
+		lapse bool
+		// ended: alice's session and tokens are ended and her shadow user inactive (with lapse:
+		// her portal token revoked and her portal shadow user inactive).
 		ended bool
 		// reads: the reads of alice's rows, in order.
 		reads []string
 	}{
 		{name: "poll: deleted once, then the real row", dirty: 1,
-			reads: []string{"changed (deleted)", "by key"}},
+			reads: []string{"changed (dirty)", "by key"}},
 		{name: "poll: deleted on both reads", dirty: 2, ended: true,
-			reads: []string{"changed (deleted)", "by key (deleted)"}},
+			reads: []string{"changed (dirty)", "by key (dirty)"}},
 		{name: "poll: the second read fails", dirty: 1, down: true,
-			reads: []string{"changed (deleted)", "by key (unavailable)"}},
+			reads: []string{"changed (dirty)", "by key (unavailable)"}},
 		{name: "reconcile: deleted once, then the real row", reconcile: true, dirty: 1,
-			reads: []string{"listed (deleted)", "by key"}},
+			reads: []string{"listed (dirty)", "by key"}},
 		{name: "reconcile: deleted on both reads", reconcile: true, dirty: 2, ended: true,
-			reads: []string{"listed (deleted)", "by key (deleted)"}},
+			reads: []string{"listed (dirty)", "by key (dirty)"}},
+		{name: "poll: lapsed at a require_current app once", lapse: true, dirty: 1,
+			reads: []string{"changed (dirty)", "by key"}},
+		{name: "poll: lapsed at a require_current app on both reads", lapse: true, dirty: 2, ended: true,
+			reads: []string{"changed (dirty)", "by key (dirty)"}},
+		{name: "reconcile: lapsed at a require_current app once", reconcile: true, lapse: true, dirty: 1,
+			reads: []string{"listed (dirty)", "by key"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newReconcileFixture(t)
 			ams := &flicker{listing: r.list}
+			if tc.lapse {
+				ams.spoil = func(m *legacy.Member) { m.PaidThrough = time.Now().AddDate(0, -1, 0) }
+				portal := r.opts.Targets["portal"]
+				portal.RequireCurrent = true
+				r.opts.Targets = map[string]provisioning.Target{"portal": portal}
+			}
 			r.opts.Directory = cache.New(ams, cache.Options{TTL: time.Hour})
 			r.start()
 			ctx := t.Context()
@@ -151,7 +173,15 @@ func TestRefusalConfirmedBeforeDeactivation(t *testing.T) {
 			if got := ams.readsOfAlice(); !slices.Equal(got, tc.reads) {
 				t.Errorf("reads of alice = %q; want %q", got, tc.reads)
 			}
-			if got := r.aliceEnded(); got != tc.ended {
+			if tc.lapse {
+				portalToken, err := r.st.Family(ctx, r.rts[0].FamilyID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if portalToken.Revoked != tc.ended {
+					t.Fatalf("alice's portal token revoked = %v; want %v", portalToken.Revoked, tc.ended)
+				}
+			} else if got := r.aliceEnded(); got != tc.ended {
 				t.Fatalf("alice's session and tokens ended = %v; want %v", got, tc.ended)
 			}
 			if got := r.shadowUser(aliceSub).Active; got == tc.ended {

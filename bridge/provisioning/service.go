@@ -423,12 +423,28 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 	// One app's failure (its access rule or claim policy cannot be evaluated, a store write)
 	// does not hold back the member's other apps: a lapse there is still acted on now. The
 	// failures are returned together, so the member is synced again.
+	// A lapse at an app is confirmed as a refusal everywhere is (confirmRefusal), with one
+	// second read of the member for all of their apps.
+	var (
+		fresh    *legacy.Member
+		freshErr error
+		read     bool
+	)
+	reread := func() (*legacy.Member, error) {
+		if !read {
+			read = true
+			if fresh, freshErr = s.freshMember(ctx, m.Key); freshErr == nil && fresh.UpdatedAt.IsZero() {
+				fresh.UpdatedAt = m.UpdatedAt
+			}
+		}
+		return fresh, freshErr
+	}
 	var failed []error
 	for _, su := range users {
 		if _, ok := s.targets[su.ClientID]; !ok {
 			continue
 		}
-		if err := s.syncUser(ctx, m, subject, su); err != nil {
+		if err := s.syncUser(ctx, m, subject, su, reread); err != nil {
 			failed = append(failed, fmt.Errorf("client %s: %w", su.ClientID, err))
 		}
 	}
@@ -517,12 +533,34 @@ func (s *Service) anythingToEnd(ctx context.Context, subject string, users []*st
 
 // syncUser brings the member's shadow user at one app in line (syncUsers, for a member who may
 // sign in somewhere).
-func (s *Service) syncUser(ctx context.Context, m *legacy.Member, subject string, su *store.ShadowUser) error {
+func (s *Service) syncUser(ctx context.Context, m *legacy.Member, subject string, su *store.ShadowUser,
+	reread func() (*legacy.Member, error)) error {
 	up, d, err := s.update(ctx, m, subject, su.ClientID, su, true)
 	if err != nil {
 		return err
 	}
 	if su.Active && !up.User.Active {
+		// As for a refusal everywhere (confirmRefusal): the lapse stands only when a second
+		// read of the AMS, past any cache, lapses the member here too (or no longer finds them).
+		fm, err := reread()
+		switch {
+		case errors.Is(err, legacy.ErrNotFound):
+		case err != nil:
+			s.log.WarnContext(ctx, "shadow: member lapsed at a client, but the read confirming it failed; nothing ended, synced again later",
+				"subject", subject, "member_key", m.Key, "client", su.ClientID, "reason", d.Reason, "err", err)
+			return fmt.Errorf("%w: member %s: second read: %w", ErrRefusalUnconfirmed, m.Key, err)
+		default:
+			fup, fd, err := s.update(ctx, fm, subject, su.ClientID, su, true)
+			if err != nil {
+				return err
+			}
+			if fup.User.Active {
+				s.log.WarnContext(ctx, "shadow: member lapsed at a client by one read of the AMS and not by the next; nothing ended, synced again later",
+					"subject", subject, "member_key", m.Key, "client", su.ClientID, "reason", d.Reason)
+				return fmt.Errorf("%w: member %s at %s: refused (%s), then allowed", ErrRefusalUnconfirmed, m.Key, su.ClientID, d.Reason)
+			}
+			up, d = fup, fd
+		}
 		// Lapsed per this client's rule: revoke this client's grants and log it out there.
 		if ev, err := s.logouts.SubjectEvent(ctx, su.ClientID, subject); err != nil {
 			return err
