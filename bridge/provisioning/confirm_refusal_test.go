@@ -235,3 +235,24 @@ func TestRefusalNothingToLoseNotReadAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestUnlistedLookedUpPastTheCache (session 26): a member the listing skipped is looked up in
+// the AMS itself. Through the profile cache, which still held carol from an earlier look-up,
+// a contact deleted since was "found" and kept signed in until the cache entry expired.
+func TestUnlistedLookedUpPastTheCache(t *testing.T) {
+	r := newReconcileFixture(t)
+	r.opts.Directory = cache.New(r.list, cache.Options{TTL: time.Hour})
+	r.start()
+	ctx := t.Context()
+	if _, err := r.opts.Directory.MemberByKey(ctx, carolKey); err != nil {
+		t.Fatal(err)
+	}
+	r.dir.Remove("carol")
+	res, err := r.svc.Reconcile(ctx)
+	if err != nil || res.Gone != 1 {
+		t.Fatalf("pass = %+v, %v; want carol gone", res, err)
+	}
+	if r.shadowUser(carolSub).Active {
+		t.Fatal("carol, deleted in the AMS, still active at the portal")
+	}
+}

@@ -288,11 +288,12 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, re
 }
 
 // reconcileUnlisted handles a subject whose member the listing skipped: it is looked up by
-// key, and deactivated when the AMS does not know it any more (a lookup that fails for any
-// other reason deactivates nothing). A member found after all (created or restored since
+// key in the AMS itself (past the profile cache, which may still hold the member from a
+// sign-in), and deactivated when the AMS does not know it any more (a lookup that fails for
+// any other reason deactivates nothing). A member found after all (created or restored since
 // the listing) is brought up to date.
 func (s *Service) reconcileUnlisted(ctx context.Context, sub *store.Subject) (gone bool, err error) {
-	m, err := s.dir.MemberByKey(ctx, sub.MemberKey)
+	m, err := s.freshMember(ctx, sub.MemberKey)
 	switch {
 	case err == nil:
 		return false, s.syncSubject(ctx, m, sub.Subject)
