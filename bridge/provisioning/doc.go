@@ -8,7 +8,11 @@
 // stored one; a real change writes the new digest and an outbox event in one transaction. A member who may no longer sign in (disabled, locked
 // out, deleted...) or, at a client whose target says require_current, whose membership lapsed,
 // is deactivated there: shadow user inactive, sessions ended, refresh and access tokens revoked,
-// back-channel logout queued, all in one transaction.
+// back-channel logout queued, all in one transaction. Such a deactivation of a member who still
+// holds something is done only when a second read of the member from the AMS itself, past the
+// profile cache, agrees with the first (confirmRefusal; review s25 Y-7): the poller reads a
+// member because the AMS has just written them, and one read can catch a save half done.
+// Otherwise nothing is ended and the sync answers ErrRefusalUnconfirmed, to be retried.
 //
 // Change polling and each reconcile page run one at a time across replicas, under the job lock
 // SyncLockName, and move the sync epoch (the watermark SyncEpoch) to odd when they begin and to
