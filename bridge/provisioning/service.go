@@ -420,9 +420,6 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 			return up, err
 		})
 	}
-	// One app's failure (its access rule or claim policy cannot be evaluated, a store write)
-	// does not hold back the member's other apps: a lapse there is still acted on now. The
-	// failures are returned together, so the member is synced again.
 	// A lapse at an app is confirmed as a refusal everywhere is (confirmRefusal), with one
 	// second read of the member for all of their apps.
 	var (
@@ -439,6 +436,9 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 		}
 		return fresh, freshErr
 	}
+	// One app's failure (its access rule or claim policy cannot be evaluated, a store write)
+	// does not hold back the member's other apps: a lapse there is still acted on now. The
+	// failures are returned together, so the member is synced again.
 	var failed []error
 	for _, su := range users {
 		if _, ok := s.targets[su.ClientID]; !ok {
