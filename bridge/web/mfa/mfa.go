@@ -312,12 +312,22 @@ type loaded struct {
 	data   challengeData
 	// sess is a step-up's session as the store has it now (nil for a sign-in).
 	sess *sso.Session
-	// unproved: the step passes without a factor or password checked ("continue"), so a
-	// step-up leaves the session's auth time as it was (pass).
-	unproved bool
-	// at is when a sign-in the step passes authenticated the member, when no factor of theirs
-	// was checked at it (signInTime); zero: now, a factor was (pass).
+	// at is when the member was last authenticated when the step checks no factor or password
+	// of theirs (firstFactorTime: "continue", or a first factor enrolled); zero: now, one was
+	// (pass).
 	at time.Time
+}
+
+// firstFactorTime is the time a session the step opens or steps up keeps when no factor or
+// password of the member's is checked at it (the reset notice acknowledged, a first factor
+// enrolled: OIDC Core 2, auth_time): a sign-in's first factor's (signInTime), a step-up's
+// session's own auth time as the store has it now, so the step makes it no more recent than it
+// was (review s24 X-3: a step-up enrolling a first factor set it to now).
+func (l *loaded) firstFactorTime() time.Time {
+	if l.ch.Kind == kindStepUp && l.sess != nil {
+		return l.sess.AuthTime
+	}
+	return l.signInTime()
 }
 
 var errChallengeUsed = errors.New("mfa challenge used")
@@ -593,13 +603,13 @@ func (h *Handler) stepSubmit(c echo.Context) error {
 		}
 		amr = mfa.WithFactor(l.ch.AMR, mfa.AMROTP)
 		// Enrolling proves who holds the new authenticator, not who the member is: a sign-in
-		// keeps its first factor's time (signInTime).
-		l.at = l.signInTime()
+		// keeps its first factor's time, a step-up its session's (firstFactorTime).
+		l.at = l.firstFactorTime()
 	case "continue":
 		if !l.done() && (l.f.Any() || l.reason != mfa.ReasonNotNeeded) {
 			return h.render(c, http.StatusBadRequest, l, stepData{Error: "A second factor is needed to go on."})
 		}
-		amr, l.unproved, l.at = l.ch.AMR, true, l.signInTime()
+		amr, l.at = l.ch.AMR, l.firstFactorTime()
 	default:
 		return h.render(c, http.StatusBadRequest, l, stepData{Error: "Choose how to confirm it's you."})
 	}
@@ -722,8 +732,8 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 	case l.ch.Kind == kindSignIn:
 		next = "/account"
 	}
-	// A sign-in's time (signInTime): now when a factor of the member's was checked here, else
-	// its first factor's.
+	// The session's time: now when a factor (or the password) of the member's was checked
+	// here, else its first factor's or, for a step-up, its own (firstFactorTime).
 	at := l.at
 	if at.IsZero() {
 		at = h.Now()
@@ -771,10 +781,8 @@ func (h *Handler) pass(c echo.Context, l *loaded, amr []string, answer bool) (st
 			}
 		}
 	case kindStepUp:
-		at := h.Now() // l.at is a sign-in's only
-		if l.unproved && l.sess != nil {
-			at = l.sess.AuthTime // nothing was checked: the session is no more recent than it was
-		}
+		// at: now when a factor or the password was checked here, else the session's own time
+		// (nothing checked, or a first factor enrolled: it is no more recent than it was).
 		if err := h.Store.UpgradeSession(ctx, l.ch.SessionID, l.ch.AMR, amr, at); err != nil {
 			if errors.Is(err, sso.ErrConflict) || errors.Is(err, sso.ErrNotFound) {
 				return "", h.used(c)

@@ -280,13 +280,17 @@ func withPassword(amr []string) []string {
 	return append(slices.Clone(amr), "pwd")
 }
 
-// upgrade records a second factor of method on sess (compare-and-set on its methods).
+// upgrade records a second factor of method, just enrolled, on sess (compare-and-set on its
+// methods). Its auth time stays as it was: enrolling proves who holds the new authenticator,
+// not who the member is (OIDC Core 2, auth_time; the step's firstFactorTime), so an app's
+// max_age and the security page's own freshness take the session as no more recent than its
+// sign-in (review s24 X-3: it was set to now).
 func (h *Handler) upgrade(c echo.Context, sess *sso.Session, method string) error {
 	if mfa.HasMFA(sess.AMR) {
 		return nil
 	}
 	amr := mfa.WithFactor(sess.AMR, method)
-	err := h.Store.UpgradeSession(c.Request().Context(), sess.ID, sess.AMR, amr, h.Now())
+	err := h.Store.UpgradeSession(c.Request().Context(), sess.ID, sess.AMR, amr, sess.AuthTime)
 	switch {
 	case err == nil:
 		sess.AMR = amr
