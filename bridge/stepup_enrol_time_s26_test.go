@@ -1,7 +1,6 @@
 package bridge_test
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -21,7 +20,6 @@ import (
 // session's auth time to now: a password sign-in of minutes ago became "just signed in" for an
 // app's max_age and for the security page.
 func TestStepUpEnrolmentKeepsAuthTime(t *testing.T) {
-	continueRe := regexp.MustCompile(`id="mfa-continue" href="([^"]+)"`)
 	for _, where := range []string{"step-up page", "security page"} {
 		t.Run(where, func(t *testing.T) {
 			e := newEnv(t, func(c *bridge.Config) {

@@ -18,6 +18,7 @@ import (
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/throttle"
+	"github.com/ssobridge/ssobridge/bridge/upstream"
 	"github.com/ssobridge/ssobridge/bridge/web"
 	"github.com/ssobridge/ssobridge/bridge/web/authflow"
 	"github.com/ssobridge/ssobridge/bridge/web/session"
@@ -96,12 +97,30 @@ type challengeData struct {
 // signInTime is when a sign-in challenge's first factor authenticated the member (challengeData
 // AuthTime, else when the challenge was made): the time a session it opens takes when no
 // factor is checked at the step.
+//
+// A continuation (Auto) and an upstream sign-in's step (Upstream) are always written with their
+// AuthTime since session 24 (continueSignIn, AfterFirstFactor); one without it was written by
+// an older version during a rolling upgrade, which did not record when its sign-in
+// authenticated the member (its challenge was made after a factor passed, or after an
+// upstream provider's answer of any age). Such a time is unknown: it is taken as not recent
+// (fail closed), unknownAuthAge before the challenge was made, as an upstream sign-in without
+// auth_time is (upstream.SessionAuthTime), never as when the challenge was made nor now: the
+// member signs in again where an app or the security page asks for a recent sign-in (brief s26
+// D item 3).
 func (l *loaded) signInTime() time.Time {
-	if !l.data.AuthTime.IsZero() {
+	switch {
+	case !l.data.AuthTime.IsZero():
 		return l.data.AuthTime
+	case l.data.Auto || l.data.Upstream != nil:
+		return l.ch.CreatedAt.Add(-unknownAuthAge)
 	}
 	return l.ch.CreatedAt
 }
+
+// unknownAuthAge is how long before it a sign-in whose time is unknown counts as authenticated
+// (signInTime): upstream.UnknownAuthAge, longer than the longest mfa.step_up_max_age, so that
+// no freshness check takes it as recent.
+const unknownAuthAge = upstream.UnknownAuthAge
 
 func readChallengeData(b []byte) challengeData {
 	var d challengeData
@@ -213,8 +232,13 @@ func (h *Handler) AfterFirstFactor(c echo.Context, ff *authflow.FirstFactor) (st
 	}
 	cd := challengeData{Notice: notice, Next: ff.Next, Upstream: ff.Upstream, Detail: ff.Detail, MFA: ff.RequireMFA,
 		Held: ff.Upstream != nil}
-	if now := h.Now(); !ff.AuthTime.IsZero() && ff.AuthTime.Before(now) {
-		cd.AuthTime = ff.AuthTime // an upstream provider's: see signInTime
+	if !ff.AuthTime.IsZero() {
+		// An upstream provider's (see signInTime), never after now: recorded also when it is
+		// now, so that a step without it is known to be an older version's.
+		cd.AuthTime = ff.AuthTime
+		if now := h.Now(); cd.AuthTime.After(now) {
+			cd.AuthTime = now
+		}
 	}
 	if ff.AR == nil && ff.Client != nil {
 		cd.App = ff.Client.Name
