@@ -24,8 +24,6 @@ var headRefused = []string{
 	"/authorize",               // stores the authorization request (protocol.go)
 	"/authorize/callback",      // completes the request: its code
 	"/login",                   // binds the request to the browser; may finish the sign-in
-	"/consent",                 // binds an unbound request; audits a used or another browser's
-	"/login/mfa",               // passes a continuation's challenge; begins a TOTP enrolment
 	"/device/done",             // records the member's decision on the device's request
 	"/logout/ams",              // ends the session when the AMS website asks
 	"/upstream/:name/callback", // spends the upstream state, signs in

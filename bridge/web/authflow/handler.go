@@ -190,17 +190,18 @@ type Handler struct {
 // op's authorize callback is mounted by the caller through Callback.
 //
 // HEAD (RFC 9110 9.3.2: GET without the body, and without the GET's writes) is answered by
-// the device page only, which reads nothing and sets no cookie for a HEAD (session.Cookies).
-// The others refuse it (405, Allow naming GET): the login page binds a new request to the
-// browser (a write, whatever id it is given, counted by the anonymous limit) and may finish
-// the sign-in at once with the browser's session; the consent page binds a request not bound
-// yet and writes an audit row for a used one or another browser's; the device result page
+// the device page, which reads nothing and sets no cookie for a HEAD (session.Cookies), and by
+// the consent page, whose GET binds a request not bound yet and writes an audit row for a used
+// one or another browser's: its HEAD answers as that GET without either (ClaimRequest,
+// RequestState). The others refuse it (405, Allow naming GET): the login page binds a new
+// request to the browser (a write, whatever id it is given, counted by the anonymous limit)
+// and may finish the sign-in at once with the browser's session; the device result page
 // (PathDeviceDone) records the member's decision on the device's request.
 func (h *Handler) Mount(e *echo.Echo) {
 	// The page binds a new request to the browser (a write, whatever id it is given).
 	e.GET(PathLogin, h.LimitAnonymous("login", false, h.loginPage))
 	e.POST(PathLogin, h.loginSubmit) // failures are throttled; their audit rows are rate-limited
-	e.GET(PathConsent, h.consentPage)
+	e.Match([]string{http.MethodGet, http.MethodHead}, PathConsent, h.consentPage)
 	e.POST(PathConsent, h.consentSubmit)
 	e.POST(PathAccount, h.accountSubmit)
 	if h.Provider.DeviceEnabled() {

@@ -113,6 +113,11 @@ func (h *Handler) ClaimRequest(c echo.Context, ar *sso.AuthRequest) error {
 	}
 	// A new binding is saved in the cookie only once it has bound the request.
 	browser, fresh := h.Cookies.PeekRequestBrowser(c)
+	if ar.Browser == "" && c.Request().Method == http.MethodHead {
+		// A HEAD is answered as the GET that binds the request would be, without the binding
+		// (RFC 9110 9.3.2: the consent and step pages answer HEAD).
+		ar.Browser = browser
+	}
 	if ar.Browser == "" {
 		if err := h.Store.BindAuthRequest(c.Request().Context(), ar.ID, browser); err != nil {
 			return err
@@ -144,19 +149,24 @@ type RequestState struct {
 // RequestState decides the answer to err, a sign-in request this browser may not go on with
 // (ar: the request as read, nil when it is gone): already used (sso.ErrAuthRequestUsed),
 // bound to another browser (sso.ErrAuthRequestElsewhere, offering to start over), expired or
-// unknown (sso.ErrNotFound); and writes its audit row. ok is false (nothing written) for
-// another error.
+// unknown (sso.ErrNotFound); and writes its audit row (not for a HEAD, which writes nothing).
+// ok is false (nothing written) for another error.
 func (h *Handler) RequestState(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, err error) (a RequestState, ok bool) {
 	ctx := c.Request().Context()
+	audit := func(e *store.AuditEvent) {
+		if c.Request().Method != http.MethodHead {
+			h.Audit.Anonymous(ctx, e)
+		}
+	}
 	switch {
 	case errors.Is(err, sso.ErrAuthRequestUsed):
-		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "authorize.request_used", ClientID: ar.ClientID, IP: c.RealIP()})
+		audit(&store.AuditEvent{Event: "authorize.request_used", ClientID: ar.ClientID, IP: c.RealIP()})
 		return RequestState{Status: http.StatusConflict, Heading: "This sign-in link was already used",
 			Message: "The sign-in this link belongs to has been finished, so it cannot be used again.",
 			Hint:    "Go back to the app and start signing in again.",
 			Short:   "This sign-in was finished already. Go back to the app and start signing in again."}, true
 	case errors.Is(err, sso.ErrAuthRequestElsewhere):
-		h.Audit.Anonymous(ctx, &store.AuditEvent{Event: "authorize.request_elsewhere", ClientID: ar.ClientID, IP: c.RealIP()})
+		audit(&store.AuditEvent{Event: "authorize.request_elsewhere", ClientID: ar.ClientID, IP: c.RealIP()})
 		a := RequestState{Status: http.StatusForbidden, Title: "Start signing in again", Heading: "This sign-in was started in another browser",
 			Message: "For your safety, a sign-in can only be finished in the browser where it was first opened, and this is another browser.",
 			Hint:    "If you did not start it yourself, someone may have sent you this link: do not sign in through it. Otherwise start again from the app in this browser.",

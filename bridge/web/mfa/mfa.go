@@ -157,12 +157,13 @@ type Handler struct {
 	StepUpMaxAge time.Duration
 }
 
-// Mount adds the pages. The security page answers HEAD as its GET without the body (RFC 9110
-// 9.3.2; it only reads, and a HEAD sets no cookie: session.Cookies). The step page refuses
-// HEAD: its GET passes a continuation's challenge (and finishes its sign-in), binds the
-// sign-in request to the browser, or begins a TOTP enrolment, writes a HEAD must not make.
+// Mount adds the pages. The security page and the step page answer HEAD as their GET without
+// the body (RFC 9110 9.3.2; a HEAD sets no cookie: session.Cookies) and without the GET's
+// writes: the step page's GET passes a continuation's challenge (and finishes its sign-in),
+// binds the sign-in request to the browser, begins a TOTP enrolment or audits one refused, none
+// of which its HEAD does (stepPage, render).
 func (h *Handler) Mount(e *echo.Echo) {
-	e.GET(PathStep, h.stepPage)
+	e.Match([]string{http.MethodGet, http.MethodHead}, PathStep, h.stepPage)
 	e.POST(PathStep, h.stepSubmit)
 	e.Match([]string{http.MethodGet, http.MethodHead}, PathSecurity, h.securityPage)
 	e.POST(PathSecurity, h.securitySubmit)
@@ -478,8 +479,12 @@ func enrolInvite(c echo.Context, needed bool) (string, bool) {
 	return invite, invite != ""
 }
 
-// auditEnrolRefused records a first factor refused at where (mfa.MayEnrolFirst).
+// auditEnrolRefused records a first factor refused at where (mfa.MayEnrolFirst); a HEAD of the
+// step page, which enrols nothing, records nothing.
 func (h *Handler) auditEnrolRefused(c echo.Context, subject, where string) {
+	if c.Request().Method == http.MethodHead {
+		return
+	}
 	h.Audit(c.Request().Context(), &store.AuditEvent{Event: "mfa.enrol_refused", Subject: subject, IP: c.RealIP(),
 		Detail: where + ": a first factor of a member the AMS asks one of needs the AMS hand-off"})
 }
@@ -544,13 +549,24 @@ func (h *Handler) render(c echo.Context, status int, l *loaded, d stepData) erro
 		if !l.mayEnrol() {
 			return h.enrolElsewhere(c, l.ch.Subject, "step")
 		}
-		if d.Enrol, err = h.MFA.PendingTOTP(ctx, l.ch.Subject, l.m.Login, l.ch.Browser); err == nil && d.Enrol == nil {
+		head := c.Request().Method == http.MethodHead
+		if d.Enrol, err = h.MFA.PendingTOTP(ctx, l.ch.Subject, l.m.Login, l.ch.Browser); err == nil && d.Enrol == nil && !head {
 			d.Enrol, err = h.MFA.BeginTOTP(ctx, l.ch.Subject, l.m.Login, l.ch.Browser)
 		}
 		if err != nil {
 			return err
 		}
 		d.Invite = l.inviteNeeded(h.MFA)
+		if head && d.Enrol == nil {
+			// The GET would begin an enrolment (a write) and show its new secret: the HEAD
+			// answers its status and fields without it, and without a Content-Length, which
+			// only that page determines (flushed before the handler ends, net/http sends none).
+			if err := h.Pages.Render(c, status, "mfa", d); err != nil {
+				return err
+			}
+			c.Response().Flush()
+			return nil
+		}
 	default:
 		d.Continue = true
 	}
@@ -563,6 +579,12 @@ func (h *Handler) stepPage(c echo.Context) error {
 		return err
 	}
 	if l.data.Auto && l.ch.Kind == kindSignIn && l.ar != nil {
+		if c.Request().Method == http.MethodHead {
+			// The GET's 303 without its Location, the answer to the app that only passing the
+			// continuation makes (RFC 9110 9.3.2: a HEAD may omit a field only the answer's
+			// making determines); nothing is passed.
+			return c.NoContent(http.StatusSeeOther)
+		}
 		// A continuation: its factors passed; followed once, it finishes the request with the
 		// time its sign-in authenticated the member (continueSignIn), not now.
 		l.at = l.signInTime()
