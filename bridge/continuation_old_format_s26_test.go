@@ -11,6 +11,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/bridge/upstream"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -98,6 +100,63 @@ func TestContinuationWithoutAuthTime(t *testing.T) {
 			p := b.Get(other.AuthCodeURL("m", oidc.Nonce("n2"), oauth2.SetAuthURLParam("max_age", "3600")))
 			if answered := strings.Contains(p.Location, "code="); answered == old {
 				t.Fatalf("max_age=3600 after the continuation: answered %t: %d %q", answered, p.Status, p.Location)
+			}
+		})
+	}
+}
+
+// TestUpstreamStepWithoutAuthTime (brief s26 D item 3): the second-factor step of an upstream
+// sign-in carries the provider's auth time since session 24; one written before, without it,
+// and passed by the newer version with nothing checked there (the reset notice of a provider
+// trusted for mfa) takes its sign-in time as unknown, a day and more before, not when the step
+// was opened. Here the provider said it authenticated the member just now, which the step as
+// this version writes it keeps.
+func TestUpstreamStepWithoutAuthTime(t *testing.T) {
+	for _, old := range []bool{false, true} {
+		name := "this version's"
+		if old {
+			name = "written before session 24"
+		}
+		t.Run(name, func(t *testing.T) {
+			op := newSilentOP(t, "")
+			e := newEnv(t, func(c *bridge.Config) {
+				c.Policy.EmailVerified = true // link_by_email needs it
+				c.UpstreamProviders = append(c.UpstreamProviders, upstream.ProviderConfig{Name: "silent", DisplayName: "Silent ID",
+					Issuer: op.issuer(), ClientID: "bridge", ClientSecret: "silent-secret", LinkByEmail: true, TrustedAMR: []string{"mfa"}})
+			})
+			op.email = mustMember(t, e, "alice").Email
+			web, verifier := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
+			web.Scopes = []string{oidc.ScopeOpenID}
+			// alice had an authenticator app, which an administrator reset: the step shows the notice.
+			pw := e.browser()
+			e.signIn(pw, web.AuthCodeURL("s", oidc.Nonce("n")), "alice", "alice-password")
+			enrolTOTP(t, e, pw)
+			if _, err := e.bridge.Admin().ResetFactors(e.ctx(), "test", admin.Filter{Login: "alice"}); err != nil {
+				t.Fatal(err)
+			}
+			op.mu.Lock()
+			op.authTime = time.Now()
+			op.mu.Unlock()
+
+			b := e.browser()
+			login := b.Get(web.AuthCodeURL("s", oidc.Nonce("n"))).Hidden()
+			start := b.Post(e.issuer+"/upstream/silent/start", url.Values{"csrf": {login.Get("csrf")}, "id": {login.Get("id")}})
+			step := b.Get(start.Location)
+			hid := step.Hidden()
+			if step.URL.Path != "/login/mfa" || hid.Get("c") == "" || !strings.Contains(step.Body, `id="mfa-reset-notice"`) {
+				t.Fatalf("no step with the reset notice after the upstream sign-in: %d at %s %.600s", step.Status, step.URL, step.Body)
+			}
+			if old {
+				writtenBeforeS24(t, e, hid.Get("c"))
+			}
+			done := b.Post(e.issuer+"/login/mfa", url.Values{"csrf": {hid.Get("csrf")}, "c": {hid.Get("c")}, "method": {"continue"}})
+			got := time.Unix(idTokenAuth(t, e, web, verifier, done.Redirected(t).Get("code")).AuthTime, 0)
+			want := time.Now()
+			if old {
+				want = want.Add(-upstream.UnknownAuthAge)
+			}
+			if d := got.Sub(want); d < -time.Minute || d > time.Minute {
+				t.Fatalf("auth_time %s, want about %s", got.UTC(), want.UTC())
 			}
 		})
 	}
