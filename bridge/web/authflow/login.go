@@ -365,10 +365,6 @@ func (h *Handler) sessionAnswers(ar *sso.AuthRequest, sess *sso.Session) bool {
 //     for a password's session (brief s26 D item 2; before, never).
 //   - prompt=login is never answered: the member signs in again here (the login page), as
 //     SAML's ForceAuthn asks of a hand-off's session too (bridge/saml).
-//
-// Not told apart: a first factor enrolled at the hand-off's step adds mfa too but keeps the
-// hand-off's time (enrolling is no authentication), and the session does not record which of
-// the two gave it mfa, so such a session answers max_age by the hand-off's time.
 func handOffAnswers(ar *sso.AuthRequest, sess *sso.Session) bool {
 	return !slices.Contains(ar.Prompt, oidc.PromptLogin) && mfa.HasMFA(sess.AMR)
 }
