@@ -16,7 +16,6 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/bridge/hooks"
-	"github.com/ssobridge/ssobridge/bridge/mfa"
 	"github.com/ssobridge/ssobridge/bridge/signin"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/web"
@@ -322,8 +321,8 @@ func (h *Handler) sessionMember(c echo.Context, ar *sso.AuthRequest, sess *sso.S
 }
 
 // FreshSignIn reports whether ar asks for a fresh or recent sign-in (prompt=login or a max_age,
-// OpenID Connect Core 3.1.2.1), which the AMS website's hand-off alone cannot give (the member
-// types nothing; /handoff/start refuses such requests with this test). See handOffAnswers.
+// OpenID Connect Core 3.1.2.1), which the AMS website's hand-off cannot give (the member types
+// nothing; /handoff/start refuses such requests with this test).
 func FreshSignIn(ar *sso.AuthRequest) bool {
 	return slices.Contains(ar.Prompt, oidc.PromptLogin) || ar.MaxAge != nil
 }
@@ -338,7 +337,12 @@ const AMRHandOff = "ams"
 // that completes a request checks it (complete), not only the login page: the consent page
 // and the hand-off are entry points too.
 func (h *Handler) sessionAnswers(ar *sso.AuthRequest, sess *sso.Session) bool {
-	if FreshSignIn(ar) && slices.Contains(sess.AMR, AMRHandOff) && !handOffAnswers(ar, sess) {
+	if FreshSignIn(ar) && slices.Contains(sess.AMR, AMRHandOff) {
+		// A session the AMS website's hand-off opened is no re-authentication, whenever it was
+		// opened: the member typed nothing there, and its auth time is the hand-off's, not when
+		// the member last proved who they are to the AMS (OIDC Core 3.1.2.1, prompt=login and
+		// max_age). The hand-off refuses such requests itself; this covers a hand-off made
+		// without the request (the AMS website's own SSO page) and the login page reloaded.
 		return false
 	}
 	if !ar.CreatedAt.IsZero() && !sess.AuthTime.Before(ar.CreatedAt) {
@@ -347,26 +351,6 @@ func (h *Handler) sessionAnswers(ar *sso.AuthRequest, sess *sso.Session) bool {
 	return !slices.Contains(ar.Prompt, oidc.PromptLogin) &&
 		(ar.MaxAge == nil || h.Now().Sub(sess.AuthTime) <= *ar.MaxAge) &&
 		(ar.HintSubject == "" || sess.Subject == ar.HintSubject)
-}
-
-// handOffAnswers reports whether a session the AMS website's hand-off opened may answer ar,
-// which asks for a fresh or recent sign-in (FreshSignIn), as any other session would
-// (sessionAnswers). OIDC Core 3.1.2.1: max_age is the time since the member was last actively
-// authenticated by this provider, and prompt=login asks it to authenticate them again.
-//
-//   - The hand-off alone is no active authentication, whenever it was made: the member types
-//     nothing at the bridge, and the AMS says nothing of when they signed in there (iMIS's
-//     token answer has only when the token was exchanged, ".issued"; its remembered sign-ins
-//     last for days). Its auth time is the hand-off's, which no max_age takes as the member's
-//     last authentication (review s9 Z3).
-//   - A second factor of the member's checked by this provider since (at the hand-off's step,
-//     or a step-up) authenticated them then, and set the session's auth time then
-//     (bridge/web/mfa, sign-in time): max_age is answered when now - auth_time <= max_age, as
-//     for a password's session (brief s26 D item 2; before, never).
-//   - prompt=login is never answered: the member signs in again here (the login page), as
-//     SAML's ForceAuthn asks of a hand-off's session too (bridge/saml).
-func handOffAnswers(ar *sso.AuthRequest, sess *sso.Session) bool {
-	return !slices.Contains(ar.Prompt, oidc.PromptLogin) && mfa.HasMFA(sess.AMR)
 }
 
 func (h *Handler) showLogin(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, login, msg string, status int) error {
