@@ -273,6 +273,7 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, re
 				err := s.syncUsers(ctx, m, sub.Subject, usersOf[sub.Subject])
 				if err == nil {
 					res.Compared++
+					delete(s.retry, sub.MemberKey) // up to date: the poller need not retry it
 				}
 				if err := outcome(err, "member", sub.MemberKey); err != nil {
 					return "", false, cost, err
