@@ -17,14 +17,21 @@ type Config struct {
 	ReconcileRate int `yaml:"reconcile_rate"`
 	// ReconcileBatch is how many members one AMS query of a pass lists (at most ReconcileRate).
 	ReconcileBatch int `yaml:"reconcile_batch"`
+	// ReconcileMaxGone bounds the members one page of a reconcile pass (reconcile_batch members
+	// listed, and the known members between them) may deactivate because the AMS no longer
+	// knows them. A page with more stops the pass before deactivating any of them, with an
+	// error naming this setting, and the pass stops there again until it is raised: a wrong,
+	// empty or partly restored database is not taken for mass deletions.
+	ReconcileMaxGone int `yaml:"reconcile_max_gone"`
 	// Config tunes the outbox's delivery: max_attempts, backoff_min, backoff_max, timeout.
 	outbox.Config `yaml:",inline"`
 }
 
 // Defaults returns the defaults: poll every minute, reconcile every member 15 minutes after
-// the previous pass at 500 members a second in queries of 500, and outbox.Defaults.
+// the previous pass at 500 members a second in queries of 500, at most 100 members gone from
+// the AMS per page, and outbox.Defaults.
 func Defaults() Config {
-	return Config{PollInterval: time.Minute, ReconcileInterval: 15 * time.Minute, ReconcileRate: 500, ReconcileBatch: 500,
+	return Config{PollInterval: time.Minute, ReconcileInterval: 15 * time.Minute, ReconcileRate: 500, ReconcileBatch: 500, ReconcileMaxGone: 100,
 		Config: outbox.Defaults()}
 }
 
@@ -41,6 +48,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReconcileBatch < 1 || c.ReconcileBatch > 5000 {
 		return fmt.Errorf("shadow.reconcile_batch: must be between 1 and 5000 members per query")
+	}
+	if c.ReconcileMaxGone < 1 || c.ReconcileMaxGone > 1000000 {
+		return fmt.Errorf("shadow.reconcile_max_gone: must be between 1 and 1000000 members per page")
 	}
 	return c.Config.Validate("shadow")
 }

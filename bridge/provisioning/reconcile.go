@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -37,6 +38,10 @@ var (
 	// ErrEmptyListing is returned when the AMS lists no member at all: taken as a fault (a
 	// wrong database, a broken query) rather than as everybody having left.
 	ErrEmptyListing = errors.New("shadow: reconcile: the AMS listed no members at all")
+	// ErrTooManyGone is returned when one page of a pass finds more members gone from the AMS
+	// than shadow.reconcile_max_gone: taken as a fault (a wrong or partly restored database)
+	// rather than as that many deletions; nobody on the page is deactivated.
+	ErrTooManyGone = errors.New("shadow: reconcile: too many members gone from the AMS at once")
 )
 
 // JobLock decides which process runs a singleton job now. One process uses LocalLock;
@@ -244,6 +249,7 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, re
 		return nil
 	}
 
+	var goneSubs []*store.Subject
 	listed := make(map[string]*legacy.Member, len(members))
 	for _, m := range members {
 		listed[m.Key] = m
@@ -289,7 +295,15 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, re
 				}
 			case gone:
 				fails = 0
-				res.Gone++
+				if goneSubs = append(goneSubs, sub); len(goneSubs) > s.cfg.ReconcileMaxGone {
+					upTo := strconv.Quote(through)
+					if through == "" {
+						upTo = "the end"
+					}
+					return "", false, cost, fmt.Errorf("%w: more than %d members after %q up to %s are not in the AMS any more; "+
+						"nobody deactivated. If the AMS is the right one and they were deleted, raise shadow.reconcile_max_gone",
+						ErrTooManyGone, s.cfg.ReconcileMaxGone, after, upTo)
+				}
 			default:
 				fails = 0
 				res.Compared++
@@ -300,21 +314,46 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, re
 		}
 		from = subs[len(subs)-1].MemberKey
 	}
+	if len(members) == 0 && len(goneSubs) > 0 {
+		// The end of the listing, or an AMS that lists nobody any more (a restore to an empty
+		// database, another database after a restart, met by a pass resumed from its cursor):
+		// the members after the cursor are deactivated only if the AMS still lists its first
+		// member (review s26 V-6).
+		first, err := s.dir.ListMembers(ctx, "", batch)
+		cost += len(first)
+		if err != nil {
+			return "", false, cost, fmt.Errorf("list members (check of a listing that ended after %q): %w", after, err)
+		}
+		if len(first) == 0 {
+			return "", false, cost, fmt.Errorf("the listing ended after %q and lists nobody from the start: %w", after, ErrEmptyListing)
+		}
+	}
+	// The members gone from the AMS, deactivated only once the page is known to hold no more
+	// than shadow.reconcile_max_gone of them (review s26 V-6).
+	for _, sub := range goneSubs {
+		err := s.deactivateGone(ctx, sub.Subject)
+		if err == nil {
+			res.Gone++
+		}
+		if err := outcome(err, "gone member", sub.MemberKey); err != nil {
+			return "", false, cost, err
+		}
+	}
 	return through, through == "", cost, nil
 }
 
 // reconcileUnlisted handles a subject whose member the listing skipped: it is looked up by
 // key in the AMS itself (past the profile cache, which may still hold the member from a
-// sign-in), and deactivated when the AMS does not know it any more (a lookup that fails for
-// any other reason deactivates nothing). A member found after all (created or restored since
-// the listing) is brought up to date.
+// sign-in), and reported gone when the AMS does not know it any more (the caller deactivates
+// it; a lookup that fails for any other reason deactivates nothing). A member found after all
+// (created or restored since the listing) is brought up to date.
 func (s *Service) reconcileUnlisted(ctx context.Context, sub *store.Subject) (gone bool, err error) {
 	m, err := s.freshMember(ctx, sub.MemberKey)
 	switch {
 	case err == nil:
 		return false, s.syncSubject(ctx, m, sub.Subject)
 	case errors.Is(err, legacy.ErrNotFound):
-		return true, s.deactivateGone(ctx, sub.Subject)
+		return true, nil
 	default:
 		return false, fmt.Errorf("look up: %w", err)
 	}
