@@ -817,7 +817,7 @@ func (s *Service) shadowUpdate(ctx context.Context, clientID string, u wire.User
 	}
 	channel := t.Kind()
 	key := outbox.Key(channel, clientID, subject)
-	ev := wire.Event{ID: outbox.NewEventID(), Type: typ, Timestamp: now.UTC(), ClientID: clientID, Data: u}
+	ev := wire.Event{ID: outbox.NewEventID(), Type: typ, Timestamp: eventTime(now, prev), ClientID: clientID, Data: u}
 	if prev != nil {
 		ev.RemovedRoles = removedRoles(prev.View, u.Roles)
 	}
@@ -833,10 +833,25 @@ func (s *Service) shadowUpdate(ctx context.Context, clientID string, u wire.User
 		return store.ShadowUpdate{}, err
 	}
 	return store.ShadowUpdate{
-		User: &store.ShadowUser{ClientID: clientID, Subject: subject, Digest: sum, Active: active, View: view},
+		User: &store.ShadowUser{ClientID: clientID, Subject: subject, Digest: sum, Active: active, View: view, UpdatedAt: ev.Timestamp},
 		Events: []*store.OutboxEvent{{ID: ev.ID, Key: key, Type: ev.Type, Channel: channel,
 			ClientID: clientID, Subject: subject, Payload: payload, Supersedes: supersedes}},
 	}, nil
+}
+
+// eventTime is the time of a shadow user's next event: now, but always after the time of the
+// state written before (prev.UpdatedAt, which shadowUpdate sets to its event's time), by at
+// least a millisecond (receivers that keep milliseconds only still see it later). Receivers
+// order a member's events by it (the consumer ignores one older than the state it holds), and
+// the outbox sends a key's events in the order written: a clock stepped back between two
+// writes, or two replicas whose clocks disagree, must not make a later event look older
+// (review s26 V-7).
+func eventTime(now time.Time, prev *store.ShadowUser) time.Time {
+	at := now.UTC()
+	if prev != nil && !prev.UpdatedAt.IsZero() && at.Before(prev.UpdatedAt.Add(time.Millisecond)) {
+		at = prev.UpdatedAt.Add(time.Millisecond).UTC()
+	}
+	return at
 }
 
 // supersede makes ev stand for the events of key still waiting when the key is held by a
