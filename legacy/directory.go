@@ -33,7 +33,10 @@ type RoleLister interface {
 // UTC); the returned one is the value to pass next time (the input when nothing changed).
 // Members that share the last change time of a full page are all returned or all left for
 // the next call, so a "later than" watermark never skips one. Changes that leave no
-// timestamp in the AMS are found by the reconcile (MemberLister), not here.
+// timestamp in the AMS are found by the reconcile (MemberLister), not here. A changed key the
+// AMS no longer knows as a sign-in capable member (a deleted contact) may be returned as a
+// Member with only Key, UpdatedAt, empty Roles and Standing.Deleted set: the caller confirms it
+// by key (MemberByKey answers ErrNotFound) before acting on it; a cache must not keep it.
 type ChangeLister interface {
 	ChangedSince(ctx context.Context, since time.Time, limit int) (members []*Member, next time.Time, err error)
 }

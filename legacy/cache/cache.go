@@ -303,6 +303,10 @@ func (c *Directory) ChangedSince(ctx context.Context, since time.Time, limit int
 		return ms, next, err
 	}
 	for _, m := range ms {
+		if m.Standing.Deleted && m.Login == "" {
+			c.Invalidate(m.Key) // a key reported gone (legacy.ChangeLister): not a member to keep
+			continue
+		}
 		c.putMember(m)
 	}
 	return ms, next, nil

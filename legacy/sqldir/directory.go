@@ -501,7 +501,10 @@ func (d *Directory) lookup(ctx context.Context, query, what, value string, arg a
 	if err != nil {
 		return nil, err
 	}
-	if d.refused[strings.ToUpper(strings.TrimSpace(row.m.Login))] || !row.sameLogin {
+	if d.refused[strings.ToUpper(strings.TrimSpace(row.m.Login))] {
+		return nil, errRefusedLogin
+	}
+	if !row.sameLogin {
 		return nil, legacy.ErrNotFound
 	}
 	if err := d.fillGrants(ctx, row.m); err != nil {
@@ -509,6 +512,10 @@ func (d *Directory) lookup(ctx context.Context, query, what, value string, arg a
 	}
 	return row.m, nil
 }
+
+// errRefusedLogin is the lookup's answer for a configured refused login (a built-in account):
+// legacy.ErrNotFound, which ChangedSince leaves out rather than report gone.
+var errRefusedLogin = fmt.Errorf("sqldir: refused login: %w", legacy.ErrNotFound)
 
 // keyArg turns a key into the query argument; false when it cannot be a key.
 func (d *Directory) keyArg(key string) (any, bool) {
@@ -691,8 +698,10 @@ const maxChangedPage = 100_000
 // lockout dates (UTC). The returned watermark is the latest change time returned. When more
 // members changed than fit, the trailing members that share the page's last change time are
 // left for the next call (unless the whole page shares one time), so that no change is
-// skipped by a "greater than" watermark. Members that are gone by the time they are read are
-// left out (the reconcile notices them).
+// skipped by a "greater than" watermark. A changed key that is no longer a sign-in capable
+// member when it is read (a deleted contact) is returned with its Key, UpdatedAt and
+// Standing.Deleted only (legacy.ChangeLister); refused logins and members whose rows break the
+// contract are left out.
 func (d *Directory) ChangedSince(ctx context.Context, since time.Time, limit int) ([]*legacy.Member, time.Time, error) {
 	if limit <= 0 {
 		return nil, since, fmt.Errorf("sqldir: ChangedSince: limit %d must be positive", limit)
@@ -761,8 +770,17 @@ func (d *Directory) ChangedSince(ctx context.Context, since time.Time, limit int
 			next = c.at
 		}
 		m, err := d.MemberByKey(ctx, c.key)
+		if errors.Is(err, errRefusedLogin) {
+			continue // a built-in account: never a member of the bridge
+		}
 		if errors.Is(err, legacy.ErrNotFound) {
-			continue // gone, refused, or not a sign-in capable member
+			// Changed, and no longer a sign-in capable member: deleted (iMIS's contact delete
+			// blanks the login and bumps ContactMain.UpdatedOn), its login gone, or a contact
+			// that never had one. Reported by key alone, Deleted (review s26 V-5): the poller
+			// confirms it by key, as the reconcile does, and deactivates it if the bridge knows it.
+			members = append(members, &legacy.Member{Key: c.key, UpdatedAt: c.at, Roles: []string{},
+				Standing: legacy.Standing{Deleted: true}})
+			continue
 		}
 		if errors.Is(err, errRowValue) || errors.Is(err, errSeveralRows) {
 			// This member's rows break the contract (its key on two rows, a value of the wrong
