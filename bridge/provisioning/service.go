@@ -78,10 +78,13 @@ type Service struct {
 	outbox  *outbox.Queue
 	logouts *backchannel.Logouts
 	pollMu  sync.Mutex
-	// Under the sync lock (pollMu): the change poller's members to retry (Poll) and when it
-	// last warned of a change stamped ahead of the clock.
+	// Under the sync lock (pollMu): the change poller's members to retry (Poll), when it last
+	// warned of a change stamped ahead of the clock, and how far it has read.
 	retry       map[string]*pollRetry
 	aheadWarned time.Time
+	// polledThrough is the latest change time this process's polls have read: a change at
+	// or before it that a poll reads again (pollOverlap) is not counted as a change.
+	polledThrough time.Time
 }
 
 // WatermarkName is the store watermark of the AMS change poller.
@@ -277,9 +280,10 @@ type pollRetry struct{ polls int }
 
 // Poll asks the directory for members changed since the stored watermark and brings their
 // shadow users (and, for members who may no longer sign in, their sessions and tokens) up to
-// date; it returns how many members it looked at. One member whose sync fails does not hold
-// back the others (review s26 V-3): the poll goes on past it, and the watermark stays before
-// its change for pollHolds polls, so it is read again; after that it is retried by key at
+// date; it returns how many changed members it handled (not counting those read again within
+// the overlap). One member whose sync fails does not hold back the others (review s26 V-3):
+// the poll goes on past it, and the watermark stays before its change for pollHolds polls, so
+// it is read again; after that it is retried by key at
 // each poll (the retry list, kept in memory: after a restart the reconcile retries it) until
 // it succeeds or the reconcile brings it up to date. A failure of what every member needs (the
 // store or the AMS away) stops the poll there, the watermark kept before it. The watermark
@@ -326,7 +330,9 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 			}
 			if err == nil {
 				delete(s.retry, m.Key)
-				total++
+				if m.UpdatedAt.After(s.polledThrough) { // not read again within the overlap
+					total++
+				}
 				continue
 			}
 			failed = append(failed, fmt.Errorf("member %s: %w", m.Key, err))
@@ -400,6 +406,9 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 		if err := s.store.SetWatermark(ctx, WatermarkName, mark); err != nil && stop == nil {
 			stop = err
 		}
+	}
+	if cursor.After(s.polledThrough) {
+		s.polledThrough = cursor
 	}
 	if total > 0 {
 		s.Wake()

@@ -106,7 +106,8 @@ type Config struct {
 	// "contact_key" (see package legacy/imis).
 	MemberKey string `yaml:"member_key"`
 	// KeyFormat is "guid" (default: keys are GUIDs, rendered upper-case) or "text" (keys are
-	// opaque strings, for an AMS whose contact keys are not GUIDs).
+	// opaque strings, for an AMS whose contact keys are not GUIDs; its list_members must order
+	// them by their bytes, with a binary collation such as Latin1_General_BIN2).
 	KeyFormat string `yaml:"key_format"`
 	// EmailUnique says the AMS guarantees unique e-mail addresses (iMIS does not).
 	EmailUnique bool `yaml:"email_unique"`

@@ -28,7 +28,11 @@ const (
 	QueryChangedSince = "changed_since"
 	// QueryListMembers pages over the live (not deleted) members in ascending order of their
 	// key's canonical upper-case text, with the member columns. @p1 = the key text to start
-	// after ('' for the first page), @p2 = the maximum number of rows.
+	// after ('' for the first page), @p2 = the maximum number of rows. With key_format: text
+	// the order (and the "after" comparison) must be the keys' bytes: ORDER BY the key with a
+	// binary collation (SQL Server: COLLATE Latin1_General_BIN2; PostgreSQL: COLLATE "C"). A
+	// case-insensitive or word-sort collation orders mixed case and punctuation otherwise, and
+	// the reconcile stops on a listing out of order (review s26 V-9).
 	QueryListMembers = "list_members"
 	// QueryAppClock returns the AMS's application clock: its offset from UTC in minutes (a
 	// column named offset_minutes; no row or NULL when the AMS does not store one).
