@@ -314,7 +314,7 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 	for stop == nil {
 		members, next, err := s.dir.ChangedSince(ctx, cursor, changeBatch)
 		if err != nil {
-			stop = fmt.Errorf("changed since %s: %w", cursor.Format(time.RFC3339), err)
+			stop = errors.Join(append(failed, fmt.Errorf("changed since %s: %w", cursor.Format(time.RFC3339), err))...)
 			holdAt(cursor.Add(time.Millisecond)) // nothing after cursor was read
 			break
 		}
