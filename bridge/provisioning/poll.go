@@ -1,0 +1,292 @@
+package provisioning
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/ssobridge/ssobridge/legacy"
+	"github.com/ssobridge/ssobridge/sso"
+)
+
+// changeBatch is how many changed members one directory query returns.
+const changeBatch = 500
+
+// pollOverlap is how far before the clock at a poll's start the stored watermark stays at
+// most (review s26 V-2): the next poll reads again every change stamped after that instant.
+// So a change the AMS's scan passed while it ran (changed_since reads its tables in key order,
+// not time order, and takes time), or one stamped within that margin by a server whose clock
+// is a little behind, is seen by the next poll; and a row stamped ahead of the clock (a time
+// zone offset corrected, a date written in another time frame) does not move the watermark
+// past every change stamped before it. Reading a change again is harmless: digests make it
+// idempotent.
+const pollOverlap = 2 * time.Minute
+
+// aheadWarning is how far ahead of the bridge's clock a change time must be for a poll to warn
+// that the AMS's clock (its time zone offset) looks wrong; aheadWarnEvery rate-limits it.
+const (
+	aheadWarning   = 5 * time.Minute
+	aheadWarnEvery = time.Hour
+)
+
+// pollHolds is how many polls in a row one member's failing sync keeps the watermark before
+// that member's change (it is read again by each); after that the member goes to the poller's
+// retry list and the watermark moves on (review s26 V-3). maxPollRetries bounds the list.
+const (
+	pollHolds      = 3
+	maxPollRetries = 1000
+)
+
+// pollRetry is a member whose sync failed at a poll: how many polls in a row it failed.
+type pollRetry struct{ polls int }
+
+// Poll asks the directory for members changed since the stored watermark and brings their
+// shadow users (and, for members who may no longer sign in, their sessions and tokens) up to
+// date; it returns how many changed members it handled (not counting those read again within
+// the overlap). One member whose sync fails does not hold back the others (review s26 V-3):
+// the poll goes on past it, and the watermark stays before its change for pollHolds polls, so
+// it is read again; after that it is retried by key at
+// each poll (the retry list, kept in memory: after a restart the reconcile retries it) until
+// it succeeds or the reconcile brings it up to date. A failure of what every member needs (the
+// store or the AMS away) stops the poll there, the watermark kept before it. The watermark
+// never passes the clock at the poll's start less pollOverlap (V-2).
+func (s *Service) Poll(ctx context.Context) (int, error) {
+	unlock, err := s.beginSync(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("shadow: poll: %w", err)
+	}
+	defer unlock()
+	start := s.now()
+	since, err := s.store.Watermark(ctx, WatermarkName)
+	if err != nil {
+		return 0, fmt.Errorf("shadow: poll: %w", err)
+	}
+	total := 0
+	var failed []error
+	var hold time.Time // the earliest change time of a member that must be read again
+	holdAt := func(t time.Time) {
+		if hold.IsZero() || t.Before(hold) {
+			hold = t
+		}
+	}
+	seen := map[string]bool{}
+	var gone []goneMember // confirmed gone: deactivated at the end, if not too many
+	cursor := since
+	var stop error
+	for stop == nil {
+		members, next, err := s.dir.ChangedSince(ctx, cursor, changeBatch)
+		if err != nil {
+			stop = errors.Join(append(failed, fmt.Errorf("changed since %s: %w", cursor.Format(time.RFC3339), err))...)
+			holdAt(cursor.Add(time.Millisecond)) // nothing after cursor was read
+			break
+		}
+		sort.SliceStable(members, func(i, j int) bool { return members[i].UpdatedAt.Before(members[j].UpdatedAt) })
+		for _, m := range members {
+			s.warnAhead(ctx, m, start)
+			seen[m.Key] = true
+			var err error
+			if reportedGone(m) {
+				err = s.pollGone(ctx, m, &gone)
+			} else {
+				err = s.Sync(ctx, m)
+			}
+			if err == nil {
+				delete(s.retry, m.Key)
+				if m.UpdatedAt.After(s.polledThrough) { // not read again within the overlap
+					total++
+				}
+				continue
+			}
+			failed = append(failed, fmt.Errorf("member %s: %w", m.Key, err))
+			if ctx.Err() != nil || transient(err) {
+				// What every member needs is away: stop, and read this member again.
+				holdAt(m.UpdatedAt)
+				stop = errors.Join(failed...)
+				break
+			}
+			if s.pollFailed(ctx, m.Key) {
+				holdAt(m.UpdatedAt)
+			}
+		}
+		if stop != nil {
+			break
+		}
+		prev := cursor
+		for _, m := range members {
+			if m.UpdatedAt.After(cursor) {
+				cursor = m.UpdatedAt
+			}
+		}
+		if next.After(cursor) {
+			cursor = next
+		}
+		if len(members) < changeBatch || !cursor.After(prev) {
+			break
+		}
+	}
+	if stop == nil {
+		failed = append(failed, s.pollRetries(ctx, seen)...)
+	}
+	if stop == nil && len(gone) > s.cfg.ReconcileMaxGone {
+		// As for a reconcile page (review s26 V-6): that many at once is taken for a wrong or
+		// partly restored database; the reconcile stops on them too, until the setting is
+		// raised.
+		failed = append(failed, fmt.Errorf("%w: %d members reported gone by one poll, more than shadow.reconcile_max_gone (%d); "+
+			"none deactivated by the poll, left to the reconcile", ErrTooManyGone, len(gone), s.cfg.ReconcileMaxGone))
+		gone = nil
+	}
+	for _, g := range gone {
+		if stop != nil {
+			holdAt(g.at) // not deactivated: read again by the next poll
+			continue
+		}
+		if err := s.deactivateGone(ctx, g.subject); err != nil {
+			failed = append(failed, fmt.Errorf("member %s: %w", g.key, err))
+			if ctx.Err() != nil || transient(err) {
+				holdAt(g.at)
+				stop = errors.Join(failed...)
+			} else if s.pollFailed(ctx, g.key) {
+				holdAt(g.at)
+			}
+			continue
+		}
+		total++
+	}
+	// The new watermark: the last change read, but never past the clock at the start less the
+	// overlap, and strictly before a member to read again (members sharing its change time are
+	// read again too: harmless).
+	mark := cursor
+	if bound := start.Add(-pollOverlap); mark.After(bound) {
+		mark = bound
+	}
+	if !hold.IsZero() {
+		if safe := hold.Add(-time.Millisecond); mark.After(safe) {
+			mark = safe
+		}
+	}
+	if mark.After(since) {
+		if err := s.store.SetWatermark(ctx, WatermarkName, mark); err != nil && stop == nil {
+			stop = err
+		}
+	}
+	if cursor.After(s.polledThrough) {
+		s.polledThrough = cursor
+	}
+	if total > 0 {
+		s.Wake()
+	}
+	if stop == nil && len(failed) > 0 {
+		stop = errors.Join(failed...)
+	}
+	if stop != nil {
+		return total, fmt.Errorf("shadow: poll: %w", stop)
+	}
+	return total, nil
+}
+
+// goneMember is a changed member that the AMS no longer knows, confirmed by key.
+type goneMember struct {
+	key, subject string
+	at           time.Time
+}
+
+// reportedGone reports whether ChangedSince handed m back as a key the AMS no longer knows as
+// a member (legacy.ChangeLister: Deleted, with its key alone).
+func reportedGone(m *legacy.Member) bool { return m.Standing.Deleted && m.Login == "" }
+
+// pollGone handles a changed key reported gone (review s26 V-5): nothing when the bridge does
+// not know the member; else it is confirmed as the reconcile does (looked up by key in the AMS
+// itself, past the profile cache) and added to gone when the AMS does not know it, or synced
+// when found after all.
+func (s *Service) pollGone(ctx context.Context, m *legacy.Member, gone *[]goneMember) error {
+	sub, err := s.store.SubjectByMemberKey(ctx, m.Key)
+	if errors.Is(err, sso.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if c, ok := s.dir.(interface{ Invalidate(key string) }); ok {
+		c.Invalidate(m.Key)
+	}
+	found, err := s.dir.MemberByKey(ctx, m.Key)
+	switch {
+	case err == nil:
+		return s.syncSubject(ctx, found, sub.Subject)
+	case errors.Is(err, legacy.ErrNotFound):
+		*gone = append(*gone, goneMember{key: m.Key, subject: sub.Subject, at: m.UpdatedAt})
+		return nil
+	default:
+		return fmt.Errorf("look up: %w", err)
+	}
+}
+
+// pollFailed counts a poll at which the member's sync failed, and reports whether its failure
+// still holds the watermark back (its first pollHolds polls). Called under the sync lock.
+func (s *Service) pollFailed(ctx context.Context, key string) (hold bool) {
+	r := s.retry[key]
+	if r == nil {
+		if len(s.retry) >= maxPollRetries {
+			s.log.ErrorContext(ctx, "shadow: poll: too many members failing; this one is left to the reconcile", "member_key", key)
+			return false
+		}
+		if s.retry == nil {
+			s.retry = map[string]*pollRetry{}
+		}
+		r = &pollRetry{}
+		s.retry[key] = r
+	}
+	r.polls++
+	if r.polls == pollHolds {
+		s.log.ErrorContext(ctx, "shadow: poll: a member keeps failing; the watermark moves on, the member is retried by key at each poll",
+			"member_key", key, "polls", r.polls)
+	}
+	return r.polls < pollHolds
+}
+
+// pollRetries syncs again, read by key, the members of the retry list that this poll did not
+// read among the changes. Called under the sync lock.
+func (s *Service) pollRetries(ctx context.Context, seen map[string]bool) []error {
+	var failed []error
+	for key, r := range s.retry {
+		if seen[key] || r.polls < pollHolds {
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if c, ok := s.dir.(interface{ Invalidate(key string) }); ok {
+			c.Invalidate(key)
+		}
+		m, err := s.dir.MemberByKey(ctx, key)
+		if errors.Is(err, legacy.ErrNotFound) {
+			delete(s.retry, key) // gone: the reconcile confirms and deactivates
+			continue
+		}
+		if err == nil {
+			err = s.Sync(ctx, m)
+		}
+		if err != nil {
+			r.polls++
+			failed = append(failed, fmt.Errorf("member %s (retried): %w", key, err))
+			continue
+		}
+		delete(s.retry, key)
+	}
+	return failed
+}
+
+// warnAhead warns, at most once per aheadWarnEvery, of a change stamped well ahead of the
+// clock: the operator's hint that the AMS's time zone offset is wrong. Called under the sync
+// lock.
+func (s *Service) warnAhead(ctx context.Context, m *legacy.Member, now time.Time) {
+	ahead := m.UpdatedAt.Sub(now)
+	if ahead < aheadWarning || (!s.aheadWarned.IsZero() && now.Sub(s.aheadWarned) < aheadWarnEvery) {
+		return
+	}
+	s.aheadWarned = now
+	s.log.WarnContext(ctx, "shadow: poll: a change is stamped ahead of the clock; check the AMS's time zone offset (System.Database.TimeZoneOffset) and the servers' clocks",
+		"member_key", m.Key, "ahead", ahead.Round(time.Second))
+}
