@@ -67,6 +67,9 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 	var failed []error
 	var hold time.Time // the earliest change time of a member that must be read again
 	holdAt := func(t time.Time) {
+		if t.IsZero() {
+			return // a member retried by key (no change time): the retry list keeps it
+		}
 		if hold.IsZero() || t.Before(hold) {
 			hold = t
 		}
@@ -88,7 +91,10 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 			seen[m.Key] = true
 			var err error
 			if reportedGone(m) {
-				err = s.pollGone(ctx, m, &gone)
+				n := len(gone)
+				if err = s.pollGone(ctx, m, &gone); err == nil && len(gone) > n {
+					continue // deactivated below (and counted there)
+				}
 			} else {
 				err = s.Sync(ctx, m)
 			}
@@ -127,7 +133,7 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 		}
 	}
 	if stop == nil {
-		failed = append(failed, s.pollRetries(ctx, seen)...)
+		failed = append(failed, s.pollRetries(ctx, seen, &gone)...)
 	}
 	if stop == nil && len(gone) > s.cfg.ReconcileMaxGone {
 		// As for a reconcile page (review s26 V-6): that many at once is taken for a wrong or
@@ -149,6 +155,9 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 				stop = errors.Join(failed...)
 			} else if s.pollFailed(ctx, g.key) {
 				holdAt(g.at)
+			}
+			if r := s.retry[g.key]; r != nil && g.at.IsZero() {
+				r.polls = max(r.polls, pollHolds) // retried by key: no change will bring it back
 			}
 			continue
 		}
@@ -196,10 +205,10 @@ type goneMember struct {
 // a member (legacy.ChangeLister: Deleted, with its key alone).
 func reportedGone(m *legacy.Member) bool { return m.Standing.Deleted && m.Login == "" }
 
-// pollGone handles a changed key reported gone (review s26 V-5): nothing when the bridge does
-// not know the member; else it is confirmed as the reconcile does (looked up by key in the AMS
-// itself, past the profile cache) and added to gone when the AMS does not know it, or synced
-// when found after all.
+// pollGone handles a changed key reported gone (review s26 V-5), or one retried (pollRetries):
+// nothing when the bridge does not know the member; else it is looked up by key in the AMS
+// itself, past the profile cache, as the reconcile does, and added to gone when the AMS does
+// not know it, or synced when found.
 func (s *Service) pollGone(ctx context.Context, m *legacy.Member, gone *[]goneMember) error {
 	sub, err := s.store.SubjectByMemberKey(ctx, m.Key)
 	if errors.Is(err, sso.ErrNotFound) {
@@ -246,9 +255,10 @@ func (s *Service) pollFailed(ctx context.Context, key string) (hold bool) {
 	return r.polls < pollHolds
 }
 
-// pollRetries syncs again, read by key, the members of the retry list that this poll did not
-// read among the changes. Called under the sync lock.
-func (s *Service) pollRetries(ctx context.Context, seen map[string]bool) []error {
+// pollRetries syncs again, read by key past the profile cache (pollGone), the members of the
+// retry list that this poll did not read among the changes; one the AMS no longer knows is
+// added to gone. Called under the sync lock.
+func (s *Service) pollRetries(ctx context.Context, seen map[string]bool, gone *[]goneMember) []error {
 	var failed []error
 	for key, r := range s.retry {
 		if seen[key] || r.polls < pollHolds {
@@ -257,23 +267,12 @@ func (s *Service) pollRetries(ctx context.Context, seen map[string]bool) []error
 		if ctx.Err() != nil {
 			break
 		}
-		if c, ok := s.dir.(interface{ Invalidate(key string) }); ok {
-			c.Invalidate(key)
-		}
-		m, err := s.dir.MemberByKey(ctx, key)
-		if errors.Is(err, legacy.ErrNotFound) {
-			delete(s.retry, key) // gone: the reconcile confirms and deactivates
-			continue
-		}
-		if err == nil {
-			err = s.Sync(ctx, m)
-		}
-		if err != nil {
+		if err := s.pollGone(ctx, &legacy.Member{Key: key}, gone); err != nil {
 			r.polls++
 			failed = append(failed, fmt.Errorf("member %s (retried): %w", key, err))
 			continue
 		}
-		delete(s.retry, key)
+		delete(s.retry, key) // synced, or gone (deactivated by Poll)
 	}
 	return failed
 }
