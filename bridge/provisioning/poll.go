@@ -217,10 +217,7 @@ func (s *Service) pollGone(ctx context.Context, m *legacy.Member, gone *[]goneMe
 	if err != nil {
 		return err
 	}
-	if c, ok := s.dir.(interface{ Invalidate(key string) }); ok {
-		c.Invalidate(m.Key)
-	}
-	found, err := s.dir.MemberByKey(ctx, m.Key)
+	found, err := s.freshMember(ctx, m.Key)
 	switch {
 	case err == nil:
 		return s.syncSubject(ctx, found, sub.Subject)
