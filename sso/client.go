@@ -145,10 +145,14 @@ func (c *ClientConfig) Validate() error {
 	for _, u := range c.RedirectURIs {
 		if err := validateRedirectURI(u); err != nil {
 			field("redirect_uris", "%q: %v", u, err)
+		} else if err := queryNamesNone(u, authorizationResponseParams); err != nil {
+			field("redirect_uris", "%q: %v", u, err)
 		}
 	}
 	for _, u := range c.PostLogoutRedirectURIs {
 		if err := validateRedirectURI(u); err != nil {
+			field("post_logout_redirect_uris", "%q: %v", u, err)
+		} else if err := queryNamesNone(u, postLogoutResponseParams); err != nil {
 			field("post_logout_redirect_uris", "%q: %v", u, err)
 		}
 	}
@@ -287,6 +291,44 @@ func validateRedirectURI(raw string) error {
 	if u.Scheme == "http" {
 		if _, loop := op.HTTPLoopbackOrLocalhost(raw); !loop {
 			return errors.New("http is allowed only for loopback addresses; use https")
+		}
+	}
+	return nil
+}
+
+// authorizationResponseParams are the parameters the authorization endpoint adds to a
+// redirect_uri's query: the code response's code and state (RFC 6749 4.1.2), its error response's
+// error, error_description, error_uri and state (4.1.2.1), and RFC 9207's iss. Only the code
+// response type and the query response mode are served (discovery.go), so the implicit and
+// hybrid flows' id_token, access_token, token_type and expires_in never reach a redirect_uri, and
+// no session_state is sent (no OIDC Session Management).
+var authorizationResponseParams = []string{"code", "state", "iss", "error", "error_description", "error_uri"}
+
+// postLogoutResponseParams are the parameters end_session adds to a post_logout_redirect_uri's
+// query: the RP's state (OIDC RP-Initiated Logout 1.0 section 2, "state").
+var postLogoutResponseParams = []string{"state"}
+
+// queryNamesNone refuses a registered URI whose query already names one of the response
+// parameters the provider adds to it. RFC 6749 3.1 lets a redirection endpoint URI have a query,
+// which "MUST be retained when adding additional query parameters", and says parameters "MUST NOT
+// be included more than once": a registered ?state= or ?code= would reach the app twice (op adds
+// its own), and a registered ?iss= would stand in for the issuer's, which RFC 9207 2 says the AS
+// MUST add (withIss keeps a query's iss as it finds it). Names are compared as sent: a query's
+// names are case-sensitive (an ?ISS= is another parameter). A query that does not parse is
+// refused too: the response is built from the parsed query (op's mergeQueryParams, withIss), which
+// drops the pairs it cannot read, so the query would not be "retained" as registered.
+func queryNamesNone(raw string, names []string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return fmt.Errorf("the query is malformed: %v", err)
+	}
+	for _, n := range names {
+		if q.Has(n) {
+			return fmt.Errorf("the query must not name the %q parameter: the response adds its own (RFC 6749 3.1: a parameter is not included more than once)", n)
 		}
 	}
 	return nil
