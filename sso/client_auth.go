@@ -43,6 +43,10 @@ func authenticatedClient(ctx context.Context) (string, bool) {
 	return id, ok && id != ""
 }
 
+// clientAuthFailed is invalid_client's description for credentials that do not authenticate a
+// confidential client, whether the id is unknown or the secret wrong or missing.
+const clientAuthFailed = "client authentication failed"
+
 func invalidClient(desc string) *GrantError {
 	return &GrantError{Status: http.StatusUnauthorized, Code: "invalid_client", Description: desc}
 }
@@ -140,7 +144,7 @@ func (p *Provider) authenticate(r *http.Request, confidential bool, forOp func(*
 		return nil, nil, aerr
 	}
 	if len(c.id) > 128 || len(c.secret) > 512 {
-		return nil, nil, invalidClient("client authentication failed")
+		return nil, nil, invalidClient(clientAuthFailed)
 	}
 	limiter := p.storage.limiter
 	cfg, err := p.storage.clientConfig(ctx, c.id)
@@ -149,7 +153,10 @@ func (p *Provider) authenticate(r *http.Request, confidential bool, forOp func(*
 		return nil, nil, &GrantError{Status: http.StatusInternalServerError, Code: "server_error", Description: "client lookup failed"}
 	}
 	if cfg != nil && cfg.Public {
-		// Nothing to verify, nothing to guess: no throttling.
+		// Nothing to verify, nothing to guess: no throttling. "a public client has no secret"
+		// tells that the id is a public client's, which hides nothing: a public client is
+		// authenticated by its id alone, so the same request without the secret tells it too
+		// (review s25 X-10), and the description points its developer at the mistake.
 		if c.secret != "" {
 			return nil, nil, invalidClient("a public client has no secret")
 		}
@@ -193,10 +200,12 @@ func (p *Provider) authenticate(r *http.Request, confidential bool, forOp func(*
 			detail = "no secret presented"
 		}
 		p.storage.hooks.Event(ctx, "client.auth_failure", "", clientIDIfKnown(cfg), detail)
-		if cfg == nil {
-			return nil, nil, invalidClient("unknown client or wrong credentials")
-		}
-		return nil, nil, invalidClient("client authentication failed")
+		// One answer for an unknown id and a known one with a wrong or missing secret (review
+		// s25 X-10): RFC 6749 5.2 has one error for both ("Client authentication failed (e.g.,
+		// unknown client, no client authentication included, or unsupported authentication
+		// method)"), and the dummy verification above gives both the same work, which a
+		// description telling them apart would undo. The audit row (detail) keeps the reason.
+		return nil, nil, invalidClient(clientAuthFailed)
 	}
 	if e := p.unusableClient(ctx, cfg); e != nil {
 		return nil, nil, e
