@@ -26,6 +26,11 @@ func (g codeGrant) exchange(ctx context.Context, req tokenRequest) (any, error) 
 	if tokenReq.Code == "" {
 		return nil, oidc.ErrInvalidRequest().WithDescription("code missing")
 	}
+	if v := tokenReq.CodeVerifier; v != "" && !validCodeVerifier(v) {
+		// Refused before the code is read: the code is neither spent nor taken for a replay,
+		// and the client may send it again with a well-formed verifier (review s25 X-7).
+		return nil, oidc.ErrInvalidRequest().WithDescription("code_verifier must be 43-128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~' (RFC 7636 4.1)")
+	}
 	authReq, client, err := g.checked(ctx, &tokenReq, req)
 	if err != nil {
 		return nil, err
@@ -143,4 +148,27 @@ func (g codeGrant) validateRequest(ctx context.Context, tokenReq *oidc.AccessTok
 		return authReq, nil, oidc.ErrInvalidGrant().WithDescription("redirect_uri does not correspond")
 	}
 	return authReq, client, nil
+}
+
+// validCodeVerifier reports whether v has RFC 7636 4.1's form: code-verifier = 43*128unreserved,
+// unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~". /authorize checks the challenge's form
+// (validS256Challenge); a verifier of another form (a short one, "a") could still match its own
+// SHA-256, and would tell its client nothing of the entropy RFC 7636 7.1 asks of it.
+//
+// A malformed verifier is invalid_request (RFC 6749 5.2: "includes an unsupported parameter
+// value ... or is otherwise malformed"), not RFC 7636 4.6's invalid_grant, which answers a
+// verifier that does not match the challenge: a value that is not a code_verifier is not
+// compared. Malformed, it is refused before the code is looked up.
+func validCodeVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~':
+		default:
+			return false
+		}
+	}
+	return true
 }
