@@ -102,7 +102,7 @@ func New(cfg Config, store Store, keys *KeyManager, clients ClientSource, hooks 
 		return nil, fmt.Errorf("sso: crypto: %w", err)
 	}
 	st := &storage{
-		store: store, keys: keys, clients: clients, hooks: hooks, life: cfg.Lifetimes,
+		store: store, keys: keys, clients: clients, hooks: hooks, log: cfg.Logger, life: cfg.Lifetimes,
 		loginURL: cfg.LoginURL, rotateKey: cfg.RotateKey, sidKey: cfg.SIDKey, supported: cfg.SupportedScopes, now: time.Now,
 		issuer: cfg.Issuer, crypto: tc, families: newFamilyCache(familyCacheSize),
 	}
@@ -593,6 +593,8 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 		msg := strings.TrimSpace(cw.buf.String())
 		if json.Unmarshal(cw.buf.Bytes(), &e) == nil {
 			msg = e.Description
+		} else if d, ok := opErrorDescription(msg); ok {
+			msg = d
 		}
 		if kind == pageEndSession {
 			msg = "The app asked to sign you out with a request we cannot accept (an unknown app, or a return address it did not register)."
@@ -602,6 +604,21 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 		}
 		p.cfg.ErrorPage(w, r, cw.status, msg)
 	}
+}
+
+// opErrorDescription is the description of an *oidc.Error op wrote as plain text (its callback
+// without a request: http.Error(w, err.Error()), "ErrorType=<type> Description=<text>[ Parent=...]"),
+// for the error page; ok is false for other text. A Parent is never shown (review s25 Y-8).
+func opErrorDescription(msg string) (string, bool) {
+	if !strings.HasPrefix(msg, "ErrorType=") {
+		return "", false
+	}
+	_, d, ok := strings.Cut(msg, " Description=")
+	if !ok {
+		return "", true // no description: the page's default
+	}
+	d, _, _ = strings.Cut(d, " Parent=")
+	return d, true
 }
 
 // pageMethod reports whether a browser-facing endpoint of kind takes method: GET and POST, and

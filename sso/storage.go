@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -57,6 +58,7 @@ type storage struct {
 	keys    *KeyManager
 	clients ClientSource
 	hooks   Hooks
+	log     *slog.Logger // where a fault hidden from the browser is told (pageFault)
 	// limiter, signIn and claimWriter are hooks' ClientAuthLimiter, SignInChecker and
 	// ClaimWriter, asserted once (New) instead of on every request; nil when the hooks are not
 	// one.
@@ -244,11 +246,9 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		ar.Browser = answer.browser // bound at creation: the caller answers (authorize_answer.go)
 	}
 	if err := s.store.CreateAuthRequest(ctx, ar); err != nil {
-		if errors.Is(err, ErrUnavailable) {
-			// RFC 6749 4.1.2.1: the client learns at its redirect_uri that it may try again.
-			return nil, errTemporarilyUnavailable().WithParent(err)
-		}
-		return nil, fmt.Errorf("create auth request: %w", err)
+		// RFC 6749 4.1.2.1: the client learns at its redirect_uri that it may try again
+		// (temporarily_unavailable), or server_error, without the store's text (pageFault).
+		return nil, s.pageFault(ctx, "create auth request", ar.ID, err)
 	}
 	if answer != nil {
 		answer.created = ar
@@ -321,7 +321,11 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 	}
 	ar, err := s.store.AuthRequest(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("auth request: %w", err)
+		if errors.Is(err, ErrNotFound) {
+			// op's callback shows it on the error page (no request, no redirect_uri).
+			return nil, oidc.ErrInvalidRequest().WithDescription("this sign-in request is unknown or has expired; start again from the app")
+		}
+		return nil, s.pageFault(ctx, "read auth request", id, err)
 	}
 	return authRequest{ar}, nil
 }
@@ -459,7 +463,7 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 		if errors.Is(err, ErrNotFound) {
 			return oidc.ErrInvalidRequest().WithDescription("this sign-in was already completed")
 		}
-		return err
+		return s.pageFault(ctx, "save code", id, err)
 	}
 	if ar, ok := ctx.Value(readAuthRequest{}).(*AuthRequest); ok && ar.ID == id {
 		s.keepCode(ar, h, exp)
@@ -1498,6 +1502,30 @@ func (s *ClaimSink) ApplyTo(ui *oidc.UserInfo) {
 		return
 	}
 	maps.Copy(ui.Claims, s.extra)
+}
+
+// pageFault is what a storage method op's browser-facing endpoints call (CreateAuthRequest,
+// AuthRequestByID, SaveAuthCode) returns for a failure that is not a verdict on the request: an
+// *oidc.Error with a fixed description and no parent, the cause logged here with the auth
+// request's id (what names the failure, for whoever reads the log) (review s25 Y-8). op answers a
+// page endpoint's storage error with AuthRequestError, which sends oidc.DefaultToServerError(err,
+// err.Error()) to the app's redirect_uri (error_description: the store's text, a driver message
+// or a table name, in a URL the app logs and the browser keeps) or, without a request, writes
+// err.Error() (an *oidc.Error's Parent included) to the page. The store unavailable is
+// temporarily_unavailable (RFC 6749 4.1.2.1: the client may try again), anything else
+// server_error. An *oidc.Error the method made itself is a verdict with its own description:
+// returned as it is, by the callers, not through here.
+func (s *storage) pageFault(ctx context.Context, what, requestID string, err error) *oidc.Error {
+	log := s.log
+	if log == nil {
+		log = slog.Default()
+	}
+	if errors.Is(err, ErrUnavailable) {
+		log.WarnContext(ctx, "authorization: "+what+": the store is unavailable", "auth_request", requestID, "err", err)
+		return errTemporarilyUnavailable()
+	}
+	log.ErrorContext(ctx, "authorization: "+what+" failed", "auth_request", requestID, "err", err)
+	return oidc.ErrServerError().WithDescription("the sign-in could not be completed; try again from the app")
 }
 
 // errTemporarilyUnavailable is RFC 6749 4.1.2.1's temporarily_unavailable (op has no
