@@ -21,6 +21,14 @@ const (
 // (locked out, lapsed for a members-only app, deleted...). Wrap it with the reason.
 var ErrAccessDenied = errors.New("sso: access denied")
 
+// ErrTemporarilyUnavailable is wrapped by a Hooks error (Claims, ClaimWriter, CheckGrant,
+// SignInChecker...) when the system the hooks read (the bridge's AMS) could not be reached or
+// could not answer, so that nothing was decided about the member: the token, introspection and
+// userinfo endpoints answer 503 temporarily_unavailable with a Retry-After, as for the store's
+// own outage (ErrUnavailable), instead of a 500, and the client keeps its token and tries again.
+// sso cannot know the product's errors (legacy.ErrUnavailable): the hooks wrap theirs with it.
+var ErrTemporarilyUnavailable = errors.New("sso: temporarily unavailable")
+
 // Hooks is what the provider asks of the product around it (the bridge).
 type Hooks interface {
 	// Claims returns the claims of subject for client and the granted scopes, for target.

@@ -365,6 +365,12 @@ func (p *Provider) opAPI(o http.Handler) apiHandler {
 			writeUnavailable(w)
 			return
 		}
+		if errors.Is(fault.err, ErrTemporarilyUnavailable) {
+			p.log(ctx).WarnContext(ctx, "introspection: the token could not be checked, the membership system is unavailable",
+				"client", cfg.ID, "err", fault.err)
+			amsUnreachable(fault.err).write(w)
+			return
+		}
 		p.log(ctx).ErrorContext(ctx, "introspection: the token could not be checked",
 			"client", cfg.ID, "err", fault.err)
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "the token could not be checked")
@@ -867,6 +873,14 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request, o http.
 		if errors.Is(err, ErrUnavailable) {
 			p.log(r.Context()).WarnContext(r.Context(), "userinfo: the store is unavailable", "err", err)
 			writeUnavailable(w)
+			return
+		}
+		if errors.Is(err, ErrTemporarilyUnavailable) {
+			// The member's claims could not be read (the AMS unreachable): 503 with the token
+			// endpoint's Retry-After, the RFC 6750 error JSON without a Bearer challenge (the
+			// token is not in question).
+			p.log(r.Context()).WarnContext(r.Context(), "userinfo: the membership system is unavailable", "err", err)
+			amsUnreachable(err).write(w)
 			return
 		}
 		p.log(r.Context()).ErrorContext(r.Context(), "userinfo failed", "err", err)

@@ -245,6 +245,18 @@ func (p *Provider) writeGrantError(ctx context.Context, w http.ResponseWriter, c
 		writeUnavailable(w)
 		return
 	}
+	if errors.Is(err, ErrTemporarilyUnavailable) {
+		// The hooks could not reach the AMS (the claims of the ID token, a member check that
+		// did not go through memberAllowed): 503 with Retry-After as amsUnreachable answers,
+		// whatever the grant made of it, never a 500 or a verdict on the grant.
+		var ge *GrantError
+		if !errors.As(err, &ge) || ge.Status != http.StatusServiceUnavailable {
+			ge = amsUnreachable(err)
+		}
+		p.log(ctx).WarnContext(ctx, grant+" grant: the membership system is unavailable", "client", cfg.ID, "err", err)
+		ge.write(w)
+		return
+	}
 	var ge *GrantError
 	if errors.As(err, &ge) {
 		if ge.Status >= 500 {

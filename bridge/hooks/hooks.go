@@ -158,7 +158,8 @@ func (h *Hooks) Claims(ctx context.Context, subject, clientID string, scopes []s
 	if err != nil {
 		return nil, claimsErr(err)
 	}
-	return h.Policy.Claims(m, subject, clientID, scopes, target, h.now())
+	claims, err := h.Policy.Claims(m, subject, clientID, scopes, target, h.now())
+	return claims, amsDown(err)
 }
 
 // WriteClaims implements sso.ClaimWriter: Claims written into sink, through the policy's own
@@ -170,24 +171,37 @@ func (h *Hooks) WriteClaims(ctx context.Context, subject, clientID string, scope
 		return claimsErr(err)
 	}
 	if w, ok := h.Policy.(ClaimWriterPolicy); ok {
-		return w.WriteClaims(m, subject, clientID, scopes, target, h.now(), sink)
+		return amsDown(w.WriteClaims(m, subject, clientID, scopes, target, h.now(), sink))
 	}
 	claims, err := h.Policy.Claims(m, subject, clientID, scopes, target, h.now())
 	if err != nil {
-		return err
+		return amsDown(err)
 	}
 	sink.Claims(claims)
 	return nil
 }
 
 // claimsErr is the claims' answer when the member could not be read: a member no longer in
-// the directory is sso.ErrNotFound (userinfo answers the token as invalid), anything else (the
-// AMS unreachable) stays the server's fault, which userinfo answers 500/503.
+// the directory is sso.ErrNotFound (userinfo answers the token as invalid), anything else stays
+// the server's fault: the AMS unreachable is sso.ErrTemporarilyUnavailable too (amsDown), which
+// userinfo and introspection answer 503, another fault 500.
 func claimsErr(err error) error {
 	if errors.Is(err, legacy.ErrNotFound) && !errors.Is(err, sso.ErrNotFound) {
 		return fmt.Errorf("claims: %w: %w", sso.ErrNotFound, err)
 	}
-	return fmt.Errorf("claims: %w", err)
+	return amsDown(fmt.Errorf("claims: %w", err))
+}
+
+// amsDown marks an error of the AMS that could not answer (legacy.ErrUnavailable: unreachable,
+// timed out, an answer the bridge cannot read) as sso.ErrTemporarilyUnavailable as well, which
+// sso recognises (it cannot import legacy): its token, introspection and userinfo endpoints then
+// answer 503 temporarily_unavailable with a Retry-After instead of 500. Other errors, and nil,
+// are returned as they are; errors.Is still finds legacy.ErrUnavailable in the result.
+func amsDown(err error) error {
+	if err == nil || !errors.Is(err, legacy.ErrUnavailable) || errors.Is(err, sso.ErrTemporarilyUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", sso.ErrTemporarilyUnavailable, err)
 }
 
 // CheckGrant implements sso.Hooks: the member must still be in the directory and
@@ -200,9 +214,9 @@ func (h *Hooks) CheckGrant(ctx context.Context, subject, clientID string) error 
 		if errors.Is(err, legacy.ErrNotFound) || errors.Is(err, sso.ErrNotFound) {
 			return fmt.Errorf("%w: member no longer in the directory", sso.ErrAccessDenied)
 		}
-		return err
+		return amsDown(err)
 	}
-	return h.Access.Decide(ctx, m, subject, clientID, h.now()).Err()
+	return amsDown(h.Access.Decide(ctx, m, subject, clientID, h.now()).Err())
 }
 
 // PasswordChangeSkew is how much later than a sign-in the AMS may record a password change
@@ -242,12 +256,12 @@ func (h *Hooks) CheckSignIn(ctx context.Context, subject, clientID string, authT
 		if errors.Is(err, legacy.ErrNotFound) || errors.Is(err, sso.ErrNotFound) {
 			return fmt.Errorf("%w: member no longer in the directory", sso.ErrAccessDenied)
 		}
-		return err
+		return amsDown(err)
 	}
 	if checkFactor {
 		why, err := h.SecondFactorPolicy(ctx, clientID, m, amr)
 		if err != nil {
-			return fmt.Errorf("second-factor policy: %w", err)
+			return amsDown(fmt.Errorf("second-factor policy: %w", err))
 		}
 		if why != "" {
 			return &sso.SignInAgainError{Reason: ReasonSecondFactor}
