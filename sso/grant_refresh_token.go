@@ -32,12 +32,12 @@ func (g refreshGrant) exchange(ctx context.Context, req tokenRequest) (any, erro
 	// revoke it, the AMS unreachable while the member is checked) stays server_error or
 	// temporarily_unavailable, so that the client keeps its refresh token (RFC 6749 5.2:
 	// invalid_grant says the grant is gone; review s25 X-1).
-	request, err := g.p.storage.refreshRequestByToken(ctx, token, req.refresh)
+	request, err := g.p.storage.refreshRequestByToken(ctx, token, req.client.ID, req.refresh)
 	if err != nil {
 		return nil, err
 	}
-	if request.GetClientID() != req.client.ID {
-		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")
+	if request.GetClientID() != req.client.ID { // refused there already; kept as the last word
+		return nil, errRefreshOtherClient()
 	}
 	if issuedBeforeRegistration(req.client, request.rt.CreatedAt) {
 		// A removed app's family (one its removal's revocation did not reach: inserted by a
