@@ -23,7 +23,8 @@ func signingKeyConfig(cfg Config, kek []byte, log *slog.Logger) sso.KeyConfig {
 		MaxTokenLifetime: maxLife, EncryptionKey: kek, Logger: log}
 }
 
-// openRSASigner opens what keys.rsa_signer asks to sign RS256 ID tokens with: libcrypto
+// openRSASigner opens what keys.rsa_signer asks to make RSA signatures with (RS256 ID, access
+// and logout tokens; the SAML keys' signatures): libcrypto
 // (internal/rsasign) for "openssl" (an error without it) and "auto" (crypto/rsa without it),
 // nothing for "go". The log says why crypto/rsa signs; logRSASigner, once the keys have tried
 // libcrypto, says which does.
@@ -48,8 +49,9 @@ func openRSASignerWith(ctx context.Context, mode string, log *slog.Logger, open 
 	return lib, nil
 }
 
-// logRSASigner says what signs RS256 ID tokens, once the key manager has tried the current key
-// with libcrypto (lib non-nil): OpenSSL, or crypto/rsa after the key's warning.
+// logRSASigner says what signs RS256 tokens, once the key manager has self-tested its keys
+// with libcrypto (lib non-nil): OpenSSL, or crypto/rsa after the key's warning. A key loaded
+// later is self-tested then and logs its own warning (error under "openssl") if it fails.
 func logRSASigner(ctx context.Context, mode string, lib *rsasign.Library, keys *sso.KeyManager, log *slog.Logger) {
 	if lib == nil {
 		return

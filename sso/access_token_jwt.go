@@ -166,15 +166,12 @@ func (s *storage) signAccessToken(ctx context.Context, cfg *ClientConfig, at *Ac
 	if err != nil {
 		return "", fmt.Errorf("access token signing key: %w", err)
 	}
-	signer, err := signerFor(key, TypeAccessTokenJWT)
-	if err != nil {
-		return "", fmt.Errorf("access token signer: %w", err)
-	}
-	jws, err := signer.Sign(payload)
+	// The ID tokens' signature path (libcrypto for RS256 under keys.rsa_signer), typ at+jwt.
+	jwt, err := signTyped(key, TypeAccessTokenJWT, payload)
 	if err != nil {
 		return "", fmt.Errorf("sign access token: %w", err)
 	}
-	return jws.CompactSerialize()
+	return jwt, nil
 }
 
 // finishAccessToken signs and parks the JWT of an issued access token whose id's fields are

@@ -2,6 +2,7 @@ package sso
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -22,40 +23,51 @@ import (
 	"github.com/ssobridge/ssobridge/internal/rsasign"
 )
 
-// compactSigner writes a key's compact JWS (typ JWT, its kid) directly: the protected header
-// is the one jose writes for the key, encoded once, and each token is the header, the payload
-// and the key's signature in base64url. It is what signing an ID token through jose does, less
-// jose's per-token header marshalling and JSONWebSignature value (most of the non-RSA cost of
-// signing in the refresh profile). TestCompactSignerMatchesJose checks both give the same
-// header and verifying tokens.
+// compactSigner writes a key's compact JWS of one typ (JWT for ID tokens, at+jwt, logout+jwt)
+// directly: the protected header is the one jose writes for the key and typ, encoded once, and
+// each token is the header, the payload and the key's signature in base64url. It is what
+// signing through jose does, less jose's per-token header marshalling and JSONWebSignature
+// value (most of the non-RSA cost of signing in the refresh profile).
+// TestCompactSignerMatchesJose checks both give the same header and verifying tokens. The
+// compact signers of one key share its tokenKey: one signature path, one OpenSSL self-test,
+// one fallback.
 type compactSigner struct {
-	alg    jose.SignatureAlgorithm
-	key    crypto.Signer
+	*tokenKey
 	header string // base64url of the protected header
+}
+
+// tokenKey signs a key's tokens: the signature part of its compact signers.
+type tokenKey struct {
+	alg jose.SignatureAlgorithm
+	key crypto.Signer
 	// batch: the signature is long (RSA: about 1 ms of one core, 30 times an ES256 one), so
 	// appendSigned lets the other goroutines that are ready run before it and again after it.
 	batch bool
 	// openssl signs RS256 through libcrypto when set (useOpenSSL); a failure clears it and
 	// crypto/rsa signs from then on.
-	openssl    atomic.Pointer[digestSigner]
-	opensslErr error // why useOpenSSL left the key with crypto/rsa
-	kid        string
-	log        *slog.Logger
+	openssl atomic.Pointer[digestSigner]
+	kid     string
+	log     *slog.Logger
+	// required (keys.rsa_signer: openssl): a signature libcrypto fails is an error in the
+	// log, not a warning.
+	required bool
 }
 
-// useOpenSSL has lib sign this RSA signer's tokens. It first signs one digest both ways: the
+// useOpenSSL has lib sign this RSA key's tokens. It first signs one digest both ways: the
 // signatures must be the same bytes (PKCS #1 v1.5 is deterministic), and libcrypto's set-up
 // for the key (its provider, the RSA code) runs now rather than at the first sign-in. A key
-// libcrypto refuses or signs differently keeps crypto/rsa, with a warning.
-func (c *compactSigner) useOpenSSL(lib *rsasign.Library, kid string, log *slog.Logger) {
+// libcrypto refuses or signs differently keeps crypto/rsa: the error says why (the caller
+// logs it). It is not for a key that is signing meanwhile (KeyManager runs it before a key is
+// installed, or on a key it does not let sign).
+func (c *tokenKey) useOpenSSL(lib *rsasign.Library, kid string, log *slog.Logger, required bool) error {
 	k, ok := c.key.(*rsa.PrivateKey)
 	if !ok || c.alg != jose.RS256 {
-		return
+		return fmt.Errorf("not an RS256 key (%s)", c.alg)
 	}
-	c.kid, c.log = kid, log
+	c.kid, c.log, c.required = kid, log, required
 	lk, err := lib.Load(k)
 	if err == nil {
-		digest := sha256.Sum256([]byte(c.header))
+		digest := sha256.Sum256([]byte("ssobridge OpenSSL self-test " + kid))
 		var got, want []byte
 		if got, err = lk.Sign(digest[:]); err == nil {
 			if want, err = rsa.SignPKCS1v15(nil, k, crypto.SHA256, digest[:]); err == nil && !bytes.Equal(got, want) {
@@ -64,11 +76,10 @@ func (c *compactSigner) useOpenSSL(lib *rsasign.Library, kid string, log *slog.L
 		}
 	}
 	if err != nil {
-		c.opensslErr = err
-		log.Warn("keys: OpenSSL refused an RSA signing key; crypto/rsa signs with it", "kid", kid, "err", err)
-		return
+		return err
 	}
 	c.openssl.Store(&digestSigner{lk})
+	return nil
 }
 
 // digestSigner signs a SHA-256 digest (an rsasign.Key).
@@ -79,26 +90,37 @@ type digestSigner struct {
 }
 
 // signRSA signs an RS256 digest through libcrypto (o), or with crypto/rsa (the same
-// signature) when libcrypto fails: its first failure hands the key to crypto/rsa for good.
-func (c *compactSigner) signRSA(o *digestSigner, k *rsa.PrivateKey, digest *[sha256.Size]byte) ([]byte, error) {
+// signature) when libcrypto fails: its first failure hands the key to crypto/rsa for good
+// (KeyManager.OpenSSLSigns then says so).
+func (c *tokenKey) signRSA(o *digestSigner, k *rsa.PrivateKey, digest *[sha256.Size]byte) ([]byte, error) {
 	sig, err := o.signer.Sign(digest[:])
 	if err == nil {
 		return sig, nil
 	}
 	if c.openssl.CompareAndSwap(o, nil) {
-		c.log.Warn("keys: OpenSSL failed to sign; crypto/rsa signs with this key from now on", "kid", c.kid, "err", err)
+		level := slog.LevelWarn
+		if c.required {
+			level = slog.LevelError
+		}
+		c.log.Log(context.Background(), level, "keys: OpenSSL failed to sign; crypto/rsa signs with this key from now on",
+			"kid", c.kid, "err", err)
 	}
 	return rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
 }
 
-// newCompactSigner builds the signer for a key jose signs with js (typ JWT, kid set): the
-// header is taken from a token js signs.
-func newCompactSigner(alg jose.SignatureAlgorithm, key crypto.Signer, js jose.Signer) (*compactSigner, error) {
+// newTokenKey is the signature part of key's compact signers.
+func newTokenKey(alg jose.SignatureAlgorithm, key crypto.Signer) (*tokenKey, error) {
 	switch alg {
 	case jose.RS256, jose.ES256, jose.EdDSA:
 	default:
 		return nil, fmt.Errorf("compact signer: unsupported algorithm %s", alg)
 	}
+	return &tokenKey{alg: alg, key: key, batch: alg == jose.RS256}, nil
+}
+
+// newCompactSigner builds the signer for a key that tk signs with and jose signs with js (the
+// typ and kid wanted): the header is taken from a token js signs.
+func newCompactSigner(tk *tokenKey, js jose.Signer) (*compactSigner, error) {
 	sig, err := js.Sign([]byte("{}"))
 	if err != nil {
 		return nil, fmt.Errorf("compact signer: %w", err)
@@ -111,7 +133,7 @@ func newCompactSigner(alg jose.SignatureAlgorithm, key crypto.Signer, js jose.Si
 	if !ok {
 		return nil, errors.New("compact signer: malformed token from jose")
 	}
-	return &compactSigner{alg: alg, key: key, header: header, batch: alg == jose.RS256}, nil
+	return &compactSigner{tokenKey: tk, header: header}, nil
 }
 
 // appendSigned appends the compact JWS of payload to dst (the token response's buffer:

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -42,13 +43,17 @@ type KeyConfig struct {
 	EncryptionKey []byte
 	// Logger receives key lifecycle events (default slog.Default()).
 	Logger *slog.Logger
-	// OpenSSL, when set, signs the RS256 ID tokens (the compact signer) through libcrypto:
-	// the same signatures, about three times as fast as crypto/rsa (internal/rsasign). A key
-	// libcrypto refuses, or a signature it fails, is signed by crypto/rsa instead, with a
-	// warning. Nil: crypto/rsa signs.
+	// OpenSSL, when set, signs RS256 ID tokens, JWT access tokens and logout tokens (the
+	// key's compact signers) through libcrypto: the same signatures, 2.5-3.3 times as fast as
+	// crypto/rsa (internal/rsasign). Each RS256 key is self-tested with libcrypto when it is
+	// loaded or made (Rotate, Reload: checkOpenSSL), never at a sign-in. A key libcrypto
+	// refuses, or a signature it fails, is signed by crypto/rsa instead, with a warning. Nil:
+	// crypto/rsa signs.
 	OpenSSL *rsasign.Library
 	// RequireOpenSSL (keys.rsa_signer: openssl): NewKeyManager fails when OpenSSL cannot sign
-	// with the current RS256 key (its self-test: the same bytes as crypto/rsa).
+	// with the current RS256 key (its self-test: the same bytes as crypto/rsa), and a later
+	// RS256 key that fails the self-test does not sign (SigningKey passes it over; an error is
+	// logged, and the test runs again at each Rotate and Reload).
 	RequireOpenSSL bool
 }
 
@@ -64,14 +69,28 @@ type signingKey struct {
 	signer     jose.Signer
 	signerErr  error
 
+	tokenOnce sync.Once
+	token     *tokenKey // what signs the compact signers' tokens (ID, access, logout)
+	tokenErr  error
+
 	compactOnce sync.Once
 	compactSig  *compactSigner
 	compactErr  error
-	openssl     *rsasign.Library // KeyConfig.OpenSSL, for the compact signer
-	log         *slog.Logger
 
-	typedMu sync.Mutex
-	typed   map[jose.ContentType]jose.Signer // signers for other typ headers (at+jwt, logout+jwt)
+	openssl  *rsasign.Library // KeyConfig.OpenSSL, for the compact signers of an RS256 key
+	required bool             // KeyConfig.RequireOpenSSL
+	log      *slog.Logger
+	// opensslErr is why libcrypto's self-test with the key failed (nil: passed or not run),
+	// written by tokenSigner's once and then only under KeyManager.loading (checkOpenSSL).
+	opensslErr error
+	// refused (KeyConfig.RequireOpenSSL): libcrypto failed its self-test with the key, which
+	// therefore does not sign here (SigningKey passes it over); it is still published.
+	refused atomic.Bool
+	warned  bool // checkOpenSSL's warning was logged (under KeyManager.loading)
+
+	typedMu      sync.Mutex
+	typed        map[jose.ContentType]jose.Signer    // signers for other typ headers (at+jwt, logout+jwt)
+	typedCompact map[jose.ContentType]*compactSigner // compact signers for them
 }
 
 // Signer is the key's JWS signer (typ JWT, kid set), built once and shared: a jose.Signer is
@@ -79,6 +98,25 @@ type signingKey struct {
 func (k *signingKey) Signer() (jose.Signer, error) {
 	k.signerOnce.Do(func() { k.signer, k.signerErr = op.SignerFromKey(k) })
 	return k.signer, k.signerErr
+}
+
+// tokenSigner is what signs the key's compact tokens, built once and shared by its compact
+// signers. With KeyConfig.OpenSSL an RS256 key is self-tested with libcrypto then (useOpenSSL):
+// KeyManager builds it before it installs the key, so the test never runs on a request's path.
+func (k *signingKey) tokenSigner() (*tokenKey, error) {
+	k.tokenOnce.Do(func() {
+		k.token, k.tokenErr = newTokenKey(k.alg, k.private)
+		if k.tokenErr == nil && k.openssl != nil && k.alg == jose.RS256 {
+			k.opensslErr = k.token.useOpenSSL(k.openssl, k.id, k.log, k.required)
+		}
+	})
+	return k.token, k.tokenErr
+}
+
+// signsThroughOpenSSL says whether libcrypto signs the key's tokens now.
+func (k *signingKey) signsThroughOpenSSL() bool {
+	tk, err := k.tokenSigner()
+	return err == nil && tk.openssl.Load() != nil
 }
 
 // compact is the key's ID token signer (compactSigner: what Signer signs, written directly),
@@ -90,12 +128,73 @@ func (k *signingKey) compact() (*compactSigner, error) {
 			k.compactErr = err
 			return
 		}
-		k.compactSig, k.compactErr = newCompactSigner(k.alg, k.private, js)
-		if k.compactErr == nil && k.openssl != nil {
-			k.compactSig.useOpenSSL(k.openssl, k.id, k.log)
+		tk, err := k.tokenSigner()
+		if err != nil {
+			k.compactErr = err
+			return
 		}
+		k.compactSig, k.compactErr = newCompactSigner(tk, js)
 	})
 	return k.compactSig, k.compactErr
+}
+
+// compactFor is the key's compact signer for tokens of typ (at+jwt, logout+jwt): the header
+// typedSigner's jose signer writes, the signature of the key's tokenKey (the ID tokens' one).
+// Built once per typ and shared.
+func (k *signingKey) compactFor(typ jose.ContentType) (*compactSigner, error) {
+	k.typedMu.Lock()
+	cs, ok := k.typedCompact[typ]
+	k.typedMu.Unlock()
+	if ok {
+		return cs, nil
+	}
+	js, err := k.typedSigner(typ)
+	if err != nil {
+		return nil, err
+	}
+	tk, err := k.tokenSigner()
+	if err != nil {
+		return nil, err
+	}
+	if cs, err = newCompactSigner(tk, js); err != nil {
+		return nil, err
+	}
+	k.typedMu.Lock()
+	defer k.typedMu.Unlock()
+	if prev, ok := k.typedCompact[typ]; ok {
+		return prev, nil
+	}
+	if k.typedCompact == nil {
+		k.typedCompact = map[jose.ContentType]*compactSigner{}
+	}
+	k.typedCompact[typ] = cs
+	return cs, nil
+}
+
+// signTyped signs payload as a compact JWS with typ as its typ header and key's kid: through
+// key's compact signer when it is one of ours (the ID tokens' signature path: libcrypto for
+// RS256 under KeyConfig.OpenSSL), else through jose.
+func signTyped(key op.SigningKey, typ jose.ContentType, payload []byte) (string, error) {
+	if k, ok := key.(*signingKey); ok {
+		cs, err := k.compactFor(typ)
+		if err != nil {
+			return "", err
+		}
+		tok, err := cs.appendSigned(nil, payload)
+		if err != nil {
+			return "", err
+		}
+		return string(tok), nil
+	}
+	signer, err := newTypedSigner(key, typ)
+	if err != nil {
+		return "", err
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
 }
 
 // typedSigner is the key's JWS signer with typ as the typ header and its kid, built once per
@@ -115,14 +214,6 @@ func (k *signingKey) typedSigner(typ jose.ContentType) (jose.Signer, error) {
 	}
 	k.typed[typ] = s
 	return s, nil
-}
-
-// signerFor is key's signer for typ: the one built once when key is one of ours.
-func signerFor(key op.SigningKey, typ jose.ContentType) (jose.Signer, error) {
-	if k, ok := key.(*signingKey); ok {
-		return k.typedSigner(typ)
-	}
-	return newTypedSigner(key, typ)
 }
 
 func newTypedSigner(key op.SigningKey, typ jose.ContentType) (jose.Signer, error) {
@@ -150,10 +241,7 @@ func (k *publicKey) Key() any                           { return k.pub }
 type KeyManager struct {
 	store KeyStore
 	cfg   KeyConfig
-	// opensslSigns: the RS256 key signing at start-up signs through OpenSSL (KeyConfig.OpenSSL
-	// set, and its self-test passed).
-	opensslSigns bool
-	now          func() time.Time
+	now   func() time.Time
 
 	// loading serialises what reads the store's keys and installs them (rotate, Reload): one
 	// that read before a withdrawal and installed after another's reload would bring the
@@ -175,25 +263,12 @@ func NewKeyManager(ctx context.Context, store KeyStore, cfg KeyConfig) (*KeyMana
 		return nil, err
 	}
 	if cfg.OpenSSL != nil {
-		// libcrypto's set-up (its default provider, the RSA code) and its self-test with the
-		// key run now, during start-up, whose pages are released after it (bridge/procmem),
-		// not at the first sign-in.
-		err := errors.New("no RS256 key")
-		if k, kerr := m.SigningKey(string(jose.RS256)); kerr == nil {
-			if sk, ok := k.(*signingKey); ok {
-				if cs, cerr := sk.compact(); cerr != nil {
-					err = cerr
-				} else if cs.openssl.Load() != nil {
-					err = nil
-				} else {
-					err = cs.opensslErr
-				}
-			}
-		}
-		if err != nil && cfg.RequireOpenSSL {
+		// libcrypto's set-up (its default provider, the RSA code) and its self-test with every
+		// RS256 key ran in Rotate (install), during start-up, whose pages are released after it
+		// (bridge/procmem), not at the first sign-in.
+		if err := m.openSSLCurrent(); err != nil && cfg.RequireOpenSSL {
 			return nil, fmt.Errorf("%w: %w", ErrOpenSSLRefused, err)
 		}
-		m.opensslSigns = err == nil
 	}
 	return m, nil
 }
@@ -202,8 +277,71 @@ func NewKeyManager(ctx context.Context, store KeyStore, cfg KeyConfig) (*KeyMana
 // cannot sign with the current RS256 key.
 var ErrOpenSSLRefused = errors.New("keys: OpenSSL cannot sign with the RS256 key")
 
-// OpenSSLSigns says whether the RS256 key that signed at start-up signs through OpenSSL.
-func (m *KeyManager) OpenSSLSigns() bool { return m.opensslSigns }
+// openSSLCurrent is nil when libcrypto signs with the RS256 key that signs now, else why not.
+func (m *KeyManager) openSSLCurrent() error {
+	k, err := m.signingKey(jose.RS256, true)
+	switch {
+	case err != nil:
+		return err
+	case k.signsThroughOpenSSL():
+		return nil
+	}
+	m.loading.Lock()
+	defer m.loading.Unlock()
+	if k.opensslErr != nil {
+		return k.opensslErr
+	}
+	return errors.New("OpenSSL failed to sign with the key (warning in the log)")
+}
+
+// OpenSSLSigns says whether the RS256 key that signs now signs through OpenSSL (KeyConfig.OpenSSL
+// set, its self-test passed when it was loaded or made, and no signature failed since).
+func (m *KeyManager) OpenSSLSigns() bool {
+	k, err := m.signingKey(jose.RS256, false)
+	return err == nil && k.signsThroughOpenSSL()
+}
+
+// checkOpenSSL runs libcrypto's self-test with k, an RS256 key about to be installed, when
+// KeyConfig.OpenSSL is set (under m.loading: at load or creation, never on a request's path).
+// A key that fails it signs with crypto/rsa, with a warning; under RequireOpenSSL it does not
+// sign here at all (refused: SigningKey passes it over, so the key signing before it goes on
+// until its own sign_until), with an error, and the test runs again at each rotation or reload
+// until it passes.
+func (m *KeyManager) checkOpenSSL(ctx context.Context, k *signingKey) {
+	if m.cfg.OpenSSL == nil || k.alg != jose.RS256 {
+		return
+	}
+	tk, err := k.tokenSigner()
+	if err != nil {
+		return // SigningKey's caller gets the error when it signs
+	}
+	if !m.cfg.RequireOpenSSL {
+		if k.opensslErr != nil && !k.refused.Load() && !k.warned {
+			k.warned = true
+			m.cfg.Logger.WarnContext(ctx, "keys: OpenSSL refused an RSA signing key; crypto/rsa signs with it", "kid", k.id, "err", k.opensslErr)
+		}
+		return
+	}
+	if k.opensslErr == nil {
+		if k.refused.Load() {
+			k.refused.Store(false)
+			m.cfg.Logger.InfoContext(ctx, "keys: OpenSSL signs with the RS256 key it refused before; the key may sign", "kid", k.id)
+		}
+		return
+	}
+	if k.refused.Load() {
+		// Tested again: nothing signs with a refused key, so its signer may change.
+		if k.opensslErr = tk.useOpenSSL(m.cfg.OpenSSL, k.id, m.cfg.Logger, true); k.opensslErr == nil {
+			k.refused.Store(false)
+			m.cfg.Logger.InfoContext(ctx, "keys: OpenSSL signs with the RS256 key it refused before; the key may sign", "kid", k.id)
+		}
+		return
+	}
+	k.refused.Store(true)
+	m.cfg.Logger.ErrorContext(ctx, "keys: OpenSSL cannot sign with an RS256 key, so it does not sign here (keys.rsa_signer: openssl) "+
+		"until the self-test, run again at each rotation or reload, passes; an older key signs until its sign_until",
+		"kid", k.id, "signs_from", k.createdAt, "err", k.opensslErr)
+}
 
 // OpenKeyManager is a KeyManager that has loaded nothing and makes no key until asked: for the
 // administration (Keys, Retire) outside the server.
@@ -304,7 +442,7 @@ func (m *KeyManager) rotate(ctx context.Context, algs []string) error {
 			m.cfg.Logger.InfoContext(ctx, "signing key created", "kid", k.id, "alg", string(alg), "sign_until", k.signUntil)
 		}
 	}
-	return m.install(keys)
+	return m.install(ctx, keys)
 }
 
 // Reload replaces the keys in memory with the store's (another replica rotated them),
@@ -316,7 +454,7 @@ func (m *KeyManager) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return m.install(keys)
+	return m.install(ctx, keys)
 }
 
 // retirement is when a key leaves JWKS: its stored expiry, or later when a token signed just
@@ -402,7 +540,10 @@ func (m *KeyManager) load(ctx context.Context) (keys []*signingKey, later []keyR
 	return keys, later, nil
 }
 
-func (m *KeyManager) install(keys []*signingKey) error {
+func (m *KeyManager) install(ctx context.Context, keys []*signingKey) error {
+	for _, k := range keys {
+		m.checkOpenSSL(ctx, k)
+	}
 	set := jose.JSONWebKeySet{}
 	for _, k := range keys {
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.private.Public(), KeyID: k.id, Algorithm: string(k.alg), Use: "sig"})
@@ -465,6 +606,7 @@ func (m *KeyManager) newKey(alg jose.SignatureAlgorithm, start time.Time) (*sign
 		createdAt: start,
 		signUntil: start.Add(m.cfg.RotateEvery),
 		openssl:   m.cfg.OpenSSL,
+		required:  m.cfg.RequireOpenSSL,
 		log:       m.cfg.Logger,
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
@@ -503,21 +645,36 @@ func (m *KeyManager) decode(sk *StoredKey) (*signingKey, error) {
 		return nil, errors.New("private key cannot sign")
 	}
 	return &signingKey{id: sk.ID, alg: alg, private: priv, createdAt: sk.CreatedAt, signUntil: sk.SignUntil,
-		openssl: m.cfg.OpenSSL, log: m.cfg.Logger}, nil
+		openssl: m.cfg.OpenSSL, required: m.cfg.RequireOpenSSL, log: m.cfg.Logger}, nil
 }
 
-// SigningKey returns the key that signs now for alg (falls back to RS256).
+// SigningKey returns the key that signs now for alg (falls back to RS256). Under
+// KeyConfig.RequireOpenSSL an RS256 key libcrypto refused does not sign (checkOpenSSL).
 func (m *KeyManager) SigningKey(alg string) (op.SigningKey, error) {
 	want, err := parseAlg(alg)
 	if err != nil {
 		want = jose.RS256
 	}
+	k, err := m.signingKey(want, false)
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// signingKey is the key that signs want now; a refused key too when withRefused.
+func (m *KeyManager) signingKey(want jose.SignatureAlgorithm, withRefused bool) (*signingKey, error) {
 	now := m.now()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	var best *signingKey
+	refused := false
 	for _, k := range m.keys {
 		if k.alg != want || !signsAt(now, k.createdAt, k.signUntil) {
+			continue
+		}
+		if !withRefused && k.refused.Load() {
+			refused = true
 			continue
 		}
 		if best == nil || signsBefore(k.createdAt, k.id, best.createdAt, best.id) {
@@ -525,6 +682,9 @@ func (m *KeyManager) SigningKey(alg string) (op.SigningKey, error) {
 		}
 	}
 	if best == nil {
+		if refused {
+			return nil, fmt.Errorf("keys: no current %s signing key that OpenSSL can sign with (keys.rsa_signer: openssl; error in the log)", want)
+		}
 		return nil, fmt.Errorf("keys: no current %s signing key", want)
 	}
 	return best, nil

@@ -61,10 +61,6 @@ func (m *KeyManager) SignLogoutToken(alg string, t LogoutToken) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("logout token: %w", err)
 	}
-	signer, err := signerFor(key, LogoutTokenType)
-	if err != nil {
-		return "", fmt.Errorf("logout token: signer: %w", err)
-	}
 	payload, err := json.Marshal(logoutClaims{
 		Issuer: t.Issuer, Audience: t.Audience, IssuedAt: t.IssuedAt.Unix(), Expiry: t.IssuedAt.Add(t.Lifetime).Unix(),
 		JTI: t.ID, Subject: t.Subject, SessionID: t.SessionID,
@@ -73,9 +69,10 @@ func (m *KeyManager) SignLogoutToken(alg string, t LogoutToken) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("logout token: %w", err)
 	}
-	jws, err := signer.Sign(payload)
+	// The ID tokens' signature path (libcrypto for RS256 under keys.rsa_signer), typ logout+jwt.
+	jwt, err := signTyped(key, LogoutTokenType, payload)
 	if err != nil {
 		return "", fmt.Errorf("logout token: sign: %w", err)
 	}
-	return jws.CompactSerialize()
+	return jwt, nil
 }

@@ -16,28 +16,35 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-// TestTypedSignerBuiltOnce: the at+jwt and logout+jwt signers are built once per key and typ
-// (building one per token showed in profiles), and each signs with its own typ and the key's kid.
+// TestTypedSignerBuiltOnce: the at+jwt and logout+jwt compact signers are built once per key
+// and typ (building one per token showed in profiles), share the key's signature path (its
+// tokenKey: the ID tokens'), and each signs with its own typ and the key's kid.
 func TestTypedSignerBuiltOnce(t *testing.T) {
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	k := &signingKey{id: "k1", alg: jose.ES256, private: priv}
+	id, err := k.compact()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, typ := range []jose.ContentType{TypeAccessTokenJWT, LogoutTokenType} {
-		a, err := signerFor(k, typ)
+		a, err := k.compactFor(typ)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := signerFor(k, typ)
+		b, _ := k.compactFor(typ)
 		if a != b {
 			t.Fatalf("%s: a new signer per call", typ)
 		}
-		jws, err := a.Sign([]byte(`{}`))
+		if a.tokenKey != id.tokenKey {
+			t.Fatalf("%s: a signature path of its own, not the ID tokens'", typ)
+		}
+		compact, err := signTyped(k, typ, []byte(`{}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		compact, _ := jws.CompactSerialize()
 		parsed, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{jose.ES256})
 		if err != nil {
 			t.Fatal(err)
@@ -48,6 +55,9 @@ func TestTypedSignerBuiltOnce(t *testing.T) {
 		}
 		if strings.Count(compact, ".") != 2 {
 			t.Fatalf("%s: not compact: %s", typ, compact)
+		}
+		if _, err := parsed.Verify(priv.Public()); err != nil {
+			t.Fatalf("%s: %v", typ, err)
 		}
 	}
 }
