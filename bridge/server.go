@@ -281,7 +281,8 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	samlSPs.Changed = func(ctx context.Context) error { return node.Notify(ctx, cluster.TopicSAML) }
 	node.Subscribe(cluster.TopicSAML, samlSPs.Refresh)
 	s.admin.SAMLSettings = samlSettingsAdmin{samlSPs} // PATCH /admin/saml/service-providers/{sp}
-	if s.samlKeys, err = saml.NewKeyRing(ctx, d.Store, kek, cfg.SAML, issuer.Hostname(), log, now); err != nil {
+	// The SAML keys sign through libcrypto too (keys.rsa_signer), each after its self-test.
+	if s.samlKeys, err = saml.NewKeyRingWithOpenSSL(ctx, d.Store, kek, cfg.SAML, issuer.Hostname(), log, now, kc.OpenSSL); err != nil {
 		return nil, err
 	}
 	node.Subscribe(cluster.TopicKeys, s.samlKeys.Reload)

@@ -414,7 +414,7 @@ func (h *Handler) chainNext(c echo.Context) error {
 	}
 	switch ep.Binding {
 	case crewjam.HTTPRedirectBinding:
-		d.URL, err = l.redirectURL(key.private, lr, ch.ID)
+		d.URL, err = l.redirectURL(key.cryptoSigner(), lr, ch.ID)
 	default:
 		d.Form, d.URL, d.RelayState = true, ep.Location, ch.ID
 		d.Value, err = l.postValue(key, lr)
@@ -451,7 +451,7 @@ func (l *Logouts) logoutRequest(sp *SP, dest string, step *chainStep) (*crewjam.
 
 // redirectURL is lr with the HTTP-Redirect binding (SAML bindings 3.4.4.1): deflated, with the
 // RelayState, signed over the query string with RSA-SHA256.
-func (l *Logouts) redirectURL(key *rsa.PrivateKey, lr *crewjam.LogoutRequest, relayState string) (string, error) {
+func (l *Logouts) redirectURL(key crypto.Signer, lr *crewjam.LogoutRequest, relayState string) (string, error) {
 	deflated, err := lr.Deflate()
 	if err != nil {
 		return "", err
@@ -459,7 +459,7 @@ func (l *Logouts) redirectURL(key *rsa.PrivateKey, lr *crewjam.LogoutRequest, re
 	q := "SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(deflated)) +
 		"&RelayState=" + url.QueryEscape(relayState) + "&SigAlg=" + url.QueryEscape(dsig.RSASHA256SignatureMethod)
 	sum := sha256.Sum256([]byte(q))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	sig, err := key.Sign(rand.Reader, sum[:], crypto.SHA256)
 	if err != nil {
 		return "", err
 	}

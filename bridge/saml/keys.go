@@ -3,12 +3,12 @@ package saml
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -24,6 +24,7 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/store"
+	"github.com/ssobridge/ssobridge/internal/rsasign"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -50,6 +51,10 @@ type KeyRing struct {
 	subject     string
 	log         *slog.Logger
 	now         func() time.Time
+	// openssl, when set (keys.rsa_signer auto or openssl, libcrypto loaded), makes the keys'
+	// RSA-SHA256 signatures (rsasign.Signer), each key after its self-test when it is opened
+	// or made.
+	openssl *rsasign.Library
 
 	mu   sync.RWMutex
 	keys []*signingKey // not expired, oldest first
@@ -62,23 +67,61 @@ type signingKey struct {
 	createdAt time.Time
 	signUntil time.Time
 	expiresAt time.Time
+	// rsa signs with the key: through libcrypto (rsasign.Signer) when the ring has OpenSSL
+	// and the key passed its self-test, else the private key itself (crypto/rsa).
+	rsa crypto.Signer
 	// signer signs the IdP's own XML with the key (its metadata, its LogoutRequests): made
 	// once, with the key (newSigner).
 	signer *dsig.SigningContext
 }
 
-// newSigner is the XML signer of a key and its certificate: enveloped RSA-SHA256 signatures
-// (NewDefaultSigningContext's SHA-256 with an RSA key) over exclusive C14N with no inclusive
+// cryptoSigner is what signs with the key: its rsa signer, or the private key.
+func (s *signingKey) cryptoSigner() crypto.Signer {
+	if s.rsa != nil {
+		return s.rsa
+	}
+	return s.private
+}
+
+// newSigner is the XML signer of a key (its crypto.Signer) and its certificate: enveloped
+// RSA-SHA256 signatures (SHA-256 with an RSA key) over exclusive C14N with no inclusive
 // prefixes. It keeps no state between signatures: one serves every request.
-func newSigner(priv *rsa.PrivateKey, cert *x509.Certificate) *dsig.SigningContext {
-	sc := dsig.NewDefaultSigningContext(dsig.TLSCertKeyStore(tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: priv, Leaf: cert}))
+func newSigner(key crypto.Signer, cert *x509.Certificate) *dsig.SigningContext {
+	sc, err := dsig.NewSigningContext(key, [][]byte{cert.Raw})
+	if err != nil {
+		panic(err) // only for a nil signer: never
+	}
 	sc.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
 	return sc
+}
+
+// rsaSigner is what signs with priv (key id): libcrypto when the ring has it and the key passes
+// its self-test (rsasign.Library.NewSigner), else crypto/rsa, with a warning. Run when a key is
+// opened or made (Rotate, Reload), never on a request's path.
+func (k *KeyRing) rsaSigner(priv *rsa.PrivateKey, id string) crypto.Signer {
+	if k.openssl == nil {
+		return priv
+	}
+	s, err := k.openssl.NewSigner(priv, func(err error) {
+		k.log.Warn("saml keys: OpenSSL failed to sign; crypto/rsa signs with this key from now on", "kid", id, "err", err)
+	})
+	if err != nil {
+		k.log.Warn("saml keys: OpenSSL refused a SAML signing key; crypto/rsa signs with it", "kid", id, "err", err)
+		return priv
+	}
+	return s
 }
 
 // NewKeyRing loads the keys and makes one when none signs now. subject names the certificates
 // (the issuer's host).
 func NewKeyRing(ctx context.Context, st KeyStore, kek []byte, cfg config.SAMLConfig, subject string, log *slog.Logger, now func() time.Time) (*KeyRing, error) {
+	return NewKeyRingWithOpenSSL(ctx, st, kek, cfg, subject, log, now, nil)
+}
+
+// NewKeyRingWithOpenSSL is NewKeyRing whose keys sign through libcrypto (lib, when not nil:
+// keys.rsa_signer), each after its self-test; a key libcrypto refuses signs with crypto/rsa.
+func NewKeyRingWithOpenSSL(ctx context.Context, st KeyStore, kek []byte, cfg config.SAMLConfig, subject string, log *slog.Logger,
+	now func() time.Time, lib *rsasign.Library) (*KeyRing, error) {
 	if len(kek) != 32 {
 		return nil, errors.New("saml keys: the key-encryption key must be 32 bytes")
 	}
@@ -88,7 +131,8 @@ func NewKeyRing(ctx context.Context, st KeyStore, kek []byte, cfg config.SAMLCon
 	if now == nil {
 		now = time.Now
 	}
-	k := &KeyRing{store: st, kek: kek, rotateEvery: cfg.RotateEvery(), overlap: cfg.Overlap(), subject: subject, log: log, now: now}
+	k := &KeyRing{store: st, kek: kek, rotateEvery: cfg.RotateEvery(), overlap: cfg.Overlap(), subject: subject, log: log, now: now,
+		openssl: lib}
 	if _, err := k.Rotate(ctx); err != nil {
 		return nil, err
 	}
@@ -265,7 +309,8 @@ func (k *KeyRing) newKey(now, start time.Time) (*signingKey, *store.SAMLKey, err
 	if key.cert, err = x509.ParseCertificate(der); err != nil {
 		return nil, nil, err
 	}
-	key.signer = newSigner(priv, key.cert)
+	key.rsa = k.rsaSigner(priv, key.id)
+	key.signer = newSigner(key.rsa, key.cert)
 	sealed, err := sealKey(k.kek, x509.MarshalPKCS1PrivateKey(priv), key.id)
 	if err != nil {
 		return nil, nil, err
@@ -287,8 +332,9 @@ func (k *KeyRing) open(sk *store.SAMLKey) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse certificate: %w", err)
 	}
+	signer := k.rsaSigner(priv, sk.ID)
 	return &signingKey{id: sk.ID, cert: cert, private: priv, createdAt: sk.CreatedAt, signUntil: sk.SignUntil, expiresAt: sk.ExpiresAt,
-		signer: newSigner(priv, cert)}, nil
+		rsa: signer, signer: newSigner(signer, cert)}, nil
 }
 
 // Signing returns the key that signs now and the other published certificates (its successor

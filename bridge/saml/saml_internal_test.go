@@ -45,8 +45,18 @@ func signsWith(t *testing.T, k *signingKey) {
 	if k.signer == nil {
 		t.Fatalf("key %s has no signer", k.id)
 	}
-	priv, cert, err := k.signer.KeyStore.GetKeyPair()
-	if err != nil || !priv.Equal(k.private) || !bytes.Equal(cert, k.cert.Raw) {
+	if !k.private.PublicKey.Equal(k.cryptoSigner().Public()) {
+		t.Fatalf("key %s: its signer signs with another key", k.id)
+	}
+	el := etree.NewElement("Probe")
+	el.CreateAttr("ID", "_probe")
+	signed, err := k.signer.SignEnveloped(el)
+	if err != nil {
+		t.Fatalf("key %s: %v", k.id, err)
+	}
+	vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{k.cert}})
+	vc.Clock = dsig.NewFakeClockAt(k.cert.NotBefore.Add(time.Second))
+	if _, err := vc.Validate(signed); err != nil {
 		t.Fatalf("key %s: its signer signs with another key or certificate (%v)", k.id, err)
 	}
 }

@@ -190,7 +190,7 @@ func (h *Handler) idpKey(ctx context.Context) (*crewjam.IdentityProvider, *signi
 	// after two days (review s19 X19-8).
 	valid := max(h.Keys.overlap, 48*time.Hour) + metadataMaxAge
 	return &crewjam.IdentityProvider{
-		Key: key.private, Certificate: key.cert, ExtraCertificates: others, Logger: slogPrinter{h.Logger},
+		Key: key.private, Signer: key.cryptoSigner(), Certificate: key.cert, ExtraCertificates: others, Logger: slogPrinter{h.Logger},
 		MetadataURL: at(PathMetadata), SSOURL: at(PathSSO), LogoutURL: at(PathSLO),
 		ServiceProviderProvider: libraryProvider{r: h.Registry},
 		SignatureMethod:         dsig.RSASHA256SignatureMethod,

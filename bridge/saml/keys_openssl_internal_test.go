@@ -1,0 +1,122 @@
+package saml
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
+	"github.com/ssobridge/ssobridge/internal/rsasign"
+)
+
+// openSSL is libcrypto, or a skip where this build or machine has none (CI must have it).
+func openSSL(t *testing.T) *rsasign.Library {
+	t.Helper()
+	lib, err := rsasign.Open()
+	if err != nil {
+		if os.Getenv("CI") == "true" && rsasign.CanOpen {
+			t.Fatalf("CI must sign through OpenSSL: %v", err)
+		}
+		t.Skip(err)
+	}
+	return lib
+}
+
+// TestKeyRingSignsThroughOpenSSL: with libcrypto (keys.rsa_signer auto or openssl) the SAML key
+// signs through it: the key's signer is an rsasign.Signer that passed its self-test when the key
+// was made, and again when another ring (a replica) opens it from the store; the IdP the handler
+// builds (assertions, responses) signs with it, and the IdP's own XML (metadata,
+// LogoutRequests) signs with it and validates with the key's certificate. It failed before:
+// the keys signed with crypto/rsa.
+func TestKeyRingSignsThroughOpenSSL(t *testing.T) {
+	lib := openSSL(t)
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	kek := bytes.Repeat([]byte{7}, 32)
+	made, err := NewKeyRingWithOpenSSL(t.Context(), st, kek, config.SAMLConfig{}, "sso.example.org", quiet, nil, lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := NewKeyRingWithOpenSSL(t.Context(), st, kek, config.SAMLConfig{}, "sso.example.org", quiet, nil, lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ring := range map[string]*KeyRing{"made": made, "opened": opened} {
+		t.Run(name, func(t *testing.T) {
+			key, _, err := ring.Signing()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, ok := key.cryptoSigner().(*rsasign.Signer)
+			if !ok || !s.OpenSSL() {
+				t.Fatalf("the key signs with %T, not through OpenSSL", key.cryptoSigner())
+			}
+			h := &Handler{Keys: ring, Issuer: "https://sso.example.org", Logger: quiet}
+			idp, _, err := h.idpKey(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if idp.Signer != s {
+				t.Fatalf("the IdP signs with %T", idp.Signer)
+			}
+			el := etree.NewElement("md:EntityDescriptor")
+			el.CreateAttr("xmlns:md", "urn:oasis:names:tc:SAML:2.0:metadata")
+			el.CreateAttr("ID", "_e1")
+			el.CreateAttr("entityID", "https://sso.example.org/saml/metadata")
+			signed, err := key.signer.SignEnveloped(el)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSignatureMethods(t, signed)
+			doc := etree.NewDocument()
+			doc.SetRoot(signed)
+			raw, err := doc.WriteToBytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			back := etree.NewDocument()
+			if err := back.ReadFromBytes(raw); err != nil {
+				t.Fatal(err)
+			}
+			vc := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{key.cert}})
+			vc.Clock = dsig.NewFakeClockAt(key.cert.NotBefore.Add(1))
+			if _, err := vc.Validate(back.Root()); err != nil {
+				t.Fatalf("the signature does not validate: %v", err)
+			}
+			if !s.OpenSSL() {
+				t.Fatal("libcrypto failed to sign")
+			}
+		})
+	}
+}
+
+// TestKeyRingOpenSSLRefusedKey: a SAML key libcrypto cannot sign with (six primes) signs with
+// crypto/rsa, and a warning names it.
+func TestKeyRingOpenSSLRefusedKey(t *testing.T) {
+	lib := openSSL(t)
+	priv, err := rsa.GenerateMultiPrimeKey(rand.Reader, 6, 2048) //nolint:staticcheck // the point: a key libcrypto refuses
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	ring := &KeyRing{openssl: lib, log: slog.New(slog.NewTextHandler(&logs, nil))}
+	if s := ring.rsaSigner(priv, "k6"); s != priv {
+		t.Fatalf("a refused key signs with %T, want crypto/rsa's key", s)
+	}
+	if !strings.Contains(logs.String(), `level=WARN msg="saml keys: OpenSSL refused a SAML signing key; crypto/rsa signs with it" kid=k6`) {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+}
