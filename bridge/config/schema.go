@@ -150,13 +150,17 @@ type KeysConfig struct {
 	// RotateEvery is how long a key signs; a new key is published a day before it starts
 	// signing, and a retired key stays in JWKS until its tokens have expired.
 	RotateEvery time.Duration `yaml:"rotate_every"`
-	// RSASigner is what makes RS256 ID token signatures: "auto" (the default) signs through
-	// the system's OpenSSL 3 (libcrypto.so.3, Debian's libssl3) when this build can load it
-	// (a cgo build on Linux), 2.5-3.3 times as fast as Go's crypto/rsa, and with
-	// crypto/rsa otherwise; "openssl" refuses to start unless it signs with the current
-	// key (a self-test at start-up); "go" always uses crypto/rsa. The signatures are the
-	// same bytes either way, and each is checked with crypto/rsa before it leaves. The
-	// start-up log says which signs.
+	// RSASigner is what makes RSA signatures (RS256 ID tokens, JWT access tokens, logout
+	// tokens; the SAML IdP's RSA-SHA256 XML and redirect signatures): "auto" (the default)
+	// signs through the system's OpenSSL 3 (libcrypto.so.3, Debian's libssl3) when this
+	// build can load it (a cgo build on Linux), 2.5-3.3 times as fast as Go's crypto/rsa, and
+	// with crypto/rsa otherwise. Each key is self-tested with libcrypto when it is loaded or
+	// made; one it refuses signs with crypto/rsa, with a warning. "openssl" refuses to start
+	// unless OpenSSL signs with the current RS256 key, and never lets a later RS256 key that
+	// fails the self-test sign (an error in the log; the key before it signs until its
+	// sign_until, then RS256 tokens fail until the test passes at a rotation or reload); "go"
+	// always uses crypto/rsa. The signatures are the same bytes either way, and each is
+	// checked with crypto/rsa before it leaves. The start-up log says which signs.
 	RSASigner string `yaml:"rsa_signer"`
 }
 
