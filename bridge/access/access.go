@@ -63,13 +63,29 @@ type Decision struct {
 // Allowed reports whether the member may go on.
 func (d Decision) Allowed() bool { return d.Rule == Allow }
 
-// Err is nil when allowed, else an error wrapping sso.ErrAccessDenied and Cause: errors.Is
-// finds both (a standing's sentinel keeps its member message and reason code).
+// Fault reports whether the decision refused because a rule could not be evaluated
+// (ReasonRuleError): the refusal is the server's (the operator's rule), not the member's
+// standing, and is answered as a server fault: no access, but nothing the member or the app
+// holds is taken as refused (a refresh token stays, the sign-in page says "not now").
+func (d Decision) Fault() bool { return d.Reason == ReasonRuleError }
+
+// ErrRuleFault is Decision.Err's error for a rule that could not be evaluated (Fault): it
+// does not wrap sso.ErrAccessDenied, so a refresh or device poll answers it as a server fault
+// (5xx, the grant kept) instead of invalid_grant.
+var ErrRuleFault = errors.New("access: the app's access rule could not be evaluated")
+
+// Err is nil when allowed; for a Fault an error wrapping ErrRuleFault and Cause (not
+// sso.ErrAccessDenied); else an error wrapping sso.ErrAccessDenied and Cause: errors.Is finds
+// both (a standing's sentinel keeps its member message and reason code).
 func (d Decision) Err() error {
 	var detail string
-	switch d.Rule {
-	case Allow:
+	switch {
+	case d.Rule == Allow:
 		return nil
+	case d.Fault():
+		return fmt.Errorf("%w: %w", ErrRuleFault, d.Cause)
+	}
+	switch d.Rule {
 	case Standing:
 		detail = d.Reason
 	case RequireCurrent:
@@ -146,8 +162,11 @@ func (c *Checker) Decide(ctx context.Context, m *legacy.Member, subject, clientI
 	}
 	ok, err := c.rules.Allowed(m, subject, clientID, now)
 	if err != nil {
-		c.log.WarnContext(ctx, "access rule failed to evaluate; access refused", "client", clientID, "err", err)
-		return Decision{Rule: AccessRule, Reason: ReasonRuleError, Message: msgAccessRule, Cause: err}
+		// The operator's fault, logged for the operator (the rule's client and its error; the
+		// member only by subject): refused, as a fault (Fault), never as the member's standing.
+		c.log.ErrorContext(ctx, "access rule failed to evaluate; access refused as a server fault", "client", clientID,
+			"rule", "policies["+clientID+"].access_rule", "subject", subject, "err", err)
+		return Decision{Rule: AccessRule, Reason: ReasonRuleError, Message: msgRuleFault, Cause: err}
 	}
 	if !ok {
 		return Decision{Rule: AccessRule, Reason: ReasonAccessRule, Message: msgAccessRule}
@@ -166,6 +185,7 @@ func (c *Checker) current(m *legacy.Member, subject, clientID string, now time.T
 const (
 	msgNotCurrent = "This app is only open to members whose membership is current, and yours is not at the moment. If you have just renewed, please contact the association."
 	msgAccessRule = "This app is only open to members whose membership allows it, and yours does not at the moment. If you think this is wrong, please contact the association."
+	msgRuleFault  = "This app cannot be opened right now because of a fault on our side. Please try again later; if it goes on, contact the association."
 )
 
 // StandingMessage is the member-facing sentence for a standing failure (legacy.ErrDisabled,

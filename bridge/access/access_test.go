@@ -89,8 +89,15 @@ func TestDecide(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, sso.ErrAccessDenied) {
-				t.Fatalf("Err() = %v, not sso.ErrAccessDenied", err)
+			if tt.reason == access.ReasonRuleError {
+				// A rule that fails to evaluate refuses, as a server fault (review s25 Y-10): its
+				// Err is no member refusal (a refresh would answer invalid_grant and the app drop
+				// its refresh token) and carries the rule's error.
+				if !d.Fault() || errors.Is(err, sso.ErrAccessDenied) || !errors.Is(err, access.ErrRuleFault) || !errors.Is(err, d.Cause) || d.Cause == nil {
+					t.Fatalf("rule fault: Fault() %v, Err() = %v (Cause %v): want access.ErrRuleFault and the cause, not sso.ErrAccessDenied", d.Fault(), err, d.Cause)
+				}
+			} else if !errors.Is(err, sso.ErrAccessDenied) || d.Fault() {
+				t.Fatalf("Err() = %v (Fault %v), not sso.ErrAccessDenied", err, d.Fault())
 			}
 			if tt.sentinel != nil && (!errors.Is(err, tt.sentinel) || !errors.Is(d.Cause, tt.sentinel) || legacy.Reason(err) != tt.reason) {
 				t.Fatalf("Err() = %v, Cause %v: want %v", err, d.Cause, tt.sentinel)
@@ -100,7 +107,8 @@ func TestDecide(t *testing.T) {
 			}
 		})
 	}
-	if !strings.Contains(logs.String(), "access rule failed to evaluate") || !strings.Contains(logs.String(), "client=broken") {
+	if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "access rule failed to evaluate") || !strings.Contains(l, "client=broken") ||
+		!strings.Contains(l, "rule=policies[broken].access_rule") || !strings.Contains(l, "subject=sub-1") {
 		t.Fatalf("evaluation failure not logged: %s", logs.String())
 	}
 }
@@ -127,7 +135,7 @@ func TestDecisionErrText(t *testing.T) {
 		{access.Decision{Rule: access.Standing, Reason: "locked_out", Cause: legacy.ErrLockedOut}, "sso: access denied: locked_out"},
 		{access.Decision{Rule: access.RequireCurrent, Reason: access.ReasonNotCurrent}, "sso: access denied: the app requires a current membership"},
 		{access.Decision{Rule: access.AccessRule, Reason: access.ReasonAccessRule}, "sso: access denied: the app's access rule does not admit this member"},
-		{access.Decision{Rule: access.AccessRule, Reason: access.ReasonRuleError, Cause: errors.New("boom")}, "sso: access denied: the app's access rule does not admit this member"},
+		{access.Decision{Rule: access.AccessRule, Reason: access.ReasonRuleError, Cause: errors.New("boom")}, "access: the app's access rule could not be evaluated: boom"},
 	} {
 		if got := tt.d.Err().Error(); got != tt.want {
 			t.Errorf("%v: Err() = %q, want %q", tt.d.Rule, got, tt.want)

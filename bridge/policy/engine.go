@@ -777,7 +777,8 @@ func (c *call) allowed() (bool, error) {
 	}
 	b, ok := v.(types.Bool)
 	if !ok {
-		return false, fmt.Errorf("policies[%s].access_rule: result %v is not a bool", c.p.id, v)
+		// The type only: the value may be the member's data (this error is logged and audited).
+		return false, fmt.Errorf("policies[%s].access_rule: a result of type %s is not a bool", c.p.id, v.Type().TypeName())
 	}
 	return bool(b), nil
 }

@@ -608,6 +608,9 @@ func (h *Handler) continueRequest(c echo.Context) error {
 	ctx := c.Request().Context()
 	sess, serr := h.Cookies.Current(c)
 	if serr != nil && !errors.Is(serr, sso.ErrNotFound) {
+		if r.IsPassive {
+			return h.passiveFault(c, r, sp, "read the session", serr)
+		}
 		return serr
 	}
 	if sess != nil && h.answers(r, sess) {
@@ -617,15 +620,14 @@ func (h *Handler) continueRequest(c echo.Context) error {
 		}
 		if !errors.Is(err, sso.ErrAccessDenied) {
 			if r.IsPassive {
-				// The IdP may not take visible control (SAML core 3.4.1, IsPassive): the SP
-				// hears a Responder status (a fault of the IdP, to try again later) instead
-				// of waiting for an answer behind a page nobody sees.
-				h.Logger.ErrorContext(ctx, "membership system error", "err", err, "sp", sp.Settings.ID, "passive", true)
-				return h.sendStatus(c, r, sp, crewjam.StatusResponder, "", "the membership system cannot be reached; try again later")
+				return h.passiveFault(c, r, sp, "membership system error", err)
 			}
 			return h.Pages.MembershipUnavailable(c, h.Logger, err)
 		}
 		if err := h.EndSession(ctx, sess); err != nil {
+			if r.IsPassive {
+				return h.passiveFault(c, r, sp, "end the refused member's session", err)
+			}
 			return err
 		}
 	}
@@ -841,8 +843,21 @@ func (h *Handler) claimLogin(ctx context.Context, r *store.SAMLRequest, m *legac
 func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso.Session, m *legacy.Member) error {
 	ctx := c.Request().Context()
 	now := h.Now()
-	if !h.Access.Decide(ctx, m, sess.Subject, sp.Settings.ID, now).Allowed() {
+	if d := h.Access.Decide(ctx, m, sess.Subject, sp.Settings.ID, now); !d.Allowed() {
+		if d.Fault() {
+			// The SP's access rule failed to evaluate (review s25 Y-10): refused, as the
+			// server's fault (the operator's rule), never as the member's membership.
+			h.Audit.Write(ctx, &store.AuditEvent{Event: "access.rule_error", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(),
+				Detail: d.Err().Error()})
+			if r.IsPassive {
+				return h.sendStatus(c, r, sp, crewjam.StatusResponder, "", "the service provider's access rule could not be evaluated")
+			}
+			return h.Pages.AccessRuleFault(c, sp.Name())
+		}
 		h.Audit.Write(ctx, &store.AuditEvent{Event: "access.denied", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(), Detail: "access rule"})
+		if r.IsPassive {
+			return h.sendStatus(c, r, sp, crewjam.StatusResponder, crewjam.StatusRequestDenied, "the member may not use this service provider")
+		}
 		return h.Pages.Error(c, http.StatusForbidden, "This app is not available with your membership",
 			sp.Name()+" is only open to members whose membership allows it, and yours does not at the moment.",
 			"If you think this is wrong, for example because you have just renewed, please contact the association.")
@@ -857,6 +872,9 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 	if h.SecondFactor != nil {
 		need, err := h.SecondFactor.NeedsStepUp(ctx, &sso.AuthRequest{ClientID: sp.Settings.ID}, spClient(sp), sess, m)
 		if err != nil {
+			if r.IsPassive {
+				return h.passiveFault(c, r, sp, "saml second factor", err)
+			}
 			return fmt.Errorf("saml second factor: %w", err)
 		}
 		if need || w == contextStepUp {
@@ -878,15 +896,24 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 		nameID, format = "_"+sso.RandomToken(), string(crewjam.TransientNameIDFormat)
 	case sp.Settings.NameIDFormat == config.SAMLNameIDEmail:
 		if m.Email == "" {
+			if r.IsPassive {
+				return h.sendStatus(c, r, sp, crewjam.StatusResponder, crewjam.StatusRequestDenied, "the member has no e-mail address")
+			}
 			return h.Pages.Error(c, http.StatusForbidden, "This app needs your e-mail address",
 				sp.Name()+" identifies members by e-mail address, and the membership system has none for you.",
 				"Please add an e-mail address to your member record, or contact the association.")
 		}
 		if own, err := h.ownsEmail(ctx, m); err != nil {
+			if r.IsPassive {
+				return h.passiveFault(c, r, sp, "membership system error", err)
+			}
 			return h.Pages.MembershipUnavailable(c, h.Logger, err)
 		} else if !own {
 			h.Audit.Write(ctx, &store.AuditEvent{Event: "access.denied", Subject: sess.Subject, ClientID: sp.Settings.ID, IP: c.RealIP(),
 				Detail: "e-mail address shared with another AMS record"})
+			if r.IsPassive {
+				return h.sendStatus(c, r, sp, crewjam.StatusResponder, crewjam.StatusRequestDenied, "the member's e-mail address is not theirs alone")
+			}
 			return h.Pages.Error(c, http.StatusForbidden, "Your e-mail address is not yours alone",
 				sp.Name()+" identifies members by e-mail address, and another record in the membership system has the same address as yours.",
 				"Please contact the association so that each record has its own address.")
@@ -899,6 +926,9 @@ func (h *Handler) finish(c echo.Context, r *store.SAMLRequest, sp *SP, sess *sso
 	}
 	claims, err := h.Claims(m, sess.Subject, sp.Settings.ID, scopes, sso.TargetIDToken, now)
 	if err != nil {
+		if r.IsPassive {
+			return h.passiveFault(c, r, sp, "saml claims", err)
+		}
 		return fmt.Errorf("saml claims: %w", err)
 	}
 	idp, err := h.idp(ctx)
@@ -993,6 +1023,20 @@ func (h *Handler) authnRequest(idp *crewjam.IdentityProvider, hr *http.Request, 
 		}
 	}
 	return nil, errors.New("saml: assertion consumer service no longer registered")
+}
+
+// passiveFault answers a passive request (IsPassive) that a fault of the IdP's side stopped (the
+// AMS or the store could not answer): the IdP may not take visible control (SAML core 3.4.1),
+// so instead of a page nobody sees, behind which the SP waits for an answer that never comes,
+// the SP hears the status Responder (a fault of the IdP: it may ask again later) and the fault
+// is logged as its page's would be.
+func (h *Handler) passiveFault(c echo.Context, r *store.SAMLRequest, sp *SP, what string, err error) error {
+	h.Logger.ErrorContext(c.Request().Context(), what, "err", err, "sp", sp.Settings.ID, "passive", true)
+	msg := "the sign-in service cannot answer now; try again later"
+	if errors.Is(err, legacy.ErrUnavailable) {
+		msg = "the membership system cannot be reached; try again later"
+	}
+	return h.sendStatus(c, r, sp, crewjam.StatusResponder, "", msg)
 }
 
 // sendStatus answers a waiting sign-in with a SAML error status (no assertion).

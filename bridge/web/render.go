@@ -254,6 +254,16 @@ func (r *Renderer) MembershipUnavailable(c echo.Context, log *slog.Logger, err e
 		"Please try again in a few minutes.")
 }
 
+// AccessRuleFault answers a member whom app's access rule could not decide (it failed to
+// evaluate: access.Decision.Fault, the operator's fault, logged and audited by the caller): a
+// server fault (500) that says the app cannot be opened now, never that the membership does
+// not allow it.
+func (r *Renderer) AccessRuleFault(c echo.Context, app string) error {
+	return r.Error(c, http.StatusInternalServerError, "This app cannot be opened right now",
+		app+" cannot be opened right now because of a fault on our side. Nothing is wrong with your membership.",
+		"Please try again later. If it keeps happening, contact the association.")
+}
+
 // AppLink is an app the member can open from the account page.
 type AppLink struct{ Name, URL string }
 

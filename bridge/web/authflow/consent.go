@@ -208,8 +208,8 @@ func (h *Handler) consentSubmit(c echo.Context) error {
 		}
 		return h.Pages.MembershipUnavailable(c, h.Logger, err)
 	}
-	if !h.Access.Decide(ctx, m, sess.Subject, client.ID, h.Now()).Allowed() {
-		return h.accessDenied(c, ar, client, sess.Subject)
+	if d := h.Access.Decide(ctx, m, sess.Subject, client.ID, h.Now()); !d.Allowed() {
+		return h.refused(c, ar, client, sess.Subject, d)
 	}
 	if c.FormValue("decision") != "allow" {
 		h.Audit.Write(ctx, &store.AuditEvent{Event: "consent.denied", Subject: sess.Subject, ClientID: client.ID, IP: c.RealIP()})
@@ -297,8 +297,8 @@ func (h *Handler) consentHeld(c echo.Context, ar *sso.AuthRequest, client *sso.C
 	if m == nil {
 		return err
 	}
-	if !h.Access.Decide(ctx, m, hold.Subject, client.ID, h.Now()).Allowed() {
-		return h.accessDenied(c, ar, client, hold.Subject)
+	if d := h.Access.Decide(ctx, m, hold.Subject, client.ID, h.Now()); !d.Allowed() {
+		return h.refused(c, ar, client, hold.Subject, d)
 	}
 	var d holdData
 	_ = json.Unmarshal(hold.Data, &d)

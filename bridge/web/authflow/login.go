@@ -270,6 +270,10 @@ func (h *Handler) Authorize(next echo.HandlerFunc) echo.HandlerFunc {
 // it answers the request (with prompt=select_account, the account choice first: account.go),
 // else the login form (or, with prompt=none, login_required).
 func (h *Handler) signInPage(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig) error {
+	return h.silentFault(c, ar, h.answerSignIn(c, ar, client))
+}
+
+func (h *Handler) answerSignIn(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig) error {
 	sess, serr := h.Cookies.Current(c)
 	if serr != nil && !errors.Is(serr, sso.ErrNotFound) {
 		return serr
@@ -648,11 +652,11 @@ func (h *Handler) Finish(c echo.Context, ar *sso.AuthRequest, client *sso.Client
 func (h *Handler) finish(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, sess *sso.Session, m *legacy.Member) error {
 	ctx := c.Request().Context()
 	// Every way out but the completion writes a fresh session first (openFresh).
-	if !h.Access.Decide(ctx, m, sess.Subject, client.ID, h.Now()).Allowed() {
+	if d := h.Access.Decide(ctx, m, sess.Subject, client.ID, h.Now()); !d.Allowed() {
 		if err := h.openFreshRefused(c, ar); err != nil {
 			return err
 		}
-		return h.accessDenied(c, ar, client, sess.Subject)
+		return h.refused(c, ar, client, sess.Subject, d)
 	}
 	if need, err := h.needsConsent(ctx, ar, client, sess.Subject); err != nil {
 		return h.openFreshOr(c, err)
@@ -747,6 +751,11 @@ func (h *Handler) complete(c echo.Context, ar *sso.AuthRequest, client *sso.Clie
 			return err
 		}
 		h.Audit.Write(ctx, &store.AuditEvent{Event: "provisioning.failure", Subject: sess.Subject, ClientID: ar.ClientID, IP: c.RealIP(), Detail: "sync"})
+		if slices.Contains(ar.Prompt, oidc.PromptNone) {
+			// No page for a silent request: the app hears that it may ask again later.
+			return h.faultRedirect(c, ar, &oidc.Error{ErrorType: "temporarily_unavailable",
+				Description: "the app's account could not be set up; try again later"})
+		}
 		return h.Pages.Error(c, http.StatusBadGateway, "The app could not set up your account",
 			"You signed in, but the app could not create or update your account there, so it cannot let you in yet.",
 			"Please try again in a few minutes. If it keeps happening, contact the association.")
@@ -827,6 +836,30 @@ func (h *Handler) Callback(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// refused answers a member whom the access decision d does not admit at client: accessFault
+// when the client's access rule could not be evaluated, else accessDenied.
+func (h *Handler) refused(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, subject string, d access.Decision) error {
+	if d.Fault() {
+		return h.accessFault(c, ar, client, subject, d)
+	}
+	return h.accessDenied(c, ar, client, subject)
+}
+
+// accessFault answers a member whom the client's access rule could not decide (it failed to
+// evaluate: the operator's fault, review s25 Y-10). Refused (no code), but as a server fault:
+// audited and logged with the rule's error (the member by subject only); the member's page
+// says the app cannot be opened now (500), a silent request (prompt=none) hears server_error.
+// A device's request is left pending (not denied): the device keeps polling and may be
+// approved once the rule is mended.
+func (h *Handler) accessFault(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, subject string, d access.Decision) error {
+	h.Audit.Write(c.Request().Context(), &store.AuditEvent{Event: "access.rule_error", Subject: subject, ClientID: client.ID, IP: c.RealIP(),
+		Detail: d.Err().Error()})
+	if !h.isDeviceRequest(ar) && slices.Contains(ar.Prompt, oidc.PromptNone) {
+		return h.faultRedirect(c, ar, oidc.ErrServerError().WithDescription("the app's access rule could not be evaluated"))
+	}
+	return h.Pages.AccessRuleFault(c, client.Name)
+}
+
 // accessDenied answers a member whom the client's access rule does not admit: a clear page and
 // no code; with prompt=none the client gets access_denied.
 func (h *Handler) accessDenied(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig, subject string) error {
@@ -884,6 +917,48 @@ func (h *Handler) redirectError(c echo.Context, ar *sso.AuthRequest, e *oidc.Err
 	}
 	if err := h.Store.DeleteAuthRequest(c.Request().Context(), ar.ID); err != nil {
 		return fmt.Errorf("end answered auth request: %w", err)
+	}
+	return c.Redirect(http.StatusSeeOther, u)
+}
+
+// silentFault answers a silent request (prompt=none) that a fault stopped (err, returned by the
+// handler and not yet answered: the AMS or the store could not answer, at the session's read,
+// the consent's, the second factor's, the completion's write...): no page may be shown, and
+// nobody would see one in the hidden iframe or background redirect it runs in, so the app hears
+// an authentication error response at its redirect_uri (OIDC Core 3.1.2.6, RFC 6749 4.1.2.1,
+// with iss per RFC 9207) and can try again later instead of waiting for an answer that never
+// comes: temporarily_unavailable when the AMS or the store was unavailable, else server_error.
+// The fault is logged as its page's would be. Any other request, a client error (4xx) or a
+// response already written is left to the caller.
+func (h *Handler) silentFault(c echo.Context, ar *sso.AuthRequest, err error) error {
+	if err == nil || !slices.Contains(ar.Prompt, oidc.PromptNone) || c.Response().Committed {
+		return err
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) && he.Code < http.StatusInternalServerError {
+		return err
+	}
+	h.Logger.ErrorContext(c.Request().Context(), "silent sign-in failed; the app is told", "err", err, "client", ar.ClientID, "prompt", "none")
+	e := oidc.ErrServerError().WithDescription("the sign-in could not be completed; try again later")
+	if errors.Is(err, legacy.ErrUnavailable) || errors.Is(err, sso.ErrUnavailable) {
+		e = &oidc.Error{ErrorType: "temporarily_unavailable", Description: "the sign-in service cannot answer now; try again later"}
+	}
+	if ferr := h.faultRedirect(c, ar, e); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return nil
+}
+
+// faultRedirect is redirectError for an answer to a fault: the request is ended if the store
+// lets it (the fault may be the store's own, and the answer must reach the app all the same;
+// a request left pending expires, and no browser is sent to it), then the app is told.
+func (h *Handler) faultRedirect(c echo.Context, ar *sso.AuthRequest, e *oidc.Error) error {
+	u, err := h.Provider.ErrorRedirect(ar, e)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.DeleteAuthRequest(c.Request().Context(), ar.ID); err != nil && !errors.Is(err, sso.ErrNotFound) {
+		h.Logger.ErrorContext(c.Request().Context(), "end answered auth request; left to expire", "err", err, "client", ar.ClientID)
 	}
 	return c.Redirect(http.StatusSeeOther, u)
 }
