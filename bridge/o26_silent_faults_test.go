@@ -166,3 +166,24 @@ func TestO26SilentSignInFaultsAnswerTheApp(t *testing.T) {
 		})
 	}
 }
+
+func (s o26FaultStore) PassMFAChallenge(ctx context.Context, idHash, browser string, now time.Time) error {
+	if err := s.faults.err("PassMFAChallenge"); err != nil {
+		return err
+	}
+	return s.Store.PassMFAChallenge(ctx, idHash, browser, now)
+}
+
+func (s o26FaultStore) WebAuthnCredentials(ctx context.Context, subject string) ([]*store.WebAuthnCredential, error) {
+	if err := s.faults.err("WebAuthnCredentials"); err != nil {
+		return nil, err
+	}
+	return s.Store.WebAuthnCredentials(ctx, subject)
+}
+
+func (s o26FaultStore) UseWebAuthnCredential(ctx context.Context, c *store.WebAuthnCredential, old uint32) error {
+	if err := s.faults.err("UseWebAuthnCredential"); err != nil {
+		return err
+	}
+	return s.Store.UseWebAuthnCredential(ctx, c, old)
+}

@@ -106,22 +106,39 @@ func (h *Handler) beginCeremony(c echo.Context, ch *store.MFAChallenge, cer *mfa
 	return c.JSON(http.StatusOK, map[string]any{"ceremony": raw, "options": cer.Options})
 }
 
+// errCeremonyGone is peekCeremony's and takeCeremony's refusal: the form names no live
+// ceremony of the kind for this browser (none, unknown or expired, another kind, passed
+// already, bound to another browser). Any other error of theirs is a server fault (the
+// store's read or write failed): the caller returns it (500/503), never "expired".
+var errCeremonyGone = errors.New("no live ceremony")
+
+// ceremonyFault is err unless it is errCeremonyGone's: a server fault for the caller to return.
+func ceremonyFault(err error) error {
+	if err == nil || errors.Is(err, errCeremonyGone) {
+		return nil
+	}
+	return fmt.Errorf("passkey ceremony: %w", err)
+}
+
 // peekCeremony reads, without passing it, the ceremony the form names, of kind: a live one
 // not passed yet.
 func (h *Handler) peekCeremony(c echo.Context, kind string) (*store.MFAChallenge, error) {
 	raw := c.FormValue("ceremony")
 	if raw == "" || len(raw) > 128 {
-		return nil, errors.New("no ceremony")
+		return nil, fmt.Errorf("%w: no ceremony", errCeremonyGone)
 	}
 	ch, err := h.Store.MFAChallenge(c.Request().Context(), challengeHash(raw))
+	if errors.Is(err, sso.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %v", errCeremonyGone, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if ch.Kind != kind {
-		return nil, fmt.Errorf("ceremony of kind %q, want %q", ch.Kind, kind)
+		return nil, fmt.Errorf("%w: ceremony of kind %q, want %q", errCeremonyGone, ch.Kind, kind)
 	}
 	if ch.Passed {
-		return nil, errors.New("ceremony passed already")
+		return nil, fmt.Errorf("%w: ceremony passed already", errCeremonyGone)
 	}
 	return ch, nil
 }
@@ -138,6 +155,9 @@ func (h *Handler) takeCeremony(c echo.Context, kind string) (*store.MFAChallenge
 		return nil, nil, err
 	}
 	if err := h.Store.PassMFAChallenge(ctx, ch.IDHash, browser, h.Now()); err != nil {
+		if errors.Is(err, sso.ErrNotFound) || errors.Is(err, sso.ErrAuthRequestUsed) || errors.Is(err, sso.ErrAuthRequestElsewhere) {
+			return nil, nil, fmt.Errorf("%w: %v", errCeremonyGone, err)
+		}
 		return nil, nil, err
 	}
 	var d ceremonyData
@@ -184,6 +204,9 @@ func (h *Handler) passkeyLoginFinish(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	ch, d, err := h.takeCeremony(c, kindPasskeyLogin)
+	if ferr := ceremonyFault(err); ferr != nil {
+		return ferr
+	}
 	if err != nil {
 		h.Logger.InfoContext(ctx, "passkey sign-in refused", "err", err)
 		return jsonError(c, http.StatusBadRequest, "This sign-in step had expired. Reload the page and try again.")
@@ -291,6 +314,11 @@ func (h *Handler) passkeyStepFinish(c echo.Context) error {
 		return err
 	}
 	ch, d, err := h.takeCeremony(c, kindPasskeyStep)
+	if ferr := ceremonyFault(err); ferr != nil {
+		// The store's fault, not the member's: the step stays (nothing counted, nothing
+		// ended), and the router answers 500 (503 for an unavailable store).
+		return ferr
+	}
 	if err != nil || d.Step != l.ch.IDHash || ch.Subject != l.ch.Subject {
 		h.Logger.InfoContext(ctx, "passkey step refused", "err", err)
 		return jsonError(c, http.StatusBadRequest, "This sign-in step had expired. Reload the page and try again.")
@@ -363,7 +391,9 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 	// What the form itself lacks is refused before the ceremony is passed, so that the member
 	// may send the same passkey again with what was missing: the authenticator has made the
 	// passkey already, and a new ceremony would make another.
-	if ch, err := h.peekCeremony(c, kindPasskeyRegister); err != nil || ch.SessionID != sess.ID || ch.Subject != sess.Subject {
+	if ch, err := h.peekCeremony(c, kindPasskeyRegister); ceremonyFault(err) != nil {
+		return ceremonyFault(err)
+	} else if err != nil || ch.SessionID != sess.ID || ch.Subject != sess.Subject {
 		return expired(err)
 	}
 	// Asked again of the session as it is now: begun in a hand-off session that a password
@@ -403,6 +433,9 @@ func (h *Handler) passkeyRegisterFinish(c echo.Context) error {
 		}
 	}
 	ch, d, err := h.takeCeremony(c, kindPasskeyRegister)
+	if ferr := ceremonyFault(err); ferr != nil {
+		return ferr
+	}
 	if err != nil || ch.SessionID != sess.ID || ch.Subject != sess.Subject {
 		return expired(err)
 	}
