@@ -377,7 +377,7 @@ func (h *Handler) chainNext(c echo.Context) error {
 	if ch.Pos >= len(ch.Steps) {
 		l.clearChain(c)
 		if ch.Answer != nil {
-			return h.sendAnswer(c, ch.Answer)
+			return h.sendAnswer(c, ch.Answer, ch.Subject)
 		}
 		return c.Redirect(http.StatusSeeOther, ch.Next)
 	}
@@ -390,6 +390,18 @@ func (h *Handler) chainNext(c echo.Context) error {
 	if ep == nil {
 		// Gone (or changed) since the chain started: nothing to visit, and its session there,
 		// if any, is not ended.
+		ch.partial()
+		if _, err := l.leave(c, ch); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, PathSLONext)
+	}
+	if why := insecureBrowserSLO(sp); why != nil {
+		// The SP's settings as they are now, not as they were when the chain started: an
+		// allow_insecure_soap_slo turned off since (an admin PATCH, a configuration reload)
+		// takes it out of the chain at this hop, as startChain would have. Left untold
+		// (logged, audited logout.untold), the step left unconfirmed.
+		l.untold(ctx, ch.Subject, sp, why)
 		ch.partial()
 		if _, err := l.leave(c, ch); err != nil {
 			return err
@@ -698,12 +710,20 @@ func verifyQuerySignature(sp *SP, signed, sigAlg, signature string) error {
 	return errors.New("not signed with a certificate of the service provider")
 }
 
-// sendAnswer sends the LogoutResponse that ends a chain started by an SP's LogoutRequest.
-func (h *Handler) sendAnswer(c echo.Context, a *chainAnswer) error {
+// sendAnswer sends the LogoutResponse that ends a chain started by an SP's LogoutRequest (of
+// subject's session).
+func (h *Handler) sendAnswer(c echo.Context, a *chainAnswer, subject string) error {
 	ctx := c.Request().Context()
 	sp, err := h.Registry.ForLogout(ctx, a.SP)
 	if err != nil {
 		return c.Redirect(http.StatusSeeOther, doneTarget)
+	}
+	if why := insecureAnswer(sp, &a.Endpoint); why != nil {
+		// Checked again with the SP's settings as they are now (allow_insecure_soap_slo
+		// turned off since the chain started): not sent, as the SP's own request would not
+		// have been answered there (answerUntold); the member is told on PathSLOUntold.
+		h.Logouts.untoldWhat(ctx, subject, sp, "its LogoutResponse (the answer to its own LogoutRequest)", why)
+		return c.Redirect(http.StatusSeeOther, PathSLOUntold+"?sp="+url.QueryEscape(sp.Settings.ID))
 	}
 	idp, err := h.idp(ctx)
 	if err != nil {

@@ -1,0 +1,187 @@
+package bridge_test
+
+import (
+	"context"
+	"encoding/xml"
+	"html"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	crewjam "github.com/crewjam/saml"
+
+	"github.com/ssobridge/ssobridge/bridge"
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/saml"
+	"github.com/ssobridge/ssobridge/bridge/store"
+)
+
+// Session 26 (O): the browser's single-logout chain decided at its start which SPs to visit
+// (insecureBrowserSLO with the SP's settings then) and never asked again: an SP's
+// allow_insecure_soap_slo turned off while a chain was under way (an admin PATCH, a
+// configuration reload) still had the browser take a LogoutRequest naming the member to its
+// plain-http single logout service elsewhere. Each hop now reads the SP's current settings:
+// the SP is left out at its hop, audited logout.untold, and the chain ends on the signed-out
+// page. (TestSAMLBrowserSLOPlainHTTPElsewhere covers the setting as it is at the start.)
+func TestO26SAMLBrowserSLOSettingTurnedOffMidChain(t *testing.T) {
+	const oldBase = "http://old.example.org"
+	lms, old := newSAMLSP(t), newSAMLSP(t)
+	e, a := adminEnv(t, func(c *bridge.Config) {
+		c.SAML.ServiceProviders = []config.SAMLServiceProvider{lms.config("lms", "Learning Portal")}
+	})
+	ctx := context.Background()
+	lms.start(t, e, crewjam.HTTPRedirectBinding, "lms_token")
+	old.start(t, e, crewjam.HTTPRedirectBinding, "old_token")
+	md := old.mw.ServiceProvider.Metadata()
+	d := &md.SPSSODescriptors[0]
+	for i := range d.AssertionConsumerServices {
+		d.AssertionConsumerServices[i].Location = oldBase + "/saml/acs"
+	}
+	d.SingleLogoutServices = []crewjam.Endpoint{{Binding: crewjam.HTTPRedirectBinding, Location: oldBase + "/saml/slo"}}
+	raw, err := xml.Marshal(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stored as registered before the rules, with the opt-in: the chain starts with it in.
+	rec, err := saml.Record(config.SAMLServiceProvider{ID: "oldapp", Name: "Old App", AllowInsecureSOAPSLO: true}, raw, old.entityID(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.CreateSAMLServiceProvider(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+
+	c := samlClient()
+	index := signInAtSP(t, e, c, lms)
+	subject := identitySubject(t, e, mustMember(t, e, "alice").Key)
+	sessions, err := e.store.Sessions(ctx, subject)
+	if err != nil || len(sessions) != 1 {
+		t.Fatalf("alice's sessions: %+v, %v", sessions, err)
+	}
+	// After the lms participant: the chain visits lms first, then the old SP.
+	if err := e.store.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: sessions[0].ID, SP: old.entityID(),
+		NameID: subject, NameIDFormat: string(crewjam.PersistentNameIDFormat), SessionIndex: index,
+		CreatedAt: time.Now().Add(time.Second), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+
+	_, body := fetch(t, func() (*http.Response, error) { return c.Get(e.issuer + "/logout") })
+	f := formFields(body)
+	resp, body := fetch(t, func() (*http.Response, error) {
+		return c.PostForm(e.issuer+"/logout", url.Values{"csrf": {f.Get("csrf")}, "t": {f.Get("t")}})
+	})
+	if m := chainRedirect.FindStringSubmatch(body); m == nil || strings.HasPrefix(html.UnescapeString(m[1]), oldBase) {
+		t.Fatalf("the chain did not start at the lms SP: %s %.600s", resp.Request.URL, body)
+	}
+	// The opt-in is turned off (the admin API) while the browser is at the first SP.
+	a.ok(http.MethodPatch, "/admin/saml/service-providers/oldapp", map[string]any{"allow_insecure_soap_slo": false})
+	var toOld *url.URL
+	for range 8 {
+		m := chainRedirect.FindStringSubmatch(body)
+		if m == nil {
+			break
+		}
+		u, err := url.Parse(html.UnescapeString(m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(u.String(), oldBase) {
+			toOld = u
+			break
+		}
+		resp, body = fetch(t, func() (*http.Response, error) { return c.Get(u.String()) })
+	}
+	if toOld != nil {
+		t.Fatalf("allow_insecure_soap_slo turned off mid-chain: the chain still took the browser to %s://%s%s", toOld.Scheme, toOld.Host, toOld.Path)
+	}
+	if resp.Request.URL.Path != "/logout/done" || !strings.Contains(body, `id="signed-out"`) {
+		t.Fatalf("the chain did not end on the signed-out page: %s %.600s", resp.Request.URL, body)
+	}
+	untold, err := e.store.AuditEvents(ctx, store.AuditFilter{Event: "logout.untold", ClientID: "oldapp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(untold) != 1 || untold[0].Subject != subject || !strings.Contains(untold[0].Detail, oldBase+"/saml/slo") {
+		t.Fatalf("logout.untold events %+v; want one naming alice, the old SP and its endpoint", untold)
+	}
+}
+
+// Session 26 (O): the same for the chain's last hop, the LogoutResponse to the SP whose own
+// LogoutRequest started the sign-out: its answer endpoint (plain http elsewhere) was allowed
+// when the chain started, and the opt-in is turned off while the browser is at another SP. The
+// answer is not sent there: the member ends on the page saying the app was not told, audited
+// logout.untold. (TestSAMLOwnLogoutRequestPlainHTTPElsewhere covers the setting at the start.)
+func TestO26SAMLOwnLogoutAnswerSettingTurnedOffMidChain(t *testing.T) {
+	const oldBase = "http://old.example.org"
+	lms, old := newSAMLSP(t), newSAMLSP(t)
+	e, a := adminEnv(t, func(c *bridge.Config) {
+		c.SAML.ServiceProviders = []config.SAMLServiceProvider{lms.config("lms", "Learning Portal")}
+	})
+	ctx := context.Background()
+	lms.start(t, e, crewjam.HTTPRedirectBinding, "lms_token")
+	old.start(t, e, crewjam.HTTPRedirectBinding, "old_token")
+	md := old.mw.ServiceProvider.Metadata()
+	d := &md.SPSSODescriptors[0]
+	for i := range d.AssertionConsumerServices {
+		d.AssertionConsumerServices[i].Location = oldBase + "/saml/acs"
+	}
+	d.SingleLogoutServices = []crewjam.Endpoint{{Binding: crewjam.HTTPRedirectBinding, Location: oldBase + "/saml/slo"}}
+	raw, err := xml.Marshal(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := saml.Record(config.SAMLServiceProvider{ID: "oldapp", Name: "Old App", AllowInsecureSOAPSLO: true}, raw, old.entityID(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.CreateSAMLServiceProvider(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	c := samlClient()
+	c.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
+		if r.URL.Host == "old.example.org" {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	index := signInAtSP(t, e, c, lms)
+	subject := identitySubject(t, e, mustMember(t, e, "alice").Key)
+	sessions, err := e.store.Sessions(ctx, subject)
+	if err != nil || len(sessions) != 1 {
+		t.Fatalf("alice's sessions: %+v, %v", sessions, err)
+	}
+	if err := e.store.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: sessions[0].ID, SP: old.entityID(),
+		NameID: subject, NameIDFormat: string(crewjam.PersistentNameIDFormat), SessionIndex: index,
+		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	req, err := old.mw.ServiceProvider.MakeLogoutRequest(old.mw.ServiceProvider.GetSLOBindingLocation(crewjam.HTTPRedirectBinding), subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := old.mw.ServiceProvider.RedirectLogoutRequestURL(req, "rs-old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := fetch(t, func() (*http.Response, error) { return c.Get(u.String()) })
+	if m := chainRedirect.FindStringSubmatch(body); m == nil || !strings.HasPrefix(html.UnescapeString(m[1]), lms.srv.URL) {
+		t.Fatalf("the chain did not start at the lms SP: %d %s %.600s", resp.StatusCode, resp.Request.URL, body)
+	}
+	a.ok(http.MethodPatch, "/admin/saml/service-providers/oldapp", map[string]any{"allow_insecure_soap_slo": false})
+	resp, body = walkChain(t, c, resp, body)
+	if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, oldBase) {
+		t.Fatalf("allow_insecure_soap_slo turned off mid-chain: the LogoutResponse still went to %s", strings.SplitN(loc, "?", 2)[0])
+	}
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != saml.PathSLOUntold || !strings.Contains(body, "was not told") {
+		t.Fatalf("the sign-out did not end on the page saying the app was not told: %d %s %.600s", resp.StatusCode, resp.Request.URL, body)
+	}
+	evs, err := e.store.AuditEvents(ctx, store.AuditFilter{Event: "logout.untold", ClientID: "oldapp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 || evs[0].Subject != subject || !strings.Contains(evs[0].Detail, "LogoutResponse") || !strings.Contains(evs[0].Detail, oldBase+"/saml/slo") {
+		t.Fatalf("logout.untold %+v; want one naming alice, the answer and the SP's address", evs)
+	}
+}
