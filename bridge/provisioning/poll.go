@@ -51,7 +51,9 @@ type pollRetry struct{ polls int }
 // each poll (the retry list, kept in memory: after a restart the reconcile retries it) until
 // it succeeds or the reconcile brings it up to date. A failure of what every member needs (the
 // store or the AMS away) stops the poll there, the watermark kept before it. The watermark
-// never passes the clock at the poll's start less pollOverlap (V-2).
+// never passes the clock at the poll's start less pollOverlap (V-2). More members gone than
+// shadow.reconcile_max_gone deactivates none of them and holds them all (R3-1): the watermark
+// stays before their changes and the retried ones stay on the list, so each poll says so again.
 func (s *Service) Poll(ctx context.Context) (int, error) {
 	unlock, err := s.beginSync(ctx)
 	if err != nil {
@@ -139,8 +141,15 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 		// As for a reconcile page (review s26 V-6): that many at once is taken for a wrong or
 		// partly restored database; the reconcile stops on them too, until the setting is
 		// raised.
+		// They stay pending (review s26 R3-1): the watermark is held before the earliest of
+		// their changes and the retried ones stay on the retry list, so every poll finds them
+		// again and says so, until the setting is raised or the reconcile handles them.
 		failed = append(failed, fmt.Errorf("%w: %d members reported gone by one poll, more than shadow.reconcile_max_gone (%d); "+
-			"none deactivated by the poll, left to the reconcile", ErrTooManyGone, len(gone), s.cfg.ReconcileMaxGone))
+			"none deactivated; raise shadow.reconcile_max_gone if they did leave (the poll finds them again until then)",
+			ErrTooManyGone, len(gone), s.cfg.ReconcileMaxGone))
+		for _, g := range gone {
+			holdAt(g.at)
+		}
 		gone = nil
 	}
 	for _, g := range gone {
@@ -161,6 +170,7 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 			}
 			continue
 		}
+		delete(s.retry, g.key)
 		total++
 	}
 	// The new watermark: the last change read, but never past the clock at the start less the
@@ -264,12 +274,16 @@ func (s *Service) pollRetries(ctx context.Context, seen map[string]bool, gone *[
 		if ctx.Err() != nil {
 			break
 		}
+		n := len(*gone)
 		if err := s.pollGone(ctx, &legacy.Member{Key: key}, gone); err != nil {
 			r.polls++
 			failed = append(failed, fmt.Errorf("member %s (retried): %w", key, err))
 			continue
 		}
-		delete(s.retry, key) // synced, or gone (deactivated by Poll)
+		if len(*gone) > n {
+			continue // gone: Poll takes it off the list once deactivated (R3-1)
+		}
+		delete(s.retry, key) // synced
 	}
 	return failed
 }
