@@ -424,12 +424,11 @@ func (s *Service) freshMember(ctx context.Context, key string) (*legacy.Member, 
 // member because the AMS has just written them, and a read during a save (or of one rolled
 // back) can see a contact half written, while the sessions ended and the refresh tokens
 // revoked do not come back when the next read is right. So a member who has something to lose
-// (an active shadow user at a target, a live session or a live refresh token: allowed at the
-// last sync) is read again, past any cache, and decided again; the refusal stands only when
+// (an active shadow user at a target, a live session, or any live grant: anythingToEnd) is read again, past any cache, and decided again; the refusal stands only when
 // that read refuses too (or no longer finds the member). When it allows them, or fails, nothing
 // is ended: the error wraps ErrRefusalUnconfirmed and the member is synced again later. A
-// member with nothing to lose (refused at the last sync already) is deactivated on the one read:
-// that only writes their shadow users' states again.
+// member with nothing to lose (refused at the last sync already, and no grant since) is
+// deactivated on the one read: that ends nothing and writes their shadow users' states again.
 func (s *Service) confirmRefusal(ctx context.Context, m *legacy.Member, subject string, users []*store.ShadowUser, d access.Decision) (*legacy.Member, access.Decision, error) {
 	lose, err := s.anythingToEnd(ctx, subject, users)
 	if err != nil || !lose {
@@ -456,8 +455,17 @@ func (s *Service) confirmRefusal(ctx context.Context, m *legacy.Member, subject 
 	return fresh, fd, nil
 }
 
-// anythingToEnd reports whether deactivating the subject would end something the member holds:
-// an active shadow user at a provisioning target, a live session or a live refresh token.
+// liveGrants is a store that can tell whether a subject holds any grant a deactivation would
+// revoke or close (the SQLite and PostgreSQL stores).
+type liveGrants interface {
+	HasLiveGrants(ctx context.Context, subject string) (bool, error)
+}
+
+// anythingToEnd reports whether deactivating the subject would end something the member holds
+// (review s26 R3-2): an active shadow user at a provisioning target, a live session, or any
+// grant the store's deactivation revokes or closes: a live family (with a refresh token or
+// access tokens only), an unexchanged code, an approved device authorization. A store that
+// cannot tell answers true: the second read is cheap, an ending on one read is not.
 func (s *Service) anythingToEnd(ctx context.Context, subject string, users []*store.ShadowUser) (bool, error) {
 	for _, su := range users {
 		if _, ok := s.targets[su.ClientID]; ok && su.Active {
@@ -471,11 +479,15 @@ func (s *Service) anythingToEnd(ctx context.Context, subject string, users []*st
 	if len(sessions) > 0 {
 		return true, nil
 	}
-	rts, err := s.store.ListRefreshTokens(ctx, subject, "")
-	if err != nil {
-		return false, fmt.Errorf("refresh tokens: %w", err)
+	lg, ok := s.store.(liveGrants)
+	if !ok {
+		return true, nil
 	}
-	return len(rts) > 0, nil
+	live, err := lg.HasLiveGrants(ctx, subject)
+	if err != nil {
+		return false, fmt.Errorf("grants: %w", err)
+	}
+	return live, nil
 }
 
 // syncUser brings the member's shadow user at one app in line (syncUsers, for a member who may
