@@ -174,9 +174,16 @@ func (c *Directory) MemberByKey(ctx context.Context, key string) (*legacy.Member
 // which may have begun before the AMS's last commit), and puts what it read in the cache; a
 // member the AMS no longer knows leaves it. It is the second read that confirms a refusal before
 // provisioning ends a member's sessions and tokens (review s25 Y-7): from the cache it would
-// only repeat the read it is meant to check.
+// only repeat the read it is meant to check. When the wrapped directory has its own
+// FreshMemberByKey (sqldir: member_by_key_committed), that is the read.
 func (c *Directory) FreshMemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
-	m, err := c.next.MemberByKey(ctx, key)
+	read := c.next.MemberByKey
+	if f, ok := c.next.(interface {
+		FreshMemberByKey(ctx context.Context, key string) (*legacy.Member, error)
+	}); ok {
+		read = f.FreshMemberByKey // the committed read (sqldir, review s26 R3-4)
+	}
+	m, err := read(ctx, key)
 	if errors.Is(err, legacy.ErrNotFound) {
 		c.Invalidate(key)
 	}

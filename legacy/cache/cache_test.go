@@ -604,3 +604,29 @@ func TestFreshMemberByKey(t *testing.T) {
 		t.Fatalf("MemberByKey after the fresh read found it gone: %v, want ErrNotFound (not the cached member)", err)
 	}
 }
+
+// committedDir is the fake with its own FreshMemberByKey (as sqldir's, which runs
+// member_by_key_committed): it answers another name than MemberByKey, so the test sees which ran.
+type committedDir struct{ *fake }
+
+func (c committedDir) FreshMemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
+	c.count("fresh")
+	m, err := c.MemberByKey(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	m.FullName = "Committed " + m.FullName
+	return m, nil
+}
+
+// TestFreshMemberByKeyReadsCommitted (session 26, review s26 R3-4): when the wrapped directory
+// has its own FreshMemberByKey (the committed read), the cache's confirming read is that one,
+// not member_by_key (which reads WITH (NOLOCK)).
+func TestFreshMemberByKeyReadsCommitted(t *testing.T) {
+	f := newFake()
+	c := New(committedDir{f}, Options{TTL: time.Minute, Size: 100})
+	m, err := c.FreshMemberByKey(ctx, "K1")
+	if err != nil || f.n("fresh") != 1 || m.FullName[:min(len(m.FullName), 10)] != "Committed " {
+		t.Fatalf("FreshMemberByKey = %+v, %v, %d committed reads; want the wrapped directory's FreshMemberByKey", m, err, f.n("fresh"))
+	}
+}

@@ -1,21 +1,23 @@
 package imis
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
 )
 
-// TestIMISMemberReadsCommitted (session 26, review s25 Y-7): the queries whose rows decide who a
-// member is and whether they may sign in (look-ups by login, key, member id and e-mail, the
-// reconcile's listing, the roles) carry no NOLOCK hint in either member key mode, so SQL Server
-// reads them under READ COMMITTED, never a contact half saved or rolled back; the change scan,
-// whose rows only name the members to read again, keeps its hint.
+// TestIMISMemberReadsCommitted (session 26, reviews s25 Y-7 and s26 R3-4) pins the isolation
+// split of the SQL Server preset, in both member key modes. The sign-in and look-up reads
+// (login, key, member id, e-mail, roles, the listing, the change scan) read every table WITH
+// (NOLOCK), so an iMIS batch holding write locks does not stop sign-ins; the reads that confirm
+// a deactivation (member_by_key_committed, roles_by_key_committed) read the member's tables
+// with no hint (committed data), and only SystemConfig keeps NOLOCK there.
 func TestIMISMemberReadsCommitted(t *testing.T) {
 	tests := []struct {
-		query  string
-		nolock bool
+		query     string
+		committed bool // no hint on the member's tables; NOLOCK on SystemConfig only
 	}{
 		{sqldir.QueryMemberByLogin, false},
 		{sqldir.QueryMemberByKey, false},
@@ -24,8 +26,11 @@ func TestIMISMemberReadsCommitted(t *testing.T) {
 		{sqldir.QueryListMembers, false},
 		{sqldir.QueryRolesByKey, false},
 		{sqldir.QueryRolesInRange, false},
-		{sqldir.QueryChangedSince, true},
+		{sqldir.QueryChangedSince, false},
+		{sqldir.QueryMemberByKeyCommitted, true},
+		{sqldir.QueryRolesByKeyCommitted, true},
 	}
+	ref := regexp.MustCompile(`(?i)dbo\.(\w+) AS \w+( WITH \(NOLOCK\))?`)
 	for _, contactKey := range []bool{false, true} {
 		qs := imisQueries(imisDialect{contactKey: contactKey})
 		for _, tt := range tests {
@@ -33,8 +38,16 @@ func TestIMISMemberReadsCommitted(t *testing.T) {
 			if !ok {
 				t.Fatalf("contact key %v: no query %s", contactKey, tt.query)
 			}
-			if got := strings.Contains(strings.ToUpper(q), "NOLOCK"); got != tt.nolock {
-				t.Errorf("contact key %v: %s has NOLOCK = %v, want %v:\n%s", contactKey, tt.query, got, tt.nolock, q)
+			refs := ref.FindAllStringSubmatch(q, -1)
+			if len(refs) == 0 {
+				t.Fatalf("contact key %v: %s names no table", contactKey, tt.query)
+			}
+			for _, r := range refs {
+				hinted := r[2] != ""
+				want := !tt.committed || strings.EqualFold(r[1], "SystemConfig")
+				if hinted != want {
+					t.Errorf("contact key %v: %s: %q has NOLOCK = %v, want %v", contactKey, tt.query, r[0], hinted, want)
+				}
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package imis
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/ssobridge/ssobridge/legacy/sqldir"
@@ -25,17 +26,19 @@ import (
 //     aspnet_Membership dates are UTC (aliases ending in _utc).
 //   - Roles: the sources of iMIS's own login procedure (asi_UserTokenUpdate), read-only;
 //     iMIS's login procedures are never called (they write UserToken).
-//   - Isolation (session 26, review s25 Y-7): every query that reads a member's rows (the
-//     look-ups by login, key, member id and e-mail, the reconcile's listing, the role queries)
-//     has no table hint, so it reads committed data under the database's READ COMMITTED:
-//     row versions where READ_COMMITTED_SNAPSHOT is on, else it waits for a save of that
-//     member in flight to commit (bounded by query_timeout; a time-out is the AMS unavailable,
-//     never a refusal). WITH (NOLOCK) (READ UNCOMMITTED) could see a contact half saved or
-//     rolled back: a Name row not yet (or no longer) there is a deleted contact, an
-//     uncommitted IsDisabled or IsLockedOut a refused standing, on which the bridge ends
-//     sessions and revokes tokens. NOLOCK stays on changed_since (its rows only say which
-//     keys to read again, by member_by_key; a row it skips is found by the reconcile) and on
-//     the SystemConfig, ping and probe reads (README, "Connecting to iMIS safely").
+//   - Isolation (session 26, reviews s25 Y-7 and s26 R3-4). The sign-in and look-up reads
+//     (member_by_login, member_by_key, member_by_id, members_by_email, the roles, the
+//     reconcile's listing, changed_since) read WITH (NOLOCK) on every table, as before
+//     session 26: under locking READ COMMITTED (READ_COMMITTED_SNAPSHOT off) they would wait
+//     for iMIS's write locks, and a batch holding a table lock would stop every sign-in for
+//     query_timeout. A dirty read there admits or refuses one attempt, or names a member to
+//     read again, and ends nothing. The reads that confirm a deactivation
+//     (member_by_key_committed, roles_by_key_committed: the second read, FreshMemberByKey)
+//     have no hint on the member's tables, so they read committed data (row versions where
+//     READ_COMMITTED_SNAPSHOT is on, else they wait for a save in flight; a time-out is the
+//     AMS unavailable, the refusal unconfirmed, never a deactivation). NOLOCK stays on the
+//     SystemConfig reads in both (site settings, not a member's rows), and on the ping and
+//     probe reads (README, "Connecting to iMIS safely").
 //   - The SQLite preset (the demo) is generated from the same text (imisQueries).
 
 // imisDialect holds the few spelling differences between SQL Server and SQLite.
@@ -63,6 +66,24 @@ func (d imisDialect) t(s string) string {
 		s = strings.ReplaceAll(s, fmt.Sprintf("@p%d", i), fmt.Sprintf("?%d", i))
 	}
 	return s
+}
+
+// tableRef is a table named in a FROM or JOIN of the preset's text: dbo.Table AS alias.
+var tableRef = regexp.MustCompile(`dbo\.(\w+) AS (\w+)`)
+
+// nolock puts WITH (NOLOCK) on every table the SQL Server text reads (the sign-in and look-up
+// reads, see the notes above); committed only on the SystemConfig (the confirming reads).
+func nolock(s string) string {
+	return tableRef.ReplaceAllString(s, "dbo.$1 AS $2 WITH (NOLOCK)")
+}
+
+func committed(s string) string {
+	return tableRef.ReplaceAllStringFunc(s, func(ref string) string {
+		if strings.HasPrefix(ref, "dbo.SystemConfig ") {
+			return ref + " WITH (NOLOCK)"
+		}
+		return ref
+	})
 }
 
 // plusSelectedColumns writes each table column alone on its line of a select list (the
@@ -368,38 +389,42 @@ FROM (
 ) AS c
 GROUP BY c.user_key
 ORDER BY updated_at_utc, user_key` + tailN
+	byKey := top2 + imisMemberColumns + imisMemberFrom + `
+	AND um.UserKey = @p1
+ORDER BY um.UserKey` + tail2
+	rolesByKey := imisRoles("", "um.UserKey = @p1", "@p2", func(i int) string { return param(3 + i) })
 	return map[string]string{
-		sqldir.QueryMemberByLogin: d.t(d.keyed(top2 + imisMemberColumns + `,
+		sqldir.QueryMemberByLogin: d.t(nolock(d.keyed(top2 + imisMemberColumns + `,
 	m.Password AS password,
 	m.PasswordSalt AS password_salt,
 	m.PasswordFormat AS password_format` + imisMemberFrom + `
 	AND au.LoweredUserName = @p1
-ORDER BY um.UserKey` + tail2)),
+ORDER BY um.UserKey` + tail2))),
 
-		sqldir.QueryMemberByKey: d.t(d.keyed(top2 + imisMemberColumns + imisMemberFrom + `
-	AND um.UserKey = @p1
-ORDER BY um.UserKey` + tail2)),
+		sqldir.QueryMemberByKey:          d.t(nolock(d.keyed(byKey))),
+		sqldir.QueryMemberByKeyCommitted: d.t(committed(d.keyed(byKey))),
 
-		sqldir.QueryMemberByID: d.t(d.keyed(top2 + imisMemberColumns + imisMemberFrom + `
+		sqldir.QueryMemberByID: d.t(nolock(d.keyed(top2 + imisMemberColumns + imisMemberFrom + `
 	AND um.ContactMaster = CAST(@p1 AS varchar(50))
-ORDER BY um.UserKey` + tail2)),
+ORDER BY um.UserKey` + tail2))),
 
-		sqldir.QueryRolesByKey: d.t(d.keyed(imisRoles("", "um.UserKey = @p1", "@p2", func(i int) string { return param(3 + i) }))),
+		sqldir.QueryRolesByKey:          d.t(nolock(d.keyed(rolesByKey))),
+		sqldir.QueryRolesByKeyCommitted: d.t(committed(d.keyed(rolesByKey))),
 
-		sqldir.QueryRolesInRange: d.t(d.keyed(imisRoles("um.UserKey", "CONVERT(nchar(36), um.UserKey) > @p1 AND CONVERT(nchar(36), um.UserKey) <= @p2", "@p3",
-			func(i int) string { return param(4 + i) }))),
+		sqldir.QueryRolesInRange: d.t(nolock(d.keyed(imisRoles("um.UserKey", "CONVERT(nchar(36), um.UserKey) > @p1 AND CONVERT(nchar(36), um.UserKey) <= @p2", "@p3",
+			func(i int) string { return param(4 + i) })))),
 
 		sqldir.QueryChangedSince: d.t(d.keyed(changed)),
 
-		sqldir.QueryListMembers: d.t(d.keyed(topN + imisMemberColumns + imisListFrom + `
+		sqldir.QueryListMembers: d.t(nolock(d.keyed(topN + imisMemberColumns + imisListFrom + `
 	AND CONVERT(nchar(36), um.UserKey) > @p1
 	AND NOT (` + imisDeleted + `)
-ORDER BY CONVERT(nchar(36), um.UserKey)` + tailN)),
+ORDER BY CONVERT(nchar(36), um.UserKey)` + tailN))),
 
-		sqldir.QueryMembersByEmail: d.t(d.keyed(topN + imisMemberColumns + imisMemberFrom + `
+		sqldir.QueryMembersByEmail: d.t(nolock(d.keyed(topN + imisMemberColumns + imisMemberFrom + `
 	AND m.LoweredEmail = @p1
 	AND NOT (` + imisDeleted + `)
-ORDER BY um.UserKey` + tailN)),
+ORDER BY um.UserKey` + tailN))),
 
 		sqldir.QueryAppClock: d.t(`SELECT TRY_CONVERT(int, sc.ParameterValue) AS offset_minutes
 FROM dbo.SystemConfig AS sc WITH (NOLOCK)

@@ -169,6 +169,9 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 
 	// member_by_key, member_by_id
 	g.sameMember(ctx, d, QueryMemberByKey, m.Key, m)
+	if _, ok := d.queries[QueryMemberByKeyCommitted]; ok {
+		g.sameMember(ctx, d, QueryMemberByKeyCommitted, m.Key, m) // with roles_by_key_committed
+	}
 	if m.MemberID != "" {
 		g.sameMember(ctx, d, QueryMemberByID, m.MemberID, m)
 	} else {
@@ -438,9 +441,12 @@ func (g *diag) sameMember(ctx context.Context, d *Directory, query, arg string, 
 		got *legacy.Member
 		err error
 	)
-	if query == QueryMemberByKey {
+	switch query {
+	case QueryMemberByKey:
 		got, err = d.MemberByKey(ctx, arg)
-	} else {
+	case QueryMemberByKeyCommitted:
+		got, err = d.FreshMemberByKey(ctx, arg)
+	default:
 		got, err = d.MemberByID(ctx, arg)
 	}
 	switch {

@@ -415,6 +415,21 @@ func (d *Directory) MemberByKey(ctx context.Context, key string) (*legacy.Member
 	return d.lookup(ctx, QueryMemberByKey, "key", key, arg)
 }
 
+// FreshMemberByKey finds a member by contact key for the read that confirms a deactivation
+// (review s26 R3-4): with member_by_key_committed and roles_by_key_committed when configured,
+// which read committed data only, where member_by_key may read dirty data for availability.
+func (d *Directory) FreshMemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
+	arg, ok := d.keyArg(key)
+	if !ok {
+		return nil, legacy.ErrNotFound
+	}
+	q := QueryMemberByKey
+	if _, ok := d.queries[QueryMemberByKeyCommitted]; ok {
+		q = QueryMemberByKeyCommitted
+	}
+	return d.lookup(ctx, q, "key", key, arg)
+}
+
 // MemberByID finds a member by member number.
 func (d *Directory) MemberByID(ctx context.Context, memberID string) (*legacy.Member, error) {
 	id, ok := normalizeLogin(memberID)
@@ -507,7 +522,11 @@ func (d *Directory) lookup(ctx context.Context, query, what, value string, arg a
 	if !row.sameLogin {
 		return nil, legacy.ErrNotFound
 	}
-	if err := d.fillGrants(ctx, row.m); err != nil {
+	roles := QueryRolesByKey
+	if _, ok := d.queries[QueryRolesByKeyCommitted]; ok && query == QueryMemberByKeyCommitted {
+		roles = QueryRolesByKeyCommitted
+	}
+	if err := d.fillGrantsBy(ctx, roles, row.m); err != nil {
 		return nil, err
 	}
 	return row.m, nil
@@ -550,6 +569,11 @@ func (d *Directory) Roles(ctx context.Context, key string) ([]string, error) {
 // Grants lists the member's roles with their sources (role_sources decides which sources are
 // asked), sorted by source order then role.
 func (d *Directory) Grants(ctx context.Context, key string) ([]legacy.Grant, error) {
+	return d.grants(ctx, QueryRolesByKey, key)
+}
+
+// grants is Grants with the roles query named (roles_by_key or roles_by_key_committed).
+func (d *Directory) grants(ctx context.Context, query, key string) ([]legacy.Grant, error) {
 	arg, ok := d.keyArg(key)
 	if !ok {
 		return nil, legacy.ErrNotFound
@@ -562,25 +586,25 @@ func (d *Directory) Grants(ctx context.Context, key string) ([]legacy.Grant, err
 	for _, src := range legacy.RoleSources() {
 		args = append(args, int64(map[bool]int{true: 1}[slices.Contains(d.cfg.RoleSources, src)]))
 	}
-	rs, err := d.run(ctx, QueryRolesByKey, maxRoles, args...)
+	rs, err := d.run(ctx, query, maxRoles, args...)
 	if err != nil {
 		return nil, err
 	}
 	col, ok := rs.cols["role"]
 	if !ok {
-		return nil, legacy.Unavailable(QueryRolesByKey, fmt.Errorf("%w: no column named role", ErrContract))
+		return nil, legacy.Unavailable(query, fmt.Errorf("%w: no column named role", ErrContract))
 	}
 	srcCol, hasSource := rs.cols["source"]
 	grants := make([]legacy.Grant, 0, len(rs.rows))
 	for _, r := range rs.rows {
 		name, err := asString(r[col])
 		if err != nil {
-			return nil, legacy.Unavailable(QueryRolesByKey, fmt.Errorf("%w: role: %v", ErrContract, err))
+			return nil, legacy.Unavailable(query, fmt.Errorf("%w: role: %v", ErrContract, err))
 		}
 		src := legacy.RoleSourceUserRoles
 		if hasSource {
 			if src, err = asString(r[srcCol]); err != nil {
-				return nil, legacy.Unavailable(QueryRolesByKey, fmt.Errorf("%w: source: %v", ErrContract, err))
+				return nil, legacy.Unavailable(query, fmt.Errorf("%w: source: %v", ErrContract, err))
 			}
 			src = strings.TrimSpace(src)
 		}
@@ -605,7 +629,12 @@ func cmpInt(a, b int) int {
 
 // fillGrants sets m's roles and grants.
 func (d *Directory) fillGrants(ctx context.Context, m *legacy.Member) error {
-	g, err := d.Grants(ctx, m.Key)
+	return d.fillGrantsBy(ctx, QueryRolesByKey, m)
+}
+
+// fillGrantsBy is fillGrants with the roles query named.
+func (d *Directory) fillGrantsBy(ctx context.Context, query string, m *legacy.Member) error {
+	g, err := d.grants(ctx, query, m.Key)
 	if err != nil {
 		return err
 	}

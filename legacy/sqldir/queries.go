@@ -8,6 +8,11 @@ const (
 	// QueryMemberByKey finds a member by contact key. @p1 = the key (a uniqueidentifier on
 	// SQL Server, canonical upper-case GUID text elsewhere).
 	QueryMemberByKey = "member_by_key"
+	// QueryMemberByKeyCommitted is member_by_key for the read that confirms a deactivation
+	// (FreshMemberByKey): it must read committed data only (no NOLOCK / READ UNCOMMITTED on the
+	// member's rows), while member_by_key may read dirty data for availability. Optional:
+	// without it FreshMemberByKey runs member_by_key.
+	QueryMemberByKeyCommitted = "member_by_key_committed"
 	// QueryMemberByID finds a member by member number. @p1 = the member id (string).
 	QueryMemberByID = "member_by_id"
 	// QueryRolesByKey lists the roles of a member with their sources (columns role, source).
@@ -16,6 +21,9 @@ const (
 	// (user_roles, groups, member_type_groups, security_groups, member_type, member_group,
 	// staff_roles, everyone, authenticated_users).
 	QueryRolesByKey = "roles_by_key"
+	// QueryRolesByKeyCommitted is roles_by_key for FreshMemberByKey, reading committed data
+	// (as member_by_key_committed). Optional: without it FreshMemberByKey runs roles_by_key.
+	QueryRolesByKeyCommitted = "roles_by_key_committed"
 	// QueryRolesInRange lists the roles of every member whose key's canonical text sorts
 	// after @p1 and up to @p2 (columns user_key, role, source), for a page of list_members;
 	// @p3 = application time now, @p4..@p12 = the role source switches as for roles_by_key.
@@ -60,7 +68,7 @@ const (
 // QueryNames lists every named query, in the order Diagnose runs them.
 func QueryNames() []string {
 	return []string{QueryPing, QueryAppClock, QueryPasswordExpiry, QueryMemberByLogin, QueryMemberByKey, QueryMemberByID, QueryRolesByKey,
-		QueryChangedSince, QueryListMembers, QueryRolesInRange, QueryMembersByEmail}
+		QueryChangedSince, QueryListMembers, QueryRolesInRange, QueryMembersByEmail, QueryMemberByKeyCommitted, QueryRolesByKeyCommitted}
 }
 
 // Column contract
