@@ -1,0 +1,56 @@
+package provisioning_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssobridge/ssobridge/bridge/provisioning"
+)
+
+// TestR3PollErrorNotHiddenByAnUnconfirmedRefusal (review s26 R3-3, the seam of N and F): F's
+// poll goes on past a failing member and returns every member's error joined; N's runPoller
+// logs any poll error that wraps ErrRefusalUnconfirmed at info, as "poll stopped at a member
+// whose refusal was not confirmed". So one member's unconfirmed refusal (alice, one dirty read)
+// in the same poll as the reconcile_max_gone stop (bob and carol deleted, bound 1) says the
+// stop, which asks the operator to act, at info only; and as the watermark then moves past the
+// deletions (R3-1), it is never said again.
+func TestR3PollErrorNotHiddenByAnUnconfirmedRefusal(t *testing.T) {
+	r := newReconcileFixture(t)
+	var out lockedLog
+	now := time.Now()
+	if err := r.st.SetWatermark(t.Context(), provisioning.WatermarkName, now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	r.dir.Remove("bob")
+	r.dir.Remove("carol")
+	ams := &flicker{listing: r.list, dirty: 1}
+	r.opts.Directory = &reportsGone{Directory: ams, keys: []string{"22222222-2222-2222-2222-222222222222", carolKey}, at: now.Add(-10 * time.Minute)}
+	r.opts.Config.ReconcileMaxGone = 1
+	r.opts.Config.ReconcileInterval = 0
+	r.opts.Config.PollInterval = 5 * time.Millisecond
+	r.opts.Logger = slog.New(slog.NewTextHandler(&out, nil))
+	r.start()
+	r.dir.Touch("alice", now)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); r.svc.Run(ctx) }()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), "reconcile_max_gone"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("no poll error naming reconcile_max_gone:\n%s", out.String())
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // more polls
+	cancel()
+	<-done
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, "reconcile_max_gone") && strings.Contains(line, "level=ERROR") {
+			return
+		}
+	}
+	t.Fatalf("the poll's reconcile_max_gone stop is never logged as an error:\n%s", out.String())
+}
