@@ -83,7 +83,8 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 	for stop == nil {
 		members, next, err := s.dir.ChangedSince(ctx, cursor, changeBatch)
 		if err != nil {
-			stop = errors.Join(append(failed, fmt.Errorf("changed since %s: %w", cursor.Format(time.RFC3339), err))...)
+			failed = append(failed, fmt.Errorf("changed since %s: %w", cursor.Format(time.RFC3339), err))
+			stop = err
 			holdAt(cursor.Add(time.Millisecond)) // nothing after cursor was read
 			break
 		}
@@ -111,7 +112,7 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 			if ctx.Err() != nil || transient(err) {
 				// What every member needs is away: stop, and read this member again.
 				holdAt(m.UpdatedAt)
-				stop = errors.Join(failed...)
+				stop = err
 				break
 			}
 			if s.pollFailed(ctx, m.Key) {
@@ -161,7 +162,7 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 			failed = append(failed, fmt.Errorf("member %s: %w", g.key, err))
 			if ctx.Err() != nil || transient(err) {
 				holdAt(g.at)
-				stop = errors.Join(failed...)
+				stop = err
 			} else if s.pollFailed(ctx, g.key) {
 				holdAt(g.at)
 			}
@@ -186,8 +187,8 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 		}
 	}
 	if mark.After(since) {
-		if err := s.store.SetWatermark(ctx, WatermarkName, mark); err != nil && stop == nil {
-			stop = err
+		if err := s.store.SetWatermark(ctx, WatermarkName, mark); err != nil {
+			failed = append(failed, fmt.Errorf("watermark: %w", err))
 		}
 	}
 	if cursor.After(s.polledThrough) {
@@ -196,14 +197,20 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 	if total > 0 {
 		s.Wake()
 	}
-	if stop == nil && len(failed) > 0 {
-		stop = errors.Join(failed...)
-	}
-	if stop != nil {
-		return total, fmt.Errorf("shadow: poll: %w", stop)
+	if len(failed) > 0 {
+		return total, &pollError{errs: failed}
 	}
 	return total, nil
 }
+
+// pollError is Poll's error: each member's failure, and the poll's own (the change scan, the
+// store, reconcile_max_gone), kept apart so that runPoller logs each at its own level (review
+// s26 R3-3): one member's unconfirmed refusal does not turn another's failure, or the stop
+// that asks the operator to act, into an info line. errors.Is and errors.As see each of them.
+type pollError struct{ errs []error }
+
+func (e *pollError) Error() string   { return "shadow: poll: " + errors.Join(e.errs...).Error() }
+func (e *pollError) Unwrap() []error { return e.errs }
 
 // goneMember is a changed member that the AMS no longer knows, confirmed by key.
 type goneMember struct {

@@ -47,10 +47,19 @@ func TestR3PollErrorNotHiddenByAnUnconfirmedRefusal(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // more polls
 	cancel()
 	<-done
+	// Every poll says the stop at error level (helper I: since R3-1's mend the stop repeats at
+	// each poll, so "some line at ERROR" no longer tells; the first poll, with alice's
+	// unconfirmed refusal in it, must say it at ERROR too). Nor does any line say the poll
+	// "stopped at" a member: it goes on past them.
 	for _, line := range strings.Split(out.String(), "\n") {
-		if strings.Contains(line, "reconcile_max_gone") && strings.Contains(line, "level=ERROR") {
-			return
+		if strings.Contains(line, "reconcile_max_gone") && !strings.Contains(line, "level=ERROR") {
+			t.Errorf("the poll's reconcile_max_gone stop logged below error: %s", line)
+		}
+		if strings.Contains(line, "stopped at a member") {
+			t.Errorf("a poll line says the poll stopped at a member: %s", line)
 		}
 	}
-	t.Fatalf("the poll's reconcile_max_gone stop is never logged as an error:\n%s", out.String())
+	if t.Failed() {
+		t.Logf("log:\n%s", out.String())
+	}
 }

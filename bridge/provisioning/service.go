@@ -222,25 +222,48 @@ func (s *Service) runPoller(ctx context.Context) {
 	var down logging.Outage
 	for {
 		n, err := s.Poll(ctx)
-		switch {
-		case err != nil && ctx.Err() != nil:
-		case err != nil && transient(err):
-			down.Fail(ctx, s.log, s.now(), "shadow: poll failed; retrying every poll_interval", err)
-		case errors.Is(err, ErrRefusalUnconfirmed): // said by confirmRefusal
-			s.log.InfoContext(ctx, "shadow: poll stopped at a member whose refusal was not confirmed; polling again at poll_interval", "err", err)
-		case err != nil:
-			s.log.ErrorContext(ctx, "shadow: poll failed", "err", err)
-		default:
-			down.OK(ctx, s.log, s.now(), "shadow: polls work again")
-			if n > 0 {
-				s.log.InfoContext(ctx, "shadow: poll", "changed_members", n)
-			}
+		if ctx.Err() == nil {
+			s.logPoll(ctx, &down, n, err)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// logPoll logs what a poll did, each failure at its own level (review s26 R3-3): a member's
+// unconfirmed refusal is not logged again (confirmRefusal warned, the member is read again at
+// the next poll); the AMS or the store away is an outage, said once while it lasts; every
+// other failure (a member's, reconcile_max_gone's stop) at error, at every poll.
+func (s *Service) logPoll(ctx context.Context, down *logging.Outage, n int, err error) {
+	errs := []error{err}
+	if pe, ok := err.(*pollError); ok {
+		errs = pe.errs
+	}
+	var unavailable error
+	unconfirmed := 0
+	for _, e := range errs {
+		switch {
+		case e == nil:
+		case errors.Is(e, ErrRefusalUnconfirmed):
+			unconfirmed++
+		case transient(e):
+			if unavailable == nil {
+				unavailable = e
+			}
+		default:
+			s.log.ErrorContext(ctx, "shadow: poll failed", "err", e)
+		}
+	}
+	if unavailable != nil {
+		down.Fail(ctx, s.log, s.now(), "shadow: poll failed; retrying every poll_interval", unavailable)
+	} else {
+		down.OK(ctx, s.log, s.now(), "shadow: polls work again")
+	}
+	if n > 0 || unconfirmed > 0 {
+		s.log.InfoContext(ctx, "shadow: poll", "changed_members", n, "unconfirmed", unconfirmed)
 	}
 }
 
