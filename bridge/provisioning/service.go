@@ -409,12 +409,23 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 	// One app's failure (its access rule or claim policy cannot be evaluated, a store write)
 	// does not hold back the member's other apps: a lapse there is still acted on now. The
 	// failures are returned together, so the member is synced again.
+	// A lapse is confirmed before any app is synced (review s26 R3-5): when the second read
+	// contradicts it, that read has shown the first wrong, so every app of the member is
+	// synced from the second, not only the lapsing one left alone. The member is still synced
+	// again later (ErrRefusalUnconfirmed), as for a refusal everywhere.
+	src, contradicted := s.confirmLapses(ctx, m, subject, users, reread)
 	var failed []error
+	if contradicted != nil {
+		failed = append(failed, contradicted)
+		// A lapse the second read makes at another app stands only if the first read made it
+		// too: two reads agree, as for any lapse.
+		reread = func() (*legacy.Member, error) { return m, nil }
+	}
 	for _, su := range users {
 		if _, ok := s.targets[su.ClientID]; !ok {
 			continue
 		}
-		if err := s.syncUser(ctx, m, subject, su, reread); err != nil {
+		if err := s.syncUser(ctx, src, subject, su, reread); err != nil {
 			failed = append(failed, fmt.Errorf("client %s: %w", su.ClientID, err))
 		}
 	}
@@ -511,6 +522,36 @@ func (s *Service) anythingToEnd(ctx context.Context, subject string, users []*st
 		return false, fmt.Errorf("grants: %w", err)
 	}
 	return live, nil
+}
+
+// confirmLapses looks, before syncUsers syncs any app, for an app where the read m lapses the
+// member (active there, refused by its rule now). When one does and the second read (reread)
+// allows the member there, it returns that read, with which every app is synced, and an error
+// wrapping ErrRefusalUnconfirmed; else m and nil (a lapse confirmed, or a second read that
+// failed, is syncUser's to act on or report).
+func (s *Service) confirmLapses(ctx context.Context, m *legacy.Member, subject string, users []*store.ShadowUser,
+	reread func() (*legacy.Member, error)) (*legacy.Member, error) {
+	now := s.now()
+	for _, su := range users {
+		if _, ok := s.targets[su.ClientID]; !ok || !su.Active {
+			continue
+		}
+		d := s.access.Decide(ctx, m, subject, su.ClientID, now)
+		if d.Allowed() || d.Reason == access.ReasonRuleError {
+			continue
+		}
+		fm, err := reread()
+		if err != nil {
+			return m, nil
+		}
+		if !s.access.Decide(ctx, fm, subject, su.ClientID, now).Allowed() {
+			return m, nil // confirmed here: syncUser lapses the member at this app
+		}
+		s.log.WarnContext(ctx, "shadow: member lapsed at a client by one read of the AMS and not by the next; nothing ended, every app synced from the second read, again later",
+			"subject", subject, "member_key", m.Key, "client", su.ClientID, "reason", d.Reason)
+		return fm, fmt.Errorf("%w: member %s at %s: refused (%s), then allowed", ErrRefusalUnconfirmed, m.Key, su.ClientID, d.Reason)
+	}
+	return m, nil
 }
 
 // syncUser brings the member's shadow user at one app in line (syncUsers, for a member who may
