@@ -438,6 +438,22 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 // watermark stays before them) or reconcile pass (counted in ReconcileResult.Unconfirmed).
 var ErrRefusalUnconfirmed = errors.New("shadow: refusal not confirmed by a second read of the AMS")
 
+// readErrClass names the kind of a failed second read for the log (review s26 R3-6), never its
+// text: a contract fault of the member's rows quotes the offending value (sqldir: "%q is not a
+// boolean", "key %q is not a GUID"), the member's data.
+func readErrClass(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return "timeout"
+	case errors.Is(err, legacy.ErrContract):
+		return "contract" // legacy check --login shows the row
+	case errors.Is(err, legacy.ErrUnavailable):
+		return "ams_unavailable"
+	default:
+		return "error"
+	}
+}
+
 // freshLookup is a directory whose MemberByKey may answer from a cache (legacy/cache) and that
 // can also ask the AMS itself.
 type freshLookup interface {
@@ -474,7 +490,7 @@ func (s *Service) confirmRefusal(ctx context.Context, m *legacy.Member, subject 
 		return m, d, nil // gone since (or no longer a login): refused all the same
 	case err != nil:
 		s.log.WarnContext(ctx, "shadow: member refused, but the read confirming it failed; nothing ended, synced again later",
-			"subject", subject, "member_key", m.Key, "reason", d.Reason, "err", err)
+			"subject", subject, "member_key", m.Key, "reason", d.Reason, "error_class", readErrClass(err))
 		return nil, d, fmt.Errorf("%w: member %s: second read: %w", ErrRefusalUnconfirmed, m.Key, err)
 	}
 	if fresh.UpdatedAt.IsZero() {
@@ -570,7 +586,7 @@ func (s *Service) syncUser(ctx context.Context, m *legacy.Member, subject string
 		case errors.Is(err, legacy.ErrNotFound):
 		case err != nil:
 			s.log.WarnContext(ctx, "shadow: member lapsed at a client, but the read confirming it failed; nothing ended, synced again later",
-				"subject", subject, "member_key", m.Key, "client", su.ClientID, "reason", d.Reason, "err", err)
+				"subject", subject, "member_key", m.Key, "client", su.ClientID, "reason", d.Reason, "error_class", readErrClass(err))
 			return fmt.Errorf("%w: member %s: second read: %w", ErrRefusalUnconfirmed, m.Key, err)
 		default:
 			fup, fd, err := s.update(ctx, fm, subject, su.ClientID, su, true)
