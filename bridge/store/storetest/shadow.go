@@ -31,6 +31,7 @@ var shadowTests = []test{
 	{"DeactivateLogoutFails", testShadowDeactivateLogoutFails},
 	{"DeactivateAppsAddedBefore", testShadowDeactivateAppsAddedBefore},
 	{"DeactivateAppsRace", testShadowDeactivateAppsRace},
+	{"HasLiveGrants", testShadowHasLiveGrants},
 }
 
 var outboxTests = []test{
