@@ -54,3 +54,24 @@ func TestFreshMemberByKeyRunsTheCommittedQueries(t *testing.T) {
 		t.Fatalf("FreshMemberByKey of a malformed key = %v; want ErrNotFound", err)
 	}
 }
+
+// TestFreshMemberByKeyRunsAnOverriddenMemberByKey (review s26 R3-4): member_by_key (or
+// roles_by_key) written in queries: without its committed variant is what the confirming read
+// runs too, not the preset's committed text, which would decide by other rules than the
+// operator's query (a member the override refuses and the preset allows would never be
+// deactivated).
+func TestFreshMemberByKeyRunsAnOverriddenMemberByKey(t *testing.T) {
+	base := imis.PresetIMISSQLite()
+	d := withQueries(t, map[string]string{
+		sqldir.QueryMemberByKey: strings.Replace(base[sqldir.QueryMemberByKey], "JOIN Name AS n", "JOIN NoSuchTable AS n", 1),
+		sqldir.QueryRolesByKey:  "SELECT 'OwnRole' AS role, 'user_roles' AS source"})
+	if _, err := d.FreshMemberByKey(ctx, login(t, "alice").Key); err == nil || !strings.Contains(err.Error(), "member_by_key") ||
+		strings.Contains(err.Error(), "member_by_key_committed") {
+		t.Fatalf("FreshMemberByKey = %v; want the overridden member_by_key's failure", err)
+	}
+	d = withQueries(t, map[string]string{sqldir.QueryRolesByKey: "SELECT 'OwnRole' AS role, 'user_roles' AS source"})
+	m, err := d.FreshMemberByKey(ctx, login(t, "alice").Key)
+	if err != nil || !slices.Equal(m.Roles, []string{"OwnRole"}) {
+		t.Fatalf("FreshMemberByKey roles = %v, %v; want the overridden roles_by_key's", m, err)
+	}
+}

@@ -260,6 +260,16 @@ func (c Config) queries() map[string]string {
 	for name, text := range c.Queries {
 		q[name] = text
 	}
+	// A member_by_key (roles_by_key) written in queries: and no committed variant of it: the
+	// preset's committed variant would read by other rules than the operator's query, so the
+	// confirming read runs the operator's (review s26 R3-4).
+	for plain, committed := range map[string]string{QueryMemberByKey: QueryMemberByKeyCommitted, QueryRolesByKey: QueryRolesByKeyCommitted} {
+		_, own := c.Queries[plain]
+		_, ownCommitted := c.Queries[committed]
+		if own && !ownCommitted {
+			delete(q, committed)
+		}
+	}
 	return q
 }
 
