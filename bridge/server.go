@@ -282,7 +282,7 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	node.Subscribe(cluster.TopicSAML, samlSPs.Refresh)
 	s.admin.SAMLSettings = samlSettingsAdmin{samlSPs} // PATCH /admin/saml/service-providers/{sp}
 	// The SAML keys sign through libcrypto too (keys.rsa_signer), each after its self-test.
-	if s.samlKeys, err = saml.NewKeyRingWithOpenSSL(ctx, d.Store, kek, cfg.SAML, issuer.Hostname(), log, now, kc.OpenSSL); err != nil {
+	if s.samlKeys, err = saml.NewKeyRingWithOpenSSL(ctx, d.Store, kek, cfg.SAML, issuer.Hostname(), log, now, kc.OpenSSL, kc.RequireOpenSSL); err != nil {
 		return nil, err
 	}
 	node.Subscribe(cluster.TopicKeys, s.samlKeys.Reload)

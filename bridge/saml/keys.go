@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/big"
 	"strings"
@@ -55,6 +56,8 @@ type KeyRing struct {
 	// RSA-SHA256 signatures (rsasign.Signer), each key after its self-test when it is opened
 	// or made.
 	openssl *rsasign.Library
+	// required (keys.rsa_signer: openssl): libcrypto signs or nothing does (rsaSigner).
+	required bool
 
 	mu   sync.RWMutex
 	keys []*signingKey // not expired, oldest first
@@ -95,33 +98,89 @@ func newSigner(key crypto.Signer, cert *x509.Certificate) *dsig.SigningContext {
 	return sc
 }
 
-// rsaSigner is what signs with priv (key id): libcrypto when the ring has it and the key passes
-// its self-test (rsasign.Library.NewSigner), else crypto/rsa, with a warning. Run when a key is
-// opened or made (Rotate, Reload), never on a request's path.
-func (k *KeyRing) rsaSigner(priv *rsa.PrivateKey, id string) crypto.Signer {
-	if k.openssl == nil {
+// rsaSigner is what signs with priv (key id, signing until signUntil): libcrypto when the ring
+// has it and the key passes its self-test (rsasign.Library.NewSigner), else crypto/rsa, with a
+// warning; under keys.rsa_signer: openssl (required) a key libcrypto refuses signs nothing
+// (refusedSigner), with an error, and crypto/rsa never signs instead of libcrypto (review s26
+// R1-2). A key past its sign_until only stays in the metadata: it is not loaded into libcrypto
+// (review s26 R1-3). Run when a key is opened or made (Rotate, Reload), never on a request's path.
+func (k *KeyRing) rsaSigner(priv *rsa.PrivateKey, id string, signUntil time.Time) crypto.Signer {
+	if k.openssl == nil || !k.now().Before(signUntil) {
 		return priv
 	}
-	s, err := k.openssl.NewSigner(priv, func(err error) {
-		k.log.Warn("saml keys: OpenSSL failed to sign; crypto/rsa signs with this key from now on", "kid", id, "err", err)
-	})
+	s, err := k.openssl.NewSigner(priv, rsasign.SignerOptions{Required: k.required,
+		OnFailure: func(err error, n int64, backoff time.Duration) {
+			if k.required {
+				k.log.Error("saml keys: OpenSSL failed to sign, so the signature fails (keys.rsa_signer: openssl); libcrypto is tried again for the next one",
+					"kid", id, "err", err)
+				return
+			}
+			k.log.Warn("saml keys: OpenSSL failed to sign; crypto/rsa signs with this key until libcrypto is tried again",
+				"kid", id, "failures", n, "retry_in", backoff, "err", err)
+		},
+		OnRecover: func(n int64) {
+			k.log.Info("saml keys: OpenSSL signs with the key again", "kid", id, "failures", n)
+		}})
+	if err == nil {
+		return s
+	}
+	if k.required {
+		k.log.Error("saml keys: OpenSSL refused a SAML signing key, so it signs nothing here (keys.rsa_signer: openssl)", "kid", id, "err", err)
+		return refusedSigner{pub: &priv.PublicKey, err: fmt.Errorf("saml keys: OpenSSL refused the key %s (keys.rsa_signer: openssl): %w", id, err)}
+	}
+	k.log.Warn("saml keys: OpenSSL refused a SAML signing key; crypto/rsa signs with it", "kid", id, "err", err)
+	return priv
+}
+
+// refusedSigner is the signer of a SAML key libcrypto refused under keys.rsa_signer: openssl:
+// every signature is its error.
+type refusedSigner struct {
+	pub *rsa.PublicKey
+	err error
+}
+
+func (r refusedSigner) Public() crypto.PublicKey { return r.pub }
+
+func (r refusedSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) { return nil, r.err }
+
+// OpenSSLSigns says what makes the signatures of the key that signs now: nil when libcrypto
+// does, else why not (no OpenSSL, the key refused, or crypto/rsa after a failure).
+func (k *KeyRing) OpenSSLSigns() error {
+	cur, _, err := k.Signing()
 	if err != nil {
-		k.log.Warn("saml keys: OpenSSL refused a SAML signing key; crypto/rsa signs with it", "kid", id, "err", err)
-		return priv
+		return err
 	}
-	return s
+	switch s := cur.cryptoSigner().(type) {
+	case *rsasign.Signer:
+		if s.OpenSSL() {
+			return nil
+		}
+		return errors.New("libcrypto failed a signature with the key (warning in the log); crypto/rsa signs until it is tried again")
+	case refusedSigner:
+		return s.err
+	}
+	if k.openssl == nil {
+		return errors.New("no OpenSSL (keys.rsa_signer)")
+	}
+	return fmt.Errorf("libcrypto %s refused the key %s (warning in the log)", k.openssl.Version(), cur.id)
 }
 
 // NewKeyRing loads the keys and makes one when none signs now. subject names the certificates
 // (the issuer's host).
 func NewKeyRing(ctx context.Context, st KeyStore, kek []byte, cfg config.SAMLConfig, subject string, log *slog.Logger, now func() time.Time) (*KeyRing, error) {
-	return NewKeyRingWithOpenSSL(ctx, st, kek, cfg, subject, log, now, nil)
+	return NewKeyRingWithOpenSSL(ctx, st, kek, cfg, subject, log, now, nil, false)
 }
 
+// ErrOpenSSLRefused is NewKeyRingWithOpenSSL's error when required and libcrypto cannot sign
+// with the SAML key that signs now.
+var ErrOpenSSLRefused = errors.New("saml keys: OpenSSL cannot sign with the SAML signing key")
+
 // NewKeyRingWithOpenSSL is NewKeyRing whose keys sign through libcrypto (lib, when not nil:
-// keys.rsa_signer), each after its self-test; a key libcrypto refuses signs with crypto/rsa.
+// keys.rsa_signer), each after its self-test; a key libcrypto refuses signs with crypto/rsa,
+// or, when required (keys.rsa_signer: openssl), not at all: then the ring is not made when the
+// key that signs now is refused (ErrOpenSSLRefused).
 func NewKeyRingWithOpenSSL(ctx context.Context, st KeyStore, kek []byte, cfg config.SAMLConfig, subject string, log *slog.Logger,
-	now func() time.Time, lib *rsasign.Library) (*KeyRing, error) {
+	now func() time.Time, lib *rsasign.Library, required bool) (*KeyRing, error) {
 	if len(kek) != 32 {
 		return nil, errors.New("saml keys: the key-encryption key must be 32 bytes")
 	}
@@ -132,9 +191,14 @@ func NewKeyRingWithOpenSSL(ctx context.Context, st KeyStore, kek []byte, cfg con
 		now = time.Now
 	}
 	k := &KeyRing{store: st, kek: kek, rotateEvery: cfg.RotateEvery(), overlap: cfg.Overlap(), subject: subject, log: log, now: now,
-		openssl: lib}
+		openssl: lib, required: required && lib != nil}
 	if _, err := k.Rotate(ctx); err != nil {
 		return nil, err
+	}
+	if k.required {
+		if err := k.OpenSSLSigns(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrOpenSSLRefused, err)
+		}
 	}
 	return k, nil
 }
@@ -309,7 +373,7 @@ func (k *KeyRing) newKey(now, start time.Time) (*signingKey, *store.SAMLKey, err
 	if key.cert, err = x509.ParseCertificate(der); err != nil {
 		return nil, nil, err
 	}
-	key.rsa = k.rsaSigner(priv, key.id)
+	key.rsa = k.rsaSigner(priv, key.id, key.signUntil)
 	key.signer = newSigner(key.rsa, key.cert)
 	sealed, err := sealKey(k.kek, x509.MarshalPKCS1PrivateKey(priv), key.id)
 	if err != nil {
@@ -332,7 +396,7 @@ func (k *KeyRing) open(sk *store.SAMLKey) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse certificate: %w", err)
 	}
-	signer := k.rsaSigner(priv, sk.ID)
+	signer := k.rsaSigner(priv, sk.ID, sk.SignUntil)
 	return &signingKey{id: sk.ID, cert: cert, private: priv, createdAt: sk.CreatedAt, signUntil: sk.SignUntil, expiresAt: sk.ExpiresAt,
 		rsa: signer, signer: newSigner(signer, cert)}, nil
 }

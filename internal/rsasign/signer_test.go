@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"testing"
+	"time"
 )
 
 // TestSignerAsCryptoRSA: the crypto.Signer adapter gives crypto/rsa's PKCS #1 v1.5 SHA-256
@@ -16,7 +17,7 @@ import (
 func TestSignerAsCryptoRSA(t *testing.T) {
 	l := open(t)
 	priv := key(t, 2048)
-	s, err := l.NewSigner(priv, func(err error) { t.Errorf("libcrypto failed: %v", err) })
+	s, err := l.NewSigner(priv, SignerOptions{OnFailure: func(err error, _ int64, _ time.Duration) { t.Errorf("libcrypto failed: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestNewSignerRefusesAKeyLibcryptoCannotSign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, err := l.NewSigner(priv, nil); err == nil {
+	if s, err := l.NewSigner(priv, SignerOptions{}); err == nil {
 		t.Fatalf("NewSigner accepted a key libcrypto cannot sign with (OpenSSL %v)", s.OpenSSL())
 	}
 }
