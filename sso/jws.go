@@ -2,7 +2,6 @@ package sso
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -15,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/crypto/cryptobyte"
@@ -43,14 +43,17 @@ type tokenKey struct {
 	// batch: the signature is long (RSA: about 1 ms of one core, 30 times an ES256 one), so
 	// appendSigned lets the other goroutines that are ready run before it and again after it.
 	batch bool
-	// openssl signs RS256 through libcrypto when set (useOpenSSL); a failure clears it and
-	// crypto/rsa signs from then on.
+	// openssl signs RS256 through libcrypto when set (useOpenSSL); a signature it fails does
+	// not clear it: retry says what follows (signRSA).
 	openssl atomic.Pointer[digestSigner]
-	kid     string
-	log     *slog.Logger
-	// required (keys.rsa_signer: openssl): a signature libcrypto fails is an error in the
-	// log, not a warning.
-	required bool
+	// retry (rsasign.Retry; Required: keys.rsa_signer: openssl): after libcrypto fails a
+	// signature, an error and libcrypto again for the next one, or crypto/rsa during a back-off
+	// and then libcrypto again; never crypto/rsa for good (review s26 R1-1).
+	retry rsasign.Retry
+	now   func() time.Time // retry's clock
+	// kid and log name the key in signRSA's log: set once, before the key signs (tokenSigner).
+	kid string
+	log *slog.Logger
 }
 
 // useOpenSSL has lib sign this RSA key's tokens. It first signs one digest both ways: the
@@ -59,12 +62,11 @@ type tokenKey struct {
 // libcrypto refuses or signs differently keeps crypto/rsa: the error says why (the caller
 // logs it). It is not for a key that is signing meanwhile (KeyManager runs it before a key is
 // installed, or on a key it does not let sign).
-func (c *tokenKey) useOpenSSL(lib *rsasign.Library, kid string, log *slog.Logger, required bool) error {
+func (c *tokenKey) useOpenSSL(lib *rsasign.Library, kid string) error {
 	k, ok := c.key.(*rsa.PrivateKey)
 	if !ok || c.alg != jose.RS256 {
 		return fmt.Errorf("not an RS256 key (%s)", c.alg)
 	}
-	c.kid, c.log, c.required = kid, log, required
 	lk, err := lib.Load(k)
 	if err == nil {
 		digest := sha256.Sum256([]byte("ssobridge OpenSSL self-test " + kid))
@@ -90,21 +92,31 @@ type digestSigner struct {
 }
 
 // signRSA signs an RS256 digest through libcrypto (o), or with crypto/rsa (the same
-// signature) when libcrypto fails: its first failure hands the key to crypto/rsa for good
-// (KeyManager.OpenSSLSigns then says so).
+// signature) while c.retry's back-off after a failure runs (keys.rsa_signer: auto). When
+// libcrypto fails, the signature is an error under keys.rsa_signer: openssl (crypto/rsa never
+// signs instead) and libcrypto is tried for the next one; in auto crypto/rsa makes it and the
+// back-off starts. KeyManager.OpenSSLSigns says which signs.
 func (c *tokenKey) signRSA(o *digestSigner, k *rsa.PrivateKey, digest *[sha256.Size]byte) ([]byte, error) {
+	if !c.retry.Try(c.now()) {
+		return rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
+	}
 	sig, err := o.signer.Sign(digest[:])
 	if err == nil {
+		if n := c.retry.Succeeded(); n > 0 {
+			c.log.Info("keys: OpenSSL signs with the key again", "kid", c.kid, "failures", n)
+		}
 		return sig, nil
 	}
-	if c.openssl.CompareAndSwap(o, nil) {
-		level := slog.LevelWarn
-		if c.required {
-			level = slog.LevelError
+	n, backoff := c.retry.Failed(c.now())
+	if c.retry.Required {
+		if n == 1 { // the first of a run: each is the request's error; the recovery is logged
+			c.log.Error("keys: OpenSSL failed to sign, so the token is not signed (keys.rsa_signer: openssl); libcrypto is tried again for the next one",
+				"kid", c.kid, "err", err)
 		}
-		c.log.Log(context.Background(), level, "keys: OpenSSL failed to sign; crypto/rsa signs with this key from now on",
-			"kid", c.kid, "err", err)
+		return nil, fmt.Errorf("OpenSSL failed to sign (keys.rsa_signer: openssl; crypto/rsa does not sign instead): %w", err)
 	}
+	c.log.Warn("keys: OpenSSL failed to sign; crypto/rsa signs with this key until libcrypto is tried again",
+		"kid", c.kid, "failures", n, "retry_in", backoff, "err", err)
 	return rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
 }
 
@@ -115,7 +127,7 @@ func newTokenKey(alg jose.SignatureAlgorithm, key crypto.Signer) (*tokenKey, err
 	default:
 		return nil, fmt.Errorf("compact signer: unsupported algorithm %s", alg)
 	}
-	return &tokenKey{alg: alg, key: key, batch: alg == jose.RS256}, nil
+	return &tokenKey{alg: alg, key: key, batch: alg == jose.RS256, now: time.Now, log: slog.Default()}, nil
 }
 
 // newCompactSigner builds the signer for a key that tk signs with and jose signs with js (the

@@ -107,16 +107,20 @@ func (k *signingKey) tokenSigner() (*tokenKey, error) {
 	k.tokenOnce.Do(func() {
 		k.token, k.tokenErr = newTokenKey(k.alg, k.private)
 		if k.tokenErr == nil && k.openssl != nil && k.alg == jose.RS256 {
-			k.opensslErr = k.token.useOpenSSL(k.openssl, k.id, k.log, k.required)
+			// Set once, before the key signs: signRSA reads them while the re-test of a
+			// refused key (checkOpenSSL) may run useOpenSSL again.
+			k.token.kid, k.token.log, k.token.retry.Required = k.id, k.log, k.required
+			k.opensslErr = k.token.useOpenSSL(k.openssl, k.id)
 		}
 	})
 	return k.token, k.tokenErr
 }
 
-// signsThroughOpenSSL says whether libcrypto signs the key's tokens now.
+// signsThroughOpenSSL says whether libcrypto signs the key's tokens now: its self-test passed
+// and, under keys.rsa_signer: auto, crypto/rsa is not signing after a failure (tokenKey.retry).
 func (k *signingKey) signsThroughOpenSSL() bool {
 	tk, err := k.tokenSigner()
-	return err == nil && tk.openssl.Load() != nil
+	return err == nil && tk.openssl.Load() != nil && tk.retry.Signs()
 }
 
 // compact is the key's ID token signer (compactSigner: what Signer signs, written directly),
@@ -308,7 +312,9 @@ func (m *KeyManager) OpenSSLSigns() bool {
 // until its own sign_until), with an error, and the test runs again at each rotation or reload
 // until it passes.
 func (m *KeyManager) checkOpenSSL(ctx context.Context, k *signingKey) {
-	if m.cfg.OpenSSL == nil || k.alg != jose.RS256 {
+	if m.cfg.OpenSSL == nil || k.alg != jose.RS256 || !m.now().Before(k.signUntil) {
+		// Past its sign_until a key is published only for the tokens it signed: it is not
+		// loaded into libcrypto, and a refusal of it would be no one's concern (review s26 R1-3).
 		return
 	}
 	tk, err := k.tokenSigner()
@@ -331,7 +337,7 @@ func (m *KeyManager) checkOpenSSL(ctx context.Context, k *signingKey) {
 	}
 	if k.refused.Load() {
 		// Tested again: nothing signs with a refused key, so its signer may change.
-		if k.opensslErr = tk.useOpenSSL(m.cfg.OpenSSL, k.id, m.cfg.Logger, true); k.opensslErr == nil {
+		if k.opensslErr = tk.useOpenSSL(m.cfg.OpenSSL, k.id); k.opensslErr == nil {
 			k.refused.Store(false)
 			m.cfg.Logger.InfoContext(ctx, "keys: OpenSSL signs with the RS256 key it refused before; the key may sign", "kid", k.id)
 		}

@@ -80,8 +80,10 @@ func TestR1OpenSSLRecoversAfterATransientFailure(t *testing.T) {
 	tk.openssl.Store(&digestSigner{f})
 	lt := LogoutToken{Issuer: "https://idp.example", Audience: "app", Subject: "alice", ID: "jti", IssuedAt: time.Now(),
 		Lifetime: time.Minute}
-	if _, err := m.SignLogoutToken("RS256", lt); err != nil {
-		t.Fatal(err) // crypto/rsa made it (the fallback): fine for this one token
+	if _, err := m.SignLogoutToken("RS256", lt); err == nil {
+		// Session 26 G (brief item 1): under openssl crypto/rsa never signs instead of
+		// libcrypto, not even the one token (R1's first version accepted that fallback).
+		t.Fatal("the token libcrypto failed was signed anyway (by crypto/rsa) under keys.rsa_signer: openssl")
 	}
 	if !strings.Contains(logs.String(), "OpenSSL failed to sign") {
 		t.Fatalf("no error logged for the failure:\n%s", logs.String())
