@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/saml"
+	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/internal/rsasign"
 	"github.com/ssobridge/ssobridge/sso"
 	"github.com/ssobridge/ssobridge/sso/memstore"
@@ -85,5 +89,41 @@ func TestRSASignerLogged(t *testing.T) {
 	logRSASigner(context.Background(), "", lib, keys, slog.New(slog.NewTextHandler(&logs, nil)))
 	if !strings.Contains(logs.String(), "RS256 signs through OpenSSL") || !strings.Contains(logs.String(), "libcrypto=3.") {
 		t.Fatalf("log %q", logs.String())
+	}
+}
+
+// TestSAMLSignerLogged (review s26 R1-2): start-up says what signs SAML too: OpenSSL when the
+// SAML key passed its self-test, else Go's crypto/rsa and why.
+func TestSAMLSignerLogged(t *testing.T) {
+	lib, err := rsasign.Open()
+	if err != nil {
+		if os.Getenv("CI") == "true" && rsasign.CanOpen {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, c := range []struct {
+		mode string
+		lib  *rsasign.Library
+		want string
+	}{
+		{"openssl", lib, `msg="SAML signs through OpenSSL" keys.rsa_signer=openssl libcrypto=3.`},
+		{"go", nil, `msg="SAML signs with Go's crypto/rsa" keys.rsa_signer=go reason=`},
+	} {
+		ring, err := saml.NewKeyRingWithOpenSSL(t.Context(), st, make([]byte, 32), config.SAMLConfig{}, "sso.example.org",
+			slog.New(slog.DiscardHandler), nil, c.lib, c.mode == "openssl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		logSAMLSigner(t.Context(), c.mode, c.lib, ring, slog.New(slog.NewTextHandler(&logs, nil)))
+		if !strings.Contains(logs.String(), c.want) {
+			t.Errorf("%s: log %q, want %q", c.mode, logs.String(), c.want)
+		}
 	}
 }

@@ -282,9 +282,15 @@ func newServer(ctx context.Context, chk *config.Checked, d Deps, log *slog.Logge
 	node.Subscribe(cluster.TopicSAML, samlSPs.Refresh)
 	s.admin.SAMLSettings = samlSettingsAdmin{samlSPs} // PATCH /admin/saml/service-providers/{sp}
 	// The SAML keys sign through libcrypto too (keys.rsa_signer), each after its self-test.
+	// Under keys.rsa_signer: openssl a SAML key libcrypto refuses signs nothing, and start-up
+	// fails when it is the one that signs now (review s26 R1-2).
 	if s.samlKeys, err = saml.NewKeyRingWithOpenSSL(ctx, d.Store, kek, cfg.SAML, issuer.Hostname(), log, now, kc.OpenSSL, kc.RequireOpenSSL); err != nil {
+		if errors.Is(err, saml.ErrOpenSSLRefused) {
+			return nil, fmt.Errorf("keys.rsa_signer: openssl: %w", err)
+		}
 		return nil, err
 	}
+	logSAMLSigner(ctx, cfg.Keys.RSASigner, kc.OpenSSL, s.samlKeys, log)
 	node.Subscribe(cluster.TopicKeys, s.samlKeys.Reload)
 	s.admin.SAMLKeyManager = samlKeyAdmin{s.samlKeys}
 	samlLogouts := &saml.Logouts{Store: d.Store, Registry: samlSPs, Keys: s.samlKeys, Issuer: cfg.Issuer, Sealer: sealer, Secure: https,

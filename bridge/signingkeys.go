@@ -64,6 +64,17 @@ func logRSASigner(ctx context.Context, mode string, lib *rsasign.Library, keys *
 		"reason", "libcrypto "+lib.Version()+" failed its self-test with the key (warning above)")
 }
 
+// logSAMLSigner says at start-up what signs the SAML key that signs now: OpenSSL, or crypto/rsa
+// and why (keys.rsa_signer: go, no libcrypto, or the key refused under auto).
+func logSAMLSigner(ctx context.Context, mode string, lib *rsasign.Library, ring *saml.KeyRing, log *slog.Logger) {
+	err := ring.OpenSSLSigns()
+	if err == nil {
+		log.InfoContext(ctx, "SAML signs through OpenSSL", "keys.rsa_signer", cmp.Or(mode, "auto"), "libcrypto", lib.Version())
+		return
+	}
+	log.InfoContext(ctx, "SAML signs with Go's crypto/rsa", "keys.rsa_signer", cmp.Or(mode, "auto"), "reason", err.Error())
+}
+
 // samlKeyAdmin is the SAML key ring as the administration lists and withdraws its keys
 // (admin.SAMLKeyManager): the server's ring, or one opened on the store (OpenAdmin).
 type samlKeyAdmin struct{ ring *saml.KeyRing }

@@ -7,7 +7,9 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"log/slog"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/ssobridge/ssobridge/bridge/config"
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/internal/rsasign"
 )
@@ -146,5 +149,52 @@ func TestKeyRingOpenSSLRefusedKey(t *testing.T) {
 				t.Fatalf("log:\n%s", logs.String())
 			}
 		})
+	}
+}
+
+// TestKeyRingOpenSSLRequiredAtStart (review s26 R1-2): under keys.rsa_signer: openssl the ring
+// is not made when libcrypto refuses the SAML key that signs now (ErrOpenSSLRefused: start-up
+// fails, as it does for the RS256 key), and OpenSSLSigns says why. Under auto the ring is made
+// and crypto/rsa signs with that key. Before session 26 G the ring was never told the mode and
+// crypto/rsa signed with a warning in both.
+func TestKeyRingOpenSSLRequiredAtStart(t *testing.T) {
+	lib := openSSL(t)
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	kek := bytes.Repeat([]byte{7}, 32)
+	priv, err := rsa.GenerateMultiPrimeKey(rand.Reader, 6, 2048) //nolint:staticcheck // the point: a key libcrypto refuses
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(6), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(60 * 24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := sealKey(kek, x509.MarshalPKCS1PrivateKey(priv), "k6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddSAMLSuccessor(t.Context(), &store.SAMLKey{ID: "k6", CertDER: der, PrivateEnc: sealed, CreatedAt: now.Add(-time.Hour),
+		SignUntil: now.Add(30 * 24 * time.Hour), ExpiresAt: now.Add(40 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewKeyRingWithOpenSSL(t.Context(), st, kek, config.SAMLConfig{}, "sso.example.org", quiet, nil, lib, true); !errors.Is(err, ErrOpenSSLRefused) {
+		t.Fatalf("openssl: the ring was made (err %v) with a signing key libcrypto refuses", err)
+	}
+	ring, err := NewKeyRingWithOpenSSL(t.Context(), st, kek, config.SAMLConfig{}, "sso.example.org", quiet, nil, lib, false)
+	if err != nil {
+		t.Fatalf("auto: %v", err)
+	}
+	if err := ring.OpenSSLSigns(); err == nil || !strings.Contains(err.Error(), "refused the key k6") {
+		t.Fatalf("auto: OpenSSLSigns %v, want the refusal of k6", err)
+	}
+	key, _, err := ring.Signing()
+	if err != nil || key.cryptoSigner() != crypto.Signer(key.private) {
+		t.Fatalf("auto: the key signs with %T (%v), want crypto/rsa's key", key.cryptoSigner(), err)
 	}
 }
