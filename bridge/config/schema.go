@@ -155,12 +155,17 @@ type KeysConfig struct {
 	// signs through the system's OpenSSL 3 (libcrypto.so.3, Debian's libssl3) when this
 	// build can load it (a cgo build on Linux), 2.5-3.3 times as fast as Go's crypto/rsa, and
 	// with crypto/rsa otherwise. Each key is self-tested with libcrypto when it is loaded or
-	// made; one it refuses signs with crypto/rsa, with a warning. "openssl" refuses to start
-	// unless OpenSSL signs with the current RS256 key, and never lets a later RS256 key that
-	// fails the self-test sign (an error in the log; the key before it signs until its
-	// sign_until, then RS256 tokens fail until the test passes at a rotation or reload); "go"
-	// always uses crypto/rsa. The signatures are the same bytes either way, and each is
-	// checked with crypto/rsa before it leaves. The start-up log says which signs.
+	// made (not one past its sign_until); one it refuses signs with crypto/rsa, with a
+	// warning; a signature libcrypto fails later is made by crypto/rsa, which signs for a
+	// back-off (1 minute, doubling to 64) before libcrypto is tried again. "openssl" never
+	// lets crypto/rsa sign instead: it refuses to start unless OpenSSL signs with the current
+	// RS256 key and the current SAML key, never lets a later RS256 key that fails the
+	// self-test sign (an error in the log; the key before it signs until its sign_until, then
+	// RS256 tokens fail until the test passes at a rotation or reload), a later SAML key it
+	// refuses signs nothing, and a signature libcrypto fails is an error (the request fails;
+	// the next signature tries libcrypto again); "go" always uses crypto/rsa. The signatures
+	// are the same bytes either way, and each is checked with crypto/rsa before it leaves.
+	// The start-up log says which signs RS256 tokens and which signs SAML.
 	RSASigner string `yaml:"rsa_signer"`
 }
 
