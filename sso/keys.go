@@ -46,14 +46,16 @@ type KeyConfig struct {
 	// OpenSSL, when set, signs RS256 ID tokens, JWT access tokens and logout tokens (the
 	// key's compact signers) through libcrypto: the same signatures, 2.5-3.3 times as fast as
 	// crypto/rsa (internal/rsasign). Each RS256 key is self-tested with libcrypto when it is
-	// loaded or made (Rotate, Reload: checkOpenSSL), never at a sign-in. A key libcrypto
-	// refuses, or a signature it fails, is signed by crypto/rsa instead, with a warning. Nil:
-	// crypto/rsa signs.
+	// loaded or made (Rotate, Reload: checkOpenSSL; not once past its sign_until), never at a
+	// sign-in. A key libcrypto refuses is signed by crypto/rsa instead, with a warning; after
+	// a signature libcrypto fails, crypto/rsa signs during a back-off (rsasign.Retry), then
+	// libcrypto is tried again. Nil: crypto/rsa signs.
 	OpenSSL *rsasign.Library
 	// RequireOpenSSL (keys.rsa_signer: openssl): NewKeyManager fails when OpenSSL cannot sign
 	// with the current RS256 key (its self-test: the same bytes as crypto/rsa), and a later
 	// RS256 key that fails the self-test does not sign (SigningKey passes it over; an error is
-	// logged, and the test runs again at each Rotate and Reload).
+	// logged, and the test runs again at each Rotate and Reload); a signature libcrypto fails
+	// is an error, never crypto/rsa's, and the next one tries libcrypto again.
 	RequireOpenSSL bool
 }
 
@@ -299,7 +301,8 @@ func (m *KeyManager) openSSLCurrent() error {
 }
 
 // OpenSSLSigns says whether the RS256 key that signs now signs through OpenSSL (KeyConfig.OpenSSL
-// set, its self-test passed when it was loaded or made, and no signature failed since).
+// set, its self-test passed when it was loaded or made, and, under keys.rsa_signer: auto,
+// crypto/rsa is not signing after a failed signature: tokenKey.retry).
 func (m *KeyManager) OpenSSLSigns() bool {
 	k, err := m.signingKey(jose.RS256, false)
 	return err == nil && k.signsThroughOpenSSL()
