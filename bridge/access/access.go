@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ssobridge/ssobridge/legacy"
@@ -55,8 +56,9 @@ type Decision struct {
 	Reason string
 	// Message tells the member, in plain words, why (empty when allowed).
 	Message string
-	// Cause is the standing's sentinel error (legacy.ErrLockedOut...) or the access rule's
-	// evaluation error; nil otherwise.
+	// Cause is the standing's sentinel error (legacy.ErrLockedOut...), or for a Fault a
+	// *RuleFaultError (the rule and a fixed class of its error, never the evaluation error's
+	// text); nil otherwise.
 	Cause error
 }
 
@@ -73,6 +75,72 @@ func (d Decision) Fault() bool { return d.Reason == ReasonRuleError }
 // does not wrap sso.ErrAccessDenied, so a refresh or device poll answers it as a server fault
 // (5xx, the grant kept) instead of invalid_grant.
 var ErrRuleFault = errors.New("access: the app's access rule could not be evaluated")
+
+// RuleFaultError is a Fault's Cause: which rule could not be evaluated and a fixed class of
+// the evaluation error (FaultClass). The evaluation error itself is not kept: cel-go's runtime
+// errors quote the value they failed on (`invalid RFC 3339 timestamp "<the member's AMS
+// value>"`, `no such key: <key>`), and this error's text goes to audit rows, logs and the
+// provisioning outbox, which carry no member data beyond the subject (review s26 R2-3).
+type RuleFaultError struct {
+	Rule  string // the rule's configuration name: policies[<client>].access_rule
+	Class string // FaultClass of the evaluation error
+}
+
+func (e *RuleFaultError) Error() string { return e.Rule + ": " + e.Class }
+
+// Fault classes (FaultClass): fixed words naming the kind of evaluation error.
+const (
+	ClassNoSuchKey      = "no such key"
+	ClassNoSuchField    = "no such field or attribute"
+	ClassNoOverload     = "no matching overload"
+	ClassConversion     = "type conversion error"
+	ClassTimestamp      = "invalid timestamp or duration"
+	ClassRange          = "index out of range"
+	ClassArithmetic     = "arithmetic error (overflow, division by zero or NaN)"
+	ClassNotBool        = "result is not a bool"
+	ClassCost           = "evaluation cost or time limit exceeded"
+	ClassOtherEvalError = "evaluation error"
+)
+
+// faultClasses maps a fragment of an evaluation error's text (cel-go's runtime errors, the
+// policy engine's own) to its class; the first match wins.
+var faultClasses = []struct{ fragment, class string }{
+	{"no such key", ClassNoSuchKey},
+	{"no such field", ClassNoSuchField},
+	{"no such attribute", ClassNoSuchField},
+	{"undeclared reference", ClassNoSuchField},
+	{"no such overload", ClassNoOverload},
+	{"no matching overload", ClassNoOverload},
+	{"timestamp", ClassTimestamp},
+	{"duration", ClassTimestamp},
+	{"type conversion", ClassConversion},
+	{"out of range", ClassRange},
+	{"overflow", ClassArithmetic},
+	{"divide by zero", ClassArithmetic},
+	{"division by zero", ClassArithmetic},
+	{"modulus by zero", ClassArithmetic},
+	{"nan", ClassArithmetic},
+	{"is not a bool", ClassNotBool},
+	{"cost limit", ClassCost},
+	{"interrupted", ClassCost},
+	{"cancel", ClassCost},
+	{"deadline", ClassCost},
+}
+
+// FaultClass names the kind of an access rule's evaluation error with fixed words (one of the
+// Class constants), never with the error's own text (which may quote member data).
+func FaultClass(err error) string {
+	if err == nil {
+		return ClassOtherEvalError
+	}
+	text := strings.ToLower(err.Error())
+	for _, fc := range faultClasses {
+		if strings.Contains(text, fc.fragment) {
+			return fc.class
+		}
+	}
+	return ClassOtherEvalError
+}
 
 // Err is nil when allowed; for a Fault an error wrapping ErrRuleFault and Cause (not
 // sso.ErrAccessDenied); else an error wrapping sso.ErrAccessDenied and Cause: errors.Is finds
@@ -162,11 +230,13 @@ func (c *Checker) Decide(ctx context.Context, m *legacy.Member, subject, clientI
 	}
 	ok, err := c.rules.Allowed(m, subject, clientID, now)
 	if err != nil {
-		// The operator's fault, logged for the operator (the rule's client and its error; the
-		// member only by subject): refused, as a fault (Fault), never as the member's standing.
+		// The operator's fault, logged for the operator (the rule and the class of its error;
+		// the member only by subject, never the error's text, which may quote the member's
+		// values): refused, as a fault (Fault), never as the member's standing.
+		fault := &RuleFaultError{Rule: "policies[" + clientID + "].access_rule", Class: FaultClass(err)}
 		c.log.ErrorContext(ctx, "access rule failed to evaluate; access refused as a server fault", "client", clientID,
-			"rule", "policies["+clientID+"].access_rule", "subject", subject, "err", err)
-		return Decision{Rule: AccessRule, Reason: ReasonRuleError, Message: msgRuleFault, Cause: err}
+			"rule", fault.Rule, "subject", subject, "error_class", fault.Class)
+		return Decision{Rule: AccessRule, Reason: ReasonRuleError, Message: msgRuleFault, Cause: fault}
 	}
 	if !ok {
 		return Decision{Rule: AccessRule, Reason: ReasonAccessRule, Message: msgAccessRule}

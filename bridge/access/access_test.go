@@ -135,10 +135,53 @@ func TestDecisionErrText(t *testing.T) {
 		{access.Decision{Rule: access.Standing, Reason: "locked_out", Cause: legacy.ErrLockedOut}, "sso: access denied: locked_out"},
 		{access.Decision{Rule: access.RequireCurrent, Reason: access.ReasonNotCurrent}, "sso: access denied: the app requires a current membership"},
 		{access.Decision{Rule: access.AccessRule, Reason: access.ReasonAccessRule}, "sso: access denied: the app's access rule does not admit this member"},
-		{access.Decision{Rule: access.AccessRule, Reason: access.ReasonRuleError, Cause: errors.New("boom")}, "access: the app's access rule could not be evaluated: boom"},
+		{access.Decision{Rule: access.AccessRule, Reason: access.ReasonRuleError, Cause: &access.RuleFaultError{Rule: "policies[x].access_rule", Class: access.ClassNoSuchKey}},
+			"access: the app's access rule could not be evaluated: policies[x].access_rule: no such key"},
 	} {
 		if got := tt.d.Err().Error(); got != tt.want {
 			t.Errorf("%v: Err() = %q, want %q", tt.d.Rule, got, tt.want)
 		}
+	}
+}
+
+// TestRuleFaultNamesNoMemberData (review s26 R2-3): an access rule that fails to evaluate on
+// the member's own values is recorded by the rule's name and a fixed class of error: the
+// Decision's Err and Cause (audit rows, the provisioning outbox) and the log line never quote
+// the value cel-go's error names (`invalid RFC 3339 timestamp "<value>"`, `no such key:
+// <key>`).
+func TestRuleFaultNamesNoMemberData(t *testing.T) {
+	const private = "private-ams-value-of-alice"
+	withExtra := func(m *legacy.Member) { m.Extra = map[string]string{"region": private, "since": private} }
+	for _, tt := range []struct {
+		name, rule, class string
+	}{
+		{"timestamp of a member value", `timestamp(member.extra["since"]) > timestamp("2000-01-01T00:00:00Z")`, access.ClassTimestamp},
+		{"duration of a member value", `duration(member.extra["since"]) > duration("1s")`, access.ClassTimestamp},
+		{"map key taken from the member", `{"a": true}[member.extra["region"]]`, access.ClassNoSuchKey},
+		{"int of a member value", `int(member.extra["region"]) > 3`, access.ClassConversion},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := policy.Compile(policy.Config{Policies: map[string]policy.ClientPolicy{"app": {AccessRule: tt.rule}}},
+				policy.WithLogger(slog.New(slog.DiscardHandler)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			d := access.New(e, nil, slog.New(slog.NewTextHandler(&logs, nil))).Decide(context.Background(), member(withExtra), "sub-1", "app", now)
+			if !d.Fault() {
+				t.Fatalf("Decide = %v/%q, want a rule fault", d.Rule, d.Reason)
+			}
+			var fe *access.RuleFaultError
+			if !errors.As(d.Cause, &fe) || fe.Rule != "policies[app].access_rule" || fe.Class != tt.class {
+				t.Fatalf("Cause = %#v, want rule policies[app].access_rule, class %q", d.Cause, tt.class)
+			}
+			want := "access: the app's access rule could not be evaluated: policies[app].access_rule: " + tt.class
+			if got := d.Err().Error(); got != want {
+				t.Errorf("Err() = %q, want %q", got, want)
+			}
+			if l := logs.String(); strings.Contains(l, private) || !strings.Contains(l, "rule=policies[app].access_rule") {
+				t.Errorf("log line quotes the member's value or misses the rule: %s", l)
+			}
+		})
 	}
 }

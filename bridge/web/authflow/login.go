@@ -847,7 +847,8 @@ func (h *Handler) refused(c echo.Context, ar *sso.AuthRequest, client *sso.Clien
 
 // accessFault answers a member whom the client's access rule could not decide (it failed to
 // evaluate: the operator's fault, review s25 Y-10). Refused (no code), but as a server fault:
-// audited and logged with the rule's error (the member by subject only); the member's page
+// audited and logged with the rule and a fixed class of its error (access.RuleFaultError; the
+// member by subject only, never the error's text, review s26 R2-3); the member's page
 // says the app cannot be opened now (500), a silent request (prompt=none) hears server_error.
 // A device's request is left pending (not denied): the device keeps polling and may be
 // approved once the rule is mended.
