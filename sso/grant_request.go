@@ -91,7 +91,8 @@ const amsRetryAfter = 29 * time.Second
 
 // memberAllowed re-checks, for grants without a browser, that the member may use the client
 // (status rules and the client's access rule); a refusal is deniedCode (invalid_grant,
-// access_denied), an unreachable AMS temporarily_unavailable.
+// access_denied), an access rule that could not be evaluated server_error (ruleFault), an
+// unreachable AMS temporarily_unavailable.
 func (p *Provider) memberAllowed(ctx context.Context, cfg *ClientConfig, subject, deniedCode string) error {
 	err := p.storage.hooks.CheckGrant(ctx, subject, cfg.ID)
 	switch {
@@ -99,8 +100,23 @@ func (p *Provider) memberAllowed(ctx context.Context, cfg *ClientConfig, subject
 		return nil
 	case errors.Is(err, ErrAccessDenied):
 		return &GrantError{Code: deniedCode, Description: "the member may not use this app", Err: err}
+	case errors.Is(err, ErrAccessRuleFault):
+		return p.storage.ruleFault(ctx, subject, cfg.ID, err)
 	}
 	return amsUnreachable(err)
+}
+
+// ruleFault audits and answers a member check (Hooks.CheckGrant) that failed because the
+// client's access rule could not be evaluated (ErrAccessRuleFault, review s26 R2-4): an
+// access.rule_error audit row (the hooks' error names the rule, never the member's values),
+// and 500 server_error without a Retry-After, never invalid_grant: the grant stays valid (the
+// refresh token's family is kept, the device code too) and works again once the operator mends
+// the rule. Not temporarily_unavailable: the membership system answered, and a client told to
+// retry in 30 seconds would retry a fault only the operator can mend.
+func (s *storage) ruleFault(ctx context.Context, subject, clientID string, err error) *GrantError {
+	s.hooks.Event(ctx, "access.rule_error", subject, clientID, err.Error())
+	return &GrantError{Status: http.StatusInternalServerError, Code: "server_error",
+		Description: "the app's access rule could not be evaluated", Err: err}
 }
 
 // amsUnreachable answers a member check (Hooks.CheckGrant, SignInChecker) that failed without

@@ -29,6 +29,15 @@ var ErrAccessDenied = errors.New("sso: access denied")
 // sso cannot know the product's errors (legacy.ErrUnavailable): the hooks wrap theirs with it.
 var ErrTemporarilyUnavailable = errors.New("sso: temporarily unavailable")
 
+// ErrAccessRuleFault is wrapped by a Hooks.CheckGrant error when the member could not be
+// decided because the client's access rule (the operator's configuration) failed to
+// evaluate: the system the hooks read answered, so it is neither an outage nor a verdict on
+// the member. The token endpoint audits it (access.rule_error) and answers 500 server_error
+// "the app's access rule could not be evaluated" without a Retry-After (only the operator can
+// mend it), and the grant stays valid: the refresh token's family is kept, a device keeps
+// polling (RFC 6749 5.2 drops no grant for a server error).
+var ErrAccessRuleFault = errors.New("sso: the app's access rule could not be evaluated")
+
 // Hooks is what the provider asks of the product around it (the bridge).
 type Hooks interface {
 	// Claims returns the claims of subject for client and the granted scopes, for target.

@@ -1004,7 +1004,11 @@ func (s *storage) refreshRequestByToken(ctx context.Context, token, callerID str
 			s.hooks.Event(ctx, "token.refresh_denied", rt.Subject, rt.ClientID, err.Error())
 			return nil, oidc.ErrInvalidGrant().WithDescription("the member may no longer use this app")
 		}
-		// Not a refusal: the grant stays valid (review s25 X-1).
+		// Not a refusal: the grant stays valid (review s25 X-1), whether the operator's access
+		// rule failed (review s26 R2-4) or the AMS could not be reached.
+		if errors.Is(err, ErrAccessRuleFault) {
+			return nil, s.ruleFault(ctx, rt.Subject, rt.ClientID, err)
+		}
 		return nil, amsUnreachable(err)
 	}
 	if err := s.checkSignIn(ctx, rt.Subject, rt.ClientID, rt.AuthTime, rt.AMR, "token.refresh_denied"); err != nil {

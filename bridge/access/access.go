@@ -142,8 +142,8 @@ func FaultClass(err error) string {
 	return ClassOtherEvalError
 }
 
-// Err is nil when allowed; for a Fault an error wrapping ErrRuleFault and Cause (not
-// sso.ErrAccessDenied); else an error wrapping sso.ErrAccessDenied and Cause: errors.Is finds
+// Err is nil when allowed; for a Fault an error wrapping ErrRuleFault, sso.ErrAccessRuleFault
+// and Cause (not sso.ErrAccessDenied); else an error wrapping sso.ErrAccessDenied and Cause: errors.Is finds
 // both (a standing's sentinel keeps its member message and reason code).
 func (d Decision) Err() error {
 	var detail string
@@ -151,7 +151,7 @@ func (d Decision) Err() error {
 	case d.Rule == Allow:
 		return nil
 	case d.Fault():
-		return fmt.Errorf("%w: %w", ErrRuleFault, d.Cause)
+		return &faultError{cause: d.Cause}
 	}
 	switch d.Rule {
 	case Standing:
@@ -162,6 +162,24 @@ func (d Decision) Err() error {
 		detail = "the app's access rule does not admit this member"
 	}
 	return &deniedError{msg: sso.ErrAccessDenied.Error() + ": " + detail, cause: d.Cause}
+}
+
+// faultError is Decision.Err's error for a Fault: ErrRuleFault, and sso.ErrAccessRuleFault
+// so that the token endpoint answers it as the rule's fault (server_error, the grant kept).
+type faultError struct{ cause error }
+
+func (e *faultError) Error() string {
+	if e.cause == nil {
+		return ErrRuleFault.Error()
+	}
+	return ErrRuleFault.Error() + ": " + e.cause.Error()
+}
+
+func (e *faultError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrRuleFault, sso.ErrAccessRuleFault}
+	}
+	return []error{ErrRuleFault, sso.ErrAccessRuleFault, e.cause}
 }
 
 // deniedError is Decision.Err's error.

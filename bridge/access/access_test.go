@@ -93,7 +93,7 @@ func TestDecide(t *testing.T) {
 				// A rule that fails to evaluate refuses, as a server fault (review s25 Y-10): its
 				// Err is no member refusal (a refresh would answer invalid_grant and the app drop
 				// its refresh token) and carries the rule's error.
-				if !d.Fault() || errors.Is(err, sso.ErrAccessDenied) || !errors.Is(err, access.ErrRuleFault) || !errors.Is(err, d.Cause) || d.Cause == nil {
+				if !d.Fault() || errors.Is(err, sso.ErrAccessDenied) || !errors.Is(err, access.ErrRuleFault) || !errors.Is(err, sso.ErrAccessRuleFault) || !errors.Is(err, d.Cause) || d.Cause == nil {
 					t.Fatalf("rule fault: Fault() %v, Err() = %v (Cause %v): want access.ErrRuleFault and the cause, not sso.ErrAccessDenied", d.Fault(), err, d.Cause)
 				}
 			} else if !errors.Is(err, sso.ErrAccessDenied) || d.Fault() {

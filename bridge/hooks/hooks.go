@@ -348,9 +348,11 @@ func coalescedEvent(event string) bool { return event == "client.unusable" }
 // app that retries in a loop would otherwise append a row per attempt; so does a third-party
 // app that retries the password grant with a member's password while the member has not
 // consented to it (token.consent_required, session 24: each attempt's login.success row stays,
-// the sign-in's own), or token exchange with a fresh AMS token each time.
+// the sign-in's own), or token exchange with a fresh AMS token each time; and an access rule
+// that fails to evaluate at the token endpoint (access.rule_error, session 26 R2-4: the grant
+// stays, the app retries its refresh or device poll).
 func repeatedEvent(event string) bool {
-	return event == "token.refresh_denied" || event == "token.consent_required"
+	return event == "token.refresh_denied" || event == "token.consent_required" || event == "access.rule_error"
 }
 
 // HasConsent implements sso.ConsentChecker: the member's recorded consent (from the consent
