@@ -594,13 +594,26 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 	o.ServeHTTP(out, r)
 	if cw != nil && cw.captured {
 		var e struct {
+			Type        string `json:"error"`
 			Description string `json:"error_description"`
 		}
 		msg := strings.TrimSpace(cw.buf.String())
 		if json.Unmarshal(cw.buf.Bytes(), &e) == nil {
 			msg = e.Description
-		} else if d, ok := opErrorDescription(msg); ok {
-			msg = d
+		} else if typ, d, ok := opErrorDescription(msg); ok {
+			e.Type, msg = typ, d
+		}
+		status := cw.status
+		switch e.Type {
+		case "server_error":
+			// A fault of this server (a store fault reading the request at the callback:
+			// pageFault), which op's AuthRequestError writes as 400 for any error without a
+			// request: the page says 500 (RFC 9110 15.5.1 / 15.6.1, review s26 R2-2).
+			status = http.StatusInternalServerError
+		case "temporarily_unavailable":
+			// The store unavailable: 503 with Retry-After, as writeUnavailable (15.6.4).
+			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", UnavailableRetryAfter)
 		}
 		if kind == pageEndSession {
 			msg = "The app asked to sign you out with a request we cannot accept (an unknown app, or a return address it did not register)."
@@ -608,23 +621,26 @@ func (p *Provider) servePage(w http.ResponseWriter, r *http.Request, o http.Hand
 		if msg == "" || len(msg) > 500 {
 			msg = "The request could not be processed."
 		}
-		p.cfg.ErrorPage(w, r, cw.status, msg)
+		p.cfg.ErrorPage(w, r, status, msg)
 	}
 }
 
-// opErrorDescription is the description of an *oidc.Error op wrote as plain text (its callback
-// without a request: http.Error(w, err.Error()), "ErrorType=<type> Description=<text>[ Parent=...]"),
-// for the error page; ok is false for other text. A Parent is never shown (review s25 Y-8).
-func opErrorDescription(msg string) (string, bool) {
-	if !strings.HasPrefix(msg, "ErrorType=") {
-		return "", false
-	}
-	_, d, ok := strings.Cut(msg, " Description=")
+// opErrorDescription is the type and description of an *oidc.Error op wrote as plain text (its
+// callback without a request: http.Error(w, err.Error()), "ErrorType=<type>
+// Description=<text>[ Parent=...]"), for the error page; ok is false for other text. A Parent
+// is never shown (review s25 Y-8).
+func opErrorDescription(msg string) (typ, desc string, ok bool) {
+	rest, ok := strings.CutPrefix(msg, "ErrorType=")
 	if !ok {
-		return "", true // no description: the page's default
+		return "", "", false
+	}
+	typ, d, found := strings.Cut(rest, " Description=")
+	if !found {
+		typ, _, _ = strings.Cut(typ, " Parent=")
+		return typ, "", true // no description: the page's default
 	}
 	d, _, _ = strings.Cut(d, " Parent=")
-	return d, true
+	return typ, d, true
 }
 
 // pageMethod reports whether a browser-facing endpoint of kind takes method: GET and POST, and

@@ -83,6 +83,9 @@ func TestR2CallbackStoreFaultIsNotBadRequest(t *testing.T) {
 		if strings.Contains(string(body), "sqlite") {
 			t.Errorf("unavailable %v: the store's text on the page: %s", tc.unavailable, body)
 		}
+		if ra := resp.Header.Get("Retry-After"); (tc.want == http.StatusServiceUnavailable) != (ra != "") {
+			t.Errorf("unavailable %v: Retry-After %q (wanted with 503 only, RFC 9110 15.6.4)", tc.unavailable, ra)
+		}
 		if resp.StatusCode != tc.want {
 			t.Errorf("unavailable %v: the callback's store fault answered %d %q, want %d (the server's fault, not a bad request)",
 				tc.unavailable, resp.StatusCode, body, tc.want)
