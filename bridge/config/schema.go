@@ -93,7 +93,9 @@ type MemoryConfig struct {
 	// start-up, drops the pages no process maps from the page cache and reads them back one
 	// page at a time as they are used (about 8 MB less resident memory under load, a few
 	// thousand 4 KiB reads from disk in the first seconds); unmap only unmaps them (they come
-	// back from the page cache with their neighbours); keep leaves them.
+	// back from the page cache with their neighbours); keep leaves them. A cgo build also
+	// drops the executable's page cache once before package initialisation, before this
+	// setting is read: SSOBRIDGE_BINARY_PAGES=keep (or unmap) in the environment skips that.
 	BinaryPages string `yaml:"binary_pages"`
 	// GCPercent is the garbage collector's target (Go's GOGC, 50 to 1000; default 100): a
 	// collection starts when the heap has grown by this percentage of what the last one left

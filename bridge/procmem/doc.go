@@ -30,6 +30,18 @@
 // drops what start-up used and the requests do not; what the requests use comes back with up
 // to 64 KiB around it.
 //
+// Package initialisation itself can map most of the binary: when the file sits in the page
+// cache as the Go linker wrote it (through a shared mapping, in large folios: `go build`, `go
+// run`), initialisation alone mapped 42 MB of it and start-up peaked at 44-46 MB before the
+// first release could run, against 31-33 MB for the same binary read back from disk. So a cgo
+// build (every build that signs RS256 with libcrypto) drops the executable's page cache before
+// any Go code runs: a C constructor, run by the dynamic loader, writes back dirty pages and
+// calls posix_fadvise(POSIX_FADV_DONTNEED) on /proc/self/exe, for a serve command line only
+// (IsServeCommandLine, checked against cobra's commands by cmd/ssobridge's tests). It runs before
+// the configuration is read, so memory.binary_pages cannot turn it off: the environment can
+// (EnvBinaryPages, SSOBRIDGE_BINARY_PAGES=keep or unmap). EarlyDrop says what it did; serve
+// logs it. A build without cgo has no such drop.
+//
 // What evict costs, and where it does nothing:
 //   - every page used after the release is read again from the file: about 2,000 reads of
 //     4 KiB (major faults) over the first seconds of load, each a disk read when the file is

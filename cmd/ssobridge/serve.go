@@ -46,6 +46,7 @@ func serveCmd(g *globals) *cobra.Command {
 			// mapped it in large runs (readahead, fault-around): with memory.binary_pages evict,
 			// let go of all of it now, so that the rest of start-up maps only what it uses.
 			pages := cfg.Memory.BinaryPages
+			earlyDrop(log, pages)
 			if pages == "evict" {
 				releasePages(log, "initialisation", true)
 			}
@@ -165,6 +166,22 @@ func startHeapFloor(log *slog.Logger, floorMB, percent int, env string) *heapflo
 		floorMB = 0
 	}
 	return heapfloor.Start(uint64(floorMB)<<20, percent)
+}
+
+// earlyDrop logs what the drop of the executable's page cache before package initialisation
+// did (bridge/procmem.EarlyDrop): it runs before the configuration is read, so only the
+// environment (procmem.EnvBinaryPages) can turn it off.
+func earlyDrop(log *slog.Logger, pages string) {
+	e, err := procmem.EarlyDrop()
+	switch {
+	case err != nil:
+		log.Warn("executable pages not dropped from the page cache before initialisation", "err", err)
+	case e == procmem.EarlyDropped && pages != "evict":
+		log.Info("the executable's pages were dropped from the page cache before the configuration was read; "+
+			"set "+procmem.EnvBinaryPages+"="+pages+" in the environment to skip that too", "memory.binary_pages", pages)
+	default:
+		log.Debug("executable page cache before initialisation", "outcome", e.String())
+	}
 }
 
 // releasePages releases the executable's pages (procmem.ReleaseStartupPages) after phase.

@@ -1,0 +1,38 @@
+package procmem
+
+// Early is what the drop before package initialisation did (see EarlyDrop).
+type Early int
+
+const (
+	// EarlyNotBuilt: the build has no such drop (not Linux, or built with CGO_ENABLED=0).
+	EarlyNotBuilt Early = iota
+	// EarlyNotServe: the command line does not run serve; nothing was done.
+	EarlyNotServe
+	// EarlyDropped: the executable's pages that nothing mapped yet left the page cache.
+	EarlyDropped
+	// EarlySkipped: SSOBRIDGE_BINARY_PAGES=keep or unmap in the environment turned it off.
+	EarlySkipped
+	// EarlyFailed: a step failed (the error says which); nothing else depends on it.
+	EarlyFailed
+)
+
+// String names the outcome for logs.
+func (e Early) String() string {
+	switch e {
+	case EarlyNotBuilt:
+		return "not built"
+	case EarlyNotServe:
+		return "not serve"
+	case EarlyDropped:
+		return "dropped"
+	case EarlySkipped:
+		return "skipped"
+	case EarlyFailed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// EnvBinaryPages is the environment variable the drop before package initialisation reads
+// (keep or unmap turn it off): it runs before the configuration can be read.
+const EnvBinaryPages = "SSOBRIDGE_BINARY_PAGES"

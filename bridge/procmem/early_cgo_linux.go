@@ -1,0 +1,120 @@
+//go:build cgo
+
+package procmem
+
+/*
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+// What ssob_drop_page_cache did: 0 nothing (not a serve run), 1 dropped, 2 skipped
+// (SSOBRIDGE_BINARY_PAGES), or minus the errno of the step that failed.
+static int ssob_early_state;
+
+// ssob_is_serve says whether the NUL-separated arguments in args (argv[0] first, n bytes, as
+// /proc/self/cmdline gives them) run the serve command: its first positional argument is
+// "serve", the root's flags that take a value in the next argument skipped.
+static int ssob_is_serve(const char *args, size_t n) {
+	static const char *const valued[] = {"--config", "--listen", "--issuer", "--data-dir", NULL};
+	size_t i = strnlen(args, n) + 1; // argv[0]
+	int skip = 0;
+	while (i < n) {
+		const char *a = args + i;
+		size_t len = strnlen(a, n - i);
+		i += len + 1;
+		if (skip) {
+			skip = 0;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			return i < n && strcmp(args + i, "serve") == 0;
+		}
+		if (a[0] == '-') {
+			for (int k = 0; valued[k] != NULL; k++) {
+				if (strcmp(a, valued[k]) == 0) {
+					skip = 1;
+				}
+			}
+			continue;
+		}
+		return strcmp(a, "serve") == 0;
+	}
+	return 0;
+}
+
+// ssob_drop_page_cache runs when the dynamic loader starts the program, before the Go runtime
+// and any package's initialisation: for a serve run, it drops the executable's pages from the
+// page cache (after writing back dirty ones: a binary linked moments ago), unless the
+// environment says SSOBRIDGE_BINARY_PAGES=keep or unmap. See early.go.
+__attribute__((constructor)) static void ssob_drop_page_cache(void) {
+	char args[4096];
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ssob_early_state = -errno;
+		return;
+	}
+	ssize_t n = read(fd, args, sizeof args - 1);
+	int readErr = errno;
+	close(fd);
+	if (n < 0) {
+		ssob_early_state = -readErr;
+		return;
+	}
+	args[n] = 0;
+	if (!ssob_is_serve(args, (size_t)n)) {
+		return;
+	}
+	const char *env = getenv("SSOBRIDGE_BINARY_PAGES");
+	if (env != NULL && (strcmp(env, "keep") == 0 || strcmp(env, "unmap") == 0)) {
+		ssob_early_state = 2;
+		return;
+	}
+	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ssob_early_state = -errno;
+		return;
+	}
+	(void)fdatasync(fd);
+	int rc = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+	ssob_early_state = rc != 0 ? -rc : 1;
+}
+
+static int ssob_early_result(void) { return ssob_early_state; }
+
+static int ssob_is_serve_go(const char *args, size_t n) { return ssob_is_serve(args, n); }
+*/
+import "C"
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"unsafe"
+)
+
+// EarlyDrop says what the drop before package initialisation did in this process.
+func EarlyDrop() (Early, error) {
+	switch r := int(C.ssob_early_result()); r {
+	case 0:
+		return EarlyNotServe, nil
+	case 1:
+		return EarlyDropped, nil
+	case 2:
+		return EarlySkipped, nil
+	default:
+		return EarlyFailed, fmt.Errorf("procmem: page cache drop before initialisation: %w", syscall.Errno(-r))
+	}
+}
+
+// IsServeCommandLine says whether the command line args (os.Args, the program first) runs serve,
+// as the drop before package initialisation reads it (cmd/ssobridge checks it against its commands).
+func IsServeCommandLine(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	b := []byte(strings.Join(args, "\x00") + "\x00")
+	return C.ssob_is_serve_go((*C.char)(unsafe.Pointer(&b[0])), C.size_t(len(b))) != 0
+}

@@ -1,0 +1,146 @@
+//go:build cgo
+
+package procmem
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// earlyChild, set in a child's environment, makes the test binary print what the drop before
+// package initialisation did (EarlyDrop) and exit, instead of running the tests.
+const earlyChild = "PROCMEM_EARLY_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(earlyChild) != "" {
+		e, err := EarlyDrop()
+		fmt.Printf("%s %v\n", e, err)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestEarlyDropBeforeInitialisation runs a copy of this test binary, just written (so its pages
+// are in the page cache, dirty) with 16 MiB of padding after the ELF content that no loader
+// maps and no read-ahead of the program's own faults reaches in its second half. A serve
+// command line drops the file's pages at the dynamic loader's start: the padding leaves the
+// page cache. SSOBRIDGE_BINARY_PAGES=keep or unmap, or another command, leave it cached.
+func TestEarlyDropBeforeInitialisation(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(t.TempDir(), &fs); err != nil {
+		t.Fatal(err)
+	}
+	if fs.Type == unix.TMPFS_MAGIC || fs.Type == unix.RAMFS_MAGIC {
+		t.Skip("the temporary directory is on tmpfs: its pages cannot leave the page cache")
+	}
+	const pad = 16 << 20
+	page := int64(os.Getpagesize())
+	for _, tc := range []struct {
+		name, env string
+		args      []string
+		want      string
+	}{
+		{"serve", "", []string{"serve"}, "dropped"},
+		{"serve after root flags", "", []string{"--config", "c.yaml", "--listen=127.0.0.1:0", "serve", "--issuer", "x"}, "dropped"},
+		{"keep", "keep", []string{"serve"}, "skipped"},
+		{"unmap", "unmap", []string{"serve"}, "skipped"},
+		{"evict", "evict", []string{"serve"}, "dropped"},
+		{"another command", "", []string{"keys", "list"}, "not serve"},
+		{"serve as a flag's value", "", []string{"--config", "serve", "version"}, "not serve"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := copyPadded(t, exe, pad)
+			size := fileSize(t, bin)
+			first, last := (size-pad/2)/page, size/page
+			if c := cachedPages(t, bin, first, last); c != last-first {
+				t.Fatalf("%d of the padding's last %d pages cached after writing it", c, last-first)
+			}
+			cmd := exec.Command(bin, tc.args...)
+			cmd.Env = append(os.Environ(), earlyChild+"=1", EnvBinaryPages+"="+tc.env)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("child: %v (%s)", err, out)
+			}
+			if got := strings.TrimSpace(string(out)); got != tc.want+" <nil>" {
+				t.Fatalf("EarlyDrop in the child: %q, want %q", got, tc.want)
+			}
+			c := cachedPages(t, bin, first, last)
+			switch {
+			case tc.want == "dropped" && c != 0:
+				t.Fatalf("dropped, and %d of the padding's last %d pages still cached", c, last-first)
+			case tc.want != "dropped" && c != last-first:
+				t.Fatalf("%s, and only %d of the padding's last %d pages cached", tc.want, c, last-first)
+			}
+		})
+	}
+}
+
+// TestIsServeCommandLine: how the drop reads the command line (cmd/ssobridge checks the same
+// table against its cobra commands).
+func TestIsServeCommandLine(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"ssobridge", "serve"}, true},
+		{[]string{"ssobridge", "serve", "--config", "x"}, true},
+		{[]string{"ssobridge", "--config", "x.yaml", "serve"}, true},
+		{[]string{"ssobridge", "--config=x.yaml", "--data-dir", "d", "serve"}, true},
+		{[]string{"ssobridge", "--", "serve"}, true},
+		{[]string{"ssobridge"}, false},
+		{[]string{"ssobridge", "--config", "serve"}, false},
+		{[]string{"ssobridge", "version", "serve"}, false},
+		{[]string{"ssobridge", "servex"}, false},
+		{[]string{"ssobridge", "--help"}, false},
+		{nil, false},
+	} {
+		if got := IsServeCommandLine(tc.args); got != tc.want {
+			t.Errorf("IsServeCommandLine(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}
+
+// copyPadded copies exe into a new executable file with pad zero bytes after it.
+func copyPadded(t *testing.T, exe string, pad int64) string {
+	t.Helper()
+	src, err := os.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	bin := t.TempDir() + "/child"
+	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, bytes.NewReader(make([]byte, pad))); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
