@@ -55,8 +55,7 @@ func (h *Handler) PendingRequest(c echo.Context, id string) (*sso.AuthRequest, *
 func (h *Handler) PendingLoaded(c echo.Context, ar *sso.AuthRequest) (*sso.AuthRequest, *sso.ClientConfig, error) {
 	client, err := h.Provider.Client(c.Request().Context(), ar.ClientID)
 	if err != nil {
-		return nil, nil, h.Pages.Error(c, http.StatusBadRequest, "This app is not registered",
-			"The app that sent you here is no longer registered with this sign-in service.", "")
+		return nil, nil, h.clientFault(c, ar, err)
 	}
 	if err := h.ClaimRequest(c, ar); err != nil {
 		return nil, nil, h.RequestStateError(c, ar, client, err)
@@ -84,15 +83,30 @@ func (h *Handler) claimedRequest(c echo.Context, id string) (*sso.AuthRequest, *
 	}
 	if fresh {
 		if err := h.Cookies.Save(c); err != nil {
-			return nil, nil, fmt.Errorf("save cookie: %w", err)
+			return nil, nil, h.silentFault(c, ar, fmt.Errorf("save cookie: %w", err))
 		}
 	}
 	client, err := h.Provider.Client(ctx, ar.ClientID)
 	if err != nil {
-		return nil, nil, h.Pages.Error(c, http.StatusBadRequest, "This app is not registered",
-			"The app that sent you here is no longer registered with this sign-in service.", "")
+		return nil, nil, h.clientFault(c, ar, err)
 	}
 	return ar, client, nil
+}
+
+// clientFault answers a stored auth request (ar) whose client could not be read (err): a
+// client no longer registered gets the page that says so (its redirect_uri is no longer
+// one this service vouches for); any other error is a fault of this server, not the
+// browser's: a silent request (prompt=none) is answered at the redirect_uri op verified when
+// it stored the request (silentFault: server_error, or temporarily_unavailable when the store
+// is unavailable; OIDC Core 3.1.2.6, RFC 6749 4.1.2.1), any other request gets the error
+// handler's page (500, or 503 with Retry-After when the store is unavailable). Never "not
+// registered" for a store that could not answer (review s26 R2-6).
+func (h *Handler) clientFault(c echo.Context, ar *sso.AuthRequest, err error) error {
+	if errors.Is(err, sso.ErrNotFound) {
+		return h.Pages.Error(c, http.StatusBadRequest, "This app is not registered",
+			"The app that sent you here is no longer registered with this sign-in service.", "")
+	}
+	return h.silentFault(c, ar, fmt.Errorf("read client %q of auth request: %w", ar.ClientID, err))
 }
 
 // postedRequest checks a form post's CSRF token, then loads the pending auth request it names
@@ -252,18 +266,26 @@ func (h *Handler) Authorize(next echo.HandlerFunc) echo.HandlerFunc {
 		if ar == nil {
 			return nil // op answered
 		}
-		if fresh {
-			if err := h.Cookies.Save(c); err != nil {
-				return fmt.Errorf("save cookie: %w", err)
-			}
-		}
-		client, err := h.Provider.Client(ctx, ar.ClientID)
-		if err != nil {
-			return h.Pages.Error(c, http.StatusBadRequest, "This app is not registered",
-				"The app that sent you here is no longer registered with this sign-in service.", "")
-		}
-		return h.signInPage(c, ar, client)
+		return h.answerAuthorized(c, ar, fresh)
 	}
+}
+
+// answerAuthorized answers ar, an auth request op has just accepted and stored bound to this
+// browser (Authorize): it saves the binding cookie when fresh (a new one), reads the client and
+// answers as the login page does (signInPage). op has verified the client and the redirect_uri,
+// so a fault from here on is answered at the redirect_uri for a silent request (prompt=none:
+// silentFault, clientFault), not with a page nobody sees (review s26 R2-6).
+func (h *Handler) answerAuthorized(c echo.Context, ar *sso.AuthRequest, fresh bool) error {
+	if fresh {
+		if err := h.Cookies.Save(c); err != nil {
+			return h.silentFault(c, ar, fmt.Errorf("save cookie: %w", err))
+		}
+	}
+	client, err := h.Provider.Client(c.Request().Context(), ar.ClientID)
+	if err != nil {
+		return h.clientFault(c, ar, err)
+	}
+	return h.signInPage(c, ar, client)
 }
 
 // signInPage answers a new auth request bound to this browser: with the browser's session when
