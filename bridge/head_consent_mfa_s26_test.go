@@ -21,9 +21,11 @@ import (
 // states where their GET writes: a request not bound yet (the GET binds it), one already used
 // or another browser's (the GET writes an audit row), an enrolment not begun (the GET begins
 // one: the HEAD sends no Content-Length, which only the new secret's page determines), a
-// continuation (the GET passes it and finishes the sign-in: the HEAD answers its 303 without
-// the Location only that makes). The HEAD comes first; the GET after it shows the write the
-// HEAD left out. Before, both routes answered HEAD 405.
+// continuation (the GET passes it and finishes the sign-in with a 303 whose Location only that
+// write makes: the HEAD is refused, 405 with Allow, session 27 Q, review s26 R2-7; it answered
+// a 303 without Location before, a redirect to nowhere for a HEAD-following client). The HEAD
+// comes first; the GET after it shows the write the HEAD left out. Before session 26, both
+// routes answered HEAD 405.
 func TestHeadConsentAndStep(t *testing.T) {
 	e := newEnv(t, otherRequiresMFA)
 	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
@@ -83,8 +85,8 @@ func TestHeadConsentAndStep(t *testing.T) {
 		setup func(t *testing.T) (*bridgetest.Browser, string)
 		// getWrites: the GET writes (what the HEAD must leave out).
 		getWrites bool
-		// noLocation: the HEAD answers the GET's redirect without its Location.
-		noLocation bool
+		// headRefused: the HEAD is answered 405 (with Allow), as the GET's answer needs its write.
+		headRefused bool
 	}{
 		{"consent page", func(t *testing.T) (*bridgetest.Browser, string) {
 			b := signedIn(t, "alice")
@@ -166,6 +168,16 @@ func TestHeadConsentAndStep(t *testing.T) {
 			if wrote := writes() != before; wrote != tc.getWrites {
 				t.Errorf("the GET after it wrote %t, want %t (the case proves nothing otherwise)", wrote, tc.getWrites)
 			}
+			if tc.headRefused {
+				if head.StatusCode != http.StatusMethodNotAllowed || head.Header.Get("Allow") != "GET, POST" || head.Header.Get("Location") != "" {
+					t.Fatalf("HEAD %d, Allow %q, Location %q; want 405 with Allow: GET, POST (RFC 9110 15.5.6), no Location",
+						head.StatusCode, head.Header.Get("Allow"), head.Header.Get("Location"))
+				}
+				if get.StatusCode != http.StatusSeeOther || get.Header.Get("Location") == "" {
+					t.Fatalf("the GET after it: %d, Location %q; want the 303 that passes the continuation", get.StatusCode, get.Header.Get("Location"))
+				}
+				return
+			}
 			if head.StatusCode != get.StatusCode {
 				t.Fatalf("HEAD %d, GET %d (%.300q)", head.StatusCode, get.StatusCode, gbody)
 			}
@@ -177,9 +189,6 @@ func TestHeadConsentAndStep(t *testing.T) {
 				case "Date", "X-Request-Id", "Set-Cookie", "Content-Length":
 					continue
 				case "Location":
-					if tc.noLocation && head.Header.Get(k) == "" {
-						continue
-					}
 					if hl, gl := redirectShape(head.Header.Get(k)), redirectShape(get.Header.Get(k)); hl != gl {
 						t.Errorf("HEAD Location %q, GET's %q", head.Header.Get(k), get.Header.Get(k))
 					}

@@ -124,7 +124,7 @@ func TestQ27SilentFaultsBeforeTheSignInPage(t *testing.T) {
 				}
 				st := &q27Store{ar: ar}
 				h := &Handler{Pages: pages, Logger: log, Issuer: "https://sso.example", Now: time.Now, Store: st, Cookies: cookies,
-					Audit:    audit.New(&auditRows{}, log, nil, nil),
+					Audit: audit.New(&auditRows{}, log, nil, nil),
 					Provider: q27Provider{fakeProvider: fakeProvider{requests: map[string]*sso.AuthRequest{ar.ID: ar},
 						clients: map[string]*sso.ClientConfig{"app": {ID: "app", Name: "App"}}}, clientErr: tc.clientErr}}
 				if tc.badCookies {

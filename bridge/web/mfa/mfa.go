@@ -580,10 +580,15 @@ func (h *Handler) stepPage(c echo.Context) error {
 	}
 	if l.data.Auto && l.ch.Kind == kindSignIn && l.ar != nil {
 		if c.Request().Method == http.MethodHead {
-			// The GET's 303 without its Location, the answer to the app that only passing the
-			// continuation makes (RFC 9110 9.3.2: a HEAD may omit a field only the answer's
-			// making determines); nothing is passed.
-			return c.NoContent(http.StatusSeeOther)
+			// The GET's answer is a 303 whose Location (the app's redirect_uri with a code, or
+			// the consent page of a session just opened) only passing the continuation makes:
+			// a write a HEAD must not do. A 303 without it left a HEAD-following client (curl
+			// -IL, a link checker) with a redirect to nowhere (review s26 R2-7), and the step's
+			// own address would send it round in a loop. So the HEAD is refused, honestly:
+			// 405 with the methods this address does take (RFC 9110 15.5.6, 10.2.1), no body
+			// and nothing passed; such a client stops here or asks with GET.
+			c.Response().Header().Set("Allow", "GET, POST")
+			return c.NoContent(http.StatusMethodNotAllowed)
 		}
 		// A continuation: its factors passed; followed once, it finishes the request with the
 		// time its sign-in authenticated the member (continueSignIn), not now.
