@@ -16,7 +16,10 @@
 //     redirect URI registered without a port (127.0.0.1 and [::1]) and served on a port chosen
 //     at run time (7.3), and request_uri refused request_uri_not_supported at that redirect URI;
 //   - oidc-client-ts (npm) in a single-page app served from another origin than the bridge: code
-//     flow with PKCE, silent renew with a refresh token and logout, all through CORS.
+//     flow with PKCE, silent renew with a refresh token and logout, all through CORS;
+//   - oidc-client-ts's signinSilent without a refresh token: prompt=none in a hidden iframe,
+//     login_required for a signed-out browser and tokens for a signed-in one, the response's
+//     iss checked by the app (RFC 9207).
 //
 // The bridge runs in-process on 127.0.0.1 over the embedded demo AMS database (the device
 // refusals: the demo database in a file, which the test changes); every RP listens on an
