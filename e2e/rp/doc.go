@@ -19,7 +19,10 @@
 //     flow with PKCE, silent renew with a refresh token and logout, all through CORS;
 //   - oidc-client-ts's signinSilent without a refresh token: prompt=none in a hidden iframe,
 //     login_required for a signed-out browser and tokens for a signed-in one, the response's
-//     iss checked by the app (RFC 9207).
+//     iss checked by the app (RFC 9207);
+//   - curl -sIL, a client that asks HEAD and follows redirects with HEAD, through the
+//     authorization endpoint, the login, consent and second-factor step pages and a
+//     continuation: no redirect without Location, no cookie, no store write.
 //
 // The bridge runs in-process on 127.0.0.1 over the embedded demo AMS database (the device
 // refusals: the demo database in a file, which the test changes); every RP listens on an
