@@ -190,6 +190,28 @@ type ShadowStore interface {
 	// ReconcileState returns the named reconcile progress (the zero value when never set).
 	ReconcileState(ctx context.Context, name string) (ReconcileState, error)
 	SetReconcileState(ctx context.Context, name string, st ReconcileState) error
+	// PollRetries returns the change poller's retry list (the members whose sync kept
+	// failing), ordered by member key.
+	PollRetries(ctx context.Context) ([]PollRetry, error)
+	// SetPollProgress writes, in one transaction, each of put (replacing the row of its member
+	// key), deletes the rows of the member keys in del and, when mark is not zero, sets the
+	// watermark name to mark: a member that the watermark moves past is on the retry list in
+	// the same commit, or the watermark does not move.
+	SetPollProgress(ctx context.Context, name string, mark time.Time, put []PollRetry, del []string) error
+}
+
+// PollRetry is a member on the change poller's retry list: its sync failed at Attempts polls
+// in a row (review s26 R3-7: kept in the store, so that a restart or another replica taking the
+// lead does not forget it).
+type PollRetry struct {
+	MemberKey string
+	// Attempts is how many polls in a row failed (or left unconfirmed) the member's sync.
+	Attempts int
+	// NextTry is when the poller tries the member again by key (zero: at the next poll).
+	NextTry time.Time
+	// Unconfirmed is true when the last attempt found the member refused by one read of the
+	// AMS and not by the next (ErrRefusalUnconfirmed), rather than failing.
+	Unconfirmed bool
 }
 
 // ReconcileState is the progress of a periodic pass over every member of the AMS, kept in the
@@ -202,6 +224,9 @@ type ReconcileState struct {
 	Cursor string
 	// FinishedAt is when the last complete pass ended; zero when none ever did.
 	FinishedAt time.Time
+	// Gone is how many members the pass in progress has deactivated because the AMS no longer
+	// knows them (bounded per pass by shadow.reconcile_max_gone).
+	Gone int
 }
 
 // Outbox is the durable queue of events to deliver, at least once.

@@ -602,6 +602,20 @@ CREATE INDEX consents_client ON consents (client_id);
 CREATE INDEX auth_requests_client ON auth_requests (client_id);
 CREATE INDEX device_authorizations_client ON device_authorizations (client_id);
 `,
+	// 26: the change poller's retry list, kept with its watermark (written in the same
+	// transaction), so that a restart or a lead change does not forget a member whose sync
+	// keeps failing (session 27, review s26 R3-7; SQLite 34); and how many members the
+	// reconcile pass in progress has deactivated as gone from the AMS (shadow.reconcile_max_gone
+	// bounds a pass, not a page).
+	`
+CREATE TABLE poll_retries (
+	member_key  TEXT PRIMARY KEY,
+	attempts    BIGINT NOT NULL,
+	next_try    BIGINT NOT NULL,
+	unconfirmed BOOLEAN NOT NULL DEFAULT FALSE
+);
+ALTER TABLE reconcile_state ADD COLUMN gone BIGINT NOT NULL DEFAULT 0;
+`,
 }
 
 // migrateLock is the advisory lock key that serialises migrations of one database (the bytes of

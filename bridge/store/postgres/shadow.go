@@ -303,8 +303,8 @@ func (s *Store) ReconcileState(ctx context.Context, name string) (store.Reconcil
 		st                store.ReconcileState
 		started, finished int64
 	)
-	err := s.pool.QueryRow(ctx, `SELECT started_at, cursor, finished_at FROM reconcile_state WHERE name = $1`, name).
-		Scan(&started, &st.Cursor, &finished)
+	err := s.pool.QueryRow(ctx, `SELECT started_at, cursor, finished_at, gone FROM reconcile_state WHERE name = $1`, name).
+		Scan(&started, &st.Cursor, &finished, &st.Gone)
 	if isNoRows(err) {
 		return store.ReconcileState{}, nil
 	}
@@ -320,9 +320,9 @@ func (s *Store) SetReconcileState(ctx context.Context, name string, st store.Rec
 	if name == "" {
 		return errors.New("postgres: set reconcile state: empty name")
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO reconcile_state (name, started_at, cursor, finished_at) VALUES ($1, $2, $3, $4)
+	_, err := s.pool.Exec(ctx, `INSERT INTO reconcile_state (name, started_at, cursor, finished_at, gone) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at, cursor = excluded.cursor,
-		finished_at = excluded.finished_at`, name, ts(st.StartedAt), st.Cursor, ts(st.FinishedAt))
+		finished_at = excluded.finished_at, gone = excluded.gone`, name, ts(st.StartedAt), st.Cursor, ts(st.FinishedAt), int64(st.Gone))
 	return wrap("set reconcile state", err)
 }
 
@@ -337,4 +337,57 @@ func prefixed(prefix, cols string) string {
 
 func sortBySeq(l []*store.OutboxEvent) {
 	sort.Slice(l, func(i, j int) bool { return l[i].Seq < l[j].Seq })
+}
+
+// PollRetries returns the change poller's retry list, by member key.
+func (s *Store) PollRetries(ctx context.Context) ([]store.PollRetry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT member_key, attempts, next_try, unconfirmed FROM poll_retries ORDER BY member_key COLLATE "C"`)
+	if err != nil {
+		return nil, wrap("poll retries", err)
+	}
+	defer rows.Close()
+	var out []store.PollRetry
+	for rows.Next() {
+		var (
+			r              store.PollRetry
+			attempts, next int64
+		)
+		if err := rows.Scan(&r.MemberKey, &attempts, &next, &r.Unconfirmed); err != nil {
+			return nil, wrap("poll retries", err)
+		}
+		r.Attempts, r.NextTry = int(attempts), tm(next)
+		out = append(out, r)
+	}
+	return out, wrap("poll retries", rows.Err())
+}
+
+// SetPollProgress writes the retry list's changes and the watermark in one transaction.
+func (s *Store) SetPollProgress(ctx context.Context, name string, mark time.Time, put []store.PollRetry, del []string) error {
+	if name == "" {
+		return errors.New("postgres: set poll progress: empty name")
+	}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		for _, r := range put {
+			if r.MemberKey == "" {
+				return errors.New("poll retry without a member key")
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO poll_retries (member_key, attempts, next_try, unconfirmed) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (member_key) DO UPDATE SET attempts = excluded.attempts, next_try = excluded.next_try,
+				unconfirmed = excluded.unconfirmed`, r.MemberKey, int64(r.Attempts), ts(r.NextTry), r.Unconfirmed); err != nil {
+				return err
+			}
+		}
+		if len(del) > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM poll_retries WHERE member_key = ANY($1)`, del); err != nil {
+				return err
+			}
+		}
+		if mark.IsZero() {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO watermarks (name, value) VALUES ($1, $2)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, ts(mark))
+		return err
+	})
+	return wrap("set poll progress", err)
 }

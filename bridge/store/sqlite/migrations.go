@@ -752,6 +752,20 @@ CREATE INDEX outbox_client_due ON outbox (client_id, next_attempt, seq) WHERE st
 CREATE INDEX auth_requests_unexchanged ON auth_requests (subject, client_id) WHERE code_consumed = 0 AND code_hash IS NOT NULL;
 CREATE INDEX device_authorizations_approved ON device_authorizations (subject, client_id) WHERE state = 'approved';
 `,
+	// 34: the change poller's retry list, kept with its watermark (written in the same
+	// transaction), so that a restart or a lead change does not forget a member whose sync
+	// keeps failing (session 27, review s26 R3-7; PostgreSQL 26); and how many members the
+	// reconcile pass in progress has deactivated as gone from the AMS (shadow.reconcile_max_gone
+	// bounds a pass, not a page).
+	`
+CREATE TABLE poll_retries (
+	member_key  TEXT PRIMARY KEY,
+	attempts    INTEGER NOT NULL,
+	next_try    INTEGER NOT NULL,
+	unconfirmed INTEGER NOT NULL DEFAULT 0
+);
+ALTER TABLE reconcile_state ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // goMigrations run after the SQL of their version, in the same transaction.

@@ -362,8 +362,8 @@ func (s *Store) ReconcileState(ctx context.Context, name string) (store.Reconcil
 		st                store.ReconcileState
 		started, finished int64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT started_at, cursor, finished_at FROM reconcile_state WHERE name = ?`, name).
-		Scan(&started, &st.Cursor, &finished)
+	err := s.r.QueryRowContext(ctx, `SELECT started_at, cursor, finished_at, gone FROM reconcile_state WHERE name = ?`, name).
+		Scan(&started, &st.Cursor, &finished, &st.Gone)
 	if isNoRows(err) {
 		return store.ReconcileState{}, nil
 	}
@@ -379,8 +379,61 @@ func (s *Store) SetReconcileState(ctx context.Context, name string, st store.Rec
 	if name == "" {
 		return errors.New("sqlite: set reconcile state: empty name")
 	}
-	_, err := s.wexec(ctx, `INSERT INTO reconcile_state (name, started_at, cursor, finished_at) VALUES (?, ?, ?, ?)
+	_, err := s.wexec(ctx, `INSERT INTO reconcile_state (name, started_at, cursor, finished_at, gone) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET started_at = excluded.started_at, cursor = excluded.cursor,
-		finished_at = excluded.finished_at`, name, ts(st.StartedAt), st.Cursor, ts(st.FinishedAt))
+		finished_at = excluded.finished_at, gone = excluded.gone`, name, ts(st.StartedAt), st.Cursor, ts(st.FinishedAt), st.Gone)
 	return wrap("set reconcile state", err)
+}
+
+// PollRetries returns the change poller's retry list, by member key.
+func (s *Store) PollRetries(ctx context.Context) ([]store.PollRetry, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT member_key, attempts, next_try, unconfirmed FROM poll_retries ORDER BY member_key`)
+	if err != nil {
+		return nil, wrap("poll retries", err)
+	}
+	defer rows.Close()
+	var out []store.PollRetry
+	for rows.Next() {
+		var (
+			r    store.PollRetry
+			next int64
+		)
+		if err := rows.Scan(&r.MemberKey, &r.Attempts, &next, &r.Unconfirmed); err != nil {
+			return nil, wrap("poll retries", err)
+		}
+		r.NextTry = tm(next)
+		out = append(out, r)
+	}
+	return out, wrap("poll retries", rows.Err())
+}
+
+// SetPollProgress writes the retry list's changes and the watermark in one transaction.
+func (s *Store) SetPollProgress(ctx context.Context, name string, mark time.Time, put []store.PollRetry, del []string) error {
+	if name == "" {
+		return errors.New("sqlite: set poll progress: empty name")
+	}
+	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, r := range put {
+			if r.MemberKey == "" {
+				return errors.New("poll retry without a member key")
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO poll_retries (member_key, attempts, next_try, unconfirmed) VALUES (?, ?, ?, ?)
+				ON CONFLICT (member_key) DO UPDATE SET attempts = excluded.attempts, next_try = excluded.next_try,
+				unconfirmed = excluded.unconfirmed`, r.MemberKey, r.Attempts, ts(r.NextTry), r.Unconfirmed); err != nil {
+				return err
+			}
+		}
+		for _, k := range del {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM poll_retries WHERE member_key = ?`, k); err != nil {
+				return err
+			}
+		}
+		if mark.IsZero() {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO watermarks (name, value) VALUES (?, ?)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, ts(mark))
+		return err
+	})
+	return wrap("set poll progress", err)
 }

@@ -32,6 +32,7 @@ var shadowTests = []test{
 	{"DeactivateAppsAddedBefore", testShadowDeactivateAppsAddedBefore},
 	{"DeactivateAppsRace", testShadowDeactivateAppsRace},
 	{"HasLiveGrants", testShadowHasLiveGrants},
+	{"PollProgress", testPollProgress},
 }
 
 var outboxTests = []test{
@@ -474,11 +475,13 @@ func testReconcileState(t *testing.T, h *H) {
 		{StartedAt: h.Now, Cursor: "0F3A-B"},
 		{FinishedAt: h.Now.Add(time.Minute)},
 		{StartedAt: h.Now.Add(time.Hour), FinishedAt: h.Now.Add(time.Minute)},
+		{StartedAt: h.Now.Add(time.Hour), Cursor: "0F3A-C", Gone: 42},
+		{StartedAt: h.Now.Add(time.Hour), Cursor: "0F3A-D"},
 	} {
 		ssotest.NoErr(t, h.S.SetReconcileState(h.Ctx, "ams", want), "SetReconcileState")
 		got, err := h.S.ReconcileState(h.Ctx, "ams")
 		ssotest.NoErr(t, err, "ReconcileState")
-		if !got.StartedAt.Equal(want.StartedAt) || got.Cursor != want.Cursor || !got.FinishedAt.Equal(want.FinishedAt) {
+		if !got.StartedAt.Equal(want.StartedAt) || got.Cursor != want.Cursor || !got.FinishedAt.Equal(want.FinishedAt) || got.Gone != want.Gone {
 			t.Fatalf("reconcile state = %+v, want %+v", got, want)
 		}
 	}
@@ -815,4 +818,53 @@ func (h *H) createSession(subject string, clients ...string) *sso.Session {
 func (h *H) grant(subject, client string) *sso.RefreshToken {
 	h.T.Helper()
 	return h.sso().Grant(subject, client)
+}
+
+// testPollProgress: the change poller's retry list and its watermark are written together
+// (review s26 R3-7): rows put replace the member's row, rows deleted go, the watermark moves
+// only when a mark is given, and a write that fails changes neither the list nor the mark.
+func testPollProgress(t *testing.T, h *H) {
+	l, err := h.S.PollRetries(h.Ctx)
+	ssotest.NoErr(t, err, "PollRetries(empty)")
+	if len(l) != 0 {
+		t.Fatalf("empty retry list = %+v", l)
+	}
+	mark := h.Now.Add(-2 * time.Minute)
+	a := store.PollRetry{MemberKey: "B-2", Attempts: 3, NextTry: h.Now.Add(time.Minute)}
+	b := store.PollRetry{MemberKey: "A-1", Attempts: 1, Unconfirmed: true}
+	ssotest.NoErr(t, h.S.SetPollProgress(h.Ctx, "ams", mark, []store.PollRetry{a, b}, nil), "SetPollProgress")
+	check := func(what string, mark time.Time, want ...store.PollRetry) {
+		t.Helper()
+		got, err := h.S.PollRetries(h.Ctx)
+		ssotest.NoErr(t, err, "PollRetries")
+		if len(got) != len(want) {
+			t.Fatalf("%s: retry list = %+v, want %+v", what, got, want)
+		}
+		for i := range got {
+			if got[i].MemberKey != want[i].MemberKey || got[i].Attempts != want[i].Attempts ||
+				!got[i].NextTry.Equal(want[i].NextTry) || got[i].Unconfirmed != want[i].Unconfirmed {
+				t.Fatalf("%s: retry list = %+v, want %+v", what, got, want)
+			}
+		}
+		w, err := h.S.Watermark(h.Ctx, "ams")
+		ssotest.NoErr(t, err, "Watermark")
+		if !w.Equal(mark) {
+			t.Fatalf("%s: watermark = %v, want %v", what, w, mark)
+		}
+	}
+	check("first write", mark, b, a)
+	a.Attempts, a.NextTry, a.Unconfirmed = 4, time.Time{}, true
+	ssotest.NoErr(t, h.S.SetPollProgress(h.Ctx, "ams", time.Time{}, []store.PollRetry{a}, []string{"A-1", "unknown"}), "SetPollProgress(no mark)")
+	check("a row replaced, one deleted, no mark", mark, a)
+	err = h.S.SetPollProgress(h.Ctx, "ams", mark.Add(time.Hour), []store.PollRetry{{MemberKey: "C-3", Attempts: 1}, {Attempts: 1}}, []string{"B-2"})
+	if err == nil {
+		t.Fatal("SetPollProgress with a row without a member key succeeded")
+	}
+	check("a failed write", mark, a)
+	mark = mark.Add(time.Hour)
+	ssotest.NoErr(t, h.S.SetPollProgress(h.Ctx, "ams", mark, nil, []string{"B-2"}), "SetPollProgress(delete)")
+	check("the last row deleted, mark moved", mark)
+	if other, _ := h.S.Watermark(h.Ctx, "other"); !other.IsZero() {
+		t.Fatalf("another watermark = %v", other)
+	}
 }
