@@ -17,11 +17,13 @@ type Config struct {
 	ReconcileRate int `yaml:"reconcile_rate"`
 	// ReconcileBatch is how many members one AMS query of a pass lists (at most ReconcileRate).
 	ReconcileBatch int `yaml:"reconcile_batch"`
-	// ReconcileMaxGone bounds the members one page of a reconcile pass (reconcile_batch members
-	// listed, and the known members between them) may deactivate because the AMS no longer
-	// knows them. A page with more stops the pass before deactivating any of them, with an
-	// error naming this setting, and the pass stops there again until it is raised: a wrong,
-	// empty or partly restored database is not taken for mass deletions.
+	// ReconcileMaxGone bounds the members one reconcile pass (over every page, and across
+	// restarts and resumes) may deactivate because the AMS no longer knows them; only members
+	// with something to end count (an active shadow user, a session, a live grant), not those
+	// deactivated before. The page that would go past it stops the pass before deactivating
+	// any of its members, with an error naming this setting, and the pass stops there again
+	// until it is raised: a wrong, empty or partly restored database is not taken for mass
+	// deletions. One change poll is bounded alike.
 	ReconcileMaxGone int `yaml:"reconcile_max_gone"`
 	// Config tunes the outbox's delivery: max_attempts, backoff_min, backoff_max, timeout.
 	outbox.Config `yaml:",inline"`
@@ -29,7 +31,7 @@ type Config struct {
 
 // Defaults returns the defaults: poll every minute, reconcile every member 15 minutes after
 // the previous pass at 500 members a second in queries of 500, at most 100 members gone from
-// the AMS per page, and outbox.Defaults.
+// the AMS per pass, and outbox.Defaults.
 func Defaults() Config {
 	return Config{PollInterval: time.Minute, ReconcileInterval: 15 * time.Minute, ReconcileRate: 500, ReconcileBatch: 500, ReconcileMaxGone: 100,
 		Config: outbox.Defaults()}
@@ -50,7 +52,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("shadow.reconcile_batch: must be between 1 and 5000 members per query")
 	}
 	if c.ReconcileMaxGone < 1 || c.ReconcileMaxGone > 1000000 {
-		return fmt.Errorf("shadow.reconcile_max_gone: must be between 1 and 1000000 members per page")
+		return fmt.Errorf("shadow.reconcile_max_gone: must be between 1 and 1000000 members per pass")
 	}
 	return c.Config.Validate("shadow")
 }

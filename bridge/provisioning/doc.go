@@ -39,7 +39,7 @@
 //	  reconcile_interval: 15m   # pause between passes over every member (0: off)
 //	  reconcile_rate: 500    # members per second, at most, during a pass
 //	  reconcile_batch: 500   # members per AMS query of a pass
-//	  reconcile_max_gone: 100   # more gone from the AMS in one page (or poll) deactivates none
+//	  reconcile_max_gone: 100   # at most this many deactivated as gone from the AMS per pass (or poll)
 //	  max_attempts: 12       # then the event is dead
 //	  backoff_min: 10s       # first retry delay; doubles per attempt, with jitter
 //	  backoff_max: 1h

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -32,24 +33,84 @@ const (
 )
 
 // pollHolds is how many polls in a row one member's failing sync keeps the watermark before
-// that member's change (it is read again by each); after that the member goes to the poller's
-// retry list and the watermark moves on (review s26 V-3). maxPollRetries bounds the list.
+// that member's change (it is read again by each); after that the member is retried by key,
+// from the poller's retry list, and the watermark moves on (review s26 V-3). maxPollRetries
+// bounds the list; maxRetryDelay bounds the wait between two retries of one member.
 const (
 	pollHolds      = 3
 	maxPollRetries = 1000
+	maxRetryDelay  = time.Hour
 )
 
-// pollRetry is a member whose sync failed at a poll: how many polls in a row it failed.
-type pollRetry struct{ polls int }
+// retryList is the poller's retry list (store.PollRetry rows, kept in the store beside the
+// watermark: review s26 R3-7) as one poll read it, and the changes it makes to it, written with
+// the watermark at its end (store.SetPollProgress).
+type retryList struct {
+	rows map[string]*store.PollRetry
+	put  map[string]bool
+	del  map[string]bool
+}
+
+// loadRetries reads the retry list. Called under the sync lock.
+func (s *Service) loadRetries(ctx context.Context) (*retryList, error) {
+	rows, err := s.store.PollRetries(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("retry list: %w", err)
+	}
+	l := &retryList{rows: make(map[string]*store.PollRetry, len(rows)), put: map[string]bool{}, del: map[string]bool{}}
+	for i := range rows {
+		l.rows[rows[i].MemberKey] = &rows[i]
+	}
+	return l, nil
+}
+
+// done takes a member whose sync succeeded off the list.
+func (l *retryList) done(key string) {
+	if l.rows[key] != nil {
+		delete(l.rows, key)
+		delete(l.put, key)
+		l.del[key] = true
+	}
+}
+
+// unconfirmed reports whether the member's last attempt left its refusal unconfirmed (warned
+// of already in this streak).
+func (l *retryList) unconfirmed(key string) bool {
+	r := l.rows[key]
+	return r != nil && r.Unconfirmed
+}
+
+// changes returns the rows to write and the keys to delete, each in key order.
+func (l *retryList) changes() (put []store.PollRetry, del []string) {
+	for k := range l.put {
+		put = append(put, *l.rows[k])
+	}
+	for k := range l.del {
+		del = append(del, k)
+	}
+	sort.Slice(put, func(i, j int) bool { return put[i].MemberKey < put[j].MemberKey })
+	sort.Strings(del)
+	return put, del
+}
+
+// retryDelay is how long after a failed retry by key (the k-th, from 0) the member is tried
+// again: at the next poll first, then after 1, 3, 7... poll intervals, at most maxRetryDelay.
+func (s *Service) retryDelay(k int) time.Duration {
+	k = min(max(k, 0), 16)
+	return min(s.cfg.PollInterval*time.Duration((1<<k)-1), maxRetryDelay)
+}
 
 // Poll asks the directory for members changed since the stored watermark and brings their
 // shadow users (and, for members who may no longer sign in, their sessions and tokens) up to
 // date; it returns how many changed members it handled (not counting those read again within
 // the overlap). One member whose sync fails does not hold back the others (review s26 V-3):
 // the poll goes on past it, and the watermark stays before its change for pollHolds polls, so
-// it is read again; after that it is retried by key at
-// each poll (the retry list, kept in memory: after a restart the reconcile retries it) until
-// it succeeds or the reconcile brings it up to date. A failure of what every member needs (the
+// it is read again; after that it is retried by key (the retry list, kept in the store and
+// written with the watermark in one transaction, so that neither a restart nor another
+// replica taking the lead forgets it: review s26 R3-7), at the next poll and then less and
+// less often, until it succeeds or the reconcile brings it up to date. A member whose refusal
+// a second read does not confirm (ErrRefusalUnconfirmed) is held and retried the same way, but
+// it is "unconfirmed", not failed: warned of once per streak, counted apart. A failure of what every member needs (the
 // store or the AMS away) stops the poll there, the watermark kept before it. The watermark
 // never passes the clock at the poll's start less pollOverlap (V-2). More members gone than
 // shadow.reconcile_max_gone deactivates none of them and holds them all (R3-1): the watermark
@@ -62,6 +123,10 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 	defer unlock()
 	start := s.now()
 	since, err := s.store.Watermark(ctx, WatermarkName)
+	if err != nil {
+		return 0, fmt.Errorf("shadow: poll: %w", err)
+	}
+	retries, err := s.loadRetries(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("shadow: poll: %w", err)
 	}
@@ -92,17 +157,21 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 		for _, m := range members {
 			s.warnAhead(ctx, m, start)
 			seen[m.Key] = true
+			mctx := ctx
+			if retries.unconfirmed(m.Key) {
+				mctx = quietUnconfirmed(ctx) // warned of once in this streak already
+			}
 			var err error
 			if reportedGone(m) {
 				n := len(gone)
-				if err = s.pollGone(ctx, m, &gone); err == nil && len(gone) > n {
+				if err = s.pollGone(mctx, m, &gone); err == nil && len(gone) > n {
 					continue // deactivated below (and counted there)
 				}
 			} else {
-				err = s.Sync(ctx, m)
+				err = s.Sync(mctx, m)
 			}
 			if err == nil {
-				delete(s.retry, m.Key)
+				retries.done(m.Key)
 				if m.UpdatedAt.After(s.polledThrough) { // not read again within the overlap
 					total++
 				}
@@ -115,7 +184,7 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 				stop = err
 				break
 			}
-			if s.pollFailed(ctx, m.Key) {
+			if s.pollFailed(ctx, retries, m.Key, err, start) {
 				holdAt(m.UpdatedAt)
 			}
 		}
@@ -136,7 +205,7 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 		}
 	}
 	if stop == nil {
-		failed = append(failed, s.pollRetries(ctx, seen, &gone)...)
+		failed = append(failed, s.pollRetries(ctx, retries, seen, &gone, start)...)
 	}
 	if stop == nil && len(gone) > s.cfg.ReconcileMaxGone {
 		// As for a reconcile page (review s26 V-6): that many at once is taken for a wrong or
@@ -163,15 +232,15 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 			if ctx.Err() != nil || transient(err) {
 				holdAt(g.at)
 				stop = err
-			} else if s.pollFailed(ctx, g.key) {
+			} else if s.pollFailed(ctx, retries, g.key, err, start) {
 				holdAt(g.at)
 			}
-			if r := s.retry[g.key]; r != nil && g.at.IsZero() {
-				r.polls = max(r.polls, pollHolds) // retried by key: no change will bring it back
+			if r := retries.rows[g.key]; r != nil && g.at.IsZero() && r.Attempts < pollHolds {
+				r.Attempts = pollHolds // retried by key: no change will bring it back
 			}
 			continue
 		}
-		delete(s.retry, g.key)
+		retries.done(g.key)
 		total++
 	}
 	// The new watermark: the last change read, but never past the clock at the start less the
@@ -186,9 +255,15 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 			mark = safe
 		}
 	}
-	if mark.After(since) {
-		if err := s.store.SetWatermark(ctx, WatermarkName, mark); err != nil {
-			failed = append(failed, fmt.Errorf("watermark: %w", err))
+	// The retry list's changes and the watermark in one transaction: a member the watermark
+	// moves past is on the list when it moves (review s26 R3-7).
+	put, del := retries.changes()
+	if !mark.After(since) {
+		mark = time.Time{}
+	}
+	if !mark.IsZero() || len(put) > 0 || len(del) > 0 {
+		if err := s.store.SetPollProgress(ctx, WatermarkName, mark, put, del); err != nil {
+			failed = append(failed, fmt.Errorf("watermark and retry list: %w", err))
 		}
 	}
 	if cursor.After(s.polledThrough) {
@@ -246,51 +321,74 @@ func (s *Service) pollGone(ctx context.Context, m *legacy.Member, gone *[]goneMe
 	}
 }
 
-// pollFailed counts a poll at which the member's sync failed, and reports whether its failure
-// still holds the watermark back (its first pollHolds polls). Called under the sync lock.
-func (s *Service) pollFailed(ctx context.Context, key string) (hold bool) {
-	r := s.retry[key]
+// pollFailed counts a poll at which the member's sync failed (err), on the retry list, and
+// reports whether its failure still holds the watermark back (its first pollHolds polls). A
+// member left unconfirmed (ErrRefusalUnconfirmed: two reads of the AMS disagreed, warned of by
+// confirmRefusal once per streak) is held and retried alike, but it is not an error (review
+// s26 R3-7). Called under the sync lock.
+func (s *Service) pollFailed(ctx context.Context, l *retryList, key string, err error, now time.Time) (hold bool) {
+	unconfirmed := errors.Is(err, ErrRefusalUnconfirmed)
+	r := l.rows[key]
 	if r == nil {
-		if len(s.retry) >= maxPollRetries {
+		if len(l.rows) >= maxPollRetries {
 			s.log.ErrorContext(ctx, "shadow: poll: too many members failing; this one is left to the reconcile", "member_key", key)
 			return false
 		}
-		if s.retry == nil {
-			s.retry = map[string]*pollRetry{}
+		r = &store.PollRetry{MemberKey: key}
+		l.rows[key] = r
+		delete(l.del, key)
+	}
+	r.Attempts++
+	r.Unconfirmed = unconfirmed
+	r.NextTry = time.Time{}
+	if r.Attempts > pollHolds {
+		r.NextTry = now.Add(s.retryDelay(r.Attempts - pollHolds))
+	}
+	l.put[key] = true
+	if r.Attempts == pollHolds {
+		if unconfirmed {
+			s.log.InfoContext(ctx, "shadow: poll: a member's refusal stays unconfirmed; the watermark moves on, the member is retried by key",
+				"member_key", key, "polls", r.Attempts)
+		} else {
+			s.log.ErrorContext(ctx, "shadow: poll: a member keeps failing; the watermark moves on, the member is retried by key",
+				"member_key", key, "polls", r.Attempts)
 		}
-		r = &pollRetry{}
-		s.retry[key] = r
 	}
-	r.polls++
-	if r.polls == pollHolds {
-		s.log.ErrorContext(ctx, "shadow: poll: a member keeps failing; the watermark moves on, the member is retried by key at each poll",
-			"member_key", key, "polls", r.polls)
-	}
-	return r.polls < pollHolds
+	return r.Attempts < pollHolds
 }
 
 // pollRetries syncs again, read by key past the profile cache (pollGone), the members of the
-// retry list that this poll did not read among the changes; one the AMS no longer knows is
-// added to gone. Called under the sync lock.
-func (s *Service) pollRetries(ctx context.Context, seen map[string]bool, gone *[]goneMember) []error {
+// retry list that this poll did not read among the changes and whose next try is due; one the
+// AMS no longer knows is added to gone. Called under the sync lock.
+func (s *Service) pollRetries(ctx context.Context, l *retryList, seen map[string]bool, gone *[]goneMember, now time.Time) []error {
 	var failed []error
-	for key, r := range s.retry {
-		if seen[key] || r.polls < pollHolds {
+	keys := make([]string, 0, len(l.rows))
+	for key := range l.rows {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		r := l.rows[key]
+		if seen[key] || r.Attempts < pollHolds || r.NextTry.After(now) {
 			continue
 		}
 		if ctx.Err() != nil {
 			break
 		}
+		mctx := ctx
+		if r.Unconfirmed {
+			mctx = quietUnconfirmed(ctx)
+		}
 		n := len(*gone)
-		if err := s.pollGone(ctx, &legacy.Member{Key: key}, gone); err != nil {
-			r.polls++
+		if err := s.pollGone(mctx, &legacy.Member{Key: key}, gone); err != nil {
+			s.pollFailed(ctx, l, key, err, now)
 			failed = append(failed, fmt.Errorf("member %s (retried): %w", key, err))
 			continue
 		}
 		if len(*gone) > n {
 			continue // gone: Poll takes it off the list once deactivated (R3-1)
 		}
-		delete(s.retry, key) // synced
+		l.done(key) // synced
 	}
 	return failed
 }

@@ -143,7 +143,7 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 		if err := pace.wait(ctx); err != nil {
 			return res, fmt.Errorf("shadow: reconcile: %w", err)
 		}
-		next, done, cost, err := s.reconcilePage(ctx, st.Cursor, batch, &res)
+		next, done, cost, err := s.reconcilePage(ctx, st.Cursor, batch, &st.Gone, &res)
 		pace.add(cost)
 		if err != nil {
 			s.log.WarnContext(ctx, "shadow: reconcile stopped", "cursor", st.Cursor, "listed", res.Listed,
@@ -177,12 +177,22 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 // and looked up. Change polling, in this process and on every replica (syncLock), waits while
 // a page is handled, so that a page listed before a poll never writes over what the poll wrote
 // after it.
-func (s *Service) reconcilePage(ctx context.Context, after string, batch int, res *ReconcileResult) (next string, done bool, cost int, err error) {
+//
+// passGone is how many members with something to end (anythingToEnd) the pass has deactivated
+// as gone from the AMS before this page; the page adds its own. A page that would take it past
+// shadow.reconcile_max_gone deactivates none of its gone members and stops the pass (review
+// s26 V-6; bounded per pass, not per page, since session 27). A member gone long ago, with
+// nothing left to end, is deactivated again (a no-op) without counting.
+func (s *Service) reconcilePage(ctx context.Context, after string, batch int, passGone *int, res *ReconcileResult) (next string, done bool, cost int, err error) {
 	unlock, err := s.beginSync(ctx)
 	if err != nil {
 		return "", false, 0, err
 	}
 	defer unlock()
+	retries, err := s.loadRetries(ctx)
+	if err != nil {
+		return "", false, 0, err
+	}
 	members, err := s.dir.ListMembers(ctx, after, batch)
 	cost = len(members)
 	if err != nil {
@@ -250,6 +260,7 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, re
 	}
 
 	var goneSubs []*store.Subject
+	counted := 0 // of goneSubs, those with something to end
 	listed := make(map[string]*legacy.Member, len(members))
 	for _, m := range members {
 		listed[m.Key] = m
@@ -279,7 +290,7 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, re
 				err := s.syncUsers(ctx, m, sub.Subject, usersOf[sub.Subject])
 				if err == nil {
 					res.Compared++
-					delete(s.retry, sub.MemberKey) // up to date: the poller need not retry it
+					retries.done(sub.MemberKey) // up to date: the poller need not retry it
 				}
 				if err := outcome(err, "member", sub.MemberKey); err != nil {
 					return "", false, cost, err
@@ -295,18 +306,27 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, re
 				}
 			case gone:
 				fails = 0
-				if goneSubs = append(goneSubs, sub); len(goneSubs) > s.cfg.ReconcileMaxGone {
+				lose, err := s.goneHasSomethingToEnd(ctx, sub.Subject)
+				if err != nil {
+					return "", false, cost, err
+				}
+				goneSubs = append(goneSubs, sub)
+				if lose {
+					counted++
+				}
+				if *passGone+counted > s.cfg.ReconcileMaxGone {
 					upTo := strconv.Quote(through)
 					if through == "" {
 						upTo = "the end"
 					}
-					return "", false, cost, fmt.Errorf("%w: more than %d members after %q up to %s are not in the AMS any more; "+
-						"nobody deactivated. If the AMS is the right one and they were deleted, raise shadow.reconcile_max_gone",
-						ErrTooManyGone, s.cfg.ReconcileMaxGone, after, upTo)
+					return "", false, cost, fmt.Errorf("%w: more than %d members not in the AMS any more in one pass (%d deactivated before %q, more after it up to %s); "+
+						"nobody on this page deactivated. If the AMS is the right one and they were deleted, raise shadow.reconcile_max_gone",
+						ErrTooManyGone, s.cfg.ReconcileMaxGone, *passGone, after, upTo)
 				}
 			default:
 				fails = 0
 				res.Compared++
+				retries.done(sub.MemberKey)
 			}
 		}
 		if len(subs) < subjectBatch {
@@ -330,13 +350,21 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, re
 	}
 	// The members gone from the AMS, deactivated only once the page is known to hold no more
 	// than shadow.reconcile_max_gone of them (review s26 V-6).
+	*passGone += counted
 	for _, sub := range goneSubs {
 		err := s.deactivateGone(ctx, sub.Subject)
 		if err == nil {
 			res.Gone++
+			retries.done(sub.MemberKey)
 		}
 		if err := outcome(err, "gone member", sub.MemberKey); err != nil {
 			return "", false, cost, err
+		}
+	}
+	// The members brought up to date leave the poller's retry list.
+	if _, del := retries.changes(); len(del) > 0 {
+		if err := s.store.SetPollProgress(ctx, WatermarkName, time.Time{}, nil, del); err != nil {
+			return "", false, cost, fmt.Errorf("retry list: %w", err)
 		}
 	}
 	return through, through == "", cost, nil
@@ -357,6 +385,17 @@ func (s *Service) reconcileUnlisted(ctx context.Context, sub *store.Subject) (go
 	default:
 		return false, fmt.Errorf("look up: %w", err)
 	}
+}
+
+// goneHasSomethingToEnd reports whether deactivating a member gone from the AMS would end
+// anything (anythingToEnd over its shadow users): only those count towards
+// shadow.reconcile_max_gone.
+func (s *Service) goneHasSomethingToEnd(ctx context.Context, subject string) (bool, error) {
+	users, err := s.store.ShadowUsers(ctx, "", subject)
+	if err != nil {
+		return false, err
+	}
+	return s.anythingToEnd(ctx, subject, users)
 }
 
 // deactivateGone ends everything of a member the AMS no longer knows, as for a member who may

@@ -77,9 +77,8 @@ type Service struct {
 	outbox  *outbox.Queue
 	logouts *backchannel.Logouts
 	pollMu  sync.Mutex
-	// Under the sync lock (pollMu): the change poller's members to retry (Poll), when it last
-	// warned of a change stamped ahead of the clock, and how far it has read.
-	retry       map[string]*pollRetry
+	// Under the sync lock (pollMu): when the change poller last warned of a change stamped
+	// ahead of the clock, and how far it has read.
 	aheadWarned time.Time
 	// polledThrough is the latest change time this process's polls have read: a change at
 	// or before it that a poll reads again (pollOverlap) is not counted as a change.
@@ -438,6 +437,25 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 // watermark stays before them) or reconcile pass (counted in ReconcileResult.Unconfirmed).
 var ErrRefusalUnconfirmed = errors.New("shadow: refusal not confirmed by a second read of the AMS")
 
+// quietKey marks a context whose member was left unconfirmed at the poller's previous
+// attempt already (its retry row says so): its unconfirmed refusal again is logged at debug,
+// not warned of again (review s26 R3-7: once per member per streak).
+type quietKey struct{}
+
+func quietUnconfirmed(ctx context.Context) context.Context {
+	return context.WithValue(ctx, quietKey{}, true)
+}
+
+// warnUnconfirmed logs an unconfirmed refusal: at warn, or at debug when ctx says it was
+// warned of in this streak already (quietUnconfirmed).
+func (s *Service) warnUnconfirmed(ctx context.Context, msg string, args ...any) {
+	if ctx.Value(quietKey{}) != nil {
+		s.log.DebugContext(ctx, msg, args...)
+		return
+	}
+	s.log.WarnContext(ctx, msg, args...)
+}
+
 // readErrClass names the kind of a failed second read for the log (review s26 R3-6), never its
 // text: a contract fault of the member's rows quotes the offending value (sqldir: "%q is not a
 // boolean", "key %q is not a GUID"), the member's data.
@@ -489,7 +507,7 @@ func (s *Service) confirmRefusal(ctx context.Context, m *legacy.Member, subject 
 	case errors.Is(err, legacy.ErrNotFound):
 		return m, d, nil // gone since (or no longer a login): refused all the same
 	case err != nil:
-		s.log.WarnContext(ctx, "shadow: member refused, but the read confirming it failed; nothing ended, synced again later",
+		s.warnUnconfirmed(ctx, "shadow: member refused, but the read confirming it failed; nothing ended, synced again later",
 			"subject", subject, "member_key", m.Key, "reason", d.Reason, "error_class", readErrClass(err))
 		return nil, d, fmt.Errorf("%w: member %s: second read: %w", ErrRefusalUnconfirmed, m.Key, err)
 	}
@@ -498,7 +516,7 @@ func (s *Service) confirmRefusal(ctx context.Context, m *legacy.Member, subject 
 	}
 	fd := s.access.Decide(ctx, fresh, subject, access.AnyClient, s.now())
 	if fd.Allowed() {
-		s.log.WarnContext(ctx, "shadow: member refused by one read of the AMS and allowed by the next; nothing ended, synced again later",
+		s.warnUnconfirmed(ctx, "shadow: member refused by one read of the AMS and allowed by the next; nothing ended, synced again later",
 			"subject", subject, "member_key", m.Key, "reason", d.Reason)
 		return nil, d, fmt.Errorf("%w: member %s: refused (%s), then allowed", ErrRefusalUnconfirmed, m.Key, d.Reason)
 	}
@@ -563,7 +581,7 @@ func (s *Service) confirmLapses(ctx context.Context, m *legacy.Member, subject s
 		if !s.access.Decide(ctx, fm, subject, su.ClientID, now).Allowed() {
 			return m, nil // confirmed here: syncUser lapses the member at this app
 		}
-		s.log.WarnContext(ctx, "shadow: member lapsed at a client by one read of the AMS and not by the next; nothing ended, every app synced from the second read, again later",
+		s.warnUnconfirmed(ctx, "shadow: member lapsed at a client by one read of the AMS and not by the next; nothing ended, every app synced from the second read, again later",
 			"subject", subject, "member_key", m.Key, "client", su.ClientID, "reason", d.Reason)
 		return fm, fmt.Errorf("%w: member %s at %s: refused (%s), then allowed", ErrRefusalUnconfirmed, m.Key, su.ClientID, d.Reason)
 	}
@@ -585,7 +603,7 @@ func (s *Service) syncUser(ctx context.Context, m *legacy.Member, subject string
 		switch {
 		case errors.Is(err, legacy.ErrNotFound):
 		case err != nil:
-			s.log.WarnContext(ctx, "shadow: member lapsed at a client, but the read confirming it failed; nothing ended, synced again later",
+			s.warnUnconfirmed(ctx, "shadow: member lapsed at a client, but the read confirming it failed; nothing ended, synced again later",
 				"subject", subject, "member_key", m.Key, "client", su.ClientID, "reason", d.Reason, "error_class", readErrClass(err))
 			return fmt.Errorf("%w: member %s: second read: %w", ErrRefusalUnconfirmed, m.Key, err)
 		default:
@@ -594,7 +612,7 @@ func (s *Service) syncUser(ctx context.Context, m *legacy.Member, subject string
 				return err
 			}
 			if fup.User.Active {
-				s.log.WarnContext(ctx, "shadow: member lapsed at a client by one read of the AMS and not by the next; nothing ended, synced again later",
+				s.warnUnconfirmed(ctx, "shadow: member lapsed at a client by one read of the AMS and not by the next; nothing ended, synced again later",
 					"subject", subject, "member_key", m.Key, "client", su.ClientID, "reason", d.Reason)
 				return fmt.Errorf("%w: member %s at %s: refused (%s), then allowed", ErrRefusalUnconfirmed, m.Key, su.ClientID, d.Reason)
 			}
