@@ -153,6 +153,13 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 			holdAt(cursor.Add(time.Millisecond)) // nothing after cursor was read
 			break
 		}
+		read := s.now()
+		if next.After(cursor) {
+			s.sawStamp(next, read)
+		}
+		for _, m := range members {
+			s.sawStamp(m.UpdatedAt, read)
+		}
 		sort.SliceStable(members, func(i, j int) bool { return members[i].UpdatedAt.Before(members[j].UpdatedAt) })
 		for _, m := range members {
 			s.warnAhead(ctx, m, start)
@@ -244,10 +251,15 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 		total++
 	}
 	// The new watermark: the last change read, but never past the clock at the start less the
-	// overlap, and strictly before a member to read again (members sharing its change time are
-	// read again too: harmless).
+	// overlap, by the bridge's clock and by the AMS's (amsBehind), and strictly before a member
+	// to read again (members sharing its change time are read again too: harmless).
 	mark := cursor
 	if bound := start.Add(-pollOverlap); mark.After(bound) {
+		mark = bound
+	}
+	if !s.amsKnown {
+		mark = since // no change time ever read: nothing tells the AMS's clock
+	} else if bound := start.Add(s.amsAhead - pollOverlap); mark.After(bound) {
 		mark = bound
 	}
 	if !hold.IsZero() {
@@ -391,6 +403,24 @@ func (s *Service) pollRetries(ctx context.Context, l *retryList, seen map[string
 		l.done(key) // synced
 	}
 	return failed
+}
+
+// sawStamp learns from a change time read at the bridge's time read how far the AMS's clock is
+// ahead of the bridge's, at least (amsAhead, negative when behind): the change was stamped by
+// the AMS's clock (iMIS's application and database server, imis-schema.md "clocks") at or
+// before the read, so the AMS's clock was at least that far ahead then, and, clocks running
+// at one rate, is at every later instant. The watermark is bounded by the AMS's clock so
+// estimated (session 27): a bridge clock ahead of the AMS's must not move it past changes the
+// AMS stamped within the overlap and commits late. A stamp ahead of the AMS's own clock (a
+// wrong time zone offset) makes the estimate too high; the bound by the bridge's clock stays.
+// Called under the sync lock.
+func (s *Service) sawStamp(at, read time.Time) {
+	if at.IsZero() {
+		return
+	}
+	if d := at.Sub(read); !s.amsKnown || d > s.amsAhead {
+		s.amsAhead, s.amsKnown = d, true
+	}
 }
 
 // warnAhead warns, at most once per aheadWarnEvery, of a change stamped well ahead of the

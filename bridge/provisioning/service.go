@@ -83,6 +83,10 @@ type Service struct {
 	// polledThrough is the latest change time this process's polls have read: a change at
 	// or before it that a poll reads again (pollOverlap) is not counted as a change.
 	polledThrough time.Time
+	// amsAhead is how far the AMS's clock is ahead of this process's, at least, as the change
+	// times read so far tell (sawStamp); amsKnown once one was read.
+	amsAhead time.Duration
+	amsKnown bool
 }
 
 // WatermarkName is the store watermark of the AMS change poller.
