@@ -148,6 +148,7 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 	for stop == nil {
 		members, next, err := s.dir.ChangedSince(ctx, cursor, changeBatch)
 		if err != nil {
+			err = amsErr(err)
 			failed = append(failed, fmt.Errorf("changed since %s: %w", cursor.Format(time.RFC3339), err))
 			stop = err
 			holdAt(cursor.Add(time.Millisecond)) // nothing after cursor was read

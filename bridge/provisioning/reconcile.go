@@ -196,7 +196,7 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, pa
 	members, err := s.dir.ListMembers(ctx, after, batch)
 	cost = len(members)
 	if err != nil {
-		return "", false, cost, fmt.Errorf("list members after %q: %w", after, err)
+		return "", false, cost, fmt.Errorf("list members after %q: %w", after, amsErr(err))
 	}
 	if len(members) == 0 && after == "" {
 		return "", false, cost, ErrEmptyListing
@@ -342,7 +342,7 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, pa
 		first, err := s.dir.ListMembers(ctx, "", batch)
 		cost += len(first)
 		if err != nil {
-			return "", false, cost, fmt.Errorf("list members (check of a listing that ended after %q): %w", after, err)
+			return "", false, cost, fmt.Errorf("list members (check of a listing that ended after %q): %w", after, amsErr(err))
 		}
 		if len(first) == 0 {
 			return "", false, cost, fmt.Errorf("the listing ended after %q and lists nobody from the start: %w", after, ErrEmptyListing)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -377,7 +378,7 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 	if m.Roles == nil {
 		roles, err := s.dir.Roles(ctx, m.Key)
 		if err != nil {
-			return fmt.Errorf("roles: %w", err)
+			return fmt.Errorf("roles: %w", amsErr(err))
 		}
 		m.Roles = roles
 	}
@@ -441,6 +442,38 @@ func (s *Service) syncUsers(ctx context.Context, m *legacy.Member, subject strin
 // watermark stays before them) or reconcile pass (counted in ReconcileResult.Unconfirmed).
 var ErrRefusalUnconfirmed = errors.New("shadow: refusal not confirmed by a second read of the AMS")
 
+// amsError is a failure of the AMS's directory as provisioning keeps it: errors.Is and
+// errors.As see the directory's error (legacy.ErrUnavailable, ErrContract, ErrNotFound,
+// context errors), but its text, which every log line and the poll's and the reconcile's
+// errors print, names only its class (readErrClass) and, for a network fault, the network
+// error. The directory's own text can quote a member's row: sqldir's contract faults ("%q is
+// not a boolean", "key %q is not a GUID", "login %q matches 2 rows") and the database's
+// errors (SQL Server's "Conversion failed when converting the varchar value '...'"). Session
+// 27, after review s26 R3-6, which mended the confirm warnings alone. `ssobridge legacy check`
+// shows the full answer.
+type amsError struct{ err error }
+
+func (e *amsError) Error() string {
+	msg := "the AMS's answer failed (" + readErrClass(e.err) + "; its text is not shown, it may quote a member's row)"
+	var ne net.Error
+	if errors.As(e.err, &ne) {
+		msg += ": " + ne.Error()
+	}
+	return msg
+}
+
+func (e *amsError) Unwrap() error { return e.err }
+
+// amsErr wraps an error of the directory as an amsError; nil and a plain "not found" (no data
+// in it) stay as they are.
+func amsErr(err error) error {
+	var ae *amsError
+	if err == nil || errors.As(err, &ae) || (errors.Is(err, legacy.ErrNotFound) && !errors.Is(err, legacy.ErrUnavailable)) {
+		return err
+	}
+	return &amsError{err: err}
+}
+
 // quietKey marks a context whose member was left unconfirmed at the poller's previous
 // attempt already (its retry row says so): its unconfirmed refusal again is logged at debug,
 // not warned of again (review s26 R3-7: once per member per streak).
@@ -484,10 +517,14 @@ type freshLookup interface {
 
 // freshMember reads a member from the AMS itself, past any cache in front of it.
 func (s *Service) freshMember(ctx context.Context, key string) (*legacy.Member, error) {
+	var m *legacy.Member
+	var err error
 	if f, ok := s.dir.(freshLookup); ok {
-		return f.FreshMemberByKey(ctx, key)
+		m, err = f.FreshMemberByKey(ctx, key)
+	} else {
+		m, err = s.dir.MemberByKey(ctx, key)
 	}
-	return s.dir.MemberByKey(ctx, key)
+	return m, amsErr(err)
 }
 
 // confirmRefusal checks the refusal d of m (as the poll, the reconcile listing or a look-up
@@ -935,13 +972,13 @@ func (s *Service) provisionOnce(ctx context.Context, clientID, subject, key stri
 			c.Invalidate(key)
 		}
 		if m, err = s.dir.MemberByKey(ctx, key); err != nil {
-			return false, store.ShadowUpdate{}, fmt.Errorf("member: %w", err)
+			return false, store.ShadowUpdate{}, fmt.Errorf("member: %w", amsErr(err))
 		}
 	}
 	if m.Roles == nil {
 		roles, err := s.dir.Roles(ctx, m.Key)
 		if err != nil {
-			return false, store.ShadowUpdate{}, fmt.Errorf("roles: %w", err)
+			return false, store.ShadowUpdate{}, fmt.Errorf("roles: %w", amsErr(err))
 		}
 		m.Roles = roles
 	}
