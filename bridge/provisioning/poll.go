@@ -110,9 +110,11 @@ func (s *Service) retryDelay(k int) time.Duration {
 // replica taking the lead forgets it: review s26 R3-7), at the next poll and then less and
 // less often, until it succeeds or the reconcile brings it up to date. A member whose refusal
 // a second read does not confirm (ErrRefusalUnconfirmed) is held and retried the same way, but
-// it is "unconfirmed", not failed: warned of once per streak, counted apart. A failure of what every member needs (the
-// store or the AMS away) stops the poll there, the watermark kept before it. The watermark
-// never passes the clock at the poll's start less pollOverlap (V-2). More members gone than
+// it is "unconfirmed", not failed: warned of once per streak, counted apart. A failure of
+// what every member needs (the store or the AMS away) stops the poll there, the watermark
+// kept before it. The watermark never passes the clock at the poll's start less pollOverlap
+// (V-2), by the bridge's clock nor by the AMS's as the change times tell it (sawStamp;
+// session 27). More members gone than
 // shadow.reconcile_max_gone deactivates none of them and holds them all (R3-1): the watermark
 // stays before their changes and the retried ones stay on the list, so each poll says so again.
 func (s *Service) Poll(ctx context.Context) (int, error) {
@@ -252,7 +254,7 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 		total++
 	}
 	// The new watermark: the last change read, but never past the clock at the start less the
-	// overlap, by the bridge's clock and by the AMS's (amsBehind), and strictly before a member
+	// overlap, by the bridge's clock and by the AMS's (sawStamp), and strictly before a member
 	// to read again (members sharing its change time are read again too: harmless).
 	mark := cursor
 	if bound := start.Add(-pollOverlap); mark.After(bound) {
