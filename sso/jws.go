@@ -1,7 +1,6 @@
 package sso
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -43,81 +42,55 @@ type tokenKey struct {
 	// batch: the signature is long (RSA: about 1 ms of one core, 30 times an ES256 one), so
 	// appendSigned lets the other goroutines that are ready run before it and again after it.
 	batch bool
-	// openssl signs RS256 through libcrypto when set (useOpenSSL); a signature it fails does
-	// not clear it: retry says what follows (signRSA).
-	openssl atomic.Pointer[digestSigner]
-	// retry (rsasign.Retry; Required: keys.rsa_signer: openssl): after libcrypto fails a
-	// signature, an error and libcrypto again for the next one, or crypto/rsa during a back-off
-	// and then libcrypto again; never crypto/rsa for good (review s26 R1-1).
-	retry rsasign.Retry
-	now   func() time.Time // retry's clock
-	// kid and log name the key in signRSA's log: set once, before the key signs (tokenSigner).
-	kid string
-	log *slog.Logger
+	// openssl signs RS256 through libcrypto when set (useOpenSSL): rsasign's Signer, the one
+	// libcrypto path (SAML signs through it too). A signature it fails does not clear it: its
+	// rsasign.Retry (Required: keys.rsa_signer: openssl) says what follows, an error and
+	// libcrypto again for the next one, or crypto/rsa during a back-off and then libcrypto
+	// again; never crypto/rsa for good (review s26 R1-1).
+	openssl atomic.Pointer[rsasign.Signer]
+	now     func() time.Time // the back-off's clock
+	// kid, log and required name the key in the Signer's log lines and say its mode: set once,
+	// before the key signs (tokenSigner).
+	kid      string
+	log      *slog.Logger
+	required bool
 }
 
-// useOpenSSL has lib sign this RSA key's tokens. It first signs one digest both ways: the
-// signatures must be the same bytes (PKCS #1 v1.5 is deterministic), and libcrypto's set-up
-// for the key (its provider, the RSA code) runs now rather than at the first sign-in. A key
-// libcrypto refuses or signs differently keeps crypto/rsa: the error says why (the caller
-// logs it). It is not for a key that is signing meanwhile (KeyManager runs it before a key is
-// installed, or on a key it does not let sign).
-func (c *tokenKey) useOpenSSL(lib *rsasign.Library, kid string) error {
+// useOpenSSL has lib sign this RSA key's tokens (rsasign.Library.NewSigner, which first signs
+// one digest both ways: the same bytes, and libcrypto's set-up for the key runs now rather
+// than at the first sign-in). A key libcrypto refuses or signs differently keeps crypto/rsa:
+// the error says why (the caller logs it). It is not for a key that is signing meanwhile
+// (KeyManager runs it before a key is installed, or on a key it does not let sign).
+func (c *tokenKey) useOpenSSL(lib *rsasign.Library) error {
 	k, ok := c.key.(*rsa.PrivateKey)
 	if !ok || c.alg != jose.RS256 {
 		return fmt.Errorf("not an RS256 key (%s)", c.alg)
 	}
-	lk, err := lib.Load(k)
-	if err == nil {
-		digest := sha256.Sum256([]byte("ssobridge OpenSSL self-test " + kid))
-		var got, want []byte
-		if got, err = lk.Sign(digest[:]); err == nil {
-			if want, err = rsa.SignPKCS1v15(nil, k, crypto.SHA256, digest[:]); err == nil && !bytes.Equal(got, want) {
-				err = errors.New("its signature differs from crypto/rsa's")
-			}
-		}
-	}
+	s, err := lib.NewSigner(k, rsasign.SignerOptions{Required: c.required, Now: func() time.Time { return c.now() },
+		OnFailure: c.failed, OnRecover: c.recovered})
 	if err != nil {
 		return err
 	}
-	c.openssl.Store(&digestSigner{lk})
+	c.openssl.Store(s)
 	return nil
 }
 
-// digestSigner signs a SHA-256 digest (an rsasign.Key).
-type digestSigner struct {
-	signer interface {
-		Sign(digest []byte) ([]byte, error)
-	}
-}
-
-// signRSA signs an RS256 digest through libcrypto (o), or with crypto/rsa (the same
-// signature) while c.retry's back-off after a failure runs (keys.rsa_signer: auto). When
-// libcrypto fails, the signature is an error under keys.rsa_signer: openssl (crypto/rsa never
-// signs instead) and libcrypto is tried for the next one; in auto crypto/rsa makes it and the
-// back-off starts. KeyManager.OpenSSLSigns says which signs.
-func (c *tokenKey) signRSA(o *digestSigner, k *rsa.PrivateKey, digest *[sha256.Size]byte) ([]byte, error) {
-	if !c.retry.Try(c.now()) {
-		return rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
-	}
-	sig, err := o.signer.Sign(digest[:])
-	if err == nil {
-		if n := c.retry.Succeeded(); n > 0 {
-			c.log.Info("keys: OpenSSL signs with the key again", "kid", c.kid, "failures", n)
-		}
-		return sig, nil
-	}
-	n, backoff := c.retry.Failed(c.now())
-	if c.retry.Required {
-		if n == 1 { // the first of a run: each is the request's error; the recovery is logged
-			c.log.Error("keys: OpenSSL failed to sign, so the token is not signed (keys.rsa_signer: openssl); libcrypto is tried again for the next one",
-				"kid", c.kid, "err", err)
-		}
-		return nil, fmt.Errorf("OpenSSL failed to sign (keys.rsa_signer: openssl; crypto/rsa does not sign instead): %w", err)
+// failed logs a signature libcrypto failed (rsasign.SignerOptions.OnFailure): under
+// keys.rsa_signer: openssl the first of a run (each is the request's error; the recovery is
+// logged), in auto each one, with the back-off during which crypto/rsa signs.
+func (c *tokenKey) failed(err error, n int64, backoff time.Duration) {
+	if c.required {
+		c.log.Error("keys: OpenSSL failed to sign, so the token is not signed (keys.rsa_signer: openssl); libcrypto is tried again for the next one",
+			"kid", c.kid, "err", err)
+		return
 	}
 	c.log.Warn("keys: OpenSSL failed to sign; crypto/rsa signs with this key until libcrypto is tried again",
 		"kid", c.kid, "failures", n, "retry_in", backoff, "err", err)
-	return rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
+}
+
+// recovered logs libcrypto signing again after n failures (rsasign.SignerOptions.OnRecover).
+func (c *tokenKey) recovered(n int64) {
+	c.log.Info("keys: OpenSSL signs with the key again", "kid", c.kid, "failures", n)
 }
 
 // newTokenKey is the signature part of key's compact signers.
@@ -183,7 +156,7 @@ func (c *compactSigner) appendSigned(dst, payload []byte) ([]byte, error) {
 		case *rsa.PrivateKey:
 			if o := c.openssl.Load(); o != nil {
 				d := digest // as below: only this path's copy goes to the heap
-				sig, err = c.signRSA(o, k, &d)
+				sig, err = o.SignDigest(&d)
 			} else {
 				sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
 			}

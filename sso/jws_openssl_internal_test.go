@@ -109,8 +109,9 @@ func TestCompactSignerOpenSSLFailure(t *testing.T) {
 		}
 		clock := time.Now()
 		cs.now = func() time.Time { return clock }
-		sw := &switchable{inner: cs.openssl.Load().signer, fail: true}
-		cs.openssl.Store(&digestSigner{sw})
+		o := cs.openssl.Load()
+		sw := &switchable{inner: o.Key(), fail: true}
+		cs.openssl.Store(o.WithKey(sw))
 		for i := range 3 {
 			tok, err := cs.appendSigned(nil, []byte(`{"sub":"a"}`))
 			if required {

@@ -109,20 +109,24 @@ func (k *signingKey) tokenSigner() (*tokenKey, error) {
 	k.tokenOnce.Do(func() {
 		k.token, k.tokenErr = newTokenKey(k.alg, k.private)
 		if k.tokenErr == nil && k.openssl != nil && k.alg == jose.RS256 {
-			// Set once, before the key signs: signRSA reads them while the re-test of a
-			// refused key (checkOpenSSL) may run useOpenSSL again.
-			k.token.kid, k.token.log, k.token.retry.Required = k.id, k.log, k.required
-			k.opensslErr = k.token.useOpenSSL(k.openssl, k.id)
+			// Set once, before the key signs: its Signer's log lines read them while the
+			// re-test of a refused key (checkOpenSSL) may run useOpenSSL again.
+			k.token.kid, k.token.log, k.token.required = k.id, k.log, k.required
+			k.opensslErr = k.token.useOpenSSL(k.openssl)
 		}
 	})
 	return k.token, k.tokenErr
 }
 
 // signsThroughOpenSSL says whether libcrypto signs the key's tokens now: its self-test passed
-// and, under keys.rsa_signer: auto, crypto/rsa is not signing after a failure (tokenKey.retry).
+// and, under keys.rsa_signer: auto, crypto/rsa is not signing after a failure (rsasign.Retry).
 func (k *signingKey) signsThroughOpenSSL() bool {
 	tk, err := k.tokenSigner()
-	return err == nil && tk.openssl.Load() != nil && tk.retry.Signs()
+	if err != nil {
+		return false
+	}
+	s := tk.openssl.Load()
+	return s != nil && s.OpenSSL()
 }
 
 // compact is the key's ID token signer (compactSigner: what Signer signs, written directly),
@@ -302,7 +306,7 @@ func (m *KeyManager) openSSLCurrent() error {
 
 // OpenSSLSigns says whether the RS256 key that signs now signs through OpenSSL (KeyConfig.OpenSSL
 // set, its self-test passed when it was loaded or made, and, under keys.rsa_signer: auto,
-// crypto/rsa is not signing after a failed signature: tokenKey.retry).
+// crypto/rsa is not signing after a failed signature: rsasign.Retry).
 func (m *KeyManager) OpenSSLSigns() bool {
 	k, err := m.signingKey(jose.RS256, false)
 	return err == nil && k.signsThroughOpenSSL()
@@ -340,7 +344,7 @@ func (m *KeyManager) checkOpenSSL(ctx context.Context, k *signingKey) {
 	}
 	if k.refused.Load() {
 		// Tested again: nothing signs with a refused key, so its signer may change.
-		if k.opensslErr = tk.useOpenSSL(m.cfg.OpenSSL, k.id); k.opensslErr == nil {
+		if k.opensslErr = tk.useOpenSSL(m.cfg.OpenSSL); k.opensslErr == nil {
 			k.refused.Store(false)
 			m.cfg.Logger.InfoContext(ctx, "keys: OpenSSL signs with the RS256 key it refused before; the key may sign", "kid", k.id)
 		}

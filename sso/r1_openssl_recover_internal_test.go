@@ -76,8 +76,9 @@ func TestR1OpenSSLRecoversAfterATransientFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &failOnce{inner: tk.openssl.Load().signer}
-	tk.openssl.Store(&digestSigner{f})
+	o := tk.openssl.Load()
+	f := &failOnce{inner: o.Key()}
+	tk.openssl.Store(o.WithKey(f))
 	lt := LogoutToken{Issuer: "https://idp.example", Audience: "app", Subject: "alice", ID: "jti", IssuedAt: time.Now(),
 		Lifetime: time.Minute}
 	if _, err := m.SignLogoutToken("RS256", lt); err == nil {

@@ -47,8 +47,8 @@ func TestTypedTokensThroughOpenSSL(t *testing.T) {
 	if o == nil {
 		t.Fatalf("libcrypto refused the key: %v", k.opensslErr)
 	}
-	count := &countingSigner{inner: o.signer}
-	tk.openssl.Store(&digestSigner{count})
+	count := &countingSigner{inner: o.Key()}
+	tk.openssl.Store(o.WithKey(count))
 	m := &KeyManager{keys: []*signingKey{k}, now: time.Now, cfg: KeyConfig{Algorithms: []string{"RS256"}}}
 	s := &storage{keys: m, issuer: "https://idp.example"}
 	now := time.Unix(1_800_000_000, 0)

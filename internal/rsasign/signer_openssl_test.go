@@ -39,9 +39,10 @@ func TestSignerAfterAFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 		clock := time.Now()
-		s.now = func() time.Time { return clock }
-		good := s.key.pub
-		s.key.pub = other.PublicKey // libcrypto's signatures now fail Key.Sign's check
+		s.opts.Now = func() time.Time { return clock }
+		lk := s.key.(*Key)
+		good := lk.pub
+		lk.pub = other.PublicKey // libcrypto's signatures now fail Key.Sign's check
 		sig, err := s.Sign(rand.Reader, d[:], crypto.SHA256)
 		switch {
 		case required && err == nil:
@@ -59,7 +60,7 @@ func TestSignerAfterAFailure(t *testing.T) {
 		if s.OpenSSL() != required {
 			t.Errorf("required %v: OpenSSL() %v after the failure", required, s.OpenSSL())
 		}
-		s.key.pub = good // libcrypto signs again (the failure was transient)
+		lk.pub = good // libcrypto signs again (the failure was transient)
 		if !required {
 			// Within the back-off crypto/rsa signs: libcrypto is not asked, OpenSSL() is false.
 			if _, err := s.Sign(rand.Reader, d[:], crypto.SHA256); err != nil || s.OpenSSL() || recovered != 0 {
