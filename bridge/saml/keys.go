@@ -102,13 +102,30 @@ func newSigner(key crypto.Signer, cert *x509.Certificate) *dsig.SigningContext {
 // has it and the key passes its self-test (rsasign.Library.NewSigner), else crypto/rsa, with a
 // warning; under keys.rsa_signer: openssl (required) a key libcrypto refuses signs nothing
 // (refusedSigner), with an error, and crypto/rsa never signs instead of libcrypto (review s26
-// R1-2). A key past its sign_until only stays in the metadata: it is not loaded into libcrypto
-// (review s26 R1-3). Run when a key is opened or made (Rotate, Reload), never on a request's path.
+// R1-2); the self-test runs again at each Rotate and Reload until it passes (retest), as for
+// the OIDC keys. A key past its sign_until only stays in the metadata: it is not loaded into
+// libcrypto (review s26 R1-3). Run when a key is opened or made (Rotate, Reload), never on a
+// request's path.
 func (k *KeyRing) rsaSigner(priv *rsa.PrivateKey, id string, signUntil time.Time) crypto.Signer {
 	if k.openssl == nil || !k.now().Before(signUntil) {
 		return priv
 	}
-	s, err := k.openssl.NewSigner(priv, rsasign.SignerOptions{Required: k.required,
+	s, err := k.openssl.NewSigner(priv, k.signerOptions(id))
+	if err == nil {
+		return s
+	}
+	if k.required {
+		k.log.Error("saml keys: OpenSSL refused a SAML signing key, so it signs nothing here (keys.rsa_signer: openssl) "+
+			"until the self-test, run again at each rotation or reload, passes", "kid", id, "err", err)
+		return refusedSigner{pub: &priv.PublicKey, err: fmt.Errorf("saml keys: OpenSSL refused the key %s (keys.rsa_signer: openssl): %w", id, err)}
+	}
+	k.log.Warn("saml keys: OpenSSL refused a SAML signing key; crypto/rsa signs with it", "kid", id, "err", err)
+	return priv
+}
+
+// signerOptions are the key id's rsasign.Signer options: the ring's mode, and its log lines.
+func (k *KeyRing) signerOptions(id string) rsasign.SignerOptions {
+	return rsasign.SignerOptions{Required: k.required, Now: k.now,
 		OnFailure: func(err error, n int64, backoff time.Duration) {
 			if k.required {
 				k.log.Error("saml keys: OpenSSL failed to sign, so the signature fails (keys.rsa_signer: openssl); libcrypto is tried again for the next one",
@@ -120,16 +137,26 @@ func (k *KeyRing) rsaSigner(priv *rsa.PrivateKey, id string, signUntil time.Time
 		},
 		OnRecover: func(n int64) {
 			k.log.Info("saml keys: OpenSSL signs with the key again", "kid", id, "failures", n)
-		}})
-	if err == nil {
-		return s
+		}}
+}
+
+// retest is key, held already, after libcrypto's self-test ran again when it refused the key
+// under keys.rsa_signer: openssl (refusedSigner) and the key still signs: a copy that signs
+// through libcrypto once the test passes (an info line), else key as it is (its refusal was
+// logged when it was opened or made). The held key is not changed: a request may be signing
+// with it.
+func (k *KeyRing) retest(key *signingKey) *signingKey {
+	if _, refused := key.rsa.(refusedSigner); !refused || k.openssl == nil || !k.now().Before(key.signUntil) {
+		return key
 	}
-	if k.required {
-		k.log.Error("saml keys: OpenSSL refused a SAML signing key, so it signs nothing here (keys.rsa_signer: openssl)", "kid", id, "err", err)
-		return refusedSigner{pub: &priv.PublicKey, err: fmt.Errorf("saml keys: OpenSSL refused the key %s (keys.rsa_signer: openssl): %w", id, err)}
+	s, err := k.openssl.NewSigner(key.private, k.signerOptions(key.id))
+	if err != nil {
+		return key
 	}
-	k.log.Warn("saml keys: OpenSSL refused a SAML signing key; crypto/rsa signs with it", "kid", id, "err", err)
-	return priv
+	c := *key
+	c.rsa, c.signer = s, newSigner(s, c.cert)
+	k.log.Info("saml keys: OpenSSL signs with the SAML key it refused before; the key signs", "kid", key.id)
+	return &c
 }
 
 // refusedSigner is the signer of a SAML key libcrypto refused under keys.rsa_signer: openssl:
@@ -252,7 +279,7 @@ func (k *KeyRing) load(ctx context.Context) ([]*signingKey, error) {
 			continue
 		}
 		if key := reusable(held, sk); key != nil {
-			keys = append(keys, key)
+			keys = append(keys, k.retest(key))
 			continue
 		}
 		key, err := k.open(sk)
