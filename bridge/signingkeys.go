@@ -81,7 +81,7 @@ type samlKeyAdmin struct{ ring *saml.KeyRing }
 
 func samlSigningKey(k saml.KeyInfo) admin.SAMLSigningKey {
 	return admin.SAMLSigningKey{ID: k.ID, SignsFrom: k.Created, SignsUntil: k.SignUntil, InMetadataUntil: k.PublishedUntil,
-		Signing: k.Signing, CertificateSHA256: k.CertSHA256}
+		Signing: k.Signing, OpenSSLRefused: k.OpenSSLRefused, CertificateSHA256: k.CertSHA256}
 }
 
 func (s samlKeyAdmin) SAMLKeys(ctx context.Context) ([]admin.SAMLSigningKey, error) {

@@ -1,6 +1,10 @@
 package sso
 
-import "time"
+import (
+	"crypto/rsa"
+	"io"
+	"time"
+)
 
 // SetKeyClock replaces the key manager's clock in tests.
 func SetKeyClock(m *KeyManager, now func() time.Time) { m.now = now }
@@ -30,3 +34,9 @@ func ParseRefreshToken(token string) (string, int64, bool) { return parseRefresh
 // OpenSSLForTest is openSSL (jws_openssl_internal_test.go) for the external tests: libcrypto,
 // or a skip where this build or machine has none (CI must have it).
 var OpenSSLForTest = openSSL
+
+// SetRSAKeyGenerator replaces how the key manager makes RS256 keys in tests (a key libcrypto
+// refuses: six primes).
+func SetRSAKeyGenerator(m *KeyManager, gen func(random io.Reader, bits int) (*rsa.PrivateKey, error)) {
+	m.genRSA = gen
+}

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -261,6 +262,8 @@ type KeyManager struct {
 	keys    []*signingKey // every key not yet expired, oldest first
 	jwks    []byte        // cached JWKS document
 	version int64         // bumped whenever keys change
+	// genRSA makes the RS256 keys (nil: rsa.GenerateKey; tests: a key libcrypto refuses).
+	genRSA func(random io.Reader, bits int) (*rsa.PrivateKey, error)
 }
 
 // NewKeyManager loads keys from the store and creates any that are missing.
@@ -603,7 +606,11 @@ func (m *KeyManager) newKey(alg jose.SignatureAlgorithm, start time.Time) (*sign
 	var err error
 	switch alg {
 	case jose.RS256:
-		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+		gen := m.genRSA
+		if gen == nil {
+			gen = rsa.GenerateKey
+		}
+		priv, err = gen(rand.Reader, 2048)
 	case jose.ES256:
 		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case jose.EdDSA:
@@ -751,8 +758,14 @@ type KeyInfo struct {
 	SignUntil time.Time
 	// PublishedUntil is when it leaves JWKS: tokens it signed verify until then.
 	PublishedUntil time.Time
-	// Signing: it is the key that signs its algorithm's tokens now.
+	// Signing: it is the key that signs its algorithm's tokens now (on this replica: not a key
+	// its libcrypto refused, OpenSSLRefused, which SigningKey passes over).
 	Signing bool
+	// OpenSSLRefused: under keys.rsa_signer: openssl this replica's libcrypto refused the key
+	// (its self-test failed, the error is in the log): it signs nothing here until the test,
+	// run again at each rotation or reload, passes. Only a manager that holds the keys (the
+	// server's) knows it.
+	OpenSSLRefused bool
 }
 
 // Keys lists the keys published now (what JWKS holds, or will after the replicas' next reload),
@@ -762,12 +775,30 @@ func (m *KeyManager) Keys(ctx context.Context) ([]KeyInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: list: %w", err)
 	}
-	return m.describe(stored, m.now()), nil
+	return m.describe(stored, m.now(), m.refusedKeys()), nil
+}
+
+// refusedKeys is the ids of the keys this manager holds that libcrypto refused
+// (signingKey.refused: keys.rsa_signer: openssl), nil when there are none.
+func (m *KeyManager) refusedKeys() map[string]bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out map[string]bool
+	for _, k := range m.keys {
+		if k.refused.Load() {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[k.id] = true
+		}
+	}
+	return out
 }
 
 // describe is the published keys of stored at now, with the key that signs each algorithm
-// marked as SigningKey chooses it.
-func (m *KeyManager) describe(stored []*StoredKey, now time.Time) []KeyInfo {
+// marked as SigningKey chooses it: a key of refused (libcrypto refused it here) is marked
+// OpenSSLRefused and passed over.
+func (m *KeyManager) describe(stored []*StoredKey, now time.Time, refused map[string]bool) []KeyInfo {
 	out := make([]KeyInfo, 0, len(stored))
 	signer := map[string]int{} // algorithm -> index in out of the key that signs it
 	for _, sk := range stored {
@@ -775,8 +806,9 @@ func (m *KeyManager) describe(stored []*StoredKey, now time.Time) []KeyInfo {
 		if !ok {
 			continue
 		}
-		out = append(out, KeyInfo{ID: sk.ID, Algorithm: sk.Algorithm, Created: sk.CreatedAt, SignUntil: sk.SignUntil, PublishedUntil: until})
-		if !signsAt(now, sk.CreatedAt, sk.SignUntil) {
+		out = append(out, KeyInfo{ID: sk.ID, Algorithm: sk.Algorithm, Created: sk.CreatedAt, SignUntil: sk.SignUntil, PublishedUntil: until,
+			OpenSSLRefused: refused[sk.ID]})
+		if !signsAt(now, sk.CreatedAt, sk.SignUntil) || refused[sk.ID] {
 			continue
 		}
 		i, ok := signer[sk.Algorithm]
@@ -797,7 +829,8 @@ func (m *KeyManager) describe(stored []*StoredKey, now time.Time) []KeyInfo {
 // now, a successor of that algorithm, made and stored in the same transaction, signs from now
 // (an algorithm is never left without a key). This process's keys are reloaded; the caller
 // tells the other replicas (the bridge's TopicKeys). It returns the successor, nil when none
-// was needed; ErrNotFound when no published key has the id.
+// was needed; ErrNotFound when no published key has the id; ErrSuccessorRefused (nothing
+// changed) under KeyConfig.RequireOpenSSL when this process's libcrypto refuses the successor.
 func (m *KeyManager) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 	stored, err := m.store.SigningKeys(ctx)
 	if err != nil {
@@ -805,7 +838,8 @@ func (m *KeyManager) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 	}
 	now := m.now()
 	var target *KeyInfo
-	published := m.describe(stored, now)
+	// The store's view, every replica's: which key signs where libcrypto refuses none.
+	published := m.describe(stored, now, nil)
 	for i := range published {
 		if published[i].ID == kid {
 			target = &published[i]
@@ -835,6 +869,11 @@ func (m *KeyManager) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := m.refusedHere(k); err != nil {
+			// Withdrawn, the key would leave this replica with no RS256 key that signs (review
+			// s26 R1-4): nothing is changed, and the caller is told.
+			return nil, fmt.Errorf("keys: retire %s: nothing was withdrawn: %w", kid, err)
+		}
 		successor = sk
 		info = &KeyInfo{ID: k.id, Algorithm: string(alg), Created: sk.CreatedAt, SignUntil: sk.SignUntil, PublishedUntil: sk.ExpiresAt, Signing: true}
 	}
@@ -860,6 +899,27 @@ func (m *KeyManager) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 	}
 	return info, nil
 }
+
+// refusedHere is why this replica's libcrypto refuses k, a key it made, under
+// KeyConfig.RequireOpenSSL (ErrSuccessorRefused wrapped with the self-test's error); nil when
+// it signs with it, or when libcrypto is not required.
+func (m *KeyManager) refusedHere(k *signingKey) error {
+	if m.cfg.OpenSSL == nil || !m.cfg.RequireOpenSSL || k.alg != jose.RS256 {
+		return nil
+	}
+	if _, err := k.tokenSigner(); err != nil {
+		return err
+	}
+	if k.opensslErr != nil {
+		return fmt.Errorf("%w: %w", ErrSuccessorRefused, k.opensslErr)
+	}
+	return nil
+}
+
+// ErrSuccessorRefused is a withdrawal's refusal under keys.rsa_signer: openssl when this
+// process's libcrypto refuses the successor it made (its self-test fails): withdrawn, the key
+// would leave no RS256 key (or SAML key) that signs here. Nothing was changed.
+var ErrSuccessorRefused = errors.New("this process's OpenSSL cannot sign with the successor it made (keys.rsa_signer: openssl), so the key was not withdrawn")
 
 // ErrRetiredNotReloaded is Retire's error when the key is withdrawn in the store but this
 // process could not read the keys again afterwards: the withdrawal stands (tell the replicas,

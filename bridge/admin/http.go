@@ -33,9 +33,11 @@ import (
 //	POST   /admin/mfa/reset        {"login"|"subject"}   a member's second factors removed, their sessions ended and grants revoked
 //	POST   /admin/mfa/invite       {"login"|"subject"}   a one-time enrolment invitation for the member: {"subject", "code", "expires_at"}, the code shown this once
 //	GET    /admin/log-level        PUT /admin/log-level {"level": "debug"|"info"|"warn"|"error"}
-//	GET    /admin/keys             the published signing keys (kid, alg, signs from/until, in JWKS until)
+//	GET    /admin/keys             the published signing keys (kid, alg, signs from/until, in JWKS until,
+//	                               signing, openssl_refused: this server's OpenSSL refused it)
 //	POST   /admin/keys/{kid}/retire  the key withdrawn now (it may be compromised): it leaves JWKS,
-//	                               tokens it signed stop verifying, a successor signs at once
+//	                               tokens it signed stop verifying, a successor signs at once (409
+//	                               openssl_refused, nothing changed, when OpenSSL refuses it here)
 //	GET    /admin/saml/keys        the SAML signing keys in the metadata (kid, signs from/until,
 //	                               in metadata until, certificate SHA-256)
 //	POST   /admin/saml/keys/{kid}/retire  the SAML key withdrawn now: it leaves the metadata, a
@@ -138,6 +140,8 @@ func (a *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusConflict, "static_client", err.Error())
 	case errors.Is(err, ErrOtherEncryptionKey):
 		writeError(w, http.StatusConflict, "other_encryption_key", err.Error())
+	case errors.Is(err, ErrSuccessorRefused):
+		writeError(w, http.StatusConflict, "openssl_refused", err.Error())
 	default:
 		a.log().ErrorContext(r.Context(), "admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeError(w, http.StatusInternalServerError, "server_error", "the request failed; see the server log")

@@ -27,13 +27,19 @@ type SigningKey struct {
 	SignsFrom   time.Time `json:"signs_from"`
 	SignsUntil  time.Time `json:"signs_until"`
 	InJWKSUntil time.Time `json:"in_jwks_until"`
-	// Signing: it signs its algorithm's tokens now.
+	// Signing: it signs its algorithm's tokens now (on the server that answers: not a key
+	// its libcrypto refused).
 	Signing bool `json:"signing"`
+	// OpenSSLRefused: under keys.rsa_signer: openssl the libcrypto of the server that answers
+	// refused the key (its self-test failed; the error is in that server's log), so it signs
+	// nothing there and the key marked Signing signs instead (sso.KeyInfo.OpenSSLRefused).
+	// The CLI, which holds no keys, never says so.
+	OpenSSLRefused bool `json:"openssl_refused,omitempty"`
 }
 
 func signingKey(k sso.KeyInfo) SigningKey {
 	return SigningKey{ID: k.ID, Algorithm: k.Algorithm, SignsFrom: k.Created, SignsUntil: k.SignUntil,
-		InJWKSUntil: k.PublishedUntil, Signing: k.Signing}
+		InJWKSUntil: k.PublishedUntil, Signing: k.Signing, OpenSSLRefused: k.OpenSSLRefused}
 }
 
 // SigningKeys lists the published signing keys, oldest first; the read is audited
@@ -92,10 +98,17 @@ func retireRefused(err error, what, kid string) error {
 		return fmt.Errorf("%w: no published %s %q", ErrNotFound, what, kid)
 	case errors.Is(err, sso.ErrOtherEncryptionKey):
 		return fmt.Errorf("%w: the %s %s was left as it is; withdraw it with the servers' configuration", ErrOtherEncryptionKey, what, kid)
+	case errors.Is(err, sso.ErrSuccessorRefused):
+		return fmt.Errorf("admin: withdraw %s %s: %w", what, kid, err)
 	default:
 		return fmt.Errorf("admin: withdraw %s %s: %w", what, kid, err)
 	}
 }
+
+// ErrSuccessorRefused is a withdrawal refused under keys.rsa_signer: openssl because this
+// server's libcrypto refuses the successor it made (the HTTP API answers 409): nothing was
+// changed, the key still signs (review s26 R1-4).
+var ErrSuccessorRefused = sso.ErrSuccessorRefused
 
 // ErrOtherEncryptionKey is a withdrawal refused because this process's keys.encryption_key does
 // not open the key (the HTTP API answers 409): nothing was changed.
@@ -135,6 +148,10 @@ type SAMLSigningKey struct {
 	InMetadataUntil time.Time `json:"in_metadata_until"`
 	// Signing: it signs the IdP's responses and requests now.
 	Signing bool `json:"signing"`
+	// OpenSSLRefused: under keys.rsa_signer: openssl the libcrypto of the server that answers
+	// refused the key (its self-test failed; the error is in that server's log), so whatever
+	// it signs there fails until the test, run again at each reload, passes.
+	OpenSSLRefused bool `json:"openssl_refused,omitempty"`
 	// CertificateSHA256 is its certificate's SHA-256 fingerprint (AB:CD:...), as SPs show it.
 	CertificateSHA256 string `json:"certificate_sha256"`
 }

@@ -61,6 +61,8 @@ type KeyRing struct {
 
 	mu   sync.RWMutex
 	keys []*signingKey // not expired, oldest first
+	// genRSA makes the keys (nil: rsa.GenerateKey; tests: a key libcrypto refuses).
+	genRSA func(random io.Reader, bits int) (*rsa.PrivateKey, error)
 }
 
 type signingKey struct {
@@ -372,7 +374,11 @@ func (k *KeyRing) generate(ctx context.Context, now, start time.Time) (*signingK
 
 // newKey makes a key that signs from start for rotateEvery, and its sealed stored form.
 func (k *KeyRing) newKey(now, start time.Time) (*signingKey, *store.SAMLKey, error) {
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	gen := k.genRSA
+	if gen == nil {
+		gen = rsa.GenerateKey
+	}
+	priv, err := gen(rand.Reader, 2048)
 	if err != nil {
 		return nil, nil, fmt.Errorf("saml keys: generate: %w", err)
 	}
@@ -462,6 +468,11 @@ type KeyInfo struct {
 	Created, SignUntil, PublishedUntil time.Time
 	// Signing: it signs the IdP's responses and requests now.
 	Signing bool
+	// OpenSSLRefused: under keys.rsa_signer: openssl this process's libcrypto refused the key
+	// (its self-test failed, the error is in the log), so it signs nothing here until the test,
+	// run again at each rotation or reload, passes. Only a ring that holds the keys (the
+	// server's) knows it.
+	OpenSSLRefused bool
 	// CertSHA256 is its certificate's SHA-256 fingerprint (upper-case hex pairs joined by
 	// colons, as SPs and openssl x509 -fingerprint -sha256 show it).
 	CertSHA256 string
@@ -474,7 +485,17 @@ func (k *KeyRing) Keys(ctx context.Context) ([]KeyInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("saml keys: list: %w", err)
 	}
-	return describe(stored, k.now()), nil
+	list := describe(stored, k.now())
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	for i := range list {
+		for _, key := range k.keys {
+			if _, refused := key.rsa.(refusedSigner); refused && key.id == list[i].ID {
+				list[i].OpenSSLRefused = true
+			}
+		}
+	}
+	return list, nil
 }
 
 // describe is the published keys of stored at now, with the one that signs marked as Signing
@@ -522,8 +543,9 @@ func fingerprint(der []byte) string {
 // reloaded (and the next key made when one is due); the caller tells the other replicas
 // (the bridge's TopicKeys). It returns the successor, nil when none was needed;
 // sso.ErrNotFound when no published key has the id, sso.ErrOtherEncryptionKey when this
-// process's key-encryption key does not open it (nothing changed), and an error wrapping
-// sso.ErrRetiredNotReloaded when the key was withdrawn but reloading failed.
+// process's key-encryption key does not open it (nothing changed), sso.ErrSuccessorRefused
+// under keys.rsa_signer: openssl when libcrypto refuses the successor (nothing changed), and
+// an error wrapping sso.ErrRetiredNotReloaded when the key was withdrawn but reloading failed.
 func (k *KeyRing) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 	stored, err := k.store.SAMLKeys(ctx)
 	if err != nil {
@@ -558,6 +580,11 @@ func (k *KeyRing) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 		key, sk, err := k.newKey(now, now.Add(-time.Minute))
 		if err != nil {
 			return nil, err
+		}
+		if r, refused := key.rsa.(refusedSigner); refused {
+			// Withdrawn, the key would leave nothing that signs SAML here (review s26 R1-4, as
+			// for the OIDC keys): nothing is changed, and the caller is told.
+			return nil, fmt.Errorf("saml keys: withdraw %s: nothing was withdrawn: %w: %w", kid, sso.ErrSuccessorRefused, r.err)
 		}
 		successor = sk
 		info = &KeyInfo{ID: key.id, Created: key.createdAt, SignUntil: key.signUntil, PublishedUntil: key.expiresAt, Signing: true,

@@ -173,6 +173,11 @@ func (c *Console) withdrawalFailed(w http.ResponseWriter, r *http.Request, s *se
 		c.log.ErrorContext(r.Context(), "console: withdraw key refused", "kid", kid, "err", err)
 		c.notRetired(w, r, s, http.StatusConflict, "The "+what+" "+kid+" was left as it is ("+stands+"): "+
 			"this server's keys.encryption_key does not open it, so it was not withdrawn. The server log has the details.")
+	case errors.Is(err, admin.ErrSuccessorRefused):
+		c.log.ErrorContext(r.Context(), "console: withdraw key refused", "kid", kid, "err", err)
+		c.notRetired(w, r, s, http.StatusConflict, "The "+what+" "+kid+" was left as it is ("+stands+"): "+
+			"this server's OpenSSL cannot sign with the new key it made to replace it (keys.rsa_signer: openssl), "+
+			"so withdrawing it would leave nothing that signs here. The server log has the details.")
 	default:
 		c.log.ErrorContext(r.Context(), "console: withdraw key", "kid", kid, "err", err)
 		c.notRetired(w, r, s, http.StatusInternalServerError, "The withdrawal of the "+what+" "+kid+" failed, and whether it "+
