@@ -56,7 +56,8 @@ type KeyConfig struct {
 	// with the current RS256 key (its self-test: the same bytes as crypto/rsa), and a later
 	// RS256 key that fails the self-test does not sign (SigningKey passes it over; an error is
 	// logged, and the test runs again at each Rotate and Reload); a signature libcrypto fails
-	// is an error, never crypto/rsa's, and the next one tries libcrypto again.
+	// is an error, never crypto/rsa's, and the next one tries libcrypto again. Retire refuses a
+	// withdrawal whose successor fails the self-test (ErrSuccessorRefused: nothing changed).
 	RequireOpenSSL bool
 }
 
