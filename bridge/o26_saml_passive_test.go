@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	crewjam "github.com/crewjam/saml"
 
 	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
@@ -42,8 +40,7 @@ func TestO26SAMLPassiveAnswersTheSP(t *testing.T) {
 		st = s
 		return o26FaultStore{Store: s, faults: faults}
 	}
-	e := newEnvDeps(t, false, nil, envDeps{store: open}, func(c *bridge.Config) {
-		c.SAML.ServiceProviders = []config.SAMLServiceProvider{lms.config("lms", "Learning Portal")}
+	e := newEnvDeps(t, false, nil, envDeps{store: open}, withSAMLLMS(lms), func(c *bridge.Config) {
 		c.Policy.Policies = map[string]policy.ClientPolicy{"lms": {AccessRule: `member.extra["region"] == "north" && member.is_current`}}
 	})
 	lms.start(t, e, crewjam.HTTPRedirectBinding, "lms_token")
@@ -70,15 +67,7 @@ func TestO26SAMLPassiveAnswersTheSP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e.dir.Update("alice", admit)
-			jar, _ := cookiejar.New(nil)
-			c := &http.Client{Jar: jar}
-			f := formFields(samlAuthn(t, e, lms, c, nil, nil))
-			resp, err := c.PostForm(e.issuer+saml.PathLogin, map[string][]string{"csrf": {f.Get("csrf")}, "id": {f.Get("id")},
-				"login": {"alice"}, "password": {"alice-password"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
+			c := samlPasswordSignIn(t, e, lms)
 
 			e.dir.Update("alice", tt.change)
 			defer e.dir.Update("alice", admit)

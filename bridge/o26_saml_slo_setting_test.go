@@ -1,21 +1,15 @@
 package bridge_test
 
 import (
-	"context"
-	"encoding/xml"
 	"html"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	crewjam "github.com/crewjam/saml"
 
-	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/saml"
-	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
 // Session 26 (O): the browser's single-logout chain decided at its start which SPs to visit
@@ -26,84 +20,31 @@ import (
 // the SP is left out at its hop, audited logout.untold, and the chain ends on the signed-out
 // page. (TestSAMLBrowserSLOPlainHTTPElsewhere covers the setting as it is at the start.)
 func TestO26SAMLBrowserSLOSettingTurnedOffMidChain(t *testing.T) {
-	const oldBase = "http://old.example.org"
 	lms, old := newSAMLSP(t), newSAMLSP(t)
-	e, a := adminEnv(t, func(c *bridge.Config) {
-		c.SAML.ServiceProviders = []config.SAMLServiceProvider{lms.config("lms", "Learning Portal")}
-	})
-	ctx := context.Background()
+	e, a := adminEnv(t, withSAMLLMS(lms))
 	lms.start(t, e, crewjam.HTTPRedirectBinding, "lms_token")
-	old.start(t, e, crewjam.HTTPRedirectBinding, "old_token")
-	md := old.mw.ServiceProvider.Metadata()
-	d := &md.SPSSODescriptors[0]
-	for i := range d.AssertionConsumerServices {
-		d.AssertionConsumerServices[i].Location = oldBase + "/saml/acs"
-	}
-	d.SingleLogoutServices = []crewjam.Endpoint{{Binding: crewjam.HTTPRedirectBinding, Location: oldBase + "/saml/slo"}}
-	raw, err := xml.Marshal(md)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Stored as registered before the rules, with the opt-in: the chain starts with it in.
-	rec, err := saml.Record(config.SAMLServiceProvider{ID: "oldapp", Name: "Old App", AllowInsecureSOAPSLO: true}, raw, old.entityID(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.CreateSAMLServiceProvider(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
+	samlStartOld(t, e, old, true)
 
 	c := samlClient()
-	index := signInAtSP(t, e, c, lms)
-	subject := identitySubject(t, e, mustMember(t, e, "alice").Key)
-	sessions, err := e.store.Sessions(ctx, subject)
-	if err != nil || len(sessions) != 1 {
-		t.Fatalf("alice's sessions: %+v, %v", sessions, err)
-	}
 	// After the lms participant: the chain visits lms first, then the old SP.
-	if err := e.store.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: sessions[0].ID, SP: old.entityID(),
-		NameID: subject, NameIDFormat: string(crewjam.PersistentNameIDFormat), SessionIndex: index,
-		CreatedAt: time.Now().Add(time.Second), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
+	subject := samlSignInAtBoth(t, e, c, lms, old, time.Second)
 
-	_, body := fetch(t, func() (*http.Response, error) { return c.Get(e.issuer + "/logout") })
-	f := formFields(body)
-	resp, body := fetch(t, func() (*http.Response, error) {
-		return c.PostForm(e.issuer+"/logout", url.Values{"csrf": {f.Get("csrf")}, "t": {f.Get("t")}})
-	})
-	if m := chainRedirect.FindStringSubmatch(body); m == nil || strings.HasPrefix(html.UnescapeString(m[1]), oldBase) {
+	resp, body := samlSignOutAtBridge(t, e, c)
+	if m := chainRedirect.FindStringSubmatch(body); m == nil || strings.HasPrefix(html.UnescapeString(m[1]), samlOldBase) {
 		t.Fatalf("the chain did not start at the lms SP: %s %.600s", resp.Request.URL, body)
 	}
 	// The opt-in is turned off (the admin API) while the browser is at the first SP.
 	a.ok(http.MethodPatch, "/admin/saml/service-providers/oldapp", map[string]any{"allow_insecure_soap_slo": false})
-	var toOld *url.URL
-	for range 8 {
-		m := chainRedirect.FindStringSubmatch(body)
-		if m == nil {
-			break
-		}
-		u, err := url.Parse(html.UnescapeString(m[1]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(u.String(), oldBase) {
-			toOld = u
-			break
-		}
-		resp, body = fetch(t, func() (*http.Response, error) { return c.Get(u.String()) })
-	}
+	resp, body, toOld := samlChainTo(t, c, resp, body, samlOldBase)
 	if toOld != nil {
 		t.Fatalf("allow_insecure_soap_slo turned off mid-chain: the chain still took the browser to %s://%s%s", toOld.Scheme, toOld.Host, toOld.Path)
 	}
 	if resp.Request.URL.Path != "/logout/done" || !strings.Contains(body, `id="signed-out"`) {
 		t.Fatalf("the chain did not end on the signed-out page: %s %.600s", resp.Request.URL, body)
 	}
-	untold, err := e.store.AuditEvents(ctx, store.AuditFilter{Event: "logout.untold", ClientID: "oldapp"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(untold) != 1 || untold[0].Subject != subject || !strings.Contains(untold[0].Detail, oldBase+"/saml/slo") {
+	untold := samlUntold(t, e, "oldapp")
+	if len(untold) != 1 || untold[0].Subject != subject || !strings.Contains(untold[0].Detail, samlOldBase+"/saml/slo") {
 		t.Fatalf("logout.untold events %+v; want one naming alice, the old SP and its endpoint", untold)
 	}
 }
@@ -114,31 +55,10 @@ func TestO26SAMLBrowserSLOSettingTurnedOffMidChain(t *testing.T) {
 // answer is not sent there: the member ends on the page saying the app was not told, audited
 // logout.untold. (TestSAMLOwnLogoutRequestPlainHTTPElsewhere covers the setting at the start.)
 func TestO26SAMLOwnLogoutAnswerSettingTurnedOffMidChain(t *testing.T) {
-	const oldBase = "http://old.example.org"
 	lms, old := newSAMLSP(t), newSAMLSP(t)
-	e, a := adminEnv(t, func(c *bridge.Config) {
-		c.SAML.ServiceProviders = []config.SAMLServiceProvider{lms.config("lms", "Learning Portal")}
-	})
-	ctx := context.Background()
+	e, a := adminEnv(t, withSAMLLMS(lms))
 	lms.start(t, e, crewjam.HTTPRedirectBinding, "lms_token")
-	old.start(t, e, crewjam.HTTPRedirectBinding, "old_token")
-	md := old.mw.ServiceProvider.Metadata()
-	d := &md.SPSSODescriptors[0]
-	for i := range d.AssertionConsumerServices {
-		d.AssertionConsumerServices[i].Location = oldBase + "/saml/acs"
-	}
-	d.SingleLogoutServices = []crewjam.Endpoint{{Binding: crewjam.HTTPRedirectBinding, Location: oldBase + "/saml/slo"}}
-	raw, err := xml.Marshal(md)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := saml.Record(config.SAMLServiceProvider{ID: "oldapp", Name: "Old App", AllowInsecureSOAPSLO: true}, raw, old.entityID(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.store.CreateSAMLServiceProvider(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
+	samlStartOld(t, e, old, true)
 	c := samlClient()
 	c.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
 		if r.URL.Host == "old.example.org" {
@@ -146,17 +66,7 @@ func TestO26SAMLOwnLogoutAnswerSettingTurnedOffMidChain(t *testing.T) {
 		}
 		return nil
 	}
-	index := signInAtSP(t, e, c, lms)
-	subject := identitySubject(t, e, mustMember(t, e, "alice").Key)
-	sessions, err := e.store.Sessions(ctx, subject)
-	if err != nil || len(sessions) != 1 {
-		t.Fatalf("alice's sessions: %+v, %v", sessions, err)
-	}
-	if err := e.store.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: sessions[0].ID, SP: old.entityID(),
-		NameID: subject, NameIDFormat: string(crewjam.PersistentNameIDFormat), SessionIndex: index,
-		CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
+	subject := samlSignInAtBoth(t, e, c, lms, old, 0)
 	req, err := old.mw.ServiceProvider.MakeLogoutRequest(old.mw.ServiceProvider.GetSLOBindingLocation(crewjam.HTTPRedirectBinding), subject)
 	if err != nil {
 		t.Fatal(err)
@@ -171,17 +81,14 @@ func TestO26SAMLOwnLogoutAnswerSettingTurnedOffMidChain(t *testing.T) {
 	}
 	a.ok(http.MethodPatch, "/admin/saml/service-providers/oldapp", map[string]any{"allow_insecure_soap_slo": false})
 	resp, body = walkChain(t, c, resp, body)
-	if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, oldBase) {
+	if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, samlOldBase) {
 		t.Fatalf("allow_insecure_soap_slo turned off mid-chain: the LogoutResponse still went to %s", strings.SplitN(loc, "?", 2)[0])
 	}
 	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != saml.PathSLOUntold || !strings.Contains(body, "was not told") {
 		t.Fatalf("the sign-out did not end on the page saying the app was not told: %d %s %.600s", resp.StatusCode, resp.Request.URL, body)
 	}
-	evs, err := e.store.AuditEvents(ctx, store.AuditFilter{Event: "logout.untold", ClientID: "oldapp"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(evs) != 1 || evs[0].Subject != subject || !strings.Contains(evs[0].Detail, "LogoutResponse") || !strings.Contains(evs[0].Detail, oldBase+"/saml/slo") {
+	evs := samlUntold(t, e, "oldapp")
+	if len(evs) != 1 || evs[0].Subject != subject || !strings.Contains(evs[0].Detail, "LogoutResponse") || !strings.Contains(evs[0].Detail, samlOldBase+"/saml/slo") {
 		t.Fatalf("logout.untold %+v; want one naming alice, the answer and the SP's address", evs)
 	}
 }

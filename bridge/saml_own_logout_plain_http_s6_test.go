@@ -2,18 +2,13 @@ package bridge_test
 
 import (
 	"context"
-	"encoding/xml"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	crewjam "github.com/crewjam/saml"
 
-	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/saml"
-	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
 // TestSAMLOwnLogoutRequestPlainHTTPElsewhere (brief s25 S6 3): an SP registered before session
@@ -28,7 +23,6 @@ import (
 // answer goes there, as before. Before, the browser was always sent to
 // http://old.example.org/saml/slo with the SAMLResponse.
 func TestSAMLOwnLogoutRequestPlainHTTPElsewhere(t *testing.T) {
-	const oldBase = "http://old.example.org"
 	for _, allow := range []bool{false, true} {
 		name := "no opt-in"
 		if allow {
@@ -36,29 +30,10 @@ func TestSAMLOwnLogoutRequestPlainHTTPElsewhere(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			lms, old := newSAMLSP(t), newSAMLSP(t)
-			e := newEnv(t, func(c *bridge.Config) {
-				c.SAML.ServiceProviders = []config.SAMLServiceProvider{lms.config("lms", "Learning Portal")}
-			})
+			e := newEnv(t, withSAMLLMS(lms))
 			ctx := context.Background()
 			lms.start(t, e, crewjam.HTTPRedirectBinding, "lms_token")
-			old.start(t, e, crewjam.HTTPRedirectBinding, "old_token")
-			md := old.mw.ServiceProvider.Metadata()
-			d := &md.SPSSODescriptors[0]
-			for i := range d.AssertionConsumerServices {
-				d.AssertionConsumerServices[i].Location = oldBase + "/saml/acs"
-			}
-			d.SingleLogoutServices = []crewjam.Endpoint{{Binding: crewjam.HTTPRedirectBinding, Location: oldBase + "/saml/slo"}}
-			raw, err := xml.Marshal(md)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec, err := saml.Record(config.SAMLServiceProvider{ID: "oldapp", Name: "Old App", AllowInsecureSOAPSLO: allow}, raw, old.entityID(), time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := e.store.CreateSAMLServiceProvider(ctx, rec); err != nil {
-				t.Fatal(err)
-			}
+			samlStartOld(t, e, old, allow)
 			// The browser does not go to old.example.org (no such host): the redirect there is
 			// the answer, kept.
 			client := func() *http.Client {
@@ -87,17 +62,7 @@ func TestSAMLOwnLogoutRequestPlainHTTPElsewhere(t *testing.T) {
 			}
 
 			c := client()
-			index := signInAtSP(t, e, c, lms)
-			subject := identitySubject(t, e, mustMember(t, e, "alice").Key)
-			sessions, err := e.store.Sessions(ctx, subject)
-			if err != nil || len(sessions) != 1 {
-				t.Fatalf("alice's sessions: %+v, %v", sessions, err)
-			}
-			if err := e.store.AddSAMLParticipant(ctx, &store.SAMLParticipant{SessionID: sessions[0].ID, SP: old.entityID(),
-				NameID: subject, NameIDFormat: string(crewjam.PersistentNameIDFormat), SessionIndex: index,
-				CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
-				t.Fatal(err)
-			}
+			subject := samlSignInAtBoth(t, e, c, lms, old, 0)
 			resp, body := logoutRequest(c, subject)
 			if s, err := e.store.Sessions(ctx, subject); err != nil || len(s) != 0 {
 				t.Fatalf("the SP's LogoutRequest left %d sessions (%v); last page %s %.600s", len(s), err, resp.Request.URL, body)
@@ -105,43 +70,35 @@ func TestSAMLOwnLogoutRequestPlainHTTPElsewhere(t *testing.T) {
 			if _, b := fetch(t, func() (*http.Response, error) { return c.Get(lms.srv.URL + "/app") }); formFields(b).Get("id") == "" {
 				t.Fatalf("lms still signed in: %.400s", b)
 			}
-			untold := func() []*store.AuditEvent {
-				t.Helper()
-				evs, err := e.store.AuditEvents(ctx, store.AuditFilter{Event: "logout.untold", ClientID: "oldapp"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return evs
-			}
 			loc := resp.Header.Get("Location")
 			if allow {
-				if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, oldBase+"/saml/slo?") || !strings.Contains(loc, "SAMLResponse=") {
+				if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, samlOldBase+"/saml/slo?") || !strings.Contains(loc, "SAMLResponse=") {
 					t.Fatalf("with allow_insecure_soap_slo the answer did not go to the SP: %d %q %.400s", resp.StatusCode, loc, body)
 				}
-				if evs := untold(); len(evs) != 0 {
+				if evs := samlUntold(t, e, "oldapp"); len(evs) != 0 {
 					t.Fatalf("with allow_insecure_soap_slo: logout.untold %+v", evs)
 				}
 				return
 			}
-			if strings.HasPrefix(loc, oldBase) {
+			if strings.HasPrefix(loc, samlOldBase) {
 				t.Fatalf("the LogoutResponse was sent to the SP's plain http single logout service: %s", strings.SplitN(loc, "?", 2)[0])
 			}
 			if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != saml.PathSLOUntold ||
 				!strings.Contains(body, "Old App") || !strings.Contains(body, "was not told") {
 				t.Fatalf("the sign-out did not end on the page saying the app was not told: %d %s %.800s", resp.StatusCode, resp.Request.URL, body)
 			}
-			evs := untold()
+			evs := samlUntold(t, e, "oldapp")
 			if len(evs) != 1 || evs[0].Subject != subject || !strings.Contains(evs[0].Detail, "LogoutResponse") ||
-				!strings.Contains(evs[0].Detail, oldBase+"/saml/slo") || !strings.Contains(evs[0].Detail, "allow_insecure_soap_slo") {
+				!strings.Contains(evs[0].Detail, samlOldBase+"/saml/slo") || !strings.Contains(evs[0].Detail, "allow_insecure_soap_slo") {
 				t.Fatalf("logout.untold %+v; want one naming alice, the answer, the SP's address and the opt-in", evs)
 			}
 
 			// No session in this browser (it ended): the same page, one more record.
 			resp, body = logoutRequest(client(), subject)
-			if resp.Request.URL.Path != saml.PathSLOUntold || strings.HasPrefix(resp.Header.Get("Location"), oldBase) {
+			if resp.Request.URL.Path != saml.PathSLOUntold || strings.HasPrefix(resp.Header.Get("Location"), samlOldBase) {
 				t.Fatalf("without a session: ended at %d %s (Location %q) %.400s", resp.StatusCode, resp.Request.URL, resp.Header.Get("Location"), body)
 			}
-			if evs := untold(); len(evs) != 2 {
+			if evs := samlUntold(t, e, "oldapp"); len(evs) != 2 {
 				t.Fatalf("without a session: logout.untold %+v, want a second one", evs)
 			}
 		})

@@ -2,7 +2,6 @@ package bridge_test
 
 import (
 	"context"
-	"encoding/xml"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,9 +10,7 @@ import (
 
 	crewjam "github.com/crewjam/saml"
 
-	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/config"
-	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
@@ -27,37 +24,13 @@ import (
 // there was no such route: the PATCH was the only way in, and it answered only two settings.
 func TestAdminShowsSAMLServiceProvider(t *testing.T) {
 	lms, app, old := newSAMLSP(t), newSAMLSP(t), newSAMLSP(t)
-	e, a := adminEnv(t, func(c *bridge.Config) {
-		c.SAML.ServiceProviders = []config.SAMLServiceProvider{lms.config("lms", "Learning Portal")}
-	})
+	e, a := adminEnv(t, withSAMLLMS(lms))
 	ctx := context.Background()
 	lms.start(t, e, crewjam.HTTPRedirectBinding, "lms_token")
 	app.start(t, e, crewjam.HTTPRedirectBinding, "app_token")
-	old.start(t, e, crewjam.HTTPRedirectBinding, "old_token")
-	register := func(sp *samlSP, settings config.SAMLServiceProvider, md *crewjam.EntityDescriptor) {
-		t.Helper()
-		raw, err := xml.Marshal(md)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, err := saml.Record(settings, raw, sp.entityID(), time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.store.CreateSAMLServiceProvider(ctx, rec); err != nil {
-			t.Fatal(err)
-		}
-	}
-	register(app, config.SAMLServiceProvider{ID: "app", Name: "App", EncryptAssertions: true, Scopes: []string{"openid", "email"}},
+	samlStoreSP(t, e, app, config.SAMLServiceProvider{ID: "app", Name: "App", EncryptAssertions: true, Scopes: []string{"openid", "email"}},
 		app.mw.ServiceProvider.Metadata())
-	const oldBase = "http://old.example.org"
-	md := old.mw.ServiceProvider.Metadata()
-	d := &md.SPSSODescriptors[0]
-	for i := range d.AssertionConsumerServices {
-		d.AssertionConsumerServices[i].Location = oldBase + "/saml/acs"
-	}
-	d.SingleLogoutServices = []crewjam.Endpoint{{Binding: crewjam.HTTPRedirectBinding, Location: oldBase + "/saml/slo"}}
-	register(old, config.SAMLServiceProvider{ID: "oldapp", Name: "Old App"}, md) // as before the rules
+	samlStartOld(t, e, old, false) // as before the rules
 
 	wantNotAfter := func(sp *samlSP) string { return sp.cert.NotAfter.UTC().Format(time.RFC3339) }
 	for _, tc := range []struct {
@@ -101,7 +74,7 @@ func TestAdminShowsSAMLServiceProvider(t *testing.T) {
 		}},
 		{"refused for sign-ins", "oldapp", func(m map[string]any) string {
 			switch {
-			case m["served"] != false || !strings.Contains(m["unusable"].(string), oldBase) || m["gets_logouts"] != true:
+			case m["served"] != false || !strings.Contains(m["unusable"].(string), samlOldBase) || m["gets_logouts"] != true:
 				return "unusable"
 			case !strings.Contains(m["browser_logout_untold"].(string), "allow_insecure_soap_slo"):
 				return "browser_logout_untold"

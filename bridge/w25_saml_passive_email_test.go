@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/xml"
-	"net/http"
-	"net/http/cookiejar"
 	"strings"
 	"testing"
 	"time"
@@ -25,8 +23,7 @@ import (
 // still renders the HTML "membership system unavailable" page to a request that may show none.
 func TestW25SAMLPassiveEmailNameIDWhileAMSDownAnswersTheSP(t *testing.T) {
 	lms, events := newSAMLSP(t), newSAMLSP(t)
-	e := newEnvDeps(t, false, nil, envDeps{profileCache: true}, func(c *bridge.Config) {
-		c.SAML.ServiceProviders = []config.SAMLServiceProvider{lms.config("lms", "Learning Portal")}
+	e := newEnvDeps(t, false, nil, envDeps{profileCache: true}, withSAMLLMS(lms), func(c *bridge.Config) {
 		c.Policy.EmailVerified = true
 	})
 	lms.start(t, e, crewjam.HTTPRedirectBinding, "lms_token")
@@ -44,15 +41,7 @@ func TestW25SAMLPassiveEmailNameIDWhileAMSDownAnswersTheSP(t *testing.T) {
 		t.Fatalf("register events SP: %v", err)
 	}
 
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
-	f := formFields(samlAuthn(t, e, events, c, nil, nil))
-	resp, err := c.PostForm(e.issuer+saml.PathLogin, map[string][]string{"csrf": {f.Get("csrf")}, "id": {f.Get("id")},
-		"login": {"alice"}, "password": {"alice-password"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	c := samlPasswordSignIn(t, e, events)
 	// A second sign-in from the session reads the member through the cache (and warms it).
 	passive := true
 	if body := samlAuthn(t, e, events, c, &passive, nil); !strings.Contains(body, `name="SAMLResponse"`) {
