@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
@@ -156,11 +157,19 @@ func newEnvAt(t testing.TB, ln net.Listener, issuer string, demo bool, dir legac
 		}
 		conn, amsSim = sim, sim.Simulator()
 	}
+	// The keys an earlier bridge of the same place in a test made, when its settings are these
+	// (keys_shared_test.go): RSA key generation was most of the package's time.
+	var issuerHost string
+	if u, err := url.Parse(issuer); err == nil {
+		issuerHost = u.Hostname()
+	}
+	keep := sharedBridgeKeys(t, st, cfg, issuerHost, deps.logger != nil)
 	b, err := bridge.New(ctx, bridge.Deps{Config: cfg, Store: bst, Directory: dir, Connector: conn,
 		SigningKeyEncryption: make([]byte, 32), Logger: log, Metrics: deps.metrics, SharedThrottles: deps.sharedThrottles})
 	if err != nil {
 		t.Fatal(err)
 	}
+	keep()
 	srv := httptest.NewUnstartedServer(b.Handler())
 	srv.Listener.Close()
 	// Connections as serve has them (cmd/ssobridge): deadlines recorded by LazyDeadlines,

@@ -63,9 +63,7 @@ func newSAMLSP(t *testing.T) *samlSP {
 	}))
 	t.Cleanup(sp.srv.Close)
 	var err error
-	if sp.key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-		t.Fatal(err)
-	}
+	sp.key = spKey(t) // distinct from the test's other SPs' (keys_shared_test.go)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test sp"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &sp.key.PublicKey, sp.key)
