@@ -171,7 +171,7 @@ func TestBrowserSignOutAllDevices(t *testing.T) {
 		}
 	})
 	rp.connect(e)
-	one := bridgetest.Chrome(t, 2*time.Minute)
+	one := chrome(t, 2*time.Minute)
 	signIn := func(ctx context.Context) {
 		t.Helper()
 		if err := chromedp.Do(ctx, chromedp.Navigate(rp.srv.URL+"/start"), chromedp.WaitVisible(css("#login"))); err != nil {

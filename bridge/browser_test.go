@@ -14,14 +14,13 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/config"
 )
 
-// newChrome starts headless Chromium for one test (bridgetest.Chrome).
+// newChrome is headless Chromium for one test (chrome: a browser context of the shared one).
 func newChrome(t *testing.T) context.Context {
 	t.Helper()
-	return bridgetest.Chrome(t, 60*time.Second)
+	return chrome(t, 60*time.Second)
 }
 
 // relyingParty is a tiny server-side app: it starts sign-in, takes the code at /callback,

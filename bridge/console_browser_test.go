@@ -18,7 +18,6 @@ import (
 
 	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/admin"
-	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -57,7 +56,7 @@ func consoleEnvWith(t *testing.T, demo bool) (*env, string) {
 // consoleChrome is headless Chromium at a phone's size (360x740).
 func consoleChrome(t *testing.T) context.Context {
 	t.Helper()
-	ctx := bridgetest.Chrome(t, 3*time.Minute)
+	ctx := chrome(t, 3*time.Minute)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 740)); err != nil {
 		t.Fatal(err)
 	}

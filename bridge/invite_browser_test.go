@@ -9,7 +9,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/store"
 )
 
@@ -24,7 +23,7 @@ func TestBrowserFirstPasskeyInvitation(t *testing.T) {
 	e := newEnvDeps(t, false, nil, envDeps{}, addClient, localhostIssuer, invitationFirst)
 	e.issuer = strings.Replace(e.issuer, "127.0.0.1", "localhost", 1)
 	rp.connect(e)
-	ctx := bridgetest.Chrome(t, 3*time.Minute)
+	ctx := chrome(t, 3*time.Minute)
 
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(rp.srv.URL+"/start"),
@@ -115,7 +114,7 @@ func TestBrowserFirstTOTPInvitation(t *testing.T) {
 		}
 	})
 	rp.connect(e)
-	ctx := bridgetest.Chrome(t, 3*time.Minute)
+	ctx := chrome(t, 3*time.Minute)
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(rp.srv.URL+"/start"),
 		chromedp.WaitVisible(css("#login")),

@@ -429,7 +429,7 @@ func TestSAMLBrowserSecondFactor(t *testing.T) {
 	pw := e.browser()
 	e.signIn(pw, web.AuthCodeURL("s", oidc.Nonce("n")), "alice", "alice-password")
 	secret, _ := enrolTOTP(t, e, pw)
-	ctx := bridgetest.Chrome(t, 2*time.Minute)
+	ctx := chrome(t, 2*time.Minute)
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(lms.srv.URL+"/app")); err != nil {
 		t.Fatal(err)

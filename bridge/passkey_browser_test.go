@@ -12,7 +12,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/legacy"
 )
@@ -46,7 +45,7 @@ func TestBrowserPasskeys(t *testing.T) {
 		func(c *bridge.Config) { c.Admin.Token = adminToken })
 	e.issuer = strings.Replace(e.issuer, "127.0.0.1", "localhost", 1)
 	rp.connect(e)
-	ctx := bridgetest.Chrome(t, 3*time.Minute)
+	ctx := chrome(t, 3*time.Minute)
 
 	signOut := func() {
 		t.Helper()

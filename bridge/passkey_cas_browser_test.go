@@ -9,8 +9,6 @@ import (
 
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
-
-	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 )
 
 // TestBrowserPasskeyNoSessionBeforeRequest: a passkey sign-in for an app writes no session when
@@ -24,7 +22,7 @@ func TestBrowserPasskeyNoSessionBeforeRequest(t *testing.T) {
 	e := newEnvDeps(t, false, nil, envDeps{}, addClient, localhostIssuer)
 	e.issuer = strings.Replace(e.issuer, "127.0.0.1", "localhost", 1)
 	rp.connect(e)
-	ctx := bridgetest.Chrome(t, 3*time.Minute)
+	ctx := chrome(t, 3*time.Minute)
 	live := func() int {
 		t.Helper()
 		l, err := e.store.Sessions(context.Background(), "")

@@ -7,8 +7,6 @@ import (
 
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
-
-	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 )
 
 // TestBrowserPasskeyFinishKeptCeremony (brief s21 Q2 item 4, closing s20 Q's note): in Chromium
@@ -24,7 +22,7 @@ func TestBrowserPasskeyFinishKeptCeremony(t *testing.T) {
 	e := newEnvDeps(t, false, nil, envDeps{}, addClient, localhostIssuer, invitationFirst)
 	e.issuer = strings.Replace(e.issuer, "127.0.0.1", "localhost", 1)
 	rp.connect(e)
-	ctx := bridgetest.Chrome(t, 3*time.Minute)
+	ctx := chrome(t, 3*time.Minute)
 
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(rp.srv.URL+"/start"),

@@ -31,7 +31,6 @@ import (
 	"github.com/crewjam/saml/samlsp"
 
 	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/policy"
 	"github.com/ssobridge/ssobridge/bridge/saml"
@@ -220,7 +219,7 @@ func reaches(t *testing.T, ctx context.Context, path string) {
 // refused by a members-only SP.
 func TestSAMLBrowser(t *testing.T) {
 	e, lms, events, rp := samlEnv(t)
-	ctx := bridgetest.Chrome(t, 3*time.Minute)
+	ctx := chrome(t, 3*time.Minute)
 
 	// SP-initiated, HTTP-Redirect binding: the bridge's login page, then the app.
 	if err := chromedp.Do(ctx, chromedp.Navigate(lms.srv.URL+"/app")); err != nil {

@@ -19,7 +19,6 @@ import (
 	crewjam "github.com/crewjam/saml"
 
 	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/bridgetest"
 	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/saml"
 )
@@ -75,7 +74,7 @@ func chainEnv(t *testing.T) (*env, *samlSP, *samlSP, *relyingParty, *atomic.Bool
 // frame are third-party cookies.)
 func TestSAMLFrontChannelBrowser(t *testing.T) {
 	e, lms, jobs, rp, broken := chainEnv(t)
-	ctx := bridgetest.Chrome(t, 3*time.Minute)
+	ctx := chrome(t, 3*time.Minute)
 	go_ := func(u string) {
 		t.Helper()
 		if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
