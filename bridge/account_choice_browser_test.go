@@ -14,6 +14,7 @@ import (
 // the same request and another member signs in; the app gets that member; the next
 // select_account names them, and "Continue as" goes straight to the app.
 func TestBrowserSelectAccount(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	rp, addClient := newRelyingParty(t)
 	e := newEnv(t, addClient)
 	rp.connect(e)

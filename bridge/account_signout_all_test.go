@@ -161,6 +161,7 @@ func TestAccountSignOutAllDevices(t *testing.T) {
 // devices from the account page; the other is signed out (the app asks it to sign in again) and
 // the app got a logout token for each browser's session.
 func TestBrowserSignOutAllDevices(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	rec, got := logoutRecorder(t)
 	rp, addClient := newRelyingParty(t)
 	e := newEnv(t, addClient, func(c *bridge.Config) {

@@ -13,6 +13,7 @@ import (
 // posted from another browser is refused; the member signs in; the back button goes through
 // the session straight back to the app.
 func TestBrowserLoginAtAuthorize(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	rp, addClient := newRelyingParty(t)
 	e := newEnv(t, addClient)
 	rp.connect(e)

@@ -85,6 +85,7 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 }
 
 func TestBrowserLogin(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	rp, addClient := newRelyingParty(t)
 	e := newEnv(t, addClient)
 	rp.connect(e)
@@ -128,6 +129,7 @@ func TestBrowserLogin(t *testing.T) {
 }
 
 func TestBrowserPlayground(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	e := newEnv(t)
 	ctx := newChrome(t)
 	err := chromedp.Do(ctx,
@@ -165,6 +167,7 @@ func TestBrowserPlayground(t *testing.T) {
 // TestBrowserHandoff: the member signs in on the (simulated) AMS website, whose SSO iPart posts
 // to the bridge, and arrives at the app with a valid ID token, in a real browser.
 func TestBrowserHandoff(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	rp, addClient := newRelyingParty(t)
 	e := newEnvWith(t, true, addClient)
 	rp.connect(e)

@@ -17,6 +17,10 @@ import (
 // started by the first and stopped by TestMain, and each test gets its own browser context
 // (Target.createBrowserContext: its own cookies, storage, cache and permissions, as a fresh
 // profile had; disposed when the test ends) in a new tab, with the test's own deadline.
+// The browser tests are t.Parallel (each has its own bridge, servers and browser context, and
+// no package state but the mutex-held shared keys): they run two at a time (go test's
+// -parallel, GOMAXPROCS) after the serial tests, while Chromium's processes and the Go side
+// wait on each other.
 
 // sharedChromium is the package's one Chromium (started on first use).
 var sharedChromium struct {

@@ -24,6 +24,7 @@ import (
 // open for up to 12 hours. Each console session so ended has its console.session_ended audit
 // row (before session 14, a trigger ended it without one).
 func TestConsoleEndsWithBridgeSession(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	e, console := consoleEnvWith(t, true)
 	ctx := consoleChrome(t)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

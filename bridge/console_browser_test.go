@@ -145,6 +145,7 @@ func waitNewPage(ctx context.Context) error {
 // TestConsoleBrowser: an administrator signs in through the bridge and uses every page in a
 // phone-sized browser; every change is in the audit log with the administrator's subject.
 func TestConsoleBrowser(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	e, console := consoleEnv(t)
 	ctx := consoleChrome(t)
 
@@ -349,6 +350,7 @@ func consoleCookie(t *testing.T, ctx context.Context, console string) *network.C
 // nothing; a member without a console role gets a clear 403 page; the admin API's token does
 // not open the console, and the console's cookie does not open the API.
 func TestConsoleRefusals(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	e, console := consoleEnv(t)
 	bg := context.Background()
 	if _, _, err := e.bridge.Admin().CreateClient(bg, "test", adminClientReg("victim")); err != nil {

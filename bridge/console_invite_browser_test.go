@@ -21,6 +21,7 @@ import (
 // and it enrols the member's first factor. A POST without the console's CSRF token issues none
 // (TestConsoleRefusals checks the token for every POST).
 func TestConsoleIssueInvite(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	aln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 // withdraws the one that signs through its confirmation step, and the key leaves JWKS at once, a
 // successor signs, and the withdrawal is in the audit log under the administrator's name.
 func TestConsoleWithdrawsKey(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	e, console := consoleEnv(t)
 	ctx := consoleChrome(t)
 	jwks := func() string {

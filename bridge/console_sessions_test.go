@@ -20,6 +20,7 @@ import (
 // in it for up to 12 hours), and an administrator ending the member's sessions through the
 // admin API ends their console session too.
 func TestConsoleSignOutEndsSession(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	e, console := consoleEnv(t)
 	bg := context.Background()
 	ctx := consoleChrome(t)

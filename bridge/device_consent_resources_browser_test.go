@@ -22,6 +22,7 @@ import (
 // device, and the access token it gets is for exactly the services the consent page named.
 // Before, the consent page named the app and its scopes only (#consent-resources missing).
 func TestBrowserDeviceConsentNamesResources(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	const media, orders, archive = "https://media.example.org/api", "https://orders.example.org", "https://archive.example.org"
 	e := grantEnv(t, func(c *bridge.Config) {
 		for i := range c.Clients {

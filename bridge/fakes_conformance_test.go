@@ -25,6 +25,7 @@ func TestStoreFakesConformance(t *testing.T) {
 		{"beforeFactorWrite", func(s store.Store) store.Store { return &beforeFactorWrite{Store: s} }},
 	} {
 		t.Run(fake.name, func(t *testing.T) {
+			t.Parallel() // each fake over its own in-memory store
 			storetest.Run(t, func(t *testing.T) store.Store {
 				s, err := sqlite.Open(t.Context(), sqlite.Memory)
 				if err != nil {

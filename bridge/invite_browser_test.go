@@ -19,6 +19,7 @@ import (
 // on the device is not stored (one answer, which does not say why), and with the code it is
 // added, the code used in the same transaction.
 func TestBrowserFirstPasskeyInvitation(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	rp, addClient := newRelyingParty(t)
 	e := newEnvDeps(t, false, nil, envDeps{}, addClient, localhostIssuer, invitationFirst)
 	e.issuer = strings.Replace(e.issuer, "127.0.0.1", "localhost", 1)
@@ -105,6 +106,7 @@ func TestBrowserFirstPasskeyInvitation(t *testing.T) {
 // sign-in step: the step refuses the authenticator's code without the invitation code, and
 // with it enrols and goes on to the app.
 func TestBrowserFirstTOTPInvitation(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	rp, addClient := newRelyingParty(t)
 	e := newEnvDeps(t, false, nil, envDeps{}, addClient, invitationFirst, func(c *bridge.Config) {
 		for i := range c.Clients {

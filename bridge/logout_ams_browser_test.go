@@ -15,6 +15,7 @@ import (
 // sign-out link (a top-level navigation with its Referer) still ends it. Before, the image
 // signed every viewer of the page out.
 func TestBrowserAMSSignOutNotBySubresource(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	rp, addClient := newRelyingParty(t)
 	e := newEnvWith(t, true, addClient)
 	rp.connect(e)

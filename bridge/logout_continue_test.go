@@ -22,6 +22,7 @@ import (
 // by itself (it stopped on "You are signed out" with a Continue link), under the page's CSP
 // (no inline script).
 func TestBrowserFrontChannelLogoutContinues(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	rp, addClient := newRelyingParty(t)
 	var fclHits atomic.Int32
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -424,6 +424,7 @@ func TestHeldSignInStepOutOfOrder(t *testing.T) {
 // uses an authenticator app: SP-initiated sign-in, the password on the bridge's page, the
 // second-factor step naming the app, then the SP's page with the member's NameID.
 func TestSAMLBrowserSecondFactor(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	e, lms, _, _ := samlEnv(t)
 	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
 	pw := e.browser()

@@ -54,6 +54,7 @@ func fitsWidth(t *testing.T, ctx context.Context, page string) {
 // (and its error), sign-out (confirmation and done), and the error pages (404, a protocol
 // error).
 func TestMemberPagesFit360(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	const long = "Journal of the International Association for Extraordinarily Long Application Names"
 	// The app: a page the browser arrives at once the sign-in has ended.
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -38,6 +38,7 @@ func lastLogin(t *testing.T, e *env) string {
 // with it alone (no login typed), uses it as the second factor after the password, is refused
 // like after a password once the AMS disables the account, and removes it.
 func TestBrowserPasskeys(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	rp, addClient := newRelyingParty(t)
 	// With the profile cache in front of the AMS, as in production: a passkey sign-in must still
 	// see an account the AMS disabled a moment ago (review s4).

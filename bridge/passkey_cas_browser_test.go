@@ -18,6 +18,7 @@ import (
 // followed gets the app its code, the other is refused; one session. Before, each accepted
 // passkey wrote its session at once (the login page completed the request afterwards).
 func TestBrowserPasskeyNoSessionBeforeRequest(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	rp, addClient := newRelyingParty(t)
 	e := newEnvDeps(t, false, nil, envDeps{}, addClient, localhostIssuer)
 	e.issuer = strings.Replace(e.issuer, "127.0.0.1", "localhost", 1)

@@ -18,6 +18,7 @@ import (
 // the device. Before, static/passkeys.js asked for a reload, which lost the ceremony (and left a
 // passkey on the device the bridge never stored).
 func TestBrowserPasskeyInviteFieldKeepsCeremony(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	rp, addClient := newRelyingParty(t)
 	e := newEnvDeps(t, false, nil, envDeps{}, addClient, localhostIssuer, invitationFirst)
 	e.issuer = strings.Replace(e.issuer, "127.0.0.1", "localhost", 1)

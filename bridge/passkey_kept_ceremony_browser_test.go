@@ -18,6 +18,7 @@ import (
 // static/passkeys.js began the whole registration again, so the authenticator made a second
 // passkey and the first was left on the device, unknown to the bridge.
 func TestBrowserPasskeyFinishKeptCeremony(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	rp, addClient := newRelyingParty(t)
 	e := newEnvDeps(t, false, nil, envDeps{}, addClient, localhostIssuer, invitationFirst)
 	e.issuer = strings.Replace(e.issuer, "127.0.0.1", "localhost", 1)

@@ -218,6 +218,7 @@ func reaches(t *testing.T, ctx context.Context, path string) {
 // bridge and at an SP, IdP-initiated sign-in from the account page, and a lapsed member
 // refused by a members-only SP.
 func TestSAMLBrowser(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	e, lms, events, rp := samlEnv(t)
 	ctx := chrome(t, 3*time.Minute)
 

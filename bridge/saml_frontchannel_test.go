@@ -73,6 +73,7 @@ func chainEnv(t *testing.T) (*env, *samlSP, *samlSP, *relyingParty, *atomic.Bool
 // (Frames, as before, cannot do this once SPs are on other sites: their session cookies in a
 // frame are third-party cookies.)
 func TestSAMLFrontChannelBrowser(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	e, lms, jobs, rp, broken := chainEnv(t)
 	ctx := chrome(t, 3*time.Minute)
 	go_ := func(u string) {

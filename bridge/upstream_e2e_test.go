@@ -200,6 +200,7 @@ func (f *federation) signOutDown(t *testing.T, ctx context.Context) {
 // password, once; then the upstream alone signs the member in (amr fed); the account page lists
 // the link and removes it, after which the upstream asks for the password again.
 func TestBrowserUpstreamLinkByPassword(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	f := newFederation(t, false, nil)
 	ctx := newChrome(t)
 
@@ -271,6 +272,7 @@ func TestBrowserUpstreamLinkByPassword(t *testing.T) {
 // TestBrowserUpstreamLinkByEmail: automatic linking by e-mail happens only when the provider
 // allows it, the upstream says the address is verified and exactly one active member has it.
 func TestBrowserUpstreamLinkByEmail(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	for _, tc := range []struct {
 		name        string
 		verified    bool
@@ -317,6 +319,7 @@ func TestBrowserUpstreamLinkByEmail(t *testing.T) {
 // lapsed member does not get into an app that requires a current membership, an expired AMS
 // account does not sign in at all.
 func TestBrowserUpstreamLapsedMemberRefused(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	f := newFederation(t, true, func(p *upstream.ProviderConfig) { p.LinkByEmail = true }, func(c *bridge.Config) {
 		c.Provisioning = map[string]provisioning.Target{"browserapp": {RequireCurrent: true, AllowInternal: true,
 			Settings: &webhook.Config{URL: "http://127.0.0.1:9/hook", Secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}
@@ -674,6 +677,7 @@ func mainText(t *testing.T, ctx context.Context) string {
 // expired; after linking, signing out at the upstream ends the bridge session through the
 // upstream's back-channel logout, so the app's next sign-in shows the login page again.
 func TestBrowserUpstreamReplayTamperAndLogout(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	f := newFederation(t, false, nil)
 	ctx := newChrome(t)
 	f.upstreamSignIn(t, ctx, "alice", "alice-password", "#link-submit")
@@ -722,6 +726,7 @@ func TestBrowserUpstreamReplayTamperAndLogout(t *testing.T) {
 // TestBrowserUpstreamWrongIssuer: the button of a provider whose discovery names another
 // issuer leads to a clear page, not to the provider.
 func TestBrowserUpstreamWrongIssuer(t *testing.T) {
+	t.Parallel() // a browser test: with the others, after the serial tests (chrome_shared_test.go)
 	f := newFederation(t, true, func(p *upstream.ProviderConfig) {
 		p.Issuer = strings.Replace(p.Issuer, "localhost", "127.0.0.1", 1)
 	})
