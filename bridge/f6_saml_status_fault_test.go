@@ -6,15 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	crewjam "github.com/crewjam/saml"
 
-	"github.com/ssobridge/ssobridge/bridge"
-	"github.com/ssobridge/ssobridge/bridge/config"
 	"github.com/ssobridge/ssobridge/bridge/saml"
 	"github.com/ssobridge/ssobridge/bridge/store"
 	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
@@ -40,22 +37,11 @@ func (s f6SAMLCompleteFaultStore) CompleteSAMLRequest(ctx context.Context, id, b
 // signal. It is a server fault: a 5xx, no saml.request_used row. A lost compare-and-set stays
 // "already used" (TestSAMLPassiveAndForceAuthn and the replay tests keep that).
 func TestF6SAMLStatusStoreFaultIsNotUsed(t *testing.T) {
-	var st *sqlite.Store
 	fail := new(atomic.Bool)
-	path := filepath.Join(t.TempDir(), "bridge.db")
-	open := func(t testing.TB) store.Store {
-		s, err := sqlite.Open(t.Context(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		st = s
-		return f6SAMLCompleteFaultStore{Store: s, fail: fail}
-	}
+	ws := newWrappedSQLite(t, func(s *sqlite.Store) store.Store { return f6SAMLCompleteFaultStore{Store: s, fail: fail} })
 	lms := newSAMLSP(t)
-	e := newEnvDeps(t, false, nil, envDeps{store: open}, func(c *bridge.Config) {
-		c.SAML.ServiceProviders = []config.SAMLServiceProvider{lms.config("lms", "Learning Portal")}
-	})
+	e := newEnvDeps(t, false, nil, envDeps{store: ws.open}, withSAMLLMS(lms))
+	st := ws.st
 	lms.start(t, e, crewjam.HTTPRedirectBinding, "lms_token")
 
 	jar, _ := cookiejar.New(nil)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -25,18 +24,9 @@ import (
 // passkey passes. Taking the ceremony's fault was "This sign-in step had expired" (400).
 func TestO26PasskeyStepStoreFaultIsAServerFault(t *testing.T) {
 	faults := &o26Faults{}
-	var st *sqlite.Store
-	path := filepath.Join(t.TempDir(), "bridge.db")
-	open := func(t testing.TB) store.Store {
-		s, err := sqlite.Open(t.Context(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		st = s
-		return o26FaultStore{Store: s, faults: faults}
-	}
-	e := newEnvDeps(t, false, nil, envDeps{store: open}, localhostIssuer)
+	ws := newWrappedSQLite(t, func(s *sqlite.Store) store.Store { return o26FaultStore{Store: s, faults: faults} })
+	e := newEnvDeps(t, false, nil, envDeps{store: ws.open}, localhostIssuer)
+	st := ws.st
 	e.issuer = strings.Replace(e.issuer, "127.0.0.1", "localhost", 1)
 	web, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInHeader)
 	ctx := t.Context()

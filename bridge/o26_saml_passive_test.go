@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,18 +28,8 @@ import (
 func TestO26SAMLPassiveAnswersTheSP(t *testing.T) {
 	lms := newSAMLSP(t)
 	faults := &o26Faults{}
-	var st *sqlite.Store
-	path := filepath.Join(t.TempDir(), "bridge.db")
-	open := func(t testing.TB) store.Store {
-		s, err := sqlite.Open(t.Context(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		st = s
-		return o26FaultStore{Store: s, faults: faults}
-	}
-	e := newEnvDeps(t, false, nil, envDeps{store: open}, withSAMLLMS(lms), func(c *bridge.Config) {
+	ws := newWrappedSQLite(t, func(s *sqlite.Store) store.Store { return o26FaultStore{Store: s, faults: faults} })
+	e := newEnvDeps(t, false, nil, envDeps{store: ws.open}, withSAMLLMS(lms), func(c *bridge.Config) {
 		c.Policy.Policies = map[string]policy.ClientPolicy{"lms": {AccessRule: `member.extra["region"] == "north" && member.is_current`}}
 	})
 	lms.start(t, e, crewjam.HTTPRedirectBinding, "lms_token")
@@ -88,7 +77,7 @@ func TestO26SAMLPassiveAnswersTheSP(t *testing.T) {
 				t.Fatalf("passive request (%s): %.800s, want the status Responder, second-level %q, no assertion", tt.name, doc, tt.second)
 			}
 			if tt.event != "" {
-				evs, err := st.AuditEvents(t.Context(), store.AuditFilter{Event: tt.event})
+				evs, err := ws.st.AuditEvents(t.Context(), store.AuditFilter{Event: tt.event})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -95,16 +94,8 @@ func (s o26FaultStore) EndSessionWithEvents(ctx context.Context, sessionID strin
 // fails to evaluate for a member without the extra column "region".
 func o26FaultEnv(t *testing.T, mutate ...func(*bridge.Config)) (*env, *o26Faults) {
 	faults := &o26Faults{}
-	path := filepath.Join(t.TempDir(), "bridge.db")
-	open := func(t testing.TB) store.Store {
-		s, err := sqlite.Open(t.Context(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return o26FaultStore{Store: s, faults: faults}
-	}
-	e := newEnvDeps(t, false, nil, envDeps{store: open}, append([]func(*bridge.Config){func(c *bridge.Config) {
+	ws := newWrappedSQLite(t, func(s *sqlite.Store) store.Store { return o26FaultStore{Store: s, faults: faults} })
+	e := newEnvDeps(t, false, nil, envDeps{store: ws.open}, append([]func(*bridge.Config){func(c *bridge.Config) {
 		if c.Policy.Policies == nil {
 			c.Policy.Policies = map[string]policy.ClientPolicy{}
 		}
