@@ -59,23 +59,9 @@ func TestO26SAMLOwnLogoutAnswerSettingTurnedOffMidChain(t *testing.T) {
 	e, a := adminEnv(t, withSAMLLMS(lms))
 	lms.start(t, e, crewjam.HTTPRedirectBinding, "lms_token")
 	samlStartOld(t, e, old, true)
-	c := samlClient()
-	c.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
-		if r.URL.Host == "old.example.org" {
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}
+	c := samlOldClient()
 	subject := samlSignInAtBoth(t, e, c, lms, old, 0)
-	req, err := old.mw.ServiceProvider.MakeLogoutRequest(old.mw.ServiceProvider.GetSLOBindingLocation(crewjam.HTTPRedirectBinding), subject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := old.mw.ServiceProvider.RedirectLogoutRequestURL(req, "rs-old")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, body := fetch(t, func() (*http.Response, error) { return c.Get(u.String()) })
+	resp, body := samlOldLogoutRequest(t, c, old, subject)
 	if m := chainRedirect.FindStringSubmatch(body); m == nil || !strings.HasPrefix(html.UnescapeString(m[1]), lms.srv.URL) {
 		t.Fatalf("the chain did not start at the lms SP: %d %s %.600s", resp.StatusCode, resp.Request.URL, body)
 	}

@@ -152,3 +152,32 @@ func samlPasswordSignIn(t *testing.T, e *env, sp *samlSP) *http.Client {
 	resp.Body.Close()
 	return c
 }
+
+// samlOldClient is samlClient that does not follow a redirect to the old SP (no such host):
+// the redirect there is the answer, kept.
+func samlOldClient() *http.Client {
+	c := samlClient()
+	c.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
+		if r.URL.Host == "old.example.org" {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	return c
+}
+
+// samlOldLogoutRequest has the browser c take the old SP's own signed LogoutRequest for nameID
+// (HTTP-Redirect, RelayState rs-old) to the bridge's single logout service (the IdP's
+// metadata) and returns the first page.
+func samlOldLogoutRequest(t *testing.T, c *http.Client, old *samlSP, nameID string) (*http.Response, string) {
+	t.Helper()
+	req, err := old.mw.ServiceProvider.MakeLogoutRequest(old.mw.ServiceProvider.GetSLOBindingLocation(crewjam.HTTPRedirectBinding), nameID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := old.mw.ServiceProvider.RedirectLogoutRequestURL(req, "rs-old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fetch(t, func() (*http.Response, error) { return c.Get(u.String()) })
+}

@@ -36,32 +36,13 @@ func TestSAMLOwnLogoutRequestPlainHTTPElsewhere(t *testing.T) {
 			samlStartOld(t, e, old, allow)
 			// The browser does not go to old.example.org (no such host): the redirect there is
 			// the answer, kept.
-			client := func() *http.Client {
-				c := samlClient()
-				c.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
-					if r.URL.Host == "old.example.org" {
-						return http.ErrUseLastResponse
-					}
-					return nil
-				}
-				return c
-			}
 			logoutRequest := func(c *http.Client, nameID string) (*http.Response, string) {
 				t.Helper()
-				// Addressed to the bridge's single logout service (the IdP's metadata), signed.
-				req, err := old.mw.ServiceProvider.MakeLogoutRequest(old.mw.ServiceProvider.GetSLOBindingLocation(crewjam.HTTPRedirectBinding), nameID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				u, err := old.mw.ServiceProvider.RedirectLogoutRequestURL(req, "rs-old")
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp, body := fetch(t, func() (*http.Response, error) { return c.Get(u.String()) })
+				resp, body := samlOldLogoutRequest(t, c, old, nameID)
 				return walkChain(t, c, resp, body)
 			}
 
-			c := client()
+			c := samlOldClient()
 			subject := samlSignInAtBoth(t, e, c, lms, old, 0)
 			resp, body := logoutRequest(c, subject)
 			if s, err := e.store.Sessions(ctx, subject); err != nil || len(s) != 0 {
@@ -94,7 +75,7 @@ func TestSAMLOwnLogoutRequestPlainHTTPElsewhere(t *testing.T) {
 			}
 
 			// No session in this browser (it ended): the same page, one more record.
-			resp, body = logoutRequest(client(), subject)
+			resp, body = logoutRequest(samlOldClient(), subject)
 			if resp.Request.URL.Path != saml.PathSLOUntold || strings.HasPrefix(resp.Header.Get("Location"), samlOldBase) {
 				t.Fatalf("without a session: ended at %d %s (Location %q) %.400s", resp.StatusCode, resp.Request.URL, resp.Header.Get("Location"), body)
 			}
