@@ -36,6 +36,7 @@ type backend struct {
 	tables   map[string][]column         // lower-case table name -> columns in order
 	byColumn map[string]map[sqlType]bool // lower-case column name -> types it has in any table
 	declared map[string]sqlType          // result column types declared by the test (lower-case name)
+	database string                      // the server's database (DB_NAME())
 }
 
 var dbSeq atomic.Int64
@@ -78,7 +79,7 @@ func (b *backend) execute(ctx context.Context, text string, params []Param, now 
 	for _, p := range params {
 		args = append(args, sql.Named(strings.TrimPrefix(strings.ToLower(p.Name), "@"), bindValue(p)))
 	}
-	rw := &rewriter{now: now, isTextColumn: b.isTextColumn}
+	rw := &rewriter{now: now, isTextColumn: b.isTextColumn, database: b.database}
 	var sets []resultSet
 	for _, stmt := range splitStatements(toks) {
 		first := stmt[0]
@@ -496,6 +497,7 @@ const (
 	ErrNumSyntax        = 102   // Incorrect syntax near ...
 	ErrNumInvalidColumn = 207   // Invalid column name ...
 	ErrNumInvalidObject = 208   // Invalid object name ...
+	ErrNumLockTimeout   = 1222  // Lock request time out period exceeded.
 	ErrNumCannotOpenDB  = 4060  // Cannot open database ... requested by the login
 	ErrNumLoginFailed   = 18456 // Login failed for user ...
 	ErrNumGeneric       = 50000 // anything else the backend reports
@@ -533,4 +535,32 @@ func mapSQLiteError(err error, query string) error {
 		return &ServerError{Number: ErrNumSyntax, Class: 15, Message: fmt.Sprintf("Incorrect syntax near '%s'.", m[1])}
 	}
 	return &ServerError{Number: ErrNumGeneric, Class: 16, Message: "tdsfake: " + msg + " (SQLite query: " + query + ")"}
+}
+
+// sysDatabases is the SQLite table behind sys.databases, and userDatabaseID the database_id
+// (DB_ID()) of the server's database: after master, tempdb, model and msdb, as on a server
+// with one user database.
+const (
+	sysDatabases   = "tdsfake_sys_databases"
+	userDatabaseID = 5
+)
+
+// createSysDatabases creates sys.databases with the columns the bridge reads and a row per
+// database. READ_COMMITTED_SNAPSHOT is off everywhere, as SQL Server creates databases;
+// ALLOW_SNAPSHOT_ISOLATION is on in master and msdb only, as on a new server.
+func (b *backend) createSysDatabases(ctx context.Context) error {
+	_, err := b.execute(ctx, `CREATE TABLE `+sysDatabases+` (name sysname NOT NULL, database_id int NOT NULL,
+	is_read_committed_snapshot_on bit NOT NULL, snapshot_isolation_state tinyint NOT NULL,
+	snapshot_isolation_state_desc nvarchar(60) NOT NULL);
+INSERT INTO `+sysDatabases+` VALUES (N'master', 1, 0, 1, N'ON'), (N'tempdb', 2, 0, 0, N'OFF'),
+	(N'model', 3, 0, 0, N'OFF'), (N'msdb', 4, 0, 1, N'ON'), (@p1, @p2, 0, 0, N'OFF')`,
+		[]Param{{Name: "@p1", Value: b.database}, {Name: "@p2", Value: int64(userDatabaseID)}}, time.Now())
+	return err
+}
+
+// setDatabaseOption sets one of the server database's options in sys.databases, as ALTER
+// DATABASE CURRENT SET READ_COMMITTED_SNAPSHOT / ALLOW_SNAPSHOT_ISOLATION ON|OFF does.
+func (b *backend) setDatabaseOption(ctx context.Context, set string) error {
+	_, err := b.db.ExecContext(ctx, `UPDATE `+sysDatabases+` SET `+set+` WHERE database_id = ?`, userDatabaseID)
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -18,6 +19,9 @@ type conn struct {
 	id         int
 	spid       uint16
 	packetSize int
+	// lockTimeout is the connection's SET LOCK_TIMEOUT (ms) from its SQL batches; -1 (the
+	// default) waits for ever.
+	lockTimeout int64
 }
 
 // loginInfo is what the fake reads from LOGIN7.
@@ -282,22 +286,31 @@ func (c *conn) handle(m *message, in <-chan inbound) bool {
 	if h := s.hook.Load(); h != nil {
 		act = (*h)(req)
 	}
+	lockTimeout := c.lockTimeout
+	if ms, ok := setLockTimeout(req.SQL); ok {
+		// In a batch the setting stays for the connection; in sp_executesql's statement it
+		// ends with the call, as a SET in dynamic SQL does.
+		lockTimeout = ms
+		if req.Kind == Batch {
+			c.lockTimeout = ms
+		}
+	}
 	if act != nil && act.Delay > 0 {
-		timer := time.NewTimer(act.Delay)
-		select {
-		case <-timer.C:
-		case ib := <-in:
-			timer.Stop()
-			if ib.err != nil {
-				return false
-			}
-			if ib.msg.typ != pktAttention {
-				s.logf("conn %d: request %#x while another is running", c.id, ib.msg.typ)
-				return false
-			}
-			s.attentions.Add(1)
-			s.logf("conn %d: attention: request cancelled", c.id)
-			return c.sendAttnAck() == nil
+		if ok, open := c.hold(act.Delay, in); !ok {
+			return open
+		}
+	}
+	if act != nil && act.LockWait > 0 && !(s.rcsi.Load() && selectsOnly(req.SQL)) {
+		wait := act.LockWait
+		timedOut := lockTimeout >= 0 && time.Duration(lockTimeout)*time.Millisecond < wait
+		if timedOut {
+			wait = time.Duration(lockTimeout) * time.Millisecond
+		}
+		if ok, open := c.hold(wait, in); !ok {
+			return open
+		}
+		if timedOut {
+			act = &Action{Error: LockTimeout()}
 		}
 	}
 	var sets []resultSet
@@ -330,6 +343,75 @@ func (c *conn) handle(m *message, in <-chan inbound) bool {
 		c.writeError(w, req.Kind, &ServerError{Number: ErrNumGeneric, Class: 16, Message: err.Error()})
 	}
 	return c.send(w) == nil
+}
+
+// hold waits d before the answer. An ATTENTION ends the wait: hold answers it with DONE(ATTN)
+// and returns ok false, open whether the connection goes on.
+func (c *conn) hold(d time.Duration, in <-chan inbound) (ok, open bool) {
+	s := c.srv
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true, true
+	case ib := <-in:
+		if ib.err != nil {
+			return false, false
+		}
+		if ib.msg.typ != pktAttention {
+			s.logf("conn %d: request %#x while another is running", c.id, ib.msg.typ)
+			return false, false
+		}
+		s.attentions.Add(1)
+		s.logf("conn %d: attention: request cancelled", c.id)
+		return false, c.sendAttnAck() == nil
+	}
+}
+
+// setLockTimeout finds the last SET LOCK_TIMEOUT n of a request's T-SQL.
+func setLockTimeout(sql string) (ms int64, ok bool) {
+	toks, err := tokenize(sql)
+	if err != nil {
+		return 0, false
+	}
+	for _, stmt := range splitStatements(toks) {
+		var w []string
+		for _, t := range stmt {
+			if t.kind != tkSpace {
+				w = append(w, t.text)
+			}
+		}
+		if len(w) < 3 || !strings.EqualFold(w[0], "SET") || !strings.EqualFold(w[1], "LOCK_TIMEOUT") {
+			continue
+		}
+		v := w[2]
+		if v == "-" && len(w) > 3 {
+			v += w[3]
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err == nil && n >= -1 {
+			ms, ok = n, true
+		}
+	}
+	return ms, ok
+}
+
+// selectsOnly reports whether a request's T-SQL is SELECTs (and SET options) only: reads,
+// which READ_COMMITTED_SNAPSHOT serves from row versions without waiting for locks.
+func selectsOnly(sql string) bool {
+	toks, err := tokenize(sql)
+	if err != nil {
+		return false
+	}
+	for _, stmt := range splitStatements(toks) {
+		if len(stmt) == 0 {
+			continue
+		}
+		if first := stmt[0]; !first.is("SELECT") && !first.is("SET") && !first.is("WITH") {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *conn) writeError(w *tokenWriter, kind RequestKind, e *ServerError) {

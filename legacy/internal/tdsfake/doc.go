@@ -46,16 +46,21 @@
 //
 // A small rewrite maps the T-SQL the bridge uses to SQLite: N'..', [brackets], dbo.,
 // WITH (NOLOCK), TOP n, GETDATE(), ISNULL, LEN, NEWID(), CAST/CONVERT, DATEADD, COLLATE;
-// SET statements are ignored. SQLite errors become SQL Server errors: 208 invalid object
+// sys.databases (master, tempdb, model, msdb and the server's database, with
+// is_read_committed_snapshot_on and snapshot_isolation_state[_desc]), DB_ID(), DB_NAME();
+// SET statements are ignored, except that SET LOCK_TIMEOUT bounds a lock wait. SQLite errors become SQL Server errors: 208 invalid object
 // name, 207 invalid column name, 102 syntax.
 //
 // # Failure injection
 //
 // A Hook sees every request (Kind, SQL, decoded Params) and may return an Action: a Delay
-// (a client context deadline then sends ATTENTION), a ServerError, a scripted Result, or Drop
+// (a client context deadline then sends ATTENTION), a LockWait (a lock another session holds:
+// SET LOCK_TIMEOUT turns it into error 1222, READ_COMMITTED_SNAPSHOT lets reads pass), a
+// ServerError, a scripted Result, or Drop
 // (close the connection mid-request: the driver reports "Read: EOF"). Refuse/Resume close
 // and reopen the listener (connection refused), Stall makes new connections hang before the
 // PRELOGIN reply (go-mssqldb then waits for the DSN's "connection timeout", not the context),
-// DropConnections cuts every open connection, SetCredentials changes the accepted login, and
+// DropConnections cuts every open connection, SetReadCommittedSnapshot and
+// SetSnapshotIsolation switch the database's options, SetCredentials changes the accepted login, and
 // Stats counts logins and round trips.
 package tdsfake

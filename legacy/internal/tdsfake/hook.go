@@ -17,6 +17,14 @@ type Action struct {
 	// Delay holds the answer back. An ATTENTION from the client (the driver sends one when
 	// the query's context deadline passes) ends the wait, and the fake answers DONE(ATTN).
 	Delay time.Duration
+	// LockWait makes the request wait for a lock another session holds this long (a read of
+	// rows an uncommitted write holds, under locking READ COMMITTED), after Delay. SQL Server's
+	// rules apply: with the database's READ_COMMITTED_SNAPSHOT on (Config), a request of
+	// SELECTs only reads row versions and does not wait; when the lock timeout in effect (SET
+	// LOCK_TIMEOUT n, in ms: in the request, or in an earlier SQL batch of the connection; -1,
+	// wait for ever, by default) is shorter, the request fails after it with error 1222
+	// (LockTimeout) and the connection stays usable. An ATTENTION ends the wait.
+	LockWait time.Duration
 	// Drop closes the connection without answering, as a server crash or a network cut
 	// mid-request would. The driver reports "Read: EOF".
 	Drop bool
@@ -41,6 +49,11 @@ func (e *ServerError) Error() string {
 // InvalidObject is SQL Server's error 208 for a missing table or view.
 func InvalidObject(name string) *ServerError {
 	return &ServerError{Number: ErrNumInvalidObject, Class: 16, Message: fmt.Sprintf("Invalid object name '%s'.", name)}
+}
+
+// LockTimeout is SQL Server's error 1222, a lock not granted within SET LOCK_TIMEOUT.
+func LockTimeout() *ServerError {
+	return &ServerError{Number: ErrNumLockTimeout, Class: 16, State: 45, Message: "Lock request time out period exceeded."}
 }
 
 // LoginFailed is SQL Server's error 18456.

@@ -17,7 +17,10 @@ import (
 //   - DATEADD(unit, n, date) for year, month, day, hour, minute, second
 //   - LOWER/UPPER -> Unicode-aware functions (SQLite's fold ASCII only)
 //   - COLLATE <SQL Server collation> -> the fake's case-insensitive collation, or BINARY
-//   - SET ... statements (SET NOCOUNT ON) are dropped
+//   - SET ... statements (SET NOCOUNT ON) are dropped (SET LOCK_TIMEOUT is obeyed by a lock
+//     wait, Action.LockWait)
+//   - sys.databases (a row per database: master, tempdb, model, msdb, then the server's),
+//     DB_ID() and DB_NAME() without argument
 //
 //   - '+' next to a string literal or a character column -> || (string concatenation)
 //
@@ -289,6 +292,8 @@ type rewriter struct {
 	// isTextColumn reports whether a column name is a character column in every table that
 	// has it (for '+' as string concatenation); nil knows no columns.
 	isTextColumn func(name string) bool
+	// database is the current database's name, for DB_NAME() (its id is DB_ID()).
+	database string
 }
 
 // isTextOperand reports whether t is a string literal or a known character column.
@@ -344,6 +349,26 @@ func (rw *rewriter) rewrite(toks []sqlToken) ([]sqlToken, error) {
 		case (t.kind == tkWord || t.kind == tkQuoted) && strings.EqualFold(t.text, "dbo") &&
 			next < len(toks) && toks[next].kind == tkPunct && toks[next].text == ".":
 			i = next // drop "dbo."
+
+		case t.is("sys") && next < len(toks) && toks[next].kind == tkPunct && toks[next].text == "." &&
+			next+1 < len(toks) && toks[next+1].is("databases"):
+			out = append(out, sqlToken{tkWord, sysDatabases})
+			i = next + 1
+
+		case (t.is("DB_ID") || t.is("DB_NAME")) && callOpen:
+			end := matchParen(toks, next)
+			if end < 0 {
+				return nil, fmt.Errorf("unbalanced parenthesis")
+			}
+			if nextMeaningful(toks, next+1) != end {
+				return nil, fmt.Errorf("%s with an argument is not supported", t.text)
+			}
+			if t.is("DB_ID") {
+				out = append(out, sqlToken{tkNumber, fmt.Sprint(userDatabaseID)})
+			} else {
+				out = append(out, rw.literal(rw.database))
+			}
+			i = end
 
 		case t.is("WITH") && callOpen:
 			end := matchParen(toks, next)

@@ -23,6 +23,11 @@ type Config struct {
 	Hook Hook
 	// Now is the server clock for GETDATE() and friends (local wall clock); time.Now if nil.
 	Now func() time.Time
+	// ReadCommittedSnapshot and SnapshotIsolation start the database with
+	// READ_COMMITTED_SNAPSHOT and ALLOW_SNAPSHOT_ISOLATION on (sys.databases; SQL Server
+	// creates databases with both off). With READ_COMMITTED_SNAPSHOT on, a read does not wait
+	// for a lock (Action.LockWait): it reads the last committed row versions.
+	ReadCommittedSnapshot, SnapshotIsolation bool
 	// Logf, if set, receives one line per connection event and request.
 	Logf func(format string, args ...any)
 }
@@ -48,6 +53,7 @@ type Server struct {
 	backend *backend
 	hook    atomic.Pointer[Hook]
 	stalled atomic.Bool
+	rcsi    atomic.Bool // READ_COMMITTED_SNAPSHOT
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -80,6 +86,11 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	be.database = cfg.Database
+	if err := be.createSysDatabases(context.Background()); err != nil {
+		be.close()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		be.close()
@@ -96,6 +107,16 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.Hook != nil {
 		s.SetHook(cfg.Hook)
+	}
+	if err := s.SetReadCommittedSnapshot(cfg.ReadCommittedSnapshot); err != nil {
+		be.close()
+		ln.Close()
+		return nil, err
+	}
+	if err := s.SetSnapshotIsolation(cfg.SnapshotIsolation); err != nil {
+		be.close()
+		ln.Close()
+		return nil, err
 	}
 	s.wg.Add(1)
 	go s.acceptLoop(ln)
@@ -138,6 +159,29 @@ func (s *Server) SetHook(h Hook) {
 		return
 	}
 	s.hook.Store(&h)
+}
+
+// SetReadCommittedSnapshot turns the database's READ_COMMITTED_SNAPSHOT on or off, as ALTER
+// DATABASE CURRENT SET READ_COMMITTED_SNAPSHOT ON|OFF: sys.databases shows it, and with it on
+// a read waits for no lock (Action.LockWait).
+func (s *Server) SetReadCommittedSnapshot(on bool) error {
+	s.rcsi.Store(on)
+	return s.backend.setDatabaseOption(context.Background(), fmt.Sprintf("is_read_committed_snapshot_on = %d", bitValue(on)))
+}
+
+// SetSnapshotIsolation turns ALLOW_SNAPSHOT_ISOLATION on or off (sys.databases'
+// snapshot_isolation_state and _desc; the fake has no SNAPSHOT transactions).
+func (s *Server) SetSnapshotIsolation(on bool) error {
+	desc := map[bool]string{true: "ON", false: "OFF"}[on]
+	return s.backend.setDatabaseOption(context.Background(),
+		fmt.Sprintf("snapshot_isolation_state = %d, snapshot_isolation_state_desc = '%s'", bitValue(on), desc))
+}
+
+func bitValue(on bool) int {
+	if on {
+		return 1
+	}
+	return 0
 }
 
 // SetCredentials changes the accepted login for new connections (existing ones stay).
@@ -284,7 +328,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			return
 		}
 		s.nextConn++
-		c := &conn{srv: s, nc: nc, id: s.nextConn, spid: uint16(50 + s.nextConn), packetSize: defaultPacketSize}
+		c := &conn{srv: s, nc: nc, id: s.nextConn, spid: uint16(50 + s.nextConn), packetSize: defaultPacketSize, lockTimeout: -1}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
