@@ -30,13 +30,19 @@ var (
 // tdsDemoTarget is the demo database copied into the fake TDS server, read by the SQL Server
 // preset through go-mssqldb.
 func tdsDemoTarget(t *testing.T, wrap func(*sqldir.Directory) *directorytest.Target) *directorytest.Target {
+	return tdsDemoTargetWith(t, tdsfake.Config{}, nil, wrap)
+}
+
+// tdsDemoTargetWith is tdsDemoTarget with the fake server's configuration and a change to the
+// directory's (nil: none).
+func tdsDemoTargetWith(t *testing.T, fake tdsfake.Config, tune func(*sqldir.Config), wrap func(*sqldir.Directory) *directorytest.Target) *directorytest.Target {
 	ctx := context.Background()
 	src, err := demo.Open(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	srv, err := tdsfake.Start(tdsfake.Config{})
+	srv, err := tdsfake.Start(fake)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +55,9 @@ func tdsDemoTarget(t *testing.T, wrap func(*sqldir.Directory) *directorytest.Tar
 	t.Cleanup(func() { db.Close() })
 	cfg := demo.SQLConfig()
 	cfg.Driver, cfg.Preset = sqldir.DriverSQLServer, imis.PresetNameIMIS
+	if tune != nil {
+		tune(&cfg)
+	}
 	cv := &countingVerifier{next: password.Default()}
 	d, err := sqldir.New(db, cfg, sqldir.WithVerifier(cv), sqldir.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {

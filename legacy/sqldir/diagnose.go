@@ -338,6 +338,10 @@ func (g *diag) queryFailed(query string, err error) {
 			hint = " (SQL syntax error in the configured query)"
 		case 229, 230:
 			hint = " (permission denied: grant SELECT on the " + g.ams + " tables to the bridge's login)"
+		case 1222:
+			hint = " (a lock wait passed SET LOCK_TIMEOUT: an " + g.ams + " transaction holds the member's rows; the read is retried later, see database isolation above)"
+		case 1205:
+			hint = " (chosen as a deadlock victim: retried later)"
 		case 18456:
 			hint = " (SQL login failed: check the user and password in the DSN)"
 		case 4060:

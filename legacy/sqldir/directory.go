@@ -163,6 +163,9 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 	first := pv.Dummy()
 	work, _ := pv.Work(first.Format, first.Stored, first.Salt)
 	d.dummy.Store(&dummyHash{Hash: first, work: work})
+	if c.Driver == DriverSQLServer {
+		d.boundLockWaits()
+	}
 	if c.Driver == DriverSQLite {
 		d.stmts = &stmtCache{db: db, m: map[string]*sql.Stmt{}}
 	}
@@ -181,6 +184,34 @@ func New(db *sql.DB, cfg Config, opts ...Option) (*Directory, error) {
 		o(d)
 	}
 	return d, nil
+}
+
+// CommittedLockTimeout bounds how long the reads that confirm a deactivation
+// (member_by_key_committed, roles_by_key_committed) wait for a lock on SQL Server (at most
+// half the query timeout). They read committed data: under locking READ COMMITTED
+// (READ_COMMITTED_SNAPSHOT off) they wait for the AMS's write locks on the member's rows, and
+// without a bound a row locked by a long AMS transaction would hold a pool connection for the
+// whole query_timeout, then cost the connection (a deadline makes the driver discard it). Past
+// the bound SQL Server answers error 1222 and the connection stays: the AMS unavailable for
+// that read, the refusal unconfirmed and retried later, never a deactivation.
+const CommittedLockTimeout = time.Second
+
+// lockTimeout is CommittedLockTimeout, at most half the query timeout.
+func (d *Directory) lockTimeout() time.Duration {
+	return min(CommittedLockTimeout, d.cfg.QueryTimeout/2)
+}
+
+// boundLockWaits puts SET LOCK_TIMEOUT before the committed reads' text. go-mssqldb sends a
+// query with arguments (theirs always have some) through sp_executesql, where a SET lasts for
+// that call only: SQL Server restores the option when the dynamic batch returns, so the
+// pooled connection keeps the default (wait) for every other query.
+func (d *Directory) boundLockWaits() {
+	ms := d.lockTimeout().Milliseconds()
+	for _, name := range []string{QueryMemberByKeyCommitted, QueryRolesByKeyCommitted} {
+		if q, ok := d.queries[name]; ok {
+			d.queries[name] = fmt.Sprintf("SET LOCK_TIMEOUT %d;\n", ms) + q
+		}
+	}
 }
 
 // Close closes the database handle if the directory owns it (Open, WithOwnedDB).
