@@ -18,7 +18,7 @@ func legacyCmd(g *globals) *cobra.Command {
 	var token bool
 	check := &cobra.Command{
 		Use:   "check",
-		Short: "Run every configured query for a login (roles per source, membership standing, the AMS's two clocks), or test the AMS token endpoint, and explain what is wrong",
+		Short: "Run every configured query for a login (roles per source, membership standing, the AMS's two clocks, READ_COMMITTED_SNAPSHOT on SQL Server), or test the AMS token endpoint, and explain what is wrong",
 		Example: `  ssobridge legacy check --config ssobridge.yaml --login jsmith
   ssobridge legacy check --config ssobridge.yaml --token`,
 		RunE: func(cmd *cobra.Command, _ []string) error {

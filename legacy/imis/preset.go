@@ -35,8 +35,9 @@ import (
 //     read again, and ends nothing. The reads that confirm a deactivation
 //     (member_by_key_committed, roles_by_key_committed: the second read, FreshMemberByKey)
 //     have no hint on the member's tables, so they read committed data (row versions where
-//     READ_COMMITTED_SNAPSHOT is on, else they wait for a save in flight; a time-out is the
-//     AMS unavailable, the refusal unconfirmed, never a deactivation). NOLOCK stays on the
+//     READ_COMMITTED_SNAPSHOT is on, else they wait for a save in flight, at most
+//     sqldir.CommittedLockTimeout on SQL Server; a lock or query time-out is the AMS
+//     unavailable, the refusal unconfirmed, never a deactivation). NOLOCK stays on the
 //     SystemConfig reads in both (site settings, not a member's rows), and on the ping and
 //     probe reads (README, "Connecting to iMIS safely").
 //   - The SQLite preset (the demo) is generated from the same text (imisQueries).

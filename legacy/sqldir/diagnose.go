@@ -2,6 +2,7 @@ package sqldir
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,11 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 				g.problem("[%s] %s", QueryPing, d.preset.EmptyPing)
 			}
 		}
+	}
+
+	// READ_COMMITTED_SNAPSHOT (SQL Server only)
+	if c.Driver == DriverSQLServer {
+		g.isolation(ctx, d)
 	}
 
 	// app_clock
@@ -231,6 +237,72 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 		}
 	}
 	return g.result()
+}
+
+// isolationQuery reads the current database's row versioning options. sys.databases always
+// shows the database the login is connected to; a login denied SELECT on it gets error 229.
+const isolationQuery = `SELECT name, is_read_committed_snapshot_on, snapshot_isolation_state_desc FROM sys.databases WHERE database_id = DB_ID()`
+
+// isolation reports whether the AMS database has READ_COMMITTED_SNAPSHOT on (review s26 R3-4):
+// it decides whether the reads without NOLOCK (the confirming read before a deactivation)
+// wait for the AMS's write locks. It is never a problem: off is the default of SQL Server, and
+// a login that may not read sys.databases gets "unknown".
+func (g *diag) isolation(ctx context.Context, d *Directory) {
+	qctx, cancel := context.WithTimeout(ctx, d.cfg.QueryTimeout)
+	defer cancel()
+	var (
+		name, snapshot string
+		rcsi           bool
+	)
+	err := d.db.QueryRowContext(qctx, isolationQuery).Scan(&name, &rcsi, &snapshot)
+	member, roles := QueryMemberByKey, QueryRolesByKey
+	if _, ok := d.queries[QueryMemberByKeyCommitted]; ok {
+		member = QueryMemberByKeyCommitted
+	}
+	if _, ok := d.queries[QueryRolesByKeyCommitted]; ok && member == QueryMemberByKeyCommitted {
+		roles = QueryRolesByKeyCommitted
+	}
+	confirming := member + ", " + roles
+	var se mssql.Error
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		g.printf("\n[database isolation] unknown: sys.databases shows the bridge's login no row for this database\n")
+		return
+	case errors.As(err, &se):
+		g.printf("\n[database isolation] unknown: SQL Server error %d: %s", se.Number, se.Message)
+		if se.Number == 229 || se.Number == 230 {
+			g.printf(" (the bridge's login may not read sys.databases; only this check needs it)")
+		}
+		g.printf("\n")
+		return
+	case err != nil:
+		g.printf("\n[database isolation] unknown: %v\n", err)
+		return
+	}
+	g.printf("\n[database isolation] database %s: READ_COMMITTED_SNAPSHOT %s, ALLOW_SNAPSHOT_ISOLATION %s (not used by the bridge)\n",
+		name, either(rcsi, "ON", "OFF"), snapshot)
+	if rcsi {
+		g.printf("  the reads that confirm a deactivation (%s) read the last committed row versions and never wait for write locks\n", confirming)
+		return
+	}
+	wait := fmt.Sprintf("for at most %s (SET LOCK_TIMEOUT)", d.lockTimeout())
+	if member != QueryMemberByKeyCommitted {
+		wait = fmt.Sprintf("up to query_timeout (%s)", d.cfg.QueryTimeout)
+	}
+	ams := g.ams
+	if ams == "" {
+		ams = "the AMS"
+	}
+	nolock := "Queries WITH (NOLOCK) do not wait; other queries wait up to query_timeout."
+	if d.preset != nil {
+		nolock = fmt.Sprintf("The %s preset's sign-in, look-up and listing reads are WITH (NOLOCK): they do not wait.", d.cfg.Preset)
+	}
+	g.printf("  WARNING: locking READ COMMITTED: the reads that confirm a deactivation (%s) wait for %s's write locks on the member's rows %s;\n"+
+		"  a member whose rows stay locked (a long save, a batch holding a table lock) is not deactivated until they are free (unconfirmed, retried at the next poll).\n"+
+		"  %s\n"+
+		"  To read row versions instead: ALTER DATABASE [%s] SET READ_COMMITTED_SNAPSHOT ON (SQL Server needs no other connection to the database while it runs),\n"+
+		"  or point the DSN at a readable secondary (ApplicationIntent=ReadOnly), where reads use row versions.\n",
+		confirming, ams, wait, nolock, name)
 }
 
 // membersByEmail runs members_by_email with the member's own address, as upstream sign-in does
