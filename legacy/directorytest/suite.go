@@ -407,7 +407,26 @@ func testLookups(t *testing.T, tg *Target) {
 		if err != nil || roles == nil || (a.Roles != nil && !slices.Equal(roles, a.Roles)) {
 			t.Errorf("Roles(%s) = %q, %v; want %q", a.Login, roles, err, a.Roles)
 		}
+		if f, ok := tg.Dir.(freshReader); ok {
+			fresh, err := f.FreshMemberByKey(ctx, a.Key)
+			if err != nil || !strings.EqualFold(fresh.Key, a.Key) {
+				t.Errorf("FreshMemberByKey(%s): %v", a.Key, err)
+				continue
+			}
+			checkRoles(t, "FreshMemberByKey("+a.Login+")", fresh, a.Roles)
+			if fresh.Login != byLogin.Login || fresh.MemberID != byLogin.MemberID || fresh.FullName != byLogin.FullName ||
+				fresh.Email != byLogin.Email || fresh.Staff != byLogin.Staff || fresh.Standing != byLogin.Standing {
+				t.Errorf("FreshMemberByKey(%s) = %+v; MemberByLogin read %+v of the same rows", a.Login, fresh, byLogin)
+			}
+		}
 	}
+}
+
+// freshReader is a directory with a read that confirms a deactivation (sqldir's committed
+// read, the cache's read past itself). On data nobody is changing it answers as MemberByKey
+// does, and it is never answered by a cache: with the AMS away it fails.
+type freshReader interface {
+	FreshMemberByKey(ctx context.Context, key string) (*legacy.Member, error)
 }
 
 func testNotFound(t *testing.T, tg *Target) {
@@ -422,6 +441,11 @@ func testNotFound(t *testing.T, tg *Target) {
 	if _, err := tg.Dir.MemberByID(ctx, "no-such-id"); !errors.Is(err, legacy.ErrNotFound) {
 		t.Errorf("MemberByID(unknown): %v", err)
 	}
+	if f, ok := tg.Dir.(freshReader); ok {
+		if _, err := f.FreshMemberByKey(ctx, unknownKey); !errors.Is(err, legacy.ErrNotFound) {
+			t.Errorf("FreshMemberByKey(unknown): %v", err)
+		}
+	}
 }
 
 func testUnavailable(t *testing.T, tg *Target) {
@@ -430,9 +454,19 @@ func testUnavailable(t *testing.T, tg *Target) {
 	}
 	ctx := ctxFor(t)
 	a := tg.Members[0]
-	// A cache may answer lookups it holds: ask for members it has not seen.
+	// A cache may answer lookups it holds: ask for members it has not seen, except the read
+	// that confirms a deactivation, which a cache must never answer.
+	f, fresh := tg.Dir.(freshReader)
+	if fresh {
+		if _, err := tg.Dir.MemberByKey(ctx, a.Key); err != nil {
+			t.Fatalf("MemberByKey(%s): %v", a.Key, err)
+		}
+	}
 	tg.SetDown(true)
 	checks := map[string]error{}
+	if fresh {
+		_, checks["FreshMemberByKey"] = f.FreshMemberByKey(ctx, a.Key)
+	}
 	_, checks["Authenticate"] = tg.Dir.Authenticate(ctx, a.Login, a.Password)
 	_, checks["Authenticate(unknown)"] = tg.Dir.Authenticate(ctx, "no-such-login", "pw-1")
 	_, checks["MemberByLogin"] = tg.Dir.MemberByLogin(ctx, tg.Members[1].Login)
