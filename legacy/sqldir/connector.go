@@ -66,6 +66,8 @@ func OpenConnector(ctx context.Context, c Config, o legacy.OpenOptions) (*Connec
 	}
 	if err := d.Ping(ctx); err != nil {
 		log.Error("the AMS database is not reachable at start-up", "err", err)
+	} else if c.Driver == DriverSQLServer {
+		warnLockingReads(ctx, d, log)
 	}
 	warnNoPasswordExpiry(ctx, c, log)
 	return NewConnector(d, cache.Options{TTL: c.CacheTTL, Size: c.CacheSize}), nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -248,13 +249,7 @@ const isolationQuery = `SELECT name, is_read_committed_snapshot_on, snapshot_iso
 // wait for the AMS's write locks. It is never a problem: off is the default of SQL Server, and
 // a login that may not read sys.databases gets "unknown".
 func (g *diag) isolation(ctx context.Context, d *Directory) {
-	qctx, cancel := context.WithTimeout(ctx, d.cfg.QueryTimeout)
-	defer cancel()
-	var (
-		name, snapshot string
-		rcsi           bool
-	)
-	err := d.db.QueryRowContext(qctx, isolationQuery).Scan(&name, &rcsi, &snapshot)
+	name, rcsi, snapshot, err := d.readIsolation(ctx)
 	member, roles := QueryMemberByKey, QueryRolesByKey
 	if _, ok := d.queries[QueryMemberByKeyCommitted]; ok {
 		member = QueryMemberByKeyCommitted
@@ -271,7 +266,7 @@ func (g *diag) isolation(ctx context.Context, d *Directory) {
 	case errors.As(err, &se):
 		g.printf("\n[database isolation] unknown: SQL Server error %d: %s", se.Number, se.Message)
 		if se.Number == 229 || se.Number == 230 {
-			g.printf(" (the bridge's login may not read sys.databases; only this check needs it)")
+			g.printf(" (the bridge's login may not read sys.databases; nothing but this check and a start-up warning needs it)")
 		}
 		g.printf("\n")
 		return
@@ -303,6 +298,30 @@ func (g *diag) isolation(ctx context.Context, d *Directory) {
 		"  To read row versions instead: ALTER DATABASE [%s] SET READ_COMMITTED_SNAPSHOT ON (SQL Server needs no other connection to the database while it runs),\n"+
 		"  or point the DSN at a readable secondary (ApplicationIntent=ReadOnly), where reads use row versions.\n",
 		confirming, ams, wait, nolock, name)
+}
+
+// readIsolation reads the AMS database's name, READ_COMMITTED_SNAPSHOT and
+// ALLOW_SNAPSHOT_ISOLATION state (SQL Server only); sql.ErrNoRows when sys.databases shows the
+// login no row for it.
+func (d *Directory) readIsolation(ctx context.Context) (name string, rcsi bool, snapshot string, err error) {
+	qctx, cancel := context.WithTimeout(ctx, d.cfg.QueryTimeout)
+	defer cancel()
+	err = d.db.QueryRowContext(qctx, isolationQuery).Scan(&name, &rcsi, &snapshot)
+	return name, rcsi, snapshot, err
+}
+
+// warnLockingReads warns at start-up when the AMS database (SQL Server) has
+// READ_COMMITTED_SNAPSHOT off: the read that confirms a deactivation then waits for the AMS's
+// write locks (review s26 R3-4). Not knowing is not worth a warning (legacy check says why).
+func warnLockingReads(ctx context.Context, d *Directory, log *slog.Logger) {
+	name, rcsi, _, err := d.readIsolation(ctx)
+	switch {
+	case err != nil:
+		log.DebugContext(ctx, "READ_COMMITTED_SNAPSHOT of the AMS database unknown", "err", err)
+	case !rcsi:
+		log.WarnContext(ctx, "the AMS database has READ_COMMITTED_SNAPSHOT off: the read that confirms a deactivation waits for the AMS's write locks, and a member whose rows stay locked is not deactivated until they are free (sign-ins read WITH (NOLOCK)); see ssobridge legacy check --login",
+			"database", name, "lock_timeout", d.lockTimeout())
+	}
 }
 
 // membersByEmail runs members_by_email with the member's own address, as upstream sign-in does
