@@ -10,8 +10,9 @@ const (
 	QueryMemberByKey = "member_by_key"
 	// QueryMemberByKeyCommitted is member_by_key for the read that confirms a deactivation
 	// (FreshMemberByKey): it must read committed data only (no NOLOCK / READ UNCOMMITTED on the
-	// member's rows), while member_by_key may read dirty data for availability. Optional:
-	// without it FreshMemberByKey runs member_by_key.
+	// member's rows), while member_by_key may read dirty data for availability. On SQL Server
+	// it (and roles_by_key_committed) runs after SET LOCK_TIMEOUT (CommittedLockTimeout), for
+	// that call only. Optional: without it FreshMemberByKey runs member_by_key.
 	QueryMemberByKeyCommitted = "member_by_key_committed"
 	// QueryMemberByID finds a member by member number. @p1 = the member id (string).
 	QueryMemberByID = "member_by_id"
