@@ -46,5 +46,9 @@ func (a *AMS) Stop() {
 // Resume makes the AMS reachable again on the same address.
 func (a *AMS) Resume() error { return a.srv.Resume() }
 
+// SetReadCommittedSnapshot turns the database's READ_COMMITTED_SNAPSHOT on or off (off as SQL
+// Server creates databases), as ALTER DATABASE does: sys.databases shows it.
+func (a *AMS) SetReadCommittedSnapshot(on bool) error { return a.srv.SetReadCommittedSnapshot(on) }
+
 // Close stops the server for good.
 func (a *AMS) Close() error { return a.srv.Close() }
