@@ -14,10 +14,11 @@ package procmem
 static int ssob_early_state;
 
 // ssob_is_serve says whether the NUL-separated arguments in args (argv[0] first, n bytes, as
-// /proc/self/cmdline gives them) run the serve command: its first positional argument is
-// "serve", the root's flags that take a value in the next argument skipped.
+// /proc/self/cmdline gives them; args[n] readable and NUL) run the serve command, read as
+// cobra's command search (stripFlags) reads them: "--" ends the search, empty arguments are
+// skipped, and a "--name" or "-x" without "=" takes the next argument as its value, since no
+// root flag is valueless (a bool); its first remaining argument must be "serve".
 static int ssob_is_serve(const char *args, size_t n) {
-	static const char *const valued[] = {"--config", "--listen", "--issuer", "--data-dir", NULL};
 	size_t i = strnlen(args, n) + 1; // argv[0]
 	int skip = 0;
 	while (i < n) {
@@ -28,15 +29,14 @@ static int ssob_is_serve(const char *args, size_t n) {
 			skip = 0;
 			continue;
 		}
+		if (len == 0) {
+			continue;
+		}
 		if (strcmp(a, "--") == 0) {
-			return i < n && strcmp(args + i, "serve") == 0;
+			return 0;
 		}
 		if (a[0] == '-') {
-			for (int k = 0; valued[k] != NULL; k++) {
-				if (strcmp(a, valued[k]) == 0) {
-					skip = 1;
-				}
-			}
+			skip = strchr(a, '=') == NULL && (a[1] == '-' || len == 2);
 			continue;
 		}
 		return strcmp(a, "serve") == 0;

@@ -97,7 +97,7 @@ func TestIsServeCommandLine(t *testing.T) {
 		{[]string{"ssobridge", "serve", "--config", "x"}, true},
 		{[]string{"ssobridge", "--config", "x.yaml", "serve"}, true},
 		{[]string{"ssobridge", "--config=x.yaml", "--data-dir", "d", "serve"}, true},
-		{[]string{"ssobridge", "--", "serve"}, true},
+		{[]string{"ssobridge", "--", "serve"}, false}, // cobra: "--" ends the command search
 		{[]string{"ssobridge"}, false},
 		{[]string{"ssobridge", "--config", "serve"}, false},
 		{[]string{"ssobridge", "version", "serve"}, false},
