@@ -173,6 +173,12 @@ func startHeapFloor(log *slog.Logger, floorMB, percent int, env string) *heapflo
 // environment (procmem.EnvBinaryPages) can turn it off.
 func earlyDrop(log *slog.Logger, pages string) {
 	e, err := procmem.EarlyDrop()
+	logEarlyDrop(log, pages, e, err)
+}
+
+// logEarlyDrop logs outcome e (err: why it failed) of the drop before initialisation under
+// memory.binary_pages pages.
+func logEarlyDrop(log *slog.Logger, pages string, e procmem.Early, err error) {
 	switch {
 	case err != nil:
 		log.Warn("executable pages not dropped from the page cache before initialisation", "err", err)
