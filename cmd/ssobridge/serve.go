@@ -177,11 +177,16 @@ func earlyDrop(log *slog.Logger, pages string) {
 }
 
 // logEarlyDrop logs outcome e (err: why it failed) of the drop before initialisation under
-// memory.binary_pages pages.
+// memory.binary_pages pages. A failure (a binary the service user may run but not read, mode
+// 0711: at every start) is a warning under evict only; under keep or unmap no drop was asked
+// for (review s27 R4-3).
 func logEarlyDrop(log *slog.Logger, pages string, e procmem.Early, err error) {
 	switch {
-	case err != nil:
+	case err != nil && pages == "evict":
 		log.Warn("executable pages not dropped from the page cache before initialisation", "err", err)
+	case err != nil:
+		log.Debug("executable pages not dropped from the page cache before initialisation", "err", err,
+			"memory.binary_pages", pages)
 	case e == procmem.EarlyDropped && pages != "evict":
 		log.Info("the executable's pages were dropped from the page cache before the configuration was read; "+
 			"set "+procmem.EnvBinaryPages+"="+pages+" in the environment to skip that too", "memory.binary_pages", pages)
