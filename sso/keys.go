@@ -841,9 +841,14 @@ func (m *KeyManager) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 	var target *KeyInfo
 	// The store's view, every replica's: which key signs where libcrypto refuses none.
 	published := m.describe(stored, now, nil)
+	// This replica's view: the key that signs here in place of a later one its libcrypto
+	// refused needs a successor too, or withdrawing it leaves nothing that signs here (review
+	// s27 R4-1).
+	here := m.describe(stored, now, m.refusedKeys())
 	for i := range published {
 		if published[i].ID == kid {
 			target = &published[i]
+			target.Signing = target.Signing || here[i].Signing
 		}
 	}
 	if target == nil {
