@@ -177,7 +177,9 @@ func (c *Console) withdrawalFailed(w http.ResponseWriter, r *http.Request, s *se
 		c.log.ErrorContext(r.Context(), "console: withdraw key refused", "kid", kid, "err", err)
 		c.notRetired(w, r, s, http.StatusConflict, "The "+what+" "+kid+" was left as it is ("+stands+"): "+
 			"this server's OpenSSL cannot sign with the new key it made to replace it (keys.rsa_signer: openssl), "+
-			"so withdrawing it would leave nothing that signs here. The server log has the details.")
+			"so the key was left signing. The server log has why OpenSSL refused the new key. To withdraw the key "+
+			"all the same (if it may have leaked, for example), set keys.rsa_signer: auto, so that Go's crypto/rsa "+
+			"signs with the new key, and withdraw it again.")
 	default:
 		c.log.ErrorContext(r.Context(), "console: withdraw key", "kid", kid, "err", err)
 		c.notRetired(w, r, s, http.StatusInternalServerError, "The withdrawal of the "+what+" "+kid+" failed, and whether it "+

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ssobridge/ssobridge/bridge/admin"
 	"github.com/ssobridge/ssobridge/sso"
 )
 
@@ -44,5 +45,38 @@ func TestKeysPageOpenSSLRefused(t *testing.T) {
 	}
 	if len(f.events) != 0 {
 		t.Fatalf("audit %v", f.events)
+	}
+}
+
+// TestSAMLKeysPageRefusedSigningKey (review s27 R4-9): a SAML key the server's OpenSSL refused
+// while the ring has chosen it to sign is not listed as "signing now" beside "signs nothing
+// here": its signatures fail on this server, and the page says that; a refused key not chosen
+// signs nothing; the key that signs is "signing now".
+func TestSAMLKeysPageRefusedSigningKey(t *testing.T) {
+	f := newFixture(t)
+	f.c.cfg.Admin.SigningKeyManager = refusedHere{}
+	f.c.cfg.Admin.SAMLKeyManager = &samlKeysFake{keys: []admin.SAMLSigningKey{
+		{ID: "s1", Signing: true, OpenSSLRefused: true},
+		{ID: "s2", OpenSSLRefused: true},
+		{ID: "s3"},
+	}}
+	ck := f.cookie(t, f.now, f.now)
+	rec := f.do("GET", "/console/keys", nil, ck, "")
+	body := rec.Body.String()
+	for _, want := range []string{
+		`<code class="small">s1</code> <strong class="refused">refused by OpenSSL on this server</strong> (chosen to sign now, and its signatures fail here; see the server log)`,
+		`<code class="small">s2</code> <strong class="refused">refused by OpenSSL on this server</strong> (signs nothing here; see the server log)`,
+		`<code class="small">s3</code></td>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("keys page %d lacks %s", rec.Code, want)
+		}
+	}
+	if strings.Count(body, "signing now") != 1 { // k1, the RS256 key that signs
+		t.Errorf("a refused SAML key is listed as signing now: %s", body)
+	}
+	rec = f.do("POST", "/console/keys/k1/retire", url.Values{"csrf": {"csrf-token"}, "confirm": {"k1"}}, ck, "http://127.0.0.1:8081")
+	if !strings.Contains(rec.Body.String(), "keys.rsa_signer: auto") || strings.Contains(rec.Body.String(), "leave nothing that signs") {
+		t.Errorf("withdraw 409 does not say the way out: %s", rec.Body)
 	}
 }
