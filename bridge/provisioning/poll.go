@@ -217,16 +217,22 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 	if stop == nil {
 		failed = append(failed, s.pollRetries(ctx, retries, seen, &gone, start)...)
 	}
-	if stop == nil && len(gone) > s.cfg.ReconcileMaxGone {
+	lose := 0 // of gone, those with something to end: only they count, as in the reconcile
+	for _, g := range gone {
+		if g.lose {
+			lose++
+		}
+	}
+	if stop == nil && lose > s.cfg.ReconcileMaxGone {
 		// As for a reconcile page (review s26 V-6): that many at once is taken for a wrong or
 		// partly restored database; the reconcile stops on them too, until the setting is
 		// raised.
 		// They stay pending (review s26 R3-1): the watermark is held before the earliest of
 		// their changes and the retried ones stay on the retry list, so every poll finds them
 		// again and says so, until the setting is raised or the reconcile handles them.
-		failed = append(failed, fmt.Errorf("%w: %d members reported gone by one poll, more than shadow.reconcile_max_gone (%d); "+
+		failed = append(failed, fmt.Errorf("%w: %d members with something to end reported gone by one poll, more than shadow.reconcile_max_gone (%d); "+
 			"none deactivated; raise shadow.reconcile_max_gone if they did leave (the poll finds them again until then)",
-			ErrTooManyGone, len(gone), s.cfg.ReconcileMaxGone))
+			ErrTooManyGone, lose, s.cfg.ReconcileMaxGone))
 		for _, g := range gone {
 			holdAt(g.at)
 		}
@@ -306,6 +312,9 @@ func (e *pollError) Unwrap() []error { return e.errs }
 type goneMember struct {
 	key, subject string
 	at           time.Time
+	// lose: deactivating it ends something (anythingToEnd); only such members count towards
+	// shadow.reconcile_max_gone, in the poll as in the reconcile (review s27 R5-2).
+	lose bool
 }
 
 // reportedGone reports whether ChangedSince handed m back as a key the AMS no longer knows as
@@ -329,7 +338,11 @@ func (s *Service) pollGone(ctx context.Context, m *legacy.Member, gone *[]goneMe
 	case err == nil:
 		return s.syncSubject(ctx, found, sub.Subject)
 	case errors.Is(err, legacy.ErrNotFound):
-		*gone = append(*gone, goneMember{key: m.Key, subject: sub.Subject, at: m.UpdatedAt})
+		lose, err := s.goneHasSomethingToEnd(ctx, sub.Subject)
+		if err != nil {
+			return err
+		}
+		*gone = append(*gone, goneMember{key: m.Key, subject: sub.Subject, at: m.UpdatedAt, lose: lose})
 		return nil
 	default:
 		return fmt.Errorf("look up: %w", err)

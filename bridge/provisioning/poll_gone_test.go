@@ -68,6 +68,7 @@ func TestPollActsOnAReportedDeletion(t *testing.T) {
 			}
 			h := &ssotest.H{T: t, S: f.st, Ctx: ctx, Now: ssotest.Now()}
 			sess := h.CreateSession(aliceSub, "portal")
+			h.CreateSession("sub-bob", "portal") // something to end: only such gone members count (review s27 R5-2)
 			now := time.Now()
 			if err := f.st.SetWatermark(ctx, provisioning.WatermarkName, now.Add(-time.Hour)); err != nil {
 				t.Fatal(err)

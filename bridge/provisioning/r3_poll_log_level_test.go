@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ssobridge/ssobridge/bridge/provisioning"
+	ssotest "github.com/ssobridge/ssobridge/sso/storetest"
 )
 
 // TestR3PollErrorNotHiddenByAnUnconfirmedRefusal (review s26 R3-3, the seam of N and F): F's
@@ -24,6 +25,8 @@ func TestR3PollErrorNotHiddenByAnUnconfirmedRefusal(t *testing.T) {
 	if err := r.st.SetWatermark(t.Context(), provisioning.WatermarkName, now.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	// bob has something to end: only such gone members count (review s27 R5-2).
+	(&ssotest.H{T: t, S: r.st, Ctx: t.Context(), Now: ssotest.Now()}).CreateSession("sub-bob", "portal")
 	r.dir.Remove("bob")
 	r.dir.Remove("carol")
 	ams := &flicker{listing: r.list, dirty: 1}
