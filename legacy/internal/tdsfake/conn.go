@@ -19,8 +19,8 @@ type conn struct {
 	id         int
 	spid       uint16
 	packetSize int
-	// lockTimeout is the connection's SET LOCK_TIMEOUT (ms) from its SQL batches; -1 (the
-	// default) waits for ever.
+	// lockTimeout is the connection's SET LOCK_TIMEOUT (ms) from its SQL batches, until a
+	// RESETCONNECTION; -1 (the default) waits for ever.
 	lockTimeout int64
 }
 
@@ -273,7 +273,10 @@ func (c *conn) handle(m *message, in <-chan inbound) bool {
 	}
 	w := &tokenWriter{}
 	if m.reset {
+		// sp_reset_connection: SET options back to their defaults, LOCK_TIMEOUT among them
+		// (review s27 R5-3).
 		w.envResetAck()
+		c.lockTimeout = -1
 	}
 	if err != nil {
 		s.logf("conn %d: bad %s: %v", c.id, req.Kind, err)
@@ -288,7 +291,7 @@ func (c *conn) handle(m *message, in <-chan inbound) bool {
 	}
 	lockTimeout := c.lockTimeout
 	if ms, ok := setLockTimeout(req.SQL); ok {
-		// In a batch the setting stays for the connection; in sp_executesql's statement it
+		// In a batch the setting stays for the session (until a reset); in sp_executesql's statement it
 		// ends with the call, as a SET in dynamic SQL does.
 		lockTimeout = ms
 		if req.Kind == Batch {

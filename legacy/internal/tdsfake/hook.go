@@ -21,7 +21,7 @@ type Action struct {
 	// rows an uncommitted write holds, under locking READ COMMITTED), after Delay. SQL Server's
 	// rules apply: with the database's READ_COMMITTED_SNAPSHOT on (Config), a request of
 	// SELECTs only reads row versions and does not wait; when the lock timeout in effect (SET
-	// LOCK_TIMEOUT n, in ms: in the request, or in an earlier SQL batch of the connection; -1,
+	// LOCK_TIMEOUT n, in ms: in the request, or in an earlier SQL batch of the connection since its last RESETCONNECTION; -1,
 	// wait for ever, by default) is shorter, the request fails after it with error 1222
 	// (LockTimeout) and the connection stays usable. An ATTENTION ends the wait.
 	LockWait time.Duration
