@@ -29,6 +29,12 @@ var (
 	// walk over members (shadow reconcile) counts that member as failed and goes on, where it
 	// waits for an outage to end.
 	ErrContract = errors.New("legacy: directory answer breaks the column contract")
+	// ErrLocked is wrapped, inside ErrUnavailable, when a read gave up waiting for locks the
+	// AMS holds on the rows it reads (SQL Server error 1222 after SET LOCK_TIMEOUT: an AMS
+	// transaction is saving that member). The AMS answers: a walk over members (shadow poll,
+	// reconcile) treats it as that member's read left unconfirmed, retried later, not as the
+	// AMS away for everyone (review s27 R5-1).
+	ErrLocked = errors.New("legacy: the rows read are locked by an AMS transaction")
 )
 
 // Unavailable wraps cause so that errors.Is(err, ErrUnavailable) holds and the cause is kept

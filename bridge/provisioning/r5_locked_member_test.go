@@ -3,7 +3,7 @@ package provisioning_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -15,7 +15,7 @@ import (
 // lockedRows is an AMS where an AMS transaction holds alice's rows: the change scan (WITH
 // (NOLOCK)) reads her uncommitted, refused state, and the confirming read (committed data,
 // SET LOCK_TIMEOUT on SQL Server since session 27 L) fails as sqldir reports SQL Server's
-// error 1222: legacy.ErrUnavailable around the driver's error. Every other read answers.
+// error 1222: legacy.ErrUnavailable around legacy.ErrLocked and the driver's error. Every other read answers.
 type lockedRows struct {
 	*listing
 }
@@ -32,7 +32,7 @@ func (d *lockedRows) ChangedSince(ctx context.Context, since time.Time, limit in
 
 func (d *lockedRows) FreshMemberByKey(ctx context.Context, key string) (*legacy.Member, error) {
 	if key == aliceKey {
-		return nil, legacy.Unavailable("member_by_key_committed", errors.New("mssql: Lock request time out period exceeded."))
+		return nil, legacy.Unavailable("member_by_key_committed", fmt.Errorf("%w: mssql: Lock request time out period exceeded.", legacy.ErrLocked))
 	}
 	return d.listing.MemberByKey(ctx, key)
 }
@@ -73,5 +73,44 @@ func TestR5LockedMemberDoesNotStopThePoll(t *testing.T) {
 		if u.Name != "Carol Renamed" {
 			t.Fatalf("poll %d (%v): carol at the portal is %q; want her change synced although alice's rows are locked", poll, err, u.Name)
 		}
+	}
+}
+
+// lockedListing is lockedRows for the reconcile: the listing, read with NOLOCK, shows alice's
+// save in flight (deleted) too.
+type lockedListing struct{ lockedRows }
+
+func (d *lockedListing) ListMembers(ctx context.Context, afterKey string, limit int) ([]*legacy.Member, error) {
+	ms, err := d.listing.ListMembers(ctx, afterKey, limit)
+	for _, m := range ms {
+		if m.Key == aliceKey {
+			m.Standing.Deleted = true
+		}
+	}
+	return ms, err
+}
+
+// TestR5LockedMemberDoesNotStopTheReconcile (review s27 R5-1, the reconcile's side): the
+// pass counts alice unconfirmed (legacy.ErrLocked inside the confirming read's error), ends
+// nothing of hers and goes on to carol, instead of stopping as for the AMS away.
+func TestR5LockedMemberDoesNotStopTheReconcile(t *testing.T) {
+	r := newReconcileFixture(t)
+	ctx := t.Context()
+	r.opts.Directory = &lockedListing{lockedRows{listing: r.list}}
+	r.start()
+	r.dir.Update("carol", func(m *legacy.Member) { m.FullName = "Carol Renamed" })
+	res, err := r.svc.Reconcile(ctx)
+	if err != nil || !res.Finished || res.Unconfirmed != 1 {
+		t.Fatalf("reconcile = %+v, %v; want a finished pass with alice unconfirmed", res, err)
+	}
+	if r.aliceEnded() {
+		t.Fatal("alice ended on a read whose confirmation waited in vain for her rows")
+	}
+	var u wire.User
+	if err := json.Unmarshal(r.shadowUser(carolSub).View, &u); err != nil {
+		t.Fatal(err)
+	}
+	if u.Name != "Carol Renamed" {
+		t.Fatalf("carol at the portal is %q; want her change synced", u.Name)
 	}
 }

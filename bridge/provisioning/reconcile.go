@@ -237,8 +237,10 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, pa
 			fails = 0
 			return nil
 		}
-		if errors.Is(err, ErrRefusalUnconfirmed) && !errors.Is(err, legacy.ErrUnavailable) && ctx.Err() == nil {
-			// Two reads of the AMS disagreed (logged by confirmRefusal): not a failure of the
+		if errors.Is(err, ErrRefusalUnconfirmed) && (!errors.Is(err, legacy.ErrUnavailable) || errors.Is(err, legacy.ErrLocked)) &&
+			ctx.Err() == nil {
+			// Two reads of the AMS disagreed, or the second waited in vain for the member's
+			// rows an AMS transaction holds (logged by confirmRefusal): not a failure of the
 			// member or of the store. (The second read failing with the AMS away stops the pass,
 			// as below.)
 			fails = 0

@@ -217,6 +217,9 @@ func transient(err error) bool {
 	if errors.Is(err, legacy.ErrContract) { // the AMS answered, wrongly: no retry mends it
 		return false
 	}
+	if errors.Is(err, legacy.ErrLocked) { // the AMS answered: one member's rows are being saved
+		return false
+	}
 	return errors.Is(err, sso.ErrUnavailable) || errors.Is(err, legacy.ErrUnavailable)
 }
 
@@ -502,6 +505,8 @@ func readErrClass(err error) string {
 		return "timeout"
 	case errors.Is(err, legacy.ErrContract):
 		return "contract" // legacy check --login shows the row
+	case errors.Is(err, legacy.ErrLocked):
+		return "locked" // an AMS transaction holds the member's rows
 	case errors.Is(err, legacy.ErrUnavailable):
 		return "ams_unavailable"
 	default:

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	mssql "github.com/microsoft/go-mssqldb"
 	"log/slog"
 	"slices"
 	"strings"
@@ -1038,22 +1039,22 @@ func (d *Directory) runQuery(ctx context.Context, name string, maxRows int, args
 	if d.stmts != nil {
 		stmt, err := d.stmts.get(ctx, q)
 		if err != nil {
-			return nil, legacy.Unavailable(name, err)
+			return nil, unavailable(name, err)
 		}
 		rows, err = stmt.QueryContext(ctx, args...)
 		if err != nil {
-			return nil, legacy.Unavailable(name, err)
+			return nil, unavailable(name, err)
 		}
 	} else {
 		var err error
 		if rows, err = d.db.QueryContext(ctx, q, args...); err != nil {
-			return nil, legacy.Unavailable(name, err)
+			return nil, unavailable(name, err)
 		}
 	}
 	defer rows.Close()
 	names, err := rows.Columns()
 	if err != nil {
-		return nil, legacy.Unavailable(name, err)
+		return nil, unavailable(name, err)
 	}
 	rs := &resultSet{columns: d.columnsFor(name, names)}
 	ptrs := make([]any, len(names))
@@ -1063,15 +1064,26 @@ func (d *Directory) runQuery(ctx context.Context, name string, maxRows int, args
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, legacy.Unavailable(name, err)
+			return nil, unavailable(name, err)
 		}
 		rs.rows = append(rs.rows, vals)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, legacy.Unavailable(name, err)
+		return nil, unavailable(name, err)
 	}
 	if err := rows.Close(); err != nil {
-		return nil, legacy.Unavailable(name, err)
+		return nil, unavailable(name, err)
 	}
 	return rs, nil
+}
+
+// unavailable is legacy.Unavailable for a query's driver error, with legacy.ErrLocked inside
+// when SQL Server gave up waiting for a lock (error 1222: SET LOCK_TIMEOUT passed, as the
+// committed reads set it): the AMS answered, a transaction holds the rows.
+func unavailable(name string, err error) error {
+	var se mssql.Error
+	if errors.As(err, &se) && se.Number == 1222 {
+		return legacy.Unavailable(name, fmt.Errorf("%w: %w", legacy.ErrLocked, err))
+	}
+	return legacy.Unavailable(name, err)
 }

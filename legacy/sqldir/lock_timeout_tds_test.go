@@ -72,8 +72,8 @@ func TestCommittedReadLockTimeout(t *testing.T) {
 				}
 			} else {
 				var se mssql.Error
-				if !errors.Is(err, legacy.ErrUnavailable) || !errors.As(err, &se) || se.Number != 1222 {
-					t.Fatalf("FreshMemberByKey with alice's rows locked = %v, %v; want ErrUnavailable from SQL Server error 1222", m, err)
+				if !errors.Is(err, legacy.ErrUnavailable) || !errors.Is(err, legacy.ErrLocked) || !errors.As(err, &se) || se.Number != 1222 {
+					t.Fatalf("FreshMemberByKey with alice's rows locked = %v, %v; want ErrUnavailable and ErrLocked from SQL Server error 1222", m, err)
 				}
 			}
 			srv.SetHook(nil)
