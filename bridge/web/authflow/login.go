@@ -55,6 +55,9 @@ func (h *Handler) PendingRequest(c echo.Context, id string) (*sso.AuthRequest, *
 func (h *Handler) PendingLoaded(c echo.Context, ar *sso.AuthRequest) (*sso.AuthRequest, *sso.ClientConfig, error) {
 	client, err := h.Provider.Client(c.Request().Context(), ar.ClientID)
 	if err != nil {
+		// Never answered at the app here: the request may be answered already, another
+		// browser's, or asked with HEAD (ClaimRequest has not checked it); its one answer is
+		// Authorize's or the claiming login page's (review s27 R6-1).
 		return nil, nil, h.clientFault(c, ar, err)
 	}
 	if err := h.ClaimRequest(c, ar); err != nil {
@@ -88,7 +91,7 @@ func (h *Handler) claimedRequest(c echo.Context, id string) (*sso.AuthRequest, *
 	}
 	client, err := h.Provider.Client(ctx, ar.ClientID)
 	if err != nil {
-		return nil, nil, h.clientFault(c, ar, err)
+		return nil, nil, h.silentFault(c, ar, h.clientFault(c, ar, err))
 	}
 	return ar, client, nil
 }
@@ -96,17 +99,18 @@ func (h *Handler) claimedRequest(c echo.Context, id string) (*sso.AuthRequest, *
 // clientFault answers a stored auth request (ar) whose client could not be read (err): a
 // client no longer registered gets the page that says so (its redirect_uri is no longer
 // one this service vouches for); any other error is a fault of this server, not the
-// browser's: a silent request (prompt=none) is answered at the redirect_uri op verified when
-// it stored the request (silentFault: server_error, or temporarily_unavailable when the store
-// is unavailable; OIDC Core 3.1.2.6, RFC 6749 4.1.2.1), any other request gets the error
-// handler's page (500, or 503 with Retry-After when the store is unavailable). Never "not
-// registered" for a store that could not answer (review s26 R2-6).
+// browser's, returned for the error handler's page (500, or 503 with Retry-After when the
+// store is unavailable). Never "not registered" for a store that could not answer (review
+// s26 R2-6). Where the request was just bound to this browser (answerAuthorized,
+// claimedRequest), the caller hands the error to silentFault: a silent request (prompt=none)
+// is answered at the redirect_uri op verified when it stored the request (server_error, or
+// temporarily_unavailable; OIDC Core 3.1.2.6, RFC 6749 4.1.2.1).
 func (h *Handler) clientFault(c echo.Context, ar *sso.AuthRequest, err error) error {
 	if errors.Is(err, sso.ErrNotFound) {
 		return h.Pages.Error(c, http.StatusBadRequest, "This app is not registered",
 			"The app that sent you here is no longer registered with this sign-in service.", "")
 	}
-	return h.silentFault(c, ar, fmt.Errorf("read client %q of auth request: %w", ar.ClientID, err))
+	return fmt.Errorf("read client %q of auth request: %w", ar.ClientID, err)
 }
 
 // postedRequest checks a form post's CSRF token, then loads the pending auth request it names
@@ -283,7 +287,7 @@ func (h *Handler) answerAuthorized(c echo.Context, ar *sso.AuthRequest, fresh bo
 	}
 	client, err := h.Provider.Client(c.Request().Context(), ar.ClientID)
 	if err != nil {
-		return h.clientFault(c, ar, err)
+		return h.silentFault(c, ar, h.clientFault(c, ar, err))
 	}
 	return h.signInPage(c, ar, client)
 }
