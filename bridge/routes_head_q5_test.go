@@ -239,8 +239,8 @@ func TestHeadAccountEndsNothing(t *testing.T) {
 
 // TestHeadAccountOpensNoStepUp: the account page of a session that lacks the factor its
 // member enrolled since (in another browser) sends its GET to the second factor, 303 to a
-// challenge the GET stores; a HEAD answers 303 too, without the Location (it would name a
-// challenge) and without storing one.
+// challenge the GET stores; a HEAD stores none and is refused, 405 with Allow (it answered
+// 303 without the Location, a redirect to nowhere, until review s27 R6-2).
 func TestHeadAccountOpensNoStepUp(t *testing.T) {
 	e := newEnv(t)
 	cfg, _ := e.oauth("web", webSecret, e.rp+"/callback", oauth2.AuthStyleInParams)
@@ -263,8 +263,8 @@ func TestHeadAccountOpensNoStepUp(t *testing.T) {
 	if n := e.store.WriteStats().Writes - before; n != 0 {
 		t.Errorf("HEAD /account: %d store writes, want none", n)
 	}
-	if head.StatusCode != http.StatusSeeOther || head.Header.Get("Location") != "" || len(head.Header.Values("Set-Cookie")) > 0 {
-		t.Errorf("HEAD /account: %d, Location %q, Set-Cookie %q; want 303 without either", head.StatusCode,
+	if head.StatusCode != http.StatusMethodNotAllowed || head.Header.Get("Location") != "" || len(head.Header.Values("Set-Cookie")) > 0 {
+		t.Errorf("HEAD /account: %d, Location %q, Set-Cookie %q; want 405 without either", head.StatusCode,
 			head.Header.Get("Location"), head.Header.Values("Set-Cookie"))
 	}
 	get := ask(http.MethodGet)

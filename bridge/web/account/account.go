@@ -201,10 +201,13 @@ func (h *Handler) account(c echo.Context) error {
 				return err
 			}
 			if need {
-				// The GET's 303 without its Location, which names the challenge the GET
-				// opens (RFC 9110 9.3.2: a HEAD may omit a field only the answer's making
-				// determines).
-				return c.NoContent(http.StatusSeeOther)
+				// The GET answers 303 to the challenge it opens: a Location only that write
+				// makes, which a HEAD must not do. A 303 without it left a HEAD-following
+				// client with a redirect to nowhere (RFC 9110 9.3.2, 15.4; review s27 R6-2,
+				// as s26 R2-7 for the step page): the HEAD is refused, 405 with the methods
+				// this page takes (RFC 9110 15.5.6), nothing opened.
+				c.Response().Header().Set("Allow", "GET, POST")
+				return c.NoContent(http.StatusMethodNotAllowed)
 			}
 		}
 	} else if next, err := h.stepUp(c, sess, m); err != nil || next != "" {
