@@ -29,7 +29,10 @@ import (
 func TestClaimPlan(t *testing.T) {
 	ctx := t.Context()
 	now := time.Now().Truncate(time.Second).UTC()
-	s, dsn := openTest(t, postgres.WithClock(func() time.Time { return now }))
+	// The backlog is enqueued in one transaction: on a loaded CI machine that passed the
+	// default 10 s statement bound (this test is about the claim's plan, not the enqueue).
+	s, dsn := openTest(t, postgres.WithClock(func() time.Time { return now }),
+		postgres.WithTimeouts(postgres.Timeouts{Statement: 2 * time.Minute}))
 	var evs []*store.OutboxEvent
 	for i := range 4000 {
 		c, next := fmt.Sprint("c", i%3), time.Time{}
@@ -109,7 +112,10 @@ func TestClaimPlan(t *testing.T) {
 func TestClaimPassesOverLockedHead(t *testing.T) {
 	ctx := t.Context()
 	now := time.Now().Truncate(time.Second).UTC()
-	s, dsn := openTest(t, postgres.WithClock(func() time.Time { return now }))
+	// The backlog is enqueued in one transaction: on a loaded CI machine that passed the
+	// default 10 s statement bound (this test is about the claim's plan, not the enqueue).
+	s, dsn := openTest(t, postgres.WithClock(func() time.Time { return now }),
+		postgres.WithTimeouts(postgres.Timeouts{Statement: 2 * time.Minute}))
 	a1, a2 := clientEvent("a", "m1"), clientEvent("a", "m2")
 	ssotest.NoErr(t, s.Enqueue(ctx, a1, a2), "Enqueue")
 	conn, err := pgx.Connect(ctx, dsn)
