@@ -40,7 +40,8 @@
 // (IsServeCommandLine, checked against cobra's commands by cmd/ssobridge's tests). It runs before
 // the configuration is read, so memory.binary_pages cannot turn it off: the environment can
 // (EnvBinaryPages, SSOBRIDGE_BINARY_PAGES=keep or unmap). EarlyDrop says what it did; serve
-// logs it. A build without cgo has no such drop.
+// logs it. An executable on tmpfs or ramfs is left alone and reported as such (its pages cannot
+// leave the page cache). A build without cgo has no such drop.
 //
 // What evict costs, and where it does nothing:
 //   - every page used after the release is read again from the file: about 2,000 reads of

@@ -14,6 +14,9 @@ const (
 	EarlySkipped
 	// EarlyFailed: a step failed (the error says which); nothing else depends on it.
 	EarlyFailed
+	// EarlyInMemory: the executable is on tmpfs or ramfs, whose pages cannot leave the page
+	// cache; nothing was done.
+	EarlyInMemory
 )
 
 // String names the outcome for logs.
@@ -29,6 +32,8 @@ func (e Early) String() string {
 		return "skipped"
 	case EarlyFailed:
 		return "failed"
+	case EarlyInMemory:
+		return "in memory (tmpfs)"
 	}
 	return "unknown"
 }

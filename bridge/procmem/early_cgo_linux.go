@@ -7,10 +7,12 @@ package procmem
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 // What ssob_drop_page_cache did: 0 nothing (not a serve run), 1 dropped, 2 skipped
-// (SSOBRIDGE_BINARY_PAGES), or minus the errno of the step that failed.
+// (SSOBRIDGE_BINARY_PAGES), 3 nothing to drop (the executable is on tmpfs or ramfs, whose pages
+// cannot leave the page cache), or minus the errno of the step that failed.
 static int ssob_early_state;
 
 // ssob_is_serve says whether the NUL-separated arguments in args (argv[0] first, n bytes, as
@@ -76,6 +78,12 @@ __attribute__((constructor)) static void ssob_drop_page_cache(void) {
 		ssob_early_state = -errno;
 		return;
 	}
+	struct statfs sfs;
+	if (fstatfs(fd, &sfs) == 0 && ((unsigned long)sfs.f_type == 0x01021994UL || (unsigned int)sfs.f_type == 0x858458f6U)) {
+		close(fd); // TMPFS_MAGIC, RAMFS_MAGIC (review s27 R4-6)
+		ssob_early_state = 3;
+		return;
+	}
 	(void)fdatasync(fd);
 	int rc = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 	close(fd);
@@ -104,6 +112,8 @@ func EarlyDrop() (Early, error) {
 		return EarlyDropped, nil
 	case 2:
 		return EarlySkipped, nil
+	case 3:
+		return EarlyInMemory, nil
 	default:
 		return EarlyFailed, fmt.Errorf("procmem: page cache drop before initialisation: %w", syscall.Errno(-r))
 	}

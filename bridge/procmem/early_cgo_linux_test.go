@@ -4,11 +4,13 @@ package procmem
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -111,15 +113,22 @@ func TestIsServeCommandLine(t *testing.T) {
 	}
 }
 
-// copyPadded copies exe into a new executable file with pad zero bytes after it.
+// copyPadded copies exe into a new executable file (in a test directory) with pad zero bytes
+// after it.
 func copyPadded(t *testing.T, exe string, pad int64) string {
+	t.Helper()
+	return copyPaddedTo(t, exe, t.TempDir(), pad)
+}
+
+// copyPaddedTo is copyPadded into dir.
+func copyPaddedTo(t *testing.T, exe, dir string, pad int64) string {
 	t.Helper()
 	src, err := os.Open(exe)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	bin := t.TempDir() + "/child"
+	bin := dir + "/child"
 	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
 	if err != nil {
 		t.Fatal(err)
@@ -143,4 +152,37 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return st.Size()
+}
+
+// TestEarlyDropOnTmpfs (review s27 R4-6): an executable on tmpfs, whose pages cannot leave the
+// page cache, is reported as such, not as dropped.
+func TestEarlyDropOnTmpfs(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const shm = "/dev/shm"
+	var fs unix.Statfs_t
+	if err := unix.Statfs(shm, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
+		t.Skipf("%s is not tmpfs here (%v)", shm, err)
+	}
+	dir, err := os.MkdirTemp(shm, "procmem-early-")
+	if err != nil {
+		t.Skipf("cannot write to %s: %v", shm, err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := copyPaddedTo(t, exe, dir, 0)
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), earlyChild+"=1", EnvBinaryPages+"=")
+	out, err := cmd.Output()
+	if err != nil {
+		var pe *exec.ExitError
+		if errors.As(err, &pe) || !errors.Is(err, syscall.EACCES) {
+			t.Fatalf("child: %v (%s)", err, out)
+		}
+		t.Skipf("%s does not allow executing: %v", shm, err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "in memory (tmpfs) <nil>" {
+		t.Fatalf("EarlyDrop in the child on tmpfs: %q", got)
+	}
 }
