@@ -139,6 +139,7 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 	row, err := d.toMember(rs, rs.rows[0], true, nil, loc)
 	if err != nil {
 		g.problem("[%s] %v", QueryMemberByLogin, errors.Unwrap(err))
+		g.badValue(rs, rs.rows[0], err)
 		return g.result()
 	}
 	m := row.m
@@ -555,6 +556,30 @@ func (g *diag) sameMember(ctx context.Context, d *Directory, query, arg string, 
 		g.problem("[%s] finds member %s, member_by_login found %s", query, got.Key, want.Key)
 	default:
 		g.printf("\n[%s] %q: same member in %s\n", query, arg, since(start))
+	}
+}
+
+// badValue shows, on the operator's terminal, the value of the column that err (a member row's
+// value of the wrong kind) names: the error itself never quotes it, since it is logged (review
+// s27 R5-5). The password and its salt are never shown (they are never decoded with errors).
+func (g *diag) badValue(rs *resultSet, row []any, err error) {
+	var re *rowValueError
+	if !errors.As(err, &re) || re.column == colPassword || re.column == colSalt {
+		return
+	}
+	i, ok := rs.cols[strings.ToLower(re.column)]
+	if !ok {
+		return
+	}
+	switch v := row[i].(type) {
+	case nil:
+		g.printf("  the row's %s is NULL\n", re.column)
+	case []byte:
+		g.printf("  the row's %s is %d bytes: %x\n", re.column, len(v), v)
+	case string:
+		g.printf("  the row's %s is the text %q\n", re.column, v)
+	default:
+		g.printf("  the row's %s is %v (%T)\n", re.column, v, v)
 	}
 }
 

@@ -288,7 +288,7 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 			// A row the directory cannot read never signs in, and is answered as an unknown
 			// login is (review s15 X-4): as "the AMS is unavailable" it told, for any password,
 			// that the login exists. The operator learns of it here (never the typed login).
-			d.log.ErrorContext(ctx, "legacy: a member's row breaks the column contract; refusing sign-in", "err", err)
+			d.logRowFault(ctx, err)
 			return nil, legacy.ErrBadCredentials
 		}
 		return nil, err
@@ -343,7 +343,7 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		if errors.Is(err, errRowValue) {
 			// As above (the right password of a row the directory cannot read): an unknown
 			// login's answer; the operator learns of it here.
-			d.log.ErrorContext(ctx, "legacy: a member's row breaks the column contract; refusing sign-in", "err", err)
+			d.logRowFault(ctx, err)
 			return nil, legacy.ErrBadCredentials
 		}
 		return nil, err
@@ -359,6 +359,27 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 		return nil, fmt.Errorf("sqldir: member %s: %w", m.Key, err)
 	}
 	return m, nil
+}
+
+// logRowFault logs a sign-in refused for a value of the wrong kind in the member's row (an
+// errRowValue): the query, the member's key when it can be read, the column and the kind it
+// wants, never the value (review s27 R5-5: booleans, datetimes and keys are the member's
+// data). `legacy check --login` shows the row on the operator's terminal.
+func (d *Directory) logRowFault(ctx context.Context, err error) {
+	args := []any{"query", QueryMemberByLogin}
+	var re *rowValueError
+	var ke *kindError
+	switch {
+	case errors.As(err, &re) && errors.As(re.err, &ke):
+		if re.key != "" {
+			args = append(args, "member_key", re.key)
+		}
+		args = append(args, "column", re.column, "want", ke.want, "got", ke.got)
+	default:
+		// Every errRowValue is a rowValueError of a kindError; whatever else, its class only.
+		args = append(args, "err", errRowValue)
+	}
+	d.log.ErrorContext(ctx, "legacy: a member's row breaks the column contract; refusing sign-in", args...)
 }
 
 // dummyVerify spends the time a real verification would, so that an unknown login cannot be

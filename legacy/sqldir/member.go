@@ -123,6 +123,33 @@ type memberRow struct {
 // member, the other about the configuration.
 var errRowValue = errors.New("a value of the wrong kind")
 
+// rowValueError is an errRowValue: one member's row holding, in column, a value that is not of
+// the kind the contract wants (err, a kindError). It names the member by key when the key could
+// be read, the column and the kind, never the value (review s27 R5-5): it is logged (a sign-in
+// refused for it, the bridge's lookups), and the row is the member's data. `legacy check
+// --login` shows the value to the operator.
+type rowValueError struct {
+	key    string // "" when the row's key itself cannot be read
+	column string
+	err    error
+}
+
+func (e *rowValueError) Error() string {
+	if e.key == "" {
+		return fmt.Sprintf("%v: column %s: %v", errRowValue, e.column, e.err)
+	}
+	return fmt.Sprintf("%v: member %s: column %s: %v", errRowValue, e.key, e.column, e.err)
+}
+
+func (e *rowValueError) Is(target error) bool { return target == errRowValue }
+func (e *rowValueError) Unwrap() error        { return e.err }
+
+// rowFault is the contract error of query for a value of the wrong kind in column of the row
+// of the member key ("" when the key cannot be read).
+func rowFault(query, key, column string, err error) error {
+	return legacy.Unavailable(query, fmt.Errorf("%w: %w", ErrContract, &rowValueError{key: key, column: column, err: err}))
+}
+
 func contractErr(query, format string, args ...any) error {
 	return legacy.Unavailable(query, fmt.Errorf("%w: "+format, append([]any{ErrContract}, args...)...))
 }
@@ -232,12 +259,25 @@ func (d *Directory) readLoginColumns(rs *resultSet, row []any) (lc loginColumns,
 	return lc, "", nil
 }
 
-// keyText is the row's member key for messages (its raw value's when it cannot be decoded).
+// unreadableKey stands for a row's member key in messages when the key cannot be read.
+const unreadableKey = "(a key that cannot be read)"
+
+// keyText is the row's member key for messages, or unreadableKey: never the raw value of a key
+// that cannot be read (review s27 R5-5), which is the row's data, not a key.
 func (d *Directory) keyText(r *loginRow) string {
-	if k, err := d.dialect.asKey(r.rawKey, d.cfg.KeyFormat == "text"); err == nil {
+	if k := d.rowKey(r); k != "" {
 		return k
 	}
-	return fmt.Sprintf("%v", r.rawKey)
+	return unreadableKey
+}
+
+// rowKey is the row's member key, or "" when it cannot be read.
+func (d *Directory) rowKey(r *loginRow) string {
+	k, err := d.dialect.asKey(r.rawKey, d.cfg.KeyFormat == "text")
+	if err != nil {
+		return ""
+	}
+	return k
 }
 
 // toLoginRow reads a member_by_login row's loginRow; its errors are toMember's.
@@ -255,13 +295,10 @@ func (d *Directory) toLoginRow(rs *resultSet, row []any) (loginRow, error) {
 	}
 	r := loginRow{rawKey: get(colKey)}
 	fail := func(c string, err error) (loginRow, error) {
-		if c == colKey {
-			return loginRow{}, contractErr(QueryMemberByLogin, "%w: column %s: %v", errRowValue, colKey, err)
-		}
-		return loginRow{}, contractErr(QueryMemberByLogin, "%w: member %s: column %s: %v", errRowValue, d.keyText(&r), c, err)
+		return loginRow{}, rowFault(QueryMemberByLogin, d.rowKey(&r), c, err)
 	}
 	if r.rawKey == nil {
-		return fail(colKey, errors.New("NULL"))
+		return fail(colKey, &kindError{want: "a key", got: "NULL"})
 	}
 	lc, col, err := d.readLoginColumns(rs, row)
 	if err != nil {
@@ -311,7 +348,14 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, lc *loginC
 			return nil, contractErr(query, "missing column %s", c)
 		}
 	}
+	// The first value of the wrong kind, and its column.
 	var firstErr error
+	var firstCol string
+	fault := func(c string, err error) {
+		if err != nil && firstErr == nil {
+			firstErr, firstCol = err, c
+		}
+	}
 	get := func(c string) any {
 		if i, ok := rs.cols[c]; ok {
 			return row[i]
@@ -320,9 +364,7 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, lc *loginC
 	}
 	str := func(c string) string {
 		s, err := asString(get(c))
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("column %s: %v", c, err)
-		}
+		fault(c, err)
 		return strings.TrimSpace(s)
 	}
 	// tm reads the datetime column c, or its UTC variant cUTC (c+utcSuffix, written out by
@@ -333,17 +375,13 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, lc *loginC
 			c, loc = cUTC, time.UTC
 		}
 		t, err := asTime(get(c), loc)
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("column %s: %v", c, err)
-		}
+		fault(c, err)
 		return t
 	}
 	// flag reads a boolean; NULL gives nullValue (the restrictive answer).
 	flag := func(c string, nullValue bool) bool {
 		b, null, err := asBool(get(c))
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("column %s: %v", c, err)
-		}
+		fault(c, err)
 		if null {
 			return nullValue
 		}
@@ -352,13 +390,11 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, lc *loginC
 
 	key, err := d.dialect.asKey(get(colKey), d.cfg.KeyFormat == "text")
 	if err != nil {
-		return nil, contractErr(query, "%w: column %s: %v", errRowValue, colKey, err)
+		return nil, rowFault(query, "", colKey, err)
 	}
 	if lc == nil {
 		read, col, err := d.readLoginColumns(rs, row)
-		if err != nil {
-			firstErr = fmt.Errorf("column %s: %v", col, err)
-		}
+		fault(col, err)
 		lc = &read
 	}
 	m := &legacy.Member{
@@ -406,9 +442,7 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, lc *loginC
 			loc = time.UTC
 		}
 		t, err := asTime(row[u.i], loc)
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("column %s: %v", u.name, err)
-		}
+		fault(u.name, err)
 		if t.After(m.UpdatedAt) {
 			m.UpdatedAt = t
 		}
@@ -432,13 +466,11 @@ func (d *Directory) toMember(rs *resultSet, row []any, withHash bool, lc *loginC
 		r.stored, _ = asString(get(colPassword))
 		r.salt, _ = asString(get(colSalt))
 		f, err := passwordFormat(get(colFormat))
-		if err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("column %s: %v", colFormat, err)
-		}
+		fault(colFormat, err)
 		r.format = f
 	}
 	if firstErr != nil {
-		return nil, contractErr(query, "%w: member %s: %v", errRowValue, key, firstErr)
+		return nil, rowFault(query, key, firstCol, firstErr)
 	}
 	return r, nil
 }

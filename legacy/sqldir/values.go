@@ -122,6 +122,23 @@ func fromHex(c byte) (byte, bool) {
 
 // --- column value conversions (from what database/sql hands to *any) ---
 
+// kindError is a column value that is not of the kind the column contract wants. Its text
+// names the kind wanted and what was found (text, NULL, or the Go type the driver gave),
+// never the value: these errors reach the log (a sign-in's contract fault, the lookups'
+// errors; review s27 R5-5), and a member's row is that member's data. `legacy check` shows
+// the value on the operator's terminal.
+type kindError struct {
+	want string // "a boolean", "a datetime", ...
+	got  string // "text", "NULL", "a value of type int32", ...
+}
+
+func (e *kindError) Error() string { return e.got + " where the contract wants " + e.want }
+
+// wrongType is the kindError of a value whose Go type the conversion does not take.
+func wrongType(want string, v any) error {
+	return &kindError{want: want, got: fmt.Sprintf("a value of type %T", v)}
+}
+
 func asString(v any) (string, error) {
 	switch x := v.(type) {
 	case nil:
@@ -139,8 +156,11 @@ func asString(v any) (string, error) {
 	case time.Time:
 		return x.Format(sqliteTimeLayout), nil
 	}
-	return "", fmt.Errorf("unexpected %T", v)
+	return "", wrongType("text", v)
 }
+
+// wantBool is the kind a boolean column takes.
+const wantBool = "a boolean (bit, a number, or the text 1/0, true/false, yes/no, y/n)"
 
 // asBool reads bit/int/text booleans; null reports a NULL.
 func asBool(v any) (b, null bool, err error) {
@@ -161,9 +181,9 @@ func asBool(v any) (b, null bool, err error) {
 		case "0", "false", "n", "no":
 			return false, false, nil
 		}
-		return false, false, fmt.Errorf("%q is not a boolean", s)
+		return false, false, &kindError{want: wantBool, got: "text"}
 	}
-	return false, false, fmt.Errorf("unexpected %T for a boolean", v)
+	return false, false, wrongType(wantBool, v)
 }
 
 func asInt(v any) (n int64, null bool, err error) {
@@ -182,9 +202,13 @@ func asInt(v any) (n int64, null bool, err error) {
 	case string, []byte:
 		s, _ := asString(x)
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-		return n, false, err
+		if err != nil {
+			// Not strconv's error: it quotes the text.
+			return 0, false, &kindError{want: "an integer", got: "text"}
+		}
+		return n, false, nil
 	}
-	return 0, false, fmt.Errorf("unexpected %T for an integer", v)
+	return 0, false, wrongType("an integer", v)
 }
 
 var textTimeLayouts = []string{
@@ -229,7 +253,7 @@ func asTime(v any, loc *time.Location) (time.Time, error) {
 			return time.Time{}, err
 		}
 	default:
-		return time.Time{}, fmt.Errorf("unexpected %T for a datetime", v)
+		return time.Time{}, wrongType("a datetime", v)
 	}
 	if t.Before(sentinelBefore) {
 		return time.Time{}, nil
@@ -251,7 +275,7 @@ func parseTextTime(s string, loc *time.Location) (time.Time, error) {
 			return t.In(loc), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a datetime", s)
+	return time.Time{}, &kindError{want: "a datetime", got: "text"}
 }
 
 // parseWallClock reads "2006-01-02 15:04:05" with an optional fraction of 1 to 9 digits (how
@@ -326,23 +350,23 @@ func wallClock(t time.Time, loc *time.Location) time.Time {
 func (d dialect) asKey(v any, textKeys bool) (string, error) {
 	switch x := v.(type) {
 	case nil:
-		return "", errors.New("key is NULL")
+		return "", &kindError{want: "a key", got: "NULL"}
 	case []byte:
 		if len(x) == 16 && !textKeys {
 			g, err := d.guidBytes(x)
 			if err != nil {
-				return "", err
+				return "", &kindError{want: "a key", got: "a uniqueidentifier that cannot be read"}
 			}
 			return g.String(), nil
 		}
 	}
 	s, err := asString(v)
 	if err != nil {
-		return "", err
+		return "", wrongType("a key", v)
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", errors.New("key is empty")
+		return "", &kindError{want: "a key", got: "empty text"}
 	}
 	if g, err := ParseGUID(s); err == nil {
 		var b [36]byte
@@ -352,7 +376,7 @@ func (d dialect) asKey(v any, textKeys bool) (string, error) {
 		return g.String(), nil
 	}
 	if !textKeys {
-		return "", fmt.Errorf("key %q is not a GUID (set key_format: text for an AMS with other keys)", s)
+		return "", &kindError{want: "a GUID key (set key_format: text for an AMS with other keys)", got: "text"}
 	}
 	return s, nil
 }
