@@ -25,6 +25,56 @@ type resultSet struct {
 	cols         []column // nil for statements without a result set
 	rows         [][]any
 	rowsAffected int64
+	// setCmd, for a SET statement, is its DONE/DONEINPROC CurCmd (setCommand); its DONE
+	// carries no row count.
+	setCmd uint16
+}
+
+// setCommand is the CurCmd of the DONE (in a batch) or DONEINPROC (in an RPC's statement)
+// that SQL Server sends for the SET statement stmt: SET option ON is 0xB9 and SET option OFF
+// 0xBA, as a capture of SQL Server (LocalDB) answering SqlBulkCopy's "SET FMTONLY ON ...
+// SET FMTONLY OFF" shows (DONE status 0x0001 CurCmd 0x00B9 count 0, and DONE status 0x0000
+// CurCmd 0x00BA count 0); a SET with a value (SET LOCK_TIMEOUT n, SET TRANSACTION ISOLATION
+// LEVEL ...) is 0xF9, the "Set" of Microsoft's own TDS test server (dotnet/SqlClient
+// TDSDoneTokenCommandType), which no capture at hand confirms. MS-TDS calls CurCmd "provided
+// and controlled by the application layer"; go-mssqldb reads it only to tell a SELECT (0xC1).
+func setCommand(stmt []sqlToken) uint16 {
+	last := trimSpace(stmt)
+	if len(last) > 0 {
+		switch w := last[len(last)-1]; {
+		case w.is("ON"):
+			return cmdSetOn
+		case w.is("OFF"):
+			return cmdSetOff
+		}
+	}
+	return cmdSet
+}
+
+// setStatements are the results of the SET statements that open text (before its first other
+// statement): what SQL Server sends for them before a scripted result (Action.Result).
+func setStatements(text string) []resultSet {
+	toks, err := tokenize(text)
+	if err != nil {
+		return nil
+	}
+	var sets []resultSet
+	for _, stmt := range splitStatements(toks) {
+		if !isSetOption(stmt) {
+			break
+		}
+		sets = append(sets, resultSet{setCmd: setCommand(stmt)})
+	}
+	return sets
+}
+
+// isSetOption reports whether stmt is SET of a session option (not SET @variable = ...).
+func isSetOption(stmt []sqlToken) bool {
+	if len(stmt) == 0 || !stmt[0].is("SET") {
+		return false
+	}
+	i := nextMeaningful(stmt, 1)
+	return i == len(stmt) || stmt[i].kind != tkParam
 }
 
 // backend answers queries from an in-memory SQLite database whose tables were declared with
@@ -84,8 +134,16 @@ func (b *backend) execute(ctx context.Context, text string, params []Param, now 
 	for _, stmt := range splitStatements(toks) {
 		first := stmt[0]
 		switch {
+		case isSetOption(stmt):
+			// A session option: accepted (SET LOCK_TIMEOUT bounds a lock wait, conn.go), and
+			// answered with its own DONE or DONEINPROC, as SQL Server does for every statement
+			// ("A DONE token is returned for each SQL statement in the SQL batch except variable
+			// declarations", MS-TDS 2.2.7.6; "A DONEINPROC token is sent for each executed SQL
+			// statement within a stored procedure", 2.2.7.7).
+			sets = append(sets, resultSet{setCmd: setCommand(stmt)})
+			continue
 		case first.is("SET") || first.is("USE"):
-			continue // session options and USE are accepted and ignored
+			continue // a variable assignment and USE are accepted and ignored
 		case first.is("CREATE") && len(stmt) > 2 && stmt[nextMeaningful(stmt, 1)].is("TABLE"):
 			if err := b.createTable(ctx, rw, stmt); err != nil {
 				return nil, err

@@ -327,7 +327,7 @@ func (c *conn) handle(m *message, in <-chan inbound) bool {
 	case act != nil && act.Result != nil:
 		var set resultSet
 		set, err = act.Result.resultSet()
-		sets = []resultSet{set}
+		sets = append(setStatements(req.SQL), set)
 	default:
 		sets, err = s.backend.execute(context.Background(), req.SQL, req.Params, s.cfg.Now())
 	}
@@ -427,7 +427,11 @@ func (c *conn) writeError(w *tokenWriter, kind RequestKind, e *ServerError) {
 }
 
 // writeResults writes the result sets: DONE per statement for a batch; DONEINPROC per
-// statement, RETURNSTATUS and DONEPROC for an RPC.
+// statement, RETURNSTATUS and DONEPROC for an RPC (sp_executesql's statements run as a
+// procedure's: "For stored procedures, completion of SQL statements in the stored procedure is
+// indicated by a DONEINPROC token data stream for each SQL statement and a DONEPROC token data
+// stream for each completed stored procedure", MS-TDS 2.2.2.7). A SET statement's DONE has no
+// DONE_COUNT (it affects no rows) and its own CurCmd (setCommand).
 func (c *conn) writeResults(w *tokenWriter, kind RequestKind, sets []resultSet) error {
 	for i, set := range sets {
 		status := doneCount
@@ -437,7 +441,10 @@ func (c *conn) writeResults(w *tokenWriter, kind RequestKind, sets []resultSet) 
 		}
 		cmd := cmdSelect
 		count := uint64(len(set.rows))
-		if set.cols != nil {
+		if set.setCmd != 0 {
+			status &^= doneCount
+			cmd, count = set.setCmd, 0
+		} else if set.cols != nil {
 			w.colMetadata(set.cols)
 			for _, r := range set.rows {
 				if err := w.row(set.cols, r); err != nil {

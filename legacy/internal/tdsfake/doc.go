@@ -48,8 +48,10 @@
 // WITH (NOLOCK), TOP n, GETDATE(), ISNULL, LEN, NEWID(), CAST/CONVERT, DATEADD, COLLATE;
 // sys.databases (master, tempdb, model, msdb and the server's database, with
 // is_read_committed_snapshot_on and snapshot_isolation_state[_desc]), DB_ID(), DB_NAME();
-// SET statements are ignored, except that SET LOCK_TIMEOUT bounds a lock wait. SQLite errors become SQL Server errors: 208 invalid object
-// name, 207 invalid column name, 102 syntax.
+// SET statements change nothing, except that SET LOCK_TIMEOUT bounds a lock wait; each is
+// answered with its DONE (DONEINPROC in an RPC), without a row count, as SQL Server answers it
+// (SET NOCOUNT ON is not modelled: DONE_COUNT stays on the other statements). SQLite errors
+// become SQL Server errors: 208 invalid object name, 207 invalid column name, 102 syntax.
 //
 // # Failure injection
 //

@@ -17,8 +17,8 @@ import (
 //   - DATEADD(unit, n, date) for year, month, day, hour, minute, second
 //   - LOWER/UPPER -> Unicode-aware functions (SQLite's fold ASCII only)
 //   - COLLATE <SQL Server collation> -> the fake's case-insensitive collation, or BINARY
-//   - SET ... statements (SET NOCOUNT ON) are dropped (SET LOCK_TIMEOUT is obeyed by a lock
-//     wait, Action.LockWait)
+//   - SET ... statements (SET NOCOUNT ON) are not run (SET LOCK_TIMEOUT is obeyed by a lock
+//     wait, Action.LockWait); each is answered with its DONE or DONEINPROC
 //   - sys.databases (a row per database: master, tempdb, model, msdb, then the server's),
 //     DB_ID() and DB_NAME() without argument
 //

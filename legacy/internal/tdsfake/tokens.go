@@ -28,7 +28,10 @@ const (
 	doneError  uint16 = 0x02
 	doneCount  uint16 = 0x10
 	doneAttn   uint16 = 0x20
+	cmdSetOn   uint16 = 0xB9
+	cmdSetOff  uint16 = 0xBA
 	cmdSelect  uint16 = 0xC1
+	cmdSet     uint16 = 0xF9
 	cmdExecute uint16 = 0xE0
 )
 
