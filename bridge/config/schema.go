@@ -97,6 +97,15 @@ type MemoryConfig struct {
 	// drops the executable's page cache once before package initialisation, before this
 	// setting is read: SSOBRIDGE_BINARY_PAGES=keep (or unmap) in the environment skips that.
 	BinaryPages string `yaml:"binary_pages"`
+	// ReleaseEvery is how often serve unmaps again the pages of the executable's code and
+	// read-only data, and of the shared libraries', that the process has mapped since the last
+	// time (default 1s; 0: only once, after start-up; not with binary_pages keep). A phase of
+	// work maps its code, with up to 64 KiB around each page it touches, and that stays
+	// resident after the work has moved on: in the load runs this keeps 4-6 MB less resident at
+	// the peak. The pages stay in the page cache: what is used again comes back with a minor
+	// fault, a few hundred after each release under load and none when idle (an idle server
+	// skips the release). Between 100ms and 1h.
+	ReleaseEvery time.Duration `yaml:"release_every"`
 	// GCPercent is the garbage collector's target (Go's GOGC, 50 to 1000; default 100): a
 	// collection starts when the heap has grown by this percentage of what the last one left
 	// live, and never below 4 MB x GCPercent/100. Higher: fewer collections (less CPU per
@@ -121,6 +130,15 @@ const (
 	DefaultGCPercent = 100
 	MinGCPercent     = 50
 	MaxGCPercent     = 1000
+)
+
+// memory.release_every: its default and bounds (each release under load costs about a
+// millisecond and the few hundred faults that follow it: ten a second is plenty; an hour apart,
+// a release does little more than the one after start-up).
+const (
+	DefaultReleaseEvery = time.Second
+	MinReleaseEvery     = 100 * time.Millisecond
+	MaxReleaseEvery     = time.Hour
 )
 
 // memory.heap_floor_mb: its default and its bound (the floor is heap the process may hold
@@ -247,7 +265,7 @@ func Defaults() Config {
 		Throttle: ThrottleConfig{PerLogin: 5, PerIP: 50, Window: 15 * time.Minute, Lockout: 15 * time.Minute,
 			AnonymousWrites: 120, DevicePerNetwork: 50},
 		Log:    LogConfig{Level: "info", Format: "text"},
-		Memory: MemoryConfig{BinaryPages: "evict", GCPercent: DefaultGCPercent, HeapFloorMB: DefaultHeapFloorMB},
+		Memory: MemoryConfig{BinaryPages: "evict", ReleaseEvery: DefaultReleaseEvery, GCPercent: DefaultGCPercent, HeapFloorMB: DefaultHeapFloorMB},
 		Audit:  AuditConfig{Retention: 90 * 24 * time.Hour},
 		Admin:  AdminConfig{Listen: "127.0.0.1:8081"},
 		Health: HealthDefaults(),

@@ -91,6 +91,9 @@ func serveCmd(g *globals) *cobra.Command {
 			// own garbage is collected at Go's minimum).
 			if pages != "keep" {
 				releasePages(log, "start-up", pages == "evict")
+				if every := cfg.Memory.ReleaseEvery; every > 0 {
+					go releaseEvery(ctx, log, every)
+				}
 			}
 			defer startHeapFloor(log, cfg.Memory.HeapFloorMB, cfg.Memory.GCPercent, os.Getenv("GOGC")).Stop()
 			select {
@@ -201,6 +204,34 @@ func releasePages(log *slog.Logger, phase string, evict bool) {
 		log.Warn("executable pages not released", "after", phase, "err", err)
 	} else {
 		log.Debug("executable pages released", "after", phase, "bytes", n, "evict", evict)
+	}
+}
+
+// releaseEvery unmaps, every interval until ctx ends, the executable's and the libraries' pages
+// mapped since the last time (procmem.Trimmer; memory.release_every). A failure is logged once
+// and ends the releases: it is the same failure at every tick (smaps unreadable).
+func releaseEvery(ctx context.Context, log *slog.Logger, every time.Duration) {
+	tr, err := procmem.NewTrimmer()
+	if err != nil {
+		log.Warn("executable pages will not be released every memory.release_every", "err", err)
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, trimmed, err := tr.Trim()
+		if err != nil {
+			log.Warn("executable pages will not be released every memory.release_every", "err", err)
+			return
+		}
+		if trimmed {
+			log.Debug("executable pages released", "after", "memory.release_every", "bytes", n)
+		}
 	}
 }
 

@@ -18,6 +18,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ssobridge/ssobridge/bridge/procmem"
 )
 
 // freeAddr returns a loopback address nothing listens on (just now).
@@ -92,7 +97,14 @@ func TestServeReleasesBinaryPages(t *testing.T) {
 // returns serve's error.
 func serveUp(t *testing.T, extra string) (stop func() error) {
 	t.Helper()
-	public := freeAddr(t)
+	_, stop = serveUpAt(t, extra)
+	return stop
+}
+
+// serveUpAt is serveUp that also returns the address served.
+func serveUpAt(t *testing.T, extra string) (public string, stop func() error) {
+	t.Helper()
+	public = freeAddr(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "c.yaml")
 	body := "issuer: http://127.0.0.1:" + strings.Split(public, ":")[1] + "\nlog: {level: warn}\n" + extra
@@ -120,7 +132,7 @@ func serveUp(t *testing.T, extra string) (stop func() error) {
 			continue
 		}
 		resp.Body.Close()
-		return func() error {
+		return public, func() error {
 			cancel()
 			return <-done
 		}
@@ -296,4 +308,88 @@ func TestSetGCPercentGOGCStands(t *testing.T) {
 	if got := debug.SetGCPercent(120); got != 300 {
 		t.Errorf("GOGC unset, memory.gc_percent 300: the target is %d", got)
 	}
+}
+
+// TestServeReleasesBinaryPagesEvery: while serving, the read-only file pages mapped since
+// start-up are unmapped again every memory.release_every (bridge/procmem.Trimmer), once the
+// process has faulted pages in. The test maps a read-only file named like a shared library
+// (the executable's own pages come back at once: the runtime uses them) and touches it: its
+// pages are mapped, then unmapped by a release, and nothing maps them back.
+func TestServeReleasesBinaryPagesEvery(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("procmem releases pages on Linux only")
+	}
+	stop := serveUp(t, "memory: {release_every: 100ms}\n")
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	page := os.Getpagesize()
+	lib := filepath.Join(t.TempDir(), "libtrimtest.so.1")
+	if err := os.WriteFile(lib, bytes.Repeat([]byte{7}, 64*page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, 64*page, unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	var sum int
+	for i := 0; i < len(m); i += page {
+		sum += int(m[i])
+	}
+	if sum != 7*64 {
+		t.Fatalf("read %d", sum)
+	}
+	if n := presentPages(t, m); n != 64 {
+		t.Fatalf("%d of the file's 64 pages mapped after reading them", n)
+	}
+	// The releases act once the process has faulted pages in (procmem.TrimMinFaults).
+	b, err := unix.Mmap(-1, 0, 2*procmem.TrimMinFaults*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(b); i += page {
+		b[i] = 1
+	}
+	unix.Munmap(b)
+	deadline := time.Now().Add(10 * time.Second)
+	for presentPages(t, m) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the file's pages still mapped 10 s later with memory.release_every 100ms", presentPages(t, m))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m[5*page] != 7 {
+		t.Fatal("the file reads differently after the release")
+	}
+}
+
+// presentPages counts the pages of b mapped in the process (/proc/self/pagemap, bit 63).
+func presentPages(t *testing.T, b []byte) int {
+	t.Helper()
+	f, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	page := uintptr(os.Getpagesize())
+	first := uintptr(unsafe.Pointer(&b[0])) / page
+	entries := make([]byte, 8*(uintptr(len(b))/page))
+	if _, err := f.ReadAt(entries, int64(first*8)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i := 0; i < len(entries); i += 8 {
+		if entries[i+7]&0x80 != 0 {
+			n++
+		}
+	}
+	return n
 }
