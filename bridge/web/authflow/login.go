@@ -936,8 +936,12 @@ func (h *Handler) denyDevice(c echo.Context, ar *sso.AuthRequest) error {
 
 // redirectError sends an OAuth error back to the client's validated redirect_uri. That is the
 // request's one authorization response: the request ends first (nothing can complete it
-// afterwards, and a completion that raced it gets no code).
+// afterwards, and a completion that raced it gets no code). A request that is no browser
+// navigation gets the error in JSON instead, and the request is left (answerNotNavigation).
 func (h *Handler) redirectError(c echo.Context, ar *sso.AuthRequest, e *oidc.Error) error {
+	if !navigation(c) {
+		return h.answerNotNavigation(c, ar, e)
+	}
 	u, err := h.Provider.ErrorRedirect(ar, e)
 	if err != nil {
 		return err
@@ -978,8 +982,12 @@ func (h *Handler) silentFault(c echo.Context, ar *sso.AuthRequest, err error) er
 
 // faultRedirect is redirectError for an answer to a fault: the request is ended if the store
 // lets it (the fault may be the store's own, and the answer must reach the app all the same;
-// a request left pending expires, and no browser is sent to it), then the app is told.
+// a request left pending expires, and no browser is sent to it), then the app is told; a
+// request that is no browser navigation gets the error in JSON (answerNotNavigation).
 func (h *Handler) faultRedirect(c echo.Context, ar *sso.AuthRequest, e *oidc.Error) error {
+	if !navigation(c) {
+		return h.answerNotNavigation(c, ar, e)
+	}
 	u, err := h.Provider.ErrorRedirect(ar, e)
 	if err != nil {
 		return err
@@ -988,6 +996,50 @@ func (h *Handler) faultRedirect(c echo.Context, ar *sso.AuthRequest, e *oidc.Err
 		h.Logger.ErrorContext(c.Request().Context(), "end answered auth request; left to expire", "err", err, "client", ar.ClientID)
 	}
 	return c.Redirect(http.StatusSeeOther, u)
+}
+
+// navigation reports whether c is a browser navigation (a page opened, a form posted, the hidden
+// iframe or the background redirect of a silent sign-in), the only request whose answer can
+// carry an authorization response to the app: the browser follows a 303 to the redirect_uri as
+// the app's page. A caller that asks for JSON (Accept: application/json: a script's fetch or
+// XHR, such as the sign-in page's passkey script, web.WantsJSON) or that the browser says is
+// no navigation (Fetch Metadata's Sec-Fetch-Mode other than navigate: a fetch, an XHR, an
+// image or script loaded from a page) is not one; neither is a program calling the pages.
+// Browsers that send no Sec-Fetch-Mode are taken at their Accept header. Chrome's early
+// "nested-navigate" (an iframe's navigation) is a navigation.
+func navigation(c echo.Context) bool {
+	if web.WantsJSON(c) {
+		return false
+	}
+	switch c.Request().Header.Get("Sec-Fetch-Mode") {
+	case "", "navigate", "nested-navigate":
+		return true
+	}
+	return false
+}
+
+// answerNotNavigation answers the authorization error e of ar (redirectError, faultRedirect)
+// for a request that is no browser navigation (navigation): never a redirect to the app (a
+// script's fetch would follow it to the redirect_uri, and the app's page would never get the
+// answer it waits for), but an RFC 6749 style JSON error (error, error_description; 500 for
+// server_error, 503 with Retry-After for temporarily_unavailable, 403 for access_denied, else
+// 400), and the request is left as it is: its one authorization response is still owed to
+// the app, by the navigation that can carry it (or it expires). Nothing of the request is in
+// the answer (no state, no id).
+func (h *Handler) answerNotNavigation(c echo.Context, ar *sso.AuthRequest, e *oidc.Error) error {
+	status := http.StatusBadRequest
+	switch e.ErrorType {
+	case oidc.ServerError:
+		status = http.StatusInternalServerError
+	case "temporarily_unavailable":
+		status = http.StatusServiceUnavailable
+		c.Response().Header().Set("Retry-After", sso.UnavailableRetryAfter)
+	case oidc.AccessDenied:
+		status = http.StatusForbidden
+	}
+	h.Logger.InfoContext(c.Request().Context(), "authorization error for a request that is no browser navigation: answered in JSON, the sign-in request left pending",
+		"client", ar.ClientID, "error", string(e.ErrorType))
+	return web.JSONError(c, status, string(e.ErrorType), e.Description)
 }
 
 // errTemporarilyUnavailable is RFC 6749 4.1.2.1's temporarily_unavailable (op has no

@@ -181,12 +181,21 @@ func (h *Handler) passkeyLoginBegin(c echo.Context) error {
 	if err := h.Cookies.CheckCSRF(c); err != nil {
 		return jsonError(c, http.StatusForbidden, "This page had expired. Reload it and try again.")
 	}
-	ar, _, err := h.Flow.PendingRequest(c, c.FormValue("id"))
-	if ar == nil {
-		if err != nil {
-			return err
-		}
-		return nil // the error page was written; the script shows its status
+	// The request pending and this browser's (bound now if it was not), answered in the
+	// endpoint's JSON as the finish answers it: never the error page (the script reads JSON),
+	// nor, for a silent request (prompt=none), an answer at the app (a fetch is no navigation).
+	ctx := c.Request().Context()
+	ar, err := h.Flow.Provider.AuthRequest(ctx, c.FormValue("id"))
+	if err != nil {
+		return h.passkeyRequestError(c, nil, err)
+	}
+	if _, err := h.Flow.Provider.Client(ctx, ar.ClientID); errors.Is(err, sso.ErrNotFound) {
+		return jsonError(c, http.StatusBadRequest, "The app that sent you here is no longer registered with this sign-in service.")
+	} else if err != nil {
+		return fmt.Errorf("read client %q of auth request: %w", ar.ClientID, err) // 500, or 503 when the store is unavailable
+	}
+	if err := h.Flow.ClaimRequest(c, ar); err != nil {
+		return h.passkeyRequestError(c, ar, err)
 	}
 	cer, err := h.MFA.BeginDiscoverable()
 	if err != nil {
