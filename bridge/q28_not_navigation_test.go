@@ -24,6 +24,7 @@ type q28Answer struct {
 	location string
 	ctype    string
 	body     string
+	header   http.Header
 }
 
 // json decodes the answer's JSON body (nil when it is none).
@@ -76,7 +77,8 @@ func q28Do(t *testing.T, b *bridgetest.Browser, method, u string, form url.Value
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	return q28Answer{status: resp.StatusCode, location: resp.Header.Get("Location"), ctype: resp.Header.Get("Content-Type"), body: string(raw)}
+	return q28Answer{status: resp.StatusCode, location: resp.Header.Get("Location"), ctype: resp.Header.Get("Content-Type"), body: string(raw),
+		header: resp.Header}
 }
 
 // Session 28 (Q), closing s27 "A crafted prompt=none request posted to a JSON endpoint could
