@@ -207,6 +207,18 @@ func amsDown(err error) error {
 // CheckGrant implements sso.Hooks: the member must still be in the directory and
 // access.Decide must allow them at the client. An unreachable AMS is a server error (the
 // grant stays valid).
+//
+// The member is read through the profile cache (member), as design.md's refresh path says,
+// also for an app that requires a current membership (require_current) or has an access rule:
+// a change the AMS records (a membership lapsed by an edit, a status changed) counts from the
+// first refresh after the cache has the member again (its TTL, legacy cache_ttl, 2 minutes by
+// default; or the change poll's read, which also revokes a require_current app's grants on a
+// lapse); a membership that runs out by the calendar counts at once (its cached paid-through
+// date is compared with now). A refresh does not read the AMS afresh: RFC 6749 6 and OIDC
+// Core 12 ask for the refresh token and grant to be valid, not for the member's record to be
+// read at each one; the access tokens already issued outlive cache_ttl anyway; and a read per
+// refresh would put the AMS on every refresh (session 28 Q,
+// TestQ28RequireCurrentRefreshAfterALapse).
 func (h *Hooks) CheckGrant(ctx context.Context, subject, clientID string) error {
 	logging.Annotate(ctx, clientID, subject)
 	m, err := h.member(ctx, subject)
