@@ -150,6 +150,48 @@ func TestSPASilentSignIn(t *testing.T) {
 		t.Logf("signinSilent signed out: %s (%s)", r.Error.Error, r.Error.Message)
 	})
 
+	// Session 28 Q: the same silent request fetched by a script on the bridge's own origin (no
+	// navigation: Chromium sends Sec-Fetch-Mode cors or same-origin) gets the error in JSON,
+	// never the redirect meant for the app's page; with Accept: application/json and without.
+	// The hidden iframe's navigation still gets login_required at the silent_redirect_uri.
+	t.Run("signed out: a script's fetch of the silent request gets JSON, not the app's redirect", func(t *testing.T) {
+		authz.mu.Lock()
+		u := authz.urls[len(authz.urls)-1].String()
+		authz.mu.Unlock()
+		if err := chromedp.Do(ctx, chromedp.Navigate(b.Issuer+"/.well-known/openid-configuration")); err != nil {
+			t.Fatal(err)
+		}
+		js := fmt.Sprintf(`(async () => {
+			const out = [];
+			for (const h of [{"Accept": "application/json"}, {}]) {
+				const r = await fetch(%q, {credentials: "include", redirect: "manual", headers: h});
+				out.push({status: r.status, type: r.type, body: r.type === "basic" ? await r.text() : ""});
+			}
+			return JSON.stringify(out);
+		})()`, u)
+		raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("fetch: %v", err)
+		}
+		var got []struct {
+			Status     int
+			Type, Body string
+		}
+		if err := json.Unmarshal([]byte(raw), &got); err != nil || len(got) != 2 {
+			t.Fatalf("fetch results %v: %s", err, raw)
+		}
+		for i, g := range got {
+			var body map[string]string
+			_ = json.Unmarshal([]byte(g.Body), &body)
+			if g.Type != "basic" || g.Status != http.StatusBadRequest || body["error"] != "login_required" {
+				t.Errorf("fetch %d (Accept JSON %t): %s %d %.200s; want 400 JSON login_required, not a redirect", i, i == 0, g.Type, g.Status, g.Body)
+			}
+		}
+		if r := silent(t); r.Stage != "silent-failed" || r.Error == nil || r.Error.Error != "login_required" {
+			t.Fatalf("signinSilent after the fetches: stage %s, error %+v; want login_required", r.Stage, r.Error)
+		}
+	})
+
 	var sub string
 	t.Run("interactive sign-in first", func(t *testing.T) {
 		rpharness.SignIn(t, ctx, b, spa.URL+"/?login=1", rpharness.StaffLogin, rpharness.StaffPassword)
