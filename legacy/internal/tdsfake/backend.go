@@ -264,9 +264,13 @@ func (b *backend) columnType(name, decl string, rows [][]any, i int) sqlType {
 // over datetime columns (CASE, COALESCE) come back as datetime as they would from SQL Server.
 var storedDateTime = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$`)
 
+// storedDateTime2 matches a datetime2(7) value in the fake's text form (seven fractional
+// digits: SYSDATETIME() and SYSUTCDATETIME(), which SQL Server returns as datetime2(7)).
+var storedDateTime2 = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{7}$`)
+
 // inferType picks a type from the values of an expression column.
 func inferType(rows [][]any, i int) sqlType {
-	var seenInt, seenFloat, seenString, seenBytes, seenTime, seenBool, bigInt bool
+	var seenInt, seenFloat, seenString, seenBytes, seenTime, seenTime2, seenBool, bigInt bool
 	for _, r := range rows {
 		switch v := r[i].(type) {
 		case int64:
@@ -277,9 +281,12 @@ func inferType(rows [][]any, i int) sqlType {
 		case float64:
 			seenFloat = true
 		case string:
-			if storedDateTime.MatchString(v) {
+			switch {
+			case storedDateTime.MatchString(v):
 				seenTime = true
-			} else {
+			case storedDateTime2.MatchString(v):
+				seenTime, seenTime2 = true, true
+			default:
 				seenString = true
 			}
 		case []byte:
@@ -295,6 +302,8 @@ func inferType(rows [][]any, i int) sqlType {
 		return sqlType{kind: kindNVarChar, size: 1}
 	case seenBytes:
 		return sqlType{kind: kindVarBinary, size: 1}
+	case seenTime2: // datetime2 outranks datetime (SQL Server's data type precedence)
+		return sqlType{kind: kindDateTime2, scale: 7}
 	case seenTime:
 		return sqlType{kind: kindDateTime}
 	case seenFloat:

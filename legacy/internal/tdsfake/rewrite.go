@@ -11,7 +11,8 @@ import (
 //   - N'...' literals, [bracketed] identifiers, dbo. prefixes, @pN parameters
 //   - table hints: WITH (NOLOCK) and the old (NOLOCK) form
 //   - SELECT [DISTINCT] TOP n / TOP (n) / TOP (@p) -> LIMIT, also in subqueries
-//   - GETDATE(), SYSDATETIME(), CURRENT_TIMESTAMP, GETUTCDATE(), SYSUTCDATETIME()
+//   - GETDATE(), SYSDATETIME(), CURRENT_TIMESTAMP, GETUTCDATE(), SYSUTCDATETIME() (the SYS
+//     ones as datetime2(7), the others as datetime, as SQL Server types them)
 //   - ISNULL -> IFNULL, LEN(x) -> LENGTH(RTRIM(x)), NEWID()
 //   - CAST(x AS type) and CONVERT(type, x[, style]) by target type
 //   - DATEADD(unit, n, date) for year, month, day, hour, minute, second
@@ -415,7 +416,12 @@ func (rw *rewriter) rewrite(toks []sqlToken) ([]sqlToken, error) {
 			if strings.Contains(strings.ToUpper(t.text), "UTC") {
 				now = now.UTC()
 			}
-			out = append(out, rw.literal(formatDateTime(now)))
+			if strings.HasPrefix(strings.ToUpper(t.text), "SYS") {
+				// datetime2(7), to 100 ns, where GETDATE() and GETUTCDATE() are datetime
+				out = append(out, rw.literal(formatDateTime2(now)))
+			} else {
+				out = append(out, rw.literal(formatDateTime(now)))
+			}
 			i = end
 
 		case t.is("CURRENT_TIMESTAMP"):

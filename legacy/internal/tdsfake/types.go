@@ -738,6 +738,10 @@ const dateTimeLayout = "2006-01-02 15:04:05.000"
 
 func formatDateTime(t time.Time) string { return t.Format(dateTimeLayout) }
 
+// formatDateTime2 is a datetime2(7) value's text form (100 ns), which sorts with
+// formatDateTime's as text.
+func formatDateTime2(t time.Time) string { return t.Format("2006-01-02 15:04:05.0000000") }
+
 var timeLayouts = []string{
 	dateTimeLayout,
 	"2006-01-02 15:04:05.999999999",
