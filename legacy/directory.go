@@ -41,6 +41,20 @@ type ChangeLister interface {
 	ChangedSince(ctx context.Context, since time.Time, limit int) (members []*Member, next time.Time, err error)
 }
 
+// ClockReader is a directory that can read the AMS database's own clock (an optional
+// capability, found by type assertion). The change poller bounds its watermark by it (review
+// s27 R5-4): a change the AMS stamps now may commit later, so the watermark must stay behind
+// the AMS's "now", whatever the bridge's clock says; and the change times it reads come from
+// several clocks (iMIS: the database server's UpdatedOn, the web server's aspnet dates, the
+// application's Name.LAST_UPDATED), so only the database's own clock tells it where "now" is.
+type ClockReader interface {
+	// DatabaseNow returns the AMS database's clock now, as an instant in the frame of
+	// ChangedSince's change times (the frame a change the AMS stamps now is read back in).
+	// Errors: ErrNoClock when the directory cannot read one (a wrapper over a directory without
+	// a clock, a configuration without the query), or one wrapping ErrUnavailable.
+	DatabaseNow(ctx context.Context) (time.Time, error)
+}
+
 // MemberLister pages over every live member of the AMS in ascending Key order, for the
 // periodic reconcile: it returns at most limit members whose Key sorts after afterKey (the
 // empty string starts at the beginning), each with roles filled in, exactly as MemberByKey

@@ -35,6 +35,9 @@ var (
 	// reconcile) treats it as that member's read left unconfirmed, retried later, not as the
 	// AMS away for everyone (review s27 R5-1).
 	ErrLocked = errors.New("legacy: the rows read are locked by an AMS transaction")
+	// ErrNoClock is a ClockReader's answer when it has no clock to read (a wrapper over a
+	// directory without one, a configuration without the query): the caller does without.
+	ErrNoClock = errors.New("legacy: the directory cannot read the AMS's clock")
 )
 
 // Unavailable wraps cause so that errors.Is(err, ErrUnavailable) holds and the cause is kept

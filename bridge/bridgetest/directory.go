@@ -27,6 +27,8 @@ type Directory struct {
 	Down bool
 	// Comparisons counts password comparisons (the work Authenticate does).
 	Comparisons atomic.Int64
+	// Clock is the AMS's clock (Update's change times, DatabaseNow); time.Now if nil.
+	Clock func() time.Time
 }
 
 var _ legacy.Directory = (*Directory)(nil)
@@ -81,7 +83,7 @@ func (d *Directory) Update(login string, f func(m *legacy.Member)) {
 		m.Grants = nil // roles set directly: grants follow them
 	}
 	normalize(m)
-	m.UpdatedAt = time.Now()
+	m.UpdatedAt = d.now()
 	d.members[strings.ToLower(login)] = m
 }
 
@@ -245,6 +247,23 @@ func (d *Directory) ListMembers(_ context.Context, afterKey string, limit int) (
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+var _ legacy.ClockReader = (*Directory)(nil)
+
+// DatabaseNow reads the AMS's clock (Clock), the clock Update stamps changes with.
+func (d *Directory) DatabaseNow(context.Context) (time.Time, error) {
+	if d.Down {
+		return time.Time{}, legacy.Unavailable("clock", context.DeadlineExceeded)
+	}
+	return d.now(), nil
+}
+
+func (d *Directory) now() time.Time {
+	if d.Clock != nil {
+		return d.Clock()
+	}
+	return time.Now()
 }
 
 func (d *Directory) Ping(context.Context) error {

@@ -302,6 +302,15 @@ func (c *Directory) grants(ctx context.Context, key string) ([]legacy.Grant, tim
 	return slices.Clone(g), c.now().Add(c.ttl), nil
 }
 
+// DatabaseNow reads the AMS's clock through the wrapped directory (legacy.ClockReader), never
+// from the cache; legacy.ErrNoClock when the wrapped directory cannot.
+func (c *Directory) DatabaseNow(ctx context.Context) (time.Time, error) {
+	if r, ok := c.next.(legacy.ClockReader); ok {
+		return r.DatabaseNow(ctx)
+	}
+	return time.Time{}, legacy.ErrNoClock
+}
+
 // ChangedSince always asks the wrapped directory. The members it returns (with their roles)
 // replace cached ones.
 func (c *Directory) ChangedSince(ctx context.Context, since time.Time, limit int) ([]*legacy.Member, time.Time, error) {

@@ -80,6 +80,41 @@ func Run(t *testing.T, newTarget func(t *testing.T) *Target) {
 	t.Run("list members: every live member once, by key", func(t *testing.T) { testListMembers(t, newTarget(t)) })
 	t.Run("members by e-mail: case-insensitive, with roles", func(t *testing.T) { testMembersByEmail(t, newTarget(t)) })
 	t.Run("password expiry: system administrators by their own setting", func(t *testing.T) { testPasswordExpiry(t, newTarget) })
+	t.Run("database clock: now, as an instant", func(t *testing.T) { testDatabaseNow(t, newTarget(t)) })
+}
+
+// testDatabaseNow (legacy.ClockReader, review s27 R5-4): a directory that reads the AMS's
+// clock returns the current instant. Every test target's AMS runs on this host's clock, so
+// the reading is within a minute of it: one in another frame (the application clock read as
+// UTC, its offset applied twice or the wrong way; the demo's is six hours) is hours off. Two
+// readings do not go back. A directory without a clock says so (legacy.ErrNoClock), and the
+// unavailability check asks it with the AMS away.
+func testDatabaseNow(t *testing.T, tg *Target) {
+	c, ok := tg.Dir.(legacy.ClockReader)
+	if !ok {
+		t.Skip("the directory cannot read the AMS's clock")
+	}
+	ctx := ctxFor(t)
+	before := time.Now()
+	first, err := c.DatabaseNow(ctx)
+	if errors.Is(err, legacy.ErrNoClock) {
+		t.Skip("the directory has no clock to read (legacy.ErrNoClock)")
+	}
+	if err != nil {
+		t.Fatalf("DatabaseNow: %v", err)
+	}
+	after := time.Now()
+	if first.Before(before.Add(-time.Minute)) || first.After(after.Add(time.Minute)) {
+		t.Errorf("DatabaseNow = %s; want the current instant (this host's clock read %s): another frame?",
+			first.UTC().Format(time.RFC3339Nano), before.UTC().Format(time.RFC3339Nano))
+	}
+	second, err := c.DatabaseNow(ctx)
+	if err != nil {
+		t.Fatalf("DatabaseNow again: %v", err)
+	}
+	if second.Before(first) {
+		t.Errorf("DatabaseNow went back: %s then %s", first.Format(time.RFC3339Nano), second.Format(time.RFC3339Nano))
+	}
 }
 
 // testPasswordExpiry: with each combination of the two settings, the member who is not a
@@ -462,6 +497,11 @@ func testUnavailable(t *testing.T, tg *Target) {
 			t.Fatalf("MemberByKey(%s): %v", a.Key, err)
 		}
 	}
+	hasClock := false // a directory with a clock to read (not legacy.ErrNoClock)
+	if c, ok := tg.Dir.(legacy.ClockReader); ok {
+		_, err := c.DatabaseNow(ctx)
+		hasClock = !errors.Is(err, legacy.ErrNoClock)
+	}
 	tg.SetDown(true)
 	checks := map[string]error{}
 	if fresh {
@@ -475,6 +515,9 @@ func testUnavailable(t *testing.T, tg *Target) {
 	_, _, checks["ChangedSince"] = tg.Dir.ChangedSince(ctx, time.Time{}, 5)
 	_, checks["ListMembers"] = tg.Dir.ListMembers(ctx, "", 5)
 	checks["Ping"] = tg.Dir.Ping(ctx)
+	if c, ok := tg.Dir.(legacy.ClockReader); ok && hasClock {
+		_, checks["DatabaseNow"] = c.DatabaseNow(ctx)
+	}
 	for op, err := range checks {
 		if !errors.Is(err, legacy.ErrUnavailable) {
 			t.Errorf("%s while unavailable: %v, want ErrUnavailable", op, err)

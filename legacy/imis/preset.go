@@ -129,6 +129,14 @@ func (d imisDialect) toUTC(expr string) string {
 	return "DATEADD(minute, -@p4, " + expr + ")"
 }
 
+// dbClock is the db_clock query: the database server's UTC clock.
+func (d imisDialect) dbClock() string {
+	if d.sqlite {
+		return `SELECT strftime('%Y-%m-%d %H:%M:%f', 'now') AS now_utc`
+	}
+	return `SELECT SYSUTCDATETIME() AS now_utc`
+}
+
 // top limits a query to n rows (a literal or a parameter): SQL Server spells it after
 // SELECT, SQLite at the end.
 func (d imisDialect) top(n string) (head, tail string) {
@@ -430,6 +438,10 @@ ORDER BY um.UserKey` + tailN))),
 		sqldir.QueryAppClock: d.t(`SELECT TRY_CONVERT(int, sc.ParameterValue) AS offset_minutes
 FROM dbo.SystemConfig AS sc WITH (NOLOCK)
 WHERE sc.ParameterName = N'System.Database.TimeZoneOffset'`),
+
+		// The database server's UTC clock: the clock of the UpdatedOn stamps (GETUTCDATE() plus
+		// the offset, converted back by changed_since), not the web server's (aspnet dates).
+		sqldir.QueryDBClock: d.dbClock(),
 
 		sqldir.QueryPasswordExpiry: d.t(`SELECT CASE WHEN sc.ParameterName = N'PCI.PasswordExpireDaysSysAdmin' THEN N'sysadmins' ELSE N'members' END AS applies_to,
 	sc.ParameterValue AS days, sc.ParameterName AS setting

@@ -19,7 +19,7 @@ func TestIMISPresetIsSimpleTSQL(t *testing.T) {
 				t.Errorf("%s uses %s", name, banned)
 			}
 		}
-		if name != sqldir.QueryPing && name != sqldir.QueryAppClock && name != sqldir.QueryPasswordExpiry && !strings.Contains(q, "@p1") {
+		if name != sqldir.QueryPing && name != sqldir.QueryAppClock && name != sqldir.QueryDBClock && name != sqldir.QueryPasswordExpiry && !strings.Contains(q, "@p1") {
 			t.Errorf("%s has no @p1 parameter", name)
 		}
 	}

@@ -41,6 +41,40 @@ func (d *Directory) Clock(ctx context.Context) (Clock, error) {
 	return Clock{OffsetMinutes: off, Source: source, UTC: now.UTC(), App: now.In(appZone(off))}, nil
 }
 
+// DatabaseNow reads the AMS database's own clock (legacy.ClockReader) with QueryDBClock: its
+// column now_utc (UTC), or now (the application clock, converted to UTC with the offset that
+// changed_since's times are converted with, so that the two are in one frame).
+// legacy.ErrNoClock when the query is not configured.
+func (d *Directory) DatabaseNow(ctx context.Context) (time.Time, error) {
+	if _, ok := d.queries[QueryDBClock]; !ok {
+		return time.Time{}, legacy.ErrNoClock
+	}
+	rs, err := d.run(ctx, QueryDBClock, 2)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(rs.rows) != 1 {
+		return time.Time{}, contractErr(QueryDBClock, "want one row, got %d", len(rs.rows))
+	}
+	loc := time.UTC
+	i, ok := rs.cols["now"+utcSuffix]
+	if !ok {
+		if i, ok = rs.cols["now"]; !ok {
+			return time.Time{}, contractErr(QueryDBClock, "no column named now_utc or now")
+		}
+		off, err := d.appOffset(ctx)
+		if err != nil {
+			return time.Time{}, err
+		}
+		loc = appZone(off)
+	}
+	t, err := asTime(rs.rows[0][i], loc)
+	if err != nil || t.IsZero() {
+		return time.Time{}, contractErr(QueryDBClock, "no time read: %v", err)
+	}
+	return t.UTC(), nil
+}
+
 // appZone is the fixed zone of an application clock offset.
 func appZone(off int) *time.Location {
 	sign, m := '+', off

@@ -209,9 +209,9 @@ func (c Config) validate(needDSN bool) error {
 	}
 	if preset == PresetNameNone {
 		for _, name := range names {
-			if name == QueryAppClock || name == QueryRolesInRange || name == QueryMembersByEmail || name == QueryPasswordExpiry ||
+			if name == QueryAppClock || name == QueryDBClock || name == QueryRolesInRange || name == QueryMembersByEmail || name == QueryPasswordExpiry ||
 				name == QueryMemberByKeyCommitted || name == QueryRolesByKeyCommitted {
-				continue // optional: the timezone's offset; roles per member; look-up by e-mail; no password expiry; the confirming read as the look-up
+				continue // optional: the timezone's offset; the database's clock; roles per member; look-up by e-mail; no password expiry; the confirming read as the look-up
 			}
 			if _, ok := c.Queries[name]; !ok {
 				bad("queries."+name, "required with preset %q", PresetNameNone)

@@ -75,6 +75,17 @@ func (d *Directory) Diagnose(ctx context.Context, login string, w io.Writer) err
 		g.printf("  change watermarks are kept in UTC\n")
 	}
 
+	// db_clock
+	if _, ok := d.queries[QueryDBClock]; ok {
+		start = time.Now()
+		if now, err := d.DatabaseNow(ctx); err != nil {
+			g.queryFailed(QueryDBClock, err)
+		} else {
+			g.printf("\n[%s] ok in %s: the database's clock reads %s UTC (%s from this host's; the change poll's watermark stays behind it)\n",
+				QueryDBClock, since(start), now.Format("2006-01-02 15:04:05"), now.Sub(time.Now()).Round(time.Second))
+		}
+	}
+
 	// password_expiry
 	start = time.Now()
 	expiry, fromAMS, expiryErr := d.passwordExpiry(ctx)

@@ -55,6 +55,12 @@ const (
 	// AppClockRefresh; password_max_age and password_max_age_sysadmin override it. Optional:
 	// without it (and without the overrides) passwords never expire.
 	QueryPasswordExpiry = "password_expiry"
+	// QueryDBClock reads the AMS database's own clock now, for the change poller's watermark
+	// (legacy.ClockReader; review s27 R5-4): one row, with a column now_utc (UTC; SQL Server:
+	// SYSUTCDATETIME()) or now (the application clock, converted with the offset that converts
+	// changed_since's times). Optional: without it the poller estimates the AMS's clock from the
+	// change times it reads.
+	QueryDBClock = "db_clock"
 	// QueryPing checks that the AMS database answers; it must return at least one row.
 	QueryPing = "ping"
 	// QueryMembersByEmail lists the members (deleted contacts excluded) whose e-mail address
@@ -68,7 +74,7 @@ const (
 
 // QueryNames lists every named query, in the order Diagnose runs them.
 func QueryNames() []string {
-	return []string{QueryPing, QueryAppClock, QueryPasswordExpiry, QueryMemberByLogin, QueryMemberByKey, QueryMemberByID, QueryRolesByKey,
+	return []string{QueryPing, QueryAppClock, QueryDBClock, QueryPasswordExpiry, QueryMemberByLogin, QueryMemberByKey, QueryMemberByID, QueryRolesByKey,
 		QueryChangedSince, QueryListMembers, QueryRolesInRange, QueryMembersByEmail, QueryMemberByKeyCommitted, QueryRolesByKeyCommitted}
 }
 
@@ -126,7 +132,7 @@ func QueryNames() []string {
 // as a contract fault (legacy.ErrUnavailable wrapping ErrContract), never as a member gone.
 //
 // roles_by_key returns one row per role and source (columns role, source). changed_since
-// returns user_key and updated_at_utc. app_clock returns offset_minutes. password_expiry returns
+// returns user_key and updated_at_utc. app_clock returns offset_minutes. db_clock returns now_utc (or now). password_expiry returns
 // applies_to and days (and optionally setting). ping returns any row.
 //
 // Every value from outside is a parameter (@p1, @p2, ...); no query is ever built from input.
