@@ -113,8 +113,9 @@ func (s *Service) retryDelay(k int) time.Duration {
 // it is "unconfirmed", not failed: warned of once per streak, counted apart. A failure of
 // what every member needs (the store or the AMS away) stops the poll there, the watermark
 // kept before it. The watermark never passes the clock at the poll's start less pollOverlap
-// (V-2), by the bridge's clock nor by the AMS's as the change times tell it (sawStamp;
-// session 27). More members gone than
+// (V-2), by the bridge's clock nor by the AMS database's, read right before the scan (review
+// s27 R5-4; a directory without a clock: as the change times tell it, sawStamp). More members
+// gone than
 // shadow.reconcile_max_gone deactivates none of them and holds them all (R3-1): the watermark
 // stays before their changes and the retried ones stay on the list, so each poll says so again.
 func (s *Service) Poll(ctx context.Context) (int, error) {
@@ -131,6 +132,14 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 	retries, err := s.loadRetries(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("shadow: poll: %w", err)
+	}
+	// The AMS database's clock, read right before the scan (review s27 R5-4): a change it
+	// stamps from now on may commit late, but not before this instant less pollOverlap, so the
+	// watermark stays there at most. Without a clock (legacy.ErrNoClock) it is estimated from
+	// the change times read (sawStamp).
+	amsNow, amsClock, err := s.amsClock(ctx)
+	if err != nil {
+		return 0, &pollError{errs: []error{fmt.Errorf("the AMS's clock: %w", err)}}
 	}
 	total := 0
 	var failed []error
@@ -156,16 +165,18 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 			holdAt(cursor.Add(time.Millisecond)) // nothing after cursor was read
 			break
 		}
-		read := s.now()
-		if next.After(cursor) {
-			s.sawStamp(next, read)
-		}
-		for _, m := range members {
-			s.sawStamp(m.UpdatedAt, read)
+		if !amsClock {
+			read := s.now()
+			if next.After(cursor) {
+				s.sawStamp(next, read)
+			}
+			for _, m := range members {
+				s.sawStamp(m.UpdatedAt, read)
+			}
 		}
 		sort.SliceStable(members, func(i, j int) bool { return members[i].UpdatedAt.Before(members[j].UpdatedAt) })
 		for _, m := range members {
-			s.warnAhead(ctx, m, start)
+			s.warnAhead(ctx, m, start, amsNow, amsClock)
 			seen[m.Key] = true
 			mctx := ctx
 			if retries.unconfirmed(m.Key) {
@@ -260,13 +271,18 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 		total++
 	}
 	// The new watermark: the last change read, but never past the clock at the start less the
-	// overlap, by the bridge's clock and by the AMS's (sawStamp), and strictly before a member
-	// to read again (members sharing its change time are read again too: harmless).
+	// overlap, by the bridge's clock and by the AMS's (read before the scan, or else estimated:
+	// sawStamp), and strictly before a member to read again (members sharing its change time
+	// are read again too: harmless).
 	mark := cursor
 	if bound := start.Add(-pollOverlap); mark.After(bound) {
 		mark = bound
 	}
-	if !s.amsKnown {
+	if amsClock {
+		if bound := amsNow.Add(-pollOverlap); mark.After(bound) {
+			mark = bound
+		}
+	} else if !s.amsKnown {
 		mark = since // no change time ever read: nothing tells the AMS's clock
 	} else if bound := start.Add(s.amsAhead - pollOverlap); mark.After(bound) {
 		mark = bound
@@ -421,15 +437,35 @@ func (s *Service) pollRetries(ctx context.Context, l *retryList, seen map[string
 	return failed
 }
 
+// amsClock reads the AMS database's clock (legacy.ClockReader), ok false when the directory
+// has none (it does not implement it, or answers legacy.ErrNoClock). An error is the AMS's
+// (amsErr): the poll stops before it reads anything, the watermark kept.
+func (s *Service) amsClock(ctx context.Context) (now time.Time, ok bool, err error) {
+	c, ok := s.dir.(legacy.ClockReader)
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	now, err = c.DatabaseNow(ctx)
+	switch {
+	case errors.Is(err, legacy.ErrNoClock):
+		return time.Time{}, false, nil
+	case err != nil:
+		return time.Time{}, false, amsErr(err)
+	}
+	return now, true, nil
+}
+
 // sawStamp learns from a change time read at the bridge's time read how far the AMS's clock is
 // ahead of the bridge's, at least (amsAhead, negative when behind): the change was stamped by
 // the AMS's clock (iMIS's application and database server, imis-schema.md "clocks") at or
 // before the read, so the AMS's clock was at least that far ahead then, and, clocks running
 // at one rate, is at every later instant. The watermark is bounded by the AMS's clock so
 // estimated (session 27): a bridge clock ahead of the AMS's must not move it past changes the
-// AMS stamped within the overlap and commits late. A stamp ahead of the AMS's own clock (a
-// wrong time zone offset) makes the estimate too high; the bound by the bridge's clock stays.
-// Called under the sync lock.
+// AMS stamped within the overlap and commits late. Only for a directory that cannot read the
+// AMS's clock (legacy.ClockReader): one stamp ahead of the database's clock (iMIS's scan reads
+// the web server's aspnet dates too, and Name.LAST_UPDATED in the application's local time)
+// raises the estimate for the life of the process, and only the bound by the bridge's clock
+// is left (review s27 R5-4). Called under the sync lock.
 func (s *Service) sawStamp(at, read time.Time) {
 	if at.IsZero() {
 		return
@@ -439,15 +475,20 @@ func (s *Service) sawStamp(at, read time.Time) {
 	}
 }
 
-// warnAhead warns, at most once per aheadWarnEvery, of a change stamped well ahead of the
-// clock: the operator's hint that the AMS's time zone offset is wrong. Called under the sync
-// lock.
-func (s *Service) warnAhead(ctx context.Context, m *legacy.Member, now time.Time) {
-	ahead := m.UpdatedAt.Sub(now)
+// warnAhead warns, at most once per aheadWarnEvery (by the bridge's clock, now), of a change
+// stamped well ahead of the AMS database's clock (amsNow, read before the scan; without one,
+// of the bridge's): the operator's hint that the AMS's time zone offset is wrong, or that a
+// stamp comes from another server's clock (review s27 R5-4). Called under the sync lock.
+func (s *Service) warnAhead(ctx context.Context, m *legacy.Member, now, amsNow time.Time, amsClock bool) {
+	ref, whose := now, "the bridge's clock"
+	if amsClock {
+		ref, whose = amsNow, "the AMS database's clock"
+	}
+	ahead := m.UpdatedAt.Sub(ref)
 	if ahead < aheadWarning || (!s.aheadWarned.IsZero() && now.Sub(s.aheadWarned) < aheadWarnEvery) {
 		return
 	}
 	s.aheadWarned = now
-	s.log.WarnContext(ctx, "shadow: poll: a change is stamped ahead of the clock; check the AMS's time zone offset (System.Database.TimeZoneOffset) and the servers' clocks",
+	s.log.WarnContext(ctx, "shadow: poll: a change is stamped ahead of "+whose+"; check the AMS's time zone offset (System.Database.TimeZoneOffset) and the servers' clocks",
 		"member_key", m.Key, "ahead", ahead.Round(time.Second))
 }
