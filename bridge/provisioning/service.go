@@ -514,6 +514,19 @@ func readErrClass(err error) string {
 	}
 }
 
+// viewErrClass names the kind of a claim policy's failure (Viewer.View) for the log, never its
+// text, which can quote a claim's value (session 28, P: the s27 F leftover).
+func viewErrClass(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return "timeout"
+	case errors.Is(err, legacy.ErrUnavailable):
+		return "ams_unavailable"
+	default:
+		return "policy_error"
+	}
+}
+
 // freshLookup is a directory whose MemberByKey may answer from a cache (legacy/cache) and that
 // can also ask the AMS itself.
 type freshLookup interface {
@@ -716,8 +729,11 @@ func (s *Service) update(ctx context.Context, m *legacy.Member, subject, clientI
 		if perr != nil {
 			return store.ShadowUpdate{}, access.Decision{}, fmt.Errorf("view for %s: %w (and its last state: %w)", clientID, err, perr)
 		}
+		// The error's text is not logged: a claim policy's error can quote a claim's value (the
+		// member's data). Its class, the app (whose claim policy failed) and the subject are;
+		// the console's claims preview of the member for the app shows the error.
 		s.log.WarnContext(ctx, "shadow: claim policy failed; deactivating with the state last sent", "client", clientID,
-			"subject", subject, "err", err)
+			"subject", subject, "class", viewErrClass(err))
 		u.Active = false
 		up, err := s.shadowUpdate(ctx, clientID, u, prev, now)
 		return up, access.Decision{}, err
