@@ -49,6 +49,9 @@ type retryList struct {
 	rows map[string]*store.PollRetry
 	put  map[string]bool
 	del  map[string]bool
+	// full counts the failing members this poll could not list (maxPollRetries reached): each
+	// holds the watermark before its change.
+	full int
 }
 
 // loadRetries reads the retry list. Called under the sync lock.
@@ -292,6 +295,10 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 			mark = safe
 		}
 	}
+	if retries.full > 0 {
+		s.log.ErrorContext(ctx, "shadow: poll: more members failing than the retry list holds; the watermark stays before the changes of those not listed, read again by every poll",
+			"not_listed", retries.full, "listed", len(retries.rows), "max", maxPollRetries)
+	}
 	// The retry list's changes and the watermark in one transaction: a member the watermark
 	// moves past is on the list when it moves (review s26 R3-7).
 	put, del := retries.changes()
@@ -366,7 +373,8 @@ func (s *Service) pollGone(ctx context.Context, m *legacy.Member, gone *[]goneMe
 }
 
 // pollFailed counts a poll at which the member's sync failed (err), on the retry list, and
-// reports whether its failure still holds the watermark back (its first pollHolds polls). A
+// reports whether its failure still holds the watermark back (its first pollHolds polls, or
+// as long as the list is full and it is not on it). A
 // member left unconfirmed (ErrRefusalUnconfirmed: two reads of the AMS disagreed, warned of by
 // confirmRefusal once per streak) is held and retried alike, but it is not an error (review
 // s26 R3-7). Called under the sync lock.
@@ -375,8 +383,12 @@ func (s *Service) pollFailed(ctx context.Context, l *retryList, key string, err 
 	r := l.rows[key]
 	if r == nil {
 		if len(l.rows) >= maxPollRetries {
-			s.log.ErrorContext(ctx, "shadow: poll: too many members failing; this one is left to the reconcile", "member_key", key)
-			return false
+			// The list is full (it never drops a member): this one is held instead, the watermark
+			// kept before its change, so every poll reads it again until the list has room
+			// (review s27 R5-6; before, it was left to the reconcile, and with
+			// reconcile_interval: 0 nothing read it again). Poll says so once.
+			l.full++
+			return true
 		}
 		r = &store.PollRetry{MemberKey: key}
 		l.rows[key] = r
