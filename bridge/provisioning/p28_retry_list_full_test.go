@@ -39,7 +39,7 @@ func TestPollFullRetryListHoldsTheWatermark(t *testing.T) {
 	for i := range fill {
 		fill[i] = store.PollRetry{MemberKey: fmt.Sprintf("F%07d-0000-4000-8000-000000000000", i), Attempts: 4, NextTry: start.Add(24 * time.Hour)}
 	}
-	if err := f.st.SetPollProgress(ctx, provisioning.WatermarkName, time.Time{}, fill, nil); err != nil {
+	if err := f.st.SetPollProgress(ctx, provisioning.WatermarkName, time.Time{}, fill, nil, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	var broken atomic.Bool
@@ -86,7 +86,7 @@ func TestPollFullRetryListHoldsTheWatermark(t *testing.T) {
 		}
 	}
 	// A slot frees (one member synced by the reconcile, say): the next poll lists her.
-	if err := f.st.SetPollProgress(ctx, provisioning.WatermarkName, time.Time{}, nil, []string{fill[0].MemberKey}); err != nil {
+	if err := f.st.SetPollProgress(ctx, provisioning.WatermarkName, time.Time{}, nil, []string{fill[0].MemberKey}, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	poll(6)

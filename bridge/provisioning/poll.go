@@ -122,7 +122,7 @@ func (s *Service) retryDelay(k int) time.Duration {
 // shadow.reconcile_max_gone deactivates none of them and holds them all (R3-1): the watermark
 // stays before their changes and the retried ones stay on the list, so each poll says so again.
 func (s *Service) Poll(ctx context.Context) (int, error) {
-	unlock, err := s.beginSync(ctx)
+	unlock, fence, err := s.beginSync(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("shadow: poll: %w", err)
 	}
@@ -306,7 +306,8 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 		mark = time.Time{}
 	}
 	if !mark.IsZero() || len(put) > 0 || len(del) > 0 {
-		if err := s.store.SetPollProgress(ctx, WatermarkName, mark, put, del); err != nil {
+		// Fenced (review s27 R5-6): refused when another replica took the sync lock meanwhile.
+		if err := s.store.SetPollProgress(ctx, WatermarkName, mark, put, del, fence); err != nil {
 			failed = append(failed, fmt.Errorf("watermark and retry list: %w", err))
 		}
 	}

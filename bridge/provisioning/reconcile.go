@@ -184,7 +184,7 @@ func (s *Service) Reconcile(ctx context.Context) (ReconcileResult, error) {
 // s26 V-6; bounded per pass, not per page, since session 27). A member gone long ago, with
 // nothing left to end, is deactivated again (a no-op) without counting.
 func (s *Service) reconcilePage(ctx context.Context, after string, batch int, passGone *int, res *ReconcileResult) (next string, done bool, cost int, err error) {
-	unlock, err := s.beginSync(ctx)
+	unlock, fence, err := s.beginSync(ctx)
 	if err != nil {
 		return "", false, 0, err
 	}
@@ -365,7 +365,7 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, pa
 	}
 	// The members brought up to date leave the poller's retry list.
 	if _, del := retries.changes(); len(del) > 0 {
-		if err := s.store.SetPollProgress(ctx, WatermarkName, time.Time{}, nil, del); err != nil {
+		if err := s.store.SetPollProgress(ctx, WatermarkName, time.Time{}, nil, del, fence); err != nil {
 			return "", false, cost, fmt.Errorf("retry list: %w", err)
 		}
 	}

@@ -285,14 +285,20 @@ const SyncLockName = "shadow.sync"
 // just-in-time provisioning writes only if it has not moved since it read the member.
 const SyncEpoch = "shadow.sync_epoch"
 
-// moveEpoch sets the sync epoch to the first value after both from and the clock whose
-// parity is odd (begin) or even (0), and returns it. Called under the sync lock.
-func (s *Service) moveEpoch(ctx context.Context, from time.Time, odd int64) (time.Time, error) {
+// epochAfter is the first value after both from and the clock whose parity is odd (1) or even
+// (0).
+func (s *Service) epochAfter(from time.Time, odd int64) time.Time {
 	n := max(s.now().UnixNano(), from.UnixNano()+1)
 	if n%2 != odd {
 		n++
 	}
-	e := time.Unix(0, n)
+	return time.Unix(0, n)
+}
+
+// moveEpoch sets the sync epoch to the first value after both from and the clock whose
+// parity is odd (begin) or even (0), and returns it. Called under the sync lock.
+func (s *Service) moveEpoch(ctx context.Context, from time.Time, odd int64) (time.Time, error) {
+	e := s.epochAfter(from, odd)
 	if err := s.store.SetWatermark(ctx, SyncEpoch, e); err != nil {
 		return time.Time{}, fmt.Errorf("sync epoch: %w", err)
 	}
@@ -303,10 +309,16 @@ func (s *Service) moveEpoch(ctx context.Context, from time.Time, odd int64) (tim
 // before anything is read, and even again at the end (end), before the lock is released. A
 // sign-in that read the member before the odd move finds its write refused; one that begins
 // while the epoch is odd waits for the lock.
-func (s *Service) beginSync(ctx context.Context) (end func(), err error) {
+//
+// fence is the epoch this holder set (review s27 R5-6): the sync lock can be lost without its
+// holder knowing (a PostgreSQL session advisory lock ends with its pooled connection's
+// session), and whoever takes it next moves the epoch first. The poll's progress (the retry
+// list and the watermark) is written with the fence, and end moves the epoch only from the
+// value this holder set: a holder that lost the lock writes neither over the next one's.
+func (s *Service) beginSync(ctx context.Context) (end func(), fence store.Fence, err error) {
 	unlock, err := s.syncLock(ctx)
 	if err != nil {
-		return nil, err
+		return nil, store.Fence{}, err
 	}
 	epoch, err := s.store.Watermark(ctx, SyncEpoch)
 	if err == nil {
@@ -314,15 +326,21 @@ func (s *Service) beginSync(ctx context.Context) (end func(), err error) {
 	}
 	if err != nil {
 		unlock()
-		return nil, fmt.Errorf("sync epoch: %w", err)
+		return nil, store.Fence{}, fmt.Errorf("sync epoch: %w", err)
 	}
+	fence = store.Fence{Epoch: SyncEpoch, Value: epoch}
 	return func() {
 		// A failure leaves the epoch odd: sign-ins then take the lock (and make it even).
-		if _, err := s.moveEpoch(context.WithoutCancel(ctx), epoch, 0); err != nil {
+		ctx := context.WithoutCancel(ctx)
+		err := s.store.SetPollProgress(ctx, SyncEpoch, s.epochAfter(epoch, 0), nil, nil, fence)
+		switch {
+		case errors.Is(err, store.ErrFenced):
+			s.log.WarnContext(ctx, "shadow: the sync lock was lost during a sync (another replica took it); the sync epoch is left to it")
+		case err != nil:
 			s.log.WarnContext(ctx, "shadow: sync epoch not moved at the end of a sync", "err", err)
 		}
 		unlock()
-	}, nil
+	}, fence, nil
 }
 
 // syncLockRetry is how often a poll or a reconcile page asks again for the sync lock.

@@ -196,9 +196,29 @@ type ShadowStore interface {
 	// SetPollProgress writes, in one transaction, each of put (replacing the row of its member
 	// key), deletes the rows of the member keys in del and, when mark is not zero, sets the
 	// watermark name to mark: a member that the watermark moves past is on the retry list in
-	// the same commit, or the watermark does not move.
-	SetPollProgress(ctx context.Context, name string, mark time.Time, put []PollRetry, del []string) error
+	// the same commit, or the watermark does not move. With a fence (Fence.Epoch set) it first
+	// checks, in the same transaction, that the fence's watermark still holds its value, and
+	// writes nothing (ErrFenced) when it does not; name may be the fence's own watermark (a
+	// compare-and-set of it).
+	SetPollProgress(ctx context.Context, name string, mark time.Time, put []PollRetry, del []string, fence Fence) error
 }
+
+// Fence guards a write made under a lock that can be lost without its holder knowing (the sync
+// lock: on PostgreSQL a session advisory lock on a pooled connection, which ends with its
+// session; review s27 R5-6). Epoch names a watermark that whoever takes the lock moves first
+// (the sync epoch), and Value is the value this holder set when it took it. A write with the
+// fence is made only if the watermark still holds Value, checked in the write's transaction,
+// which also keeps the watermark from moving until it commits (PostgreSQL: FOR SHARE): a
+// holder that lost the lock to another, which moved the watermark, writes nothing. The zero
+// Fence checks nothing.
+type Fence struct {
+	Epoch string
+	Value time.Time
+}
+
+// ErrFenced: a fenced write found the fence's watermark moved (another holder took the lock);
+// nothing was written.
+var ErrFenced = errors.New("store: the lock was taken by another holder since this one took it (fence moved); nothing written")
 
 // PollRetry is a member on the change poller's retry list: its sync failed at Attempts polls
 // in a row (review s26 R3-7: kept in the store, so that a restart or another replica taking the

@@ -39,7 +39,7 @@ func TestR5MigratePollRetries(t *testing.T) {
 	if l, err := s.PollRetries(ctx); err != nil || len(l) != 0 {
 		t.Fatalf("retry list after migration = %+v, %v", l, err)
 	}
-	ssotest.NoErr(t, s.SetPollProgress(ctx, "shadow.poll", now, []store.PollRetry{{MemberKey: "A-1", Attempts: 3, NextTry: now.Add(time.Minute)}}, nil), "SetPollProgress")
+	ssotest.NoErr(t, s.SetPollProgress(ctx, "shadow.poll", now, []store.PollRetry{{MemberKey: "A-1", Attempts: 3, NextTry: now.Add(time.Minute)}}, nil, store.Fence{}), "SetPollProgress")
 	st.Gone = 7
 	ssotest.NoErr(t, s.SetReconcileState(ctx, "shadow.reconcile", st), "SetReconcileState")
 	if got, err := s.ReconcileState(ctx, "shadow.reconcile"); err != nil || got.Gone != 7 || got.Cursor != "0F3A-B" {

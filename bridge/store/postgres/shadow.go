@@ -362,11 +362,22 @@ func (s *Store) PollRetries(ctx context.Context) ([]store.PollRetry, error) {
 }
 
 // SetPollProgress writes the retry list's changes and the watermark in one transaction.
-func (s *Store) SetPollProgress(ctx context.Context, name string, mark time.Time, put []store.PollRetry, del []string) error {
+// With a fence, the fence's watermark is read FOR SHARE first, in the same transaction: it must
+// hold the fence's value, and another holder's move of it waits until this write commits.
+func (s *Store) SetPollProgress(ctx context.Context, name string, mark time.Time, put []store.PollRetry, del []string, fence store.Fence) error {
 	if name == "" {
 		return errors.New("postgres: set poll progress: empty name")
 	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if fence.Epoch != "" {
+			var epoch int64
+			if err := tx.QueryRow(ctx, `SELECT value FROM watermarks WHERE name = $1 FOR SHARE`, fence.Epoch).Scan(&epoch); err != nil && !isNoRows(err) {
+				return err
+			}
+			if epoch != ts(fence.Value) {
+				return store.ErrFenced
+			}
+		}
 		for _, r := range put {
 			if r.MemberKey == "" {
 				return errors.New("poll retry without a member key")
@@ -389,5 +400,8 @@ func (s *Store) SetPollProgress(ctx context.Context, name string, mark time.Time
 			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, ts(mark))
 		return err
 	})
+	if errors.Is(err, store.ErrFenced) {
+		return store.ErrFenced
+	}
 	return wrap("set poll progress", err)
 }

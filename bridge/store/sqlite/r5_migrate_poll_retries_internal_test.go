@@ -31,7 +31,7 @@ func TestR5MigratePollRetries(t *testing.T) {
 		t.Fatalf("retry list after migration = %+v, %v", l, err)
 	}
 	mark := now
-	if err := s.SetPollProgress(ctx, "shadow.poll", mark, []store.PollRetry{{MemberKey: "A-1", Attempts: 3, NextTry: now.Add(time.Minute)}}, nil); err != nil {
+	if err := s.SetPollProgress(ctx, "shadow.poll", mark, []store.PollRetry{{MemberKey: "A-1", Attempts: 3, NextTry: now.Add(time.Minute)}}, nil, store.Fence{}); err != nil {
 		t.Fatal(err)
 	}
 	if w, err := s.Watermark(ctx, "shadow.poll"); err != nil || !w.Equal(mark) {

@@ -408,11 +408,21 @@ func (s *Store) PollRetries(ctx context.Context) ([]store.PollRetry, error) {
 }
 
 // SetPollProgress writes the retry list's changes and the watermark in one transaction.
-func (s *Store) SetPollProgress(ctx context.Context, name string, mark time.Time, put []store.PollRetry, del []string) error {
+// With a fence, the fence's watermark is compared first, in the same (immediate) transaction.
+func (s *Store) SetPollProgress(ctx context.Context, name string, mark time.Time, put []store.PollRetry, del []string, fence store.Fence) error {
 	if name == "" {
 		return errors.New("sqlite: set poll progress: empty name")
 	}
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if fence.Epoch != "" {
+			var epoch int64
+			if err := tx.QueryRowContext(ctx, `SELECT value FROM watermarks WHERE name = ?`, fence.Epoch).Scan(&epoch); err != nil && !isNoRows(err) {
+				return err
+			}
+			if epoch != ts(fence.Value) {
+				return store.ErrFenced
+			}
+		}
 		for _, r := range put {
 			if r.MemberKey == "" {
 				return errors.New("poll retry without a member key")
@@ -435,5 +445,8 @@ func (s *Store) SetPollProgress(ctx context.Context, name string, mark time.Time
 			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, ts(mark))
 		return err
 	})
+	if errors.Is(err, store.ErrFenced) {
+		return store.ErrFenced
+	}
 	return wrap("set poll progress", err)
 }

@@ -33,6 +33,7 @@ var shadowTests = []test{
 	{"DeactivateAppsRace", testShadowDeactivateAppsRace},
 	{"HasLiveGrants", testShadowHasLiveGrants},
 	{"PollProgress", testPollProgress},
+	{"PollProgressFenced", testPollProgressFenced},
 }
 
 var outboxTests = []test{
@@ -832,7 +833,7 @@ func testPollProgress(t *testing.T, h *H) {
 	mark := h.Now.Add(-2 * time.Minute)
 	a := store.PollRetry{MemberKey: "B-2", Attempts: 3, NextTry: h.Now.Add(time.Minute)}
 	b := store.PollRetry{MemberKey: "A-1", Attempts: 1, Unconfirmed: true}
-	ssotest.NoErr(t, h.S.SetPollProgress(h.Ctx, "ams", mark, []store.PollRetry{a, b}, nil), "SetPollProgress")
+	ssotest.NoErr(t, h.S.SetPollProgress(h.Ctx, "ams", mark, []store.PollRetry{a, b}, nil, store.Fence{}), "SetPollProgress")
 	check := func(what string, mark time.Time, want ...store.PollRetry) {
 		t.Helper()
 		got, err := h.S.PollRetries(h.Ctx)
@@ -854,17 +855,64 @@ func testPollProgress(t *testing.T, h *H) {
 	}
 	check("first write", mark, b, a)
 	a.Attempts, a.NextTry, a.Unconfirmed = 4, time.Time{}, true
-	ssotest.NoErr(t, h.S.SetPollProgress(h.Ctx, "ams", time.Time{}, []store.PollRetry{a}, []string{"A-1", "unknown"}), "SetPollProgress(no mark)")
+	ssotest.NoErr(t, h.S.SetPollProgress(h.Ctx, "ams", time.Time{}, []store.PollRetry{a}, []string{"A-1", "unknown"}, store.Fence{}), "SetPollProgress(no mark)")
 	check("a row replaced, one deleted, no mark", mark, a)
-	err = h.S.SetPollProgress(h.Ctx, "ams", mark.Add(time.Hour), []store.PollRetry{{MemberKey: "C-3", Attempts: 1}, {Attempts: 1}}, []string{"B-2"})
+	err = h.S.SetPollProgress(h.Ctx, "ams", mark.Add(time.Hour), []store.PollRetry{{MemberKey: "C-3", Attempts: 1}, {Attempts: 1}}, []string{"B-2"}, store.Fence{})
 	if err == nil {
 		t.Fatal("SetPollProgress with a row without a member key succeeded")
 	}
 	check("a failed write", mark, a)
 	mark = mark.Add(time.Hour)
-	ssotest.NoErr(t, h.S.SetPollProgress(h.Ctx, "ams", mark, nil, []string{"B-2"}), "SetPollProgress(delete)")
+	ssotest.NoErr(t, h.S.SetPollProgress(h.Ctx, "ams", mark, nil, []string{"B-2"}, store.Fence{}), "SetPollProgress(delete)")
 	check("the last row deleted, mark moved", mark)
 	if other, _ := h.S.Watermark(h.Ctx, "other"); !other.IsZero() {
 		t.Fatalf("another watermark = %v", other)
 	}
+}
+
+// testPollProgressFenced (session 28, P; review s27 R5-6 b): a fenced SetPollProgress writes
+// only while the fence's watermark (the sync epoch, moved by whoever takes the sync lock) holds
+// the value its writer set; once another holder moved it, the write changes nothing (neither
+// the retry list nor the watermark) and answers store.ErrFenced. The fence's own watermark can
+// be the one written (a compare-and-set), and a fence on a watermark never set holds the zero
+// time.
+func testPollProgressFenced(t *testing.T, h *H) {
+	e1, e2, e3 := h.Now.Add(time.Nanosecond), h.Now.Add(3*time.Nanosecond), h.Now.Add(4*time.Nanosecond)
+	ssotest.NoErr(t, h.S.SetWatermark(h.Ctx, "epoch", e1), "SetWatermark(epoch)")
+	mark := h.Now.Add(-2 * time.Minute)
+	a := store.PollRetry{MemberKey: "A-1", Attempts: 2}
+	ssotest.NoErr(t, h.S.SetPollProgress(h.Ctx, "ams", mark, []store.PollRetry{a}, nil, store.Fence{Epoch: "epoch", Value: e1}), "SetPollProgress(fence held)")
+	check := func(what, name string, want time.Time, rows ...store.PollRetry) {
+		t.Helper()
+		got, err := h.S.PollRetries(h.Ctx)
+		ssotest.NoErr(t, err, "PollRetries")
+		if len(got) != len(rows) || (len(rows) == 1 && (got[0].MemberKey != rows[0].MemberKey || got[0].Attempts != rows[0].Attempts)) {
+			t.Fatalf("%s: retry list = %+v, want %+v", what, got, rows)
+		}
+		w, err := h.S.Watermark(h.Ctx, name)
+		ssotest.NoErr(t, err, "Watermark")
+		if !w.Equal(want) {
+			t.Fatalf("%s: watermark %s = %v, want %v", what, name, w, want)
+		}
+	}
+	check("fence held", "ams", mark, a)
+	ssotest.NoErr(t, h.S.SetWatermark(h.Ctx, "epoch", e2), "SetWatermark(epoch, another holder)")
+	err := h.S.SetPollProgress(h.Ctx, "ams", mark.Add(time.Hour), []store.PollRetry{{MemberKey: "B-2", Attempts: 1}}, []string{"A-1"},
+		store.Fence{Epoch: "epoch", Value: e1})
+	if !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("SetPollProgress after the epoch moved: %v, want store.ErrFenced", err)
+	}
+	check("fence moved: nothing written", "ams", mark, a)
+	if err := h.S.SetPollProgress(h.Ctx, "epoch", e3, nil, nil, store.Fence{Epoch: "epoch", Value: e1}); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("compare-and-set of the epoch from an old value: %v, want store.ErrFenced", err)
+	}
+	check("compare-and-set refused", "epoch", e2, a)
+	ssotest.NoErr(t, h.S.SetPollProgress(h.Ctx, "epoch", e3, nil, nil, store.Fence{Epoch: "epoch", Value: e2}), "compare-and-set of the epoch")
+	check("compare-and-set", "epoch", e3, a)
+	ssotest.NoErr(t, h.S.SetPollProgress(h.Ctx, "ams", mark, nil, []string{"A-1"}, store.Fence{Epoch: "never set"}), "SetPollProgress(fence never set, zero)")
+	check("fence never set, zero value", "ams", mark)
+	if err := h.S.SetPollProgress(h.Ctx, "ams", mark, []store.PollRetry{a}, nil, store.Fence{Epoch: "never set", Value: e1}); !errors.Is(err, store.ErrFenced) {
+		t.Fatalf("fence on a watermark never set, with a value: %v, want store.ErrFenced", err)
+	}
+	check("fence never set, a value: nothing written", "ams", mark)
 }
