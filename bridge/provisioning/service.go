@@ -296,10 +296,13 @@ func (s *Service) epochAfter(from time.Time, odd int64) time.Time {
 }
 
 // moveEpoch sets the sync epoch to the first value after both from and the clock whose
-// parity is odd (begin) or even (0), and returns it. Called under the sync lock.
+// parity is odd (begin) or even (0), and returns it. Called under the sync lock, with from
+// the value read under it: the move is a compare-and-set from it (store.ErrFenced when the
+// epoch moved since; review s28 R7-1), so that a holder that lost the lock after its read does
+// not write over the epoch of the one that took it, and then pass that one's fence.
 func (s *Service) moveEpoch(ctx context.Context, from time.Time, odd int64) (time.Time, error) {
 	e := s.epochAfter(from, odd)
-	if err := s.store.SetWatermark(ctx, SyncEpoch, e); err != nil {
+	if err := s.store.SetPollProgress(ctx, SyncEpoch, e, nil, nil, store.Fence{Epoch: SyncEpoch, Value: from}); err != nil {
 		return time.Time{}, fmt.Errorf("sync epoch: %w", err)
 	}
 	return e, nil
