@@ -562,8 +562,9 @@ func (d *Directory) lookup(ctx context.Context, query, what, value string, arg a
 			return nil, legacy.Unavailable(query, fmt.Errorf("%w: %w: %s %q matches %d rows", ErrContract, errSeveralRows, what, value, len(rs.rows)))
 		}
 		// A typed login that matches several members is unknown (the sign-in is refused as
-		// bad credentials).
-		return nil, fmt.Errorf("sqldir: %s %q matches several members: %w", what, value, legacy.ErrNotFound)
+		// bad credentials). Its error does not quote it either (review s28 R7-3): it may be
+		// the typed login of a failed sign-in, and callers pass the error on.
+		return nil, fmt.Errorf("sqldir: the %s matches several members: %w", what, legacy.ErrNotFound)
 	}
 	row, err := d.toMember(rs, rs.rows[0], false, nil, loc)
 	if err != nil {
