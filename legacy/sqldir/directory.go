@@ -263,7 +263,7 @@ func (d *Directory) AuthenticateWithoutRoles(ctx context.Context, login, pw stri
 	}
 	rs, err := d.run(ctx, QueryMemberByLogin, 2, strings.ToLower(name))
 	if err != nil {
-		return nil, err
+		return nil, withoutLogin(err, strings.ToLower(name))
 	}
 	switch len(rs.rows) {
 	case 0:
@@ -545,6 +545,9 @@ func (d *Directory) lookup(ctx context.Context, query, what, value string, arg a
 	}
 	rs, err := d.run(ctx, query, 2, arg)
 	if err != nil {
+		if query == QueryMemberByLogin {
+			return nil, withoutLogin(err, value)
+		}
 		return nil, err
 	}
 	switch len(rs.rows) {
@@ -585,6 +588,29 @@ func (d *Directory) lookup(ctx context.Context, query, what, value string, arg a
 	}
 	return row.m, nil
 }
+
+// withoutLogin is err, member_by_login's error, with the login it was asked for taken out of
+// its text (review s28 R7-4): SQL Server quotes a parameter's value in some errors (245, a
+// conversion of it), the error is logged (the bridge's "membership system unavailable"), and
+// the login may be the typed login of a failed sign-in. errors.Is and errors.As see err.
+func withoutLogin(err error, login string) error {
+	if login == "" || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(login)) {
+		return err
+	}
+	return &loginWithheld{err: err, login: strings.ToLower(login)}
+}
+
+type loginWithheld struct {
+	err   error
+	login string
+}
+
+func (e *loginWithheld) Error() string {
+	// Lower-cased as a whole: the server may echo the value in another case (UPPER(@p1)).
+	return strings.ReplaceAll(strings.ToLower(e.err.Error()), e.login, "(the login)")
+}
+
+func (e *loginWithheld) Unwrap() error { return e.err }
 
 // errRefusedLogin is the lookup's answer for a configured refused login (a built-in account):
 // legacy.ErrNotFound, which ChangedSince leaves out rather than report gone.
