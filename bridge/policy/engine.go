@@ -12,6 +12,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 
+	"github.com/ssobridge/ssobridge/bridge/access"
 	"github.com/ssobridge/ssobridge/legacy"
 	"github.com/ssobridge/ssobridge/sso"
 )
@@ -611,7 +612,13 @@ func (e *Engine) Membership(m *legacy.Member, subject, clientID string, now time
 		// Fail closed (review s14 X): the rule replaces the built-in one, usually with a
 		// stricter one, so a member it cannot judge is not current; the built-in answer is kept
 		// only when it is "not current" already.
-		e.log.Warn("legacy.standing_rule failed to evaluate; the member is not current", "client", clientID, "err", err)
+		// The class of the error, never its text: cel-go's quotes the value it failed on (the
+		// member's AMS data; review s28 R7-5, as the access rule's, review s26 R2-3).
+		class := access.ClassNotBool
+		if err != nil {
+			class = access.FaultClass(err)
+		}
+		e.log.Warn("legacy.standing_rule failed to evaluate; the member is not current", "client", clientID, "error_class", class)
 		if !ms.Current() {
 			return ms
 		}
@@ -636,7 +643,8 @@ func (c *call) fail(d *claimDef, err error) {
 		c.onErr(d, err)
 		return
 	}
-	c.e.log.Warn("computed claim failed; left out", "client", c.clientID, "claim", d.name, "field", d.field, "err", err)
+	// The class only (review s28 R7-5): cel-go's text quotes the member's value.
+	c.e.log.Warn("computed claim failed; left out", "client", c.clientID, "claim", d.name, "field", d.field, "error_class", access.FaultClass(err))
 }
 
 // roles returns the member's roles the client may see, as a new slice.
