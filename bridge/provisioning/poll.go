@@ -144,6 +144,9 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, &pollError{errs: []error{fmt.Errorf("the AMS's clock: %w", err)}}
 	}
+	if amsClock {
+		s.warnClocks(ctx, start, amsNow)
+	}
 	total := 0
 	var failed []error
 	var hold time.Time // the earliest change time of a member that must be read again
@@ -486,6 +489,21 @@ func (s *Service) sawStamp(at, read time.Time) {
 	if d := at.Sub(read); !s.amsKnown || d > s.amsAhead {
 		s.amsAhead, s.amsKnown = d, true
 	}
+}
+
+// warnClocks warns, at most once per aheadWarnEvery, when the AMS database's clock (amsNow)
+// and the bridge's (now) are more than aheadWarning apart (review s28 R7-7): the watermark is
+// bounded by the lower one, so every poll reads the changes between them again, and
+// warnAhead, which compares stamps with the database's clock, says nothing of it. Called under
+// the sync lock.
+func (s *Service) warnClocks(ctx context.Context, now, amsNow time.Time) {
+	apart := amsNow.Sub(now)
+	if (apart < aheadWarning && apart > -aheadWarning) || (!s.clocksWarned.IsZero() && now.Sub(s.clocksWarned) < aheadWarnEvery) {
+		return
+	}
+	s.clocksWarned = now
+	s.log.WarnContext(ctx, "shadow: poll: the AMS database's and the bridge's clocks are apart; check both servers' clock synchronisation (NTP)",
+		"database_ahead", apart.Round(time.Second))
 }
 
 // warnAhead warns, at most once per aheadWarnEvery (by the bridge's clock, now), of a change

@@ -81,6 +81,8 @@ type Service struct {
 	// Under the sync lock (pollMu): when the change poller last warned of a change stamped
 	// ahead of the clock, and how far it has read.
 	aheadWarned time.Time
+	// clocksWarned: when warnClocks last warned (review s28 R7-7).
+	clocksWarned time.Time
 	// polledThrough is the latest change time this process's polls have read: a change at
 	// or before it that a poll reads again (pollOverlap) is not counted as a change.
 	polledThrough time.Time
