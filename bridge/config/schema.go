@@ -99,7 +99,7 @@ type MemoryConfig struct {
 	BinaryPages string `yaml:"binary_pages"`
 	// ReleaseEvery is how often serve unmaps again the pages of the executable's code and
 	// read-only data, and of the shared libraries', that the process has mapped since the last
-	// time (default 1s; 0: only once, after start-up; not with binary_pages keep). A phase of
+	// time (default 1s; 0s: only once, after start-up; not with binary_pages keep). A phase of
 	// work maps its code, with up to 64 KiB around each page it touches, and that stays
 	// resident after the work has moved on: in the load runs this keeps 4-6 MB less resident at
 	// the peak. The pages stay in the page cache: what is used again comes back with a minor

@@ -168,7 +168,7 @@ func (c *Config) check(log *slog.Logger) (*Checked, error) {
 		p.addf("memory.binary_pages", "%q must be evict, unmap or keep", c.Memory.BinaryPages)
 	}
 	if r := c.Memory.ReleaseEvery; r != 0 && (r < MinReleaseEvery || r > MaxReleaseEvery) {
-		p.addf("memory.release_every", "%s must be 0 (off) or between %s and %s", r, MinReleaseEvery, MaxReleaseEvery)
+		p.addf("memory.release_every", "%s must be 0s (off) or between %s and %s", r, MinReleaseEvery, MaxReleaseEvery)
 	}
 	if g := c.Memory.GCPercent; g < MinGCPercent || g > MaxGCPercent {
 		p.addf("memory.gc_percent", "%d must be between %d and %d", g, MinGCPercent, MaxGCPercent)
