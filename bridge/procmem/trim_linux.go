@@ -28,20 +28,51 @@ const TrimMinFaults = 256
 // in smaps: a breakpoint or uprobe written into the code, a relocated segment) is left alone,
 // as ReleaseStartupPages leaves it.
 //
+// Only the mappings there when the Trimmer was made (serve makes it after start-up) are
+// unmapped, never one mapped since: a library being loaded (dlopen: an NSS module at a first
+// lookup through cgo, an OpenSSL provider) is mapped read-only from its file over its whole
+// span first, then its data and bss over part of it, which are written; a Trim whose read of
+// smaps fell in between would zero them by its MADV_DONTNEED of the range it read, and so it
+// would an anonymous mapping made in the range of a library unloaded meanwhile (review s28
+// R8-2). The executable and the libraries loaded at start-up (libc, the loader, libcrypto) are
+// never unloaded.
+//
 // A Trimmer is not safe for concurrent use: one goroutine calls Trim.
 type Trimmer struct {
 	exe    string
 	smaps  []byte // the last read of /proc/self/smaps, reused
 	faults int64  // minor + major faults after the last trim
+	// startup is the executable's and the libraries' mappings when the Trimmer was made.
+	startup map[span]bool
 }
 
-// NewTrimmer returns a Trimmer for the running executable.
+// span is a mapping's range and file.
+type span struct {
+	start, end uintptr
+	path       string
+}
+
+// NewTrimmer returns a Trimmer for the running executable and the libraries mapped now.
 func NewTrimmer() (*Trimmer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("procmem: executable: %w", err)
 	}
-	return &Trimmer{exe: exe, faults: faults()}, nil
+	t := &Trimmer{exe: exe, startup: map[span]bool{}}
+	if t.smaps, err = readProc("/proc/self/smaps", nil); err != nil {
+		return nil, fmt.Errorf("procmem: read smaps: %w", err)
+	}
+	maps, err := parseSmaps(t.smaps)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range maps {
+		if m.path == exe || sharedLibrary(m.path) {
+			t.startup[span{m.start, m.end, m.path}] = true
+		}
+	}
+	t.faults = faults()
+	return t, nil
 }
 
 // Trim unmaps the releasable mappings' pages when the process has faulted in at least
@@ -59,6 +90,9 @@ func (t *Trimmer) Trim() (released int64, trimmed bool, err error) {
 		return 0, false, err
 	}
 	for _, m := range releasable(maps, t.exe) {
+		if !t.startup[span{m.start, m.end, m.path}] {
+			continue
+		}
 		if _, _, errno := unix.RawSyscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_DONTNEED); errno != 0 {
 			return released, true, fmt.Errorf("procmem: madvise %x-%x: %w", m.start, m.end, errno)
 		}

@@ -313,18 +313,13 @@ func TestSetGCPercentGOGCStands(t *testing.T) {
 // TestServeReleasesBinaryPagesEvery: while serving, the read-only file pages mapped since
 // start-up are unmapped again every memory.release_every (bridge/procmem.Trimmer), once the
 // process has faulted pages in. The test maps a read-only file named like a shared library
-// (the executable's own pages come back at once: the runtime uses them) and touches it: its
+// (the executable's own pages come back at once: the runtime uses them), before serve starts
+// (a Trimmer unmaps only what was mapped at start-up: review s28 R8-2), and touches it: its
 // pages are mapped, then unmapped by a release, and nothing maps them back.
 func TestServeReleasesBinaryPagesEvery(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("procmem releases pages on Linux only")
 	}
-	stop := serveUp(t, "memory: {release_every: 100ms}\n")
-	defer func() {
-		if err := stop(); err != nil {
-			t.Error(err)
-		}
-	}()
 	page := os.Getpagesize()
 	lib := filepath.Join(t.TempDir(), "libtrimtest.so.1")
 	if err := os.WriteFile(lib, bytes.Repeat([]byte{7}, 64*page), 0o644); err != nil {
@@ -340,6 +335,12 @@ func TestServeReleasesBinaryPagesEvery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Munmap(m)
+	stop := serveUp(t, "memory: {release_every: 100ms}\n")
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
 	var sum int
 	for i := 0; i < len(m); i += page {
 		sum += int(m[i])
