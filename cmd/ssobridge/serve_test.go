@@ -394,3 +394,53 @@ func presentPages(t *testing.T, b []byte) int {
 	}
 	return n
 }
+
+// TestServeReleaseEveryNotWithKeep (review s28 R8-7): under memory.binary_pages: keep nothing
+// is released, memory.release_every or not: a read-only file named like a shared library,
+// mapped before serve starts and read, is still mapped a second (ten release_every ticks)
+// after the process has faulted in enough pages for a release.
+func TestServeReleaseEveryNotWithKeep(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("procmem releases pages on Linux only")
+	}
+	page := os.Getpagesize()
+	lib := filepath.Join(t.TempDir(), "libkeeptest.so.1")
+	if err := os.WriteFile(lib, bytes.Repeat([]byte{7}, 64*page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, 64*page, unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	stop := serveUp(t, "memory: {binary_pages: keep, release_every: 100ms}\n")
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	var sum int
+	for i := 0; i < len(m); i += page {
+		sum += int(m[i])
+	}
+	if n := presentPages(t, m); sum != 7*64 || n != 64 {
+		t.Fatalf("read %d; %d of the file's 64 pages mapped after reading them", sum, n)
+	}
+	b, err := unix.Mmap(-1, 0, 2*procmem.TrimMinFaults*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(b); i += page {
+		b[i] = 1
+	}
+	unix.Munmap(b)
+	time.Sleep(time.Second)
+	if n := presentPages(t, m); n != 64 {
+		t.Fatalf("%d of the file's 64 pages mapped a second later under binary_pages keep: released", n)
+	}
+}
