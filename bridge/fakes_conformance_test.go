@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/ssobridge/ssobridge/bridge/store"
-	"github.com/ssobridge/ssobridge/bridge/store/sqlite"
 	"github.com/ssobridge/ssobridge/bridge/store/storetest"
 )
 
@@ -25,15 +24,9 @@ func TestStoreFakesConformance(t *testing.T) {
 		{"beforeFactorWrite", func(s store.Store) store.Store { return &beforeFactorWrite{Store: s} }},
 	} {
 		t.Run(fake.name, func(t *testing.T) {
-			t.Parallel() // each fake over its own in-memory store
-			storetest.Run(t, func(t *testing.T) store.Store {
-				s, err := sqlite.Open(t.Context(), sqlite.Memory)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = s.Close() })
-				return fake.wrap(s)
-			})
+			t.Parallel()              // each fake over its own stores
+			open := migratedSQLite(t) // each case on a copy of one migrated database
+			storetest.Run(t, func(t *testing.T) store.Store { return fake.wrap(open(t)) })
 		})
 	}
 }

@@ -99,14 +99,13 @@ func (c *countersDown) ResetCounter(ctx context.Context, key string) (string, er
 
 // TestCountersDownConformance: the fake store of TestSharedThrottleFailsClosed, with its
 // counters up, passes the store conformance suite (as every fake must): it changes nothing of
-// what the store it wraps does, steps included.
+// what the store it wraps does, steps included. Over a SQLite file store, as in that test,
+// each case on a copy of one migrated database (migratedSQLite).
 func TestCountersDownConformance(t *testing.T) {
+	t.Parallel() // its own stores
+	open := migratedSQLite(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := sqlite.Open(t.Context(), sqlite.Memory)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
+		s := open(t)
 		return &countersDown{Store: s, steps: s}
 	})
 }
