@@ -22,11 +22,12 @@ const (
 	silentScope    = "openid profile email"
 )
 
-// silentServer serves the silent sign-in SPA (node/spa/silent.html and silent.js with the
-// oidc-client-ts browser bundle) on its own 127.0.0.1 origin.
+// silentServer serves the silent sign-in SPA (node/spa/silent.html, common.js and silent.js
+// with the oidc-client-ts browser bundle) on its own 127.0.0.1 origin.
 func silentServer(t *testing.T, dir string, issuer *atomic.Pointer[string]) *httptest.Server {
 	t.Helper()
 	files := map[string]string{
+		"/common.js":             filepath.Join(dir, "spa", "common.js"),
 		"/silent.js":             filepath.Join(dir, "spa", "silent.js"),
 		"/oidc-client-ts.min.js": filepath.Join(dir, "node_modules", "oidc-client-ts", "dist", "browser", "oidc-client-ts.min.js"),
 	}

@@ -30,6 +30,7 @@ const (
 func spaServer(t *testing.T, dir string, issuer *atomic.Pointer[string]) *httptest.Server {
 	t.Helper()
 	files := map[string]string{
+		"/common.js":             filepath.Join(dir, "spa", "common.js"),
 		"/app.js":                filepath.Join(dir, "spa", "app.js"),
 		"/oidc-client-ts.min.js": filepath.Join(dir, "node_modules", "oidc-client-ts", "dist", "browser", "oidc-client-ts.min.js"),
 	}

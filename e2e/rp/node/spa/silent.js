@@ -1,45 +1,22 @@
 // A single-page app on another origin than the bridge that signs in silently with
-// oidc-client-ts's signinSilent (the browser bundle, global `oidc`): with no refresh token it
-// loads the authorization request with prompt=none in a hidden iframe (OIDC Core 3.1.2.1) at
-// silent_redirect_uri, whose page (/silent-callback) hands the response to this window. Driven
-// by e2e/rp (silent_test.go) in Chromium.
+// oidc-client-ts's signinSilent: with no refresh token it loads the authorization request with
+// prompt=none in a hidden iframe (OIDC Core 3.1.2.1) at silent_redirect_uri, whose page
+// (/silent-callback) hands the response to this window. Driven by e2e/rp (silent_test.go) in
+// Chromium; common.js has what it shares with app.js.
 //
 // Paths: /?login=1 starts an interactive sign-in; /callback finishes it; /silent-callback is the
 // iframe's page. window.spaSilent() forgets the user the library holds (so no refresh token can
-// be used) and signs in silently. window.spa holds the report: the stage reached, what the
-// library received or its error, and the authorization response the iframe got with the app's
-// own RFC 9207 check of its iss against the issuer discovery names (oidc-client-ts 3.5 does not
-// check iss itself).
-/* global oidc */
+// be used) and signs in silently. window.spa also holds the authorization response the iframe
+// got, with the app's own RFC 9207 check of its iss against the issuer discovery names
+// (oidc-client-ts 3.5 does not check iss itself).
+/* global newManager, show, userReport, fail, startSignIn, finishSignIn */
 'use strict';
 
-const cfg = window.SPA_CONFIG;
-const spa = (window.spa = { stage: 'loading', origin: location.origin });
-
-const mgr = new oidc.UserManager({
-  authority: cfg.authority,
-  client_id: cfg.client_id,
-  redirect_uri: location.origin + '/callback',
+const mgr = newManager({
   silent_redirect_uri: location.origin + '/silent-callback',
-  response_type: 'code',
-  scope: cfg.scope,
   loadUserInfo: false,
-  automaticSilentRenew: false,
-  monitorSession: false,
   silentRequestTimeoutInSeconds: 20,
-  userStore: new oidc.WebStorageStateStore({ store: window.sessionStorage }),
 });
-
-function show(stage, extra) {
-  spa.stage = stage;
-  Object.assign(spa, extra);
-  document.getElementById('stage').textContent = stage;
-  document.getElementById('report').textContent = JSON.stringify(spa, null, 2);
-}
-
-function userReport(u) {
-  return { profile: u.profile, access_token: u.access_token, refresh_token: u.refresh_token, id_token: u.id_token, token_type: u.token_type, scope: u.scope };
-}
 
 // silentResponse is what the iframe's page saw of the authorization response, with the RFC
 // 9207 check: iss present and equal to the issuer of the discovery document.
@@ -59,7 +36,7 @@ window.spaSilent = async () => {
     const u = await mgr.signinSilent();
     show('silent-signed-in', { user: userReport(u), response: await silentResponse() });
   } catch (e) {
-    show('silent-failed', { error: { name: e && e.name, message: String((e && e.message) || e), error: (e && e.error) || null }, response: await silentResponse() });
+    fail('silent', e, { response: await silentResponse() });
   }
 };
 
@@ -71,17 +48,8 @@ window.spaSilent = async () => {
     localStorage.setItem('silent-response', JSON.stringify({ iss: q.get('iss'), error: q.get('error'), state: q.has('state'), code: q.has('code') }));
     await mgr.signinSilentCallback();
   } else if (path === '/callback') {
-    try {
-      const u = await mgr.signinRedirectCallback();
-      history.replaceState(null, '', '/');
-      show('signed-in', { user: userReport(u) });
-    } catch (e) {
-      show('callback-failed', { error: { name: e && e.name, message: String((e && e.message) || e), error: (e && e.error) || null } });
-    }
-  } else if (new URLSearchParams(location.search).get('login') === '1') {
-    show('redirecting');
-    await mgr.signinRedirect();
-  } else {
+    await finishSignIn(mgr);
+  } else if (!(await startSignIn(mgr))) {
     show('ready');
   }
 })();
