@@ -103,8 +103,8 @@ type MemoryConfig struct {
 	// work maps its code, with up to 64 KiB around each page it touches, and that stays
 	// resident after the work has moved on: in the load runs this keeps 4-6 MB less resident at
 	// the peak. The pages stay in the page cache: what is used again comes back with a minor
-	// fault, a few hundred after each release under load and none when idle (an idle server
-	// skips the release). Between 100ms and 1h.
+	// fault, a few hundred after each release under load (an idle server skips the releases
+	// until its background work has faulted pages in: about one every 20 s). Between 100ms and 1h.
 	ReleaseEvery time.Duration `yaml:"release_every"`
 	// GCPercent is the garbage collector's target (Go's GOGC, 50 to 1000; default 100): a
 	// collection starts when the heap has grown by this percentage of what the last one left

@@ -52,7 +52,8 @@
 // there at start-up, never a library loaded since: see Trimmer), without dropping anything
 // from the page cache, whenever the process has faulted pages in since the last time
 // (TrimMinFaults): the code in use comes back with minor faults, a few hundred per release
-// under load, and an idle process is left alone.
+// under load, while an idle process is released only when its background work has faulted
+// pages in (about every 20 s).
 //
 // What evict costs, and where it does nothing:
 //   - every page used after the release is read again from the file: about 2,000 reads of

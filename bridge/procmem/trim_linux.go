@@ -9,9 +9,10 @@ import (
 )
 
 // TrimMinFaults is how many pages the process must have faulted in (minor and major faults,
-// getrusage) since the previous trim for Trim to do anything: an idle server faults in almost
-// nothing, so its trims cost one system call each; a server under load faults its hot code back
-// in after each trim (a few hundred faults) and is trimmed again at the next one.
+// getrusage) since the previous trim for Trim to do anything: an idle server faults in little
+// (its background work reaches the threshold about every 20 s), so most of its trims cost one
+// system call; a server under load faults its hot code back in after each trim (a few hundred
+// faults) and is trimmed again at the next one.
 const TrimMinFaults = 256
 
 // Trimmer unmaps, at each Trim, the pages of the executable's code and read-only data, and of
