@@ -11,7 +11,7 @@ import (
 type Config struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// ReconcileInterval is the pause between the end of one reconcile pass over every member
-	// and the start of the next; 0 disables the reconcile.
+	// and the start of the next; 0s disables the reconcile (a bare 0 is not a duration).
 	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
 	// ReconcileRate bounds a pass: at most this many members read from the AMS per second.
 	ReconcileRate int `yaml:"reconcile_rate"`
