@@ -95,7 +95,9 @@ type MemoryConfig struct {
 	// thousand 4 KiB reads from disk in the first seconds); unmap only unmaps them (they come
 	// back from the page cache with their neighbours); keep leaves them. A cgo build also
 	// drops the executable's page cache once before package initialisation, before this
-	// setting is read: SSOBRIDGE_BINARY_PAGES=keep (or unmap) in the environment skips that.
+	// setting is read, when the executable was written within the last 10 minutes (a fresh
+	// `go build` or `go run`; an installed, packaged or image binary is left alone):
+	// SSOBRIDGE_BINARY_PAGES=keep (or unmap) in the environment skips that too.
 	BinaryPages string `yaml:"binary_pages"`
 	// ReleaseEvery is how often serve unmaps again the pages of the executable's code and
 	// read-only data, and of the shared libraries', that the process has mapped since the last

@@ -37,11 +37,18 @@
 // build (every build that signs RS256 with libcrypto) drops the executable's page cache before
 // any Go code runs: a C constructor, run by the dynamic loader, writes back dirty pages and
 // calls posix_fadvise(POSIX_FADV_DONTNEED) on /proc/self/exe, for a serve command line only
-// (IsServeCommandLine, checked against cobra's commands by cmd/ssobridge's tests). It runs before
-// the configuration is read, so memory.binary_pages cannot turn it off: the environment can
-// (EnvBinaryPages, SSOBRIDGE_BINARY_PAGES=keep or unmap). EarlyDrop says what it did; serve
-// logs it. An executable on tmpfs or ramfs is left alone and reported as such (its pages cannot
-// leave the page cache). A build without cgo has no such drop.
+// (IsServeCommandLine, checked against cobra's commands by cmd/ssobridge's tests), and only when
+// the executable's modification time is within 10 minutes of now: the file the linker has
+// just written. An installed, packaged or image binary (its build's time kept, or in place for
+// longer) sits in the page cache as it was read from disk, where the drop gains nothing and
+// costs every other process started from the file (replicas, a node's pods from one image) its
+// cached pages; it is left alone (EarlyNotRecent), and memory.binary_pages decides. The drop
+// runs before the configuration is read, so memory.binary_pages cannot turn it off: the
+// environment can (EnvBinaryPages, SSOBRIDGE_BINARY_PAGES=keep or unmap). EarlyDrop says what
+// it did; serve logs it. The constructor also records the process's thread count at the drop
+// (1: before the Go runtime started), which the tests check. An executable on tmpfs or ramfs is
+// left alone and reported as such (its pages cannot leave the page cache). A build without cgo
+// has no such drop.
 //
 // The release after start-up holds only for what start-up alone used. Under load, each phase of
 // work (a signing algorithm, sign-ins, a provisioning batch) maps its code, with up to 64 KiB

@@ -8,7 +8,8 @@ const (
 	EarlyNotBuilt Early = iota
 	// EarlyNotServe: the command line does not run serve; nothing was done.
 	EarlyNotServe
-	// EarlyDropped: the executable's pages that nothing mapped yet left the page cache.
+	// EarlyDropped: the executable was written within the last 10 minutes (`go build`, `go
+	// run`) and its pages that nothing mapped yet left the page cache.
 	EarlyDropped
 	// EarlySkipped: SSOBRIDGE_BINARY_PAGES=keep or unmap in the environment turned it off.
 	EarlySkipped
@@ -17,6 +18,10 @@ const (
 	// EarlyInMemory: the executable is on tmpfs or ramfs, whose pages cannot leave the page
 	// cache; nothing was done.
 	EarlyInMemory
+	// EarlyNotRecent: the executable was not written within the last 10 minutes (an
+	// installed, packaged or image binary, read back from disk and perhaps shared with other
+	// processes): nothing was done, memory.binary_pages decides.
+	EarlyNotRecent
 )
 
 // String names the outcome for logs.
@@ -34,6 +39,8 @@ func (e Early) String() string {
 		return "failed"
 	case EarlyInMemory:
 		return "in memory (tmpfs)"
+	case EarlyNotRecent:
+		return "left: not recently written"
 	}
 	return "unknown"
 }

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"log/slog"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -39,6 +42,33 @@ func TestEarlyDropReadsCommandsAsCobra(t *testing.T) {
 		cobraServe := err == nil && cmd.Name() == "serve"
 		if got := procmem.IsServeCommandLine(append([]string{"ssobridge"}, a...)); got != cobraServe {
 			t.Errorf("%q: procmem reads serve=%v, cobra runs %q (err %v)", a, got, cmd.Name(), err)
+		}
+	}
+}
+
+// TestEarlyDropLogSaysWhichCase (review s27 R4-4): serve's line about the drop before
+// initialisation says which case applied: a fresh build's pages dropped (info under keep or
+// unmap, which did not ask for it), or an installed binary left alone (debug: nothing was done
+// that the configuration did not ask for).
+func TestEarlyDropLogSaysWhichCase(t *testing.T) {
+	for _, tc := range []struct {
+		pages string
+		e     procmem.Early
+		want  []string
+	}{
+		{"keep", procmem.EarlyDropped, []string{"level=INFO", "written within the last 10 minutes", procmem.EnvBinaryPages + "=keep"}},
+		{"unmap", procmem.EarlyDropped, []string{"level=INFO", "written within the last 10 minutes", procmem.EnvBinaryPages + "=unmap"}},
+		{"keep", procmem.EarlyNotRecent, []string{"level=DEBUG", `outcome="left: not recently written"`}},
+		{"evict", procmem.EarlyNotRecent, []string{"level=DEBUG", `outcome="left: not recently written"`}},
+		{"evict", procmem.EarlyDropped, []string{"level=DEBUG", "outcome=dropped"}},
+	} {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		logEarlyDrop(log, tc.pages, tc.e, nil)
+		for _, w := range tc.want {
+			if !strings.Contains(buf.String(), w) {
+				t.Errorf("memory.binary_pages %s, outcome %s: logged %q, want %s in it", tc.pages, tc.e, buf.String(), w)
+			}
 		}
 	}
 }

@@ -182,7 +182,9 @@ func earlyDrop(log *slog.Logger, pages string) {
 // logEarlyDrop logs outcome e (err: why it failed) of the drop before initialisation under
 // memory.binary_pages pages. A failure (a binary the service user may run but not read, mode
 // 0711: at every start) is a warning under evict only; under keep or unmap no drop was asked
-// for (review s27 R4-3).
+// for (review s27 R4-3). An executable not written within the last 10 minutes (installed,
+// packaged, an image's) is left alone (review s27 R4-4): a debug line says so ("left: not
+// recently written"), and memory.binary_pages alone decides.
 func logEarlyDrop(log *slog.Logger, pages string, e procmem.Early, err error) {
 	switch {
 	case err != nil && pages == "evict":
@@ -191,8 +193,9 @@ func logEarlyDrop(log *slog.Logger, pages string, e procmem.Early, err error) {
 		log.Debug("executable pages not dropped from the page cache before initialisation", "err", err,
 			"memory.binary_pages", pages)
 	case e == procmem.EarlyDropped && pages != "evict":
-		log.Info("the executable's pages were dropped from the page cache before the configuration was read; "+
-			"set "+procmem.EnvBinaryPages+"="+pages+" in the environment to skip that too", "memory.binary_pages", pages)
+		log.Info("the executable was written within the last 10 minutes (a fresh build), so its pages were dropped "+
+			"from the page cache before the configuration was read; set "+procmem.EnvBinaryPages+"="+pages+
+			" in the environment to skip that too", "memory.binary_pages", pages)
 	default:
 		log.Debug("executable page cache before initialisation", "outcome", e.String())
 	}
