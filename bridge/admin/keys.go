@@ -146,11 +146,13 @@ type SAMLSigningKey struct {
 	SignsFrom       time.Time `json:"signs_from"`
 	SignsUntil      time.Time `json:"signs_until"`
 	InMetadataUntil time.Time `json:"in_metadata_until"`
-	// Signing: it signs the IdP's responses and requests now.
+	// Signing: it signs the IdP's responses and requests now (on the server that answers: an
+	// older key signs there in place of a later one its OpenSSL refused).
 	Signing bool `json:"signing"`
 	// OpenSSLRefused: under keys.rsa_signer: openssl the libcrypto of the server that answers
-	// refused the key (its self-test failed; the error is in that server's log), so whatever
-	// it signs there fails until the test, run again at each reload, passes.
+	// refused the key (its self-test failed; the error is in that server's log): an older key
+	// that still signs signs there in its place, else whatever it signs there fails, until the
+	// test, run again at each reload, passes.
 	OpenSSLRefused bool `json:"openssl_refused,omitempty"`
 	// CertificateSHA256 is its certificate's SHA-256 fingerprint (AB:CD:...), as SPs show it.
 	CertificateSHA256 string `json:"certificate_sha256"`

@@ -183,8 +183,9 @@ type KeysConfig struct {
 	// lets crypto/rsa sign instead: it refuses to start unless OpenSSL signs with the current
 	// RS256 key and the current SAML key, never lets a later RS256 key that fails the
 	// self-test sign (an error in the log; the key before it signs until its sign_until, then
-	// RS256 tokens fail until the test passes at a rotation or reload), a later SAML key it
-	// refuses signs nothing, and a signature libcrypto fails is an error (the request fails;
+	// RS256 tokens fail until the test passes at a rotation or reload), nor a later SAML key
+	// it refuses (likewise: the SAML key before it signs until its sign_until, then SAML
+	// signatures fail), and a signature libcrypto fails is an error (the request fails;
 	// the next signature tries libcrypto again); "go" always uses crypto/rsa. The signatures
 	// are the same bytes either way, and each is checked with crypto/rsa before it leaves.
 	// The start-up log says which signs RS256 tokens and which signs SAML.

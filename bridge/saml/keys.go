@@ -118,7 +118,8 @@ func (k *KeyRing) rsaSigner(priv *rsa.PrivateKey, id string, signUntil time.Time
 	}
 	if k.required {
 		k.log.Error("saml keys: OpenSSL refused a SAML signing key, so it signs nothing here (keys.rsa_signer: openssl) "+
-			"until the self-test, run again at each rotation or reload, passes", "kid", id, "err", err)
+			"until the self-test, run again at each rotation or reload, passes; an older key that still signs signs "+
+			"in its place until its sign_until, else SAML signatures fail", "kid", id, "err", err)
 		return refusedSigner{pub: &priv.PublicKey, err: fmt.Errorf("saml keys: OpenSSL refused the key %s (keys.rsa_signer: openssl): %w", id, err)}
 	}
 	k.log.Warn("saml keys: OpenSSL refused a SAML signing key; crypto/rsa signs with it", "kid", id, "err", err)
@@ -171,6 +172,13 @@ type refusedSigner struct {
 func (r refusedSigner) Public() crypto.PublicKey { return r.pub }
 
 func (r refusedSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) { return nil, r.err }
+
+// refused says whether libcrypto refused the key under keys.rsa_signer: openssl (it signs
+// nothing here: refusedSigner).
+func (s *signingKey) refused() bool {
+	_, r := s.rsa.(refusedSigner)
+	return r
+}
 
 // OpenSSLSigns says what makes the signatures of the key that signs now: nil when libcrypto
 // does, else why not (no OpenSSL, the key refused, or crypto/rsa after a failure).
@@ -435,19 +443,32 @@ func (k *KeyRing) open(sk *store.SAMLKey) (*signingKey, error) {
 }
 
 // Signing returns the key that signs now and the other published certificates (its successor
-// during the overlap before, its predecessor during the overlap after).
+// during the overlap before, its predecessor during the overlap after). A key libcrypto refused
+// here under keys.rsa_signer: openssl (refusedSigner) is passed over while an older key still
+// signs, as sso.KeyManager passes over a refused RS256 key: that one signs in its place until
+// its own sign_until. Only when no other key signs is the refused one chosen, and its
+// signatures fail with why (OpenSSLSigns says it).
 func (k *KeyRing) Signing() (*signingKey, []*x509.Certificate, error) {
 	now := k.now()
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	var cur *signingKey
+	var cur, refused *signingKey
 	for _, key := range k.keys {
 		if !signsAt(now, key.createdAt, key.signUntil) {
+			continue
+		}
+		if key.refused() {
+			if refused == nil || key.createdAt.After(refused.createdAt) {
+				refused = key
+			}
 			continue
 		}
 		if cur == nil || key.createdAt.After(cur.createdAt) {
 			cur = key
 		}
+	}
+	if cur == nil {
+		cur = refused
 	}
 	if cur == nil {
 		return nil, nil, errors.New("saml keys: no signing key now")
@@ -466,7 +487,8 @@ type KeyInfo struct {
 	ID string
 	// Created and SignUntil bound when it signs; PublishedUntil is when it leaves the metadata.
 	Created, SignUntil, PublishedUntil time.Time
-	// Signing: it signs the IdP's responses and requests now.
+	// Signing: it signs the IdP's responses and requests now (on this replica, as Signing
+	// chooses it: not a key its libcrypto refused while an older one still signs).
 	Signing bool
 	// OpenSSLRefused: under keys.rsa_signer: openssl this process's libcrypto refused the key
 	// (its self-test failed, the error is in the log), so it signs nothing here until the test,
@@ -485,33 +507,51 @@ func (k *KeyRing) Keys(ctx context.Context) ([]KeyInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("saml keys: list: %w", err)
 	}
-	list := describe(stored, k.now())
+	return describe(stored, k.now(), k.refusedIDs()), nil
+}
+
+// refusedIDs is the ids of the keys this ring holds that libcrypto refused (refusedSigner:
+// keys.rsa_signer: openssl), nil when there are none.
+func (k *KeyRing) refusedIDs() map[string]bool {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	for i := range list {
-		for _, key := range k.keys {
-			if _, refused := key.rsa.(refusedSigner); refused && key.id == list[i].ID {
-				list[i].OpenSSLRefused = true
+	var out map[string]bool
+	for _, key := range k.keys {
+		if key.refused() {
+			if out == nil {
+				out = map[string]bool{}
 			}
+			out[key.id] = true
 		}
 	}
-	return list, nil
+	return out
 }
 
 // describe is the published keys of stored at now, with the one that signs marked as Signing
-// chooses it.
-func describe(stored []*store.SAMLKey, now time.Time) []KeyInfo {
+// chooses it: a key of refused (libcrypto refused it here) is marked OpenSSLRefused and passed
+// over while another key signs.
+func describe(stored []*store.SAMLKey, now time.Time, refused map[string]bool) []KeyInfo {
 	out := make([]KeyInfo, 0, len(stored))
-	cur := -1
+	cur, curRefused := -1, -1
 	for _, sk := range stored {
 		if !published(sk, now) {
 			continue
 		}
 		out = append(out, KeyInfo{ID: sk.ID, Created: sk.CreatedAt, SignUntil: sk.SignUntil, PublishedUntil: sk.ExpiresAt,
-			CertSHA256: fingerprint(sk.CertDER)})
-		if signsAt(now, sk.CreatedAt, sk.SignUntil) && (cur < 0 || sk.CreatedAt.After(out[cur].Created)) {
-			cur = len(out) - 1
+			OpenSSLRefused: refused[sk.ID], CertSHA256: fingerprint(sk.CertDER)})
+		if !signsAt(now, sk.CreatedAt, sk.SignUntil) {
+			continue
 		}
+		best := &cur
+		if refused[sk.ID] {
+			best = &curRefused
+		}
+		if *best < 0 || sk.CreatedAt.After(out[*best].Created) {
+			*best = len(out) - 1
+		}
+	}
+	if cur < 0 {
+		cur = curRefused
 	}
 	if cur >= 0 {
 		out[cur].Signing = true
@@ -553,10 +593,16 @@ func (k *KeyRing) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 	}
 	now := k.now()
 	var target *KeyInfo
-	list := describe(stored, now)
+	// The store's view, every replica's: which key signs where libcrypto refuses none.
+	list := describe(stored, now, nil)
+	// This replica's view: the key that signs here in place of a later one its libcrypto
+	// refused needs a successor too, or withdrawing it leaves nothing that signs SAML here (as
+	// sso.KeyManager.Retire, review s27 R4-1).
+	here := describe(stored, now, k.refusedIDs())
 	for i := range list {
 		if list[i].ID == kid {
 			target = &list[i]
+			target.Signing = target.Signing || here[i].Signing
 		}
 	}
 	if target == nil {

@@ -127,7 +127,7 @@ func TestKeyRingOpenSSLRefusedKey(t *testing.T) {
 		log       string
 	}{
 		{"auto", false, time.Hour, `level=WARN msg="saml keys: OpenSSL refused a SAML signing key; crypto/rsa signs with it" kid=k6`},
-		{"openssl", true, time.Hour, `level=ERROR msg="saml keys: OpenSSL refused a SAML signing key, so it signs nothing here (keys.rsa_signer: openssl) until the self-test, run again at each rotation or reload, passes" kid=k6`},
+		{"openssl", true, time.Hour, `level=ERROR msg="saml keys: OpenSSL refused a SAML signing key, so it signs nothing here (keys.rsa_signer: openssl) until the self-test, run again at each rotation or reload, passes; an older key that still signs signs in its place until its sign_until, else SAML signatures fail" kid=k6`},
 		{"auto, signs no more", false, -time.Second, ""},
 		{"openssl, signs no more", true, -time.Second, ""},
 	} {
