@@ -130,13 +130,23 @@ func OpenAdmin(ctx context.Context, chk *config.Checked) (svc *admin.Service, cl
 	}
 	samlSPs.EmailVerified = cfg.Policy.EmailVerified // as the server builds them
 	ender.Others = (&saml.Logouts{Store: a.Store, Registry: samlSPs, Issuer: cfg.Issuer, Logger: log, Now: time.Now}).BackChannel
-	// The signing keys as the server keeps them (listed, withdrawn; none made here).
-	signingKeys, err := sso.OpenKeyManager(a.Store, signingKeyConfig(cfg, kek, log))
+	// The signing keys as the server keeps them (listed, withdrawn; none made here but a
+	// withdrawal's successor). Under keys.rsa_signer: openssl a withdrawal's successor is
+	// self-tested with this host's libcrypto, as a server's withdrawal does, and refused
+	// (nothing changed) when it fails, or when libcrypto cannot be opened here: the servers
+	// would refuse to sign with it (review s27 R4-8). Other commands do not need libcrypto.
+	kc := signingKeyConfig(cfg, kek, log)
+	if cfg.Keys.RSASigner == "openssl" {
+		kc.OpenSSL, _ = openRSASigner(ctx, cfg.Keys.RSASigner, log) // nil: ErrNoOpenSSL at a withdrawal
+		kc.RequireOpenSSL = true
+	}
+	signingKeys, err := sso.OpenKeyManager(a.Store, kc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("admin: signing keys: %w", err)
 	}
 	// And the SAML signing keys (listed, withdrawn; none made here but a withdrawal's successor).
-	samlKeys, err := saml.OpenKeyRing(a.Store, kek, cfg.SAML, chk.IssuerURL.Hostname(), log, time.Now)
+	samlKeys, err := saml.OpenKeyRingWithOpenSSL(a.Store, kek, cfg.SAML, chk.IssuerURL.Hostname(), log, time.Now,
+		kc.OpenSSL, kc.RequireOpenSSL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("admin: saml signing keys: %w", err)
 	}

@@ -57,7 +57,9 @@ type KeyConfig struct {
 	// RS256 key that fails the self-test does not sign (SigningKey passes it over; an error is
 	// logged, and the test runs again at each Rotate and Reload); a signature libcrypto fails
 	// is an error, never crypto/rsa's, and the next one tries libcrypto again. Retire refuses a
-	// withdrawal whose successor fails the self-test (ErrSuccessorRefused: nothing changed).
+	// withdrawal whose successor fails the self-test (ErrSuccessorRefused: nothing changed);
+	// with OpenSSL nil (the administration, which could not open libcrypto), every withdrawal
+	// that needs an RS256 successor (ErrNoOpenSSL). Otherwise it takes effect only with OpenSSL.
 	RequireOpenSSL bool
 }
 
@@ -907,11 +909,16 @@ func (m *KeyManager) Retire(ctx context.Context, kid string) (*KeyInfo, error) {
 }
 
 // refusedHere is why this replica's libcrypto refuses k, a key it made, under
-// KeyConfig.RequireOpenSSL (ErrSuccessorRefused wrapped with the self-test's error); nil when
-// it signs with it, or when libcrypto is not required.
+// KeyConfig.RequireOpenSSL (ErrSuccessorRefused wrapped with the self-test's error, or with
+// ErrNoOpenSSL when this process has no libcrypto to test it with: the administration's, which
+// opens it but does not fail without it); nil when it signs with it, or when libcrypto is not
+// required.
 func (m *KeyManager) refusedHere(k *signingKey) error {
-	if m.cfg.OpenSSL == nil || !m.cfg.RequireOpenSSL || k.alg != jose.RS256 {
+	if !m.cfg.RequireOpenSSL || k.alg != jose.RS256 {
 		return nil
+	}
+	if m.cfg.OpenSSL == nil {
+		return fmt.Errorf("%w: %w", ErrSuccessorRefused, ErrNoOpenSSL)
 	}
 	if _, err := k.tokenSigner(); err != nil {
 		return err
@@ -926,6 +933,10 @@ func (m *KeyManager) refusedHere(k *signingKey) error {
 // process's libcrypto refuses the successor it made (its self-test fails): withdrawn, the key
 // would leave no RS256 key (or SAML key) that signs here. Nothing was changed.
 var ErrSuccessorRefused = errors.New("this process's OpenSSL cannot sign with the successor it made (keys.rsa_signer: openssl), so the key was not withdrawn")
+
+// ErrNoOpenSSL is why a withdrawal's successor is refused (ErrSuccessorRefused) under
+// KeyConfig.RequireOpenSSL when this process could not open libcrypto to self-test it.
+var ErrNoOpenSSL = errors.New("keys.rsa_signer is openssl, and this process could not open OpenSSL 3's libcrypto to test the new key with")
 
 // ErrRetiredNotReloaded is Retire's error when the key is withdrawn in the store but this
 // process could not read the keys again afterwards: the withdrawal stands (tell the replicas,

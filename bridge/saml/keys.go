@@ -109,7 +109,15 @@ func newSigner(key crypto.Signer, cert *x509.Certificate) *dsig.SigningContext {
 // libcrypto (review s26 R1-3). Run when a key is opened or made (Rotate, Reload), never on a
 // request's path.
 func (k *KeyRing) rsaSigner(priv *rsa.PrivateKey, id string, signUntil time.Time) crypto.Signer {
-	if k.openssl == nil || !k.now().Before(signUntil) {
+	if !k.now().Before(signUntil) {
+		return priv
+	}
+	if k.openssl == nil {
+		if k.required {
+			// Only the administration's ring (OpenKeyRingWithOpenSSL) is required without
+			// libcrypto: it signs nothing, and refuses a withdrawal's successor it cannot test.
+			return refusedSigner{pub: &priv.PublicKey, err: fmt.Errorf("saml keys: key %s: %w", id, sso.ErrNoOpenSSL)}
+		}
 		return priv
 	}
 	s, err := k.openssl.NewSigner(priv, k.signerOptions(id))
@@ -255,6 +263,21 @@ func OpenKeyRing(st KeyStore, kek []byte, cfg config.SAMLConfig, subject string,
 		now = time.Now
 	}
 	return &KeyRing{store: st, kek: kek, rotateEvery: cfg.RotateEvery(), overlap: cfg.Overlap(), subject: subject, log: log, now: now}, nil
+}
+
+// OpenKeyRingWithOpenSSL is OpenKeyRing for the administration under keys.rsa_signer (lib:
+// libcrypto, nil when this process could not open it; required: openssl), so that a withdrawal
+// self-tests its successor with this host's libcrypto as the servers would (review s27 R4-8):
+// under required, a successor libcrypto refuses, or any when lib is nil, is
+// sso.ErrSuccessorRefused and nothing changes.
+func OpenKeyRingWithOpenSSL(st KeyStore, kek []byte, cfg config.SAMLConfig, subject string, log *slog.Logger, now func() time.Time,
+	lib *rsasign.Library, required bool) (*KeyRing, error) {
+	k, err := OpenKeyRing(st, kek, cfg, subject, log, now)
+	if err != nil {
+		return nil, err
+	}
+	k.openssl, k.required = lib, required
+	return k, nil
 }
 
 // Reload reads the keys again (another replica rotated them).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -92,6 +93,9 @@ func keysRetireCmd(g *globals) *cobra.Command {
 			"key that signs its algorithm, a new key of that algorithm signs from now. A running server\n" +
 			"learns it at once on PostgreSQL, within seconds on SQLite. Members stay signed in; tokens it\n" +
 			"signed are refused, and refresh tokens get new ones signed by the successor. Audited.\n\n" +
+			"Under keys.rsa_signer: openssl the new key is first self-tested with this host's OpenSSL, as a\n" +
+			"server's withdrawal does: when OpenSSL refuses it (or cannot be opened here), nothing is\n" +
+			"withdrawn and the command fails, as the API answers 409 openssl_refused.\n\n" +
 			"With --saml, KID is a SAML signing key (keys list --saml): it leaves the IdP's metadata now and,\n" +
 			"when it is the key that signs, a new key signs the IdP's responses, LogoutRequests and metadata\n" +
 			"from now. SPs trust the certificates of the metadata they hold: each refuses the bridge's\n" +
@@ -106,7 +110,7 @@ func keysRetireCmd(g *globals) *cobra.Command {
 				if samlKey {
 					succ, err := a.RetireSAMLSigningKey(ctx, cliActor(), args[0])
 					if err != nil {
-						return err
+						return retireRefused(err)
 					}
 					fmt.Fprintf(out, "withdrawn: SAML signing key %s (it signs no more and has left the metadata)\n", args[0])
 					if succ != nil {
@@ -118,7 +122,7 @@ func keysRetireCmd(g *globals) *cobra.Command {
 				}
 				succ, err := a.RetireSigningKey(ctx, cliActor(), args[0])
 				if err != nil {
-					return err
+					return retireRefused(err)
 				}
 				fmt.Fprintf(out, "withdrawn: %s (it signs no more and has left JWKS)\n", args[0])
 				if succ != nil {
@@ -130,4 +134,17 @@ func keysRetireCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&samlKey, "saml", false, "KID is a SAML signing key (keys list --saml)")
 	return cmd
+}
+
+// retireRefused is the CLI's error for a withdrawal that failed: under keys.rsa_signer: openssl a
+// successor this host's OpenSSL refuses (the API's 409 openssl_refused) is the administration's
+// message, what it means and the way out, as the console says it (exit status 1, as every
+// refusal); any other error as it is.
+func retireRefused(err error) error {
+	if !errors.Is(err, admin.ErrSuccessorRefused) {
+		return err
+	}
+	return fmt.Errorf("%w\nThe key was left as it is, and still signs. To withdraw it all the same (if it may have leaked, "+
+		"for example), set keys.rsa_signer: auto on the servers and here, so that Go's crypto/rsa signs with the new key "+
+		"where OpenSSL refuses it, and withdraw it again", err)
 }
