@@ -195,6 +195,11 @@ func (k *KeyRing) OpenSSLSigns() error {
 	if err != nil {
 		return err
 	}
+	return k.openSSLSigns(cur)
+}
+
+// openSSLSigns is OpenSSLSigns for the key cur.
+func (k *KeyRing) openSSLSigns(cur *signingKey) error {
 	switch s := cur.cryptoSigner().(type) {
 	case *rsasign.Signer:
 		if s.OpenSSL() {
@@ -241,7 +246,13 @@ func NewKeyRingWithOpenSSL(ctx context.Context, st KeyStore, kek []byte, cfg con
 		return nil, err
 	}
 	if k.required {
-		if err := k.OpenSSLSigns(); err != nil {
+		// The latest key that signs now, a refused one too, as sso.NewKeyManager checks the
+		// RS256 key: a server does not start while its libcrypto refuses it.
+		cur, _, err := k.signing(true)
+		if err == nil {
+			err = k.openSSLSigns(cur)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrOpenSSLRefused, err)
 		}
 	}
@@ -471,7 +482,10 @@ func (k *KeyRing) open(sk *store.SAMLKey) (*signingKey, error) {
 // signs, as sso.KeyManager passes over a refused RS256 key: that one signs in its place until
 // its own sign_until. Only when no other key signs is the refused one chosen, and its
 // signatures fail with why (OpenSSLSigns says it).
-func (k *KeyRing) Signing() (*signingKey, []*x509.Certificate, error) {
+func (k *KeyRing) Signing() (*signingKey, []*x509.Certificate, error) { return k.signing(false) }
+
+// signing is Signing; withRefused: the latest key that signs now, refused or not.
+func (k *KeyRing) signing(withRefused bool) (*signingKey, []*x509.Certificate, error) {
 	now := k.now()
 	k.mu.RLock()
 	defer k.mu.RUnlock()
@@ -480,7 +494,7 @@ func (k *KeyRing) Signing() (*signingKey, []*x509.Certificate, error) {
 		if !signsAt(now, key.createdAt, key.signUntil) {
 			continue
 		}
-		if key.refused() {
+		if key.refused() && !withRefused {
 			if refused == nil || key.createdAt.After(refused.createdAt) {
 				refused = key
 			}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -111,6 +112,13 @@ func TestKeyRingPassesOverRefusedLaterKey(t *testing.T) {
 	}
 	if l := logs.String(); !strings.Contains(l, "an older key that still signs signs in its place") || !strings.Contains(l, "kid="+k2.id) {
 		t.Errorf("no error line says an older key signs in the refused key's place:\n%s", l)
+	}
+
+	// A server starting now does not start while its libcrypto refuses the latest key, as for
+	// RS256 (sso.NewKeyManager): the start-up check is of that key, refused or not.
+	if _, err := NewKeyRingWithOpenSSL(t.Context(), st, bytes.Repeat([]byte{7}, 32), config.SAMLConfig{}, "sso.example.org",
+		slog.New(slog.DiscardHandler), clock, lib, true); !errors.Is(err, ErrOpenSSLRefused) {
+		t.Fatalf("a ring started at the refused key's turn: %v, want ErrOpenSSLRefused", err)
 	}
 
 	// Withdrawing the successor, which signs here in K2's place: the store's view says K2
