@@ -3,6 +3,7 @@ package bridge
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -47,6 +48,19 @@ func openRSASignerWith(ctx context.Context, mode string, log *slog.Logger, open 
 		return nil, nil
 	}
 	return lib, nil
+}
+
+// NoOpenSSLReason is why this process cannot open OpenSSL 3's libcrypto, when err is a
+// withdrawal refused for want of it (sso.ErrNoOpenSSL: the CLI's keys retire under
+// keys.rsa_signer: openssl); nil for any other error (review s28 R8-10).
+func NoOpenSSLReason(err error) error {
+	if !errors.Is(err, sso.ErrNoOpenSSL) {
+		return nil
+	}
+	if _, oerr := rsasign.Open(); oerr != nil {
+		return oerr
+	}
+	return nil
 }
 
 // logRSASigner says what signs RS256 tokens, once the key manager has self-tested its keys

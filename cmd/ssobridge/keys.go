@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ssobridge/ssobridge/bridge"
 	"github.com/ssobridge/ssobridge/bridge/admin"
 )
 
@@ -143,6 +144,9 @@ func keysRetireCmd(g *globals) *cobra.Command {
 func retireRefused(err error) error {
 	if !errors.Is(err, admin.ErrSuccessorRefused) {
 		return err
+	}
+	if why := bridge.NoOpenSSLReason(err); why != nil {
+		err = fmt.Errorf("%w (%w)", err, why)
 	}
 	return fmt.Errorf("%w\nThe key was left as it is, and still signs. To withdraw it all the same (if it may have leaked, "+
 		"for example), set keys.rsa_signer: auto on the servers and here, so that Go's crypto/rsa signs with the new key "+

@@ -163,6 +163,10 @@ func TestKeysRetireSelfTestsSuccessorUnderOpenSSL(t *testing.T) {
 			if tc.openssl == absent && !strings.Contains(string(out), sso.ErrNoOpenSSL.Error()) {
 				t.Errorf("keys retire says:\n%s\nwant why: %q", out, sso.ErrNoOpenSSL)
 			}
+			// And why libcrypto could not be opened (review s28 R8-10).
+			if tc.openssl == absent && !strings.Contains(string(out), "libcrypto is not available: OpenSSL_version_num not found") {
+				t.Errorf("keys retire says:\n%s\nwant the reason libcrypto could not be opened", out)
+			}
 			if !strings.Contains(after, suspect) || !strings.Contains(after, "signing now") || strings.Count(strings.TrimSpace(after), "\n") != 1 {
 				t.Errorf("keys list after the refused withdrawal:\n%s\nwant %s alone, signing", after, suspect)
 			}
