@@ -300,6 +300,14 @@ func (h *Handler) signInPage(c echo.Context, ar *sso.AuthRequest, client *sso.Cl
 }
 
 func (h *Handler) answerSignIn(c echo.Context, ar *sso.AuthRequest, client *sso.ClientConfig) error {
+	// A silent request that is no browser navigation (a script, an image or a fetch from a page
+	// of the same site, which the session cookie reaches) gets login_required in JSON whether
+	// or not this browser is signed in, before the session is read: a code for a signed-in
+	// browser and an error for a signed-out one would tell that page which it is (review s28
+	// R9-1). The request stays pending for the navigation that can carry its answer.
+	if slices.Contains(ar.Prompt, oidc.PromptNone) && !navigation(c) {
+		return h.answerNotNavigation(c, ar, oidc.ErrLoginRequired().WithDescription("a silent sign-in is answered to a browser navigation only"))
+	}
 	sess, serr := h.Cookies.Current(c)
 	if serr != nil && !errors.Is(serr, sso.ErrNotFound) {
 		return serr
