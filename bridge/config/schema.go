@@ -103,7 +103,7 @@ type MemoryConfig struct {
 	// read-only data, and of the shared libraries', that the process has mapped since the last
 	// time (default 1s; 0s: only once, after start-up; not with binary_pages keep). A phase of
 	// work maps its code, with up to 64 KiB around each page it touches, and that stays
-	// resident after the work has moved on: in the load runs this keeps 4-6 MB less resident at
+	// resident after the work has moved on: in the load runs this keeps 3-4 MB less resident at
 	// the peak. The pages stay in the page cache: what is used again comes back with a minor
 	// fault, a few hundred after each release under load (an idle server skips the releases
 	// until its background work has faulted pages in: about one every 20 s). Between 100ms and 1h.
