@@ -112,6 +112,11 @@ type Deactivation struct {
 	Users []ShadowUpdate
 	// Events are written in any case.
 	Events []*OutboxEvent
+	// Fence, when set (Fence.Epoch), is checked first in the same transaction: a deactivation
+	// under a lock its caller may have lost (a poll's or a reconcile page's, under the sync lock)
+	// writes nothing and answers ErrFenced when another holder moved the fence's watermark
+	// (review s28 R7-2). The zero Fence checks nothing.
+	Fence Fence
 	// Logout builds the logout events of the sessions that were ended, in the transaction,
 	// from them as it reads them once ended (EndedSession: each with its clients and SAML
 	// participants, read after the sessions are marked ended, as EndSessionWithEvents reads
@@ -143,6 +148,11 @@ type ShadowCond struct {
 	EpochValue time.Time
 	// Prev is the shadow user as it was read (nil: there was none).
 	Prev *ShadowUser
+	// Fenced says Epoch and EpochValue are a lock holder's Fence (the sync epoch the poll or
+	// reconcile page set under the sync lock; review s28 R7-2): when the watermark no longer
+	// holds EpochValue, the lock was lost to another holder, and the write answers ErrFenced
+	// rather than ErrShadowChanged (a changed Prev is still ErrShadowChanged).
+	Fenced bool
 }
 
 // ErrShadowChanged: PutShadowUserIf found the watermark or the shadow user changed since they
@@ -171,14 +181,15 @@ type ShadowStore interface {
 	// PutShadowUserIf is PutShadowUser when, in the same transaction, the watermark cond.Epoch
 	// is still cond.EpochValue and the stored shadow user of u's client and subject is still
 	// cond.Prev (its Digest and Active; nil: none stored). Otherwise it writes nothing and
-	// returns ErrShadowChanged. The check holds until the transaction ends: a concurrent
+	// returns ErrShadowChanged (ErrFenced for a moved epoch when cond.Fenced). The check holds until the transaction ends: a concurrent
 	// SetWatermark of cond.Epoch, or write of the shadow user, comes before it (and fails it) or
 	// after it.
 	PutShadowUserIf(ctx context.Context, cond ShadowCond, u *ShadowUser, events ...*OutboxEvent) (bool, error)
 	// SetShadowExternalID records the target's id for the user (idempotent);
 	// sso.ErrNotFound when there is no such shadow user.
 	SetShadowExternalID(ctx context.Context, clientID, subject, externalID string) error
-	// Deactivate applies d in one transaction and returns the sessions it ended.
+	// Deactivate applies d in one transaction and returns the sessions it ended; with
+	// d.Fence set, nothing (ErrFenced) when the fence's watermark no longer holds its value.
 	Deactivate(ctx context.Context, d *Deactivation) ([]*sso.Session, error)
 	// Watermark returns the named watermark (zero when never set).
 	Watermark(ctx context.Context, name string) (time.Time, error)

@@ -136,6 +136,9 @@ func (s *Store) PutShadowUserIf(ctx context.Context, cond store.ShadowCond, u *s
 			return err
 		}
 		if epoch != ts(cond.EpochValue) {
+			if cond.Fenced {
+				return store.ErrFenced
+			}
 			return store.ErrShadowChanged
 		}
 		var (
@@ -169,10 +172,12 @@ func (s *Store) PutShadowUserIf(ctx context.Context, cond store.ShadowCond, u *s
 		}
 		return s.enqueue(ctx, tx, events)
 	})
-	if errors.Is(err, store.ErrShadowChanged) {
+	switch {
+	case errors.Is(err, store.ErrShadowChanged):
 		return false, store.ErrShadowChanged
-	}
-	if err != nil {
+	case errors.Is(err, store.ErrFenced):
+		return false, store.ErrFenced
+	case err != nil:
 		return false, wrap("put shadow user if", err)
 	}
 	return changed, nil
@@ -195,6 +200,9 @@ func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.S
 		ended, err = s.deactivate(ctx, tx, d)
 		return err
 	})
+	if errors.Is(err, store.ErrFenced) {
+		return nil, store.ErrFenced
+	}
 	if err != nil {
 		return nil, wrap("deactivate", err)
 	}
@@ -205,6 +213,9 @@ func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.S
 // reads them, and reads nothing itself: tx holds a connection of the pool, which may have no
 // other to give (a pool of one, or as many deactivations at once as it has; review s21 X3-3).
 func (s *Store) deactivate(ctx context.Context, tx pgx.Tx, d *store.Deactivation) ([]*sso.Session, error) {
+	if err := checkFence(ctx, tx, d.Fence); err != nil {
+		return nil, err
+	}
 	var ended []*sso.Session
 	now := ts(s.clock())
 	if d.EndSessions {
@@ -361,6 +372,22 @@ func (s *Store) PollRetries(ctx context.Context) ([]store.PollRetry, error) {
 	return out, wrap("poll retries", rows.Err())
 }
 
+// checkFence answers store.ErrFenced when fence is set and its watermark no longer holds its
+// value. The row is read FOR SHARE: another holder's move of it waits until tx ends.
+func checkFence(ctx context.Context, tx pgx.Tx, fence store.Fence) error {
+	if fence.Epoch == "" {
+		return nil
+	}
+	var epoch int64
+	if err := tx.QueryRow(ctx, `SELECT value FROM watermarks WHERE name = $1 FOR SHARE`, fence.Epoch).Scan(&epoch); err != nil && !isNoRows(err) {
+		return err
+	}
+	if epoch != ts(fence.Value) {
+		return store.ErrFenced
+	}
+	return nil
+}
+
 // SetPollProgress writes the retry list's changes and the watermark in one transaction.
 // With a fence, the fence's watermark is read FOR SHARE first, in the same transaction: it must
 // hold the fence's value, and another holder's move of it waits until this write commits.
@@ -369,14 +396,8 @@ func (s *Store) SetPollProgress(ctx context.Context, name string, mark time.Time
 		return errors.New("postgres: set poll progress: empty name")
 	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if fence.Epoch != "" {
-			var epoch int64
-			if err := tx.QueryRow(ctx, `SELECT value FROM watermarks WHERE name = $1 FOR SHARE`, fence.Epoch).Scan(&epoch); err != nil && !isNoRows(err) {
-				return err
-			}
-			if epoch != ts(fence.Value) {
-				return store.ErrFenced
-			}
+		if err := checkFence(ctx, tx, fence); err != nil {
+			return err
 		}
 		for _, r := range put {
 			if r.MemberKey == "" {

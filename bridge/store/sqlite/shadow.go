@@ -180,6 +180,9 @@ func (s *Store) PutShadowUserIf(ctx context.Context, cond store.ShadowCond, u *s
 			return err
 		}
 		if epoch != ts(cond.EpochValue) {
+			if cond.Fenced {
+				return store.ErrFenced
+			}
 			return store.ErrShadowChanged
 		}
 		cur, err := readShadow(ctx, tx, u.ClientID, u.Subject)
@@ -198,10 +201,12 @@ func (s *Store) PutShadowUserIf(ctx context.Context, cond store.ShadowCond, u *s
 		}
 		return s.enqueue(ctx, tx, events)
 	})
-	if errors.Is(err, store.ErrShadowChanged) {
+	switch {
+	case errors.Is(err, store.ErrShadowChanged):
 		return false, store.ErrShadowChanged
-	}
-	if err != nil {
+	case errors.Is(err, store.ErrFenced):
+		return false, store.ErrFenced
+	case err != nil:
 		return false, wrap("put shadow user if", err)
 	}
 	return changed, nil
@@ -227,6 +232,9 @@ func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.S
 		ended, err = s.deactivate(ctx, tx, d)
 		return err
 	})
+	if errors.Is(err, store.ErrFenced) {
+		return nil, store.ErrFenced
+	}
 	if err != nil {
 		return nil, wrap("deactivate", err)
 	}
@@ -238,6 +246,9 @@ func (s *Store) Deactivate(ctx context.Context, d *store.Deactivation) ([]*sso.S
 // writes batched with it have not committed (and an in-memory database reads with tx's own
 // connection).
 func (s *Store) deactivate(ctx context.Context, tx *sql.Tx, d *store.Deactivation) ([]*sso.Session, error) {
+	if err := checkFence(ctx, tx, d.Fence); err != nil {
+		return nil, err
+	}
 	var ended []*sso.Session
 	now := s.clock()
 	if d.EndSessions {
@@ -407,6 +418,22 @@ func (s *Store) PollRetries(ctx context.Context) ([]store.PollRetry, error) {
 	return out, wrap("poll retries", rows.Err())
 }
 
+// checkFence answers store.ErrFenced when fence is set and its watermark no longer holds its
+// value, read in tx (an immediate transaction: no other writer until it ends).
+func checkFence(ctx context.Context, tx *sql.Tx, fence store.Fence) error {
+	if fence.Epoch == "" {
+		return nil
+	}
+	var epoch int64
+	if err := tx.QueryRowContext(ctx, `SELECT value FROM watermarks WHERE name = ?`, fence.Epoch).Scan(&epoch); err != nil && !isNoRows(err) {
+		return err
+	}
+	if epoch != ts(fence.Value) {
+		return store.ErrFenced
+	}
+	return nil
+}
+
 // SetPollProgress writes the retry list's changes and the watermark in one transaction.
 // With a fence, the fence's watermark is compared first, in the same (immediate) transaction.
 func (s *Store) SetPollProgress(ctx context.Context, name string, mark time.Time, put []store.PollRetry, del []string, fence store.Fence) error {
@@ -414,14 +441,8 @@ func (s *Store) SetPollProgress(ctx context.Context, name string, mark time.Time
 		return errors.New("sqlite: set poll progress: empty name")
 	}
 	err := s.writeTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if fence.Epoch != "" {
-			var epoch int64
-			if err := tx.QueryRowContext(ctx, `SELECT value FROM watermarks WHERE name = ?`, fence.Epoch).Scan(&epoch); err != nil && !isNoRows(err) {
-				return err
-			}
-			if epoch != ts(fence.Value) {
-				return store.ErrFenced
-			}
+		if err := checkFence(ctx, tx, fence); err != nil {
+			return err
 		}
 		for _, r := range put {
 			if r.MemberKey == "" {

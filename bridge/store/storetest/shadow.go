@@ -34,6 +34,8 @@ var shadowTests = []test{
 	{"HasLiveGrants", testShadowHasLiveGrants},
 	{"PollProgress", testPollProgress},
 	{"PollProgressFenced", testPollProgressFenced},
+	{"PutIfFenced", testShadowPutIfFenced},
+	{"DeactivateFenced", testShadowDeactivateFenced},
 }
 
 var outboxTests = []test{
@@ -915,4 +917,116 @@ func testPollProgressFenced(t *testing.T, h *H) {
 		t.Fatalf("fence on a watermark never set, with a value: %v, want store.ErrFenced", err)
 	}
 	check("fence never set, a value: nothing written", "ams", mark)
+}
+
+// testShadowPutIfFenced (session 28, P2; review s28 R7-2): a PutShadowUserIf whose condition
+// is a lock holder's fence (Fenced) writes while the fence's watermark holds the value the
+// holder set; once another holder moved it, it writes nothing (neither the user nor its
+// event) and answers store.ErrFenced, not ErrShadowChanged. A changed previous user is still
+// ErrShadowChanged.
+func testShadowPutIfFenced(t *testing.T, h *H) {
+	sub, epoch := ssotest.RandomID(), "epoch-"+ssotest.RandomID()
+	e1 := time.Unix(1_700_000_000, 1)
+	ssotest.NoErr(t, h.S.SetWatermark(h.Ctx, epoch, e1), "SetWatermark")
+	prev := shadow("portal", sub, "d1", true)
+	_, err := h.S.PutShadowUser(h.Ctx, prev)
+	ssotest.NoErr(t, err, "PutShadowUser")
+	fenced := func(prev *store.ShadowUser) store.ShadowCond {
+		return store.ShadowCond{Epoch: epoch, EpochValue: e1, Prev: prev, Fenced: true}
+	}
+	put := func(what string, c store.ShadowCond, u *store.ShadowUser, wantChanged bool, wantErr error) {
+		t.Helper()
+		ev := event("k-" + sub)
+		changed, err := h.S.PutShadowUserIf(h.Ctx, c, u, ev)
+		if wantErr != nil {
+			if !errors.Is(err, wantErr) {
+				t.Fatalf("%s: %v, want %v", what, err, wantErr)
+			}
+		} else {
+			ssotest.NoErr(t, err, "%s", what)
+		}
+		if changed != wantChanged {
+			t.Fatalf("%s: changed %v, want %v", what, changed, wantChanged)
+		}
+		_, err = h.S.OutboxEvent(h.Ctx, ev.ID)
+		if wantChanged {
+			ssotest.NoErr(t, err, "%s: its event", what)
+		} else {
+			ssotest.IsErr(t, err, sso.ErrNotFound, "%s: its event", what)
+		}
+	}
+	put("a stale previous user, fence held", fenced(shadow("portal", sub, "d0", true)), shadow("portal", sub, "d2", true), false, store.ErrShadowChanged)
+	put("fence held", fenced(prev), shadow("portal", sub, "d1", false), true, nil)
+	// Another holder took the lock and moved the epoch.
+	ssotest.NoErr(t, h.S.SetWatermark(h.Ctx, epoch, e1.Add(2)), "SetWatermark(another holder)")
+	put("fence moved", fenced(shadow("portal", sub, "d1", false)), shadow("portal", sub, "d1", true), false, store.ErrFenced)
+	u, err := h.S.ShadowUser(h.Ctx, "portal", sub)
+	ssotest.NoErr(t, err, "ShadowUser")
+	if u.Digest != "d1" || u.Active {
+		t.Fatalf("after the fenced re-activation: %+v, want d1 inactive", u)
+	}
+	put("fence moved, no user before", store.ShadowCond{Epoch: epoch, EpochValue: e1, Fenced: true}, shadow("events", sub, "d1", true), false, store.ErrFenced)
+	_, err = h.S.ShadowUser(h.Ctx, "events", sub)
+	ssotest.IsErr(t, err, sso.ErrNotFound, "shadow user a fenced put would have created")
+}
+
+// testShadowDeactivateFenced (session 28, P2; review s28 R7-2): a Deactivation with a fence
+// applies while the fence's watermark holds its value; once another holder moved it, it
+// applies nothing (no session ended, no grant revoked, no shadow user written, no event, its
+// Logout not called) and answers store.ErrFenced.
+func testShadowDeactivateFenced(t *testing.T, h *H) {
+	sub, epoch := ssotest.RandomID(), "epoch-"+ssotest.RandomID()
+	e1 := time.Unix(1_700_000_000, 1)
+	ssotest.NoErr(t, h.S.SetWatermark(h.Ctx, epoch, e1), "SetWatermark")
+	sess := h.createSession(sub, "portal")
+	rt := h.grant(sub, "portal")
+	_, err := h.S.PutShadowUser(h.Ctx, shadow("portal", sub, "d1", true))
+	ssotest.NoErr(t, err, "PutShadowUser")
+	deactivation := func(fence store.Fence, called *bool) (*store.Deactivation, *store.OutboxEvent, *store.OutboxEvent) {
+		up, ev := event("k-"+sub), event("k-"+sub)
+		return &store.Deactivation{Subject: sub, EndSessions: true, Fence: fence,
+			Users:  []store.ShadowUpdate{{User: shadow("portal", sub, "d1", false), Events: []*store.OutboxEvent{up}}},
+			Events: []*store.OutboxEvent{ev},
+			Logout: func([]*store.EndedSession) ([]*store.OutboxEvent, error) { *called = true; return nil, nil },
+		}, up, ev
+	}
+	ssotest.NoErr(t, h.S.SetWatermark(h.Ctx, epoch, e1.Add(2)), "SetWatermark(another holder)")
+	var called bool
+	d, up, ev := deactivation(store.Fence{Epoch: epoch, Value: e1}, &called)
+	ended, err := h.S.Deactivate(h.Ctx, d)
+	if !errors.Is(err, store.ErrFenced) || len(ended) != 0 {
+		t.Fatalf("Deactivate after the fence moved: %d ended, %v; want none and store.ErrFenced", len(ended), err)
+	}
+	if called {
+		t.Fatal("a fenced deactivation called its Logout")
+	}
+	_, err = h.S.Session(h.Ctx, sess.ID)
+	ssotest.NoErr(t, err, "session after a fenced deactivation")
+	if h.sso().Revoked(rt.FamilyID) {
+		t.Fatal("family revoked by a fenced deactivation")
+	}
+	if u, err := h.S.ShadowUser(h.Ctx, "portal", sub); err != nil || !u.Active {
+		t.Fatalf("shadow user after a fenced deactivation: %+v, %v; want it active still", u, err)
+	}
+	for _, e := range []*store.OutboxEvent{up, ev} {
+		_, err = h.S.OutboxEvent(h.Ctx, e.ID)
+		ssotest.IsErr(t, err, sso.ErrNotFound, "event of a fenced deactivation")
+	}
+
+	d, up, ev = deactivation(store.Fence{Epoch: epoch, Value: e1.Add(2)}, &called)
+	ended, err = h.S.Deactivate(h.Ctx, d)
+	ssotest.NoErr(t, err, "Deactivate(fence held)")
+	if len(ended) != 1 || ended[0].ID != sess.ID || !called {
+		t.Fatalf("Deactivate(fence held) ended %d sessions (Logout called %v), want %s", len(ended), called, sess.ID)
+	}
+	if !h.sso().Revoked(rt.FamilyID) {
+		t.Fatal("family not revoked by Deactivate(fence held)")
+	}
+	if u, err := h.S.ShadowUser(h.Ctx, "portal", sub); err != nil || u.Active {
+		t.Fatalf("shadow user after Deactivate(fence held): %+v, %v; want it inactive", u, err)
+	}
+	for _, e := range []*store.OutboxEvent{up, ev} {
+		_, err = h.S.OutboxEvent(h.Ctx, e.ID)
+		ssotest.NoErr(t, err, "event of Deactivate(fence held)")
+	}
 }
