@@ -127,6 +127,7 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("shadow: poll: %w", err)
 	}
 	defer unlock()
+	ctx = withFence(ctx, fence) // the members' writes too (review s28 R7-2)
 	start := s.now()
 	since, err := s.store.Watermark(ctx, WatermarkName)
 	if err != nil {
@@ -204,6 +205,13 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 				}
 				continue
 			}
+			if errors.Is(err, store.ErrFenced) {
+				// The sync lock was lost (another replica took it): not this member's failure;
+				// stop, writing nothing more (the progress is fenced too).
+				failed = append(failed, fmt.Errorf("member %s: %w", m.Key, store.ErrFenced))
+				stop = store.ErrFenced
+				break
+			}
 			failed = append(failed, fmt.Errorf("member %s: %w", m.Key, err))
 			if ctx.Err() != nil || transient(err) {
 				// What every member needs is away: stop, and read this member again.
@@ -232,7 +240,11 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 		}
 	}
 	if stop == nil {
-		failed = append(failed, s.pollRetries(ctx, retries, seen, &gone, start)...)
+		rf := s.pollRetries(ctx, retries, seen, &gone, start)
+		failed = append(failed, rf...)
+		if len(rf) > 0 && errors.Is(rf[len(rf)-1], store.ErrFenced) {
+			stop = store.ErrFenced // the sync lock was lost: nobody gone is deactivated
+		}
 	}
 	lose := 0 // of gone, those with something to end: only they count, as in the reconcile
 	for _, g := range gone {
@@ -261,6 +273,11 @@ func (s *Service) Poll(ctx context.Context) (int, error) {
 			continue
 		}
 		if err := s.deactivateGone(ctx, g.subject); err != nil {
+			if errors.Is(err, store.ErrFenced) {
+				failed = append(failed, fmt.Errorf("member %s: %w", g.key, store.ErrFenced))
+				stop = store.ErrFenced
+				continue
+			}
 			failed = append(failed, fmt.Errorf("member %s: %w", g.key, err))
 			if ctx.Err() != nil || transient(err) {
 				holdAt(g.at)
@@ -441,6 +458,10 @@ func (s *Service) pollRetries(ctx context.Context, l *retryList, seen map[string
 		}
 		n := len(*gone)
 		if err := s.pollGone(mctx, &legacy.Member{Key: key}, gone); err != nil {
+			if errors.Is(err, store.ErrFenced) {
+				// The sync lock was lost: not this member's failure; nothing more is written.
+				return append(failed, fmt.Errorf("member %s (retried): %w", key, store.ErrFenced))
+			}
 			s.pollFailed(ctx, l, key, err, now)
 			failed = append(failed, fmt.Errorf("member %s (retried): %w", key, err))
 			continue

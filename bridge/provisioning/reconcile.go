@@ -189,6 +189,7 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, pa
 		return "", false, 0, err
 	}
 	defer unlock()
+	ctx = withFence(ctx, fence) // the members' writes too (review s28 R7-2)
 	retries, err := s.loadRetries(ctx)
 	if err != nil {
 		return "", false, 0, err
@@ -236,6 +237,11 @@ func (s *Service) reconcilePage(ctx context.Context, after string, batch int, pa
 		if err == nil {
 			fails = 0
 			return nil
+		}
+		if errors.Is(err, store.ErrFenced) {
+			// The sync lock was lost to another replica (review s28 R7-2): a member's write was
+			// refused; not the member's failure, and the page stops, writing nothing more.
+			return fmt.Errorf("%s %s: %w", what, key, store.ErrFenced)
 		}
 		if errors.Is(err, ErrRefusalUnconfirmed) && (!errors.Is(err, legacy.ErrUnavailable) || errors.Is(err, legacy.ErrLocked)) &&
 			ctx.Err() == nil {

@@ -707,7 +707,7 @@ func (s *Service) syncUser(ctx context.Context, m *legacy.Member, subject string
 			up.Events = append(up.Events, ev)
 		}
 		if _, err := s.store.Deactivate(ctx, &store.Deactivation{Subject: subject, RevokeClient: su.ClientID,
-			Users: []store.ShadowUpdate{up}}); err != nil {
+			Users: []store.ShadowUpdate{up}, Fence: fenceOf(ctx)}); err != nil {
 			return err
 		}
 		s.superseded(ctx, up)
@@ -718,11 +718,46 @@ func (s *Service) syncUser(ctx context.Context, m *legacy.Member, subject string
 	if up.User.Digest == su.Digest && up.User.Active == su.Active {
 		return nil // nothing the client sees changed (PutShadowUser would write nothing)
 	}
-	if _, err := s.store.PutShadowUser(ctx, up.User, up.Events...); err != nil {
+	if err := s.putShadow(ctx, su, up); err != nil {
 		return err
 	}
 	s.superseded(ctx, up)
 	return nil
+}
+
+// putShadow writes a member's new shadow-user state up, computed from su (as read), and its
+// events. Under a poll's or a reconcile page's fence (withFence) the write is checked, in its
+// transaction, against the fence and su (review s28 R7-2): a holder that lost the sync lock
+// writes nothing (store.ErrFenced) over the state the next holder wrote from a newer read.
+func (s *Service) putShadow(ctx context.Context, su *store.ShadowUser, up store.ShadowUpdate) error {
+	f := fenceOf(ctx)
+	if f.Epoch == "" {
+		_, err := s.store.PutShadowUser(ctx, up.User, up.Events...)
+		return err
+	}
+	_, err := s.store.PutShadowUserIf(ctx, store.ShadowCond{Epoch: f.Epoch, EpochValue: f.Value, Prev: su, Fenced: true},
+		up.User, up.Events...)
+	return err
+}
+
+// fenceKey is the context key of the fence of the sync epoch that a poll or a reconcile page
+// set when it took the sync lock (beginSync), carried to its members' writes (withFence).
+type fenceKey struct{}
+
+// withFence is ctx for the member syncs of a poll or a reconcile page holding the sync lock
+// with fence (review s28 R7-2): their shadow-user writes and deactivations are fenced by it,
+// so that a holder that lost the lock mid-sync writes nothing from what it read before the
+// next holder's sync (a member made active again after the next holder deactivated them, or
+// the reverse), which the next holder, its watermark past the change, would not read again.
+func withFence(ctx context.Context, fence store.Fence) context.Context {
+	return context.WithValue(ctx, fenceKey{}, fence)
+}
+
+// fenceOf is the fence withFence put in ctx; the zero Fence (nothing checked) outside a poll
+// or reconcile page.
+func fenceOf(ctx context.Context) store.Fence {
+	f, _ := ctx.Value(fenceKey{}).(store.Fence)
+	return f
 }
 
 // superseded logs, once each, the events that up's events superseded as they were written.
@@ -1052,7 +1087,7 @@ func (s *Service) provisionFailed(ctx context.Context, t Target, clientID, subje
 // reconcile pass, at debug.
 func (s *Service) deactivate(ctx context.Context, subject, reason string, users []*store.ShadowUser,
 	build func(*store.ShadowUser) (store.ShadowUpdate, error)) error {
-	d := &store.Deactivation{Subject: subject, EndSessions: true}
+	d := &store.Deactivation{Subject: subject, EndSessions: true, Fence: fenceOf(ctx)}
 	wasActive := 0
 	for _, su := range users {
 		if _, ok := s.targets[su.ClientID]; !ok {
