@@ -19,11 +19,12 @@
 // even when they end. A sign-in's Provision takes no lock: it writes the shadow user with a
 // compare-and-set of the epoch and the shadow user it read (store.PutShadowUserIf) and reads
 // again when either moved; it waits for the lock only while the epoch is odd (a poll at work)
-// or after provisionTries refused writes. The poll's progress (store.SetPollProgress) and the
-// epoch's move at the end are fenced by the epoch the holder set (store.Fence; review s27
-// R5-6): a holder that lost the lock (a PostgreSQL advisory lock's session ended) to another,
-// which moved the epoch first, writes neither. See README "Sign-ins against polls and other
-// replicas".
+// or after provisionTries refused writes. The poll's progress (store.SetPollProgress), the
+// epoch's move at the end and every member write of a poll or reconcile page (shadow users,
+// deactivations; review s28 R7-2) are fenced by the epoch the holder set (store.Fence; review
+// s27 R5-6): a holder that lost the lock (a PostgreSQL advisory lock's session ended) to
+// another, which moved the epoch first, writes none of them, and stops at the first refused.
+// See README "Sign-ins against polls and other replicas".
 //
 // Whether a member may be active at a client is one injected decision (Options.Access, the
 // bridge's access.Decide); provisioning does not derive it itself.

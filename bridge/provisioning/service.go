@@ -318,8 +318,9 @@ func (s *Service) moveEpoch(ctx context.Context, from time.Time, odd int64) (tim
 // fence is the epoch this holder set (review s27 R5-6): the sync lock can be lost without its
 // holder knowing (a PostgreSQL session advisory lock ends with its pooled connection's
 // session), and whoever takes it next moves the epoch first. The poll's progress (the retry
-// list and the watermark) is written with the fence, and end moves the epoch only from the
-// value this holder set: a holder that lost the lock writes neither over the next one's.
+// list and the watermark) and its members' writes (withFence; review s28 R7-2) are written
+// with the fence, and end moves the epoch only from the value this holder set: a holder that
+// lost the lock writes none of them over the next one's.
 func (s *Service) beginSync(ctx context.Context) (end func(), fence store.Fence, err error) {
 	unlock, err := s.syncLock(ctx)
 	if err != nil {
