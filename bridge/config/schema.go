@@ -101,7 +101,7 @@ type MemoryConfig struct {
 	BinaryPages string `yaml:"binary_pages"`
 	// ReleaseEvery is how often serve unmaps again the pages of the executable's code and
 	// read-only data, and of the shared libraries', that the process has mapped since the last
-	// time (default 1s; 0s: only once, after start-up; not with binary_pages keep). A phase of
+	// time (default 250ms; 0s: only once, after start-up; not with binary_pages keep). A phase of
 	// work maps its code, with up to 64 KiB around each page it touches, and that stays
 	// resident after the work has moved on: in the load runs this keeps 3-4 MB less resident at
 	// the peak. The pages stay in the page cache: what is used again comes back with a minor
@@ -138,7 +138,7 @@ const (
 // millisecond and the few hundred faults that follow it: ten a second is plenty; an hour apart,
 // a release does little more than the one after start-up).
 const (
-	DefaultReleaseEvery = time.Second
+	DefaultReleaseEvery = 250 * time.Millisecond
 	MinReleaseEvery     = 100 * time.Millisecond
 	MaxReleaseEvery     = time.Hour
 )

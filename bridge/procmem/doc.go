@@ -55,7 +55,7 @@
 // around each page it touches, and all of it stays mapped after the work has moved on: in the
 // load runs the 100-worker refresh phase began with the code of the phases before it still
 // mapped, 17.6-19.8 MB of file pages where the phase itself keeps about 12.5. A Trimmer, which
-// serve runs every memory.release_every (default 1s), unmaps the same mappings again (those
+// serve runs every memory.release_every (default 250ms), unmaps the same mappings again (those
 // there at start-up, never a library loaded since: see Trimmer), without dropping anything
 // from the page cache, whenever the process has faulted pages in since the last time
 // (TrimMinFaults): the code in use comes back with minor faults, a few hundred per release

@@ -18,7 +18,7 @@ const TrimMinFaults = 256
 // Trimmer unmaps, at each Trim, the pages of the executable's code and read-only data, and of
 // the shared libraries' read-only mappings, that the process has mapped since the previous
 // trim: the same mappings as ReleaseStartupPages, unmapped the same way (MADV_DONTNEED), never
-// dropped from the page cache. Run every second or so, it keeps what the process has mapped of
+// dropped from the page cache. Run a few times a second, it keeps what the process has mapped of
 // its files close to the code and data the current work uses: a phase of work (signing with
 // one algorithm, sign-ins, a batch of provisioning) maps its code, with up to 64 KiB around
 // each page it touches (the kernel's fault-around), and that stays mapped and counted in the
