@@ -253,6 +253,13 @@ func (s *Service) logPoll(ctx context.Context, down *logging.Outage, n int, err 
 	}
 	var unavailable error
 	unconfirmed := 0
+	if slices.ContainsFunc(errs, func(e error) bool { return errors.Is(e, store.ErrFenced) }) {
+		// Another replica took the sync lock during the poll: every write after that was
+		// refused, by member and for the progress, and the other replica polls now. One line
+		// says so; no member failed (review s28 R10-2).
+		s.log.WarnContext(ctx, "shadow: poll stopped: another replica took the sync lock; nothing more was written by this one")
+		return
+	}
 	for _, e := range errs {
 		switch {
 		case e == nil:
