@@ -321,20 +321,7 @@ func TestServeReleasesBinaryPagesEvery(t *testing.T) {
 		t.Skip("procmem releases pages on Linux only")
 	}
 	page := os.Getpagesize()
-	lib := filepath.Join(t.TempDir(), "libtrimtest.so.1")
-	if err := os.WriteFile(lib, bytes.Repeat([]byte{7}, 64*page), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(lib)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	m, err := unix.Mmap(int(f.Fd()), 0, 64*page, unix.PROT_READ, unix.MAP_PRIVATE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
+	m := mapFakeLibrary(t, "libtrimtest.so.1")
 	stop := serveUp(t, "memory: {release_every: 100ms}\n")
 	defer func() {
 		if err := stop(); err != nil {
@@ -351,15 +338,7 @@ func TestServeReleasesBinaryPagesEvery(t *testing.T) {
 	if n := presentPages(t, m); n != 64 {
 		t.Fatalf("%d of the file's 64 pages mapped after reading them", n)
 	}
-	// The releases act once the process has faulted pages in (procmem.TrimMinFaults).
-	b, err := unix.Mmap(-1, 0, 2*procmem.TrimMinFaults*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < len(b); i += page {
-		b[i] = 1
-	}
-	unix.Munmap(b)
+	faultInForARelease(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for presentPages(t, m) != 0 {
 		if time.Now().After(deadline) {
@@ -370,6 +349,44 @@ func TestServeReleasesBinaryPagesEvery(t *testing.T) {
 	if m[5*page] != 7 {
 		t.Fatal("the file reads differently after the release")
 	}
+}
+
+// mapFakeLibrary writes a read-only file named like a shared library (name: libX.so.N) of 64
+// pages of 7s and maps it private and read-only, as the loader maps a library's text; both go
+// when the test ends.
+func mapFakeLibrary(t *testing.T, name string) []byte {
+	t.Helper()
+	page := os.Getpagesize()
+	lib := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(lib, bytes.Repeat([]byte{7}, 64*page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, 64*page, unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Munmap(m) })
+	return m
+}
+
+// faultInForARelease faults in fresh anonymous pages, enough for the next release to act
+// (procmem.TrimMinFaults).
+func faultInForARelease(t *testing.T) {
+	t.Helper()
+	page := os.Getpagesize()
+	b, err := unix.Mmap(-1, 0, 2*procmem.TrimMinFaults*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(b); i += page {
+		b[i] = 1
+	}
+	unix.Munmap(b)
 }
 
 // presentPages counts the pages of b mapped in the process (/proc/self/pagemap, bit 63).
@@ -404,20 +421,7 @@ func TestServeReleaseEveryNotWithKeep(t *testing.T) {
 		t.Skip("procmem releases pages on Linux only")
 	}
 	page := os.Getpagesize()
-	lib := filepath.Join(t.TempDir(), "libkeeptest.so.1")
-	if err := os.WriteFile(lib, bytes.Repeat([]byte{7}, 64*page), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(lib)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	m, err := unix.Mmap(int(f.Fd()), 0, 64*page, unix.PROT_READ, unix.MAP_PRIVATE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
+	m := mapFakeLibrary(t, "libkeeptest.so.1")
 	stop := serveUp(t, "memory: {binary_pages: keep, release_every: 100ms}\n")
 	defer func() {
 		if err := stop(); err != nil {
@@ -431,14 +435,7 @@ func TestServeReleaseEveryNotWithKeep(t *testing.T) {
 	if n := presentPages(t, m); sum != 7*64 || n != 64 {
 		t.Fatalf("read %d; %d of the file's 64 pages mapped after reading them", sum, n)
 	}
-	b, err := unix.Mmap(-1, 0, 2*procmem.TrimMinFaults*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < len(b); i += page {
-		b[i] = 1
-	}
-	unix.Munmap(b)
+	faultInForARelease(t)
 	time.Sleep(time.Second)
 	if n := presentPages(t, m); n != 64 {
 		t.Fatalf("%d of the file's 64 pages mapped a second later under binary_pages keep: released", n)
